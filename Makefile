@@ -1,0 +1,55 @@
+# Build and test entry points. `make help` lists them.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+GIT_VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo v0.0.0)
+GIT_COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+GIT_TREE_STATE ?= $(shell test -z "$$(git status --porcelain 2>/dev/null)" && echo clean || echo dirty)
+
+node_modules: package.json package-lock.json
+	npm ci
+	@touch node_modules
+
+.PHONY: build
+build: node_modules ## Compile TypeScript to dist/
+	npm run build
+	@printf '{"gitVersion":"%s","gitCommit":"%s","gitTreeState":"%s","buildDate":"%s"}\n' \
+	  "$(GIT_VERSION)" "$(GIT_COMMIT)" "$(GIT_TREE_STATE)" "$$(date -u +%Y-%m-%dT%H:%M:%SZ)" > build-info.json
+
+bin/%: build
+	@mkdir -p bin
+	@printf '#!/bin/sh\nexec node "$$(dirname "$$(readlink -f "$$0")")/../dist/src/cli/%s.js" "$$@"\n' "$*" > $@
+	@chmod +x $@
+	@echo "wrote $@"
+
+.PHONY: timestamp-server
+timestamp-server: bin/timestamp-server ## Build ./bin/timestamp-server
+
+.PHONY: run
+run: timestamp-server ## Install, build and serve on 127.0.0.1:3000 with the in-memory signer
+	./bin/timestamp-server serve --port 3000
+
+.PHONY: test-deps
+test-deps: ## Install the Debian tools the tests use (openssl, ...) where missing
+	bash scripts/install-test-deps.sh
+
+.PHONY: test
+test: test-deps timestamp-server ## Install everything and run the whole test suite
+	npm run typecheck:all
+	bash scripts/run-tests.sh
+
+.PHONY: lint
+lint: node_modules ## ESLint and Prettier
+	npm run lint
+
+.PHONY: bench
+bench: node_modules ## Benchmarks (see README, Performance)
+	npm run bench
+
+.PHONY: clean
+clean: ## Remove build outputs
+	rm -rf dist bin/timestamp-server bin/timestamp-cli build-info.json coverage
+
+.PHONY: help
+help: ## List targets
+	@grep -E '^[a-zA-Z_%/-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'

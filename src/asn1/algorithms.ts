@@ -1,0 +1,117 @@
+import type { KeyObject } from 'node:crypto';
+import { NULL, oid, oidContent, sequence, toHex } from './der.js';
+import { OID } from './oids.js';
+
+/** The hash algorithms a request may use and a signer may sign with. */
+export type HashName = 'sha256' | 'sha384' | 'sha512';
+
+export interface HashAlgorithm {
+  name: HashName;
+  oid: string;
+  /** Digest length in octets. */
+  length: number;
+  /** AlgorithmIdentifier with NULL parameters (TSTInfo messageImprint, as Go emits). */
+  identifierWithNull: Buffer;
+  /** AlgorithmIdentifier with absent parameters (CMS digestAlgorithm, RFC 5754). */
+  identifier: Buffer;
+}
+
+function hashAlgorithm(name: HashName, dotted: string, length: number): HashAlgorithm {
+  return {
+    name,
+    oid: dotted,
+    length,
+    identifierWithNull: sequence(oid(dotted), NULL),
+    identifier: sequence(oid(dotted)),
+  };
+}
+
+export const HASHES: Readonly<Record<HashName, HashAlgorithm>> = {
+  sha256: hashAlgorithm('sha256', OID.sha256, 32),
+  sha384: hashAlgorithm('sha384', OID.sha384, 48),
+  sha512: hashAlgorithm('sha512', OID.sha512, 64),
+};
+
+export const HASH_NAMES = Object.keys(HASHES) as HashName[];
+
+const HASH_BY_OID_HEX = new Map<string, HashAlgorithm>(
+  Object.values(HASHES).map((hash) => [toHex(oidContent(hash.oid)), hash]),
+);
+
+/** The accepted hash whose OID has these content octets, if any. */
+export function hashByOidContent(content: Uint8Array): HashAlgorithm | undefined {
+  return HASH_BY_OID_HEX.get(toHex(content));
+}
+
+export const SHA1_OID_CONTENT = oidContent(OID.sha1);
+
+/** Parses a hash name as the Go flags do (case-insensitive). */
+export function parseHashName(value: string): HashName {
+  const name = value.toLowerCase();
+  if (name in HASHES) return name as HashName;
+  throw new Error(`unsupported hash algorithm: ${value} (valid: ${HASH_NAMES.join(', ')})`);
+}
+
+export type KeyType = 'ec' | 'rsa' | 'ed25519';
+
+/** How a signer's signatures are made and labelled, fixed for the key's life. */
+export interface SignatureAlgorithm {
+  keyType: KeyType;
+  /** The digest: CMS digestAlgorithm and messageDigest attribute. */
+  hash: HashName;
+  /** Signature OID, e.g. ecdsa-with-SHA256. */
+  oid: string;
+  /** DER AlgorithmIdentifier of the signature (RFC 5758, RFC 4055, RFC 8410). */
+  identifier: Buffer;
+  /** Named curve for EC keys (node name: prime256v1, secp384r1, secp521r1). */
+  curve?: string;
+}
+
+const ECDSA_OIDS: Record<HashName, string> = {
+  sha256: OID.ecdsaWithSHA256,
+  sha384: OID.ecdsaWithSHA384,
+  sha512: OID.ecdsaWithSHA512,
+};
+const RSA_OIDS: Record<HashName, string> = {
+  sha256: OID.sha256WithRSAEncryption,
+  sha384: OID.sha384WithRSAEncryption,
+  sha512: OID.sha512WithRSAEncryption,
+};
+
+/**
+ * The signature algorithm for a public key and digest. ECDSA and Ed25519 identifiers carry no
+ * parameters (RFC 5758, RFC 8410); RSA PKCS#1 v1.5 carries NULL (RFC 4055). Ed25519 with signed
+ * attributes requires SHA-512 (RFC 8419 section 3).
+ */
+export function signatureAlgorithmFor(publicKey: KeyObject, hash: HashName): SignatureAlgorithm {
+  switch (publicKey.asymmetricKeyType) {
+    case 'ec': {
+      const curve = publicKey.asymmetricKeyDetails?.namedCurve;
+      if (curve !== 'prime256v1' && curve !== 'secp384r1' && curve !== 'secp521r1') {
+        throw new Error(`unsupported EC curve ${curve ?? 'unknown'}: use P-256, P-384 or P-521`);
+      }
+      const dotted = ECDSA_OIDS[hash];
+      return { keyType: 'ec', hash, oid: dotted, identifier: sequence(oid(dotted)), curve };
+    }
+    case 'rsa': {
+      const bits = publicKey.asymmetricKeyDetails?.modulusLength ?? 0;
+      if (bits < 2048 || bits > 4096) {
+        throw new Error(`unsupported RSA key size ${bits}: use 2048 to 4096 bits`);
+      }
+      const dotted = RSA_OIDS[hash];
+      return { keyType: 'rsa', hash, oid: dotted, identifier: sequence(oid(dotted), NULL) };
+    }
+    case 'ed25519': {
+      if (hash !== 'sha512') {
+        throw new Error(
+          `Ed25519 keys require the SHA-512 digest (RFC 8419); set --timestamp-signer-hash=sha512, not ${hash}`,
+        );
+      }
+      return { keyType: 'ed25519', hash, oid: OID.ed25519, identifier: sequence(oid(OID.ed25519)) };
+    }
+    default:
+      throw new Error(
+        `unsupported key type ${publicKey.asymmetricKeyType ?? 'unknown'}, must be RSA, ECDSA, or ED25519`,
+      );
+  }
+}

@@ -1,0 +1,309 @@
+/**
+ * Minimal strict DER: an encoder for the structures we build and a reader that refuses anything
+ * that is not DER (indefinite or non-minimal lengths, high tag numbers, lengths past the input).
+ * asn1js accepts BER and trailing bytes, so it is not used on untrusted input in the hot path.
+ */
+
+export class DerError extends Error {
+  override name = 'DerError';
+}
+
+/** ASN.1 tags (universal class unless noted). */
+export const Tag = {
+  BOOLEAN: 0x01,
+  INTEGER: 0x02,
+  BIT_STRING: 0x03,
+  OCTET_STRING: 0x04,
+  NULL: 0x05,
+  OID: 0x06,
+  UTF8_STRING: 0x0c,
+  PRINTABLE_STRING: 0x13,
+  IA5_STRING: 0x16,
+  UTC_TIME: 0x17,
+  GENERALIZED_TIME: 0x18,
+  SEQUENCE: 0x30,
+  SET: 0x31,
+} as const;
+
+/** Tag byte of a context-specific [n] field. */
+export function contextTag(n: number, constructed: boolean): number {
+  return 0x80 | (constructed ? 0x20 : 0) | n;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encoding
+
+function lengthBytes(length: number): Uint8Array {
+  if (length < 0x80) return Uint8Array.of(length);
+  if (length < 0x100) return Uint8Array.of(0x81, length);
+  if (length < 0x10000) return Uint8Array.of(0x82, length >> 8, length & 0xff);
+  if (length < 0x1000000) return Uint8Array.of(0x83, length >> 16, (length >> 8) & 0xff, length & 0xff);
+  return Uint8Array.of(0x84, length >>> 24, (length >> 16) & 0xff, (length >> 8) & 0xff, length & 0xff);
+}
+
+/** One TLV whose value is the concatenation of `parts`. */
+export function tlv(tag: number, ...parts: Uint8Array[]): Buffer {
+  let length = 0;
+  for (const part of parts) length += part.length;
+  const header = lengthBytes(length);
+  const out = Buffer.allocUnsafe(1 + header.length + length);
+  out[0] = tag;
+  out.set(header, 1);
+  let offset = 1 + header.length;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+export const sequence = (...parts: Uint8Array[]): Buffer => tlv(Tag.SEQUENCE, ...parts);
+export const set = (...parts: Uint8Array[]): Buffer => tlv(Tag.SET, ...parts);
+export const octetString = (value: Uint8Array): Buffer => tlv(Tag.OCTET_STRING, value);
+export const NULL = Buffer.from([Tag.NULL, 0x00]);
+
+/** DER BOOLEAN. */
+export const boolean = (value: boolean): Buffer => Buffer.from([Tag.BOOLEAN, 1, value ? 0xff : 0x00]);
+
+/** BIT STRING with no unused bits (signatures, public keys). */
+export const bitString = (value: Uint8Array): Buffer => tlv(Tag.BIT_STRING, Uint8Array.of(0), value);
+
+/** Minimal two's-complement content octets of an INTEGER. */
+export function integerContent(value: bigint): Uint8Array {
+  if (value === 0n) return Uint8Array.of(0);
+  const bytes: number[] = [];
+  let v = value;
+  // Emit little-endian bytes until the remaining value is just sign extension.
+  while (true) {
+    const byte = Number(v & 0xffn);
+    bytes.push(byte);
+    v >>= 8n;
+    if ((v === 0n && (byte & 0x80) === 0) || (v === -1n && (byte & 0x80) !== 0)) break;
+  }
+  return Uint8Array.from(bytes.reverse());
+}
+
+export const integer = (value: bigint | number): Buffer =>
+  tlv(Tag.INTEGER, integerContent(BigInt(value)));
+
+/** INTEGER from an unsigned big-endian magnitude (serial numbers): strips zeros, adds a sign byte. */
+export function unsignedInteger(magnitude: Uint8Array): Buffer {
+  let start = 0;
+  while (start < magnitude.length - 1 && magnitude[start] === 0) start++;
+  const trimmed = magnitude.subarray(start);
+  if (trimmed.length === 0) return tlv(Tag.INTEGER, Uint8Array.of(0));
+  return (trimmed[0] ?? 0) & 0x80
+    ? tlv(Tag.INTEGER, Uint8Array.of(0), trimmed)
+    : tlv(Tag.INTEGER, trimmed);
+}
+
+/** Content octets of an OBJECT IDENTIFIER given in dotted form; throws on a malformed OID. */
+export function oidContent(dotted: string): Buffer {
+  if (!/^\d+(\.\d+)+$/.test(dotted)) throw new DerError(`invalid OID "${dotted}"`);
+  const arcs = dotted.split('.').map((arc) => BigInt(arc));
+  const first = arcs[0] ?? 0n;
+  const second = arcs[1] ?? 0n;
+  if (first > 2n || (first < 2n && second > 39n)) throw new DerError(`invalid OID "${dotted}"`);
+  const out: number[] = [];
+  const pushArc = (arc: bigint): void => {
+    const chunk: number[] = [Number(arc & 0x7fn)];
+    for (let v = arc >> 7n; v > 0n; v >>= 7n) chunk.push(Number(v & 0x7fn) | 0x80);
+    out.push(...chunk.reverse());
+  };
+  pushArc(first * 40n + second);
+  for (const arc of arcs.slice(2)) pushArc(arc);
+  return Buffer.from(out);
+}
+
+export const oid = (dotted: string): Buffer => tlv(Tag.OID, oidContent(dotted));
+
+/** Dotted form of OID content octets (assumed already validated by {@link readOid}). */
+export function oidToString(content: Uint8Array): string {
+  const arcs: bigint[] = [];
+  let value = 0n;
+  for (const byte of content) {
+    value = (value << 7n) | BigInt(byte & 0x7f);
+    if ((byte & 0x80) === 0) {
+      arcs.push(value);
+      value = 0n;
+    }
+  }
+  const first = arcs.shift() ?? 0n;
+  const head = first < 80n ? [first / 40n, first % 40n] : [2n, first - 80n];
+  return [...head, ...arcs].join('.');
+}
+
+const pad2 = (n: number): string => (n < 10 ? `0${n}` : String(n));
+
+/** GeneralizedTime "YYYYMMDDHHMMSSZ" (whole seconds, UTC). */
+export function generalizedTime(date: Date): Buffer {
+  const text =
+    String(date.getUTCFullYear()).padStart(4, '0') +
+    pad2(date.getUTCMonth() + 1) +
+    pad2(date.getUTCDate()) +
+    pad2(date.getUTCHours()) +
+    pad2(date.getUTCMinutes()) +
+    pad2(date.getUTCSeconds()) +
+    'Z';
+  return tlv(Tag.GENERALIZED_TIME, Buffer.from(text, 'latin1'));
+}
+
+/** RFC 5280 / RFC 5652 Time: UTCTime for 1950–2049, GeneralizedTime otherwise. */
+export function time(date: Date): Buffer {
+  const year = date.getUTCFullYear();
+  if (year < 1950 || year >= 2050) return generalizedTime(date);
+  const text =
+    pad2(year % 100) +
+    pad2(date.getUTCMonth() + 1) +
+    pad2(date.getUTCDate()) +
+    pad2(date.getUTCHours()) +
+    pad2(date.getUTCMinutes()) +
+    pad2(date.getUTCSeconds()) +
+    'Z';
+  return tlv(Tag.UTC_TIME, Buffer.from(text, 'latin1'));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Strict reading
+
+/** One element found by {@link readElement}. `bytes` is the whole TLV, `value` its contents. */
+export interface Element {
+  tag: number;
+  bytes: Uint8Array;
+  value: Uint8Array;
+  /** Offset just past the element in the input it was read from. */
+  end: number;
+}
+
+/** Reads one DER element at `offset` of `input`, which must lie within `input`. */
+export function readElement(input: Uint8Array, offset = 0): Element {
+  if (offset + 2 > input.length) throw new DerError('truncated element');
+  const tag = input[offset] as number;
+  if ((tag & 0x1f) === 0x1f) throw new DerError('high tag numbers are not supported');
+  let lengthByte = input[offset + 1] as number;
+  let headerLength = 2;
+  let length: number;
+  if (lengthByte < 0x80) {
+    length = lengthByte;
+  } else {
+    const count = lengthByte & 0x7f;
+    if (count === 0) throw new DerError('indefinite length is not DER');
+    if (count > 4) throw new DerError('length too large');
+    if (offset + 2 + count > input.length) throw new DerError('truncated length');
+    length = 0;
+    for (let i = 0; i < count; i++) {
+      lengthByte = input[offset + 2 + i] as number;
+      if (i === 0 && lengthByte === 0) throw new DerError('non-minimal length');
+      length = length * 256 + lengthByte;
+    }
+    if (length < 0x80) throw new DerError('non-minimal length');
+    headerLength += count;
+  }
+  const end = offset + headerLength + length;
+  if (end > input.length) throw new DerError('element longer than its container');
+  return {
+    tag,
+    bytes: input.subarray(offset, end),
+    value: input.subarray(offset + headerLength, end),
+    end,
+  };
+}
+
+/** Reads the single element that must fill `input` exactly (no trailing bytes). */
+export function readExactly(input: Uint8Array, tag: number): Element {
+  const element = readElement(input, 0);
+  if (element.tag !== tag) throw new DerError(`expected tag 0x${tag.toString(16)}`);
+  if (element.end !== input.length) throw new DerError('trailing bytes');
+  return element;
+}
+
+/** Walks the elements inside a constructed value in order. */
+export class DerSequenceReader {
+  private offset = 0;
+  constructor(private readonly content: Uint8Array) {}
+
+  get done(): boolean {
+    return this.offset >= this.content.length;
+  }
+
+  peekTag(): number | undefined {
+    return this.done ? undefined : this.content[this.offset];
+  }
+
+  next(expectedTag?: number): Element {
+    if (this.done) throw new DerError('missing element');
+    const element = readElement(this.content, this.offset);
+    if (expectedTag !== undefined && element.tag !== expectedTag) {
+      throw new DerError(`expected tag 0x${expectedTag.toString(16)}, got 0x${element.tag.toString(16)}`);
+    }
+    this.offset = element.end;
+    return element;
+  }
+
+  /** Reads the next element only if it has `tag`. */
+  optional(tag: number): Element | undefined {
+    return this.peekTag() === tag ? this.next(tag) : undefined;
+  }
+
+  end(): void {
+    if (!this.done) throw new DerError('unexpected trailing element');
+  }
+}
+
+/** Checks INTEGER content octets are minimal two's complement. */
+export function checkIntegerContent(content: Uint8Array): void {
+  if (content.length === 0) throw new DerError('empty INTEGER');
+  if (content.length > 1) {
+    const a = content[0] as number;
+    const b = content[1] as number;
+    if ((a === 0x00 && (b & 0x80) === 0) || (a === 0xff && (b & 0x80) !== 0)) {
+      throw new DerError('non-minimal INTEGER');
+    }
+  }
+}
+
+export function integerToBigInt(content: Uint8Array): bigint {
+  checkIntegerContent(content);
+  let value = 0n;
+  for (const byte of content) value = (value << 8n) | BigInt(byte);
+  if ((content[0] as number) & 0x80) value -= 1n << BigInt(content.length * 8);
+  return value;
+}
+
+/** Validates OID content octets: non-empty, minimal arcs, last octet terminates an arc. */
+export function checkOidContent(content: Uint8Array): void {
+  if (content.length === 0) throw new DerError('empty OID');
+  let arcStart = true;
+  for (const byte of content) {
+    if (arcStart && byte === 0x80) throw new DerError('non-minimal OID arc');
+    arcStart = (byte & 0x80) === 0;
+  }
+  if (!arcStart) throw new DerError('truncated OID arc');
+}
+
+export function readBoolean(element: Element): boolean {
+  if (element.value.length !== 1) throw new DerError('BOOLEAN must be one octet');
+  const byte = element.value[0];
+  if (byte === 0x00) return false;
+  if (byte === 0xff) return true;
+  throw new DerError('BOOLEAN must be 0x00 or 0xFF in DER');
+}
+
+export function toHex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+}
+
+/** Buffer view of any Uint8Array without copying. */
+export function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** DER named BIT STRING (X.690 11.2.2: trailing zero bits removed), e.g. KeyUsage, PKIFailureInfo. */
+export function namedBitString(bits: readonly number[]): Buffer {
+  if (bits.length === 0) return Buffer.from([Tag.BIT_STRING, 1, 0]);
+  const highest = Math.max(...bits);
+  const bytes = new Uint8Array(Math.floor(highest / 8) + 1);
+  for (const bit of bits) bytes[bit >> 3] = (bytes[bit >> 3] as number) | (0x80 >> (bit & 7));
+  const unusedBits = 7 - (highest & 7);
+  return tlv(Tag.BIT_STRING, Uint8Array.of(unusedBits), bytes);
+}

@@ -1,0 +1,76 @@
+#!/usr/bin/env node
+import { Command, Option } from 'commander';
+import { ConfigError, resolveServeConfig } from '../config/resolve.js';
+import { SERVE_OPTIONS, type OptionSpec, type ServeOptionName } from '../config/schema.js';
+import { createLogger, type LogType } from '../server/logger.js';
+import { startServer } from '../server/start.js';
+import { versionInfo } from '../version.js';
+
+function flagFor(spec: OptionSpec<unknown>): Option {
+  const shown = Array.isArray(spec.default) ? spec.default.join(',') : String(spec.default);
+  const description = `${spec.description} (default: ${shown})`;
+  // Booleans take an optional value so Go's --flag=false spelling works.
+  const option =
+    spec.kind === 'boolean'
+      ? new Option(`--${spec.flag} [bool]`, description)
+      : new Option(`--${spec.flag} <value>`, description);
+  if (spec.kind === 'list') {
+    // pflag string slices: comma-separated, repeatable.
+    option.argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), ...value.split(',')]);
+  }
+  return option;
+}
+
+const program = new Command('timestamp-server')
+  .description('RFC 3161 time-stamp authority, wire-compatible with sigstore/timestamp-authority')
+  .showHelpAfterError();
+
+const serve = program.command('serve').description('start the HTTP server');
+for (const spec of Object.values(SERVE_OPTIONS) as OptionSpec<unknown>[]) serve.addOption(flagFor(spec));
+serve.action(async (flags: Record<string, unknown>) => {
+  let config;
+  try {
+    config = resolveServeConfig(flags as Partial<Record<ServeOptionName, unknown>>);
+  } catch (error) {
+    if (error instanceof ConfigError) program.error(`error: ${error.message}`, { exitCode: 2 });
+    throw error;
+  }
+  const logger = createLogger(config.logType as LogType);
+  logger.info(`starting timestamp-server @ ${JSON.stringify(versionInfo())}`);
+  let server;
+  try {
+    server = await startServer(config, logger);
+  } catch (error) {
+    logger.fatal({ err: error }, `cannot start: ${error instanceof Error ? error.message : String(error)}`);
+    logger.flush?.();
+    process.exitCode = 1;
+    return;
+  }
+  const shutdown = (signal: string) => {
+    logger.info(`received ${signal}, shutting down`);
+    server.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+});
+
+program
+  .command('version')
+  .description('print version information')
+  .option('--json', 'print as JSON')
+  .action((options: { json?: boolean }) => {
+    const info = versionInfo();
+    if (options.json) {
+      console.log(JSON.stringify(info, null, 2));
+      return;
+    }
+    for (const [key, value] of Object.entries(info)) console.log(`${`${key}:`.padEnd(14)}${value}`);
+  });
+
+await program.parseAsync();

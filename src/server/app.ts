@@ -1,0 +1,153 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyReply } from 'fastify';
+import type { ServeConfig } from '../config/schema.js';
+import type { IssueOutcome, RequestFormat, TimestampAuthority } from '../tsp/authority.js';
+import { accepts, mediaType } from './media-type.js';
+
+export const ROUTES = {
+  timestamp: '/api/v1/timestamp',
+  certchain: '/api/v1/timestamp/certchain',
+  ping: '/ping',
+} as const;
+
+const TIMESTAMP_QUERY = 'application/timestamp-query';
+const JSON_MEDIA_TYPE = 'application/json';
+const PEM_CHAIN = 'application/pem-certificate-chain';
+const REQUEST_FORMATS: Record<string, RequestFormat> = { [TIMESTAMP_QUERY]: 'der', [JSON_MEDIA_TYPE]: 'json' };
+
+/** chi's NoCache middleware, which the Go server puts on the timestamp route. */
+const NO_CACHE_HEADERS = {
+  expires: 'Thu, 01 Jan 1970 00:00:00 GMT',
+  'cache-control': 'no-cache, no-store, no-transform, must-revalidate, private, max-age=0',
+  pragma: 'no-cache',
+  'x-accel-expires': '0',
+};
+
+/** Seconds a client should wait before retrying while the clock cannot be vouched for. */
+const RETRY_AFTER_SECONDS = 10;
+/** Fastify's methods we answer 405 for on a known path. */
+const OTHER_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
+
+export interface ServerDependencies {
+  config: ServeConfig;
+  authority: TimestampAuthority;
+  /** PEM of the whole chain, leaf first. */
+  chainPem: string;
+  logger: FastifyBaseLogger;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    tsaOutcome: IssueOutcome | null;
+  }
+}
+
+/** The Go server's JSON error body. */
+function sendError(reply: FastifyReply, code: number, message: string): FastifyReply {
+  return reply.code(code).type('application/json; charset=utf-8').send({ code, message });
+}
+
+export async function buildServer(deps: ServerDependencies) {
+  const { config, authority } = deps;
+  const requestIdHeader = config.httpRequestIdHeaderName.toLowerCase();
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    // One log line per request, written by our onResponse hook.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestID' }),
+    requestIdHeader,
+    genReqId: () => randomUUID(),
+    // 0 means no limit, as in Go.
+    bodyLimit: config.maxRequestBodySize === 0 ? Number.MAX_SAFE_INTEGER : config.maxRequestBodySize,
+    // Go serves /ping case-insensitively (chi Heartbeat); every other path is case-sensitive.
+    rewriteUrl: (request) => (request.url?.toLowerCase() === ROUTES.ping ? ROUTES.ping : (request.url ?? '/')),
+    return503OnClosing: true,
+  });
+  app.decorateRequest('tsaOutcome', null);
+
+  // Only the two request media types; Fastify's defaults (text/plain...) are removed.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser([TIMESTAMP_QUERY, JSON_MEDIA_TYPE], { parseAs: 'buffer' }, (_request, body, done) =>
+    done(null, body),
+  );
+
+  app.addHook('onSend', async (request, reply) => {
+    reply.header(requestIdHeader, request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    if (request.routeOptions.url === ROUTES.ping) return;
+    const status = reply.statusCode;
+    const outcome = request.tsaOutcome;
+    const fields = {
+      method: request.method,
+      url: request.url,
+      statusCode: status,
+      responseTime: reply.elapsedTime,
+      ...(outcome?.granted ? { serialNumber: outcome.serialNumber } : {}),
+      ...(outcome?.failInfo ? { failInfo: outcome.failInfo, reason: outcome.detail ?? outcome.message } : {}),
+      ...(outcome?.cause ? { err: outcome.cause } : {}),
+    };
+    if (status >= 500) request.log.error(fields, 'request failed');
+    else if (status >= 400) request.log.warn(fields, 'request rejected');
+    else request.log.info(fields, 'request completed');
+  });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    switch (error.code) {
+      case 'FST_ERR_CTP_BODY_TOO_LARGE':
+        return sendError(reply, 413, `request body is larger than ${config.maxRequestBodySize} bytes`);
+      case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+        return sendError(
+          reply,
+          415,
+          `unsupported media type ${JSON.stringify(mediaType(request.headers['content-type']).slice(0, 100) || 'application/octet-stream')}, only [${TIMESTAMP_QUERY} ${JSON_MEDIA_TYPE}] are allowed`,
+        );
+    }
+    const status = error.statusCode ?? 500;
+    if (status < 500) return sendError(reply, status, error.message);
+    request.log.error({ err: error }, 'unexpected error');
+    return sendError(reply, 500, 'Error generating timestamp response');
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    sendError(reply, 404, `path ${request.url.split('?')[0]?.slice(0, 200)} was not found`),
+  );
+
+  const methodNotAllowed = (path: string, allowed: readonly string[]): void => {
+    app.route({
+      method: OTHER_METHODS.filter((method) => !allowed.includes(method)),
+      url: path,
+      handler: (request, reply) =>
+        sendError(
+          reply.header('allow', allowed.join(', ')),
+          405,
+          `method ${request.method} is not allowed, but [${allowed.join(' ')}] are`,
+        ),
+    });
+  };
+
+  app.post(ROUTES.timestamp, async (request, reply) => {
+    reply.headers(NO_CACHE_HEADERS);
+    const format = REQUEST_FORMATS[mediaType(request.headers['content-type'])] ?? 'der';
+    const body = (request.body as Buffer | undefined) ?? Buffer.alloc(0);
+    const outcome = await authority.issue(body, format);
+    request.tsaOutcome = outcome;
+    if (outcome.httpStatus === 503) reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+    return reply.code(outcome.httpStatus).type(outcome.contentType).send(outcome.body);
+  });
+  methodNotAllowed(ROUTES.timestamp, ['POST']);
+
+  app.get(ROUTES.certchain, async (request, reply) => {
+    if (!accepts(request.headers.accept, PEM_CHAIN)) {
+      return sendError(reply, 406, `unsupported media type requested, only [${PEM_CHAIN}] are available`);
+    }
+    return reply.header('cache-control', 'max-age=86400, immutable').type(PEM_CHAIN).send(deps.chainPem);
+  });
+  methodNotAllowed(ROUTES.certchain, ['GET', 'HEAD']);
+
+  app.get(ROUTES.ping, async (_request, reply) => reply.type('text/plain').send('.'));
+  methodNotAllowed(ROUTES.ping, ['GET', 'HEAD']);
+
+  return app;
+}
+
+export type TsaServer = Awaited<ReturnType<typeof buildServer>>;

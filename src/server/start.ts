@@ -1,0 +1,80 @@
+import { randomBytes, verify } from 'node:crypto';
+import type { FastifyBaseLogger } from 'fastify';
+import { oid, toHex } from '../asn1/der.js';
+import type { ServeConfig } from '../config/schema.js';
+import { createSigner } from '../signers/create-signer.js';
+import type { Signer } from '../signers/signer.js';
+import { TimestampAuthority } from '../tsp/authority.js';
+import { parseCertificate, type Certificate } from '../x509/certificate.js';
+import { encodePem } from '../x509/pem.js';
+import { buildServer, type TsaServer } from './app.js';
+
+export interface RunningServer {
+  app: TsaServer;
+  authority: TimestampAuthority;
+  signer: Signer;
+  chain: Certificate[];
+  /** The address the server listens on, e.g. http://127.0.0.1:3000 */
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Refuses to start with a leaf whose key is not the signer's, or a signer that cannot sign. */
+export async function selfTest(signer: Signer, leaf: Certificate): Promise<void> {
+  const spki = (key: typeof signer.publicKey) => key.export({ type: 'spki', format: 'der' });
+  if (!spki(leaf.x509.publicKey).equals(spki(signer.publicKey))) {
+    throw new Error('public keys are not equal');
+  }
+  const probe = randomBytes(32);
+  const signature = await signer.sign(probe);
+  const digest = signer.algorithm.keyType === 'ed25519' ? null : signer.algorithm.hash;
+  if (!verify(digest, probe, signer.publicKey, signature)) {
+    throw new Error(`signer ${signer.id} self-test failed: its signature does not verify`);
+  }
+}
+
+/** Builds the TSA from the configuration (signer, chain, policy) without listening. */
+export async function createAuthority(config: ServeConfig, logger: FastifyBaseLogger) {
+  const { signer, chain: chainDer } = await createSigner(config);
+  if (config.timestampSigner === 'memory') {
+    logger.warn('using the in-memory signer: a new key and chain at every start, for testing only');
+  }
+  const chain = chainDer.map(parseCertificate);
+  const leaf = chain[0];
+  if (!leaf) throw new Error('certificate chain must contain a leaf certificate');
+  await selfTest(signer, leaf);
+  const authority = new TimestampAuthority({
+    profile: {
+      signer,
+      chain,
+      defaultPolicy: oid(config.defaultPolicyOid),
+      accuracySeconds: 1,
+      includeChain: config.includeChainInResponse,
+    },
+    policy: {
+      acceptedPolicies: new Set(config.acceptedPolicyOids.map((dotted) => toHex(oid(dotted)))),
+      allowCustomExtensions: config.allowCustomExtensions,
+    },
+    grantedStatus: config.useHttp201 ? 201 : 200,
+  });
+  const chainPem = chain.map((certificate) => encodePem('CERTIFICATE', certificate.der)).join('');
+  return { authority, signer, chain, chainPem };
+}
+
+export async function startServer(config: ServeConfig, logger: FastifyBaseLogger): Promise<RunningServer> {
+  const { authority, signer, chain, chainPem } = await createAuthority(config, logger);
+  const app = await buildServer({ config, authority, chainPem, logger });
+  const url = await app.listen({ host: config.host, port: config.port });
+  logger.info({ signer: signer.id, algorithm: signer.algorithm.oid }, `serving timestamps on ${url}`);
+  return {
+    app,
+    authority,
+    signer,
+    chain,
+    url,
+    close: async () => {
+      await app.close();
+      await signer[Symbol.asyncDispose]();
+    },
+  };
+}

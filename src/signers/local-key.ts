@@ -1,0 +1,30 @@
+import { sign as cryptoSign, type KeyObject, createPublicKey } from 'node:crypto';
+import { signatureAlgorithmFor, type HashName, type SignatureAlgorithm } from '../asn1/algorithms.js';
+import type { Signer } from './signer.js';
+
+/**
+ * A signer holding its private key in process memory as a KeyObject (made once: passing PEM per
+ * call costs ~300 us). Used by the memory, file and Tink signers.
+ */
+export class LocalKeySigner implements Signer {
+  readonly algorithm: SignatureAlgorithm;
+  readonly publicKey: KeyObject;
+  private readonly digest: HashName | null;
+
+  constructor(
+    readonly id: string,
+    private readonly privateKey: KeyObject,
+    hash: HashName,
+  ) {
+    this.publicKey = createPublicKey(privateKey);
+    this.algorithm = signatureAlgorithmFor(this.publicKey, hash);
+    // Ed25519 is PureEdDSA: node takes no digest name for it.
+    this.digest = this.algorithm.keyType === 'ed25519' ? null : hash;
+  }
+
+  sign(data: Uint8Array): Promise<Uint8Array> {
+    return Promise.resolve(cryptoSign(this.digest, data, this.privateKey));
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {}
+}

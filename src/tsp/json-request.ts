@@ -1,0 +1,117 @@
+import { HASHES } from '../asn1/algorithms.js';
+import { integer, integerContent, oid, oidContent } from '../asn1/der.js';
+import { OID } from '../asn1/oids.js';
+import { JsonNumber, parseJson, type JsonValue } from './json-value.js';
+import { reject } from './rejection.js';
+import { MAX_NONCE_OCTETS, type TimeStampReq } from './request.js';
+
+/** The Go server's cap on a JSON request body (#1402: its nonce parse was quadratic). */
+export const MAX_JSON_REQUEST_BYTES = 1024;
+/** The Go server's cap on tsaPolicyOID components (GHSA-4qg8-fj49-pxjh). */
+export const MAX_JSON_OID_COMPONENTS = 128;
+
+const INT64_MAX = (1n << 63n) - 1n;
+const BASE64_STD = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+const JSON_HASH_OIDS: Record<string, Uint8Array> = {
+  sha1: oidContent(OID.sha1),
+  sha256: oidContent(HASHES.sha256.oid),
+  sha384: oidContent(HASHES.sha384.oid),
+  sha512: oidContent(HASHES.sha512.oid),
+};
+
+/**
+ * Reads the Go server's JSON request into a TimeStampReq:
+ *   {"artifactHash": "<std base64>", "hashAlgorithm": "sha256", "certificates": true,
+ *    "nonce": 1234, "tsaPolicyOID": "1.2.3"}
+ * Checks run in Go's order: size, JSON, hash name, OID syntax, base64.
+ */
+export function parseJsonTimeStampReq(body: Uint8Array): TimeStampReq {
+  if (body.length > MAX_JSON_REQUEST_BYTES) throw reject.jsonTooLarge();
+  let document: JsonValue;
+  try {
+    document = parseJson(utf8.decode(body));
+  } catch {
+    throw reject.malformed('not a JSON object');
+  }
+  if (document === null || typeof document !== 'object' || Array.isArray(document) || document instanceof JsonNumber) {
+    throw reject.malformed('not a JSON object');
+  }
+  const fields = readFields(document);
+
+  const hashAlgorithmOid = JSON_HASH_OIDS[fields.hashAlgorithm.toLowerCase()];
+  if (!hashAlgorithmOid) throw reject.unsupportedHash();
+  const request: TimeStampReq = {
+    version: 1n,
+    hashAlgorithmOid,
+    hashedMessage: new Uint8Array(0),
+    certReq: fields.certificates,
+  };
+  if (fields.tsaPolicyOID !== '') request.reqPolicy = policyFromDotted(fields.tsaPolicyOID);
+  if (!BASE64_STD.test(fields.artifactHash)) throw reject.malformed('artifactHash is not base64');
+  request.hashedMessage = Buffer.from(fields.artifactHash, 'base64');
+  if (fields.nonce !== undefined) request.nonce = integer(fields.nonce);
+  return request;
+}
+
+interface JsonFields {
+  artifactHash: string;
+  hashAlgorithm: string;
+  certificates: boolean;
+  nonce?: bigint;
+  tsaPolicyOID: string;
+}
+
+/** Field names match case-insensitively and the last duplicate wins, as Go's encoding/json. */
+function readFields(document: { [key: string]: JsonValue }): JsonFields {
+  const byName = new Map<string, JsonValue>();
+  for (const [key, value] of Object.entries(document)) byName.set(key.toLowerCase(), value);
+  const string = (name: string): string => {
+    const value = byName.get(name.toLowerCase());
+    if (value === undefined || value === null) return '';
+    if (typeof value !== 'string') throw reject.malformed(`${name} must be a string`);
+    return value;
+  };
+  const certificates = byName.get('certificates');
+  if (certificates !== undefined && certificates !== null && typeof certificates !== 'boolean') {
+    throw reject.malformed('certificates must be a boolean');
+  }
+  const fields: JsonFields = {
+    artifactHash: string('artifactHash'),
+    hashAlgorithm: string('hashAlgorithm'),
+    certificates: certificates === true,
+    tsaPolicyOID: string('tsaPolicyOID'),
+  };
+  const nonce = byName.get('nonce');
+  if (nonce !== undefined && nonce !== null) {
+    if (!(nonce instanceof JsonNumber) || !/^-?(?:0|[1-9]\d*)$/.test(nonce.text)) {
+      throw reject.malformed('nonce must be an integer');
+    }
+    const value = BigInt(nonce.text);
+    if (integerContent(value).length > MAX_NONCE_OCTETS) throw reject.malformed('nonce longer than 32 octets');
+    fields.nonce = value;
+  }
+  return fields;
+}
+
+/**
+ * The reqPolicy TLV for a dotted OID, following Go: more than 128 components, or a component that
+ * is not an int64, is an OID error. A syntactically valid OID that DER cannot express (a negative
+ * arc) yields an empty TLV, which equals no accepted policy and so is refused as unaccepted.
+ */
+function policyFromDotted(dotted: string): Uint8Array {
+  const components = dotted.split('.');
+  if (components.length > MAX_JSON_OID_COMPONENTS) throw reject.oidTooLong();
+  const arcs = components.map((component) => {
+    if (!/^[+-]?\d{1,20}$/.test(component)) throw reject.oidTooLong();
+    const arc = BigInt(component);
+    if (arc > INT64_MAX || arc < -INT64_MAX - 1n) throw reject.oidTooLong();
+    return arc;
+  });
+  try {
+    return oid(arcs.join('.'));
+  } catch {
+    return new Uint8Array(0);
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * A small strict JSON parser (RFC 8259) that keeps numbers as their source text, so an integer of
+ * any size is read exactly (JSON.parse rounds above 2^53). Objects have no prototype, so keys such
+ * as "__proto__" are plain data. Bounded by the caller's input size and by MAX_DEPTH.
+ */
+
+export class JsonNumber {
+  constructor(readonly text: string) {}
+}
+
+export type JsonValue =
+  | null
+  | boolean
+  | string
+  | JsonNumber
+  | JsonValue[]
+  | { [key: string]: JsonValue };
+
+export class JsonSyntaxError extends Error {
+  override name = 'JsonSyntaxError';
+}
+
+const MAX_DEPTH = 32;
+const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+const STRING_CHUNK = /[^"\\\u0000-\u001f]*/y;
+const ESCAPES: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
+
+export function parseJson(text: string): JsonValue {
+  let position = 0;
+
+  const fail = (what: string): never => {
+    throw new JsonSyntaxError(`${what} at offset ${position}`);
+  };
+  const skipWhitespace = (): void => {
+    while (position < text.length) {
+      const c = text.charCodeAt(position);
+      if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) break;
+      position++;
+    }
+  };
+  const expect = (literal: string): void => {
+    if (!text.startsWith(literal, position)) fail(`expected ${literal}`);
+    position += literal.length;
+  };
+
+  const parseString = (): string => {
+    position++; // opening quote
+    let result = '';
+    while (true) {
+      STRING_CHUNK.lastIndex = position;
+      const chunk = STRING_CHUNK.exec(text)?.[0] ?? '';
+      result += chunk;
+      position += chunk.length;
+      const c = text[position];
+      if (c === '"') {
+        position++;
+        return result;
+      }
+      if (c !== '\\') return fail('unterminated string or control character');
+      const escape = text[position + 1] ?? '';
+      if (escape === 'u') {
+        const hex = text.slice(position + 2, position + 6);
+        if (!/^[0-9a-fA-F]{4}$/.test(hex)) fail('bad \\u escape');
+        result += String.fromCharCode(parseInt(hex, 16));
+        position += 6;
+      } else {
+        const decoded = ESCAPES[escape];
+        if (decoded === undefined) fail('bad escape');
+        result += decoded;
+        position += 2;
+      }
+    }
+  };
+
+  const parseValue = (depth: number): JsonValue => {
+    if (depth > MAX_DEPTH) fail('nesting too deep');
+    skipWhitespace();
+    const c = text[position];
+    switch (c) {
+      case '{': {
+        position++;
+        const object: { [key: string]: JsonValue } = Object.create(null) as { [key: string]: JsonValue };
+        skipWhitespace();
+        if (text[position] === '}') {
+          position++;
+          return object;
+        }
+        while (true) {
+          skipWhitespace();
+          if (text[position] !== '"') fail('expected a key');
+          const key = parseString();
+          skipWhitespace();
+          expect(':');
+          object[key] = parseValue(depth + 1);
+          skipWhitespace();
+          if (text[position] === ',') {
+            position++;
+            continue;
+          }
+          expect('}');
+          return object;
+        }
+      }
+      case '[': {
+        position++;
+        const array: JsonValue[] = [];
+        skipWhitespace();
+        if (text[position] === ']') {
+          position++;
+          return array;
+        }
+        while (true) {
+          array.push(parseValue(depth + 1));
+          skipWhitespace();
+          if (text[position] === ',') {
+            position++;
+            continue;
+          }
+          expect(']');
+          return array;
+        }
+      }
+      case '"':
+        return parseString();
+      case 't':
+        expect('true');
+        return true;
+      case 'f':
+        expect('false');
+        return false;
+      case 'n':
+        expect('null');
+        return null;
+      default: {
+        NUMBER.lastIndex = position;
+        const match = NUMBER.exec(text);
+        if (!match) return fail('unexpected character');
+        position += match[0].length;
+        return new JsonNumber(match[0]);
+      }
+    }
+  };
+
+  const value = parseValue(0);
+  skipWhitespace();
+  if (position !== text.length) fail('trailing characters');
+  return value;
+}

@@ -1,0 +1,151 @@
+import { hashByOidContent, SHA1_OID_CONTENT, type HashAlgorithm } from '../asn1/algorithms.js';
+import {
+  checkIntegerContent,
+  checkOidContent,
+  contextTag,
+  DerError,
+  DerSequenceReader,
+  readBoolean,
+  readExactly,
+  Tag,
+  toHex,
+} from '../asn1/der.js';
+import { reject } from './rejection.js';
+
+/** Largest nonce accepted, in octets (a 256-bit nonce; RFC 3161 suggests 64 bits). */
+export const MAX_NONCE_OCTETS = 32;
+/** Largest OID accepted in a request, in content octets (bounds work on hostile input). */
+export const MAX_OID_OCTETS = 128;
+
+/**
+ * A TimeStampReq as received (RFC 3161 section 2.4.1), before the TSA's policy is applied.
+ * DER fields are kept as the exact bytes received so that they are echoed verbatim.
+ */
+export interface TimeStampReq {
+  version: bigint;
+  /** Content octets of messageImprint.hashAlgorithm.algorithm. */
+  hashAlgorithmOid: Uint8Array;
+  hashedMessage: Uint8Array;
+  /** The whole reqPolicy OID TLV. */
+  reqPolicy?: Uint8Array;
+  /** The whole nonce INTEGER TLV. */
+  nonce?: Uint8Array;
+  certReq: boolean;
+  /** Content octets of the extensions field (a SEQUENCE OF Extension body). */
+  extensions?: Uint8Array;
+}
+
+/** A request that passed the request rules: its hash is one the TSA accepts. */
+export interface AcceptedRequest extends TimeStampReq {
+  hash: HashAlgorithm;
+}
+
+/**
+ * Parses a DER TimeStampReq strictly:
+ *
+ *   TimeStampReq ::= SEQUENCE  {
+ *     version          INTEGER  { v1(1) },
+ *     messageImprint   MessageImprint,
+ *     reqPolicy        TSAPolicyId              OPTIONAL,
+ *     nonce            INTEGER                  OPTIONAL,
+ *     certReq          BOOLEAN                  DEFAULT FALSE,
+ *     extensions       [0] IMPLICIT Extensions  OPTIONAL  }
+ *
+ * Throws a TimeStampRejection (badDataFormat) on anything that is not DER of that shape.
+ */
+export function parseTimeStampReq(der: Uint8Array): TimeStampReq {
+  try {
+    return parseFields(der);
+  } catch (error) {
+    if (error instanceof DerError) throw reject.malformed(error.message);
+    throw error;
+  }
+}
+
+function parseFields(der: Uint8Array): TimeStampReq {
+  const fields = new DerSequenceReader(readExactly(der, Tag.SEQUENCE).value);
+  const versionContent = fields.next(Tag.INTEGER).value;
+  checkIntegerContent(versionContent);
+  // Only a one-octet version can be v1; larger ones are refused without converting them.
+  const version = versionContent.length === 1 ? BigInt((versionContent[0] as number) << 24 >> 24) : -1n;
+
+  const messageImprint = new DerSequenceReader(fields.next(Tag.SEQUENCE).value);
+  const algorithm = new DerSequenceReader(messageImprint.next(Tag.SEQUENCE).value);
+  const hashAlgorithmOid = readOid(algorithm.next(Tag.OID).value);
+  // Parameters: absent or NULL (RFC 5754 section 2); nothing else.
+  const parameters = algorithm.optional(Tag.NULL);
+  if (parameters && parameters.value.length !== 0) throw new DerError('NULL with content');
+  algorithm.end();
+  const hashedMessage = messageImprint.next(Tag.OCTET_STRING).value;
+  messageImprint.end();
+
+  const request: TimeStampReq = { version, hashAlgorithmOid, hashedMessage, certReq: false };
+  const reqPolicy = fields.optional(Tag.OID);
+  if (reqPolicy) {
+    readOid(reqPolicy.value);
+    request.reqPolicy = reqPolicy.bytes;
+  }
+  const nonce = fields.optional(Tag.INTEGER);
+  if (nonce) {
+    checkIntegerContent(nonce.value);
+    if (nonce.value.length > MAX_NONCE_OCTETS) throw new DerError('nonce longer than 32 octets');
+    request.nonce = nonce.bytes;
+  }
+  // An explicit FALSE is not DER (DEFAULT values are omitted) but some clients send it.
+  const certReq = fields.optional(Tag.BOOLEAN);
+  if (certReq) request.certReq = readBoolean(certReq);
+  const extensions = fields.optional(contextTag(0, true));
+  if (extensions) {
+    checkExtensions(extensions.value);
+    request.extensions = extensions.value;
+  }
+  fields.end();
+  return request;
+}
+
+function readOid(content: Uint8Array): Uint8Array {
+  if (content.length > MAX_OID_OCTETS) throw new DerError('OID too long');
+  checkOidContent(content);
+  return content;
+}
+
+/** Extension ::= SEQUENCE { extnID OID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING } */
+function checkExtensions(content: Uint8Array): void {
+  const list = new DerSequenceReader(content);
+  if (list.done) throw new DerError('empty extensions');
+  while (!list.done) {
+    const extension = new DerSequenceReader(list.next(Tag.SEQUENCE).value);
+    readOid(extension.next(Tag.OID).value);
+    const critical = extension.optional(Tag.BOOLEAN);
+    if (critical) readBoolean(critical);
+    extension.next(Tag.OCTET_STRING);
+    extension.end();
+  }
+}
+
+/** What the TSA accepts, beyond the request's syntax. */
+export interface RequestPolicy {
+  /** Hex of the DER TLVs of the accepted reqPolicy OIDs. */
+  acceptedPolicies: ReadonlySet<string>;
+  allowCustomExtensions: boolean;
+}
+
+/**
+ * Applies the request rules in the Go server's order: version, hash (weak, unsupported, digest
+ * length), policy, extensions. Throws the matching TimeStampRejection.
+ */
+export function checkTimeStampReq(request: TimeStampReq, policy: RequestPolicy): AcceptedRequest {
+  if (request.version !== 1n) throw reject.badVersion();
+  const hash = hashByOidContent(request.hashAlgorithmOid);
+  if (!hash) {
+    throw Buffer.from(request.hashAlgorithmOid).equals(SHA1_OID_CONTENT)
+      ? reject.weakHash()
+      : reject.unsupportedHash();
+  }
+  if (request.hashedMessage.length !== hash.length) throw reject.digestLength();
+  if (request.reqPolicy && !policy.acceptedPolicies.has(toHex(request.reqPolicy))) {
+    throw reject.unacceptedPolicy();
+  }
+  if (request.extensions && !policy.allowCustomExtensions) throw reject.unacceptedExtension();
+  return { ...request, hash };
+}

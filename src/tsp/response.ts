@@ -1,0 +1,30 @@
+import { integer, namedBitString, sequence, Tag, tlv } from '../asn1/der.js';
+import { FailInfo, type TimeStampRejection } from './rejection.js';
+
+const REJECTION = 2;
+const cache = new Map<string, Buffer>();
+
+/**
+ * TimeStampResp with status rejection (RFC 3161 section 2.4.2):
+ *   PKIStatusInfo ::= SEQUENCE { status PKIStatus, statusString PKIFreeText OPTIONAL,
+ *                                failInfo PKIFailureInfo OPTIONAL }
+ * The strings are fixed per reason, so each encoding is made once.
+ */
+export function encodeRejection(rejection: TimeStampRejection): Buffer {
+  const key = `${rejection.failInfo}\0${rejection.message}\0${rejection.detail ?? ''}`;
+  let encoded = cache.get(key);
+  if (!encoded) {
+    const texts = [rejection.message, ...(rejection.detail ? [rejection.detail] : [])];
+    const statusString = sequence(...texts.map((text) => tlv(Tag.UTF8_STRING, Buffer.from(text, 'utf8'))));
+    encoded = sequence(
+      sequence(integer(REJECTION), statusString, namedBitString([FailInfo[rejection.failInfo]])),
+    );
+    cache.set(key, encoded);
+  }
+  return encoded;
+}
+
+/** The Go server's JSON error body. */
+export function encodeJsonError(code: number, message: string): Buffer {
+  return Buffer.from(JSON.stringify({ code, message }));
+}

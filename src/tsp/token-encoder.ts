@@ -1,0 +1,164 @@
+import { createHash } from 'node:crypto';
+import { HASHES, type HashAlgorithm } from '../asn1/algorithms.js';
+import {
+  contextTag,
+  generalizedTime,
+  integer,
+  octetString,
+  oid,
+  sequence,
+  set,
+  time,
+  tlv,
+  unsignedInteger,
+} from '../asn1/der.js';
+import { OID } from '../asn1/oids.js';
+import type { Certificate } from '../x509/certificate.js';
+import type { Signer } from '../signers/signer.js';
+import type { AcceptedRequest } from './request.js';
+
+/** What the TSA puts in every token, fixed for the life of a signer and chain. */
+export interface TokenProfile {
+  signer: Signer;
+  /** The certificate chain, leaf first. */
+  chain: readonly Certificate[];
+  /** DER OID TLV used when the request has no reqPolicy. */
+  defaultPolicy: Uint8Array;
+  /** Accuracy declared in TSTInfo, in whole seconds. */
+  accuracySeconds: number;
+  /** With certReq, embed the whole chain (leaf first) rather than the leaf alone. */
+  includeChain: boolean;
+}
+
+/** The per-request values of a token. */
+export interface TokenFields {
+  request: AcceptedRequest;
+  /** Unsigned big-endian serial number (at most 160 bits). */
+  serialNumber: Uint8Array;
+  /** genTime, truncated to whole seconds by the encoder. */
+  genTime: Date;
+}
+
+/**
+ * Encodes granted TimeStampResp messages. Everything that does not change between requests is
+ * encoded once here (ARCHITECTURE section 4); per request only TSTInfo, messageDigest,
+ * signingTime, the signature and the lengths around them are encoded.
+ */
+export class TokenEncoder {
+  private readonly signer: Signer;
+  private readonly signerHash: HashAlgorithm;
+  private readonly defaultPolicy: Buffer;
+  private readonly accuracy: Buffer;
+  private readonly tsaName: Buffer;
+  private readonly signedDataHead: Buffer;
+  /** certificates [0] IMPLICIT CertificateSet, sent with certReq; never present and empty. */
+  private readonly certificates: Buffer;
+  private readonly signerInfoHead: Buffer;
+  private readonly contentTypeAttribute: Buffer;
+  private readonly signingCertificateAttribute: Buffer;
+  private readonly signatureAlgorithm: Buffer;
+
+  constructor(profile: TokenProfile) {
+    const leaf = profile.chain[0];
+    if (!leaf) throw new Error('certificate chain must contain a leaf certificate');
+    this.signer = profile.signer;
+    this.signerHash = HASHES[profile.signer.algorithm.hash];
+    this.defaultPolicy = Buffer.from(profile.defaultPolicy);
+    // Accuracy ::= SEQUENCE { seconds INTEGER OPTIONAL, millis [0] OPTIONAL, micros [1] OPTIONAL }
+    this.accuracy = sequence(integer(profile.accuracySeconds));
+    // tsa [0] EXPLICIT GeneralName: directoryName [4] EXPLICIT Name of the leaf subject.
+    this.tsaName = tlv(contextTag(0, true), tlv(contextTag(4, true), leaf.subject));
+
+    // SignedData version 3, digestAlgorithms, encapContentInfo's eContentType come before eContent.
+    this.signedDataHead = Buffer.concat([integer(3), set(this.signerHash.identifier)]);
+    this.certificates = profile.includeChain
+      ? tlv(contextTag(0, true), ...profile.chain.map((certificate) => certificate.der))
+      : tlv(contextTag(0, true), leaf.der);
+
+    // SignerInfo version 1, sid IssuerAndSerialNumber of the leaf, digestAlgorithm.
+    this.signerInfoHead = Buffer.concat([
+      integer(1),
+      sequence(leaf.issuer, leaf.serialNumber),
+      this.signerHash.identifier,
+    ]);
+    this.contentTypeAttribute = sequence(oid(OID.contentType), set(oid(OID.tstInfo)));
+    // SigningCertificateV2 { certs SEQUENCE OF ESSCertIDv2 { hashAlgorithm DEFAULT sha256 (omitted),
+    //   certHash, issuerSerial { issuer GeneralNames, serialNumber } } } (RFC 5816, RFC 5035)
+    const essCertIdV2 = sequence(
+      octetString(createHash('sha256').update(leaf.der).digest()),
+      sequence(sequence(tlv(contextTag(4, true), leaf.issuer)), leaf.serialNumber),
+    );
+    this.signingCertificateAttribute = sequence(
+      oid(OID.signingCertificateV2),
+      set(sequence(sequence(essCertIdV2))),
+    );
+    this.signatureAlgorithm = profile.signer.algorithm.identifier;
+  }
+
+  /**
+   * TSTInfo ::= SEQUENCE { version INTEGER { v1(1) }, policy TSAPolicyId,
+   *   messageImprint MessageImprint, serialNumber INTEGER, genTime GeneralizedTime,
+   *   accuracy Accuracy OPTIONAL, ordering BOOLEAN DEFAULT FALSE, nonce INTEGER OPTIONAL,
+   *   tsa [0] GeneralName OPTIONAL, extensions [1] IMPLICIT Extensions OPTIONAL }
+   */
+  encodeTstInfo(fields: TokenFields): Buffer {
+    const { request } = fields;
+    const parts: Uint8Array[] = [
+      V1,
+      request.reqPolicy ?? this.defaultPolicy,
+      sequence(request.hash.identifierWithNull, octetString(request.hashedMessage)),
+      unsignedInteger(fields.serialNumber),
+      generalizedTime(fields.genTime),
+      this.accuracy,
+    ];
+    if (request.nonce) parts.push(request.nonce);
+    parts.push(this.tsaName);
+    if (request.extensions) parts.push(tlv(contextTag(1, true), request.extensions));
+    return sequence(...parts);
+  }
+
+  /** SET OF Attribute, DER-sorted (X.690 11.6), as signed and as embedded in SignerInfo. */
+  encodeSignedAttributes(tstInfo: Uint8Array, genTime: Date): Buffer[] {
+    const messageDigest = createHash(this.signerHash.name).update(tstInfo).digest();
+    const attributes = [
+      this.contentTypeAttribute,
+      sequence(SIGNING_TIME_OID, set(time(genTime))),
+      sequence(MESSAGE_DIGEST_OID, set(octetString(messageDigest))),
+      this.signingCertificateAttribute,
+    ];
+    return attributes.sort(Buffer.compare);
+  }
+
+  /** Builds, signs and encodes a granted TimeStampResp. */
+  async encode(fields: TokenFields, signal?: AbortSignal): Promise<Buffer> {
+    const tstInfo = this.encodeTstInfo(fields);
+    const attributes = this.encodeSignedAttributes(tstInfo, fields.genTime);
+    const signature = await this.signer.sign(set(...attributes), signal);
+    return this.assemble(tstInfo, attributes, signature, fields.request.certReq);
+  }
+
+  /** The TimeStampResp around a TSTInfo and its signature. */
+  assemble(tstInfo: Uint8Array, attributes: Buffer[], signature: Uint8Array, certReq: boolean): Buffer {
+    const signerInfo = sequence(
+      this.signerInfoHead,
+      tlv(contextTag(0, true), ...attributes),
+      this.signatureAlgorithm,
+      octetString(signature),
+    );
+    const signedData = sequence(
+      this.signedDataHead,
+      sequence(TST_INFO_OID, tlv(contextTag(0, true), octetString(tstInfo))),
+      ...(certReq ? [this.certificates] : []),
+      set(signerInfo),
+    );
+    return sequence(GRANTED, sequence(SIGNED_DATA_OID, tlv(contextTag(0, true), signedData)));
+  }
+}
+
+const V1 = integer(1);
+/** PKIStatusInfo { status granted(0) } */
+const GRANTED = sequence(integer(0));
+const TST_INFO_OID = oid(OID.tstInfo);
+const SIGNED_DATA_OID = oid(OID.signedData);
+const SIGNING_TIME_OID = oid(OID.signingTime);
+const MESSAGE_DIGEST_OID = oid(OID.messageDigest);

@@ -37,8 +37,15 @@ function lengthBytes(length: number): Uint8Array {
   if (length < 0x80) return Uint8Array.of(length);
   if (length < 0x100) return Uint8Array.of(0x81, length);
   if (length < 0x10000) return Uint8Array.of(0x82, length >> 8, length & 0xff);
-  if (length < 0x1000000) return Uint8Array.of(0x83, length >> 16, (length >> 8) & 0xff, length & 0xff);
-  return Uint8Array.of(0x84, length >>> 24, (length >> 16) & 0xff, (length >> 8) & 0xff, length & 0xff);
+  if (length < 0x1000000)
+    return Uint8Array.of(0x83, length >> 16, (length >> 8) & 0xff, length & 0xff);
+  return Uint8Array.of(
+    0x84,
+    length >>> 24,
+    (length >> 16) & 0xff,
+    (length >> 8) & 0xff,
+    length & 0xff,
+  );
 }
 
 /** One TLV whose value is the concatenation of `parts`. */
@@ -63,10 +70,12 @@ export const octetString = (value: Uint8Array): Buffer => tlv(Tag.OCTET_STRING, 
 export const NULL = Buffer.from([Tag.NULL, 0x00]);
 
 /** DER BOOLEAN. */
-export const boolean = (value: boolean): Buffer => Buffer.from([Tag.BOOLEAN, 1, value ? 0xff : 0x00]);
+export const boolean = (value: boolean): Buffer =>
+  Buffer.from([Tag.BOOLEAN, 1, value ? 0xff : 0x00]);
 
 /** BIT STRING with no unused bits (signatures, public keys). */
-export const bitString = (value: Uint8Array): Buffer => tlv(Tag.BIT_STRING, Uint8Array.of(0), value);
+export const bitString = (value: Uint8Array): Buffer =>
+  tlv(Tag.BIT_STRING, Uint8Array.of(0), value);
 
 /** Minimal two's-complement content octets of an INTEGER. */
 export function integerContent(value: bigint): Uint8Array {
@@ -234,7 +243,9 @@ export class DerSequenceReader {
     if (this.done) throw new DerError('missing element');
     const element = readElement(this.content, this.offset);
     if (expectedTag !== undefined && element.tag !== expectedTag) {
-      throw new DerError(`expected tag 0x${expectedTag.toString(16)}, got 0x${element.tag.toString(16)}`);
+      throw new DerError(
+        `expected tag 0x${expectedTag.toString(16)}, got 0x${element.tag.toString(16)}`,
+      );
     }
     this.offset = element.end;
     return element;
@@ -295,7 +306,9 @@ export function toHex(bytes: Uint8Array): string {
 
 /** Buffer view of any Uint8Array without copying. */
 export function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return Buffer.isBuffer(bytes)
+    ? bytes
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** DER named BIT STRING (X.690 11.2.2: trailing zero bits removed), e.g. KeyUsage, PKIFailureInfo. */

@@ -16,7 +16,10 @@ function flagFor(spec: OptionSpec<unknown>): Option {
       : new Option(`--${spec.flag} <value>`, description);
   if (spec.kind === 'list') {
     // pflag string slices: comma-separated, repeatable.
-    option.argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), ...value.split(',')]);
+    option.argParser((value: string, previous: string[] | undefined) => [
+      ...(previous ?? []),
+      ...value.split(','),
+    ]);
   }
   return option;
 }
@@ -26,7 +29,8 @@ const program = new Command('timestamp-server')
   .showHelpAfterError();
 
 const serve = program.command('serve').description('start the HTTP server');
-for (const spec of Object.values(SERVE_OPTIONS) as OptionSpec<unknown>[]) serve.addOption(flagFor(spec));
+for (const spec of Object.values(SERVE_OPTIONS) as OptionSpec<unknown>[])
+  serve.addOption(flagFor(spec));
 serve.action(async (flags: Record<string, unknown>) => {
   let config;
   try {
@@ -41,7 +45,10 @@ serve.action(async (flags: Record<string, unknown>) => {
   try {
     server = await startServer(config, logger);
   } catch (error) {
-    logger.fatal({ err: error }, `cannot start: ${error instanceof Error ? error.message : String(error)}`);
+    logger.fatal(
+      { err: error },
+      `cannot start: ${error instanceof Error ? error.message : String(error)}`,
+    );
     logger.flush?.();
     process.exitCode = 1;
     return;

@@ -1,4 +1,9 @@
-import { SERVE_OPTIONS, type OptionSpec, type ServeConfig, type ServeOptionName } from './schema.js';
+import {
+  SERVE_OPTIONS,
+  type OptionSpec,
+  type ServeConfig,
+  type ServeOptionName,
+} from './schema.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -26,7 +31,11 @@ export function parseOptionValue(spec: OptionSpec<unknown>, raw: unknown): unkno
     }
     case 'list':
       if (Array.isArray(raw)) value = raw.map(String);
-      else if (typeof raw === 'string') value = raw.split(',').map((item) => item.trim()).filter(Boolean);
+      else if (typeof raw === 'string')
+        value = raw
+          .split(',')
+          .map((item) => item.trim())
+          .filter(Boolean);
       else invalid();
       break;
     case 'string':
@@ -47,7 +56,10 @@ export function resolveServeConfig(
   ...layers: Partial<Record<ServeOptionName, unknown>>[]
 ): ServeConfig {
   const config: Record<string, unknown> = {};
-  for (const [name, spec] of Object.entries(SERVE_OPTIONS) as [ServeOptionName, OptionSpec<unknown>][]) {
+  for (const [name, spec] of Object.entries(SERVE_OPTIONS) as [
+    ServeOptionName,
+    OptionSpec<unknown>,
+  ][]) {
     config[name] = spec.default;
     for (const layer of layers) {
       if (layer[name] !== undefined) config[name] = parseOptionValue(spec, layer[name]);

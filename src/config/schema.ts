@@ -99,7 +99,13 @@ export const SERVE_OPTIONS = {
 export type ServeOptionName = keyof typeof SERVE_OPTIONS;
 
 type ValueOf<S> = S extends OptionSpec<infer T> ? T : never;
-type Widen<T> = T extends string ? string : T extends number ? number : T extends boolean ? boolean : T;
+type Widen<T> = T extends string
+  ? string
+  : T extends number
+    ? number
+    : T extends boolean
+      ? boolean
+      : T;
 
 /** The validated, frozen server configuration. */
 export type ServeConfig = {

@@ -1,5 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyReply } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyReply,
+} from 'fastify';
 import type { ServeConfig } from '../config/schema.js';
 import type { IssueOutcome, RequestFormat, TimestampAuthority } from '../tsp/authority.js';
 import { accepts, mediaType } from './media-type.js';
@@ -13,7 +18,10 @@ export const ROUTES = {
 const TIMESTAMP_QUERY = 'application/timestamp-query';
 const JSON_MEDIA_TYPE = 'application/json';
 const PEM_CHAIN = 'application/pem-certificate-chain';
-const REQUEST_FORMATS: Record<string, RequestFormat> = { [TIMESTAMP_QUERY]: 'der', [JSON_MEDIA_TYPE]: 'json' };
+const REQUEST_FORMATS: Record<string, RequestFormat> = {
+  [TIMESTAMP_QUERY]: 'der',
+  [JSON_MEDIA_TYPE]: 'json',
+};
 
 /** chi's NoCache middleware, which the Go server puts on the timestamp route. */
 const NO_CACHE_HEADERS = {
@@ -53,21 +61,28 @@ export async function buildServer(deps: ServerDependencies) {
   const app = Fastify({
     loggerInstance: deps.logger,
     // One log line per request, written by our onResponse hook.
-    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestID' }),
+    logController: new LogController({
+      disableRequestLogging: true,
+      requestIdLogLabel: 'requestID',
+    }),
     requestIdHeader,
     genReqId: () => randomUUID(),
     // 0 means no limit, as in Go.
-    bodyLimit: config.maxRequestBodySize === 0 ? Number.MAX_SAFE_INTEGER : config.maxRequestBodySize,
+    bodyLimit:
+      config.maxRequestBodySize === 0 ? Number.MAX_SAFE_INTEGER : config.maxRequestBodySize,
     // Go serves /ping case-insensitively (chi Heartbeat); every other path is case-sensitive.
-    rewriteUrl: (request) => (request.url?.toLowerCase() === ROUTES.ping ? ROUTES.ping : (request.url ?? '/')),
+    rewriteUrl: (request) =>
+      request.url?.toLowerCase() === ROUTES.ping ? ROUTES.ping : (request.url ?? '/'),
     return503OnClosing: true,
   });
   app.decorateRequest('tsaOutcome', null);
 
   // Only the two request media types; Fastify's defaults (text/plain...) are removed.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser([TIMESTAMP_QUERY, JSON_MEDIA_TYPE], { parseAs: 'buffer' }, (_request, body, done) =>
-    done(null, body),
+  app.addContentTypeParser(
+    [TIMESTAMP_QUERY, JSON_MEDIA_TYPE],
+    { parseAs: 'buffer' },
+    (_request, body, done) => done(null, body),
   );
 
   app.addHook('onSend', async (request, reply) => {
@@ -83,7 +98,9 @@ export async function buildServer(deps: ServerDependencies) {
       statusCode: status,
       responseTime: reply.elapsedTime,
       ...(outcome?.granted ? { serialNumber: outcome.serialNumber } : {}),
-      ...(outcome?.failInfo ? { failInfo: outcome.failInfo, reason: outcome.detail ?? outcome.message } : {}),
+      ...(outcome?.failInfo
+        ? { failInfo: outcome.failInfo, reason: outcome.detail ?? outcome.message }
+        : {}),
       ...(outcome?.cause ? { err: outcome.cause } : {}),
     };
     if (status >= 500) request.log.error(fields, 'request failed');
@@ -94,7 +111,11 @@ export async function buildServer(deps: ServerDependencies) {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     switch (error.code) {
       case 'FST_ERR_CTP_BODY_TOO_LARGE':
-        return sendError(reply, 413, `request body is larger than ${config.maxRequestBodySize} bytes`);
+        return sendError(
+          reply,
+          413,
+          `request body is larger than ${config.maxRequestBodySize} bytes`,
+        );
       case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
         return sendError(
           reply,
@@ -138,9 +159,16 @@ export async function buildServer(deps: ServerDependencies) {
 
   app.get(ROUTES.certchain, async (request, reply) => {
     if (!accepts(request.headers.accept, PEM_CHAIN)) {
-      return sendError(reply, 406, `unsupported media type requested, only [${PEM_CHAIN}] are available`);
+      return sendError(
+        reply,
+        406,
+        `unsupported media type requested, only [${PEM_CHAIN}] are available`,
+      );
     }
-    return reply.header('cache-control', 'max-age=86400, immutable').type(PEM_CHAIN).send(deps.chainPem);
+    return reply
+      .header('cache-control', 'max-age=86400, immutable')
+      .type(PEM_CHAIN)
+      .send(deps.chainPem);
   });
   methodNotAllowed(ROUTES.certchain, ['GET', 'HEAD']);
 

@@ -18,6 +18,9 @@ export function createLogger(logType: LogType, level = 'info'): Logger {
   }
   return pino({
     level,
-    transport: { target: 'pino-pretty', options: { colorize: process.stdout.isTTY, translateTime: 'SYS:standard' } },
+    transport: {
+      target: 'pino-pretty',
+      options: { colorize: process.stdout.isTTY, translateTime: 'SYS:standard' },
+    },
   });
 }

@@ -61,11 +61,17 @@ export async function createAuthority(config: ServeConfig, logger: FastifyBaseLo
   return { authority, signer, chain, chainPem };
 }
 
-export async function startServer(config: ServeConfig, logger: FastifyBaseLogger): Promise<RunningServer> {
+export async function startServer(
+  config: ServeConfig,
+  logger: FastifyBaseLogger,
+): Promise<RunningServer> {
   const { authority, signer, chain, chainPem } = await createAuthority(config, logger);
   const app = await buildServer({ config, authority, chainPem, logger });
   const url = await app.listen({ host: config.host, port: config.port });
-  logger.info({ signer: signer.id, algorithm: signer.algorithm.oid }, `serving timestamps on ${url}`);
+  logger.info(
+    { signer: signer.id, algorithm: signer.algorithm.oid },
+    `serving timestamps on ${url}`,
+  );
   return {
     app,
     authority,

@@ -1,5 +1,9 @@
 import { sign as cryptoSign, type KeyObject, createPublicKey } from 'node:crypto';
-import { signatureAlgorithmFor, type HashName, type SignatureAlgorithm } from '../asn1/algorithms.js';
+import {
+  signatureAlgorithmFor,
+  type HashName,
+  type SignatureAlgorithm,
+} from '../asn1/algorithms.js';
 import type { Signer } from './signer.js';
 
 /**

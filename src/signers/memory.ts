@@ -14,13 +14,20 @@ const YEAR = 365 * 24 * 60 * MINUTE;
  * validities and extensions of the Go server's memory signer. For testing only: both are new
  * at every start.
  */
-export async function createMemorySigner(hash: HashName, now = new Date()): Promise<SignerWithChain> {
+export async function createMemorySigner(
+  hash: HashName,
+  now = new Date(),
+): Promise<SignerWithChain> {
   const newKey = () => generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const rootKeys = newKey();
   const intermediateKeys = newKey();
   const leafKeys = newKey();
   const rootSigner = new LocalKeySigner('memory-root', rootKeys.privateKey, 'sha256');
-  const intermediateSigner = new LocalKeySigner('memory-intermediate', intermediateKeys.privateKey, 'sha256');
+  const intermediateSigner = new LocalKeySigner(
+    'memory-intermediate',
+    intermediateKeys.privateKey,
+    'sha256',
+  );
   const at = (offset: number) => new Date(now.getTime() + offset);
 
   const rootSubject = { organization: 'local', commonName: 'Test TSA Root' };

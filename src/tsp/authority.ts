@@ -1,7 +1,12 @@
 import { toHex } from '../asn1/der.js';
 import { parseJsonTimeStampReq } from './json-request.js';
 import { reject, TimeStampRejection, type FailInfoName } from './rejection.js';
-import { checkTimeStampReq, parseTimeStampReq, type AcceptedRequest, type RequestPolicy } from './request.js';
+import {
+  checkTimeStampReq,
+  parseTimeStampReq,
+  type AcceptedRequest,
+  type RequestPolicy,
+} from './request.js';
 import { encodeJsonError, encodeRejection } from './response.js';
 import { createSerialNumberSource } from './serial-number.js';
 import { TokenEncoder, type TokenProfile } from './token-encoder.js';
@@ -76,7 +81,11 @@ export class TimestampAuthority {
     return undefined;
   }
 
-  async issue(body: Uint8Array, format: RequestFormat, signal?: AbortSignal): Promise<IssueOutcome> {
+  async issue(
+    body: Uint8Array,
+    format: RequestFormat,
+    signal?: AbortSignal,
+  ): Promise<IssueOutcome> {
     let request: AcceptedRequest | undefined;
     try {
       const parsed = format === 'der' ? parseTimeStampReq(body) : parseJsonTimeStampReq(body);
@@ -133,4 +142,3 @@ function rejectionOutcome(
   if (rejection.cause !== undefined) outcome.cause = rejection.cause;
   return outcome;
 }
-

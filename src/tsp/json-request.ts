@@ -35,7 +35,12 @@ export function parseJsonTimeStampReq(body: Uint8Array): TimeStampReq {
   } catch {
     throw reject.malformed('not a JSON object');
   }
-  if (document === null || typeof document !== 'object' || Array.isArray(document) || document instanceof JsonNumber) {
+  if (
+    document === null ||
+    typeof document !== 'object' ||
+    Array.isArray(document) ||
+    document instanceof JsonNumber
+  ) {
     throw reject.malformed('not a JSON object');
   }
   const fields = readFields(document);
@@ -89,7 +94,8 @@ function readFields(document: { [key: string]: JsonValue }): JsonFields {
       throw reject.malformed('nonce must be an integer');
     }
     const value = BigInt(nonce.text);
-    if (integerContent(value).length > MAX_NONCE_OCTETS) throw reject.malformed('nonce longer than 32 octets');
+    if (integerContent(value).length > MAX_NONCE_OCTETS)
+      throw reject.malformed('nonce longer than 32 octets');
     fields.nonce = value;
   }
   return fields;

@@ -9,12 +9,7 @@ export class JsonNumber {
 }
 
 export type JsonValue =
-  | null
-  | boolean
-  | string
-  | JsonNumber
-  | JsonValue[]
-  | { [key: string]: JsonValue };
+  null | boolean | string | JsonNumber | JsonValue[] | { [key: string]: JsonValue };
 
 export class JsonSyntaxError extends Error {
   override name = 'JsonSyntaxError';
@@ -22,8 +17,18 @@ export class JsonSyntaxError extends Error {
 
 const MAX_DEPTH = 32;
 const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+// eslint-disable-next-line no-control-regex -- JSON forbids raw control characters in strings
 const STRING_CHUNK = /[^"\\\u0000-\u001f]*/y;
-const ESCAPES: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
+const ESCAPES: Record<string, string> = {
+  '"': '"',
+  '\\': '\\',
+  '/': '/',
+  b: '\b',
+  f: '\f',
+  n: '\n',
+  r: '\r',
+  t: '\t',
+};
 
 export function parseJson(text: string): JsonValue {
   let position = 0;
@@ -79,7 +84,9 @@ export function parseJson(text: string): JsonValue {
     switch (c) {
       case '{': {
         position++;
-        const object: { [key: string]: JsonValue } = Object.create(null) as { [key: string]: JsonValue };
+        const object: { [key: string]: JsonValue } = Object.create(null) as {
+          [key: string]: JsonValue;
+        };
         skipWhitespace();
         if (text[position] === '}') {
           position++;

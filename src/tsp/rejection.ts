@@ -42,9 +42,19 @@ export class TimeStampRejection extends Error {
 
 export const reject = {
   malformed: (detail: string) =>
-    new TimeStampRejection('badDataFormat', 400, GO_MESSAGES.generic, `malformed request: ${detail}`),
+    new TimeStampRejection(
+      'badDataFormat',
+      400,
+      GO_MESSAGES.generic,
+      `malformed request: ${detail}`,
+    ),
   badVersion: () =>
-    new TimeStampRejection('badRequest', 400, GO_MESSAGES.generic, 'TimeStampReq version must be 1'),
+    new TimeStampRejection(
+      'badRequest',
+      400,
+      GO_MESSAGES.generic,
+      'TimeStampReq version must be 1',
+    ),
   weakHash: () => new TimeStampRejection('badAlg', 400, GO_MESSAGES.weakHash),
   unsupportedHash: () =>
     new TimeStampRejection(
@@ -54,7 +64,8 @@ export const reject = {
       'unsupported hash algorithm: use SHA-256, SHA-384 or SHA-512',
     ),
   digestLength: () => new TimeStampRejection('badDataFormat', 400, GO_MESSAGES.digestLength),
-  unacceptedPolicy: () => new TimeStampRejection('unacceptedPolicy', 400, GO_MESSAGES.unacceptedPolicy),
+  unacceptedPolicy: () =>
+    new TimeStampRejection('unacceptedPolicy', 400, GO_MESSAGES.unacceptedPolicy),
   unacceptedExtension: () =>
     new TimeStampRejection('unacceptedExtension', 400, GO_MESSAGES.unacceptedExtension),
   jsonTooLarge: () => new TimeStampRejection('badDataFormat', 400, GO_MESSAGES.jsonTooLarge),

@@ -67,7 +67,8 @@ function parseFields(der: Uint8Array): TimeStampReq {
   const versionContent = fields.next(Tag.INTEGER).value;
   checkIntegerContent(versionContent);
   // Only a one-octet version can be v1; larger ones are refused without converting them.
-  const version = versionContent.length === 1 ? BigInt((versionContent[0] as number) << 24 >> 24) : -1n;
+  const version =
+    versionContent.length === 1 ? BigInt(((versionContent[0] as number) << 24) >> 24) : -1n;
 
   const messageImprint = new DerSequenceReader(fields.next(Tag.SEQUENCE).value);
   const algorithm = new DerSequenceReader(messageImprint.next(Tag.SEQUENCE).value);

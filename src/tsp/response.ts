@@ -15,7 +15,9 @@ export function encodeRejection(rejection: TimeStampRejection): Buffer {
   let encoded = cache.get(key);
   if (!encoded) {
     const texts = [rejection.message, ...(rejection.detail ? [rejection.detail] : [])];
-    const statusString = sequence(...texts.map((text) => tlv(Tag.UTF8_STRING, Buffer.from(text, 'utf8'))));
+    const statusString = sequence(
+      ...texts.map((text) => tlv(Tag.UTF8_STRING, Buffer.from(text, 'utf8'))),
+    );
     encoded = sequence(
       sequence(integer(REJECTION), statusString, namedBitString([FailInfo[rejection.failInfo]])),
     );

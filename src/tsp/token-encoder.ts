@@ -138,7 +138,12 @@ export class TokenEncoder {
   }
 
   /** The TimeStampResp around a TSTInfo and its signature. */
-  assemble(tstInfo: Uint8Array, attributes: Buffer[], signature: Uint8Array, certReq: boolean): Buffer {
+  assemble(
+    tstInfo: Uint8Array,
+    attributes: Buffer[],
+    signature: Uint8Array,
+    certReq: boolean,
+  ): Buffer {
     const signerInfo = sequence(
       this.signerInfoHead,
       tlv(contextTag(0, true), ...attributes),

@@ -100,7 +100,9 @@ export async function createCertificate(
   extensions.push(extension(OID.keyUsage, true, namedBitString(template.keyUsage)));
   if (template.extendedKeyUsage) {
     const purposes = template.extendedKeyUsage.purposes.map((purpose) => oid(purpose));
-    extensions.push(extension(OID.extKeyUsage, template.extendedKeyUsage.critical, sequence(...purposes)));
+    extensions.push(
+      extension(OID.extKeyUsage, template.extendedKeyUsage.critical, sequence(...purposes)),
+    );
   }
   extensions.push(extension(OID.subjectKeyIdentifier, false, octetString(ownKeyId)));
   extensions.push(

@@ -10,6 +10,11 @@ export const silentLogger = pino({ level: 'silent' });
 export async function createTestServer(flags: Partial<Record<ServeOptionName, unknown>> = {}) {
   const config = resolveServeConfig(flags);
   const tsa = await createAuthority(config, silentLogger);
-  const app = await buildServer({ config, authority: tsa.authority, chainPem: tsa.chainPem, logger: silentLogger });
+  const app = await buildServer({
+    config,
+    authority: tsa.authority,
+    chainPem: tsa.chainPem,
+    logger: silentLogger,
+  });
   return { app, config, ...tsa };
 }

@@ -3,6 +3,10 @@
 set -euo pipefail
 declare -A packages=(
   [openssl]=openssl
+  [curl]=curl
+  [csplit]=coreutils
+  [jarsigner]=openjdk-17-jdk-headless
+  [osslsigncode]=osslsigncode
 )
 missing=()
 for command in "${!packages[@]}"; do

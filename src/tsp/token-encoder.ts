@@ -57,6 +57,12 @@ export class TokenEncoder {
   private readonly contentTypeAttribute: Buffer;
   private readonly signingCertificateAttribute: Buffer;
   private readonly signatureAlgorithm: Buffer;
+  /** genTime has whole-second precision: its two encodings are reused within a second. */
+  private timeCache: TimeEncodings = {
+    ms: Number.NaN,
+    genTime: EMPTY,
+    signingTimeAttribute: EMPTY,
+  };
 
   constructor(profile: TokenProfile) {
     const leaf = profile.chain[0];
@@ -108,7 +114,7 @@ export class TokenEncoder {
       request.reqPolicy ?? this.defaultPolicy,
       sequence(request.hash.identifierWithNull, octetString(request.hashedMessage)),
       unsignedInteger(fields.serialNumber),
-      generalizedTime(fields.genTime),
+      this.timeEncodings(fields.genTime).genTime,
       this.accuracy,
     ];
     if (request.nonce) parts.push(request.nonce);
@@ -122,11 +128,22 @@ export class TokenEncoder {
     const messageDigest = createHash(this.signerHash.name).update(tstInfo).digest();
     const attributes = [
       this.contentTypeAttribute,
-      sequence(SIGNING_TIME_OID, set(time(genTime))),
+      this.timeEncodings(genTime).signingTimeAttribute,
       sequence(MESSAGE_DIGEST_OID, set(octetString(messageDigest))),
       this.signingCertificateAttribute,
     ];
     return attributes.sort(Buffer.compare);
+  }
+
+  private timeEncodings(genTime: Date): TimeEncodings {
+    if (genTime.getTime() !== this.timeCache.ms) {
+      this.timeCache = {
+        ms: genTime.getTime(),
+        genTime: generalizedTime(genTime),
+        signingTimeAttribute: sequence(SIGNING_TIME_OID, set(time(genTime))),
+      };
+    }
+    return this.timeCache;
   }
 
   /** Builds, signs and encodes a granted TimeStampResp. */
@@ -160,6 +177,13 @@ export class TokenEncoder {
   }
 }
 
+interface TimeEncodings {
+  ms: number;
+  genTime: Buffer;
+  signingTimeAttribute: Buffer;
+}
+
+const EMPTY: Buffer = Buffer.alloc(0);
 const V1 = integer(1);
 /** PKIStatusInfo { status granted(0) } */
 const GRANTED = sequence(integer(0));

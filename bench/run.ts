@@ -1,0 +1,34 @@
+/**
+ * Benchmark suite. `npm run bench` runs every part; `npm run bench -- <part> [options]` runs one.
+ * Parts: in-process. Options: --seconds N --runs N --keys p256,p384,rsa2048,ed25519
+ */
+import { benchInProcess } from './in-process.js';
+import { KEY_KINDS, type KeyKind } from './keys.js';
+import { parseArgs } from './stats.js';
+
+const [part, ...rest] = process.argv
+  .slice(2)
+  .filter((arg, i, all) => i > 0 || !arg.startsWith('--') || all.length === 0);
+const args = parseArgs(process.argv.slice(2));
+const parts: Record<string, () => Promise<unknown>> = {
+  'in-process': () =>
+    benchInProcess({
+      keys: (args['keys']?.split(',') as KeyKind[] | undefined) ?? [...KEY_KINDS],
+      seconds: Number(args['seconds'] ?? 1),
+      runs: Number(args['runs'] ?? 5),
+    }),
+};
+
+console.log(
+  `node ${process.version}, ${(await import('node:os')).cpus().length} cores, ${(await import('node:os')).cpus()[0]?.model ?? ''}`,
+);
+const selected = part && !part.startsWith('--') ? [part] : Object.keys(parts);
+for (const name of selected) {
+  const run = parts[name];
+  if (!run) {
+    console.error(`unknown part ${name}; parts: ${Object.keys(parts).join(', ')}`);
+    process.exit(2);
+  }
+  await run();
+}
+void rest;

@@ -1,0 +1,36 @@
+export const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+};
+
+/** Calls `operation` back to back for `seconds`; returns operations per second. */
+export async function rate(seconds: number, operation: () => unknown): Promise<number> {
+  const deadline = performance.now() + seconds * 1000;
+  let count = 0;
+  const start = performance.now();
+  while (performance.now() < deadline) {
+    // Batches keep the clock reads off the measured path.
+    for (let i = 0; i < 50; i++) await operation();
+    count += 50;
+  }
+  return count / ((performance.now() - start) / 1000);
+}
+
+export const format = (value: number, digits = 0): string =>
+  value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+export function parseArgs(argv: string[]): Record<string, string> {
+  const args: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg.startsWith('--')) {
+      const [key, inline] = arg.slice(2).split('=', 2) as [string, string | undefined];
+      args[key] =
+        inline ?? (argv[i + 1]?.startsWith('--') === false ? (argv[++i] as string) : 'true');
+    }
+  }
+  return args;
+}

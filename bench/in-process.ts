@@ -20,11 +20,12 @@ export interface InProcessResult {
 }
 
 export async function benchInProcess(
-  options: { keys?: KeyKind[]; seconds?: number; runs?: number } = {},
+  options: { keys?: KeyKind[]; seconds?: number; runs?: number; concurrency?: number } = {},
 ): Promise<InProcessResult[]> {
   const keys = options.keys ?? [...KEY_KINDS];
   const seconds = options.seconds ?? 1;
   const runs = options.runs ?? 5;
+  const concurrency = options.concurrency ?? 1;
   const results: InProcessResult[] = [];
   // A real 69-byte-class request: SHA-256 imprint, 64-bit nonce, certReq.
   const request = encodeRequest({
@@ -54,7 +55,7 @@ export async function benchInProcess(
     const issuance: number[] = [];
     const rawSign: number[] = [];
     for (let run = 0; run < runs; run++) {
-      issuance.push(await rate(seconds, () => authority.issue(request, 'der')));
+      issuance.push(await rate(seconds, () => authority.issue(request, 'der'), concurrency));
       rawSign.push(await rate(seconds, () => sign(digest, data, privateKey)));
     }
     const result = {
@@ -65,7 +66,7 @@ export async function benchInProcess(
     };
     results.push(result);
     console.log(
-      `in-process ${key.padEnd(8)} issuance ${format(result.issuance).padStart(7)} tokens/s   raw crypto.sign ${format(result.rawSign).padStart(7)} sig/s   ratio ${format(result.ratio, 2)}`,
+      `in-process ${key.padEnd(8)} c=${concurrency} issuance ${format(result.issuance).padStart(7)} tokens/s   raw crypto.sign ${format(result.rawSign).padStart(7)} sig/s   ratio ${format(result.ratio, 2)}`,
     );
   }
   return results;

@@ -16,6 +16,7 @@ const parts: Record<string, () => Promise<unknown>> = {
       keys: (args['keys']?.split(',') as KeyKind[] | undefined) ?? [...KEY_KINDS],
       seconds: Number(args['seconds'] ?? 1),
       runs: Number(args['runs'] ?? 5),
+      concurrency: Number(args['concurrency'] ?? 1),
     }),
 };
 

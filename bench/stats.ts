@@ -6,16 +6,26 @@ export const median = (values: number[]): number => {
     : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 };
 
-/** Calls `operation` back to back for `seconds`; returns operations per second. */
-export async function rate(seconds: number, operation: () => unknown): Promise<number> {
+/**
+ * Calls `operation` back to back for `seconds` from `concurrency` loops at once; returns operations
+ * per second.
+ */
+export async function rate(
+  seconds: number,
+  operation: () => unknown,
+  concurrency = 1,
+): Promise<number> {
   const deadline = performance.now() + seconds * 1000;
   let count = 0;
   const start = performance.now();
-  while (performance.now() < deadline) {
-    // Batches keep the clock reads off the measured path.
-    for (let i = 0; i < 50; i++) await operation();
-    count += 50;
-  }
+  const loop = async (): Promise<void> => {
+    while (performance.now() < deadline) {
+      // Batches keep the clock reads off the measured path.
+      for (let i = 0; i < 50; i++) await operation();
+      count += 50;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, loop));
   return count / ((performance.now() - start) / 1000);
 }
 

@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { NULL, oid, oidContent, sequence, toHex } from './der.js';
+import { NULL, oid, oidContent, sequence } from './der.js';
 import { OID } from './oids.js';
 
 /** The hash algorithms a request may use and a signer may sign with. */
@@ -34,13 +34,14 @@ export const HASHES: Readonly<Record<HashName, HashAlgorithm>> = {
 
 export const HASH_NAMES = Object.keys(HASHES) as HashName[];
 
-const HASH_BY_OID_HEX = new Map<string, HashAlgorithm>(
-  Object.values(HASHES).map((hash) => [toHex(oidContent(hash.oid)), hash]),
+const HASH_OID_CONTENTS = Object.values(HASHES).map(
+  (hash) => [oidContent(hash.oid), hash] as const,
 );
 
 /** The accepted hash whose OID has these content octets, if any. */
 export function hashByOidContent(content: Uint8Array): HashAlgorithm | undefined {
-  return HASH_BY_OID_HEX.get(toHex(content));
+  for (const [oidBytes, hash] of HASH_OID_CONTENTS) if (oidBytes.equals(content)) return hash;
+  return undefined;
 }
 
 export const SHA1_OID_CONTENT = oidContent(OID.sha1);

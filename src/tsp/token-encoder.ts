@@ -2,7 +2,11 @@ import { createHash } from 'node:crypto';
 import { HASHES, type HashAlgorithm } from '../asn1/algorithms.js';
 import {
   contextTag,
+  flatten,
   generalizedTime,
+  Tag,
+  wrap,
+  type DerParts,
   integer,
   octetString,
   oid,
@@ -109,18 +113,22 @@ export class TokenEncoder {
    */
   encodeTstInfo(fields: TokenFields): Buffer {
     const { request } = fields;
-    const parts: Uint8Array[] = [
+    const parts: (Uint8Array | DerParts)[] = [
       V1,
       request.reqPolicy ?? this.defaultPolicy,
-      sequence(request.hash.identifierWithNull, octetString(request.hashedMessage)),
+      wrap(
+        Tag.SEQUENCE,
+        request.hash.identifierWithNull,
+        wrap(Tag.OCTET_STRING, request.hashedMessage),
+      ),
       unsignedInteger(fields.serialNumber),
       this.timeEncodings(fields.genTime).genTime,
       this.accuracy,
     ];
     if (request.nonce) parts.push(request.nonce);
     parts.push(this.tsaName);
-    if (request.extensions) parts.push(tlv(contextTag(1, true), request.extensions));
-    return sequence(...parts);
+    if (request.extensions) parts.push(wrap(contextTag(1, true), request.extensions));
+    return flatten(wrap(Tag.SEQUENCE, ...parts));
   }
 
   /** SET OF Attribute, DER-sorted (X.690 11.6), as signed and as embedded in SignerInfo. */

@@ -1,4 +1,6 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { HashName } from '../src/asn1/algorithms.js';
 import { OID } from '../src/asn1/oids.js';
 import { LocalKeySigner } from '../src/signers/local-key.js';
@@ -9,6 +11,7 @@ import {
   subjectKeyIdentifier,
 } from '../src/x509/certificate-builder.js';
 import { encodeName } from '../src/x509/name.js';
+import { encodePem } from '../src/x509/pem.js';
 
 export const KEY_KINDS = ['p256', 'p384', 'rsa2048', 'ed25519'] as const;
 export type KeyKind = (typeof KEY_KINDS)[number];
@@ -33,18 +36,21 @@ export function generateKey(kind: KeyKind): KeyObject {
   }
 }
 
-/** A signer of the given key kind with a two-certificate chain (leaf, P-256 root). */
+/**
+ * A signer of the given key kind with a chain leaf -> intermediate -> root (P-256 CAs, the
+ * intermediate with the timeStamping EKU) that passes the server's start-up rules.
+ */
 export async function createBenchSigner(
   kind: KeyKind,
 ): Promise<SignerWithChain & { privateKey: KeyObject }> {
   const now = Date.now();
+  const validity = { notBefore: new Date(now - 60_000), notAfter: new Date(now + 7 * 86_400_000) };
   const root = new LocalKeySigner('bench-root', generateKey('p256'), 'sha256');
   const rootSubject = { commonName: 'Bench TSA Root' };
   const rootCertificate = await createCertificate(
     {
       subject: rootSubject,
-      notBefore: new Date(now - 60_000),
-      notAfter: new Date(now + 86_400_000),
+      ...validity,
       publicKey: root.publicKey,
       basicConstraints: {},
       keyUsage: [KeyUsage.keyCertSign],
@@ -52,16 +58,16 @@ export async function createBenchSigner(
     'self-signed',
     root,
   );
-  const privateKey = generateKey(kind);
-  const signer = new LocalKeySigner(`bench-${kind}`, privateKey, HASH_FOR[kind]);
-  const leaf = await createCertificate(
+  const intermediate = new LocalKeySigner('bench-intermediate', generateKey('p256'), 'sha256');
+  const intermediateSubject = { commonName: 'Bench TSA Intermediate' };
+  const intermediateCertificate = await createCertificate(
     {
-      subject: { commonName: `Bench TSA ${kind}` },
-      notBefore: new Date(now - 60_000),
-      notAfter: new Date(now + 86_400_000),
-      publicKey: signer.publicKey,
-      keyUsage: [KeyUsage.digitalSignature],
-      extendedKeyUsage: { purposes: [OID.timeStamping], critical: true },
+      subject: intermediateSubject,
+      ...validity,
+      publicKey: intermediate.publicKey,
+      basicConstraints: {},
+      keyUsage: [KeyUsage.keyCertSign],
+      extendedKeyUsage: { purposes: [OID.timeStamping], critical: false },
     },
     {
       name: encodeName(rootSubject),
@@ -69,5 +75,36 @@ export async function createBenchSigner(
       subjectKeyIdentifier: subjectKeyIdentifier(root.publicKey),
     },
   );
-  return { signer, chain: [leaf, rootCertificate], privateKey };
+  const privateKey = generateKey(kind);
+  const signer = new LocalKeySigner(`bench-${kind}`, privateKey, HASH_FOR[kind]);
+  const leaf = await createCertificate(
+    {
+      subject: { commonName: `Bench TSA ${kind}` },
+      ...validity,
+      publicKey: signer.publicKey,
+      keyUsage: [KeyUsage.digitalSignature],
+      extendedKeyUsage: { purposes: [OID.timeStamping], critical: true },
+    },
+    {
+      name: encodeName(intermediateSubject),
+      signer: intermediate,
+      subjectKeyIdentifier: subjectKeyIdentifier(intermediate.publicKey),
+    },
+  );
+  return { signer, chain: [leaf, intermediateCertificate, rootCertificate], privateKey };
+}
+
+/** Writes a key of `kind` and its chain as PEM files; returns the server flags that use them. */
+export async function writeFileSignerFiles(kind: KeyKind, dir: string): Promise<string[]> {
+  const { chain, privateKey } = await createBenchSigner(kind);
+  const keyPath = join(dir, `${kind}.key.pem`);
+  const chainPath = join(dir, `${kind}.chain.pem`);
+  writeFileSync(keyPath, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  writeFileSync(chainPath, chain.map((der) => encodePem('CERTIFICATE', der)).join(''));
+  return [
+    '--timestamp-signer=file',
+    `--timestamp-signer-hash=${HASH_FOR[kind]}`,
+    `--file-signer-key-path=${keyPath}`,
+    `--certificate-chain-path=${chainPath}`,
+  ];
 }

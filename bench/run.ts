@@ -2,7 +2,10 @@
  * Benchmark suite. `npm run bench` runs every part; `npm run bench -- <part> [options]` runs one.
  * Parts: in-process. Options: --seconds N --runs N --keys p256,p384,rsa2048,ed25519
  */
+import { benchHttp } from './http.js';
 import { benchInProcess } from './in-process.js';
+import { benchPingUnderLoad } from './ping-under-load.js';
+import { benchSoak } from './soak.js';
 import { KEY_KINDS, type KeyKind } from './keys.js';
 import { parseArgs } from './stats.js';
 
@@ -17,6 +20,23 @@ const parts: Record<string, () => Promise<unknown>> = {
       seconds: Number(args['seconds'] ?? 1),
       runs: Number(args['runs'] ?? 5),
       concurrency: Number(args['concurrency'] ?? 1),
+    }),
+  http: () =>
+    benchHttp({
+      seconds: Number(args['seconds'] ?? 10),
+      pairs: Number(args['pairs'] ?? 3),
+      connections: Number(args['connections'] ?? 50),
+    }),
+  ping: () =>
+    benchPingUnderLoad({
+      seconds: Number(args['seconds'] ?? 10),
+      connections: Number(args['connections'] ?? 50),
+      key: (args['key'] as KeyKind | undefined) ?? 'p384',
+    }),
+  soak: () =>
+    benchSoak({
+      requests: Number(args['requests'] ?? 1_000_000),
+      connections: Number(args['connections'] ?? 50),
     }),
 };
 

@@ -1,0 +1,111 @@
+/**
+ * Part 2: end to end over HTTP, our server against the floor server (bench/floor-server.ts), run
+ * alternately (A B A B ...) with the same connections and duration; median over the pairs.
+ *   npm run bench -- http [--seconds 10] [--pairs 3] [--connections 50]
+ */
+import autocannon from 'autocannon';
+import { createHash } from 'node:crypto';
+import { encodeRequest } from '../test/helpers/requests.js';
+import { startFloorServer, startTimestampServer, type BenchProcess } from './processes.js';
+import { format, median } from './stats.js';
+
+/** The Go k6 load test's request: SHA-256("hello"), nonce 0x45EA49F1AAC25D41, no certReq, no policy. */
+export const LOAD_TEST_REQUEST = encodeRequest({
+  digest: createHash('sha256').update('hello').digest(),
+  nonce: 0x45ea49f1aac25d41n,
+});
+
+export interface LoadResult {
+  requestsPerSecond: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+  /** Server CPU time per request, in microseconds (robust to a noisy machine). */
+  cpuMicroseconds?: number;
+}
+
+export async function load(
+  url: string,
+  seconds: number,
+  connections: number,
+  body = LOAD_TEST_REQUEST,
+): Promise<LoadResult> {
+  const result = await autocannon({
+    url: `${url}/api/v1/timestamp`,
+    method: 'POST',
+    headers: { 'content-type': 'application/timestamp-query' },
+    body,
+    connections,
+    duration: seconds,
+  });
+  return {
+    requestsPerSecond: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.timeouts,
+    non2xx: result.non2xx,
+  };
+}
+
+const describe = (name: string, r: LoadResult) =>
+  `${name.padEnd(8)} ${format(r.requestsPerSecond).padStart(7)} req/s  p50 ${format(r.p50, 1)} ms  p99 ${format(r.p99, 1)} ms` +
+  `  server CPU ${format(r.cpuMicroseconds ?? 0, 1)} us/request  errors ${r.errors + r.non2xx}`;
+
+/** A load run that also measures the CPU the server process spent per request. */
+async function measure(
+  server: BenchProcess,
+  seconds: number,
+  connections: number,
+): Promise<LoadResult> {
+  const cpuBefore = server.cpuSeconds();
+  const result = await load(server.url, seconds, connections);
+  const requests = result.requestsPerSecond * seconds;
+  return { ...result, cpuMicroseconds: ((server.cpuSeconds() - cpuBefore) * 1e6) / requests };
+}
+
+export async function benchHttp(
+  options: { seconds?: number; pairs?: number; connections?: number; serverFlags?: string[] } = {},
+) {
+  const seconds = options.seconds ?? 10;
+  const pairs = options.pairs ?? 3;
+  const connections = options.connections ?? 50;
+  const servers: [string, BenchProcess][] = [
+    ['server', await startTimestampServer(options.serverFlags)],
+    ['floor', await startFloorServer()],
+  ];
+  const ratios: number[] = [];
+  const results: Record<string, LoadResult[]> = { server: [], floor: [] };
+  try {
+    for (const [, server] of servers) await load(server.url, 1, connections); // warm-up
+    for (let pair = 0; pair < pairs; pair++) {
+      for (const [name, server] of servers) {
+        const result = await measure(server, seconds, connections);
+        results[name]?.push(result);
+        console.log(`http pair ${pair + 1}: ${describe(name, result)}`);
+      }
+      const server = results['server']?.at(-1) as LoadResult;
+      const floor = results['floor']?.at(-1) as LoadResult;
+      ratios.push(server.requestsPerSecond / floor.requestsPerSecond);
+    }
+  } finally {
+    for (const [, server] of servers) await server.stop();
+  }
+  const summary = (name: string): LoadResult => {
+    const list = results[name] ?? [];
+    return {
+      requestsPerSecond: median(list.map((r) => r.requestsPerSecond)),
+      p50: median(list.map((r) => r.p50)),
+      p99: median(list.map((r) => r.p99)),
+      errors: list.reduce((sum, r) => sum + r.errors, 0),
+      non2xx: list.reduce((sum, r) => sum + r.non2xx, 0),
+      cpuMicroseconds: median(list.map((r) => r.cpuMicroseconds ?? 0)),
+    };
+  };
+  console.log(`http median: ${describe('server', summary('server'))}`);
+  console.log(`http median: ${describe('floor', summary('floor'))}`);
+  console.log(
+    `http ratio server/floor (median of ${pairs} pairs): ${format(median(ratios), 2)}  (${connections} connections, ${seconds} s each)`,
+  );
+  return { ratio: median(ratios), server: summary('server'), floor: summary('floor') };
+}

@@ -1,0 +1,72 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '../test/helpers/process.js';
+
+/** USER_HZ: 100 on every Linux we run on. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+export interface BenchProcess {
+  url: string;
+  child: ChildProcess;
+  /** Resident set size in bytes, from /proc. */
+  rss(): number;
+  /** CPU time (user + system) the process has used, in seconds, from /proc. */
+  cpuSeconds(): number;
+  stop(): Promise<void>;
+}
+
+async function waitReady(url: string, child: ChildProcess, output: () => string): Promise<void> {
+  for (let attempt = 0; attempt < 400; attempt++) {
+    if (child.exitCode !== null) throw new Error(`process exited:\n${output()}`);
+    try {
+      if ((await fetch(`${url}/ping`)).ok) return;
+    } catch {
+      // not yet listening
+    }
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`not ready: ${url}\n${output()}`);
+}
+
+/** Starts `node <args>` with --port appended, logs discarded, and waits for /ping. */
+export async function startNode(args: string[]): Promise<BenchProcess> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [...args, '--port', String(port)], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  await waitReady(url, child, () => stderr);
+  return {
+    url,
+    child,
+    rss: () =>
+      Number(
+        /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0,
+      ) * 1024,
+    cpuSeconds: () => {
+      // Fields 14 and 15 of /proc/<pid>/stat (after the parenthesised command name) are utime, stime.
+      const fields =
+        readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+    },
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+/** Our server from dist/ (run `npm run build` first), with prod logs to a discarded stdout. */
+export const startTimestampServer = (flags: string[] = []): Promise<BenchProcess> =>
+  startNode(['dist/src/cli/timestamp-server.js', 'serve', '--log-type', 'prod', ...flags]);
+
+export const startFloorServer = (): Promise<BenchProcess> =>
+  startNode(['--import', 'tsx', 'bench/floor-server.ts']);

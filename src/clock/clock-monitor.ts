@@ -1,9 +1,22 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ntpErrorsTotal, ntpLatency, ntpOffset, ntpSyncTotal, recordClockState, type ClockState } from './clock-metrics.js';
+import {
+  ntpErrorsTotal,
+  ntpLatency,
+  ntpOffset,
+  ntpSyncTotal,
+  recordClockState,
+  type ClockState,
+} from './clock-metrics.js';
 import type { ClockMonitorSettings } from './ntp-config.js';
 import type { NtpServerAddress } from './server-address.js';
-import { querySntp, SntpError, type SntpFailureReason, type SntpQuery, type SntpSample } from './sntp-client.js';
+import {
+  querySntp,
+  SntpError,
+  type SntpFailureReason,
+  type SntpQuery,
+  type SntpSample,
+} from './sntp-client.js';
 
 export type { ClockState } from './clock-metrics.js';
 
@@ -50,7 +63,11 @@ export interface ClockMonitorOptions extends ClockMonitorSettings {
 }
 
 /** Failures where the server did answer, deliberately: asking again within the round is pointless. */
-const FINAL_FAILURES: ReadonlySet<SntpFailureReason> = new Set(['kiss-o-death', 'alarm', 'bad-stratum']);
+const FINAL_FAILURES: ReadonlySet<SntpFailureReason> = new Set([
+  'kiss-o-death',
+  'alarm',
+  'bad-stratum',
+]);
 
 const silent: ClockLogger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 
@@ -92,7 +109,11 @@ export class ClockMonitor {
   private readonly random: () => number;
   private readonly logger: ClockLogger;
 
-  private current: ClockStatus = { state: 'unverified', detail: 'no NTP round has completed yet', rounds: 0 };
+  private current: ClockStatus = {
+    state: 'unverified',
+    detail: 'no NTP round has completed yet',
+    rounds: 0,
+  };
   private wallBase: number;
   private monotonicBase: number;
   /** Bumped at each detected clock step; a round that spans a step is discarded. */
@@ -105,8 +126,10 @@ export class ClockMonitor {
 
   constructor(options: ClockMonitorOptions) {
     const { servers, numServers, serverThreshold, requestAttempts } = options;
-    if (!(numServers >= 1 && servers.length >= numServers)) throw new RangeError('too few ntp servers configured');
-    if (!(serverThreshold >= 1 && serverThreshold <= numServers)) throw new RangeError('no valid server threshold set');
+    if (!(numServers >= 1 && servers.length >= numServers))
+      throw new RangeError('too few ntp servers configured');
+    if (!(serverThreshold >= 1 && serverThreshold <= numServers))
+      throw new RangeError('no valid server threshold set');
     if (!(requestAttempts >= 1)) throw new RangeError('request attempts must be at least 1');
     for (const key of ['requestTimeoutMs', 'maxTimeDeltaMs', 'periodMs', 'accuracyMs'] as const) {
       if (!(options[key] > 0)) throw new RangeError(`${key} must be positive`);
@@ -134,7 +157,10 @@ export class ClockMonitor {
     if (this.running) return;
     this.running = true;
     this.abort = new AbortController();
-    this.logger.info({ servers: this.settings.servers.length, thresholdMs: this.thresholdMs }, 'ntp monitoring starting');
+    this.logger.info(
+      { servers: this.settings.servers.length, thresholdMs: this.thresholdMs },
+      'ntp monitoring starting',
+    );
     this.jumpTimer = setInterval(() => this.checkForClockJump(), this.jumpCheckIntervalMs).unref();
     void this.runRound();
   }
@@ -178,7 +204,8 @@ export class ClockMonitor {
   runRound(): Promise<ClockStatus> {
     this.inFlight ??= this.roundsUntilStable().finally(() => {
       this.inFlight = undefined;
-      if (this.running) this.roundTimer = setTimeout(() => void this.runRound(), this.settings.periodMs).unref();
+      if (this.running)
+        this.roundTimer = setTimeout(() => void this.runRound(), this.settings.periodMs).unref();
     });
     return this.inFlight;
   }
@@ -210,7 +237,11 @@ export class ClockMonitor {
       const started = performance.now();
       let failure: SntpFailureReason;
       try {
-        const sample = await this.query(server, { timeoutMs: requestTimeoutMs, signal, now: this.now });
+        const sample = await this.query(server, {
+          timeoutMs: requestTimeoutMs,
+          signal,
+          now: this.now,
+        });
         ntpLatency.observe({ host }, (performance.now() - started) / 1000);
         ntpSyncTotal.inc({ host, failed: 'false' });
         return { server, sample, attempts: attempt };
@@ -219,10 +250,16 @@ export class ClockMonitor {
         ntpSyncTotal.inc({ host, failed: 'true' });
         failure = error instanceof SntpError ? error.reason : 'network';
         if (FINAL_FAILURES.has(failure)) {
-          this.logger.warn({ server: host, reason: failure }, `unusable ntp answer from ${host}: ${(error as Error).message}`);
+          this.logger.warn(
+            { server: host, reason: failure },
+            `unusable ntp answer from ${host}: ${(error as Error).message}`,
+          );
           return { server, failure, attempts: attempt };
         }
-        this.logger.info({ server: host, reason: failure }, `ntp timeout from ${host}, attempt ${attempt}/${requestAttempts}`);
+        this.logger.info(
+          { server: host, reason: failure },
+          `ntp timeout from ${host}, attempt ${attempt}/${requestAttempts}`,
+        );
       }
       if (attempt >= requestAttempts || signal.aborted) {
         this.logger.error({ server: host }, `ntp response timeout from ${host}`);

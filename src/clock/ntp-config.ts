@@ -46,7 +46,9 @@ export function parseNtpConfig(text: string): NtpMonitoringConfig {
   try {
     document = parse(text);
   } catch (error) {
-    throw new NtpConfigError(`failed to parse YAML: ${error instanceof Error ? error.message : String(error)}`);
+    throw new NtpConfigError(
+      `failed to parse YAML: ${error instanceof Error ? error.message : String(error)}`,
+    );
   }
   if (document === null || document === undefined) document = {};
   if (typeof document !== 'object' || Array.isArray(document)) {
@@ -57,13 +59,20 @@ export function parseNtpConfig(text: string): NtpMonitoringConfig {
   for (const key of INTEGER_KEYS) {
     const value = values[key] ?? 0;
     if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
-      throw new NtpConfigError(`failed to parse YAML: ${key} must be an integer, got ${JSON.stringify(value)}`);
+      throw new NtpConfigError(
+        `failed to parse YAML: ${key} must be an integer, got ${JSON.stringify(value)}`,
+      );
     }
     config[key] = value;
   }
   const servers = values['servers'] ?? [];
-  if (!Array.isArray(servers) || servers.some((entry) => typeof entry !== 'string' && typeof entry !== 'number')) {
-    throw new NtpConfigError('failed to parse YAML: servers must be a list of host or host:port strings');
+  if (
+    !Array.isArray(servers) ||
+    servers.some((entry) => typeof entry !== 'string' && typeof entry !== 'number')
+  ) {
+    throw new NtpConfigError(
+      'failed to parse YAML: servers must be a list of host or host:port strings',
+    );
   }
   config['servers'] = servers.map(String);
   return config as unknown as NtpMonitoringConfig;
@@ -76,7 +85,8 @@ export function validateNtpConfig(config: NtpMonitoringConfig): void {
     throw new NtpConfigError(NTP_CONFIG_ERRORS.tooFewServers);
   }
   if (config.server_threshold < 1) throw new NtpConfigError(NTP_CONFIG_ERRORS.threshold);
-  if (config.server_threshold > config.num_servers) throw new NtpConfigError(NTP_CONFIG_ERRORS.tooFewServers);
+  if (config.server_threshold > config.num_servers)
+    throw new NtpConfigError(NTP_CONFIG_ERRORS.tooFewServers);
   if (config.request_timeout < 1 || config.max_time_delta < config.request_timeout) {
     throw new NtpConfigError(NTP_CONFIG_ERRORS.deltaTooSmall);
   }

@@ -52,7 +52,10 @@ export interface SntpQueryOptions {
   now?: () => number;
 }
 
-export type SntpQuery = (server: NtpServerAddress, options: SntpQueryOptions) => Promise<SntpSample>;
+export type SntpQuery = (
+  server: NtpServerAddress,
+  options: SntpQueryOptions,
+) => Promise<SntpSample>;
 
 const PACKET_LENGTH = 48;
 const MODE_CLIENT = 3;
@@ -79,10 +82,15 @@ export function unixMsToNtp(ms: number, packet: Buffer, offset: number): void {
 }
 
 /** Checks one server reply; undefined when the packet does not answer our request. */
-export function readSntpReply(packet: Buffer, originate: Buffer): Omit<SntpSample, 'offsetMs' | 'delayMs' | 'errorBoundMs'> & {
-  receiveMs: number;
-  transmitMs: number;
-} | undefined {
+export function readSntpReply(
+  packet: Buffer,
+  originate: Buffer,
+):
+  | (Omit<SntpSample, 'offsetMs' | 'delayMs' | 'errorBoundMs'> & {
+      receiveMs: number;
+      transmitMs: number;
+    })
+  | undefined {
   // A reply must echo our random transmit timestamp as its originate timestamp; anything else
   // (a stray or spoofed datagram) is ignored rather than allowed to fail the query.
   if (packet.length < PACKET_LENGTH || !packet.subarray(24, 32).equals(originate)) return undefined;
@@ -94,10 +102,14 @@ export function readSntpReply(packet: Buffer, originate: Buffer): Omit<SntpSampl
     throw new SntpError('malformed', `not an NTP server reply (mode ${mode}, version ${version})`);
   }
   if (stratum === 0) {
-    const code = packet.subarray(12, 16).toString('latin1').replace(/[^\x20-\x7e]/g, '?');
+    const code = packet
+      .subarray(12, 16)
+      .toString('latin1')
+      .replace(/[^\x20-\x7e]/g, '?');
     throw new SntpError('kiss-o-death', `kiss-o'-death ${code}`);
   }
-  if (leapIndicator === 3) throw new SntpError('alarm', 'leap indicator 3: server clock not synchronised');
+  if (leapIndicator === 3)
+    throw new SntpError('alarm', 'leap indicator 3: server clock not synchronised');
   if (stratum > 15) throw new SntpError('bad-stratum', `invalid stratum ${stratum}`);
   if (packet.readUInt32BE(40) === 0 && packet.readUInt32BE(44) === 0) {
     throw new SntpError('malformed', 'zero transmit timestamp');
@@ -175,7 +187,8 @@ export const querySntp: SntpQuery = async (server, options) => {
             });
           });
         },
-        (error: Error) => reject(new SntpError('network', `cannot resolve ${server.host}: ${error.message}`)),
+        (error: Error) =>
+          reject(new SntpError('network', `cannot resolve ${server.host}: ${error.message}`)),
       );
     });
   } finally {

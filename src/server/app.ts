@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyReply } from 'fastify';
 import type { ServeConfig } from '../config/schema.js';
 import type { IssueOutcome, RequestFormat, TimestampAuthority } from '../tsp/authority.js';
+import { HEALTH_PATHS, registerHealthRoutes } from './health.js';
 import { accepts, mediaType } from './media-type.js';
 
 export const ROUTES = {
@@ -74,7 +75,7 @@ export async function buildServer(deps: ServerDependencies) {
     reply.header(requestIdHeader, request.id);
   });
   app.addHook('onResponse', async (request, reply) => {
-    if (request.routeOptions.url === ROUTES.ping) return;
+    if (HEALTH_PATHS.includes(request.routeOptions.url ?? '')) return;
     const status = reply.statusCode;
     const outcome = request.tsaOutcome;
     const fields = {
@@ -144,8 +145,8 @@ export async function buildServer(deps: ServerDependencies) {
   });
   methodNotAllowed(ROUTES.certchain, ['GET', 'HEAD']);
 
-  app.get(ROUTES.ping, async (_request, reply) => reply.type('text/plain').send('.'));
-  methodNotAllowed(ROUTES.ping, ['GET', 'HEAD']);
+  registerHealthRoutes(app, authority);
+  for (const path of HEALTH_PATHS) methodNotAllowed(path, ['GET', 'HEAD']);
 
   return app;
 }

@@ -26,7 +26,12 @@ export function parseServerAddress(entry: string): NtpServerAddress {
       portText = name.slice(colon + 1);
     }
   }
-  if (!host || /[\s/]/.test(host) || (host.includes(':') && !isIPv6(host))) {
+  if (
+    !host ||
+    /[\s/[\]]/.test(host) ||
+    (host.includes(':') && !isIPv6(host)) ||
+    (bracketed && !isIPv6(host))
+  ) {
     throw new Error(`invalid ntp server ${JSON.stringify(entry)}: expected host or host:port`);
   }
   let port = NTP_PORT;

@@ -1,8 +1,20 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClockGate } from '../../src/clock/clock-gate.js';
-import { ntpErrorsTotal, ntpOffset, ntpSyncTotal, clockStateGauge } from '../../src/clock/clock-metrics.js';
+import {
+  ntpErrorsTotal,
+  ntpOffset,
+  ntpSyncTotal,
+  clockStateGauge,
+} from '../../src/clock/clock-metrics.js';
 import { ClockMonitor, type ClockMonitorOptions } from '../../src/clock/clock-monitor.js';
-import { answer, reply, silent, SntpResponder, until, type Behaviour } from '../helpers/sntp-responder.js';
+import {
+  answer,
+  reply,
+  silent,
+  SntpResponder,
+  until,
+  type Behaviour,
+} from '../helpers/sntp-responder.js';
 
 const responders: SntpResponder[] = [];
 const monitors: ClockMonitor[] = [];
@@ -19,7 +31,10 @@ async function startResponders(...behaviours: Behaviour[]): Promise<SntpResponde
 }
 
 /** Short timeouts by configuration: this is the test-only millisecond construction. */
-function monitorFor(servers: SntpResponder[], options: Partial<ClockMonitorOptions> = {}): ClockMonitor {
+function monitorFor(
+  servers: SntpResponder[],
+  options: Partial<ClockMonitorOptions> = {},
+): ClockMonitor {
   const monitor = new ClockMonitor({
     servers: servers.map((server) => server.address),
     numServers: servers.length,
@@ -37,11 +52,15 @@ function monitorFor(servers: SntpResponder[], options: Partial<ClockMonitorOptio
 }
 
 async function metricValue(
-  metric: { get(): Promise<{ values: { labels: Record<string, string | number>; value: number }[] }> },
+  metric: {
+    get(): Promise<{ values: { labels: Record<string, string | number>; value: number }[] }>;
+  },
   labels: Record<string, string>,
 ): Promise<number> {
   const { values } = await metric.get();
-  const found = values.find((entry) => Object.entries(labels).every(([key, value]) => entry.labels[key] === value));
+  const found = values.find((entry) =>
+    Object.entries(labels).every(([key, value]) => entry.labels[key] === value),
+  );
   return found?.value ?? 0;
 }
 
@@ -51,7 +70,11 @@ const errorCount = (reason: string) => metricValue(ntpErrorsTotal, { reason });
 
 describe('clock monitor rounds', () => {
   it('is unverified until a round completes, then synced when the servers agree', async () => {
-    const servers = await startResponders(answer({ offsetMs: 20 }), answer({ offsetMs: -30 }), answer());
+    const servers = await startResponders(
+      answer({ offsetMs: 20 }),
+      answer({ offsetMs: -30 }),
+      answer(),
+    );
     const monitor = monitorFor(servers);
     expect(monitor.status.state).toBe('unverified');
     const status = await monitor.runRound();
@@ -65,13 +88,19 @@ describe('clock monitor rounds', () => {
   });
 
   it('is drifted when enough servers answer and disagree beyond the threshold', async () => {
-    const servers = await startResponders(answer({ offsetMs: 5000 }), answer({ offsetMs: 5000 }), answer());
+    const servers = await startResponders(
+      answer({ offsetMs: 5000 }),
+      answer({ offsetMs: 5000 }),
+      answer(),
+    );
     const monitor = monitorFor(servers, { serverThreshold: 2 });
     const invalidBefore = await errorCount('err_inv_time');
     const tooFewBefore = await errorCount('err_too_few');
     const status = await monitor.runRound();
     expect(status.state).toBe('drifted');
-    expect(status.detail).toMatch(/^local clock differs from 2 of 3 NTP servers by more than 1 s \(median offset 5(\.\d+)? s\)$/);
+    expect(status.detail).toMatch(
+      /^local clock differs from 2 of 3 NTP servers by more than 1 s \(median offset 5(\.\d+)? s\)$/,
+    );
     expect(await errorCount('err_inv_time')).toBe(invalidBefore + 1);
     expect(await errorCount('err_too_few')).toBe(tooFewBefore);
   });
@@ -81,7 +110,9 @@ describe('clock monitor rounds', () => {
     const servers = await startResponders(answer({ offsetMs: 2000 }));
     expect((await monitorFor(servers, { accuracyMs: 1000 }).runRound()).state).toBe('drifted');
     expect((await monitorFor(servers, { accuracyMs: 3000 }).runRound()).state).toBe('synced');
-    expect((await monitorFor(servers, { accuracyMs: 3000, maxTimeDeltaMs: 1500 }).runRound()).state).toBe('drifted');
+    expect(
+      (await monitorFor(servers, { accuracyMs: 3000, maxTimeDeltaMs: 1500 }).runRound()).state,
+    ).toBe('drifted');
   });
 
   it('is synced when a threshold of servers agrees although one disagrees', async () => {
@@ -118,7 +149,10 @@ describe('clock monitor failures', () => {
   it('succeeds on a later attempt and counts the failed ones', async () => {
     let calls = 0;
     const [server] = await startResponders((request) => (++calls < 3 ? undefined : reply(request)));
-    const status = await monitorFor([server!], { requestAttempts: 3, requestTimeoutMs: 50 }).runRound();
+    const status = await monitorFor([server!], {
+      requestAttempts: 3,
+      requestTimeoutMs: 50,
+    }).runRound();
     expect(status.state).toBe('synced');
     expect(await syncCount(server!, true)).toBe(2);
     expect(await syncCount(server!, false)).toBe(1);
@@ -165,7 +199,10 @@ describe('clock monitor failures', () => {
 
   it('times out on a server that sends only garbage', async () => {
     const [server] = await startResponders(() => [Buffer.from('not ntp'), Buffer.alloc(48, 0x17)]);
-    const status = await monitorFor([server!], { requestAttempts: 2, requestTimeoutMs: 50 }).runRound();
+    const status = await monitorFor([server!], {
+      requestAttempts: 2,
+      requestTimeoutMs: 50,
+    }).runRound();
     expect(status.state).toBe('unverified');
     expect(await syncCount(server!, true)).toBe(2);
   });
@@ -179,7 +216,10 @@ describe('clock monitor failures', () => {
 
   it('is unverified when too few servers answer, even if those that do disagree', async () => {
     const servers = await startResponders(answer({ offsetMs: 9000 }), silent, silent);
-    const status = await monitorFor(servers, { serverThreshold: 2, requestTimeoutMs: 50 }).runRound();
+    const status = await monitorFor(servers, {
+      serverThreshold: 2,
+      requestTimeoutMs: 50,
+    }).runRound();
     expect(status.state).toBe('unverified');
     expect(status.detail).toBe('only 1 of 3 NTP servers gave a usable answer, 2 needed');
   });
@@ -209,7 +249,9 @@ describe('clock gate', () => {
       const rejection = createClockGate(monitor, { requireTimeSync })();
       expect(rejection?.failInfo).toBe('timeNotAvailable');
       expect(rejection?.httpStatus).toBe(503);
-      expect(rejection?.detail).toMatch(/^clock drifted: local clock differs from 1 of 1 NTP servers/);
+      expect(rejection?.detail).toMatch(
+        /^clock drifted: local clock differs from 1 of 1 NTP servers/,
+      );
     }
   });
 
@@ -218,7 +260,9 @@ describe('clock gate', () => {
     const monitor = monitorFor([server!], { requestTimeoutMs: 50 });
     for (const _ of [0, 1]) {
       expect(createClockGate(monitor, { requireTimeSync: false })()).toBeUndefined();
-      expect(createClockGate(monitor, { requireTimeSync: true })()?.failInfo).toBe('timeNotAvailable');
+      expect(createClockGate(monitor, { requireTimeSync: true })()?.failInfo).toBe(
+        'timeNotAvailable',
+      );
       await monitor.runRound(); // before the first round, then after a round without answers
     }
   });
@@ -248,7 +292,9 @@ describe('wall clock jumps', () => {
     await monitor.runRound();
     expect(gate()).toBeUndefined();
     wall.step(5000);
-    expect(gate()?.detail).toBe('clock drifted: local clock jumped by 5 s; re-verifying against NTP');
+    expect(gate()?.detail).toBe(
+      'clock drifted: local clock jumped by 5 s; re-verifying against NTP',
+    );
     expect(await errorCount('err_clock_jump')).toBe(jumpsBefore + 1);
     expect(gate()?.failInfo).toBe('timeNotAvailable'); // still closed: only a round re-opens it
     wall.step(-5000);
@@ -261,7 +307,11 @@ describe('wall clock jumps', () => {
     const wall = steppableClock();
     // This server follows the stepped clock: the step was a correct setting of the time.
     const [server] = await startResponders((request) => reply(request, { clock: wall.now }));
-    const monitor = monitorFor([server!], { now: wall.now, periodMs: 3_600_000, jumpCheckIntervalMs: 20 });
+    const monitor = monitorFor([server!], {
+      now: wall.now,
+      periodMs: 3_600_000,
+      jumpCheckIntervalMs: 20,
+    });
     monitor.start();
     await until(() => monitor.status.state === 'synced', 5000, 'first round');
     expect(server!.queries).toBe(1);

@@ -16,7 +16,9 @@ export interface ReplyOptions {
 }
 
 /** What to send back for one request: a reply, raw bytes, several datagrams, or nothing. */
-export type Behaviour = (request: Buffer) => Buffer | Buffer[] | undefined | Promise<Buffer | Buffer[] | undefined>;
+export type Behaviour = (
+  request: Buffer,
+) => Buffer | Buffer[] | undefined | Promise<Buffer | Buffer[] | undefined>;
 
 /** An NTP server reply to `request`, as RFC 4330 section 5 describes it. */
 export function reply(request: Buffer, options: ReplyOptions = {}): Buffer {
@@ -77,7 +79,11 @@ export class SntpResponder {
 }
 
 /** Polls `condition` every 10 ms until it holds; fails after `timeoutMs`. */
-export async function until(condition: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+export async function until(
+  condition: () => boolean,
+  timeoutMs = 10_000,
+  what = 'condition',
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

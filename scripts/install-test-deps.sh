@@ -3,10 +3,12 @@
 set -euo pipefail
 declare -A packages=(
   [openssl]=openssl
+  [chronyd]=chrony
+  [faketime]=faketime
 )
 missing=()
 for command in "${!packages[@]}"; do
-  command -v "$command" >/dev/null 2>&1 || missing+=("${packages[$command]}")
+  PATH="$PATH:/usr/sbin" command -v "$command" >/dev/null 2>&1 || missing+=("${packages[$command]}")
 done
 if ((${#missing[@]})); then
   echo "installing: ${missing[*]}"

@@ -258,7 +258,8 @@ describe('clock gate', () => {
   it('lets unverified through by default and refuses it with --require-time-sync', async () => {
     const [server] = await startResponders(silent);
     const monitor = monitorFor([server!], { requestTimeoutMs: 50 });
-    for (const _ of [0, 1]) {
+    for (const round of [0, 1]) {
+      expect(monitor.status.rounds).toBe(round);
       expect(createClockGate(monitor, { requireTimeSync: false })()).toBeUndefined();
       expect(createClockGate(monitor, { requireTimeSync: true })()?.failInfo).toBe(
         'timeNotAvailable',

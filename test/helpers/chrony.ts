@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { querySntp } from '../../src/clock/sntp-client.js';
 import { tempDir } from './openssl.js';
@@ -40,7 +41,9 @@ export async function startChrony(port: number, skewSeconds = 0): Promise<Chrony
       '',
     ].join('\n'),
   );
-  const chronyd = ['chronyd', '-d', '-x', '-f', conf];
+  // /usr/sbin is not on every user's PATH.
+  const binary = existsSync('/usr/sbin/chronyd') ? '/usr/sbin/chronyd' : 'chronyd';
+  const chronyd = [binary, '-d', '-x', '-f', conf];
   // chronyd refuses to start as a non-root user unless told to stay that user.
   if (process.getuid?.() !== 0) chronyd.push('-U', '-u', userInfo().username);
   const command = skewSeconds

@@ -204,8 +204,10 @@ export class ClockMonitor {
   runRound(): Promise<ClockStatus> {
     this.inFlight ??= this.roundsUntilStable().finally(() => {
       this.inFlight = undefined;
-      if (this.running)
+      clearTimeout(this.roundTimer);
+      if (this.running) {
         this.roundTimer = setTimeout(() => void this.runRound(), this.settings.periodMs).unref();
+      }
     });
     return this.inFlight;
   }
@@ -257,7 +259,7 @@ export class ClockMonitor {
           return { server, failure, attempts: attempt };
         }
         this.logger.info(
-          { server: host, reason: failure },
+          { server: host, reason: failure, error: (error as Error).message },
           `ntp timeout from ${host}, attempt ${attempt}/${requestAttempts}`,
         );
       }

@@ -162,7 +162,7 @@ export class ClockMonitor {
       'ntp monitoring starting',
     );
     this.jumpTimer = setInterval(() => this.checkForClockJump(), this.jumpCheckIntervalMs).unref();
-    void this.runRound();
+    this.runRoundInBackground();
   }
 
   async stop(): Promise<void> {
@@ -195,9 +195,15 @@ export class ClockMonitor {
     });
     if (this.running) {
       clearTimeout(this.roundTimer);
-      void this.runRound();
+      this.runRoundInBackground();
     }
     return true;
+  }
+
+  private runRoundInBackground(): void {
+    this.runRound().catch((error: unknown) =>
+      this.logger.error({ err: error }, 'ntp round failed'),
+    );
   }
 
   /** Runs one round now (or joins the one in flight) and resolves with the resulting status. */
@@ -206,7 +212,10 @@ export class ClockMonitor {
       this.inFlight = undefined;
       clearTimeout(this.roundTimer);
       if (this.running) {
-        this.roundTimer = setTimeout(() => void this.runRound(), this.settings.periodMs).unref();
+        this.roundTimer = setTimeout(
+          () => this.runRoundInBackground(),
+          this.settings.periodMs,
+        ).unref();
       }
     });
     return this.inFlight;

@@ -74,6 +74,7 @@ export async function startServer(config: ServeConfig, logger: FastifyBaseLogger
     throw new Error('--require-time-sync needs NTP monitoring: remove --disable-ntp-monitoring');
   }
   const app = await buildServer({ config, authority, chainPem, logger });
+  if (config.disableNtpMonitoring) logger.warn('NTP monitoring disabled: tokens are issued whatever the clock says');
   const clock = config.disableNtpMonitoring
     ? undefined
     : await startClockMonitor(

@@ -71,7 +71,8 @@ const FINAL_FAILURES: ReadonlySet<SntpFailureReason> = new Set([
 
 const silent: ClockLogger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 
-const seconds = (ms: number) => `${Number((ms / 1000).toFixed(3))} s`;
+/** Seconds to 10 ms: finer would only show the jitter between the two clocks read. */
+const seconds = (ms: number) => `${Number((ms / 1000).toFixed(2))} s`;
 
 /** `count` distinct entries picked uniformly at random (partial Fisher-Yates). */
 export function pickServers<T>(servers: readonly T[], count: number, random: () => number): T[] {

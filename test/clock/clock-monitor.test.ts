@@ -40,7 +40,8 @@ function monitorFor(
     numServers: servers.length,
     serverThreshold: servers.length,
     requestAttempts: 1,
-    requestTimeoutMs: 200,
+    // Generous: the responder shares a loaded event loop; silent-server tests set their own.
+    requestTimeoutMs: 2000,
     maxTimeDeltaMs: 6000,
     periodMs: 3_600_000,
     retryDelayMs: 10,
@@ -71,19 +72,19 @@ const errorCount = (reason: string) => metricValue(ntpErrorsTotal, { reason });
 describe('clock monitor rounds', () => {
   it('is unverified until a round completes, then synced when the servers agree', async () => {
     const servers = await startResponders(
-      answer({ offsetMs: 20 }),
-      answer({ offsetMs: -30 }),
-      answer(),
+      answer({ offsetMs: 100 }),
+      answer({ offsetMs: 900 }),
+      answer({ offsetMs: 200 }),
     );
     const monitor = monitorFor(servers);
     expect(monitor.status.state).toBe('unverified');
     const status = await monitor.runRound();
     expect(status.state).toBe('synced');
     expect(status.detail).toBe('3 of 3 NTP servers agree with the local clock within 1 s');
-    expect(Math.abs(status.offsetMs! - 20)).toBeLessThan(50);
+    expect(Math.abs(status.offsetMs! - 200)).toBeLessThan(150); // the median, not the mean (400)
     expect(await metricValue(clockStateGauge, { state: 'synced' })).toBe(1);
     expect(await metricValue(clockStateGauge, { state: 'unverified' })).toBe(0);
-    expect(Math.abs((await ntpOffset.get()).values[0]!.value - 0.02)).toBeLessThan(0.05);
+    expect(Math.abs((await ntpOffset.get()).values[0]!.value - 0.2)).toBeLessThan(0.15);
     for (const server of servers) expect(await syncCount(server, false)).toBe(1);
   });
 
@@ -148,11 +149,11 @@ describe('clock monitor failures', () => {
 
   it('succeeds on a later attempt and counts the failed ones', async () => {
     let calls = 0;
-    const [server] = await startResponders((request) => (++calls < 3 ? undefined : reply(request)));
-    const status = await monitorFor([server!], {
-      requestAttempts: 3,
-      requestTimeoutMs: 50,
-    }).runRound();
+    // Two malformed replies (wrong mode) fail at once; the third attempt gets a real answer.
+    const [server] = await startResponders((request) =>
+      reply(request, { mode: ++calls < 3 ? 3 : 4 }),
+    );
+    const status = await monitorFor([server!], { requestAttempts: 3 }).runRound();
     expect(status.state).toBe('synced');
     expect(await syncCount(server!, true)).toBe(2);
     expect(await syncCount(server!, false)).toBe(1);
@@ -218,7 +219,7 @@ describe('clock monitor failures', () => {
     const servers = await startResponders(answer({ offsetMs: 9000 }), silent, silent);
     const status = await monitorFor(servers, {
       serverThreshold: 2,
-      requestTimeoutMs: 50,
+      requestTimeoutMs: 1000,
     }).runRound();
     expect(status.state).toBe('unverified');
     expect(status.detail).toBe('only 1 of 3 NTP servers gave a usable answer, 2 needed');

@@ -22,7 +22,7 @@ async function gatedServer(requireTimeSync = false) {
     numServers: 1,
     serverThreshold: 1,
     requestAttempts: 1,
-    requestTimeoutMs: 100,
+    requestTimeoutMs: 1000,
     maxTimeDeltaMs: 6000,
     periodMs: 3_600_000,
     retryDelayMs: 10,

@@ -27,10 +27,10 @@ describe('SNTP client', () => {
   it('measures a positive offset for a server ahead of the local clock, negative behind', async () => {
     const ahead = await responder(answer({ offsetMs: 4000 }));
     const behind = await responder(answer({ offsetMs: -2500 }));
-    const a = await querySntp(ahead.address, { timeoutMs: 1000 });
-    const b = await querySntp(behind.address, { timeoutMs: 1000 });
-    expect(Math.abs(a.offsetMs - 4000)).toBeLessThan(100);
-    expect(Math.abs(b.offsetMs + 2500)).toBeLessThan(100);
+    const a = await querySntp(ahead.address, { timeoutMs: 5000 });
+    const b = await querySntp(behind.address, { timeoutMs: 5000 });
+    expect(Math.abs(a.offsetMs - 4000)).toBeLessThan(500);
+    expect(Math.abs(b.offsetMs + 2500)).toBeLessThan(500);
     expect(a.delayMs).toBeGreaterThanOrEqual(0);
     expect(a.errorBoundMs).toBe(a.delayMs / 2);
     expect([a.leapIndicator, a.stratum]).toEqual([0, 2]);
@@ -39,10 +39,10 @@ describe('SNTP client', () => {
   it('measures against the injected wall clock', async () => {
     const server = await responder(answer());
     const sample = await querySntp(server.address, {
-      timeoutMs: 1000,
+      timeoutMs: 5000,
       now: () => Date.now() - 60_000,
     });
-    expect(Math.abs(sample.offsetMs - 60_000)).toBeLessThan(100);
+    expect(Math.abs(sample.offsetMs - 60_000)).toBeLessThan(500);
   });
 
   it('rejects with a reason: timeout, kiss-o\u2019-death (with its code), alarm, abort', async () => {
@@ -56,11 +56,11 @@ describe('SNTP client', () => {
       'timeout: no answer within 30 ms',
     );
     const kiss = await responder(answer({ stratum: 0, referenceId: 'DENY' }));
-    expect(await reasonOf(querySntp(kiss.address, { timeoutMs: 1000 }))).toBe(
+    expect(await reasonOf(querySntp(kiss.address, { timeoutMs: 5000 }))).toBe(
       "kiss-o-death: kiss-o'-death DENY",
     );
     const alarm = await responder(answer({ leapIndicator: 3 }));
-    expect(await reasonOf(querySntp(alarm.address, { timeoutMs: 1000 }))).toMatch(/^alarm: /);
+    expect(await reasonOf(querySntp(alarm.address, { timeoutMs: 5000 }))).toMatch(/^alarm: /);
     const controller = new AbortController();
     const pending = reasonOf(
       querySntp((await responder(silent)).address, {

@@ -258,6 +258,8 @@ export class ClockMonitor {
         ntpSyncTotal.inc({ host, failed: 'false' });
         return { server, sample, attempts: attempt };
       } catch (error) {
+        // Stopped mid-query: not a failure of the server.
+        if (signal.aborted) return { server, failure: 'timeout', attempts: attempt };
         ntpLatency.observe({ host }, (performance.now() - started) / 1000);
         ntpSyncTotal.inc({ host, failed: 'true' });
         failure = error instanceof SntpError ? error.reason : 'network';

@@ -69,10 +69,10 @@ export async function createAuthority(config: ServeConfig, logger: FastifyBaseLo
 }
 
 export async function startServer(config: ServeConfig, logger: FastifyBaseLogger): Promise<RunningServer> {
-  const { authority, signer, chain, chainPem } = await createAuthority(config, logger);
   if (config.disableNtpMonitoring && config.requireTimeSync) {
     throw new Error('--require-time-sync needs NTP monitoring: remove --disable-ntp-monitoring');
   }
+  const { authority, signer, chain, chainPem } = await createAuthority(config, logger);
   const app = await buildServer({ config, authority, chainPem, logger });
   if (config.disableNtpMonitoring) logger.warn('NTP monitoring disabled: tokens are issued whatever the clock says');
   const clock = config.disableNtpMonitoring

@@ -66,7 +66,14 @@ export async function startNode(args: string[]): Promise<BenchProcess> {
 
 /** Our server from dist/ (run `npm run build` first), with prod logs to a discarded stdout. */
 export const startTimestampServer = (flags: string[] = []): Promise<BenchProcess> =>
-  startNode(['dist/src/cli/timestamp-server.js', 'serve', '--log-type', 'prod', ...flags]);
+  startNode([
+    'dist/src/cli/timestamp-server.js',
+    'serve',
+    '--log-type',
+    'prod',
+    '--disable-ntp-monitoring',
+    ...flags,
+  ]);
 
 export const startFloorServer = (): Promise<BenchProcess> =>
   startNode(['--import', 'tsx', 'bench/floor-server.ts']);

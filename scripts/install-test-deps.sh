@@ -7,10 +7,12 @@ declare -A packages=(
   [csplit]=coreutils
   [jarsigner]=openjdk-17-jdk-headless
   [osslsigncode]=osslsigncode
+  [chronyd]=chrony
+  [faketime]=faketime
 )
 missing=()
 for command in "${!packages[@]}"; do
-  command -v "$command" >/dev/null 2>&1 || missing+=("${packages[$command]}")
+  PATH="$PATH:/usr/sbin" command -v "$command" >/dev/null 2>&1 || missing+=("${packages[$command]}")
 done
 if ((${#missing[@]})); then
   echo "installing: ${missing[*]}"

@@ -87,6 +87,24 @@ export const SERVE_OPTIONS = {
     default: 'X-Request-Id',
     description: 'header carrying the request ID (echoed in the response)',
   }),
+  ntpMonitoring: option({
+    flag: 'ntp-monitoring',
+    kind: 'string',
+    default: '',
+    description: 'NTP monitoring YAML (Go keys); empty for the embedded default servers',
+  }),
+  disableNtpMonitoring: option({
+    flag: 'disable-ntp-monitoring',
+    kind: 'boolean',
+    default: false,
+    description: 'do not compare the clock with NTP servers (the clock gate stays open)',
+  }),
+  requireTimeSync: option({
+    flag: 'require-time-sync',
+    kind: 'boolean',
+    default: false,
+    description: 'refuse issuance while the clock is unverified, not only while it has drifted',
+  }),
   logType: option({
     flag: 'log-type',
     kind: 'string',

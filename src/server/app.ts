@@ -7,6 +7,7 @@ import Fastify, {
 } from 'fastify';
 import type { ServeConfig } from '../config/schema.js';
 import type { IssueOutcome, RequestFormat, TimestampAuthority } from '../tsp/authority.js';
+import { HEALTH_PATHS, registerHealthRoutes } from './health.js';
 import { accepts, mediaType } from './media-type.js';
 
 export const ROUTES = {
@@ -89,7 +90,7 @@ export async function buildServer(deps: ServerDependencies) {
     reply.header(requestIdHeader, request.id);
   });
   app.addHook('onResponse', async (request, reply) => {
-    if (request.routeOptions.url === ROUTES.ping) return;
+    if (HEALTH_PATHS.includes(request.routeOptions.url ?? '')) return;
     const status = reply.statusCode;
     const outcome = request.tsaOutcome;
     const fields = {
@@ -172,8 +173,8 @@ export async function buildServer(deps: ServerDependencies) {
   });
   methodNotAllowed(ROUTES.certchain, ['GET', 'HEAD']);
 
-  app.get(ROUTES.ping, async (_request, reply) => reply.type('text/plain').send('.'));
-  methodNotAllowed(ROUTES.ping, ['GET', 'HEAD']);
+  registerHealthRoutes(app, authority);
+  for (const path of HEALTH_PATHS) methodNotAllowed(path, ['GET', 'HEAD']);
 
   return app;
 }

@@ -7,13 +7,20 @@ import type { Signer } from '../signers/signer.js';
 import { TimestampAuthority } from '../tsp/authority.js';
 import { parseCertificate, type Certificate } from '../x509/certificate.js';
 import { encodePem } from '../x509/pem.js';
+import type { ClockMonitor } from '../clock/clock-monitor.js';
+import { startClockMonitor } from '../clock/start-clock-monitor.js';
 import { buildServer, type TsaServer } from './app.js';
+
+/** The accuracy every token declares; the clock gate holds the clock to it. */
+export const TOKEN_ACCURACY_SECONDS = 1;
 
 export interface RunningServer {
   app: TsaServer;
   authority: TimestampAuthority;
   signer: Signer;
   chain: Certificate[];
+  /** The NTP monitor behind the clock gate; undefined with --disable-ntp-monitoring. */
+  clock: ClockMonitor | undefined;
   /** The address the server listens on, e.g. http://127.0.0.1:3000 */
   url: string;
   close(): Promise<void>;
@@ -48,7 +55,7 @@ export async function createAuthority(config: ServeConfig, logger: FastifyBaseLo
       signer,
       chain,
       defaultPolicy: oid(config.defaultPolicyOid),
-      accuracySeconds: 1,
+      accuracySeconds: TOKEN_ACCURACY_SECONDS,
       includeChain: config.includeChainInResponse,
     },
     policy: {
@@ -65,9 +72,30 @@ export async function startServer(
   config: ServeConfig,
   logger: FastifyBaseLogger,
 ): Promise<RunningServer> {
+  if (config.disableNtpMonitoring && config.requireTimeSync) {
+    throw new Error('--require-time-sync needs NTP monitoring: remove --disable-ntp-monitoring');
+  }
   const { authority, signer, chain, chainPem } = await createAuthority(config, logger);
   const app = await buildServer({ config, authority, chainPem, logger });
-  const url = await app.listen({ host: config.host, port: config.port });
+  if (config.disableNtpMonitoring)
+    logger.warn('NTP monitoring disabled: tokens are issued whatever the clock says');
+  const clock = config.disableNtpMonitoring
+    ? undefined
+    : await startClockMonitor(
+        authority,
+        {
+          ntpMonitoring: config.ntpMonitoring,
+          requireTimeSync: config.requireTimeSync,
+          accuracySeconds: TOKEN_ACCURACY_SECONDS,
+        },
+        logger,
+      );
+  const url = await app
+    .listen({ host: config.host, port: config.port })
+    .catch(async (error: unknown) => {
+      await clock?.stop();
+      throw error;
+    });
   logger.info(
     { signer: signer.id, algorithm: signer.algorithm.oid },
     `serving timestamps on ${url}`,
@@ -77,9 +105,11 @@ export async function startServer(
     authority,
     signer,
     chain,
+    clock,
     url,
     close: async () => {
       await app.close();
+      await clock?.stop();
       await signer[Symbol.asyncDispose]();
     },
   };

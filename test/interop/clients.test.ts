@@ -18,7 +18,7 @@ describe('other RFC 3161 clients', () => {
   const dir = tempDir();
   beforeAll(async () => {
     server = await startServer(
-      resolveServeConfig({ port: 0, includeChainInResponse: true }),
+      resolveServeConfig({ port: 0, includeChainInResponse: true, disableNtpMonitoring: true }),
       silentLogger,
     );
     dir.write('root.pem', encodePem('CERTIFICATE', server.chain.at(-1)!.der));

@@ -19,7 +19,11 @@ describe('openssl interop against a listening server', () => {
 
   beforeAll(async () => {
     server = await startServer(
-      resolveServeConfig({ port: 0, acceptedPolicyOids: ['1.3.6.1.4.1.57264.2', '1.2.3.4'] }),
+      resolveServeConfig({
+        port: 0,
+        acceptedPolicyOids: ['1.3.6.1.4.1.57264.2', '1.2.3.4'],
+        disableNtpMonitoring: true,
+      }),
       silentLogger,
     );
     const chain = server.chain.map((certificate) => encodePem('CERTIFICATE', certificate.der));

@@ -35,7 +35,7 @@ describe('seed README walkthrough', () => {
     port = await freePort();
     server = await startProcess(
       SERVER_BIN,
-      ['serve', '--port', String(port)],
+      ['serve', '--port', String(port), '--disable-ntp-monitoring'],
       `http://127.0.0.1:${port}/ping`,
     );
   });

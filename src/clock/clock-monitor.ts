@@ -1,0 +1,349 @@
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  ntpErrorsTotal,
+  ntpLatency,
+  ntpOffset,
+  ntpSyncTotal,
+  recordClockState,
+  type ClockState,
+} from './clock-metrics.js';
+import type { ClockMonitorSettings } from './ntp-config.js';
+import type { NtpServerAddress } from './server-address.js';
+import {
+  querySntp,
+  SntpError,
+  type SntpFailureReason,
+  type SntpQuery,
+  type SntpSample,
+} from './sntp-client.js';
+
+export type { ClockState } from './clock-metrics.js';
+
+type LogFn = (fields: object, message: string) => void;
+export interface ClockLogger {
+  debug: LogFn;
+  info: LogFn;
+  warn: LogFn;
+  error: LogFn;
+}
+
+export interface ClockStatus {
+  readonly state: ClockState;
+  /** One fixed sentence saying why (for logs, health answers and the rejection's statusString). */
+  readonly detail: string;
+  /** Median offset (server minus local, ms) of the servers that answered the last round. */
+  readonly offsetMs?: number;
+  /** Rounds completed since start. */
+  readonly rounds: number;
+}
+
+export interface ServerOutcome {
+  server: NtpServerAddress;
+  sample?: SntpSample;
+  failure?: SntpFailureReason;
+  attempts: number;
+}
+
+export interface ClockMonitorOptions extends ClockMonitorSettings {
+  /** The accuracy the tokens declare: a server agrees only within min(max_time_delta, this). */
+  accuracyMs: number;
+  /** A step of the wall clock against the monotonic clock beyond this closes the gate (default 250 ms). */
+  jumpToleranceMs?: number;
+  /** How often the wall clock is compared with the monotonic clock between requests (default 1 s). */
+  jumpCheckIntervalMs?: number;
+  query?: SntpQuery;
+  /** Local wall clock, ms since the Unix epoch (the clock genTime is read from). */
+  now?: () => number;
+  /** A monotonic clock in ms. */
+  monotonic?: () => number;
+  /** Uniform in [0, 1), to pick the servers of a round. */
+  random?: () => number;
+  logger?: ClockLogger;
+}
+
+/** Failures where the server did answer, deliberately: asking again within the round is pointless. */
+const FINAL_FAILURES: ReadonlySet<SntpFailureReason> = new Set([
+  'kiss-o-death',
+  'alarm',
+  'bad-stratum',
+]);
+
+const silent: ClockLogger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
+
+/** Seconds to 10 ms: finer would only show the jitter between the two clocks read. */
+const seconds = (ms: number) => `${Number((ms / 1000).toFixed(2))} s`;
+
+/** `count` distinct entries picked uniformly at random (partial Fisher-Yates). */
+export function pickServers<T>(servers: readonly T[], count: number, random: () => number): T[] {
+  const pool = [...servers];
+  for (let i = 0; i < count; i++) {
+    const j = i + Math.floor(random() * (pool.length - i));
+    [pool[i], pool[j]] = [pool[j]!, pool[i]!];
+  }
+  return pool.slice(0, count);
+}
+
+function median(values: number[]): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+/**
+ * Compares the local clock with NTP servers every period and keeps a state:
+ * - synced: at least server_threshold servers answered and agree within the threshold;
+ * - drifted: enough servers answered, too few agree (or the wall clock just stepped);
+ * - unverified: too few usable answers, or no round finished yet.
+ * The threshold is min(max_time_delta, token accuracy), and a server agrees only when
+ * |offset| + delay/2 (the worst case of its measurement) stays within it.
+ */
+export class ClockMonitor {
+  readonly thresholdMs: number;
+  private readonly settings: ClockMonitorSettings;
+  private readonly jumpToleranceMs: number;
+  private readonly jumpCheckIntervalMs: number;
+  private readonly query: SntpQuery;
+  private readonly now: () => number;
+  private readonly monotonic: () => number;
+  private readonly random: () => number;
+  private readonly logger: ClockLogger;
+
+  private current: ClockStatus = {
+    state: 'unverified',
+    detail: 'no NTP round has completed yet',
+    rounds: 0,
+  };
+  private wallBase: number;
+  private monotonicBase: number;
+  /** Bumped at each detected clock step; a round that spans a step is discarded. */
+  private jumpEpoch = 0;
+  private running = false;
+  private roundTimer: NodeJS.Timeout | undefined;
+  private jumpTimer: NodeJS.Timeout | undefined;
+  private inFlight: Promise<ClockStatus> | undefined;
+  private abort = new AbortController();
+
+  constructor(options: ClockMonitorOptions) {
+    const { servers, numServers, serverThreshold, requestAttempts } = options;
+    if (!(numServers >= 1 && servers.length >= numServers))
+      throw new RangeError('too few ntp servers configured');
+    if (!(serverThreshold >= 1 && serverThreshold <= numServers))
+      throw new RangeError('no valid server threshold set');
+    if (!(requestAttempts >= 1)) throw new RangeError('request attempts must be at least 1');
+    for (const key of ['requestTimeoutMs', 'maxTimeDeltaMs', 'periodMs', 'accuracyMs'] as const) {
+      if (!(options[key] > 0)) throw new RangeError(`${key} must be positive`);
+    }
+    this.settings = options;
+    this.thresholdMs = Math.min(options.maxTimeDeltaMs, options.accuracyMs);
+    this.jumpToleranceMs = options.jumpToleranceMs ?? 250;
+    this.jumpCheckIntervalMs = options.jumpCheckIntervalMs ?? 1000;
+    this.query = options.query ?? querySntp;
+    this.now = options.now ?? Date.now;
+    this.monotonic = options.monotonic ?? (() => performance.now());
+    this.random = options.random ?? Math.random;
+    this.logger = options.logger ?? silent;
+    this.wallBase = this.now();
+    this.monotonicBase = this.monotonic();
+    recordClockState(this.current.state);
+  }
+
+  get status(): ClockStatus {
+    return this.current;
+  }
+
+  /** Runs a round at once, then one every period, and watches for steps of the wall clock. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.abort = new AbortController();
+    this.logger.info(
+      { servers: this.settings.servers.length, thresholdMs: this.thresholdMs },
+      'ntp monitoring starting',
+    );
+    this.jumpTimer = setInterval(() => this.checkForClockJump(), this.jumpCheckIntervalMs).unref();
+    this.runRoundInBackground();
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.logger.info({}, 'stopping ntp monitoring');
+    this.running = false;
+    clearTimeout(this.roundTimer);
+    clearInterval(this.jumpTimer);
+    this.abort.abort();
+    await this.inFlight;
+  }
+
+  /**
+   * Compares how far the wall clock and the monotonic clock moved since the last check. A step
+   * (NTP step, manual date change, VM resume) closes the gate and re-verifies at once.
+   */
+  checkForClockJump(): boolean {
+    const wall = this.now();
+    const monotonic = this.monotonic();
+    const stepMs = wall - this.wallBase - (monotonic - this.monotonicBase);
+    this.wallBase = wall;
+    this.monotonicBase = monotonic;
+    if (Math.abs(stepMs) <= this.jumpToleranceMs) return false;
+    this.jumpEpoch++;
+    ntpErrorsTotal.inc({ reason: 'err_clock_jump' });
+    this.setStatus({
+      state: 'drifted',
+      detail: `local clock jumped by ${seconds(stepMs)}; re-verifying against NTP`,
+      rounds: this.current.rounds,
+    });
+    if (this.running) {
+      clearTimeout(this.roundTimer);
+      this.runRoundInBackground();
+    }
+    return true;
+  }
+
+  private runRoundInBackground(): void {
+    this.runRound().catch((error: unknown) =>
+      this.logger.error({ err: error }, 'ntp round failed'),
+    );
+  }
+
+  /** Runs one round now (or joins the one in flight) and resolves with the resulting status. */
+  runRound(): Promise<ClockStatus> {
+    this.inFlight ??= this.roundsUntilStable().finally(() => {
+      this.inFlight = undefined;
+      clearTimeout(this.roundTimer);
+      if (this.running) {
+        this.roundTimer = setTimeout(
+          () => this.runRoundInBackground(),
+          this.settings.periodMs,
+        ).unref();
+      }
+    });
+    return this.inFlight;
+  }
+
+  private async roundsUntilStable(): Promise<ClockStatus> {
+    for (;;) {
+      const epoch = this.jumpEpoch;
+      const outcomes = await this.queryRound();
+      if (this.abort.signal.aborted && !this.running) return this.current;
+      // Samples taken on both sides of a step of the wall clock measure two different clocks.
+      if (epoch !== this.jumpEpoch) continue;
+      this.evaluate(outcomes);
+      return this.current;
+    }
+  }
+
+  private queryRound(): Promise<ServerOutcome[]> {
+    const servers = pickServers(this.settings.servers, this.settings.numServers, this.random);
+    // In parallel: a round lasts one server's attempts, not num_servers x attempts x timeout.
+    return Promise.all(servers.map((server) => this.queryWithRetries(server)));
+  }
+
+  private async queryWithRetries(server: NtpServerAddress): Promise<ServerOutcome> {
+    const { requestAttempts, requestTimeoutMs, retryDelayMs } = this.settings;
+    const host = server.name;
+    const signal = this.abort.signal;
+    for (let attempt = 1; ; attempt++) {
+      this.logger.debug({ server: host }, `querying ntp server ${host}`);
+      const started = performance.now();
+      let failure: SntpFailureReason;
+      try {
+        const sample = await this.query(server, {
+          timeoutMs: requestTimeoutMs,
+          signal,
+          now: this.now,
+        });
+        ntpLatency.observe({ host }, (performance.now() - started) / 1000);
+        ntpSyncTotal.inc({ host, failed: 'false' });
+        return { server, sample, attempts: attempt };
+      } catch (error) {
+        // Stopped mid-query: not a failure of the server.
+        if (signal.aborted) return { server, failure: 'timeout', attempts: attempt };
+        ntpLatency.observe({ host }, (performance.now() - started) / 1000);
+        ntpSyncTotal.inc({ host, failed: 'true' });
+        failure = error instanceof SntpError ? error.reason : 'network';
+        if (FINAL_FAILURES.has(failure)) {
+          this.logger.warn(
+            { server: host, reason: failure },
+            `unusable ntp answer from ${host}: ${(error as Error).message}`,
+          );
+          return { server, failure, attempts: attempt };
+        }
+        this.logger.info(
+          { server: host, reason: failure, error: (error as Error).message },
+          `ntp timeout from ${host}, attempt ${attempt}/${requestAttempts}`,
+        );
+      }
+      if (attempt >= requestAttempts || signal.aborted) {
+        this.logger.error({ server: host }, `ntp response timeout from ${host}`);
+        return { server, failure, attempts: attempt };
+      }
+      try {
+        await sleep(retryDelayMs, undefined, { signal });
+      } catch {
+        return { server, failure, attempts: attempt };
+      }
+    }
+  }
+
+  private evaluate(outcomes: ServerOutcome[]): void {
+    const { serverThreshold, numServers } = this.settings;
+    const samples: { server: NtpServerAddress; sample: SntpSample }[] = [];
+    for (const { server, sample } of outcomes) if (sample) samples.push({ server, sample });
+    let agreeing = 0;
+    for (const { server, sample } of samples) {
+      if (Math.abs(sample.offsetMs) + sample.errorBoundMs <= this.thresholdMs) agreeing++;
+      else {
+        this.logger.warn(
+          { server: server.name, offsetMs: sample.offsetMs, delayMs: sample.delayMs },
+          `local time is different from ${server.name}: ${new Date(sample.serverTimeMs).toISOString()}`,
+        );
+      }
+    }
+    // Go's two error counts, with kiss-o'-death and alarm answers counted as no answer.
+    const tooFewAnswers = serverThreshold > samples.length;
+    const tooFewAgreeing = serverThreshold > agreeing;
+    if (tooFewAnswers) ntpErrorsTotal.inc({ reason: 'err_too_few' });
+    if (tooFewAgreeing) ntpErrorsTotal.inc({ reason: 'err_inv_time' });
+
+    const offsetMs = median(samples.map(({ sample }) => sample.offsetMs));
+    if (offsetMs !== undefined) ntpOffset.set(offsetMs / 1000);
+    const threshold = seconds(this.thresholdMs);
+    const rounds = this.current.rounds + 1;
+    const base = offsetMs === undefined ? { rounds } : { rounds, offsetMs };
+    if (!tooFewAgreeing) {
+      this.setStatus({
+        ...base,
+        state: 'synced',
+        detail: `${agreeing} of ${numServers} NTP servers agree with the local clock within ${threshold}`,
+      });
+    } else if (!tooFewAnswers) {
+      this.setStatus({
+        ...base,
+        state: 'drifted',
+        detail: `local clock differs from ${samples.length - agreeing} of ${samples.length} NTP servers by more than ${threshold} (median offset ${seconds(offsetMs ?? 0)})`,
+      });
+    } else {
+      this.setStatus({
+        ...base,
+        state: 'unverified',
+        detail: `only ${samples.length} of ${numServers} NTP servers gave a usable answer, ${serverThreshold} needed`,
+      });
+    }
+  }
+
+  private setStatus(status: ClockStatus): void {
+    const previous = this.current.state;
+    this.current = status;
+    recordClockState(status.state);
+    const fields = { clockState: status.state, offsetMs: status.offsetMs };
+    if (status.state === 'synced') {
+      if (previous !== 'synced') this.logger.info(fields, `clock synced: ${status.detail}`);
+    } else if (status.state === 'drifted') {
+      this.logger.error(fields, `clock drifted, issuance refused: ${status.detail}`);
+    } else {
+      this.logger.warn(fields, `clock unverified: ${status.detail}`);
+    }
+  }
+}

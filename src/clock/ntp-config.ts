@@ -1,0 +1,144 @@
+import { readFile } from 'node:fs/promises';
+import { parse } from 'yaml';
+import { DEFAULT_NTP_CONFIG_YAML } from './default-ntp-config.js';
+import { parseServerAddress, type NtpServerAddress } from './server-address.js';
+
+/** The Go server's NTP monitoring YAML (pkg/ntpmonitor Config): whole seconds, same keys. */
+export interface NtpMonitoringConfig {
+  request_attempts: number;
+  request_timeout: number;
+  num_servers: number;
+  server_threshold: number;
+  max_time_delta: number;
+  period: number;
+  servers: string[];
+}
+
+export class NtpConfigError extends Error {
+  override name = 'NtpConfigError';
+}
+
+/** Go's messages (pkg/ntpmonitor), which operators and runbooks already know. */
+export const NTP_CONFIG_ERRORS = {
+  tooFewServers: 'too few ntp servers configured',
+  threshold: 'no valid server threshold set',
+  deltaTooSmall: 'delta is too small',
+  // The two traps Go leaves open: retrying a silent server forever, and polling in a busy loop.
+  attempts: 'request_attempts must be at least 1',
+  period: 'period must be at least 1 second',
+} as const;
+
+const INTEGER_KEYS = [
+  'request_attempts',
+  'request_timeout',
+  'num_servers',
+  'server_threshold',
+  'max_time_delta',
+  'period',
+] as const;
+
+/**
+ * Parses the YAML as Go does: unknown keys are ignored and a missing key is zero (so it fails
+ * validation rather than silently taking a default); values must be integers.
+ */
+export function parseNtpConfig(text: string): NtpMonitoringConfig {
+  let document: unknown;
+  try {
+    document = parse(text);
+  } catch (error) {
+    throw new NtpConfigError(
+      `failed to parse YAML: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+  if (document === null || document === undefined) document = {};
+  if (typeof document !== 'object' || Array.isArray(document)) {
+    throw new NtpConfigError('failed to parse YAML: expected a mapping of configuration keys');
+  }
+  const values = document as Record<string, unknown>;
+  const config: Record<string, unknown> = {};
+  for (const key of INTEGER_KEYS) {
+    const value = values[key] ?? 0;
+    if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
+      throw new NtpConfigError(
+        `failed to parse YAML: ${key} must be an integer, got ${JSON.stringify(value)}`,
+      );
+    }
+    config[key] = value;
+  }
+  const servers = values['servers'] ?? [];
+  if (
+    !Array.isArray(servers) ||
+    servers.some((entry) => typeof entry !== 'string' && typeof entry !== 'number')
+  ) {
+    throw new NtpConfigError(
+      'failed to parse YAML: servers must be a list of host or host:port strings',
+    );
+  }
+  config['servers'] = servers.map(String);
+  return config as unknown as NtpMonitoringConfig;
+}
+
+/** Go's validation, in Go's order, then the two traps Go leaves open. */
+export function validateNtpConfig(config: NtpMonitoringConfig): void {
+  const { servers } = config;
+  if (servers.length === 0 || servers.length < config.num_servers) {
+    throw new NtpConfigError(NTP_CONFIG_ERRORS.tooFewServers);
+  }
+  if (config.server_threshold < 1) throw new NtpConfigError(NTP_CONFIG_ERRORS.threshold);
+  if (config.server_threshold > config.num_servers)
+    throw new NtpConfigError(NTP_CONFIG_ERRORS.tooFewServers);
+  if (config.request_timeout < 1 || config.max_time_delta < config.request_timeout) {
+    throw new NtpConfigError(NTP_CONFIG_ERRORS.deltaTooSmall);
+  }
+  if (config.request_attempts < 1) throw new NtpConfigError(NTP_CONFIG_ERRORS.attempts);
+  if (config.period < 1) throw new NtpConfigError(NTP_CONFIG_ERRORS.period);
+  for (const entry of servers) {
+    try {
+      parseServerAddress(entry);
+    } catch (error) {
+      throw new NtpConfigError((error as Error).message);
+    }
+  }
+}
+
+/** Reads `path` (or the embedded Go default when empty), parses and validates it. */
+export async function loadNtpConfig(path = ''): Promise<NtpMonitoringConfig> {
+  let text = DEFAULT_NTP_CONFIG_YAML;
+  if (path) {
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (error) {
+      throw new NtpConfigError(`failed to read file: ${path} ${(error as Error).message}`);
+    }
+  }
+  const config = parseNtpConfig(text);
+  validateNtpConfig(config);
+  return config;
+}
+
+/** What the monitor runs on: milliseconds, so tests can use short periods. */
+export interface ClockMonitorSettings {
+  servers: readonly NtpServerAddress[];
+  numServers: number;
+  serverThreshold: number;
+  requestAttempts: number;
+  requestTimeoutMs: number;
+  maxTimeDeltaMs: number;
+  periodMs: number;
+  /** Pause between two attempts on one server (Go: 1 s). */
+  retryDelayMs: number;
+}
+
+/** The monitor settings of a validated Go configuration. */
+export function toMonitorSettings(config: NtpMonitoringConfig): ClockMonitorSettings {
+  return {
+    servers: config.servers.map(parseServerAddress),
+    numServers: config.num_servers,
+    serverThreshold: config.server_threshold,
+    requestAttempts: config.request_attempts,
+    requestTimeoutMs: config.request_timeout * 1000,
+    maxTimeDeltaMs: config.max_time_delta * 1000,
+    periodMs: config.period * 1000,
+    retryDelayMs: 1000,
+  };
+}

@@ -1,0 +1,204 @@
+import { randomBytes } from 'node:crypto';
+import { createSocket, type Socket } from 'node:dgram';
+import { lookup } from 'node:dns/promises';
+import { performance } from 'node:perf_hooks';
+import type { NtpServerAddress } from './server-address.js';
+
+/**
+ * A minimal SNTPv4 client (RFC 4330) on node:dgram: one request, one answer, the clock offset.
+ *
+ * Why our own and not `ntp-time-sync`: that library is a process-wide singleton that caches its
+ * last result and averages all servers into one offset; the monitor needs each server's offset,
+ * its round-trip delay, its leap indicator and kiss code, and a timeout per query.
+ */
+
+export type SntpFailureReason =
+  | 'timeout'
+  | 'network'
+  | 'malformed'
+  /** Stratum 0: the server refuses us (RATE, DENY, RSTR...). RFC 4330 section 8. */
+  | 'kiss-o-death'
+  /** Leap indicator 3: the server's own clock is not synchronised. */
+  | 'alarm'
+  | 'bad-stratum';
+
+export class SntpError extends Error {
+  override name = 'SntpError';
+  constructor(
+    readonly reason: SntpFailureReason,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface SntpSample {
+  /** Server clock minus local clock, in ms (RFC 4330 theta). */
+  offsetMs: number;
+  /** Round-trip delay, in ms (RFC 4330 delta). */
+  delayMs: number;
+  /** The true offset lies within offsetMs +- errorBoundMs (half the round trip). */
+  errorBoundMs: number;
+  leapIndicator: number;
+  stratum: number;
+  /** The server's transmit time (ms since the Unix epoch). */
+  serverTimeMs: number;
+}
+
+export interface SntpQueryOptions {
+  timeoutMs: number;
+  signal?: AbortSignal;
+  /** Local wall clock in ms since the Unix epoch. */
+  now?: () => number;
+}
+
+export type SntpQuery = (
+  server: NtpServerAddress,
+  options: SntpQueryOptions,
+) => Promise<SntpSample>;
+
+const PACKET_LENGTH = 48;
+const MODE_CLIENT = 3;
+const MODE_SERVER = 4;
+const VERSION = 4;
+/** Seconds from 1900-01-01 (NTP era 0) to 1970-01-01. */
+const NTP_UNIX_OFFSET_S = 2_208_988_800;
+const TWO_POW_32 = 2 ** 32;
+
+/** NTP timestamp (RFC 4330 section 3, with the era rule for dates after 2036) to Unix ms. */
+export function ntpToUnixMs(packet: Buffer, offset: number): number {
+  let seconds = packet.readUInt32BE(offset);
+  const fraction = packet.readUInt32BE(offset + 4);
+  if ((seconds & 0x8000_0000) === 0) seconds += TWO_POW_32;
+  return (seconds - NTP_UNIX_OFFSET_S) * 1000 + (fraction * 1000) / TWO_POW_32;
+}
+
+/** Unix ms to an NTP timestamp (for responders in tests). */
+export function unixMsToNtp(ms: number, packet: Buffer, offset: number): void {
+  const seconds = Math.floor(ms / 1000);
+  const fraction = Math.floor(((ms - seconds * 1000) / 1000) * TWO_POW_32);
+  packet.writeUInt32BE((seconds + NTP_UNIX_OFFSET_S) % TWO_POW_32, offset);
+  packet.writeUInt32BE(Math.min(fraction, TWO_POW_32 - 1), offset + 4);
+}
+
+/** Checks one server reply; undefined when the packet does not answer our request. */
+export function readSntpReply(
+  packet: Buffer,
+  originate: Buffer,
+):
+  | (Omit<SntpSample, 'offsetMs' | 'delayMs' | 'errorBoundMs'> & {
+      receiveMs: number;
+      transmitMs: number;
+    })
+  | undefined {
+  // A reply must echo our random transmit timestamp as its originate timestamp; anything else
+  // (a stray or spoofed datagram) is ignored rather than allowed to fail the query.
+  if (packet.length < PACKET_LENGTH || !packet.subarray(24, 32).equals(originate)) return undefined;
+  const leapIndicator = packet[0]! >> 6;
+  const version = (packet[0]! >> 3) & 0x07;
+  const mode = packet[0]! & 0x07;
+  const stratum = packet[1]!;
+  if (mode !== MODE_SERVER || version < 1 || version > VERSION) {
+    throw new SntpError('malformed', `not an NTP server reply (mode ${mode}, version ${version})`);
+  }
+  if (stratum === 0) {
+    const code = packet
+      .subarray(12, 16)
+      .toString('latin1')
+      .replace(/[^\x20-\x7e]/g, '?');
+    throw new SntpError('kiss-o-death', `kiss-o'-death ${code}`);
+  }
+  if (leapIndicator === 3)
+    throw new SntpError('alarm', 'leap indicator 3: server clock not synchronised');
+  if (stratum > 15) throw new SntpError('bad-stratum', `invalid stratum ${stratum}`);
+  if (packet.readUInt32BE(40) === 0 && packet.readUInt32BE(44) === 0) {
+    throw new SntpError('malformed', 'zero transmit timestamp');
+  }
+  return {
+    leapIndicator,
+    stratum,
+    receiveMs: ntpToUnixMs(packet, 32),
+    transmitMs: ntpToUnixMs(packet, 40),
+    serverTimeMs: ntpToUnixMs(packet, 40),
+  };
+}
+
+/** Sends one SNTP request and resolves with the clock offset; rejects with an SntpError. */
+export const querySntp: SntpQuery = async (server, options) => {
+  const now = options.now ?? Date.now;
+  const { signal } = options;
+  if (signal?.aborted) throw new SntpError('timeout', 'query aborted');
+
+  let socket: Socket | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  let settled = false;
+  try {
+    return await new Promise<SntpSample>((resolve, reject) => {
+      timer = setTimeout(
+        () => reject(new SntpError('timeout', `no answer within ${options.timeoutMs} ms`)),
+        options.timeoutMs,
+      );
+      onAbort = () => reject(new SntpError('timeout', 'query aborted'));
+      signal?.addEventListener('abort', onAbort, { once: true });
+
+      lookup(server.host).then(
+        ({ address, family }) => {
+          if (settled) return;
+          const udp = createSocket(family === 6 ? 'udp6' : 'udp4');
+          socket = udp;
+          // Random transmit timestamp: the reply must echo it, and it does not reveal our clock.
+          const originate = randomBytes(8);
+          const request = Buffer.alloc(PACKET_LENGTH);
+          request[0] = (VERSION << 3) | MODE_CLIENT;
+          originate.copy(request, 40);
+          // T1/T4 from one wall-clock reading plus monotonic elapsed time, so a step of the wall
+          // clock during the query cannot distort the sample.
+          let sentAtMs = 0;
+          let sentAtMonotonic = 0;
+          udp.on('error', (error) => reject(new SntpError('network', error.message)));
+          udp.on('message', (packet) => {
+            const arrivedAfter = performance.now() - sentAtMonotonic;
+            try {
+              const reply = readSntpReply(packet, originate);
+              if (!reply) return;
+              const t1 = sentAtMs;
+              const t4 = sentAtMs + arrivedAfter;
+              const offsetMs = (reply.receiveMs - t1 + (reply.transmitMs - t4)) / 2;
+              const delayMs = Math.max(0, t4 - t1 - (reply.transmitMs - reply.receiveMs));
+              resolve({
+                offsetMs,
+                delayMs,
+                errorBoundMs: delayMs / 2,
+                leapIndicator: reply.leapIndicator,
+                stratum: reply.stratum,
+                serverTimeMs: reply.serverTimeMs,
+              });
+            } catch (error) {
+              reject(error);
+            }
+          });
+          // connect() filters datagrams from any other address than the server's.
+          udp.connect(server.port, address, () => {
+            sentAtMs = now();
+            sentAtMonotonic = performance.now();
+            udp.send(request, (error) => {
+              if (error) reject(new SntpError('network', error.message));
+            });
+          });
+        },
+        (error: Error) =>
+          reject(new SntpError('network', `cannot resolve ${server.host}: ${error.message}`)),
+      );
+    });
+  } finally {
+    settled = true;
+    clearTimeout(timer);
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
+    try {
+      socket?.close();
+    } catch {
+      // already closed after a socket error
+    }
+  }
+};

@@ -69,7 +69,10 @@ describe('Vault / OpenBao transit signer (fetch against a fake transit engine)',
   it('never puts the token in an error', async () => {
     process.env['VAULT_TOKEN'] = 'hvs.wrong-token-secret';
     vault.createKey('denied', 'ec-p256');
-    const failure = await createKmsSigner('hashivault://denied', 'sha256').catch((error: unknown) => error as Error);
+    const failure = (await createKmsSigner('hashivault://denied', 'sha256').then(
+      () => new Error('started'),
+      (error: unknown) => error,
+    )) as Error;
     process.env['VAULT_TOKEN'] = TOKEN;
     expect(failure.message).toMatch(/HTTP 403: permission denied/);
     expect(`${failure.message} ${String(failure.cause)}`).not.toContain('wrong-token-secret');

@@ -2,7 +2,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
-export type Handler = (request: IncomingMessage, body: Buffer, response: ServerResponse) => Promise<void> | void;
+export type Handler = (request: IncomingMessage, body: Buffer, response: ServerResponse) => Promise<unknown> | unknown;
 
 /** A local HTTP(S) server on 127.0.0.1, ephemeral port, that closes its hanging connections on stop. */
 export async function listen(

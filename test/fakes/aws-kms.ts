@@ -106,7 +106,7 @@ export async function startFakeAwsKms(options: { tls?: { key: string; cert: stri
         const plaintext = openWith(key, Buffer.from(String(input['CiphertextBlob']), 'base64'), aad);
         return { KeyId: arnOf(id), Plaintext: plaintext.toString('base64'), EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' };
       } catch {
-        throw new AwsError('InvalidCiphertextException', '');
+        throw new AwsError('InvalidCiphertextException', 'The ciphertext is invalid or was encrypted under another context');
       }
     },
   };

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { crc32c } from '../../src/signers/tink/crc32c.js';
 import { Faults } from './faults.js';
 import { generateFakeKey, openWith, sealWith, signDigest, type FakeKey, type FakeKeyKind } from './keys.js';
 
@@ -106,7 +107,13 @@ export async function startFakeGcpKms() {
       if (!primary?.key.secret) throw { code: grpc.status.NOT_FOUND, details: `${name} not found` };
       try {
         const aad = (request['additionalAuthenticatedData'] as Buffer | undefined) ?? Buffer.alloc(0);
-        return { plaintext: openWith(primary.key, request['ciphertext'] as Buffer, aad) };
+        const ciphertext = request['ciphertext'] as Buffer;
+        const sent = request['ciphertextCrc32c'] as { value?: string } | null;
+        if (sent && sent.value !== String(crc32c(ciphertext))) {
+          return Promise.reject({ code: grpc.status.INVALID_ARGUMENT, details: 'ciphertext_crc32c mismatch' });
+        }
+        const plaintext = openWith(primary.key, ciphertext, aad);
+        return { plaintext, plaintextCrc32c: { value: String(crc32c(plaintext)) } };
       } catch {
         throw { code: grpc.status.INVALID_ARGUMENT, details: 'Decryption failed' };
       }

@@ -32,7 +32,7 @@ const RESOURCE_EXHAUSTED = 8;
  * The client options for GCP_KMS_ENDPOINT: `http://host:port` is a plaintext channel without
  * credentials (emulators, tests); `https://host[:port]` or `host[:port]` keeps TLS and ADC.
  */
-async function endpointOptions(endpoint: string | undefined): Promise<Record<string, string | number | object>> {
+export async function endpointOptions(endpoint: string | undefined): Promise<Record<string, string | number | object>> {
   if (!endpoint) return {};
   const url = new URL(endpoint.includes('://') ? endpoint : `https://${endpoint}`);
   const options: Record<string, string | number | object> = { apiEndpoint: url.hostname.replace(/^\[|\]$/g, '') };
@@ -56,11 +56,16 @@ function cancelOnAbort<T>(call: Cancellable<T>, signal: AbortSignal): Promise<T>
   return call.finally(() => signal.removeEventListener('abort', cancel));
 }
 
+/** A Cloud KMS client (gRPC, Application Default Credentials), honouring GCP_KMS_ENDPOINT. */
+export async function createGcpKmsClient() {
+  const { KeyManagementServiceClient } = await import('@google-cloud/kms');
+  return new KeyManagementServiceClient(await endpointOptions(process.env['GCP_KMS_ENDPOINT']));
+}
+
 /** Cloud KMS through @google-cloud/kms (gRPC) with Application Default Credentials. */
 export async function createGcpKmsApi(uri: string): Promise<RemoteSignatureApi> {
-  const { KeyManagementServiceClient } = await import('@google-cloud/kms');
   const { cryptoKey, version } = parseGcpKmsUri(uri);
-  const client = new KeyManagementServiceClient(await endpointOptions(process.env['GCP_KMS_ENDPOINT']));
+  const client = await createGcpKmsClient();
   // Retries are the remote signer's business: throttling only, within the deadline.
   const once = { retry: { retryCodes: [] } };
   let versionName = version ? `${cryptoKey}/cryptoKeyVersions/${version}` : '';

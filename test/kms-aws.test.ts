@@ -1,7 +1,13 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeAwsKms } from './fakes/aws-kms.js';
 import { tempDir } from './helpers/openssl.js';
-import { createFlagServer, issueAndVerify, replyStatus, requestToken, writeChainFor } from './helpers/remote-tsa.js';
+import {
+  createFlagServer,
+  issueAndVerify,
+  replyStatus,
+  requestToken,
+  writeChainFor,
+} from './helpers/remote-tsa.js';
 
 let fake: Awaited<ReturnType<typeof startFakeAwsKms>>;
 const dir = tempDir();
@@ -20,7 +26,10 @@ afterAll(async () => {
 });
 beforeEach(() => fake.faults.reset());
 
-async function serverFor(kind: Parameters<typeof fake.createKey>[0], flags: Record<string, unknown> = {}) {
+async function serverFor(
+  kind: Parameters<typeof fake.createKey>[0],
+  flags: Record<string, unknown> = {},
+) {
   const created = fake.createKey(kind, `tsa-${kind}-${Math.random().toString(36).slice(2)}`);
   const paths = await writeChainFor(created.key.publicKey!, dir);
   const server = await createFlagServer({
@@ -43,7 +52,9 @@ describe('AWS KMS signer (real @aws-sdk/client-kms against a fake KMS)', () => {
     expect(server.signer.id).toMatch(/^awskms:arn:aws:kms:us-east-1:/);
     expect(await issueAndVerify(server.app, dir, paths.root)).toContain('Verification: OK');
     // The SDK signed its requests with the default credential chain (env here).
-    expect(fake.signatures.at(-1)?.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDFAKEFORTESTS\//);
+    expect(fake.signatures.at(-1)?.authorization).toMatch(
+      /^AWS4-HMAC-SHA256 Credential=AKIDFAKEFORTESTS\//,
+    );
     await server.close();
   });
 
@@ -69,15 +80,26 @@ describe('AWS KMS signer (real @aws-sdk/client-kms against a fake KMS)', () => {
 
   it('refuses to start with a key that cannot sign (wrong key type)', async () => {
     const created = fake.createKey('aes-256');
-    const paths = await writeChainFor((await import('node:crypto')).generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey, dir);
+    const paths = await writeChainFor(
+      (await import('node:crypto')).generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey,
+      dir,
+    );
     await expect(
-      createFlagServer({ timestampSigner: 'kms', kmsKeyResource: `awskms:///${created.arn}`, certificateChainPath: paths.chain }),
+      createFlagServer({
+        timestampSigner: 'kms',
+        kmsKeyResource: `awskms:///${created.arn}`,
+        certificateChainPath: paths.chain,
+      }),
     ).rejects.toThrow(/key usage is ENCRYPT_DECRYPT, not SIGN_VERIFY/);
   });
 
   it('refuses a malformed URI with the Go message', async () => {
     await expect(
-      createFlagServer({ timestampSigner: 'kms', kmsKeyResource: 'awskms://x/not a key', certificateChainPath: dir.write('x.pem', '') }),
+      createFlagServer({
+        timestampSigner: 'kms',
+        kmsKeyResource: 'awskms://x/not a key',
+        certificateChainPath: dir.write('x.pem', ''),
+      }),
     ).rejects.toThrow(/no certificates found|awskms:\/\/\[ENDPOINT\]/);
   });
 

@@ -29,15 +29,33 @@ afterAll(async () => {
 beforeEach(() => fake.faults.reset());
 
 /** The signer and an authority using it; Azure needs a TLS agent, so this bypasses the flag path. */
-async function authorityFor(kind: Parameters<typeof fake.createKey>[1], hash: 'sha256' | 'sha384' | 'sha512', policy = {}) {
+async function authorityFor(
+  kind: Parameters<typeof fake.createKey>[1],
+  hash: 'sha256' | 'sha384' | 'sha512',
+  policy = {},
+) {
   const name = `tsa-${kind}-${Math.random().toString(36).slice(2, 8)}`;
   const key = fake.createKey(name, kind);
   const paths = await writeChainFor(key.publicKey!, dir);
-  const signer = await createKmsSigner(`azurekms://${fake.host}/${name}`, hash, { ...DEFAULT_REMOTE_CALL_POLICY, ...policy }, { httpsAgent: agent });
+  const signer = await createKmsSigner(
+    `azurekms://${fake.host}/${name}`,
+    hash,
+    { ...DEFAULT_REMOTE_CALL_POLICY, ...policy },
+    { httpsAgent: agent },
+  );
   const chain = decodeCertificatesPem(readFileSync(paths.chain, 'utf8')).map(parseCertificate);
   const authority = new TimestampAuthority({
-    profile: { signer, chain, defaultPolicy: oid('1.3.6.1.4.1.57264.2'), accuracySeconds: 1, includeChain: false },
-    policy: { acceptedPolicies: new Set([toHex(oid('1.3.6.1.4.1.57264.2'))]), allowCustomExtensions: false },
+    profile: {
+      signer,
+      chain,
+      defaultPolicy: oid('1.3.6.1.4.1.57264.2'),
+      accuracySeconds: 1,
+      includeChain: false,
+    },
+    policy: {
+      acceptedPolicies: new Set([toHex(oid('1.3.6.1.4.1.57264.2'))]),
+      allowCustomExtensions: false,
+    },
   });
   return { signer, authority, paths };
 }
@@ -53,7 +71,16 @@ async function issue(authority: TimestampAuthority) {
 async function issueAndVerify(authority: TimestampAuthority, root: string) {
   const { outcome, data } = await issue(authority);
   expect(outcome.httpStatus).toBe(200);
-  return openssl(['ts', '-verify', '-in', dir.write('reply.tsr', outcome.body), '-data', data, '-CAfile', root]);
+  return openssl([
+    'ts',
+    '-verify',
+    '-in',
+    dir.write('reply.tsr', outcome.body),
+    '-data',
+    data,
+    '-CAfile',
+    root,
+  ]);
 }
 
 describe('Azure Key Vault signer (real @azure/keyvault-keys + DefaultAzureCredential against a fake vault)', () => {
@@ -63,18 +90,25 @@ describe('Azure Key Vault signer (real @azure/keyvault-keys + DefaultAzureCreden
     ['ec-p521', 'sha512'],
     ['rsa-2048', 'sha256'],
     ['rsa-3072', 'sha384'],
-  ] as const)('%s key with %s issues tokens that openssl verifies (raw r||s converted to DER)', async (kind, hash) => {
-    const { signer, authority, paths } = await authorityFor(kind, hash);
-    expect(await issueAndVerify(authority, paths.root)).toContain('Verification: OK');
-    expect(fake.tokensIssued()).toBeGreaterThan(0); // the credential came from the managed identity endpoint
-    await signer[Symbol.asyncDispose]();
-  });
+  ] as const)(
+    '%s key with %s issues tokens that openssl verifies (raw r||s converted to DER)',
+    async (kind, hash) => {
+      const { signer, authority, paths } = await authorityFor(kind, hash);
+      expect(await issueAndVerify(authority, paths.root)).toContain('Verification: OK');
+      expect(fake.tokensIssued()).toBeGreaterThan(0); // the credential came from the managed identity endpoint
+      await signer[Symbol.asyncDispose]();
+    },
+  );
 
   it('refuses to start on a hash mismatch or a key that cannot sign', async () => {
-    await expect(authorityFor('ec-p384', 'sha256')).rejects.toThrow(/signs with SHA384 but --timestamp-signer-hash is sha256/);
+    await expect(authorityFor('ec-p384', 'sha256')).rejects.toThrow(
+      /signs with SHA384 but --timestamp-signer-hash is sha256/,
+    );
     fake.createKey('symmetric', 'aes-256');
     await expect(
-      createKmsSigner(`azurekms://${fake.host}/symmetric`, 'sha256', DEFAULT_REMOTE_CALL_POLICY, { httpsAgent: agent }),
+      createKmsSigner(`azurekms://${fake.host}/symmetric`, 'sha256', DEFAULT_REMOTE_CALL_POLICY, {
+        httpsAgent: agent,
+      }),
     ).rejects.toThrow(/key type oct-HSM cannot sign/);
   });
 
@@ -105,7 +139,9 @@ describe('Azure Key Vault signer (real @azure/keyvault-keys + DefaultAzureCreden
   });
 
   it('systemFailure when the vault hangs past the timeout, then recovers', async () => {
-    const { signer, authority, paths } = await authorityFor('ec-p256', 'sha256', { timeoutMs: 300 });
+    const { signer, authority, paths } = await authorityFor('ec-p256', 'sha256', {
+      timeoutMs: 300,
+    });
     fake.faults.hang = true;
     expect((await issue(authority)).outcome.failInfo).toBe('systemFailure');
     fake.faults.hang = false;

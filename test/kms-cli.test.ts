@@ -21,10 +21,24 @@ afterAll(async () => {
 
 /** Runs `timestamp-server serve` with flags and env; resolves with its URL once it listens, or its exit. */
 function serve(args: string[], env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/timestamp-server.ts', 'serve', '--port', '0', '--log-type', 'prod', ...args], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'src/cli/timestamp-server.ts',
+      'serve',
+      '--port',
+      '0',
+      '--log-type',
+      'prod',
+      ...args,
+    ],
+    {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   const ready = new Promise<{ url?: string; code?: number | null }>((resolve) => {
     const onData = (chunk: Buffer) => {
@@ -39,7 +53,12 @@ function serve(args: string[], env: Record<string, string>) {
   return {
     ready,
     output: () => output,
-    stop: () => new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : (child.once('exit', () => resolve()), child.kill('SIGTERM')))),
+    stop: () =>
+      new Promise<void>((resolve) =>
+        child.exitCode !== null
+          ? resolve()
+          : (child.once('exit', () => resolve()), child.kill('SIGTERM')),
+      ),
   };
 }
 
@@ -59,7 +78,16 @@ describe('timestamp-server serve --timestamp-signer kms', () => {
     const key = vault.createKey('cli-key', 'ec-p256');
     const paths = await writeChainFor(key.publicKey!, dir);
     const server = serve(
-      ['--timestamp-signer', 'kms', '--kms-key-resource', 'hashivault://cli-key', '--certificate-chain-path', paths.chain, '--kms-timeout', '2s'],
+      [
+        '--timestamp-signer',
+        'kms',
+        '--kms-key-resource',
+        'hashivault://cli-key',
+        '--certificate-chain-path',
+        paths.chain,
+        '--kms-timeout',
+        '2s',
+      ],
       { VAULT_ADDR: vault.origin, VAULT_TOKEN: '', VAULT_TOKEN_FILE: dir.write('token', TOKEN) },
     );
     try {
@@ -68,7 +96,9 @@ describe('timestamp-server serve --timestamp-signer kms', () => {
       const { response, data } = await timestamp(url!);
       expect(response.status).toBe(200);
       const reply = dir.write('r.tsr', Buffer.from(await response.arrayBuffer()));
-      expect(await openssl(['ts', '-verify', '-in', reply, '-data', data, '-CAfile', paths.root])).toContain('Verification: OK');
+      expect(
+        await openssl(['ts', '-verify', '-in', reply, '-data', data, '-CAfile', paths.root]),
+      ).toContain('Verification: OK');
 
       vault.faults.errorStatus = 503;
       expect((await timestamp(url!)).response.status).toBe(500);
@@ -84,12 +114,21 @@ describe('timestamp-server serve --timestamp-signer kms', () => {
     vault.createKey('cli-aes', 'aes-256');
     const paths = await writeChainFor(vault.createKey('unused', 'ec-p256').publicKey!, dir);
     const server = serve(
-      ['--timestamp-signer', 'kms', '--kms-key-resource', 'hashivault://cli-aes', '--certificate-chain-path', paths.chain],
+      [
+        '--timestamp-signer',
+        'kms',
+        '--kms-key-resource',
+        'hashivault://cli-aes',
+        '--certificate-chain-path',
+        paths.chain,
+      ],
       { VAULT_ADDR: vault.origin, VAULT_TOKEN: TOKEN },
     );
     const { code } = await server.ready;
     expect(code).toBe(1);
-    expect(server.output()).toContain('cannot start: hashivault:transit/cli-aes: cannot read the public key: transit key type aes256-gcm96 cannot sign a digest');
+    expect(server.output()).toContain(
+      'cannot start: hashivault:transit/cli-aes: cannot read the public key: transit key type aes256-gcm96 cannot sign a digest',
+    );
     expect(server.output()).not.toContain(TOKEN);
   });
 
@@ -98,11 +137,25 @@ describe('timestamp-server serve --timestamp-signer kms', () => {
     try {
       const created = aws.createKey('ec-p256', 'cli');
       const paths = await writeChainFor(created.key.publicKey!, dir);
-      const env = { AWS_ACCESS_KEY_ID: 'AKIDFAKE', AWS_SECRET_ACCESS_KEY: 'x', AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL_KMS: '' };
-      const args = ['--timestamp-signer', 'kms', '--kms-key-resource', `awskms://127.0.0.1:${aws.port}/alias/cli`, '--certificate-chain-path', paths.chain];
+      const env = {
+        AWS_ACCESS_KEY_ID: 'AKIDFAKE',
+        AWS_SECRET_ACCESS_KEY: 'x',
+        AWS_REGION: 'us-east-1',
+        AWS_ENDPOINT_URL_KMS: '',
+      };
+      const args = [
+        '--timestamp-signer',
+        'kms',
+        '--kms-key-resource',
+        `awskms://127.0.0.1:${aws.port}/alias/cli`,
+        '--certificate-chain-path',
+        paths.chain,
+      ];
       const untrusted = serve(args, env);
       expect((await untrusted.ready).code).toBe(1);
-      expect(untrusted.output()).toMatch(/cannot start: awskms:alias\/cli: cannot read the public key: .*(self-signed|certificate)/);
+      expect(untrusted.output()).toMatch(
+        /cannot start: awskms:alias\/cli: cannot read the public key: .*(self-signed|certificate)/,
+      );
 
       const server = serve(args, { ...env, AWS_TLS_INSECURE_SKIP_VERIFY: '1' });
       try {

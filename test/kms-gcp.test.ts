@@ -2,7 +2,13 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createKmsSigner } from '../src/signers/kms/create-kms-signer.js';
 import { startFakeGcpKms } from './fakes/gcp-kms.js';
 import { tempDir } from './helpers/openssl.js';
-import { createFlagServer, issueAndVerify, replyStatus, requestToken, writeChainFor } from './helpers/remote-tsa.js';
+import {
+  createFlagServer,
+  issueAndVerify,
+  replyStatus,
+  requestToken,
+  writeChainFor,
+} from './helpers/remote-tsa.js';
 
 let fake: Awaited<ReturnType<typeof startFakeGcpKms>>;
 const dir = tempDir();
@@ -21,7 +27,10 @@ afterAll(async () => {
 beforeEach(() => fake.faults.reset());
 
 let keyCounter = 0;
-async function serverFor(kind: Parameters<typeof fake.addVersion>[2], flags: Record<string, unknown> = {}) {
+async function serverFor(
+  kind: Parameters<typeof fake.addVersion>[2],
+  flags: Record<string, unknown> = {},
+) {
   const cryptoKey = `${RING}/cryptoKeys/key-${++keyCounter}`;
   const key = fake.addVersion(cryptoKey, 1, kind);
   const paths = await writeChainFor(key.publicKey!, dir);
@@ -62,15 +71,19 @@ describe('GCP Cloud KMS signer (real @google-cloud/kms over gRPC against a fake 
   it('refuses to start on a hash mismatch, a PSS key, or a key that cannot sign', async () => {
     const ec384 = `${RING}/cryptoKeys/p384`;
     fake.addVersion(ec384, 1, 'ec-p384');
-    await expect(createKmsSigner(`gcpkms://${ec384}/cryptoKeyVersions/1`, 'sha256')).rejects.toThrow(
-      /signs with SHA384 but --timestamp-signer-hash is sha256/,
-    );
+    await expect(
+      createKmsSigner(`gcpkms://${ec384}/cryptoKeyVersions/1`, 'sha256'),
+    ).rejects.toThrow(/signs with SHA384 but --timestamp-signer-hash is sha256/);
     const pss = `${RING}/cryptoKeys/pss`;
     fake.addVersion(pss, 1, 'rsa-2048', { algorithm: 'RSA_SIGN_PSS_2048_SHA256' });
-    await expect(createKmsSigner(`gcpkms://${pss}/versions/1`, 'sha256')).rejects.toThrow(/RSA-PSS keys are not supported/);
+    await expect(createKmsSigner(`gcpkms://${pss}/versions/1`, 'sha256')).rejects.toThrow(
+      /RSA-PSS keys are not supported/,
+    );
     const symmetric = `${RING}/cryptoKeys/aes`;
     fake.addVersion(symmetric, 1, 'aes-256');
-    await expect(createKmsSigner(`gcpkms://${symmetric}/cryptoKeyVersions/1`, 'sha256')).rejects.toThrow(
+    await expect(
+      createKmsSigner(`gcpkms://${symmetric}/cryptoKeyVersions/1`, 'sha256'),
+    ).rejects.toThrow(
       /GOOGLE_SYMMETRIC_ENCRYPTION is not a supported asymmetric signing algorithm/,
     );
   });

@@ -8,7 +8,8 @@ const run = promisify(execFile);
 const dir = tempDir();
 afterAll(() => dir.cleanup());
 
-const SDKS = /node_modules\/(@aws-sdk\/client-kms|@google-cloud\/kms|google-gax|@azure\/keyvault-keys|@azure\/identity|@grpc\/grpc-js)\//;
+const SDKS =
+  /node_modules\/(@aws-sdk\/client-kms|@google-cloud\/kms|google-gax|@azure\/keyvault-keys|@azure\/identity|@grpc\/grpc-js)\//;
 
 describe('cloud SDKs are loaded lazily', () => {
   it('starting with the memory signer loads none of them (and the probe does see an SDK import)', async () => {
@@ -22,9 +23,21 @@ describe('cloud SDKs are loaded lazily', () => {
       appendFileSync(process.env.IMPORT_LOG, 'MARKER\\n');
       await import('@aws-sdk/client-kms');
     `;
-    await run(process.execPath, ['--import', 'tsx', '--import', './test/helpers/record-imports.mjs', '--input-type=module', '-e', script], {
-      env: { ...process.env, IMPORT_LOG: log },
-    });
+    await run(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '--import',
+        './test/helpers/record-imports.mjs',
+        '--input-type=module',
+        '-e',
+        script,
+      ],
+      {
+        env: { ...process.env, IMPORT_LOG: log },
+      },
+    );
     const [before = '', after = ''] = readFileSync(log, 'utf8').split('MARKER\n');
     expect(before).toContain('/src/signers/create-signer.ts');
     expect(before).not.toMatch(SDKS);

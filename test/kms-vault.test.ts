@@ -1,7 +1,13 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeVault } from './fakes/vault-transit.js';
 import { tempDir } from './helpers/openssl.js';
-import { createFlagServer, issueAndVerify, replyStatus, requestToken, writeChainFor } from './helpers/remote-tsa.js';
+import {
+  createFlagServer,
+  issueAndVerify,
+  replyStatus,
+  requestToken,
+  writeChainFor,
+} from './helpers/remote-tsa.js';
 import { createKmsSigner } from '../src/signers/kms/create-kms-signer.js';
 
 const TOKEN = 'hvs.fake-test-token-do-not-log';
@@ -20,7 +26,11 @@ afterAll(async () => {
 });
 beforeEach(() => vault.faults.reset());
 
-async function serverFor(kind: Parameters<typeof vault.createKey>[1], flags: Record<string, unknown> = {}, scheme = 'hashivault') {
+async function serverFor(
+  kind: Parameters<typeof vault.createKey>[1],
+  flags: Record<string, unknown> = {},
+  scheme = 'hashivault',
+) {
   const name = `tsa-${kind}-${Math.random().toString(36).slice(2, 8)}`;
   const key = vault.createKey(name, kind);
   const paths = await writeChainFor(key.publicKey!, dir);
@@ -63,7 +73,9 @@ describe('Vault / OpenBao transit signer (fetch against a fake transit engine)',
       /transit key type aes256-gcm96 cannot sign a digest/,
     );
     vault.createKey('ed-key', 'ed25519');
-    await expect(createKmsSigner('hashivault://ed-key', 'sha512')).rejects.toThrow(/ed25519 cannot sign a digest/);
+    await expect(createKmsSigner('hashivault://ed-key', 'sha512')).rejects.toThrow(
+      /ed25519 cannot sign a digest/,
+    );
   });
 
   it('never puts the token in an error', async () => {

@@ -1,13 +1,22 @@
 import { sign, verify } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RemoteSigner, type RemoteCallPolicy, type RemoteSignatureApi } from '../src/signers/kms/remote-signer.js';
+import {
+  RemoteSigner,
+  type RemoteCallPolicy,
+  type RemoteSignatureApi,
+} from '../src/signers/kms/remote-signer.js';
 import { ecdsaRawToDer } from '../src/signers/kms/ecdsa-signature.js';
 import { parseDuration } from '../src/signers/kms/duration.js';
 import { generateFakeKey, signDigest } from './fakes/keys.js';
 
 const fakeKey = generateFakeKey('ec-p256');
 const keys = { publicKey: fakeKey.publicKey!, privateKey: fakeKey.privateKey! };
-const policy: RemoteCallPolicy = { timeoutMs: 2_000, maxConcurrency: 2, maxRetries: 2, backoffMs: 1 };
+const policy: RemoteCallPolicy = {
+  timeoutMs: 2_000,
+  maxConcurrency: 2,
+  maxRetries: 2,
+  backoffMs: 1,
+};
 
 class ThrottlingError extends Error {}
 
@@ -86,7 +95,9 @@ describe('RemoteSigner', () => {
   it('rejects at the deadline when the service hangs, aborting the signal it was given', async () => {
     const { api, state } = scriptedApi(['hang']);
     const signer = await RemoteSigner.create(api, 'sha256', { ...policy, timeoutMs: 100 });
-    await expect(signer.sign(Buffer.from('x'))).rejects.toThrow('remote signer did not answer within 100 ms');
+    await expect(signer.sign(Buffer.from('x'))).rejects.toThrow(
+      'remote signer did not answer within 100 ms',
+    );
     expect(state.signals[0]?.aborted).toBe(true);
   });
 
@@ -136,9 +147,14 @@ describe('RemoteSigner', () => {
 describe('ecdsaRawToDer', () => {
   it('matches openssl/node DER for the same signature, including high-bit and short r/s', () => {
     for (let i = 0; i < 50; i++) {
-      const raw = sign('sha256', Buffer.from(`m${i}`), { key: keys.privateKey, dsaEncoding: 'ieee-p1363' });
+      const raw = sign('sha256', Buffer.from(`m${i}`), {
+        key: keys.privateKey,
+        dsaEncoding: 'ieee-p1363',
+      });
       const der = ecdsaRawToDer(raw);
-      expect(verify('sha256', Buffer.from(`m${i}`), { key: keys.publicKey, dsaEncoding: 'der' }, der)).toBe(true);
+      expect(
+        verify('sha256', Buffer.from(`m${i}`), { key: keys.publicKey, dsaEncoding: 'der' }, der),
+      ).toBe(true);
     }
     expect(() => ecdsaRawToDer(Buffer.alloc(63))).toThrow(/odd length/);
   });

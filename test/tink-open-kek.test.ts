@@ -8,7 +8,9 @@ import { startFakeGcpKms } from './fakes/gcp-kms.js';
 import { startFakeVault } from './fakes/vault-transit.js';
 
 /** A real keyset to wrap: the cleartext Tink keyset of a fixture, as bytes. */
-const KEYSET = readFileSync('/work/shared/fixtures/tink/generated/tink-java-1.18.0/java_ecdsa_p256.cleartext.json');
+const KEYSET = readFileSync(
+  '/work/shared/fixtures/tink/generated/tink-java-1.18.0/java_ecdsa_p256.cleartext.json',
+);
 const EMPTY = new Uint8Array(0);
 
 let aws: Awaited<ReturnType<typeof startFakeAwsKms>>;
@@ -20,7 +22,11 @@ beforeAll(async () => {
   process.env['AWS_ACCESS_KEY_ID'] = 'AKIDFAKEFORTESTS';
   process.env['AWS_SECRET_ACCESS_KEY'] = 'fake-secret';
   process.env['METADATA_SERVER_DETECTION'] = 'none';
-  [aws, gcp, vault] = await Promise.all([startFakeAwsKms(), startFakeGcpKms(), startFakeVault({ token: VAULT_TOKEN })]);
+  [aws, gcp, vault] = await Promise.all([
+    startFakeAwsKms(),
+    startFakeGcpKms(),
+    startFakeVault({ token: VAULT_TOKEN }),
+  ]);
   process.env['AWS_ENDPOINT_URL_KMS'] = aws.origin;
   process.env['GCP_KMS_ENDPOINT'] = gcp.endpoint;
   process.env['TINK_HCVAULT_ADDR'] = vault.origin;
@@ -44,7 +50,9 @@ describe('openKek', () => {
     const ad = Buffer.from('tsa keyset ad');
     const withAd = aws.encrypt(id, KEYSET, { associatedData: ad.toString('hex') });
     expect(Buffer.from(await kek.decrypt(withAd, ad))).toEqual(KEYSET);
-    await expect(kek.decrypt(withAd, EMPTY)).rejects.toMatchObject({ name: 'InvalidCiphertextException' });
+    await expect(kek.decrypt(withAd, EMPTY)).rejects.toMatchObject({
+      name: 'InvalidCiphertextException',
+    });
   });
 
   it('gcp-kms:// decrypts with Cloud KMS Decrypt and CRC32C fields', async () => {
@@ -65,11 +73,15 @@ describe('openKek', () => {
 
   it('hcvault:// decrypts with transit decrypt, the token and the legacy context field', async () => {
     vault.createKey('tink-kek', 'aes-256');
-    const kek = await openKek(`hcvault://vault.example:8200/transit/keys/tink-kek`, { vaultToken: VAULT_TOKEN });
+    const kek = await openKek(`hcvault://vault.example:8200/transit/keys/tink-kek`, {
+      vaultToken: VAULT_TOKEN,
+    });
     const ciphertext = Buffer.from(vault.encrypt('tink-kek', KEYSET), 'utf8');
     expect(Buffer.from(await kek.decrypt(ciphertext, EMPTY))).toEqual(KEYSET);
     expect(vault.requests.at(-1)).toMatchObject({ operation: 'decrypt', body: { context: '' } });
-    const wrongToken = await openKek('hcvault://vault.example/transit/keys/tink-kek', { vaultToken: 'hvs.nope' });
+    const wrongToken = await openKek('hcvault://vault.example/transit/keys/tink-kek', {
+      vaultToken: 'hvs.nope',
+    });
     await expect(wrongToken.decrypt(ciphertext, EMPTY)).rejects.toThrow(/HTTP 403/);
   });
 

@@ -1,6 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { Faults } from './faults.js';
-import { generateFakeKey, openWith, sealWith, signDigest, type FakeKey, type FakeKeyKind } from './keys.js';
+import {
+  generateFakeKey,
+  openWith,
+  sealWith,
+  signDigest,
+  type FakeKey,
+  type FakeKeyKind,
+} from './keys.js';
 import { listen, sendJson } from './http-server.js';
 
 const ACCOUNT = '111122223333';
@@ -22,7 +29,14 @@ function signingAlgorithms(kind: FakeKeyKind): string[] {
   if (kind === 'ec-p521') return ['ECDSA_SHA_512'];
   if (kind.startsWith('rsa-')) {
     // AWS lists PSS first: a client that takes SigningAlgorithms[0] would sign with PSS.
-    return ['RSASSA_PSS_SHA_256', 'RSASSA_PSS_SHA_384', 'RSASSA_PSS_SHA_512', 'RSASSA_PKCS1_V1_5_SHA_256', 'RSASSA_PKCS1_V1_5_SHA_384', 'RSASSA_PKCS1_V1_5_SHA_512'];
+    return [
+      'RSASSA_PSS_SHA_256',
+      'RSASSA_PSS_SHA_384',
+      'RSASSA_PSS_SHA_512',
+      'RSASSA_PKCS1_V1_5_SHA_256',
+      'RSASSA_PKCS1_V1_5_SHA_384',
+      'RSASSA_PKCS1_V1_5_SHA_512',
+    ];
   }
   return [];
 }
@@ -49,7 +63,8 @@ export async function startFakeAwsKms(options: { tls?: { key: string; cert: stri
   const signatures: { authorization: string | undefined }[] = [];
 
   const resolve = (reference: unknown): [string, FakeKey] => {
-    if (typeof reference !== 'string') throw new AwsError('ValidationException', 'KeyId is required');
+    if (typeof reference !== 'string')
+      throw new AwsError('ValidationException', 'KeyId is required');
     let id = reference;
     if (id.startsWith('arn:')) id = id.slice(id.indexOf(':', id.indexOf(`:${ACCOUNT}:`) + 1) + 1);
     if (id.startsWith('key/')) id = id.slice(4);
@@ -78,7 +93,8 @@ export async function startFakeAwsKms(options: { tls?: { key: string; cert: stri
     },
     GetPublicKey(input) {
       const [id, key] = resolve(input['KeyId']);
-      if (!key.publicKey) throw new AwsError('UnsupportedOperationException', 'symmetric keys have no public key');
+      if (!key.publicKey)
+        throw new AwsError('UnsupportedOperationException', 'symmetric keys have no public key');
       return {
         KeyId: arnOf(id),
         PublicKey: key.publicKey.export({ type: 'spki', format: 'der' }).toString('base64'),
@@ -93,40 +109,68 @@ export async function startFakeAwsKms(options: { tls?: { key: string; cert: stri
       if (!signingAlgorithms(key.kind).includes(algorithm)) {
         throw new AwsError('InvalidKeyUsageException', `${algorithm} is not valid for this key`);
       }
-      if (input['MessageType'] !== 'DIGEST') throw new AwsError('ValidationException', 'this fake signs digests only');
-      if (algorithm.includes('PSS')) throw new AwsError('ValidationException', 'this fake does not sign PSS');
+      if (input['MessageType'] !== 'DIGEST')
+        throw new AwsError('ValidationException', 'this fake signs digests only');
+      if (algorithm.includes('PSS'))
+        throw new AwsError('ValidationException', 'this fake does not sign PSS');
       const hash = `sha${algorithm.slice(-3)}` as 'sha256';
       const digest = Buffer.from(String(input['Message']), 'base64');
-      return { KeyId: arnOf(id), Signature: (await signDigest(key, digest, hash)).toString('base64'), SigningAlgorithm: algorithm };
+      return {
+        KeyId: arnOf(id),
+        Signature: (await signDigest(key, digest, hash)).toString('base64'),
+        SigningAlgorithm: algorithm,
+      };
     },
     Decrypt(input) {
       const [id, key] = resolve(input['KeyId']);
       const aad = Buffer.from(JSON.stringify(input['EncryptionContext'] ?? {}));
       try {
-        const plaintext = openWith(key, Buffer.from(String(input['CiphertextBlob']), 'base64'), aad);
-        return { KeyId: arnOf(id), Plaintext: plaintext.toString('base64'), EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' };
+        const plaintext = openWith(
+          key,
+          Buffer.from(String(input['CiphertextBlob']), 'base64'),
+          aad,
+        );
+        return {
+          KeyId: arnOf(id),
+          Plaintext: plaintext.toString('base64'),
+          EncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
+        };
       } catch {
-        throw new AwsError('InvalidCiphertextException', 'The ciphertext is invalid or was encrypted under another context');
+        throw new AwsError(
+          'InvalidCiphertextException',
+          'The ciphertext is invalid or was encrypted under another context',
+        );
       }
     },
   };
 
   const http = await listen(async (request, body, response) => {
     const target = String(request.headers['x-amz-target'] ?? '');
-    const operation = target.startsWith('TrentService.') ? target.slice('TrentService.'.length) : '';
+    const operation = target.startsWith('TrentService.')
+      ? target.slice('TrentService.'.length)
+      : '';
     const fault = await faults.decide(operation);
     if (fault === 'hang') return;
     const reply = (status: number, value: unknown) =>
-      sendJson(response, status, value, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': randomUUID() });
-    if (fault === 'throttle') return reply(400, { __type: 'ThrottlingException', message: 'Rate exceeded' });
-    if (fault === 'error') return reply(faults.errorStatus ?? 500, { __type: 'KMSInternalException', message: 'internal error' });
+      sendJson(response, status, value, {
+        'content-type': 'application/x-amz-json-1.1',
+        'x-amzn-requestid': randomUUID(),
+      });
+    if (fault === 'throttle')
+      return reply(400, { __type: 'ThrottlingException', message: 'Rate exceeded' });
+    if (fault === 'error')
+      return reply(faults.errorStatus ?? 500, {
+        __type: 'KMSInternalException',
+        message: 'internal error',
+      });
     const handler = operations[operation];
     if (!handler) return reply(400, { __type: 'UnknownOperationException' });
     if (operation === 'Sign') signatures.push({ authorization: request.headers.authorization });
     try {
       reply(200, await handler(JSON.parse(body.toString('utf8')) as Record<string, unknown>));
     } catch (error) {
-      if (error instanceof AwsError) return reply(error.status, { __type: error.type, message: error.message });
+      if (error instanceof AwsError)
+        return reply(error.status, { __type: error.type, message: error.message });
       throw error;
     }
   }, options.tls);

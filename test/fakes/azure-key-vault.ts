@@ -4,7 +4,11 @@ import { listen, sendJson } from './http-server.js';
 import { generateFakeKey, signDigest, type FakeKey, type FakeKeyKind } from './keys.js';
 import { selfSignedTls } from './tls.js';
 
-const CURVES: Partial<Record<FakeKeyKind, string>> = { 'ec-p256': 'P-256', 'ec-p384': 'P-384', 'ec-p521': 'P-521' };
+const CURVES: Partial<Record<FakeKeyKind, string>> = {
+  'ec-p256': 'P-256',
+  'ec-p384': 'P-384',
+  'ec-p521': 'P-521',
+};
 
 /**
  * A fake Azure Key Vault over https (self-signed; the SDK refuses bearer tokens over http): the
@@ -22,7 +26,8 @@ export async function startFakeAzureKeyVault() {
 
   const identity = await listen((request, _body, response) => {
     const url = new URL(request.url ?? '/', 'http://identity');
-    if (request.headers['x-identity-header'] !== identityHeader) return sendJson(response, 401, { error: 'bad header' });
+    if (request.headers['x-identity-header'] !== identityHeader)
+      return sendJson(response, 401, { error: 'bad header' });
     tokensIssued++;
     sendJson(response, 200, {
       access_token: accessToken,
@@ -39,33 +44,68 @@ export async function startFakeAzureKeyVault() {
     const operation = third === 'sign' || second === 'sign' ? 'sign' : 'getKey';
     if (request.headers.authorization !== `Bearer ${accessToken}`) {
       response.writeHead(401, {
-        'www-authenticate': 'Bearer authorization="https://login.microsoftonline.com/00000000-0000-0000-0000-000000000000", resource="https://vault.azure.net"',
+        'www-authenticate':
+          'Bearer authorization="https://login.microsoftonline.com/00000000-0000-0000-0000-000000000000", resource="https://vault.azure.net"',
       });
       return response.end();
     }
     const fault = await faults.decide(operation);
     if (fault === 'hang') return;
-    if (fault === 'throttle') return sendJson(response, 429, { error: { code: 'Throttled', message: 'Request was not processed because too many requests were received.' } }, { 'retry-after': '0' });
-    if (fault === 'error') return sendJson(response, faults.errorStatus ?? 500, { error: { code: 'InternalError', message: 'internal error' } });
+    if (fault === 'throttle')
+      return sendJson(
+        response,
+        429,
+        {
+          error: {
+            code: 'Throttled',
+            message: 'Request was not processed because too many requests were received.',
+          },
+        },
+        { 'retry-after': '0' },
+      );
+    if (fault === 'error')
+      return sendJson(response, faults.errorStatus ?? 500, {
+        error: { code: 'InternalError', message: 'internal error' },
+      });
     const entry = keys.get(name);
-    if (collection !== 'keys' || !entry) return sendJson(response, 404, { error: { code: 'KeyNotFound', message: `A key with (name/id) ${name} was not found in this key vault.` } });
+    if (collection !== 'keys' || !entry)
+      return sendJson(response, 404, {
+        error: {
+          code: 'KeyNotFound',
+          message: `A key with (name/id) ${name} was not found in this key vault.`,
+        },
+      });
     const kid = `https://${request.headers.host}/keys/${name}/${entry.version}`;
 
     if (operation === 'getKey') {
-      return sendJson(response, 200, { key: { kid, ...jwkOf(entry.key) }, attributes: { enabled: true, created: 1_700_000_000, updated: 1_700_000_000, recoveryLevel: 'Recoverable' } });
+      return sendJson(response, 200, {
+        key: { kid, ...jwkOf(entry.key) },
+        attributes: {
+          enabled: true,
+          created: 1_700_000_000,
+          updated: 1_700_000_000,
+          recoveryLevel: 'Recoverable',
+        },
+      });
     }
     const body = JSON.parse(rawBody.toString('utf8')) as { alg: string; value: string };
     const digest = Buffer.from(body.value, 'base64url');
     const hash = `sha${body.alg.slice(2)}` as 'sha256';
     const key = entry.key;
-    if (!key.privateKey) return sendJson(response, 400, { error: { code: 'BadParameter', message: 'cannot sign' } });
+    if (!key.privateKey)
+      return sendJson(response, 400, { error: { code: 'BadParameter', message: 'cannot sign' } });
     let signature: Buffer;
     if (body.alg.startsWith('ES') && key.kind.startsWith('ec-')) {
-      signature = derToRaw(await signDigest(key, digest, hash), key.kind === 'ec-p256' ? 32 : key.kind === 'ec-p384' ? 48 : 66);
+      signature = derToRaw(
+        await signDigest(key, digest, hash),
+        key.kind === 'ec-p256' ? 32 : key.kind === 'ec-p384' ? 48 : 66,
+      );
     } else if (body.alg.startsWith('RS') && key.kind.startsWith('rsa-')) {
       signature = await signDigest(key, digest, hash);
     } else {
-      return sendJson(response, 400, { error: { code: 'BadParameter', message: `${body.alg} does not suit the key` } });
+      return sendJson(response, 400, {
+        error: { code: 'BadParameter', message: `${body.alg} does not suit the key` },
+      });
     }
     return sendJson(response, 200, { kid, value: signature.toString('base64url') });
   }, tls);
@@ -77,7 +117,10 @@ export async function startFakeAzureKeyVault() {
     faults,
     tokensIssued: () => tokensIssued,
     /** Environment for DefaultAzureCredential's managed identity (App Service) source. */
-    identityEnv: { IDENTITY_ENDPOINT: `${identity.origin}/msi/token`, IDENTITY_HEADER: identityHeader },
+    identityEnv: {
+      IDENTITY_ENDPOINT: `${identity.origin}/msi/token`,
+      IDENTITY_HEADER: identityHeader,
+    },
     createKey(name: string, kind: FakeKeyKind) {
       const key = generateFakeKey(kind);
       keys.set(name, { key, version: randomBytes(16).toString('hex') });
@@ -93,7 +136,8 @@ export async function startFakeAzureKeyVault() {
 function jwkOf(key: FakeKey): Record<string, unknown> {
   if (key.kind === 'aes-256') return { kty: 'oct-HSM', key_ops: ['encrypt', 'decrypt'] };
   const jwk = key.publicKey!.export({ format: 'jwk' });
-  if (key.kind.startsWith('ec-')) return { kty: 'EC', crv: CURVES[key.kind], x: jwk.x, y: jwk.y, key_ops: ['sign', 'verify'] };
+  if (key.kind.startsWith('ec-'))
+    return { kty: 'EC', crv: CURVES[key.kind], x: jwk.x, y: jwk.y, key_ops: ['sign', 'verify'] };
   return { kty: 'RSA', n: jwk.n, e: jwk.e, key_ops: ['sign', 'verify'] };
 }
 

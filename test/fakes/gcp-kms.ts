@@ -4,11 +4,22 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { crc32c } from '../../src/signers/tink/crc32c.js';
 import { Faults } from './faults.js';
-import { generateFakeKey, openWith, sealWith, signDigest, type FakeKey, type FakeKeyKind } from './keys.js';
+import {
+  generateFakeKey,
+  openWith,
+  sealWith,
+  signDigest,
+  type FakeKey,
+  type FakeKeyKind,
+} from './keys.js';
 
 const require = createRequire(import.meta.url);
 /** The protos shipped in @google-cloud/kms (google/cloud/kms/v1) and google-gax (google/api, ...). */
-const KMS_PROTOS = join(dirname(require.resolve('@google-cloud/kms/package.json')), 'build', 'protos');
+const KMS_PROTOS = join(
+  dirname(require.resolve('@google-cloud/kms/package.json')),
+  'build',
+  'protos',
+);
 const GAX_PROTOS = join(packageRoot(require.resolve('google-gax')), 'build', 'protos');
 
 function packageRoot(entry: string): string {
@@ -49,7 +60,9 @@ export async function startFakeGcpKms() {
     oneofs: true,
   });
   const loaded = grpc.loadPackageDefinition(definition) as unknown as {
-    google: { cloud: { kms: { v1: { KeyManagementService: { service: grpc.ServiceDefinition } } } } };
+    google: {
+      cloud: { kms: { v1: { KeyManagementService: { service: grpc.ServiceDefinition } } } };
+    };
   };
   const faults = new Faults();
   const versions = new Map<string, FakeVersion>();
@@ -67,67 +80,83 @@ export async function startFakeGcpKms() {
     protectionLevel: 'SOFTWARE',
   });
 
-  const handlers: Record<string, (request: Record<string, unknown>) => Promise<unknown> | unknown> = {
-    ListCryptoKeyVersions(request) {
-      const parent = String(request['parent']);
-      const filter = String(request['filter'] ?? '');
-      const listed = [...versions]
-        .filter(([name]) => name.startsWith(`${parent}/cryptoKeyVersions/`))
-        .filter(([, found]) => filter !== 'state=ENABLED' || found.state === 'ENABLED')
-        .map(([name, found]) => describe(name, found));
-      return { cryptoKeyVersions: listed, nextPageToken: '', totalSize: listed.length };
-    },
-    GetCryptoKeyVersion(request) {
-      return describe(String(request['name']), version(request['name']));
-    },
-    GetPublicKey(request) {
-      const found = version(request['name']);
-      if (!found.key.publicKey) throw { code: grpc.status.FAILED_PRECONDITION, details: 'not an asymmetric key' };
-      return {
-        name: request['name'],
-        pem: found.key.publicKey.export({ type: 'spki', format: 'pem' }),
-        algorithm: found.algorithm,
-        protectionLevel: 'SOFTWARE',
-      };
-    },
-    async AsymmetricSign(request) {
-      const found = version(request['name']);
-      const digest = request['digest'] as Record<string, Buffer | undefined> & { digest?: string };
-      const hash = digest.digest as 'sha256' | 'sha384' | 'sha512' | undefined;
-      const bytes = hash ? digest[hash] : undefined;
-      if (!hash || !bytes || !found.algorithm.endsWith(hash.toUpperCase())) {
-        throw { code: grpc.status.INVALID_ARGUMENT, details: 'digest does not match the key algorithm' };
-      }
-      return { name: request['name'], signature: await signDigest(found.key, bytes, hash) };
-    },
-    Decrypt(request) {
-      decryptRequests.push(request);
-      const name = String(request['name']);
-      const primary = versions.get(`${name}/cryptoKeyVersions/1`);
-      if (!primary?.key.secret) throw { code: grpc.status.NOT_FOUND, details: `${name} not found` };
-      try {
-        const aad = (request['additionalAuthenticatedData'] as Buffer | undefined) ?? Buffer.alloc(0);
-        const ciphertext = request['ciphertext'] as Buffer;
-        const sent = request['ciphertextCrc32c'] as { value?: string } | null;
-        if (sent && sent.value !== String(crc32c(ciphertext))) {
-          return Promise.reject({ code: grpc.status.INVALID_ARGUMENT, details: 'ciphertext_crc32c mismatch' });
+  const handlers: Record<string, (request: Record<string, unknown>) => Promise<unknown> | unknown> =
+    {
+      ListCryptoKeyVersions(request) {
+        const parent = String(request['parent']);
+        const filter = String(request['filter'] ?? '');
+        const listed = [...versions]
+          .filter(([name]) => name.startsWith(`${parent}/cryptoKeyVersions/`))
+          .filter(([, found]) => filter !== 'state=ENABLED' || found.state === 'ENABLED')
+          .map(([name, found]) => describe(name, found));
+        return { cryptoKeyVersions: listed, nextPageToken: '', totalSize: listed.length };
+      },
+      GetCryptoKeyVersion(request) {
+        return describe(String(request['name']), version(request['name']));
+      },
+      GetPublicKey(request) {
+        const found = version(request['name']);
+        if (!found.key.publicKey)
+          throw { code: grpc.status.FAILED_PRECONDITION, details: 'not an asymmetric key' };
+        return {
+          name: request['name'],
+          pem: found.key.publicKey.export({ type: 'spki', format: 'pem' }),
+          algorithm: found.algorithm,
+          protectionLevel: 'SOFTWARE',
+        };
+      },
+      async AsymmetricSign(request) {
+        const found = version(request['name']);
+        const digest = request['digest'] as Record<string, Buffer | undefined> & {
+          digest?: string;
+        };
+        const hash = digest.digest as 'sha256' | 'sha384' | 'sha512' | undefined;
+        const bytes = hash ? digest[hash] : undefined;
+        if (!hash || !bytes || !found.algorithm.endsWith(hash.toUpperCase())) {
+          throw {
+            code: grpc.status.INVALID_ARGUMENT,
+            details: 'digest does not match the key algorithm',
+          };
         }
-        const plaintext = openWith(primary.key, ciphertext, aad);
-        return { plaintext, plaintextCrc32c: { value: String(crc32c(plaintext)) } };
-      } catch {
-        throw { code: grpc.status.INVALID_ARGUMENT, details: 'Decryption failed' };
-      }
-    },
-  };
+        return { name: request['name'], signature: await signDigest(found.key, bytes, hash) };
+      },
+      Decrypt(request) {
+        decryptRequests.push(request);
+        const name = String(request['name']);
+        const primary = versions.get(`${name}/cryptoKeyVersions/1`);
+        if (!primary?.key.secret)
+          throw { code: grpc.status.NOT_FOUND, details: `${name} not found` };
+        try {
+          const aad =
+            (request['additionalAuthenticatedData'] as Buffer | undefined) ?? Buffer.alloc(0);
+          const ciphertext = request['ciphertext'] as Buffer;
+          const sent = request['ciphertextCrc32c'] as { value?: string } | null;
+          if (sent && sent.value !== String(crc32c(ciphertext))) {
+            return Promise.reject({
+              code: grpc.status.INVALID_ARGUMENT,
+              details: 'ciphertext_crc32c mismatch',
+            });
+          }
+          const plaintext = openWith(primary.key, ciphertext, aad);
+          return { plaintext, plaintextCrc32c: { value: String(crc32c(plaintext)) } };
+        } catch {
+          throw { code: grpc.status.INVALID_ARGUMENT, details: 'Decryption failed' };
+        }
+      },
+    };
 
   const server = new grpc.Server();
   const implementation: grpc.UntypedServiceImplementation = {};
   for (const [method, handler] of Object.entries(handlers)) {
-    implementation[method] = (call: grpc.ServerUnaryCall<Record<string, unknown>, unknown>, callback: Callback) => {
+    implementation[method] = (
+      call: grpc.ServerUnaryCall<Record<string, unknown>, unknown>,
+      callback: Callback,
+    ) => {
       void (async () => {
         const fault = await faults.decide(method);
         if (fault === 'hang') return;
-        if (fault === 'throttle') return callback({ code: grpc.status.RESOURCE_EXHAUSTED, details: 'Quota exceeded' });
+        if (fault === 'throttle')
+          return callback({ code: grpc.status.RESOURCE_EXHAUSTED, details: 'Quota exceeded' });
         if (fault === 'error') {
           const code = faults.errorStatus === 503 ? grpc.status.UNAVAILABLE : grpc.status.INTERNAL;
           return callback({ code, details: 'internal error' });
@@ -136,7 +165,10 @@ export async function startFakeGcpKms() {
           callback(null, await handler(call.request));
         } catch (error) {
           const failure = error as { code?: number; details?: string };
-          callback({ code: failure.code ?? grpc.status.INTERNAL, details: failure.details ?? String(error) });
+          callback({
+            code: failure.code ?? grpc.status.INTERNAL,
+            details: failure.details ?? String(error),
+          });
         }
       })();
     };

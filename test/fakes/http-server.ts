@@ -1,8 +1,17 @@
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
-export type Handler = (request: IncomingMessage, body: Buffer, response: ServerResponse) => Promise<unknown> | unknown;
+export type Handler = (
+  request: IncomingMessage,
+  body: Buffer,
+  response: ServerResponse,
+) => Promise<unknown> | unknown;
 
 /** A local HTTP(S) server on 127.0.0.1, ephemeral port, that closes its hanging connections on stop. */
 export async function listen(
@@ -34,7 +43,12 @@ export async function listen(
   };
 }
 
-export function sendJson(response: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  response: ServerResponse,
+  status: number,
+  value: unknown,
+  headers: Record<string, string> = {},
+): void {
   response.writeHead(status, { 'content-type': 'application/json', ...headers });
   response.end(JSON.stringify(value));
 }

@@ -13,7 +13,8 @@ import {
   type KeyObject,
 } from 'node:crypto';
 
-export type FakeKeyKind = 'ec-p256' | 'ec-p384' | 'ec-p521' | 'rsa-2048' | 'rsa-3072' | 'rsa-4096' | 'ed25519' | 'aes-256';
+export type FakeKeyKind =
+  'ec-p256' | 'ec-p384' | 'ec-p521' | 'rsa-2048' | 'rsa-3072' | 'rsa-4096' | 'ed25519' | 'aes-256';
 
 /** A key held by a fake service: an asymmetric signing key, or a symmetric key for Encrypt/Decrypt. */
 export interface FakeKey {
@@ -43,7 +44,11 @@ export function generateFakeKey(kind: FakeKeyKind): FakeKey {
  * v1.5 with the DigestInfo of `hash`. Node's sign with a null algorithm would not add DigestInfo,
  * so the digest is wrapped here.
  */
-export async function signDigest(key: FakeKey, digest: Buffer, hash: 'sha256' | 'sha384' | 'sha512'): Promise<Buffer> {
+export async function signDigest(
+  key: FakeKey,
+  digest: Buffer,
+  hash: 'sha256' | 'sha384' | 'sha512',
+): Promise<Buffer> {
   if (!key.privateKey) throw new Error('not a signing key');
   if (key.kind.startsWith('rsa-')) {
     return privateEncrypt(
@@ -63,9 +68,13 @@ async function opensslSignDigest(privateKey: KeyObject, digest: Buffer): Promise
     const inPath = join(dir, 'digest.bin');
     writeFileSync(keyPath, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
     writeFileSync(inPath, digest);
-    const { stdout } = await execFileAsync('openssl', ['pkeyutl', '-sign', '-inkey', keyPath, '-in', inPath], {
-      encoding: 'buffer',
-    });
+    const { stdout } = await execFileAsync(
+      'openssl',
+      ['pkeyutl', '-sign', '-inkey', keyPath, '-in', inPath],
+      {
+        encoding: 'buffer',
+      },
+    );
     return stdout;
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -80,14 +89,22 @@ const DIGEST_INFO_PREFIX = {
 };
 
 /** The fake services' own ciphertext format: IV(12) || ciphertext || tag(16), AES-256-GCM. */
-export function sealWith(key: FakeKey, plaintext: Uint8Array, aad: Uint8Array = Buffer.alloc(0)): Buffer {
+export function sealWith(
+  key: FakeKey,
+  plaintext: Uint8Array,
+  aad: Uint8Array = Buffer.alloc(0),
+): Buffer {
   if (!key.secret) throw new Error('not a symmetric key');
   const iv = randomBytes(12);
   const cipher = createCipheriv('aes-256-gcm', key.secret, iv).setAAD(aad);
   return Buffer.concat([iv, cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
 }
 
-export function openWith(key: FakeKey, sealed: Uint8Array, aad: Uint8Array = Buffer.alloc(0)): Buffer {
+export function openWith(
+  key: FakeKey,
+  sealed: Uint8Array,
+  aad: Uint8Array = Buffer.alloc(0),
+): Buffer {
   if (!key.secret) throw new Error('not a symmetric key');
   const data = Buffer.from(sealed);
   if (data.length < 28) throw new Error('ciphertext too short');

@@ -1,6 +1,13 @@
 import { Faults } from './faults.js';
 import { listen, sendJson } from './http-server.js';
-import { generateFakeKey, openWith, sealWith, signDigest, type FakeKey, type FakeKeyKind } from './keys.js';
+import {
+  generateFakeKey,
+  openWith,
+  sealWith,
+  signDigest,
+  type FakeKey,
+  type FakeKeyKind,
+} from './keys.js';
 
 const VAULT_TYPES: Record<FakeKeyKind, string> = {
   'ec-p256': 'ecdsa-p256',
@@ -33,34 +40,49 @@ export async function startFakeVault(options: { token: string; mount?: string })
     const url = new URL(request.url ?? '/', 'http://vault');
     const parts = url.pathname.split('/').filter(Boolean); // v1, mount..., op, name[, hash]
     const mountParts = mount.split('/');
-    const inMount = parts[0] === 'v1' && mountParts.every((part, index) => parts[index + 1] === part);
+    const inMount =
+      parts[0] === 'v1' && mountParts.every((part, index) => parts[index + 1] === part);
     const [operation = '', name = '', hashPath] = inMount ? parts.slice(1 + mountParts.length) : [];
     const fault = await faults.decide(operation);
     if (fault === 'hang') return;
-    if (fault === 'throttle') return sendJson(response, 429, { errors: ['rate limit quota exceeded'] });
-    if (fault === 'error') return sendJson(response, faults.errorStatus ?? 500, { errors: ['internal error'] });
-    if (request.headers['x-vault-token'] !== options.token) return sendJson(response, 403, { errors: ['permission denied'] });
+    if (fault === 'throttle')
+      return sendJson(response, 429, { errors: ['rate limit quota exceeded'] });
+    if (fault === 'error')
+      return sendJson(response, faults.errorStatus ?? 500, { errors: ['internal error'] });
+    if (request.headers['x-vault-token'] !== options.token)
+      return sendJson(response, 403, { errors: ['permission denied'] });
     const key = keys.get(name);
     if (!inMount || !key) return sendJson(response, 404, { errors: [] });
-    const body = rawBody.length > 0 ? (JSON.parse(rawBody.toString('utf8')) as Record<string, unknown>) : {};
+    const body =
+      rawBody.length > 0 ? (JSON.parse(rawBody.toString('utf8')) as Record<string, unknown>) : {};
     requests.push({ operation, body });
     const type = VAULT_TYPES[key.kind];
 
     if (operation === 'keys' && request.method === 'GET') {
       const version = key.publicKey
-        ? { name: type, public_key: key.publicKey.export({ type: 'spki', format: 'pem' }), creation_time: '2026-01-01T00:00:00Z' }
+        ? {
+            name: type,
+            public_key: key.publicKey.export({ type: 'spki', format: 'pem' }),
+            creation_time: '2026-01-01T00:00:00Z',
+          }
         : 1_767_225_600;
-      return sendJson(response, 200, { data: { name, type, latest_version: 1, min_decryption_version: 1, keys: { '1': version } } });
+      return sendJson(response, 200, {
+        data: { name, type, latest_version: 1, min_decryption_version: 1, keys: { '1': version } },
+      });
     }
     if (operation === 'sign' && (request.method === 'POST' || request.method === 'PUT')) {
       const hash = HASHES[hashPath ?? 'sha2-256'];
-      if (!hash || !key.privateKey) return sendJson(response, 400, { errors: ['key type does not support signing'] });
-      if (body['prehashed'] !== true) return sendJson(response, 400, { errors: ['this fake signs prehashed input only'] });
+      if (!hash || !key.privateKey)
+        return sendJson(response, 400, { errors: ['key type does not support signing'] });
+      if (body['prehashed'] !== true)
+        return sendJson(response, 400, { errors: ['this fake signs prehashed input only'] });
       if (key.kind.startsWith('rsa-') && body['signature_algorithm'] !== 'pkcs1v15') {
         return sendJson(response, 400, { errors: ['this fake signs RSA with pkcs1v15 only'] });
       }
       const signature = await signDigest(key, Buffer.from(String(body['input']), 'base64'), hash);
-      return sendJson(response, 200, { data: { signature: `vault:v1:${signature.toString('base64')}`, key_version: 1 } });
+      return sendJson(response, 200, {
+        data: { signature: `vault:v1:${signature.toString('base64')}`, key_version: 1 },
+      });
     }
     if (operation === 'decrypt' && (request.method === 'POST' || request.method === 'PUT')) {
       const ciphertext = /^vault:v1:(.+)$/.exec(String(body['ciphertext']))?.[1];

@@ -5,7 +5,11 @@ import type { ServeOptionName } from '../../src/config/schema.js';
 import { buildServer } from '../../src/server/app.js';
 import { createAuthority } from '../../src/server/start.js';
 import { LocalKeySigner } from '../../src/signers/local-key.js';
-import { createCertificate, KeyUsage, subjectKeyIdentifier } from '../../src/x509/certificate-builder.js';
+import {
+  createCertificate,
+  KeyUsage,
+  subjectKeyIdentifier,
+} from '../../src/x509/certificate-builder.js';
 import { encodeName } from '../../src/x509/name.js';
 import { encodePem } from '../../src/x509/pem.js';
 import { openssl, tempDir } from './openssl.js';
@@ -43,7 +47,11 @@ export async function writeChainFor(publicKey: KeyObject, dir: ReturnType<typeof
       keyUsage: [KeyUsage.digitalSignature],
       extendedKeyUsage: { purposes: [OID.timeStamping], critical: true },
     },
-    { name: encodeName(rootSubject), signer: rootSigner, subjectKeyIdentifier: subjectKeyIdentifier(rootKeys.publicKey) },
+    {
+      name: encodeName(rootSubject),
+      signer: rootSigner,
+      subjectKeyIdentifier: subjectKeyIdentifier(rootKeys.publicKey),
+    },
   );
   return {
     root: dir.write('root.pem', encodePem('CERTIFICATE', root)),
@@ -55,14 +63,30 @@ export async function writeChainFor(publicKey: KeyObject, dir: ReturnType<typeof
 export async function createFlagServer(flags: Partial<Record<ServeOptionName, unknown>>) {
   const config = resolveServeConfig(flags);
   const tsa = await createAuthority(config, silentLogger);
-  const app = await buildServer({ config, authority: tsa.authority, chainPem: tsa.chainPem, logger: silentLogger });
-  return { app, ...tsa, close: async () => { await app.close(); await tsa.signer[Symbol.asyncDispose](); } };
+  const app = await buildServer({
+    config,
+    authority: tsa.authority,
+    chainPem: tsa.chainPem,
+    logger: silentLogger,
+  });
+  return {
+    app,
+    ...tsa,
+    close: async () => {
+      await app.close();
+      await tsa.signer[Symbol.asyncDispose]();
+    },
+  };
 }
 
 type InjectApp = Awaited<ReturnType<typeof createFlagServer>>['app'];
 
 /** Posts an openssl-made request (SHA-256, certReq) and returns the HTTP status and body. */
-export async function requestToken(app: InjectApp, dir: ReturnType<typeof tempDir>, hash = 'sha256') {
+export async function requestToken(
+  app: InjectApp,
+  dir: ReturnType<typeof tempDir>,
+  hash = 'sha256',
+) {
   const data = dir.write('data.txt', `artifact ${Math.random()}`);
   const query = dir.path('request.tsq');
   await openssl(['ts', '-query', '-data', data, `-${hash}`, '-cert', '-out', query]);
@@ -77,9 +101,15 @@ export async function requestToken(app: InjectApp, dir: ReturnType<typeof tempDi
 }
 
 /** Issues a token and checks it with `openssl ts -verify`; returns openssl's output. */
-export async function issueAndVerify(app: InjectApp, dir: ReturnType<typeof tempDir>, rootPath: string, hash = 'sha256') {
+export async function issueAndVerify(
+  app: InjectApp,
+  dir: ReturnType<typeof tempDir>,
+  rootPath: string,
+  hash = 'sha256',
+) {
   const { statusCode, body, data } = await requestToken(app, dir, hash);
-  if (statusCode !== 200) throw new Error(`expected 200, got ${statusCode}: ${body.toString('hex')}`);
+  if (statusCode !== 200)
+    throw new Error(`expected 200, got ${statusCode}: ${body.toString('hex')}`);
   const reply = dir.write('reply.tsr', body);
   return openssl(['ts', '-verify', '-in', reply, '-data', data, '-CAfile', rootPath]);
 }

@@ -19,7 +19,9 @@ export function parseAwsKmsUri(uri: string): AwsKmsKey {
   const match = /^awskms:\/\/([^/]*)\/(.+)$/.exec(uri);
   const keyId = match?.[2];
   if (!match || !keyId || !KEY_REFERENCE.test(keyId)) {
-    throw new Error('kms specification should be in the format awskms://[ENDPOINT]/[ID/ALIAS/ARN] (endpoint optional)');
+    throw new Error(
+      'kms specification should be in the format awskms://[ENDPOINT]/[ID/ALIAS/ARN] (endpoint optional)',
+    );
   }
   const key: AwsKmsKey = { keyId };
   if (match[1]) key.endpoint = `https://${match[1]}`;
@@ -36,7 +38,8 @@ const EC_HASHES: Record<string, HashName> = {
 
 /** AWS KMS through @aws-sdk/client-kms, with the SDK's default credential chain (env, profile, IRSA...). */
 export async function createAwsKmsApi(uri: string): Promise<RemoteSignatureApi> {
-  const { KMSClient, DescribeKeyCommand, GetPublicKeyCommand, SignCommand } = await import('@aws-sdk/client-kms');
+  const { KMSClient, DescribeKeyCommand, GetPublicKeyCommand, SignCommand } =
+    await import('@aws-sdk/client-kms');
   const key = parseAwsKmsUri(uri);
   const client = new KMSClient({
     ...(key.endpoint ? { endpoint: key.endpoint } : {}),
@@ -53,20 +56,31 @@ export async function createAwsKmsApi(uri: string): Promise<RemoteSignatureApi> 
   return {
     id: `awskms:${key.keyId}`,
     async describeKey(signal) {
-      const { KeyMetadata: metadata } = await client.send(new DescribeKeyCommand({ KeyId: key.keyId }), {
-        abortSignal: signal,
-      });
+      const { KeyMetadata: metadata } = await client.send(
+        new DescribeKeyCommand({ KeyId: key.keyId }),
+        {
+          abortSignal: signal,
+        },
+      );
       if (metadata?.KeyUsage !== 'SIGN_VERIFY') {
         throw new Error(`key usage is ${metadata?.KeyUsage ?? 'unknown'}, not SIGN_VERIFY`);
       }
-      if (metadata.KeyState !== 'Enabled') throw new Error(`key state is ${metadata.KeyState ?? 'unknown'}`);
+      if (metadata.KeyState !== 'Enabled')
+        throw new Error(`key state is ${metadata.KeyState ?? 'unknown'}`);
       const spec = metadata.KeySpec ?? '';
-      if (!spec.startsWith('RSA_') && !(spec in EC_HASHES)) throw new Error(`unsupported key spec ${spec}`);
-      const response = await client.send(new GetPublicKeyCommand({ KeyId: key.keyId }), { abortSignal: signal });
+      if (!spec.startsWith('RSA_') && !(spec in EC_HASHES))
+        throw new Error(`unsupported key spec ${spec}`);
+      const response = await client.send(new GetPublicKeyCommand({ KeyId: key.keyId }), {
+        abortSignal: signal,
+      });
       if (!response.PublicKey) throw new Error('GetPublicKey returned no key');
       signingAlgorithms = response.SigningAlgorithms ?? metadata.SigningAlgorithms ?? [];
       ecHash = EC_HASHES[spec];
-      const publicKey = createPublicKey({ key: Buffer.from(response.PublicKey), format: 'der', type: 'spki' });
+      const publicKey = createPublicKey({
+        key: Buffer.from(response.PublicKey),
+        format: 'der',
+        type: 'spki',
+      });
       return ecHash ? { publicKey, hash: ecHash } : { publicKey };
     },
     async signDigest(digest, algorithm, signal) {
@@ -74,7 +88,9 @@ export async function createAwsKmsApi(uri: string): Promise<RemoteSignatureApi> 
       const suffix = algorithm.hash.slice(3);
       const signingAlgorithm = ecHash ? `ECDSA_SHA_${suffix}` : `RSASSA_PKCS1_V1_5_SHA_${suffix}`;
       if (signingAlgorithms.length > 0 && !signingAlgorithms.includes(signingAlgorithm)) {
-        throw new Error(`the key does not offer ${signingAlgorithm} (it offers ${signingAlgorithms.join(', ')})`);
+        throw new Error(
+          `the key does not offer ${signingAlgorithm} (it offers ${signingAlgorithms.join(', ')})`,
+        );
       }
       const response = await client.send(
         new SignCommand({
@@ -90,7 +106,8 @@ export async function createAwsKmsApi(uri: string): Promise<RemoteSignatureApi> 
     },
     isThrottling(error) {
       const name = (error as { name?: unknown } | null)?.name;
-      const status = (error as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
+      const status = (error as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata
+        ?.httpStatusCode;
       return name === 'ThrottlingException' || status === 429;
     },
     close() {

@@ -1,12 +1,21 @@
 import type { HashName } from '../../asn1/algorithms.js';
-import { DEFAULT_REMOTE_CALL_POLICY, RemoteSigner, type RemoteCallPolicy, type RemoteSignatureApi } from './remote-signer.js';
+import {
+  DEFAULT_REMOTE_CALL_POLICY,
+  RemoteSigner,
+  type RemoteCallPolicy,
+  type RemoteSignatureApi,
+} from './remote-signer.js';
 import type { ProviderOptions } from './provider-options.js';
 
 /** The providers by URI scheme; each module (and its SDK) is loaded only when its scheme is used. */
-const PROVIDERS: Record<string, (uri: string, options: ProviderOptions) => Promise<RemoteSignatureApi>> = {
+const PROVIDERS: Record<
+  string,
+  (uri: string, options: ProviderOptions) => Promise<RemoteSignatureApi>
+> = {
   awskms: async (uri) => (await import('./aws.js')).createAwsKmsApi(uri),
   gcpkms: async (uri) => (await import('./gcp.js')).createGcpKmsApi(uri),
-  azurekms: async (uri, options) => (await import('./azure.js')).createAzureKeyVaultApi(uri, options),
+  azurekms: async (uri, options) =>
+    (await import('./azure.js')).createAzureKeyVaultApi(uri, options),
   hashivault: async (uri) => (await import('./vault.js')).createVaultTransitApi(uri),
   openbao: async (uri) => (await import('./vault.js')).createVaultTransitApi(uri),
 };

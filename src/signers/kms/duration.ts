@@ -6,7 +6,10 @@ export function parseDuration(text: string, flag: string): number {
   if (parts.length === 0 || parts.map((part) => part[0]).join('') !== text) {
     throw new Error(`invalid duration for --${flag}: ${JSON.stringify(text)} (e.g. 5s, 500ms)`);
   }
-  const ms = parts.reduce((total, [, value, unit]) => total + Number(value) * (UNITS[unit ?? ''] ?? 0), 0);
+  const ms = parts.reduce(
+    (total, [, value, unit]) => total + Number(value) * (UNITS[unit ?? ''] ?? 0),
+    0,
+  );
   if (ms <= 0) throw new Error(`--${flag} must be positive`);
   return ms;
 }

@@ -2,7 +2,8 @@ import { createPublicKey } from 'node:crypto';
 import type { HashName } from '../../asn1/algorithms.js';
 import type { RemoteSignatureApi } from './remote-signer.js';
 
-const KEY_NAME = /^gcpkms:\/\/(projects\/[^/]+\/locations\/[^/]+\/keyRings\/[^/]+\/cryptoKeys\/[^/]+)(?:\/(?:cryptoKeyVersions|versions)\/(\d+))?$/;
+const KEY_NAME =
+  /^gcpkms:\/\/(projects\/[^/]+\/locations\/[^/]+\/keyRings\/[^/]+\/cryptoKeys\/[^/]+)(?:\/(?:cryptoKeyVersions|versions)\/(\d+))?$/;
 
 /** Parses `gcpkms://projects/P/locations/L/keyRings/R/cryptoKeys/K[/cryptoKeyVersions/V]`. */
 export function parseGcpKmsUri(uri: string): { cryptoKey: string; version?: string } {
@@ -32,10 +33,14 @@ const RESOURCE_EXHAUSTED = 8;
  * The client options for GCP_KMS_ENDPOINT: `http://host:port` is a plaintext channel without
  * credentials (emulators, tests); `https://host[:port]` or `host[:port]` keeps TLS and ADC.
  */
-export async function endpointOptions(endpoint: string | undefined): Promise<Record<string, string | number | object>> {
+export async function endpointOptions(
+  endpoint: string | undefined,
+): Promise<Record<string, string | number | object>> {
   if (!endpoint) return {};
   const url = new URL(endpoint.includes('://') ? endpoint : `https://${endpoint}`);
-  const options: Record<string, string | number | object> = { apiEndpoint: url.hostname.replace(/^\[|\]$/g, '') };
+  const options: Record<string, string | number | object> = {
+    apiEndpoint: url.hostname.replace(/^\[|\]$/g, ''),
+  };
   if (url.port) options['port'] = Number(url.port);
   if (url.protocol === 'http:') {
     const grpc = await import('@grpc/grpc-js');
@@ -75,7 +80,10 @@ export async function createGcpKmsApi(uri: string): Promise<RemoteSignatureApi> 
     async describeKey(signal) {
       if (!versionName) {
         const [versions] = await cancelOnAbort(
-          client.listCryptoKeyVersions({ parent: cryptoKey, filter: 'state=ENABLED', orderBy: 'name desc' }, once),
+          client.listCryptoKeyVersions(
+            { parent: cryptoKey, filter: 'state=ENABLED', orderBy: 'name desc' },
+            once,
+          ),
           signal,
         );
         // Newest enabled version, by number (a name sort would put 9 after 10).
@@ -86,8 +94,12 @@ export async function createGcpKmsApi(uri: string): Promise<RemoteSignatureApi> 
         if (!newest) throw new Error(`${cryptoKey} has no ENABLED version`);
         versionName = newest;
       }
-      const [keyVersion] = await cancelOnAbort(client.getCryptoKeyVersion({ name: versionName }, once), signal);
-      if (keyVersion.state !== 'ENABLED') throw new Error(`${versionName} is ${String(keyVersion.state)}, not ENABLED`);
+      const [keyVersion] = await cancelOnAbort(
+        client.getCryptoKeyVersion({ name: versionName }, once),
+        signal,
+      );
+      if (keyVersion.state !== 'ENABLED')
+        throw new Error(`${versionName} is ${String(keyVersion.state)}, not ENABLED`);
       const algorithm = String(keyVersion.algorithm);
       const hash = ALGORITHM_HASHES[algorithm];
       if (!hash) {
@@ -97,7 +109,10 @@ export async function createGcpKmsApi(uri: string): Promise<RemoteSignatureApi> 
             : `${algorithm} is not a supported asymmetric signing algorithm (use EC_SIGN_P256/P384 or RSA_SIGN_PKCS1_*)`,
         );
       }
-      const [publicKey] = await cancelOnAbort(client.getPublicKey({ name: versionName }, once), signal);
+      const [publicKey] = await cancelOnAbort(
+        client.getPublicKey({ name: versionName }, once),
+        signal,
+      );
       if (!publicKey.pem) throw new Error(`${versionName} has no public key`);
       return { publicKey: createPublicKey(publicKey.pem), hash };
     },

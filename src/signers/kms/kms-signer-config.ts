@@ -19,9 +19,13 @@ export function remoteCallPolicyFrom(config: ServeConfig): RemoteCallPolicy {
 }
 
 /** `--timestamp-signer kms`: the remote signer of --kms-key-resource and the chain of --certificate-chain-path. */
-export async function createKmsSignerWithChain(config: ServeConfig, hash: HashName): Promise<SignerWithChain> {
+export async function createKmsSignerWithChain(
+  config: ServeConfig,
+  hash: HashName,
+): Promise<SignerWithChain> {
   if (!config.kmsKeyResource) throw new Error('--timestamp-signer kms needs --kms-key-resource');
-  if (!config.certificateChainPath) throw new Error('--timestamp-signer kms needs --certificate-chain-path');
+  if (!config.certificateChainPath)
+    throw new Error('--timestamp-signer kms needs --certificate-chain-path');
   const chain = decodeCertificatesPem(await readFile(config.certificateChainPath, 'utf8'));
   const signer = await createKmsSigner(config.kmsKeyResource, hash, remoteCallPolicyFrom(config));
   return { signer, chain };

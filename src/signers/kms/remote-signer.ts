@@ -1,5 +1,9 @@
 import { createHash, type KeyObject } from 'node:crypto';
-import { signatureAlgorithmFor, type HashName, type SignatureAlgorithm } from '../../asn1/algorithms.js';
+import {
+  signatureAlgorithmFor,
+  type HashName,
+  type SignatureAlgorithm,
+} from '../../asn1/algorithms.js';
 import type { Signer } from '../signer.js';
 
 /** What a remote signature API (cloud KMS, Vault transit) offers the TSA. */
@@ -12,7 +16,11 @@ export interface RemoteSignatureApi {
    */
   describeKey(signal: AbortSignal): Promise<{ publicKey: KeyObject; hash?: HashName }>;
   /** Signs a digest made with `algorithm.hash`: DER ECDSA-Sig-Value or PKCS#1 v1.5 signature. */
-  signDigest(digest: Buffer, algorithm: SignatureAlgorithm, signal: AbortSignal): Promise<Uint8Array>;
+  signDigest(
+    digest: Buffer,
+    algorithm: SignatureAlgorithm,
+    signal: AbortSignal,
+  ): Promise<Uint8Array>;
   /** True when the service refused the call because of its rate limits (the only retried error). */
   isThrottling(error: unknown): boolean;
   close?(): Promise<void> | void;
@@ -65,11 +73,13 @@ export class RemoteSigner implements Signer {
     hash: HashName,
     policy: RemoteCallPolicy = DEFAULT_REMOTE_CALL_POLICY,
   ): Promise<RemoteSigner> {
-    const described = await withDeadline(policy.timeoutMs, undefined, (signal) => api.describeKey(signal)).catch(
-      (error: unknown) => {
-        throw new RemoteSignerError(`${api.id}: cannot read the public key: ${messageOf(error)}`, { cause: error });
-      },
-    );
+    const described = await withDeadline(policy.timeoutMs, undefined, (signal) =>
+      api.describeKey(signal),
+    ).catch((error: unknown) => {
+      throw new RemoteSignerError(`${api.id}: cannot read the public key: ${messageOf(error)}`, {
+        cause: error,
+      });
+    });
     if (described.hash && described.hash !== hash) {
       throw new RemoteSignerError(
         `${api.id}: the key signs with ${described.hash.toUpperCase()} but --timestamp-signer-hash is ${hash}; ` +
@@ -78,7 +88,9 @@ export class RemoteSigner implements Signer {
     }
     const algorithm = signatureAlgorithmFor(described.publicKey, hash);
     if (algorithm.keyType === 'ed25519') {
-      throw new RemoteSignerError(`${api.id}: Ed25519 keys cannot sign a digest; use an ECDSA or RSA key`);
+      throw new RemoteSignerError(
+        `${api.id}: Ed25519 keys cannot sign a digest; use an ECDSA or RSA key`,
+      );
     }
     return new RemoteSigner(api, described.publicKey, algorithm, policy);
   }
@@ -100,7 +112,8 @@ export class RemoteSigner implements Signer {
       try {
         return await untilAborted(this.api.signDigest(digest, this.algorithm, signal), signal);
       } catch (error) {
-        if (signal.aborted || attempt >= this.policy.maxRetries || !this.api.isThrottling(error)) throw error;
+        if (signal.aborted || attempt >= this.policy.maxRetries || !this.api.isThrottling(error))
+          throw error;
       }
       const backoff = this.policy.backoffMs * 2 ** attempt;
       await sleep(backoff / 2 + Math.random() * (backoff / 2), signal);
@@ -123,7 +136,9 @@ async function withDeadline<T>(
   signal.throwIfAborted();
   return untilAborted(call(signal), signal).catch((error: unknown) => {
     if (timeout.aborted) {
-      throw new RemoteSignerError(`remote signer did not answer within ${timeoutMs} ms`, { cause: error });
+      throw new RemoteSignerError(`remote signer did not answer within ${timeoutMs} ms`, {
+        cause: error,
+      });
     }
     throw error;
   });

@@ -22,7 +22,10 @@ export class VaultError extends Error {
  * Reads VAULT_ADDR and the token (VAULT_TOKEN, else the file named by VAULT_TOKEN_FILE, else
  * ~/.vault-token as Vault's default token helper does); `BAO_*` for OpenBao.
  */
-export function vaultConnectionFromEnv(prefix: 'VAULT' | 'BAO', env: NodeJS.ProcessEnv = process.env): VaultConnection {
+export function vaultConnectionFromEnv(
+  prefix: 'VAULT' | 'BAO',
+  env: NodeJS.ProcessEnv = process.env,
+): VaultConnection {
   const address = env[`${prefix}_ADDR`];
   if (!address) throw new Error(`${prefix}_ADDR is not set`);
   let token = env[`${prefix}_TOKEN`];
@@ -65,9 +68,13 @@ export async function vaultRequest(
     } catch {
       // not JSON: the status says enough
     }
-    throw new VaultError(`Vault ${method} /v1/${path} failed with HTTP ${response.status}${detail}`, response.status);
+    throw new VaultError(
+      `Vault ${method} /v1/${path} failed with HTTP ${response.status}${detail}`,
+      response.status,
+    );
   }
   const parsed = JSON.parse(text) as { data?: unknown };
-  if (typeof parsed.data !== 'object' || parsed.data === null) throw new Error(`Vault /v1/${path}: no data in the answer`);
+  if (typeof parsed.data !== 'object' || parsed.data === null)
+    throw new Error(`Vault /v1/${path}: no data in the answer`);
   return parsed.data as Record<string, unknown>;
 }

@@ -8,7 +8,10 @@ const SIGNING_KEY_TYPES = /^(ecdsa-p(256|384|521)|rsa-(2048|3072|4096))$/;
 /** Parses `hashivault://<key>` or `openbao://<key>` (sigstore's name rule: no slashes). */
 export function parseVaultUri(uri: string): { prefix: 'VAULT' | 'BAO'; keyName: string } {
   const match = /^(hashivault|openbao):\/\/(\w(?:[\w.-]*\w)?)$/.exec(uri);
-  if (!match?.[2]) throw new Error('kms specification should be in the format hashivault://<key> or openbao://<key>');
+  if (!match?.[2])
+    throw new Error(
+      'kms specification should be in the format hashivault://<key> or openbao://<key>',
+    );
   return { prefix: match[1] === 'openbao' ? 'BAO' : 'VAULT', keyName: match[2] };
 }
 
@@ -25,15 +28,24 @@ export async function createVaultTransitApi(uri: string): Promise<RemoteSignatur
   return {
     id: `${uri.slice(0, uri.indexOf(':'))}:${mount}/${keyName}`,
     async describeKey(signal) {
-      const data = await vaultRequest(connection, 'GET', `${mount}/keys/${keyName}`, undefined, signal);
+      const data = await vaultRequest(
+        connection,
+        'GET',
+        `${mount}/keys/${keyName}`,
+        undefined,
+        signal,
+      );
       const type = String(data['type']);
       if (!SIGNING_KEY_TYPES.test(type)) {
-        throw new Error(`transit key type ${type} cannot sign a digest: use ecdsa-p256/p384/p521 or rsa-2048/3072/4096`);
+        throw new Error(
+          `transit key type ${type} cannot sign a digest: use ecdsa-p256/p384/p521 or rsa-2048/3072/4096`,
+        );
       }
       keyVersion = Number(data['latest_version']);
       const versions = data['keys'] as Record<string, { public_key?: string }> | undefined;
       const pem = versions?.[String(keyVersion)]?.public_key;
-      if (!pem) throw new Error(`transit key ${keyName} has no public key for version ${keyVersion}`);
+      if (!pem)
+        throw new Error(`transit key ${keyName} has no public key for version ${keyVersion}`);
       return { publicKey: createPublicKey(pem) };
     },
     async signDigest(digest, algorithm, signal) {
@@ -45,7 +57,9 @@ export async function createVaultTransitApi(uri: string): Promise<RemoteSignatur
           input: digest.toString('base64'),
           prehashed: true,
           key_version: keyVersion,
-          ...(algorithm.keyType === 'rsa' ? { signature_algorithm: 'pkcs1v15' } : { marshaling_algorithm: 'asn1' }),
+          ...(algorithm.keyType === 'rsa'
+            ? { signature_algorithm: 'pkcs1v15' }
+            : { marshaling_algorithm: 'asn1' }),
         },
         signal,
       );

@@ -10,10 +10,14 @@ import { crc32c } from './crc32c.js';
  * - `hcvault://host[:port]/{mount}/keys/{name}`: transit decrypt with the legacy `context` field.
  * Endpoint overrides: GCP_KMS_ENDPOINT, AWS_ENDPOINT_URL_KMS, TINK_HCVAULT_ADDR.
  */
-export async function openKek(uri: string, options: { vaultToken?: string }): Promise<KeyEncryptionKey> {
+export async function openKek(
+  uri: string,
+  options: { vaultToken?: string },
+): Promise<KeyEncryptionKey> {
   if (uri.startsWith('gcp-kms://')) return openGcpKek(uri);
   if (uri.startsWith('aws-kms://')) return openAwsKek(uri);
-  if (uri.startsWith('hcvault://')) return openVaultKek(uri, options.vaultToken ?? process.env['VAULT_TOKEN']);
+  if (uri.startsWith('hcvault://'))
+    return openVaultKek(uri, options.vaultToken ?? process.env['VAULT_TOKEN']);
   throw new Error('unsupported Tink KMS key type');
 }
 
@@ -44,7 +48,10 @@ async function openGcpKek(uri: string): Promise<KeyEncryptionKey> {
 async function openAwsKek(uri: string): Promise<KeyEncryptionKey> {
   const keyArn = uri.slice('aws-kms://'.length);
   const region = /^arn:(aws[a-zA-Z0-9-_]*):kms:([a-z0-9-]+):/.exec(keyArn)?.[2];
-  if (!region) throw new Error(`invalid AWS KMS key URI ${uri}: expected aws-kms://arn:<partition>:kms:<region>:…`);
+  if (!region)
+    throw new Error(
+      `invalid AWS KMS key URI ${uri}: expected aws-kms://arn:<partition>:kms:<region>:…`,
+    );
   const { KMSClient, DecryptCommand } = await import('@aws-sdk/client-kms');
   const client = new KMSClient({ region });
   return {
@@ -60,7 +67,8 @@ async function openAwsKek(uri: string): Promise<KeyEncryptionKey> {
         }),
       );
       // As tink-java: the key that decrypted must be the one named.
-      if (response.KeyId !== keyArn) throw new Error(`AWS KMS decrypted with ${String(response.KeyId)}, not ${keyArn}`);
+      if (response.KeyId !== keyArn)
+        throw new Error(`AWS KMS decrypted with ${String(response.KeyId)}, not ${keyArn}`);
       return Buffer.from(response.Plaintext ?? []);
     },
   };
@@ -69,9 +77,12 @@ async function openAwsKek(uri: string): Promise<KeyEncryptionKey> {
 async function openVaultKek(uri: string, token: string | undefined): Promise<KeyEncryptionKey> {
   const match = /^hcvault:\/\/([^/]+)\/(.+)\/keys\/([^/]+)$/.exec(uri);
   if (!match?.[1] || !match[2] || !match[3]) {
-    throw new Error(`invalid Vault key URI ${uri}: expected hcvault://host[:port]/{mount}/keys/{name}`);
+    throw new Error(
+      `invalid Vault key URI ${uri}: expected hcvault://host[:port]/{mount}/keys/{name}`,
+    );
   }
-  if (!token) throw new Error('no Vault token for the Tink KEK: set --tink-hcvault-token or VAULT_TOKEN');
+  if (!token)
+    throw new Error('no Vault token for the Tink KEK: set --tink-hcvault-token or VAULT_TOKEN');
   const address = process.env['TINK_HCVAULT_ADDR'] ?? `https://${match[1]}`;
   const { vaultRequest } = await import('../kms/vault-client.js');
   const connection = { address: address.replace(/\/+$/, ''), token };

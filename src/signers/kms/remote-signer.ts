@@ -125,23 +125,38 @@ export class RemoteSigner implements Signer {
   }
 }
 
-/** Runs `call` with a signal that aborts after `timeoutMs` or when `outer` aborts; rejects then. */
+/**
+ * Runs `call` with a signal that aborts after `timeoutMs` or when `outer` aborts; rejects then.
+ * A plain timer that is cleared on completion: AbortSignal.timeout/any keep a timer (and listeners)
+ * alive for the whole timeout after every call, which costs memory and time at high request rates.
+ */
 async function withDeadline<T>(
   timeoutMs: number,
   outer: AbortSignal | undefined,
   call: (signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
-  const timeout = AbortSignal.timeout(timeoutMs);
-  const signal = outer ? AbortSignal.any([outer, timeout]) : timeout;
-  signal.throwIfAborted();
-  return untilAborted(call(signal), signal).catch((error: unknown) => {
-    if (timeout.aborted) {
+  outer?.throwIfAborted();
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort(new RemoteSignerError(`remote signer did not answer within ${timeoutMs} ms`));
+  }, timeoutMs);
+  const onOuterAbort = () => controller.abort(outer?.reason);
+  outer?.addEventListener('abort', onOuterAbort, { once: true });
+  try {
+    return await untilAborted(call(controller.signal), controller.signal);
+  } catch (error) {
+    if (timedOut && !(error instanceof RemoteSignerError)) {
       throw new RemoteSignerError(`remote signer did not answer within ${timeoutMs} ms`, {
         cause: error,
       });
     }
     throw error;
-  });
+  } finally {
+    clearTimeout(timer);
+    outer?.removeEventListener('abort', onOuterAbort);
+  }
 }
 
 /**

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeAwsKms } from './fakes/aws-kms.js';
+import { startFakeAzureKeyVault } from './fakes/azure-key-vault.js';
 import { startFakeVault } from './fakes/vault-transit.js';
 import { selfSignedTls } from './fakes/tls.js';
 import { openssl, tempDir } from './helpers/openssl.js';
@@ -167,6 +168,41 @@ describe('timestamp-server serve --timestamp-signer kms', () => {
       }
     } finally {
       await aws.close();
+    }
+  });
+
+  it('azurekms:// with the flags: DefaultAzureCredential (managed identity) and a CA from NODE_EXTRA_CA_CERTS', async () => {
+    const azure = await startFakeAzureKeyVault();
+    try {
+      const key = azure.createKey('cli-key', 'ec-p384');
+      const paths = await writeChainFor(key.publicKey!, dir);
+      const server = serve(
+        [
+          '--timestamp-signer',
+          'kms',
+          '--timestamp-signer-hash',
+          'sha384',
+          '--kms-key-resource',
+          `azurekms://${azure.host}/cli-key`,
+          '--certificate-chain-path',
+          paths.chain,
+        ],
+        { ...azure.identityEnv, NODE_EXTRA_CA_CERTS: dir.write('azure-ca.pem', azure.cert) },
+      );
+      try {
+        const { url } = await server.ready;
+        expect(url, server.output()).toBeDefined();
+        const { response, data } = await timestamp(url!);
+        expect(response.status).toBe(200);
+        const reply = dir.write('azure.tsr', Buffer.from(await response.arrayBuffer()));
+        expect(
+          await openssl(['ts', '-verify', '-in', reply, '-data', data, '-CAfile', paths.root]),
+        ).toContain('Verification: OK');
+      } finally {
+        await server.stop();
+      }
+    } finally {
+      await azure.close();
     }
   });
 });

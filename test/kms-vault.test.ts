@@ -58,12 +58,14 @@ describe('Vault / OpenBao transit signer (fetch against a fake transit engine)',
     await server.close();
   });
 
-  it('openbao:// reads BAO_ADDR and BAO_TOKEN_FILE', async () => {
+  it('openbao:// reads BAO_ADDR, BAO_TOKEN_FILE and BAO_NAMESPACE', async () => {
     process.env['BAO_ADDR'] = vault.origin;
+    process.env['BAO_NAMESPACE'] = 'team-tsa';
     process.env['BAO_TOKEN_FILE'] = dir.write('bao-token', `${TOKEN}\n`);
     const { server, paths } = await serverFor('ec-p256', {}, 'openbao');
     expect(server.signer.id).toBe('openbao:tsa/transit/' + server.signer.id.split('/').at(-1));
     expect(await issueAndVerify(server.app, dir, paths.root)).toContain('Verification: OK');
+    expect(vault.requests.at(-1)?.namespace).toBe('team-tsa');
     await server.close();
   });
 
@@ -98,6 +100,18 @@ describe('Vault / OpenBao transit signer (fetch against a fake transit engine)',
     expect(failed.statusCode).toBe(500);
     expect(await replyStatus(failed.body, dir)).toMatch(/system failure/i);
     expect(vault.faults.count('sign')).toBe(1);
+    // A JSON request gets the Go server's JSON error.
+    const json = await server.app.inject({
+      method: 'POST',
+      url: '/api/v1/timestamp',
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify({
+        artifactHash: Buffer.alloc(32, 7).toString('base64'),
+        hashAlgorithm: 'sha256',
+      }),
+    });
+    expect(json.statusCode).toBe(500);
+    expect(json.json()).toMatchObject({ code: 500 });
     vault.faults.errorStatus = undefined;
     expect(await issueAndVerify(server.app, dir, paths.root)).toContain('Verification: OK');
     await server.close();

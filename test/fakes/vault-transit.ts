@@ -34,7 +34,7 @@ export async function startFakeVault(options: { token: string; mount?: string })
   const faults = new Faults();
   const keys = new Map<string, FakeKey>();
   /** Request bodies seen, by operation, for assertions on what clients send. */
-  const requests: { operation: string; body: Record<string, unknown> }[] = [];
+  const requests: { operation: string; body: Record<string, unknown>; namespace?: string }[] = [];
 
   const http = await listen(async (request, rawBody, response) => {
     const url = new URL(request.url ?? '/', 'http://vault');
@@ -55,7 +55,8 @@ export async function startFakeVault(options: { token: string; mount?: string })
     if (!inMount || !key) return sendJson(response, 404, { errors: [] });
     const body =
       rawBody.length > 0 ? (JSON.parse(rawBody.toString('utf8')) as Record<string, unknown>) : {};
-    requests.push({ operation, body });
+    const namespace = request.headers['x-vault-namespace'];
+    requests.push({ operation, body, ...(typeof namespace === 'string' ? { namespace } : {}) });
     const type = VAULT_TYPES[key.kind];
 
     if (operation === 'keys' && request.method === 'GET') {

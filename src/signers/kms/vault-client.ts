@@ -6,6 +6,8 @@ import { join } from 'node:path';
 export interface VaultConnection {
   address: string;
   token: string;
+  /** Vault Enterprise / OpenBao namespace (X-Vault-Namespace). */
+  namespace?: string;
 }
 
 export class VaultError extends Error {
@@ -19,7 +21,7 @@ export class VaultError extends Error {
 }
 
 /**
- * Reads VAULT_ADDR and the token (VAULT_TOKEN, else the file named by VAULT_TOKEN_FILE, else
+ * Reads VAULT_ADDR, VAULT_NAMESPACE and the token (VAULT_TOKEN, else the file named by VAULT_TOKEN_FILE, else
  * ~/.vault-token as Vault's default token helper does); `BAO_*` for OpenBao.
  */
 export function vaultConnectionFromEnv(
@@ -38,7 +40,8 @@ export function vaultConnectionFromEnv(
       throw new Error(`no Vault token: set ${prefix}_TOKEN or ${prefix}_TOKEN_FILE`);
     }
   }
-  return { address: address.replace(/\/+$/, ''), token };
+  const namespace = env[`${prefix}_NAMESPACE`];
+  return { address: address.replace(/\/+$/, ''), token, ...(namespace ? { namespace } : {}) };
 }
 
 /**
@@ -55,7 +58,11 @@ export async function vaultRequest(
 ): Promise<Record<string, unknown>> {
   const response = await fetch(`${connection.address}/v1/${path}`, {
     method,
-    headers: { 'X-Vault-Token': connection.token, 'content-type': 'application/json' },
+    headers: {
+      'X-Vault-Token': connection.token,
+      'content-type': 'application/json',
+      ...(connection.namespace ? { 'X-Vault-Namespace': connection.namespace } : {}),
+    },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     ...(signal ? { signal } : {}),
   });

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crc32c } from '../src/signers/tink/crc32c.js';
 import { openKek } from '../src/signers/tink/open-kek.js';
@@ -7,10 +6,8 @@ import { startFakeAwsKms } from './fakes/aws-kms.js';
 import { startFakeGcpKms } from './fakes/gcp-kms.js';
 import { startFakeVault } from './fakes/vault-transit.js';
 
-/** A real keyset to wrap: the cleartext Tink keyset of a fixture, as bytes. */
-const KEYSET = readFileSync(
-  '/work/shared/fixtures/tink/generated/tink-java-1.18.0/java_ecdsa_p256.cleartext.json',
-);
+/** The blob a KEK wraps: opaque to the KEK, so any bytes stand for a serialized Keyset. */
+const KEYSET = randomBytes(311);
 const EMPTY = new Uint8Array(0);
 
 let aws: Awaited<ReturnType<typeof startFakeAwsKms>>;

@@ -21,7 +21,7 @@ function option<T>(spec: OptionSpec<T>): OptionSpec<T> {
   return spec;
 }
 
-export const SIGNER_TYPES = ['memory'] as const;
+export const SIGNER_TYPES = ['memory', 'kms'] as const;
 
 export const SERVE_OPTIONS = {
   host: option({
@@ -44,6 +44,37 @@ export const SERVE_OPTIONS = {
     default: 'sha256',
     choices: ['sha256', 'sha384', 'sha512'],
     description: 'digest of the CMS signature (must suit the key)',
+  }),
+  certificateChainPath: option({
+    flag: 'certificate-chain-path',
+    kind: 'string',
+    default: '',
+    description:
+      'PEM certificate chain, leaf first, root last (required for kms, tink and file signers)',
+  }),
+  kmsKeyResource: option({
+    flag: 'kms-key-resource',
+    kind: 'string',
+    default: '',
+    description: 'KMS key URI: awskms://, gcpkms://, azurekms://, hashivault:// or openbao://',
+  }),
+  kmsTimeout: option({
+    flag: 'kms-timeout',
+    kind: 'string',
+    default: '5s',
+    description: 'deadline of one remote signature, including retries (e.g. 5s, 800ms)',
+  }),
+  kmsMaxConcurrency: option({
+    flag: 'kms-max-concurrency',
+    kind: 'integer',
+    default: 32,
+    description: 'remote signature calls in flight at most; more wait within their deadline',
+  }),
+  kmsMaxRetries: option({
+    flag: 'kms-max-retries',
+    kind: 'integer',
+    default: 3,
+    description: 'retries of a throttled remote signature (other errors are not retried)',
   }),
   includeChainInResponse: option({
     flag: 'include-chain-in-response',

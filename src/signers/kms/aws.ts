@@ -1,0 +1,117 @@
+import { Agent } from 'node:https';
+import { createPublicKey } from 'node:crypto';
+import type { HashName } from '../../asn1/algorithms.js';
+import type { RemoteSignatureApi } from './remote-signer.js';
+
+const KEY_REFERENCE =
+  /^((?:mrk-)?[-a-fA-F0-9]+|alias\/[\w/-]+|arn:(?:aws|aws-us-gov|aws-cn):kms:[a-z0-9-]+:\d{12}:(?:key\/(?:mrk-)?[-a-fA-F0-9]+|alias\/[\w/-]+))$/;
+
+export interface AwsKmsKey {
+  /** `https://host[:port]`, or undefined for the SDK's own choice (region, AWS_ENDPOINT_URL_KMS). */
+  endpoint?: string;
+  keyId: string;
+  /** From a key or alias ARN; else the SDK's default region chain. */
+  region?: string;
+}
+
+/** Parses `awskms://[ENDPOINT]/<key id | alias/name | key or alias ARN>` as sigstore does. */
+export function parseAwsKmsUri(uri: string): AwsKmsKey {
+  const match = /^awskms:\/\/([^/]*)\/(.+)$/.exec(uri);
+  const keyId = match?.[2];
+  if (!match || !keyId || !KEY_REFERENCE.test(keyId)) {
+    throw new Error(
+      'kms specification should be in the format awskms://[ENDPOINT]/[ID/ALIAS/ARN] (endpoint optional)',
+    );
+  }
+  const key: AwsKmsKey = { keyId };
+  if (match[1]) key.endpoint = `https://${match[1]}`;
+  const region = /^arn:[^:]+:kms:([a-z0-9-]+):/.exec(keyId)?.[1];
+  if (region) key.region = region;
+  return key;
+}
+
+const EC_HASHES: Record<string, HashName> = {
+  ECC_NIST_P256: 'sha256',
+  ECC_NIST_P384: 'sha384',
+  ECC_NIST_P521: 'sha512',
+};
+
+/** AWS KMS through @aws-sdk/client-kms, with the SDK's default credential chain (env, profile, IRSA...). */
+export async function createAwsKmsApi(uri: string): Promise<RemoteSignatureApi> {
+  const { KMSClient, DescribeKeyCommand, GetPublicKeyCommand, SignCommand } =
+    await import('@aws-sdk/client-kms');
+  const key = parseAwsKmsUri(uri);
+  const client = new KMSClient({
+    ...(key.endpoint ? { endpoint: key.endpoint } : {}),
+    ...(key.region ? { region: key.region } : {}),
+    // Retries are the remote signer's business: throttling only, within the deadline.
+    maxAttempts: 1,
+    ...(process.env['AWS_TLS_INSECURE_SKIP_VERIFY'] === '1'
+      ? { requestHandler: { httpsAgent: new Agent({ rejectUnauthorized: false }) } }
+      : {}),
+  });
+  let signingAlgorithms: string[] = [];
+  let ecHash: HashName | undefined;
+
+  return {
+    id: `awskms:${key.keyId}`,
+    async describeKey(signal) {
+      const { KeyMetadata: metadata } = await client.send(
+        new DescribeKeyCommand({ KeyId: key.keyId }),
+        {
+          abortSignal: signal,
+        },
+      );
+      if (metadata?.KeyUsage !== 'SIGN_VERIFY') {
+        throw new Error(`key usage is ${metadata?.KeyUsage ?? 'unknown'}, not SIGN_VERIFY`);
+      }
+      if (metadata.KeyState !== 'Enabled')
+        throw new Error(`key state is ${metadata.KeyState ?? 'unknown'}`);
+      const spec = metadata.KeySpec ?? '';
+      if (!spec.startsWith('RSA_') && !(spec in EC_HASHES))
+        throw new Error(`unsupported key spec ${spec}`);
+      const response = await client.send(new GetPublicKeyCommand({ KeyId: key.keyId }), {
+        abortSignal: signal,
+      });
+      if (!response.PublicKey) throw new Error('GetPublicKey returned no key');
+      signingAlgorithms = response.SigningAlgorithms ?? metadata.SigningAlgorithms ?? [];
+      ecHash = EC_HASHES[spec];
+      const publicKey = createPublicKey({
+        key: Buffer.from(response.PublicKey),
+        format: 'der',
+        type: 'spki',
+      });
+      return ecHash ? { publicKey, hash: ecHash } : { publicKey };
+    },
+    async signDigest(digest, algorithm, signal) {
+      // ECDSA keys sign with the curve's hash; RSA keys with PKCS#1 v1.5 and the configured hash (never PSS).
+      const suffix = algorithm.hash.slice(3);
+      const signingAlgorithm = ecHash ? `ECDSA_SHA_${suffix}` : `RSASSA_PKCS1_V1_5_SHA_${suffix}`;
+      if (signingAlgorithms.length > 0 && !signingAlgorithms.includes(signingAlgorithm)) {
+        throw new Error(
+          `the key does not offer ${signingAlgorithm} (it offers ${signingAlgorithms.join(', ')})`,
+        );
+      }
+      const response = await client.send(
+        new SignCommand({
+          KeyId: key.keyId,
+          Message: digest,
+          MessageType: 'DIGEST',
+          SigningAlgorithm: signingAlgorithm as 'ECDSA_SHA_256',
+        }),
+        { abortSignal: signal },
+      );
+      if (!response.Signature) throw new Error('Sign returned no signature');
+      return response.Signature;
+    },
+    isThrottling(error) {
+      const name = (error as { name?: unknown } | null)?.name;
+      const status = (error as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata
+        ?.httpStatusCode;
+      return name === 'ThrottlingException' || status === 429;
+    },
+    close() {
+      client.destroy();
+    },
+  };
+}

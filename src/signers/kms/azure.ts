@@ -1,0 +1,97 @@
+import { createPublicKey, type JsonWebKey as NodeJsonWebKey } from 'node:crypto';
+import type { HashName } from '../../asn1/algorithms.js';
+import { ecdsaRawToDer } from './ecdsa-signature.js';
+import type { ProviderOptions } from './provider-options.js';
+import type { RemoteSignatureApi } from './remote-signer.js';
+
+/** Parses `azurekms://<vault host>/<key>[/<version>]` (sigstore's rule). */
+export function parseAzureKmsUri(uri: string): {
+  vaultUrl: string;
+  host: string;
+  keyName: string;
+  version?: string;
+} {
+  const match = /^azurekms:\/\/([^/]+)\/([^/]+)(?:\/([a-z0-9]*))?$/.exec(uri);
+  if (!match?.[1] || !match[2]) {
+    throw new Error(
+      'kms specification should be in the format azurekms://[VAULT_NAME][VAULT_URL]/[KEY_NAME]',
+    );
+  }
+  const parsed = { vaultUrl: `https://${match[1]}/`, host: match[1], keyName: match[2] };
+  return match[3] ? { ...parsed, version: match[3] } : parsed;
+}
+
+/** Key Vault domains of the Azure clouds; any other host is an endpoint override (private endpoint, test). */
+const KEY_VAULT_DOMAINS =
+  /\.(vault\.azure\.net|vault\.azure\.cn|vault\.usgovcloudapi\.net|managedhsm\.azure\.net)$/;
+
+const EC_HASHES: Record<string, HashName> = {
+  'P-256': 'sha256',
+  'P-384': 'sha384',
+  'P-521': 'sha512',
+};
+
+const base64url = (bytes: Uint8Array | undefined) => Buffer.from(bytes ?? []).toString('base64url');
+
+/**
+ * Azure Key Vault (or Managed HSM) through @azure/keyvault-keys with DefaultAzureCredential
+ * (environment, workload identity, managed identity, Azure CLI...). ECDSA signatures come back raw
+ * (r || s) and are converted to DER; RSA signs RS256/384/512 (PKCS#1 v1.5) with the configured hash.
+ */
+export async function createAzureKeyVaultApi(
+  uri: string,
+  options: ProviderOptions = {},
+): Promise<RemoteSignatureApi> {
+  const [{ KeyClient, CryptographyClient }, { DefaultAzureCredential }] = await Promise.all([
+    import('@azure/keyvault-keys'),
+    import('@azure/identity'),
+  ]);
+  const { vaultUrl, host, keyName, version } = parseAzureKmsUri(uri);
+  const credential = new DefaultAzureCredential();
+  const clientOptions = {
+    // Retries are the remote signer's business: throttling only, within the deadline.
+    retryOptions: { maxRetries: 0 },
+    disableChallengeResourceVerification: !KEY_VAULT_DOMAINS.test(host.replace(/:\d+$/, '')),
+    ...(options.httpsAgent ? { agent: options.httpsAgent } : {}),
+  };
+  const keyClient = new KeyClient(vaultUrl, credential, clientOptions);
+  let cryptography: InstanceType<typeof CryptographyClient> | undefined;
+  let keyType = '';
+
+  return {
+    id: `azurekms:${host}/${keyName}${version ? `/${version}` : ''}`,
+    async describeKey(signal) {
+      const key = await keyClient.getKey(keyName, {
+        ...(version ? { version } : {}),
+        abortSignal: signal,
+      });
+      const jwk = key.key;
+      if (!jwk?.kty || !key.id) throw new Error('Key Vault returned no key');
+      if (key.properties.enabled === false) throw new Error(`key ${keyName} is disabled`);
+      keyType = jwk.kty.replace(/-HSM$/, '');
+      if (keyType !== 'EC' && keyType !== 'RSA')
+        throw new Error(`key type ${jwk.kty} cannot sign: use an EC or RSA key`);
+      const publicJwk: NodeJsonWebKey =
+        keyType === 'EC'
+          ? { kty: 'EC', crv: jwk.crv ?? '', x: base64url(jwk.x), y: base64url(jwk.y) }
+          : { kty: 'RSA', n: base64url(jwk.n), e: base64url(jwk.e) };
+      // Sign with exactly the version read here, even if the key rotates later.
+      cryptography = new CryptographyClient(key, credential, clientOptions);
+      const publicKey = createPublicKey({ key: publicJwk, format: 'jwk' });
+      const hash = keyType === 'EC' ? EC_HASHES[jwk.crv ?? ''] : undefined;
+      if (keyType === 'EC' && !hash) throw new Error(`unsupported curve ${jwk.crv ?? 'unknown'}`);
+      return hash ? { publicKey, hash } : { publicKey };
+    },
+    async signDigest(digest, algorithm, signal) {
+      if (!cryptography) throw new Error('key not read yet');
+      const bits = algorithm.hash.slice(3);
+      const result = await cryptography.sign(keyType === 'EC' ? `ES${bits}` : `RS${bits}`, digest, {
+        abortSignal: signal,
+      });
+      return keyType === 'EC' ? ecdsaRawToDer(result.result) : result.result;
+    },
+    isThrottling(error) {
+      return (error as { statusCode?: unknown } | null)?.statusCode === 429;
+    },
+  };
+}

@@ -1,0 +1,44 @@
+import type { HashName } from '../../asn1/algorithms.js';
+import {
+  DEFAULT_REMOTE_CALL_POLICY,
+  RemoteSigner,
+  type RemoteCallPolicy,
+  type RemoteSignatureApi,
+} from './remote-signer.js';
+import type { ProviderOptions } from './provider-options.js';
+
+/** The providers by URI scheme; each module (and its SDK) is loaded only when its scheme is used. */
+const PROVIDERS: Record<
+  string,
+  (uri: string, options: ProviderOptions) => Promise<RemoteSignatureApi>
+> = {
+  awskms: async (uri) => (await import('./aws.js')).createAwsKmsApi(uri),
+  gcpkms: async (uri) => (await import('./gcp.js')).createGcpKmsApi(uri),
+  azurekms: async (uri, options) =>
+    (await import('./azure.js')).createAzureKeyVaultApi(uri, options),
+  hashivault: async (uri) => (await import('./vault.js')).createVaultTransitApi(uri),
+  openbao: async (uri) => (await import('./vault.js')).createVaultTransitApi(uri),
+};
+
+/** The remote signer for a `--kms-key-resource` URI, its key read and checked against `hash`. */
+export async function createKmsSigner(
+  uri: string,
+  hash: HashName,
+  policy: RemoteCallPolicy = DEFAULT_REMOTE_CALL_POLICY,
+  options: ProviderOptions = {},
+): Promise<RemoteSigner> {
+  const scheme = /^([a-z0-9]+):\/\//.exec(uri)?.[1];
+  const provider = scheme ? PROVIDERS[scheme] : undefined;
+  if (!provider) {
+    throw new Error(
+      `unsupported --kms-key-resource ${JSON.stringify(uri)}: use awskms://, gcpkms://, azurekms://, hashivault:// or openbao://`,
+    );
+  }
+  const api = await provider(uri, options);
+  try {
+    return await RemoteSigner.create(api, hash, policy);
+  } catch (error) {
+    await api.close?.();
+    throw error;
+  }
+}

@@ -1,0 +1,134 @@
+import { createPublicKey } from 'node:crypto';
+import type { HashName } from '../../asn1/algorithms.js';
+import type { RemoteSignatureApi } from './remote-signer.js';
+
+const KEY_NAME =
+  /^gcpkms:\/\/(projects\/[^/]+\/locations\/[^/]+\/keyRings\/[^/]+\/cryptoKeys\/[^/]+)(?:\/(?:cryptoKeyVersions|versions)\/(\d+))?$/;
+
+/** Parses `gcpkms://projects/P/locations/L/keyRings/R/cryptoKeys/K[/cryptoKeyVersions/V]`. */
+export function parseGcpKmsUri(uri: string): { cryptoKey: string; version?: string } {
+  const match = KEY_NAME.exec(uri);
+  if (!match?.[1]) {
+    throw new Error(
+      'kms specification should be in the format gcpkms://projects/[PROJECT]/locations/[LOCATION]/keyRings/[KEYRING]/cryptoKeys/[KEY][/cryptoKeyVersions/[VERSION]]',
+    );
+  }
+  return match[2] ? { cryptoKey: match[1], version: match[2] } : { cryptoKey: match[1] };
+}
+
+/** Cloud KMS signing algorithms that give tokens verifiers accept: ECDSA and RSA PKCS#1 v1.5. */
+const ALGORITHM_HASHES: Record<string, HashName> = {
+  EC_SIGN_P256_SHA256: 'sha256',
+  EC_SIGN_P384_SHA384: 'sha384',
+  RSA_SIGN_PKCS1_2048_SHA256: 'sha256',
+  RSA_SIGN_PKCS1_3072_SHA256: 'sha256',
+  RSA_SIGN_PKCS1_4096_SHA256: 'sha256',
+  RSA_SIGN_PKCS1_4096_SHA512: 'sha512',
+};
+
+/** gRPC RESOURCE_EXHAUSTED: Cloud KMS's quota/throttling answer. */
+const RESOURCE_EXHAUSTED = 8;
+
+/**
+ * The client options for GCP_KMS_ENDPOINT: `http://host:port` is a plaintext channel without
+ * credentials (emulators, tests); `https://host[:port]` or `host[:port]` keeps TLS and ADC.
+ */
+export async function endpointOptions(
+  endpoint: string | undefined,
+): Promise<Record<string, string | number | object>> {
+  if (!endpoint) return {};
+  const url = new URL(endpoint.includes('://') ? endpoint : `https://${endpoint}`);
+  const options: Record<string, string | number | object> = {
+    apiEndpoint: url.hostname.replace(/^\[|\]$/g, ''),
+  };
+  if (url.port) options['port'] = Number(url.port);
+  if (url.protocol === 'http:') {
+    const grpc = await import('@grpc/grpc-js');
+    options['sslCreds'] = grpc.credentials.createInsecure();
+    options['port'] ??= 80;
+  }
+  return options;
+}
+
+interface Cancellable<T> extends Promise<T> {
+  cancel?: () => void;
+}
+
+/** Cancels a gax call when the signal aborts (gax calls take no AbortSignal). */
+function cancelOnAbort<T>(call: Cancellable<T>, signal: AbortSignal): Promise<T> {
+  const cancel = () => call.cancel?.();
+  signal.addEventListener('abort', cancel, { once: true });
+  return call.finally(() => signal.removeEventListener('abort', cancel));
+}
+
+/** A Cloud KMS client (gRPC, Application Default Credentials), honouring GCP_KMS_ENDPOINT. */
+export async function createGcpKmsClient() {
+  const { KeyManagementServiceClient } = await import('@google-cloud/kms');
+  return new KeyManagementServiceClient(await endpointOptions(process.env['GCP_KMS_ENDPOINT']));
+}
+
+/** Cloud KMS through @google-cloud/kms (gRPC) with Application Default Credentials. */
+export async function createGcpKmsApi(uri: string): Promise<RemoteSignatureApi> {
+  const { cryptoKey, version } = parseGcpKmsUri(uri);
+  const client = await createGcpKmsClient();
+  // Retries are the remote signer's business: throttling only, within the deadline.
+  const once = { retry: { retryCodes: [] } };
+  let versionName = version ? `${cryptoKey}/cryptoKeyVersions/${version}` : '';
+
+  return {
+    id: `gcpkms:${cryptoKey}${version ? `/cryptoKeyVersions/${version}` : ''}`,
+    async describeKey(signal) {
+      if (!versionName) {
+        const [versions] = await cancelOnAbort(
+          client.listCryptoKeyVersions(
+            { parent: cryptoKey, filter: 'state=ENABLED', orderBy: 'name desc' },
+            once,
+          ),
+          signal,
+        );
+        // Newest enabled version, by number (a name sort would put 9 after 10).
+        const newest = versions
+          .filter((candidate) => candidate.state === 'ENABLED' && candidate.name)
+          .map((candidate) => candidate.name as string)
+          .sort((a, b) => Number(b.split('/').at(-1)) - Number(a.split('/').at(-1)))[0];
+        if (!newest) throw new Error(`${cryptoKey} has no ENABLED version`);
+        versionName = newest;
+      }
+      const [keyVersion] = await cancelOnAbort(
+        client.getCryptoKeyVersion({ name: versionName }, once),
+        signal,
+      );
+      if (keyVersion.state !== 'ENABLED')
+        throw new Error(`${versionName} is ${String(keyVersion.state)}, not ENABLED`);
+      const algorithm = String(keyVersion.algorithm);
+      const hash = ALGORITHM_HASHES[algorithm];
+      if (!hash) {
+        throw new Error(
+          algorithm.includes('_PSS_')
+            ? `${algorithm}: RSA-PSS keys are not supported (use RSA_SIGN_PKCS1_* or EC_SIGN_*)`
+            : `${algorithm} is not a supported asymmetric signing algorithm (use EC_SIGN_P256/P384 or RSA_SIGN_PKCS1_*)`,
+        );
+      }
+      const [publicKey] = await cancelOnAbort(
+        client.getPublicKey({ name: versionName }, once),
+        signal,
+      );
+      if (!publicKey.pem) throw new Error(`${versionName} has no public key`);
+      return { publicKey: createPublicKey(publicKey.pem), hash };
+    },
+    async signDigest(digest, algorithm, signal) {
+      const [response] = await cancelOnAbort(
+        client.asymmetricSign({ name: versionName, digest: { [algorithm.hash]: digest } }, once),
+        signal,
+      );
+      if (!response.signature) throw new Error('AsymmetricSign returned no signature');
+      return Buffer.from(response.signature as Uint8Array);
+    },
+    isThrottling(error) {
+      return (error as { code?: unknown } | null)?.code === RESOURCE_EXHAUSTED;
+    },
+    async close() {
+      await client.close();
+    },
+  };
+}

@@ -1,0 +1,230 @@
+import { createHash, type KeyObject } from 'node:crypto';
+import {
+  signatureAlgorithmFor,
+  type HashName,
+  type SignatureAlgorithm,
+} from '../../asn1/algorithms.js';
+import type { Signer } from '../signer.js';
+
+/** What a remote signature API (cloud KMS, Vault transit) offers the TSA. */
+export interface RemoteSignatureApi {
+  /** For logs; never secret, e.g. "awskms:alias/tsa". */
+  readonly id: string;
+  /**
+   * The key's public key and, when the key fixes it (AWS, GCP, Azure), the digest it signs with.
+   * Read once at start.
+   */
+  describeKey(signal: AbortSignal): Promise<{ publicKey: KeyObject; hash?: HashName }>;
+  /** Signs a digest made with `algorithm.hash`: DER ECDSA-Sig-Value or PKCS#1 v1.5 signature. */
+  signDigest(
+    digest: Buffer,
+    algorithm: SignatureAlgorithm,
+    signal: AbortSignal,
+  ): Promise<Uint8Array>;
+  /** True when the service refused the call because of its rate limits (the only retried error). */
+  isThrottling(error: unknown): boolean;
+  close?(): Promise<void> | void;
+}
+
+export interface RemoteCallPolicy {
+  /** Deadline of one signature, including waiting for a slot and retries. */
+  timeoutMs: number;
+  /** Calls in flight at most; further calls wait for a slot (within their deadline). */
+  maxConcurrency: number;
+  /** Retries of a throttled call; other errors are never retried. */
+  maxRetries: number;
+  /** First backoff; doubled per retry, with jitter. */
+  backoffMs: number;
+}
+
+export const DEFAULT_REMOTE_CALL_POLICY: RemoteCallPolicy = {
+  timeoutMs: 5_000,
+  maxConcurrency: 32,
+  maxRetries: 3,
+  backoffMs: 50,
+};
+
+export class RemoteSignerError extends Error {
+  override name = 'RemoteSignerError';
+}
+
+/**
+ * The remote-signature strategy: hash locally, send the digest, bound every call by a deadline and
+ * a concurrency limit, retry only throttling. Every failure is a rejected promise; the authority
+ * answers it with systemFailure.
+ */
+export class RemoteSigner implements Signer {
+  readonly id: string;
+  private readonly slots: Semaphore;
+
+  private constructor(
+    private readonly api: RemoteSignatureApi,
+    readonly publicKey: KeyObject,
+    readonly algorithm: SignatureAlgorithm,
+    private readonly policy: RemoteCallPolicy,
+  ) {
+    this.id = api.id;
+    this.slots = new Semaphore(policy.maxConcurrency);
+  }
+
+  /** Reads the key once and checks that it signs with `hash`; throws a start-up error if not. */
+  static async create(
+    api: RemoteSignatureApi,
+    hash: HashName,
+    policy: RemoteCallPolicy = DEFAULT_REMOTE_CALL_POLICY,
+  ): Promise<RemoteSigner> {
+    const described = await withDeadline(policy.timeoutMs, undefined, (signal) =>
+      api.describeKey(signal),
+    ).catch((error: unknown) => {
+      throw new RemoteSignerError(`${api.id}: cannot read the public key: ${messageOf(error)}`, {
+        cause: error,
+      });
+    });
+    if (described.hash && described.hash !== hash) {
+      throw new RemoteSignerError(
+        `${api.id}: the key signs with ${described.hash.toUpperCase()} but --timestamp-signer-hash is ${hash}; ` +
+          `set --timestamp-signer-hash=${described.hash}`,
+      );
+    }
+    const algorithm = signatureAlgorithmFor(described.publicKey, hash);
+    if (algorithm.keyType === 'ed25519') {
+      throw new RemoteSignerError(
+        `${api.id}: Ed25519 keys cannot sign a digest; use an ECDSA or RSA key`,
+      );
+    }
+    return new RemoteSigner(api, described.publicKey, algorithm, policy);
+  }
+
+  async sign(data: Uint8Array, signal?: AbortSignal): Promise<Uint8Array> {
+    const digest = createHash(this.algorithm.hash).update(data).digest();
+    return withDeadline(this.policy.timeoutMs, signal, async (deadline) => {
+      const release = await this.slots.acquire(deadline);
+      try {
+        return await this.signWithRetries(digest, deadline);
+      } finally {
+        release();
+      }
+    });
+  }
+
+  private async signWithRetries(digest: Buffer, signal: AbortSignal): Promise<Uint8Array> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await untilAborted(this.api.signDigest(digest, this.algorithm, signal), signal);
+      } catch (error) {
+        if (signal.aborted || attempt >= this.policy.maxRetries || !this.api.isThrottling(error))
+          throw error;
+      }
+      const backoff = this.policy.backoffMs * 2 ** attempt;
+      await sleep(backoff / 2 + Math.random() * (backoff / 2), signal);
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.api.close?.();
+  }
+}
+
+/**
+ * Runs `call` with a signal that aborts after `timeoutMs` or when `outer` aborts; rejects then.
+ * A plain timer that is cleared on completion: AbortSignal.timeout/any keep a timer (and listeners)
+ * alive for the whole timeout after every call, which costs memory and time at high request rates.
+ */
+async function withDeadline<T>(
+  timeoutMs: number,
+  outer: AbortSignal | undefined,
+  call: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  outer?.throwIfAborted();
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort(new RemoteSignerError(`remote signer did not answer within ${timeoutMs} ms`));
+  }, timeoutMs);
+  const onOuterAbort = () => controller.abort(outer?.reason);
+  outer?.addEventListener('abort', onOuterAbort, { once: true });
+  try {
+    return await untilAborted(call(controller.signal), controller.signal);
+  } catch (error) {
+    if (timedOut && !(error instanceof RemoteSignerError)) {
+      throw new RemoteSignerError(`remote signer did not answer within ${timeoutMs} ms`, {
+        cause: error,
+      });
+    }
+    throw error;
+  } finally {
+    clearTimeout(timer);
+    outer?.removeEventListener('abort', onOuterAbort);
+  }
+}
+
+/**
+ * Settles with `promise`, or rejects as soon as `signal` aborts: an SDK that ignores the signal
+ * (or a service that hangs) cannot hold the request past its deadline.
+ */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  // A late rejection of an abandoned call must not become an unhandled rejection.
+  promise.catch(() => {});
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error as Error);
+      },
+    );
+  });
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return untilAborted(new Promise<void>((resolve) => setTimeout(resolve, ms).unref()), signal);
+}
+
+/** A counting semaphore whose waiters give up when their signal aborts. */
+class Semaphore {
+  private readonly waiters: (() => void)[] = [];
+
+  constructor(private available: number) {}
+
+  async acquire(signal: AbortSignal): Promise<() => void> {
+    if (this.available > 0) {
+      this.available--;
+    } else {
+      let wake!: () => void;
+      const granted = new Promise<void>((resolve) => (wake = resolve));
+      this.waiters.push(wake);
+      try {
+        await untilAborted(granted, signal);
+      } catch (error) {
+        const index = this.waiters.indexOf(wake);
+        if (index >= 0) this.waiters.splice(index, 1);
+        else this.release(); // granted while aborting: pass the slot on
+        throw error;
+      }
+    }
+    let released = false;
+    return () => {
+      if (!released) {
+        released = true;
+        this.release();
+      }
+    };
+  }
+
+  private release(): void {
+    const next = this.waiters.shift();
+    if (next) next();
+    else this.available++;
+  }
+}
+
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

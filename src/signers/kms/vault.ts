@@ -1,0 +1,74 @@
+import { createPublicKey } from 'node:crypto';
+import type { RemoteSignatureApi } from './remote-signer.js';
+import { vaultConnectionFromEnv, vaultRequest, VaultError } from './vault-client.js';
+
+const HASH_PATHS = { sha256: 'sha2-256', sha384: 'sha2-384', sha512: 'sha2-512' } as const;
+const SIGNING_KEY_TYPES = /^(ecdsa-p(256|384|521)|rsa-(2048|3072|4096))$/;
+
+/** Parses `hashivault://<key>` or `openbao://<key>` (sigstore's name rule: no slashes). */
+export function parseVaultUri(uri: string): { prefix: 'VAULT' | 'BAO'; keyName: string } {
+  const match = /^(hashivault|openbao):\/\/(\w(?:[\w.-]*\w)?)$/.exec(uri);
+  if (!match?.[2])
+    throw new Error(
+      'kms specification should be in the format hashivault://<key> or openbao://<key>',
+    );
+  return { prefix: match[1] === 'openbao' ? 'BAO' : 'VAULT', keyName: match[2] };
+}
+
+/**
+ * A Vault or OpenBao transit key. Signs the digest (`prehashed`) with PKCS#1 v1.5 for RSA, and pins
+ * the key version read at start, so a rotation cannot silently sign with a key the leaf does not hold.
+ */
+export async function createVaultTransitApi(uri: string): Promise<RemoteSignatureApi> {
+  const { prefix, keyName } = parseVaultUri(uri);
+  const connection = vaultConnectionFromEnv(prefix);
+  const mount = (process.env['TRANSIT_SECRET_ENGINE_PATH'] ?? 'transit').replace(/^\/+|\/+$/g, '');
+  let keyVersion = 0;
+
+  return {
+    id: `${uri.slice(0, uri.indexOf(':'))}:${mount}/${keyName}`,
+    async describeKey(signal) {
+      const data = await vaultRequest(
+        connection,
+        'GET',
+        `${mount}/keys/${keyName}`,
+        undefined,
+        signal,
+      );
+      const type = String(data['type']);
+      if (!SIGNING_KEY_TYPES.test(type)) {
+        throw new Error(
+          `transit key type ${type} cannot sign a digest: use ecdsa-p256/p384/p521 or rsa-2048/3072/4096`,
+        );
+      }
+      keyVersion = Number(data['latest_version']);
+      const versions = data['keys'] as Record<string, { public_key?: string }> | undefined;
+      const pem = versions?.[String(keyVersion)]?.public_key;
+      if (!pem)
+        throw new Error(`transit key ${keyName} has no public key for version ${keyVersion}`);
+      return { publicKey: createPublicKey(pem) };
+    },
+    async signDigest(digest, algorithm, signal) {
+      const data = await vaultRequest(
+        connection,
+        'POST',
+        `${mount}/sign/${keyName}/${HASH_PATHS[algorithm.hash]}`,
+        {
+          input: digest.toString('base64'),
+          prehashed: true,
+          key_version: keyVersion,
+          ...(algorithm.keyType === 'rsa'
+            ? { signature_algorithm: 'pkcs1v15' }
+            : { marshaling_algorithm: 'asn1' }),
+        },
+        signal,
+      );
+      const signature = /^vault:v\d+:(.+)$/.exec(String(data['signature']))?.[1];
+      if (!signature) throw new Error('Vault returned no signature');
+      return Buffer.from(signature, 'base64');
+    },
+    isThrottling(error) {
+      return error instanceof VaultError && error.status === 429;
+    },
+  };
+}

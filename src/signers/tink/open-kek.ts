@@ -1,0 +1,100 @@
+import type { KeyEncryptionKey } from './kek.js';
+import { crc32c } from './crc32c.js';
+
+/**
+ * The key-encryption key behind a `--tink-key-resource` URI, called exactly as Tink's KMS AEADs
+ * call each service (fixtures/tink/README.md section 4):
+ * - `gcp-kms://projects/…/cryptoKeys/K`: Cloud KMS Decrypt with CRC32C integrity fields;
+ * - `aws-kms://arn:…:key/…`: KMS Decrypt in the ARN's region, EncryptionContext
+ *   `{associatedData: hex(AD)}` only when AD is not empty;
+ * - `hcvault://host[:port]/{mount}/keys/{name}`: transit decrypt with the legacy `context` field.
+ * Endpoint overrides: GCP_KMS_ENDPOINT, AWS_ENDPOINT_URL_KMS, TINK_HCVAULT_ADDR.
+ */
+export async function openKek(
+  uri: string,
+  options: { vaultToken?: string },
+): Promise<KeyEncryptionKey> {
+  if (uri.startsWith('gcp-kms://')) return openGcpKek(uri);
+  if (uri.startsWith('aws-kms://')) return openAwsKek(uri);
+  if (uri.startsWith('hcvault://'))
+    return openVaultKek(uri, options.vaultToken ?? process.env['VAULT_TOKEN']);
+  throw new Error('unsupported Tink KMS key type');
+}
+
+async function openGcpKek(uri: string): Promise<KeyEncryptionKey> {
+  const keyName = uri.slice('gcp-kms://'.length);
+  const { createGcpKmsClient } = await import('../kms/gcp.js');
+  const client = await createGcpKmsClient();
+  return {
+    uri,
+    async decrypt(ciphertext, associatedData) {
+      const [response] = await client.decrypt({
+        name: keyName,
+        ciphertext,
+        ciphertextCrc32c: { value: crc32c(ciphertext) },
+        ...(associatedData.length > 0 ? { additionalAuthenticatedData: associatedData } : {}),
+        additionalAuthenticatedDataCrc32c: { value: crc32c(associatedData) },
+      });
+      const plaintext = Buffer.from((response.plaintext as Uint8Array | null) ?? []);
+      const checksum = response.plaintextCrc32c?.value;
+      if (checksum !== undefined && checksum !== null && Number(checksum) !== crc32c(plaintext)) {
+        throw new Error('Cloud KMS decrypt: plaintext CRC32C mismatch');
+      }
+      return plaintext;
+    },
+  };
+}
+
+async function openAwsKek(uri: string): Promise<KeyEncryptionKey> {
+  const keyArn = uri.slice('aws-kms://'.length);
+  const region = /^arn:(aws[a-zA-Z0-9-_]*):kms:([a-z0-9-]+):/.exec(keyArn)?.[2];
+  if (!region)
+    throw new Error(
+      `invalid AWS KMS key URI ${uri}: expected aws-kms://arn:<partition>:kms:<region>:…`,
+    );
+  const { KMSClient, DecryptCommand } = await import('@aws-sdk/client-kms');
+  const client = new KMSClient({ region });
+  return {
+    uri,
+    async decrypt(ciphertext, associatedData) {
+      const response = await client.send(
+        new DecryptCommand({
+          KeyId: keyArn,
+          CiphertextBlob: ciphertext,
+          ...(associatedData.length > 0
+            ? { EncryptionContext: { associatedData: Buffer.from(associatedData).toString('hex') } }
+            : {}),
+        }),
+      );
+      // As tink-java: the key that decrypted must be the one named.
+      if (response.KeyId !== keyArn)
+        throw new Error(`AWS KMS decrypted with ${String(response.KeyId)}, not ${keyArn}`);
+      return Buffer.from(response.Plaintext ?? []);
+    },
+  };
+}
+
+async function openVaultKek(uri: string, token: string | undefined): Promise<KeyEncryptionKey> {
+  const match = /^hcvault:\/\/([^/]+)\/(.+)\/keys\/([^/]+)$/.exec(uri);
+  if (!match?.[1] || !match[2] || !match[3]) {
+    throw new Error(
+      `invalid Vault key URI ${uri}: expected hcvault://host[:port]/{mount}/keys/{name}`,
+    );
+  }
+  if (!token)
+    throw new Error('no Vault token for the Tink KEK: set --tink-hcvault-token or VAULT_TOKEN');
+  const address = process.env['TINK_HCVAULT_ADDR'] ?? `https://${match[1]}`;
+  const { vaultRequest } = await import('../kms/vault-client.js');
+  const connection = { address: address.replace(/\/+$/, ''), token };
+  const path = `${match[2]}/decrypt/${match[3]}`;
+  return {
+    uri,
+    async decrypt(ciphertext, associatedData) {
+      const data = await vaultRequest(connection, 'PUT', path, {
+        ciphertext: Buffer.from(ciphertext).toString('utf8'),
+        context: Buffer.from(associatedData).toString('base64'),
+      });
+      return Buffer.from(typeof data['plaintext'] === 'string' ? data['plaintext'] : '', 'base64');
+    },
+  };
+}

@@ -1,0 +1,114 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import {
+  constants,
+  privateEncrypt,
+  createCipheriv,
+  createDecipheriv,
+  generateKeyPairSync,
+  randomBytes,
+  type KeyObject,
+} from 'node:crypto';
+
+export type FakeKeyKind =
+  'ec-p256' | 'ec-p384' | 'ec-p521' | 'rsa-2048' | 'rsa-3072' | 'rsa-4096' | 'ed25519' | 'aes-256';
+
+/** A key held by a fake service: an asymmetric signing key, or a symmetric key for Encrypt/Decrypt. */
+export interface FakeKey {
+  kind: FakeKeyKind;
+  privateKey?: KeyObject;
+  publicKey?: KeyObject;
+  secret?: Buffer;
+}
+
+const execFileAsync = promisify(execFile);
+
+const CURVES = { 'ec-p256': 'P-256', 'ec-p384': 'P-384', 'ec-p521': 'P-521' } as const;
+
+export function generateFakeKey(kind: FakeKeyKind): FakeKey {
+  if (kind === 'aes-256') return { kind, secret: randomBytes(32) };
+  const pair =
+    kind === 'ed25519'
+      ? generateKeyPairSync('ed25519')
+      : kind.startsWith('rsa-')
+        ? generateKeyPairSync('rsa', { modulusLength: Number(kind.slice(4)) })
+        : generateKeyPairSync('ec', { namedCurve: CURVES[kind as keyof typeof CURVES] });
+  return { kind, privateKey: pair.privateKey, publicKey: pair.publicKey };
+}
+
+/**
+ * Signs a digest as a KMS does: ECDSA over the given digest (DER Ecdsa-Sig-Value), or RSA PKCS#1
+ * v1.5 with the DigestInfo of `hash`. Node's sign with a null algorithm would not add DigestInfo,
+ * so the digest is wrapped here.
+ */
+export async function signDigest(
+  key: FakeKey,
+  digest: Buffer,
+  hash: 'sha256' | 'sha384' | 'sha512',
+): Promise<Buffer> {
+  if (!key.privateKey) throw new Error('not a signing key');
+  if (key.kind.startsWith('rsa-')) {
+    return privateEncrypt(
+      { key: key.privateKey, padding: constants.RSA_PKCS1_PADDING },
+      Buffer.concat([DIGEST_INFO_PREFIX[hash], digest]),
+    );
+  }
+  // Node's crypto always hashes before ECDSA; openssl pkeyutl signs a given digest, as a KMS does.
+  if (key.kind.startsWith('ec-')) return opensslSignDigest(key.privateKey, digest);
+  throw new Error(`cannot sign a digest with ${key.kind}`);
+}
+
+async function opensslSignDigest(privateKey: KeyObject, digest: Buffer): Promise<Buffer> {
+  const dir = mkdtempSync(join(tmpdir(), 'fake-kms-'));
+  try {
+    const keyPath = join(dir, 'key.pem');
+    const inPath = join(dir, 'digest.bin');
+    writeFileSync(keyPath, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+    writeFileSync(inPath, digest);
+    const { stdout } = await execFileAsync(
+      'openssl',
+      ['pkeyutl', '-sign', '-inkey', keyPath, '-in', inPath],
+      {
+        encoding: 'buffer',
+      },
+    );
+    return stdout;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** DER DigestInfo prefixes (RFC 8017 section 9.2, note 1). */
+const DIGEST_INFO_PREFIX = {
+  sha256: Buffer.from('3031300d060960864801650304020105000420', 'hex'),
+  sha384: Buffer.from('3041300d060960864801650304020205000430', 'hex'),
+  sha512: Buffer.from('3051300d060960864801650304020305000440', 'hex'),
+};
+
+/** The fake services' own ciphertext format: IV(12) || ciphertext || tag(16), AES-256-GCM. */
+export function sealWith(
+  key: FakeKey,
+  plaintext: Uint8Array,
+  aad: Uint8Array = Buffer.alloc(0),
+): Buffer {
+  if (!key.secret) throw new Error('not a symmetric key');
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key.secret, iv).setAAD(aad);
+  return Buffer.concat([iv, cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
+}
+
+export function openWith(
+  key: FakeKey,
+  sealed: Uint8Array,
+  aad: Uint8Array = Buffer.alloc(0),
+): Buffer {
+  if (!key.secret) throw new Error('not a symmetric key');
+  const data = Buffer.from(sealed);
+  if (data.length < 28) throw new Error('ciphertext too short');
+  const decipher = createDecipheriv('aes-256-gcm', key.secret, data.subarray(0, 12)).setAAD(aad);
+  decipher.setAuthTag(data.subarray(data.length - 16));
+  return Buffer.concat([decipher.update(data.subarray(12, data.length - 16)), decipher.final()]);
+}

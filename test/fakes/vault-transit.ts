@@ -1,0 +1,118 @@
+import { Faults } from './faults.js';
+import { listen, sendJson } from './http-server.js';
+import {
+  generateFakeKey,
+  openWith,
+  sealWith,
+  signDigest,
+  type FakeKey,
+  type FakeKeyKind,
+} from './keys.js';
+
+const VAULT_TYPES: Record<FakeKeyKind, string> = {
+  'ec-p256': 'ecdsa-p256',
+  'ec-p384': 'ecdsa-p384',
+  'ec-p521': 'ecdsa-p521',
+  'rsa-2048': 'rsa-2048',
+  'rsa-3072': 'rsa-3072',
+  'rsa-4096': 'rsa-4096',
+  ed25519: 'ed25519',
+  'aes-256': 'aes256-gcm96',
+};
+const HASHES: Record<string, 'sha256' | 'sha384' | 'sha512'> = {
+  'sha2-256': 'sha256',
+  'sha2-384': 'sha384',
+  'sha2-512': 'sha512',
+};
+
+/**
+ * A fake Vault/OpenBao transit engine over its REST API: read key, sign (prehashed, pkcs1v15 for
+ * RSA), decrypt; X-Vault-Token checked. Errors use Vault's `{"errors": [...]}` shape.
+ */
+export async function startFakeVault(options: { token: string; mount?: string }) {
+  const mount = options.mount ?? 'transit';
+  const faults = new Faults();
+  const keys = new Map<string, FakeKey>();
+  /** Request bodies seen, by operation, for assertions on what clients send. */
+  const requests: { operation: string; body: Record<string, unknown>; namespace?: string }[] = [];
+
+  const http = await listen(async (request, rawBody, response) => {
+    const url = new URL(request.url ?? '/', 'http://vault');
+    const parts = url.pathname.split('/').filter(Boolean); // v1, mount..., op, name[, hash]
+    const mountParts = mount.split('/');
+    const inMount =
+      parts[0] === 'v1' && mountParts.every((part, index) => parts[index + 1] === part);
+    const [operation = '', name = '', hashPath] = inMount ? parts.slice(1 + mountParts.length) : [];
+    const fault = await faults.decide(operation);
+    if (fault === 'hang') return;
+    if (fault === 'throttle')
+      return sendJson(response, 429, { errors: ['rate limit quota exceeded'] });
+    if (fault === 'error')
+      return sendJson(response, faults.errorStatus ?? 500, { errors: ['internal error'] });
+    if (request.headers['x-vault-token'] !== options.token)
+      return sendJson(response, 403, { errors: ['permission denied'] });
+    const key = keys.get(name);
+    if (!inMount || !key) return sendJson(response, 404, { errors: [] });
+    const body =
+      rawBody.length > 0 ? (JSON.parse(rawBody.toString('utf8')) as Record<string, unknown>) : {};
+    const namespace = request.headers['x-vault-namespace'];
+    requests.push({ operation, body, ...(typeof namespace === 'string' ? { namespace } : {}) });
+    const type = VAULT_TYPES[key.kind];
+
+    if (operation === 'keys' && request.method === 'GET') {
+      const version = key.publicKey
+        ? {
+            name: type,
+            public_key: key.publicKey.export({ type: 'spki', format: 'pem' }),
+            creation_time: '2026-01-01T00:00:00Z',
+          }
+        : 1_767_225_600;
+      return sendJson(response, 200, {
+        data: { name, type, latest_version: 1, min_decryption_version: 1, keys: { '1': version } },
+      });
+    }
+    if (operation === 'sign' && (request.method === 'POST' || request.method === 'PUT')) {
+      const hash = HASHES[hashPath ?? 'sha2-256'];
+      if (!hash || !key.privateKey)
+        return sendJson(response, 400, { errors: ['key type does not support signing'] });
+      if (body['prehashed'] !== true)
+        return sendJson(response, 400, { errors: ['this fake signs prehashed input only'] });
+      if (key.kind.startsWith('rsa-') && body['signature_algorithm'] !== 'pkcs1v15') {
+        return sendJson(response, 400, { errors: ['this fake signs RSA with pkcs1v15 only'] });
+      }
+      const signature = await signDigest(key, Buffer.from(String(body['input']), 'base64'), hash);
+      return sendJson(response, 200, {
+        data: { signature: `vault:v1:${signature.toString('base64')}`, key_version: 1 },
+      });
+    }
+    if (operation === 'decrypt' && (request.method === 'POST' || request.method === 'PUT')) {
+      const ciphertext = /^vault:v1:(.+)$/.exec(String(body['ciphertext']))?.[1];
+      const context = Buffer.from(String(body['context'] ?? ''), 'base64');
+      try {
+        const plaintext = openWith(key, Buffer.from(ciphertext ?? '', 'base64'), context);
+        return sendJson(response, 200, { data: { plaintext: plaintext.toString('base64') } });
+      } catch {
+        return sendJson(response, 400, { errors: ['cipher: message authentication failed'] });
+      }
+    }
+    return sendJson(response, 405, { errors: [] });
+  });
+
+  return {
+    ...http,
+    faults,
+    requests,
+    mount,
+    createKey(name: string, kind: FakeKeyKind) {
+      const key = generateFakeKey(kind);
+      keys.set(name, key);
+      return key;
+    },
+    /** Transit encrypt: the `vault:v1:...` ciphertext string (context binds like Vault's derived keys). */
+    encrypt(name: string, plaintext: Uint8Array, context: Uint8Array = Buffer.alloc(0)): string {
+      const key = keys.get(name);
+      if (!key) throw new Error(`no key ${name}`);
+      return `vault:v1:${sealWith(key, plaintext, context).toString('base64')}`;
+    },
+  };
+}

@@ -151,7 +151,14 @@ export async function buildServer(deps: ServerDependencies) {
     reply.headers(NO_CACHE_HEADERS);
     const format = REQUEST_FORMATS[mediaType(request.headers['content-type'])] ?? 'der';
     const body = (request.body as Buffer | undefined) ?? Buffer.alloc(0);
-    const outcome = await authority.issue(body, format);
+    // A client that goes away cancels its remote signing call instead of holding a KMS slot.
+    const abandoned = new AbortController();
+    const onClose = () => {
+      if (!reply.raw.writableFinished) abandoned.abort();
+    };
+    reply.raw.once('close', onClose);
+    const outcome = await authority.issue(body, format, abandoned.signal);
+    reply.raw.off('close', onClose);
     request.tsaOutcome = outcome;
     if (outcome.httpStatus === 503) reply.header('retry-after', String(RETRY_AFTER_SECONDS));
     return reply.code(outcome.httpStatus).type(outcome.contentType).send(outcome.body);

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, verify as verifySignature } from 'node:crypto';
 import { HASHES, type HashAlgorithm } from '../asn1/algorithms.js';
 import {
   contextTag,
@@ -28,6 +28,13 @@ export interface TokenProfile {
   accuracySeconds: number;
   /** With certReq, embed the whole chain (leaf first) rather than the leaf alone. */
   includeChain: boolean;
+  /** Verify each signature with the signer's public key before the token leaves (default true). */
+  verifySignatures?: boolean;
+}
+
+/** A token whose signature does not verify with the signer's public key; it is never sent. */
+export class TokenSignatureError extends Error {
+  override name = 'TokenSignatureError';
 }
 
 /** The per-request values of a token. */
@@ -57,6 +64,9 @@ export class TokenEncoder {
   private readonly contentTypeAttribute: Buffer;
   private readonly signingCertificateAttribute: Buffer;
   private readonly signatureAlgorithm: Buffer;
+  private readonly verifySignatures: boolean;
+  /** Node's digest name for verification; null for Ed25519 (PureEdDSA). */
+  private readonly verifyDigest: string | null;
 
   constructor(profile: TokenProfile) {
     const leaf = profile.chain[0];
@@ -93,6 +103,8 @@ export class TokenEncoder {
       set(sequence(sequence(essCertIdV2))),
     );
     this.signatureAlgorithm = profile.signer.algorithm.identifier;
+    this.verifySignatures = profile.verifySignatures ?? true;
+    this.verifyDigest = profile.signer.algorithm.keyType === 'ed25519' ? null : profile.signer.algorithm.hash;
   }
 
   /**
@@ -133,7 +145,15 @@ export class TokenEncoder {
   async encode(fields: TokenFields, signal?: AbortSignal): Promise<Buffer> {
     const tstInfo = this.encodeTstInfo(fields);
     const attributes = this.encodeSignedAttributes(tstInfo, fields.genTime);
-    const signature = await this.signer.sign(set(...attributes), signal);
+    const signedAttributes = set(...attributes);
+    const signature = await this.signer.sign(signedAttributes, signal);
+    // A faulty signer (KMS bug, key/cert mismatch, bit flip) must not hand out unverifiable tokens.
+    if (
+      this.verifySignatures &&
+      !verifySignature(this.verifyDigest, signedAttributes, this.signer.publicKey, signature)
+    ) {
+      throw new TokenSignatureError(`token signature by ${this.signer.id} does not verify with its public key`);
+    }
     return this.assemble(tstInfo, attributes, signature, fields.request.certReq);
   }
 

@@ -107,7 +107,8 @@ function verifyLikeGo(
   root: CertificateFacts,
   now: Date,
 ): void {
-  checkCertificate(leaf, 'leaf', [], now);
+  const leafProblem = checkCertificate(leaf, 'leaf', [], now);
+  if (leafProblem) throw new ChainRuleError(leafProblem);
   const chains: CertificateFacts[][] = [];
   let hint: { error: string; certificate: CertificateFacts } | undefined;
 

@@ -19,8 +19,9 @@ export interface CertOptions {
   ext?: string;
   /** Name of the issuing certificate (and its key); omitted: self-signed. */
   issuer?: string;
-  /** Certify this PEM public key instead of the certificate's own key. */
+  /** Certify this PEM public key instead of `<name>.key`'s; the CSR is then made with `csrKey`. */
   publicKeyPem?: string;
+  csrKey?: string;
   /** Negative: already expired. */
   days?: number;
 }
@@ -45,7 +46,7 @@ export class OpensslPki {
   /** Issues `<name>.pem` for the key `<name>.key` (made with {@link key} first). */
   async cert(name: string, options: CertOptions): Promise<string> {
     const csr = this.path(`${name}.csr`);
-    await openssl(['req', '-new', '-key', this.path(`${name}.key`), '-subj', options.subject, '-out', csr]);
+    await openssl(['req', '-new', '-key', this.path(`${options.csrKey ?? name}.key`), '-subj', options.subject, '-out', csr]);
     const args = ['x509', '-req', '-in', csr, '-out', this.path(`${name}.pem`), '-days', String(options.days ?? 365)];
     args.push('-set_serial', `0x${randomBytes(16).toString('hex')}`);
     if (options.issuer) {

@@ -12,7 +12,10 @@ export interface ValidityPeriod {
  * Refuses issuance (systemFailure) while any certificate of the TSA chain is outside its validity
  * period: a token signed then would not verify (ETSI EN 319 421; the Go server keeps issuing).
  */
-export function certificateValidityGuard(chain: readonly ValidityPeriod[], now: () => number = Date.now): IssuanceGuard {
+export function certificateValidityGuard(
+  chain: readonly ValidityPeriod[],
+  now: () => number = () => Date.now(),
+): IssuanceGuard {
   const expiresFirst = [...chain].sort((a, b) => a.notAfter.getTime() - b.notAfter.getTime())[0];
   const startsLast = [...chain].sort((a, b) => b.notBefore.getTime() - a.notBefore.getTime())[0];
   return () => {

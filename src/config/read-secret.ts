@@ -14,7 +14,9 @@ export async function readSecret(inline: string, filePath: string, flag: string)
   try {
     text = await readFile(filePath, 'utf8');
   } catch (error) {
-    throw new Error(`reading --${flag}-file ${filePath}: ${(error as NodeJS.ErrnoException).code ?? 'failed'}`);
+    throw new Error(
+      `reading --${flag}-file ${filePath}: ${(error as NodeJS.ErrnoException).code ?? 'failed'}`,
+    );
   }
   return text.replace(/\r?\n$/, '');
 }

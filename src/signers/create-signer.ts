@@ -17,20 +17,36 @@ export interface SignerDependencies {
 }
 
 /** The configured signer and its certificate chain. */
-export async function createSigner(config: ServeConfig, deps: SignerDependencies = {}): Promise<SignerWithChain> {
+export async function createSigner(
+  config: ServeConfig,
+  deps: SignerDependencies = {},
+): Promise<SignerWithChain> {
   const hash = parseHashName(config.timestampSignerHash);
   const warn = deps.warn ?? (() => {});
   switch (config.timestampSigner) {
     case 'memory':
       return createMemorySigner(hash);
     case 'file': {
-      const password = await readSecret(config.fileSignerPasswd, config.fileSignerPasswdFile, 'file-signer-passwd');
+      const password = await readSecret(
+        config.fileSignerPasswd,
+        config.fileSignerPasswdFile,
+        'file-signer-passwd',
+      );
       await warnIfLoose(config.fileSignerPasswdFile, warn);
-      const signer = await createFileSigner({ keyPath: config.fileSignerKeyPath, password, hash, warn });
+      const signer = await createFileSigner({
+        keyPath: config.fileSignerKeyPath,
+        password,
+        hash,
+        warn,
+      });
       return { signer, chain: await loadCertificateChain(config.certificateChainPath) };
     }
     case 'tink': {
-      const vaultToken = await readSecret(config.tinkHcvaultToken, config.tinkHcvaultTokenFile, 'tink-hcvault-token');
+      const vaultToken = await readSecret(
+        config.tinkHcvaultToken,
+        config.tinkHcvaultTokenFile,
+        'tink-hcvault-token',
+      );
       await warnIfLoose(config.tinkHcvaultTokenFile, warn);
       const signer = await createTinkSigner({
         keysetPath: config.tinkKeysetPath,

@@ -48,7 +48,9 @@ export function readCertificateFacts(der: Uint8Array): CertificateFacts {
   const tbs = new DerSequenceReader(certificate.next(Tag.SEQUENCE).value);
   const signatureAlgorithm = new DerSequenceReader(certificate.next(Tag.SEQUENCE).value);
   const versionElement = tbs.optional(contextTag(0, true));
-  const version = versionElement ? Number(integerToBigInt(readExactly(versionElement.value, Tag.INTEGER).value)) + 1 : 1;
+  const version = versionElement
+    ? Number(integerToBigInt(readExactly(versionElement.value, Tag.INTEGER).value)) + 1
+    : 1;
   tbs.next(Tag.INTEGER);
   tbs.next(Tag.SEQUENCE);
   const issuer = Buffer.from(tbs.next(Tag.SEQUENCE).bytes);
@@ -135,5 +137,9 @@ export function displayName(facts: CertificateFacts): string {
       .split('\n')
       .find((line) => line.startsWith(`${name}=`))
       ?.slice(name.length + 1);
-  return attribute('CN') || attribute('O') || `serial:${BigInt(`0x${facts.x509.serialNumber}`).toString()}`;
+  return (
+    attribute('CN') ||
+    attribute('O') ||
+    `serial:${BigInt(`0x${facts.x509.serialNumber}`).toString()}`
+  );
 }

@@ -1,6 +1,11 @@
 import type { KeyObject } from 'node:crypto';
 import { OID } from '../asn1/oids.js';
-import { displayName, KEY_USAGE_CERT_SIGN, readCertificateFacts, type CertificateFacts } from './certificate-facts.js';
+import {
+  displayName,
+  KEY_USAGE_CERT_SIGN,
+  readCertificateFacts,
+  type CertificateFacts,
+} from './certificate-facts.js';
 
 export class ChainRuleError extends Error {
   override name = 'ChainRuleError';
@@ -22,14 +27,18 @@ export function verifyCertChain(
   options: ChainRuleOptions,
 ): void {
   // 1-3
-  if (chain.length === 0) throw new ChainRuleError('certificate chain must contain a leaf certificate');
-  if (chain.length < 2) throw new ChainRuleError('certificate chain must contain at least two certificates');
+  if (chain.length === 0)
+    throw new ChainRuleError('certificate chain must contain a leaf certificate');
+  if (chain.length < 2)
+    throw new ChainRuleError('certificate chain must contain at least two certificates');
   if (!signerPublicKey) throw new ChainRuleError('signer must not be nil');
   const certificates = chain.map((der, index) => {
     try {
       return readCertificateFacts(der);
     } catch (error) {
-      throw new ChainRuleError(`certificate ${index} of the chain does not parse: ${(error as Error).message}`);
+      throw new ChainRuleError(
+        `certificate ${index} of the chain does not parse: ${(error as Error).message}`,
+      );
     }
   });
   const leaf = certificates[0] as CertificateFacts;
@@ -44,11 +53,15 @@ export function verifyCertChain(
     if (!certificate.isCA) throw new ChainRuleError('certificate is not a CA certificate');
   }
   // 6
-  if (leaf.isCA) throw new ChainRuleError('leaf certificate must be an end-entity certificate, not a CA');
+  if (leaf.isCA)
+    throw new ChainRuleError('leaf certificate must be an end-entity certificate, not a CA');
   // 7
-  if (leaf.extKeyUsage.length !== 1) throw new ChainRuleError('certificate should only contain one EKU');
+  if (leaf.extKeyUsage.length !== 1)
+    throw new ChainRuleError('certificate should only contain one EKU');
   // 8
-  if (!leaf.extensions.some((extension) => extension.oid === OID.extKeyUsage && extension.critical)) {
+  if (
+    !leaf.extensions.some((extension) => extension.oid === OID.extKeyUsage && extension.critical)
+  ) {
     throw new ChainRuleError('certificate must set EKU to critical');
   }
   // 9
@@ -119,7 +132,10 @@ function verifyLikeGo(
       const current = chain[chain.length - 1] as CertificateFacts;
       const candidates: [CertificateFacts, CertificateKind][] = [
         [root, 'root'],
-        ...intermediates.map((intermediate): [CertificateFacts, CertificateKind] => [intermediate, 'intermediate']),
+        ...intermediates.map((intermediate): [CertificateFacts, CertificateKind] => [
+          intermediate,
+          'intermediate',
+        ]),
       ];
       for (const [candidate, kind] of candidates) {
         if (!candidate.subject.equals(current.issuer)) continue;
@@ -156,7 +172,9 @@ function checkCertificate(
   chainSoFar: readonly CertificateFacts[],
   now: Date,
 ): string | undefined {
-  const critical = certificate.extensions.find((extension) => extension.critical && !HANDLED_EXTENSIONS.has(extension.oid));
+  const critical = certificate.extensions.find(
+    (extension) => extension.critical && !HANDLED_EXTENSIONS.has(extension.oid),
+  );
   if (critical) return `x509: unhandled critical extension (${critical.oid})`;
   const notBefore = new Date(certificate.x509.validFrom);
   const notAfter = new Date(certificate.x509.validTo);
@@ -171,14 +189,18 @@ function checkCertificate(
   }
   if (kind !== 'leaf' && certificate.basicConstraintsValid && certificate.maxPathLen >= 0) {
     const intermediatesBelow = chainSoFar.length - 1;
-    if (intermediatesBelow > certificate.maxPathLen) return 'x509: too many intermediates for path length constraint';
+    if (intermediatesBelow > certificate.maxPathLen)
+      return 'x509: too many intermediates for path length constraint';
   }
   return undefined;
 }
 
 /** Go's CheckSignatureFrom: the parent may sign certificates, and its signature verifies. */
 function checkSignatureFrom(child: CertificateFacts, parent: CertificateFacts): string | undefined {
-  if ((parent.version === 3 && !parent.basicConstraintsValid) || (parent.basicConstraintsValid && !parent.isCA)) {
+  if (
+    (parent.version === 3 && !parent.basicConstraintsValid) ||
+    (parent.basicConstraintsValid && !parent.isCA)
+  ) {
     return 'x509: invalid signature: parent certificate cannot sign this kind of certificate';
   }
   if (parent.keyUsage !== 0 && (parent.keyUsage & KEY_USAGE_CERT_SIGN) === 0) {

@@ -8,7 +8,9 @@ export async function loadCertificateChain(path: string): Promise<Buffer[]> {
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    throw new Error(`reading certificate chain ${path}: ${(error as NodeJS.ErrnoException).code ?? 'failed'}`);
+    throw new Error(
+      `reading certificate chain ${path}: ${(error as NodeJS.ErrnoException).code ?? 'failed'}`,
+    );
   }
   try {
     return decodeCertificatesPem(text);

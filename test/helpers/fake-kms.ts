@@ -20,7 +20,8 @@ export interface FakeKms extends KeyEncryptionKey {
 export function fakeKms(uri: string): FakeKms {
   if (!uri.startsWith('fake-kms://')) throw new Error(`not a fake-kms URI: ${uri}`);
   const key = primaryKey(parseKeyset(Buffer.from(uri.slice('fake-kms://'.length), 'base64url')));
-  if (key.typeUrl !== AES_GCM_KEY) throw new Error(`fake-kms: want an AesGcmKey, got ${key.typeUrl}`);
+  if (key.typeUrl !== AES_GCM_KEY)
+    throw new Error(`fake-kms: want an AesGcmKey, got ${key.typeUrl}`);
   // AesGcmKey { uint32 version = 1; bytes key_value = 3; }
   const aesGcmKey = readMessage(key.value);
   if (uint(aesGcmKey, 1) !== 0n) throw new Error('fake-kms: AesGcmKey version must be 0');
@@ -37,18 +38,30 @@ export function fakeKms(uri: string): FakeKms {
     encrypt(plaintext, associatedData) {
       const iv = randomBytes(IV_LENGTH);
       const cipher = createCipheriv(algorithm, aesKey, iv).setAAD(associatedData);
-      return Buffer.concat([prefix, iv, cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
+      return Buffer.concat([
+        prefix,
+        iv,
+        cipher.update(plaintext),
+        cipher.final(),
+        cipher.getAuthTag(),
+      ]);
     },
     async decrypt(ciphertext, associatedData) {
       const data = Buffer.from(ciphertext);
-      if (data.length < prefix.length + IV_LENGTH + TAG_LENGTH || !data.subarray(0, prefix.length).equals(prefix)) {
+      if (
+        data.length < prefix.length + IV_LENGTH + TAG_LENGTH ||
+        !data.subarray(0, prefix.length).equals(prefix)
+      ) {
         throw new Error('decryption failed');
       }
       const iv = data.subarray(prefix.length, prefix.length + IV_LENGTH);
       const decipher = createDecipheriv(algorithm, aesKey, iv).setAAD(associatedData);
       decipher.setAuthTag(data.subarray(data.length - TAG_LENGTH));
       try {
-        return Buffer.concat([decipher.update(data.subarray(prefix.length + IV_LENGTH, -TAG_LENGTH)), decipher.final()]);
+        return Buffer.concat([
+          decipher.update(data.subarray(prefix.length + IV_LENGTH, -TAG_LENGTH)),
+          decipher.final(),
+        ]);
       } catch {
         throw new Error('decryption failed');
       }

@@ -3,7 +3,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openssl } from './openssl.js';
 
-export type KeyAlgorithm = 'P-256' | 'P-384' | 'P-521' | 'RSA-2048' | 'RSA-3072' | 'RSA-4096' | 'Ed25519';
+export type KeyAlgorithm =
+  'P-256' | 'P-384' | 'P-521' | 'RSA-2048' | 'RSA-3072' | 'RSA-4096' | 'Ed25519';
 
 /** X.509 v3 extension sections (openssl x509v3_config syntax) for a conventional TSA chain. */
 export const EXT = {
@@ -36,7 +37,8 @@ export class OpensslPki {
 
   async key(name: string, algorithm: KeyAlgorithm = 'P-256'): Promise<string> {
     const args = ['genpkey', '-out', this.path(`${name}.key`)];
-    if (algorithm.startsWith('RSA-')) args.push('-algorithm', 'RSA', '-pkeyopt', `rsa_keygen_bits:${algorithm.slice(4)}`);
+    if (algorithm.startsWith('RSA-'))
+      args.push('-algorithm', 'RSA', '-pkeyopt', `rsa_keygen_bits:${algorithm.slice(4)}`);
     else if (algorithm === 'Ed25519') args.push('-algorithm', 'ED25519');
     else args.push('-algorithm', 'EC', '-pkeyopt', `ec_paramgen_curve:${algorithm}`);
     await openssl(args);
@@ -46,11 +48,34 @@ export class OpensslPki {
   /** Issues `<name>.pem` for the key `<name>.key` (made with {@link key} first). */
   async cert(name: string, options: CertOptions): Promise<string> {
     const csr = this.path(`${name}.csr`);
-    await openssl(['req', '-new', '-key', this.path(`${options.csrKey ?? name}.key`), '-subj', options.subject, '-out', csr]);
-    const args = ['x509', '-req', '-in', csr, '-out', this.path(`${name}.pem`), '-days', String(options.days ?? 365)];
+    await openssl([
+      'req',
+      '-new',
+      '-key',
+      this.path(`${options.csrKey ?? name}.key`),
+      '-subj',
+      options.subject,
+      '-out',
+      csr,
+    ]);
+    const args = [
+      'x509',
+      '-req',
+      '-in',
+      csr,
+      '-out',
+      this.path(`${name}.pem`),
+      '-days',
+      String(options.days ?? 365),
+    ];
     args.push('-set_serial', `0x${randomBytes(16).toString('hex')}`);
     if (options.issuer) {
-      args.push('-CA', this.path(`${options.issuer}.pem`), '-CAkey', this.path(`${options.issuer}.key`));
+      args.push(
+        '-CA',
+        this.path(`${options.issuer}.pem`),
+        '-CAkey',
+        this.path(`${options.issuer}.key`),
+      );
     } else {
       args.push('-signkey', this.path(`${name}.key`));
     }
@@ -78,7 +103,11 @@ export class OpensslPki {
   /** A root, an intermediate and a leaf for `leafKeyAlgorithm`; returns the chain path. */
   async standardChain(prefix = '', leafKeyAlgorithm: KeyAlgorithm = 'P-256'): Promise<string> {
     await this.key(`${prefix}root`);
-    await this.cert(`${prefix}root`, { subject: '/O=test/CN=Test Root', ext: EXT.root, days: 3650 });
+    await this.cert(`${prefix}root`, {
+      subject: '/O=test/CN=Test Root',
+      ext: EXT.root,
+      days: 3650,
+    });
     await this.key(`${prefix}intermediate`);
     await this.cert(`${prefix}intermediate`, {
       subject: '/O=test/CN=Test Intermediate',
@@ -86,7 +115,16 @@ export class OpensslPki {
       issuer: `${prefix}root`,
     });
     await this.key(`${prefix}leaf`, leafKeyAlgorithm);
-    await this.cert(`${prefix}leaf`, { subject: '/O=test/CN=Test TSA', ext: EXT.leaf, issuer: `${prefix}intermediate` });
-    return this.chain(`${prefix}chain.pem`, `${prefix}leaf`, `${prefix}intermediate`, `${prefix}root`);
+    await this.cert(`${prefix}leaf`, {
+      subject: '/O=test/CN=Test TSA',
+      ext: EXT.leaf,
+      issuer: `${prefix}intermediate`,
+    });
+    return this.chain(
+      `${prefix}chain.pem`,
+      `${prefix}leaf`,
+      `${prefix}intermediate`,
+      `${prefix}root`,
+    );
   }
 }

@@ -12,7 +12,9 @@ export function varint(value: number | bigint): Buffer {
 }
 
 export const uintField = (number: number, value: number | bigint): Buffer =>
-  value === 0 || value === 0n ? Buffer.alloc(0) : Buffer.concat([varint(number << 3), varint(value)]);
+  value === 0 || value === 0n
+    ? Buffer.alloc(0)
+    : Buffer.concat([varint(number << 3), varint(value)]);
 
 export const bytesField = (number: number, value: Uint8Array | string): Buffer => {
   const payload = typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.from(value);
@@ -39,7 +41,14 @@ export function encodeKeyset(primaryKeyId: number, keys: KeySpec[]): Buffer {
       bytesField(
         2,
         Buffer.concat([
-          bytesField(1, Buffer.concat([bytesField(1, key.typeUrl), bytesField(2, key.value), uintField(3, key.keyMaterialType ?? 2)])),
+          bytesField(
+            1,
+            Buffer.concat([
+              bytesField(1, key.typeUrl),
+              bytesField(2, key.value),
+              uintField(3, key.keyMaterialType ?? 2),
+            ]),
+          ),
           uintField(2, key.status ?? 1),
           uintField(3, key.keyId),
           uintField(4, key.outputPrefixType ?? 1),

@@ -16,7 +16,10 @@ import { openssl, tempDir } from './openssl.js';
  * (`pkeyutl -rawin`) and the leaf's chain (`verify -purpose timestampsign`); this helper checks
  * that messageDigest binds the TSTInfo.
  */
-export async function timestampAndVerify(app: FastifyInstance, chainPemPath: string): Promise<string> {
+export async function timestampAndVerify(
+  app: FastifyInstance,
+  chainPemPath: string,
+): Promise<string> {
   const work = tempDir();
   try {
     const data = work.write('data.txt', `artifact ${Math.random()}`);
@@ -28,15 +31,30 @@ export async function timestampAndVerify(app: FastifyInstance, chainPemPath: str
       headers: { 'content-type': 'application/timestamp-query' },
       payload: readFileSync(query),
     });
-    if (response.statusCode !== 200) throw new Error(`HTTP ${response.statusCode}: ${response.body}`);
+    if (response.statusCode !== 200)
+      throw new Error(`HTTP ${response.statusCode}: ${response.body}`);
     const reply = work.write('reply.tsr', response.rawPayload);
-    const pems = readFileSync(chainPemPath, 'utf8').match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----\n?/g) ?? [];
+    const pems =
+      readFileSync(chainPemPath, 'utf8').match(
+        /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----\n?/g,
+      ) ?? [];
     const root = work.write('root.pem', pems[pems.length - 1] ?? '');
     const untrusted = work.write('untrusted.pem', pems.slice(0, -1).join('\n'));
     const leaf = work.write('leaf.pem', pems[0] ?? '');
     const leafText = await openssl(['x509', '-in', leaf, '-noout', '-text']);
     if (!leafText.includes('ED25519')) {
-      return await openssl(['ts', '-verify', '-in', reply, '-queryfile', query, '-CAfile', root, '-untrusted', untrusted]);
+      return await openssl([
+        'ts',
+        '-verify',
+        '-in',
+        reply,
+        '-queryfile',
+        query,
+        '-CAfile',
+        root,
+        '-untrusted',
+        untrusted,
+      ]);
     }
     return await verifyEd25519Piecewise(work, { reply, query, root, untrusted, leaf });
   } finally {
@@ -52,7 +70,8 @@ async function verifyEd25519Piecewise(
   const replyText = await openssl(['ts', '-reply', '-in', files.reply, '-text']);
   if (!replyText.includes('Status: Granted.')) throw new Error(`not granted:\n${replyText}`);
   const queryText = await openssl(['ts', '-query', '-in', files.query, '-text']);
-  if (!imprint(replyText) || imprint(replyText) !== imprint(queryText)) throw new Error('message imprint differs');
+  if (!imprint(replyText) || imprint(replyText) !== imprint(queryText))
+    throw new Error('message imprint differs');
 
   const token = work.path('token.der');
   await openssl(['ts', '-reply', '-in', files.reply, '-token_out', '-out', token]);
@@ -61,12 +80,35 @@ async function verifyEd25519Piecewise(
   const expected = tlv(Tag.OCTET_STRING, createHash('sha512').update(eContent).digest());
   if (!messageDigest?.equals(expected)) throw new Error('messageDigest is not SHA-512(TSTInfo)');
 
-  const attributesFile = work.write('signed-attributes.der', signedAttributesSet(readFileSync(token)));
+  const attributesFile = work.write(
+    'signed-attributes.der',
+    signedAttributesSet(readFileSync(token)),
+  );
   const signatureFile = work.write('signature.bin', signature);
   const publicKey = work.path('leaf-public.pem');
   await openssl(['x509', '-in', files.leaf, '-noout', '-pubkey', '-out', publicKey]);
-  const signatureCheck = await openssl(['pkeyutl', '-verify', '-pubin', '-inkey', publicKey, '-rawin', '-in', attributesFile, '-sigfile', signatureFile]);
-  const chainCheck = await openssl(['verify', '-CAfile', files.root, '-untrusted', files.untrusted, '-purpose', 'timestampsign', files.leaf]);
+  const signatureCheck = await openssl([
+    'pkeyutl',
+    '-verify',
+    '-pubin',
+    '-inkey',
+    publicKey,
+    '-rawin',
+    '-in',
+    attributesFile,
+    '-sigfile',
+    signatureFile,
+  ]);
+  const chainCheck = await openssl([
+    'verify',
+    '-CAfile',
+    files.root,
+    '-untrusted',
+    files.untrusted,
+    '-purpose',
+    'timestampsign',
+    files.leaf,
+  ]);
   return `${signatureCheck}${chainCheck}Verification: OK (Ed25519, piecewise)\n`;
 }
 
@@ -81,7 +123,10 @@ function signerInfoParts(token: Buffer) {
   signedData.next(Tag.SET);
   const encapContentInfo = new DerSequenceReader(signedData.next(Tag.SEQUENCE).value);
   encapContentInfo.next(Tag.OID);
-  const eContent = readExactly(encapContentInfo.next(contextTag(0, true)).value, Tag.OCTET_STRING).value;
+  const eContent = readExactly(
+    encapContentInfo.next(contextTag(0, true)).value,
+    Tag.OCTET_STRING,
+  ).value;
   signedData.optional(contextTag(0, true));
   signedData.optional(contextTag(1, true));
   const signerInfos = new DerSequenceReader(signedData.next(Tag.SET).value);
@@ -92,7 +137,11 @@ function signerInfoParts(token: Buffer) {
   const attributes = signerInfo.next(contextTag(0, true));
   signerInfo.next(Tag.SEQUENCE);
   const signature = signerInfo.next(Tag.OCTET_STRING).value;
-  return { eContent: Buffer.from(eContent), attributes: attributes.value, signature: Buffer.from(signature) };
+  return {
+    eContent: Buffer.from(eContent),
+    attributes: attributes.value,
+    signature: Buffer.from(signature),
+  };
 }
 
 function signerInfoOf(token: Buffer) {
@@ -104,7 +153,8 @@ function signerInfoOf(token: Buffer) {
     const type = attribute.next(Tag.OID).bytes;
     const values = new DerSequenceReader(attribute.next(Tag.SET).value);
     for (const known of [OID.messageDigest, OID.contentType, OID.signingTime]) {
-      if (Buffer.from(type).equals(oid(known))) signedAttributes.set(known, Buffer.from(values.next().bytes));
+      if (Buffer.from(type).equals(oid(known)))
+        signedAttributes.set(known, Buffer.from(values.next().bytes));
     }
   }
   return { eContent, signedAttributes, signature };

@@ -11,13 +11,28 @@ const work = tempDir();
 /** The SPKI (DER) of a PEM key file, as openssl computes it. */
 async function opensslSpki(keyPath: string, password?: string): Promise<Buffer> {
   const out = work.path(`${Math.random()}.spki`);
-  await openssl(['pkey', '-in', keyPath, ...(password ? ['-passin', `pass:${password}`] : []), '-pubout', '-outform', 'DER', '-out', out]);
+  await openssl([
+    'pkey',
+    '-in',
+    keyPath,
+    ...(password ? ['-passin', `pass:${password}`] : []),
+    '-pubout',
+    '-outform',
+    'DER',
+    '-out',
+    out,
+  ]);
   return readFileSync(out);
 }
 
 async function load(keyPath: string, password = '', hash: 'sha256' | 'sha512' = 'sha256') {
   const warnings: string[] = [];
-  const signer = await createFileSigner({ keyPath, password, hash, warn: (message) => warnings.push(message) });
+  const signer = await createFileSigner({
+    keyPath,
+    password,
+    hash,
+    warn: (message) => warnings.push(message),
+  });
   return { signer, warnings, spki: signer.publicKey.export({ type: 'spki', format: 'der' }) };
 }
 
@@ -39,9 +54,34 @@ beforeAll(async () => {
   };
   await derive('pkcs1', ['pkey', '-in', keys.rsa!, '-traditional']);
   await derive('sec1', ['pkey', '-in', keys.ec!, '-traditional']);
-  await derive('pkcs8-encrypted', ['pkcs8', '-topk8', '-in', keys.ec!, '-v2', 'aes-256-cbc', '-passout', `pass:${PASSWORD}`]);
-  await derive('legacy-rsa', ['pkey', '-in', keys.rsa!, '-traditional', '-aes256', '-passout', `pass:${PASSWORD}`]);
-  await derive('legacy-ec', ['pkey', '-in', keys.ec!, '-traditional', '-aes128', '-passout', `pass:${PASSWORD}`]);
+  await derive('pkcs8-encrypted', [
+    'pkcs8',
+    '-topk8',
+    '-in',
+    keys.ec!,
+    '-v2',
+    'aes-256-cbc',
+    '-passout',
+    `pass:${PASSWORD}`,
+  ]);
+  await derive('legacy-rsa', [
+    'pkey',
+    '-in',
+    keys.rsa!,
+    '-traditional',
+    '-aes256',
+    '-passout',
+    `pass:${PASSWORD}`,
+  ]);
+  await derive('legacy-ec', [
+    'pkey',
+    '-in',
+    keys.ec!,
+    '-traditional',
+    '-aes128',
+    '-passout',
+    `pass:${PASSWORD}`,
+  ]);
   const pkcs8 = (name: string) =>
     createPrivateKey(readFileSync(keys[name]!)).export({ type: 'pkcs8', format: 'der' });
   for (const [name, source, label] of [
@@ -63,7 +103,9 @@ describe('file signer: key formats made by openssl', () => {
     ['SEC1 (EC PRIVATE KEY)', 'sec1', 'ec'],
   ])('reads %s', async (_label, name, source) => {
     const { signer, warnings } = await load(keys[name]!);
-    expect(signer.publicKey.export({ type: 'spki', format: 'der' })).toEqual(await opensslSpki(keys[source]!));
+    expect(signer.publicKey.export({ type: 'spki', format: 'der' })).toEqual(
+      await opensslSpki(keys[source]!),
+    );
     expect(warnings).toEqual([]);
     expect(readFileSync(keys[name]!, 'utf8')).not.toContain('ENCRYPTED');
   });
@@ -74,14 +116,17 @@ describe('file signer: key formats made by openssl', () => {
     ['legacy encrypted PEM, EC', 'legacy-ec', 'ec'],
     ['sigstore encrypted, EC', 'sigstore-ec', 'ec'],
     ['sigstore encrypted, RSA', 'sigstore-rsa', 'rsa'],
-  ])('reads %s with the right password, refuses a wrong or missing one', async (_label, name, source) => {
-    const { spki } = await load(keys[name]!, PASSWORD);
-    expect(spki).toEqual(await opensslSpki(keys[source]!));
-    const wrong = load(keys[name]!, 'wrong password');
-    await expect(wrong).rejects.toThrow(`file: reading key path ${keys[name]}: `);
-    await expect(wrong).rejects.toThrow(/decryption failed|wrong password/);
-    await expect(load(keys[name]!, '')).rejects.toThrow(`file: reading key path ${keys[name]}`);
-  });
+  ])(
+    'reads %s with the right password, refuses a wrong or missing one',
+    async (_label, name, source) => {
+      const { spki } = await load(keys[name]!, PASSWORD);
+      expect(spki).toEqual(await opensslSpki(keys[source]!));
+      const wrong = load(keys[name]!, 'wrong password');
+      await expect(wrong).rejects.toThrow(`file: reading key path ${keys[name]}: `);
+      await expect(wrong).rejects.toThrow(/decryption failed|wrong password/);
+      await expect(load(keys[name]!, '')).rejects.toThrow(`file: reading key path ${keys[name]}`);
+    },
+  );
 
   it('reads an Ed25519 key in the cosign format; Ed25519 needs SHA-512 (RFC 8419)', async () => {
     const { signer } = await load(keys['cosign-ed25519']!, PASSWORD, 'sha512');
@@ -90,6 +135,16 @@ describe('file signer: key formats made by openssl', () => {
     await expect(load(keys['cosign-ed25519']!, PASSWORD, 'sha256')).rejects.toThrow(
       /is not valid: Ed25519 keys require the SHA-512 digest \(RFC 8419\); set --timestamp-signer-hash=sha512/,
     );
+  });
+
+  it('says "wrong password" for every wrong password, also when the garbage happens to pass the CBC padding', async () => {
+    for (const name of ['pkcs8-encrypted', 'legacy-ec']) {
+      for (let attempt = 0; attempt < 40; attempt++) {
+        await expect(load(keys[name]!, `wrong-${attempt}`)).rejects.toThrow(
+          `file: reading key path ${keys[name]}: decryption failed (wrong password?)`,
+        );
+      }
+    }
   });
 
   it('legacy encrypted PEM files carry Proc-Type and DEK-Info (the format under test)', () => {
@@ -112,15 +167,22 @@ describe('file signer: key formats made by openssl', () => {
     const ed448 = work.path('ed448.pem');
     await openssl(['genpkey', '-algorithm', 'ED448', '-out', ed448]);
     chmodSync(ed448, 0o600);
-    await expect(load(ed448)).rejects.toThrow('unsupported private key type, must be RSA, ECDSA, or ED25519');
+    await expect(load(ed448)).rejects.toThrow(
+      'unsupported private key type, must be RSA, ECDSA, or ED25519',
+    );
   });
 
   it('refuses an unknown PEM type, a missing file and a non-PEM file with the Go prefix', async () => {
-    const certificateOnly = work.write('not-a-key.pem', '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n');
+    const certificateOnly = work.write(
+      'not-a-key.pem',
+      '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n',
+    );
     await expect(load(certificateOnly)).rejects.toThrow(
       `file: reading key path ${certificateOnly}: unknown private key PEM file type: CERTIFICATE`,
     );
-    await expect(load(work.path('missing.pem'))).rejects.toThrow(`file: reading key path ${work.path('missing.pem')}: ENOENT`);
+    await expect(load(work.path('missing.pem'))).rejects.toThrow(
+      `file: reading key path ${work.path('missing.pem')}: ENOENT`,
+    );
     const garbage = work.write('garbage.pem', 'hello');
     await expect(load(garbage)).rejects.toThrow('PEM decoding failed');
   });
@@ -135,7 +197,10 @@ describe('file signer: key formats made by openssl', () => {
   });
 
   it('uses only the first PEM block, as Go does', async () => {
-    const both = work.write('both.pem', readFileSync(keys.ec!, 'utf8') + readFileSync(keys.rsa!, 'utf8'));
+    const both = work.write(
+      'both.pem',
+      readFileSync(keys.ec!, 'utf8') + readFileSync(keys.rsa!, 'utf8'),
+    );
     chmodSync(both, 0o600);
     const { signer } = await load(both);
     expect(signer.algorithm.keyType).toBe('ec');

@@ -23,7 +23,12 @@ beforeAll(async () => {
   await pki.cert('root', { subject: '/O=test/CN=Guard Root', ext: EXT.root, days: 3650 });
   await pki.key('leaf');
   // Valid for one day from now: the test moves the clock past it.
-  await pki.cert('leaf', { subject: '/O=test/CN=Short Lived TSA', ext: EXT.leaf, issuer: 'root', days: 1 });
+  await pki.cert('leaf', {
+    subject: '/O=test/CN=Short Lived TSA',
+    ext: EXT.leaf,
+    issuer: 'root',
+    days: 1,
+  });
   chainPath = pki.chain('chain.pem', 'leaf', 'root');
   const data = work.write('data.txt', 'guarded artifact');
   await openssl(['ts', '-query', '-data', data, '-sha256', '-cert', '-out', work.path('q.tsq')]);
@@ -32,7 +37,11 @@ beforeAll(async () => {
 afterEach(() => vi.useRealTimers());
 afterAll(() => work.cleanup());
 
-const post = (app: Awaited<ReturnType<typeof createTestServer>>['app'], payload: Buffer | string, json = false) =>
+const post = (
+  app: Awaited<ReturnType<typeof createTestServer>>['app'],
+  payload: Buffer | string,
+  json = false,
+) =>
   app.inject({
     method: 'POST',
     url: '/api/v1/timestamp',
@@ -41,7 +50,12 @@ const post = (app: Awaited<ReturnType<typeof createTestServer>>['app'], payload:
   });
 
 async function gauge(): Promise<string> {
-  return (await registry.getSingleMetricAsString('timestamp_authority_certificate_chain_valid')).trim().split('\n').pop() ?? '';
+  return (
+    (await registry.getSingleMetricAsString('timestamp_authority_certificate_chain_valid'))
+      .trim()
+      .split('\n')
+      .pop() ?? ''
+  );
 }
 
 describe('beyond Go: no tokens while the TSA certificate is expired or not yet valid', () => {
@@ -62,13 +76,29 @@ describe('beyond Go: no tokens while the TSA certificate is expired or not yet v
     expect(refused.statusCode).toBe(500);
     const reason = `TSA certificate "O=test, CN=Short Lived TSA" expired at ${notAfter.toISOString()}`;
     expect(authority.unavailableReason()?.detail).toBe(reason);
-    const text = await openssl(['ts', '-reply', '-in', work.write('refused.tsr', refused.rawPayload), '-text']);
+    const text = await openssl([
+      'ts',
+      '-reply',
+      '-in',
+      work.write('refused.tsr', refused.rawPayload),
+      '-text',
+    ]);
     expect(text).toContain('Status: Rejected.');
     expect(text).toContain(reason);
     expect(text).toContain('Failure info: the request cannot be handled due to system failure');
-    const jsonRefused = await post(app, JSON.stringify({ hashAlgorithm: 'sha256', artifactHash: Buffer.alloc(32, 1).toString('base64') }), true);
+    const jsonRefused = await post(
+      app,
+      JSON.stringify({
+        hashAlgorithm: 'sha256',
+        artifactHash: Buffer.alloc(32, 1).toString('base64'),
+      }),
+      true,
+    );
     expect(jsonRefused.statusCode).toBe(500);
-    expect(jsonRefused.json()).toEqual({ code: 500, message: 'Error generating timestamp response' });
+    expect(jsonRefused.json()).toEqual({
+      code: 500,
+      message: 'Error generating timestamp response',
+    });
     expect(await gauge()).toBe('timestamp_authority_certificate_chain_valid 0');
 
     vi.useRealTimers();
@@ -103,14 +133,25 @@ describe('beyond Go: each token signature is verified before it is sent', () => 
         includeChain: false,
         ...(verifySignatures === undefined ? {} : { verifySignatures }),
       },
-      policy: { acceptedPolicies: new Set([toHex(oid(OID.sigstoreTsaPolicy))]), allowCustomExtensions: false },
+      policy: {
+        acceptedPolicies: new Set([toHex(oid(OID.sigstoreTsaPolicy))]),
+        allowCustomExtensions: false,
+      },
     });
   }
 
   /** Claims one key but signs with another: a key/certificate mismatch that appears at run time. */
   function mismatchedSigner(): Signer {
-    const claimed = new LocalKeySigner('claimed', generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey, 'sha256');
-    const actual = new LocalKeySigner('actual', generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey, 'sha256');
+    const claimed = new LocalKeySigner(
+      'claimed',
+      generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey,
+      'sha256',
+    );
+    const actual = new LocalKeySigner(
+      'actual',
+      generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey,
+      'sha256',
+    );
     return {
       id: 'mismatched',
       algorithm: claimed.algorithm,
@@ -126,7 +167,9 @@ describe('beyond Go: each token signature is verified before it is sent', () => 
     expect(outcome.httpStatus).toBe(500);
     expect(outcome.failInfo).toBe('systemFailure');
     expect(outcome.detail).toBe('token signature did not verify');
-    expect(String(outcome.cause)).toContain('token signature by mismatched does not verify with its public key');
+    expect(String(outcome.cause)).toContain(
+      'token signature by mismatched does not verify with its public key',
+    );
   });
 
   it('--verify-tokens=false skips the check (the bad token goes out)', async () => {
@@ -151,7 +194,11 @@ describe('start-up refuses a key that is not the certificate key', () => {
   it('public keys are not equal', async () => {
     await pki.key('stranger');
     await expect(
-      createTestServer({ timestampSigner: 'file', fileSignerKeyPath: pki.path('stranger.key'), certificateChainPath: chainPath }),
+      createTestServer({
+        timestampSigner: 'file',
+        fileSignerKeyPath: pki.path('stranger.key'),
+        certificateChainPath: chainPath,
+      }),
     ).rejects.toThrow('public keys are not equal');
   });
 });

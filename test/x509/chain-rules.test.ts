@@ -10,15 +10,30 @@ const work = tempDir();
 const pki = new OpensslPki(work.dir);
 
 const der = (...names: string[]) =>
-  names.map((name) => decodeCertificatesPem(readFileSync(pki.path(`${name}.pem`), 'utf8'))[0] as Buffer);
-const publicKeyOf = (name: string): KeyObject => createPublicKey(readFileSync(pki.path(`${name}.key`)));
-const check = (names: string[], signer = 'leaf', enforceIntermediateEku = true) => () =>
-  verifyCertChain(der(...names), publicKeyOf(signer), { enforceIntermediateEku });
+  names.map(
+    (name) => decodeCertificatesPem(readFileSync(pki.path(`${name}.pem`), 'utf8'))[0] as Buffer,
+  );
+const publicKeyOf = (name: string): KeyObject =>
+  createPublicKey(readFileSync(pki.path(`${name}.key`)));
+const check =
+  (names: string[], signer = 'leaf', enforceIntermediateEku = true) =>
+  () =>
+    verifyCertChain(der(...names), publicKeyOf(signer), { enforceIntermediateEku });
 
 /** A leaf for the standard intermediate with the given extensions. */
-async function leafWith(name: string, ext: string | undefined, issuer = 'intermediate', extra: object = {}) {
+async function leafWith(
+  name: string,
+  ext: string | undefined,
+  issuer = 'intermediate',
+  extra: object = {},
+) {
   await pki.key(name);
-  await pki.cert(name, { subject: `/O=test/CN=${name}`, ...(ext === undefined ? {} : { ext }), issuer, ...extra });
+  await pki.cert(name, {
+    subject: `/O=test/CN=${name}`,
+    ...(ext === undefined ? {} : { ext }),
+    issuer,
+    ...extra,
+  });
 }
 
 beforeAll(async () => {
@@ -34,19 +49,21 @@ describe('start-up chain rules (Go VerifyCertChain), each broken by an openssl-m
   });
 
   it('rule 1: an empty chain', () => {
-    expect(() => verifyCertChain([], publicKeyOf('leaf'), { enforceIntermediateEku: true })).toThrow(
-      'certificate chain must contain a leaf certificate',
-    );
+    expect(() =>
+      verifyCertChain([], publicKeyOf('leaf'), { enforceIntermediateEku: true }),
+    ).toThrow('certificate chain must contain a leaf certificate');
   });
 
   it('rule 2: a lone (self-signed) certificate', () => {
-    expect(check(['root'], 'root')).toThrow('certificate chain must contain at least two certificates');
+    expect(check(['root'], 'root')).toThrow(
+      'certificate chain must contain at least two certificates',
+    );
   });
 
   it('rule 3: no signer', () => {
-    expect(() => verifyCertChain(der('leaf', 'root'), undefined, { enforceIntermediateEku: true })).toThrow(
-      'signer must not be nil',
-    );
+    expect(() =>
+      verifyCertChain(der('leaf', 'root'), undefined, { enforceIntermediateEku: true }),
+    ).toThrow('signer must not be nil');
   });
 
   describe('rule 4: Go leaf.Verify', () => {
@@ -64,7 +81,9 @@ describe('start-up chain rules (Go VerifyCertChain), each broken by an openssl-m
           enforceIntermediateEku: true,
           now: new Date(leafStart.getTime() - 86_400_000),
         }),
-      ).toThrow(/^x509: certificate has expired or is not yet valid: current time \S+ is before \S+$/);
+      ).toThrow(
+        /^x509: certificate has expired or is not yet valid: current time \S+ is before \S+$/,
+      );
     });
 
     it('an expired intermediate', async () => {
@@ -84,7 +103,11 @@ describe('start-up chain rules (Go VerifyCertChain), each broken by an openssl-m
     it('a leaf signed by the wrong key', async () => {
       // Same subject as the real intermediate, another key: the leaf names the right issuer.
       await pki.key('impostor');
-      await pki.cert('impostor', { subject: '/O=test/CN=Test Intermediate', ext: EXT.intermediate, issuer: 'root' });
+      await pki.cert('impostor', {
+        subject: '/O=test/CN=Test Intermediate',
+        ext: EXT.intermediate,
+        issuer: 'root',
+      });
       await leafWith('forged', EXT.leaf, 'impostor');
       expect(check(['forged', 'intermediate', 'root'], 'forged')).toThrow(
         'x509: certificate signed by unknown authority (possibly because of "x509: signature verification failure" while trying to verify candidate authority certificate "Test Intermediate")',
@@ -94,7 +117,9 @@ describe('start-up chain rules (Go VerifyCertChain), each broken by an openssl-m
     it('a chain that does not reach the root', async () => {
       await pki.key('other-root');
       await pki.cert('other-root', { subject: '/O=test/CN=Other Root', ext: EXT.root });
-      expect(check(['leaf', 'intermediate', 'other-root'])).toThrow('x509: certificate signed by unknown authority');
+      expect(check(['leaf', 'intermediate', 'other-root'])).toThrow(
+        'x509: certificate signed by unknown authority',
+      );
     });
 
     it('an intermediate whose pathlen forbids the intermediate below it', async () => {
@@ -105,7 +130,11 @@ describe('start-up chain rules (Go VerifyCertChain), each broken by an openssl-m
         issuer: 'root',
       });
       await pki.key('below');
-      await pki.cert('below', { subject: '/O=test/CN=Below', ext: EXT.intermediate, issuer: 'pathlen0' });
+      await pki.cert('below', {
+        subject: '/O=test/CN=Below',
+        ext: EXT.intermediate,
+        issuer: 'pathlen0',
+      });
       await leafWith('deep', EXT.leaf, 'below');
       expect(check(['deep', 'below', 'pathlen0', 'root'], 'deep')).toThrow(
         /possibly because of "x509: too many intermediates for path length constraint"/,
@@ -116,7 +145,10 @@ describe('start-up chain rules (Go VerifyCertChain), each broken by an openssl-m
       await pki.key('server-ca');
       await pki.cert('server-ca', {
         subject: '/O=test/CN=Server CA',
-        ext: EXT.intermediate.replace('extendedKeyUsage=timeStamping', 'extendedKeyUsage=serverAuth'),
+        ext: EXT.intermediate.replace(
+          'extendedKeyUsage=timeStamping',
+          'extendedKeyUsage=serverAuth',
+        ),
         issuer: 'root',
       });
       await leafWith('under-server-ca', EXT.leaf, 'server-ca');
@@ -127,7 +159,9 @@ describe('start-up chain rules (Go VerifyCertChain), each broken by an openssl-m
 
     it('an unknown critical extension on the leaf', async () => {
       await leafWith('odd', `${EXT.leaf}\n1.2.3.4.5=critical,ASN1:UTF8String:odd`);
-      expect(check(['odd', 'intermediate', 'root'], 'odd')).toThrow('x509: unhandled critical extension');
+      expect(check(['odd', 'intermediate', 'root'], 'odd')).toThrow(
+        'x509: unhandled critical extension',
+      );
     });
   });
 
@@ -135,7 +169,9 @@ describe('start-up chain rules (Go VerifyCertChain), each broken by an openssl-m
     await pki.key('v1-root');
     await pki.cert('v1-root', { subject: '/O=test/CN=V1 Root' });
     await leafWith('under-v1', EXT.leaf.replace('\nauthorityKeyIdentifier=keyid', ''), 'v1-root');
-    expect(check(['under-v1', 'v1-root'], 'under-v1')).toThrow('certificate is not a CA certificate');
+    expect(check(['under-v1', 'v1-root'], 'under-v1')).toThrow(
+      'certificate is not a CA certificate',
+    );
   });
 
   it('rule 6: a CA leaf', async () => {
@@ -146,15 +182,24 @@ describe('start-up chain rules (Go VerifyCertChain), each broken by an openssl-m
   });
 
   it('rule 7: a leaf with two EKUs, or none', async () => {
-    await leafWith('two-ekus', EXT.leaf.replace('critical,timeStamping', 'critical,timeStamping,codeSigning'));
-    expect(check(['two-ekus', 'intermediate', 'root'], 'two-ekus')).toThrow('certificate should only contain one EKU');
+    await leafWith(
+      'two-ekus',
+      EXT.leaf.replace('critical,timeStamping', 'critical,timeStamping,codeSigning'),
+    );
+    expect(check(['two-ekus', 'intermediate', 'root'], 'two-ekus')).toThrow(
+      'certificate should only contain one EKU',
+    );
     await leafWith('no-eku', 'keyUsage=critical,digitalSignature');
-    expect(check(['no-eku', 'intermediate', 'root'], 'no-eku')).toThrow('certificate should only contain one EKU');
+    expect(check(['no-eku', 'intermediate', 'root'], 'no-eku')).toThrow(
+      'certificate should only contain one EKU',
+    );
   });
 
   it('rule 8: a non-critical leaf EKU', async () => {
     await leafWith('soft-eku', EXT.leaf.replace('critical,timeStamping', 'timeStamping'));
-    expect(check(['soft-eku', 'intermediate', 'root'], 'soft-eku')).toThrow('certificate must set EKU to critical');
+    expect(check(['soft-eku', 'intermediate', 'root'], 'soft-eku')).toThrow(
+      'certificate must set EKU to critical',
+    );
   });
 
   it('rule 9: an intermediate without the timeStamping EKU, unless --enforce-intermediate-eku=false', async () => {
@@ -172,11 +217,20 @@ describe('start-up chain rules (Go VerifyCertChain), each broken by an openssl-m
   });
 
   it('rule 10: a signer whose key is not the leaf key', () => {
-    expect(check(['leaf', 'intermediate', 'root'], 'intermediate')).toThrow('public keys are not equal');
+    expect(check(['leaf', 'intermediate', 'root'], 'intermediate')).toThrow(
+      'public keys are not equal',
+    );
   });
 
   it('checks the rules in Go order: rule 4 before rule 7', async () => {
-    await leafWith('expired-two-ekus', EXT.leaf.replace('critical,timeStamping', 'critical,timeStamping,codeSigning'), 'intermediate', { days: -1 });
-    expect(check(['expired-two-ekus', 'intermediate', 'root'], 'expired-two-ekus')).toThrow(/has expired/);
+    await leafWith(
+      'expired-two-ekus',
+      EXT.leaf.replace('critical,timeStamping', 'critical,timeStamping,codeSigning'),
+      'intermediate',
+      { days: -1 },
+    );
+    expect(check(['expired-two-ekus', 'intermediate', 'root'], 'expired-two-ekus')).toThrow(
+      /has expired/,
+    );
   });
 });

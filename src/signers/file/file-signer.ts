@@ -17,7 +17,8 @@ export interface FileSignerOptions {
 /** The file signer: a PEM private key on disk, optionally encrypted (Go's --timestamp-signer=file). */
 export async function createFileSigner(options: FileSignerOptions): Promise<LocalKeySigner> {
   const { keyPath } = options;
-  if (keyPath === '') throw new Error('file: --file-signer-key-path is required with --timestamp-signer=file');
+  if (keyPath === '')
+    throw new Error('file: --file-signer-key-path is required with --timestamp-signer=file');
   let key;
   try {
     const pem = await readFile(keyPath, 'utf8');
@@ -34,6 +35,8 @@ export async function createFileSigner(options: FileSignerOptions): Promise<Loca
   try {
     return new LocalKeySigner(`file:${keyPath}`, key, options.hash);
   } catch (error) {
-    throw new Error(`file: provide a valid signer, ${keyPath} is not valid: ${(error as Error).message}`);
+    throw new Error(
+      `file: provide a valid signer, ${keyPath} is not valid: ${(error as Error).message}`,
+    );
   }
 }

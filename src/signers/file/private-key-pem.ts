@@ -4,7 +4,12 @@ import { decryptSigstoreKey } from './sigstore-encrypted-key.js';
 const FIRST_PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n[\s\S]*?-----END \1-----/;
 
 /** PEM labels Node (OpenSSL) reads itself, with the password for the encrypted ones. */
-const OPENSSL_LABELS = new Set(['PRIVATE KEY', 'RSA PRIVATE KEY', 'EC PRIVATE KEY', 'ENCRYPTED PRIVATE KEY']);
+const OPENSSL_LABELS = new Set([
+  'PRIVATE KEY',
+  'RSA PRIVATE KEY',
+  'EC PRIVATE KEY',
+  'ENCRYPTED PRIVATE KEY',
+]);
 const SIGSTORE_LABELS = new Set(['ENCRYPTED SIGSTORE PRIVATE KEY', 'ENCRYPTED COSIGN PRIVATE KEY']);
 
 /**
@@ -27,25 +32,38 @@ export async function parsePrivateKeyPem(pem: string, password: string): Promise
     );
     // Like Go: a body that is not the JSON envelope is an unencrypted PKCS#8 key.
     const der = body[0] === 0x7b ? await decryptSigstoreKey(body, password) : body;
-    return toKeyObject(() => createPrivateKey({ key: Buffer.from(der), format: 'der', type: 'pkcs8' }));
+    return toKeyObject(() =>
+      createPrivateKey({ key: Buffer.from(der), format: 'der', type: 'pkcs8' }),
+    );
   }
   if (!OPENSSL_LABELS.has(label)) throw new Error(`unknown private key PEM file type: ${label}`);
   const encrypted = label === 'ENCRYPTED PRIVATE KEY' || /^Proc-Type:\s*4,ENCRYPTED/m.test(block);
   if (encrypted && password === '') {
-    throw new Error('the key is encrypted: set --file-signer-passwd-file (or --file-signer-passwd)');
+    throw new Error(
+      'the key is encrypted: set --file-signer-passwd-file (or --file-signer-passwd)',
+    );
   }
-  return toKeyObject(() =>
-    createPrivateKey(encrypted ? { key: block, format: 'pem', passphrase: password } : { key: block, format: 'pem' }),
+  return toKeyObject(
+    () =>
+      createPrivateKey(
+        encrypted
+          ? { key: block, format: 'pem', passphrase: password }
+          : { key: block, format: 'pem' },
+      ),
+    encrypted,
   );
 }
 
-/** Node's OpenSSL errors are cryptic ("error:1C800064:...:bad decrypt"); say what they mean. */
-function toKeyObject(create: () => KeyObject): KeyObject {
+/**
+ * Node's OpenSSL errors are cryptic; say what they mean. A wrong password usually fails the CBC
+ * padding ("bad decrypt") but now and then decrypts to garbage that no decoder accepts.
+ */
+function toKeyObject(create: () => KeyObject, encrypted = false): KeyObject {
   try {
     return create();
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    if (/bad decrypt|wrong password|unable to decrypt/i.test(message)) {
+    if (encrypted || /bad decrypt|wrong password|unable to decrypt/i.test(message)) {
       throw new Error('decryption failed (wrong password?)');
     }
     throw new Error(`not a valid private key: ${message}`);

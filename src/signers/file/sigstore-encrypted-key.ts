@@ -27,10 +27,15 @@ export async function decryptSigstoreKey(body: Uint8Array, password: string): Pr
   const { N, r, p } = encrypted.kdf.params;
   const salt = Buffer.from(encrypted.kdf.salt, 'base64');
   const nonce = Buffer.from(encrypted.cipher.nonce, 'base64');
-  if (nonce.length !== NONCE_LENGTH) throw new Error(`encrypted key: nonce must be ${NONCE_LENGTH} bytes`);
+  if (nonce.length !== NONCE_LENGTH)
+    throw new Error(`encrypted key: nonce must be ${NONCE_LENGTH} bytes`);
   const key = await new Promise<Buffer>((resolve, reject) =>
-    scrypt(password, salt, KEY_LENGTH, { N, r, p, maxmem: 256 * N * r + (1 << 20) }, (error, derived) =>
-      error ? reject(error) : resolve(derived),
+    scrypt(
+      password,
+      salt,
+      KEY_LENGTH,
+      { N, r, p, maxmem: 256 * N * r + (1 << 20) },
+      (error, derived) => (error ? reject(error) : resolve(derived)),
     ),
   );
   try {
@@ -58,8 +63,11 @@ function parseEnvelope(body: Uint8Array): SigstoreEncryptedKey {
   if (typeof data.ciphertext !== 'string') throw new Error('encrypted key: no ciphertext');
   const { N, r, p } = params;
   const isPowerOfTwo = Number.isInteger(N) && N > 1 && (N & (N - 1)) === 0;
-  if (!isPowerOfTwo || N > MAX_N) throw new Error(`encrypted key: scrypt N must be a power of two up to ${MAX_N}`);
-  if (!Number.isInteger(r) || r < 1 || r > MAX_R) throw new Error(`encrypted key: scrypt r must be 1 to ${MAX_R}`);
-  if (!Number.isInteger(p) || p < 1 || p > MAX_P) throw new Error(`encrypted key: scrypt p must be 1 to ${MAX_P}`);
+  if (!isPowerOfTwo || N > MAX_N)
+    throw new Error(`encrypted key: scrypt N must be a power of two up to ${MAX_N}`);
+  if (!Number.isInteger(r) || r < 1 || r > MAX_R)
+    throw new Error(`encrypted key: scrypt r must be 1 to ${MAX_R}`);
+  if (!Number.isInteger(p) || p < 1 || p > MAX_P)
+    throw new Error(`encrypted key: scrypt p must be 1 to ${MAX_P}`);
   return data as SigstoreEncryptedKey;
 }

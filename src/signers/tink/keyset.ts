@@ -43,7 +43,8 @@ export function readEncryptedKeyset(file: Uint8Array): Uint8Array {
   const text = Buffer.from(file).toString('utf8').trimStart();
   if (text.startsWith('{')) return readJsonEncryptedKeyset(text);
   const ciphertext = bytes(readMessage(file), 2);
-  if (ciphertext.length === 0) throw new Error('not a Tink EncryptedKeyset: no encrypted_keyset field');
+  if (ciphertext.length === 0)
+    throw new Error('not a Tink EncryptedKeyset: no encrypted_keyset field');
   return ciphertext;
 }
 
@@ -61,7 +62,8 @@ function readJsonEncryptedKeyset(text: string): Uint8Array {
   }
   // Like protojson (tink-go), refuse unknown fields: they mean a different file.
   const unknown = Object.keys(value).find((key) => !JSON_FIELDS.has(key));
-  if (unknown) throw new Error(`not a Tink EncryptedKeyset: unknown field ${JSON.stringify(unknown)}`);
+  if (unknown)
+    throw new Error(`not a Tink EncryptedKeyset: unknown field ${JSON.stringify(unknown)}`);
   const record = value as Record<string, unknown>;
   const encoded = record.encryptedKeyset ?? record.encrypted_keyset;
   if (typeof encoded !== 'string' || encoded === '' || !/^[A-Za-z0-9+/_-]*={0,2}$/.test(encoded)) {
@@ -103,7 +105,8 @@ export function primaryKey(keyset: Keyset): TinkKey {
     ids.add(key.keyId);
   }
   const primary = keyset.keys.find((key) => key.keyId === keyset.primaryKeyId);
-  if (!primary) throw new Error(`Tink keyset has no key with the primary key id ${keyset.primaryKeyId}`);
+  if (!primary)
+    throw new Error(`Tink keyset has no key with the primary key id ${keyset.primaryKeyId}`);
   if (primary.status !== KeyStatus.ENABLED) {
     const status = STATUS_NAMES[primary.status] ?? String(primary.status);
     throw new Error(`Tink primary key ${primary.keyId} is ${status}, not ENABLED`);
@@ -129,8 +132,10 @@ const CURVES: Record<number, Curve> = {
  * type URL. The stored public key must be the private key's (Tink checks d*G too).
  */
 export function privateKeyFromTinkKey(key: TinkKey): KeyObject {
-  if (key.keyMaterialType !== ASYMMETRIC_PRIVATE &&
-      (key.typeUrl === TYPE_URL.ecdsaPrivateKey || key.typeUrl === TYPE_URL.ed25519PrivateKey)) {
+  if (
+    key.keyMaterialType !== ASYMMETRIC_PRIVATE &&
+    (key.typeUrl === TYPE_URL.ecdsaPrivateKey || key.typeUrl === TYPE_URL.ed25519PrivateKey)
+  ) {
     throw new Error(`Tink key ${key.keyId} is not ASYMMETRIC_PRIVATE key material`);
   }
   switch (key.typeUrl) {
@@ -139,7 +144,9 @@ export function privateKeyFromTinkKey(key: TinkKey): KeyObject {
     case TYPE_URL.ed25519PrivateKey:
       return ed25519PrivateKey(key.value);
     default:
-      throw new Error(`unsupported Tink key type ${key.typeUrl}: use ECDSA P-256/P-384/P-521 or Ed25519`);
+      throw new Error(
+        `unsupported Tink key type ${key.typeUrl}: use ECDSA P-256/P-384/P-521 or Ed25519`,
+      );
   }
 }
 
@@ -156,7 +163,8 @@ function ecdsaPrivateKey(value: Uint8Array): KeyObject {
   const params = readMessage(bytes(publicKey, 2));
   const curveNumber = Number(uint(params, 2));
   const curve = CURVES[curveNumber];
-  if (!curve) throw new Error(`unsupported Tink ECDSA curve ${curveNumber}: use NIST P-256, P-384 or P-521`);
+  if (!curve)
+    throw new Error(`unsupported Tink ECDSA curve ${curveNumber}: use NIST P-256, P-384 or P-521`);
   const d = fixedWidth(bytes(privateKey, 3), curve.size, 'key_value');
   const x = fixedWidth(bytes(publicKey, 3), curve.size, 'x');
   const y = fixedWidth(bytes(publicKey, 4), curve.size, 'y');
@@ -165,7 +173,7 @@ function ecdsaPrivateKey(value: Uint8Array): KeyObject {
   const key = createPrivateKey({ key: sec1, format: 'der', type: 'sec1' });
   const jwk = createPublicKey(key).export({ format: 'jwk' });
   if (jwk.x !== x.toString('base64url') || jwk.y !== y.toString('base64url')) {
-    throw new Error('Tink ECDSA key: the stored public key is not the private key\'s');
+    throw new Error("Tink ECDSA key: the stored public key is not the private key's");
   }
   return key;
 }
@@ -178,20 +186,22 @@ function ed25519PrivateKey(value: Uint8Array): KeyObject {
   const privateKey = readMessage(value);
   checkVersion(privateKey, 'Ed25519PrivateKey');
   const seed = bytes(privateKey, 2);
-  if (seed.length !== 32) throw new Error(`Tink Ed25519 key: key_value must be 32 bytes, not ${seed.length}`);
+  if (seed.length !== 32)
+    throw new Error(`Tink Ed25519 key: key_value must be 32 bytes, not ${seed.length}`);
   const pkcs8 = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]);
   const key = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' });
   const stored = Buffer.from(bytes(readMessage(bytes(privateKey, 3)), 2));
   const derived = createPublicKey(key).export({ format: 'jwk' }).x;
   if (stored.length !== 32 || derived !== stored.toString('base64url')) {
-    throw new Error('Tink Ed25519 key: the stored public key is not the private key\'s');
+    throw new Error("Tink Ed25519 key: the stored public key is not the private key's");
   }
   return key;
 }
 
 function checkVersion(fields: Map<number, FieldValue[]>, message: string): void {
   const version = uint(fields, 1);
-  if (version !== 0n) throw new Error(`Tink ${message} version ${version} is not supported (want 0)`);
+  if (version !== 0n)
+    throw new Error(`Tink ${message} version ${version} is not supported (want 0)`);
 }
 
 /**
@@ -202,6 +212,7 @@ function fixedWidth(value: Uint8Array, size: number, field: string): Buffer {
   let start = 0;
   while (start < value.length && value[start] === 0) start++;
   const magnitude = value.subarray(start);
-  if (magnitude.length > size) throw new Error(`Tink ECDSA key: ${field} is longer than the curve's ${size} bytes`);
+  if (magnitude.length > size)
+    throw new Error(`Tink ECDSA key: ${field} is longer than the curve's ${size} bytes`);
   return Buffer.concat([Buffer.alloc(size - magnitude.length), magnitude]);
 }

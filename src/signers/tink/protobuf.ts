@@ -3,7 +3,8 @@
  * order and repeat; unknown fields are skipped, as protobuf requires.
  */
 
-export type FieldValue = { wireType: 0; value: bigint } | { wireType: 2; value: Uint8Array } | { wireType: 1 | 5 };
+export type FieldValue =
+  { wireType: 0; value: bigint } | { wireType: 2; value: Uint8Array } | { wireType: 1 | 5 };
 
 export class ProtobufError extends Error {
   override name = 'ProtobufError';
@@ -43,7 +44,8 @@ export function readMessage(bytes: Uint8Array): Map<number, FieldValue[]> {
       }
       case 2: {
         const length = varint();
-        if (length > BigInt(bytes.length - offset)) throw new ProtobufError('length-delimited field overruns its message');
+        if (length > BigInt(bytes.length - offset))
+          throw new ProtobufError('length-delimited field overruns its message');
         const end = offset + Number(length);
         field = { wireType, value: bytes.subarray(offset, end) };
         offset = end;

@@ -24,22 +24,33 @@ const NO_ASSOCIATED_DATA = new Uint8Array(0);
  */
 export async function createTinkSigner(options: TinkSignerOptions): Promise<LocalKeySigner> {
   const { keysetPath, kekUri } = options;
-  if (keysetPath === '') throw new Error('tink: --tink-keyset-path is required with --timestamp-signer=tink');
-  if (kekUri === '') throw new Error('tink: --tink-key-resource is required with --timestamp-signer=tink');
+  if (keysetPath === '')
+    throw new Error('tink: --tink-keyset-path is required with --timestamp-signer=tink');
+  if (kekUri === '')
+    throw new Error('tink: --tink-key-resource is required with --timestamp-signer=tink');
   let file: Buffer;
   try {
     file = await readFile(keysetPath);
   } catch (error) {
-    throw new Error(`tink: reading keyset ${keysetPath}: ${(error as NodeJS.ErrnoException).code ?? 'failed'}`);
+    throw new Error(
+      `tink: reading keyset ${keysetPath}: ${(error as NodeJS.ErrnoException).code ?? 'failed'}`,
+    );
   }
   const ciphertext = tinkStep(keysetPath, () => readEncryptedKeyset(file));
-  const kek = await options.openKek(kekUri, options.vaultToken === '' ? {} : { vaultToken: options.vaultToken });
+  const kek = await options.openKek(
+    kekUri,
+    options.vaultToken === '' ? {} : { vaultToken: options.vaultToken },
+  );
   const plaintext = await decryptKeyset(kek, ciphertext, keysetPath);
   const key = tinkStep(keysetPath, () => privateKeyFromTinkKey(primaryKey(parseKeyset(plaintext))));
   return tinkStep(keysetPath, () => new LocalKeySigner(`tink:${keysetPath}`, key, options.hash));
 }
 
-async function decryptKeyset(kek: KeyEncryptionKey, ciphertext: Uint8Array, path: string): Promise<Uint8Array> {
+async function decryptKeyset(
+  kek: KeyEncryptionKey,
+  ciphertext: Uint8Array,
+  path: string,
+): Promise<Uint8Array> {
   try {
     return await kek.decrypt(ciphertext, NO_ASSOCIATED_DATA);
   } catch (error) {

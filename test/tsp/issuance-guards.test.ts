@@ -12,6 +12,10 @@ import { parseCertificate } from '../../src/x509/certificate.js';
 import { openssl, tempDir } from '../helpers/openssl.js';
 import { EXT, OpensslPki } from '../helpers/openssl-pki.js';
 import { createTestServer } from '../helpers/tsa.js';
+import { pino } from 'pino';
+import { resolveServeConfig } from '../../src/config/resolve.js';
+import { buildServer } from '../../src/server/app.js';
+import { createAuthority } from '../../src/server/start.js';
 
 const work = tempDir();
 const pki = new OpensslPki(work.dir);
@@ -103,6 +107,31 @@ describe('beyond Go: no tokens while the TSA certificate is expired or not yet v
 
     vi.useRealTimers();
     expect((await post(app, query)).statusCode).toBe(200);
+    await app.close();
+  });
+
+  it('logs one error line per refused request, with the reason', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
+    const config = resolveServeConfig({
+      timestampSigner: 'file',
+      fileSignerKeyPath: pki.path('leaf.key'),
+      certificateChainPath: chainPath,
+    });
+    const { authority, chainPem } = await createAuthority(config, logger);
+    const app = await buildServer({ config, authority, chainPem, logger });
+    const notAfter = new Date(new X509Certificate(readFileSync(pki.path('leaf.pem'))).validTo);
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(notAfter.getTime() + 1000);
+    expect((await post(app, query)).statusCode).toBe(500);
+    const entries = lines.map(
+      (line) =>
+        JSON.parse(line) as { msg: string; level: number; reason?: string; failInfo?: string },
+    );
+    const failed = entries.filter((entry) => entry.msg === 'request failed');
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toMatchObject({ level: 50, failInfo: 'systemFailure' });
+    expect(failed[0]?.reason).toContain('expired at');
     await app.close();
   });
 

@@ -14,7 +14,7 @@ import { openssl, tempDir } from './openssl.js';
  * fails). For Ed25519 leaves the same checks are made piecewise: openssl parses the reply and
  * compares the imprint, verifies the PureEdDSA signature over the signed attributes
  * (`pkeyutl -rawin`) and the leaf's chain (`verify -purpose timestampsign`); this helper checks
- * that messageDigest binds the TSTInfo.
+ * that messageDigest binds the TSTInfo and signingCertificateV2 names the leaf.
  */
 export async function timestampAndVerify(
   app: FastifyInstance,
@@ -79,6 +79,31 @@ async function verifyEd25519Piecewise(
   const messageDigest = signedAttributes.get(OID.messageDigest);
   const expected = tlv(Tag.OCTET_STRING, createHash('sha512').update(eContent).digest());
   if (!messageDigest?.equals(expected)) throw new Error('messageDigest is not SHA-512(TSTInfo)');
+
+  // ESS signingCertificateV2 (RFC 5816): certHash = SHA-256 of the leaf (hashAlgorithm omitted).
+  const signingCertificate = signedAttributes.get(OID.signingCertificateV2);
+  const certs = new DerSequenceReader(
+    readExactly(signingCertificate ?? Buffer.alloc(0), Tag.SEQUENCE).value,
+  );
+  const essCertId = new DerSequenceReader(
+    new DerSequenceReader(certs.next(Tag.SEQUENCE).value).next(Tag.SEQUENCE).value,
+  );
+  const leafDer = await openssl([
+    'x509',
+    '-in',
+    files.leaf,
+    '-outform',
+    'DER',
+    '-out',
+    work.path('leaf.der'),
+  ]).then(() => readFileSync(work.path('leaf.der')));
+  if (
+    !Buffer.from(essCertId.next(Tag.OCTET_STRING).value).equals(
+      createHash('sha256').update(leafDer).digest(),
+    )
+  ) {
+    throw new Error('signingCertificateV2 does not name the leaf');
+  }
 
   const attributesFile = work.write(
     'signed-attributes.der',
@@ -152,7 +177,12 @@ function signerInfoOf(token: Buffer) {
     const attribute = new DerSequenceReader(reader.next(Tag.SEQUENCE).value);
     const type = attribute.next(Tag.OID).bytes;
     const values = new DerSequenceReader(attribute.next(Tag.SET).value);
-    for (const known of [OID.messageDigest, OID.contentType, OID.signingTime]) {
+    for (const known of [
+      OID.messageDigest,
+      OID.contentType,
+      OID.signingTime,
+      OID.signingCertificateV2,
+    ]) {
       if (Buffer.from(type).equals(oid(known)))
         signedAttributes.set(known, Buffer.from(values.next().bytes));
     }

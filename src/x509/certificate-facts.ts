@@ -10,6 +10,12 @@ import {
   Tag,
 } from '../asn1/der.js';
 import { OID } from '../asn1/oids.js';
+import {
+  parseNameConstraints,
+  parseSubjectAltNames,
+  type NameConstraints,
+  type SubjectAltName,
+} from './name-constraints.js';
 
 export interface Extension {
   oid: string;
@@ -40,6 +46,9 @@ export interface CertificateFacts {
   extKeyUsage: string[];
   subjectKeyId?: Buffer;
   authorityKeyId?: Buffer;
+  /** DNS, email, URI and IP subjectAltNames; undefined without the extension. */
+  subjectAltNames?: SubjectAltName[];
+  nameConstraints?: NameConstraints;
 }
 
 export function readCertificateFacts(der: Uint8Array): CertificateFacts {
@@ -103,6 +112,12 @@ export function readCertificateFacts(der: Uint8Array): CertificateFacts {
       }
       case OID.subjectKeyIdentifier:
         facts.subjectKeyId = Buffer.from(value.value);
+        break;
+      case OID.subjectAltName:
+        facts.subjectAltNames = parseSubjectAltNames(extension.value);
+        break;
+      case OID.nameConstraints:
+        facts.nameConstraints = parseNameConstraints(extension.value);
         break;
       case OID.authorityKeyIdentifier: {
         const keyIdentifier = new DerSequenceReader(value.value).optional(0x80);

@@ -1,5 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { OID } from '../asn1/oids.js';
+import { checkName } from './name-constraints.js';
 import {
   displayName,
   KEY_USAGE_CERT_SIGN,
@@ -85,9 +86,9 @@ export function verifyCertChain(
 const HANDLED_EXTENSIONS = new Set([
   OID.subjectKeyIdentifier,
   OID.keyUsage,
-  '2.5.29.17', // subjectAltName
+  OID.subjectAltName,
   OID.basicConstraints,
-  '2.5.29.30', // nameConstraints
+  OID.nameConstraints,
   '2.5.29.31', // cRLDistributionPoints
   '2.5.29.32', // certificatePolicies
   '2.5.29.33', // policyMappings
@@ -112,7 +113,7 @@ type CertificateKind = 'leaf' | 'intermediate' | 'root';
  * crypto/x509 Certificate.Verify, reduced to what a TSA chain exercises: build every chain from
  * the leaf through the intermediates (any order) to the root, checking each link's signature and
  * constraints and each certificate's validity, then keep the chains whose EKUs allow timeStamping.
- * Name constraints are not evaluated (TSA leaves carry no names they could constrain).
+ * Name constraints are checked against DNS, email, URI and IP subjectAltNames, as Go does.
  */
 function verifyLikeGo(
   leaf: CertificateFacts,
@@ -173,7 +174,10 @@ function checkCertificate(
   now: Date,
 ): string | undefined {
   const critical = certificate.extensions.find(
-    (extension) => extension.critical && !HANDLED_EXTENSIONS.has(extension.oid),
+    (extension) =>
+      extension.critical &&
+      (!HANDLED_EXTENSIONS.has(extension.oid) ||
+        (extension.oid === OID.nameConstraints && certificate.nameConstraints?.hasUnsupportedForm)),
   );
   if (critical) return `x509: unhandled critical extension (${critical.oid})`;
   const notBefore = new Date(certificate.x509.validFrom);
@@ -186,6 +190,14 @@ function checkCertificate(
   }
   if (kind === 'intermediate' && (!certificate.basicConstraintsValid || !certificate.isCA)) {
     return 'x509: certificate is not authorized to sign other certificates';
+  }
+  if (kind !== 'leaf' && certificate.nameConstraints) {
+    for (const below of chainSoFar) {
+      for (const name of below.subjectAltNames ?? []) {
+        const violation = checkName(name, certificate.nameConstraints);
+        if (violation) return violation;
+      }
+    }
   }
   if (kind !== 'leaf' && certificate.basicConstraintsValid && certificate.maxPathLen >= 0) {
     const intermediatesBelow = chainSoFar.length - 1;

@@ -157,6 +157,47 @@ describe('start-up chain rules (Go VerifyCertChain), each broken by an openssl-m
       );
     });
 
+    describe('name constraints on a CA, against the subjectAltNames below it', () => {
+      async function constrainedCa(name: string, constraint: string) {
+        await pki.key(name);
+        await pki.cert(name, {
+          subject: `/O=test/CN=${name}`,
+          ext: `${EXT.intermediate}\nnameConstraints=${constraint}`,
+          issuer: 'root',
+        });
+      }
+
+      it('a permitted DNS name passes, another fails', async () => {
+        await constrainedCa('dns-ca', 'critical,permitted;DNS:example.com');
+        await leafWith('dns-good', `${EXT.leaf}\nsubjectAltName=DNS:tsa.example.com`, 'dns-ca');
+        expect(check(['dns-good', 'dns-ca', 'root'], 'dns-good')).not.toThrow();
+        await leafWith('dns-bad', `${EXT.leaf}\nsubjectAltName=DNS:tsa.example.org`, 'dns-ca');
+        expect(check(['dns-bad', 'dns-ca', 'root'], 'dns-bad')).toThrow(
+          'x509: certificate signed by unknown authority (possibly because of "x509: a root or intermediate certificate is not authorized to sign for this name: DNS name \\"tsa.example.org\\" is not permitted by any constraint" while trying to verify candidate authority certificate "dns-ca")',
+        );
+      });
+
+      it('an excluded IP range', async () => {
+        await constrainedCa('ip-ca', 'critical,excluded;IP:10.0.0.0/255.0.0.0');
+        await leafWith('ip-bad', `${EXT.leaf}\nsubjectAltName=IP:10.1.2.3`, 'ip-ca');
+        expect(check(['ip-bad', 'ip-ca', 'root'], 'ip-bad')).toThrow(
+          'IP address \\"10.1.2.3\\" is excluded by constraint \\"10.0.0.0/8\\"',
+        );
+        await leafWith('ip-good', `${EXT.leaf}\nsubjectAltName=IP:192.0.2.1`, 'ip-ca');
+        expect(check(['ip-good', 'ip-ca', 'root'], 'ip-good')).not.toThrow();
+      });
+
+      it('a leaf without subjectAltName is not constrained; a critical directoryName constraint is unhandled', async () => {
+        await constrainedCa('dir-ca', 'critical,permitted;dirName:dir_sect\n[dir_sect]\nO=test');
+        await leafWith('under-dir', EXT.leaf, 'dir-ca');
+        expect(check(['under-dir', 'dir-ca', 'root'], 'under-dir')).toThrow(
+          /x509: unhandled critical extension/,
+        );
+        await leafWith('no-san', EXT.leaf, 'dns-ca');
+        expect(check(['no-san', 'dns-ca', 'root'], 'no-san')).not.toThrow();
+      });
+    });
+
     it('an unknown critical extension on the leaf', async () => {
       await leafWith('odd', `${EXT.leaf}\n1.2.3.4.5=critical,ASN1:UTF8String:odd`);
       expect(check(['odd', 'intermediate', 'root'], 'odd')).toThrow(

@@ -27,6 +27,8 @@ export const OID = {
   organizationName: '2.5.4.10',
   organizationalUnitName: '2.5.4.11',
   subjectKeyIdentifier: '2.5.29.14',
+  subjectAltName: '2.5.29.17',
+  nameConstraints: '2.5.29.30',
   keyUsage: '2.5.29.15',
   basicConstraints: '2.5.29.19',
   authorityKeyIdentifier: '2.5.29.35',

@@ -45,10 +45,9 @@ serve.action(async (flags: Record<string, unknown>) => {
   try {
     server = await startServer(config, logger);
   } catch (error) {
-    logger.fatal(
-      { err: error },
-      `cannot start: ${error instanceof Error ? error.message : String(error)}`,
-    );
+    // One clear line; the stack only at debug level.
+    logger.fatal(`cannot start: ${error instanceof Error ? error.message : String(error)}`);
+    logger.debug({ err: error }, 'start-up failure');
     logger.flush?.();
     process.exitCode = 1;
     return;

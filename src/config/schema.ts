@@ -21,7 +21,7 @@ function option<T>(spec: OptionSpec<T>): OptionSpec<T> {
   return spec;
 }
 
-export const SIGNER_TYPES = ['memory', 'kms'] as const;
+export const SIGNER_TYPES = ['memory', 'file', 'kms', 'tink'] as const;
 
 export const SERVE_OPTIONS = {
   host: option({
@@ -75,6 +75,64 @@ export const SERVE_OPTIONS = {
     kind: 'integer',
     default: 3,
     description: 'retries of a throttled remote signature (other errors are not retried)',
+  }),
+  enforceIntermediateEku: option({
+    flag: 'enforce-intermediate-eku',
+    kind: 'boolean',
+    default: true,
+    description:
+      'require every intermediate certificate to list the timeStamping extended key usage',
+  }),
+  fileSignerKeyPath: option({
+    flag: 'file-signer-key-path',
+    kind: 'string',
+    default: '',
+    description:
+      'PEM private key of the file signer (PKCS#8, PKCS#1, SEC1, encrypted, sigstore/cosign)',
+  }),
+  fileSignerPasswd: option({
+    flag: 'file-signer-passwd',
+    kind: 'string',
+    default: '',
+    secret: true,
+    description: 'password of an encrypted file signer key (prefer --file-signer-passwd-file)',
+  }),
+  fileSignerPasswdFile: option({
+    flag: 'file-signer-passwd-file',
+    kind: 'string',
+    default: '',
+    description: 'file holding the file signer key password, e.g. a mounted Kubernetes Secret',
+  }),
+  tinkKeyResource: option({
+    flag: 'tink-key-resource',
+    kind: 'string',
+    default: '',
+    description: 'KEK URI of the Tink keyset: gcp-kms://, aws-kms:// or hcvault://',
+  }),
+  tinkKeysetPath: option({
+    flag: 'tink-keyset-path',
+    kind: 'string',
+    default: '',
+    description: 'KMS-encrypted Tink keyset (JSON or binary) written by tinkey',
+  }),
+  tinkHcvaultToken: option({
+    flag: 'tink-hcvault-token',
+    kind: 'string',
+    default: '',
+    secret: true,
+    description: 'Vault token for an hcvault:// Tink KEK (prefer --tink-hcvault-token-file)',
+  }),
+  tinkHcvaultTokenFile: option({
+    flag: 'tink-hcvault-token-file',
+    kind: 'string',
+    default: '',
+    description: 'file holding the Vault token for an hcvault:// Tink KEK',
+  }),
+  verifyTokens: option({
+    flag: 'verify-tokens',
+    kind: 'boolean',
+    default: true,
+    description: "verify each token's signature with the signer's public key before sending it",
   }),
   includeChainInResponse: option({
     flag: 'include-chain-in-response',

@@ -2,9 +2,12 @@ import { randomBytes, verify } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import { oid, toHex } from '../asn1/der.js';
 import type { ServeConfig } from '../config/schema.js';
-import { createSigner } from '../signers/create-signer.js';
+import { createSigner, type SignerDependencies } from '../signers/create-signer.js';
 import type { Signer } from '../signers/signer.js';
 import { TimestampAuthority } from '../tsp/authority.js';
+import { certificateValidityGuard } from '../tsp/certificate-validity-guard.js';
+import { verifyCertChain } from '../x509/chain-rules.js';
+import { trackCertificateValidity } from './certificate-validity-metric.js';
 import { parseCertificate, type Certificate } from '../x509/certificate.js';
 import { encodePem } from '../x509/pem.js';
 import type { ClockMonitor } from '../clock/clock-monitor.js';
@@ -41,8 +44,18 @@ export async function selfTest(signer: Signer, leaf: Certificate): Promise<void>
 }
 
 /** Builds the TSA from the configuration (signer, chain, policy) without listening. */
-export async function createAuthority(config: ServeConfig, logger: FastifyBaseLogger) {
-  const { signer, chain: chainDer } = await createSigner(config);
+export async function createAuthority(
+  config: ServeConfig,
+  logger: FastifyBaseLogger,
+  signerDependencies: SignerDependencies = {},
+) {
+  const { signer, chain: chainDer } = await createSigner(config, {
+    warn: (message) => logger.warn(message),
+    ...signerDependencies,
+  });
+  verifyCertChain(chainDer, signer.publicKey, {
+    enforceIntermediateEku: config.enforceIntermediateEku,
+  });
   if (config.timestampSigner === 'memory') {
     logger.warn('using the in-memory signer: a new key and chain at every start, for testing only');
   }
@@ -57,6 +70,7 @@ export async function createAuthority(config: ServeConfig, logger: FastifyBaseLo
       defaultPolicy: oid(config.defaultPolicyOid),
       accuracySeconds: TOKEN_ACCURACY_SECONDS,
       includeChain: config.includeChainInResponse,
+      verifySignatures: config.verifyTokens,
     },
     policy: {
       acceptedPolicies: new Set(config.acceptedPolicyOids.map((dotted) => toHex(oid(dotted)))),
@@ -64,6 +78,15 @@ export async function createAuthority(config: ServeConfig, logger: FastifyBaseLo
     },
     grantedStatus: config.useHttp201 ? 201 : 200,
   });
+  const validity = certificateValidityGuard(
+    chain.map(({ x509 }) => ({
+      name: x509.subject.replace(/\n/g, ', '),
+      notBefore: new Date(x509.validFrom),
+      notAfter: new Date(x509.validTo),
+    })),
+  );
+  authority.addGuard(validity);
+  trackCertificateValidity(() => validity() === undefined);
   const chainPem = chain.map((certificate) => encodePem('CERTIFICATE', certificate.der)).join('');
   return { authority, signer, chain, chainPem };
 }

@@ -9,7 +9,7 @@ import {
 } from './request.js';
 import { encodeJsonError, encodeRejection } from './response.js';
 import { createSerialNumberSource } from './serial-number.js';
-import { TokenEncoder, type TokenProfile } from './token-encoder.js';
+import { TokenEncoder, TokenSignatureError, type TokenProfile } from './token-encoder.js';
 
 export type RequestFormat = 'der' | 'json';
 
@@ -100,7 +100,11 @@ export class TimestampAuthority {
       try {
         token = await this.encoder.encode({ request, serialNumber, genTime }, signal);
       } catch (error) {
-        throw Object.assign(reject.systemFailure('signing failed'), { cause: error });
+        const detail =
+          error instanceof TokenSignatureError
+            ? 'token signature did not verify'
+            : 'signing failed';
+        throw Object.assign(reject.systemFailure(detail), { cause: error });
       }
       return {
         httpStatus: this.grantedStatus,

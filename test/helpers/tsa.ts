@@ -2,14 +2,18 @@ import pino from 'pino';
 import { resolveServeConfig } from '../../src/config/resolve.js';
 import type { ServeOptionName } from '../../src/config/schema.js';
 import { buildServer } from '../../src/server/app.js';
+import type { SignerDependencies } from '../../src/signers/create-signer.js';
 import { createAuthority } from '../../src/server/start.js';
 
 export const silentLogger = pino({ level: 'silent' });
 
-/** An in-process server (not listening) with the memory signer and the given flags. */
-export async function createTestServer(flags: Partial<Record<ServeOptionName, unknown>> = {}) {
+/** An in-process server (not listening) with the given flags (default: the memory signer). */
+export async function createTestServer(
+  flags: Partial<Record<ServeOptionName, unknown>> = {},
+  signerDependencies: SignerDependencies = {},
+) {
   const config = resolveServeConfig(flags);
-  const tsa = await createAuthority(config, silentLogger);
+  const tsa = await createAuthority(config, silentLogger, signerDependencies);
   const app = await buildServer({
     config,
     authority: tsa.authority,

@@ -1,7 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import type { HashName } from '../../asn1/algorithms.js';
 import type { ServeConfig } from '../../config/schema.js';
-import { decodeCertificatesPem } from '../../x509/pem.js';
+import { loadCertificateChain } from '../../x509/load-certificate-chain.js';
 import type { SignerWithChain } from '../signer.js';
 import { createKmsSigner } from './create-kms-signer.js';
 import { parseDuration } from './duration.js';
@@ -24,9 +23,7 @@ export async function createKmsSignerWithChain(
   hash: HashName,
 ): Promise<SignerWithChain> {
   if (!config.kmsKeyResource) throw new Error('--timestamp-signer kms needs --kms-key-resource');
-  if (!config.certificateChainPath)
-    throw new Error('--timestamp-signer kms needs --certificate-chain-path');
-  const chain = decodeCertificatesPem(await readFile(config.certificateChainPath, 'utf8'));
+  const chain = await loadCertificateChain(config.certificateChainPath);
   const signer = await createKmsSigner(config.kmsKeyResource, hash, remoteCallPolicyFrom(config));
   return { signer, chain };
 }

@@ -1,0 +1,42 @@
+import { readFile } from 'node:fs/promises';
+import type { HashName } from '../../asn1/algorithms.js';
+import { LocalKeySigner } from '../local-key.js';
+import { looseKeyFilePermissions } from './key-file-permissions.js';
+import { parsePrivateKeyPem } from './private-key-pem.js';
+
+const SUPPORTED_KEY_TYPES = new Set(['rsa', 'ec', 'ed25519']);
+
+export interface FileSignerOptions {
+  keyPath: string;
+  /** Already resolved from --file-signer-passwd or --file-signer-passwd-file. */
+  password: string;
+  hash: HashName;
+  warn: (message: string) => void;
+}
+
+/** The file signer: a PEM private key on disk, optionally encrypted (Go's --timestamp-signer=file). */
+export async function createFileSigner(options: FileSignerOptions): Promise<LocalKeySigner> {
+  const { keyPath } = options;
+  if (keyPath === '')
+    throw new Error('file: --file-signer-key-path is required with --timestamp-signer=file');
+  let key;
+  try {
+    const pem = await readFile(keyPath, 'utf8');
+    key = await parsePrivateKeyPem(pem, options.password);
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new Error(`file: reading key path ${keyPath}: ${reason}`);
+  }
+  const loose = await looseKeyFilePermissions(keyPath);
+  if (loose) options.warn(loose);
+  if (!SUPPORTED_KEY_TYPES.has(key.asymmetricKeyType ?? '')) {
+    throw new Error('unsupported private key type, must be RSA, ECDSA, or ED25519');
+  }
+  try {
+    return new LocalKeySigner(`file:${keyPath}`, key, options.hash);
+  } catch (error) {
+    throw new Error(
+      `file: provide a valid signer, ${keyPath} is not valid: ${(error as Error).message}`,
+    );
+  }
+}

@@ -1,0 +1,71 @@
+import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { decryptSigstoreKey } from './sigstore-encrypted-key.js';
+
+const FIRST_PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n[\s\S]*?-----END \1-----/;
+
+/** PEM labels Node (OpenSSL) reads itself, with the password for the encrypted ones. */
+const OPENSSL_LABELS = new Set([
+  'PRIVATE KEY',
+  'RSA PRIVATE KEY',
+  'EC PRIVATE KEY',
+  'ENCRYPTED PRIVATE KEY',
+]);
+const SIGSTORE_LABELS = new Set(['ENCRYPTED SIGSTORE PRIVATE KEY', 'ENCRYPTED COSIGN PRIVATE KEY']);
+
+/**
+ * The private key in the first PEM block of `pem`, as Go's cryptoutils reads it: PKCS#8, PKCS#1,
+ * SEC1, legacy encrypted PEM (Proc-Type/DEK-Info), encrypted PKCS#8, and the sigstore/cosign
+ * encrypted format. The password never appears in an error.
+ */
+export async function parsePrivateKeyPem(pem: string, password: string): Promise<KeyObject> {
+  const match = FIRST_PEM_BLOCK.exec(pem);
+  if (!match) throw new Error('PEM decoding failed');
+  const block = match[0];
+  const label = match[1] ?? '';
+  if (SIGSTORE_LABELS.has(label)) {
+    const body = Buffer.from(
+      block
+        .split(/\r?\n/)
+        .filter((line) => !line.startsWith('-----'))
+        .join(''),
+      'base64',
+    );
+    // Like Go: a body that is not the JSON envelope is an unencrypted PKCS#8 key.
+    const der = body[0] === 0x7b ? await decryptSigstoreKey(body, password) : body;
+    return toKeyObject(() =>
+      createPrivateKey({ key: Buffer.from(der), format: 'der', type: 'pkcs8' }),
+    );
+  }
+  if (!OPENSSL_LABELS.has(label)) throw new Error(`unknown private key PEM file type: ${label}`);
+  const encrypted = label === 'ENCRYPTED PRIVATE KEY' || /^Proc-Type:\s*4,ENCRYPTED/m.test(block);
+  if (encrypted && password === '') {
+    throw new Error(
+      'the key is encrypted: set --file-signer-passwd-file (or --file-signer-passwd)',
+    );
+  }
+  return toKeyObject(
+    () =>
+      createPrivateKey(
+        encrypted
+          ? { key: block, format: 'pem', passphrase: password }
+          : { key: block, format: 'pem' },
+      ),
+    encrypted,
+  );
+}
+
+/**
+ * Node's OpenSSL errors are cryptic; say what they mean. A wrong password usually fails the CBC
+ * padding ("bad decrypt") but now and then decrypts to garbage that no decoder accepts.
+ */
+function toKeyObject(create: () => KeyObject, encrypted = false): KeyObject {
+  try {
+    return create();
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    if (encrypted || /bad decrypt|wrong password|unable to decrypt/i.test(message)) {
+      throw new Error('decryption failed (wrong password?)');
+    }
+    throw new Error(`not a valid private key: ${message}`);
+  }
+}

@@ -1,0 +1,73 @@
+import { scrypt } from 'node:crypto';
+import { xsalsa20poly1305 } from '@noble/ciphers/salsa.js';
+
+/**
+ * The body of an `ENCRYPTED SIGSTORE PRIVATE KEY` / `ENCRYPTED COSIGN PRIVATE KEY` PEM block, as
+ * written by cosign and sigstore (secure-systems-lab `encrypted` package):
+ *   {"kdf": {"name": "scrypt", "params": {"N", "r", "p"}, "salt": b64},
+ *    "cipher": {"name": "nacl/secretbox", "nonce": b64}, "ciphertext": b64}
+ * The plaintext is a PKCS#8 private key.
+ */
+interface SigstoreEncryptedKey {
+  kdf: { name: string; params: { N: number; r: number; p: number }; salt: string };
+  cipher: { name: string; nonce: string };
+  ciphertext: string;
+}
+
+// Bounds well above cosign's N=32768/65536, r=8, p=1, so a hostile file cannot exhaust memory.
+const MAX_N = 1 << 20;
+const MAX_R = 32;
+const MAX_P = 16;
+const KEY_LENGTH = 32;
+const NONCE_LENGTH = 24;
+
+/** Decrypts a sigstore/cosign encrypted key with its password: PKCS#8 DER out. */
+export async function decryptSigstoreKey(body: Uint8Array, password: string): Promise<Uint8Array> {
+  const encrypted = parseEnvelope(body);
+  const { N, r, p } = encrypted.kdf.params;
+  const salt = Buffer.from(encrypted.kdf.salt, 'base64');
+  const nonce = Buffer.from(encrypted.cipher.nonce, 'base64');
+  if (nonce.length !== NONCE_LENGTH)
+    throw new Error(`encrypted key: nonce must be ${NONCE_LENGTH} bytes`);
+  const key = await new Promise<Buffer>((resolve, reject) =>
+    scrypt(
+      password,
+      salt,
+      KEY_LENGTH,
+      { N, r, p, maxmem: 256 * N * r + (1 << 20) },
+      (error, derived) => (error ? reject(error) : resolve(derived)),
+    ),
+  );
+  try {
+    return xsalsa20poly1305(key, nonce).decrypt(Buffer.from(encrypted.ciphertext, 'base64'));
+  } catch {
+    throw new Error('encrypted key: decryption failed (wrong password?)');
+  }
+}
+
+function parseEnvelope(body: Uint8Array): SigstoreEncryptedKey {
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(body).toString('utf8'));
+  } catch {
+    throw new Error('encrypted key: body is not the sigstore JSON envelope');
+  }
+  const data = value as Partial<SigstoreEncryptedKey> | null;
+  const params = data?.kdf?.params;
+  if (data?.kdf?.name !== 'scrypt' || typeof data.kdf.salt !== 'string' || !params) {
+    throw new Error('encrypted key: unsupported kdf (want scrypt)');
+  }
+  if (data.cipher?.name !== 'nacl/secretbox' || typeof data.cipher.nonce !== 'string') {
+    throw new Error('encrypted key: unsupported cipher (want nacl/secretbox)');
+  }
+  if (typeof data.ciphertext !== 'string') throw new Error('encrypted key: no ciphertext');
+  const { N, r, p } = params;
+  const isPowerOfTwo = Number.isInteger(N) && N > 1 && (N & (N - 1)) === 0;
+  if (!isPowerOfTwo || N > MAX_N)
+    throw new Error(`encrypted key: scrypt N must be a power of two up to ${MAX_N}`);
+  if (!Number.isInteger(r) || r < 1 || r > MAX_R)
+    throw new Error(`encrypted key: scrypt r must be 1 to ${MAX_R}`);
+  if (!Number.isInteger(p) || p < 1 || p > MAX_P)
+    throw new Error(`encrypted key: scrypt p must be 1 to ${MAX_P}`);
+  return data as SigstoreEncryptedKey;
+}

@@ -1,0 +1,70 @@
+import { readFile } from 'node:fs/promises';
+import type { HashName } from '../../asn1/algorithms.js';
+import { LocalKeySigner } from '../local-key.js';
+import type { KeyEncryptionKey } from './kek.js';
+import { parseKeyset, primaryKey, privateKeyFromTinkKey, readEncryptedKeyset } from './keyset.js';
+import type { openKek as defaultOpenKek } from './open-kek.js';
+
+export type OpenKek = typeof defaultOpenKek;
+
+export interface TinkSignerOptions {
+  keysetPath: string;
+  kekUri: string;
+  vaultToken: string;
+  hash: HashName;
+  openKek: OpenKek;
+}
+
+/** Tink associated data for keysets: tinkey and the Go server always use none. */
+const NO_ASSOCIATED_DATA = new Uint8Array(0);
+
+/**
+ * The Tink signer: the primary key of a KMS-encrypted Tink keyset, decrypted once at start and
+ * then held in memory (Go's --timestamp-signer=tink).
+ */
+export async function createTinkSigner(options: TinkSignerOptions): Promise<LocalKeySigner> {
+  const { keysetPath, kekUri } = options;
+  if (keysetPath === '')
+    throw new Error('tink: --tink-keyset-path is required with --timestamp-signer=tink');
+  if (kekUri === '')
+    throw new Error('tink: --tink-key-resource is required with --timestamp-signer=tink');
+  let file: Buffer;
+  try {
+    file = await readFile(keysetPath);
+  } catch (error) {
+    throw new Error(
+      `tink: reading keyset ${keysetPath}: ${(error as NodeJS.ErrnoException).code ?? 'failed'}`,
+    );
+  }
+  const ciphertext = tinkStep(keysetPath, () => readEncryptedKeyset(file));
+  const kek = await options.openKek(
+    kekUri,
+    options.vaultToken === '' ? {} : { vaultToken: options.vaultToken },
+  );
+  const plaintext = await decryptKeyset(kek, ciphertext, keysetPath);
+  const key = tinkStep(keysetPath, () => privateKeyFromTinkKey(primaryKey(parseKeyset(plaintext))));
+  return tinkStep(keysetPath, () => new LocalKeySigner(`tink:${keysetPath}`, key, options.hash));
+}
+
+async function decryptKeyset(
+  kek: KeyEncryptionKey,
+  ciphertext: Uint8Array,
+  path: string,
+): Promise<Uint8Array> {
+  try {
+    return await kek.decrypt(ciphertext, NO_ASSOCIATED_DATA);
+  } catch (error) {
+    const scheme = kek.uri.split('://')[0] ?? 'the KEK';
+    throw new Error(
+      `tink: keyset ${path}: decryption failed with the ${scheme}:// KEK (wrong KEK, a keyset written with associated data, or a damaged file): ${(error as Error).message}`,
+    );
+  }
+}
+
+function tinkStep<T>(path: string, step: () => T): T {
+  try {
+    return step();
+  } catch (error) {
+    throw new Error(`tink: keyset ${path}: ${(error as Error).message}`);
+  }
+}

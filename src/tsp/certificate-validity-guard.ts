@@ -1,0 +1,35 @@
+import type { IssuanceGuard } from './authority.js';
+import { reject } from './rejection.js';
+
+export interface ValidityPeriod {
+  /** For the log line, e.g. the certificate's CN. */
+  name: string;
+  notBefore: Date;
+  notAfter: Date;
+}
+
+/**
+ * Refuses issuance (systemFailure) while any certificate of the TSA chain is outside its validity
+ * period: a token signed then would not verify (ETSI EN 319 421; the Go server keeps issuing).
+ */
+export function certificateValidityGuard(
+  chain: readonly ValidityPeriod[],
+  now: () => number = () => Date.now(),
+): IssuanceGuard {
+  const expiresFirst = [...chain].sort((a, b) => a.notAfter.getTime() - b.notAfter.getTime())[0];
+  const startsLast = [...chain].sort((a, b) => b.notBefore.getTime() - a.notBefore.getTime())[0];
+  return () => {
+    const time = now();
+    if (expiresFirst && time > expiresFirst.notAfter.getTime()) {
+      return reject.systemFailure(
+        `TSA certificate ${JSON.stringify(expiresFirst.name)} expired at ${expiresFirst.notAfter.toISOString()}`,
+      );
+    }
+    if (startsLast && time < startsLast.notBefore.getTime()) {
+      return reject.systemFailure(
+        `TSA certificate ${JSON.stringify(startsLast.name)} is not valid before ${startsLast.notBefore.toISOString()}`,
+      );
+    }
+    return undefined;
+  };
+}

@@ -1,0 +1,244 @@
+import type { KeyObject } from 'node:crypto';
+import { OID } from '../asn1/oids.js';
+import { checkName } from './name-constraints.js';
+import {
+  displayName,
+  KEY_USAGE_CERT_SIGN,
+  readCertificateFacts,
+  type CertificateFacts,
+} from './certificate-facts.js';
+
+export class ChainRuleError extends Error {
+  override name = 'ChainRuleError';
+}
+
+export interface ChainRuleOptions {
+  /** --enforce-intermediate-eku: every intermediate must list timeStamping explicitly. */
+  enforceIntermediateEku: boolean;
+  now?: Date;
+}
+
+/**
+ * The Go server's start-up chain rules (pkg/x509 VerifyCertChain), in its order and with its
+ * messages. `chain` is DER, leaf first and root last, as read from --certificate-chain-path.
+ */
+export function verifyCertChain(
+  chain: readonly Uint8Array[],
+  signerPublicKey: KeyObject | undefined,
+  options: ChainRuleOptions,
+): void {
+  // 1-3
+  if (chain.length === 0)
+    throw new ChainRuleError('certificate chain must contain a leaf certificate');
+  if (chain.length < 2)
+    throw new ChainRuleError('certificate chain must contain at least two certificates');
+  if (!signerPublicKey) throw new ChainRuleError('signer must not be nil');
+  const certificates = chain.map((der, index) => {
+    try {
+      return readCertificateFacts(der);
+    } catch (error) {
+      throw new ChainRuleError(
+        `certificate ${index} of the chain does not parse: ${(error as Error).message}`,
+      );
+    }
+  });
+  const leaf = certificates[0] as CertificateFacts;
+  const root = certificates[certificates.length - 1] as CertificateFacts;
+  const intermediates = certificates.slice(1, -1);
+
+  // 4: Go's leaf.Verify with Roots {last}, Intermediates certs[1:last], KeyUsages [TimeStamping].
+  verifyLikeGo(leaf, intermediates, root, options.now ?? new Date());
+
+  // 5
+  for (const certificate of certificates.slice(1)) {
+    if (!certificate.isCA) throw new ChainRuleError('certificate is not a CA certificate');
+  }
+  // 6
+  if (leaf.isCA)
+    throw new ChainRuleError('leaf certificate must be an end-entity certificate, not a CA');
+  // 7
+  if (leaf.extKeyUsage.length !== 1)
+    throw new ChainRuleError('certificate should only contain one EKU');
+  // 8
+  if (
+    !leaf.extensions.some((extension) => extension.oid === OID.extKeyUsage && extension.critical)
+  ) {
+    throw new ChainRuleError('certificate must set EKU to critical');
+  }
+  // 9
+  if (options.enforceIntermediateEku) {
+    for (const intermediate of intermediates) {
+      if (!intermediate.extKeyUsage.includes(OID.timeStamping)) {
+        throw new ChainRuleError(
+          'certificate must have extended key usage timestamping set to sign timestamping certificates',
+        );
+      }
+    }
+  }
+  // 10
+  const spki = (key: KeyObject) => key.export({ type: 'spki', format: 'der' });
+  if (!spki(leaf.x509.publicKey).equals(spki(signerPublicKey))) {
+    throw new ChainRuleError('public keys are not equal');
+  }
+}
+
+/** Extensions Go's crypto/x509 understands; any other critical one fails verification. */
+const HANDLED_EXTENSIONS = new Set([
+  OID.subjectKeyIdentifier,
+  OID.keyUsage,
+  OID.subjectAltName,
+  OID.basicConstraints,
+  OID.nameConstraints,
+  '2.5.29.31', // cRLDistributionPoints
+  '2.5.29.32', // certificatePolicies
+  '2.5.29.33', // policyMappings
+  OID.authorityKeyIdentifier,
+  '2.5.29.36', // policyConstraints
+  OID.extKeyUsage,
+  '2.5.29.54', // inhibitAnyPolicy
+  '1.3.6.1.5.5.7.1.1', // authorityInfoAccess
+]);
+
+/** Signature algorithms Go refuses in chains (x509.InsecureAlgorithmError). */
+const INSECURE_SIGNATURES: Record<string, string> = {
+  '1.2.840.113549.1.1.4': 'MD5-RSA',
+  '1.2.840.113549.1.1.5': 'SHA1-RSA',
+  '1.2.840.10045.4.1': 'ECDSA-SHA1',
+  '1.2.840.10040.4.3': 'DSA-SHA1',
+};
+
+type CertificateKind = 'leaf' | 'intermediate' | 'root';
+
+/**
+ * crypto/x509 Certificate.Verify, reduced to what a TSA chain exercises: build every chain from
+ * the leaf through the intermediates (any order) to the root, checking each link's signature and
+ * constraints and each certificate's validity, then keep the chains whose EKUs allow timeStamping.
+ * Name constraints are checked against DNS, email, URI and IP subjectAltNames, as Go does.
+ */
+function verifyLikeGo(
+  leaf: CertificateFacts,
+  intermediates: readonly CertificateFacts[],
+  root: CertificateFacts,
+  now: Date,
+): void {
+  const leafProblem = checkCertificate(leaf, 'leaf', [], now);
+  if (leafProblem) throw new ChainRuleError(leafProblem);
+  const chains: CertificateFacts[][] = [];
+  let hint: { error: string; certificate: CertificateFacts } | undefined;
+
+  if (leaf.der.equals(root.der)) {
+    chains.push([leaf]);
+  } else {
+    const extend = (chain: CertificateFacts[]): void => {
+      const current = chain[chain.length - 1] as CertificateFacts;
+      const candidates: [CertificateFacts, CertificateKind][] = [
+        [root, 'root'],
+        ...intermediates.map((intermediate): [CertificateFacts, CertificateKind] => [
+          intermediate,
+          'intermediate',
+        ]),
+      ];
+      for (const [candidate, kind] of candidates) {
+        if (!candidate.subject.equals(current.issuer)) continue;
+        if (chain.some((link) => link.der.equals(candidate.der))) continue;
+        const problem =
+          checkSignatureFrom(current, candidate) ?? checkCertificate(candidate, kind, chain, now);
+        if (problem) {
+          hint ??= { error: problem, certificate: candidate };
+          continue;
+        }
+        if (kind === 'root') chains.push([...chain, candidate]);
+        else if (chain.length < 10) extend([...chain, candidate]);
+      }
+    };
+    extend([leaf]);
+  }
+
+  if (chains.length === 0) {
+    let message = 'x509: certificate signed by unknown authority';
+    if (hint) {
+      message += ` (possibly because of ${JSON.stringify(hint.error)} while trying to verify candidate authority certificate ${JSON.stringify(displayName(hint.certificate))})`;
+    }
+    throw new ChainRuleError(message);
+  }
+  if (!chains.some(allowsTimeStamping)) {
+    throw new ChainRuleError('x509: certificate specifies an incompatible key usage');
+  }
+}
+
+/** Go's isValid: validity at `now`, CA constraints and path length for issuers. */
+function checkCertificate(
+  certificate: CertificateFacts,
+  kind: CertificateKind,
+  chainSoFar: readonly CertificateFacts[],
+  now: Date,
+): string | undefined {
+  const critical = certificate.extensions.find(
+    (extension) =>
+      extension.critical &&
+      (!HANDLED_EXTENSIONS.has(extension.oid) ||
+        (extension.oid === OID.nameConstraints && certificate.nameConstraints?.hasUnsupportedForm)),
+  );
+  if (critical) return `x509: unhandled critical extension (${critical.oid})`;
+  const notBefore = new Date(certificate.x509.validFrom);
+  const notAfter = new Date(certificate.x509.validTo);
+  if (now < notBefore) {
+    return `x509: certificate has expired or is not yet valid: current time ${rfc3339(now)} is before ${rfc3339(notBefore)}`;
+  }
+  if (now > notAfter) {
+    return `x509: certificate has expired or is not yet valid: current time ${rfc3339(now)} is after ${rfc3339(notAfter)}`;
+  }
+  if (kind === 'intermediate' && (!certificate.basicConstraintsValid || !certificate.isCA)) {
+    return 'x509: certificate is not authorized to sign other certificates';
+  }
+  if (kind !== 'leaf' && certificate.nameConstraints) {
+    for (const below of chainSoFar) {
+      for (const name of below.subjectAltNames ?? []) {
+        const violation = checkName(name, certificate.nameConstraints);
+        if (violation) return violation;
+      }
+    }
+  }
+  if (kind !== 'leaf' && certificate.basicConstraintsValid && certificate.maxPathLen >= 0) {
+    const intermediatesBelow = chainSoFar.length - 1;
+    if (intermediatesBelow > certificate.maxPathLen)
+      return 'x509: too many intermediates for path length constraint';
+  }
+  return undefined;
+}
+
+/** Go's CheckSignatureFrom: the parent may sign certificates, and its signature verifies. */
+function checkSignatureFrom(child: CertificateFacts, parent: CertificateFacts): string | undefined {
+  if (
+    (parent.version === 3 && !parent.basicConstraintsValid) ||
+    (parent.basicConstraintsValid && !parent.isCA)
+  ) {
+    return 'x509: invalid signature: parent certificate cannot sign this kind of certificate';
+  }
+  if (parent.keyUsage !== 0 && (parent.keyUsage & KEY_USAGE_CERT_SIGN) === 0) {
+    return 'x509: invalid signature: parent certificate cannot sign this kind of certificate';
+  }
+  const insecure = INSECURE_SIGNATURES[child.signatureAlgorithm];
+  if (insecure) return `x509: cannot verify signature: insecure algorithm ${insecure}`;
+  let valid: boolean;
+  try {
+    valid = child.x509.verify(parent.x509.publicKey);
+  } catch {
+    valid = false;
+  }
+  return valid ? undefined : 'x509: signature verification failure';
+}
+
+/** Go's checkChainForKeyUsage for [TimeStamping]: no EKU or anyEKU passes, else TS must be listed. */
+function allowsTimeStamping(chain: readonly CertificateFacts[]): boolean {
+  return chain.every(
+    ({ extKeyUsage }) =>
+      extKeyUsage.length === 0 ||
+      extKeyUsage.includes(OID.anyExtendedKeyUsage) ||
+      extKeyUsage.includes(OID.timeStamping),
+  );
+}
+
+function rfc3339(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}

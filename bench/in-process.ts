@@ -1,7 +1,8 @@
 /**
- * Part 1: in-process issuance (parse, check, encode, sign) against raw crypto.sign on the same key,
- * alternated run by run so both see the same machine noise; median over the runs.
- *   npm run bench -- in-process [--keys p256,p384] [--seconds 1] [--runs 5]
+ * Part 1: in-process issuance (parse, check, encode, sign, and with --verify-tokens the check of
+ * the signature) against raw crypto.sign on the same key, alternated run by run so every variant
+ * sees the same machine noise; medians over the runs.
+ *   npm run bench -- in-process [--keys p256,p384] [--seconds 1] [--runs 5] [--concurrency 1]
  */
 import { createHash, sign } from 'node:crypto';
 import { oid, toHex } from '../src/asn1/der.js';
@@ -14,59 +15,75 @@ import { format, median, rate } from './stats.js';
 
 export interface InProcessResult {
   key: KeyKind;
+  /** Tokens per second with --verify-tokens=false and with the default (verified). */
   issuance: number;
+  verifiedIssuance: number;
   rawSign: number;
   ratio: number;
+  verifiedRatio: number;
 }
+
+/** A real request of the Go load test's shape plus certReq: SHA-256 imprint, 64-bit nonce. */
+const REQUEST = encodeRequest({
+  digest: createHash('sha256').update('hello').digest(),
+  nonce: 0x45ea49f1aac25d41n,
+  certReq: true,
+});
 
 export async function benchInProcess(
   options: { keys?: KeyKind[]; seconds?: number; runs?: number; concurrency?: number } = {},
 ): Promise<InProcessResult[]> {
-  const keys = options.keys ?? [...KEY_KINDS];
   const seconds = options.seconds ?? 1;
   const runs = options.runs ?? 5;
   const concurrency = options.concurrency ?? 1;
   const results: InProcessResult[] = [];
-  // A real 69-byte-class request: SHA-256 imprint, 64-bit nonce, certReq.
-  const request = encodeRequest({
-    digest: createHash('sha256').update('hello').digest(),
-    nonce: 0x45ea49f1aac25d41n,
-    certReq: true,
-  });
-  for (const key of keys) {
+  for (const key of options.keys ?? [...KEY_KINDS]) {
     const { signer, chain, privateKey } = await createBenchSigner(key);
-    const authority = new TimestampAuthority({
-      profile: {
-        signer,
-        chain: chain.map(parseCertificate),
-        defaultPolicy: oid(OID.sigstoreTsaPolicy),
-        accuracySeconds: 1,
-        includeChain: false,
-      },
-      policy: {
-        acceptedPolicies: new Set([toHex(oid(OID.sigstoreTsaPolicy))]),
-        allowCustomExtensions: false,
-      },
-    });
-    const outcome = await authority.issue(request, 'der');
-    if (!outcome.granted) throw new Error(`bench request refused: ${outcome.message}`);
+    const authority = (verifySignatures: boolean) =>
+      new TimestampAuthority({
+        profile: {
+          signer,
+          chain: chain.map(parseCertificate),
+          defaultPolicy: oid(OID.sigstoreTsaPolicy),
+          accuracySeconds: 1,
+          includeChain: false,
+          verifySignatures,
+        },
+        policy: {
+          acceptedPolicies: new Set([toHex(oid(OID.sigstoreTsaPolicy))]),
+          allowCustomExtensions: false,
+        },
+      });
+    const unverified = authority(false);
+    const verified = authority(true);
+    for (const tsa of [unverified, verified]) {
+      if (!(await tsa.issue(REQUEST, 'der')).granted) throw new Error('bench request refused');
+    }
     const data = Buffer.alloc(300, 7);
     const digest = key === 'ed25519' ? null : HASH_FOR[key];
-    const issuance: number[] = [];
-    const rawSign: number[] = [];
+    const samples = { issuance: [] as number[], verified: [] as number[], raw: [] as number[] };
     for (let run = 0; run < runs; run++) {
-      issuance.push(await rate(seconds, () => authority.issue(request, 'der'), concurrency));
-      rawSign.push(await rate(seconds, () => sign(digest, data, privateKey)));
+      samples.issuance.push(
+        await rate(seconds, () => unverified.issue(REQUEST, 'der'), concurrency),
+      );
+      samples.verified.push(await rate(seconds, () => verified.issue(REQUEST, 'der'), concurrency));
+      samples.raw.push(await rate(seconds, () => sign(digest, data, privateKey)));
     }
-    const result = {
+    const ratio = (values: number[]) =>
+      median(values.map((v, i) => v / (samples.raw[i] as number)));
+    const result: InProcessResult = {
       key,
-      issuance: median(issuance),
-      rawSign: median(rawSign),
-      ratio: median(issuance.map((v, i) => v / (rawSign[i] as number))),
+      issuance: median(samples.issuance),
+      verifiedIssuance: median(samples.verified),
+      rawSign: median(samples.raw),
+      ratio: ratio(samples.issuance),
+      verifiedRatio: ratio(samples.verified),
     };
     results.push(result);
     console.log(
-      `in-process ${key.padEnd(8)} c=${concurrency} issuance ${format(result.issuance).padStart(7)} tokens/s   raw crypto.sign ${format(result.rawSign).padStart(7)} sig/s   ratio ${format(result.ratio, 2)}`,
+      `in-process ${key.padEnd(8)} c=${concurrency}  raw crypto.sign ${format(result.rawSign).padStart(7)}/s` +
+        `  issuance ${format(result.issuance).padStart(7)}/s (ratio ${format(result.ratio, 2)})` +
+        `  with --verify-tokens ${format(result.verifiedIssuance).padStart(7)}/s (ratio ${format(result.verifiedRatio, 2)})`,
     );
   }
   return results;

@@ -1,0 +1,207 @@
+import * as asn1js from 'asn1js';
+import * as pkijs from 'pkijs';
+import { VerificationError } from './errors.js';
+import { nameToString, viewCertificate, type CertificateView } from './certificate-view.js';
+import { digestByOid, VERIFY_OID, type DigestName } from './oids.js';
+import type { SignedAttribute, Timestamp } from './timestamp.js';
+
+/** A parsed token with the CMS pieces signature verification needs. */
+export interface ParsedToken {
+  timestamp: Timestamp;
+  signerInfo: pkijs.SignerInfo;
+  /** DER of the signed attributes as signed: a SET OF Attribute (tag 0x31). */
+  signedAttributesDer: Buffer | undefined;
+  signature: Buffer;
+}
+
+const FAIL_INFO_NAMES: Record<number, string> = {
+  0: 'badAlg',
+  2: 'badRequest',
+  5: 'badDataFormat',
+  14: 'timeNotAvailable',
+  15: 'unacceptedPolicy',
+  16: 'unacceptedExtension',
+  17: 'addInfoNotAvailable',
+  25: 'systemFailure',
+};
+
+const ATTRIBUTE_NAMES: Record<string, string> = {
+  [VERIFY_OID.contentType]: 'contentType',
+  [VERIFY_OID.messageDigest]: 'messageDigest',
+  [VERIFY_OID.signingTime]: 'signingTime',
+  [VERIFY_OID.signingCertificate]: 'signingCertificate',
+  [VERIFY_OID.signingCertificateV2]: 'signingCertificateV2',
+};
+
+const parseFailure = (message: string) => new VerificationError(`error parsing response into Timestamp: ${message}`);
+const invalid = (message: string) => new VerificationError(`timestamp response is not valid: ${message}`);
+
+/** asn1js accepts trailing bytes; a response must be exactly one DER value. */
+function decodeExactly(bytes: Uint8Array, what: string): asn1js.AsnType {
+  const decoded = asn1js.fromBER(bytes);
+  if (decoded.offset === -1) throw parseFailure(`${what} is not valid ASN.1: ${decoded.result.error}`);
+  if (decoded.offset !== bytes.byteLength) throw parseFailure(`trailing data after the ${what}`);
+  return decoded.result;
+}
+
+function fromSchema<T>(build: () => T, what: string): T {
+  try {
+    return build();
+  } catch (error) {
+    throw parseFailure(`${what}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+/**
+ * Parses a TimeStampResp (RFC 3161 section 2.4.2) with PKI.js. Only a granted response with one
+ * SignedData over a version 1 TSTInfo and exactly one SignerInfo is a token. No signature or
+ * chain check happens here (see verifyTimestampResponse).
+ */
+export function parseTimestampResponse(tsr: Uint8Array): ParsedToken {
+  const response = fromSchema(
+    () => new pkijs.TimeStampResp({ schema: decodeExactly(tsr, 'response') }),
+    'not a TimeStampResp',
+  );
+  const status = response.status.status;
+  if (status !== 0) {
+    const texts = response.status.statusStrings?.map((text) => text.valueBlock.value).join('; ') ?? '';
+    const failInfo = failInfoText(response.status.failInfo);
+    throw new VerificationError(
+      status === 1
+        ? 'the response status is grantedWithMods: only granted tokens are accepted'
+        : `the request is rejected: ${texts} (${failInfo})`,
+    );
+  }
+  if (!response.timeStampToken) throw invalid('the granted response carries no timeStampToken');
+  return parseTimestampToken(Buffer.from(response.timeStampToken.toSchema().toBER()), status);
+}
+
+/** Parses a TimeStampToken (a CMS ContentInfo), e.g. one carried in a sigstore bundle. */
+export function parseTimestampToken(token: Uint8Array, status = 0): ParsedToken {
+  const contentInfo = fromSchema(
+    () => new pkijs.ContentInfo({ schema: decodeExactly(token, 'token') }),
+    'not a ContentInfo',
+  );
+  if (contentInfo.contentType !== VERIFY_OID.signedData) {
+    throw invalid(`token content type is ${contentInfo.contentType}, not SignedData`);
+  }
+  const signedData = fromSchema(() => new pkijs.SignedData({ schema: contentInfo.content }), 'not a SignedData');
+  const encapsulated = signedData.encapContentInfo;
+  if (encapsulated.eContentType !== VERIFY_OID.tstInfo) {
+    throw invalid(`encapsulated content type is ${encapsulated.eContentType}, not TSTInfo`);
+  }
+  if (!encapsulated.eContent) throw invalid('the SignedData carries no TSTInfo');
+  const tstInfoDer = Buffer.from(encapsulated.eContent.getValue());
+  const tstInfo = fromSchema(() => new pkijs.TSTInfo({ schema: decodeExactly(tstInfoDer, 'TSTInfo') }), 'not a TSTInfo');
+  if (tstInfo.version !== 1) throw invalid(`TSTInfo version is ${tstInfo.version}, expected 1`);
+  if (signedData.signerInfos.length !== 1) {
+    throw invalid(`the SignedData has ${signedData.signerInfos.length} signers, expected exactly one`);
+  }
+  const signerInfo = signedData.signerInfos[0] as pkijs.SignerInfo;
+
+  const hashAlgorithmOid = tstInfo.messageImprint.hashAlgorithm.algorithmId;
+  const hashAlgorithm = digestByOid(hashAlgorithmOid);
+  if (!hashAlgorithm) throw invalid(`unknown hash algorithm ${hashAlgorithmOid} in the message imprint`);
+  const digestAlgorithm = digestByOid(signerInfo.digestAlgorithm.algorithmId);
+  if (!digestAlgorithm) throw invalid(`unknown SignerInfo digest algorithm ${signerInfo.digestAlgorithm.algorithmId}`);
+
+  const certificates: CertificateView[] = [];
+  for (const certificate of signedData.certificates ?? []) {
+    if (!(certificate instanceof pkijs.Certificate)) throw invalid('the SignedData embeds a non-X.509 certificate');
+    certificates.push(
+      fromSchema(() => viewCertificate(Buffer.from(certificate.toSchema().toBER())), 'embedded certificate'),
+    );
+  }
+
+  const signedAttributes: SignedAttribute[] = (signerInfo.signedAttrs?.attributes ?? []).map((attribute) => ({
+    oid: attribute.type,
+    name: ATTRIBUTE_NAMES[attribute.type] ?? attribute.type,
+    valuesHex: attribute.values.map((value) => Buffer.from(value.toBER()).toString('hex')),
+  }));
+  const signingTimeAttribute = signerInfo.signedAttrs?.attributes.find((a) => a.type === VERIFY_OID.signingTime);
+  const signingTimeValue = signingTimeAttribute?.values[0];
+  const tsa = tstInfo.tsa;
+  const tsaNameDer =
+    tsa?.type === 4 && tsa.value instanceof pkijs.RelativeDistinguishedNames
+      ? Buffer.from(tsa.value.valueBeforeDecode)
+      : undefined;
+
+  const timestamp: Timestamp = {
+    status,
+    version: tstInfo.version,
+    policy: tstInfo.policy,
+    hashAlgorithm,
+    hashAlgorithmOid,
+    hashedMessage: Buffer.from(tstInfo.messageImprint.hashedMessage.getValue()),
+    serialNumber: tstInfo.serialNumber.toBigInt(),
+    genTime: tstInfo.genTime,
+    accuracy: tstInfo.accuracy
+      ? {
+          seconds: tstInfo.accuracy.seconds ?? 0,
+          millis: tstInfo.accuracy.millis ?? 0,
+          micros: tstInfo.accuracy.micros ?? 0,
+        }
+      : undefined,
+    ordering: tstInfo.ordering ?? false,
+    nonce: tstInfo.nonce?.toBigInt(),
+    tsaName: tsa ? generalNameText(tsa) : undefined,
+    tsaNameDer,
+    extensions: (tstInfo.extensions ?? []).map((extension) => ({
+      oid: extension.extnID,
+      critical: extension.critical,
+      valueHex: Buffer.from(extension.extnValue.getValue()).toString('hex'),
+    })),
+    certificates,
+    signer: {
+      identifier: signerIdentifierText(signerInfo),
+      digestAlgorithm,
+      signatureAlgorithmOid: signerInfo.signatureAlgorithm.algorithmId,
+      signedAttributes,
+      signingTime:
+        signingTimeValue instanceof asn1js.UTCTime || signingTimeValue instanceof asn1js.GeneralizedTime
+          ? signingTimeValue.toDate()
+          : undefined,
+    },
+    tstInfoDer,
+    tokenDer: Buffer.from(token),
+  };
+  return {
+    timestamp,
+    signerInfo,
+    signedAttributesDer: signerInfo.signedAttrs ? Buffer.from(signerInfo.signedAttrs.encodedValue) : undefined,
+    signature: Buffer.from(signerInfo.signature.getValue()),
+  };
+}
+
+function failInfoText(failInfo: asn1js.BitString | undefined): string {
+  if (!failInfo) return 'no failure info';
+  const bytes = new Uint8Array(failInfo.valueBlock.valueHexView);
+  const names: string[] = [];
+  for (let bit = 0; bit < bytes.length * 8; bit++) {
+    if ((bytes[bit >> 3] ?? 0) & (0x80 >> (bit & 7))) names.push(FAIL_INFO_NAMES[bit] ?? `bit ${bit}`);
+  }
+  return names.join(', ') || 'no failure info';
+}
+
+function generalNameText(name: pkijs.GeneralName): string {
+  if (name.value instanceof pkijs.RelativeDistinguishedNames) return nameToString(name.value);
+  return typeof name.value === 'string' ? name.value : `GeneralName [${name.type}]`;
+}
+
+function signerIdentifierText(signerInfo: pkijs.SignerInfo): string {
+  const sid: unknown = signerInfo.sid;
+  if (sid instanceof pkijs.IssuerAndSerialNumber) {
+    return `issuer "${nameToString(sid.issuer)}", serial ${sid.serialNumber.toBigInt().toString(16)}`;
+  }
+  const keyIdentifier = sidKeyIdentifier(signerInfo);
+  return keyIdentifier ? `subjectKeyIdentifier ${keyIdentifier.toString('hex')}` : 'unknown signer identifier';
+}
+
+/** The subjectKeyIdentifier of a `[0] SubjectKeyIdentifier` sid, if the sid is one. */
+export function sidKeyIdentifier(signerInfo: pkijs.SignerInfo): Buffer | undefined {
+  const sid: unknown = signerInfo.sid;
+  if (sid instanceof asn1js.Primitive) return Buffer.from(sid.valueBlock.valueHexView);
+  return undefined;
+}
+
+export type { DigestName };

@@ -48,6 +48,7 @@ function fromSchema<T>(build: () => T, what: string): T {
   try {
     return build();
   } catch (error) {
+    if (error instanceof VerificationError) throw error;
     throw parseFailure(`${what}: ${error instanceof Error ? error.message : String(error)}`);
   }
 }

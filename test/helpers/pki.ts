@@ -1,0 +1,168 @@
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import { HASHES, type HashName } from '../../src/asn1/algorithms.js';
+import { integer, oid, oidContent } from '../../src/asn1/der.js';
+import { OID } from '../../src/asn1/oids.js';
+import { LocalKeySigner } from '../../src/signers/local-key.js';
+import type { Signer } from '../../src/signers/signer.js';
+import { TokenEncoder } from '../../src/tsp/token-encoder.js';
+import { parseCertificate } from '../../src/x509/certificate.js';
+import {
+  createCertificate,
+  KeyUsage,
+  subjectKeyIdentifier,
+  type CertificateTemplate,
+} from '../../src/x509/certificate-builder.js';
+import { encodeName, type NameAttributes } from '../../src/x509/name.js';
+import { encodePem } from '../../src/x509/pem.js';
+
+const DAY = 86_400_000;
+
+export interface Party {
+  signer: Signer;
+  subject: NameAttributes;
+  der: Buffer;
+}
+
+type TemplateChanges = Partial<Omit<CertificateTemplate, 'publicKey' | 'subject'>> & { subject?: NameAttributes };
+
+export function newSigner(name: string, hash: HashName = 'sha256'): Signer {
+  return new LocalKeySigner(name, generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey, hash);
+}
+
+/** Issues one certificate for `signer` from `issuer` (or self-signed). */
+export async function issue(
+  signer: Signer,
+  template: CertificateTemplate,
+  issuer: Party | 'self-signed',
+): Promise<Buffer> {
+  return issuer === 'self-signed'
+    ? createCertificate(template, 'self-signed', signer)
+    : createCertificate(template, {
+        name: encodeName(issuer.subject),
+        signer: issuer.signer,
+        subjectKeyIdentifier: subjectKeyIdentifier(issuer.signer.publicKey),
+      });
+}
+
+export interface Pki {
+  root: Party;
+  intermediate: Party;
+  leaf: Party;
+  /** PEM of intermediate + root (Go's --certificate-chain) */
+  chainPem: string;
+}
+
+/**
+ * A root -> intermediate -> leaf TSA chain like the memory signer's, with per-certificate changes
+ * (validity, EKU, CA flags...) for the negative cases.
+ */
+export async function makePki(
+  changes: { root?: TemplateChanges; intermediate?: TemplateChanges; leaf?: TemplateChanges } = {},
+  now = new Date(),
+): Promise<Pki> {
+  const at = (days: number) => new Date(now.getTime() + days * DAY);
+  const rootSigner = newSigner('root');
+  const rootSubject = changes.root?.subject ?? { organization: 'test', commonName: 'Test Root' };
+  const root: Party = {
+    signer: rootSigner,
+    subject: rootSubject,
+    der: await issue(
+      rootSigner,
+      {
+        notBefore: at(-365),
+        notAfter: at(3650),
+        basicConstraints: {},
+        keyUsage: [KeyUsage.keyCertSign, KeyUsage.cRLSign],
+        ...changes.root,
+        subject: rootSubject,
+        publicKey: rootSigner.publicKey,
+      },
+      'self-signed',
+    ),
+  };
+  const intermediateSigner = newSigner('intermediate');
+  const intermediateSubject = changes.intermediate?.subject ?? { organization: 'test', commonName: 'Test Intermediate' };
+  const intermediate: Party = {
+    signer: intermediateSigner,
+    subject: intermediateSubject,
+    der: await issue(
+      intermediateSigner,
+      {
+        notBefore: at(-365),
+        notAfter: at(3650),
+        basicConstraints: {},
+        keyUsage: [KeyUsage.keyCertSign, KeyUsage.cRLSign],
+        extendedKeyUsage: { purposes: [OID.timeStamping], critical: false },
+        ...changes.intermediate,
+        subject: intermediateSubject,
+        publicKey: intermediateSigner.publicKey,
+      },
+      root,
+    ),
+  };
+  const leafSigner = newSigner('leaf');
+  const leafSubject = changes.leaf?.subject ?? { organization: 'test', commonName: 'Test TSA Timestamping' };
+  const leaf: Party = {
+    signer: leafSigner,
+    subject: leafSubject,
+    der: await issue(
+      leafSigner,
+      {
+        notBefore: at(-30),
+        notAfter: at(365),
+        keyUsage: [KeyUsage.digitalSignature],
+        extendedKeyUsage: { purposes: [OID.timeStamping], critical: true },
+        ...changes.leaf,
+        subject: leafSubject,
+        publicKey: leafSigner.publicKey,
+      },
+      intermediate,
+    ),
+  };
+  const chainPem = [intermediate, root].map((party) => encodePem('CERTIFICATE', party.der)).join('');
+  return { root, intermediate, leaf, chainPem };
+}
+
+export interface TokenRequest {
+  artifact: Uint8Array;
+  nonce?: bigint;
+  policy?: string;
+  certReq?: boolean;
+  genTime?: Date;
+  /** Certificates embedded with certReq; the leaf alone by default. */
+  embedded?: Buffer[];
+}
+
+/** The TokenEncoder used by the server, for a signer and the certificates (signer's leaf first). */
+export function encoderFor(signer: Signer, certificates: Buffer[], includeChain: boolean): TokenEncoder {
+  return new TokenEncoder({
+    signer,
+    chain: certificates.map(parseCertificate),
+    defaultPolicy: oid(OID.sigstoreTsaPolicy),
+    accuracySeconds: 1,
+    includeChain,
+  });
+}
+
+export function acceptedRequest(request: TokenRequest) {
+  return {
+    version: 1n,
+    hashAlgorithmOid: oidContent(OID.sha256),
+    hashedMessage: createHash('sha256').update(request.artifact).digest(),
+    certReq: request.certReq ?? true,
+    hash: HASHES.sha256,
+    ...(request.nonce !== undefined ? { nonce: integer(request.nonce) } : {}),
+    ...(request.policy !== undefined ? { reqPolicy: oid(request.policy) } : {}),
+  };
+}
+
+/** A granted TimeStampResp signed by the PKI's leaf key. */
+export async function issueToken(pki: Pki, request: TokenRequest): Promise<Buffer> {
+  const embedded = request.embedded ?? [pki.leaf.der];
+  const encoder = encoderFor(pki.leaf.signer, embedded, embedded.length > 1);
+  return encoder.encode({
+    request: acceptedRequest(request),
+    serialNumber: Buffer.from('0123456789', 'hex'),
+    genTime: request.genTime ?? new Date(),
+  });
+}

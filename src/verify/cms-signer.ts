@@ -29,14 +29,6 @@ export function verifySignerInfo(token: ParsedToken, candidates: readonly Certif
     return values?.[0];
   };
 
-  const contentType = single(VERIFY_OID.contentType, 'contentType');
-  if (!(contentType instanceof asn1js.ObjectIdentifier)) {
-    throw signatureError('the contentType signed attribute is missing');
-  }
-  if (contentType.valueBlock.toString() !== VERIFY_OID.tstInfo) {
-    throw signatureError(`the contentType attribute is ${contentType.valueBlock.toString()}, not id-ct-TSTInfo`);
-  }
-
   const messageDigest = single(VERIFY_OID.messageDigest, 'messageDigest');
   if (!(messageDigest instanceof asn1js.OctetString)) throw signatureError('the messageDigest attribute is missing');
   const tstInfoDigest = createHash(timestamp.signer.digestAlgorithm).update(timestamp.tstInfoDer).digest();
@@ -60,6 +52,15 @@ export function verifySignerInfo(token: ParsedToken, candidates: readonly Certif
     }
   });
   if (!signer) throw signatureError("the signature does not verify with the signer certificate's key");
+
+  // The attributes mean something only once the signature over them holds.
+  const contentType = single(VERIFY_OID.contentType, 'contentType');
+  if (!(contentType instanceof asn1js.ObjectIdentifier)) {
+    throw signatureError('the contentType signed attribute is missing');
+  }
+  if (contentType.valueBlock.toString() !== VERIFY_OID.tstInfo) {
+    throw signatureError(`the contentType attribute is ${contentType.valueBlock.toString()}, not id-ct-TSTInfo`);
+  }
 
   checkSigningCertificate(signedAttributes, signer);
 

@@ -33,7 +33,7 @@ function tsaConfig(dir: string, options: { essCertIdAlg?: string; tsaName: boole
 
 describe.each([
   ['ecdsa-p256', 'sha256', 'sha1', true], // sha1: ESSCertID v1 (signingCertificate)
-  ['ecdsa-p384', 'sha384', undefined, false], // openssl's default: ESSCertIDv2 with SHA-256
+  ['ecdsa-p384', 'sha384', 'sha256', false], // sha256/sha512: ESSCertIDv2
   ['rsa-2048', 'sha256', 'sha512', true],
 ])('tokens made by openssl ts -reply (%s key, %s, ESSCertID %s)', (keyType, digest, essCertIdAlg, tsaName) => {
   const dir = tempDir();

@@ -10,7 +10,9 @@ import { timestampCommand, type GlobalOptions } from './timestamp-cli/timestamp-
 import { verifyCommand } from './timestamp-cli/verify-command.js';
 
 const program = new Command('timestamp-cli')
-  .description('Timestamp CLI: fetch, verify and inspect RFC 3161 timestamps; make TSA certificate chains')
+  .description(
+    'Timestamp CLI: fetch, verify and inspect RFC 3161 timestamps; make TSA certificate chains',
+  )
   .showHelpAfterError()
   .exitOverride();
 
@@ -21,13 +23,30 @@ program
       .default('https://timestamp.sigstore.dev')
       .argParser(parseServerUrl),
   )
-  .addOption(new Option('--timestamp-server <url>', 'alias of --timestamp_server').argParser(parseServerUrl).hideHelp())
-  .addOption(option('--format <format>', 'Command output format').choices(['default', 'json']).default('default'))
-  .addOption(option('--timeout <duration>', 'HTTP timeout (Go duration)').default(30_000, '30s').argParser(parseTimeout))
+  .addOption(
+    new Option('--timestamp-server <url>', 'alias of --timestamp_server')
+      .argParser(parseServerUrl)
+      .hideHelp(),
+  )
+  .addOption(
+    option('--format <format>', 'Command output format')
+      .choices(['default', 'json'])
+      .default('default'),
+  )
+  .addOption(
+    option('--timeout <duration>', 'HTTP timeout (Go duration)')
+      .default(30_000, '30s')
+      .argParser(parseTimeout),
+  )
   .addOption(option('--config <file>', 'config file (default is $HOME/.timestamp.yaml)'));
 
 const globals = (): GlobalOptions => {
-  const options = program.opts<{ timestamp_server: string; timestampServer?: string; format: 'default' | 'json'; timeout: number }>();
+  const options = program.opts<{
+    timestamp_server: string;
+    timestampServer?: string;
+    format: 'default' | 'json';
+    timeout: number;
+  }>();
   return {
     timestampServer: options.timestampServer ?? options.timestamp_server,
     format: options.format,
@@ -52,7 +71,8 @@ program
   .action((options: { json?: boolean }) => {
     const info = versionInfo();
     if (options.json) return void processOutput.stdout(`${JSON.stringify(info, null, 2)}\n`);
-    for (const [key, value] of Object.entries(info)) processOutput.stdout(`${`${key}:`.padEnd(14)}${value}\n`);
+    for (const [key, value] of Object.entries(info))
+      processOutput.stdout(`${`${key}:`.padEnd(14)}${value}\n`);
   });
 
 try {
@@ -61,7 +81,9 @@ try {
   if (error instanceof CommanderError) {
     process.exitCode = error.exitCode;
   } else {
-    processOutput.stderr(`${error instanceof CliError || error instanceof Error ? error.message : String(error)}\n`);
+    processOutput.stderr(
+      `${error instanceof CliError || error instanceof Error ? error.message : String(error)}\n`,
+    );
     process.exitCode = 1;
   }
 }

@@ -5,7 +5,15 @@ import { LocalKeySigner } from './local-key.js';
 import type { Signer } from './signer.js';
 
 /** The key types `generate` can make for development. */
-export const GENERATED_KEY_TYPES = ['ecdsa-p256', 'ecdsa-p384', 'ecdsa-p521', 'rsa-2048', 'rsa-3072', 'rsa-4096', 'ed25519'] as const;
+export const GENERATED_KEY_TYPES = [
+  'ecdsa-p256',
+  'ecdsa-p384',
+  'ecdsa-p521',
+  'rsa-2048',
+  'rsa-3072',
+  'rsa-4096',
+  'ed25519',
+] as const;
 export type GeneratedKeyType = (typeof GENERATED_KEY_TYPES)[number];
 
 export interface KeyReferenceOptions {
@@ -29,14 +37,22 @@ export async function openKeyReference(
 ): Promise<Signer> {
   const scheme = KMS_SCHEMES.find((prefix) => reference.startsWith(prefix));
   if (scheme) {
-    throw new Error(`key reference ${scheme}…: KMS keys are not supported yet by this build; use a PEM key file`);
+    throw new Error(
+      `key reference ${scheme}…: KMS keys are not supported yet by this build; use a PEM key file`,
+    );
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(reference)) {
-    throw new Error(`unsupported key reference ${reference.split('://')[0]}://… (expected a PEM file or ${KMS_SCHEMES.join(', ')})`);
+    throw new Error(
+      `unsupported key reference ${reference.split('://')[0]}://… (expected a PEM file or ${KMS_SCHEMES.join(', ')})`,
+    );
   }
   const path = reference.startsWith('file://') ? reference.slice('file://'.length) : reference;
   const privateKey = await readOrGenerate(path, options.generate);
-  return new LocalKeySigner(`file:${path}`, privateKey, hash === 'auto' ? preferredHash(privateKey) : hash);
+  return new LocalKeySigner(
+    `file:${path}`,
+    privateKey,
+    hash === 'auto' ? preferredHash(privateKey) : hash,
+  );
 }
 
 /** The digest conventionally paired with a key (as Go picks the signature algorithm from the key). */
@@ -48,16 +64,22 @@ export function preferredHash(key: KeyObject): HashName {
   return 'sha256';
 }
 
-async function readOrGenerate(path: string, generate: GeneratedKeyType | undefined): Promise<KeyObject> {
+async function readOrGenerate(
+  path: string,
+  generate: GeneratedKeyType | undefined,
+): Promise<KeyObject> {
   let pem: string;
   try {
     pem = await readFile(path, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT' && generate) return generateKeyFile(path, generate);
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT' && generate)
+      return generateKeyFile(path, generate);
     throw new Error(`cannot read key file ${path}: ${(error as Error).message}`);
   }
   if (/ENCRYPTED/.test(pem)) {
-    throw new Error(`key file ${path} is encrypted: give an unencrypted PEM private key (or a KMS key)`);
+    throw new Error(
+      `key file ${path} is encrypted: give an unencrypted PEM private key (or a KMS key)`,
+    );
   }
   try {
     return createPrivateKey(pem);
@@ -69,7 +91,10 @@ async function readOrGenerate(path: string, generate: GeneratedKeyType | undefin
 /** Writes a new PKCS#8 PEM key, never over an existing file. */
 export async function generateKeyFile(path: string, type: GeneratedKeyType): Promise<KeyObject> {
   const { privateKey } = generateKey(type);
-  await writeFile(path, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600, flag: 'wx' });
+  await writeFile(path, privateKey.export({ type: 'pkcs8', format: 'pem' }), {
+    mode: 0o600,
+    flag: 'wx',
+  });
   return privateKey;
 }
 

@@ -54,7 +54,8 @@ export function viewCertificate(der: Uint8Array): CertificateView {
   const buffer = Buffer.from(der);
   const x509 = new X509Certificate(buffer);
   const parsed = asn1js.fromBER(buffer);
-  if (parsed.offset === -1 || parsed.offset !== buffer.length) throw new Error('certificate is not DER');
+  if (parsed.offset === -1 || parsed.offset !== buffer.length)
+    throw new Error('certificate is not DER');
   const certificate = new pkijs.Certificate({ schema: parsed.result });
 
   const view: CertificateView = {
@@ -80,7 +81,8 @@ export function viewCertificate(der: Uint8Array): CertificateView {
         view.isCA = constraints.cA;
         if (constraints.pathLenConstraint !== undefined) {
           const pathLen = constraints.pathLenConstraint;
-          view.pathLenConstraint = typeof pathLen === 'number' ? pathLen : pathLen.valueBlock.valueDec;
+          view.pathLenConstraint =
+            typeof pathLen === 'number' ? pathLen : pathLen.valueBlock.valueDec;
         }
         break;
       }
@@ -117,7 +119,8 @@ function keyUsageBits(value: asn1js.AsnType): Set<string> {
 export function commonNameOf(name: pkijs.RelativeDistinguishedNames): string | undefined {
   let commonName: string | undefined;
   for (const attribute of name.typesAndValues) {
-    if (attribute.type === VERIFY_OID.commonName) commonName = String(attribute.value.valueBlock.value);
+    if (attribute.type === VERIFY_OID.commonName)
+      commonName = String(attribute.value.valueBlock.value);
   }
   return commonName;
 }
@@ -134,7 +137,10 @@ export function nameToString(name: pkijs.RelativeDistinguishedNames): string {
     '2.5.4.5': 'SERIALNUMBER',
   };
   return name.typesAndValues
-    .map((attribute) => `${short[attribute.type] ?? attribute.type}=${String(attribute.value.valueBlock.value)}`)
+    .map(
+      (attribute) =>
+        `${short[attribute.type] ?? attribute.type}=${String(attribute.value.valueBlock.value)}`,
+    )
     .join(', ');
 }
 

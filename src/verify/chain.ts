@@ -29,7 +29,8 @@ export interface ChainResult {
  */
 export function buildChains(leaf: CertificateView, options: ChainOptions): ChainResult {
   const pool = dedupe([...options.intermediates, ...options.roots]);
-  const isRoot = (certificate: CertificateView) => options.roots.some((root) => root.der.equals(certificate.der));
+  const isRoot = (certificate: CertificateView) =>
+    options.roots.some((root) => root.der.equals(certificate.der));
   const result: ChainResult = { chains: [], timestampingChains: [], failure: undefined };
   const fail = (reason: string) => {
     result.failure ??= reason;
@@ -50,14 +51,20 @@ export function buildChains(leaf: CertificateView, options: ChainOptions): Chain
     }
     if (path.length >= MAX_PATH_LENGTH) return fail('certificate chain is too long');
     const issuers = pool.filter(
-      (candidate) => !path.some((member) => member.der.equals(candidate.der)) && current.x509.checkIssued(candidate.x509),
+      (candidate) =>
+        !path.some((member) => member.der.equals(candidate.der)) &&
+        current.x509.checkIssued(candidate.x509),
     );
     if (issuers.length === 0) {
-      return fail(`x509: certificate signed by unknown authority (no trusted issuer for "${subject(current)}")`);
+      return fail(
+        `x509: certificate signed by unknown authority (no trusted issuer for "${subject(current)}")`,
+      );
     }
     for (const issuer of issuers) {
       if (!signedBy(current, issuer)) {
-        fail(`x509: certificate "${subject(current)}" has an invalid signature from "${subject(issuer)}"`);
+        fail(
+          `x509: certificate "${subject(current)}" has an invalid signature from "${subject(issuer)}"`,
+        );
         continue;
       }
       extend([...path, issuer]);
@@ -94,7 +101,8 @@ function criticalExtensionProblem(certificate: CertificateView): string | undefi
 
 /** `below` is the number of CA certificates between this issuer and the leaf. */
 function issuerProblem(issuer: CertificateView, below: number): string | undefined {
-  if (!issuer.isCA) return `x509: "${subject(issuer)}" is not a CA certificate but issued another certificate`;
+  if (!issuer.isCA)
+    return `x509: "${subject(issuer)}" is not a CA certificate but issued another certificate`;
   if (issuer.keyUsage && !issuer.keyUsage.has('keyCertSign')) {
     return `x509: "${subject(issuer)}" may not sign certificates (keyUsage lacks keyCertSign)`;
   }
@@ -115,7 +123,10 @@ function allowsTimestamping(issuer: CertificateView): boolean {
 }
 
 function dedupe(certificates: CertificateView[]): CertificateView[] {
-  return certificates.filter((certificate, index) => certificates.findIndex((other) => other.der.equals(certificate.der)) === index);
+  return certificates.filter(
+    (certificate, index) =>
+      certificates.findIndex((other) => other.der.equals(certificate.der)) === index,
+  );
 }
 
 function subject(certificate: CertificateView): string {

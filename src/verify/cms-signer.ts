@@ -6,7 +6,8 @@ import type { CertificateView } from './certificate-view.js';
 import { digestByOid, signatureDigest, VERIFY_OID } from './oids.js';
 import { sidKeyIdentifier, type ParsedToken } from './parse-response.js';
 
-const signatureError = (message: string) => new VerificationError(`error while verifying signature: ${message}`);
+const signatureError = (message: string) =>
+  new VerificationError(`error while verifying signature: ${message}`);
 
 /**
  * Verifies the CMS SignerInfo of a token (RFC 5652 section 5.4, RFC 3161, RFC 5816) and returns
@@ -15,7 +16,10 @@ const signatureError = (message: string) => new VerificationError(`error while v
  * contentType names TSTInfo, messageDigest is the TSTInfo's digest, and the ESSCertIDv2 (or
  * ESSCertID) names the signer certificate by hash and, when present, by issuer and serial.
  */
-export function verifySignerInfo(token: ParsedToken, candidates: readonly CertificateView[]): CertificateView {
+export function verifySignerInfo(
+  token: ParsedToken,
+  candidates: readonly CertificateView[],
+): CertificateView {
   const { signerInfo, timestamp } = token;
   const signedAttributes = signerInfo.signedAttrs?.attributes;
   if (!signedAttributes || !token.signedAttributesDer) {
@@ -25,33 +29,50 @@ export function verifySignerInfo(token: ParsedToken, candidates: readonly Certif
     const matches = signedAttributes.filter((attribute) => attribute.type === oid);
     if (matches.length > 1) throw signatureError(`the ${name} attribute appears more than once`);
     const values = matches[0]?.values;
-    if (values && values.length !== 1) throw signatureError(`the ${name} attribute must have exactly one value`);
+    if (values && values.length !== 1)
+      throw signatureError(`the ${name} attribute must have exactly one value`);
     return values?.[0];
   };
 
   const messageDigest = single(VERIFY_OID.messageDigest, 'messageDigest');
-  if (!(messageDigest instanceof asn1js.OctetString)) throw signatureError('the messageDigest attribute is missing');
-  const tstInfoDigest = createHash(timestamp.signer.digestAlgorithm).update(timestamp.tstInfoDer).digest();
+  if (!(messageDigest instanceof asn1js.OctetString))
+    throw signatureError('the messageDigest attribute is missing');
+  const tstInfoDigest = createHash(timestamp.signer.digestAlgorithm)
+    .update(timestamp.tstInfoDer)
+    .digest();
   if (!tstInfoDigest.equals(Buffer.from(messageDigest.valueBlock.valueHexView))) {
-    throw signatureError('the messageDigest attribute does not match the TSTInfo: the token content was altered');
+    throw signatureError(
+      'the messageDigest attribute does not match the TSTInfo: the token content was altered',
+    );
   }
 
   const designated = candidates.filter((candidate) => designates(signerInfo, candidate));
   if (designated.length === 0) {
     throw new VerificationError('signer certificate was not found');
   }
-  const digest = signatureDigest(timestamp.signer.signatureAlgorithmOid, timestamp.signer.digestAlgorithm);
+  const digest = signatureDigest(
+    timestamp.signer.signatureAlgorithmOid,
+    timestamp.signer.digestAlgorithm,
+  );
   if (digest === undefined) {
-    throw signatureError(`unsupported signature algorithm ${timestamp.signer.signatureAlgorithmOid}`);
+    throw signatureError(
+      `unsupported signature algorithm ${timestamp.signer.signatureAlgorithmOid}`,
+    );
   }
   const signer = designated.find((candidate) => {
     try {
-      return verifySignature(digest, token.signedAttributesDer as Buffer, candidate.x509.publicKey, token.signature);
+      return verifySignature(
+        digest,
+        token.signedAttributesDer as Buffer,
+        candidate.x509.publicKey,
+        token.signature,
+      );
     } catch {
       return false;
     }
   });
-  if (!signer) throw signatureError("the signature does not verify with the signer certificate's key");
+  if (!signer)
+    throw signatureError("the signature does not verify with the signer certificate's key");
 
   // The attributes mean something only once the signature over them holds.
   const contentType = single(VERIFY_OID.contentType, 'contentType');
@@ -59,7 +80,9 @@ export function verifySignerInfo(token: ParsedToken, candidates: readonly Certif
     throw signatureError('the contentType signed attribute is missing');
   }
   if (contentType.valueBlock.toString() !== VERIFY_OID.tstInfo) {
-    throw signatureError(`the contentType attribute is ${contentType.valueBlock.toString()}, not id-ct-TSTInfo`);
+    throw signatureError(
+      `the contentType attribute is ${contentType.valueBlock.toString()}, not id-ct-TSTInfo`,
+    );
   }
 
   checkSigningCertificate(signedAttributes, signer);
@@ -85,15 +108,22 @@ function designates(signerInfo: pkijs.SignerInfo, certificate: CertificateView):
     );
   }
   const keyIdentifier = sidKeyIdentifier(signerInfo);
-  return keyIdentifier !== undefined && keyIdentifier.equals(subjectKeyIdentifierOf(certificate) ?? Buffer.alloc(0));
+  return (
+    keyIdentifier !== undefined &&
+    keyIdentifier.equals(subjectKeyIdentifierOf(certificate) ?? Buffer.alloc(0))
+  );
 }
 
 function subjectKeyIdentifierOf(certificate: CertificateView): Buffer | undefined {
   const parsed = pkijs.Certificate.fromBER(certificate.der);
-  const extension = parsed.extensions?.find((candidate) => candidate.extnID === VERIFY_OID.subjectKeyIdentifier);
+  const extension = parsed.extensions?.find(
+    (candidate) => candidate.extnID === VERIFY_OID.subjectKeyIdentifier,
+  );
   if (!extension) return undefined;
   const value = asn1js.fromBER(extension.extnValue.getValue()).result;
-  return value instanceof asn1js.OctetString ? Buffer.from(value.valueBlock.valueHexView) : undefined;
+  return value instanceof asn1js.OctetString
+    ? Buffer.from(value.valueBlock.valueHexView)
+    : undefined;
 }
 
 /**
@@ -108,7 +138,9 @@ function checkSigningCertificate(attributes: pkijs.Attribute[], signer: Certific
   const v1 = attributes.find((attribute) => attribute.type === VERIFY_OID.signingCertificate);
   const attribute = v2 ?? v1;
   if (!attribute) {
-    throw signatureError('the token has neither a signingCertificateV2 nor a signingCertificate attribute');
+    throw signatureError(
+      'the token has neither a signingCertificateV2 nor a signingCertificate attribute',
+    );
   }
   const name = v2 ? 'signingCertificateV2' : 'signingCertificate';
   const malformed = () => signatureError(`the ${name} attribute is malformed`);
@@ -124,25 +156,41 @@ function checkSigningCertificate(attributes: pkijs.Attribute[], signer: Certific
   if (v2 && fields[0] instanceof asn1js.Sequence) {
     const algorithm = new pkijs.AlgorithmIdentifier({ schema: fields.shift() });
     const digest = digestByOid(algorithm.algorithmId);
-    if (!digest) throw signatureError(`unknown ESSCertIDv2 hash algorithm ${algorithm.algorithmId}`);
+    if (!digest)
+      throw signatureError(`unknown ESSCertIDv2 hash algorithm ${algorithm.algorithmId}`);
     hashName = digest;
   }
   const certHash = fields.shift();
   if (!(certHash instanceof asn1js.OctetString)) throw malformed();
-  if (!createHash(hashName).update(signer.der).digest().equals(Buffer.from(certHash.valueBlock.valueHexView))) {
-    throw signatureError(`the ${name} attribute's certificate hash does not match the signer certificate`);
+  if (
+    !createHash(hashName)
+      .update(signer.der)
+      .digest()
+      .equals(Buffer.from(certHash.valueBlock.valueHexView))
+  ) {
+    throw signatureError(
+      `the ${name} attribute's certificate hash does not match the signer certificate`,
+    );
   }
   const issuerSerial = fields.shift();
   if (issuerSerial === undefined) return;
   if (!(issuerSerial instanceof asn1js.Sequence)) throw malformed();
   const [issuerNames, serialNumber] = issuerSerial.valueBlock.value;
-  if (!(issuerNames instanceof asn1js.Sequence) || !(serialNumber instanceof asn1js.Integer)) throw malformed();
+  if (!(issuerNames instanceof asn1js.Sequence) || !(serialNumber instanceof asn1js.Integer))
+    throw malformed();
   const directoryNames = issuerNames.valueBlock.value
     .map((generalName) => new pkijs.GeneralName({ schema: generalName }))
-    .filter((generalName) => generalName.type === 4 && generalName.value instanceof pkijs.RelativeDistinguishedNames)
-    .map((generalName) => Buffer.from((generalName.value as pkijs.RelativeDistinguishedNames).valueBeforeDecode));
+    .filter(
+      (generalName) =>
+        generalName.type === 4 && generalName.value instanceof pkijs.RelativeDistinguishedNames,
+    )
+    .map((generalName) =>
+      Buffer.from((generalName.value as pkijs.RelativeDistinguishedNames).valueBeforeDecode),
+    );
   const issuerMatches = directoryNames.some((der) => der.equals(signer.issuerDer));
   if (!issuerMatches || serialNumber.toBigInt() !== signer.serialNumber) {
-    throw signatureError(`the ${name} attribute's issuerSerial does not match the signer certificate`);
+    throw signatureError(
+      `the ${name} attribute's issuerSerial does not match the signer certificate`,
+    );
   }
 }

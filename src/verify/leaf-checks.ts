@@ -8,7 +8,8 @@ import { VERIFY_OID } from './oids.js';
  * timeStamping, and the expected common name when one is given.
  */
 export function checkTsaCertificate(signer: CertificateView, expectedCommonName?: string): void {
-  const tsaFailure = (message: string) => new VerificationError(`failed to verify TSA certificate: ${message}`);
+  const tsaFailure = (message: string) =>
+    new VerificationError(`failed to verify TSA certificate: ${message}`);
   if (signer.isCA) throw tsaFailure('TSA certificate must be an end-entity certificate, not a CA');
   const eku = signer.extendedKeyUsage;
   if (eku && !eku.critical) throw tsaFailure('certificate must set EKU to critical');
@@ -17,7 +18,8 @@ export function checkTsaCertificate(signer: CertificateView, expectedCommonName?
       `the certificate's subject Common Name ${signer.subjectCommonName ?? '(none)'} does not match the provided Common Name ${expectedCommonName}`,
     );
   }
-  const ekuFailure = (message: string) => new VerificationError(`failed to verify EKU on leaf certificate: ${message}`);
+  const ekuFailure = (message: string) =>
+    new VerificationError(`failed to verify EKU on leaf certificate: ${message}`);
   const purposes = eku?.purposes ?? [];
   if (purposes.length !== 1) {
     throw ekuFailure(`certificate has ${purposes.length} extended key usages, expected only one`);

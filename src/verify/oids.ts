@@ -62,7 +62,10 @@ const KEY_ONLY_SIGNATURES = new Set(['1.2.840.113549.1.1.1', '1.2.840.10045.2.1'
  * The digest a signature algorithm applies: a DigestName, null for Ed25519, or undefined for an
  * algorithm the verifier does not support.
  */
-export function signatureDigest(signatureOid: string, digestAlgorithm: DigestName): DigestName | null | undefined {
+export function signatureDigest(
+  signatureOid: string,
+  digestAlgorithm: DigestName,
+): DigestName | null | undefined {
   if (KEY_ONLY_SIGNATURES.has(signatureOid)) return digestAlgorithm;
   return SIGNATURE_DIGESTS.get(signatureOid);
 }

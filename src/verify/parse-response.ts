@@ -33,13 +33,16 @@ const ATTRIBUTE_NAMES: Record<string, string> = {
   [VERIFY_OID.signingCertificateV2]: 'signingCertificateV2',
 };
 
-const parseFailure = (message: string) => new VerificationError(`error parsing response into Timestamp: ${message}`);
-const invalid = (message: string) => new VerificationError(`timestamp response is not valid: ${message}`);
+const parseFailure = (message: string) =>
+  new VerificationError(`error parsing response into Timestamp: ${message}`);
+const invalid = (message: string) =>
+  new VerificationError(`timestamp response is not valid: ${message}`);
 
 /** asn1js accepts trailing bytes; a response must be exactly one DER value. */
 function decodeExactly(bytes: Uint8Array, what: string): asn1js.AsnType {
   const decoded = asn1js.fromBER(bytes);
-  if (decoded.offset === -1) throw parseFailure(`${what} is not valid ASN.1: ${decoded.result.error}`);
+  if (decoded.offset === -1)
+    throw parseFailure(`${what} is not valid ASN.1: ${decoded.result.error}`);
   if (decoded.offset !== bytes.byteLength) throw parseFailure(`trailing data after the ${what}`);
   return decoded.result;
 }
@@ -65,7 +68,8 @@ export function parseTimestampResponse(tsr: Uint8Array): ParsedToken {
   );
   const status = response.status.status;
   if (status !== 0) {
-    const texts = response.status.statusStrings?.map((text) => text.valueBlock.value).join('; ') ?? '';
+    const texts =
+      response.status.statusStrings?.map((text) => text.valueBlock.value).join('; ') ?? '';
     const failInfo = failInfoText(response.status.failInfo);
     throw new VerificationError(
       status === 1
@@ -86,40 +90,58 @@ export function parseTimestampToken(token: Uint8Array, status = 0): ParsedToken 
   if (contentInfo.contentType !== VERIFY_OID.signedData) {
     throw invalid(`token content type is ${contentInfo.contentType}, not SignedData`);
   }
-  const signedData = fromSchema(() => new pkijs.SignedData({ schema: contentInfo.content }), 'not a SignedData');
+  const signedData = fromSchema(
+    () => new pkijs.SignedData({ schema: contentInfo.content }),
+    'not a SignedData',
+  );
   const encapsulated = signedData.encapContentInfo;
   if (encapsulated.eContentType !== VERIFY_OID.tstInfo) {
     throw invalid(`encapsulated content type is ${encapsulated.eContentType}, not TSTInfo`);
   }
   if (!encapsulated.eContent) throw invalid('the SignedData carries no TSTInfo');
   const tstInfoDer = Buffer.from(encapsulated.eContent.getValue());
-  const tstInfo = fromSchema(() => new pkijs.TSTInfo({ schema: decodeExactly(tstInfoDer, 'TSTInfo') }), 'not a TSTInfo');
+  const tstInfo = fromSchema(
+    () => new pkijs.TSTInfo({ schema: decodeExactly(tstInfoDer, 'TSTInfo') }),
+    'not a TSTInfo',
+  );
   if (tstInfo.version !== 1) throw invalid(`TSTInfo version is ${tstInfo.version}, expected 1`);
   if (signedData.signerInfos.length !== 1) {
-    throw invalid(`the SignedData has ${signedData.signerInfos.length} signers, expected exactly one`);
+    throw invalid(
+      `the SignedData has ${signedData.signerInfos.length} signers, expected exactly one`,
+    );
   }
   const signerInfo = signedData.signerInfos[0] as pkijs.SignerInfo;
 
   const hashAlgorithmOid = tstInfo.messageImprint.hashAlgorithm.algorithmId;
   const hashAlgorithm = digestByOid(hashAlgorithmOid);
-  if (!hashAlgorithm) throw invalid(`unknown hash algorithm ${hashAlgorithmOid} in the message imprint`);
+  if (!hashAlgorithm)
+    throw invalid(`unknown hash algorithm ${hashAlgorithmOid} in the message imprint`);
   const digestAlgorithm = digestByOid(signerInfo.digestAlgorithm.algorithmId);
-  if (!digestAlgorithm) throw invalid(`unknown SignerInfo digest algorithm ${signerInfo.digestAlgorithm.algorithmId}`);
+  if (!digestAlgorithm)
+    throw invalid(`unknown SignerInfo digest algorithm ${signerInfo.digestAlgorithm.algorithmId}`);
 
   const certificates: CertificateView[] = [];
   for (const certificate of signedData.certificates ?? []) {
-    if (!(certificate instanceof pkijs.Certificate)) throw invalid('the SignedData embeds a non-X.509 certificate');
+    if (!(certificate instanceof pkijs.Certificate))
+      throw invalid('the SignedData embeds a non-X.509 certificate');
     certificates.push(
-      fromSchema(() => viewCertificate(Buffer.from(certificate.toSchema().toBER())), 'embedded certificate'),
+      fromSchema(
+        () => viewCertificate(Buffer.from(certificate.toSchema().toBER())),
+        'embedded certificate',
+      ),
     );
   }
 
-  const signedAttributes: SignedAttribute[] = (signerInfo.signedAttrs?.attributes ?? []).map((attribute) => ({
-    oid: attribute.type,
-    name: ATTRIBUTE_NAMES[attribute.type] ?? attribute.type,
-    valuesHex: attribute.values.map((value) => Buffer.from(value.toBER()).toString('hex')),
-  }));
-  const signingTimeAttribute = signerInfo.signedAttrs?.attributes.find((a) => a.type === VERIFY_OID.signingTime);
+  const signedAttributes: SignedAttribute[] = (signerInfo.signedAttrs?.attributes ?? []).map(
+    (attribute) => ({
+      oid: attribute.type,
+      name: ATTRIBUTE_NAMES[attribute.type] ?? attribute.type,
+      valuesHex: attribute.values.map((value) => Buffer.from(value.toBER()).toString('hex')),
+    }),
+  );
+  const signingTimeAttribute = signerInfo.signedAttrs?.attributes.find(
+    (a) => a.type === VERIFY_OID.signingTime,
+  );
   const signingTimeValue = signingTimeAttribute?.values[0];
   const tsa = tstInfo.tsa;
   const tsaNameDer =
@@ -159,7 +181,8 @@ export function parseTimestampToken(token: Uint8Array, status = 0): ParsedToken 
       signatureAlgorithmOid: signerInfo.signatureAlgorithm.algorithmId,
       signedAttributes,
       signingTime:
-        signingTimeValue instanceof asn1js.UTCTime || signingTimeValue instanceof asn1js.GeneralizedTime
+        signingTimeValue instanceof asn1js.UTCTime ||
+        signingTimeValue instanceof asn1js.GeneralizedTime
           ? signingTimeValue.toDate()
           : undefined,
     },
@@ -169,7 +192,9 @@ export function parseTimestampToken(token: Uint8Array, status = 0): ParsedToken 
   return {
     timestamp,
     signerInfo,
-    signedAttributesDer: signerInfo.signedAttrs ? Buffer.from(signerInfo.signedAttrs.encodedValue) : undefined,
+    signedAttributesDer: signerInfo.signedAttrs
+      ? Buffer.from(signerInfo.signedAttrs.encodedValue)
+      : undefined,
     signature: Buffer.from(signerInfo.signature.getValue()),
   };
 }
@@ -179,7 +204,8 @@ function failInfoText(failInfo: asn1js.BitString | undefined): string {
   const bytes = new Uint8Array(failInfo.valueBlock.valueHexView);
   const names: string[] = [];
   for (let bit = 0; bit < bytes.length * 8; bit++) {
-    if ((bytes[bit >> 3] ?? 0) & (0x80 >> (bit & 7))) names.push(FAIL_INFO_NAMES[bit] ?? `bit ${bit}`);
+    if ((bytes[bit >> 3] ?? 0) & (0x80 >> (bit & 7)))
+      names.push(FAIL_INFO_NAMES[bit] ?? `bit ${bit}`);
   }
   return names.join(', ') || 'no failure info';
 }
@@ -195,7 +221,9 @@ function signerIdentifierText(signerInfo: pkijs.SignerInfo): string {
     return `issuer "${nameToString(sid.issuer)}", serial ${sid.serialNumber.toBigInt().toString(16)}`;
   }
   const keyIdentifier = sidKeyIdentifier(signerInfo);
-  return keyIdentifier ? `subjectKeyIdentifier ${keyIdentifier.toString('hex')}` : 'unknown signer identifier';
+  return keyIdentifier
+    ? `subjectKeyIdentifier ${keyIdentifier.toString('hex')}`
+    : 'unknown signer identifier';
 }
 
 /** The subjectKeyIdentifier of a `[0] SubjectKeyIdentifier` sid, if the sid is one. */

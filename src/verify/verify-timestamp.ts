@@ -11,7 +11,8 @@ import type { Timestamp } from './timestamp.js';
 export type CertificateInput = Uint8Array | X509Certificate;
 
 /** The artifact: its bytes, a stream of them (hashed as it flows), or its digest already computed. */
-export type ArtifactInput = Uint8Array | AsyncIterable<Uint8Array | string> | { digest: Uint8Array };
+export type ArtifactInput =
+  Uint8Array | AsyncIterable<Uint8Array | string> | { digest: Uint8Array };
 
 export interface VerifyOptions {
   /** Trust anchors. At least one is required. */
@@ -37,7 +38,9 @@ function toView(input: CertificateInput, what: string): CertificateView {
   try {
     return viewCertificate(input instanceof X509Certificate ? input.raw : input);
   } catch (error) {
-    throw new VerificationError(`${what} is not a valid certificate: ${error instanceof Error ? error.message : String(error)}`);
+    throw new VerificationError(
+      `${what} is not a valid certificate: ${error instanceof Error ? error.message : String(error)}`,
+    );
   }
 }
 
@@ -58,39 +61,66 @@ export async function verifyTimestampResponse(
   if (WEAK_HASHES.has(timestamp.hashAlgorithm)) {
     throw new VerificationError('weak hash algorithm: must be SHA-256, SHA-384, or SHA-512');
   }
-  if (!ACCEPTED_HASHES.has(timestamp.hashAlgorithm)) throw new VerificationError('unsupported hash algorithm');
+  if (!ACCEPTED_HASHES.has(timestamp.hashAlgorithm))
+    throw new VerificationError('unsupported hash algorithm');
 
   const roots = options.roots.map((root) => toView(root, 'root certificate'));
   if (roots.length === 0) {
-    throw new VerificationError('no root certificates provided for verifying the certificate chain');
+    throw new VerificationError(
+      'no root certificates provided for verifying the certificate chain',
+    );
   }
-  const tsaCertificate = options.tsaCertificate ? toView(options.tsaCertificate, 'TSA certificate') : undefined;
+  const tsaCertificate = options.tsaCertificate
+    ? toView(options.tsaCertificate, 'TSA certificate')
+    : undefined;
   const embedded = timestamp.certificates;
   if (embedded.length === 0 && !tsaCertificate) {
-    throw new VerificationError('leaf certificate must be present in the TSR or as a verify option');
+    throw new VerificationError(
+      'leaf certificate must be present in the TSR or as a verify option',
+    );
   }
 
-  const signer = verifySignerInfo(token, embedded.length > 0 ? embedded : [tsaCertificate as CertificateView]);
+  const signer = verifySignerInfo(
+    token,
+    embedded.length > 0 ? embedded : [tsaCertificate as CertificateView],
+  );
   if (tsaCertificate && !tsaCertificate.der.equals(signer.der)) {
-    throw new VerificationError('certificate embedded in the TSR does not match the provided TSA certificate');
+    throw new VerificationError(
+      'certificate embedded in the TSR does not match the provided TSA certificate',
+    );
   }
 
-  const intermediates = [...(options.intermediates ?? []).map((cert) => toView(cert, 'intermediate certificate')), ...embedded];
-  const chains = buildChains(signer, { intermediates, roots, at: options.currentTime ?? timestamp.genTime });
+  const intermediates = [
+    ...(options.intermediates ?? []).map((cert) => toView(cert, 'intermediate certificate')),
+    ...embedded,
+  ];
+  const chains = buildChains(signer, {
+    intermediates,
+    roots,
+    at: options.currentTime ?? timestamp.genTime,
+  });
   if (chains.chains.length === 0) {
-    throw new VerificationError(`error while verifying signer certificate chain: ${chains.failure ?? 'no chain found'}`);
+    throw new VerificationError(
+      `error while verifying signer certificate chain: ${chains.failure ?? 'no chain found'}`,
+    );
   }
 
   if (options.nonce !== undefined) {
     if (timestamp.nonce === undefined) {
-      throw new VerificationError(`expected nonce ${options.nonce} but response does not contain a nonce`);
+      throw new VerificationError(
+        `expected nonce ${options.nonce} but response does not contain a nonce`,
+      );
     }
     if (timestamp.nonce !== options.nonce) {
-      throw new VerificationError(`incoming nonce ${options.nonce} does not match TSR nonce ${timestamp.nonce}`);
+      throw new VerificationError(
+        `incoming nonce ${options.nonce} does not match TSR nonce ${timestamp.nonce}`,
+      );
     }
   }
   if (options.oid !== undefined && timestamp.policy !== options.oid) {
-    throw new VerificationError(`OID content does not match: TSR policy ${timestamp.policy}, expected ${options.oid}`);
+    throw new VerificationError(
+      `OID content does not match: TSR policy ${timestamp.policy}, expected ${options.oid}`,
+    );
   }
 
   checkTsaCertificate(signer, options.commonName);
@@ -102,7 +132,8 @@ export async function verifyTimestampResponse(
   checkTsaName(timestamp, signer);
 
   const digest = await digestArtifact(artifact, timestamp.hashAlgorithm);
-  if (!digest.equals(timestamp.hashedMessage)) throw new VerificationError("hashed messages don't match");
+  if (!digest.equals(timestamp.hashedMessage))
+    throw new VerificationError("hashed messages don't match");
   return timestamp;
 }
 

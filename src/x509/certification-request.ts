@@ -1,5 +1,16 @@
 import { OID } from '../asn1/oids.js';
-import { bitString, boolean, contextTag, integer, namedBitString, octetString, oid, sequence, set, tlv } from '../asn1/der.js';
+import {
+  bitString,
+  boolean,
+  contextTag,
+  integer,
+  namedBitString,
+  octetString,
+  oid,
+  sequence,
+  set,
+  tlv,
+} from '../asn1/der.js';
 import type { Signer } from '../signers/signer.js';
 import { KeyUsage } from './certificate-builder.js';
 import { encodeName, type NameAttributes } from './name.js';
@@ -14,9 +25,16 @@ const EXTENSION_REQUEST = '1.2.840.113549.1.9.14';
  *   CertificationRequestInfo ::= SEQUENCE { version INTEGER { v1(0) }, subject Name,
  *     subjectPKInfo SubjectPublicKeyInfo, attributes [0] IMPLICIT Attributes }
  */
-export async function createCertificationRequest(signer: Signer, subject: NameAttributes): Promise<Buffer> {
+export async function createCertificationRequest(
+  signer: Signer,
+  subject: NameAttributes,
+): Promise<Buffer> {
   const extensions = sequence(
-    sequence(oid(OID.keyUsage), boolean(true), octetString(namedBitString([KeyUsage.digitalSignature]))),
+    sequence(
+      oid(OID.keyUsage),
+      boolean(true),
+      octetString(namedBitString([KeyUsage.digitalSignature])),
+    ),
     sequence(oid(OID.extKeyUsage), boolean(true), octetString(sequence(oid(OID.timeStamping)))),
   );
   const info = sequence(

@@ -6,7 +6,11 @@ import { encodeName, type NameAttributes } from './name.js';
 const HOUR = 3_600_000;
 
 /** Go certificate-maker's default lifetimes: root 87600h, intermediate 43800h, leaf 8760h. */
-export const DEFAULT_LIFETIMES = { root: 87_600 * HOUR, intermediate: 43_800 * HOUR, leaf: 8_760 * HOUR } as const;
+export const DEFAULT_LIFETIMES = {
+  root: 87_600 * HOUR,
+  intermediate: 43_800 * HOUR,
+  leaf: 8_760 * HOUR,
+} as const;
 
 export interface ChainMember {
   /** Holds the certificate's key; CA members also sign the certificate below them with it. */
@@ -66,7 +70,10 @@ export async function makeCertificateChain(plan: ChainPlan): Promise<Buffer[]> {
       { name: encodeName(root.subject), signer: root.signer, subjectKeyIdentifier: rootKeyId },
     );
     chain.unshift(intermediateCertificate);
-    issuer = { member: { ...intermediate, notAfter: clamp(intermediate.notAfter, root.notAfter) }, keyId: subjectKeyIdentifier(intermediate.signer.publicKey) };
+    issuer = {
+      member: { ...intermediate, notAfter: clamp(intermediate.notAfter, root.notAfter) },
+      keyId: subjectKeyIdentifier(intermediate.signer.publicKey),
+    };
   }
 
   const leafCertificate = await createCertificate(
@@ -78,7 +85,11 @@ export async function makeCertificateChain(plan: ChainPlan): Promise<Buffer[]> {
       keyUsage: [KeyUsage.digitalSignature],
       extendedKeyUsage: { purposes: [OID.timeStamping], critical: true },
     },
-    { name: encodeName(issuer.member.subject), signer: issuer.member.signer, subjectKeyIdentifier: issuer.keyId },
+    {
+      name: encodeName(issuer.member.subject),
+      signer: issuer.member.signer,
+      subjectKeyIdentifier: issuer.keyId,
+    },
   );
   chain.unshift(leafCertificate);
   return chain;

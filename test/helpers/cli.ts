@@ -13,8 +13,12 @@ export interface CliResult {
 }
 
 /** Runs the BUILT timestamp-cli (`npm run build` or `make test` first), as users run it. */
-export function runCli(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
-  if (!existsSync(CLI_JS)) throw new Error(`${CLI_JS} is missing: run \`npm run build\` (make test does)`);
+export function runCli(
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<CliResult> {
+  if (!existsSync(CLI_JS))
+    throw new Error(`${CLI_JS} is missing: run \`npm run build\` (make test does)`);
   return new Promise((resolve) => {
     execFile(
       process.execPath,
@@ -22,7 +26,11 @@ export function runCli(args: string[], options: { cwd?: string; env?: Record<str
       {
         cwd: options.cwd ?? ROOT,
         // HOME points away from any real ~/.timestamp.yaml.
-        env: { PATH: process.env['PATH'] ?? '', HOME: options.cwd ?? '/nonexistent', ...options.env },
+        env: {
+          PATH: process.env['PATH'] ?? '',
+          HOME: options.cwd ?? '/nonexistent',
+          ...options.env,
+        },
         encoding: 'utf8',
         timeout: 60_000,
       },

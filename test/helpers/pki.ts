@@ -23,10 +23,18 @@ export interface Party {
   der: Buffer;
 }
 
-type TemplateChanges = Partial<Omit<CertificateTemplate, 'publicKey' | 'subject'>> & { subject?: NameAttributes };
+/** Changes to a default template; `undefined` removes an extension. */
+type TemplateChanges = {
+  [K in keyof Omit<CertificateTemplate, 'publicKey' | 'subject'>]?:
+    CertificateTemplate[K] | undefined;
+} & { subject?: NameAttributes };
 
 export function newSigner(name: string, hash: HashName = 'sha256'): Signer {
-  return new LocalKeySigner(name, generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey, hash);
+  return new LocalKeySigner(
+    name,
+    generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey,
+    hash,
+  );
 }
 
 /** Issues one certificate for `signer` from `issuer` (or self-signed). */
@@ -42,6 +50,15 @@ export async function issue(
         signer: issuer.signer,
         subjectKeyIdentifier: subjectKeyIdentifier(issuer.signer.publicKey),
       });
+}
+
+/** A default template with changes applied; a change to `undefined` removes that extension. */
+function merge(
+  template: CertificateTemplate,
+  changes: TemplateChanges | undefined,
+): CertificateTemplate {
+  const { subject: _subject, ...rest } = changes ?? {};
+  return { ...template, ...rest } as CertificateTemplate;
 }
 
 export interface Pki {
@@ -61,65 +78,57 @@ export async function makePki(
   now = new Date(),
 ): Promise<Pki> {
   const at = (days: number) => new Date(now.getTime() + days * DAY);
-  const rootSigner = newSigner('root');
-  const rootSubject = changes.root?.subject ?? { organization: 'test', commonName: 'Test Root' };
-  const root: Party = {
-    signer: rootSigner,
-    subject: rootSubject,
-    der: await issue(
-      rootSigner,
-      {
-        notBefore: at(-365),
-        notAfter: at(3650),
-        basicConstraints: {},
-        keyUsage: [KeyUsage.keyCertSign, KeyUsage.cRLSign],
-        ...changes.root,
-        subject: rootSubject,
-        publicKey: rootSigner.publicKey,
-      },
-      'self-signed',
-    ),
+  const party = async (
+    name: string,
+    subject: NameAttributes,
+    defaults: Omit<CertificateTemplate, 'publicKey' | 'subject'>,
+    own: TemplateChanges | undefined,
+    issuer: Party | 'self-signed',
+  ): Promise<Party> => {
+    const signer = newSigner(name);
+    const finalSubject = own?.subject ?? subject;
+    const der = await issue(
+      signer,
+      merge({ ...defaults, subject: finalSubject, publicKey: signer.publicKey }, own),
+      issuer,
+    );
+    return { signer, subject: finalSubject, der };
   };
-  const intermediateSigner = newSigner('intermediate');
-  const intermediateSubject = changes.intermediate?.subject ?? { organization: 'test', commonName: 'Test Intermediate' };
-  const intermediate: Party = {
-    signer: intermediateSigner,
-    subject: intermediateSubject,
-    der: await issue(
-      intermediateSigner,
-      {
-        notBefore: at(-365),
-        notAfter: at(3650),
-        basicConstraints: {},
-        keyUsage: [KeyUsage.keyCertSign, KeyUsage.cRLSign],
-        extendedKeyUsage: { purposes: [OID.timeStamping], critical: false },
-        ...changes.intermediate,
-        subject: intermediateSubject,
-        publicKey: intermediateSigner.publicKey,
-      },
-      root,
-    ),
+  const caDefaults = {
+    notBefore: at(-365),
+    notAfter: at(3650),
+    basicConstraints: {},
+    keyUsage: [KeyUsage.keyCertSign, KeyUsage.cRLSign],
   };
-  const leafSigner = newSigner('leaf');
-  const leafSubject = changes.leaf?.subject ?? { organization: 'test', commonName: 'Test TSA Timestamping' };
-  const leaf: Party = {
-    signer: leafSigner,
-    subject: leafSubject,
-    der: await issue(
-      leafSigner,
-      {
-        notBefore: at(-30),
-        notAfter: at(365),
-        keyUsage: [KeyUsage.digitalSignature],
-        extendedKeyUsage: { purposes: [OID.timeStamping], critical: true },
-        ...changes.leaf,
-        subject: leafSubject,
-        publicKey: leafSigner.publicKey,
-      },
-      intermediate,
-    ),
-  };
-  const chainPem = [intermediate, root].map((party) => encodePem('CERTIFICATE', party.der)).join('');
+  const root = await party(
+    'root',
+    { organization: 'test', commonName: 'Test Root' },
+    caDefaults,
+    changes.root,
+    'self-signed',
+  );
+  const intermediate = await party(
+    'intermediate',
+    { organization: 'test', commonName: 'Test Intermediate' },
+    { ...caDefaults, extendedKeyUsage: { purposes: [OID.timeStamping], critical: false } },
+    changes.intermediate,
+    root,
+  );
+  const leaf = await party(
+    'leaf',
+    { organization: 'test', commonName: 'Test TSA Timestamping' },
+    {
+      notBefore: at(-30),
+      notAfter: at(365),
+      keyUsage: [KeyUsage.digitalSignature],
+      extendedKeyUsage: { purposes: [OID.timeStamping], critical: true },
+    },
+    changes.leaf,
+    intermediate,
+  );
+  const chainPem = [intermediate, root]
+    .map((member) => encodePem('CERTIFICATE', member.der))
+    .join('');
   return { root, intermediate, leaf, chainPem };
 }
 
@@ -134,7 +143,11 @@ export interface TokenRequest {
 }
 
 /** The TokenEncoder used by the server, for a signer and the certificates (signer's leaf first). */
-export function encoderFor(signer: Signer, certificates: Buffer[], includeChain: boolean): TokenEncoder {
+export function encoderFor(
+  signer: Signer,
+  certificates: Buffer[],
+  includeChain: boolean,
+): TokenEncoder {
   return new TokenEncoder({
     signer,
     chain: certificates.map(parseCertificate),

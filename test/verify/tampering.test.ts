@@ -59,9 +59,14 @@ describe('single-field tampering', () => {
     };
     const original = encoder.encodeTstInfo(fields);
     const tstInfo = forgery.tstInfo ? forgery.tstInfo(original) : original;
-    const signedAttributes = encoder.encodeSignedAttributes(forgery.resign ? tstInfo : original, genTime);
+    const signedAttributes = encoder.encodeSignedAttributes(
+      forgery.resign ? tstInfo : original,
+      genTime,
+    );
     const attributes = forgery.attributes ? forgery.attributes(signedAttributes) : signedAttributes;
-    let signature = await pki.leaf.signer.sign(set(...(forgery.resign ? attributes : signedAttributes)));
+    let signature = await pki.leaf.signer.sign(
+      set(...(forgery.resign ? attributes : signedAttributes)),
+    );
     if (forgery.signature) signature = forgery.signature(signature);
     const response = encoder.assemble(tstInfo, attributes, signature, true);
     return forgery.response ? forgery.response(response) : response;
@@ -84,7 +89,8 @@ describe('single-field tampering', () => {
   const tsaCommonName = Buffer.from('Test TSA Timestamping');
   const tamperedName = Buffer.from('Test TSA Timestampinh');
   const essHash = (pkiNow: Pki) => createHash('sha256').update(pkiNow.leaf.der).digest();
-  const ALTERED = 'error while verifying signature: the messageDigest attribute does not match the TSTInfo: the token content was altered';
+  const ALTERED =
+    'error while verifying signature: the messageDigest attribute does not match the TSTInfo: the token content was altered';
 
   it('the untampered token verifies', async () => {
     await expect(verify(await forge({ resign: false }))).resolves.toBeDefined();
@@ -95,7 +101,11 @@ describe('single-field tampering', () => {
       ['imprint', (t: Buffer) => replaceOnce(t, digest, flipLast(digest))],
       ['nonce', (t: Buffer) => replaceOnce(t, nonceBytes, flipLast(nonceBytes))],
       ['policy', (t: Buffer) => replaceOnce(t, policy, otherPolicy)],
-      ['serial', (t: Buffer) => replaceOnce(t, Buffer.from('0a0b0c0d0e0f', 'hex'), Buffer.from('0a0b0c0d0e10', 'hex'))],
+      [
+        'serial',
+        (t: Buffer) =>
+          replaceOnce(t, Buffer.from('0a0b0c0d0e0f', 'hex'), Buffer.from('0a0b0c0d0e10', 'hex')),
+      ],
       ['TSA name', (t: Buffer) => replaceOnce(t, tsaCommonName, tamperedName)],
     ])('%s', async (_field, tstInfo) => {
       expect(await message({ tstInfo, resign: false })).toBe(ALTERED);
@@ -110,36 +120,55 @@ describe('single-field tampering', () => {
     it('ESS certificate hash', async () => {
       const hash = essHash(pki);
       expect(
-        await message({ attributes: (a) => a.map((x) => (x.includes(hash) ? replaceOnce(x, hash, flipLast(hash)) : x)), resign: false }),
-      ).toBe("error while verifying signature: the signature does not verify with the signer certificate's key");
+        await message({
+          attributes: (a) =>
+            a.map((x) => (x.includes(hash) ? replaceOnce(x, hash, flipLast(hash)) : x)),
+          resign: false,
+        }),
+      ).toBe(
+        "error while verifying signature: the signature does not verify with the signer certificate's key",
+      );
     });
 
     it('status', async () => {
       const granted = Buffer.from('3003020100', 'hex');
-      expect(await message({ response: (r) => replaceOnce(r, granted, Buffer.from('3003020101', 'hex')), resign: false })).toBe(
-        'the response status is grantedWithMods: only granted tokens are accepted',
-      );
+      expect(
+        await message({
+          response: (r) => replaceOnce(r, granted, Buffer.from('3003020101', 'hex')),
+          resign: false,
+        }),
+      ).toBe('the response status is grantedWithMods: only granted tokens are accepted');
     });
   });
 
   describe('signed wrong by the key holder: each check names its field', () => {
     it('imprint', async () => {
-      expect(await message({ tstInfo: (t) => replaceOnce(t, digest, flipLast(digest)), resign: true })).toBe(
-        "hashed messages don't match",
-      );
+      expect(
+        await message({ tstInfo: (t) => replaceOnce(t, digest, flipLast(digest)), resign: true }),
+      ).toBe("hashed messages don't match");
     });
     it('nonce', async () => {
-      expect(await message({ tstInfo: (t) => replaceOnce(t, nonceBytes, flipLast(nonceBytes)), resign: true })).toBe(
-        `incoming nonce ${NONCE} does not match TSR nonce ${NONCE ^ 1n}`,
-      );
+      expect(
+        await message({
+          tstInfo: (t) => replaceOnce(t, nonceBytes, flipLast(nonceBytes)),
+          resign: true,
+        }),
+      ).toBe(`incoming nonce ${NONCE} does not match TSR nonce ${NONCE ^ 1n}`);
     });
     it('policy', async () => {
-      expect(await message({ tstInfo: (t) => replaceOnce(t, policy, otherPolicy), resign: true })).toBe(
+      expect(
+        await message({ tstInfo: (t) => replaceOnce(t, policy, otherPolicy), resign: true }),
+      ).toBe(
         `OID content does not match: TSR policy 1.3.6.1.4.1.57264.3, expected ${OID.sigstoreTsaPolicy}`,
       );
     });
     it('TSA name', async () => {
-      expect(await message({ tstInfo: (t) => replaceOnce(t, tsaCommonName, tamperedName), resign: true })).toBe(
+      expect(
+        await message({
+          tstInfo: (t) => replaceOnce(t, tsaCommonName, tamperedName),
+          resign: true,
+        }),
+      ).toBe(
         'the TSTInfo tsa name "O=test, CN=Test TSA Timestampinh" does not match the signer certificate subject "O=test, CN=Test TSA Timestamping"',
       );
     });
@@ -151,17 +180,28 @@ describe('single-field tampering', () => {
     it('ESS certificate hash', async () => {
       const hash = essHash(pki);
       expect(
-        await message({ attributes: (a) => a.map((x) => (x.includes(hash) ? replaceOnce(x, hash, flipLast(hash)) : x)), resign: true }),
-      ).toBe("error while verifying signature: the signingCertificateV2 attribute's certificate hash does not match the signer certificate");
+        await message({
+          attributes: (a) =>
+            a.map((x) => (x.includes(hash) ? replaceOnce(x, hash, flipLast(hash)) : x)),
+          resign: true,
+        }),
+      ).toBe(
+        "error while verifying signature: the signingCertificateV2 attribute's certificate hash does not match the signer certificate",
+      );
     });
     it('contentType attribute', async () => {
       const tstInfoOid = oid(OID.tstInfo);
       expect(
         await message({
-          attributes: (a) => a.map((x) => (x.includes(tstInfoOid) ? replaceOnce(x, tstInfoOid, flipLast(tstInfoOid)) : x)),
+          attributes: (a) =>
+            a.map((x) =>
+              x.includes(tstInfoOid) ? replaceOnce(x, tstInfoOid, flipLast(tstInfoOid)) : x,
+            ),
           resign: true,
         }),
-      ).toBe('error while verifying signature: the contentType attribute is 1.2.840.113549.1.9.16.1.5, not id-ct-TSTInfo');
+      ).toBe(
+        'error while verifying signature: the contentType attribute is 1.2.840.113549.1.9.16.1.5, not id-ct-TSTInfo',
+      );
     });
   });
 });

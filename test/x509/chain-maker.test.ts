@@ -19,14 +19,22 @@ describe('timestamp-cli certificates create', () => {
   let chain: Buffer[];
   beforeAll(async () => {
     const result = await runCli([
-      'certificates', 'create',
-      '--generate-keys', 'ecdsa-p256',
-      '--root-key', dir.path('root.key'),
-      '--intermediate-key', dir.path('intermediate.key'),
-      '--leaf-key', dir.path('leaf.key'),
-      '--organization', 'Example Org',
-      '--leaf-common-name', 'Example TSA',
-      '--output', dir.path('chain.pem'),
+      'certificates',
+      'create',
+      '--generate-keys',
+      'ecdsa-p256',
+      '--root-key',
+      dir.path('root.key'),
+      '--intermediate-key',
+      dir.path('intermediate.key'),
+      '--leaf-key',
+      dir.path('leaf.key'),
+      '--organization',
+      'Example Org',
+      '--leaf-common-name',
+      'Example TSA',
+      '--output',
+      dir.path('chain.pem'),
     ]);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
@@ -43,7 +51,11 @@ describe('timestamp-cli certificates create', () => {
     for (const key of ['root.key', 'intermediate.key', 'leaf.key']) {
       expect(statSync(dir.path(key)).mode & 0o777).toBe(0o600);
     }
-    const [leaf, intermediate, root] = chain.map((der) => new X509Certificate(der)) as [X509Certificate, X509Certificate, X509Certificate];
+    const [leaf, intermediate, root] = chain.map((der) => new X509Certificate(der)) as [
+      X509Certificate,
+      X509Certificate,
+      X509Certificate,
+    ];
     expect(leaf.subject).toBe('O=Example Org\nCN=Example TSA');
     expect(leaf.checkIssued(intermediate) && intermediate.checkIssued(root)).toBe(true);
   });
@@ -60,8 +72,15 @@ describe('timestamp-cli certificates create', () => {
 
   it('passes openssl verify -purpose timestampsign', async () => {
     const output = await openssl([
-      'verify', '-purpose', 'timestampsign', '-x509_strict',
-      '-CAfile', dir.path('root.pem'), '-untrusted', dir.path('intermediate.pem'), dir.path('leaf.pem'),
+      'verify',
+      '-purpose',
+      'timestampsign',
+      '-x509_strict',
+      '-CAfile',
+      dir.path('root.pem'),
+      '-untrusted',
+      dir.path('intermediate.pem'),
+      dir.path('leaf.pem'),
     ]);
     expect(output).toContain(': OK');
   });
@@ -71,7 +90,13 @@ describe('timestamp-cli certificates create', () => {
     expect(leafText).toMatch(/X509v3 Key Usage: critical\s+Digital Signature\n/);
     expect(leafText).toMatch(/X509v3 Extended Key Usage: critical\s+Time Stamping\n/);
     expect(leafText).not.toContain('CA:TRUE');
-    const intermediateText = await openssl(['x509', '-in', dir.path('intermediate.pem'), '-noout', '-text']);
+    const intermediateText = await openssl([
+      'x509',
+      '-in',
+      dir.path('intermediate.pem'),
+      '-noout',
+      '-text',
+    ]);
     expect(intermediateText).toMatch(/X509v3 Extended Key Usage:\s+Time Stamping\n/);
     expect(intermediateText).toMatch(/CA:TRUE, pathlen:0/);
     const rootText = await openssl(['x509', '-in', dir.path('root.pem'), '-noout', '-text']);
@@ -98,8 +123,16 @@ describe('timestamp-cli certificates create', () => {
     dir.write('token.tsr', token);
     dir.write('artifact', artifact);
     const output = await openssl([
-      'ts', '-verify', '-in', dir.path('token.tsr'), '-data', dir.path('artifact'),
-      '-CAfile', dir.path('root.pem'), '-untrusted', dir.path('intermediate.pem'),
+      'ts',
+      '-verify',
+      '-in',
+      dir.path('token.tsr'),
+      '-data',
+      dir.path('artifact'),
+      '-CAfile',
+      dir.path('root.pem'),
+      '-untrusted',
+      dir.path('intermediate.pem'),
     ]);
     expect(output).toContain('Verification: OK');
   });
@@ -108,13 +141,25 @@ describe('timestamp-cli certificates create', () => {
     const two = tempDir();
     try {
       const result = await runCli([
-        'certificates', 'create', '--generate-keys', 'rsa-2048',
-        '--root-key', two.path('root.key'), '--leaf-key', two.path('leaf.key'), '--output', two.path('chain.pem'),
+        'certificates',
+        'create',
+        '--generate-keys',
+        'rsa-2048',
+        '--root-key',
+        two.path('root.key'),
+        '--leaf-key',
+        two.path('leaf.key'),
+        '--output',
+        two.path('chain.pem'),
       ]);
       expect(result.code).toBe(0);
       const certificates = decodeCertificatesPem(readFileSync(two.path('chain.pem'), 'utf8'));
       expect(certificates).toHaveLength(2);
-      expect(new X509Certificate(certificates[0] as Buffer).checkIssued(new X509Certificate(certificates[1] as Buffer))).toBe(true);
+      expect(
+        new X509Certificate(certificates[0] as Buffer).checkIssued(
+          new X509Certificate(certificates[1] as Buffer),
+        ),
+      ).toBe(true);
     } finally {
       two.cleanup();
     }
@@ -123,22 +168,52 @@ describe('timestamp-cli certificates create', () => {
   it('reuses existing key files and never overwrites them', async () => {
     const before = readFileSync(dir.path('leaf.key'), 'utf8');
     const result = await runCli([
-      'certificates', 'create', '--generate-keys', 'ecdsa-p256',
-      '--root-key', dir.path('root.key'), '--leaf-key', dir.path('leaf.key'), '--output', dir.path('again.pem'),
+      'certificates',
+      'create',
+      '--generate-keys',
+      'ecdsa-p256',
+      '--root-key',
+      dir.path('root.key'),
+      '--leaf-key',
+      dir.path('leaf.key'),
+      '--output',
+      dir.path('again.pem'),
     ]);
     expect(result.code).toBe(0);
     expect(readFileSync(dir.path('leaf.key'), 'utf8')).toBe(before);
-    const leaf = new X509Certificate(decodeCertificatesPem(readFileSync(dir.path('again.pem'), 'utf8'))[0] as Buffer);
+    const leaf = new X509Certificate(
+      decodeCertificatesPem(readFileSync(dir.path('again.pem'), 'utf8'))[0] as Buffer,
+    );
     expect(leaf.publicKey.export({ format: 'jwk' })).toEqual(
-      new LocalKeySigner('x', createPrivateKey(before), 'sha256').publicKey.export({ format: 'jwk' }),
+      new LocalKeySigner('x', createPrivateKey(before), 'sha256').publicKey.export({
+        format: 'jwk',
+      }),
     );
   });
 
   it('refuses KMS key references for now, and a missing key file without --generate-keys', async () => {
-    const kms = await runCli(['certificates', 'create', '--root-key', 'awskms:///alias/root', '--leaf-key', dir.path('leaf.key'), '--output', dir.path('x.pem')]);
+    const kms = await runCli([
+      'certificates',
+      'create',
+      '--root-key',
+      'awskms:///alias/root',
+      '--leaf-key',
+      dir.path('leaf.key'),
+      '--output',
+      dir.path('x.pem'),
+    ]);
     expect(kms.code).toBe(1);
     expect(kms.stderr).toContain('awskms://…: KMS keys are not supported yet');
-    const missing = await runCli(['certificates', 'create', '--root-key', dir.path('none.key'), '--leaf-key', dir.path('leaf.key'), '--output', dir.path('x.pem')]);
+    const missing = await runCli([
+      'certificates',
+      'create',
+      '--root-key',
+      dir.path('none.key'),
+      '--leaf-key',
+      dir.path('leaf.key'),
+      '--output',
+      dir.path('x.pem'),
+    ]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain(`cannot read key file ${dir.path('none.key')}`);
   });
@@ -149,22 +224,77 @@ describe('timestamp-cli certificates csr', () => {
     const dir = tempDir();
     try {
       const result = await runCli([
-        'certificates', 'csr', '--generate-keys', 'ecdsa-p384',
-        '--leaf-key', dir.path('leaf.key'), '--common-name', 'Corp TSA', '--organization', 'Corp',
-        '--output', dir.path('leaf.csr'),
+        'certificates',
+        'csr',
+        '--generate-keys',
+        'ecdsa-p384',
+        '--leaf-key',
+        dir.path('leaf.key'),
+        '--common-name',
+        'Corp TSA',
+        '--organization',
+        'Corp',
+        '--output',
+        dir.path('leaf.csr'),
       ]);
       expect(result.code).toBe(0);
-      const text = await openssl(['req', '-in', dir.path('leaf.csr'), '-verify', '-noout', '-text']);
+      const text = await openssl([
+        'req',
+        '-in',
+        dir.path('leaf.csr'),
+        '-verify',
+        '-noout',
+        '-text',
+      ]);
       expect(text).toMatch(/verify OK/i);
       expect(text).toContain('Subject: O = Corp, CN = Corp TSA');
       expect(text).toMatch(/X509v3 Extended Key Usage: critical\s+Time Stamping/);
       expect(text).toContain('ecdsa-with-SHA384');
       // The corporate CA path: a CA signs it, copying the requested extensions; the result is a TSA leaf.
-      await openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', dir.path('ca.key'),
-        '-out', dir.path('ca.pem'), '-subj', '/CN=Corp CA', '-days', '30']);
-      await openssl(['x509', '-req', '-in', dir.path('leaf.csr'), '-CA', dir.path('ca.pem'), '-CAkey', dir.path('ca.key'),
-        '-CAcreateserial', '-copy_extensions', 'copy', '-days', '10', '-out', dir.path('leaf.pem')]);
-      expect(await openssl(['verify', '-purpose', 'timestampsign', '-CAfile', dir.path('ca.pem'), dir.path('leaf.pem')])).toContain(': OK');
+      await openssl([
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        dir.path('ca.key'),
+        '-out',
+        dir.path('ca.pem'),
+        '-subj',
+        '/CN=Corp CA',
+        '-days',
+        '30',
+      ]);
+      await openssl([
+        'x509',
+        '-req',
+        '-in',
+        dir.path('leaf.csr'),
+        '-CA',
+        dir.path('ca.pem'),
+        '-CAkey',
+        dir.path('ca.key'),
+        '-CAcreateserial',
+        '-copy_extensions',
+        'copy',
+        '-days',
+        '10',
+        '-out',
+        dir.path('leaf.pem'),
+      ]);
+      expect(
+        await openssl([
+          'verify',
+          '-purpose',
+          'timestampsign',
+          '-CAfile',
+          dir.path('ca.pem'),
+          dir.path('leaf.pem'),
+        ]),
+      ).toContain(': OK');
     } finally {
       dir.cleanup();
     }

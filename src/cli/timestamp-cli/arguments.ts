@@ -51,7 +51,8 @@ export function parseExistingFile(value: string): string {
 
 /** A dotted OID of at least two numeric arcs. */
 export function parseOid(value: string): string {
-  if (!/^[0-2](\.(0|[1-9]\d*))+$/.test(value)) throw new InvalidArgumentError(`"${value}" is not a valid OID`);
+  if (!/^[0-2](\.(0|[1-9]\d*))+$/.test(value))
+    throw new InvalidArgumentError(`"${value}" is not a valid OID`);
   return value;
 }
 

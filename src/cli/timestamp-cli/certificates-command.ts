@@ -1,10 +1,18 @@
 import { writeFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseHashName, type HashName } from '../../asn1/algorithms.js';
-import { GENERATED_KEY_TYPES, openKeyReference, type GeneratedKeyType } from '../../signers/key-reference.js';
+import {
+  GENERATED_KEY_TYPES,
+  openKeyReference,
+  type GeneratedKeyType,
+} from '../../signers/key-reference.js';
 import type { Signer } from '../../signers/signer.js';
 import { createCertificationRequest } from '../../x509/certification-request.js';
-import { DEFAULT_LIFETIMES, makeCertificateChain, type ChainMember } from '../../x509/chain-maker.js';
+import {
+  DEFAULT_LIFETIMES,
+  makeCertificateChain,
+  type ChainMember,
+} from '../../x509/chain-maker.js';
 import type { NameAttributes } from '../../x509/name.js';
 import { encodePem } from '../../x509/pem.js';
 import { parseTimeout } from './arguments.js';
@@ -44,12 +52,16 @@ const lifetime = (flag: string, defaultMs: number, what: string) =>
 function keyOptions(command: Command): Command {
   return command
     .addOption(
-      new Option('--generate-keys <type>', 'write a fresh key to every key file that does not exist (development only)').choices(
-        GENERATED_KEY_TYPES,
-      ),
+      new Option(
+        '--generate-keys <type>',
+        'write a fresh key to every key file that does not exist (development only)',
+      ).choices(GENERATED_KEY_TYPES),
     )
     .addOption(
-      new Option('--signature-hash <hash>', 'digest of the signatures: sha256, sha384, sha512, or auto (from the key)')
+      new Option(
+        '--signature-hash <hash>',
+        'digest of the signatures: sha256, sha384, sha512, or auto (from the key)',
+      )
         .default('auto')
         .argParser((value: string) => (value === 'auto' ? 'auto' : parseHash(value))),
     )
@@ -66,7 +78,8 @@ function parseHash(value: string): HashName {
 
 function parseDate(value: string): Date {
   const date = new Date(value);
-  if (Number.isNaN(date.getTime())) throw new InvalidArgumentError(`"${value}" is not an RFC 3339 time`);
+  if (Number.isNaN(date.getTime()))
+    throw new InvalidArgumentError(`"${value}" is not an RFC 3339 time`);
   return date;
 }
 
@@ -75,29 +88,56 @@ function subject(commonName: string, organization: string | undefined): NameAttr
 }
 
 async function open(reference: string, options: KeyOptions): Promise<Signer> {
-  return openKeyReference(reference, options.signatureHash, options.generateKeys ? { generate: options.generateKeys } : {});
+  return openKeyReference(
+    reference,
+    options.signatureHash,
+    options.generateKeys ? { generate: options.generateKeys } : {},
+  );
 }
 
 export function certificatesCommand(output: Output): Command {
-  const certificates = new Command('certificates').description('Make a TSA certificate chain or a CSR for the TSA key');
+  const certificates = new Command('certificates').description(
+    'Make a TSA certificate chain or a CSR for the TSA key',
+  );
 
   const create = keyOptions(
     new Command('create')
       .description('make root -> [intermediate] -> leaf and write the PEM chain, leaf first')
-      .requiredOption('--root-key <ref>', 'root key: PEM file or awskms://, gcpkms://, azurekms://, hashivault:// URI')
-      .option('--intermediate-key <ref>', 'intermediate key (same forms); without it the root issues the leaf')
+      .requiredOption(
+        '--root-key <ref>',
+        'root key: PEM file or awskms://, gcpkms://, azurekms://, hashivault:// URI',
+      )
+      .option(
+        '--intermediate-key <ref>',
+        'intermediate key (same forms); without it the root issues the leaf',
+      )
       .requiredOption('--leaf-key <ref>', 'TSA signing key (same forms)')
       .option('--root-common-name <cn>', 'root subject CN', 'Timestamp Authority Root CA')
-      .option('--intermediate-common-name <cn>', 'intermediate subject CN', 'Timestamp Authority Intermediate CA')
+      .option(
+        '--intermediate-common-name <cn>',
+        'intermediate subject CN',
+        'Timestamp Authority Intermediate CA',
+      )
       .option('--leaf-common-name <cn>', 'leaf subject CN', 'Timestamp Authority')
       .addOption(lifetime('root-lifetime', DEFAULT_LIFETIMES.root, 'root validity'))
-      .addOption(lifetime('intermediate-lifetime', DEFAULT_LIFETIMES.intermediate, 'intermediate validity'))
+      .addOption(
+        lifetime('intermediate-lifetime', DEFAULT_LIFETIMES.intermediate, 'intermediate validity'),
+      )
       .addOption(lifetime('leaf-lifetime', DEFAULT_LIFETIMES.leaf, 'leaf validity'))
-      .addOption(new Option('--not-before <time>', 'start of every validity, RFC 3339 (default: now)').argParser(parseDate))
+      .addOption(
+        new Option(
+          '--not-before <time>',
+          'start of every validity, RFC 3339 (default: now)',
+        ).argParser(parseDate),
+      )
       .option('--output <file>', 'PEM chain to write (leaf, [intermediate], root)', 'chain.pem'),
   ).action(async (options: CreateOptions) => {
     const notBefore = options.notBefore ?? new Date();
-    const member = async (reference: string, commonName: string, lifetimeMs: number): Promise<ChainMember> => ({
+    const member = async (
+      reference: string,
+      commonName: string,
+      lifetimeMs: number,
+    ): Promise<ChainMember> => ({
       signer: await open(reference, options),
       subject: subject(commonName, options.organization),
       notBefore,
@@ -105,12 +145,22 @@ export function certificatesCommand(output: Output): Command {
     });
     const root = await member(options.rootKey, options.rootCommonName, options.rootLifetime);
     const intermediate = options.intermediateKey
-      ? await member(options.intermediateKey, options.intermediateCommonName, options.intermediateLifetime)
+      ? await member(
+          options.intermediateKey,
+          options.intermediateCommonName,
+          options.intermediateLifetime,
+        )
       : undefined;
     const leaf = await member(options.leafKey, options.leafCommonName, options.leafLifetime);
-    const chain = await makeCertificateChain({ root, leaf, ...(intermediate ? { intermediate } : {}) });
+    const chain = await makeCertificateChain({
+      root,
+      leaf,
+      ...(intermediate ? { intermediate } : {}),
+    });
     await writeFile(options.output, chain.map((der) => encodePem('CERTIFICATE', der)).join(''));
-    output.stdout(`Wrote certificate chain (${intermediate ? 'leaf, intermediate, root' : 'leaf, root'}) to ${options.output}\n`);
+    output.stdout(
+      `Wrote certificate chain (${intermediate ? 'leaf, intermediate, root' : 'leaf, root'}) to ${options.output}\n`,
+    );
   });
 
   const csr = keyOptions(
@@ -121,7 +171,10 @@ export function certificatesCommand(output: Output): Command {
       .option('--output <file>', 'PEM CSR to write', 'leaf.csr'),
   ).action(async (options: CsrOptions) => {
     const signer = await open(options.leafKey, options);
-    const request = await createCertificationRequest(signer, subject(options.commonName, options.organization));
+    const request = await createCertificationRequest(
+      signer,
+      subject(options.commonName, options.organization),
+    );
     await writeFile(options.output, encodePem('CERTIFICATE REQUEST', request));
     output.stdout(`Wrote certificate request to ${options.output}\n`);
   });

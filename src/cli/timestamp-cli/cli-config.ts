@@ -12,7 +12,9 @@ export function envName(flag: string): string {
 /** `--config`, else the first of $HOME/.timestamp.{yaml,yml,json} that exists. */
 function configPath(explicit: string | undefined): string | undefined {
   if (explicit) return explicit;
-  return ['yaml', 'yml', 'json'].map((ext) => join(homedir(), `.timestamp.${ext}`)).find((path) => existsSync(path));
+  return ['yaml', 'yml', 'json']
+    .map((ext) => join(homedir(), `.timestamp.${ext}`))
+    .find((path) => existsSync(path));
 }
 
 /**
@@ -30,7 +32,8 @@ export function applyConfigFile(explicitPath: string | undefined, commands: Comm
     throw new Error(`error reading config file ${path}: ${(error as Error).message}`);
   }
   if (values === null || values === undefined) return;
-  if (typeof values !== 'object' || Array.isArray(values)) throw new Error(`config file ${path} is not a mapping`);
+  if (typeof values !== 'object' || Array.isArray(values))
+    throw new Error(`config file ${path} is not a mapping`);
   const entries = values as Record<string, unknown>;
   for (const command of commands) {
     for (const option of command.options) {

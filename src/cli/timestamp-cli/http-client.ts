@@ -13,7 +13,11 @@ export function userAgent(): string {
  * POSTs a DER TimeStampReq and returns the TimeStampResp bytes of a 200 or 201 answer. Any other
  * answer becomes an error carrying the server's reason (JSON message or RFC 3161 statusString).
  */
-export async function requestTimestamp(server: string, request: Uint8Array, timeoutMs: number): Promise<Buffer> {
+export async function requestTimestamp(
+  server: string,
+  request: Uint8Array,
+  timeoutMs: number,
+): Promise<Buffer> {
   let response: Response;
   try {
     response = await fetch(new URL(TIMESTAMP_PATH, server), {
@@ -28,7 +32,9 @@ export async function requestTimestamp(server: string, request: Uint8Array, time
     });
   } catch (error) {
     const cause = (error as { cause?: { message?: string } }).cause?.message;
-    throw new CliError(`error getting timestamp: ${(error as Error).message}${cause ? `: ${cause}` : ''}`);
+    throw new CliError(
+      `error getting timestamp: ${(error as Error).message}${cause ? `: ${cause}` : ''}`,
+    );
   }
   const body = Buffer.from(await response.arrayBuffer());
   if (response.status === 200 || response.status === 201) return body;

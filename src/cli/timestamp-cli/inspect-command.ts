@@ -26,7 +26,11 @@ function embeddedSignatureCheck(token: ReturnType<typeof parseTimestampResponse>
 export function inspectCommand(globals: () => GlobalOptions, output: Output): Command {
   return new Command('inspect')
     .description('Inspect timestamp')
-    .addOption(option('--timestamp <file>', 'path to timestamp response to inspect').argParser(parseExistingFile).makeOptionMandatory())
+    .addOption(
+      option('--timestamp <file>', 'path to timestamp response to inspect')
+        .argParser(parseExistingFile)
+        .makeOptionMandatory(),
+    )
     .action(async (options: { timestamp: string }) => {
       const tsr = await readFile(options.timestamp);
       let token;
@@ -39,7 +43,9 @@ export function inspectCommand(globals: () => GlobalOptions, output: Output): Co
       const json = timestampToJson(token.timestamp);
       const signature = embeddedSignatureCheck(token);
       if (globals().format === 'json') {
-        output.stdout(`${JSON.stringify({ TimestampResponse: json, EmbeddedSignature: signature }, null, 2)}\n`);
+        output.stdout(
+          `${JSON.stringify({ TimestampResponse: json, EmbeddedSignature: signature }, null, 2)}\n`,
+        );
       } else {
         output.stdout(renderText(json, signature));
       }

@@ -8,7 +8,10 @@ const PROGRESS_AFTER_MS = 1000;
  * Streams a file's bytes (so a large artifact never sits in memory) and, when reading takes more
  * than a second, reports progress on stderr: in place on a terminal, one line a second otherwise.
  */
-export async function* readArtifact(path: string, stderr: NodeJS.WriteStream = process.stderr): AsyncGenerator<Buffer> {
+export async function* readArtifact(
+  path: string,
+  stderr: NodeJS.WriteStream = process.stderr,
+): AsyncGenerator<Buffer> {
   const { size } = await stat(path);
   let read = 0;
   let shown = false;

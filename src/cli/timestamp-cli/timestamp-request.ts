@@ -25,7 +25,8 @@ export function encodeTimeStampReq(fields: RequestFields): Buffer {
   const hash = HASHES[fields.hash];
   const parts = [integer(1), sequence(hash.identifierWithNull, octetString(fields.digest))];
   if (fields.policy !== undefined) parts.push(oid(fields.policy));
-  if (fields.nonce !== undefined) parts.push(unsignedInteger(Buffer.from(hexOf(fields.nonce), 'hex')));
+  if (fields.nonce !== undefined)
+    parts.push(unsignedInteger(Buffer.from(hexOf(fields.nonce), 'hex')));
   if (fields.certReq) parts.push(boolean(true));
   return sequence(...parts);
 }

@@ -27,14 +27,48 @@ const FLAG_RULE =
 export function verifyCommand(globals: () => GlobalOptions, output: Output): Command {
   return new Command('verify')
     .description('Verify the timestamp response using a timestamp certificate chain.')
-    .addOption(option('--artifact <file>', 'path to an blob with signed data').argParser(parseExistingFile).makeOptionMandatory())
-    .addOption(option('--timestamp <file>', 'path to timestamp response to verify').argParser(parseExistingFile).makeOptionMandatory())
-    .addOption(option('--certificate-chain <file>', 'path to certificate chain PEM file (intermediates and root last; a leaf first is allowed)').argParser(parseExistingFile))
-    .addOption(option('--root-certificates <file>', 'path to PEM file with the trusted root certificates').argParser(parseExistingFile))
-    .addOption(option('--intermediate-certificates <file>', 'path to PEM file with intermediate certificates').argParser(parseExistingFile))
-    .addOption(option('--certificate <file>', 'path to the TSA certificate (PEM), for responses without embedded certificates').argParser(parseExistingFile))
-    .addOption(option('--nonce <n>', 'optional nonce passed with the request (decimal)').argParser(parseDecimalBigInt))
-    .addOption(option('--oid <oid>', 'optional TSA policy OID passed with the request').argParser(parseOid))
+    .addOption(
+      option('--artifact <file>', 'path to an blob with signed data')
+        .argParser(parseExistingFile)
+        .makeOptionMandatory(),
+    )
+    .addOption(
+      option('--timestamp <file>', 'path to timestamp response to verify')
+        .argParser(parseExistingFile)
+        .makeOptionMandatory(),
+    )
+    .addOption(
+      option(
+        '--certificate-chain <file>',
+        'path to certificate chain PEM file (intermediates and root last; a leaf first is allowed)',
+      ).argParser(parseExistingFile),
+    )
+    .addOption(
+      option(
+        '--root-certificates <file>',
+        'path to PEM file with the trusted root certificates',
+      ).argParser(parseExistingFile),
+    )
+    .addOption(
+      option(
+        '--intermediate-certificates <file>',
+        'path to PEM file with intermediate certificates',
+      ).argParser(parseExistingFile),
+    )
+    .addOption(
+      option(
+        '--certificate <file>',
+        'path to the TSA certificate (PEM), for responses without embedded certificates',
+      ).argParser(parseExistingFile),
+    )
+    .addOption(
+      option('--nonce <n>', 'optional nonce passed with the request (decimal)').argParser(
+        parseDecimalBigInt,
+      ),
+    )
+    .addOption(
+      option('--oid <oid>', 'optional TSA policy OID passed with the request').argParser(parseOid),
+    )
     .addOption(option('--common-name <cn>', 'expected subject common name of the TSA certificate'))
     .action(async (options: VerifyCommandOptions) => {
       await verify(options, globals(), output);
@@ -51,8 +85,10 @@ async function loadPem(path: string): Promise<Buffer[]> {
 
 async function trustOptions(options: VerifyCommandOptions): Promise<VerifyOptions> {
   const usesChain = options.certificateChain !== undefined;
-  const usesRoots = options.rootCertificates !== undefined || options.intermediateCertificates !== undefined;
-  if (usesChain === usesRoots || (usesRoots && options.rootCertificates === undefined)) throw new CliError(FLAG_RULE);
+  const usesRoots =
+    options.rootCertificates !== undefined || options.intermediateCertificates !== undefined;
+  if (usesChain === usesRoots || (usesRoots && options.rootCertificates === undefined))
+    throw new CliError(FLAG_RULE);
   let roots: Buffer[];
   let intermediates: Buffer[] = [];
   if (options.certificateChain !== undefined) {
@@ -62,12 +98,14 @@ async function trustOptions(options: VerifyCommandOptions): Promise<VerifyOption
     intermediates = chain.slice(0, -1);
   } else {
     roots = await loadPem(options.rootCertificates as string);
-    if (options.intermediateCertificates !== undefined) intermediates = await loadPem(options.intermediateCertificates);
+    if (options.intermediateCertificates !== undefined)
+      intermediates = await loadPem(options.intermediateCertificates);
   }
   const trust: VerifyOptions = { roots, intermediates };
   if (options.certificate !== undefined) {
     const certificates = await loadPem(options.certificate);
-    if (certificates.length !== 1) throw new CliError(`expected one certificate, received ${certificates.length} instead`);
+    if (certificates.length !== 1)
+      throw new CliError(`expected one certificate, received ${certificates.length} instead`);
     trust.tsaCertificate = certificates[0] as Buffer;
   }
   if (options.nonce !== undefined) trust.nonce = options.nonce;
@@ -76,18 +114,25 @@ async function trustOptions(options: VerifyCommandOptions): Promise<VerifyOption
   return trust;
 }
 
-async function verify(options: VerifyCommandOptions, globals: GlobalOptions, output: Output): Promise<void> {
+async function verify(
+  options: VerifyCommandOptions,
+  globals: GlobalOptions,
+  output: Output,
+): Promise<void> {
   const trust = await trustOptions(options);
   const tsr = await readFile(options.timestamp);
   let timestamp;
   try {
     timestamp = await verifyTimestampResponse(tsr, readArtifact(options.artifact), trust);
   } catch (error) {
-    if (error instanceof VerificationError) throw new CliError(`failed to verify timestamp: ${error.message}`);
+    if (error instanceof VerificationError)
+      throw new CliError(`failed to verify timestamp: ${error.message}`);
     throw error;
   }
   if (globals.format === 'json') {
-    output.stdout(`${JSON.stringify({ TimestampPath: options.timestamp, ParsedTimestamp: timestampToJson(timestamp) })}\n`);
+    output.stdout(
+      `${JSON.stringify({ TimestampPath: options.timestamp, ParsedTimestamp: timestampToJson(timestamp) })}\n`,
+    );
   } else {
     output.stdout(`Successfully verified timestamp ${options.timestamp}\n`);
   }

@@ -57,8 +57,9 @@ function merge(
   template: CertificateTemplate,
   changes: TemplateChanges | undefined,
 ): CertificateTemplate {
-  const { subject: _subject, ...rest } = changes ?? {};
-  return { ...template, ...rest } as CertificateTemplate;
+  const merged = { ...template, ...changes } as CertificateTemplate;
+  merged.subject = template.subject;
+  return merged;
 }
 
 export interface Pki {

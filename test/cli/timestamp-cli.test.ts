@@ -1,9 +1,10 @@
-import { statSync, readFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { createWriteStream, readFileSync, statSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../../src/config/resolve.js';
 import { startServer, type RunningServer } from '../../src/server/start.js';
 import { encodePem } from '../../src/x509/pem.js';
-import { runCli } from '../helpers/cli.js';
+import { CLI_JS, runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/openssl.js';
 import { silentLogger } from '../helpers/tsa.js';
 
@@ -394,6 +395,29 @@ describe('timestamp-cli end to end against a running server (reference 12.3)', (
     const result = await cli(args);
     expect(result.code).not.toBe(0);
     expect(result.stderr).toMatch(message);
+  });
+
+  it('shows progress while hashing an artifact takes more than a second', async () => {
+    // A FIFO that we keep open until the progress line appears: the hashing lasts as long as we want.
+    execFileSync('mkfifo', [dir.path('slow-artifact')]);
+    const child = execFile(process.execPath, [CLI_JS, '--timestamp_server', url, 'timestamp', '--artifact', 'slow-artifact', '--out', 'slow.tsr'], {
+      cwd: dir.dir,
+      env: { PATH: process.env['PATH'] ?? '', HOME: dir.dir },
+    });
+    let stderr = '';
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const progressShown = new Promise<void>((resolve) =>
+      child.stderr?.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        if (stderr.includes('MB read')) resolve();
+      }),
+    );
+    const writer = createWriteStream(dir.path('slow-artifact'));
+    writer.write(Buffer.alloc(1 << 20, 1));
+    await progressShown;
+    writer.end();
+    expect(await exited).toBe(0);
+    expect(stderr).toMatch(/hashing slow-artifact: 1\.0 MB read/);
   });
 
   it('reports an unreachable server without a stack trace', async () => {

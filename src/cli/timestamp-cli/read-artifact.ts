@@ -12,12 +12,16 @@ export async function* readArtifact(
   path: string,
   stderr: NodeJS.WriteStream = process.stderr,
 ): AsyncGenerator<Buffer> {
-  const { size } = await stat(path);
+  const stats = await stat(path);
+  // A pipe or device has no size to measure progress against.
+  const size = stats.isFile() ? stats.size : undefined;
   let read = 0;
   let shown = false;
   const report = () => {
-    const percent = size > 0 ? Math.floor((read / size) * 100) : 100;
-    const line = `hashing ${path}: ${megabytes(read)} of ${megabytes(size)} MB (${percent}%)`;
+    const line =
+      size === undefined
+        ? `hashing ${path}: ${megabytes(read)} MB read`
+        : `hashing ${path}: ${megabytes(read)} of ${megabytes(size)} MB (${size > 0 ? Math.floor((read / size) * 100) : 100}%)`;
     if (stderr.isTTY) stderr.write(`\r${line}`);
     else stderr.write(`${line}\n`);
     shown = true;

@@ -137,6 +137,7 @@ export function parseTimestampToken(token: Uint8Array, status = 0): ParsedToken 
       oid: attribute.type,
       name: ATTRIBUTE_NAMES[attribute.type] ?? attribute.type,
       valuesHex: attribute.values.map((value) => Buffer.from(value.toBER()).toString('hex')),
+      description: describeAttribute(attribute),
     }),
   );
   const signingTimeAttribute = signerInfo.signedAttrs?.attributes.find(
@@ -197,6 +198,39 @@ export function parseTimestampToken(token: Uint8Array, status = 0): ParsedToken 
       : undefined,
     signature: Buffer.from(signerInfo.signature.getValue()),
   };
+}
+
+/** A short reading of a signed attribute's first value, for inspect. */
+function describeAttribute(attribute: pkijs.Attribute): string {
+  const value = attribute.values[0];
+  if (value instanceof asn1js.ObjectIdentifier) return value.valueBlock.toString();
+  if (value instanceof asn1js.UTCTime || value instanceof asn1js.GeneralizedTime)
+    return value.toDate().toISOString();
+  if (value instanceof asn1js.OctetString)
+    return Buffer.from(value.valueBlock.valueHexView).toString('hex');
+  if (
+    (attribute.type === VERIFY_OID.signingCertificateV2 ||
+      attribute.type === VERIFY_OID.signingCertificate) &&
+    value instanceof asn1js.Sequence
+  ) {
+    const certs = value.valueBlock.value[0];
+    const first = certs instanceof asn1js.Sequence ? certs.valueBlock.value[0] : undefined;
+    if (first instanceof asn1js.Sequence) {
+      const fields = first.valueBlock.value;
+      const explicitAlgorithm = fields[0] instanceof asn1js.Sequence;
+      const algorithm = explicitAlgorithm
+        ? (digestByOid(new pkijs.AlgorithmIdentifier({ schema: fields[0] }).algorithmId) ??
+          'unknown')
+        : attribute.type === VERIFY_OID.signingCertificateV2
+          ? 'sha256'
+          : 'sha1';
+      const hash = fields[explicitAlgorithm ? 1 : 0];
+      if (hash instanceof asn1js.OctetString) {
+        return `certificate ${algorithm} ${Buffer.from(hash.valueBlock.valueHexView).toString('hex')}`;
+      }
+    }
+  }
+  return attribute.values.map((item) => Buffer.from(item.toBER()).toString('hex')).join(', ');
 }
 
 function failInfoText(failInfo: asn1js.BitString | undefined): string {

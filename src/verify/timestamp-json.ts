@@ -23,7 +23,7 @@ export interface TimestampJson {
     digestAlgorithm: string;
     signatureAlgorithmOid: string;
     signingTime: string | null;
-    signedAttributes: { name: string; oid: string; values: string[] }[];
+    signedAttributes: { name: string; oid: string; description: string; values: string[] }[];
   };
   certificates: {
     subject: string;
@@ -71,6 +71,7 @@ export function timestampToJson(timestamp: Timestamp): TimestampJson {
       signedAttributes: timestamp.signer.signedAttributes.map((attribute) => ({
         name: attribute.name,
         oid: attribute.oid,
+        description: attribute.description,
         values: attribute.valuesHex,
       })),
     },

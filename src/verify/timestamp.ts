@@ -14,6 +14,8 @@ export interface SignedAttribute {
   name: string;
   /** The attribute's values, DER, hex. */
   valuesHex: string[];
+  /** The value read for people: a time, a digest, an OID, the ESS certificate hash. */
+  description: string;
 }
 
 /** A parsed RFC 3161 time-stamp token: the TSTInfo and the CMS signer around it. */

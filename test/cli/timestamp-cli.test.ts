@@ -1,4 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { createWriteStream, readFileSync, statSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../../src/config/resolve.js';
@@ -89,6 +90,29 @@ describe('timestamp-cli end to end against a running server (reference 12.3)', (
     ]);
     expect(inspectedJson.TimestampResponse.tsaName).toBe('O=local, CN=Test TSA Timestamping');
     expect(inspectedJson.EmbeddedSignature).toMatch(/^valid/);
+
+    const text = await cli(['inspect', '--timestamp', 'response.tsr']);
+    expect(text.code).toBe(0);
+    const leafHash = createHash('sha256')
+      .update(
+        readFileSync(dir.path('leaf.pem'), 'utf8').replace(/-----[A-Z ]+-----|\s/g, ''),
+        'base64',
+      )
+      .digest('hex');
+    for (const line of [
+      'Status:            granted',
+      'Policy OID:        1.3.6.1.4.1.57264.2',
+      'Accuracy:          1s 0ms 0us',
+      'TSA name:          O=local, CN=Test TSA Timestamping',
+      `Message digest:    ${createHash('sha256').update('myblob\n').digest('hex')}`,
+      '    contentType: 1.2.840.113549.1.9.16.1.4',
+      `    signingCertificateV2: certificate sha256 ${leafHash}`,
+      '  [0] Subject:     O=local, CN=Test TSA Timestamping',
+    ]) {
+      expect(text.stdout).toContain(`${line}\n`);
+    }
+    expect(text.stdout).toMatch(/Serial number:     0x[0-9a-f]+\n/);
+    expect(text.stdout).toMatch(/Time stamp:        \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\n/);
   });
 
   it('verify with --nonce, --oid and --common-name; with --root-certificates and --intermediate-certificates', async () => {
@@ -400,10 +424,23 @@ describe('timestamp-cli end to end against a running server (reference 12.3)', (
   it('shows progress while hashing an artifact takes more than a second', async () => {
     // A FIFO that we keep open until the progress line appears: the hashing lasts as long as we want.
     execFileSync('mkfifo', [dir.path('slow-artifact')]);
-    const child = execFile(process.execPath, [CLI_JS, '--timestamp_server', url, 'timestamp', '--artifact', 'slow-artifact', '--out', 'slow.tsr'], {
-      cwd: dir.dir,
-      env: { PATH: process.env['PATH'] ?? '', HOME: dir.dir },
-    });
+    const child = execFile(
+      process.execPath,
+      [
+        CLI_JS,
+        '--timestamp_server',
+        url,
+        'timestamp',
+        '--artifact',
+        'slow-artifact',
+        '--out',
+        'slow.tsr',
+      ],
+      {
+        cwd: dir.dir,
+        env: { PATH: process.env['PATH'] ?? '', HOME: dir.dir },
+      },
+    );
     let stderr = '';
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
     const progressShown = new Promise<void>((resolve) =>

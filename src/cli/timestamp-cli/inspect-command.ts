@@ -77,7 +77,7 @@ function renderText(ts: TimestampJson, signature: string): string {
     `  Signing time:    ${ts.signer.signingTime ?? '(none)'}`,
     `  Signature:       ${signature}`,
     '  Signed attributes:',
-    ...ts.signer.signedAttributes.map((a) => `    ${a.name} (${a.oid}): ${a.values.join(', ')}`),
+    ...ts.signer.signedAttributes.map((a) => `    ${a.name}: ${a.description}`),
     `Certificates:      ${ts.certificates.length === 0 ? '(none embedded)' : ts.certificates.length}`,
     ...ts.certificates.flatMap((c, index) => [
       `  [${index}] Subject:     ${c.subject}`,

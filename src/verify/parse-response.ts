@@ -83,6 +83,16 @@ export function parseTimestampResponse(tsr: Uint8Array): ParsedToken {
 
 /** Parses a TimeStampToken (a CMS ContentInfo), e.g. one carried in a sigstore bundle. */
 export function parseTimestampToken(token: Uint8Array, status = 0): ParsedToken {
+  try {
+    return readToken(token, status);
+  } catch (error) {
+    // PKI.js objects built from odd but decodable ASN.1 can fail in surprising ways.
+    if (error instanceof VerificationError) throw error;
+    throw invalid(error instanceof Error ? error.message : String(error));
+  }
+}
+
+function readToken(token: Uint8Array, status: number): ParsedToken {
   const contentInfo = fromSchema(
     () => new pkijs.ContentInfo({ schema: decodeExactly(token, 'token') }),
     'not a ContentInfo',
@@ -98,7 +108,8 @@ export function parseTimestampToken(token: Uint8Array, status = 0): ParsedToken 
   if (encapsulated.eContentType !== VERIFY_OID.tstInfo) {
     throw invalid(`encapsulated content type is ${encapsulated.eContentType}, not TSTInfo`);
   }
-  if (!encapsulated.eContent) throw invalid('the SignedData carries no TSTInfo');
+  if (!(encapsulated.eContent instanceof asn1js.OctetString))
+    throw invalid('the SignedData carries no TSTInfo');
   const tstInfoDer = Buffer.from(encapsulated.eContent.getValue());
   const tstInfo = fromSchema(
     () => new pkijs.TSTInfo({ schema: decodeExactly(tstInfoDer, 'TSTInfo') }),

@@ -13,7 +13,7 @@ const program = new Command('timestamp-cli')
   .description(
     'Timestamp CLI: fetch, verify and inspect RFC 3161 timestamps; make TSA certificate chains',
   )
-  .showHelpAfterError()
+  .showHelpAfterError('(add --help for usage)')
   .exitOverride();
 
 // Go spells it --timestamp_server; --timestamp-server is accepted too.

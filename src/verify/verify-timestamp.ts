@@ -80,10 +80,9 @@ export async function verifyTimestampResponse(
     );
   }
 
-  const signer = verifySignerInfo(
-    token,
-    embedded.length > 0 ? embedded : [tsaCertificate as CertificateView],
-  );
+  // The provided TSA certificate also counts for tokens that embed only part of the chain.
+  const candidates = tsaCertificate ? [...embedded, tsaCertificate] : embedded;
+  const signer = verifySignerInfo(token, candidates);
   if (tsaCertificate && !tsaCertificate.der.equals(signer.der)) {
     throw new VerificationError(
       'certificate embedded in the TSR does not match the provided TSA certificate',

@@ -300,3 +300,61 @@ describe('timestamp-cli certificates csr', () => {
     }
   });
 });
+
+describe.each([
+  ['ecdsa-p384', 'sha384'],
+  ['rsa-2048', 'sha256'],
+  // OpenSSL 3.0's PKCS7 code cannot verify Ed25519 CMS signatures at all (eddsa "invalid digest"),
+  // so Ed25519 tokens are checked by the library only.
+  ['ed25519', 'sha512'],
+] as const)('a %s chain signs tokens that verify', (keyType, hash) => {
+  it(`with the library and openssl ts -verify (${hash})`, async () => {
+    const dir = tempDir();
+    try {
+      const made = await runCli([
+        'certificates',
+        'create',
+        '--generate-keys',
+        keyType,
+        '--root-key',
+        dir.path('root.key'),
+        '--intermediate-key',
+        dir.path('intermediate.key'),
+        '--leaf-key',
+        dir.path('leaf.key'),
+        '--output',
+        dir.path('chain.pem'),
+      ]);
+      expect(made.code).toBe(0);
+      const chain = decodeCertificatesPem(readFileSync(dir.path('chain.pem'), 'utf8'));
+      const signer = await openKeyReference(dir.path('leaf.key'), hash);
+      await selfTest(signer, parseCertificate(chain[0] as Buffer));
+      const token = await encoderFor(signer, chain, true).encode({
+        request: acceptedRequest({ artifact }),
+        serialNumber: Buffer.from('02', 'hex'),
+        genTime: new Date(),
+      });
+      const timestamp = await verifyTimestampResponse(token, artifact, {
+        roots: [chain[2] as Buffer],
+      });
+      expect(timestamp.signer.digestAlgorithm).toBe(hash);
+      if (keyType === 'ed25519') return;
+      dir.write('token.tsr', token);
+      dir.write('artifact', artifact);
+      dir.write('root.pem', encodePem('CERTIFICATE', chain[2] as Buffer));
+      const output = await openssl([
+        'ts',
+        '-verify',
+        '-in',
+        dir.path('token.tsr'),
+        '-data',
+        dir.path('artifact'),
+        '-CAfile',
+        dir.path('root.pem'),
+      ]);
+      expect(output).toContain('Verification: OK');
+    } finally {
+      dir.cleanup();
+    }
+  });
+});

@@ -9,3 +9,9 @@ export {
 export { timestampToJson, type TimestampJson } from './timestamp-json.js';
 export type { Accuracy, SignedAttribute, Timestamp } from './timestamp.js';
 export type { CertificateView } from './certificate-view.js';
+export {
+  RequestVerificationError,
+  verifyTimestampRequest,
+  type CheckedRequest,
+  type RequestErrorCode,
+} from './verify-request.js';

@@ -1,6 +1,11 @@
 import { OID } from '../asn1/oids.js';
 import type { Signer } from '../signers/signer.js';
-import { createCertificate, KeyUsage, subjectKeyIdentifier } from './certificate-builder.js';
+import {
+  createCertificate,
+  KeyUsage,
+  subjectKeyIdentifier,
+  type CertificateIssuer,
+} from './certificate-builder.js';
 import { encodeName, type NameAttributes } from './name.js';
 
 const HOUR = 3_600_000;
@@ -40,7 +45,6 @@ export interface ChainPlan {
  */
 export async function makeCertificateChain(plan: ChainPlan): Promise<Buffer[]> {
   const { root, intermediate, leaf } = plan;
-  const rootKeyId = subjectKeyIdentifier(root.signer.publicKey);
   const rootCertificate = await createCertificate(
     {
       subject: root.subject,
@@ -53,48 +57,51 @@ export async function makeCertificateChain(plan: ChainPlan): Promise<Buffer[]> {
     'self-signed',
     root.signer,
   );
-  let issuer = { member: root, keyId: rootKeyId };
   const chain: Buffer[] = [rootCertificate];
+  let leafIssuer = root;
 
   if (intermediate) {
-    const intermediateCertificate = await createCertificate(
-      {
-        subject: intermediate.subject,
-        notBefore: intermediate.notBefore,
-        notAfter: clamp(intermediate.notAfter, root.notAfter),
-        publicKey: intermediate.signer.publicKey,
-        basicConstraints: { pathLenConstraint: 0 },
-        keyUsage: [KeyUsage.keyCertSign, KeyUsage.cRLSign],
-        extendedKeyUsage: { purposes: [OID.timeStamping], critical: false },
-      },
-      { name: encodeName(root.subject), signer: root.signer, subjectKeyIdentifier: rootKeyId },
+    leafIssuer = { ...intermediate, notAfter: earliest(intermediate.notAfter, root.notAfter) };
+    chain.unshift(
+      await createCertificate(
+        {
+          subject: intermediate.subject,
+          notBefore: intermediate.notBefore,
+          notAfter: leafIssuer.notAfter,
+          publicKey: intermediate.signer.publicKey,
+          basicConstraints: { pathLenConstraint: 0 },
+          keyUsage: [KeyUsage.keyCertSign, KeyUsage.cRLSign],
+          extendedKeyUsage: { purposes: [OID.timeStamping], critical: false },
+        },
+        issuedBy(root),
+      ),
     );
-    chain.unshift(intermediateCertificate);
-    issuer = {
-      member: { ...intermediate, notAfter: clamp(intermediate.notAfter, root.notAfter) },
-      keyId: subjectKeyIdentifier(intermediate.signer.publicKey),
-    };
   }
 
-  const leafCertificate = await createCertificate(
-    {
-      subject: leaf.subject,
-      notBefore: leaf.notBefore,
-      notAfter: clamp(leaf.notAfter, issuer.member.notAfter),
-      publicKey: leaf.signer.publicKey,
-      keyUsage: [KeyUsage.digitalSignature],
-      extendedKeyUsage: { purposes: [OID.timeStamping], critical: true },
-    },
-    {
-      name: encodeName(issuer.member.subject),
-      signer: issuer.member.signer,
-      subjectKeyIdentifier: issuer.keyId,
-    },
+  chain.unshift(
+    await createCertificate(
+      {
+        subject: leaf.subject,
+        notBefore: leaf.notBefore,
+        notAfter: earliest(leaf.notAfter, leafIssuer.notAfter),
+        publicKey: leaf.signer.publicKey,
+        keyUsage: [KeyUsage.digitalSignature],
+        extendedKeyUsage: { purposes: [OID.timeStamping], critical: true },
+      },
+      issuedBy(leafIssuer),
+    ),
   );
-  chain.unshift(leafCertificate);
   return chain;
 }
 
-function clamp(notAfter: Date, issuerNotAfter: Date): Date {
+function issuedBy(issuer: ChainMember): CertificateIssuer {
+  return {
+    name: encodeName(issuer.subject),
+    signer: issuer.signer,
+    subjectKeyIdentifier: subjectKeyIdentifier(issuer.signer.publicKey),
+  };
+}
+
+function earliest(notAfter: Date, issuerNotAfter: Date): Date {
   return notAfter > issuerNotAfter ? issuerNotAfter : notAfter;
 }

@@ -165,6 +165,32 @@ describe('timestamp-cli certificates create', () => {
     }
   });
 
+  it('never lets a certificate outlive its issuer, and honours --not-before', async () => {
+    const result = await runCli([
+      'certificates',
+      'create',
+      '--root-key',
+      dir.path('root.key'),
+      '--intermediate-key',
+      dir.path('intermediate.key'),
+      '--leaf-key',
+      dir.path('leaf.key'),
+      '--not-before',
+      '2030-01-01T00:00:00Z',
+      '--intermediate-lifetime',
+      '1h',
+      '--output',
+      dir.path('short.pem'),
+    ]);
+    expect(result.code).toBe(0);
+    const [leaf, intermediate, root] = decodeCertificatesPem(
+      readFileSync(dir.path('short.pem'), 'utf8'),
+    ).map((der) => new X509Certificate(der)) as [X509Certificate, X509Certificate, X509Certificate];
+    expect(new Date(root.validFrom).toISOString()).toBe('2030-01-01T00:00:00.000Z');
+    expect(new Date(intermediate.validTo).toISOString()).toBe('2030-01-01T01:00:00.000Z');
+    expect(leaf.validTo).toBe(intermediate.validTo);
+  });
+
   it('reuses existing key files and never overwrites them', async () => {
     const before = readFileSync(dir.path('leaf.key'), 'utf8');
     const result = await runCli([

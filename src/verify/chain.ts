@@ -1,8 +1,13 @@
 import type { CertificateView } from './certificate-view.js';
 import { VERIFY_OID } from './oids.js';
 
-/** Longest path tried, leaf to root (bounds the search on hostile input). */
+/** Longest path tried, leaf to root. */
 const MAX_PATH_LENGTH = 8;
+/**
+ * Most candidate paths examined. Certificates sharing a name and key multiply the paths (k per
+ * level gives k^depth); a token carrying such a lattice must not make the verifier hang.
+ */
+const MAX_PATHS_EXAMINED = 256;
 
 export interface ChainOptions {
   intermediates: readonly CertificateView[];
@@ -28,7 +33,9 @@ export interface ChainResult {
  * anchors: a path ends at a certificate byte-identical to a provided root.
  */
 export function buildChains(leaf: CertificateView, options: ChainOptions): ChainResult {
-  const pool = dedupe([...options.intermediates, ...options.roots]);
+  // Trust anchors first, then the caller's intermediates, then the token's: an honest path is
+  // found before any budget spent on a hostile certificate set.
+  const pool = dedupe([...options.roots, ...options.intermediates]);
   const isRoot = (certificate: CertificateView) =>
     options.roots.some((root) => root.der.equals(certificate.der));
   const result: ChainResult = { chains: [], timestampingChains: [], failure: undefined };
@@ -36,7 +43,13 @@ export function buildChains(leaf: CertificateView, options: ChainOptions): Chain
     result.failure ??= reason;
   };
 
+  let examined = 0;
   const extend = (path: CertificateView[]): void => {
+    if (examined === MAX_PATHS_EXAMINED) return;
+    if (++examined === MAX_PATHS_EXAMINED) {
+      result.failure = `x509: gave up after ${MAX_PATHS_EXAMINED} candidate certificate paths`;
+      return;
+    }
     const current = path[path.length - 1] as CertificateView;
     const problem = validityProblem(current, options.at) ?? criticalExtensionProblem(current);
     if (problem) return fail(problem);

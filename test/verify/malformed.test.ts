@@ -63,3 +63,41 @@ describe('malformed responses', () => {
     );
   });
 });
+
+describe('hostile certificate sets', () => {
+  it('a lattice of same-name, same-key intermediates cannot make path building explode', async () => {
+    const { issue, makePki } = await import('../helpers/pki.js');
+    const { KeyUsage } = await import('../../src/x509/certificate-builder.js');
+    const pki = await makePki();
+    // 12 copies (distinct serials) of the intermediate: without a budget 12^7 paths would be tried
+    // through the self-issued copies; the search must stop and report.
+    const copies = await Promise.all(
+      Array.from({ length: 12 }, () =>
+        issue(
+          pki.intermediate.signer,
+          {
+            subject: pki.intermediate.subject,
+            notBefore: new Date(Date.now() - 86_400_000),
+            notAfter: new Date(Date.now() + 86_400_000),
+            publicKey: pki.intermediate.signer.publicKey,
+            basicConstraints: {},
+            keyUsage: [KeyUsage.keyCertSign],
+          },
+          pki.intermediate,
+        ),
+      ),
+    );
+    const token = await issueToken(pki, { artifact });
+    const other = await makePki();
+    await expect(
+      verifyTimestampResponse(token, artifact, { roots: [other.root.der], intermediates: copies }),
+    ).rejects.toThrow(/gave up after 256 candidate certificate paths/);
+    // With the real chain among them, a path is still found.
+    await expect(
+      verifyTimestampResponse(token, artifact, {
+        roots: [pki.root.der],
+        intermediates: [pki.intermediate.der, ...copies],
+      }),
+    ).resolves.toBeDefined();
+  });
+});

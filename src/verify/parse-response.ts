@@ -1,7 +1,7 @@
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { VerificationError } from './errors.js';
-import { nameToString, viewCertificate, type CertificateView } from './certificate-view.js';
+import { nameToString, viewCertificate } from './certificate-view.js';
 import { digestByOid, VERIFY_OID, type DigestName } from './oids.js';
 import type { SignedAttribute, Timestamp } from './timestamp.js';
 
@@ -62,8 +62,9 @@ function fromSchema<T>(build: () => T, what: string): T {
  * chain check happens here (see verifyTimestampResponse).
  */
 export function parseTimestampResponse(tsr: Uint8Array): ParsedToken {
+  const decoded = decodeExactly(tsr, 'response');
   const response = fromSchema(
-    () => new pkijs.TimeStampResp({ schema: decodeExactly(tsr, 'response') }),
+    () => new pkijs.TimeStampResp({ schema: decoded }),
     'not a TimeStampResp',
   );
   const status = response.status.status;
@@ -77,8 +78,10 @@ export function parseTimestampResponse(tsr: Uint8Array): ParsedToken {
         : `the request is rejected: ${texts} (${failInfo})`,
     );
   }
-  if (!response.timeStampToken) throw invalid('the granted response carries no timeStampToken');
-  return parseTimestampToken(Buffer.from(response.timeStampToken.toSchema().toBER()), status);
+  const token = decoded instanceof asn1js.Sequence ? decoded.valueBlock.value[1] : undefined;
+  if (!response.timeStampToken || !token)
+    throw invalid('the granted response carries no timeStampToken');
+  return parseTimestampToken(Buffer.from(token.valueBeforeDecodeView), status);
 }
 
 /** Parses a TimeStampToken (a CMS ContentInfo), e.g. one carried in a sigstore bundle. */
@@ -131,17 +134,9 @@ function readToken(token: Uint8Array, status: number): ParsedToken {
   if (!digestAlgorithm)
     throw invalid(`unknown SignerInfo digest algorithm ${signerInfo.digestAlgorithm.algorithmId}`);
 
-  const certificates: CertificateView[] = [];
-  for (const certificate of signedData.certificates ?? []) {
-    if (!(certificate instanceof pkijs.Certificate))
-      throw invalid('the SignedData embeds a non-X.509 certificate');
-    certificates.push(
-      fromSchema(
-        () => viewCertificate(Buffer.from(certificate.toSchema().toBER())),
-        'embedded certificate',
-      ),
-    );
-  }
+  const certificates = embeddedCertificates(contentInfo.content).map((der) =>
+    fromSchema(() => viewCertificate(der), 'embedded certificate'),
+  );
 
   const signedAttributes: SignedAttribute[] = (signerInfo.signedAttrs?.attributes ?? []).map(
     (attribute) => ({
@@ -242,6 +237,23 @@ function describeAttribute(attribute: pkijs.Attribute): string {
     }
   }
   return attribute.values.map((item) => Buffer.from(item.toBER()).toString('hex')).join(', ');
+}
+
+/**
+ * The certificates [0] IMPLICIT CertificateSet of a SignedData, as the exact bytes received (the
+ * ESS certificate hash is over those bytes, not over a re-encoding).
+ */
+function embeddedCertificates(signedData: asn1js.AsnType): Buffer[] {
+  if (!(signedData instanceof asn1js.Sequence)) throw invalid('the SignedData is not a SEQUENCE');
+  const set = signedData.valueBlock.value.find(
+    (element) => element.idBlock.tagClass === 3 && element.idBlock.tagNumber === 0,
+  );
+  if (!(set instanceof asn1js.Constructed)) return [];
+  return set.valueBlock.value.map((element) => {
+    if (!(element instanceof asn1js.Sequence))
+      throw invalid('the SignedData embeds a non-X.509 certificate');
+    return Buffer.from(element.valueBeforeDecodeView);
+  });
 }
 
 function failInfoText(failInfo: asn1js.BitString | undefined): string {

@@ -457,6 +457,32 @@ describe('timestamp-cli end to end against a running server (reference 12.3)', (
     expect(stderr).toMatch(/hashing slow-artifact: 1\.0 MB read/);
   });
 
+  it('gives up on a server that does not answer after --timeout', async () => {
+    const { createServer } = await import('node:net');
+    const sockets: import('node:net').Socket[] = [];
+    const silent = createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as { port: number };
+    try {
+      const result = await cli([
+        '--timestamp_server',
+        `http://127.0.0.1:${port}`,
+        '--timeout',
+        '300ms',
+        'timestamp',
+        '--artifact',
+        'myblob',
+        '--out',
+        't.tsr',
+      ]);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(/error getting timestamp: .*timeout/i);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+
   it('reports an unreachable server without a stack trace', async () => {
     const closed = await startServer(
       resolveServeConfig({ host: '127.0.0.1', port: 0 }),

@@ -40,7 +40,13 @@ const invalid = (message: string) =>
 
 /** asn1js accepts trailing bytes; a response must be exactly one DER value. */
 function decodeExactly(bytes: Uint8Array, what: string): asn1js.AsnType {
-  const decoded = asn1js.fromBER(bytes);
+  let decoded: ReturnType<typeof asn1js.fromBER>;
+  try {
+    decoded = asn1js.fromBER(bytes);
+  } catch (error) {
+    // asn1js throws (rather than reporting) on some malformed values, e.g. a bad GeneralizedTime.
+    throw parseFailure(`${what} is not valid ASN.1: ${(error as Error).message}`);
+  }
   if (decoded.offset === -1)
     throw parseFailure(`${what} is not valid ASN.1: ${decoded.result.error}`);
   if (decoded.offset !== bytes.byteLength) throw parseFailure(`trailing data after the ${what}`);

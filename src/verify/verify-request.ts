@@ -30,12 +30,12 @@ const DIGEST_LENGTHS: Partial<Record<DigestName, number>> = { sha256: 32, sha384
  * only, with a digest of that algorithm's length. For clients that check a request before sending it.
  */
 export function verifyTimestampRequest(tsq: Uint8Array): CheckedRequest {
-  const decoded = asn1js.fromBER(tsq);
-  if (decoded.offset === -1 || decoded.offset !== tsq.byteLength) {
-    throw new RequestVerificationError('malformed', 'timestamp request is not a single DER value');
-  }
   let request: pkijs.TimeStampReq;
   try {
+    const decoded = asn1js.fromBER(tsq);
+    if (decoded.offset === -1 || decoded.offset !== tsq.byteLength) {
+      throw new Error('not a single DER value');
+    }
     request = new pkijs.TimeStampReq({ schema: decoded.result });
   } catch (error) {
     throw new RequestVerificationError(

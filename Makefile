@@ -25,6 +25,9 @@ bin/%: build
 .PHONY: timestamp-server
 timestamp-server: bin/timestamp-server ## Build ./bin/timestamp-server
 
+.PHONY: timestamp-cli
+timestamp-cli: bin/timestamp-cli ## Build ./bin/timestamp-cli (client, verifier, chain maker)
+
 .PHONY: run
 run: timestamp-server ## Install, build and serve on 127.0.0.1:3000 with the in-memory signer
 	./bin/timestamp-server serve --port 3000
@@ -34,7 +37,7 @@ test-deps: ## Install the Debian tools the tests use (openssl, ...) where missin
 	bash scripts/install-test-deps.sh
 
 .PHONY: test
-test: test-deps timestamp-server ## Install everything and run the whole test suite
+test: test-deps timestamp-server timestamp-cli ## Install everything and run the whole test suite
 	npm run typecheck:all
 	bash scripts/run-tests.sh
 

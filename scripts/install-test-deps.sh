@@ -9,6 +9,7 @@ declare -A packages=(
   [osslsigncode]=osslsigncode
   [chronyd]=chrony
   [faketime]=faketime
+  [mkfifo]=coreutils
 )
 missing=()
 for command in "${!packages[@]}"; do

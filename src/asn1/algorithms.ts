@@ -116,3 +116,12 @@ export function signatureAlgorithmFor(publicKey: KeyObject, hash: HashName): Sig
       );
   }
 }
+
+/** The digest conventionally paired with a key: SHA-384 for P-384, SHA-512 for P-521 and Ed25519. */
+export function preferredHashFor(key: KeyObject): HashName {
+  if (key.asymmetricKeyType === 'ed25519') return 'sha512';
+  const curve = key.asymmetricKeyDetails?.namedCurve;
+  if (curve === 'secp384r1') return 'sha384';
+  if (curve === 'secp521r1') return 'sha512';
+  return 'sha256';
+}

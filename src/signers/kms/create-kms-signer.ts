@@ -23,7 +23,7 @@ const PROVIDERS: Record<
 /** The remote signer for a `--kms-key-resource` URI, its key read and checked against `hash`. */
 export async function createKmsSigner(
   uri: string,
-  hash: HashName,
+  hash: HashName | 'auto',
   policy: RemoteCallPolicy = DEFAULT_REMOTE_CALL_POLICY,
   options: ProviderOptions = {},
 ): Promise<RemoteSigner> {

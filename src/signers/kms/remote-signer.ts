@@ -1,5 +1,6 @@
 import { createHash, type KeyObject } from 'node:crypto';
 import {
+  preferredHashFor,
   signatureAlgorithmFor,
   type HashName,
   type SignatureAlgorithm,
@@ -67,10 +68,13 @@ export class RemoteSigner implements Signer {
     this.slots = new Semaphore(policy.maxConcurrency);
   }
 
-  /** Reads the key once and checks that it signs with `hash`; throws a start-up error if not. */
+  /**
+   * Reads the key once and checks that it signs with `hash` ('auto': the key's own digest, or the
+   * one conventionally paired with it); throws a start-up error if not.
+   */
   static async create(
     api: RemoteSignatureApi,
-    hash: HashName,
+    requestedHash: HashName | 'auto',
     policy: RemoteCallPolicy = DEFAULT_REMOTE_CALL_POLICY,
   ): Promise<RemoteSigner> {
     const described = await withDeadline(policy.timeoutMs, undefined, (signal) =>
@@ -80,6 +84,8 @@ export class RemoteSigner implements Signer {
         cause: error,
       });
     });
+    const hash =
+      requestedHash === 'auto' ? (described.hash ?? preferredHashFor(described.publicKey)) : requestedHash;
     if (described.hash && described.hash !== hash) {
       throw new RemoteSignerError(
         `${api.id}: the key signs with ${described.hash.toUpperCase()} but --timestamp-signer-hash is ${hash}; ` +

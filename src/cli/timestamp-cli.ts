@@ -1,0 +1,89 @@
+#!/usr/bin/env node
+import { Command, CommanderError, Option } from 'commander';
+import { versionInfo } from '../version.js';
+import { option, parseServerUrl, parseTimeout } from './timestamp-cli/arguments.js';
+import { certificatesCommand } from './timestamp-cli/certificates-command.js';
+import { applyConfigFile } from './timestamp-cli/cli-config.js';
+import { inspectCommand } from './timestamp-cli/inspect-command.js';
+import { CliError, processOutput } from './timestamp-cli/output.js';
+import { timestampCommand, type GlobalOptions } from './timestamp-cli/timestamp-command.js';
+import { verifyCommand } from './timestamp-cli/verify-command.js';
+
+const program = new Command('timestamp-cli')
+  .description(
+    'Timestamp CLI: fetch, verify and inspect RFC 3161 timestamps; make TSA certificate chains',
+  )
+  .showHelpAfterError('(add --help for usage)')
+  .exitOverride();
+
+// Go spells it --timestamp_server; --timestamp-server is accepted too.
+program
+  .addOption(
+    option('--timestamp_server <url>', 'Server host:port')
+      .default('https://timestamp.sigstore.dev')
+      .argParser(parseServerUrl),
+  )
+  .addOption(
+    new Option('--timestamp-server <url>', 'alias of --timestamp_server')
+      .argParser(parseServerUrl)
+      .hideHelp(),
+  )
+  .addOption(
+    option('--format <format>', 'Command output format')
+      .choices(['default', 'json'])
+      .default('default'),
+  )
+  .addOption(
+    option('--timeout <duration>', 'HTTP timeout (Go duration)')
+      .default(30_000, '30s')
+      .argParser(parseTimeout),
+  )
+  .addOption(option('--config <file>', 'config file (default is $HOME/.timestamp.yaml)'));
+
+const globals = (): GlobalOptions => {
+  const options = program.opts<{
+    timestamp_server: string;
+    timestampServer?: string;
+    format: 'default' | 'json';
+    timeout: number;
+  }>();
+  return {
+    timestampServer: options.timestampServer ?? options.timestamp_server,
+    format: options.format,
+    timeout: options.timeout,
+  };
+};
+
+program.hook('preAction', (_program, action) => {
+  const chain: Command[] = [];
+  for (let command: Command | null = action; command; command = command.parent) chain.push(command);
+  applyConfigFile(program.opts<{ config?: string }>().config, chain);
+});
+
+program.addCommand(timestampCommand(globals, processOutput));
+program.addCommand(verifyCommand(globals, processOutput));
+program.addCommand(inspectCommand(globals, processOutput));
+program.addCommand(certificatesCommand(processOutput));
+program
+  .command('version')
+  .description('print version information')
+  .option('--json', 'print as JSON')
+  .action((options: { json?: boolean }) => {
+    const info = versionInfo();
+    if (options.json) return void processOutput.stdout(`${JSON.stringify(info, null, 2)}\n`);
+    for (const [key, value] of Object.entries(info))
+      processOutput.stdout(`${`${key}:`.padEnd(14)}${value}\n`);
+  });
+
+try {
+  await program.parseAsync();
+} catch (error) {
+  if (error instanceof CommanderError) {
+    process.exitCode = error.exitCode;
+  } else {
+    processOutput.stderr(
+      `${error instanceof CliError || error instanceof Error ? error.message : String(error)}\n`,
+    );
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,62 @@
+import { existsSync } from 'node:fs';
+import { InvalidArgumentError, Option } from 'commander';
+import { parseGoDuration } from './go-duration.js';
+import { envName } from './cli-config.js';
+
+/** An option whose value may also come from its TIMESTAMP_* environment variable. */
+export function option(flags: string, description: string): Option {
+  const option = new Option(flags, description);
+  const long = option.long?.replace(/^--/, '');
+  if (long) option.env(envName(long));
+  return option;
+}
+
+/** A Go-style boolean flag: `--flag`, `--flag=true`, `--flag=false`. */
+export function booleanOption(flag: string, description: string, defaultValue: boolean): Option {
+  return option(`--${flag} [bool]`, description).default(defaultValue).argParser(parseBoolean);
+}
+
+export function parseBoolean(value: string | boolean | undefined): boolean {
+  if (value === undefined || value === true || value === 'true' || value === '1') return true;
+  if (value === false || value === 'false' || value === '0') return false;
+  throw new InvalidArgumentError(`"${String(value)}" is not a boolean (true or false)`);
+}
+
+/** Go: required,url,startswith=http|startswith=https. Only scheme and host are used. */
+export function parseServerUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidArgumentError(`"${value}" is not a valid url`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new InvalidArgumentError(`"${value}" must start with http or https`);
+  }
+  return url.origin;
+}
+
+export function parseTimeout(value: string): number {
+  try {
+    return parseGoDuration(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+}
+
+export function parseExistingFile(value: string): string {
+  if (!existsSync(value)) throw new InvalidArgumentError(`file ${value} does not exist`);
+  return value;
+}
+
+/** A dotted OID of at least two numeric arcs. */
+export function parseOid(value: string): string {
+  if (!/^[0-2](\.(0|[1-9]\d*))+$/.test(value))
+    throw new InvalidArgumentError(`"${value}" is not a valid OID`);
+  return value;
+}
+
+export function parseDecimalBigInt(value: string): bigint {
+  if (!/^-?\d+$/.test(value)) throw new InvalidArgumentError(`"${value}" is not a decimal integer`);
+  return BigInt(value);
+}

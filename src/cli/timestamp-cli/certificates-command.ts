@@ -1,0 +1,183 @@
+import { writeFile } from 'node:fs/promises';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { parseHashName, type HashName } from '../../asn1/algorithms.js';
+import {
+  GENERATED_KEY_TYPES,
+  openKeyReference,
+  type GeneratedKeyType,
+} from '../../signers/key-reference.js';
+import type { Signer } from '../../signers/signer.js';
+import { createCertificationRequest } from '../../x509/certification-request.js';
+import {
+  DEFAULT_LIFETIMES,
+  makeCertificateChain,
+  type ChainMember,
+} from '../../x509/chain-maker.js';
+import type { NameAttributes } from '../../x509/name.js';
+import { encodePem } from '../../x509/pem.js';
+import { parseTimeout } from './arguments.js';
+import type { Output } from './output.js';
+
+interface KeyOptions {
+  generateKeys?: GeneratedKeyType;
+  signatureHash: HashName | 'auto';
+  organization?: string;
+}
+
+interface CreateOptions extends KeyOptions {
+  rootKey: string;
+  intermediateKey?: string;
+  leafKey: string;
+  rootCommonName: string;
+  intermediateCommonName: string;
+  leafCommonName: string;
+  rootLifetime: number;
+  intermediateLifetime: number;
+  leafLifetime: number;
+  notBefore?: Date;
+  output: string;
+}
+
+interface CsrOptions extends KeyOptions {
+  leafKey: string;
+  commonName: string;
+  output: string;
+}
+
+const lifetime = (flag: string, defaultMs: number, what: string) =>
+  new Option(`--${flag} <duration>`, `${what} (Go duration)`)
+    .default(defaultMs, `${defaultMs / 3_600_000}h`)
+    .argParser(parseTimeout);
+
+function keyOptions(command: Command): Command {
+  return command
+    .addOption(
+      new Option(
+        '--generate-keys <type>',
+        'write a fresh key to every key file that does not exist (development only)',
+      ).choices(GENERATED_KEY_TYPES),
+    )
+    .addOption(
+      new Option(
+        '--signature-hash <hash>',
+        'digest of the signatures: sha256, sha384, sha512, or auto (from the key)',
+      )
+        .default('auto')
+        .argParser((value: string) => (value === 'auto' ? 'auto' : parseHash(value))),
+    )
+    .option('--organization <name>', 'organization (O) of every subject');
+}
+
+function parseHash(value: string): HashName {
+  try {
+    return parseHashName(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+}
+
+function parseDate(value: string): Date {
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime()))
+    throw new InvalidArgumentError(`"${value}" is not an RFC 3339 time`);
+  return date;
+}
+
+function subject(commonName: string, organization: string | undefined): NameAttributes {
+  return organization === undefined ? { commonName } : { organization, commonName };
+}
+
+async function open(reference: string, options: KeyOptions): Promise<Signer> {
+  return openKeyReference(
+    reference,
+    options.signatureHash,
+    options.generateKeys ? { generate: options.generateKeys } : {},
+  );
+}
+
+export function certificatesCommand(output: Output): Command {
+  const certificates = new Command('certificates').description(
+    'Make a TSA certificate chain or a CSR for the TSA key',
+  );
+
+  const create = keyOptions(
+    new Command('create')
+      .description('make root -> [intermediate] -> leaf and write the PEM chain, leaf first')
+      .requiredOption(
+        '--root-key <ref>',
+        'root key: PEM file or awskms://, gcpkms://, azurekms://, hashivault:// URI',
+      )
+      .option(
+        '--intermediate-key <ref>',
+        'intermediate key (same forms); without it the root issues the leaf',
+      )
+      .requiredOption('--leaf-key <ref>', 'TSA signing key (same forms)')
+      .option('--root-common-name <cn>', 'root subject CN', 'Timestamp Authority Root CA')
+      .option(
+        '--intermediate-common-name <cn>',
+        'intermediate subject CN',
+        'Timestamp Authority Intermediate CA',
+      )
+      .option('--leaf-common-name <cn>', 'leaf subject CN', 'Timestamp Authority')
+      .addOption(lifetime('root-lifetime', DEFAULT_LIFETIMES.root, 'root validity'))
+      .addOption(
+        lifetime('intermediate-lifetime', DEFAULT_LIFETIMES.intermediate, 'intermediate validity'),
+      )
+      .addOption(lifetime('leaf-lifetime', DEFAULT_LIFETIMES.leaf, 'leaf validity'))
+      .addOption(
+        new Option(
+          '--not-before <time>',
+          'start of every validity, RFC 3339 (default: now)',
+        ).argParser(parseDate),
+      )
+      .option('--output <file>', 'PEM chain to write (leaf, [intermediate], root)', 'chain.pem'),
+  ).action(async (options: CreateOptions) => {
+    const notBefore = options.notBefore ?? new Date();
+    const member = async (
+      reference: string,
+      commonName: string,
+      lifetimeMs: number,
+    ): Promise<ChainMember> => ({
+      signer: await open(reference, options),
+      subject: subject(commonName, options.organization),
+      notBefore,
+      notAfter: new Date(notBefore.getTime() + lifetimeMs),
+    });
+    const root = await member(options.rootKey, options.rootCommonName, options.rootLifetime);
+    const intermediate = options.intermediateKey
+      ? await member(
+          options.intermediateKey,
+          options.intermediateCommonName,
+          options.intermediateLifetime,
+        )
+      : undefined;
+    const leaf = await member(options.leafKey, options.leafCommonName, options.leafLifetime);
+    const chain = await makeCertificateChain({
+      root,
+      leaf,
+      ...(intermediate ? { intermediate } : {}),
+    });
+    await writeFile(options.output, chain.map((der) => encodePem('CERTIFICATE', der)).join(''));
+    output.stdout(
+      `Wrote certificate chain (${intermediate ? 'leaf, intermediate, root' : 'leaf, root'}) to ${options.output}\n`,
+    );
+  });
+
+  const csr = keyOptions(
+    new Command('csr')
+      .description('write a PKCS#10 request for the TSA key, for a CA of your own to sign')
+      .requiredOption('--leaf-key <ref>', 'TSA signing key: PEM file or KMS URI')
+      .option('--common-name <cn>', 'subject CN', 'Timestamp Authority')
+      .option('--output <file>', 'PEM CSR to write', 'leaf.csr'),
+  ).action(async (options: CsrOptions) => {
+    const signer = await open(options.leafKey, options);
+    const request = await createCertificationRequest(
+      signer,
+      subject(options.commonName, options.organization),
+    );
+    await writeFile(options.output, encodePem('CERTIFICATE REQUEST', request));
+    output.stdout(`Wrote certificate request to ${options.output}\n`);
+  });
+
+  return certificates.addCommand(create).addCommand(csr);
+}

@@ -1,0 +1,50 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { parse as parseYaml } from 'yaml';
+
+/** Environment variables are TIMESTAMP_ + the flag name, dashes as underscores (Go's viper setup). */
+export function envName(flag: string): string {
+  return `TIMESTAMP_${flag.replace(/-/g, '_').toUpperCase()}`;
+}
+
+/** `--config`, else the first of $HOME/.timestamp.{yaml,yml,json} that exists. */
+function configPath(explicit: string | undefined): string | undefined {
+  if (explicit) return explicit;
+  return ['yaml', 'yml', 'json']
+    .map((ext) => join(homedir(), `.timestamp.${ext}`))
+    .find((path) => existsSync(path));
+}
+
+/**
+ * Fills options neither given as a flag nor from the environment with the config file's values
+ * (keys are flag names), passing them through each option's own parser so they are validated as
+ * flags are. Precedence: flag > environment > config file > default.
+ */
+export function applyConfigFile(explicitPath: string | undefined, commands: Command[]): void {
+  const path = configPath(explicitPath);
+  if (!path) return;
+  let values: unknown;
+  try {
+    values = parseYaml(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new Error(`error reading config file ${path}: ${(error as Error).message}`);
+  }
+  if (values === null || values === undefined) return;
+  if (typeof values !== 'object' || Array.isArray(values))
+    throw new Error(`config file ${path} is not a mapping`);
+  const entries = values as Record<string, unknown>;
+  for (const command of commands) {
+    for (const option of command.options) {
+      const key = option.long?.replace(/^--/, '');
+      if (!key || !(key in entries)) continue;
+      const name = option.attributeName();
+      const source = command.getOptionValueSource(name);
+      if (source === 'cli' || source === 'env') continue;
+      const raw = String(entries[key]);
+      const value = option.parseArg ? option.parseArg(raw, undefined) : raw;
+      command.setOptionValueWithSource(name, value, 'config');
+    }
+  }
+}

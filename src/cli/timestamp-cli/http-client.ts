@@ -1,0 +1,57 @@
+import { parseTimestampResponse } from '../../verify/parse-response.js';
+import { VerificationError } from '../../verify/errors.js';
+import { versionInfo } from '../../version.js';
+import { CliError } from './output.js';
+
+export const TIMESTAMP_PATH = '/api/v1/timestamp';
+
+export function userAgent(): string {
+  return `timestamp-cli/${versionInfo().gitVersion} (${process.platform}; ${process.arch})`;
+}
+
+/**
+ * POSTs a DER TimeStampReq and returns the TimeStampResp bytes of a 200 or 201 answer. Any other
+ * answer becomes an error carrying the server's reason (JSON message or RFC 3161 statusString).
+ */
+export async function requestTimestamp(
+  server: string,
+  request: Uint8Array,
+  timeoutMs: number,
+): Promise<Buffer> {
+  let response: Response;
+  try {
+    response = await fetch(new URL(TIMESTAMP_PATH, server), {
+      method: 'POST',
+      headers: {
+        'Content-Type': 'application/timestamp-query',
+        Accept: 'application/timestamp-reply',
+        'User-Agent': userAgent(),
+      },
+      body: request,
+      ...(timeoutMs > 0 ? { signal: AbortSignal.timeout(timeoutMs) } : {}),
+    });
+  } catch (error) {
+    const cause = (error as { cause?: { message?: string } }).cause?.message;
+    throw new CliError(
+      `error getting timestamp: ${(error as Error).message}${cause ? `: ${cause}` : ''}`,
+    );
+  }
+  const body = Buffer.from(await response.arrayBuffer());
+  if (response.status === 200 || response.status === 201) return body;
+  throw new CliError(`error getting timestamp: HTTP ${response.status}: ${reasonOf(body)}`);
+}
+
+function reasonOf(body: Buffer): string {
+  try {
+    const json = JSON.parse(body.toString('utf8')) as { message?: unknown };
+    if (typeof json.message === 'string') return json.message;
+  } catch {
+    // not JSON: perhaps an RFC 3161 rejection
+  }
+  try {
+    parseTimestampResponse(body);
+  } catch (error) {
+    if (error instanceof VerificationError) return error.message;
+  }
+  return body.toString('utf8').slice(0, 200);
+}

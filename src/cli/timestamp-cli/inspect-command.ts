@@ -1,0 +1,91 @@
+import { readFile } from 'node:fs/promises';
+import { Command } from 'commander';
+import { verifySignerInfo } from '../../verify/cms-signer.js';
+import { VerificationError } from '../../verify/errors.js';
+import { parseTimestampResponse } from '../../verify/parse-response.js';
+import { timestampToJson, type TimestampJson } from '../../verify/timestamp-json.js';
+import { option, parseExistingFile } from './arguments.js';
+import { CliError, type Output } from './output.js';
+import type { GlobalOptions } from './timestamp-command.js';
+
+/**
+ * Whether the token's signature verifies with the certificate its SignerInfo designates among
+ * the embedded ones. No chain or trust check: inspect only shows what the token says.
+ */
+function embeddedSignatureCheck(token: ReturnType<typeof parseTimestampResponse>): string {
+  if (token.timestamp.certificates.length === 0) return 'not checked (no certificate embedded)';
+  try {
+    const signer = verifySignerInfo(token, token.timestamp.certificates);
+    return `valid, by the embedded certificate ${signer.x509.subject.split('\n').join(', ')} (chain not checked)`;
+  } catch (error) {
+    if (error instanceof VerificationError) return `INVALID: ${error.message}`;
+    throw error;
+  }
+}
+
+export function inspectCommand(globals: () => GlobalOptions, output: Output): Command {
+  return new Command('inspect')
+    .description('Inspect timestamp')
+    .addOption(
+      option('--timestamp <file>', 'path to timestamp response to inspect')
+        .argParser(parseExistingFile)
+        .makeOptionMandatory(),
+    )
+    .action(async (options: { timestamp: string }) => {
+      const tsr = await readFile(options.timestamp);
+      let token;
+      try {
+        token = parseTimestampResponse(tsr);
+      } catch (error) {
+        if (error instanceof VerificationError) throw new CliError(error.message);
+        throw error;
+      }
+      const json = timestampToJson(token.timestamp);
+      const signature = embeddedSignatureCheck(token);
+      if (globals().format === 'json') {
+        output.stdout(
+          `${JSON.stringify({ TimestampResponse: json, EmbeddedSignature: signature }, null, 2)}\n`,
+        );
+      } else {
+        output.stdout(renderText(json, signature));
+      }
+    });
+}
+
+function renderText(ts: TimestampJson, signature: string): string {
+  const accuracy = ts.accuracy
+    ? `${ts.accuracy.seconds}s ${ts.accuracy.millis}ms ${ts.accuracy.micros}us`
+    : '(unspecified)';
+  const lines = [
+    `Status:            ${ts.status}`,
+    `Version:           ${ts.version}`,
+    `Policy OID:        ${ts.policy}`,
+    `Serial number:     0x${ts.serialNumber}`,
+    `Time stamp:        ${ts.genTime}`,
+    `Accuracy:          ${accuracy}`,
+    `Ordering:          ${ts.ordering ? 'yes' : 'no'}`,
+    `Nonce:             ${ts.nonce ?? '(none)'}`,
+    `TSA name:          ${ts.tsaName ?? '(unspecified)'}`,
+    `Hash algorithm:    ${ts.messageImprint.hashAlgorithm} (${ts.messageImprint.hashAlgorithmOid})`,
+    `Message digest:    ${ts.messageImprint.hashedMessage}`,
+    `Extensions:        ${ts.extensions.length === 0 ? '(none)' : ''}`,
+    ...ts.extensions.map((e) => `  ${e.oid}${e.critical ? ' (critical)' : ''}: ${e.value}`),
+    'Signer:',
+    `  Identifier:      ${ts.signer.identifier}`,
+    `  Digest:          ${ts.signer.digestAlgorithm}`,
+    `  Signature OID:   ${ts.signer.signatureAlgorithmOid}`,
+    `  Signing time:    ${ts.signer.signingTime ?? '(none)'}`,
+    `  Signature:       ${signature}`,
+    '  Signed attributes:',
+    ...ts.signer.signedAttributes.map((a) => `    ${a.name}: ${a.description}`),
+    `Certificates:      ${ts.certificates.length === 0 ? '(none embedded)' : ts.certificates.length}`,
+    ...ts.certificates.flatMap((c, index) => [
+      `  [${index}] Subject:     ${c.subject}`,
+      `      Issuer:      ${c.issuer}`,
+      `      Serial:      0x${c.serialNumber}`,
+      `      Valid:       ${c.notBefore} to ${c.notAfter}`,
+      `      SHA-256:     ${c.sha256Fingerprint}`,
+    ]),
+  ];
+  return `${lines.join('\n')}\n`;
+}

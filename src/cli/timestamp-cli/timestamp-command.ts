@@ -1,0 +1,133 @@
+import { chmod, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { Command, InvalidArgumentError } from 'commander';
+import { parseHashName, type HashName } from '../../asn1/algorithms.js';
+import { verifySignerInfo } from '../../verify/cms-signer.js';
+import { VerificationError } from '../../verify/errors.js';
+import { parseTimestampResponse } from '../../verify/parse-response.js';
+import { rfc3339 } from '../../verify/timestamp-json.js';
+import { booleanOption, option, parseExistingFile, parseOid } from './arguments.js';
+import { requestTimestamp } from './http-client.js';
+import { CliError, goTimeString, type Output } from './output.js';
+import { readArtifact } from './read-artifact.js';
+import { encodeTimeStampReq, randomNonce } from './timestamp-request.js';
+
+export interface GlobalOptions {
+  timestampServer: string;
+  format: 'default' | 'json';
+  timeout: number;
+}
+
+interface TimestampOptions {
+  artifact: string;
+  hash: HashName;
+  nonce: boolean;
+  certificate: boolean;
+  tsaPolicy?: string;
+  out: string;
+}
+
+function parseHash(value: string): HashName {
+  try {
+    return parseHashName(value);
+  } catch {
+    throw new InvalidArgumentError(
+      'invalid hash algorithm - must be either sha256, sha384, or sha512',
+    );
+  }
+}
+
+export function timestampCommand(globals: () => GlobalOptions, output: Output): Command {
+  return new Command('timestamp')
+    .description('Signed timestamp command')
+    .addOption(
+      option('--artifact <file>', 'path to an artifact to timestamp')
+        .argParser(parseExistingFile)
+        .makeOptionMandatory(),
+    )
+    .addOption(
+      option('--hash <alg>', 'hash algorithm to use: sha256, sha384 or sha512')
+        .default('sha256')
+        .argParser(parseHash),
+    )
+    .addOption(booleanOption('nonce', 'specify a pseudo-random nonce in the request', true))
+    .addOption(
+      booleanOption(
+        'certificate',
+        'whether or not to include a certificate chain in the response',
+        true,
+      ),
+    )
+    .addOption(
+      option(
+        '--tsa-policy <oid>',
+        'optional dotted OID notation for the policy that the TSA should use',
+      ).argParser(parseOid),
+    )
+    .addOption(option('--out <file>', 'path to a file to write response').default('response.tsr'))
+    .action(async (options: TimestampOptions) => {
+      await timestamp(options, globals(), output);
+    });
+}
+
+async function timestamp(
+  options: TimestampOptions,
+  globals: GlobalOptions,
+  output: Output,
+): Promise<void> {
+  output.stderr('Generating a new signed timestamp\n');
+  const hasher = createHash(options.hash);
+  for await (const chunk of readArtifact(options.artifact)) hasher.update(chunk);
+  const digest = hasher.digest();
+  const nonce = options.nonce ? randomNonce() : undefined;
+  const request = encodeTimeStampReq({
+    hash: options.hash,
+    digest,
+    certReq: options.certificate,
+    ...(nonce !== undefined ? { nonce } : {}),
+    ...(options.tsaPolicy !== undefined ? { policy: options.tsaPolicy } : {}),
+  });
+  const response = await requestTimestamp(globals.timestampServer, request, globals.timeout);
+
+  // Check the answer is for this request before keeping it.
+  let genTime: Date;
+  try {
+    const token = parseTimestampResponse(response);
+    const { timestamp: ts } = token;
+    if (ts.hashAlgorithm !== options.hash || !ts.hashedMessage.equals(digest)) {
+      throw new VerificationError("the response's message imprint does not match the artifact");
+    }
+    if (nonce !== undefined && ts.nonce !== nonce) {
+      throw new VerificationError(
+        `the response's nonce ${ts.nonce ?? '(none)'} does not match the request's ${nonce}`,
+      );
+    }
+    if (options.tsaPolicy !== undefined && ts.policy !== options.tsaPolicy) {
+      throw new VerificationError(
+        `the response's policy ${ts.policy} is not the requested ${options.tsaPolicy}`,
+      );
+    }
+    if (ts.certificates.length > 0) verifySignerInfo(token, ts.certificates);
+    genTime = ts.genTime;
+  } catch (error) {
+    if (error instanceof VerificationError) {
+      const parseError = /^(error parsing response|timestamp response is not valid)/.test(
+        error.message,
+      );
+      throw new CliError(
+        parseError ? error.message : `error parsing response into Timestamp: ${error.message}`,
+      );
+    }
+    throw error;
+  }
+
+  await writeFile(options.out, response, { mode: 0o600 });
+  await chmod(options.out, 0o600);
+  if (globals.format === 'json') {
+    output.stdout(`${JSON.stringify({ Timestamp: rfc3339(genTime), Location: options.out })}\n`);
+  } else {
+    output.stdout(
+      `Artifact timestamped at ${goTimeString(genTime)}\nWrote timestamp response to ${options.out}\n`,
+    );
+  }
+}

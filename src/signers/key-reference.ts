@@ -1,0 +1,109 @@
+import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { preferredHashFor, type HashName } from '../asn1/algorithms.js';
+import { LocalKeySigner } from './local-key.js';
+import type { Signer } from './signer.js';
+
+/** The key types `generate` can make for development. */
+export const GENERATED_KEY_TYPES = [
+  'ecdsa-p256',
+  'ecdsa-p384',
+  'ecdsa-p521',
+  'rsa-2048',
+  'rsa-3072',
+  'rsa-4096',
+  'ed25519',
+] as const;
+export type GeneratedKeyType = (typeof GENERATED_KEY_TYPES)[number];
+
+export interface KeyReferenceOptions {
+  /** When the reference is a file that does not exist, write a fresh key of this type there (0600). */
+  generate?: GeneratedKeyType;
+}
+
+/** KMS URI schemes the server's kms signer accepts (reference section 5.3). */
+const KMS_SCHEMES = ['awskms://', 'gcpkms://', 'azurekms://', 'hashivault://', 'openbao://'];
+
+/**
+ * Opens a signer from a key reference, the way the server names keys: a KMS URI (awskms://,
+ * gcpkms://, azurekms://, hashivault://) or the path of an unencrypted PEM private key (PKCS#8,
+ * PKCS#1 or SEC1). `hash` 'auto' picks the digest that suits the key (P-384: SHA-384; P-521 and
+ * Ed25519: SHA-512; else SHA-256).
+ */
+export async function openKeyReference(
+  reference: string,
+  hash: HashName | 'auto',
+  options: KeyReferenceOptions = {},
+): Promise<Signer> {
+  if (KMS_SCHEMES.some((prefix) => reference.startsWith(prefix))) {
+    // Same providers, credentials and endpoint overrides as --kms-key-resource; SDKs load lazily.
+    const { createKmsSigner } = await import('./kms/create-kms-signer.js');
+    return createKmsSigner(reference, hash);
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(reference)) {
+    throw new Error(
+      `unsupported key reference ${reference.split('://')[0]}://… (expected a PEM file or ${KMS_SCHEMES.join(', ')})`,
+    );
+  }
+  const path = reference.startsWith('file://') ? reference.slice('file://'.length) : reference;
+  const privateKey = await readOrGenerate(path, options.generate);
+  return new LocalKeySigner(
+    `file:${path}`,
+    privateKey,
+    hash === 'auto' ? preferredHashFor(privateKey) : hash,
+  );
+}
+
+
+async function readOrGenerate(
+  path: string,
+  generate: GeneratedKeyType | undefined,
+): Promise<KeyObject> {
+  let pem: string;
+  try {
+    pem = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT' && generate)
+      return generateKeyFile(path, generate);
+    throw new Error(`cannot read key file ${path}: ${(error as Error).message}`);
+  }
+  if (/ENCRYPTED/.test(pem)) {
+    throw new Error(
+      `key file ${path} is encrypted: give an unencrypted PEM private key (or a KMS key)`,
+    );
+  }
+  try {
+    return createPrivateKey(pem);
+  } catch (error) {
+    throw new Error(`key file ${path} holds no PEM private key: ${(error as Error).message}`);
+  }
+}
+
+/** Writes a new PKCS#8 PEM key, never over an existing file. */
+export async function generateKeyFile(path: string, type: GeneratedKeyType): Promise<KeyObject> {
+  const { privateKey } = generateKey(type);
+  await writeFile(path, privateKey.export({ type: 'pkcs8', format: 'pem' }), {
+    mode: 0o600,
+    flag: 'wx',
+  });
+  return privateKey;
+}
+
+function generateKey(type: GeneratedKeyType) {
+  switch (type) {
+    case 'ecdsa-p256':
+      return generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    case 'ecdsa-p384':
+      return generateKeyPairSync('ec', { namedCurve: 'P-384' });
+    case 'ecdsa-p521':
+      return generateKeyPairSync('ec', { namedCurve: 'P-521' });
+    case 'rsa-2048':
+      return generateKeyPairSync('rsa', { modulusLength: 2048 });
+    case 'rsa-3072':
+      return generateKeyPairSync('rsa', { modulusLength: 3072 });
+    case 'rsa-4096':
+      return generateKeyPairSync('rsa', { modulusLength: 4096 });
+    case 'ed25519':
+      return generateKeyPairSync('ed25519');
+  }
+}

@@ -1,0 +1,150 @@
+import { X509Certificate } from 'node:crypto';
+import * as asn1js from 'asn1js';
+import * as pkijs from 'pkijs';
+import { VERIFY_OID } from './oids.js';
+
+/** What the verifier needs to know about one certificate, read with PKI.js and Node. */
+export interface CertificateView {
+  der: Buffer;
+  x509: X509Certificate;
+  /** DER of the subject and issuer Names, exactly as in the certificate. */
+  subjectDer: Buffer;
+  issuerDer: Buffer;
+  serialNumber: bigint;
+  notBefore: Date;
+  notAfter: Date;
+  subjectCommonName: string | undefined;
+  /** basicConstraints cA; false when the extension is absent. */
+  isCA: boolean;
+  pathLenConstraint: number | undefined;
+  /** KeyUsage bit names, or undefined when the extension is absent. */
+  keyUsage: Set<string> | undefined;
+  /** Extended key usages (dotted OIDs), or undefined when the extension is absent. */
+  extendedKeyUsage: { purposes: string[]; critical: boolean } | undefined;
+  /** OIDs of critical extensions this verifier does not process. */
+  unhandledCriticalExtensions: string[];
+}
+
+const HANDLED_EXTENSIONS = new Set<string>([
+  VERIFY_OID.subjectKeyIdentifier,
+  VERIFY_OID.authorityKeyIdentifier,
+  VERIFY_OID.keyUsage,
+  VERIFY_OID.extKeyUsage,
+  VERIFY_OID.basicConstraints,
+  VERIFY_OID.subjectAltName,
+  VERIFY_OID.certificatePolicies,
+  VERIFY_OID.crlDistributionPoints,
+  VERIFY_OID.authorityInfoAccess,
+]);
+
+const KEY_USAGE_BITS = [
+  'digitalSignature',
+  'contentCommitment',
+  'keyEncipherment',
+  'dataEncipherment',
+  'keyAgreement',
+  'keyCertSign',
+  'cRLSign',
+  'encipherOnly',
+  'decipherOnly',
+];
+
+/** Parses one DER certificate; throws a plain Error on anything that is not one. */
+export function viewCertificate(der: Uint8Array): CertificateView {
+  const buffer = Buffer.from(der);
+  const x509 = new X509Certificate(buffer);
+  const parsed = asn1js.fromBER(buffer);
+  if (parsed.offset === -1 || parsed.offset !== buffer.length)
+    throw new Error('certificate is not DER');
+  const certificate = new pkijs.Certificate({ schema: parsed.result });
+
+  const view: CertificateView = {
+    der: buffer,
+    x509,
+    subjectDer: Buffer.from(certificate.subject.valueBeforeDecode),
+    issuerDer: Buffer.from(certificate.issuer.valueBeforeDecode),
+    serialNumber: certificate.serialNumber.toBigInt(),
+    notBefore: certificate.notBefore.value,
+    notAfter: certificate.notAfter.value,
+    subjectCommonName: commonNameOf(certificate.subject),
+    isCA: false,
+    pathLenConstraint: undefined,
+    keyUsage: undefined,
+    extendedKeyUsage: undefined,
+    unhandledCriticalExtensions: [],
+  };
+  for (const extension of certificate.extensions ?? []) {
+    const value = asn1js.fromBER(extension.extnValue.getValue()).result;
+    switch (extension.extnID) {
+      case VERIFY_OID.basicConstraints: {
+        const constraints = new pkijs.BasicConstraints({ schema: value });
+        view.isCA = constraints.cA;
+        if (constraints.pathLenConstraint !== undefined) {
+          const pathLen = constraints.pathLenConstraint;
+          view.pathLenConstraint =
+            typeof pathLen === 'number' ? pathLen : pathLen.valueBlock.valueDec;
+        }
+        break;
+      }
+      case VERIFY_OID.keyUsage:
+        view.keyUsage = keyUsageBits(value);
+        break;
+      case VERIFY_OID.extKeyUsage:
+        view.extendedKeyUsage = {
+          purposes: new pkijs.ExtKeyUsage({ schema: value }).keyPurposes,
+          critical: extension.critical,
+        };
+        break;
+      default:
+        if (extension.critical && !HANDLED_EXTENSIONS.has(extension.extnID)) {
+          view.unhandledCriticalExtensions.push(extension.extnID);
+        }
+    }
+  }
+  return view;
+}
+
+function keyUsageBits(value: asn1js.AsnType): Set<string> {
+  if (!(value instanceof asn1js.BitString)) throw new Error('keyUsage is not a BIT STRING');
+  const bytes = new Uint8Array(value.valueBlock.valueHexView);
+  const names = new Set<string>();
+  KEY_USAGE_BITS.forEach((name, bit) => {
+    const byte = bytes[bit >> 3] ?? 0;
+    if (byte & (0x80 >> (bit & 7))) names.add(name);
+  });
+  return names;
+}
+
+/** The commonName of a Name; the last one when several, as Go's pkix.Name. */
+export function commonNameOf(name: pkijs.RelativeDistinguishedNames): string | undefined {
+  let commonName: string | undefined;
+  for (const attribute of name.typesAndValues) {
+    if (attribute.type === VERIFY_OID.commonName)
+      commonName = String(attribute.value.valueBlock.value);
+  }
+  return commonName;
+}
+
+/** A Name as RFC 4514-like text in certificate order, e.g. "O=local, CN=Test TSA Root". */
+export function nameToString(name: pkijs.RelativeDistinguishedNames): string {
+  const short: Record<string, string> = {
+    '2.5.4.3': 'CN',
+    '2.5.4.6': 'C',
+    '2.5.4.7': 'L',
+    '2.5.4.8': 'ST',
+    '2.5.4.10': 'O',
+    '2.5.4.11': 'OU',
+    '2.5.4.5': 'SERIALNUMBER',
+  };
+  return name.typesAndValues
+    .map(
+      (attribute) =>
+        `${short[attribute.type] ?? attribute.type}=${String(attribute.value.valueBlock.value)}`,
+    )
+    .join(', ');
+}
+
+/** The subject of a certificate as text (from Node: one attribute per line, joined). */
+export function subjectText(certificate: CertificateView): string {
+  return certificate.x509.subject.split('\n').join(', ');
+}

@@ -1,0 +1,147 @@
+import type { CertificateView } from './certificate-view.js';
+import { VERIFY_OID } from './oids.js';
+
+/** Longest path tried, leaf to root. */
+const MAX_PATH_LENGTH = 8;
+/**
+ * Most candidate paths examined. Certificates sharing a name and key multiply the paths (k per
+ * level gives k^depth); a token carrying such a lattice must not make the verifier hang.
+ */
+const MAX_PATHS_EXAMINED = 256;
+
+export interface ChainOptions {
+  intermediates: readonly CertificateView[];
+  roots: readonly CertificateView[];
+  /** The instant every certificate must be valid at: the token's genTime by default. */
+  at: Date;
+}
+
+/** The outcome of path building: the chains that verified, or why none did. */
+export interface ChainResult {
+  /** Chains (leaf first, root last) whose signatures, validity and CA rules hold. */
+  chains: CertificateView[][];
+  /** Of those, the chains whose issuers allow time-stamping (no EKU, timeStamping or anyEKU). */
+  timestampingChains: CertificateView[][];
+  /** The first reason a candidate path failed, when none verified. */
+  failure: string | undefined;
+}
+
+/**
+ * Builds and checks every certification path from `leaf` to one of `roots` (RFC 5280 section 6,
+ * the parts Go's x509.Verify applies): issuer name and signature, validity at `at`, CA and
+ * keyCertSign for issuers, pathLenConstraint, no unhandled critical extension. Roots are trust
+ * anchors: a path ends at a certificate byte-identical to a provided root.
+ */
+export function buildChains(leaf: CertificateView, options: ChainOptions): ChainResult {
+  // Trust anchors first, then the caller's intermediates, then the token's: an honest path is
+  // found before any budget spent on a hostile certificate set.
+  const pool = dedupe([...options.roots, ...options.intermediates]);
+  const isRoot = (certificate: CertificateView) =>
+    options.roots.some((root) => root.der.equals(certificate.der));
+  const result: ChainResult = { chains: [], timestampingChains: [], failure: undefined };
+  const fail = (reason: string) => {
+    result.failure ??= reason;
+  };
+
+  let examined = 0;
+  const extend = (path: CertificateView[]): void => {
+    if (examined === MAX_PATHS_EXAMINED) return;
+    if (++examined === MAX_PATHS_EXAMINED) {
+      result.failure = `x509: gave up after ${MAX_PATHS_EXAMINED} candidate certificate paths`;
+      return;
+    }
+    const current = path[path.length - 1] as CertificateView;
+    const problem = validityProblem(current, options.at) ?? criticalExtensionProblem(current);
+    if (problem) return fail(problem);
+    if (path.length > 1) {
+      const caProblem = issuerProblem(current, path.length - 2);
+      if (caProblem) return fail(caProblem);
+    }
+    if (isRoot(current)) {
+      result.chains.push(path);
+      if (path.slice(1).every(allowsTimestamping)) result.timestampingChains.push(path);
+      return;
+    }
+    if (path.length >= MAX_PATH_LENGTH) return fail('certificate chain is too long');
+    const issuers = pool.filter(
+      (candidate) =>
+        !path.some((member) => member.der.equals(candidate.der)) &&
+        current.x509.checkIssued(candidate.x509),
+    );
+    if (issuers.length === 0) {
+      return fail(
+        `x509: certificate signed by unknown authority (no trusted issuer for "${subject(current)}")`,
+      );
+    }
+    for (const issuer of issuers) {
+      if (!signedBy(current, issuer)) {
+        fail(
+          `x509: certificate "${subject(current)}" has an invalid signature from "${subject(issuer)}"`,
+        );
+        continue;
+      }
+      extend([...path, issuer]);
+    }
+  };
+  extend([leaf]);
+  return result;
+}
+
+function signedBy(certificate: CertificateView, issuer: CertificateView): boolean {
+  try {
+    return certificate.x509.verify(issuer.x509.publicKey);
+  } catch {
+    return false;
+  }
+}
+
+function validityProblem(certificate: CertificateView, at: Date): string | undefined {
+  if (at < certificate.notBefore || at > certificate.notAfter) {
+    return (
+      `x509: certificate has expired or is not yet valid: "${subject(certificate)}" is valid from ` +
+      `${certificate.notBefore.toISOString()} to ${certificate.notAfter.toISOString()}, not at ${at.toISOString()}`
+    );
+  }
+  return undefined;
+}
+
+function criticalExtensionProblem(certificate: CertificateView): string | undefined {
+  const [unhandled] = certificate.unhandledCriticalExtensions;
+  return unhandled
+    ? `x509: unhandled critical extension ${unhandled} in "${subject(certificate)}"`
+    : undefined;
+}
+
+/** `below` is the number of CA certificates between this issuer and the leaf. */
+function issuerProblem(issuer: CertificateView, below: number): string | undefined {
+  if (!issuer.isCA)
+    return `x509: "${subject(issuer)}" is not a CA certificate but issued another certificate`;
+  if (issuer.keyUsage && !issuer.keyUsage.has('keyCertSign')) {
+    return `x509: "${subject(issuer)}" may not sign certificates (keyUsage lacks keyCertSign)`;
+  }
+  if (issuer.pathLenConstraint !== undefined && below > issuer.pathLenConstraint) {
+    return `x509: too many intermediates for the path length constraint of "${subject(issuer)}"`;
+  }
+  return undefined;
+}
+
+/** Go's EKU chaining (#1078): an issuer with no EKU, or one listing timeStamping or anyEKU. */
+function allowsTimestamping(issuer: CertificateView): boolean {
+  const purposes = issuer.extendedKeyUsage?.purposes;
+  return (
+    purposes === undefined ||
+    purposes.includes(VERIFY_OID.timeStamping) ||
+    purposes.includes(VERIFY_OID.anyExtendedKeyUsage)
+  );
+}
+
+function dedupe(certificates: CertificateView[]): CertificateView[] {
+  return certificates.filter(
+    (certificate, index) =>
+      certificates.findIndex((other) => other.der.equals(certificate.der)) === index,
+  );
+}
+
+function subject(certificate: CertificateView): string {
+  return certificate.x509.subject.split('\n').join(', ');
+}

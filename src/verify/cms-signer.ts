@@ -1,0 +1,196 @@
+import { createHash, verify as verifySignature } from 'node:crypto';
+import * as asn1js from 'asn1js';
+import * as pkijs from 'pkijs';
+import { VerificationError } from './errors.js';
+import type { CertificateView } from './certificate-view.js';
+import { digestByOid, signatureDigest, VERIFY_OID } from './oids.js';
+import { sidKeyIdentifier, type ParsedToken } from './parse-response.js';
+
+const signatureError = (message: string) =>
+  new VerificationError(`error while verifying signature: ${message}`);
+
+/**
+ * Verifies the CMS SignerInfo of a token (RFC 5652 section 5.4, RFC 3161, RFC 5816) and returns
+ * the signer certificate: the candidate the sid designates AND whose key verifies the signature,
+ * never merely the first embedded certificate (GHSA-xm5m-wgh2-rrg3). Then the signed attributes:
+ * contentType names TSTInfo, messageDigest is the TSTInfo's digest, and the ESSCertIDv2 (or
+ * ESSCertID) names the signer certificate by hash and, when present, by issuer and serial.
+ */
+export function verifySignerInfo(
+  token: ParsedToken,
+  candidates: readonly CertificateView[],
+): CertificateView {
+  const { signerInfo, timestamp } = token;
+  const signedAttributes = signerInfo.signedAttrs?.attributes;
+  if (!signedAttributes || !token.signedAttributesDer) {
+    throw signatureError('the SignerInfo has no signed attributes (RFC 3161 requires them)');
+  }
+  const single = (oid: string, name: string): asn1js.AsnType | undefined => {
+    const matches = signedAttributes.filter((attribute) => attribute.type === oid);
+    if (matches.length > 1) throw signatureError(`the ${name} attribute appears more than once`);
+    const values = matches[0]?.values;
+    if (values && values.length !== 1)
+      throw signatureError(`the ${name} attribute must have exactly one value`);
+    return values?.[0];
+  };
+
+  const messageDigest = single(VERIFY_OID.messageDigest, 'messageDigest');
+  if (!(messageDigest instanceof asn1js.OctetString))
+    throw signatureError('the messageDigest attribute is missing');
+  const tstInfoDigest = createHash(timestamp.signer.digestAlgorithm)
+    .update(timestamp.tstInfoDer)
+    .digest();
+  if (!tstInfoDigest.equals(Buffer.from(messageDigest.valueBlock.valueHexView))) {
+    throw signatureError(
+      'the messageDigest attribute does not match the TSTInfo: the token content was altered',
+    );
+  }
+
+  const designated = candidates.filter((candidate) => designates(signerInfo, candidate));
+  if (designated.length === 0) {
+    throw new VerificationError('signer certificate was not found');
+  }
+  const digest = signatureDigest(
+    timestamp.signer.signatureAlgorithmOid,
+    timestamp.signer.digestAlgorithm,
+  );
+  if (digest === undefined) {
+    throw signatureError(
+      `unsupported signature algorithm ${timestamp.signer.signatureAlgorithmOid}`,
+    );
+  }
+  const signer = designated.find((candidate) => {
+    try {
+      return verifySignature(
+        digest,
+        token.signedAttributesDer as Buffer,
+        candidate.x509.publicKey,
+        token.signature,
+      );
+    } catch {
+      return false;
+    }
+  });
+  if (!signer)
+    throw signatureError("the signature does not verify with the signer certificate's key");
+
+  // The attributes mean something only once the signature over them holds.
+  const contentType = single(VERIFY_OID.contentType, 'contentType');
+  if (!(contentType instanceof asn1js.ObjectIdentifier)) {
+    throw signatureError('the contentType signed attribute is missing');
+  }
+  if (contentType.valueBlock.toString() !== VERIFY_OID.tstInfo) {
+    throw signatureError(
+      `the contentType attribute is ${contentType.valueBlock.toString()}, not id-ct-TSTInfo`,
+    );
+  }
+
+  checkSigningCertificate(signedAttributes, signer);
+
+  if (timestamp.signer.signingTime) {
+    const at = timestamp.signer.signingTime.getTime();
+    if (at < signer.notBefore.getTime() || at > signer.notAfter.getTime()) {
+      throw signatureError(
+        `the signing time ${timestamp.signer.signingTime.toISOString()} is outside the signer certificate's validity`,
+      );
+    }
+  }
+  return signer;
+}
+
+/** Whether the SignerInfo's sid (IssuerAndSerialNumber or SubjectKeyIdentifier) names `certificate`. */
+function designates(signerInfo: pkijs.SignerInfo, certificate: CertificateView): boolean {
+  const sid: unknown = signerInfo.sid;
+  if (sid instanceof pkijs.IssuerAndSerialNumber) {
+    return (
+      Buffer.from(sid.issuer.valueBeforeDecode).equals(certificate.issuerDer) &&
+      sid.serialNumber.toBigInt() === certificate.serialNumber
+    );
+  }
+  const keyIdentifier = sidKeyIdentifier(signerInfo);
+  return (
+    keyIdentifier !== undefined &&
+    keyIdentifier.equals(subjectKeyIdentifierOf(certificate) ?? Buffer.alloc(0))
+  );
+}
+
+function subjectKeyIdentifierOf(certificate: CertificateView): Buffer | undefined {
+  const parsed = pkijs.Certificate.fromBER(certificate.der);
+  const extension = parsed.extensions?.find(
+    (candidate) => candidate.extnID === VERIFY_OID.subjectKeyIdentifier,
+  );
+  if (!extension) return undefined;
+  const value = asn1js.fromBER(extension.extnValue.getValue()).result;
+  return value instanceof asn1js.OctetString
+    ? Buffer.from(value.valueBlock.valueHexView)
+    : undefined;
+}
+
+/**
+ * SigningCertificateV2 ::= SEQUENCE { certs SEQUENCE OF ESSCertIDv2, policies ... OPTIONAL }
+ * ESSCertIDv2 ::= SEQUENCE { hashAlgorithm AlgorithmIdentifier DEFAULT sha256,
+ *   certHash OCTET STRING, issuerSerial IssuerSerial OPTIONAL }
+ * SigningCertificate (v1) is the same with ESSCertID { certHash (SHA-1), issuerSerial OPTIONAL }.
+ * The first ESSCertID identifies the signer certificate (RFC 5035 section 5.4).
+ */
+function checkSigningCertificate(attributes: pkijs.Attribute[], signer: CertificateView): void {
+  const v2 = attributes.find((attribute) => attribute.type === VERIFY_OID.signingCertificateV2);
+  const v1 = attributes.find((attribute) => attribute.type === VERIFY_OID.signingCertificate);
+  const attribute = v2 ?? v1;
+  if (!attribute) {
+    throw signatureError(
+      'the token has neither a signingCertificateV2 nor a signingCertificate attribute',
+    );
+  }
+  const name = v2 ? 'signingCertificateV2' : 'signingCertificate';
+  const malformed = () => signatureError(`the ${name} attribute is malformed`);
+  const signingCertificate = attribute.values[0];
+  if (!(signingCertificate instanceof asn1js.Sequence)) throw malformed();
+  const certs = signingCertificate.valueBlock.value[0];
+  if (!(certs instanceof asn1js.Sequence)) throw malformed();
+  const first = certs.valueBlock.value[0];
+  if (!(first instanceof asn1js.Sequence)) throw malformed();
+  const fields = [...first.valueBlock.value];
+
+  let hashName: string = v2 ? 'sha256' : 'sha1';
+  if (v2 && fields[0] instanceof asn1js.Sequence) {
+    const algorithm = new pkijs.AlgorithmIdentifier({ schema: fields.shift() });
+    const digest = digestByOid(algorithm.algorithmId);
+    if (!digest)
+      throw signatureError(`unknown ESSCertIDv2 hash algorithm ${algorithm.algorithmId}`);
+    hashName = digest;
+  }
+  const certHash = fields.shift();
+  if (!(certHash instanceof asn1js.OctetString)) throw malformed();
+  if (
+    !createHash(hashName)
+      .update(signer.der)
+      .digest()
+      .equals(Buffer.from(certHash.valueBlock.valueHexView))
+  ) {
+    throw signatureError(
+      `the ${name} attribute's certificate hash does not match the signer certificate`,
+    );
+  }
+  const issuerSerial = fields.shift();
+  if (issuerSerial === undefined) return;
+  if (!(issuerSerial instanceof asn1js.Sequence)) throw malformed();
+  const [issuerNames, serialNumber] = issuerSerial.valueBlock.value;
+  if (!(issuerNames instanceof asn1js.Sequence) || !(serialNumber instanceof asn1js.Integer))
+    throw malformed();
+  const directoryNames = issuerNames.valueBlock.value
+    .map((generalName) => new pkijs.GeneralName({ schema: generalName }))
+    .filter(
+      (generalName) =>
+        generalName.type === 4 && generalName.value instanceof pkijs.RelativeDistinguishedNames,
+    )
+    .map((generalName) =>
+      Buffer.from((generalName.value as pkijs.RelativeDistinguishedNames).valueBeforeDecode),
+    );
+  const issuerMatches = directoryNames.some((der) => der.equals(signer.issuerDer));
+  if (!issuerMatches || serialNumber.toBigInt() !== signer.serialNumber) {
+    throw signatureError(
+      `the ${name} attribute's issuerSerial does not match the signer certificate`,
+    );
+  }
+}

@@ -1,0 +1,17 @@
+export { VerificationError } from './errors.js';
+export { parseTimestampResponse, parseTimestampToken, type ParsedToken } from './parse-response.js';
+export {
+  verifyTimestampResponse,
+  type ArtifactInput,
+  type CertificateInput,
+  type VerifyOptions,
+} from './verify-timestamp.js';
+export { timestampToJson, type TimestampJson } from './timestamp-json.js';
+export type { Accuracy, SignedAttribute, Timestamp } from './timestamp.js';
+export type { CertificateView } from './certificate-view.js';
+export {
+  RequestVerificationError,
+  verifyTimestampRequest,
+  type CheckedRequest,
+  type RequestErrorCode,
+} from './verify-request.js';

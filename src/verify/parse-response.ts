@@ -1,0 +1,299 @@
+import * as asn1js from 'asn1js';
+import * as pkijs from 'pkijs';
+import { VerificationError } from './errors.js';
+import { nameToString, viewCertificate } from './certificate-view.js';
+import { digestByOid, VERIFY_OID, type DigestName } from './oids.js';
+import type { SignedAttribute, Timestamp } from './timestamp.js';
+
+/** A parsed token with the CMS pieces signature verification needs. */
+export interface ParsedToken {
+  timestamp: Timestamp;
+  signerInfo: pkijs.SignerInfo;
+  /** DER of the signed attributes as signed: a SET OF Attribute (tag 0x31). */
+  signedAttributesDer: Buffer | undefined;
+  signature: Buffer;
+}
+
+const FAIL_INFO_NAMES: Record<number, string> = {
+  0: 'badAlg',
+  2: 'badRequest',
+  5: 'badDataFormat',
+  14: 'timeNotAvailable',
+  15: 'unacceptedPolicy',
+  16: 'unacceptedExtension',
+  17: 'addInfoNotAvailable',
+  25: 'systemFailure',
+};
+
+const ATTRIBUTE_NAMES: Record<string, string> = {
+  [VERIFY_OID.contentType]: 'contentType',
+  [VERIFY_OID.messageDigest]: 'messageDigest',
+  [VERIFY_OID.signingTime]: 'signingTime',
+  [VERIFY_OID.signingCertificate]: 'signingCertificate',
+  [VERIFY_OID.signingCertificateV2]: 'signingCertificateV2',
+};
+
+const parseFailure = (message: string) =>
+  new VerificationError(`error parsing response into Timestamp: ${message}`);
+const invalid = (message: string) =>
+  new VerificationError(`timestamp response is not valid: ${message}`);
+
+/** asn1js accepts trailing bytes; a response must be exactly one DER value. */
+function decodeExactly(bytes: Uint8Array, what: string): asn1js.AsnType {
+  let decoded: ReturnType<typeof asn1js.fromBER>;
+  try {
+    decoded = asn1js.fromBER(bytes);
+  } catch (error) {
+    // asn1js throws (rather than reporting) on some malformed values, e.g. a bad GeneralizedTime.
+    throw parseFailure(`${what} is not valid ASN.1: ${(error as Error).message}`);
+  }
+  if (decoded.offset === -1)
+    throw parseFailure(`${what} is not valid ASN.1: ${decoded.result.error}`);
+  if (decoded.offset !== bytes.byteLength) throw parseFailure(`trailing data after the ${what}`);
+  return decoded.result;
+}
+
+function fromSchema<T>(build: () => T, what: string): T {
+  try {
+    return build();
+  } catch (error) {
+    if (error instanceof VerificationError) throw error;
+    throw parseFailure(`${what}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+/**
+ * Parses a TimeStampResp (RFC 3161 section 2.4.2) with PKI.js. Only a granted response with one
+ * SignedData over a version 1 TSTInfo and exactly one SignerInfo is a token. No signature or
+ * chain check happens here (see verifyTimestampResponse).
+ */
+export function parseTimestampResponse(tsr: Uint8Array): ParsedToken {
+  const decoded = decodeExactly(tsr, 'response');
+  const response = fromSchema(
+    () => new pkijs.TimeStampResp({ schema: decoded }),
+    'not a TimeStampResp',
+  );
+  const status = response.status.status;
+  if (status !== 0) {
+    const texts =
+      response.status.statusStrings?.map((text) => text.valueBlock.value).join('; ') ?? '';
+    const failInfo = failInfoText(response.status.failInfo);
+    throw new VerificationError(
+      status === 1
+        ? 'the response status is grantedWithMods: only granted tokens are accepted'
+        : `the request is rejected: ${texts} (${failInfo})`,
+    );
+  }
+  const token = decoded instanceof asn1js.Sequence ? decoded.valueBlock.value[1] : undefined;
+  if (!response.timeStampToken || !token)
+    throw invalid('the granted response carries no timeStampToken');
+  return parseTimestampToken(Buffer.from(token.valueBeforeDecodeView), status);
+}
+
+/** Parses a TimeStampToken (a CMS ContentInfo), e.g. one carried in a sigstore bundle. */
+export function parseTimestampToken(token: Uint8Array, status = 0): ParsedToken {
+  try {
+    return readToken(token, status);
+  } catch (error) {
+    // PKI.js objects built from odd but decodable ASN.1 can fail in surprising ways.
+    if (error instanceof VerificationError) throw error;
+    throw invalid(error instanceof Error ? error.message : String(error));
+  }
+}
+
+function readToken(token: Uint8Array, status: number): ParsedToken {
+  const contentInfo = fromSchema(
+    () => new pkijs.ContentInfo({ schema: decodeExactly(token, 'token') }),
+    'not a ContentInfo',
+  );
+  if (contentInfo.contentType !== VERIFY_OID.signedData) {
+    throw invalid(`token content type is ${contentInfo.contentType}, not SignedData`);
+  }
+  const signedData = fromSchema(
+    () => new pkijs.SignedData({ schema: contentInfo.content }),
+    'not a SignedData',
+  );
+  const encapsulated = signedData.encapContentInfo;
+  if (encapsulated.eContentType !== VERIFY_OID.tstInfo) {
+    throw invalid(`encapsulated content type is ${encapsulated.eContentType}, not TSTInfo`);
+  }
+  if (!(encapsulated.eContent instanceof asn1js.OctetString))
+    throw invalid('the SignedData carries no TSTInfo');
+  const tstInfoDer = Buffer.from(encapsulated.eContent.getValue());
+  const tstInfo = fromSchema(
+    () => new pkijs.TSTInfo({ schema: decodeExactly(tstInfoDer, 'TSTInfo') }),
+    'not a TSTInfo',
+  );
+  if (tstInfo.version !== 1) throw invalid(`TSTInfo version is ${tstInfo.version}, expected 1`);
+  if (signedData.signerInfos.length !== 1) {
+    throw invalid(
+      `the SignedData has ${signedData.signerInfos.length} signers, expected exactly one`,
+    );
+  }
+  const signerInfo = signedData.signerInfos[0] as pkijs.SignerInfo;
+
+  const hashAlgorithmOid = tstInfo.messageImprint.hashAlgorithm.algorithmId;
+  const hashAlgorithm = digestByOid(hashAlgorithmOid);
+  if (!hashAlgorithm)
+    throw invalid(`unknown hash algorithm ${hashAlgorithmOid} in the message imprint`);
+  const digestAlgorithm = digestByOid(signerInfo.digestAlgorithm.algorithmId);
+  if (!digestAlgorithm)
+    throw invalid(`unknown SignerInfo digest algorithm ${signerInfo.digestAlgorithm.algorithmId}`);
+
+  const certificates = embeddedCertificates(contentInfo.content).map((der) =>
+    fromSchema(() => viewCertificate(der), 'embedded certificate'),
+  );
+
+  const signedAttributes: SignedAttribute[] = (signerInfo.signedAttrs?.attributes ?? []).map(
+    (attribute) => ({
+      oid: attribute.type,
+      name: ATTRIBUTE_NAMES[attribute.type] ?? attribute.type,
+      valuesHex: attribute.values.map((value) => Buffer.from(value.toBER()).toString('hex')),
+      description: describeAttribute(attribute),
+    }),
+  );
+  const signingTimeAttribute = signerInfo.signedAttrs?.attributes.find(
+    (a) => a.type === VERIFY_OID.signingTime,
+  );
+  const signingTimeValue = signingTimeAttribute?.values[0];
+  const tsa = tstInfo.tsa;
+  const tsaNameDer =
+    tsa?.type === 4 && tsa.value instanceof pkijs.RelativeDistinguishedNames
+      ? Buffer.from(tsa.value.valueBeforeDecode)
+      : undefined;
+
+  const timestamp: Timestamp = {
+    status,
+    version: tstInfo.version,
+    policy: tstInfo.policy,
+    hashAlgorithm,
+    hashAlgorithmOid,
+    hashedMessage: Buffer.from(tstInfo.messageImprint.hashedMessage.getValue()),
+    serialNumber: tstInfo.serialNumber.toBigInt(),
+    genTime: tstInfo.genTime,
+    accuracy: tstInfo.accuracy
+      ? {
+          seconds: tstInfo.accuracy.seconds ?? 0,
+          millis: tstInfo.accuracy.millis ?? 0,
+          micros: tstInfo.accuracy.micros ?? 0,
+        }
+      : undefined,
+    ordering: tstInfo.ordering ?? false,
+    nonce: tstInfo.nonce?.toBigInt(),
+    tsaName: tsa ? generalNameText(tsa) : undefined,
+    tsaNameDer,
+    extensions: (tstInfo.extensions ?? []).map((extension) => ({
+      oid: extension.extnID,
+      critical: extension.critical,
+      valueHex: Buffer.from(extension.extnValue.getValue()).toString('hex'),
+    })),
+    certificates,
+    signer: {
+      identifier: signerIdentifierText(signerInfo),
+      digestAlgorithm,
+      signatureAlgorithmOid: signerInfo.signatureAlgorithm.algorithmId,
+      signedAttributes,
+      signingTime:
+        signingTimeValue instanceof asn1js.UTCTime ||
+        signingTimeValue instanceof asn1js.GeneralizedTime
+          ? signingTimeValue.toDate()
+          : undefined,
+    },
+    tstInfoDer,
+    tokenDer: Buffer.from(token),
+  };
+  return {
+    timestamp,
+    signerInfo,
+    signedAttributesDer: signerInfo.signedAttrs
+      ? Buffer.from(signerInfo.signedAttrs.encodedValue)
+      : undefined,
+    signature: Buffer.from(signerInfo.signature.getValue()),
+  };
+}
+
+/** A short reading of a signed attribute's first value, for inspect. */
+function describeAttribute(attribute: pkijs.Attribute): string {
+  const value = attribute.values[0];
+  if (value instanceof asn1js.ObjectIdentifier) return value.valueBlock.toString();
+  if (value instanceof asn1js.UTCTime || value instanceof asn1js.GeneralizedTime)
+    return value.toDate().toISOString();
+  if (value instanceof asn1js.OctetString)
+    return Buffer.from(value.valueBlock.valueHexView).toString('hex');
+  if (
+    (attribute.type === VERIFY_OID.signingCertificateV2 ||
+      attribute.type === VERIFY_OID.signingCertificate) &&
+    value instanceof asn1js.Sequence
+  ) {
+    const certs = value.valueBlock.value[0];
+    const first = certs instanceof asn1js.Sequence ? certs.valueBlock.value[0] : undefined;
+    if (first instanceof asn1js.Sequence) {
+      const fields = first.valueBlock.value;
+      const explicitAlgorithm = fields[0] instanceof asn1js.Sequence;
+      const algorithm = explicitAlgorithm
+        ? (digestByOid(new pkijs.AlgorithmIdentifier({ schema: fields[0] }).algorithmId) ??
+          'unknown')
+        : attribute.type === VERIFY_OID.signingCertificateV2
+          ? 'sha256'
+          : 'sha1';
+      const hash = fields[explicitAlgorithm ? 1 : 0];
+      if (hash instanceof asn1js.OctetString) {
+        return `certificate ${algorithm} ${Buffer.from(hash.valueBlock.valueHexView).toString('hex')}`;
+      }
+    }
+  }
+  return attribute.values.map((item) => Buffer.from(item.toBER()).toString('hex')).join(', ');
+}
+
+/**
+ * The certificates [0] IMPLICIT CertificateSet of a SignedData, as the exact bytes received (the
+ * ESS certificate hash is over those bytes, not over a re-encoding).
+ */
+function embeddedCertificates(signedData: asn1js.AsnType): Buffer[] {
+  if (!(signedData instanceof asn1js.Sequence)) throw invalid('the SignedData is not a SEQUENCE');
+  const set = signedData.valueBlock.value.find(
+    (element) => element.idBlock.tagClass === 3 && element.idBlock.tagNumber === 0,
+  );
+  if (!(set instanceof asn1js.Constructed)) return [];
+  return set.valueBlock.value.map((element) => {
+    if (!(element instanceof asn1js.Sequence))
+      throw invalid('the SignedData embeds a non-X.509 certificate');
+    return Buffer.from(element.valueBeforeDecodeView);
+  });
+}
+
+function failInfoText(failInfo: asn1js.BitString | undefined): string {
+  if (!failInfo) return 'no failure info';
+  const bytes = new Uint8Array(failInfo.valueBlock.valueHexView);
+  const names: string[] = [];
+  for (let bit = 0; bit < bytes.length * 8; bit++) {
+    if ((bytes[bit >> 3] ?? 0) & (0x80 >> (bit & 7)))
+      names.push(FAIL_INFO_NAMES[bit] ?? `bit ${bit}`);
+  }
+  return names.join(', ') || 'no failure info';
+}
+
+function generalNameText(name: pkijs.GeneralName): string {
+  if (name.value instanceof pkijs.RelativeDistinguishedNames) return nameToString(name.value);
+  return typeof name.value === 'string' ? name.value : `GeneralName [${name.type}]`;
+}
+
+function signerIdentifierText(signerInfo: pkijs.SignerInfo): string {
+  const sid: unknown = signerInfo.sid;
+  if (sid instanceof pkijs.IssuerAndSerialNumber) {
+    return `issuer "${nameToString(sid.issuer)}", serial ${sid.serialNumber.toBigInt().toString(16)}`;
+  }
+  const keyIdentifier = sidKeyIdentifier(signerInfo);
+  return keyIdentifier
+    ? `subjectKeyIdentifier ${keyIdentifier.toString('hex')}`
+    : 'unknown signer identifier';
+}
+
+/** The subjectKeyIdentifier of a `[0] SubjectKeyIdentifier` sid, if the sid is one. */
+export function sidKeyIdentifier(signerInfo: pkijs.SignerInfo): Buffer | undefined {
+  const sid: unknown = signerInfo.sid;
+  if (sid instanceof asn1js.Primitive) return Buffer.from(sid.valueBlock.valueHexView);
+  return undefined;
+}
+
+export type { DigestName };

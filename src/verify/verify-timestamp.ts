@@ -1,0 +1,154 @@
+import { createHash, X509Certificate } from 'node:crypto';
+import { buildChains } from './chain.js';
+import { verifySignerInfo } from './cms-signer.js';
+import { subjectText, viewCertificate, type CertificateView } from './certificate-view.js';
+import { VerificationError } from './errors.js';
+import { checkTsaCertificate } from './leaf-checks.js';
+import { parseTimestampResponse } from './parse-response.js';
+import type { Timestamp } from './timestamp.js';
+
+/** A certificate as DER bytes or a Node X509Certificate. */
+export type CertificateInput = Uint8Array | X509Certificate;
+
+/** The artifact: its bytes, a stream of them (hashed as it flows), or its digest already computed. */
+export type ArtifactInput =
+  Uint8Array | AsyncIterable<Uint8Array | string> | { digest: Uint8Array };
+
+export interface VerifyOptions {
+  /** Trust anchors. At least one is required. */
+  roots: readonly CertificateInput[];
+  /** Untrusted certificates that may complete the path (the token's own are added). */
+  intermediates?: readonly CertificateInput[];
+  /** The expected TSA certificate; required when the token embeds none. */
+  tsaCertificate?: CertificateInput;
+  /** The nonce the request carried; the token must echo it. */
+  nonce?: bigint;
+  /** The expected TSA policy OID. */
+  oid?: string;
+  /** The expected subject common name of the TSA certificate. */
+  commonName?: string;
+  /** When the chain must be valid; the token's genTime by default (RFC 3161 section 4.3). */
+  currentTime?: Date;
+}
+
+const WEAK_HASHES = new Set(['sha1']);
+const ACCEPTED_HASHES = new Set(['sha256', 'sha384', 'sha512']);
+
+function toView(input: CertificateInput, what: string): CertificateView {
+  try {
+    return viewCertificate(input instanceof X509Certificate ? input.raw : input);
+  } catch (error) {
+    throw new VerificationError(
+      `${what} is not a valid certificate: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+}
+
+/**
+ * Verifies an RFC 3161 TimeStampResp against an artifact: the steps of Go's
+ * verification.VerifyTimestampResponse with its security fixes, plus the ESS certificate hash,
+ * the tsa name, the TSTInfo version, the contentType attribute and a granted status. Returns the
+ * parsed timestamp; throws a VerificationError that names the problem.
+ */
+export async function verifyTimestampResponse(
+  tsr: Uint8Array,
+  artifact: ArtifactInput,
+  options: VerifyOptions,
+): Promise<Timestamp> {
+  const token = parseTimestampResponse(tsr);
+  const { timestamp } = token;
+
+  if (WEAK_HASHES.has(timestamp.hashAlgorithm)) {
+    throw new VerificationError('weak hash algorithm: must be SHA-256, SHA-384, or SHA-512');
+  }
+  if (!ACCEPTED_HASHES.has(timestamp.hashAlgorithm))
+    throw new VerificationError('unsupported hash algorithm');
+
+  const roots = options.roots.map((root) => toView(root, 'root certificate'));
+  if (roots.length === 0) {
+    throw new VerificationError(
+      'no root certificates provided for verifying the certificate chain',
+    );
+  }
+  const tsaCertificate = options.tsaCertificate
+    ? toView(options.tsaCertificate, 'TSA certificate')
+    : undefined;
+  const embedded = timestamp.certificates;
+  if (embedded.length === 0 && !tsaCertificate) {
+    throw new VerificationError(
+      'leaf certificate must be present in the TSR or as a verify option',
+    );
+  }
+
+  // The provided TSA certificate also counts for tokens that embed only part of the chain.
+  const candidates = tsaCertificate ? [...embedded, tsaCertificate] : embedded;
+  const signer = verifySignerInfo(token, candidates);
+  if (tsaCertificate && !tsaCertificate.der.equals(signer.der)) {
+    throw new VerificationError(
+      'certificate embedded in the TSR does not match the provided TSA certificate',
+    );
+  }
+
+  const intermediates = [
+    ...(options.intermediates ?? []).map((cert) => toView(cert, 'intermediate certificate')),
+    ...embedded,
+  ];
+  const chains = buildChains(signer, {
+    intermediates,
+    roots,
+    at: options.currentTime ?? timestamp.genTime,
+  });
+  if (chains.chains.length === 0) {
+    throw new VerificationError(
+      `error while verifying signer certificate chain: ${chains.failure ?? 'no chain found'}`,
+    );
+  }
+
+  if (options.nonce !== undefined) {
+    if (timestamp.nonce === undefined) {
+      throw new VerificationError(
+        `expected nonce ${options.nonce} but response does not contain a nonce`,
+      );
+    }
+    if (timestamp.nonce !== options.nonce) {
+      throw new VerificationError(
+        `incoming nonce ${options.nonce} does not match TSR nonce ${timestamp.nonce}`,
+      );
+    }
+  }
+  if (options.oid !== undefined && timestamp.policy !== options.oid) {
+    throw new VerificationError(
+      `OID content does not match: TSR policy ${timestamp.policy}, expected ${options.oid}`,
+    );
+  }
+
+  checkTsaCertificate(signer, options.commonName);
+  if (chains.timestampingChains.length === 0) {
+    throw new VerificationError(
+      'no verified certificate chain met EKU requirements: intermediate certificate does not allow Timestamping usage',
+    );
+  }
+  checkTsaName(timestamp, signer);
+
+  const digest = await digestArtifact(artifact, timestamp.hashAlgorithm);
+  if (!digest.equals(timestamp.hashedMessage))
+    throw new VerificationError("hashed messages don't match");
+  return timestamp;
+}
+
+/** RFC 3161 section 2.4.2: when present, tsa names the TSA, i.e. the signer certificate's subject. */
+function checkTsaName(timestamp: Timestamp, signer: CertificateView): void {
+  if (timestamp.tsaName === undefined) return;
+  if (timestamp.tsaNameDer?.equals(signer.subjectDer)) return;
+  throw new VerificationError(
+    `the TSTInfo tsa name "${timestamp.tsaName}" does not match the signer certificate subject "${subjectText(signer)}"`,
+  );
+}
+
+async function digestArtifact(artifact: ArtifactInput, hash: string): Promise<Buffer> {
+  if ('digest' in artifact) return Buffer.from(artifact.digest);
+  const hasher = createHash(hash);
+  if (artifact instanceof Uint8Array) return hasher.update(artifact).digest();
+  for await (const chunk of artifact) hasher.update(chunk);
+  return hasher.digest();
+}

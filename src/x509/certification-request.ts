@@ -1,0 +1,48 @@
+import { OID } from '../asn1/oids.js';
+import {
+  bitString,
+  boolean,
+  contextTag,
+  integer,
+  namedBitString,
+  octetString,
+  oid,
+  sequence,
+  set,
+  tlv,
+} from '../asn1/der.js';
+import type { Signer } from '../signers/signer.js';
+import { KeyUsage } from './certificate-builder.js';
+import { encodeName, type NameAttributes } from './name.js';
+
+const EXTENSION_REQUEST = '1.2.840.113549.1.9.14';
+
+/**
+ * A PKCS#10 CertificationRequest (RFC 2986) for a TSA leaf key, signed through the Signer. It asks,
+ * in an extensionRequest attribute, for what a TSA certificate needs: keyUsage digitalSignature and
+ * a critical extendedKeyUsage of timeStamping alone, so the signing CA can copy them.
+ *
+ *   CertificationRequestInfo ::= SEQUENCE { version INTEGER { v1(0) }, subject Name,
+ *     subjectPKInfo SubjectPublicKeyInfo, attributes [0] IMPLICIT Attributes }
+ */
+export async function createCertificationRequest(
+  signer: Signer,
+  subject: NameAttributes,
+): Promise<Buffer> {
+  const extensions = sequence(
+    sequence(
+      oid(OID.keyUsage),
+      boolean(true),
+      octetString(namedBitString([KeyUsage.digitalSignature])),
+    ),
+    sequence(oid(OID.extKeyUsage), boolean(true), octetString(sequence(oid(OID.timeStamping)))),
+  );
+  const info = sequence(
+    integer(0),
+    encodeName(subject),
+    signer.publicKey.export({ type: 'spki', format: 'der' }),
+    tlv(contextTag(0, true), sequence(oid(EXTENSION_REQUEST), set(extensions))),
+  );
+  const signature = await signer.sign(info);
+  return sequence(info, signer.algorithm.identifier, bitString(signature));
+}

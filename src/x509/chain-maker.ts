@@ -1,0 +1,107 @@
+import { OID } from '../asn1/oids.js';
+import type { Signer } from '../signers/signer.js';
+import {
+  createCertificate,
+  KeyUsage,
+  subjectKeyIdentifier,
+  type CertificateIssuer,
+} from './certificate-builder.js';
+import { encodeName, type NameAttributes } from './name.js';
+
+const HOUR = 3_600_000;
+
+/** Go certificate-maker's default lifetimes: root 87600h, intermediate 43800h, leaf 8760h. */
+export const DEFAULT_LIFETIMES = {
+  root: 87_600 * HOUR,
+  intermediate: 43_800 * HOUR,
+  leaf: 8_760 * HOUR,
+} as const;
+
+export interface ChainMember {
+  /** Holds the certificate's key; CA members also sign the certificate below them with it. */
+  signer: Signer;
+  subject: NameAttributes;
+  notBefore: Date;
+  notAfter: Date;
+}
+
+export interface ChainPlan {
+  root: ChainMember;
+  /** Without an intermediate, the root issues the leaf directly. */
+  intermediate?: ChainMember;
+  leaf: ChainMember;
+}
+
+/**
+ * Makes a TSA certificate chain root -> [intermediate] -> leaf, every certificate signed through
+ * the Signer interface (so KMS keys work as local ones). Returns the DER chain leaf first, the
+ * order the server's --certificate-chain-path expects.
+ *
+ * - root: CA, pathLen 1, keyCertSign + cRLSign, no EKU (certificate-maker's root template);
+ * - intermediate: CA, pathLen 0, keyCertSign + cRLSign, EKU timeStamping, so the server's default
+ *   --enforce-intermediate-eku accepts it (the template trap of Go issues #1088/#1141);
+ * - leaf: end-entity, digitalSignature only, EKU timeStamping alone and critical (RFC 3161 2.3).
+ * A certificate never outlives its issuer: notAfter is clamped to the issuer's.
+ */
+export async function makeCertificateChain(plan: ChainPlan): Promise<Buffer[]> {
+  const { root, intermediate, leaf } = plan;
+  const rootCertificate = await createCertificate(
+    {
+      subject: root.subject,
+      notBefore: root.notBefore,
+      notAfter: root.notAfter,
+      publicKey: root.signer.publicKey,
+      basicConstraints: { pathLenConstraint: 1 },
+      keyUsage: [KeyUsage.keyCertSign, KeyUsage.cRLSign],
+    },
+    'self-signed',
+    root.signer,
+  );
+  const chain: Buffer[] = [rootCertificate];
+  let leafIssuer = root;
+
+  if (intermediate) {
+    leafIssuer = { ...intermediate, notAfter: earliest(intermediate.notAfter, root.notAfter) };
+    chain.unshift(
+      await createCertificate(
+        {
+          subject: intermediate.subject,
+          notBefore: intermediate.notBefore,
+          notAfter: leafIssuer.notAfter,
+          publicKey: intermediate.signer.publicKey,
+          basicConstraints: { pathLenConstraint: 0 },
+          keyUsage: [KeyUsage.keyCertSign, KeyUsage.cRLSign],
+          extendedKeyUsage: { purposes: [OID.timeStamping], critical: false },
+        },
+        issuedBy(root),
+      ),
+    );
+  }
+
+  chain.unshift(
+    await createCertificate(
+      {
+        subject: leaf.subject,
+        notBefore: leaf.notBefore,
+        notAfter: earliest(leaf.notAfter, leafIssuer.notAfter),
+        publicKey: leaf.signer.publicKey,
+        keyUsage: [KeyUsage.digitalSignature],
+        extendedKeyUsage: { purposes: [OID.timeStamping], critical: true },
+      },
+      issuedBy(leafIssuer),
+    ),
+  );
+  return chain;
+}
+
+function issuedBy(issuer: ChainMember): CertificateIssuer {
+  return {
+    name: encodeName(issuer.subject),
+    signer: issuer.signer,
+    subjectKeyIdentifier: subjectKeyIdentifier(issuer.signer.publicKey),
+  };
+}
+
+function earliest(notAfter: Date, issuerNotAfter: Date): Date {
+  return notAfter > issuerNotAfter ? issuerNotAfter : notAfter;
+}

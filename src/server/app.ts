@@ -3,6 +3,9 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import type { ServeConfig } from '../config/schema.js';
 import type { IssueOutcome, RequestFormat, TimestampAuthority } from '../tsp/authority.js';
 import { accepts, mediaType } from './media-type.js';
+import { registerOperations } from './operations.js';
+import type { ServingState } from './readiness.js';
+import { transportOptions, type Transport } from './transport.js';
 
 export const ROUTES = {
   timestamp: '/api/v1/timestamp',
@@ -34,6 +37,10 @@ export interface ServerDependencies {
   /** PEM of the whole chain, leaf first. */
   chainPem: string;
   logger: FastifyBaseLogger;
+  /** The listener this instance serves (default: plain HTTP). */
+  transport?: Transport;
+  /** Shared with the process's other listeners; /readyz reads it. */
+  state?: ServingState;
 }
 
 declare module 'fastify' {
@@ -61,8 +68,10 @@ export async function buildServer(deps: ServerDependencies) {
     // Go serves /ping case-insensitively (chi Heartbeat); every other path is case-sensitive.
     rewriteUrl: (request) => (request.url?.toLowerCase() === ROUTES.ping ? ROUTES.ping : (request.url ?? '/')),
     return503OnClosing: true,
+    ...transportOptions(config, deps.transport),
   });
   app.decorateRequest('tsaOutcome', null);
+  registerOperations(app, { transport: deps.transport, state: deps.state, pingPath: ROUTES.ping });
 
   // Only the two request media types; Fastify's defaults (text/plain...) are removed.
   app.removeAllContentTypeParsers();

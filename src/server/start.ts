@@ -8,6 +8,11 @@ import { TimestampAuthority } from '../tsp/authority.js';
 import { parseCertificate, type Certificate } from '../x509/certificate.js';
 import { encodePem } from '../x509/pem.js';
 import { buildServer, type TsaServer } from './app.js';
+import { observeCertificateChain, startRuntimeMetrics } from './http-metrics.js';
+import { applyConnectionLimits, closeGracefully, trackSessions } from './listeners.js';
+import { startMetricsListener } from './metrics-listener.js';
+import { createServingState, type ServingState } from './readiness.js';
+import { loadTlsMaterial, tlsRequested } from './tls.js';
 
 export interface RunningServer {
   app: TsaServer;
@@ -16,6 +21,12 @@ export interface RunningServer {
   chain: Certificate[];
   /** The address the server listens on, e.g. http://127.0.0.1:3000 */
   url: string;
+  /** The HTTPS (HTTP/2) listener's address, when TLS is configured. */
+  tlsUrl?: string;
+  /** The Prometheus endpoint, e.g. http://127.0.0.1:2112/metrics */
+  metricsUrl: string;
+  state: ServingState;
+  /** Graceful: /readyz turns 503, listeners stop accepting, in-flight requests get --graceful-timeout. */
   close(): Promise<void>;
 }
 
@@ -61,19 +72,77 @@ export async function createAuthority(config: ServeConfig, logger: FastifyBaseLo
   return { authority, signer, chain, chainPem };
 }
 
-export async function startServer(config: ServeConfig, logger: FastifyBaseLogger): Promise<RunningServer> {
+export async function startServer(
+  config: ServeConfig,
+  logger: FastifyBaseLogger,
+): Promise<RunningServer> {
   const { authority, signer, chain, chainPem } = await createAuthority(config, logger);
-  const app = await buildServer({ config, authority, chainPem, logger });
-  const url = await app.listen({ host: config.host, port: config.port });
-  logger.info({ signer: signer.id, algorithm: signer.algorithm.oid }, `serving timestamps on ${url}`);
+  observeCertificateChain(chain);
+  startRuntimeMetrics();
+  const state = createServingState();
+  const tls = tlsRequested(config) ? loadTlsMaterial(config) : undefined;
+  const metrics = await startMetricsListener({
+    host: config.metricsHost || config.host,
+    port: config.metricsPort,
+    timeoutMs: config.readTimeout,
+  });
+  logger.info(`serving metrics on ${metrics.url}`);
+  const apps: TsaServer[] = [];
+  const sessions: ReturnType<typeof trackSessions>[] = [];
+  let url: string;
+  let tlsUrl: string | undefined;
+  try {
+    const app = await buildServer({
+      config,
+      authority,
+      chainPem,
+      logger,
+      state,
+      transport: { kind: 'http', pingOnly: config.httpPingOnly },
+    });
+    applyConnectionLimits(app.server, config);
+    apps.push(app);
+    url = await app.listen({ host: config.host, port: config.port });
+    logger.info(
+      { signer: signer.id, algorithm: signer.algorithm.oid },
+      `serving timestamps on ${url}`,
+    );
+    if (tls) {
+      const tlsApp = await buildServer({
+        config,
+        authority,
+        chainPem,
+        logger,
+        state,
+        transport: { kind: 'https', tls },
+      });
+      applyConnectionLimits(tlsApp.server, config);
+      sessions.push(trackSessions(tlsApp.server));
+      tlsUrl = await tlsApp.listen({ host: config.tlsHost || config.host, port: config.tlsPort });
+      apps.push(tlsApp);
+      logger.info(
+        `serving timestamps over HTTPS (HTTP/2, HTTP/1.1${tls.ca ? ', client certificates required' : ''}) on ${tlsUrl}`,
+      );
+    }
+  } catch (error) {
+    await Promise.all([...apps.map((app) => app.close()), metrics.close()]);
+    await signer[Symbol.asyncDispose]();
+    throw error;
+  }
+  const [app] = apps as [TsaServer];
   return {
     app,
     authority,
     signer,
     chain,
     url,
+    ...(tlsUrl ? { tlsUrl } : {}),
+    metricsUrl: metrics.url,
+    state,
     close: async () => {
-      await app.close();
+      state.draining = true;
+      await closeGracefully(apps, config.gracefulTimeout, logger, sessions);
+      await metrics.close();
       await signer[Symbol.asyncDispose]();
     },
   };

@@ -4,7 +4,6 @@ import {
   Histogram,
   Summary,
   collectDefaultMetrics,
-  exponentialBuckets,
 } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import type { Certificate } from '../x509/certificate.js';

@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect, constants } from 'node:http2';
-import { request } from 'node:https';
+import { request, type RequestOptions } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../src/config/resolve.js';
@@ -58,9 +59,9 @@ function postHttp2(url: string, body: Buffer) {
 /** One HTTPS/1.1 request; the client certificate is optional. */
 function getHttps(url: string, path: string, client?: { cert: Buffer; key: Buffer }) {
   return new Promise<{ status: number; alpn: string | false | null; body: string }>((resolve, reject) => {
-    const req = request(new URL(path, url), { ca: readFileSync(pki.ca), ALPNProtocols: ['http/1.1'], agent: false, ...client }, (res) => {
+    const req = request(new URL(path, url), { ca: readFileSync(pki.ca), ALPNProtocols: ['http/1.1'], agent: false, ...client } as RequestOptions, (res) => {
       let body = '';
-      const alpn = res.socket.alpnProtocol;
+      const alpn = (res.socket as TLSSocket).alpnProtocol;
       res.on('data', (chunk: Buffer) => (body += chunk.toString()));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, alpn, body }));
     });

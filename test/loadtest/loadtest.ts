@@ -30,7 +30,7 @@ export function stages(options: LoadTestOptions): [number, number][] {
   const plan: [number, number][] = [];
   for (let i = 1; i <= RAMP_STEPS; i++) plan.push([step(i / RAMP_STEPS), options.rampUpSeconds / RAMP_STEPS]);
   plan.push([options.connections, options.holdSeconds]);
-  for (let i = RAMP_STEPS - 1; i >= 1; i--) plan.push([step(i / RAMP_STEPS), options.rampDownSeconds / RAMP_STEPS]);
+  for (let i = RAMP_STEPS - 1; i >= 1; i--) plan.push([step(i / RAMP_STEPS), options.rampDownSeconds / (RAMP_STEPS - 1)]);
   return plan.filter(([, seconds]) => seconds > 0);
 }
 

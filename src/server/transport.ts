@@ -13,5 +13,6 @@ export function transportOptions(config: ServeConfig, transport: Transport | und
       http2SessionTimeout: config.cleanupTimeout,
     };
   }
-  return { http: { maxHeaderSize: config.maxHeaderSize } };
+  // Node checks --read-timeout every connectionsCheckingInterval (30 s by default): check each second.
+  return { http: { maxHeaderSize: config.maxHeaderSize, connectionsCheckingInterval: 1_000 } };
 }

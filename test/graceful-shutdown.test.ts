@@ -26,12 +26,18 @@ function splitRequest(url: string) {
       const headers = data.subarray(0, end).toString();
       const length = Number(/content-length: (\d+)/i.exec(headers)?.[1] ?? 0);
       if (data.length >= end + 4 + length) {
-        resolve({ status: Number(headers.split(' ')[1]), headers, body: data.subarray(end + 4, end + 4 + length) });
+        resolve({
+          status: Number(headers.split(' ')[1]),
+          headers,
+          body: data.subarray(end + 4, end + 4 + length),
+        });
         socket.end();
       }
     });
     socket.on('error', reject);
-    socket.on('close', () => reject(new Error(`connection closed before a response: ${data.toString()}`)));
+    socket.on('close', () =>
+      reject(new Error(`connection closed before a response: ${data.toString()}`)),
+    );
   });
   const connected = new Promise<void>((resolve) => socket.once('connect', resolve));
   return {

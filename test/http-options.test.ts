@@ -10,7 +10,10 @@ afterEach(async () => {
   await Promise.all(running.splice(0).map((server) => server.close()));
 });
 async function start(flags: Partial<Record<ServeOptionName, unknown>> = {}) {
-  const server = await startServer(resolveServeConfig({ port: 0, metricsPort: 0, ...flags }), silentLogger);
+  const server = await startServer(
+    resolveServeConfig({ port: 0, metricsPort: 0, ...flags }),
+    silentLogger,
+  );
   running.push(server);
   return server;
 }
@@ -25,7 +28,9 @@ function raw(url: string, data: string, { keepOpenMs = 0 } = {}): Promise<string
       received += chunk.toString();
       if (!keepOpenMs && received.includes('\r\n\r\n')) socket.end();
     });
-    socket.on('error', (error: NodeJS.ErrnoException) => (error.code === 'ECONNRESET' ? resolve(received) : reject(error)));
+    socket.on('error', (error: NodeJS.ErrnoException) =>
+      error.code === 'ECONNRESET' ? resolve(received) : reject(error),
+    );
     socket.on('close', () => resolve(received));
     socket.write(data);
   });
@@ -34,7 +39,11 @@ function raw(url: string, data: string, { keepOpenMs = 0 } = {}): Promise<string
 describe('CORS as rs/cors Default()', () => {
   it('allows any origin on simple requests', async () => {
     const { app } = await createTestServer();
-    const response = await app.inject({ method: 'GET', url: '/api/v1/timestamp/certchain', headers: { origin: 'https://example.org' } });
+    const response = await app.inject({
+      method: 'GET',
+      url: '/api/v1/timestamp/certchain',
+      headers: { origin: 'https://example.org' },
+    });
     expect(response.headers['access-control-allow-origin']).toBe('*');
     expect(response.headers['vary']).toContain('Origin');
     const withoutOrigin = await app.inject({ method: 'GET', url: '/ping' });
@@ -47,17 +56,27 @@ describe('CORS as rs/cors Default()', () => {
       app.inject({
         method: 'OPTIONS',
         url: '/api/v1/timestamp',
-        headers: { origin: 'https://example.org', 'access-control-request-method': method, ...(headers ? { 'access-control-request-headers': headers } : {}) },
+        headers: {
+          origin: 'https://example.org',
+          'access-control-request-method': method,
+          ...(headers ? { 'access-control-request-headers': headers } : {}),
+        },
       });
     const allowed = await preflight('POST', 'Content-Type');
     expect(allowed.statusCode).toBe(204);
-    expect(allowed.headers).toMatchObject({ 'access-control-allow-origin': '*', 'access-control-allow-methods': 'POST', 'access-control-allow-headers': 'Content-Type' });
+    expect(allowed.headers).toMatchObject({
+      'access-control-allow-origin': '*',
+      'access-control-allow-methods': 'POST',
+      'access-control-allow-headers': 'Content-Type',
+    });
     for (const refused of [await preflight('DELETE'), await preflight('POST', 'Authorization')]) {
       expect(refused.statusCode).toBe(204);
       expect(refused.headers['access-control-allow-origin']).toBeUndefined();
     }
     // OPTIONS without Access-Control-Request-Method is not a preflight: the route answers.
-    expect((await app.inject({ method: 'OPTIONS', url: '/api/v1/timestamp' })).statusCode).toBe(405);
+    expect((await app.inject({ method: 'OPTIONS', url: '/api/v1/timestamp' })).statusCode).toBe(
+      405,
+    );
   });
 });
 
@@ -68,22 +87,34 @@ describe('listener limits', () => {
     expect(response).toMatch(/^HTTP\/1\.1 200/);
     expect(response).toContain('Keep-Alive: timeout=620');
     const shorter = await start({ cleanupTimeout: '90s' });
-    expect(await raw(shorter.url, 'GET /ping HTTP/1.1\r\nHost: x\r\n\r\n')).toContain('Keep-Alive: timeout=90');
+    expect(await raw(shorter.url, 'GET /ping HTTP/1.1\r\nHost: x\r\n\r\n')).toContain(
+      'Keep-Alive: timeout=90',
+    );
   });
 
   it('refuses headers larger than --max-header-size with 431', async () => {
     const server = await start({ maxHeaderSize: '1KiB' });
-    const small = await raw(server.url, `GET /ping HTTP/1.1\r\nHost: x\r\nX-Pad: ${'a'.repeat(500)}\r\n\r\n`);
+    const small = await raw(
+      server.url,
+      `GET /ping HTTP/1.1\r\nHost: x\r\nX-Pad: ${'a'.repeat(500)}\r\n\r\n`,
+    );
     expect(small).toMatch(/^HTTP\/1\.1 200/);
-    const large = await raw(server.url, `GET /ping HTTP/1.1\r\nHost: x\r\nX-Pad: ${'a'.repeat(2000)}\r\n\r\n`);
+    const large = await raw(
+      server.url,
+      `GET /ping HTTP/1.1\r\nHost: x\r\nX-Pad: ${'a'.repeat(2000)}\r\n\r\n`,
+    );
     expect(large).toMatch(/^HTTP\/1\.1 431/);
   });
 
   it('answers 408 to a request not received within --read-timeout', async () => {
     const server = await start({ readTimeout: '1s' });
-    const response = await raw(server.url, 'POST /api/v1/timestamp HTTP/1.1\r\nHost: x\r\nContent-Type: application/timestamp-query\r\nContent-Length: 10\r\n\r\nab', {
-      keepOpenMs: 1,
-    });
+    const response = await raw(
+      server.url,
+      'POST /api/v1/timestamp HTTP/1.1\r\nHost: x\r\nContent-Type: application/timestamp-query\r\nContent-Length: 10\r\n\r\nab',
+      {
+        keepOpenMs: 1,
+      },
+    );
     expect(response).toMatch(/^HTTP\/1\.1 408/);
   });
 

@@ -22,8 +22,12 @@ const MODELS: Record<string, new (data: never) => { validate(): void }> = {
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
 };
 
-const byKey = (objects: KubeObject[]) => [...objects].sort((a, b) => `${a.kind}/${a.metadata.name}`.localeCompare(`${b.kind}/${b.metadata.name}`));
-const find = <T>(objects: KubeObject[], kind: string) => objects.find((object) => object.kind === kind) as unknown as T;
+const byKey = (objects: KubeObject[]) =>
+  [...objects].sort((a, b) =>
+    `${a.kind}/${a.metadata.name}`.localeCompare(`${b.kind}/${b.metadata.name}`),
+  );
+const find = <T>(objects: KubeObject[], kind: string) =>
+  objects.find((object) => object.kind === kind) as unknown as T;
 
 function validate(object: KubeObject): void {
   const Model = MODELS[`${object.apiVersion}/${object.kind}`];
@@ -70,13 +74,20 @@ for (const overlay of ['memory', 'aws-kms']) {
     it('renders the same objects as kubectl kustomize (where kubectl is installed)', () => {
       const kubectl = kubectlKustomize(dir);
       if (kubectl) expect(byKey(objects)).toEqual(byKey(kubectl));
-      expect(objects.map((object) => object.kind).sort()).toEqual(
-        ['ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'Namespace', 'PodDisruptionBudget', 'Service', 'ServiceAccount'],
-      );
+      expect(objects.map((object) => object.kind).sort()).toEqual([
+        'ConfigMap',
+        'Deployment',
+        'HorizontalPodAutoscaler',
+        'Namespace',
+        'PodDisruptionBudget',
+        'Service',
+        'ServiceAccount',
+      ]);
     });
 
     it('every object is valid against the Kubernetes schemas', () => {
-      for (const object of objects) expect(() => validate(object), `${object.kind} ${object.metadata.name}`).not.toThrow();
+      for (const object of objects)
+        expect(() => validate(object), `${object.kind} ${object.metadata.name}`).not.toThrow();
     });
 
     it('runs non-root and read-only, with probes, resources and a drain longer than the graceful timeout', () => {
@@ -84,11 +95,17 @@ for (const overlay of ['memory', 'aws-kms']) {
       const pod = deployment.spec.template.spec;
       const [container] = pod.containers;
       expect(pod.securityContext.runAsNonRoot).toBe(true);
-      expect(container?.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
+      expect(container?.securityContext).toMatchObject({
+        readOnlyRootFilesystem: true,
+        allowPrivilegeEscalation: false,
+      });
       expect(container?.readinessProbe.httpGet.path).toBe('/readyz');
       expect(container?.livenessProbe.httpGet.path).toBe('/livez');
       expect(container?.startupProbe.httpGet.path).toBe('/livez');
-      expect(container?.resources.requests).toMatchObject({ cpu: expect.any(String), memory: expect.any(String) });
+      expect(container?.resources.requests).toMatchObject({
+        cpu: expect.any(String),
+        memory: expect.any(String),
+      });
 
       const configMap = find<{ data: Record<string, string> }>(objects, 'ConfigMap');
       const configText = configMap.data['timestamp-server.yaml'] ?? '';
@@ -112,8 +129,13 @@ for (const overlay of ['memory', 'aws-kms']) {
       const deployment = find<DeploymentShape>(objects, 'Deployment');
       const labels = deployment.spec.template.metadata.labels;
       const service = find<{ spec: { selector: Record<string, string> } }>(objects, 'Service');
-      const pdb = find<{ spec: { selector: { matchLabels: Record<string, string> } } }>(objects, 'PodDisruptionBudget');
-      const hpa = find<{ spec: { minReplicas: number; metrics: { resource: { name: string } }[] } }>(objects, 'HorizontalPodAutoscaler');
+      const pdb = find<{ spec: { selector: { matchLabels: Record<string, string> } } }>(
+        objects,
+        'PodDisruptionBudget',
+      );
+      const hpa = find<{
+        spec: { minReplicas: number; metrics: { resource: { name: string } }[] };
+      }>(objects, 'HorizontalPodAutoscaler');
       expect(labels).toMatchObject(service.spec.selector);
       expect(labels).toMatchObject(pdb.spec.selector.matchLabels);
       expect(hpa.spec.metrics[0]?.resource.name).toBe('cpu');
@@ -126,35 +148,74 @@ describe('overlay specifics', () => {
   it('memory: one replica, and its config file starts the server as configured', () => {
     const objects = renderKustomization(join(KUBERNETES, 'overlays', 'memory'));
     expect(find<DeploymentShape>(objects, 'Deployment').spec.replicas).toBe(1);
-    const configText = find<{ data: Record<string, string> }>(objects, 'ConfigMap').data['timestamp-server.yaml'] ?? '';
-    const { config } = loadServeConfig({ flags: {}, env: {}, configPath: work.write('timestamp-server.yaml', configText) });
-    expect(config).toMatchObject({ host: '0.0.0.0', port: 3000, logType: 'prod', timestampSigner: 'memory', gracefulTimeout: 15_000 });
+    const configText =
+      find<{ data: Record<string, string> }>(objects, 'ConfigMap').data['timestamp-server.yaml'] ??
+      '';
+    const { config } = loadServeConfig({
+      flags: {},
+      env: {},
+      configPath: work.write('timestamp-server.yaml', configText),
+    });
+    expect(config).toMatchObject({
+      host: '0.0.0.0',
+      port: 3000,
+      logType: 'prod',
+      timestampSigner: 'memory',
+      gracefulTimeout: 15_000,
+    });
   });
 
   it('base: three replicas', () => {
-    expect(find<DeploymentShape>(renderKustomization(join(KUBERNETES, 'base')), 'Deployment').spec.replicas).toBe(3);
+    expect(
+      find<DeploymentShape>(renderKustomization(join(KUBERNETES, 'base')), 'Deployment').spec
+        .replicas,
+    ).toBe(3);
   });
 
   it('aws-kms: IRSA role on the service account, KMS signer, chain mounted, no credentials', () => {
     const objects = renderKustomization(join(KUBERNETES, 'overlays', 'aws-kms'));
-    const serviceAccount = find<{ metadata: { annotations: Record<string, string> } }>(objects, 'ServiceAccount');
-    expect(serviceAccount.metadata.annotations['eks.amazonaws.com/role-arn']).toMatch(/^arn:aws:iam::\d{12}:role\//);
+    const serviceAccount = find<{ metadata: { annotations: Record<string, string> } }>(
+      objects,
+      'ServiceAccount',
+    );
+    expect(serviceAccount.metadata.annotations['eks.amazonaws.com/role-arn']).toMatch(
+      /^arn:aws:iam::\d{12}:role\//,
+    );
     const deployment = find<DeploymentShape>(objects, 'Deployment');
     const pod = deployment.spec.template.spec;
     expect(pod.serviceAccountName).toBe('timestamp-server');
     expect(pod.containers[0]?.image).toBe('ghcr.io/example/timestamp-server:v0.1.0');
-    expect(pod.containers[0]?.env?.map((variable) => variable.name)).not.toContain('AWS_SECRET_ACCESS_KEY');
-    const config = parse(find<{ data: Record<string, string> }>(objects, 'ConfigMap').data['timestamp-server.yaml'] ?? '') as Record<string, string>;
-    expect(config).toMatchObject({ 'timestamp-signer': 'kms', 'kms-key-resource': 'awskms:///alias/timestamp-authority' });
+    expect(pod.containers[0]?.env?.map((variable) => variable.name)).not.toContain(
+      'AWS_SECRET_ACCESS_KEY',
+    );
+    const config = parse(
+      find<{ data: Record<string, string> }>(objects, 'ConfigMap').data['timestamp-server.yaml'] ??
+        '',
+    ) as Record<string, string>;
+    expect(config).toMatchObject({
+      'timestamp-signer': 'kms',
+      'kms-key-resource': 'awskms:///alias/timestamp-authority',
+    });
     const chainMount = pod.containers[0]?.volumeMounts.find((mount) => mount.name === 'chain');
     expect(config['certificate-chain-path']).toBe(`${chainMount?.mountPath}/chain.pem`);
-    expect(pod.volumes.find((volume) => volume.name === 'chain')?.configMap?.name).toBe('timestamp-server-chain');
-    expect(pod.containers[0]?.volumeMounts.map((mount) => mount.name).sort()).toEqual(['chain', 'config', 'tmp']);
+    expect(pod.volumes.find((volume) => volume.name === 'chain')?.configMap?.name).toBe(
+      'timestamp-server-chain',
+    );
+    expect(pod.containers[0]?.volumeMounts.map((mount) => mount.name).sort()).toEqual([
+      'chain',
+      'config',
+      'tmp',
+    ]);
   });
 
   it('the schema validation refuses a broken object', () => {
-    const [deployment] = renderKustomization(join(KUBERNETES, 'base')).filter((object) => object.kind === 'Deployment');
-    const broken = { ...deployment, spec: { ...(deployment?.spec as object), replicas: 'three' } } as KubeObject;
+    const [deployment] = renderKustomization(join(KUBERNETES, 'base')).filter(
+      (object) => object.kind === 'Deployment',
+    );
+    const broken = {
+      ...deployment,
+      spec: { ...(deployment?.spec as object), replicas: 'three' },
+    } as KubeObject;
     expect(() => validate(broken)).toThrow();
   });
 });

@@ -18,14 +18,29 @@ describe('load test thresholds (Go k6: p95 < 1 s, errors < 0.1 %)', () => {
   it('passes a run within both thresholds and names each broken one', () => {
     const ok = { requests: 10_000, errors: 9, p95Ms: 999, statusCounts: { 200: 9_991 } };
     expect(brokenThresholds(ok, GO_THRESHOLDS)).toEqual([]);
-    expect(brokenThresholds({ ...ok, p95Ms: 1_000 }, GO_THRESHOLDS)).toEqual(['p95 latency 1000.0 ms is not below 1000 ms']);
-    expect(brokenThresholds({ ...ok, errors: 10 }, GO_THRESHOLDS)).toEqual(['error rate 0.100 % is not below 0.1 %']);
-    expect(brokenThresholds({ ...ok, requests: 0, errors: 0 }, GO_THRESHOLDS)).toContain('no request completed');
+    expect(brokenThresholds({ ...ok, p95Ms: 1_000 }, GO_THRESHOLDS)).toEqual([
+      'p95 latency 1000.0 ms is not below 1000 ms',
+    ]);
+    expect(brokenThresholds({ ...ok, errors: 10 }, GO_THRESHOLDS)).toEqual([
+      'error rate 0.100 % is not below 0.1 %',
+    ]);
+    expect(brokenThresholds({ ...ok, requests: 0, errors: 0 }, GO_THRESHOLDS)).toContain(
+      'no request completed',
+    );
   });
 
   it('ramps up, holds and ramps down like the k6 scenario', () => {
-    const plan = stages({ url: '', connections: 1000, rampUpSeconds: 15, holdSeconds: 30, rampDownSeconds: 15, thresholds: GO_THRESHOLDS });
-    expect(plan.map(([connections]) => connections)).toEqual([200, 400, 600, 800, 1000, 1000, 800, 600, 400, 200]);
+    const plan = stages({
+      url: '',
+      connections: 1000,
+      rampUpSeconds: 15,
+      holdSeconds: 30,
+      rampDownSeconds: 15,
+      thresholds: GO_THRESHOLDS,
+    });
+    expect(plan.map(([connections]) => connections)).toEqual([
+      200, 400, 600, 800, 1000, 1000, 800, 600, 400, 200,
+    ]);
     expect(plan.reduce((total, [, seconds]) => total + seconds, 0)).toBe(60);
   });
 });
@@ -40,7 +55,13 @@ describe('load test against a running server', () => {
   it('sends the Go script request, which openssl reads as SHA-256 of "hello" with its nonce', async () => {
     const dir = tempDir();
     try {
-      const text = await openssl(['ts', '-query', '-in', dir.write('hello.tsq', helloTimeStampReq()), '-text']);
+      const text = await openssl([
+        'ts',
+        '-query',
+        '-in',
+        dir.write('hello.tsq', helloTimeStampReq()),
+        '-text',
+      ]);
       expect(text).toContain('0000 - 2c f2 4d ba 5f b0 a3 0e-26 e8 3b 2a c5 b9 e2 9e');
       expect(text).toContain('0010 - 1b 16 1e 5c 1f a7 42 5e-73 04 33 62 93 8b 98 24');
       expect(text).toContain('Nonce: 0x45EA49F1AAC25D41');
@@ -67,7 +88,14 @@ describe('load test against a running server', () => {
 
   it('fails when the server is not there', async () => {
     await expect(
-      runLoadTest({ url: 'http://127.0.0.1:1', connections: 1, rampUpSeconds: 0, holdSeconds: 1, rampDownSeconds: 0, thresholds: GO_THRESHOLDS }),
+      runLoadTest({
+        url: 'http://127.0.0.1:1',
+        connections: 1,
+        rampUpSeconds: 0,
+        holdSeconds: 1,
+        rampDownSeconds: 0,
+        thresholds: GO_THRESHOLDS,
+      }),
     ).rejects.toThrow();
   });
 });

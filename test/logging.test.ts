@@ -29,11 +29,20 @@ async function loggedServer(flags: Partial<Record<ServeOptionName, unknown>> = {
   const logger = createLogger('prod', 'info', sink);
   const config = resolveServeConfig({ logType: 'prod', ...flags });
   const tsa = await createAuthority(config, logger);
-  const app = await buildServer({ config, authority: tsa.authority, chainPem: tsa.chainPem, logger });
+  const app = await buildServer({
+    config,
+    authority: tsa.authority,
+    chainPem: tsa.chainPem,
+    logger,
+  });
   return { app, tsa, raw, lines: () => raw.map((line) => JSON.parse(line) as LogLine) };
 }
 
-const timestamp = { method: 'POST' as const, url: '/api/v1/timestamp', headers: { 'content-type': 'application/timestamp-query' } };
+const timestamp = {
+  method: 'POST' as const,
+  url: '/api/v1/timestamp',
+  headers: { 'content-type': 'application/timestamp-query' },
+};
 
 describe('request logs', () => {
   it('are one JSON object per line with severity and message (prod)', async () => {
@@ -41,16 +50,30 @@ describe('request logs', () => {
     await app.inject({ ...timestamp, payload: helloTimeStampReq() });
     expect(raw.length).toBeGreaterThan(0);
     for (const line of lines()) {
-      expect(line).toEqual(expect.objectContaining({ severity: expect.any(String), message: expect.any(String), time: expect.any(String) }));
+      expect(line).toEqual(
+        expect.objectContaining({
+          severity: expect.any(String),
+          message: expect.any(String),
+          time: expect.any(String),
+        }),
+      );
       expect(line).not.toHaveProperty('level');
       expect(line).not.toHaveProperty('msg');
     }
-    expect(lines().at(-1)).toMatchObject({ severity: 'INFO', statusCode: 200, message: 'request completed' });
+    expect(lines().at(-1)).toMatchObject({
+      severity: 'INFO',
+      statusCode: 200,
+      message: 'request completed',
+    });
   });
 
   it('carry the request ID from X-Request-Id and echo it, or generate one', async () => {
     const { app, lines } = await loggedServer();
-    const given = await app.inject({ ...timestamp, headers: { ...timestamp.headers, 'x-request-id': 'trace-42' }, payload: helloTimeStampReq() });
+    const given = await app.inject({
+      ...timestamp,
+      headers: { ...timestamp.headers, 'x-request-id': 'trace-42' },
+      payload: helloTimeStampReq(),
+    });
     expect(given.headers['x-request-id']).toBe('trace-42');
     expect(lines().at(-1)?.requestID).toBe('trace-42');
     const generated = await app.inject({ method: 'GET', url: '/api/v1/timestamp/certchain' });
@@ -61,7 +84,11 @@ describe('request logs', () => {
 
   it('use the header named by --http-request-id-header-name', async () => {
     const { app, lines } = await loggedServer({ httpRequestIdHeaderName: 'X-Correlation-Id' });
-    const response = await app.inject({ method: 'GET', url: '/api/v1/timestamp/certchain', headers: { 'x-correlation-id': 'c-7' } });
+    const response = await app.inject({
+      method: 'GET',
+      url: '/api/v1/timestamp/certchain',
+      headers: { 'x-correlation-id': 'c-7' },
+    });
     expect(response.headers['x-correlation-id']).toBe('c-7');
     expect(lines().at(-1)?.requestID).toBe('c-7');
   });
@@ -70,7 +97,11 @@ describe('request logs', () => {
     const { app, tsa, raw, lines } = await loggedServer();
     const rejected = await app.inject({ ...timestamp, payload: Buffer.from('30020500', 'hex') });
     expect(rejected.statusCode).toBe(400);
-    expect(lines().at(-1)).toMatchObject({ severity: 'WARN', statusCode: 400, failInfo: 'badDataFormat' });
+    expect(lines().at(-1)).toMatchObject({
+      severity: 'WARN',
+      statusCode: 400,
+      failInfo: 'badDataFormat',
+    });
 
     const secret = 'kms-token-do-not-log';
     Object.assign(tsa.signer, {
@@ -78,9 +109,17 @@ describe('request logs', () => {
         throw new Error(`signing service refused (401)`);
       },
     });
-    const failed = await app.inject({ ...timestamp, headers: { ...timestamp.headers, authorization: `Bearer ${secret}` }, payload: helloTimeStampReq() });
+    const failed = await app.inject({
+      ...timestamp,
+      headers: { ...timestamp.headers, authorization: `Bearer ${secret}` },
+      payload: helloTimeStampReq(),
+    });
     expect(failed.statusCode).toBe(500);
-    expect(lines().at(-1)).toMatchObject({ severity: 'ERROR', statusCode: 500, failInfo: 'systemFailure' });
+    expect(lines().at(-1)).toMatchObject({
+      severity: 'ERROR',
+      statusCode: 500,
+      failInfo: 'systemFailure',
+    });
     const everything = raw.join('\n');
     expect(everything).not.toContain(secret);
     expect(everything).not.toContain('PRIVATE KEY');

@@ -26,10 +26,16 @@ beforeAll(async () => {
   server = await startServer(resolveServeConfig({ port: 0, metricsPort: 0 }), silentLogger);
   const started = performance.now();
   const post = (body: Buffer | string, type: string) =>
-    fetch(`${server.url}/api/v1/timestamp`, { method: 'POST', headers: { 'content-type': type }, body });
+    fetch(`${server.url}/api/v1/timestamp`, {
+      method: 'POST',
+      headers: { 'content-type': type },
+      body,
+    });
   expect((await post(helloTimeStampReq(), 'application/timestamp-query')).status).toBe(200);
   expect((await post(helloTimeStampReq(), 'application/timestamp-query')).status).toBe(200);
-  expect((await post('{"artifactHash":"AA==","hashAlgorithm":"sha1"}', 'application/json')).status).toBe(400);
+  expect(
+    (await post('{"artifactHash":"AA==","hashAlgorithm":"sha1"}', 'application/json')).status,
+  ).toBe(400);
   expect((await post(Buffer.from([0x30, 0x00]), 'application/timestamp-query')).status).toBe(400);
   expect((await fetch(`${server.url}/ping`)).status).toBe(200);
   expect((await fetch(`${server.url}/no/such/path`)).status).toBe(404);
@@ -50,18 +56,42 @@ describe('Prometheus endpoint', () => {
     const result = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
     expect(result.error).toBeUndefined();
     const problems = `${result.stdout}${result.stderr}`.split('\n').filter(Boolean);
-    expect(problems.filter((line) => !ACCEPTED_LINT.some((accepted) => line.startsWith(accepted)))).toEqual([]);
+    expect(
+      problems.filter((line) => !ACCEPTED_LINT.some((accepted) => line.startsWith(accepted))),
+    ).toEqual([]);
     // 0 = clean, 3 = lint remarks only; 1 would be a format error.
     expect([0, 3]).toContain(result.status);
   });
 
   it('counts requests with the Go names and label bounds', () => {
-    expect(sample('timestamp_authority_http_requests_total', 'code="200",path="/api/v1/timestamp",method="POST"')).toBe('2');
-    expect(sample('timestamp_authority_http_requests_total', 'code="400",path="/api/v1/timestamp",method="POST"')).toBe('2');
-    expect(sample('timestamp_authority_http_requests_total', 'code="200",path="/ping",method="GET"')).toBe('1');
+    expect(
+      sample(
+        'timestamp_authority_http_requests_total',
+        'code="200",path="/api/v1/timestamp",method="POST"',
+      ),
+    ).toBe('2');
+    expect(
+      sample(
+        'timestamp_authority_http_requests_total',
+        'code="400",path="/api/v1/timestamp",method="POST"',
+      ),
+    ).toBe('2');
+    expect(
+      sample('timestamp_authority_http_requests_total', 'code="200",path="/ping",method="GET"'),
+    ).toBe('1');
     // Unknown paths (also with a trailing slash) and methods outside GET/POST/HEAD/OPTIONS are bounded.
-    expect(sample('timestamp_authority_http_requests_total', 'code="404",path="unrecognized",method="GET"')).toBe('2');
-    expect(sample('timestamp_authority_http_requests_total', 'code="405",path="/api/v1/timestamp",method="unrecognized"')).toBe('1');
+    expect(
+      sample(
+        'timestamp_authority_http_requests_total',
+        'code="404",path="unrecognized",method="GET"',
+      ),
+    ).toBe('2');
+    expect(
+      sample(
+        'timestamp_authority_http_requests_total',
+        'code="405",path="/api/v1/timestamp",method="unrecognized"',
+      ),
+    ).toBe('1');
     expect(text).not.toContain('/no/such/path');
     expect(pathLabel('/PING')).toBe('unrecognized');
     expect(methodLabel('PROPFIND')).toBe('unrecognized');
@@ -69,28 +99,53 @@ describe('Prometheus endpoint', () => {
 
   it('reports latencies in seconds', () => {
     // latency_by_api keeps Go's ExponentialBucketsRange(1 ms, 4 s, 10), now in seconds.
-    expect(text).toMatch(/^timestamp_authority_latency_by_api_bucket\{le="0\.001",path="\/ping",method="GET"\} /m);
-    expect(text).toMatch(/^timestamp_authority_latency_by_api_bucket\{le="4",path="\/ping",method="GET"\} 1$/m);
-    expect(text).toMatch(/^timestamp_authority_api_latency_summary\{quantile="0\.5",path="\/api\/v1\/timestamp",code="200"\} /m);
+    expect(text).toMatch(
+      /^timestamp_authority_latency_by_api_bucket\{le="0\.001",path="\/ping",method="GET"\} /m,
+    );
+    expect(text).toMatch(
+      /^timestamp_authority_latency_by_api_bucket\{le="4",path="\/ping",method="GET"\} 1$/m,
+    );
+    expect(text).toMatch(
+      /^timestamp_authority_api_latency_summary\{quantile="0\.5",path="\/api\/v1\/timestamp",code="200"\} /m,
+    );
     // Sequential requests cannot take longer in total than the wall-clock time around them.
-    const total = Number(sample('timestamp_authority_api_latency_sum', 'path="/api/v1/timestamp",code="200"'));
+    const total = Number(
+      sample('timestamp_authority_api_latency_sum', 'path="/api/v1/timestamp",code="200"'),
+    );
     expect(total).toBeGreaterThan(0);
     expect(total).toBeLessThanOrEqual(wallSeconds);
   });
 
   it('counts issuance outcomes by failInfo', () => {
-    expect(sample('timestamp_authority_issuance_total', 'outcome="granted",fail_info="none"')).toBe('2');
-    expect(sample('timestamp_authority_issuance_total', 'outcome="rejected",fail_info="badAlg"')).toBe('1');
-    expect(sample('timestamp_authority_issuance_total', 'outcome="rejected",fail_info="badDataFormat"')).toBe('1');
+    expect(sample('timestamp_authority_issuance_total', 'outcome="granted",fail_info="none"')).toBe(
+      '2',
+    );
+    expect(
+      sample('timestamp_authority_issuance_total', 'outcome="rejected",fail_info="badAlg"'),
+    ).toBe('1');
+    expect(
+      sample('timestamp_authority_issuance_total', 'outcome="rejected",fail_info="badDataFormat"'),
+    ).toBe('1');
   });
 
   it('exposes build info, certificate lifetime and Node runtime metrics', () => {
-    expect(text).toMatch(/^timestamp_authority_build_info\{version="v[^"]+",revision="[^"]+",build_date="[^"]+",nodeversion="v20\.[^"]+"\} 1$/m);
-    const notAfter = Math.min(...server.chain.map((certificate) => Date.parse(certificate.x509.validTo)));
-    const days = Number(/^timestamp_authority_certificate_valid_days_remaining ([0-9.e+]+)$/m.exec(text)?.[1]);
+    expect(text).toMatch(
+      /^timestamp_authority_build_info\{version="v[^"]+",revision="[^"]+",build_date="[^"]+",nodeversion="v20\.[^"]+"\} 1$/m,
+    );
+    const notAfter = Math.min(
+      ...server.chain.map((certificate) => Date.parse(certificate.x509.validTo)),
+    );
+    const days = Number(
+      /^timestamp_authority_certificate_valid_days_remaining ([0-9.e+]+)$/m.exec(text)?.[1],
+    );
     expect(days).toBeGreaterThan(0);
     expect(Math.abs(days - (notAfter - Date.now()) / 86_400_000)).toBeLessThan(1);
-    for (const name of ['nodejs_eventloop_lag_seconds', 'nodejs_eventloop_lag_p99_seconds', 'process_cpu_seconds_total', 'nodejs_heap_size_used_bytes']) {
+    for (const name of [
+      'nodejs_eventloop_lag_seconds',
+      'nodejs_eventloop_lag_p99_seconds',
+      'process_cpu_seconds_total',
+      'nodejs_heap_size_used_bytes',
+    ]) {
       expect(text).toMatch(new RegExp(`^${name} `, 'm'));
     }
   });

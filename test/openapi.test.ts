@@ -31,7 +31,9 @@ ajv.addSchema({ $id: 'openapi', components: spec.components });
 
 /** A response schema whose local references point into the registered document. */
 const resolvable = (schema: object): object =>
-  JSON.parse(JSON.stringify(schema).replaceAll('"#/components/', '"openapi#/components/')) as object;
+  JSON.parse(
+    JSON.stringify(schema).replaceAll('"#/components/', '"openapi#/components/'),
+  ) as object;
 
 /** "POST /api/v1/timestamp 200 application/timestamp-reply" for every documented response. */
 function documented(): Set<string> {
@@ -40,7 +42,8 @@ function documented(): Set<string> {
     for (const [method, operation] of Object.entries(operations)) {
       for (const [status, response] of Object.entries(operation.responses)) {
         const types = Object.keys(response.content ?? {});
-        for (const type of types.length ? types : ['none']) keys.add(`${method.toUpperCase()} ${path} ${status} ${type}`);
+        for (const type of types.length ? types : ['none'])
+          keys.add(`${method.toUpperCase()} ${path} ${status} ${type}`);
       }
     }
   }
@@ -71,7 +74,10 @@ function servedRoutes(tree: string): Set<string> {
 const der = { 'content-type': 'application/timestamp-query' };
 const json = { 'content-type': 'application/json' };
 const sha1Json = '{"artifactHash":"qvTGHdzF6KLavt4PO0gs2a6pQ00=","hashAlgorithm":"sha1"}';
-const sha256Json = JSON.stringify({ artifactHash: helloTimeStampReq().subarray(24, 56).toString('base64'), hashAlgorithm: 'sha256' });
+const sha256Json = JSON.stringify({
+  artifactHash: helloTimeStampReq().subarray(24, 56).toString('base64'),
+  hashAlgorithm: 'sha256',
+});
 
 interface Case {
   server: 'default' | 'http201' | 'smallBody' | 'failingSigner' | 'noClock' | 'draining';
@@ -82,19 +88,84 @@ interface Case {
 }
 
 const cases: Case[] = [
-  { server: 'default', method: 'POST', url: '/api/v1/timestamp', headers: der, payload: helloTimeStampReq() },
-  { server: 'default', method: 'POST', url: '/api/v1/timestamp', headers: json, payload: sha256Json },
-  { server: 'http201', method: 'POST', url: '/api/v1/timestamp', headers: der, payload: helloTimeStampReq() },
-  { server: 'default', method: 'POST', url: '/api/v1/timestamp', headers: der, payload: Buffer.from('3000', 'hex') },
+  {
+    server: 'default',
+    method: 'POST',
+    url: '/api/v1/timestamp',
+    headers: der,
+    payload: helloTimeStampReq(),
+  },
+  {
+    server: 'default',
+    method: 'POST',
+    url: '/api/v1/timestamp',
+    headers: json,
+    payload: sha256Json,
+  },
+  {
+    server: 'http201',
+    method: 'POST',
+    url: '/api/v1/timestamp',
+    headers: der,
+    payload: helloTimeStampReq(),
+  },
+  {
+    server: 'default',
+    method: 'POST',
+    url: '/api/v1/timestamp',
+    headers: der,
+    payload: Buffer.from('3000', 'hex'),
+  },
   { server: 'default', method: 'POST', url: '/api/v1/timestamp', headers: json, payload: sha1Json },
-  { server: 'smallBody', method: 'POST', url: '/api/v1/timestamp', headers: der, payload: helloTimeStampReq() },
-  { server: 'default', method: 'POST', url: '/api/v1/timestamp', headers: { 'content-type': 'text/plain' }, payload: 'x' },
-  { server: 'failingSigner', method: 'POST', url: '/api/v1/timestamp', headers: der, payload: helloTimeStampReq() },
-  { server: 'failingSigner', method: 'POST', url: '/api/v1/timestamp', headers: json, payload: sha256Json },
-  { server: 'noClock', method: 'POST', url: '/api/v1/timestamp', headers: der, payload: helloTimeStampReq() },
-  { server: 'noClock', method: 'POST', url: '/api/v1/timestamp', headers: json, payload: sha256Json },
+  {
+    server: 'smallBody',
+    method: 'POST',
+    url: '/api/v1/timestamp',
+    headers: der,
+    payload: helloTimeStampReq(),
+  },
+  {
+    server: 'default',
+    method: 'POST',
+    url: '/api/v1/timestamp',
+    headers: { 'content-type': 'text/plain' },
+    payload: 'x',
+  },
+  {
+    server: 'failingSigner',
+    method: 'POST',
+    url: '/api/v1/timestamp',
+    headers: der,
+    payload: helloTimeStampReq(),
+  },
+  {
+    server: 'failingSigner',
+    method: 'POST',
+    url: '/api/v1/timestamp',
+    headers: json,
+    payload: sha256Json,
+  },
+  {
+    server: 'noClock',
+    method: 'POST',
+    url: '/api/v1/timestamp',
+    headers: der,
+    payload: helloTimeStampReq(),
+  },
+  {
+    server: 'noClock',
+    method: 'POST',
+    url: '/api/v1/timestamp',
+    headers: json,
+    payload: sha256Json,
+  },
   { server: 'default', method: 'GET', url: '/api/v1/timestamp/certchain' },
-  { server: 'default', method: 'GET', url: '/api/v1/timestamp/certchain', headers: { accept: 'text/html' } },
+  {
+    server: 'default',
+    method: 'GET',
+    url: '/api/v1/timestamp/certchain',
+    headers: { accept: 'text/html' },
+  },
   { server: 'default', method: 'HEAD', url: '/api/v1/timestamp/certchain' },
   { server: 'default', method: 'GET', url: '/ping' },
   { server: 'default', method: 'HEAD', url: '/ping' },
@@ -125,7 +196,13 @@ beforeAll(async () => {
   servers.noClock = noClock.app;
   const state = createServingState();
   state.draining = true;
-  servers.draining = await buildServer({ config: base.config, authority: base.authority, chainPem: base.chainPem, logger: silentLogger, state });
+  servers.draining = await buildServer({
+    config: base.config,
+    authority: base.authority,
+    chainPem: base.chainPem,
+    logger: silentLogger,
+    state,
+  });
   await base.app.ready();
   routeTree = base.app.printRoutes({ commonPrefix: false });
 });
@@ -144,7 +221,11 @@ describe('openapi.yaml', () => {
 
   it('lists every route the server serves, and the server serves every route it lists', async () => {
     const served = servedRoutes(routeTree);
-    const listed = new Set(Object.entries(spec.paths).flatMap(([path, operations]) => Object.keys(operations).map((method) => `${method.toUpperCase()} ${path}`)));
+    const listed = new Set(
+      Object.entries(spec.paths).flatMap(([path, operations]) =>
+        Object.keys(operations).map((method) => `${method.toUpperCase()} ${path}`),
+      ),
+    );
     for (const route of listed) expect(served, route).toContain(route);
     // The rest are the documented catch-alls: 405 with Allow and an Error body.
     for (const route of [...served].filter((route) => !listed.has(route))) {
@@ -153,7 +234,10 @@ describe('openapi.yaml', () => {
       expect(response.statusCode, route).toBe(405);
       expect(response.headers['allow'], route).toBeTruthy();
       if (method === 'HEAD') continue;
-      expect(ajv.validate({ $ref: 'openapi#/components/schemas/Error' }, response.json()), route).toBe(true);
+      expect(
+        ajv.validate({ $ref: 'openapi#/components/schemas/Error' }, response.json()),
+        route,
+      ).toBe(true);
     }
   });
 
@@ -169,7 +253,10 @@ describe('openapi.yaml', () => {
       const type = mediaTypeOf(response, testCase.method);
       const key = `${testCase.method} ${testCase.url} ${response.statusCode} ${type}`;
       produced.add(key);
-      const documentedResponse = spec.paths[testCase.url]?.[testCase.method.toLowerCase()]?.responses[String(response.statusCode)];
+      const documentedResponse =
+        spec.paths[testCase.url]?.[testCase.method.toLowerCase()]?.responses[
+          String(response.statusCode)
+        ];
       expect(documentedResponse, key).toBeDefined();
       for (const header of Object.keys(documentedResponse?.headers ?? {})) {
         expect(response.headers[header.toLowerCase()], `${key} ${header}`).toBeDefined();

@@ -22,7 +22,11 @@ export function parseDockerfile(text: string): Stage[] {
     const args = rest.join(' ');
     if (keyword.toUpperCase() === 'FROM') {
       const match = /^(\S+)(?:\s+AS\s+(\S+))?$/i.exec(args);
-      stages.push({ base: match?.[1] ?? args, name: match?.[2] ?? String(stages.length), instructions: [] });
+      stages.push({
+        base: match?.[1] ?? args,
+        name: match?.[2] ?? String(stages.length),
+        instructions: [],
+      });
     } else {
       stages.at(-1)?.instructions.push({ keyword: keyword.toUpperCase(), args });
     }

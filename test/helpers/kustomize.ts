@@ -30,10 +30,15 @@ const isObject = (value: unknown): value is Record<string, unknown> =>
 export function strategicMerge(target: unknown, patch: unknown): unknown {
   if (isObject(target) && isObject(patch)) {
     const merged: Record<string, unknown> = { ...target };
-    for (const [key, value] of Object.entries(patch)) merged[key] = strategicMerge(target[key], value);
+    for (const [key, value] of Object.entries(patch))
+      merged[key] = strategicMerge(target[key], value);
     return merged;
   }
-  if (Array.isArray(target) && Array.isArray(patch) && patch.every((item) => isObject(item) && 'name' in item)) {
+  if (
+    Array.isArray(target) &&
+    Array.isArray(patch) &&
+    patch.every((item) => isObject(item) && 'name' in item)
+  ) {
     // As kubectl: items new to the list come first, in patch order; existing ones merge in place.
     const merged = [...target] as Record<string, unknown>[];
     const added: Record<string, unknown>[] = [];
@@ -55,7 +60,8 @@ function setImages(node: unknown, images: NonNullable<Kustomization['images']>):
       for (const container of value as Record<string, unknown>[]) {
         const [name = '', tag] = String(container['image']).split(':');
         const image = images.find((candidate) => candidate.name === name);
-        if (image) container['image'] = `${image.newName ?? name}:${image.newTag ?? tag ?? 'latest'}`;
+        if (image)
+          container['image'] = `${image.newName ?? name}:${image.newTag ?? tag ?? 'latest'}`;
       }
     } else setImages(value, images);
   }
@@ -70,20 +76,30 @@ export function renderKustomization(dir: string): KubeObject[] {
   let objects: KubeObject[] = [];
   for (const resource of kustomization.resources ?? []) {
     const path = join(dir, resource);
-    objects.push(...(resource.endsWith('.yaml') ? (readYaml(path) as KubeObject[]) : renderKustomization(path)));
+    objects.push(
+      ...(resource.endsWith('.yaml')
+        ? (readYaml(path) as KubeObject[])
+        : renderKustomization(path)),
+    );
   }
   for (const { path } of kustomization.patches ?? []) {
     for (const patch of readYaml(join(dir, path)) as KubeObject[]) {
-      const index = objects.findIndex((object) => object.kind === patch.kind && object.metadata.name === patch.metadata.name);
-      if (index === -1) throw new Error(`${path}: no ${patch.kind} ${patch.metadata.name} to patch`);
+      const index = objects.findIndex(
+        (object) => object.kind === patch.kind && object.metadata.name === patch.metadata.name,
+      );
+      if (index === -1)
+        throw new Error(`${path}: no ${patch.kind} ${patch.metadata.name} to patch`);
       objects[index] = strategicMerge(objects[index], patch) as KubeObject;
     }
   }
-  if (kustomization.images) objects.forEach((object) => setImages(object, kustomization.images ?? []));
+  if (kustomization.images)
+    objects.forEach((object) => setImages(object, kustomization.images ?? []));
   if (kustomization.namespace) {
     const namespace = kustomization.namespace;
     objects = objects.map((object) =>
-      object.kind === 'Namespace' ? object : { ...object, metadata: { ...object.metadata, namespace } },
+      object.kind === 'Namespace'
+        ? object
+        : { ...object, metadata: { ...object.metadata, namespace } },
     );
   }
   return objects;
@@ -91,7 +107,11 @@ export function renderKustomization(dir: string): KubeObject[] {
 
 /** `kubectl kustomize` output, or undefined where kubectl is not installed. */
 export function kubectlKustomize(dir: string): KubeObject[] | undefined {
-  if (spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore' }).status !== 0) return undefined;
-  const output = execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8', cwd: dirname(dir) });
+  if (spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore' }).status !== 0)
+    return undefined;
+  const output = execFileSync('kubectl', ['kustomize', dir], {
+    encoding: 'utf8',
+    cwd: dirname(dir),
+  });
   return parseAllDocuments(output).map((document) => document.toJS() as KubeObject);
 }

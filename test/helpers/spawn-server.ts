@@ -31,12 +31,17 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, cwd = REPO_R
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  );
   return { child, exited, stdout: () => stdout, stderr: () => stderr };
 }
 
 /** Starts `timestamp-server serve` with prod logs and waits until it serves. */
-export async function spawnServer(args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<SpawnedServer> {
+export async function spawnServer(
+  args: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+): Promise<SpawnedServer> {
   const run = runCli(
     ['serve', '--port', '0', '--metrics-port', '0', '--log-type', 'prod', ...args],
     { HOME: REPO_ROOT + '/test/fixtures-none', ...env },
@@ -52,14 +57,21 @@ export async function spawnServer(args: string[] = [], env: NodeJS.ProcessEnv = 
       for (const line of parts) {
         lines.push(line);
         const message = (JSON.parse(line) as { message?: string }).message ?? '';
-        const match = /^serving (metrics|timestamps|timestamps over HTTPS).* on (\S+)$/.exec(message);
+        const match = /^serving (metrics|timestamps|timestamps over HTTPS).* on (\S+)$/.exec(
+          message,
+        );
         if (match?.[1] && match[2]) found[match[1]] = match[2];
-        if (found['timestamps'] && (!args.includes('--tls-certificate') || found['timestamps over HTTPS'])) {
+        if (
+          found['timestamps'] &&
+          (!args.includes('--tls-certificate') || found['timestamps over HTTPS'])
+        ) {
           resolve(found);
         }
       }
     });
-    void run.exited.then((code) => reject(new Error(`server exited with ${code}:\n${run.stderr()}\n${lines.join('\n')}`)));
+    void run.exited.then((code) =>
+      reject(new Error(`server exited with ${code}:\n${run.stderr()}\n${lines.join('\n')}`)),
+    );
   });
   return {
     child: run.child,

@@ -8,7 +8,13 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { helloTimeStampReq } from './request.js';
-import { brokenThresholds, GO_THRESHOLDS, percentile, type LoadSummary, type Thresholds } from './thresholds.js';
+import {
+  brokenThresholds,
+  GO_THRESHOLDS,
+  percentile,
+  type LoadSummary,
+  type Thresholds,
+} from './thresholds.js';
 
 export interface LoadTestOptions {
   url: string;
@@ -28,13 +34,17 @@ const RAMP_STEPS = 5;
 export function stages(options: LoadTestOptions): [number, number][] {
   const step = (fraction: number) => Math.max(1, Math.round(options.connections * fraction));
   const plan: [number, number][] = [];
-  for (let i = 1; i <= RAMP_STEPS; i++) plan.push([step(i / RAMP_STEPS), options.rampUpSeconds / RAMP_STEPS]);
+  for (let i = 1; i <= RAMP_STEPS; i++)
+    plan.push([step(i / RAMP_STEPS), options.rampUpSeconds / RAMP_STEPS]);
   plan.push([options.connections, options.holdSeconds]);
-  for (let i = RAMP_STEPS - 1; i >= 1; i--) plan.push([step(i / RAMP_STEPS), options.rampDownSeconds / (RAMP_STEPS - 1)]);
+  for (let i = RAMP_STEPS - 1; i >= 1; i--)
+    plan.push([step(i / RAMP_STEPS), options.rampDownSeconds / (RAMP_STEPS - 1)]);
   return plan.filter(([, seconds]) => seconds > 0);
 }
 
-export async function runLoadTest(options: LoadTestOptions): Promise<{ summary: LoadSummary; broken: string[] }> {
+export async function runLoadTest(
+  options: LoadTestOptions,
+): Promise<{ summary: LoadSummary; broken: string[] }> {
   const log = options.log ?? (() => {});
   const ping = await fetch(new URL('/ping', options.url));
   if (ping.status !== 200) throw new Error(`GET /ping answered ${ping.status}, expected 200`);

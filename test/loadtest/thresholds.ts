@@ -29,7 +29,9 @@ export function brokenThresholds(summary: LoadSummary, thresholds: Thresholds): 
   }
   const rate = summary.requests === 0 ? 1 : summary.errors / summary.requests;
   if (rate >= thresholds.errorRate) {
-    broken.push(`error rate ${(rate * 100).toFixed(3)} % is not below ${thresholds.errorRate * 100} %`);
+    broken.push(
+      `error rate ${(rate * 100).toFixed(3)} % is not below ${thresholds.errorRate * 100} %`,
+    );
   }
   return broken;
 }

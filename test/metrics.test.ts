@@ -105,9 +105,12 @@ describe('Prometheus endpoint', () => {
     expect(text).toMatch(
       /^timestamp_authority_latency_by_api_bucket\{le="4",path="\/ping",method="GET"\} 1$/m,
     );
+    // As Go's SummaryVec without objectives: _sum and _count, no quantiles.
     expect(text).toMatch(
-      /^timestamp_authority_api_latency_summary\{quantile="0\.5",path="\/api\/v1\/timestamp",code="200"\} /m,
+      /^timestamp_authority_api_latency_summary_count\{path="\/api\/v1\/timestamp",code="200"\} 2$/m,
     );
+    expect(text).toMatch(/^# TYPE timestamp_authority_api_latency_summary summary$/m);
+    expect(text).not.toContain('timestamp_authority_api_latency_summary{quantile');
     // Sequential requests cannot take longer in total than the wall-clock time around them.
     const total = Number(
       sample('timestamp_authority_api_latency_sum', 'path="/api/v1/timestamp",code="200"'),

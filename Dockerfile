@@ -9,6 +9,12 @@ RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json openapi.yaml ./
 COPY src ./src
 RUN npm run build
+# What `timestamp-server version` and timestamp_authority_build_info report (make up passes them).
+ARG GIT_VERSION=devel
+ARG GIT_COMMIT=unknown
+ARG BUILD_DATE=unknown
+RUN printf '{"gitVersion":"%s","gitCommit":"%s","gitTreeState":"clean","buildDate":"%s"}\n' \
+  "$GIT_VERSION" "$GIT_COMMIT" "$BUILD_DATE" > build-info.json
 
 # loadtest: the build stage plus the load test (docker-compose's loadtest service).
 FROM build AS loadtest
@@ -27,6 +33,7 @@ ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/build-info.json ./
 COPY package.json openapi.yaml ./
 USER node
 EXPOSE 3000 2112

@@ -48,7 +48,8 @@ bench: node_modules ## Benchmarks (see README, Performance)
 
 .PHONY: up
 up: ## docker compose: build the image, serve on :3000 (metrics :2112) and run the load test once healthy
-	docker compose up --build
+	GIT_VERSION=$(GIT_VERSION) GIT_COMMIT=$(GIT_COMMIT) BUILD_DATE=$$(date -u +%Y-%m-%dT%H:%M:%SZ) \
+	  docker compose up --build
 
 .PHONY: loadtest
 loadtest: node_modules ## Load test a running server: make loadtest URL=http://127.0.0.1:3000

@@ -71,6 +71,9 @@ function buildStage(stage: Stage): BuiltStage {
     if (keyword === 'WORKDIR') {
       state.workdir = args;
       mkdirSync(inRoot(args), { recursive: true });
+    } else if (keyword === 'ARG') {
+      const [name = '', value = ''] = args.split('=');
+      state.env[name] = value;
     } else if (keyword === 'ENV') {
       const [name = '', value = ''] = args.split('=');
       state.env[name] = value;
@@ -133,6 +136,7 @@ describe('Dockerfile', () => {
       expect(existsSync(join(app, 'node_modules', 'fastify'))).toBe(true);
       expect(existsSync(join(app, 'node_modules', 'vitest'))).toBe(false);
       expect(existsSync(join(app, 'src'))).toBe(false);
+    expect(JSON.parse(readFileSync(join(app, 'build-info.json'), 'utf8'))).toMatchObject({ gitVersion: 'devel' });
 
       // The image's command, on loopback and ephemeral ports for the test.
       const [program = '', ...entry] = execForm(instruction(deploy, 'ENTRYPOINT'));

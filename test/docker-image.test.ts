@@ -136,7 +136,9 @@ describe('Dockerfile', () => {
       expect(existsSync(join(app, 'node_modules', 'fastify'))).toBe(true);
       expect(existsSync(join(app, 'node_modules', 'vitest'))).toBe(false);
       expect(existsSync(join(app, 'src'))).toBe(false);
-    expect(JSON.parse(readFileSync(join(app, 'build-info.json'), 'utf8'))).toMatchObject({ gitVersion: 'devel' });
+      expect(JSON.parse(readFileSync(join(app, 'build-info.json'), 'utf8'))).toMatchObject({
+        gitVersion: 'devel',
+      });
 
       // The image's command, on loopback and ephemeral ports for the test.
       const [program = '', ...entry] = execForm(instruction(deploy, 'ENTRYPOINT'));

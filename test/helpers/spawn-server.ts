@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -6,6 +7,27 @@ export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..
 const CLI = join(REPO_ROOT, 'src', 'cli', 'timestamp-server.ts');
 /** tsx's loader by path, so the CLI runs from source whatever the working directory. */
 const TSX = pathToFileURL(join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
+const BUILT_CLI = join(REPO_ROOT, 'dist', 'src', 'cli', 'timestamp-server.js');
+
+function newestSource(dir: string): number {
+  return Math.max(
+    ...readdirSync(dir, { withFileTypes: true }).map((entry) =>
+      entry.isDirectory()
+        ? newestSource(join(dir, entry.name))
+        : statSync(join(dir, entry.name)).mtimeMs,
+    ),
+  );
+}
+
+/**
+ * The built CLI (`make test` builds it first) when it is newer than every source file, else the
+ * sources through tsx, so a test never runs stale code.
+ */
+export function cliArguments(): string[] {
+  const fresh =
+    existsSync(BUILT_CLI) && statSync(BUILT_CLI).mtimeMs >= newestSource(join(REPO_ROOT, 'src'));
+  return fresh ? [BUILT_CLI] : ['--import', TSX, CLI];
+}
 
 export interface SpawnedServer {
   child: ChildProcess;
@@ -22,7 +44,7 @@ export interface SpawnedServer {
 
 /** Runs `timestamp-server <args>` from source, as a separate process, on ephemeral ports. */
 export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, cwd = REPO_ROOT) {
-  const child = spawn(process.execPath, ['--import', TSX, CLI, ...args], {
+  const child = spawn(process.execPath, [...cliArguments(), ...args], {
     cwd,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -80,6 +80,20 @@ describe('CORS as rs/cors Default()', () => {
   });
 });
 
+describe('listeners', () => {
+  it('fails start-up when the metrics port is taken, like Go', async () => {
+    const taken = await start();
+    const port = Number(new URL(taken.metricsUrl).port);
+    await expect(start({ metricsPort: port })).rejects.toThrow(/EADDRINUSE/);
+  });
+
+  it('serves metrics on --metrics-host, by default the address of --host', async () => {
+    const server = await start({ host: '127.0.0.1' });
+    expect(server.metricsUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+    expect((await fetch(server.metricsUrl)).status).toBe(200);
+  });
+});
+
 describe('listener limits', () => {
   it('keeps idle connections for --cleanup-timeout (620 s by default, as Go)', async () => {
     const server = await start();

@@ -49,6 +49,15 @@ lint: node_modules ## ESLint and Prettier
 bench: node_modules ## Benchmarks (see README, Performance)
 	npm run bench
 
+.PHONY: up
+up: ## docker compose: build the image, serve on :3000 (metrics :2112) and run the load test once healthy
+	GIT_VERSION=$(GIT_VERSION) GIT_COMMIT=$(GIT_COMMIT) BUILD_DATE=$$(date -u +%Y-%m-%dT%H:%M:%SZ) \
+	  docker compose up --build
+
+.PHONY: loadtest
+loadtest: node_modules ## Load test a running server: make loadtest URL=http://127.0.0.1:3000
+	npm run loadtest -- $(or $(URL),http://127.0.0.1:3000)
+
 .PHONY: clean
 clean: ## Remove build outputs
 	rm -rf dist bin/timestamp-server bin/timestamp-cli build-info.json coverage

@@ -10,6 +10,7 @@ declare -A packages=(
   [chronyd]=chrony
   [faketime]=faketime
   [mkfifo]=coreutils
+  [promtool]=prometheus
 )
 missing=()
 for command in "${!packages[@]}"; do

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
-import { ConfigError, resolveServeConfig } from '../config/resolve.js';
+import { loadServeConfig } from '../config/load.js';
+import { formatConfig } from '../config/print-config.js';
+import { ConfigError } from '../config/resolve.js';
 import { SERVE_OPTIONS, type OptionSpec, type ServeOptionName } from '../config/schema.js';
 import { createLogger, type LogType } from '../server/logger.js';
 import { startServer } from '../server/start.js';
@@ -31,16 +33,28 @@ const program = new Command('timestamp-server')
 const serve = program.command('serve').description('start the HTTP server');
 for (const spec of Object.values(SERVE_OPTIONS) as OptionSpec<unknown>[])
   serve.addOption(flagFor(spec));
+serve
+  .option('--config <path>', 'config file (default: timestamp-server.yaml in $HOME, then .)')
+  .option('--print-config', 'print the effective configuration (secrets masked) and exit');
 serve.action(async (flags: Record<string, unknown>) => {
   let config;
+  let configFile;
   try {
-    config = resolveServeConfig(flags as Partial<Record<ServeOptionName, unknown>>);
+    ({ config, configFile } = loadServeConfig({
+      flags: flags as Partial<Record<ServeOptionName, unknown>>,
+      configPath: flags['config'] as string | undefined,
+    }));
   } catch (error) {
     if (error instanceof ConfigError) program.error(`error: ${error.message}`, { exitCode: 2 });
     throw error;
   }
+  if (flags['printConfig']) {
+    process.stdout.write(formatConfig(config));
+    return;
+  }
   const logger = createLogger(config.logType as LogType);
   logger.info(`starting timestamp-server @ ${JSON.stringify(versionInfo())}`);
+  if (configFile) logger.info(`Using config file: ${configFile}`);
   let server;
   try {
     server = await startServer(config, logger);
@@ -53,9 +67,15 @@ serve.action(async (flags: Record<string, unknown>) => {
     return;
   }
   const shutdown = (signal: string) => {
-    logger.info(`received ${signal}, shutting down`);
+    logger.info(
+      `received ${signal}, draining: in-flight requests have ${config.gracefulTimeout} ms to finish`,
+    );
     server.close().then(
-      () => process.exit(0),
+      () => {
+        logger.info('shut down');
+        logger.flush?.();
+        process.exit(0);
+      },
       (error: unknown) => {
         logger.error({ err: error }, 'shutdown failed');
         process.exit(1);

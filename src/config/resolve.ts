@@ -1,3 +1,4 @@
+import { parseByteSize, parseDuration } from './duration.js';
 import {
   SERVE_OPTIONS,
   type OptionSpec,
@@ -9,10 +10,27 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** Converts one raw value (a flag's string, or a parsed file value) to the option's kind. */
-export function parseOptionValue(spec: OptionSpec<unknown>, raw: unknown): unknown {
+/** Explicitly given values of one layer (flags, environment, config file), by option name. */
+export type ConfigValues = Partial<Record<ServeOptionName, unknown>>;
+
+/** One layer and where it came from, named in errors ("config file /etc/tsa.yaml", "environment"). */
+export interface ConfigLayer {
+  source: string;
+  values: ConfigValues;
+  /** How an option is named in this layer's errors; defaults to `--flag`. */
+  nameOf?: (spec: OptionSpec<unknown>) => string;
+}
+
+const flagName = (spec: OptionSpec<unknown>) => `--${spec.flag}`;
+
+/** Converts one raw value (a flag's or variable's string, or a parsed file value) to the option's kind. */
+export function parseOptionValue(
+  spec: OptionSpec<unknown>,
+  raw: unknown,
+  name: string = flagName(spec),
+): unknown {
   const invalid = (): never => {
-    throw new ConfigError(`invalid value for --${spec.flag}: ${JSON.stringify(raw)}`);
+    throw new ConfigError(`invalid value for ${name}: ${JSON.stringify(raw)}`);
   };
   let value: unknown;
   switch (spec.kind) {
@@ -29,14 +47,24 @@ export function parseOptionValue(spec: OptionSpec<unknown>, raw: unknown): unkno
       if (!Number.isSafeInteger(value)) invalid();
       break;
     }
+    case 'duration':
+      value = typeof raw === 'string' ? parseDuration(raw) : raw === 0 ? 0 : undefined;
+      if (value === undefined) invalid();
+      break;
+    case 'size':
+      value =
+        typeof raw === 'number' || typeof raw === 'string' ? parseByteSize(String(raw)) : undefined;
+      if (value === undefined) invalid();
+      break;
     case 'list':
-      if (Array.isArray(raw)) value = raw.map(String);
-      else if (typeof raw === 'string')
+      if (Array.isArray(raw) && raw.every((item) => ['string', 'number'].includes(typeof item))) {
+        value = raw.map(String);
+      } else if (typeof raw === 'string') {
         value = raw
           .split(',')
           .map((item) => item.trim())
           .filter(Boolean);
-      else invalid();
+      } else invalid();
       break;
     case 'string':
       if (typeof raw !== 'string' && typeof raw !== 'number') invalid();
@@ -45,25 +73,36 @@ export function parseOptionValue(spec: OptionSpec<unknown>, raw: unknown): unkno
   }
   if (spec.choices && !spec.choices.includes(String(value).toLowerCase())) {
     throw new ConfigError(
-      `invalid value for --${spec.flag}: ${JSON.stringify(raw)} (valid: ${spec.choices.join(', ')})`,
+      `invalid value for ${name}: ${JSON.stringify(raw)} (valid: ${spec.choices.join(', ')})`,
     );
   }
   return spec.choices ? String(value).toLowerCase() : value;
 }
 
-/** The configuration from defaults overlaid by explicitly given values (later layers win). */
-export function resolveServeConfig(
-  ...layers: Partial<Record<ServeOptionName, unknown>>[]
-): ServeConfig {
+/** The configuration from defaults overlaid by layers, later layers winning. */
+export function resolveLayers(layers: readonly ConfigLayer[]): ServeConfig {
   const config: Record<string, unknown> = {};
-  for (const [name, spec] of Object.entries(SERVE_OPTIONS) as [
-    ServeOptionName,
-    OptionSpec<unknown>,
-  ][]) {
+  const options = Object.entries(SERVE_OPTIONS) as [ServeOptionName, OptionSpec<unknown>][];
+  for (const [name, spec] of options) {
     config[name] = spec.default;
     for (const layer of layers) {
-      if (layer[name] !== undefined) config[name] = parseOptionValue(spec, layer[name]);
+      const raw = layer.values[name];
+      if (raw === undefined) continue;
+      const label = (layer.nameOf ?? flagName)(spec);
+      try {
+        config[name] = parseOptionValue(spec, raw, label);
+      } catch (error) {
+        if (error instanceof ConfigError && layer.source !== 'flags') {
+          throw new ConfigError(`${layer.source}: ${error.message}`);
+        }
+        throw error;
+      }
     }
   }
   return Object.freeze(config) as ServeConfig;
+}
+
+/** The configuration from defaults overlaid by explicitly given values (later layers win). */
+export function resolveServeConfig(...layers: ConfigValues[]): ServeConfig {
+  return resolveLayers(layers.map((values) => ({ source: 'flags', values })));
 }

@@ -3,7 +3,8 @@
  * The Config type, the commander flags and (later) the file/env layers all derive from it.
  */
 
-export type OptionKind = 'string' | 'integer' | 'boolean' | 'list';
+/** `duration`: Go spelling ("30s", "1m30s", "620s"), held in milliseconds. `size`: bytes, "1MB" allowed. */
+export type OptionKind = 'string' | 'integer' | 'boolean' | 'list' | 'duration' | 'size';
 
 export interface OptionSpec<T> {
   /** Flag name without dashes, as the Go server spells it. */
@@ -15,6 +16,8 @@ export interface OptionSpec<T> {
   choices?: readonly string[];
   /** Masked when the configuration is printed; never logged. */
   secret?: boolean;
+  /** Environment names read besides the derived one (FLAG_NAME), e.g. go-swagger's TLS_PRIVATE_KEY. */
+  env?: readonly string[];
 }
 
 function option<T>(spec: OptionSpec<T>): OptionSpec<T> {
@@ -200,6 +203,94 @@ export const SERVE_OPTIONS = {
     default: 'dev',
     choices: ['dev', 'prod'],
     description: 'dev: human-readable; prod: one JSON object per line',
+  }),
+  httpPingOnly: option({
+    flag: 'http-ping-only',
+    kind: 'boolean',
+    default: false,
+    description: 'on the plain-HTTP listener serve only /ping (timestamps only over HTTPS)',
+  }),
+  readTimeout: option({
+    flag: 'read-timeout',
+    kind: 'duration',
+    default: 30_000,
+    description: 'longest time to receive a whole request (headers and body)',
+  }),
+  writeTimeout: option({
+    flag: 'write-timeout',
+    kind: 'duration',
+    default: 30_000,
+    description: 'longest socket inactivity while a request is being answered',
+  }),
+  cleanupTimeout: option({
+    flag: 'cleanup-timeout',
+    kind: 'duration',
+    default: 620_000,
+    description: 'keep-alive idle timeout (above the 600 s of cloud load balancers)',
+  }),
+  gracefulTimeout: option({
+    flag: 'graceful-timeout',
+    kind: 'duration',
+    default: 15_000,
+    description: 'on SIGTERM/SIGINT, how long in-flight requests may take to finish',
+  }),
+  maxHeaderSize: option({
+    flag: 'max-header-size',
+    kind: 'size',
+    default: 16_384,
+    description: 'largest request header block in bytes ("1MB" allowed)',
+  }),
+  maxConnections: option({
+    flag: 'max-connections',
+    kind: 'integer',
+    default: 0,
+    description: 'most open connections per listener (0 = no limit; Go --listen-limit)',
+  }),
+  tlsCertificate: option({
+    flag: 'tls-certificate',
+    kind: 'string',
+    default: '',
+    env: ['TLS_CERTIFICATE'],
+    description: 'PEM certificate (chain) of the HTTPS listener; with --tls-key enables HTTPS',
+  }),
+  tlsKey: option({
+    flag: 'tls-key',
+    kind: 'string',
+    default: '',
+    env: ['TLS_PRIVATE_KEY'],
+    description: 'PEM private key (unencrypted) of the HTTPS listener',
+  }),
+  tlsCa: option({
+    flag: 'tls-ca',
+    kind: 'string',
+    default: '',
+    env: ['TLS_CA_CERTIFICATE'],
+    description:
+      'PEM CA certificates; when set, HTTPS clients must present a certificate it issued (mTLS)',
+  }),
+  tlsHost: option({
+    flag: 'tls-host',
+    kind: 'string',
+    default: '',
+    description: 'address of the HTTPS listener (empty = same as --host)',
+  }),
+  tlsPort: option({
+    flag: 'tls-port',
+    kind: 'integer',
+    default: 3443,
+    description: 'port of the HTTPS listener (HTTP/2 and HTTP/1.1)',
+  }),
+  metricsHost: option({
+    flag: 'metrics-host',
+    kind: 'string',
+    default: '',
+    description: 'address of the Prometheus listener (empty = same as --host)',
+  }),
+  metricsPort: option({
+    flag: 'metrics-port',
+    kind: 'integer',
+    default: 2112,
+    description: 'port of the Prometheus listener serving /metrics',
   }),
 } as const;
 

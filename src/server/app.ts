@@ -9,6 +9,9 @@ import type { ServeConfig } from '../config/schema.js';
 import type { IssueOutcome, RequestFormat, TimestampAuthority } from '../tsp/authority.js';
 import { HEALTH_PATHS, registerHealthRoutes } from './health.js';
 import { accepts, mediaType } from './media-type.js';
+import { registerOperations } from './operations.js';
+import { createServingState, type ServingState } from './serving-state.js';
+import { transportOptions, type Transport } from './transport.js';
 
 export const ROUTES = {
   timestamp: '/api/v1/timestamp',
@@ -43,6 +46,10 @@ export interface ServerDependencies {
   /** PEM of the whole chain, leaf first. */
   chainPem: string;
   logger: FastifyBaseLogger;
+  /** The listener this instance serves (default: plain HTTP). */
+  transport?: Transport;
+  /** Shared with the process's other listeners; /readyz reads it. */
+  state?: ServingState;
 }
 
 declare module 'fastify' {
@@ -75,8 +82,10 @@ export async function buildServer(deps: ServerDependencies) {
     rewriteUrl: (request) =>
       request.url?.toLowerCase() === ROUTES.ping ? ROUTES.ping : (request.url ?? '/'),
     return503OnClosing: true,
+    ...transportOptions(config, deps.transport),
   });
   app.decorateRequest('tsaOutcome', null);
+  registerOperations(app, { transport: deps.transport, pingPath: ROUTES.ping });
 
   // Only the two request media types; Fastify's defaults (text/plain...) are removed.
   app.removeAllContentTypeParsers();
@@ -180,7 +189,7 @@ export async function buildServer(deps: ServerDependencies) {
   });
   methodNotAllowed(ROUTES.certchain, ['GET', 'HEAD']);
 
-  registerHealthRoutes(app, authority);
+  registerHealthRoutes(app, authority, deps.state ?? createServingState());
   for (const path of HEALTH_PATHS) methodNotAllowed(path, ['GET', 'HEAD']);
 
   return app;

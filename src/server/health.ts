@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { TimestampAuthority } from '../tsp/authority.js';
+import type { ServingState } from './serving-state.js';
 
 /**
  * Health routes:
@@ -12,21 +13,12 @@ import type { TimestampAuthority } from '../tsp/authority.js';
 export const HEALTH_ROUTES = { ping: '/ping', livez: '/livez', readyz: '/readyz' } as const;
 export const HEALTH_PATHS: readonly string[] = Object.values(HEALTH_ROUTES);
 
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** Turns /readyz red for the rest of the process's life (graceful shutdown on SIGTERM). */
-    startDraining(): void;
-    readonly draining: boolean;
-  }
-}
-
-export function registerHealthRoutes(app: FastifyInstance, authority: TimestampAuthority): void {
-  let draining = false;
-  app.decorate('startDraining', () => {
-    draining = true;
-  });
-  app.decorate('draining', { getter: () => draining });
-
+/** `state.draining` (set on SIGTERM, shared by every listener) turns /readyz red at once. */
+export function registerHealthRoutes(
+  app: FastifyInstance,
+  authority: TimestampAuthority,
+  state: ServingState,
+): void {
   const notReady = () => {
     const reason = authority.unavailableReason();
     return reason ? (reason.detail ?? reason.message) : undefined;
@@ -39,7 +31,7 @@ export function registerHealthRoutes(app: FastifyInstance, authority: TimestampA
   });
   app.get(HEALTH_ROUTES.livez, async (_request, reply) => reply.type('text/plain').send('ok'));
   app.get(HEALTH_ROUTES.readyz, async (_request, reply) => {
-    const reason = draining ? 'draining: the server is shutting down' : notReady();
+    const reason = state.draining ? 'draining: the server is shutting down' : notReady();
     if (reason) return reply.code(503).type('text/plain').send(reason);
     return reply.type('text/plain').send('ok');
   });

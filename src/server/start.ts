@@ -13,6 +13,11 @@ import { encodePem } from '../x509/pem.js';
 import type { ClockMonitor } from '../clock/clock-monitor.js';
 import { startClockMonitor } from '../clock/start-clock-monitor.js';
 import { buildServer, type TsaServer } from './app.js';
+import { observeCertificateChain, startRuntimeMetrics } from './http-metrics.js';
+import { applyConnectionLimits, closeGracefully, trackSessions } from './listeners.js';
+import { startMetricsListener } from './metrics-listener.js';
+import { createServingState, type ServingState } from './serving-state.js';
+import { loadTlsMaterial, tlsRequested } from './tls.js';
 
 /** The accuracy every token declares; the clock gate holds the clock to it. */
 export const TOKEN_ACCURACY_SECONDS = 1;
@@ -26,6 +31,12 @@ export interface RunningServer {
   clock: ClockMonitor | undefined;
   /** The address the server listens on, e.g. http://127.0.0.1:3000 */
   url: string;
+  /** The HTTPS (HTTP/2) listener's address, when TLS is configured. */
+  tlsUrl?: string;
+  /** The Prometheus endpoint, e.g. http://127.0.0.1:2112/metrics */
+  metricsUrl: string;
+  state: ServingState;
+  /** Graceful: /readyz turns 503, listeners stop accepting, in-flight requests get --graceful-timeout. */
   close(): Promise<void>;
 }
 
@@ -99,9 +110,19 @@ export async function startServer(
     throw new Error('--require-time-sync needs NTP monitoring: remove --disable-ntp-monitoring');
   }
   const { authority, signer, chain, chainPem } = await createAuthority(config, logger);
-  const app = await buildServer({ config, authority, chainPem, logger });
-  if (config.disableNtpMonitoring)
+  observeCertificateChain(chain);
+  startRuntimeMetrics();
+  const state = createServingState();
+  const tls = tlsRequested(config) ? loadTlsMaterial(config) : undefined;
+  const metrics = await startMetricsListener({
+    host: config.metricsHost || config.host,
+    port: config.metricsPort,
+    timeoutMs: config.readTimeout,
+  });
+  logger.info(`serving metrics on ${metrics.url}`);
+  if (config.disableNtpMonitoring) {
     logger.warn('NTP monitoring disabled: tokens are issued whatever the clock says');
+  }
   const clock = config.disableNtpMonitoring
     ? undefined
     : await startClockMonitor(
@@ -113,16 +134,49 @@ export async function startServer(
         },
         logger,
       );
-  const url = await app
-    .listen({ host: config.host, port: config.port })
-    .catch(async (error: unknown) => {
-      await clock?.stop();
-      throw error;
+  const apps: TsaServer[] = [];
+  const sessions: ReturnType<typeof trackSessions>[] = [];
+  let url: string;
+  let tlsUrl: string | undefined;
+  try {
+    const app = await buildServer({
+      config,
+      authority,
+      chainPem,
+      logger,
+      state,
+      transport: { kind: 'http', pingOnly: config.httpPingOnly },
     });
-  logger.info(
-    { signer: signer.id, algorithm: signer.algorithm.oid },
-    `serving timestamps on ${url}`,
-  );
+    applyConnectionLimits(app.server, config);
+    apps.push(app);
+    url = await app.listen({ host: config.host, port: config.port });
+    logger.info(
+      { signer: signer.id, algorithm: signer.algorithm.oid },
+      `serving timestamps on ${url}`,
+    );
+    if (tls) {
+      const tlsApp = await buildServer({
+        config,
+        authority,
+        chainPem,
+        logger,
+        state,
+        transport: { kind: 'https', tls },
+      });
+      applyConnectionLimits(tlsApp.server, config);
+      sessions.push(trackSessions(tlsApp.server));
+      tlsUrl = await tlsApp.listen({ host: config.tlsHost || config.host, port: config.tlsPort });
+      apps.push(tlsApp);
+      logger.info(
+        `serving timestamps over HTTPS (HTTP/2, HTTP/1.1${tls.ca ? ', client certificates required' : ''}) on ${tlsUrl}`,
+      );
+    }
+  } catch (error) {
+    await Promise.all([...apps.map((app) => app.close()), metrics.close(), clock?.stop()]);
+    await signer[Symbol.asyncDispose]();
+    throw error;
+  }
+  const [app] = apps as [TsaServer];
   return {
     app,
     authority,
@@ -130,9 +184,13 @@ export async function startServer(
     chain,
     clock,
     url,
+    ...(tlsUrl ? { tlsUrl } : {}),
+    metricsUrl: metrics.url,
+    state,
     close: async () => {
-      await app.close();
-      await clock?.stop();
+      state.draining = true;
+      await closeGracefully(apps, config.gracefulTimeout, logger, sessions);
+      await Promise.all([metrics.close(), clock?.stop()]);
       await signer[Symbol.asyncDispose]();
     },
   };

@@ -54,7 +54,6 @@ export async function openKeyReference(
   );
 }
 
-
 async function readOrGenerate(
   path: string,
   generate: GeneratedKeyType | undefined,

@@ -20,7 +20,15 @@ describe('timestamp-cli end to end against a running server (reference 12.3)', (
     runCli(args, { cwd: dir.dir, env });
 
   beforeAll(async () => {
-    server = await startServer(resolveServeConfig({ host: '127.0.0.1', port: 0 }), silentLogger);
+    server = await startServer(
+      resolveServeConfig({
+        host: '127.0.0.1',
+        port: 0,
+        metricsPort: 0,
+        disableNtpMonitoring: true,
+      }),
+      silentLogger,
+    );
     url = server.url;
     const pem = (index: number) =>
       encodePem('CERTIFICATE', (server.chain[index] as { der: Buffer }).der);
@@ -485,7 +493,12 @@ describe('timestamp-cli end to end against a running server (reference 12.3)', (
 
   it('reports an unreachable server without a stack trace', async () => {
     const closed = await startServer(
-      resolveServeConfig({ host: '127.0.0.1', port: 0 }),
+      resolveServeConfig({
+        host: '127.0.0.1',
+        port: 0,
+        metricsPort: 0,
+        disableNtpMonitoring: true,
+      }),
       silentLogger,
     );
     const closedUrl = closed.url;

@@ -36,7 +36,7 @@ describe('clock gate against a real NTP server (chronyd, faketime)', () => {
       ].join('\n'),
     );
     const server = await startServer(
-      resolveServeConfig({ host: '127.0.0.1', port: 0, ntpMonitoring: ntpConfig }),
+      resolveServeConfig({ host: '127.0.0.1', port: 0, metricsPort: 0, ntpMonitoring: ntpConfig }),
       silentLogger,
     );
     cleanups.push(() => server.close());

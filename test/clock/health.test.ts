@@ -149,11 +149,10 @@ describe('health routes and the clock gate', () => {
   });
 
   it('reports draining on /readyz only', async () => {
-    const { app } = await createTestServer();
+    const { app, state } = await createTestServer();
     cleanups.push(() => app.close());
-    expect(app.draining).toBe(false);
-    app.startDraining();
-    expect(app.draining).toBe(true);
+    expect((await get(app, '/readyz')).statusCode).toBe(200);
+    state.draining = true;
     const readyz = await get(app, '/readyz');
     expect([readyz.statusCode, readyz.body]).toEqual([
       503,
@@ -175,7 +174,7 @@ describe('health routes and the clock gate', () => {
 });
 
 describe('clock flags in startServer', () => {
-  const base = { port: 0, host: '127.0.0.1' };
+  const base = { port: 0, metricsPort: 0, host: '127.0.0.1' };
 
   it('refuses to start on an invalid NTP configuration', async () => {
     const dir = tempDir();

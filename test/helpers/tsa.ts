@@ -4,6 +4,7 @@ import type { ServeOptionName } from '../../src/config/schema.js';
 import { buildServer } from '../../src/server/app.js';
 import type { SignerDependencies } from '../../src/signers/create-signer.js';
 import { createAuthority } from '../../src/server/start.js';
+import { createServingState } from '../../src/server/serving-state.js';
 
 export const silentLogger = pino({ level: 'silent' });
 
@@ -14,11 +15,13 @@ export async function createTestServer(
 ) {
   const config = resolveServeConfig(flags);
   const tsa = await createAuthority(config, silentLogger, signerDependencies);
+  const state = createServingState();
   const app = await buildServer({
     config,
     authority: tsa.authority,
     chainPem: tsa.chainPem,
     logger: silentLogger,
+    state,
   });
-  return { app, config, ...tsa };
+  return { app, config, state, ...tsa };
 }

@@ -18,7 +18,12 @@ describe('other RFC 3161 clients', () => {
   const dir = tempDir();
   beforeAll(async () => {
     server = await startServer(
-      resolveServeConfig({ port: 0, includeChainInResponse: true, disableNtpMonitoring: true }),
+      resolveServeConfig({
+        port: 0,
+        metricsPort: 0,
+        disableNtpMonitoring: true,
+        includeChainInResponse: true,
+      }),
       silentLogger,
     );
     dir.write('root.pem', encodePem('CERTIFICATE', server.chain.at(-1)!.der));

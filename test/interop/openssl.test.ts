@@ -21,8 +21,9 @@ describe('openssl interop against a listening server', () => {
     server = await startServer(
       resolveServeConfig({
         port: 0,
-        acceptedPolicyOids: ['1.3.6.1.4.1.57264.2', '1.2.3.4'],
+        metricsPort: 0,
         disableNtpMonitoring: true,
+        acceptedPolicyOids: ['1.3.6.1.4.1.57264.2', '1.2.3.4'],
       }),
       silentLogger,
     );

@@ -145,6 +145,7 @@ describe('timestamp-cli certificates create', () => {
     const server = await startServer(
       resolveServeConfig({
         port: 0,
+        metricsPort: 0,
         disableNtpMonitoring: true,
         timestampSigner: 'file',
         fileSignerKeyPath: dir.path('leaf.key'),

@@ -85,7 +85,9 @@ export class RemoteSigner implements Signer {
       });
     });
     const hash =
-      requestedHash === 'auto' ? (described.hash ?? preferredHashFor(described.publicKey)) : requestedHash;
+      requestedHash === 'auto'
+        ? (described.hash ?? preferredHashFor(described.publicKey))
+        : requestedHash;
     if (described.hash && described.hash !== hash) {
       throw new RemoteSignerError(
         `${api.id}: the key signs with ${described.hash.toUpperCase()} but --timestamp-signer-hash is ${hash}; ` +

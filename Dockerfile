@@ -1,0 +1,43 @@
+# syntax=docker/dockerfile:1
+# Multi-stage image of the time-stamp server. `docker compose up` builds and runs it (see README).
+
+# build: every dependency, compile TypeScript to dist/.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json openapi.yaml ./
+COPY src ./src
+RUN npm run build
+# What `timestamp-server version` and timestamp_authority_build_info report (make up passes them).
+ARG GIT_VERSION=devel
+ARG GIT_COMMIT=unknown
+ARG BUILD_DATE=unknown
+RUN printf '{"gitVersion":"%s","gitCommit":"%s","gitTreeState":"clean","buildDate":"%s"}\n' \
+  "$GIT_VERSION" "$GIT_COMMIT" "$BUILD_DATE" > build-info.json
+
+# loadtest: the build stage plus the load test (docker-compose's loadtest service).
+FROM build AS loadtest
+COPY test/loadtest ./test/loadtest
+ENTRYPOINT ["npm", "run", "--silent", "loadtest", "--"]
+
+# deps: production dependencies only, in their own layer.
+FROM node:20-bookworm-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+
+# deploy: the runtime, as the unprivileged `node` user.
+FROM node:20-bookworm-slim AS deploy
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY --from=build /app/build-info.json ./
+COPY package.json openapi.yaml ./
+USER node
+EXPOSE 3000 2112
+HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:3000/ping').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+ENTRYPOINT ["node", "dist/src/cli/timestamp-server.js"]
+CMD ["serve", "--host=0.0.0.0", "--port=3000", "--timestamp-signer=memory"]

@@ -1,0 +1,63 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import { ConfigError, type ConfigLayer, type ConfigValues } from './resolve.js';
+import { SERVE_OPTIONS, type OptionSpec, type ServeOptionName } from './schema.js';
+
+/** The Go server's viper search: config name `timestamp-server` in $HOME, then the working directory. */
+const CONFIG_NAMES = ['timestamp-server.yaml', 'timestamp-server.yml', 'timestamp-server.json'];
+
+const OPTION_BY_FLAG = new Map(
+  (Object.entries(SERVE_OPTIONS) as [ServeOptionName, OptionSpec<unknown>][]).map(
+    ([name, spec]) => [spec.flag, name],
+  ),
+);
+
+/** The config file to read: `--config` if given (it must exist), else the first one found. */
+export function findConfigFile(
+  explicitPath: string | undefined,
+  searchDirs: readonly string[],
+): string | undefined {
+  if (explicitPath) {
+    const path = resolve(explicitPath);
+    if (!existsSync(path)) throw new ConfigError(`config file ${path}: not found`);
+    return path;
+  }
+  for (const dir of searchDirs) {
+    for (const name of CONFIG_NAMES) {
+      const path = join(dir, name);
+      if (existsSync(path) && statSync(path).isFile()) return path;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Reads a YAML or JSON config file whose keys are flag names. Anything wrong stops start-up naming
+ * the file and key: a server must never quietly start with defaults (the memory signer).
+ */
+export function readConfigFile(path: string): ConfigLayer {
+  const source = `config file ${path}`;
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`${source}: cannot read: ${(error as Error).message}`);
+  }
+  const document = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+  const [firstError] = document.errors;
+  if (firstError) throw new ConfigError(`${source}: cannot parse: ${firstError.message}`);
+  const content: unknown = document.toJS();
+  if (content === null || content === undefined) return { source, values: {} };
+  if (typeof content !== 'object' || Array.isArray(content)) {
+    throw new ConfigError(`${source}: expected a mapping of flag names to values`);
+  }
+  const values: ConfigValues = {};
+  for (const [key, value] of Object.entries(content)) {
+    const name = OPTION_BY_FLAG.get(key);
+    if (!name) throw new ConfigError(`${source}: unknown key "${key}"`);
+    if (value === null) throw new ConfigError(`${source}: key "${key}" has no value`);
+    values[name] = value;
+  }
+  return { source, values, nameOf: (spec) => `key "${spec.flag}"` };
+}

@@ -1,0 +1,31 @@
+import type { ConfigLayer, ConfigValues } from './resolve.js';
+import { SERVE_OPTIONS, type OptionSpec, type ServeOptionName } from './schema.js';
+
+/** TIMESTAMP_SIGNER for --timestamp-signer; HOST and PORT fall out of the rule as in Go. */
+export function environmentName(spec: OptionSpec<unknown>): string {
+  return spec.flag.toUpperCase().replaceAll('-', '_');
+}
+
+/**
+ * The environment layer. Besides FLAG_NAME, the Go server's viper spelling with dashes
+ * (TIMESTAMP-SIGNER, settable in Kubernetes and Docker) and an option's extra names are read.
+ */
+export function readEnvironment(env: NodeJS.ProcessEnv): ConfigLayer {
+  const values: ConfigValues = {};
+  const names = new Map<string, string>();
+  for (const [name, spec] of Object.entries(SERVE_OPTIONS) as [
+    ServeOptionName,
+    OptionSpec<unknown>,
+  ][]) {
+    const candidates = [environmentName(spec), spec.flag.toUpperCase(), ...(spec.env ?? [])];
+    const found = candidates.find((candidate) => env[candidate] !== undefined);
+    if (found === undefined) continue;
+    values[name] = env[found];
+    names.set(spec.flag, found);
+  }
+  return {
+    source: 'environment',
+    values,
+    nameOf: (spec) => `${names.get(spec.flag) ?? environmentName(spec)}`,
+  };
+}

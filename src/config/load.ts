@@ -1,0 +1,32 @@
+import { homedir } from 'node:os';
+import { findConfigFile, readConfigFile } from './config-file.js';
+import { readEnvironment } from './environment.js';
+import { resolveLayers, type ConfigLayer, type ConfigValues } from './resolve.js';
+import type { ServeConfig } from './schema.js';
+
+export interface LoadOptions {
+  /** Values given as flags (commander's parsed options; unknown keys are ignored). */
+  flags: ConfigValues;
+  /** `--config`. */
+  configPath?: string | undefined;
+  env?: NodeJS.ProcessEnv;
+  /** Where a config file is looked for when `--config` is absent: $HOME, then the working directory. */
+  searchDirs?: readonly string[];
+}
+
+export interface LoadedConfig {
+  config: ServeConfig;
+  /** The config file read, if any. */
+  configFile: string | undefined;
+}
+
+/** defaults < config file < environment < flags. */
+export function loadServeConfig(options: LoadOptions): LoadedConfig {
+  const searchDirs = options.searchDirs ?? [homedir(), process.cwd()];
+  const configFile = findConfigFile(options.configPath, searchDirs);
+  const layers: ConfigLayer[] = [];
+  if (configFile) layers.push(readConfigFile(configFile));
+  layers.push(readEnvironment(options.env ?? process.env));
+  layers.push({ source: 'flags', values: options.flags });
+  return { config: resolveLayers(layers), configFile };
+}

@@ -1,0 +1,148 @@
+import { Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client';
+import type { FastifyInstance } from 'fastify';
+import type { Certificate } from '../x509/certificate.js';
+import { versionInfo } from '../version.js';
+import { registry } from './metrics.js';
+import { SumCountSummary } from './sum-count-summary.js';
+
+/** The Go server's label bounds (#1374): three paths, four methods, everything else `unrecognized`. */
+const KNOWN_PATHS = new Set(['/ping', '/api/v1/timestamp', '/api/v1/timestamp/certchain']);
+const KNOWN_METHODS = new Set(['GET', 'POST', 'HEAD', 'OPTIONS']);
+const UNRECOGNIZED = 'unrecognized';
+
+export function pathLabel(path: string | undefined): string {
+  return path !== undefined && KNOWN_PATHS.has(path) ? path : UNRECOGNIZED;
+}
+
+export function methodLabel(method: string): string {
+  return KNOWN_METHODS.has(method) ? method : UNRECOGNIZED;
+}
+
+/** Go's ExponentialBucketsRange(1e6, 4e9, 10) nanoseconds, computed as Go does, in seconds: 1 ms .. 4 s. */
+const LATENCY_BY_API_BUCKETS = Array.from(
+  { length: 10 },
+  (_, i) => 0.001 * Math.pow(Math.pow(4 / 0.001, 1 / 9), i),
+);
+
+const apiLatency = new Histogram({
+  name: 'timestamp_authority_api_latency',
+  help: 'Request latency in seconds by path and status code',
+  labelNames: ['path', 'code'] as const,
+  registers: [registry],
+});
+const apiLatencySummary = new SumCountSummary(
+  'timestamp_authority_api_latency_summary',
+  'Request latency in seconds by path and status code',
+  ['path', 'code'],
+  registry,
+);
+const latencyByApi = new Histogram({
+  name: 'timestamp_authority_latency_by_api',
+  help: 'Request latency in seconds by path and method',
+  labelNames: ['path', 'method'] as const,
+  buckets: LATENCY_BY_API_BUCKETS,
+  registers: [registry],
+});
+const requestsTotal = new Counter({
+  name: 'timestamp_authority_http_requests_total',
+  help: 'HTTP requests by status code, path and method',
+  labelNames: ['code', 'path', 'method'] as const,
+  registers: [registry],
+});
+const issuanceTotal = new Counter({
+  name: 'timestamp_authority_issuance_total',
+  help: 'Time-stamp requests by outcome: granted, or rejected with its RFC 3161 failInfo',
+  labelNames: ['outcome', 'fail_info'] as const,
+  registers: [registry],
+});
+
+const info = versionInfo();
+new Gauge({
+  name: 'timestamp_authority_build_info',
+  help: 'Build facts of the running server; the value is always 1',
+  labelNames: ['version', 'revision', 'build_date', 'nodeversion'] as const,
+  registers: [registry],
+}).set(
+  {
+    version: info.gitVersion,
+    revision: info.gitCommit,
+    build_date: info.buildDate,
+    nodeversion: info.nodeVersion,
+  },
+  1,
+);
+
+let chainNotAfter = Number.POSITIVE_INFINITY;
+new Gauge({
+  name: 'timestamp_authority_certificate_valid_days_remaining',
+  help: 'Days until the first certificate of the signing chain expires',
+  registers: [registry],
+  collect() {
+    // Go reports MaxFloat64 before the chain is loaded.
+    this.set(
+      Number.isFinite(chainNotAfter) ? (chainNotAfter - Date.now()) / 86_400_000 : Number.MAX_VALUE,
+    );
+  },
+});
+
+/** Records the chain whose earliest expiry `..._certificate_valid_days_remaining` reports. */
+export function observeCertificateChain(chain: readonly Certificate[]): void {
+  chainNotAfter = Math.min(...chain.map((certificate) => Date.parse(certificate.x509.validTo)));
+}
+
+let runtimeMetricsStarted = false;
+/** Node process and runtime metrics (CPU, memory, GC, handles, event-loop lag), once per process. */
+export function startRuntimeMetrics(): void {
+  if (runtimeMetricsStarted) return;
+  runtimeMetricsStarted = true;
+  collectDefaultMetrics({ register: registry });
+}
+
+type Observer = (seconds: number) => void;
+/** Label lookups hash strings; the hot path reuses one observer per label set instead. */
+const observers = new Map<string, Observer>();
+
+function observerFor(path: string, method: string, code: string): Observer {
+  const key = `${path} ${method} ${code}`;
+  let observer = observers.get(key);
+  if (!observer) {
+    const latency = apiLatency.labels(path, code);
+    const summary = apiLatencySummary.labels(path, code);
+    const byApi = latencyByApi.labels(path, method);
+    const requests = requestsTotal.labels(code, path, method);
+    observer = (seconds) => {
+      latency.observe(seconds);
+      summary.observe(seconds);
+      byApi.observe(seconds);
+      requests.inc();
+    };
+    observers.set(key, observer);
+  }
+  return observer;
+}
+
+const issuanceCounters = new Map<string, { inc(): void }>();
+function issuanceCounterFor(failInfo: string): { inc(): void } {
+  let counter = issuanceCounters.get(failInfo);
+  if (!counter) {
+    counter = issuanceTotal.labels(failInfo === 'none' ? 'granted' : 'rejected', failInfo);
+    issuanceCounters.set(failInfo, counter);
+  }
+  return counter;
+}
+
+/** Counts and times every request of `app` (including /ping, as Go does). */
+export function registerRequestMetrics(app: FastifyInstance): void {
+  // A callback hook, not an async one: no promise per request on the hot path.
+  app.addHook('onResponse', (request, reply, done) => {
+    const path = pathLabel(request.routeOptions.url);
+    observerFor(
+      path,
+      methodLabel(request.method),
+      String(reply.statusCode),
+    )(reply.elapsedTime / 1_000);
+    const outcome = request.tsaOutcome;
+    if (outcome) issuanceCounterFor(outcome.failInfo ?? 'none').inc();
+    done();
+  });
+}

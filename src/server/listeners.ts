@@ -1,0 +1,94 @@
+import type { Server, Socket } from 'node:net';
+import type { FastifyBaseLogger } from 'fastify';
+import type { ServeConfig } from '../config/schema.js';
+
+interface HttpServerLimits {
+  requestTimeout?: number;
+  headersTimeout?: number;
+  keepAliveTimeout?: number;
+  maxHeaderSize?: number;
+  setTimeout?(ms: number): unknown;
+  closeAllConnections?(): void;
+}
+
+/**
+ * Go's http.Server limits mapped onto Node's: ReadTimeout -> requestTimeout (whole request),
+ * WriteTimeout -> socket inactivity while answering, IdleTimeout (--cleanup-timeout) -> keep-alive.
+ * Set on the server object so HTTP/1.1 connections of the HTTP/2 listener get them too.
+ */
+export function applyConnectionLimits(server: Server, config: ServeConfig): void {
+  const limits = server as Server & HttpServerLimits;
+  limits.requestTimeout = config.readTimeout;
+  limits.headersTimeout = Math.min(config.readTimeout, 60_000) || 60_000;
+  limits.keepAliveTimeout = config.cleanupTimeout;
+  limits.maxHeaderSize = config.maxHeaderSize;
+  limits.setTimeout?.(config.writeTimeout);
+  if (config.maxConnections > 0) server.maxConnections = config.maxConnections;
+}
+
+interface Closable {
+  close(): Promise<unknown>;
+  server: Server;
+}
+
+interface Http2Session {
+  close(): void;
+  destroy(): void;
+}
+
+/**
+ * Node 20's HTTP/2 server waits for open sessions on close, and an idle one lives until the session
+ * timeout (620 s). Tracks them so shutdown can send GOAWAY (streams in flight still finish).
+ */
+export function trackSessions(server: Server): { goAway(): void; destroy(): void } {
+  const sessions = new Set<Http2Session>();
+  const sockets = new Set<Socket>();
+  server.on(
+    'session',
+    (session: Http2Session & { once(event: 'close', listener: () => void): void }) => {
+      sessions.add(session);
+      session.once('close', () => sessions.delete(session));
+    },
+  );
+  server.on('secureConnection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  return {
+    goAway: () => sessions.forEach((session) => session.close()),
+    destroy: () => {
+      sessions.forEach((session) => session.destroy());
+      sockets.forEach((socket) => socket.destroy());
+    },
+  };
+}
+
+/**
+ * Stops accepting on every listener and lets in-flight requests finish; after `timeoutMs` the
+ * remaining connections are cut. Resolves true when everything finished in time.
+ */
+export async function closeGracefully(
+  apps: readonly Closable[],
+  timeoutMs: number,
+  logger: FastifyBaseLogger,
+  sessions: readonly ReturnType<typeof trackSessions>[] = [],
+): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMs);
+    timer.unref();
+  });
+  const closed = Promise.all(apps.map((app) => app.close())).then(() => true as const);
+  sessions.forEach((tracker) => tracker.goAway());
+  const inTime = await Promise.race([closed, expired]);
+  clearTimeout(timer);
+  if (!inTime) {
+    logger.warn(
+      `in-flight requests did not finish within ${timeoutMs} ms, closing their connections`,
+    );
+    for (const app of apps) (app.server as Server & HttpServerLimits).closeAllConnections?.();
+    sessions.forEach((tracker) => tracker.destroy());
+    await closed;
+  }
+  return inTime;
+}

@@ -1,0 +1,55 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { registry } from './metrics.js';
+
+export const METRICS_PATH = '/metrics';
+
+export interface MetricsListener {
+  server: Server;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** The Prometheus endpoint on its own listener, so it never shares a port with the public API. */
+export async function startMetricsListener(options: {
+  host: string;
+  port: number;
+  timeoutMs: number;
+}): Promise<MetricsListener> {
+  const server = createServer((request, response) => {
+    const path = (request.url ?? '/').split('?')[0];
+    if (path !== METRICS_PATH || (request.method !== 'GET' && request.method !== 'HEAD')) {
+      response
+        .writeHead(404, { 'content-type': 'text/plain' })
+        .end('not found: metrics are at /metrics\n');
+      return;
+    }
+    registry.metrics().then(
+      (text) => response.writeHead(200, { 'content-type': registry.contentType }).end(text),
+      (error: unknown) =>
+        response
+          .writeHead(500, { 'content-type': 'text/plain' })
+          .end(`cannot collect metrics: ${String(error)}\n`),
+    );
+  });
+  server.requestTimeout = options.timeoutMs;
+  server.setTimeout(options.timeoutMs);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { address, port } = server.address() as AddressInfo;
+  const host = address.includes(':') ? `[${address}]` : address;
+  return {
+    server,
+    url: `http://${host}:${port}${METRICS_PATH}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

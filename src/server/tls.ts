@@ -1,0 +1,79 @@
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { SecureServerOptions } from 'node:http2';
+import type { ServeConfig } from '../config/schema.js';
+
+/** The Go server's TLS 1.2 suites (go-swagger's restapi server): ECDHE with AEAD only. */
+const TLS12_CIPHERS = [
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
+export interface TlsMaterial {
+  cert: Buffer;
+  key: Buffer;
+  /** Client CAs; present = mutual TLS required. */
+  ca?: Buffer;
+}
+
+/** Whether the configuration asks for the HTTPS listener. */
+export function tlsRequested(config: ServeConfig): boolean {
+  return config.tlsCertificate !== '' || config.tlsKey !== '' || config.tlsCa !== '';
+}
+
+function readPem(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw new Error(`cannot read ${what} ${path}: ${(error as Error).message}`);
+  }
+}
+
+/** Reads and checks the listener's certificate, key and client CAs; fails start-up on any problem. */
+export function loadTlsMaterial(config: ServeConfig): TlsMaterial {
+  if (!config.tlsCertificate || !config.tlsKey) {
+    throw new Error('the required flags `--tls-certificate` and `--tls-key` were not specified');
+  }
+  const cert = readPem(config.tlsCertificate, 'TLS certificate');
+  const key = readPem(config.tlsKey, 'TLS key');
+  try {
+    new X509Certificate(cert);
+  } catch {
+    throw new Error(`cannot parse TLS certificate ${config.tlsCertificate}`);
+  }
+  try {
+    createPrivateKey(key);
+  } catch {
+    // The message names the file only: key material must never reach a log.
+    throw new Error(`cannot parse TLS key ${config.tlsKey} (an unencrypted PEM key is required)`);
+  }
+  if (!config.tlsCa) return { cert, key };
+  const ca = readPem(config.tlsCa, 'TLS CA');
+  try {
+    new X509Certificate(ca);
+  } catch {
+    throw new Error(`cannot parse CA certificate ${config.tlsCa}`);
+  }
+  return { cert, key, ca };
+}
+
+/** Options of the HTTPS listener: HTTP/2 with HTTP/1.1 fallback (ALPN h2, http/1.1), mTLS with a CA. */
+export function secureServerOptions(
+  material: TlsMaterial,
+  maxHeaderSize: number,
+): SecureServerOptions {
+  return {
+    allowHTTP1: true,
+    cert: material.cert,
+    key: material.key,
+    minVersion: 'TLSv1.2',
+    ciphers: TLS12_CIPHERS,
+    maxHeaderSize,
+    settings: { maxHeaderListSize: maxHeaderSize },
+    ...(material.ca ? { ca: material.ca, requestCert: true, rejectUnauthorized: true } : {}),
+  } as SecureServerOptions;
+}

@@ -1,0 +1,18 @@
+import type { ServeConfig } from '../config/schema.js';
+import { secureServerOptions, type TlsMaterial } from './tls.js';
+
+/** Which listener an app instance serves: plain HTTP (maybe ping-only) or HTTPS with HTTP/2. */
+export type Transport = { kind: 'http'; pingOnly: boolean } | { kind: 'https'; tls: TlsMaterial };
+
+/** Fastify constructor options for the transport (timeouts are set on the server once created). */
+export function transportOptions(config: ServeConfig, transport: Transport | undefined): object {
+  if (transport?.kind === 'https') {
+    return {
+      http2: true,
+      https: secureServerOptions(transport.tls, config.maxHeaderSize),
+      http2SessionTimeout: config.cleanupTimeout,
+    };
+  }
+  // Node checks --read-timeout every connectionsCheckingInterval (30 s by default): check each second.
+  return { http: { maxHeaderSize: config.maxHeaderSize, connectionsCheckingInterval: 1_000 } };
+}

@@ -1,0 +1,111 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const CLI = join(REPO_ROOT, 'src', 'cli', 'timestamp-server.ts');
+/** tsx's loader by path, so the CLI runs from source whatever the working directory. */
+const TSX = pathToFileURL(join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
+const BUILT_CLI = join(REPO_ROOT, 'dist', 'src', 'cli', 'timestamp-server.js');
+
+function newestSource(dir: string): number {
+  return Math.max(
+    ...readdirSync(dir, { withFileTypes: true }).map((entry) =>
+      entry.isDirectory()
+        ? newestSource(join(dir, entry.name))
+        : statSync(join(dir, entry.name)).mtimeMs,
+    ),
+  );
+}
+
+/**
+ * The built CLI (`make test` builds it first) when it is newer than every source file, else the
+ * sources through tsx, so a test never runs stale code.
+ */
+export function cliArguments(): string[] {
+  const fresh =
+    existsSync(BUILT_CLI) && statSync(BUILT_CLI).mtimeMs >= newestSource(join(REPO_ROOT, 'src'));
+  return fresh ? [BUILT_CLI] : ['--import', TSX, CLI];
+}
+
+export interface SpawnedServer {
+  child: ChildProcess;
+  url: string;
+  metricsUrl: string;
+  tlsUrl: string | undefined;
+  /** stdout lines so far (prod logs: one JSON object each). */
+  lines: string[];
+  stderr: () => string;
+  /** Resolves with the exit code once the process has ended. */
+  exited: Promise<number | null>;
+  stop(): Promise<number | null>;
+}
+
+/** Runs `timestamp-server <args>` from source, as a separate process, on ephemeral ports. */
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, cwd = REPO_ROOT) {
+  const child = spawn(process.execPath, [...cliArguments(), ...args], {
+    cwd,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  );
+  return { child, exited, stdout: () => stdout, stderr: () => stderr };
+}
+
+/** Starts `timestamp-server serve` with prod logs and waits until it serves. */
+export async function spawnServer(
+  args: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+): Promise<SpawnedServer> {
+  const run = runCli(
+    ['serve', '--port', '0', '--metrics-port', '0', '--log-type', 'prod', ...args],
+    { HOME: REPO_ROOT + '/test/fixtures-none', ...env },
+  );
+  const lines: string[] = [];
+  const addresses = await new Promise<Record<string, string>>((resolve, reject) => {
+    const found: Record<string, string> = {};
+    let buffered = '';
+    run.child.stdout.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const parts = buffered.split('\n');
+      buffered = parts.pop() ?? '';
+      for (const line of parts) {
+        lines.push(line);
+        const message = (JSON.parse(line) as { message?: string }).message ?? '';
+        const match = /^serving (metrics|timestamps|timestamps over HTTPS).* on (\S+)$/.exec(
+          message,
+        );
+        if (match?.[1] && match[2]) found[match[1]] = match[2];
+        if (
+          found['timestamps'] &&
+          (!args.includes('--tls-certificate') || found['timestamps over HTTPS'])
+        ) {
+          resolve(found);
+        }
+      }
+    });
+    void run.exited.then((code) =>
+      reject(new Error(`server exited with ${code}:\n${run.stderr()}\n${lines.join('\n')}`)),
+    );
+  });
+  return {
+    child: run.child,
+    url: addresses['timestamps'] ?? '',
+    metricsUrl: addresses['metrics'] ?? '',
+    tlsUrl: addresses['timestamps over HTTPS'],
+    lines,
+    stderr: run.stderr,
+    exited: run.exited,
+    stop: async () => {
+      if (run.child.exitCode === null) run.child.kill('SIGTERM');
+      return run.exited;
+    },
+  };
+}

@@ -1,0 +1,162 @@
+import { spawnSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveServeConfig } from '../src/config/resolve.js';
+import { pathLabel, methodLabel } from '../src/server/http-metrics.js';
+import { startServer, type RunningServer } from '../src/server/start.js';
+import { silentLogger } from './helpers/tsa.js';
+import { helloTimeStampReq } from './loadtest/request.js';
+
+/**
+ * promtool's lint complaints we accept: the Go server's metric names (kept so dashboards work) and
+ * prom-client's default Node metrics. Anything else fails the test.
+ */
+const ACCEPTED_LINT = [
+  'timestamp_authority_api_latency_summary metric name should not include type',
+  'timestamp_authority_certificate_valid_days_remaining use base unit "seconds" instead of "days"',
+  'nodejs_active_handles_total non-counter metrics should not have "_total" suffix',
+  'nodejs_active_requests_total non-counter metrics should not have "_total" suffix',
+  'nodejs_active_resources_total non-counter metrics should not have "_total" suffix',
+];
+
+let server: RunningServer;
+let text: string;
+let wallSeconds: number;
+
+beforeAll(async () => {
+  server = await startServer(
+    resolveServeConfig({ port: 0, metricsPort: 0, disableNtpMonitoring: true }),
+    silentLogger,
+  );
+  const started = performance.now();
+  const post = (body: Buffer | string, type: string) =>
+    fetch(`${server.url}/api/v1/timestamp`, {
+      method: 'POST',
+      headers: { 'content-type': type },
+      body,
+    });
+  expect((await post(helloTimeStampReq(), 'application/timestamp-query')).status).toBe(200);
+  expect((await post(helloTimeStampReq(), 'application/timestamp-query')).status).toBe(200);
+  expect(
+    (await post('{"artifactHash":"AA==","hashAlgorithm":"sha1"}', 'application/json')).status,
+  ).toBe(400);
+  expect((await post(Buffer.from([0x30, 0x00]), 'application/timestamp-query')).status).toBe(400);
+  expect((await fetch(`${server.url}/ping`)).status).toBe(200);
+  expect((await fetch(`${server.url}/no/such/path`)).status).toBe(404);
+  expect((await fetch(`${server.url}/api/v1/timestamp/`)).status).toBe(404);
+  expect((await fetch(`${server.url}/api/v1/timestamp`, { method: 'PATCH' })).status).toBe(405);
+  wallSeconds = (performance.now() - started) / 1000;
+  const response = await fetch(server.metricsUrl);
+  expect(response.headers.get('content-type')).toContain('text/plain');
+  text = await response.text();
+});
+afterAll(() => server.close());
+
+const sample = (name: string, labels: string) =>
+  new RegExp(`^${name}\\{${labels.replace(/[/.]/g, '\\$&')}\\} ([0-9.e+-]+)$`, 'm').exec(text)?.[1];
+
+describe('Prometheus endpoint', () => {
+  it('passes promtool check metrics (only the accepted lint remarks)', () => {
+    const result = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    expect(result.error).toBeUndefined();
+    const problems = `${result.stdout}${result.stderr}`.split('\n').filter(Boolean);
+    expect(
+      problems.filter((line) => !ACCEPTED_LINT.some((accepted) => line.startsWith(accepted))),
+    ).toEqual([]);
+    // 0 = clean, 3 = lint remarks only; 1 would be a format error.
+    expect([0, 3]).toContain(result.status);
+  });
+
+  it('counts requests with the Go names and label bounds', () => {
+    expect(
+      sample(
+        'timestamp_authority_http_requests_total',
+        'code="200",path="/api/v1/timestamp",method="POST"',
+      ),
+    ).toBe('2');
+    expect(
+      sample(
+        'timestamp_authority_http_requests_total',
+        'code="400",path="/api/v1/timestamp",method="POST"',
+      ),
+    ).toBe('2');
+    expect(
+      sample('timestamp_authority_http_requests_total', 'code="200",path="/ping",method="GET"'),
+    ).toBe('1');
+    // Unknown paths (also with a trailing slash) and methods outside GET/POST/HEAD/OPTIONS are bounded.
+    expect(
+      sample(
+        'timestamp_authority_http_requests_total',
+        'code="404",path="unrecognized",method="GET"',
+      ),
+    ).toBe('2');
+    expect(
+      sample(
+        'timestamp_authority_http_requests_total',
+        'code="405",path="/api/v1/timestamp",method="unrecognized"',
+      ),
+    ).toBe('1');
+    expect(text).not.toContain('/no/such/path');
+    expect(pathLabel('/PING')).toBe('unrecognized');
+    expect(methodLabel('PROPFIND')).toBe('unrecognized');
+  });
+
+  it('reports latencies in seconds', () => {
+    // latency_by_api keeps Go's ExponentialBucketsRange(1 ms, 4 s, 10), now in seconds.
+    expect(text).toMatch(
+      /^timestamp_authority_latency_by_api_bucket\{le="0\.001",path="\/ping",method="GET"\} /m,
+    );
+    expect(text).toMatch(
+      /^timestamp_authority_latency_by_api_bucket\{le="4",path="\/ping",method="GET"\} 1$/m,
+    );
+    // As Go's SummaryVec without objectives: _sum and _count, no quantiles.
+    expect(text).toMatch(
+      /^timestamp_authority_api_latency_summary_count\{path="\/api\/v1\/timestamp",code="200"\} 2$/m,
+    );
+    expect(text).toMatch(/^# TYPE timestamp_authority_api_latency_summary summary$/m);
+    expect(text).not.toContain('timestamp_authority_api_latency_summary{quantile');
+    // Sequential requests cannot take longer in total than the wall-clock time around them.
+    const total = Number(
+      sample('timestamp_authority_api_latency_sum', 'path="/api/v1/timestamp",code="200"'),
+    );
+    expect(total).toBeGreaterThan(0);
+    expect(total).toBeLessThanOrEqual(wallSeconds);
+  });
+
+  it('counts issuance outcomes by failInfo', () => {
+    expect(sample('timestamp_authority_issuance_total', 'outcome="granted",fail_info="none"')).toBe(
+      '2',
+    );
+    expect(
+      sample('timestamp_authority_issuance_total', 'outcome="rejected",fail_info="badAlg"'),
+    ).toBe('1');
+    expect(
+      sample('timestamp_authority_issuance_total', 'outcome="rejected",fail_info="badDataFormat"'),
+    ).toBe('1');
+  });
+
+  it('exposes build info, certificate lifetime and Node runtime metrics', () => {
+    expect(text).toMatch(
+      /^timestamp_authority_build_info\{version="[^"]+",revision="[^"]+",build_date="[^"]+",nodeversion="v[0-9][^"]*"\} 1$/m,
+    );
+    const notAfter = Math.min(
+      ...server.chain.map((certificate) => Date.parse(certificate.x509.validTo)),
+    );
+    const days = Number(
+      /^timestamp_authority_certificate_valid_days_remaining ([0-9.e+]+)$/m.exec(text)?.[1],
+    );
+    expect(days).toBeGreaterThan(0);
+    expect(Math.abs(days - (notAfter - Date.now()) / 86_400_000)).toBeLessThan(1);
+    for (const name of [
+      'nodejs_eventloop_lag_seconds',
+      'nodejs_eventloop_lag_p99_seconds',
+      'process_cpu_seconds_total',
+      'nodejs_heap_size_used_bytes',
+    ]) {
+      expect(text).toMatch(new RegExp(`^${name} `, 'm'));
+    }
+  });
+
+  it('serves only /metrics on its listener', async () => {
+    expect((await fetch(server.metricsUrl.replace('/metrics', '/'))).status).toBe(404);
+  });
+});

@@ -76,6 +76,20 @@ export const SERVE_OPTIONS = {
     default: 3,
     description: 'retries of a throttled remote signature (other errors are not retried)',
   }),
+  kmsBreakerThreshold: option({
+    flag: 'kms-breaker-threshold',
+    kind: 'integer',
+    default: 5,
+    description:
+      'consecutive remote signer failures (timeouts, 5xx, resets) that open the circuit breaker; 0 disables it',
+  }),
+  kmsBreakerCooldown: option({
+    flag: 'kms-breaker-cooldown',
+    kind: 'string',
+    default: '10s',
+    description:
+      'how long an open circuit breaker refuses issuance before one request probes the KMS',
+  }),
   includeChainInResponse: option({
     flag: 'include-chain-in-response',
     kind: 'boolean',

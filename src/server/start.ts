@@ -42,7 +42,7 @@ export async function selfTest(signer: Signer, leaf: Certificate): Promise<void>
 
 /** Builds the TSA from the configuration (signer, chain, policy) without listening. */
 export async function createAuthority(config: ServeConfig, logger: FastifyBaseLogger) {
-  const { signer, chain: chainDer } = await createSigner(config);
+  const { signer, chain: chainDer, guards = [] } = await createSigner(config);
   if (config.timestampSigner === 'memory') {
     logger.warn('using the in-memory signer: a new key and chain at every start, for testing only');
   }
@@ -63,6 +63,7 @@ export async function createAuthority(config: ServeConfig, logger: FastifyBaseLo
       allowCustomExtensions: config.allowCustomExtensions,
     },
     grantedStatus: config.useHttp201 ? 201 : 200,
+    guards,
   });
   const chainPem = chain.map((certificate) => encodePem('CERTIFICATE', certificate.der)).join('');
   return { authority, signer, chain, chainPem };

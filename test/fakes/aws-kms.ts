@@ -151,6 +151,7 @@ export async function startFakeAwsKms(options: { tls?: { key: string; cert: stri
       : '';
     const fault = await faults.decide(operation);
     if (fault === 'hang') return;
+    if (fault === 'reset') return request.socket.resetAndDestroy();
     const reply = (status: number, value: unknown) =>
       sendJson(response, status, value, {
         'content-type': 'application/x-amz-json-1.1',

@@ -51,6 +51,7 @@ export async function startFakeAzureKeyVault() {
     }
     const fault = await faults.decide(operation);
     if (fault === 'hang') return;
+    if (fault === 'reset') return request.socket.resetAndDestroy();
     if (fault === 'throttle')
       return sendJson(
         response,

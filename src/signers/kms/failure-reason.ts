@@ -1,11 +1,10 @@
 /**
- * Why a remote signature failed, as a bounded metric label:
+ * Why a call to the remote signature service failed, as a bounded metric label:
  * - timeout: no answer within --kms-timeout;
  * - connection: network error (reset, refused, TLS...) or gRPC UNAVAILABLE;
  * - server_error: HTTP 5xx, or gRPC INTERNAL, UNKNOWN, DATA_LOSS, DEADLINE_EXCEEDED;
  * - throttled: throttling outlasted the retries;
  * - client_error: any other definite refusal from the service (HTTP 4xx, other gRPC codes);
- * - circuit_open: refused by the circuit breaker without calling the service;
  * - aborted: the caller gave up;
  * - other: anything else (an answer without a usable signature...).
  */
@@ -15,7 +14,6 @@ export const FAILURE_REASONS = [
   'server_error',
   'throttled',
   'client_error',
-  'circuit_open',
   'aborted',
   'other',
 ] as const;

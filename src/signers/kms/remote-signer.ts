@@ -111,7 +111,7 @@ export class RemoteSigner implements Signer {
   async sign(data: Uint8Array, signal?: AbortSignal): Promise<Uint8Array> {
     const call = this.breaker.enter();
     if (!call) {
-      recordSignerFailure('circuit_open');
+      // Not counted as a failure: the service was not called.
       throw new RemoteSignerError(
         `${this.id}: ${this.breaker.refusal() ?? 'circuit breaker open'}`,
       );

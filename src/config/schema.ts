@@ -137,6 +137,20 @@ export const SERVE_OPTIONS = {
     default: true,
     description: "verify each token's signature with the signer's public key before sending it",
   }),
+  kmsBreakerThreshold: option({
+    flag: 'kms-breaker-threshold',
+    kind: 'integer',
+    default: 5,
+    description:
+      'consecutive remote signer failures (timeouts, 5xx, resets) that open the circuit breaker; 0 disables it',
+  }),
+  kmsBreakerCooldown: option({
+    flag: 'kms-breaker-cooldown',
+    kind: 'string',
+    default: '10s',
+    description:
+      'how long an open circuit breaker refuses issuance before one request probes the KMS',
+  }),
   includeChainInResponse: option({
     flag: 'include-chain-in-response',
     kind: 'boolean',

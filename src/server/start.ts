@@ -60,7 +60,11 @@ export async function createAuthority(
   logger: FastifyBaseLogger,
   signerDependencies: SignerDependencies = {},
 ) {
-  const { signer, chain: chainDer } = await createSigner(config, {
+  const {
+    signer,
+    chain: chainDer,
+    guards = [],
+  } = await createSigner(config, {
     warn: (message) => logger.warn(message),
     ...signerDependencies,
   });
@@ -88,6 +92,7 @@ export async function createAuthority(
       allowCustomExtensions: config.allowCustomExtensions,
     },
     grantedStatus: config.useHttp201 ? 201 : 200,
+    guards,
   });
   const validity = certificateValidityGuard(
     chain.map(({ x509 }) => ({

@@ -1,5 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import type { SignatureAlgorithm } from '../asn1/algorithms.js';
+import type { IssuanceGuard } from '../tsp/authority.js';
 
 /**
  * Signs for the TSA. Two strategies implement it: a local private key (memory, file, Tink) and a
@@ -21,4 +22,6 @@ export interface Signer extends AsyncDisposable {
 export interface SignerWithChain {
   signer: Signer;
   chain: Buffer[];
+  /** Refuse issuance while the signer cannot sign (a remote signer's open circuit breaker). */
+  guards?: IssuanceGuard[];
 }

@@ -11,14 +11,17 @@ export class Faults {
   errorStatus: number | undefined;
   /** Never answer while set (the connection stays open). */
   hang = false;
+  /** Reset the connection (TCP RST) instead of answering while set. */
+  resetConnection = false;
   /** Operations seen, in order (e.g. "Sign", "GetPublicKey"). */
   readonly calls: string[] = [];
 
   /** Which fault applies to this call, after the latency. */
-  async decide(operation: string): Promise<'hang' | 'throttle' | 'error' | 'ok'> {
+  async decide(operation: string): Promise<'hang' | 'reset' | 'throttle' | 'error' | 'ok'> {
     this.calls.push(operation);
     if (this.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.latencyMs));
     if (this.hang) return 'hang';
+    if (this.resetConnection) return 'reset';
     if (this.throttleCount > 0) {
       this.throttleCount--;
       return 'throttle';
@@ -32,6 +35,7 @@ export class Faults {
     this.throttleCount = 0;
     this.errorStatus = undefined;
     this.hang = false;
+    this.resetConnection = false;
     this.calls.length = 0;
   }
 

@@ -155,6 +155,7 @@ export async function startFakeGcpKms() {
       void (async () => {
         const fault = await faults.decide(method);
         if (fault === 'hang') return;
+        if (fault === 'reset') return resetConnectionOf(call);
         if (fault === 'throttle')
           return callback({ code: grpc.status.RESOURCE_EXHAUSTED, details: 'Quota exceeded' });
         if (fault === 'error') {
@@ -209,4 +210,18 @@ export async function startFakeGcpKms() {
     // Hanging calls never end by themselves: cut them.
     close: () => Promise.resolve(server.forceShutdown()),
   };
+}
+
+/**
+ * Resets (TCP RST) the connection of a call. grpc-js offers no public handle on it: the unary call
+ * wraps the server call (`call.call`), which holds the HTTP/2 stream; its session's socket proxy
+ * allows resetAndDestroy.
+ */
+function resetConnectionOf(call: object): void {
+  const stream = (
+    call as { call?: { stream?: { session?: { socket?: { resetAndDestroy?: () => void } } } } }
+  ).call?.stream;
+  const reset = stream?.session?.socket?.resetAndDestroy;
+  if (!reset) throw new Error("grpc-js internals changed: cannot reach the call's socket");
+  reset();
 }

@@ -52,3 +52,14 @@ export function sendJson(
   response.writeHead(status, { 'content-type': 'application/json', ...headers });
   response.end(JSON.stringify(value));
 }
+
+/**
+ * Resets the request's TCP connection (RST, the client sees ECONNRESET). Under TLS the request's
+ * socket wraps the TCP socket (`_parent`), and only a TCP socket can be reset.
+ */
+export function resetConnection(request: IncomingMessage): void {
+  const socket = request.socket as IncomingMessage['socket'] & {
+    _parent?: IncomingMessage['socket'];
+  };
+  (socket._parent ?? socket).resetAndDestroy();
+}

@@ -1,5 +1,5 @@
 import { Faults } from './faults.js';
-import { listen, sendJson } from './http-server.js';
+import { listen, resetConnection, sendJson } from './http-server.js';
 import {
   generateFakeKey,
   openWith,
@@ -45,6 +45,7 @@ export async function startFakeVault(options: { token: string; mount?: string })
     const [operation = '', name = '', hashPath] = inMount ? parts.slice(1 + mountParts.length) : [];
     const fault = await faults.decide(operation);
     if (fault === 'hang') return;
+    if (fault === 'reset') return resetConnection(request);
     if (fault === 'throttle')
       return sendJson(response, 429, { errors: ['rate limit quota exceeded'] });
     if (fault === 'error')

@@ -2,22 +2,33 @@ import type { HashName } from '../../asn1/algorithms.js';
 import type { ServeConfig } from '../../config/schema.js';
 import { loadCertificateChain } from '../../x509/load-certificate-chain.js';
 import type { SignerWithChain } from '../signer.js';
+import { createCircuitGuard } from './circuit-guard.js';
 import { createKmsSigner } from './create-kms-signer.js';
 import { parseDuration } from './duration.js';
 import type { RemoteCallPolicy } from './remote-signer.js';
+import { watchCircuitBreaker } from './remote-signer-metrics.js';
 
 /** The remote-call policy from the --kms-* flags. */
 export function remoteCallPolicyFrom(config: ServeConfig): RemoteCallPolicy {
   if (config.kmsMaxConcurrency < 1) throw new Error('--kms-max-concurrency must be at least 1');
+  if (config.kmsBreakerThreshold < 0)
+    throw new Error('--kms-breaker-threshold must not be negative');
   return {
     timeoutMs: parseDuration(config.kmsTimeout, 'kms-timeout'),
     maxConcurrency: config.kmsMaxConcurrency,
     maxRetries: config.kmsMaxRetries,
     backoffMs: 50,
+    breaker: {
+      threshold: config.kmsBreakerThreshold,
+      cooldownMs: parseDuration(config.kmsBreakerCooldown, 'kms-breaker-cooldown'),
+    },
   };
 }
 
-/** `--timestamp-signer kms`: the remote signer of --kms-key-resource and the chain of --certificate-chain-path. */
+/**
+ * `--timestamp-signer kms`: the remote signer of --kms-key-resource, the chain of
+ * --certificate-chain-path, and the guard that refuses issuance while its circuit breaker is open.
+ */
 export async function createKmsSignerWithChain(
   config: ServeConfig,
   hash: HashName,
@@ -25,5 +36,6 @@ export async function createKmsSignerWithChain(
   if (!config.kmsKeyResource) throw new Error('--timestamp-signer kms needs --kms-key-resource');
   const chain = await loadCertificateChain(config.certificateChainPath);
   const signer = await createKmsSigner(config.kmsKeyResource, hash, remoteCallPolicyFrom(config));
-  return { signer, chain };
+  watchCircuitBreaker(signer.breaker);
+  return { signer, chain, guards: [createCircuitGuard(signer.breaker)] };
 }

@@ -6,6 +6,9 @@ import {
   type SignatureAlgorithm,
 } from '../../asn1/algorithms.js';
 import type { Signer } from '../signer.js';
+import { CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker.js';
+import { classifyServiceError, SERVICE_FAILURES, type FailureReason } from './failure-reason.js';
+import { recordSignerFailure } from './remote-signer-metrics.js';
 
 /** What a remote signature API (cloud KMS, Vault transit) offers the TSA. */
 export interface RemoteSignatureApi {
@@ -36,6 +39,8 @@ export interface RemoteCallPolicy {
   maxRetries: number;
   /** First backoff; doubled per retry, with jitter. */
   backoffMs: number;
+  /** The circuit breaker; none when absent. */
+  breaker?: CircuitBreakerOptions;
 }
 
 export const DEFAULT_REMOTE_CALL_POLICY: RemoteCallPolicy = {
@@ -43,19 +48,26 @@ export const DEFAULT_REMOTE_CALL_POLICY: RemoteCallPolicy = {
   maxConcurrency: 32,
   maxRetries: 3,
   backoffMs: 50,
+  breaker: { threshold: 5, cooldownMs: 10_000 },
 };
 
 export class RemoteSignerError extends Error {
   override name = 'RemoteSignerError';
 }
 
+/** The service did not answer within the deadline. */
+export class RemoteSignerTimeout extends RemoteSignerError {
+  override name = 'RemoteSignerTimeout';
+}
+
 /**
  * The remote-signature strategy: hash locally, send the digest, bound every call by a deadline and
- * a concurrency limit, retry only throttling. Every failure is a rejected promise; the authority
- * answers it with systemFailure.
+ * a concurrency limit, retry only throttling, and stop calling a service that keeps failing (the
+ * circuit breaker). Every failure is a rejected promise; the authority answers it with systemFailure.
  */
 export class RemoteSigner implements Signer {
   readonly id: string;
+  readonly breaker: CircuitBreaker;
   private readonly slots: Semaphore;
 
   private constructor(
@@ -66,6 +78,7 @@ export class RemoteSigner implements Signer {
   ) {
     this.id = api.id;
     this.slots = new Semaphore(policy.maxConcurrency);
+    this.breaker = new CircuitBreaker(policy.breaker ?? { threshold: 0, cooldownMs: 0 });
   }
 
   /**
@@ -104,15 +117,40 @@ export class RemoteSigner implements Signer {
   }
 
   async sign(data: Uint8Array, signal?: AbortSignal): Promise<Uint8Array> {
+    const call = this.breaker.enter();
+    if (!call) {
+      // Not counted as a failure: the service was not called.
+      throw new RemoteSignerError(
+        `${this.id}: ${this.breaker.refusal() ?? 'circuit breaker open'}`,
+      );
+    }
     const digest = createHash(this.algorithm.hash).update(data).digest();
-    return withDeadline(this.policy.timeoutMs, signal, async (deadline) => {
-      const release = await this.slots.acquire(deadline);
-      try {
-        return await this.signWithRetries(digest, deadline);
-      } finally {
-        release();
-      }
-    });
+    try {
+      const signature = await withDeadline(this.policy.timeoutMs, signal, async (deadline) => {
+        const release = await this.slots.acquire(deadline);
+        try {
+          return await this.signWithRetries(digest, deadline);
+        } finally {
+          release();
+        }
+      });
+      call.answered();
+      return signature;
+    } catch (error) {
+      const reason = this.failureReason(error, signal);
+      recordSignerFailure(reason);
+      if (SERVICE_FAILURES.has(reason)) call.failed();
+      else if (reason === 'aborted') call.abandoned();
+      else call.answered(); // a definite refusal (4xx, throttling): the service is up
+      throw error;
+    }
+  }
+
+  private failureReason(error: unknown, signal: AbortSignal | undefined): FailureReason {
+    if (signal?.aborted) return 'aborted';
+    if (error instanceof RemoteSignerTimeout) return 'timeout';
+    if (this.api.isThrottling(error)) return 'throttled';
+    return classifyServiceError(error);
   }
 
   private async signWithRetries(digest: Buffer, signal: AbortSignal): Promise<Uint8Array> {
@@ -148,15 +186,17 @@ async function withDeadline<T>(
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
-    controller.abort(new RemoteSignerError(`remote signer did not answer within ${timeoutMs} ms`));
+    controller.abort(
+      new RemoteSignerTimeout(`remote signer did not answer within ${timeoutMs} ms`),
+    );
   }, timeoutMs);
   const onOuterAbort = () => controller.abort(outer?.reason);
   outer?.addEventListener('abort', onOuterAbort, { once: true });
   try {
     return await untilAborted(call(controller.signal), controller.signal);
   } catch (error) {
-    if (timedOut && !(error instanceof RemoteSignerError)) {
-      throw new RemoteSignerError(`remote signer did not answer within ${timeoutMs} ms`, {
+    if (timedOut && !(error instanceof RemoteSignerTimeout)) {
+      throw new RemoteSignerTimeout(`remote signer did not answer within ${timeoutMs} ms`, {
         cause: error,
       });
     }

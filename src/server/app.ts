@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyReply } from 'fastify';
 import type { ServeConfig } from '../config/schema.js';
 import type { IssueOutcome, RequestFormat, TimestampAuthority } from '../tsp/authority.js';
+import { installAuditLog } from './audit-log.js';
 import { accepts, mediaType } from './media-type.js';
+import { registerRateLimit, trustProxySetting } from './rate-limit.js';
 
 export const ROUTES = {
   timestamp: '/api/v1/timestamp',
@@ -61,6 +63,7 @@ export async function buildServer(deps: ServerDependencies) {
     // Go serves /ping case-insensitively (chi Heartbeat); every other path is case-sensitive.
     rewriteUrl: (request) => (request.url?.toLowerCase() === ROUTES.ping ? ROUTES.ping : (request.url ?? '/')),
     return503OnClosing: true,
+    trustProxy: trustProxySetting(config),
   });
   app.decorateRequest('tsaOutcome', null);
 
@@ -108,6 +111,9 @@ export async function buildServer(deps: ServerDependencies) {
     return sendError(reply, 500, 'Error generating timestamp response');
   });
 
+  await registerRateLimit(app, config);
+  const audit = await installAuditLog(app, config, ROUTES.timestamp);
+
   app.setNotFoundHandler((request, reply) =>
     sendError(reply, 404, `path ${request.url.split('?')[0]?.slice(0, 200)} was not found`),
   );
@@ -129,7 +135,7 @@ export async function buildServer(deps: ServerDependencies) {
     reply.headers(NO_CACHE_HEADERS);
     const format = REQUEST_FORMATS[mediaType(request.headers['content-type'])] ?? 'der';
     const body = (request.body as Buffer | undefined) ?? Buffer.alloc(0);
-    const outcome = await authority.issue(body, format);
+    const outcome = await audit(request, await authority.issue(body, format), format);
     request.tsaOutcome = outcome;
     if (outcome.httpStatus === 503) reply.header('retry-after', String(RETRY_AFTER_SECONDS));
     return reply.code(outcome.httpStatus).type(outcome.contentType).send(outcome.body);

@@ -3,6 +3,7 @@
 set -euo pipefail
 declare -A packages=(
   [openssl]=openssl
+  [strace]=strace
 )
 missing=()
 for command in "${!packages[@]}"; do

@@ -22,6 +22,8 @@ export class AuditLog {
   private flushing: Promise<void> | undefined;
   private reopenWaiters: PendingLine[] = [];
   private closed = false;
+  /** Write+fdatasync rounds done so far (each carries one or more lines). */
+  commits = 0;
 
   private constructor(
     readonly path: string,
@@ -70,6 +72,7 @@ export class AuditLog {
       try {
         await this.handle.appendFile(batch.map((line) => line.text).join(''));
         await this.handle.datasync();
+        this.commits++;
         for (const line of batch) line.resolve();
       } catch (error) {
         for (const line of batch) line.reject(error);

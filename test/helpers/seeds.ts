@@ -11,6 +11,9 @@ function load(extension: string): Map<string, Buffer> {
   return seeds;
 }
 
+/** The data every seed's messageImprint hashes (make-seeds.sh). */
+export const SEED_DATA = 'hostile input seed\n';
+
 /** TimeStampReq made by `openssl ts -query` (test/fixtures/seeds/make-seeds.sh). */
 export const derSeeds = load('.tsq');
 /** Go-server JSON requests. */

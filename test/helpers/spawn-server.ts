@@ -56,7 +56,7 @@ export async function spawnServer(args: string[], wrapper: string[] = []): Promi
     });
   };
   const listening = await waitForLine(/serving timestamps on/);
-  const url = /serving timestamps on (http:\/\/\S+?)"/.exec(listening)?.[1];
+  const url = /serving timestamps on (http:\/\/[^\s"]+)/.exec(listening)?.[1];
   if (!url) throw new Error(`no URL in ${listening}`);
   return {
     child,

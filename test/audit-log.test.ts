@@ -90,6 +90,25 @@ describe('audit log', () => {
     ]);
   });
 
+  it('records a rate-limited request (429) and the client address from a trusted proxy', async () => {
+    const path = scratch().path('audit.jsonl');
+    const { app } = await createTestServer({ auditLog: path, rateLimitMax: 1, trustedProxies: ['127.0.0.1'] });
+    const send = () =>
+      app.inject({
+        method: 'POST',
+        url: '/api/v1/timestamp',
+        headers: { 'content-type': 'application/timestamp-query', 'x-forwarded-for': '198.51.100.4' },
+        payload: grantableRequest(),
+      });
+    expect((await send()).statusCode).toBe(200);
+    expect((await send()).statusCode).toBe(429);
+    await app.close();
+    expect(readLines(path).map((line) => [line.status, line.httpStatus, line.client])).toEqual([
+      ['granted', 200, '198.51.100.4'],
+      ['rejection', 429, '198.51.100.4'],
+    ]);
+  });
+
   it('withholds the token (500 systemFailure) when its line cannot be written', async () => {
     const { app } = await createTestServer({ auditLog: '/dev/full' });
     cleanups.push(() => app.close());

@@ -58,11 +58,25 @@ describe('hostile request catalogue', () => {
 });
 
 describe('the catalogue in a loop', () => {
-  it('keeps memory bounded and /ping answering', { timeout: 300_000 }, async () => {
+  type Answer = { status: number; body: string };
+  const injected = async (entry: HostileRequest, body: Buffer): Promise<Answer> => {
+    const response = await send(entry, body);
+    return { status: response.statusCode, body: response.body };
+  };
+  const injectedPing = async (): Promise<Answer> => {
+    const response = await app.inject({ method: 'GET', url: '/ping' });
+    return { status: response.statusCode, body: response.body };
+  };
+
+  async function expectFlatMemory(
+    rounds: number,
+    post: (entry: HostileRequest, body: Buffer) => Promise<Answer>,
+    ping: () => Promise<Answer>,
+  ): Promise<void> {
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as () => void;
     const bodies = catalogue.map((entry) => bodyOf(entry));
-    const heapAfterGc = (): number => {
+    const memoryAfterGc = (): number => {
       gc();
       gc();
       const usage = process.memoryUsage();
@@ -71,16 +85,42 @@ describe('the catalogue in a loop', () => {
     };
     const round = async (): Promise<void> => {
       // Every request of a round in flight at once, with /ping probes among them.
-      const pings = Array.from({ length: 20 }, () => app.inject({ method: 'GET', url: '/ping' }));
-      const answers = await Promise.all(catalogue.map((entry, i) => send(entry, bodies[i])));
-      answers.forEach((answer, i) => expect(answer.statusCode, catalogue[i]?.name).toBe(catalogue[i]?.expect.status));
-      for (const ping of await Promise.all(pings)) expect(ping.body).toBe('.');
+      const pings = Array.from({ length: 20 }, ping);
+      const answers = await Promise.all(catalogue.map((entry, i) => post(entry, bodies[i] as Buffer)));
+      answers.forEach((answer, i) => expect(answer.status, catalogue[i]?.name).toBe(catalogue[i]?.expect.status));
+      for (const answer of await Promise.all(pings)) expect(answer).toEqual({ status: 200, body: '.' });
     };
     for (let i = 0; i < 3; i++) await round(); // warm-up: JIT, caches, pools
-    const before = heapAfterGc();
-    for (let i = 0; i < 100; i++) await round();
-    const growth = heapAfterGc() - before;
-    // 100 rounds move ~350 MB of request bodies; keeping even one large body per round would show.
-    expect(growth).toBeLessThan(16 * 1024 * 1024);
+    const before = memoryAfterGc();
+    for (let i = 0; i < rounds; i++) await round();
+    // Each round moves ~3.5 MB of request bodies; keeping even one large body per round would show.
+    expect(memoryAfterGc() - before).toBeLessThan(16 * 1024 * 1024);
+  }
+
+  it('in-process: memory stays bounded and /ping answers', { timeout: 300_000 }, () =>
+    expectFlatMemory(100, injected, injectedPing));
+
+  it('over HTTP: memory stays bounded and /ping answers', { timeout: 300_000 }, async () => {
+    const { app: listening } = await createTestServer();
+    const url = await listening.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      await expectFlatMemory(
+        20,
+        async (entry, body) => {
+          const response = await fetch(`${url}/api/v1/timestamp`, {
+            method: 'POST',
+            headers: entry.contentType === null ? {} : { 'content-type': entry.contentType },
+            body,
+          });
+          return { status: response.status, body: await response.text() };
+        },
+        async () => {
+          const response = await fetch(`${url}/ping`);
+          return { status: response.status, body: await response.text() };
+        },
+      );
+    } finally {
+      await listening.close();
+    }
   });
 });

@@ -50,7 +50,10 @@ try {
     let withLog = 0;
     for (let i = 0; i < repeats; i++) {
       without = Math.max(without, await measure('', concurrency));
-      withLog = Math.max(withLog, await measure(join(dir, `audit-${concurrency}.jsonl`), concurrency));
+      withLog = Math.max(
+        withLog,
+        await measure(join(dir, `audit-${concurrency}.jsonl`), concurrency),
+      );
     }
     console.log(
       `concurrency ${String(concurrency).padStart(2)}: ${without.toFixed(0)} tokens/s without, ${withLog.toFixed(0)} with --audit-log (${((withLog / without) * 100).toFixed(0)}%)`,

@@ -27,7 +27,11 @@ const readLines = (path: string): AuditRecord[] =>
     .map((line) => JSON.parse(line) as AuditRecord);
 
 function post(url: string, body: Uint8Array, contentType = 'application/timestamp-query') {
-  return fetch(`${url}/api/v1/timestamp`, { method: 'POST', headers: { 'content-type': contentType }, body });
+  return fetch(`${url}/api/v1/timestamp`, {
+    method: 'POST',
+    headers: { 'content-type': contentType },
+    body,
+  });
 }
 
 /** The serial number openssl reads from a TimeStampResp, lower-case hex without leading zeros. */
@@ -77,8 +81,16 @@ describe('audit log', () => {
     const path = dir.path('audit.jsonl');
     const { app } = await createTestServer({ auditLog: path, maxRequestBodySize: 1000 });
     const send = (payload: Buffer, contentType: string) =>
-      app.inject({ method: 'POST', url: '/api/v1/timestamp', headers: { 'content-type': contentType }, payload });
-    expect((await send(derSeeds.get('sha1-weak.tsq') as Buffer, 'application/timestamp-query')).statusCode).toBe(400);
+      app.inject({
+        method: 'POST',
+        url: '/api/v1/timestamp',
+        headers: { 'content-type': contentType },
+        payload,
+      });
+    expect(
+      (await send(derSeeds.get('sha1-weak.tsq') as Buffer, 'application/timestamp-query'))
+        .statusCode,
+    ).toBe(400);
     expect((await send(Buffer.from('x'), 'text/plain')).statusCode).toBe(415);
     expect((await send(Buffer.alloc(2000), 'application/timestamp-query')).statusCode).toBe(413);
     await app.close(); // flushes the background rejection lines
@@ -92,12 +104,19 @@ describe('audit log', () => {
 
   it('records a rate-limited request (429) and the client address from a trusted proxy', async () => {
     const path = scratch().path('audit.jsonl');
-    const { app } = await createTestServer({ auditLog: path, rateLimitMax: 1, trustedProxies: ['127.0.0.1'] });
+    const { app } = await createTestServer({
+      auditLog: path,
+      rateLimitMax: 1,
+      trustedProxies: ['127.0.0.1'],
+    });
     const send = () =>
       app.inject({
         method: 'POST',
         url: '/api/v1/timestamp',
-        headers: { 'content-type': 'application/timestamp-query', 'x-forwarded-for': '198.51.100.4' },
+        headers: {
+          'content-type': 'application/timestamp-query',
+          'x-forwarded-for': '198.51.100.4',
+        },
         payload: grantableRequest(),
       });
     expect((await send()).statusCode).toBe(200);
@@ -120,7 +139,13 @@ describe('audit log', () => {
     });
     expect(response.statusCode).toBe(500);
     const dir = scratch();
-    const text = await openssl(['ts', '-reply', '-in', dir.write('r.tsr', response.rawPayload), '-text']);
+    const text = await openssl([
+      'ts',
+      '-reply',
+      '-in',
+      dir.write('r.tsr', response.rawPayload),
+      '-text',
+    ]);
     expect(text).toMatch(/Status: Rejected/);
     expect(text).toMatch(/system failure/i);
   });
@@ -166,7 +191,19 @@ describe('audit log in a running server', () => {
     server = await spawnServer(['--audit-log', path]);
     const strace = spawn(
       'strace',
-      ['-f', '-s', '4096', '-e', 'trace=fdatasync,write,writev', '-e', 'signal=none', '-o', trace, '-p', String(server.child.pid)],
+      [
+        '-f',
+        '-s',
+        '4096',
+        '-e',
+        'trace=fdatasync,write,writev',
+        '-e',
+        'signal=none',
+        '-o',
+        trace,
+        '-p',
+        String(server.child.pid),
+      ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     const straceExited = new Promise((resolve) => strace.once('exit', resolve));
@@ -190,7 +227,9 @@ describe('audit log in a running server', () => {
     // The audit fd is the one the granted line goes to.
     const fd = lines.map((line) => /\bwritev?\((\d+), .*\\"granted/.exec(line)?.[1]).find(Boolean);
     expect(fd).toBeDefined();
-    const lineWritten = lines.findIndex((line) => new RegExp(`\\bwritev?\\(${fd}, .*\\\\"granted`).test(line));
+    const lineWritten = lines.findIndex((line) =>
+      new RegExp(`\\bwritev?\\(${fd}, .*\\\\"granted`).test(line),
+    );
     const synced = lines.findIndex((line) => new RegExp(`fdatasync\\(${fd}\\) += 0`).test(line));
     const responded = lines.findIndex((line) => /\bwritev?\(\d+, .*"HTTP\/1\.1 200/.test(line));
     expect(lineWritten).toBeGreaterThanOrEqual(0);

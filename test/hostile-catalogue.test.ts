@@ -27,7 +27,9 @@ function readTimeStampResp(body: Buffer): { status: number; failInfo: string[] }
   const asn1 = asn1js.fromBER(new Uint8Array(body).buffer);
   expect(asn1.offset).toBe(body.length);
   const response = new pkijs.TimeStampResp({ schema: asn1.result });
-  const bits = response.status.failInfo ? new Uint8Array(response.status.failInfo.valueBlock.valueHexView) : new Uint8Array(0);
+  const bits = response.status.failInfo
+    ? new Uint8Array(response.status.failInfo.valueBlock.valueHexView)
+    : new Uint8Array(0);
   const failInfo = Object.entries(FailInfo)
     .filter(([, bit]) => ((bits[bit >> 3] ?? 0) & (0x80 >> (bit & 7))) !== 0)
     .map(([name]) => name);
@@ -44,7 +46,10 @@ describe('hostile request catalogue', () => {
     expect(response.statusCode).toBe(entry.expect.status);
     if (entry.expect.jsonCode !== undefined) {
       expect(response.headers['content-type']).toMatch(/^application\/json/);
-      expect(response.json()).toMatchObject({ code: entry.expect.jsonCode, message: expect.any(String) });
+      expect(response.json()).toMatchObject({
+        code: entry.expect.jsonCode,
+        message: expect.any(String),
+      });
     } else if (entry.contentType?.toLowerCase().startsWith('application/timestamp-query')) {
       const { status, failInfo } = readTimeStampResp(response.rawPayload);
       if (entry.expect.status === 200) {
@@ -86,9 +91,14 @@ describe('the catalogue in a loop', () => {
     const round = async (): Promise<void> => {
       // Every request of a round in flight at once, with /ping probes among them.
       const pings = Array.from({ length: 20 }, ping);
-      const answers = await Promise.all(catalogue.map((entry, i) => post(entry, bodies[i] as Buffer)));
-      answers.forEach((answer, i) => expect(answer.status, catalogue[i]?.name).toBe(catalogue[i]?.expect.status));
-      for (const answer of await Promise.all(pings)) expect(answer).toEqual({ status: 200, body: '.' });
+      const answers = await Promise.all(
+        catalogue.map((entry, i) => post(entry, bodies[i] as Buffer)),
+      );
+      answers.forEach((answer, i) =>
+        expect(answer.status, catalogue[i]?.name).toBe(catalogue[i]?.expect.status),
+      );
+      for (const answer of await Promise.all(pings))
+        expect(answer).toEqual({ status: 200, body: '.' });
     };
     for (let i = 0; i < 3; i++) await round(); // warm-up: JIT, caches, pools
     const before = memoryAfterGc();
@@ -98,7 +108,8 @@ describe('the catalogue in a loop', () => {
   }
 
   it('in-process: memory stays bounded and /ping answers', { timeout: 300_000 }, () =>
-    expectFlatMemory(100, injected, injectedPing));
+    expectFlatMemory(100, injected, injectedPing),
+  );
 
   it('over HTTP: memory stays bounded and /ping answers', { timeout: 300_000 }, async () => {
     const { app: listening } = await createTestServer();

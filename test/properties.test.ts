@@ -13,7 +13,8 @@ import type { Certificate } from '../src/x509/certificate.js';
 import { encodeTimeStampReq, type RequestFields } from './helpers/encode-request.js';
 import { createTestServer } from './helpers/tsa.js';
 
-const hex = (bytes: Uint8Array | ArrayBuffer): string => Buffer.from(bytes as Uint8Array).toString('hex');
+const hex = (bytes: Uint8Array | ArrayBuffer): string =>
+  Buffer.from(bytes as Uint8Array).toString('hex');
 
 /** OID content octets from arbitrary arcs (X.660: first arc 0..2, second < 40 unless the first is 2). */
 const oidWithArcsBelow = (limit: bigint) =>
@@ -59,15 +60,24 @@ describe('any bytes to the HTTP handler', () => {
 describe('parse(encode(request))', () => {
   const requestArbitrary: fc.Arbitrary<RequestFields> = fc.record(
     {
-      version: fc.oneof(fc.bigInt({ min: -128n, max: 127n }), fc.bigInt({ min: -(1n << 300n), max: 1n << 300n })),
-      hashAlgorithmOid: fc.oneof(fc.constantFrom(...Object.values(HASHES).map((hash) => oidContent(hash.oid))), oidArbitrary),
+      version: fc.oneof(
+        fc.bigInt({ min: -128n, max: 127n }),
+        fc.bigInt({ min: -(1n << 300n), max: 1n << 300n }),
+      ),
+      hashAlgorithmOid: fc.oneof(
+        fc.constantFrom(...Object.values(HASHES).map((hash) => oidContent(hash.oid))),
+        oidArbitrary,
+      ),
       hashParametersNull: fc.boolean(),
       hashedMessage: fc.uint8Array({ maxLength: 80 }),
       reqPolicy: oidArbitrary,
       nonce: fc.bigInt({ min: -(1n << 255n), max: (1n << 255n) - 1n }),
       certReq: fc.boolean(),
       extensions: fc.array(
-        fc.record({ oid: oidArbitrary, critical: fc.boolean(), value: fc.uint8Array({ maxLength: 40 }) }, { requiredKeys: ['oid', 'value'] }),
+        fc.record(
+          { oid: oidArbitrary, critical: fc.boolean(), value: fc.uint8Array({ maxLength: 40 }) },
+          { requiredKeys: ['oid', 'value'] },
+        ),
         { minLength: 1, maxLength: 3 },
       ),
     },
@@ -100,7 +110,9 @@ describe('parse(encode(request))', () => {
                 fields.extensions.map((e) =>
                   sequence(
                     tlv(Tag.OID, e.oid),
-                    ...(e.critical === undefined ? [] : [Buffer.from([0x01, 0x01, e.critical ? 0xff : 0x00])]),
+                    ...(e.critical === undefined
+                      ? []
+                      : [Buffer.from([0x01, 0x01, e.critical ? 0xff : 0x00])]),
                     tlv(Tag.OCTET_STRING, e.value),
                   ),
                 ),
@@ -122,7 +134,9 @@ describe('token encoder agrees with PKI.js', () => {
   const encoders: { encoder: TokenEncoder; chain: Certificate[]; includeChain: boolean }[] = [];
   beforeAll(async () => {
     for (const includeChain of [false, true]) {
-      const { authority, chain, app } = await createTestServer({ includeChainInResponse: includeChain });
+      const { authority, chain, app } = await createTestServer({
+        includeChainInResponse: includeChain,
+      });
       await app.close();
       encoders.push({ encoder: authority.encoder, chain, includeChain });
     }
@@ -136,26 +150,41 @@ describe('token encoder agrees with PKI.js', () => {
     nonce: fc.option(fc.bigInt({ min: -(1n << 255n), max: (1n << 255n) - 1n }), { nil: undefined }),
     certReq: fc.boolean(),
     extensions: fc.option(
-      fc.array(fc.record({ oid: pkijsOidArbitrary, critical: fc.boolean(), value: fc.uint8Array({ maxLength: 30 }) }), {
-        minLength: 1,
-        maxLength: 3,
-      }),
+      fc.array(
+        fc.record({
+          oid: pkijsOidArbitrary,
+          critical: fc.boolean(),
+          value: fc.uint8Array({ maxLength: 30 }),
+        }),
+        {
+          minLength: 1,
+          maxLength: 3,
+        },
+      ),
       { nil: undefined },
     ),
     serialNumber: fc.uint8Array({ minLength: 1, maxLength: 20 }),
     // UTCTime years (signingTime) and beyond: 1950..2100, whole seconds.
-    genTime: fc.integer({ min: -631_152_000, max: 4_102_444_800 }).map((seconds) => new Date(seconds * 1000)),
+    genTime: fc
+      .integer({ min: -631_152_000, max: 4_102_444_800 })
+      .map((seconds) => new Date(seconds * 1000)),
     signature: fc.uint8Array({ minLength: 8, maxLength: 80 }),
   });
 
   it('byte for byte on TSTInfo and the whole TimeStampResp', () => {
     fc.assert(
       fc.property(inputs, (input) => {
-        const { encoder, chain } = encoders[input.includeChain ? 1 : 0] as (typeof encoders)[number];
+        const { encoder, chain } = encoders[
+          input.includeChain ? 1 : 0
+        ] as (typeof encoders)[number];
         const hash = HASHES[input.hash];
         const hashedMessage = createHash(input.hash).update(input.digestSeed).digest();
         const extensionsDer = input.extensions?.map((e) =>
-          sequence(tlv(Tag.OID, e.oid), ...(e.critical ? [Buffer.from([0x01, 0x01, 0xff])] : []), tlv(Tag.OCTET_STRING, e.value)),
+          sequence(
+            tlv(Tag.OID, e.oid),
+            ...(e.critical ? [Buffer.from([0x01, 0x01, 0xff])] : []),
+            tlv(Tag.OCTET_STRING, e.value),
+          ),
         );
         const request: AcceptedRequest = {
           version: 1n,
@@ -167,11 +196,20 @@ describe('token encoder agrees with PKI.js', () => {
           ...(input.nonce === undefined ? {} : { nonce: integer(input.nonce) }),
           ...(extensionsDer ? { extensions: Buffer.concat(extensionsDer) } : {}),
         };
-        const tstInfo = encoder.encodeTstInfo({ request, serialNumber: input.serialNumber, genTime: input.genTime });
+        const tstInfo = encoder.encodeTstInfo({
+          request,
+          serialNumber: input.serialNumber,
+          genTime: input.genTime,
+        });
         const attributes = encoder.encodeSignedAttributes(tstInfo, input.genTime);
         const ours = encoder.assemble(tstInfo, attributes, input.signature, input.certReq);
 
-        const theirs = encodeWithPkijs({ ...input, hashedMessage, chain, defaultPolicy: OID.sigstoreTsaPolicy });
+        const theirs = encodeWithPkijs({
+          ...input,
+          hashedMessage,
+          chain,
+          defaultPolicy: OID.sigstoreTsaPolicy,
+        });
         expect(hex(tstInfo)).toBe(hex(theirs.tstInfo));
         expect(hex(ours)).toBe(hex(theirs.response));
       }),
@@ -197,7 +235,9 @@ interface PkijsInput {
 
 const buffer = (bytes: Uint8Array): ArrayBuffer => new Uint8Array(bytes).buffer;
 const dottedOid = (content: Uint8Array): string =>
-  (asn1js.fromBER(buffer(tlv(Tag.OID, content))).result as asn1js.ObjectIdentifier).valueBlock.toString();
+  (
+    asn1js.fromBER(buffer(tlv(Tag.OID, content))).result as asn1js.ObjectIdentifier
+  ).valueBlock.toString();
 const der = (schema: { toBER(): ArrayBuffer }): Uint8Array => new Uint8Array(schema.toBER());
 
 function encodeWithPkijs(input: PkijsInput): { tstInfo: Uint8Array; response: Uint8Array } {
@@ -208,7 +248,10 @@ function encodeWithPkijs(input: PkijsInput): { tstInfo: Uint8Array; response: Ui
     version: 1,
     policy: input.reqPolicy ? dottedOid(input.reqPolicy) : input.defaultPolicy,
     messageImprint: new pkijs.MessageImprint({
-      hashAlgorithm: new pkijs.AlgorithmIdentifier({ algorithmId: hashOid, algorithmParams: new asn1js.Null() }),
+      hashAlgorithm: new pkijs.AlgorithmIdentifier({
+        algorithmId: hashOid,
+        algorithmParams: new asn1js.Null(),
+      }),
       hashedMessage: new asn1js.OctetString({ valueHex: buffer(input.hashedMessage) }),
     }),
     serialNumber: asn1js.Integer.fromBigInt(BigInt(`0x${hex(input.serialNumber)}`)),
@@ -219,7 +262,12 @@ function encodeWithPkijs(input: PkijsInput): { tstInfo: Uint8Array; response: Ui
     ...(input.extensions
       ? {
           extensions: input.extensions.map(
-            (e) => new pkijs.Extension({ extnID: dottedOid(e.oid), critical: e.critical, extnValue: buffer(e.value) }),
+            (e) =>
+              new pkijs.Extension({
+                extnID: dottedOid(e.oid),
+                critical: e.critical,
+                extnValue: buffer(e.value),
+              }),
           ),
         }
       : {}),
@@ -231,17 +279,24 @@ function encodeWithPkijs(input: PkijsInput): { tstInfo: Uint8Array; response: Ui
   const signerHashOid = HASHES[signerHash].oid;
   const essCertIdV2 = new asn1js.Sequence({
     value: [
-      new asn1js.OctetString({ valueHex: buffer(createHash('sha256').update(der(leaf.toSchema())).digest()) }),
+      new asn1js.OctetString({
+        valueHex: buffer(createHash('sha256').update(der(leaf.toSchema())).digest()),
+      }),
       new asn1js.Sequence({
         value: [
-          new asn1js.Sequence({ value: [new pkijs.GeneralName({ type: 4, value: leaf.issuer }).toSchema()] }),
+          new asn1js.Sequence({
+            value: [new pkijs.GeneralName({ type: 4, value: leaf.issuer }).toSchema()],
+          }),
           leaf.serialNumber,
         ],
       }),
     ],
   });
   const attributes = [
-    new pkijs.Attribute({ type: OID.contentType, values: [new asn1js.ObjectIdentifier({ value: OID.tstInfo })] }),
+    new pkijs.Attribute({
+      type: OID.contentType,
+      values: [new asn1js.ObjectIdentifier({ value: OID.tstInfo })],
+    }),
     new pkijs.Attribute({
       type: OID.signingTime,
       values: [
@@ -252,7 +307,11 @@ function encodeWithPkijs(input: PkijsInput): { tstInfo: Uint8Array; response: Ui
     }),
     new pkijs.Attribute({
       type: OID.messageDigest,
-      values: [new asn1js.OctetString({ valueHex: buffer(createHash(signerHash).update(tstInfoDer).digest()) })],
+      values: [
+        new asn1js.OctetString({
+          valueHex: buffer(createHash(signerHash).update(tstInfoDer).digest()),
+        }),
+      ],
     }),
     new pkijs.Attribute({
       type: OID.signingCertificateV2,
@@ -272,7 +331,10 @@ function encodeWithPkijs(input: PkijsInput): { tstInfo: Uint8Array; response: Ui
     signerInfos: [
       new pkijs.SignerInfo({
         version: 1,
-        sid: new pkijs.IssuerAndSerialNumber({ issuer: leaf.issuer, serialNumber: leaf.serialNumber }),
+        sid: new pkijs.IssuerAndSerialNumber({
+          issuer: leaf.issuer,
+          serialNumber: leaf.serialNumber,
+        }),
         digestAlgorithm: new pkijs.AlgorithmIdentifier({ algorithmId: signerHashOid }),
         signedAttrs: new pkijs.SignedAndUnsignedAttributes({ type: 0, attributes }),
         signatureAlgorithm: new pkijs.AlgorithmIdentifier({ algorithmId: OID.ecdsaWithSHA256 }),
@@ -282,7 +344,10 @@ function encodeWithPkijs(input: PkijsInput): { tstInfo: Uint8Array; response: Ui
   });
   const response = new pkijs.TimeStampResp({
     status: new pkijs.PKIStatusInfo({ status: pkijs.PKIStatus.granted }),
-    timeStampToken: new pkijs.ContentInfo({ contentType: OID.signedData, content: signedData.toSchema(true) }),
+    timeStampToken: new pkijs.ContentInfo({
+      contentType: OID.signedData,
+      content: signedData.toSchema(true),
+    }),
   });
   return { tstInfo: tstInfoDer, response: der(response.toSchema()) };
 }

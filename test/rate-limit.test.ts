@@ -42,11 +42,16 @@ describe('rate limiting', () => {
     expect(limited.statusCode).toBe(429);
     expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
     expect(Number(limited.headers['retry-after'])).toBeLessThanOrEqual(60);
-    expect(limited.json()).toMatchObject({ code: 429, message: expect.stringContaining('rate limit exceeded') });
+    expect(limited.json()).toMatchObject({
+      code: 429,
+      message: expect.stringContaining('rate limit exceeded'),
+    });
     // Another client has its own budget; probes and the chain are never limited.
     expect((await stamp(app, {}, '127.0.0.2')).statusCode).toBe(200);
     expect((await app.inject({ method: 'GET', url: '/ping' })).statusCode).toBe(200);
-    expect((await app.inject({ method: 'GET', url: '/api/v1/timestamp/certchain' })).statusCode).toBe(200);
+    expect(
+      (await app.inject({ method: 'GET', url: '/api/v1/timestamp/certchain' })).statusCode,
+    ).toBe(200);
   });
 
   it('ignores X-Forwarded-For from a peer that is not a trusted proxy', async () => {
@@ -62,11 +67,17 @@ describe('rate limiting', () => {
     expect((await stamp(app, { 'x-forwarded-for': '203.0.113.2' })).statusCode).toBe(200);
     expect((await stamp(app, { 'x-forwarded-for': '203.0.113.1' })).statusCode).toBe(429);
     // The same header from an untrusted peer names that peer, not the forwarded client.
-    expect((await stamp(app, { 'x-forwarded-for': '203.0.113.3' }, '192.0.2.9')).statusCode).toBe(200);
-    expect((await stamp(app, { 'x-forwarded-for': '203.0.113.4' }, '192.0.2.9')).statusCode).toBe(429);
+    expect((await stamp(app, { 'x-forwarded-for': '203.0.113.3' }, '192.0.2.9')).statusCode).toBe(
+      200,
+    );
+    expect((await stamp(app, { 'x-forwarded-for': '203.0.113.4' }, '192.0.2.9')).statusCode).toBe(
+      429,
+    );
   });
 
   it('refuses a zero-length window', async () => {
-    await expect(createTestServer({ rateLimitMax: 5, rateLimitWindow: 0 })).rejects.toThrow(/rate-limit-window/);
+    await expect(createTestServer({ rateLimitMax: 5, rateLimitWindow: 0 })).rejects.toThrow(
+      /rate-limit-window/,
+    );
   });
 });

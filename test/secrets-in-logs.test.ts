@@ -9,7 +9,9 @@ import { spawnServer, type SpawnedServer } from './helpers/spawn-server.js';
  * (start, grant, reject, 404, shutdown) must never print it. The request ID is a positive control:
  * it must appear, proving the grep reads the request logs.
  */
-const secretOptions = (Object.values(SERVE_OPTIONS) as OptionSpec<unknown>[]).filter((spec) => spec.secret);
+const secretOptions = (Object.values(SERVE_OPTIONS) as OptionSpec<unknown>[]).filter(
+  (spec) => spec.secret,
+);
 
 describe('secrets never reach the logs', () => {
   let server: SpawnedServer | undefined;

@@ -97,7 +97,11 @@ export class AuditLog {
 }
 
 /** Passes an outcome through the audit trail and returns the outcome to send. */
-export type AuditOutcome = (request: FastifyRequest, outcome: IssueOutcome, format: RequestFormat) => Promise<IssueOutcome>;
+export type AuditOutcome = (
+  request: FastifyRequest,
+  outcome: IssueOutcome,
+  format: RequestFormat,
+) => Promise<IssueOutcome>;
 
 const passThrough: AuditOutcome = async (_request, outcome) => outcome;
 
@@ -108,13 +112,18 @@ const passThrough: AuditOutcome = async (_request, outcome) => outcome;
  * Requests refused before the handler (413, 415, 429) get a line from the onResponse hook.
  * SIGHUP reopens the file.
  */
-export async function installAuditLog(app: FastifyInstance, config: ServeConfig, route: string): Promise<AuditOutcome> {
+export async function installAuditLog(
+  app: FastifyInstance,
+  config: ServeConfig,
+  route: string,
+): Promise<AuditOutcome> {
   if (config.auditLog === '') return passThrough;
   const log = await AuditLog.open(config.auditLog);
   const onHangup = (): void => {
     log.reopen().then(
       () => app.log.info({ path: log.path }, 'audit log reopened'),
-      (error: unknown) => app.log.error({ err: error, path: log.path }, 'cannot reopen the audit log'),
+      (error: unknown) =>
+        app.log.error({ err: error, path: log.path }, 'cannot reopen the audit log'),
     );
   };
   process.on('SIGHUP', onHangup);
@@ -124,12 +133,22 @@ export async function installAuditLog(app: FastifyInstance, config: ServeConfig,
   });
   const audited = new WeakSet<FastifyRequest>();
   const appendInBackground = (request: FastifyRequest, record: object): void => {
-    log.append(record).catch((error: unknown) => request.log.error({ err: error }, 'cannot write the audit log'));
+    log
+      .append(record)
+      .catch((error: unknown) => request.log.error({ err: error }, 'cannot write the audit log'));
   };
 
   app.addHook('onResponse', async (request, reply) => {
-    if (request.method !== 'POST' || request.routeOptions.url !== route || audited.has(request)) return;
-    appendInBackground(request, auditRecord(request, { httpStatus: reply.statusCode, granted: false }, config.defaultPolicyOid));
+    if (request.method !== 'POST' || request.routeOptions.url !== route || audited.has(request))
+      return;
+    appendInBackground(
+      request,
+      auditRecord(
+        request,
+        { httpStatus: reply.statusCode, granted: false },
+        config.defaultPolicyOid,
+      ),
+    );
   });
 
   return async (request, outcome, format) => {
@@ -148,7 +167,10 @@ export async function installAuditLog(app: FastifyInstance, config: ServeConfig,
         format,
         undefined,
       );
-      appendInBackground(request, { ...auditRecord(request, failure, config.defaultPolicyOid), withheldSerialNumber: outcome.serialNumber });
+      appendInBackground(request, {
+        ...auditRecord(request, failure, config.defaultPolicyOid),
+        withheldSerialNumber: outcome.serialNumber,
+      });
       return failure;
     }
   };

@@ -29,7 +29,10 @@ export interface AuditRecord {
 
 export function auditRecord(
   request: FastifyRequest,
-  outcome: Pick<IssueOutcome, 'httpStatus' | 'granted' | 'failInfo' | 'serialNumber' | 'genTime' | 'request'>,
+  outcome: Pick<
+    IssueOutcome,
+    'httpStatus' | 'granted' | 'failInfo' | 'serialNumber' | 'genTime' | 'request'
+  >,
   defaultPolicy: string,
 ): AuditRecord {
   const record: AuditRecord = {
@@ -46,8 +49,11 @@ export function auditRecord(
   if (accepted) {
     record.hashAlgorithm = accepted.hash.name;
     record.hashedMessage = toHex(accepted.hashedMessage);
-    record.policy = accepted.reqPolicy ? oidToString(readElement(accepted.reqPolicy).value) : defaultPolicy;
-    if (accepted.nonce) record.nonce = integerToBigInt(readElement(accepted.nonce).value).toString();
+    record.policy = accepted.reqPolicy
+      ? oidToString(readElement(accepted.reqPolicy).value)
+      : defaultPolicy;
+    if (accepted.nonce)
+      record.nonce = integerToBigInt(readElement(accepted.nonce).value).toString();
     record.certReq = accepted.certReq;
   }
   return record;

@@ -20,14 +20,20 @@ export function trustProxySetting(config: ServeConfig): string[] | false {
  */
 export async function registerRateLimit(app: FastifyInstance, config: ServeConfig): Promise<void> {
   if (config.rateLimitMax === 0) return;
-  if (config.rateLimitWindow < 1) throw new ConfigError('--rate-limit-window must be at least 1 second');
+  if (config.rateLimitWindow < 1)
+    throw new ConfigError('--rate-limit-window must be at least 1 second');
   const { default: rateLimit } = await import('@fastify/rate-limit');
   await app.register(rateLimit, {
     global: true,
     max: config.rateLimitMax,
     timeWindow: config.rateLimitWindow * 1000,
-    allowList: (request) => !(request.method === 'POST' && request.routeOptions.url === LIMITED_ROUTE),
-    addHeadersOnExceeding: { 'x-ratelimit-limit': true, 'x-ratelimit-remaining': true, 'x-ratelimit-reset': true },
+    allowList: (request) =>
+      !(request.method === 'POST' && request.routeOptions.url === LIMITED_ROUTE),
+    addHeadersOnExceeding: {
+      'x-ratelimit-limit': true,
+      'x-ratelimit-remaining': true,
+      'x-ratelimit-reset': true,
+    },
     addHeaders: {
       'x-ratelimit-limit': true,
       'x-ratelimit-remaining': true,

@@ -62,7 +62,10 @@ const LENGTH_FIELDS: readonly number[][] = [
 ];
 
 /** Universal and context tags the request uses or could be confused with, and a high tag. */
-const TAGS = [0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x0c, 0x10, 0x11, 0x13, 0x17, 0x18, 0x1f, 0x30, 0x31, 0x80, 0xa0, 0xa1, 0xbf, 0xff];
+const TAGS = [
+  0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x0c, 0x10, 0x11, 0x13, 0x17, 0x18, 0x1f, 0x30, 0x31,
+  0x80, 0xa0, 0xa1, 0xbf, 0xff,
+];
 const INTERESTING_BYTES = [0x00, 0x01, 0x7f, 0x80, 0x81, 0xfe, 0xff];
 
 export type Mutation =
@@ -94,7 +97,11 @@ export const mutationArbitrary: fc.Arbitrary<Mutation> = fc.oneof(
   }),
   fc.record({ kind: fc.constant('truncate' as const), at: position }),
   fc.record({ kind: fc.constant('insertBytes' as const), at: position, bytes: someBytes }),
-  fc.record({ kind: fc.constant('deleteRange' as const), at: position, count: fc.integer({ min: 1, max: 16 }) }),
+  fc.record({
+    kind: fc.constant('deleteRange' as const),
+    at: position,
+    count: fc.integer({ min: 1, max: 16 }),
+  }),
   fc.record({
     kind: fc.constant('rewriteLength' as const),
     element: position,
@@ -107,7 +114,11 @@ export const mutationArbitrary: fc.Arbitrary<Mutation> = fc.oneof(
     element: position,
     tag: fc.oneof(fc.constantFrom(...TAGS), fc.nat({ max: 255 })),
   }),
-  fc.record({ kind: fc.constant('spliceElement' as const), element: position, donorElement: position }),
+  fc.record({
+    kind: fc.constant('spliceElement' as const),
+    element: position,
+    donorElement: position,
+  }),
   fc.record({ kind: fc.constant('duplicateElement' as const), element: position }),
   fc.record({ kind: fc.constant('deleteElement' as const), element: position }),
   fc.record({
@@ -160,8 +171,13 @@ export function applyMutation(input: Buffer, mutation: Mutation, donor: Buffer):
       const span = pick(mutation.element);
       if (!span) return input;
       const field =
-        LENGTH_FIELDS[mutation.field] ?? definiteLength(Math.max(0, span.end - span.valueStart + mutation.delta));
-      return concat(input.subarray(0, span.lengthStart), Uint8Array.from(field), input.subarray(span.valueStart));
+        LENGTH_FIELDS[mutation.field] ??
+        definiteLength(Math.max(0, span.end - span.valueStart + mutation.delta));
+      return concat(
+        input.subarray(0, span.lengthStart),
+        Uint8Array.from(field),
+        input.subarray(span.valueStart),
+      );
     }
     case 'rewriteTag': {
       const span = pick(mutation.element);
@@ -175,12 +191,20 @@ export function applyMutation(input: Buffer, mutation: Mutation, donor: Buffer):
       const donorSpans = tlvSpans(donor);
       const part = donorSpans[mutation.donorElement % Math.max(donorSpans.length, 1)];
       if (!span || !part) return input;
-      return concat(input.subarray(0, span.start), donor.subarray(part.start, part.end), input.subarray(span.end));
+      return concat(
+        input.subarray(0, span.start),
+        donor.subarray(part.start, part.end),
+        input.subarray(span.end),
+      );
     }
     case 'duplicateElement': {
       const span = pick(mutation.element);
       if (!span) return input;
-      return concat(input.subarray(0, span.end), input.subarray(span.start, span.end), input.subarray(span.end));
+      return concat(
+        input.subarray(0, span.end),
+        input.subarray(span.start, span.end),
+        input.subarray(span.end),
+      );
     }
     case 'deleteElement': {
       const span = pick(mutation.element);
@@ -192,7 +216,8 @@ export function applyMutation(input: Buffer, mutation: Mutation, donor: Buffer):
       const span = pick(mutation.element);
       if (!span) return input;
       let element: Buffer = input.subarray(span.start, span.end);
-      for (let i = 0; i < mutation.times; i++) element = concat(Uint8Array.of(mutation.tag), definiteLength(element.length), element);
+      for (let i = 0; i < mutation.times; i++)
+        element = concat(Uint8Array.of(mutation.tag), definiteLength(element.length), element);
       return concat(input.subarray(0, span.start), element, input.subarray(span.end));
     }
     case 'appendTrailing':
@@ -203,8 +228,14 @@ export function applyMutation(input: Buffer, mutation: Mutation, donor: Buffer):
 /** A seed with one to five stacked raw mutations, spliced with parts of a second seed. */
 export function rawMutatedInput(seeds: readonly Buffer[]): fc.Arbitrary<Buffer> {
   return fc
-    .tuple(fc.constantFrom(...seeds), fc.constantFrom(...seeds), fc.array(mutationArbitrary, { minLength: 1, maxLength: 5 }))
-    .map(([seed, donor, mutations]) => mutations.reduce((input, mutation) => applyMutation(input, mutation, donor), seed));
+    .tuple(
+      fc.constantFrom(...seeds),
+      fc.constantFrom(...seeds),
+      fc.array(mutationArbitrary, { minLength: 1, maxLength: 5 }),
+    )
+    .map(([seed, donor, mutations]) =>
+      mutations.reduce((input, mutation) => applyMutation(input, mutation, donor), seed),
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -272,22 +303,51 @@ const byteMutation = fc.oneof(
   fc.record({ kind: fc.constant('setByte' as const), at: position, value: fc.nat({ max: 255 }) }),
   fc.record({ kind: fc.constant('truncate' as const), at: position }),
   fc.record({ kind: fc.constant('insertBytes' as const), at: position, bytes: someBytes }),
-  fc.record({ kind: fc.constant('deleteRange' as const), at: position, count: fc.integer({ min: 1, max: 16 }) }),
+  fc.record({
+    kind: fc.constant('deleteRange' as const),
+    at: position,
+    count: fc.integer({ min: 1, max: 16 }),
+  }),
 );
 
 export const treeMutationArbitrary: fc.Arbitrary<TreeMutation> = fc.oneof(
-  fc.record({ kind: fc.constant('nodeTag' as const), node: position, tag: fc.constantFrom(...TAGS) }),
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('nodeValue' as const), node: position, mutation: byteMutation }) },
+  fc.record({
+    kind: fc.constant('nodeTag' as const),
+    node: position,
+    tag: fc.constantFrom(...TAGS),
+  }),
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant('nodeValue' as const),
+      node: position,
+      mutation: byteMutation,
+    }),
+  },
   fc.record({ kind: fc.constant('nodeDelete' as const), node: position }),
-  fc.record({ kind: fc.constant('nodeDuplicate' as const), node: position, times: fc.integer({ min: 1, max: 3 }) }),
-  fc.record({ kind: fc.constant('nodeGraft' as const), node: position, donorNode: position, replace: fc.boolean() }),
+  fc.record({
+    kind: fc.constant('nodeDuplicate' as const),
+    node: position,
+    times: fc.integer({ min: 1, max: 3 }),
+  }),
+  fc.record({
+    kind: fc.constant('nodeGraft' as const),
+    node: position,
+    donorNode: position,
+    replace: fc.boolean(),
+  }),
   fc.record({
     kind: fc.constant('nodeInsert' as const),
     node: position,
     tag: fc.constantFrom(...TAGS),
     value: fc.oneof(
       fc.uint8Array({ maxLength: 40 }),
-      fc.constantFrom(Uint8Array.of(0xff), Uint8Array.of(0x00), Uint8Array.of(0x01), Uint8Array.of(0x00, 0x01)),
+      fc.constantFrom(
+        Uint8Array.of(0xff),
+        Uint8Array.of(0x00),
+        Uint8Array.of(0x01),
+        Uint8Array.of(0x00, 0x01),
+      ),
     ),
   }),
 );

@@ -23,7 +23,9 @@ describe('fuzzing (smoke)', { timeout: 300_000 }, () => {
   it('DER parser and request checks: every input is parsed or refused with a 4xx rejection, and what is accepted is canonical DER', () =>
     fuzz(derTarget, runs(400_000)));
 
-  it('JSON parser: every input is parsed or refused with a 4xx rejection', () => fuzz(jsonTarget, runs(300_000)));
+  it('JSON parser: every input is parsed or refused with a 4xx rejection', () =>
+    fuzz(jsonTarget, runs(300_000)));
 
-  it('HTTP handler: every body and content type gets a 2xx or 4xx answer', () => fuzz(httpTarget(), runs(120_000)));
+  it('HTTP handler: every body and content type gets a 2xx or 4xx answer', () =>
+    fuzz(httpTarget(), runs(120_000)));
 });

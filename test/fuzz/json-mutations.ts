@@ -10,11 +10,15 @@ import { mutationArbitrary, applyMutation } from './der-mutations.js';
 const FIELDS = ['artifactHash', 'hashAlgorithm', 'certificates', 'nonce', 'tsaPolicyOID'];
 const key = fc.oneof(
   fc.constantFrom(...FIELDS),
-  fc.constantFrom(...FIELDS).chain((name) =>
-    fc.array(fc.boolean(), { minLength: name.length, maxLength: name.length }).map((upper) =>
-      [...name].map((c, i) => (upper[i] ? c.toUpperCase() : c.toLowerCase())).join(''),
+  fc
+    .constantFrom(...FIELDS)
+    .chain((name) =>
+      fc
+        .array(fc.boolean(), { minLength: name.length, maxLength: name.length })
+        .map((upper) =>
+          [...name].map((c, i) => (upper[i] ? c.toUpperCase() : c.toLowerCase())).join(''),
+        ),
     ),
-  ),
   fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', ''),
   fc.string({ maxLength: 12 }),
 );
@@ -23,11 +27,35 @@ const key = fc.oneof(
 const rawValue: fc.Arbitrary<string> = fc.letrec<{ value: string }>((tie) => ({
   value: fc.oneof(
     { depthSize: 'small', withCrossShrink: true },
-    fc.constantFrom('true', 'false', 'null', '0', '-0', '1e400', '-1e400', '1.5', '1E2', '9007199254740993', '0.0000001'),
+    fc.constantFrom(
+      'true',
+      'false',
+      'null',
+      '0',
+      '-0',
+      '1e400',
+      '-1e400',
+      '1.5',
+      '1E2',
+      '9007199254740993',
+      '0.0000001',
+    ),
     fc.bigInt({ min: -(1n << 300n), max: 1n << 300n }).map(String),
     fc.integer({ min: 1, max: 3000 }).map((digits) => '9'.repeat(digits)),
-    fc.constantFrom('"sha256"', '"SHA512"', '"sha1"', '"md5"', '""', '"1.2.3"', '"1.3.6.1.4.1.57264.2"', '"2.999999999999999999999"', '"-1.2"'),
-    fc.uint8Array({ maxLength: 80 }).map((bytes) => JSON.stringify(Buffer.from(bytes).toString('base64'))),
+    fc.constantFrom(
+      '"sha256"',
+      '"SHA512"',
+      '"sha1"',
+      '"md5"',
+      '""',
+      '"1.2.3"',
+      '"1.3.6.1.4.1.57264.2"',
+      '"2.999999999999999999999"',
+      '"-1.2"',
+    ),
+    fc
+      .uint8Array({ maxLength: 80 })
+      .map((bytes) => JSON.stringify(Buffer.from(bytes).toString('base64'))),
     fc.string({ maxLength: 40 }).map((text) => JSON.stringify(text)),
     fc.constantFrom('"\\ud800"', '"\\u0000"', '"a\\u0000b"', '"=="', '"YQ"', '"YQ=="'),
     fc.array(tie('value'), { maxLength: 3 }).map((items) => `[${items.join(',')}]`),
@@ -37,11 +65,17 @@ const rawValue: fc.Arbitrary<string> = fc.letrec<{ value: string }>((tie) => ({
 
 const generatedDocument: fc.Arbitrary<Buffer> = fc
   .array(fc.tuple(key, rawValue), { maxLength: 8 })
-  .map((entries) => Buffer.from(`{${entries.map(([name, value]) => `${JSON.stringify(name)}:${value}`).join(',')}}`));
+  .map((entries) =>
+    Buffer.from(
+      `{${entries.map(([name, value]) => `${JSON.stringify(name)}:${value}`).join(',')}}`,
+    ),
+  );
 
 export function jsonInput(seeds: readonly Buffer[]): fc.Arbitrary<Buffer> {
   const mutatedSeed = fc
     .tuple(fc.constantFrom(...seeds), fc.array(mutationArbitrary, { minLength: 1, maxLength: 4 }))
-    .map(([seed, mutations]) => mutations.reduce((input, mutation) => applyMutation(input, mutation, seed), seed));
+    .map(([seed, mutations]) =>
+      mutations.reduce((input, mutation) => applyMutation(input, mutation, seed), seed),
+    );
   return fc.oneof(generatedDocument, mutatedSeed);
 }

@@ -15,9 +15,14 @@ const { values } = parseArgs({
     path: { type: 'string' },
   },
 });
-const targets: Record<string, FuzzTarget> = { der: derTarget, json: jsonTarget, http: httpTarget() };
+const targets: Record<string, FuzzTarget> = {
+  der: derTarget,
+  json: jsonTarget,
+  http: httpTarget(),
+};
 const runs = Number(values.runs);
-const seed = values.seed === undefined ? Date.now() ^ (Math.random() * 0x7fffffff) : Number(values.seed);
+const seed =
+  values.seed === undefined ? Date.now() ^ (Math.random() * 0x7fffffff) : Number(values.seed);
 
 let failed = false;
 for (const name of (values.target ?? '').split(',')) {
@@ -26,9 +31,15 @@ for (const name of (values.target ?? '').split(',')) {
   const property = await target.setUp();
   const started = process.hrtime.bigint();
   try {
-    await fc.assert(property, { numRuns: runs, seed, ...(values.path ? { path: values.path } : {}) });
+    await fc.assert(property, {
+      numRuns: runs,
+      seed,
+      ...(values.path ? { path: values.path } : {}),
+    });
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    console.log(`${name}: ${runs} executions in ${seconds.toFixed(1)} s = ${Math.round(runs / seconds)}/s, no finding (seed ${seed})`);
+    console.log(
+      `${name}: ${runs} executions in ${seconds.toFixed(1)} s = ${Math.round(runs / seconds)}/s, no finding (seed ${seed})`,
+    );
   } catch (error) {
     failed = true;
     console.error(`${name}: FINDING\n${error instanceof Error ? error.message : String(error)}`);

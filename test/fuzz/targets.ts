@@ -2,7 +2,12 @@ import fc from 'fast-check';
 import { integerToBigInt, readElement } from '../../src/asn1/der.js';
 import { parseJsonTimeStampReq } from '../../src/tsp/json-request.js';
 import { TimeStampRejection } from '../../src/tsp/rejection.js';
-import { checkTimeStampReq, parseTimeStampReq, type RequestPolicy, type TimeStampReq } from '../../src/tsp/request.js';
+import {
+  checkTimeStampReq,
+  parseTimeStampReq,
+  type RequestPolicy,
+  type TimeStampReq,
+} from '../../src/tsp/request.js';
 import { encodeTimeStampReq } from '../helpers/encode-request.js';
 import { derSeeds, jsonSeeds } from '../helpers/seeds.js';
 import { createTestServer } from '../helpers/tsa.js';
@@ -25,7 +30,9 @@ const jsonInputs = jsonInput([...jsonSeeds.values()]);
 function expectClientRejection(error: unknown): void {
   if (!(error instanceof TimeStampRejection)) throw error;
   if (error.httpStatus < 400 || error.httpStatus > 499) {
-    throw new Error(`client input produced HTTP ${error.httpStatus} (${error.failInfo})`, { cause: error });
+    throw new Error(`client input produced HTTP ${error.httpStatus} (${error.failInfo})`, {
+      cause: error,
+    });
   }
 }
 
@@ -46,7 +53,11 @@ function expectCanonical(input: Uint8Array, request: TimeStampReq): void {
   const certReqs = request.certReq ? [true] : [undefined, false];
   for (const hashParametersNull of [true, false]) {
     for (const certReq of certReqs) {
-      const encoded = encodeTimeStampReq({ ...base, hashParametersNull, ...(certReq === undefined ? {} : { certReq }) });
+      const encoded = encodeTimeStampReq({
+        ...base,
+        hashParametersNull,
+        ...(certReq === undefined ? {} : { certReq }),
+      });
       if (encoded.equals(input)) return;
     }
   }
@@ -99,13 +110,15 @@ export interface FuzzTarget {
 
 export const derTarget: FuzzTarget = {
   name: 'der',
-  setUp: async () => fc.property(derInputs, (input) => checkDerInput(input)) as unknown as fc.IRawProperty<never>,
+  setUp: async () =>
+    fc.property(derInputs, (input) => checkDerInput(input)) as unknown as fc.IRawProperty<never>,
   tearDown: async () => {},
 };
 
 export const jsonTarget: FuzzTarget = {
   name: 'json',
-  setUp: async () => fc.property(jsonInputs, (input) => checkJsonInput(input)) as unknown as fc.IRawProperty<never>,
+  setUp: async () =>
+    fc.property(jsonInputs, (input) => checkJsonInput(input)) as unknown as fc.IRawProperty<never>,
   tearDown: async () => {},
 };
 
@@ -126,7 +139,12 @@ export function httpTarget(): FuzzTarget {
         const headers: Record<string, string> = {};
         // inject refuses header values Node would not send; those never reach the server anyway.
         if (type !== '' && /^[\t\x20-\x7e\x80-\xff]*$/.test(type)) headers['content-type'] = type;
-        const response = await app.inject({ method: 'POST', url: '/api/v1/timestamp', headers, payload });
+        const response = await app.inject({
+          method: 'POST',
+          url: '/api/v1/timestamp',
+          headers,
+          payload,
+        });
         if (response.statusCode < 200 || response.statusCode > 499) {
           throw new Error(`HTTP ${response.statusCode}: ${response.body.slice(0, 200)}`);
         }

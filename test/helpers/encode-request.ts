@@ -1,4 +1,13 @@
-import { boolean, contextTag, integer, NULL, octetString, sequence, Tag, tlv } from '../../src/asn1/der.js';
+import {
+  boolean,
+  contextTag,
+  integer,
+  NULL,
+  octetString,
+  sequence,
+  Tag,
+  tlv,
+} from '../../src/asn1/der.js';
 
 /** A TimeStampReq as a test writes it (independent of src/tsp/request.ts). */
 export interface RequestFields {
@@ -24,8 +33,14 @@ export interface RequestFields {
  *     extensions [0] IMPLICIT Extensions OPTIONAL }
  */
 export function encodeTimeStampReq(fields: RequestFields): Buffer {
-  const algorithm = sequence(tlv(Tag.OID, fields.hashAlgorithmOid), ...(fields.hashParametersNull ? [NULL] : []));
-  const parts: Uint8Array[] = [integer(fields.version), sequence(algorithm, octetString(fields.hashedMessage))];
+  const algorithm = sequence(
+    tlv(Tag.OID, fields.hashAlgorithmOid),
+    ...(fields.hashParametersNull ? [NULL] : []),
+  );
+  const parts: Uint8Array[] = [
+    integer(fields.version),
+    sequence(algorithm, octetString(fields.hashedMessage)),
+  ];
   if (fields.reqPolicy) parts.push(tlv(Tag.OID, fields.reqPolicy));
   if (fields.nonce !== undefined) parts.push(integer(fields.nonce));
   if (fields.certReq !== undefined) parts.push(boolean(fields.certReq));

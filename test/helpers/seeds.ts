@@ -22,6 +22,7 @@ export const jsonSeeds = load('.json');
 /** A request the default server grants (SHA-256, nonce, certReq). */
 export function grantableRequest(): Buffer {
   const seed = derSeeds.get('sha256-nonce-cert.tsq');
-  if (!seed) throw new Error('missing seed sha256-nonce-cert.tsq: run test/fixtures/seeds/make-seeds.sh');
+  if (!seed)
+    throw new Error('missing seed sha256-nonce-cert.tsq: run test/fixtures/seeds/make-seeds.sh');
   return seed;
 }

@@ -20,8 +20,23 @@ export interface SpawnedServer {
  * under a wrapper command (e.g. strace), and resolves once it listens.
  */
 export async function spawnServer(args: string[], wrapper: string[] = []): Promise<SpawnedServer> {
-  const command = [...wrapper, process.execPath, '--import', 'tsx', CLI, 'serve', '--port', '0', '--log-type', 'prod', ...args];
-  const child = spawn(command[0] as string, command.slice(1), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const command = [
+    ...wrapper,
+    process.execPath,
+    '--import',
+    'tsx',
+    CLI,
+    'serve',
+    '--port',
+    '0',
+    '--log-type',
+    'prod',
+    ...args,
+  ];
+  const child = spawn(command[0] as string, command.slice(1), {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const lines: string[] = [];
   const watchers: { pattern: RegExp; resolve: (line: string) => void }[] = [];
   const collect = (stream: NodeJS.ReadableStream): void => {
@@ -43,7 +58,9 @@ export async function spawnServer(args: string[], wrapper: string[] = []): Promi
   };
   collect(child.stdout as NodeJS.ReadableStream);
   collect(child.stderr as NodeJS.ReadableStream);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  );
 
   const waitForLine = (pattern: RegExp): Promise<string> => {
     const seen = lines.find((line) => pattern.test(line));
@@ -51,7 +68,9 @@ export async function spawnServer(args: string[], wrapper: string[] = []): Promi
     return new Promise((resolve, reject) => {
       watchers.push({ pattern, resolve });
       void exited.then((code) =>
-        reject(new Error(`server exited (${code}) before logging ${pattern}:\n${lines.join('\n')}`)),
+        reject(
+          new Error(`server exited (${code}) before logging ${pattern}:\n${lines.join('\n')}`),
+        ),
       );
     });
   };

@@ -1,4 +1,5 @@
 import { open, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ServeConfig } from '../config/schema.js';
 import { rejectionOutcome, type IssueOutcome, type RequestFormat } from '../tsp/authority.js';
@@ -31,7 +32,7 @@ export class AuditLog {
   ) {}
 
   static async open(path: string): Promise<AuditLog> {
-    return new AuditLog(path, await open(path, 'a', 0o640));
+    return new AuditLog(path, await openDurably(path));
   }
 
   /** Resolves when `record`'s line has been written and fdatasync'ed. */
@@ -84,7 +85,7 @@ export class AuditLog {
     const waiters = this.reopenWaiters;
     this.reopenWaiters = [];
     try {
-      const next = await open(this.path, 'a', 0o640);
+      const next = await openDurably(this.path);
       const previous = this.handle;
       this.handle = next;
       await previous.close();
@@ -94,6 +95,26 @@ export class AuditLog {
       for (const waiter of waiters) waiter.reject(error);
     }
   }
+}
+
+/**
+ * Opens `path` for appending, creating it if needed, and fsyncs its directory so that a newly
+ * created file's entry survives a crash as well as the lines fdatasync'ed into it.
+ */
+async function openDurably(path: string): Promise<FileHandle> {
+  const handle = await open(path, 'a', 0o640);
+  try {
+    const directory = await open(dirname(path), 'r');
+    try {
+      await directory.sync();
+    } finally {
+      await directory.close();
+    }
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+  return handle;
 }
 
 /** Passes an outcome through the audit trail and returns the outcome to send. */

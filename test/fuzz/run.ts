@@ -1,7 +1,8 @@
 /**
  * Long fuzzing runs: `npm run fuzz -- --runs 1000000 [--target der,json,http] [--seed N]`.
  * Prints executions per second per target; on a finding, fast-check prints the shrunk input and
- * the seed/path that replays it (`--seed N --path P`).
+ * the seed/path that replays it (`--seed N --path P`). An HTTP execution that takes longer than
+ * --hang-ms (default 10000) is reported as a hang.
  */
 import fc from 'fast-check';
 import { parseArgs } from 'node:util';
@@ -13,6 +14,7 @@ const { values } = parseArgs({
     target: { type: 'string', default: 'der,json,http' },
     seed: { type: 'string' },
     path: { type: 'string' },
+    'hang-ms': { type: 'string', default: '10000' },
   },
 });
 const targets: Record<string, FuzzTarget> = {

@@ -1,4 +1,6 @@
+import * as asn1js from 'asn1js';
 import fc from 'fast-check';
+import * as pkijs from 'pkijs';
 import { integerToBigInt, readElement } from '../../src/asn1/der.js';
 import { parseJsonTimeStampReq } from '../../src/tsp/json-request.js';
 import { TimeStampRejection } from '../../src/tsp/rejection.js';
@@ -122,33 +124,82 @@ export const jsonTarget: FuzzTarget = {
   tearDown: async () => {},
 };
 
-/** The whole HTTP handler (Fastify's inject: routing, content-type parsing, body limit, issue). */
+/**
+ * A granted answer must be a TimeStampResp that PKI.js reads, whose TSTInfo carries the request's
+ * imprint and nonce: the token encoder fed with whatever the fuzzer got accepted.
+ */
+function checkGrantedToken(requestBody: Uint8Array, format: 'der' | 'json', token: Buffer): void {
+  const request =
+    format === 'der' ? parseTimeStampReq(requestBody) : parseJsonTimeStampReq(requestBody);
+  const asn1 = asn1js.fromBER(new Uint8Array(token).buffer);
+  if (asn1.offset !== token.length) throw new Error('granted token is not one DER element');
+  const response = new pkijs.TimeStampResp({ schema: asn1.result });
+  if (response.status.status !== pkijs.PKIStatus.granted || !response.timeStampToken) {
+    throw new Error('200 without a granted token');
+  }
+  const signedData = new pkijs.SignedData({ schema: response.timeStampToken.content });
+  const eContent = signedData.encapContentInfo.eContent;
+  if (!eContent) throw new Error('token without TSTInfo');
+  const tstInfo = pkijs.TSTInfo.fromBER(eContent.getValue());
+  const imprint = Buffer.from(tstInfo.messageImprint.hashedMessage.getValue());
+  if (!imprint.equals(Buffer.from(request.hashedMessage)))
+    throw new Error('TSTInfo imprint differs from the request');
+  const nonce = tstInfo.nonce ? Buffer.from(tstInfo.nonce.toBER()) : undefined;
+  if (
+    Boolean(nonce) !== Boolean(request.nonce) ||
+    (nonce && !nonce.equals(Buffer.from(request.nonce ?? [])))
+  ) {
+    throw new Error('TSTInfo nonce differs from the request');
+  }
+}
+
+/**
+ * The whole HTTP handler (Fastify's inject: routing, content-type parsing, body limit, issue),
+ * on a default server and on one that copies request extensions into tokens.
+ */
 export function httpTarget(): FuzzTarget {
   let close = async (): Promise<void> => {};
   return {
     name: 'http',
     setUp: async () => {
-      const { app } = await createTestServer({ maxRequestBodySize: 4096 });
-      close = () => app.close();
+      const strict = await createTestServer({ maxRequestBodySize: 4096 });
+      const lenient = await createTestServer({
+        maxRequestBodySize: 4096,
+        allowCustomExtensions: true,
+      });
+      close = async () => {
+        await strict.app.close();
+        await lenient.app.close();
+      };
       const body = fc.oneof(derInputs, jsonInputs);
       const contentType = fc.oneof(
         { weight: 6, arbitrary: fc.constantFrom(...CONTENT_TYPES) },
         { weight: 1, arbitrary: fc.string({ maxLength: 60 }) },
       );
-      return fc.asyncProperty(body, contentType, async (payload, type) => {
-        const headers: Record<string, string> = {};
-        // inject refuses header values Node would not send; those never reach the server anyway.
-        if (type !== '' && /^[\t\x20-\x7e\x80-\xff]*$/.test(type)) headers['content-type'] = type;
-        const response = await app.inject({
-          method: 'POST',
-          url: '/api/v1/timestamp',
-          headers,
-          payload,
-        });
-        if (response.statusCode < 200 || response.statusCode > 499) {
-          throw new Error(`HTTP ${response.statusCode}: ${response.body.slice(0, 200)}`);
-        }
-      }) as unknown as fc.IRawProperty<never>;
+      return fc.asyncProperty(
+        body,
+        contentType,
+        fc.boolean(),
+        async (payload, type, useLenient) => {
+          const headers: Record<string, string> = {};
+          // inject refuses header values Node would not send; those never reach the server anyway.
+          if (type !== '' && /^[\t\x20-\x7e\x80-\xff]*$/.test(type)) headers['content-type'] = type;
+          const { app } = useLenient ? lenient : strict;
+          const response = await app.inject({
+            method: 'POST',
+            url: '/api/v1/timestamp',
+            headers,
+            payload,
+          });
+          if (response.statusCode < 200 || response.statusCode > 499) {
+            throw new Error(`HTTP ${response.statusCode}: ${response.body.slice(0, 200)}`);
+          }
+          if (response.statusCode === 200) {
+            const format = headers['content-type']?.toLowerCase().includes('json') ? 'json' : 'der';
+            checkGrantedToken(payload, format, response.rawPayload);
+          }
+        },
+      ) as unknown as fc.IRawProperty<never>;
     },
     tearDown: () => close(),
   };

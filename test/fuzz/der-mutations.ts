@@ -225,19 +225,6 @@ export function applyMutation(input: Buffer, mutation: Mutation, donor: Buffer):
   }
 }
 
-/** A seed with one to five stacked raw mutations, spliced with parts of a second seed. */
-export function rawMutatedInput(seeds: readonly Buffer[]): fc.Arbitrary<Buffer> {
-  return fc
-    .tuple(
-      fc.constantFrom(...seeds),
-      fc.constantFrom(...seeds),
-      fc.array(mutationArbitrary, { minLength: 1, maxLength: 5 }),
-    )
-    .map(([seed, donor, mutations]) =>
-      mutations.reduce((input, mutation) => applyMutation(input, mutation, donor), seed),
-    );
-}
-
 // ---------------------------------------------------------------------------------------------
 // Tree mutations: edit the decoded structure and re-encode with consistent lengths, so a change
 // deep inside reaches the checks behind the outer length and trailing-byte checks.
@@ -386,25 +373,43 @@ function applyTreeMutation(tree: DerNode[], mutation: TreeMutation, donor: DerNo
   }
 }
 
-/** A seed edited as a tree (lengths kept consistent), then perhaps one raw mutation on top. */
-export function treeMutatedInput(seeds: readonly Buffer[]): fc.Arbitrary<Buffer> {
-  return fc
-    .tuple(
-      fc.constantFrom(...seeds),
-      fc.constantFrom(...seeds),
-      fc.array(treeMutationArbitrary, { minLength: 1, maxLength: 4 }),
-      fc.option(mutationArbitrary, { freq: 4 }),
-    )
-    .map(([seed, donor, mutations, raw]) => {
-      const tree = decodeTree(seed);
-      const donorTree = decodeTree(donor);
-      for (const mutation of mutations) applyTreeMutation(tree, mutation, donorTree);
-      const encoded = encodeTree(tree);
-      return raw ? applyMutation(encoded, raw, donor) : encoded;
-    });
+/**
+ * What the fuzzer does to one input: one to five stacked raw mutations, or one to four tree edits
+ * (lengths kept consistent) perhaps followed by one raw mutation. A donor input supplies splices.
+ */
+export type MutationPlan =
+  | { kind: 'raw'; mutations: Mutation[] }
+  | { kind: 'tree'; mutations: TreeMutation[]; raw: Mutation | null };
+
+export const mutationPlanArbitrary: fc.Arbitrary<MutationPlan> = fc.oneof(
+  fc.record({
+    kind: fc.constant('raw' as const),
+    mutations: fc.array(mutationArbitrary, { minLength: 1, maxLength: 5 }),
+  }),
+  fc.record({
+    kind: fc.constant('tree' as const),
+    mutations: fc.array(treeMutationArbitrary, { minLength: 1, maxLength: 4 }),
+    raw: fc.option(mutationArbitrary, { freq: 4 }),
+  }),
+);
+
+export function applyMutationPlan(input: Buffer, plan: MutationPlan, donor: Buffer): Buffer {
+  if (plan.kind === 'raw') {
+    return plan.mutations.reduce(
+      (current, mutation) => applyMutation(current, mutation, donor),
+      input,
+    );
+  }
+  const tree = decodeTree(input);
+  const donorTree = decodeTree(donor);
+  for (const mutation of plan.mutations) applyTreeMutation(tree, mutation, donorTree);
+  const encoded = encodeTree(tree);
+  return plan.raw ? applyMutation(encoded, plan.raw, donor) : encoded;
 }
 
-/** The fuzzer's DER inputs: raw byte/TLV mutations and tree mutations of the seeds, half each. */
+/** The fuzzer's DER inputs: seeds under a mutation plan, spliced with parts of another seed. */
 export function mutatedInput(seeds: readonly Buffer[]): fc.Arbitrary<Buffer> {
-  return fc.oneof(rawMutatedInput(seeds), treeMutatedInput(seeds));
+  return fc
+    .tuple(fc.constantFrom(...seeds), fc.constantFrom(...seeds), mutationPlanArbitrary)
+    .map(([seed, donor, plan]) => applyMutationPlan(seed, plan, donor));
 }

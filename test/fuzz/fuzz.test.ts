@@ -21,11 +21,11 @@ async function fuzz(target: FuzzTarget, numRuns: number): Promise<void> {
 
 describe('fuzzing (smoke)', { timeout: 300_000 }, () => {
   it('DER parser and request checks: every input is parsed or refused with a 4xx rejection, and what is accepted is canonical DER', () =>
-    fuzz(derTarget, runs(400_000)));
+    fuzz(derTarget, runs(600_000)));
 
   it('JSON parser: every input is parsed or refused with a 4xx rejection', () =>
-    fuzz(jsonTarget, runs(300_000)));
+    fuzz(jsonTarget, runs(450_000)));
 
   it('HTTP handler: every body and content type gets a 2xx or 4xx answer', () =>
-    fuzz(httpTarget(), runs(120_000)));
+    fuzz(httpTarget(), runs(180_000)));
 });

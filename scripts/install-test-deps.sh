@@ -11,6 +11,7 @@ declare -A packages=(
   [faketime]=faketime
   [mkfifo]=coreutils
   [promtool]=prometheus
+  [strace]=strace
 )
 missing=()
 for command in "${!packages[@]}"; do

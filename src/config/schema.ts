@@ -211,6 +211,33 @@ export const SERVE_OPTIONS = {
     default: false,
     description: 'refuse issuance while the clock is unverified, not only while it has drifted',
   }),
+  auditLog: option({
+    flag: 'audit-log',
+    kind: 'string',
+    default: '',
+    description:
+      'append one JSON line per timestamp request to this file, fsynced before a token is sent; reopened on SIGHUP (empty = off)',
+  }),
+  rateLimitMax: option({
+    flag: 'rate-limit-max',
+    kind: 'integer',
+    default: 0,
+    description:
+      'timestamp requests allowed per client address per window, then 429 (0 = no limit)',
+  }),
+  rateLimitWindow: option({
+    flag: 'rate-limit-window',
+    kind: 'integer',
+    default: 60,
+    description: 'length of the rate-limit window in seconds',
+  }),
+  trustedProxies: option<readonly string[]>({
+    flag: 'trusted-proxies',
+    kind: 'list',
+    default: [],
+    description:
+      'addresses or CIDRs of reverse proxies whose X-Forwarded-For names the client (comma-separated)',
+  }),
   logType: option({
     flag: 'log-type',
     kind: 'string',

@@ -12,6 +12,8 @@ import { accepts, mediaType } from './media-type.js';
 import { registerOperations } from './operations.js';
 import { createServingState, type ServingState } from './serving-state.js';
 import { transportOptions, type Transport } from './transport.js';
+import { installAuditLog } from './audit-log.js';
+import { registerRateLimit, trustProxySetting } from './rate-limit.js';
 
 export const ROUTES = {
   timestamp: '/api/v1/timestamp',
@@ -83,6 +85,7 @@ export async function buildServer(deps: ServerDependencies) {
       request.url?.toLowerCase() === ROUTES.ping ? ROUTES.ping : (request.url ?? '/'),
     return503OnClosing: true,
     ...transportOptions(config, deps.transport),
+    trustProxy: trustProxySetting(config),
   });
   app.decorateRequest('tsaOutcome', null);
   registerOperations(app, { transport: deps.transport, pingPath: ROUTES.ping });
@@ -139,6 +142,9 @@ export async function buildServer(deps: ServerDependencies) {
     return sendError(reply, 500, 'Error generating timestamp response');
   });
 
+  await registerRateLimit(app, config);
+  const audit = await installAuditLog(app, config, ROUTES.timestamp);
+
   app.setNotFoundHandler((request, reply) =>
     sendError(reply, 404, `path ${request.url.split('?')[0]?.slice(0, 200)} was not found`),
   );
@@ -166,7 +172,11 @@ export async function buildServer(deps: ServerDependencies) {
       if (!reply.raw.writableFinished) abandoned.abort();
     };
     reply.raw.once('close', onClose);
-    const outcome = await authority.issue(body, format, abandoned.signal);
+    const outcome = await audit(
+      request,
+      await authority.issue(body, format, abandoned.signal),
+      format,
+    );
     reply.raw.off('close', onClose);
     request.tsaOutcome = outcome;
     if (outcome.httpStatus === 503) reply.header('retry-after', String(RETRY_AFTER_SECONDS));

@@ -125,7 +125,8 @@ export class TimestampAuthority {
   }
 }
 
-function rejectionOutcome(
+/** The response and facts of a rejection (also used by the server when it withholds a token). */
+export function rejectionOutcome(
   rejection: TimeStampRejection,
   format: RequestFormat,
   request: AcceptedRequest | undefined,

@@ -12,7 +12,8 @@ export const MAX_JSON_OID_COMPONENTS = 128;
 
 const INT64_MAX = (1n << 63n) - 1n;
 const BASE64_STD = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM keeps a leading U+FEFF so the parser refuses it, as Go's encoding/json does.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 const JSON_HASH_OIDS: Record<string, Uint8Array> = {
   sha1: oidContent(OID.sha1),

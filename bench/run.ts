@@ -23,6 +23,7 @@ const parts: Record<string, () => Promise<unknown>> = {
     }),
   http: () =>
     benchHttp({
+      serverFlags: args['server-flags']?.split(' ').filter(Boolean) ?? [],
       seconds: Number(args['seconds'] ?? 10),
       pairs: Number(args['pairs'] ?? 3),
       connections: Number(args['connections'] ?? 50),

@@ -36,11 +36,12 @@ export function parseArgs(argv: string[]): Record<string, string> {
   const args: Record<string, string> = {};
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
-    if (arg.startsWith('--')) {
-      const [key, inline] = arg.slice(2).split('=', 2) as [string, string | undefined];
-      args[key] =
-        inline ?? (argv[i + 1]?.startsWith('--') === false ? (argv[++i] as string) : 'true');
-    }
+    if (!arg.startsWith('--')) continue;
+    const equals = arg.indexOf('=');
+    if (equals !== -1) args[arg.slice(2, equals)] = arg.slice(equals + 1);
+    else if (argv[i + 1] !== undefined && !(argv[i + 1] as string).startsWith('--'))
+      args[arg.slice(2)] = argv[++i] as string;
+    else args[arg.slice(2)] = 'true';
   }
   return args;
 }

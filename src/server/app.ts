@@ -162,22 +162,30 @@ export async function buildServer(deps: ServerDependencies) {
     });
   };
 
-  app.post(ROUTES.timestamp, async (request, reply) => {
-    reply.headers(NO_CACHE_HEADERS);
-    const format = REQUEST_FORMATS[mediaType(request.headers['content-type'])] ?? 'der';
-    const body = (request.body as Buffer | undefined) ?? Buffer.alloc(0);
-    // A client that goes away cancels its remote signing call instead of holding a KMS slot.
+  /** A client that goes away cancels its remote signing call instead of holding a KMS slot. */
+  const issueFor = async (
+    reply: FastifyReply,
+    body: Buffer,
+    format: RequestFormat,
+  ): Promise<IssueOutcome> => {
+    if (!authority.cancellable) return authority.issue(body, format);
     const abandoned = new AbortController();
     const onClose = () => {
       if (!reply.raw.writableFinished) abandoned.abort();
     };
     reply.raw.once('close', onClose);
-    const outcome = await audit(
-      request,
-      await authority.issue(body, format, abandoned.signal),
-      format,
-    );
-    reply.raw.off('close', onClose);
+    try {
+      return await authority.issue(body, format, abandoned.signal);
+    } finally {
+      reply.raw.off('close', onClose);
+    }
+  };
+
+  app.post(ROUTES.timestamp, async (request, reply) => {
+    reply.headers(NO_CACHE_HEADERS);
+    const format = REQUEST_FORMATS[mediaType(request.headers['content-type'])] ?? 'der';
+    const body = (request.body as Buffer | undefined) ?? Buffer.alloc(0);
+    const outcome = await audit(request, await issueFor(reply, body, format), format);
     request.tsaOutcome = outcome;
     if (outcome.httpStatus === 503) reply.header('retry-after', String(RETRY_AFTER_SECONDS));
     return reply.code(outcome.httpStatus).type(outcome.contentType).send(outcome.body);

@@ -12,6 +12,11 @@ export interface Signer extends AsyncDisposable {
   readonly algorithm: SignatureAlgorithm;
   readonly publicKey: KeyObject;
   /**
+   * True when sign() waits on something worth cancelling (a network call) and honours its
+   * AbortSignal; callers make a signal only then (an AbortController per request costs ~3 us).
+   */
+  readonly cancellable?: boolean;
+  /**
    * Signs `data` (the DER of the signed attributes, or a TBSCertificate) with the algorithm's digest.
    * Returns a DER ECDSA-Sig-Value, a PKCS#1 v1.5 signature, or a raw Ed25519 signature.
    */

@@ -53,6 +53,8 @@ export interface AuthorityOptions {
  */
 export class TimestampAuthority {
   readonly encoder: TokenEncoder;
+  /** Whether issue() can use an AbortSignal (a remote signer); see Signer.cancellable. */
+  readonly cancellable: boolean;
   private readonly policy: RequestPolicy;
   private readonly grantedStatus: number;
   private readonly now: () => number;
@@ -61,6 +63,7 @@ export class TimestampAuthority {
 
   constructor(options: AuthorityOptions) {
     this.encoder = new TokenEncoder(options.profile);
+    this.cancellable = options.profile.signer.cancellable === true;
     this.policy = options.policy;
     this.grantedStatus = options.grantedStatus ?? 200;
     this.now = options.now ?? Date.now;

@@ -67,6 +67,7 @@ export class RemoteSignerTimeout extends RemoteSignerError {
  */
 export class RemoteSigner implements Signer {
   readonly id: string;
+  readonly cancellable = true;
   readonly breaker: CircuitBreaker;
   private readonly slots: Semaphore;
 

@@ -5,6 +5,7 @@
 import { benchHttp } from './http.js';
 import { benchInProcess } from './in-process.js';
 import { benchPingUnderLoad } from './ping-under-load.js';
+import { benchSigningStrategies } from './signing-strategies.js';
 import { benchSoak } from './soak.js';
 import { KEY_KINDS, type KeyKind } from './keys.js';
 import { parseArgs } from './stats.js';
@@ -20,6 +21,12 @@ const parts: Record<string, () => Promise<unknown>> = {
       seconds: Number(args['seconds'] ?? 1),
       runs: Number(args['runs'] ?? 5),
       concurrency: Number(args['concurrency'] ?? 1),
+    }),
+  signing: () =>
+    benchSigningStrategies({
+      seconds: Number(args['seconds'] ?? 2),
+      runs: Number(args['runs'] ?? 3),
+      concurrency: Number(args['concurrency'] ?? 8),
     }),
   http: () =>
     benchHttp({

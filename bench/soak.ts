@@ -10,7 +10,9 @@ import { format } from './stats.js';
 
 const MB = 1024 * 1024;
 
-export async function benchSoak(options: { requests?: number; connections?: number } = {}) {
+export async function benchSoak(
+  options: { requests?: number; connections?: number; warmUp?: number } = {},
+) {
   const requests = options.requests ?? 1_000_000;
   const server = await startTimestampServer();
   try {
@@ -20,8 +22,8 @@ export async function benchSoak(options: { requests?: number; connections?: numb
       method: 'POST',
       headers: { 'content-type': 'application/timestamp-query' },
       body: LOAD_TEST_REQUEST,
-      connections: 10,
-      amount: 20_000,
+      connections: options.connections ?? 50,
+      amount: options.warmUp ?? 50_000,
     });
     const before = server.rss();
     const samples: number[] = [];

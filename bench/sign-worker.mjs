@@ -1,4 +1,5 @@
 // piscina worker for bench/signing-strategies.ts: signs with a key it imports once.
+import { Buffer } from 'node:buffer';
 import { createPrivateKey, sign } from 'node:crypto';
 
 let key;

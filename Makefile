@@ -39,6 +39,7 @@ test-deps: ## Install the Debian tools the tests use (openssl, ...) where missin
 .PHONY: test
 test: test-deps timestamp-server timestamp-cli ## Install everything and run the whole test suite
 	npm run typecheck:all
+	npm run lint
 	bash scripts/run-tests.sh
 
 .PHONY: lint

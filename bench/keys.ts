@@ -37,12 +37,10 @@ export function generateKey(kind: KeyKind): KeyObject {
 }
 
 /**
- * A signer of the given key kind with a chain leaf -> intermediate -> root (P-256 CAs, the
- * intermediate with the timeStamping EKU) that passes the server's start-up rules.
+ * A chain leaf -> intermediate -> root (P-256 CAs, the intermediate with the timeStamping EKU) that
+ * certifies `leafPublicKey` and passes the server's start-up rules.
  */
-export async function createBenchSigner(
-  kind: KeyKind,
-): Promise<SignerWithChain & { privateKey: KeyObject }> {
+export async function createBenchChain(leafPublicKey: KeyObject): Promise<Buffer[]> {
   const now = Date.now();
   const validity = { notBefore: new Date(now - 60_000), notAfter: new Date(now + 7 * 86_400_000) };
   const root = new LocalKeySigner('bench-root', generateKey('p256'), 'sha256');
@@ -75,13 +73,11 @@ export async function createBenchSigner(
       subjectKeyIdentifier: subjectKeyIdentifier(root.publicKey),
     },
   );
-  const privateKey = generateKey(kind);
-  const signer = new LocalKeySigner(`bench-${kind}`, privateKey, HASH_FOR[kind]);
   const leaf = await createCertificate(
     {
-      subject: { commonName: `Bench TSA ${kind}` },
+      subject: { commonName: 'Bench TSA' },
       ...validity,
-      publicKey: signer.publicKey,
+      publicKey: leafPublicKey,
       keyUsage: [KeyUsage.digitalSignature],
       extendedKeyUsage: { purposes: [OID.timeStamping], critical: true },
     },
@@ -91,7 +87,16 @@ export async function createBenchSigner(
       subjectKeyIdentifier: subjectKeyIdentifier(intermediate.publicKey),
     },
   );
-  return { signer, chain: [leaf, intermediateCertificate, rootCertificate], privateKey };
+  return [leaf, intermediateCertificate, rootCertificate];
+}
+
+/** A signer of the given key kind with a chain from {@link createBenchChain}. */
+export async function createBenchSigner(
+  kind: KeyKind,
+): Promise<SignerWithChain & { privateKey: KeyObject }> {
+  const privateKey = generateKey(kind);
+  const signer = new LocalKeySigner(`bench-${kind}`, privateKey, HASH_FOR[kind]);
+  return { signer, chain: await createBenchChain(signer.publicKey), privateKey };
 }
 
 /** Writes a key of `kind` and its chain as PEM files; returns the server flags that use them. */

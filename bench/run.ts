@@ -5,6 +5,7 @@
 import { benchHttp } from './http.js';
 import { benchInProcess } from './in-process.js';
 import { benchPingUnderLoad } from './ping-under-load.js';
+import { benchRemote } from './remote.js';
 import { benchSigningStrategies } from './signing-strategies.js';
 import { benchSoak } from './soak.js';
 import { KEY_KINDS, type KeyKind } from './keys.js';
@@ -40,6 +41,11 @@ const parts: Record<string, () => Promise<unknown>> = {
       seconds: Number(args['seconds'] ?? 10),
       connections: Number(args['connections'] ?? 50),
       key: (args['key'] as KeyKind | undefined) ?? 'p384',
+    }),
+  remote: () =>
+    benchRemote({
+      latencyMs: Number(args['latency-ms'] ?? 20),
+      seconds: Number(args['seconds'] ?? 2),
     }),
   soak: () =>
     benchSoak({

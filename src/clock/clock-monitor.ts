@@ -60,6 +60,8 @@ export interface ClockMonitorOptions extends ClockMonitorSettings {
   /** Uniform in [0, 1), to pick the servers of a round. */
   random?: () => number;
   logger?: ClockLogger;
+  /** Called with every new status (each round, each clock step): a cluster primary relays it. */
+  onStatus?: (status: ClockStatus) => void;
 }
 
 /** Failures where the server did answer, deliberately: asking again within the round is pointless. */
@@ -109,6 +111,7 @@ export class ClockMonitor {
   private readonly monotonic: () => number;
   private readonly random: () => number;
   private readonly logger: ClockLogger;
+  private readonly onStatus: ((status: ClockStatus) => void) | undefined;
 
   private current: ClockStatus = {
     state: 'unverified',
@@ -144,6 +147,7 @@ export class ClockMonitor {
     this.monotonic = options.monotonic ?? (() => performance.now());
     this.random = options.random ?? Math.random;
     this.logger = options.logger ?? silent;
+    this.onStatus = options.onStatus;
     this.wallBase = this.now();
     this.monotonicBase = this.monotonic();
     recordClockState(this.current.state);
@@ -337,6 +341,7 @@ export class ClockMonitor {
     const previous = this.current.state;
     this.current = status;
     recordClockState(status.state);
+    this.onStatus?.(status);
     const fields = { clockState: status.state, offsetMs: status.offsetMs };
     if (status.state === 'synced') {
       if (previous !== 'synced') this.logger.info(fields, `clock synced: ${status.detail}`);

@@ -298,6 +298,33 @@ describe('--workers 2 (node:cluster)', () => {
     ).toBeGreaterThan(0);
   });
 
+  it('a worker that cannot start stops the start-up: exit 1, the reason logged', async () => {
+    const run = runCli([
+      'serve',
+      '--workers',
+      '2',
+      '--port',
+      '0',
+      '--log-type',
+      'prod',
+      '--timestamp-signer',
+      'file',
+      '--file-signer-key-path',
+      '/nonexistent/key.pem',
+      '--certificate-chain-path',
+      '/nonexistent/chain.pem',
+    ]);
+    expect(await run.exited).toBe(1);
+    const messages = run
+      .stdout()
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => (JSON.parse(line) as LogLine).message ?? '');
+    expect(messages.some((message) => message.startsWith('cannot start: worker'))).toBe(true);
+    expect(messages.some((message) => /^cannot start: .*nonexistent/.test(message))).toBe(true);
+    expect(messages.some((message) => message.includes('starting a replacement'))).toBe(false);
+  });
+
   it('--workers takes a number or auto, nothing else', async () => {
     const invalid = runCli(['serve', '--workers', 'many']);
     expect(await invalid.exited).toBe(2);

@@ -178,6 +178,8 @@ export async function startCluster(
       { url: string; tlsUrl?: string },
     ];
   } catch (error) {
+    // Workers still starting have no drain handler yet: SIGTERM ends them at once.
+    for (const { worker } of started) if (!worker.isDead()) worker.process.kill('SIGTERM');
     await drainAll();
     throw error;
   }

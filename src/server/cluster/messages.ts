@@ -40,6 +40,11 @@ export interface ClockMessage {
   status: ClockStatus;
 }
 
+/** Worker -> primary: this worker saw the wall clock step; re-verify against NTP now. */
+export interface ClockJumpMessage {
+  type: 'tsa:clock-jump';
+}
+
 /** Primary -> worker: send your metrics (prom-client's JSON form) for one scrape. */
 export interface MetricsRequestMessage {
   type: 'tsa:metrics-request';
@@ -63,6 +68,7 @@ export type ClusterMessage =
   | SetupMessage
   | ServingMessage
   | ClockMessage
+  | ClockJumpMessage
   | MetricsRequestMessage
   | MetricsMessage
   | DrainMessage;

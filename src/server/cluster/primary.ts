@@ -94,6 +94,11 @@ export async function startCluster(
     const worker = cluster.fork({ [WORKER_ROLE_VARIABLE]: '1' });
     const forkedAt = Date.now();
     worker.on('message', (message: unknown) => {
+      // A step seen by a worker: the monitor's own check catches it (and re-runs a round), unless
+      // it already did; then a new round reopens that worker's gate.
+      if (isMessage(message, 'tsa:clock-jump') && clock && !clock.checkForClockJump()) {
+        clock.runRound().catch(() => {});
+      }
       if (!isMessage(message, 'tsa:hello')) return;
       worker.send({
         type: 'tsa:setup',

@@ -49,7 +49,7 @@ function receiveSetup(): Promise<SetupMessage> {
 export async function runWorker(config: ServeConfig, parentLogger: Logger): Promise<void> {
   const id = cluster.worker?.id ?? 0;
   const logger = parentLogger.child({ worker: id, pid: process.pid });
-  const clock = new RelayedClock();
+  const clock = new RelayedClock(() => process.send?.({ type: 'tsa:clock-jump' }));
   process.on('message', (message: unknown) => {
     if (isMessage(message, 'tsa:clock')) clock.update(message.status);
   });
@@ -57,6 +57,7 @@ export async function runWorker(config: ServeConfig, parentLogger: Logger): Prom
 
   const setup = await receiveSetup();
   if (setup.clock) clock.update(setup.clock);
+  if (!config.disableNtpMonitoring) clock.start();
   let server: RunningServer;
   try {
     server = await startServer(config, logger, {

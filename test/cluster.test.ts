@@ -188,7 +188,13 @@ describe('--workers 2 (node:cluster)', () => {
     const victim = logLines(server).find((line) => line.worker === 1)?.pid;
     expect(victim).toBeDefined();
     process.kill(victim ?? 0, 'SIGKILL');
-    await untilLogged(server, (line) => /^worker \d+ replaced$/.test(line.message ?? ''));
+    // Scrapes while the replacement loads are answered from the workers that can answer.
+    const replaced = (line: LogLine) => /^worker \d+ replaced$/.test(line.message ?? '');
+    while (!logLines(server).some(replaced)) {
+      const scrape = await fetch(server.metricsUrl);
+      expect(scrape.status).toBe(200);
+      expect(await scrape.text()).toContain('timestamp_authority_http_requests_total');
+    }
     expect(
       logLines(server).some((line) =>
         line.message?.startsWith(`worker 1 (pid ${victim}) exited with signal SIGKILL`),

@@ -1,4 +1,4 @@
-import cluster, { type Worker } from 'node:cluster';
+import type { Worker } from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
 import { CLOCK_METRICS } from '../../clock/clock-metrics.js';
 import { registry } from '../metrics.js';
@@ -60,18 +60,19 @@ function requestMetrics(worker: Worker): Promise<MetricsJson | undefined> {
  * In the primary: one /metrics answer for the process group. Each worker's registry is merged by
  * prom-client's AggregatorRegistry with each metric's aggregator (counters and histograms sum;
  * gauges say how, e.g. build_info `first`), plus the NTP metrics of the primary's own monitor.
+ * `workers` are those listening for the request (a worker still loading its modules would not).
  */
-export const clusterMetricsSource: MetricsSource = {
-  contentType: registry.contentType,
-  async metrics() {
-    const workers = Object.values(cluster.workers ?? {}).filter(
-      (worker): worker is Worker => worker !== undefined && worker.isConnected(),
-    );
-    const [answers, own] = await Promise.all([
-      Promise.all(workers.map(requestMetrics)),
-      Promise.all(CLOCK_METRICS.map((metric) => metric.get())),
-    ]);
-    const all = answers.filter((answer): answer is MetricsJson => answer !== undefined);
-    return AggregatorRegistry.aggregate([...all, own as MetricsJson]).metrics();
-  },
-};
+export function clusterMetricsSource(workers: () => Iterable<Worker>): MetricsSource {
+  return {
+    contentType: registry.contentType,
+    async metrics() {
+      const connected = [...workers()].filter((worker) => worker.isConnected());
+      const [answers, own] = await Promise.all([
+        Promise.all(connected.map(requestMetrics)),
+        Promise.all(CLOCK_METRICS.map((metric) => metric.get())),
+      ]);
+      const all = answers.filter((answer): answer is MetricsJson => answer !== undefined);
+      return AggregatorRegistry.aggregate([...all, own as MetricsJson]).metrics();
+    },
+  };
+}

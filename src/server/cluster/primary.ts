@@ -72,11 +72,13 @@ export async function startCluster(
       relayClock,
     );
   }
+  /** Workers that said hello: their IPC listeners are attached. */
+  const listening = new Set<Worker>();
   const metrics = await startMetricsListener({
     host: config.metricsHost || config.host,
     port: config.metricsPort,
     timeoutMs: config.readTimeout,
-    source: clusterMetricsSource,
+    source: clusterMetricsSource(() => listening),
   });
   logger.info(`serving metrics for ${workerCount} workers on ${metrics.url}`);
   clock?.start();
@@ -100,6 +102,7 @@ export async function startCluster(
         clock.runRound().catch(() => {});
       }
       if (!isMessage(message, 'tsa:hello')) return;
+      listening.add(worker);
       worker.send({
         type: 'tsa:setup',
         ...(memoryKey ? { memoryKey } : {}),
@@ -120,6 +123,7 @@ export async function startCluster(
       );
     });
     worker.once('exit', (code, signal) => {
+      listening.delete(worker);
       if (shuttingDown || !running) return;
       const lived = Date.now() - forkedAt;
       logger.error(

@@ -54,6 +54,12 @@ export async function runWorker(config: ServeConfig, parentLogger: Logger): Prom
     if (isMessage(message, 'tsa:clock')) clock.update(message.status);
   });
   answerMetricsRequests();
+  // Asked to stop while still starting: nothing is in flight yet. Replaced once serving.
+  let drain: (why: string) => void = () => process.exit(0);
+  process.on('message', (message: unknown) => {
+    if (isMessage(message, 'tsa:drain')) drain('asked by the primary');
+  });
+  process.once('disconnect', () => drain('the primary is gone'));
 
   const setup = await receiveSetup();
   if (setup.clock) clock.update(setup.clock);
@@ -79,7 +85,7 @@ export async function runWorker(config: ServeConfig, parentLogger: Logger): Prom
   }
 
   let draining = false;
-  const drain = (why: string) => {
+  drain = (why: string) => {
     if (draining) return;
     draining = true;
     logger.info(`${why}, draining`);
@@ -95,12 +101,8 @@ export async function runWorker(config: ServeConfig, parentLogger: Logger): Prom
       },
     );
   };
-  process.on('message', (message: unknown) => {
-    if (isMessage(message, 'tsa:drain')) drain('asked by the primary');
-  });
   process.once('SIGTERM', () => drain('received SIGTERM'));
   process.once('SIGINT', () => drain('received SIGINT'));
-  process.once('disconnect', () => drain('the primary is gone'));
   process.send?.({
     type: 'tsa:serving',
     url: server.url,

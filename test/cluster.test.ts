@@ -1,11 +1,12 @@
 import { request } from 'node:http';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkMetrics } from './helpers/promtool.js';
 import { openssl, tempDir } from './helpers/openssl.js';
 import { runCli, spawnServer, type SpawnedServer } from './helpers/spawn-server.js';
 import { listenerClosed, splitRequest } from './helpers/split-request.js';
 import { answer, SntpResponder } from './helpers/sntp-responder.js';
+import { helloTimeStampReq } from './loadtest/request.js';
 
 interface Answer {
   status: number;
@@ -302,6 +303,34 @@ describe('--workers 2 (node:cluster)', () => {
     expect(
       Number(sample(metrics, 'timestamp_authority_ntp_errors_total', 'reason="err_inv_time"')),
     ).toBeGreaterThan(0);
+  });
+
+  it('--audit-log: every worker appends to the one file; SIGHUP to the primary reopens it in each', async () => {
+    const dir = tempDir();
+    cleanups.push(() => dir.cleanup());
+    const path = dir.path('audit.jsonl');
+    const server = await cluster(['--audit-log', path]);
+    const timestamps = (count: number) =>
+      Promise.all(
+        Array.from({ length: count }, () =>
+          call(server.url, '/api/v1/timestamp', {
+            method: 'POST',
+            body: helloTimeStampReq(),
+            type: 'application/timestamp-query',
+          }),
+        ),
+      );
+    const lines = (file: string) => readFileSync(file, 'utf8').split('\n').filter(Boolean);
+    expect((await timestamps(4)).map((answer) => answer.status)).toEqual([200, 200, 200, 200]);
+    expect(pidsAnswering(server, '/api/v1/timestamp', 200).size).toBe(2);
+    renameSync(path, dir.path('audit.jsonl.1'));
+    server.child.kill('SIGHUP');
+    await untilLogged(server, (line) => line.message === 'audit log reopened', 2);
+    expect((await timestamps(4)).map((answer) => answer.status)).toEqual([200, 200, 200, 200]);
+    expect(lines(dir.path('audit.jsonl.1'))).toHaveLength(4);
+    expect(lines(path)).toHaveLength(4);
+    for (const line of [...lines(path), ...lines(dir.path('audit.jsonl.1'))]) JSON.parse(line);
+    expect(server.child.exitCode).toBeNull();
   });
 
   it('a worker that cannot start stops the start-up: exit 1, the reason logged', async () => {

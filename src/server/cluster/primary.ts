@@ -113,7 +113,7 @@ export async function startCluster(
       const onMessage = (message: unknown) => {
         if (!isMessage(message, 'tsa:serving')) return;
         worker.off('message', onMessage);
-        resolve(message);
+        resolve({ url: message.url, ...(message.tlsUrl ? { tlsUrl: message.tlsUrl } : {}) });
       };
       worker.on('message', onMessage);
       worker.once('exit', (code, signal) =>

@@ -6,6 +6,9 @@ import { ConfigError } from '../config/resolve.js';
 import { SERVE_OPTIONS, type OptionSpec, type ServeOptionName } from '../config/schema.js';
 import { createLogger, type LogType } from '../server/logger.js';
 import { startServer } from '../server/start.js';
+import { startCluster } from '../server/cluster/primary.js';
+import { isClusterWorker, runWorker } from '../server/cluster/worker.js';
+import { parseWorkerCount } from '../server/cluster/worker-count.js';
 import { versionInfo } from '../version.js';
 
 function flagFor(spec: OptionSpec<unknown>): Option {
@@ -39,11 +42,13 @@ serve
 serve.action(async (flags: Record<string, unknown>) => {
   let config;
   let configFile;
+  let workers;
   try {
     ({ config, configFile } = loadServeConfig({
       flags: flags as Partial<Record<ServeOptionName, unknown>>,
       configPath: flags['config'] as string | undefined,
     }));
+    workers = parseWorkerCount(config.workers);
   } catch (error) {
     if (error instanceof ConfigError) program.error(`error: ${error.message}`, { exitCode: 2 });
     throw error;
@@ -53,11 +58,13 @@ serve.action(async (flags: Record<string, unknown>) => {
     return;
   }
   const logger = createLogger(config.logType as LogType);
+  if (isClusterWorker()) return runWorker(config, logger);
   logger.info(`starting timestamp-server @ ${JSON.stringify(versionInfo())}`);
   if (configFile) logger.info(`Using config file: ${configFile}`);
   let server;
   try {
-    server = await startServer(config, logger);
+    server =
+      workers > 1 ? await startCluster(config, workers, logger) : await startServer(config, logger);
   } catch (error) {
     // One clear line; the stack only at debug level.
     logger.fatal(`cannot start: ${error instanceof Error ? error.message : String(error)}`);

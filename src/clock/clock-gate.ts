@@ -12,7 +12,10 @@ export interface ClockGateOptions {
  * unverified in strict mode. Each call also checks for a step of the wall clock, so a jump
  * closes the gate before the very next token, not at the next watchdog tick.
  */
-export function createClockGate(monitor: ClockMonitor, options: ClockGateOptions): IssuanceGuard {
+export function createClockGate(
+  monitor: Pick<ClockMonitor, 'status' | 'checkForClockJump'>,
+  options: ClockGateOptions,
+): IssuanceGuard {
   return () => {
     monitor.checkForClockJump();
     const { state, detail } = monitor.status;

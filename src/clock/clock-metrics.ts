@@ -44,3 +44,6 @@ export const clockStateGauge = new Gauge({
 export function recordClockState(state: ClockState): void {
   for (const each of CLOCK_STATES) clockStateGauge.set({ state: each }, each === state ? 1 : 0);
 }
+
+/** The NTP monitor's metrics: in a cluster only the primary runs the monitor, so only it reports them. */
+export const CLOCK_METRICS = [ntpLatency, ntpSyncTotal, ntpErrorsTotal, ntpOffset, clockStateGauge];

@@ -17,6 +17,12 @@ import {
   type SntpQuery,
   type SntpSample,
 } from './sntp-client.js';
+import {
+  clockJumpDetail,
+  DEFAULT_JUMP_TOLERANCE_MS,
+  seconds,
+  WallClockStepDetector,
+} from './wall-clock-step.js';
 
 export type { ClockState } from './clock-metrics.js';
 
@@ -60,6 +66,8 @@ export interface ClockMonitorOptions extends ClockMonitorSettings {
   /** Uniform in [0, 1), to pick the servers of a round. */
   random?: () => number;
   logger?: ClockLogger;
+  /** Called with every new status (each round, each clock step): a cluster primary relays it. */
+  onStatus?: (status: ClockStatus) => void;
 }
 
 /** Failures where the server did answer, deliberately: asking again within the round is pointless. */
@@ -70,9 +78,6 @@ const FINAL_FAILURES: ReadonlySet<SntpFailureReason> = new Set([
 ]);
 
 const silent: ClockLogger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
-
-/** Seconds to 10 ms: finer would only show the jitter between the two clocks read. */
-const seconds = (ms: number) => `${Number((ms / 1000).toFixed(2))} s`;
 
 /** `count` distinct entries picked uniformly at random (partial Fisher-Yates). */
 export function pickServers<T>(servers: readonly T[], count: number, random: () => number): T[] {
@@ -102,21 +107,19 @@ function median(values: number[]): number | undefined {
 export class ClockMonitor {
   readonly thresholdMs: number;
   private readonly settings: ClockMonitorSettings;
-  private readonly jumpToleranceMs: number;
+  private readonly step: WallClockStepDetector;
   private readonly jumpCheckIntervalMs: number;
   private readonly query: SntpQuery;
   private readonly now: () => number;
-  private readonly monotonic: () => number;
   private readonly random: () => number;
   private readonly logger: ClockLogger;
+  private readonly onStatus: ((status: ClockStatus) => void) | undefined;
 
   private current: ClockStatus = {
     state: 'unverified',
     detail: 'no NTP round has completed yet',
     rounds: 0,
   };
-  private wallBase: number;
-  private monotonicBase: number;
   /** Bumped at each detected clock step; a round that spans a step is discarded. */
   private jumpEpoch = 0;
   private running = false;
@@ -137,15 +140,17 @@ export class ClockMonitor {
     }
     this.settings = options;
     this.thresholdMs = Math.min(options.maxTimeDeltaMs, options.accuracyMs);
-    this.jumpToleranceMs = options.jumpToleranceMs ?? 250;
     this.jumpCheckIntervalMs = options.jumpCheckIntervalMs ?? 1000;
     this.query = options.query ?? querySntp;
     this.now = options.now ?? Date.now;
-    this.monotonic = options.monotonic ?? (() => performance.now());
     this.random = options.random ?? Math.random;
     this.logger = options.logger ?? silent;
-    this.wallBase = this.now();
-    this.monotonicBase = this.monotonic();
+    this.onStatus = options.onStatus;
+    this.step = new WallClockStepDetector(
+      options.jumpToleranceMs ?? DEFAULT_JUMP_TOLERANCE_MS,
+      this.now,
+      options.monotonic,
+    );
     recordClockState(this.current.state);
   }
 
@@ -181,17 +186,13 @@ export class ClockMonitor {
    * (NTP step, manual date change, VM resume) closes the gate and re-verifies at once.
    */
   checkForClockJump(): boolean {
-    const wall = this.now();
-    const monotonic = this.monotonic();
-    const stepMs = wall - this.wallBase - (monotonic - this.monotonicBase);
-    this.wallBase = wall;
-    this.monotonicBase = monotonic;
-    if (Math.abs(stepMs) <= this.jumpToleranceMs) return false;
+    const stepMs = this.step.check();
+    if (stepMs === undefined) return false;
     this.jumpEpoch++;
     ntpErrorsTotal.inc({ reason: 'err_clock_jump' });
     this.setStatus({
       state: 'drifted',
-      detail: `local clock jumped by ${seconds(stepMs)}; re-verifying against NTP`,
+      detail: clockJumpDetail(stepMs),
       rounds: this.current.rounds,
     });
     if (this.running) {
@@ -337,6 +338,7 @@ export class ClockMonitor {
     const previous = this.current.state;
     this.current = status;
     recordClockState(status.state);
+    this.onStatus?.(status);
     const fields = { clockState: status.state, offsetMs: status.offsetMs };
     if (status.state === 'synced') {
       if (previous !== 'synced') this.logger.info(fields, `clock synced: ${status.detail}`);

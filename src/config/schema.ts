@@ -333,6 +333,13 @@ export const SERVE_OPTIONS = {
     default: 2112,
     description: 'port of the Prometheus listener serving /metrics',
   }),
+  workers: option({
+    flag: 'workers',
+    kind: 'string',
+    default: '1',
+    description:
+      'processes serving the port (node:cluster): a number, or auto for one per core; 1 = no cluster',
+  }),
 } as const;
 
 export type ServeOptionName = keyof typeof SERVE_OPTIONS;

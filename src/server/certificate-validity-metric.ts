@@ -8,6 +8,8 @@ new Gauge({
   name: 'timestamp_authority_certificate_chain_valid',
   help: 'Whether every certificate of the TSA chain is within its validity period (1) or not, so issuance is refused (0)',
   registers: [registry],
+  // Across cluster workers: valid only if valid in every one.
+  aggregator: 'min',
   collect() {
     if (isValid) this.set(isValid() ? 1 : 0);
   },

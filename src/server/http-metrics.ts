@@ -62,6 +62,8 @@ new Gauge({
   help: 'Build facts of the running server; the value is always 1',
   labelNames: ['version', 'revision', 'build_date', 'nodeversion'] as const,
   registers: [registry],
+  // Across cluster workers (src/server/cluster): the same facts, not their sum.
+  aggregator: 'first',
 }).set(
   {
     version: info.gitVersion,
@@ -77,6 +79,7 @@ new Gauge({
   name: 'timestamp_authority_certificate_valid_days_remaining',
   help: 'Days until the first certificate of the signing chain expires',
   registers: [registry],
+  aggregator: 'min',
   collect() {
     // Go reports MaxFloat64 before the chain is loaded.
     this.set(

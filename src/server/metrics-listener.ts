@@ -4,6 +4,12 @@ import { registry } from './metrics.js';
 
 export const METRICS_PATH = '/metrics';
 
+/** What /metrics answers: the process's registry, or a cluster primary's aggregate. */
+export interface MetricsSource {
+  metrics(): Promise<string>;
+  readonly contentType: string;
+}
+
 export interface MetricsListener {
   server: Server;
   url: string;
@@ -15,7 +21,9 @@ export async function startMetricsListener(options: {
   host: string;
   port: number;
   timeoutMs: number;
+  source?: MetricsSource;
 }): Promise<MetricsListener> {
+  const source = options.source ?? registry;
   const server = createServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0];
     if (path !== METRICS_PATH || (request.method !== 'GET' && request.method !== 'HEAD')) {
@@ -24,8 +32,8 @@ export async function startMetricsListener(options: {
         .end('not found: metrics are at /metrics\n');
       return;
     }
-    registry.metrics().then(
-      (text) => response.writeHead(200, { 'content-type': registry.contentType }).end(text),
+    source.metrics().then(
+      (text) => response.writeHead(200, { 'content-type': source.contentType }).end(text),
       (error: unknown) =>
         response
           .writeHead(500, { 'content-type': 'text/plain' })

@@ -4,7 +4,7 @@ import { oid, toHex } from '../asn1/der.js';
 import type { ServeConfig } from '../config/schema.js';
 import { createSigner, type SignerDependencies } from '../signers/create-signer.js';
 import type { Signer } from '../signers/signer.js';
-import { TimestampAuthority } from '../tsp/authority.js';
+import { TimestampAuthority, type IssuanceGuard } from '../tsp/authority.js';
 import { certificateValidityGuard } from '../tsp/certificate-validity-guard.js';
 import { verifyCertChain } from '../x509/chain-rules.js';
 import { trackCertificateValidity } from './certificate-validity-metric.js';
@@ -38,6 +38,20 @@ export interface RunningServer {
   state: ServingState;
   /** Graceful: /readyz turns 503, listeners stop accepting, in-flight requests get --graceful-timeout. */
   close(): Promise<void>;
+}
+
+/** How a cluster worker differs from the single process: the primary serves /metrics and runs NTP. */
+export interface WorkerRole {
+  /** cluster.worker.id, for the logs. */
+  id: number;
+  /** The clock gate fed by the primary's NTP monitor; undefined with --disable-ntp-monitoring. */
+  clockGate: IssuanceGuard | undefined;
+}
+
+export interface StartOptions {
+  signerDependencies?: SignerDependencies;
+  /** Set in a cluster worker (--workers > 1). */
+  worker?: WorkerRole;
 }
 
 /** Refuses to start with a leaf whose key is not the signer's, or a signer that cannot sign. */
@@ -110,35 +124,47 @@ export async function createAuthority(
 export async function startServer(
   config: ServeConfig,
   logger: FastifyBaseLogger,
+  options: StartOptions = {},
 ): Promise<RunningServer> {
   if (config.disableNtpMonitoring && config.requireTimeSync) {
     throw new Error('--require-time-sync needs NTP monitoring: remove --disable-ntp-monitoring');
   }
-  const { authority, signer, chain, chainPem } = await createAuthority(config, logger);
+  const { worker } = options;
+  const { authority, signer, chain, chainPem } = await createAuthority(
+    config,
+    logger,
+    options.signerDependencies,
+  );
   observeCertificateChain(chain);
   startRuntimeMetrics();
   const state = createServingState();
   const tls = tlsRequested(config) ? loadTlsMaterial(config) : undefined;
-  const metrics = await startMetricsListener({
-    host: config.metricsHost || config.host,
-    port: config.metricsPort,
-    timeoutMs: config.readTimeout,
-  });
-  logger.info(`serving metrics on ${metrics.url}`);
-  if (config.disableNtpMonitoring) {
+  const metrics = worker
+    ? undefined
+    : await startMetricsListener({
+        host: config.metricsHost || config.host,
+        port: config.metricsPort,
+        timeoutMs: config.readTimeout,
+      });
+  if (metrics) logger.info(`serving metrics on ${metrics.url}`);
+  if (config.disableNtpMonitoring && !worker) {
     logger.warn('NTP monitoring disabled: tokens are issued whatever the clock says');
   }
-  const clock = config.disableNtpMonitoring
-    ? undefined
-    : await startClockMonitor(
-        authority,
-        {
-          ntpMonitoring: config.ntpMonitoring,
-          requireTimeSync: config.requireTimeSync,
-          accuracySeconds: TOKEN_ACCURACY_SECONDS,
-        },
-        logger,
-      );
+  if (worker?.clockGate) authority.addGuard(worker.clockGate);
+  const clock =
+    config.disableNtpMonitoring || worker
+      ? undefined
+      : await startClockMonitor(
+          authority,
+          {
+            ntpMonitoring: config.ntpMonitoring,
+            requireTimeSync: config.requireTimeSync,
+            accuracySeconds: TOKEN_ACCURACY_SECONDS,
+          },
+          logger,
+        );
+  // A worker's lines must not read as the process group's (the primary announces the address).
+  const announce = worker ? `worker ${worker.id} ` : '';
   const apps: TsaServer[] = [];
   const sessions: ReturnType<typeof trackSessions>[] = [];
   let url: string;
@@ -157,7 +183,7 @@ export async function startServer(
     url = await app.listen({ host: config.host, port: config.port });
     logger.info(
       { signer: signer.id, algorithm: signer.algorithm.oid },
-      `serving timestamps on ${url}`,
+      `${announce}serving timestamps on ${url}`,
     );
     if (tls) {
       const tlsApp = await buildServer({
@@ -173,11 +199,11 @@ export async function startServer(
       tlsUrl = await tlsApp.listen({ host: config.tlsHost || config.host, port: config.tlsPort });
       apps.push(tlsApp);
       logger.info(
-        `serving timestamps over HTTPS (HTTP/2, HTTP/1.1${tls.ca ? ', client certificates required' : ''}) on ${tlsUrl}`,
+        `${announce}serving timestamps over HTTPS (HTTP/2, HTTP/1.1${tls.ca ? ', client certificates required' : ''}) on ${tlsUrl}`,
       );
     }
   } catch (error) {
-    await Promise.all([...apps.map((app) => app.close()), metrics.close(), clock?.stop()]);
+    await Promise.all([...apps.map((app) => app.close()), metrics?.close(), clock?.stop()]);
     await signer[Symbol.asyncDispose]();
     throw error;
   }
@@ -190,12 +216,12 @@ export async function startServer(
     clock,
     url,
     ...(tlsUrl ? { tlsUrl } : {}),
-    metricsUrl: metrics.url,
+    metricsUrl: metrics?.url ?? '',
     state,
     close: async () => {
       state.draining = true;
       await closeGracefully(apps, config.gracefulTimeout, logger, sessions);
-      await Promise.all([metrics.close(), clock?.stop()]);
+      await Promise.all([metrics?.close(), clock?.stop()]);
       await signer[Symbol.asyncDispose]();
     },
   };

@@ -4,7 +4,7 @@ import type { ServeConfig } from '../config/schema.js';
 import { loadCertificateChain } from '../x509/load-certificate-chain.js';
 import { createFileSigner } from './file/file-signer.js';
 import { looseKeyFilePermissions } from './file/key-file-permissions.js';
-import { createMemorySigner } from './memory.js';
+import { createMemorySigner, memorySignerFrom, type MemoryKeyMaterial } from './memory.js';
 import { createKmsSignerWithChain } from './kms/kms-signer-config.js';
 import type { SignerWithChain } from './signer.js';
 import { openKek } from './tink/open-kek.js';
@@ -15,6 +15,8 @@ export interface SignerDependencies {
   warn?: (message: string) => void;
   /** The Tink KEK dispatch; tests pass a fake-kms:// one. */
   openKek?: OpenKek;
+  /** The memory signer's key and chain made elsewhere (a cluster primary's), instead of new ones. */
+  memoryKey?: MemoryKeyMaterial;
 }
 
 /** The configured signer and its certificate chain. */
@@ -26,7 +28,7 @@ export async function createSigner(
   const warn = deps.warn ?? (() => {});
   switch (config.timestampSigner) {
     case 'memory':
-      return createMemorySigner(hash);
+      return deps.memoryKey ? memorySignerFrom(deps.memoryKey, hash) : createMemorySigner(hash);
     case 'kms':
       return createKmsSignerWithChain(config, hash);
     case 'file': {

@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import type { HashName } from '../asn1/algorithms.js';
 import { OID } from '../asn1/oids.js';
 import { createCertificate, KeyUsage, subjectKeyIdentifier } from '../x509/certificate-builder.js';
@@ -9,6 +9,12 @@ import type { SignerWithChain } from './signer.js';
 const MINUTE = 60_000;
 const YEAR = 365 * 24 * 60 * MINUTE;
 
+/** The memory signer's key and chain (DER, leaf first), e.g. to hand to cluster workers. */
+export interface MemoryKeyMaterial {
+  privateKey: KeyObject;
+  chain: Buffer[];
+}
+
 /**
  * A fresh ECDSA P-256 key and a generated chain root -> intermediate -> leaf with the subjects,
  * validities and extensions of the Go server's memory signer. For testing only: both are new
@@ -18,6 +24,17 @@ export async function createMemorySigner(
   hash: HashName,
   now = new Date(),
 ): Promise<SignerWithChain> {
+  return memorySignerFrom(await createMemoryKeyMaterial(now), hash);
+}
+
+export function memorySignerFrom(material: MemoryKeyMaterial, hash: HashName): SignerWithChain {
+  return {
+    signer: new LocalKeySigner('memory', material.privateKey, hash),
+    chain: material.chain,
+  };
+}
+
+export async function createMemoryKeyMaterial(now = new Date()): Promise<MemoryKeyMaterial> {
   const newKey = () => generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const rootKeys = newKey();
   const intermediateKeys = newKey();
@@ -75,8 +92,5 @@ export async function createMemorySigner(
       subjectKeyIdentifier: subjectKeyIdentifier(intermediateKeys.publicKey),
     },
   );
-  return {
-    signer: new LocalKeySigner('memory', leafKeys.privateKey, hash),
-    chain: [leaf, intermediate, root],
-  };
+  return { privateKey: leafKeys.privateKey, chain: [leaf, intermediate, root] };
 }

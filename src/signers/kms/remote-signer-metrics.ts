@@ -22,6 +22,8 @@ export const signerCircuitState = new Gauge({
   help: 'Circuit breaker of the remote signer: closed, open (issuance refused) or half-open (one probe admitted)',
   labelNames: ['state'] as const,
   registers: [registry],
+  // Each cluster worker has its own breaker: 1 when any worker is in the state.
+  aggregator: 'max',
   collect() {
     const current = watched?.state ?? 'closed';
     for (const state of CIRCUIT_STATES) this.set({ state }, state === current ? 1 : 0);

@@ -1,0 +1,78 @@
+import type { Worker } from 'node:cluster';
+import { AggregatorRegistry } from 'prom-client';
+import { CLOCK_METRICS } from '../../clock/clock-metrics.js';
+import { registry } from '../metrics.js';
+import type { MetricsSource } from '../metrics-listener.js';
+import { isMessage, type MetricsJson, type MetricsMessage } from './messages.js';
+
+/** A worker that does not answer a scrape within this fails it (partial sums would look like resets). */
+const WORKER_ANSWER_TIMEOUT_MS = 5_000;
+
+const clockMetricNames = async () =>
+  new Set((await Promise.all(CLOCK_METRICS.map((metric) => metric.get()))).map(({ name }) => name));
+
+/** In a worker: answers the primary's scrapes with this process's registry, less the NTP metrics. */
+export function answerMetricsRequests(): void {
+  process.on('message', (message: unknown) => {
+    if (!isMessage(message, 'tsa:metrics-request')) return;
+    const reply = (fields: Omit<MetricsMessage, 'type' | 'id'>) =>
+      process.send?.({ type: 'tsa:metrics', id: message.id, ...fields } satisfies MetricsMessage);
+    Promise.all([registry.getMetricsAsJSON(), clockMetricNames()]).then(
+      ([metrics, primaryOwned]) =>
+        reply({ metrics: metrics.filter(({ name }) => !primaryOwned.has(name)) }),
+      (error: unknown) => reply({ error: String(error) }),
+    );
+  });
+}
+
+let nextRequestId = 0;
+
+/** One worker's metrics; undefined when it exits before answering (its counts went with it). */
+function requestMetrics(worker: Worker): Promise<MetricsJson | undefined> {
+  const id = nextRequestId++;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      finish();
+      reject(new Error(`worker ${worker.id} did not send its metrics within 5 s`));
+    }, WORKER_ANSWER_TIMEOUT_MS);
+    const onMessage = (message: unknown) => {
+      if (!isMessage(message, 'tsa:metrics') || message.id !== id) return;
+      finish();
+      if (message.error !== undefined) reject(new Error(message.error));
+      else resolve(message.metrics ?? []);
+    };
+    const onExit = () => {
+      finish();
+      resolve(undefined);
+    };
+    const finish = () => {
+      clearTimeout(timer);
+      worker.off('message', onMessage);
+      worker.off('exit', onExit);
+    };
+    worker.on('message', onMessage);
+    worker.once('exit', onExit);
+    worker.send({ type: 'tsa:metrics-request', id });
+  });
+}
+
+/**
+ * In the primary: one /metrics answer for the process group. Each worker's registry is merged by
+ * prom-client's AggregatorRegistry with each metric's aggregator (counters and histograms sum;
+ * gauges say how, e.g. build_info `first`), plus the NTP metrics of the primary's own monitor.
+ * `workers` are those listening for the request (a worker still loading its modules would not).
+ */
+export function clusterMetricsSource(workers: () => Iterable<Worker>): MetricsSource {
+  return {
+    contentType: registry.contentType,
+    async metrics() {
+      const connected = [...workers()].filter((worker) => worker.isConnected());
+      const [answers, own] = await Promise.all([
+        Promise.all(connected.map(requestMetrics)),
+        Promise.all(CLOCK_METRICS.map((metric) => metric.get())),
+      ]);
+      const all = answers.filter((answer): answer is MetricsJson => answer !== undefined);
+      return AggregatorRegistry.aggregate([...all, own as MetricsJson]).metrics();
+    },
+  };
+}

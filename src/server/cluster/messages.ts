@@ -1,0 +1,87 @@
+import type { ClockStatus } from '../../clock/clock-monitor.js';
+import type { Registry } from 'prom-client';
+
+/** prom-client's JSON form of a registry, what AggregatorRegistry.aggregate takes. */
+export type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
+
+/**
+ * The cluster IPC protocol between the primary and its workers. JSON over the channel node:cluster
+ * opens to each worker; the memory signer's key travels only here, never in argv or the environment.
+ */
+
+/** Worker -> primary, once its message listener is attached (earlier messages would be lost). */
+export interface HelloMessage {
+  type: 'tsa:hello';
+}
+
+/** The memory signer's key (PKCS#8 DER) and chain (DER, leaf first), base64. */
+export interface MemoryKeyTransfer {
+  pkcs8: string;
+  chain: string[];
+}
+
+/** Primary -> worker, the answer to hello: what the worker needs before it builds its authority. */
+export interface SetupMessage {
+  type: 'tsa:setup';
+  memoryKey?: MemoryKeyTransfer;
+  clock?: ClockStatus;
+}
+
+/** Worker -> primary: listening. */
+export interface ServingMessage {
+  type: 'tsa:serving';
+  url: string;
+  tlsUrl?: string;
+}
+
+/** Primary -> worker: the NTP monitor's status, at every change and periodically. */
+export interface ClockMessage {
+  type: 'tsa:clock';
+  status: ClockStatus;
+}
+
+/** Worker -> primary: this worker saw the wall clock step; re-verify against NTP now. */
+export interface ClockJumpMessage {
+  type: 'tsa:clock-jump';
+}
+
+/** Primary -> worker: send your metrics (prom-client's JSON form) for one scrape. */
+export interface MetricsRequestMessage {
+  type: 'tsa:metrics-request';
+  id: number;
+}
+
+export interface MetricsMessage {
+  type: 'tsa:metrics';
+  id: number;
+  metrics?: MetricsJson;
+  error?: string;
+}
+
+/** Primary -> worker: stop accepting, finish in-flight requests, exit 0. */
+export interface DrainMessage {
+  type: 'tsa:drain';
+}
+
+export type ClusterMessage =
+  | HelloMessage
+  | SetupMessage
+  | ServingMessage
+  | ClockMessage
+  | ClockJumpMessage
+  | MetricsRequestMessage
+  | MetricsMessage
+  | DrainMessage;
+
+/** Narrows a message of the channel to ours (prom-client and node use the same channel). */
+export function isMessage<T extends ClusterMessage['type']>(
+  message: unknown,
+  type: T,
+): message is Extract<ClusterMessage, { type: T }> {
+  return (
+    typeof message === 'object' && message !== null && (message as { type?: unknown }).type === type
+  );
+}
+
+/** Set in the environment of the processes the primary forks (a role, not a secret). */
+export const WORKER_ROLE_VARIABLE = 'TIMESTAMP_SERVER_CLUSTER_WORKER';

@@ -1,0 +1,111 @@
+import cluster from 'node:cluster';
+import { createPrivateKey } from 'node:crypto';
+import type { Logger } from 'pino';
+import { createClockGate } from '../../clock/clock-gate.js';
+import type { ServeConfig } from '../../config/schema.js';
+import type { MemoryKeyMaterial } from '../../signers/memory.js';
+import { startServer, type RunningServer } from '../start.js';
+import { answerMetricsRequests } from './cluster-metrics.js';
+import {
+  isMessage,
+  WORKER_ROLE_VARIABLE,
+  type MemoryKeyTransfer,
+  type ServingMessage,
+  type SetupMessage,
+} from './messages.js';
+import { RelayedClock } from './relayed-clock.js';
+
+/** This process was forked by our cluster primary (not, say, by another process manager's). */
+export const isClusterWorker = (): boolean =>
+  cluster.isWorker && process.env[WORKER_ROLE_VARIABLE] === '1';
+
+const toMaterial = (transfer: MemoryKeyTransfer): MemoryKeyMaterial => ({
+  privateKey: createPrivateKey({
+    key: Buffer.from(transfer.pkcs8, 'base64'),
+    format: 'der',
+    type: 'pkcs8',
+  }),
+  chain: transfer.chain.map((der) => Buffer.from(der, 'base64')),
+});
+
+function receiveSetup(): Promise<SetupMessage> {
+  return new Promise((resolve) => {
+    const onMessage = (message: unknown) => {
+      if (!isMessage(message, 'tsa:setup')) return;
+      process.off('message', onMessage);
+      resolve(message);
+    };
+    process.on('message', onMessage);
+    process.send?.({ type: 'tsa:hello' });
+  });
+}
+
+/**
+ * A cluster worker: the single-process server (src/server/start.ts) with the primary's memory key,
+ * a clock gate fed by the primary's NTP monitor and no metrics listener of its own. Drains on the
+ * primary's word, on SIGTERM/SIGINT (a terminal's Ctrl-C reaches the whole group) or when the
+ * primary is gone; exits 0 once drained.
+ */
+export async function runWorker(config: ServeConfig, parentLogger: Logger): Promise<void> {
+  const id = cluster.worker?.id ?? 0;
+  const logger = parentLogger.child({ worker: id, pid: process.pid });
+  const clock = new RelayedClock(() => process.send?.({ type: 'tsa:clock-jump' }));
+  process.on('message', (message: unknown) => {
+    if (isMessage(message, 'tsa:clock')) clock.update(message.status);
+  });
+  answerMetricsRequests();
+  // Asked to stop while still starting: nothing is in flight yet. Replaced once serving.
+  let drain: (why: string) => void = () => process.exit(0);
+  process.on('message', (message: unknown) => {
+    if (isMessage(message, 'tsa:drain')) drain('asked by the primary');
+  });
+  process.once('disconnect', () => drain('the primary is gone'));
+
+  const setup = await receiveSetup();
+  if (setup.clock) clock.update(setup.clock);
+  if (!config.disableNtpMonitoring) clock.start();
+  let server: RunningServer;
+  try {
+    server = await startServer(config, logger, {
+      ...(setup.memoryKey
+        ? { signerDependencies: { memoryKey: toMaterial(setup.memoryKey) } }
+        : {}),
+      worker: {
+        id,
+        clockGate: config.disableNtpMonitoring
+          ? undefined
+          : createClockGate(clock, { requireTimeSync: config.requireTimeSync }),
+      },
+    });
+  } catch (error) {
+    logger.fatal(`cannot start: ${error instanceof Error ? error.message : String(error)}`);
+    logger.debug({ err: error }, 'start-up failure');
+    logger.flush();
+    process.exit(1);
+  }
+
+  let draining = false;
+  drain = (why: string) => {
+    if (draining) return;
+    draining = true;
+    logger.info(`${why}, draining`);
+    server.close().then(
+      () => {
+        logger.flush();
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        logger.flush();
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => drain('received SIGTERM'));
+  process.once('SIGINT', () => drain('received SIGINT'));
+  process.send?.({
+    type: 'tsa:serving',
+    url: server.url,
+    ...(server.tlsUrl ? { tlsUrl: server.tlsUrl } : {}),
+  } satisfies ServingMessage);
+}

@@ -8,6 +8,7 @@ import { benchPingUnderLoad } from './ping-under-load.js';
 import { benchRemote } from './remote.js';
 import { benchSigningStrategies } from './signing-strategies.js';
 import { benchSoak } from './soak.js';
+import { benchStartup } from './startup.js';
 import { KEY_KINDS, type KeyKind } from './keys.js';
 import { parseArgs } from './stats.js';
 
@@ -47,6 +48,7 @@ const parts: Record<string, () => Promise<unknown>> = {
       latencyMs: Number(args['latency-ms'] ?? 20),
       seconds: Number(args['seconds'] ?? 2),
     }),
+  startup: () => benchStartup({ runs: Number(args['runs'] ?? 5) }),
   soak: () =>
     benchSoak({
       requests: Number(args['requests'] ?? 1_000_000),

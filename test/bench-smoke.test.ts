@@ -8,6 +8,7 @@ import { benchInProcess } from '../bench/in-process.js';
 import { benchPingUnderLoad } from '../bench/ping-under-load.js';
 import { benchSigningStrategies } from '../bench/signing-strategies.js';
 import { benchSoak } from '../bench/soak.js';
+import { benchStartup } from '../bench/startup.js';
 import { requireBuild } from './helpers/process.js';
 
 describe('benchmarks (smoke)', { timeout: 120_000 }, () => {
@@ -35,6 +36,7 @@ describe('benchmarks (smoke)', { timeout: 120_000 }, () => {
     expect(http.ratio).toBeGreaterThan(0);
     const ping = await benchPingUnderLoad({ seconds: 1, connections: 4 });
     expect(ping.issuance.errors + ping.issuance.non2xx).toBe(0);
+    expect(await benchStartup({ runs: 1 })).toBeGreaterThan(0);
     const soak = await benchSoak({ requests: 2_000, connections: 4, warmUp: 500 });
     expect(soak.errors).toBe(0);
   });

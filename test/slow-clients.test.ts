@@ -101,6 +101,19 @@ describe('slow and idle clients on the HTTP listener', () => {
   });
 });
 
+describe('slow clients on the metrics listener', () => {
+  it('cuts headers trickled slower than --read-timeout allows, with 408', async () => {
+    const server = await start(SHORT);
+    const connection = watch(await open(server.metricsUrl));
+    const request = 'GET /metrics HTTP/1.1\r\nHost: tsa\r\n\r\n';
+    const sender = trickle(connection.socket, request, 50);
+    const { received, afterMs } = await connection.closed;
+    expect(received).toMatch(/^HTTP\/1\.1 408 /);
+    expect(sender.sent()).toBeLessThan(request.length);
+    expect(afterMs).toBeLessThan(READ_MS * 10);
+  });
+});
+
 describe('many slow clients', () => {
   const SLOW_CLIENTS = 200;
 

@@ -42,14 +42,16 @@ export function open(url: string): Promise<Socket> {
 
 /** Writes `data` one byte every `everyMs` until it is all sent, the socket closes or `stop()`. */
 export function trickle(
-  socket: { write(chunk: Buffer): unknown; destroyed: boolean },
+  socket: { write(chunk: Buffer): unknown; destroyed: boolean; writableEnded: boolean },
   data: Buffer | string,
   everyMs: number,
 ): { stop(): void; sent(): number } {
   const bytes = Buffer.from(data);
   let sent = 0;
   const timer = setInterval(() => {
-    if (socket.destroyed || sent >= bytes.length) return clearInterval(timer);
+    if (socket.destroyed || socket.writableEnded || sent >= bytes.length) {
+      return clearInterval(timer);
+    }
     socket.write(bytes.subarray(sent, sent + 1));
     sent += 1;
   }, everyMs);

@@ -1,5 +1,5 @@
 /**
- * Part 1b: where slow local keys should sign. For P-384 and RSA-2048: synchronously on the event
+ * Part 1b: where local keys should sign. For P-256, P-384 and RSA-2048: synchronously on the event
  * loop, on libuv's thread pool (crypto.sign's callback form, what LocalKeySigner does), or in a
  * piscina worker_threads pool; multiples of the synchronous single-thread rate, medians over runs.
  *   npm run bench -- signing [--seconds 2] [--runs 3] [--concurrency 8]
@@ -22,7 +22,7 @@ export async function benchSigningStrategies(
     maxThreads: availableParallelism(),
   });
   try {
-    for (const kind of ['p384', 'rsa2048'] as KeyKind[]) {
+    for (const kind of ['p256', 'p384', 'rsa2048'] as KeyKind[]) {
       const key: KeyObject = generateKey(kind);
       const hash = HASH_FOR[kind];
       const data = Buffer.alloc(300, 3);

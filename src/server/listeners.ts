@@ -7,6 +7,7 @@ interface HttpServerLimits {
   headersTimeout?: number;
   keepAliveTimeout?: number;
   maxHeaderSize?: number;
+  connectionsCheckingInterval?: number;
   setTimeout?(ms: number): unknown;
   closeAllConnections?(): void;
 }
@@ -15,6 +16,8 @@ interface HttpServerLimits {
  * Go's http.Server limits mapped onto Node's: ReadTimeout -> requestTimeout (whole request),
  * WriteTimeout -> socket inactivity while answering, IdleTimeout (--cleanup-timeout) -> keep-alive.
  * Set on the server object so HTTP/1.1 connections of the HTTP/2 listener get them too.
+ * Node checks the request deadlines every connectionsCheckingInterval (30 s by default), read
+ * when the server starts listening: check each second so a slow request is cut near the timeout.
  */
 export function applyConnectionLimits(server: Server, config: ServeConfig): void {
   const limits = server as Server & HttpServerLimits;
@@ -22,6 +25,7 @@ export function applyConnectionLimits(server: Server, config: ServeConfig): void
   limits.headersTimeout = Math.min(config.readTimeout, 60_000) || 60_000;
   limits.keepAliveTimeout = config.cleanupTimeout;
   limits.maxHeaderSize = config.maxHeaderSize;
+  limits.connectionsCheckingInterval = 1_000;
   limits.setTimeout?.(config.writeTimeout);
   if (config.maxConnections > 0) server.maxConnections = config.maxConnections;
 }

@@ -24,7 +24,8 @@ export async function startMetricsListener(options: {
   source?: MetricsSource;
 }): Promise<MetricsListener> {
   const source = options.source ?? registry;
-  const server = createServer((request, response) => {
+  // --read-timeout is checked every connectionsCheckingInterval (30 s by default): each second.
+  const server = createServer({ connectionsCheckingInterval: 1_000 }, (request, response) => {
     const path = (request.url ?? '/').split('?')[0];
     if (path !== METRICS_PATH || (request.method !== 'GET' && request.method !== 'HEAD')) {
       response

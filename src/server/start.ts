@@ -14,6 +14,7 @@ import type { ClockMonitor } from '../clock/clock-monitor.js';
 import { startClockMonitor } from '../clock/start-clock-monitor.js';
 import { buildServer, type TsaServer } from './app.js';
 import { observeCertificateChain, startRuntimeMetrics } from './http-metrics.js';
+import { enforceStreamTimeouts } from './http2-stream-timeouts.js';
 import { applyConnectionLimits, closeGracefully, trackSessions } from './listeners.js';
 import { startMetricsListener } from './metrics-listener.js';
 import { createServingState, type ServingState } from './serving-state.js';
@@ -195,6 +196,10 @@ export async function startServer(
         transport: { kind: 'https', tls },
       });
       applyConnectionLimits(tlsApp.server, config);
+      enforceStreamTimeouts(tlsApp.server, {
+        readTimeoutMs: config.readTimeout,
+        writeTimeoutMs: config.writeTimeout,
+      });
       sessions.push(trackSessions(tlsApp.server));
       tlsUrl = await tlsApp.listen({ host: config.tlsHost || config.host, port: config.tlsPort });
       apps.push(tlsApp);

@@ -9,10 +9,13 @@ export function transportOptions(config: ServeConfig, transport: Transport | und
   if (transport?.kind === 'https') {
     return {
       http2: true,
-      https: secureServerOptions(transport.tls, config.maxHeaderSize),
+      https: {
+        ...secureServerOptions(transport.tls, config.maxHeaderSize),
+        // Go's ReadTimeout covers the TLS handshake; Node's own default is 120 s.
+        handshakeTimeout: config.readTimeout > 0 ? config.readTimeout : 120_000,
+      },
       http2SessionTimeout: config.cleanupTimeout,
     };
   }
-  // Node checks --read-timeout every connectionsCheckingInterval (30 s by default): check each second.
-  return { http: { maxHeaderSize: config.maxHeaderSize, connectionsCheckingInterval: 1_000 } };
+  return { http: { maxHeaderSize: config.maxHeaderSize } };
 }

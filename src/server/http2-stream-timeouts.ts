@@ -1,0 +1,50 @@
+import { constants, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
+import type { Server } from 'node:net';
+
+const BODY = JSON.stringify({ code: 408, message: 'request not received within the read timeout' });
+
+/**
+ * --read-timeout and --write-timeout for HTTP/2 streams, like Go's per-stream deadlines. Node's own
+ * only cover HTTP/1.1: requestTimeout watches HTTP/1.1 parsers, and the server's socket timeout is
+ * replaced on HTTP/2 sessions by Fastify's session idle timeout (--cleanup-timeout).
+ *
+ * - read: a stream whose request (headers and body) has not fully arrived within `readTimeoutMs` of
+ *   its opening gets 408 and RST_STREAM. A complete request is left alone however long it is
+ *   handled: signing is bounded by --kms-timeout.
+ * - write: a stream without traffic for `writeTimeoutMs` (e.g. a client that grants no
+ *   flow-control window for the answer) is reset with CANCEL, as the socket would be in HTTP/1.1.
+ */
+export function enforceStreamTimeouts(
+  server: Server,
+  { readTimeoutMs, writeTimeoutMs }: { readTimeoutMs: number; writeTimeoutMs: number },
+): void {
+  server.on('request', (request: Http2ServerRequest, response: Http2ServerResponse) => {
+    // HTTP/1.1 requests on this listener are Node's own to time out.
+    if (request.httpVersionMajor !== 2) return;
+    const { stream } = request;
+    if (writeTimeoutMs > 0) {
+      stream.setTimeout(writeTimeoutMs, () => stream.close(constants.NGHTTP2_CANCEL));
+    }
+    if (readTimeoutMs > 0) {
+      const timer = setTimeout(() => cutSlowRequest(request, response), readTimeoutMs);
+      timer.unref();
+      stream.once('close', () => clearTimeout(timer));
+    }
+  });
+}
+
+function cutSlowRequest(request: Http2ServerRequest, response: Http2ServerResponse): void {
+  const { stream } = request;
+  // remoteClose: the client has sent END_STREAM, i.e. the whole request arrived.
+  if (stream.destroyed || stream.closed || stream.state.remoteClose) return;
+  // RST_STREAM NO_ERROR after a complete response tells the client to stop sending (RFC 9113
+  // section 8.1). Sent once the response is flushed: closing earlier can leave the stream open.
+  const stopSending = () => stream.close(constants.NGHTTP2_NO_ERROR);
+  if (response.headersSent) return stopSending();
+  // Through the compatibility response, so the request log and hooks see the 408.
+  response.writeHead(408, {
+    [constants.HTTP2_HEADER_CONTENT_TYPE]: 'application/json; charset=utf-8',
+    [constants.HTTP2_HEADER_CONTENT_LENGTH]: Buffer.byteLength(BODY),
+  });
+  response.end(BODY, stopSending);
+}

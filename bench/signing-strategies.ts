@@ -16,17 +16,18 @@ export async function benchSigningStrategies(
   const seconds = options.seconds ?? 2;
   const runs = options.runs ?? 3;
   const concurrency = options.concurrency ?? 8;
-  const pool = new Piscina({
-    filename: new URL('./sign-worker.mjs', import.meta.url).href,
-    minThreads: availableParallelism(),
-    maxThreads: availableParallelism(),
-  });
-  try {
-    for (const kind of ['p256', 'p384', 'rsa2048'] as KeyKind[]) {
-      const key: KeyObject = generateKey(kind);
-      const hash = HASH_FOR[kind];
-      const data = Buffer.alloc(300, 3);
-      const pkcs8 = key.export({ type: 'pkcs8', format: 'der' });
+  for (const kind of ['p256', 'p384', 'rsa2048'] as KeyKind[]) {
+    const key: KeyObject = generateKey(kind);
+    const hash = HASH_FOR[kind];
+    const data = Buffer.alloc(300, 3);
+    const pkcs8 = key.export({ type: 'pkcs8', format: 'der' });
+    // A pool per key: each worker imports the key of its first task once.
+    const pool = new Piscina({
+      filename: new URL('./sign-worker.mjs', import.meta.url).href,
+      minThreads: availableParallelism(),
+      maxThreads: availableParallelism(),
+    });
+    try {
       await pool.run({ pkcs8, data, hash });
       const samples = { sync: [] as number[], threadPool: [] as number[], piscina: [] as number[] };
       for (let run = 0; run < runs; run++) {
@@ -54,8 +55,8 @@ export async function benchSigningStrategies(
         `signing ${kind.padEnd(8)} sync ${format(sync)}/s   thread pool ${format(median(samples.threadPool))}/s (${multiple(samples.threadPool)}x)` +
           `   piscina ${format(median(samples.piscina))}/s (${multiple(samples.piscina)}x)   concurrency ${concurrency}`,
       );
+    } finally {
+      await pool.destroy();
     }
-  } finally {
-    await pool.destroy();
   }
 }

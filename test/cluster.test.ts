@@ -322,6 +322,8 @@ describe('--workers 2 (node:cluster)', () => {
       );
     const lines = (file: string) => readFileSync(file, 'utf8').split('\n').filter(Boolean);
     expect((await timestamps(4)).map((answer) => answer.status)).toEqual([200, 200, 200, 200]);
+    // A worker logs a request once its response is sent: the client can be faster than the line.
+    await untilLogged(server, (line) => line.url === '/api/v1/timestamp', 4);
     expect(pidsAnswering(server, '/api/v1/timestamp', 200).size).toBe(2);
     renameSync(path, dir.path('audit.jsonl.1'));
     server.child.kill('SIGHUP');

@@ -49,7 +49,8 @@ function serve(args: string[], env: Record<string, string>) {
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
-    child.on('exit', (code) => resolve({ code }));
+    // 'close', not 'exit': the last lines may still be in the pipe when 'exit' fires.
+    child.on('close', (code) => resolve({ code }));
   });
   return {
     ready,

@@ -19,7 +19,10 @@ export function createLogger(
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label: string) => ({ severity: label.toUpperCase() }) },
     };
-    return destination ? pino(options, destination) : pino(options);
+    // Synchronous writes, as zap's to os.Stdout: pino's default stdout stream writes on the thread
+    // pool, and process.exit (a worker that cannot start, a drained process) drops a line still
+    // in flight there; its flush() does not wait for it.
+    return pino(options, destination ?? pino.destination({ dest: 1, sync: true }));
   }
   return pino({
     level,

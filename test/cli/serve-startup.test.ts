@@ -33,7 +33,8 @@ function serve(args: string[]): {
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | null>((resolveExit) =>
-    child.on('exit', (code) => resolveExit(code)),
+    // 'close', not 'exit': the last lines may still be in the pipe when 'exit' fires.
+    child.on('close', (code) => resolveExit(code)),
   );
   return { child, output: () => output, exited };
 }

@@ -53,8 +53,9 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, cwd = REPO_R
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  // 'close', not 'exit': the last lines may still be in the pipe when 'exit' fires.
   const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => resolve(code)),
+    child.once('close', (code) => resolve(code)),
   );
   return { child, exited, stdout: () => stdout, stderr: () => stderr };
 }

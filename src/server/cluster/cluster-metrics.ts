@@ -52,7 +52,10 @@ function requestMetrics(worker: Worker): Promise<MetricsJson | undefined> {
     };
     worker.on('message', onMessage);
     worker.once('exit', onExit);
-    worker.send({ type: 'tsa:metrics-request', id });
+    // A worker that died before its exit is seen cannot be written to (EPIPE): its counts went too.
+    worker.send({ type: 'tsa:metrics-request', id }, (error) => {
+      if (error) onExit();
+    });
   });
 }
 

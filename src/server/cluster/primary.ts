@@ -95,6 +95,11 @@ export async function startCluster(
   const fork = () => {
     const worker = cluster.fork({ [WORKER_ROLE_VARIABLE]: '1' });
     const forkedAt = Date.now();
+    // A send to a worker that has died but whose exit is not yet seen fails with EPIPE; unheard,
+    // that 'error' would crash the primary (and every scrape or request it holds). Its exit follows.
+    worker.on('error', (error) =>
+      logger.warn({ worker: worker.id, err: error }, `cannot message worker ${worker.id}`),
+    );
     worker.on('message', (message: unknown) => {
       // A step seen by a worker: the monitor's own check catches it (and re-runs a round), unless
       // it already did; then a new round reopens that worker's gate.

@@ -60,6 +60,9 @@ export async function runWorker(config: ServeConfig, parentLogger: Logger): Prom
     if (isMessage(message, 'tsa:drain')) drain('asked by the primary');
   });
   process.once('disconnect', () => drain('the primary is gone'));
+  // A message sent as the primary goes (a metrics answer, a clock jump) fails with EPIPE or
+  // ERR_IPC_CHANNEL_CLOSED; unheard, that 'error' would crash this worker instead of draining it.
+  process.on('error', (error) => logger.warn({ err: error }, 'cannot message the primary'));
 
   const setup = await receiveSetup();
   if (setup.clock) clock.update(setup.clock);

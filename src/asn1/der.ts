@@ -144,16 +144,18 @@ export function oidToString(content: Uint8Array): string {
 
 const pad2 = (n: number): string => (n < 10 ? `0${n}` : String(n));
 
+/** "MMDDHHMMSSZ" of a UTC instant (whole seconds), the part both time types share. */
+const monthToSecond = (date: Date): string =>
+  pad2(date.getUTCMonth() + 1) +
+  pad2(date.getUTCDate()) +
+  pad2(date.getUTCHours()) +
+  pad2(date.getUTCMinutes()) +
+  pad2(date.getUTCSeconds()) +
+  'Z';
+
 /** GeneralizedTime "YYYYMMDDHHMMSSZ" (whole seconds, UTC). */
 export function generalizedTime(date: Date): Buffer {
-  const text =
-    String(date.getUTCFullYear()).padStart(4, '0') +
-    pad2(date.getUTCMonth() + 1) +
-    pad2(date.getUTCDate()) +
-    pad2(date.getUTCHours()) +
-    pad2(date.getUTCMinutes()) +
-    pad2(date.getUTCSeconds()) +
-    'Z';
+  const text = String(date.getUTCFullYear()).padStart(4, '0') + monthToSecond(date);
   return tlv(Tag.GENERALIZED_TIME, Buffer.from(text, 'latin1'));
 }
 
@@ -161,15 +163,7 @@ export function generalizedTime(date: Date): Buffer {
 export function time(date: Date): Buffer {
   const year = date.getUTCFullYear();
   if (year < 1950 || year >= 2050) return generalizedTime(date);
-  const text =
-    pad2(year % 100) +
-    pad2(date.getUTCMonth() + 1) +
-    pad2(date.getUTCDate()) +
-    pad2(date.getUTCHours()) +
-    pad2(date.getUTCMinutes()) +
-    pad2(date.getUTCSeconds()) +
-    'Z';
-  return tlv(Tag.UTC_TIME, Buffer.from(text, 'latin1'));
+  return tlv(Tag.UTC_TIME, Buffer.from(pad2(year % 100) + monthToSecond(date), 'latin1'));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -32,12 +32,12 @@ export async function createSigner(
     case 'kms':
       return createKmsSignerWithChain(config, hash);
     case 'file': {
-      const password = await readSecret(
+      const password = await secretOption(
         config.fileSignerPasswd,
         config.fileSignerPasswdFile,
         'file-signer-passwd',
+        warn,
       );
-      await warnIfLoose(config.fileSignerPasswdFile, warn);
       const signer = await createFileSigner({
         keyPath: config.fileSignerKeyPath,
         password,
@@ -47,12 +47,12 @@ export async function createSigner(
       return { signer, chain: await loadCertificateChain(config.certificateChainPath) };
     }
     case 'tink': {
-      const vaultToken = await readSecret(
+      const vaultToken = await secretOption(
         config.tinkHcvaultToken,
         config.tinkHcvaultTokenFile,
         'tink-hcvault-token',
+        warn,
       );
-      await warnIfLoose(config.tinkHcvaultTokenFile, warn);
       const signer = await createTinkSigner({
         keysetPath: config.tinkKeysetPath,
         kekUri: config.tinkKeyResource,
@@ -65,6 +65,18 @@ export async function createSigner(
     default:
       throw new Error(`unsupported signer type: ${config.timestampSigner}`);
   }
+}
+
+/** A secret from its flag or its `-file` variant; a file others can read is warned about. */
+async function secretOption(
+  value: string,
+  file: string,
+  flag: string,
+  warn: (message: string) => void,
+): Promise<string> {
+  const secret = await readSecret(value, file, flag);
+  await warnIfLoose(file, warn);
+  return secret;
 }
 
 async function warnIfLoose(path: string, warn: (message: string) => void): Promise<void> {

@@ -1,28 +1,20 @@
 /**
- * Cost of --audit-log: granted tokens per second in-process (Fastify inject, memory signer,
+ * Part 7: cost of --audit-log: granted tokens per second in-process (Fastify inject, memory signer,
  * P-256), without and with the audit log, at several concurrencies. Runs alternate (without,
  * with, without, with...) and the best of each is kept, to damp a shared machine's noise.
- * Run: node --import tsx bench/audit-log.ts [--seconds 3] [--repeats 3] [--dir /var/tmp]
+ *   npm run bench -- audit [--seconds 3] [--repeats 3] [--dir /var/tmp]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { grantableRequest } from '../test/helpers/seeds.js';
 import { createTestServer } from '../test/helpers/tsa.js';
 
-const { values } = parseArgs({
-  options: {
-    seconds: { type: 'string', default: '3' },
-    repeats: { type: 'string', default: '3' },
-    dir: { type: 'string', default: '/var/tmp' },
-  },
-});
-const seconds = Number(values.seconds);
-const repeats = Number(values.repeats);
-const dir = mkdtempSync(join(values.dir ?? '/var/tmp', 'audit-bench-'));
-const body = grantableRequest();
-
-async function measure(auditLog: string, concurrency: number): Promise<number> {
+async function measure(
+  auditLog: string,
+  concurrency: number,
+  seconds: number,
+  body: Uint8Array,
+): Promise<number> {
   const { app } = await createTestServer({ auditLog });
   const deadline = Date.now() + seconds * 1000;
   let granted = 0;
@@ -43,22 +35,31 @@ async function measure(auditLog: string, concurrency: number): Promise<number> {
   return granted / seconds;
 }
 
-try {
-  await measure('', 8); // warm-up
-  for (const concurrency of [1, 16, 64]) {
-    let without = 0;
-    let withLog = 0;
-    for (let i = 0; i < repeats; i++) {
-      without = Math.max(without, await measure('', concurrency));
-      withLog = Math.max(
-        withLog,
-        await measure(join(dir, `audit-${concurrency}.jsonl`), concurrency),
+export async function benchAuditLog(
+  options: { seconds?: number; repeats?: number; dir?: string } = {},
+) {
+  const seconds = options.seconds ?? 3;
+  const repeats = options.repeats ?? 3;
+  // The disk matters: /var/tmp is usually a real disk where /tmp may be memory.
+  const dir = mkdtempSync(join(options.dir ?? '/var/tmp', 'audit-bench-'));
+  const body = grantableRequest();
+  try {
+    await measure('', 8, seconds, body); // warm-up
+    for (const concurrency of [1, 16, 64]) {
+      let without = 0;
+      let withLog = 0;
+      for (let i = 0; i < repeats; i++) {
+        without = Math.max(without, await measure('', concurrency, seconds, body));
+        withLog = Math.max(
+          withLog,
+          await measure(join(dir, `audit-${concurrency}.jsonl`), concurrency, seconds, body),
+        );
+      }
+      console.log(
+        `audit log concurrency ${String(concurrency).padStart(2)}: ${without.toFixed(0)} tokens/s without, ${withLog.toFixed(0)} with --audit-log (${((withLog / without) * 100).toFixed(0)}%)`,
       );
     }
-    console.log(
-      `concurrency ${String(concurrency).padStart(2)}: ${without.toFixed(0)} tokens/s without, ${withLog.toFixed(0)} with --audit-log (${((withLog / without) * 100).toFixed(0)}%)`,
-    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
-} finally {
-  rmSync(dir, { recursive: true, force: true });
 }

@@ -1,7 +1,10 @@
 /**
- * Benchmark suite. `npm run bench` runs every part; `npm run bench -- <part> [options]` runs one.
- * Parts: in-process. Options: --seconds N --runs N --keys p256,p384,rsa2048,ed25519
+ * Benchmark suite. `npm run bench` runs every part (about ten minutes, the soak being most of it);
+ * `npm run bench -- <part> [options]` runs one. Parts: in-process, signing, http, ping, remote,
+ * audit, startup, soak; each file's header lists its options. The HTTP parts start dist/ servers:
+ * `npm run build` first.
  */
+import { benchAuditLog } from './audit-log.js';
 import { benchHttp } from './http.js';
 import { benchInProcess } from './in-process.js';
 import { benchPingUnderLoad } from './ping-under-load.js';
@@ -47,6 +50,12 @@ const parts: Record<string, () => Promise<unknown>> = {
     benchRemote({
       latencyMs: Number(args['latency-ms'] ?? 20),
       seconds: Number(args['seconds'] ?? 2),
+    }),
+  audit: () =>
+    benchAuditLog({
+      seconds: Number(args['seconds'] ?? 3),
+      repeats: Number(args['repeats'] ?? 3),
+      ...(args['dir'] ? { dir: args['dir'] } : {}),
     }),
   startup: () => benchStartup({ runs: Number(args['runs'] ?? 5) }),
   soak: () =>

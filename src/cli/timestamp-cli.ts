@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 import { Command, CommanderError, Option } from 'commander';
-import { versionInfo } from '../version.js';
 import { option, parseServerUrl, parseTimeout } from './timestamp-cli/arguments.js';
 import { certificatesCommand } from './timestamp-cli/certificates-command.js';
 import { applyConfigFile } from './timestamp-cli/cli-config.js';
 import { inspectCommand } from './timestamp-cli/inspect-command.js';
 import { CliError, processOutput } from './timestamp-cli/output.js';
+import { versionCommand } from './version-command.js';
 import { timestampCommand, type GlobalOptions } from './timestamp-cli/timestamp-command.js';
 import { verifyCommand } from './timestamp-cli/verify-command.js';
 
@@ -64,17 +64,7 @@ program.addCommand(timestampCommand(globals, processOutput));
 program.addCommand(verifyCommand(globals, processOutput));
 program.addCommand(inspectCommand(globals, processOutput));
 program.addCommand(certificatesCommand(processOutput));
-program
-  .command('version')
-  .description('print version information')
-  .option('--json', 'print as JSON')
-  .action((options: { json?: boolean }) => {
-    const info = versionInfo();
-    if (options.json) return void processOutput.stdout(`${JSON.stringify(info, null, 2)}\n`);
-    for (const [key, value] of Object.entries(info))
-      processOutput.stdout(`${`${key}:`.padEnd(14)}${value}\n`);
-  });
-
+program.addCommand(versionCommand((text) => processOutput.stdout(text)));
 try {
   await program.parseAsync();
 } catch (error) {

@@ -10,6 +10,7 @@ import { startCluster } from '../server/cluster/primary.js';
 import { isClusterWorker, runWorker } from '../server/cluster/worker.js';
 import { parseWorkerCount } from '../server/cluster/worker-count.js';
 import { versionInfo } from '../version.js';
+import { versionCommand } from './version-command.js';
 
 function flagFor(spec: OptionSpec<unknown>): Option {
   const shown = Array.isArray(spec.default) ? spec.default.join(',') : String(spec.default);
@@ -93,17 +94,6 @@ serve.action(async (flags: Record<string, unknown>) => {
   process.once('SIGINT', () => shutdown('SIGINT'));
 });
 
-program
-  .command('version')
-  .description('print version information')
-  .option('--json', 'print as JSON')
-  .action((options: { json?: boolean }) => {
-    const info = versionInfo();
-    if (options.json) {
-      console.log(JSON.stringify(info, null, 2));
-      return;
-    }
-    for (const [key, value] of Object.entries(info)) console.log(`${`${key}:`.padEnd(14)}${value}`);
-  });
+program.addCommand(versionCommand());
 
 await program.parseAsync();

@@ -167,8 +167,7 @@ describe('timestamp-server serve: start-up failures exit 1 with one clear line',
   it('a Tink KEK scheme that does not exist', async () => {
     const keyset = resolve(
       REPO,
-      '..',
-      'shared',
+      'test',
       'fixtures',
       'tink',
       'generated',

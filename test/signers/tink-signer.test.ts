@@ -13,8 +13,8 @@ import { bytesField, encodeKeyset, uintField } from '../helpers/protobuf-encode.
 import { timestampAndVerify } from '../helpers/timestamp-roundtrip.js';
 import { createTestServer } from '../helpers/tsa.js';
 
-/** CI has shared/ beside the clone; the vectors are read in place, never copied. */
-const FIXTURES = resolve(import.meta.dirname, '..', '..', '..', 'shared', 'fixtures', 'tink');
+/** Vectors made by genuine Tink (test/fixtures/tink/README.md says which versions and how). */
+const FIXTURES = resolve(import.meta.dirname, '..', 'fixtures', 'tink');
 
 interface VectorKey {
   keyId: number;
@@ -94,7 +94,7 @@ beforeAll(async () => {
 afterAll(() => work.cleanup());
 
 describe('Tink fixtures and the fake-kms test KEK', () => {
-  it('finds the vectors beside the repository (../shared/fixtures/tink)', () => {
+  it('finds the vectors in test/fixtures/tink', () => {
     expect(vectors.length).toBe(25);
   });
 

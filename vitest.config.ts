@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/global-setup.ts'],
+    setupFiles: ['test/setup/fast-check-seed.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Live-server and openssl tests spawn processes; two cores are all CI has.

@@ -1,11 +1,22 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { RemoteSigner, type RemoteSignatureApi } from '../src/signers/kms/remote-signer.js';
 import { generateFakeKey, signDigest } from './fakes/keys.js';
 import { watchUnhandledRejections } from './helpers/fault-tsa.js';
 
-const fakeKey = generateFakeKey('ec-p256');
+// RSA: the fake signs in-process and at once (its ECDSA path runs openssl), so only the timers the
+// test runs can end a call.
+const fakeKey = generateFakeKey('rsa-2048');
 const unhandled = watchUnhandledRejections();
 afterEach(() => expect(unhandled).toEqual([]));
+
+// The deadline and the backoff run on fake timers: a busy machine cannot make a signature "time
+// out", and a hung call times out exactly when the test advances the clock.
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
 
 type Step = 'ok' | 'server-error' | 'client-error' | 'throttle' | 'reset' | 'hang';
 
@@ -36,11 +47,15 @@ async function signerWith(script: Step[], threshold = 3) {
     backoffMs: 1,
     breaker: { threshold, cooldownMs: 1_000, now: () => clock.now },
   });
-  const sign = () =>
-    signer.sign(Buffer.from('data')).then(
+  /** One signature, with every timer it sets (deadline, backoff) run to its end. */
+  const sign = async () => {
+    const outcome = signer.sign(Buffer.from('data')).then(
       () => 'signed',
       (error: Error) => error.message,
     );
+    await vi.runAllTimersAsync();
+    return outcome;
+  };
   return { signer, clock, sign, calls: () => calls };
 }
 

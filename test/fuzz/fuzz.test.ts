@@ -4,7 +4,8 @@ import { derTarget, httpTarget, jsonTarget, type FuzzTarget } from './targets.js
 
 /**
  * The fuzz smoke run (about a minute on two cores): the same targets as `npm run fuzz`, fewer
- * executions. A random seed each run; on a finding fast-check prints the seed and path to replay
+ * executions, with the suite's fixed seed (test/setup/fast-check-seed.ts; FC_SEED picks another).
+ * `npm run fuzz` draws a random seed. On a finding fast-check prints the seed and path to replay
  * (`npm run fuzz -- --target der --seed S --path P`). FUZZ_SCALE=0.1 shortens it.
  */
 const scale = Number(process.env.FUZZ_SCALE ?? '1');

@@ -9,6 +9,9 @@ import {
   writeChainFor,
 } from './helpers/remote-tsa.js';
 
+/** Long enough that a normal call on a busy machine fits; the hang test waits it out once. */
+const HANG_TIMEOUT = '2s';
+
 let fake: Awaited<ReturnType<typeof startFakeAwsKms>>;
 const dir = tempDir();
 
@@ -132,7 +135,7 @@ describe('AWS KMS signer (real @aws-sdk/client-kms against a fake KMS)', () => {
   });
 
   it('gives systemFailure when the service hangs past --kms-timeout, then recovers', async () => {
-    const { server, paths } = await serverFor('ec-p256', { kmsTimeout: '300ms' });
+    const { server, paths } = await serverFor('ec-p256', { kmsTimeout: HANG_TIMEOUT });
     fake.faults.hang = true;
     const failed = await requestToken(server.app, dir);
     expect(failed.statusCode).toBe(500);

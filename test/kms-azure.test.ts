@@ -140,7 +140,8 @@ describe('Azure Key Vault signer (real @azure/keyvault-keys + DefaultAzureCreden
 
   it('systemFailure when the vault hangs past the timeout, then recovers', async () => {
     const { signer, authority, paths } = await authorityFor('ec-p256', 'sha256', {
-      timeoutMs: 300,
+      // Long enough that a normal call on a busy machine fits; the hang waits it out once.
+      timeoutMs: 2_000,
     });
     fake.faults.hang = true;
     expect((await issue(authority)).outcome.failInfo).toBe('systemFailure');

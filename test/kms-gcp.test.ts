@@ -10,6 +10,9 @@ import {
   writeChainFor,
 } from './helpers/remote-tsa.js';
 
+/** Long enough that a normal call on a busy machine fits; the hang test waits it out once. */
+const HANG_TIMEOUT = '2s';
+
 let fake: Awaited<ReturnType<typeof startFakeGcpKms>>;
 const dir = tempDir();
 const RING = 'projects/tsa-test/locations/global/keyRings/tsa';
@@ -115,7 +118,7 @@ describe('GCP Cloud KMS signer (real @google-cloud/kms over gRPC against a fake 
   });
 
   it('gives systemFailure when Cloud KMS hangs past --kms-timeout, then recovers', async () => {
-    const { server, paths } = await serverFor('ec-p256', { kmsTimeout: '300ms' });
+    const { server, paths } = await serverFor('ec-p256', { kmsTimeout: HANG_TIMEOUT });
     fake.faults.hang = true;
     expect((await requestToken(server.app, dir)).statusCode).toBe(500);
     fake.faults.hang = false;

@@ -10,6 +10,9 @@ import {
 } from './helpers/remote-tsa.js';
 import { createKmsSigner } from '../src/signers/kms/create-kms-signer.js';
 
+/** Long enough that a normal call on a busy machine fits; the hang test waits it out once. */
+const HANG_TIMEOUT = '2s';
+
 const TOKEN = 'hvs.fake-test-token-do-not-log';
 let vault: Awaited<ReturnType<typeof startFakeVault>>;
 const dir = tempDir();
@@ -131,7 +134,7 @@ describe('Vault / OpenBao transit signer (fetch against a fake transit engine)',
   });
 
   it('gives systemFailure when Vault hangs past --kms-timeout, then recovers', async () => {
-    const { server, paths } = await serverFor('ec-p256', { kmsTimeout: '250ms' });
+    const { server, paths } = await serverFor('ec-p256', { kmsTimeout: HANG_TIMEOUT });
     vault.faults.hang = true;
     expect((await requestToken(server.app, dir)).statusCode).toBe(500);
     vault.faults.hang = false;

@@ -1,8 +1,3 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import {
   constants,
   privateEncrypt,
@@ -12,6 +7,7 @@ import {
   randomBytes,
   type KeyObject,
 } from 'node:crypto';
+import { signDigestEcdsa } from './raw-ecdsa.js';
 
 export type FakeKeyKind =
   'ec-p256' | 'ec-p384' | 'ec-p521' | 'rsa-2048' | 'rsa-3072' | 'rsa-4096' | 'ed25519' | 'aes-256';
@@ -23,8 +19,6 @@ export interface FakeKey {
   publicKey?: KeyObject;
   secret?: Buffer;
 }
-
-const execFileAsync = promisify(execFile);
 
 const CURVES = { 'ec-p256': 'P-256', 'ec-p384': 'P-384', 'ec-p521': 'P-521' } as const;
 
@@ -56,29 +50,9 @@ export async function signDigest(
       Buffer.concat([DIGEST_INFO_PREFIX[hash], digest]),
     );
   }
-  // Node's crypto always hashes before ECDSA; openssl pkeyutl signs a given digest, as a KMS does.
-  if (key.kind.startsWith('ec-')) return opensslSignDigest(key.privateKey, digest);
+  // Node's crypto always hashes before ECDSA; a KMS signs the digest it is given.
+  if (key.kind.startsWith('ec-')) return signDigestEcdsa(key.privateKey, digest);
   throw new Error(`cannot sign a digest with ${key.kind}`);
-}
-
-async function opensslSignDigest(privateKey: KeyObject, digest: Buffer): Promise<Buffer> {
-  const dir = mkdtempSync(join(tmpdir(), 'fake-kms-'));
-  try {
-    const keyPath = join(dir, 'key.pem');
-    const inPath = join(dir, 'digest.bin');
-    writeFileSync(keyPath, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
-    writeFileSync(inPath, digest);
-    const { stdout } = await execFileAsync(
-      'openssl',
-      ['pkeyutl', '-sign', '-inkey', keyPath, '-in', inPath],
-      {
-        encoding: 'buffer',
-      },
-    );
-    return stdout;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 /** DER DigestInfo prefixes (RFC 8017 section 9.2, note 1). */

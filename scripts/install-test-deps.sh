@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite drives, only where missing.
+# Keyed by a command on PATH, or by an absolute path to a file the package ships (libraries).
 set -euo pipefail
 declare -A packages=(
   [openssl]=openssl
@@ -12,10 +13,15 @@ declare -A packages=(
   [mkfifo]=coreutils
   [promtool]=prometheus
   [strace]=strace
+  [/usr/share/java/bcprov.jar]=libbcprov-java
+  [/usr/share/java/bcpkix.jar]=libbcpkix-java
 )
+present() {
+  if [[ $1 == /* ]]; then [ -e "$1" ]; else PATH="$PATH:/usr/sbin" command -v "$1" >/dev/null 2>&1; fi
+}
 missing=()
-for command in "${!packages[@]}"; do
-  PATH="$PATH:/usr/sbin" command -v "$command" >/dev/null 2>&1 || missing+=("${packages[$command]}")
+for needed in "${!packages[@]}"; do
+  present "$needed" || missing+=("${packages[$needed]}")
 done
 if ((${#missing[@]})); then
   echo "installing: ${missing[*]}"

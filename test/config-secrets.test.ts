@@ -54,7 +54,7 @@ describe.each(secretOptions.map((spec) => [spec.flag, spec] as const))(
       [
         'on a line with a YAML syntax error (a bad escape)',
         `port: 3000\n${flag}: "${SECRET}\\q"\n`,
-        /cannot parse: YAML error BAD_DQ_ESCAPE at line 2, column \d+/,
+        /cannot parse: invalid escape sequence in a double-quoted string \(BAD_DQ_ESCAPE\) at line 2, column \d+/,
       ],
       [
         'on a line with a YAML syntax error (an unclosed quote)',
@@ -74,7 +74,7 @@ describe.each(secretOptions.map((spec) => [spec.flag, spec] as const))(
       [
         'in a JSON config file with a syntax error',
         `{"${flag}": "${SECRET}\\x"}`,
-        /cannot parse: YAML error/,
+        /cannot parse: invalid escape sequence .* at line 1/,
       ],
     ];
     it.each(cases)('%s', (_what, text, message) => {

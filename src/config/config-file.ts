@@ -33,13 +33,21 @@ const QUOTE_FREE_YAML_ERRORS = new Set([
   'TAB_AS_INDENT',
 ]);
 
+/** Own words for the errors whose YAML messages quote the source. */
+const YAML_ERROR_WORDS: Record<string, string> = {
+  BAD_DQ_ESCAPE: 'invalid escape sequence in a double-quoted string',
+  BAD_SCALAR_START: 'a plain value cannot start with this character',
+  TAG_RESOLVE_FAILED: 'unknown tag',
+  UNEXPECTED_TOKEN: 'unexpected text',
+};
+
 /** A YAML error by position, never with the source lines (they may hold a secret). */
 function describeYamlError(error: YAMLError): string {
   const [start] = error.linePos ?? [];
   const where = start ? ` at line ${start.line}, column ${start.col}` : '';
   const what = QUOTE_FREE_YAML_ERRORS.has(error.code)
     ? (error.message.split(/ at line \d+, column \d+:|\n/)[0] ?? error.code)
-    : `YAML error ${error.code}`;
+    : `${YAML_ERROR_WORDS[error.code] ?? 'YAML error'} (${error.code})`;
   return `${what}${where}`;
 }
 

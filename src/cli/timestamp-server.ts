@@ -17,7 +17,8 @@ import { versionCommand } from './version-command.js';
 function flagFor(spec: OptionSpec<unknown>): Option {
   // The default as a flag value (durations as `30s`): what help shows, the parser accepts.
   const shown = formatDefault(spec);
-  const description = shown === undefined ? spec.description : `${spec.description} (default: ${shown})`;
+  const description =
+    shown === undefined ? spec.description : `${spec.description} (default: ${shown})`;
   // Booleans take an optional value so Go's --flag=false spelling works.
   const option =
     spec.kind === 'boolean'

@@ -14,7 +14,8 @@ export const GO_ONLY_OPTIONS = {
     flag: 'enable-pprof',
     kind: 'boolean',
     default: false,
-    description: 'Go: pprof on :6060; there is no pprof here, a warning is logged (use node --cpu-prof)',
+    description:
+      'Go: pprof on :6060; there is no pprof here, a warning is logged (use node --cpu-prof)',
   }),
   scheme: option<readonly string[]>({
     flag: 'scheme',

@@ -43,7 +43,9 @@ export function parseOptionValue(
   name: string = flagName(spec),
 ): unknown {
   // A secret's value is never echoed, even a wrong one: it may be the real secret, mistyped.
-  const shown = spec.secret ? `(not shown: secret; expected ${expected(spec)})` : JSON.stringify(raw);
+  const shown = spec.secret
+    ? `(not shown: secret; expected ${expected(spec)})`
+    : JSON.stringify(raw);
   const invalid = (): never => {
     throw new ConfigError(`invalid value for ${name}: ${shown}`);
   };

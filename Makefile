@@ -16,11 +16,14 @@ build: node_modules ## Compile TypeScript to dist/
 	@printf '{"gitVersion":"%s","gitCommit":"%s","gitTreeState":"%s","buildDate":"%s"}\n' \
 	  "$(GIT_VERSION)" "$(GIT_COMMIT)" "$(GIT_TREE_STATE)" "$$(date -u +%Y-%m-%dT%H:%M:%SZ)" > build-info.json
 
+# A symlink to the compiled entry point (its `#!/usr/bin/env node` line runs it), not a /bin/sh
+# wrapper: dash drops environment variables such as TIMESTAMP-SIGNER whose names are not shell
+# identifiers, and the README documents those.
 bin/%: build
 	@mkdir -p bin
-	@printf '#!/bin/sh\nexec node "$$(dirname "$$(readlink -f "$$0")")/../dist/src/cli/%s.js" "$$@"\n' "$*" > $@
-	@chmod +x $@
-	@echo "wrote $@"
+	@chmod +x dist/src/cli/$*.js
+	@ln -sfn ../dist/src/cli/$*.js $@
+	@echo "linked $@ -> dist/src/cli/$*.js"
 
 .PHONY: timestamp-server
 timestamp-server: bin/timestamp-server ## Build ./bin/timestamp-server

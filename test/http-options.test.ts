@@ -84,7 +84,9 @@ describe('listeners', () => {
   it('fails start-up when the metrics port is taken, like Go', async () => {
     const taken = await start();
     const port = Number(new URL(taken.metricsUrl).port);
-    await expect(start({ metricsPort: port })).rejects.toThrow(/EADDRINUSE/);
+    await expect(start({ metricsPort: port })).rejects.toThrow(
+      new RegExp(`^--metrics-port ${port} is in use on `),
+    );
   });
 
   it('serves metrics on --metrics-host, by default the address of --host', async () => {

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
 import { loadServeConfig } from '../config/load.js';
-import { formatConfig } from '../config/print-config.js';
+import { checkGoOnlyOptions } from '../config/go-compat.js';
+import { formatConfig, formatDefault } from '../config/print-config.js';
 import { ConfigError } from '../config/resolve.js';
 import { SERVE_OPTIONS, type OptionSpec, type ServeOptionName } from '../config/schema.js';
 import { createLogger, type LogType } from '../server/logger.js';
@@ -10,11 +11,14 @@ import { startCluster } from '../server/cluster/primary.js';
 import { isClusterWorker, runWorker } from '../server/cluster/worker.js';
 import { parseWorkerCount } from '../server/cluster/worker-count.js';
 import { versionInfo } from '../version.js';
+import { flagSpellings, normalizeFlags } from './go-flag-spellings.js';
 import { versionCommand } from './version-command.js';
 
 function flagFor(spec: OptionSpec<unknown>): Option {
-  const shown = Array.isArray(spec.default) ? spec.default.join(',') : String(spec.default);
-  const description = `${spec.description} (default: ${shown})`;
+  // The default as a flag value (durations as `30s`): what help shows, the parser accepts.
+  const shown = formatDefault(spec);
+  const description =
+    shown === undefined ? spec.description : `${spec.description} (default: ${shown})`;
   // Booleans take an optional value so Go's --flag=false spelling works.
   const option =
     spec.kind === 'boolean'
@@ -30,25 +34,35 @@ function flagFor(spec: OptionSpec<unknown>): Option {
   return option;
 }
 
+const serveOptions = Object.values(SERVE_OPTIONS) as OptionSpec<unknown>[];
+
 const program = new Command('timestamp-server')
   .description('RFC 3161 time-stamp authority, wire-compatible with sigstore/timestamp-authority')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // Go's flags are persistent: `timestamp-server --log-type=prod serve` works too. The root copies
+  // see only what comes before the command; serve's own win.
+  .enablePositionalOptions()
+  .addHelpText('after', '\nEvery flag of serve may also come before it, as in the Go server.');
+for (const spec of serveOptions) program.addOption(flagFor(spec).hideHelp());
+program.addOption(new Option('--config <path>').hideHelp());
 
 const serve = program.command('serve').description('start the HTTP server');
-for (const spec of Object.values(SERVE_OPTIONS) as OptionSpec<unknown>[])
-  serve.addOption(flagFor(spec));
+for (const spec of serveOptions) serve.addOption(flagFor(spec));
 serve
   .option('--config <path>', 'config file (default: timestamp-server.yaml in $HOME, then .)')
   .option('--print-config', 'print the effective configuration (secrets masked) and exit');
-serve.action(async (flags: Record<string, unknown>) => {
+serve.action(async (_options: unknown, command: Command) => {
+  const flags = command.optsWithGlobals<Record<string, unknown>>();
   let config;
   let configFile;
   let workers;
+  let warnings;
   try {
     ({ config, configFile } = loadServeConfig({
       flags: flags as Partial<Record<ServeOptionName, unknown>>,
       configPath: flags['config'] as string | undefined,
     }));
+    warnings = checkGoOnlyOptions(config);
     workers = parseWorkerCount(config.workers);
   } catch (error) {
     if (error instanceof ConfigError) program.error(`error: ${error.message}`, { exitCode: 2 });
@@ -58,10 +72,11 @@ serve.action(async (flags: Record<string, unknown>) => {
     process.stdout.write(formatConfig(config));
     return;
   }
-  const logger = createLogger(config.logType as LogType);
+  const logger = createLogger(config.logType as LogType, config.logLevel);
   if (isClusterWorker()) return runWorker(config, logger);
   logger.info(`starting timestamp-server @ ${JSON.stringify(versionInfo())}`);
   if (configFile) logger.info(`Using config file: ${configFile}`);
+  for (const warning of warnings) logger.warn(warning);
   let server;
   try {
     server =
@@ -96,4 +111,8 @@ serve.action(async (flags: Record<string, unknown>) => {
 
 program.addCommand(versionCommand());
 
-await program.parseAsync();
+const aliases = new Map(
+  serveOptions.flatMap((spec) => (spec.aliases ?? []).map((alias) => [alias, spec.flag] as const)),
+);
+const spellings = flagSpellings([program, serve, ...program.commands], aliases);
+await program.parseAsync(normalizeFlags(process.argv.slice(2), spellings), { from: 'user' });

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseDocument } from 'yaml';
+import { parseDocument, type YAMLError } from 'yaml';
 import { ConfigError, type ConfigLayer, type ConfigValues } from './resolve.js';
 import { SERVE_OPTIONS, type OptionSpec, type ServeOptionName } from './schema.js';
 
@@ -8,10 +8,48 @@ import { SERVE_OPTIONS, type OptionSpec, type ServeOptionName } from './schema.j
 const CONFIG_NAMES = ['timestamp-server.yaml', 'timestamp-server.yml', 'timestamp-server.json'];
 
 const OPTION_BY_FLAG = new Map(
-  (Object.entries(SERVE_OPTIONS) as [ServeOptionName, OptionSpec<unknown>][]).map(
-    ([name, spec]) => [spec.flag, name],
+  (Object.entries(SERVE_OPTIONS) as [ServeOptionName, OptionSpec<unknown>][]).flatMap(
+    ([name, spec]) => [spec.flag, ...(spec.aliases ?? [])].map((flag) => [flag, name] as const),
   ),
 );
+
+/**
+ * YAML error codes whose messages are fixed text. Others (an unexpected token, a bad escape, an
+ * unknown tag) quote the source, which may be a password: those are named by their code only.
+ */
+const QUOTE_FREE_YAML_ERRORS = new Set([
+  'ALIAS_PROPS',
+  'BAD_INDENT',
+  'BLOCK_AS_IMPLICIT_KEY',
+  'BLOCK_IN_FLOW',
+  'DUPLICATE_KEY',
+  'KEY_OVER_1024_CHARS',
+  'MISSING_CHAR',
+  'MULTILINE_IMPLICIT_KEY',
+  'MULTIPLE_ANCHORS',
+  'MULTIPLE_DOCS',
+  'MULTIPLE_TAGS',
+  'NON_STRING_KEY',
+  'TAB_AS_INDENT',
+]);
+
+/** Own words for the errors whose YAML messages quote the source. */
+const YAML_ERROR_WORDS: Record<string, string> = {
+  BAD_DQ_ESCAPE: 'invalid escape sequence in a double-quoted string',
+  BAD_SCALAR_START: 'a plain value cannot start with this character',
+  TAG_RESOLVE_FAILED: 'unknown tag',
+  UNEXPECTED_TOKEN: 'unexpected text',
+};
+
+/** A YAML error by position, never with the source lines (they may hold a secret). */
+function describeYamlError(error: YAMLError): string {
+  const [start] = error.linePos ?? [];
+  const where = start ? ` at line ${start.line}, column ${start.col}` : '';
+  const what = QUOTE_FREE_YAML_ERRORS.has(error.code)
+    ? (error.message.split(/ at line \d+, column \d+:|\n/)[0] ?? error.code)
+    : `${YAML_ERROR_WORDS[error.code] ?? 'YAML error'} (${error.code})`;
+  return `${what}${where}`;
+}
 
 /** The config file to read: `--config` if given (it must exist), else the first one found. */
 export function findConfigFile(
@@ -46,7 +84,9 @@ export function readConfigFile(path: string): ConfigLayer {
   }
   const document = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
   const [firstError] = document.errors;
-  if (firstError) throw new ConfigError(`${source}: cannot parse: ${firstError.message}`);
+  if (firstError) {
+    throw new ConfigError(`${source}: cannot parse: ${describeYamlError(firstError)}`);
+  }
   const content: unknown = document.toJS();
   if (content === null || content === undefined) return { source, values: {} };
   if (typeof content !== 'object' || Array.isArray(content)) {

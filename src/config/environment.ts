@@ -17,7 +17,11 @@ export function readEnvironment(env: NodeJS.ProcessEnv): ConfigLayer {
     ServeOptionName,
     OptionSpec<unknown>,
   ][]) {
-    const candidates = [environmentName(spec), spec.flag.toUpperCase(), ...(spec.env ?? [])];
+    const flags = [spec.flag, ...(spec.aliases ?? [])];
+    const candidates = [
+      ...flags.flatMap((flag) => [flag.toUpperCase().replaceAll('-', '_'), flag.toUpperCase()]),
+      ...(spec.env ?? []),
+    ];
     const found = candidates.find((candidate) => env[candidate] !== undefined);
     if (found === undefined) continue;
     values[name] = env[found];

@@ -15,9 +15,22 @@ export function formatConfig(
   const out: Record<string, unknown> = {};
   for (const [name, spec] of Object.entries(options)) {
     const value = (config as Record<string, unknown>)[name];
-    if (spec.secret && value !== '' && value !== undefined) out[spec.flag] = MASK;
+    if (value === undefined) continue; // an option that is not given (Go-only ones)
+    if (spec.secret && value !== '') out[spec.flag] = MASK;
     else if (spec.kind === 'duration') out[spec.flag] = formatDuration(value as number);
     else out[spec.flag] = value;
   }
   return stringify(out);
+}
+
+/**
+ * An option's default as a flag value (`30s`, `a,b`), as --help shows it; undefined when there is
+ * nothing to show (an empty string or list, or no default).
+ */
+export function formatDefault(spec: OptionSpec<unknown>): string | undefined {
+  const value = spec.default;
+  if (value === undefined || value === '') return undefined;
+  if (Array.isArray(value)) return value.length > 0 ? value.join(',') : undefined;
+  if (spec.kind === 'duration') return formatDuration(value as number);
+  return String(value);
 }

@@ -23,14 +23,31 @@ export interface ConfigLayer {
 
 const flagName = (spec: OptionSpec<unknown>) => `--${spec.flag}`;
 
+const EXPECTED: Record<string, string> = {
+  boolean: 'true or false',
+  integer: 'a whole number',
+  duration: 'a duration such as 30s, 1m30s or 250ms',
+  size: 'bytes, or a size such as 1MB or 64KiB',
+  list: 'a comma-separated list',
+  string: 'a string',
+};
+
+/** What an option takes, for errors that do not show the value. */
+const expected = (spec: OptionSpec<unknown>) =>
+  spec.choices ? `one of ${spec.choices.join(', ')}` : (EXPECTED[spec.kind] ?? spec.kind);
+
 /** Converts one raw value (a flag's or variable's string, or a parsed file value) to the option's kind. */
 export function parseOptionValue(
   spec: OptionSpec<unknown>,
   raw: unknown,
   name: string = flagName(spec),
 ): unknown {
+  // A secret's value is never echoed, even a wrong one: it may be the real secret, mistyped.
+  const shown = spec.secret
+    ? `(not shown: secret; expected ${expected(spec)})`
+    : JSON.stringify(raw);
   const invalid = (): never => {
-    throw new ConfigError(`invalid value for ${name}: ${JSON.stringify(raw)}`);
+    throw new ConfigError(`invalid value for ${name}: ${shown}`);
   };
   let value: unknown;
   switch (spec.kind) {
@@ -73,7 +90,7 @@ export function parseOptionValue(
   }
   if (spec.choices && !spec.choices.includes(String(value).toLowerCase())) {
     throw new ConfigError(
-      `invalid value for ${name}: ${JSON.stringify(raw)} (valid: ${spec.choices.join(', ')})`,
+      `invalid value for ${name}: ${shown} (valid: ${spec.choices.join(', ')})`,
     );
   }
   return spec.choices ? String(value).toLowerCase() : value;

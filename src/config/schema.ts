@@ -1,3 +1,5 @@
+import { GO_ONLY_OPTIONS } from './go-only-options.js';
+
 /**
  * Every server option, its flag name (the Go server's), default and meaning, in one place.
  * The Config type, the commander flags and (later) the file/env layers all derive from it.
@@ -18,13 +20,16 @@ export interface OptionSpec<T> {
   secret?: boolean;
   /** Environment names read besides the derived one (FLAG_NAME), e.g. go-swagger's TLS_PRIVATE_KEY. */
   env?: readonly string[];
+  /** Other flag (and config key) names of the option, e.g. Go's --listen-limit for --max-connections. */
+  aliases?: readonly string[];
 }
 
-function option<T>(spec: OptionSpec<T>): OptionSpec<T> {
+export function option<T>(spec: OptionSpec<T>): OptionSpec<T> {
   return spec;
 }
 
 export const SIGNER_TYPES = ['memory', 'file', 'kms', 'tink'] as const;
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
 
 export const SERVE_OPTIONS = {
   host: option({
@@ -245,6 +250,13 @@ export const SERVE_OPTIONS = {
     choices: ['dev', 'prod'],
     description: 'dev: human-readable; prod: one JSON object per line',
   }),
+  logLevel: option({
+    flag: 'log-level',
+    kind: 'string',
+    default: 'info',
+    choices: LOG_LEVELS,
+    description: 'least severe level written',
+  }),
   httpPingOnly: option({
     flag: 'http-ping-only',
     kind: 'boolean',
@@ -285,7 +297,8 @@ export const SERVE_OPTIONS = {
     flag: 'max-connections',
     kind: 'integer',
     default: 0,
-    description: 'most open connections per listener (0 = no limit; Go --listen-limit)',
+    aliases: ['listen-limit'],
+    description: 'most open connections per listener (0 = no limit; Go: --listen-limit)',
   }),
   tlsCertificate: option({
     flag: 'tls-certificate',
@@ -340,6 +353,7 @@ export const SERVE_OPTIONS = {
     description:
       'processes serving the port (node:cluster): a number, or auto for one per core; 1 = no cluster',
   }),
+  ...GO_ONLY_OPTIONS,
 } as const;
 
 export type ServeOptionName = keyof typeof SERVE_OPTIONS;

@@ -1,5 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { ServeConfig } from '../config/schema.js';
+import type { ListenerFlags } from './listen-error.js';
 import { registry } from './metrics.js';
 
 export const METRICS_PATH = '/metrics';
@@ -15,6 +17,12 @@ export interface MetricsListener {
   url: string;
   close(): Promise<void>;
 }
+
+/** The flags that place the metrics listener, for start-up errors. */
+export const metricsListenerFlags = (config: ServeConfig): ListenerFlags => ({
+  host: config.metricsHost ? '--metrics-host' : '--host',
+  port: '--metrics-port',
+});
 
 /** The Prometheus endpoint on its own listener, so it never shares a port with the public API. */
 export async function startMetricsListener(options: {

@@ -16,7 +16,8 @@ import { buildServer, type TsaServer } from './app.js';
 import { observeCertificateChain, startRuntimeMetrics } from './http-metrics.js';
 import { enforceStreamTimeouts } from './http2-stream-timeouts.js';
 import { applyConnectionLimits, closeGracefully, trackSessions } from './listeners.js';
-import { startMetricsListener } from './metrics-listener.js';
+import { listenAs } from './listen-error.js';
+import { metricsListenerFlags, startMetricsListener } from './metrics-listener.js';
 import { createServingState, type ServingState } from './serving-state.js';
 import { loadTlsMaterial, tlsRequested } from './tls.js';
 
@@ -142,11 +143,17 @@ export async function startServer(
   const tls = tlsRequested(config) ? loadTlsMaterial(config) : undefined;
   const metrics = worker
     ? undefined
-    : await startMetricsListener({
-        host: config.metricsHost || config.host,
-        port: config.metricsPort,
-        timeoutMs: config.readTimeout,
-      });
+    : await listenAs(
+        () =>
+          startMetricsListener({
+            host: config.metricsHost || config.host,
+            port: config.metricsPort,
+            timeoutMs: config.readTimeout,
+          }),
+        metricsListenerFlags(config),
+        config.metricsHost || config.host,
+        config.metricsPort,
+      );
   if (metrics) logger.info(`serving metrics on ${metrics.url}`);
   if (config.disableNtpMonitoring && !worker) {
     logger.warn('NTP monitoring disabled: tokens are issued whatever the clock says');
@@ -181,7 +188,12 @@ export async function startServer(
     });
     applyConnectionLimits(app.server, config);
     apps.push(app);
-    url = await app.listen({ host: config.host, port: config.port });
+    url = await listenAs(
+      () => app.listen({ host: config.host, port: config.port }),
+      { host: '--host', port: '--port' },
+      config.host,
+      config.port,
+    );
     logger.info(
       { signer: signer.id, algorithm: signer.algorithm.oid },
       `${announce}serving timestamps on ${url}`,
@@ -201,7 +213,13 @@ export async function startServer(
         writeTimeoutMs: config.writeTimeout,
       });
       sessions.push(trackSessions(tlsApp.server));
-      tlsUrl = await tlsApp.listen({ host: config.tlsHost || config.host, port: config.tlsPort });
+      const tlsHost = config.tlsHost || config.host;
+      tlsUrl = await listenAs(
+        () => tlsApp.listen({ host: tlsHost, port: config.tlsPort }),
+        { host: config.tlsHost ? '--tls-host' : '--host', port: '--tls-port' },
+        tlsHost,
+        config.tlsPort,
+      );
       apps.push(tlsApp);
       logger.info(
         `${announce}serving timestamps over HTTPS (HTTP/2, HTTP/1.1${tls.ca ? ', client certificates required' : ''}) on ${tlsUrl}`,

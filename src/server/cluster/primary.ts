@@ -4,7 +4,8 @@ import type { ClockMonitor, ClockStatus } from '../../clock/clock-monitor.js';
 import { createClockMonitor } from '../../clock/start-clock-monitor.js';
 import type { ServeConfig } from '../../config/schema.js';
 import { createMemoryKeyMaterial } from '../../signers/memory.js';
-import { startMetricsListener } from '../metrics-listener.js';
+import { listenAs } from '../listen-error.js';
+import { metricsListenerFlags, startMetricsListener } from '../metrics-listener.js';
 import { TOKEN_ACCURACY_SECONDS } from '../start.js';
 import { clusterMetricsSource } from './cluster-metrics.js';
 import {
@@ -74,12 +75,18 @@ export async function startCluster(
   }
   /** Workers that said hello: their IPC listeners are attached. */
   const listening = new Set<Worker>();
-  const metrics = await startMetricsListener({
-    host: config.metricsHost || config.host,
-    port: config.metricsPort,
-    timeoutMs: config.readTimeout,
-    source: clusterMetricsSource(() => listening),
-  });
+  const metrics = await listenAs(
+    () =>
+      startMetricsListener({
+        host: config.metricsHost || config.host,
+        port: config.metricsPort,
+        timeoutMs: config.readTimeout,
+        source: clusterMetricsSource(() => listening),
+      }),
+    metricsListenerFlags(config),
+    config.metricsHost || config.host,
+    config.metricsPort,
+  );
   logger.info(`serving metrics for ${workerCount} workers on ${metrics.url}`);
   clock?.start();
   const relayTimer = clock

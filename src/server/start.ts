@@ -1,5 +1,6 @@
 import { randomBytes, verify } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
+import { nodeSignatureArguments } from '../asn1/algorithms.js';
 import { oid, toHex } from '../asn1/der.js';
 import type { ServeConfig } from '../config/schema.js';
 import { createSigner, type SignerDependencies } from '../signers/create-signer.js';
@@ -63,8 +64,8 @@ export async function selfTest(signer: Signer, leaf: Certificate): Promise<void>
   }
   const probe = randomBytes(32);
   const signature = await signer.sign(probe);
-  const digest = signer.algorithm.keyType === 'ed25519' ? null : signer.algorithm.hash;
-  if (!verify(digest, probe, signer.publicKey, signature)) {
+  const [digest, key] = nodeSignatureArguments(signer.algorithm, signer.publicKey);
+  if (!verify(digest, probe, key, signature)) {
     throw new Error(`signer ${signer.id} self-test failed: its signature does not verify`);
   }
 }

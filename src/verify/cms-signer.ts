@@ -68,9 +68,7 @@ export function verifySignerInfo(
       return verifySignature(
         digest,
         token.signedAttributesDer as Buffer,
-        pss
-          ? { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: pss.saltLength }
-          : key,
+        pss ? { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: pss.saltLength } : key,
         token.signature,
       );
     } catch {

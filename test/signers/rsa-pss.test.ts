@@ -145,7 +145,11 @@ describe('RSA-PSS keys (id-RSASSA-PSS, RFC 4055)', () => {
       notBefore: new Date(Date.now() - 60_000),
       notAfter: new Date(Date.now() + 86_400_000),
     }));
-    const made = await makeCertificateChain({ root: root!, intermediate: intermediate!, leaf: leaf! });
+    const made = await makeCertificateChain({
+      root: root!,
+      intermediate: intermediate!,
+      leaf: leaf!,
+    });
     for (const der of made) {
       expect(new X509Certificate(der).toLegacyObject()).toBeDefined();
     }

@@ -109,10 +109,18 @@ export class RemoteSigner implements Signer {
       });
     });
     const certifiedPss =
-      certifiedKey?.asymmetricKeyType === 'rsa-pss' && sameRsaKey(certifiedKey, described.publicKey);
+      certifiedKey?.asymmetricKeyType === 'rsa-pss' &&
+      sameRsaKey(certifiedKey, described.publicKey);
     if (certifiedPss && described.pss === false) {
       throw new RemoteSignerError(
         `${api.id}: the leaf certificate restricts the key to RSASSA-PSS but the KMS key signs PKCS#1 v1.5 only`,
+      );
+    }
+    // openssl ts -verify (PKCS#7) picks the RSA scheme from the certificate's key type, not from
+    // the SignerInfo: a PSS token under an rsaEncryption leaf would fail there.
+    if (described.pss === true && certifiedKey?.asymmetricKeyType === 'rsa') {
+      throw new RemoteSignerError(
+        `${api.id}: the key signs RSASSA-PSS but the leaf certificate's key is rsaEncryption: certify it as id-RSASSA-PSS (RFC 4055)`,
       );
     }
     const publicKey = certifiedPss ? certifiedKey : described.publicKey;

@@ -63,7 +63,9 @@ export interface StartOptions {
 export async function selfTest(signer: Signer, leaf: Certificate): Promise<void> {
   const spki = (key: typeof signer.publicKey) => key.export({ type: 'spki', format: 'der' });
   if (!spki(leaf.x509.publicKey).equals(spki(signer.publicKey))) {
-    throw new Error(keyMismatch(leaf.x509.publicKey, signer.publicKey, { signerSource: signer.id }));
+    throw new Error(
+      keyMismatch(leaf.x509.publicKey, signer.publicKey, { signerSource: signer.id }),
+    );
   }
   const probe = randomBytes(32);
   const signature = await signer.sign(probe);

@@ -37,7 +37,11 @@ export function weakRsaKeyWarning(
  * The TSA's start-up warnings under CSBR 6.1.5: an RSA key below 3072 bits, and a token digest
  * other than the one that signed the TSA certificate.
  */
-export function tsaKeyWarnings(algorithm: SignatureAlgorithm, key: KeyObject, leafDer: Uint8Array): string[] {
+export function tsaKeyWarnings(
+  algorithm: SignatureAlgorithm,
+  key: KeyObject,
+  leafDer: Uint8Array,
+): string[] {
   const warnings: string[] = [];
   const weak = weakRsaKeyWarning(key, 'the TSA key', CSBR_MIN_RSA_BITS.tsa);
   if (weak) warnings.push(weak);
@@ -69,8 +73,10 @@ export function certificateSignatureHash(der: Uint8Array): HashName | 'sha1' | u
     if (!hashField) return 'sha1';
     const hashAlgorithm = new DerSequenceReader(readElement(hashField.value).value);
     const hashOid = oidToString(hashAlgorithm.next(Tag.OID).value);
-    return (Object.values(HASHES).find((hash) => hash.oid === hashOid)?.name ??
-      (hashOid === OID.sha1 ? 'sha1' : undefined));
+    return (
+      Object.values(HASHES).find((hash) => hash.oid === hashOid)?.name ??
+      (hashOid === OID.sha1 ? 'sha1' : undefined)
+    );
   } catch {
     return undefined;
   }

@@ -7,7 +7,6 @@ import { createAuthority } from '../../src/server/start.js';
 import { openKeyReference } from '../../src/signers/key-reference.js';
 import { tempDir } from '../helpers/openssl.js';
 import { EXT, OpensslPki } from '../helpers/openssl-pki.js';
-import { silentLogger } from '../helpers/tsa.js';
 
 const dir = tempDir();
 const pki = new OpensslPki(dir.dir);

@@ -6,6 +6,7 @@ import {
   issueAndVerify,
   replyStatus,
   requestToken,
+  asRsaPssKey,
   writeChainFor,
 } from './helpers/remote-tsa.js';
 
@@ -45,6 +46,24 @@ async function serverFor(
 }
 
 describe('AWS KMS signer (real @aws-sdk/client-kms against a fake KMS)', () => {
+  it('an RSA key whose leaf certificate restricts it to PSS signs RSASSA_PSS_SHA_384', async () => {
+    const created = fake.createKey('rsa-3072', `tsa-pss-${Math.random().toString(36).slice(2)}`);
+    const paths = await writeChainFor(asRsaPssKey(created.key.publicKey!), dir);
+    const server = await createFlagServer({
+      timestampSigner: 'kms',
+      kmsKeyResource: `awskms:///${created.arn}`,
+      certificateChainPath: paths.chain,
+      timestampSignerHash: 'sha384',
+    });
+    try {
+      expect(server.signer.algorithm).toMatchObject({ oid: '1.2.840.113549.1.1.10', pss: true });
+      expect(await issueAndVerify(server.app, dir, paths.root)).toContain('Verification: OK');
+      expect(fake.signingAlgorithmsUsed.at(-1)).toBe('RSASSA_PSS_SHA_384');
+    } finally {
+      await server.close();
+    }
+  });
+
   it.each([
     ['ec-p256', 'sha256'],
     ['ec-p384', 'sha384'],

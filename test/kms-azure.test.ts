@@ -8,7 +8,7 @@ import { DEFAULT_REMOTE_CALL_POLICY } from '../src/signers/kms/remote-signer.js'
 import { oid, toHex } from '../src/asn1/der.js';
 import { startFakeAzureKeyVault } from './fakes/azure-key-vault.js';
 import { openssl, tempDir } from './helpers/openssl.js';
-import { writeChainFor } from './helpers/remote-tsa.js';
+import { asRsaPssKey, writeChainFor } from './helpers/remote-tsa.js';
 import { readFileSync } from 'node:fs';
 
 let fake: Awaited<ReturnType<typeof startFakeAzureKeyVault>>;
@@ -33,15 +33,18 @@ async function authorityFor(
   kind: Parameters<typeof fake.createKey>[1],
   hash: 'sha256' | 'sha384' | 'sha512',
   policy = {},
+  pssLeaf = false,
 ) {
   const name = `tsa-${kind}-${Math.random().toString(36).slice(2, 8)}`;
   const key = fake.createKey(name, kind);
-  const paths = await writeChainFor(key.publicKey!, dir);
+  const leafKey = pssLeaf ? asRsaPssKey(key.publicKey!) : key.publicKey!;
+  const paths = await writeChainFor(leafKey, dir);
   const signer = await createKmsSigner(
     `azurekms://${fake.host}/${name}`,
     hash,
     { ...DEFAULT_REMOTE_CALL_POLICY, ...policy },
     { httpsAgent: agent },
+    leafKey,
   );
   const chain = decodeCertificatesPem(readFileSync(paths.chain, 'utf8')).map(parseCertificate);
   const authority = new TimestampAuthority({
@@ -99,6 +102,13 @@ describe('Azure Key Vault signer (real @azure/keyvault-keys + DefaultAzureCreden
       await signer[Symbol.asyncDispose]();
     },
   );
+
+  it('an RSA key whose leaf certificate restricts it to PSS signs PS512', async () => {
+    const { signer, authority, paths } = await authorityFor('rsa-2048', 'sha512', {}, true);
+    expect(signer.algorithm).toMatchObject({ oid: '1.2.840.113549.1.1.10', pss: true });
+    expect(await issueAndVerify(authority, paths.root)).toContain('Verification: OK');
+    await signer[Symbol.asyncDispose]();
+  });
 
   it('refuses to start on a hash mismatch or a key that cannot sign', async () => {
     await expect(authorityFor('ec-p384', 'sha256')).rejects.toThrow(

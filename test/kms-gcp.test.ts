@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createKmsSigner } from '../src/signers/kms/create-kms-signer.js';
+import { DEFAULT_REMOTE_CALL_POLICY } from '../src/signers/kms/remote-signer.js';
 import { startFakeGcpKms } from './fakes/gcp-kms.js';
 import { tempDir } from './helpers/openssl.js';
 import {
@@ -7,6 +8,7 @@ import {
   issueAndVerify,
   replyStatus,
   requestToken,
+  asRsaPssKey,
   writeChainFor,
 } from './helpers/remote-tsa.js';
 
@@ -47,6 +49,25 @@ async function serverFor(
 }
 
 describe('GCP Cloud KMS signer (real @google-cloud/kms over gRPC against a fake built from the real protos)', () => {
+  it('an RSA_SIGN_PSS_* key certified as id-RSASSA-PSS signs PSS with its own hash', async () => {
+    const cryptoKey = `${RING}/cryptoKeys/key-${++keyCounter}`;
+    const key = fake.addVersion(cryptoKey, 1, 'rsa-4096', {
+      algorithm: 'RSA_SIGN_PSS_4096_SHA512',
+    });
+    const paths = await writeChainFor(asRsaPssKey(key.publicKey!), dir);
+    const server = await createFlagServer({
+      timestampSigner: 'kms',
+      kmsKeyResource: `gcpkms://${cryptoKey}/cryptoKeyVersions/1`,
+      certificateChainPath: paths.chain,
+    });
+    try {
+      expect(server.signer.algorithm).toMatchObject({ hash: 'sha512', pss: true });
+      expect(await issueAndVerify(server.app, dir, paths.root)).toContain('Verification: OK');
+    } finally {
+      await server.close();
+    }
+  });
+
   it.each([
     ['ec-p256', 'sha256'],
     ['ec-p384', 'sha384'],
@@ -71,16 +92,24 @@ describe('GCP Cloud KMS signer (real @google-cloud/kms over gRPC against a fake 
     await signer[Symbol.asyncDispose]();
   });
 
-  it('refuses to start on a hash mismatch, a PSS key, or a key that cannot sign', async () => {
+  it('refuses to start on a hash mismatch, a PSS key with a plain RSA leaf, or a key that cannot sign', async () => {
     const ec384 = `${RING}/cryptoKeys/p384`;
     fake.addVersion(ec384, 1, 'ec-p384');
     await expect(
       createKmsSigner(`gcpkms://${ec384}/cryptoKeyVersions/1`, 'sha256'),
     ).rejects.toThrow(/signs with SHA384 but --timestamp-signer-hash is sha256/);
     const pss = `${RING}/cryptoKeys/pss`;
-    fake.addVersion(pss, 1, 'rsa-2048', { algorithm: 'RSA_SIGN_PSS_2048_SHA256' });
-    await expect(createKmsSigner(`gcpkms://${pss}/versions/1`, 'sha256')).rejects.toThrow(
-      /RSA-PSS keys are not supported/,
+    const pssKey = fake.addVersion(pss, 1, 'rsa-2048', { algorithm: 'RSA_SIGN_PSS_2048_SHA256' });
+    await expect(
+      createKmsSigner(
+        `gcpkms://${pss}/versions/1`,
+        'sha256',
+        DEFAULT_REMOTE_CALL_POLICY,
+        {},
+        pssKey.publicKey!,
+      ),
+    ).rejects.toThrow(
+      /signs RSASSA-PSS but the leaf certificate's key is rsaEncryption: certify it as id-RSASSA-PSS/,
     );
     const symmetric = `${RING}/cryptoKeys/aes`;
     fake.addVersion(symmetric, 1, 'aes-256');

@@ -6,6 +6,7 @@ import {
   issueAndVerify,
   replyStatus,
   requestToken,
+  asRsaPssKey,
   writeChainFor,
 } from './helpers/remote-tsa.js';
 import { createKmsSigner } from '../src/signers/kms/create-kms-signer.js';
@@ -47,6 +48,25 @@ async function serverFor(
 }
 
 describe('Vault / OpenBao transit signer (fetch against a fake transit engine)', () => {
+  it('an RSA key whose leaf certificate restricts it to PSS signs pss with the hash-length salt', async () => {
+    const name = `tsa-pss-${Math.random().toString(36).slice(2, 8)}`;
+    const key = vault.createKey(name, 'rsa-3072');
+    const paths = await writeChainFor(asRsaPssKey(key.publicKey!), dir);
+    const server = await createFlagServer({
+      timestampSigner: 'kms',
+      kmsKeyResource: `hashivault://${name}`,
+      certificateChainPath: paths.chain,
+    });
+    try {
+      expect(server.signer.algorithm).toMatchObject({ hash: 'sha256', pss: true });
+      expect(await issueAndVerify(server.app, dir, paths.root)).toContain('Verification: OK');
+      const sign = vault.requests.filter((request) => request.operation === 'sign').at(-1);
+      expect(sign?.body).toMatchObject({ signature_algorithm: 'pss', salt_length: 'hash' });
+    } finally {
+      await server.close();
+    }
+  });
+
   it.each([
     ['ec-p256', 'sha256'],
     ['ec-p384', 'sha384'],

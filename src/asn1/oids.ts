@@ -12,6 +12,8 @@ export const OID = {
   sha256WithRSAEncryption: '1.2.840.113549.1.1.11',
   sha384WithRSAEncryption: '1.2.840.113549.1.1.12',
   sha512WithRSAEncryption: '1.2.840.113549.1.1.13',
+  rsassaPss: '1.2.840.113549.1.1.10',
+  mgf1: '1.2.840.113549.1.1.8',
   ed25519: '1.3.101.112',
   // CMS (RFC 5652) and TSP (RFC 3161)
   signedData: '1.2.840.113549.1.7.2',

@@ -49,9 +49,10 @@ export const SERVE_OPTIONS = {
   timestampSignerHash: option({
     flag: 'timestamp-signer-hash',
     kind: 'string',
-    default: 'sha256',
-    choices: ['sha256', 'sha384', 'sha512'],
-    description: 'digest of the CMS signature (must suit the key)',
+    default: 'auto',
+    choices: ['auto', 'sha256', 'sha384', 'sha512'],
+    description:
+      'digest of the token signature; auto: from the key (P-384: sha384, P-521/Ed25519: sha512, else sha256)',
   }),
   certificateChainPath: option({
     flag: 'certificate-chain-path',

@@ -1,12 +1,14 @@
 import { randomBytes, verify } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
+import { nodeSignatureArguments } from '../asn1/algorithms.js';
 import { oid, toHex } from '../asn1/der.js';
 import type { ServeConfig } from '../config/schema.js';
 import { createSigner, type SignerDependencies } from '../signers/create-signer.js';
 import type { Signer } from '../signers/signer.js';
 import { TimestampAuthority, type IssuanceGuard } from '../tsp/authority.js';
 import { certificateValidityGuard } from '../tsp/certificate-validity-guard.js';
-import { verifyCertChain } from '../x509/chain-rules.js';
+import { keyMismatch, verifyCertChain } from '../x509/chain-rules.js';
+import { tsaKeyWarnings } from '../x509/csbr.js';
 import { trackCertificateValidity } from './certificate-validity-metric.js';
 import { parseCertificate, type Certificate } from '../x509/certificate.js';
 import { encodePem } from '../x509/pem.js';
@@ -20,6 +22,8 @@ import { listenAs } from './listen-error.js';
 import { metricsListenerFlags, startMetricsListener } from './metrics-listener.js';
 import { createServingState, type ServingState } from './serving-state.js';
 import { loadTlsMaterial, tlsRequested } from './tls.js';
+
+const EMPTY = new Uint8Array(0);
 
 /** The accuracy every token declares; the clock gate holds the clock to it. */
 export const TOKEN_ACCURACY_SECONDS = 1;
@@ -60,12 +64,14 @@ export interface StartOptions {
 export async function selfTest(signer: Signer, leaf: Certificate): Promise<void> {
   const spki = (key: typeof signer.publicKey) => key.export({ type: 'spki', format: 'der' });
   if (!spki(leaf.x509.publicKey).equals(spki(signer.publicKey))) {
-    throw new Error('public keys are not equal');
+    throw new Error(
+      keyMismatch(leaf.x509.publicKey, signer.publicKey, { signerSource: signer.id }),
+    );
   }
   const probe = randomBytes(32);
   const signature = await signer.sign(probe);
-  const digest = signer.algorithm.keyType === 'ed25519' ? null : signer.algorithm.hash;
-  if (!verify(digest, probe, signer.publicKey, signature)) {
+  const [digest, key] = nodeSignatureArguments(signer.algorithm, signer.publicKey);
+  if (!verify(digest, probe, key, signature)) {
     throw new Error(`signer ${signer.id} self-test failed: its signature does not verify`);
   }
 }
@@ -86,10 +92,14 @@ export async function createAuthority(
   });
   verifyCertChain(chainDer, signer.publicKey, {
     enforceIntermediateEku: config.enforceIntermediateEku,
+    chainSource: `chain ${config.certificateChainPath || '(memory)'}`,
+    signerSource: `key ${signer.id}`,
   });
   if (config.timestampSigner === 'memory') {
     logger.warn('using the in-memory signer: a new key and chain at every start, for testing only');
   }
+  for (const warning of tsaKeyWarnings(signer.algorithm, signer.publicKey, chainDer[0] ?? EMPTY))
+    logger.warn(warning);
   const chain = chainDer.map(parseCertificate);
   const leaf = chain[0];
   if (!leaf) throw new Error('certificate chain must contain a leaf certificate');

@@ -24,7 +24,9 @@ export async function createSigner(
   config: ServeConfig,
   deps: SignerDependencies = {},
 ): Promise<SignerWithChain> {
-  const hash = parseHashName(config.timestampSignerHash);
+  // 'auto' (the default): the digest follows the key (P-384: SHA-384, P-521 and Ed25519: SHA-512).
+  const hash =
+    config.timestampSignerHash === 'auto' ? 'auto' : parseHashName(config.timestampSignerHash);
   const warn = deps.warn ?? (() => {});
   switch (config.timestampSigner) {
     case 'memory':

@@ -9,6 +9,7 @@ export const GENERATED_KEY_TYPES = [
   'ecdsa-p256',
   'ecdsa-p384',
   'ecdsa-p521',
+  'rsa',
   'rsa-2048',
   'rsa-3072',
   'rsa-4096',
@@ -19,6 +20,8 @@ export type GeneratedKeyType = (typeof GENERATED_KEY_TYPES)[number];
 export interface KeyReferenceOptions {
   /** When the reference is a file that does not exist, write a fresh key of this type there (0600). */
   generate?: GeneratedKeyType;
+  /** The modulus of a generated `rsa` key (CSBR 6.1.5: 4096 for CA keys, 3072 for the TSA's). */
+  rsaBits?: number;
 }
 
 /** KMS URI schemes the server's kms signer accepts (reference section 5.3). */
@@ -46,7 +49,7 @@ export async function openKeyReference(
     );
   }
   const path = reference.startsWith('file://') ? reference.slice('file://'.length) : reference;
-  const privateKey = await readOrGenerate(path, options.generate);
+  const privateKey = await readOrGenerate(path, options.generate, options.rsaBits);
   return new LocalKeySigner(
     `file:${path}`,
     privateKey,
@@ -57,13 +60,14 @@ export async function openKeyReference(
 async function readOrGenerate(
   path: string,
   generate: GeneratedKeyType | undefined,
+  rsaBits = 4096,
 ): Promise<KeyObject> {
   let pem: string;
   try {
     pem = await readFile(path, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT' && generate)
-      return generateKeyFile(path, generate);
+      return generateKeyFile(path, generate, rsaBits);
     throw new Error(`cannot read key file ${path}: ${(error as Error).message}`);
   }
   if (/ENCRYPTED/.test(pem)) {
@@ -79,8 +83,12 @@ async function readOrGenerate(
 }
 
 /** Writes a new PKCS#8 PEM key, never over an existing file. */
-export async function generateKeyFile(path: string, type: GeneratedKeyType): Promise<KeyObject> {
-  const { privateKey } = generateKey(type);
+export async function generateKeyFile(
+  path: string,
+  type: GeneratedKeyType,
+  rsaBits = 4096,
+): Promise<KeyObject> {
+  const { privateKey } = generateKey(type, rsaBits);
   await writeFile(path, privateKey.export({ type: 'pkcs8', format: 'pem' }), {
     mode: 0o600,
     flag: 'wx',
@@ -88,8 +96,10 @@ export async function generateKeyFile(path: string, type: GeneratedKeyType): Pro
   return privateKey;
 }
 
-function generateKey(type: GeneratedKeyType) {
+function generateKey(type: GeneratedKeyType, rsaBits: number) {
   switch (type) {
+    case 'rsa':
+      return generateKeyPairSync('rsa', { modulusLength: rsaBits });
     case 'ecdsa-p256':
       return generateKeyPairSync('ec', { namedCurve: 'P-256' });
     case 'ecdsa-p384':

@@ -1,8 +1,11 @@
 import { createPublicKey, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import {
+  nodeSignatureArguments,
+  preferredHashFor,
   signatureAlgorithmFor,
   type HashName,
   type SignatureAlgorithm,
+  type SignatureOptions,
 } from '../asn1/algorithms.js';
 import type { Signer } from './signer.js';
 
@@ -26,26 +29,33 @@ function signsSlowly(algorithm: SignatureAlgorithm): boolean {
 export class LocalKeySigner implements Signer {
   readonly algorithm: SignatureAlgorithm;
   readonly publicKey: KeyObject;
-  private readonly digest: HashName | null;
+  private readonly digest: string | null;
+  private readonly key: ReturnType<typeof nodeSignatureArguments<KeyObject>>[1];
   private readonly offload: boolean;
 
+  /** `hash` 'auto': the digest that suits the key (preferredHashFor). */
   constructor(
     readonly id: string,
-    private readonly privateKey: KeyObject,
-    hash: HashName,
+    privateKey: KeyObject,
+    hash: HashName | 'auto',
+    options: SignatureOptions = {},
   ) {
     this.publicKey = createPublicKey(privateKey);
-    this.algorithm = signatureAlgorithmFor(this.publicKey, hash);
-    // Ed25519 is PureEdDSA: node takes no digest name for it.
-    this.digest = this.algorithm.keyType === 'ed25519' ? null : hash;
+    this.algorithm = signatureAlgorithmFor(
+      this.publicKey,
+      hash === 'auto' ? preferredHashFor(this.publicKey) : hash,
+      options,
+    );
+    // Ed25519 is PureEdDSA: node takes no digest name for it; PSS takes padding and salt length.
+    [this.digest, this.key] = nodeSignatureArguments(this.algorithm, privateKey);
     this.offload = signsSlowly(this.algorithm);
   }
 
   sign(data: Uint8Array): Promise<Uint8Array> {
-    if (!this.offload) return Promise.resolve(cryptoSign(this.digest, data, this.privateKey));
+    if (!this.offload) return Promise.resolve(cryptoSign(this.digest, data, this.key));
     // The callback form runs on libuv's thread pool, so slow keys use every core.
     return new Promise((resolve, reject) => {
-      cryptoSign(this.digest, data, this.privateKey, (error, signature) =>
+      cryptoSign(this.digest, data, this.key, (error, signature) =>
         error ? reject(error) : resolve(signature),
       );
     });

@@ -21,13 +21,16 @@ export interface MemoryKeyMaterial {
  * at every start.
  */
 export async function createMemorySigner(
-  hash: HashName,
+  hash: HashName | 'auto',
   now = new Date(),
 ): Promise<SignerWithChain> {
   return memorySignerFrom(await createMemoryKeyMaterial(now), hash);
 }
 
-export function memorySignerFrom(material: MemoryKeyMaterial, hash: HashName): SignerWithChain {
+export function memorySignerFrom(
+  material: MemoryKeyMaterial,
+  hash: HashName | 'auto',
+): SignerWithChain {
   return {
     signer: new LocalKeySigner('memory', material.privateKey, hash),
     chain: material.chain,

@@ -1,5 +1,5 @@
 import { createHash, verify as verifySignature } from 'node:crypto';
-import { HASHES, type HashAlgorithm } from '../asn1/algorithms.js';
+import { HASHES, nodeSignatureArguments, type HashAlgorithm } from '../asn1/algorithms.js';
 import {
   contextTag,
   flatten,
@@ -77,6 +77,8 @@ export class TokenEncoder {
   private readonly verifySignatures: boolean;
   /** Node's digest name for verification; null for Ed25519 (PureEdDSA). */
   private readonly verifyDigest: string | null;
+  /** The public key, with PSS padding and salt length for RSASSA-PSS. */
+  private readonly verifyKey: ReturnType<typeof nodeSignatureArguments>[1];
   private readonly verifyOffThread: boolean;
 
   constructor(profile: TokenProfile) {
@@ -115,8 +117,11 @@ export class TokenEncoder {
     );
     this.signatureAlgorithm = profile.signer.algorithm.identifier;
     this.verifySignatures = profile.verifySignatures ?? true;
-    const { keyType, curve, hash } = profile.signer.algorithm;
-    this.verifyDigest = keyType === 'ed25519' ? null : hash;
+    const { keyType, curve } = profile.signer.algorithm;
+    [this.verifyDigest, this.verifyKey] = nodeSignatureArguments(
+      profile.signer.algorithm,
+      profile.signer.publicKey,
+    );
     this.verifyOffThread = keyType === 'ec' && curve !== 'prime256v1';
   }
 
@@ -186,11 +191,10 @@ export class TokenEncoder {
 
   /** P-384/P-521 verification (~1 ms) runs on libuv's thread pool; the others are cheap inline. */
   private verifies(data: Uint8Array, signature: Uint8Array): boolean | Promise<boolean> {
-    const { publicKey } = this.signer;
-    if (!this.verifyOffThread)
-      return verifySignature(this.verifyDigest, data, publicKey, signature);
+    const key = this.verifyKey;
+    if (!this.verifyOffThread) return verifySignature(this.verifyDigest, data, key, signature);
     return new Promise((resolve, reject) =>
-      verifySignature(this.verifyDigest, data, publicKey, signature, (error, valid) =>
+      verifySignature(this.verifyDigest, data, key, signature, (error, valid) =>
         error ? reject(error) : resolve(valid),
       ),
     );

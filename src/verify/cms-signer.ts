@@ -1,9 +1,9 @@
-import { createHash, verify as verifySignature } from 'node:crypto';
+import { constants, createHash, verify as verifySignature } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { VerificationError } from './errors.js';
 import type { CertificateView } from './certificate-view.js';
-import { digestByOid, signatureDigest, VERIFY_OID } from './oids.js';
+import { digestByOid, signatureDigest, VERIFY_OID, type DigestName } from './oids.js';
 import { sidKeyIdentifier, type ParsedToken } from './parse-response.js';
 
 const signatureError = (message: string) =>
@@ -50,10 +50,13 @@ export function verifySignerInfo(
   if (designated.length === 0) {
     throw new VerificationError('signer certificate was not found');
   }
-  const digest = signatureDigest(
-    timestamp.signer.signatureAlgorithmOid,
-    timestamp.signer.digestAlgorithm,
-  );
+  const pss =
+    timestamp.signer.signatureAlgorithmOid === VERIFY_OID.rsassaPss
+      ? pssParameters(signerInfo.signatureAlgorithm)
+      : undefined;
+  const digest =
+    pss?.digest ??
+    signatureDigest(timestamp.signer.signatureAlgorithmOid, timestamp.signer.digestAlgorithm);
   if (digest === undefined) {
     throw signatureError(
       `unsupported signature algorithm ${timestamp.signer.signatureAlgorithmOid}`,
@@ -61,10 +64,11 @@ export function verifySignerInfo(
   }
   const signer = designated.find((candidate) => {
     try {
+      const key = candidate.x509.publicKey;
       return verifySignature(
         digest,
         token.signedAttributesDer as Buffer,
-        candidate.x509.publicKey,
+        pss ? { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: pss.saltLength } : key,
         token.signature,
       );
     } catch {
@@ -96,6 +100,38 @@ export function verifySignerInfo(
     }
   }
   return signer;
+}
+
+/**
+ * RSASSA-PSS-params (RFC 4055 section 3.1) that node can verify: a known hash, MGF1 with that same
+ * hash, any salt length, trailerField 1. Absent fields take RFC 4055's defaults (SHA-1, salt 20).
+ */
+function pssParameters(algorithm: pkijs.AlgorithmIdentifier): {
+  digest: DigestName;
+  saltLength: number;
+} {
+  let params: pkijs.RSASSAPSSParams;
+  try {
+    params = new pkijs.RSASSAPSSParams({ schema: algorithm.algorithmParams });
+  } catch {
+    throw signatureError('the RSASSA-PSS parameters are malformed');
+  }
+  const digest = digestByOid(params.hashAlgorithm.algorithmId);
+  if (!digest) {
+    throw signatureError(`unsupported RSASSA-PSS hash ${params.hashAlgorithm.algorithmId}`);
+  }
+  const mgf = params.maskGenAlgorithm;
+  let mgfHash: string | undefined;
+  try {
+    mgfHash = new pkijs.AlgorithmIdentifier({ schema: mgf.algorithmParams }).algorithmId;
+  } catch {
+    mgfHash = undefined;
+  }
+  if (mgf.algorithmId !== VERIFY_OID.mgf1 || mgfHash !== params.hashAlgorithm.algorithmId) {
+    throw signatureError('RSASSA-PSS with a mask generation other than MGF1 with the same hash');
+  }
+  if (params.trailerField !== 1) throw signatureError('RSASSA-PSS trailerField must be 1');
+  return { digest, saltLength: params.saltLength };
 }
 
 /** Whether the SignerInfo's sid (IssuerAndSerialNumber or SubjectKeyIdentifier) names `certificate`. */

@@ -6,6 +6,7 @@ import {
   subjectKeyIdentifier,
   type CertificateIssuer,
 } from './certificate-builder.js';
+import { CSBR_MIN_RSA_BITS, weakRsaKeyWarning } from './csbr.js';
 import { encodeName, type NameAttributes } from './name.js';
 
 const HOUR = 3_600_000;
@@ -41,10 +42,23 @@ export interface ChainPlan {
  * - intermediate: CA, pathLen 0, keyCertSign + cRLSign, EKU timeStamping, so the server's default
  *   --enforce-intermediate-eku accepts it (the template trap of Go issues #1088/#1141);
  * - leaf: end-entity, digitalSignature only, EKU timeStamping alone and critical (RFC 3161 2.3).
- * A certificate never outlives its issuer: notAfter is clamped to the issuer's.
+ * A certificate never outlives its issuer: notAfter is clamped to the issuer's. RSA keys below
+ * CSBR 6.1.5's sizes (CA 4096, TSA 3072 bits) are warned about through `warn`.
  */
-export async function makeCertificateChain(plan: ChainPlan): Promise<Buffer[]> {
+export async function makeCertificateChain(
+  plan: ChainPlan,
+  warn: (message: string) => void = () => {},
+): Promise<Buffer[]> {
   const { root, intermediate, leaf } = plan;
+  // CSBR 6.1.5: RSA CA keys of 4096 bits, TSA keys of 3072; weaker ones are made, with a warning.
+  for (const [member, what, minimum] of [
+    [root, 'the root key', CSBR_MIN_RSA_BITS.ca],
+    [intermediate, 'the intermediate key', CSBR_MIN_RSA_BITS.ca],
+    [leaf, 'the leaf (TSA) key', CSBR_MIN_RSA_BITS.tsa],
+  ] as const) {
+    const weak = member && weakRsaKeyWarning(member.signer.publicKey, what, minimum);
+    if (weak) warn(weak);
+  }
   const rootCertificate = await createCertificate(
     {
       subject: root.subject,

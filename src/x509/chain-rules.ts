@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { OID } from '../asn1/oids.js';
 import { checkName } from './name-constraints.js';
+import { describePublicKey } from './public-key.js';
 import {
   displayName,
   KEY_USAGE_CERT_SIGN,
@@ -16,6 +17,9 @@ export interface ChainRuleOptions {
   /** --enforce-intermediate-eku: every intermediate must list timeStamping explicitly. */
   enforceIntermediateEku: boolean;
   now?: Date;
+  /** Where the chain and the signer's key come from, named when the keys differ. */
+  chainSource?: string;
+  signerSource?: string;
 }
 
 /**
@@ -78,8 +82,25 @@ export function verifyCertChain(
   // 10
   const spki = (key: KeyObject) => key.export({ type: 'spki', format: 'der' });
   if (!spki(leaf.x509.publicKey).equals(spki(signerPublicKey))) {
-    throw new ChainRuleError('public keys are not equal');
+    throw new ChainRuleError(keyMismatch(leaf.x509.publicKey, signerPublicKey, options));
   }
+}
+
+/**
+ * Go's "public keys are not equal", then which files hold which key: type, size and SPKI
+ * fingerprint of each, so a mixed-up key or chain is found without openssl.
+ */
+export function keyMismatch(
+  leafKey: KeyObject,
+  signerKey: KeyObject,
+  sources: Pick<ChainRuleOptions, 'chainSource' | 'signerSource'> = {},
+): string {
+  const leaf = sources.chainSource ? ` (${sources.chainSource})` : '';
+  const signer = sources.signerSource ? ` (${sources.signerSource})` : '';
+  return (
+    `public keys are not equal: the leaf certificate's public key${leaf} is ${describePublicKey(leafKey)}, ` +
+    `the signer's key${signer} is ${describePublicKey(signerKey)}`
+  );
 }
 
 /** Extensions Go's crypto/x509 understands; any other critical one fails verification. */

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { decodeCertificatesPem } from './pem.js';
+import { decodeCertificateChainPem } from './pem.js';
 
 /** The DER certificates of a PEM chain file, in file order (leaf first, root last). */
 export async function loadCertificateChain(path: string): Promise<Buffer[]> {
@@ -13,7 +13,7 @@ export async function loadCertificateChain(path: string): Promise<Buffer[]> {
     );
   }
   try {
-    return decodeCertificatesPem(text);
+    return decodeCertificateChainPem(text);
   } catch (error) {
     throw new Error(`reading certificate chain ${path}: ${(error as Error).message}`);
   }

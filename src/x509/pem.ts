@@ -39,3 +39,30 @@ export function decodeCertificatesPem(text: string): Buffer[] {
   if (certificates.length === 0) throw new Error('no certificates found in PEM');
   return certificates;
 }
+
+/**
+ * The certificates of a PEM chain file, read as Go's cryptoutils.UnmarshalCertificatesFromPEM
+ * reads --certificate-chain-path: text before or between blocks is skipped (pem.Decode does), but
+ * anything after the last block, or a block that is not a CERTIFICATE, is refused: a truncated
+ * paste or a stray key must stop start-up, not be ignored.
+ */
+export function decodeCertificateChainPem(text: string): Buffer[] {
+  let end = 0;
+  const certificates: Buffer[] = [];
+  for (const match of text.matchAll(PEM_BLOCK)) {
+    const label = match[1] ?? '';
+    if (label !== 'CERTIFICATE') {
+      throw new Error(`PEM block ${certificates.length + 1} is "${label}", not a CERTIFICATE`);
+    }
+    certificates.push(...decodeCertificatesPem(match[0]));
+    end = (match.index ?? 0) + match[0].length;
+  }
+  if (certificates.length === 0) throw new Error('no certificates found in PEM');
+  const trailing = text.slice(end).trim();
+  if (trailing !== '') {
+    // Its line only, never its content: it might be key material pasted by mistake.
+    const line = text.slice(0, end + text.slice(end).indexOf(trailing)).split('\n').length;
+    throw new Error(`trailing data after the last PEM block, at line ${line}`);
+  }
+  return certificates;
+}

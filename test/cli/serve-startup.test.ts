@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash, createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
 import { chmodSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -37,6 +38,13 @@ function serve(args: string[]): {
     child.on('close', (code) => resolveExit(code)),
   );
   return { child, output: () => output, exited };
+}
+
+function spkiFingerprint(keyPath: string): string {
+  const publicKey = createPublicKey(createPrivateKey(readFileSync(keyPath)));
+  return createHash('sha256')
+    .update(publicKey.export({ type: 'spki', format: 'der' }))
+    .digest('hex');
 }
 
 /** Runs a start-up that must fail: its exit code and its FATAL log lines. */
@@ -131,17 +139,62 @@ describe('timestamp-server serve: start-up failures exit 1 with one clear line',
     );
   });
 
-  it('a key that is not the leaf key', async () => {
+  it('a key that is not the leaf key: both files, both key types and fingerprints', async () => {
+    const stranger = await pki.key('stranger-p384', 'P-384');
     const failed = await failedStart([
       '--timestamp-signer',
       'file',
       '--file-signer-key-path',
-      pki.path('intermediate.key'),
+      stranger,
       '--certificate-chain-path',
       chain,
     ]);
     expect(failed.code).toBe(1);
-    expect(failed.fatal).toEqual(['cannot start: public keys are not equal']);
+    expect(failed.fatal).toHaveLength(1);
+    const leafFingerprint = createHash('sha256')
+      .update(
+        new X509Certificate(readFileSync(pki.path('leaf.pem'))).publicKey.export({
+          type: 'spki',
+          format: 'der',
+        }),
+      )
+      .digest('hex');
+    // Go's message first, then what differs.
+    expect(failed.fatal[0]).toBe(
+      `cannot start: public keys are not equal: the leaf certificate's public key (chain ${chain}) is P-256 sha256:${leafFingerprint}, ` +
+        `the signer's key (key file:${stranger}) is P-384 sha256:${spkiFingerprint(stranger)}`,
+    );
+  });
+
+  it('a chain file with trailing data after the last PEM block, naming the file', async () => {
+    const pem = readFileSync(chain, 'utf8');
+    const trailing = work.write('trailing-chain.pem', `${pem}\nnot a certificate\n`);
+    const failed = await failedStart([
+      '--timestamp-signer',
+      'file',
+      '--file-signer-key-path',
+      pki.path('leaf.key'),
+      '--certificate-chain-path',
+      trailing,
+    ]);
+    expect(failed.code).toBe(1);
+    expect(failed.fatal).toEqual([
+      `cannot start: reading certificate chain ${trailing}: trailing data after the last PEM block, at line ${pem.split('\n').length + 1}`,
+    ]);
+    // Text between blocks is skipped, as Go's pem.Decode does.
+    const [first, ...rest] = pem.split(/(?=-----BEGIN)/);
+    const between = work.write('between-chain.pem', `${first}comment\n${rest.join('')}`);
+    const running = serve([
+      '--timestamp-signer',
+      'file',
+      '--file-signer-key-path',
+      pki.path('leaf.key'),
+      '--certificate-chain-path',
+      between,
+    ]);
+    await waitFor(() => running.output().includes('serving timestamps on'));
+    running.child.kill('SIGTERM');
+    expect(await running.exited).toBe(0);
   });
 
   it('a wrong password, which never appears in the output', async () => {

@@ -61,6 +61,8 @@ export async function startFakeAwsKms(options: { tls?: { key: string; cert: stri
   const aliases = new Map<string, string>();
   const arnOf = (id: string) => `arn:aws:kms:${REGION}:${ACCOUNT}:key/${id}`;
   const signatures: { authorization: string | undefined }[] = [];
+  /** The SigningAlgorithm of every Sign call, in order. */
+  const signingAlgorithmsUsed: string[] = [];
 
   const resolve = (reference: unknown): [string, FakeKey] => {
     if (typeof reference !== 'string')
@@ -111,13 +113,14 @@ export async function startFakeAwsKms(options: { tls?: { key: string; cert: stri
       }
       if (input['MessageType'] !== 'DIGEST')
         throw new AwsError('ValidationException', 'this fake signs digests only');
-      if (algorithm.includes('PSS'))
-        throw new AwsError('ValidationException', 'this fake does not sign PSS');
+      signingAlgorithmsUsed.push(algorithm);
       const hash = `sha${algorithm.slice(-3)}` as 'sha256';
       const digest = Buffer.from(String(input['Message']), 'base64');
+      // AWS KMS PSS: MGF1 with the same hash, salt of the hash's length.
+      const pss = algorithm.includes('PSS') ? { saltLength: digest.length } : undefined;
       return {
         KeyId: arnOf(id),
-        Signature: (await signDigest(key, digest, hash)).toString('base64'),
+        Signature: (await signDigest(key, digest, hash, pss)).toString('base64'),
         SigningAlgorithm: algorithm,
       };
     },
@@ -181,6 +184,7 @@ export async function startFakeAwsKms(options: { tls?: { key: string; cert: stri
     faults,
     /** Sign requests seen, with their SigV4 Authorization header. */
     signatures,
+    signingAlgorithmsUsed,
     region: REGION,
     /** Creates a key (and optionally an alias); returns its id and ARN. */
     createKey(kind: FakeKeyKind, alias?: string) {

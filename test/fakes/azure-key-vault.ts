@@ -103,6 +103,9 @@ export async function startFakeAzureKeyVault() {
       );
     } else if (body.alg.startsWith('RS') && key.kind.startsWith('rsa-')) {
       signature = await signDigest(key, digest, hash);
+    } else if (body.alg.startsWith('PS') && key.kind.startsWith('rsa-')) {
+      // Key Vault PS256/384/512: MGF1 with the same hash, salt of the hash's length.
+      signature = await signDigest(key, digest, hash, { saltLength: digest.length });
     } else {
       return sendJson(response, 400, {
         error: { code: 'BadParameter', message: `${body.alg} does not suit the key` },

@@ -118,7 +118,12 @@ export async function startFakeGcpKms() {
             details: 'digest does not match the key algorithm',
           };
         }
-        return { name: request['name'], signature: await signDigest(found.key, bytes, hash) };
+        // Cloud KMS RSA_SIGN_PSS_*: MGF1 with the same hash, salt of the hash's length.
+        const pss = found.algorithm.includes('_PSS_') ? { saltLength: bytes.length } : undefined;
+        return {
+          name: request['name'],
+          signature: await signDigest(found.key, bytes, hash, pss),
+        };
       },
       Decrypt(request) {
         decryptRequests.push(request);

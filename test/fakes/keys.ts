@@ -3,6 +3,7 @@ import {
   privateEncrypt,
   createCipheriv,
   createDecipheriv,
+  createHash,
   generateKeyPairSync,
   randomBytes,
   type KeyObject,
@@ -42,8 +43,15 @@ export async function signDigest(
   key: FakeKey,
   digest: Buffer,
   hash: 'sha256' | 'sha384' | 'sha512',
+  pss?: { saltLength: number | 'max' },
 ): Promise<Buffer> {
   if (!key.privateKey) throw new Error('not a signing key');
+  if (key.kind.startsWith('rsa-') && pss) {
+    const bits = key.privateKey.asymmetricKeyDetails?.modulusLength ?? 0;
+    const encoded = emsaPssEncode(digest, hash, bits - 1, pss.saltLength);
+    const block = Buffer.concat([Buffer.alloc(bits / 8 - encoded.length), encoded]);
+    return privateEncrypt({ key: key.privateKey, padding: constants.RSA_NO_PADDING }, block);
+  }
   if (key.kind.startsWith('rsa-')) {
     return privateEncrypt(
       { key: key.privateKey, padding: constants.RSA_PKCS1_PADDING },
@@ -53,6 +61,41 @@ export async function signDigest(
   // Node's crypto always hashes before ECDSA; a KMS signs the digest it is given.
   if (key.kind.startsWith('ec-')) return signDigestEcdsa(key.privateKey, digest);
   throw new Error(`cannot sign a digest with ${key.kind}`);
+}
+
+/**
+ * EMSA-PSS-ENCODE (RFC 8017 section 9.1.1) of a given digest with MGF1 over the same hash, as a
+ * KMS signs PSS: node's sign() would hash again. 'max' is the longest salt the key allows
+ * (Vault's default salt_length "auto").
+ */
+function emsaPssEncode(
+  mHash: Buffer,
+  hash: 'sha256' | 'sha384' | 'sha512',
+  emBits: number,
+  saltLength: number | 'max',
+): Buffer {
+  const hLen = mHash.length;
+  const emLen = Math.ceil(emBits / 8);
+  const sLen = saltLength === 'max' ? emLen - hLen - 2 : saltLength;
+  const salt = randomBytes(sLen);
+  const h = createHash(hash)
+    .update(Buffer.concat([Buffer.alloc(8), mHash, salt]))
+    .digest();
+  const db = Buffer.concat([Buffer.alloc(emLen - sLen - hLen - 2), Buffer.from([1]), salt]);
+  const mask = mgf1(h, db.length, hash);
+  for (let i = 0; i < db.length; i++) db[i] = (db[i] as number) ^ (mask[i] as number);
+  db[0] = (db[0] as number) & (0xff >> (8 * emLen - emBits));
+  return Buffer.concat([db, h, Buffer.from([0xbc])]);
+}
+
+function mgf1(seed: Buffer, length: number, hash: string): Buffer {
+  const blocks: Buffer[] = [];
+  for (let counter = 0; blocks.length * seed.length < length; counter++) {
+    const c = Buffer.alloc(4);
+    c.writeUInt32BE(counter);
+    blocks.push(createHash(hash).update(seed).update(c).digest());
+  }
+  return Buffer.concat(blocks).subarray(0, length);
 }
 
 /** DER DigestInfo prefixes (RFC 8017 section 9.2, note 1). */

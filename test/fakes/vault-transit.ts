@@ -78,10 +78,18 @@ export async function startFakeVault(options: { token: string; mount?: string })
         return sendJson(response, 400, { errors: ['key type does not support signing'] });
       if (body['prehashed'] !== true)
         return sendJson(response, 400, { errors: ['this fake signs prehashed input only'] });
-      if (key.kind.startsWith('rsa-') && body['signature_algorithm'] !== 'pkcs1v15') {
-        return sendJson(response, 400, { errors: ['this fake signs RSA with pkcs1v15 only'] });
+      const scheme = body['signature_algorithm'] ?? 'pss'; // Vault's default for RSA keys
+      if (key.kind.startsWith('rsa-') && scheme !== 'pkcs1v15' && scheme !== 'pss') {
+        return sendJson(response, 400, { errors: [`unsupported signature algorithm ${scheme}`] });
       }
-      const signature = await signDigest(key, Buffer.from(String(body['input']), 'base64'), hash);
+      const input = Buffer.from(String(body['input']), 'base64');
+      // salt_length: 'auto' (the default) is the longest salt, 'hash' the hash's length.
+      const saltLength = body['salt_length'] ?? 'auto';
+      const pss =
+        key.kind.startsWith('rsa-') && scheme === 'pss'
+          ? { saltLength: saltLength === 'hash' ? input.length : ('max' as const) }
+          : undefined;
+      const signature = await signDigest(key, input, hash, pss);
       return sendJson(response, 200, {
         data: { signature: `vault:v1:${signature.toString('base64')}`, key_version: 1 },
       });

@@ -4,7 +4,15 @@ import { join } from 'node:path';
 import { openssl } from './openssl.js';
 
 export type KeyAlgorithm =
-  'P-256' | 'P-384' | 'P-521' | 'RSA-2048' | 'RSA-3072' | 'RSA-4096' | 'Ed25519';
+  | 'P-256'
+  | 'P-384'
+  | 'P-521'
+  | 'RSA-2048'
+  | 'RSA-3072'
+  | 'RSA-4096'
+  | 'RSA-PSS-2048'
+  | 'RSA-PSS-3072'
+  | 'Ed25519';
 
 /** X.509 v3 extension sections (openssl x509v3_config syntax) for a conventional TSA chain. */
 export const EXT = {
@@ -37,7 +45,9 @@ export class OpensslPki {
 
   async key(name: string, algorithm: KeyAlgorithm = 'P-256'): Promise<string> {
     const args = ['genpkey', '-out', this.path(`${name}.key`)];
-    if (algorithm.startsWith('RSA-'))
+    if (algorithm.startsWith('RSA-PSS-'))
+      args.push('-algorithm', 'RSA-PSS', '-pkeyopt', `rsa_keygen_bits:${algorithm.slice(8)}`);
+    else if (algorithm.startsWith('RSA-'))
       args.push('-algorithm', 'RSA', '-pkeyopt', `rsa_keygen_bits:${algorithm.slice(4)}`);
     else if (algorithm === 'Ed25519') args.push('-algorithm', 'ED25519');
     else args.push('-algorithm', 'EC', '-pkeyopt', `ec_paramgen_curve:${algorithm}`);

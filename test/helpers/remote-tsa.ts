@@ -1,4 +1,5 @@
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { bitString, oid, sequence } from '../../src/asn1/der.js';
 import { OID } from '../../src/asn1/oids.js';
 import { resolveServeConfig } from '../../src/config/resolve.js';
 import type { ServeOptionName } from '../../src/config/schema.js';
@@ -16,6 +17,20 @@ import { openssl, tempDir } from './openssl.js';
 import { silentLogger } from './tsa.js';
 
 const DAY = 86_400_000;
+
+/**
+ * The same RSA key labelled id-RSASSA-PSS without parameters (RFC 4055 section 1.2): a certificate
+ * holding it restricts the key to PSS, which makes a KMS signer sign PSS.
+ */
+export function asRsaPssKey(publicKey: KeyObject): KeyObject {
+  // The subjectPublicKey is the RSAPublicKey either way: only the algorithm identifier changes.
+  const rsaPublicKey = publicKey.export({ type: 'pkcs1', format: 'der' });
+  return createPublicKey({
+    key: sequence(sequence(oid(OID.rsassaPss)), bitString(rsaPublicKey)),
+    format: 'der',
+    type: 'spki',
+  });
+}
 
 /**
  * Writes root.pem and chain.pem (leaf, root) in `dir` for a leaf holding `publicKey`: an

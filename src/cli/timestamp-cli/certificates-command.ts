@@ -13,6 +13,7 @@ import {
   makeCertificateChain,
   type ChainMember,
 } from '../../x509/chain-maker.js';
+import { CSBR_MIN_RSA_BITS } from '../../x509/csbr.js';
 import type { NameAttributes } from '../../x509/name.js';
 import { encodePem } from '../../x509/pem.js';
 import { parseTimeout } from './arguments.js';
@@ -87,11 +88,12 @@ function subject(commonName: string, organization: string | undefined): NameAttr
   return organization === undefined ? { commonName } : { organization, commonName };
 }
 
-async function open(reference: string, options: KeyOptions): Promise<Signer> {
+/** `rsaBits`: the size of a generated `rsa` key (CSBR 6.1.5: CA 4096, TSA 3072). */
+async function open(reference: string, options: KeyOptions, rsaBits: number): Promise<Signer> {
   return openKeyReference(
     reference,
     options.signatureHash,
-    options.generateKeys ? { generate: options.generateKeys } : {},
+    options.generateKeys ? { generate: options.generateKeys, rsaBits } : {},
   );
 }
 
@@ -137,8 +139,9 @@ export function certificatesCommand(output: Output): Command {
       reference: string,
       commonName: string,
       lifetimeMs: number,
+      rsaBits: number = CSBR_MIN_RSA_BITS.ca,
     ): Promise<ChainMember> => ({
-      signer: await open(reference, options),
+      signer: await open(reference, options, rsaBits),
       subject: subject(commonName, options.organization),
       notBefore,
       notAfter: new Date(notBefore.getTime() + lifetimeMs),
@@ -151,12 +154,16 @@ export function certificatesCommand(output: Output): Command {
           options.intermediateLifetime,
         )
       : undefined;
-    const leaf = await member(options.leafKey, options.leafCommonName, options.leafLifetime);
-    const chain = await makeCertificateChain({
-      root,
-      leaf,
-      ...(intermediate ? { intermediate } : {}),
-    });
+    const leaf = await member(
+      options.leafKey,
+      options.leafCommonName,
+      options.leafLifetime,
+      CSBR_MIN_RSA_BITS.tsa,
+    );
+    const chain = await makeCertificateChain(
+      { root, leaf, ...(intermediate ? { intermediate } : {}) },
+      (warning) => output.stderr(`warning: ${warning}\n`),
+    );
     await writeFile(options.output, chain.map((der) => encodePem('CERTIFICATE', der)).join(''));
     output.stdout(
       `Wrote certificate chain (${intermediate ? 'leaf, intermediate, root' : 'leaf, root'}) to ${options.output}\n`,
@@ -170,7 +177,7 @@ export function certificatesCommand(output: Output): Command {
       .option('--common-name <cn>', 'subject CN', 'Timestamp Authority')
       .option('--output <file>', 'PEM CSR to write', 'leaf.csr'),
   ).action(async (options: CsrOptions) => {
-    const signer = await open(options.leafKey, options);
+    const signer = await open(options.leafKey, options, CSBR_MIN_RSA_BITS.tsa);
     const request = await createCertificationRequest(
       signer,
       subject(options.commonName, options.organization),

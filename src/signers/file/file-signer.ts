@@ -4,13 +4,14 @@ import { LocalKeySigner } from '../local-key.js';
 import { looseKeyFilePermissions } from './key-file-permissions.js';
 import { parsePrivateKeyPem } from './private-key-pem.js';
 
-const SUPPORTED_KEY_TYPES = new Set(['rsa', 'ec', 'ed25519']);
+const SUPPORTED_KEY_TYPES = new Set(['rsa', 'rsa-pss', 'ec', 'ed25519']);
 
 export interface FileSignerOptions {
   keyPath: string;
   /** Already resolved from --file-signer-passwd or --file-signer-passwd-file. */
   password: string;
-  hash: HashName;
+  /** 'auto': the digest that suits the key. */
+  hash: HashName | 'auto';
   warn: (message: string) => void;
 }
 

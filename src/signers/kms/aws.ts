@@ -84,9 +84,14 @@ export async function createAwsKmsApi(uri: string): Promise<RemoteSignatureApi> 
       return ecHash ? { publicKey, hash: ecHash } : { publicKey };
     },
     async signDigest(digest, algorithm, signal) {
-      // ECDSA keys sign with the curve's hash; RSA keys with PKCS#1 v1.5 and the configured hash (never PSS).
+      // ECDSA keys sign with the curve's hash; RSA keys with the configured hash, PKCS#1 v1.5 unless
+      // the leaf certificate restricts the key to PSS (never SigningAlgorithms[0], which is PSS).
       const suffix = algorithm.hash.slice(3);
-      const signingAlgorithm = ecHash ? `ECDSA_SHA_${suffix}` : `RSASSA_PKCS1_V1_5_SHA_${suffix}`;
+      const signingAlgorithm = ecHash
+        ? `ECDSA_SHA_${suffix}`
+        : algorithm.pss
+          ? `RSASSA_PSS_SHA_${suffix}`
+          : `RSASSA_PKCS1_V1_5_SHA_${suffix}`;
       if (signingAlgorithms.length > 0 && !signingAlgorithms.includes(signingAlgorithm)) {
         throw new Error(
           `the key does not offer ${signingAlgorithm} (it offers ${signingAlgorithms.join(', ')})`,

@@ -36,7 +36,8 @@ const base64url = (bytes: Uint8Array | undefined) => Buffer.from(bytes ?? []).to
 /**
  * Azure Key Vault (or Managed HSM) through @azure/keyvault-keys with DefaultAzureCredential
  * (environment, workload identity, managed identity, Azure CLI...). ECDSA signatures come back raw
- * (r || s) and are converted to DER; RSA signs RS256/384/512 (PKCS#1 v1.5) with the configured hash.
+ * (r || s) and are converted to DER; RSA signs RS256/384/512 (PKCS#1 v1.5) with the configured hash,
+ * or PS256/384/512 when the leaf certificate restricts the key to RSASSA-PSS.
  */
 export async function createAzureKeyVaultApi(
   uri: string,
@@ -85,7 +86,8 @@ export async function createAzureKeyVaultApi(
     async signDigest(digest, algorithm, signal) {
       if (!cryptography) throw new Error('key not read yet');
       const bits = algorithm.hash.slice(3);
-      const result = await cryptography.sign(keyType === 'EC' ? `ES${bits}` : `RS${bits}`, digest, {
+      const name = keyType === 'EC' ? `ES${bits}` : algorithm.pss ? `PS${bits}` : `RS${bits}`;
+      const result = await cryptography.sign(name, digest, {
         abortSignal: signal,
       });
       return keyType === 'EC' ? ecdsaRawToDer(result.result) : result.result;

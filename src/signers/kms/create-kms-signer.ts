@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import type { HashName } from '../../asn1/algorithms.js';
 import {
   DEFAULT_REMOTE_CALL_POLICY,
@@ -20,12 +21,16 @@ const PROVIDERS: Record<
   openbao: async (uri) => (await import('./vault.js')).createVaultTransitApi(uri),
 };
 
-/** The remote signer for a `--kms-key-resource` URI, its key read and checked against `hash`. */
+/**
+ * The remote signer for a `--kms-key-resource` URI, its key read and checked against `hash`;
+ * `certifiedKey` (the leaf's) chooses RSASSA-PSS for RSA keys (RemoteSigner.create).
+ */
 export async function createKmsSigner(
   uri: string,
   hash: HashName | 'auto',
   policy: RemoteCallPolicy = DEFAULT_REMOTE_CALL_POLICY,
   options: ProviderOptions = {},
+  certifiedKey?: KeyObject,
 ): Promise<RemoteSigner> {
   const scheme = /^([a-z0-9]+):\/\//.exec(uri)?.[1];
   const provider = scheme ? PROVIDERS[scheme] : undefined;
@@ -36,7 +41,7 @@ export async function createKmsSigner(
   }
   const api = await provider(uri, options);
   try {
-    return await RemoteSigner.create(api, hash, policy);
+    return await RemoteSigner.create(api, hash, policy, certifiedKey);
   } catch (error) {
     await api.close?.();
     throw error;

@@ -16,14 +16,19 @@ export function parseGcpKmsUri(uri: string): { cryptoKey: string; version?: stri
   return match[2] ? { cryptoKey: match[1], version: match[2] } : { cryptoKey: match[1] };
 }
 
-/** Cloud KMS signing algorithms that give tokens verifiers accept: ECDSA and RSA PKCS#1 v1.5. */
-const ALGORITHM_HASHES: Record<string, HashName> = {
-  EC_SIGN_P256_SHA256: 'sha256',
-  EC_SIGN_P384_SHA384: 'sha384',
-  RSA_SIGN_PKCS1_2048_SHA256: 'sha256',
-  RSA_SIGN_PKCS1_3072_SHA256: 'sha256',
-  RSA_SIGN_PKCS1_4096_SHA256: 'sha256',
-  RSA_SIGN_PKCS1_4096_SHA512: 'sha512',
+/** Cloud KMS signing algorithms that give tokens verifiers accept: ECDSA, RSA PKCS#1 v1.5 and PSS. */
+const ALGORITHMS: Record<string, { hash: HashName; pss?: boolean }> = {
+  EC_SIGN_P256_SHA256: { hash: 'sha256' },
+  EC_SIGN_P384_SHA384: { hash: 'sha384' },
+  RSA_SIGN_PKCS1_2048_SHA256: { hash: 'sha256', pss: false },
+  RSA_SIGN_PKCS1_3072_SHA256: { hash: 'sha256', pss: false },
+  RSA_SIGN_PKCS1_4096_SHA256: { hash: 'sha256', pss: false },
+  RSA_SIGN_PKCS1_4096_SHA512: { hash: 'sha512', pss: false },
+  // Cloud KMS PSS: MGF1 with the same hash, salt of the hash's length (RFC 4055 parameters).
+  RSA_SIGN_PSS_2048_SHA256: { hash: 'sha256', pss: true },
+  RSA_SIGN_PSS_3072_SHA256: { hash: 'sha256', pss: true },
+  RSA_SIGN_PSS_4096_SHA256: { hash: 'sha256', pss: true },
+  RSA_SIGN_PSS_4096_SHA512: { hash: 'sha512', pss: true },
 };
 
 /** gRPC RESOURCE_EXHAUSTED: Cloud KMS's quota/throttling answer. */
@@ -101,12 +106,10 @@ export async function createGcpKmsApi(uri: string): Promise<RemoteSignatureApi> 
       if (keyVersion.state !== 'ENABLED')
         throw new Error(`${versionName} is ${String(keyVersion.state)}, not ENABLED`);
       const algorithm = String(keyVersion.algorithm);
-      const hash = ALGORITHM_HASHES[algorithm];
-      if (!hash) {
+      const known = ALGORITHMS[algorithm];
+      if (!known) {
         throw new Error(
-          algorithm.includes('_PSS_')
-            ? `${algorithm}: RSA-PSS keys are not supported (use RSA_SIGN_PKCS1_* or EC_SIGN_*)`
-            : `${algorithm} is not a supported asymmetric signing algorithm (use EC_SIGN_P256/P384 or RSA_SIGN_PKCS1_*)`,
+          `${algorithm} is not a supported asymmetric signing algorithm (use EC_SIGN_P256/P384, RSA_SIGN_PKCS1_* or RSA_SIGN_PSS_*)`,
         );
       }
       const [publicKey] = await cancelOnAbort(
@@ -114,7 +117,7 @@ export async function createGcpKmsApi(uri: string): Promise<RemoteSignatureApi> 
         signal,
       );
       if (!publicKey.pem) throw new Error(`${versionName} has no public key`);
-      return { publicKey: createPublicKey(publicKey.pem), hash };
+      return { publicKey: createPublicKey(publicKey.pem), ...known };
     },
     async signDigest(digest, algorithm, signal) {
       const [response] = await cancelOnAbort(

@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import type { HashName } from '../../asn1/algorithms.js';
 import type { ServeConfig } from '../../config/schema.js';
 import { loadCertificateChain } from '../../x509/load-certificate-chain.js';
@@ -31,11 +32,25 @@ export function remoteCallPolicyFrom(config: ServeConfig): RemoteCallPolicy {
  */
 export async function createKmsSignerWithChain(
   config: ServeConfig,
-  hash: HashName,
+  hash: HashName | 'auto',
 ): Promise<SignerWithChain> {
   if (!config.kmsKeyResource) throw new Error('--timestamp-signer kms needs --kms-key-resource');
   const chain = await loadCertificateChain(config.certificateChainPath);
-  const signer = await createKmsSigner(config.kmsKeyResource, hash, remoteCallPolicyFrom(config));
+  // The leaf's key type chooses PSS for RSA keys that sign both ways; a leaf that does not parse
+  // is left to the chain rules.
+  let certifiedKey;
+  try {
+    certifiedKey = chain[0] && new X509Certificate(chain[0]).publicKey;
+  } catch {
+    certifiedKey = undefined;
+  }
+  const signer = await createKmsSigner(
+    config.kmsKeyResource,
+    hash,
+    remoteCallPolicyFrom(config),
+    {},
+    certifiedKey,
+  );
   watchCircuitBreaker(signer.breaker);
   return { signer, chain, guards: [createCircuitGuard(signer.breaker)] };
 }

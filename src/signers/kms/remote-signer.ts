@@ -5,6 +5,7 @@ import {
   type HashName,
   type SignatureAlgorithm,
 } from '../../asn1/algorithms.js';
+import { sameRsaKey } from '../../x509/public-key.js';
 import type { Signer } from '../signer.js';
 import { CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker.js';
 import { classifyServiceError, SERVICE_FAILURES, type FailureReason } from './failure-reason.js';
@@ -15,11 +16,16 @@ export interface RemoteSignatureApi {
   /** For logs; never secret, e.g. "awskms:alias/tsa". */
   readonly id: string;
   /**
-   * The key's public key and, when the key fixes it (AWS, GCP, Azure), the digest it signs with.
-   * Read once at start.
+   * The key's public key and, when the key fixes them (AWS, GCP, Azure ECDSA; GCP RSA), the digest
+   * it signs with and whether an RSA key signs PSS. Read once at start.
    */
-  describeKey(signal: AbortSignal): Promise<{ publicKey: KeyObject; hash?: HashName }>;
-  /** Signs a digest made with `algorithm.hash`: DER ECDSA-Sig-Value or PKCS#1 v1.5 signature. */
+  describeKey(
+    signal: AbortSignal,
+  ): Promise<{ publicKey: KeyObject; hash?: HashName; pss?: boolean }>;
+  /**
+   * Signs a digest made with `algorithm.hash`: DER ECDSA-Sig-Value, PKCS#1 v1.5 signature, or
+   * RSASSA-PSS signature (MGF1 with the same hash, salt of the hash's length) when `algorithm.pss`.
+   */
   signDigest(
     digest: Buffer,
     algorithm: SignatureAlgorithm,
@@ -84,12 +90,16 @@ export class RemoteSigner implements Signer {
 
   /**
    * Reads the key once and checks that it signs with `hash` ('auto': the key's own digest, or the
-   * one conventionally paired with it); throws a start-up error if not.
+   * one conventionally paired with it); throws a start-up error if not. `certifiedKey`, the leaf
+   * certificate's key, decides the RSA scheme of keys that offer both (AWS, Azure, Vault): an
+   * id-RSASSA-PSS key (RFC 4055 section 1.2) holding the same RSA key makes the signer sign PSS,
+   * and it becomes the signer's public key.
    */
   static async create(
     api: RemoteSignatureApi,
     requestedHash: HashName | 'auto',
     policy: RemoteCallPolicy = DEFAULT_REMOTE_CALL_POLICY,
+    certifiedKey?: KeyObject,
   ): Promise<RemoteSigner> {
     const described = await withDeadline(policy.timeoutMs, undefined, (signal) =>
       api.describeKey(signal),
@@ -98,23 +108,44 @@ export class RemoteSigner implements Signer {
         cause: error,
       });
     });
+    const certifiedPss =
+      certifiedKey?.asymmetricKeyType === 'rsa-pss' &&
+      sameRsaKey(certifiedKey, described.publicKey);
+    if (certifiedPss && described.pss === false) {
+      throw new RemoteSignerError(
+        `${api.id}: the leaf certificate restricts the key to RSASSA-PSS but the KMS key signs PKCS#1 v1.5 only`,
+      );
+    }
+    // openssl ts -verify (PKCS#7) picks the RSA scheme from the certificate's key type, not from
+    // the SignerInfo: a PSS token under an rsaEncryption leaf would fail there.
+    if (described.pss === true && certifiedKey?.asymmetricKeyType === 'rsa') {
+      throw new RemoteSignerError(
+        `${api.id}: the key signs RSASSA-PSS but the leaf certificate's key is rsaEncryption: certify it as id-RSASSA-PSS (RFC 4055)`,
+      );
+    }
+    const publicKey = certifiedPss ? certifiedKey : described.publicKey;
     const hash =
-      requestedHash === 'auto'
-        ? (described.hash ?? preferredHashFor(described.publicKey))
-        : requestedHash;
+      requestedHash === 'auto' ? (described.hash ?? preferredHashFor(publicKey)) : requestedHash;
     if (described.hash && described.hash !== hash) {
       throw new RemoteSignerError(
         `${api.id}: the key signs with ${described.hash.toUpperCase()} but --timestamp-signer-hash is ${hash}; ` +
           `set --timestamp-signer-hash=${described.hash}`,
       );
     }
-    const algorithm = signatureAlgorithmFor(described.publicKey, hash);
+    let algorithm: SignatureAlgorithm;
+    try {
+      algorithm = signatureAlgorithmFor(publicKey, hash, {
+        pss: described.pss === true || certifiedPss,
+      });
+    } catch (error) {
+      throw new RemoteSignerError(`${api.id}: ${messageOf(error)}`);
+    }
     if (algorithm.keyType === 'ed25519') {
       throw new RemoteSignerError(
         `${api.id}: Ed25519 keys cannot sign a digest; use an ECDSA or RSA key`,
       );
     }
-    return new RemoteSigner(api, described.publicKey, algorithm, policy);
+    return new RemoteSigner(api, publicKey, algorithm, policy);
   }
 
   async sign(data: Uint8Array, signal?: AbortSignal): Promise<Uint8Array> {

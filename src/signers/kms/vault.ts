@@ -16,7 +16,8 @@ export function parseVaultUri(uri: string): { prefix: 'VAULT' | 'BAO'; keyName: 
 }
 
 /**
- * A Vault or OpenBao transit key. Signs the digest (`prehashed`) with PKCS#1 v1.5 for RSA, and pins
+ * A Vault or OpenBao transit key. Signs the digest (`prehashed`) with PKCS#1 v1.5 for RSA (PSS when
+ * the leaf certificate restricts the key to it), and pins
  * the key version read at start, so a rotation cannot silently sign with a key the leaf does not hold.
  */
 export async function createVaultTransitApi(uri: string): Promise<RemoteSignatureApi> {
@@ -57,9 +58,12 @@ export async function createVaultTransitApi(uri: string): Promise<RemoteSignatur
           input: digest.toString('base64'),
           prehashed: true,
           key_version: keyVersion,
-          ...(algorithm.keyType === 'rsa'
-            ? { signature_algorithm: 'pkcs1v15' }
-            : { marshaling_algorithm: 'asn1' }),
+          // PSS: salt_length 'hash' (Vault's default 'auto' signs with the longest salt).
+          ...(algorithm.keyType !== 'rsa'
+            ? { marshaling_algorithm: 'asn1' }
+            : algorithm.pss
+              ? { signature_algorithm: 'pss', salt_length: 'hash' }
+              : { signature_algorithm: 'pkcs1v15' }),
         },
         signal,
       );

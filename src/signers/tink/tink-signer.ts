@@ -11,7 +11,7 @@ export interface TinkSignerOptions {
   keysetPath: string;
   kekUri: string;
   vaultToken: string;
-  hash: HashName;
+  hash: HashName | 'auto';
   openKek: OpenKek;
 }
 

@@ -35,7 +35,7 @@ WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/build-info.json ./
-COPY package.json openapi.yaml ./
+COPY package.json openapi.yaml LICENSE NOTICE ./
 USER node
 EXPOSE 3000 2112
 # /livez, not /ping: /ping is 503 while the clock is drifted, and a restart would not fix the clock.

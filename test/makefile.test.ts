@@ -82,3 +82,18 @@ describe('make up', () => {
     }
   });
 });
+
+describe('README', () => {
+  it('names only make targets that the Makefile has', () => {
+    const targets = new Set(
+      [...readFileSync(join(REPO_ROOT, 'Makefile'), 'utf8').matchAll(/^([\w/-]+):(?!=)/gm)].map(
+        (match) => match[1],
+      ),
+    );
+    const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+    // `make X` in code spans and at the start of lines of code blocks.
+    const named = [...readme.matchAll(/(?:`|^)make ([a-z][\w-]*)/gm)].map((match) => match[1]);
+    expect(named).toEqual(expect.arrayContaining(['run', 'test', 'up']));
+    expect(named.filter((target) => !targets.has(target))).toEqual([]);
+  });
+});

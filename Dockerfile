@@ -1,8 +1,9 @@
 # syntax=docker/dockerfile:1
 # Multi-stage image of the time-stamp server. `docker compose up` builds and runs it (see README).
 
+# Node 24 LTS (Node 20 reached end of life in April 2026); README, Node versions.
 # build: every dependency, compile TypeScript to dist/.
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
@@ -22,22 +23,23 @@ COPY test/loadtest ./test/loadtest
 ENTRYPOINT ["npm", "run", "--silent", "loadtest", "--"]
 
 # deps: production dependencies only, in their own layer.
-FROM node:20-bookworm-slim AS deps
+FROM node:24-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
 # deploy: the runtime, as the unprivileged `node` user.
-FROM node:20-bookworm-slim AS deploy
+FROM node:24-bookworm-slim AS deploy
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/build-info.json ./
-COPY package.json openapi.yaml ./
+COPY package.json openapi.yaml LICENSE NOTICE ./
 USER node
 EXPOSE 3000 2112
+# /livez, not /ping: /ping is 503 while the clock is drifted, and a restart would not fix the clock.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:3000/ping').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:3000/livez').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 ENTRYPOINT ["node", "dist/src/cli/timestamp-server.js"]
 CMD ["serve", "--host=0.0.0.0", "--port=3000", "--timestamp-signer=memory"]

@@ -54,9 +54,14 @@ bench: node_modules ## Benchmarks (see README, Performance)
 	npm run bench
 
 .PHONY: up
+# The Compose v2 plugin (docker compose) where Docker has it, else the v1 binary (docker-compose).
 up: ## docker compose: build the image, serve on :3000 (metrics :2112) and run the load test once healthy
+	@if docker compose version >/dev/null 2>&1; then compose='docker compose'; \
+	elif command -v docker-compose >/dev/null 2>&1; then compose=docker-compose; \
+	else echo 'make up needs Docker Compose: neither `docker compose` (the v2 plugin) nor `docker-compose` (v1) is installed' >&2; exit 1; fi; \
+	echo "$$compose up --build"; \
 	GIT_VERSION=$(GIT_VERSION) GIT_COMMIT=$(GIT_COMMIT) BUILD_DATE=$$(date -u +%Y-%m-%dT%H:%M:%SZ) \
-	  docker compose up --build
+	  $$compose up --build
 
 .PHONY: loadtest
 loadtest: node_modules ## Load test a running server: make loadtest URL=http://127.0.0.1:3000

@@ -61,7 +61,7 @@ describe('docker-compose.yml', () => {
     expect(validate(broken)).toBe(false);
   });
 
-  it('serves on 3000 with metrics on 2112, checks /ping, and load-tests once healthy', () => {
+  it('serves on 3000 with metrics on 2112, checks /livez, and load-tests once healthy', () => {
     const server = compose.services['timestamp-server'];
     const loadtest = compose.services['loadtest'];
     expect(server?.ports).toEqual(['3000:3000', '2112:2112']);
@@ -73,7 +73,7 @@ describe('docker-compose.yml', () => {
         '--timestamp-signer=memory',
       ]),
     );
-    expect(server?.healthcheck?.test.join(' ')).toContain('http://127.0.0.1:3000/ping');
+    expect(server?.healthcheck?.test.join(' ')).toContain('http://127.0.0.1:3000/livez');
     expect(loadtest?.depends_on).toEqual({ 'timestamp-server': { condition: 'service_healthy' } });
     expect(loadtest?.command).toEqual(['http://timestamp-server:3000']);
   });

@@ -1,12 +1,14 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { ConfigMap, Namespace, Service, ServiceAccount } from 'kubernetes-models/v1';
-import { afterAll, describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
 import { parseDuration } from '../src/config/duration.js';
 import { loadServeConfig } from '../src/config/load.js';
+import { loadKubernetesModels, unknownFields } from './helpers/kube-fields.js';
 import { kubectlKustomize, renderKustomization, type KubeObject } from './helpers/kustomize.js';
 import { tempDir } from './helpers/openssl.js';
 import { REPO_ROOT } from './helpers/spawn-server.js';
@@ -29,10 +31,13 @@ const byKey = (objects: KubeObject[]) =>
 const find = <T>(objects: KubeObject[], kind: string) =>
   objects.find((object) => object.kind === kind) as unknown as T;
 
+/** Types, formats and required fields (kubernetes-models), and no field the API does not know. */
 function validate(object: KubeObject): void {
   const Model = MODELS[`${object.apiVersion}/${object.kind}`];
   if (!Model) throw new Error(`no schema for ${object.apiVersion} ${object.kind}`);
   new Model(object as never).validate();
+  const unknown = unknownFields(object);
+  if (unknown.length > 0) throw new Error(`unknown fields: ${unknown.join(', ')}`);
 }
 
 interface DeploymentShape {
@@ -65,6 +70,8 @@ interface DeploymentShape {
 
 const work = tempDir();
 afterAll(() => work.cleanup());
+// Reading kubernetes-models' types takes the TypeScript checker a few seconds: no deadline.
+beforeAll(() => void loadKubernetesModels(), 0);
 
 for (const overlay of ['memory', 'aws-kms']) {
   describe(`deploy/kubernetes overlay ${overlay}`, () => {
@@ -123,6 +130,42 @@ for (const overlay of ['memory', 'aws-kms']) {
       const mount = container?.volumeMounts.find((volume) => volume.name === 'config');
       expect(container?.args).toContain(`--config=${mount?.mountPath}/timestamp-server.yaml`);
       expect(configMap.data['ntpsync.yaml']).toContain('servers:');
+    });
+
+    it("keeps the base's config file but the signer, NTP monitoring included", () => {
+      const base = renderKustomization(join(KUBERNETES, 'base'));
+      const configOf = (rendered: KubeObject[]) =>
+        parse(
+          find<{ data: Record<string, string> }>(rendered, 'ConfigMap').data[
+            'timestamp-server.yaml'
+          ] ?? '',
+        ) as Record<string, unknown>;
+      const config = configOf(objects);
+      for (const [key, value] of Object.entries(configOf(base)))
+        if (key !== 'timestamp-signer') expect(config[key], key).toEqual(value);
+
+      // The monitor file is where the config points, in the mounted ConfigMap, in the Go format.
+      const [container] = find<DeploymentShape>(objects, 'Deployment').spec.template.spec
+        .containers;
+      const mount = container?.volumeMounts.find((volume) => volume.name === 'config');
+      expect(config['ntp-monitoring']).toBe(`${mount?.mountPath}/ntpsync.yaml`);
+      expect(container?.args).toContain(`--config=${mount?.mountPath}/timestamp-server.yaml`);
+      const ntp = parse(
+        find<{ data: Record<string, string> }>(objects, 'ConfigMap').data['ntpsync.yaml'] ?? '',
+      ) as { servers: string[] };
+      expect(ntp.servers.length).toBeGreaterThanOrEqual(3);
+      const { config: resolved } = loadServeConfig({
+        flags: {},
+        env: {},
+        configPath: work.write(`${overlay}.yaml`, stringify(config)),
+      });
+      expect(resolved).toMatchObject({ ntpMonitoring: config['ntp-monitoring'] });
+    });
+
+    it('runs a versioned image, never :latest', () => {
+      for (const container of find<DeploymentShape>(objects, 'Deployment').spec.template.spec
+        .containers)
+        expect(container.image).toMatch(/^[^:]+:v\d+\.\d+\.\d+$/);
     });
 
     it('has a Service, a CPU autoscaler and a disruption budget for the pods', () => {
@@ -206,6 +249,63 @@ describe('overlay specifics', () => {
       'config',
       'tmp',
     ]);
+  });
+
+  it("base: the image's tag is the package version", () => {
+    const { version } = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {
+      version: string;
+    };
+    const [container] = find<DeploymentShape>(
+      renderKustomization(join(KUBERNETES, 'base')),
+      'Deployment',
+    ).spec.template.spec.containers;
+    expect(container?.image).toBe(`timestamp-server:v${version}`);
+  });
+
+  it('no manifest names a :latest image', () => {
+    const files = (dir: string): string[] =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+        entry.isDirectory() ? files(join(dir, entry.name)) : [join(dir, entry.name)],
+      );
+    for (const file of files(KUBERNETES)) {
+      const yaml = readFileSync(file, 'utf8').replace(/^\s*#.*$/gm, '');
+      expect(yaml, file).not.toMatch(/:latest\b|newTag:\s*latest/);
+    }
+  });
+
+  it('aws-kms: the IAM role it asks for allows every KMS call the AWS signer makes', () => {
+    const calls = [
+      ...readFileSync(join(REPO_ROOT, 'src', 'signers', 'kms', 'aws.ts'), 'utf8').matchAll(
+        /new (\w+)Command\(/g,
+      ),
+    ].map((match) => `kms:${match[1]}`);
+    expect(calls).toEqual(expect.arrayContaining(['kms:DescribeKey', 'kms:GetPublicKey']));
+    const comment = readFileSync(
+      join(KUBERNETES, 'overlays', 'aws-kms', 'kustomization.yaml'),
+      'utf8',
+    )
+      .split('\n')
+      .filter((line) => line.startsWith('#'))
+      .join(' ');
+    const listed = [...comment.matchAll(/kms:\w+/g)].map((match) => match[0]);
+    expect([...new Set(listed)].sort()).toEqual([...new Set(calls)].sort());
+  });
+
+  it('the schema validation refuses a field the API does not know', () => {
+    const [deployment] = renderKustomization(join(KUBERNETES, 'base')).filter(
+      (object) => object.kind === 'Deployment',
+    );
+    expect(() => validate(deployment as KubeObject)).not.toThrow();
+    const typo = structuredClone(deployment) as unknown as DeploymentShape;
+    const container = typo.spec.template.spec.containers[0] as unknown as Record<string, unknown>;
+    container['readinesProbe'] = container['readinessProbe'];
+    delete container['readinessProbe'];
+    expect(() => validate(typo as unknown as KubeObject)).toThrow(
+      'spec.template.spec.containers[0].readinesProbe',
+    );
+    const misplaced = structuredClone(deployment) as unknown as { spec: Record<string, unknown> };
+    misplaced.spec['replica'] = 2;
+    expect(() => validate(misplaced as unknown as KubeObject)).toThrow('spec.replica');
   });
 
   it('the schema validation refuses a broken object', () => {

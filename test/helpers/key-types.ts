@@ -25,4 +25,6 @@ export const TSA_KEY_TYPES: readonly TsaKeyType[] = [
   { label: 'RSA 2048 PKCS#1 v1.5', algorithm: 'RSA-2048', signerHashes: SHA2 },
   { label: 'RSA 3072 PKCS#1 v1.5', algorithm: 'RSA-3072', signerHashes: SHA2 },
   { label: 'RSA 4096 PKCS#1 v1.5', algorithm: 'RSA-4096', signerHashes: SHA2 },
+  { label: 'RSA-PSS 2048', algorithm: 'RSA-PSS-2048', signerHashes: SHA2 },
+  { label: 'RSA-PSS 3072', algorithm: 'RSA-PSS-3072', signerHashes: SHA2 },
 ];

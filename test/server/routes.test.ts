@@ -545,6 +545,21 @@ describe('routes', () => {
       expect(response.statusCode).toBe(400);
     });
 
+    it('accepts a 256-bit nonce with its top bit set and 64-octet nonces, refuses 65 octets', async () => {
+      for (const nonce of [(1n << 256n) - 1n, (1n << 511n) - 1n, -(1n << 511n)]) {
+        const response = await postJson(
+          `{"artifactHash":"${hash}","hashAlgorithm":"sha256","nonce":${nonce}}`,
+        );
+        expect(response.statusCode).toBe(200);
+        expect(nonceOf(decodeResponse(response.rawPayload).tstInfo as pkijs.TSTInfo)).toBe(nonce);
+      }
+      const refused = await postJson(
+        `{"artifactHash":"${hash}","hashAlgorithm":"sha256","nonce":${1n << 511n}}`,
+      );
+      expect(refused.statusCode).toBe(400);
+      expect(refused.json()).toEqual({ code: 400, message: 'Error generating timestamp response' });
+    });
+
     it('treats __proto__ keys as plain data', async () => {
       const body = `{"__proto__":{"hashAlgorithm":"sha256"},"artifactHash":"${hash}","hashAlgorithm":"sha256"}`;
       const response = await postJson(body);

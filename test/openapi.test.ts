@@ -81,13 +81,7 @@ const sha256Json = JSON.stringify({
 
 interface Case {
   server:
-    | 'default'
-    | 'goRejections'
-    | 'http201'
-    | 'smallBody'
-    | 'failingSigner'
-    | 'noClock'
-    | 'draining';
+    'default' | 'goRejections' | 'http201' | 'smallBody' | 'failingSigner' | 'noClock' | 'draining';
   method: 'GET' | 'HEAD' | 'POST' | 'PUT';
   url: string;
   headers?: Record<string, string>;

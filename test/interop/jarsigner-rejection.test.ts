@@ -90,14 +90,14 @@ describe('jarsigner and a refused request', () => {
 
   it('default (rfc): jarsigner reports the PKIStatus rejection and its failInfo', async () => {
     const output = await signWithUnacceptedPolicy(servers.rfc as RunningServer);
-    expect(output).toMatch(/Error generating timestamp: the request is rejected/);
-    expect(output).toMatch(/policy is not supported/i);
+    expect(output).toMatch(/Error generating timestamp: the timestamp request was rejected/);
+    expect(output).toMatch(/The requested TSA policy is not supported by the TSA/);
     expect(output).not.toMatch(/HTTP response code/);
   });
 
   it('--der-rejection-status=go: jarsigner only sees the HTTP error', async () => {
     const output = await signWithUnacceptedPolicy(servers.go as RunningServer);
     expect(output).toMatch(/Server returned HTTP response code: 400/);
-    expect(output).not.toMatch(/request is rejected/);
+    expect(output).not.toMatch(/request was rejected/);
   });
 });

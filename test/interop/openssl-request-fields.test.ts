@@ -18,7 +18,6 @@ import { silentLogger } from '../helpers/tsa.js';
 describe('openssl-made requests with large nonces and either hash parameter form', () => {
   let server: RunningServer;
   const files = tempDir();
-  const data = files.write('artifact', 'artifact\n');
   const digest = createHash('sha256').update('artifact\n').digest();
   let root: string;
   let untrusted: string;
@@ -105,7 +104,11 @@ describe('openssl-made requests with large nonces and either hash parameter form
     const timestamp = await verifyTimestampResponse(
       tsr,
       { digest },
-      { roots: [server.chain.at(-1)!.der], nonce },
+      {
+        roots: [server.chain.at(-1)!.der],
+        intermediates: server.chain.slice(1, -1).map((certificate) => certificate.der),
+        nonce,
+      },
     );
     expect(timestamp.nonce).toBe(nonce);
     expect(timestamp.hashedMessage.equals(digest)).toBe(true);

@@ -334,7 +334,6 @@ describe('routes', () => {
     it.each([
       ['33 octets (a 256-bit nonce with its top bit set)', (1n << 256n) - 1n],
       ['exactly 64 octets', (1n << 511n) - 1n],
-      ['the negative 64-octet extreme', -(1n << 511n)],
     ])('accepts and echoes a nonce of %s', async (_name, nonce) => {
       const response = await post(encodeRequest({ nonce }));
       expect(response.statusCode).toBe(200);
@@ -546,7 +545,7 @@ describe('routes', () => {
     });
 
     it('accepts a 256-bit nonce with its top bit set and 64-octet nonces, refuses 65 octets', async () => {
-      for (const nonce of [(1n << 256n) - 1n, (1n << 511n) - 1n, -(1n << 511n)]) {
+      for (const nonce of [(1n << 256n) - 1n, (1n << 511n) - 1n]) {
         const response = await postJson(
           `{"artifactHash":"${hash}","hashAlgorithm":"sha256","nonce":${nonce}}`,
         );

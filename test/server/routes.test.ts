@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
+import pino from 'pino';
 import type * as pkijs from 'pkijs';
 import {
   integer,
@@ -9,6 +10,8 @@ import {
   sequence,
 } from '../../src/asn1/der.js';
 import { OID } from '../../src/asn1/oids.js';
+import { resolveServeConfig } from '../../src/config/resolve.js';
+import { startServer } from '../../src/server/start.js';
 import { reject, type TimeStampRejection } from '../../src/tsp/rejection.js';
 import { decodeResponse, nonceOf } from '../helpers/decode.js';
 import { encodeTimeStampReq } from '../helpers/encode-request.js';
@@ -424,6 +427,28 @@ describe('routes', () => {
         ['1.2.3.5', false],
         ['2.999.1', false],
       ]);
+    });
+
+    it('--allow-custom-extensions warns once at start-up, naming what it allows', async () => {
+      const lines: string[] = [];
+      const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
+      const running = await startServer(
+        resolveServeConfig({
+          port: 0,
+          metricsPort: 0,
+          disableNtpMonitoring: true,
+          allowCustomExtensions: true,
+        }),
+        logger,
+      );
+      await running.close();
+      const warnings = lines
+        .map((line) => JSON.parse(line) as { level: number; msg: string })
+        .filter((line) => line.msg.includes('--allow-custom-extensions'));
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]?.level).toBe(40);
+      expect(warnings[0]?.msg).toMatch(/any non-critical request extension, whatever its OID/);
+      expect(warnings[0]?.msg).toMatch(/except qcStatements \(1\.3\.6\.1\.5\.5\.7\.1\.3\)/);
     });
 
     it('refuses qcStatements in --accepted-extension-oids at start-up', async () => {

@@ -8,14 +8,21 @@ import { bodyOf, catalogue, type HostileRequest } from './helpers/catalogue.js';
 import { createTestServer } from './helpers/tsa.js';
 
 type App = Awaited<ReturnType<typeof createTestServer>>['app'];
+/** The catalogue records the Go server's status codes (--der-rejection-status=go). */
 let app: App;
+/** The default: DER rejections answered 200 with the TimeStampResp. */
+let rfcApp: App;
 beforeAll(async () => {
-  ({ app } = await createTestServer());
+  ({ app } = await createTestServer({ derRejectionStatus: 'go' }));
+  ({ app: rfcApp } = await createTestServer());
 });
-afterAll(() => app.close());
+afterAll(async () => {
+  await app.close();
+  await rfcApp.close();
+});
 
-const send = (entry: HostileRequest, body = bodyOf(entry)) =>
-  app.inject({
+const send = (entry: HostileRequest, body = bodyOf(entry), to = app) =>
+  to.inject({
     method: 'POST',
     url: '/api/v1/timestamp',
     headers: entry.contentType === null ? {} : { 'content-type': entry.contentType },
@@ -44,6 +51,12 @@ describe('hostile request catalogue', () => {
   it.each(catalogue.map((entry) => [entry.name, entry] as const))('%s', async (_name, entry) => {
     const response = await send(entry);
     expect(response.statusCode).toBe(entry.expect.status);
+    const isDerRejection = entry.expect.failInfo && entry.expect.status < 500;
+    const rfcResponse = await send(entry, bodyOf(entry), rfcApp);
+    expect(rfcResponse.statusCode).toBe(isDerRejection ? 200 : entry.expect.status);
+    expect(rfcResponse.rawPayload.equals(response.rawPayload) || entry.expect.status === 200).toBe(
+      true,
+    );
     if (entry.expect.jsonCode !== undefined) {
       expect(response.headers['content-type']).toMatch(/^application\/json/);
       expect(response.json()).toMatchObject({
@@ -112,7 +125,7 @@ describe('the catalogue in a loop', () => {
   );
 
   it('over HTTP: memory stays bounded and /ping answers', { timeout: 300_000 }, async () => {
-    const { app: listening } = await createTestServer();
+    const { app: listening } = await createTestServer({ derRejectionStatus: 'go' });
     const url = await listening.listen({ host: '127.0.0.1', port: 0 });
     try {
       await expectFlatMemory(

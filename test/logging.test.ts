@@ -93,13 +93,15 @@ describe('request logs', () => {
     expect(lines().at(-1)?.requestID).toBe('c-7');
   });
 
-  it('log 4xx at warn and 5xx at error, without secrets or request bodies', async () => {
+  it('log rejections and 4xx at warn and 5xx at error, without secrets or request bodies', async () => {
     const { app, tsa, raw, lines } = await loggedServer();
+    // A DER rejection is answered 200 (--der-rejection-status=rfc) but logged as a rejection.
     const rejected = await app.inject({ ...timestamp, payload: Buffer.from('30020500', 'hex') });
-    expect(rejected.statusCode).toBe(400);
+    expect(rejected.statusCode).toBe(200);
     expect(lines().at(-1)).toMatchObject({
       severity: 'WARN',
-      statusCode: 400,
+      message: 'request rejected',
+      statusCode: 200,
       failInfo: 'badDataFormat',
     });
 

@@ -80,7 +80,8 @@ const sha256Json = JSON.stringify({
 });
 
 interface Case {
-  server: 'default' | 'http201' | 'smallBody' | 'failingSigner' | 'noClock' | 'draining';
+  server:
+    'default' | 'goRejections' | 'http201' | 'smallBody' | 'failingSigner' | 'noClock' | 'draining';
   method: 'GET' | 'HEAD' | 'POST' | 'PUT';
   url: string;
   headers?: Record<string, string>;
@@ -111,6 +112,13 @@ const cases: Case[] = [
   },
   {
     server: 'default',
+    method: 'POST',
+    url: '/api/v1/timestamp',
+    headers: der,
+    payload: Buffer.from('3000', 'hex'),
+  },
+  {
+    server: 'goRejections',
     method: 'POST',
     url: '/api/v1/timestamp',
     headers: der,
@@ -186,6 +194,7 @@ let routeTree = '';
 beforeAll(async () => {
   const base = await createTestServer();
   servers.default = base.app;
+  servers.goRejections = (await createTestServer({ derRejectionStatus: 'go' })).app;
   servers.http201 = (await createTestServer({ useHttp201: true })).app;
   servers.smallBody = (await createTestServer({ maxRequestBodySize: 10 })).app;
   const failing = await createTestServer();

@@ -71,7 +71,7 @@ describe('parse(encode(request))', () => {
       hashParametersNull: fc.boolean(),
       hashedMessage: fc.uint8Array({ maxLength: 80 }),
       reqPolicy: oidArbitrary,
-      nonce: fc.bigInt({ min: -(1n << 255n), max: (1n << 255n) - 1n }),
+      nonce: fc.bigInt({ min: -(1n << 511n), max: (1n << 511n) - 1n }),
       certReq: fc.boolean(),
       extensions: fc.array(
         fc.record(
@@ -92,6 +92,7 @@ describe('parse(encode(request))', () => {
           version: parsed.version,
           hashAlgorithmOid: hex(parsed.hashAlgorithmOid),
           hashedMessage: hex(parsed.hashedMessage),
+          messageImprint: parsed.messageImprint && hex(parsed.messageImprint),
           reqPolicy: parsed.reqPolicy && hex(parsed.reqPolicy),
           nonce: parsed.nonce && hex(parsed.nonce),
           certReq: parsed.certReq,
@@ -100,6 +101,16 @@ describe('parse(encode(request))', () => {
           version: fields.version >= -128n && fields.version <= 127n ? fields.version : -1n,
           hashAlgorithmOid: hex(fields.hashAlgorithmOid),
           hashedMessage: hex(fields.hashedMessage),
+          // Kept as sent, to be copied into TSTInfo: NULL parameters stay NULL, absent stay absent.
+          messageImprint: hex(
+            sequence(
+              sequence(
+                tlv(Tag.OID, fields.hashAlgorithmOid),
+                ...(fields.hashParametersNull ? [Buffer.from([0x05, 0x00])] : []),
+              ),
+              tlv(Tag.OCTET_STRING, fields.hashedMessage),
+            ),
+          ),
           reqPolicy: fields.reqPolicy && hex(tlv(Tag.OID, fields.reqPolicy)),
           nonce: fields.nonce === undefined ? undefined : hex(integer(fields.nonce)),
           certReq: fields.certReq ?? false,

@@ -32,7 +32,7 @@ describe('secrets never reach the logs', () => {
         body,
       });
     expect((await post(grantableRequest())).status).toBe(200);
-    expect((await post(Buffer.from('garbage'))).status).toBe(400);
+    expect((await post(Buffer.from('garbage'))).status).toBe(200); // a DER rejection
     expect((await fetch(`${server.url}/nowhere`)).status).toBe(404);
     await server.waitForLine(/request rejected/);
     expect(await server.stop()).toBe(0);

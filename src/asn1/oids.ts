@@ -37,6 +37,9 @@ export const OID = {
   extKeyUsage: '2.5.29.37',
   anyExtendedKeyUsage: '2.5.29.37.0',
   timeStamping: '1.3.6.1.5.5.7.3.8',
+  // RFC 3739 qcStatements; ETSI EN 319 422 esi4-qtstStatement-1 inside claims an eIDAS-qualified token
+  qcStatements: '1.3.6.1.5.5.7.1.3',
+  esi4QtstStatement1: '0.4.0.19422.1.1',
   // sigstore's default TSA policy
   sigstoreTsaPolicy: '1.3.6.1.4.1.57264.2',
 } as const;

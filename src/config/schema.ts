@@ -185,7 +185,23 @@ export const SERVE_OPTIONS = {
     flag: 'allow-custom-extensions',
     kind: 'boolean',
     default: false,
-    description: 'copy request extensions into tokens instead of refusing them',
+    description:
+      'Go flag: copy non-critical request extensions of any OID into tokens (never critical, duplicate, non-DER or qcStatements ones); prefer --accepted-extension-oids',
+  }),
+  acceptedExtensionOids: option<readonly string[]>({
+    flag: 'accepted-extension-oids',
+    kind: 'list',
+    default: [],
+    description:
+      'non-critical request extensions copied into tokens (comma-separated OIDs); others are refused',
+  }),
+  derRejectionStatus: option({
+    flag: 'der-rejection-status',
+    kind: 'string',
+    default: 'rfc',
+    choices: ['rfc', 'go'],
+    description:
+      "HTTP status of refused DER requests: rfc answers 200 with the TimeStampResp (jarsigner then sees the failInfo), go the Go server's 400; 500/503 either way",
   }),
   maxRequestBodySize: option({
     flag: 'max-request-body-size',

@@ -117,7 +117,8 @@ export async function buildServer(deps: ServerDependencies) {
       ...(outcome?.cause ? { err: outcome.cause } : {}),
     };
     if (status >= 500) request.log.error(fields, 'request failed');
-    else if (status >= 400) request.log.warn(fields, 'request rejected');
+    // A DER rejection answered 200 (--der-rejection-status=rfc) is still a rejection.
+    else if (status >= 400 || outcome?.failInfo) request.log.warn(fields, 'request rejected');
     else request.log.info(fields, 'request completed');
   });
 

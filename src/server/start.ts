@@ -5,8 +5,13 @@ import { oid, toHex } from '../asn1/der.js';
 import type { ServeConfig } from '../config/schema.js';
 import { createSigner, type SignerDependencies } from '../signers/create-signer.js';
 import type { Signer } from '../signers/signer.js';
-import { TimestampAuthority, type IssuanceGuard } from '../tsp/authority.js';
+import {
+  TimestampAuthority,
+  type DerRejectionStatus,
+  type IssuanceGuard,
+} from '../tsp/authority.js';
 import { certificateValidityGuard } from '../tsp/certificate-validity-guard.js';
+import { acceptedExtensionSet, ANY_EXTENSION_WARNING } from '../tsp/extension-policy.js';
 import { keyMismatch, verifyCertChain } from '../x509/chain-rules.js';
 import { tsaKeyWarnings } from '../x509/csbr.js';
 import { trackCertificateValidity } from './certificate-validity-metric.js';
@@ -116,8 +121,10 @@ export async function createAuthority(
     policy: {
       acceptedPolicies: new Set(config.acceptedPolicyOids.map((dotted) => toHex(oid(dotted)))),
       allowCustomExtensions: config.allowCustomExtensions,
+      acceptedExtensions: acceptedExtensionSet(config.acceptedExtensionOids),
     },
     grantedStatus: config.useHttp201 ? 201 : 200,
+    derRejectionStatus: config.derRejectionStatus as DerRejectionStatus,
     guards,
   });
   const validity = certificateValidityGuard(
@@ -168,6 +175,7 @@ export async function startServer(
   if (config.disableNtpMonitoring && !worker) {
     logger.warn('NTP monitoring disabled: tokens are issued whatever the clock says');
   }
+  if (config.allowCustomExtensions && !worker) logger.warn(ANY_EXTENSION_WARNING);
   if (worker?.clockGate) authority.addGuard(worker.clockGate);
   const clock =
     config.disableNtpMonitoring || worker

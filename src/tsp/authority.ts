@@ -34,6 +34,14 @@ export interface IssueOutcome {
   cause?: unknown;
 }
 
+/**
+ * HTTP status of a refused DER request. `rfc`: 200 with the TimeStampResp for the client-caused
+ * refusals (jarsigner and the JDK's HttpTimestamper throw on any status >= 400 and never show the
+ * failInfo); `go`: the Go server's 400. timeNotAvailable (503) and systemFailure (500) keep their
+ * codes in both: clients that retry need them.
+ */
+export type DerRejectionStatus = 'rfc' | 'go';
+
 /** Refuses issuance while the TSA cannot vouch for its tokens (clock, certificate validity...). */
 export type IssuanceGuard = () => TimeStampRejection | undefined;
 
@@ -42,6 +50,8 @@ export interface AuthorityOptions {
   policy: RequestPolicy;
   /** HTTP status of a granted token (200, or 201 with --use-http-201). */
   grantedStatus?: number;
+  /** Default `rfc`. */
+  derRejectionStatus?: DerRejectionStatus;
   now?: () => number;
   serialNumber?: () => Uint8Array;
   guards?: IssuanceGuard[];
@@ -57,6 +67,7 @@ export class TimestampAuthority {
   readonly cancellable: boolean;
   private readonly policy: RequestPolicy;
   private readonly grantedStatus: number;
+  private readonly derRejectionStatus: DerRejectionStatus;
   private readonly now: () => number;
   private readonly nextSerialNumber: () => Uint8Array;
   private readonly guards: IssuanceGuard[];
@@ -66,6 +77,7 @@ export class TimestampAuthority {
     this.cancellable = options.profile.signer.cancellable === true;
     this.policy = options.policy;
     this.grantedStatus = options.grantedStatus ?? 200;
+    this.derRejectionStatus = options.derRejectionStatus ?? 'rfc';
     this.now = options.now ?? Date.now;
     this.nextSerialNumber = options.serialNumber ?? createSerialNumberSource();
     this.guards = [...(options.guards ?? [])];
@@ -123,7 +135,7 @@ export class TimestampAuthority {
         error instanceof TimeStampRejection
           ? error
           : Object.assign(reject.systemFailure(), { cause: error });
-      return rejectionOutcome(rejection, format, request);
+      return rejectionOutcome(rejection, format, request, this.derRejectionStatus);
     }
   }
 }
@@ -133,9 +145,12 @@ export function rejectionOutcome(
   rejection: TimeStampRejection,
   format: RequestFormat,
   request: AcceptedRequest | undefined,
+  derRejectionStatus: DerRejectionStatus = 'rfc',
 ): IssueOutcome {
+  const clientCaused = rejection.httpStatus < 500;
   const outcome: IssueOutcome = {
-    httpStatus: rejection.httpStatus,
+    httpStatus:
+      format === 'der' && clientCaused && derRejectionStatus === 'rfc' ? 200 : rejection.httpStatus,
     contentType: format === 'der' ? TIMESTAMP_REPLY : JSON_TYPE,
     body:
       format === 'der'

@@ -96,7 +96,7 @@ function readFields(document: { [key: string]: JsonValue }): JsonFields {
     }
     const value = BigInt(nonce.text);
     if (integerContent(value).length > MAX_NONCE_OCTETS)
-      throw reject.malformed('nonce longer than 32 octets');
+      throw reject.malformed(`nonce longer than ${MAX_NONCE_OCTETS} octets`);
     fields.nonce = value;
   }
   return fields;

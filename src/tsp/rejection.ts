@@ -63,11 +63,18 @@ export const reject = {
       GO_MESSAGES.generic,
       'unsupported hash algorithm: use SHA-256, SHA-384 or SHA-512',
     ),
+  hashParameters: () =>
+    new TimeStampRejection(
+      'badAlg',
+      400,
+      GO_MESSAGES.generic,
+      'hash algorithm parameters must be absent or NULL',
+    ),
   digestLength: () => new TimeStampRejection('badDataFormat', 400, GO_MESSAGES.digestLength),
   unacceptedPolicy: () =>
     new TimeStampRejection('unacceptedPolicy', 400, GO_MESSAGES.unacceptedPolicy),
-  unacceptedExtension: () =>
-    new TimeStampRejection('unacceptedExtension', 400, GO_MESSAGES.unacceptedExtension),
+  unacceptedExtension: (detail?: string) =>
+    new TimeStampRejection('unacceptedExtension', 400, GO_MESSAGES.unacceptedExtension, detail),
   jsonTooLarge: () => new TimeStampRejection('badDataFormat', 400, GO_MESSAGES.jsonTooLarge),
   oidTooLong: () => new TimeStampRejection('badDataFormat', 400, GO_MESSAGES.oidTooLong),
   timeNotAvailable: (detail: string) =>

@@ -5,15 +5,24 @@ import {
   contextTag,
   DerError,
   DerSequenceReader,
+  NULL,
   readBoolean,
   readExactly,
   Tag,
   toHex,
 } from '../asn1/der.js';
+import {
+  checkExtensions,
+  type ExtensionPolicy,
+  type RequestExtension,
+} from './extension-policy.js';
 import { reject } from './rejection.js';
 
-/** Largest nonce accepted, in octets (a 256-bit nonce; RFC 3161 suggests 64 bits). */
-export const MAX_NONCE_OCTETS = 32;
+/**
+ * Largest nonce accepted, in INTEGER content octets. RFC 3161 sets no limit and suggests 64 bits;
+ * a positive 256-bit nonce takes 33 octets when its top bit is set, so allow room for 512 bits.
+ */
+export const MAX_NONCE_OCTETS = 64;
 /** Largest OID accepted in a request, in content octets (bounds work on hostile input). */
 export const MAX_OID_OCTETS = 128;
 
@@ -25,7 +34,14 @@ export interface TimeStampReq {
   version: bigint;
   /** Content octets of messageImprint.hashAlgorithm.algorithm. */
   hashAlgorithmOid: Uint8Array;
+  /** The hash AlgorithmIdentifier's parameters TLV, when present (DER: only NULL is accepted). */
+  hashParameters?: Uint8Array;
   hashedMessage: Uint8Array;
+  /**
+   * The whole messageImprint TLV as received, copied into TSTInfo byte for byte (RFC 3161
+   * section 2.4.2: absent parameters stay absent, NULL stays NULL). JSON requests have none.
+   */
+  messageImprint?: Uint8Array;
   /** The whole reqPolicy OID TLV. */
   reqPolicy?: Uint8Array;
   /** The whole nonce INTEGER TLV. */
@@ -70,17 +86,27 @@ function parseFields(der: Uint8Array): TimeStampReq {
   const version =
     versionContent.length === 1 ? BigInt(((versionContent[0] as number) << 24) >> 24) : -1n;
 
-  const messageImprint = new DerSequenceReader(fields.next(Tag.SEQUENCE).value);
+  const imprint = fields.next(Tag.SEQUENCE);
+  const messageImprint = new DerSequenceReader(imprint.value);
   const algorithm = new DerSequenceReader(messageImprint.next(Tag.SEQUENCE).value);
   const hashAlgorithmOid = readOid(algorithm.next(Tag.OID).value);
-  // Parameters: absent or NULL (RFC 5754 section 2); nothing else.
-  const parameters = algorithm.optional(Tag.NULL);
-  if (parameters && parameters.value.length !== 0) throw new DerError('NULL with content');
+  // Parameters: any one element here; checkTimeStampReq refuses all but NULL (badAlg, as OpenSSL).
+  const parameters = algorithm.done ? undefined : algorithm.next();
+  if (parameters?.tag === Tag.NULL && parameters.value.length !== 0) {
+    throw new DerError('NULL with content');
+  }
   algorithm.end();
   const hashedMessage = messageImprint.next(Tag.OCTET_STRING).value;
   messageImprint.end();
 
-  const request: TimeStampReq = { version, hashAlgorithmOid, hashedMessage, certReq: false };
+  const request: TimeStampReq = {
+    version,
+    hashAlgorithmOid,
+    hashedMessage,
+    messageImprint: imprint.bytes,
+    certReq: false,
+  };
+  if (parameters) request.hashParameters = parameters.bytes;
   const reqPolicy = fields.optional(Tag.OID);
   if (reqPolicy) {
     readOid(reqPolicy.value);
@@ -89,7 +115,8 @@ function parseFields(der: Uint8Array): TimeStampReq {
   const nonce = fields.optional(Tag.INTEGER);
   if (nonce) {
     checkIntegerContent(nonce.value);
-    if (nonce.value.length > MAX_NONCE_OCTETS) throw new DerError('nonce longer than 32 octets');
+    if (nonce.value.length > MAX_NONCE_OCTETS)
+      throw new DerError(`nonce longer than ${MAX_NONCE_OCTETS} octets`);
     request.nonce = nonce.bytes;
   }
   // An explicit FALSE is not DER (DEFAULT values are omitted) but some clients send it.
@@ -97,7 +124,7 @@ function parseFields(der: Uint8Array): TimeStampReq {
   if (certReq) request.certReq = readBoolean(certReq);
   const extensions = fields.optional(contextTag(0, true));
   if (extensions) {
-    checkExtensions(extensions.value);
+    readExtensions(extensions.value);
     request.extensions = extensions.value;
   }
   fields.end();
@@ -110,30 +137,39 @@ function readOid(content: Uint8Array): Uint8Array {
   return content;
 }
 
-/** Extension ::= SEQUENCE { extnID OID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING } */
-function checkExtensions(content: Uint8Array): void {
+/**
+ * Extension ::= SEQUENCE { extnID OID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }
+ * Throws a DerError on anything else; an explicit FALSE is read (and refused by the policy).
+ */
+function readExtensions(content: Uint8Array): RequestExtension[] {
   const list = new DerSequenceReader(content);
   if (list.done) throw new DerError('empty extensions');
+  const extensions: RequestExtension[] = [];
   while (!list.done) {
     const extension = new DerSequenceReader(list.next(Tag.SEQUENCE).value);
-    readOid(extension.next(Tag.OID).value);
-    const critical = extension.optional(Tag.BOOLEAN);
-    if (critical) readBoolean(critical);
+    const oid = readOid(extension.next(Tag.OID).value);
+    const criticalElement = extension.optional(Tag.BOOLEAN);
+    const critical = criticalElement ? readBoolean(criticalElement) : false;
     extension.next(Tag.OCTET_STRING);
     extension.end();
+    extensions.push({
+      oid,
+      critical,
+      explicitNonCritical: criticalElement !== undefined && !critical,
+    });
   }
+  return extensions;
 }
 
 /** What the TSA accepts, beyond the request's syntax. */
-export interface RequestPolicy {
+export interface RequestPolicy extends ExtensionPolicy {
   /** Hex of the DER TLVs of the accepted reqPolicy OIDs. */
   acceptedPolicies: ReadonlySet<string>;
-  allowCustomExtensions: boolean;
 }
 
 /**
- * Applies the request rules in the Go server's order: version, hash (weak, unsupported, digest
- * length), policy, extensions. Throws the matching TimeStampRejection.
+ * Applies the request rules in the Go server's order: version, hash (weak, unsupported, parameters,
+ * digest length), policy, extensions. Throws the matching TimeStampRejection.
  */
 export function checkTimeStampReq(request: TimeStampReq, policy: RequestPolicy): AcceptedRequest {
   if (request.version !== 1n) throw reject.badVersion();
@@ -143,10 +179,21 @@ export function checkTimeStampReq(request: TimeStampReq, policy: RequestPolicy):
       ? reject.weakHash()
       : reject.unsupportedHash();
   }
+  // OpenSSL's order and answer: parameters other than NULL are a bad algorithm, not bad data.
+  if (request.hashParameters && !NULL.equals(request.hashParameters)) {
+    throw reject.hashParameters();
+  }
   if (request.hashedMessage.length !== hash.length) throw reject.digestLength();
   if (request.reqPolicy && !policy.acceptedPolicies.has(toHex(request.reqPolicy))) {
     throw reject.unacceptedPolicy();
   }
-  if (request.extensions && !policy.allowCustomExtensions) throw reject.unacceptedExtension();
+  if (request.extensions) {
+    try {
+      checkExtensions(readExtensions(request.extensions), policy);
+    } catch (error) {
+      if (error instanceof DerError) throw reject.malformed(error.message);
+      throw error;
+    }
+  }
   return { ...request, hash };
 }

@@ -136,11 +136,13 @@ export class TokenEncoder {
     const parts: (Uint8Array | DerParts)[] = [
       V1,
       request.reqPolicy ?? this.defaultPolicy,
-      wrap(
-        Tag.SEQUENCE,
-        request.hash.identifierWithNull,
-        wrap(Tag.OCTET_STRING, request.hashedMessage),
-      ),
+      // The request's messageImprint byte for byte (RFC 3161 section 2.4.2); JSON has none: NULL.
+      request.messageImprint ??
+        wrap(
+          Tag.SEQUENCE,
+          request.hash.identifierWithNull,
+          wrap(Tag.OCTET_STRING, request.hashedMessage),
+        ),
       unsignedInteger(fields.serialNumber),
       this.timeEncodings(fields.genTime).genTime,
       this.accuracy,

@@ -129,14 +129,15 @@ describe('Go api_test.go cases (reference 12.1)', () => {
       encodeRequest({
         digest,
         policy: '1.2.3.4.5',
-        extensions: [{ oid: '1.2.3.4', critical: true, value: Buffer.of(1, 2, 3, 4) }],
+        // Non-critical: critical extensions are always refused (README, Requests and rejections).
+        extensions: [{ oid: '1.2.3.4', value: Buffer.of(1, 2, 3, 4) }],
       }),
     );
     expect(decoded?.tstInfo?.policy).toBe('1.2.3.4.5');
     const extensions = decoded?.tstInfo?.extensions ?? [];
     expect(extensions).toHaveLength(1);
     expect(extensions[0]?.extnID).toBe('1.2.3.4');
-    expect(extensions[0]?.critical).toBe(true);
+    expect(extensions[0]?.critical).toBe(false);
     expect(Buffer.from(extensions[0]?.extnValue.valueBlock.valueHexView ?? [])).toEqual(
       Buffer.of(1, 2, 3, 4),
     );

@@ -353,7 +353,8 @@ describe('timestamp-cli end to end against a running server (reference 12.3)', (
       'refused.tsr',
     ]);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/error getting timestamp: HTTP 400: .*policy/i);
+    // The server answers the refusal with HTTP 200 and a rejection TimeStampResp.
+    expect(refused.stderr).toMatch(/error getting timestamp: the request is rejected: .*policy/i);
   });
 
   it('takes the server from TIMESTAMP_TIMESTAMP_SERVER, --timestamp-server, or a --config file', async () => {

@@ -16,6 +16,8 @@ export interface RequestFields {
   hashAlgorithmOid: Uint8Array;
   /** Encode the AlgorithmIdentifier's parameters as NULL (openssl does) or omit them. */
   hashParametersNull: boolean;
+  /** A raw parameters TLV instead (other than NULL: refused as badAlg). */
+  hashParameters?: Uint8Array;
   hashedMessage: Uint8Array;
   /** Content octets of the policy OID. */
   reqPolicy?: Uint8Array;
@@ -35,7 +37,7 @@ export interface RequestFields {
 export function encodeTimeStampReq(fields: RequestFields): Buffer {
   const algorithm = sequence(
     tlv(Tag.OID, fields.hashAlgorithmOid),
-    ...(fields.hashParametersNull ? [NULL] : []),
+    ...(fields.hashParameters ? [fields.hashParameters] : fields.hashParametersNull ? [NULL] : []),
   );
   const parts: Uint8Array[] = [
     integer(fields.version),

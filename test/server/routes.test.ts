@@ -1,6 +1,20 @@
 import { X509Certificate } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { decodeResponse } from '../helpers/decode.js';
+import pino from 'pino';
+import type * as pkijs from 'pkijs';
+import {
+  integer,
+  octetString,
+  oid,
+  oidContent as encodeOid,
+  sequence,
+} from '../../src/asn1/der.js';
+import { OID } from '../../src/asn1/oids.js';
+import { resolveServeConfig } from '../../src/config/resolve.js';
+import { startServer } from '../../src/server/start.js';
+import { reject, type TimeStampRejection } from '../../src/tsp/rejection.js';
+import { decodeResponse, nonceOf } from '../helpers/decode.js';
+import { encodeTimeStampReq } from '../helpers/encode-request.js';
 import { encodeRequest, sha256 } from '../helpers/requests.js';
 import { createTestServer } from '../helpers/tsa.js';
 
@@ -203,6 +217,15 @@ describe('routes', () => {
   describe('DER rejections', () => {
     const post = (payload: Buffer) =>
       server.app.inject({ method: 'POST', url: '/api/v1/timestamp', headers: TSQ, payload });
+    let goServer: TestServer;
+    /** What a guard on both servers refuses issuance with, while set. */
+    let forced: TimeStampRejection | undefined;
+    beforeAll(async () => {
+      goServer = await createTestServer({ derRejectionStatus: 'go' });
+      for (const tsa of [server, goServer]) tsa.authority.addGuard(() => forced);
+    });
+    const postGo = (payload: Buffer) =>
+      goServer.app.inject({ method: 'POST', url: '/api/v1/timestamp', headers: TSQ, payload });
     const valid = encodeRequest({ nonce: 7n, certReq: true });
     const generic = 'Error generating timestamp response';
 
@@ -268,23 +291,170 @@ describe('routes', () => {
         'unacceptedExtension',
         'unaccepted extension: requested extensions are not supported by the TSA',
       ],
-      ['a 33-octet nonce', encodeRequest({ nonce: 1n << 260n }), 'badDataFormat', generic],
+      ['a 65-octet nonce', encodeRequest({ nonce: 1n << 512n }), 'badDataFormat', generic],
+      [
+        'hash parameters other than NULL',
+        sequence(
+          integer(1),
+          sequence(sequence(oid(OID.sha256), oid('1.2.3')), octetString(sha256('hello'))),
+        ),
+        'badAlg',
+        generic,
+      ],
     ] as const)('rejects %s', async (_name, payload, failInfo, message) => {
-      const response = await post(payload);
-      expect(response.statusCode).toBe(400);
-      expect(response.headers['content-type']).toBe('application/timestamp-reply');
-      const decoded = decodeResponse(response.rawPayload);
-      expect(decoded.status).toBe(2);
-      expect(decoded.failInfo).toEqual([failInfo]);
-      expect(decoded.statusStrings[0]).toBe(message);
-      expect(decoded.tstInfo).toBeUndefined();
+      // Default (--der-rejection-status=rfc): HTTP 200; with =go the Go server's 400. Same body.
+      const responses = [await post(payload), await postGo(payload)];
+      expect(responses.map((response) => response.statusCode)).toEqual([200, 400]);
+      for (const response of responses) {
+        expect(response.headers['content-type']).toBe('application/timestamp-reply');
+        const decoded = decodeResponse(response.rawPayload);
+        expect(decoded.status).toBe(2);
+        expect(decoded.failInfo).toEqual([failInfo]);
+        expect(decoded.statusStrings[0]).toBe(message);
+        expect(decoded.tstInfo).toBeUndefined();
+      }
     });
 
-    it('accepts a nonce of exactly 32 octets and a hash without NULL parameters', async () => {
-      const response = await post(
-        encodeRequest({ nonce: (1n << 255n) - 1n, noNullParameters: true }),
-      );
+    it('keeps 503 + Retry-After and 500 for DER clients in both modes', async () => {
+      const cases = [
+        [reject.timeNotAvailable('clock drifted'), 503, 'timeNotAvailable'],
+        [reject.systemFailure(), 500, 'systemFailure'],
+      ] as const;
+      try {
+        for (const [rejection, status, failInfo] of cases) {
+          forced = rejection;
+          for (const response of [await post(valid), await postGo(valid)]) {
+            expect(response.statusCode).toBe(status);
+            if (status === 503) expect(response.headers['retry-after']).toBe('10');
+            expect(decodeResponse(response.rawPayload).failInfo).toEqual([failInfo]);
+          }
+        }
+      } finally {
+        forced = undefined;
+      }
+    });
+
+    it.each([
+      ['33 octets (a 256-bit nonce with its top bit set)', (1n << 256n) - 1n],
+      ['exactly 64 octets', (1n << 511n) - 1n],
+    ])('accepts and echoes a nonce of %s', async (_name, nonce) => {
+      const response = await post(encodeRequest({ nonce }));
       expect(response.statusCode).toBe(200);
+      const tstInfo = decodeResponse(response.rawPayload).tstInfo as pkijs.TSTInfo;
+      expect(nonceOf(tstInfo)).toBe(nonce);
+    });
+
+    it.each([
+      ['absent', true, '300b0609608648016503040201'],
+      ['NULL', false, '300d06096086480165030402010500'],
+    ])(
+      'copies the messageImprint byte for byte: %s parameters stay so',
+      async (_name, noNullParameters, algorithmHex) => {
+        const request = encodeRequest({ noNullParameters });
+        const response = await post(request);
+        expect(response.statusCode).toBe(200);
+        const { tstInfoDer } = decodeResponse(response.rawPayload);
+        const imprint = Buffer.concat([
+          Buffer.from(algorithmHex, 'hex'),
+          Buffer.of(0x04, 0x20),
+          sha256('hello'),
+        ]);
+        const expected = Buffer.concat([Buffer.of(0x30, imprint.length), imprint]);
+        expect(request.includes(expected)).toBe(true);
+        expect(Buffer.from(tstInfoDer as Uint8Array).includes(expected)).toBe(true);
+      },
+    );
+  });
+
+  describe('extensions', () => {
+    const QC = '1.3.6.1.5.5.7.1.3';
+    const ext = (oid: string, critical?: boolean) => ({
+      oid: encodeOid(oid),
+      ...(critical === undefined ? {} : { critical }),
+      value: Buffer.of(0x04, 0x01, 0x2a),
+    });
+    // esi4-qtstStatement-1 (0.4.0.19422.1.1) in a QCStatements SEQUENCE: the eIDAS qualified claim.
+    const qcValue = sequence(sequence(oid(OID.esi4QtstStatement1)));
+    const requestWith = (extensions: Parameters<typeof encodeTimeStampReq>[0]['extensions']) =>
+      encodeTimeStampReq({
+        version: 1n,
+        hashAlgorithmOid: encodeOid('2.16.840.1.101.3.4.2.1'),
+        hashParametersNull: true,
+        hashedMessage: sha256('hello'),
+        ...(extensions ? { extensions } : {}),
+      });
+    let listed: TestServer;
+    let anyOid: TestServer;
+    beforeAll(async () => {
+      listed = await createTestServer({ acceptedExtensionOids: ['1.2.3.4', '2.999.5'] });
+      anyOid = await createTestServer({ allowCustomExtensions: true });
+    });
+    const send = (tsa: TestServer, payload: Buffer) =>
+      tsa.app.inject({ method: 'POST', url: '/api/v1/timestamp', headers: TSQ, payload });
+
+    it.each([
+      ['a critical extension on the allow-list', [ext('1.2.3.4', true)]],
+      ['an unknown critical extension', [ext('1.9.9.9', true)]],
+      ['a duplicate extension OID', [ext('1.2.3.4'), ext('1.2.3.4')]],
+      ['an explicit critical FALSE (not DER)', [ext('1.2.3.4', false)]],
+      ['qcStatements claiming esi4-qtstStatement-1', [{ oid: encodeOid(QC), value: qcValue }]],
+    ])('refuses %s with unacceptedExtension, whatever is allowed', async (_name, extensions) => {
+      for (const tsa of [server, listed, anyOid]) {
+        const response = await send(tsa, requestWith(extensions));
+        const decoded = decodeResponse(response.rawPayload);
+        expect(decoded.status).toBe(2);
+        expect(decoded.failInfo).toEqual(['unacceptedExtension']);
+      }
+    });
+
+    it('copies a non-critical extension on the allow-list and refuses one that is not', async () => {
+      const granted = decodeResponse(
+        (await send(listed, requestWith([ext('1.2.3.4')]))).rawPayload,
+      );
+      expect(granted.status).toBe(0);
+      expect(granted.tstInfo?.extensions?.map((e) => e.extnID)).toEqual(['1.2.3.4']);
+      const refused = decodeResponse(
+        (await send(listed, requestWith([ext('1.2.3.5')]))).rawPayload,
+      );
+      expect(refused.failInfo).toEqual(['unacceptedExtension']);
+    });
+
+    it('--allow-custom-extensions copies non-critical extensions of any OID', async () => {
+      const extensions = [ext('1.2.3.5'), ext('2.999.1')];
+      const decoded = decodeResponse((await send(anyOid, requestWith(extensions))).rawPayload);
+      expect(decoded.status).toBe(0);
+      expect(decoded.tstInfo?.extensions?.map((e) => [e.extnID, e.critical])).toEqual([
+        ['1.2.3.5', false],
+        ['2.999.1', false],
+      ]);
+    });
+
+    it('--allow-custom-extensions warns once at start-up, naming what it allows', async () => {
+      const lines: string[] = [];
+      const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
+      const running = await startServer(
+        resolveServeConfig({
+          port: 0,
+          metricsPort: 0,
+          disableNtpMonitoring: true,
+          allowCustomExtensions: true,
+        }),
+        logger,
+      );
+      await running.close();
+      const warnings = lines
+        .map((line) => JSON.parse(line) as { level: number; msg: string })
+        .filter((line) => line.msg.includes('--allow-custom-extensions'));
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]?.level).toBe(40);
+      expect(warnings[0]?.msg).toMatch(/any non-critical request extension, whatever its OID/);
+      expect(warnings[0]?.msg).toMatch(/except qcStatements \(1\.3\.6\.1\.5\.5\.7\.1\.3\)/);
+    });
+
+    it('refuses qcStatements in --accepted-extension-oids at start-up', async () => {
+      await expect(createTestServer({ acceptedExtensionOids: [QC] })).rejects.toThrow(
+        /qcStatements .* are never accepted/,
+      );
     });
   });
 
@@ -397,6 +567,21 @@ describe('routes', () => {
         payload: body,
       });
       expect(response.statusCode).toBe(400);
+    });
+
+    it('accepts a 256-bit nonce with its top bit set and 64-octet nonces, refuses 65 octets', async () => {
+      for (const nonce of [(1n << 256n) - 1n, (1n << 511n) - 1n]) {
+        const response = await postJson(
+          `{"artifactHash":"${hash}","hashAlgorithm":"sha256","nonce":${nonce}}`,
+        );
+        expect(response.statusCode).toBe(200);
+        expect(nonceOf(decodeResponse(response.rawPayload).tstInfo as pkijs.TSTInfo)).toBe(nonce);
+      }
+      const refused = await postJson(
+        `{"artifactHash":"${hash}","hashAlgorithm":"sha256","nonce":${1n << 511n}}`,
+      );
+      expect(refused.statusCode).toBe(400);
+      expect(refused.json()).toEqual({ code: 400, message: 'Error generating timestamp response' });
     });
 
     it('treats __proto__ keys as plain data', async () => {

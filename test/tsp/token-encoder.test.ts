@@ -51,7 +51,8 @@ function pkijsResponse(
     version: 1,
     policy: request.reqPolicy ? toDotted(request.reqPolicy) : OID.sigstoreTsaPolicy,
     messageImprint: new pkijs.MessageImprint({
-      hashAlgorithm: algorithm(request.hash.oid, true),
+      // The request's parameters: absent stays absent, NULL stays NULL (RFC 3161 section 2.4.2).
+      hashAlgorithm: algorithm(request.hash.oid, request.hashParameters !== undefined),
       hashedMessage: new asn1js.OctetString({ valueHex: view(request.hashedMessage) }),
     }),
     serialNumber: asn1js.Integer.fromBigInt(BigInt(`0x${toHex(inputs.serialNumber)}`)),
@@ -139,16 +140,17 @@ const arbitraryRequest = fc.record({
   policy: fc.option(fc.constantFrom(OID.sigstoreTsaPolicy, '1.2.3.4', '2.999.1234567.8'), {
     nil: undefined,
   }),
-  nonce: fc.option(fc.bigInt({ min: -(1n << 255n), max: (1n << 255n) - 1n }), { nil: undefined }),
+  noNullParameters: fc.boolean(),
+  nonce: fc.option(fc.bigInt({ min: -(1n << 511n), max: (1n << 511n) - 1n }), { nil: undefined }),
   certReq: fc.boolean(),
+  // Accepted extensions: non-critical, one per OID.
   extensions: fc.option(
-    fc.array(
+    fc.uniqueArray(
       fc.record({
-        oid: fc.constantFrom('1.2.3.4', '1.3.6.1.4.1.99999.1'),
-        critical: fc.boolean(),
+        oid: fc.constantFrom('1.2.3.4', '1.3.6.1.4.1.99999.1', '2.999.7'),
         value: fc.uint8Array({ maxLength: 40 }),
       }),
-      { minLength: 1, maxLength: 3 },
+      { minLength: 1, maxLength: 3, selector: (extension) => extension.oid },
     ),
     { nil: undefined },
   ),

@@ -10,8 +10,8 @@ export function userAgent(): string {
 }
 
 /**
- * POSTs a DER TimeStampReq and returns the TimeStampResp bytes of a 200 or 201 answer. Any other
- * answer becomes an error carrying the server's reason (JSON message or RFC 3161 statusString).
+ * POSTs a DER TimeStampReq and returns the TimeStampResp bytes of a 200 or 201 answer that is not
+ * a rejection. Any other answer becomes an error carrying the server's reason (JSON message or RFC 3161 statusString).
  */
 export async function requestTimestamp(
   server: string,
@@ -37,8 +37,24 @@ export async function requestTimestamp(
     );
   }
   const body = Buffer.from(await response.arrayBuffer());
-  if (response.status === 200 || response.status === 201) return body;
+  if (response.status === 200 || response.status === 201) {
+    // A refused request may come with 200 and a rejection TimeStampResp (our server's default).
+    const refusal = rejectionOf(body);
+    if (refusal) throw new CliError(`error getting timestamp: ${refusal}`);
+    return body;
+  }
   throw new CliError(`error getting timestamp: HTTP ${response.status}: ${reasonOf(body)}`);
+}
+
+/** The reason of a TimeStampResp whose status is rejection (or waiting, revocation...). */
+function rejectionOf(body: Buffer): string | undefined {
+  try {
+    parseTimestampResponse(body);
+  } catch (error) {
+    if (error instanceof VerificationError && error.message.startsWith('the request is rejected'))
+      return error.message;
+  }
+  return undefined;
 }
 
 function reasonOf(body: Buffer): string {

@@ -4,6 +4,7 @@ import type { ClockMonitor, ClockStatus } from '../../clock/clock-monitor.js';
 import { createClockMonitor } from '../../clock/start-clock-monitor.js';
 import type { ServeConfig } from '../../config/schema.js';
 import { createMemoryKeyMaterial } from '../../signers/memory.js';
+import { ANY_EXTENSION_WARNING } from '../../tsp/extension-policy.js';
 import { listenAs } from '../listen-error.js';
 import { metricsListenerFlags, startMetricsListener } from '../metrics-listener.js';
 import { TOKEN_ACCURACY_SECONDS } from '../start.js';
@@ -64,6 +65,7 @@ export async function startCluster(
       if (worker?.isConnected()) worker.send({ type: 'tsa:clock', status } satisfies ClockMessage);
     }
   };
+  if (config.allowCustomExtensions) logger.warn(ANY_EXTENSION_WARNING);
   if (config.disableNtpMonitoring) {
     logger.warn('NTP monitoring disabled: tokens are issued whatever the clock says');
   } else {

@@ -9,6 +9,7 @@ import { resolveServeConfig } from '../../src/config/resolve.js';
 import { startServer, type RunningServer } from '../../src/server/start.js';
 import { encodePem } from '../../src/x509/pem.js';
 import { openssl, tempDir } from '../helpers/openssl.js';
+import { KEYSTORE_PASS, makeUnsignedJar } from '../helpers/jar.js';
 import { silentLogger } from '../helpers/tsa.js';
 
 const run = promisify(execFile);
@@ -34,38 +35,14 @@ describe('other RFC 3161 clients', () => {
   });
 
   it('jarsigner timestamps a jar and verifies the TSA chain to our root', async () => {
-    const pass = ['-storepass', 'changeit'];
     const cwd = dir.dir;
-    await run(
-      'keytool',
-      [
-        '-genkeypair',
-        '-alias',
-        'signer',
-        '-keyalg',
-        'EC',
-        '-groupname',
-        'secp256r1',
-        '-keystore',
-        'ks.p12',
-        '-storetype',
-        'PKCS12',
-        ...pass,
-        '-dname',
-        'CN=Jar Signer',
-        '-validity',
-        '30',
-      ],
-      { cwd },
-    );
-    dir.write('a.txt', 'hello\n');
-    await run('jar', ['cf', 'app.jar', 'a.txt'], { cwd });
+    await makeUnsignedJar(cwd);
     await run(
       'jarsigner',
       [
         '-keystore',
         'ks.p12',
-        ...pass,
+        ...KEYSTORE_PASS,
         '-tsa',
         `${server.url}/api/v1/timestamp`,
         'app.jar',
@@ -86,13 +63,13 @@ describe('other RFC 3161 clients', () => {
         'trust.p12',
         '-storetype',
         'PKCS12',
-        ...pass,
+        ...KEYSTORE_PASS,
       ],
       { cwd },
     );
     const { stdout } = await run(
       'jarsigner',
-      ['-verify', '-verbose', '-certs', '-keystore', 'trust.p12', ...pass, 'app.jar'],
+      ['-verify', '-verbose', '-certs', '-keystore', 'trust.p12', ...KEYSTORE_PASS, 'app.jar'],
       { cwd },
     );
     expect(stdout).toMatch(/Timestamped by "CN=Test TSA Timestamping, O=local"/);

@@ -10,10 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../../src/config/resolve.js';
 import { startServer, type RunningServer } from '../../src/server/start.js';
 import { tempDir } from '../helpers/openssl.js';
+import { KEYSTORE_PASS, makeUnsignedJar } from '../helpers/jar.js';
 import { silentLogger } from '../helpers/tsa.js';
 
 const run = promisify(execFile);
-const pass = ['-storepass', 'changeit'];
 
 describe('jarsigner and a refused request', () => {
   const servers: Partial<Record<'rfc' | 'go', RunningServer>> = {};
@@ -31,30 +31,7 @@ describe('jarsigner and a refused request', () => {
       );
     }
     const cwd = dir.dir;
-    await run(
-      'keytool',
-      [
-        '-genkeypair',
-        '-alias',
-        'signer',
-        '-keyalg',
-        'EC',
-        '-groupname',
-        'secp256r1',
-        '-keystore',
-        'ks.p12',
-        '-storetype',
-        'PKCS12',
-        ...pass,
-        '-dname',
-        'CN=Jar Signer',
-        '-validity',
-        '30',
-      ],
-      { cwd },
-    );
-    dir.write('a.txt', 'hello\n');
-    await run('jar', ['cf', 'app.jar', 'a.txt'], { cwd });
+    await makeUnsignedJar(cwd);
   });
   afterAll(async () => {
     for (const server of Object.values(servers)) await server.close();
@@ -69,7 +46,7 @@ describe('jarsigner and a refused request', () => {
         [
           '-keystore',
           'ks.p12',
-          ...pass,
+          ...KEYSTORE_PASS,
           '-tsa',
           `${server.url}/api/v1/timestamp`,
           '-tsapolicyid',

@@ -35,10 +35,11 @@ const LEAVES: readonly string[] = ['metrics', 'version.ts'];
  * Layers apart from the stack: what each may import, and who may import it. verify/ is the
  * verification library (the package's public API), independent of the TSA that issues tokens.
  */
-const APART: Readonly<Record<string, { imports: readonly string[]; importedBy: readonly string[] }>> =
-  {
-    verify: { imports: [], importedBy: ['cli', 'index.ts'] },
-  };
+const APART: Readonly<
+  Record<string, { imports: readonly string[]; importedBy: readonly string[] }>
+> = {
+  verify: { imports: [], importedBy: ['cli', 'index.ts'] },
+};
 
 const SRC = resolve(import.meta.dirname, '../../src');
 
@@ -89,7 +90,10 @@ function violation(from: string, to: string): string | undefined {
   const apartFrom = APART[from];
   if (apartFrom) return apartFrom.imports.includes(to) ? undefined : `${from} may not import ${to}`;
   const apartTo = APART[to];
-  if (apartTo) return apartTo.importedBy.includes(from) ? undefined : `only ${apartTo.importedBy.join(', ')} may import ${to}`;
+  if (apartTo)
+    return apartTo.importedBy.includes(from)
+      ? undefined
+      : `only ${apartTo.importedBy.join(', ')} may import ${to}`;
   const fromRow = rowOf(from);
   const toRow = rowOf(to);
   if (fromRow === undefined) return `layer ${from} is not in the layer table`;

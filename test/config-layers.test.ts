@@ -6,7 +6,8 @@ import { parseByteSize, parseDuration } from '../src/config/duration.js';
 import { loadServeConfig } from '../src/config/load.js';
 import { formatConfig, MASK } from '../src/config/print-config.js';
 import { ConfigError, resolveServeConfig } from '../src/config/resolve.js';
-import { SERVE_OPTIONS, type OptionSpec } from '../src/config/schema.js';
+import type { OptionSpec } from '../src/config/option-spec.js';
+import { SERVE_OPTIONS } from '../src/config/schema.js';
 import { tempDir } from './helpers/openssl.js';
 import { runCli } from './helpers/spawn-server.js';
 

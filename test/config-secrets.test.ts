@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadServeConfig } from '../src/config/load.js';
 import { ConfigError, parseOptionValue } from '../src/config/resolve.js';
-import { SERVE_OPTIONS, type OptionKind, type OptionSpec } from '../src/config/schema.js';
+import type { OptionKind, OptionSpec } from '../src/config/option-spec.js';
+import { SERVE_OPTIONS } from '../src/config/schema.js';
 import { tempDir } from './helpers/openssl.js';
 import { runCli } from './helpers/spawn-server.js';
 

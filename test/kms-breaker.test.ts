@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { registry } from '../src/server/metrics.js';
+import { registry } from '../src/metrics/registry.js';
 import { startFakeAwsKms } from './fakes/aws-kms.js';
 import { signerFailureCounts, watchUnhandledRejections } from './helpers/fault-tsa.js';
 import { openssl, tempDir } from './helpers/openssl.js';

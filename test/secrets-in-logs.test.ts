@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SERVE_OPTIONS, type OptionSpec } from '../src/config/schema.js';
+import type { OptionSpec } from '../src/config/option-spec.js';
+import { SERVE_OPTIONS } from '../src/config/schema.js';
 import { grantableRequest } from './helpers/seeds.js';
 import { spawnServer, type SpawnedServer } from './helpers/spawn-logged-server.js';
 

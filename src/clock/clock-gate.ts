@@ -1,4 +1,4 @@
-import type { IssuanceGuard } from '../tsp/authority.js';
+import type { IssuanceGuard } from '../tsp/guards.js';
 import { reject } from '../tsp/rejection.js';
 import type { ClockMonitor } from './clock-monitor.js';
 

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram } from 'prom-client';
-import { registry } from '../server/metrics.js';
+import { registry } from '../metrics/registry.js';
 
 /** The Go server's NTP metrics (latency in seconds, where Go recorded nanoseconds). */
 export const ntpLatency = new Histogram({

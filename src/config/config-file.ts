@@ -2,7 +2,8 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseDocument, type YAMLError } from 'yaml';
 import { ConfigError, type ConfigLayer, type ConfigValues } from './resolve.js';
-import { SERVE_OPTIONS, type OptionSpec, type ServeOptionName } from './schema.js';
+import type { OptionSpec } from './option-spec.js';
+import { SERVE_OPTIONS, type ServeOptionName } from './schema.js';
 
 /** The Go server's viper search: config name `timestamp-server` in $HOME, then the working directory. */
 const CONFIG_NAMES = ['timestamp-server.yaml', 'timestamp-server.yml', 'timestamp-server.json'];

@@ -1,5 +1,6 @@
 import type { ConfigLayer, ConfigValues } from './resolve.js';
-import { SERVE_OPTIONS, type OptionSpec, type ServeOptionName } from './schema.js';
+import type { OptionSpec } from './option-spec.js';
+import { SERVE_OPTIONS, type ServeOptionName } from './schema.js';
 
 /** TIMESTAMP_SIGNER for --timestamp-signer; HOST and PORT fall out of the rule as in Go. */
 export function environmentName(spec: OptionSpec<unknown>): string {

@@ -1,4 +1,4 @@
-import type { OptionSpec } from './schema.js';
+import { option } from './option-spec.js';
 
 /**
  * Flags of the Go server (its root flags and go-swagger's listener flags) for features this server
@@ -7,8 +7,6 @@ import type { OptionSpec } from './schema.js';
  * ignored and refuses one that would leave the server less protected than asked (README, Server
  * flags). Options without a default (undefined) mean "not given".
  */
-const option = <T>(spec: OptionSpec<T>): OptionSpec<T> => spec;
-
 export const GO_ONLY_OPTIONS = {
   enablePprof: option({
     flag: 'enable-pprof',

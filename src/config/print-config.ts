@@ -1,6 +1,7 @@
 import { stringify } from 'yaml';
 import { formatDuration } from './duration.js';
-import { SERVE_OPTIONS, type OptionSpec, type ServeConfig } from './schema.js';
+import type { OptionSpec } from './option-spec.js';
+import { SERVE_OPTIONS, type ServeConfig } from './schema.js';
 
 export const MASK = '********';
 

@@ -1,10 +1,6 @@
 import { parseByteSize, parseDuration } from './duration.js';
-import {
-  SERVE_OPTIONS,
-  type OptionSpec,
-  type ServeConfig,
-  type ServeOptionName,
-} from './schema.js';
+import type { OptionSpec } from './option-spec.js';
+import { SERVE_OPTIONS, type ServeConfig, type ServeOptionName } from './schema.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';

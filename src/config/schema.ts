@@ -1,32 +1,10 @@
 import { GO_ONLY_OPTIONS } from './go-only-options.js';
+import { option, type OptionSpec } from './option-spec.js';
 
 /**
  * Every server option, its flag name (the Go server's), default and meaning, in one place.
  * The Config type, the commander flags and (later) the file/env layers all derive from it.
  */
-
-/** `duration`: Go spelling ("30s", "1m30s", "620s"), held in milliseconds. `size`: bytes, "1MB" allowed. */
-export type OptionKind = 'string' | 'integer' | 'boolean' | 'list' | 'duration' | 'size';
-
-export interface OptionSpec<T> {
-  /** Flag name without dashes, as the Go server spells it. */
-  flag: string;
-  kind: OptionKind;
-  default: T;
-  description: string;
-  /** Allowed values of a string option. */
-  choices?: readonly string[];
-  /** Masked when the configuration is printed; never logged. */
-  secret?: boolean;
-  /** Environment names read besides the derived one (FLAG_NAME), e.g. go-swagger's TLS_PRIVATE_KEY. */
-  env?: readonly string[];
-  /** Other flag (and config key) names of the option, e.g. Go's --listen-limit for --max-connections. */
-  aliases?: readonly string[];
-}
-
-export function option<T>(spec: OptionSpec<T>): OptionSpec<T> {
-  return spec;
-}
 
 export const SIGNER_TYPES = ['memory', 'file', 'kms', 'tink'] as const;
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;

@@ -1,5 +1,5 @@
 import { Gauge } from 'prom-client';
-import { registry } from './metrics.js';
+import { registry } from '../metrics/registry.js';
 
 let isValid: (() => boolean) | undefined;
 

@@ -2,7 +2,7 @@ import { Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import type { Certificate } from '../x509/certificate.js';
 import { versionInfo } from '../version.js';
-import { registry } from './metrics.js';
+import { registry } from '../metrics/registry.js';
 import { SumCountSummary } from './sum-count-summary.js';
 
 /** The Go server's label bounds (#1374): three paths, four methods, everything else `unrecognized`. */

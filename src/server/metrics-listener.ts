@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ServeConfig } from '../config/schema.js';
 import type { ListenerFlags } from './listen-error.js';
-import { registry } from './metrics.js';
+import { registry } from '../metrics/registry.js';
 
 export const METRICS_PATH = '/metrics';
 

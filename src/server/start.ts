@@ -1,17 +1,14 @@
 import { randomBytes, verify } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
-import { nodeSignatureArguments } from '../asn1/algorithms.js';
 import { oid, toHex } from '../asn1/der.js';
 import type { ServeConfig } from '../config/schema.js';
+import { nodeSignatureArguments } from '../crypto/key-algorithms.js';
+import type { Signer } from '../crypto/signer.js';
 import { createSigner, type SignerDependencies } from '../signers/create-signer.js';
-import type { Signer } from '../signers/signer.js';
-import {
-  TimestampAuthority,
-  type DerRejectionStatus,
-  type IssuanceGuard,
-} from '../tsp/authority.js';
+import { TimestampAuthority, type DerRejectionStatus } from '../tsp/authority.js';
 import { certificateValidityGuard } from '../tsp/certificate-validity-guard.js';
 import { acceptedExtensionSet, ANY_EXTENSION_WARNING } from '../tsp/extension-policy.js';
+import { signerAvailabilityGuard, type IssuanceGuard } from '../tsp/guards.js';
 import { keyMismatch, verifyCertChain } from '../x509/chain-rules.js';
 import { tsaKeyWarnings } from '../x509/csbr.js';
 import { trackCertificateValidity } from './certificate-validity-metric.js';
@@ -81,17 +78,19 @@ export async function selfTest(signer: Signer, leaf: Certificate): Promise<void>
   }
 }
 
+/** Refuse issuance while the signer says it would refuse (a remote signer's open circuit breaker). */
+function signerGuards(signer: Signer): IssuanceGuard[] {
+  const { unavailableReason } = signer;
+  return unavailableReason ? [signerAvailabilityGuard(() => unavailableReason.call(signer))] : [];
+}
+
 /** Builds the TSA from the configuration (signer, chain, policy) without listening. */
 export async function createAuthority(
   config: ServeConfig,
   logger: FastifyBaseLogger,
   signerDependencies: SignerDependencies = {},
 ) {
-  const {
-    signer,
-    chain: chainDer,
-    guards = [],
-  } = await createSigner(config, {
+  const { signer, chain: chainDer } = await createSigner(config, {
     warn: (message) => logger.warn(message),
     ...signerDependencies,
   });
@@ -125,7 +124,7 @@ export async function createAuthority(
     },
     grantedStatus: config.useHttp201 ? 201 : 200,
     derRejectionStatus: config.derRejectionStatus as DerRejectionStatus,
-    guards,
+    guards: signerGuards(signer),
   });
   const validity = certificateValidityGuard(
     chain.map(({ x509 }) => ({

@@ -1,8 +1,9 @@
 import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
-import { preferredHashFor, type HashName } from '../asn1/algorithms.js';
+import type { HashName } from '../asn1/algorithms.js';
+import { preferredHashFor } from '../crypto/key-algorithms.js';
+import type { Signer } from '../crypto/signer.js';
 import { LocalKeySigner } from './local-key.js';
-import type { Signer } from './signer.js';
 
 /** The key types `generate` can make for development. */
 export const GENERATED_KEY_TYPES = [

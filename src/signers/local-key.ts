@@ -1,13 +1,12 @@
 import { createPublicKey, sign as cryptoSign, type KeyObject } from 'node:crypto';
+import type { HashName } from '../asn1/algorithms.js';
 import {
   nodeSignatureArguments,
   preferredHashFor,
   signatureAlgorithmFor,
-  type HashName,
-  type SignatureAlgorithm,
   type SignatureOptions,
-} from '../asn1/algorithms.js';
-import type { Signer } from './signer.js';
+} from '../crypto/key-algorithms.js';
+import type { SignatureAlgorithm, Signer } from '../crypto/signer.js';
 
 /**
  * Keys whose signature costs more than the hop to libuv's thread pool. P-256 and Ed25519 sign in

@@ -1,4 +1,5 @@
 import { toHex } from '../asn1/der.js';
+import type { IssuanceGuard } from './guards.js';
 import { parseJsonTimeStampReq } from './json-request.js';
 import { reject, TimeStampRejection, type FailInfoName } from './rejection.js';
 import {
@@ -41,9 +42,6 @@ export interface IssueOutcome {
  * codes in both: clients that retry need them.
  */
 export type DerRejectionStatus = 'rfc' | 'go';
-
-/** Refuses issuance while the TSA cannot vouch for its tokens (clock, certificate validity...). */
-export type IssuanceGuard = () => TimeStampRejection | undefined;
 
 export interface AuthorityOptions {
   profile: TokenProfile;

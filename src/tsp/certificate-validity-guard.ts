@@ -1,4 +1,4 @@
-import type { IssuanceGuard } from './authority.js';
+import type { IssuanceGuard } from './guards.js';
 import { reject } from './rejection.js';
 
 export interface ValidityPeriod {

@@ -1,5 +1,5 @@
 import { createHash, verify as verifySignature } from 'node:crypto';
-import { HASHES, nodeSignatureArguments, type HashAlgorithm } from '../asn1/algorithms.js';
+import { HASHES, type HashAlgorithm } from '../asn1/algorithms.js';
 import {
   contextTag,
   flatten,
@@ -17,8 +17,9 @@ import {
   unsignedInteger,
 } from '../asn1/der.js';
 import { OID } from '../asn1/oids.js';
+import { nodeSignatureArguments } from '../crypto/key-algorithms.js';
+import type { Signer } from '../crypto/signer.js';
 import type { Certificate } from '../x509/certificate.js';
-import type { Signer } from '../signers/signer.js';
 import type { AcceptedRequest } from './request.js';
 
 /** What the TSA puts in every token, fixed for the life of a signer and chain. */

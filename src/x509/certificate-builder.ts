@@ -16,7 +16,7 @@ import {
   unsignedInteger,
 } from '../asn1/der.js';
 import { OID } from '../asn1/oids.js';
-import type { Signer } from '../signers/signer.js';
+import type { Signer } from '../crypto/signer.js';
 import { encodeName, type NameAttributes } from './name.js';
 
 /** RFC 5280 KeyUsage bit numbers. */

@@ -11,7 +11,7 @@ import {
   set,
   tlv,
 } from '../asn1/der.js';
-import type { Signer } from '../signers/signer.js';
+import type { Signer } from '../crypto/signer.js';
 import { KeyUsage } from './certificate-builder.js';
 import { encodeName, type NameAttributes } from './name.js';
 

@@ -1,5 +1,5 @@
 import { OID } from '../asn1/oids.js';
-import type { Signer } from '../signers/signer.js';
+import type { Signer } from '../crypto/signer.js';
 import {
   createCertificate,
   KeyUsage,

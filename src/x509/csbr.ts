@@ -1,7 +1,8 @@
 import type { KeyObject } from 'node:crypto';
-import { HASHES, type HashName, type SignatureAlgorithm } from '../asn1/algorithms.js';
+import { HASHES, type HashName } from '../asn1/algorithms.js';
 import { DerSequenceReader, oidToString, readElement, readExactly, Tag } from '../asn1/der.js';
 import { OID } from '../asn1/oids.js';
+import type { SignatureAlgorithm } from '../crypto/signer.js';
 
 /**
  * CA/Browser Forum Baseline Requirements for code signing (CSBR) section 6.1.5: RSA moduli of at

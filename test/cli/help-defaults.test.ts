@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { formatDefault } from '../../src/config/print-config.js';
 import { parseOptionValue } from '../../src/config/resolve.js';
-import { SERVE_OPTIONS, type OptionSpec } from '../../src/config/schema.js';
+import type { OptionSpec } from '../../src/config/option-spec.js';
+import { SERVE_OPTIONS } from '../../src/config/schema.js';
 import { runCli } from '../helpers/spawn-server.js';
 
 /** `serve --help` as { flag: shown default }, whatever the wrapping of the help text. */

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ntpToUnixMs, querySntp, SntpError, unixMsToNtp } from '../../src/clock/sntp-client.js';
-import { registry } from '../../src/server/metrics.js';
+import { registry } from '../../src/metrics/registry.js';
 import { answer, silent, SntpResponder } from '../helpers/sntp-responder.js';
 
 const responders: SntpResponder[] = [];

@@ -3,12 +3,12 @@ import type { KeyObject } from 'node:crypto';
 import { oid, toHex } from '../../src/asn1/der.js';
 import { resolveServeConfig } from '../../src/config/resolve.js';
 import { buildServer } from '../../src/server/app.js';
-import { createCircuitGuard } from '../../src/signers/kms/circuit-guard.js';
 import { createKmsSigner } from '../../src/signers/kms/create-kms-signer.js';
 import type { ProviderOptions } from '../../src/signers/kms/provider-options.js';
 import type { RemoteCallPolicy } from '../../src/signers/kms/remote-signer.js';
 import { signerFailuresTotal } from '../../src/signers/kms/remote-signer-metrics.js';
 import { TimestampAuthority } from '../../src/tsp/authority.js';
+import { signerAvailabilityGuard } from '../../src/tsp/guards.js';
 import { parseCertificate } from '../../src/x509/certificate.js';
 import { decodeCertificatesPem } from '../../src/x509/pem.js';
 import type { tempDir } from './openssl.js';
@@ -34,7 +34,7 @@ export async function createRemoteTsa(
   const authority = new TimestampAuthority({
     profile: { signer, chain, defaultPolicy: oid(POLICY), accuracySeconds: 1, includeChain: false },
     policy: { acceptedPolicies: new Set([toHex(oid(POLICY))]), allowCustomExtensions: false },
-    guards: [createCircuitGuard(signer.breaker)],
+    guards: [signerAvailabilityGuard(() => signer.unavailableReason())],
   });
   const app = await buildServer({
     config: resolveServeConfig({}),

@@ -2,8 +2,8 @@ import { createHash, generateKeyPairSync } from 'node:crypto';
 import { HASHES, type HashName } from '../../src/asn1/algorithms.js';
 import { integer, oid, oidContent } from '../../src/asn1/der.js';
 import { OID } from '../../src/asn1/oids.js';
+import type { Signer } from '../../src/crypto/signer.js';
 import { LocalKeySigner } from '../../src/signers/local-key.js';
-import type { Signer } from '../../src/signers/signer.js';
 import { TokenEncoder } from '../../src/tsp/token-encoder.js';
 import { parseCertificate } from '../../src/x509/certificate.js';
 import {

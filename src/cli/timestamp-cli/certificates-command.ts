@@ -6,7 +6,7 @@ import {
   openKeyReference,
   type GeneratedKeyType,
 } from '../../signers/key-reference.js';
-import type { Signer } from '../../signers/signer.js';
+import type { Signer } from '../../crypto/signer.js';
 import { createCertificationRequest } from '../../x509/certification-request.js';
 import {
   DEFAULT_LIFETIMES,

@@ -3,7 +3,6 @@ import type { HashName } from '../../asn1/algorithms.js';
 import type { ServeConfig } from '../../config/schema.js';
 import { loadCertificateChain } from '../../x509/load-certificate-chain.js';
 import type { SignerWithChain } from '../signer.js';
-import { createCircuitGuard } from './circuit-guard.js';
 import { createKmsSigner } from './create-kms-signer.js';
 import { parseDuration } from './duration.js';
 import type { RemoteCallPolicy } from './remote-signer.js';
@@ -27,8 +26,9 @@ export function remoteCallPolicyFrom(config: ServeConfig): RemoteCallPolicy {
 }
 
 /**
- * `--timestamp-signer kms`: the remote signer of --kms-key-resource, the chain of
- * --certificate-chain-path, and the guard that refuses issuance while its circuit breaker is open.
+ * `--timestamp-signer kms`: the remote signer of --kms-key-resource and the chain of
+ * --certificate-chain-path. Its circuit breaker is watched by the state gauge; whoever builds the
+ * authority guards issuance with it (Signer.unavailableReason).
  */
 export async function createKmsSignerWithChain(
   config: ServeConfig,
@@ -52,5 +52,5 @@ export async function createKmsSignerWithChain(
     certifiedKey,
   );
   watchCircuitBreaker(signer.breaker);
-  return { signer, chain, guards: [createCircuitGuard(signer.breaker)] };
+  return { signer, chain };
 }

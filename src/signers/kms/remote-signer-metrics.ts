@@ -1,5 +1,5 @@
 import { Counter, Gauge } from 'prom-client';
-import { registry } from '../../server/metrics.js';
+import { registry } from '../../metrics/registry.js';
 import type { CircuitBreaker, CircuitState } from './circuit-breaker.js';
 import { FAILURE_REASONS, type FailureReason } from './failure-reason.js';
 

@@ -1,12 +1,8 @@
 import { createHash, type KeyObject } from 'node:crypto';
-import {
-  preferredHashFor,
-  signatureAlgorithmFor,
-  type HashName,
-  type SignatureAlgorithm,
-} from '../../asn1/algorithms.js';
+import type { HashName } from '../../asn1/algorithms.js';
+import { preferredHashFor, signatureAlgorithmFor } from '../../crypto/key-algorithms.js';
+import type { SignatureAlgorithm, Signer } from '../../crypto/signer.js';
 import { sameRsaKey } from '../../x509/public-key.js';
-import type { Signer } from '../signer.js';
 import { CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker.js';
 import { classifyServiceError, SERVICE_FAILURES, type FailureReason } from './failure-reason.js';
 import { recordSignerFailure } from './remote-signer-metrics.js';
@@ -86,6 +82,11 @@ export class RemoteSigner implements Signer {
     this.id = api.id;
     this.slots = new Semaphore(policy.maxConcurrency);
     this.breaker = new CircuitBreaker(policy.breaker ?? { threshold: 0, cooldownMs: 0 });
+  }
+
+  /** The circuit breaker's refusal while it is open (the authority refuses issuance meanwhile). */
+  unavailableReason(): string | undefined {
+    return this.breaker.refusal();
   }
 
   /**

@@ -1,0 +1,24 @@
+/** The shape of one server option; src/config/schema.ts lists them all. */
+
+/** `duration`: Go spelling ("30s", "1m30s", "620s"), held in milliseconds. `size`: bytes, "1MB" allowed. */
+export type OptionKind = 'string' | 'integer' | 'boolean' | 'list' | 'duration' | 'size';
+
+export interface OptionSpec<T> {
+  /** Flag name without dashes, as the Go server spells it. */
+  flag: string;
+  kind: OptionKind;
+  default: T;
+  description: string;
+  /** Allowed values of a string option. */
+  choices?: readonly string[];
+  /** Masked when the configuration is printed; never logged. */
+  secret?: boolean;
+  /** Environment names read besides the derived one (FLAG_NAME), e.g. go-swagger's TLS_PRIVATE_KEY. */
+  env?: readonly string[];
+  /** Other flag (and config key) names of the option, e.g. Go's --listen-limit for --max-connections. */
+  aliases?: readonly string[];
+}
+
+export function option<T>(spec: OptionSpec<T>): OptionSpec<T> {
+  return spec;
+}

@@ -1,0 +1,48 @@
+import type { KeyObject } from 'node:crypto';
+import type { HashName } from '../asn1/algorithms.js';
+
+export type KeyType = 'ec' | 'rsa' | 'ed25519';
+
+/** How a signer's signatures are made and labelled, fixed for the key's life. */
+export interface SignatureAlgorithm {
+  keyType: KeyType;
+  /** The digest: CMS digestAlgorithm and messageDigest attribute. */
+  hash: HashName;
+  /** Signature OID, e.g. ecdsa-with-SHA256. */
+  oid: string;
+  /** DER AlgorithmIdentifier of the signature (RFC 5758, RFC 4055, RFC 8410). */
+  identifier: Buffer;
+  /** Named curve for EC keys (node name: prime256v1, secp384r1, secp521r1). */
+  curve?: string;
+  /** RSA keys only: RSASSA-PSS (RFC 4055) instead of PKCS#1 v1.5. */
+  pss?: boolean;
+  /** RSA keys only: the modulus length in bits. */
+  bits?: number;
+}
+
+/**
+ * Signs for the TSA. Two strategies implement it: a local private key (memory, file, Tink) and a
+ * remote signature API (cloud KMS, Vault). The algorithm is fixed for the key's life. The port sits
+ * below its users (tsp, x509) and its implementations (signers) so that both point down to it.
+ */
+export interface Signer extends AsyncDisposable {
+  /** For logs; never secret, e.g. "memory" or "awskms:alias/tsa". */
+  readonly id: string;
+  readonly algorithm: SignatureAlgorithm;
+  readonly publicKey: KeyObject;
+  /**
+   * True when sign() waits on something worth cancelling (a network call) and honours its
+   * AbortSignal; callers make a signal only then (an AbortController per request costs ~3 us).
+   */
+  readonly cancellable?: boolean;
+  /**
+   * Why sign() would be refused right now without trying (a remote signer's open circuit
+   * breaker), or undefined. Signers that never refuse up front leave it out.
+   */
+  unavailableReason?(): string | undefined;
+  /**
+   * Signs `data` (the DER of the signed attributes, or a TBSCertificate) with the algorithm's digest.
+   * Returns a DER ECDSA-Sig-Value, a PKCS#1 v1.5 signature, or a raw Ed25519 signature.
+   */
+  sign(data: Uint8Array, signal?: AbortSignal): Promise<Uint8Array>;
+}

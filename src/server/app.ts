@@ -4,6 +4,7 @@ import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
   type FastifyReply,
+  type FastifyRequest,
 } from 'fastify';
 import type { ServeConfig } from '../config/schema.js';
 import type { IssueOutcome, RequestFormat, TimestampAuthority } from '../tsp/authority.js';
@@ -14,6 +15,13 @@ import { createServingState, type ServingState } from './serving-state.js';
 import { transportOptions, type Transport } from './transport.js';
 import { installAuditLog } from './audit-log.js';
 import { registerRateLimit, trustProxySetting } from './rate-limit.js';
+import {
+  CLIENT_CLOSED_REQUEST,
+  clientAborted,
+  onClientAbort,
+  RequestCutError,
+  requestCut,
+} from './client-aborts.js';
 
 export const ROUTES = {
   timestamp: '/api/v1/timestamp',
@@ -95,15 +103,17 @@ export async function buildServer(deps: ServerDependencies) {
   app.addContentTypeParser(
     [TIMESTAMP_QUERY, JSON_MEDIA_TYPE],
     { parseAs: 'buffer' },
-    (_request, body, done) => done(null, body),
+    (request, body, done) => {
+      // A truncated body may still parse: a request that did not arrive whole is not handled.
+      done(requestCut(request) ? new RequestCutError() : null, body);
+    },
   );
 
   app.addHook('onSend', async (request, reply) => {
     reply.header(requestIdHeader, request.id);
   });
-  app.addHook('onResponse', async (request, reply) => {
+  const logRequest = (request: FastifyRequest, reply: FastifyReply, status: number): void => {
     if (HEALTH_PATHS.includes(request.routeOptions.url ?? '')) return;
-    const status = reply.statusCode;
     const outcome = request.tsaOutcome;
     const fields = {
       method: request.method,
@@ -116,12 +126,22 @@ export async function buildServer(deps: ServerDependencies) {
         : {}),
       ...(outcome?.cause ? { err: outcome.cause } : {}),
     };
-    if (status >= 500) request.log.error(fields, 'request failed');
+    if (status === CLIENT_CLOSED_REQUEST) request.log.info(fields, 'request aborted');
+    else if (status >= 500) request.log.error(fields, 'request failed');
     else if (status >= 400) request.log.warn(fields, 'request rejected');
     else request.log.info(fields, 'request completed');
+  };
+  app.addHook('onResponse', async (request, reply) => {
+    if (!clientAborted(request)) logRequest(request, reply, reply.statusCode);
   });
+  onClientAbort(app, (request, reply) => logRequest(request, reply, CLIENT_CLOSED_REQUEST));
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
+    // No one to answer (an abort is logged when the connection or stream closes), or already answered.
+    if (error instanceof RequestCutError || clientAborted(request)) {
+      reply.hijack();
+      return undefined;
+    }
     switch (error.code) {
       case 'FST_ERR_CTP_BODY_TOO_LARGE':
         return sendError(

@@ -5,6 +5,7 @@ import type { ServeConfig } from '../config/schema.js';
 import { rejectionOutcome, type IssueOutcome, type RequestFormat } from '../tsp/authority.js';
 import { reject } from '../tsp/rejection.js';
 import { auditRecord } from './audit-record.js';
+import { clientAborted } from './client-aborts.js';
 
 interface PendingLine {
   text: string;
@@ -162,6 +163,8 @@ export async function installAuditLog(
   app.addHook('onResponse', async (request, reply) => {
     if (request.method !== 'POST' || request.routeOptions.url !== route || audited.has(request))
       return;
+    // Nothing was asked: the body never arrived whole (or no answer could be sent).
+    if (clientAborted(request)) return;
     appendInBackground(
       request,
       auditRecord(

@@ -1,7 +1,8 @@
 import { Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Certificate } from '../x509/certificate.js';
 import { versionInfo } from '../version.js';
+import { CLIENT_CLOSED_REQUEST, clientAborted, onClientAbort } from './client-aborts.js';
 import { registry } from './metrics.js';
 import { SumCountSummary } from './sum-count-summary.js';
 
@@ -134,18 +135,27 @@ function issuanceCounterFor(failInfo: string): { inc(): void } {
   return counter;
 }
 
-/** Counts and times every request of `app` (including /ping, as Go does). */
+function observe(request: FastifyRequest, reply: FastifyReply, status: number): void {
+  const path = pathLabel(request.routeOptions.url);
+  observerFor(path, methodLabel(request.method), String(status))(reply.elapsedTime / 1_000);
+}
+
+/**
+ * Counts and times every request of `app` (including /ping, as Go does); a request whose client
+ * went away before its answer is counted once, with code 499.
+ */
 export function registerRequestMetrics(app: FastifyInstance): void {
-  // A callback hook, not an async one: no promise per request on the hot path.
+  // Callback hooks, not async ones: no promise per request on the hot path.
   app.addHook('onResponse', (request, reply, done) => {
-    const path = pathLabel(request.routeOptions.url);
-    observerFor(
-      path,
-      methodLabel(request.method),
-      String(reply.statusCode),
-    )(reply.elapsedTime / 1_000);
+    if (!clientAborted(request)) observe(request, reply, reply.statusCode);
+    done();
+  });
+  onClientAbort(app, (request, reply) => observe(request, reply, CLIENT_CLOSED_REQUEST));
+  // When the answer is sent, not when it has arrived: a token issued for a client that reset its
+  // stream meanwhile was issued all the same (and is in the audit log).
+  app.addHook('onSend', (request, _reply, payload, done) => {
     const outcome = request.tsaOutcome;
     if (outcome) issuanceCounterFor(outcome.failInfo ?? 'none').inc();
-    done();
+    done(null, payload);
   });
 }

@@ -75,7 +75,11 @@ function sample(text: string, name: string, labels: string): number {
 const issued = (text: string) =>
   sample(text, 'timestamp_authority_issuance_total', 'outcome="granted",fail_info="none"');
 const rejected = (text: string) =>
-  sample(text, 'timestamp_authority_issuance_total', 'outcome="rejected",fail_info="badDataFormat"');
+  sample(
+    text,
+    'timestamp_authority_issuance_total',
+    'outcome="rejected",fail_info="badDataFormat"',
+  );
 const aborted = (text: string) =>
   sample(
     text,

@@ -32,6 +32,7 @@ beforeAll(async () => {
   expect((await fetch(`${server.url}/no/such/path`)).status).toBe(404);
   expect((await fetch(`${server.url}/api/v1/timestamp/`)).status).toBe(404);
   expect((await fetch(`${server.url}/api/v1/timestamp`, { method: 'PATCH' })).status).toBe(405);
+  expect((await fetch(`${server.url}/api/v1/timestamp`, { method: 'PROPFIND' })).status).toBe(405);
   wallSeconds = (performance.now() - started) / 1000;
   const response = await fetch(server.metricsUrl);
   expect(response.headers.get('content-type')).toContain('text/plain');
@@ -78,7 +79,7 @@ describe('Prometheus endpoint', () => {
         'timestamp_authority_http_requests_total',
         'code="405",path="/api/v1/timestamp",method="unrecognized"',
       ),
-    ).toBe('1');
+    ).toBe('2');
     expect(text).not.toContain('/no/such/path');
     expect(pathLabel('/PING')).toBe('unrecognized');
     expect(methodLabel('PROPFIND')).toBe('unrecognized');

@@ -10,10 +10,11 @@ import type { ServeConfig } from '../config/schema.js';
 import type { IssueOutcome, RequestFormat, TimestampAuthority } from '../tsp/authority.js';
 import { HEALTH_PATHS, registerHealthRoutes } from './health.js';
 import { accepts, mediaType } from './media-type.js';
+import { OPENAPI_PATH } from './openapi.js';
 import { registerOperations } from './operations.js';
 import { createServingState, type ServingState } from './serving-state.js';
 import { transportOptions, type Transport } from './transport.js';
-import { installAuditLog } from './audit-log.js';
+import { installAuditLog, type OpenAuditFile } from './audit-log.js';
 import { registerRateLimit, trustProxySetting } from './rate-limit.js';
 import {
   CLIENT_CLOSED_REQUEST,
@@ -60,6 +61,8 @@ export interface ServerDependencies {
   transport?: Transport;
   /** Shared with the process's other listeners; /readyz reads it. */
   state?: ServingState;
+  /** How --audit-log's file is opened (tests inject failing writes). */
+  openAuditFile?: OpenAuditFile;
 }
 
 declare module 'fastify' {
@@ -163,22 +166,30 @@ export async function buildServer(deps: ServerDependencies) {
   });
 
   await registerRateLimit(app, config);
-  const audit = await installAuditLog(app, config, ROUTES.timestamp);
+  const audit = await installAuditLog(app, config, ROUTES.timestamp, deps.openAuditFile);
 
-  app.setNotFoundHandler((request, reply) =>
-    sendError(reply, 404, `path ${request.url.split('?')[0]?.slice(0, 200)} was not found`),
-  );
+  /** The methods each known path answers; any other method there is 405, not 404. */
+  const allowedMethods = new Map<string, readonly string[]>();
+  const refuseMethod = (request: FastifyRequest, reply: FastifyReply, allowed: readonly string[]) =>
+    sendError(
+      reply.header('allow', allowed.join(', ')),
+      405,
+      `method ${request.method} is not allowed, but [${allowed.join(' ')}] are`,
+    );
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0] ?? '';
+    // Methods Fastify does not route (TRACE, PROPFIND, QUERY...) on a known path land here.
+    const allowed = allowedMethods.get(path);
+    if (allowed) return refuseMethod(request, reply, allowed);
+    return sendError(reply, 404, `path ${path.slice(0, 200)} was not found`);
+  });
 
   const methodNotAllowed = (path: string, allowed: readonly string[]): void => {
+    allowedMethods.set(path, allowed);
     app.route({
       method: OTHER_METHODS.filter((method) => !allowed.includes(method)),
       url: path,
-      handler: (request, reply) =>
-        sendError(
-          reply.header('allow', allowed.join(', ')),
-          405,
-          `method ${request.method} is not allowed, but [${allowed.join(' ')}] are`,
-        ),
+      handler: (request, reply) => refuseMethod(request, reply, allowed),
     });
   };
 
@@ -229,6 +240,7 @@ export async function buildServer(deps: ServerDependencies) {
 
   registerHealthRoutes(app, authority, deps.state ?? createServingState());
   for (const path of HEALTH_PATHS) methodNotAllowed(path, ['GET', 'HEAD']);
+  methodNotAllowed(OPENAPI_PATH, ['GET', 'HEAD']);
 
   return app;
 }

@@ -34,7 +34,8 @@ export function requestCut(request: FastifyRequest): boolean {
   if (clientAborted(request)) return true;
   const raw = request.raw as IncomingMessage | Http2ServerRequest;
   if ('stream' in raw) return raw.stream.closed || raw.stream.destroyed;
-  return !raw.complete || raw.socket.destroyed;
+  // Strict comparisons: light-my-request's (inject) request has neither.
+  return raw.complete === false || raw.socket?.destroyed === true;
 }
 
 /** What the body parser passes on for a cut request: the error handler answers nothing. */

@@ -136,7 +136,8 @@ function issuanceCounterFor(failInfo: string): { inc(): void } {
 }
 
 function observe(request: FastifyRequest, reply: FastifyReply, status: number): void {
-  const path = pathLabel(request.routeOptions.url);
+  // A method refused on a known path (405) may have no route: the path is still known.
+  const path = pathLabel(request.routeOptions.url ?? request.url.split('?')[0]);
   observerFor(path, methodLabel(request.method), String(status))(reply.elapsedTime / 1_000);
 }
 

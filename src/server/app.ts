@@ -176,13 +176,19 @@ export async function buildServer(deps: ServerDependencies) {
       405,
       `method ${request.method} is not allowed, but [${allowed.join(' ')}] are`,
     );
-  app.setNotFoundHandler((request, reply) => {
+  const notFound = (request: FastifyRequest, reply: FastifyReply) => {
     const path = request.url.split('?')[0] ?? '';
-    // Methods Fastify does not route (TRACE, PROPFIND, QUERY...) on a known path land here.
+    // Methods Fastify does not route (TRACE, PROPFIND, QUERY...) on a known path are 405 too.
     const allowed = allowedMethods.get(path);
     if (allowed) return refuseMethod(request, reply, allowed);
     return sendError(reply, 404, `path ${path.slice(0, 200)} was not found`);
+  };
+  // Before the body is read: a body method (QUERY...) would otherwise be refused for its type.
+  app.addHook('onRequest', (request, reply, done) => {
+    if (!request.is404) return done();
+    notFound(request, reply);
   });
+  app.setNotFoundHandler(notFound);
 
   const methodNotAllowed = (path: string, allowed: readonly string[]): void => {
     allowedMethods.set(path, allowed);

@@ -206,11 +206,11 @@ describe('routes', () => {
       ['/readyz', 'GET, HEAD'],
       ['/openapi.yaml', 'GET, HEAD'],
     ] as const;
-    const methods = ['TRACE', 'PROPFIND', 'QUERY', 'PURGE', 'MKCOL', 'OPTIONS', 'DELETE'] as const;
+    const methods = ['TRACE', 'PROPFIND', 'QUERY', 'LINK', 'MKCOL', 'OPTIONS', 'DELETE'] as const;
     it.each(routes.flatMap(([url, allow]) => methods.map((method) => [method, url, allow])))(
       '%s %s is 405 with Allow: %s',
       async (method, url, allow) => {
-        const response = await server.app.inject({ method: method as 'GET', url: `${url}?q=1` });
+        const response = await server.app.inject({ method: method as 'GET', url });
         expect(response.statusCode).toBe(405);
         expect(response.headers.allow).toBe(allow);
         expect(response.json()).toEqual({
@@ -219,6 +219,12 @@ describe('routes', () => {
         });
       },
     );
+
+    it('refuses a method on a known path with a query string too', async () => {
+      const response = await server.app.inject({ method: 'TRACE', url: '/api/v1/timestamp?x=1' });
+      expect(response.statusCode).toBe(405);
+      expect(response.headers.allow).toBe('POST');
+    });
 
     it.each(methods)('%s on an unknown path stays 404', async (method) => {
       const response = await server.app.inject({ method, url: '/api/v1/timestamp/' });

@@ -2,8 +2,8 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   ntpErrorsTotal,
-  ntpLatency,
   ntpOffset,
+  observeNtpLatency,
   ntpSyncTotal,
   recordClockState,
   type ClockState,
@@ -267,13 +267,13 @@ export class ClockMonitor {
           signal,
           now: this.now,
         });
-        ntpLatency.observe({ host }, (performance.now() - started) / 1000);
+        observeNtpLatency(host, performance.now() - started);
         ntpSyncTotal.inc({ host, failed: 'false' });
         return { server, sample, attempts: attempt };
       } catch (error) {
         // Stopped mid-query: not a failure of the server.
         if (signal.aborted) return { server, failure: 'timeout', attempts: attempt };
-        ntpLatency.observe({ host }, (performance.now() - started) / 1000);
+        observeNtpLatency(host, performance.now() - started);
         ntpSyncTotal.inc({ host, failed: 'true' });
         failure = error instanceof SntpError ? error.reason : 'network';
         // Per server and attempt at debug: the round's outcome is what `report` logs.

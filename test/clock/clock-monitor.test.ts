@@ -2,6 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createClockGate } from '../../src/clock/clock-gate.js';
 import {
   ntpErrorsTotal,
+  ntpLatency,
+  ntpLatencySeconds,
   ntpOffset,
   ntpSyncTotal,
   clockStateGauge,
@@ -91,6 +93,20 @@ describe('clock monitor rounds', () => {
     expect(await metricValue(clockStateGauge, { state: 'unverified' })).toBe(0);
     expect(Math.abs((await ntpOffset.get()).values[0]!.value - 0.2)).toBeLessThan(0.15);
     for (const server of servers) expect(await syncCount(server, false)).toBe(1);
+  });
+
+  it('times each attempt in nanoseconds under the Go name and in seconds under _seconds', async () => {
+    const servers = await startResponders(answer());
+    await monitorFor(servers).runRound();
+    const sum = async (metric: typeof ntpLatency) =>
+      (await metric.get()).values.find(
+        (entry) =>
+          entry.metricName?.endsWith('_sum') && entry.labels.host === servers[0]!.address.name,
+      )?.value ?? 0;
+    const seconds = await sum(ntpLatencySeconds);
+    expect(seconds).toBeGreaterThan(0);
+    expect(seconds).toBeLessThan(2); // within the request timeout
+    expect((await sum(ntpLatency)) / seconds).toBeCloseTo(1e9, -3);
   });
 
   it('is drifted when enough servers answer and disagree beyond the threshold', async () => {

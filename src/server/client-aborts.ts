@@ -61,9 +61,10 @@ export function onClientAbort(app: FastifyInstance, listener: AbortListener): vo
   // A callback hook, not an async one: no promise per request on the hot path.
   app.addHook('onRequest', (request, reply, done) => {
     reply.raw.once('close', () => {
-      // HTTP/2 sets request.raw.aborted; HTTP/1.1 only when the body was incomplete.
-      const finished = 'stream' in request.raw || reply.raw.writableFinished;
-      if (!request.raw.aborted && finished) return;
+      // HTTP/2 sets request.raw.aborted when the response had not ended (as HTTP/2 streams say:
+      // ended, not necessarily flushed); HTTP/1.1 only when the body was incomplete.
+      const answered = 'stream' in request.raw || reply.raw.writableEnded;
+      if (!request.raw.aborted && answered) return;
       aborted.add(request);
       for (const each of all) each(request, reply);
     });

@@ -1,13 +1,17 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync, renameSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AuditLog } from '../src/server/audit-log.js';
+import { AuditLog, type AuditFile, type OpenAuditFile } from '../src/server/audit-log.js';
+import { buildServer } from '../src/server/app.js';
+import { resolveServeConfig } from '../src/config/resolve.js';
+import { createAuthority } from '../src/server/start.js';
 import type { AuditRecord } from '../src/server/audit-record.js';
 import { openssl, tempDir } from './helpers/openssl.js';
 import { derSeeds, grantableRequest, SEED_DATA } from './helpers/seeds.js';
 import { spawnServer, type SpawnedServer } from './helpers/spawn-logged-server.js';
-import { createTestServer } from './helpers/tsa.js';
+import { createTestServer, silentLogger } from './helpers/tsa.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -150,6 +154,15 @@ describe('audit log', () => {
     expect(text).toMatch(/system failure/i);
   });
 
+  it('writes appends made one after another (each right after the previous one resolved)', async () => {
+    const path = scratch().path('sequential.jsonl');
+    const log = await AuditLog.open(path);
+    cleanups.push(() => log.close());
+    // The second append comes before the first round's loop has let go of the file.
+    for (let i = 0; i < 5; i++) await log.append({ i });
+    expect(readLines(path)).toHaveLength(5);
+  });
+
   it('group-commits concurrent appends into few write+fsync rounds', async () => {
     const path = scratch().path('group.jsonl');
     const log = await AuditLog.open(path);
@@ -160,6 +173,155 @@ describe('audit log', () => {
     expect(readLines(path).map((line) => (line as unknown as { i: number }).i)).toEqual(
       Array.from({ length: 100 }, (_, i) => i),
     );
+  });
+});
+
+type Fault = 'torn-write' | 'datasync' | 'truncate';
+
+/**
+ * Opens the real file, with faults to inject: `torn-write` writes half of the data and then fails
+ * as a full disk does, `datasync` fails after the whole write, `truncate` fails the next cut.
+ */
+function faultyFiles() {
+  const faults: Fault[] = [];
+  const opener: OpenAuditFile = async (path) => {
+    const real = await open(path, 'a+', 0o640);
+    const enospc = () =>
+      Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    const file: AuditFile = {
+      appendFile: async (data) => {
+        if (faults[0] !== 'torn-write') return real.appendFile(data);
+        faults.shift();
+        await real.appendFile(data.slice(0, data.length >> 1));
+        throw enospc();
+      },
+      datasync: async () => {
+        if (faults[0] !== 'datasync') return real.datasync();
+        faults.shift();
+        throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+      },
+      truncate: async (length) => {
+        if (faults[0] !== 'truncate') return real.truncate(length);
+        faults.shift();
+        throw Object.assign(new Error('EIO: i/o error, ftruncate'), { code: 'EIO' });
+      },
+      stat: () => real.stat(),
+      read: (buffer, offset, length, position) => real.read(buffer, offset, length, position),
+      close: () => real.close(),
+    };
+    return file;
+  };
+  return { opener, inject: (...next: Fault[]) => faults.push(...next) };
+}
+
+const wholeLines = (path: string) => {
+  const text = readFileSync(path, 'utf8');
+  expect(text === '' || text.endsWith('\n')).toBe(true);
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+};
+
+describe('audit log after a failed write (full disk, I/O error)', () => {
+  it('cuts a torn write back to the last whole record; the next record is whole', async () => {
+    const path = scratch().path('torn.jsonl');
+    const files = faultyFiles();
+    const log = await AuditLog.open(path, files.opener);
+    cleanups.push(() => log.close());
+    await log.append({ n: 1, status: 'granted' });
+    files.inject('torn-write');
+    await expect(log.append({ n: 2, status: 'granted', serialNumber: 'withheld' })).rejects.toThrow(
+      /ENOSPC/,
+    );
+    // Cut at once, not only when the next record comes.
+    expect(readFileSync(path, 'utf8')).toBe('{"n":1,"status":"granted"}\n');
+    await log.append({ n: 3, status: 'rejection' });
+    expect(wholeLines(path)).toEqual([
+      { n: 1, status: 'granted' },
+      { n: 3, status: 'rejection' },
+    ]);
+  });
+
+  it('removes a whole batch whose fdatasync failed (its tokens were withheld)', async () => {
+    const path = scratch().path('datasync.jsonl');
+    const files = faultyFiles();
+    const log = await AuditLog.open(path, files.opener);
+    cleanups.push(() => log.close());
+    await log.append({ n: 1 });
+    files.inject('datasync');
+    await expect(log.append({ n: 2 })).rejects.toThrow(/EIO/);
+    await log.append({ n: 3 });
+    expect(wholeLines(path)).toEqual([{ n: 1 }, { n: 3 }]);
+  });
+
+  it('cuts before the next write when the first cut failed too', async () => {
+    const path = scratch().path('truncate.jsonl');
+    const files = faultyFiles();
+    const log = await AuditLog.open(path, files.opener);
+    cleanups.push(() => log.close());
+    await log.append({ n: 1 });
+    files.inject('torn-write', 'truncate');
+    await expect(log.append({ n: 2, status: 'granted' })).rejects.toThrow(/ENOSPC/);
+    expect(readFileSync(path, 'utf8')).not.toMatch(/\n$/); // the fragment is still there
+    await log.append({ n: 3 });
+    expect(wholeLines(path)).toEqual([{ n: 1 }, { n: 3 }]);
+  });
+
+  it('cuts a partial record left by a crash when it opens the file', async () => {
+    const path = scratch().path('crashed.jsonl');
+    writeFileSync(path, '{"n":1}\n{"n":2,"status":"gra');
+    const log = await AuditLog.open(path);
+    cleanups.push(() => log.close());
+    expect(log.repairedBytes).toBe('{"n":2,"status":"gra'.length);
+    await log.append({ n: 3 });
+    expect(wholeLines(path)).toEqual([{ n: 1 }, { n: 3 }]);
+  });
+
+  it('answers systemFailure for the torn record and grants the next one on whole lines', async () => {
+    const path = scratch().path('server.jsonl');
+    const files = faultyFiles();
+    const config = resolveServeConfig({ auditLog: path });
+    const tsa = await createAuthority(config, silentLogger);
+    const app = await buildServer({
+      config,
+      authority: tsa.authority,
+      chainPem: tsa.chainPem,
+      logger: silentLogger,
+      openAuditFile: files.opener,
+    });
+    cleanups.push(() => app.close());
+    const post = () =>
+      app.inject({
+        method: 'POST',
+        url: '/api/v1/timestamp',
+        headers: { 'content-type': 'application/timestamp-query' },
+        payload: grantableRequest(),
+      });
+    expect((await post()).statusCode).toBe(200);
+    files.inject('torn-write');
+    const refused = await post();
+    expect(refused.statusCode).toBe(500);
+    const reply = await openssl([
+      'ts',
+      '-reply',
+      '-in',
+      scratch().write('r.tsr', refused.rawPayload),
+      '-text',
+    ]);
+    expect(reply).toMatch(/system failure/i);
+    expect((await post()).statusCode).toBe(200);
+    await app.close();
+    const lines = wholeLines(path);
+    // granted, the withheld one's rejection (written after the cut), granted: no fragment.
+    expect(lines.map((line) => [line.status, line.httpStatus])).toEqual([
+      ['granted', 200],
+      ['rejection', 500],
+      ['granted', 200],
+    ]);
+    const withheld = lines[1]!.withheldSerialNumber;
+    expect(withheld).toEqual(expect.any(String));
+    expect(lines.filter((line) => line.serialNumber === withheld)).toEqual([]);
   });
 });
 

@@ -78,6 +78,29 @@ describe('CORS as rs/cors Default()', () => {
       405,
     );
   });
+
+  it('keeps preflights 204 on every path while other methods there are 405', async () => {
+    const { app } = await createTestServer();
+    for (const url of ['/api/v1/timestamp', '/api/v1/timestamp/certchain', '/ping', '/nowhere']) {
+      const preflight = await app.inject({
+        method: 'OPTIONS',
+        url,
+        headers: { origin: 'https://example.org', 'access-control-request-method': 'GET' },
+      });
+      expect(preflight.statusCode, url).toBe(204);
+      expect(preflight.headers['access-control-allow-origin'], url).toBe('*');
+      expect(preflight.headers.allow, url).toBeUndefined();
+    }
+    // TRACE is no CORS method: refused with the route's methods, and no Allow-Origin.
+    const trace = await app.inject({
+      method: 'TRACE',
+      url: '/api/v1/timestamp',
+      headers: { origin: 'https://example.org' },
+    });
+    expect(trace.statusCode).toBe(405);
+    expect(trace.headers.allow).toBe('POST');
+    expect(trace.headers['access-control-allow-origin']).toBeUndefined();
+  });
 });
 
 describe('listeners', () => {

@@ -33,6 +33,7 @@ beforeAll(async () => {
   expect((await fetch(`${server.url}/no/such/path`)).status).toBe(404);
   expect((await fetch(`${server.url}/api/v1/timestamp/`)).status).toBe(404);
   expect((await fetch(`${server.url}/api/v1/timestamp`, { method: 'PATCH' })).status).toBe(405);
+  expect((await fetch(`${server.url}/api/v1/timestamp`, { method: 'PROPFIND' })).status).toBe(405);
   wallSeconds = (performance.now() - started) / 1000;
   const response = await fetch(server.metricsUrl);
   expect(response.headers.get('content-type')).toContain('text/plain');
@@ -79,19 +80,19 @@ describe('Prometheus endpoint', () => {
         'timestamp_authority_http_requests_total',
         'code="405",path="/api/v1/timestamp",method="unrecognized"',
       ),
-    ).toBe('1');
+    ).toBe('2');
     expect(text).not.toContain('/no/such/path');
     expect(pathLabel('/PING')).toBe('unrecognized');
     expect(methodLabel('PROPFIND')).toBe('unrecognized');
   });
 
-  it('reports latencies in seconds', () => {
-    // latency_by_api keeps Go's ExponentialBucketsRange(1 ms, 4 s, 10), now in seconds.
+  it('keeps the Go metrics in Go\u2019s unit, nanoseconds, and Go\u2019s buckets', () => {
+    // latency_by_api: Go's ExponentialBucketsRange(1e6, 4e9, 10) nanoseconds, 1 ms .. 4 s.
     expect(text).toMatch(
-      /^timestamp_authority_latency_by_api_bucket\{le="0\.001",path="\/ping",method="GET"\} /m,
+      /^timestamp_authority_latency_by_api_bucket\{le="1000000",path="\/ping",method="GET"\} /m,
     );
     expect(text).toMatch(
-      /^timestamp_authority_latency_by_api_bucket\{le="4",path="\/ping",method="GET"\} 1$/m,
+      /^timestamp_authority_latency_by_api_bucket\{le="4000000000",path="\/ping",method="GET"\} 1$/m,
     );
     // As Go's SummaryVec without objectives: _sum and _count, no quantiles.
     expect(text).toMatch(
@@ -99,12 +100,38 @@ describe('Prometheus endpoint', () => {
     );
     expect(text).toMatch(/^# TYPE timestamp_authority_api_latency_summary summary$/m);
     expect(text).not.toContain('timestamp_authority_api_latency_summary{quantile');
-    // Sequential requests cannot take longer in total than the wall-clock time around them.
-    const total = Number(
+    // api_latency keeps the default buckets (5 ms .. 10 s) as Go: nanoseconds all land in +Inf.
+    expect(text).toMatch(
+      /^timestamp_authority_api_latency_bucket\{le="10",path="\/api\/v1\/timestamp",code="200"\} 0$/m,
+    );
+    expect(text).toMatch(
+      /^timestamp_authority_api_latency_bucket\{le="\+Inf",path="\/api\/v1\/timestamp",code="200"\} 2$/m,
+    );
+    // Sequential requests cannot take longer in total than the wall-clock time around them, and
+    // each took more than a microsecond: nanoseconds, not seconds or milliseconds.
+    for (const name of [
+      'timestamp_authority_api_latency',
+      'timestamp_authority_api_latency_summary',
+    ]) {
+      const total = Number(sample(`${name}_sum`, 'path="/api/v1/timestamp",code="200"'));
+      expect(total, name).toBeGreaterThan(2 * 1_000);
+      expect(total, name).toBeLessThanOrEqual(wallSeconds * 1e9);
+    }
+  });
+
+  it('has the request latency in seconds under a Prometheus name', () => {
+    const labels = 'code="200",path="/api/v1/timestamp",method="POST"';
+    const seconds = Number(sample('timestamp_authority_http_request_duration_seconds_sum', labels));
+    expect(seconds).toBeGreaterThan(0);
+    expect(seconds).toBeLessThanOrEqual(wallSeconds);
+    const nanoseconds = Number(
       sample('timestamp_authority_api_latency_sum', 'path="/api/v1/timestamp",code="200"'),
     );
-    expect(total).toBeGreaterThan(0);
-    expect(total).toBeLessThanOrEqual(wallSeconds);
+    expect(nanoseconds / seconds).toBeCloseTo(1e9, -3);
+    expect(sample('timestamp_authority_http_request_duration_seconds_count', labels)).toBe('2');
+    expect(text).toMatch(
+      /^timestamp_authority_http_request_duration_seconds_bucket\{le="0\.001",code="200",path="\/api\/v1\/timestamp",method="POST"\} /m,
+    );
   });
 
   it('counts issuance outcomes by failInfo', () => {

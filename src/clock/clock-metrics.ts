@@ -1,13 +1,30 @@
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { registry } from '../metrics/registry.js';
 
-/** The Go server's NTP metrics (latency in seconds, where Go recorded nanoseconds). */
+/**
+ * The Go server's NTP metrics. The latency keeps Go's unit, nanoseconds (with the default buckets
+ * meant for seconds, as Go: read _sum / _count); `_seconds` has it in the Prometheus base unit.
+ */
 export const ntpLatency = new Histogram({
   name: 'timestamp_authority_ntp_latency',
-  help: 'NTP request latency in seconds, per attempt',
+  help: 'NTP request latency in nanoseconds, per attempt (the Go server unit)',
   labelNames: ['host'] as const,
   registers: [registry],
 });
+
+export const ntpLatencySeconds = new Histogram({
+  name: 'timestamp_authority_ntp_latency_seconds',
+  help: 'NTP request latency in seconds, per attempt',
+  labelNames: ['host'] as const,
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  registers: [registry],
+});
+
+/** Records one NTP attempt's latency in both units. */
+export function observeNtpLatency(host: string, milliseconds: number): void {
+  ntpLatency.observe({ host }, milliseconds * 1e6);
+  ntpLatencySeconds.observe({ host }, milliseconds / 1000);
+}
 
 export const ntpSyncTotal = new Counter({
   name: 'timestamp_authority_ntp_sync_total',
@@ -46,4 +63,11 @@ export function recordClockState(state: ClockState): void {
 }
 
 /** The NTP monitor's metrics: in a cluster only the primary runs the monitor, so only it reports them. */
-export const CLOCK_METRICS = [ntpLatency, ntpSyncTotal, ntpErrorsTotal, ntpOffset, clockStateGauge];
+export const CLOCK_METRICS = [
+  ntpLatency,
+  ntpLatencySeconds,
+  ntpSyncTotal,
+  ntpErrorsTotal,
+  ntpOffset,
+  clockStateGauge,
+];

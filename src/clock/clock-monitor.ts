@@ -2,8 +2,8 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   ntpErrorsTotal,
-  ntpLatency,
   ntpOffset,
+  observeNtpLatency,
   ntpSyncTotal,
   recordClockState,
   type ClockState,
@@ -63,6 +63,11 @@ export interface ClockMonitorOptions extends ClockMonitorSettings {
   now?: () => number;
   /** A monotonic clock in ms. */
   monotonic?: () => number;
+  /**
+   * While the clock stays drifted or unverified, how often that is logged again (default 5 min);
+   * the state's change, and the recovery, are logged at once.
+   */
+  reminderIntervalMs?: number;
   /** Uniform in [0, 1), to pick the servers of a round. */
   random?: () => number;
   logger?: ClockLogger;
@@ -78,6 +83,8 @@ const FINAL_FAILURES: ReadonlySet<SntpFailureReason> = new Set([
 ]);
 
 const silent: ClockLogger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
+
+export const DEFAULT_REMINDER_INTERVAL_MS = 5 * 60_000;
 
 /** `count` distinct entries picked uniformly at random (partial Fisher-Yates). */
 export function pickServers<T>(servers: readonly T[], count: number, random: () => number): T[] {
@@ -114,6 +121,10 @@ export class ClockMonitor {
   private readonly random: () => number;
   private readonly logger: ClockLogger;
   private readonly onStatus: ((status: ClockStatus) => void) | undefined;
+  private readonly monotonic: () => number;
+  private readonly reminderIntervalMs: number;
+  /** The state the log last reported, when, and the rounds that kept it since (see `report`). */
+  private reported: { state: ClockState; atMs: number; rounds: number } | undefined;
 
   private current: ClockStatus = {
     state: 'unverified',
@@ -146,10 +157,12 @@ export class ClockMonitor {
     this.random = options.random ?? Math.random;
     this.logger = options.logger ?? silent;
     this.onStatus = options.onStatus;
+    this.monotonic = options.monotonic ?? (() => performance.now());
+    this.reminderIntervalMs = options.reminderIntervalMs ?? DEFAULT_REMINDER_INTERVAL_MS;
     this.step = new WallClockStepDetector(
       options.jumpToleranceMs ?? DEFAULT_JUMP_TOLERANCE_MS,
       this.now,
-      options.monotonic,
+      this.monotonic,
     );
     recordClockState(this.current.state);
   }
@@ -190,11 +203,10 @@ export class ClockMonitor {
     if (stepMs === undefined) return false;
     this.jumpEpoch++;
     ntpErrorsTotal.inc({ reason: 'err_clock_jump' });
-    this.setStatus({
-      state: 'drifted',
-      detail: clockJumpDetail(stepMs),
-      rounds: this.current.rounds,
-    });
+    this.setStatus(
+      { state: 'drifted', detail: clockJumpDetail(stepMs), rounds: this.current.rounds },
+      true,
+    );
     if (this.running) {
       clearTimeout(this.roundTimer);
       this.runRoundInBackground();
@@ -255,29 +267,30 @@ export class ClockMonitor {
           signal,
           now: this.now,
         });
-        ntpLatency.observe({ host }, (performance.now() - started) / 1000);
+        observeNtpLatency(host, performance.now() - started);
         ntpSyncTotal.inc({ host, failed: 'false' });
         return { server, sample, attempts: attempt };
       } catch (error) {
         // Stopped mid-query: not a failure of the server.
         if (signal.aborted) return { server, failure: 'timeout', attempts: attempt };
-        ntpLatency.observe({ host }, (performance.now() - started) / 1000);
+        observeNtpLatency(host, performance.now() - started);
         ntpSyncTotal.inc({ host, failed: 'true' });
         failure = error instanceof SntpError ? error.reason : 'network';
+        // Per server and attempt at debug: the round's outcome is what `report` logs.
         if (FINAL_FAILURES.has(failure)) {
-          this.logger.warn(
+          this.logger.debug(
             { server: host, reason: failure },
             `unusable ntp answer from ${host}: ${(error as Error).message}`,
           );
           return { server, failure, attempts: attempt };
         }
-        this.logger.info(
+        this.logger.debug(
           { server: host, reason: failure, error: (error as Error).message },
           `ntp timeout from ${host}, attempt ${attempt}/${requestAttempts}`,
         );
       }
       if (attempt >= requestAttempts || signal.aborted) {
-        this.logger.error({ server: host }, `ntp response timeout from ${host}`);
+        this.logger.debug({ server: host }, `ntp response timeout from ${host}`);
         return { server, failure, attempts: attempt };
       }
       try {
@@ -296,7 +309,7 @@ export class ClockMonitor {
     for (const { server, sample } of samples) {
       if (Math.abs(sample.offsetMs) + sample.errorBoundMs <= this.thresholdMs) agreeing++;
       else {
-        this.logger.warn(
+        this.logger.debug(
           { server: server.name, offsetMs: sample.offsetMs, delayMs: sample.delayMs },
           `local time is different from ${server.name}: ${new Date(sample.serverTimeMs).toISOString()}`,
         );
@@ -334,18 +347,41 @@ export class ClockMonitor {
     }
   }
 
-  private setStatus(status: ClockStatus): void {
-    const previous = this.current.state;
+  private setStatus(status: ClockStatus, always = false): void {
     this.current = status;
     recordClockState(status.state);
     this.onStatus?.(status);
+    this.report(status, always);
+  }
+
+  /**
+   * Logs a change of state at once (recovery included), then, while drifted or unverified, a
+   * reminder at most every `reminderIntervalMs` with the rounds since the last line: a server
+   * behind a firewall must not write an error per server and round (Go: four a minute).
+   */
+  private report(status: ClockStatus, always: boolean): void {
+    const nowMs = this.monotonic();
+    const previous = this.reported;
+    const changed = previous?.state !== status.state;
+    if (!changed && !always && nowMs - previous.atMs < this.reminderIntervalMs) {
+      previous.rounds++;
+      return;
+    }
+    this.reported = { state: status.state, atMs: nowMs, rounds: 0 };
     const fields = { clockState: status.state, offsetMs: status.offsetMs };
     if (status.state === 'synced') {
-      if (previous !== 'synced') this.logger.info(fields, `clock synced: ${status.detail}`);
-    } else if (status.state === 'drifted') {
-      this.logger.error(fields, `clock drifted, issuance refused: ${status.detail}`);
+      if (changed) this.logger.info(fields, `clock synced: ${status.detail}`);
+      return;
+    }
+    const still = changed ? '' : 'still ';
+    const since = changed ? {} : { roundsSinceLastReport: previous.rounds + 1 };
+    if (status.state === 'drifted') {
+      this.logger.error(
+        { ...fields, ...since },
+        `clock ${still}drifted, issuance refused: ${status.detail}`,
+      );
     } else {
-      this.logger.warn(fields, `clock unverified: ${status.detail}`);
+      this.logger.warn({ ...fields, ...since }, `clock ${still}unverified: ${status.detail}`);
     }
   }
 }

@@ -4,16 +4,25 @@ import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
   type FastifyReply,
+  type FastifyRequest,
 } from 'fastify';
 import type { ServeConfig } from '../config/schema.js';
 import type { IssueOutcome, RequestFormat, TimestampAuthority } from '../tsp/authority.js';
 import { HEALTH_PATHS, registerHealthRoutes } from './health.js';
 import { accepts, mediaType } from './media-type.js';
+import { OPENAPI_PATH } from './openapi.js';
 import { registerOperations } from './operations.js';
 import { createServingState, type ServingState } from './serving-state.js';
 import { transportOptions, type Transport } from './transport.js';
-import { installAuditLog } from './audit-log.js';
+import { installAuditLog, type OpenAuditFile } from './audit-log.js';
 import { registerRateLimit, trustProxySetting } from './rate-limit.js';
+import {
+  CLIENT_CLOSED_REQUEST,
+  clientAborted,
+  onClientAbort,
+  RequestCutError,
+  requestCut,
+} from './client-aborts.js';
 
 export const ROUTES = {
   timestamp: '/api/v1/timestamp',
@@ -52,6 +61,8 @@ export interface ServerDependencies {
   transport?: Transport;
   /** Shared with the process's other listeners; /readyz reads it. */
   state?: ServingState;
+  /** How --audit-log's file is opened (tests inject failing writes). */
+  openAuditFile?: OpenAuditFile;
 }
 
 declare module 'fastify' {
@@ -95,15 +106,17 @@ export async function buildServer(deps: ServerDependencies) {
   app.addContentTypeParser(
     [TIMESTAMP_QUERY, JSON_MEDIA_TYPE],
     { parseAs: 'buffer' },
-    (_request, body, done) => done(null, body),
+    (request, body, done) => {
+      // A truncated body may still parse: a request that did not arrive whole is not handled.
+      done(requestCut(request) ? new RequestCutError() : null, body);
+    },
   );
 
   app.addHook('onSend', async (request, reply) => {
     reply.header(requestIdHeader, request.id);
   });
-  app.addHook('onResponse', async (request, reply) => {
+  const logRequest = (request: FastifyRequest, reply: FastifyReply, status: number): void => {
     if (HEALTH_PATHS.includes(request.routeOptions.url ?? '')) return;
-    const status = reply.statusCode;
     const outcome = request.tsaOutcome;
     const fields = {
       method: request.method,
@@ -116,13 +129,23 @@ export async function buildServer(deps: ServerDependencies) {
         : {}),
       ...(outcome?.cause ? { err: outcome.cause } : {}),
     };
-    if (status >= 500) request.log.error(fields, 'request failed');
+    if (status === CLIENT_CLOSED_REQUEST) request.log.info(fields, 'request aborted');
+    else if (status >= 500) request.log.error(fields, 'request failed');
     // A DER rejection answered 200 (--der-rejection-status=rfc) is still a rejection.
     else if (status >= 400 || outcome?.failInfo) request.log.warn(fields, 'request rejected');
     else request.log.info(fields, 'request completed');
+  };
+  app.addHook('onResponse', async (request, reply) => {
+    if (!clientAborted(request)) logRequest(request, reply, reply.statusCode);
   });
+  onClientAbort(app, (request, reply) => logRequest(request, reply, CLIENT_CLOSED_REQUEST));
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
+    // No one to answer (an abort is logged when the connection or stream closes), or already answered.
+    if (error instanceof RequestCutError || clientAborted(request)) {
+      reply.hijack();
+      return undefined;
+    }
     switch (error.code) {
       case 'FST_ERR_CTP_BODY_TOO_LARGE':
         return sendError(
@@ -144,22 +167,36 @@ export async function buildServer(deps: ServerDependencies) {
   });
 
   await registerRateLimit(app, config);
-  const audit = await installAuditLog(app, config, ROUTES.timestamp);
+  const audit = await installAuditLog(app, config, ROUTES.timestamp, deps.openAuditFile);
 
-  app.setNotFoundHandler((request, reply) =>
-    sendError(reply, 404, `path ${request.url.split('?')[0]?.slice(0, 200)} was not found`),
-  );
+  /** The methods each known path answers; any other method there is 405, not 404. */
+  const allowedMethods = new Map<string, readonly string[]>();
+  const refuseMethod = (request: FastifyRequest, reply: FastifyReply, allowed: readonly string[]) =>
+    sendError(
+      reply.header('allow', allowed.join(', ')),
+      405,
+      `method ${request.method} is not allowed, but [${allowed.join(' ')}] are`,
+    );
+  const notFound = (request: FastifyRequest, reply: FastifyReply) => {
+    const path = request.url.split('?')[0] ?? '';
+    // Methods Fastify does not route (TRACE, PROPFIND, QUERY...) on a known path are 405 too.
+    const allowed = allowedMethods.get(path);
+    if (allowed) return refuseMethod(request, reply, allowed);
+    return sendError(reply, 404, `path ${path.slice(0, 200)} was not found`);
+  };
+  // Before the body is read: a body method (QUERY...) would otherwise be refused for its type.
+  app.addHook('onRequest', (request, reply, done) => {
+    if (!request.is404) return done();
+    notFound(request, reply);
+  });
+  app.setNotFoundHandler(notFound);
 
   const methodNotAllowed = (path: string, allowed: readonly string[]): void => {
+    allowedMethods.set(path, allowed);
     app.route({
       method: OTHER_METHODS.filter((method) => !allowed.includes(method)),
       url: path,
-      handler: (request, reply) =>
-        sendError(
-          reply.header('allow', allowed.join(', ')),
-          405,
-          `method ${request.method} is not allowed, but [${allowed.join(' ')}] are`,
-        ),
+      handler: (request, reply) => refuseMethod(request, reply, allowed),
     });
   };
 
@@ -210,6 +247,7 @@ export async function buildServer(deps: ServerDependencies) {
 
   registerHealthRoutes(app, authority, deps.state ?? createServingState());
   for (const path of HEALTH_PATHS) methodNotAllowed(path, ['GET', 'HEAD']);
+  methodNotAllowed(OPENAPI_PATH, ['GET', 'HEAD']);
 
   return app;
 }

@@ -1,10 +1,11 @@
-import { open, type FileHandle } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ServeConfig } from '../config/schema.js';
 import { rejectionOutcome, type IssueOutcome, type RequestFormat } from '../tsp/authority.js';
 import { reject } from '../tsp/rejection.js';
 import { auditRecord } from './audit-record.js';
+import { clientAborted } from './client-aborts.js';
 
 interface PendingLine {
   text: string;
@@ -12,27 +13,59 @@ interface PendingLine {
   reject: (error: unknown) => void;
 }
 
+/** The file operations the audit log uses (a FileHandle has them); tests inject failures. */
+export interface AuditFile {
+  appendFile(data: string): Promise<void>;
+  datasync(): Promise<void>;
+  truncate(length: number): Promise<void>;
+  stat(): Promise<{ size: number; isFile(): boolean }>;
+  read(
+    buffer: Buffer,
+    offset: number,
+    length: number,
+    position: number,
+  ): Promise<{ bytesRead: number }>;
+  close(): Promise<void>;
+}
+
+/** Opens the file at `path` for appending (default: `openDurably`). */
+export type OpenAuditFile = (path: string) => Promise<AuditFile>;
+
 /**
  * An append-only JSON-lines file whose appends resolve once the line is on disk.
  *
  * Group commit: lines appended while a write+fdatasync is under way wait and go out together in
  * the next one, so N concurrent requests cost about one fsync rather than N.
+ *
+ * The file only ever ends at a record boundary once a round is over: a write or fdatasync that
+ * fails (disk full, I/O error) may have left part of the batch in the file, so the file is cut
+ * back to the end of the last committed record before anything else is written. Otherwise the
+ * next record would be glued to a fragment, and a fragment of a record whose token was withheld
+ * would still read `granted`.
  */
 export class AuditLog {
   private pending: PendingLine[] = [];
   private flushing: Promise<void> | undefined;
   private reopenWaiters: PendingLine[] = [];
   private closed = false;
+  /** Set when a round failed: the file may end with part of it until cut back. */
+  private torn = false;
   /** Write+fdatasync rounds done so far (each carries one or more lines). */
   commits = 0;
 
   private constructor(
     readonly path: string,
-    private handle: FileHandle,
+    private handle: AuditFile,
+    /** Where the last committed record ends; undefined for a file that cannot be cut (a device). */
+    private committed: number | undefined,
+    private readonly openFile: OpenAuditFile,
+    /** Bytes of a partial record found at the end of the file when it was opened, and removed. */
+    public repairedBytes: number,
   ) {}
 
-  static async open(path: string): Promise<AuditLog> {
-    return new AuditLog(path, await openDurably(path));
+  static async open(path: string, openFile: OpenAuditFile = openDurably): Promise<AuditLog> {
+    const { handle, committed, repairedBytes } = await openAtRecordBoundary(path, openFile);
+    return new AuditLog(path, handle, committed, openFile, repairedBytes);
   }
 
   /** Resolves when `record`'s line has been written and fdatasync'ed. */
@@ -61,6 +94,8 @@ export class AuditLog {
   private startFlushing(): void {
     this.flushing ??= this.flushLoop().finally(() => {
       this.flushing = undefined;
+      // A line appended after the loop's last check, before this callback, would wait forever.
+      if (this.pending.length > 0 || this.reopenWaiters.length > 0) this.startFlushing();
     });
   }
 
@@ -70,24 +105,41 @@ export class AuditLog {
       const batch = this.pending;
       if (batch.length === 0) continue;
       this.pending = [];
+      const text = batch.map((line) => line.text).join('');
       try {
-        await this.handle.appendFile(batch.map((line) => line.text).join(''));
+        await this.cutToCommitted();
+        await this.handle.appendFile(text);
         await this.handle.datasync();
+        if (this.committed !== undefined) this.committed += Buffer.byteLength(text);
         this.commits++;
         for (const line of batch) line.resolve();
       } catch (error) {
+        this.torn = true;
+        // At once, so the file does not keep a fragment while no other record comes.
+        await this.cutToCommitted().catch(() => undefined);
         for (const line of batch) line.reject(error);
       }
     }
+  }
+
+  /** Cuts a torn file back to the end of its last committed record, durably. */
+  private async cutToCommitted(): Promise<void> {
+    if (!this.torn || this.committed === undefined) return;
+    await this.handle.truncate(this.committed);
+    await this.handle.datasync();
+    this.torn = false;
   }
 
   private async reopenNow(): Promise<void> {
     const waiters = this.reopenWaiters;
     this.reopenWaiters = [];
     try {
-      const next = await openDurably(this.path);
+      const next = await openAtRecordBoundary(this.path, this.openFile);
       const previous = this.handle;
-      this.handle = next;
+      this.handle = next.handle;
+      this.committed = next.committed;
+      this.repairedBytes = next.repairedBytes;
+      this.torn = false;
       await previous.close();
       for (const waiter of waiters) waiter.resolve();
     } catch (error) {
@@ -101,8 +153,8 @@ export class AuditLog {
  * Opens `path` for appending, creating it if needed, and fsyncs its directory so that a newly
  * created file's entry survives a crash as well as the lines fdatasync'ed into it.
  */
-async function openDurably(path: string): Promise<FileHandle> {
-  const handle = await open(path, 'a', 0o640);
+async function openDurably(path: string): Promise<AuditFile> {
+  const handle = await open(path, 'a+', 0o640);
   try {
     const directory = await open(dirname(path), 'r');
     try {
@@ -115,6 +167,41 @@ async function openDurably(path: string): Promise<FileHandle> {
     throw error;
   }
   return handle;
+}
+
+/**
+ * Opens the log and, for a regular file, finds where its last complete record ends. A partial
+ * record there (a crash in the middle of a write) was never acknowledged (tokens leave only after
+ * their whole batch is fdatasync'ed), so it is cut off rather than glued to the next record.
+ */
+async function openAtRecordBoundary(path: string, openFile: OpenAuditFile) {
+  const handle = await openFile(path);
+  try {
+    const stat = await handle.stat();
+    if (!stat.isFile()) return { handle, committed: undefined, repairedBytes: 0 };
+    const committed = await endOfLastRecord(handle, stat.size);
+    if (committed < stat.size) {
+      await handle.truncate(committed);
+      await handle.datasync();
+    }
+    return { handle, committed, repairedBytes: stat.size - committed };
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+}
+
+/** The offset just after the last newline of the file's first `size` bytes (0 if none). */
+async function endOfLastRecord(handle: AuditFile, size: number): Promise<number> {
+  const chunk = Buffer.alloc(64 * 1024);
+  for (let end = size; end > 0;) {
+    const start = Math.max(0, end - chunk.length);
+    const { bytesRead } = await handle.read(chunk, 0, end - start, start);
+    const newline = chunk.subarray(0, bytesRead).lastIndexOf(0x0a);
+    if (newline >= 0) return start + newline + 1;
+    end = start;
+  }
+  return 0;
 }
 
 /** Passes an outcome through the audit trail and returns the outcome to send. */
@@ -137,12 +224,25 @@ export async function installAuditLog(
   app: FastifyInstance,
   config: ServeConfig,
   route: string,
+  openFile?: OpenAuditFile,
 ): Promise<AuditOutcome> {
   if (config.auditLog === '') return passThrough;
-  const log = await AuditLog.open(config.auditLog);
+  const log = await AuditLog.open(config.auditLog, openFile);
+  const reportRepair = (): void => {
+    if (log.repairedBytes > 0) {
+      app.log.warn(
+        { path: log.path, bytes: log.repairedBytes },
+        'audit log ended with a partial record (an interrupted write), cut back to the last whole one',
+      );
+    }
+  };
+  reportRepair();
   const onHangup = (): void => {
     log.reopen().then(
-      () => app.log.info({ path: log.path }, 'audit log reopened'),
+      () => {
+        app.log.info({ path: log.path }, 'audit log reopened');
+        reportRepair();
+      },
       (error: unknown) =>
         app.log.error({ err: error, path: log.path }, 'cannot reopen the audit log'),
     );
@@ -162,6 +262,8 @@ export async function installAuditLog(
   app.addHook('onResponse', async (request, reply) => {
     if (request.method !== 'POST' || request.routeOptions.url !== route || audited.has(request))
       return;
+    // Nothing was asked: the body never arrived whole (or no answer could be sent).
+    if (clientAborted(request)) return;
     appendInBackground(
       request,
       auditRecord(

@@ -1,8 +1,9 @@
 import { Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Certificate } from '../x509/certificate.js';
 import { versionInfo } from '../version.js';
 import { registry } from '../metrics/registry.js';
+import { CLIENT_CLOSED_REQUEST, clientAborted, onClientAbort } from './client-aborts.js';
 import { SumCountSummary } from './sum-count-summary.js';
 
 /** The Go server's label bounds (#1374): three paths, four methods, everything else `unrecognized`. */
@@ -18,29 +19,42 @@ export function methodLabel(method: string): string {
   return KNOWN_METHODS.has(method) ? method : UNRECOGNIZED;
 }
 
-/** Go's ExponentialBucketsRange(1e6, 4e9, 10) nanoseconds, computed as Go does, in seconds: 1 ms .. 4 s. */
-const LATENCY_BY_API_BUCKETS = Array.from(
+/** Go's ExponentialBucketsRange(1e6, 4e9, 10), computed as Go does: 1 ms .. 4 s in nanoseconds. */
+const LATENCY_BY_API_BUCKETS_NS = Array.from(
   { length: 10 },
-  (_, i) => 0.001 * Math.pow(Math.pow(4 / 0.001, 1 / 9), i),
+  (_, i) => 1e6 * Math.pow(Math.pow(4e9 / 1e6, 1 / 9), i),
 );
+const NS_PER_MS = 1e6;
 
+// The Go server's three latency metrics, with Go's unit (nanoseconds, as time.Duration observed
+// as a float) and Go's buckets, so that the Go dashboards and alerts read them unchanged. Go's
+// api_latency keeps Prometheus's default buckets (5 ms .. 10 s, meant for seconds): every
+// observation lands in +Inf there, as in Go; use _sum / _count, or the _seconds histogram below.
 const apiLatency = new Histogram({
   name: 'timestamp_authority_api_latency',
-  help: 'Request latency in seconds by path and status code',
+  help: 'Request latency in nanoseconds by path and status code (the Go server unit)',
   labelNames: ['path', 'code'] as const,
   registers: [registry],
 });
 const apiLatencySummary = new SumCountSummary(
   'timestamp_authority_api_latency_summary',
-  'Request latency in seconds by path and status code',
+  'Request latency in nanoseconds by path and status code (the Go server unit)',
   ['path', 'code'],
   registry,
 );
 const latencyByApi = new Histogram({
   name: 'timestamp_authority_latency_by_api',
-  help: 'Request latency in seconds by path and method',
+  help: 'Request latency in nanoseconds by path and method (the Go server unit)',
   labelNames: ['path', 'method'] as const,
-  buckets: LATENCY_BY_API_BUCKETS,
+  buckets: LATENCY_BY_API_BUCKETS_NS,
+  registers: [registry],
+});
+/** The same latency in the Prometheus base unit, with buckets that mean something: 1 ms .. 4 s. */
+const requestDuration = new Histogram({
+  name: 'timestamp_authority_http_request_duration_seconds',
+  help: 'Request latency in seconds by status code, path and method',
+  labelNames: ['code', 'path', 'method'] as const,
+  buckets: LATENCY_BY_API_BUCKETS_NS.map((ns) => ns / 1e9),
   registers: [registry],
 });
 const requestsTotal = new Counter({
@@ -101,7 +115,7 @@ export function startRuntimeMetrics(): void {
   collectDefaultMetrics({ register: registry });
 }
 
-type Observer = (seconds: number) => void;
+type Observer = (milliseconds: number) => void;
 /** Label lookups hash strings; the hot path reuses one observer per label set instead. */
 const observers = new Map<string, Observer>();
 
@@ -112,11 +126,14 @@ function observerFor(path: string, method: string, code: string): Observer {
     const latency = apiLatency.labels(path, code);
     const summary = apiLatencySummary.labels(path, code);
     const byApi = latencyByApi.labels(path, method);
+    const duration = requestDuration.labels(code, path, method);
     const requests = requestsTotal.labels(code, path, method);
-    observer = (seconds) => {
-      latency.observe(seconds);
-      summary.observe(seconds);
-      byApi.observe(seconds);
+    observer = (milliseconds) => {
+      const nanoseconds = milliseconds * NS_PER_MS;
+      latency.observe(nanoseconds);
+      summary.observe(nanoseconds);
+      byApi.observe(nanoseconds);
+      duration.observe(milliseconds / 1_000);
       requests.inc();
     };
     observers.set(key, observer);
@@ -134,18 +151,28 @@ function issuanceCounterFor(failInfo: string): { inc(): void } {
   return counter;
 }
 
-/** Counts and times every request of `app` (including /ping, as Go does). */
+function observe(request: FastifyRequest, reply: FastifyReply, status: number): void {
+  // A method refused on a known path (405) may have no route: the path is still known.
+  const path = pathLabel(request.routeOptions.url ?? request.url.split('?')[0]);
+  observerFor(path, methodLabel(request.method), String(status))(reply.elapsedTime);
+}
+
+/**
+ * Counts and times every request of `app` (including /ping, as Go does); a request whose client
+ * went away before its answer is counted once, with code 499.
+ */
 export function registerRequestMetrics(app: FastifyInstance): void {
-  // A callback hook, not an async one: no promise per request on the hot path.
+  // Callback hooks, not async ones: no promise per request on the hot path.
   app.addHook('onResponse', (request, reply, done) => {
-    const path = pathLabel(request.routeOptions.url);
-    observerFor(
-      path,
-      methodLabel(request.method),
-      String(reply.statusCode),
-    )(reply.elapsedTime / 1_000);
+    if (!clientAborted(request)) observe(request, reply, reply.statusCode);
+    done();
+  });
+  onClientAbort(app, (request, reply) => observe(request, reply, CLIENT_CLOSED_REQUEST));
+  // When the answer is sent, not when it has arrived: a token issued for a client that reset its
+  // stream meanwhile was issued all the same (and is in the audit log).
+  app.addHook('onSend', (request, _reply, payload, done) => {
     const outcome = request.tsaOutcome;
     if (outcome) issuanceCounterFor(outcome.failInfo ?? 'none').inc();
-    done();
+    done(null, payload);
   });
 }

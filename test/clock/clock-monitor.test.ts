@@ -2,11 +2,18 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createClockGate } from '../../src/clock/clock-gate.js';
 import {
   ntpErrorsTotal,
+  ntpLatency,
+  ntpLatencySeconds,
   ntpOffset,
   ntpSyncTotal,
   clockStateGauge,
 } from '../../src/clock/clock-metrics.js';
-import { ClockMonitor, type ClockMonitorOptions } from '../../src/clock/clock-monitor.js';
+import {
+  ClockMonitor,
+  type ClockLogger,
+  type ClockMonitorOptions,
+} from '../../src/clock/clock-monitor.js';
+import { SntpError, type SntpQuery, type SntpSample } from '../../src/clock/sntp-client.js';
 import {
   answer,
   reply,
@@ -86,6 +93,20 @@ describe('clock monitor rounds', () => {
     expect(await metricValue(clockStateGauge, { state: 'unverified' })).toBe(0);
     expect(Math.abs((await ntpOffset.get()).values[0]!.value - 0.2)).toBeLessThan(0.15);
     for (const server of servers) expect(await syncCount(server, false)).toBe(1);
+  });
+
+  it('times each attempt in nanoseconds under the Go name and in seconds under _seconds', async () => {
+    const servers = await startResponders(answer());
+    await monitorFor(servers).runRound();
+    const sum = async (metric: typeof ntpLatency) =>
+      (await metric.get()).values.find(
+        (entry) =>
+          entry.metricName?.endsWith('_sum') && entry.labels.host === servers[0]!.address.name,
+      )?.value ?? 0;
+    const seconds = await sum(ntpLatencySeconds);
+    expect(seconds).toBeGreaterThan(0);
+    expect(seconds).toBeLessThan(2); // within the request timeout
+    expect((await sum(ntpLatency)) / seconds).toBeCloseTo(1e9, -3);
   });
 
   it('is drifted when enough servers answer and disagree beyond the threshold', async () => {
@@ -366,5 +387,116 @@ describe('monitor lifecycle', () => {
     expect(() => new ClockMonitor({ ...base, requestAttempts: 0 })).toThrow(/attempts/);
     expect(() => new ClockMonitor({ ...base, periodMs: 0 })).toThrow(/periodMs/);
     expect(() => new ClockMonitor({ ...base, serverThreshold: 2 })).toThrow(/threshold/);
+  });
+});
+
+describe('clock monitor logs', () => {
+  /** Every line at info and above, as [level, message, fields]. */
+  function recordingLogger() {
+    const lines: [string, string, Record<string, unknown>][] = [];
+    const at =
+      (level: string) =>
+      (fields: object, message: string): void => {
+        lines.push([level, message, fields as Record<string, unknown>]);
+      };
+    const logger: ClockLogger = {
+      debug: () => {},
+      info: at('info'),
+      warn: at('warn'),
+      error: at('error'),
+    };
+    return { logger, lines };
+  }
+
+  const sample = (offsetMs: number): SntpSample => ({
+    offsetMs,
+    delayMs: 2,
+    errorBoundMs: 1,
+    leapIndicator: 0,
+    stratum: 2,
+    serverTimeMs: Date.now() + offsetMs,
+  });
+
+  /** Four servers behind a firewall (every query times out) until `answer` says otherwise. */
+  function firewalled() {
+    const state: { offsetMs: number | undefined } = { offsetMs: undefined };
+    const query: SntpQuery = async () => {
+      if (state.offsetMs === undefined) throw new SntpError('timeout', 'no answer within 1000 ms');
+      return sample(state.offsetMs);
+    };
+    let clockMs = 0;
+    const { logger, lines } = recordingLogger();
+    const monitor = new ClockMonitor({
+      servers: ['a', 'b', 'c', 'd'].map((name) => ({ name, host: name, port: 123 })),
+      numServers: 4,
+      serverThreshold: 3,
+      requestAttempts: 3,
+      requestTimeoutMs: 1000,
+      maxTimeDeltaMs: 3000,
+      periodMs: 15_000,
+      retryDelayMs: 0,
+      accuracyMs: 1000,
+      query,
+      monotonic: () => clockMs,
+      logger,
+    });
+    monitors.push(monitor);
+    /** One round per period (15 s of the injected clock), `count` times. */
+    const rounds = async (count: number) => {
+      for (let i = 0; i < count; i++) {
+        await monitor.runRound();
+        clockMs += 15_000;
+      }
+    };
+    return { state, rounds, lines };
+  }
+
+  it('logs unreachable servers once, then a reminder every 5 minutes, and the recovery once', async () => {
+    const { state, rounds, lines } = firewalled();
+    // 16 idle minutes behind a firewall: Go (and this server before) logged 4 errors a round.
+    await rounds(64);
+    expect(lines.filter(([level]) => level === 'error')).toEqual([]);
+    expect(lines.map(([level, message]) => [level, message])).toEqual([
+      ['warn', 'clock unverified: only 0 of 4 NTP servers gave a usable answer, 3 needed'],
+      ['warn', 'clock still unverified: only 0 of 4 NTP servers gave a usable answer, 3 needed'],
+      ['warn', 'clock still unverified: only 0 of 4 NTP servers gave a usable answer, 3 needed'],
+      ['warn', 'clock still unverified: only 0 of 4 NTP servers gave a usable answer, 3 needed'],
+    ]);
+    // Rounds 1, 21, 41, 61 (every 20 rounds of 15 s): each reminder counts the 20 rounds since.
+    expect(lines.slice(1).map(([, , fields]) => fields.roundsSinceLastReport)).toEqual([
+      20, 20, 20,
+    ]);
+
+    lines.length = 0;
+    state.offsetMs = 10;
+    await rounds(40);
+    expect(lines.map(([level, message]) => [level, message])).toEqual([
+      ['info', 'clock synced: 4 of 4 NTP servers agree with the local clock within 1 s'],
+    ]);
+  });
+
+  it('logs a drift at once, a reminder while it lasts, and each change of state', async () => {
+    const { state, rounds, lines } = firewalled();
+    state.offsetMs = 5000;
+    await rounds(25);
+    state.offsetMs = undefined;
+    await rounds(1);
+    state.offsetMs = 5000;
+    await rounds(1);
+    expect(lines.map(([level, message]) => [level, message.replace(/\(.*\)/, '(...)')])).toEqual([
+      [
+        'error',
+        'clock drifted, issuance refused: local clock differs from 4 of 4 NTP servers by more than 1 s (...)',
+      ],
+      [
+        'error',
+        'clock still drifted, issuance refused: local clock differs from 4 of 4 NTP servers by more than 1 s (...)',
+      ],
+      ['warn', 'clock unverified: only 0 of 4 NTP servers gave a usable answer, 3 needed'],
+      [
+        'error',
+        'clock drifted, issuance refused: local clock differs from 4 of 4 NTP servers by more than 1 s (...)',
+      ],
+    ]);
   });
 });

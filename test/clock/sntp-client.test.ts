@@ -77,6 +77,7 @@ describe('SNTP client', () => {
     const text = await registry.metrics();
     for (const name of [
       'timestamp_authority_ntp_latency',
+      'timestamp_authority_ntp_latency_seconds',
       'timestamp_authority_ntp_sync_total',
       'timestamp_authority_ntp_errors_total',
       'timestamp_authority_ntp_offset_seconds',

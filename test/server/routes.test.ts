@@ -208,6 +208,45 @@ describe('routes', () => {
     );
   });
 
+  describe('methods a route does not serve', () => {
+    // Fastify routes some methods and not others (TRACE, PROPFIND, QUERY...): all are 405 on a
+    // known path, with the methods the path does serve; plain OPTIONS too (preflights are CORS's).
+    const routes = [
+      ['/api/v1/timestamp', 'POST'],
+      ['/api/v1/timestamp/certchain', 'GET, HEAD'],
+      ['/ping', 'GET, HEAD'],
+      ['/PING', 'GET, HEAD'],
+      ['/livez', 'GET, HEAD'],
+      ['/readyz', 'GET, HEAD'],
+      ['/openapi.yaml', 'GET, HEAD'],
+    ] as const;
+    const methods = ['TRACE', 'PROPFIND', 'QUERY', 'LINK', 'MKCOL', 'OPTIONS', 'DELETE'] as const;
+    it.each(routes.flatMap(([url, allow]) => methods.map((method) => [method, url, allow])))(
+      '%s %s is 405 with Allow: %s',
+      async (method, url, allow) => {
+        const response = await server.app.inject({ method: method as 'GET', url });
+        expect(response.statusCode).toBe(405);
+        expect(response.headers.allow).toBe(allow);
+        expect(response.json()).toEqual({
+          code: 405,
+          message: `method ${method} is not allowed, but [${allow.replace(',', '')}] are`,
+        });
+      },
+    );
+
+    it('refuses a method on a known path with a query string too', async () => {
+      const response = await server.app.inject({ method: 'TRACE', url: '/api/v1/timestamp?x=1' });
+      expect(response.statusCode).toBe(405);
+      expect(response.headers.allow).toBe('POST');
+    });
+
+    it.each(methods)('%s on an unknown path stays 404', async (method) => {
+      const response = await server.app.inject({ method, url: '/api/v1/timestamp/' });
+      expect(response.statusCode).toBe(404);
+      expect(response.headers.allow).toBeUndefined();
+    });
+  });
+
   it('answers an unknown path with 404 and the Go message', async () => {
     const response = await server.app.inject({ method: 'GET', url: '/api/v1/nothing?x=1' });
     expect(response.statusCode).toBe(404);

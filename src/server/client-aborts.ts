@@ -1,0 +1,73 @@
+import type { Http2ServerRequest } from 'node:http2';
+import type { IncomingMessage } from 'node:http';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+
+/**
+ * The status logged and counted for a request whose client went away before its response was
+ * sent (nginx's 499 "client closed request"). It is never sent: there is no one to send it to.
+ */
+export const CLIENT_CLOSED_REQUEST = 499;
+
+type AbortListener = (request: FastifyRequest, reply: FastifyReply) => void;
+
+const listeners = new WeakMap<FastifyInstance, AbortListener[]>();
+const aborted = new WeakSet<FastifyRequest>();
+
+/**
+ * Whether the client went away before its response was sent: an HTTP/2 stream reset (or closed)
+ * before the response ended, an HTTP/1.1 connection closed before the body's Content-Length bytes
+ * arrived or before the response was written. Such a request is logged and counted once, as 499,
+ * by the `onClientAbort` listeners; `onResponse` hooks skip it (HTTP/2 runs them when the stream
+ * closes, with the default status 200, although nothing was answered).
+ */
+export function clientAborted(request: FastifyRequest): boolean {
+  return aborted.has(request) || request.raw.aborted;
+}
+
+/**
+ * Whether the request cannot be handled because it did not arrive whole or can no longer be
+ * answered: aborted, or its HTTP/2 stream already closed (reset by the client, or cut by
+ * --read-timeout before END_STREAM), or its HTTP/1.1 connection is gone. A body delivered in that
+ * state may be a truncated one that still parses, so it must not be parsed at all.
+ */
+export function requestCut(request: FastifyRequest): boolean {
+  if (clientAborted(request)) return true;
+  const raw = request.raw as IncomingMessage | Http2ServerRequest;
+  if ('stream' in raw) return raw.stream.closed || raw.stream.destroyed;
+  // Strict comparisons: light-my-request's (inject) request has neither.
+  return raw.complete === false || raw.socket?.destroyed === true;
+}
+
+/** What the body parser passes on for a cut request: the error handler answers nothing. */
+export class RequestCutError extends Error {
+  readonly statusCode = 400;
+  constructor() {
+    super('request did not arrive whole');
+  }
+}
+
+/**
+ * Calls `listener` once for each request of `app` whose client goes away before its response is
+ * sent, when its connection or stream closes.
+ */
+export function onClientAbort(app: FastifyInstance, listener: AbortListener): void {
+  const existing = listeners.get(app);
+  if (existing) {
+    existing.push(listener);
+    return;
+  }
+  const all = [listener];
+  listeners.set(app, all);
+  // A callback hook, not an async one: no promise per request on the hot path.
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.raw.once('close', () => {
+      // HTTP/2 sets request.raw.aborted when the response had not ended (as HTTP/2 streams say:
+      // ended, not necessarily flushed); HTTP/1.1 only when the body was incomplete.
+      const answered = 'stream' in request.raw || reply.raw.writableEnded;
+      if (!request.raw.aborted && answered) return;
+      aborted.add(request);
+      for (const each of all) each(request, reply);
+    });
+    done();
+  });
+}

@@ -34,7 +34,7 @@ export function requestCut(request: FastifyRequest): boolean {
   if (clientAborted(request)) return true;
   const raw = request.raw as IncomingMessage | Http2ServerRequest;
   if ('stream' in raw) return raw.stream.closed || raw.stream.destroyed;
-  // Strict comparisons: light-my-request's (inject) request has neither.
+  // Strict comparisons: Fastify's in-process test requests have neither.
   return raw.complete === false || raw.socket?.destroyed === true;
 }
 

@@ -1,5 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir } from './helpers/openssl.js';
@@ -83,17 +90,26 @@ describe('make up', () => {
   });
 });
 
-describe('README', () => {
-  it('names only make targets that the Makefile has', () => {
+describe('README and docs', () => {
+  it('name only make targets that the Makefile has', () => {
     const targets = new Set(
       [...readFileSync(join(REPO_ROOT, 'Makefile'), 'utf8').matchAll(/^([\w/-]+):(?!=)/gm)].map(
         (match) => match[1],
       ),
     );
-    const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
     // `make X` in code spans and at the start of lines of code blocks.
-    const named = [...readme.matchAll(/(?:`|^)make ([a-z][\w-]*)/gm)].map((match) => match[1]);
-    expect(named).toEqual(expect.arrayContaining(['run', 'test', 'up']));
-    expect(named.filter((target) => !targets.has(target))).toEqual([]);
+    const namedIn = (file: string) =>
+      [...readFileSync(join(REPO_ROOT, file), 'utf8').matchAll(/(?:`|^)make ([a-z][\w-]*)/gm)].map(
+        (match) => `${file}: make ${match[1]}`,
+      );
+    const docs = readdirSync(join(REPO_ROOT, 'docs'))
+      .filter((name) => name.endsWith('.md'))
+      .map((name) => `docs/${name}`);
+    const files = ['README.md', 'CONTRIBUTING.md', 'ARCHITECTURE.md', ...docs];
+    const named = files.flatMap(namedIn);
+    expect(named).toEqual(
+      expect.arrayContaining(['README.md: make run', 'README.md: make test', 'README.md: make up']),
+    );
+    expect(named.filter((entry) => !targets.has(entry.split(': make ')[1] ?? ''))).toEqual([]);
   });
 });

@@ -4,7 +4,7 @@ import type { KeyAlgorithm } from './openssl-pki.js';
 
 /** A TSA key the server signs with, as a test serves it. */
 export interface TsaKeyType {
-  /** Its name in test titles and in the README's client matrix. */
+  /** Its name in test titles and in the client matrix of docs/api.md. */
   label: string;
   /** The leaf key openssl makes for it ({@link OpensslPki.key}). */
   algorithm: KeyAlgorithm;

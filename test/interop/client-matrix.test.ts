@@ -3,10 +3,10 @@
  * checked by OpenSSL (`ts -verify`), Bouncy Castle (TimeStampResponse/TimeStampToken.validate,
  * one JVM for all tokens) and sigstore-js (@sigstore/verify over a sigstore bundle and a trusted
  * root made from our chain). Where a client cannot check a token by a limitation of its own, the test
- * asserts that limitation, so the README's table (generated here) stays honest.
+ * asserts that limitation, so the table in docs/api.md (generated here) stays honest.
  *
- * `UPDATE_CLIENT_MATRIX=1 npx vitest run test/interop/client-matrix.test.ts` rewrites the README
- * section between the client-matrix markers.
+ * `UPDATE_CLIENT_MATRIX=1 npx vitest run test/interop/client-matrix.test.ts` rewrites the
+ * docs/api.md section between the client-matrix markers.
  */
 import { execFile } from 'node:child_process';
 import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
@@ -31,7 +31,7 @@ import { silentLogger } from '../helpers/tsa.js';
 
 const run = promisify(execFile);
 const BC_CLASSPATH = ['bcprov', 'bcutil', 'bcpkix'].map((jar) => `/usr/share/java/${jar}.jar`);
-const README = join(REPO_ROOT, 'README.md');
+const MATRIX_DOC = join(REPO_ROOT, 'docs', 'api.md');
 const MARKERS = ['<!-- client-matrix:start -->', '<!-- client-matrix:end -->'] as const;
 
 type ClientId = 'openssl' | 'bouncycastle' | 'sigstore';
@@ -304,7 +304,7 @@ function limitationOf(client: Client, item: Case): Limitation | undefined {
   );
 }
 
-/** The README section: one row per key type, one column per client. */
+/** The docs/api.md section: one row per key type, one column per client. */
 function matrixMarkdown(): string {
   const footnotes = CLIENTS.flatMap((client) => client.limitations);
   const outcome = (client: Client, item: Case) => {
@@ -452,18 +452,18 @@ describe('client matrix', () => {
     });
   });
 
-  it('the README publishes this matrix (UPDATE_CLIENT_MATRIX=1 rewrites it)', () => {
-    const readme = readFileSync(README, 'utf8');
+  it('docs/api.md publishes this matrix (UPDATE_CLIENT_MATRIX=1 rewrites it)', () => {
+    const readme = readFileSync(MATRIX_DOC, 'utf8');
     const start = readme.indexOf(MARKERS[0]);
     const end = readme.indexOf(MARKERS[1]);
-    expect(start, 'README has the client-matrix markers').toBeGreaterThan(-1);
+    expect(start, 'docs/api.md has the client-matrix markers').toBeGreaterThan(-1);
     expect(end).toBeGreaterThan(start);
     const generated = `${MARKERS[0]}\n${matrixMarkdown()}\n${MARKERS[1]}`;
     const current = readme.slice(start, end + MARKERS[1].length);
     if (process.env['UPDATE_CLIENT_MATRIX'] === '1') {
-      writeFileSync(README, readme.replace(current, generated));
+      writeFileSync(MATRIX_DOC, readme.replace(current, generated));
     } else {
-      expect(current, 'run with UPDATE_CLIENT_MATRIX=1 to rewrite the README').toBe(generated);
+      expect(current, 'run with UPDATE_CLIENT_MATRIX=1 to rewrite docs/api.md').toBe(generated);
     }
   });
 });

@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
-# Multi-stage image of the time-stamp server. `docker compose up` builds and runs it (see README).
+# Multi-stage image of the time-stamp server. `docker compose up` builds and runs it (docs/deployment.md).
 
-# Node 24 LTS (Node 20 reached end of life in April 2026); README, Node versions.
+# Node 24 LTS (Node 20 reached end of life in April 2026); docs/deployment.md, Node versions.
 # build: every dependency, compile TypeScript to dist/.
 FROM node:24-bookworm-slim AS build
 WORKDIR /app

@@ -18,7 +18,7 @@ build: node_modules ## Compile TypeScript to dist/
 
 # A symlink to the compiled entry point (its `#!/usr/bin/env node` line runs it), not a /bin/sh
 # wrapper: dash drops environment variables such as TIMESTAMP-SIGNER whose names are not shell
-# identifiers, and the README documents those.
+# identifiers, and docs/configuration.md documents those.
 bin/%: build
 	@mkdir -p bin
 	@chmod +x dist/src/cli/$*.js
@@ -50,7 +50,7 @@ lint: node_modules ## ESLint and Prettier
 	npm run lint
 
 .PHONY: bench
-bench: node_modules ## Benchmarks (see README, Performance)
+bench: node_modules ## Benchmarks (see docs/performance.md)
 	npm run bench
 
 .PHONY: up

@@ -14,7 +14,12 @@ import type { OptionSpec } from '../src/config/option-spec.js';
 import { formatDefault } from '../src/config/print-config.js';
 import { SERVE_OPTIONS } from '../src/config/schema.js';
 
-export const CONFIG_DOC = join(dirname(fileURLToPath(import.meta.url)), '..', 'docs', 'configuration.md');
+export const CONFIG_DOC = join(
+  dirname(fileURLToPath(import.meta.url)),
+  '..',
+  'docs',
+  'configuration.md',
+);
 export const START = '<!-- config-options:start -->';
 export const END = '<!-- config-options:end -->';
 

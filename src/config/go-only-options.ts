@@ -4,8 +4,8 @@ import { option } from './option-spec.js';
  * Flags of the Go server (its root flags and go-swagger's listener flags) for features this server
  * does not have, or has only as one setting for both listeners. They are accepted so a Go command
  * line, config file or environment keeps working; src/config/go-compat.ts warns where a value is
- * ignored and refuses one that would leave the server less protected than asked (README, Server
- * flags). Options without a default (undefined) mean "not given".
+ * ignored and refuses one that would leave the server less protected than asked
+ * (docs/configuration.md, Go flag spellings). Options without a default (undefined) mean "not given".
  */
 export const GO_ONLY_OPTIONS = {
   enablePprof: option({

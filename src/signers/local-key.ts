@@ -11,7 +11,7 @@ import type { SignatureAlgorithm, Signer } from '../crypto/signer.js';
 /**
  * Keys whose signature costs more than the hop to libuv's thread pool. P-256 and Ed25519 sign in
  * ~20 us, less than the hand-off, so they stay on the event loop; P-384, P-521 and RSA take
- * 200-1,500 us and would block it (README, Performance).
+ * 200-1,500 us and would block it (docs/performance.md).
  */
 function signsSlowly(algorithm: SignatureAlgorithm): boolean {
   return (

@@ -129,7 +129,7 @@ describe('Go api_test.go cases (reference 12.1)', () => {
       encodeRequest({
         digest,
         policy: '1.2.3.4.5',
-        // Non-critical: critical extensions are always refused (README, Requests and rejections).
+        // Non-critical: critical extensions are always refused (docs/api.md, Requests and rejections).
         extensions: [{ oid: '1.2.3.4', value: Buffer.of(1, 2, 3, 4) }],
       }),
     );

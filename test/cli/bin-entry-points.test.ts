@@ -23,7 +23,7 @@ async function printConfig(env: NodeJS.ProcessEnv, bin = SERVER_BIN) {
 
 /**
  * The built executables are Node entry points, not /bin/sh wrappers: dash drops variables whose
- * names are not shell identifiers (TIMESTAMP-SIGNER), and README, Configuration, documents them.
+ * names are not shell identifiers (TIMESTAMP-SIGNER), and docs/configuration.md documents them.
  */
 describe('bin/timestamp-server reads every documented environment spelling', () => {
   it('is not a shell script', () => {

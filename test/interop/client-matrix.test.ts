@@ -37,7 +37,7 @@ const MARKERS = ['<!-- client-matrix:start -->', '<!-- client-matrix:end -->'] a
 type ClientId = 'openssl' | 'bouncycastle' | 'sigstore';
 
 interface Limitation {
-  /** The client's own limitation, as the README states it. */
+  /** The client's own limitation, as docs/api.md states it. */
   reason: string;
   applies: (key: TsaKeyType, signerHash: HashName, requestHash: HashName) => boolean;
   /** What the client says when it hits the limitation. */
@@ -46,7 +46,7 @@ interface Limitation {
 
 interface Client {
   id: ClientId;
-  /** Column header in the README, from the version installed. */
+  /** Column header in docs/api.md, from the version installed. */
   title: (version: string) => string;
   limitations: Limitation[];
 }

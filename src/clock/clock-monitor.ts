@@ -1,32 +1,17 @@
 import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  ntpErrorsTotal,
-  ntpOffset,
-  observeNtpLatency,
-  ntpSyncTotal,
-  recordClockState,
-  type ClockState,
-} from './clock-metrics.js';
+import { ntpErrorsTotal, ntpOffset, recordClockState, type ClockState } from './clock-metrics.js';
 import type { ClockMonitorSettings } from './ntp-config.js';
-import type { NtpServerAddress } from './server-address.js';
-import {
-  querySntp,
-  SntpError,
-  type SntpFailureReason,
-  type SntpQuery,
-  type SntpSample,
-} from './sntp-client.js';
+import { queryRound, type LogFn, type ServerOutcome } from './round.js';
+import { querySntp, type SntpQuery } from './sntp-client.js';
+import { clockVerdict, type ServerSample } from './verdict.js';
 import {
   clockJumpDetail,
   DEFAULT_JUMP_TOLERANCE_MS,
-  seconds,
   WallClockStepDetector,
 } from './wall-clock-step.js';
 
 export type { ClockState } from './clock-metrics.js';
 
-type LogFn = (fields: object, message: string) => void;
 export interface ClockLogger {
   debug: LogFn;
   info: LogFn;
@@ -42,13 +27,6 @@ export interface ClockStatus {
   readonly offsetMs?: number;
   /** Rounds completed since start. */
   readonly rounds: number;
-}
-
-export interface ServerOutcome {
-  server: NtpServerAddress;
-  sample?: SntpSample;
-  failure?: SntpFailureReason;
-  attempts: number;
 }
 
 export interface ClockMonitorOptions extends ClockMonitorSettings {
@@ -75,41 +53,18 @@ export interface ClockMonitorOptions extends ClockMonitorSettings {
   onStatus?: (status: ClockStatus) => void;
 }
 
-/** Failures where the server did answer, deliberately: asking again within the round is pointless. */
-const FINAL_FAILURES: ReadonlySet<SntpFailureReason> = new Set([
-  'kiss-o-death',
-  'alarm',
-  'bad-stratum',
-]);
-
 const silent: ClockLogger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 
 export const DEFAULT_REMINDER_INTERVAL_MS = 5 * 60_000;
 
-/** `count` distinct entries picked uniformly at random (partial Fisher-Yates). */
-export function pickServers<T>(servers: readonly T[], count: number, random: () => number): T[] {
-  const pool = [...servers];
-  for (let i = 0; i < count; i++) {
-    const j = i + Math.floor(random() * (pool.length - i));
-    [pool[i], pool[j]] = [pool[j]!, pool[i]!];
-  }
-  return pool.slice(0, count);
-}
-
-function median(values: number[]): number | undefined {
-  if (values.length === 0) return undefined;
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
-
 /**
- * Compares the local clock with NTP servers every period and keeps a state:
+ * Compares the local clock with NTP servers every period (a round, see round.ts) and keeps a
+ * state (the round's verdict, see verdict.ts):
  * - synced: at least server_threshold servers answered and agree within the threshold;
  * - drifted: enough servers answered, too few agree (or the wall clock just stepped);
  * - unverified: too few usable answers, or no round finished yet.
- * The threshold is min(max_time_delta, token accuracy), and a server agrees only when
- * |offset| + delay/2 (the worst case of its measurement) stays within it.
+ * The threshold is min(max_time_delta, token accuracy). The monitor owns the schedule, the state,
+ * its logging and the clock state metrics.
  */
 export class ClockMonitor {
   readonly thresholdMs: number;
@@ -248,103 +203,39 @@ export class ClockMonitor {
   }
 
   private queryRound(): Promise<ServerOutcome[]> {
-    const servers = pickServers(this.settings.servers, this.settings.numServers, this.random);
-    // In parallel: a round lasts one server's attempts, not num_servers x attempts x timeout.
-    return Promise.all(servers.map((server) => this.queryWithRetries(server)));
-  }
-
-  private async queryWithRetries(server: NtpServerAddress): Promise<ServerOutcome> {
-    const { requestAttempts, requestTimeoutMs, retryDelayMs } = this.settings;
-    const host = server.name;
-    const signal = this.abort.signal;
-    for (let attempt = 1; ; attempt++) {
-      this.logger.debug({ server: host }, `querying ntp server ${host}`);
-      const started = performance.now();
-      let failure: SntpFailureReason;
-      try {
-        const sample = await this.query(server, {
-          timeoutMs: requestTimeoutMs,
-          signal,
-          now: this.now,
-        });
-        observeNtpLatency(host, performance.now() - started);
-        ntpSyncTotal.inc({ host, failed: 'false' });
-        return { server, sample, attempts: attempt };
-      } catch (error) {
-        // Stopped mid-query: not a failure of the server.
-        if (signal.aborted) return { server, failure: 'timeout', attempts: attempt };
-        observeNtpLatency(host, performance.now() - started);
-        ntpSyncTotal.inc({ host, failed: 'true' });
-        failure = error instanceof SntpError ? error.reason : 'network';
-        // Per server and attempt at debug: the round's outcome is what `report` logs.
-        if (FINAL_FAILURES.has(failure)) {
-          this.logger.debug(
-            { server: host, reason: failure },
-            `unusable ntp answer from ${host}: ${(error as Error).message}`,
-          );
-          return { server, failure, attempts: attempt };
-        }
-        this.logger.debug(
-          { server: host, reason: failure, error: (error as Error).message },
-          `ntp timeout from ${host}, attempt ${attempt}/${requestAttempts}`,
-        );
-      }
-      if (attempt >= requestAttempts || signal.aborted) {
-        this.logger.debug({ server: host }, `ntp response timeout from ${host}`);
-        return { server, failure, attempts: attempt };
-      }
-      try {
-        await sleep(retryDelayMs, undefined, { signal });
-      } catch {
-        return { server, failure, attempts: attempt };
-      }
-    }
+    return queryRound({
+      ...this.settings,
+      query: this.query,
+      now: this.now,
+      random: this.random,
+      signal: this.abort.signal,
+      debug: (fields, message) => this.logger.debug(fields, message),
+    });
   }
 
   private evaluate(outcomes: ServerOutcome[]): void {
-    const { serverThreshold, numServers } = this.settings;
-    const samples: { server: NtpServerAddress; sample: SntpSample }[] = [];
+    const samples: ServerSample[] = [];
     for (const { server, sample } of outcomes) if (sample) samples.push({ server, sample });
-    let agreeing = 0;
-    for (const { server, sample } of samples) {
-      if (Math.abs(sample.offsetMs) + sample.errorBoundMs <= this.thresholdMs) agreeing++;
-      else {
-        this.logger.debug(
-          { server: server.name, offsetMs: sample.offsetMs, delayMs: sample.delayMs },
-          `local time is different from ${server.name}: ${new Date(sample.serverTimeMs).toISOString()}`,
-        );
-      }
+    const { serverThreshold, numServers } = this.settings;
+    const verdict = clockVerdict(samples, {
+      thresholdMs: this.thresholdMs,
+      serverThreshold,
+      numServers,
+    });
+    for (const { server, sample } of verdict.disagreeing) {
+      this.logger.debug(
+        { server: server.name, offsetMs: sample.offsetMs, delayMs: sample.delayMs },
+        `local time is different from ${server.name}: ${new Date(sample.serverTimeMs).toISOString()}`,
+      );
     }
     // Go's two error counts, with kiss-o'-death and alarm answers counted as no answer.
-    const tooFewAnswers = serverThreshold > samples.length;
-    const tooFewAgreeing = serverThreshold > agreeing;
-    if (tooFewAnswers) ntpErrorsTotal.inc({ reason: 'err_too_few' });
-    if (tooFewAgreeing) ntpErrorsTotal.inc({ reason: 'err_inv_time' });
-
-    const offsetMs = median(samples.map(({ sample }) => sample.offsetMs));
+    if (verdict.tooFewAnswers) ntpErrorsTotal.inc({ reason: 'err_too_few' });
+    if (verdict.tooFewAgreeing) ntpErrorsTotal.inc({ reason: 'err_inv_time' });
+    const { state, detail, offsetMs } = verdict;
     if (offsetMs !== undefined) ntpOffset.set(offsetMs / 1000);
-    const threshold = seconds(this.thresholdMs);
     const rounds = this.current.rounds + 1;
     const base = offsetMs === undefined ? { rounds } : { rounds, offsetMs };
-    if (!tooFewAgreeing) {
-      this.setStatus({
-        ...base,
-        state: 'synced',
-        detail: `${agreeing} of ${numServers} NTP servers agree with the local clock within ${threshold}`,
-      });
-    } else if (!tooFewAnswers) {
-      this.setStatus({
-        ...base,
-        state: 'drifted',
-        detail: `local clock differs from ${samples.length - agreeing} of ${samples.length} NTP servers by more than ${threshold} (median offset ${seconds(offsetMs ?? 0)})`,
-      });
-    } else {
-      this.setStatus({
-        ...base,
-        state: 'unverified',
-        detail: `only ${samples.length} of ${numServers} NTP servers gave a usable answer, ${serverThreshold} needed`,
-      });
-    }
+    this.setStatus({ ...base, state, detail });
   }
 
   private setStatus(status: ClockStatus, always = false): void {

@@ -4,7 +4,8 @@ import * as pkijs from 'pkijs';
 import { VerificationError } from './errors.js';
 import type { CertificateView } from './certificate-view.js';
 import { digestByOid, signatureDigest, VERIFY_OID, type DigestName } from './oids.js';
-import { sidKeyIdentifier, type ParsedToken } from './parse-response.js';
+import { sidKeyIdentifier } from './describe.js';
+import type { ParsedToken } from './parse-response.js';
 
 const signatureError = (message: string) =>
   new VerificationError(`error while verifying signature: ${message}`);

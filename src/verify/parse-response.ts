@@ -1,7 +1,14 @@
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { VerificationError } from './errors.js';
-import { nameToString, viewCertificate } from './certificate-view.js';
+import { viewCertificate } from './certificate-view.js';
+import {
+  attributeName,
+  describeAttribute,
+  failInfoText,
+  generalNameText,
+  signerIdentifierText,
+} from './describe.js';
 import { digestByOid, VERIFY_OID, type DigestName } from './oids.js';
 import type { SignedAttribute, Timestamp } from './timestamp.js';
 
@@ -13,25 +20,6 @@ export interface ParsedToken {
   signedAttributesDer: Buffer | undefined;
   signature: Buffer;
 }
-
-const FAIL_INFO_NAMES: Record<number, string> = {
-  0: 'badAlg',
-  2: 'badRequest',
-  5: 'badDataFormat',
-  14: 'timeNotAvailable',
-  15: 'unacceptedPolicy',
-  16: 'unacceptedExtension',
-  17: 'addInfoNotAvailable',
-  25: 'systemFailure',
-};
-
-const ATTRIBUTE_NAMES: Record<string, string> = {
-  [VERIFY_OID.contentType]: 'contentType',
-  [VERIFY_OID.messageDigest]: 'messageDigest',
-  [VERIFY_OID.signingTime]: 'signingTime',
-  [VERIFY_OID.signingCertificate]: 'signingCertificate',
-  [VERIFY_OID.signingCertificateV2]: 'signingCertificateV2',
-};
 
 const parseFailure = (message: string) =>
   new VerificationError(`error parsing response into Timestamp: ${message}`);
@@ -147,7 +135,7 @@ function readToken(token: Uint8Array, status: number): ParsedToken {
   const signedAttributes: SignedAttribute[] = (signerInfo.signedAttrs?.attributes ?? []).map(
     (attribute) => ({
       oid: attribute.type,
-      name: ATTRIBUTE_NAMES[attribute.type] ?? attribute.type,
+      name: attributeName(attribute.type),
       valuesHex: attribute.values.map((value) => Buffer.from(value.toBER()).toString('hex')),
       description: describeAttribute(attribute),
     }),
@@ -212,39 +200,6 @@ function readToken(token: Uint8Array, status: number): ParsedToken {
   };
 }
 
-/** A short reading of a signed attribute's first value, for inspect. */
-function describeAttribute(attribute: pkijs.Attribute): string {
-  const value = attribute.values[0];
-  if (value instanceof asn1js.ObjectIdentifier) return value.valueBlock.toString();
-  if (value instanceof asn1js.UTCTime || value instanceof asn1js.GeneralizedTime)
-    return value.toDate().toISOString();
-  if (value instanceof asn1js.OctetString)
-    return Buffer.from(value.valueBlock.valueHexView).toString('hex');
-  if (
-    (attribute.type === VERIFY_OID.signingCertificateV2 ||
-      attribute.type === VERIFY_OID.signingCertificate) &&
-    value instanceof asn1js.Sequence
-  ) {
-    const certs = value.valueBlock.value[0];
-    const first = certs instanceof asn1js.Sequence ? certs.valueBlock.value[0] : undefined;
-    if (first instanceof asn1js.Sequence) {
-      const fields = first.valueBlock.value;
-      const explicitAlgorithm = fields[0] instanceof asn1js.Sequence;
-      const algorithm = explicitAlgorithm
-        ? (digestByOid(new pkijs.AlgorithmIdentifier({ schema: fields[0] }).algorithmId) ??
-          'unknown')
-        : attribute.type === VERIFY_OID.signingCertificateV2
-          ? 'sha256'
-          : 'sha1';
-      const hash = fields[explicitAlgorithm ? 1 : 0];
-      if (hash instanceof asn1js.OctetString) {
-        return `certificate ${algorithm} ${Buffer.from(hash.valueBlock.valueHexView).toString('hex')}`;
-      }
-    }
-  }
-  return attribute.values.map((item) => Buffer.from(item.toBER()).toString('hex')).join(', ');
-}
-
 /**
  * The certificates [0] IMPLICIT CertificateSet of a SignedData, as the exact bytes received (the
  * ESS certificate hash is over those bytes, not over a re-encoding).
@@ -260,40 +215,6 @@ function embeddedCertificates(signedData: asn1js.AsnType): Buffer[] {
       throw invalid('the SignedData embeds a non-X.509 certificate');
     return Buffer.from(element.valueBeforeDecodeView);
   });
-}
-
-function failInfoText(failInfo: asn1js.BitString | undefined): string {
-  if (!failInfo) return 'no failure info';
-  const bytes = new Uint8Array(failInfo.valueBlock.valueHexView);
-  const names: string[] = [];
-  for (let bit = 0; bit < bytes.length * 8; bit++) {
-    if ((bytes[bit >> 3] ?? 0) & (0x80 >> (bit & 7)))
-      names.push(FAIL_INFO_NAMES[bit] ?? `bit ${bit}`);
-  }
-  return names.join(', ') || 'no failure info';
-}
-
-function generalNameText(name: pkijs.GeneralName): string {
-  if (name.value instanceof pkijs.RelativeDistinguishedNames) return nameToString(name.value);
-  return typeof name.value === 'string' ? name.value : `GeneralName [${name.type}]`;
-}
-
-function signerIdentifierText(signerInfo: pkijs.SignerInfo): string {
-  const sid: unknown = signerInfo.sid;
-  if (sid instanceof pkijs.IssuerAndSerialNumber) {
-    return `issuer "${nameToString(sid.issuer)}", serial ${sid.serialNumber.toBigInt().toString(16)}`;
-  }
-  const keyIdentifier = sidKeyIdentifier(signerInfo);
-  return keyIdentifier
-    ? `subjectKeyIdentifier ${keyIdentifier.toString('hex')}`
-    : 'unknown signer identifier';
-}
-
-/** The subjectKeyIdentifier of a `[0] SubjectKeyIdentifier` sid, if the sid is one. */
-export function sidKeyIdentifier(signerInfo: pkijs.SignerInfo): Buffer | undefined {
-  const sid: unknown = signerInfo.sid;
-  if (sid instanceof asn1js.Primitive) return Buffer.from(sid.valueBlock.valueHexView);
-  return undefined;
 }
 
 export type { DigestName };

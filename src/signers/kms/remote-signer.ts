@@ -4,8 +4,10 @@ import { preferredHashFor, signatureAlgorithmFor } from '../../crypto/key-algori
 import type { SignatureAlgorithm, Signer } from '../../crypto/signer.js';
 import { sameRsaKey } from '../../x509/public-key.js';
 import { CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker.js';
+import { sleep, untilAborted, withDeadline } from './deadline.js';
 import { classifyServiceError, SERVICE_FAILURES, type FailureReason } from './failure-reason.js';
 import { recordSignerFailure } from './remote-signer-metrics.js';
+import { Semaphore } from './semaphore.js';
 
 /** What a remote signature API (cloud KMS, Vault transit) offers the TSA. */
 export interface RemoteSignatureApi {
@@ -62,6 +64,12 @@ export class RemoteSignerTimeout extends RemoteSignerError {
   override name = 'RemoteSignerTimeout';
 }
 
+/** The error of a call that missed its deadline, for withDeadline. */
+const timeoutAfter =
+  (timeoutMs: number) =>
+  (options?: ErrorOptions): RemoteSignerTimeout =>
+    new RemoteSignerTimeout(`remote signer did not answer within ${timeoutMs} ms`, options);
+
 /**
  * The remote-signature strategy: hash locally, send the digest, bound every call by a deadline and
  * a concurrency limit, retry only throttling, and stop calling a service that keeps failing (the
@@ -102,8 +110,11 @@ export class RemoteSigner implements Signer {
     policy: RemoteCallPolicy = DEFAULT_REMOTE_CALL_POLICY,
     certifiedKey?: KeyObject,
   ): Promise<RemoteSigner> {
-    const described = await withDeadline(policy.timeoutMs, undefined, (signal) =>
-      api.describeKey(signal),
+    const described = await withDeadline(
+      policy.timeoutMs,
+      undefined,
+      (signal) => api.describeKey(signal),
+      timeoutAfter(policy.timeoutMs),
     ).catch((error: unknown) => {
       throw new RemoteSignerError(`${api.id}: cannot read the public key: ${messageOf(error)}`, {
         cause: error,
@@ -159,14 +170,19 @@ export class RemoteSigner implements Signer {
     }
     const digest = createHash(this.algorithm.hash).update(data).digest();
     try {
-      const signature = await withDeadline(this.policy.timeoutMs, signal, async (deadline) => {
-        const release = await this.slots.acquire(deadline);
-        try {
-          return await this.signWithRetries(digest, deadline);
-        } finally {
-          release();
-        }
-      });
+      const signature = await withDeadline(
+        this.policy.timeoutMs,
+        signal,
+        async (deadline) => {
+          const release = await this.slots.acquire(deadline);
+          try {
+            return await this.signWithRetries(digest, deadline);
+          } finally {
+            release();
+          }
+        },
+        timeoutAfter(this.policy.timeoutMs),
+      );
       call.answered();
       return signature;
     } catch (error) {
@@ -201,108 +217,6 @@ export class RemoteSigner implements Signer {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.api.close?.();
-  }
-}
-
-/**
- * Runs `call` with a signal that aborts after `timeoutMs` or when `outer` aborts; rejects then.
- * A plain timer that is cleared on completion: AbortSignal.timeout/any keep a timer (and listeners)
- * alive for the whole timeout after every call, which costs memory and time at high request rates.
- */
-async function withDeadline<T>(
-  timeoutMs: number,
-  outer: AbortSignal | undefined,
-  call: (signal: AbortSignal) => Promise<T>,
-): Promise<T> {
-  outer?.throwIfAborted();
-  const controller = new AbortController();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    controller.abort(
-      new RemoteSignerTimeout(`remote signer did not answer within ${timeoutMs} ms`),
-    );
-  }, timeoutMs);
-  const onOuterAbort = () => controller.abort(outer?.reason);
-  outer?.addEventListener('abort', onOuterAbort, { once: true });
-  try {
-    return await untilAborted(call(controller.signal), controller.signal);
-  } catch (error) {
-    if (timedOut && !(error instanceof RemoteSignerTimeout)) {
-      throw new RemoteSignerTimeout(`remote signer did not answer within ${timeoutMs} ms`, {
-        cause: error,
-      });
-    }
-    throw error;
-  } finally {
-    clearTimeout(timer);
-    outer?.removeEventListener('abort', onOuterAbort);
-  }
-}
-
-/**
- * Settles with `promise`, or rejects as soon as `signal` aborts: an SDK that ignores the signal
- * (or a service that hangs) cannot hold the request past its deadline.
- */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  // A late rejection of an abandoned call must not become an unhandled rejection.
-  promise.catch(() => {});
-  if (signal.aborted) return Promise.reject(signal.reason as Error);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason as Error);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error as Error);
-      },
-    );
-  });
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return untilAborted(new Promise<void>((resolve) => setTimeout(resolve, ms).unref()), signal);
-}
-
-/** A counting semaphore whose waiters give up when their signal aborts. */
-class Semaphore {
-  private readonly waiters: (() => void)[] = [];
-
-  constructor(private available: number) {}
-
-  async acquire(signal: AbortSignal): Promise<() => void> {
-    if (this.available > 0) {
-      this.available--;
-    } else {
-      let wake!: () => void;
-      const granted = new Promise<void>((resolve) => (wake = resolve));
-      this.waiters.push(wake);
-      try {
-        await untilAborted(granted, signal);
-      } catch (error) {
-        const index = this.waiters.indexOf(wake);
-        if (index >= 0) this.waiters.splice(index, 1);
-        else this.release(); // granted while aborting: pass the slot on
-        throw error;
-      }
-    }
-    let released = false;
-    return () => {
-      if (!released) {
-        released = true;
-        this.release();
-      }
-    };
-  }
-
-  private release(): void {
-    const next = this.waiters.shift();
-    if (next) next();
-    else this.available++;
   }
 }
 

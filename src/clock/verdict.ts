@@ -1,0 +1,87 @@
+import type { ClockState } from './clock-metrics.js';
+import type { NtpServerAddress } from './server-address.js';
+import type { SntpSample } from './sntp-client.js';
+import { seconds } from './wall-clock-step.js';
+
+/** A usable answer of one server in a round. */
+export interface ServerSample {
+  server: NtpServerAddress;
+  sample: SntpSample;
+}
+
+export interface VerdictThresholds {
+  /** min(max_time_delta, token accuracy), in ms. */
+  thresholdMs: number;
+  /** Servers that must answer and agree (server_threshold). */
+  serverThreshold: number;
+  /** Servers asked per round (num_servers). */
+  numServers: number;
+}
+
+export interface ClockVerdict {
+  state: ClockState;
+  /** One fixed sentence saying why. */
+  detail: string;
+  /** Median offset (server minus local, ms) of the samples; absent when there are none. */
+  offsetMs?: number;
+  /** Go's err_too_few: fewer usable answers than server_threshold. */
+  tooFewAnswers: boolean;
+  /** Go's err_inv_time: fewer agreeing servers than server_threshold. */
+  tooFewAgreeing: boolean;
+  /** The samples outside the threshold, in the order given. */
+  disagreeing: ServerSample[];
+}
+
+function median(values: number[]): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+/**
+ * The clock's state after a round, from the usable answers (kiss-o'-death and alarm answers count
+ * as none):
+ * - synced: at least server_threshold servers agree within the threshold;
+ * - drifted: enough servers answered, too few agree;
+ * - unverified: too few usable answers.
+ * A server agrees only when |offset| + delay/2 (the worst case of its measurement) stays within
+ * the threshold.
+ */
+export function clockVerdict(
+  samples: readonly ServerSample[],
+  { thresholdMs, serverThreshold, numServers }: VerdictThresholds,
+): ClockVerdict {
+  const disagreeing = samples.filter(
+    ({ sample }) => !(Math.abs(sample.offsetMs) + sample.errorBoundMs <= thresholdMs),
+  );
+  const agreeing = samples.length - disagreeing.length;
+  const tooFewAnswers = serverThreshold > samples.length;
+  const tooFewAgreeing = serverThreshold > agreeing;
+  const offsetMs = median(samples.map(({ sample }) => sample.offsetMs));
+  const threshold = seconds(thresholdMs);
+  const verdict = (state: ClockState, detail: string): ClockVerdict => ({
+    state,
+    detail,
+    ...(offsetMs === undefined ? {} : { offsetMs }),
+    tooFewAnswers,
+    tooFewAgreeing,
+    disagreeing,
+  });
+  if (!tooFewAgreeing) {
+    return verdict(
+      'synced',
+      `${agreeing} of ${numServers} NTP servers agree with the local clock within ${threshold}`,
+    );
+  }
+  if (!tooFewAnswers) {
+    return verdict(
+      'drifted',
+      `local clock differs from ${disagreeing.length} of ${samples.length} NTP servers by more than ${threshold} (median offset ${seconds(offsetMs ?? 0)})`,
+    );
+  }
+  return verdict(
+    'unverified',
+    `only ${samples.length} of ${numServers} NTP servers gave a usable answer, ${serverThreshold} needed`,
+  );
+}

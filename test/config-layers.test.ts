@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { parseByteSize, parseDuration } from '../src/config/duration.js';
+import { DurationError, parseByteSize, parseDuration } from '../src/config/duration.js';
 import { loadServeConfig } from '../src/config/load.js';
 import { formatConfig, MASK } from '../src/config/print-config.js';
 import { ConfigError, resolveServeConfig } from '../src/config/resolve.js';
@@ -88,6 +88,7 @@ describe('configuration layers', () => {
         'INCLUDE-CHAIN-IN-RESPONSE': 'true',
         MAX_REQUEST_BODY_SIZE: '2048',
         TLS_PRIVATE_KEY: '/keys/tls.key',
+        TLS_CERTIFICATE: '/keys/tls.crt',
         HOST: '0.0.0.0',
       },
     }).config;
@@ -96,6 +97,7 @@ describe('configuration layers', () => {
       includeChainInResponse: true,
       maxRequestBodySize: 2048,
       tlsKey: '/keys/tls.key',
+      tlsCertificate: '/keys/tls.crt',
       host: '0.0.0.0',
     });
   });
@@ -155,8 +157,34 @@ describe('value kinds', () => {
     expect(parseDuration('1.5h')).toBe(5_400_000);
     expect(parseDuration('250ms')).toBe(250);
     expect(parseDuration('0')).toBe(0);
+    expect(parseDuration('500us')).toBe(0.5);
     for (const bad of ['', '30', 's', '5 s', '1d', '-1s', '1s '])
-      expect(parseDuration(bad)).toBeUndefined();
+      expect(() => parseDuration(bad)).toThrow(DurationError);
+    expect(() => parseDuration('30')).toThrow('invalid duration "30": missing unit');
+    expect(() => parseDuration('1d')).toThrow('invalid duration "1d": unknown unit "d"');
+  });
+
+  it('refuses a remote signer deadline or cooldown the signer cannot use, naming the flag', () => {
+    const config = resolveServeConfig({ kmsTimeout: '1m30s', kmsBreakerCooldown: '1h' });
+    expect([config.kmsTimeout, config.kmsBreakerCooldown]).toEqual([90_000, 3_600_000]);
+    expect(() => resolveServeConfig({ kmsTimeout: '1h' })).toThrow(
+      new ConfigError('invalid value for --kms-timeout: "1h" (at most 300s)'),
+    );
+    expect(() => resolveServeConfig({ kmsTimeout: '0s' })).toThrow(
+      new ConfigError('invalid value for --kms-timeout: "0s" (at least 1ms)'),
+    );
+    expect(() => resolveServeConfig({ kmsTimeout: '5' })).toThrow(
+      'invalid value for --kms-timeout: "5" (missing unit',
+    );
+    expect(() => resolveServeConfig({ kmsBreakerCooldown: '2h' })).toThrow(
+      new ConfigError('invalid value for --kms-breaker-cooldown: "2h" (at most 3600s)'),
+    );
+    expect(() => resolveServeConfig({ kmsMaxConcurrency: '0' })).toThrow(
+      new ConfigError('invalid value for --kms-max-concurrency: "0" (at least 1)'),
+    );
+    const dir = workspace();
+    dir.write('cwd/timestamp-server.yaml', 'kms-timeout: 10m\n');
+    expect(() => load(dir)).toThrow(/config file .*: invalid value for key "kms-timeout": "10m"/);
   });
 
   it('parses byte sizes as go-swagger does', () => {
@@ -164,6 +192,47 @@ describe('value kinds', () => {
     expect(parseByteSize('1MB')).toBe(1_000_000);
     expect(parseByteSize('64KiB')).toBe(65_536);
     expect(parseByteSize('1 parsec')).toBeUndefined();
+  });
+});
+
+describe('rules between options', () => {
+  const refusals: [string, Record<string, unknown>, string][] = [
+    [
+      '--require-time-sync without NTP monitoring',
+      { requireTimeSync: true, disableNtpMonitoring: true },
+      '--require-time-sync needs NTP monitoring: remove --disable-ntp-monitoring',
+    ],
+    [
+      'a zero rate-limit window',
+      { rateLimitMax: 5, rateLimitWindow: 0 },
+      '--rate-limit-window must be at least 1 second',
+    ],
+    [
+      'a TLS key without certificate',
+      { tlsKey: '/k.pem' },
+      'the required flags `--tls-certificate` and `--tls-key` were not specified',
+    ],
+    [
+      'a TLS CA without certificate and key',
+      { tlsCa: '/ca.pem' },
+      'the required flags `--tls-certificate` and `--tls-key` were not specified',
+    ],
+    [
+      'a worker count of 0',
+      { workers: '0' },
+      'invalid value for --workers: "0" (a number of at least 1, or auto)',
+    ],
+  ];
+  for (const [what, flags, message] of refusals) {
+    it(`refuses ${what} when the configuration is resolved`, () => {
+      expect(() => resolveServeConfig(flags)).toThrow(new ConfigError(message));
+    });
+  }
+
+  it('accepts the same options apart', () => {
+    expect(() => resolveServeConfig({ requireTimeSync: true })).not.toThrow();
+    expect(() => resolveServeConfig({ rateLimitWindow: 0 })).not.toThrow();
+    expect(() => resolveServeConfig({ tlsKey: '/k', tlsCertificate: '/c' })).not.toThrow();
   });
 });
 
@@ -193,7 +262,10 @@ describe('--print-config', () => {
     };
     const printed = parse(
       formatConfig(
-        { ...resolveServeConfig({ tlsKey: '/k.pem' }), vaultToken: 's.hunter2' } as never,
+        {
+          ...resolveServeConfig({ tlsKey: '/k.pem', tlsCertificate: '/c.pem' }),
+          vaultToken: 's.hunter2',
+        } as never,
         schema,
       ),
     ) as Record<string, unknown>;

@@ -6,7 +6,6 @@ import {
   type RemoteSignatureApi,
 } from '../src/signers/kms/remote-signer.js';
 import { ecdsaRawToDer } from '../src/signers/kms/ecdsa-signature.js';
-import { parseDuration } from '../src/signers/kms/duration.js';
 import { generateFakeKey, signDigest } from './fakes/keys.js';
 
 const fakeKey = generateFakeKey('ec-p256');
@@ -157,15 +156,5 @@ describe('ecdsaRawToDer', () => {
       ).toBe(true);
     }
     expect(() => ecdsaRawToDer(Buffer.alloc(63))).toThrow(/odd length/);
-  });
-});
-
-describe('parseDuration', () => {
-  it('reads Go-style durations', () => {
-    expect(parseDuration('5s', 'kms-timeout')).toBe(5000);
-    expect(parseDuration('750ms', 'kms-timeout')).toBe(750);
-    expect(parseDuration('1m30s', 'kms-timeout')).toBe(90_000);
-    expect(() => parseDuration('5', 'kms-timeout')).toThrow('invalid duration for --kms-timeout');
-    expect(() => parseDuration('0s', 'kms-timeout')).toThrow('must be positive');
   });
 });

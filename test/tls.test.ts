@@ -74,7 +74,7 @@ async function makePki(): Promise<void> {
   }
 }
 
-const start = (flags: Partial<Record<ServeOptionName, unknown>>) =>
+const start = async (flags: Partial<Record<ServeOptionName, unknown>>) =>
   startServer(
     resolveServeConfig({
       port: 0,

@@ -6,11 +6,11 @@ import { formatConfig, formatDefault } from '../config/print-config.js';
 import { ConfigError } from '../config/resolve.js';
 import type { OptionSpec } from '../config/option-spec.js';
 import { SERVE_OPTIONS, type ServeOptionName } from '../config/schema.js';
-import { createLogger, type LogType } from '../server/logger.js';
+import { parseWorkerCount } from '../config/worker-count.js';
+import { createLogger } from '../server/logger.js';
 import { startServer } from '../server/start.js';
 import { startCluster } from '../server/cluster/primary.js';
 import { isClusterWorker, runWorker } from '../server/cluster/worker.js';
-import { parseWorkerCount } from '../server/cluster/worker-count.js';
 import { versionInfo } from '../version.js';
 import { flagSpellings, normalizeFlags } from './go-flag-spellings.js';
 import { versionCommand } from './version-command.js';
@@ -73,7 +73,7 @@ serve.action(async (_options: unknown, command: Command) => {
     process.stdout.write(formatConfig(config));
     return;
   }
-  const logger = createLogger(config.logType as LogType, config.logLevel);
+  const logger = createLogger(config.logType, config.logLevel);
   if (isClusterWorker()) return runWorker(config, logger);
   logger.info(`starting timestamp-server @ ${JSON.stringify(versionInfo())}`);
   if (configFile) logger.info(`Using config file: ${configFile}`);

@@ -1,4 +1,4 @@
-/** Go's time.ParseDuration units, in milliseconds (sub-millisecond units round down). */
+/** Go's time.ParseDuration units, in milliseconds. */
 const UNIT_MS: Record<string, number> = {
   ns: 1e-6,
   us: 1e-3,
@@ -9,18 +9,49 @@ const UNIT_MS: Record<string, number> = {
   h: 3_600_000,
 };
 
-/** Parses a Go duration ("30s", "1m30s", "620s", "1.5h", "0") into milliseconds; undefined if malformed. */
-export function parseDuration(text: string): number | undefined {
-  if (text === '0') return 0;
-  const pattern = /(\d+(?:\.\d+)?|\.\d+)(ns|us|µs|ms|s|m|h)/gy;
-  let total = 0;
-  let offset = 0;
-  for (let match = pattern.exec(text); match; match = pattern.exec(text)) {
-    total += Number(match[1]) * (UNIT_MS[match[2] ?? ''] ?? Number.NaN);
-    offset = pattern.lastIndex;
+export const DURATION_UNITS = 'ns, us, µs, ms, s, m, h';
+
+/** A malformed duration; `reason` says what is wrong without repeating the text. */
+export class DurationError extends Error {
+  override name = 'DurationError';
+  constructor(
+    readonly text: string,
+    readonly reason: string,
+  ) {
+    super(`invalid duration ${JSON.stringify(text)}: ${reason}`);
   }
-  if (offset === 0 || offset !== text.length || !Number.isFinite(total)) return undefined;
-  return Math.floor(total);
+}
+
+/**
+ * Parses a Go duration ("30s", "1m30s", "620s", "1.5h", "500us", "0") into milliseconds, fractions
+ * kept; the one parser of the server's options and the CLI's. Signs are refused: no option takes a
+ * negative duration. Throws a DurationError that says what is wrong, e.g. `invalid duration "30":
+ * missing unit (one of ns, us, µs, ms, s, m, h)`.
+ */
+export function parseDuration(text: string): number {
+  if (text === '0') return 0;
+  const invalid = (reason: string) => new DurationError(text, reason);
+  if (text === '') throw invalid('empty');
+  const pattern = /(\d+(?:\.\d*)?|\.\d+)([^\d.]*)/y;
+  let total = 0;
+  while (pattern.lastIndex < text.length) {
+    const match = pattern.exec(text);
+    if (!match) {
+      throw invalid(`expected a number at ${JSON.stringify(text.slice(pattern.lastIndex))}`);
+    }
+    const [, amount = '', unit = ''] = match;
+    const scale = UNIT_MS[unit];
+    if (scale === undefined) {
+      throw invalid(
+        unit === ''
+          ? `missing unit (one of ${DURATION_UNITS})`
+          : `unknown unit ${JSON.stringify(unit)} (one of ${DURATION_UNITS})`,
+      );
+    }
+    total += Number(amount) * scale;
+  }
+  if (!Number.isFinite(total)) throw invalid('too long');
+  return total;
 }
 
 /** Milliseconds as the shortest Go duration string: 620000 -> "620s", 90000 -> "90s", 1500 -> "1500ms". */

@@ -11,6 +11,9 @@ export interface OptionSpec<T> {
   description: string;
   /** Allowed values of a string option. */
   choices?: readonly string[];
+  /** Bounds of an integer, duration (milliseconds) or size option, both included. */
+  min?: number;
+  max?: number;
   /** Masked when the configuration is printed; never logged. */
   secret?: boolean;
   /** Environment names read besides the derived one (FLAG_NAME), e.g. go-swagger's TLS_PRIVATE_KEY. */
@@ -19,6 +22,18 @@ export interface OptionSpec<T> {
   aliases?: readonly string[];
 }
 
+/** An option of one of a few strings: its value is typed as their union (ServeConfig keeps it). */
+export interface ChoiceSpec<C extends string> extends OptionSpec<C> {
+  kind: 'string';
+  choices: readonly C[];
+}
+
 export function option<T>(spec: OptionSpec<T>): OptionSpec<T> {
   return spec;
+}
+
+export function choice<const C extends string>(
+  spec: Omit<ChoiceSpec<C>, 'kind' | 'default'> & { default: NoInfer<C> },
+): ChoiceSpec<C> {
+  return { ...spec, kind: 'string' };
 }

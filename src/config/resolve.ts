@@ -1,10 +1,10 @@
-import { parseByteSize, parseDuration } from './duration.js';
+import { ConfigError } from './config-error.js';
+import { DurationError, formatDuration, parseByteSize, parseDuration } from './duration.js';
 import type { OptionSpec } from './option-spec.js';
+import { checkServeConfig } from './rules.js';
 import { SERVE_OPTIONS, type ServeConfig, type ServeOptionName } from './schema.js';
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+export { ConfigError };
 
 /** Explicitly given values of one layer (flags, environment, config file), by option name. */
 export type ConfigValues = Partial<Record<ServeOptionName, unknown>>;
@@ -42,8 +42,8 @@ export function parseOptionValue(
   const shown = spec.secret
     ? `(not shown: secret; expected ${expected(spec)})`
     : JSON.stringify(raw);
-  const invalid = (): never => {
-    throw new ConfigError(`invalid value for ${name}: ${shown}`);
+  const invalid = (why?: string): never => {
+    throw new ConfigError(`invalid value for ${name}: ${shown}${why ? ` (${why})` : ''}`);
   };
   let value: unknown;
   switch (spec.kind) {
@@ -61,8 +61,14 @@ export function parseOptionValue(
       break;
     }
     case 'duration':
-      value = typeof raw === 'string' ? parseDuration(raw) : raw === 0 ? 0 : undefined;
-      if (value === undefined) invalid();
+      if (typeof raw !== 'string' && typeof raw !== 'number') invalid();
+      try {
+        // Held in whole milliseconds (a file's bare 0 is Go's "0").
+        value = Math.floor(parseDuration(String(raw)));
+      } catch (error) {
+        if (!(error instanceof DurationError)) throw error;
+        invalid(spec.secret ? undefined : error.reason);
+      }
       break;
     case 'size':
       value =
@@ -84,12 +90,24 @@ export function parseOptionValue(
       value = String(raw);
       break;
   }
+  if (typeof value === 'number') checkBounds(spec, value, invalid);
   if (spec.choices && !spec.choices.includes(String(value).toLowerCase())) {
     throw new ConfigError(
       `invalid value for ${name}: ${shown} (valid: ${spec.choices.join(', ')})`,
     );
   }
   return spec.choices ? String(value).toLowerCase() : value;
+}
+
+/** An integer, duration or size within the option's bounds. */
+function checkBounds(
+  spec: OptionSpec<unknown>,
+  value: number,
+  invalid: (why: string) => never,
+): void {
+  const show = (bound: number) => (spec.kind === 'duration' ? formatDuration(bound) : bound);
+  if (spec.min !== undefined && value < spec.min) invalid(`at least ${show(spec.min)}`);
+  if (spec.max !== undefined && value > spec.max) invalid(`at most ${show(spec.max)}`);
 }
 
 /** The configuration from defaults overlaid by layers, later layers winning. */
@@ -112,7 +130,9 @@ export function resolveLayers(layers: readonly ConfigLayer[]): ServeConfig {
       }
     }
   }
-  return Object.freeze(config) as ServeConfig;
+  const resolved = Object.freeze(config) as ServeConfig;
+  checkServeConfig(resolved);
+  return resolved;
 }
 
 /** The configuration from defaults overlaid by explicitly given values (later layers win). */

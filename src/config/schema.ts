@@ -1,5 +1,5 @@
 import { GO_ONLY_OPTIONS } from './go-only-options.js';
-import { option, type OptionSpec } from './option-spec.js';
+import { choice, option, type ChoiceSpec, type OptionSpec } from './option-spec.js';
 
 /**
  * Every server option, its flag name (the Go server's), default and meaning, in one place.
@@ -8,6 +8,12 @@ import { option, type OptionSpec } from './option-spec.js';
 
 export const SIGNER_TYPES = ['memory', 'file', 'kms', 'tink'] as const;
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
+export const SIGNER_HASHES = ['auto', 'sha256', 'sha384', 'sha512'] as const;
+
+/** Longest --kms-timeout: a signature waited for longer holds its request past any client's patience. */
+export const MAX_KMS_TIMEOUT_MS = 5 * 60_000;
+/** Longest --kms-breaker-cooldown: an open breaker refuses all issuance until it probes again. */
+export const MAX_KMS_BREAKER_COOLDOWN_MS = 60 * 60_000;
 
 export const SERVE_OPTIONS = {
   host: option({
@@ -17,18 +23,16 @@ export const SERVE_OPTIONS = {
     description: 'address to listen on (use 0.0.0.0 in a container)',
   }),
   port: option({ flag: 'port', kind: 'integer', default: 3000, description: 'port to listen on' }),
-  timestampSigner: option({
+  timestampSigner: choice({
     flag: 'timestamp-signer',
-    kind: 'string',
     default: 'memory',
     choices: SIGNER_TYPES,
     description: 'where the signing key is held',
   }),
-  timestampSignerHash: option({
+  timestampSignerHash: choice({
     flag: 'timestamp-signer-hash',
-    kind: 'string',
     default: 'auto',
-    choices: ['auto', 'sha256', 'sha384', 'sha512'],
+    choices: SIGNER_HASHES,
     description:
       'digest of the token signature; auto: from the key (P-384: sha384, P-521/Ed25519: sha512, else sha256)',
   }),
@@ -47,14 +51,17 @@ export const SERVE_OPTIONS = {
   }),
   kmsTimeout: option({
     flag: 'kms-timeout',
-    kind: 'string',
-    default: '5s',
-    description: 'deadline of one remote signature, including retries (e.g. 5s, 800ms)',
+    kind: 'duration',
+    default: 5_000,
+    min: 1,
+    max: MAX_KMS_TIMEOUT_MS,
+    description: 'deadline of one remote signature, including retries (e.g. 5s, 800ms; 1ms to 5m)',
   }),
   kmsMaxConcurrency: option({
     flag: 'kms-max-concurrency',
     kind: 'integer',
     default: 32,
+    min: 1,
     description: 'remote signature calls in flight at most; more wait within their deadline',
   }),
   kmsMaxRetries: option({
@@ -130,10 +137,12 @@ export const SERVE_OPTIONS = {
   }),
   kmsBreakerCooldown: option({
     flag: 'kms-breaker-cooldown',
-    kind: 'string',
-    default: '10s',
+    kind: 'duration',
+    default: 10_000,
+    min: 1,
+    max: MAX_KMS_BREAKER_COOLDOWN_MS,
     description:
-      'how long an open circuit breaker refuses issuance before one request probes the KMS',
+      'how long an open circuit breaker refuses issuance before one request probes the KMS (1ms to 1h)',
   }),
   includeChainInResponse: option({
     flag: 'include-chain-in-response',
@@ -173,9 +182,8 @@ export const SERVE_OPTIONS = {
     description:
       'non-critical request extensions copied into tokens (comma-separated OIDs); others are refused',
   }),
-  derRejectionStatus: option({
+  derRejectionStatus: choice({
     flag: 'der-rejection-status',
-    kind: 'string',
     default: 'rfc',
     choices: ['rfc', 'go'],
     description:
@@ -238,16 +246,14 @@ export const SERVE_OPTIONS = {
     description:
       'addresses or CIDRs of reverse proxies whose X-Forwarded-For names the client (comma-separated)',
   }),
-  logType: option({
+  logType: choice({
     flag: 'log-type',
-    kind: 'string',
     default: 'dev',
     choices: ['dev', 'prod'],
     description: 'dev: human-readable; prod: one JSON object per line',
   }),
-  logLevel: option({
+  logLevel: choice({
     flag: 'log-level',
-    kind: 'string',
     default: 'info',
     choices: LOG_LEVELS,
     description: 'least severe level written',
@@ -353,7 +359,9 @@ export const SERVE_OPTIONS = {
 
 export type ServeOptionName = keyof typeof SERVE_OPTIONS;
 
-type ValueOf<S> = S extends OptionSpec<infer T> ? T : never;
+/** A choice option keeps its union of strings; the others widen a literal default. */
+type ValueOf<S> =
+  S extends ChoiceSpec<infer C> ? C : S extends OptionSpec<infer T> ? Widen<T> : never;
 type Widen<T> = T extends string
   ? string
   : T extends number
@@ -364,5 +372,5 @@ type Widen<T> = T extends string
 
 /** The validated, frozen server configuration. */
 export type ServeConfig = {
-  readonly [K in ServeOptionName]: Widen<ValueOf<(typeof SERVE_OPTIONS)[K]>>;
+  readonly [K in ServeOptionName]: ValueOf<(typeof SERVE_OPTIONS)[K]>;
 };

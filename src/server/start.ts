@@ -2,6 +2,7 @@ import { randomBytes, verify } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import { oid, toHex } from '../asn1/der.js';
 import type { ServeConfig } from '../config/schema.js';
+import { signerConfigFrom } from '../config/signer-config.js';
 import { nodeSignatureArguments } from '../crypto/key-algorithms.js';
 import type { Signer } from '../crypto/signer.js';
 import { createSigner, type SignerDependencies } from '../signers/create-signer.js';
@@ -90,7 +91,7 @@ export async function createAuthority(
   logger: FastifyBaseLogger,
   signerDependencies: SignerDependencies = {},
 ) {
-  const { signer, chain: chainDer } = await createSigner(config, {
+  const { signer, chain: chainDer } = await createSigner(signerConfigFrom(config), {
     warn: (message) => logger.warn(message),
     ...signerDependencies,
   });
@@ -144,9 +145,6 @@ export async function startServer(
   logger: FastifyBaseLogger,
   options: StartOptions = {},
 ): Promise<RunningServer> {
-  if (config.disableNtpMonitoring && config.requireTimeSync) {
-    throw new Error('--require-time-sync needs NTP monitoring: remove --disable-ntp-monitoring');
-  }
   const { worker } = options;
   const { authority, signer, chain, chainPem } = await createAuthority(
     config,

@@ -33,11 +33,11 @@ function readPem(path: string, what: string): Buffer {
   }
 }
 
-/** Reads and checks the listener's certificate, key and client CAs; fails start-up on any problem. */
+/**
+ * Reads and checks the listener's certificate, key and client CAs; fails start-up on any problem.
+ * That both the certificate and the key are given is a config rule (config/rules.ts).
+ */
 export function loadTlsMaterial(config: ServeConfig): TlsMaterial {
-  if (!config.tlsCertificate || !config.tlsKey) {
-    throw new Error('the required flags `--tls-certificate` and `--tls-key` were not specified');
-  }
   const cert = readPem(config.tlsCertificate, 'TLS certificate');
   const key = readPem(config.tlsKey, 'TLS key');
   try {

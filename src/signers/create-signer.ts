@@ -1,6 +1,5 @@
-import { parseHashName } from '../asn1/algorithms.js';
 import { readSecret } from '../config/read-secret.js';
-import type { ServeConfig } from '../config/schema.js';
+import type { SecretSource, SignerConfig } from '../config/signer-config.js';
 import { loadCertificateChain } from '../x509/load-certificate-chain.js';
 import { createFileSigner } from './file/file-signer.js';
 import { looseKeyFilePermissions } from './file/key-file-permissions.js';
@@ -21,62 +20,41 @@ export interface SignerDependencies {
 
 /** The configured signer and its certificate chain. */
 export async function createSigner(
-  config: ServeConfig,
+  config: SignerConfig,
   deps: SignerDependencies = {},
 ): Promise<SignerWithChain> {
-  // 'auto' (the default): the digest follows the key (P-384: SHA-384, P-521 and Ed25519: SHA-512).
-  const hash =
-    config.timestampSignerHash === 'auto' ? 'auto' : parseHashName(config.timestampSignerHash);
+  const { hash } = config;
   const warn = deps.warn ?? (() => {});
-  switch (config.timestampSigner) {
+  switch (config.kind) {
     case 'memory':
       return deps.memoryKey ? memorySignerFrom(deps.memoryKey, hash) : createMemorySigner(hash);
     case 'kms':
-      return createKmsSignerWithChain(config, hash);
+      return createKmsSignerWithChain(config);
     case 'file': {
-      const password = await secretOption(
-        config.fileSignerPasswd,
-        config.fileSignerPasswdFile,
-        'file-signer-passwd',
-        warn,
-      );
-      const signer = await createFileSigner({
-        keyPath: config.fileSignerKeyPath,
-        password,
-        hash,
-        warn,
-      });
+      const password = await secretOption(config.password, warn);
+      const signer = await createFileSigner({ keyPath: config.keyPath, password, hash, warn });
       return { signer, chain: await loadCertificateChain(config.certificateChainPath) };
     }
     case 'tink': {
-      const vaultToken = await secretOption(
-        config.tinkHcvaultToken,
-        config.tinkHcvaultTokenFile,
-        'tink-hcvault-token',
-        warn,
-      );
+      const vaultToken = await secretOption(config.vaultToken, warn);
       const signer = await createTinkSigner({
-        keysetPath: config.tinkKeysetPath,
-        kekUri: config.tinkKeyResource,
+        keysetPath: config.keysetPath,
+        kekUri: config.kekUri,
         vaultToken,
         hash,
         openKek: deps.openKek ?? openKek,
       });
       return { signer, chain: await loadCertificateChain(config.certificateChainPath) };
     }
-    default:
-      throw new Error(`unsupported signer type: ${config.timestampSigner}`);
   }
 }
 
 /** A secret from its flag or its `-file` variant; a file others can read is warned about. */
 async function secretOption(
-  value: string,
-  file: string,
-  flag: string,
+  { inline, file, flag }: SecretSource,
   warn: (message: string) => void,
 ): Promise<string> {
-  const secret = await readSecret(value, file, flag);
+  const secret = await readSecret(inline, file, flag);
   await warnIfLoose(file, warn);
   return secret;
 }

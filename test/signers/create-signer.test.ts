@@ -2,12 +2,16 @@ import { chmodSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSecret } from '../../src/config/read-secret.js';
 import { resolveServeConfig } from '../../src/config/resolve.js';
-import { SERVE_OPTIONS, SIGNER_TYPES } from '../../src/config/schema.js';
+import { SERVE_OPTIONS, SIGNER_TYPES, type ServeOptionName } from '../../src/config/schema.js';
+import { signerConfigFrom } from '../../src/config/signer-config.js';
 import { createSigner } from '../../src/signers/create-signer.js';
 import { openssl, tempDir } from '../helpers/openssl.js';
 import { OpensslPki } from '../helpers/openssl-pki.js';
 
 const SECRET = 'inline-Secret-Marker';
+/** The signer's slice of the configuration these flags give. */
+const signerConfig = (flags: Partial<Record<ServeOptionName, unknown>>) =>
+  signerConfigFrom(resolveServeConfig(flags));
 const work = tempDir();
 const pki = new OpensslPki(work.dir);
 let chain: string;
@@ -62,7 +66,7 @@ describe('createSigner: file and tink', () => {
 
   it('uses an inline --file-signer-passwd (as Go) and warns of a password file readable by others', async () => {
     const inline = await createSigner(
-      resolveServeConfig({
+      signerConfig({
         timestampSigner: 'file',
         fileSignerKeyPath: encryptedKey,
         fileSignerPasswd: SECRET,
@@ -74,7 +78,7 @@ describe('createSigner: file and tink', () => {
     chmodSync(loose, 0o644);
     const warnings: string[] = [];
     await createSigner(
-      resolveServeConfig({
+      signerConfig({
         timestampSigner: 'file',
         fileSignerKeyPath: encryptedKey,
         fileSignerPasswdFile: loose,
@@ -89,15 +93,15 @@ describe('createSigner: file and tink', () => {
   it('needs a key path, a chain path, and (for tink) a keyset and a KEK URI', async () => {
     const key = pki.path('leaf.key');
     await expect(
-      createSigner(resolveServeConfig({ timestampSigner: 'file', certificateChainPath: chain })),
+      createSigner(signerConfig({ timestampSigner: 'file', certificateChainPath: chain })),
     ).rejects.toThrow('file: --file-signer-key-path is required with --timestamp-signer=file');
     await expect(
-      createSigner(resolveServeConfig({ timestampSigner: 'file', fileSignerKeyPath: key })),
+      createSigner(signerConfig({ timestampSigner: 'file', fileSignerKeyPath: key })),
     ).rejects.toThrow('--certificate-chain-path is required with this signer');
     const notPem = work.write('not-a-chain.pem', 'hello');
     await expect(
       createSigner(
-        resolveServeConfig({
+        signerConfig({
           timestampSigner: 'file',
           fileSignerKeyPath: key,
           certificateChainPath: notPem,
@@ -105,10 +109,10 @@ describe('createSigner: file and tink', () => {
       ),
     ).rejects.toThrow(`reading certificate chain ${notPem}: no certificates found in PEM`);
     await expect(
-      createSigner(resolveServeConfig({ timestampSigner: 'tink', tinkKeyResource: 'gcp-kms://x' })),
+      createSigner(signerConfig({ timestampSigner: 'tink', tinkKeyResource: 'gcp-kms://x' })),
     ).rejects.toThrow('tink: --tink-keyset-path is required with --timestamp-signer=tink');
     await expect(
-      createSigner(resolveServeConfig({ timestampSigner: 'tink', tinkKeysetPath: 'k.json' })),
+      createSigner(signerConfig({ timestampSigner: 'tink', tinkKeysetPath: 'k.json' })),
     ).rejects.toThrow('tink: --tink-key-resource is required with --timestamp-signer=tink');
   });
 });

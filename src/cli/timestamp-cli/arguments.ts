@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { InvalidArgumentError, Option } from 'commander';
-import { parseGoDuration } from './go-duration.js';
+import { parseDuration } from '../../config/duration.js';
 import { envName } from './cli-config.js';
 
 /** An option whose value may also come from its TIMESTAMP_* environment variable. */
@@ -38,7 +38,7 @@ export function parseServerUrl(value: string): string {
 
 export function parseTimeout(value: string): number {
   try {
-    return parseGoDuration(value);
+    return parseDuration(value);
   } catch (error) {
     throw new InvalidArgumentError((error as Error).message);
   }

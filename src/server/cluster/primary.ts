@@ -30,9 +30,6 @@ export async function startCluster(
   workerCount: number,
   logger: FastifyBaseLogger,
 ): Promise<RunningCluster> {
-  if (config.disableNtpMonitoring && config.requireTimeSync) {
-    throw new Error('--require-time-sync needs NTP monitoring: remove --disable-ntp-monitoring');
-  }
   let memoryKey: MemoryKeyTransfer | undefined;
   if (config.timestampSigner === 'memory') {
     const material = await createMemoryKeyMaterial();

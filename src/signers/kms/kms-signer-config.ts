@@ -1,27 +1,19 @@
 import { X509Certificate } from 'node:crypto';
-import type { HashName } from '../../asn1/algorithms.js';
-import type { ServeConfig } from '../../config/schema.js';
+import type { RemoteCallLimits, SignerConfig } from '../../config/signer-config.js';
 import { loadCertificateChain } from '../../x509/load-certificate-chain.js';
 import type { SignerWithChain } from '../signer.js';
 import { createKmsSigner } from './create-kms-signer.js';
-import { parseDuration } from './duration.js';
 import type { RemoteCallPolicy } from './remote-signer.js';
 import { watchCircuitBreaker } from './remote-signer-metrics.js';
 
-/** The remote-call policy from the --kms-* flags. */
-export function remoteCallPolicyFrom(config: ServeConfig): RemoteCallPolicy {
-  if (config.kmsMaxConcurrency < 1) throw new Error('--kms-max-concurrency must be at least 1');
-  if (config.kmsBreakerThreshold < 0)
-    throw new Error('--kms-breaker-threshold must not be negative');
+/** The remote-call policy from the --kms-* flags (their bounds are checked by the config layer). */
+export function remoteCallPolicyFrom(limits: RemoteCallLimits): RemoteCallPolicy {
   return {
-    timeoutMs: parseDuration(config.kmsTimeout, 'kms-timeout'),
-    maxConcurrency: config.kmsMaxConcurrency,
-    maxRetries: config.kmsMaxRetries,
+    timeoutMs: limits.timeoutMs,
+    maxConcurrency: limits.maxConcurrency,
+    maxRetries: limits.maxRetries,
     backoffMs: 50,
-    breaker: {
-      threshold: config.kmsBreakerThreshold,
-      cooldownMs: parseDuration(config.kmsBreakerCooldown, 'kms-breaker-cooldown'),
-    },
+    breaker: { threshold: limits.breakerThreshold, cooldownMs: limits.breakerCooldownMs },
   };
 }
 
@@ -31,10 +23,9 @@ export function remoteCallPolicyFrom(config: ServeConfig): RemoteCallPolicy {
  * authority guards issuance with it (Signer.unavailableReason).
  */
 export async function createKmsSignerWithChain(
-  config: ServeConfig,
-  hash: HashName | 'auto',
+  config: Extract<SignerConfig, { kind: 'kms' }>,
 ): Promise<SignerWithChain> {
-  if (!config.kmsKeyResource) throw new Error('--timestamp-signer kms needs --kms-key-resource');
+  if (!config.keyResource) throw new Error('--timestamp-signer kms needs --kms-key-resource');
   const chain = await loadCertificateChain(config.certificateChainPath);
   // The leaf's key type chooses PSS for RSA keys that sign both ways; a leaf that does not parse
   // is left to the chain rules.
@@ -45,9 +36,9 @@ export async function createKmsSignerWithChain(
     certifiedKey = undefined;
   }
   const signer = await createKmsSigner(
-    config.kmsKeyResource,
-    hash,
-    remoteCallPolicyFrom(config),
+    config.keyResource,
+    config.hash,
+    remoteCallPolicyFrom(config.limits),
     {},
     certifiedKey,
   );

@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { ConfigError } from '../../config/resolve.js';
+import { ConfigError } from './config-error.js';
 
 /** --workers: a positive number, or `auto` for one process per core the OS lets us use. */
 export function parseWorkerCount(value: string): number {

@@ -1,0 +1,94 @@
+import type { HashName } from '../asn1/algorithms.js';
+import type { ServeConfig } from './schema.js';
+
+/** A secret given inline (`--flag`) or as a file (`--flag-file`); read by the signer at start-up. */
+export interface SecretSource {
+  /** The flag's name without dashes, for errors: `file-signer-passwd`. */
+  flag: string;
+  inline: string;
+  file: string;
+}
+
+/** How a remote (KMS) signature call is bounded, from the --kms-* flags. */
+export interface RemoteCallLimits {
+  timeoutMs: number;
+  maxConcurrency: number;
+  maxRetries: number;
+  /** Consecutive failures that open the circuit breaker; 0 disables it. */
+  breakerThreshold: number;
+  breakerCooldownMs: number;
+}
+
+interface SignerCommon {
+  /** The token signature's digest; 'auto' follows the key (P-384: SHA-384, P-521/Ed25519: SHA-512). */
+  hash: HashName | 'auto';
+}
+
+/** The slice of the configuration a signer is built from, one variant per --timestamp-signer. */
+export type SignerConfig = SignerCommon &
+  (
+    | { kind: 'memory' }
+    | { kind: 'file'; keyPath: string; password: SecretSource; certificateChainPath: string }
+    | {
+        kind: 'kms';
+        keyResource: string;
+        certificateChainPath: string;
+        limits: RemoteCallLimits;
+      }
+    | {
+        kind: 'tink';
+        keysetPath: string;
+        kekUri: string;
+        vaultToken: SecretSource;
+        certificateChainPath: string;
+      }
+  );
+
+/** The signer's slice of a validated configuration. */
+export function signerConfigFrom(config: ServeConfig): SignerConfig {
+  const hash = config.timestampSignerHash;
+  const kind = config.timestampSigner;
+  switch (kind) {
+    case 'memory':
+      return { kind, hash };
+    case 'file':
+      return {
+        kind,
+        hash,
+        keyPath: config.fileSignerKeyPath,
+        password: {
+          flag: 'file-signer-passwd',
+          inline: config.fileSignerPasswd,
+          file: config.fileSignerPasswdFile,
+        },
+        certificateChainPath: config.certificateChainPath,
+      };
+    case 'kms':
+      return {
+        kind,
+        hash,
+        keyResource: config.kmsKeyResource,
+        certificateChainPath: config.certificateChainPath,
+        limits: {
+          timeoutMs: config.kmsTimeout,
+          maxConcurrency: config.kmsMaxConcurrency,
+          maxRetries: config.kmsMaxRetries,
+          breakerThreshold: config.kmsBreakerThreshold,
+          breakerCooldownMs: config.kmsBreakerCooldown,
+        },
+      };
+    case 'tink':
+      return {
+        kind,
+        hash,
+        keysetPath: config.tinkKeysetPath,
+        kekUri: config.tinkKeyResource,
+        vaultToken: {
+          flag: 'tink-hcvault-token',
+          inline: config.tinkHcvaultToken,
+          file: config.tinkHcvaultTokenFile,
+        },
+        certificateChainPath: config.certificateChainPath,
+      };
+  }
+}

@@ -54,7 +54,7 @@ export async function benchRemote(options: { latencyMs?: number; seconds?: numbe
       digest: createHash('sha256').update('remote').digest(),
       nonce: 1n,
     });
-    if (!(await authority.issue(request, 'der')).granted)
+    if ((await authority.issue(request, 'der')).status !== 'granted')
       throw new Error('remote bench request refused');
     fake.faults.latencyMs = latencyMs;
     const serial = latencyMs > 0 ? 1000 / latencyMs : Number.POSITIVE_INFINITY;

@@ -62,8 +62,9 @@ describe('container health checks on a server whose clock drifted', () => {
       retryDelayMs: 10,
       accuracyMs: 1000,
     });
-    const server = await createTestServer();
-    server.authority.addGuard(createClockGate(monitor, { requireTimeSync: false }));
+    const server = await createTestServer({}, {}, [
+      createClockGate(monitor, { requireTimeSync: false }),
+    ]);
     cleanups.push(() => server.app.close());
     expect((await monitor.runRound()).state).toBe('drifted');
     url = await server.app.listen({ host: '127.0.0.1', port: 0 });

@@ -73,12 +73,12 @@ async function issue(authority: TimestampAuthority) {
 
 async function issueAndVerify(authority: TimestampAuthority, root: string) {
   const { outcome, data } = await issue(authority);
-  expect(outcome.httpStatus).toBe(200);
+  expect(outcome.status).toBe('granted');
   return openssl([
     'ts',
     '-verify',
     '-in',
-    dir.write('reply.tsr', outcome.body),
+    dir.write('reply.tsr', outcome.der),
     '-data',
     data,
     '-CAfile',
@@ -127,8 +127,7 @@ describe('Azure Key Vault signer (real @azure/keyvault-keys + DefaultAzureCreden
     fake.faults.errorStatus = 500;
     fake.faults.calls.length = 0;
     const { outcome } = await issue(authority);
-    expect(outcome.httpStatus).toBe(500);
-    expect(outcome.failInfo).toBe('systemFailure');
+    expect(outcome).toMatchObject({ status: 'rejection', failInfo: 'systemFailure' });
     expect(fake.faults.count('sign')).toBe(1);
     fake.faults.errorStatus = undefined;
     expect(await issueAndVerify(authority, paths.root)).toContain('Verification: OK');
@@ -143,7 +142,7 @@ describe('Azure Key Vault signer (real @azure/keyvault-keys + DefaultAzureCreden
     expect(fake.faults.count('sign')).toBe(3);
     fake.faults.throttleCount = 10;
     fake.faults.calls.length = 0;
-    expect((await issue(authority)).outcome.failInfo).toBe('systemFailure');
+    expect((await issue(authority)).outcome).toMatchObject({ failInfo: 'systemFailure' });
     expect(fake.faults.count('sign')).toBe(3);
     await signer[Symbol.asyncDispose]();
   });
@@ -154,7 +153,7 @@ describe('Azure Key Vault signer (real @azure/keyvault-keys + DefaultAzureCreden
       timeoutMs: 2_000,
     });
     fake.faults.hang = true;
-    expect((await issue(authority)).outcome.failInfo).toBe('systemFailure');
+    expect((await issue(authority)).outcome).toMatchObject({ failInfo: 'systemFailure' });
     fake.faults.hang = false;
     expect(await issueAndVerify(authority, paths.root)).toContain('Verification: OK');
     await signer[Symbol.asyncDispose]();

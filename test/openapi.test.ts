@@ -200,8 +200,7 @@ beforeAll(async () => {
   const failing = await createTestServer();
   Object.assign(failing.signer, { sign: () => Promise.reject(new Error('KMS unavailable')) });
   servers.failingSigner = failing.app;
-  const noClock = await createTestServer();
-  noClock.authority.addGuard(() => reject.timeNotAvailable('clock drifted'));
+  const noClock = await createTestServer({}, {}, [() => reject.timeNotAvailable('clock drifted')]);
   servers.noClock = noClock.app;
   const state = createServingState();
   state.draining = true;

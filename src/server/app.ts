@@ -7,7 +7,12 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify';
 import type { ServeConfig } from '../config/schema.js';
-import type { IssueOutcome, RequestFormat, TimestampAuthority } from '../tsp/authority.js';
+import type {
+  IssueContext,
+  IssueOutcome,
+  RequestFormat,
+  TimestampAuthority,
+} from '../tsp/authority.js';
 import { HEALTH_PATHS, registerHealthRoutes } from './health.js';
 import { accepts, mediaType } from './media-type.js';
 import { OPENAPI_PATH } from './openapi.js';
@@ -15,6 +20,7 @@ import { registerOperations } from './operations.js';
 import { createServingState, type ServingState } from './serving-state.js';
 import { transportOptions, type Transport } from './transport.js';
 import { installAuditLog, type OpenAuditFile } from './audit-log.js';
+import { httpAnswers, sendAnswer, sendGoError } from './http-outcome.js';
 import { registerRateLimit, trustProxySetting } from './rate-limit.js';
 import {
   CLIENT_CLOSED_REQUEST,
@@ -46,8 +52,6 @@ const NO_CACHE_HEADERS = {
   'x-accel-expires': '0',
 };
 
-/** Seconds a client should wait before retrying while the clock cannot be vouched for. */
-const RETRY_AFTER_SECONDS = 10;
 /** Fastify's methods we answer 405 for on a known path. */
 const OTHER_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
 
@@ -69,11 +73,6 @@ declare module 'fastify' {
   interface FastifyRequest {
     tsaOutcome: IssueOutcome | null;
   }
-}
-
-/** The Go server's JSON error body. */
-function sendError(reply: FastifyReply, code: number, message: string): FastifyReply {
-  return reply.code(code).type('application/json; charset=utf-8').send({ code, message });
 }
 
 export async function buildServer(deps: ServerDependencies) {
@@ -123,16 +122,20 @@ export async function buildServer(deps: ServerDependencies) {
       url: request.url,
       statusCode: status,
       responseTime: reply.elapsedTime,
-      ...(outcome?.granted ? { serialNumber: outcome.serialNumber } : {}),
-      ...(outcome?.failInfo
-        ? { failInfo: outcome.failInfo, reason: outcome.detail ?? outcome.message }
+      ...(outcome?.status === 'granted' ? { serialNumber: outcome.serialNumber } : {}),
+      ...(outcome?.status === 'rejection'
+        ? {
+            failInfo: outcome.failInfo,
+            reason: outcome.detail ?? outcome.message,
+            ...(outcome.cause ? { err: outcome.cause } : {}),
+          }
         : {}),
-      ...(outcome?.cause ? { err: outcome.cause } : {}),
     };
     if (status === CLIENT_CLOSED_REQUEST) request.log.info(fields, 'request aborted');
     else if (status >= 500) request.log.error(fields, 'request failed');
     // A DER rejection answered 200 (--der-rejection-status=rfc) is still a rejection.
-    else if (status >= 400 || outcome?.failInfo) request.log.warn(fields, 'request rejected');
+    else if (status >= 400 || outcome?.status === 'rejection')
+      request.log.warn(fields, 'request rejected');
     else request.log.info(fields, 'request completed');
   };
   app.addHook('onResponse', async (request, reply) => {
@@ -148,31 +151,32 @@ export async function buildServer(deps: ServerDependencies) {
     }
     switch (error.code) {
       case 'FST_ERR_CTP_BODY_TOO_LARGE':
-        return sendError(
+        return sendGoError(
           reply,
           413,
           `request body is larger than ${config.maxRequestBodySize} bytes`,
         );
       case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-        return sendError(
+        return sendGoError(
           reply,
           415,
           `unsupported media type ${JSON.stringify(mediaType(request.headers['content-type']).slice(0, 100) || 'application/octet-stream')}, only [${TIMESTAMP_QUERY} ${JSON_MEDIA_TYPE}] are allowed`,
         );
     }
     const status = error.statusCode ?? 500;
-    if (status < 500) return sendError(reply, status, error.message);
+    if (status < 500) return sendGoError(reply, status, error.message);
     request.log.error({ err: error }, 'unexpected error');
-    return sendError(reply, 500, 'Error generating timestamp response');
+    return sendGoError(reply, 500, 'Error generating timestamp response');
   });
 
   await registerRateLimit(app, config);
-  const audit = await installAuditLog(app, config, ROUTES.timestamp, deps.openAuditFile);
+  const answer = httpAnswers(config);
+  const audit = await installAuditLog(app, config, ROUTES.timestamp, answer, deps.openAuditFile);
 
   /** The methods each known path answers; any other method there is 405, not 404. */
   const allowedMethods = new Map<string, readonly string[]>();
   const refuseMethod = (request: FastifyRequest, reply: FastifyReply, allowed: readonly string[]) =>
-    sendError(
+    sendGoError(
       reply.header('allow', allowed.join(', ')),
       405,
       `method ${request.method} is not allowed, but [${allowed.join(' ')}] are`,
@@ -182,7 +186,7 @@ export async function buildServer(deps: ServerDependencies) {
     // Methods Fastify does not route (TRACE, PROPFIND, QUERY...) on a known path are 405 too.
     const allowed = allowedMethods.get(path);
     if (allowed) return refuseMethod(request, reply, allowed);
-    return sendError(reply, 404, `path ${path.slice(0, 200)} was not found`);
+    return sendGoError(reply, 404, `path ${path.slice(0, 200)} was not found`);
   };
   // Before the body is read: a body method (QUERY...) would otherwise be refused for its type.
   app.addHook('onRequest', (request, reply, done) => {
@@ -205,34 +209,43 @@ export async function buildServer(deps: ServerDependencies) {
     reply: FastifyReply,
     body: Buffer,
     format: RequestFormat,
+    context: IssueContext,
   ): Promise<IssueOutcome> => {
-    if (!authority.cancellable) return authority.issue(body, format);
+    if (!authority.cancellable) return authority.issue(body, format, context);
     const abandoned = new AbortController();
     const onClose = () => {
       if (!reply.raw.writableFinished) abandoned.abort();
     };
     reply.raw.once('close', onClose);
     try {
-      return await authority.issue(body, format, abandoned.signal);
+      return await authority.issue(body, format, { ...context, signal: abandoned.signal });
     } finally {
       reply.raw.off('close', onClose);
     }
   };
 
+  // One request's walk: media type -> issue() (guards, token, audit record) -> HTTP answer.
   app.post(ROUTES.timestamp, async (request, reply) => {
     reply.headers(NO_CACHE_HEADERS);
     const format = REQUEST_FORMATS[mediaType(request.headers['content-type'])] ?? 'der';
     const body = (request.body as Buffer | undefined) ?? Buffer.alloc(0);
-    const outcome = await audit(request, await issueFor(reply, body, format), format);
+    const requestAudit = audit(request, format);
+    const outcome = await issueFor(
+      reply,
+      body,
+      format,
+      requestAudit.record ? { record: requestAudit.record } : {},
+    );
     request.tsaOutcome = outcome;
-    if (outcome.httpStatus === 503) reply.header('retry-after', String(RETRY_AFTER_SECONDS));
-    return reply.code(outcome.httpStatus).type(outcome.contentType).send(outcome.body);
+    const http = answer(outcome, format);
+    if (outcome.status === 'rejection') requestAudit.rejected(outcome, http.status);
+    return sendAnswer(reply, http);
   });
   methodNotAllowed(ROUTES.timestamp, ['POST']);
 
   app.get(ROUTES.certchain, async (request, reply) => {
     if (!accepts(request.headers.accept, PEM_CHAIN)) {
-      return sendError(
+      return sendGoError(
         reply,
         406,
         `unsupported media type requested, only [${PEM_CHAIN}] are available`,

@@ -2,10 +2,10 @@ import { open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ServeConfig } from '../config/schema.js';
-import { rejectionOutcome, type IssueOutcome, type RequestFormat } from '../tsp/authority.js';
-import { reject } from '../tsp/rejection.js';
+import type { GrantedOutcome, RejectionOutcome, RequestFormat } from '../tsp/authority.js';
 import { auditRecord } from './audit-record.js';
 import { clientAborted } from './client-aborts.js';
+import type { AnswerOutcome } from './http-outcome.js';
 
 interface PendingLine {
   text: string;
@@ -204,19 +204,24 @@ async function endOfLastRecord(handle: AuditFile, size: number): Promise<number>
   return 0;
 }
 
-/** Passes an outcome through the audit trail and returns the outcome to send. */
-export type AuditOutcome = (
-  request: FastifyRequest,
-  outcome: IssueOutcome,
-  format: RequestFormat,
-) => Promise<IssueOutcome>;
+/** The audit of one POST /api/v1/timestamp. */
+export interface RequestAudit {
+  /** issue()'s record step: resolves once the granted token's line is durable. */
+  record?: (granted: GrantedOutcome) => Promise<void>;
+  /** Writes the line of a rejection answered `httpStatus`, without holding the response. */
+  rejected(outcome: RejectionOutcome, httpStatus: number): void;
+}
 
-const passThrough: AuditOutcome = async (_request, outcome) => outcome;
+/** The audit steps of one request. */
+export type AuditRequest = (request: FastifyRequest, format: RequestFormat) => RequestAudit;
+
+const NO_AUDIT: RequestAudit = { rejected: () => {} };
 
 /**
  * --audit-log: one JSON line per POST /api/v1/timestamp. A granted token is sent only after its
- * line is durable; if the line cannot be written the client gets systemFailure instead of an
- * unrecorded token. Rejections are written in the same batches without holding the response.
+ * line is durable (the authority's record step); if the line cannot be written the client gets
+ * systemFailure instead of an unrecorded token, and the rejection's line names the withheld
+ * serial number. Rejections are written in the same batches without holding the response.
  * Requests refused before the handler (413, 415, 429) get a line from the onResponse hook.
  * SIGHUP reopens the file.
  */
@@ -224,9 +229,10 @@ export async function installAuditLog(
   app: FastifyInstance,
   config: ServeConfig,
   route: string,
+  answer: AnswerOutcome,
   openFile?: OpenAuditFile,
-): Promise<AuditOutcome> {
-  if (config.auditLog === '') return passThrough;
+): Promise<AuditRequest> {
+  if (config.auditLog === '') return () => NO_AUDIT;
   const log = await AuditLog.open(config.auditLog, openFile);
   const reportRepair = (): void => {
     if (log.repairedBytes > 0) {
@@ -266,35 +272,30 @@ export async function installAuditLog(
     if (clientAborted(request)) return;
     appendInBackground(
       request,
-      auditRecord(
-        request,
-        { httpStatus: reply.statusCode, granted: false },
-        config.defaultPolicyOid,
-      ),
+      auditRecord(request, reply.statusCode, undefined, config.defaultPolicyOid),
     );
   });
 
-  return async (request, outcome, format) => {
+  return (request, format) => {
     audited.add(request);
-    const record = auditRecord(request, outcome, config.defaultPolicyOid);
-    if (!outcome.granted) {
-      appendInBackground(request, record);
-      return outcome;
-    }
-    try {
-      await log.append(record);
-      return outcome;
-    } catch (error) {
-      const failure = rejectionOutcome(
-        Object.assign(reject.systemFailure('audit log write failed'), { cause: error }),
-        format,
-        undefined,
-      );
-      appendInBackground(request, {
-        ...auditRecord(request, failure, config.defaultPolicyOid),
-        withheldSerialNumber: outcome.serialNumber,
-      });
-      return failure;
-    }
+    let withheldSerialNumber: string | undefined;
+    return {
+      record: async (granted) => {
+        const httpStatus = answer(granted, format).status;
+        try {
+          await log.append(auditRecord(request, httpStatus, granted, config.defaultPolicyOid));
+        } catch (error) {
+          withheldSerialNumber = granted.serialNumber;
+          throw error;
+        }
+      },
+      rejected: (outcome, httpStatus) => {
+        const record = auditRecord(request, httpStatus, outcome, config.defaultPolicyOid);
+        appendInBackground(
+          request,
+          withheldSerialNumber === undefined ? record : { ...record, withheldSerialNumber },
+        );
+      },
+    };
   };
 }

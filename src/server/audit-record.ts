@@ -27,25 +27,26 @@ export interface AuditRecord {
   certReq?: boolean;
 }
 
+/** The line of a request answered `httpStatus`; without an outcome, one refused before the TSA. */
 export function auditRecord(
   request: FastifyRequest,
-  outcome: Pick<
-    IssueOutcome,
-    'httpStatus' | 'granted' | 'failInfo' | 'serialNumber' | 'genTime' | 'request'
-  >,
+  httpStatus: number,
+  outcome: IssueOutcome | undefined,
   defaultPolicy: string,
 ): AuditRecord {
   const record: AuditRecord = {
     time: new Date().toISOString(),
     requestId: request.id,
     client: request.ip,
-    status: outcome.granted ? 'granted' : 'rejection',
-    httpStatus: outcome.httpStatus,
+    status: outcome?.status ?? 'rejection',
+    httpStatus,
   };
-  if (outcome.failInfo) record.failInfo = outcome.failInfo;
-  if (outcome.serialNumber) record.serialNumber = outcome.serialNumber;
-  if (outcome.genTime) record.genTime = outcome.genTime.toISOString();
-  const accepted = outcome.request;
+  if (outcome?.status === 'rejection') record.failInfo = outcome.failInfo;
+  if (outcome?.status === 'granted') {
+    record.serialNumber = outcome.serialNumber;
+    record.genTime = outcome.genTime.toISOString();
+  }
+  const accepted = outcome?.request;
   if (accepted) {
     record.hashAlgorithm = accepted.hash.name;
     record.hashedMessage = toHex(accepted.hashedMessage);

@@ -172,7 +172,7 @@ export function registerRequestMetrics(app: FastifyInstance): void {
   // stream meanwhile was issued all the same (and is in the audit log).
   app.addHook('onSend', (request, _reply, payload, done) => {
     const outcome = request.tsaOutcome;
-    if (outcome) issuanceCounterFor(outcome.failInfo ?? 'none').inc();
+    if (outcome) issuanceCounterFor(outcome.status === 'granted' ? 'none' : outcome.failInfo).inc();
     done(null, payload);
   });
 }

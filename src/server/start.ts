@@ -6,7 +6,7 @@ import { signerConfigFrom } from '../config/signer-config.js';
 import { nodeSignatureArguments } from '../crypto/key-algorithms.js';
 import type { Signer } from '../crypto/signer.js';
 import { createSigner, type SignerDependencies } from '../signers/create-signer.js';
-import { TimestampAuthority, type DerRejectionStatus } from '../tsp/authority.js';
+import { TimestampAuthority } from '../tsp/authority.js';
 import { certificateValidityGuard } from '../tsp/certificate-validity-guard.js';
 import { acceptedExtensionSet, ANY_EXTENSION_WARNING } from '../tsp/extension-policy.js';
 import { signerAvailabilityGuard, type IssuanceGuard } from '../tsp/guards.js';
@@ -16,7 +16,8 @@ import { trackCertificateValidity } from './certificate-validity-metric.js';
 import { parseCertificate, type Certificate } from '../x509/certificate.js';
 import { encodePem } from '../x509/pem.js';
 import type { ClockMonitor } from '../clock/clock-monitor.js';
-import { startClockMonitor } from '../clock/start-clock-monitor.js';
+import { createClockGate } from '../clock/clock-gate.js';
+import { createClockMonitor } from '../clock/start-clock-monitor.js';
 import { buildServer, type TsaServer } from './app.js';
 import { observeCertificateChain, startRuntimeMetrics } from './http-metrics.js';
 import { enforceStreamTimeouts } from './http2-stream-timeouts.js';
@@ -85,11 +86,15 @@ function signerGuards(signer: Signer): IssuanceGuard[] {
   return unavailableReason ? [signerAvailabilityGuard(() => unavailableReason.call(signer))] : [];
 }
 
-/** Builds the TSA from the configuration (signer, chain, policy) without listening. */
+/**
+ * Builds the TSA from the configuration (signer, chain, policy) without listening. Its guards, in
+ * the order checked: the signer's availability, the chain's validity, then `guards` (the clock).
+ */
 export async function createAuthority(
   config: ServeConfig,
   logger: FastifyBaseLogger,
   signerDependencies: SignerDependencies = {},
+  guards: readonly IssuanceGuard[] = [],
 ) {
   const { signer, chain: chainDer } = await createSigner(signerConfigFrom(config), {
     warn: (message) => logger.warn(message),
@@ -109,6 +114,13 @@ export async function createAuthority(
   const leaf = chain[0];
   if (!leaf) throw new Error('certificate chain must contain a leaf certificate');
   await selfTest(signer, leaf);
+  const validity = certificateValidityGuard(
+    chain.map(({ x509 }) => ({
+      name: x509.subject.replace(/\n/g, ', '),
+      notBefore: new Date(x509.validFrom),
+      notAfter: new Date(x509.validTo),
+    })),
+  );
   const authority = new TimestampAuthority({
     profile: {
       signer,
@@ -123,18 +135,8 @@ export async function createAuthority(
       allowCustomExtensions: config.allowCustomExtensions,
       acceptedExtensions: acceptedExtensionSet(config.acceptedExtensionOids),
     },
-    grantedStatus: config.useHttp201 ? 201 : 200,
-    derRejectionStatus: config.derRejectionStatus as DerRejectionStatus,
-    guards: signerGuards(signer),
+    guards: [...signerGuards(signer), validity, ...guards],
   });
-  const validity = certificateValidityGuard(
-    chain.map(({ x509 }) => ({
-      name: x509.subject.replace(/\n/g, ', '),
-      notBefore: new Date(x509.validFrom),
-      notAfter: new Date(x509.validTo),
-    })),
-  );
-  authority.addGuard(validity);
   trackCertificateValidity(() => validity() === undefined);
   const chainPem = chain.map((certificate) => encodePem('CERTIFICATE', certificate.der)).join('');
   return { authority, signer, chain, chainPem };
@@ -146,10 +148,23 @@ export async function startServer(
   options: StartOptions = {},
 ): Promise<RunningServer> {
   const { worker } = options;
+  // Built (an invalid NTP configuration stops the start-up) before the authority it gates;
+  // started once the server is about to listen.
+  const clock =
+    config.disableNtpMonitoring || worker
+      ? undefined
+      : await createClockMonitor(
+          { ntpMonitoring: config.ntpMonitoring, accuracySeconds: TOKEN_ACCURACY_SECONDS },
+          logger,
+        );
+  const clockGate =
+    worker?.clockGate ??
+    (clock && createClockGate(clock, { requireTimeSync: config.requireTimeSync }));
   const { authority, signer, chain, chainPem } = await createAuthority(
     config,
     logger,
     options.signerDependencies,
+    clockGate ? [clockGate] : [],
   );
   observeCertificateChain(chain);
   startRuntimeMetrics();
@@ -173,19 +188,7 @@ export async function startServer(
     logger.warn('NTP monitoring disabled: tokens are issued whatever the clock says');
   }
   if (config.allowCustomExtensions && !worker) logger.warn(ANY_EXTENSION_WARNING);
-  if (worker?.clockGate) authority.addGuard(worker.clockGate);
-  const clock =
-    config.disableNtpMonitoring || worker
-      ? undefined
-      : await startClockMonitor(
-          authority,
-          {
-            ntpMonitoring: config.ntpMonitoring,
-            requireTimeSync: config.requireTimeSync,
-            accuracySeconds: TOKEN_ACCURACY_SECONDS,
-          },
-          logger,
-        );
+  clock?.start();
   // A worker's lines must not read as the process group's (the primary announces the address).
   const announce = worker ? `worker ${worker.id} ` : '';
   const apps: TsaServer[] = [];

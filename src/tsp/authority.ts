@@ -8,81 +8,82 @@ import {
   type AcceptedRequest,
   type RequestPolicy,
 } from './request.js';
-import { encodeJsonError, encodeRejection } from './response.js';
+import { encodeRejection } from './response.js';
 import { createSerialNumberSource } from './serial-number.js';
 import { TokenEncoder, TokenSignatureError, type TokenProfile } from './token-encoder.js';
 
+/** How the request is encoded: an RFC 3161 TimeStampReq, or the Go server's JSON request. */
 export type RequestFormat = 'der' | 'json';
 
-export const TIMESTAMP_REPLY = 'application/timestamp-reply';
-export const JSON_TYPE = 'application/json; charset=utf-8';
+/** A token was issued (and recorded, where a record step was given). */
+export interface GrantedOutcome {
+  status: 'granted';
+  /** The TimeStampResp carrying the token. */
+  der: Buffer;
+  /** Hex. */
+  serialNumber: string;
+  genTime: Date;
+  request: AcceptedRequest;
+}
 
-/** What one request produced: the HTTP answer, and the facts logs, metrics and audit need. */
-export interface IssueOutcome {
-  httpStatus: number;
-  contentType: string;
-  body: Buffer;
-  granted: boolean;
-  failInfo?: FailInfoName;
-  /** Fixed text of a rejection (never client input). */
-  message?: string;
+/** The TSA refused the request, or could not grant it. */
+export interface RejectionOutcome {
+  status: 'rejection';
+  failInfo: FailInfoName;
+  /** Fixed text (never client input): the Go server's message. */
+  message: string;
+  /** A fixed, more precise reason. */
   detail?: string;
-  /** Hex serial number and genTime of a granted token. */
-  serialNumber?: string;
-  genTime?: Date;
+  /** The TimeStampResp with status rejection. */
+  der: Buffer;
+  /** Present once the request parsed and passed the policy. */
   request?: AcceptedRequest;
   /** The underlying error of a systemFailure, for the log only. */
   cause?: unknown;
 }
 
-/**
- * HTTP status of a refused DER request. `rfc`: 200 with the TimeStampResp for the client-caused
- * refusals (jarsigner and the JDK's HttpTimestamper throw on any status >= 400 and never show the
- * failInfo); `go`: the Go server's 400. timeNotAvailable (503) and systemFailure (500) keep their
- * codes in both: clients that retry need them.
- */
-export type DerRejectionStatus = 'rfc' | 'go';
+/** What one request produced: plain facts; how to answer them is the caller's business. */
+export type IssueOutcome = GrantedOutcome | RejectionOutcome;
+
+export interface IssueContext {
+  /** Aborts a remote signing call (the client went away); see Signer.cancellable. */
+  signal?: AbortSignal;
+  /**
+   * Makes a granted token durable before it is handed out (the audit log). A token whose record
+   * fails is withheld: the outcome turns into systemFailure.
+   */
+  record?: (granted: GrantedOutcome) => Promise<void>;
+}
 
 export interface AuthorityOptions {
   profile: TokenProfile;
   policy: RequestPolicy;
-  /** HTTP status of a granted token (200, or 201 with --use-http-201). */
-  grantedStatus?: number;
-  /** Default `rfc`. */
-  derRejectionStatus?: DerRejectionStatus;
   now?: () => number;
   serialNumber?: () => Uint8Array;
-  guards?: IssuanceGuard[];
+  /** Checked in this order before each token; the first refusal wins. */
+  guards?: readonly IssuanceGuard[];
 }
 
 /**
- * The RFC 3161 TSA: request bytes in, TimeStampResp (or the Go JSON error) out. Pure of HTTP,
- * logging and I/O; time, randomness and the signer are injected.
+ * The RFC 3161 TSA: request bytes in, a granted or refused outcome out. Knows no transport,
+ * logging or files; time, randomness, the signer, the guards and the record step are injected.
  */
 export class TimestampAuthority {
   readonly encoder: TokenEncoder;
   /** Whether issue() can use an AbortSignal (a remote signer); see Signer.cancellable. */
   readonly cancellable: boolean;
   private readonly policy: RequestPolicy;
-  private readonly grantedStatus: number;
-  private readonly derRejectionStatus: DerRejectionStatus;
   private readonly now: () => number;
   private readonly nextSerialNumber: () => Uint8Array;
-  private readonly guards: IssuanceGuard[];
+  private readonly guards: readonly IssuanceGuard[];
 
   constructor(options: AuthorityOptions) {
     this.encoder = new TokenEncoder(options.profile);
     this.cancellable = options.profile.signer.cancellable === true;
     this.policy = options.policy;
-    this.grantedStatus = options.grantedStatus ?? 200;
-    this.derRejectionStatus = options.derRejectionStatus ?? 'rfc';
     this.now = options.now ?? Date.now;
     this.nextSerialNumber = options.serialNumber ?? createSerialNumberSource();
     this.guards = [...(options.guards ?? [])];
-  }
-
-  addGuard(guard: IssuanceGuard): void {
-    this.guards.push(guard);
   }
 
   /** The first reason issuance is refused right now, if any. */
@@ -97,9 +98,10 @@ export class TimestampAuthority {
   async issue(
     body: Uint8Array,
     format: RequestFormat,
-    signal?: AbortSignal,
+    context: IssueContext = {},
   ): Promise<IssueOutcome> {
     let request: AcceptedRequest | undefined;
+    let granted: GrantedOutcome;
     try {
       const parsed = format === 'der' ? parseTimeStampReq(body) : parseJsonTimeStampReq(body);
       request = checkTimeStampReq(parsed, this.policy);
@@ -111,7 +113,7 @@ export class TimestampAuthority {
       const genTime = new Date(Math.floor(this.now() / 1000) * 1000);
       let token: Buffer;
       try {
-        token = await this.encoder.encode({ request, serialNumber, genTime }, signal);
+        token = await this.encoder.encode({ request, serialNumber, genTime }, context.signal);
       } catch (error) {
         const detail =
           error instanceof TokenSignatureError
@@ -119,44 +121,44 @@ export class TimestampAuthority {
             : 'signing failed';
         throw Object.assign(reject.systemFailure(detail), { cause: error });
       }
-      return {
-        httpStatus: this.grantedStatus,
-        contentType: TIMESTAMP_REPLY,
-        body: token,
-        granted: true,
+      granted = {
+        status: 'granted',
+        der: token,
         serialNumber: toHex(serialNumber),
         genTime,
         request,
       };
     } catch (error) {
-      const rejection =
+      return rejectionOutcome(
         error instanceof TimeStampRejection
           ? error
-          : Object.assign(reject.systemFailure(), { cause: error });
-      return rejectionOutcome(rejection, format, request, this.derRejectionStatus);
+          : Object.assign(reject.systemFailure(), { cause: error }),
+        request,
+      );
+    }
+    if (!context.record) return granted;
+    try {
+      await context.record(granted);
+      return granted;
+    } catch (error) {
+      // No token unless recorded.
+      return rejectionOutcome(
+        Object.assign(reject.systemFailure('audit log write failed'), { cause: error }),
+        undefined,
+      );
     }
   }
 }
 
-/** The response and facts of a rejection (also used by the server when it withholds a token). */
-export function rejectionOutcome(
+function rejectionOutcome(
   rejection: TimeStampRejection,
-  format: RequestFormat,
   request: AcceptedRequest | undefined,
-  derRejectionStatus: DerRejectionStatus = 'rfc',
-): IssueOutcome {
-  const clientCaused = rejection.httpStatus < 500;
-  const outcome: IssueOutcome = {
-    httpStatus:
-      format === 'der' && clientCaused && derRejectionStatus === 'rfc' ? 200 : rejection.httpStatus,
-    contentType: format === 'der' ? TIMESTAMP_REPLY : JSON_TYPE,
-    body:
-      format === 'der'
-        ? encodeRejection(rejection)
-        : encodeJsonError(rejection.httpStatus, rejection.message),
-    granted: false,
+): RejectionOutcome {
+  const outcome: RejectionOutcome = {
+    status: 'rejection',
     failInfo: rejection.failInfo,
     message: rejection.message,
+    der: encodeRejection(rejection),
   };
   if (rejection.detail) outcome.detail = rejection.detail;
   if (request) outcome.request = request;

@@ -1,12 +1,18 @@
 import { reject, type TimeStampRejection } from './rejection.js';
 
-/** Refuses issuance while the TSA cannot vouch for its tokens (clock, certificate validity...). */
-export type IssuanceGuard = () => TimeStampRejection | undefined;
+/** Why issuance is refused right now: a failInfo, the Go server's message and a detail. */
+export type Refusal = TimeStampRejection;
+
+/**
+ * Refuses issuance while the TSA cannot vouch for its tokens (clock, certificate validity...).
+ * Plain values given to the authority when it is built, checked in order before each token.
+ */
+export type IssuanceGuard = () => Refusal | undefined;
 
 /**
  * The issuance guard of a signer that knows it would refuse (a remote signer's open circuit
- * breaker, see Signer.unavailableReason): systemFailure (HTTP 500, as a failed signature would
- * give) while it refuses, and so 503 on /readyz and /ping. It opens again when the signer does
+ * breaker, see Signer.unavailableReason): systemFailure (as a failed signature would give) while
+ * it refuses, which also turns the server's readiness red. It opens again when the signer does
  * (the breaker's cool-down ends), so the next request can be the probe.
  */
 export function signerAvailabilityGuard(

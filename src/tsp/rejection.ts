@@ -24,14 +24,13 @@ export const GO_MESSAGES = {
 } as const;
 
 /**
- * A request the TSA will not grant. DER clients receive it as a TimeStampResp with
- * status rejection; JSON clients as `{code, message}`; both with `httpStatus`.
+ * A request the TSA will not grant: its failInfo and the Go server's message. DER clients receive
+ * it as a TimeStampResp with status rejection; how others see it is the server's business.
  */
 export class TimeStampRejection extends Error {
   override name = 'TimeStampRejection';
   constructor(
     readonly failInfo: FailInfoName,
-    readonly httpStatus: number,
     message: string,
     /** A fixed, more precise reason (never client input), sent as a second statusString. */
     readonly detail?: string,
@@ -42,43 +41,30 @@ export class TimeStampRejection extends Error {
 
 export const reject = {
   malformed: (detail: string) =>
-    new TimeStampRejection(
-      'badDataFormat',
-      400,
-      GO_MESSAGES.generic,
-      `malformed request: ${detail}`,
-    ),
+    new TimeStampRejection('badDataFormat', GO_MESSAGES.generic, `malformed request: ${detail}`),
   badVersion: () =>
-    new TimeStampRejection(
-      'badRequest',
-      400,
-      GO_MESSAGES.generic,
-      'TimeStampReq version must be 1',
-    ),
-  weakHash: () => new TimeStampRejection('badAlg', 400, GO_MESSAGES.weakHash),
+    new TimeStampRejection('badRequest', GO_MESSAGES.generic, 'TimeStampReq version must be 1'),
+  weakHash: () => new TimeStampRejection('badAlg', GO_MESSAGES.weakHash),
   unsupportedHash: () =>
     new TimeStampRejection(
       'badAlg',
-      400,
       GO_MESSAGES.generic,
       'unsupported hash algorithm: use SHA-256, SHA-384 or SHA-512',
     ),
   hashParameters: () =>
     new TimeStampRejection(
       'badAlg',
-      400,
       GO_MESSAGES.generic,
       'hash algorithm parameters must be absent or NULL',
     ),
-  digestLength: () => new TimeStampRejection('badDataFormat', 400, GO_MESSAGES.digestLength),
-  unacceptedPolicy: () =>
-    new TimeStampRejection('unacceptedPolicy', 400, GO_MESSAGES.unacceptedPolicy),
+  digestLength: () => new TimeStampRejection('badDataFormat', GO_MESSAGES.digestLength),
+  unacceptedPolicy: () => new TimeStampRejection('unacceptedPolicy', GO_MESSAGES.unacceptedPolicy),
   unacceptedExtension: (detail?: string) =>
-    new TimeStampRejection('unacceptedExtension', 400, GO_MESSAGES.unacceptedExtension, detail),
-  jsonTooLarge: () => new TimeStampRejection('badDataFormat', 400, GO_MESSAGES.jsonTooLarge),
-  oidTooLong: () => new TimeStampRejection('badDataFormat', 400, GO_MESSAGES.oidTooLong),
+    new TimeStampRejection('unacceptedExtension', GO_MESSAGES.unacceptedExtension, detail),
+  jsonTooLarge: () => new TimeStampRejection('badDataFormat', GO_MESSAGES.jsonTooLarge),
+  oidTooLong: () => new TimeStampRejection('badDataFormat', GO_MESSAGES.oidTooLong),
   timeNotAvailable: (detail: string) =>
-    new TimeStampRejection('timeNotAvailable', 503, GO_MESSAGES.generic, detail),
+    new TimeStampRejection('timeNotAvailable', GO_MESSAGES.generic, detail),
   systemFailure: (detail?: string) =>
-    new TimeStampRejection('systemFailure', 500, GO_MESSAGES.generic, detail),
+    new TimeStampRejection('systemFailure', GO_MESSAGES.generic, detail),
 };

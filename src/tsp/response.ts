@@ -25,8 +25,3 @@ export function encodeRejection(rejection: TimeStampRejection): Buffer {
   }
   return encoded;
 }
-
-/** The Go server's JSON error body. */
-export function encodeJsonError(code: number, message: string): Buffer {
-  return Buffer.from(JSON.stringify({ code, message }));
-}

@@ -160,3 +160,45 @@ describe('the layers of src/', () => {
     expect(violation('x509', 'crypto')).toBeUndefined();
   });
 });
+
+/**
+ * The transport's words. tsp/ returns plain outcomes (granted, or a failInfo and its message);
+ * server/http-outcome.ts alone turns them into statuses, media types and headers. URLs in comments
+ * (an RFC's address) are allowed.
+ */
+const HTTP_WORDS =
+  /\bhttp(?!s?:\/\/)|statusCode|grantedStatus|DerRejectionStatus|\bcontentType\s*[:?]|fastify|retry-after/gi;
+
+describe('tsp/ knows nothing of HTTP', () => {
+  /** `file:line: match` for each line of a tsp/ file that speaks HTTP. */
+  const httpLines = (): string[] =>
+    sourceFiles(join(SRC, 'tsp')).flatMap((path) =>
+      readFileSync(path, 'utf8')
+        .split('\n')
+        .flatMap((line, index) =>
+          [...line.matchAll(HTTP_WORDS)].map(([word]) => `${srcPath(path)}:${index + 1}: ${word}`),
+        ),
+    );
+
+  it('no file in src/tsp names a status code, media type, header or web framework', () => {
+    expect(httpLines()).toEqual([]);
+  });
+
+  it('spots what it forbids', () => {
+    const words = (text: string) => [...text.matchAll(HTTP_WORDS)].map(([word]) => word);
+    expect(words('outcome.httpStatus, HTTP 503, statusCode, grantedStatus')).toEqual([
+      'http',
+      'HTTP',
+      'statusCode',
+      'grantedStatus',
+    ]);
+    expect(words("contentType: JSON_TYPE; import 'fastify'; import 'node:http2'")).toEqual([
+      'contentType:',
+      'fastify',
+      'http',
+    ]);
+    expect(words('DerRejectionStatus; Retry-After')).toEqual(['DerRejectionStatus', 'Retry-After']);
+    // CMS's contentType attribute and an RFC's address are not HTTP.
+    expect(words('oid(OID.contentType); https://www.rfc-editor.org/rfc/rfc3161')).toEqual([]);
+  });
+});

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClockGate } from '../../src/clock/clock-gate.js';
+import { httpStatusOf } from '../../src/server/http-outcome.js';
 import {
   ntpErrorsTotal,
   ntpLatency,
@@ -270,7 +271,7 @@ describe('clock gate', () => {
     for (const requireTimeSync of [false, true]) {
       const rejection = createClockGate(monitor, { requireTimeSync })();
       expect(rejection?.failInfo).toBe('timeNotAvailable');
-      expect(rejection?.httpStatus).toBe(503);
+      expect(httpStatusOf(rejection!.failInfo)).toBe(503);
       expect(rejection?.detail).toMatch(
         /^clock drifted: local clock differs from 1 of 1 NTP servers/,
       );

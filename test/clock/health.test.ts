@@ -28,8 +28,7 @@ async function gatedServer(requireTimeSync = false) {
     retryDelayMs: 10,
     accuracyMs: 1000,
   });
-  const server = await createTestServer();
-  server.authority.addGuard(createClockGate(monitor, { requireTimeSync }));
+  const server = await createTestServer({}, {}, [createClockGate(monitor, { requireTimeSync })]);
   cleanups.push(() => server.app.close());
   return { ...server, responder, monitor };
 }
@@ -139,9 +138,10 @@ describe('health routes and the clock gate', () => {
   });
 
   it('turns /ping and /readyz red for any guard, not only the clock', async () => {
-    const { app, authority } = await createTestServer();
+    const { app } = await createTestServer({}, {}, [
+      () => reject.timeNotAvailable('certificate expired'),
+    ]);
     cleanups.push(() => app.close());
-    authority.addGuard(() => reject.timeNotAvailable('certificate expired'));
     const ping = await get(app, '/ping');
     expect([ping.statusCode, ping.body]).toEqual([503, 'certificate expired']);
     expect((await get(app, '/readyz')).statusCode).toBe(503);

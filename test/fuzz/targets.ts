@@ -2,6 +2,7 @@ import * as asn1js from 'asn1js';
 import fc from 'fast-check';
 import * as pkijs from 'pkijs';
 import { integerToBigInt, readElement } from '../../src/asn1/der.js';
+import { httpStatusOf } from '../../src/server/http-outcome.js';
 import { parseJsonTimeStampReq } from '../../src/tsp/json-request.js';
 import { TimeStampRejection } from '../../src/tsp/rejection.js';
 import {
@@ -31,8 +32,9 @@ const jsonInputs = jsonInput([...jsonSeeds.values()]);
 /** A rejection must be a TimeStampRejection with a 4xx status; anything else is a finding. */
 function expectClientRejection(error: unknown): void {
   if (!(error instanceof TimeStampRejection)) throw error;
-  if (error.httpStatus < 400 || error.httpStatus > 499) {
-    throw new Error(`client input produced HTTP ${error.httpStatus} (${error.failInfo})`, {
+  const status = httpStatusOf(error.failInfo);
+  if (status < 400 || status > 499) {
+    throw new Error(`client input produced HTTP ${status} (${error.failInfo})`, {
       cause: error,
     });
   }

@@ -3,18 +3,23 @@ import { resolveServeConfig } from '../../src/config/resolve.js';
 import type { ServeOptionName } from '../../src/config/schema.js';
 import { buildServer } from '../../src/server/app.js';
 import type { SignerDependencies } from '../../src/signers/create-signer.js';
+import type { IssuanceGuard } from '../../src/tsp/guards.js';
 import { createAuthority } from '../../src/server/start.js';
 import { createServingState } from '../../src/server/serving-state.js';
 
 export const silentLogger = pino({ level: 'silent' });
 
-/** An in-process server (not listening) with the given flags (default: the memory signer). */
+/**
+ * An in-process server (not listening) with the given flags (default: the memory signer), its
+ * authority guarded by `guards` after the signer's and the chain's (as serve adds the clock gate).
+ */
 export async function createTestServer(
   flags: Partial<Record<ServeOptionName, unknown>> = {},
   signerDependencies: SignerDependencies = {},
+  guards: readonly IssuanceGuard[] = [],
 ) {
   const config = resolveServeConfig(flags);
-  const tsa = await createAuthority(config, silentLogger, signerDependencies);
+  const tsa = await createAuthority(config, silentLogger, signerDependencies, guards);
   const state = createServingState();
   const app = await buildServer({
     config,

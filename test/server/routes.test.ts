@@ -24,8 +24,10 @@ const JSON_CT = { 'content-type': 'application/json' };
 
 describe('routes', () => {
   let server: TestServer;
+  /** What a guard on the servers of 'DER rejections' refuses issuance with, while set. */
+  let forced: TimeStampRejection | undefined;
   beforeAll(async () => {
-    server = await createTestServer();
+    server = await createTestServer({}, {}, [() => forced]);
   });
 
   describe('/ping', () => {
@@ -257,11 +259,8 @@ describe('routes', () => {
     const post = (payload: Buffer) =>
       server.app.inject({ method: 'POST', url: '/api/v1/timestamp', headers: TSQ, payload });
     let goServer: TestServer;
-    /** What a guard on both servers refuses issuance with, while set. */
-    let forced: TimeStampRejection | undefined;
     beforeAll(async () => {
-      goServer = await createTestServer({ derRejectionStatus: 'go' });
-      for (const tsa of [server, goServer]) tsa.authority.addGuard(() => forced);
+      goServer = await createTestServer({ derRejectionStatus: 'go' }, {}, [() => forced]);
     });
     const postGo = (payload: Buffer) =>
       goServer.app.inject({ method: 'POST', url: '/api/v1/timestamp', headers: TSQ, payload });

@@ -18,7 +18,8 @@ import { encodePem } from '../x509/pem.js';
 import type { ClockMonitor } from '../clock/clock-monitor.js';
 import { createClockGate } from '../clock/clock-gate.js';
 import { createClockMonitor } from '../clock/start-clock-monitor.js';
-import { buildServer, type TsaServer } from './app.js';
+import { buildServer, openListenerShared, type ListenerShared, type TsaServer } from './app.js';
+import type { OpenAuditFile } from './audit-log.js';
 import { observeCertificateChain, startRuntimeMetrics } from './http-metrics.js';
 import { enforceStreamTimeouts } from './http2-stream-timeouts.js';
 import { applyConnectionLimits, closeGracefully, trackSessions } from './listeners.js';
@@ -62,6 +63,8 @@ export interface StartOptions {
   signerDependencies?: SignerDependencies;
   /** Set in a cluster worker (--workers > 1). */
   worker?: WorkerRole;
+  /** How --audit-log's file is opened (tests count and fail opens). */
+  openAuditFile?: OpenAuditFile;
 }
 
 /** Refuses to start with a leaf whose key is not the signer's, or a signer that cannot sign. */
@@ -193,15 +196,18 @@ export async function startServer(
   const announce = worker ? `worker ${worker.id} ` : '';
   const apps: TsaServer[] = [];
   const sessions: ReturnType<typeof trackSessions>[] = [];
+  let shared: ListenerShared | undefined;
   let url: string;
   let tlsUrl: string | undefined;
   try {
+    shared = await openListenerShared(config, logger, options.openAuditFile);
     const app = await buildServer({
       config,
       authority,
       chainPem,
       logger,
       state,
+      shared,
       transport: { kind: 'http', pingOnly: config.httpPingOnly },
     });
     applyConnectionLimits(app.server, config);
@@ -223,6 +229,7 @@ export async function startServer(
         chainPem,
         logger,
         state,
+        shared,
         transport: { kind: 'https', tls },
       });
       applyConnectionLimits(tlsApp.server, config);
@@ -245,6 +252,7 @@ export async function startServer(
     }
   } catch (error) {
     await Promise.all([...apps.map((app) => app.close()), metrics?.close(), clock?.stop()]);
+    await shared?.[Symbol.asyncDispose]();
     await signer[Symbol.asyncDispose]();
     throw error;
   }
@@ -262,6 +270,8 @@ export async function startServer(
     close: async () => {
       state.draining = true;
       await closeGracefully(apps, config.gracefulTimeout, logger, sessions);
+      // After the listeners: their last requests' lines are written.
+      await shared?.[Symbol.asyncDispose]();
       await Promise.all([metrics?.close(), clock?.stop()]);
       await signer[Symbol.asyncDispose]();
     },

@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../src/config/resolve.js';
 import type { ServeOptionName } from '../src/config/schema.js';
 import type { AuditRecord } from '../src/server/audit-record.js';
-import { startServer, type RunningServer } from '../src/server/start.js';
+import { startServer, type RunningServer } from '../src/runtime/serve.js';
 import { openssl, tempDir } from './helpers/openssl.js';
 import { grantableRequest } from './helpers/seeds.js';
 import { silentLogger } from './helpers/tsa.js';

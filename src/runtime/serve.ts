@@ -12,21 +12,26 @@ import { acceptedExtensionSet, ANY_EXTENSION_WARNING } from '../tsp/extension-po
 import { signerAvailabilityGuard, type IssuanceGuard } from '../tsp/guards.js';
 import { keyMismatch, verifyCertChain } from '../x509/chain-rules.js';
 import { tsaKeyWarnings } from '../x509/csbr.js';
-import { trackCertificateValidity } from './certificate-validity-metric.js';
+import { trackCertificateValidity } from '../server/certificate-validity-metric.js';
 import { parseCertificate, type Certificate } from '../x509/certificate.js';
 import { encodePem } from '../x509/pem.js';
 import type { ClockMonitor } from '../clock/clock-monitor.js';
 import { createClockGate } from '../clock/clock-gate.js';
-import { createClockMonitor } from '../clock/start-clock-monitor.js';
-import { buildServer, openListenerShared, type ListenerShared, type TsaServer } from './app.js';
-import type { OpenAuditFile } from './audit-log.js';
-import { observeCertificateChain, startRuntimeMetrics } from './http-metrics.js';
-import { enforceStreamTimeouts } from './http2-stream-timeouts.js';
-import { applyConnectionLimits, closeGracefully, trackSessions } from './listeners.js';
-import { listenAs } from './listen-error.js';
-import { metricsListenerFlags, startMetricsListener } from './metrics-listener.js';
-import { createServingState, type ServingState } from './serving-state.js';
-import { loadTlsMaterial, tlsRequested } from './tls.js';
+import { createClockMonitor } from './clock-monitor.js';
+import {
+  buildServer,
+  openListenerShared,
+  type ListenerShared,
+  type TsaServer,
+} from '../server/app.js';
+import type { OpenAuditFile } from '../server/audit-log.js';
+import { observeCertificateChain, startRuntimeMetrics } from '../server/http-metrics.js';
+import { enforceStreamTimeouts } from '../server/http2-stream-timeouts.js';
+import { applyConnectionLimits, closeGracefully, trackSessions } from '../server/listeners.js';
+import { listenAs } from '../server/listen-error.js';
+import { metricsListenerFlags, startMetricsListener } from '../server/metrics-listener.js';
+import { createServingState, type ServingState } from '../server/serving-state.js';
+import { loadTlsMaterial, tlsRequested } from '../server/tls.js';
 
 const EMPTY = new Uint8Array(0);
 

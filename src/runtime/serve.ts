@@ -34,7 +34,7 @@ const EMPTY = new Uint8Array(0);
 /** The accuracy every token declares; the clock gate holds the clock to it. */
 export const TOKEN_ACCURACY_SECONDS = 1;
 
-export interface RunningServer {
+export interface RunningServer extends AsyncDisposable {
   app: TsaServer;
   authority: TimestampAuthority;
   signer: Signer;
@@ -289,5 +289,6 @@ async function serve(
     metricsUrl: metrics?.url ?? '',
     state,
     close: () => stack[Symbol.asyncDispose](),
+    [Symbol.asyncDispose]: () => stack[Symbol.asyncDispose](),
   };
 }

@@ -6,12 +6,13 @@ import { ANY_EXTENSION_WARNING } from '../../tsp/extension-policy.js';
 import { listenAs } from '../../server/listen-error.js';
 import { metricsListenerFlags, startMetricsListener } from '../../server/metrics-listener.js';
 import { TOKEN_ACCURACY_SECONDS } from '../serve.js';
+import { buildOrTearDown } from '../disposables.js';
 import { createClockRelay, type ClockRelay } from './clock-relay.js';
 import { clusterMetricsSource } from './cluster-metrics.js';
 import { isMessage, type MemoryKeyTransfer } from './messages.js';
-import { createWorkerSupervisor, type WorkerAddresses } from './supervisor.js';
+import { createWorkerSupervisor } from './supervisor.js';
 
-export interface RunningCluster {
+export interface RunningCluster extends AsyncDisposable {
   /** The address every worker serves, e.g. http://127.0.0.1:3000 */
   url: string;
   tlsUrl?: string;
@@ -39,72 +40,70 @@ export async function startCluster(
     };
   }
 
-  let clock: ClockRelay | undefined;
-  if (config.allowCustomExtensions) logger.warn(ANY_EXTENSION_WARNING);
-  if (config.disableNtpMonitoring) {
-    logger.warn('NTP monitoring disabled: tokens are issued whatever the clock says');
-  } else {
-    clock = await createClockRelay(
-      { ntpMonitoring: config.ntpMonitoring, accuracySeconds: TOKEN_ACCURACY_SECONDS },
+  // Built in order, torn down last first: on close and when the start-up fails half way.
+  return buildOrTearDown(async (stack) => {
+    let clock: ClockRelay | undefined;
+    if (config.allowCustomExtensions) logger.warn(ANY_EXTENSION_WARNING);
+    if (config.disableNtpMonitoring) {
+      logger.warn('NTP monitoring disabled: tokens are issued whatever the clock says');
+    } else {
+      const relay = await createClockRelay(
+        { ntpMonitoring: config.ntpMonitoring, accuracySeconds: TOKEN_ACCURACY_SECONDS },
+        logger,
+      );
+      stack.defer(() => relay.stop());
+      clock = relay;
+    }
+    const workers = createWorkerSupervisor({
+      workerCount,
+      gracefulTimeoutMs: config.gracefulTimeout,
       logger,
-    );
-  }
-  const workers = createWorkerSupervisor({
-    workerCount,
-    gracefulTimeoutMs: config.gracefulTimeout,
-    logger,
-    setup: () => ({
-      type: 'tsa:setup',
-      ...(memoryKey ? { memoryKey } : {}),
-      ...(clock ? { clock: clock.status } : {}),
-    }),
-    onMessage: (message) => {
-      if (isMessage(message, 'tsa:clock-jump')) clock?.clockJumped();
-    },
-  });
-  const metrics = await listenAs(
-    () =>
-      startMetricsListener({
-        host: config.metricsHost || config.host,
-        port: config.metricsPort,
-        timeoutMs: config.readTimeout,
-        source: clusterMetricsSource(() => workers.listening),
+      setup: () => ({
+        type: 'tsa:setup',
+        ...(memoryKey ? { memoryKey } : {}),
+        ...(clock ? { clock: clock.status } : {}),
       }),
-    metricsListenerFlags(config),
-    config.metricsHost || config.host,
-    config.metricsPort,
-  );
-  logger.info(`serving metrics for ${workerCount} workers on ${metrics.url}`);
-  clock?.start();
-
-  /** Drains every worker, then closes the metrics listener and stops the clock monitor. */
-  const close = async () => {
-    clock?.stopResending();
-    await workers.drain();
-    await Promise.all([metrics.close(), clock?.stop()]);
-  };
-
-  let addresses: WorkerAddresses;
-  try {
-    addresses = await workers.start();
-  } catch (error) {
-    await close();
-    throw error;
-  }
-
-  // The audit log reopens on SIGHUP (log rotation): every worker holds the file open.
-  if (config.auditLog !== '') {
-    process.on('SIGHUP', () => {
-      for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGHUP');
+      onMessage: (message) => {
+        if (isMessage(message, 'tsa:clock-jump')) clock?.clockJumped();
+      },
     });
-  }
-  logger.info(`serving timestamps with ${workerCount} workers on ${addresses.url}`);
-  if (addresses.tlsUrl) {
-    logger.info(`serving timestamps over HTTPS with ${workerCount} workers on ${addresses.tlsUrl}`);
-  }
-  return {
-    ...addresses,
-    metricsUrl: metrics.url,
-    close,
-  };
+    const metrics = await listenAs(
+      () =>
+        startMetricsListener({
+          host: config.metricsHost || config.host,
+          port: config.metricsPort,
+          timeoutMs: config.readTimeout,
+          source: clusterMetricsSource(() => workers.listening),
+        }),
+      metricsListenerFlags(config),
+      config.metricsHost || config.host,
+      config.metricsPort,
+    );
+    stack.defer(() => metrics.close());
+    logger.info(`serving metrics for ${workerCount} workers on ${metrics.url}`);
+    clock?.start();
+    // Drains every worker before the metrics listener closes and the clock monitor stops.
+    stack.defer(async () => {
+      clock?.stopResending();
+      await workers.drain();
+    });
+    const addresses = await workers.start();
+
+    // The audit log reopens on SIGHUP (log rotation): every worker holds the file open.
+    if (config.auditLog !== '') {
+      const onHangup = (): void => {
+        for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGHUP');
+      };
+      process.on('SIGHUP', onHangup);
+      stack.defer(() => process.off('SIGHUP', onHangup));
+    }
+    logger.info(`serving timestamps with ${workerCount} workers on ${addresses.url}`);
+    if (addresses.tlsUrl) {
+      logger.info(
+        `serving timestamps over HTTPS with ${workerCount} workers on ${addresses.tlsUrl}`,
+      );
+    }
+    const close = () => stack[Symbol.asyncDispose]();
+    return { ...addresses, metricsUrl: metrics.url, close, [Symbol.asyncDispose]: close };
+  });
 }

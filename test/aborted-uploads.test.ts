@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../src/config/resolve.js';
 import type { ServeOptionName } from '../src/config/schema.js';
 import { createLogger } from '../src/server/logger.js';
-import { startServer, type RunningServer } from '../src/server/start.js';
+import { startServer, type RunningServer } from '../src/runtime/serve.js';
 import { selfSignedTls } from './fakes/tls.js';
 import { tempDir } from './helpers/openssl.js';
 import { open, timestampHeaders, watch } from './helpers/slow-client.js';

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AuditLog, type AuditFile, type OpenAuditFile } from '../src/server/audit-log.js';
 import { buildServer } from '../src/server/app.js';
 import { resolveServeConfig } from '../src/config/resolve.js';
-import { createAuthority } from '../src/server/start.js';
+import { createAuthority } from '../src/runtime/serve.js';
 import type { AuditRecord } from '../src/server/audit-record.js';
 import { openssl, tempDir } from './helpers/openssl.js';
 import { derSeeds, grantableRequest, SEED_DATA } from './helpers/seeds.js';

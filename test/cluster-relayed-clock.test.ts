@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createClockGate } from '../src/clock/clock-gate.js';
 import { WallClockStepDetector } from '../src/clock/wall-clock-step.js';
-import { RelayedClock } from '../src/server/cluster/relayed-clock.js';
+import { RelayedClock } from '../src/runtime/cluster/relayed-clock.js';
 
 /** A worker's clock over hand-driven wall and monotonic clocks. */
 function workerClock() {

@@ -2,7 +2,7 @@ import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../src/config/resolve.js';
 import type { ServeOptionName } from '../src/config/schema.js';
-import { startServer, type RunningServer } from '../src/server/start.js';
+import { startServer, type RunningServer } from '../src/runtime/serve.js';
 import { createTestServer, silentLogger } from './helpers/tsa.js';
 
 const running: RunningServer[] = [];

@@ -17,7 +17,7 @@ describe('cloud SDKs are loaded lazily', () => {
     const script = `
       import { appendFileSync } from 'node:fs';
       const { resolveServeConfig } = await import('./src/config/resolve.ts');
-      const { createAuthority } = await import('./src/server/start.ts');
+      const { createAuthority } = await import('./src/runtime/serve.ts');
       const pino = (await import('pino')).default;
       await createAuthority(resolveServeConfig({}), pino({ level: 'silent' }));
       appendFileSync(process.env.IMPORT_LOG, 'MARKER\\n');

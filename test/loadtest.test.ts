@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../src/config/resolve.js';
-import { startServer, type RunningServer } from '../src/server/start.js';
+import { startServer, type RunningServer } from '../src/runtime/serve.js';
 import { openssl, tempDir } from './helpers/openssl.js';
 import { silentLogger } from './helpers/tsa.js';
 import { runLoadTest, stages } from './loadtest/loadtest.js';

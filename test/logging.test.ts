@@ -4,7 +4,7 @@ import { resolveServeConfig } from '../src/config/resolve.js';
 import type { ServeOptionName } from '../src/config/schema.js';
 import { buildServer } from '../src/server/app.js';
 import { createLogger } from '../src/server/logger.js';
-import { createAuthority } from '../src/server/start.js';
+import { createAuthority } from '../src/runtime/serve.js';
 import { helloTimeStampReq } from './loadtest/request.js';
 import { runCli } from './helpers/spawn-server.js';
 

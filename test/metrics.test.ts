@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../src/config/resolve.js';
 import { pathLabel, methodLabel } from '../src/server/http-metrics.js';
-import { startServer, type RunningServer } from '../src/server/start.js';
+import { startServer, type RunningServer } from '../src/runtime/serve.js';
 import { checkMetrics } from './helpers/promtool.js';
 import { silentLogger } from './helpers/tsa.js';
 import { helloTimeStampReq } from './loadtest/request.js';

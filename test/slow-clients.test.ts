@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../src/config/resolve.js';
 import type { ServeOptionName } from '../src/config/schema.js';
 import { enforceStreamTimeouts } from '../src/server/http2-stream-timeouts.js';
-import { startServer, type RunningServer } from '../src/server/start.js';
+import { startServer, type RunningServer } from '../src/runtime/serve.js';
 import { openssl, tempDir } from './helpers/openssl.js';
 import { open, timestampHeaders, trickle, watch } from './helpers/slow-client.js';
 import { silentLogger } from './helpers/tsa.js';

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../src/config/resolve.js';
 import type { ServeOptionName } from '../src/config/schema.js';
 import { PING_ONLY_MESSAGE } from '../src/server/ping-only.js';
-import { startServer, type RunningServer } from '../src/server/start.js';
+import { startServer, type RunningServer } from '../src/runtime/serve.js';
 import { openssl, tempDir } from './helpers/openssl.js';
 import { silentLogger } from './helpers/tsa.js';
 import { helloTimeStampReq } from './loadtest/request.js';

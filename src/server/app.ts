@@ -19,9 +19,14 @@ import { OPENAPI_PATH } from './openapi.js';
 import { registerOperations } from './operations.js';
 import { createServingState, type ServingState } from './serving-state.js';
 import { transportOptions, type Transport } from './transport.js';
-import { installAuditLog, type OpenAuditFile } from './audit-log.js';
+import {
+  installAuditLog,
+  openProcessAuditLog,
+  type OpenAuditFile,
+  type ProcessAuditLog,
+} from './audit-log.js';
 import { httpAnswers, sendAnswer, sendGoError } from './http-outcome.js';
-import { registerRateLimit, trustProxySetting } from './rate-limit.js';
+import { RateLimitStore, registerRateLimit, trustProxySetting } from './rate-limit.js';
 import {
   CLIENT_CLOSED_REQUEST,
   clientAborted,
@@ -65,8 +70,34 @@ export interface ServerDependencies {
   transport?: Transport;
   /** Shared with the process's other listeners; /readyz reads it. */
   state?: ServingState;
-  /** How --audit-log's file is opened (tests inject failing writes). */
+  /** The process's, shared by its listeners; without it the server opens (and closes) its own. */
+  shared?: ListenerShared;
+  /** How --audit-log's file is opened when the server opens its own (tests inject failing writes). */
   openAuditFile?: OpenAuditFile;
+}
+
+/**
+ * What every listener of the process shares, built once by whoever starts them: one audit log
+ * (one file, one queue, one SIGHUP handler) and one rate-limit store (one quota per client).
+ */
+export interface ListenerShared extends AsyncDisposable {
+  auditLog: ProcessAuditLog | undefined;
+  rateLimitStore: RateLimitStore;
+}
+
+export async function openListenerShared(
+  config: ServeConfig,
+  logger: FastifyBaseLogger,
+  openAuditFile?: OpenAuditFile,
+): Promise<ListenerShared> {
+  const auditLog = await openProcessAuditLog(config, logger, openAuditFile);
+  return {
+    auditLog,
+    rateLimitStore: new RateLimitStore(),
+    [Symbol.asyncDispose]: async () => {
+      await auditLog?.[Symbol.asyncDispose]();
+    },
+  };
 }
 
 declare module 'fastify' {
@@ -169,9 +200,15 @@ export async function buildServer(deps: ServerDependencies) {
     return sendGoError(reply, 500, 'Error generating timestamp response');
   });
 
-  await registerRateLimit(app, config);
+  let shared = deps.shared;
+  if (!shared) {
+    const own = await openListenerShared(config, deps.logger, deps.openAuditFile);
+    app.addHook('onClose', () => own[Symbol.asyncDispose]());
+    shared = own;
+  }
+  await registerRateLimit(app, config, shared.rateLimitStore);
   const answer = httpAnswers(config);
-  const audit = await installAuditLog(app, config, ROUTES.timestamp, answer, deps.openAuditFile);
+  const audit = installAuditLog(app, config, ROUTES.timestamp, answer, shared.auditLog);
 
   /** The methods each known path answers; any other method there is 405, not 404. */
   const allowedMethods = new Map<string, readonly string[]>();

@@ -1,6 +1,6 @@
 import { open } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import type { ServeConfig } from '../config/schema.js';
 import type { GrantedOutcome, RejectionOutcome, RequestFormat } from '../tsp/authority.js';
 import { auditRecord } from './audit-record.js';
@@ -218,25 +218,24 @@ export type AuditRequest = (request: FastifyRequest, format: RequestFormat) => R
 const NO_AUDIT: RequestAudit = { rejected: () => {} };
 
 /**
- * --audit-log: one JSON line per POST /api/v1/timestamp. A granted token is sent only after its
- * line is durable (the authority's record step); if the line cannot be written the client gets
- * systemFailure instead of an unrecorded token, and the rejection's line names the withheld
- * serial number. Rejections are written in the same batches without holding the response.
- * Requests refused before the handler (413, 415, 429) get a line from the onResponse hook.
- * SIGHUP reopens the file.
+ * The process's --audit-log: one file, one group-commit queue and one SIGHUP handler (which
+ * reopens the file), shared by every listener so that their lines go out in one order.
  */
-export async function installAuditLog(
-  app: FastifyInstance,
+export interface ProcessAuditLog extends AsyncDisposable {
+  log: AuditLog;
+}
+
+/** Opens --audit-log for the process (undefined when it is not set). */
+export async function openProcessAuditLog(
   config: ServeConfig,
-  route: string,
-  answer: AnswerOutcome,
+  logger: FastifyBaseLogger,
   openFile?: OpenAuditFile,
-): Promise<AuditRequest> {
-  if (config.auditLog === '') return () => NO_AUDIT;
+): Promise<ProcessAuditLog | undefined> {
+  if (config.auditLog === '') return undefined;
   const log = await AuditLog.open(config.auditLog, openFile);
   const reportRepair = (): void => {
     if (log.repairedBytes > 0) {
-      app.log.warn(
+      logger.warn(
         { path: log.path, bytes: log.repairedBytes },
         'audit log ended with a partial record (an interrupted write), cut back to the last whole one',
       );
@@ -246,18 +245,40 @@ export async function installAuditLog(
   const onHangup = (): void => {
     log.reopen().then(
       () => {
-        app.log.info({ path: log.path }, 'audit log reopened');
+        logger.info({ path: log.path }, 'audit log reopened');
         reportRepair();
       },
       (error: unknown) =>
-        app.log.error({ err: error, path: log.path }, 'cannot reopen the audit log'),
+        logger.error({ err: error, path: log.path }, 'cannot reopen the audit log'),
     );
   };
   process.on('SIGHUP', onHangup);
-  app.addHook('onClose', async () => {
-    process.off('SIGHUP', onHangup);
-    await log.close();
-  });
+  return {
+    log,
+    [Symbol.asyncDispose]: async () => {
+      process.off('SIGHUP', onHangup);
+      await log.close();
+    },
+  };
+}
+
+/**
+ * --audit-log: one JSON line per POST /api/v1/timestamp. A granted token is sent only after its
+ * line is durable (the authority's record step); if the line cannot be written the client gets
+ * systemFailure instead of an unrecorded token, and the rejection's line names the withheld
+ * serial number. Rejections are written in the same batches without holding the response.
+ * Requests refused before the handler (413, 415, 429) get a line from the onResponse hook.
+ * `processLog` is the process's (see openProcessAuditLog); the listener does not close it.
+ */
+export function installAuditLog(
+  app: FastifyInstance,
+  config: ServeConfig,
+  route: string,
+  answer: AnswerOutcome,
+  processLog: ProcessAuditLog | undefined,
+): AuditRequest {
+  if (!processLog) return () => NO_AUDIT;
+  const { log } = processLog;
   const audited = new WeakSet<FastifyRequest>();
   const appendInBackground = (request: FastifyRequest, record: object): void => {
     log

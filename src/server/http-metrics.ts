@@ -76,7 +76,7 @@ new Gauge({
   help: 'Build facts of the running server; the value is always 1',
   labelNames: ['version', 'revision', 'build_date', 'nodeversion'] as const,
   registers: [registry],
-  // Across cluster workers (src/server/cluster): the same facts, not their sum.
+  // Across cluster workers (src/runtime/cluster): the same facts, not their sum.
   aggregator: 'first',
 }).set(
   {

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
 import type { ServeConfig } from '../config/schema.js';
 
 /** Path limited: issuance costs a signature; /ping and the chain are cheap and probed by load balancers. */
@@ -12,16 +13,64 @@ export function trustProxySetting(config: ServeConfig): string[] | false {
   return config.trustedProxies.length > 0 ? [...config.trustedProxies] : false;
 }
 
+/** Clients remembered at once, the least recently seen forgotten first (@fastify/rate-limit's default). */
+const REMEMBERED_CLIENTS = 5000;
+
+/**
+ * The process's fixed-window counters, one per client key, shared by every listener (HTTP and
+ * HTTPS): a client's quota is per process, not per listener.
+ */
+export class RateLimitStore implements FastifyRateLimitStore {
+  private readonly windows = new Map<string, { count: number; startMs: number }>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  incr(
+    key: string,
+    callback: (error: Error | null, result?: { current: number; ttl: number }) => void,
+    timeWindow: number,
+  ): void {
+    const nowMs = this.now();
+    let window = this.windows.get(key);
+    if (!window || window.startMs + timeWindow <= nowMs) window = { count: 0, startMs: nowMs };
+    window.count++;
+    // Re-inserted, so the Map's order is least recently seen first.
+    this.windows.delete(key);
+    this.windows.set(key, window);
+    if (this.windows.size > REMEMBERED_CLIENTS) {
+      const oldest = this.windows.keys().next();
+      if (!oldest.done) this.windows.delete(oldest.value);
+    }
+    callback(null, { current: window.count, ttl: window.startMs + timeWindow - nowMs });
+  }
+
+  child(): FastifyRateLimitStore {
+    return this;
+  }
+}
+
+/** @fastify/rate-limit builds its store with `new store(options)`: this constructor returns `store`. */
+function constructorOf(store: RateLimitStore): FastifyRateLimitStoreCtor {
+  return function SharedStore() {
+    return store;
+  } as unknown as FastifyRateLimitStoreCtor;
+}
+
 /**
  * Per-client limits on POST /api/v1/timestamp with @fastify/rate-limit, keyed by `request.ip`
  * (IPv6 clients grouped by /64). Off unless --rate-limit-max is set. Over the limit: 429 with
  * Retry-After and the Go server's JSON error body. The window is at least 1 s (config/rules.ts).
  */
-export async function registerRateLimit(app: FastifyInstance, config: ServeConfig): Promise<void> {
+export async function registerRateLimit(
+  app: FastifyInstance,
+  config: ServeConfig,
+  store: RateLimitStore = new RateLimitStore(),
+): Promise<void> {
   if (config.rateLimitMax === 0) return;
   const { default: rateLimit } = await import('@fastify/rate-limit');
   await app.register(rateLimit, {
     global: true,
+    store: constructorOf(store),
     max: config.rateLimitMax,
     timeWindow: config.rateLimitWindow * 1000,
     allowList: (request) =>

@@ -6,9 +6,8 @@ import { describe, expect, it } from 'vitest';
 /**
  * The layers of src/, highest first. A module may import from its own layer's folder, from any
  * lower row, and sideways only along an edge listed in SIDEWAYS; never from a higher row. A layer is
- * a folder under src/ or a file at its root. `runtime` (the composition root) has no folder yet: the
- * server's start-up and cluster code still live in server/, which is why server may import
- * signers, clock and config for now.
+ * a folder under src/ or a file at its root. `runtime` is the composition root: it builds the
+ * signer, the clock monitor and the listeners of one process (or a cluster) and tears them down.
  */
 const LAYERS: readonly (readonly string[])[] = [
   ['cli', 'index.ts'],
@@ -21,8 +20,6 @@ const LAYERS: readonly (readonly string[])[] = [
 
 /** Imports allowed inside one row, importer → imported. */
 const SIDEWAYS: readonly (readonly [string, string])[] = [
-  ['server', 'signers'],
-  ['server', 'clock'],
   ['server', 'config'],
   ['signers', 'config'],
   ['x509', 'crypto'],

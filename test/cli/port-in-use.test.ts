@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../../src/config/resolve.js';
 import type { ServeOptionName } from '../../src/config/schema.js';
-import { startServer } from '../../src/server/start.js';
+import { startServer } from '../../src/runtime/serve.js';
 import { openssl, tempDir } from '../helpers/openssl.js';
 import { runCli } from '../helpers/spawn-server.js';
 import { silentLogger } from '../helpers/tsa.js';

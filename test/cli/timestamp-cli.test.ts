@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { createWriteStream, readFileSync, statSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../../src/config/resolve.js';
-import { startServer, type RunningServer } from '../../src/server/start.js';
+import { startServer, type RunningServer } from '../../src/runtime/serve.js';
 import { encodePem } from '../../src/x509/pem.js';
 import { CLI_JS, runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/openssl.js';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../../src/config/resolve.js';
-import { startServer } from '../../src/server/start.js';
+import { startServer } from '../../src/runtime/serve.js';
 import { freeUdpPort, startChrony, type Chrony } from '../helpers/chrony.js';
 import { openssl, tempDir } from '../helpers/openssl.js';
 import { until } from '../helpers/sntp-responder.js';

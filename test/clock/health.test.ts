@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createClockGate } from '../../src/clock/clock-gate.js';
 import { ClockMonitor } from '../../src/clock/clock-monitor.js';
 import { resolveServeConfig } from '../../src/config/resolve.js';
-import { startServer } from '../../src/server/start.js';
+import { startServer } from '../../src/runtime/serve.js';
 import { reject } from '../../src/tsp/rejection.js';
 import { openssl, tempDir } from '../helpers/openssl.js';
 import { answer, silent, SntpResponder, until } from '../helpers/sntp-responder.js';

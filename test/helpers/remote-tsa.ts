@@ -4,7 +4,7 @@ import { OID } from '../../src/asn1/oids.js';
 import { resolveServeConfig } from '../../src/config/resolve.js';
 import type { ServeOptionName } from '../../src/config/schema.js';
 import { buildServer } from '../../src/server/app.js';
-import { createAuthority } from '../../src/server/start.js';
+import { createAuthority } from '../../src/runtime/serve.js';
 import { LocalKeySigner } from '../../src/signers/local-key.js';
 import {
   createCertificate,

@@ -4,7 +4,7 @@ import type { ServeOptionName } from '../../src/config/schema.js';
 import { buildServer } from '../../src/server/app.js';
 import type { SignerDependencies } from '../../src/signers/create-signer.js';
 import type { IssuanceGuard } from '../../src/tsp/guards.js';
-import { createAuthority } from '../../src/server/start.js';
+import { createAuthority } from '../../src/runtime/serve.js';
 import { createServingState } from '../../src/server/serving-state.js';
 
 export const silentLogger = pino({ level: 'silent' });

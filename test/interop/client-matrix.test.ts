@@ -20,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HASHES, HASH_NAMES, type HashName } from '../../src/asn1/algorithms.js';
 import { oidContent } from '../../src/asn1/der.js';
 import { resolveServeConfig } from '../../src/config/resolve.js';
-import { startServer } from '../../src/server/start.js';
+import { startServer } from '../../src/runtime/serve.js';
 import { encodePem } from '../../src/x509/pem.js';
 import { encodeTimeStampReq } from '../helpers/encode-request.js';
 import { TSA_KEY_TYPES, type TsaKeyType } from '../helpers/key-types.js';

@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../../src/config/resolve.js';
-import { startServer, type RunningServer } from '../../src/server/start.js';
+import { startServer, type RunningServer } from '../../src/runtime/serve.js';
 import { encodePem } from '../../src/x509/pem.js';
 import { openssl, tempDir } from '../helpers/openssl.js';
 import { KEYSTORE_PASS, makeUnsignedJar } from '../helpers/jar.js';

@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../../src/config/resolve.js';
-import { startServer, type RunningServer } from '../../src/server/start.js';
+import { startServer, type RunningServer } from '../../src/runtime/serve.js';
 import { tempDir } from '../helpers/openssl.js';
 import { KEYSTORE_PASS, makeUnsignedJar } from '../helpers/jar.js';
 import { silentLogger } from '../helpers/tsa.js';

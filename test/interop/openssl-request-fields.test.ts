@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../../src/config/resolve.js';
-import { startServer, type RunningServer } from '../../src/server/start.js';
+import { startServer, type RunningServer } from '../../src/runtime/serve.js';
 import { verifyTimestampResponse } from '../../src/verify/index.js';
 import { encodePem } from '../../src/x509/pem.js';
 import { decodeResponse } from '../helpers/decode.js';

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../../src/config/resolve.js';
-import { startServer, type RunningServer } from '../../src/server/start.js';
+import { startServer, type RunningServer } from '../../src/runtime/serve.js';
 import { encodePem } from '../../src/x509/pem.js';
 import { openssl, tempDir } from '../helpers/openssl.js';
 import { silentLogger } from '../helpers/tsa.js';

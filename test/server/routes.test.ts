@@ -11,7 +11,7 @@ import {
 } from '../../src/asn1/der.js';
 import { OID } from '../../src/asn1/oids.js';
 import { resolveServeConfig } from '../../src/config/resolve.js';
-import { startServer } from '../../src/server/start.js';
+import { startServer } from '../../src/runtime/serve.js';
 import { reject, type TimeStampRejection } from '../../src/tsp/rejection.js';
 import { decodeResponse, nonceOf } from '../helpers/decode.js';
 import { encodeTimeStampReq } from '../helpers/encode-request.js';

@@ -3,7 +3,7 @@ import pino from 'pino';
 import { certificatesCommand } from '../../src/cli/timestamp-cli/certificates-command.js';
 import { loadServeConfig } from '../../src/config/load.js';
 import { resolveServeConfig } from '../../src/config/resolve.js';
-import { createAuthority } from '../../src/server/start.js';
+import { createAuthority } from '../../src/runtime/serve.js';
 import { openKeyReference } from '../../src/signers/key-reference.js';
 import { tempDir } from '../helpers/openssl.js';
 import { EXT, OpensslPki } from '../helpers/openssl-pki.js';

@@ -16,7 +16,7 @@ import { pino } from 'pino';
 import { resolveServeConfig } from '../../src/config/resolve.js';
 import { buildServer } from '../../src/server/app.js';
 import { httpStatusOf } from '../../src/server/http-outcome.js';
-import { createAuthority } from '../../src/server/start.js';
+import { createAuthority } from '../../src/runtime/serve.js';
 
 const work = tempDir();
 const pki = new OpensslPki(work.dir);

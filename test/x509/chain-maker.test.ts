@@ -3,7 +3,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalKeySigner } from '../../src/signers/local-key.js';
 import { openKeyReference } from '../../src/signers/key-reference.js';
-import { selfTest, startServer } from '../../src/server/start.js';
+import { selfTest, startServer } from '../../src/runtime/serve.js';
 import { resolveServeConfig } from '../../src/config/resolve.js';
 import { silentLogger } from '../helpers/tsa.js';
 import { verifyCertChain } from '../../src/x509/chain-rules.js';

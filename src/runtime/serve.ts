@@ -12,27 +12,29 @@ import { acceptedExtensionSet, ANY_EXTENSION_WARNING } from '../tsp/extension-po
 import { signerAvailabilityGuard, type IssuanceGuard } from '../tsp/guards.js';
 import { keyMismatch, verifyCertChain } from '../x509/chain-rules.js';
 import { tsaKeyWarnings } from '../x509/csbr.js';
-import { trackCertificateValidity } from './certificate-validity-metric.js';
+import { trackCertificateValidity } from '../server/certificate-validity-metric.js';
 import { parseCertificate, type Certificate } from '../x509/certificate.js';
 import { encodePem } from '../x509/pem.js';
 import type { ClockMonitor } from '../clock/clock-monitor.js';
 import { createClockGate } from '../clock/clock-gate.js';
-import { createClockMonitor } from '../clock/start-clock-monitor.js';
-import { buildServer, type TsaServer } from './app.js';
-import { observeCertificateChain, startRuntimeMetrics } from './http-metrics.js';
-import { enforceStreamTimeouts } from './http2-stream-timeouts.js';
-import { applyConnectionLimits, closeGracefully, trackSessions } from './listeners.js';
-import { listenAs } from './listen-error.js';
-import { metricsListenerFlags, startMetricsListener } from './metrics-listener.js';
-import { createServingState, type ServingState } from './serving-state.js';
-import { loadTlsMaterial, tlsRequested } from './tls.js';
+import { createClockMonitor } from './clock-monitor.js';
+import { buildServer, openListenerShared, type TsaServer } from '../server/app.js';
+import { buildOrTearDown, type DisposableStack } from './disposables.js';
+import type { OpenAuditFile } from '../server/audit-log.js';
+import { observeCertificateChain, startRuntimeMetrics } from '../server/http-metrics.js';
+import { enforceStreamTimeouts } from '../server/http2-stream-timeouts.js';
+import { applyConnectionLimits, closeGracefully, trackSessions } from '../server/listeners.js';
+import { listenAs } from '../server/listen-error.js';
+import { metricsListenerFlags, startMetricsListener } from '../server/metrics-listener.js';
+import { createServingState, type ServingState } from '../server/serving-state.js';
+import { loadTlsMaterial, tlsRequested } from '../server/tls.js';
 
 const EMPTY = new Uint8Array(0);
 
 /** The accuracy every token declares; the clock gate holds the clock to it. */
 export const TOKEN_ACCURACY_SECONDS = 1;
 
-export interface RunningServer {
+export interface RunningServer extends AsyncDisposable {
   app: TsaServer;
   authority: TimestampAuthority;
   signer: Signer;
@@ -62,6 +64,8 @@ export interface StartOptions {
   signerDependencies?: SignerDependencies;
   /** Set in a cluster worker (--workers > 1). */
   worker?: WorkerRole;
+  /** How --audit-log's file is opened (tests count and fail opens). */
+  openAuditFile?: OpenAuditFile;
 }
 
 /** Refuses to start with a leaf whose key is not the signer's, or a signer that cannot sign. */
@@ -100,52 +104,71 @@ export async function createAuthority(
     warn: (message) => logger.warn(message),
     ...signerDependencies,
   });
-  verifyCertChain(chainDer, signer.publicKey, {
-    enforceIntermediateEku: config.enforceIntermediateEku,
-    chainSource: `chain ${config.certificateChainPath || '(memory)'}`,
-    signerSource: `key ${signer.id}`,
-  });
-  if (config.timestampSigner === 'memory') {
-    logger.warn('using the in-memory signer: a new key and chain at every start, for testing only');
+  // The signer may hold a client (KMS): a chain or self-test that refuses it must release it.
+  try {
+    verifyCertChain(chainDer, signer.publicKey, {
+      enforceIntermediateEku: config.enforceIntermediateEku,
+      chainSource: `chain ${config.certificateChainPath || '(memory)'}`,
+      signerSource: `key ${signer.id}`,
+    });
+    if (config.timestampSigner === 'memory') {
+      logger.warn(
+        'using the in-memory signer: a new key and chain at every start, for testing only',
+      );
+    }
+    for (const warning of tsaKeyWarnings(signer.algorithm, signer.publicKey, chainDer[0] ?? EMPTY))
+      logger.warn(warning);
+    const chain = chainDer.map(parseCertificate);
+    const leaf = chain[0];
+    if (!leaf) throw new Error('certificate chain must contain a leaf certificate');
+    await selfTest(signer, leaf);
+    const validity = certificateValidityGuard(
+      chain.map(({ x509 }) => ({
+        name: x509.subject.replace(/\n/g, ', '),
+        notBefore: new Date(x509.validFrom),
+        notAfter: new Date(x509.validTo),
+      })),
+    );
+    const authority = new TimestampAuthority({
+      profile: {
+        signer,
+        chain,
+        defaultPolicy: oid(config.defaultPolicyOid),
+        accuracySeconds: TOKEN_ACCURACY_SECONDS,
+        includeChain: config.includeChainInResponse,
+        verifySignatures: config.verifyTokens,
+      },
+      policy: {
+        acceptedPolicies: new Set(config.acceptedPolicyOids.map((dotted) => toHex(oid(dotted)))),
+        allowCustomExtensions: config.allowCustomExtensions,
+        acceptedExtensions: acceptedExtensionSet(config.acceptedExtensionOids),
+      },
+      guards: [...signerGuards(signer), validity, ...guards],
+    });
+    trackCertificateValidity(() => validity() === undefined);
+    const chainPem = chain.map((certificate) => encodePem('CERTIFICATE', certificate.der)).join('');
+    return { authority, signer, chain, chainPem };
+  } catch (error) {
+    await Promise.resolve(signer[Symbol.asyncDispose]()).catch(() => undefined);
+    throw error;
   }
-  for (const warning of tsaKeyWarnings(signer.algorithm, signer.publicKey, chainDer[0] ?? EMPTY))
-    logger.warn(warning);
-  const chain = chainDer.map(parseCertificate);
-  const leaf = chain[0];
-  if (!leaf) throw new Error('certificate chain must contain a leaf certificate');
-  await selfTest(signer, leaf);
-  const validity = certificateValidityGuard(
-    chain.map(({ x509 }) => ({
-      name: x509.subject.replace(/\n/g, ', '),
-      notBefore: new Date(x509.validFrom),
-      notAfter: new Date(x509.validTo),
-    })),
-  );
-  const authority = new TimestampAuthority({
-    profile: {
-      signer,
-      chain,
-      defaultPolicy: oid(config.defaultPolicyOid),
-      accuracySeconds: TOKEN_ACCURACY_SECONDS,
-      includeChain: config.includeChainInResponse,
-      verifySignatures: config.verifyTokens,
-    },
-    policy: {
-      acceptedPolicies: new Set(config.acceptedPolicyOids.map((dotted) => toHex(oid(dotted)))),
-      allowCustomExtensions: config.allowCustomExtensions,
-      acceptedExtensions: acceptedExtensionSet(config.acceptedExtensionOids),
-    },
-    guards: [...signerGuards(signer), validity, ...guards],
-  });
-  trackCertificateValidity(() => validity() === undefined);
-  const chainPem = chain.map((certificate) => encodePem('CERTIFICATE', certificate.der)).join('');
-  return { authority, signer, chain, chainPem };
 }
 
 export async function startServer(
   config: ServeConfig,
   logger: FastifyBaseLogger,
   options: StartOptions = {},
+): Promise<RunningServer> {
+  // Each long-lived thing joins the stack as it is built: a start-up that fails half way tears
+  // down what was built, last first; close() does the same once the listeners have drained.
+  return buildOrTearDown((stack) => serve(config, logger, options, stack));
+}
+
+async function serve(
+  config: ServeConfig,
+  logger: FastifyBaseLogger,
+  options: StartOptions,
+  stack: DisposableStack,
 ): Promise<RunningServer> {
   const { worker } = options;
   // Built (an invalid NTP configuration stops the start-up) before the authority it gates;
@@ -157,6 +180,7 @@ export async function startServer(
           { ntpMonitoring: config.ntpMonitoring, accuracySeconds: TOKEN_ACCURACY_SECONDS },
           logger,
         );
+  if (clock) stack.defer(() => clock.stop());
   const clockGate =
     worker?.clockGate ??
     (clock && createClockGate(clock, { requireTimeSync: config.requireTimeSync }));
@@ -166,6 +190,7 @@ export async function startServer(
     options.signerDependencies,
     clockGate ? [clockGate] : [],
   );
+  stack.use(signer);
   observeCertificateChain(chain);
   startRuntimeMetrics();
   const state = createServingState();
@@ -183,72 +208,76 @@ export async function startServer(
         config.metricsHost || config.host,
         config.metricsPort,
       );
-  if (metrics) logger.info(`serving metrics on ${metrics.url}`);
+  if (metrics) {
+    stack.defer(() => metrics.close());
+    logger.info(`serving metrics on ${metrics.url}`);
+  }
   if (config.disableNtpMonitoring && !worker) {
     logger.warn('NTP monitoring disabled: tokens are issued whatever the clock says');
   }
   if (config.allowCustomExtensions && !worker) logger.warn(ANY_EXTENSION_WARNING);
   clock?.start();
+  // Closed after the listeners: their last requests' lines are written.
+  const shared = stack.use(await openListenerShared(config, logger, options.openAuditFile));
   // A worker's lines must not read as the process group's (the primary announces the address).
   const announce = worker ? `worker ${worker.id} ` : '';
   const apps: TsaServer[] = [];
   const sessions: ReturnType<typeof trackSessions>[] = [];
-  let url: string;
+  // Graceful: /readyz turns 503, listeners stop accepting, in-flight requests get --graceful-timeout.
+  stack.defer(async () => {
+    state.draining = true;
+    await closeGracefully(apps, config.gracefulTimeout, logger, sessions);
+  });
+  const app = await buildServer({
+    config,
+    authority,
+    chainPem,
+    logger,
+    state,
+    shared,
+    transport: { kind: 'http', pingOnly: config.httpPingOnly },
+  });
+  applyConnectionLimits(app.server, config);
+  apps.push(app);
+  const url = await listenAs(
+    () => app.listen({ host: config.host, port: config.port }),
+    { host: '--host', port: '--port' },
+    config.host,
+    config.port,
+  );
+  logger.info(
+    { signer: signer.id, algorithm: signer.algorithm.oid },
+    `${announce}serving timestamps on ${url}`,
+  );
   let tlsUrl: string | undefined;
-  try {
-    const app = await buildServer({
+  if (tls) {
+    const tlsApp = await buildServer({
       config,
       authority,
       chainPem,
       logger,
       state,
-      transport: { kind: 'http', pingOnly: config.httpPingOnly },
+      shared,
+      transport: { kind: 'https', tls },
     });
-    applyConnectionLimits(app.server, config);
-    apps.push(app);
-    url = await listenAs(
-      () => app.listen({ host: config.host, port: config.port }),
-      { host: '--host', port: '--port' },
-      config.host,
-      config.port,
+    applyConnectionLimits(tlsApp.server, config);
+    enforceStreamTimeouts(tlsApp.server, {
+      readTimeoutMs: config.readTimeout,
+      writeTimeoutMs: config.writeTimeout,
+    });
+    sessions.push(trackSessions(tlsApp.server));
+    apps.push(tlsApp);
+    const tlsHost = config.tlsHost || config.host;
+    tlsUrl = await listenAs(
+      () => tlsApp.listen({ host: tlsHost, port: config.tlsPort }),
+      { host: config.tlsHost ? '--tls-host' : '--host', port: '--tls-port' },
+      tlsHost,
+      config.tlsPort,
     );
     logger.info(
-      { signer: signer.id, algorithm: signer.algorithm.oid },
-      `${announce}serving timestamps on ${url}`,
+      `${announce}serving timestamps over HTTPS (HTTP/2, HTTP/1.1${tls.ca ? ', client certificates required' : ''}) on ${tlsUrl}`,
     );
-    if (tls) {
-      const tlsApp = await buildServer({
-        config,
-        authority,
-        chainPem,
-        logger,
-        state,
-        transport: { kind: 'https', tls },
-      });
-      applyConnectionLimits(tlsApp.server, config);
-      enforceStreamTimeouts(tlsApp.server, {
-        readTimeoutMs: config.readTimeout,
-        writeTimeoutMs: config.writeTimeout,
-      });
-      sessions.push(trackSessions(tlsApp.server));
-      const tlsHost = config.tlsHost || config.host;
-      tlsUrl = await listenAs(
-        () => tlsApp.listen({ host: tlsHost, port: config.tlsPort }),
-        { host: config.tlsHost ? '--tls-host' : '--host', port: '--tls-port' },
-        tlsHost,
-        config.tlsPort,
-      );
-      apps.push(tlsApp);
-      logger.info(
-        `${announce}serving timestamps over HTTPS (HTTP/2, HTTP/1.1${tls.ca ? ', client certificates required' : ''}) on ${tlsUrl}`,
-      );
-    }
-  } catch (error) {
-    await Promise.all([...apps.map((app) => app.close()), metrics?.close(), clock?.stop()]);
-    await signer[Symbol.asyncDispose]();
-    throw error;
   }
-  const [app] = apps as [TsaServer];
   return {
     app,
     authority,
@@ -259,11 +288,7 @@ export async function startServer(
     ...(tlsUrl ? { tlsUrl } : {}),
     metricsUrl: metrics?.url ?? '',
     state,
-    close: async () => {
-      state.draining = true;
-      await closeGracefully(apps, config.gracefulTimeout, logger, sessions);
-      await Promise.all([metrics?.close(), clock?.stop()]);
-      await signer[Symbol.asyncDispose]();
-    },
+    close: () => stack[Symbol.asyncDispose](),
+    [Symbol.asyncDispose]: () => stack[Symbol.asyncDispose](),
   };
 }

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { createClockGate } from '../../clock/clock-gate.js';
 import type { ServeConfig } from '../../config/schema.js';
 import type { MemoryKeyMaterial } from '../../signers/memory.js';
-import { startServer, type RunningServer } from '../start.js';
+import { startServer, type RunningServer } from '../serve.js';
 import { answerMetricsRequests } from './cluster-metrics.js';
 import {
   isMessage,

@@ -1,5 +1,5 @@
-import { ClockMonitor, type ClockLogger, type ClockStatus } from './clock-monitor.js';
-import { loadNtpConfig, toMonitorSettings } from './ntp-config.js';
+import { ClockMonitor, type ClockLogger, type ClockStatus } from '../clock/clock-monitor.js';
+import { loadNtpConfig, toMonitorSettings } from '../clock/ntp-config.js';
 
 export interface ClockOptions {
   /** --ntp-monitoring: the Go YAML; empty for the embedded default. */

@@ -1,7 +1,7 @@
 import cluster from 'node:cluster';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ClockMonitor, ClockStatus } from '../../clock/clock-monitor.js';
-import { createClockMonitor } from '../../clock/start-clock-monitor.js';
+import { createClockMonitor } from '../clock-monitor.js';
 import type { ClockMessage } from './messages.js';
 
 /** The clock status is also resent this often, so a lost or late message heals by itself. */

@@ -2,7 +2,7 @@ import type { Worker } from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
 import { CLOCK_METRICS } from '../../clock/clock-metrics.js';
 import { registry } from '../../metrics/registry.js';
-import type { MetricsSource } from '../metrics-listener.js';
+import type { MetricsSource } from '../../server/metrics-listener.js';
 import { isMessage, type MetricsJson, type MetricsMessage } from './messages.js';
 
 /** A worker that does not answer a scrape within this fails it (partial sums would look like resets). */

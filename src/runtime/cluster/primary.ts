@@ -1,0 +1,109 @@
+import cluster from 'node:cluster';
+import type { FastifyBaseLogger } from 'fastify';
+import type { ServeConfig } from '../../config/schema.js';
+import { createMemoryKeyMaterial } from '../../signers/memory.js';
+import { ANY_EXTENSION_WARNING } from '../../tsp/extension-policy.js';
+import { listenAs } from '../../server/listen-error.js';
+import { metricsListenerFlags, startMetricsListener } from '../../server/metrics-listener.js';
+import { TOKEN_ACCURACY_SECONDS } from '../serve.js';
+import { buildOrTearDown } from '../disposables.js';
+import { createClockRelay, type ClockRelay } from './clock-relay.js';
+import { clusterMetricsSource } from './cluster-metrics.js';
+import { isMessage, type MemoryKeyTransfer } from './messages.js';
+import { createWorkerSupervisor } from './supervisor.js';
+
+export interface RunningCluster extends AsyncDisposable {
+  /** The address every worker serves, e.g. http://127.0.0.1:3000 */
+  url: string;
+  tlsUrl?: string;
+  metricsUrl: string;
+  /** Drains every worker (as the single process drains) and resolves once all have exited. */
+  close(): Promise<void>;
+}
+
+/**
+ * The cluster primary (--workers > 1): forks the workers that share the port, hands them the memory
+ * signer's key, runs the one NTP monitor and relays its status, serves the aggregated /metrics,
+ * replaces a worker that dies, and drains them all on close.
+ */
+export async function startCluster(
+  config: ServeConfig,
+  workerCount: number,
+  logger: FastifyBaseLogger,
+): Promise<RunningCluster> {
+  let memoryKey: MemoryKeyTransfer | undefined;
+  if (config.timestampSigner === 'memory') {
+    const material = await createMemoryKeyMaterial();
+    memoryKey = {
+      pkcs8: material.privateKey.export({ type: 'pkcs8', format: 'der' }).toString('base64'),
+      chain: material.chain.map((der) => der.toString('base64')),
+    };
+  }
+
+  // Built in order, torn down last first: on close and when the start-up fails half way.
+  return buildOrTearDown(async (stack) => {
+    let clock: ClockRelay | undefined;
+    if (config.allowCustomExtensions) logger.warn(ANY_EXTENSION_WARNING);
+    if (config.disableNtpMonitoring) {
+      logger.warn('NTP monitoring disabled: tokens are issued whatever the clock says');
+    } else {
+      const relay = await createClockRelay(
+        { ntpMonitoring: config.ntpMonitoring, accuracySeconds: TOKEN_ACCURACY_SECONDS },
+        logger,
+      );
+      stack.defer(() => relay.stop());
+      clock = relay;
+    }
+    const workers = createWorkerSupervisor({
+      workerCount,
+      gracefulTimeoutMs: config.gracefulTimeout,
+      logger,
+      setup: () => ({
+        type: 'tsa:setup',
+        ...(memoryKey ? { memoryKey } : {}),
+        ...(clock ? { clock: clock.status } : {}),
+      }),
+      onMessage: (message) => {
+        if (isMessage(message, 'tsa:clock-jump')) clock?.clockJumped();
+      },
+    });
+    const metrics = await listenAs(
+      () =>
+        startMetricsListener({
+          host: config.metricsHost || config.host,
+          port: config.metricsPort,
+          timeoutMs: config.readTimeout,
+          source: clusterMetricsSource(() => workers.listening),
+        }),
+      metricsListenerFlags(config),
+      config.metricsHost || config.host,
+      config.metricsPort,
+    );
+    stack.defer(() => metrics.close());
+    logger.info(`serving metrics for ${workerCount} workers on ${metrics.url}`);
+    clock?.start();
+    // Drains every worker before the metrics listener closes and the clock monitor stops.
+    stack.defer(async () => {
+      clock?.stopResending();
+      await workers.drain();
+    });
+    const addresses = await workers.start();
+
+    // The audit log reopens on SIGHUP (log rotation): every worker holds the file open.
+    if (config.auditLog !== '') {
+      const onHangup = (): void => {
+        for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGHUP');
+      };
+      process.on('SIGHUP', onHangup);
+      stack.defer(() => process.off('SIGHUP', onHangup));
+    }
+    logger.info(`serving timestamps with ${workerCount} workers on ${addresses.url}`);
+    if (addresses.tlsUrl) {
+      logger.info(
+        `serving timestamps over HTTPS with ${workerCount} workers on ${addresses.tlsUrl}`,
+      );
+    }
+    const close = () => stack[Symbol.asyncDispose]();
+    return { ...addresses, metricsUrl: metrics.url, close, [Symbol.asyncDispose]: close };
+  });
+}

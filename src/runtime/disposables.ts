@@ -1,0 +1,51 @@
+/**
+ * What one process holds (signer, clock monitor, audit log, listeners), torn down last built,
+ * first closed. Node 20 has `Symbol.asyncDispose` but not `AsyncDisposableStack`; this is the part
+ * of it the runtime needs. Every teardown runs even when one fails; the first failure is thrown.
+ */
+export class DisposableStack implements AsyncDisposable {
+  private readonly teardowns: (() => unknown)[] = [];
+  private disposed = false;
+
+  /** Holds `resource` (nothing when undefined) and returns it. */
+  use<T extends AsyncDisposable | undefined>(resource: T): T {
+    if (resource) this.defer(() => resource[Symbol.asyncDispose]());
+    return resource;
+  }
+
+  /** Runs `teardown` when the stack is disposed, before everything added earlier. */
+  defer(teardown: () => unknown): void {
+    if (this.disposed) throw new Error('the stack is already disposed');
+    this.teardowns.push(teardown);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    const failures: unknown[] = [];
+    for (const teardown of this.teardowns.splice(0).reverse()) {
+      try {
+        await teardown();
+      } catch (error) {
+        failures.push(error);
+      }
+    }
+    if (failures.length > 0) throw failures[0];
+  }
+}
+
+/**
+ * Builds with a fresh stack; if `build` throws, what it had built is torn down (in reverse) before
+ * the error goes on. On success the caller owns the stack.
+ */
+export async function buildOrTearDown<T>(
+  build: (stack: DisposableStack) => Promise<T>,
+): Promise<T> {
+  const stack = new DisposableStack();
+  try {
+    return await build(stack);
+  } catch (error) {
+    await stack[Symbol.asyncDispose]().catch(() => undefined);
+    throw error;
+  }
+}

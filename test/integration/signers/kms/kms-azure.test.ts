@@ -121,42 +121,4 @@ describe('Azure Key Vault signer (real @azure/keyvault-keys + DefaultAzureCreden
       }),
     ).rejects.toThrow(/key type oct-HSM cannot sign/);
   });
-
-  it('systemFailure on a 500 without retrying, then recovers', async () => {
-    const { signer, authority, paths } = await authorityFor('ec-p256', 'sha256');
-    fake.faults.errorStatus = 500;
-    fake.faults.calls.length = 0;
-    const { outcome } = await issue(authority);
-    expect(outcome.httpStatus).toBe(500);
-    expect(outcome.failInfo).toBe('systemFailure');
-    expect(fake.faults.count('sign')).toBe(1);
-    fake.faults.errorStatus = undefined;
-    expect(await issueAndVerify(authority, paths.root)).toContain('Verification: OK');
-    await signer[Symbol.asyncDispose]();
-  });
-
-  it('retries 429 and succeeds; systemFailure when it lasts', async () => {
-    const { signer, authority, paths } = await authorityFor('ec-p256', 'sha256', { maxRetries: 2 });
-    fake.faults.throttleCount = 2;
-    fake.faults.calls.length = 0;
-    expect(await issueAndVerify(authority, paths.root)).toContain('Verification: OK');
-    expect(fake.faults.count('sign')).toBe(3);
-    fake.faults.throttleCount = 10;
-    fake.faults.calls.length = 0;
-    expect((await issue(authority)).outcome.failInfo).toBe('systemFailure');
-    expect(fake.faults.count('sign')).toBe(3);
-    await signer[Symbol.asyncDispose]();
-  });
-
-  it('systemFailure when the vault hangs past the timeout, then recovers', async () => {
-    const { signer, authority, paths } = await authorityFor('ec-p256', 'sha256', {
-      // Long enough that a normal call on a busy machine fits; the hang waits it out once.
-      timeoutMs: 2_000,
-    });
-    fake.faults.hang = true;
-    expect((await issue(authority)).outcome.failInfo).toBe('systemFailure');
-    fake.faults.hang = false;
-    expect(await issueAndVerify(authority, paths.root)).toContain('Verification: OK');
-    await signer[Symbol.asyncDispose]();
-  });
 });

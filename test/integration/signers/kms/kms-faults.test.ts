@@ -19,7 +19,8 @@ import { issueAndVerify, replyStatus, requestToken } from '../../../helpers/remo
 /**
  * Faults of each remote signer service, through its real client (AWS SDK, Cloud KMS gRPC client,
  * Azure SDK, fetch for Vault) against the fake: every fault is a 500 systemFailure, counted under
- * its reason, and the next request after the service recovers is granted.
+ * its reason, and the next request after the service recovers is granted. The one copy of these
+ * scenarios: the per-provider files (kms-aws, kms-gcp, ...) keep only what differs by provider.
  */
 
 const dir = tempDir();
@@ -145,14 +146,19 @@ describe.each(PROVIDERS)('$name under faults', (provider) => {
     await service?.stop();
   });
 
-  /** Sends a request under the fault; expects a 500 systemFailure counted under `reason`. */
-  async function expectSystemFailure(reason: string) {
+  /**
+   * Sends a request under the fault; expects a 500 systemFailure counted under `reason`, after
+   * `calls` sign calls when given (else at least one).
+   */
+  async function expectSystemFailure(reason: string, calls?: number) {
     const before = await signerFailureCounts();
     const sent = service.faults.count(provider.signOperation);
     const failed = await requestToken(tsa.app, dir);
     expect(failed.statusCode).toBe(500);
     expect(await replyStatus(failed.body, dir)).toMatch(/Status: Rejected[\s\S]*system failure/i);
-    expect(service.faults.count(provider.signOperation)).toBeGreaterThan(sent);
+    if (calls === undefined)
+      expect(service.faults.count(provider.signOperation)).toBeGreaterThan(sent);
+    else expect(service.faults.count(provider.signOperation) - sent).toBe(calls);
     const after = await signerFailureCounts();
     expect((after[reason] ?? 0) - (before[reason] ?? 0)).toBe(1);
   }
@@ -178,23 +184,40 @@ describe.each(PROVIDERS)('$name under faults', (provider) => {
     await expectRecovery();
   });
 
-  it('HTTP 500 from the service: systemFailure (server_error), then recovery', async () => {
+  it('HTTP 500 from the service: systemFailure (server_error) without retrying, then recovery', async () => {
     service.faults.errorStatus = 500;
-    await expectSystemFailure('server_error');
+    await expectSystemFailure('server_error', 1);
+    // A JSON request gets the Go server's JSON error.
+    const json = await tsa.app.inject({
+      method: 'POST',
+      url: '/api/v1/timestamp',
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify({
+        artifactHash: Buffer.alloc(32, 7).toString('base64'),
+        hashAlgorithm: 'sha256',
+      }),
+    });
+    expect(json.statusCode).toBe(500);
+    expect(json.json()).toMatchObject({ code: 500 });
     await expectRecovery();
   });
 
-  it('HTTP 503 from the service: systemFailure, then recovery', async () => {
+  it('HTTP 503 from the service: systemFailure without retrying, then recovery', async () => {
     service.faults.errorStatus = 503;
-    await expectSystemFailure(provider.unavailableReason);
+    await expectSystemFailure(provider.unavailableReason, 1);
     await expectRecovery();
+  });
+
+  it('throttling within the retries: retried with backoff, and the token is granted', async () => {
+    service.faults.throttleCount = POLICY.maxRetries;
+    const sent = service.faults.count(provider.signOperation);
+    expect(await issueAndVerify(tsa.app, dir, tsa.paths.root)).toContain('Verification: OK');
+    expect(service.faults.count(provider.signOperation) - sent).toBe(POLICY.maxRetries + 1);
   });
 
   it('throttling that outlasts the retries: systemFailure (throttled), then recovery', async () => {
     service.faults.throttleCount = 1_000;
-    const sent = service.faults.count(provider.signOperation);
-    await expectSystemFailure('throttled');
-    expect(service.faults.count(provider.signOperation) - sent).toBe(POLICY.maxRetries + 1);
+    await expectSystemFailure('throttled', POLICY.maxRetries + 1);
     await expectRecovery();
   });
 

@@ -49,6 +49,10 @@ test: test-deps timestamp-server timestamp-cli ## Install everything; typecheck,
 test-slow: test-deps timestamp-server timestamp-cli ## The slow tier (test/slow: Docker build, long fuzz, bench and load smoke, memory)
 	bash scripts/run-tests.sh --config vitest.slow.config.ts
 
+.PHONY: coverage
+coverage: node_modules ## Unit tier with coverage of src/asn1 and src/tsp (report in coverage/; fails below the thresholds)
+	npx vitest run --coverage test/unit
+
 .PHONY: lint
 lint: node_modules ## ESLint and Prettier
 	npm run lint

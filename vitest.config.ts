@@ -23,5 +23,16 @@ export default defineConfig({
     ...shared,
     include: ['test/**/*.test.ts'],
     exclude: [...configDefaults.exclude, 'test/slow/**'],
+    // `make coverage`: the unit tier's coverage of the DER and RFC 3161 core. The thresholds are
+    // the figures measured when they were set (the aim is 100 %): raise them, never lower them.
+    coverage: {
+      provider: 'v8',
+      include: ['src/asn1/**', 'src/tsp/**'],
+      reporter: ['text', 'html'],
+      thresholds: {
+        'src/asn1/**': { lines: 100, functions: 100, statements: 97, branches: 92 },
+        'src/tsp/**': { lines: 73, functions: 61, statements: 69, branches: 58 },
+      },
+    },
   },
 });

@@ -2,16 +2,23 @@ import * as asn1js from 'asn1js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  asBuffer,
+  boolean,
   checkIntegerContent,
   DerError,
+  DerSequenceReader,
   integer,
   integerToBigInt,
   namedBitString,
   oid,
   oidToString,
+  octetString,
+  readBoolean,
   readElement,
   readExactly,
+  sequence,
   Tag,
+  toHex,
 } from '../../../src/asn1/der.js';
 
 describe('strict DER reader', () => {
@@ -81,5 +88,55 @@ describe('DER encoder', () => {
     expect(namedBitString([14]).toString('hex')).toBe('0303010002');
     expect(namedBitString([25]).toString('hex')).toBe('030506000000' + '40');
     expect(namedBitString([5, 6]).toString('hex')).toBe('03020106');
+  });
+});
+
+describe('DER lengths, readers and helpers', () => {
+  it.each([
+    [0x7f, [0x7f]],
+    [0x80, [0x81, 0x80]],
+    [0x100, [0x82, 0x01, 0x00]],
+    [0x10000, [0x83, 0x01, 0x00, 0x00]],
+    [0x1000000, [0x84, 0x01, 0x00, 0x00, 0x00]],
+  ])('a %i-octet value gets the minimal length octets, as asn1js writes them', (length, header) => {
+    const encoded = octetString(Buffer.alloc(length, 0xa5));
+    expect([...encoded.subarray(1, 1 + header.length)]).toEqual(header);
+    const reference = new asn1js.OctetString({ valueHex: new Uint8Array(length) }).toBER();
+    expect(Buffer.from(reference).subarray(0, 1 + header.length)).toEqual(
+      encoded.subarray(0, 1 + header.length),
+    );
+    expect(readExactly(encoded, Tag.OCTET_STRING).value.length).toBe(length);
+  });
+
+  it('walks a SEQUENCE: optional elements, expected tags, missing and trailing elements', () => {
+    const reader = new DerSequenceReader(sequence(integer(1), boolean(true)).subarray(2));
+    expect(reader.optional(Tag.OCTET_STRING)).toBeUndefined();
+    expect(() => reader.next(Tag.OCTET_STRING)).toThrow('expected tag 0x4, got 0x2');
+    expect(integerToBigInt(reader.next(Tag.INTEGER).value)).toBe(1n);
+    expect(() => reader.end()).toThrow('unexpected trailing element');
+    expect(readBoolean(reader.next())).toBe(true);
+    reader.end();
+    expect(reader.peekTag()).toBeUndefined();
+    expect(() => reader.next()).toThrow(new DerError('missing element'));
+  });
+
+  it('reads only DER BOOLEANs (one octet, 0x00 or 0xFF)', () => {
+    expect(readBoolean(readElement(boolean(false)))).toBe(false);
+    expect(() => readBoolean(readElement(Buffer.from([0x01, 0x01, 0x01])))).toThrow(
+      'BOOLEAN must be 0x00 or 0xFF in DER',
+    );
+    expect(() => readBoolean(readElement(Buffer.from([0x01, 0x02, 0xff, 0xff])))).toThrow(
+      'BOOLEAN must be one octet',
+    );
+  });
+
+  it('views any Uint8Array as a Buffer without copying', () => {
+    const bytes = new Uint8Array([0, 1, 2, 3]).subarray(1, 3);
+    const view = asBuffer(bytes);
+    expect(Buffer.isBuffer(view)).toBe(true);
+    expect(toHex(view)).toBe('0102');
+    view[0] = 9;
+    expect(bytes[0]).toBe(9);
+    expect(asBuffer(view)).toBe(view);
   });
 });

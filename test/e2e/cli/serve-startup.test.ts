@@ -5,9 +5,9 @@ import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openssl, tempDir } from '../../helpers/openssl.js';
 import { EXT, OpensslPki } from '../../helpers/openssl-pki.js';
+import { cliArguments } from '../../helpers/spawn-server.js';
 
 const REPO = resolve(import.meta.dirname, '..', '..', '..');
-const CLI = resolve(REPO, 'src/cli/timestamp-server.ts');
 const PASSWORD = 'cli-Secret-Marker-42';
 
 const work = tempDir();
@@ -16,7 +16,7 @@ let chain: string;
 let encryptedKey: string;
 let passwordFile: string;
 
-/** The real CLI (TypeScript through tsx), as `timestamp-server serve ...`. */
+/** The real CLI (built, or the sources through tsx when stale), as `timestamp-server serve ...`. */
 function serve(args: string[]): {
   child: ChildProcess;
   output: () => string;
@@ -24,7 +24,7 @@ function serve(args: string[]): {
 } {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', CLI, 'serve', '--log-type', 'prod', '--port', '0', ...args],
+    [...cliArguments(), 'serve', '--log-type', 'prod', '--port', '0', ...args],
     {
       cwd: REPO,
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -5,6 +5,7 @@ import { startFakeAwsKms } from '../../fakes/aws-kms.js';
 import { startFakeAzureKeyVault } from '../../fakes/azure-key-vault.js';
 import { startFakeVault } from '../../fakes/vault-transit.js';
 import { selfSignedTls } from '../../fakes/tls.js';
+import { cliArguments } from '../../helpers/spawn-server.js';
 import { openssl, tempDir } from '../../helpers/openssl.js';
 import { writeChainFor } from '../../helpers/remote-tsa.js';
 
@@ -24,17 +25,7 @@ afterAll(async () => {
 function serve(args: string[], env: Record<string, string>) {
   const child = spawn(
     process.execPath,
-    [
-      '--import',
-      'tsx',
-      'src/cli/timestamp-server.ts',
-      'serve',
-      '--port',
-      '0',
-      '--log-type',
-      'prod',
-      ...args,
-    ],
+    [...cliArguments(), 'serve', '--port', '0', '--log-type', 'prod', ...args],
     {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

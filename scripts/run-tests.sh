@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the whole suite and ends with the plain "N passed, N failed" line CI reads.
+# Runs a test tier and ends with the plain "N passed, N failed" line CI reads. No arguments: the PR
+# tier (vitest.config.ts); `--config vitest.slow.config.ts`: the slow tier. Other arguments go to vitest.
 set -uo pipefail
 results=$(mktemp)
 npx vitest run --reporter=default --reporter=json --outputFile="$results" "$@"

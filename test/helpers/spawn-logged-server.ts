@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { cliArguments } from './spawn-server.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const CLI = join(ROOT, 'src', 'cli', 'timestamp-server.ts');
 
 export interface SpawnedServer {
   child: ChildProcess;
@@ -16,16 +16,15 @@ export interface SpawnedServer {
 }
 
 /**
- * Runs `timestamp-server serve --port 0 --log-type prod ...args` from the sources (tsx), optionally
- * under a wrapper command (e.g. strace), and resolves once it listens.
+ * Runs `timestamp-server serve --port 0 --log-type prod ...args` (the build, or the sources through
+ * tsx when the build is stale: see cliArguments), optionally under a wrapper command (e.g. strace),
+ * and resolves once it listens.
  */
 export async function spawnServer(args: string[], wrapper: string[] = []): Promise<SpawnedServer> {
   const command = [
     ...wrapper,
     process.execPath,
-    '--import',
-    'tsx',
-    CLI,
+    ...cliArguments(),
     'serve',
     '--port',
     '0',

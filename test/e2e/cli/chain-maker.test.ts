@@ -1,0 +1,459 @@
+import { createHash, createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LocalKeySigner } from '../../../src/signers/local-key.js';
+import { openKeyReference } from '../../../src/signers/key-reference.js';
+import { selfTest, startServer } from '../../../src/runtime/serve.js';
+import { resolveServeConfig } from '../../../src/config/resolve.js';
+import { silentLogger } from '../../helpers/tsa.js';
+import { verifyCertChain } from '../../../src/x509/chain-rules.js';
+import { startFakeVault } from '../../fakes/vault-transit.js';
+import { parseCertificate } from '../../../src/x509/certificate.js';
+import { decodeCertificatesPem, encodePem } from '../../../src/x509/pem.js';
+import { verifyTimestampResponse } from '../../../src/index.js';
+import { runCli } from '../../helpers/cli.js';
+import { openssl, tempDir } from '../../helpers/openssl.js';
+import { acceptedRequest, encoderFor } from '../../helpers/pki.js';
+
+const HOUR = 3_600_000;
+const artifact = Buffer.from('chain maker artifact\n');
+
+describe('timestamp-cli certificates create', () => {
+  const dir = tempDir();
+  let chain: Buffer[];
+  beforeAll(async () => {
+    const result = await runCli([
+      'certificates',
+      'create',
+      '--generate-keys',
+      'ecdsa-p256',
+      '--root-key',
+      dir.path('root.key'),
+      '--intermediate-key',
+      dir.path('intermediate.key'),
+      '--leaf-key',
+      dir.path('leaf.key'),
+      '--organization',
+      'Example Org',
+      '--leaf-common-name',
+      'Example TSA',
+      '--output',
+      dir.path('chain.pem'),
+    ]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('Wrote certificate chain (leaf, intermediate, root)');
+    chain = decodeCertificatesPem(readFileSync(dir.path('chain.pem'), 'utf8'));
+    dir.write('leaf.pem', encodePem('CERTIFICATE', chain[0] as Buffer));
+    dir.write('intermediate.pem', encodePem('CERTIFICATE', chain[1] as Buffer));
+    dir.write('root.pem', encodePem('CERTIFICATE', chain[2] as Buffer));
+  });
+  afterAll(() => dir.cleanup());
+
+  it('writes leaf, intermediate, root and private keys readable by the owner only', () => {
+    expect(chain).toHaveLength(3);
+    for (const key of ['root.key', 'intermediate.key', 'leaf.key']) {
+      expect(statSync(dir.path(key)).mode & 0o777).toBe(0o600);
+    }
+    const [leaf, intermediate, root] = chain.map((der) => new X509Certificate(der)) as [
+      X509Certificate,
+      X509Certificate,
+      X509Certificate,
+    ];
+    expect(leaf.subject).toBe('O=Example Org\nCN=Example TSA');
+    expect(leaf.checkIssued(intermediate) && intermediate.checkIssued(root)).toBe(true);
+  });
+
+  it('uses Go certificate-maker lifetimes: root 87600h, intermediate 43800h, leaf 8760h', () => {
+    const span = (der: Buffer) => {
+      const certificate = new X509Certificate(der);
+      return Date.parse(certificate.validTo) - Date.parse(certificate.validFrom);
+    };
+    expect(span(chain[2] as Buffer)).toBe(87_600 * HOUR);
+    expect(span(chain[1] as Buffer)).toBe(43_800 * HOUR);
+    expect(span(chain[0] as Buffer)).toBe(8_760 * HOUR);
+  });
+
+  it('passes openssl verify -purpose timestampsign', async () => {
+    const output = await openssl([
+      'verify',
+      '-purpose',
+      'timestampsign',
+      '-x509_strict',
+      '-CAfile',
+      dir.path('root.pem'),
+      '-untrusted',
+      dir.path('intermediate.pem'),
+      dir.path('leaf.pem'),
+    ]);
+    expect(output).toContain(': OK');
+  });
+
+  it('makes a leaf with digitalSignature only and a critical timeStamping EKU; an intermediate with the timeStamping EKU', async () => {
+    const leafText = await openssl(['x509', '-in', dir.path('leaf.pem'), '-noout', '-text']);
+    expect(leafText).toMatch(/X509v3 Key Usage: critical\s+Digital Signature\n/);
+    expect(leafText).toMatch(/X509v3 Extended Key Usage: critical\s+Time Stamping\n/);
+    expect(leafText).not.toContain('CA:TRUE');
+    const intermediateText = await openssl([
+      'x509',
+      '-in',
+      dir.path('intermediate.pem'),
+      '-noout',
+      '-text',
+    ]);
+    expect(intermediateText).toMatch(/X509v3 Extended Key Usage:\s+Time Stamping\n/);
+    expect(intermediateText).toMatch(/CA:TRUE, pathlen:0/);
+    const rootText = await openssl(['x509', '-in', dir.path('root.pem'), '-noout', '-text']);
+    expect(rootText).toMatch(/CA:TRUE, pathlen:1/);
+    expect(rootText).not.toContain('Extended Key Usage');
+  });
+
+  it("the leaf key signs tokens the server's way that our verifier and openssl ts -verify accept", async () => {
+    // The server's signer self-test (public key pairing, sign/verify) accepts the key and leaf.
+    const signer = await openKeyReference(dir.path('leaf.key'), 'sha256');
+    await selfTest(signer, parseCertificate(chain[0] as Buffer));
+    const encoder = encoderFor(signer, chain, true);
+    const token = await encoder.encode({
+      request: acceptedRequest({ artifact, nonce: 42n }),
+      serialNumber: Buffer.from('01', 'hex'),
+      genTime: new Date(),
+    });
+    const timestamp = await verifyTimestampResponse(token, artifact, {
+      roots: [chain[2] as Buffer],
+      nonce: 42n,
+      commonName: 'Example TSA',
+    });
+    expect(timestamp.certificates).toHaveLength(3);
+    dir.write('token.tsr', token);
+    dir.write('artifact', artifact);
+    const output = await openssl([
+      'ts',
+      '-verify',
+      '-in',
+      dir.path('token.tsr'),
+      '-data',
+      dir.path('artifact'),
+      '-CAfile',
+      dir.path('root.pem'),
+      '-untrusted',
+      dir.path('intermediate.pem'),
+    ]);
+    expect(output).toContain('Verification: OK');
+  });
+
+  it('starts the server with the file signer (start-up chain rules pass) and its tokens verify', async () => {
+    const server = await startServer(
+      resolveServeConfig({
+        port: 0,
+        metricsPort: 0,
+        disableNtpMonitoring: true,
+        timestampSigner: 'file',
+        fileSignerKeyPath: dir.path('leaf.key'),
+        certificateChainPath: dir.path('chain.pem'),
+      }),
+      silentLogger,
+    );
+    try {
+      const digest = createHash('sha256').update(artifact).digest('base64');
+      const response = await fetch(`${server.url}/api/v1/timestamp`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          artifactHash: digest,
+          hashAlgorithm: 'sha256',
+          certificates: true,
+          nonce: 7,
+        }),
+      });
+      expect(response.status).toBe(200);
+      const token = Buffer.from(await response.arrayBuffer());
+      const timestamp = await verifyTimestampResponse(token, artifact, {
+        roots: [chain[2] as Buffer],
+        intermediates: [chain[1] as Buffer],
+        nonce: 7n,
+        commonName: 'Example TSA',
+      });
+      expect(timestamp.certificates).toHaveLength(1);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('without --intermediate-key the root issues the leaf', async () => {
+    const two = tempDir();
+    try {
+      const result = await runCli([
+        'certificates',
+        'create',
+        '--generate-keys',
+        'rsa-2048',
+        '--root-key',
+        two.path('root.key'),
+        '--leaf-key',
+        two.path('leaf.key'),
+        '--output',
+        two.path('chain.pem'),
+      ]);
+      expect(result.code).toBe(0);
+      const certificates = decodeCertificatesPem(readFileSync(two.path('chain.pem'), 'utf8'));
+      expect(certificates).toHaveLength(2);
+      expect(
+        new X509Certificate(certificates[0] as Buffer).checkIssued(
+          new X509Certificate(certificates[1] as Buffer),
+        ),
+      ).toBe(true);
+    } finally {
+      two.cleanup();
+    }
+  });
+
+  it('never lets a certificate outlive its issuer, and honours --not-before', async () => {
+    const result = await runCli([
+      'certificates',
+      'create',
+      '--root-key',
+      dir.path('root.key'),
+      '--intermediate-key',
+      dir.path('intermediate.key'),
+      '--leaf-key',
+      dir.path('leaf.key'),
+      '--not-before',
+      '2030-01-01T00:00:00Z',
+      '--intermediate-lifetime',
+      '1h',
+      '--output',
+      dir.path('short.pem'),
+    ]);
+    expect(result.code).toBe(0);
+    const [leaf, intermediate, root] = decodeCertificatesPem(
+      readFileSync(dir.path('short.pem'), 'utf8'),
+    ).map((der) => new X509Certificate(der)) as [X509Certificate, X509Certificate, X509Certificate];
+    expect(new Date(root.validFrom).toISOString()).toBe('2030-01-01T00:00:00.000Z');
+    expect(new Date(intermediate.validTo).toISOString()).toBe('2030-01-01T01:00:00.000Z');
+    expect(leaf.validTo).toBe(intermediate.validTo);
+  });
+
+  it('reuses existing key files and never overwrites them', async () => {
+    const before = readFileSync(dir.path('leaf.key'), 'utf8');
+    const result = await runCli([
+      'certificates',
+      'create',
+      '--generate-keys',
+      'ecdsa-p256',
+      '--root-key',
+      dir.path('root.key'),
+      '--leaf-key',
+      dir.path('leaf.key'),
+      '--output',
+      dir.path('again.pem'),
+    ]);
+    expect(result.code).toBe(0);
+    expect(readFileSync(dir.path('leaf.key'), 'utf8')).toBe(before);
+    const leaf = new X509Certificate(
+      decodeCertificatesPem(readFileSync(dir.path('again.pem'), 'utf8'))[0] as Buffer,
+    );
+    expect(leaf.publicKey.export({ format: 'jwk' })).toEqual(
+      new LocalKeySigner('x', createPrivateKey(before), 'sha256').publicKey.export({
+        format: 'jwk',
+      }),
+    );
+  });
+
+  it('makes a chain whose keys live in a KMS (Vault transit), signed through the Signer interface', async () => {
+    const vault = await startFakeVault({ token: 'chain-maker-token' });
+    try {
+      vault.createKey('root', 'ec-p384');
+      const leafKey = vault.createKey('leaf', 'ec-p256').publicKey as KeyObject;
+      const result = await runCli(
+        [
+          'certificates',
+          'create',
+          '--root-key',
+          'hashivault://root',
+          '--leaf-key',
+          'hashivault://leaf',
+          '--output',
+          dir.path('kms-chain.pem'),
+        ],
+        { env: { VAULT_ADDR: vault.origin, VAULT_TOKEN: 'chain-maker-token' } },
+      );
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      const kmsChain = decodeCertificatesPem(readFileSync(dir.path('kms-chain.pem'), 'utf8'));
+      expect(kmsChain).toHaveLength(2);
+      // The leaf certifies the KMS leaf key, and the server's start-up rules accept the chain.
+      expect(new X509Certificate(kmsChain[0] as Buffer).publicKey.equals(leafKey)).toBe(true);
+      verifyCertChain(kmsChain, leafKey, { enforceIntermediateEku: true });
+      dir.write('kms-root.pem', encodePem('CERTIFICATE', kmsChain[1] as Buffer));
+      dir.write('kms-leaf.pem', encodePem('CERTIFICATE', kmsChain[0] as Buffer));
+      expect(
+        await openssl([
+          'verify',
+          '-purpose',
+          'timestampsign',
+          '-x509_strict',
+          '-CAfile',
+          dir.path('kms-root.pem'),
+          dir.path('kms-leaf.pem'),
+        ]),
+      ).toContain(': OK');
+    } finally {
+      await vault.close();
+    }
+  });
+
+  it('refuses a missing key file without --generate-keys', async () => {
+    const missing = await runCli([
+      'certificates',
+      'create',
+      '--root-key',
+      dir.path('none.key'),
+      '--leaf-key',
+      dir.path('leaf.key'),
+      '--output',
+      dir.path('x.pem'),
+    ]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain(`cannot read key file ${dir.path('none.key')}`);
+  });
+});
+
+describe('timestamp-cli certificates csr', () => {
+  it('writes a CSR for the leaf key that openssl verifies, asking for the TSA extensions', async () => {
+    const dir = tempDir();
+    try {
+      const result = await runCli([
+        'certificates',
+        'csr',
+        '--generate-keys',
+        'ecdsa-p384',
+        '--leaf-key',
+        dir.path('leaf.key'),
+        '--common-name',
+        'Corp TSA',
+        '--organization',
+        'Corp',
+        '--output',
+        dir.path('leaf.csr'),
+      ]);
+      expect(result.code).toBe(0);
+      const text = await openssl([
+        'req',
+        '-in',
+        dir.path('leaf.csr'),
+        '-verify',
+        '-noout',
+        '-text',
+      ]);
+      expect(text).toMatch(/verify OK/i);
+      expect(text).toContain('Subject: O = Corp, CN = Corp TSA');
+      expect(text).toMatch(/X509v3 Extended Key Usage: critical\s+Time Stamping/);
+      expect(text).toContain('ecdsa-with-SHA384');
+      // The corporate CA path: a CA signs it, copying the requested extensions; the result is a TSA leaf.
+      await openssl([
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        dir.path('ca.key'),
+        '-out',
+        dir.path('ca.pem'),
+        '-subj',
+        '/CN=Corp CA',
+        '-days',
+        '30',
+      ]);
+      await openssl([
+        'x509',
+        '-req',
+        '-in',
+        dir.path('leaf.csr'),
+        '-CA',
+        dir.path('ca.pem'),
+        '-CAkey',
+        dir.path('ca.key'),
+        '-CAcreateserial',
+        '-copy_extensions',
+        'copy',
+        '-days',
+        '10',
+        '-out',
+        dir.path('leaf.pem'),
+      ]);
+      expect(
+        await openssl([
+          'verify',
+          '-purpose',
+          'timestampsign',
+          '-CAfile',
+          dir.path('ca.pem'),
+          dir.path('leaf.pem'),
+        ]),
+      ).toContain(': OK');
+    } finally {
+      dir.cleanup();
+    }
+  });
+});
+
+describe.each([
+  ['ecdsa-p384', 'sha384'],
+  ['rsa-2048', 'sha256'],
+  // OpenSSL 3.0's PKCS7 code cannot verify Ed25519 CMS signatures at all (eddsa "invalid digest"),
+  // so Ed25519 tokens are checked by the library only.
+  ['ed25519', 'sha512'],
+] as const)('a %s chain signs tokens that verify', (keyType, hash) => {
+  it(`with the library and openssl ts -verify (${hash})`, async () => {
+    const dir = tempDir();
+    try {
+      const made = await runCli([
+        'certificates',
+        'create',
+        '--generate-keys',
+        keyType,
+        '--root-key',
+        dir.path('root.key'),
+        '--intermediate-key',
+        dir.path('intermediate.key'),
+        '--leaf-key',
+        dir.path('leaf.key'),
+        '--output',
+        dir.path('chain.pem'),
+      ]);
+      expect(made.code).toBe(0);
+      const chain = decodeCertificatesPem(readFileSync(dir.path('chain.pem'), 'utf8'));
+      const signer = await openKeyReference(dir.path('leaf.key'), hash);
+      await selfTest(signer, parseCertificate(chain[0] as Buffer));
+      const token = await encoderFor(signer, chain, true).encode({
+        request: acceptedRequest({ artifact }),
+        serialNumber: Buffer.from('02', 'hex'),
+        genTime: new Date(),
+      });
+      const timestamp = await verifyTimestampResponse(token, artifact, {
+        roots: [chain[2] as Buffer],
+      });
+      expect(timestamp.signer.digestAlgorithm).toBe(hash);
+      if (keyType === 'ed25519') return;
+      dir.write('token.tsr', token);
+      dir.write('artifact', artifact);
+      dir.write('root.pem', encodePem('CERTIFICATE', chain[2] as Buffer));
+      const output = await openssl([
+        'ts',
+        '-verify',
+        '-in',
+        dir.path('token.tsr'),
+        '-data',
+        dir.path('artifact'),
+        '-CAfile',
+        dir.path('root.pem'),
+      ]);
+      expect(output).toContain('Verification: OK');
+    } finally {
+      dir.cleanup();
+    }
+  });
+});

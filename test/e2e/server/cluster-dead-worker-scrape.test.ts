@@ -1,0 +1,16 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { expect, it } from 'vitest';
+import { REPO_ROOT } from '../../helpers/spawn-server.js';
+
+it('a scrape that reaches a worker dead but not yet reaped is answered, and the primary lives', () => {
+  const run = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', join(REPO_ROOT, 'test', 'fixtures', 'cluster', 'scrape-dead-worker.ts')],
+    { cwd: REPO_ROOT, encoding: 'utf8' },
+  );
+  expect(run.stderr).not.toMatch(/EPIPE|Unhandled 'error'/);
+  expect(run.status).toBe(0);
+  // The dead worker's counts went with it; the primary's own metrics are still served.
+  expect(run.stdout).toMatch(/^# TYPE timestamp_authority_clock_state gauge$/m);
+});

@@ -1,0 +1,375 @@
+import { request } from 'node:http';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { checkMetrics } from '../../helpers/promtool.js';
+import { openssl, tempDir } from '../../helpers/openssl.js';
+import { runCli, spawnServer, type SpawnedServer } from '../../helpers/spawn-server.js';
+import { listenerClosed, splitRequest } from '../../helpers/split-request.js';
+import { answer, SntpResponder } from '../../helpers/sntp-responder.js';
+import { helloTimeStampReq } from '../../loadtest/request.js';
+
+interface Answer {
+  status: number;
+  body: Buffer;
+}
+
+/**
+ * One request on a connection of its own: node:cluster hands each new connection to the next
+ * worker (round robin), so consecutive calls reach every worker.
+ */
+function call(
+  url: string,
+  path: string,
+  options: { method?: string; body?: Buffer; type?: string } = {},
+): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const outgoing = request(
+      `${url}${path}`,
+      {
+        method: options.method ?? 'GET',
+        agent: false,
+        headers: {
+          accept: '*/*',
+          ...(options.type ? { 'content-type': options.type } : {}),
+        },
+      },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () =>
+          resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks) }),
+        );
+        response.on('error', reject);
+      },
+    );
+    outgoing.on('error', reject);
+    outgoing.end(options.body);
+  });
+}
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function cluster(args: string[], env: NodeJS.ProcessEnv = {}): Promise<SpawnedServer> {
+  const server = await spawnServer(['--workers', '2', ...args], env);
+  cleanups.push(() => server.stop());
+  return server;
+}
+
+interface LogLine {
+  message?: string;
+  pid?: number;
+  worker?: number;
+  statusCode?: number;
+  url?: string;
+}
+const logLines = (server: SpawnedServer): LogLine[] =>
+  server.lines.map((line) => JSON.parse(line) as LogLine);
+
+/** The worker pids that logged a finished request to `url` with `status`. */
+const pidsAnswering = (server: SpawnedServer, url: string, status: number) =>
+  new Set(
+    logLines(server)
+      .filter((line) => line.url === url && line.statusCode === status && line.pid)
+      .map((line) => line.pid),
+  );
+
+/** Log lines are written as requests finish; wait until `count` of them are read. */
+async function untilLogged(
+  server: SpawnedServer,
+  predicate: (line: LogLine) => boolean,
+  count = 1,
+) {
+  while (logLines(server).filter(predicate).length < count) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** openssl's own query (certReq), the reply from the cluster, verified against the served chain. */
+async function timestampAndVerify(url: string, root: string, untrusted: string, n: number) {
+  const work = tempDir();
+  cleanups.push(() => work.cleanup());
+  const data = work.write('data.txt', `artifact ${n}`);
+  const query = work.path('query.tsq');
+  await openssl(['ts', '-query', '-data', data, '-sha256', '-cert', '-out', query]);
+  const reply = await call(url, '/api/v1/timestamp', {
+    method: 'POST',
+    body: readFileSync(query),
+    type: 'application/timestamp-query',
+  });
+  expect(reply.status).toBe(200);
+  const replyPath = work.write('reply.tsr', reply.body);
+  return openssl([
+    'ts',
+    '-verify',
+    '-in',
+    replyPath,
+    '-queryfile',
+    query,
+    '-CAfile',
+    root,
+    '-untrusted',
+    untrusted,
+  ]);
+}
+
+const sample = (text: string, name: string, labels = '') =>
+  new RegExp(
+    `^${name}${labels ? `\\{${labels.replace(/[/.]/g, '\\$&')}\\}` : ''} ([0-9.e+-]+)$`,
+    'm',
+  ).exec(text)?.[1];
+
+describe('--workers 2 (node:cluster)', () => {
+  it('every worker serves the one chain and key; tokens verify; /metrics sums the workers', async () => {
+    const server = await cluster([]);
+    const chains = await Promise.all(
+      Array.from({ length: 6 }, () => call(server.url, '/api/v1/timestamp/certchain')),
+    );
+    const pem = chains[0]?.body.toString() ?? '';
+    expect(pem).toMatch(/^-----BEGIN CERTIFICATE-----/);
+    for (const chain of chains) expect(chain.body.toString()).toBe(pem);
+    await untilLogged(server, (line) => line.url === '/api/v1/timestamp/certchain', 6);
+    expect(pidsAnswering(server, '/api/v1/timestamp/certchain', 200).size).toBe(2);
+
+    const pems = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----\n?/g);
+    expect(pems).toHaveLength(3);
+    const files = tempDir();
+    cleanups.push(() => files.cleanup());
+    const root = files.write('root.pem', pems?.[2] ?? '');
+    const untrusted = files.write('untrusted.pem', (pems ?? []).slice(0, 2).join(''));
+    const tokens = 8;
+    for (let n = 0; n < tokens; n++) {
+      expect(await timestampAndVerify(server.url, root, untrusted, n)).toContain(
+        'Verification: OK',
+      );
+    }
+    await untilLogged(server, (line) => line.url === '/api/v1/timestamp', tokens);
+    const issuers = pidsAnswering(server, '/api/v1/timestamp', 200);
+    expect(issuers.size).toBe(2);
+    // Workers, not the primary: the primary logs no requests.
+    const workerPids = new Set(logLines(server).flatMap((line) => (line.worker ? [line.pid] : [])));
+    expect([...issuers].every((pid) => workerPids.has(pid))).toBe(true);
+    expect(workerPids.has(server.child.pid)).toBe(false);
+
+    const text = await (await fetch(server.metricsUrl)).text();
+    const { status, problems } = checkMetrics(text);
+    expect(problems).toEqual([]);
+    expect([0, 3]).toContain(status);
+    expect(
+      sample(
+        text,
+        'timestamp_authority_http_requests_total',
+        'code="200",path="/api/v1/timestamp",method="POST"',
+      ),
+    ).toBe(String(tokens));
+    expect(
+      sample(text, 'timestamp_authority_issuance_total', 'outcome="granted",fail_info="none"'),
+    ).toBe(String(tokens));
+    expect(
+      sample(
+        text,
+        'timestamp_authority_api_latency_summary_count',
+        'path="/api/v1/timestamp",code="200"',
+      ),
+    ).toBe(String(tokens));
+    // Gauges are not summed: the same facts once, the chain valid, nine years left (not eighteen).
+    expect(text).toMatch(/^timestamp_authority_build_info\{.*\} 1$/m);
+    expect(sample(text, 'timestamp_authority_certificate_chain_valid')).toBe('1');
+    const days = Number(sample(text, 'timestamp_authority_certificate_valid_days_remaining'));
+    expect(days).toBeGreaterThan(9 * 365 - 2);
+    expect(days).toBeLessThan(9 * 365 + 3);
+    expect(text).toMatch(/^nodejs_version_info\{.*\} 1$/m);
+  });
+
+  it('replaces a worker that dies, with the same key and chain', async () => {
+    const server = await cluster([]);
+    const before = (await call(server.url, '/api/v1/timestamp/certchain')).body.toString();
+    const victim = logLines(server).find((line) => line.worker === 1)?.pid;
+    expect(victim).toBeDefined();
+    process.kill(victim ?? 0, 'SIGKILL');
+    // Scrapes while the replacement loads are answered from the workers that can answer.
+    const replaced = (line: LogLine) => /^worker \d+ replaced$/.test(line.message ?? '');
+    while (!logLines(server).some(replaced)) {
+      const scrape = await fetch(server.metricsUrl);
+      expect(scrape.status).toBe(200);
+      expect(await scrape.text()).toContain('timestamp_authority_http_requests_total');
+    }
+    expect(
+      logLines(server).some((line) =>
+        line.message?.startsWith(`worker 1 (pid ${victim}) exited with signal SIGKILL`),
+      ),
+    ).toBe(true);
+    const killedAt = server.lines.length;
+    const after = await Promise.all(
+      Array.from({ length: 4 }, () => call(server.url, '/api/v1/timestamp/certchain')),
+    );
+    for (const chain of after) expect(chain.body.toString()).toBe(before);
+    const answeredAfter = () =>
+      logLines({ ...server, lines: server.lines.slice(killedAt) }).filter(
+        (line) => line.url === '/api/v1/timestamp/certchain',
+      );
+    while (answeredAfter().length < 4) await new Promise((resolve) => setTimeout(resolve, 20));
+    const answering = new Set(answeredAfter().map((line) => line.pid));
+    expect(answering.size).toBe(2);
+    expect(answering.has(victim)).toBe(false);
+  });
+
+  it('SIGTERM drains both workers: in-flight requests all answered, exit 0', async () => {
+    const server = await cluster([]);
+    const burst = Array.from({ length: 20 }, () => splitRequest(server.url));
+    await Promise.all(burst.map((request) => request.sendFirstPart()));
+    expect((await call(server.url, '/ping')).status).toBe(200);
+    expect((await call(server.url, '/ping')).status).toBe(200);
+
+    server.child.kill('SIGTERM');
+    await listenerClosed(server.url);
+    burst.forEach((request) => request.sendRest());
+    const responses = await Promise.all(burst.map((request) => request.response));
+    expect(responses.map((response) => response.status)).toEqual(burst.map(() => 200));
+    expect(await server.exited).toBe(0);
+    expect(pidsAnswering(server, '/api/v1/timestamp', 200).size).toBe(2);
+    const drained = logLines(server).filter(
+      (line) => line.message === 'asked by the primary, draining',
+    );
+    expect(drained).toHaveLength(2);
+    expect(logLines(server).some((line) => line.message === 'shut down')).toBe(true);
+  });
+
+  it('the primary NTP monitor gates every worker: drifted refuses everywhere, synced issues again', async () => {
+    const responder = await SntpResponder.start(answer());
+    cleanups.push(() => responder.close());
+    const dir = tempDir();
+    cleanups.push(() => dir.cleanup());
+    const ntp = dir.path('ntp.yaml');
+    writeFileSync(
+      ntp,
+      [
+        'request_attempts: 1',
+        'request_timeout: 1',
+        'num_servers: 1',
+        'server_threshold: 1',
+        'max_time_delta: 2',
+        'period: 1',
+        'servers:',
+        `  - "127.0.0.1:${responder.address.port}"`,
+      ].join('\n'),
+    );
+    const server = await cluster(['--ntp-monitoring', ntp], { DISABLE_NTP_MONITORING: 'false' });
+    const data = dir.write('data.txt', 'clock');
+    const query = dir.path('query.tsq');
+    await openssl(['ts', '-query', '-data', data, '-sha256', '-out', query]);
+    const timestamp = () =>
+      call(server.url, '/api/v1/timestamp', {
+        method: 'POST',
+        body: readFileSync(query),
+        type: 'application/timestamp-query',
+      });
+    /** Four requests on four connections: two per worker. */
+    const everywhere = async (path: 'timestamp' | 'readyz') =>
+      (
+        await Promise.all(
+          Array.from({ length: 4 }, () =>
+            path === 'timestamp' ? timestamp() : call(server.url, '/readyz'),
+          ),
+        )
+      ).map((answer) => answer.status);
+    const until = async (path: 'timestamp' | 'readyz', status: number) => {
+      while (!(await everywhere(path)).every((each) => each === status)) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    };
+
+    await until('timestamp', 200);
+    responder.behaviour = answer({ offsetMs: 30_000 });
+    await until('timestamp', 503);
+    expect(await everywhere('readyz')).toEqual([503, 503, 503, 503]);
+    const refused = await timestamp();
+    const reply = dir.write('reply.tsr', refused.body);
+    const text = await openssl(['ts', '-reply', '-in', reply, '-text']);
+    expect(text).toContain("the TSA's time source is not available");
+    expect(text).toContain('clock drifted');
+    await untilLogged(server, (line) => line.statusCode === 503, 5);
+    expect(pidsAnswering(server, '/api/v1/timestamp', 503).size).toBe(2);
+    const readyz = await call(server.url, '/readyz');
+    expect(readyz.body.toString()).toMatch(/^clock drifted: /);
+
+    responder.behaviour = answer();
+    await until('timestamp', 200);
+    expect(await everywhere('readyz')).toEqual([200, 200, 200, 200]);
+    const metrics = await (await fetch(server.metricsUrl)).text();
+    expect(sample(metrics, 'timestamp_authority_clock_state', 'state="synced"')).toBe('1');
+    expect(
+      Number(sample(metrics, 'timestamp_authority_ntp_errors_total', 'reason="err_inv_time"')),
+    ).toBeGreaterThan(0);
+  });
+
+  it('--audit-log: every worker appends to the one file; SIGHUP to the primary reopens it in each', async () => {
+    const dir = tempDir();
+    cleanups.push(() => dir.cleanup());
+    const path = dir.path('audit.jsonl');
+    const server = await cluster(['--audit-log', path]);
+    const timestamps = (count: number) =>
+      Promise.all(
+        Array.from({ length: count }, () =>
+          call(server.url, '/api/v1/timestamp', {
+            method: 'POST',
+            body: helloTimeStampReq(),
+            type: 'application/timestamp-query',
+          }),
+        ),
+      );
+    const lines = (file: string) => readFileSync(file, 'utf8').split('\n').filter(Boolean);
+    expect((await timestamps(4)).map((answer) => answer.status)).toEqual([200, 200, 200, 200]);
+    // A worker logs a request once its response is sent: the client can be faster than the line.
+    await untilLogged(server, (line) => line.url === '/api/v1/timestamp', 4);
+    expect(pidsAnswering(server, '/api/v1/timestamp', 200).size).toBe(2);
+    renameSync(path, dir.path('audit.jsonl.1'));
+    server.child.kill('SIGHUP');
+    await untilLogged(server, (line) => line.message === 'audit log reopened', 2);
+    expect((await timestamps(4)).map((answer) => answer.status)).toEqual([200, 200, 200, 200]);
+    expect(lines(dir.path('audit.jsonl.1'))).toHaveLength(4);
+    expect(lines(path)).toHaveLength(4);
+    for (const line of [...lines(path), ...lines(dir.path('audit.jsonl.1'))]) JSON.parse(line);
+    expect(server.child.exitCode).toBeNull();
+  });
+
+  it('a worker that cannot start stops the start-up: exit 1, the reason logged', async () => {
+    const run = runCli([
+      'serve',
+      '--workers',
+      '2',
+      '--port',
+      '0',
+      '--log-type',
+      'prod',
+      '--timestamp-signer',
+      'file',
+      '--file-signer-key-path',
+      '/nonexistent/key.pem',
+      '--certificate-chain-path',
+      '/nonexistent/chain.pem',
+    ]);
+    expect(await run.exited).toBe(1);
+    const messages = run
+      .stdout()
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => (JSON.parse(line) as LogLine).message ?? '');
+    expect(messages.some((message) => message.startsWith('cannot start: worker'))).toBe(true);
+    expect(messages.some((message) => /^cannot start: .*nonexistent/.test(message))).toBe(true);
+    expect(messages.some((message) => message.includes('starting a replacement'))).toBe(false);
+  });
+
+  it('--workers takes a number or auto, nothing else', async () => {
+    const invalid = runCli(['serve', '--workers', 'many']);
+    expect(await invalid.exited).toBe(2);
+    expect(invalid.stderr()).toContain('invalid value for --workers: "many"');
+    const zero = runCli(['serve', '--workers', '0']);
+    expect(await zero.exited).toBe(2);
+    const printed = runCli(['serve', '--print-config'], { WORKERS: 'auto' });
+    expect(await printed.exited).toBe(0);
+    expect(printed.stdout()).toMatch(/workers.*auto/);
+  });
+});

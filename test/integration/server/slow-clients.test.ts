@@ -1,0 +1,436 @@
+import { readFileSync } from 'node:fs';
+import {
+  connect as connectHttp2,
+  constants,
+  createSecureServer,
+  type ClientHttp2Session,
+  type ServerHttp2Stream,
+} from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import { connect as connectTls, type TLSSocket } from 'node:tls';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { resolveServeConfig } from '../../../src/config/resolve.js';
+import type { ServeOptionName } from '../../../src/config/schema.js';
+import { enforceStreamTimeouts } from '../../../src/server/http2-stream-timeouts.js';
+import { startServer, type RunningServer } from '../../../src/runtime/serve.js';
+import { openssl, tempDir } from '../../helpers/openssl.js';
+import { open, timestampHeaders, trickle, watch } from '../../helpers/slow-client.js';
+import { silentLogger } from '../../helpers/tsa.js';
+import { helloTimeStampReq } from '../../loadtest/request.js';
+
+// Small timeouts so the cuts happen within the test; the bounds below are 10x loose on purpose.
+const READ_MS = 400;
+const IDLE_MS = 400;
+const SHORT = { readTimeout: `${READ_MS}ms`, cleanupTimeout: `${IDLE_MS}ms` };
+
+const running: RunningServer[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((server) => server.close()));
+});
+async function start(flags: Partial<Record<ServeOptionName, unknown>>) {
+  const server = await startServer(
+    resolveServeConfig({ port: 0, metricsPort: 0, disableNtpMonitoring: true, ...flags }),
+    silentLogger,
+  );
+  running.push(server);
+  return server;
+}
+
+const PING = 'GET /ping HTTP/1.1\r\nHost: tsa\r\nConnection: close\r\n\r\n';
+const TIMESTAMP = Buffer.concat([
+  Buffer.from(
+    timestampHeaders(helloTimeStampReq().length).replace(
+      '\r\n\r\n',
+      '\r\nConnection: close\r\n\r\n',
+    ),
+  ),
+  helloTimeStampReq(),
+]);
+
+/** Sends a whole request on a new connection and resolves with everything received. */
+async function exchange(url: string, request: Buffer | string): Promise<string> {
+  const connection = watch(await open(url));
+  connection.socket.write(request);
+  return (await connection.closed).received;
+}
+
+describe('slow and idle clients on the HTTP listener', () => {
+  it('answers 408 to a connection that sends nothing, at --read-timeout', async () => {
+    const server = await start(SHORT);
+    const { received, afterMs } = await watch(await open(server.url)).closed;
+    expect(received).toMatch(/^HTTP\/1\.1 408 /);
+    expect(afterMs).toBeGreaterThanOrEqual(READ_MS * 0.9);
+    expect(afterMs).toBeLessThan(READ_MS * 10);
+  });
+
+  it('cuts headers trickled slower than --read-timeout allows, with 408', async () => {
+    const server = await start(SHORT);
+    const connection = watch(await open(server.url));
+    const headers = timestampHeaders(10);
+    const sender = trickle(connection.socket, headers, 50);
+    const { received, afterMs } = await connection.closed;
+    expect(received).toMatch(/^HTTP\/1\.1 408 /);
+    expect(sender.sent()).toBeLessThan(headers.length);
+    expect(afterMs).toBeLessThan(READ_MS * 10);
+  });
+
+  it('cuts a body trickled slower than --read-timeout allows, with 408', async () => {
+    const server = await start(SHORT);
+    const connection = watch(await open(server.url));
+    const body = helloTimeStampReq();
+    connection.socket.write(timestampHeaders(body.length));
+    const sender = trickle(connection.socket, body, 50);
+    const { received, afterMs } = await connection.closed;
+    expect(received).toMatch(/^HTTP\/1\.1 408 /);
+    expect(sender.sent()).toBeLessThan(body.length);
+    expect(afterMs).toBeLessThan(READ_MS * 10);
+  });
+
+  it('closes a keep-alive connection idle for --cleanup-timeout (plus Node’s 1 s grace)', async () => {
+    const server = await start(SHORT);
+    const connection = watch(await open(server.url));
+    connection.socket.write('GET /ping HTTP/1.1\r\nHost: tsa\r\n\r\n');
+    await expect.poll(() => connection.received()).toMatch(/^HTTP\/1\.1 200 [^]*\r\n\r\n\.$/);
+    const answered = Date.now();
+    const { received } = await connection.closed;
+    const idleMs = Date.now() - answered;
+    // One response, then the server closed the connection without a 408: an idle close.
+    expect(received.match(/HTTP\/1\.1 /g)).toHaveLength(1);
+    expect(received).toMatch(/^HTTP\/1\.1 200 /);
+    expect(idleMs).toBeGreaterThanOrEqual(IDLE_MS * 0.9);
+    expect(idleMs).toBeLessThan(IDLE_MS * 10);
+  });
+});
+
+describe('slow clients on the metrics listener', () => {
+  it('cuts headers trickled slower than --read-timeout allows, with 408', async () => {
+    const server = await start(SHORT);
+    const connection = watch(await open(server.metricsUrl));
+    const request = 'GET /metrics HTTP/1.1\r\nHost: tsa\r\n\r\n';
+    const sender = trickle(connection.socket, request, 50);
+    const { received, afterMs } = await connection.closed;
+    expect(received).toMatch(/^HTTP\/1\.1 408 /);
+    expect(sender.sent()).toBeLessThan(request.length);
+    expect(afterMs).toBeLessThan(READ_MS * 10);
+  });
+});
+
+describe('many slow clients', () => {
+  const SLOW_CLIENTS = 200;
+
+  /** Opens `count` connections that trickle a request's headers one byte every 250 ms. */
+  async function holdSlowConnections(url: string, count: number) {
+    const connections = await Promise.all(
+      Array.from({ length: count }, async () => watch(await open(url))),
+    );
+    for (const connection of connections) trickle(connection.socket, timestampHeaders(10), 250);
+    return connections;
+  }
+
+  it('keeps issuing timestamps and answering /ping while 200 slow clients are connected', async () => {
+    const readTimeoutMs = 3_000;
+    const server = await start({ readTimeout: `${readTimeoutMs}ms` });
+    const slow = await holdSlowConnections(server.url, SLOW_CLIENTS);
+
+    const response = await fetch(`${server.url}/api/v1/timestamp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/timestamp-query' },
+      body: helloTimeStampReq(),
+    });
+    expect(response.status).toBe(200);
+    const dir = tempDir();
+    try {
+      const tsr = dir.write('reply.tsr', Buffer.from(await response.arrayBuffer()));
+      expect(await openssl(['ts', '-reply', '-in', tsr, '-text'])).toContain('Status: Granted.');
+    } finally {
+      dir.cleanup();
+    }
+    expect((await fetch(`${server.url}/ping`)).status).toBe(200);
+    // The slow clients were all still connected while those requests were served.
+    expect(slow.filter((connection) => connection.isClosed())).toHaveLength(0);
+
+    const cuts = await Promise.all(slow.map((connection) => connection.closed));
+    for (const { received, afterMs } of cuts) {
+      expect(received).toMatch(/^HTTP\/1\.1 408 /);
+      expect(afterMs).toBeLessThan(readTimeoutMs * 10);
+    }
+    expect(await exchange(server.url, PING)).toMatch(/^HTTP\/1\.1 200 /);
+  });
+
+  it('at --max-connections refuses new connections until the slow ones are cut', async () => {
+    const maxConnections = 20;
+    const server = await start({ readTimeout: `${READ_MS * 2}ms`, maxConnections });
+    const slow = await holdSlowConnections(server.url, maxConnections);
+    const accepted = () =>
+      new Promise<number>((resolve, reject) =>
+        server.app.server.getConnections((error, count) =>
+          error ? reject(error) : resolve(count),
+        ),
+      );
+    await expect.poll(accepted).toBe(maxConnections);
+
+    // Node closes a connection beyond the limit as soon as it accepts it: nothing is answered.
+    expect(await exchange(server.url, PING)).toBe('');
+    expect(await exchange(server.url, TIMESTAMP)).toBe('');
+
+    for (const { received } of await Promise.all(slow.map((connection) => connection.closed))) {
+      expect(received).toMatch(/^HTTP\/1\.1 408 /);
+    }
+    await expect.poll(accepted).toBe(0);
+    expect(await exchange(server.url, PING)).toMatch(/^HTTP\/1\.1 200 /);
+    expect(await exchange(server.url, TIMESTAMP)).toMatch(/^HTTP\/1\.1 200 /);
+  });
+});
+
+describe('slow and idle clients on the HTTPS listener (HTTP/2 and HTTP/1.1)', () => {
+  const dir = tempDir();
+  const cert = dir.path('server.pem');
+  const key = dir.path('server.key');
+  let ca: Buffer;
+  beforeAll(async () => {
+    await openssl([
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-days',
+      '2',
+    ]);
+    ca = readFileSync(cert);
+  });
+  afterAll(() => dir.cleanup());
+
+  const startTls = (flags: Partial<Record<ServeOptionName, unknown>> = {}) =>
+    start({ tlsPort: 0, tlsCertificate: cert, tlsKey: key, ...SHORT, ...flags });
+
+  function openTls(url: string, alpn: string): Promise<TLSSocket> {
+    const { hostname, port } = new URL(url);
+    return new Promise((resolve, reject) => {
+      const socket = connectTls({ host: hostname, port: Number(port), ca, ALPNProtocols: [alpn] });
+      socket.once('secureConnect', () => resolve(socket));
+      socket.once('error', reject);
+    });
+  }
+
+  function openHttp2(url: string): Promise<ClientHttp2Session> {
+    return new Promise((resolve, reject) => {
+      const session = connectHttp2(url, { ca });
+      session.once('connect', () => resolve(session));
+      session.once('error', reject);
+      session.once('close', () => reject(new Error('closed before connecting')));
+    });
+  }
+
+  it('cuts a connection that never starts the TLS handshake, at --read-timeout', async () => {
+    const server = await startTls();
+    const { received, afterMs } = await watch(await open(server.tlsUrl ?? '')).closed;
+    expect(received).toBe('');
+    expect(afterMs).toBeGreaterThanOrEqual(READ_MS * 0.9);
+    expect(afterMs).toBeLessThan(READ_MS * 10);
+  });
+
+  it('HTTP/1.1 over TLS: cuts slow headers with 408', async () => {
+    const server = await startTls();
+    const connection = watch(await openTls(server.tlsUrl ?? '', 'http/1.1'));
+    const headers = timestampHeaders(10);
+    const sender = trickle(connection.socket, headers, 50);
+    const { received, afterMs } = await connection.closed;
+    expect(received).toMatch(/^HTTP\/1\.1 408 /);
+    expect(sender.sent()).toBeLessThan(headers.length);
+    expect(afterMs).toBeLessThan(READ_MS * 10);
+  });
+
+  it('HTTP/2: a stream whose body trickles gets 408; the session goes on', async () => {
+    const server = await startTls({ cleanupTimeout: '30s' });
+    const session = await openHttp2(server.tlsUrl ?? '');
+    try {
+      const started = Date.now();
+      const stream = session.request({
+        [constants.HTTP2_HEADER_METHOD]: 'POST',
+        [constants.HTTP2_HEADER_PATH]: '/api/v1/timestamp',
+        'content-type': 'application/timestamp-query',
+      });
+      const body = helloTimeStampReq();
+      const sender = trickle(stream, body, 50);
+      let status = 0;
+      let answer = '';
+      stream.on('response', (headers) => (status = Number(headers[constants.HTTP2_HEADER_STATUS])));
+      stream.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+      stream.on('error', () => undefined);
+      // Node's client waits for its own end of a stream reset with NO_ERROR: end it on the answer.
+      await new Promise((resolve) => stream.once('end', resolve));
+      sender.stop();
+      stream.close();
+      expect(status).toBe(408);
+      expect(JSON.parse(answer)).toMatchObject({ code: 408 });
+      expect(sender.sent()).toBeLessThan(body.length);
+      expect(Date.now() - started).toBeLessThan(READ_MS * 10);
+
+      // Only the slow stream was cut: the same session serves the next request.
+      const ping = session.request({ [constants.HTTP2_HEADER_PATH]: '/ping' });
+      const pingStatus = await new Promise((resolve, reject) => {
+        ping.once('response', (headers) => resolve(headers[constants.HTTP2_HEADER_STATUS]));
+        ping.once('error', reject);
+      });
+      ping.resume();
+      expect(pingStatus).toBe(200);
+    } finally {
+      session.destroy();
+    }
+  });
+
+  it('HTTP/2: closes a session without streams after --cleanup-timeout, pings or not', async () => {
+    const server = await startTls();
+    const session = await openHttp2(server.tlsUrl ?? '');
+    const started = Date.now();
+    const pinger = setInterval(
+      () => session.destroyed || session.closed || session.ping(() => undefined),
+      50,
+    );
+    try {
+      const goaway = new Promise<number>((resolve) => session.once('goaway', resolve));
+      await new Promise((resolve) => session.once('close', resolve));
+      expect(await goaway).toBe(constants.NGHTTP2_NO_ERROR);
+      const afterMs = Date.now() - started;
+      expect(afterMs).toBeGreaterThanOrEqual(IDLE_MS * 0.9);
+      expect(afterMs).toBeLessThan(IDLE_MS * 10);
+    } finally {
+      clearInterval(pinger);
+      session.destroy();
+    }
+  });
+
+  it('HTTP/2: a header block trickled byte by byte is cut at --cleanup-timeout (no stream opens)', async () => {
+    // Until its header block is complete a stream does not exist: the session counts as idle.
+    const server = await startTls({ readTimeout: '30s' });
+    const connection = watch(await openTls(server.tlsUrl ?? '', 'h2'));
+    connection.socket.write(
+      Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), http2Frame(0x4, 0, 0, [])]),
+    );
+    // HEADERS on stream 1, END_STREAM | END_HEADERS: GET https /ping with a padding header.
+    const block = [0x82, 0x87, 0x04, 5, ...Buffer.from('/ping'), 0x00, 5, ...Buffer.from('x-pad')];
+    const headers = http2Frame(0x1, 0x5, 1, [...block, 100, ...Buffer.alloc(100, 0x61)]);
+    const sender = trickle(connection.socket, headers, 50);
+    const { afterMs } = await connection.closed;
+    expect(sender.sent()).toBeLessThan(headers.length);
+    expect(afterMs).toBeLessThan(IDLE_MS * 10);
+  });
+
+  it('HTTP/2: a client that grants no flow-control window is cut at --write-timeout', async () => {
+    const server = await startTls({
+      writeTimeout: '400ms',
+      readTimeout: '30s',
+      cleanupTimeout: '30s',
+    });
+    const started = Date.now();
+    const session = connectHttp2(server.tlsUrl ?? '', { ca, settings: { initialWindowSize: 0 } });
+    session.on('error', () => undefined);
+    try {
+      const stream = session.request({
+        [constants.HTTP2_HEADER_PATH]: '/api/v1/timestamp/certchain',
+      });
+      stream.on('error', () => undefined);
+      let body = '';
+      stream.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      await new Promise((resolve) => stream.once('close', resolve));
+      // The answer never got through the closed window, and the server gave up on the stream.
+      expect(body).toBe('');
+      expect(stream.rstCode).toBe(constants.NGHTTP2_CANCEL);
+      expect(Date.now() - started).toBeLessThan(400 * 10);
+    } finally {
+      session.destroy();
+    }
+  });
+
+  it('--max-connections applies to the HTTPS listener', async () => {
+    const server = await startTls({ maxConnections: 1, readTimeout: '30s', cleanupTimeout: '30s' });
+    const first = await openHttp2(server.tlsUrl ?? '');
+    try {
+      const refused = await watch(await open(server.tlsUrl ?? '')).closed;
+      expect(refused.received).toBe('');
+    } finally {
+      first.destroy();
+    }
+    await new Promise((resolve) => first.once('close', resolve));
+    await expect
+      .poll(async () => {
+        const session = await openHttp2(server.tlsUrl ?? '').catch(() => undefined);
+        session?.destroy();
+        return session !== undefined;
+      })
+      .toBe(true);
+  });
+
+  it('HTTP/2: the read timeout resets a slow stream on the server side, whatever the client does', async () => {
+    const server = createSecureServer({ cert: readFileSync(cert), key: readFileSync(key) });
+    const serverStreams: ServerHttp2Stream[] = [];
+    server.on('stream', (stream) => serverStreams.push(stream));
+    // The 408 goes through the compatibility response, as Fastify's requests do.
+    server.on('request', () => undefined);
+    enforceStreamTimeouts(server, { readTimeoutMs: READ_MS, writeTimeoutMs: 0 });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const session = await openHttp2(`https://127.0.0.1:${port}`);
+    try {
+      const stream = session.request({ [constants.HTTP2_HEADER_METHOD]: 'POST' });
+      stream.on('error', () => undefined);
+      const sender = trickle(stream, Buffer.alloc(100), 50);
+      await expect.poll(() => serverStreams[0]?.closed, { timeout: READ_MS * 10 }).toBe(true);
+      expect(serverStreams[0]?.rstCode).toBe(constants.NGHTTP2_NO_ERROR);
+      sender.stop();
+    } finally {
+      session.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('HTTP/2: the read timeout leaves alone a stream whose request arrived, however long it is handled', async () => {
+    const slowHandler = createSecureServer({ cert: readFileSync(cert), key: readFileSync(key) });
+    slowHandler.on('stream', (stream) => {
+      stream.resume();
+      stream.once('end', () =>
+        setTimeout(() => {
+          stream.respond({ [constants.HTTP2_HEADER_STATUS]: 200 });
+          stream.end('late');
+        }, READ_MS * 3),
+      );
+    });
+    enforceStreamTimeouts(slowHandler, { readTimeoutMs: READ_MS, writeTimeoutMs: 0 });
+    await new Promise<void>((resolve) => slowHandler.listen(0, '127.0.0.1', resolve));
+    const { port } = slowHandler.address() as AddressInfo;
+    const session = await openHttp2(`https://127.0.0.1:${port}`);
+    try {
+      const stream = session.request({ [constants.HTTP2_HEADER_METHOD]: 'POST' });
+      stream.end('complete request');
+      const status = await new Promise((resolve) =>
+        stream.once('response', (headers) => resolve(headers[constants.HTTP2_HEADER_STATUS])),
+      );
+      expect(status).toBe(200);
+    } finally {
+      session.destroy();
+      await new Promise((resolve) => slowHandler.close(resolve));
+    }
+  });
+});
+
+/** One HTTP/2 frame (RFC 9113 section 4.1). */
+function http2Frame(type: number, flags: number, streamId: number, payload: number[]): Buffer {
+  const frame = Buffer.alloc(9 + payload.length);
+  frame.writeUIntBE(payload.length, 0, 3);
+  frame.writeUInt8(type, 3);
+  frame.writeUInt8(flags, 4);
+  frame.writeUInt32BE(streamId, 5);
+  Buffer.from(payload).copy(frame, 9);
+  return frame;
+}

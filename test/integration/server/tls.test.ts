@@ -1,0 +1,250 @@
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { connect, constants } from 'node:http2';
+import { request, type RequestOptions } from 'node:https';
+import type { TLSSocket } from 'node:tls';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveServeConfig } from '../../../src/config/resolve.js';
+import type { ServeOptionName } from '../../../src/config/schema.js';
+import { PING_ONLY_MESSAGE } from '../../../src/server/ping-only.js';
+import { startServer, type RunningServer } from '../../../src/runtime/serve.js';
+import { openssl, tempDir } from '../../helpers/openssl.js';
+import { silentLogger } from '../../helpers/tsa.js';
+import { helloTimeStampReq } from '../../loadtest/request.js';
+
+const dir = tempDir();
+const pki = {
+  ca: dir.path('ca.pem'),
+  cert: dir.path('server.pem'),
+  key: dir.path('server.key'),
+  clientCert: dir.path('client.pem'),
+  clientKey: dir.path('client.key'),
+};
+
+/** A CA, a server certificate for 127.0.0.1 and a client certificate, made by openssl. */
+async function makePki(): Promise<void> {
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+  await openssl([
+    'req',
+    '-x509',
+    ...ec,
+    '-keyout',
+    dir.path('ca.key'),
+    '-out',
+    pki.ca,
+    '-subj',
+    '/CN=test CA',
+    '-days',
+    '2',
+  ]);
+  for (const [name, cert, key, ext] of [
+    ['127.0.0.1', pki.cert, pki.key, 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth'],
+    ['client', pki.clientCert, pki.clientKey, 'extendedKeyUsage=clientAuth'],
+  ] as const) {
+    await openssl([
+      'req',
+      '-new',
+      ...ec,
+      '-keyout',
+      key,
+      '-out',
+      dir.path(`${name}.csr`),
+      '-subj',
+      `/CN=${name}`,
+    ]);
+    const extFile = dir.write(`${name}.ext`, ext);
+    await openssl([
+      'x509',
+      '-req',
+      '-in',
+      dir.path(`${name}.csr`),
+      '-CA',
+      pki.ca,
+      '-CAkey',
+      dir.path('ca.key'),
+      '-CAcreateserial',
+      '-out',
+      cert,
+      '-days',
+      '2',
+      '-extfile',
+      extFile,
+    ]);
+  }
+}
+
+const start = async (flags: Partial<Record<ServeOptionName, unknown>>) =>
+  startServer(
+    resolveServeConfig({
+      port: 0,
+      metricsPort: 0,
+      disableNtpMonitoring: true,
+      tlsPort: 0,
+      ...flags,
+    }),
+    silentLogger,
+  );
+
+/** One POST over HTTP/2; resolves with status, ALPN protocol and body. */
+function postHttp2(url: string, body: Buffer) {
+  return new Promise<{ status: number; alpn: string | false | undefined; body: Buffer }>(
+    (resolve, reject) => {
+      const session = connect(url, { ca: readFileSync(pki.ca) });
+      session.on('error', reject);
+      const stream = session.request({
+        [constants.HTTP2_HEADER_METHOD]: 'POST',
+        [constants.HTTP2_HEADER_PATH]: '/api/v1/timestamp',
+        'content-type': 'application/timestamp-query',
+      });
+      const chunks: Buffer[] = [];
+      let status = 0;
+      stream.on('response', (headers) => (status = Number(headers[constants.HTTP2_HEADER_STATUS])));
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('end', () => {
+        resolve({ status, alpn: session.alpnProtocol, body: Buffer.concat(chunks) });
+        session.close();
+      });
+      stream.on('error', reject);
+      stream.end(body);
+    },
+  );
+}
+
+/** One HTTPS/1.1 request; the client certificate is optional. */
+function getHttps(url: string, path: string, client?: { cert: Buffer; key: Buffer }) {
+  return new Promise<{ status: number; alpn: string | false | null; body: string }>(
+    (resolve, reject) => {
+      const req = request(
+        new URL(path, url),
+        {
+          ca: readFileSync(pki.ca),
+          ALPNProtocols: ['http/1.1'],
+          agent: false,
+          ...client,
+        } as RequestOptions,
+        (res) => {
+          let body = '';
+          const alpn = (res.socket as TLSSocket).alpnProtocol;
+          res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, alpn, body }));
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    },
+  );
+}
+
+beforeAll(makePki);
+afterAll(() => dir.cleanup());
+
+describe('HTTPS listener', () => {
+  let server: RunningServer;
+  beforeAll(async () => {
+    server = await start({ tlsCertificate: pki.cert, tlsKey: pki.key });
+  });
+  afterAll(() => server.close());
+
+  it('issues tokens over HTTP/2 (ALPN h2)', async () => {
+    expect(server.tlsUrl).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    const response = await postHttp2(server.tlsUrl ?? '', helloTimeStampReq());
+    expect(response.status).toBe(200);
+    expect(response.alpn).toBe('h2');
+    const tsr = dir.write('h2.tsr', response.body);
+    expect(await openssl(['ts', '-reply', '-in', tsr, '-text'])).toContain('Status: Granted.');
+  });
+
+  it('speaks HTTP/1.1 to clients without h2, and curl --http2 negotiates h2', async () => {
+    const response = await getHttps(server.tlsUrl ?? '', '/api/v1/timestamp/certchain');
+    expect(response).toMatchObject({ status: 200, alpn: 'http/1.1' });
+    expect(response.body).toContain('-----BEGIN CERTIFICATE-----');
+    const { stdout } = await promisify(execFile)('curl', [
+      '-sS',
+      '--http2',
+      '--cacert',
+      pki.ca,
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_version} %{http_code}',
+      `${server.tlsUrl}/ping`,
+    ]);
+    expect(stdout).toBe('2 200');
+  });
+
+  it('keeps the plain HTTP listener serving timestamps', async () => {
+    const response = await fetch(`${server.url}/api/v1/timestamp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/timestamp-query' },
+      body: helloTimeStampReq(),
+    });
+    expect(response.status).toBe(200);
+  });
+});
+
+describe('mutual TLS (--tls-ca)', () => {
+  let server: RunningServer;
+  beforeAll(async () => {
+    server = await start({ tlsCertificate: pki.cert, tlsKey: pki.key, tlsCa: pki.ca });
+  });
+  afterAll(() => server.close());
+
+  it('refuses a client without a certificate', async () => {
+    await expect(getHttps(server.tlsUrl ?? '', '/ping')).rejects.toThrow(
+      /certificate|socket hang up|ECONNRESET/i,
+    );
+  });
+
+  it('serves a client with a certificate the CA issued', async () => {
+    const response = await getHttps(server.tlsUrl ?? '', '/ping', {
+      cert: readFileSync(pki.clientCert),
+      key: readFileSync(pki.clientKey),
+    });
+    expect(response).toMatchObject({ status: 200, body: '.' });
+  });
+});
+
+describe('--http-ping-only', () => {
+  let server: RunningServer;
+  beforeAll(async () => {
+    server = await start({ tlsCertificate: pki.cert, tlsKey: pki.key, httpPingOnly: true });
+  });
+  afterAll(() => server.close());
+
+  it('answers only /ping over plain HTTP, as Go does', async () => {
+    expect((await fetch(`${server.url}/ping`)).status).toBe(200);
+    for (const path of ['/api/v1/timestamp/certchain', '/openapi.yaml', '/nowhere']) {
+      const response = await fetch(`${server.url}${path}`);
+      expect(response.status).toBe(404);
+      expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
+      expect(await response.text()).toBe(PING_ONLY_MESSAGE);
+    }
+  });
+
+  it('leaves the HTTPS listener whole', async () => {
+    expect((await getHttps(server.tlsUrl ?? '', '/api/v1/timestamp/certchain')).status).toBe(200);
+  });
+});
+
+describe('TLS configuration errors stop start-up', () => {
+  it('needs both certificate and key', async () => {
+    await expect(start({ tlsCertificate: pki.cert })).rejects.toThrow(
+      'the required flags `--tls-certificate` and `--tls-key` were not specified',
+    );
+  });
+
+  it('refuses a CA file that is not a certificate', async () => {
+    await expect(
+      start({ tlsCertificate: pki.cert, tlsKey: pki.key, tlsCa: pki.key }),
+    ).rejects.toThrow(`cannot parse CA certificate ${pki.key}`);
+  });
+
+  it('refuses a key it cannot read, without printing it', async () => {
+    const error = await start({ tlsCertificate: pki.cert, tlsKey: pki.cert }).catch(
+      (caught: unknown) => caught as Error,
+    );
+    expect(String(error)).toContain(`cannot parse TLS key ${pki.cert}`);
+    expect(String(error)).not.toContain('BEGIN');
+  });
+});

@@ -1,0 +1,122 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startFakeAwsKms } from '../../../fakes/aws-kms.js';
+import { tempDir } from '../../../helpers/openssl.js';
+import {
+  createFlagServer,
+  issueAndVerify,
+  asRsaPssKey,
+  writeChainFor,
+} from '../../../helpers/remote-tsa.js';
+
+let fake: Awaited<ReturnType<typeof startFakeAwsKms>>;
+const dir = tempDir();
+
+beforeAll(async () => {
+  process.env['AWS_ACCESS_KEY_ID'] = 'AKIDFAKEFORTESTS';
+  process.env['AWS_SECRET_ACCESS_KEY'] = 'fake-secret';
+  process.env['AWS_REGION'] = 'us-east-1';
+  fake = await startFakeAwsKms();
+  // The AWS SDK's own endpoint override.
+  process.env['AWS_ENDPOINT_URL_KMS'] = fake.origin;
+});
+afterAll(async () => {
+  await fake.close();
+  dir.cleanup();
+});
+beforeEach(() => fake.faults.reset());
+
+async function serverFor(
+  kind: Parameters<typeof fake.createKey>[0],
+  flags: Record<string, unknown> = {},
+) {
+  const created = fake.createKey(kind, `tsa-${kind}-${Math.random().toString(36).slice(2)}`);
+  const paths = await writeChainFor(created.key.publicKey!, dir);
+  const server = await createFlagServer({
+    timestampSigner: 'kms',
+    kmsKeyResource: `awskms:///${created.arn}`,
+    certificateChainPath: paths.chain,
+    ...flags,
+  });
+  return { server, paths, created };
+}
+
+describe('AWS KMS signer (real @aws-sdk/client-kms against a fake KMS)', () => {
+  it('an RSA key whose leaf certificate restricts it to PSS signs RSASSA_PSS_SHA_384', async () => {
+    const created = fake.createKey('rsa-3072', `tsa-pss-${Math.random().toString(36).slice(2)}`);
+    const paths = await writeChainFor(asRsaPssKey(created.key.publicKey!), dir);
+    const server = await createFlagServer({
+      timestampSigner: 'kms',
+      kmsKeyResource: `awskms:///${created.arn}`,
+      certificateChainPath: paths.chain,
+      timestampSignerHash: 'sha384',
+    });
+    try {
+      expect(server.signer.algorithm).toMatchObject({ oid: '1.2.840.113549.1.1.10', pss: true });
+      expect(await issueAndVerify(server.app, dir, paths.root)).toContain('Verification: OK');
+      expect(fake.signingAlgorithmsUsed.at(-1)).toBe('RSASSA_PSS_SHA_384');
+    } finally {
+      await server.close();
+    }
+  });
+
+  it.each([
+    ['ec-p256', 'sha256'],
+    ['ec-p384', 'sha384'],
+    ['rsa-2048', 'sha256'],
+    ['rsa-3072', 'sha512'],
+  ] as const)('%s key with %s issues tokens that openssl verifies', async (kind, hash) => {
+    const { server, paths } = await serverFor(kind, { timestampSignerHash: hash });
+    expect(server.signer.id).toMatch(/^awskms:arn:aws:kms:us-east-1:/);
+    expect(await issueAndVerify(server.app, dir, paths.root)).toContain('Verification: OK');
+    // The SDK signed its requests with the default credential chain (env here).
+    expect(fake.signatures.at(-1)?.authorization).toMatch(
+      /^AWS4-HMAC-SHA256 Credential=AKIDFAKEFORTESTS\//,
+    );
+    await server.close();
+  });
+
+  it('accepts an alias and a bare key id', async () => {
+    const created = fake.createKey('ec-p256', 'by-alias');
+    const paths = await writeChainFor(created.key.publicKey!, dir);
+    for (const reference of ['alias/by-alias', created.id]) {
+      const server = await createFlagServer({
+        timestampSigner: 'kms',
+        kmsKeyResource: `awskms:///${reference}`,
+        certificateChainPath: paths.chain,
+      });
+      expect(await issueAndVerify(server.app, dir, paths.root)).toContain('Verification: OK');
+      await server.close();
+    }
+  });
+
+  it('refuses to start when the key fixes another hash than --timestamp-signer-hash', async () => {
+    await expect(serverFor('ec-p384', { timestampSignerHash: 'sha256' })).rejects.toThrow(
+      /signs with SHA384 but --timestamp-signer-hash is sha256; set --timestamp-signer-hash=sha384/,
+    );
+  });
+
+  it('refuses to start with a key that cannot sign (wrong key type)', async () => {
+    const created = fake.createKey('aes-256');
+    const paths = await writeChainFor(
+      (await import('node:crypto')).generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey,
+      dir,
+    );
+    await expect(
+      createFlagServer({
+        timestampSigner: 'kms',
+        kmsKeyResource: `awskms:///${created.arn}`,
+        certificateChainPath: paths.chain,
+      }),
+    ).rejects.toThrow(/key usage is ENCRYPT_DECRYPT, not SIGN_VERIFY/);
+  });
+
+  it('refuses a malformed URI with the Go message', async () => {
+    await expect(
+      createFlagServer({
+        timestampSigner: 'kms',
+        kmsKeyResource: 'awskms://x/not a key',
+        certificateChainPath: dir.write('x.pem', ''),
+      }),
+    ).rejects.toThrow(/no certificates found|awskms:\/\/\[ENDPOINT\]/);
+  });
+});

@@ -1,0 +1,161 @@
+import { Agent } from 'node:https';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { TimestampAuthority } from '../../../../src/tsp/authority.js';
+import { parseCertificate } from '../../../../src/x509/certificate.js';
+import { decodeCertificatesPem } from '../../../../src/x509/pem.js';
+import { createKmsSigner } from '../../../../src/signers/kms/create-kms-signer.js';
+import { DEFAULT_REMOTE_CALL_POLICY } from '../../../../src/signers/kms/remote-signer.js';
+import { oid, toHex } from '../../../../src/asn1/der.js';
+import { startFakeAzureKeyVault } from '../../../fakes/azure-key-vault.js';
+import { openssl, tempDir } from '../../../helpers/openssl.js';
+import { asRsaPssKey, writeChainFor } from '../../../helpers/remote-tsa.js';
+import { readFileSync } from 'node:fs';
+
+let fake: Awaited<ReturnType<typeof startFakeAzureKeyVault>>;
+let agent: Agent;
+const dir = tempDir();
+
+beforeAll(async () => {
+  fake = await startFakeAzureKeyVault();
+  Object.assign(process.env, fake.identityEnv);
+  // The test trusts the fake's self-signed certificate; production uses the system CAs (or NODE_EXTRA_CA_CERTS).
+  agent = new Agent({ ca: fake.cert });
+});
+afterAll(async () => {
+  agent.destroy();
+  await fake.close();
+  dir.cleanup();
+});
+beforeEach(() => fake.faults.reset());
+
+/** The signer and an authority using it; Azure needs a TLS agent, so this bypasses the flag path. */
+async function authorityFor(
+  kind: Parameters<typeof fake.createKey>[1],
+  hash: 'sha256' | 'sha384' | 'sha512',
+  policy = {},
+  pssLeaf = false,
+) {
+  const name = `tsa-${kind}-${Math.random().toString(36).slice(2, 8)}`;
+  const key = fake.createKey(name, kind);
+  const leafKey = pssLeaf ? asRsaPssKey(key.publicKey!) : key.publicKey!;
+  const paths = await writeChainFor(leafKey, dir);
+  const signer = await createKmsSigner(
+    `azurekms://${fake.host}/${name}`,
+    hash,
+    { ...DEFAULT_REMOTE_CALL_POLICY, ...policy },
+    { httpsAgent: agent },
+    leafKey,
+  );
+  const chain = decodeCertificatesPem(readFileSync(paths.chain, 'utf8')).map(parseCertificate);
+  const authority = new TimestampAuthority({
+    profile: {
+      signer,
+      chain,
+      defaultPolicy: oid('1.3.6.1.4.1.57264.2'),
+      accuracySeconds: 1,
+      includeChain: false,
+    },
+    policy: {
+      acceptedPolicies: new Set([toHex(oid('1.3.6.1.4.1.57264.2'))]),
+      allowCustomExtensions: false,
+    },
+  });
+  return { signer, authority, paths };
+}
+
+async function issue(authority: TimestampAuthority) {
+  const data = dir.write('data.txt', `artifact ${Math.random()}`);
+  const query = dir.path('request.tsq');
+  await openssl(['ts', '-query', '-data', data, '-sha256', '-cert', '-out', query]);
+  const outcome = await authority.issue(readFileSync(query), 'der');
+  return { outcome, data };
+}
+
+async function issueAndVerify(authority: TimestampAuthority, root: string) {
+  const { outcome, data } = await issue(authority);
+  expect(outcome.status).toBe('granted');
+  return openssl([
+    'ts',
+    '-verify',
+    '-in',
+    dir.write('reply.tsr', outcome.der),
+    '-data',
+    data,
+    '-CAfile',
+    root,
+  ]);
+}
+
+describe('Azure Key Vault signer (real @azure/keyvault-keys + DefaultAzureCredential against a fake vault)', () => {
+  it.each([
+    ['ec-p256', 'sha256'],
+    ['ec-p384', 'sha384'],
+    ['ec-p521', 'sha512'],
+    ['rsa-2048', 'sha256'],
+    ['rsa-3072', 'sha384'],
+  ] as const)(
+    '%s key with %s issues tokens that openssl verifies (raw r||s converted to DER)',
+    async (kind, hash) => {
+      const { signer, authority, paths } = await authorityFor(kind, hash);
+      expect(await issueAndVerify(authority, paths.root)).toContain('Verification: OK');
+      expect(fake.tokensIssued()).toBeGreaterThan(0); // the credential came from the managed identity endpoint
+      await signer[Symbol.asyncDispose]();
+    },
+  );
+
+  it('an RSA key whose leaf certificate restricts it to PSS signs PS512', async () => {
+    const { signer, authority, paths } = await authorityFor('rsa-2048', 'sha512', {}, true);
+    expect(signer.algorithm).toMatchObject({ oid: '1.2.840.113549.1.1.10', pss: true });
+    expect(await issueAndVerify(authority, paths.root)).toContain('Verification: OK');
+    await signer[Symbol.asyncDispose]();
+  });
+
+  it('refuses to start on a hash mismatch or a key that cannot sign', async () => {
+    await expect(authorityFor('ec-p384', 'sha256')).rejects.toThrow(
+      /signs with SHA384 but --timestamp-signer-hash is sha256/,
+    );
+    fake.createKey('symmetric', 'aes-256');
+    await expect(
+      createKmsSigner(`azurekms://${fake.host}/symmetric`, 'sha256', DEFAULT_REMOTE_CALL_POLICY, {
+        httpsAgent: agent,
+      }),
+    ).rejects.toThrow(/key type oct-HSM cannot sign/);
+  });
+
+  it('systemFailure on a 500 without retrying, then recovers', async () => {
+    const { signer, authority, paths } = await authorityFor('ec-p256', 'sha256');
+    fake.faults.errorStatus = 500;
+    fake.faults.calls.length = 0;
+    const { outcome } = await issue(authority);
+    expect(outcome).toMatchObject({ status: 'rejection', failInfo: 'systemFailure' });
+    expect(fake.faults.count('sign')).toBe(1);
+    fake.faults.errorStatus = undefined;
+    expect(await issueAndVerify(authority, paths.root)).toContain('Verification: OK');
+    await signer[Symbol.asyncDispose]();
+  });
+
+  it('retries 429 and succeeds; systemFailure when it lasts', async () => {
+    const { signer, authority, paths } = await authorityFor('ec-p256', 'sha256', { maxRetries: 2 });
+    fake.faults.throttleCount = 2;
+    fake.faults.calls.length = 0;
+    expect(await issueAndVerify(authority, paths.root)).toContain('Verification: OK');
+    expect(fake.faults.count('sign')).toBe(3);
+    fake.faults.throttleCount = 10;
+    fake.faults.calls.length = 0;
+    expect((await issue(authority)).outcome).toMatchObject({ failInfo: 'systemFailure' });
+    expect(fake.faults.count('sign')).toBe(3);
+    await signer[Symbol.asyncDispose]();
+  });
+
+  it('systemFailure when the vault hangs past the timeout, then recovers', async () => {
+    const { signer, authority, paths } = await authorityFor('ec-p256', 'sha256', {
+      // Long enough that a normal call on a busy machine fits; the hang waits it out once.
+      timeoutMs: 2_000,
+    });
+    fake.faults.hang = true;
+    expect((await issue(authority)).outcome).toMatchObject({ failInfo: 'systemFailure' });
+    fake.faults.hang = false;
+    expect(await issueAndVerify(authority, paths.root)).toContain('Verification: OK');
+    await signer[Symbol.asyncDispose]();
+  });
+});

@@ -1,0 +1,91 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { crc32c } from '../../../src/signers/tink/crc32c.js';
+import { openKek } from '../../../src/signers/tink/open-kek.js';
+import { startFakeAwsKms } from '../../fakes/aws-kms.js';
+import { startFakeGcpKms } from '../../fakes/gcp-kms.js';
+import { startFakeVault } from '../../fakes/vault-transit.js';
+
+/** The blob a KEK wraps: opaque to the KEK, so any bytes stand for a serialized Keyset. */
+const KEYSET = randomBytes(311);
+const EMPTY = new Uint8Array(0);
+
+let aws: Awaited<ReturnType<typeof startFakeAwsKms>>;
+let gcp: Awaited<ReturnType<typeof startFakeGcpKms>>;
+let vault: Awaited<ReturnType<typeof startFakeVault>>;
+const VAULT_TOKEN = 'hvs.tink-kek-token';
+
+beforeAll(async () => {
+  process.env['AWS_ACCESS_KEY_ID'] = 'AKIDFAKEFORTESTS';
+  process.env['AWS_SECRET_ACCESS_KEY'] = 'fake-secret';
+  process.env['METADATA_SERVER_DETECTION'] = 'none';
+  [aws, gcp, vault] = await Promise.all([
+    startFakeAwsKms(),
+    startFakeGcpKms(),
+    startFakeVault({ token: VAULT_TOKEN }),
+  ]);
+  process.env['AWS_ENDPOINT_URL_KMS'] = aws.origin;
+  process.env['GCP_KMS_ENDPOINT'] = gcp.endpoint;
+  process.env['TINK_HCVAULT_ADDR'] = vault.origin;
+});
+afterAll(async () => {
+  await Promise.all([aws.close(), gcp.close(), vault.close()]);
+});
+
+describe('openKek', () => {
+  it('crc32c matches the Castagnoli check value', () => {
+    expect(crc32c(Buffer.from('123456789'))).toBe(0xe3069283);
+    expect(crc32c(EMPTY)).toBe(0);
+  });
+
+  it('aws-kms:// decrypts with KMS Decrypt in the ARN region, EncryptionContext only for non-empty AD', async () => {
+    const { id, arn } = aws.createKey('aes-256');
+    const kek = await openKek(`aws-kms://${arn}`, {});
+    expect(kek.uri).toBe(`aws-kms://${arn}`);
+    // Empty AD: encrypted without any context, as tinkey writes keysets.
+    expect(Buffer.from(await kek.decrypt(aws.encrypt(id, KEYSET), EMPTY))).toEqual(KEYSET);
+    const ad = Buffer.from('tsa keyset ad');
+    const withAd = aws.encrypt(id, KEYSET, { associatedData: ad.toString('hex') });
+    expect(Buffer.from(await kek.decrypt(withAd, ad))).toEqual(KEYSET);
+    await expect(kek.decrypt(withAd, EMPTY)).rejects.toMatchObject({
+      name: 'InvalidCiphertextException',
+    });
+  });
+
+  it('gcp-kms:// decrypts with Cloud KMS Decrypt and CRC32C fields', async () => {
+    const cryptoKey = 'projects/p/locations/global/keyRings/r/cryptoKeys/kek';
+    gcp.addVersion(cryptoKey, 1, 'aes-256');
+    const kek = await openKek(`gcp-kms://${cryptoKey}`, {});
+    expect(Buffer.from(await kek.decrypt(gcp.encrypt(cryptoKey, KEYSET), EMPTY))).toEqual(KEYSET);
+    const sent = gcp.decryptRequests.at(-1)!;
+    expect(sent['name']).toBe(cryptoKey);
+    expect(sent['ciphertextCrc32c']).toEqual({ value: expect.stringMatching(/^\d+$/) });
+    expect(sent['additionalAuthenticatedDataCrc32c']).toEqual({ value: '0' });
+    const ad = Buffer.from('ad');
+    expect(Buffer.from(await kek.decrypt(gcp.encrypt(cryptoKey, KEYSET, ad), ad))).toEqual(KEYSET);
+    const tampered = gcp.encrypt(cryptoKey, KEYSET);
+    tampered[20] = (tampered[20] ?? 0) ^ 1;
+    await expect(kek.decrypt(tampered, EMPTY)).rejects.toThrow(/Decryption failed/);
+  });
+
+  it('hcvault:// decrypts with transit decrypt, the token and the legacy context field', async () => {
+    vault.createKey('tink-kek', 'aes-256');
+    const kek = await openKek(`hcvault://vault.example:8200/transit/keys/tink-kek`, {
+      vaultToken: VAULT_TOKEN,
+    });
+    const ciphertext = Buffer.from(vault.encrypt('tink-kek', KEYSET), 'utf8');
+    expect(Buffer.from(await kek.decrypt(ciphertext, EMPTY))).toEqual(KEYSET);
+    expect(vault.requests.at(-1)).toMatchObject({ operation: 'decrypt', body: { context: '' } });
+    const wrongToken = await openKek('hcvault://vault.example/transit/keys/tink-kek', {
+      vaultToken: 'hvs.nope',
+    });
+    await expect(wrongToken.decrypt(ciphertext, EMPTY)).rejects.toThrow(/HTTP 403/);
+  });
+
+  it('refuses other URIs with the Go message', async () => {
+    await expect(openKek('fake-kms://abc', {})).rejects.toThrow('unsupported Tink KMS key type');
+    await expect(openKek(`gcp-kms-x://${randomBytes(2).toString('hex')}`, {})).rejects.toThrow(
+      'unsupported Tink KMS key type',
+    );
+  });
+});

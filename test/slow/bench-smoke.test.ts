@@ -1,0 +1,43 @@
+/**
+ * The benchmark suite, run for a few seconds so it cannot rot. It asserts that every part runs and
+ * reports sane figures, never how fast: timings are for `npm run bench` on a quiet machine.
+ */
+import { describe, expect, it } from 'vitest';
+import { benchHttp } from '../../bench/http.js';
+import { benchInProcess } from '../../bench/in-process.js';
+import { benchPingUnderLoad } from '../../bench/ping-under-load.js';
+import { benchSigningStrategies } from '../../bench/signing-strategies.js';
+import { benchSoak } from '../../bench/soak.js';
+import { benchStartup } from '../../bench/startup.js';
+import { requireBuild } from '../helpers/process.js';
+
+describe('benchmarks (smoke)', { timeout: 120_000 }, () => {
+  it('in-process issuance and raw signatures for every key type', async () => {
+    const results = await benchInProcess({ seconds: 0.1, runs: 1 });
+    expect(results.map((result) => result.key)).toEqual(['p256', 'p384', 'rsa2048', 'ed25519']);
+    for (const result of results) {
+      expect(result.issuance).toBeGreaterThan(0);
+      expect(result.verifiedIssuance).toBeGreaterThan(0);
+      expect(result.rawSign).toBeGreaterThan(0);
+    }
+  });
+
+  it('signing strategies for slow keys', async () => {
+    await expect(
+      benchSigningStrategies({ seconds: 0.1, runs: 1, concurrency: 4 }),
+    ).resolves.toBeUndefined();
+  });
+
+  it('HTTP against the floor server, ping under a P-384 load, and a short soak', async () => {
+    requireBuild();
+    const http = await benchHttp({ seconds: 1, pairs: 1, connections: 4 });
+    expect(http.server.errors + http.server.non2xx).toBe(0);
+    expect(http.floor.errors + http.floor.non2xx).toBe(0);
+    expect(http.ratio).toBeGreaterThan(0);
+    const ping = await benchPingUnderLoad({ seconds: 1, connections: 4 });
+    expect(ping.issuance.errors + ping.issuance.non2xx).toBe(0);
+    expect(await benchStartup({ runs: 1 })).toBeGreaterThan(0);
+    const soak = await benchSoak({ requests: 2_000, connections: 4, warmUp: 500 });
+    expect(soak.errors).toBe(0);
+  });
+});

@@ -1,0 +1,142 @@
+import * as asn1js from 'asn1js';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  asBuffer,
+  boolean,
+  checkIntegerContent,
+  DerError,
+  DerSequenceReader,
+  integer,
+  integerToBigInt,
+  namedBitString,
+  oid,
+  oidToString,
+  octetString,
+  readBoolean,
+  readElement,
+  readExactly,
+  sequence,
+  Tag,
+  toHex,
+} from '../../../src/asn1/der.js';
+
+describe('strict DER reader', () => {
+  it.each([
+    ['indefinite length', [0x30, 0x80, 0x00, 0x00]],
+    ['non-minimal long form', [0x04, 0x81, 0x05, 1, 2, 3, 4, 5]],
+    ['leading zero length octet', [0x04, 0x82, 0x00, 0x81, ...new Array(0x81).fill(0)]],
+    ['length past the input', [0x04, 0x05, 1, 2]],
+    ['a 2^31 length prefix', [0x04, 0x84, 0x80, 0x00, 0x00, 0x00]],
+    ['five length octets', [0x04, 0x85, 0, 0, 0, 0, 1, 0]],
+    ['a high tag number', [0x1f, 0x81, 0x00, 0x00]],
+    ['a lone tag', [0x30]],
+  ])('refuses %s', (_name, bytes) => {
+    expect(() => readElement(Uint8Array.from(bytes))).toThrow(DerError);
+  });
+
+  it('refuses trailing bytes and a wrong outer tag', () => {
+    expect(() => readExactly(Uint8Array.of(0x30, 0x00, 0x00), Tag.SEQUENCE)).toThrow(
+      'trailing bytes',
+    );
+    expect(() => readExactly(Uint8Array.of(0x31, 0x00), Tag.SEQUENCE)).toThrow(DerError);
+  });
+
+  it('refuses non-minimal INTEGERs', () => {
+    expect(() => checkIntegerContent(Uint8Array.of(0x00, 0x01))).toThrow('non-minimal');
+    expect(() => checkIntegerContent(Uint8Array.of(0xff, 0x80))).toThrow('non-minimal');
+    expect(() => checkIntegerContent(Uint8Array.of())).toThrow('empty');
+  });
+});
+
+describe('DER encoder', () => {
+  it('encodes INTEGERs as asn1js does and reads them back', () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: -(1n << 300n), max: 1n << 300n }), (value) => {
+        const ours = integer(value);
+        expect(Buffer.from(asn1js.Integer.fromBigInt(value).toBER())).toEqual(ours);
+        expect(integerToBigInt(readExactly(ours, Tag.INTEGER).value)).toBe(value);
+      }),
+    );
+  });
+
+  it('encodes OIDs as asn1js does and prints them back', () => {
+    const arc = fc.bigInt({ min: 0n, max: 1n << 70n });
+    fc.assert(
+      fc.property(
+        fc.constantFrom(0n, 1n, 2n),
+        fc.bigInt({ min: 0n, max: 39n }),
+        fc.array(arc, { maxLength: 8 }),
+        (first, second, rest) => {
+          const dotted = [first, second, ...rest].join('.');
+          const ours = oid(dotted);
+          expect(Buffer.from(new asn1js.ObjectIdentifier({ value: dotted }).toBER())).toEqual(ours);
+          expect(oidToString(readExactly(ours, Tag.OID).value)).toBe(dotted);
+        },
+      ),
+    );
+  });
+
+  it('refuses malformed dotted OIDs', () => {
+    for (const bad of ['1', '1..2', '3.1', '1.40', 'a.b', '1.2.'])
+      expect(() => oid(bad)).toThrow(DerError);
+  });
+
+  it('encodes named bit strings without trailing zero bits (X.690 11.2.2)', () => {
+    expect(namedBitString([0]).toString('hex')).toBe('03020780');
+    expect(namedBitString([5]).toString('hex')).toBe('03020204');
+    expect(namedBitString([14]).toString('hex')).toBe('0303010002');
+    expect(namedBitString([25]).toString('hex')).toBe('030506000000' + '40');
+    expect(namedBitString([5, 6]).toString('hex')).toBe('03020106');
+  });
+});
+
+describe('DER lengths, readers and helpers', () => {
+  it.each([
+    [0x7f, [0x7f]],
+    [0x80, [0x81, 0x80]],
+    [0x100, [0x82, 0x01, 0x00]],
+    [0x10000, [0x83, 0x01, 0x00, 0x00]],
+    [0x1000000, [0x84, 0x01, 0x00, 0x00, 0x00]],
+  ])('a %i-octet value gets the minimal length octets, as asn1js writes them', (length, header) => {
+    const encoded = octetString(Buffer.alloc(length, 0xa5));
+    expect([...encoded.subarray(1, 1 + header.length)]).toEqual(header);
+    const reference = new asn1js.OctetString({ valueHex: new Uint8Array(length) }).toBER();
+    expect(Buffer.from(reference).subarray(0, 1 + header.length)).toEqual(
+      encoded.subarray(0, 1 + header.length),
+    );
+    expect(readExactly(encoded, Tag.OCTET_STRING).value.length).toBe(length);
+  });
+
+  it('walks a SEQUENCE: optional elements, expected tags, missing and trailing elements', () => {
+    const reader = new DerSequenceReader(sequence(integer(1), boolean(true)).subarray(2));
+    expect(reader.optional(Tag.OCTET_STRING)).toBeUndefined();
+    expect(() => reader.next(Tag.OCTET_STRING)).toThrow('expected tag 0x4, got 0x2');
+    expect(integerToBigInt(reader.next(Tag.INTEGER).value)).toBe(1n);
+    expect(() => reader.end()).toThrow('unexpected trailing element');
+    expect(readBoolean(reader.next())).toBe(true);
+    reader.end();
+    expect(reader.peekTag()).toBeUndefined();
+    expect(() => reader.next()).toThrow(new DerError('missing element'));
+  });
+
+  it('reads only DER BOOLEANs (one octet, 0x00 or 0xFF)', () => {
+    expect(readBoolean(readElement(boolean(false)))).toBe(false);
+    expect(() => readBoolean(readElement(Buffer.from([0x01, 0x01, 0x01])))).toThrow(
+      'BOOLEAN must be 0x00 or 0xFF in DER',
+    );
+    expect(() => readBoolean(readElement(Buffer.from([0x01, 0x02, 0xff, 0xff])))).toThrow(
+      'BOOLEAN must be one octet',
+    );
+  });
+
+  it('views any Uint8Array as a Buffer without copying', () => {
+    const bytes = new Uint8Array([0, 1, 2, 3]).subarray(1, 3);
+    const view = asBuffer(bytes);
+    expect(Buffer.isBuffer(view)).toBe(true);
+    expect(toHex(view)).toBe('0102');
+    view[0] = 9;
+    expect(bytes[0]).toBe(9);
+    expect(asBuffer(view)).toBe(view);
+  });
+});

@@ -1,0 +1,503 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createClockGate } from '../../../src/clock/clock-gate.js';
+import { httpStatusOf } from '../../../src/server/http-outcome.js';
+import {
+  ntpErrorsTotal,
+  ntpLatency,
+  ntpLatencySeconds,
+  ntpOffset,
+  ntpSyncTotal,
+  clockStateGauge,
+} from '../../../src/clock/clock-metrics.js';
+import {
+  ClockMonitor,
+  type ClockLogger,
+  type ClockMonitorOptions,
+} from '../../../src/clock/clock-monitor.js';
+import { SntpError, type SntpQuery, type SntpSample } from '../../../src/clock/sntp-client.js';
+import {
+  answer,
+  reply,
+  silent,
+  SntpResponder,
+  until,
+  type Behaviour,
+} from '../../helpers/sntp-responder.js';
+
+const responders: SntpResponder[] = [];
+const monitors: ClockMonitor[] = [];
+
+afterEach(async () => {
+  await Promise.all(monitors.splice(0).map((monitor) => monitor.stop()));
+  await Promise.all(responders.splice(0).map((responder) => responder.close()));
+});
+
+async function startResponders(...behaviours: Behaviour[]): Promise<SntpResponder[]> {
+  const started = await Promise.all(behaviours.map((behaviour) => SntpResponder.start(behaviour)));
+  responders.push(...started);
+  return started;
+}
+
+/** Short timeouts by configuration: this is the test-only millisecond construction. */
+function monitorFor(
+  servers: SntpResponder[],
+  options: Partial<ClockMonitorOptions> = {},
+): ClockMonitor {
+  const monitor = new ClockMonitor({
+    servers: servers.map((server) => server.address),
+    numServers: servers.length,
+    serverThreshold: servers.length,
+    requestAttempts: 1,
+    // Generous: the responder shares a loaded event loop; silent-server tests set their own.
+    requestTimeoutMs: 2000,
+    maxTimeDeltaMs: 6000,
+    periodMs: 3_600_000,
+    retryDelayMs: 10,
+    accuracyMs: 1000,
+    ...options,
+  });
+  monitors.push(monitor);
+  return monitor;
+}
+
+async function metricValue(
+  metric: {
+    get(): Promise<{ values: { labels: Record<string, string | number>; value: number }[] }>;
+  },
+  labels: Record<string, string>,
+): Promise<number> {
+  const { values } = await metric.get();
+  const found = values.find((entry) =>
+    Object.entries(labels).every(([key, value]) => entry.labels[key] === value),
+  );
+  return found?.value ?? 0;
+}
+
+const syncCount = (responder: SntpResponder, failed: boolean) =>
+  metricValue(ntpSyncTotal, { host: responder.address.name, failed: String(failed) });
+const errorCount = (reason: string) => metricValue(ntpErrorsTotal, { reason });
+
+describe('clock monitor rounds', () => {
+  it('is unverified until a round completes, then synced when the servers agree', async () => {
+    const servers = await startResponders(
+      answer({ offsetMs: 100 }),
+      answer({ offsetMs: 900 }),
+      answer({ offsetMs: 200 }),
+    );
+    const monitor = monitorFor(servers);
+    expect(monitor.status.state).toBe('unverified');
+    const status = await monitor.runRound();
+    expect(status.state).toBe('synced');
+    expect(status.detail).toBe('3 of 3 NTP servers agree with the local clock within 1 s');
+    expect(Math.abs(status.offsetMs! - 200)).toBeLessThan(150); // the median, not the mean (400)
+    expect(await metricValue(clockStateGauge, { state: 'synced' })).toBe(1);
+    expect(await metricValue(clockStateGauge, { state: 'unverified' })).toBe(0);
+    expect(Math.abs((await ntpOffset.get()).values[0]!.value - 0.2)).toBeLessThan(0.15);
+    for (const server of servers) expect(await syncCount(server, false)).toBe(1);
+  });
+
+  it('times each attempt in nanoseconds under the Go name and in seconds under _seconds', async () => {
+    const servers = await startResponders(answer());
+    await monitorFor(servers).runRound();
+    const sum = async (metric: typeof ntpLatency) =>
+      (await metric.get()).values.find(
+        (entry) =>
+          entry.metricName?.endsWith('_sum') && entry.labels.host === servers[0]!.address.name,
+      )?.value ?? 0;
+    const seconds = await sum(ntpLatencySeconds);
+    expect(seconds).toBeGreaterThan(0);
+    expect(seconds).toBeLessThan(2); // within the request timeout
+    expect((await sum(ntpLatency)) / seconds).toBeCloseTo(1e9, -3);
+  });
+
+  it('is drifted when enough servers answer and disagree beyond the threshold', async () => {
+    const servers = await startResponders(
+      answer({ offsetMs: 5000 }),
+      answer({ offsetMs: 5000 }),
+      answer(),
+    );
+    const monitor = monitorFor(servers, { serverThreshold: 2 });
+    const invalidBefore = await errorCount('err_inv_time');
+    const tooFewBefore = await errorCount('err_too_few');
+    const status = await monitor.runRound();
+    expect(status.state).toBe('drifted');
+    expect(status.detail).toMatch(
+      /^local clock differs from 2 of 3 NTP servers by more than 1 s \(median offset 5(\.\d+)? s\)$/,
+    );
+    expect(await errorCount('err_inv_time')).toBe(invalidBefore + 1);
+    expect(await errorCount('err_too_few')).toBe(tooFewBefore);
+  });
+
+  it('holds servers to the tokens\u2019 accuracy when it is tighter than max_time_delta', async () => {
+    // Go would accept a 2 s offset under max_time_delta 6; tokens claiming 1 s must not.
+    const servers = await startResponders(answer({ offsetMs: 2000 }));
+    expect((await monitorFor(servers, { accuracyMs: 1000 }).runRound()).state).toBe('drifted');
+    expect((await monitorFor(servers, { accuracyMs: 3000 }).runRound()).state).toBe('synced');
+    expect(
+      (await monitorFor(servers, { accuracyMs: 3000, maxTimeDeltaMs: 1500 }).runRound()).state,
+    ).toBe('drifted');
+  });
+
+  it('is synced when a threshold of servers agrees although one disagrees', async () => {
+    const servers = await startResponders(answer(), answer(), answer({ offsetMs: -8000 }));
+    expect((await monitorFor(servers, { serverThreshold: 2 }).runRound()).state).toBe('synced');
+  });
+
+  it('recovers by itself when a later round agrees', async () => {
+    const [server] = await startResponders(answer({ offsetMs: 30_000 }));
+    const monitor = monitorFor([server!]);
+    expect((await monitor.runRound()).state).toBe('drifted');
+    server!.behaviour = answer();
+    expect((await monitor.runRound()).state).toBe('synced');
+  });
+});
+
+describe('clock monitor failures', () => {
+  it('retries a silent server exactly request_attempts times, counting each attempt', async () => {
+    const [server] = await startResponders(silent);
+    const monitor = monitorFor([server!], { requestAttempts: 3, requestTimeoutMs: 50 });
+    const tooFewBefore = await errorCount('err_too_few');
+    const invalidBefore = await errorCount('err_inv_time');
+    const status = await monitor.runRound();
+    expect(status.state).toBe('unverified');
+    expect(status.detail).toBe('only 0 of 1 NTP servers gave a usable answer, 1 needed');
+    expect(server!.queries).toBe(3);
+    expect(await syncCount(server!, true)).toBe(3);
+    expect(await syncCount(server!, false)).toBe(0);
+    // Go's semantics: too few answers also means too few valid ones.
+    expect(await errorCount('err_too_few')).toBe(tooFewBefore + 1);
+    expect(await errorCount('err_inv_time')).toBe(invalidBefore + 1);
+  });
+
+  it('succeeds on a later attempt and counts the failed ones', async () => {
+    let calls = 0;
+    // Two malformed replies (wrong mode) fail at once; the third attempt gets a real answer.
+    const [server] = await startResponders((request) =>
+      reply(request, { mode: ++calls < 3 ? 3 : 4 }),
+    );
+    const status = await monitorFor([server!], { requestAttempts: 3 }).runRound();
+    expect(status.state).toBe('synced');
+    expect(await syncCount(server!, true)).toBe(2);
+    expect(await syncCount(server!, false)).toBe(1);
+  });
+
+  it('queries the servers of a round in parallel', async () => {
+    // Each server answers only once all three have been asked: a sequential round would time out.
+    let asked = 0;
+    let release!: () => void;
+    const allAsked = new Promise<void>((resolve) => (release = resolve));
+    const barrier: Behaviour = async (request) => {
+      if (++asked === 3) release();
+      await allAsked;
+      return reply(request);
+    };
+    const servers = await startResponders(barrier, barrier, barrier);
+    const status = await monitorFor(servers, { requestTimeoutMs: 5000 }).runRound();
+    expect(status.state).toBe('synced');
+    for (const server of servers) expect(server.queries).toBe(1);
+  });
+
+  it.each([
+    ['leap indicator 3 (alarm)', { leapIndicator: 3 }],
+    ["a kiss-o'-death", { stratum: 0, referenceId: 'RATE' }],
+    ['stratum 16', { stratum: 16 }],
+  ])('counts %s as no usable answer, without retrying', async (_name, options) => {
+    const [server] = await startResponders(answer(options));
+    const status = await monitorFor([server!], { requestAttempts: 3 }).runRound();
+    // Never as agreement, and not as a disagreement that would close the gate either.
+    expect(status.state).toBe('unverified');
+    expect(server!.queries).toBe(1);
+    expect(await syncCount(server!, true)).toBe(1);
+  });
+
+  it('ignores garbage and replies that do not echo the request, then takes the real answer', async () => {
+    const [server] = await startResponders((request) => {
+      const stray = reply(request, { offsetMs: 60_000 });
+      stray.fill(0, 24, 32); // originate timestamp not ours: spoofed or stale
+      return [Buffer.from('garbage'), Buffer.alloc(300, 0xff), stray, reply(request)];
+    });
+    const status = await monitorFor([server!]).runRound();
+    expect(status.state).toBe('synced');
+  });
+
+  it('times out on a server that sends only garbage', async () => {
+    const [server] = await startResponders(() => [Buffer.from('not ntp'), Buffer.alloc(48, 0x17)]);
+    const status = await monitorFor([server!], {
+      requestAttempts: 2,
+      requestTimeoutMs: 50,
+    }).runRound();
+    expect(status.state).toBe('unverified');
+    expect(await syncCount(server!, true)).toBe(2);
+  });
+
+  it('retries a reply with the wrong mode as malformed', async () => {
+    const [server] = await startResponders(answer({ mode: 3 }));
+    const status = await monitorFor([server!], { requestAttempts: 2 }).runRound();
+    expect(status.state).toBe('unverified');
+    expect(server!.queries).toBe(2);
+  });
+
+  it('is unverified when too few servers answer, even if those that do disagree', async () => {
+    const servers = await startResponders(answer({ offsetMs: 9000 }), silent, silent);
+    const status = await monitorFor(servers, {
+      serverThreshold: 2,
+      requestTimeoutMs: 1000,
+    }).runRound();
+    expect(status.state).toBe('unverified');
+    expect(status.detail).toBe('only 1 of 3 NTP servers gave a usable answer, 2 needed');
+  });
+
+  it('asks num_servers servers picked at random, without repetition', async () => {
+    const servers = await startResponders(answer(), answer(), answer(), answer(), answer());
+    const monitor = monitorFor(servers, { numServers: 2, serverThreshold: 2 });
+    const seen = new Set<number>();
+    for (let round = 0; round < 8; round++) {
+      const before = servers.map((server) => server.queries);
+      await monitor.runRound();
+      const asked = servers.map((server, index) => server.queries - before[index]!);
+      expect(asked.filter((count) => count === 1)).toHaveLength(2);
+      expect(asked.filter((count) => count === 0)).toHaveLength(3);
+      asked.forEach((count, index) => count && seen.add(index));
+    }
+    expect(seen.size).toBeGreaterThan(2);
+  });
+});
+
+describe('clock gate', () => {
+  it('refuses with timeNotAvailable while drifted, in both modes', async () => {
+    const [server] = await startResponders(answer({ offsetMs: 30_000 }));
+    const monitor = monitorFor([server!]);
+    await monitor.runRound();
+    for (const requireTimeSync of [false, true]) {
+      const rejection = createClockGate(monitor, { requireTimeSync })();
+      expect(rejection?.failInfo).toBe('timeNotAvailable');
+      expect(httpStatusOf(rejection!.failInfo)).toBe(503);
+      expect(rejection?.detail).toMatch(
+        /^clock drifted: local clock differs from 1 of 1 NTP servers/,
+      );
+    }
+  });
+
+  it('lets unverified through by default and refuses it with --require-time-sync', async () => {
+    const [server] = await startResponders(silent);
+    const monitor = monitorFor([server!], { requestTimeoutMs: 50 });
+    for (const round of [0, 1]) {
+      expect(monitor.status.rounds).toBe(round);
+      expect(createClockGate(monitor, { requireTimeSync: false })()).toBeUndefined();
+      expect(createClockGate(monitor, { requireTimeSync: true })()?.failInfo).toBe(
+        'timeNotAvailable',
+      );
+      await monitor.runRound(); // before the first round, then after a round without answers
+    }
+  });
+
+  it('is open while synced', async () => {
+    const [server] = await startResponders(answer());
+    const monitor = monitorFor([server!]);
+    await monitor.runRound();
+    expect(createClockGate(monitor, { requireTimeSync: true })()).toBeUndefined();
+  });
+});
+
+describe('wall clock jumps', () => {
+  /** A wall clock that can be stepped, and the real monotonic clock. */
+  function steppableClock() {
+    let stepMs = 0;
+    return { now: () => Date.now() + stepMs, step: (ms: number) => (stepMs += ms) };
+  }
+
+  it('closes the gate at the next request after a step, and a round re-opens it', async () => {
+    const wall = steppableClock();
+    // The servers keep true time; the step is corrected before the next round (as ntpd would).
+    const [server] = await startResponders(answer());
+    const monitor = monitorFor([server!], { now: wall.now });
+    const gate = createClockGate(monitor, { requireTimeSync: false });
+    const jumpsBefore = await errorCount('err_clock_jump');
+    await monitor.runRound();
+    expect(gate()).toBeUndefined();
+    wall.step(5000);
+    expect(gate()?.detail).toBe(
+      'clock drifted: local clock jumped by 5 s; re-verifying against NTP',
+    );
+    expect(await errorCount('err_clock_jump')).toBe(jumpsBefore + 1);
+    expect(gate()?.failInfo).toBe('timeNotAvailable'); // still closed: only a round re-opens it
+    wall.step(-5000);
+    monitor.checkForClockJump();
+    expect((await monitor.runRound()).state).toBe('synced');
+    expect(gate()).toBeUndefined();
+  });
+
+  it('runs a round at once after a step instead of waiting for the period', async () => {
+    const wall = steppableClock();
+    // This server follows the stepped clock: the step was a correct setting of the time.
+    const [server] = await startResponders((request) => reply(request, { clock: wall.now }));
+    const monitor = monitorFor([server!], {
+      now: wall.now,
+      periodMs: 3_600_000,
+      jumpCheckIntervalMs: 20,
+    });
+    monitor.start();
+    await until(() => monitor.status.state === 'synced', 5000, 'first round');
+    expect(server!.queries).toBe(1);
+    wall.step(-20_000);
+    await until(() => server!.queries === 2, 5000, 'a round right after the jump');
+    await until(() => monitor.status.state === 'synced', 5000, 'the re-verification');
+    expect(monitor.status.rounds).toBe(2);
+  });
+
+  it('does not mistake ordinary ticking for a jump', () => {
+    const monitor = new ClockMonitor({
+      servers: [{ name: 'x', host: '127.0.0.1', port: 1 }],
+      numServers: 1,
+      serverThreshold: 1,
+      requestAttempts: 1,
+      requestTimeoutMs: 10,
+      maxTimeDeltaMs: 1000,
+      periodMs: 1000,
+      retryDelayMs: 10,
+      accuracyMs: 1000,
+    });
+    for (let i = 0; i < 1000; i++) expect(monitor.checkForClockJump()).toBe(false);
+  });
+});
+
+describe('monitor lifecycle', () => {
+  it('runs a round at start and then one per period', async () => {
+    const [server] = await startResponders(answer());
+    const monitor = monitorFor([server!], { periodMs: 20 });
+    monitor.start();
+    await until(() => server!.queries >= 3, 5000, 'three rounds');
+    await monitor.stop();
+    const asked = server!.queries;
+    await new Promise((resolve) => setTimeout(resolve, 100)); // five periods
+    expect(server!.queries).toBe(asked);
+  });
+
+  it('refuses settings that would retry forever or spin', () => {
+    const base = {
+      servers: [{ name: 'x', host: '127.0.0.1', port: 1 }],
+      numServers: 1,
+      serverThreshold: 1,
+      requestAttempts: 1,
+      requestTimeoutMs: 10,
+      maxTimeDeltaMs: 1000,
+      periodMs: 1000,
+      retryDelayMs: 10,
+      accuracyMs: 1000,
+    };
+    expect(() => new ClockMonitor({ ...base, requestAttempts: 0 })).toThrow(/attempts/);
+    expect(() => new ClockMonitor({ ...base, periodMs: 0 })).toThrow(/periodMs/);
+    expect(() => new ClockMonitor({ ...base, serverThreshold: 2 })).toThrow(/threshold/);
+  });
+});
+
+describe('clock monitor logs', () => {
+  /** Every line at info and above, as [level, message, fields]. */
+  function recordingLogger() {
+    const lines: [string, string, Record<string, unknown>][] = [];
+    const at =
+      (level: string) =>
+      (fields: object, message: string): void => {
+        lines.push([level, message, fields as Record<string, unknown>]);
+      };
+    const logger: ClockLogger = {
+      debug: () => {},
+      info: at('info'),
+      warn: at('warn'),
+      error: at('error'),
+    };
+    return { logger, lines };
+  }
+
+  const sample = (offsetMs: number): SntpSample => ({
+    offsetMs,
+    delayMs: 2,
+    errorBoundMs: 1,
+    leapIndicator: 0,
+    stratum: 2,
+    serverTimeMs: Date.now() + offsetMs,
+  });
+
+  /** Four servers behind a firewall (every query times out) until `answer` says otherwise. */
+  function firewalled() {
+    const state: { offsetMs: number | undefined } = { offsetMs: undefined };
+    const query: SntpQuery = async () => {
+      if (state.offsetMs === undefined) throw new SntpError('timeout', 'no answer within 1000 ms');
+      return sample(state.offsetMs);
+    };
+    let clockMs = 0;
+    const { logger, lines } = recordingLogger();
+    const monitor = new ClockMonitor({
+      servers: ['a', 'b', 'c', 'd'].map((name) => ({ name, host: name, port: 123 })),
+      numServers: 4,
+      serverThreshold: 3,
+      requestAttempts: 3,
+      requestTimeoutMs: 1000,
+      maxTimeDeltaMs: 3000,
+      periodMs: 15_000,
+      retryDelayMs: 0,
+      accuracyMs: 1000,
+      query,
+      monotonic: () => clockMs,
+      logger,
+    });
+    monitors.push(monitor);
+    /** One round per period (15 s of the injected clock), `count` times. */
+    const rounds = async (count: number) => {
+      for (let i = 0; i < count; i++) {
+        await monitor.runRound();
+        clockMs += 15_000;
+      }
+    };
+    return { state, rounds, lines };
+  }
+
+  it('logs unreachable servers once, then a reminder every 5 minutes, and the recovery once', async () => {
+    const { state, rounds, lines } = firewalled();
+    // 16 idle minutes behind a firewall: Go (and this server before) logged 4 errors a round.
+    await rounds(64);
+    expect(lines.filter(([level]) => level === 'error')).toEqual([]);
+    expect(lines.map(([level, message]) => [level, message])).toEqual([
+      ['warn', 'clock unverified: only 0 of 4 NTP servers gave a usable answer, 3 needed'],
+      ['warn', 'clock still unverified: only 0 of 4 NTP servers gave a usable answer, 3 needed'],
+      ['warn', 'clock still unverified: only 0 of 4 NTP servers gave a usable answer, 3 needed'],
+      ['warn', 'clock still unverified: only 0 of 4 NTP servers gave a usable answer, 3 needed'],
+    ]);
+    // Rounds 1, 21, 41, 61 (every 20 rounds of 15 s): each reminder counts the 20 rounds since.
+    expect(lines.slice(1).map(([, , fields]) => fields.roundsSinceLastReport)).toEqual([
+      20, 20, 20,
+    ]);
+
+    lines.length = 0;
+    state.offsetMs = 10;
+    await rounds(40);
+    expect(lines.map(([level, message]) => [level, message])).toEqual([
+      ['info', 'clock synced: 4 of 4 NTP servers agree with the local clock within 1 s'],
+    ]);
+  });
+
+  it('logs a drift at once, a reminder while it lasts, and each change of state', async () => {
+    const { state, rounds, lines } = firewalled();
+    state.offsetMs = 5000;
+    await rounds(25);
+    state.offsetMs = undefined;
+    await rounds(1);
+    state.offsetMs = 5000;
+    await rounds(1);
+    expect(lines.map(([level, message]) => [level, message.replace(/\(.*\)/, '(...)')])).toEqual([
+      [
+        'error',
+        'clock drifted, issuance refused: local clock differs from 4 of 4 NTP servers by more than 1 s (...)',
+      ],
+      [
+        'error',
+        'clock still drifted, issuance refused: local clock differs from 4 of 4 NTP servers by more than 1 s (...)',
+      ],
+      ['warn', 'clock unverified: only 0 of 4 NTP servers gave a usable answer, 3 needed'],
+      [
+        'error',
+        'clock drifted, issuance refused: local clock differs from 4 of 4 NTP servers by more than 1 s (...)',
+      ],
+    ]);
+  });
+});

@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import { pickServers, queryRound, type RoundOptions } from '../../../src/clock/round.js';
+import type { NtpServerAddress } from '../../../src/clock/server-address.js';
+import { SntpError, type SntpQuery, type SntpSample } from '../../../src/clock/sntp-client.js';
+
+const address = (name: string): NtpServerAddress => ({ name, host: name, port: 123 });
+const answer: SntpSample = {
+  offsetMs: 1,
+  delayMs: 2,
+  errorBoundMs: 1,
+  leapIndicator: 0,
+  stratum: 2,
+  serverTimeMs: 0,
+};
+
+/** A round over injected queries: no UDP, no pause between attempts. */
+function round(query: SntpQuery, options: Partial<RoundOptions> = {}) {
+  const servers = options.servers ?? [address('a')];
+  return queryRound({
+    servers,
+    numServers: servers.length,
+    requestAttempts: 3,
+    requestTimeoutMs: 100,
+    retryDelayMs: 0,
+    query,
+    now: Date.now,
+    random: () => 0,
+    signal: new AbortController().signal,
+    debug: () => {},
+    ...options,
+  });
+}
+
+describe('pickServers', () => {
+  it('picks count distinct servers, as the random source decides', () => {
+    expect(pickServers(['a', 'b', 'c', 'd'], 2, () => 0)).toEqual(['a', 'b']);
+    expect(pickServers(['a', 'b', 'c', 'd'], 2, () => 0.99)).toEqual(['d', 'a']);
+    expect(new Set(pickServers(['a', 'b', 'c'], 3, Math.random)).size).toBe(3);
+  });
+});
+
+describe('queryRound', () => {
+  it('retries a timeout up to request_attempts, then reports the server with its failure', async () => {
+    let calls = 0;
+    const outcomes = await round(() => {
+      calls++;
+      return Promise.reject(new SntpError('timeout', 'no answer'));
+    });
+    expect(calls).toBe(3);
+    expect(outcomes).toEqual([{ server: address('a'), failure: 'timeout', attempts: 3 }]);
+  });
+
+  it('keeps the first answer of a server after failed attempts', async () => {
+    let calls = 0;
+    const outcomes = await round(() =>
+      ++calls < 2 ? Promise.reject(new Error('ECONNREFUSED')) : Promise.resolve(answer),
+    );
+    expect(outcomes).toEqual([{ server: address('a'), sample: answer, attempts: 2 }]);
+  });
+
+  it('does not ask again a server that refused deliberately (kiss-o-death)', async () => {
+    let calls = 0;
+    const outcomes = await round(() => {
+      calls++;
+      return Promise.reject(new SntpError('kiss-o-death', 'RATE'));
+    });
+    expect(calls).toBe(1);
+    expect(outcomes[0]).toMatchObject({ failure: 'kiss-o-death', attempts: 1 });
+  });
+
+  it('asks the picked servers in parallel and reports each', async () => {
+    const asked: string[] = [];
+    const outcomes = await round(
+      (server) => {
+        asked.push(server.name);
+        return server.name === 'b'
+          ? Promise.reject(new SntpError('alarm', 'unsynchronised'))
+          : Promise.resolve(answer);
+      },
+      { servers: [address('a'), address('b'), address('c')], numServers: 2 },
+    );
+    expect(asked).toEqual(['a', 'b']);
+    expect(outcomes.map(({ server, failure }) => [server.name, failure])).toEqual([
+      ['a', undefined],
+      ['b', 'alarm'],
+    ]);
+  });
+
+  it('stops when aborted: a query cut short is not counted as a failed attempt', async () => {
+    const controller = new AbortController();
+    let calls = 0;
+    const outcomes = await round(
+      (_server, { signal }) => {
+        calls++;
+        controller.abort();
+        return Promise.reject(signal?.reason as Error);
+      },
+      { signal: controller.signal },
+    );
+    expect(calls).toBe(1);
+    expect(outcomes).toEqual([{ server: address('a'), failure: 'timeout', attempts: 1 }]);
+  });
+});

@@ -1,0 +1,304 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { DurationError, parseByteSize, parseDuration } from '../../../src/config/duration.js';
+import { loadServeConfig } from '../../../src/config/load.js';
+import { formatConfig, MASK } from '../../../src/config/print-config.js';
+import { ConfigError, resolveServeConfig } from '../../../src/config/resolve.js';
+import type { OptionSpec } from '../../../src/config/option-spec.js';
+import { SERVE_OPTIONS } from '../../../src/config/schema.js';
+import { tempDir } from '../../helpers/openssl.js';
+import { runCli } from '../../helpers/spawn-server.js';
+
+const dirs: ReturnType<typeof tempDir>[] = [];
+function workspace() {
+  const dir = tempDir();
+  dirs.push(dir);
+  mkdirSync(dir.path('home'));
+  mkdirSync(dir.path('cwd'));
+  return dir;
+}
+afterEach(() => dirs.splice(0).forEach((dir) => dir.cleanup()));
+
+function load(
+  dir: ReturnType<typeof workspace>,
+  options: { flags?: object; env?: NodeJS.ProcessEnv; configPath?: string } = {},
+) {
+  return loadServeConfig({
+    flags: options.flags ?? {},
+    env: options.env ?? {},
+    configPath: options.configPath,
+    searchDirs: [dir.path('home'), dir.path('cwd')],
+  });
+}
+
+describe('configuration layers', () => {
+  it('uses the schema defaults when nothing is given', () => {
+    const { config, configFile } = load(workspace());
+    expect(configFile).toBeUndefined();
+    expect(config.port).toBe(3000);
+    expect(config.timestampSigner).toBe('memory');
+    expect(config.cleanupTimeout).toBe(620_000);
+    expect(config.gracefulTimeout).toBe(15_000);
+    expect(config.metricsPort).toBe(2112);
+  });
+
+  it('layers defaults < file < environment < flags', () => {
+    const dir = workspace();
+    dir.write(
+      'cwd/timestamp-server.yaml',
+      'port: 4000\nread-timeout: 5s\nlog-type: prod\nuse-http-201: true\n',
+    );
+    const env = { PORT: '5000', READ_TIMEOUT: '7s' };
+    const fileOnly = load(dir).config;
+    expect([fileOnly.port, fileOnly.readTimeout, fileOnly.logType, fileOnly.useHttp201]).toEqual([
+      4000,
+      5000,
+      'prod',
+      true,
+    ]);
+    const withEnv = load(dir, { env }).config;
+    expect([withEnv.port, withEnv.readTimeout, withEnv.logType]).toEqual([5000, 7000, 'prod']);
+    const withFlags = load(dir, { env, flags: { port: '6000' } }).config;
+    expect([withFlags.port, withFlags.readTimeout]).toEqual([6000, 7000]);
+  });
+
+  it('finds timestamp-server.yaml in $HOME before the working directory, and honours --config', () => {
+    const dir = workspace();
+    const inCwd = dir.write('cwd/timestamp-server.yaml', 'port: 1\n');
+    expect(load(dir)).toMatchObject({ configFile: inCwd, config: { port: 1 } });
+    const inHome = dir.write('home/timestamp-server.yml', 'port: 2\n');
+    expect(load(dir)).toMatchObject({ configFile: inHome, config: { port: 2 } });
+    const explicit = dir.write(
+      'elsewhere.json',
+      '{"port": 3, "accepted-policy-oids": ["1.2.3", "1.2.4"]}',
+    );
+    expect(load(dir, { configPath: explicit }).config).toMatchObject({
+      port: 3,
+      acceptedPolicyOids: ['1.2.3', '1.2.4'],
+    });
+  });
+
+  it('reads FLAG_NAME, the Go dashed spelling and go-swagger TLS names from the environment', () => {
+    const dir = workspace();
+    const config = load(dir, {
+      env: {
+        TIMESTAMP_SIGNER_HASH: 'SHA384',
+        'INCLUDE-CHAIN-IN-RESPONSE': 'true',
+        MAX_REQUEST_BODY_SIZE: '2048',
+        TLS_PRIVATE_KEY: '/keys/tls.key',
+        TLS_CERTIFICATE: '/keys/tls.crt',
+        HOST: '0.0.0.0',
+      },
+    }).config;
+    expect(config).toMatchObject({
+      timestampSignerHash: 'sha384',
+      includeChainInResponse: true,
+      maxRequestBodySize: 2048,
+      tlsKey: '/keys/tls.key',
+      tlsCertificate: '/keys/tls.crt',
+      host: '0.0.0.0',
+    });
+  });
+
+  const failures: [string, string, RegExp][] = [
+    ['unparsable YAML', 'port: [1, 2\n', /config file .*timestamp-server\.yaml: cannot parse/],
+    [
+      'an unknown key',
+      'port: 1\ntimestamp-signr: kms\n',
+      /config file .*timestamp-server\.yaml: unknown key "timestamp-signr"/,
+    ],
+    [
+      'a bad value',
+      'timestamp-signer: nope\n',
+      /config file .*: invalid value for key "timestamp-signer": "nope" \(valid: memory, file, kms, tink\)/,
+    ],
+    ['a bad duration', 'graceful-timeout: 15\n', /invalid value for key "graceful-timeout": 15/],
+    ['a key without value', 'port:\n', /key "port" has no value/],
+    ['a list at top level', '- port\n', /expected a mapping/],
+    ['a duplicated key', 'port: 1\nport: 2\n', /cannot parse/],
+  ];
+  for (const [what, text, message] of failures) {
+    it(`stops on a config file with ${what}, naming file and key`, () => {
+      const dir = workspace();
+      dir.write('cwd/timestamp-server.yaml', text);
+      expect(() => load(dir)).toThrow(message);
+    });
+  }
+
+  it('stops when --config names a missing file', () => {
+    const dir = workspace();
+    expect(() => load(dir, { configPath: dir.path('missing.yaml') })).toThrow(
+      /config file .*missing\.yaml: not found/,
+    );
+  });
+
+  it('names the environment variable holding a bad value', () => {
+    expect(() => load(workspace(), { env: { PORT: 'eighty' } })).toThrow(
+      'environment: invalid value for PORT: "eighty"',
+    );
+    expect(() => load(workspace(), { env: { 'CLEANUP-TIMEOUT': '10 minutes' } })).toThrow(
+      'environment: invalid value for CLEANUP-TIMEOUT',
+    );
+  });
+
+  it('names the flag holding a bad value', () => {
+    expect(() => resolveServeConfig({ maxHeaderSize: 'lots' })).toThrow(
+      new ConfigError('invalid value for --max-header-size: "lots"'),
+    );
+  });
+});
+
+describe('value kinds', () => {
+  it('parses Go durations', () => {
+    expect(parseDuration('620s')).toBe(620_000);
+    expect(parseDuration('1m30s')).toBe(90_000);
+    expect(parseDuration('1.5h')).toBe(5_400_000);
+    expect(parseDuration('250ms')).toBe(250);
+    expect(parseDuration('0')).toBe(0);
+    expect(parseDuration('500us')).toBe(0.5);
+    for (const bad of ['', '30', 's', '5 s', '1d', '-1s', '1s '])
+      expect(() => parseDuration(bad)).toThrow(DurationError);
+    expect(() => parseDuration('30')).toThrow('invalid duration "30": missing unit');
+    expect(() => parseDuration('1d')).toThrow('invalid duration "1d": unknown unit "d"');
+  });
+
+  it('refuses a remote signer deadline or cooldown the signer cannot use, naming the flag', () => {
+    const config = resolveServeConfig({ kmsTimeout: '1m30s', kmsBreakerCooldown: '1h' });
+    expect([config.kmsTimeout, config.kmsBreakerCooldown]).toEqual([90_000, 3_600_000]);
+    expect(() => resolveServeConfig({ kmsTimeout: '1h' })).toThrow(
+      new ConfigError('invalid value for --kms-timeout: "1h" (at most 300s)'),
+    );
+    expect(() => resolveServeConfig({ kmsTimeout: '0s' })).toThrow(
+      new ConfigError('invalid value for --kms-timeout: "0s" (at least 1ms)'),
+    );
+    expect(() => resolveServeConfig({ kmsTimeout: '5' })).toThrow(
+      'invalid value for --kms-timeout: "5" (missing unit',
+    );
+    expect(() => resolveServeConfig({ kmsBreakerCooldown: '2h' })).toThrow(
+      new ConfigError('invalid value for --kms-breaker-cooldown: "2h" (at most 3600s)'),
+    );
+    expect(() => resolveServeConfig({ kmsMaxConcurrency: '0' })).toThrow(
+      new ConfigError('invalid value for --kms-max-concurrency: "0" (at least 1)'),
+    );
+    const dir = workspace();
+    dir.write('cwd/timestamp-server.yaml', 'kms-timeout: 10m\n');
+    expect(() => load(dir)).toThrow(/config file .*: invalid value for key "kms-timeout": "10m"/);
+  });
+
+  it('parses byte sizes as go-swagger does', () => {
+    expect(parseByteSize('1000000')).toBe(1_000_000);
+    expect(parseByteSize('1MB')).toBe(1_000_000);
+    expect(parseByteSize('64KiB')).toBe(65_536);
+    expect(parseByteSize('1 parsec')).toBeUndefined();
+  });
+});
+
+describe('rules between options', () => {
+  const refusals: [string, Record<string, unknown>, string][] = [
+    [
+      '--require-time-sync without NTP monitoring',
+      { requireTimeSync: true, disableNtpMonitoring: true },
+      '--require-time-sync needs NTP monitoring: remove --disable-ntp-monitoring',
+    ],
+    [
+      'a zero rate-limit window',
+      { rateLimitMax: 5, rateLimitWindow: 0 },
+      '--rate-limit-window must be at least 1 second',
+    ],
+    [
+      'a TLS key without certificate',
+      { tlsKey: '/k.pem' },
+      'the required flags `--tls-certificate` and `--tls-key` were not specified',
+    ],
+    [
+      'a TLS CA without certificate and key',
+      { tlsCa: '/ca.pem' },
+      'the required flags `--tls-certificate` and `--tls-key` were not specified',
+    ],
+    [
+      'a worker count of 0',
+      { workers: '0' },
+      'invalid value for --workers: "0" (a number of at least 1, or auto)',
+    ],
+  ];
+  for (const [what, flags, message] of refusals) {
+    it(`refuses ${what} when the configuration is resolved`, () => {
+      expect(() => resolveServeConfig(flags)).toThrow(new ConfigError(message));
+    });
+  }
+
+  it('accepts the same options apart', () => {
+    expect(() => resolveServeConfig({ requireTimeSync: true })).not.toThrow();
+    expect(() => resolveServeConfig({ rateLimitWindow: 0 })).not.toThrow();
+    expect(() => resolveServeConfig({ tlsKey: '/k', tlsCertificate: '/c' })).not.toThrow();
+  });
+});
+
+describe('--print-config', () => {
+  it('prints a config file that reads back to the same configuration', () => {
+    const dir = workspace();
+    const config = resolveServeConfig({
+      port: '4321',
+      cleanupTimeout: '10m',
+      acceptedPolicyOids: '1.2.3,1.2.4',
+    });
+    const path = dir.write('cwd/timestamp-server.yaml', formatConfig(config));
+    expect(load(dir).config).toEqual(config);
+    expect(load(dir, { configPath: path }).config).toEqual(config);
+  });
+
+  it('masks options marked secret and only those', () => {
+    const schema: Record<string, OptionSpec<unknown>> = {
+      ...SERVE_OPTIONS,
+      vaultToken: {
+        flag: 'vault-token',
+        kind: 'string',
+        default: '',
+        secret: true,
+        description: 'test',
+      },
+    };
+    const printed = parse(
+      formatConfig(
+        {
+          ...resolveServeConfig({ tlsKey: '/k.pem', tlsCertificate: '/c.pem' }),
+          vaultToken: 's.hunter2',
+        } as never,
+        schema,
+      ),
+    ) as Record<string, unknown>;
+    expect(printed['vault-token']).toBe(MASK);
+    expect(printed['tls-key']).toBe('/k.pem');
+    expect(JSON.stringify(printed)).not.toContain('hunter2');
+  });
+
+  it('is printed by the CLI with every layer applied, and a bad file stops the CLI before it serves', async () => {
+    const dir = workspace();
+    dir.write('cwd/timestamp-server.yaml', 'port: 4000\nlog-type: prod\n');
+    const printed = runCli(
+      ['serve', '--print-config', '--read-timeout', '9s'],
+      { HOME: dir.path('home'), PORT: '4500' },
+      dir.path('cwd'),
+    );
+    expect(await printed.exited).toBe(0);
+    expect(parse(printed.stdout())).toMatchObject({
+      port: 4500,
+      'log-type': 'prod',
+      'read-timeout': '9s',
+    });
+
+    dir.write('cwd/timestamp-server.yaml', 'timestamp-signer: memory\nkms-key-resoruce: x\n');
+    const failed = runCli(
+      ['serve', '--port', '0', '--metrics-port', '0'],
+      { HOME: dir.path('home') },
+      dir.path('cwd'),
+    );
+    expect(await failed.exited).toBe(2);
+    expect(failed.stderr()).toContain(
+      `config file ${join(dir.path('cwd'), 'timestamp-server.yaml')}: unknown key "kms-key-resoruce"`,
+    );
+    expect(failed.stdout()).not.toContain('serving');
+  });
+});

@@ -1,0 +1,146 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadServeConfig } from '../../../src/config/load.js';
+import { ConfigError, parseOptionValue } from '../../../src/config/resolve.js';
+import type { OptionKind, OptionSpec } from '../../../src/config/option-spec.js';
+import { SERVE_OPTIONS } from '../../../src/config/schema.js';
+import { tempDir } from '../../helpers/openssl.js';
+import { runCli } from '../../helpers/spawn-server.js';
+
+/**
+ * A secret's value (a password, a token) never appears in an error, whatever layer brought it
+ * (config file, environment, flags) and however it is wrong, nor does a source line holding one.
+ */
+const SECRET = 'Sup3r-s3cret-value';
+const secretOptions = (Object.values(SERVE_OPTIONS) as OptionSpec<unknown>[]).filter(
+  (spec) => spec.secret,
+);
+
+const dirs: ReturnType<typeof tempDir>[] = [];
+afterEach(() => dirs.splice(0).forEach((dir) => dir.cleanup()));
+
+function loadFile(text: string, env: NodeJS.ProcessEnv = {}): unknown {
+  const dir = tempDir();
+  dirs.push(dir);
+  const path = dir.write('timestamp-server.yaml', text);
+  return loadServeConfig({ flags: {}, env, configPath: path, searchDirs: [] });
+}
+
+function errorOf(run: () => unknown): string {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('secret options are known', () => {
+  it('include the file signer password and the Vault token', () => {
+    expect(secretOptions.map((spec) => spec.flag)).toEqual(
+      expect.arrayContaining(['file-signer-passwd', 'tink-hcvault-token']),
+    );
+  });
+});
+
+describe.each(secretOptions.map((spec) => [spec.flag, spec] as const))(
+  'the value of secret %s is never in an error',
+  (flag) => {
+    const cases: [string, string, RegExp][] = [
+      [
+        'of the wrong type in a config file',
+        `${flag}: ["${SECRET}", "x"]\n`,
+        new RegExp(`invalid value for key "${flag}": \\(not shown: secret; expected a string\\)`),
+      ],
+      [
+        'on a line with a YAML syntax error (a bad escape)',
+        `port: 3000\n${flag}: "${SECRET}\\q"\n`,
+        /cannot parse: invalid escape sequence in a double-quoted string \(BAD_DQ_ESCAPE\) at line 2, column \d+/,
+      ],
+      [
+        'on a line with a YAML syntax error (an unclosed quote)',
+        `${flag}: "${SECRET}\nport: 3000\n`,
+        /cannot parse: .* at line \d+, column \d+$/,
+      ],
+      [
+        'on a line with a YAML syntax error (a tab)',
+        `port: 1\n\t${flag}: ${SECRET}\n`,
+        /cannot parse: Tabs are not allowed as indentation at line 2, column 1$/,
+      ],
+      [
+        'in a duplicated key',
+        `${flag}: ${SECRET}-1\nport: 1\n${flag}: ${SECRET}-2\n`,
+        /cannot parse: Map keys must be unique at line 3, column 1$/,
+      ],
+      [
+        'in a JSON config file with a syntax error',
+        `{"${flag}": "${SECRET}\\x"}`,
+        /cannot parse: invalid escape sequence .* at line 1/,
+      ],
+    ];
+    it.each(cases)('%s', (_what, text, message) => {
+      const error = errorOf(() => loadFile(text));
+      expect(error).toMatch(message);
+      expect(error).not.toContain(SECRET);
+      expect(error).not.toContain('Sup3r');
+    });
+
+    it('of any kind, given by the environment or a flag', () => {
+      const spec = secretOptions.find((option) => option.flag === flag) as OptionSpec<unknown>;
+      const kinds: OptionKind[] = ['boolean', 'integer', 'duration', 'size', 'list', 'string'];
+      for (const kind of kinds) {
+        for (const name of [flag.toUpperCase(), `--${flag}`]) {
+          const error = errorOf(() => parseOptionValue({ ...spec, kind }, { SECRET }, name));
+          expect(error).toContain(`invalid value for ${name}: (not shown: secret`);
+          expect(error).not.toContain(SECRET);
+        }
+      }
+      const withChoices = { ...spec, choices: ['a', 'b'] };
+      expect(errorOf(() => parseOptionValue(withChoices, SECRET))).not.toContain(SECRET);
+    });
+  },
+);
+
+describe('the CLI never prints a secret in a start-up error', () => {
+  it('a mistyped secret flag (--x=value) is named without its value', async () => {
+    const run = runCli(['serve', `--file-signer-pasword=${SECRET}`, '--print-config']);
+    expect(await run.exited).not.toBe(0);
+    expect(run.stderr()).toContain("unknown option '--file-signer-pasword'");
+    expect(run.stderr() + run.stdout()).not.toContain(SECRET);
+  });
+
+  it('a secret from a flag, the environment (dashed and underscored) or a config file, when start-up fails', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const file = dir.write('tsa.yaml', `tink-hcvault-token: ${SECRET}-file\nport: eighty\n`);
+    const byFile = runCli(['serve', '--config', file, '--print-config']);
+    const byEnv = runCli(['serve', '--port', 'eighty', '--print-config'], {
+      'FILE-SIGNER-PASSWD': `${SECRET}-env`,
+      TINK_HCVAULT_TOKEN: `${SECRET}-env2`,
+    });
+    const byFlag = runCli([
+      'serve',
+      `--file-signer-passwd=${SECRET}-flag`,
+      '--tink-hcvault-token',
+      `${SECRET}-flag2`,
+      '--timestamp-signer',
+      'file',
+      '--file-signer-key-path',
+      dir.path('missing.pem'),
+      '--certificate-chain-path',
+      dir.path('missing-chain.pem'),
+      '--port',
+      '0',
+      '--metrics-port',
+      '0',
+      '--disable-ntp-monitoring',
+    ]);
+    for (const run of [byFile, byEnv, byFlag]) {
+      expect(await run.exited).not.toBe(0);
+      expect(run.stderr() + run.stdout()).not.toContain(SECRET);
+    }
+    expect(byFile.stderr()).toContain('invalid value for key "port"');
+    expect(byEnv.stderr()).toContain('invalid value for --port');
+    expect(byFlag.stdout() + byFlag.stderr()).toMatch(/cannot start/);
+  });
+});

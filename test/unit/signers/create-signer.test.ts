@@ -1,0 +1,118 @@
+import { chmodSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readSecret } from '../../../src/config/read-secret.js';
+import { resolveServeConfig } from '../../../src/config/resolve.js';
+import { SERVE_OPTIONS, SIGNER_TYPES, type ServeOptionName } from '../../../src/config/schema.js';
+import { signerConfigFrom } from '../../../src/config/signer-config.js';
+import { createSigner } from '../../../src/signers/create-signer.js';
+import { openssl, tempDir } from '../../helpers/openssl.js';
+import { OpensslPki } from '../../helpers/openssl-pki.js';
+
+const SECRET = 'inline-Secret-Marker';
+/** The signer's slice of the configuration these flags give. */
+const signerConfig = (flags: Partial<Record<ServeOptionName, unknown>>) =>
+  signerConfigFrom(resolveServeConfig(flags));
+const work = tempDir();
+const pki = new OpensslPki(work.dir);
+let chain: string;
+let encryptedKey: string;
+
+beforeAll(async () => {
+  chain = await pki.standardChain();
+  encryptedKey = work.path('encrypted.key');
+  await openssl([
+    'pkcs8',
+    '-topk8',
+    '-in',
+    pki.path('leaf.key'),
+    '-v2',
+    'aes-256-cbc',
+    '-passout',
+    `pass:${SECRET}`,
+    '-out',
+    encryptedKey,
+  ]);
+  chmodSync(encryptedKey, 0o600);
+});
+afterAll(() => work.cleanup());
+
+describe('secrets given inline or as a file', () => {
+  it('reads a file and drops one trailing newline only', async () => {
+    expect(await readSecret('', work.write('a', 'pass\n'), 'x')).toBe('pass');
+    expect(await readSecret('', work.write('b', 'pass\r\n'), 'x')).toBe('pass');
+    expect(await readSecret('', work.write('c', 'pass\n\n'), 'x')).toBe('pass\n');
+    expect(await readSecret('inline', '', 'x')).toBe('inline');
+  });
+
+  it('refuses both at once, and names a missing file without any value', async () => {
+    await expect(
+      readSecret(SECRET, work.write('d', 'other'), 'file-signer-passwd'),
+    ).rejects.toThrow('set only one of --file-signer-passwd and --file-signer-passwd-file');
+    await expect(readSecret('', work.path('missing'), 'tink-hcvault-token')).rejects.toThrow(
+      `reading --tink-hcvault-token-file ${work.path('missing')}: ENOENT`,
+    );
+  });
+
+  it('marks the password and the Vault token secret in the schema', () => {
+    expect(SERVE_OPTIONS.fileSignerPasswd.secret).toBe(true);
+    expect(SERVE_OPTIONS.tinkHcvaultToken.secret).toBe(true);
+  });
+});
+
+describe('createSigner: file and tink', () => {
+  it('knows the file and tink signer types', () => {
+    expect(SIGNER_TYPES).toEqual(expect.arrayContaining(['memory', 'file', 'tink']));
+  });
+
+  it('uses an inline --file-signer-passwd (as Go) and warns of a password file readable by others', async () => {
+    const inline = await createSigner(
+      signerConfig({
+        timestampSigner: 'file',
+        fileSignerKeyPath: encryptedKey,
+        fileSignerPasswd: SECRET,
+        certificateChainPath: chain,
+      }),
+    );
+    expect(inline.chain).toHaveLength(3);
+    const loose = work.write('loose-password', SECRET);
+    chmodSync(loose, 0o644);
+    const warnings: string[] = [];
+    await createSigner(
+      signerConfig({
+        timestampSigner: 'file',
+        fileSignerKeyPath: encryptedKey,
+        fileSignerPasswdFile: loose,
+        certificateChainPath: chain,
+      }),
+      { warn: (message) => warnings.push(message) },
+    );
+    expect(warnings).toEqual([expect.stringContaining(`${loose} is readable by group or others`)]);
+    expect(warnings.join()).not.toContain(SECRET);
+  });
+
+  it('needs a key path, a chain path, and (for tink) a keyset and a KEK URI', async () => {
+    const key = pki.path('leaf.key');
+    await expect(
+      createSigner(signerConfig({ timestampSigner: 'file', certificateChainPath: chain })),
+    ).rejects.toThrow('file: --file-signer-key-path is required with --timestamp-signer=file');
+    await expect(
+      createSigner(signerConfig({ timestampSigner: 'file', fileSignerKeyPath: key })),
+    ).rejects.toThrow('--certificate-chain-path is required with this signer');
+    const notPem = work.write('not-a-chain.pem', 'hello');
+    await expect(
+      createSigner(
+        signerConfig({
+          timestampSigner: 'file',
+          fileSignerKeyPath: key,
+          certificateChainPath: notPem,
+        }),
+      ),
+    ).rejects.toThrow(`reading certificate chain ${notPem}: no certificates found in PEM`);
+    await expect(
+      createSigner(signerConfig({ timestampSigner: 'tink', tinkKeyResource: 'gcp-kms://x' })),
+    ).rejects.toThrow('tink: --tink-keyset-path is required with --timestamp-signer=tink');
+    await expect(
+      createSigner(signerConfig({ timestampSigner: 'tink', tinkKeysetPath: 'k.json' })),
+    ).rejects.toThrow('tink: --tink-key-resource is required with --timestamp-signer=tink');
+  });
+});

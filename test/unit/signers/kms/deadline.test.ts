@@ -1,0 +1,152 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { sleep, untilAborted, withDeadline } from '../../../../src/signers/kms/deadline.js';
+
+class Late extends Error {}
+const late = (options?: ErrorOptions) => new Late('too late', options);
+
+/** A call that never settles unless its signal aborts, and then rejects as an SDK does. */
+const hanging = (signal: AbortSignal) =>
+  new Promise<never>((_, reject) =>
+    signal.addEventListener('abort', () => reject(new Error('sdk: request aborted'))),
+  );
+
+/** A call that ignores its signal and never settles. */
+const deaf = () => new Promise<never>(() => {});
+
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+/** Marks a promise as observed so a rejection before the assertion is not unhandled. */
+function settled<T>(promise: Promise<T>) {
+  const result = promise.then(
+    (value) => ({ value }),
+    (error: unknown) => ({ error }),
+  );
+  return { promise, result };
+}
+
+describe('withDeadline', () => {
+  it('resolves with the call and leaves no timer behind', async () => {
+    const value = await withDeadline(1000, undefined, () => Promise.resolve(42), late);
+    expect(value).toBe(42);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('rejects with the timeout error exactly at the deadline, even if the call ignores its signal', async () => {
+    let signal: AbortSignal | undefined;
+    const { result } = settled(
+      withDeadline(
+        1000,
+        undefined,
+        (s) => {
+          signal = s;
+          return deaf();
+        },
+        late,
+      ),
+    );
+    await vi.advanceTimersByTimeAsync(999);
+    expect(signal?.aborted).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    const { error } = (await result) as { error: unknown };
+    expect(error).toBeInstanceOf(Late);
+    expect((error as Error).cause).toBeUndefined();
+    expect(signal?.reason).toBe(error);
+  });
+
+  it('fails with the timeout error, not the abort error of an SDK that honours its signal', async () => {
+    const { result } = settled(withDeadline(1000, undefined, hanging, late));
+    await vi.advanceTimersByTimeAsync(1000);
+    const { error } = (await result) as { error: Error };
+    expect(error).toBeInstanceOf(Late);
+    expect(error.message).toBe('too late');
+  });
+
+  it("passes a call's error before the deadline through unchanged", async () => {
+    const refused = new Error('AccessDenied');
+    await expect(withDeadline(1000, undefined, () => Promise.reject(refused), late)).rejects.toBe(
+      refused,
+    );
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("rejects with the outer signal's reason when the caller gives up first", async () => {
+    const outer = new AbortController();
+    let inner: AbortSignal | undefined;
+    const { result } = settled(
+      withDeadline(
+        1000,
+        outer.signal,
+        (signal) => {
+          inner = signal;
+          return deaf();
+        },
+        late,
+      ),
+    );
+    await vi.advanceTimersByTimeAsync(10);
+    const gone = new Error('client went away');
+    outer.abort(gone);
+    expect((await result) as unknown).toEqual({ error: gone });
+    expect(inner?.reason).toBe(gone);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('does not call at all when the outer signal has already aborted', async () => {
+    const outer = new AbortController();
+    outer.abort(new Error('gone'));
+    const call = vi.fn(() => Promise.resolve(1));
+    await expect(withDeadline(1000, outer.signal, call, late)).rejects.toThrow('gone');
+    expect(call).not.toHaveBeenCalled();
+  });
+});
+
+describe('untilAborted', () => {
+  it('rejects with the reason as soon as the signal aborts, and swallows a late rejection', async () => {
+    const controller = new AbortController();
+    let rejectLate!: (error: Error) => void;
+    const call = new Promise<number>((_, reject) => (rejectLate = reject));
+    const { result } = settled(untilAborted(call, controller.signal));
+    const reason = new Error('deadline');
+    controller.abort(reason);
+    expect(await result).toEqual({ error: reason });
+    // Would fail the run as an unhandled rejection if untilAborted did not observe it.
+    rejectLate(new Error('late'));
+    await vi.advanceTimersByTimeAsync(0);
+  });
+
+  it('settles with the promise while the signal has not aborted', async () => {
+    await expect(untilAborted(Promise.resolve('ok'), new AbortController().signal)).resolves.toBe(
+      'ok',
+    );
+  });
+
+  it('rejects at once when the signal has already aborted', async () => {
+    const controller = new AbortController();
+    controller.abort(new Error('before'));
+    await expect(untilAborted(Promise.resolve('ok'), controller.signal)).rejects.toThrow('before');
+  });
+});
+
+describe('sleep', () => {
+  it('resolves after the given time', async () => {
+    let done = false;
+    void sleep(500, new AbortController().signal).then(() => (done = true));
+    await vi.advanceTimersByTimeAsync(499);
+    expect(done).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(done).toBe(true);
+  });
+
+  it('rejects when its signal aborts', async () => {
+    const controller = new AbortController();
+    const { result } = settled(sleep(500, controller.signal));
+    await vi.advanceTimersByTimeAsync(100);
+    controller.abort(new Error('stop'));
+    expect(((await result) as { error: Error }).error.message).toBe('stop');
+  });
+});

@@ -1,0 +1,160 @@
+import { sign, verify } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  RemoteSigner,
+  type RemoteCallPolicy,
+  type RemoteSignatureApi,
+} from '../../../../src/signers/kms/remote-signer.js';
+import { ecdsaRawToDer } from '../../../../src/signers/kms/ecdsa-signature.js';
+import { generateFakeKey, signDigest } from '../../../fakes/keys.js';
+
+const fakeKey = generateFakeKey('ec-p256');
+const keys = { publicKey: fakeKey.publicKey!, privateKey: fakeKey.privateKey! };
+const policy: RemoteCallPolicy = {
+  timeoutMs: 2_000,
+  maxConcurrency: 2,
+  maxRetries: 2,
+  backoffMs: 1,
+};
+
+class ThrottlingError extends Error {}
+
+/** A scripted remote API: each sign call takes the next behaviour, or signs when none is left. */
+function scriptedApi(script: ('throttle' | 'fail' | 'hang' | 'late-failure')[] = []) {
+  const state = { inFlight: 0, maxInFlight: 0, calls: 0, signals: [] as AbortSignal[] };
+  const api: RemoteSignatureApi = {
+    id: 'test:key',
+    describeKey: () => Promise.resolve({ publicKey: keys.publicKey, hash: 'sha256' }),
+    async signDigest(digest, _algorithm, signal) {
+      state.calls++;
+      state.signals.push(signal);
+      state.inFlight++;
+      state.maxInFlight = Math.max(state.maxInFlight, state.inFlight);
+      try {
+        const step = script.shift();
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        if (step === 'throttle') throw new ThrottlingError('slow down');
+        if (step === 'fail') throw new Error('boom');
+        if (step === 'hang') await new Promise(() => {});
+        if (step === 'late-failure') {
+          // Ignores the signal, then fails long after the caller gave up.
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          throw new Error('late');
+        }
+        return signDigest(fakeKey, digest, 'sha256');
+      } finally {
+        state.inFlight--;
+      }
+    },
+    isThrottling: (error) => error instanceof ThrottlingError,
+  };
+  return { api, state };
+}
+
+const unhandled: unknown[] = [];
+const onUnhandled = (reason: unknown) => unhandled.push(reason);
+process.on('unhandledRejection', onUnhandled);
+afterEach(() => expect(unhandled).toEqual([]));
+
+describe('RemoteSigner', () => {
+  it('derives the algorithm from the key and refuses another hash at start', async () => {
+    const { api } = scriptedApi();
+    const signer = await RemoteSigner.create(api, 'sha256', policy);
+    expect(signer.algorithm).toMatchObject({ keyType: 'ec', hash: 'sha256', curve: 'prime256v1' });
+    await expect(RemoteSigner.create(api, 'sha512', policy)).rejects.toThrow(
+      'test:key: the key signs with SHA256 but --timestamp-signer-hash is sha512; set --timestamp-signer-hash=sha256',
+    );
+  });
+
+  it('never has more calls in flight than maxConcurrency', async () => {
+    const { api, state } = scriptedApi();
+    const signer = await RemoteSigner.create(api, 'sha256', policy);
+    await Promise.all(Array.from({ length: 7 }, (_, i) => signer.sign(Buffer.from(`data ${i}`))));
+    expect(state.calls).toBe(7);
+    expect(state.maxInFlight).toBe(2);
+  });
+
+  it('retries throttling up to maxRetries and never retries other errors', async () => {
+    const throttled = scriptedApi(['throttle', 'throttle']);
+    const signer = await RemoteSigner.create(throttled.api, 'sha256', policy);
+    await expect(signer.sign(Buffer.from('x'))).resolves.toBeInstanceOf(Buffer);
+    expect(throttled.state.calls).toBe(3);
+
+    const exhausted = scriptedApi(['throttle', 'throttle', 'throttle', 'throttle']);
+    const signer2 = await RemoteSigner.create(exhausted.api, 'sha256', policy);
+    await expect(signer2.sign(Buffer.from('x'))).rejects.toThrow('slow down');
+    expect(exhausted.state.calls).toBe(3);
+
+    const failing = scriptedApi(['fail']);
+    const signer3 = await RemoteSigner.create(failing.api, 'sha256', policy);
+    await expect(signer3.sign(Buffer.from('x'))).rejects.toThrow('boom');
+    expect(failing.state.calls).toBe(1);
+  });
+
+  it('rejects at the deadline when the service hangs, aborting the signal it was given', async () => {
+    const { api, state } = scriptedApi(['hang']);
+    const signer = await RemoteSigner.create(api, 'sha256', { ...policy, timeoutMs: 100 });
+    await expect(signer.sign(Buffer.from('x'))).rejects.toThrow(
+      'remote signer did not answer within 100 ms',
+    );
+    expect(state.signals[0]?.aborted).toBe(true);
+  });
+
+  it('a call waiting for a slot gives up when its signal aborts, without reaching the service', async () => {
+    const { api, state } = scriptedApi(['hang']);
+    const signer = await RemoteSigner.create(api, 'sha256', { ...policy, maxConcurrency: 1 });
+    const holder = new AbortController();
+    const first = signer.sign(Buffer.from('a'), holder.signal);
+    const waiter = new AbortController();
+    const second = signer.sign(Buffer.from('b'), waiter.signal);
+    waiter.abort(new Error('waited too long'));
+    await expect(second).rejects.toThrow('waited too long');
+    expect(state.calls).toBe(1);
+    holder.abort(new Error('released'));
+    await expect(first).rejects.toThrow('released');
+    // The freed slot serves the next call.
+    await expect(signer.sign(Buffer.from('c'))).resolves.toBeInstanceOf(Buffer);
+    expect(state.calls).toBe(2);
+  });
+
+  it("honours the caller's AbortSignal", async () => {
+    const { api, state } = scriptedApi(['hang']);
+    const signer = await RemoteSigner.create(api, 'sha256', policy);
+    const controller = new AbortController();
+    const pending = signer.sign(Buffer.from('x'), controller.signal);
+    setTimeout(() => controller.abort(new Error('client went away')), 20);
+    await expect(pending).rejects.toThrow('client went away');
+    expect(state.signals[0]?.aborted).toBe(true);
+  });
+
+  it('does not leak an unhandled rejection when an abandoned call fails later', async () => {
+    const { api } = scriptedApi(['late-failure']);
+    const signer = await RemoteSigner.create(api, 'sha256', { ...policy, timeoutMs: 50 });
+    await expect(signer.sign(Buffer.from('x'))).rejects.toThrow(/did not answer/);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // afterEach checks that nothing reached 'unhandledRejection'.
+  });
+
+  it('returns signatures that verify over the data (hashed locally)', async () => {
+    const { api } = scriptedApi();
+    const signer = await RemoteSigner.create(api, 'sha256', policy);
+    const data = Buffer.from('signed attributes');
+    expect(verify('sha256', data, keys.publicKey, await signer.sign(data))).toBe(true);
+  });
+});
+
+describe('ecdsaRawToDer', () => {
+  it('matches openssl/node DER for the same signature, including high-bit and short r/s', () => {
+    for (let i = 0; i < 50; i++) {
+      const raw = sign('sha256', Buffer.from(`m${i}`), {
+        key: keys.privateKey,
+        dsaEncoding: 'ieee-p1363',
+      });
+      const der = ecdsaRawToDer(raw);
+      expect(
+        verify('sha256', Buffer.from(`m${i}`), { key: keys.publicKey, dsaEncoding: 'der' }, der),
+      ).toBe(true);
+    }
+    expect(() => ecdsaRawToDer(Buffer.alloc(63))).toThrow(/odd length/);
+  });
+});

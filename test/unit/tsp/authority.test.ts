@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import { oid, toHex } from '../../../src/asn1/der.js';
+import { OID } from '../../../src/asn1/oids.js';
+import { createMemorySigner } from '../../../src/signers/memory.js';
+import {
+  TimestampAuthority,
+  type GrantedOutcome,
+  type IssueContext,
+} from '../../../src/tsp/authority.js';
+import type { IssuanceGuard } from '../../../src/tsp/guards.js';
+import { reject } from '../../../src/tsp/rejection.js';
+import { parseCertificate } from '../../../src/x509/certificate.js';
+import { decodeResponse } from '../../helpers/decode.js';
+import { encodeRequest } from '../../helpers/requests.js';
+
+async function authority(guards: IssuanceGuard[] = []) {
+  const { signer, chain } = await createMemorySigner('sha256');
+  return new TimestampAuthority({
+    profile: {
+      signer,
+      chain: chain.map(parseCertificate),
+      defaultPolicy: oid(OID.sigstoreTsaPolicy),
+      accuracySeconds: 1,
+      includeChain: false,
+    },
+    policy: {
+      acceptedPolicies: new Set([toHex(oid(OID.sigstoreTsaPolicy))]),
+      allowCustomExtensions: false,
+    },
+    guards,
+  });
+}
+
+const issue = async (guards: IssuanceGuard[], context?: IssueContext) =>
+  (await authority(guards)).issue(encodeRequest({ nonce: 9n }), 'der', context);
+
+describe('TimestampAuthority.issue: plain outcomes', () => {
+  it('grants with the TimeStampResp, serial number, genTime and the accepted request', async () => {
+    const outcome = await issue([]);
+    if (outcome.status !== 'granted') throw new Error(`refused: ${outcome.failInfo}`);
+    const decoded = decodeResponse(outcome.der);
+    expect(decoded.status).toBe(0);
+    expect(toHex(new Uint8Array(decoded.tstInfo!.serialNumber.valueBlock.valueHexView))).toBe(
+      outcome.serialNumber,
+    );
+    expect(outcome.genTime.getTime() % 1000).toBe(0);
+    expect(outcome.request.hash.name).toBe('sha256');
+  });
+
+  it('refuses with the failInfo, the Go message and the TimeStampResp', async () => {
+    const outcome = await (await authority()).issue(Buffer.from('not a request'), 'der');
+    expect(outcome).toMatchObject({
+      status: 'rejection',
+      failInfo: 'badDataFormat',
+      message: 'Error generating timestamp response',
+    });
+    expect(decodeResponse(outcome.der).failInfo).toEqual(['badDataFormat']);
+  });
+
+  it('checks its guards in the order given; the first refusal wins', async () => {
+    const outcome = await issue([
+      () => undefined,
+      () => reject.systemFailure('first'),
+      () => reject.timeNotAvailable('second'),
+    ]);
+    expect(outcome).toMatchObject({
+      status: 'rejection',
+      failInfo: 'systemFailure',
+      detail: 'first',
+    });
+  });
+});
+
+describe('TimestampAuthority.issue: no token unless recorded', () => {
+  it('records a granted token before handing it out, and no rejection', async () => {
+    const recorded: GrantedOutcome[] = [];
+    const record = async (granted: GrantedOutcome) => {
+      recorded.push(granted);
+    };
+    const outcome = await issue([], { record });
+    expect(recorded).toEqual([outcome]);
+    await issue([() => reject.systemFailure('down')], { record });
+    expect(recorded).toHaveLength(1);
+  });
+
+  it('withholds the token when the record step fails: systemFailure, with the cause', async () => {
+    const failure = new Error('ENOSPC');
+    let withheld: GrantedOutcome | undefined;
+    const outcome = await issue([], {
+      record: async (granted) => {
+        withheld = granted;
+        throw failure;
+      },
+    });
+    expect(withheld?.status).toBe('granted');
+    expect(outcome).toMatchObject({
+      status: 'rejection',
+      failInfo: 'systemFailure',
+      detail: 'audit log write failed',
+      cause: failure,
+    });
+    expect(decodeResponse(outcome.der).statusStrings).toContain('audit log write failed');
+  });
+});

@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { JsonNumber, JsonSyntaxError, parseJson } from '../../../src/tsp/json-value.js';
+
+/** Our parser's value with numbers turned into JS numbers, to compare with JSON.parse. */
+function plain(value: unknown): unknown {
+  if (value instanceof JsonNumber) return Number(value.text);
+  if (Array.isArray(value)) return value.map(plain);
+  if (value && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
+  return value;
+}
+
+describe('parseJson', () => {
+  it('agrees with JSON.parse on any JSON text', () => {
+    fc.assert(
+      fc.property(fc.json({ depthSize: 'small' }), (text) => {
+        expect(plain(parseJson(text))).toEqual(JSON.parse(text));
+      }),
+    );
+  });
+
+  it('keeps the exact text of large integers', () => {
+    const value = parseJson('{"nonce": 123456789012345678901234567890}') as Record<
+      string,
+      JsonNumber
+    >;
+    expect(value['nonce']?.text).toBe('123456789012345678901234567890');
+  });
+
+  it('keeps __proto__ as a plain key', () => {
+    const value = parseJson('{"__proto__": {"polluted": true}}') as Record<string, unknown>;
+    expect(Object.getPrototypeOf(value)).toBeNull();
+    expect(Object.keys(value)).toEqual(['__proto__']);
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+  });
+
+  it.each([
+    '',
+    '{',
+    '{"a":1,}',
+    '[1 2]',
+    '01',
+    '1.',
+    '"\u0001"',
+    '"\\x"',
+    'nul',
+    '{"a":1} x',
+    '['.repeat(40) + ']'.repeat(40),
+  ])('refuses %j', (text) => {
+    expect(() => parseJson(text)).toThrow(JsonSyntaxError);
+  });
+});

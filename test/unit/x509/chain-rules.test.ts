@@ -1,0 +1,277 @@
+import { createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyCertChain } from '../../../src/x509/chain-rules.js';
+import { decodeCertificatesPem } from '../../../src/x509/pem.js';
+import { tempDir } from '../../helpers/openssl.js';
+import { EXT, OpensslPki } from '../../helpers/openssl-pki.js';
+
+const work = tempDir();
+const pki = new OpensslPki(work.dir);
+
+const der = (...names: string[]) =>
+  names.map(
+    (name) => decodeCertificatesPem(readFileSync(pki.path(`${name}.pem`), 'utf8'))[0] as Buffer,
+  );
+const publicKeyOf = (name: string): KeyObject =>
+  createPublicKey(readFileSync(pki.path(`${name}.key`)));
+const check =
+  (names: string[], signer = 'leaf', enforceIntermediateEku = true) =>
+  () =>
+    verifyCertChain(der(...names), publicKeyOf(signer), { enforceIntermediateEku });
+
+/** A leaf for the standard intermediate with the given extensions. */
+async function leafWith(
+  name: string,
+  ext: string | undefined,
+  issuer = 'intermediate',
+  extra: object = {},
+) {
+  await pki.key(name);
+  await pki.cert(name, {
+    subject: `/O=test/CN=${name}`,
+    ...(ext === undefined ? {} : { ext }),
+    issuer,
+    ...extra,
+  });
+}
+
+beforeAll(async () => {
+  await pki.standardChain();
+});
+afterAll(() => work.cleanup());
+
+describe('start-up chain rules (Go VerifyCertChain), each broken by an openssl-made chain', () => {
+  it('accepts leaf + intermediate + root, and leaf + root', async () => {
+    expect(check(['leaf', 'intermediate', 'root'])).not.toThrow();
+    await leafWith('direct', EXT.leaf, 'root');
+    expect(check(['direct', 'root'], 'direct')).not.toThrow();
+  });
+
+  it('rule 1: an empty chain', () => {
+    expect(() =>
+      verifyCertChain([], publicKeyOf('leaf'), { enforceIntermediateEku: true }),
+    ).toThrow('certificate chain must contain a leaf certificate');
+  });
+
+  it('rule 2: a lone (self-signed) certificate', () => {
+    expect(check(['root'], 'root')).toThrow(
+      'certificate chain must contain at least two certificates',
+    );
+  });
+
+  it('rule 3: no signer', () => {
+    expect(() =>
+      verifyCertChain(der('leaf', 'root'), undefined, { enforceIntermediateEku: true }),
+    ).toThrow('signer must not be nil');
+  });
+
+  describe('rule 4: Go leaf.Verify', () => {
+    it('an expired leaf', async () => {
+      await leafWith('expired', EXT.leaf, 'intermediate', { days: -1 });
+      expect(check(['expired', 'intermediate', 'root'], 'expired')).toThrow(
+        /^x509: certificate has expired or is not yet valid: current time \S+Z is after \S+Z$/,
+      );
+    });
+
+    it('a leaf not yet valid (checked at an earlier "now")', () => {
+      const leafStart = new Date(new X509Certificate(der('leaf')[0] as Buffer).validFrom);
+      expect(() =>
+        verifyCertChain(der('leaf', 'intermediate', 'root'), publicKeyOf('leaf'), {
+          enforceIntermediateEku: true,
+          now: new Date(leafStart.getTime() - 86_400_000),
+        }),
+      ).toThrow(
+        /^x509: certificate has expired or is not yet valid: current time \S+ is before \S+$/,
+      );
+    });
+
+    it('an expired intermediate', async () => {
+      await pki.key('old-intermediate');
+      await pki.cert('old-intermediate', {
+        subject: '/O=test/CN=Old Intermediate',
+        ext: EXT.intermediate,
+        issuer: 'root',
+        days: -1,
+      });
+      await leafWith('under-old', EXT.leaf, 'old-intermediate');
+      expect(check(['under-old', 'old-intermediate', 'root'], 'under-old')).toThrow(
+        /^x509: certificate signed by unknown authority \(possibly because of "x509: certificate has expired or is not yet valid: .*" while trying to verify candidate authority certificate "Old Intermediate"\)$/,
+      );
+    });
+
+    it('a leaf signed by the wrong key', async () => {
+      // Same subject as the real intermediate, another key: the leaf names the right issuer.
+      await pki.key('impostor');
+      await pki.cert('impostor', {
+        subject: '/O=test/CN=Test Intermediate',
+        ext: EXT.intermediate,
+        issuer: 'root',
+      });
+      await leafWith('forged', EXT.leaf, 'impostor');
+      expect(check(['forged', 'intermediate', 'root'], 'forged')).toThrow(
+        'x509: certificate signed by unknown authority (possibly because of "x509: signature verification failure" while trying to verify candidate authority certificate "Test Intermediate")',
+      );
+    });
+
+    it('a chain that does not reach the root', async () => {
+      await pki.key('other-root');
+      await pki.cert('other-root', { subject: '/O=test/CN=Other Root', ext: EXT.root });
+      expect(check(['leaf', 'intermediate', 'other-root'])).toThrow(
+        'x509: certificate signed by unknown authority',
+      );
+    });
+
+    it('an intermediate whose pathlen forbids the intermediate below it', async () => {
+      await pki.key('pathlen0');
+      await pki.cert('pathlen0', {
+        subject: '/O=test/CN=Pathlen Zero',
+        ext: EXT.intermediate.replace('CA:TRUE', 'CA:TRUE,pathlen:0'),
+        issuer: 'root',
+      });
+      await pki.key('below');
+      await pki.cert('below', {
+        subject: '/O=test/CN=Below',
+        ext: EXT.intermediate,
+        issuer: 'pathlen0',
+      });
+      await leafWith('deep', EXT.leaf, 'below');
+      expect(check(['deep', 'below', 'pathlen0', 'root'], 'deep')).toThrow(
+        /possibly because of "x509: too many intermediates for path length constraint"/,
+      );
+    });
+
+    it('an intermediate whose EKU excludes timeStamping (Go EKU chaining)', async () => {
+      await pki.key('server-ca');
+      await pki.cert('server-ca', {
+        subject: '/O=test/CN=Server CA',
+        ext: EXT.intermediate.replace(
+          'extendedKeyUsage=timeStamping',
+          'extendedKeyUsage=serverAuth',
+        ),
+        issuer: 'root',
+      });
+      await leafWith('under-server-ca', EXT.leaf, 'server-ca');
+      expect(check(['under-server-ca', 'server-ca', 'root'], 'under-server-ca', false)).toThrow(
+        'x509: certificate specifies an incompatible key usage',
+      );
+    });
+
+    describe('name constraints on a CA, against the subjectAltNames below it', () => {
+      async function constrainedCa(name: string, constraint: string) {
+        await pki.key(name);
+        await pki.cert(name, {
+          subject: `/O=test/CN=${name}`,
+          ext: `${EXT.intermediate}\nnameConstraints=${constraint}`,
+          issuer: 'root',
+        });
+      }
+
+      it('a permitted DNS name passes, another fails', async () => {
+        await constrainedCa('dns-ca', 'critical,permitted;DNS:example.com');
+        await leafWith('dns-good', `${EXT.leaf}\nsubjectAltName=DNS:tsa.example.com`, 'dns-ca');
+        expect(check(['dns-good', 'dns-ca', 'root'], 'dns-good')).not.toThrow();
+        await leafWith('dns-bad', `${EXT.leaf}\nsubjectAltName=DNS:tsa.example.org`, 'dns-ca');
+        expect(check(['dns-bad', 'dns-ca', 'root'], 'dns-bad')).toThrow(
+          'x509: certificate signed by unknown authority (possibly because of "x509: a root or intermediate certificate is not authorized to sign for this name: DNS name \\"tsa.example.org\\" is not permitted by any constraint" while trying to verify candidate authority certificate "dns-ca")',
+        );
+      });
+
+      it('an excluded IP range', async () => {
+        await constrainedCa('ip-ca', 'critical,excluded;IP:10.0.0.0/255.0.0.0');
+        await leafWith('ip-bad', `${EXT.leaf}\nsubjectAltName=IP:10.1.2.3`, 'ip-ca');
+        expect(check(['ip-bad', 'ip-ca', 'root'], 'ip-bad')).toThrow(
+          'IP address \\"10.1.2.3\\" is excluded by constraint \\"10.0.0.0/8\\"',
+        );
+        await leafWith('ip-good', `${EXT.leaf}\nsubjectAltName=IP:192.0.2.1`, 'ip-ca');
+        expect(check(['ip-good', 'ip-ca', 'root'], 'ip-good')).not.toThrow();
+      });
+
+      it('a leaf without subjectAltName is not constrained; a critical directoryName constraint is unhandled', async () => {
+        await constrainedCa('dir-ca', 'critical,permitted;dirName:dir_sect\n[dir_sect]\nO=test');
+        await leafWith('under-dir', EXT.leaf, 'dir-ca');
+        expect(check(['under-dir', 'dir-ca', 'root'], 'under-dir')).toThrow(
+          /x509: unhandled critical extension/,
+        );
+        await leafWith('no-san', EXT.leaf, 'dns-ca');
+        expect(check(['no-san', 'dns-ca', 'root'], 'no-san')).not.toThrow();
+      });
+    });
+
+    it('an unknown critical extension on the leaf', async () => {
+      await leafWith('odd', `${EXT.leaf}\n1.2.3.4.5=critical,ASN1:UTF8String:odd`);
+      expect(check(['odd', 'intermediate', 'root'], 'odd')).toThrow(
+        'x509: unhandled critical extension',
+      );
+    });
+  });
+
+  it('rule 5: a root that is not a CA (an X.509 v1 root passes Go Verify, then fails here)', async () => {
+    await pki.key('v1-root');
+    await pki.cert('v1-root', { subject: '/O=test/CN=V1 Root' });
+    await leafWith('under-v1', EXT.leaf.replace('\nauthorityKeyIdentifier=keyid', ''), 'v1-root');
+    expect(check(['under-v1', 'v1-root'], 'under-v1')).toThrow(
+      'certificate is not a CA certificate',
+    );
+  });
+
+  it('rule 6: a CA leaf', async () => {
+    await leafWith('ca-leaf', `basicConstraints=critical,CA:TRUE\n${EXT.leaf}`);
+    expect(check(['ca-leaf', 'intermediate', 'root'], 'ca-leaf')).toThrow(
+      'leaf certificate must be an end-entity certificate, not a CA',
+    );
+  });
+
+  it('rule 7: a leaf with two EKUs, or none', async () => {
+    await leafWith(
+      'two-ekus',
+      EXT.leaf.replace('critical,timeStamping', 'critical,timeStamping,codeSigning'),
+    );
+    expect(check(['two-ekus', 'intermediate', 'root'], 'two-ekus')).toThrow(
+      'certificate should only contain one EKU',
+    );
+    await leafWith('no-eku', 'keyUsage=critical,digitalSignature');
+    expect(check(['no-eku', 'intermediate', 'root'], 'no-eku')).toThrow(
+      'certificate should only contain one EKU',
+    );
+  });
+
+  it('rule 8: a non-critical leaf EKU', async () => {
+    await leafWith('soft-eku', EXT.leaf.replace('critical,timeStamping', 'timeStamping'));
+    expect(check(['soft-eku', 'intermediate', 'root'], 'soft-eku')).toThrow(
+      'certificate must set EKU to critical',
+    );
+  });
+
+  it('rule 9: an intermediate without the timeStamping EKU, unless --enforce-intermediate-eku=false', async () => {
+    await pki.key('plain-ca');
+    await pki.cert('plain-ca', {
+      subject: '/O=test/CN=Plain CA',
+      ext: EXT.intermediate.replace('extendedKeyUsage=timeStamping\n', ''),
+      issuer: 'root',
+    });
+    await leafWith('under-plain', EXT.leaf, 'plain-ca');
+    expect(check(['under-plain', 'plain-ca', 'root'], 'under-plain')).toThrow(
+      'certificate must have extended key usage timestamping set to sign timestamping certificates',
+    );
+    expect(check(['under-plain', 'plain-ca', 'root'], 'under-plain', false)).not.toThrow();
+  });
+
+  it('rule 10: a signer whose key is not the leaf key', () => {
+    expect(check(['leaf', 'intermediate', 'root'], 'intermediate')).toThrow(
+      'public keys are not equal',
+    );
+  });
+
+  it('checks the rules in Go order: rule 4 before rule 7', async () => {
+    await leafWith(
+      'expired-two-ekus',
+      EXT.leaf.replace('critical,timeStamping', 'critical,timeStamping,codeSigning'),
+      'intermediate',
+      { days: -1 },
+    );
+    expect(check(['expired-two-ekus', 'intermediate', 'root'], 'expired-two-ekus')).toThrow(
+      /has expired/,
+    );
+  });
+});

@@ -4,8 +4,10 @@ import { configDefaults, defineConfig, type ViteUserConfig } from 'vitest/config
 export const shared = {
   globalSetup: ['test/global-setup.ts'],
   setupFiles: ['test/setup/fast-check-seed.ts'],
-  testTimeout: 30_000,
-  hookTimeout: 60_000,
+  // Hang guards, not deadlines: a CPU-bound test on a loaded 2-core machine took 48 s of a 30 s
+  // limit once. A test that hangs still fails, five minutes later.
+  testTimeout: 300_000,
+  hookTimeout: 300_000,
   // Live-server and openssl tests spawn processes; two cores are all CI has.
   maxWorkers: 2,
   // Servers the tests spawn read these through the environment layer: no NTP queries to the

@@ -1,42 +1,23 @@
 import { readFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { request } from 'node:https';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../../../src/config/resolve.js';
 import type { ServeOptionName } from '../../../src/config/schema.js';
 import type { AuditRecord } from '../../../src/server/audit-record.js';
 import { startServer, type RunningServer } from '../../../src/runtime/serve.js';
-import { openssl, tempDir } from '../../helpers/openssl.js';
+import { selfSignedTls } from '../../fakes/tls.js';
+import { tempDir } from '../../helpers/openssl.js';
 import { grantableRequest } from '../../helpers/seeds.js';
 import { silentLogger } from '../../helpers/tsa.js';
 
 // The HTTP and HTTPS listeners of one process share its audit log and its rate limit.
 
 const dir = tempDir();
-const cert = dir.path('server.pem');
-const key = dir.path('server.key');
+const tls = selfSignedTls();
+const cert = dir.write('server.pem', tls.cert);
+const key = dir.write('server.key', tls.key);
 
-beforeAll(async () => {
-  await openssl([
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    key,
-    '-out',
-    cert,
-    '-subj',
-    '/CN=127.0.0.1',
-    '-addext',
-    'subjectAltName=IP:127.0.0.1',
-    '-days',
-    '2',
-  ]);
-});
 afterAll(() => dir.cleanup());
 
 let server: RunningServer | undefined;
@@ -75,7 +56,7 @@ async function stamp(url: string, requestId: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = request(
       new URL('/api/v1/timestamp', url),
-      { method: 'POST', headers, ca: readFileSync(cert), agent: false },
+      { method: 'POST', headers, ca: tls.cert, agent: false },
       (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode ?? 0));

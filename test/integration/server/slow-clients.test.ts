@@ -8,11 +8,12 @@ import {
 } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { connect as connectTls, type TLSSocket } from 'node:tls';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../../../src/config/resolve.js';
 import type { ServeOptionName } from '../../../src/config/schema.js';
 import { enforceStreamTimeouts } from '../../../src/server/http2-stream-timeouts.js';
 import { startServer, type RunningServer } from '../../../src/runtime/serve.js';
+import { selfSignedTls } from '../../fakes/tls.js';
 import { openssl, tempDir } from '../../helpers/openssl.js';
 import { open, timestampHeaders, trickle, watch } from '../../helpers/slow-client.js';
 import { silentLogger } from '../../helpers/tsa.js';
@@ -184,31 +185,10 @@ describe('many slow clients', () => {
 
 describe('slow and idle clients on the HTTPS listener (HTTP/2 and HTTP/1.1)', () => {
   const dir = tempDir();
-  const cert = dir.path('server.pem');
-  const key = dir.path('server.key');
-  let ca: Buffer;
-  beforeAll(async () => {
-    await openssl([
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-      '-days',
-      '2',
-    ]);
-    ca = readFileSync(cert);
-  });
+  const tls = selfSignedTls();
+  const cert = dir.write('server.pem', tls.cert);
+  const key = dir.write('server.key', tls.key);
+  const ca = tls.cert;
   afterAll(() => dir.cleanup());
 
   const startTls = (flags: Partial<Record<ServeOptionName, unknown>> = {}) =>

@@ -15,6 +15,13 @@ declare -A packages=(
   [strace]=strace
   [/usr/share/java/bcprov.jar]=libbcprov-java
   [/usr/share/java/bcpkix.jar]=libbcpkix-java
+  [softhsm2-util]=softhsm2
+  [pkcs11-tool]=opensc
+  [/usr/lib/postgresql/15/bin/initdb]=postgresql
+  [go]=golang-go
+  [/usr/share/gocode/src/golang.org/x/mod/sumdb/tlog/tlog.go]=golang-golang-x-mod-dev
+  [g++]=build-essential
+  [python3]=python3
 )
 present() {
   if [[ $1 == /* ]]; then [ -e "$1" ]; else PATH="$PATH:/usr/sbin" command -v "$1" >/dev/null 2>&1; fi

@@ -13,6 +13,9 @@ export function checkServeConfig(config: ServeConfig): void {
     );
   }
   parseWorkerCount(config.workers);
+  if (config.timestampSigner === 'pkcs11' && config.pkcs11Uri === '') {
+    throw new ConfigError('--timestamp-signer pkcs11 needs --pkcs11-uri');
+  }
   if (config.rateLimitMax > 0 && config.rateLimitWindow < 1) {
     throw new ConfigError('--rate-limit-window must be at least 1 second');
   }

@@ -6,7 +6,7 @@ import { choice, option, type ChoiceSpec, type OptionSpec } from './option-spec.
  * The Config type, the commander flags and (later) the file/env layers all derive from it.
  */
 
-export const SIGNER_TYPES = ['memory', 'file', 'kms', 'tink'] as const;
+export const SIGNER_TYPES = ['memory', 'file', 'kms', 'tink', 'pkcs11'] as const;
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
 export const SIGNER_HASHES = ['auto', 'sha256', 'sha384', 'sha512'] as const;
 
@@ -41,13 +41,30 @@ export const SERVE_OPTIONS = {
     kind: 'string',
     default: '',
     description:
-      'PEM certificate chain, leaf first, root last (required for kms, tink and file signers)',
+      'PEM certificate chain, leaf first, root last (required for kms, tink, file and pkcs11 signers)',
   }),
   kmsKeyResource: option({
     flag: 'kms-key-resource',
     kind: 'string',
     default: '',
     description: 'KMS key URI: awskms://, gcpkms://, azurekms://, hashivault:// or openbao://',
+  }),
+  pkcs11Uri: option({
+    flag: 'pkcs11-uri',
+    kind: 'string',
+    default: '',
+    secret: true,
+    description:
+      'PKCS#11 key URI (RFC 7512), e.g. pkcs11:token=tsa;object=tsa-key?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/run/secrets/pin',
+  }),
+  pkcs11MaxSessions: option({
+    flag: 'pkcs11-max-sessions',
+    kind: 'integer',
+    default: 8,
+    min: 1,
+    max: 1024,
+    description:
+      'PKCS#11 sessions, so signatures in flight, at most (one login); more requests wait for a session',
   }),
   kmsTimeout: option({
     flag: 'kms-timeout',
@@ -133,7 +150,7 @@ export const SERVE_OPTIONS = {
     kind: 'integer',
     default: 5,
     description:
-      'consecutive remote signer failures (timeouts, 5xx, resets) that open the circuit breaker; 0 disables it',
+      'consecutive remote signer failures (timeouts, 5xx, resets; PKCS#11 token errors) that open the circuit breaker; 0 disables it',
   }),
   kmsBreakerCooldown: option({
     flag: 'kms-breaker-cooldown',
@@ -142,7 +159,7 @@ export const SERVE_OPTIONS = {
     min: 1,
     max: MAX_KMS_BREAKER_COOLDOWN_MS,
     description:
-      'how long an open circuit breaker refuses issuance before one request probes the KMS (1ms to 1h)',
+      'how long an open circuit breaker refuses issuance before one request probes the KMS or PKCS#11 token (1ms to 1h)',
   }),
   includeChainInResponse: option({
     flag: 'include-chain-in-response',

@@ -36,6 +36,16 @@ export type SignerConfig = SignerCommon &
         limits: RemoteCallLimits;
       }
     | {
+        kind: 'pkcs11';
+        /** The key's RFC 7512 URI; may hold a PIN (pin-value): never logged. */
+        uri: string;
+        certificateChainPath: string;
+        maxSessions: number;
+        /** The circuit breaker's settings (--kms-breaker-*), which close /readyz while the token is gone. */
+        breakerThreshold: number;
+        breakerCooldownMs: number;
+      }
+    | {
         kind: 'tink';
         keysetPath: string;
         kekUri: string;
@@ -76,6 +86,16 @@ export function signerConfigFrom(config: ServeConfig): SignerConfig {
           breakerThreshold: config.kmsBreakerThreshold,
           breakerCooldownMs: config.kmsBreakerCooldown,
         },
+      };
+    case 'pkcs11':
+      return {
+        kind,
+        hash,
+        uri: config.pkcs11Uri,
+        certificateChainPath: config.certificateChainPath,
+        maxSessions: config.pkcs11MaxSessions,
+        breakerThreshold: config.kmsBreakerThreshold,
+        breakerCooldownMs: config.kmsBreakerCooldown,
       };
     case 'tink':
       return {

@@ -1,3 +1,4 @@
+import { X509Certificate, type KeyObject } from 'node:crypto';
 import { readSecret } from '../config/read-secret.js';
 import type { SecretSource, SignerConfig } from '../config/signer-config.js';
 import { loadCertificateChain } from '../x509/load-certificate-chain.js';
@@ -5,9 +6,11 @@ import { createFileSigner } from './file/file-signer.js';
 import { looseKeyFilePermissions } from './file/key-file-permissions.js';
 import { createMemorySigner, memorySignerFrom, type MemoryKeyMaterial } from './memory.js';
 import { createKmsSignerWithChain } from './kms/kms-signer-config.js';
+import { watchCircuitBreaker } from './kms/remote-signer-metrics.js';
 import type { SignerWithChain } from './signer.js';
 import { openKek } from './tink/open-kek.js';
 import { createTinkSigner, type OpenKek } from './tink/tink-signer.js';
+import type { LoadModule } from './pkcs11/pkcs11-module.js';
 
 export interface SignerDependencies {
   /** Start-up warnings (e.g. a key file readable by others). */
@@ -16,6 +19,8 @@ export interface SignerDependencies {
   openKek?: OpenKek;
   /** The memory signer's key and chain made elsewhere (a cluster primary's), instead of new ones. */
   memoryKey?: MemoryKeyMaterial;
+  /** How the pkcs11 signer loads its module; tests inject faults. */
+  loadPkcs11Module?: LoadModule;
 }
 
 /** The configured signer and its certificate chain. */
@@ -35,6 +40,20 @@ export async function createSigner(
       const signer = await createFileSigner({ keyPath: config.keyPath, password, hash, warn });
       return { signer, chain: await loadCertificateChain(config.certificateChainPath) };
     }
+    case 'pkcs11': {
+      const chain = await loadCertificateChain(config.certificateChainPath);
+      // Loaded only here: a server without a PKCS#11 key never loads the pkcs11js binding.
+      const { createPkcs11Signer } = await import('./pkcs11/pkcs11-signer.js');
+      const signer = await createPkcs11Signer(config.uri, hash, {
+        maxSessions: config.maxSessions,
+        breaker: { threshold: config.breakerThreshold, cooldownMs: config.breakerCooldownMs },
+        certifiedKey: leafKeyOf(chain),
+        warn,
+        ...(deps.loadPkcs11Module ? { loadModule: deps.loadPkcs11Module } : {}),
+      });
+      watchCircuitBreaker(signer.breaker);
+      return { signer, chain };
+    }
     case 'tink': {
       const vaultToken = await secretOption(config.vaultToken, warn);
       const signer = await createTinkSigner({
@@ -46,6 +65,15 @@ export async function createSigner(
       });
       return { signer, chain: await loadCertificateChain(config.certificateChainPath) };
     }
+  }
+}
+
+/** The leaf's key (it chooses PSS for RSA keys); a leaf that does not parse is left to the chain rules. */
+function leafKeyOf(chain: Buffer[]): KeyObject | undefined {
+  try {
+    return chain[0] && new X509Certificate(chain[0]).publicKey;
+  } catch {
+    return undefined;
   }
 }
 

@@ -4,6 +4,7 @@ import type { HashName } from '../asn1/algorithms.js';
 import { preferredHashFor } from '../crypto/key-algorithms.js';
 import type { Signer } from '../crypto/signer.js';
 import { LocalKeySigner } from './local-key.js';
+import { isPkcs11Uri } from './pkcs11/pkcs11-uri.js';
 
 /** The key types `generate` can make for development. */
 export const GENERATED_KEY_TYPES = [
@@ -23,6 +24,8 @@ export interface KeyReferenceOptions {
   generate?: GeneratedKeyType;
   /** The modulus of a generated `rsa` key (CSBR 6.1.5: 4096 for CA keys, 3072 for the TSA's). */
   rsaBits?: number;
+  /** Warnings while opening (a PIN in a PKCS#11 URI). */
+  warn?: (message: string) => void;
 }
 
 /** KMS URI schemes the server's kms signer accepts (reference section 5.3). */
@@ -30,7 +33,7 @@ const KMS_SCHEMES = ['awskms://', 'gcpkms://', 'azurekms://', 'hashivault://', '
 
 /**
  * Opens a signer from a key reference, the way the server names keys: a KMS URI (awskms://,
- * gcpkms://, azurekms://, hashivault://) or the path of an unencrypted PEM private key (PKCS#8,
+ * gcpkms://, azurekms://, hashivault://), a PKCS#11 URI (RFC 7512, `pkcs11:`) or the path of an unencrypted PEM private key (PKCS#8,
  * PKCS#1 or SEC1). `hash` 'auto' picks the digest that suits the key (P-384: SHA-384; P-521 and
  * Ed25519: SHA-512; else SHA-256).
  */
@@ -44,9 +47,14 @@ export async function openKeyReference(
     const { createKmsSigner } = await import('./kms/create-kms-signer.js');
     return createKmsSigner(reference, hash);
   }
+  if (isPkcs11Uri(reference)) {
+    // The key stays in the token; pkcs11js loads only here. RSA keys sign PKCS#1 v1.5.
+    const { createPkcs11Signer } = await import('./pkcs11/pkcs11-signer.js');
+    return createPkcs11Signer(reference, hash, { warn: options.warn ?? (() => {}) });
+  }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(reference)) {
     throw new Error(
-      `unsupported key reference ${reference.split('://')[0]}://… (expected a PEM file or ${KMS_SCHEMES.join(', ')})`,
+      `unsupported key reference ${reference.split('://')[0]}://… (expected a PEM file, a pkcs11: URI or ${KMS_SCHEMES.join(', ')})`,
     );
   }
   const path = reference.startsWith('file://') ? reference.slice('file://'.length) : reference;

@@ -89,12 +89,21 @@ function subject(commonName: string, organization: string | undefined): NameAttr
 }
 
 /** `rsaBits`: the size of a generated `rsa` key (CSBR 6.1.5: CA 4096, TSA 3072). */
-async function open(reference: string, options: KeyOptions, rsaBits: number): Promise<Signer> {
-  return openKeyReference(
-    reference,
-    options.signatureHash,
-    options.generateKeys ? { generate: options.generateKeys, rsaBits } : {},
-  );
+async function open(
+  reference: string,
+  options: KeyOptions,
+  rsaBits: number,
+  warn: (message: string) => void,
+): Promise<Signer> {
+  return openKeyReference(reference, options.signatureHash, {
+    ...(options.generateKeys ? { generate: options.generateKeys, rsaBits } : {}),
+    warn,
+  });
+}
+
+/** Releases the keys' clients and sessions (a PKCS#11 token's login) once the chain is made. */
+async function closeAll(members: (ChainMember | undefined)[]): Promise<void> {
+  for (const member of members) await member?.signer[Symbol.asyncDispose]();
 }
 
 export function certificatesCommand(output: Output): Command {
@@ -107,7 +116,7 @@ export function certificatesCommand(output: Output): Command {
       .description('make root -> [intermediate] -> leaf and write the PEM chain, leaf first')
       .requiredOption(
         '--root-key <ref>',
-        'root key: PEM file or awskms://, gcpkms://, azurekms://, hashivault:// URI',
+        'root key: PEM file, pkcs11: URI (RFC 7512) or awskms://, gcpkms://, azurekms://, hashivault:// URI',
       )
       .option(
         '--intermediate-key <ref>',
@@ -135,13 +144,14 @@ export function certificatesCommand(output: Output): Command {
       .option('--output <file>', 'PEM chain to write (leaf, [intermediate], root)', 'chain.pem'),
   ).action(async (options: CreateOptions) => {
     const notBefore = options.notBefore ?? new Date();
+    const warn = (warning: string) => output.stderr(`warning: ${warning}\n`);
     const member = async (
       reference: string,
       commonName: string,
       lifetimeMs: number,
       rsaBits: number = CSBR_MIN_RSA_BITS.ca,
     ): Promise<ChainMember> => ({
-      signer: await open(reference, options, rsaBits),
+      signer: await open(reference, options, rsaBits, warn),
       subject: subject(commonName, options.organization),
       notBefore,
       notAfter: new Date(notBefore.getTime() + lifetimeMs),
@@ -162,8 +172,8 @@ export function certificatesCommand(output: Output): Command {
     );
     const chain = await makeCertificateChain(
       { root, leaf, ...(intermediate ? { intermediate } : {}) },
-      (warning) => output.stderr(`warning: ${warning}\n`),
-    );
+      warn,
+    ).finally(() => closeAll([root, intermediate, leaf]));
     await writeFile(options.output, chain.map((der) => encodePem('CERTIFICATE', der)).join(''));
     output.stdout(
       `Wrote certificate chain (${intermediate ? 'leaf, intermediate, root' : 'leaf, root'}) to ${options.output}\n`,
@@ -173,15 +183,17 @@ export function certificatesCommand(output: Output): Command {
   const csr = keyOptions(
     new Command('csr')
       .description('write a PKCS#10 request for the TSA key, for a CA of your own to sign')
-      .requiredOption('--leaf-key <ref>', 'TSA signing key: PEM file or KMS URI')
+      .requiredOption('--leaf-key <ref>', 'TSA signing key: PEM file, pkcs11: URI or KMS URI')
       .option('--common-name <cn>', 'subject CN', 'Timestamp Authority')
       .option('--output <file>', 'PEM CSR to write', 'leaf.csr'),
   ).action(async (options: CsrOptions) => {
-    const signer = await open(options.leafKey, options, CSBR_MIN_RSA_BITS.tsa);
+    const signer = await open(options.leafKey, options, CSBR_MIN_RSA_BITS.tsa, (warning) =>
+      output.stderr(`warning: ${warning}\n`),
+    );
     const request = await createCertificationRequest(
       signer,
       subject(options.commonName, options.organization),
-    );
+    ).finally(() => signer[Symbol.asyncDispose]());
     await writeFile(options.output, encodePem('CERTIFICATE REQUEST', request));
     output.stdout(`Wrote certificate request to ${options.output}\n`);
   });

@@ -1,0 +1,25 @@
+import { CodedError } from '../../errors.js';
+
+/**
+ * What can go wrong with a PKCS#11 key. URI_INVALID, PIN_SOURCE, MODULE_LOAD, TOKEN_NOT_FOUND,
+ * KEY_NOT_FOUND, KEY_AMBIGUOUS, KEY_UNSUPPORTED, PIN_INCORRECT and PIN_LOCKED stop start-up;
+ * TOKEN_UNAVAILABLE (token removed, session or handle gone) makes the signer reopen its sessions;
+ * SIGN_FAILED is any other refusal of a signature.
+ */
+export type Pkcs11ErrorCode =
+  | 'URI_INVALID'
+  | 'PIN_SOURCE'
+  | 'MODULE_LOAD'
+  | 'TOKEN_NOT_FOUND'
+  | 'KEY_NOT_FOUND'
+  | 'KEY_AMBIGUOUS'
+  | 'KEY_UNSUPPORTED'
+  | 'PIN_INCORRECT'
+  | 'PIN_LOCKED'
+  | 'TOKEN_UNAVAILABLE'
+  | 'SIGN_FAILED';
+
+/** Messages name the key by its URI without the query (never a PIN). */
+export class Pkcs11Error extends CodedError<Pkcs11ErrorCode> {
+  override name = 'Pkcs11Error';
+}

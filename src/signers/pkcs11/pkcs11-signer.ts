@@ -1,0 +1,500 @@
+import { createHash, type KeyObject } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { HashName } from '../../asn1/algorithms.js';
+import { HASHES } from '../../asn1/algorithms.js';
+import { octetString, sequence } from '../../asn1/der.js';
+import { preferredHashFor, signatureAlgorithmFor } from '../../crypto/key-algorithms.js';
+import type { SignatureAlgorithm, Signer } from '../../crypto/signer.js';
+import { sameRsaKey } from '../../x509/public-key.js';
+import { CircuitBreaker, type CircuitBreakerOptions } from '../kms/circuit-breaker.js';
+import { ecdsaRawToDer } from '../kms/ecdsa-signature.js';
+import { recordSignerFailure } from '../kms/remote-signer-metrics.js';
+import { Semaphore } from '../kms/semaphore.js';
+import {
+  CKA,
+  CKF_SERIAL_SESSION,
+  CKG_MGF1,
+  CKK,
+  CKM,
+  CKO_PRIVATE_KEY,
+  CKO_PUBLIC_KEY,
+  CKU_USER,
+  TOKEN_GONE,
+} from './pkcs11-constants.js';
+import { Pkcs11Error } from './pkcs11-error.js';
+import { publicKeyFromAttributes, type KeyAttributes } from './pkcs11-key.js';
+import { pkcs11SessionsOpened, pkcs11SessionsOpen } from './pkcs11-metrics.js';
+import {
+  acquireModule,
+  errorName,
+  reinitialize,
+  releaseModule,
+  type Handle,
+  type LoadedModule,
+  type LoadModule,
+} from './pkcs11-module.js';
+import { parsePkcs11Uri, pinSourcePath, type Pkcs11Uri } from './pkcs11-uri.js';
+
+export interface Pkcs11SignerOptions {
+  /** Sessions (so signatures in flight) at most; more signatures wait for one. */
+  maxSessions?: number;
+  /** The circuit breaker that closes /readyz while the token is gone; none when absent. */
+  breaker?: CircuitBreakerOptions;
+  /** The leaf certificate's key: an id-RSASSA-PSS one holding the HSM's RSA key makes it sign PSS. */
+  certifiedKey?: KeyObject | undefined;
+  /** Start-up warnings (a PIN in the URI). */
+  warn?: (message: string) => void;
+  /** How the module is loaded (tests inject faults). */
+  loadModule?: LoadModule;
+}
+
+export const DEFAULT_PKCS11_MAX_SESSIONS = 8;
+
+/** The token and key found on it; handles are valid until the module is re-initialized. */
+interface Connection {
+  slot: Handle;
+  key: Handle;
+  generation: number;
+}
+
+const NEVER = new AbortController().signal;
+
+/**
+ * Opens the key of a `pkcs11:` URI (RFC 7512): loads the module, finds the token, logs in once,
+ * finds the private key and derives the signature algorithm from its attributes.
+ */
+export async function createPkcs11Signer(
+  uriText: string,
+  hash: HashName | 'auto',
+  options: Pkcs11SignerOptions = {},
+): Promise<Pkcs11Signer> {
+  const uri = parsePkcs11Uri(uriText);
+  if (uri.pinValue !== undefined) {
+    options.warn?.(
+      `${uri.display}: the PIN is in the PKCS#11 URI (pin-value); prefer pin-source=file:/path/to/pin`,
+    );
+  }
+  const pin = await readPin(uri);
+  const module = await acquireModule(uri.modulePath, options.loadModule);
+  const signer = new Pkcs11Signer(uri, pin, module, options);
+  try {
+    await signer.open(hash, options.certifiedKey);
+    return signer;
+  } catch (error) {
+    await signer[Symbol.asyncDispose]();
+    throw error;
+  }
+}
+
+async function readPin(uri: Pkcs11Uri): Promise<string | undefined> {
+  if (uri.pinValue !== undefined) return uri.pinValue;
+  if (uri.pinSource === undefined) return undefined;
+  const path = pinSourcePath(uri.pinSource, uri.display);
+  try {
+    return (await readFile(path, 'utf8')).replace(/\r?\n$/, '');
+  } catch (error) {
+    throw new Pkcs11Error(
+      'PIN_SOURCE',
+      `${uri.display}: cannot read the PIN file ${path}: ${(error as NodeJS.ErrnoException).code ?? 'failed'}`,
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * Signs with a private key in a PKCS#11 token. The digest is computed here; the token signs it
+ * (CKM_ECDSA, CKM_RSA_PKCS over a DigestInfo, CKM_RSA_PKCS_PSS) or, for Ed25519, the data itself
+ * (CKM_EDDSA). One session per signature in flight, up to `maxSessions`, all under one login; each
+ * C_Sign runs on libuv's thread pool. A token error (removed, session or handle gone) fails the
+ * signatures in flight, feeds the circuit breaker, and the next signature admitted reopens
+ * everything: module, token (found again by its URI attributes: slots may be renumbered), login, key.
+ */
+export class Pkcs11Signer implements Signer {
+  readonly id: string;
+  readonly breaker: CircuitBreaker;
+  algorithm!: SignatureAlgorithm;
+  publicKey!: KeyObject;
+  private readonly slots: Semaphore;
+  private readonly idle: Handle[] = [];
+  private connection: Connection | undefined;
+  private connecting: Promise<Connection> | undefined;
+  private spki: Buffer | undefined;
+  private signatureLength = 0;
+  private mechanism: { mechanism: number; parameter?: object } = { mechanism: 0 };
+  private disposed = false;
+  /** C_Sign calls on the thread pool: a re-initialization waits for them (C_Finalize under a
+   * running C_Sign is undefined behaviour in most modules). */
+  private readonly signing = new Set<Promise<Buffer>>();
+
+  constructor(
+    private readonly uri: Pkcs11Uri,
+    private readonly pin: string | undefined,
+    private readonly module: LoadedModule,
+    options: Pkcs11SignerOptions,
+  ) {
+    this.id = uri.display;
+    this.slots = new Semaphore(options.maxSessions ?? DEFAULT_PKCS11_MAX_SESSIONS);
+    this.breaker = new CircuitBreaker(options.breaker ?? { threshold: 0, cooldownMs: 0 });
+  }
+
+  unavailableReason(): string | undefined {
+    return this.breaker.refusal();
+  }
+
+  /** Connects, reads the key and fixes the algorithm (the start-up step of createPkcs11Signer). */
+  async open(requestedHash: HashName | 'auto', certifiedKey?: KeyObject): Promise<void> {
+    const connection = await this.connect();
+    const session = this.takeIdle(connection);
+    if (!session) throw new Pkcs11Error('TOKEN_UNAVAILABLE', `${this.id}: no session`);
+    let attributes: KeyAttributes;
+    try {
+      attributes = this.keyAttributes(session, connection.key);
+    } finally {
+      this.idle.push(session);
+    }
+    const hsmKey = publicKeyFromAttributes(attributes, this.id);
+    const certifiedPss =
+      certifiedKey?.asymmetricKeyType === 'rsa-pss' && sameRsaKey(certifiedKey, hsmKey);
+    this.publicKey = certifiedPss ? certifiedKey : hsmKey;
+    this.spki = hsmKey.export({ type: 'spki', format: 'der' });
+    const hash = requestedHash === 'auto' ? preferredHashFor(this.publicKey) : requestedHash;
+    try {
+      this.algorithm = signatureAlgorithmFor(this.publicKey, hash, { pss: certifiedPss });
+    } catch (error) {
+      throw new Pkcs11Error('KEY_UNSUPPORTED', `${this.id}: ${errorName(error)}`, { cause: error });
+    }
+    this.mechanism = this.mechanismFor(this.algorithm);
+    this.signatureLength = signatureLengthOf(this.algorithm);
+  }
+
+  private mechanismFor(algorithm: SignatureAlgorithm): { mechanism: number; parameter?: object } {
+    switch (algorithm.keyType) {
+      case 'ec':
+        return { mechanism: CKM.ECDSA };
+      case 'ed25519':
+        return { mechanism: CKM.EDDSA };
+      case 'rsa':
+        if (!algorithm.pss) return { mechanism: CKM.RSA_PKCS };
+        return {
+          mechanism: CKM.RSA_PKCS_PSS,
+          parameter: {
+            type: this.module.lib.CK_PARAMS_RSA_PSS,
+            hashAlg: { sha256: CKM.SHA256, sha384: CKM.SHA384, sha512: CKM.SHA512 }[algorithm.hash],
+            mgf: CKG_MGF1[algorithm.hash],
+            saltLen: HASHES[algorithm.hash].length,
+          },
+        };
+    }
+  }
+
+  /** What C_Sign gets: the digest, a DigestInfo for PKCS#1 v1.5, the data itself for EdDSA. */
+  private signInput(data: Uint8Array): Buffer {
+    if (this.algorithm.keyType === 'ed25519') return Buffer.from(data);
+    const digest = createHash(this.algorithm.hash).update(data).digest();
+    if (this.algorithm.keyType === 'rsa' && !this.algorithm.pss) {
+      return sequence(HASHES[this.algorithm.hash].identifierWithNull, octetString(digest));
+    }
+    return digest;
+  }
+
+  async sign(data: Uint8Array): Promise<Uint8Array> {
+    const call = this.breaker.enter();
+    if (!call) {
+      throw new Pkcs11Error(
+        'TOKEN_UNAVAILABLE',
+        `${this.id}: ${this.breaker.refusal() ?? 'circuit breaker open'}`,
+      );
+    }
+    const input = this.signInput(data);
+    const release = await this.slots.acquire(NEVER);
+    let session: Handle | undefined;
+    let connection: Connection | undefined;
+    try {
+      connection = this.connection ?? (await this.reconnect());
+      session = this.takeIdle(connection) ?? this.openSession(connection);
+      const raw = await this.cSign(session, connection.key, input);
+      if (connection === this.connection) {
+        this.idle.push(session);
+        session = undefined;
+      }
+      call.answered();
+      return this.algorithm.keyType === 'ec' ? ecdsaRawToDer(raw) : raw;
+    } catch (caught) {
+      const error = this.wrap(caught);
+      if (error.code === 'TOKEN_UNAVAILABLE' && connection) this.drop(connection);
+      const gone = error.code === 'TOKEN_UNAVAILABLE' || error.code === 'TOKEN_NOT_FOUND';
+      recordSignerFailure(gone ? 'connection' : 'server_error');
+      call.failed();
+      throw error;
+    } finally {
+      if (session) this.closeSession(session);
+      release();
+    }
+  }
+
+  /** C_SignInit, then C_Sign on the thread pool. */
+  private async cSign(session: Handle, key: Handle, input: Buffer): Promise<Buffer> {
+    const output = Buffer.alloc(this.signatureLength);
+    this.module.api.C_SignInit(session, this.mechanism as never, key);
+    // The binding's worker reads `input` and writes `output` through raw pointers: keep both
+    // referenced until it calls back, or the collector may free them under it.
+    const pinned = [input, output];
+    const signing = this.module.api.C_SignAsync(session, input, output);
+    this.signing.add(signing);
+    try {
+      return Buffer.from(await signing);
+    } finally {
+      this.signing.delete(signing);
+      pinned.length = 0;
+    }
+  }
+
+  private wrap(error: unknown): Pkcs11Error {
+    if (error instanceof Pkcs11Error) return error;
+    const name = errorName(error);
+    if (TOKEN_GONE.has(name)) {
+      return new Pkcs11Error('TOKEN_UNAVAILABLE', `${this.id}: the token is unavailable (${name})`, {
+        cause: error,
+      });
+    }
+    return new Pkcs11Error('SIGN_FAILED', `${this.id}: C_Sign failed (${name})`, { cause: error });
+  }
+
+  /** Forgets a connection whose token went away: its sessions are closed (best effort). */
+  private drop(connection: Connection): void {
+    if (this.connection !== connection) return;
+    this.connection = undefined;
+    for (const session of this.idle.splice(0)) this.closeSession(session);
+  }
+
+  private takeIdle(connection: Connection): Handle | undefined {
+    return connection === this.connection ? this.idle.pop() : undefined;
+  }
+
+  /** After a token error: re-initialize the module, then find everything again. */
+  private reconnect(): Promise<Connection> {
+    this.connecting ??= (async () => {
+      await Promise.allSettled([...this.signing]);
+      reinitialize(this.module, this.module.generation);
+      return this.connect();
+    })().finally(() => (this.connecting = undefined));
+    return this.connecting;
+  }
+
+  /** Finds the token and key and logs in; the session it used stays in the pool. */
+  private async connect(): Promise<Connection> {
+    const { api } = this.module;
+    const generation = this.module.generation;
+    const slot = this.findSlot();
+    let session: Handle;
+    try {
+      session = api.C_OpenSession(slot, CKF_SERIAL_SESSION);
+    } catch (error) {
+      throw this.wrap(error);
+    }
+    try {
+      this.login(session);
+      const key = this.findKey(session);
+      if (this.spki) {
+        // After a reconnection: the same key must be found, not a new one under the same label.
+        const now = publicKeyFromAttributes(this.keyAttributes(session, key), this.id);
+        if (!now.export({ type: 'spki', format: 'der' }).equals(this.spki)) {
+          throw new Pkcs11Error(
+            'KEY_NOT_FOUND',
+            `${this.id}: the token is back but the key found is not the certified one`,
+          );
+        }
+      }
+      const connection = { slot, key, generation };
+      this.connection = connection;
+      this.idle.push(session);
+      pkcs11SessionsOpened.inc();
+      pkcs11SessionsOpen.inc();
+      return connection;
+    } catch (error) {
+      try {
+        api.C_CloseSession(session);
+      } catch {
+        // the session is gone with the token
+      }
+      throw this.wrap(error);
+    }
+  }
+
+  /** The slot whose token matches the URI's token attributes (or its slot-id). */
+  private findSlot(): Handle {
+    const { api } = this.module;
+    const { token, manufacturer, model, serial, slotId } = this.uri;
+    let slots: Handle[];
+    try {
+      slots = api.C_GetSlotList(true);
+    } catch (error) {
+      throw this.wrap(error);
+    }
+    const matches = slots.filter((slot) => {
+      if (slotId !== undefined && slotNumber(slot) !== slotId) return false;
+      if (token === undefined && manufacturer === undefined && model === undefined && serial === undefined)
+        return true;
+      let info;
+      try {
+        info = api.C_GetTokenInfo(slot);
+      } catch {
+        return false;
+      }
+      return (
+        (token === undefined || info.label.trimEnd() === token) &&
+        (manufacturer === undefined || info.manufacturerID.trimEnd() === manufacturer) &&
+        (model === undefined || info.model.trimEnd() === model) &&
+        (serial === undefined || info.serialNumber.trimEnd() === serial)
+      );
+    });
+    const [slot] = matches;
+    if (!slot) {
+      throw new Pkcs11Error(
+        'TOKEN_NOT_FOUND',
+        `${this.id}: no token matches (${slots.length} token${slots.length === 1 ? '' : 's'} present)`,
+      );
+    }
+    if (matches.length > 1) {
+      throw new Pkcs11Error(
+        'TOKEN_NOT_FOUND',
+        `${this.id}: ${matches.length} tokens match: name one with token= or serial=`,
+      );
+    }
+    return slot;
+  }
+
+  private login(session: Handle): void {
+    if (this.pin === undefined) return;
+    try {
+      this.module.api.C_Login(session, CKU_USER, this.pin);
+    } catch (error) {
+      const name = errorName(error);
+      if (name === 'CKR_USER_ALREADY_LOGGED_IN') return; // another session of this process did
+      if (name === 'CKR_PIN_INCORRECT' || name === 'CKR_PIN_INVALID' || name === 'CKR_PIN_LEN_RANGE')
+        throw new Pkcs11Error('PIN_INCORRECT', `${this.id}: the token refused the PIN (${name})`);
+      if (name === 'CKR_PIN_LOCKED' || name === 'CKR_PIN_EXPIRED')
+        throw new Pkcs11Error('PIN_LOCKED', `${this.id}: the PIN cannot be used (${name})`);
+      throw this.wrap(error);
+    }
+  }
+
+  private findKey(session: Handle): Handle {
+    const template: { type: number; value: number | string | Buffer }[] = [
+      { type: CKA.CLASS, value: CKO_PRIVATE_KEY },
+    ];
+    if (this.uri.object !== undefined) template.push({ type: CKA.LABEL, value: this.uri.object });
+    if (this.uri.id !== undefined) template.push({ type: CKA.ID, value: this.uri.id });
+    const found = this.findObjects(session, template);
+    const [key] = found;
+    if (!key) {
+      throw new Pkcs11Error(
+        'KEY_NOT_FOUND',
+        `${this.id}: no private key matches${this.pin === undefined ? ' (no PIN given: private keys are visible only after login; add pin-source)' : ''}`,
+      );
+    }
+    if (found.length > 1) {
+      throw new Pkcs11Error(
+        'KEY_AMBIGUOUS',
+        `${this.id}: ${found.length} private keys match: name one with object= and id=`,
+      );
+    }
+    return key;
+  }
+
+  private findObjects(
+    session: Handle,
+    template: { type: number; value: number | string | Buffer }[],
+  ): Handle[] {
+    const { api } = this.module;
+    api.C_FindObjectsInit(session, template);
+    try {
+      return api.C_FindObjects(session, 16);
+    } finally {
+      api.C_FindObjectsFinal(session);
+    }
+  }
+
+  /** The private key's type and public parts; EC points come from the matching public key object. */
+  private keyAttributes(session: Handle, key: Handle): KeyAttributes {
+    const { api } = this.module;
+    const read = (object: Handle, type: number): Buffer | undefined => {
+      try {
+        const [attribute] = api.C_GetAttributeValue(session, object, [{ type }]);
+        return attribute?.value;
+      } catch {
+        return undefined; // CKR_ATTRIBUTE_TYPE_INVALID / SENSITIVE: not this key's attribute
+      }
+    };
+    const keyTypeBytes = read(key, CKA.KEY_TYPE);
+    if (!keyTypeBytes) throw new Pkcs11Error('KEY_UNSUPPORTED', `${this.id}: no CKA_KEY_TYPE`);
+    const keyType = Number(keyTypeBytes.readUIntLE(0, Math.min(6, keyTypeBytes.length)));
+    const attributes: KeyAttributes = { keyType };
+    if (keyType === CKK.RSA) {
+      const modulus = read(key, CKA.MODULUS);
+      const publicExponent = read(key, CKA.PUBLIC_EXPONENT);
+      if (modulus) attributes.modulus = modulus;
+      if (publicExponent) attributes.publicExponent = publicExponent;
+      return attributes;
+    }
+    const ecParams = read(key, CKA.EC_PARAMS);
+    if (ecParams) attributes.ecParams = ecParams;
+    // The point is an attribute of the public key object of the pair: same CKA_ID, else same label.
+    const id = read(key, CKA.ID);
+    const label = read(key, CKA.LABEL);
+    const match =
+      id && id.length > 0
+        ? { type: CKA.ID, value: id }
+        : label
+          ? { type: CKA.LABEL, value: label.toString('utf8') }
+          : undefined;
+    if (match) {
+      const [publicKey] = this.findObjects(session, [
+        { type: CKA.CLASS, value: CKO_PUBLIC_KEY },
+        match,
+      ]);
+      const point = publicKey && read(publicKey, CKA.EC_POINT);
+      if (point) attributes.ecPoint = point;
+    }
+    const ownPoint = attributes.ecPoint ?? read(key, CKA.EC_POINT);
+    if (ownPoint) attributes.ecPoint = ownPoint;
+    return attributes;
+  }
+
+  private openSession(connection: Connection): Handle {
+    const session = this.module.api.C_OpenSession(connection.slot, CKF_SERIAL_SESSION);
+    pkcs11SessionsOpened.inc();
+    pkcs11SessionsOpen.inc();
+    return session;
+  }
+
+  private closeSession(session: Handle): void {
+    pkcs11SessionsOpen.dec();
+    try {
+      this.module.api.C_CloseSession(session);
+    } catch {
+      // gone with the token, or the module was re-initialized
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const session of this.idle.splice(0)) this.closeSession(session);
+    this.connection = undefined;
+    releaseModule(this.module);
+  }
+}
+
+/** A CK_SLOT_ID as pkcs11js returns it: a CK_ULONG in host (little-endian) byte order. */
+function slotNumber(slot: Handle): number {
+  return slot.length >= 8 ? Number(slot.readBigUInt64LE(0)) : slot.readUIntLE(0, slot.length);
+}
+
+/** Room for the signature: r||s of the curve, the modulus length, or 64 bytes for Ed25519. */
+function signatureLengthOf(algorithm: SignatureAlgorithm): number {
+  if (algorithm.keyType === 'ed25519') return 64;
+  if (algorithm.keyType === 'rsa') return Math.ceil((algorithm.bits ?? 4096) / 8);
+  const field = { prime256v1: 32, secp384r1: 48, secp521r1: 66 }[algorithm.curve ?? ''] ?? 66;
+  return 2 * field;
+}

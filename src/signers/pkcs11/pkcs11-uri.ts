@@ -1,0 +1,157 @@
+import { Pkcs11Error } from './pkcs11-error.js';
+
+/**
+ * A PKCS#11 URI (RFC 7512) as cosign and p11-kit write them:
+ * `pkcs11:token=tsa;object=tsa-key?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/run/secrets/pin`.
+ * Path attributes select the token and the key; query attributes say how to reach them.
+ */
+export interface Pkcs11Uri {
+  /** Token attributes (CK_TOKEN_INFO): label, manufacturer ID, model, serial number. */
+  token?: string;
+  manufacturer?: string;
+  model?: string;
+  serial?: string;
+  /** The slot's CK_SLOT_ID, when no token attribute says which token (slot IDs may change). */
+  slotId?: number;
+  /** The key's CKA_LABEL and CKA_ID (raw bytes, percent-encoded in the URI). */
+  object?: string;
+  id?: Buffer;
+  /** The PKCS#11 module (shared library) to load. */
+  modulePath: string;
+  /** `pin-source`: a file holding the PIN (`file:` URI or absolute path). */
+  pinSource?: string;
+  /** `pin-value`: the PIN in the URI itself (accepted with a warning). */
+  pinValue?: string;
+  /** The URI without its query, for logs and errors: never a PIN. */
+  display: string;
+}
+
+/** Path attributes this parser knows (RFC 7512 section 2.3); `type` must be `private` if given. */
+const PATH_ATTRIBUTES = new Set([
+  'token',
+  'manufacturer',
+  'model',
+  'serial',
+  'slot-id',
+  'slot-description',
+  'slot-manufacturer',
+  'library-manufacturer',
+  'library-description',
+  'library-version',
+  'object',
+  'id',
+  'type',
+]);
+const QUERY_ATTRIBUTES = new Set(['module-path', 'module-name', 'pin-source', 'pin-value']);
+
+export function isPkcs11Uri(value: string): boolean {
+  return /^pkcs11:/i.test(value);
+}
+
+/** Decodes %XX escapes to bytes; any other `%` is an error (RFC 7512 section 2.3, pk11-pchar). */
+function percentDecode(value: string, name: string, display: string): Buffer {
+  const bytes: number[] = [];
+  for (let i = 0; i < value.length; i++) {
+    const char = value[i] as string;
+    if (char === '%') {
+      const hex = value.slice(i + 1, i + 3);
+      if (!/^[0-9a-fA-F]{2}$/.test(hex)) {
+        throw invalid(display, `bad percent-encoding in ${name}`);
+      }
+      bytes.push(parseInt(hex, 16));
+      i += 2;
+    } else {
+      bytes.push(...Buffer.from(char, 'utf8'));
+    }
+  }
+  return Buffer.from(bytes);
+}
+
+function invalid(display: string, why: string): Pkcs11Error {
+  return new Pkcs11Error('URI_INVALID', `invalid PKCS#11 URI ${display}: ${why}`);
+}
+
+function attributes(
+  part: string,
+  separator: string,
+  known: Set<string>,
+  display: string,
+): Map<string, Buffer> {
+  const found = new Map<string, Buffer>();
+  if (part === '') return found;
+  for (const attribute of part.split(separator)) {
+    const equals = attribute.indexOf('=');
+    const name = (equals < 0 ? attribute : attribute.slice(0, equals)).toLowerCase();
+    if (equals < 0 || name === '') throw invalid(display, `"${name}" has no value`);
+    // Vendor attributes (x-...) are allowed and ignored; unknown standard ones are refused.
+    if (name.startsWith('x-')) continue;
+    if (!known.has(name)) throw invalid(display, `unknown attribute "${name}"`);
+    if (found.has(name)) throw invalid(display, `"${name}" is given twice`);
+    found.set(name, percentDecode(attribute.slice(equals + 1), name, display));
+  }
+  return found;
+}
+
+/** Parses a `pkcs11:` URI; throws Pkcs11Error('URI_INVALID') naming the URI without its query. */
+export function parsePkcs11Uri(uri: string): Pkcs11Uri {
+  const question = uri.indexOf('?');
+  const path = question < 0 ? uri : uri.slice(0, question);
+  const query = question < 0 ? '' : uri.slice(question + 1);
+  const display = path;
+  if (!isPkcs11Uri(path)) throw invalid(display, 'it must start with "pkcs11:"');
+  const pathAttributes = attributes(path.slice('pkcs11:'.length), ';', PATH_ATTRIBUTES, display);
+  const queryAttributes = attributes(query, '&', QUERY_ATTRIBUTES, display);
+  const text = (map: Map<string, Buffer>, name: string) => map.get(name)?.toString('utf8');
+
+  const type = text(pathAttributes, 'type');
+  if (type !== undefined && type !== 'private') {
+    throw invalid(display, `type=${type}: the signer needs the private key (type=private)`);
+  }
+  const modulePath = text(queryAttributes, 'module-path');
+  if (modulePath === undefined) {
+    throw invalid(
+      display,
+      queryAttributes.has('module-name')
+        ? 'module-name is not supported: give module-path, the PKCS#11 library'
+        : 'module-path (the PKCS#11 library) is required',
+    );
+  }
+  if (modulePath === '') throw invalid(display, 'module-path is empty');
+  const slot = text(pathAttributes, 'slot-id');
+  if (slot !== undefined && !/^\d+$/.test(slot)) {
+    throw invalid(display, `slot-id must be a decimal number`);
+  }
+  const parsed: Pkcs11Uri = { modulePath, display };
+  const token = text(pathAttributes, 'token');
+  const manufacturer = text(pathAttributes, 'manufacturer');
+  const model = text(pathAttributes, 'model');
+  const serial = text(pathAttributes, 'serial');
+  const object = text(pathAttributes, 'object');
+  const id = pathAttributes.get('id');
+  const pinSource = text(queryAttributes, 'pin-source');
+  const pinValue = text(queryAttributes, 'pin-value');
+  if (token !== undefined) parsed.token = token;
+  if (manufacturer !== undefined) parsed.manufacturer = manufacturer;
+  if (model !== undefined) parsed.model = model;
+  if (serial !== undefined) parsed.serial = serial;
+  if (slot !== undefined) parsed.slotId = Number(slot);
+  if (object !== undefined) parsed.object = object;
+  if (id !== undefined) parsed.id = id;
+  if (pinSource !== undefined) parsed.pinSource = pinSource;
+  if (pinValue !== undefined) parsed.pinValue = pinValue;
+  if (parsed.object === undefined && parsed.id === undefined) {
+    throw invalid(display, 'name the key with object= (its label) or id=');
+  }
+  if (parsed.pinSource !== undefined && parsed.pinValue !== undefined) {
+    throw invalid(display, 'give only one of pin-source and pin-value');
+  }
+  return parsed;
+}
+
+/** The file `pin-source` names: `file:` URIs (`file:/p`, `file:///p`) and plain absolute paths. */
+export function pinSourcePath(pinSource: string, display: string): string {
+  if (pinSource.startsWith('file://')) return pinSource.slice('file://'.length);
+  if (pinSource.startsWith('file:')) return pinSource.slice('file:'.length);
+  if (pinSource.startsWith('/')) return pinSource;
+  throw invalid(display, 'pin-source must be a file: URI or an absolute path');
+}

@@ -1,0 +1,84 @@
+import { execFile } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { tempDir } from './openssl.js';
+
+const run = promisify(execFile);
+
+/** Debian's SoftHSM2 module (scripts/install-test-deps.sh installs softhsm2 and opensc). */
+export const SOFTHSM_MODULE = '/usr/lib/softhsm/libsofthsm2.so';
+
+export const TEST_PIN = '7291-test-pin';
+const SO_PIN = '5678-so-pin';
+
+/** What `pkcs11-tool --keypairgen --key-type` takes. */
+export type HsmKeyType = 'EC:prime256v1' | 'EC:secp384r1' | 'EC:secp521r1' | 'rsa:3072' | 'rsa:2048' | 'EC:edwards25519';
+
+/**
+ * A SoftHSM2 whose token directory is a temporary folder: SOFTHSM2_CONF points at its own
+ * configuration, set in this process's environment (SoftHSM reads it at C_Initialize) and passed
+ * to the tools and servers the test starts. `cleanup()` removes it all.
+ */
+export class SoftHsm {
+  readonly dir = tempDir();
+  readonly tokens = this.dir.path('tokens');
+  readonly conf = this.dir.path('softhsm2.conf');
+  /** The PIN as a file, for pin-source=file:… (mode 0600). */
+  readonly pinFile = this.dir.path('pin');
+
+  constructor() {
+    mkdirSync(this.tokens);
+    writeFileSync(
+      this.conf,
+      `directories.tokendir = ${this.tokens}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n`,
+    );
+    writeFileSync(this.pinFile, `${TEST_PIN}\n`, { mode: 0o600 });
+    process.env['SOFTHSM2_CONF'] = this.conf;
+  }
+
+  get env(): NodeJS.ProcessEnv {
+    return { ...process.env, SOFTHSM2_CONF: this.conf };
+  }
+
+  async initToken(label: string): Promise<void> {
+    await run(
+      'softhsm2-util',
+      ['--init-token', '--free', '--label', label, '--pin', TEST_PIN, '--so-pin', SO_PIN],
+      { env: this.env },
+    );
+  }
+
+  /** A key pair made in the token (the private key never leaves it), labelled and with an id. */
+  async keygen(token: string, label: string, type: HsmKeyType, idHex: string): Promise<void> {
+    await run(
+      'pkcs11-tool',
+      [
+        '--module',
+        SOFTHSM_MODULE,
+        '--token-label',
+        token,
+        '--login',
+        '--pin',
+        TEST_PIN,
+        '--keypairgen',
+        '--key-type',
+        type,
+        '--label',
+        label,
+        '--id',
+        idHex,
+      ],
+      { env: this.env },
+    );
+  }
+
+  /** The key's URI, with the PIN read from `pinFile`. */
+  uri(token: string, object: string, query = ''): string {
+    return `pkcs11:token=${encodeURIComponent(token)};object=${encodeURIComponent(object)}?module-path=${SOFTHSM_MODULE}&pin-source=file:${this.pinFile}${query}`;
+  }
+
+  cleanup(): void {
+    this.dir.cleanup();
+  }
+}
+

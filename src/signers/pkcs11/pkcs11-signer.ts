@@ -1,4 +1,5 @@
 import { createHash, type KeyObject } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import type { HashName } from '../../asn1/algorithms.js';
 import { HASHES } from '../../asn1/algorithms.js';
@@ -57,7 +58,9 @@ interface Connection {
   generation: number;
 }
 
+/** Waiting for a session has no deadline of its own: a signature takes what the token takes. */
 const NEVER = new AbortController().signal;
+setMaxListeners(0, NEVER);
 
 /**
  * Opens the key of a `pkcs11:` URI (RFC 7512): loads the module, finds the token, logs in once,

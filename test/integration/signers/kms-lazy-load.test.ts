@@ -9,9 +9,9 @@ const dir = tempDir();
 afterAll(() => dir.cleanup());
 
 const SDKS =
-  /node_modules\/(@aws-sdk\/client-kms|@google-cloud\/kms|google-gax|@azure\/keyvault-keys|@azure\/identity|@grpc\/grpc-js)\//;
+  /node_modules\/(@aws-sdk\/client-kms|@google-cloud\/kms|google-gax|@azure\/keyvault-keys|@azure\/identity|@grpc\/grpc-js|pkcs11js)\//;
 
-describe('cloud SDKs are loaded lazily', () => {
+describe('cloud SDKs and the PKCS#11 binding are loaded lazily', () => {
   it('starting with the memory signer loads none of them (and the probe does see an SDK import)', async () => {
     const log = dir.path('imports.log');
     const script = `

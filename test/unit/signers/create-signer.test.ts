@@ -116,3 +116,32 @@ describe('createSigner: file and tink', () => {
     ).rejects.toThrow('tink: --tink-key-resource is required with --timestamp-signer=tink');
   });
 });
+
+describe('createSigner: pkcs11', () => {
+  it('needs --pkcs11-uri, bounds --pkcs11-max-sessions, and masks the URI (it may hold a PIN)', () => {
+    expect(() => resolveServeConfig({ timestampSigner: 'pkcs11' })).toThrow(
+      '--timestamp-signer pkcs11 needs --pkcs11-uri',
+    );
+    expect(() =>
+      resolveServeConfig({ timestampSigner: 'pkcs11', pkcs11Uri: 'pkcs11:object=k', pkcs11MaxSessions: 0 }),
+    ).toThrow('--pkcs11-max-sessions');
+    expect(SERVE_OPTIONS.pkcs11Uri.secret).toBe(true);
+    expect(
+      signerConfig({
+        timestampSigner: 'pkcs11',
+        pkcs11Uri: 'pkcs11:object=k?module-path=/m.so',
+        certificateChainPath: 'chain.pem',
+        pkcs11MaxSessions: 3,
+        kmsBreakerThreshold: 2,
+      }),
+    ).toEqual({
+      kind: 'pkcs11',
+      hash: 'auto',
+      uri: 'pkcs11:object=k?module-path=/m.so',
+      certificateChainPath: 'chain.pem',
+      maxSessions: 3,
+      breakerThreshold: 2,
+      breakerCooldownMs: 10_000,
+    });
+  });
+});

@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import {
+  isPkcs11Uri,
+  parsePkcs11Uri,
+  pinSourcePath,
+} from '../../../../src/signers/pkcs11/pkcs11-uri.js';
+
+const MODULE = 'module-path=/usr/lib/softhsm/libsofthsm2.so';
+
+describe('PKCS#11 URI (RFC 7512)', () => {
+  it('reads the cosign form: token, object, module-path and pin-source', () => {
+    const uri = parsePkcs11Uri(
+      `pkcs11:token=tsa;object=tsa-key?${MODULE}&pin-source=file:/run/secrets/pin`,
+    );
+    expect(uri).toEqual({
+      token: 'tsa',
+      object: 'tsa-key',
+      modulePath: '/usr/lib/softhsm/libsofthsm2.so',
+      pinSource: 'file:/run/secrets/pin',
+      display: 'pkcs11:token=tsa;object=tsa-key',
+    });
+    expect(pinSourcePath(uri.pinSource ?? '', uri.display)).toBe('/run/secrets/pin');
+  });
+
+  it('percent-decodes values: labels with reserved characters and binary ids', () => {
+    const uri = parsePkcs11Uri(
+      `pkcs11:token=My%20Token%3B%3F;object=k%C3%A9y;id=%01%A0%ff;serial=00%2F1?${MODULE}`,
+    );
+    expect(uri.token).toBe('My Token;?');
+    expect(uri.object).toBe('kéy');
+    expect(uri.id).toEqual(Buffer.from([0x01, 0xa0, 0xff]));
+    expect(uri.serial).toBe('00/1');
+  });
+
+  it('selects by id and slot-id, accepts pin-value, and ignores vendor x- attributes', () => {
+    const uri = parsePkcs11Uri(`pkcs11:slot-id=42;id=%02;x-vendor=1;type=private?${MODULE}&pin-value=1234`);
+    expect(uri.slotId).toBe(42);
+    expect(uri.id).toEqual(Buffer.from([2]));
+    expect(uri.pinValue).toBe('1234');
+    expect(uri.display).not.toContain('1234');
+  });
+
+  it.each([
+    ['pkcs11:object=k', /module-path .* is required/],
+    ['pkcs11:object=k?module-name=softhsm2', /module-name is not supported/],
+    [`pkcs11:token=t?${MODULE}`, /name the key with object= .* or id=/],
+    [`pkcs11:object=k;object=j?${MODULE}`, /"object" is given twice/],
+    [`pkcs11:object=k;colour=red?${MODULE}`, /unknown attribute "colour"/],
+    [`pkcs11:object=k%2?${MODULE}`, /bad percent-encoding in object/],
+    [`pkcs11:object=k%zz?${MODULE}`, /bad percent-encoding in object/],
+    [`pkcs11:object=k;type=cert?${MODULE}`, /type=cert/],
+    [`pkcs11:object=k;slot-id=0x1?${MODULE}`, /slot-id must be a decimal number/],
+    [`pkcs11:object?${MODULE}`, /"object" has no value/],
+    [`pkcs11:object=k?${MODULE}&pin-value=1&pin-source=/p`, /only one of pin-source and pin-value/],
+    [`pkcs11:object=k?${MODULE}&unknown=1`, /unknown attribute "unknown"/],
+  ])('refuses %s', (text, message) => {
+    expect(() => parsePkcs11Uri(text)).toThrow(message);
+    try {
+      parsePkcs11Uri(text);
+    } catch (error) {
+      expect((error as { code: string }).code).toBe('URI_INVALID');
+      // Errors name the URI without its query: never a PIN.
+      expect((error as Error).message).not.toContain('pin-value=');
+    }
+  });
+
+  it('reads pin-source as a file: URI or an absolute path, nothing else', () => {
+    expect(pinSourcePath('file:///run/pin', 'u')).toBe('/run/pin');
+    expect(pinSourcePath('/run/pin', 'u')).toBe('/run/pin');
+    expect(() => pinSourcePath('env:PIN', 'u')).toThrow(/pin-source must be a file: URI/);
+  });
+
+  it('recognizes the scheme case-insensitively', () => {
+    expect(isPkcs11Uri('PKCS11:object=k')).toBe(true);
+    expect(isPkcs11Uri('/etc/tsa/key.pem')).toBe(false);
+  });
+});

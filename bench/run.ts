@@ -1,13 +1,14 @@
 /**
  * Benchmark suite. `npm run bench` runs every part (about ten minutes, the soak being most of it);
  * `npm run bench -- <part> [options]` runs one. Parts: in-process, signing, http, ping, remote,
- * audit, startup, soak; each file's header lists its options. The HTTP parts start dist/ servers:
+ * pkcs11, audit, startup, soak; each file's header lists its options. The HTTP parts start dist/ servers:
  * `npm run build` first.
  */
 import { benchAuditLog } from './audit-log.js';
 import { benchHttp } from './http.js';
 import { benchInProcess } from './in-process.js';
 import { benchPingUnderLoad } from './ping-under-load.js';
+import { benchPkcs11 } from './pkcs11.js';
 import { benchRemote } from './remote.js';
 import { benchSigningStrategies } from './signing-strategies.js';
 import { benchSoak } from './soak.js';
@@ -50,6 +51,12 @@ const parts: Record<string, () => Promise<unknown>> = {
     benchRemote({
       latencyMs: Number(args['latency-ms'] ?? 20),
       seconds: Number(args['seconds'] ?? 2),
+    }),
+  pkcs11: () =>
+    benchPkcs11({
+      sessions: Number(args['sessions'] ?? 4),
+      seconds: Number(args['seconds'] ?? 2),
+      runs: Number(args['runs'] ?? 3),
     }),
   audit: () =>
     benchAuditLog({

@@ -1,4 +1,5 @@
 import type * as Pkcs11Js from 'pkcs11js';
+import { CKF_OS_LOCKING_OK } from './pkcs11-constants.js';
 import { Pkcs11Error } from './pkcs11-error.js';
 
 /** The pkcs11js binding (a CommonJS module: its constants live on the default export). */
@@ -90,7 +91,9 @@ export function reinitialize(module: LoadedModule, seenGeneration: number): void
 
 function initialize(api: Pkcs11Api, path: string): void {
   try {
-    api.C_Initialize();
+    // C_Sign runs on several libuv threads at once: without CKF_OS_LOCKING_OK (NULL init args),
+    // the module may assume a single thread and take no locks (SoftHSM2 then crashes).
+    api.C_Initialize({ flags: CKF_OS_LOCKING_OK });
   } catch (error) {
     if (errorName(error) === 'CKR_CRYPTOKI_ALREADY_INITIALIZED') return;
     throw new Pkcs11Error('MODULE_LOAD', `C_Initialize of ${path} failed: ${errorName(error)}`, {

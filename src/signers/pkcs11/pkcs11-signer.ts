@@ -225,6 +225,15 @@ export class Pkcs11Signer implements Signer {
     } catch (caught) {
       const error = this.wrap(caught);
       if (error.code === 'TOKEN_UNAVAILABLE' && connection) this.drop(connection);
+      else if (session && connection === this.connection) {
+        // The failed session (its state unknown) is closed below, after a new one is opened:
+        // closing the last session would log the token out and invalidate the key handle.
+        try {
+          this.idle.push(this.openSession(connection));
+        } catch {
+          // the next signature finds out what is wrong
+        }
+      }
       const gone = error.code === 'TOKEN_UNAVAILABLE' || error.code === 'TOKEN_NOT_FOUND';
       recordSignerFailure(gone ? 'connection' : 'server_error');
       call.failed();

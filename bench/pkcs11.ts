@@ -8,7 +8,12 @@ import { createHash } from 'node:crypto';
 import { HASHES } from '../src/asn1/algorithms.js';
 import { octetString, oid, sequence, toHex } from '../src/asn1/der.js';
 import { OID } from '../src/asn1/oids.js';
-import { CKA, CKF_SERIAL_SESSION, CKM, CKO_PRIVATE_KEY } from '../src/signers/pkcs11/pkcs11-constants.js';
+import {
+  CKA,
+  CKF_SERIAL_SESSION,
+  CKM,
+  CKO_PRIVATE_KEY,
+} from '../src/signers/pkcs11/pkcs11-constants.js';
 import { acquireModule, releaseModule } from '../src/signers/pkcs11/pkcs11-module.js';
 import { createPkcs11Signer } from '../src/signers/pkcs11/pkcs11-signer.js';
 import { TimestampAuthority } from '../src/tsp/authority.js';
@@ -63,7 +68,10 @@ export async function benchPkcs11(
           allowCustomExtensions: false,
         },
       });
-      const request = encodeRequest({ digest: createHash('sha256').update(key).digest(), nonce: 1n });
+      const request = encodeRequest({
+        digest: createHash('sha256').update(key).digest(),
+        nonce: 1n,
+      });
       const issue = async () => {
         if ((await authority.issue(request, 'der')).status !== 'granted')
           throw new Error('pkcs11 bench request refused');
@@ -98,11 +106,19 @@ export async function benchPkcs11(
 async function rawSigner(hsm: SoftHsm, label: string, sessions: number) {
   const module = await acquireModule(SOFTHSM_MODULE);
   const { api } = module;
-  const [slot] = api.C_GetSlotList(true).filter((s) => api.C_GetTokenInfo(s).label.trimEnd() === 'bench');
+  const [slot] = api
+    .C_GetSlotList(true)
+    .filter((s) => api.C_GetTokenInfo(s).label.trimEnd() === 'bench');
   if (!slot) throw new Error('bench token not found');
-  const handles = Array.from({ length: sessions }, () => api.C_OpenSession(slot, CKF_SERIAL_SESSION));
+  const handles = Array.from({ length: sessions }, () =>
+    api.C_OpenSession(slot, CKF_SERIAL_SESSION),
+  );
   try {
-    api.C_Login(handles[0] as Buffer, 1, (await import('node:fs')).readFileSync(hsm.pinFile, 'utf8').trim());
+    api.C_Login(
+      handles[0] as Buffer,
+      1,
+      (await import('node:fs')).readFileSync(hsm.pinFile, 'utf8').trim(),
+    );
   } catch (error) {
     if (!(error instanceof Error) || error.message !== 'CKR_USER_ALREADY_LOGGED_IN') throw error;
   }

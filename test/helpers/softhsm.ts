@@ -12,7 +12,8 @@ export const TEST_PIN = '7291-test-pin';
 const SO_PIN = '5678-so-pin';
 
 /** What `pkcs11-tool --keypairgen --key-type` takes. */
-export type HsmKeyType = 'EC:prime256v1' | 'EC:secp384r1' | 'EC:secp521r1' | 'rsa:3072' | 'rsa:2048' | 'EC:edwards25519';
+export type HsmKeyType =
+  'EC:prime256v1' | 'EC:secp384r1' | 'EC:secp521r1' | 'rsa:3072' | 'rsa:2048' | 'EC:edwards25519';
 
 /**
  * A SoftHSM2 whose token directory is a temporary folder: SOFTHSM2_CONF points at its own
@@ -81,4 +82,3 @@ export class SoftHsm {
     this.dir.cleanup();
   }
 }
-

@@ -39,7 +39,10 @@ function unwrapPoint(value: Buffer, pointLength: number, display: string): Buffe
       // refused below
     }
   }
-  throw new Pkcs11Error('KEY_UNSUPPORTED', `${display}: CKA_EC_POINT is not a point of the key's curve`);
+  throw new Pkcs11Error(
+    'KEY_UNSUPPORTED',
+    `${display}: CKA_EC_POINT is not a point of the key's curve`,
+  );
 }
 
 /** The public key of a PKCS#11 key pair; refuses key types the TSA cannot sign with. */
@@ -64,7 +67,11 @@ export function publicKeyFromAttributes(attributes: KeyAttributes, display: stri
       const params = needs(attributes.ecParams, 'CKA_EC_PARAMS');
       const pointLength = NAMED_CURVES[params.toString('hex')];
       if (!pointLength) throw unsupported('unsupported EC curve: use P-256, P-384 or P-521');
-      const point = unwrapPoint(needs(attributes.ecPoint, 'public key object (CKA_EC_POINT)'), pointLength, display);
+      const point = unwrapPoint(
+        needs(attributes.ecPoint, 'public key object (CKA_EC_POINT)'),
+        pointLength,
+        display,
+      );
       return createPublicKey({
         key: sequence(sequence(oid(EC_PUBLIC_KEY), params), bitString(point)),
         format: 'der',
@@ -75,7 +82,11 @@ export function publicKeyFromAttributes(attributes: KeyAttributes, display: stri
       const params = needs(attributes.ecParams, 'CKA_EC_PARAMS');
       if (!ED25519_PARAMS.has(params.toString('hex')))
         throw unsupported('unsupported Edwards curve: only Ed25519 is supported');
-      const point = unwrapPoint(needs(attributes.ecPoint, 'public key object (CKA_EC_POINT)'), 32, display);
+      const point = unwrapPoint(
+        needs(attributes.ecPoint, 'public key object (CKA_EC_POINT)'),
+        32,
+        display,
+      );
       return createPublicKey({
         key: sequence(sequence(oid(OID.ed25519)), bitString(point)),
         format: 'der',

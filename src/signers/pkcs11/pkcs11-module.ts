@@ -36,9 +36,13 @@ export const loadPkcs11js: LoadModule = async (path) => {
   try {
     api.load(path);
   } catch (error) {
-    throw new Pkcs11Error('MODULE_LOAD', `cannot load the PKCS#11 module ${path}: ${errorName(error)}`, {
-      cause: error,
-    });
+    throw new Pkcs11Error(
+      'MODULE_LOAD',
+      `cannot load the PKCS#11 module ${path}: ${errorName(error)}`,
+      {
+        cause: error,
+      },
+    );
   }
   return { lib, api };
 };
@@ -46,7 +50,10 @@ export const loadPkcs11js: LoadModule = async (path) => {
 const modules = new Map<string, Promise<LoadedModule>>();
 
 /** The module at `path`, loaded and C_Initialize'd once per process (C_Initialize is per process). */
-export function acquireModule(path: string, load: LoadModule = loadPkcs11js): Promise<LoadedModule> {
+export function acquireModule(
+  path: string,
+  load: LoadModule = loadPkcs11js,
+): Promise<LoadedModule> {
   let loaded = modules.get(path);
   if (!loaded) {
     loaded = (async () => {

@@ -225,7 +225,7 @@ export class Pkcs11Signer implements Signer {
     } catch (caught) {
       const error = this.wrap(caught);
       if (error.code === 'TOKEN_UNAVAILABLE' && connection) this.drop(connection);
-      else if (session && connection === this.connection) {
+      else if (session && connection && connection === this.connection) {
         // The failed session (its state unknown) is closed below, after a new one is opened:
         // closing the last session would log the token out and invalidate the key handle.
         try {
@@ -265,9 +265,13 @@ export class Pkcs11Signer implements Signer {
     if (error instanceof Pkcs11Error) return error;
     const name = errorName(error);
     if (TOKEN_GONE.has(name)) {
-      return new Pkcs11Error('TOKEN_UNAVAILABLE', `${this.id}: the token is unavailable (${name})`, {
-        cause: error,
-      });
+      return new Pkcs11Error(
+        'TOKEN_UNAVAILABLE',
+        `${this.id}: the token is unavailable (${name})`,
+        {
+          cause: error,
+        },
+      );
     }
     return new Pkcs11Error('SIGN_FAILED', `${this.id}: C_Sign failed (${name})`, { cause: error });
   }
@@ -345,7 +349,12 @@ export class Pkcs11Signer implements Signer {
     }
     const matches = slots.filter((slot) => {
       if (slotId !== undefined && slotNumber(slot) !== slotId) return false;
-      if (token === undefined && manufacturer === undefined && model === undefined && serial === undefined)
+      if (
+        token === undefined &&
+        manufacturer === undefined &&
+        model === undefined &&
+        serial === undefined
+      )
         return true;
       let info;
       try {
@@ -383,7 +392,11 @@ export class Pkcs11Signer implements Signer {
     } catch (error) {
       const name = errorName(error);
       if (name === 'CKR_USER_ALREADY_LOGGED_IN') return; // another session of this process did
-      if (name === 'CKR_PIN_INCORRECT' || name === 'CKR_PIN_INVALID' || name === 'CKR_PIN_LEN_RANGE')
+      if (
+        name === 'CKR_PIN_INCORRECT' ||
+        name === 'CKR_PIN_INVALID' ||
+        name === 'CKR_PIN_LEN_RANGE'
+      )
         throw new Pkcs11Error('PIN_INCORRECT', `${this.id}: the token refused the PIN (${name})`);
       if (name === 'CKR_PIN_LOCKED' || name === 'CKR_PIN_EXPIRED')
         throw new Pkcs11Error('PIN_LOCKED', `${this.id}: the PIN cannot be used (${name})`);

@@ -123,7 +123,11 @@ describe('createSigner: pkcs11', () => {
       '--timestamp-signer pkcs11 needs --pkcs11-uri',
     );
     expect(() =>
-      resolveServeConfig({ timestampSigner: 'pkcs11', pkcs11Uri: 'pkcs11:object=k', pkcs11MaxSessions: 0 }),
+      resolveServeConfig({
+        timestampSigner: 'pkcs11',
+        pkcs11Uri: 'pkcs11:object=k',
+        pkcs11MaxSessions: 0,
+      }),
     ).toThrow('--pkcs11-max-sessions');
     expect(SERVE_OPTIONS.pkcs11Uri.secret).toBe(true);
     expect(

@@ -36,7 +36,8 @@ const faultyModule: LoadModule = async (path) => {
   // The binding's methods need the real instance as `this`.
   const wrapped = new Proxy(api, {
     get: (target, name) => {
-      const value = (overrides as Record<string | symbol, unknown>)[name] ?? Reflect.get(target, name);
+      const value =
+        (overrides as Record<string | symbol, unknown>)[name] ?? Reflect.get(target, name);
       return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
     },
   });
@@ -83,7 +84,9 @@ describe('pkcs11 signer faults', () => {
       });
       expect(signer.unavailableReason()).toMatch(/circuit breaker open after 1 consecutive/);
       const signs = calls.sign;
-      await expect(signer.sign(Buffer.from('x'))).rejects.toMatchObject({ code: 'TOKEN_UNAVAILABLE' });
+      await expect(signer.sign(Buffer.from('x'))).rejects.toMatchObject({
+        code: 'TOKEN_UNAVAILABLE',
+      });
       expect(calls.sign).toBe(signs); // refused without calling the token
       now += 1_000;
       expect(signer.unavailableReason()).toBeUndefined();

@@ -109,7 +109,16 @@ describe('pkcs11 signer on SoftHSM2', () => {
       // Bouncy Castle's TokenCheck: request.tsq, response.tsr and chain.pem in one directory.
       const check = join(dir.dir, 'bc-ed25519');
       mkdirSync(check);
-      await openssl(['ts', '-query', '-data', data, '-sha256', '-cert', '-out', join(check, 'request.tsq')]);
+      await openssl([
+        'ts',
+        '-query',
+        '-data',
+        data,
+        '-sha256',
+        '-cert',
+        '-out',
+        join(check, 'request.tsq'),
+      ]);
       const response = await server.app.inject({
         method: 'POST',
         url: '/api/v1/timestamp',
@@ -119,7 +128,9 @@ describe('pkcs11 signer on SoftHSM2', () => {
       expect(response.statusCode).toBe(200);
       writeFileSync(join(check, 'response.tsr'), response.rawPayload);
       writeFileSync(join(check, 'chain.pem'), readFileSync(chain));
-      const classpath = ['bcprov', 'bcutil', 'bcpkix'].map((jar) => `/usr/share/java/${jar}.jar`).join(':');
+      const classpath = ['bcprov', 'bcutil', 'bcpkix']
+        .map((jar) => `/usr/share/java/${jar}.jar`)
+        .join(':');
       const classes = join(dir.dir, 'classes');
       const source = join(REPO_ROOT, 'test', 'integration', 'interop', 'java', 'TokenCheck.java');
       await run('javac', ['-d', classes, '-cp', classpath, source]);

@@ -107,16 +107,24 @@ describe('pkcs11 session pool', () => {
     expect(statuses).toContain(500);
     expect(new Set(statuses)).toEqual(new Set([200, 500]));
     // Enough consecutive failures opened the breaker: not ready, and refused without a C_Sign.
-    await eventually(async () => (await timestamp(5000)).status === 500 && (await readyz()) === 503, '/readyz 503');
+    await eventually(
+      async () => (await timestamp(5000)).status === 500 && (await readyz()) === 503,
+      '/readyz 503',
+    );
 
     renameSync(away, join(hsm.tokens, tokenDir));
     // The breaker lets a probe through after its cool-down; the probe reopens module, token, key.
-    await eventually(async () => (await timestamp(6000)).status === 200, 'a token after the return');
+    await eventually(
+      async () => (await timestamp(6000)).status === 200,
+      'a token after the return',
+    );
     await eventually(async () => (await readyz()) === 200, '/readyz 200');
     const after = await Promise.all(Array.from({ length: 16 }, (_, i) => timestamp(7000 + i)));
     expect(after.map((result) => result.status)).toEqual(Array(16).fill(200));
     expect(await metric('timestamp_authority_pkcs11_sessions')).toBeLessThanOrEqual(MAX_SESSIONS);
-    const failures = await registry.getSingleMetricAsString('timestamp_authority_signer_failures_total');
+    const failures = await registry.getSingleMetricAsString(
+      'timestamp_authority_signer_failures_total',
+    );
     expect(failures).toMatch(/reason="connection"} [1-9]/);
   });
 });

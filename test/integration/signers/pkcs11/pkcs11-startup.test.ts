@@ -77,7 +77,16 @@ describe('pkcs11 keys end to end', () => {
       expect(response.status).toBe(200);
       const reply = dir.write('reply.tsr', Buffer.from(await response.arrayBuffer()));
       const verified = await openssl([
-        'ts', '-verify', '-in', reply, '-data', data, '-CAfile', root, '-untrusted', chainPath,
+        'ts',
+        '-verify',
+        '-in',
+        reply,
+        '-data',
+        data,
+        '-CAfile',
+        root,
+        '-untrusted',
+        chainPath,
       ]);
       expect(verified).toContain('Verification: OK');
       const started = server.lines.find((line) => line.includes('serving timestamps on'));

@@ -17,19 +17,23 @@ function ecParts(curve: string) {
     Buffer.from(jwk.y ?? '', 'base64url'),
   ]);
   const der = spki(publicKey);
-  const oidStart = der.indexOf(Buffer.from([0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01])) + 9;
+  const oidStart =
+    der.indexOf(Buffer.from([0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01])) + 9;
   const params = der.subarray(oidStart, oidStart + 2 + (der[oidStart + 1] as number));
   return { publicKey, point, params };
 }
 
 describe('public keys from PKCS#11 attributes', () => {
-  it.each(['P-256', 'P-384', 'P-521'])('%s: CKA_EC_PARAMS and CKA_EC_POINT, wrapped or raw', (curve) => {
-    const { publicKey, point, params } = ecParts(curve);
-    for (const ecPoint of [octetString(point), point]) {
-      const made = publicKeyFromAttributes({ keyType: CKK.EC, ecParams: params, ecPoint }, 'uri');
-      expect(spki(made)).toEqual(spki(publicKey));
-    }
-  });
+  it.each(['P-256', 'P-384', 'P-521'])(
+    '%s: CKA_EC_PARAMS and CKA_EC_POINT, wrapped or raw',
+    (curve) => {
+      const { publicKey, point, params } = ecParts(curve);
+      for (const ecPoint of [octetString(point), point]) {
+        const made = publicKeyFromAttributes({ keyType: CKK.EC, ecParams: params, ecPoint }, 'uri');
+        expect(spki(made)).toEqual(spki(publicKey));
+      }
+    },
+  );
 
   it('RSA: CKA_MODULUS and CKA_PUBLIC_EXPONENT', () => {
     const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -63,14 +67,20 @@ describe('public keys from PKCS#11 attributes', () => {
   it('refuses other curves, key types and points of the wrong length', () => {
     const secp256k1 = Buffer.from('06052b8104000a', 'hex');
     expect(() =>
-      publicKeyFromAttributes({ keyType: CKK.EC, ecParams: secp256k1, ecPoint: Buffer.alloc(65, 4) }, 'uri'),
+      publicKeyFromAttributes(
+        { keyType: CKK.EC, ecParams: secp256k1, ecPoint: Buffer.alloc(65, 4) },
+        'uri',
+      ),
     ).toThrow(/unsupported EC curve/);
     expect(() => publicKeyFromAttributes({ keyType: 0x2 /* CKK_DH */ }, 'uri')).toThrow(
       /unsupported key type CKK 0x2/,
     );
     const { params } = ecParts('P-256');
     expect(() =>
-      publicKeyFromAttributes({ keyType: CKK.EC, ecParams: params, ecPoint: Buffer.alloc(40) }, 'uri'),
+      publicKeyFromAttributes(
+        { keyType: CKK.EC, ecParams: params, ecPoint: Buffer.alloc(40) },
+        'uri',
+      ),
     ).toThrow(/not a point of the key's curve/);
     expect(() => publicKeyFromAttributes({ keyType: CKK.EC, ecParams: params }, 'uri')).toThrow(
       /no public key object/,

@@ -33,7 +33,9 @@ describe('PKCS#11 URI (RFC 7512)', () => {
   });
 
   it('selects by id and slot-id, accepts pin-value, and ignores vendor x- attributes', () => {
-    const uri = parsePkcs11Uri(`pkcs11:slot-id=42;id=%02;x-vendor=1;type=private?${MODULE}&pin-value=1234`);
+    const uri = parsePkcs11Uri(
+      `pkcs11:slot-id=42;id=%02;x-vendor=1;type=private?${MODULE}&pin-value=1234`,
+    );
     expect(uri.slotId).toBe(42);
     expect(uri.id).toEqual(Buffer.from([2]));
     expect(uri.pinValue).toBe('1234');

@@ -112,7 +112,7 @@ describe('configuration layers', () => {
     [
       'a bad value',
       'timestamp-signer: nope\n',
-      /config file .*: invalid value for key "timestamp-signer": "nope" \(valid: memory, file, kms, tink\)/,
+      /config file .*: invalid value for key "timestamp-signer": "nope" \(valid: memory, file, kms, tink, pkcs11\)/,
     ],
     ['a bad duration', 'graceful-timeout: 15\n', /invalid value for key "graceful-timeout": 15/],
     ['a key without value', 'port:\n', /key "port" has no value/],

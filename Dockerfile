@@ -22,11 +22,14 @@ FROM build AS loadtest
 COPY test/loadtest ./test/loadtest
 ENTRYPOINT ["npm", "run", "--silent", "loadtest", "--"]
 
-# deps: production dependencies only, in their own layer.
+# deps: production dependencies only, in their own layer. Install scripts stay off except for
+# pkcs11js (the PKCS#11 signer's native binding), which has no prebuilt binaries and is compiled here.
 FROM node:24-bookworm-slim AS deps
 WORKDIR /app
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends python3 make g++ \
+  && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm rebuild pkcs11js
 
 # deploy: the runtime, as the unprivileged `node` user.
 FROM node:24-bookworm-slim AS deploy

@@ -109,6 +109,15 @@ function buildStage(stage: Stage): BuiltStage {
             : inRoot(destination);
         cpSync(join(sourceRoot, source), target, { recursive: true, verbatimSymlinks: true });
       }
+    } else if (keyword === 'RUN' && args.startsWith('apt-get ')) {
+      // The host stands for the base image with these Debian packages (scripts/install-test-deps.sh
+      // installs them); running apt-get here would change the host, so check they are there instead.
+      const packages = /--no-install-recommends\s+([^&\\]+)/.exec(args)?.[1]?.trim().split(/\s+/);
+      if (!packages?.length)
+        throw new Error(`stage ${stage.name}: cannot read packages of RUN ${args}`);
+      const present = spawnSync('dpkg', ['-s', ...packages], { encoding: 'utf8' });
+      if (present.status !== 0)
+        throw new Error(`stage ${stage.name}: packages missing on the host: ${packages.join(' ')}`);
     } else if (keyword === 'RUN') {
       const result = spawnSync('bash', ['-c', args], {
         cwd: inRoot('.'),
@@ -158,6 +167,10 @@ describe('Dockerfile', () => {
       expect(existsSync(join(app, 'dist', 'src', 'cli', 'timestamp-server.js'))).toBe(true);
       expect(existsSync(join(app, 'node_modules', 'fastify'))).toBe(true);
       expect(existsSync(join(app, 'node_modules', 'vitest'))).toBe(false);
+      // The PKCS#11 signer's native binding is compiled in the deps stage (no prebuilt binaries).
+      expect(
+        existsSync(join(app, 'node_modules', 'pkcs11js', 'build', 'Release', 'pkcs11.node')),
+      ).toBe(true);
       expect(existsSync(join(app, 'src'))).toBe(false);
       expect(existsSync(join(app, 'LICENSE')) && existsSync(join(app, 'NOTICE'))).toBe(true);
       expect(JSON.parse(readFileSync(join(app, 'build-info.json'), 'utf8'))).toMatchObject({

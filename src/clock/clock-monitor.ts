@@ -129,11 +129,14 @@ export class ClockMonitor {
 
   constructor(options: ClockMonitorOptions) {
     const { servers, numServers, serverThreshold, requestAttempts } = options;
-    if (!(numServers >= 1 && servers.length >= numServers))
-      throw new RangeError('too few ntp servers configured');
-    if (!(serverThreshold >= 1 && serverThreshold <= numServers))
-      throw new RangeError('no valid server threshold set');
-    if (!(requestAttempts >= 1)) throw new RangeError('request attempts must be at least 1');
+    // With chrony the servers are chronyd's: only the period, timeout and threshold are used.
+    if (!options.chrony) {
+      if (!(numServers >= 1 && servers.length >= numServers))
+        throw new RangeError('too few ntp servers configured');
+      if (!(serverThreshold >= 1 && serverThreshold <= numServers))
+        throw new RangeError('no valid server threshold set');
+      if (!(requestAttempts >= 1)) throw new RangeError('request attempts must be at least 1');
+    }
     for (const key of ['requestTimeoutMs', 'maxTimeDeltaMs', 'periodMs'] as const) {
       if (!(options[key] > 0)) throw new RangeError(`${key} must be positive`);
     }

@@ -38,7 +38,7 @@ export async function createClockMonitor(
 ): Promise<ClockMonitor> {
   // With chrony, the YAML still gives the period, the threshold (max_time_delta) and the
   // timeout of one reading (request_timeout); its servers are chronyd's business.
-  const config = await loadNtpConfig(options.ntpMonitoring);
+  const config = await loadNtpConfig(options.ntpMonitoring, options.timeSource !== 'chrony');
   return new ClockMonitor({
     ...toMonitorSettings(config),
     accuracyMs: options.accuracyMs,

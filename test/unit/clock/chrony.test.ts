@@ -41,6 +41,13 @@ const UNREACHABLE = [
   '127.0.0.1,NTS,1,15,256,7,1,0,0,0',
 ].join('\n');
 
+/** A chronyd just started whose one plain source never answered (real chrony 4.3 output). */
+const NEVER_SYNCED = [
+  '00000000,,0,0.000000000,0.000000000,0.000000000,0.000000000,0.000,0.000,0.000,1.000000000,1.000000000,0.0,Not synchronised',
+  '^,?,127.0.0.1,0,0,0,4294967295,0.000000000,0.000000000,0.000000000',
+  '127.0.0.1,-,0,0,0,4294967295,0,0,0,0',
+].join('\n');
+
 const thresholds = { thresholdMs: 1000, requireNts: false };
 
 describe('chronyc -c output', () => {
@@ -132,6 +139,10 @@ describe('chronyVerdict', () => {
       state: 'unverified',
       detail: 'chronyd has no selected time source',
     });
+    const never = parseChronycOutput(NEVER_SYNCED);
+    expect(never.tracking).toMatchObject({ reference: '', leapStatus: 'Not synchronised' });
+    expect(never.authdata).toEqual([{ name: '127.0.0.1', mode: '-' }]);
+    expect(chronyVerdict(never, thresholds).state).toBe('unverified');
     const reading = parseChronycOutput(SYNCED);
     const alarm: ChronyReading = {
       ...reading,

@@ -2,6 +2,9 @@ import type { ClockState } from './clock-metrics.js';
 import type { ChronyReading } from './chrony-client.js';
 import { seconds } from './wall-clock-step.js';
 
+/** chronyd's bounds are often far below 10 ms, where `seconds` would print 0 s. */
+const amount = (ms: number) => (ms < 1000 ? `${Number(ms.toPrecision(2))} ms` : seconds(ms));
+
 /** What chronyd said about its selected source: the evidence behind the gate's state. */
 export interface ChronyEvidence {
   /** The selected source's address (or refclock name). */
@@ -75,13 +78,13 @@ export function chronyVerdict(
   if (evidence.boundMs <= thresholdMs) {
     return {
       state: 'synced',
-      detail: `chronyd's source ${source} bounds the local clock's error to ${seconds(evidence.boundMs)}, within ${seconds(thresholdMs)}`,
+      detail: `chronyd's source ${source} bounds the local clock's error to ${amount(evidence.boundMs)}, within ${seconds(thresholdMs)}`,
       evidence,
     };
   }
   return {
     state: 'drifted',
-    detail: `local clock differs from chronyd's source ${source} by up to ${seconds(evidence.boundMs)}, more than ${seconds(thresholdMs)}`,
+    detail: `local clock differs from chronyd's source ${source} by up to ${amount(evidence.boundMs)}, more than ${seconds(thresholdMs)}`,
     evidence,
   };
 }

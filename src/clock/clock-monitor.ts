@@ -293,7 +293,9 @@ export class ClockMonitor {
   private evaluateChrony({ state, detail, evidence }: ReturnType<typeof chronyVerdict>): void {
     recordChronyEvidence(evidence);
     if (state === 'drifted') ntpErrorsTotal.inc({ reason: 'err_inv_time' });
-    if (state === 'unverified') ntpErrorsTotal.inc({ reason: 'err_too_few' });
+    // Unverified with evidence: a selected source that is not NTS-authenticated (--require-nts).
+    if (state === 'unverified')
+      ntpErrorsTotal.inc({ reason: evidence ? 'err_not_authenticated' : 'err_too_few' });
     if (evidence && evidence.authenticated !== this.authenticated) {
       const fields = { timeSource: 'chrony', reference: evidence.reference };
       if (evidence.authenticated) {

@@ -9,6 +9,7 @@ import {
 import { chronyVerdict } from '../../../src/clock/chrony-verdict.js';
 import { ClockMonitor, type ClockLogger } from '../../../src/clock/clock-monitor.js';
 import { createClockGate } from '../../../src/clock/clock-gate.js';
+import { ntpErrorsTotal } from '../../../src/clock/clock-metrics.js';
 import { timeSourceSnapshot } from '../../../src/clock/time-source-snapshot.js';
 
 /** Real `chronyc -c -n -m tracking sources authdata` output of chrony 4.3 (an NTS source). */
@@ -282,5 +283,28 @@ describe('ClockMonitor with --time-source chrony', () => {
     await fixed.runRound();
     expect(fixed.status.accuracyMs).toBe(500);
     expect(reading.tracking.systemTime).toBeLessThan(0);
+  });
+
+  it('counts each refused reading by reason, and says the bound in ms when it is small', async () => {
+    const count = async (reason: string) =>
+      (await ntpErrorsTotal.get()).values.find((value) => value.labels['reason'] === reason)
+        ?.value ?? 0;
+    const before = await Promise.all(
+      ['err_too_few', 'err_inv_time', 'err_not_authenticated'].map(count),
+    );
+    const { monitor } = chronyMonitor(
+      [SYNCED, AHEAD, FALLBACK, UNREACHABLE, new Error('gone')],
+      1000,
+      true,
+    );
+    const synced = await monitor.runRound();
+    expect(synced.detail).toBe(
+      "chronyd's source 127.0.0.1 (stratum 9, NTS-authenticated) bounds the local clock's error to 0.01 ms, within 1 s",
+    );
+    for (let i = 0; i < 4; i++) await monitor.runRound();
+    const after = await Promise.all(
+      ['err_too_few', 'err_inv_time', 'err_not_authenticated'].map(count),
+    );
+    expect(after.map((value, i) => value - before[i]!)).toEqual([2, 1, 1]);
   });
 });

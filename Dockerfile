@@ -34,6 +34,14 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm rebuild pkcs1
 # deploy: the runtime, as the unprivileged `node` user.
 FROM node:24-bookworm-slim AS deploy
 ENV NODE_ENV=production
+# chrony: chronyc for --time-source chrony, and chronyd for the optional NTS sidecar (same image);
+# ca-certificates: the trust store chronyd checks NTS servers' certificates against;
+# /run/chrony-shared: where a volume shared with the sidecar is mounted (node's, so a fresh
+# Docker volume is too).
+RUN apt-get update \
+  && apt-get install -y --no-install-recommends chrony ca-certificates \
+  && rm -rf /var/lib/apt/lists/* \
+  && install -d -o node -g node /run/chrony-shared
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist

@@ -62,6 +62,46 @@ export function recordClockState(state: ClockState): void {
   for (const each of CLOCK_STATES) clockStateGauge.set({ state: each }, each === state ? 1 : 0);
 }
 
+/** With --time-source chrony: the selected source (label reference), 1 if NTS-authenticated, else 0. */
+export const timeSourceAuthenticated = new Gauge({
+  name: 'timestamp_authority_time_source_authenticated',
+  help: "Whether chronyd's selected source is NTS-authenticated (1) or not (0), per source address",
+  labelNames: ['reference'] as const,
+  registers: [registry],
+});
+
+export const timeSourceRootDispersion = new Gauge({
+  name: 'timestamp_authority_time_source_root_dispersion_seconds',
+  help: "chronyd's root dispersion of its selected source in the last reading",
+  registers: [registry],
+});
+
+export const clockErrorBound = new Gauge({
+  name: 'timestamp_authority_clock_error_bound_seconds',
+  help: "Bound on the local clock's error in the last chronyd reading: |offset| + root dispersion + root delay / 2",
+  registers: [registry],
+});
+
+/** Records one reading of chronyd; without a selected source the source gauges are cleared. */
+export function recordChronyEvidence(
+  evidence:
+    | {
+        reference: string;
+        authenticated: boolean;
+        offsetMs: number;
+        rootDispersionMs: number;
+        boundMs: number;
+      }
+    | undefined,
+): void {
+  timeSourceAuthenticated.reset();
+  if (!evidence) return;
+  timeSourceAuthenticated.set({ reference: evidence.reference }, evidence.authenticated ? 1 : 0);
+  ntpOffset.set(evidence.offsetMs / 1000);
+  timeSourceRootDispersion.set(evidence.rootDispersionMs / 1000);
+  clockErrorBound.set(evidence.boundMs / 1000);
+}
+
 /** The NTP monitor's metrics: in a cluster only the primary runs the monitor, so only it reports them. */
 export const CLOCK_METRICS = [
   ntpLatency,
@@ -70,4 +110,7 @@ export const CLOCK_METRICS = [
   ntpErrorsTotal,
   ntpOffset,
   clockStateGauge,
+  timeSourceAuthenticated,
+  timeSourceRootDispersion,
+  clockErrorBound,
 ];

@@ -1,5 +1,13 @@
 import { performance } from 'node:perf_hooks';
-import { ntpErrorsTotal, ntpOffset, recordClockState, type ClockState } from './clock-metrics.js';
+import { readChrony, type ChronyRead } from './chrony-client.js';
+import { chronyVerdict, type ChronyEvidence } from './chrony-verdict.js';
+import {
+  ntpErrorsTotal,
+  ntpOffset,
+  recordChronyEvidence,
+  recordClockState,
+  type ClockState,
+} from './clock-metrics.js';
 import type { ClockMonitorSettings } from './ntp-config.js';
 import { queryRound, type LogFn, type ServerOutcome } from './round.js';
 import { querySntp, type SntpQuery } from './sntp-client.js';
@@ -27,11 +35,32 @@ export interface ClockStatus {
   readonly offsetMs?: number;
   /** Rounds completed since start. */
   readonly rounds: number;
+  /**
+   * The accuracy tokens declare now, in ms: with --accuracy auto the bound the last round measured
+   * (rounded up to the millisecond, at most the threshold), else the configured accuracy.
+   */
+  readonly accuracyMs?: number;
+  /** With --time-source chrony: what chronyd said about its selected source in the last round. */
+  readonly chrony?: ChronyEvidence;
+}
+
+/** --time-source chrony: the monitor reads a local chronyd instead of asking NTP servers. */
+export interface ChronySourceOptions {
+  /** chronyd's command socket (--chrony-socket). */
+  socket: string;
+  /** --require-nts: an unauthenticated selected source counts as unverified. */
+  requireNts: boolean;
+  read?: ChronyRead;
 }
 
 export interface ClockMonitorOptions extends ClockMonitorSettings {
-  /** The accuracy the tokens declare: a server agrees only within min(max_time_delta, this). */
-  accuracyMs: number;
+  /**
+   * The accuracy the tokens declare: a server agrees only within min(max_time_delta, this).
+   * 'auto': the threshold is max_time_delta and tokens declare the bound each round measured.
+   */
+  accuracyMs: number | 'auto';
+  /** Take the evidence from chronyd rather than from SNTP rounds. */
+  chrony?: ChronySourceOptions;
   /** A step of the wall clock against the monotonic clock beyond this closes the gate (default 250 ms). */
   jumpToleranceMs?: number;
   /** How often the wall clock is compared with the monotonic clock between requests (default 1 s). */
@@ -69,6 +98,10 @@ export const DEFAULT_REMINDER_INTERVAL_MS = 5 * 60_000;
 export class ClockMonitor {
   readonly thresholdMs: number;
   private readonly settings: ClockMonitorSettings;
+  private readonly accuracy: number | 'auto';
+  private readonly chrony: (ChronySourceOptions & { read: ChronyRead }) | undefined;
+  /** Whether the last selected chrony source was authenticated (logged when it changes). */
+  private authenticated: boolean | undefined;
   private readonly step: WallClockStepDetector;
   private readonly jumpCheckIntervalMs: number;
   private readonly query: SntpQuery;
@@ -96,16 +129,26 @@ export class ClockMonitor {
 
   constructor(options: ClockMonitorOptions) {
     const { servers, numServers, serverThreshold, requestAttempts } = options;
-    if (!(numServers >= 1 && servers.length >= numServers))
-      throw new RangeError('too few ntp servers configured');
-    if (!(serverThreshold >= 1 && serverThreshold <= numServers))
-      throw new RangeError('no valid server threshold set');
-    if (!(requestAttempts >= 1)) throw new RangeError('request attempts must be at least 1');
-    for (const key of ['requestTimeoutMs', 'maxTimeDeltaMs', 'periodMs', 'accuracyMs'] as const) {
+    // With chrony the servers are chronyd's: only the period, timeout and threshold are used.
+    if (!options.chrony) {
+      if (!(numServers >= 1 && servers.length >= numServers))
+        throw new RangeError('too few ntp servers configured');
+      if (!(serverThreshold >= 1 && serverThreshold <= numServers))
+        throw new RangeError('no valid server threshold set');
+      if (!(requestAttempts >= 1)) throw new RangeError('request attempts must be at least 1');
+    }
+    for (const key of ['requestTimeoutMs', 'maxTimeDeltaMs', 'periodMs'] as const) {
       if (!(options[key] > 0)) throw new RangeError(`${key} must be positive`);
     }
+    if (options.accuracyMs !== 'auto' && !(options.accuracyMs > 0))
+      throw new RangeError('accuracyMs must be positive');
     this.settings = options;
-    this.thresholdMs = Math.min(options.maxTimeDeltaMs, options.accuracyMs);
+    this.accuracy = options.accuracyMs;
+    this.chrony = options.chrony && { read: readChrony, ...options.chrony };
+    this.thresholdMs =
+      options.accuracyMs === 'auto'
+        ? options.maxTimeDeltaMs
+        : Math.min(options.maxTimeDeltaMs, options.accuracyMs);
     this.jumpCheckIntervalMs = options.jumpCheckIntervalMs ?? 1000;
     this.query = options.query ?? querySntp;
     this.now = options.now ?? Date.now;
@@ -119,7 +162,16 @@ export class ClockMonitor {
       this.now,
       this.monotonic,
     );
+    this.current = { ...this.current, accuracyMs: this.tokenAccuracy(undefined) };
     recordClockState(this.current.state);
+  }
+
+  /** The accuracy tokens declare given the bound a round measured (see ClockStatus.accuracyMs). */
+  private tokenAccuracy(boundMs: number | undefined): number {
+    if (this.accuracy !== 'auto') return this.accuracy;
+    if (boundMs === undefined) return this.thresholdMs;
+    // Never tighter than measured (rounded up), never looser than the threshold.
+    return Math.min(this.thresholdMs, Math.max(1, Math.ceil(boundMs)));
   }
 
   get status(): ClockStatus {
@@ -131,10 +183,17 @@ export class ClockMonitor {
     if (this.running) return;
     this.running = true;
     this.abort = new AbortController();
-    this.logger.info(
-      { servers: this.settings.servers.length, thresholdMs: this.thresholdMs },
-      'ntp monitoring starting',
-    );
+    if (this.chrony) {
+      this.logger.info(
+        { timeSource: 'chrony', socket: this.chrony.socket, thresholdMs: this.thresholdMs },
+        'clock monitoring through chronyd starting',
+      );
+    } else {
+      this.logger.info(
+        { servers: this.settings.servers.length, thresholdMs: this.thresholdMs },
+        'ntp monitoring starting',
+      );
+    }
     this.jumpTimer = setInterval(() => this.checkForClockJump(), this.jumpCheckIntervalMs).unref();
     this.runRoundInBackground();
   }
@@ -159,7 +218,12 @@ export class ClockMonitor {
     this.jumpEpoch++;
     ntpErrorsTotal.inc({ reason: 'err_clock_jump' });
     this.setStatus(
-      { state: 'drifted', detail: clockJumpDetail(stepMs), rounds: this.current.rounds },
+      {
+        state: 'drifted',
+        detail: clockJumpDetail(stepMs),
+        rounds: this.current.rounds,
+        accuracyMs: this.tokenAccuracy(undefined),
+      },
       true,
     );
     if (this.running) {
@@ -193,13 +257,65 @@ export class ClockMonitor {
   private async roundsUntilStable(): Promise<ClockStatus> {
     for (;;) {
       const epoch = this.jumpEpoch;
-      const outcomes = await this.queryRound();
+      const evaluate = this.chrony ? await this.chronyRound(this.chrony) : await this.sntpRound();
       if (this.abort.signal.aborted && !this.running) return this.current;
       // Samples taken on both sides of a step of the wall clock measure two different clocks.
       if (epoch !== this.jumpEpoch) continue;
-      this.evaluate(outcomes);
+      evaluate();
       return this.current;
     }
+  }
+
+  private async sntpRound(): Promise<() => void> {
+    const outcomes = await this.queryRound();
+    return () => this.evaluate(outcomes);
+  }
+
+  /** One reading of chronyd; unreachable (no chronyd, no permission, a timeout) is unverified. */
+  private async chronyRound(chrony: ChronySourceOptions & { read: ChronyRead }) {
+    const { socket, requireNts, read } = chrony;
+    try {
+      const reading = await read({
+        socket,
+        timeoutMs: this.settings.requestTimeoutMs,
+        signal: this.abort.signal,
+      });
+      return () =>
+        this.evaluateChrony(chronyVerdict(reading, { thresholdMs: this.thresholdMs, requireNts }));
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      this.logger.debug({ err: error, socket }, 'cannot read chronyd');
+      return () =>
+        this.evaluateChrony({ state: 'unverified', detail: `chronyd not reachable: ${message}` });
+    }
+  }
+
+  private evaluateChrony({ state, detail, evidence }: ReturnType<typeof chronyVerdict>): void {
+    recordChronyEvidence(evidence);
+    if (state === 'drifted') ntpErrorsTotal.inc({ reason: 'err_inv_time' });
+    // Unverified with evidence: a selected source that is not NTS-authenticated (--require-nts).
+    if (state === 'unverified')
+      ntpErrorsTotal.inc({ reason: evidence ? 'err_not_authenticated' : 'err_too_few' });
+    if (evidence && evidence.authenticated !== this.authenticated) {
+      const fields = { timeSource: 'chrony', reference: evidence.reference };
+      if (evidence.authenticated) {
+        this.logger.info(fields, `time source ${evidence.reference} is NTS-authenticated`);
+      } else {
+        this.logger.warn(
+          { ...fields, authenticated: false },
+          `time source ${evidence.reference} is not authenticated (no NTS): its time could be forged on the path`,
+        );
+      }
+    }
+    if (evidence) this.authenticated = evidence.authenticated;
+    const rounds = this.current.rounds + 1;
+    this.setStatus({
+      state,
+      detail,
+      rounds,
+      ...(evidence ? { offsetMs: evidence.offsetMs, chrony: evidence } : {}),
+      accuracyMs: this.tokenAccuracy(state === 'synced' ? evidence?.boundMs : undefined),
+    });
   }
 
   private queryRound(): Promise<ServerOutcome[]> {
@@ -231,11 +347,11 @@ export class ClockMonitor {
     // Go's two error counts, with kiss-o'-death and alarm answers counted as no answer.
     if (verdict.tooFewAnswers) ntpErrorsTotal.inc({ reason: 'err_too_few' });
     if (verdict.tooFewAgreeing) ntpErrorsTotal.inc({ reason: 'err_inv_time' });
-    const { state, detail, offsetMs } = verdict;
+    const { state, detail, offsetMs, boundMs } = verdict;
     if (offsetMs !== undefined) ntpOffset.set(offsetMs / 1000);
     const rounds = this.current.rounds + 1;
     const base = offsetMs === undefined ? { rounds } : { rounds, offsetMs };
-    this.setStatus({ ...base, state, detail });
+    this.setStatus({ ...base, state, detail, accuracyMs: this.tokenAccuracy(boundMs) });
   }
 
   private setStatus(status: ClockStatus, always = false): void {
@@ -259,7 +375,20 @@ export class ClockMonitor {
       return;
     }
     this.reported = { state: status.state, atMs: nowMs, rounds: 0 };
-    const fields = { clockState: status.state, offsetMs: status.offsetMs };
+    const { chrony } = status;
+    const fields = {
+      clockState: status.state,
+      offsetMs: status.offsetMs,
+      ...(chrony
+        ? {
+            timeSource: 'chrony',
+            reference: chrony.reference,
+            authenticated: chrony.authenticated,
+            rootDispersionMs: chrony.rootDispersionMs,
+            boundMs: chrony.boundMs,
+          }
+        : {}),
+    };
     if (status.state === 'synced') {
       if (changed) this.logger.info(fields, `clock synced: ${status.detail}`);
       return;

@@ -78,19 +78,26 @@ export function parseNtpConfig(text: string): NtpMonitoringConfig {
   return config as unknown as NtpMonitoringConfig;
 }
 
-/** Go's validation, in Go's order, then the two traps Go leaves open. */
-export function validateNtpConfig(config: NtpMonitoringConfig): void {
+/**
+ * Go's validation, in Go's order, then the two traps Go leaves open. `withServers: false`
+ * (--time-source chrony): chronyd has the servers, so the server keys and request_attempts may be
+ * left out.
+ */
+export function validateNtpConfig(config: NtpMonitoringConfig, withServers = true): void {
   const { servers } = config;
-  if (servers.length === 0 || servers.length < config.num_servers) {
-    throw new NtpConfigError(NTP_CONFIG_ERRORS.tooFewServers);
+  if (withServers) {
+    if (servers.length === 0 || servers.length < config.num_servers) {
+      throw new NtpConfigError(NTP_CONFIG_ERRORS.tooFewServers);
+    }
+    if (config.server_threshold < 1) throw new NtpConfigError(NTP_CONFIG_ERRORS.threshold);
+    if (config.server_threshold > config.num_servers)
+      throw new NtpConfigError(NTP_CONFIG_ERRORS.tooFewServers);
   }
-  if (config.server_threshold < 1) throw new NtpConfigError(NTP_CONFIG_ERRORS.threshold);
-  if (config.server_threshold > config.num_servers)
-    throw new NtpConfigError(NTP_CONFIG_ERRORS.tooFewServers);
   if (config.request_timeout < 1 || config.max_time_delta < config.request_timeout) {
     throw new NtpConfigError(NTP_CONFIG_ERRORS.deltaTooSmall);
   }
-  if (config.request_attempts < 1) throw new NtpConfigError(NTP_CONFIG_ERRORS.attempts);
+  if (withServers && config.request_attempts < 1)
+    throw new NtpConfigError(NTP_CONFIG_ERRORS.attempts);
   if (config.period < 1) throw new NtpConfigError(NTP_CONFIG_ERRORS.period);
   for (const entry of servers) {
     try {
@@ -102,7 +109,7 @@ export function validateNtpConfig(config: NtpMonitoringConfig): void {
 }
 
 /** Reads `path` (or the embedded Go default when empty), parses and validates it. */
-export async function loadNtpConfig(path = ''): Promise<NtpMonitoringConfig> {
+export async function loadNtpConfig(path = '', withServers = true): Promise<NtpMonitoringConfig> {
   let text = DEFAULT_NTP_CONFIG_YAML;
   if (path) {
     try {
@@ -112,7 +119,7 @@ export async function loadNtpConfig(path = ''): Promise<NtpMonitoringConfig> {
     }
   }
   const config = parseNtpConfig(text);
-  validateNtpConfig(config);
+  validateNtpConfig(config, withServers);
   return config;
 }
 

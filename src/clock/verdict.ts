@@ -24,6 +24,11 @@ export interface ClockVerdict {
   detail: string;
   /** Median offset (server minus local, ms) of the samples; absent when there are none. */
   offsetMs?: number;
+  /**
+   * When synced: the largest |offset| + delay/2 among the agreeing servers, the bound on the local
+   * clock's error this round measured (--accuracy auto).
+   */
+  boundMs?: number;
   /** Go's err_too_few: fewer usable answers than server_threshold. */
   tooFewAnswers: boolean;
   /** Go's err_inv_time: fewer agreeing servers than server_threshold. */
@@ -69,10 +74,16 @@ export function clockVerdict(
     disagreeing,
   });
   if (!tooFewAgreeing) {
-    return verdict(
-      'synced',
-      `${agreeing} of ${numServers} NTP servers agree with the local clock within ${threshold}`,
-    );
+    const bounds = samples
+      .filter((sample) => !disagreeing.includes(sample))
+      .map(({ sample }) => Math.abs(sample.offsetMs) + sample.errorBoundMs);
+    return {
+      ...verdict(
+        'synced',
+        `${agreeing} of ${numServers} NTP servers agree with the local clock within ${threshold}`,
+      ),
+      boundMs: Math.max(...bounds),
+    };
   }
   if (!tooFewAnswers) {
     return verdict(

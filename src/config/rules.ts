@@ -1,3 +1,4 @@
+import { parseAccuracy } from './accuracy.js';
 import { ConfigError } from './config-error.js';
 import type { ServeConfig } from './schema.js';
 import { parseWorkerCount } from './worker-count.js';
@@ -10,6 +11,19 @@ export function checkServeConfig(config: ServeConfig): void {
   if (config.disableNtpMonitoring && config.requireTimeSync) {
     throw new ConfigError(
       '--require-time-sync needs NTP monitoring: remove --disable-ntp-monitoring',
+    );
+  }
+  if (config.requireNts && config.timeSource !== 'chrony') {
+    throw new ConfigError(
+      '--require-nts needs --time-source chrony (SNTP cannot be authenticated)',
+    );
+  }
+  if (config.disableNtpMonitoring && config.requireNts) {
+    throw new ConfigError('--require-nts needs clock monitoring: remove --disable-ntp-monitoring');
+  }
+  if (parseAccuracy(config.accuracy) === 'auto' && config.disableNtpMonitoring) {
+    throw new ConfigError(
+      '--accuracy auto needs clock monitoring: remove --disable-ntp-monitoring',
     );
   }
   parseWorkerCount(config.workers);

@@ -236,6 +236,34 @@ export const SERVE_OPTIONS = {
     default: false,
     description: 'refuse issuance while the clock is unverified, not only while it has drifted',
   }),
+  timeSource: choice({
+    flag: 'time-source',
+    default: 'sntp',
+    choices: ['sntp', 'chrony'],
+    description:
+      'clock gate evidence: sntp asks the --ntp-monitoring servers; chrony reads a local chronyd (NTS-capable) through --chrony-socket',
+  }),
+  chronySocket: option({
+    flag: 'chrony-socket',
+    kind: 'string',
+    default: '/run/chrony/chronyd.sock',
+    description:
+      "chronyd's command socket, read with chronyc (--time-source chrony); this process needs write access to its directory",
+  }),
+  requireNts: option({
+    flag: 'require-nts',
+    kind: 'boolean',
+    default: false,
+    description:
+      "with --time-source chrony: refuse issuance unless chronyd's selected source is NTS-authenticated (implies --require-time-sync)",
+  }),
+  accuracy: option({
+    flag: 'accuracy',
+    kind: 'string',
+    default: '1s',
+    description:
+      'accuracy declared in tokens (e.g. 1s, 250ms), also the clock threshold if below max_time_delta; auto: the bound each clock check measured, at most max_time_delta',
+  }),
   auditLog: option({
     flag: 'audit-log',
     kind: 'string',

@@ -1,11 +1,33 @@
 import { ClockMonitor, type ClockLogger, type ClockStatus } from '../clock/clock-monitor.js';
 import { loadNtpConfig, toMonitorSettings } from '../clock/ntp-config.js';
+import { parseAccuracy } from '../config/accuracy.js';
+import type { ServeConfig } from '../config/schema.js';
 
 export interface ClockOptions {
   /** --ntp-monitoring: the Go YAML; empty for the embedded default. */
   ntpMonitoring: string;
-  /** The accuracy the tokens declare, in seconds. */
-  accuracySeconds: number;
+  /** The accuracy the tokens declare, in ms, or 'auto' (--accuracy). */
+  accuracyMs: number | 'auto';
+  /** --time-source: chrony reads chronyd at `chronySocket` instead of asking the YAML's servers. */
+  timeSource?: 'sntp' | 'chrony';
+  chronySocket?: string;
+  requireNts?: boolean;
+}
+
+/** The clock options of a resolved configuration. */
+export function clockOptionsFrom(
+  config: Pick<
+    ServeConfig,
+    'ntpMonitoring' | 'accuracy' | 'timeSource' | 'chronySocket' | 'requireNts'
+  >,
+): ClockOptions {
+  return {
+    ntpMonitoring: config.ntpMonitoring,
+    accuracyMs: parseAccuracy(config.accuracy),
+    timeSource: config.timeSource,
+    chronySocket: config.chronySocket,
+    requireNts: config.requireNts,
+  };
 }
 
 /** Loads the NTP configuration (an invalid one stops the start-up) and builds a monitor, not started. */
@@ -14,10 +36,20 @@ export async function createClockMonitor(
   logger: ClockLogger,
   onStatus?: (status: ClockStatus) => void,
 ): Promise<ClockMonitor> {
-  const config = await loadNtpConfig(options.ntpMonitoring);
+  // With chrony, the YAML still gives the period, the threshold (max_time_delta) and the
+  // timeout of one reading (request_timeout); its servers are chronyd's business.
+  const config = await loadNtpConfig(options.ntpMonitoring, options.timeSource !== 'chrony');
   return new ClockMonitor({
     ...toMonitorSettings(config),
-    accuracyMs: options.accuracySeconds * 1000,
+    accuracyMs: options.accuracyMs,
+    ...(options.timeSource === 'chrony'
+      ? {
+          chrony: {
+            socket: options.chronySocket ?? '/run/chrony/chronyd.sock',
+            requireNts: options.requireNts ?? false,
+          },
+        }
+      : {}),
     logger,
     ...(onStatus ? { onStatus } : {}),
   });

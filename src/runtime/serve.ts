@@ -15,9 +15,11 @@ import { tsaKeyWarnings } from '../x509/csbr.js';
 import { trackCertificateValidity } from '../server/certificate-validity-metric.js';
 import { parseCertificate, type Certificate } from '../x509/certificate.js';
 import { encodePem } from '../x509/pem.js';
-import type { ClockMonitor } from '../clock/clock-monitor.js';
+import type { ClockMonitor, ClockStatus } from '../clock/clock-monitor.js';
 import { createClockGate } from '../clock/clock-gate.js';
-import { createClockMonitor } from './clock-monitor.js';
+import { timeSourceSnapshot } from '../clock/time-source-snapshot.js';
+import type { TimeSourceSnapshot } from '../tsp/time-source.js';
+import { clockOptionsFrom, createClockMonitor } from './clock-monitor.js';
 import { buildServer, openListenerShared, type TsaServer } from '../server/app.js';
 import { buildOrTearDown, type DisposableStack } from './disposables.js';
 import type { OpenAuditFile } from '../server/audit-log.js';
@@ -58,6 +60,8 @@ export interface WorkerRole {
   id: number;
   /** The clock gate fed by the primary's NTP monitor; undefined with --disable-ntp-monitoring. */
   clockGate: IssuanceGuard | undefined;
+  /** The primary's clock status as relayed (tokens record it); undefined without monitoring. */
+  clock?: { readonly status: ClockStatus } | undefined;
 }
 
 export interface StartOptions {
@@ -99,6 +103,7 @@ export async function createAuthority(
   logger: FastifyBaseLogger,
   signerDependencies: SignerDependencies = {},
   guards: readonly IssuanceGuard[] = [],
+  timeSource?: () => TimeSourceSnapshot | undefined,
 ) {
   const { signer, chain: chainDer } = await createSigner(signerConfigFrom(config), {
     warn: (message) => logger.warn(message),
@@ -135,6 +140,7 @@ export async function createAuthority(
         chain,
         defaultPolicy: oid(config.defaultPolicyOid),
         accuracySeconds: TOKEN_ACCURACY_SECONDS,
+        ...fixedAccuracy(config),
         includeChain: config.includeChainInResponse,
         verifySignatures: config.verifyTokens,
       },
@@ -144,6 +150,7 @@ export async function createAuthority(
         acceptedExtensions: acceptedExtensionSet(config.acceptedExtensionOids),
       },
       guards: [...signerGuards(signer), validity, ...guards],
+      ...(timeSource ? { timeSource } : {}),
     });
     trackCertificateValidity(() => validity() === undefined);
     const chainPem = chain.map((certificate) => encodePem('CERTIFICATE', certificate.der)).join('');
@@ -153,6 +160,15 @@ export async function createAuthority(
     throw error;
   }
 }
+
+/** --accuracy as a fixed value in ms; auto leaves the default until the clock has measured. */
+function fixedAccuracy(config: ServeConfig): { accuracyMs?: number } {
+  const accuracy = clockOptionsFrom(config).accuracyMs;
+  return accuracy === 'auto' ? {} : { accuracyMs: accuracy };
+}
+
+/** The gate's strictness: --require-nts implies --require-time-sync (see docs/clock.md). */
+export const requireTimeSync = (config: ServeConfig) => config.requireTimeSync || config.requireNts;
 
 export async function startServer(
   config: ServeConfig,
@@ -176,19 +192,19 @@ async function serve(
   const clock =
     config.disableNtpMonitoring || worker
       ? undefined
-      : await createClockMonitor(
-          { ntpMonitoring: config.ntpMonitoring, accuracySeconds: TOKEN_ACCURACY_SECONDS },
-          logger,
-        );
+      : await createClockMonitor(clockOptionsFrom(config), logger);
   if (clock) stack.defer(() => clock.stop());
   const clockGate =
     worker?.clockGate ??
-    (clock && createClockGate(clock, { requireTimeSync: config.requireTimeSync }));
+    (clock && createClockGate(clock, { requireTimeSync: requireTimeSync(config) }));
+  const clockView = worker ? worker.clock : clock;
+  const followAccuracy = config.accuracy.trim().toLowerCase() === 'auto';
   const { authority, signer, chain, chainPem } = await createAuthority(
     config,
     logger,
     options.signerDependencies,
     clockGate ? [clockGate] : [],
+    clockView && (() => timeSourceSnapshot(clockView.status, config.timeSource, followAccuracy)),
   );
   stack.use(signer);
   observeCertificateChain(chain);

@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { integerToBigInt, oidToString, readElement, toHex } from '../asn1/der.js';
 import type { IssueOutcome } from '../tsp/authority.js';
+import type { TimeSourceSnapshot } from '../tsp/time-source.js';
 
 /**
  * One line of the audit log. Only facts the TSA decided or validated; no client-chosen text
@@ -25,6 +26,8 @@ export interface AuditRecord {
   /** Nonce as a decimal integer string (exact; it may exceed 2^53). */
   nonce?: string;
   certReq?: boolean;
+  /** A granted token's clock evidence at issuance: source, state, authenticated, offset, bound. */
+  timeSource?: TimeSourceSnapshot;
 }
 
 /** The line of a request answered `httpStatus`; without an outcome, one refused before the TSA. */
@@ -45,6 +48,7 @@ export function auditRecord(
   if (outcome?.status === 'granted') {
     record.serialNumber = outcome.serialNumber;
     record.genTime = outcome.genTime.toISOString();
+    if (outcome.timeSource) record.timeSource = outcome.timeSource;
   }
   const accepted = outcome?.request;
   if (accepted) {

@@ -10,6 +10,7 @@ import {
 } from './request.js';
 import { encodeRejection } from './response.js';
 import { createSerialNumberSource } from './serial-number.js';
+import type { TimeSourceSnapshot } from './time-source.js';
 import { TokenEncoder, TokenSignatureError, type TokenProfile } from './token-encoder.js';
 
 /** How the request is encoded: an RFC 3161 TimeStampReq, or the Go server's JSON request. */
@@ -24,6 +25,8 @@ export interface GrantedOutcome {
   serialNumber: string;
   genTime: Date;
   request: AcceptedRequest;
+  /** The clock's evidence when the token was issued (absent without clock monitoring). */
+  timeSource?: TimeSourceSnapshot;
 }
 
 /** The TSA refused the request, or could not grant it. */
@@ -62,6 +65,8 @@ export interface AuthorityOptions {
   serialNumber?: () => Uint8Array;
   /** Checked in this order before each token; the first refusal wins. */
   guards?: readonly IssuanceGuard[];
+  /** The clock's evidence, read once per token after the guards (audit record, auto accuracy). */
+  timeSource?: () => TimeSourceSnapshot | undefined;
 }
 
 /**
@@ -76,6 +81,7 @@ export class TimestampAuthority {
   private readonly now: () => number;
   private readonly nextSerialNumber: () => Uint8Array;
   private readonly guards: readonly IssuanceGuard[];
+  private readonly timeSource: (() => TimeSourceSnapshot | undefined) | undefined;
 
   constructor(options: AuthorityOptions) {
     this.encoder = new TokenEncoder(options.profile);
@@ -84,6 +90,7 @@ export class TimestampAuthority {
     this.now = options.now ?? Date.now;
     this.nextSerialNumber = options.serialNumber ?? createSerialNumberSource();
     this.guards = [...(options.guards ?? [])];
+    this.timeSource = options.timeSource;
   }
 
   /** The first reason issuance is refused right now, if any. */
@@ -108,12 +115,22 @@ export class TimestampAuthority {
       const unavailable = this.unavailableReason();
       if (unavailable) throw unavailable;
 
+      const timeSource = this.timeSource?.();
       const serialNumber = this.nextSerialNumber();
       // genTime has whole-second precision; signingTime is the same instant.
       const genTime = new Date(Math.floor(this.now() / 1000) * 1000);
       let token: Buffer;
       try {
-        token = await this.encoder.encode({ request, serialNumber, genTime }, context.signal);
+        const accuracy = timeSource?.accuracyMs;
+        token = await this.encoder.encode(
+          {
+            request,
+            serialNumber,
+            genTime,
+            ...(accuracy === undefined ? {} : { accuracyMs: accuracy }),
+          },
+          context.signal,
+        );
       } catch (error) {
         const detail =
           error instanceof TokenSignatureError
@@ -127,6 +144,7 @@ export class TimestampAuthority {
         serialNumber: toHex(serialNumber),
         genTime,
         request,
+        ...(timeSource ? { timeSource } : {}),
       };
     } catch (error) {
       return rejectionOutcome(

@@ -8,6 +8,7 @@ import {
   wrap,
   type DerParts,
   integer,
+  integerContent,
   octetString,
   oid,
   sequence,
@@ -31,6 +32,8 @@ export interface TokenProfile {
   defaultPolicy: Uint8Array;
   /** Accuracy declared in TSTInfo, in whole seconds. */
   accuracySeconds: number;
+  /** Accuracy in ms (--accuracy 250ms); replaces accuracySeconds when given. */
+  accuracyMs?: number;
   /** With certReq, embed the whole chain (leaf first) rather than the leaf alone. */
   includeChain: boolean;
   /** Verify each signature with the signer's public key before the token leaves (default true). */
@@ -49,6 +52,23 @@ export interface TokenFields {
   serialNumber: Uint8Array;
   /** genTime, truncated to whole seconds by the encoder. */
   genTime: Date;
+  /** This token's accuracy in ms (--accuracy auto); absent: the profile's accuracySeconds. */
+  accuracyMs?: number;
+}
+
+/**
+ * Accuracy ::= SEQUENCE { seconds INTEGER OPTIONAL, millis [0] INTEGER (1..999) OPTIONAL,
+ * micros [1] INTEGER (1..999) OPTIONAL }: whole ms, rounded up (never tighter than measured);
+ * absent fields are zero (RFC 3161 section 2.4.2).
+ */
+export function encodeAccuracy(ms: number): Buffer {
+  const total = Math.max(1, Math.ceil(ms));
+  const wholeSeconds = Math.floor(total / 1000);
+  const millis = total % 1000;
+  return sequence(
+    ...(wholeSeconds ? [integer(wholeSeconds)] : []),
+    ...(millis ? [tlv(contextTag(0, false), integerContent(BigInt(millis)))] : []),
+  );
 }
 
 /**
@@ -89,7 +109,10 @@ export class TokenEncoder {
     this.signerHash = HASHES[profile.signer.algorithm.hash];
     this.defaultPolicy = Buffer.from(profile.defaultPolicy);
     // Accuracy ::= SEQUENCE { seconds INTEGER OPTIONAL, millis [0] OPTIONAL, micros [1] OPTIONAL }
-    this.accuracy = sequence(integer(profile.accuracySeconds));
+    this.accuracy =
+      profile.accuracyMs === undefined
+        ? sequence(integer(profile.accuracySeconds))
+        : encodeAccuracy(profile.accuracyMs);
     // tsa [0] EXPLICIT GeneralName: directoryName [4] EXPLICIT Name of the leaf subject.
     this.tsaName = tlv(contextTag(0, true), tlv(contextTag(4, true), leaf.subject));
 
@@ -146,7 +169,7 @@ export class TokenEncoder {
         ),
       unsignedInteger(fields.serialNumber),
       this.timeEncodings(fields.genTime).genTime,
-      this.accuracy,
+      fields.accuracyMs === undefined ? this.accuracy : this.accuracyEncoding(fields.accuracyMs),
     ];
     if (request.nonce) parts.push(request.nonce);
     parts.push(this.tsaName);
@@ -164,6 +187,14 @@ export class TokenEncoder {
       this.signingCertificateAttribute,
     ];
     return attributes.sort(Buffer.compare);
+  }
+
+  private accuracyCache = { ms: Number.NaN, der: EMPTY };
+
+  /** The last value's encoding is reused: auto accuracy changes once per clock check at most. */
+  private accuracyEncoding(ms: number): Buffer {
+    if (ms !== this.accuracyCache.ms) this.accuracyCache = { ms, der: encodeAccuracy(ms) };
+    return this.accuracyCache.der;
   }
 
   private timeEncodings(genTime: Date): TimeEncodings {

@@ -1,10 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
 import { userInfo } from 'node:os';
+import { join } from 'node:path';
 import { querySntp } from '../../src/clock/sntp-client.js';
-import { tempDir } from './openssl.js';
+import { openssl, tempDir } from './openssl.js';
 
 /** A free UDP port on 127.0.0.1 (bound, read, released). */
 export async function freeUdpPort(): Promise<number> {
@@ -16,36 +18,35 @@ export async function freeUdpPort(): Promise<number> {
   return port;
 }
 
+/** A free TCP port on 127.0.0.1 (NTS-KE runs over TLS on TCP). */
+export async function freeTcpPort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
 export interface Chrony {
   readonly port: number;
   readonly output: () => string;
   stop(): Promise<void>;
 }
 
+/** /usr/sbin is not on every user's PATH. */
+const CHRONYD = existsSync('/usr/sbin/chronyd') ? '/usr/sbin/chronyd' : 'chronyd';
+
 /**
- * A real chronyd serving its local clock on 127.0.0.1:port (`local stratum 8`), never touching the
- * system clock (-x), with no command socket, pid or drift file outside its temporary directory.
+ * Runs `chronyd -d -x -f conf` (never touching the system clock) in its own process group, as the
+ * current user: as root `-u root` (else chronyd drops to _chrony, which can read neither the
+ * temporary key nor the directories), otherwise `-U -u <me>` (chronyd refuses non-root otherwise).
  * With skewSeconds it runs under faketime, so it serves a clock that far ahead.
  */
-export async function startChrony(port: number, skewSeconds = 0): Promise<Chrony> {
-  const dir = tempDir();
-  const conf = dir.write(
-    'chrony.conf',
-    [
-      `port ${port}`,
-      'bindaddress 127.0.0.1',
-      'local stratum 8',
-      'allow 127.0.0.1',
-      'cmdport 0',
-      `pidfile ${dir.path('chronyd.pid')}`,
-      '',
-    ].join('\n'),
-  );
-  // /usr/sbin is not on every user's PATH.
-  const binary = existsSync('/usr/sbin/chronyd') ? '/usr/sbin/chronyd' : 'chronyd';
-  const chronyd = [binary, '-d', '-x', '-f', conf];
-  // chronyd refuses to start as a non-root user unless told to stay that user.
-  if (process.getuid?.() !== 0) chronyd.push('-U', '-u', userInfo().username);
+function spawnChronyd(conf: string, skewSeconds = 0) {
+  const chronyd = [CHRONYD, '-d', '-x', '-f', conf];
+  if (process.getuid?.() === 0) chronyd.push('-u', 'root');
+  else chronyd.push('-U', '-u', userInfo().username);
   const command = skewSeconds
     ? ['faketime', '-f', `${skewSeconds >= 0 ? '+' : ''}${skewSeconds}s`, ...chronyd]
     : chronyd;
@@ -58,7 +59,6 @@ export async function startChrony(port: number, skewSeconds = 0): Promise<Chrony
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = once(child, 'exit');
-
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null && child.pid) {
       try {
@@ -68,27 +68,188 @@ export async function startChrony(port: number, skewSeconds = 0): Promise<Chrony
       }
       await exited;
     }
-    dir.cleanup();
   };
+  return { child, output: () => output, stop };
+}
 
-  // Ready once it answers an SNTP query.
+/** Waits until `ready` resolves, failing with chronyd's output when it exits or takes 10 s. */
+async function waitReady(
+  spawned: ReturnType<typeof spawnChronyd>,
+  ready: () => Promise<unknown>,
+  what: string,
+): Promise<void> {
   const deadline = Date.now() + 10_000;
   for (;;) {
-    if (child.exitCode !== null) {
-      await stop();
-      throw new Error(`chronyd exited with ${child.exitCode}:\n${output}`);
+    if (spawned.child.exitCode !== null) {
+      await spawned.stop();
+      throw new Error(`chronyd exited with ${spawned.child.exitCode}:\n${spawned.output()}`);
     }
     try {
-      await querySntp({ name: 'chronyd', host: '127.0.0.1', port }, { timeoutMs: 200 });
-      break;
+      await ready();
+      return;
     } catch (error) {
       if (Date.now() > deadline) {
-        await stop();
-        throw new Error(
-          `chronyd did not answer on port ${port}: ${(error as Error).message}\n${output}`,
-        );
+        await spawned.stop();
+        throw new Error(`${what}: ${(error as Error).message}\n${spawned.output()}`);
       }
+      await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
-  return { port, output: () => output, stop };
+}
+
+const answersSntp = (host: string, port: number) => () =>
+  querySntp({ name: 'chronyd', host, port }, { timeoutMs: 200 });
+
+/**
+ * A real chronyd serving its local clock on 127.0.0.1:port (`local stratum 8`), never touching the
+ * system clock (-x), with no command socket, pid or drift file outside its temporary directory.
+ * With skewSeconds it runs under faketime, so it serves a clock that far ahead.
+ */
+export async function startChrony(port: number, skewSeconds = 0): Promise<Chrony> {
+  const server = await startNtpServer({ port, skewSeconds });
+  return server;
+}
+
+export interface NtpServerOptions {
+  /** NTP port on `address`. */
+  port: number;
+  /** Loopback address to serve on (default 127.0.0.1; 127.0.0.2 is loopback too). */
+  address?: string;
+  skewSeconds?: number;
+  /** Serve NTS: NTS-KE on 127.0.0.1:ntsPort with this certificate and key. */
+  nts?: { ntsPort: number; cert: string; key: string };
+  /** Where the NTS server keys are kept, so a restarted server still takes its clients' cookies. */
+  stateDir?: string;
+}
+
+/** A chronyd NTP (and, with `nts`, NTS) server of its local clock on a loopback address. */
+export async function startNtpServer(options: NtpServerOptions): Promise<Chrony> {
+  const { port, address = '127.0.0.1', skewSeconds = 0, nts } = options;
+  const dir = tempDir();
+  const state = options.stateDir ?? dir.dir;
+  const conf = dir.write(
+    'chrony.conf',
+    [
+      `port ${port}`,
+      `bindaddress ${address}`,
+      'local stratum 8',
+      // Clients on loopback only (a query to 127.0.0.2 may come from 127.0.0.1).
+      'allow 127.0.0.0/8',
+      // No command port, no command socket (the default one is the system's, /run/chrony).
+      'cmdport 0',
+      'bindcmdaddress /',
+      `pidfile ${dir.path('chronyd.pid')}`,
+      ...(nts
+        ? [
+            `ntsserverkey ${nts.key}`,
+            `ntsservercert ${nts.cert}`,
+            `ntsport ${nts.ntsPort}`,
+            `ntsdumpdir ${state}`,
+          ]
+        : []),
+      '',
+    ].join('\n'),
+  );
+  const spawned = spawnChronyd(conf, skewSeconds);
+  const stop = async () => {
+    await spawned.stop();
+    dir.cleanup();
+  };
+  await waitReady(spawned, answersSntp(address, port), `chronyd did not answer on port ${port}`);
+  if (nts) {
+    await waitReady(
+      spawned,
+      () =>
+        new Promise<void>((resolve, reject) => {
+          const socket = connect(nts.ntsPort, '127.0.0.1', () => {
+            socket.destroy();
+            resolve();
+          });
+          socket.on('error', reject);
+        }),
+      `chronyd's NTS-KE did not listen on port ${nts.ntsPort}`,
+    );
+  }
+  return { port, output: spawned.output, stop };
+}
+
+/** A throwaway self-signed certificate for 127.0.0.1 (the NTS server's), in `dir`. */
+export async function ntsCertificate(
+  dir: string,
+  name = 'nts',
+): Promise<{ cert: string; key: string }> {
+  const cert = join(dir, `${name}.crt`);
+  const key = join(dir, `${name}.key`);
+  await openssl([
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+    '-days',
+    '2',
+    '-subj',
+    '/CN=127.0.0.1',
+    '-addext',
+    'subjectAltName=IP:127.0.0.1',
+  ]);
+  return { cert, key };
+}
+
+export interface ChronyClient {
+  /** chronyd's command socket, for --chrony-socket. */
+  readonly socket: string;
+  readonly output: () => string;
+  stop(): Promise<void>;
+}
+
+/**
+ * A client chronyd (no NTP server port, no UDP command port) polling `sources` (chrony.conf
+ * `server` lines) every 1/64 s, never touching the system clock (-x): it only estimates the
+ * clock's offset, which is what the TSA reads through the command socket in a temporary folder.
+ */
+export async function startChronyClient(
+  sources: readonly string[],
+  extra: readonly string[] = [],
+): Promise<ChronyClient> {
+  const dir = tempDir();
+  mkdirSync(dir.path('state'));
+  // chronyd creates the socket's directory itself (0750, its user's) and refuses a looser one.
+  const socket = join(dir.path('run'), 'chronyd.sock');
+  const conf = dir.write(
+    'chrony.conf',
+    [
+      ...sources,
+      ...extra,
+      'port 0',
+      'cmdport 0',
+      `bindcmdaddress ${socket}`,
+      `pidfile ${dir.path('chronyd.pid')}`,
+      `driftfile ${dir.path('state/drift')}`,
+      `ntsdumpdir ${dir.path('state')}`,
+      '',
+    ].join('\n'),
+  );
+  const spawned = spawnChronyd(conf);
+  await waitReady(
+    spawned,
+    async () => {
+      if (!existsSync(socket)) throw new Error('no command socket yet');
+    },
+    'chronyd did not open its command socket',
+  );
+  return {
+    socket,
+    output: spawned.output,
+    stop: async () => {
+      await spawned.stop();
+      dir.cleanup();
+    },
+  };
 }

@@ -5,7 +5,7 @@ import { createMemoryKeyMaterial } from '../../signers/memory.js';
 import { ANY_EXTENSION_WARNING } from '../../tsp/extension-policy.js';
 import { listenAs } from '../../server/listen-error.js';
 import { metricsListenerFlags, startMetricsListener } from '../../server/metrics-listener.js';
-import { TOKEN_ACCURACY_SECONDS } from '../serve.js';
+import { clockOptionsFrom } from '../clock-monitor.js';
 import { buildOrTearDown } from '../disposables.js';
 import { createClockRelay, type ClockRelay } from './clock-relay.js';
 import { clusterMetricsSource } from './cluster-metrics.js';
@@ -47,10 +47,7 @@ export async function startCluster(
     if (config.disableNtpMonitoring) {
       logger.warn('NTP monitoring disabled: tokens are issued whatever the clock says');
     } else {
-      const relay = await createClockRelay(
-        { ntpMonitoring: config.ntpMonitoring, accuracySeconds: TOKEN_ACCURACY_SECONDS },
-        logger,
-      );
+      const relay = await createClockRelay(clockOptionsFrom(config), logger);
       stack.defer(() => relay.stop());
       clock = relay;
     }

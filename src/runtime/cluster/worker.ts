@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { createClockGate } from '../../clock/clock-gate.js';
 import type { ServeConfig } from '../../config/schema.js';
 import type { MemoryKeyMaterial } from '../../signers/memory.js';
-import { startServer, type RunningServer } from '../serve.js';
+import { requireTimeSync, startServer, type RunningServer } from '../serve.js';
 import { answerMetricsRequests } from './cluster-metrics.js';
 import {
   isMessage,
@@ -77,7 +77,8 @@ export async function runWorker(config: ServeConfig, parentLogger: Logger): Prom
         id,
         clockGate: config.disableNtpMonitoring
           ? undefined
-          : createClockGate(clock, { requireTimeSync: config.requireTimeSync }),
+          : createClockGate(clock, { requireTimeSync: requireTimeSync(config) }),
+        clock: config.disableNtpMonitoring ? undefined : clock,
       },
     });
   } catch (error) {

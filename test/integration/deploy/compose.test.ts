@@ -34,6 +34,9 @@ delete composeSchema['$schema'];
 interface Service {
   build: { context: string; target: string };
   command: string[];
+  entrypoint?: string[];
+  profiles?: string[];
+  volumes?: string[];
   ports?: string[];
   healthcheck?: { test: string[] };
   depends_on?: Record<string, { condition: string }>;
@@ -84,5 +87,32 @@ describe('docker-compose.yml', () => {
     );
     for (const service of Object.values(compose.services))
       expect(stages).toContain(service.build.target);
+  });
+
+  it('profile nts: a chronyd sidecar and a server reading its socket on a shared volume, NTS required', () => {
+    const chrony = compose.services['chrony'];
+    const server = compose.services['timestamp-server-nts'];
+    expect([chrony?.profiles, server?.profiles]).toEqual([['nts'], ['nts']]);
+    // The default `docker compose up` is unchanged.
+    expect(compose.services['timestamp-server']?.profiles).toBeUndefined();
+    expect(chrony?.entrypoint?.slice(0, 3)).toEqual(['chronyd', '-d', '-x']);
+    const mountOf = (service: Service | undefined, volume: string) =>
+      service?.volumes?.find((entry) => entry.startsWith(`${volume}:`))?.split(':')[1];
+    expect(mountOf(server, 'chrony-run')).toBe(mountOf(chrony, 'chrony-run'));
+    const confMount = chrony?.volumes?.find((entry) => entry.endsWith('/chrony.conf:ro'));
+    const [confFile = '', confPath] = confMount?.split(':') ?? [];
+    expect(chrony?.entrypoint).toContain(confPath);
+    const conf = readFileSync(join(REPO_ROOT, confFile), 'utf8');
+    const socket = /^bindcmdaddress (\S+)$/m.exec(conf)?.[1];
+    expect(socket?.startsWith(`${mountOf(chrony, 'chrony-run')}/`)).toBe(true);
+    expect(server?.command).toEqual(
+      expect.arrayContaining([
+        '--time-source=chrony',
+        `--chrony-socket=${socket}`,
+        '--require-nts',
+      ]),
+    );
+    for (const line of conf.split('\n').filter((entry) => entry.startsWith('server ')))
+      expect(line.split(/\s+/)).toContain('nts');
   });
 });

@@ -319,3 +319,77 @@ describe('overlay specifics', () => {
     expect(() => validate(broken)).toThrow();
   });
 });
+
+describe('overlay chrony-nts (NTS through a chronyd sidecar)', () => {
+  const dir = join(KUBERNETES, 'overlays', 'chrony-nts');
+  const objects = renderKustomization(dir);
+  interface Mount {
+    name: string;
+    mountPath: string;
+  }
+  interface Container {
+    name: string;
+    image: string;
+    command?: string[];
+    volumeMounts: Mount[];
+    securityContext: { readOnlyRootFilesystem: boolean; allowPrivilegeEscalation: boolean };
+  }
+  const pod = find<DeploymentShape>(objects, 'Deployment').spec.template.spec as unknown as {
+    containers: Container[];
+    volumes: { name: string; emptyDir?: object; configMap?: { name: string } }[];
+  };
+  const configMaps = objects.filter((object) => object.kind === 'ConfigMap') as unknown as {
+    metadata: { name: string };
+    data: Record<string, string>;
+  }[];
+  const data = (name: string) => configMaps.find((map) => map.metadata.name === name)?.data ?? {};
+
+  it('renders as kubectl kustomize does, every object valid', () => {
+    const kubectl = kubectlKustomize(dir);
+    if (kubectl) expect(byKey(objects)).toEqual(byKey(kubectl));
+    for (const object of objects)
+      expect(() => validate(object), `${object.kind} ${object.metadata.name}`).not.toThrow();
+  });
+
+  it('runs chronyd beside the TSA, same image, without touching the clock, read-only and unprivileged', () => {
+    const [tsa, chrony] = ['timestamp-server', 'chrony'].map((name) =>
+      pod.containers.find((container) => container.name === name),
+    );
+    expect(chrony?.image).toBe(tsa?.image);
+    expect(chrony?.command?.slice(0, 3)).toEqual(['chronyd', '-d', '-x']);
+    expect(chrony?.securityContext).toMatchObject({
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+    });
+    // The command socket lives on a volume both containers mount at the same place.
+    const shared = (container?: Container) =>
+      container?.volumeMounts.find((mount) => mount.name === 'chrony-run')?.mountPath;
+    expect(shared(tsa)).toBe(shared(chrony));
+    expect(pod.volumes.find((volume) => volume.name === 'chrony-run')?.emptyDir).toBeDefined();
+
+    const chronyConf = data('timestamp-server-chrony')['chrony.conf'] ?? '';
+    const socket = /^bindcmdaddress (\S+)$/m.exec(chronyConf)?.[1];
+    expect(socket?.startsWith(`${shared(chrony)}/`)).toBe(true);
+    const configMount = chrony?.volumeMounts.find((mount) => mount.name === 'chrony-config');
+    expect(chrony?.command).toContain(`${configMount?.mountPath}/chrony.conf`);
+    // Every server is NTS, and an unauthenticated one is never selected.
+    const servers = chronyConf.split('\n').filter((line) => line.startsWith('server '));
+    expect(servers.length).toBeGreaterThanOrEqual(3);
+    for (const server of servers) expect(server.split(/\s+/)).toContain('nts');
+    expect(chronyConf).toMatch(/^authselectmode require$/m);
+
+    // The TSA reads that socket, NTS required; the file loads as a configuration.
+    const configText = data('timestamp-server-config')['timestamp-server.yaml'] ?? '';
+    const { config } = loadServeConfig({
+      flags: {},
+      env: {},
+      configPath: work.write('chrony-nts.yaml', configText),
+    });
+    expect(config).toMatchObject({
+      timeSource: 'chrony',
+      chronySocket: socket,
+      requireNts: true,
+      timestampSigner: 'memory',
+    });
+  });
+});

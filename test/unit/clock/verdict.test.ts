@@ -19,7 +19,7 @@ function sample(name: string, offsetMs: number, delayMs = 0): ServerSample {
 const thresholds = { thresholdMs: 1000, serverThreshold: 2, numServers: 3 };
 
 describe('clockVerdict', () => {
-  it('is synced when server_threshold servers agree, with the median offset', () => {
+  it('is synced when server_threshold servers agree, with the median offset and the worst agreeing bound', () => {
     const verdict = clockVerdict(
       [sample('a', 100), sample('b', -300), sample('c', 5000)],
       thresholds,
@@ -28,6 +28,7 @@ describe('clockVerdict', () => {
       state: 'synced',
       detail: '2 of 3 NTP servers agree with the local clock within 1 s',
       offsetMs: 100,
+      boundMs: 300,
       tooFewAnswers: false,
       tooFewAgreeing: false,
       disagreeing: [sample('c', 5000)],

@@ -1,0 +1,185 @@
+import { execFile } from 'node:child_process';
+import { CodedError } from '../errors.js';
+
+/**
+ * Reads a local chronyd through its command socket with `chronyc -c` (CSV): `tracking`, `sources`
+ * and `authdata` in one process per read. Why chronyc rather than chrony's command protocol
+ * (candm.h) spoken directly: the protocol needs a Unix *datagram* socket, which Node's dgram does
+ * not offer (udp4/udp6 only), and over UDP chronyd refuses `authdata` ("501 Not authorised");
+ * chronyc is also matched to its chronyd's protocol version by the package. See docs/clock.md.
+ */
+
+export type ChronyErrorCode = 'CHRONYC_FAILED' | 'CHRONYC_TIMEOUT' | 'CHRONYC_OUTPUT';
+
+export class ChronyError extends CodedError<ChronyErrorCode> {
+  override name = 'ChronyError';
+}
+
+/** chronyd's leap status, as `chronyc -c tracking` spells it. */
+export type LeapStatus = 'Normal' | 'Insert second' | 'Delete second' | 'Not synchronised';
+
+/** `chronyc -c tracking`: the reference chronyd follows and its estimate of the local clock. */
+export interface ChronyTracking {
+  /** Reference ID, hex (7F000001); 00000000 when unsynchronised. */
+  refId: string;
+  /** The reference's address (or refclock name). */
+  reference: string;
+  stratum: number;
+  /** Seconds since the Unix epoch of the last update. */
+  refTime: number;
+  /**
+   * "System time" in seconds: how far the local clock is behind the NTP time (positive: local is
+   * slow). With chronyd -x (no clock control) it is the free-running clock's whole offset.
+   */
+  systemTime: number;
+  rootDelay: number;
+  rootDispersion: number;
+  leapStatus: LeapStatus;
+}
+
+/** One line of `chronyc -c sources`. */
+export interface ChronySource {
+  /** ^ server, = peer, # reference clock. */
+  mode: string;
+  /** * selected, + combined, - not combined, ? unreachable, x falseticker, ~ too variable. */
+  state: string;
+  name: string;
+  stratum: number;
+  /** The reachability register, 0-255 (printed in octal). */
+  reach: number;
+}
+
+/** One line of `chronyc -c authdata`. */
+export interface ChronyAuthData {
+  name: string;
+  /** NTS, SYMM (symmetric key) or - (none). */
+  mode: string;
+}
+
+export interface ChronyReading {
+  tracking: ChronyTracking;
+  sources: ChronySource[];
+  authdata: ChronyAuthData[];
+}
+
+const LEAP_STATUSES: readonly string[] = [
+  'Normal',
+  'Insert second',
+  'Delete second',
+  'Not synchronised',
+];
+
+function number(field: string | undefined, what: string): number {
+  const value = Number(field);
+  if (field === undefined || field === '' || !Number.isFinite(value)) {
+    throw new ChronyError('CHRONYC_OUTPUT', `chronyc: ${what} is not a number`);
+  }
+  return value;
+}
+
+export function parseTracking(line: string): ChronyTracking {
+  const f = line.split(',');
+  if (f.length !== 14) throw new ChronyError('CHRONYC_OUTPUT', 'chronyc: unexpected tracking line');
+  const leapStatus = f[13]!;
+  if (!LEAP_STATUSES.includes(leapStatus)) {
+    throw new ChronyError('CHRONYC_OUTPUT', 'chronyc: unknown leap status');
+  }
+  return {
+    refId: f[0]!,
+    reference: f[1]!,
+    stratum: number(f[2], 'stratum'),
+    refTime: number(f[3], 'ref time'),
+    systemTime: number(f[4], 'system time'),
+    rootDelay: number(f[10], 'root delay'),
+    rootDispersion: number(f[11], 'root dispersion'),
+    leapStatus: leapStatus as LeapStatus,
+  };
+}
+
+const SOURCE_MODES = new Set(['^', '=', '#']);
+
+function isSourceLine(fields: readonly string[]): boolean {
+  return fields.length === 10 && SOURCE_MODES.has(fields[0]!) && fields[1]!.length === 1;
+}
+
+export function parseSource(fields: readonly string[]): ChronySource {
+  const reach = Number.parseInt(fields[5]!, 8);
+  if (!/^[0-7]{1,3}$/.test(fields[5]!) || reach > 255) {
+    throw new ChronyError('CHRONYC_OUTPUT', 'chronyc: unexpected reachability');
+  }
+  return {
+    mode: fields[0]!,
+    state: fields[1]!,
+    name: fields[2]!,
+    stratum: number(fields[3], 'stratum'),
+    reach,
+  };
+}
+
+/**
+ * Splits the output of `chronyc -c -n -m tracking sources authdata`: one tracking line, then the
+ * sources (their first field is a mode character), then the authdata lines.
+ */
+export function parseChronycOutput(text: string): ChronyReading {
+  const lines = text.split('\n').filter((line) => line.trim() !== '');
+  const first = lines.shift();
+  if (first === undefined) throw new ChronyError('CHRONYC_OUTPUT', 'chronyc: no output');
+  const tracking = parseTracking(first);
+  const sources: ChronySource[] = [];
+  const authdata: ChronyAuthData[] = [];
+  for (const line of lines) {
+    const fields = line.split(',');
+    if (authdata.length === 0 && isSourceLine(fields)) {
+      sources.push(parseSource(fields));
+    } else if (fields.length === 10) {
+      authdata.push({ name: fields[0]!, mode: fields[1]! });
+    } else {
+      throw new ChronyError('CHRONYC_OUTPUT', 'chronyc: unexpected line');
+    }
+  }
+  return { tracking, sources, authdata };
+}
+
+export interface ChronyReadOptions {
+  /** chronyd's command socket (chronyc -h accepts a path). */
+  socket: string;
+  timeoutMs: number;
+  signal?: AbortSignal;
+  /** The chronyc binary (default: `chronyc` on PATH). */
+  chronyc?: string;
+}
+
+export type ChronyRead = (options: ChronyReadOptions) => Promise<ChronyReading>;
+
+/**
+ * Runs chronyc once. It binds its own reply socket (chronyc.<pid>.sock) in the command socket's
+ * directory, so this process needs write access there (see docs/clock.md).
+ */
+export const readChrony: ChronyRead = ({ socket, timeoutMs, signal, chronyc = 'chronyc' }) =>
+  new Promise((resolve, reject) => {
+    execFile(
+      chronyc,
+      ['-c', '-n', '-m', '-h', socket, 'tracking', 'sources', 'authdata'],
+      { timeout: timeoutMs, killSignal: 'SIGKILL', ...(signal ? { signal } : {}) },
+      (error, stdout, stderr) => {
+        if (error) {
+          const timedOut = (error as { killed?: boolean }).killed === true && !signal?.aborted;
+          // chronyc's own words ("506 Cannot talk to daemon"): a path at most, never a secret.
+          const said = String(stderr).trim().split('\n')[0] || error.message;
+          reject(
+            new ChronyError(
+              timedOut ? 'CHRONYC_TIMEOUT' : 'CHRONYC_FAILED',
+              timedOut ? `chronyc gave no answer within ${timeoutMs} ms` : `chronyc: ${said}`,
+              { cause: error },
+            ),
+          );
+          return;
+        }
+        try {
+          resolve(parseChronycOutput(String(stdout)));
+        } catch (parseError) {
+          reject(parseError as Error);
+        }
+      },
+    );
+  });

@@ -1,0 +1,99 @@
+import { mkdirSync, readFileSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  freeTcpPort,
+  freeUdpPort,
+  ntsCertificate,
+  startChronyClient,
+  startNtpServer,
+} from '../../helpers/chrony.js';
+import { tempDir } from '../../helpers/openssl.js';
+import { spawnServer } from '../../helpers/spawn-server.js';
+import { helloTimeStampReq } from '../../loadtest/request.js';
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+/** Polls until `condition` resolves true; a generous hang guard, not a timing assertion. */
+async function until(condition: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 90_000;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe('--time-source chrony with --workers 2 (the primary reads chronyd, workers gate on it)', () => {
+  it('tokens issued by the workers record the NTS-authenticated source and declare the measured accuracy', async () => {
+    const dir = tempDir();
+    cleanups.push(() => dir.cleanup());
+    const { cert, key } = await ntsCertificate(dir.dir);
+    const port = await freeUdpPort();
+    const ntsPort = await freeTcpPort();
+    mkdirSync(dir.path('server-state'));
+    const server = await startNtpServer({
+      port,
+      nts: { ntsPort, cert, key },
+      stateDir: dir.path('server-state'),
+    });
+    cleanups.push(() => server.stop());
+    const client = await startChronyClient(
+      [`server 127.0.0.1 port ${port} nts ntsport ${ntsPort} iburst minpoll -6 maxpoll -6`],
+      [`ntstrustedcerts ${cert}`],
+    );
+    cleanups.push(() => client.stop());
+    const ntp = dir.write('ntp.yaml', 'request_timeout: 1\nmax_time_delta: 1\nperiod: 1\n');
+    const audit = dir.path('audit.jsonl');
+    const tsa = await spawnServer(
+      [
+        '--workers',
+        '2',
+        '--ntp-monitoring',
+        ntp,
+        '--time-source',
+        'chrony',
+        '--chrony-socket',
+        client.socket,
+        '--require-nts',
+        '--accuracy',
+        'auto',
+        '--audit-log',
+        audit,
+      ],
+      // The test environment turns monitoring off (vitest.config.ts).
+      { DISABLE_NTP_MONITORING: 'false' },
+    );
+    cleanups.push(() => tsa.stop());
+    await until(async () => (await fetch(`${tsa.url}/readyz`)).status === 200, 'ready');
+
+    const statuses = await Promise.all(
+      Array.from({ length: 6 }, async () => {
+        const response = await fetch(`${tsa.url}/api/v1/timestamp`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/timestamp-query', connection: 'close' },
+          body: helloTimeStampReq(),
+        });
+        await response.arrayBuffer();
+        return response.status;
+      }),
+    );
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 200]);
+    const records = readFileSync(audit, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as { timeSource?: Record<string, unknown> });
+    expect(records).toHaveLength(6);
+    for (const record of records) {
+      expect(record.timeSource).toMatchObject({
+        source: 'chrony',
+        state: 'synced',
+        reference: '127.0.0.1',
+        authenticated: true,
+      });
+      // Loopback: chronyd's bound is far below 1 ms, declared as 1 ms.
+      expect(record.timeSource?.['accuracyMs']).toBe(1);
+    }
+  });
+});

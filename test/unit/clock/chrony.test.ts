@@ -1,0 +1,310 @@
+import { describe, expect, it } from 'vitest';
+import {
+  ChronyError,
+  parseChronycOutput,
+  parseTracking,
+  readChrony,
+  type ChronyReading,
+} from '../../../src/clock/chrony-client.js';
+import { chronyVerdict } from '../../../src/clock/chrony-verdict.js';
+import { ClockMonitor, type ClockLogger } from '../../../src/clock/clock-monitor.js';
+import { createClockGate } from '../../../src/clock/clock-gate.js';
+import { ntpErrorsTotal } from '../../../src/clock/clock-metrics.js';
+import { timeSourceSnapshot } from '../../../src/clock/time-source-snapshot.js';
+
+/** Real `chronyc -c -n -m tracking sources authdata` output of chrony 4.3 (an NTS source). */
+const SYNCED = [
+  '7F000001,127.0.0.1,9,1796403887.850427866,-0.000002412,0.000000465,0.000000236,-0.952,0.197,8.034,0.000008909,0.000003317,0.0,Normal',
+  '^,*,127.0.0.1,8,-6,377,0,0.000000196,0.000000660,0.000004491',
+  '127.0.0.1,NTS,1,15,256,3,0,0,8,100',
+  '',
+].join('\n');
+
+/** chronyd -x following a server 30 s ahead: "System time" is the free-running clock's offset. */
+const AHEAD = [
+  '7F000001,127.0.0.1,9,1796403949.897404430,30.000000000,0.000000012,3.489296198,-0.305,0.001,0.200,0.000023831,0.000002031,0.8,Normal',
+  '^,*,127.0.0.1,8,-6,377,1,-0.000008932,-0.000008920,0.000013312',
+  '127.0.0.1,NTS,2,15,256,13,0,0,8,100',
+].join('\n');
+
+/** The NTS source unreachable (?), a plain one selected. */
+const FALLBACK = [
+  '7F000002,127.0.0.2,9,1796403949.897404430,0.000100000,0,0,0,0,0,0.000200000,0.000300000,1.0,Normal',
+  '^,?,127.0.0.1,8,0,0,3,0.000000461,0.000000495,0.000004779',
+  '^,*,127.0.0.2,8,-6,377,1,0,0,0.00001',
+  '127.0.0.1,NTS,1,15,256,4,1,0,0,0',
+  '127.0.0.2,-,0,0,0,0,0,0,0,0',
+].join('\n');
+
+const UNREACHABLE = [
+  '7F000001,127.0.0.1,9,1796403889.451760830,-0.000002713,0,0,0.354,-0.010,0.617,0.000007158,0.000003861,0.0,Normal',
+  '^,?,127.0.0.1,8,0,0,1,0.000000344,0.000000332,0.000004304',
+  '127.0.0.1,NTS,1,15,256,7,1,0,0,0',
+].join('\n');
+
+/** A chronyd just started whose one plain source never answered (real chrony 4.3 output). */
+const NEVER_SYNCED = [
+  '00000000,,0,0.000000000,0.000000000,0.000000000,0.000000000,0.000,0.000,0.000,1.000000000,1.000000000,0.0,Not synchronised',
+  '^,?,127.0.0.1,0,0,0,4294967295,0.000000000,0.000000000,0.000000000',
+  '127.0.0.1,-,0,0,0,4294967295,0,0,0,0',
+].join('\n');
+
+const thresholds = { thresholdMs: 1000, requireNts: false };
+
+describe('chronyc -c output', () => {
+  it('decodes tracking, sources and authdata', () => {
+    const reading = parseChronycOutput(SYNCED);
+    expect(reading.tracking).toEqual({
+      refId: '7F000001',
+      reference: '127.0.0.1',
+      stratum: 9,
+      refTime: 1796403887.850427866,
+      systemTime: -0.000002412,
+      rootDelay: 0.000008909,
+      rootDispersion: 0.000003317,
+      leapStatus: 'Normal',
+    });
+    expect(reading.sources).toEqual([
+      { mode: '^', state: '*', name: '127.0.0.1', stratum: 8, reach: 0o377 },
+    ]);
+    expect(reading.authdata).toEqual([{ name: '127.0.0.1', mode: 'NTS' }]);
+    expect(parseChronycOutput(FALLBACK).sources.map(({ state }) => state)).toEqual(['?', '*']);
+    expect(parseChronycOutput(FALLBACK).authdata).toHaveLength(2);
+  });
+
+  it('refuses what it cannot read, with a code', () => {
+    for (const text of [
+      '',
+      'not,csv',
+      SYNCED.replace('Normal', 'Sideways'),
+      SYNCED.replace('-0.000002412', 'x'),
+      SYNCED.replace(',377,', ',999,'),
+      `${SYNCED}\nthree,fields,only`,
+    ]) {
+      expect(() => parseChronycOutput(text)).toThrow(ChronyError);
+    }
+    try {
+      parseTracking('1,2');
+    } catch (error) {
+      expect((error as ChronyError).code).toBe('CHRONYC_OUTPUT');
+    }
+  });
+
+  it('reports a chronyc that cannot reach chronyd as CHRONYC_FAILED', async () => {
+    await expect(
+      readChrony({ socket: '/nonexistent/chronyd.sock', timeoutMs: 5000 }),
+    ).rejects.toMatchObject({ code: 'CHRONYC_FAILED' });
+    await expect(
+      readChrony({
+        socket: '/nonexistent/chronyd.sock',
+        timeoutMs: 5000,
+        chronyc: '/nonexistent/chronyc',
+      }),
+    ).rejects.toMatchObject({ code: 'CHRONYC_FAILED' });
+  });
+});
+
+describe('chronyVerdict', () => {
+  it('is synced on an authenticated selected source within the threshold, with its bound', () => {
+    const verdict = chronyVerdict(parseChronycOutput(SYNCED), thresholds);
+    expect(verdict.state).toBe('synced');
+    expect(verdict.evidence).toMatchObject({
+      reference: '127.0.0.1',
+      stratum: 9,
+      authenticated: true,
+    });
+    // |offset| + root dispersion + root delay / 2
+    expect(verdict.evidence!.boundMs).toBeCloseTo(0.002412 + 0.003317 + 0.008909 / 2, 9);
+    expect(verdict.evidence!.offsetMs).toBeCloseTo(-0.002412, 9);
+  });
+
+  it('is drifted when the bound exceeds the threshold, positive offset: the local clock is slow', () => {
+    const verdict = chronyVerdict(parseChronycOutput(AHEAD), thresholds);
+    expect(verdict.state).toBe('drifted');
+    expect(verdict.evidence!.offsetMs).toBe(30_000);
+    expect(verdict.detail).toContain('more than 1 s');
+  });
+
+  it('counts root dispersion and delay: an offset within the threshold may still be drifted', () => {
+    const reading = parseChronycOutput(SYNCED);
+    const loose: ChronyReading = {
+      ...reading,
+      tracking: { ...reading.tracking, systemTime: 0.9, rootDispersion: 0.05, rootDelay: 0.2 },
+    };
+    expect(chronyVerdict(loose, thresholds).state).toBe('drifted');
+    expect(chronyVerdict(loose, { ...thresholds, thresholdMs: 1050 }).state).toBe('synced');
+  });
+
+  it('is unverified without a selected reachable source, or when chronyd is unsynchronised', () => {
+    expect(chronyVerdict(parseChronycOutput(UNREACHABLE), thresholds)).toEqual({
+      state: 'unverified',
+      detail: 'chronyd has no selected time source',
+    });
+    const never = parseChronycOutput(NEVER_SYNCED);
+    expect(never.tracking).toMatchObject({ reference: '', leapStatus: 'Not synchronised' });
+    expect(never.authdata).toEqual([{ name: '127.0.0.1', mode: '-' }]);
+    expect(chronyVerdict(never, thresholds).state).toBe('unverified');
+    const reading = parseChronycOutput(SYNCED);
+    const alarm: ChronyReading = {
+      ...reading,
+      tracking: { ...reading.tracking, leapStatus: 'Not synchronised' },
+    };
+    expect(chronyVerdict(alarm, thresholds).state).toBe('unverified');
+    const unreached: ChronyReading = {
+      ...reading,
+      sources: reading.sources.map((source) => ({ ...source, reach: 0 })),
+    };
+    expect(chronyVerdict(unreached, thresholds).state).toBe('unverified');
+  });
+
+  it('with --require-nts, an unauthenticated selected source is unverified; without, synced and marked', () => {
+    const reading = parseChronycOutput(FALLBACK);
+    const lenient = chronyVerdict(reading, thresholds);
+    expect(lenient.state).toBe('synced');
+    expect(lenient.evidence).toMatchObject({ reference: '127.0.0.2', authenticated: false });
+    const strict = chronyVerdict(reading, { ...thresholds, requireNts: true });
+    expect(strict.state).toBe('unverified');
+    expect(strict.detail).toContain('not NTS-authenticated');
+    expect(
+      chronyVerdict(parseChronycOutput(SYNCED), { ...thresholds, requireNts: true }).state,
+    ).toBe('synced');
+  });
+});
+
+function chronyMonitor(
+  outputs: (string | Error)[],
+  accuracyMs: number | 'auto',
+  requireNts = false,
+) {
+  const lines: { level: string; fields: object; message: string }[] = [];
+  const log = (level: string) => (fields: object, message: string) =>
+    lines.push({ level, fields, message });
+  const logger: ClockLogger = {
+    debug: () => {},
+    info: log('info'),
+    warn: log('warn'),
+    error: log('error'),
+  };
+  const monitor = new ClockMonitor({
+    servers: [],
+    numServers: 0,
+    serverThreshold: 0,
+    requestAttempts: 0,
+    requestTimeoutMs: 1000,
+    maxTimeDeltaMs: 2000,
+    periodMs: 3_600_000,
+    retryDelayMs: 0,
+    accuracyMs,
+    chrony: {
+      socket: '/run/test/chronyd.sock',
+      requireNts,
+      read: () => {
+        const next = outputs.shift() ?? new Error('no more readings');
+        return next instanceof Error
+          ? Promise.reject(next)
+          : Promise.resolve(parseChronycOutput(next));
+      },
+    },
+    logger,
+  });
+  return { monitor, lines };
+}
+
+describe('ClockMonitor with --time-source chrony', () => {
+  it('gates on chronyd: synced, drifted, unreachable (unverified)', async () => {
+    const { monitor } = chronyMonitor(
+      [SYNCED, AHEAD, new Error('506 Cannot talk to daemon')],
+      1000,
+    );
+    const gate = createClockGate(monitor, { requireTimeSync: true });
+    expect((await monitor.runRound()).state).toBe('synced');
+    expect(gate()).toBeUndefined();
+    expect(monitor.status.chrony?.authenticated).toBe(true);
+    expect((await monitor.runRound()).state).toBe('drifted');
+    expect(gate()?.failInfo).toBe('timeNotAvailable');
+    const unreachable = await monitor.runRound();
+    expect(unreachable.state).toBe('unverified');
+    expect(unreachable.detail).toBe('chronyd not reachable: 506 Cannot talk to daemon');
+    expect(unreachable.chrony).toBeUndefined();
+    expect(gate()?.failInfo).toBe('timeNotAvailable');
+  });
+
+  it('logs an unauthenticated selected source once, and its authentication when it returns', async () => {
+    const { monitor, lines } = chronyMonitor([SYNCED, FALLBACK, FALLBACK, SYNCED], 1000);
+    for (let i = 0; i < 4; i++) await monitor.runRound();
+    const about = lines.filter(({ message }) => message.startsWith('time source'));
+    expect(about.map(({ level, message }) => [level, message])).toEqual([
+      ['info', 'time source 127.0.0.1 is NTS-authenticated'],
+      [
+        'warn',
+        'time source 127.0.0.2 is not authenticated (no NTS): its time could be forged on the path',
+      ],
+      ['info', 'time source 127.0.0.1 is NTS-authenticated'],
+    ]);
+  });
+
+  it('--accuracy auto: tokens declare the measured bound, rounded up, never beyond the threshold', async () => {
+    const reading = parseChronycOutput(SYNCED);
+    const { monitor } = chronyMonitor([SYNCED, FALLBACK], 'auto');
+    // Before any reading: the threshold (max_time_delta with auto).
+    expect(monitor.status.accuracyMs).toBe(2000);
+    await monitor.runRound();
+    // 0.002412 + 0.003317 + 0.0044545 ms rounds up to 1 ms.
+    expect(monitor.status.accuracyMs).toBe(1);
+    expect(chronyVerdict(reading, thresholds).evidence!.boundMs).toBeLessThan(1);
+    await monitor.runRound();
+    // 0.1 + 0.3 + 0.1 = 0.5 ms -> 1 ms
+    expect(monitor.status.accuracyMs).toBe(1);
+    const snapshot = timeSourceSnapshot(monitor.status, 'chrony', true);
+    expect(snapshot).toMatchObject({
+      source: 'chrony',
+      state: 'synced',
+      reference: '127.0.0.2',
+      authenticated: false,
+      accuracyMs: 1,
+    });
+    // A fixed accuracy is the profile's business: the snapshot carries none.
+    expect(timeSourceSnapshot(monitor.status, 'chrony', false).accuracyMs).toBeUndefined();
+  });
+
+  it('--accuracy auto follows a larger bound up to the threshold, and a fixed accuracy stays', async () => {
+    const reading = parseChronycOutput(SYNCED);
+    const wide = (systemTime: number) =>
+      [
+        SYNCED.split('\n')[0]!.replace('-0.000002412', String(systemTime)),
+        ...SYNCED.split('\n').slice(1),
+      ].join('\n');
+    const { monitor } = chronyMonitor([wide(1.2345)], 'auto');
+    await monitor.runRound();
+    expect(monitor.status.state).toBe('synced');
+    // 1234.5 + 0.0033 + 0.0045 ms, rounded up
+    expect(monitor.status.accuracyMs).toBe(1235);
+    const fixed = chronyMonitor([wide(0.1)], 500).monitor;
+    await fixed.runRound();
+    expect(fixed.status.accuracyMs).toBe(500);
+    expect(reading.tracking.systemTime).toBeLessThan(0);
+  });
+
+  it('counts each refused reading by reason, and says the bound in ms when it is small', async () => {
+    const count = async (reason: string) =>
+      (await ntpErrorsTotal.get()).values.find((value) => value.labels['reason'] === reason)
+        ?.value ?? 0;
+    const before = await Promise.all(
+      ['err_too_few', 'err_inv_time', 'err_not_authenticated'].map(count),
+    );
+    const { monitor } = chronyMonitor(
+      [SYNCED, AHEAD, FALLBACK, UNREACHABLE, new Error('gone')],
+      1000,
+      true,
+    );
+    const synced = await monitor.runRound();
+    expect(synced.detail).toBe(
+      "chronyd's source 127.0.0.1 (stratum 9, NTS-authenticated) bounds the local clock's error to 0.01 ms, within 1 s",
+    );
+    for (let i = 0; i < 4; i++) await monitor.runRound();
+    const after = await Promise.all(
+      ['err_too_few', 'err_inv_time', 'err_not_authenticated'].map(count),
+    );
+    expect(after.map((value, i) => value - before[i]!)).toEqual([2, 1, 1]);
+  });
+});

@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { parseAccuracy } from '../../../src/config/accuracy.js';
+import { ConfigError, resolveServeConfig } from '../../../src/config/resolve.js';
+import { clockOptionsFrom } from '../../../src/runtime/clock-monitor.js';
+
+describe('clock options: --time-source, --chrony-socket, --require-nts, --accuracy', () => {
+  it('defaults to SNTP, the system chronyd socket and a 1 s accuracy', () => {
+    const config = resolveServeConfig({});
+    expect([config.timeSource, config.chronySocket, config.requireNts, config.accuracy]).toEqual([
+      'sntp',
+      '/run/chrony/chronyd.sock',
+      false,
+      '1s',
+    ]);
+    expect(clockOptionsFrom(config)).toMatchObject({ accuracyMs: 1000, timeSource: 'sntp' });
+  });
+
+  it('parses --accuracy as auto or a duration from 1 ms to 60 s', () => {
+    expect(parseAccuracy('auto')).toBe('auto');
+    expect(parseAccuracy('AUTO')).toBe('auto');
+    expect(parseAccuracy('250ms')).toBe(250);
+    expect(parseAccuracy('1.5s')).toBe(1500);
+    for (const bad of ['0', '1', 'soon', '0.5ms', '2m']) {
+      expect(() => parseAccuracy(bad)).toThrow(ConfigError);
+    }
+    expect(() => resolveServeConfig({ accuracy: '10' })).toThrow(/--accuracy/);
+  });
+
+  it('refuses --require-nts without chrony, and NTS or auto accuracy without monitoring', () => {
+    expect(() => resolveServeConfig({ requireNts: true })).toThrow(/--time-source chrony/);
+    expect(() =>
+      resolveServeConfig({ requireNts: true, timeSource: 'chrony', disableNtpMonitoring: true }),
+    ).toThrow(/--disable-ntp-monitoring/);
+    expect(() => resolveServeConfig({ accuracy: 'auto', disableNtpMonitoring: true })).toThrow(
+      /--disable-ntp-monitoring/,
+    );
+    expect(() => resolveServeConfig({ timeSource: 'ntp' })).toThrow(/sntp, chrony/);
+    const config = resolveServeConfig({
+      timeSource: 'chrony',
+      requireNts: true,
+      chronySocket: '/run/shared/chrony/chronyd.sock',
+      accuracy: 'auto',
+    });
+    expect(clockOptionsFrom(config)).toEqual({
+      ntpMonitoring: '',
+      accuracyMs: 'auto',
+      timeSource: 'chrony',
+      chronySocket: '/run/shared/chrony/chronyd.sock',
+      requireNts: true,
+    });
+  });
+});

@@ -25,6 +25,8 @@ export interface AuditRecord {
   /** Nonce as a decimal integer string (exact; it may exceed 2^53). */
   nonce?: string;
   certReq?: boolean;
+  /** The profile that answered, in a server with named profiles. */
+  profile?: string;
 }
 
 /** The line of a request answered `httpStatus`; without an outcome, one refused before the TSA. */
@@ -57,5 +59,6 @@ export function auditRecord(
       record.nonce = integerToBigInt(readElement(accepted.nonce).value).toString();
     record.certReq = accepted.certReq;
   }
+  if (outcome?.profile !== undefined) record.profile = outcome.profile;
   return record;
 }

@@ -356,8 +356,13 @@ export async function buildServer(deps: ServerDependencies) {
       reply
         // Changes only with the configuration; clients refresh it as they refresh their TUF root.
         .header('cache-control', 'max-age=3600')
-        .type(TRUSTED_ROOT_MEDIA_TYPE)
-        .send(JSON.stringify(trustedRoot(`${request.protocol}://${request.host}`), null, 2)),
+        .header('content-type', TRUSTED_ROOT_MEDIA_TYPE)
+        // A Buffer: Fastify would rewrite a string's media type (quoting version, adding charset).
+        .send(
+          Buffer.from(
+            JSON.stringify(trustedRoot(`${request.protocol}://${request.host}`), null, 2),
+          ),
+        ),
     );
     methodNotAllowed(ROUTES.trustedRoot, ['GET', 'HEAD']);
   }

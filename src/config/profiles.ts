@@ -31,6 +31,8 @@ export interface ProfileConfig {
   /** With certReq, embed the whole chain. */
   includeChain: boolean;
   previousChains: readonly PreviousChain[];
+  /** The options the profile set, parsed, by option name (--print-config writes them back). */
+  options: Readonly<Partial<Record<ServeOptionName, unknown>>>;
 }
 
 /** Lowercase letters, digits and inner hyphens: a path segment, a metric label, a log field. */
@@ -115,13 +117,14 @@ function parseProfile(
   if (RESERVED_PROFILE_NAMES.includes(name))
     throw new ConfigError(`${at}: the name "${name}" is reserved`);
   const values: Record<string, unknown> = { ...defaults };
+  const options: Partial<Record<ServeOptionName, unknown>> = {};
   for (const [key, value] of Object.entries(raw)) {
     if (PROFILE_ONLY_KEYS.has(key)) continue;
     const option = PROFILE_OPTIONS.get(key);
     if (!option) throw new ConfigError(`${at}: unknown key "${key}"`);
     if (value === null) throw new ConfigError(`${at}: key "${key}" has no value`);
     try {
-      values[option.name] = parse(option.spec, value, `key "${key}"`);
+      values[option.name] = options[option.name] = parse(option.spec, value, `key "${key}"`);
     } catch (error) {
       if (error instanceof ConfigError) throw new ConfigError(`${at}: ${error.message}`);
       throw error;
@@ -144,6 +147,7 @@ function parseProfile(
     accuracySeconds: parseAccuracy(raw.accuracy, at),
     includeChain: config.includeChainInResponse,
     previousChains: parsePreviousChains(raw['previous-chains'], at),
+    options,
   };
 }
 

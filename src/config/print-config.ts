@@ -14,7 +14,7 @@ export function formatConfig(
   config: ServeConfig,
   options: Record<string, OptionSpec<unknown>> = SERVE_OPTIONS,
 ): string {
-  const out = byFlag(config, options);
+  const out = byFlag(config as unknown as Record<string, unknown>, options);
   if (config.previousChains?.length) out['previous-chains'] = chainsOut(config.previousChains);
   if (config.profiles?.length) {
     out.profiles = config.profiles.map((profile) => ({

@@ -35,6 +35,15 @@ export interface ProfileConfig {
   options: Readonly<Partial<Record<ServeOptionName, unknown>>>;
 }
 
+declare module './schema.js' {
+  interface FileOnlySettings {
+    /** Named TSA profiles besides the default one (config file `profiles:`). */
+    readonly profiles?: readonly ProfileConfig[];
+    /** Retired chains of the default profile (config file `previous-chains:`). */
+    readonly previousChains?: readonly PreviousChain[];
+  }
+}
+
 /** Lowercase letters, digits and inner hyphens: a path segment, a metric label, a log field. */
 const PROFILE_NAME = /^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
 /** Path segments of the timestamp routes, and the default profile's own name. */
@@ -138,7 +147,7 @@ function parseProfile(
     );
   for (const dotted of policyOids)
     if (!DOTTED_OID.test(dotted)) throw new ConfigError(`${at}: invalid policy OID "${dotted}"`);
-  const config = values as ServeConfig;
+  const config = values as unknown as ServeConfig;
   return {
     name,
     policyOids,

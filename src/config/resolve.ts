@@ -140,14 +140,14 @@ export function resolveLayers(layers: readonly ConfigLayer[]): ServeConfig {
       config.profiles = parseProfiles(
         layer.profiles,
         layer.source,
-        defaults as ServeConfig,
+        defaults as unknown as ServeConfig,
         parseOptionValue,
       );
     }
     if (layer.previousChains !== undefined)
       config.previousChains = parsePreviousChains(layer.previousChains, layer.source);
   }
-  const resolved = Object.freeze(config) as ServeConfig;
+  const resolved = Object.freeze(config) as unknown as ServeConfig;
   checkServeConfig(resolved);
   return resolved;
 }

@@ -1,6 +1,5 @@
 import { GO_ONLY_OPTIONS } from './go-only-options.js';
 import { choice, option, type ChoiceSpec, type OptionSpec } from './option-spec.js';
-import type { PreviousChain, ProfileConfig } from './profiles.js';
 
 /**
  * Every server option, its flag name (the Go server's), default and meaning, in one place.
@@ -374,9 +373,12 @@ type Widen<T> = T extends string
 /** The validated, frozen server configuration. */
 export type ServeConfig = {
   readonly [K in ServeOptionName]: ValueOf<(typeof SERVE_OPTIONS)[K]>;
-} & {
-  /** Named TSA profiles besides the default one (config file `profiles:`; docs/configuration.md). */
-  readonly profiles?: readonly ProfileConfig[];
-  /** Retired chains of the default profile (config file `previous-chains:`). */
-  readonly previousChains?: readonly PreviousChain[];
-};
+} & FileOnlySettings;
+
+/**
+ * Settings only a config file gives (lists of mappings, not flags): config/profiles.ts declares
+ * them (`profiles`, `previousChains`) by declaration merging, which keeps this file free of the
+ * signer types that themselves read ServeConfig.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface FileOnlySettings {}

@@ -1,39 +1,44 @@
 import type { FastifyBaseLogger } from 'fastify';
-import { DEFAULT_PROFILE_NAME, type PreviousChain } from '../config/profiles.js';
+import {
+  DEFAULT_PROFILE_NAME,
+  type PreviousChain,
+  type ProfileConfig,
+} from '../config/profiles.js';
 import type { ServeConfig } from '../config/schema.js';
 import type { Signer } from '../crypto/signer.js';
 import type { ServedProfile, TrustedRootSource } from '../server/app.js';
-import type { SignerDependencies } from '../signers/create-signer.js';
-import type { IssuanceGuard } from '../tsp/guards.js';
+import type { TimestampAuthority } from '../tsp/authority.js';
 import { parseCertificate, type Certificate } from '../x509/certificate.js';
 import { loadCertificateChain } from '../x509/load-certificate-chain.js';
 import { authorityWindows, trustedRootJson, type AuthorityWindow } from '../x509/trusted-root.js';
 import type { DisposableStack } from './disposables.js';
-import { createAuthority } from './serve.js';
+
+/** What serve.ts's createAuthority builds for a profile. */
+export interface BuiltAuthority {
+  authority: TimestampAuthority;
+  signer: Signer;
+  chain: Certificate[];
+  chainPem: string;
+  acceptedPolicies: ReadonlySet<string>;
+  chainValid: () => boolean;
+}
 
 /** The named profiles of the config file, each with its own signer (released by `stack`). */
 export async function createNamedProfiles(
   config: ServeConfig,
   logger: FastifyBaseLogger,
-  signerDependencies: SignerDependencies | undefined,
-  guards: readonly IssuanceGuard[],
+  build: (profile: ProfileConfig) => Promise<BuiltAuthority>,
   stack: DisposableStack,
-): Promise<
-  (ServedProfile & { signer: Signer; chain: Certificate[]; chainValid: () => boolean })[]
-> {
+): Promise<(ServedProfile & BuiltAuthority)[]> {
   const built = [];
   for (const profile of config.profiles ?? []) {
-    const tsa = await createAuthority(config, logger, signerDependencies, guards, profile);
+    const tsa = await build(profile);
     stack.use(tsa.signer);
     built.push({
+      ...tsa,
       name: profile.name,
-      authority: tsa.authority,
-      chainPem: tsa.chainPem,
       policies: tsa.acceptedPolicies,
       defaultPolicyOid: profile.policyOids[0]!,
-      signer: tsa.signer,
-      chain: tsa.chain,
-      chainValid: tsa.chainValid,
     });
     logger.info(
       { profile: profile.name, signer: tsa.signer.id, policies: profile.policyOids },

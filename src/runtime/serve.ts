@@ -210,8 +210,7 @@ async function serve(
   const profiles = await createNamedProfiles(
     config,
     logger,
-    options.signerDependencies,
-    clockGuards,
+    (profile) => createAuthority(config, logger, options.signerDependencies, clockGuards, profile),
     stack,
   );
   const trustedRoot = await createTrustedRoot(config, chain, profiles);

@@ -240,12 +240,16 @@ export async function buildServer(deps: ServerDependencies) {
     app.addHook('onClose', () => own[Symbol.asyncDispose]());
     shared = own;
   }
-  await registerRateLimit(app, config, shared.rateLimitStore);
+  const timestampPaths = [
+    ROUTES.timestamp,
+    ...profiles.map((profile) => profileRoutes(profile.name).timestamp),
+  ];
+  await registerRateLimit(app, config, shared.rateLimitStore, timestampPaths);
   const answer = httpAnswers(config);
   const audit = installAuditLog(
     app,
     config,
-    [ROUTES.timestamp, ...profiles.map((profile) => profileRoutes(profile.name).timestamp)],
+    timestampPaths,
     answer,
     shared.auditLog,
     new Map(profiles.map((profile) => [profile.name, profile.defaultPolicyOid])),

@@ -94,11 +94,21 @@ export function readConfigFile(path: string): ConfigLayer {
     throw new ConfigError(`${source}: expected a mapping of flag names to values`);
   }
   const values: ConfigValues = {};
+  const layer: ConfigLayer = { source, values, nameOf: (spec) => `key "${spec.flag}"` };
   for (const [key, value] of Object.entries(content)) {
+    // File-only keys (docs/configuration.md, "Profiles"): lists of mappings, not flags.
+    if (key === 'profiles') {
+      layer.profiles = value;
+      continue;
+    }
+    if (key === 'previous-chains') {
+      layer.previousChains = value;
+      continue;
+    }
     const name = OPTION_BY_FLAG.get(key);
     if (!name) throw new ConfigError(`${source}: unknown key "${key}"`);
     if (value === null) throw new ConfigError(`${source}: key "${key}" has no value`);
     values[name] = value;
   }
-  return { source, values, nameOf: (spec) => `key "${spec.flag}"` };
+  return layer;
 }

@@ -1,6 +1,7 @@
 import { stringify } from 'yaml';
 import { formatDuration } from './duration.js';
 import type { OptionSpec } from './option-spec.js';
+import type { PreviousChain } from './profiles.js';
 import { SERVE_OPTIONS, type ServeConfig } from './schema.js';
 
 export const MASK = '********';
@@ -13,16 +14,40 @@ export function formatConfig(
   config: ServeConfig,
   options: Record<string, OptionSpec<unknown>> = SERVE_OPTIONS,
 ): string {
+  const out = byFlag(config as unknown as Record<string, unknown>, options);
+  if (config.previousChains?.length) out['previous-chains'] = chainsOut(config.previousChains);
+  if (config.profiles?.length) {
+    out.profiles = config.profiles.map((profile) => ({
+      name: profile.name,
+      'policy-oids': profile.policyOids,
+      accuracy: `${profile.accuracySeconds}s`,
+      ...byFlag(profile.options, options),
+      ...(profile.previousChains.length > 0
+        ? { 'previous-chains': chainsOut(profile.previousChains) }
+        : {}),
+    }));
+  }
+  return stringify(out);
+}
+
+/** The given values by flag name, secrets masked, durations in Go's spelling. */
+function byFlag(
+  values: Readonly<Record<string, unknown>>,
+  options: Record<string, OptionSpec<unknown>>,
+): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, spec] of Object.entries(options)) {
-    const value = (config as Record<string, unknown>)[name];
+    const value = values[name];
     if (value === undefined) continue; // an option that is not given (Go-only ones)
     if (spec.secret && value !== '') out[spec.flag] = MASK;
     else if (spec.kind === 'duration') out[spec.flag] = formatDuration(value as number);
     else out[spec.flag] = value;
   }
-  return stringify(out);
+  return out;
 }
+
+const chainsOut = (chains: readonly PreviousChain[]) =>
+  chains.map(({ path, retired }) => (retired ? { path, retired: retired.toISOString() } : path));
 
 /**
  * An option's default as a flag value (`30s`, `a,b`), as --help shows it; undefined when there is

@@ -1,6 +1,7 @@
 import { ConfigError } from './config-error.js';
 import { DurationError, formatDuration, parseByteSize, parseDuration } from './duration.js';
 import type { OptionSpec } from './option-spec.js';
+import { parsePreviousChains, parseProfiles } from './profiles.js';
 import { checkServeConfig } from './rules.js';
 import { SERVE_OPTIONS, type ServeConfig, type ServeOptionName } from './schema.js';
 
@@ -15,6 +16,9 @@ export interface ConfigLayer {
   values: ConfigValues;
   /** How an option is named in this layer's errors; defaults to `--flag`. */
   nameOf?: (spec: OptionSpec<unknown>) => string;
+  /** A config file's `profiles:` and `previous-chains:`, as read (the file layer only). */
+  profiles?: unknown;
+  previousChains?: unknown;
 }
 
 const flagName = (spec: OptionSpec<unknown>) => `--${spec.flag}`;
@@ -130,7 +134,20 @@ export function resolveLayers(layers: readonly ConfigLayer[]): ServeConfig {
       }
     }
   }
-  const resolved = Object.freeze(config) as ServeConfig;
+  const defaults = Object.fromEntries(options.map(([name, spec]) => [name, spec.default]));
+  for (const layer of layers) {
+    if (layer.profiles !== undefined) {
+      config.profiles = parseProfiles(
+        layer.profiles,
+        layer.source,
+        defaults as unknown as ServeConfig,
+        parseOptionValue,
+      );
+    }
+    if (layer.previousChains !== undefined)
+      config.previousChains = parsePreviousChains(layer.previousChains, layer.source);
+  }
+  const resolved = Object.freeze(config) as unknown as ServeConfig;
   checkServeConfig(resolved);
   return resolved;
 }

@@ -40,4 +40,29 @@ export function checkServeConfig(config: ServeConfig): void {
       'the required flags `--tls-certificate` and `--tls-key` were not specified',
     );
   }
+  checkProfiles(config);
+}
+
+/**
+ * A request's policy picks at most one profile: no two profiles share a name or a policy OID
+ * (the default profile's are --default-policy-oid and --accepted-policy-oids).
+ */
+function checkProfiles(config: ServeConfig): void {
+  const names = new Set<string>();
+  const owners = new Map<string, string>();
+  for (const dotted of [config.defaultPolicyOid, ...config.acceptedPolicyOids])
+    owners.set(dotted, 'the default profile');
+  for (const profile of config.profiles ?? []) {
+    if (names.has(profile.name))
+      throw new ConfigError(`two profiles are named "${profile.name}": names must be unique`);
+    names.add(profile.name);
+    for (const dotted of new Set(profile.policyOids)) {
+      const owner = owners.get(dotted);
+      if (owner)
+        throw new ConfigError(
+          `policy OID ${dotted} of profile "${profile.name}" is also ${owner === 'the default profile' ? owner : `profile "${owner}"`}'s: a policy selects one profile`,
+        );
+      owners.set(dotted, profile.name);
+    }
+  }
 }

@@ -418,4 +418,12 @@ type Widen<T> = T extends string
 /** The validated, frozen server configuration. */
 export type ServeConfig = {
   readonly [K in ServeOptionName]: ValueOf<(typeof SERVE_OPTIONS)[K]>;
-};
+} & FileOnlySettings;
+
+/**
+ * Settings only a config file gives (lists of mappings, not flags): config/profiles.ts declares
+ * them (`profiles`, `previousChains`) by declaration merging, which keeps this file free of the
+ * signer types that themselves read ServeConfig.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface FileOnlySettings {}

@@ -3,6 +3,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { oid, toHex } from '../asn1/der.js';
 import type { ServeConfig } from '../config/schema.js';
 import { signerConfigFrom } from '../config/signer-config.js';
+import { DEFAULT_PROFILE_NAME, type ProfileConfig } from '../config/profiles.js';
 import { nodeSignatureArguments } from '../crypto/key-algorithms.js';
 import type { Signer } from '../crypto/signer.js';
 import { createSigner, type SignerDependencies } from '../signers/create-signer.js';
@@ -22,6 +23,7 @@ import type { TimeSourceSnapshot } from '../tsp/time-source.js';
 import { clockOptionsFrom, createClockMonitor } from './clock-monitor.js';
 import { buildServer, openListenerShared, type TsaServer } from '../server/app.js';
 import { buildOrTearDown, type DisposableStack } from './disposables.js';
+import { createNamedProfiles, createTrustedRoot } from './profiles.js';
 import type { OpenAuditFile } from '../server/audit-log.js';
 import { observeCertificateChain, startRuntimeMetrics } from '../server/http-metrics.js';
 import { enforceStreamTimeouts } from '../server/http2-stream-timeouts.js';
@@ -38,9 +40,12 @@ export const TOKEN_ACCURACY_SECONDS = 1;
 
 export interface RunningServer extends AsyncDisposable {
   app: TsaServer;
+  /** The default profile's. */
   authority: TimestampAuthority;
   signer: Signer;
   chain: Certificate[];
+  /** The named profiles (config file `profiles:`), in file order. */
+  profiles: { name: string; authority: TimestampAuthority; signer: Signer; chain: Certificate[] }[];
   /** The NTP monitor behind the clock gate; undefined with --disable-ntp-monitoring. */
   clock: ClockMonitor | undefined;
   /** The address the server listens on, e.g. http://127.0.0.1:3000 */
@@ -95,30 +100,35 @@ function signerGuards(signer: Signer): IssuanceGuard[] {
 }
 
 /**
- * Builds the TSA from the configuration (signer, chain, policy) without listening. Its guards, in
- * the order checked: the signer's availability, the chain's validity, then `guards` (the clock).
+ * Builds the TSA from the configuration (signer, chain, policy) without listening: the default
+ * profile's, or the named `profile`'s (config file `profiles:`). Its guards, in the order checked:
+ * the signer's availability, the chain's validity, then `guards` (the clock).
  */
 export async function createAuthority(
   config: ServeConfig,
   logger: FastifyBaseLogger,
   signerDependencies: SignerDependencies = {},
   guards: readonly IssuanceGuard[] = [],
+  profile?: ProfileConfig,
   timeSource?: () => TimeSourceSnapshot | undefined,
 ) {
-  const { signer, chain: chainDer } = await createSigner(signerConfigFrom(config), {
-    warn: (message) => logger.warn(message),
+  const signerConfig = profile?.signer ?? signerConfigFrom(config);
+  const chainPath = profile ? profile.certificateChainPath : config.certificateChainPath;
+  const named = profile ? `profile ${profile.name}: ` : '';
+  const { signer, chain: chainDer } = await createSigner(signerConfig, {
+    warn: (message) => logger.warn(`${named}${message}`),
     ...signerDependencies,
   });
   // The signer may hold a client (KMS): a chain or self-test that refuses it must release it.
   try {
     verifyCertChain(chainDer, signer.publicKey, {
       enforceIntermediateEku: config.enforceIntermediateEku,
-      chainSource: `chain ${config.certificateChainPath || '(memory)'}`,
+      chainSource: `${named}chain ${chainPath || '(memory)'}`,
       signerSource: `key ${signer.id}`,
     });
-    if (config.timestampSigner === 'memory') {
+    if (signerConfig.kind === 'memory') {
       logger.warn(
-        'using the in-memory signer: a new key and chain at every start, for testing only',
+        `${named}using the in-memory signer: a new key and chain at every start, for testing only`,
       );
     }
     for (const warning of tsaKeyWarnings(signer.algorithm, signer.publicKey, chainDer[0] ?? EMPTY))
@@ -134,27 +144,32 @@ export async function createAuthority(
         notAfter: new Date(x509.validTo),
       })),
     );
+    const policies = profile ? profile.policyOids : config.acceptedPolicyOids;
+    const acceptedPolicies = new Set(policies.map((dotted) => toHex(oid(dotted))));
     const authority = new TimestampAuthority({
       profile: {
         signer,
         chain,
-        defaultPolicy: oid(config.defaultPolicyOid),
-        accuracySeconds: TOKEN_ACCURACY_SECONDS,
-        ...fixedAccuracy(config),
-        includeChain: config.includeChainInResponse,
+        defaultPolicy: oid(profile ? profile.policyOids[0]! : config.defaultPolicyOid),
+        accuracySeconds: profile?.accuracySeconds ?? TOKEN_ACCURACY_SECONDS,
+        // A profile's own accuracy wins over the top-level --accuracy.
+        ...(profile?.accuracySeconds === undefined ? fixedAccuracy(config) : {}),
+        includeChain: profile ? profile.includeChain : config.includeChainInResponse,
         verifySignatures: config.verifyTokens,
       },
       policy: {
-        acceptedPolicies: new Set(config.acceptedPolicyOids.map((dotted) => toHex(oid(dotted)))),
+        acceptedPolicies,
         allowCustomExtensions: config.allowCustomExtensions,
         acceptedExtensions: acceptedExtensionSet(config.acceptedExtensionOids),
       },
       guards: [...signerGuards(signer), validity, ...guards],
       ...(timeSource ? { timeSource } : {}),
+      ...(config.profiles?.length ? { name: profile?.name ?? DEFAULT_PROFILE_NAME } : {}),
     });
-    trackCertificateValidity(() => validity() === undefined);
     const chainPem = chain.map((certificate) => encodePem('CERTIFICATE', certificate.der)).join('');
-    return { authority, signer, chain, chainPem };
+    const chainValid = () => validity() === undefined;
+    if (!profile) trackCertificateValidity(chainValid);
+    return { authority, signer, chain, chainPem, acceptedPolicies, chainValid };
   } catch (error) {
     await Promise.resolve(signer[Symbol.asyncDispose]()).catch(() => undefined);
     throw error;
@@ -197,17 +212,33 @@ async function serve(
   const clockGate =
     worker?.clockGate ??
     (clock && createClockGate(clock, { requireTimeSync: requireTimeSync(config) }));
+  const clockGuards = clockGate ? [clockGate] : [];
   const clockView = worker ? worker.clock : clock;
   const followAccuracy = config.accuracy.trim().toLowerCase() === 'auto';
-  const { authority, signer, chain, chainPem } = await createAuthority(
+  const timeSource =
+    clockView && (() => timeSourceSnapshot(clockView.status, config.timeSource, followAccuracy));
+  const { authority, signer, chain, chainPem, chainValid } = await createAuthority(
     config,
     logger,
     options.signerDependencies,
-    clockGate ? [clockGate] : [],
-    clockView && (() => timeSourceSnapshot(clockView.status, config.timeSource, followAccuracy)),
+    clockGuards,
+    undefined,
+    timeSource,
   );
   stack.use(signer);
-  observeCertificateChain(chain);
+  // One authority per named profile, each with its own signer, chain, breaker and the clock gate.
+  const profiles = await createNamedProfiles(
+    config,
+    logger,
+    (profile) =>
+      createAuthority(config, logger, options.signerDependencies, clockGuards, profile, timeSource),
+    stack,
+  );
+  const trustedRoot = await createTrustedRoot(config, chain, profiles);
+  if (profiles.length > 0) {
+    observeCertificateChain([...chain, ...profiles.flatMap((profile) => profile.chain)]);
+    trackCertificateValidity(() => chainValid() && profiles.every((p) => p.chainValid()));
+  } else observeCertificateChain(chain);
   startRuntimeMetrics();
   const state = createServingState();
   const tls = tlsRequested(config) ? loadTlsMaterial(config) : undefined;
@@ -248,6 +279,8 @@ async function serve(
     config,
     authority,
     chainPem,
+    profiles,
+    trustedRoot,
     logger,
     state,
     shared,
@@ -271,6 +304,8 @@ async function serve(
       config,
       authority,
       chainPem,
+      profiles,
+      trustedRoot,
       logger,
       state,
       shared,
@@ -299,6 +334,7 @@ async function serve(
     authority,
     signer,
     chain,
+    profiles,
     clock,
     url,
     ...(tlsUrl ? { tlsUrl } : {}),

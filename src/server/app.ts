@@ -10,9 +10,13 @@ import type { ServeConfig } from '../config/schema.js';
 import type {
   IssueContext,
   IssueOutcome,
+  Issuer,
   RequestFormat,
   TimestampAuthority,
 } from '../tsp/authority.js';
+import { ProfileRouter } from '../tsp/profile-router.js';
+import type { TrustedRootJson } from '../x509/trusted-root.js';
+import { TRUSTED_ROOT_MEDIA_TYPE } from '../x509/trusted-root.js';
 import { HEALTH_PATHS, registerHealthRoutes } from './health.js';
 import { accepts, mediaType } from './media-type.js';
 import { OPENAPI_PATH } from './openapi.js';
@@ -26,6 +30,7 @@ import {
   type ProcessAuditLog,
 } from './audit-log.js';
 import { httpAnswers, sendAnswer, sendGoError } from './http-outcome.js';
+import { knowPaths } from './http-metrics.js';
 import { RateLimitStore, registerRateLimit, trustProxySetting } from './rate-limit.js';
 import {
   CLIENT_CLOSED_REQUEST,
@@ -38,8 +43,29 @@ import {
 export const ROUTES = {
   timestamp: '/api/v1/timestamp',
   certchain: '/api/v1/timestamp/certchain',
+  trustedRoot: '/api/v1/timestamp/trusted-root',
   ping: '/ping',
 } as const;
+
+/** A named profile's routes: POST /api/v1/timestamp/<name>, GET …/<name>/certchain. */
+export const profileRoutes = (name: string) => ({
+  timestamp: `${ROUTES.timestamp}/${name}`,
+  certchain: `${ROUTES.timestamp}/${name}/certchain`,
+});
+
+/** A named profile as served: its authority, chain and the policies that route to it. */
+export interface ServedProfile {
+  name: string;
+  authority: TimestampAuthority;
+  chainPem: string;
+  /** Hex of the DER TLVs of its policy OIDs. */
+  policies: ReadonlySet<string>;
+  /** Dotted; its tokens' policy when the request names none. */
+  defaultPolicyOid: string;
+}
+
+/** The trusted root of every profile's chains, with entry URIs under `origin` (scheme://host). */
+export type TrustedRootSource = (origin: string) => TrustedRootJson;
 
 const TIMESTAMP_QUERY = 'application/timestamp-query';
 const JSON_MEDIA_TYPE = 'application/json';
@@ -65,6 +91,10 @@ export interface ServerDependencies {
   authority: TimestampAuthority;
   /** PEM of the whole chain, leaf first. */
   chainPem: string;
+  /** Named profiles besides the default one (`authority`, `chainPem`). */
+  profiles?: readonly ServedProfile[];
+  /** Serves GET /api/v1/timestamp/trusted-root when given. */
+  trustedRoot?: TrustedRootSource;
   logger: FastifyBaseLogger;
   /** The listener this instance serves (default: plain HTTP). */
   transport?: Transport;
@@ -108,6 +138,10 @@ declare module 'fastify' {
 
 export async function buildServer(deps: ServerDependencies) {
   const { config, authority } = deps;
+  const profiles = deps.profiles ?? [];
+  // With profiles, POST /api/v1/timestamp routes by the request's policy.
+  const issuer: Issuer = profiles.length > 0 ? new ProfileRouter(authority, profiles) : authority;
+  knowPaths(profiles.flatMap((profile) => Object.values(profileRoutes(profile.name))));
   const requestIdHeader = config.httpRequestIdHeaderName.toLowerCase();
   const app = Fastify({
     loggerInstance: deps.logger,
@@ -206,9 +240,20 @@ export async function buildServer(deps: ServerDependencies) {
     app.addHook('onClose', () => own[Symbol.asyncDispose]());
     shared = own;
   }
-  await registerRateLimit(app, config, shared.rateLimitStore);
+  const timestampPaths = [
+    ROUTES.timestamp,
+    ...profiles.map((profile) => profileRoutes(profile.name).timestamp),
+  ];
+  await registerRateLimit(app, config, shared.rateLimitStore, timestampPaths);
   const answer = httpAnswers(config);
-  const audit = installAuditLog(app, config, ROUTES.timestamp, answer, shared.auditLog);
+  const audit = installAuditLog(
+    app,
+    config,
+    timestampPaths,
+    answer,
+    shared.auditLog,
+    new Map(profiles.map((profile) => [profile.name, profile.defaultPolicyOid])),
+  );
 
   /** The methods each known path answers; any other method there is 405, not 404. */
   const allowedMethods = new Map<string, readonly string[]>();
@@ -243,59 +288,98 @@ export async function buildServer(deps: ServerDependencies) {
 
   /** A client that goes away cancels its remote signing call instead of holding a KMS slot. */
   const issueFor = async (
+    issuer: Issuer,
     reply: FastifyReply,
     body: Buffer,
     format: RequestFormat,
     context: IssueContext,
   ): Promise<IssueOutcome> => {
-    if (!authority.cancellable) return authority.issue(body, format, context);
+    if (!issuer.cancellable) return issuer.issue(body, format, context);
     const abandoned = new AbortController();
     const onClose = () => {
       if (!reply.raw.writableFinished) abandoned.abort();
     };
     reply.raw.once('close', onClose);
     try {
-      return await authority.issue(body, format, { ...context, signal: abandoned.signal });
+      return await issuer.issue(body, format, { ...context, signal: abandoned.signal });
     } finally {
       reply.raw.off('close', onClose);
     }
   };
 
   // One request's walk: media type -> issue() (guards, token, audit record) -> HTTP answer.
-  app.post(ROUTES.timestamp, async (request, reply) => {
-    reply.headers(NO_CACHE_HEADERS);
-    const format = REQUEST_FORMATS[mediaType(request.headers['content-type'])] ?? 'der';
-    const body = (request.body as Buffer | undefined) ?? Buffer.alloc(0);
-    const requestAudit = audit(request, format);
-    const outcome = await issueFor(
-      reply,
-      body,
-      format,
-      requestAudit.record ? { record: requestAudit.record } : {},
-    );
-    request.tsaOutcome = outcome;
-    const http = answer(outcome, format);
-    if (outcome.status === 'rejection') requestAudit.rejected(outcome, http.status);
-    return sendAnswer(reply, http);
-  });
-  methodNotAllowed(ROUTES.timestamp, ['POST']);
-
-  app.get(ROUTES.certchain, async (request, reply) => {
-    if (!accepts(request.headers.accept, PEM_CHAIN)) {
-      return sendGoError(
+  const timestampRoute = (path: string, issuer: Issuer): void => {
+    app.post(path, async (request, reply) => {
+      reply.headers(NO_CACHE_HEADERS);
+      const format = REQUEST_FORMATS[mediaType(request.headers['content-type'])] ?? 'der';
+      const body = (request.body as Buffer | undefined) ?? Buffer.alloc(0);
+      const requestAudit = audit(request, format);
+      const outcome = await issueFor(
+        issuer,
         reply,
-        406,
-        `unsupported media type requested, only [${PEM_CHAIN}] are available`,
+        body,
+        format,
+        requestAudit.record ? { record: requestAudit.record } : {},
       );
-    }
-    return reply
-      .header('cache-control', 'max-age=86400, immutable')
-      .type(PEM_CHAIN)
-      .send(deps.chainPem);
-  });
-  methodNotAllowed(ROUTES.certchain, ['GET', 'HEAD']);
+      request.tsaOutcome = outcome;
+      const http = answer(outcome, format);
+      if (outcome.status === 'rejection') requestAudit.rejected(outcome, http.status);
+      return sendAnswer(reply, http);
+    });
+    methodNotAllowed(path, ['POST']);
+  };
 
-  registerHealthRoutes(app, authority, deps.state ?? createServingState());
+  const certchainRoute = (path: string, chainPem: string): void => {
+    app.get(path, async (request, reply) => {
+      if (!accepts(request.headers.accept, PEM_CHAIN)) {
+        return sendGoError(
+          reply,
+          406,
+          `unsupported media type requested, only [${PEM_CHAIN}] are available`,
+        );
+      }
+      return reply
+        .header('cache-control', 'max-age=86400, immutable')
+        .type(PEM_CHAIN)
+        .send(chainPem);
+    });
+    methodNotAllowed(path, ['GET', 'HEAD']);
+  };
+
+  timestampRoute(ROUTES.timestamp, issuer);
+  certchainRoute(ROUTES.certchain, deps.chainPem);
+  for (const profile of profiles) {
+    const routes = profileRoutes(profile.name);
+    timestampRoute(routes.timestamp, profile.authority);
+    certchainRoute(routes.certchain, profile.chainPem);
+  }
+
+  const { trustedRoot } = deps;
+  if (trustedRoot) {
+    app.get(ROUTES.trustedRoot, async (request, reply) =>
+      reply
+        // Changes only with the configuration; clients refresh it as they refresh their TUF root.
+        .header('cache-control', 'max-age=3600')
+        .header('content-type', TRUSTED_ROOT_MEDIA_TYPE)
+        // A Buffer: Fastify would rewrite a string's media type (quoting version, adding charset).
+        .send(
+          Buffer.from(
+            JSON.stringify(trustedRoot(`${request.protocol}://${request.host}`), null, 2),
+          ),
+        ),
+    );
+    methodNotAllowed(ROUTES.trustedRoot, ['GET', 'HEAD']);
+  }
+
+  registerHealthRoutes(
+    app,
+    authority,
+    deps.state ?? createServingState(),
+    profiles.map(({ name, authority: profileAuthority }) => ({
+      name,
+      authority: profileAuthority,
+    })),
+  );
   for (const path of HEALTH_PATHS) methodNotAllowed(path, ['GET', 'HEAD']);
   methodNotAllowed(OPENAPI_PATH, ['GET', 'HEAD']);
 

@@ -2,7 +2,12 @@ import { open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import type { ServeConfig } from '../config/schema.js';
-import type { GrantedOutcome, RejectionOutcome, RequestFormat } from '../tsp/authority.js';
+import type {
+  GrantedOutcome,
+  IssueOutcome,
+  RejectionOutcome,
+  RequestFormat,
+} from '../tsp/authority.js';
 import { auditRecord } from './audit-record.js';
 import { clientAborted } from './client-aborts.js';
 import type { AnswerOutcome } from './http-outcome.js';
@@ -273,12 +278,18 @@ export async function openProcessAuditLog(
 export function installAuditLog(
   app: FastifyInstance,
   config: ServeConfig,
-  route: string,
+  routes: string | readonly string[],
   answer: AnswerOutcome,
   processLog: ProcessAuditLog | undefined,
+  profileDefaultPolicies: ReadonlyMap<string, string> = new Map(),
 ): AuditRequest {
   if (!processLog) return () => NO_AUDIT;
   const { log } = processLog;
+  const auditedRoutes = new Set(typeof routes === 'string' ? [routes] : routes);
+  /** The token's policy when the request names none: the issuing profile's default. */
+  const defaultPolicy = (outcome: IssueOutcome | undefined): string =>
+    (outcome?.profile !== undefined && profileDefaultPolicies.get(outcome.profile)) ||
+    config.defaultPolicyOid;
   const audited = new WeakSet<FastifyRequest>();
   const appendInBackground = (request: FastifyRequest, record: object): void => {
     log
@@ -287,7 +298,11 @@ export function installAuditLog(
   };
 
   app.addHook('onResponse', async (request, reply) => {
-    if (request.method !== 'POST' || request.routeOptions.url !== route || audited.has(request))
+    if (
+      request.method !== 'POST' ||
+      !auditedRoutes.has(request.routeOptions.url ?? '') ||
+      audited.has(request)
+    )
       return;
     // Nothing was asked: the body never arrived whole (or no answer could be sent).
     if (clientAborted(request)) return;
@@ -304,14 +319,14 @@ export function installAuditLog(
       record: async (granted) => {
         const httpStatus = answer(granted, format).status;
         try {
-          await log.append(auditRecord(request, httpStatus, granted, config.defaultPolicyOid));
+          await log.append(auditRecord(request, httpStatus, granted, defaultPolicy(granted)));
         } catch (error) {
           withheldSerialNumber = granted.serialNumber;
           throw error;
         }
       },
       rejected: (outcome, httpStatus) => {
-        const record = auditRecord(request, httpStatus, outcome, config.defaultPolicyOid);
+        const record = auditRecord(request, httpStatus, outcome, defaultPolicy(outcome));
         appendInBackground(
           request,
           withheldSerialNumber === undefined ? record : { ...record, withheldSerialNumber },

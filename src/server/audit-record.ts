@@ -28,6 +28,8 @@ export interface AuditRecord {
   certReq?: boolean;
   /** A granted token's clock evidence at issuance: source, state, authenticated, offset, bound. */
   timeSource?: TimeSourceSnapshot;
+  /** The profile that answered, in a server with named profiles. */
+  profile?: string;
 }
 
 /** The line of a request answered `httpStatus`; without an outcome, one refused before the TSA. */
@@ -61,5 +63,6 @@ export function auditRecord(
       record.nonce = integerToBigInt(readElement(accepted.nonce).value).toString();
     record.certReq = accepted.certReq;
   }
+  if (outcome?.profile !== undefined) record.profile = outcome.profile;
   return record;
 }

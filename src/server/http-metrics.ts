@@ -6,8 +6,21 @@ import { registry } from '../metrics/registry.js';
 import { CLIENT_CLOSED_REQUEST, clientAborted, onClientAbort } from './client-aborts.js';
 import { SumCountSummary } from './sum-count-summary.js';
 
-/** The Go server's label bounds (#1374): three paths, four methods, everything else `unrecognized`. */
-const KNOWN_PATHS = new Set(['/ping', '/api/v1/timestamp', '/api/v1/timestamp/certchain']);
+/**
+ * The Go server's label bounds (#1374): three paths, four methods, everything else `unrecognized`;
+ * plus the trusted root and the configured profiles' routes (bounded by the configuration).
+ */
+const KNOWN_PATHS = new Set([
+  '/ping',
+  '/api/v1/timestamp',
+  '/api/v1/timestamp/certchain',
+  '/api/v1/timestamp/trusted-root',
+]);
+
+/** Adds the routes of the configured profiles to the known paths. */
+export function knowPaths(paths: readonly string[]): void {
+  for (const path of paths) KNOWN_PATHS.add(path);
+}
 const KNOWN_METHODS = new Set(['GET', 'POST', 'HEAD', 'OPTIONS']);
 const UNRECOGNIZED = 'unrecognized';
 
@@ -67,6 +80,13 @@ const issuanceTotal = new Counter({
   name: 'timestamp_authority_issuance_total',
   help: 'Time-stamp requests by outcome: granted, or rejected with its RFC 3161 failInfo',
   labelNames: ['outcome', 'fail_info'] as const,
+  registers: [registry],
+});
+/** The same by profile, in a server with named profiles (bounded: the configured names). */
+const profileIssuanceTotal = new Counter({
+  name: 'timestamp_authority_profile_issuance_total',
+  help: 'Time-stamp requests by profile and outcome: granted, or rejected with its RFC 3161 failInfo',
+  labelNames: ['profile', 'outcome', 'fail_info'] as const,
   registers: [registry],
 });
 
@@ -142,11 +162,23 @@ function observerFor(path: string, method: string, code: string): Observer {
 }
 
 const issuanceCounters = new Map<string, { inc(): void }>();
-function issuanceCounterFor(failInfo: string): { inc(): void } {
-  let counter = issuanceCounters.get(failInfo);
+function issuanceCounterFor(failInfo: string, profile: string | undefined): { inc(): void } {
+  const key = profile === undefined ? failInfo : `${failInfo} ${profile}`;
+  let counter = issuanceCounters.get(key);
   if (!counter) {
-    counter = issuanceTotal.labels(failInfo === 'none' ? 'granted' : 'rejected', failInfo);
-    issuanceCounters.set(failInfo, counter);
+    const outcome = failInfo === 'none' ? 'granted' : 'rejected';
+    const total = issuanceTotal.labels(outcome, failInfo);
+    const byProfile =
+      profile === undefined ? undefined : profileIssuanceTotal.labels(profile, outcome, failInfo);
+    counter = byProfile
+      ? {
+          inc: () => {
+            total.inc();
+            byProfile.inc();
+          },
+        }
+      : total;
+    issuanceCounters.set(key, counter);
   }
   return counter;
 }
@@ -172,7 +204,11 @@ export function registerRequestMetrics(app: FastifyInstance): void {
   // stream meanwhile was issued all the same (and is in the audit log).
   app.addHook('onSend', (request, _reply, payload, done) => {
     const outcome = request.tsaOutcome;
-    if (outcome) issuanceCounterFor(outcome.status === 'granted' ? 'none' : outcome.failInfo).inc();
+    if (outcome)
+      issuanceCounterFor(
+        outcome.status === 'granted' ? 'none' : outcome.failInfo,
+        outcome.profile,
+      ).inc();
     done(null, payload);
   });
 }

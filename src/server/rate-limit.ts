@@ -65,8 +65,11 @@ export async function registerRateLimit(
   app: FastifyInstance,
   config: ServeConfig,
   store: RateLimitStore = new RateLimitStore(),
+  /** The timestamp routes: the default one and each profile's, one quota per client for all. */
+  limitedRoutes: readonly string[] = [LIMITED_ROUTE],
 ): Promise<void> {
   if (config.rateLimitMax === 0) return;
+  const limited = new Set(limitedRoutes);
   const { default: rateLimit } = await import('@fastify/rate-limit');
   await app.register(rateLimit, {
     global: true,
@@ -74,7 +77,7 @@ export async function registerRateLimit(
     max: config.rateLimitMax,
     timeWindow: config.rateLimitWindow * 1000,
     allowList: (request) =>
-      !(request.method === 'POST' && request.routeOptions.url === LIMITED_ROUTE),
+      !(request.method === 'POST' && limited.has(request.routeOptions.url ?? '')),
     addHeadersOnExceeding: {
       'x-ratelimit-limit': true,
       'x-ratelimit-remaining': true,

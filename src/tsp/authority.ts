@@ -7,6 +7,7 @@ import {
   parseTimeStampReq,
   type AcceptedRequest,
   type RequestPolicy,
+  type TimeStampReq,
 } from './request.js';
 import { encodeRejection } from './response.js';
 import { createSerialNumberSource } from './serial-number.js';
@@ -27,6 +28,8 @@ export interface GrantedOutcome {
   request: AcceptedRequest;
   /** The clock's evidence when the token was issued (absent without clock monitoring). */
   timeSource?: TimeSourceSnapshot;
+  /** The profile that issued it, in a server with named profiles. */
+  profile?: string;
 }
 
 /** The TSA refused the request, or could not grant it. */
@@ -43,6 +46,8 @@ export interface RejectionOutcome {
   request?: AcceptedRequest;
   /** The underlying error of a systemFailure, for the log only. */
   cause?: unknown;
+  /** The profile that refused it, in a server with named profiles. */
+  profile?: string;
 }
 
 /** What one request produced: plain facts; how to answer them is the caller's business. */
@@ -67,14 +72,28 @@ export interface AuthorityOptions {
   guards?: readonly IssuanceGuard[];
   /** The clock's evidence, read once per token after the guards (audit record, auto accuracy). */
   timeSource?: () => TimeSourceSnapshot | undefined;
+  /** The profile's name, put on outcomes, in a server with named profiles. */
+  name?: string;
+}
+
+/** What answers a POST: one authority, or the profiles' router (tsp/profile-router.ts). */
+export interface Issuer {
+  readonly cancellable: boolean;
+  issue(body: Uint8Array, format: RequestFormat, context?: IssueContext): Promise<IssueOutcome>;
+}
+
+/** Parses a request body; throws a TimeStampRejection (badDataFormat) on a malformed one. */
+export function parseRequest(body: Uint8Array, format: RequestFormat): TimeStampReq {
+  return format === 'der' ? parseTimeStampReq(body) : parseJsonTimeStampReq(body);
 }
 
 /**
  * The RFC 3161 TSA: request bytes in, a granted or refused outcome out. Knows no transport,
  * logging or files; time, randomness, the signer, the guards and the record step are injected.
  */
-export class TimestampAuthority {
+export class TimestampAuthority implements Issuer {
   readonly encoder: TokenEncoder;
+  readonly name: string | undefined;
   /** Whether issue() can use an AbortSignal (a remote signer); see Signer.cancellable. */
   readonly cancellable: boolean;
   private readonly policy: RequestPolicy;
@@ -91,6 +110,7 @@ export class TimestampAuthority {
     this.nextSerialNumber = options.serialNumber ?? createSerialNumberSource();
     this.guards = [...(options.guards ?? [])];
     this.timeSource = options.timeSource;
+    this.name = options.name;
   }
 
   /** The first reason issuance is refused right now, if any. */
@@ -107,10 +127,32 @@ export class TimestampAuthority {
     format: RequestFormat,
     context: IssueContext = {},
   ): Promise<IssueOutcome> {
+    let parsed: TimeStampReq;
+    try {
+      parsed = parseRequest(body, format);
+    } catch (error) {
+      return this.refuse(error, undefined);
+    }
+    return this.issueParsed(parsed, context);
+  }
+
+  /** The outcome of an error thrown while answering: its rejection, else systemFailure. */
+  refuse(error: unknown, request: AcceptedRequest | undefined): RejectionOutcome {
+    const outcome = rejectionOutcome(
+      error instanceof TimeStampRejection
+        ? error
+        : Object.assign(reject.systemFailure(), { cause: error }),
+      request,
+    );
+    if (this.name !== undefined) outcome.profile = this.name;
+    return outcome;
+  }
+
+  /** issue() for a request already parsed (the profile router parses once to route). */
+  async issueParsed(parsed: TimeStampReq, context: IssueContext = {}): Promise<IssueOutcome> {
     let request: AcceptedRequest | undefined;
     let granted: GrantedOutcome;
     try {
-      const parsed = format === 'der' ? parseTimeStampReq(body) : parseJsonTimeStampReq(body);
       request = checkTimeStampReq(parsed, this.policy);
       const unavailable = this.unavailableReason();
       if (unavailable) throw unavailable;
@@ -146,13 +188,9 @@ export class TimestampAuthority {
         request,
         ...(timeSource ? { timeSource } : {}),
       };
+      if (this.name !== undefined) granted.profile = this.name;
     } catch (error) {
-      return rejectionOutcome(
-        error instanceof TimeStampRejection
-          ? error
-          : Object.assign(reject.systemFailure(), { cause: error }),
-        request,
-      );
+      return this.refuse(error, request);
     }
     if (!context.record) return granted;
     try {
@@ -160,7 +198,7 @@ export class TimestampAuthority {
       return granted;
     } catch (error) {
       // No token unless recorded.
-      return rejectionOutcome(
+      return this.refuse(
         Object.assign(reject.systemFailure('audit log write failed'), { cause: error }),
         undefined,
       );

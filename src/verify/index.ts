@@ -10,6 +10,11 @@ export { timestampToJson, type TimestampJson } from './timestamp-json.js';
 export type { Accuracy, SignedAttribute, Timestamp } from './timestamp.js';
 export type { CertificateView } from './certificate-view.js';
 export {
+  readTrustedRoot,
+  verifyWithTrustedRoot,
+  type TimestampAuthorityEntry,
+} from './trusted-root.js';
+export {
   RequestVerificationError,
   verifyTimestampRequest,
   type CheckedRequest,

@@ -5,6 +5,7 @@ import { buildServer } from '../../src/server/app.js';
 import type { SignerDependencies } from '../../src/signers/create-signer.js';
 import type { IssuanceGuard } from '../../src/tsp/guards.js';
 import { createAuthority } from '../../src/runtime/serve.js';
+import { createTrustedRoot } from '../../src/runtime/profiles.js';
 import { createServingState } from '../../src/server/serving-state.js';
 
 export const silentLogger = pino({ level: 'silent' });
@@ -25,6 +26,7 @@ export async function createTestServer(
     config,
     authority: tsa.authority,
     chainPem: tsa.chainPem,
+    trustedRoot: await createTrustedRoot(config, tsa.chain, []),
     logger: silentLogger,
     state,
   });

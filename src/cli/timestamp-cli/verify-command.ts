@@ -4,6 +4,7 @@ import { decodeCertificatesPem } from '../../x509/pem.js';
 import { VerificationError } from '../../verify/errors.js';
 import { timestampToJson } from '../../verify/timestamp-json.js';
 import { verifyTimestampResponse, type VerifyOptions } from '../../verify/verify-timestamp.js';
+import { readTrustedRoot, verifyWithTrustedRoot } from '../../verify/trusted-root.js';
 import { option, parseDecimalBigInt, parseExistingFile, parseOid } from './arguments.js';
 import { CliError, type Output } from './output.js';
 import { readArtifact } from './read-artifact.js';
@@ -13,6 +14,7 @@ interface VerifyCommandOptions {
   artifact: string;
   timestamp: string;
   certificateChain?: string;
+  trustedRoot?: string;
   rootCertificates?: string;
   intermediateCertificates?: string;
   certificate?: string;
@@ -41,6 +43,12 @@ export function verifyCommand(globals: () => GlobalOptions, output: Output): Com
       option(
         '--certificate-chain <file>',
         'path to certificate chain PEM file (intermediates and root last; a leaf first is allowed)',
+      ).argParser(parseExistingFile),
+    )
+    .addOption(
+      option(
+        '--trusted-root <file>',
+        "Sigstore trusted_root.json (e.g. the server's /api/v1/timestamp/trusted-root): the authority is chosen by the token's signer and genTime",
       ).argParser(parseExistingFile),
     )
     .addOption(
@@ -114,16 +122,41 @@ async function trustOptions(options: VerifyCommandOptions): Promise<VerifyOption
   return trust;
 }
 
+/** --trusted-root: alone, instead of the chain flags (its authorities are the trust). */
+async function verifyAgainstTrustedRoot(options: VerifyCommandOptions, tsr: Buffer) {
+  if (
+    options.certificateChain !== undefined ||
+    options.rootCertificates !== undefined ||
+    options.intermediateCertificates !== undefined ||
+    options.certificate !== undefined
+  )
+    throw new CliError(
+      '--trusted-root cannot be combined with --certificate-chain, --root-certificates, --intermediate-certificates or --certificate',
+    );
+  const authorities = readTrustedRoot(await readFile(options.trustedRoot as string, 'utf8'));
+  return verifyWithTrustedRoot(tsr, readArtifact(options.artifact), authorities, {
+    ...(options.nonce !== undefined ? { nonce: options.nonce } : {}),
+    ...(options.oid !== undefined ? { oid: options.oid } : {}),
+    ...(options.commonName !== undefined ? { commonName: options.commonName } : {}),
+  });
+}
+
 async function verify(
   options: VerifyCommandOptions,
   globals: GlobalOptions,
   output: Output,
 ): Promise<void> {
-  const trust = await trustOptions(options);
   const tsr = await readFile(options.timestamp);
   let timestamp;
   try {
-    timestamp = await verifyTimestampResponse(tsr, readArtifact(options.artifact), trust);
+    timestamp =
+      options.trustedRoot !== undefined
+        ? await verifyAgainstTrustedRoot(options, tsr)
+        : await verifyTimestampResponse(
+            tsr,
+            readArtifact(options.artifact),
+            await trustOptions(options),
+          );
   } catch (error) {
     if (error instanceof VerificationError)
       throw new CliError(`failed to verify timestamp: ${error.message}`);

@@ -1,0 +1,102 @@
+import type { FastifyBaseLogger } from 'fastify';
+import {
+  DEFAULT_PROFILE_NAME,
+  type PreviousChain,
+  type ProfileConfig,
+} from '../config/profiles.js';
+import type { ServeConfig } from '../config/schema.js';
+import type { Signer } from '../crypto/signer.js';
+import type { ServedProfile, TrustedRootSource } from '../server/app.js';
+import type { TimestampAuthority } from '../tsp/authority.js';
+import { parseCertificate, type Certificate } from '../x509/certificate.js';
+import { loadCertificateChain } from '../x509/load-certificate-chain.js';
+import { authorityWindows, trustedRootJson, type AuthorityWindow } from '../x509/trusted-root.js';
+import type { DisposableStack } from './disposables.js';
+
+/** What serve.ts's createAuthority builds for a profile. */
+export interface BuiltAuthority {
+  authority: TimestampAuthority;
+  signer: Signer;
+  chain: Certificate[];
+  chainPem: string;
+  acceptedPolicies: ReadonlySet<string>;
+  chainValid: () => boolean;
+}
+
+/** The named profiles of the config file, each with its own signer (released by `stack`). */
+export async function createNamedProfiles(
+  config: ServeConfig,
+  logger: FastifyBaseLogger,
+  build: (profile: ProfileConfig) => Promise<BuiltAuthority>,
+  stack: DisposableStack,
+): Promise<(ServedProfile & BuiltAuthority)[]> {
+  const built = [];
+  for (const profile of config.profiles ?? []) {
+    const tsa = await build(profile);
+    stack.use(tsa.signer);
+    built.push({
+      ...tsa,
+      name: profile.name,
+      policies: tsa.acceptedPolicies,
+      defaultPolicyOid: profile.policyOids[0]!,
+    });
+    logger.info(
+      { profile: profile.name, signer: tsa.signer.id, policies: profile.policyOids },
+      `profile ${profile.name}: serving on /api/v1/timestamp/${profile.name}`,
+    );
+  }
+  return built;
+}
+
+async function loadPrevious(previous: readonly PreviousChain[]) {
+  return Promise.all(
+    previous.map(async ({ path, retired }) => ({
+      chain: (await loadCertificateChain(path)).map(parseCertificate),
+      source: path,
+      ...(retired ? { retired } : {}),
+    })),
+  );
+}
+
+/**
+ * The trusted root of every profile's current and previous chains, checked at start-up (a
+ * previous chain newer than the current one, or retired before it began, stops the start).
+ * Each entry's uri is the profile's timestamp URL under the origin the client asked.
+ */
+export async function createTrustedRoot(
+  config: ServeConfig,
+  defaultChain: readonly Certificate[],
+  named: readonly { name: string; chain: readonly Certificate[] }[],
+): Promise<TrustedRootSource> {
+  const windows: { path: string; window: AuthorityWindow }[] = [];
+  const add = async (
+    path: string,
+    name: string,
+    chain: readonly Certificate[],
+    chainPath: string,
+    previous: readonly PreviousChain[],
+  ) => {
+    const current = { chain, source: chainPath || `(profile ${name}, memory)` };
+    for (const window of authorityWindows(current, await loadPrevious(previous)))
+      windows.push({ path, window });
+  };
+  await add(
+    '/api/v1/timestamp',
+    DEFAULT_PROFILE_NAME,
+    defaultChain,
+    config.certificateChainPath,
+    config.previousChains ?? [],
+  );
+  for (const { name, chain } of named) {
+    const profile = config.profiles?.find((candidate) => candidate.name === name);
+    await add(
+      `/api/v1/timestamp/${name}`,
+      name,
+      chain,
+      profile?.certificateChainPath ?? '',
+      profile?.previousChains ?? [],
+    );
+  }
+  return (origin) =>
+    trustedRootJson(windows.map(({ path, window }) => ({ window, uri: `${origin}${path}` })));
+}

@@ -1,0 +1,122 @@
+import { verifySignerInfo } from './cms-signer.js';
+import { viewCertificate, type CertificateView } from './certificate-view.js';
+import { VerificationError } from './errors.js';
+import { parseTimestampResponse } from './parse-response.js';
+import type { Timestamp } from './timestamp.js';
+import {
+  verifyTimestampResponse,
+  type ArtifactInput,
+  type VerifyOptions,
+} from './verify-timestamp.js';
+
+/**
+ * Verification against the `timestampAuthorities` of a Sigstore trusted_root.json
+ * (sigstore/protobuf-specs): the authority is the one whose leaf signed the token and whose
+ * validFor window (inclusive) holds the token's genTime; its chain is the trust for the token.
+ */
+
+/** One timestampAuthorities entry, read. */
+export interface TimestampAuthorityEntry {
+  /** Leaf first; the last certificate is the trust anchor. */
+  chain: CertificateView[];
+  start: Date | undefined;
+  end: Date | undefined;
+  uri: string;
+}
+
+const fail = (message: string): never => {
+  throw new VerificationError(`trusted root: ${message}`);
+};
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+function readTime(value: unknown, where: string): Date | undefined {
+  if (value === undefined) return undefined;
+  const time = typeof value === 'string' ? new Date(value) : undefined;
+  if (!time || Number.isNaN(time.getTime())) return fail(`${where} is not an RFC 3339 time`);
+  return time;
+}
+
+/** The timestamp authorities of a trusted_root.json's text. */
+export function readTrustedRoot(text: string): TimestampAuthorityEntry[] {
+  let root: unknown;
+  try {
+    root = JSON.parse(text);
+  } catch {
+    return fail('not JSON');
+  }
+  if (!isObject(root)) return fail('not a JSON object');
+  const authorities = root.timestampAuthorities ?? [];
+  if (!Array.isArray(authorities)) return fail('timestampAuthorities is not a list');
+  return authorities.map((entry: unknown, index) => {
+    const where = `timestampAuthorities[${index}]`;
+    if (!isObject(entry)) return fail(`${where} is not an object`);
+    const certificates = isObject(entry.certChain) ? entry.certChain.certificates : undefined;
+    if (!Array.isArray(certificates) || certificates.length === 0)
+      return fail(`${where}.certChain has no certificates`);
+    const chain = certificates.map((certificate: unknown, at) => {
+      const raw = isObject(certificate) ? certificate.rawBytes : undefined;
+      if (typeof raw !== 'string')
+        return fail(`${where}.certChain.certificates[${at}]: no rawBytes`);
+      try {
+        return viewCertificate(Buffer.from(raw, 'base64'));
+      } catch {
+        return fail(`${where}.certChain.certificates[${at}] is not a certificate`);
+      }
+    });
+    const validFor = isObject(entry.validFor) ? entry.validFor : {};
+    return {
+      chain,
+      start: readTime(validFor.start, `${where}.validFor.start`),
+      end: readTime(validFor.end, `${where}.validFor.end`),
+      uri: typeof entry.uri === 'string' ? entry.uri : '',
+    };
+  });
+}
+
+const within = (entry: TimestampAuthorityEntry, time: Date): boolean =>
+  (entry.start === undefined || entry.start <= time) &&
+  (entry.end === undefined || time <= entry.end);
+
+/** Whether `entry`'s leaf signed the token (its signature verifies under the leaf's key). */
+function signedBy(
+  token: ReturnType<typeof parseTimestampResponse>,
+  entry: TimestampAuthorityEntry,
+) {
+  try {
+    verifySignerInfo(token, [entry.chain[0]!]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Verifies a TimeStampResp against a trusted root: picks the authority by the token's signer and
+ * genTime, then verifies as verifyTimestampResponse does with that authority's chain.
+ */
+export async function verifyWithTrustedRoot(
+  tsr: Uint8Array,
+  artifact: ArtifactInput,
+  authorities: readonly TimestampAuthorityEntry[],
+  options: Omit<VerifyOptions, 'roots' | 'intermediates' | 'tsaCertificate'> = {},
+): Promise<Timestamp> {
+  const token = parseTimestampResponse(tsr);
+  const { genTime } = token.timestamp;
+  const signers = authorities.filter((entry) => signedBy(token, entry));
+  if (signers.length === 0)
+    throw new VerificationError('no timestamp authority of the trusted root signed this token');
+  const authority = signers.find((entry) => within(entry, genTime));
+  if (!authority)
+    throw new VerificationError(
+      `the token's genTime ${genTime.toISOString()} is outside the validity window of its timestamp authority in the trusted root`,
+    );
+  const [leaf, ...rest] = authority.chain;
+  return verifyTimestampResponse(tsr, artifact, {
+    ...options,
+    roots: [authority.chain.at(-1)!.der],
+    intermediates: rest.slice(0, -1).map((certificate) => certificate.der),
+    tsaCertificate: leaf!.der,
+  });
+}

@@ -1,0 +1,136 @@
+import { CodedError } from '../errors.js';
+import type { Certificate } from './certificate.js';
+
+/**
+ * The `timestampAuthorities` of a Sigstore trusted_root.json (sigstore/protobuf-specs,
+ * dev.sigstore.trustroot.v1.TrustedRoot): one CertificateAuthority per chain a profile has signed
+ * with, so that clients can check a token's genTime against the window of its key.
+ */
+
+export const TRUSTED_ROOT_MEDIA_TYPE = 'application/vnd.dev.sigstore.trustedroot+json;version=0.1';
+
+export class TrustedRootError extends CodedError<'CHAIN_ORDER' | 'RETIRED_OUT_OF_ORDER'> {
+  override name = 'TrustedRootError';
+}
+
+/** One chain of a profile: the current one, or a retired one with its retirement if known. */
+export interface ProfileChain {
+  /** Leaf first, root last. */
+  chain: readonly Certificate[];
+  /** For a previous chain: when its key stopped signing, if given explicitly. */
+  retired?: Date;
+  /** Where the chain came from, for errors. */
+  source: string;
+}
+
+/** dev.sigstore.trustroot.v1.CertificateAuthority as proto3 JSON. */
+export interface CertificateAuthorityJson {
+  subject: { organization?: string; commonName?: string };
+  uri: string;
+  certChain: { certificates: { rawBytes: string }[] };
+  validFor: { start: string; end?: string };
+}
+
+export interface TrustedRootJson {
+  mediaType: string;
+  tlogs: [];
+  certificateAuthorities: [];
+  ctlogs: [];
+  timestampAuthorities: CertificateAuthorityJson[];
+}
+
+/** A profile's chains and the windows in which each key signed. */
+export interface AuthorityWindow {
+  chain: readonly Certificate[];
+  start: Date;
+  end: Date;
+}
+
+const notBefore = (chain: readonly Certificate[]) => new Date(chain[0]!.x509.validFrom);
+/** validFor may not outlast any certificate of the chain. */
+const chainNotAfter = (chain: readonly Certificate[]) =>
+  new Date(Math.min(...chain.map((certificate) => Date.parse(certificate.x509.validTo))));
+
+/**
+ * The windows of one profile, oldest first. The current chain is the newest (by leaf notBefore).
+ * A window starts at its leaf's notBefore and ends at the key's retirement: the explicit `retired`
+ * time, else the next chain's leaf notBefore; the current one ends with its chain's validity.
+ */
+export function authorityWindows(
+  current: ProfileChain,
+  previous: readonly ProfileChain[],
+): AuthorityWindow[] {
+  const older = [...previous].sort((a, b) => +notBefore(a.chain) - +notBefore(b.chain));
+  const ordered = [...older, current];
+  for (const old of older) {
+    if (notBefore(old.chain) > notBefore(current.chain))
+      throw new TrustedRootError(
+        'CHAIN_ORDER',
+        `previous chain ${old.source} is newer than the current chain ${current.source} (leaf notBefore)`,
+      );
+  }
+  return ordered.map((entry, index) => {
+    const start = notBefore(entry.chain);
+    const next = ordered[index + 1];
+    const end =
+      next === undefined ? chainNotAfter(entry.chain) : (entry.retired ?? notBefore(next.chain));
+    if (end < start)
+      throw new TrustedRootError(
+        'RETIRED_OUT_OF_ORDER',
+        `chain ${entry.source} is retired (${end.toISOString()}) before its leaf is valid (${start.toISOString()})`,
+      );
+    return { chain: entry.chain, start, end };
+  });
+}
+
+/** Organization and common name of a certificate's subject (Node's one-attribute-a-line text). */
+function distinguishedName(certificate: Certificate): CertificateAuthorityJson['subject'] {
+  const attributes = new Map(
+    certificate.x509.subject.split('\n').map((line) => {
+      const at = line.indexOf('=');
+      return [line.slice(0, at), line.slice(at + 1)] as const;
+    }),
+  );
+  const subject: CertificateAuthorityJson['subject'] = {};
+  const organization = attributes.get('O');
+  const commonName = attributes.get('CN');
+  if (organization) subject.organization = organization;
+  if (commonName) subject.commonName = commonName;
+  return subject;
+}
+
+/** RFC 3339 in UTC, whole seconds (as Sigstore's own trusted roots write it). */
+const rfc3339 = (date: Date) => date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+/** The CertificateAuthority entry of one window; `uri` is the profile's timestamp URL. */
+export function certificateAuthorityJson(
+  window: AuthorityWindow,
+  uri: string,
+): CertificateAuthorityJson {
+  return {
+    // The trust anchor's name (the root is last), as Sigstore's entries name the TSA's root.
+    subject: distinguishedName(window.chain.at(-1)!),
+    uri,
+    certChain: {
+      certificates: window.chain.map((certificate) => ({
+        rawBytes: certificate.der.toString('base64'),
+      })),
+    },
+    validFor: { start: rfc3339(window.start), end: rfc3339(window.end) },
+  };
+}
+
+/** A trusted root holding only timestamp authorities, ordered by validFor start (oldest first). */
+export function trustedRootJson(
+  entries: readonly { window: AuthorityWindow; uri: string }[],
+): TrustedRootJson {
+  return {
+    mediaType: TRUSTED_ROOT_MEDIA_TYPE,
+    tlogs: [],
+    certificateAuthorities: [],
+    ctlogs: [],
+    timestampAuthorities: [...entries]
+      .sort((a, b) => +a.window.start - +b.window.start)
+      .map(({ window, uri }) => certificateAuthorityJson(window, uri)),
+  };
+}

@@ -1,0 +1,114 @@
+/**
+ * A profile whose KMS dies (its circuit breaker opens) leaves the other profile issuing: /readyz
+ * and /ping stay 200 and name the profile that cannot issue; the default profile's tokens verify.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readConfigFile } from '../../../src/config/config-file.js';
+import { resolveLayers } from '../../../src/config/resolve.js';
+import { startServer, type RunningServer } from '../../../src/runtime/serve.js';
+import { startFakeAwsKms } from '../../fakes/aws-kms.js';
+import { openssl, tempDir } from '../../helpers/openssl.js';
+import { writeChainFor } from '../../helpers/remote-tsa.js';
+import { silentLogger } from '../../helpers/tsa.js';
+
+const dir = tempDir();
+let fake: Awaited<ReturnType<typeof startFakeAwsKms>>;
+let server: RunningServer;
+let kmsRoot: string;
+
+beforeAll(async () => {
+  Object.assign(process.env, {
+    AWS_ACCESS_KEY_ID: 'AKIDFAKEFORTESTS',
+    AWS_SECRET_ACCESS_KEY: 'fake-secret',
+    AWS_REGION: 'us-east-1',
+  });
+  fake = await startFakeAwsKms();
+  process.env['AWS_ENDPOINT_URL_KMS'] = fake.origin;
+  const created = fake.createKey('ec-p256', 'profile');
+  const paths = await writeChainFor(created.key.publicKey!, dir);
+  kmsRoot = paths.root;
+  const config = dir.write(
+    'timestamp-server.yaml',
+    [
+      'port: 0',
+      'metrics-port: 0',
+      'disable-ntp-monitoring: true',
+      'profiles:',
+      '  - name: kms',
+      '    policy-oids: [1.2.3.4.200]',
+      '    timestamp-signer: kms',
+      `    kms-key-resource: awskms:///${created.arn}`,
+      `    certificate-chain-path: ${paths.chain}`,
+      '    kms-breaker-threshold: 1',
+      // Open until the test ends: no race with a probe.
+      '    kms-breaker-cooldown: 1h',
+      '',
+    ].join('\n'),
+  );
+  server = await startServer(resolveLayers([readConfigFile(config)]), silentLogger);
+});
+afterAll(async () => {
+  await server?.close();
+  await fake?.close();
+  dir.cleanup();
+});
+
+let counter = 0;
+async function issue(path: string) {
+  const data = dir.write(`data-${++counter}.txt`, `artifact ${counter}`);
+  const query = dir.path(`q-${counter}.tsq`);
+  await openssl(['ts', '-query', '-data', data, '-sha256', '-cert', '-out', query]);
+  const { readFileSync } = await import('node:fs');
+  const response = await fetch(`${server.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/timestamp-query' },
+    body: readFileSync(query),
+  });
+  const reply = dir.write(`r-${counter}.tsr`, Buffer.from(await response.arrayBuffer()));
+  return { status: response.status, reply, data };
+}
+
+const get = async (path: string) => {
+  const response = await fetch(`${server.url}${path}`);
+  return { status: response.status, body: await response.text() };
+};
+
+describe('a profile whose KMS is down', () => {
+  it('does not stop the other profile', async () => {
+    const before = await issue('/api/v1/timestamp/kms');
+    expect(before.status).toBe(200);
+    expect(
+      await openssl([
+        'ts',
+        '-verify',
+        '-in',
+        before.reply,
+        '-data',
+        before.data,
+        '-CAfile',
+        kmsRoot,
+      ]),
+    ).toMatch(/Verification: OK/);
+
+    fake.faults.errorStatus = 500;
+    expect((await issue('/api/v1/timestamp/kms')).status).toBe(500);
+    const signCalls = fake.faults.count('Sign');
+    // Open: refused without calling the KMS.
+    expect((await issue('/api/v1/timestamp/kms')).status).toBe(500);
+    expect(fake.faults.count('Sign')).toBe(signCalls);
+
+    const readyz = await get('/readyz');
+    expect(readyz.status).toBe(200);
+    expect(readyz.body).toMatch(
+      /^ok\ndefault: ok\nkms: remote signer unavailable: circuit breaker open/,
+    );
+    expect((await get('/ping')).status).toBe(200);
+
+    const other = await issue('/api/v1/timestamp');
+    expect(other.status).toBe(200);
+    const chain = dir.write('default-chain.pem', (await get('/api/v1/timestamp/certchain')).body);
+    expect(
+      await openssl(['ts', '-verify', '-in', other.reply, '-data', other.data, '-CAfile', chain]),
+    ).toMatch(/Verification: OK/);
+  });
+});

@@ -1,0 +1,166 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { readConfigFile } from '../../../src/config/config-file.js';
+import { formatConfig, MASK } from '../../../src/config/print-config.js';
+import { ConfigError, resolveLayers } from '../../../src/config/resolve.js';
+import type { ServeConfig } from '../../../src/config/schema.js';
+import { tempDir } from '../../helpers/openssl.js';
+
+const dir = tempDir();
+afterAll(() => dir.cleanup());
+let files = 0;
+
+/** The configuration of a config file with `text`. */
+function load(text: string): ServeConfig {
+  return resolveLayers([readConfigFile(dir.write(`config-${++files}.yaml`, text))]);
+}
+
+const RSA_PROFILE = `profiles:
+  - name: rsa
+    policy-oids: [1.2.3.4.100, 1.2.3.4.101]
+    timestamp-signer: file
+    file-signer-key-path: /keys/rsa.pem
+    file-signer-passwd: hunter2
+    certificate-chain-path: /keys/rsa-chain.pem
+    timestamp-signer-hash: sha256
+    include-chain-in-response: true
+    accuracy: 2s
+    previous-chains:
+      - /keys/rsa-2025.pem
+      - path: /keys/rsa-2024.pem
+        retired: 2025-01-31T00:00:00Z
+`;
+
+describe('profiles in the config file', () => {
+  it('has none when the file names none (configurations without profiles are unchanged)', () => {
+    const config = load('port: 4000\n');
+    expect(config.profiles).toBeUndefined();
+    expect(config.previousChains).toBeUndefined();
+  });
+
+  it('reads a profile: name, policies, the signer union, token options, previous chains', () => {
+    const [profile] = load(RSA_PROFILE).profiles ?? [];
+    expect(profile).toMatchObject({
+      name: 'rsa',
+      policyOids: ['1.2.3.4.100', '1.2.3.4.101'],
+      certificateChainPath: '/keys/rsa-chain.pem',
+      accuracySeconds: 2,
+      includeChain: true,
+      signer: {
+        kind: 'file',
+        hash: 'sha256',
+        keyPath: '/keys/rsa.pem',
+        certificateChainPath: '/keys/rsa-chain.pem',
+        password: { flag: 'file-signer-passwd', inline: 'hunter2', file: '' },
+      },
+      previousChains: [
+        { path: '/keys/rsa-2025.pem' },
+        { path: '/keys/rsa-2024.pem', retired: new Date('2025-01-31T00:00:00Z') },
+      ],
+    });
+  });
+
+  it('gives a profile the option defaults, not the top-level signer', () => {
+    const config = load(`timestamp-signer: file
+file-signer-key-path: /keys/top.pem
+certificate-chain-path: /keys/top-chain.pem
+kms-timeout: 9s
+profiles:
+  - name: ecdsa
+    policy-oids: [1.2.3.4.5]
+`);
+    expect(config.profiles?.[0]?.signer).toEqual({ kind: 'memory', hash: 'auto' });
+    expect(config.profiles?.[0]?.accuracySeconds).toBe(1);
+  });
+
+  it('reads the default profile\u2019s previous-chains at the top level', () => {
+    const config = load(
+      'previous-chains:\n  - path: /old.pem\n    retired: 2026-01-01T00:00:00Z\n',
+    );
+    expect(config.previousChains).toEqual([
+      { path: '/old.pem', retired: new Date('2026-01-01T00:00:00Z') },
+    ]);
+  });
+
+  it.each([
+    [
+      'two profiles with one name',
+      'profiles:\n  - {name: a, policy-oids: [1.2.3]}\n  - {name: a, policy-oids: [1.2.4]}\n',
+      /two profiles are named "a"/,
+    ],
+    [
+      'two profiles with one policy',
+      'profiles:\n  - {name: a, policy-oids: [1.2.3]}\n  - {name: b, policy-oids: [1.2.4, 1.2.3]}\n',
+      /policy OID 1\.2\.3 of profile "b" is also profile "a"'s/,
+    ],
+    [
+      "a profile with the default profile's policy",
+      'profiles:\n  - {name: a, policy-oids: [1.3.6.1.4.1.57264.2]}\n',
+      /policy OID 1\.3\.6\.1\.4\.1\.57264\.2 of profile "a" is also the default profile's/,
+    ],
+    [
+      'a reserved name',
+      'profiles:\n  - {name: certchain, policy-oids: [1.2.3]}\n',
+      /the name "certchain" is reserved/,
+    ],
+    [
+      'a name that is not URL-safe',
+      'profiles:\n  - {name: "a/b", policy-oids: [1.2.3]}\n',
+      /name must be 1 to 32 lowercase letters/,
+    ],
+    [
+      'a server-wide option in a profile',
+      'profiles:\n  - {name: a, policy-oids: [1.2.3], port: 4000}\n',
+      /profile "a": unknown key "port"/,
+    ],
+    ['no policy', 'profiles:\n  - {name: a}\n', /policy-oids must list at least one OID/],
+    [
+      'an invalid policy',
+      'profiles:\n  - {name: a, policy-oids: [1.2.x]}\n',
+      /invalid policy OID "1\.2\.x"/,
+    ],
+    [
+      'a sub-second accuracy',
+      'profiles:\n  - {name: a, policy-oids: [1.2.3], accuracy: 500ms}\n',
+      /accuracy must be whole seconds/,
+    ],
+    [
+      'a bad retirement time',
+      'profiles:\n  - {name: a, policy-oids: [1.2.3], previous-chains: [{path: /x.pem, retired: soon}]}\n',
+      /previous-chains\[0\]: retired must be an RFC 3339 time/,
+    ],
+    [
+      'a bad signer value',
+      'profiles:\n  - {name: a, policy-oids: [1.2.3], timestamp-signer: hsm}\n',
+      /profile "a": invalid value for key "timestamp-signer"/,
+    ],
+  ])('refuses %s', (_what, text, message) => {
+    expect(() => load(text)).toThrow(ConfigError);
+    expect(() => load(text)).toThrow(message);
+  });
+
+  it('never echoes a profile secret in an error', () => {
+    const text = 'profiles:\n  - {name: a, policy-oids: [1.2.3], file-signer-passwd: [hunter2]}\n';
+    expect(() => load(text)).toThrow(/file-signer-passwd/);
+    expect(() => load(text)).not.toThrow(/hunter2/);
+  });
+
+  it('prints profiles back as a config file, secrets masked', () => {
+    const printed = formatConfig(load(RSA_PROFILE));
+    expect(printed).not.toContain('hunter2');
+    const [profile] = (parse(printed) as { profiles: Record<string, unknown>[] }).profiles;
+    expect(profile).toMatchObject({
+      name: 'rsa',
+      'policy-oids': ['1.2.3.4.100', '1.2.3.4.101'],
+      accuracy: '2s',
+      'file-signer-passwd': MASK,
+      'previous-chains': [
+        '/keys/rsa-2025.pem',
+        { path: '/keys/rsa-2024.pem', retired: '2025-01-31T00:00:00.000Z' },
+      ],
+    });
+    // Read back, it is the same profile (the masked password aside).
+    const again = load(printed.replace(MASK, 'hunter2')).profiles?.[0];
+    expect(again).toEqual(load(RSA_PROFILE).profiles?.[0]);
+  });
+});

@@ -1,0 +1,74 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { OID } from '../../../src/asn1/oids.js';
+import { LocalKeySigner } from '../../../src/signers/local-key.js';
+import { parseCertificate } from '../../../src/x509/certificate.js';
+import { createCertificate, KeyUsage } from '../../../src/x509/certificate-builder.js';
+import {
+  authorityWindows,
+  trustedRootJson,
+  TrustedRootError,
+} from '../../../src/x509/trusted-root.js';
+
+const DAY = 86_400_000;
+const T0 = Date.UTC(2026, 0, 1);
+const keys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const signer = new LocalKeySigner('self', keys.privateKey, 'sha256');
+
+/** A one-certificate chain valid from T0 + `from` days to T0 + `to` days. */
+async function chain(name: string, from: number, to = 400) {
+  const der = await createCertificate(
+    {
+      subject: { organization: 'test org', commonName: name },
+      notBefore: new Date(T0 + from * DAY),
+      notAfter: new Date(T0 + to * DAY),
+      publicKey: keys.publicKey,
+      keyUsage: [KeyUsage.digitalSignature],
+      extendedKeyUsage: { purposes: [OID.timeStamping], critical: true },
+    },
+    'self-signed',
+    signer,
+  );
+  return { chain: [parseCertificate(der)], source: name };
+}
+const day = (days: number) => new Date(T0 + days * DAY);
+
+describe('trusted root windows', () => {
+  it('orders chains by leaf notBefore; a retired key ends at `retired`, else at the next leaf', async () => {
+    const current = await chain('2026', 200, 390);
+    const windows = authorityWindows(current, [
+      { ...(await chain('2025', 100)), retired: day(210) },
+      await chain('2024', 0),
+    ]);
+    expect(windows.map(({ start, end }) => [start, end])).toEqual([
+      [day(0), day(100)],
+      [day(100), day(210)],
+      [day(200), day(390)],
+    ]);
+    const root = trustedRootJson(windows.map((window) => ({ window, uri: 'https://tsa/x' })));
+    expect(root.mediaType).toBe('application/vnd.dev.sigstore.trustedroot+json;version=0.1');
+    expect(root.timestampAuthorities[0]).toMatchObject({
+      subject: { organization: 'test org', commonName: '2024' },
+      uri: 'https://tsa/x',
+      validFor: { start: '2026-01-01T00:00:00Z', end: '2026-04-11T00:00:00Z' },
+    });
+    expect(root.timestampAuthorities[2]?.certChain.certificates[0]?.rawBytes).toBe(
+      current.chain[0]!.der.toString('base64'),
+    );
+  });
+
+  it('refuses a previous chain newer than the current one, or retired before it began', async () => {
+    const newer = () => authorityWindows({ ...current }, [later]);
+    const current = await chain('current', 10);
+    const later = await chain('later', 20);
+    expect(newer).toThrow(TrustedRootError);
+    expect(newer).toThrow(/previous chain later is newer than the current chain current/);
+    const early = { ...(await chain('old', 0)), retired: day(-1) };
+    try {
+      authorityWindows(current, [early]);
+      expect.unreachable();
+    } catch (error) {
+      expect((error as TrustedRootError).code).toBe('RETIRED_OUT_OF_ORDER');
+    }
+  });
+});

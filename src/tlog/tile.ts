@@ -246,6 +246,11 @@ async function readTileHashes(
     return tiles.length - 1;
   });
 
+  // The tree-hash tiles may share tiles (several subtree hashes in one tile), so there may be fewer
+  // of them than stx. Go's code starts authenticating at len(stx) and so skips the first index
+  // tiles when they do: a tampered full tile went unnoticed (x/mod as in Debian; our fix).
+  const stxTiles = tiles.length;
+
   // Plan the tiles holding the indexes, with the parents that authenticate them.
   const indexTileOrder = indexes.map((x) => {
     if (x >= storedHashIndex(0, tree.n)) throw new TlogError('BAD_TILE', 'indexes not in tree');
@@ -295,7 +300,7 @@ async function readTileHashes(
     th = nodeHash(hashFromTile(tiles[stxTileOrder[i]!]!, data[stxTileOrder[i]!]!, stx[i]!), th);
   if (!hashEqual(th, tree.hash))
     throw new TlogError('INCONSISTENT_TILE', 'downloaded inconsistent tile');
-  for (let i = stx.length; i < tiles.length; i++) {
+  for (let i = stxTiles; i < tiles.length; i++) {
     const tile = tiles[i]!;
     const p = tileParent(tile, 1, tree.n);
     const j = p && tileOrder.get(tileKey(p));

@@ -37,6 +37,8 @@ export interface LogServer {
   overrides: Map<string, string | Uint8Array | null>;
   /** paths requested, in order */
   requests: string[];
+  /** paths whose next request gets its connection reset instead of an answer */
+  resetOnce: Set<string>;
   close(): Promise<void>;
 }
 
@@ -47,11 +49,16 @@ export interface LogServer {
 export async function startLogServer(log: TestLog): Promise<LogServer> {
   const overrides = new Map<string, string | Uint8Array | null>();
   const requests: string[] = [];
+  const resetOnce = new Set<string>();
   const server: Server = createServer((request, response) => {
     void (async () => {
       const url = new URL(request.url ?? '/', 'http://localhost');
       const path = url.pathname.replace(/^\/api\/v1\/log\//, '');
       requests.push(`${path}${url.search}`);
+      if (resetOnce.delete(path)) {
+        request.socket.destroy();
+        return;
+      }
       let body: string | Uint8Array | null | undefined = overrides.get(path);
       if (body === undefined && url.pathname.startsWith('/api/v1/log/')) {
         if (path === 'checkpoint') body = log.signed;
@@ -79,6 +86,7 @@ export async function startLogServer(log: TestLog): Promise<LogServer> {
     url: `http://127.0.0.1:${port}`,
     overrides,
     requests,
+    resetOnce,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }

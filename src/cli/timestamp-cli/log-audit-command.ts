@@ -11,12 +11,15 @@ import {
   parseEntryBundle,
   proveTree,
   readTileData,
+  recordHash,
+  storedHashIndex,
   TILE_HEIGHT,
   tileHashReader,
   tilePath,
   TlogError,
   treeHash,
   type Checkpoint,
+  type Hash,
   type Tile,
 } from '../../tlog/index.js';
 import { decodeCertificatesPem } from '../../x509/pem.js';
@@ -134,15 +137,35 @@ export async function auditLog(
           logKey,
           timeoutMs,
         );
-  const entries = await fetchEntries(base, checkpoint.size, timeoutMs);
+  // Bundle by bundle, so that only the hashes of a large log stay in memory; each entry is first
+  // matched with the leaf hash of the checkpoint's tree (from tiles authenticated against it).
   const storage = new MemoryHashStorage();
-  for (const entry of entries) await storage.append(entry);
+  const tokens = new TokenChecker(await readChain(options.chain));
+  const leaves = tileHashReader(
+    { n: checkpoint.size, hash: checkpoint.hash },
+    httpTileReader(base, timeoutMs),
+  );
+  for (let n = 0; n * TILE_WIDTH < checkpoint.size; n++) {
+    const bundle = await fetchEntryBundle(base, n, checkpoint.size, timeoutMs);
+    let hashes: Hash[];
+    try {
+      hashes = await leaves.readHashes(bundle.map((_, i) => storedHashIndex(0, storage.size + i)));
+    } catch (error) {
+      auditError(`the tiles do not hash to the checkpoint's root hash`, error);
+    }
+    for (const [i, entry] of bundle.entries()) {
+      if (!hashEqual(recordHash(entry), hashes[i]!))
+        throw new CliError(`entry ${storage.size} is not the entry the checkpoint's tree holds`);
+      await tokens.check(entry, storage.size);
+      await storage.append(entry);
+    }
+  }
   if (!hashEqual(await treeHash(storage.size, storage), checkpoint.hash))
     throw new CliError(
       `the ${checkpoint.size} entries do not hash to the checkpoint's root hash ${formatHash(checkpoint.hash)}`,
     );
   await checkHashTiles(base, checkpoint.size, storage, timeoutMs);
-  const tokensChecked = await checkTokens(entries, options.chain);
+  const tokensChecked = tokens.chain ? 'chain' : 'signature';
 
   const report: LogAuditReport = {
     origin: checkpoint.origin,
@@ -157,25 +180,26 @@ export async function auditLog(
   return report;
 }
 
-/** Every entry, from the entry bundles (the partial last one, or its full tile once complete). */
-async function fetchEntries(base: string, size: number, timeoutMs: number): Promise<Uint8Array[]> {
-  const entries: Uint8Array[] = [];
-  for (let n = 0; n * TILE_WIDTH < size; n++) {
-    const w = Math.min(TILE_WIDTH, size - n * TILE_WIDTH);
-    const tile: Tile = { h: TILE_HEIGHT, l: -1, n, w };
-    let data = await getLogResource(base, tilePath(tile), timeoutMs, w < TILE_WIDTH);
-    data ??= await getLogResource(base, tilePath({ ...tile, w: TILE_WIDTH }), timeoutMs);
-    let bundle: Uint8Array[];
-    try {
-      bundle = parseEntryBundle(data as Buffer);
-    } catch (error) {
-      auditError(`entry bundle ${tilePath(tile)}`, error);
-    }
-    if (bundle.length < w || (w === TILE_WIDTH && bundle.length !== w))
-      throw new CliError(`entry bundle ${tilePath(tile)} has ${bundle.length} entries, want ${w}`);
-    entries.push(...bundle.slice(0, w));
+/** The entries of bundle n of the tree at `size` (the partial one, or its full tile once complete). */
+async function fetchEntryBundle(
+  base: string,
+  n: number,
+  size: number,
+  timeoutMs: number,
+): Promise<Uint8Array[]> {
+  const w = Math.min(TILE_WIDTH, size - n * TILE_WIDTH);
+  const tile: Tile = { h: TILE_HEIGHT, l: -1, n, w };
+  let data = await getLogResource(base, tilePath(tile), timeoutMs, w < TILE_WIDTH);
+  data ??= await getLogResource(base, tilePath({ ...tile, w: TILE_WIDTH }), timeoutMs);
+  let bundle: Uint8Array[];
+  try {
+    bundle = parseEntryBundle(data as Buffer);
+  } catch (error) {
+    auditError(`entry bundle ${tilePath(tile)}`, error);
   }
-  return entries;
+  if (bundle.length < w || (w === TILE_WIDTH && bundle.length !== w))
+    throw new CliError(`entry bundle ${tilePath(tile)} has ${bundle.length} entries, want ${w}`);
+  return bundle.slice(0, w);
 }
 
 /** Every hash tile of the tree at `size` must be the one recomputed from the entries. */
@@ -205,50 +229,55 @@ async function checkHashTiles(
 const grantedResponse = (token: Uint8Array): Buffer =>
   tlv(Tag.SEQUENCE, tlv(Tag.SEQUENCE, tlv(Tag.INTEGER, new Uint8Array([0]))), token);
 
-/** Every entry is a time-stamp token of this TSA, and no serial number appears twice. */
-async function checkTokens(
-  entries: readonly Uint8Array[],
-  chainFile: string | undefined,
-): Promise<'chain' | 'signature'> {
-  let chain: Buffer[] | undefined;
-  if (chainFile !== undefined) {
-    try {
-      chain = decodeCertificatesPem(await readFile(chainFile, 'utf8'));
-    } catch {
-      throw new CliError(`failed to parse the certificates of ${chainFile}`);
-    }
-    if (chain.length === 0) throw new CliError(`${chainFile} holds no certificate`);
+async function readChain(chainFile: string | undefined): Promise<Buffer[] | undefined> {
+  if (chainFile === undefined) return undefined;
+  let chain: Buffer[];
+  try {
+    chain = decodeCertificatesPem(await readFile(chainFile, 'utf8'));
+  } catch {
+    throw new CliError(`failed to parse the certificates of ${chainFile}`);
   }
-  const serials = new Map<bigint, number>();
-  for (const [index, entry] of entries.entries()) {
+  if (chain.length === 0) throw new CliError(`${chainFile} holds no certificate`);
+  return chain;
+}
+
+/** Checks that each entry is a time-stamp token of this TSA and that no serial number repeats. */
+class TokenChecker {
+  private readonly serials = new Map<bigint, number>();
+
+  /** `chain`: PEM certificates, root last; without it, only each token's own signature. */
+  constructor(readonly chain: Buffer[] | undefined) {}
+
+  async check(entry: Uint8Array, index: number): Promise<void> {
+    let serial: bigint;
     try {
       const token = parseTimestampToken(entry);
       const { timestamp } = token;
-      if (chain) {
-        const leaf = timestamp.certificates.length === 0 ? chain[0] : undefined;
+      if (this.chain) {
+        const leaf = timestamp.certificates.length === 0 ? this.chain[0] : undefined;
         await verifyTimestampResponse(
           grantedResponse(entry),
           { digest: timestamp.hashedMessage },
           {
-            roots: chain.slice(-1),
-            intermediates: chain.slice(0, -1),
+            roots: this.chain.slice(-1),
+            intermediates: this.chain.slice(0, -1),
             ...(leaf ? { tsaCertificate: leaf } : {}),
           },
         );
       } else {
         verifySignerInfo(token, timestamp.certificates);
       }
-      const earlier = serials.get(timestamp.serialNumber);
-      if (earlier !== undefined)
-        throw new CliError(
-          `entries ${earlier} and ${index} have the same serial number 0x${timestamp.serialNumber.toString(16)}`,
-        );
-      serials.set(timestamp.serialNumber, index);
+      serial = timestamp.serialNumber;
     } catch (error) {
       auditError(`entry ${index} is not a valid token of this TSA`, error);
     }
+    const earlier = this.serials.get(serial);
+    if (earlier !== undefined)
+      throw new CliError(
+        `entries ${earlier} and ${index} have the same serial number 0x${serial.toString(16)}`,
+      );
+    this.serials.set(serial, index);
   }
-  return chain ? 'chain' : 'signature';
 }
 
 /** The log at `checkpoint` extends the saved one: a consistency proof computed from the tiles. */

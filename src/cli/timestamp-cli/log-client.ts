@@ -58,15 +58,20 @@ export async function getLogResource(
   missingOk = false,
 ): Promise<Buffer | undefined> {
   const url = `${base}${LOG_PATH}${path}`;
-  let response: Response;
-  try {
-    response = await fetch(url, {
-      headers: { 'User-Agent': userAgent(), 'Accept-Encoding': 'gzip, identity' },
-      ...(timeoutMs > 0 ? { signal: AbortSignal.timeout(timeoutMs) } : {}),
-    });
-  } catch (error) {
-    const cause = (error as { cause?: { message?: string } }).cause?.message;
-    throw new CliError(`GET ${url}: ${(error as Error).message}${cause ? `: ${cause}` : ''}`);
+  let response: Response | undefined;
+  // GETs are idempotent: one retry covers a kept-alive connection the server closed meanwhile
+  // (ECONNRESET after a long pause between fetches, e.g. while an audit checks a bundle).
+  for (let attempt = 1; !response; attempt++) {
+    try {
+      response = await fetch(url, {
+        headers: { 'User-Agent': userAgent(), 'Accept-Encoding': 'gzip, identity' },
+        ...(timeoutMs > 0 ? { signal: AbortSignal.timeout(timeoutMs) } : {}),
+      });
+    } catch (error) {
+      if (attempt < 2 && !(error instanceof DOMException)) continue;
+      const cause = (error as { cause?: { message?: string } }).cause?.message;
+      throw new CliError(`GET ${url}: ${(error as Error).message}${cause ? `: ${cause}` : ''}`);
+    }
   }
   const body = Buffer.from(await response.arrayBuffer());
   if (response.status === 404 && missingOk) return undefined;

@@ -92,6 +92,14 @@ describe('timestamp-cli log-proof', () => {
     },
   );
 
+  it('retries a GET once when the connection is reset', async () => {
+    const out = join(dir, 'proof-reset');
+    server.resetOnce.add('proof');
+    await run(logProofCommand, ['--serial', '1009', '--out', out]);
+    expect(parseTlogProof(await readFile(out, 'utf8')).index).toBe(9);
+    expect(server.requests.slice(-2)).toEqual(['proof?serial=1009', 'proof?serial=1009']);
+  });
+
   it('takes the TSA from --url, and says when the log has no such serial', async () => {
     const out = join(dir, 'proof-url');
     await run(
@@ -258,7 +266,7 @@ describe('timestamp-cli log-audit', () => {
     server.overrides.set('tile/entries/000', formatEntryBundle(entries));
     try {
       await expect(run(logAuditCommand, [server.url, '--log-key', log.vkey])).rejects.toThrow(
-        "the 300 entries do not hash to the checkpoint's root hash",
+        "entry 3 is not the entry the checkpoint's tree holds",
       );
     } finally {
       server.overrides.delete('tile/entries/000');
@@ -268,7 +276,7 @@ describe('timestamp-cli log-audit', () => {
     server.overrides.set('tile/0/000', tile);
     try {
       await expect(run(logAuditCommand, [server.url, '--log-key', log.vkey])).rejects.toThrow(
-        'tile tile/0/000 is not the tile recomputed from the entries',
+        "the tiles do not hash to the checkpoint's root hash: downloaded inconsistent tile",
       );
     } finally {
       server.overrides.delete('tile/0/000');

@@ -180,6 +180,29 @@ describe('tlog tree (Go TestTree)', () => {
     );
   });
 
+  it('authenticates every full tile, also when the tree-hash tiles share a tile', async () => {
+    // Size 300: the subtree hashes of [256, 300) all sit in tile/0/001.p/44, so the tree hash needs
+    // two tiles for four hashes. Go's TileHashReader then skips authenticating tile/0/000 and
+    // returns a tampered leaf hash (golang.org/x/mod/sumdb/tlog as packaged by Debian).
+    const storage = new MemoryHashStorage();
+    for (let i = 0; i < 300; i++) await storage.append(new TextEncoder().encode(`e${i}`));
+    const tiles = new Map<string, Uint8Array>();
+    for (const tile of newTiles(8, 0, 300)) tiles.set(key(tile), await readTileData(tile, storage));
+    const full = key({ h: 8, l: 0, n: 0, w: 256 });
+    const tampered = tiles.get(full)!.slice();
+    tampered[40] = tampered[40]! ^ 1;
+    tiles.set(full, tampered);
+    const reader: TileReader = {
+      height: () => 8,
+      readTiles: (ts) => Promise.resolve(ts.map((t) => tiles.get(key(t))!)),
+    };
+    const thr = tileHashReader({ n: 300, hash: await treeHash(300, storage) }, reader);
+    await expect(thr.readHashes([storedHashIndex(0, 1)])).rejects.toMatchObject({
+      code: 'INCONSISTENT_TILE',
+    });
+    await expect(thr.readHashes([storedHashIndex(0, 299)])).resolves.toHaveLength(1);
+  });
+
   it('rejects inputs out of range as Go does', async () => {
     const storage = new MemoryHashStorage();
     await storage.append(new Uint8Array([1]));

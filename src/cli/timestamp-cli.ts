@@ -4,6 +4,8 @@ import { option, parseServerUrl, parseTimeout } from './timestamp-cli/arguments.
 import { certificatesCommand } from './timestamp-cli/certificates-command.js';
 import { applyConfigFile } from './timestamp-cli/cli-config.js';
 import { inspectCommand } from './timestamp-cli/inspect-command.js';
+import { logAuditCommand } from './timestamp-cli/log-audit-command.js';
+import { logProofCommand } from './timestamp-cli/log-proof-command.js';
 import { CliError, processOutput } from './timestamp-cli/output.js';
 import { versionCommand } from './version-command.js';
 import { timestampCommand, type GlobalOptions } from './timestamp-cli/timestamp-command.js';
@@ -63,6 +65,8 @@ program.hook('preAction', (_program, action) => {
 program.addCommand(timestampCommand(globals, processOutput));
 program.addCommand(verifyCommand(globals, processOutput));
 program.addCommand(inspectCommand(globals, processOutput));
+program.addCommand(logProofCommand(globals, processOutput));
+program.addCommand(logAuditCommand(globals, processOutput));
 program.addCommand(certificatesCommand(processOutput));
 program.addCommand(versionCommand((text) => processOutput.stdout(text)));
 try {

@@ -1,11 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
+import { TlogError, verifyTlogProof, type Checkpoint } from '../../tlog/index.js';
 import { decodeCertificatesPem } from '../../x509/pem.js';
 import { VerificationError } from '../../verify/errors.js';
 import { timestampToJson } from '../../verify/timestamp-json.js';
 import { verifyTimestampResponse, type VerifyOptions } from '../../verify/verify-timestamp.js';
 import { readTrustedRoot, verifyWithTrustedRoot } from '../../verify/trusted-root.js';
 import { option, parseDecimalBigInt, parseExistingFile, parseOid } from './arguments.js';
+import { parseLogKey } from './log-client.js';
 import { CliError, type Output } from './output.js';
 import { readArtifact } from './read-artifact.js';
 import type { GlobalOptions } from './timestamp-command.js';
@@ -21,6 +23,8 @@ interface VerifyCommandOptions {
   nonce?: bigint;
   oid?: string;
   commonName?: string;
+  logProof?: string;
+  logKey?: string;
 }
 
 const FLAG_RULE =
@@ -78,6 +82,18 @@ export function verifyCommand(globals: () => GlobalOptions, output: Output): Com
       option('--oid <oid>', 'optional TSA policy OID passed with the request').argParser(parseOid),
     )
     .addOption(option('--common-name <cn>', 'expected subject common name of the TSA certificate'))
+    .addOption(
+      option(
+        '--log-proof <file>',
+        "transparency-log proof of the token (C2SP tlog-proof, from log-proof): check the token is in the TSA's log",
+      ).argParser(parseExistingFile),
+    )
+    .addOption(
+      option(
+        '--log-key <key>',
+        'the log verifier key (origin+hash+base64), or a file holding it; required with --log-proof',
+      ).argParser(parseLogKey),
+    )
     .action(async (options: VerifyCommandOptions) => {
       await verify(options, globals(), output);
     });
@@ -146,6 +162,8 @@ async function verify(
   globals: GlobalOptions,
   output: Output,
 ): Promise<void> {
+  if ((options.logProof === undefined) !== (options.logKey === undefined))
+    throw new CliError('--log-proof and --log-key go together');
   const tsr = await readFile(options.timestamp);
   let timestamp;
   try {
@@ -162,11 +180,44 @@ async function verify(
       throw new CliError(`failed to verify timestamp: ${error.message}`);
     throw error;
   }
+  const logged =
+    options.logProof !== undefined && options.logKey !== undefined
+      ? await checkLogProof(timestamp.tokenDer, options.logProof, options.logKey)
+      : undefined;
   if (globals.format === 'json') {
+    const log = logged && {
+      LogProof: {
+        Index: logged.index,
+        Origin: logged.checkpoint.origin,
+        TreeSize: logged.checkpoint.size,
+      },
+    };
     output.stdout(
-      `${JSON.stringify({ TimestampPath: options.timestamp, ParsedTimestamp: timestampToJson(timestamp) })}\n`,
+      `${JSON.stringify({ TimestampPath: options.timestamp, ParsedTimestamp: timestampToJson(timestamp), ...log })}\n`,
     );
   } else {
     output.stdout(`Successfully verified timestamp ${options.timestamp}\n`);
+    if (logged)
+      output.stdout(
+        `The token is entry ${logged.index} of log ${logged.checkpoint.origin} (checkpoint of size ${logged.checkpoint.size})\n`,
+      );
+  }
+}
+
+/**
+ * The token (the TimeStampToken ContentInfo inside the response, as the log records it) is
+ * included at the proof's index in a checkpoint signed by the log key, whose name is its origin.
+ */
+async function checkLogProof(
+  tokenDer: Uint8Array,
+  proofFile: string,
+  logKey: string,
+): Promise<{ index: number; checkpoint: Checkpoint }> {
+  try {
+    return verifyTlogProof(await readFile(proofFile, 'utf8'), tokenDer, logKey);
+  } catch (error) {
+    if (error instanceof TlogError)
+      throw new CliError(`failed to verify log proof: ${error.message}`);
+    throw error;
   }
 }

@@ -1,0 +1,314 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { Command } from 'commander';
+import { Tag, tlv } from '../../asn1/der.js';
+import {
+  checkTree,
+  EMPTY_TREE_HASH,
+  formatHash,
+  hashEqual,
+  MemoryHashStorage,
+  openCheckpoint,
+  parseEntryBundle,
+  proveTree,
+  readTileData,
+  recordHash,
+  storedHashIndex,
+  TILE_HEIGHT,
+  tileHashReader,
+  tilePath,
+  TlogError,
+  treeHash,
+  type Checkpoint,
+  type Hash,
+  type Tile,
+} from '../../tlog/index.js';
+import { decodeCertificatesPem } from '../../x509/pem.js';
+import { verifySignerInfo } from '../../verify/cms-signer.js';
+import { VerificationError } from '../../verify/errors.js';
+import { parseTimestampToken } from '../../verify/parse-response.js';
+import { verifyTimestampResponse } from '../../verify/verify-timestamp.js';
+import { option, parseExistingFile } from './arguments.js';
+import { getLogResource, httpTileReader, parseLogKey, parseLogUrl } from './log-client.js';
+import { CliError, type Output } from './output.js';
+import type { GlobalOptions } from './timestamp-command.js';
+
+export interface LogAuditOptions {
+  logKey?: string;
+  checkpoint?: string;
+  chain?: string;
+  saveCheckpoint?: string;
+}
+
+/** What an audit established. */
+export interface LogAuditReport {
+  origin: string;
+  size: number;
+  rootHash: string;
+  logKey: string;
+  /** true when the key came from the server (GET /api/v1/log/key) rather than --log-key */
+  keyFromServer: boolean;
+  /** 'chain' with --chain, else 'signature' (each token's signature by its embedded certificate) */
+  tokensChecked: 'chain' | 'signature';
+  /** the size of the saved checkpoint this one was proven consistent with */
+  consistentWithSize?: number;
+}
+
+const TILE_WIDTH = 2 ** TILE_HEIGHT;
+
+export function logAuditCommand(globals: () => GlobalOptions, output: Output): Command {
+  return new Command('log-audit')
+    .description(
+      "Audit a TSA's transparency log: check its checkpoint, recompute the tree from every entry and tile, check that every entry is a valid token of this TSA with a unique serial, and that the log is consistent with a saved checkpoint",
+    )
+    .argument('<url>', 'base URL of the TSA (the log is under <url>/api/v1/log/)', parseLogUrl)
+    .addOption(
+      option(
+        '--log-key <key>',
+        'the log verifier key (origin+hash+base64), or a file holding it; by default the key the server publishes, which proves nothing',
+      ).argParser(parseLogKey),
+    )
+    .addOption(
+      option(
+        '--checkpoint <file>',
+        'a checkpoint saved earlier: the log must be consistent with it',
+      ).argParser(parseExistingFile),
+    )
+    .addOption(
+      option(
+        '--chain <file>',
+        'the TSA certificate chain (PEM, root last): every token must verify against it',
+      ).argParser(parseExistingFile),
+    )
+    .addOption(option('--save-checkpoint <file>', 'write the audited checkpoint to this file'))
+    .action(async (url: string, options: LogAuditOptions) => {
+      const report = await auditLog(url, options, globals().timeout);
+      printReport(report, globals().format, output);
+    });
+}
+
+function printReport(report: LogAuditReport, format: GlobalOptions['format'], output: Output) {
+  if (format === 'json') {
+    output.stdout(`${JSON.stringify(report)}\n`);
+    return;
+  }
+  const lines = [
+    `log ${report.origin}: ${report.size} entries, root hash ${report.rootHash}`,
+    `checkpoint signature verified with ${report.logKey}${report.keyFromServer ? ' (the key the server publishes: pass --log-key to pin it)' : ''}`,
+    `${report.size} tokens valid (${report.tokensChecked === 'chain' ? 'signed under the given chain' : 'signature by the embedded certificate only: pass --chain to check the TSA'}), serial numbers unique`,
+  ];
+  if (report.consistentWithSize !== undefined)
+    lines.push(`consistent with the saved checkpoint of size ${report.consistentWithSize}`);
+  output.stdout(`${lines.join('\n')}\n`);
+}
+
+/** Fails the audit with one line; TlogErrors keep their message. */
+function auditError(what: string, error: unknown): never {
+  if (error instanceof TlogError || error instanceof VerificationError)
+    throw new CliError(`${what}: ${error.message}`);
+  throw error;
+}
+
+/** Audits the log of the TSA at `base`. Throws a CliError naming the first problem found. */
+export async function auditLog(
+  base: string,
+  options: LogAuditOptions,
+  timeoutMs: number,
+): Promise<LogAuditReport> {
+  const keyFromServer = options.logKey === undefined;
+  const logKey =
+    options.logKey ??
+    parseLogKey(((await getLogResource(base, 'key', timeoutMs)) as Buffer).toString('utf8'));
+  const signed = (await getLogResource(base, 'checkpoint', timeoutMs)) as Buffer;
+  let checkpoint: Checkpoint;
+  try {
+    checkpoint = openCheckpoint(signed, logKey).checkpoint;
+  } catch (error) {
+    auditError('the log checkpoint does not verify', error);
+  }
+
+  // The cheap check first: consistency needs a few tiles, the entries need every bundle.
+  const consistentWithSize =
+    options.checkpoint === undefined
+      ? undefined
+      : await checkConsistency(
+          base,
+          checkpoint,
+          await readFile(options.checkpoint),
+          logKey,
+          timeoutMs,
+        );
+  // Bundle by bundle, so that only the hashes of a large log stay in memory; each entry is first
+  // matched with the leaf hash of the checkpoint's tree (from tiles authenticated against it).
+  const storage = new MemoryHashStorage();
+  const tokens = new TokenChecker(await readChain(options.chain));
+  const leaves = tileHashReader(
+    { n: checkpoint.size, hash: checkpoint.hash },
+    httpTileReader(base, timeoutMs),
+  );
+  for (let n = 0; n * TILE_WIDTH < checkpoint.size; n++) {
+    const bundle = await fetchEntryBundle(base, n, checkpoint.size, timeoutMs);
+    let hashes: Hash[];
+    try {
+      hashes = await leaves.readHashes(bundle.map((_, i) => storedHashIndex(0, storage.size + i)));
+    } catch (error) {
+      auditError(`the tiles do not hash to the checkpoint's root hash`, error);
+    }
+    for (const [i, entry] of bundle.entries()) {
+      if (!hashEqual(recordHash(entry), hashes[i]!))
+        throw new CliError(`entry ${storage.size} is not the entry the checkpoint's tree holds`);
+      await tokens.check(entry, storage.size);
+      await storage.append(entry);
+    }
+  }
+  if (!hashEqual(await treeHash(storage.size, storage), checkpoint.hash))
+    throw new CliError(
+      `the ${checkpoint.size} entries do not hash to the checkpoint's root hash ${formatHash(checkpoint.hash)}`,
+    );
+  await checkHashTiles(base, checkpoint.size, storage, timeoutMs);
+  const tokensChecked = tokens.chain ? 'chain' : 'signature';
+
+  const report: LogAuditReport = {
+    origin: checkpoint.origin,
+    size: checkpoint.size,
+    rootHash: formatHash(checkpoint.hash),
+    logKey,
+    keyFromServer,
+    tokensChecked,
+  };
+  if (consistentWithSize !== undefined) report.consistentWithSize = consistentWithSize;
+  if (options.saveCheckpoint !== undefined) await writeFile(options.saveCheckpoint, signed);
+  return report;
+}
+
+/** The entries of bundle n of the tree at `size` (the partial one, or its full tile once complete). */
+async function fetchEntryBundle(
+  base: string,
+  n: number,
+  size: number,
+  timeoutMs: number,
+): Promise<Uint8Array[]> {
+  const w = Math.min(TILE_WIDTH, size - n * TILE_WIDTH);
+  const tile: Tile = { h: TILE_HEIGHT, l: -1, n, w };
+  let data = await getLogResource(base, tilePath(tile), timeoutMs, w < TILE_WIDTH);
+  data ??= await getLogResource(base, tilePath({ ...tile, w: TILE_WIDTH }), timeoutMs);
+  let bundle: Uint8Array[];
+  try {
+    bundle = parseEntryBundle(data as Buffer);
+  } catch (error) {
+    auditError(`entry bundle ${tilePath(tile)}`, error);
+  }
+  if (bundle.length < w || (w === TILE_WIDTH && bundle.length !== w))
+    throw new CliError(`entry bundle ${tilePath(tile)} has ${bundle.length} entries, want ${w}`);
+  return bundle.slice(0, w);
+}
+
+/** Every hash tile of the tree at `size` must be the one recomputed from the entries. */
+async function checkHashTiles(
+  base: string,
+  size: number,
+  storage: MemoryHashStorage,
+  timeoutMs: number,
+): Promise<void> {
+  for (let level = 0; Math.floor(size / TILE_WIDTH ** level) > 0; level++) {
+    const hashes = Math.floor(size / TILE_WIDTH ** level);
+    for (let n = 0; n * TILE_WIDTH < hashes; n++) {
+      const tile: Tile = {
+        h: TILE_HEIGHT,
+        l: level,
+        n,
+        w: Math.min(TILE_WIDTH, hashes - n * TILE_WIDTH),
+      };
+      const served = (await getLogResource(base, tilePath(tile), timeoutMs)) as Buffer;
+      if (!served.equals(await readTileData(tile, storage)))
+        throw new CliError(`tile ${tilePath(tile)} is not the tile recomputed from the entries`);
+    }
+  }
+}
+
+/** A TimeStampResp with status granted around a token, for the response verifier. */
+const grantedResponse = (token: Uint8Array): Buffer =>
+  tlv(Tag.SEQUENCE, tlv(Tag.SEQUENCE, tlv(Tag.INTEGER, new Uint8Array([0]))), token);
+
+async function readChain(chainFile: string | undefined): Promise<Buffer[] | undefined> {
+  if (chainFile === undefined) return undefined;
+  let chain: Buffer[];
+  try {
+    chain = decodeCertificatesPem(await readFile(chainFile, 'utf8'));
+  } catch {
+    throw new CliError(`failed to parse the certificates of ${chainFile}`);
+  }
+  if (chain.length === 0) throw new CliError(`${chainFile} holds no certificate`);
+  return chain;
+}
+
+/** Checks that each entry is a time-stamp token of this TSA and that no serial number repeats. */
+class TokenChecker {
+  private readonly serials = new Map<bigint, number>();
+
+  /** `chain`: PEM certificates, root last; without it, only each token's own signature. */
+  constructor(readonly chain: Buffer[] | undefined) {}
+
+  async check(entry: Uint8Array, index: number): Promise<void> {
+    let serial: bigint;
+    try {
+      const token = parseTimestampToken(entry);
+      const { timestamp } = token;
+      if (this.chain) {
+        const leaf = timestamp.certificates.length === 0 ? this.chain[0] : undefined;
+        await verifyTimestampResponse(
+          grantedResponse(entry),
+          { digest: timestamp.hashedMessage },
+          {
+            roots: this.chain.slice(-1),
+            intermediates: this.chain.slice(0, -1),
+            ...(leaf ? { tsaCertificate: leaf } : {}),
+          },
+        );
+      } else {
+        verifySignerInfo(token, timestamp.certificates);
+      }
+      serial = timestamp.serialNumber;
+    } catch (error) {
+      auditError(`entry ${index} is not a valid token of this TSA`, error);
+    }
+    const earlier = this.serials.get(serial);
+    if (earlier !== undefined)
+      throw new CliError(
+        `entries ${earlier} and ${index} have the same serial number 0x${serial.toString(16)}`,
+      );
+    this.serials.set(serial, index);
+  }
+}
+
+/** The log at `checkpoint` extends the saved one: a consistency proof computed from the tiles. */
+async function checkConsistency(
+  base: string,
+  checkpoint: Checkpoint,
+  saved: Uint8Array,
+  logKey: string,
+  timeoutMs: number,
+): Promise<number> {
+  let old: Checkpoint;
+  try {
+    old = openCheckpoint(saved, logKey).checkpoint;
+  } catch (error) {
+    auditError('the saved checkpoint does not verify with the log key', error);
+  }
+  const inconsistent = `the log (size ${checkpoint.size}) is not consistent with the saved checkpoint (size ${old.size})`;
+  if (old.size > checkpoint.size) throw new CliError(`${inconsistent}: the log shrank`);
+  if (old.size === 0) {
+    if (!hashEqual(old.hash, EMPTY_TREE_HASH)) throw new CliError(inconsistent);
+    return 0;
+  }
+  try {
+    const tiles = tileHashReader(
+      { n: checkpoint.size, hash: checkpoint.hash },
+      httpTileReader(base, timeoutMs),
+    );
+    const proof = await proveTree(checkpoint.size, old.size, tiles);
+    checkTree(proof, checkpoint.size, checkpoint.hash, old.size, old.hash);
+  } catch (error) {
+    auditError(inconsistent, error);
+  }
+  return old.size;
+}

@@ -1,0 +1,101 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { InvalidArgumentError } from 'commander';
+import {
+  newVerifier,
+  TILE_HEIGHT,
+  tilePath,
+  type Tile,
+  type TileReader,
+} from '../../tlog/index.js';
+import { userAgent } from './http-client.js';
+import { CliError } from './output.js';
+
+/** Where a TSA publishes its transparency log (issue 15's routes). */
+export const LOG_PATH = '/api/v1/log/';
+
+/** The base URL of a TSA: scheme, host and any path prefix, without a trailing slash. */
+export function parseLogUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidArgumentError(`"${value}" is not a valid url`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new InvalidArgumentError(`"${value}" must start with http or https`);
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+}
+
+/**
+ * The log's note verifier key ("origin+hash+base64"), given as the key itself or as a file that
+ * holds it (what GET /api/v1/log/key returns).
+ */
+export function parseLogKey(value: string): string {
+  const key = existsSync(value) ? readFileSync(value, 'utf8').trim() : value.trim();
+  try {
+    newVerifier(key);
+  } catch (error) {
+    throw new InvalidArgumentError(
+      `"${value}" is not a log verifier key (origin+hash+base64): ${(error as Error).message}`,
+    );
+  }
+  return key;
+}
+
+/** A serial number in hexadecimal as `openssl ts -reply -text` prints it: any case, 0x optional. */
+export function parseSerialHex(value: string): string {
+  const hex = value.trim().replace(/^0x/i, '');
+  if (!/^[0-9a-fA-F]+$/.test(hex))
+    throw new InvalidArgumentError(`"${value}" is not a hexadecimal serial number`);
+  return BigInt(`0x${hex}`).toString(16);
+}
+
+/** GETs a log resource; resolves to undefined on 404 when `missingOk`, else throws a CliError. */
+export async function getLogResource(
+  base: string,
+  path: string,
+  timeoutMs: number,
+  missingOk = false,
+): Promise<Buffer | undefined> {
+  const url = `${base}${LOG_PATH}${path}`;
+  let response: Response | undefined;
+  // GETs are idempotent: one retry covers a kept-alive connection the server closed meanwhile
+  // (ECONNRESET after a long pause between fetches, e.g. while an audit checks a bundle).
+  for (let attempt = 1; !response; attempt++) {
+    try {
+      response = await fetch(url, {
+        headers: { 'User-Agent': userAgent(), 'Accept-Encoding': 'gzip, identity' },
+        ...(timeoutMs > 0 ? { signal: AbortSignal.timeout(timeoutMs) } : {}),
+      });
+    } catch (error) {
+      if (attempt < 2 && !(error instanceof DOMException)) continue;
+      const cause = (error as { cause?: { message?: string } }).cause?.message;
+      throw new CliError(`GET ${url}: ${(error as Error).message}${cause ? `: ${cause}` : ''}`);
+    }
+  }
+  const body = Buffer.from(await response.arrayBuffer());
+  if (response.status === 404 && missingOk) return undefined;
+  if (response.status !== 200)
+    throw new CliError(
+      `GET ${url}: HTTP ${response.status}: ${body.toString('utf8').slice(0, 200)}`,
+    );
+  return body;
+}
+
+/** Reads C2SP tiles over HTTP, each once (a tileHashReader authenticates them). */
+export function httpTileReader(base: string, timeoutMs: number): TileReader {
+  const cache = new Map<string, Promise<Buffer | undefined>>();
+  const read = async (tile: Tile): Promise<Uint8Array> => {
+    const path = tilePath(tile);
+    let pending = cache.get(path);
+    if (!pending) {
+      pending = getLogResource(base, path, timeoutMs);
+      cache.set(path, pending);
+    }
+    return new Uint8Array((await pending) as Buffer);
+  };
+  return {
+    height: () => TILE_HEIGHT,
+    readTiles: (tiles) => Promise.all(tiles.map(read)),
+  };
+}

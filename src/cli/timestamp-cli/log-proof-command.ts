@@ -1,0 +1,66 @@
+import { writeFile } from 'node:fs/promises';
+import { Command } from 'commander';
+import { parseTlogProof, TlogError } from '../../tlog/index.js';
+import { option } from './arguments.js';
+import { getLogResource, parseLogUrl, parseSerialHex } from './log-client.js';
+import { CliError, type Output } from './output.js';
+import type { GlobalOptions } from './timestamp-command.js';
+
+interface LogProofOptions {
+  serial: string;
+  out: string;
+  url?: string;
+}
+
+export function logProofCommand(globals: () => GlobalOptions, output: Output): Command {
+  return new Command('log-proof')
+    .description(
+      "Fetch the transparency-log proof (C2SP tlog-proof) of the token with a serial number from the TSA's log",
+    )
+    .addOption(
+      option(
+        '--serial <hex>',
+        'serial number of the token in hexadecimal, as `openssl ts -reply -text` prints it (any case, 0x optional)',
+      )
+        .argParser(parseSerialHex)
+        .makeOptionMandatory(),
+    )
+    .addOption(option('--out <file>', 'where to write the proof').makeOptionMandatory())
+    .addOption(
+      option('--url <url>', 'base URL of the TSA (default: --timestamp_server)').argParser(
+        parseLogUrl,
+      ),
+    )
+    .action(async (options: LogProofOptions) => {
+      await fetchLogProof(options, globals(), output);
+    });
+}
+
+async function fetchLogProof(
+  options: LogProofOptions,
+  globals: GlobalOptions,
+  output: Output,
+): Promise<void> {
+  const base = options.url ?? parseLogUrl(globals.timestampServer);
+  const body = await getLogResource(base, `proof?serial=${options.serial}`, globals.timeout, true);
+  if (body === undefined)
+    throw new CliError(`the log has no token with serial number 0x${options.serial}`);
+  const text = body.toString('utf8');
+  let index: number;
+  try {
+    index = parseTlogProof(text).index;
+  } catch (error) {
+    if (error instanceof TlogError)
+      throw new CliError(`the server's proof is malformed: ${error.message}`);
+    throw error;
+  }
+  await writeFile(options.out, text);
+  if (globals.format === 'json')
+    output.stdout(
+      `${JSON.stringify({ Serial: `0x${options.serial}`, LogIndex: index, ProofPath: options.out })}\n`,
+    );
+  else
+    output.stdout(
+      `Log proof of serial 0x${options.serial} (index ${index}) saved to ${options.out}\n`,
+    );
+}

@@ -1,0 +1,317 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { logAuditCommand } from '../../../src/cli/timestamp-cli/log-audit-command.js';
+import { logProofCommand } from '../../../src/cli/timestamp-cli/log-proof-command.js';
+import type { Output } from '../../../src/cli/timestamp-cli/output.js';
+import type { GlobalOptions } from '../../../src/cli/timestamp-cli/timestamp-command.js';
+import { verifyCommand } from '../../../src/cli/timestamp-cli/verify-command.js';
+import {
+  formatCheckpoint,
+  formatEntryBundle,
+  formatTlogProof,
+  parseTlogProof,
+  signNote,
+  treeHash,
+} from '../../../src/tlog/index.js';
+import {
+  issueTokens,
+  startLogServer,
+  type LogServer,
+  type LoggedToken,
+} from '../../helpers/log-server.js';
+import { makePki, type Pki } from '../../helpers/pki.js';
+import { TestLog } from '../../helpers/tlog-log.js';
+
+/**
+ * The client side of issue 15 (log-proof, verify --log-proof, log-audit) against a static server
+ * of a log our library made from tokens issued in-process, so that it does not depend on the
+ * server's ledger. 300 tokens: a full and a partial level-0 tile and a partial level-1 tile; a
+ * checkpoint saved at 150.
+ */
+
+type Make = (globals: () => GlobalOptions, output: Output) => Command;
+
+let dir: string;
+let pki: Pki;
+let tokens: LoggedToken[];
+let log: TestLog;
+let server: LogServer;
+let savedCheckpoint: string;
+
+async function run(make: Make, args: string[], url = server.url): Promise<string> {
+  let stdout = '';
+  const output: Output = { stdout: (text) => (stdout += text), stderr: () => undefined };
+  const globals = (): GlobalOptions => ({
+    timestampServer: url,
+    format: 'default',
+    timeout: 30_000,
+  });
+  await make(globals, output).exitOverride().parseAsync(args, { from: 'user' });
+  return stdout;
+}
+
+const file = async (name: string, data: string | Uint8Array): Promise<string> => {
+  await writeFile(join(dir, name), data);
+  return join(dir, name);
+};
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'log-cli-'));
+  pki = await makePki();
+  tokens = await issueTokens(pki, 300);
+  log = new TestLog('tsa.example.com/log');
+  await log.append(...tokens.slice(0, 150).map((t) => t.token));
+  savedCheckpoint = await log.publish();
+  await log.append(...tokens.slice(150).map((t) => t.token));
+  await log.publish();
+  server = await startLogServer(log);
+  await file('chain.pem', pki.chainPem);
+  await file('artifact-7', 'artifact 7');
+  await file('token-7.tsr', tokens[7]!.response);
+  await file('log.key', `${log.vkey}\n`);
+  await file('saved-checkpoint', savedCheckpoint);
+});
+
+afterAll(async () => {
+  await server?.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('timestamp-cli log-proof', () => {
+  it.each(['0x1007', '0X1007', '1007', '0x0000001007', '0x1007'.toUpperCase().replace('0X', '0x')])(
+    'fetches the proof of serial %s',
+    async (serial) => {
+      const out = join(dir, `proof-${serial}`);
+      const stdout = await run(logProofCommand, ['--serial', serial, '--out', out]);
+      expect(stdout).toBe(`Log proof of serial 0x1007 (index 7) saved to ${out}\n`);
+      expect(await readFile(out, 'utf8')).toBe(await log.proof(7));
+      expect(server.requests.at(-1)).toBe('proof?serial=1007');
+    },
+  );
+
+  it('retries a GET once when the connection is reset', async () => {
+    const out = join(dir, 'proof-reset');
+    server.resetOnce.add('proof');
+    await run(logProofCommand, ['--serial', '1009', '--out', out]);
+    expect(parseTlogProof(await readFile(out, 'utf8')).index).toBe(9);
+    expect(server.requests.slice(-2)).toEqual(['proof?serial=1009', 'proof?serial=1009']);
+  });
+
+  it('takes the TSA from --url, and says when the log has no such serial', async () => {
+    const out = join(dir, 'proof-url');
+    await run(
+      logProofCommand,
+      ['--serial', '1008', '--out', out, '--url', server.url],
+      'http://127.0.0.1:9',
+    );
+    expect(parseTlogProof(await readFile(out, 'utf8')).index).toBe(8);
+    await expect(run(logProofCommand, ['--serial', 'ffff', '--out', out])).rejects.toThrow(
+      'the log has no token with serial number 0xffff',
+    );
+    await expect(run(logProofCommand, ['--serial', 'xyz', '--out', out])).rejects.toThrow(
+      /not a hexadecimal serial number/,
+    );
+  });
+});
+
+describe('timestamp-cli verify --log-proof', () => {
+  const verifyArgs = (proof: string, key = log.vkey): string[] => [
+    '--artifact',
+    join(dir, 'artifact-7'),
+    '--timestamp',
+    join(dir, 'token-7.tsr'),
+    '--certificate-chain',
+    join(dir, 'chain.pem'),
+    '--log-proof',
+    proof,
+    '--log-key',
+    key,
+  ];
+
+  it('checks the checkpoint signature, the origin and the inclusion of the token', async () => {
+    const proof = await file('good.tlog-proof', await log.proof(7));
+    const stdout = await run(verifyCommand, verifyArgs(proof, join(dir, 'log.key')));
+    expect(stdout).toContain(
+      'The token is entry 7 of log tsa.example.com/log (checkpoint of size 300)',
+    );
+  });
+
+  it('refuses a proof of another entry', async () => {
+    const proof = await file('other.tlog-proof', await log.proof(8));
+    await expect(run(verifyCommand, verifyArgs(proof))).rejects.toThrow(
+      'failed to verify log proof: invalid transparency proof',
+    );
+  });
+
+  it('refuses a forged checkpoint signature', async () => {
+    const text = await log.proof(7);
+    const forged = text.replace(
+      /— (\S+) (\S{10})/,
+      (_, n: string, s: string) => `— ${n} ${s.slice(0, 9)}${s[9] === 'A' ? 'B' : 'A'}`,
+    );
+    const proof = await file('forged.tlog-proof', forged);
+    await expect(run(verifyCommand, verifyArgs(proof))).rejects.toThrow(
+      /failed to verify log proof: invalid signature for key tsa\.example\.com\/log\+/,
+    );
+  });
+
+  it('refuses a checkpoint whose origin is not the key name, and another log key', async () => {
+    const checkpoint = await signNote(
+      formatCheckpoint({
+        origin: 'other.example/log',
+        size: log.size,
+        hash: await treeHash(log.size, log.storage),
+      }),
+      log.signer,
+    );
+    const proof = await file(
+      'origin.tlog-proof',
+      formatTlogProof({ ...parseTlogProof(await log.proof(7)), checkpoint }),
+    );
+    await expect(run(verifyCommand, verifyArgs(proof))).rejects.toThrow(
+      'failed to verify log proof: checkpoint origin "other.example/log" is not "tsa.example.com/log"',
+    );
+    const good = await file('good2.tlog-proof', await log.proof(7));
+    await expect(
+      run(verifyCommand, verifyArgs(good, new TestLog('tsa.example.com/log').vkey)),
+    ).rejects.toThrow('failed to verify log proof: note has no verifiable signatures');
+  });
+
+  it('wants --log-proof and --log-key together, and a well-formed key', async () => {
+    const proof = await file('alone.tlog-proof', await log.proof(7));
+    await expect(run(verifyCommand, verifyArgs(proof).slice(0, -2))).rejects.toThrow(
+      '--log-proof and --log-key go together',
+    );
+    await expect(run(verifyCommand, verifyArgs(proof, 'not-a-key'))).rejects.toThrow(
+      /is not a log verifier key/,
+    );
+  });
+});
+
+describe('timestamp-cli log-audit', () => {
+  it('recomputes the tree, checks every token and serial, and consistency with a saved checkpoint', async () => {
+    const out = join(dir, 'audited-checkpoint');
+    const stdout = await run(logAuditCommand, [
+      server.url,
+      '--log-key',
+      log.vkey,
+      '--chain',
+      join(dir, 'chain.pem'),
+      '--checkpoint',
+      join(dir, 'saved-checkpoint'),
+      '--save-checkpoint',
+      out,
+    ]);
+    expect(stdout).toContain('log tsa.example.com/log: 300 entries');
+    expect(stdout).toContain(
+      '300 tokens valid (signed under the given chain), serial numbers unique',
+    );
+    expect(stdout).toContain('consistent with the saved checkpoint of size 150');
+    expect(stdout).not.toContain('the key the server publishes');
+    expect(await readFile(out, 'utf8')).toBe(log.signed);
+    // The consistency proof came from the tiles, the level-1 tile among them.
+    expect(server.requests).toContain('tile/1/000.p/1');
+  });
+
+  it('says when the key is only the one the server publishes, and without --chain', async () => {
+    const stdout = await run(logAuditCommand, [server.url]);
+    expect(stdout).toContain('(the key the server publishes: pass --log-key to pin it)');
+    expect(stdout).toContain('signature by the embedded certificate only');
+  });
+
+  it('refuses a saved checkpoint the log is not consistent with (a fork)', async () => {
+    const fork = new TestLog('tsa.example.com/log', log.privateKey);
+    await fork.append(...tokens.slice(1, 151).map((t) => t.token));
+    const forked = await file('forked-checkpoint', await fork.publish());
+    await expect(
+      run(logAuditCommand, [server.url, '--log-key', log.vkey, '--checkpoint', forked]),
+    ).rejects.toThrow(
+      'the log (size 300) is not consistent with the saved checkpoint (size 150): invalid transparency proof',
+    );
+  });
+
+  it('refuses a saved checkpoint of a larger tree (the log shrank)', async () => {
+    const longer = new TestLog('tsa.example.com/log', log.privateKey);
+    await longer.append(...tokens.map((t) => t.token), tokens[0]!.token);
+    const saved = await file('longer-checkpoint', await longer.publish());
+    await expect(
+      run(logAuditCommand, [server.url, '--log-key', log.vkey, '--checkpoint', saved]),
+    ).rejects.toThrow('the log shrank');
+  });
+
+  it('refuses a forged checkpoint, and a checkpoint under another key', async () => {
+    const forged = log.signed.replace(
+      /— (\S+) (\S{10})/,
+      (_, n: string, s: string) => `— ${n} ${s.slice(0, 9)}${s[9] === 'A' ? 'B' : 'A'}`,
+    );
+    server.overrides.set('checkpoint', forged);
+    try {
+      await expect(run(logAuditCommand, [server.url, '--log-key', log.vkey])).rejects.toThrow(
+        /the log checkpoint does not verify: invalid signature/,
+      );
+    } finally {
+      server.overrides.delete('checkpoint');
+    }
+    await expect(
+      run(logAuditCommand, [server.url, '--log-key', new TestLog('tsa.example.com/log').vkey]),
+    ).rejects.toThrow('the log checkpoint does not verify: note has no verifiable signatures');
+  });
+
+  it('refuses an entry bundle that differs from the signed tree, and a tampered hash tile', async () => {
+    const entries = log.entries.slice(0, 256);
+    entries[3] = tokens[200]!.token;
+    server.overrides.set('tile/entries/000', formatEntryBundle(entries));
+    try {
+      await expect(run(logAuditCommand, [server.url, '--log-key', log.vkey])).rejects.toThrow(
+        "entry 3 is not the entry the checkpoint's tree holds",
+      );
+    } finally {
+      server.overrides.delete('tile/entries/000');
+    }
+    const tile = Buffer.from(log.tiles.get('tile/0/000')!);
+    tile[40] = tile[40]! ^ 1;
+    server.overrides.set('tile/0/000', tile);
+    try {
+      await expect(run(logAuditCommand, [server.url, '--log-key', log.vkey])).rejects.toThrow(
+        "the tiles do not hash to the checkpoint's root hash: downloaded inconsistent tile",
+      );
+    } finally {
+      server.overrides.delete('tile/0/000');
+    }
+  });
+
+  it('refuses a repeated serial, an entry that is no token, and tokens of another TSA', async () => {
+    const audit = async (entries: Uint8Array[], chain?: string): Promise<string> => {
+      const other = new TestLog('tsa.example.com/log', log.privateKey);
+      await other.append(...entries);
+      await other.publish();
+      const otherServer = await startLogServer(other);
+      try {
+        return await run(logAuditCommand, [
+          otherServer.url,
+          '--log-key',
+          other.vkey,
+          ...(chain ? ['--chain', chain] : []),
+        ]);
+      } finally {
+        await otherServer.close();
+      }
+    };
+    const few = tokens.slice(0, 5).map((t) => t.token);
+    await expect(audit([...few, tokens[2]!.token])).rejects.toThrow(
+      'entries 2 and 5 have the same serial number 0x1002',
+    );
+    await expect(audit([...few, Buffer.from('not a token')])).rejects.toThrow(
+      /entry 5 is not a valid token of this TSA: error parsing response/,
+    );
+    const otherPki = await makePki();
+    const foreign = await file('other-chain.pem', otherPki.chainPem);
+    await expect(audit(few, foreign)).rejects.toThrow(
+      /entry 0 is not a valid token of this TSA: error while verifying signer certificate chain/,
+    );
+    expect(await audit(few, join(dir, 'chain.pem'))).toContain('5 tokens valid');
+  });
+});

@@ -18,6 +18,7 @@ import { encodePem } from '../x509/pem.js';
 import type { ClockMonitor } from '../clock/clock-monitor.js';
 import { createClockGate } from '../clock/clock-gate.js';
 import { createClockMonitor } from './clock-monitor.js';
+import { openProcessLedger, type ProcessLedger } from '../ledger/process-ledger.js';
 import { buildServer, openListenerShared, type TsaServer } from '../server/app.js';
 import { buildOrTearDown, type DisposableStack } from './disposables.js';
 import type { OpenAuditFile } from '../server/audit-log.js';
@@ -184,11 +185,16 @@ async function serve(
   const clockGate =
     worker?.clockGate ??
     (clock && createClockGate(clock, { requireTimeSync: config.requireTimeSync }));
+  // Before the authority (its guard refuses issuance while the database is down); closed after
+  // the listeners, so their last tokens are committed.
+  const ledger: ProcessLedger | undefined = stack.use(
+    await openProcessLedger(config, logger, clock && (() => clockSnapshot(clock))),
+  );
   const { authority, signer, chain, chainPem } = await createAuthority(
     config,
     logger,
     options.signerDependencies,
-    clockGate ? [clockGate] : [],
+    [...(clockGate ? [clockGate] : []), ...(ledger ? [ledger.guard] : [])],
   );
   stack.use(signer);
   observeCertificateChain(chain);
@@ -235,6 +241,7 @@ async function serve(
     logger,
     state,
     shared,
+    ledger,
     transport: { kind: 'http', pingOnly: config.httpPingOnly },
   });
   applyConnectionLimits(app.server, config);
@@ -258,6 +265,7 @@ async function serve(
       logger,
       state,
       shared,
+      ledger,
       transport: { kind: 'https', tls },
     });
     applyConnectionLimits(tlsApp.server, config);
@@ -291,4 +299,10 @@ async function serve(
     close: () => stack[Symbol.asyncDispose](),
     [Symbol.asyncDispose]: () => stack[Symbol.asyncDispose](),
   };
+}
+
+/** The clock's state recorded with each token in the ledger. */
+function clockSnapshot(clock: ClockMonitor): object {
+  const { state, offsetMs } = clock.status;
+  return offsetMs === undefined ? { state } : { state, offsetMs };
 }

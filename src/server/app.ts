@@ -8,6 +8,7 @@ import Fastify, {
 } from 'fastify';
 import type { ServeConfig } from '../config/schema.js';
 import type {
+  GrantedOutcome,
   IssueContext,
   IssueOutcome,
   RequestFormat,
@@ -26,6 +27,7 @@ import {
   type ProcessAuditLog,
 } from './audit-log.js';
 import { httpAnswers, sendAnswer, sendGoError } from './http-outcome.js';
+import type { ProcessLedger } from '../ledger/process-ledger.js';
 import { RateLimitStore, registerRateLimit, trustProxySetting } from './rate-limit.js';
 import {
   CLIENT_CLOSED_REQUEST,
@@ -74,6 +76,8 @@ export interface ServerDependencies {
   shared?: ListenerShared;
   /** How --audit-log's file is opened when the server opens its own (tests inject failing writes). */
   openAuditFile?: OpenAuditFile;
+  /** The process's --ledger-url: every granted token is committed there before it is sent. */
+  ledger?: ProcessLedger | undefined;
 }
 
 /**
@@ -267,13 +271,20 @@ export async function buildServer(deps: ServerDependencies) {
     const format = REQUEST_FORMATS[mediaType(request.headers['content-type'])] ?? 'der';
     const body = (request.body as Buffer | undefined) ?? Buffer.alloc(0);
     const requestAudit = audit(request, format);
-    const outcome = await issueFor(
-      reply,
-      body,
-      format,
-      requestAudit.record ? { record: requestAudit.record } : {},
-    );
+    const { ledger } = deps;
+    let logIndex: number | undefined;
+    // The ledger first (a taken serial number makes issue() sign again), then the audit line.
+    const record = ledger
+      ? async (granted: GrantedOutcome) => {
+          logIndex = (await ledger.record(granted)).index;
+          await requestAudit.record?.(granted);
+        }
+      : requestAudit.record;
+    const outcome = await issueFor(reply, body, format, record ? { record } : {});
     request.tsaOutcome = outcome;
+    if (outcome.status === 'granted' && logIndex !== undefined) {
+      reply.header('x-log-index', String(logIndex));
+    }
     const http = answer(outcome, format);
     if (outcome.status === 'rejection') requestAudit.rejected(outcome, http.status);
     return sendAnswer(reply, http);

@@ -1,4 +1,5 @@
 import { toHex } from '../asn1/der.js';
+import { CodedError } from '../errors.js';
 import type { IssuanceGuard } from './guards.js';
 import { parseJsonTimeStampReq } from './json-request.js';
 import { reject, TimeStampRejection, type FailInfoName } from './rejection.js';
@@ -49,11 +50,23 @@ export interface IssueContext {
   /** Aborts a remote signing call (the client went away); see Signer.cancellable. */
   signal?: AbortSignal;
   /**
-   * Makes a granted token durable before it is handed out (the audit log). A token whose record
-   * fails is withheld: the outcome turns into systemFailure.
+   * Makes a granted token durable before it is handed out (the audit log, the ledger). A token
+   * whose record fails is withheld: the outcome turns into systemFailure. A record step that
+   * throws a RecordError SERIAL_NUMBER_TAKEN gets a new token with a new serial number instead.
    */
   record?: (granted: GrantedOutcome) => Promise<void>;
 }
+
+/**
+ * Thrown by a record step. SERIAL_NUMBER_TAKEN: a shared record (the ledger of several replicas)
+ * already holds a token with this serial number, which must stay unique to the TSA (RFC 3161
+ * section 2.4.2); issue() makes the token again with a fresh serial number. NOT_RECORDED: the
+ * record could not be written (its store is unavailable); the token is withheld.
+ */
+export class RecordError extends CodedError<'SERIAL_NUMBER_TAKEN' | 'NOT_RECORDED'> {}
+
+/** Tokens made again after SERIAL_NUMBER_TAKEN before giving up (160 random bits: never twice). */
+export const MAX_REISSUES = 3;
 
 export interface AuthorityOptions {
   profile: TokenProfile;
@@ -101,53 +114,70 @@ export class TimestampAuthority {
     context: IssueContext = {},
   ): Promise<IssueOutcome> {
     let request: AcceptedRequest | undefined;
-    let granted: GrantedOutcome;
     try {
       const parsed = format === 'der' ? parseTimeStampReq(body) : parseJsonTimeStampReq(body);
       request = checkTimeStampReq(parsed, this.policy);
-      const unavailable = this.unavailableReason();
-      if (unavailable) throw unavailable;
-
-      const serialNumber = this.nextSerialNumber();
-      // genTime has whole-second precision; signingTime is the same instant.
-      const genTime = new Date(Math.floor(this.now() / 1000) * 1000);
-      let token: Buffer;
-      try {
-        token = await this.encoder.encode({ request, serialNumber, genTime }, context.signal);
-      } catch (error) {
-        const detail =
-          error instanceof TokenSignatureError
-            ? 'token signature did not verify'
-            : 'signing failed';
-        throw Object.assign(reject.systemFailure(detail), { cause: error });
-      }
-      granted = {
-        status: 'granted',
-        der: token,
-        serialNumber: toHex(serialNumber),
-        genTime,
-        request,
-      };
     } catch (error) {
-      return rejectionOutcome(
-        error instanceof TimeStampRejection
-          ? error
-          : Object.assign(reject.systemFailure(), { cause: error }),
-        request,
-      );
+      return rejectionOutcome(asRejection(error), request);
     }
-    if (!context.record) return granted;
-    try {
-      await context.record(granted);
-      return granted;
-    } catch (error) {
-      // No token unless recorded.
-      return rejectionOutcome(
-        Object.assign(reject.systemFailure('audit log write failed'), { cause: error }),
-        undefined,
-      );
+    for (let attempt = 0; ; attempt++) {
+      let granted: GrantedOutcome;
+      try {
+        granted = await this.grant(request, context.signal);
+      } catch (error) {
+        return rejectionOutcome(asRejection(error), request);
+      }
+      if (!context.record) return granted;
+      try {
+        await context.record(granted);
+        return granted;
+      } catch (error) {
+        if (isSerialNumberTaken(error) && attempt < MAX_REISSUES) continue;
+        // No token unless recorded.
+        return rejectionOutcome(
+          Object.assign(
+            reject.systemFailure(
+              isSerialNumberTaken(error)
+                ? 'serial number collision'
+                : error instanceof RecordError
+                  ? 'token could not be recorded'
+                  : 'audit log write failed',
+            ),
+            { cause: error },
+          ),
+          undefined,
+        );
+      }
     }
   }
+
+  /** A new token for an accepted request, with a new serial number, unless a guard refuses. */
+  private async grant(request: AcceptedRequest, signal?: AbortSignal): Promise<GrantedOutcome> {
+    const unavailable = this.unavailableReason();
+    if (unavailable) throw unavailable;
+    const serialNumber = this.nextSerialNumber();
+    // genTime has whole-second precision; signingTime is the same instant.
+    const genTime = new Date(Math.floor(this.now() / 1000) * 1000);
+    let token: Buffer;
+    try {
+      token = await this.encoder.encode({ request, serialNumber, genTime }, signal);
+    } catch (error) {
+      const detail =
+        error instanceof TokenSignatureError ? 'token signature did not verify' : 'signing failed';
+      throw Object.assign(reject.systemFailure(detail), { cause: error });
+    }
+    return { status: 'granted', der: token, serialNumber: toHex(serialNumber), genTime, request };
+  }
+}
+
+function isSerialNumberTaken(error: unknown): boolean {
+  return error instanceof RecordError && error.code === 'SERIAL_NUMBER_TAKEN';
+}
+
+function asRejection(error: unknown): TimeStampRejection {
+  return error instanceof TimeStampRejection
+    ? error
+    : Object.assign(reject.systemFailure(), { cause: error });
 }
 
 function rejectionOutcome(

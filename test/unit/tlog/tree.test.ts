@@ -1,0 +1,191 @@
+import { describe, expect, it } from 'vitest';
+import {
+  checkRecord,
+  checkTree,
+  hashEqual,
+  hashFromTile,
+  MemoryHashStorage,
+  newTiles,
+  proveRecord,
+  proveTree,
+  readTileData,
+  recordHash,
+  splitStoredHashIndex,
+  storedHashCount,
+  storedHashes,
+  storedHashIndex,
+  tileForIndex,
+  tileHashReader,
+  treeHash,
+  TlogError,
+  type Hash,
+  type Tile,
+  type TileReader,
+} from '../../../src/tlog/index.js';
+
+/**
+ * A port of TestTree and TestSplitStoredHashIndex from Go's golang.org/x/mod/sumdb/tlog
+ * (tlog_test.go, Copyright 2019 The Go Authors, BSD-style licence; Debian's
+ * golang-golang-x-mod-dev, /usr/share/gocode/src/golang.org/x/mod/sumdb/tlog/tlog_test.go).
+ */
+
+const key = (t: Tile): string => `${t.h}/${t.l}/${t.n}/${t.w}`;
+
+class TestTilesStorage implements TileReader {
+  unsaved = 0;
+  constructor(readonly m: Map<string, Uint8Array>) {}
+  height(): number {
+    return 2;
+  }
+  saveTiles(tiles: readonly Tile[]): void {
+    this.unsaved -= tiles.length;
+  }
+  readTiles(tiles: readonly Tile[]): Promise<Uint8Array[]> {
+    this.unsaved += tiles.length;
+    return Promise.resolve(tiles.map((t) => this.m.get(key(t)) ?? new Uint8Array(0)));
+  }
+}
+
+const flip = (p: Hash[], k: number): void => {
+  p[k]![0]! ^= 1;
+};
+
+describe('tlog tree (Go TestTree)', () => {
+  it('stores hashes, proves records and trees, and reads them back from tiles', async () => {
+    const trees: Hash[] = [];
+    const leafhashes: Hash[] = [];
+    const storage = new MemoryHashStorage();
+    const tiles = new Map<string, Uint8Array>();
+    const testH = 2;
+    for (let i = 0; i < 100; i++) {
+      const data = new TextEncoder().encode(`leaf ${i}`);
+      const hashes = await storedHashes(i, data, storage);
+      leafhashes.push(recordHash(data));
+      const oldStorage = storage.hashes.length;
+      storage.hashes.push(...hashes);
+      storage.size++;
+      expect(storedHashCount(i + 1)).toBe(storage.hashes.length);
+      const th = await treeHash(i + 1, storage);
+
+      for (const tile of newTiles(testH, i, i + 1)) {
+        const tileData = await readTileData(tile, storage);
+        const oldData = tiles.get(key({ ...tile, w: tile.w - 1 })) ?? new Uint8Array(0);
+        expect(oldData.length).toBe(tileData.length - 32);
+        expect(Buffer.from(tileData.subarray(0, oldData.length))).toEqual(Buffer.from(oldData));
+        tiles.set(key(tile), tileData);
+      }
+      for (const [from] of [[0], [Math.floor(i / 2)]] as const) {
+        for (const tile of newTiles(testH, from, i + 1))
+          expect(Buffer.from(tiles.get(key(tile))!)).toEqual(
+            Buffer.from(await readTileData(tile, storage)),
+          );
+      }
+      // Every new hash is readable from its tile.
+      for (let j = oldStorage; j < storage.hashes.length; j++) {
+        const tile = tileForIndex(testH, j);
+        const tileData = tiles.get(key(tile));
+        expect(tileData, `tile for ${j}`).toBeDefined();
+        expect(hashEqual(hashFromTile(tile, tileData!, j), storage.hashes[j]!)).toBe(true);
+      }
+      trees.push(th);
+
+      // Record proofs for all trees and leaves so far, and corrupt ones fail.
+      for (let j = 0; j <= i; j++) {
+        const p = await proveRecord(i + 1, j, storage);
+        checkRecord(p, i + 1, th, j, leafhashes[j]!);
+        for (let k = 0; k < p.length; k++) {
+          flip(p, k);
+          expect(() => checkRecord(p, i + 1, th, j, leafhashes[j]!)).toThrow(TlogError);
+          flip(p, k);
+        }
+      }
+
+      // Record proofs through the tile reader.
+      const tileStorage = new TestTilesStorage(tiles);
+      const thr = tileHashReader({ n: i + 1, hash: th }, tileStorage);
+      for (let j = 0; j <= i; j++) {
+        const [h] = await thr.readHashes([storedHashIndex(0, j)]);
+        expect(hashEqual(h!, leafhashes[j]!)).toBe(true);
+        const p = await proveRecord(i + 1, j, thr);
+        checkRecord(p, i + 1, th, j, leafhashes[j]!);
+      }
+      expect(tileStorage.unsaved).toBe(0);
+      await expect(thr.readHashes([(i + 1) * 2])).rejects.toThrow(TlogError);
+      expect(tileStorage.unsaved).toBe(0);
+
+      // Tree proofs for all trees so far, through the tile reader.
+      for (let j = 0; j <= i; j++) {
+        expect(hashEqual(await treeHash(j + 1, thr), trees[j]!)).toBe(true);
+        const p = await proveTree(i + 1, j + 1, thr);
+        checkTree(p, i + 1, th, j + 1, trees[j]!);
+        for (let k = 0; k < p.length; k++) {
+          flip(p, k);
+          expect(() => checkTree(p, i + 1, th, j + 1, trees[j]!)).toThrow(TlogError);
+          flip(p, k);
+        }
+      }
+      expect(tileStorage.unsaved).toBe(0);
+    }
+  });
+
+  it('splits stored hash indexes back into level and offset (Go TestSplitStoredHashIndex)', () => {
+    for (let l = 0; l < 10; l++)
+      for (let n = 0; n < 100; n++)
+        expect(splitStoredHashIndex(storedHashIndex(l, n))).toEqual([l, n]);
+  });
+
+  it('numbers beyond 32 bits: no JavaScript bit operator truncation', () => {
+    const n = 2 ** 40 + 12345;
+    expect(splitStoredHashIndex(storedHashIndex(3, n))).toEqual([3, n]);
+    expect(storedHashCount(2 ** 33)).toBe(2 * 2 ** 33 - 1);
+    expect(tileForIndex(8, storedHashIndex(0, 2 ** 35 + 7))).toEqual({
+      h: 8,
+      l: 0,
+      n: 2 ** 27,
+      w: 8,
+    });
+  });
+
+  it('matches the RFC 6962 test vector of the certificate-transparency reference code', async () => {
+    // Leaves and roots from github.com/google/certificate-transparency (merkle_tree_test.cc),
+    // the inputs also used by transparency-dev/merkle.
+    const leaves = [
+      '',
+      '00',
+      '10',
+      '2021',
+      '3031',
+      '40414243',
+      '5051525354555657',
+      '606162636465666768696a6b6c6d6e6f',
+    ];
+    const roots = [
+      '6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d',
+      'fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125',
+      'aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77',
+      'd37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7',
+      '4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4',
+      '76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef',
+      'ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c',
+      '5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328',
+    ];
+    const storage = new MemoryHashStorage();
+    for (const [i, leaf] of leaves.entries()) {
+      await storage.append(Buffer.from(leaf, 'hex'));
+      expect(Buffer.from(await treeHash(i + 1, storage)).toString('hex')).toBe(roots[i]);
+    }
+    // The empty tree is SHA-256 of nothing (RFC 6962 section 2.1).
+    expect(Buffer.from(await treeHash(0, storage)).toString('hex')).toBe(
+      'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+    );
+  });
+
+  it('rejects inputs out of range as Go does', async () => {
+    const storage = new MemoryHashStorage();
+    await storage.append(new Uint8Array([1]));
+    await expect(proveRecord(1, 1, storage)).rejects.toMatchObject({ code: 'BAD_INPUT' });
+    await expect(proveTree(1, 0, storage)).rejects.toMatchObject({ code: 'BAD_INPUT' });
+    expect(() => checkRecord([], 1, new Uint8Array(32), 2, new Uint8Array(32))).toThrow(TlogError);
+    expect(() => checkTree([], 0, new Uint8Array(32), 0, new Uint8Array(32))).toThrow(TlogError);
+  });
+});

@@ -30,7 +30,9 @@ export function normalizeSerial(serial: Uint8Array): Uint8Array {
  * any case, `0x` optional, at most 160 bits. Undefined for anything else.
  */
 export function parseSerialHex(text: string): Uint8Array | undefined {
-  const hex = text.replace(/^0x/i, '');
+  if (text.length > 64) return undefined;
+  // Leading zeros allowed: a DER INTEGER's sign octet, printed by some tools.
+  const hex = text.replace(/^0x/i, '').replace(/^0+(?=.)/, '');
   if (!/^[0-9a-f]{1,40}$/i.test(hex)) return undefined;
   return normalizeSerial(Buffer.from(hex.length % 2 ? `0${hex}` : hex, 'hex'));
 }

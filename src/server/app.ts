@@ -28,6 +28,7 @@ import {
 } from './audit-log.js';
 import { httpAnswers, sendAnswer, sendGoError } from './http-outcome.js';
 import type { ProcessLedger } from '../ledger/process-ledger.js';
+import { registerLogRoutes } from './log-routes.js';
 import { RateLimitStore, registerRateLimit, trustProxySetting } from './rate-limit.js';
 import {
   CLIENT_CLOSED_REQUEST,
@@ -305,6 +306,8 @@ export async function buildServer(deps: ServerDependencies) {
       .send(deps.chainPem);
   });
   methodNotAllowed(ROUTES.certchain, ['GET', 'HEAD']);
+
+  if (deps.ledger?.log) registerLogRoutes(app, deps.ledger.log);
 
   registerHealthRoutes(app, authority, deps.state ?? createServingState());
   for (const path of HEALTH_PATHS) methodNotAllowed(path, ['GET', 'HEAD']);

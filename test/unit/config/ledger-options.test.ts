@@ -40,7 +40,8 @@ describe('ledger options', () => {
     expect(parseSerialHex('0x0A0b')).toEqual(Buffer.from([0x0a, 0x0b]));
     expect(parseSerialHex('000a0b')).toEqual(Buffer.from([0x0a, 0x0b]));
     expect(parseSerialHex('abc')).toEqual(Buffer.from([0x0a, 0xbc]));
-    for (const bad of ['', '0x', 'xyz', '12 34', 'a'.repeat(41)]) {
+    expect(parseSerialHex(`00${'f'.repeat(40)}`)).toEqual(Buffer.alloc(20, 0xff));
+    for (const bad of ['', '0x', 'xyz', '12 34', 'a'.repeat(41), '0'.repeat(65)]) {
       expect(parseSerialHex(bad)).toBeUndefined();
     }
   });

@@ -6,7 +6,7 @@ import { signerConfigFrom } from '../config/signer-config.js';
 import { nodeSignatureArguments } from '../crypto/key-algorithms.js';
 import type { Signer } from '../crypto/signer.js';
 import { createSigner, type SignerDependencies } from '../signers/create-signer.js';
-import { TimestampAuthority } from '../tsp/authority.js';
+import { TimestampAuthority, type GrantedOutcome } from '../tsp/authority.js';
 import { certificateValidityGuard } from '../tsp/certificate-validity-guard.js';
 import { acceptedExtensionSet, ANY_EXTENSION_WARNING } from '../tsp/extension-policy.js';
 import { signerAvailabilityGuard, type IssuanceGuard } from '../tsp/guards.js';
@@ -19,6 +19,8 @@ import type { ClockMonitor } from '../clock/clock-monitor.js';
 import { createClockGate } from '../clock/clock-gate.js';
 import { createClockMonitor } from './clock-monitor.js';
 import { openProcessLedger, type ProcessLedger } from '../ledger/process-ledger.js';
+import { createAnchoring } from '../ledger/anchor.js';
+import type { StoredCheckpoint } from '../ledger/log-store.js';
 import { buildServer, openListenerShared, type TsaServer } from '../server/app.js';
 import { buildOrTearDown, type DisposableStack } from './disposables.js';
 import type { OpenAuditFile } from '../server/audit-log.js';
@@ -187,8 +189,12 @@ async function serve(
     (clock && createClockGate(clock, { requireTimeSync: config.requireTimeSync }));
   // Before the authority (its guard refuses issuance while the database is down); closed after
   // the listeners, so their last tokens are committed.
+  // Anchoring needs the authority, built after the ledger: bound below.
+  let anchor: ((checkpoint: StoredCheckpoint) => void) | undefined;
   const ledger: ProcessLedger | undefined = stack.use(
-    await openProcessLedger(config, logger, clock && (() => clockSnapshot(clock))),
+    await openProcessLedger(config, logger, clock && (() => clockSnapshot(clock)), (checkpoint) =>
+      anchor?.(checkpoint),
+    ),
   );
   const { authority, signer, chain, chainPem } = await createAuthority(
     config,
@@ -197,6 +203,15 @@ async function serve(
     [...(clockGate ? [clockGate] : []), ...(ledger ? [ledger.guard] : [])],
   );
   stack.use(signer);
+  if (ledger?.log) {
+    const record = async (granted: GrantedOutcome) => void (await ledger.record(granted));
+    anchor = createAnchoring({
+      intervalMs: config.ledgerAnchorInterval,
+      issue: async (request) =>
+        (await authority.issue(request, 'der', { record })).status === 'granted',
+      warn: (fields, message) => logger.warn(fields, message),
+    });
+  }
   observeCertificateChain(chain);
   startRuntimeMetrics();
   const state = createServingState();

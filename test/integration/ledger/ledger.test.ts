@@ -1,4 +1,9 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import pg from 'pg';
+import { Sequencer } from '../../../src/ledger/sequencer.js';
+import { newEd25519Signer } from '../../../src/tlog/note.js';
 import { readElement } from '../../../src/asn1/der.js';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -215,6 +220,63 @@ describe('issuance ledger (PostgreSQL)', () => {
         expect(ledger.has(Buffer.from(timeStampTokenOf(result.der)).toString('hex'))).toBe(true);
       }
     } finally {
+      await server.close();
+    }
+  });
+
+  it('anchors its checkpoints: a token over each signed note (after the interval) is logged', async () => {
+    const keyPath = join(postgres.dir, 'anchor-key.pem');
+    writeFileSync(
+      keyPath,
+      generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }),
+    );
+    const server = await start({
+      ledgerKey: keyPath,
+      ledgerOrigin: 'tsa.test/anchor',
+      ledgerCheckpointInterval: '50ms',
+      ledgerAnchorInterval: '100ms',
+    });
+    try {
+      expect((await timestamp(server, 0)).granted).toBe(true);
+      await waitFor(async () => {
+        const { rows } = await db.query(
+          `SELECT 1 FROM tsa_ledger l JOIN tsa_log_checkpoints c
+             ON l.hashed_message = sha256(convert_to(c.note, 'UTF8'))`,
+        );
+        return rows.length > 0;
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('never signs a checkpoint inconsistent with the previous one', async () => {
+    const warnings: string[] = [];
+    const { privateKey } = generateKeyPairSync('ed25519');
+    const sequencer = new Sequencer(db, {
+      signer: newEd25519Signer('tsa.test/anchor', privateKey),
+      origin: 'tsa.test/anchor',
+      intervalMs: 60_000,
+      logger: { info: () => undefined, warn: (_fields, message) => void warnings.push(message) },
+    });
+    const server = await start();
+    try {
+      expect((await timestamp(server, 0)).granted).toBe(true);
+      await sequencer.round();
+      const before = await db.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM tsa_log_checkpoints',
+      );
+      // The stored hashes of the signed tree change (a bad disk, a bad actor), then a token comes.
+      await db.query('UPDATE tsa_log_hashes SET hash = sha256(hash)');
+      expect((await timestamp(server, 1)).granted).toBe(true);
+      await sequencer.round();
+      const after = await db.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM tsa_log_checkpoints',
+      );
+      expect(after.rows[0]!.n).toBe(before.rows[0]!.n);
+      expect(warnings).toContain('transparency log sequencer round failed');
+    } finally {
+      await sequencer.stop();
       await server.close();
     }
   });

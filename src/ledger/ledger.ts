@@ -2,6 +2,7 @@ import pg from 'pg';
 import { RecordError } from '../tsp/authority.js';
 import { LedgerError } from './errors.js';
 import type { LedgerEntry } from './entry.js';
+import { ledgerBatchSize, ledgerCommitsTotal, watchLedger } from './ledger-metrics.js';
 import { migrate } from './schema.js';
 
 /** Rows in one INSERT at most; more wait for the next commit. */
@@ -57,6 +58,7 @@ export class Ledger {
   ) {
     // An idle client whose server went away: the pool drops it; the next query reconnects.
     pool.on('error', (error) => this.markDown(error));
+    watchLedger(() => this.down === undefined);
     this.scheduleProbe();
   }
 
@@ -112,6 +114,8 @@ export class Ledger {
         const indexes = await this.insert(batch.map((item) => item.entry));
         this.commits++;
         this.rows += batch.length;
+        ledgerCommitsTotal.inc({ result: 'ok' });
+        ledgerBatchSize.observe(batch.length);
         this.markUp();
         batch.forEach((item, i) => item.resolve({ index: indexes[i]! }));
       } catch (error) {
@@ -120,6 +124,7 @@ export class Ledger {
           continue;
         }
         this.markDown(error);
+        ledgerCommitsTotal.inc({ result: 'failed' });
         const failure = new RecordError('NOT_RECORDED', 'the ledger database is unavailable', {
           cause: error,
         });

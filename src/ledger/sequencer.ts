@@ -11,6 +11,7 @@ import {
 import { signNote, type NoteSigner } from '../tlog/note.js';
 import { checkTree, proveTree } from '../tlog/proof.js';
 import { LedgerError } from './errors.js';
+import { recordTreeSize } from './ledger-metrics.js';
 import { databaseHashReader, latestCheckpoint, type StoredCheckpoint } from './log-store.js';
 import { SEQUENCER_LOCK } from './schema.js';
 
@@ -179,6 +180,7 @@ export class Sequencer {
         [size, root, note],
       );
       await client.query('COMMIT');
+      recordTreeSize(size);
       this.options.onCheckpoint?.({ size, hash: root, note });
       return rows.length;
     } catch (error) {

@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { Sequencer } from '../../../src/ledger/sequencer.js';
+import { registry } from '../../../src/metrics/registry.js';
 import { newEd25519Signer } from '../../../src/tlog/note.js';
 import { readElement } from '../../../src/asn1/der.js';
 import pino from 'pino';
@@ -209,11 +210,17 @@ describe('issuance ledger (PostgreSQL)', () => {
       expect(results.some((r) => !r.granted)).toBe(true);
       await waitFor(async () => (await fetch(`${server.url}/readyz`)).status === 503);
       expect(await (await fetch(`${server.url}/readyz`)).text()).toContain('ledger');
+      expect(
+        await registry.getSingleMetricAsString('timestamp_authority_ledger_available'),
+      ).toMatch(/timestamp_authority_ledger_available 0$/m);
 
       await postgres.start();
       await waitFor(async () => (await fetch(`${server.url}/readyz`)).status === 200);
       const after = await timestamp(server, 2);
       expect(after.granted).toBe(true);
+      expect(
+        await registry.getSingleMetricAsString('timestamp_authority_ledger_available'),
+      ).toMatch(/timestamp_authority_ledger_available 1$/m);
 
       const ledger = await ledgerTokens();
       for (const result of [before, ...results, after].filter((r) => r.granted)) {

@@ -288,6 +288,23 @@ describe('issuance ledger (PostgreSQL)', () => {
     }
   });
 
+  it('refuses a --ledger-key that is not an Ed25519 PKCS#8 PEM file', async () => {
+    const rsaPath = join(postgres.dir, 'rsa.pem');
+    writeFileSync(
+      rsaPath,
+      generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({
+        type: 'pkcs8',
+        format: 'pem',
+      }),
+    );
+    await expect(start({ ledgerKey: rsaPath, ledgerOrigin: 'tsa.test/x' })).rejects.toThrow(
+      /is not an Ed25519 key/,
+    );
+    await expect(
+      start({ ledgerKey: join(postgres.dir, 'missing.pem'), ledgerOrigin: 'tsa.test/x' }),
+    ).rejects.toThrow(/reading --ledger-key .*ENOENT/);
+  });
+
   it('refuses to start without a reachable database, naming no password', async () => {
     await expect(
       start({ ledgerUrl: 'postgres://tsa:hunter2secret@127.0.0.1:1/tsa', ledgerPasswordFile: '' }),

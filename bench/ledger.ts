@@ -44,6 +44,7 @@ export async function benchLedger(
   const repeats = options.repeats ?? 2;
   const connections = options.connections ?? 32;
   const postgres = await startPostgres({ fsync: true });
+  const results: { processes: number; without: number; with: number; errors: number }[] = [];
   try {
     const keyPath = join(postgres.dir, 'log-key.pem');
     writeFileSync(
@@ -74,8 +75,15 @@ export async function benchLedger(
           `${format(without.rate)} tokens/s without, ${format(withLedger.rate)} with --ledger-url ` +
           `(${((withLedger.rate / without.rate) * 100).toFixed(0)}%), errors ${without.errors}/${withLedger.errors}`,
       );
+      results.push({
+        processes,
+        without: without.rate,
+        with: withLedger.rate,
+        errors: without.errors + withLedger.errors,
+      });
     }
   } finally {
     await postgres.destroy();
   }
+  return results;
 }

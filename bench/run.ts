@@ -1,11 +1,12 @@
 /**
  * Benchmark suite. `npm run bench` runs every part (about ten minutes, the soak being most of it);
  * `npm run bench -- <part> [options]` runs one. Parts: in-process, signing, http, ping, remote,
- * pkcs11, audit, startup, soak; each file's header lists its options. The HTTP parts start dist/ servers:
+ * pkcs11, audit, ledger, startup, soak; each file's header lists its options. The HTTP parts start dist/ servers:
  * `npm run build` first.
  */
 import { benchAuditLog } from './audit-log.js';
 import { benchHttp } from './http.js';
+import { benchLedger } from './ledger.js';
 import { benchInProcess } from './in-process.js';
 import { benchPingUnderLoad } from './ping-under-load.js';
 import { benchPkcs11 } from './pkcs11.js';
@@ -63,6 +64,12 @@ const parts: Record<string, () => Promise<unknown>> = {
       seconds: Number(args['seconds'] ?? 3),
       repeats: Number(args['repeats'] ?? 3),
       ...(args['dir'] ? { dir: args['dir'] } : {}),
+    }),
+  ledger: () =>
+    benchLedger({
+      seconds: Number(args['seconds'] ?? 5),
+      repeats: Number(args['repeats'] ?? 2),
+      connections: Number(args['connections'] ?? 32),
     }),
   startup: () => benchStartup({ runs: Number(args['runs'] ?? 5) }),
   soak: () =>

@@ -41,6 +41,7 @@ export function checkServeConfig(config: ServeConfig): void {
     );
   }
   checkProfiles(config);
+  checkLedgerConfig(config);
 }
 
 /**
@@ -64,5 +65,36 @@ function checkProfiles(config: ServeConfig): void {
         );
       owners.set(dotted, profile.name);
     }
+  }
+}
+
+/** The ledger's options need --ledger-url; the log's key needs its origin. */
+function checkLedgerConfig(config: ServeConfig): void {
+  if (config.ledgerUrl === '') {
+    for (const [flag, value] of [
+      ['--ledger-password-file', config.ledgerPasswordFile],
+      ['--ledger-key', config.ledgerKey],
+      ['--ledger-origin', config.ledgerOrigin],
+    ] as const) {
+      if (value !== '') throw new ConfigError(`${flag} needs --ledger-url`);
+    }
+    return;
+  }
+  if (!/^postgres(ql)?:\/\//.test(config.ledgerUrl)) {
+    throw new ConfigError('--ledger-url must be a postgres:// or postgresql:// URL');
+  }
+  if (config.ledgerKey.startsWith('pkcs11:')) {
+    throw new ConfigError(
+      '--ledger-key takes a PKCS#8 PEM file; a pkcs11: URI is not supported yet',
+    );
+  }
+  if (config.ledgerKey !== '' && config.ledgerOrigin === '') {
+    throw new ConfigError('--ledger-key needs --ledger-origin (the name of the log)');
+  }
+  if (config.ledgerOrigin !== '' && config.ledgerKey === '') {
+    throw new ConfigError('--ledger-origin needs --ledger-key (the key signing the log)');
+  }
+  if (config.ledgerOrigin !== '' && !/^[\x21-\x7e]+$/.test(config.ledgerOrigin)) {
+    throw new ConfigError('--ledger-origin must be printable ASCII without spaces');
   }
 }

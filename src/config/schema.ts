@@ -271,6 +271,51 @@ export const SERVE_OPTIONS = {
     description:
       'append one JSON line per timestamp request to this file, fsynced before a token is sent; reopened on SIGHUP (empty = off)',
   }),
+  ledgerUrl: option({
+    flag: 'ledger-url',
+    kind: 'string',
+    default: '',
+    secret: true,
+    env: ['TIMESTAMP_LEDGER_URL'],
+    description:
+      'PostgreSQL URL (postgres://user@host:5432/db) of the issuance ledger: every token is committed there before it is sent (empty = off)',
+  }),
+  ledgerPasswordFile: option({
+    flag: 'ledger-password-file',
+    kind: 'string',
+    default: '',
+    description: "file holding the ledger database user's password (instead of one in the URL)",
+  }),
+  ledgerKey: option({
+    flag: 'ledger-key',
+    kind: 'string',
+    default: '',
+    description:
+      'Ed25519 private key (PKCS#8 PEM file) signing the transparency log checkpoints; empty = no log',
+  }),
+  ledgerOrigin: option({
+    flag: 'ledger-origin',
+    kind: 'string',
+    default: '',
+    description:
+      "the log's origin, first line of its checkpoints and key name, e.g. tsa.example.com/log",
+  }),
+  ledgerCheckpointInterval: option({
+    flag: 'ledger-checkpoint-interval',
+    kind: 'duration',
+    default: 1_000,
+    min: 10,
+    max: 60 * 60_000,
+    description: 'longest time between two signed checkpoints of the log (10ms to 1h)',
+  }),
+  ledgerAnchorInterval: option({
+    flag: 'ledger-anchor-interval',
+    kind: 'duration',
+    default: 600_000,
+    max: 24 * 60 * 60_000,
+    description:
+      'how often the TSA timestamps its latest checkpoint and logs that token too (0 = never)',
+  }),
   rateLimitMax: option({
     flag: 'rate-limit-max',
     kind: 'integer',

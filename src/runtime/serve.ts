@@ -7,7 +7,7 @@ import { DEFAULT_PROFILE_NAME, type ProfileConfig } from '../config/profiles.js'
 import { nodeSignatureArguments } from '../crypto/key-algorithms.js';
 import type { Signer } from '../crypto/signer.js';
 import { createSigner, type SignerDependencies } from '../signers/create-signer.js';
-import { TimestampAuthority } from '../tsp/authority.js';
+import { TimestampAuthority, type GrantedOutcome } from '../tsp/authority.js';
 import { certificateValidityGuard } from '../tsp/certificate-validity-guard.js';
 import { acceptedExtensionSet, ANY_EXTENSION_WARNING } from '../tsp/extension-policy.js';
 import { signerAvailabilityGuard, type IssuanceGuard } from '../tsp/guards.js';
@@ -21,6 +21,9 @@ import { createClockGate } from '../clock/clock-gate.js';
 import { timeSourceSnapshot } from '../clock/time-source-snapshot.js';
 import type { TimeSourceSnapshot } from '../tsp/time-source.js';
 import { clockOptionsFrom, createClockMonitor } from './clock-monitor.js';
+import { openProcessLedger, type ProcessLedger } from '../ledger/process-ledger.js';
+import { createAnchoring } from '../ledger/anchor.js';
+import type { StoredCheckpoint } from '../ledger/log-store.js';
 import { buildServer, openListenerShared, type TsaServer } from '../server/app.js';
 import { buildOrTearDown, type DisposableStack } from './disposables.js';
 import { createNamedProfiles, createTrustedRoot } from './profiles.js';
@@ -212,26 +215,42 @@ async function serve(
   const clockGate =
     worker?.clockGate ??
     (clock && createClockGate(clock, { requireTimeSync: requireTimeSync(config) }));
-  const clockGuards = clockGate ? [clockGate] : [];
   const clockView = worker ? worker.clock : clock;
   const followAccuracy = config.accuracy.trim().toLowerCase() === 'auto';
   const timeSource =
     clockView && (() => timeSourceSnapshot(clockView.status, config.timeSource, followAccuracy));
+  // Before the authority (its guard refuses issuance while the database is down); closed after
+  // the listeners, so their last tokens are committed.
+  // Anchoring needs the authority, built after the ledger: bound below.
+  let anchor: ((checkpoint: StoredCheckpoint) => void) | undefined;
+  const ledger: ProcessLedger | undefined = stack.use(
+    await openProcessLedger(config, logger, timeSource, (checkpoint) => anchor?.(checkpoint)),
+  );
+  const guards = [...(clockGate ? [clockGate] : []), ...(ledger ? [ledger.guard] : [])];
   const { authority, signer, chain, chainPem, chainValid } = await createAuthority(
     config,
     logger,
     options.signerDependencies,
-    clockGuards,
+    guards,
     undefined,
     timeSource,
   );
   stack.use(signer);
+  if (ledger?.log) {
+    const record = async (granted: GrantedOutcome) => void (await ledger.record(granted));
+    anchor = createAnchoring({
+      intervalMs: config.ledgerAnchorInterval,
+      issue: async (request) =>
+        (await authority.issue(request, 'der', { record })).status === 'granted',
+      warn: (fields, message) => logger.warn(fields, message),
+    });
+  }
   // One authority per named profile, each with its own signer, chain, breaker and the clock gate.
   const profiles = await createNamedProfiles(
     config,
     logger,
     (profile) =>
-      createAuthority(config, logger, options.signerDependencies, clockGuards, profile, timeSource),
+      createAuthority(config, logger, options.signerDependencies, guards, profile, timeSource),
     stack,
   );
   const trustedRoot = await createTrustedRoot(config, chain, profiles);
@@ -284,6 +303,7 @@ async function serve(
     logger,
     state,
     shared,
+    ledger,
     transport: { kind: 'http', pingOnly: config.httpPingOnly },
   });
   applyConnectionLimits(app.server, config);
@@ -309,6 +329,7 @@ async function serve(
       logger,
       state,
       shared,
+      ledger,
       transport: { kind: 'https', tls },
     });
     applyConnectionLimits(tlsApp.server, config);

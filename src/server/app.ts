@@ -8,6 +8,7 @@ import Fastify, {
 } from 'fastify';
 import type { ServeConfig } from '../config/schema.js';
 import type {
+  GrantedOutcome,
   IssueContext,
   IssueOutcome,
   Issuer,
@@ -31,6 +32,8 @@ import {
 } from './audit-log.js';
 import { httpAnswers, sendAnswer, sendGoError } from './http-outcome.js';
 import { knowPaths } from './http-metrics.js';
+import type { ProcessLedger } from '../ledger/process-ledger.js';
+import { registerLogRoutes } from './log-routes.js';
 import { RateLimitStore, registerRateLimit, trustProxySetting } from './rate-limit.js';
 import {
   CLIENT_CLOSED_REQUEST,
@@ -104,6 +107,8 @@ export interface ServerDependencies {
   shared?: ListenerShared;
   /** How --audit-log's file is opened when the server opens its own (tests inject failing writes). */
   openAuditFile?: OpenAuditFile;
+  /** The process's --ledger-url: every granted token is committed there before it is sent. */
+  ledger?: ProcessLedger | undefined;
 }
 
 /**
@@ -314,14 +319,20 @@ export async function buildServer(deps: ServerDependencies) {
       const format = REQUEST_FORMATS[mediaType(request.headers['content-type'])] ?? 'der';
       const body = (request.body as Buffer | undefined) ?? Buffer.alloc(0);
       const requestAudit = audit(request, format);
-      const outcome = await issueFor(
-        issuer,
-        reply,
-        body,
-        format,
-        requestAudit.record ? { record: requestAudit.record } : {},
-      );
+      const { ledger } = deps;
+      let logIndex: number | undefined;
+      // The ledger first (a taken serial number makes issue() sign again), then the audit line.
+      const record = ledger
+        ? async (granted: GrantedOutcome) => {
+            logIndex = (await ledger.record(granted)).index;
+            await requestAudit.record?.(granted);
+          }
+        : requestAudit.record;
+      const outcome = await issueFor(issuer, reply, body, format, record ? { record } : {});
       request.tsaOutcome = outcome;
+      if (outcome.status === 'granted' && logIndex !== undefined) {
+        reply.header('x-log-index', String(logIndex));
+      }
       const http = answer(outcome, format);
       if (outcome.status === 'rejection') requestAudit.rejected(outcome, http.status);
       return sendAnswer(reply, http);
@@ -370,6 +381,8 @@ export async function buildServer(deps: ServerDependencies) {
     );
     methodNotAllowed(ROUTES.trustedRoot, ['GET', 'HEAD']);
   }
+
+  if (deps.ledger?.log) registerLogRoutes(app, deps.ledger.log);
 
   registerHealthRoutes(
     app,

@@ -1,4 +1,5 @@
 import { toHex } from '../asn1/der.js';
+import { CodedError } from '../errors.js';
 import type { IssuanceGuard } from './guards.js';
 import { parseJsonTimeStampReq } from './json-request.js';
 import { reject, TimeStampRejection, type FailInfoName } from './rejection.js';
@@ -30,6 +31,8 @@ export interface GrantedOutcome {
   timeSource?: TimeSourceSnapshot;
   /** The profile that issued it, in a server with named profiles. */
   profile?: string;
+  /** The TSAPolicyId TLV the token carries (the request's, else the profile's default). */
+  policy?: Uint8Array;
 }
 
 /** The TSA refused the request, or could not grant it. */
@@ -57,11 +60,23 @@ export interface IssueContext {
   /** Aborts a remote signing call (the client went away); see Signer.cancellable. */
   signal?: AbortSignal;
   /**
-   * Makes a granted token durable before it is handed out (the audit log). A token whose record
-   * fails is withheld: the outcome turns into systemFailure.
+   * Makes a granted token durable before it is handed out (the audit log, the ledger). A token
+   * whose record fails is withheld: the outcome turns into systemFailure. A record step that
+   * throws a RecordError SERIAL_NUMBER_TAKEN gets a new token with a new serial number instead.
    */
   record?: (granted: GrantedOutcome) => Promise<void>;
 }
+
+/**
+ * Thrown by a record step. SERIAL_NUMBER_TAKEN: a shared record (the ledger of several replicas)
+ * already holds a token with this serial number, which must stay unique to the TSA (RFC 3161
+ * section 2.4.2); issue() makes the token again with a fresh serial number. NOT_RECORDED: the
+ * record could not be written (its store is unavailable); the token is withheld.
+ */
+export class RecordError extends CodedError<'SERIAL_NUMBER_TAKEN' | 'NOT_RECORDED'> {}
+
+/** Tokens made again after SERIAL_NUMBER_TAKEN before giving up (160 random bits: never twice). */
+export const MAX_REISSUES = 3;
 
 export interface AuthorityOptions {
   profile: TokenProfile;
@@ -138,12 +153,7 @@ export class TimestampAuthority implements Issuer {
 
   /** The outcome of an error thrown while answering: its rejection, else systemFailure. */
   refuse(error: unknown, request: AcceptedRequest | undefined): RejectionOutcome {
-    const outcome = rejectionOutcome(
-      error instanceof TimeStampRejection
-        ? error
-        : Object.assign(reject.systemFailure(), { cause: error }),
-      request,
-    );
+    const outcome = rejectionOutcome(asRejection(error), request);
     if (this.name !== undefined) outcome.profile = this.name;
     return outcome;
   }
@@ -151,59 +161,89 @@ export class TimestampAuthority implements Issuer {
   /** issue() for a request already parsed (the profile router parses once to route). */
   async issueParsed(parsed: TimeStampReq, context: IssueContext = {}): Promise<IssueOutcome> {
     let request: AcceptedRequest | undefined;
-    let granted: GrantedOutcome;
     try {
       request = checkTimeStampReq(parsed, this.policy);
-      const unavailable = this.unavailableReason();
-      if (unavailable) throw unavailable;
-
-      const timeSource = this.timeSource?.();
-      const serialNumber = this.nextSerialNumber();
-      // genTime has whole-second precision; signingTime is the same instant.
-      const genTime = new Date(Math.floor(this.now() / 1000) * 1000);
-      let token: Buffer;
-      try {
-        const accuracy = timeSource?.accuracyMs;
-        token = await this.encoder.encode(
-          {
-            request,
-            serialNumber,
-            genTime,
-            ...(accuracy === undefined ? {} : { accuracyMs: accuracy }),
-          },
-          context.signal,
-        );
-      } catch (error) {
-        const detail =
-          error instanceof TokenSignatureError
-            ? 'token signature did not verify'
-            : 'signing failed';
-        throw Object.assign(reject.systemFailure(detail), { cause: error });
-      }
-      granted = {
-        status: 'granted',
-        der: token,
-        serialNumber: toHex(serialNumber),
-        genTime,
-        request,
-        ...(timeSource ? { timeSource } : {}),
-      };
-      if (this.name !== undefined) granted.profile = this.name;
     } catch (error) {
       return this.refuse(error, request);
     }
-    if (!context.record) return granted;
-    try {
-      await context.record(granted);
-      return granted;
-    } catch (error) {
-      // No token unless recorded.
-      return this.refuse(
-        Object.assign(reject.systemFailure('audit log write failed'), { cause: error }),
-        undefined,
-      );
+    for (let attempt = 0; ; attempt++) {
+      let granted: GrantedOutcome;
+      try {
+        granted = await this.grant(request, context.signal);
+      } catch (error) {
+        return this.refuse(error, request);
+      }
+      if (!context.record) return granted;
+      try {
+        await context.record(granted);
+        return granted;
+      } catch (error) {
+        if (isSerialNumberTaken(error) && attempt < MAX_REISSUES) continue;
+        // No token unless recorded.
+        return this.refuse(
+          Object.assign(
+            reject.systemFailure(
+              isSerialNumberTaken(error)
+                ? 'serial number collision'
+                : error instanceof RecordError
+                  ? 'token could not be recorded'
+                  : 'audit log write failed',
+            ),
+            { cause: error },
+          ),
+          undefined,
+        );
+      }
     }
   }
+
+  /** A new token for an accepted request, with a new serial number, unless a guard refuses. */
+  private async grant(request: AcceptedRequest, signal?: AbortSignal): Promise<GrantedOutcome> {
+    const unavailable = this.unavailableReason();
+    if (unavailable) throw unavailable;
+    const timeSource = this.timeSource?.();
+    const serialNumber = this.nextSerialNumber();
+    // genTime has whole-second precision; signingTime is the same instant.
+    const genTime = new Date(Math.floor(this.now() / 1000) * 1000);
+    let token: Buffer;
+    try {
+      const accuracy = timeSource?.accuracyMs;
+      token = await this.encoder.encode(
+        {
+          request,
+          serialNumber,
+          genTime,
+          ...(accuracy === undefined ? {} : { accuracyMs: accuracy }),
+        },
+        signal,
+      );
+    } catch (error) {
+      const detail =
+        error instanceof TokenSignatureError ? 'token signature did not verify' : 'signing failed';
+      throw Object.assign(reject.systemFailure(detail), { cause: error });
+    }
+    const granted: GrantedOutcome = {
+      status: 'granted',
+      der: token,
+      serialNumber: toHex(serialNumber),
+      genTime,
+      request,
+      policy: request.reqPolicy ?? this.encoder.defaultPolicy,
+      ...(timeSource ? { timeSource } : {}),
+    };
+    if (this.name !== undefined) granted.profile = this.name;
+    return granted;
+  }
+}
+
+function isSerialNumberTaken(error: unknown): boolean {
+  return error instanceof RecordError && error.code === 'SERIAL_NUMBER_TAKEN';
+}
+
+function asRejection(error: unknown): TimeStampRejection {
+  return error instanceof TimeStampRejection
+    ? error
+    : Object.assign(reject.systemFailure(), { cause: error });
 }
 
 function rejectionOutcome(

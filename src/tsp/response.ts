@@ -1,4 +1,4 @@
-import { integer, namedBitString, sequence, Tag, tlv } from '../asn1/der.js';
+import { integer, namedBitString, readElement, sequence, Tag, tlv } from '../asn1/der.js';
 import { FailInfo, type TimeStampRejection } from './rejection.js';
 
 const REJECTION = 2;
@@ -24,4 +24,11 @@ export function encodeRejection(rejection: TimeStampRejection): Buffer {
     cache.set(key, encoded);
   }
   return encoded;
+}
+
+/** The TimeStampToken (a CMS ContentInfo) inside a granted TimeStampResp: what the ledger logs. */
+export function timeStampTokenOf(response: Uint8Array): Uint8Array {
+  const { value } = readElement(response);
+  const status = readElement(value);
+  return readElement(value, status.end).bytes;
 }

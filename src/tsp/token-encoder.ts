@@ -79,7 +79,8 @@ export function encodeAccuracy(ms: number): Buffer {
 export class TokenEncoder {
   private readonly signer: Signer;
   private readonly signerHash: HashAlgorithm;
-  private readonly defaultPolicy: Buffer;
+  /** The TSAPolicyId TLV of tokens whose request names no policy. */
+  readonly defaultPolicy: Buffer;
   private readonly accuracy: Buffer;
   private readonly tsaName: Buffer;
   private readonly signedDataHead: Buffer;

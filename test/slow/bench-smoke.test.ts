@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { benchHttp } from '../../bench/http.js';
 import { benchInProcess } from '../../bench/in-process.js';
+import { benchLedger } from '../../bench/ledger.js';
 import { benchPingUnderLoad } from '../../bench/ping-under-load.js';
 import { benchSigningStrategies } from '../../bench/signing-strategies.js';
 import { benchSoak } from '../../bench/soak.js';
@@ -39,5 +40,16 @@ describe('benchmarks (smoke)', { timeout: 120_000 }, () => {
     expect(await benchStartup({ runs: 1 })).toBeGreaterThan(0);
     const soak = await benchSoak({ requests: 2_000, connections: 4, warmUp: 500 });
     expect(soak.errors).toBe(0);
+  });
+
+  it('the PostgreSQL ledger, 1 and 2 processes', async () => {
+    requireBuild();
+    const results = await benchLedger({ seconds: 1, repeats: 1, connections: 4 });
+    expect(results.map((r) => r.processes)).toEqual([1, 2]);
+    for (const result of results) {
+      expect(result.errors).toBe(0);
+      expect(result.with).toBeGreaterThan(0);
+      expect(result.without).toBeGreaterThan(0);
+    }
   });
 });

@@ -3,6 +3,8 @@ import { oid, toHex } from '../../../src/asn1/der.js';
 import { OID } from '../../../src/asn1/oids.js';
 import { createMemorySigner } from '../../../src/signers/memory.js';
 import {
+  MAX_REISSUES,
+  RecordError,
   TimestampAuthority,
   type GrantedOutcome,
   type IssueContext,
@@ -102,5 +104,48 @@ describe('TimestampAuthority.issue: no token unless recorded', () => {
       cause: failure,
     });
     expect(decodeResponse(outcome.der).statusStrings).toContain('audit log write failed');
+  });
+});
+
+describe('TimestampAuthority.issue: a record step that finds the serial number taken', () => {
+  const taken = () => new RecordError('SERIAL_NUMBER_TAKEN', 'taken');
+
+  it('signs again with a new serial number, and sends the token that was recorded', async () => {
+    const recorded: GrantedOutcome[] = [];
+    let refusals = 2;
+    const outcome = await issue([], {
+      record: async (granted) => {
+        recorded.push(granted);
+        if (refusals-- > 0) throw taken();
+      },
+    });
+    if (outcome.status !== 'granted') throw new Error(`refused: ${outcome.failInfo}`);
+    expect(recorded).toHaveLength(3);
+    expect(new Set(recorded.map((g) => g.serialNumber)).size).toBe(3);
+    expect(outcome).toBe(recorded[2]);
+  });
+
+  it(`gives up with systemFailure after ${MAX_REISSUES} new serial numbers`, async () => {
+    let attempts = 0;
+    const outcome = await issue([], {
+      record: async () => {
+        attempts++;
+        throw taken();
+      },
+    });
+    expect(outcome.status).toBe('rejection');
+    if (outcome.status !== 'rejection') return;
+    expect(outcome.failInfo).toBe('systemFailure');
+    expect(outcome.detail).toBe('serial number collision');
+    expect(attempts).toBe(MAX_REISSUES + 1);
+  });
+
+  it('withholds the token when the record cannot be written (NOT_RECORDED)', async () => {
+    const outcome = await issue([], {
+      record: async () => {
+        throw new RecordError('NOT_RECORDED', 'database down');
+      },
+    });
+    expect(outcome.status === 'rejection' && outcome.detail).toBe('token could not be recorded');
   });
 });

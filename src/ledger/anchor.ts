@@ -1,0 +1,57 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { HASHES } from '../asn1/algorithms.js';
+import { boolean, integer, octetString, sequence, unsignedInteger } from '../asn1/der.js';
+import type { StoredCheckpoint } from './log-store.js';
+
+/**
+ * The TimeStampReq that anchors a checkpoint: SHA-256 of its signed note, a random nonce, certReq.
+ * The token it gets is logged like any other, so every checkpoint is followed within
+ * --ledger-anchor-interval by a token whose genTime bounds its age.
+ */
+export function anchorRequest(checkpoint: StoredCheckpoint): Buffer {
+  const digest = createHash('sha256').update(checkpoint.note).digest();
+  const nonce = randomBytes(16);
+  nonce[0] = (nonce[0] as number) & 0x7f;
+  return sequence(
+    integer(1),
+    sequence(HASHES.sha256.identifierWithNull, octetString(digest)),
+    unsignedInteger(nonce),
+    boolean(true),
+  );
+}
+
+export interface AnchorOptions {
+  intervalMs: number;
+  /** Issues (and records) a token for the request; resolves with whether it was granted. */
+  issue: (request: Buffer) => Promise<boolean>;
+  warn: (fields: object, message: string) => void;
+  now?: () => number;
+}
+
+/**
+ * Offered each checkpoint the sequencer signs: timestamps one when --ledger-anchor-interval has
+ * passed since the last anchor (and none is in flight). The anchor's token becomes an entry of the
+ * next checkpoint, which is not anchored again before the interval passes.
+ */
+export function createAnchoring(options: AnchorOptions): (checkpoint: StoredCheckpoint) => void {
+  const now = options.now ?? Date.now;
+  let last: number | undefined;
+  let inFlight = false;
+  return (checkpoint) => {
+    if (options.intervalMs <= 0 || inFlight) return;
+    if (last !== undefined && now() - last < options.intervalMs) return;
+    inFlight = true;
+    options
+      .issue(anchorRequest(checkpoint))
+      .then((granted) => {
+        if (granted) last = now();
+        else options.warn({ size: checkpoint.size }, 'cannot anchor the checkpoint: refused');
+      })
+      .catch((error: unknown) =>
+        options.warn({ err: error, size: checkpoint.size }, 'cannot anchor the checkpoint'),
+      )
+      .finally(() => {
+        inFlight = false;
+      });
+  };
+}

@@ -1,0 +1,50 @@
+import { Counter, Gauge, Histogram } from 'prom-client';
+import { registry } from '../metrics/registry.js';
+
+let available: (() => boolean) | undefined;
+let treeSize = 0;
+
+export const ledgerCommitsTotal = new Counter({
+  name: 'timestamp_authority_ledger_commits_total',
+  help: 'Group commits to the ledger database, by result (ok, failed)',
+  labelNames: ['result'] as const,
+  registers: [registry],
+});
+ledgerCommitsTotal.inc({ result: 'ok' }, 0);
+ledgerCommitsTotal.inc({ result: 'failed' }, 0);
+
+export const ledgerBatchSize = new Histogram({
+  name: 'timestamp_authority_ledger_batch_size',
+  help: 'Tokens per group commit to the ledger database',
+  buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500],
+  registers: [registry],
+});
+
+export const ledgerAvailable = new Gauge({
+  name: 'timestamp_authority_ledger_available',
+  help: '1 while the ledger database answers (issuance allowed), 0 during an outage',
+  registers: [registry],
+  // Each cluster worker has its own pool: 0 when any worker is cut off.
+  aggregator: 'min',
+  collect() {
+    if (available) this.set(available() ? 1 : 0);
+  },
+});
+
+export const logTreeSize = new Gauge({
+  name: 'timestamp_authority_log_tree_size',
+  help: 'Size of the latest checkpoint this process signed as the transparency log sequencer',
+  registers: [registry],
+  aggregator: 'max',
+  collect() {
+    this.set(treeSize);
+  },
+});
+
+export function watchLedger(isAvailable: () => boolean): void {
+  available = isAvailable;
+}
+
+export function recordTreeSize(size: number): void {
+  treeSize = size;
+}

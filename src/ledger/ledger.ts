@@ -1,0 +1,265 @@
+import pg from 'pg';
+import { RecordError } from '../tsp/authority.js';
+import { LedgerError } from './errors.js';
+import type { LedgerEntry } from './entry.js';
+import { ledgerBatchSize, ledgerCommitsTotal, watchLedger } from './ledger-metrics.js';
+import { migrate } from './schema.js';
+
+/** Rows in one INSERT at most; more wait for the next commit. */
+export const MAX_BATCH = 500;
+/** How often the database is probed while it is down (and while it is up, to notice an outage). */
+export const PROBE_INTERVAL_DOWN_MS = 500;
+export const PROBE_INTERVAL_UP_MS = 2_000;
+
+const UNIQUE_VIOLATION = '23505';
+
+interface Pending {
+  entry: LedgerEntry;
+  resolve: (receipt: LedgerReceipt) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Where a committed token is: its log index (gapless, in commit order across replicas). */
+export interface LedgerReceipt {
+  index: number;
+}
+
+export interface LedgerLogger {
+  info(message: string): void;
+  warn(fields: object, message: string): void;
+}
+
+/**
+ * The issuance ledger: every granted token committed to PostgreSQL before it is sent.
+ *
+ * Group commit: tokens recorded while a commit is under way wait and go out together in the next
+ * one, as one INSERT (one implicit transaction, one WAL flush), so N concurrent requests cost
+ * about one commit. The INSERT takes its log indexes from the one-row counter table in the same
+ * statement: the row lock serialises commits of all replicas, so indexes are gapless and follow
+ * commit order (the transparency log's order).
+ *
+ * An outage (connection refused, timeout) fails the batch (those tokens are withheld) and turns
+ * `unavailableReason()` on, which refuses issuance and turns /readyz red; a probe every
+ * PROBE_INTERVAL_DOWN_MS turns it off once the database answers again.
+ */
+export class Ledger {
+  private pending: Pending[] = [];
+  private flushing: Promise<void> | undefined;
+  private down: string | undefined;
+  private probeTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+  /** Commits (INSERT statements) done so far, and rows in them. */
+  commits = 0;
+  rows = 0;
+
+  private constructor(
+    readonly pool: pg.Pool,
+    private readonly logger: LedgerLogger,
+  ) {
+    // An idle client whose server went away: the pool drops it; the next query reconnects.
+    pool.on('error', (error) => this.markDown(error));
+    watchLedger(() => this.down === undefined);
+    this.scheduleProbe();
+  }
+
+  /** Connects, creates the schema if needed; fails the start-up if the database is unreachable. */
+  static async open(config: pg.PoolConfig, logger: LedgerLogger): Promise<Ledger> {
+    const pool = new pg.Pool(config);
+    pool.on('error', () => undefined);
+    try {
+      await migrate(pool);
+    } catch (error) {
+      await pool.end().catch(() => undefined);
+      if (error instanceof LedgerError) throw error;
+      throw new LedgerError(
+        'UNAVAILABLE',
+        `cannot prepare the ledger database: ${describe(error)}`,
+        {
+          cause: error,
+        },
+      );
+    }
+    return new Ledger(pool, logger);
+  }
+
+  /** Why issuance must be refused now (the database is down), or undefined. */
+  unavailableReason(): string | undefined {
+    return this.down;
+  }
+
+  /** Resolves once `entry` is committed; rejects with a RecordError (the token is withheld). */
+  record(entry: LedgerEntry): Promise<LedgerReceipt> {
+    if (this.closed) {
+      return Promise.reject(new RecordError('NOT_RECORDED', 'the ledger is closed'));
+    }
+    return new Promise((resolve, reject) => {
+      this.pending.push({ entry, resolve, reject });
+      this.flushing ??= this.flushLoop().finally(() => {
+        this.flushing = undefined;
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.probeTimer);
+    await this.flushing;
+    await this.pool.end();
+  }
+
+  private async flushLoop(): Promise<void> {
+    while (this.pending.length > 0) {
+      const batch = takeBatch(this.pending);
+      try {
+        const indexes = await this.insert(batch.map((item) => item.entry));
+        this.commits++;
+        this.rows += batch.length;
+        ledgerCommitsTotal.inc({ result: 'ok' });
+        ledgerBatchSize.observe(batch.length);
+        this.markUp();
+        batch.forEach((item, i) => item.resolve({ index: indexes[i]! }));
+      } catch (error) {
+        if ((error as { code?: string }).code === UNIQUE_VIOLATION) {
+          await this.separateTaken(batch);
+          continue;
+        }
+        this.markDown(error);
+        ledgerCommitsTotal.inc({ result: 'failed' });
+        const failure = new RecordError('NOT_RECORDED', 'the ledger database is unavailable', {
+          cause: error,
+        });
+        for (const item of batch) item.reject(failure);
+      }
+    }
+  }
+
+  /** One INSERT of the batch; returns each entry's log index. */
+  private async insert(entries: readonly LedgerEntry[]): Promise<number[]> {
+    const { rows } = await this.pool.query<{ serial: Buffer; log_index: string }>(INSERT, [
+      entries.length,
+      entries.map((e) => e.serial),
+      entries.map((e) => e.genTime.toISOString()),
+      entries.map((e) => e.policy),
+      entries.map((e) => e.hashAlgorithm),
+      entries.map((e) => e.hashedMessage),
+      entries.map((e) => e.token),
+      entries.map((e) => (e.timeSource === undefined ? null : JSON.stringify(e.timeSource))),
+    ]);
+    const bySerial = new Map(
+      rows.map((row) => [row.serial.toString('hex'), Number(row.log_index)]),
+    );
+    return entries.map((e) => {
+      const index = bySerial.get(Buffer.from(e.serial).toString('hex'));
+      if (index === undefined) throw new LedgerError('INCONSISTENT', 'a row was not returned');
+      return index;
+    });
+  }
+
+  /**
+   * A serial number of the batch is taken (by another replica, or twice in this batch): those
+   * tokens are refused with SERIAL_NUMBER_TAKEN (issue() makes them again with new serial
+   * numbers) and the others go back to the front of the queue.
+   */
+  private async separateTaken(batch: Pending[]): Promise<void> {
+    const taken = new Set<string>();
+    try {
+      const { rows } = await this.pool.query<{ serial: Buffer }>(
+        'SELECT serial FROM tsa_ledger WHERE serial = ANY($1::bytea[])',
+        [batch.map((item) => item.entry.serial)],
+      );
+      for (const row of rows) taken.add(row.serial.toString('hex'));
+    } catch (error) {
+      this.markDown(error);
+      const failure = new RecordError('NOT_RECORDED', 'the ledger database is unavailable', {
+        cause: error,
+      });
+      for (const item of batch) item.reject(failure);
+      return;
+    }
+    const seen = new Set<string>();
+    const retry: Pending[] = [];
+    for (const item of batch) {
+      const hex = Buffer.from(item.entry.serial).toString('hex');
+      if (taken.has(hex) || seen.has(hex)) {
+        item.reject(new RecordError('SERIAL_NUMBER_TAKEN', 'serial number already in the ledger'));
+      } else {
+        seen.add(hex);
+        retry.push(item);
+      }
+    }
+    this.pending.unshift(...retry);
+  }
+
+  private markDown(error: unknown): void {
+    if (this.closed) return;
+    if (this.down === undefined) {
+      this.logger.warn(
+        { reason: describe(error) },
+        'ledger database unavailable: refusing issuance until it answers',
+      );
+    }
+    this.down = 'ledger database unavailable';
+    this.scheduleProbe();
+  }
+
+  private markUp(): void {
+    if (this.down === undefined) return;
+    this.down = undefined;
+    this.logger.info('ledger database available again: issuing');
+    this.scheduleProbe();
+  }
+
+  private scheduleProbe(): void {
+    if (this.closed) return;
+    clearTimeout(this.probeTimer);
+    this.probeTimer = setTimeout(
+      () => void this.probe(),
+      this.down ? PROBE_INTERVAL_DOWN_MS : PROBE_INTERVAL_UP_MS,
+    );
+    this.probeTimer.unref();
+  }
+
+  private async probe(): Promise<void> {
+    try {
+      await this.pool.query('SELECT 1');
+      this.markUp();
+    } catch (error) {
+      this.markDown(error);
+      return;
+    }
+    this.scheduleProbe();
+  }
+}
+
+function takeBatch(pending: Pending[]): Pending[] {
+  return pending.splice(0, MAX_BATCH);
+}
+
+/** An error's code and message for a log line (pg messages never hold the password). */
+function describe(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as { code?: string }).code;
+    return code ? `${code}: ${error.message}` : error.message;
+  }
+  return String(error);
+}
+
+/**
+ * The group commit: the counter row's lock (held to the end of this statement's implicit
+ * transaction) hands out `count` consecutive indexes; the rows keep the order of the batch.
+ */
+const INSERT = `
+WITH counter AS (
+  UPDATE tsa_ledger_counter SET next_index = next_index + $1 WHERE id
+  RETURNING next_index - $1 AS base
+)
+INSERT INTO tsa_ledger
+  (log_index, serial, gen_time, policy, hash_algorithm, hashed_message, token, time_source)
+SELECT counter.base + e.ord - 1, e.serial, e.gen_time, e.policy, e.hash_algorithm,
+       e.hashed_message, e.token, e.time_source::jsonb
+FROM counter,
+     unnest($2::bytea[], $3::timestamptz[], $4::text[], $5::text[], $6::bytea[], $7::bytea[],
+            $8::text[])
+       WITH ORDINALITY AS e(serial, gen_time, policy, hash_algorithm, hashed_message, token,
+                            time_source, ord)
+RETURNING serial, log_index`;

@@ -1,0 +1,112 @@
+import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { ServeConfig } from '../config/schema.js';
+import { newEd25519Signer, verifierKey } from '../tlog/note.js';
+import { LedgerError } from './errors.js';
+import { LogReader } from './log-reader.js';
+import type { StoredCheckpoint } from './log-store.js';
+import { Sequencer } from './sequencer.js';
+import type { GrantedOutcome } from '../tsp/authority.js';
+import type { IssuanceGuard } from '../tsp/guards.js';
+import { reject } from '../tsp/rejection.js';
+import { poolConfig, redactUrl } from './connection.js';
+import { ledgerEntry } from './entry.js';
+import { Ledger, type LedgerLogger, type LedgerReceipt } from './ledger.js';
+
+/** Connections per process: one commit at a time, the rest for the log's routes and sequencer. */
+const POOL_SIZE = 6;
+
+/** The process's --ledger-url: one pool and one group-commit queue shared by every listener. */
+export interface ProcessLedger extends AsyncDisposable {
+  ledger: Ledger;
+  /** The authority's record step: resolves once the token is committed, with its log index. */
+  record(granted: GrantedOutcome): Promise<LedgerReceipt>;
+  /** Refuses issuance (systemFailure, /readyz red) while the database is unavailable. */
+  guard: IssuanceGuard;
+  /** The transparency log, with --ledger-key. */
+  log?: ProcessLog;
+}
+
+export interface ProcessLog {
+  origin: string;
+  /** The note verifier key: origin+keyid+base64(0x01 || public key). */
+  verifierKey: string;
+  reader: LogReader;
+  sequencer: Sequencer;
+}
+
+/** Reads --ledger-key: an Ed25519 private key in a PKCS#8 PEM file. Errors never quote it. */
+async function readLogKey(path: string) {
+  let pem: Buffer;
+  try {
+    pem = await readFile(path);
+  } catch (error) {
+    throw new LedgerError(
+      'KEY',
+      `reading --ledger-key ${path}: ${(error as NodeJS.ErrnoException).code ?? 'failed'}`,
+    );
+  }
+  let key;
+  try {
+    key = createPrivateKey(pem);
+  } catch {
+    throw new LedgerError('KEY', `--ledger-key ${path} is not a PEM private key (PKCS#8)`);
+  }
+  if (key.asymmetricKeyType !== 'ed25519') {
+    throw new LedgerError('KEY', `--ledger-key ${path} is not an Ed25519 key`);
+  }
+  return key;
+}
+
+/** Opens --ledger-url for the process (undefined when it is not set). */
+export async function openProcessLedger(
+  config: ServeConfig,
+  logger: LedgerLogger,
+  timeSource?: () => object | undefined,
+  onCheckpoint?: (checkpoint: StoredCheckpoint) => void,
+): Promise<ProcessLedger | undefined> {
+  if (config.ledgerUrl === '') return undefined;
+  const key = config.ledgerKey === '' ? undefined : await readLogKey(config.ledgerKey);
+  const origin = config.ledgerOrigin;
+  // Before connecting: a bad origin (a '+', a space) fails here, holding nothing.
+  const noteKeys = key && {
+    signer: newEd25519Signer(origin, key),
+    verifierKey: verifierKey(origin, createPublicKey(key)),
+  };
+  const ledger = await Ledger.open(
+    await poolConfig(config.ledgerUrl, config.ledgerPasswordFile, POOL_SIZE),
+    logger,
+  );
+  logger.info(`issuance ledger: ${redactUrl(config.ledgerUrl)}`);
+  let log: ProcessLog | undefined;
+  if (noteKeys) {
+    const sequencer = new Sequencer(ledger.pool, {
+      signer: noteKeys.signer,
+      origin,
+      intervalMs: config.ledgerCheckpointInterval,
+      logger,
+      ...(onCheckpoint ? { onCheckpoint } : {}),
+    });
+    sequencer.start();
+    log = {
+      origin,
+      verifierKey: noteKeys.verifierKey,
+      reader: new LogReader(ledger.pool),
+      sequencer,
+    };
+  }
+  return {
+    ledger,
+    ...(log ? { log } : {}),
+    record: (granted) =>
+      ledger.record(ledgerEntry(granted, config.defaultPolicyOid, timeSource?.())),
+    guard: () => {
+      const reason = ledger.unavailableReason();
+      return reason ? reject.systemFailure(reason) : undefined;
+    },
+    [Symbol.asyncDispose]: async () => {
+      await log?.sequencer.stop();
+      await ledger.close();
+    },
+  };
+}

@@ -1,0 +1,74 @@
+import type { Pool } from 'pg';
+import { LedgerError } from './errors.js';
+
+/** The schema this version writes; a database at a later version is refused. */
+export const SCHEMA_VERSION = 1;
+
+/**
+ * The ledger's tables (docs/ledger.md):
+ * - tsa_ledger: one row per granted token. log_index comes from tsa_ledger_counter in the same
+ *   statement, so indexes are gapless and in commit order across every replica.
+ * - tsa_log_hashes: the transparency log's stored hashes by stored-hash index (as Go's sumdb).
+ * - tsa_log_checkpoints: every signed checkpoint, by tree size.
+ */
+const STATEMENTS = [
+  `CREATE TABLE IF NOT EXISTS tsa_schema_version (
+     version integer PRIMARY KEY,
+     applied_at timestamptz NOT NULL DEFAULT now())`,
+  `CREATE TABLE IF NOT EXISTS tsa_ledger_counter (
+     id boolean PRIMARY KEY DEFAULT true CHECK (id),
+     next_index bigint NOT NULL)`,
+  `INSERT INTO tsa_ledger_counter (id, next_index) VALUES (true, 0) ON CONFLICT DO NOTHING`,
+  `CREATE TABLE IF NOT EXISTS tsa_ledger (
+     log_index bigint PRIMARY KEY,
+     serial bytea NOT NULL CONSTRAINT tsa_ledger_serial_unique UNIQUE,
+     gen_time timestamptz NOT NULL,
+     policy text NOT NULL,
+     hash_algorithm text NOT NULL,
+     hashed_message bytea NOT NULL,
+     token bytea NOT NULL,
+     time_source jsonb,
+     recorded_at timestamptz NOT NULL DEFAULT now())`,
+  `CREATE TABLE IF NOT EXISTS tsa_log_hashes (
+     hash_index bigint PRIMARY KEY,
+     hash bytea NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS tsa_log_checkpoints (
+     tree_size bigint PRIMARY KEY,
+     root_hash bytea NOT NULL,
+     note text NOT NULL,
+     signed_at timestamptz NOT NULL DEFAULT now())`,
+];
+
+/** Creates the tables if needed (several replicas may start at once) and checks the version. */
+export async function migrate(pool: Pool): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    // One replica at a time: CREATE TABLE IF NOT EXISTS races on the catalog otherwise.
+    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    for (const statement of STATEMENTS) await client.query(statement);
+    const { rows } = await client.query<{ version: number }>(
+      'SELECT max(version) AS version FROM tsa_schema_version',
+    );
+    const version = rows[0]?.version ?? null;
+    if (version !== null && version > SCHEMA_VERSION) {
+      throw new LedgerError(
+        'SCHEMA',
+        `the ledger database is at schema version ${version}; this server knows ${SCHEMA_VERSION}: upgrade it`,
+      );
+    }
+    if (version === null) {
+      await client.query('INSERT INTO tsa_schema_version (version) VALUES ($1)', [SCHEMA_VERSION]);
+    }
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+/** Advisory lock keys (pg_advisory_lock's bigint space): "tsa" + a purpose. */
+export const MIGRATION_LOCK = '7630514720001';
+export const SEQUENCER_LOCK = '7630514720002';

@@ -1,0 +1,226 @@
+import type pg from 'pg';
+import { formatCheckpoint } from '../tlog/checkpoint.js';
+import {
+  EMPTY_TREE_HASH,
+  hashEqual,
+  storedHashes,
+  storedHashIndex,
+  treeHash,
+  type Hash,
+} from '../tlog/hash.js';
+import { signNote, type NoteSigner } from '../tlog/note.js';
+import { checkTree, proveTree } from '../tlog/proof.js';
+import { LedgerError } from './errors.js';
+import { recordTreeSize } from './ledger-metrics.js';
+import { databaseHashReader, latestCheckpoint, type StoredCheckpoint } from './log-store.js';
+import { SEQUENCER_LOCK } from './schema.js';
+
+/** Entries integrated per transaction at most; a backlog takes several rounds. */
+export const MAX_INTEGRATE = 4_096;
+
+export interface SequencerLogger {
+  info(message: string): void;
+  warn(fields: object, message: string): void;
+}
+
+export interface SequencerOptions {
+  signer: NoteSigner;
+  origin: string;
+  intervalMs: number;
+  logger: SequencerLogger;
+  /** Called with each checkpoint this process signed (anchoring). */
+  onCheckpoint?: (checkpoint: StoredCheckpoint) => void;
+}
+
+/**
+ * The transparency log's one sequencer across replicas: whoever holds the PostgreSQL advisory lock
+ * SEQUENCER_LOCK (a session lock: it goes with the holder's connection, so a replica that dies or
+ * loses the database hands it over) integrates the ledger's new rows, in log_index order, into the
+ * Merkle tree, stores the new stored hashes and signs a checkpoint, all in one transaction on the
+ * lock's connection. Every replica tries for the lock each interval.
+ *
+ * A checkpoint is signed only after checking, with a consistency proof from the stored hashes,
+ * that the new tree contains the tree of the previous checkpoint, and that the stored hashes still
+ * give the previous root: the log never signs a checkpoint inconsistent with an earlier one.
+ */
+export class Sequencer {
+  private client: pg.PoolClient | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+  /** Whether this process holds the lock now. */
+  leader = false;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly options: SequencerOptions,
+  ) {}
+
+  start(): void {
+    this.schedule(0);
+  }
+
+  /** One round now (tests and the first checkpoint); resolves when it is done. */
+  async round(): Promise<void> {
+    while (this.running) await this.running;
+    this.running = this.tick().finally(() => {
+      this.running = undefined;
+    });
+    await this.running;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+    await this.release();
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      void this.round().finally(() => this.schedule(this.options.intervalMs));
+    }, delayMs);
+    this.timer.unref();
+  }
+
+  private async tick(): Promise<void> {
+    try {
+      if (!(await this.acquire())) return;
+      // A backlog: integrate it all now rather than one slice per interval.
+      while (!this.stopped && (await this.integrate(this.client!)) === MAX_INTEGRATE);
+    } catch (error) {
+      this.options.logger.warn(
+        { reason: error instanceof Error ? error.message : String(error) },
+        'transparency log sequencer round failed',
+      );
+      await this.release(true);
+    }
+  }
+
+  private async acquire(): Promise<boolean> {
+    if (this.client) return true;
+    const client = await this.pool.connect();
+    try {
+      const { rows } = await client.query<{ locked: boolean }>(
+        'SELECT pg_try_advisory_lock($1) AS locked',
+        [SEQUENCER_LOCK],
+      );
+      if (!rows[0]?.locked) {
+        client.release();
+        return false;
+      }
+    } catch (error) {
+      client.release(true);
+      throw error;
+    }
+    // An error on the idle connection (the database went away) loses the lock with it.
+    client.on('error', () => void this.release(true));
+    this.client = client;
+    this.leader = true;
+    this.options.logger.info('transparency log: this process is the sequencer');
+    return true;
+  }
+
+  private async release(destroy = false): Promise<void> {
+    const client = this.client;
+    if (!client) return;
+    this.client = undefined;
+    this.leader = false;
+    if (!destroy) {
+      await client.query('SELECT pg_advisory_unlock($1)', [SEQUENCER_LOCK]).catch(() => {
+        destroy = true;
+      });
+    }
+    client.release(destroy);
+  }
+
+  /** Integrates up to MAX_INTEGRATE new entries and signs; returns how many it integrated. */
+  private async integrate(client: pg.PoolClient): Promise<number> {
+    await client.query('BEGIN');
+    try {
+      const previous = await latestCheckpoint(client);
+      const oldSize = previous?.size ?? 0;
+      const { rows } = await client.query<{ log_index: string; token: Buffer }>(
+        'SELECT log_index, token FROM tsa_ledger WHERE log_index >= $1 ORDER BY log_index LIMIT $2',
+        [oldSize, MAX_INTEGRATE],
+      );
+      if (previous && rows.length === 0) {
+        await client.query('COMMIT');
+        return 0;
+      }
+      const added = new Map<number, Hash>();
+      const reader = databaseHashReader(client, added);
+      let size = oldSize;
+      for (const row of rows) {
+        // log_index is gapless by construction (the counter row): a gap would be a bug.
+        if (Number(row.log_index) !== size) {
+          throw new LedgerError('INCONSISTENT', `ledger index ${size} is missing`);
+        }
+        const hashes = await storedHashes(size, row.token, reader);
+        const first = storedHashIndex(0, size);
+        hashes.forEach((hash, i) => added.set(first + i, hash));
+        size++;
+      }
+      const root = await treeHash(size, reader);
+      if (previous) await checkConsistent(previous, size, root, reader);
+      if (added.size > 0) {
+        const indexes = [...added.keys()];
+        await client.query(
+          'INSERT INTO tsa_log_hashes (hash_index, hash) SELECT * FROM unnest($1::bigint[], $2::bytea[])',
+          [indexes, indexes.map((index) => added.get(index))],
+        );
+      }
+      const note = await signNote(
+        formatCheckpoint({ origin: this.options.origin, size, hash: root }),
+        this.options.signer,
+      );
+      await client.query(
+        'INSERT INTO tsa_log_checkpoints (tree_size, root_hash, note) VALUES ($1, $2, $3)',
+        [size, root, note],
+      );
+      await client.query('COMMIT');
+      recordTreeSize(size);
+      this.options.onCheckpoint?.({ size, hash: root, note });
+      return rows.length;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+  }
+}
+
+/**
+ * Refuses to sign a tree that does not extend the previous checkpoint's: the stored hashes must
+ * still give its root, and a consistency proof from them must verify.
+ */
+async function checkConsistent(
+  previous: StoredCheckpoint,
+  size: number,
+  root: Hash,
+  reader: ReturnType<typeof databaseHashReader>,
+): Promise<void> {
+  const oldRoot = previous.size === 0 ? EMPTY_TREE_HASH : await treeHash(previous.size, reader);
+  if (!hashEqual(oldRoot, previous.hash)) {
+    throw new LedgerError(
+      'INCONSISTENT',
+      `stored hashes no longer give the root of the checkpoint of size ${previous.size}: not signing`,
+    );
+  }
+  if (previous.size === 0 || previous.size === size) return;
+  try {
+    checkTree(
+      await proveTree(size, previous.size, reader),
+      size,
+      root,
+      previous.size,
+      previous.hash,
+    );
+  } catch (error) {
+    throw new LedgerError(
+      'INCONSISTENT',
+      `the tree of size ${size} is not consistent with the checkpoint of size ${previous.size}: not signing`,
+      { cause: error },
+    );
+  }
+}

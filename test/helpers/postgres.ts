@@ -1,0 +1,106 @@
+import { execFile } from 'node:child_process';
+import { chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { freePort } from './process.js';
+
+const run = promisify(execFile);
+const BIN = '/usr/lib/postgresql/15/bin';
+/** initdb and postgres refuse to run as root: as root, the cluster belongs to `nobody`. */
+const NOBODY = { uid: 65534, gid: 65534 };
+
+export interface TestPostgres {
+  /** postgres://tsa:<password>@127.0.0.1:<port>/tsa */
+  url: string;
+  /** The same URL without the password (for --ledger-password-file). */
+  urlWithoutPassword: string;
+  password: string;
+  passwordFile: string;
+  port: number;
+  dir: string;
+  /** Stops the server at once (an outage: `pg_ctl stop -m immediate`). */
+  stop(): Promise<void>;
+  /** Starts it again on the same port. */
+  start(): Promise<void>;
+  /** Stops it and removes its folder. */
+  destroy(): Promise<void>;
+}
+
+/**
+ * A throw-away PostgreSQL 15 cluster (Debian's postgresql-15 package): initdb in a temporary
+ * folder, listening on a free 127.0.0.1 port and a socket in that folder, password auth (scram).
+ * `fsync` off unless asked: tests check what the server does, not what the disk does.
+ */
+export async function startPostgres(options: { fsync?: boolean } = {}): Promise<TestPostgres> {
+  const dir = mkdtempSync(join(tmpdir(), 'tsa-pg-'));
+  const data = join(dir, 'data');
+  const password = 'test-password-' + Math.random().toString(36).slice(2);
+  const pwFile = join(dir, 'pw');
+  writeFileSync(pwFile, password + '\n', { mode: 0o600 });
+  const root = process.getuid?.() === 0;
+  if (root) {
+    chownSync(dir, NOBODY.uid, NOBODY.gid);
+    chownSync(pwFile, NOBODY.uid, NOBODY.gid);
+  }
+  const env = { ...process.env, PGPASSWORD: password };
+  const as = (command: string, args: string[]) =>
+    root
+      ? run('runuser', ['-u', 'nobody', '--', command, ...args], { cwd: dir, env })
+      : run(command, args, { cwd: dir, env });
+  await as(`${BIN}/initdb`, [
+    '-D',
+    data,
+    '-U',
+    'tsa',
+    '--auth=scram-sha-256',
+    `--pwfile=${pwFile}`,
+    '--no-sync',
+    '-E',
+    'UTF8',
+  ]);
+  const port = await freePort();
+  const settings = [
+    `-p ${port}`,
+    `-k ${dir}`,
+    "-c listen_addresses='127.0.0.1'",
+    `-c fsync=${options.fsync ? 'on' : 'off'}`,
+    '-c max_connections=100',
+  ].join(' ');
+  const start = async () => {
+    await as(`${BIN}/pg_ctl`, [
+      '-D',
+      data,
+      '-o',
+      settings,
+      '-l',
+      join(dir, 'log'),
+      '-w',
+      '-t',
+      '60',
+      'start',
+    ]);
+  };
+  const stop = async () => {
+    await as(`${BIN}/pg_ctl`, ['-D', data, '-m', 'immediate', '-w', 'stop']).catch(() => undefined);
+  };
+  await start();
+  // A database named like its owner, so the URL's path is simply /tsa.
+  await as(`${BIN}/createdb`, ['-h', dir, '-p', String(port), '-U', 'tsa', 'tsa']);
+  const passwordFile = join(dir, 'ledger-password');
+  writeFileSync(passwordFile, password + '\n', { mode: 0o600 });
+  return {
+    url: `postgres://tsa:${password}@127.0.0.1:${port}/tsa`,
+    urlWithoutPassword: `postgres://tsa@127.0.0.1:${port}/tsa`,
+    password,
+    passwordFile,
+    port,
+    dir,
+    stop,
+    start,
+    destroy: async () => {
+      await stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,323 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { Sequencer } from '../../../src/ledger/sequencer.js';
+import { registry } from '../../../src/metrics/registry.js';
+import { newEd25519Signer } from '../../../src/tlog/note.js';
+import { readElement } from '../../../src/asn1/der.js';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveServeConfig } from '../../../src/config/resolve.js';
+import type { ServeOptionName } from '../../../src/config/schema.js';
+import { ledgerEntry } from '../../../src/ledger/entry.js';
+import { Ledger } from '../../../src/ledger/ledger.js';
+import { poolConfig } from '../../../src/ledger/connection.js';
+import { startServer, type RunningServer } from '../../../src/runtime/serve.js';
+import { TimestampAuthority } from '../../../src/tsp/authority.js';
+import { timeStampTokenOf } from '../../../src/tsp/response.js';
+import { encodeRequest } from '../../helpers/requests.js';
+import { startPostgres, type TestPostgres } from '../../helpers/postgres.js';
+import { createTestServer } from '../../helpers/tsa.js';
+
+let postgres: TestPostgres;
+let db: pg.Pool;
+const logLines: string[] = [];
+const logger = pino({ level: 'info' }, { write: (line: string) => void logLines.push(line) });
+
+beforeAll(async () => {
+  postgres = await startPostgres();
+  db = new pg.Pool({ connectionString: postgres.url, max: 2 });
+  db.on('error', () => undefined);
+});
+afterAll(async () => {
+  await db?.end();
+  await postgres?.destroy();
+});
+
+async function start(flags: Partial<Record<ServeOptionName, unknown>> = {}) {
+  return startServer(
+    resolveServeConfig({
+      port: 0,
+      metricsPort: 0,
+      disableNtpMonitoring: true,
+      ledgerUrl: postgres.urlWithoutPassword,
+      ledgerPasswordFile: postgres.passwordFile,
+      ...flags,
+    }),
+    logger,
+  );
+}
+
+async function timestamp(server: RunningServer, i: number) {
+  const response = await fetch(`${server.url}/api/v1/timestamp`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/timestamp-query' },
+    body: encodeRequest({ nonce: BigInt(i) }),
+  });
+  const der = Buffer.from(await response.arrayBuffer());
+  // A granted TimeStampResp: SEQUENCE { PKIStatusInfo SEQUENCE { INTEGER 0 }, token }
+  const granted =
+    response.status === 200 &&
+    Buffer.from(readElement(readElement(der).value).bytes).equals(GRANTED_STATUS);
+  return { response, der, granted, logIndex: response.headers.get('x-log-index') };
+}
+const GRANTED_STATUS = Buffer.from([0x30, 0x03, 0x02, 0x01, 0x00]);
+
+async function ledgerTokens(): Promise<Map<string, number>> {
+  const { rows } = await db.query<{ token: Buffer; log_index: string }>(
+    'SELECT token, log_index FROM tsa_ledger',
+  );
+  return new Map(rows.map((row) => [row.token.toString('hex'), Number(row.log_index)]));
+}
+
+describe('issuance ledger (PostgreSQL)', () => {
+  it('commits every granted token before sending it, in group commits, with gapless indexes', async () => {
+    const server = await start();
+    try {
+      const results = await Promise.all(
+        Array.from({ length: 200 }, (_, i) => timestamp(server, i)),
+      );
+      expect(results.every((r) => r.granted)).toBe(true);
+      const ledger = await ledgerTokens();
+      for (const result of results) {
+        const token = Buffer.from(timeStampTokenOf(result.der)).toString('hex');
+        expect(ledger.get(token)).toBe(Number(result.logIndex));
+      }
+      const { rows } = await db.query<{ n: string; min: string; max: string; serials: string }>(
+        'SELECT count(*) AS n, min(log_index), max(log_index), count(DISTINCT serial) AS serials FROM tsa_ledger',
+      );
+      expect(rows[0]).toEqual({ n: '200', min: '0', max: '199', serials: '200' });
+      const { rows: schema } = await db.query('SELECT version FROM tsa_schema_version');
+      expect(schema).toEqual([{ version: 1 }]);
+    } finally {
+      await server.close();
+    }
+    // Fewer commits than tokens: concurrent tokens shared a transaction.
+    expect(logLines.join('')).not.toContain(postgres.password);
+  });
+
+  it('records the policy, imprint and genTime of each token', async () => {
+    const { rows } = await db.query(
+      'SELECT policy, hash_algorithm, hashed_message, gen_time FROM tsa_ledger LIMIT 1',
+    );
+    expect(rows[0].policy).toBe('1.3.6.1.4.1.57264.2');
+    expect(rows[0].hash_algorithm).toBe('sha256');
+    expect(rows[0].hashed_message).toHaveLength(32);
+    expect(rows[0].gen_time).toBeInstanceOf(Date);
+  });
+
+  it('commits concurrent records together (group commit)', async () => {
+    const tsa = await createTestServer();
+    const ledger = await Ledger.open(await poolConfig(postgres.url, '', 2), {
+      info: () => undefined,
+      warn: () => undefined,
+    });
+    try {
+      const granted = await Promise.all(
+        Array.from({ length: 100 }, () => tsa.authority.issue(encodeRequest(), 'der')),
+      );
+      const receipts = await Promise.all(
+        granted.map((g) => {
+          if (g.status !== 'granted') throw new Error('not granted');
+          return ledger.record(ledgerEntry(g, '1.2.3'));
+        }),
+      );
+      expect(new Set(receipts.map((r) => r.index)).size).toBe(100);
+      expect(ledger.rows).toBe(100);
+      expect(ledger.commits).toBeLessThan(100);
+    } finally {
+      await ledger.close();
+      await tsa.signer[Symbol.asyncDispose]();
+    }
+  });
+
+  it('makes a token again with a new serial number when its serial number is taken', async () => {
+    const tsa = await createTestServer();
+    const ledger = await Ledger.open(await poolConfig(postgres.url, '', 2), {
+      info: () => undefined,
+      warn: () => undefined,
+    });
+    try {
+      // A serial source that repeats its first value once: the second token collides.
+      const serials = [
+        Buffer.from('0a0b0c', 'hex'),
+        Buffer.from('0a0b0c', 'hex'),
+        Buffer.from('0d', 'hex'),
+      ];
+      let next = 0;
+      const authority = new TimestampAuthority({
+        profile: {
+          signer: tsa.signer,
+          chain: tsa.chain,
+          defaultPolicy: Buffer.from('060a2b0601040183bf300102', 'hex'),
+          accuracySeconds: 1,
+          includeChain: false,
+        },
+        policy: {
+          acceptedPolicies: new Set(),
+          allowCustomExtensions: false,
+          acceptedExtensions: new Set(),
+        },
+        serialNumber: () => serials[next++]!,
+      });
+      const record = async (granted: Parameters<typeof ledgerEntry>[0]) => {
+        await ledger.record(ledgerEntry(granted, '1.3.6.1.4.1.57264.2'));
+      };
+      const first = await authority.issue(encodeRequest(), 'der', { record });
+      const second = await authority.issue(encodeRequest(), 'der', { record });
+      expect(first.status).toBe('granted');
+      expect(second.status).toBe('granted');
+      if (first.status !== 'granted' || second.status !== 'granted') return;
+      expect(first.serialNumber).toBe('0a0b0c');
+      expect(second.serialNumber).toBe('0d');
+      const { rows } = await db.query(
+        "SELECT count(*)::int AS n FROM tsa_ledger WHERE serial IN ('\\x0a0b0c'::bytea, '\\x0d'::bytea)",
+      );
+      expect(rows[0].n).toBe(2);
+    } finally {
+      await ledger.close();
+      await tsa.signer[Symbol.asyncDispose]();
+    }
+  });
+
+  it('refuses issuance while the database is down (red /readyz, no unrecorded token) and recovers', async () => {
+    const server = await start();
+    try {
+      const before = await timestamp(server, 0);
+      expect(before.granted).toBe(true);
+      // Load running while the database goes away.
+      // Load running while the database goes away, until the first refusal.
+      let stopped = false;
+      const load: Promise<Awaited<ReturnType<typeof timestamp>>[]> = (async () => {
+        const results: Awaited<ReturnType<typeof timestamp>>[] = [];
+        for (let i = 0; !stopped || results.every((r) => r.granted); i++) {
+          results.push(
+            ...(await Promise.all(
+              Array.from({ length: 5 }, (_, j) => timestamp(server, i * 5 + j)),
+            )),
+          );
+        }
+        return results;
+      })();
+      await postgres.stop();
+      stopped = true;
+      const results = await load;
+      const refused = await timestamp(server, 1);
+      expect(refused.granted).toBe(false);
+      // systemFailure: a TimeStampResp with status rejection, answered 500 or 503.
+      expect(refused.response.status).toBeGreaterThanOrEqual(500);
+      expect(results.some((r) => !r.granted)).toBe(true);
+      await waitFor(async () => (await fetch(`${server.url}/readyz`)).status === 503);
+      expect(await (await fetch(`${server.url}/readyz`)).text()).toContain('ledger');
+      expect(
+        await registry.getSingleMetricAsString('timestamp_authority_ledger_available'),
+      ).toMatch(/timestamp_authority_ledger_available 0$/m);
+
+      await postgres.start();
+      await waitFor(async () => (await fetch(`${server.url}/readyz`)).status === 200);
+      const after = await timestamp(server, 2);
+      expect(after.granted).toBe(true);
+      expect(
+        await registry.getSingleMetricAsString('timestamp_authority_ledger_available'),
+      ).toMatch(/timestamp_authority_ledger_available 1$/m);
+
+      const ledger = await ledgerTokens();
+      for (const result of [before, ...results, after].filter((r) => r.granted)) {
+        expect(ledger.has(Buffer.from(timeStampTokenOf(result.der)).toString('hex'))).toBe(true);
+      }
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('anchors its checkpoints: a token over each signed note (after the interval) is logged', async () => {
+    const keyPath = join(postgres.dir, 'anchor-key.pem');
+    writeFileSync(
+      keyPath,
+      generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }),
+    );
+    const server = await start({
+      ledgerKey: keyPath,
+      ledgerOrigin: 'tsa.test/anchor',
+      ledgerCheckpointInterval: '50ms',
+      ledgerAnchorInterval: '100ms',
+    });
+    try {
+      expect((await timestamp(server, 0)).granted).toBe(true);
+      await waitFor(async () => {
+        const { rows } = await db.query(
+          `SELECT 1 FROM tsa_ledger l JOIN tsa_log_checkpoints c
+             ON l.hashed_message = sha256(convert_to(c.note, 'UTF8'))`,
+        );
+        return rows.length > 0;
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('never signs a checkpoint inconsistent with the previous one', async () => {
+    const warnings: string[] = [];
+    const { privateKey } = generateKeyPairSync('ed25519');
+    const sequencer = new Sequencer(db, {
+      signer: newEd25519Signer('tsa.test/anchor', privateKey),
+      origin: 'tsa.test/anchor',
+      intervalMs: 60_000,
+      logger: { info: () => undefined, warn: (_fields, message) => void warnings.push(message) },
+    });
+    const server = await start();
+    try {
+      expect((await timestamp(server, 0)).granted).toBe(true);
+      await sequencer.round();
+      const before = await db.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM tsa_log_checkpoints',
+      );
+      // The stored hashes of the signed tree change (a bad disk, a bad actor), then a token comes.
+      await db.query('UPDATE tsa_log_hashes SET hash = sha256(hash)');
+      expect((await timestamp(server, 1)).granted).toBe(true);
+      await sequencer.round();
+      const after = await db.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM tsa_log_checkpoints',
+      );
+      expect(after.rows[0]!.n).toBe(before.rows[0]!.n);
+      expect(warnings).toContain('transparency log sequencer round failed');
+    } finally {
+      await sequencer.stop();
+      await server.close();
+    }
+  });
+
+  it('refuses a --ledger-key that is not an Ed25519 PKCS#8 PEM file', async () => {
+    const rsaPath = join(postgres.dir, 'rsa.pem');
+    writeFileSync(
+      rsaPath,
+      generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({
+        type: 'pkcs8',
+        format: 'pem',
+      }),
+    );
+    await expect(start({ ledgerKey: rsaPath, ledgerOrigin: 'tsa.test/x' })).rejects.toThrow(
+      /is not an Ed25519 key/,
+    );
+    await expect(
+      start({ ledgerKey: join(postgres.dir, 'missing.pem'), ledgerOrigin: 'tsa.test/x' }),
+    ).rejects.toThrow(/reading --ledger-key .*ENOENT/);
+  });
+
+  it('refuses to start without a reachable database, naming no password', async () => {
+    await expect(
+      start({ ledgerUrl: 'postgres://tsa:hunter2secret@127.0.0.1:1/tsa', ledgerPasswordFile: '' }),
+    ).rejects.toThrow(/ledger database/);
+    await expect(
+      start({ ledgerUrl: 'postgres://tsa:hunter2secret@127.0.0.1:1/tsa', ledgerPasswordFile: '' }),
+    ).rejects.not.toThrow(/hunter2secret/);
+  });
+});
+
+async function waitFor(condition: () => Promise<boolean>): Promise<void> {
+  for (;;) {
+    if (await condition()) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

@@ -83,11 +83,6 @@ function checkLedgerConfig(config: ServeConfig): void {
   if (!/^postgres(ql)?:\/\//.test(config.ledgerUrl)) {
     throw new ConfigError('--ledger-url must be a postgres:// or postgresql:// URL');
   }
-  if (config.ledgerKey.startsWith('pkcs11:')) {
-    throw new ConfigError(
-      '--ledger-key takes a PKCS#8 PEM file; a pkcs11: URI is not supported yet',
-    );
-  }
   if (config.ledgerKey !== '' && config.ledgerOrigin === '') {
     throw new ConfigError('--ledger-key needs --ledger-origin (the name of the log)');
   }

@@ -290,8 +290,10 @@ export const SERVE_OPTIONS = {
     flag: 'ledger-key',
     kind: 'string',
     default: '',
+    // A pkcs11: URI may carry pin-value.
+    secret: true,
     description:
-      'Ed25519 private key (PKCS#8 PEM file) signing the transparency log checkpoints; empty = no log',
+      'Ed25519 private key signing the transparency log checkpoints: a PKCS#8 PEM file or a pkcs11: URI (RFC 7512); empty = no log',
   }),
   ledgerOrigin: option({
     flag: 'ledger-origin',

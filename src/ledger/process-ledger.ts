@@ -1,7 +1,7 @@
-import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { ServeConfig } from '../config/schema.js';
-import { newEd25519Signer, verifierKey } from '../tlog/note.js';
+import { newEd25519KeySigner, newEd25519Signer, verifierKey } from '../tlog/note.js';
 import { LedgerError } from './errors.js';
 import { LogReader } from './log-reader.js';
 import type { StoredCheckpoint } from './log-store.js';
@@ -58,21 +58,50 @@ async function readLogKey(path: string) {
   return key;
 }
 
+/** A log key held elsewhere (a `pkcs11:` --ledger-key): its public key and raw Ed25519 signing. */
+export interface LogKeySigner {
+  readonly publicKey: KeyObject;
+  sign(msg: Uint8Array): Promise<Uint8Array>;
+}
+
+/** The checkpoint signer and verifier key of --ledger-key: a PEM file, or a key the runtime opened. */
+async function noteKeysFor(config: ServeConfig, held: LogKeySigner | undefined) {
+  const origin = config.ledgerOrigin;
+  if (held) {
+    if (held.publicKey.asymmetricKeyType !== 'ed25519') {
+      throw new LedgerError(
+        'KEY',
+        `--ledger-key ${redactQuery(config.ledgerKey)} is not an Ed25519 key`,
+      );
+    }
+    return {
+      signer: newEd25519KeySigner(origin, held.publicKey, (msg) => held.sign(msg)),
+      verifierKey: verifierKey(origin, held.publicKey),
+    };
+  }
+  if (config.ledgerKey === '') return undefined;
+  const key = await readLogKey(config.ledgerKey);
+  return {
+    signer: newEd25519Signer(origin, key),
+    verifierKey: verifierKey(origin, createPublicKey(key)),
+  };
+}
+
+/** A pkcs11: URI without its query (module path, PIN source or value). */
+const redactQuery = (uri: string): string => uri.split('?')[0]!;
+
 /** Opens --ledger-url for the process (undefined when it is not set). */
 export async function openProcessLedger(
   config: ServeConfig,
   logger: LedgerLogger,
   timeSource?: () => object | undefined,
   onCheckpoint?: (checkpoint: StoredCheckpoint) => void,
+  logKey?: LogKeySigner,
 ): Promise<ProcessLedger | undefined> {
   if (config.ledgerUrl === '') return undefined;
-  const key = config.ledgerKey === '' ? undefined : await readLogKey(config.ledgerKey);
   const origin = config.ledgerOrigin;
   // Before connecting: a bad origin (a '+', a space) fails here, holding nothing.
-  const noteKeys = key && {
-    signer: newEd25519Signer(origin, key),
-    verifierKey: verifierKey(origin, createPublicKey(key)),
-  };
+  const noteKeys = await noteKeysFor(config, logKey);
   const ledger = await Ledger.open(
     await poolConfig(config.ledgerUrl, config.ledgerPasswordFile, POOL_SIZE),
     logger,

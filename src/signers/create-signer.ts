@@ -8,6 +8,7 @@ import { createMemorySigner, memorySignerFrom, type MemoryKeyMaterial } from './
 import { createKmsSignerWithChain } from './kms/kms-signer-config.js';
 import { watchCircuitBreaker } from './kms/remote-signer-metrics.js';
 import type { SignerWithChain } from './signer.js';
+import type { Signer } from '../crypto/signer.js';
 import { openKek } from './tink/open-kek.js';
 import { createTinkSigner, type OpenKek } from './tink/tink-signer.js';
 import type { LoadModule } from './pkcs11/pkcs11-module.js';
@@ -91,4 +92,13 @@ async function warnIfLoose(path: string, warn: (message: string) => void): Promi
   if (path === '') return;
   const loose = await looseKeyFilePermissions(path);
   if (loose) warn(loose);
+}
+
+/**
+ * A key in a PKCS#11 token used for something other than tokens (the transparency log's
+ * --ledger-key): loads pkcs11js only when called.
+ */
+export async function openPkcs11Key(uri: string, warn: (message: string) => void): Promise<Signer> {
+  const { createPkcs11Signer } = await import('./pkcs11/pkcs11-signer.js');
+  return createPkcs11Signer(uri, 'auto', { maxSessions: 1, warn });
 }

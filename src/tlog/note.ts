@@ -92,6 +92,20 @@ export function newEd25519Signer(name: string, privateKey: KeyObject): NoteSigne
   };
 }
 
+/**
+ * A signer whose Ed25519 private key stays elsewhere (a PKCS#11 token): `sign` returns the raw
+ * 64-byte Ed25519 signature of msg made with the key of `publicKey`.
+ */
+export function newEd25519KeySigner(
+  name: string,
+  publicKey: KeyObject,
+  sign: (msg: Uint8Array) => Promise<Uint8Array>,
+): NoteSigner {
+  if (!isValidName(name)) throw new TlogError('BAD_KEY', 'invalid key name');
+  const encoded = Buffer.concat([Buffer.from([ALG_ED25519]), rawEd25519PublicKey(publicKey)]);
+  return { name, keyHash: keyHash(name, encoded), sign };
+}
+
 /** Splits s at the first sep (Go's chop). */
 function chop(s: string, sep: string): [string, string] {
   const i = s.indexOf(sep);

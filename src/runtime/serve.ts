@@ -136,7 +136,8 @@ export async function createAuthority(
         defaultPolicy: oid(config.defaultPolicyOid),
         accuracySeconds: TOKEN_ACCURACY_SECONDS,
         includeChain: config.includeChainInResponse,
-        verifySignatures: config.verifyTokens,
+        // Unset: check what comes back from outside the process (Signer.keyOutsideProcess).
+        verifySignatures: config.verifyTokens ?? signer.keyOutsideProcess,
       },
       policy: {
         acceptedPolicies: new Set(config.acceptedPolicyOids.map((dotted) => toHex(oid(dotted)))),

@@ -75,7 +75,8 @@ export class TokenEncoder {
     genTime: EMPTY,
     signingTimeAttribute: EMPTY,
   };
-  private readonly verifySignatures: boolean;
+  /** Whether each signature is checked before the token leaves (TokenProfile.verifySignatures). */
+  readonly verifySignatures: boolean;
   /** Node's digest name for verification; null for Ed25519 (PureEdDSA). */
   private readonly verifyDigest: string | null;
   /** The public key, with PSS padding and salt length for RSASSA-PSS. */

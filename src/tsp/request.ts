@@ -169,7 +169,8 @@ export interface RequestPolicy extends ExtensionPolicy {
 
 /**
  * Applies the request rules in the Go server's order: version, hash (weak, unsupported, parameters,
- * digest length), policy, extensions. Throws the matching TimeStampRejection.
+ * digest length), policy, extensions. Throws the matching TimeStampRejection; returns the same
+ * request, its hash added.
  */
 export function checkTimeStampReq(request: TimeStampReq, policy: RequestPolicy): AcceptedRequest {
   if (request.version !== 1n) throw reject.badVersion();
@@ -195,5 +196,8 @@ export function checkTimeStampReq(request: TimeStampReq, policy: RequestPolicy):
       throw error;
     }
   }
-  return { ...request, hash };
+  // Added in place: copying the request ({ ...request, hash }) cost ~3 us, a tenth of a token.
+  const accepted = request as AcceptedRequest;
+  accepted.hash = hash;
+  return accepted;
 }

@@ -79,7 +79,10 @@ export function parseTimeStampReq(der: Uint8Array): TimeStampReq {
 }
 
 function parseFields(der: Uint8Array): TimeStampReq {
-  const fields = new DerSequenceReader(readExactly(der, Tag.SEQUENCE).value);
+  // Read through a plain Uint8Array view: a Buffer's subarray costs ~5 times as much (species
+  // lookup), and parsing takes two per element.
+  const view = new Uint8Array(der.buffer, der.byteOffset, der.byteLength);
+  const fields = new DerSequenceReader(readExactly(view, Tag.SEQUENCE).value);
   const versionContent = fields.next(Tag.INTEGER).value;
   checkIntegerContent(versionContent);
   // Only a one-octet version can be v1; larger ones are refused without converting them.

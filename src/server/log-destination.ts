@@ -1,38 +1,72 @@
-import { writeSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 
-/** Every open destination, written out by the one 'exit' listener. */
+/** Every open destination, flushed by the one 'exit' listener. */
 const open = new Set<BatchedLogDestination>();
 let exitListener = false;
-/** Atomics.wait target for the short pause before retrying a full non-blocking pipe. */
-const PAUSE = new Int32Array(new SharedArrayBuffer(4));
+
+/** Slots of the shared counters: batches handed to the writer thread, and batches it has written. */
+const POSTED = 0;
+const WRITTEN = 1;
+/** How long an exiting process waits for a writer that cannot write (a reader that stopped reading). */
+const EXIT_WAIT_MS = 10_000;
 
 /**
- * The prod log's standard output: lines are kept and written together at the end of the event-loop
- * turn that produced them (setImmediate), one write(2) for every request the turn finished instead
- * of one each (a write per line cost ~5 us of the event loop; docs/performance.md).
+ * The writer thread: writes each batch with blocking writes (retrying a full non-blocking pipe),
+ * then counts it written. Plain CommonJS, evaluated as is: no file to find from src/, dist/ or a
+ * bundle.
+ */
+const WRITER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { writeSync } = require('node:fs');
+const { fd, counters } = workerData;
+const pause = new Int32Array(new SharedArrayBuffer(4));
+let broken = false;
+parentPort.on('message', (text) => {
+  const data = Buffer.from(text);
+  let offset = 0;
+  while (!broken && offset < data.length) {
+    try {
+      offset += writeSync(fd, data, offset);
+    } catch (error) {
+      if (error.code === 'EAGAIN') Atomics.wait(pause, 0, 0, 1);
+      else broken = true; // EPIPE: the reader is gone; later lines are dropped
+    }
+  }
+  Atomics.add(counters, ${WRITTEN}, 1);
+  Atomics.notify(counters, ${WRITTEN});
+});
+`;
+
+/**
+ * The prod log's standard output. Lines are kept and handed over together at the end of the
+ * event-loop turn that produced them (setImmediate): one message to a writer thread for every request
+ * the turn finished, instead of one write(2) each on the event loop. The writer makes the blocking
+ * writes, so a slow reader or a disk stalled in writeback holds up the log, never the requests.
  *
- * The writes themselves stay synchronous, so nothing is ever in flight on the thread pool: an
- * asynchronous write still queued there when the process exits is lost, and pino's flushSync skips
- * it. What is kept is written by a process 'exit' listener, which runs on every way out:
- * process.exit (a drained SIGTERM or SIGINT, a worker told to stop, a fatal start-up error), the
- * end of the event loop, and an uncaught exception.
+ * No line is lost on the way out: a process 'exit' listener, which runs on every way out
+ * (process.exit after a drained SIGTERM or SIGINT, a worker told to stop, a fatal start-up error,
+ * the end of the event loop, an uncaught exception), hands over what is kept and waits for the
+ * writer to have written every batch (the counters are shared, so the wait needs no event loop).
  */
 export class BatchedLogDestination {
   private lines: string[] = [];
   private scheduled = false;
-  /** Set when the descriptor refuses writes (EPIPE: the reader is gone); later lines are dropped. */
-  private broken = false;
+  private readonly counters = new Int32Array(new SharedArrayBuffer(8));
+  private readonly writer: Worker;
   private readonly endOfTurn = (): void => {
     this.scheduled = false;
-    this.flushSync();
+    this.handOver();
   };
 
-  constructor(private readonly fd = 1) {
+  constructor(fd = 1) {
+    this.writer = new Worker(WRITER, { eval: true, workerData: { fd, counters: this.counters } });
+    // The writer never keeps the process alive; the exit listener waits for it.
+    this.writer.unref();
     open.add(this);
     if (!exitListener) {
       exitListener = true;
       process.on('exit', () => {
-        for (const destination of open) destination.flushSync();
+        for (const destination of open) destination.flushSync(EXIT_WAIT_MS);
       });
     }
   }
@@ -46,22 +80,24 @@ export class BatchedLogDestination {
     }
   }
 
-  /** Writes every kept line now. */
-  flushSync(): void {
+  /** Hands the kept lines to the writer thread. */
+  private handOver(): void {
     if (this.lines.length === 0) return;
-    const data = Buffer.from(
-      this.lines.length === 1 ? (this.lines[0] as string) : this.lines.join(''),
-    );
+    const text = this.lines.length === 1 ? (this.lines[0] as string) : this.lines.join('');
     this.lines = [];
-    let offset = 0;
-    while (!this.broken && offset < data.length) {
-      try {
-        offset += writeSync(this.fd, data, offset);
-      } catch (error) {
-        // A non-blocking pipe that is full: wait for the reader, as a blocking write would.
-        if ((error as NodeJS.ErrnoException).code === 'EAGAIN') Atomics.wait(PAUSE, 0, 0, 1);
-        else this.broken = true;
-      }
+    Atomics.add(this.counters, POSTED, 1);
+    this.writer.postMessage(text);
+  }
+
+  /** Hands over what is kept and blocks until every line is written (or `timeoutMs` passed). */
+  flushSync(timeoutMs = EXIT_WAIT_MS): void {
+    this.handOver();
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const written = Atomics.load(this.counters, WRITTEN);
+      const remaining = deadline - Date.now();
+      if (written >= Atomics.load(this.counters, POSTED) || remaining <= 0) return;
+      Atomics.wait(this.counters, WRITTEN, written, remaining);
     }
   }
 
@@ -71,9 +107,10 @@ export class BatchedLogDestination {
     callback?.();
   }
 
-  /** Writes what is kept and stops flushing this destination at exit. */
+  /** Writes what is kept and stops the writer thread. */
   end(): void {
     this.flushSync();
     open.delete(this);
+    void this.writer.terminate();
   }
 }

@@ -1,6 +1,7 @@
 /**
- * The prod log keeps lines and writes them at the end of each event-loop turn
- * (src/server/log-destination.ts): no line may be lost on any way out of the real server.
+ * The prod log keeps lines until the end of each event-loop turn
+ * (src/server/log-destination.ts), then a writer thread writes them: no line may be lost on any way
+ * out of the real server.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli, spawnServer, type SpawnedServer } from '../../helpers/spawn-server.js';

@@ -21,8 +21,8 @@ const { writeSync } = require('node:fs');
 const { fd, counters } = workerData;
 const pause = new Int32Array(new SharedArrayBuffer(4));
 let broken = false;
-parentPort.on('message', (text) => {
-  const data = Buffer.from(text);
+parentPort.on('message', (bytes) => {
+  const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let offset = 0;
   while (!broken && offset < data.length) {
     try {
@@ -85,8 +85,11 @@ export class BatchedLogDestination {
     if (this.lines.length === 0) return;
     const text = this.lines.length === 1 ? (this.lines[0] as string) : this.lines.join('');
     this.lines = [];
+    // Bytes in a buffer of their own, moved to the writer rather than copied (a string is cloned).
+    const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(text));
+    bytes.write(text);
     Atomics.add(this.counters, POSTED, 1);
-    this.writer.postMessage(text);
+    this.writer.postMessage(bytes, [bytes.buffer]);
   }
 
   /** Hands over what is kept and blocks until every line is written (or `timeoutMs` passed). */

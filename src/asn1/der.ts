@@ -72,7 +72,8 @@ export function writeHeader(out: Uint8Array, offset: number, tag: number, length
   }
   const octets = headerLength(length) - 2;
   out[offset++] = 0x80 | octets;
-  for (let shift = (octets - 1) * 8; shift >= 0; shift -= 8) out[offset++] = (length >>> shift) & 0xff;
+  for (let shift = (octets - 1) * 8; shift >= 0; shift -= 8)
+    out[offset++] = (length >>> shift) & 0xff;
   return offset;
 }
 

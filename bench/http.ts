@@ -1,7 +1,9 @@
 /**
  * Part 2: end to end over HTTP, our server against the floor server (bench/floor-server.ts), run
- * alternately (A B A B ...) with the same connections and duration; median over the pairs.
- *   npm run bench -- http [--seconds 10] [--pairs 3] [--connections 50]
+ * alternately (A B A B ...) with the same connections and duration; median over the pairs of the
+ * ratios server/floor of req/s and of p99. With --workers N both run N processes.
+ *   npm run bench -- http [--seconds 10] [--pairs 3] [--connections 64] [--workers 1]
+ *     [--server-flags="--log-type prod --verify-tokens=true"]
  */
 import autocannon from 'autocannon';
 import { createHash } from 'node:crypto';
@@ -65,16 +67,27 @@ async function measure(
 }
 
 export async function benchHttp(
-  options: { seconds?: number; pairs?: number; connections?: number; serverFlags?: string[] } = {},
+  options: {
+    seconds?: number;
+    pairs?: number;
+    connections?: number;
+    workers?: number;
+    serverFlags?: string[];
+  } = {},
 ) {
   const seconds = options.seconds ?? 10;
   const pairs = options.pairs ?? 3;
-  const connections = options.connections ?? 50;
+  const connections = options.connections ?? 64;
+  const workers = options.workers ?? 1;
   const servers: [string, BenchProcess][] = [
-    ['server', await startTimestampServer(options.serverFlags)],
-    ['floor', await startFloorServer()],
+    [
+      'server',
+      await startTimestampServer([...(options.serverFlags ?? []), '--workers', String(workers)]),
+    ],
+    ['floor', await startFloorServer(workers)],
   ];
   const ratios: number[] = [];
+  const p99Ratios: number[] = [];
   const results: Record<string, LoadResult[]> = { server: [], floor: [] };
   try {
     for (const [, server] of servers) await load(server.url, 1, connections); // warm-up
@@ -87,6 +100,7 @@ export async function benchHttp(
       const server = results['server']?.at(-1) as LoadResult;
       const floor = results['floor']?.at(-1) as LoadResult;
       ratios.push(server.requestsPerSecond / floor.requestsPerSecond);
+      p99Ratios.push(server.p99 / Math.max(floor.p99, 1));
     }
   } finally {
     for (const [, server] of servers) await server.stop();
@@ -105,7 +119,13 @@ export async function benchHttp(
   console.log(`http median: ${describe('server', summary('server'))}`);
   console.log(`http median: ${describe('floor', summary('floor'))}`);
   console.log(
-    `http ratio server/floor (median of ${pairs} pairs): ${format(median(ratios), 2)}  (${connections} connections, ${seconds} s each)`,
+    `http ratio server/floor (median of ${pairs} pairs): req/s ${format(median(ratios), 2)}, p99 ${format(median(p99Ratios), 2)}` +
+      `  (${workers} process${workers > 1 ? 'es' : ''} each, ${connections} connections, ${seconds} s per run)`,
   );
-  return { ratio: median(ratios), server: summary('server'), floor: summary('floor') };
+  return {
+    ratio: median(ratios),
+    p99Ratio: median(p99Ratios),
+    server: summary('server'),
+    floor: summary('floor'),
+  };
 }

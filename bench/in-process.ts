@@ -11,16 +11,19 @@ import { TimestampAuthority } from '../src/tsp/authority.js';
 import { parseCertificate } from '../src/x509/certificate.js';
 import { encodeRequest } from '../test/helpers/requests.js';
 import { createBenchSigner, HASH_FOR, KEY_KINDS, type KeyKind } from './keys.js';
-import { format, median, rate } from './stats.js';
+import { format, median, rates } from './stats.js';
 
 export interface InProcessResult {
   key: KeyKind;
-  /** Tokens per second with --verify-tokens=false and with the default (verified). */
+  /** Tokens per second without and with the check of each signature (--verify-tokens=true). */
   issuance: number;
   verifiedIssuance: number;
   rawSign: number;
   ratio: number;
   verifiedRatio: number;
+  /** The same ratios per second of CPU time (robust on a shared machine). */
+  cpuRatio: number;
+  verifiedCpuRatio: number;
 }
 
 /** A real request of the Go load test's shape plus certReq: SHA-256 imprint, 64-bit nonce. */
@@ -62,29 +65,35 @@ export async function benchInProcess(
     }
     const data = Buffer.alloc(300, 7);
     const digest = key === 'ed25519' ? null : HASH_FOR[key];
-    const samples = { issuance: [] as number[], verified: [] as number[], raw: [] as number[] };
+    type Sample = Awaited<ReturnType<typeof rates>>;
+    const samples = { issuance: [] as Sample[], verified: [] as Sample[], raw: [] as Sample[] };
     for (let run = 0; run < runs; run++) {
       samples.issuance.push(
-        await rate(seconds, () => unverified.issue(REQUEST, 'der'), concurrency),
+        await rates(seconds, () => unverified.issue(REQUEST, 'der'), concurrency),
       );
-      samples.verified.push(await rate(seconds, () => verified.issue(REQUEST, 'der'), concurrency));
-      samples.raw.push(await rate(seconds, () => sign(digest, data, privateKey)));
+      samples.verified.push(
+        await rates(seconds, () => verified.issue(REQUEST, 'der'), concurrency),
+      );
+      samples.raw.push(await rates(seconds, () => sign(digest, data, privateKey)));
     }
-    const ratio = (values: number[]) =>
-      median(values.map((v, i) => v / (samples.raw[i] as number)));
+    const ratio = (values: Sample[], of: keyof Sample = 'perSecond') =>
+      median(values.map((v, i) => v[of] / (samples.raw[i] as Sample)[of]));
     const result: InProcessResult = {
       key,
-      issuance: median(samples.issuance),
-      verifiedIssuance: median(samples.verified),
-      rawSign: median(samples.raw),
+      issuance: median(samples.issuance.map((s) => s.perSecond)),
+      verifiedIssuance: median(samples.verified.map((s) => s.perSecond)),
+      rawSign: median(samples.raw.map((s) => s.perSecond)),
       ratio: ratio(samples.issuance),
       verifiedRatio: ratio(samples.verified),
+      cpuRatio: ratio(samples.issuance, 'perCpuSecond'),
+      verifiedCpuRatio: ratio(samples.verified, 'perCpuSecond'),
     };
     results.push(result);
     console.log(
       `in-process ${key.padEnd(8)} c=${concurrency}  raw crypto.sign ${format(result.rawSign).padStart(7)}/s` +
         `  issuance ${format(result.issuance).padStart(7)}/s (ratio ${format(result.ratio, 2)})` +
-        `  with --verify-tokens ${format(result.verifiedIssuance).padStart(7)}/s (ratio ${format(result.verifiedRatio, 2)})`,
+        `  with --verify-tokens ${format(result.verifiedIssuance).padStart(7)}/s (ratio ${format(result.verifiedRatio, 2)})` +
+        `  per CPU second: ratio ${format(result.cpuRatio, 2)}, verified ${format(result.verifiedCpuRatio, 2)}`,
     );
   }
   return results;

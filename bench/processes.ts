@@ -31,6 +31,31 @@ async function waitReady(url: string, child: ChildProcess, output: () => string)
   throw new Error(`not ready: ${url}\n${output()}`);
 }
 
+/** CPU time (user + system) of a process, in seconds, from /proc/<pid>/stat. */
+function cpuSecondsOf(pid: number): number {
+  try {
+    // Fields 14 and 15 (after the parenthesised command name) are utime, stime.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return 0; // exited meanwhile
+  }
+}
+
+/** CPU seconds of `pid` and of its children (cluster workers), from /proc. */
+function groupCpuSeconds(pid: number): number {
+  let children: number[] = [];
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .split(' ')
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    // no children file (older kernels): the process alone
+  }
+  return cpuSecondsOf(pid) + children.reduce((sum, child) => sum + cpuSecondsOf(child), 0);
+}
+
 /** Starts `node <args>` with --port appended, logs discarded, and waits for /ping. */
 export async function startNode(args: string[]): Promise<BenchProcess> {
   const port = await freePort();
@@ -49,12 +74,9 @@ export async function startNode(args: string[]): Promise<BenchProcess> {
       Number(
         /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0,
       ) * 1024,
-    cpuSeconds: () => {
-      // Fields 14 and 15 of /proc/<pid>/stat (after the parenthesised command name) are utime, stime.
-      const fields =
-        readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-      return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
-    },
+    // The process's own CPU and that of its waited-for children (cluster workers once they exit
+    // are not counted: read it while they run, from every process of the group).
+    cpuSeconds: () => groupCpuSeconds(child.pid as number),
     stop: () =>
       new Promise((resolve) => {
         if (child.exitCode !== null) return resolve();
@@ -75,5 +97,5 @@ export const startTimestampServer = (flags: string[] = []): Promise<BenchProcess
     ...flags,
   ]);
 
-export const startFloorServer = (): Promise<BenchProcess> =>
-  startNode(['--import', 'tsx', 'bench/floor-server.ts']);
+export const startFloorServer = (workers = 1): Promise<BenchProcess> =>
+  startNode(['--import', 'tsx', 'bench/floor-server.ts', '--workers', String(workers)]);

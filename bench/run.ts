@@ -40,7 +40,8 @@ const parts: Record<string, () => Promise<unknown>> = {
       serverFlags: args['server-flags']?.split(' ').filter(Boolean) ?? [],
       seconds: Number(args['seconds'] ?? 10),
       pairs: Number(args['pairs'] ?? 3),
-      connections: Number(args['connections'] ?? 50),
+      connections: Number(args['connections'] ?? 64),
+      workers: Number(args['workers'] ?? 1),
     }),
   ping: () =>
     benchPingUnderLoad({

@@ -48,6 +48,80 @@ function lengthBytes(length: number): Uint8Array {
   );
 }
 
+/** Octets of a TLV's tag and length in front of `length` content octets (one-octet tags). */
+export function headerLength(length: number): number {
+  if (length < 0x80) return 2;
+  if (length < 0x100) return 3;
+  if (length < 0x10000) return 4;
+  return length < 0x1000000 ? 5 : 6;
+}
+
+/** A whole TLV's length around `length` content octets. */
+export const tlvLength = (length: number): number => headerLength(length) + length;
+
+/**
+ * Writes a tag and the DER length of `length` content octets at `offset` of `out` (which must have
+ * room: {@link headerLength}); returns the offset of the content. For one-pass encoders that
+ * compute every length first and copy each piece once.
+ */
+export function writeHeader(out: Uint8Array, offset: number, tag: number, length: number): number {
+  out[offset++] = tag;
+  if (length < 0x80) {
+    out[offset++] = length;
+    return offset;
+  }
+  const octets = headerLength(length) - 2;
+  out[offset++] = 0x80 | octets;
+  for (let shift = (octets - 1) * 8; shift >= 0; shift -= 8)
+    out[offset++] = (length >>> shift) & 0xff;
+  return offset;
+}
+
+/**
+ * Writes a DER value of known total length into one buffer, front to back: the caller computes
+ * every length first ({@link tlvLength}), then each piece is copied once.
+ */
+export class DerWriter {
+  readonly out: Buffer;
+  private offset = 0;
+
+  constructor(length: number) {
+    this.out = Buffer.allocUnsafe(length);
+  }
+
+  header(tag: number, length: number): this {
+    this.offset = writeHeader(this.out, this.offset, tag, length);
+    return this;
+  }
+
+  bytes(value: Uint8Array): this {
+    this.out.set(value, this.offset);
+    this.offset += value.length;
+    return this;
+  }
+
+  byte(value: number): this {
+    this.out[this.offset++] = value;
+    return this;
+  }
+
+  /** A whole TLV with its tag replaced (an IMPLICIT tag over an encoded SET). */
+  retagged(tag: number, element: Uint8Array): this {
+    const start = this.offset;
+    this.bytes(element);
+    this.out[start] = tag;
+    return this;
+  }
+
+  /** The value; a length computed wrong is a bug, never a token. */
+  finish(): Buffer {
+    if (this.offset !== this.out.length) {
+      throw new DerError(`encoder wrote ${this.offset} of ${this.out.length} octets`);
+    }
+    return this.out;
+  }
+}
+
 /** One TLV whose value is the concatenation of `parts`. */
 export function tlv(tag: number, ...parts: Uint8Array[]): Buffer {
   let length = 0;

@@ -139,11 +139,12 @@ export const SERVE_OPTIONS = {
     default: '',
     description: 'file holding the Vault token for an hcvault:// Tink KEK',
   }),
-  verifyTokens: option({
+  verifyTokens: option<boolean | undefined>({
     flag: 'verify-tokens',
     kind: 'boolean',
-    default: true,
-    description: "verify each token's signature with the signer's public key before sending it",
+    default: undefined,
+    description:
+      "verify each token's signature with the signer's public key before sending it; unset: only for a key outside the process (KMS, Vault, HSM)",
   }),
   kmsBreakerThreshold: option({
     flag: 'kms-breaker-threshold',

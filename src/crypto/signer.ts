@@ -31,6 +31,14 @@ export interface Signer extends AsyncDisposable {
   readonly algorithm: SignatureAlgorithm;
   readonly publicKey: KeyObject;
   /**
+   * True when the private key lives outside this process (a cloud KMS, Vault, an HSM): its
+   * signatures cross a network or a device boundary where they can come back wrong, so the
+   * server checks every token by default (--verify-tokens). False for a key held in memory here
+   * (memory, file, Tink after unwrapping): OpenSSL checks its RSA-CRT results itself, and a
+   * faulty ECDSA signature with a random nonce does not reveal the key (docs/signers.md).
+   */
+  readonly keyOutsideProcess: boolean;
+  /**
    * True when sign() waits on something worth cancelling (a network call) and honours its
    * AbortSignal; callers make a signal only then (an AbortController per request costs ~3 us).
    */

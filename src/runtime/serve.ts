@@ -158,7 +158,8 @@ export async function createAuthority(
         // A profile's own accuracy wins over the top-level --accuracy.
         ...(profile?.accuracySeconds === undefined ? fixedAccuracy(config) : {}),
         includeChain: profile ? profile.includeChain : config.includeChainInResponse,
-        verifySignatures: config.verifyTokens,
+        // Unset: check what comes back from outside the process (Signer.keyOutsideProcess).
+        verifySignatures: config.verifyTokens ?? signer.keyOutsideProcess,
       },
       policy: {
         acceptedPolicies,

@@ -1,6 +1,24 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
+import { BatchedLogDestination } from './log-destination.js';
 
 export type LogType = 'dev' | 'prod';
+
+/**
+ * pino's isoTime (`,"time":"2026-01-02T03:04:05.678Z"`), formatted once per millisecond: a busy
+ * server writes many lines within one.
+ */
+export function isoTime(now: () => number = Date.now): () => string {
+  let last = Number.NaN;
+  let field = '';
+  return () => {
+    const ms = now();
+    if (ms !== last) {
+      last = ms;
+      field = `,"time":"${new Date(ms).toISOString()}"`;
+    }
+    return field;
+  };
+}
 
 /**
  * prod: one JSON object per line with `severity` and `message` (as the Go server's zap production
@@ -16,13 +34,12 @@ export function createLogger(
       level,
       messageKey: 'message',
       base: null,
-      timestamp: pino.stdTimeFunctions.isoTime,
+      timestamp: isoTime(),
       formatters: { level: (label: string) => ({ severity: label.toUpperCase() }) },
     };
-    // Synchronous writes, as zap's to os.Stdout: pino's default stdout stream writes on the thread
-    // pool, and process.exit (a worker that cannot start, a drained process) drops a line still
-    // in flight there; its flush() does not wait for it.
-    return pino(options, destination ?? pino.destination({ dest: 1, sync: true }));
+    // Batched per event-loop turn and written synchronously (log-destination.ts): cheap per
+    // line, and no line is lost when the process exits, however it exits.
+    return pino(options, destination ?? new BatchedLogDestination(1));
   }
   return pino({
     level,

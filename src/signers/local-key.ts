@@ -28,6 +28,7 @@ function signsSlowly(algorithm: SignatureAlgorithm): boolean {
 export class LocalKeySigner implements Signer {
   readonly algorithm: SignatureAlgorithm;
   readonly publicKey: KeyObject;
+  readonly keyOutsideProcess = false;
   private readonly digest: string | null;
   private readonly key: ReturnType<typeof nodeSignatureArguments<KeyObject>>[1];
   private readonly offload: boolean;

@@ -79,7 +79,10 @@ export function parseTimeStampReq(der: Uint8Array): TimeStampReq {
 }
 
 function parseFields(der: Uint8Array): TimeStampReq {
-  const fields = new DerSequenceReader(readExactly(der, Tag.SEQUENCE).value);
+  // Read through a plain Uint8Array view: a Buffer's subarray costs ~5 times as much (species
+  // lookup), and parsing takes two per element.
+  const view = new Uint8Array(der.buffer, der.byteOffset, der.byteLength);
+  const fields = new DerSequenceReader(readExactly(view, Tag.SEQUENCE).value);
   const versionContent = fields.next(Tag.INTEGER).value;
   checkIntegerContent(versionContent);
   // Only a one-octet version can be v1; larger ones are refused without converting them.
@@ -169,7 +172,8 @@ export interface RequestPolicy extends ExtensionPolicy {
 
 /**
  * Applies the request rules in the Go server's order: version, hash (weak, unsupported, parameters,
- * digest length), policy, extensions. Throws the matching TimeStampRejection.
+ * digest length), policy, extensions. Throws the matching TimeStampRejection; returns the same
+ * request, its hash added.
  */
 export function checkTimeStampReq(request: TimeStampReq, policy: RequestPolicy): AcceptedRequest {
   if (request.version !== 1n) throw reject.badVersion();
@@ -195,5 +199,8 @@ export function checkTimeStampReq(request: TimeStampReq, policy: RequestPolicy):
       throw error;
     }
   }
-  return { ...request, hash };
+  // Added in place: copying the request ({ ...request, hash }) cost ~3 us, a tenth of a token.
+  const accepted = request as AcceptedRequest;
+  accepted.hash = hash;
+  return accepted;
 }

@@ -8,7 +8,7 @@ const POOL_SERIALS = 256;
  * drawn from a pooled CSPRNG buffer so the hot path makes one syscall per 256 tokens.
  */
 export function createSerialNumberSource(): () => Uint8Array {
-  const pool = Buffer.allocUnsafe(SERIAL_OCTETS * POOL_SERIALS);
+  const pool = new Uint8Array(SERIAL_OCTETS * POOL_SERIALS);
   let offset = pool.length;
   return function nextSerialNumber(): Uint8Array {
     while (true) {
@@ -16,10 +16,10 @@ export function createSerialNumberSource(): () => Uint8Array {
         randomFillSync(pool);
         offset = 0;
       }
-      // Copy out: the pool is refilled in place.
-      const serial = Buffer.from(pool.subarray(offset, offset + SERIAL_OCTETS));
+      // Copy out (one allocation: slice, not subarray): the pool is refilled in place.
+      const serial = pool.slice(offset, offset + SERIAL_OCTETS);
       offset += SERIAL_OCTETS;
-      if (serial.some((byte) => byte !== 0)) return serial;
+      for (let i = 0; i < SERIAL_OCTETS; i++) if (serial[i] !== 0) return serial;
     }
   };
 }

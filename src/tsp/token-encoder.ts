@@ -1,12 +1,11 @@
-import { createHash, verify as verifySignature } from 'node:crypto';
+import { createHash, hash as digestOf, verify as verifySignature } from 'node:crypto';
 import { HASHES, type HashAlgorithm } from '../asn1/algorithms.js';
 import {
   contextTag,
-  flatten,
+  DerWriter,
   generalizedTime,
   Tag,
-  wrap,
-  type DerParts,
+  tlvLength,
   integer,
   integerContent,
   octetString,
@@ -15,7 +14,6 @@ import {
   set,
   time,
   tlv,
-  unsignedInteger,
 } from '../asn1/der.js';
 import { OID } from '../asn1/oids.js';
 import { nodeSignatureArguments } from '../crypto/key-algorithms.js';
@@ -95,8 +93,11 @@ export class TokenEncoder {
     ms: Number.NaN,
     genTime: EMPTY,
     signingTimeAttribute: EMPTY,
+    signedAttributes: EMPTY,
+    digestOffset: 0,
   };
-  private readonly verifySignatures: boolean;
+  /** Whether each signature is checked before the token leaves (TokenProfile.verifySignatures). */
+  readonly verifySignatures: boolean;
   /** Node's digest name for verification; null for Ed25519 (PureEdDSA). */
   private readonly verifyDigest: string | null;
   /** The public key, with PSS padding and salt length for RSASSA-PSS. */
@@ -157,28 +158,51 @@ export class TokenEncoder {
    *   tsa [0] GeneralName OPTIONAL, extensions [1] IMPLICIT Extensions OPTIONAL }
    */
   encodeTstInfo(fields: TokenFields): Buffer {
-    const { request } = fields;
-    const parts: (Uint8Array | DerParts)[] = [
-      V1,
-      request.reqPolicy ?? this.defaultPolicy,
-      // The request's messageImprint byte for byte (RFC 3161 section 2.4.2); JSON has none: NULL.
+    const { request, serialNumber } = fields;
+    const policy = request.reqPolicy ?? this.defaultPolicy;
+    // The request's messageImprint byte for byte (RFC 3161 section 2.4.2); JSON has none: NULL.
+    const imprint =
       request.messageImprint ??
-        wrap(
-          Tag.SEQUENCE,
-          request.hash.identifierWithNull,
-          wrap(Tag.OCTET_STRING, request.hashedMessage),
-        ),
-      unsignedInteger(fields.serialNumber),
-      this.timeEncodings(fields.genTime).genTime,
-      fields.accuracyMs === undefined ? this.accuracy : this.accuracyEncoding(fields.accuracyMs),
-    ];
-    if (request.nonce) parts.push(request.nonce);
-    parts.push(this.tsaName);
-    if (request.extensions) parts.push(wrap(contextTag(1, true), request.extensions));
-    return flatten(wrap(Tag.SEQUENCE, ...parts));
+      sequence(request.hash.identifierWithNull, octetString(request.hashedMessage));
+    const serial = serialNumber.length > 0 ? serialNumber : ZERO;
+    // INTEGER from the unsigned magnitude: no leading zero octets, one sign octet if the top bit is set.
+    let start = 0;
+    while (start < serial.length - 1 && serial[start] === 0) start++;
+    const signOctet = (serial[start] as number) & 0x80 ? 1 : 0;
+    const serialContent = signOctet + serial.length - start;
+    const genTime = this.timeEncodings(fields.genTime).genTime;
+    const accuracy =
+      fields.accuracyMs === undefined ? this.accuracy : this.accuracyEncoding(fields.accuracyMs);
+    const { nonce, extensions } = request;
+    const content =
+      V1.length +
+      policy.length +
+      imprint.length +
+      tlvLength(serialContent) +
+      genTime.length +
+      accuracy.length +
+      (nonce ? nonce.length : 0) +
+      this.tsaName.length +
+      (extensions ? tlvLength(extensions.length) : 0);
+    const out = new DerWriter(tlvLength(content))
+      .header(Tag.SEQUENCE, content)
+      .bytes(V1)
+      .bytes(policy)
+      .bytes(imprint)
+      .header(Tag.INTEGER, serialContent);
+    if (signOctet) out.byte(0);
+    out.bytes(start > 0 ? serial.subarray(start) : serial);
+    out.bytes(genTime).bytes(accuracy);
+    if (nonce) out.bytes(nonce);
+    out.bytes(this.tsaName);
+    if (extensions) out.header(contextTag(1, true), extensions.length).bytes(extensions);
+    return out.finish();
   }
 
-  /** SET OF Attribute, DER-sorted (X.690 11.6), as signed and as embedded in SignerInfo. */
+  /**
+   * SET OF Attribute, DER-sorted (X.690 11.6), as signed and as embedded in SignerInfo: the
+   * reference form of {@link signedAttributes} (tests and forgeries take the attributes apart).
+   */
   encodeSignedAttributes(tstInfo: Uint8Array, genTime: Date): Buffer[] {
     const messageDigest = createHash(this.signerHash.name).update(tstInfo).digest();
     const attributes = [
@@ -198,12 +222,44 @@ export class TokenEncoder {
     return this.accuracyCache.der;
   }
 
+  /**
+   * The signed attributes as one SET: the second's sorted template with the messageDigest written
+   * in. The order never depends on the digest: each attribute's OID, which differs from the others',
+   * comes before it.
+   */
+  signedAttributes(tstInfo: Uint8Array, genTime: Date): Buffer {
+    const { signedAttributes: template, digestOffset } = this.timeEncodings(genTime);
+    const out = Buffer.allocUnsafe(template.length);
+    out.set(template);
+    out.set(digestOf(this.signerHash.name, tstInfo, 'buffer'), digestOffset);
+    return out;
+  }
+
   private timeEncodings(genTime: Date): TimeEncodings {
     if (genTime.getTime() !== this.timeCache.ms) {
+      const signingTimeAttribute = sequence(SIGNING_TIME_OID, set(time(genTime)));
+      const digestAttribute = sequence(
+        MESSAGE_DIGEST_OID,
+        set(octetString(Buffer.alloc(this.signerHash.length))),
+      );
+      const sorted = [
+        this.contentTypeAttribute,
+        signingTimeAttribute,
+        digestAttribute,
+        this.signingCertificateAttribute,
+      ].sort(Buffer.compare);
+      const signedAttributes = set(...sorted);
+      let digestEnd = signedAttributes.length - sorted.reduce((sum, a) => sum + a.length, 0);
+      for (const attribute of sorted) {
+        digestEnd += attribute.length;
+        if (attribute === digestAttribute) break;
+      }
       this.timeCache = {
         ms: genTime.getTime(),
         genTime: generalizedTime(genTime),
-        signingTimeAttribute: sequence(SIGNING_TIME_OID, set(time(genTime))),
+        signingTimeAttribute,
+        signedAttributes,
+        digestOffset: digestEnd - this.signerHash.length,
       };
     }
     return this.timeCache;
@@ -212,8 +268,7 @@ export class TokenEncoder {
   /** Builds, signs and encodes a granted TimeStampResp. */
   async encode(fields: TokenFields, signal?: AbortSignal): Promise<Buffer> {
     const tstInfo = this.encodeTstInfo(fields);
-    const attributes = this.encodeSignedAttributes(tstInfo, fields.genTime);
-    const signedAttributes = set(...attributes);
+    const signedAttributes = this.signedAttributes(tstInfo, fields.genTime);
     const signature = await this.signer.sign(signedAttributes, signal);
     // A faulty signer (KMS bug, key/cert mismatch, bit flip) must not hand out unverifiable tokens.
     if (this.verifySignatures && !(await this.verifies(signedAttributes, signature))) {
@@ -221,7 +276,7 @@ export class TokenEncoder {
         `token signature by ${this.signer.id} does not verify with its public key`,
       );
     }
-    return this.assemble(tstInfo, attributes, signature, fields.request.certReq);
+    return this.assembleSigned(tstInfo, signedAttributes, signature, fields.request.certReq);
   }
 
   /** P-384/P-521 verification (~1 ms) runs on libuv's thread pool; the others are cheap inline. */
@@ -235,42 +290,68 @@ export class TokenEncoder {
     );
   }
 
-  /** The TimeStampResp around a TSTInfo and its signature. */
+  /** The TimeStampResp around a TSTInfo and its signature, from the attributes in SET order. */
   assemble(
     tstInfo: Uint8Array,
     attributes: Buffer[],
     signature: Uint8Array,
     certReq: boolean,
   ): Buffer {
-    const signerInfo = wrap(
-      Tag.SEQUENCE,
-      this.signerInfoHead,
-      wrap(contextTag(0, true), ...attributes),
-      this.signatureAlgorithm,
-      wrap(Tag.OCTET_STRING, signature),
-    );
-    const encapContentInfo = wrap(
-      Tag.SEQUENCE,
-      TST_INFO_OID,
-      wrap(contextTag(0, true), wrap(Tag.OCTET_STRING, tstInfo)),
-    );
-    const signedData = certReq
-      ? wrap(
-          Tag.SEQUENCE,
-          this.signedDataHead,
-          encapContentInfo,
-          this.certificates,
-          wrap(Tag.SET, signerInfo),
-        )
-      : wrap(Tag.SEQUENCE, this.signedDataHead, encapContentInfo, wrap(Tag.SET, signerInfo));
-    // One copy of every piece, instead of one per nesting level.
-    return flatten(
-      wrap(
-        Tag.SEQUENCE,
-        GRANTED,
-        wrap(Tag.SEQUENCE, SIGNED_DATA_OID, wrap(contextTag(0, true), signedData)),
-      ),
-    );
+    return this.assembleSigned(tstInfo, set(...attributes), signature, certReq);
+  }
+
+  /**
+   * The TimeStampResp around a TSTInfo, the signed attributes (the SET that was signed) and the
+   * signature, in one buffer: lengths inside out, then each piece copied once.
+   *
+   *   TimeStampResp { status, ContentInfo { signedData, [0] SignedData { version, digestAlgorithms,
+   *     encapContentInfo { tstInfo, [0] OCTET STRING }, [0] certificates?, SET { SignerInfo {
+   *     version, sid, digestAlgorithm, [0] signedAttrs, signatureAlgorithm, signature } } } } }
+   */
+  private assembleSigned(
+    tstInfo: Uint8Array,
+    signedAttributes: Uint8Array,
+    signature: Uint8Array,
+    certReq: boolean,
+  ): Buffer {
+    const signerInfo =
+      this.signerInfoHead.length +
+      signedAttributes.length +
+      this.signatureAlgorithm.length +
+      tlvLength(signature.length);
+    const signerInfos = tlvLength(signerInfo);
+    const eContent = tlvLength(tstInfo.length);
+    const encapContentInfo = TST_INFO_OID.length + tlvLength(eContent);
+    const signedData =
+      this.signedDataHead.length +
+      tlvLength(encapContentInfo) +
+      (certReq ? this.certificates.length : 0) +
+      tlvLength(signerInfos);
+    const contentInfo = SIGNED_DATA_OID.length + tlvLength(tlvLength(signedData));
+    const response = GRANTED.length + tlvLength(contentInfo);
+    const out = new DerWriter(tlvLength(response))
+      .header(Tag.SEQUENCE, response)
+      .bytes(GRANTED)
+      .header(Tag.SEQUENCE, contentInfo)
+      .bytes(SIGNED_DATA_OID)
+      .header(contextTag(0, true), tlvLength(signedData))
+      .header(Tag.SEQUENCE, signedData)
+      .bytes(this.signedDataHead)
+      .header(Tag.SEQUENCE, encapContentInfo)
+      .bytes(TST_INFO_OID)
+      .header(contextTag(0, true), eContent)
+      .header(Tag.OCTET_STRING, tstInfo.length)
+      .bytes(tstInfo);
+    if (certReq) out.bytes(this.certificates);
+    return out
+      .header(Tag.SET, signerInfos)
+      .header(Tag.SEQUENCE, signerInfo)
+      .bytes(this.signerInfoHead)
+      .retagged(contextTag(0, true), signedAttributes)
+      .bytes(this.signatureAlgorithm)
+      .header(Tag.OCTET_STRING, signature.length)
+      .bytes(signature)
+      .finish();
   }
 }
 
@@ -278,10 +359,14 @@ interface TimeEncodings {
   ms: number;
   genTime: Buffer;
   signingTimeAttribute: Buffer;
+  /** The sorted SET of signed attributes with a zero messageDigest at digestOffset. */
+  signedAttributes: Buffer;
+  digestOffset: number;
 }
 
 const EMPTY: Buffer = Buffer.alloc(0);
 const V1 = integer(1);
+const ZERO = Uint8Array.of(0);
 /** PKIStatusInfo { status granted(0) } */
 const GRANTED = sequence(integer(0));
 const TST_INFO_OID = oid(OID.tstInfo);

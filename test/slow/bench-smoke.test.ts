@@ -35,6 +35,7 @@ describe('benchmarks (smoke)', { timeout: 120_000 }, () => {
     expect(http.server.errors + http.server.non2xx).toBe(0);
     expect(http.floor.errors + http.floor.non2xx).toBe(0);
     expect(http.ratio).toBeGreaterThan(0);
+    expect(http.p99Ratio).toBeGreaterThan(0);
     const ping = await benchPingUnderLoad({ seconds: 1, connections: 4 });
     expect(ping.issuance.errors + ping.issuance.non2xx).toBe(0);
     expect(await benchStartup({ runs: 1 })).toBeGreaterThan(0);

@@ -78,6 +78,7 @@ const timeoutAfter =
 export class RemoteSigner implements Signer {
   readonly id: string;
   readonly cancellable = true;
+  readonly keyOutsideProcess = true;
   readonly breaker: CircuitBreaker;
   private readonly slots: Semaphore;
 

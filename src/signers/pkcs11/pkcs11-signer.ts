@@ -114,6 +114,8 @@ async function readPin(uri: Pkcs11Uri): Promise<string | undefined> {
  */
 export class Pkcs11Signer implements Signer {
   readonly id: string;
+  /** The key is in the HSM: tokens are checked by default (--verify-tokens), as for a KMS. */
+  readonly keyOutsideProcess = true;
   readonly breaker: CircuitBreaker;
   algorithm!: SignatureAlgorithm;
   publicKey!: KeyObject;

@@ -184,6 +184,7 @@ describe('beyond Go: each token signature is verified before it is sent', () => 
     );
     return {
       id: 'mismatched',
+      keyOutsideProcess: false,
       algorithm: claimed.algorithm,
       publicKey: claimed.publicKey,
       sign: (data) => actual.sign(data),
@@ -214,9 +215,19 @@ describe('beyond Go: each token signature is verified before it is sent', () => 
   });
 
   it('the flag reaches the encoder through the configuration', async () => {
-    const { config } = await createTestServer({ verifyTokens: 'false' });
+    const { config, authority } = await createTestServer({ verifyTokens: 'false' });
     expect(config.verifyTokens).toBe(false);
-    expect((await createTestServer()).config.verifyTokens).toBe(true);
+    expect(authority.encoder.verifySignatures).toBe(false);
+    expect(
+      (await createTestServer({ verifyTokens: 'true' })).authority.encoder.verifySignatures,
+    ).toBe(true);
+  });
+
+  it('unset, it checks keys outside the process only: not the in-process memory key', async () => {
+    const { config, signer, authority } = await createTestServer();
+    expect(config.verifyTokens).toBeUndefined();
+    expect(signer.keyOutsideProcess).toBe(false);
+    expect(authority.encoder.verifySignatures).toBe(false);
   });
 });
 

@@ -288,6 +288,39 @@ describe('TokenEncoder', () => {
     expect(request.hash.name).toBe('sha256');
   });
 
+  it('signs the per-second template with the digest written in: the sorted SET, byte for byte', async () => {
+    for (const hash of HASH_NAMES) {
+      const signer = await createMemorySigner(hash);
+      const encoder = new TokenEncoder({
+        signer: signer.signer,
+        chain: signer.chain.map(parseCertificate),
+        defaultPolicy: oid(OID.sigstoreTsaPolicy),
+        accuracySeconds: 1,
+        includeChain: false,
+      });
+      fc.assert(
+        fc.property(
+          fc.uint8Array({ minLength: 1, maxLength: 300 }),
+          // Both sides of 2050, where signingTime turns GeneralizedTime and changes length.
+          fc.date({
+            min: new Date('1990-01-01Z'),
+            max: new Date('2200-01-01Z'),
+            noInvalidDate: true,
+          }),
+          (tstInfo, date) => {
+            const genTime = new Date(Math.floor(date.getTime() / 1000) * 1000);
+            const reference = Buffer.concat(encoder.encodeSignedAttributes(tstInfo, genTime));
+            const fast = encoder.signedAttributes(tstInfo, genTime);
+            expect(toHex(fast.subarray(fast.length - reference.length))).toBe(toHex(reference));
+            expect(readElement(fast).end).toBe(fast.length);
+            expect(fast[0]).toBe(0x31);
+          },
+        ),
+        { numRuns: 100 },
+      );
+    }
+  });
+
   it('never emits an empty certificates SET and embeds the chain leaf first', async () => {
     const encoder = new TokenEncoder({
       signer: memory.signer,

@@ -76,6 +76,16 @@ describe('Vault / OpenBao transit signer (fetch against a fake transit engine)',
     await server.close();
   });
 
+  it('--verify-tokens unset checks every token of the remote key; an explicit false still wins', async () => {
+    const { server } = await serverFor('ec-p256');
+    expect(server.signer.keyOutsideProcess).toBe(true);
+    expect(server.authority.encoder.verifySignatures).toBe(true);
+    await server.close();
+    const off = await serverFor('ec-p256', { verifyTokens: false });
+    expect(off.server.authority.encoder.verifySignatures).toBe(false);
+    await off.server.close();
+  });
+
   it('openbao:// reads BAO_ADDR, BAO_TOKEN_FILE and BAO_NAMESPACE', async () => {
     process.env['BAO_ADDR'] = vault.origin;
     process.env['BAO_NAMESPACE'] = 'team-tsa';

@@ -1,0 +1,108 @@
+/**
+ * The prod log keeps lines until the end of each event-loop turn
+ * (src/server/log-destination.ts), then a writer thread writes them: no line may be lost on any way
+ * out of the real server.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { runCli, spawnServer, type SpawnedServer } from '../../helpers/spawn-server.js';
+import { listenerClosed, splitRequest } from '../../helpers/split-request.js';
+
+interface LogLine {
+  message?: string;
+  severity?: string;
+  serialNumber?: string;
+  worker?: number;
+}
+const parse = (lines: string[]): LogLine[] => lines.map((line) => JSON.parse(line) as LogLine);
+const serials = (lines: LogLine[]) =>
+  lines.filter((line) => line.message === 'request completed').map((line) => line.serialNumber);
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function start(args: string[]): Promise<SpawnedServer> {
+  const server = await spawnServer(args);
+  cleanups.push(() => server.stop());
+  return server;
+}
+
+/** Requests held in flight, SIGTERM, then their bodies: every one is answered while draining. */
+async function answeredWhileDraining(server: SpawnedServer, count: number) {
+  const burst = Array.from({ length: count }, () => splitRequest(server.url));
+  await Promise.all(burst.map((request) => request.sendFirstPart()));
+  expect((await fetch(`${server.url}/ping`)).status).toBe(200);
+  server.child.kill('SIGTERM');
+  await listenerClosed(server.url);
+  burst.forEach((request) => request.sendRest());
+  const responses = await Promise.all(burst.map((request) => request.response));
+  expect(responses.map((response) => response.status)).toEqual(burst.map(() => 200));
+  // 'close': every byte the process wrote has been read.
+  expect(await server.exited).toBe(0);
+  return parse(server.lines);
+}
+
+describe('no log line is lost on the way out', () => {
+  it('SIGTERM: a line for every request answered while draining, then "shut down", last', async () => {
+    const lines = await answeredWhileDraining(await start([]), 40);
+    const logged = serials(lines);
+    expect(logged).toHaveLength(40);
+    expect(new Set(logged).size).toBe(40);
+    expect(lines.at(-1)?.message).toBe('shut down');
+  });
+
+  it("a cluster worker's exit: both workers' request lines and their draining lines", async () => {
+    const lines = await answeredWhileDraining(await start(['--workers', '2']), 40);
+    expect(serials(lines)).toHaveLength(40);
+    expect(lines.filter((line) => line.message === 'asked by the primary, draining')).toHaveLength(
+      2,
+    );
+    expect(lines.at(-1)?.message).toBe('shut down');
+  });
+
+  it('a fatal start-up error: the FATAL line is written before the exit', async () => {
+    const run = runCli([
+      'serve',
+      '--port',
+      '0',
+      '--metrics-port',
+      '0',
+      '--log-type',
+      'prod',
+      '--timestamp-signer',
+      'file',
+      '--file-signer-key-path',
+      '/nonexistent/key.pem',
+      '--certificate-chain-path',
+      '/nonexistent/chain.pem',
+    ]);
+    expect(await run.exited).toBe(1);
+    const lines = parse(run.stdout().trim().split('\n'));
+    expect(lines.at(-1)).toMatchObject({ severity: 'FATAL' });
+    expect(lines.at(-1)?.message).toMatch(/^cannot start: /);
+  });
+
+  it('a worker that cannot start: its FATAL line reaches the output', async () => {
+    const run = runCli([
+      'serve',
+      '--port',
+      '0',
+      '--metrics-port',
+      '0',
+      '--log-type',
+      'prod',
+      '--workers',
+      '2',
+      '--timestamp-signer',
+      'file',
+      '--file-signer-key-path',
+      '/nonexistent/key.pem',
+      '--certificate-chain-path',
+      '/nonexistent/chain.pem',
+    ]);
+    expect(await run.exited).not.toBe(0);
+    const lines = parse(run.stdout().trim().split('\n'));
+    expect(lines.some((line) => line.severity === 'FATAL' && line.worker !== undefined)).toBe(true);
+  });
+});

@@ -1,0 +1,108 @@
+/**
+ * The prod log's destination keeps lines until the end of the event-loop turn and has a writer
+ * thread write them; nothing is lost on any way out of the process, an uncaught exception included.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { BatchedLogDestination } from '../../../src/server/log-destination.js';
+import { createLogger, isoTime } from '../../../src/server/logger.js';
+import { pino } from 'pino';
+import { tempDir } from '../../helpers/openssl.js';
+import { REPO_ROOT } from '../../helpers/spawn-server.js';
+
+const dir = tempDir();
+afterAll(() => dir.cleanup());
+
+const TSX = pathToFileURL(join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
+const LOGGER = pathToFileURL(join(REPO_ROOT, 'src', 'server', 'logger.ts')).href;
+
+/** Runs a module that logs through createLogger('prod'); resolves with its exit code and stdout. */
+function runScript(body: string): Promise<{ code: number | null; lines: string[] }> {
+  const script = dir.write(
+    `script-${Math.random().toString(36).slice(2)}.ts`,
+    `import { createLogger } from '${LOGGER}';\nconst logger = createLogger('prod', 'info');\n${body}\n`,
+  );
+  const child = spawn(process.execPath, ['--import', TSX, script], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  let stdout = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  return new Promise((resolve) =>
+    child.once('close', (code) =>
+      resolve({ code, lines: stdout.split('\n').filter((line) => line !== '') }),
+    ),
+  );
+}
+
+describe('BatchedLogDestination', () => {
+  it('hands the lines of a turn over at its end, in order', async () => {
+    const path = dir.path('turn.log');
+    const fd = openSync(path, 'w');
+    const destination = new BatchedLogDestination(fd);
+    const logger = createLogger('prod', 'info', destination);
+    for (let i = 0; i < 100; i++) logger.info({ i }, 'line');
+    expect(readFileSync(path, 'utf8')).toBe('');
+    // Written by the writer thread once the turn ends; wait for it without flushing.
+    await vi.waitFor(() => expect(readFileSync(path, 'utf8').split('\n')).toHaveLength(101));
+    const lines = readFileSync(path, 'utf8').trim().split('\n');
+    expect(lines.map((line) => (JSON.parse(line) as { i: number }).i)).toEqual(
+      Array.from({ length: 100 }, (_, i) => i),
+    );
+    // The JSON shape of the prod log is unchanged.
+    expect(JSON.parse(lines[0] as string)).toMatchObject({ severity: 'INFO', message: 'line' });
+    destination.end();
+    closeSync(fd);
+  });
+
+  it('flushSync and logger.flush() write at once', () => {
+    const path = dir.path('flush.log');
+    const fd = openSync(path, 'w');
+    const destination = new BatchedLogDestination(fd);
+    const logger = createLogger('prod', 'info', destination);
+    logger.info('first');
+    logger.flush();
+    expect(readFileSync(path, 'utf8')).toContain('"message":"first"');
+    logger.info('second');
+    destination.flushSync();
+    expect(readFileSync(path, 'utf8')).toContain('"message":"second"');
+    destination.end();
+    closeSync(fd);
+  });
+
+  it('an uncaught exception in the turn that logged: every line is written', async () => {
+    const { code, lines } = await runScript(
+      `setTimeout(() => {\n  for (let i = 0; i < 500; i++) logger.info({ i }, 'before the crash');\n  throw new Error('boom');\n}, 10);`,
+    );
+    expect(code).toBe(1);
+    expect(lines).toHaveLength(500);
+    expect(JSON.parse(lines.at(-1) as string)).toMatchObject({ i: 499 });
+  });
+
+  it('process.exit() in the turn that logged: every line is written', async () => {
+    const { code, lines } = await runScript(
+      `for (let i = 0; i < 500; i++) logger.info({ i }, 'before exit');\nprocess.exit(3);`,
+    );
+    expect(code).toBe(3);
+    expect(lines).toHaveLength(500);
+  });
+});
+
+describe('isoTime', () => {
+  it("is pino's isoTime field, formatted again only when the millisecond changes", () => {
+    let now = Date.UTC(2026, 0, 2, 3, 4, 5, 678);
+    const field = isoTime(() => now);
+    expect(field()).toBe(',"time":"2026-01-02T03:04:05.678Z"');
+    const realNow = Date.now;
+    Date.now = () => now;
+    try {
+      expect(field()).toBe(pino.stdTimeFunctions.isoTime());
+      now += 1;
+      expect(field()).toBe(pino.stdTimeFunctions.isoTime());
+    } finally {
+      Date.now = realNow;
+    }
+  });
+});

@@ -44,6 +44,7 @@ export function checkGoOnlyOptions(config: ServeConfig): string[] {
   for (const [flag, value, ours, inEffect, format] of same) {
     if (value !== undefined && value !== inEffect) {
       throw new ConfigError(
+        'CONFLICTING_OPTIONS',
         `--${flag} ${format(value)} differs from --${ours} ${format(inEffect)}: here --${ours} applies to the HTTP and HTTPS listeners alike; set it instead`,
       );
     }
@@ -58,27 +59,32 @@ function checkScheme(config: ServeConfig): void {
   const unknown = schemes.find((scheme) => !SCHEMES.includes(scheme));
   if (unknown !== undefined) {
     throw new ConfigError(
+      'INVALID_VALUE',
       `invalid value for --scheme: ${JSON.stringify(unknown)} (valid: http, https)`,
     );
   }
   if (schemes.includes('unix')) {
     throw new ConfigError(
+      'UNSUPPORTED_OPTION',
       '--scheme unix is not supported: this server listens on TCP only (--host, --port)',
     );
   }
   if (!schemes.includes('http')) {
     throw new ConfigError(
+      'UNSUPPORTED_OPTION',
       '--scheme without http is not supported: the plain-HTTP listener always runs here; add --http-ping-only to serve only /ping on it',
     );
   }
   const tlsKeyGiven = config.tlsCertificate !== '' && config.tlsKey !== '';
   if (schemes.includes('https') && !tlsKeyGiven) {
     throw new ConfigError(
+      'OPTION_MISSING',
       '--scheme https: the required flags `--tls-certificate` and `--tls-key` were not specified',
     );
   }
   if (!schemes.includes('https') && (tlsKeyGiven || config.tlsCa !== '')) {
     throw new ConfigError(
+      'CONFLICTING_OPTIONS',
       '--scheme lacks https but --tls-certificate, --tls-key or --tls-ca is set: the HTTPS listener runs whenever they are; add https to --scheme or remove them',
     );
   }

@@ -43,7 +43,10 @@ export function parseOptionValue(
     ? `(not shown: secret; expected ${expected(spec)})`
     : JSON.stringify(raw);
   const invalid = (why?: string): never => {
-    throw new ConfigError(`invalid value for ${name}: ${shown}${why ? ` (${why})` : ''}`);
+    throw new ConfigError(
+      'INVALID_VALUE',
+      `invalid value for ${name}: ${shown}${why ? ` (${why})` : ''}`,
+    );
   };
   let value: unknown;
   switch (spec.kind) {
@@ -93,6 +96,7 @@ export function parseOptionValue(
   if (typeof value === 'number') checkBounds(spec, value, invalid);
   if (spec.choices && !spec.choices.includes(String(value).toLowerCase())) {
     throw new ConfigError(
+      'INVALID_VALUE',
       `invalid value for ${name}: ${shown} (valid: ${spec.choices.join(', ')})`,
     );
   }
@@ -124,7 +128,7 @@ export function resolveLayers(layers: readonly ConfigLayer[]): ServeConfig {
         config[name] = parseOptionValue(spec, raw, label);
       } catch (error) {
         if (error instanceof ConfigError && layer.source !== 'flags') {
-          throw new ConfigError(`${layer.source}: ${error.message}`);
+          throw new ConfigError(error.code, `${layer.source}: ${error.message}`, { cause: error });
         }
         throw error;
       }

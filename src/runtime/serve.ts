@@ -9,8 +9,9 @@ import { createSigner, type SignerDependencies } from '../signers/create-signer.
 import { TimestampAuthority } from '../tsp/authority.js';
 import { certificateValidityGuard } from '../tsp/certificate-validity-guard.js';
 import { acceptedExtensionSet, ANY_EXTENSION_WARNING } from '../tsp/extension-policy.js';
+import { TokenProfileError } from '../tsp/profile-error.js';
 import { signerAvailabilityGuard, type IssuanceGuard } from '../tsp/guards.js';
-import { keyMismatch, verifyCertChain } from '../x509/chain-rules.js';
+import { ChainRuleError, keyMismatch, verifyCertChain } from '../x509/chain-rules.js';
 import { tsaKeyWarnings } from '../x509/csbr.js';
 import { trackCertificateValidity } from '../server/certificate-validity-metric.js';
 import { parseCertificate, type Certificate } from '../x509/certificate.js';
@@ -20,6 +21,7 @@ import { createClockGate } from '../clock/clock-gate.js';
 import { createClockMonitor } from './clock-monitor.js';
 import { buildServer, openListenerShared, type TsaServer } from '../server/app.js';
 import { buildOrTearDown, type DisposableStack } from './disposables.js';
+import { RuntimeError } from './runtime-error.js';
 import type { OpenAuditFile } from '../server/audit-log.js';
 import { observeCertificateChain, startRuntimeMetrics } from '../server/http-metrics.js';
 import { enforceStreamTimeouts } from '../server/http2-stream-timeouts.js';
@@ -72,7 +74,8 @@ export interface StartOptions {
 export async function selfTest(signer: Signer, leaf: Certificate): Promise<void> {
   const spki = (key: typeof signer.publicKey) => key.export({ type: 'spki', format: 'der' });
   if (!spki(leaf.x509.publicKey).equals(spki(signer.publicKey))) {
-    throw new Error(
+    throw new ChainRuleError(
+      'KEY_MISMATCH',
       keyMismatch(leaf.x509.publicKey, signer.publicKey, { signerSource: signer.id }),
     );
   }
@@ -80,7 +83,10 @@ export async function selfTest(signer: Signer, leaf: Certificate): Promise<void>
   const signature = await signer.sign(probe);
   const [digest, key] = nodeSignatureArguments(signer.algorithm, signer.publicKey);
   if (!verify(digest, probe, key, signature)) {
-    throw new Error(`signer ${signer.id} self-test failed: its signature does not verify`);
+    throw new RuntimeError(
+      'SELF_TEST_FAILED',
+      `signer ${signer.id} self-test failed: its signature does not verify`,
+    );
   }
 }
 
@@ -120,7 +126,11 @@ export async function createAuthority(
       logger.warn(warning);
     const chain = chainDer.map(parseCertificate);
     const leaf = chain[0];
-    if (!leaf) throw new Error('certificate chain must contain a leaf certificate');
+    if (!leaf)
+      throw new TokenProfileError(
+        'NO_LEAF_CERTIFICATE',
+        'certificate chain must contain a leaf certificate',
+      );
     await selfTest(signer, leaf);
     const validity = certificateValidityGuard(
       chain.map(({ x509 }) => ({

@@ -1,6 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { FastifyBaseLogger } from 'fastify';
 import { isMessage, WORKER_ROLE_VARIABLE, type SetupMessage } from './messages.js';
+import { RuntimeError } from '../runtime-error.js';
 
 /** A replacement worker that dies sooner than this is restarted after a pause, not in a hot loop. */
 const QUICK_DEATH_MS = 5_000;
@@ -75,7 +76,10 @@ export function createWorkerSupervisor(options: SupervisorOptions): WorkerSuperv
       worker.on('message', onMessage);
       worker.once('exit', (code, signal) =>
         reject(
-          new Error(`worker ${worker.id} exited with ${describeExit(code, signal)} before serving`),
+          new RuntimeError(
+            'WORKER_EXITED_EARLY',
+            `worker ${worker.id} exited with ${describeExit(code, signal)} before serving`,
+          ),
         ),
       );
     });

@@ -119,7 +119,9 @@ async function timestamp(
       // A parse failure already says so ("error parsing response…", "…is not valid: …").
       const parseError = error.code === 'malformed';
       throw new CliError(
+        'INVALID_RESPONSE',
         parseError ? error.message : `error parsing response into Timestamp: ${error.message}`,
+        { cause: error },
       );
     }
     throw error;

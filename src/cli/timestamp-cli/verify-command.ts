@@ -78,8 +78,10 @@ export function verifyCommand(globals: () => GlobalOptions, output: Output): Com
 async function loadPem(path: string): Promise<Buffer[]> {
   try {
     return decodeCertificatesPem(await readFile(path, 'utf8'));
-  } catch {
-    throw new CliError('failed to parse intermediate and root certs from PEM file');
+  } catch (error) {
+    throw new CliError('INVALID_PEM', 'failed to parse intermediate and root certs from PEM file', {
+      cause: error,
+    });
   }
 }
 
@@ -88,7 +90,7 @@ async function trustOptions(options: VerifyCommandOptions): Promise<VerifyOption
   const usesRoots =
     options.rootCertificates !== undefined || options.intermediateCertificates !== undefined;
   if (usesChain === usesRoots || (usesRoots && options.rootCertificates === undefined))
-    throw new CliError(FLAG_RULE);
+    throw new CliError('USAGE', FLAG_RULE);
   let roots: Buffer[];
   let intermediates: Buffer[] = [];
   if (options.certificateChain !== undefined) {
@@ -105,7 +107,10 @@ async function trustOptions(options: VerifyCommandOptions): Promise<VerifyOption
   if (options.certificate !== undefined) {
     const certificates = await loadPem(options.certificate);
     if (certificates.length !== 1)
-      throw new CliError(`expected one certificate, received ${certificates.length} instead`);
+      throw new CliError(
+        'INVALID_PEM',
+        `expected one certificate, received ${certificates.length} instead`,
+      );
     trust.tsaCertificate = certificates[0] as Buffer;
   }
   if (options.nonce !== undefined) trust.nonce = options.nonce;
@@ -126,7 +131,9 @@ async function verify(
     timestamp = await verifyTimestampResponse(tsr, readArtifact(options.artifact), trust);
   } catch (error) {
     if (error instanceof VerificationError)
-      throw new CliError(`failed to verify timestamp: ${error.message}`);
+      throw new CliError('VERIFICATION_FAILED', `failed to verify timestamp: ${error.message}`, {
+        cause: error,
+      });
     throw error;
   }
   if (globals.format === 'json') {

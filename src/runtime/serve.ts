@@ -30,6 +30,7 @@ import { listenAs } from '../server/listen-error.js';
 import { metricsListenerFlags, startMetricsListener } from '../server/metrics-listener.js';
 import { createServingState, type ServingState } from '../server/serving-state.js';
 import { loadTlsMaterial, tlsRequested } from '../server/tls.js';
+import type { Transport } from '../server/transport.js';
 
 const EMPTY = new Uint8Array(0);
 
@@ -238,17 +239,22 @@ async function serve(
     state.draining = true;
     await closeGracefully(apps, config.gracefulTimeout, logger, sessions);
   });
-  const app = await buildServer({
-    config,
-    authority,
-    chainPem,
-    logger,
-    state,
-    shared,
-    transport: { kind: 'http', pingOnly: config.httpPingOnly },
-  });
-  applyConnectionLimits(app.server, config);
-  apps.push(app);
+  // One app per listener, all over the same authority, state and shared pieces.
+  const buildListener = async (transport: Transport): Promise<TsaServer> => {
+    const built = await buildServer({
+      config,
+      authority,
+      chainPem,
+      logger,
+      state,
+      shared,
+      transport,
+    });
+    applyConnectionLimits(built.server, config);
+    apps.push(built);
+    return built;
+  };
+  const app = await buildListener({ kind: 'http', pingOnly: config.httpPingOnly });
   const url = await listenAs(
     () => app.listen({ host: config.host, port: config.port }),
     { host: '--host', port: '--port' },
@@ -261,22 +267,12 @@ async function serve(
   );
   let tlsUrl: string | undefined;
   if (tls) {
-    const tlsApp = await buildServer({
-      config,
-      authority,
-      chainPem,
-      logger,
-      state,
-      shared,
-      transport: { kind: 'https', tls },
-    });
-    applyConnectionLimits(tlsApp.server, config);
+    const tlsApp = await buildListener({ kind: 'https', tls });
     enforceStreamTimeouts(tlsApp.server, {
       readTimeoutMs: config.readTimeout,
       writeTimeoutMs: config.writeTimeout,
     });
     sessions.push(trackSessions(tlsApp.server));
-    apps.push(tlsApp);
     const tlsHost = config.tlsHost || config.host;
     tlsUrl = await listenAs(
       () => tlsApp.listen({ host: tlsHost, port: config.tlsPort }),

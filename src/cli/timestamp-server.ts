@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
 import { loadServeConfig } from '../config/load.js';
-import { checkGoOnlyOptions } from '../config/go-compat.js';
 import { formatConfig, formatDefault } from '../config/print-config.js';
 import { ConfigError } from '../config/resolve.js';
 import type { OptionSpec } from '../config/option-spec.js';
@@ -60,11 +59,10 @@ serve.action(async (_options: unknown, command: Command) => {
   let workers;
   let warnings;
   try {
-    ({ config, configFile } = loadServeConfig({
+    ({ config, configFile, warnings } = loadServeConfig({
       flags: flags as Partial<Record<ServeOptionName, unknown>>,
       configPath: flags['config'] as string | undefined,
     }));
-    warnings = checkGoOnlyOptions(config);
     workers = parseWorkerCount(config.workers);
   } catch (error) {
     if (error instanceof ConfigError) {

@@ -114,8 +114,14 @@ function checkBounds(
   if (spec.max !== undefined && value > spec.max) invalid(`at most ${show(spec.max)}`);
 }
 
-/** The configuration from defaults overlaid by layers, later layers winning. */
-export function resolveLayers(layers: readonly ConfigLayer[]): ServeConfig {
+/**
+ * The configuration from defaults overlaid by layers, later layers winning, checked by the rules
+ * (rules.ts), with the warnings they return.
+ */
+export function resolveLayers(layers: readonly ConfigLayer[]): {
+  config: ServeConfig;
+  warnings: string[];
+} {
   const config: Record<string, unknown> = {};
   const options = Object.entries(SERVE_OPTIONS) as [ServeOptionName, OptionSpec<unknown>][];
   for (const [name, spec] of options) {
@@ -135,11 +141,11 @@ export function resolveLayers(layers: readonly ConfigLayer[]): ServeConfig {
     }
   }
   const resolved = Object.freeze(config) as ServeConfig;
-  checkServeConfig(resolved);
-  return resolved;
+  const warnings = checkServeConfig(resolved);
+  return { config: resolved, warnings };
 }
 
 /** The configuration from defaults overlaid by explicitly given values (later layers win). */
 export function resolveServeConfig(...layers: ConfigValues[]): ServeConfig {
-  return resolveLayers(layers.map((values) => ({ source: 'flags', values })));
+  return resolveLayers(layers.map((values) => ({ source: 'flags', values }))).config;
 }

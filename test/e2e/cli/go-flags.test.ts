@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { normalizeFlags, type FlagSpellings } from '../../../src/cli/go-flag-spellings.js';
-import { checkGoOnlyOptions } from '../../../src/config/go-compat.js';
+import { checkServeConfig } from '../../../src/config/rules.js';
 import { loadServeConfig } from '../../../src/config/load.js';
 import { resolveServeConfig } from '../../../src/config/resolve.js';
 import type { ServeOptionName } from '../../../src/config/schema.js';
@@ -130,7 +130,7 @@ describe('the Go server flags', () => {
 
 describe('Go-only features', () => {
   const check = (values: Partial<Record<ServeOptionName, unknown>>) =>
-    checkGoOnlyOptions(resolveServeConfig(values));
+    checkServeConfig(resolveServeConfig(values));
 
   it('warn where a value has no effect here', () => {
     expect(check({})).toEqual([]);

@@ -6,9 +6,10 @@ import { createWorkerSupervisor } from '../../../../src/runtime/cluster/supervis
 
 /** A worker process as the supervisor sees it: events, an id, a pid. */
 class FakeWorker extends EventEmitter {
-  readonly process = { pid: 4000 + this.id, kill: () => true };
+  readonly process: { pid: number; kill: () => boolean };
   constructor(readonly id: number) {
     super();
+    this.process = { pid: 4000 + id, kill: () => true };
   }
   send(): boolean {
     return true;

@@ -119,12 +119,14 @@ describe('the Go server flags', () => {
   });
 
   it('reads Go-only options and aliases from the environment like the others', () => {
-    const { config } = loadServeConfig({
+    const { config, warnings } = loadServeConfig({
       flags: {},
       env: { 'LISTEN-LIMIT': '4', ENABLE_PPROF: 'true', SCHEME: 'http' },
       searchDirs: [],
     });
     expect([config.maxConnections, config.enablePprof, config.scheme]).toEqual([4, true, ['http']]);
+    // The config rules' warnings come with the configuration, for the CLI to print.
+    expect(warnings).toEqual([expect.stringMatching(/^--enable-pprof is ignored/)]);
   });
 });
 

@@ -6,9 +6,9 @@ import { describePublicKey } from './public-key.js';
 import {
   displayName,
   KEY_USAGE_CERT_SIGN,
-  readCertificateFacts,
-  type CertificateFacts,
-} from './certificate-facts.js';
+  parseCertificate,
+  type Certificate,
+} from './certificate.js';
 
 /** Which of the Go server's start-up chain rules the chain breaks. */
 export type ChainRuleCode =
@@ -57,7 +57,7 @@ export function verifyCertChain(
   if (!signerPublicKey) throw new ChainRuleError('NO_SIGNER_KEY', 'signer must not be nil');
   const certificates = chain.map((der, index) => {
     try {
-      return readCertificateFacts(der);
+      return parseCertificate(der);
     } catch (error) {
       throw new ChainRuleError(
         'UNPARSABLE_CERTIFICATE',
@@ -66,8 +66,8 @@ export function verifyCertChain(
       );
     }
   });
-  const leaf = certificates[0] as CertificateFacts;
-  const root = certificates[certificates.length - 1] as CertificateFacts;
+  const leaf = certificates[0] as Certificate;
+  const root = certificates[certificates.length - 1] as Certificate;
   const intermediates = certificates.slice(1, -1);
 
   // 4: Go's leaf.Verify with Roots {last}, Intermediates certs[1:last], KeyUsages [TimeStamping].
@@ -165,24 +165,24 @@ type CertificateKind = 'leaf' | 'intermediate' | 'root';
  * Name constraints are checked against DNS, email, URI and IP subjectAltNames, as Go does.
  */
 function verifyLikeGo(
-  leaf: CertificateFacts,
-  intermediates: readonly CertificateFacts[],
-  root: CertificateFacts,
+  leaf: Certificate,
+  intermediates: readonly Certificate[],
+  root: Certificate,
   now: Date,
 ): void {
   const leafProblem = checkCertificate(leaf, 'leaf', [], now);
   if (leafProblem) throw new ChainRuleError('INVALID_CERTIFICATE', leafProblem);
-  const chains: CertificateFacts[][] = [];
-  let hint: { error: string; certificate: CertificateFacts } | undefined;
+  const chains: Certificate[][] = [];
+  let hint: { error: string; certificate: Certificate } | undefined;
 
   if (leaf.der.equals(root.der)) {
     chains.push([leaf]);
   } else {
-    const extend = (chain: CertificateFacts[]): void => {
-      const current = chain[chain.length - 1] as CertificateFacts;
-      const candidates: [CertificateFacts, CertificateKind][] = [
+    const extend = (chain: Certificate[]): void => {
+      const current = chain[chain.length - 1] as Certificate;
+      const candidates: [Certificate, CertificateKind][] = [
         [root, 'root'],
-        ...intermediates.map((intermediate): [CertificateFacts, CertificateKind] => [
+        ...intermediates.map((intermediate): [Certificate, CertificateKind] => [
           intermediate,
           'intermediate',
         ]),
@@ -220,9 +220,9 @@ function verifyLikeGo(
 
 /** Go's isValid: validity at `now`, CA constraints and path length for issuers. */
 function checkCertificate(
-  certificate: CertificateFacts,
+  certificate: Certificate,
   kind: CertificateKind,
-  chainSoFar: readonly CertificateFacts[],
+  chainSoFar: readonly Certificate[],
   now: Date,
 ): string | undefined {
   const critical = certificate.extensions.find(
@@ -260,7 +260,7 @@ function checkCertificate(
 }
 
 /** Go's CheckSignatureFrom: the parent may sign certificates, and its signature verifies. */
-function checkSignatureFrom(child: CertificateFacts, parent: CertificateFacts): string | undefined {
+function checkSignatureFrom(child: Certificate, parent: Certificate): string | undefined {
   if (
     (parent.version === 3 && !parent.basicConstraintsValid) ||
     (parent.basicConstraintsValid && !parent.isCA)
@@ -282,7 +282,7 @@ function checkSignatureFrom(child: CertificateFacts, parent: CertificateFacts): 
 }
 
 /** Go's checkChainForKeyUsage for [TimeStamping]: no EKU or anyEKU passes, else TS must be listed. */
-function allowsTimeStamping(chain: readonly CertificateFacts[]): boolean {
+function allowsTimeStamping(chain: readonly Certificate[]): boolean {
   return chain.every(
     ({ extKeyUsage }) =>
       extKeyUsage.length === 0 ||

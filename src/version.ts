@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CodedError } from './errors.js';
 
 export interface VersionInfo {
   gitVersion: string;
@@ -11,12 +12,17 @@ export interface VersionInfo {
   platform: string;
 }
 
+/** The package this code runs from cannot be found (a broken install). */
+export class PackageError extends CodedError<'NO_PACKAGE_JSON'> {
+  override name = 'PackageError';
+}
+
 /** The package root: the nearest folder above this module holding package.json (src/ or dist/src/). */
 function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(dir, 'package.json'))) {
     const parent = dirname(dir);
-    if (parent === dir) throw new Error('package.json not found');
+    if (parent === dir) throw new PackageError('NO_PACKAGE_JSON', 'package.json not found');
     dir = parent;
   }
   return dir;

@@ -1,3 +1,4 @@
+import { CodedError } from '../errors.js';
 import { contextTag, integer, NULL, oid, oidContent, sequence, tlv } from './der.js';
 import { OID } from './oids.js';
 
@@ -45,11 +46,19 @@ export function hashByOidContent(content: Uint8Array): HashAlgorithm | undefined
 
 export const SHA1_OID_CONTENT = oidContent(OID.sha1);
 
+/** A hash (or other algorithm) name this project does not support. */
+export class AlgorithmError extends CodedError<'UNSUPPORTED_HASH'> {
+  override name = 'AlgorithmError';
+}
+
 /** Parses a hash name as the Go flags do (case-insensitive). */
 export function parseHashName(value: string): HashName {
   const name = value.toLowerCase();
   if (name in HASHES) return name as HashName;
-  throw new Error(`unsupported hash algorithm: ${value} (valid: ${HASH_NAMES.join(', ')})`);
+  throw new AlgorithmError(
+    'UNSUPPORTED_HASH',
+    `unsupported hash algorithm: ${value} (valid: ${HASH_NAMES.join(', ')})`,
+  );
 }
 
 /**

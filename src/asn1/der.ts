@@ -4,7 +4,19 @@
  * asn1js accepts BER and trailing bytes, so it is not used on untrusted input in the hot path.
  */
 
-export class DerError extends Error {
+import { CodedError } from '../errors.js';
+
+/** What is wrong with an encoding: callers branch on it, the message says where. */
+export type DerErrorCode =
+  | 'TRUNCATED'
+  | 'NOT_DER'
+  | 'UNSUPPORTED'
+  | 'UNEXPECTED_TAG'
+  | 'TRAILING_DATA'
+  | 'INVALID_VALUE'
+  | 'TOO_LONG';
+
+export class DerError extends CodedError<DerErrorCode> {
   override name = 'DerError';
 }
 
@@ -116,7 +128,10 @@ export class DerWriter {
   /** The value; a length computed wrong is a bug, never a token. */
   finish(): Buffer {
     if (this.offset !== this.out.length) {
-      throw new DerError(`encoder wrote ${this.offset} of ${this.out.length} octets`);
+      throw new DerError(
+        'INVALID_VALUE',
+        `encoder wrote ${this.offset} of ${this.out.length} octets`,
+      );
     }
     return this.out;
   }
@@ -182,11 +197,12 @@ export function unsignedInteger(magnitude: Uint8Array): Buffer {
 
 /** Content octets of an OBJECT IDENTIFIER given in dotted form; throws on a malformed OID. */
 export function oidContent(dotted: string): Buffer {
-  if (!/^\d+(\.\d+)+$/.test(dotted)) throw new DerError(`invalid OID "${dotted}"`);
+  if (!/^\d+(\.\d+)+$/.test(dotted)) throw new DerError('INVALID_VALUE', `invalid OID "${dotted}"`);
   const arcs = dotted.split('.').map((arc) => BigInt(arc));
   const first = arcs[0] ?? 0n;
   const second = arcs[1] ?? 0n;
-  if (first > 2n || (first < 2n && second > 39n)) throw new DerError(`invalid OID "${dotted}"`);
+  if (first > 2n || (first < 2n && second > 39n))
+    throw new DerError('INVALID_VALUE', `invalid OID "${dotted}"`);
   const out: number[] = [];
   const pushArc = (arc: bigint): void => {
     const chunk: number[] = [Number(arc & 0x7fn)];
@@ -254,9 +270,10 @@ export interface Element {
 
 /** Reads one DER element at `offset` of `input`, which must lie within `input`. */
 export function readElement(input: Uint8Array, offset = 0): Element {
-  if (offset + 2 > input.length) throw new DerError('truncated element');
+  if (offset + 2 > input.length) throw new DerError('TRUNCATED', 'truncated element');
   const tag = input[offset] as number;
-  if ((tag & 0x1f) === 0x1f) throw new DerError('high tag numbers are not supported');
+  if ((tag & 0x1f) === 0x1f)
+    throw new DerError('UNSUPPORTED', 'high tag numbers are not supported');
   let lengthByte = input[offset + 1] as number;
   let headerLength = 2;
   let length: number;
@@ -264,20 +281,20 @@ export function readElement(input: Uint8Array, offset = 0): Element {
     length = lengthByte;
   } else {
     const count = lengthByte & 0x7f;
-    if (count === 0) throw new DerError('indefinite length is not DER');
-    if (count > 4) throw new DerError('length too large');
-    if (offset + 2 + count > input.length) throw new DerError('truncated length');
+    if (count === 0) throw new DerError('NOT_DER', 'indefinite length is not DER');
+    if (count > 4) throw new DerError('TOO_LONG', 'length too large');
+    if (offset + 2 + count > input.length) throw new DerError('TRUNCATED', 'truncated length');
     length = 0;
     for (let i = 0; i < count; i++) {
       lengthByte = input[offset + 2 + i] as number;
-      if (i === 0 && lengthByte === 0) throw new DerError('non-minimal length');
+      if (i === 0 && lengthByte === 0) throw new DerError('NOT_DER', 'non-minimal length');
       length = length * 256 + lengthByte;
     }
-    if (length < 0x80) throw new DerError('non-minimal length');
+    if (length < 0x80) throw new DerError('NOT_DER', 'non-minimal length');
     headerLength += count;
   }
   const end = offset + headerLength + length;
-  if (end > input.length) throw new DerError('element longer than its container');
+  if (end > input.length) throw new DerError('TRUNCATED', 'element longer than its container');
   return {
     tag,
     bytes: input.subarray(offset, end),
@@ -289,8 +306,9 @@ export function readElement(input: Uint8Array, offset = 0): Element {
 /** Reads the single element that must fill `input` exactly (no trailing bytes). */
 export function readExactly(input: Uint8Array, tag: number): Element {
   const element = readElement(input, 0);
-  if (element.tag !== tag) throw new DerError(`expected tag 0x${tag.toString(16)}`);
-  if (element.end !== input.length) throw new DerError('trailing bytes');
+  if (element.tag !== tag)
+    throw new DerError('UNEXPECTED_TAG', `expected tag 0x${tag.toString(16)}`);
+  if (element.end !== input.length) throw new DerError('TRAILING_DATA', 'trailing bytes');
   return element;
 }
 
@@ -308,10 +326,11 @@ export class DerSequenceReader {
   }
 
   next(expectedTag?: number): Element {
-    if (this.done) throw new DerError('missing element');
+    if (this.done) throw new DerError('TRUNCATED', 'missing element');
     const element = readElement(this.content, this.offset);
     if (expectedTag !== undefined && element.tag !== expectedTag) {
       throw new DerError(
+        'UNEXPECTED_TAG',
         `expected tag 0x${expectedTag.toString(16)}, got 0x${element.tag.toString(16)}`,
       );
     }
@@ -325,18 +344,18 @@ export class DerSequenceReader {
   }
 
   end(): void {
-    if (!this.done) throw new DerError('unexpected trailing element');
+    if (!this.done) throw new DerError('TRAILING_DATA', 'unexpected trailing element');
   }
 }
 
 /** Checks INTEGER content octets are minimal two's complement. */
 export function checkIntegerContent(content: Uint8Array): void {
-  if (content.length === 0) throw new DerError('empty INTEGER');
+  if (content.length === 0) throw new DerError('INVALID_VALUE', 'empty INTEGER');
   if (content.length > 1) {
     const a = content[0] as number;
     const b = content[1] as number;
     if ((a === 0x00 && (b & 0x80) === 0) || (a === 0xff && (b & 0x80) !== 0)) {
-      throw new DerError('non-minimal INTEGER');
+      throw new DerError('NOT_DER', 'non-minimal INTEGER');
     }
   }
 }
@@ -351,21 +370,21 @@ export function integerToBigInt(content: Uint8Array): bigint {
 
 /** Validates OID content octets: non-empty, minimal arcs, last octet terminates an arc. */
 export function checkOidContent(content: Uint8Array): void {
-  if (content.length === 0) throw new DerError('empty OID');
+  if (content.length === 0) throw new DerError('INVALID_VALUE', 'empty OID');
   let arcStart = true;
   for (const byte of content) {
-    if (arcStart && byte === 0x80) throw new DerError('non-minimal OID arc');
+    if (arcStart && byte === 0x80) throw new DerError('NOT_DER', 'non-minimal OID arc');
     arcStart = (byte & 0x80) === 0;
   }
-  if (!arcStart) throw new DerError('truncated OID arc');
+  if (!arcStart) throw new DerError('TRUNCATED', 'truncated OID arc');
 }
 
 export function readBoolean(element: Element): boolean {
-  if (element.value.length !== 1) throw new DerError('BOOLEAN must be one octet');
+  if (element.value.length !== 1) throw new DerError('NOT_DER', 'BOOLEAN must be one octet');
   const byte = element.value[0];
   if (byte === 0x00) return false;
   if (byte === 0xff) return true;
-  throw new DerError('BOOLEAN must be 0x00 or 0xFF in DER');
+  throw new DerError('NOT_DER', 'BOOLEAN must be 0x00 or 0xFF in DER');
 }
 
 export function toHex(bytes: Uint8Array): string {

@@ -6,7 +6,8 @@ import { applyConfigFile } from './timestamp-cli/cli-config.js';
 import { inspectCommand } from './timestamp-cli/inspect-command.js';
 import { logAuditCommand } from './timestamp-cli/log-audit-command.js';
 import { logProofCommand } from './timestamp-cli/log-proof-command.js';
-import { CliError, processOutput } from './timestamp-cli/output.js';
+import { processOutput } from './timestamp-cli/output.js';
+import { errorLine, exitStatusOf } from './exit-status.js';
 import { versionCommand } from './version-command.js';
 import { timestampCommand, type GlobalOptions } from './timestamp-cli/timestamp-command.js';
 import { verifyCommand } from './timestamp-cli/verify-command.js';
@@ -75,9 +76,7 @@ try {
   if (error instanceof CommanderError) {
     process.exitCode = error.exitCode;
   } else {
-    processOutput.stderr(
-      `${error instanceof CliError || error instanceof Error ? error.message : String(error)}\n`,
-    );
-    process.exitCode = 1;
+    processOutput.stderr(`${errorLine(error)}\n`);
+    process.exitCode = exitStatusOf(error);
   }
 }

@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
 import { loadServeConfig } from '../config/load.js';
-import { checkGoOnlyOptions } from '../config/go-compat.js';
 import { formatConfig, formatDefault } from '../config/print-config.js';
 import { ConfigError } from '../config/resolve.js';
 import type { OptionSpec } from '../config/option-spec.js';
@@ -12,6 +11,7 @@ import { startServer } from '../runtime/serve.js';
 import { startCluster } from '../runtime/cluster/primary.js';
 import { isClusterWorker, runWorker } from '../runtime/cluster/worker.js';
 import { versionInfo } from '../version.js';
+import { errorLine, exitStatusOf } from './exit-status.js';
 import { flagSpellings, normalizeFlags } from './go-flag-spellings.js';
 import { versionCommand } from './version-command.js';
 
@@ -59,14 +59,15 @@ serve.action(async (_options: unknown, command: Command) => {
   let workers;
   let warnings;
   try {
-    ({ config, configFile } = loadServeConfig({
+    ({ config, configFile, warnings } = loadServeConfig({
       flags: flags as Partial<Record<ServeOptionName, unknown>>,
       configPath: flags['config'] as string | undefined,
     }));
-    warnings = checkGoOnlyOptions(config);
     workers = parseWorkerCount(config.workers);
   } catch (error) {
-    if (error instanceof ConfigError) program.error(`error: ${error.message}`, { exitCode: 2 });
+    if (error instanceof ConfigError) {
+      program.error(`error: ${errorLine(error)}`, { exitCode: exitStatusOf(error) });
+    }
     throw error;
   }
   if (flags['printConfig']) {
@@ -84,10 +85,10 @@ serve.action(async (_options: unknown, command: Command) => {
       workers > 1 ? await startCluster(config, workers, logger) : await startServer(config, logger);
   } catch (error) {
     // One clear line; the stack only at debug level.
-    logger.fatal(`cannot start: ${error instanceof Error ? error.message : String(error)}`);
+    logger.fatal(`cannot start: ${errorLine(error)}`);
     logger.debug({ err: error }, 'start-up failure');
     logger.flush?.();
-    process.exitCode = 1;
+    process.exitCode = exitStatusOf(error);
     return;
   }
   const shutdown = (signal: string) => {

@@ -8,7 +8,7 @@ export interface ClockGateOptions {
 }
 
 /**
- * The issuance guard of the clock: closed (timeNotAvailable, HTTP 503) while drifted, and while
+ * The issuance guard of the clock: closed (a timeNotAvailable refusal) while drifted, and while
  * unverified in strict mode. Each call also checks for a step of the wall clock, so a jump
  * closes the gate before the very next token, not at the next watchdog tick.
  */

@@ -1,7 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { DEFAULT_NTP_CONFIG_YAML } from './default-ntp-config.js';
+import { NtpConfigError } from './ntp-config-error.js';
 import { parseServerAddress, type NtpServerAddress } from './server-address.js';
+
+export { NtpConfigError, type NtpConfigErrorCode } from './ntp-config-error.js';
 
 /** The Go server's NTP monitoring YAML (pkg/ntpmonitor Config): whole seconds, same keys. */
 export interface NtpMonitoringConfig {
@@ -12,10 +15,6 @@ export interface NtpMonitoringConfig {
   max_time_delta: number;
   period: number;
   servers: string[];
-}
-
-export class NtpConfigError extends Error {
-  override name = 'NtpConfigError';
 }
 
 /** Go's messages (pkg/ntpmonitor), which operators and runbooks already know. */
@@ -47,12 +46,17 @@ export function parseNtpConfig(text: string): NtpMonitoringConfig {
     document = parse(text);
   } catch (error) {
     throw new NtpConfigError(
+      'INVALID_YAML',
       `failed to parse YAML: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
     );
   }
   if (document === null || document === undefined) document = {};
   if (typeof document !== 'object' || Array.isArray(document)) {
-    throw new NtpConfigError('failed to parse YAML: expected a mapping of configuration keys');
+    throw new NtpConfigError(
+      'INVALID_YAML',
+      'failed to parse YAML: expected a mapping of configuration keys',
+    );
   }
   const values = document as Record<string, unknown>;
   const config: Record<string, unknown> = {};
@@ -60,6 +64,7 @@ export function parseNtpConfig(text: string): NtpMonitoringConfig {
     const value = values[key] ?? 0;
     if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
       throw new NtpConfigError(
+        'INVALID_YAML',
         `failed to parse YAML: ${key} must be an integer, got ${JSON.stringify(value)}`,
       );
     }
@@ -71,6 +76,7 @@ export function parseNtpConfig(text: string): NtpMonitoringConfig {
     servers.some((entry) => typeof entry !== 'string' && typeof entry !== 'number')
   ) {
     throw new NtpConfigError(
+      'INVALID_YAML',
       'failed to parse YAML: servers must be a list of host or host:port strings',
     );
   }
@@ -87,23 +93,24 @@ export function validateNtpConfig(config: NtpMonitoringConfig, withServers = tru
   const { servers } = config;
   if (withServers) {
     if (servers.length === 0 || servers.length < config.num_servers) {
-      throw new NtpConfigError(NTP_CONFIG_ERRORS.tooFewServers);
+      throw new NtpConfigError('TOO_FEW_SERVERS', NTP_CONFIG_ERRORS.tooFewServers);
     }
-    if (config.server_threshold < 1) throw new NtpConfigError(NTP_CONFIG_ERRORS.threshold);
+    if (config.server_threshold < 1)
+      throw new NtpConfigError('NO_THRESHOLD', NTP_CONFIG_ERRORS.threshold);
     if (config.server_threshold > config.num_servers)
-      throw new NtpConfigError(NTP_CONFIG_ERRORS.tooFewServers);
+      throw new NtpConfigError('TOO_FEW_SERVERS', NTP_CONFIG_ERRORS.tooFewServers);
   }
   if (config.request_timeout < 1 || config.max_time_delta < config.request_timeout) {
-    throw new NtpConfigError(NTP_CONFIG_ERRORS.deltaTooSmall);
+    throw new NtpConfigError('DELTA_TOO_SMALL', NTP_CONFIG_ERRORS.deltaTooSmall);
   }
   if (withServers && config.request_attempts < 1)
-    throw new NtpConfigError(NTP_CONFIG_ERRORS.attempts);
-  if (config.period < 1) throw new NtpConfigError(NTP_CONFIG_ERRORS.period);
+    throw new NtpConfigError('INVALID_ATTEMPTS', NTP_CONFIG_ERRORS.attempts);
+  if (config.period < 1) throw new NtpConfigError('INVALID_PERIOD', NTP_CONFIG_ERRORS.period);
   for (const entry of servers) {
     try {
       parseServerAddress(entry);
     } catch (error) {
-      throw new NtpConfigError((error as Error).message);
+      throw new NtpConfigError('INVALID_SERVER', (error as Error).message, { cause: error });
     }
   }
 }
@@ -115,7 +122,13 @@ export async function loadNtpConfig(path = '', withServers = true): Promise<NtpM
     try {
       text = await readFile(path, 'utf8');
     } catch (error) {
-      throw new NtpConfigError(`failed to read file: ${path} ${(error as Error).message}`);
+      throw new NtpConfigError(
+        'FILE_UNREADABLE',
+        `failed to read file: ${path} ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
     }
   }
   const config = parseNtpConfig(text);

@@ -1,4 +1,5 @@
 import { isIPv6 } from 'node:net';
+import { NtpConfigError } from './ntp-config-error.js';
 
 /** The NTP port, used when a configured server names none (as Go's beevik/ntp does). */
 export const NTP_PORT = 123;
@@ -32,13 +33,19 @@ export function parseServerAddress(entry: string): NtpServerAddress {
     (host.includes(':') && !isIPv6(host)) ||
     (bracketed && !isIPv6(host))
   ) {
-    throw new Error(`invalid ntp server ${JSON.stringify(entry)}: expected host or host:port`);
+    throw new NtpConfigError(
+      'INVALID_SERVER',
+      `invalid ntp server ${JSON.stringify(entry)}: expected host or host:port`,
+    );
   }
   let port = NTP_PORT;
   if (portText !== undefined) {
     port = /^\d{1,5}$/.test(portText) ? Number(portText) : NaN;
     if (!(port >= 1 && port <= 65_535)) {
-      throw new Error(`invalid ntp server ${JSON.stringify(entry)}: port must be 1-65535`);
+      throw new NtpConfigError(
+        'INVALID_SERVER',
+        `invalid ntp server ${JSON.stringify(entry)}: port must be 1-65535`,
+      );
     }
   }
   return { name, host, port };

@@ -3,6 +3,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { performance } from 'node:perf_hooks';
 import type { NtpServerAddress } from './server-address.js';
+import { CodedError } from '../errors.js';
 
 /**
  * A minimal SNTPv4 client (RFC 4330) on node:dgram: one request, one answer, the clock offset.
@@ -22,13 +23,11 @@ export type SntpFailureReason =
   | 'alarm'
   | 'bad-stratum';
 
-export class SntpError extends Error {
+export class SntpError extends CodedError<SntpFailureReason> {
   override name = 'SntpError';
-  constructor(
-    readonly reason: SntpFailureReason,
-    message: string,
-  ) {
-    super(message);
+  /** The code, under the name the clock round and its metrics use. */
+  get reason(): SntpFailureReason {
+    return this.code;
   }
 }
 
@@ -156,7 +155,9 @@ export const querySntp: SntpQuery = async (server, options) => {
           // clock during the query cannot distort the sample.
           let sentAtMs = 0;
           let sentAtMonotonic = 0;
-          udp.on('error', (error) => reject(new SntpError('network', error.message)));
+          udp.on('error', (error) =>
+            reject(new SntpError('network', error.message, { cause: error })),
+          );
           udp.on('message', (packet) => {
             const arrivedAfter = performance.now() - sentAtMonotonic;
             try {
@@ -183,12 +184,16 @@ export const querySntp: SntpQuery = async (server, options) => {
             sentAtMs = now();
             sentAtMonotonic = performance.now();
             udp.send(request, (error) => {
-              if (error) reject(new SntpError('network', error.message));
+              if (error) reject(new SntpError('network', error.message, { cause: error }));
             });
           });
         },
         (error: Error) =>
-          reject(new SntpError('network', `cannot resolve ${server.host}: ${error.message}`)),
+          reject(
+            new SntpError('network', `cannot resolve ${server.host}: ${error.message}`, {
+              cause: error,
+            }),
+          ),
       );
     });
   } finally {

@@ -16,11 +16,13 @@ export function parseAccuracy(text: string): number | 'auto' {
   } catch (error) {
     if (!(error instanceof DurationError)) throw error;
     throw new ConfigError(
+      'INVALID_VALUE',
       `invalid value for --accuracy: ${JSON.stringify(text)} (${error.reason})`,
     );
   }
   if (!(ms >= 1 && ms <= MAX_ACCURACY_MS)) {
     throw new ConfigError(
+      'INVALID_VALUE',
       `invalid value for --accuracy: ${JSON.stringify(text)} (auto, or 1ms to ${MAX_ACCURACY_MS / 1000}s)`,
     );
   }

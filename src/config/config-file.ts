@@ -59,7 +59,8 @@ export function findConfigFile(
 ): string | undefined {
   if (explicitPath) {
     const path = resolve(explicitPath);
-    if (!existsSync(path)) throw new ConfigError(`config file ${path}: not found`);
+    if (!existsSync(path))
+      throw new ConfigError('FILE_NOT_FOUND', `config file ${path}: not found`);
     return path;
   }
   for (const dir of searchDirs) {
@@ -81,17 +82,26 @@ export function readConfigFile(path: string): ConfigLayer {
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new ConfigError(`${source}: cannot read: ${(error as Error).message}`);
+    throw new ConfigError(
+      'FILE_UNREADABLE',
+      `${source}: cannot read: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
   }
   const document = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
   const [firstError] = document.errors;
   if (firstError) {
-    throw new ConfigError(`${source}: cannot parse: ${describeYamlError(firstError)}`);
+    throw new ConfigError(
+      'FILE_INVALID',
+      `${source}: cannot parse: ${describeYamlError(firstError)}`,
+    );
   }
   const content: unknown = document.toJS();
   if (content === null || content === undefined) return { source, values: {} };
   if (typeof content !== 'object' || Array.isArray(content)) {
-    throw new ConfigError(`${source}: expected a mapping of flag names to values`);
+    throw new ConfigError('FILE_INVALID', `${source}: expected a mapping of flag names to values`);
   }
   const values: ConfigValues = {};
   const layer: ConfigLayer = { source, values, nameOf: (spec) => `key "${spec.flag}"` };
@@ -106,8 +116,9 @@ export function readConfigFile(path: string): ConfigLayer {
       continue;
     }
     const name = OPTION_BY_FLAG.get(key);
-    if (!name) throw new ConfigError(`${source}: unknown key "${key}"`);
-    if (value === null) throw new ConfigError(`${source}: key "${key}" has no value`);
+    if (!name) throw new ConfigError('UNKNOWN_KEY', `${source}: unknown key "${key}"`);
+    if (value === null)
+      throw new ConfigError('INVALID_VALUE', `${source}: key "${key}" has no value`);
     values[name] = value;
   }
   return layer;

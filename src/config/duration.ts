@@ -1,3 +1,5 @@
+import { CodedError } from '../errors.js';
+
 /** Go's time.ParseDuration units, in milliseconds. */
 const UNIT_MS: Record<string, number> = {
   ns: 1e-6,
@@ -12,13 +14,13 @@ const UNIT_MS: Record<string, number> = {
 export const DURATION_UNITS = 'ns, us, µs, ms, s, m, h';
 
 /** A malformed duration; `reason` says what is wrong without repeating the text. */
-export class DurationError extends Error {
+export class DurationError extends CodedError<'INVALID_DURATION'> {
   override name = 'DurationError';
   constructor(
     readonly text: string,
     readonly reason: string,
   ) {
-    super(`invalid duration ${JSON.stringify(text)}: ${reason}`);
+    super('INVALID_DURATION', `invalid duration ${JSON.stringify(text)}: ${reason}`);
   }
 }
 

@@ -3,7 +3,7 @@ import { option } from './option-spec.js';
 /**
  * Flags of the Go server (its root flags and go-swagger's listener flags) for features this server
  * does not have, or has only as one setting for both listeners. They are accepted so a Go command
- * line, config file or environment keeps working; src/config/go-compat.ts warns where a value is
+ * line, config file or environment keeps working; src/config/rules.ts warns where a value is
  * ignored and refuses one that would leave the server less protected than asked
  * (docs/configuration.md, Go flag spellings). Options without a default (undefined) mean "not given".
  */

@@ -18,6 +18,8 @@ export interface LoadedConfig {
   config: ServeConfig;
   /** The config file read, if any. */
   configFile: string | undefined;
+  /** What the config rules warn about (values accepted with no effect here), for the CLI to print. */
+  warnings: string[];
 }
 
 /** defaults < config file < environment < flags. */
@@ -28,5 +30,5 @@ export function loadServeConfig(options: LoadOptions): LoadedConfig {
   if (configFile) layers.push(readConfigFile(configFile));
   layers.push(readEnvironment(options.env ?? process.env));
   layers.push({ source: 'flags', values: options.flags });
-  return { config: resolveLayers(layers), configFile };
+  return { ...resolveLayers(layers), configFile };
 }

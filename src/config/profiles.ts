@@ -83,15 +83,16 @@ const isMapping = (value: unknown): value is Record<string, unknown> =>
 /** `previous-chains:` of a profile or of the top level: paths, or `{path, retired}` mappings. */
 export function parsePreviousChains(raw: unknown, where: string): PreviousChain[] {
   if (raw === undefined) return [];
-  if (!Array.isArray(raw)) throw new ConfigError(`${where}: previous-chains must be a list`);
+  if (!Array.isArray(raw))
+    throw new ConfigError('INVALID_VALUE', `${where}: previous-chains must be a list`);
   return raw.map((entry, index) => {
     const label = `${where}: previous-chains[${index}]`;
     if (typeof entry === 'string' && entry !== '') return { path: entry };
     if (!isMapping(entry) || typeof entry.path !== 'string' || entry.path === '')
-      throw new ConfigError(`${label}: expected a file path or {path, retired}`);
+      throw new ConfigError('INVALID_VALUE', `${label}: expected a file path or {path, retired}`);
     for (const key of Object.keys(entry))
       if (key !== 'path' && key !== 'retired')
-        throw new ConfigError(`${label}: unknown key "${key}"`);
+        throw new ConfigError('UNKNOWN_KEY', `${label}: unknown key "${key}"`);
     if (entry.retired === undefined) return { path: entry.path };
     const retired =
       entry.retired instanceof Date
@@ -101,6 +102,7 @@ export function parsePreviousChains(raw: unknown, where: string): PreviousChain[
           : undefined;
     if (!retired || Number.isNaN(retired.getTime()))
       throw new ConfigError(
+        'INVALID_VALUE',
         `${label}: retired must be an RFC 3339 time, e.g. 2026-01-31T00:00:00Z`,
       );
     return { path: entry.path, retired };
@@ -116,26 +118,28 @@ function parseProfile(
   parse: ParseOption,
 ): ProfileConfig {
   const where = `${source}: profiles[${index}]`;
-  if (!isMapping(raw)) throw new ConfigError(`${where}: expected a mapping`);
+  if (!isMapping(raw)) throw new ConfigError('INVALID_VALUE', `${where}: expected a mapping`);
   const name = raw.name;
   if (typeof name !== 'string' || !PROFILE_NAME.test(name))
     throw new ConfigError(
+      'INVALID_VALUE',
       `${where}: name must be 1 to 32 lowercase letters, digits or inner hyphens`,
     );
   const at = `${source}: profile "${name}"`;
   if (RESERVED_PROFILE_NAMES.includes(name))
-    throw new ConfigError(`${at}: the name "${name}" is reserved`);
+    throw new ConfigError('INVALID_VALUE', `${at}: the name "${name}" is reserved`);
   const values: Record<string, unknown> = { ...defaults };
   const options: Partial<Record<ServeOptionName, unknown>> = {};
   for (const [key, value] of Object.entries(raw)) {
     if (PROFILE_ONLY_KEYS.has(key)) continue;
     const option = PROFILE_OPTIONS.get(key);
-    if (!option) throw new ConfigError(`${at}: unknown key "${key}"`);
-    if (value === null) throw new ConfigError(`${at}: key "${key}" has no value`);
+    if (!option) throw new ConfigError('UNKNOWN_KEY', `${at}: unknown key "${key}"`);
+    if (value === null) throw new ConfigError('INVALID_VALUE', `${at}: key "${key}" has no value`);
     try {
       values[option.name] = options[option.name] = parse(option.spec, value, `key "${key}"`);
     } catch (error) {
-      if (error instanceof ConfigError) throw new ConfigError(`${at}: ${error.message}`);
+      if (error instanceof ConfigError)
+        throw new ConfigError(error.code, `${at}: ${error.message}`, { cause: error });
       throw error;
     }
   }
@@ -143,10 +147,12 @@ function parseProfile(
   const policyOids = Array.isArray(policies) ? policies.map(String) : [];
   if (policyOids.length === 0)
     throw new ConfigError(
+      'INVALID_VALUE',
       `${at}: policy-oids must list at least one OID (the first is the default)`,
     );
   for (const dotted of policyOids)
-    if (!DOTTED_OID.test(dotted)) throw new ConfigError(`${at}: invalid policy OID "${dotted}"`);
+    if (!DOTTED_OID.test(dotted))
+      throw new ConfigError('INVALID_VALUE', `${at}: invalid policy OID "${dotted}"`);
   const config = values as unknown as ServeConfig;
   return {
     name,
@@ -170,7 +176,10 @@ function parseAccuracy(raw: unknown, at: string): number {
     if (!(error instanceof DurationError)) throw error;
   }
   if (ms === undefined || ms < 1000 || ms % 1000 !== 0 || ms > 3_600_000)
-    throw new ConfigError(`${at}: accuracy must be whole seconds from 1s to 1h, e.g. 1s`);
+    throw new ConfigError(
+      'INVALID_VALUE',
+      `${at}: accuracy must be whole seconds from 1s to 1h, e.g. 1s`,
+    );
   return ms / 1000;
 }
 
@@ -182,6 +191,7 @@ export function parseProfiles(
   parse: ParseOption,
 ): ProfileConfig[] {
   if (raw === undefined) return [];
-  if (!Array.isArray(raw)) throw new ConfigError(`${source}: profiles must be a list`);
+  if (!Array.isArray(raw))
+    throw new ConfigError('INVALID_VALUE', `${source}: profiles must be a list`);
   return raw.map((entry, index) => parseProfile(entry, index, source, defaults, parse));
 }

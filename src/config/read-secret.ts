@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { ConfigError } from './config-error.js';
 
 /**
  * A secret given either inline (`--x`) or as a file (`--x-file`, e.g. a mounted Kubernetes Secret,
@@ -7,15 +8,17 @@ import { readFile } from 'node:fs/promises';
  */
 export async function readSecret(inline: string, filePath: string, flag: string): Promise<string> {
   if (inline !== '' && filePath !== '') {
-    throw new Error(`set only one of --${flag} and --${flag}-file`);
+    throw new ConfigError('SECRET_CONFLICT', `set only one of --${flag} and --${flag}-file`);
   }
   if (filePath === '') return inline;
   let text: string;
   try {
     text = await readFile(filePath, 'utf8');
   } catch (error) {
-    throw new Error(
+    throw new ConfigError(
+      'SECRET_UNREADABLE',
       `reading --${flag}-file ${filePath}: ${(error as NodeJS.ErrnoException).code ?? 'failed'}`,
+      { cause: error },
     );
   }
   return text.replace(/\r?\n$/, '');

@@ -47,7 +47,10 @@ export function parseOptionValue(
     ? `(not shown: secret; expected ${expected(spec)})`
     : JSON.stringify(raw);
   const invalid = (why?: string): never => {
-    throw new ConfigError(`invalid value for ${name}: ${shown}${why ? ` (${why})` : ''}`);
+    throw new ConfigError(
+      'INVALID_VALUE',
+      `invalid value for ${name}: ${shown}${why ? ` (${why})` : ''}`,
+    );
   };
   let value: unknown;
   switch (spec.kind) {
@@ -97,6 +100,7 @@ export function parseOptionValue(
   if (typeof value === 'number') checkBounds(spec, value, invalid);
   if (spec.choices && !spec.choices.includes(String(value).toLowerCase())) {
     throw new ConfigError(
+      'INVALID_VALUE',
       `invalid value for ${name}: ${shown} (valid: ${spec.choices.join(', ')})`,
     );
   }
@@ -114,8 +118,14 @@ function checkBounds(
   if (spec.max !== undefined && value > spec.max) invalid(`at most ${show(spec.max)}`);
 }
 
-/** The configuration from defaults overlaid by layers, later layers winning. */
-export function resolveLayers(layers: readonly ConfigLayer[]): ServeConfig {
+/**
+ * The configuration from defaults overlaid by layers, later layers winning, checked by the rules
+ * (rules.ts), with the warnings they return.
+ */
+export function resolveLayers(layers: readonly ConfigLayer[]): {
+  config: ServeConfig;
+  warnings: string[];
+} {
   const config: Record<string, unknown> = {};
   const options = Object.entries(SERVE_OPTIONS) as [ServeOptionName, OptionSpec<unknown>][];
   for (const [name, spec] of options) {
@@ -128,7 +138,7 @@ export function resolveLayers(layers: readonly ConfigLayer[]): ServeConfig {
         config[name] = parseOptionValue(spec, raw, label);
       } catch (error) {
         if (error instanceof ConfigError && layer.source !== 'flags') {
-          throw new ConfigError(`${layer.source}: ${error.message}`);
+          throw new ConfigError(error.code, `${layer.source}: ${error.message}`, { cause: error });
         }
         throw error;
       }
@@ -148,11 +158,11 @@ export function resolveLayers(layers: readonly ConfigLayer[]): ServeConfig {
       config.previousChains = parsePreviousChains(layer.previousChains, layer.source);
   }
   const resolved = Object.freeze(config) as unknown as ServeConfig;
-  checkServeConfig(resolved);
-  return resolved;
+  const warnings = checkServeConfig(resolved);
+  return { config: resolved, warnings };
 }
 
 /** The configuration from defaults overlaid by explicitly given values (later layers win). */
 export function resolveServeConfig(...layers: ConfigValues[]): ServeConfig {
-  return resolveLayers(layers.map((values) => ({ source: 'flags', values })));
+  return resolveLayers(layers.map((values) => ({ source: 'flags', values }))).config;
 }

@@ -1,47 +1,58 @@
 import { parseAccuracy } from './accuracy.js';
 import { ConfigError } from './config-error.js';
+import { formatDuration } from './duration.js';
 import type { ServeConfig } from './schema.js';
 import { parseWorkerCount } from './worker-count.js';
 
 /**
  * Rules between options, checked once when the configuration is resolved, so that no later layer
- * (start-up, the cluster primary, a listener) has to check them again.
+ * (start-up, the cluster primary, a listener) has to check them again. Throws a ConfigError for a
+ * configuration the server refuses; returns the warnings (values accepted with no effect here),
+ * which the CLI only prints.
  */
-export function checkServeConfig(config: ServeConfig): void {
+export function checkServeConfig(config: ServeConfig): string[] {
   if (config.disableNtpMonitoring && config.requireTimeSync) {
     throw new ConfigError(
+      'CONFLICTING_OPTIONS',
       '--require-time-sync needs NTP monitoring: remove --disable-ntp-monitoring',
     );
   }
   if (config.requireNts && config.timeSource !== 'chrony') {
     throw new ConfigError(
+      'CONFLICTING_OPTIONS',
       '--require-nts needs --time-source chrony (SNTP cannot be authenticated)',
     );
   }
   if (config.disableNtpMonitoring && config.requireNts) {
-    throw new ConfigError('--require-nts needs clock monitoring: remove --disable-ntp-monitoring');
+    throw new ConfigError(
+      'CONFLICTING_OPTIONS',
+      '--require-nts needs clock monitoring: remove --disable-ntp-monitoring',
+    );
   }
   if (parseAccuracy(config.accuracy) === 'auto' && config.disableNtpMonitoring) {
     throw new ConfigError(
+      'CONFLICTING_OPTIONS',
       '--accuracy auto needs clock monitoring: remove --disable-ntp-monitoring',
     );
   }
   parseWorkerCount(config.workers);
   if (config.timestampSigner === 'pkcs11' && config.pkcs11Uri === '') {
-    throw new ConfigError('--timestamp-signer pkcs11 needs --pkcs11-uri');
+    throw new ConfigError('OPTION_MISSING', '--timestamp-signer pkcs11 needs --pkcs11-uri');
   }
   if (config.rateLimitMax > 0 && config.rateLimitWindow < 1) {
-    throw new ConfigError('--rate-limit-window must be at least 1 second');
+    throw new ConfigError('INVALID_VALUE', '--rate-limit-window must be at least 1 second');
   }
   // Any TLS flag asks for the HTTPS listener (server/tls.ts), which needs a certificate and its key.
   const tls = config.tlsCertificate !== '' || config.tlsKey !== '' || config.tlsCa !== '';
   if (tls && (config.tlsCertificate === '' || config.tlsKey === '')) {
     throw new ConfigError(
+      'OPTION_MISSING',
       'the required flags `--tls-certificate` and `--tls-key` were not specified',
     );
   }
   checkProfiles(config);
   checkLedgerConfig(config);
+  return checkGoOnlyOptions(config);
 }
 
 /**
@@ -55,12 +66,16 @@ function checkProfiles(config: ServeConfig): void {
     owners.set(dotted, 'the default profile');
   for (const profile of config.profiles ?? []) {
     if (names.has(profile.name))
-      throw new ConfigError(`two profiles are named "${profile.name}": names must be unique`);
+      throw new ConfigError(
+        'CONFLICTING_OPTIONS',
+        `two profiles are named "${profile.name}": names must be unique`,
+      );
     names.add(profile.name);
     for (const dotted of new Set(profile.policyOids)) {
       const owner = owners.get(dotted);
       if (owner)
         throw new ConfigError(
+          'CONFLICTING_OPTIONS',
           `policy OID ${dotted} of profile "${profile.name}" is also ${owner === 'the default profile' ? owner : `profile "${owner}"`}'s: a policy selects one profile`,
         );
       owners.set(dotted, profile.name);
@@ -76,20 +91,120 @@ function checkLedgerConfig(config: ServeConfig): void {
       ['--ledger-key', config.ledgerKey],
       ['--ledger-origin', config.ledgerOrigin],
     ] as const) {
-      if (value !== '') throw new ConfigError(`${flag} needs --ledger-url`);
+      if (value !== '') throw new ConfigError('CONFLICTING_OPTIONS', `${flag} needs --ledger-url`);
     }
     return;
   }
   if (!/^postgres(ql)?:\/\//.test(config.ledgerUrl)) {
-    throw new ConfigError('--ledger-url must be a postgres:// or postgresql:// URL');
+    throw new ConfigError(
+      'INVALID_VALUE',
+      '--ledger-url must be a postgres:// or postgresql:// URL',
+    );
   }
   if (config.ledgerKey !== '' && config.ledgerOrigin === '') {
-    throw new ConfigError('--ledger-key needs --ledger-origin (the name of the log)');
+    throw new ConfigError(
+      'OPTION_MISSING',
+      '--ledger-key needs --ledger-origin (the name of the log)',
+    );
   }
   if (config.ledgerOrigin !== '' && config.ledgerKey === '') {
-    throw new ConfigError('--ledger-origin needs --ledger-key (the key signing the log)');
+    throw new ConfigError(
+      'OPTION_MISSING',
+      '--ledger-origin needs --ledger-key (the key signing the log)',
+    );
   }
   if (config.ledgerOrigin !== '' && !/^[\x21-\x7e]+$/.test(config.ledgerOrigin)) {
-    throw new ConfigError('--ledger-origin must be printable ASCII without spaces');
+    throw new ConfigError(
+      'INVALID_VALUE',
+      '--ledger-origin must be printable ASCII without spaces',
+    );
+  }
+}
+
+const SCHEMES = ['http', 'https', 'unix'];
+
+/**
+ * The Go-only options (go-only-options.ts): a warning for each value that is accepted but has no
+ * effect here; throws for one that would serve differently from what was asked (a listener or
+ * limit the operator expects and would not get).
+ */
+function checkGoOnlyOptions(config: ServeConfig): string[] {
+  const warnings: string[] = [];
+  if (config.enablePprof) {
+    warnings.push(
+      '--enable-pprof is ignored: this server has no pprof endpoint (profile with node --cpu-prof or --inspect)',
+    );
+  }
+  for (const [flag, value] of [
+    ['keep-alive', config.keepAlive],
+    ['tls-keep-alive', config.tlsKeepAlive],
+  ] as const) {
+    if (value === 0) {
+      warnings.push(
+        `--${flag} 0 is ignored: keep-alive is always on here; idle connections close after --cleanup-timeout (${formatDuration(config.cleanupTimeout)})`,
+      );
+    }
+  }
+  if (config.socketPath !== '') {
+    warnings.push('--socket-path is ignored: this server does not listen on a Unix socket');
+  }
+  checkScheme(config);
+  const same: [string, number | undefined, string, number, (value: number) => string][] = [
+    ['tls-listen-limit', config.tlsListenLimit, 'max-connections', config.maxConnections, String],
+    ['tls-read-timeout', config.tlsReadTimeout, 'read-timeout', config.readTimeout, formatDuration],
+    [
+      'tls-write-timeout',
+      config.tlsWriteTimeout,
+      'write-timeout',
+      config.writeTimeout,
+      formatDuration,
+    ],
+  ];
+  for (const [flag, value, ours, inEffect, format] of same) {
+    if (value !== undefined && value !== inEffect) {
+      throw new ConfigError(
+        'CONFLICTING_OPTIONS',
+        `--${flag} ${format(value)} differs from --${ours} ${format(inEffect)}: here --${ours} applies to the HTTP and HTTPS listeners alike; set it instead`,
+      );
+    }
+  }
+  return warnings;
+}
+
+/** Go's --scheme picks the listeners; here HTTP always runs and HTTPS runs when it has a key. */
+function checkScheme(config: ServeConfig): void {
+  const schemes = config.scheme.map((scheme) => scheme.toLowerCase());
+  if (schemes.length === 0) return;
+  const unknown = schemes.find((scheme) => !SCHEMES.includes(scheme));
+  if (unknown !== undefined) {
+    throw new ConfigError(
+      'INVALID_VALUE',
+      `invalid value for --scheme: ${JSON.stringify(unknown)} (valid: http, https)`,
+    );
+  }
+  if (schemes.includes('unix')) {
+    throw new ConfigError(
+      'UNSUPPORTED_OPTION',
+      '--scheme unix is not supported: this server listens on TCP only (--host, --port)',
+    );
+  }
+  if (!schemes.includes('http')) {
+    throw new ConfigError(
+      'UNSUPPORTED_OPTION',
+      '--scheme without http is not supported: the plain-HTTP listener always runs here; add --http-ping-only to serve only /ping on it',
+    );
+  }
+  const tlsKeyGiven = config.tlsCertificate !== '' && config.tlsKey !== '';
+  if (schemes.includes('https') && !tlsKeyGiven) {
+    throw new ConfigError(
+      'OPTION_MISSING',
+      '--scheme https: the required flags `--tls-certificate` and `--tls-key` were not specified',
+    );
+  }
+  if (!schemes.includes('https') && (tlsKeyGiven || config.tlsCa !== '')) {
+    throw new ConfigError(
+      'CONFLICTING_OPTIONS',
+      '--scheme lacks https but --tls-certificate, --tls-key or --tls-ca is set: the HTTPS listener runs whenever they are; add https to --scheme or remove them',
+    );
   }
 }

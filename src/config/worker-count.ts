@@ -7,6 +7,7 @@ export function parseWorkerCount(value: string): number {
   const count = /^\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
   if (!Number.isSafeInteger(count) || count < 1) {
     throw new ConfigError(
+      'INVALID_VALUE',
       `invalid value for --workers: ${JSON.stringify(value)} (a number of at least 1, or auto)`,
     );
   }

@@ -2,12 +2,24 @@ import { constants, type KeyObject, type SignKeyObjectInput } from 'node:crypto'
 import { HASHES, rsassaPssIdentifier, type HashName } from '../asn1/algorithms.js';
 import { NULL, oid, sequence } from '../asn1/der.js';
 import { OID } from '../asn1/oids.js';
+import { CodedError } from '../errors.js';
 import type { SignatureAlgorithm } from './signer.js';
 
 /*
  * Key → algorithm policy: which signature algorithm and default digest a key gets, and Node's
  * sign/verify arguments for it. asn1/algorithms.ts keeps only the hashes and DER identifiers.
  */
+
+/** A key (or key and hash) this TSA cannot sign tokens with. */
+export class KeyAlgorithmError extends CodedError<
+  | 'UNSUPPORTED_KEY_TYPE'
+  | 'UNSUPPORTED_CURVE'
+  | 'UNSUPPORTED_KEY_SIZE'
+  | 'HASH_NOT_ALLOWED'
+  | 'SALT_TOO_LONG'
+> {
+  override name = 'KeyAlgorithmError';
+}
 
 export interface SignatureOptions {
   /**
@@ -42,7 +54,10 @@ export function signatureAlgorithmFor(
     case 'ec': {
       const curve = publicKey.asymmetricKeyDetails?.namedCurve;
       if (curve !== 'prime256v1' && curve !== 'secp384r1' && curve !== 'secp521r1') {
-        throw new Error(`unsupported EC curve ${curve ?? 'unknown'}: use P-256, P-384 or P-521`);
+        throw new KeyAlgorithmError(
+          'UNSUPPORTED_CURVE',
+          `unsupported EC curve ${curve ?? 'unknown'}: use P-256, P-384 or P-521`,
+        );
       }
       const dotted = ECDSA_OIDS[hash];
       return { keyType: 'ec', hash, oid: dotted, identifier: sequence(oid(dotted)), curve };
@@ -51,7 +66,10 @@ export function signatureAlgorithmFor(
     case 'rsa-pss': {
       const bits = publicKey.asymmetricKeyDetails?.modulusLength ?? 0;
       if (bits < 2048 || bits > 4096) {
-        throw new Error(`unsupported RSA key size ${bits}: use 2048 to 4096 bits`);
+        throw new KeyAlgorithmError(
+          'UNSUPPORTED_KEY_SIZE',
+          `unsupported RSA key size ${bits}: use 2048 to 4096 bits`,
+        );
       }
       if (publicKey.asymmetricKeyType === 'rsa-pss' || options.pss) {
         checkPssKeyParameters(publicKey, hash);
@@ -69,14 +87,16 @@ export function signatureAlgorithmFor(
     }
     case 'ed25519': {
       if (hash !== 'sha512') {
-        throw new Error(
+        throw new KeyAlgorithmError(
+          'HASH_NOT_ALLOWED',
           `Ed25519 keys require the SHA-512 digest (RFC 8419); set --timestamp-signer-hash=sha512, not ${hash}`,
         );
       }
       return { keyType: 'ed25519', hash, oid: OID.ed25519, identifier: sequence(oid(OID.ed25519)) };
     }
     default:
-      throw new Error(
+      throw new KeyAlgorithmError(
+        'UNSUPPORTED_KEY_TYPE',
         `unsupported key type ${publicKey.asymmetricKeyType ?? 'unknown'}, must be RSA, ECDSA, or ED25519`,
       );
   }
@@ -90,12 +110,14 @@ function checkPssKeyParameters(publicKey: KeyObject, hash: HashName): void {
   );
   const mismatch = restricted.find((name) => name.replace('-', '').toLowerCase() !== hash);
   if (mismatch) {
-    throw new Error(
+    throw new KeyAlgorithmError(
+      'HASH_NOT_ALLOWED',
       `the RSA-PSS key is restricted to ${mismatch.toUpperCase()}; set --timestamp-signer-hash to it, not ${hash}`,
     );
   }
   if ((details.saltLength ?? 0) > HASHES[hash].length) {
-    throw new Error(
+    throw new KeyAlgorithmError(
+      'SALT_TOO_LONG',
       `the RSA-PSS key requires a salt of ${details.saltLength} bytes, more than the ${HASHES[hash].length} this TSA uses`,
     );
   }

@@ -1,3 +1,5 @@
+import { RuntimeError } from './runtime-error.js';
+
 /**
  * What one process holds (signer, clock monitor, audit log, listeners), torn down last built,
  * first closed. Node 20 has `Symbol.asyncDispose` but not `AsyncDisposableStack`; this is the part
@@ -15,7 +17,7 @@ export class DisposableStack implements AsyncDisposable {
 
   /** Runs `teardown` when the stack is disposed, before everything added earlier. */
   defer(teardown: () => unknown): void {
-    if (this.disposed) throw new Error('the stack is already disposed');
+    if (this.disposed) throw new RuntimeError('STACK_DISPOSED', 'the stack is already disposed');
     this.teardowns.push(teardown);
   }
 

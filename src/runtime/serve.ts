@@ -10,8 +10,9 @@ import { createSigner, openPkcs11Key, type SignerDependencies } from '../signers
 import { TimestampAuthority, type GrantedOutcome } from '../tsp/authority.js';
 import { certificateValidityGuard } from '../tsp/certificate-validity-guard.js';
 import { acceptedExtensionSet, ANY_EXTENSION_WARNING } from '../tsp/extension-policy.js';
+import { TokenProfileError } from '../tsp/profile-error.js';
 import { signerAvailabilityGuard, type IssuanceGuard } from '../tsp/guards.js';
-import { keyMismatch, verifyCertChain } from '../x509/chain-rules.js';
+import { ChainRuleError, keyMismatch, verifyCertChain } from '../x509/chain-rules.js';
 import { tsaKeyWarnings } from '../x509/csbr.js';
 import { trackCertificateValidity } from '../server/certificate-validity-metric.js';
 import { parseCertificate, type Certificate } from '../x509/certificate.js';
@@ -27,6 +28,7 @@ import type { StoredCheckpoint } from '../ledger/log-store.js';
 import { buildServer, openListenerShared, type TsaServer } from '../server/app.js';
 import { buildOrTearDown, type DisposableStack } from './disposables.js';
 import { createNamedProfiles, createTrustedRoot } from './profiles.js';
+import { RuntimeError } from './runtime-error.js';
 import type { OpenAuditFile } from '../server/audit-log.js';
 import { observeCertificateChain, startRuntimeMetrics } from '../server/http-metrics.js';
 import { enforceStreamTimeouts } from '../server/http2-stream-timeouts.js';
@@ -35,6 +37,7 @@ import { listenAs } from '../server/listen-error.js';
 import { metricsListenerFlags, startMetricsListener } from '../server/metrics-listener.js';
 import { createServingState, type ServingState } from '../server/serving-state.js';
 import { loadTlsMaterial, tlsRequested } from '../server/tls.js';
+import type { Transport } from '../server/transport.js';
 
 const EMPTY = new Uint8Array(0);
 
@@ -84,7 +87,8 @@ export interface StartOptions {
 export async function selfTest(signer: Signer, leaf: Certificate): Promise<void> {
   const spki = (key: typeof signer.publicKey) => key.export({ type: 'spki', format: 'der' });
   if (!spki(leaf.x509.publicKey).equals(spki(signer.publicKey))) {
-    throw new Error(
+    throw new ChainRuleError(
+      'KEY_MISMATCH',
       keyMismatch(leaf.x509.publicKey, signer.publicKey, { signerSource: signer.id }),
     );
   }
@@ -92,7 +96,10 @@ export async function selfTest(signer: Signer, leaf: Certificate): Promise<void>
   const signature = await signer.sign(probe);
   const [digest, key] = nodeSignatureArguments(signer.algorithm, signer.publicKey);
   if (!verify(digest, probe, key, signature)) {
-    throw new Error(`signer ${signer.id} self-test failed: its signature does not verify`);
+    throw new RuntimeError(
+      'SELF_TEST_FAILED',
+      `signer ${signer.id} self-test failed: its signature does not verify`,
+    );
   }
 }
 
@@ -138,7 +145,11 @@ export async function createAuthority(
       logger.warn(warning);
     const chain = chainDer.map(parseCertificate);
     const leaf = chain[0];
-    if (!leaf) throw new Error('certificate chain must contain a leaf certificate');
+    if (!leaf)
+      throw new TokenProfileError(
+        'NO_LEAF_CERTIFICATE',
+        'certificate chain must contain a leaf certificate',
+      );
     await selfTest(signer, leaf);
     const validity = certificateValidityGuard(
       chain.map(({ x509 }) => ({
@@ -305,20 +316,25 @@ async function serve(
     state.draining = true;
     await closeGracefully(apps, config.gracefulTimeout, logger, sessions);
   });
-  const app = await buildServer({
-    config,
-    authority,
-    chainPem,
-    profiles,
-    trustedRoot,
-    logger,
-    state,
-    shared,
-    ledger,
-    transport: { kind: 'http', pingOnly: config.httpPingOnly },
-  });
-  applyConnectionLimits(app.server, config);
-  apps.push(app);
+  // One app per listener, all over the same authority, profiles, state and shared pieces.
+  const buildListener = async (transport: Transport): Promise<TsaServer> => {
+    const built = await buildServer({
+      config,
+      authority,
+      chainPem,
+      profiles,
+      trustedRoot,
+      logger,
+      state,
+      shared,
+      ledger,
+      transport,
+    });
+    applyConnectionLimits(built.server, config);
+    apps.push(built);
+    return built;
+  };
+  const app = await buildListener({ kind: 'http', pingOnly: config.httpPingOnly });
   const url = await listenAs(
     () => app.listen({ host: config.host, port: config.port }),
     { host: '--host', port: '--port' },
@@ -331,25 +347,12 @@ async function serve(
   );
   let tlsUrl: string | undefined;
   if (tls) {
-    const tlsApp = await buildServer({
-      config,
-      authority,
-      chainPem,
-      profiles,
-      trustedRoot,
-      logger,
-      state,
-      shared,
-      ledger,
-      transport: { kind: 'https', tls },
-    });
-    applyConnectionLimits(tlsApp.server, config);
+    const tlsApp = await buildListener({ kind: 'https', tls });
     enforceStreamTimeouts(tlsApp.server, {
       readTimeoutMs: config.readTimeout,
       writeTimeoutMs: config.writeTimeout,
     });
     sessions.push(trackSessions(tlsApp.server));
-    apps.push(tlsApp);
     const tlsHost = config.tlsHost || config.host;
     tlsUrl = await listenAs(
       () => tlsApp.listen({ host: tlsHost, port: config.tlsPort }),

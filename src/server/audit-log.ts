@@ -11,6 +11,7 @@ import type {
 import { auditRecord } from './audit-record.js';
 import { clientAborted } from './client-aborts.js';
 import type { AnswerOutcome } from './http-outcome.js';
+import { ServerError } from './server-error.js';
 
 interface PendingLine {
   text: string;
@@ -75,7 +76,8 @@ export class AuditLog {
 
   /** Resolves when `record`'s line has been written and fdatasync'ed. */
   append(record: object): Promise<void> {
-    if (this.closed) return Promise.reject(new Error('audit log is closed'));
+    if (this.closed)
+      return Promise.reject(new ServerError('AUDIT_LOG_CLOSED', 'audit log is closed'));
     return new Promise((resolve, reject) => {
       this.pending.push({ text: `${JSON.stringify(record)}\n`, resolve, reject });
       this.startFlushing();

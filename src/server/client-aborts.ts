@@ -1,6 +1,7 @@
 import type { Http2ServerRequest } from 'node:http2';
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { CodedError } from '../errors.js';
 
 /**
  * The status logged and counted for a request whose client went away before its response was
@@ -39,10 +40,10 @@ export function requestCut(request: FastifyRequest): boolean {
 }
 
 /** What the body parser passes on for a cut request: the error handler answers nothing. */
-export class RequestCutError extends Error {
+export class RequestCutError extends CodedError<'REQUEST_CUT'> {
   readonly statusCode = 400;
   constructor() {
-    super('request did not arrive whole');
+    super('REQUEST_CUT', 'request did not arrive whole');
   }
 }
 

@@ -1,3 +1,5 @@
+import { ServerError } from './server-error.js';
+
 /** The flags that choose one listener's address, as the operator would change them. */
 export interface ListenerFlags {
   host: string;
@@ -13,7 +15,7 @@ export function listenError(
   flags: ListenerFlags,
   host: string,
   port: number,
-): Error {
+): ServerError {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   const message = (() => {
     switch (code) {
@@ -30,7 +32,7 @@ export function listenError(
         return `cannot listen on ${host}:${port} (${flags.host}, ${flags.port}): ${error instanceof Error ? error.message : String(error)}`;
     }
   })();
-  return new Error(message, { cause: error });
+  return new ServerError('LISTEN_FAILED', message, { cause: error });
 }
 
 /** Runs `listen`, rethrowing a bind failure as `listenError`. */

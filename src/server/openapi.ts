@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
+import { ServerError } from './server-error.js';
 
 export const OPENAPI_PATH = '/openapi.yaml';
 
@@ -10,7 +11,8 @@ function readSpec(): string {
   for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
     const path = join(dir, 'openapi.yaml');
     if (existsSync(path)) return readFileSync(path, 'utf8');
-    if (dirname(dir) === dir) throw new Error('openapi.yaml not found above the server module');
+    if (dirname(dir) === dir)
+      throw new ServerError('OPENAPI_NOT_FOUND', 'openapi.yaml not found above the server module');
   }
 }
 

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
 import type { ServeConfig } from '../config/schema.js';
+import { ServerError } from './server-error.js';
 
 /** Path limited: issuance costs a signature; /ping and the chain are cheap and probed by load balancers. */
 const LIMITED_ROUTE = '/api/v1/timestamp';
@@ -91,7 +92,8 @@ export async function registerRateLimit(
     },
     errorResponseBuilder: (_request, context) =>
       Object.assign(
-        new Error(
+        new ServerError(
+          'RATE_LIMITED',
           `rate limit exceeded: at most ${context.max} timestamp requests per ${config.rateLimitWindow} s, retry in ${context.after}`,
         ),
         { statusCode: 429 },

@@ -2,6 +2,7 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { SecureServerOptions } from 'node:http2';
 import type { ServeConfig } from '../config/schema.js';
+import { ServerError } from './server-error.js';
 
 /** The Go server's TLS 1.2 suites (go-swagger's restapi server): ECDHE with AEAD only. */
 const TLS12_CIPHERS = [
@@ -29,7 +30,13 @@ function readPem(path: string, what: string): Buffer {
   try {
     return readFileSync(path);
   } catch (error) {
-    throw new Error(`cannot read ${what} ${path}: ${(error as Error).message}`);
+    throw new ServerError(
+      'TLS_FILE_UNREADABLE',
+      `cannot read ${what} ${path}: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
   }
 }
 
@@ -43,20 +50,26 @@ export function loadTlsMaterial(config: ServeConfig): TlsMaterial {
   try {
     new X509Certificate(cert);
   } catch {
-    throw new Error(`cannot parse TLS certificate ${config.tlsCertificate}`);
+    throw new ServerError(
+      'INVALID_TLS_CERTIFICATE',
+      `cannot parse TLS certificate ${config.tlsCertificate}`,
+    );
   }
   try {
     createPrivateKey(key);
   } catch {
     // The message names the file only: key material must never reach a log.
-    throw new Error(`cannot parse TLS key ${config.tlsKey} (an unencrypted PEM key is required)`);
+    throw new ServerError(
+      'INVALID_TLS_KEY',
+      `cannot parse TLS key ${config.tlsKey} (an unencrypted PEM key is required)`,
+    );
   }
   if (!config.tlsCa) return { cert, key };
   const ca = readPem(config.tlsCa, 'TLS CA');
   try {
     new X509Certificate(ca);
   } catch {
-    throw new Error(`cannot parse CA certificate ${config.tlsCa}`);
+    throw new ServerError('INVALID_TLS_CA', `cannot parse CA certificate ${config.tlsCa}`);
   }
   return { cert, key, ca };
 }

@@ -5,6 +5,7 @@ import { preferredHashFor } from '../crypto/key-algorithms.js';
 import type { Signer } from '../crypto/signer.js';
 import { LocalKeySigner } from './local-key.js';
 import { isPkcs11Uri } from './pkcs11/pkcs11-uri.js';
+import { SignerError } from './signer-error.js';
 
 /** The key types `generate` can make for development. */
 export const GENERATED_KEY_TYPES = [
@@ -53,7 +54,8 @@ export async function openKeyReference(
     return createPkcs11Signer(reference, hash, { warn: options.warn ?? (() => {}) });
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(reference)) {
-    throw new Error(
+    throw new SignerError(
+      'INVALID_KEY_URI',
       `unsupported key reference ${reference.split('://')[0]}://… (expected a PEM file, a pkcs11: URI or ${KMS_SCHEMES.join(', ')})`,
     );
   }
@@ -77,17 +79,30 @@ async function readOrGenerate(
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT' && generate)
       return generateKeyFile(path, generate, rsaBits);
-    throw new Error(`cannot read key file ${path}: ${(error as Error).message}`);
+    throw new SignerError(
+      'KEY_UNREADABLE',
+      `cannot read key file ${path}: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
   }
   if (/ENCRYPTED/.test(pem)) {
-    throw new Error(
+    throw new SignerError(
+      'KEY_ENCRYPTED',
       `key file ${path} is encrypted: give an unencrypted PEM private key (or a KMS key)`,
     );
   }
   try {
     return createPrivateKey(pem);
   } catch (error) {
-    throw new Error(`key file ${path} holds no PEM private key: ${(error as Error).message}`);
+    throw new SignerError(
+      'INVALID_KEY',
+      `key file ${path} holds no PEM private key: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
   }
 }
 

@@ -1,5 +1,6 @@
 import { oidContent, toHex } from '../asn1/der.js';
 import { OID } from '../asn1/oids.js';
+import { TokenProfileError } from './profile-error.js';
 import { reject } from './rejection.js';
 
 /** One request extension as the allow-list sees it (its value is never looked at). */
@@ -33,11 +34,18 @@ export function acceptedExtensionSet(dottedOids: readonly string[]): ReadonlySet
     let content: Buffer;
     try {
       content = oidContent(dotted);
-    } catch {
-      throw new Error(`--accepted-extension-oids: invalid OID "${dotted}"`);
+    } catch (error) {
+      throw new TokenProfileError(
+        'INVALID_EXTENSION_OID',
+        `--accepted-extension-oids: invalid OID "${dotted}"`,
+        {
+          cause: error,
+        },
+      );
     }
     if (toHex(content) === QC_STATEMENTS) {
-      throw new Error(
+      throw new TokenProfileError(
+        'EXTENSION_NEVER_ACCEPTED',
         `--accepted-extension-oids: qcStatements (${OID.qcStatements}) are never accepted from a client: they would make a token claim to be qualified`,
       );
     }

@@ -4,6 +4,8 @@
  * as "__proto__" are plain data. Bounded by the caller's input size and by MAX_DEPTH.
  */
 
+import { CodedError } from '../errors.js';
+
 export class JsonNumber {
   constructor(readonly text: string) {}
 }
@@ -11,7 +13,7 @@ export class JsonNumber {
 export type JsonValue =
   null | boolean | string | JsonNumber | JsonValue[] | { [key: string]: JsonValue };
 
-export class JsonSyntaxError extends Error {
+export class JsonSyntaxError extends CodedError<'INVALID_JSON'> {
   override name = 'JsonSyntaxError';
 }
 
@@ -34,7 +36,7 @@ export function parseJson(text: string): JsonValue {
   let position = 0;
 
   const fail = (what: string): never => {
-    throw new JsonSyntaxError(`${what} at offset ${position}`);
+    throw new JsonSyntaxError('INVALID_JSON', `${what} at offset ${position}`);
   };
   const skipWhitespace = (): void => {
     while (position < text.length) {

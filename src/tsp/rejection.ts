@@ -1,3 +1,5 @@
+import { CodedError } from '../errors.js';
+
 /** RFC 3161 PKIFailureInfo bit numbers. */
 export const FailInfo = {
   badAlg: 0,
@@ -27,7 +29,7 @@ export const GO_MESSAGES = {
  * A request the TSA will not grant: its failInfo and the Go server's message. DER clients receive
  * it as a TimeStampResp with status rejection; how others see it is the server's business.
  */
-export class TimeStampRejection extends Error {
+export class TimeStampRejection extends CodedError<FailInfoName> {
   override name = 'TimeStampRejection';
   constructor(
     readonly failInfo: FailInfoName,
@@ -35,7 +37,7 @@ export class TimeStampRejection extends Error {
     /** A fixed, more precise reason (never client input), sent as a second statusString. */
     readonly detail?: string,
   ) {
-    super(message);
+    super(failInfo, message);
   }
 }
 

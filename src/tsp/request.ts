@@ -96,7 +96,7 @@ function parseFields(der: Uint8Array): TimeStampReq {
   // Parameters: any one element here; checkTimeStampReq refuses all but NULL (badAlg, as OpenSSL).
   const parameters = algorithm.done ? undefined : algorithm.next();
   if (parameters?.tag === Tag.NULL && parameters.value.length !== 0) {
-    throw new DerError('NULL with content');
+    throw new DerError('INVALID_VALUE', 'NULL with content');
   }
   algorithm.end();
   const hashedMessage = messageImprint.next(Tag.OCTET_STRING).value;
@@ -119,7 +119,7 @@ function parseFields(der: Uint8Array): TimeStampReq {
   if (nonce) {
     checkIntegerContent(nonce.value);
     if (nonce.value.length > MAX_NONCE_OCTETS)
-      throw new DerError(`nonce longer than ${MAX_NONCE_OCTETS} octets`);
+      throw new DerError('TOO_LONG', `nonce longer than ${MAX_NONCE_OCTETS} octets`);
     request.nonce = nonce.bytes;
   }
   // An explicit FALSE is not DER (DEFAULT values are omitted) but some clients send it.
@@ -135,7 +135,7 @@ function parseFields(der: Uint8Array): TimeStampReq {
 }
 
 function readOid(content: Uint8Array): Uint8Array {
-  if (content.length > MAX_OID_OCTETS) throw new DerError('OID too long');
+  if (content.length > MAX_OID_OCTETS) throw new DerError('TOO_LONG', 'OID too long');
   checkOidContent(content);
   return content;
 }
@@ -146,7 +146,7 @@ function readOid(content: Uint8Array): Uint8Array {
  */
 function readExtensions(content: Uint8Array): RequestExtension[] {
   const list = new DerSequenceReader(content);
-  if (list.done) throw new DerError('empty extensions');
+  if (list.done) throw new DerError('INVALID_VALUE', 'empty extensions');
   const extensions: RequestExtension[] = [];
   while (!list.done) {
     const extension = new DerSequenceReader(list.next(Tag.SEQUENCE).value);

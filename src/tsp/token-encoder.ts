@@ -18,7 +18,9 @@ import {
 import { OID } from '../asn1/oids.js';
 import { nodeSignatureArguments } from '../crypto/key-algorithms.js';
 import type { Signer } from '../crypto/signer.js';
+import { CodedError } from '../errors.js';
 import type { Certificate } from '../x509/certificate.js';
+import { TokenProfileError } from './profile-error.js';
 import type { AcceptedRequest } from './request.js';
 
 /** What the TSA puts in every token, fixed for the life of a signer and chain. */
@@ -39,7 +41,7 @@ export interface TokenProfile {
 }
 
 /** A token whose signature does not verify with the signer's public key; it is never sent. */
-export class TokenSignatureError extends Error {
+export class TokenSignatureError extends CodedError<'SIGNATURE_DOES_NOT_VERIFY'> {
   override name = 'TokenSignatureError';
 }
 
@@ -106,7 +108,11 @@ export class TokenEncoder {
 
   constructor(profile: TokenProfile) {
     const leaf = profile.chain[0];
-    if (!leaf) throw new Error('certificate chain must contain a leaf certificate');
+    if (!leaf)
+      throw new TokenProfileError(
+        'NO_LEAF_CERTIFICATE',
+        'certificate chain must contain a leaf certificate',
+      );
     this.signer = profile.signer;
     this.signerHash = HASHES[profile.signer.algorithm.hash];
     this.defaultPolicy = Buffer.from(profile.defaultPolicy);
@@ -273,6 +279,7 @@ export class TokenEncoder {
     // A faulty signer (KMS bug, key/cert mismatch, bit flip) must not hand out unverifiable tokens.
     if (this.verifySignatures && !(await this.verifies(signedAttributes, signature))) {
       throw new TokenSignatureError(
+        'SIGNATURE_DOES_NOT_VERIFY',
         `token signature by ${this.signer.id} does not verify with its public key`,
       );
     }

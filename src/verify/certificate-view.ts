@@ -2,6 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { VERIFY_OID } from './oids.js';
+import { DecodeError } from './errors.js';
 
 /** What the verifier needs to know about one certificate, read with PKI.js and Node. */
 export interface CertificateView {
@@ -49,13 +50,13 @@ const KEY_USAGE_BITS = [
   'decipherOnly',
 ];
 
-/** Parses one DER certificate; throws a plain Error on anything that is not one. */
+/** Parses one DER certificate; throws (Node's error or a DecodeError) on anything that is not one. */
 export function viewCertificate(der: Uint8Array): CertificateView {
   const buffer = Buffer.from(der);
   const x509 = new X509Certificate(buffer);
   const parsed = asn1js.fromBER(buffer);
   if (parsed.offset === -1 || parsed.offset !== buffer.length)
-    throw new Error('certificate is not DER');
+    throw new DecodeError('not-der', 'certificate is not DER');
   const certificate = new pkijs.Certificate({ schema: parsed.result });
 
   const view: CertificateView = {
@@ -105,7 +106,8 @@ export function viewCertificate(der: Uint8Array): CertificateView {
 }
 
 function keyUsageBits(value: asn1js.AsnType): Set<string> {
-  if (!(value instanceof asn1js.BitString)) throw new Error('keyUsage is not a BIT STRING');
+  if (!(value instanceof asn1js.BitString))
+    throw new DecodeError('unexpected-type', 'keyUsage is not a BIT STRING');
   const bytes = new Uint8Array(value.valueBlock.valueHexView);
   const names = new Set<string>();
   KEY_USAGE_BITS.forEach((name, bit) => {

@@ -8,7 +8,7 @@ import { sidKeyIdentifier } from './describe.js';
 import type { ParsedToken } from './parse-response.js';
 
 const signatureError = (message: string) =>
-  new VerificationError(`error while verifying signature: ${message}`);
+  new VerificationError('signature', `error while verifying signature: ${message}`);
 
 /**
  * Verifies the CMS SignerInfo of a token (RFC 5652 section 5.4, RFC 3161, RFC 5816) and returns
@@ -49,7 +49,7 @@ export function verifySignerInfo(
 
   const designated = candidates.filter((candidate) => designates(signerInfo, candidate));
   if (designated.length === 0) {
-    throw new VerificationError('signer certificate was not found');
+    throw new VerificationError('no-signer-certificate', 'signer certificate was not found');
   }
   const pss =
     timestamp.signer.signatureAlgorithmOid === VERIFY_OID.rsassaPss

@@ -1,4 +1,4 @@
-export { VerificationError } from './errors.js';
+export { VerificationError, type VerificationErrorCode } from './errors.js';
 export { parseTimestampResponse, parseTimestampToken, type ParsedToken } from './parse-response.js';
 export {
   verifyTimestampResponse,

@@ -22,9 +22,9 @@ export interface ParsedToken {
 }
 
 const parseFailure = (message: string) =>
-  new VerificationError(`error parsing response into Timestamp: ${message}`);
+  new VerificationError('malformed', `error parsing response into Timestamp: ${message}`);
 const invalid = (message: string) =>
-  new VerificationError(`timestamp response is not valid: ${message}`);
+  new VerificationError('malformed', `timestamp response is not valid: ${message}`);
 
 /** asn1js accepts trailing bytes; a response must be exactly one DER value. */
 function decodeExactly(bytes: Uint8Array, what: string): asn1js.AsnType {
@@ -67,6 +67,7 @@ export function parseTimestampResponse(tsr: Uint8Array): ParsedToken {
       response.status.statusStrings?.map((text) => text.valueBlock.value).join('; ') ?? '';
     const failInfo = failInfoText(response.status.failInfo);
     throw new VerificationError(
+      'not-granted',
       status === 1
         ? 'the response status is grantedWithMods: only granted tokens are accepted'
         : `the request is rejected: ${texts} (${failInfo})`,

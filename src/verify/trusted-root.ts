@@ -25,7 +25,7 @@ export interface TimestampAuthorityEntry {
 }
 
 const fail = (message: string): never => {
-  throw new VerificationError(`trusted root: ${message}`);
+  throw new VerificationError('malformed', `trusted root: ${message}`);
 };
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
@@ -106,10 +106,14 @@ export async function verifyWithTrustedRoot(
   const { genTime } = token.timestamp;
   const signers = authorities.filter((entry) => signedBy(token, entry));
   if (signers.length === 0)
-    throw new VerificationError('no timestamp authority of the trusted root signed this token');
+    throw new VerificationError(
+      'no-signer-certificate',
+      'no timestamp authority of the trusted root signed this token',
+    );
   const authority = signers.find((entry) => within(entry, genTime));
   if (!authority)
     throw new VerificationError(
+      'chain',
       `the token's genTime ${genTime.toISOString()} is outside the validity window of its timestamp authority in the trusted root`,
     );
   const [leaf, ...rest] = authority.chain;

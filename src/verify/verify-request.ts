@@ -1,19 +1,12 @@
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
-import { VerificationError } from './errors.js';
+import { DecodeError, VerificationError } from './errors.js';
 import { digestByOid, type DigestName } from './oids.js';
 
 /** Why a request was refused, as Go's ErrWeakHashAlg, ErrUnsupportedHashAlg, ErrInconsistentDigestLength. */
 export type RequestErrorCode = 'malformed' | 'weak-hash' | 'unsupported-hash' | 'digest-length';
 
-export class RequestVerificationError extends VerificationError {
-  constructor(
-    readonly code: RequestErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export class RequestVerificationError extends VerificationError<RequestErrorCode> {}
 
 export interface CheckedRequest {
   hashAlgorithm: DigestName;
@@ -34,13 +27,14 @@ export function verifyTimestampRequest(tsq: Uint8Array): CheckedRequest {
   try {
     const decoded = asn1js.fromBER(tsq);
     if (decoded.offset === -1 || decoded.offset !== tsq.byteLength) {
-      throw new Error('not a single DER value');
+      throw new DecodeError('not-der', 'not a single DER value');
     }
     request = new pkijs.TimeStampReq({ schema: decoded.result });
   } catch (error) {
     throw new RequestVerificationError(
       'malformed',
       `not a TimeStampReq: ${(error as Error).message}`,
+      { cause: error },
     );
   }
   const hashAlgorithm = digestByOid(request.messageImprint.hashAlgorithm.algorithmId);

@@ -39,7 +39,9 @@ function toView(input: CertificateInput, what: string): CertificateView {
     return viewCertificate(input instanceof X509Certificate ? input.raw : input);
   } catch (error) {
     throw new VerificationError(
+      'invalid-certificate',
       `${what} is not a valid certificate: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
     );
   }
 }
@@ -59,14 +61,18 @@ export async function verifyTimestampResponse(
   const { timestamp } = token;
 
   if (WEAK_HASHES.has(timestamp.hashAlgorithm)) {
-    throw new VerificationError('weak hash algorithm: must be SHA-256, SHA-384, or SHA-512');
+    throw new VerificationError(
+      'weak-hash',
+      'weak hash algorithm: must be SHA-256, SHA-384, or SHA-512',
+    );
   }
   if (!ACCEPTED_HASHES.has(timestamp.hashAlgorithm))
-    throw new VerificationError('unsupported hash algorithm');
+    throw new VerificationError('unsupported-hash', 'unsupported hash algorithm');
 
   const roots = options.roots.map((root) => toView(root, 'root certificate'));
   if (roots.length === 0) {
     throw new VerificationError(
+      'no-roots',
       'no root certificates provided for verifying the certificate chain',
     );
   }
@@ -76,6 +82,7 @@ export async function verifyTimestampResponse(
   const embedded = timestamp.certificates;
   if (embedded.length === 0 && !tsaCertificate) {
     throw new VerificationError(
+      'no-signer-certificate',
       'leaf certificate must be present in the TSR or as a verify option',
     );
   }
@@ -85,6 +92,7 @@ export async function verifyTimestampResponse(
   const signer = verifySignerInfo(token, candidates);
   if (tsaCertificate && !tsaCertificate.der.equals(signer.der)) {
     throw new VerificationError(
+      'certificate-mismatch',
       'certificate embedded in the TSR does not match the provided TSA certificate',
     );
   }
@@ -100,6 +108,7 @@ export async function verifyTimestampResponse(
   });
   if (chains.chains.length === 0) {
     throw new VerificationError(
+      'chain',
       `error while verifying signer certificate chain: ${chains.failure ?? 'no chain found'}`,
     );
   }
@@ -107,17 +116,20 @@ export async function verifyTimestampResponse(
   if (options.nonce !== undefined) {
     if (timestamp.nonce === undefined) {
       throw new VerificationError(
+        'nonce',
         `expected nonce ${options.nonce} but response does not contain a nonce`,
       );
     }
     if (timestamp.nonce !== options.nonce) {
       throw new VerificationError(
+        'nonce',
         `incoming nonce ${options.nonce} does not match TSR nonce ${timestamp.nonce}`,
       );
     }
   }
   if (options.oid !== undefined && timestamp.policy !== options.oid) {
     throw new VerificationError(
+      'policy',
       `OID content does not match: TSR policy ${timestamp.policy}, expected ${options.oid}`,
     );
   }
@@ -125,6 +137,7 @@ export async function verifyTimestampResponse(
   checkTsaCertificate(signer, options.commonName);
   if (chains.timestampingChains.length === 0) {
     throw new VerificationError(
+      'eku',
       'no verified certificate chain met EKU requirements: intermediate certificate does not allow Timestamping usage',
     );
   }
@@ -132,7 +145,7 @@ export async function verifyTimestampResponse(
 
   const digest = await digestArtifact(artifact, timestamp.hashAlgorithm);
   if (!digest.equals(timestamp.hashedMessage))
-    throw new VerificationError("hashed messages don't match");
+    throw new VerificationError('hash-mismatch', "hashed messages don't match");
   return timestamp;
 }
 
@@ -141,6 +154,7 @@ function checkTsaName(timestamp: Timestamp, signer: CertificateView): void {
   if (timestamp.tsaName === undefined) return;
   if (timestamp.tsaNameDer?.equals(signer.subjectDer)) return;
   throw new VerificationError(
+    'tsa-name',
     `the TSTInfo tsa name "${timestamp.tsaName}" does not match the signer certificate subject "${subjectText(signer)}"`,
   );
 }

@@ -18,6 +18,7 @@ import {
 import { OID } from '../asn1/oids.js';
 import type { Signer } from '../crypto/signer.js';
 import { encodeName, type NameAttributes } from './name.js';
+import { X509Error } from './x509-error.js';
 
 /** RFC 5280 KeyUsage bit numbers. */
 export const KeyUsage = {
@@ -129,6 +130,10 @@ export async function createCertificate(
 }
 
 function mustHave(signer: Signer | undefined): Signer {
-  if (!signer) throw new Error('a self-signed certificate needs the signer of its own key');
+  if (!signer)
+    throw new X509Error(
+      'NO_SELF_SIGNER',
+      'a self-signed certificate needs the signer of its own key',
+    );
   return signer;
 }

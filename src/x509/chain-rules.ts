@@ -1,15 +1,30 @@
 import type { KeyObject } from 'node:crypto';
 import { OID } from '../asn1/oids.js';
+import { CodedError } from '../errors.js';
 import { checkName } from './name-constraints.js';
 import { describePublicKey } from './public-key.js';
 import {
   displayName,
   KEY_USAGE_CERT_SIGN,
-  readCertificateFacts,
-  type CertificateFacts,
-} from './certificate-facts.js';
+  parseCertificate,
+  type Certificate,
+} from './certificate.js';
 
-export class ChainRuleError extends Error {
+/** Which of the Go server's start-up chain rules the chain breaks. */
+export type ChainRuleCode =
+  | 'NO_LEAF'
+  | 'CHAIN_TOO_SHORT'
+  | 'NO_SIGNER_KEY'
+  | 'UNPARSABLE_CERTIFICATE'
+  | 'NOT_A_CA'
+  | 'LEAF_IS_A_CA'
+  | 'EXTENDED_KEY_USAGE'
+  | 'KEY_MISMATCH'
+  | 'INVALID_CERTIFICATE'
+  | 'UNKNOWN_AUTHORITY'
+  | 'INCOMPATIBLE_KEY_USAGE';
+
+export class ChainRuleError extends CodedError<ChainRuleCode> {
   override name = 'ChainRuleError';
 }
 
@@ -33,21 +48,26 @@ export function verifyCertChain(
 ): void {
   // 1-3
   if (chain.length === 0)
-    throw new ChainRuleError('certificate chain must contain a leaf certificate');
+    throw new ChainRuleError('NO_LEAF', 'certificate chain must contain a leaf certificate');
   if (chain.length < 2)
-    throw new ChainRuleError('certificate chain must contain at least two certificates');
-  if (!signerPublicKey) throw new ChainRuleError('signer must not be nil');
+    throw new ChainRuleError(
+      'CHAIN_TOO_SHORT',
+      'certificate chain must contain at least two certificates',
+    );
+  if (!signerPublicKey) throw new ChainRuleError('NO_SIGNER_KEY', 'signer must not be nil');
   const certificates = chain.map((der, index) => {
     try {
-      return readCertificateFacts(der);
+      return parseCertificate(der);
     } catch (error) {
       throw new ChainRuleError(
+        'UNPARSABLE_CERTIFICATE',
         `certificate ${index} of the chain does not parse: ${(error as Error).message}`,
+        { cause: error },
       );
     }
   });
-  const leaf = certificates[0] as CertificateFacts;
-  const root = certificates[certificates.length - 1] as CertificateFacts;
+  const leaf = certificates[0] as Certificate;
+  const root = certificates[certificates.length - 1] as Certificate;
   const intermediates = certificates.slice(1, -1);
 
   // 4: Go's leaf.Verify with Roots {last}, Intermediates certs[1:last], KeyUsages [TimeStamping].
@@ -55,25 +75,30 @@ export function verifyCertChain(
 
   // 5
   for (const certificate of certificates.slice(1)) {
-    if (!certificate.isCA) throw new ChainRuleError('certificate is not a CA certificate');
+    if (!certificate.isCA)
+      throw new ChainRuleError('NOT_A_CA', 'certificate is not a CA certificate');
   }
   // 6
   if (leaf.isCA)
-    throw new ChainRuleError('leaf certificate must be an end-entity certificate, not a CA');
+    throw new ChainRuleError(
+      'LEAF_IS_A_CA',
+      'leaf certificate must be an end-entity certificate, not a CA',
+    );
   // 7
   if (leaf.extKeyUsage.length !== 1)
-    throw new ChainRuleError('certificate should only contain one EKU');
+    throw new ChainRuleError('EXTENDED_KEY_USAGE', 'certificate should only contain one EKU');
   // 8
   if (
     !leaf.extensions.some((extension) => extension.oid === OID.extKeyUsage && extension.critical)
   ) {
-    throw new ChainRuleError('certificate must set EKU to critical');
+    throw new ChainRuleError('EXTENDED_KEY_USAGE', 'certificate must set EKU to critical');
   }
   // 9
   if (options.enforceIntermediateEku) {
     for (const intermediate of intermediates) {
       if (!intermediate.extKeyUsage.includes(OID.timeStamping)) {
         throw new ChainRuleError(
+          'EXTENDED_KEY_USAGE',
           'certificate must have extended key usage timestamping set to sign timestamping certificates',
         );
       }
@@ -82,7 +107,10 @@ export function verifyCertChain(
   // 10
   const spki = (key: KeyObject) => key.export({ type: 'spki', format: 'der' });
   if (!spki(leaf.x509.publicKey).equals(spki(signerPublicKey))) {
-    throw new ChainRuleError(keyMismatch(leaf.x509.publicKey, signerPublicKey, options));
+    throw new ChainRuleError(
+      'KEY_MISMATCH',
+      keyMismatch(leaf.x509.publicKey, signerPublicKey, options),
+    );
   }
 }
 
@@ -137,24 +165,24 @@ type CertificateKind = 'leaf' | 'intermediate' | 'root';
  * Name constraints are checked against DNS, email, URI and IP subjectAltNames, as Go does.
  */
 function verifyLikeGo(
-  leaf: CertificateFacts,
-  intermediates: readonly CertificateFacts[],
-  root: CertificateFacts,
+  leaf: Certificate,
+  intermediates: readonly Certificate[],
+  root: Certificate,
   now: Date,
 ): void {
   const leafProblem = checkCertificate(leaf, 'leaf', [], now);
-  if (leafProblem) throw new ChainRuleError(leafProblem);
-  const chains: CertificateFacts[][] = [];
-  let hint: { error: string; certificate: CertificateFacts } | undefined;
+  if (leafProblem) throw new ChainRuleError('INVALID_CERTIFICATE', leafProblem);
+  const chains: Certificate[][] = [];
+  let hint: { error: string; certificate: Certificate } | undefined;
 
   if (leaf.der.equals(root.der)) {
     chains.push([leaf]);
   } else {
-    const extend = (chain: CertificateFacts[]): void => {
-      const current = chain[chain.length - 1] as CertificateFacts;
-      const candidates: [CertificateFacts, CertificateKind][] = [
+    const extend = (chain: Certificate[]): void => {
+      const current = chain[chain.length - 1] as Certificate;
+      const candidates: [Certificate, CertificateKind][] = [
         [root, 'root'],
-        ...intermediates.map((intermediate): [CertificateFacts, CertificateKind] => [
+        ...intermediates.map((intermediate): [Certificate, CertificateKind] => [
           intermediate,
           'intermediate',
         ]),
@@ -180,18 +208,21 @@ function verifyLikeGo(
     if (hint) {
       message += ` (possibly because of ${JSON.stringify(hint.error)} while trying to verify candidate authority certificate ${JSON.stringify(displayName(hint.certificate))})`;
     }
-    throw new ChainRuleError(message);
+    throw new ChainRuleError('UNKNOWN_AUTHORITY', message);
   }
   if (!chains.some(allowsTimeStamping)) {
-    throw new ChainRuleError('x509: certificate specifies an incompatible key usage');
+    throw new ChainRuleError(
+      'INCOMPATIBLE_KEY_USAGE',
+      'x509: certificate specifies an incompatible key usage',
+    );
   }
 }
 
 /** Go's isValid: validity at `now`, CA constraints and path length for issuers. */
 function checkCertificate(
-  certificate: CertificateFacts,
+  certificate: Certificate,
   kind: CertificateKind,
-  chainSoFar: readonly CertificateFacts[],
+  chainSoFar: readonly Certificate[],
   now: Date,
 ): string | undefined {
   const critical = certificate.extensions.find(
@@ -229,7 +260,7 @@ function checkCertificate(
 }
 
 /** Go's CheckSignatureFrom: the parent may sign certificates, and its signature verifies. */
-function checkSignatureFrom(child: CertificateFacts, parent: CertificateFacts): string | undefined {
+function checkSignatureFrom(child: Certificate, parent: Certificate): string | undefined {
   if (
     (parent.version === 3 && !parent.basicConstraintsValid) ||
     (parent.basicConstraintsValid && !parent.isCA)
@@ -251,7 +282,7 @@ function checkSignatureFrom(child: CertificateFacts, parent: CertificateFacts): 
 }
 
 /** Go's checkChainForKeyUsage for [TimeStamping]: no EKU or anyEKU passes, else TS must be listed. */
-function allowsTimeStamping(chain: readonly CertificateFacts[]): boolean {
+function allowsTimeStamping(chain: readonly Certificate[]): boolean {
   return chain.every(
     ({ extKeyUsage }) =>
       extKeyUsage.length === 0 ||

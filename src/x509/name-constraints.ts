@@ -1,4 +1,5 @@
 import { DerSequenceReader, readExactly, Tag } from '../asn1/der.js';
+import { X509Error } from './x509-error.js';
 
 /**
  * RFC 5280 name constraints as Go's crypto/x509 applies them while building a chain: a CA's
@@ -55,7 +56,10 @@ export function parseNameConstraints(value: Uint8Array): NameConstraints {
       const bytes = Buffer.from(base.value);
       if (kind === 'IP address') {
         if (bytes.length !== 8 && bytes.length !== 32)
-          throw new Error('x509: invalid IP mask in name constraint');
+          throw new X509Error(
+            'INVALID_NAME_CONSTRAINT',
+            'x509: invalid IP mask in name constraint',
+          );
         const half = bytes.length / 2;
         list.push({ kind, value: { ip: bytes.subarray(0, half), mask: bytes.subarray(half) } });
       } else {

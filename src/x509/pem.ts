@@ -1,3 +1,5 @@
+import { X509Error } from './x509-error.js';
+
 const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n([\s\S]*?)-----END \1-----/g;
 
 export interface PemBlock {
@@ -36,7 +38,8 @@ export function decodeCertificatesPem(text: string): Buffer[] {
   const certificates = decodePem(text)
     .filter((block) => block.label === 'CERTIFICATE')
     .map((block) => block.der);
-  if (certificates.length === 0) throw new Error('no certificates found in PEM');
+  if (certificates.length === 0)
+    throw new X509Error('NO_CERTIFICATES', 'no certificates found in PEM');
   return certificates;
 }
 
@@ -52,17 +55,21 @@ export function decodeCertificateChainPem(text: string): Buffer[] {
   for (const match of text.matchAll(PEM_BLOCK)) {
     const label = match[1] ?? '';
     if (label !== 'CERTIFICATE') {
-      throw new Error(`PEM block ${certificates.length + 1} is "${label}", not a CERTIFICATE`);
+      throw new X509Error(
+        'NOT_A_CERTIFICATE',
+        `PEM block ${certificates.length + 1} is "${label}", not a CERTIFICATE`,
+      );
     }
     certificates.push(...decodeCertificatesPem(match[0]));
     end = (match.index ?? 0) + match[0].length;
   }
-  if (certificates.length === 0) throw new Error('no certificates found in PEM');
+  if (certificates.length === 0)
+    throw new X509Error('NO_CERTIFICATES', 'no certificates found in PEM');
   const trailing = text.slice(end).trim();
   if (trailing !== '') {
     // Its line only, never its content: it might be key material pasted by mistake.
     const line = text.slice(0, end + text.slice(end).indexOf(trailing)).split('\n').length;
-    throw new Error(`trailing data after the last PEM block, at line ${line}`);
+    throw new X509Error('TRAILING_DATA', `trailing data after the last PEM block, at line ${line}`);
   }
   return certificates;
 }

@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
+import { CliError } from './output.js';
 
 /** Environment variables are TIMESTAMP_ + the flag name, dashes as underscores (Go's viper setup). */
 export function envName(flag: string): string {
@@ -29,11 +30,17 @@ export function applyConfigFile(explicitPath: string | undefined, commands: Comm
   try {
     values = parseYaml(readFileSync(path, 'utf8'));
   } catch (error) {
-    throw new Error(`error reading config file ${path}: ${(error as Error).message}`);
+    throw new CliError(
+      'CONFIG_FILE',
+      `error reading config file ${path}: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
   }
   if (values === null || values === undefined) return;
   if (typeof values !== 'object' || Array.isArray(values))
-    throw new Error(`config file ${path} is not a mapping`);
+    throw new CliError('CONFIG_FILE', `config file ${path} is not a mapping`);
   const entries = values as Record<string, unknown>;
   for (const command of commands) {
     for (const option of command.options) {

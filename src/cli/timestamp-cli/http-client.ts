@@ -33,17 +33,22 @@ export async function requestTimestamp(
   } catch (error) {
     const cause = (error as { cause?: { message?: string } }).cause?.message;
     throw new CliError(
+      'REQUEST_FAILED',
       `error getting timestamp: ${(error as Error).message}${cause ? `: ${cause}` : ''}`,
+      { cause: error },
     );
   }
   const body = Buffer.from(await response.arrayBuffer());
   if (response.status === 200 || response.status === 201) {
     // A refused request may come with 200 and a rejection TimeStampResp (our server's default).
     const refusal = rejectionOf(body);
-    if (refusal) throw new CliError(`error getting timestamp: ${refusal}`);
+    if (refusal) throw new CliError('SERVER_REFUSED', `error getting timestamp: ${refusal}`);
     return body;
   }
-  throw new CliError(`error getting timestamp: HTTP ${response.status}: ${reasonOf(body)}`);
+  throw new CliError(
+    'SERVER_REFUSED',
+    `error getting timestamp: HTTP ${response.status}: ${reasonOf(body)}`,
+  );
 }
 
 /** The reason of a TimeStampResp whose status is rejection (or waiting, revocation...). */

@@ -37,7 +37,8 @@ export function inspectCommand(globals: () => GlobalOptions, output: Output): Co
       try {
         token = parseTimestampResponse(tsr);
       } catch (error) {
-        if (error instanceof VerificationError) throw new CliError(error.message);
+        if (error instanceof VerificationError)
+          throw new CliError('INVALID_RESPONSE', error.message, { cause: error });
         throw error;
       }
       const json = timestampToJson(token.timestamp);

@@ -104,7 +104,7 @@ function printReport(report: LogAuditReport, format: GlobalOptions['format'], ou
 /** Fails the audit with one line; TlogErrors keep their message. */
 function auditError(what: string, error: unknown): never {
   if (error instanceof TlogError || error instanceof VerificationError)
-    throw new CliError(`${what}: ${error.message}`);
+    throw new CliError('VERIFICATION_FAILED', `${what}: ${error.message}`);
   throw error;
 }
 
@@ -155,13 +155,17 @@ export async function auditLog(
     }
     for (const [i, entry] of bundle.entries()) {
       if (!hashEqual(recordHash(entry), hashes[i]!))
-        throw new CliError(`entry ${storage.size} is not the entry the checkpoint's tree holds`);
+        throw new CliError(
+          'VERIFICATION_FAILED',
+          `entry ${storage.size} is not the entry the checkpoint's tree holds`,
+        );
       await tokens.check(entry, storage.size);
       await storage.append(entry);
     }
   }
   if (!hashEqual(await treeHash(storage.size, storage), checkpoint.hash))
     throw new CliError(
+      'VERIFICATION_FAILED',
       `the ${checkpoint.size} entries do not hash to the checkpoint's root hash ${formatHash(checkpoint.hash)}`,
     );
   await checkHashTiles(base, checkpoint.size, storage, timeoutMs);
@@ -198,7 +202,10 @@ async function fetchEntryBundle(
     auditError(`entry bundle ${tilePath(tile)}`, error);
   }
   if (bundle.length < w || (w === TILE_WIDTH && bundle.length !== w))
-    throw new CliError(`entry bundle ${tilePath(tile)} has ${bundle.length} entries, want ${w}`);
+    throw new CliError(
+      'VERIFICATION_FAILED',
+      `entry bundle ${tilePath(tile)} has ${bundle.length} entries, want ${w}`,
+    );
   return bundle.slice(0, w);
 }
 
@@ -220,7 +227,10 @@ async function checkHashTiles(
       };
       const served = (await getLogResource(base, tilePath(tile), timeoutMs)) as Buffer;
       if (!served.equals(await readTileData(tile, storage)))
-        throw new CliError(`tile ${tilePath(tile)} is not the tile recomputed from the entries`);
+        throw new CliError(
+          'VERIFICATION_FAILED',
+          `tile ${tilePath(tile)} is not the tile recomputed from the entries`,
+        );
     }
   }
 }
@@ -235,9 +245,9 @@ async function readChain(chainFile: string | undefined): Promise<Buffer[] | unde
   try {
     chain = decodeCertificatesPem(await readFile(chainFile, 'utf8'));
   } catch {
-    throw new CliError(`failed to parse the certificates of ${chainFile}`);
+    throw new CliError('INVALID_PEM', `failed to parse the certificates of ${chainFile}`);
   }
-  if (chain.length === 0) throw new CliError(`${chainFile} holds no certificate`);
+  if (chain.length === 0) throw new CliError('INVALID_PEM', `${chainFile} holds no certificate`);
   return chain;
 }
 
@@ -274,6 +284,7 @@ class TokenChecker {
     const earlier = this.serials.get(serial);
     if (earlier !== undefined)
       throw new CliError(
+        'VERIFICATION_FAILED',
         `entries ${earlier} and ${index} have the same serial number 0x${serial.toString(16)}`,
       );
     this.serials.set(serial, index);
@@ -295,9 +306,11 @@ async function checkConsistency(
     auditError('the saved checkpoint does not verify with the log key', error);
   }
   const inconsistent = `the log (size ${checkpoint.size}) is not consistent with the saved checkpoint (size ${old.size})`;
-  if (old.size > checkpoint.size) throw new CliError(`${inconsistent}: the log shrank`);
+  if (old.size > checkpoint.size)
+    throw new CliError('VERIFICATION_FAILED', `${inconsistent}: the log shrank`);
   if (old.size === 0) {
-    if (!hashEqual(old.hash, EMPTY_TREE_HASH)) throw new CliError(inconsistent);
+    if (!hashEqual(old.hash, EMPTY_TREE_HASH))
+      throw new CliError('VERIFICATION_FAILED', inconsistent);
     return 0;
   }
   try {

@@ -70,13 +70,17 @@ export async function getLogResource(
     } catch (error) {
       if (attempt < 2 && !(error instanceof DOMException)) continue;
       const cause = (error as { cause?: { message?: string } }).cause?.message;
-      throw new CliError(`GET ${url}: ${(error as Error).message}${cause ? `: ${cause}` : ''}`);
+      throw new CliError(
+        'REQUEST_FAILED',
+        `GET ${url}: ${(error as Error).message}${cause ? `: ${cause}` : ''}`,
+      );
     }
   }
   const body = Buffer.from(await response.arrayBuffer());
   if (response.status === 404 && missingOk) return undefined;
   if (response.status !== 200)
     throw new CliError(
+      'SERVER_REFUSED',
       `GET ${url}: HTTP ${response.status}: ${body.toString('utf8').slice(0, 200)}`,
     );
   return body;

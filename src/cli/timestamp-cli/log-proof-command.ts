@@ -44,14 +44,17 @@ async function fetchLogProof(
   const base = options.url ?? parseLogUrl(globals.timestampServer);
   const body = await getLogResource(base, `proof?serial=${options.serial}`, globals.timeout, true);
   if (body === undefined)
-    throw new CliError(`the log has no token with serial number 0x${options.serial}`);
+    throw new CliError(
+      'SERVER_REFUSED',
+      `the log has no token with serial number 0x${options.serial}`,
+    );
   const text = body.toString('utf8');
   let index: number;
   try {
     index = parseTlogProof(text).index;
   } catch (error) {
     if (error instanceof TlogError)
-      throw new CliError(`the server's proof is malformed: ${error.message}`);
+      throw new CliError('INVALID_RESPONSE', `the server's proof is malformed: ${error.message}`);
     throw error;
   }
   await writeFile(options.out, text);

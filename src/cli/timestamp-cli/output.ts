@@ -1,3 +1,5 @@
+import { CodedError } from '../../errors.js';
+
 /** Where command output goes; injectable so tests and the process share one path. */
 export interface Output {
   stdout: (text: string) => void;
@@ -9,8 +11,23 @@ export const processOutput: Output = {
   stderr: (text) => process.stderr.write(text),
 };
 
+/** What a timestamp-cli command failed on; cli/exit-status.ts maps each to an exit status. */
+export type CliErrorCode =
+  /** Flags that do not go together (commander reports the other usage errors itself). */
+  | 'USAGE'
+  /** The --config file cannot be read or is not a mapping. */
+  | 'CONFIG_FILE'
+  | 'INVALID_PEM'
+  /** The server could not be reached, or did not answer in time. */
+  | 'REQUEST_FAILED'
+  /** The server refused the request (an HTTP error or a rejection TimeStampResp). */
+  | 'SERVER_REFUSED'
+  /** The answer is not a usable timestamp response, or not for this request. */
+  | 'INVALID_RESPONSE'
+  | 'VERIFICATION_FAILED';
+
 /** An error whose message is the whole user-facing text (no stack). */
-export class CliError extends Error {
+export class CliError extends CodedError<CliErrorCode> {
   override name = 'CliError';
 }
 

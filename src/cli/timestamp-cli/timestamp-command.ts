@@ -95,15 +95,20 @@ async function timestamp(
     const token = parseTimestampResponse(response);
     const { timestamp: ts } = token;
     if (ts.hashAlgorithm !== options.hash || !ts.hashedMessage.equals(digest)) {
-      throw new VerificationError("the response's message imprint does not match the artifact");
+      throw new VerificationError(
+        'hash-mismatch',
+        "the response's message imprint does not match the artifact",
+      );
     }
     if (nonce !== undefined && ts.nonce !== nonce) {
       throw new VerificationError(
+        'nonce',
         `the response's nonce ${ts.nonce ?? '(none)'} does not match the request's ${nonce}`,
       );
     }
     if (options.tsaPolicy !== undefined && ts.policy !== options.tsaPolicy) {
       throw new VerificationError(
+        'policy',
         `the response's policy ${ts.policy} is not the requested ${options.tsaPolicy}`,
       );
     }
@@ -111,11 +116,12 @@ async function timestamp(
     genTime = ts.genTime;
   } catch (error) {
     if (error instanceof VerificationError) {
-      const parseError = /^(error parsing response|timestamp response is not valid)/.test(
-        error.message,
-      );
+      // A parse failure already says so ("error parsing response…", "…is not valid: …").
+      const parseError = error.code === 'malformed';
       throw new CliError(
+        'INVALID_RESPONSE',
         parseError ? error.message : `error parsing response into Timestamp: ${error.message}`,
+        { cause: error },
       );
     }
     throw error;

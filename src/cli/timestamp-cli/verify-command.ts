@@ -102,8 +102,10 @@ export function verifyCommand(globals: () => GlobalOptions, output: Output): Com
 async function loadPem(path: string): Promise<Buffer[]> {
   try {
     return decodeCertificatesPem(await readFile(path, 'utf8'));
-  } catch {
-    throw new CliError('failed to parse intermediate and root certs from PEM file');
+  } catch (error) {
+    throw new CliError('INVALID_PEM', 'failed to parse intermediate and root certs from PEM file', {
+      cause: error,
+    });
   }
 }
 
@@ -112,7 +114,7 @@ async function trustOptions(options: VerifyCommandOptions): Promise<VerifyOption
   const usesRoots =
     options.rootCertificates !== undefined || options.intermediateCertificates !== undefined;
   if (usesChain === usesRoots || (usesRoots && options.rootCertificates === undefined))
-    throw new CliError(FLAG_RULE);
+    throw new CliError('USAGE', FLAG_RULE);
   let roots: Buffer[];
   let intermediates: Buffer[] = [];
   if (options.certificateChain !== undefined) {
@@ -129,7 +131,10 @@ async function trustOptions(options: VerifyCommandOptions): Promise<VerifyOption
   if (options.certificate !== undefined) {
     const certificates = await loadPem(options.certificate);
     if (certificates.length !== 1)
-      throw new CliError(`expected one certificate, received ${certificates.length} instead`);
+      throw new CliError(
+        'INVALID_PEM',
+        `expected one certificate, received ${certificates.length} instead`,
+      );
     trust.tsaCertificate = certificates[0] as Buffer;
   }
   if (options.nonce !== undefined) trust.nonce = options.nonce;
@@ -147,6 +152,7 @@ async function verifyAgainstTrustedRoot(options: VerifyCommandOptions, tsr: Buff
     options.certificate !== undefined
   )
     throw new CliError(
+      'USAGE',
       '--trusted-root cannot be combined with --certificate-chain, --root-certificates, --intermediate-certificates or --certificate',
     );
   const authorities = readTrustedRoot(await readFile(options.trustedRoot as string, 'utf8'));
@@ -163,7 +169,7 @@ async function verify(
   output: Output,
 ): Promise<void> {
   if ((options.logProof === undefined) !== (options.logKey === undefined))
-    throw new CliError('--log-proof and --log-key go together');
+    throw new CliError('USAGE', '--log-proof and --log-key go together');
   const tsr = await readFile(options.timestamp);
   let timestamp;
   try {
@@ -177,7 +183,9 @@ async function verify(
           );
   } catch (error) {
     if (error instanceof VerificationError)
-      throw new CliError(`failed to verify timestamp: ${error.message}`);
+      throw new CliError('VERIFICATION_FAILED', `failed to verify timestamp: ${error.message}`, {
+        cause: error,
+      });
     throw error;
   }
   const logged =
@@ -217,7 +225,7 @@ async function checkLogProof(
     return verifyTlogProof(await readFile(proofFile, 'utf8'), tokenDer, logKey);
   } catch (error) {
     if (error instanceof TlogError)
-      throw new CliError(`failed to verify log proof: ${error.message}`);
+      throw new CliError('VERIFICATION_FAILED', `failed to verify log proof: ${error.message}`);
     throw error;
   }
 }

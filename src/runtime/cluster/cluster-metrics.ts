@@ -4,6 +4,7 @@ import { CLOCK_METRICS } from '../../clock/clock-metrics.js';
 import { registry } from '../../metrics/registry.js';
 import type { MetricsSource } from '../../server/metrics-listener.js';
 import { isMessage, type MetricsJson, type MetricsMessage } from './messages.js';
+import { RuntimeError } from '../runtime-error.js';
 
 /** A worker that does not answer a scrape within this fails it (partial sums would look like resets). */
 const WORKER_ANSWER_TIMEOUT_MS = 5_000;
@@ -33,12 +34,18 @@ function requestMetrics(worker: Worker): Promise<MetricsJson | undefined> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       finish();
-      reject(new Error(`worker ${worker.id} did not send its metrics within 5 s`));
+      reject(
+        new RuntimeError(
+          'WORKER_METRICS_TIMEOUT',
+          `worker ${worker.id} did not send its metrics within 5 s`,
+        ),
+      );
     }, WORKER_ANSWER_TIMEOUT_MS);
     const onMessage = (message: unknown) => {
       if (!isMessage(message, 'tsa:metrics') || message.id !== id) return;
       finish();
-      if (message.error !== undefined) reject(new Error(message.error));
+      if (message.error !== undefined)
+        reject(new RuntimeError('WORKER_METRICS_FAILED', message.error));
       else resolve(message.metrics ?? []);
     };
     const onExit = () => {

@@ -1,6 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { FastifyBaseLogger } from 'fastify';
 import { isMessage, WORKER_ROLE_VARIABLE, type SetupMessage } from './messages.js';
+import { RuntimeError } from '../runtime-error.js';
 
 /** A replacement worker that dies sooner than this is restarted after a pause, not in a hot loop. */
 const QUICK_DEATH_MS = 5_000;
@@ -22,6 +23,8 @@ export interface SupervisorOptions {
   setup: () => SetupMessage;
   /** Sees every message of every worker first (e.g. a clock step a worker saw). */
   onMessage?: (message: unknown) => void;
+  /** Starts one worker process (cluster.fork; tests give a fake). */
+  forkWorker?: (env: Record<string, string>) => Worker;
 }
 
 /**
@@ -44,7 +47,7 @@ const describeExit = (code: number | null, signal: string | null) =>
   signal ? `signal ${signal}` : `code ${code}`;
 
 export function createWorkerSupervisor(options: SupervisorOptions): WorkerSupervisor {
-  const { logger } = options;
+  const { logger, forkWorker = (env) => cluster.fork(env) } = options;
   const listening = new Set<Worker>();
   /** Replacements start only once the first workers all serve; a start-up failure stops the start. */
   let running = false;
@@ -53,7 +56,7 @@ export function createWorkerSupervisor(options: SupervisorOptions): WorkerSuperv
 
   /** Forks one worker; resolves with its addresses once it serves, rejects if it exits first. */
   const fork = () => {
-    const worker = cluster.fork({ [WORKER_ROLE_VARIABLE]: '1' });
+    const worker = forkWorker({ [WORKER_ROLE_VARIABLE]: '1' });
     const forkedAt = Date.now();
     // A send to a worker that has died but whose exit is not yet seen fails with EPIPE; unheard,
     // that 'error' would crash the primary (and every scrape or request it holds). Its exit follows.
@@ -75,7 +78,10 @@ export function createWorkerSupervisor(options: SupervisorOptions): WorkerSuperv
       worker.on('message', onMessage);
       worker.once('exit', (code, signal) =>
         reject(
-          new Error(`worker ${worker.id} exited with ${describeExit(code, signal)} before serving`),
+          new RuntimeError(
+            'WORKER_EXITED_EARLY',
+            `worker ${worker.id} exited with ${describeExit(code, signal)} before serving`,
+          ),
         ),
       );
     });
@@ -87,19 +93,31 @@ export function createWorkerSupervisor(options: SupervisorOptions): WorkerSuperv
         { worker: worker.id, pid: worker.process.pid, code, signal },
         `worker ${worker.id} (pid ${worker.process.pid}) exited with ${describeExit(code, signal)}; starting a replacement`,
       );
-      const timer = setTimeout(
-        () => {
-          restartTimers.delete(timer);
-          if (!shuttingDown) void replace();
-        },
-        lived < QUICK_DEATH_MS ? RESTART_PAUSE_MS : 0,
-      );
-      restartTimers.add(timer);
+      replaceAfter(lived < QUICK_DEATH_MS ? RESTART_PAUSE_MS : 0);
     });
     return { worker, serving };
   };
+  const replaceAfter = (delayMs: number) => {
+    const timer = setTimeout(() => {
+      restartTimers.delete(timer);
+      if (!shuttingDown) void replace();
+    }, delayMs);
+    restartTimers.add(timer);
+  };
   const replace = async () => {
-    const { worker, serving } = fork();
+    let forked;
+    try {
+      // cluster.fork throws at once when the OS refuses a process (EAGAIN, EMFILE): no exit follows.
+      forked = fork();
+    } catch (error) {
+      logger.error(
+        { err: error },
+        `cannot start a replacement worker: ${error instanceof Error ? error.message : String(error)}; trying again`,
+      );
+      replaceAfter(RESTART_PAUSE_MS);
+      return;
+    }
+    const { worker, serving } = forked;
     try {
       await serving;
       logger.info({ worker: worker.id, pid: worker.process.pid }, `worker ${worker.id} replaced`);

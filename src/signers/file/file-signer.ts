@@ -3,6 +3,8 @@ import type { HashName } from '../../asn1/algorithms.js';
 import { LocalKeySigner } from '../local-key.js';
 import { looseKeyFilePermissions } from './key-file-permissions.js';
 import { parsePrivateKeyPem } from './private-key-pem.js';
+import { SignerError } from '../signer-error.js';
+import { CodedError } from '../../errors.js';
 
 const SUPPORTED_KEY_TYPES = new Set(['rsa', 'rsa-pss', 'ec', 'ed25519']);
 
@@ -19,25 +21,39 @@ export interface FileSignerOptions {
 export async function createFileSigner(options: FileSignerOptions): Promise<LocalKeySigner> {
   const { keyPath } = options;
   if (keyPath === '')
-    throw new Error('file: --file-signer-key-path is required with --timestamp-signer=file');
+    throw new SignerError(
+      'OPTION_MISSING',
+      'file: --file-signer-key-path is required with --timestamp-signer=file',
+    );
   let key;
   try {
     const pem = await readFile(keyPath, 'utf8');
     key = await parsePrivateKeyPem(pem, options.password);
   } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-    throw new Error(`file: reading key path ${keyPath}: ${reason}`);
+    // A system error says its errno code; our own errors say their message.
+    const reason =
+      error instanceof CodedError
+        ? error.message
+        : ((error as NodeJS.ErrnoException).code ?? (error as Error).message);
+    throw new SignerError('KEY_UNREADABLE', `file: reading key path ${keyPath}: ${reason}`, {
+      cause: error,
+    });
   }
   const loose = await looseKeyFilePermissions(keyPath);
   if (loose) options.warn(loose);
   if (!SUPPORTED_KEY_TYPES.has(key.asymmetricKeyType ?? '')) {
-    throw new Error('unsupported private key type, must be RSA, ECDSA, or ED25519');
+    throw new SignerError(
+      'UNSUPPORTED_KEY',
+      'unsupported private key type, must be RSA, ECDSA, or ED25519',
+    );
   }
   try {
     return new LocalKeySigner(`file:${keyPath}`, key, options.hash);
   } catch (error) {
-    throw new Error(
+    throw new SignerError(
+      'INVALID_KEY',
       `file: provide a valid signer, ${keyPath} is not valid: ${(error as Error).message}`,
+      { cause: error },
     );
   }
 }

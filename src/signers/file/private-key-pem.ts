@@ -1,5 +1,6 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { decryptSigstoreKey } from './sigstore-encrypted-key.js';
+import { SignerError } from '../signer-error.js';
 
 const FIRST_PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n[\s\S]*?-----END \1-----/;
 
@@ -19,7 +20,7 @@ const SIGSTORE_LABELS = new Set(['ENCRYPTED SIGSTORE PRIVATE KEY', 'ENCRYPTED CO
  */
 export async function parsePrivateKeyPem(pem: string, password: string): Promise<KeyObject> {
   const match = FIRST_PEM_BLOCK.exec(pem);
-  if (!match) throw new Error('PEM decoding failed');
+  if (!match) throw new SignerError('INVALID_KEY', 'PEM decoding failed');
   const block = match[0];
   const label = match[1] ?? '';
   if (SIGSTORE_LABELS.has(label)) {
@@ -36,10 +37,12 @@ export async function parsePrivateKeyPem(pem: string, password: string): Promise
       createPrivateKey({ key: Buffer.from(der), format: 'der', type: 'pkcs8' }),
     );
   }
-  if (!OPENSSL_LABELS.has(label)) throw new Error(`unknown private key PEM file type: ${label}`);
+  if (!OPENSSL_LABELS.has(label))
+    throw new SignerError('UNSUPPORTED_KEY', `unknown private key PEM file type: ${label}`);
   const encrypted = label === 'ENCRYPTED PRIVATE KEY' || /^Proc-Type:\s*4,ENCRYPTED/m.test(block);
   if (encrypted && password === '') {
-    throw new Error(
+    throw new SignerError(
+      'KEY_ENCRYPTED',
       'the key is encrypted: set --file-signer-passwd-file (or --file-signer-passwd)',
     );
   }
@@ -64,8 +67,10 @@ function toKeyObject(create: () => KeyObject, encrypted = false): KeyObject {
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     if (encrypted || /bad decrypt|wrong password|unable to decrypt/i.test(message)) {
-      throw new Error('decryption failed (wrong password?)');
+      throw new SignerError('DECRYPTION_FAILED', 'decryption failed (wrong password?)', {
+        cause: error,
+      });
     }
-    throw new Error(`not a valid private key: ${message}`);
+    throw new SignerError('INVALID_KEY', `not a valid private key: ${message}`, { cause: error });
   }
 }

@@ -1,5 +1,6 @@
 import { scrypt } from 'node:crypto';
 import { xsalsa20poly1305 } from '@noble/ciphers/salsa.js';
+import { SignerError } from '../signer-error.js';
 
 /**
  * The body of an `ENCRYPTED SIGSTORE PRIVATE KEY` / `ENCRYPTED COSIGN PRIVATE KEY` PEM block, as
@@ -28,7 +29,7 @@ export async function decryptSigstoreKey(body: Uint8Array, password: string): Pr
   const salt = Buffer.from(encrypted.kdf.salt, 'base64');
   const nonce = Buffer.from(encrypted.cipher.nonce, 'base64');
   if (nonce.length !== NONCE_LENGTH)
-    throw new Error(`encrypted key: nonce must be ${NONCE_LENGTH} bytes`);
+    throw new SignerError('INVALID_KEY', `encrypted key: nonce must be ${NONCE_LENGTH} bytes`);
   const key = await new Promise<Buffer>((resolve, reject) =>
     scrypt(
       password,
@@ -41,7 +42,10 @@ export async function decryptSigstoreKey(body: Uint8Array, password: string): Pr
   try {
     return xsalsa20poly1305(key, nonce).decrypt(Buffer.from(encrypted.ciphertext, 'base64'));
   } catch {
-    throw new Error('encrypted key: decryption failed (wrong password?)');
+    throw new SignerError(
+      'DECRYPTION_FAILED',
+      'encrypted key: decryption failed (wrong password?)',
+    );
   }
 }
 
@@ -50,24 +54,31 @@ function parseEnvelope(body: Uint8Array): SigstoreEncryptedKey {
   try {
     value = JSON.parse(Buffer.from(body).toString('utf8'));
   } catch {
-    throw new Error('encrypted key: body is not the sigstore JSON envelope');
+    throw new SignerError('INVALID_KEY', 'encrypted key: body is not the sigstore JSON envelope');
   }
   const data = value as Partial<SigstoreEncryptedKey> | null;
   const params = data?.kdf?.params;
   if (data?.kdf?.name !== 'scrypt' || typeof data.kdf.salt !== 'string' || !params) {
-    throw new Error('encrypted key: unsupported kdf (want scrypt)');
+    throw new SignerError('UNSUPPORTED_KEY', 'encrypted key: unsupported kdf (want scrypt)');
   }
   if (data.cipher?.name !== 'nacl/secretbox' || typeof data.cipher.nonce !== 'string') {
-    throw new Error('encrypted key: unsupported cipher (want nacl/secretbox)');
+    throw new SignerError(
+      'UNSUPPORTED_KEY',
+      'encrypted key: unsupported cipher (want nacl/secretbox)',
+    );
   }
-  if (typeof data.ciphertext !== 'string') throw new Error('encrypted key: no ciphertext');
+  if (typeof data.ciphertext !== 'string')
+    throw new SignerError('INVALID_KEY', 'encrypted key: no ciphertext');
   const { N, r, p } = params;
   const isPowerOfTwo = Number.isInteger(N) && N > 1 && (N & (N - 1)) === 0;
   if (!isPowerOfTwo || N > MAX_N)
-    throw new Error(`encrypted key: scrypt N must be a power of two up to ${MAX_N}`);
+    throw new SignerError(
+      'INVALID_KEY',
+      `encrypted key: scrypt N must be a power of two up to ${MAX_N}`,
+    );
   if (!Number.isInteger(r) || r < 1 || r > MAX_R)
-    throw new Error(`encrypted key: scrypt r must be 1 to ${MAX_R}`);
+    throw new SignerError('INVALID_KEY', `encrypted key: scrypt r must be 1 to ${MAX_R}`);
   if (!Number.isInteger(p) || p < 1 || p > MAX_P)
-    throw new Error(`encrypted key: scrypt p must be 1 to ${MAX_P}`);
+    throw new SignerError('INVALID_KEY', `encrypted key: scrypt p must be 1 to ${MAX_P}`);
   return data as SigstoreEncryptedKey;
 }

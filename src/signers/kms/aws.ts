@@ -2,6 +2,7 @@ import { Agent } from 'node:https';
 import { createPublicKey } from 'node:crypto';
 import type { HashName } from '../../asn1/algorithms.js';
 import type { RemoteSignatureApi } from './remote-signer.js';
+import { SignerError } from '../signer-error.js';
 
 const KEY_REFERENCE =
   /^((?:mrk-)?[-a-fA-F0-9]+|alias\/[\w/-]+|arn:(?:aws|aws-us-gov|aws-cn):kms:[a-z0-9-]+:\d{12}:(?:key\/(?:mrk-)?[-a-fA-F0-9]+|alias\/[\w/-]+))$/;
@@ -19,7 +20,8 @@ export function parseAwsKmsUri(uri: string): AwsKmsKey {
   const match = /^awskms:\/\/([^/]*)\/(.+)$/.exec(uri);
   const keyId = match?.[2];
   if (!match || !keyId || !KEY_REFERENCE.test(keyId)) {
-    throw new Error(
+    throw new SignerError(
+      'INVALID_KEY_URI',
       'kms specification should be in the format awskms://[ENDPOINT]/[ID/ALIAS/ARN] (endpoint optional)',
     );
   }
@@ -63,17 +65,20 @@ export async function createAwsKmsApi(uri: string): Promise<RemoteSignatureApi> 
         },
       );
       if (metadata?.KeyUsage !== 'SIGN_VERIFY') {
-        throw new Error(`key usage is ${metadata?.KeyUsage ?? 'unknown'}, not SIGN_VERIFY`);
+        throw new SignerError(
+          'KEY_NOT_USABLE',
+          `key usage is ${metadata?.KeyUsage ?? 'unknown'}, not SIGN_VERIFY`,
+        );
       }
       if (metadata.KeyState !== 'Enabled')
-        throw new Error(`key state is ${metadata.KeyState ?? 'unknown'}`);
+        throw new SignerError('KEY_NOT_USABLE', `key state is ${metadata.KeyState ?? 'unknown'}`);
       const spec = metadata.KeySpec ?? '';
       if (!spec.startsWith('RSA_') && !(spec in EC_HASHES))
-        throw new Error(`unsupported key spec ${spec}`);
+        throw new SignerError('UNSUPPORTED_KEY', `unsupported key spec ${spec}`);
       const response = await client.send(new GetPublicKeyCommand({ KeyId: key.keyId }), {
         abortSignal: signal,
       });
-      if (!response.PublicKey) throw new Error('GetPublicKey returned no key');
+      if (!response.PublicKey) throw new SignerError('BAD_ANSWER', 'GetPublicKey returned no key');
       signingAlgorithms = response.SigningAlgorithms ?? metadata.SigningAlgorithms ?? [];
       ecHash = EC_HASHES[spec];
       const publicKey = createPublicKey({
@@ -93,7 +98,8 @@ export async function createAwsKmsApi(uri: string): Promise<RemoteSignatureApi> 
           ? `RSASSA_PSS_SHA_${suffix}`
           : `RSASSA_PKCS1_V1_5_SHA_${suffix}`;
       if (signingAlgorithms.length > 0 && !signingAlgorithms.includes(signingAlgorithm)) {
-        throw new Error(
+        throw new SignerError(
+          'KEY_NOT_USABLE',
           `the key does not offer ${signingAlgorithm} (it offers ${signingAlgorithms.join(', ')})`,
         );
       }
@@ -106,7 +112,7 @@ export async function createAwsKmsApi(uri: string): Promise<RemoteSignatureApi> 
         }),
         { abortSignal: signal },
       );
-      if (!response.Signature) throw new Error('Sign returned no signature');
+      if (!response.Signature) throw new SignerError('BAD_ANSWER', 'Sign returned no signature');
       return response.Signature;
     },
     isThrottling(error) {

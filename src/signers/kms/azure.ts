@@ -3,6 +3,7 @@ import type { HashName } from '../../asn1/algorithms.js';
 import { ecdsaRawToDer } from './ecdsa-signature.js';
 import type { ProviderOptions } from './provider-options.js';
 import type { RemoteSignatureApi } from './remote-signer.js';
+import { SignerError } from '../signer-error.js';
 
 /** Parses `azurekms://<vault host>/<key>[/<version>]` (sigstore's rule). */
 export function parseAzureKmsUri(uri: string): {
@@ -13,7 +14,8 @@ export function parseAzureKmsUri(uri: string): {
 } {
   const match = /^azurekms:\/\/([^/]+)\/([^/]+)(?:\/([a-z0-9]*))?$/.exec(uri);
   if (!match?.[1] || !match[2]) {
-    throw new Error(
+    throw new SignerError(
+      'INVALID_KEY_URI',
       'kms specification should be in the format azurekms://[VAULT_NAME][VAULT_URL]/[KEY_NAME]',
     );
   }
@@ -67,11 +69,15 @@ export async function createAzureKeyVaultApi(
         abortSignal: signal,
       });
       const jwk = key.key;
-      if (!jwk?.kty || !key.id) throw new Error('Key Vault returned no key');
-      if (key.properties.enabled === false) throw new Error(`key ${keyName} is disabled`);
+      if (!jwk?.kty || !key.id) throw new SignerError('BAD_ANSWER', 'Key Vault returned no key');
+      if (key.properties.enabled === false)
+        throw new SignerError('KEY_NOT_USABLE', `key ${keyName} is disabled`);
       keyType = jwk.kty.replace(/-HSM$/, '');
       if (keyType !== 'EC' && keyType !== 'RSA')
-        throw new Error(`key type ${jwk.kty} cannot sign: use an EC or RSA key`);
+        throw new SignerError(
+          'UNSUPPORTED_KEY',
+          `key type ${jwk.kty} cannot sign: use an EC or RSA key`,
+        );
       const publicJwk: NodeJsonWebKey =
         keyType === 'EC'
           ? { kty: 'EC', crv: jwk.crv ?? '', x: base64url(jwk.x), y: base64url(jwk.y) }
@@ -80,11 +86,12 @@ export async function createAzureKeyVaultApi(
       cryptography = new CryptographyClient(key, credential, clientOptions);
       const publicKey = createPublicKey({ key: publicJwk, format: 'jwk' });
       const hash = keyType === 'EC' ? EC_HASHES[jwk.crv ?? ''] : undefined;
-      if (keyType === 'EC' && !hash) throw new Error(`unsupported curve ${jwk.crv ?? 'unknown'}`);
+      if (keyType === 'EC' && !hash)
+        throw new SignerError('UNSUPPORTED_KEY', `unsupported curve ${jwk.crv ?? 'unknown'}`);
       return hash ? { publicKey, hash } : { publicKey };
     },
     async signDigest(digest, algorithm, signal) {
-      if (!cryptography) throw new Error('key not read yet');
+      if (!cryptography) throw new SignerError('KEY_NOT_USABLE', 'key not read yet');
       const bits = algorithm.hash.slice(3);
       const name = keyType === 'EC' ? `ES${bits}` : algorithm.pss ? `PS${bits}` : `RS${bits}`;
       const result = await cryptography.sign(name, digest, {

@@ -7,6 +7,7 @@ import {
   type RemoteSignatureApi,
 } from './remote-signer.js';
 import type { ProviderOptions } from './provider-options.js';
+import { SignerError } from '../signer-error.js';
 
 /** The providers by URI scheme; each module (and its SDK) is loaded only when its scheme is used. */
 const PROVIDERS: Record<
@@ -35,7 +36,8 @@ export async function createKmsSigner(
   const scheme = /^([a-z0-9]+):\/\//.exec(uri)?.[1];
   const provider = scheme ? PROVIDERS[scheme] : undefined;
   if (!provider) {
-    throw new Error(
+    throw new SignerError(
+      'INVALID_KEY_URI',
       `unsupported --kms-key-resource ${JSON.stringify(uri)}: use awskms://, gcpkms://, azurekms://, hashivault:// or openbao://`,
     );
   }

@@ -1,6 +1,7 @@
 import { createPublicKey } from 'node:crypto';
 import type { HashName } from '../../asn1/algorithms.js';
 import type { RemoteSignatureApi } from './remote-signer.js';
+import { SignerError } from '../signer-error.js';
 
 const KEY_NAME =
   /^gcpkms:\/\/(projects\/[^/]+\/locations\/[^/]+\/keyRings\/[^/]+\/cryptoKeys\/[^/]+)(?:\/(?:cryptoKeyVersions|versions)\/(\d+))?$/;
@@ -9,7 +10,8 @@ const KEY_NAME =
 export function parseGcpKmsUri(uri: string): { cryptoKey: string; version?: string } {
   const match = KEY_NAME.exec(uri);
   if (!match?.[1]) {
-    throw new Error(
+    throw new SignerError(
+      'INVALID_KEY_URI',
       'kms specification should be in the format gcpkms://projects/[PROJECT]/locations/[LOCATION]/keyRings/[KEYRING]/cryptoKeys/[KEY][/cryptoKeyVersions/[VERSION]]',
     );
   }
@@ -96,7 +98,7 @@ export async function createGcpKmsApi(uri: string): Promise<RemoteSignatureApi> 
           .filter((candidate) => candidate.state === 'ENABLED' && candidate.name)
           .map((candidate) => candidate.name as string)
           .sort((a, b) => Number(b.split('/').at(-1)) - Number(a.split('/').at(-1)))[0];
-        if (!newest) throw new Error(`${cryptoKey} has no ENABLED version`);
+        if (!newest) throw new SignerError('KEY_NOT_USABLE', `${cryptoKey} has no ENABLED version`);
         versionName = newest;
       }
       const [keyVersion] = await cancelOnAbort(
@@ -104,11 +106,15 @@ export async function createGcpKmsApi(uri: string): Promise<RemoteSignatureApi> 
         signal,
       );
       if (keyVersion.state !== 'ENABLED')
-        throw new Error(`${versionName} is ${String(keyVersion.state)}, not ENABLED`);
+        throw new SignerError(
+          'KEY_NOT_USABLE',
+          `${versionName} is ${String(keyVersion.state)}, not ENABLED`,
+        );
       const algorithm = String(keyVersion.algorithm);
       const known = ALGORITHMS[algorithm];
       if (!known) {
-        throw new Error(
+        throw new SignerError(
+          'UNSUPPORTED_KEY',
           `${algorithm} is not a supported asymmetric signing algorithm (use EC_SIGN_P256/P384, RSA_SIGN_PKCS1_* or RSA_SIGN_PSS_*)`,
         );
       }
@@ -116,7 +122,7 @@ export async function createGcpKmsApi(uri: string): Promise<RemoteSignatureApi> 
         client.getPublicKey({ name: versionName }, once),
         signal,
       );
-      if (!publicKey.pem) throw new Error(`${versionName} has no public key`);
+      if (!publicKey.pem) throw new SignerError('BAD_ANSWER', `${versionName} has no public key`);
       return { publicKey: createPublicKey(publicKey.pem), ...known };
     },
     async signDigest(digest, algorithm, signal) {
@@ -124,7 +130,8 @@ export async function createGcpKmsApi(uri: string): Promise<RemoteSignatureApi> 
         client.asymmetricSign({ name: versionName, digest: { [algorithm.hash]: digest } }, once),
         signal,
       );
-      if (!response.signature) throw new Error('AsymmetricSign returned no signature');
+      if (!response.signature)
+        throw new SignerError('BAD_ANSWER', 'AsymmetricSign returned no signature');
       return Buffer.from(response.signature as Uint8Array);
     },
     isThrottling(error) {

@@ -5,6 +5,7 @@ import type { SignerWithChain } from '../signer.js';
 import { createKmsSigner } from './create-kms-signer.js';
 import type { RemoteCallPolicy } from './remote-signer.js';
 import { watchCircuitBreaker } from './remote-signer-metrics.js';
+import { SignerError } from '../signer-error.js';
 
 /** The remote-call policy from the --kms-* flags (their bounds are checked by the config layer). */
 export function remoteCallPolicyFrom(limits: RemoteCallLimits): RemoteCallPolicy {
@@ -25,7 +26,8 @@ export function remoteCallPolicyFrom(limits: RemoteCallLimits): RemoteCallPolicy
 export async function createKmsSignerWithChain(
   config: Extract<SignerConfig, { kind: 'kms' }>,
 ): Promise<SignerWithChain> {
-  if (!config.keyResource) throw new Error('--timestamp-signer kms needs --kms-key-resource');
+  if (!config.keyResource)
+    throw new SignerError('OPTION_MISSING', '--timestamp-signer kms needs --kms-key-resource');
   const chain = await loadCertificateChain(config.certificateChainPath);
   // The leaf's key type chooses PSS for RSA keys that sign both ways; a leaf that does not parse
   // is left to the chain rules.

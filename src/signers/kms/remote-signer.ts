@@ -8,6 +8,7 @@ import { sleep, untilAborted, withDeadline } from './deadline.js';
 import { classifyServiceError, SERVICE_FAILURES, type FailureReason } from './failure-reason.js';
 import { recordSignerFailure } from './remote-signer-metrics.js';
 import { Semaphore } from './semaphore.js';
+import { CodedError } from '../../errors.js';
 
 /** What a remote signature API (cloud KMS, Vault transit) offers the TSA. */
 export interface RemoteSignatureApi {
@@ -55,13 +56,25 @@ export const DEFAULT_REMOTE_CALL_POLICY: RemoteCallPolicy = {
   breaker: { threshold: 5, cooldownMs: 10_000 },
 };
 
-export class RemoteSignerError extends Error {
+/** Why a remote signer refused to start or to sign (a failed service call keeps its own error). */
+export type RemoteSignerErrorCode =
+  | 'KEY_UNREADABLE'
+  | 'SCHEME_MISMATCH'
+  | 'HASH_MISMATCH'
+  | 'UNSUPPORTED_KEY'
+  | 'CIRCUIT_OPEN'
+  | 'TIMEOUT';
+
+export class RemoteSignerError extends CodedError<RemoteSignerErrorCode> {
   override name = 'RemoteSignerError';
 }
 
 /** The service did not answer within the deadline. */
 export class RemoteSignerTimeout extends RemoteSignerError {
   override name = 'RemoteSignerTimeout';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('TIMEOUT', message, options);
+  }
 }
 
 /** The error of a call that missed its deadline, for withDeadline. */
@@ -117,15 +130,20 @@ export class RemoteSigner implements Signer {
       (signal) => api.describeKey(signal),
       timeoutAfter(policy.timeoutMs),
     ).catch((error: unknown) => {
-      throw new RemoteSignerError(`${api.id}: cannot read the public key: ${messageOf(error)}`, {
-        cause: error,
-      });
+      throw new RemoteSignerError(
+        'KEY_UNREADABLE',
+        `${api.id}: cannot read the public key: ${messageOf(error)}`,
+        {
+          cause: error,
+        },
+      );
     });
     const certifiedPss =
       certifiedKey?.asymmetricKeyType === 'rsa-pss' &&
       sameRsaKey(certifiedKey, described.publicKey);
     if (certifiedPss && described.pss === false) {
       throw new RemoteSignerError(
+        'SCHEME_MISMATCH',
         `${api.id}: the leaf certificate restricts the key to RSASSA-PSS but the KMS key signs PKCS#1 v1.5 only`,
       );
     }
@@ -133,6 +151,7 @@ export class RemoteSigner implements Signer {
     // the SignerInfo: a PSS token under an rsaEncryption leaf would fail there.
     if (described.pss === true && certifiedKey?.asymmetricKeyType === 'rsa') {
       throw new RemoteSignerError(
+        'SCHEME_MISMATCH',
         `${api.id}: the key signs RSASSA-PSS but the leaf certificate's key is rsaEncryption: certify it as id-RSASSA-PSS (RFC 4055)`,
       );
     }
@@ -141,6 +160,7 @@ export class RemoteSigner implements Signer {
       requestedHash === 'auto' ? (described.hash ?? preferredHashFor(publicKey)) : requestedHash;
     if (described.hash && described.hash !== hash) {
       throw new RemoteSignerError(
+        'HASH_MISMATCH',
         `${api.id}: the key signs with ${described.hash.toUpperCase()} but --timestamp-signer-hash is ${hash}; ` +
           `set --timestamp-signer-hash=${described.hash}`,
       );
@@ -151,10 +171,13 @@ export class RemoteSigner implements Signer {
         pss: described.pss === true || certifiedPss,
       });
     } catch (error) {
-      throw new RemoteSignerError(`${api.id}: ${messageOf(error)}`);
+      throw new RemoteSignerError('UNSUPPORTED_KEY', `${api.id}: ${messageOf(error)}`, {
+        cause: error,
+      });
     }
     if (algorithm.keyType === 'ed25519') {
       throw new RemoteSignerError(
+        'UNSUPPORTED_KEY',
         `${api.id}: Ed25519 keys cannot sign a digest; use an ECDSA or RSA key`,
       );
     }
@@ -166,6 +189,7 @@ export class RemoteSigner implements Signer {
     if (!call) {
       // Not counted as a failure: the service was not called.
       throw new RemoteSignerError(
+        'CIRCUIT_OPEN',
         `${this.id}: ${this.breaker.refusal() ?? 'circuit breaker open'}`,
       );
     }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { CodedError } from '../../errors.js';
 
 /** Where a Vault or OpenBao server is and how to authenticate, from the environment. */
 export interface VaultConnection {
@@ -10,13 +11,15 @@ export interface VaultConnection {
   namespace?: string;
 }
 
-export class VaultError extends Error {
+export class VaultError extends CodedError<'NO_ADDRESS' | 'NO_TOKEN' | 'HTTP_ERROR' | 'NO_DATA'> {
   override name = 'VaultError';
   constructor(
+    code: VaultError['code'],
     message: string,
-    readonly status: number,
+    /** The HTTP status of a refused call (failure-reason.ts reads it). */
+    readonly status?: number,
   ) {
-    super(message);
+    super(code, message);
   }
 }
 
@@ -29,7 +32,7 @@ export function vaultConnectionFromEnv(
   env: NodeJS.ProcessEnv = process.env,
 ): VaultConnection {
   const address = env[`${prefix}_ADDR`];
-  if (!address) throw new Error(`${prefix}_ADDR is not set`);
+  if (!address) throw new VaultError('NO_ADDRESS', `${prefix}_ADDR is not set`);
   let token = env[`${prefix}_TOKEN`];
   const tokenFile = env[`${prefix}_TOKEN_FILE`];
   if (!token && tokenFile) token = readFileSync(tokenFile, 'utf8').trim();
@@ -37,7 +40,10 @@ export function vaultConnectionFromEnv(
     try {
       token = readFileSync(join(homedir(), '.vault-token'), 'utf8').trim();
     } catch {
-      throw new Error(`no Vault token: set ${prefix}_TOKEN or ${prefix}_TOKEN_FILE`);
+      throw new VaultError(
+        'NO_TOKEN',
+        `no Vault token: set ${prefix}_TOKEN or ${prefix}_TOKEN_FILE`,
+      );
     }
   }
   const namespace = env[`${prefix}_NAMESPACE`];
@@ -76,12 +82,13 @@ export async function vaultRequest(
       // not JSON: the status says enough
     }
     throw new VaultError(
+      'HTTP_ERROR',
       `Vault ${method} /v1/${path} failed with HTTP ${response.status}${detail}`,
       response.status,
     );
   }
   const parsed = JSON.parse(text) as { data?: unknown };
   if (typeof parsed.data !== 'object' || parsed.data === null)
-    throw new Error(`Vault /v1/${path}: no data in the answer`);
+    throw new VaultError('NO_DATA', `Vault /v1/${path}: no data in the answer`);
   return parsed.data as Record<string, unknown>;
 }

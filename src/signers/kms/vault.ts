@@ -1,6 +1,7 @@
 import { createPublicKey } from 'node:crypto';
 import type { RemoteSignatureApi } from './remote-signer.js';
 import { vaultConnectionFromEnv, vaultRequest, VaultError } from './vault-client.js';
+import { SignerError } from '../signer-error.js';
 
 const HASH_PATHS = { sha256: 'sha2-256', sha384: 'sha2-384', sha512: 'sha2-512' } as const;
 const SIGNING_KEY_TYPES = /^(ecdsa-p(256|384|521)|rsa-(2048|3072|4096))$/;
@@ -9,7 +10,8 @@ const SIGNING_KEY_TYPES = /^(ecdsa-p(256|384|521)|rsa-(2048|3072|4096))$/;
 export function parseVaultUri(uri: string): { prefix: 'VAULT' | 'BAO'; keyName: string } {
   const match = /^(hashivault|openbao):\/\/(\w(?:[\w.-]*\w)?)$/.exec(uri);
   if (!match?.[2])
-    throw new Error(
+    throw new SignerError(
+      'INVALID_KEY_URI',
       'kms specification should be in the format hashivault://<key> or openbao://<key>',
     );
   return { prefix: match[1] === 'openbao' ? 'BAO' : 'VAULT', keyName: match[2] };
@@ -38,7 +40,8 @@ export async function createVaultTransitApi(uri: string): Promise<RemoteSignatur
       );
       const type = String(data['type']);
       if (!SIGNING_KEY_TYPES.test(type)) {
-        throw new Error(
+        throw new SignerError(
+          'UNSUPPORTED_KEY',
           `transit key type ${type} cannot sign a digest: use ecdsa-p256/p384/p521 or rsa-2048/3072/4096`,
         );
       }
@@ -46,7 +49,10 @@ export async function createVaultTransitApi(uri: string): Promise<RemoteSignatur
       const versions = data['keys'] as Record<string, { public_key?: string }> | undefined;
       const pem = versions?.[String(keyVersion)]?.public_key;
       if (!pem)
-        throw new Error(`transit key ${keyName} has no public key for version ${keyVersion}`);
+        throw new SignerError(
+          'BAD_ANSWER',
+          `transit key ${keyName} has no public key for version ${keyVersion}`,
+        );
       return { publicKey: createPublicKey(pem) };
     },
     async signDigest(digest, algorithm, signal) {
@@ -68,7 +74,7 @@ export async function createVaultTransitApi(uri: string): Promise<RemoteSignatur
         signal,
       );
       const signature = /^vault:v\d+:(.+)$/.exec(String(data['signature']))?.[1];
-      if (!signature) throw new Error('Vault returned no signature');
+      if (!signature) throw new SignerError('BAD_ANSWER', 'Vault returned no signature');
       return Buffer.from(signature, 'base64');
     },
     isThrottling(error) {

@@ -1,6 +1,7 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { integer, octetString, oid, sequence, tlv, contextTag } from '../../asn1/der.js';
 import { bytes, readMessage, repeatedBytes, uint, type FieldValue } from './protobuf.js';
+import { SignerError } from '../signer-error.js';
 
 /**
  * Tink keysets (tink.proto): the EncryptedKeyset container written by tinkey, and the Keyset
@@ -44,7 +45,7 @@ export function readEncryptedKeyset(file: Uint8Array): Uint8Array {
   if (text.startsWith('{')) return readJsonEncryptedKeyset(text);
   const ciphertext = bytes(readMessage(file), 2);
   if (ciphertext.length === 0)
-    throw new Error('not a Tink EncryptedKeyset: no encrypted_keyset field');
+    throw new SignerError('INVALID_KEY', 'not a Tink EncryptedKeyset: no encrypted_keyset field');
   return ciphertext;
 }
 
@@ -55,19 +56,25 @@ function readJsonEncryptedKeyset(text: string): Uint8Array {
   try {
     value = JSON.parse(text);
   } catch {
-    throw new Error('not a Tink EncryptedKeyset: invalid JSON');
+    throw new SignerError('INVALID_KEY', 'not a Tink EncryptedKeyset: invalid JSON');
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new Error('not a Tink EncryptedKeyset: JSON is not an object');
+    throw new SignerError('INVALID_KEY', 'not a Tink EncryptedKeyset: JSON is not an object');
   }
   // Like protojson (tink-go), refuse unknown fields: they mean a different file.
   const unknown = Object.keys(value).find((key) => !JSON_FIELDS.has(key));
   if (unknown)
-    throw new Error(`not a Tink EncryptedKeyset: unknown field ${JSON.stringify(unknown)}`);
+    throw new SignerError(
+      'INVALID_KEY',
+      `not a Tink EncryptedKeyset: unknown field ${JSON.stringify(unknown)}`,
+    );
   const record = value as Record<string, unknown>;
   const encoded = record.encryptedKeyset ?? record.encrypted_keyset;
   if (typeof encoded !== 'string' || encoded === '' || !/^[A-Za-z0-9+/_-]*={0,2}$/.test(encoded)) {
-    throw new Error('not a Tink EncryptedKeyset: encryptedKeyset must be non-empty base64');
+    throw new SignerError(
+      'INVALID_KEY',
+      'not a Tink EncryptedKeyset: encryptedKeyset must be non-empty base64',
+    );
   }
   return Buffer.from(encoded, 'base64');
 }
@@ -92,24 +99,32 @@ export function parseKeyset(plaintext: Uint8Array): Keyset {
 
 function toUint32(fields: Map<number, FieldValue[]>, number: number): number {
   const value = uint(fields, number);
-  if (value > 0xffffffffn) throw new Error(`Tink keyset: field ${number} exceeds uint32`);
+  if (value > 0xffffffffn)
+    throw new SignerError('INVALID_KEY', `Tink keyset: field ${number} exceeds uint32`);
   return Number(value);
 }
 
 /** The primary key, checked as Tink's keyset validation does. */
 export function primaryKey(keyset: Keyset): TinkKey {
-  if (keyset.keys.length === 0) throw new Error('Tink keyset has no keys');
+  if (keyset.keys.length === 0) throw new SignerError('INVALID_KEY', 'Tink keyset has no keys');
   const ids = new Set<number>();
   for (const key of keyset.keys) {
-    if (ids.has(key.keyId)) throw new Error(`Tink keyset has duplicate key id ${key.keyId}`);
+    if (ids.has(key.keyId))
+      throw new SignerError('INVALID_KEY', `Tink keyset has duplicate key id ${key.keyId}`);
     ids.add(key.keyId);
   }
   const primary = keyset.keys.find((key) => key.keyId === keyset.primaryKeyId);
   if (!primary)
-    throw new Error(`Tink keyset has no key with the primary key id ${keyset.primaryKeyId}`);
+    throw new SignerError(
+      'INVALID_KEY',
+      `Tink keyset has no key with the primary key id ${keyset.primaryKeyId}`,
+    );
   if (primary.status !== KeyStatus.ENABLED) {
     const status = STATUS_NAMES[primary.status] ?? String(primary.status);
-    throw new Error(`Tink primary key ${primary.keyId} is ${status}, not ENABLED`);
+    throw new SignerError(
+      'KEY_NOT_USABLE',
+      `Tink primary key ${primary.keyId} is ${status}, not ENABLED`,
+    );
   }
   return primary;
 }
@@ -136,7 +151,10 @@ export function privateKeyFromTinkKey(key: TinkKey): KeyObject {
     key.keyMaterialType !== ASYMMETRIC_PRIVATE &&
     (key.typeUrl === TYPE_URL.ecdsaPrivateKey || key.typeUrl === TYPE_URL.ed25519PrivateKey)
   ) {
-    throw new Error(`Tink key ${key.keyId} is not ASYMMETRIC_PRIVATE key material`);
+    throw new SignerError(
+      'UNSUPPORTED_KEY',
+      `Tink key ${key.keyId} is not ASYMMETRIC_PRIVATE key material`,
+    );
   }
   switch (key.typeUrl) {
     case TYPE_URL.ecdsaPrivateKey:
@@ -144,7 +162,8 @@ export function privateKeyFromTinkKey(key: TinkKey): KeyObject {
     case TYPE_URL.ed25519PrivateKey:
       return ed25519PrivateKey(key.value);
     default:
-      throw new Error(
+      throw new SignerError(
+        'UNSUPPORTED_KEY',
         `unsupported Tink key type ${key.typeUrl}: use ECDSA P-256/P-384/P-521 or Ed25519`,
       );
   }
@@ -164,7 +183,10 @@ function ecdsaPrivateKey(value: Uint8Array): KeyObject {
   const curveNumber = Number(uint(params, 2));
   const curve = CURVES[curveNumber];
   if (!curve)
-    throw new Error(`unsupported Tink ECDSA curve ${curveNumber}: use NIST P-256, P-384 or P-521`);
+    throw new SignerError(
+      'UNSUPPORTED_KEY',
+      `unsupported Tink ECDSA curve ${curveNumber}: use NIST P-256, P-384 or P-521`,
+    );
   const d = fixedWidth(bytes(privateKey, 3), curve.size, 'key_value');
   const x = fixedWidth(bytes(publicKey, 3), curve.size, 'x');
   const y = fixedWidth(bytes(publicKey, 4), curve.size, 'y');
@@ -173,7 +195,10 @@ function ecdsaPrivateKey(value: Uint8Array): KeyObject {
   const key = createPrivateKey({ key: sec1, format: 'der', type: 'sec1' });
   const jwk = createPublicKey(key).export({ format: 'jwk' });
   if (jwk.x !== x.toString('base64url') || jwk.y !== y.toString('base64url')) {
-    throw new Error("Tink ECDSA key: the stored public key is not the private key's");
+    throw new SignerError(
+      'INVALID_KEY',
+      "Tink ECDSA key: the stored public key is not the private key's",
+    );
   }
   return key;
 }
@@ -187,13 +212,19 @@ function ed25519PrivateKey(value: Uint8Array): KeyObject {
   checkVersion(privateKey, 'Ed25519PrivateKey');
   const seed = bytes(privateKey, 2);
   if (seed.length !== 32)
-    throw new Error(`Tink Ed25519 key: key_value must be 32 bytes, not ${seed.length}`);
+    throw new SignerError(
+      'INVALID_KEY',
+      `Tink Ed25519 key: key_value must be 32 bytes, not ${seed.length}`,
+    );
   const pkcs8 = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]);
   const key = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' });
   const stored = Buffer.from(bytes(readMessage(bytes(privateKey, 3)), 2));
   const derived = createPublicKey(key).export({ format: 'jwk' }).x;
   if (stored.length !== 32 || derived !== stored.toString('base64url')) {
-    throw new Error("Tink Ed25519 key: the stored public key is not the private key's");
+    throw new SignerError(
+      'INVALID_KEY',
+      "Tink Ed25519 key: the stored public key is not the private key's",
+    );
   }
   return key;
 }
@@ -201,7 +232,10 @@ function ed25519PrivateKey(value: Uint8Array): KeyObject {
 function checkVersion(fields: Map<number, FieldValue[]>, message: string): void {
   const version = uint(fields, 1);
   if (version !== 0n)
-    throw new Error(`Tink ${message} version ${version} is not supported (want 0)`);
+    throw new SignerError(
+      'UNSUPPORTED_KEY',
+      `Tink ${message} version ${version} is not supported (want 0)`,
+    );
 }
 
 /**
@@ -213,6 +247,9 @@ function fixedWidth(value: Uint8Array, size: number, field: string): Buffer {
   while (start < value.length && value[start] === 0) start++;
   const magnitude = value.subarray(start);
   if (magnitude.length > size)
-    throw new Error(`Tink ECDSA key: ${field} is longer than the curve's ${size} bytes`);
+    throw new SignerError(
+      'INVALID_KEY',
+      `Tink ECDSA key: ${field} is longer than the curve's ${size} bytes`,
+    );
   return Buffer.concat([Buffer.alloc(size - magnitude.length), magnitude]);
 }

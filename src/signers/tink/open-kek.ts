@@ -1,5 +1,6 @@
 import type { KeyEncryptionKey } from './kek.js';
 import { crc32c } from './crc32c.js';
+import { SignerError } from '../signer-error.js';
 
 /**
  * The key-encryption key behind a `--tink-key-resource` URI, called exactly as Tink's KMS AEADs
@@ -18,7 +19,7 @@ export async function openKek(
   if (uri.startsWith('aws-kms://')) return openAwsKek(uri);
   if (uri.startsWith('hcvault://'))
     return openVaultKek(uri, options.vaultToken ?? process.env['VAULT_TOKEN']);
-  throw new Error('unsupported Tink KMS key type');
+  throw new SignerError('INVALID_KEY_URI', 'unsupported Tink KMS key type');
 }
 
 async function openGcpKek(uri: string): Promise<KeyEncryptionKey> {
@@ -38,7 +39,7 @@ async function openGcpKek(uri: string): Promise<KeyEncryptionKey> {
       const plaintext = Buffer.from((response.plaintext as Uint8Array | null) ?? []);
       const checksum = response.plaintextCrc32c?.value;
       if (checksum !== undefined && checksum !== null && Number(checksum) !== crc32c(plaintext)) {
-        throw new Error('Cloud KMS decrypt: plaintext CRC32C mismatch');
+        throw new SignerError('DECRYPTION_FAILED', 'Cloud KMS decrypt: plaintext CRC32C mismatch');
       }
       return plaintext;
     },
@@ -49,7 +50,8 @@ async function openAwsKek(uri: string): Promise<KeyEncryptionKey> {
   const keyArn = uri.slice('aws-kms://'.length);
   const region = /^arn:(aws[a-zA-Z0-9-_]*):kms:([a-z0-9-]+):/.exec(keyArn)?.[2];
   if (!region)
-    throw new Error(
+    throw new SignerError(
+      'INVALID_KEY_URI',
       `invalid AWS KMS key URI ${uri}: expected aws-kms://arn:<partition>:kms:<region>:…`,
     );
   const { KMSClient, DecryptCommand } = await import('@aws-sdk/client-kms');
@@ -68,7 +70,10 @@ async function openAwsKek(uri: string): Promise<KeyEncryptionKey> {
       );
       // As tink-java: the key that decrypted must be the one named.
       if (response.KeyId !== keyArn)
-        throw new Error(`AWS KMS decrypted with ${String(response.KeyId)}, not ${keyArn}`);
+        throw new SignerError(
+          'DECRYPTION_FAILED',
+          `AWS KMS decrypted with ${String(response.KeyId)}, not ${keyArn}`,
+        );
       return Buffer.from(response.Plaintext ?? []);
     },
   };
@@ -77,12 +82,16 @@ async function openAwsKek(uri: string): Promise<KeyEncryptionKey> {
 async function openVaultKek(uri: string, token: string | undefined): Promise<KeyEncryptionKey> {
   const match = /^hcvault:\/\/([^/]+)\/(.+)\/keys\/([^/]+)$/.exec(uri);
   if (!match?.[1] || !match[2] || !match[3]) {
-    throw new Error(
+    throw new SignerError(
+      'INVALID_KEY_URI',
       `invalid Vault key URI ${uri}: expected hcvault://host[:port]/{mount}/keys/{name}`,
     );
   }
   if (!token)
-    throw new Error('no Vault token for the Tink KEK: set --tink-hcvault-token or VAULT_TOKEN');
+    throw new SignerError(
+      'NO_CREDENTIALS',
+      'no Vault token for the Tink KEK: set --tink-hcvault-token or VAULT_TOKEN',
+    );
   const address = process.env['TINK_HCVAULT_ADDR'] ?? `https://${match[1]}`;
   const { vaultRequest } = await import('../kms/vault-client.js');
   const connection = { address: address.replace(/\/+$/, ''), token };

@@ -1,3 +1,5 @@
+import { CodedError } from '../../errors.js';
+
 /**
  * A minimal protobuf wire-format reader: enough for Tink's Keyset messages. Fields may come in any
  * order and repeat; unknown fields are skipped, as protobuf requires.
@@ -6,7 +8,9 @@
 export type FieldValue =
   { wireType: 0; value: bigint } | { wireType: 2; value: Uint8Array } | { wireType: 1 | 5 };
 
-export class ProtobufError extends Error {
+export class ProtobufError extends CodedError<
+  'TRUNCATED' | 'TOO_LONG' | 'INVALID_FIELD' | 'UNSUPPORTED'
+> {
   override name = 'ProtobufError';
 }
 
@@ -17,18 +21,18 @@ export function readMessage(bytes: Uint8Array): Map<number, FieldValue[]> {
   const varint = (): bigint => {
     let result = 0n;
     for (let shift = 0n; shift < 70n; shift += 7n) {
-      if (offset >= bytes.length) throw new ProtobufError('truncated varint');
+      if (offset >= bytes.length) throw new ProtobufError('TRUNCATED', 'truncated varint');
       const byte = bytes[offset++] as number;
       result |= BigInt(byte & 0x7f) << shift;
       if ((byte & 0x80) === 0) return result;
     }
-    throw new ProtobufError('varint longer than 10 bytes');
+    throw new ProtobufError('TOO_LONG', 'varint longer than 10 bytes');
   };
   while (offset < bytes.length) {
     const key = varint();
     const fieldNumber = Number(key >> 3n);
     const wireType = Number(key & 7n);
-    if (fieldNumber === 0) throw new ProtobufError('field number 0');
+    if (fieldNumber === 0) throw new ProtobufError('INVALID_FIELD', 'field number 0');
     let field: FieldValue;
     switch (wireType) {
       case 0:
@@ -37,7 +41,8 @@ export function readMessage(bytes: Uint8Array): Map<number, FieldValue[]> {
       case 1:
       case 5: {
         const size = wireType === 1 ? 8 : 4;
-        if (offset + size > bytes.length) throw new ProtobufError('truncated fixed-width field');
+        if (offset + size > bytes.length)
+          throw new ProtobufError('TRUNCATED', 'truncated fixed-width field');
         offset += size;
         field = { wireType };
         break;
@@ -45,14 +50,14 @@ export function readMessage(bytes: Uint8Array): Map<number, FieldValue[]> {
       case 2: {
         const length = varint();
         if (length > BigInt(bytes.length - offset))
-          throw new ProtobufError('length-delimited field overruns its message');
+          throw new ProtobufError('TRUNCATED', 'length-delimited field overruns its message');
         const end = offset + Number(length);
         field = { wireType, value: bytes.subarray(offset, end) };
         offset = end;
         break;
       }
       default:
-        throw new ProtobufError(`unsupported wire type ${wireType}`);
+        throw new ProtobufError('UNSUPPORTED', `unsupported wire type ${wireType}`);
     }
     const list = fields.get(fieldNumber);
     if (list) list.push(field);
@@ -66,7 +71,8 @@ export function uint(fields: Map<number, FieldValue[]>, number: number): bigint 
   const list = fields.get(number);
   const last = list?.[list.length - 1];
   if (!last) return 0n;
-  if (last.wireType !== 0) throw new ProtobufError(`field ${number} must be a varint`);
+  if (last.wireType !== 0)
+    throw new ProtobufError('INVALID_FIELD', `field ${number} must be a varint`);
   return last.value;
 }
 
@@ -75,14 +81,16 @@ export function bytes(fields: Map<number, FieldValue[]>, number: number): Uint8A
   const list = fields.get(number);
   const last = list?.[list.length - 1];
   if (!last) return new Uint8Array(0);
-  if (last.wireType !== 2) throw new ProtobufError(`field ${number} must be length-delimited`);
+  if (last.wireType !== 2)
+    throw new ProtobufError('INVALID_FIELD', `field ${number} must be length-delimited`);
   return last.value;
 }
 
 /** Every occurrence of a repeated length-delimited field. */
 export function repeatedBytes(fields: Map<number, FieldValue[]>, number: number): Uint8Array[] {
   return (fields.get(number) ?? []).map((field) => {
-    if (field.wireType !== 2) throw new ProtobufError(`field ${number} must be length-delimited`);
+    if (field.wireType !== 2)
+      throw new ProtobufError('INVALID_FIELD', `field ${number} must be length-delimited`);
     return field.value;
   });
 }

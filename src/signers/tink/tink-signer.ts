@@ -4,6 +4,7 @@ import { LocalKeySigner } from '../local-key.js';
 import type { KeyEncryptionKey } from './kek.js';
 import { parseKeyset, primaryKey, privateKeyFromTinkKey, readEncryptedKeyset } from './keyset.js';
 import type { openKek as defaultOpenKek } from './open-kek.js';
+import { SignerError } from '../signer-error.js';
 
 export type OpenKek = typeof defaultOpenKek;
 
@@ -25,15 +26,23 @@ const NO_ASSOCIATED_DATA = new Uint8Array(0);
 export async function createTinkSigner(options: TinkSignerOptions): Promise<LocalKeySigner> {
   const { keysetPath, kekUri } = options;
   if (keysetPath === '')
-    throw new Error('tink: --tink-keyset-path is required with --timestamp-signer=tink');
+    throw new SignerError(
+      'OPTION_MISSING',
+      'tink: --tink-keyset-path is required with --timestamp-signer=tink',
+    );
   if (kekUri === '')
-    throw new Error('tink: --tink-key-resource is required with --timestamp-signer=tink');
+    throw new SignerError(
+      'OPTION_MISSING',
+      'tink: --tink-key-resource is required with --timestamp-signer=tink',
+    );
   let file: Buffer;
   try {
     file = await readFile(keysetPath);
   } catch (error) {
-    throw new Error(
+    throw new SignerError(
+      'KEY_UNREADABLE',
       `tink: reading keyset ${keysetPath}: ${(error as NodeJS.ErrnoException).code ?? 'failed'}`,
+      { cause: error },
     );
   }
   const ciphertext = tinkStep(keysetPath, () => readEncryptedKeyset(file));
@@ -55,8 +64,10 @@ async function decryptKeyset(
     return await kek.decrypt(ciphertext, NO_ASSOCIATED_DATA);
   } catch (error) {
     const scheme = kek.uri.split('://')[0] ?? 'the KEK';
-    throw new Error(
+    throw new SignerError(
+      'DECRYPTION_FAILED',
       `tink: keyset ${path}: decryption failed with the ${scheme}:// KEK (wrong KEK, a keyset written with associated data, or a damaged file): ${(error as Error).message}`,
+      { cause: error },
     );
   }
 }
@@ -65,6 +76,8 @@ function tinkStep<T>(path: string, step: () => T): T {
   try {
     return step();
   } catch (error) {
-    throw new Error(`tink: keyset ${path}: ${(error as Error).message}`);
+    throw new SignerError('INVALID_KEY', `tink: keyset ${path}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
 }

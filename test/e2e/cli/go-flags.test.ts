@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { normalizeFlags, type FlagSpellings } from '../../../src/cli/go-flag-spellings.js';
-import { checkGoOnlyOptions } from '../../../src/config/go-compat.js';
+import { checkServeConfig } from '../../../src/config/rules.js';
 import { loadServeConfig } from '../../../src/config/load.js';
 import { resolveServeConfig } from '../../../src/config/resolve.js';
 import type { ServeOptionName } from '../../../src/config/schema.js';
@@ -119,18 +119,20 @@ describe('the Go server flags', () => {
   });
 
   it('reads Go-only options and aliases from the environment like the others', () => {
-    const { config } = loadServeConfig({
+    const { config, warnings } = loadServeConfig({
       flags: {},
       env: { 'LISTEN-LIMIT': '4', ENABLE_PPROF: 'true', SCHEME: 'http' },
       searchDirs: [],
     });
     expect([config.maxConnections, config.enablePprof, config.scheme]).toEqual([4, true, ['http']]);
+    // The config rules' warnings come with the configuration, for the CLI to print.
+    expect(warnings).toEqual([expect.stringMatching(/^--enable-pprof is ignored/)]);
   });
 });
 
 describe('Go-only features', () => {
   const check = (values: Partial<Record<ServeOptionName, unknown>>) =>
-    checkGoOnlyOptions(resolveServeConfig(values));
+    checkServeConfig(resolveServeConfig(values));
 
   it('warn where a value has no effect here', () => {
     expect(check({})).toEqual([]);

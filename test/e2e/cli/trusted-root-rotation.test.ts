@@ -62,7 +62,7 @@ let configs = 0;
 async function withServer<T>(lines: string[], use: (url: string) => Promise<T>): Promise<T> {
   const base = ['port: 0', 'metrics-port: 0', 'disable-ntp-monitoring: true'];
   const file = dir.write(`config-${++configs}.yaml`, [...base, ...lines, ''].join('\n'));
-  const server = await startServer(resolveLayers([readConfigFile(file)]), silentLogger);
+  const server = await startServer(resolveLayers([readConfigFile(file)]).config, silentLogger);
   try {
     return await use(server.url);
   } finally {

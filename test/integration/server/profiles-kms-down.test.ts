@@ -45,7 +45,7 @@ beforeAll(async () => {
       '',
     ].join('\n'),
   );
-  server = await startServer(resolveLayers([readConfigFile(config)]), silentLogger);
+  server = await startServer(resolveLayers([readConfigFile(config)]).config, silentLogger);
 });
 afterAll(async () => {
   await server?.close();

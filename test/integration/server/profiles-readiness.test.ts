@@ -21,7 +21,7 @@ async function serverWith(down: { default: boolean; second: boolean }) {
       values: {},
       profiles: [{ name: 'second', 'policy-oids': ['1.2.3.4.5'] }],
     },
-  ]);
+  ]).config;
   const guard = (name: 'default' | 'second'): IssuanceGuard[] => (down[name] ? [drifted] : []);
   const first = await createAuthority(config, silentLogger, {}, guard('default'));
   const profile = config.profiles![0]!;

@@ -30,7 +30,7 @@ beforeAll(async () => {
       '',
     ].join('\n'),
   );
-  server = await startServer(resolveLayers([readConfigFile(config)]), silentLogger);
+  server = await startServer(resolveLayers([readConfigFile(config)]).config, silentLogger);
   const data = dir.write('data.txt', 'artifact');
   await openssl(['ts', '-query', '-data', data, '-sha256', '-cert', '-out', dir.path('q.tsq')]);
   query = readFileSync(dir.path('q.tsq'));

@@ -71,7 +71,7 @@ beforeAll(async () => {
       '',
     ].join('\n'),
   );
-  server = await startServer(resolveLayers([readConfigFile(config)]), silentLogger);
+  server = await startServer(resolveLayers([readConfigFile(config)]).config, silentLogger);
   chains = {
     default: splitChain(
       'default',

@@ -117,7 +117,7 @@ describe('DER lengths, readers and helpers', () => {
     expect(readBoolean(reader.next())).toBe(true);
     reader.end();
     expect(reader.peekTag()).toBeUndefined();
-    expect(() => reader.next()).toThrow(new DerError('missing element'));
+    expect(() => reader.next()).toThrow(new DerError('TRUNCATED', 'missing element'));
   });
 
   it('reads only DER BOOLEANs (one octet, 0x00 or 0xFF)', () => {

@@ -9,7 +9,7 @@ const URL = 'postgres://tsa@db.example:5432/tsa';
 describe('ledger options', () => {
   it('reads --ledger-url from TIMESTAMP_LEDGER_URL or LEDGER_URL', () => {
     for (const name of ['TIMESTAMP_LEDGER_URL', 'LEDGER_URL']) {
-      expect(resolveLayers([readEnvironment({ [name]: URL })]).ledgerUrl).toBe(URL);
+      expect(resolveLayers([readEnvironment({ [name]: URL })]).config.ledgerUrl).toBe(URL);
     }
   });
 

@@ -12,7 +12,7 @@ let files = 0;
 
 /** The configuration of a config file with `text`. */
 function load(text: string): ServeConfig {
-  return resolveLayers([readConfigFile(dir.write(`config-${++files}.yaml`, text))]);
+  return resolveLayers([readConfigFile(dir.write(`config-${++files}.yaml`, text))]).config;
 }
 
 const RSA_PROFILE = `profiles:

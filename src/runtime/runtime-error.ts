@@ -1,0 +1,13 @@
+import { CodedError } from '../errors.js';
+
+/** A process that cannot start or keep its workers: the signer's self-test, the cluster. */
+export type RuntimeErrorCode =
+  | 'SELF_TEST_FAILED'
+  | 'STACK_DISPOSED'
+  | 'WORKER_EXITED_EARLY'
+  | 'WORKER_METRICS_TIMEOUT'
+  | 'WORKER_METRICS_FAILED';
+
+export class RuntimeError extends CodedError<RuntimeErrorCode> {
+  override name = 'RuntimeError';
+}

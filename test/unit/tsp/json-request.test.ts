@@ -1,0 +1,163 @@
+import { describe, expect, it } from 'vitest';
+import { HASHES } from '../../../src/asn1/algorithms.js';
+import { integer, oid, oidContent } from '../../../src/asn1/der.js';
+import { acceptedExtensionSet } from '../../../src/tsp/extension-policy.js';
+import { signerAvailabilityGuard } from '../../../src/tsp/guards.js';
+import {
+  MAX_JSON_OID_COMPONENTS,
+  MAX_JSON_REQUEST_BYTES,
+  parseJsonTimeStampReq,
+} from '../../../src/tsp/json-request.js';
+import { TokenProfileError } from '../../../src/tsp/profile-error.js';
+import { TimeStampRejection } from '../../../src/tsp/rejection.js';
+import { MAX_NONCE_OCTETS } from '../../../src/tsp/request.js';
+
+const DIGEST = Buffer.alloc(32, 7).toString('base64');
+const parse = (body: unknown) =>
+  parseJsonTimeStampReq(Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)));
+
+/** The rejection `run` throws, as plain data. */
+function refusal(run: () => unknown) {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(TimeStampRejection);
+    const { code, message, detail } = error as TimeStampRejection;
+    return { code, message, detail };
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('the JSON request (the Go server’s body)', () => {
+  it('reads every field; names match case-insensitively and the last duplicate wins', () => {
+    const request = parseJsonTimeStampReq(
+      Buffer.from(
+        `{"artifacthash": "AAAA", "ArtifactHash": "${DIGEST}", "HASHALGORITHM": "SHA256",` +
+          ` "certificates": true, "nonce": 1234, "tsaPolicyOID": "1.2.3.4"}`,
+      ),
+    );
+    expect(request.hashAlgorithmOid).toEqual(oidContent(HASHES.sha256.oid));
+    expect(Buffer.from(request.hashedMessage).toString('base64')).toBe(DIGEST);
+    expect(request.certReq).toBe(true);
+    expect(request.nonce).toEqual(integer(1234n));
+    expect(request.reqPolicy).toEqual(oid('1.2.3.4'));
+  });
+
+  it('leaves out what is absent or null', () => {
+    const request = parse({ artifactHash: DIGEST, hashAlgorithm: 'sha512', nonce: null });
+    expect(request.certReq).toBe(false);
+    expect(request.nonce).toBeUndefined();
+    expect(request.reqPolicy).toBeUndefined();
+  });
+
+  it('refuses a body over the cap before reading it', () => {
+    expect(refusal(() => parse(' '.repeat(MAX_JSON_REQUEST_BYTES + 1)))).toEqual({
+      code: 'badDataFormat',
+      message: 'timestamp request is too large',
+      detail: undefined,
+    });
+  });
+
+  it.each([
+    ['not JSON', '{', 'malformed request: not a JSON object'],
+    ['not UTF-8', Buffer.from([0x7b, 0xff, 0x7d]).toString('latin1'), undefined],
+    ['an array', '[]', 'malformed request: not a JSON object'],
+    ['a number', '12', 'malformed request: not a JSON object'],
+    ['null', 'null', 'malformed request: not a JSON object'],
+    [
+      'a hash name that is not a string',
+      { hashAlgorithm: 1 },
+      'malformed request: hashAlgorithm must be a string',
+    ],
+    [
+      'certificates that is not a boolean',
+      { certificates: 'yes' },
+      'malformed request: certificates must be a boolean',
+    ],
+    [
+      'a nonce that is not an integer',
+      { hashAlgorithm: 'sha256', nonce: 1.5 },
+      'malformed request: nonce must be an integer',
+    ],
+    [
+      'a nonce given as a string',
+      { hashAlgorithm: 'sha256', nonce: '1' },
+      'malformed request: nonce must be an integer',
+    ],
+    [
+      `a nonce over ${MAX_NONCE_OCTETS} octets`,
+      `{"hashAlgorithm":"sha256","nonce":${(1n << BigInt(8 * MAX_NONCE_OCTETS)).toString()}}`,
+      `malformed request: nonce longer than ${MAX_NONCE_OCTETS} octets`,
+    ],
+    [
+      'an artifactHash that is not base64',
+      { hashAlgorithm: 'sha256', artifactHash: 'a-b_' },
+      'malformed request: artifactHash is not base64',
+    ],
+  ])('refuses %s as badDataFormat', (_what, body, detail) => {
+    const refused = refusal(() => parse(body));
+    expect(refused.code).toBe('badDataFormat');
+    if (detail) expect(refused.detail).toBe(detail);
+  });
+
+  it('refuses an unknown hash as badAlg, and knows SHA-1 to refuse it later as weak', () => {
+    expect(refusal(() => parse({ hashAlgorithm: 'md5', artifactHash: DIGEST })).code).toBe(
+      'badAlg',
+    );
+    expect(parse({ hashAlgorithm: 'sha1', artifactHash: DIGEST }).hashAlgorithmOid).toEqual(
+      oidContent('1.3.14.3.2.26'),
+    );
+  });
+
+  it.each([
+    [
+      'too many components',
+      Array.from({ length: MAX_JSON_OID_COMPONENTS + 1 }, () => '1').join('.'),
+    ],
+    ['a component that is not a number', '1.2.x'],
+    ['a component beyond int64', `1.2.${(1n << 63n).toString()}`],
+  ])("refuses a tsaPolicyOID with %s with Go's OID message", (_what, dotted) => {
+    expect(refusal(() => parse({ hashAlgorithm: 'sha256', tsaPolicyOID: dotted }))).toEqual({
+      code: 'badDataFormat',
+      message: 'OID should be comprised of at most 128 components',
+      detail: undefined,
+    });
+  });
+
+  it('reads a policy DER cannot express (a negative arc) as an empty one, never accepted', () => {
+    expect(parse({ hashAlgorithm: 'sha256', tsaPolicyOID: '1.2.-3' }).reqPolicy).toEqual(
+      new Uint8Array(0),
+    );
+  });
+});
+
+describe('the signer availability guard', () => {
+  it('refuses with systemFailure while the signer says why, and opens again when it stops', () => {
+    let reason: string | undefined = 'circuit breaker open';
+    const guard = signerAvailabilityGuard(() => reason);
+    expect(guard()?.code).toBe('systemFailure');
+    expect(guard()?.failInfo).toBe('systemFailure');
+    reason = undefined;
+    expect(guard()).toBeUndefined();
+  });
+});
+
+describe('the accepted extension OIDs', () => {
+  it('are kept as OID content, hex', () => {
+    expect([...acceptedExtensionSet(['1.2.3'])]).toEqual([oidContent('1.2.3').toString('hex')]);
+  });
+
+  it('refuse an invalid OID and qcStatements with a TokenProfileError code', () => {
+    const codeOf = (dotted: string) => {
+      try {
+        acceptedExtensionSet([dotted]);
+      } catch (error) {
+        expect(error).toBeInstanceOf(TokenProfileError);
+        return (error as TokenProfileError).code;
+      }
+      return undefined;
+    };
+    expect(codeOf('1.x')).toBe('INVALID_EXTENSION_OID');
+    expect(codeOf('1.3.6.1.5.5.7.1.3')).toBe('EXTENSION_NEVER_ACCEPTED');
+  });
+});

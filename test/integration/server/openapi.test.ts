@@ -4,6 +4,8 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { LightMyRequestResponse } from 'fastify';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import type { ProcessLedger } from '../../../src/ledger/process-ledger.js';
+import { createTrustedRoot } from '../../../src/runtime/profiles.js';
 import { buildServer } from '../../../src/server/app.js';
 import { createServingState } from '../../../src/server/serving-state.js';
 import { reject } from '../../../src/tsp/rejection.js';
@@ -81,9 +83,19 @@ const sha256Json = JSON.stringify({
 
 interface Case {
   server:
-    'default' | 'goRejections' | 'http201' | 'smallBody' | 'failingSigner' | 'noClock' | 'draining';
+    | 'default'
+    | 'goRejections'
+    | 'http201'
+    | 'smallBody'
+    | 'failingSigner'
+    | 'noClock'
+    | 'draining'
+    | 'ledger'
+    | 'ledgerEmpty';
   method: 'GET' | 'HEAD' | 'POST' | 'PUT';
   url: string;
+  /** The documented path, where it differs from the URL (a path parameter, a query). */
+  path?: string;
   headers?: Record<string, string>;
   payload?: string | Buffer;
 }
@@ -177,6 +189,30 @@ const cases: Case[] = [
   { server: 'default', method: 'HEAD', url: '/api/v1/timestamp/certchain' },
   { server: 'default', method: 'GET', url: '/api/v1/timestamp/trusted-root' },
   { server: 'default', method: 'HEAD', url: '/api/v1/timestamp/trusted-root' },
+  { server: 'ledger', method: 'GET', url: '/api/v1/log/checkpoint' },
+  { server: 'ledger', method: 'HEAD', url: '/api/v1/log/checkpoint' },
+  { server: 'ledgerEmpty', method: 'GET', url: '/api/v1/log/checkpoint' },
+  { server: 'ledger', method: 'GET', url: '/api/v1/log/key' },
+  { server: 'ledger', method: 'HEAD', url: '/api/v1/log/key' },
+  ...(
+    [
+      ['GET', '/api/v1/log/tile/0/000'],
+      ['HEAD', '/api/v1/log/tile/0/000'],
+      ['GET', '/api/v1/log/tile/0/001'],
+      ['GET', '/api/v1/log/tile/0/1'],
+      ['GET', '/api/v1/log/proof?serial=0x01'],
+      ['HEAD', '/api/v1/log/proof?serial=01'],
+      ['GET', '/api/v1/log/proof?serial=zz'],
+      ['GET', '/api/v1/log/proof?serial=02'],
+    ] as const
+  ).map(([method, url]) => ({
+    server: 'ledger' as const,
+    method,
+    url,
+    path: url.startsWith('/api/v1/log/tile/')
+      ? '/api/v1/log/tile/{path}'
+      : (url.split('?')[0] ?? url),
+  })),
   { server: 'default', method: 'GET', url: '/ping' },
   { server: 'default', method: 'HEAD', url: '/ping' },
   { server: 'default', method: 'GET', url: '/livez' },
@@ -190,6 +226,7 @@ const cases: Case[] = [
 ];
 
 type App = Awaited<ReturnType<typeof createTestServer>>['app'];
+const missing = (reason: string) => ({ found: false, reason });
 const servers = {} as Record<Case['server'], App>;
 let routeTree = '';
 
@@ -213,8 +250,43 @@ beforeAll(async () => {
     logger: silentLogger,
     state,
   });
-  await base.app.ready();
-  routeTree = base.app.printRoutes({ commonPrefix: false });
+  // A transparency log whose reader holds one checkpoint, tile 0/000 and the token with serial 01.
+  const log = (checkpoint: boolean) => ({
+    origin: 'tsa.example/log',
+    verifierKey: 'tsa.example/log+00000000+AQ==',
+    reader: {
+      checkpoint: () =>
+        Promise.resolve(
+          checkpoint
+            ? { found: true, value: 'tsa.example/log\n1\nAA==\n' }
+            : missing('no-checkpoint'),
+        ),
+      tile: (tile: { l: number; n: number }) =>
+        Promise.resolve(
+          tile.l === 0 && tile.n === 0
+            ? { found: true, value: new Uint8Array(32) }
+            : missing('unknown'),
+        ),
+      proof: (serial: Uint8Array) =>
+        Promise.resolve(
+          serial[0] === 1 ? { found: true, value: 'c2sp.org/tlog-proof@v1\n' } : missing('unknown'),
+        ),
+    },
+  });
+  const withLog = async (checkpoint: boolean) =>
+    buildServer({
+      config: base.config,
+      authority: base.authority,
+      chainPem: base.chainPem,
+      trustedRoot: await createTrustedRoot(base.config, base.chain, []),
+      logger: silentLogger,
+      ledger: { log: log(checkpoint) } as unknown as ProcessLedger,
+    });
+  servers.ledger = await withLog(true);
+  servers.ledgerEmpty = await withLog(false);
+  await servers.ledger.ready();
+  // Every route: the log's are served only with --ledger-key.
+  routeTree = servers.ledger.printRoutes({ commonPrefix: false });
 });
 
 function mediaTypeOf(response: LightMyRequestResponse, method: string): string {
@@ -231,16 +303,23 @@ describe('openapi.yaml', () => {
 
   it('lists every route the server serves, and the server serves every route it lists', async () => {
     const served = servedRoutes(routeTree);
+    // printRoutes shows the tiles' wildcard route as a bare '*'.
+    for (const method of ['GET', 'HEAD']) {
+      if (served.delete(`${method} *`)) served.add(`${method} /api/v1/log/tile/*`);
+    }
+    // A templated path parameter ({path}) is Fastify's wildcard.
     const listed = new Set(
       Object.entries(spec.paths).flatMap(([path, operations]) =>
-        Object.keys(operations).map((method) => `${method.toUpperCase()} ${path}`),
+        Object.keys(operations).map(
+          (method) => `${method.toUpperCase()} ${path.replace(/\{[^}]+\}$/, '*')}`,
+        ),
       ),
     );
     for (const route of listed) expect(served, route).toContain(route);
     // The rest are the documented catch-alls: 405 with Allow and an Error body.
     for (const route of [...served].filter((route) => !listed.has(route))) {
       const [method = '', url = ''] = route.split(' ');
-      const response = await servers.default.inject({ method: method as 'PUT', url });
+      const response = await servers.ledger.inject({ method: method as 'PUT', url });
       expect(response.statusCode, route).toBe(405);
       expect(response.headers['allow'], route).toBeTruthy();
       if (method === 'HEAD') continue;
@@ -261,12 +340,11 @@ describe('openapi.yaml', () => {
         ...(testCase.payload ? { payload: testCase.payload } : {}),
       });
       const type = mediaTypeOf(response, testCase.method);
-      const key = `${testCase.method} ${testCase.url} ${response.statusCode} ${type}`;
+      const path = testCase.path ?? testCase.url;
+      const key = `${testCase.method} ${path} ${response.statusCode} ${type}`;
       produced.add(key);
       const documentedResponse =
-        spec.paths[testCase.url]?.[testCase.method.toLowerCase()]?.responses[
-          String(response.statusCode)
-        ];
+        spec.paths[path]?.[testCase.method.toLowerCase()]?.responses[String(response.statusCode)];
       expect(documentedResponse, key).toBeDefined();
       for (const header of Object.keys(documentedResponse?.headers ?? {})) {
         expect(response.headers[header.toLowerCase()], `${key} ${header}`).toBeDefined();

@@ -267,7 +267,8 @@ async function serve(
       warn: (fields, message) => logger.warn(fields, message),
     });
   }
-  // One authority per named profile, each with its own signer, chain, breaker and the clock gate.
+  // One authority per named profile, each with its own signer, chain and breaker, and the shared
+  // guards (the clock gate, the ledger).
   const profiles = await createNamedProfiles(
     config,
     logger,

@@ -160,9 +160,16 @@ export async function buildServer(deps: ServerDependencies) {
     // 0 means no limit, as in Go.
     bodyLimit:
       config.maxRequestBodySize === 0 ? Number.MAX_SAFE_INTEGER : config.maxRequestBodySize,
-    // Go serves /ping case-insensitively (chi Heartbeat); every other path is case-sensitive.
-    rewriteUrl: (request) =>
-      request.url?.toLowerCase() === ROUTES.ping ? ROUTES.ping : (request.url ?? '/'),
+    // Go serves /ping case-insensitively (chi Heartbeat compares the path, not the query);
+    // every other path is case-sensitive.
+    rewriteUrl: (request) => {
+      const url = request.url ?? '/';
+      const query = url.indexOf('?');
+      const path = query < 0 ? url : url.slice(0, query);
+      return path.toLowerCase() === ROUTES.ping && path !== ROUTES.ping
+        ? ROUTES.ping + (query < 0 ? '' : url.slice(query))
+        : url;
+    },
     return503OnClosing: true,
     ...transportOptions(config, deps.transport),
     trustProxy: trustProxySetting(config),

@@ -44,6 +44,12 @@ describe('routes', () => {
       expect(response.body).toBe('.');
     });
 
+    it('matches the path case-insensitively with a query string too (Go compares the path only)', async () => {
+      const response = await server.app.inject({ method: 'GET', url: '/PING?probe=1' });
+      expect(response.statusCode).toBe(200);
+      expect(response.body).toBe('.');
+    });
+
     it('refuses POST with 405 and Allow', async () => {
       const response = await server.app.inject({ method: 'POST', url: '/ping' });
       expect(response.statusCode).toBe(405);

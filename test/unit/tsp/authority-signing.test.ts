@@ -80,6 +80,14 @@ describe('TimestampAuthority: no token it cannot stand behind', () => {
     expect(outcome.status === 'rejection' && outcome.cause).toBeInstanceOf(TokenSignatureError);
   });
 
+  it('answers a fault that is not the request’s (a detached body) with systemFailure', async () => {
+    const body = new Uint8Array(encodeRequest());
+    structuredClone(body, { transfer: [body.buffer] });
+    const outcome = await (await authority()).issue(body, 'der');
+    expect(outcome).toMatchObject({ status: 'rejection', failInfo: 'systemFailure' });
+    expect(outcome.status === 'rejection' && outcome.cause).toBeInstanceOf(TypeError);
+  });
+
   it('turns an error a guard throws into systemFailure, keeping the cause', async () => {
     const failure = new Error('guard broke');
     const tsa = await authority({

@@ -90,6 +90,14 @@ describe('parseTimeStampReq: only DER of the TimeStampReq shape', () => {
     expect(error).toMatchObject(malformed(detail));
   });
 
+  it('leaves an error that is not the encoding’s (a detached buffer) to the caller, not badDataFormat', () => {
+    const der = new Uint8Array(encodeTimeStampReq(fields()));
+    structuredClone(der, { transfer: [der.buffer] });
+    const error = thrownBy(() => parseTimeStampReq(der));
+    expect(error).toBeInstanceOf(TypeError);
+    expect(error).not.toBeInstanceOf(TimeStampRejection);
+  });
+
   it('accepts the largest nonce and keeps the fields as received', () => {
     const nonce = (1n << BigInt(8 * MAX_NONCE_OCTETS - 1)) - 1n;
     const parsed = parseTimeStampReq(encodeTimeStampReq(fields({ nonce, certReq: true })));

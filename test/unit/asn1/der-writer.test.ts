@@ -140,6 +140,22 @@ describe('checkOidContent', () => {
 });
 
 describe('strict reader edge cases', () => {
+  it.each([
+    ['five length octets', [0x04, 0x85, 0x01, 0, 0, 0, 0], 'TOO_LONG', 'length too large'],
+    ['indefinite length', [0x30, 0x80, 0x00, 0x00], 'NOT_DER', 'indefinite length is not DER'],
+    ['a high tag number', [0x1f, 0x01, 0x00], 'UNSUPPORTED', 'high tag numbers are not supported'],
+    ['a long form for a short length', [0x04, 0x81, 0x7f], 'NOT_DER', 'non-minimal length'],
+  ])('refuses %s with its code', (_name, bytes, code, message) => {
+    let thrown: unknown;
+    try {
+      readElement(Uint8Array.from(bytes));
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(DerError);
+    expect(thrown).toMatchObject({ code, message });
+  });
+
   it('refuses long-form length octets cut off by the end of the input', () => {
     expect(() => readElement(Uint8Array.of(0x04, 0x82, 0x01))).toThrow(
       new DerError('TRUNCATED', 'truncated length'),

@@ -26,14 +26,15 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     exclude: [...configDefaults.exclude, 'test/slow/**'],
     // `make coverage`: the unit tier's coverage of the DER and RFC 3161 core. The thresholds are
-    // the figures measured when they were set (the aim is 100 %): raise them, never lower them.
+    // the figures measured when they were set: raise them, never lower them. All 100 % but one
+    // asn1 branch: oidToString's fallback for empty OID content, which checked OIDs never have.
     coverage: {
       provider: 'v8',
       include: ['src/asn1/**', 'src/tsp/**'],
       reporter: ['text', 'html'],
       thresholds: {
-        'src/asn1/**': { lines: 100, functions: 100, statements: 97, branches: 92 },
-        'src/tsp/**': { lines: 90, functions: 82, statements: 89, branches: 78 },
+        'src/asn1/**': { lines: 100, functions: 100, statements: 100, branches: 99 },
+        'src/tsp/**': { lines: 100, functions: 100, statements: 100, branches: 100 },
       },
     },
   },

@@ -190,7 +190,7 @@ export function unsignedInteger(magnitude: Uint8Array): Buffer {
   while (start < magnitude.length - 1 && magnitude[start] === 0) start++;
   const trimmed = magnitude.subarray(start);
   if (trimmed.length === 0) return tlv(Tag.INTEGER, Uint8Array.of(0));
-  return (trimmed[0] ?? 0) & 0x80
+  return (trimmed[0] as number) & 0x80
     ? tlv(Tag.INTEGER, Uint8Array.of(0), trimmed)
     : tlv(Tag.INTEGER, trimmed);
 }
@@ -199,8 +199,9 @@ export function unsignedInteger(magnitude: Uint8Array): Buffer {
 export function oidContent(dotted: string): Buffer {
   if (!/^\d+(\.\d+)+$/.test(dotted)) throw new DerError('INVALID_VALUE', `invalid OID "${dotted}"`);
   const arcs = dotted.split('.').map((arc) => BigInt(arc));
-  const first = arcs[0] ?? 0n;
-  const second = arcs[1] ?? 0n;
+  // The pattern above guarantees at least two arcs.
+  const first = arcs[0] as bigint;
+  const second = arcs[1] as bigint;
   if (first > 2n || (first < 2n && second > 39n))
     throw new DerError('INVALID_VALUE', `invalid OID "${dotted}"`);
   const out: number[] = [];
@@ -406,38 +407,4 @@ export function namedBitString(bits: readonly number[]): Buffer {
   for (const bit of bits) bytes[bit >> 3] = (bytes[bit >> 3] as number) | (0x80 >> (bit & 7));
   const unusedBits = 7 - (highest & 7);
   return tlv(Tag.BIT_STRING, Uint8Array.of(unusedBits), bytes);
-}
-
-/**
- * A DER value kept as its pieces: nested structures are assembled by reference and copied once,
- * by {@link flatten}, instead of once per nesting level (the hot path's response is 5 levels deep).
- */
-export interface DerParts {
-  chunks: Uint8Array[];
-  length: number;
-}
-
-/** A TLV around `parts`, without copying them. */
-export function wrap(tag: number, ...parts: (Uint8Array | DerParts)[]): DerParts {
-  let length = 0;
-  const chunks: Uint8Array[] = [];
-  for (const part of parts) {
-    if (part instanceof Uint8Array) {
-      chunks.push(part);
-      length += part.length;
-    } else {
-      chunks.push(...part.chunks);
-      length += part.length;
-    }
-  }
-  const header = lengthBytes(length);
-  const tagged = new Uint8Array(1 + header.length);
-  tagged[0] = tag;
-  tagged.set(header, 1);
-  chunks.unshift(tagged);
-  return { chunks, length: length + tagged.length };
-}
-
-export function flatten(parts: DerParts): Buffer {
-  return Buffer.concat(parts.chunks, parts.length);
 }

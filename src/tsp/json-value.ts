@@ -55,7 +55,8 @@ export function parseJson(text: string): JsonValue {
     let result = '';
     while (true) {
       STRING_CHUNK.lastIndex = position;
-      const chunk = STRING_CHUNK.exec(text)?.[0] ?? '';
+      // Always matches (possibly nothing): the pattern is sticky and may be empty.
+      const chunk = (STRING_CHUNK.exec(text) as RegExpExecArray)[0];
       result += chunk;
       position += chunk.length;
       const c = text[position];

@@ -1,4 +1,5 @@
 import { createHash, hash as digestOf, verify as verifySignature } from 'node:crypto';
+import { promisify } from 'node:util';
 import { HASHES, type HashAlgorithm } from '../asn1/algorithms.js';
 import {
   contextTag,
@@ -22,6 +23,9 @@ import { CodedError } from '../errors.js';
 import type { Certificate } from '../x509/certificate.js';
 import { TokenProfileError } from './profile-error.js';
 import type { AcceptedRequest } from './request.js';
+
+/** crypto.verify with a callback: the check runs on libuv's thread pool. */
+const verifyOnThreadPool = promisify(verifySignature);
 
 /** What the TSA puts in every token, fixed for the life of a signer and chain. */
 export interface TokenProfile {
@@ -290,11 +294,7 @@ export class TokenEncoder {
   private verifies(data: Uint8Array, signature: Uint8Array): boolean | Promise<boolean> {
     const key = this.verifyKey;
     if (!this.verifyOffThread) return verifySignature(this.verifyDigest, data, key, signature);
-    return new Promise((resolve, reject) =>
-      verifySignature(this.verifyDigest, data, key, signature, (error, valid) =>
-        error ? reject(error) : resolve(valid),
-      ),
-    );
+    return verifyOnThreadPool(this.verifyDigest, data, key, signature);
   }
 
   /** The TimeStampResp around a TSTInfo and its signature, from the attributes in SET order. */

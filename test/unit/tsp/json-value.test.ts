@@ -50,4 +50,18 @@ describe('parseJson', () => {
   ])('refuses %j', (text) => {
     expect(() => parseJson(text)).toThrow(JsonSyntaxError);
   });
+
+  it('reads \\u escapes, surrogate pairs included, and the short escapes', () => {
+    expect(parseJson('"caf\\u00e9 \\uD83D\\ude00"')).toBe('café 😀');
+    expect(parseJson('"\\"\\\\\\/\\b\\f\\n\\r\\t"')).toBe('"\\/\b\f\n\r\t');
+  });
+
+  it.each([
+    ['"\\u12G4"', 'bad \\u escape at offset 1'],
+    ['"\\u12"', 'bad \\u escape at offset 1'],
+    ['"a\\', 'bad escape at offset 2'],
+    ['"abc', 'unterminated string or control character at offset 4'],
+  ])('refuses %j: %s', (text, message) => {
+    expect(() => parseJson(text)).toThrow(new JsonSyntaxError('INVALID_JSON', message));
+  });
 });

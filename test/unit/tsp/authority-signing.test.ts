@@ -1,0 +1,208 @@
+/**
+ * The authority and the token encoder off the happy path: signing failures, a signature that does
+ * not verify, the clock's evidence and auto accuracy, named profiles, serial numbers at the edges.
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { integer, oid, readElement, toHex } from '../../../src/asn1/der.js';
+import { OID } from '../../../src/asn1/oids.js';
+import type { Signer } from '../../../src/crypto/signer.js';
+import { createMemorySigner } from '../../../src/signers/memory.js';
+import { LocalKeySigner } from '../../../src/signers/local-key.js';
+import { TimestampAuthority, type AuthorityOptions } from '../../../src/tsp/authority.js';
+import { TokenProfileError } from '../../../src/tsp/profile-error.js';
+import { GO_MESSAGES } from '../../../src/tsp/rejection.js';
+import type { TimeSourceSnapshot } from '../../../src/tsp/time-source.js';
+import { TokenEncoder, TokenSignatureError } from '../../../src/tsp/token-encoder.js';
+import { parseCertificate } from '../../../src/x509/certificate.js';
+import { decodeResponse } from '../../helpers/decode.js';
+import { encodeRequest } from '../../helpers/requests.js';
+
+const GEN_TIME = Date.UTC(2026, 5, 1, 12, 0, 0, 750);
+
+/** A signer like `inner` whose sign() is replaced. */
+const withSign = (inner: Signer, sign: Signer['sign']): Signer =>
+  Object.assign(Object.create(inner) as Signer, { sign });
+
+async function authority(
+  options: Partial<AuthorityOptions> & { signer?: (signer: Signer) => Signer } = {},
+) {
+  const { signer, chain } = await createMemorySigner('sha256');
+  return new TimestampAuthority({
+    profile: {
+      signer: options.signer ? options.signer(signer) : signer,
+      chain: chain.map(parseCertificate),
+      defaultPolicy: oid(OID.sigstoreTsaPolicy),
+      accuracySeconds: 1,
+      includeChain: false,
+      verifySignatures: true,
+    },
+    policy: {
+      acceptedPolicies: new Set([toHex(oid(OID.sigstoreTsaPolicy))]),
+      allowCustomExtensions: false,
+    },
+    now: () => GEN_TIME,
+    ...options,
+  });
+}
+
+describe('TimestampAuthority: no token it cannot stand behind', () => {
+  it('refuses with systemFailure "signing failed" when the signer throws, keeping the cause', async () => {
+    const failure = new Error('KMS unavailable');
+    const tsa = await authority({ signer: (s) => withSign(s, () => Promise.reject(failure)) });
+    const outcome = await tsa.issue(encodeRequest(), 'der');
+    expect(outcome).toMatchObject({
+      status: 'rejection',
+      failInfo: 'systemFailure',
+      message: GO_MESSAGES.generic,
+      detail: 'signing failed',
+    });
+    expect(outcome.status === 'rejection' && outcome.cause).toBe(failure);
+    expect(decodeResponse(outcome.der).failInfo).toEqual(['systemFailure']);
+  });
+
+  it('withholds a token whose signature does not verify with the public key', async () => {
+    const tsa = await authority({
+      signer: (s) =>
+        withSign(s, async (data) => {
+          const signature = Buffer.from(await s.sign(data));
+          const last = signature.length - 1;
+          signature[last] = (signature[last] as number) ^ 1;
+          return signature;
+        }),
+    });
+    const outcome = await tsa.issue(encodeRequest(), 'der');
+    expect(outcome).toMatchObject({
+      status: 'rejection',
+      failInfo: 'systemFailure',
+      detail: 'token signature did not verify',
+    });
+    expect(outcome.status === 'rejection' && outcome.cause).toBeInstanceOf(TokenSignatureError);
+  });
+
+  it('answers a fault that is not the request’s (a detached body) with systemFailure', async () => {
+    const body = new Uint8Array(encodeRequest());
+    structuredClone(body, { transfer: [body.buffer] });
+    const outcome = await (await authority()).issue(body, 'der');
+    expect(outcome).toMatchObject({ status: 'rejection', failInfo: 'systemFailure' });
+    expect(outcome.status === 'rejection' && outcome.cause).toBeInstanceOf(TypeError);
+  });
+
+  it('turns an error a guard throws into systemFailure, keeping the cause', async () => {
+    const failure = new Error('guard broke');
+    const tsa = await authority({
+      guards: [
+        () => {
+          throw failure;
+        },
+      ],
+    });
+    const outcome = await tsa.issue(encodeRequest(), 'der');
+    expect(outcome).toMatchObject({ status: 'rejection', failInfo: 'systemFailure' });
+    expect(outcome.status === 'rejection' && outcome).toMatchObject({ cause: failure });
+    expect(outcome.status === 'rejection' && outcome.detail).toBeUndefined();
+  });
+});
+
+describe('TimestampAuthority: what a token records', () => {
+  it('puts the profile name on grants and refusals, the request on policy refusals', async () => {
+    const tsa = await authority({ name: 'qualified' });
+    expect(await tsa.issue(encodeRequest(), 'der')).toMatchObject({
+      status: 'granted',
+      profile: 'qualified',
+    });
+    const refused = await tsa.issue(encodeRequest({ policy: '1.2.3.9' }), 'der');
+    expect(refused).toMatchObject({
+      status: 'rejection',
+      failInfo: 'unacceptedPolicy',
+      profile: 'qualified',
+    });
+    expect(await tsa.issue(Buffer.from('x'), 'der')).toMatchObject({ profile: 'qualified' });
+  });
+
+  it('records the clock evidence and declares its auto accuracy; whole-second genTime', async () => {
+    let snapshot: TimeSourceSnapshot | undefined = {
+      source: 'chrony',
+      state: 'synced',
+      accuracyMs: 1500,
+    };
+    const tsa = await authority({ timeSource: () => snapshot });
+    const first = await tsa.issue(encodeRequest(), 'der');
+    if (first.status !== 'granted') throw new Error(`refused: ${first.failInfo}`);
+    expect(first.timeSource).toBe(snapshot);
+    expect(first.genTime.getTime()).toBe(GEN_TIME - 750);
+    expect(toHex(first.policy ?? new Uint8Array())).toBe(toHex(oid(OID.sigstoreTsaPolicy)));
+    const accuracy = decodeResponse(first.der).tstInfo!.accuracy!;
+    expect([accuracy.seconds, accuracy.millis]).toEqual([1, 500]);
+    // A new figure gives a new encoding; the same figure again the same one.
+    snapshot = { source: 'sntp', state: 'synced', accuracyMs: 20 };
+    for (let i = 0; i < 2; i++) {
+      const next = await tsa.issue(encodeRequest(), 'der');
+      const declared = decodeResponse(next.der).tstInfo!.accuracy!;
+      expect([declared.seconds, declared.millis]).toEqual([undefined, 20]);
+    }
+    // No evidence: the profile's fixed accuracy, and no timeSource on the outcome.
+    snapshot = undefined;
+    const plain = await tsa.issue(encodeRequest(), 'der');
+    expect(plain).not.toHaveProperty('timeSource');
+    expect(decodeResponse(plain.der).tstInfo!.accuracy!.seconds).toBe(1);
+  });
+
+  it.each([
+    ['an empty serial number as 0', [], 0n],
+    ['leading zero octets dropped', [0, 0, 0x12, 0x34], 0x1234n],
+    ['a top bit set behind zero octets with a sign octet', [0, 0x80, 1], 0x8001n],
+  ])('encodes %s', async (_name, octets, value) => {
+    const tsa = await authority({ serialNumber: () => Uint8Array.from(octets) });
+    const outcome = await tsa.issue(encodeRequest(), 'der');
+    const serial = decodeResponse(outcome.der).tstInfo!.serialNumber;
+    expect(toHex(new Uint8Array(serial.valueBlock.valueHexView))).toBe(
+      toHex(readElement(integer(value)).value),
+    );
+  });
+});
+
+describe('TokenEncoder', () => {
+  it('needs a leaf certificate', async () => {
+    const { signer } = await createMemorySigner('sha256');
+    const build = () =>
+      new TokenEncoder({
+        signer,
+        chain: [],
+        defaultPolicy: oid(OID.sigstoreTsaPolicy),
+        accuracySeconds: 1,
+        includeChain: false,
+      });
+    expect(build).toThrow(TokenProfileError);
+    expect(build).toThrow('certificate chain must contain a leaf certificate');
+  });
+
+  it('checks P-384 signatures off the main thread, and refuses one that does not verify', async () => {
+    const { chain } = await createMemorySigner('sha256');
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'secp384r1' });
+    const signer = new LocalKeySigner('p384', privateKey, 'sha384');
+    const profile = {
+      chain: chain.map(parseCertificate),
+      defaultPolicy: oid(OID.sigstoreTsaPolicy),
+      accuracySeconds: 1,
+      includeChain: false,
+      verifySignatures: true,
+    };
+    const policy = { acceptedPolicies: new Set<string>(), allowCustomExtensions: false };
+    const good = new TimestampAuthority({ profile: { ...profile, signer }, policy });
+    expect((await good.issue(encodeRequest({ hash: 'sha384' }), 'der')).status).toBe('granted');
+    const other = new LocalKeySigner(
+      'p384',
+      generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).privateKey,
+      'sha384',
+    );
+    const bad = new TimestampAuthority({
+      profile: { ...profile, signer: withSign(signer, (data) => other.sign(data)) },
+      policy,
+    });
+    expect(await bad.issue(encodeRequest(), 'der')).toMatchObject({
+      status: 'rejection',
+      detail: 'token signature did not verify',
+    });
+  });
+});

@@ -1,0 +1,63 @@
+/** The certificate validity guard: systemFailure outside the whole chain's validity, with a clock. */
+import { describe, expect, it } from 'vitest';
+import { certificateValidityGuard } from '../../../src/tsp/certificate-validity-guard.js';
+import { GO_MESSAGES, TimeStampRejection } from '../../../src/tsp/rejection.js';
+
+const at = (iso: string) => new Date(iso).getTime();
+const chain = [
+  {
+    name: 'leaf',
+    notBefore: new Date('2026-03-01T00:00:00Z'),
+    notAfter: new Date('2027-01-01T00:00:00Z'),
+  },
+  {
+    name: 'root',
+    notBefore: new Date('2020-01-01T00:00:00Z'),
+    notAfter: new Date('2030-01-01T00:00:00Z'),
+  },
+  {
+    name: 'intermediate',
+    notBefore: new Date('2026-01-01T00:00:00Z'),
+    notAfter: new Date('2026-12-01T00:00:00Z'),
+  },
+];
+
+const refusalAt = (iso: string) => certificateValidityGuard(chain, () => at(iso))();
+
+describe('certificateValidityGuard', () => {
+  it('lets issuance through while every certificate is valid, bounds included', () => {
+    expect(refusalAt('2026-06-01T00:00:00Z')).toBeUndefined();
+    expect(refusalAt('2026-03-01T00:00:00Z')).toBeUndefined();
+    expect(refusalAt('2026-12-01T00:00:00Z')).toBeUndefined();
+  });
+
+  it('refuses after the first certificate to expire, naming it', () => {
+    const refusal = refusalAt('2026-12-01T00:00:01Z');
+    expect(refusal).toBeInstanceOf(TimeStampRejection);
+    expect(refusal).toMatchObject({
+      failInfo: 'systemFailure',
+      message: GO_MESSAGES.generic,
+      detail: 'TSA certificate "intermediate" expired at 2026-12-01T00:00:00.000Z',
+    });
+  });
+
+  it('refuses before the last certificate to start, naming it', () => {
+    expect(refusalAt('2026-02-28T23:59:59Z')).toMatchObject({
+      failInfo: 'systemFailure',
+      detail: 'TSA certificate "leaf" is not valid before 2026-03-01T00:00:00.000Z',
+    });
+  });
+
+  it('reads the clock at each check, the system clock by default', () => {
+    let now = at('2026-06-01T00:00:00Z');
+    const guard = certificateValidityGuard(chain, () => now);
+    expect(guard()).toBeUndefined();
+    now = at('2031-01-01T00:00:00Z');
+    expect(guard()?.detail).toContain('"intermediate" expired');
+    const expired = [{ name: 'old', notBefore: new Date(0), notAfter: new Date(1000) }];
+    expect(certificateValidityGuard(expired)()?.detail).toBe(
+      'TSA certificate "old" expired at 1970-01-01T00:00:01.000Z',
+    );
+    expect(certificateValidityGuard([])()).toBeUndefined();
+  });
+});

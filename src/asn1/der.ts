@@ -217,8 +217,13 @@ export function oidContent(dotted: string): Buffer {
 
 export const oid = (dotted: string): Buffer => tlv(Tag.OID, oidContent(dotted));
 
-/** Dotted form of OID content octets (assumed already validated by {@link readOid}). */
+/**
+ * Dotted form of OID content octets. Callers that read OIDs from certificates do not all check
+ * them with {@link readOid}: empty content or a last arc cut short is refused, not printed as 0.0.
+ */
 export function oidToString(content: Uint8Array): string {
+  if (content.length === 0 || ((content.at(-1) as number) & 0x80) !== 0)
+    throw new DerError('INVALID_VALUE', 'malformed OBJECT IDENTIFIER content');
   const arcs: bigint[] = [];
   let value = 0n;
   for (const byte of content) {
@@ -228,7 +233,7 @@ export function oidToString(content: Uint8Array): string {
       value = 0n;
     }
   }
-  const first = arcs.shift() ?? 0n;
+  const first = arcs.shift() as bigint;
   const head = first < 80n ? [first / 40n, first % 40n] : [2n, first - 80n];
   return [...head, ...arcs].join('.');
 }

@@ -77,6 +77,14 @@ describe('DER encoder', () => {
     );
   });
 
+  it('refuses to print OID content that is empty or ends inside an arc', () => {
+    for (const bad of [[], [0x2a, 0x86], [0x81]])
+      expect(() => oidToString(Uint8Array.from(bad))).toThrow(
+        expect.objectContaining({ code: 'INVALID_VALUE' }),
+      );
+    expect(oidToString(Uint8Array.from([0x2a, 0x86, 0x48]))).toBe('1.2.840');
+  });
+
   it('refuses malformed dotted OIDs', () => {
     for (const bad of ['1', '1..2', '3.1', '1.40', 'a.b', '1.2.'])
       expect(() => oid(bad)).toThrow(DerError);

@@ -37,11 +37,7 @@ export function parseSerialHex(text: string): Uint8Array | undefined {
   return normalizeSerial(Buffer.from(hex.length % 2 ? `0${hex}` : hex, 'hex'));
 }
 
-export function ledgerEntry(
-  granted: GrantedOutcome,
-  defaultPolicy: string,
-  timeSource?: object,
-): LedgerEntry {
+export function ledgerEntry(granted: GrantedOutcome, defaultPolicy: string): LedgerEntry {
   const { request } = granted;
   const policy = granted.policy ?? request.reqPolicy;
   const entry: LedgerEntry = {
@@ -52,8 +48,7 @@ export function ledgerEntry(
     hashedMessage: request.hashedMessage,
     token: timeStampTokenOf(granted.der),
   };
-  // The clock's evidence the authority read for this token; else the process's view.
-  const evidence = granted.timeSource ?? timeSource;
-  if (evidence !== undefined) entry.timeSource = evidence;
+  // The clock's evidence the authority read for this token.
+  if (granted.timeSource !== undefined) entry.timeSource = granted.timeSource;
   return entry;
 }

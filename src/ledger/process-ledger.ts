@@ -60,6 +60,8 @@ async function readLogKey(path: string) {
 
 /** A log key held elsewhere (a `pkcs11:` --ledger-key): its public key and raw Ed25519 signing. */
 export interface LogKeySigner {
+  /** For messages; never secret (a PKCS#11 URI without its query). */
+  readonly id: string;
   readonly publicKey: KeyObject;
   sign(msg: Uint8Array): Promise<Uint8Array>;
 }
@@ -69,10 +71,7 @@ async function noteKeysFor(config: ServeConfig, held: LogKeySigner | undefined) 
   const origin = config.ledgerOrigin;
   if (held) {
     if (held.publicKey.asymmetricKeyType !== 'ed25519') {
-      throw new LedgerError(
-        'KEY',
-        `--ledger-key ${redactQuery(config.ledgerKey)} is not an Ed25519 key`,
-      );
+      throw new LedgerError('KEY', `--ledger-key ${held.id} is not an Ed25519 key`);
     }
     return {
       signer: newEd25519KeySigner(origin, held.publicKey, (msg) => held.sign(msg)),
@@ -87,14 +86,10 @@ async function noteKeysFor(config: ServeConfig, held: LogKeySigner | undefined) 
   };
 }
 
-/** A pkcs11: URI without its query (module path, PIN source or value). */
-const redactQuery = (uri: string): string => uri.split('?')[0]!;
-
 /** Opens --ledger-url for the process (undefined when it is not set). */
 export async function openProcessLedger(
   config: ServeConfig,
   logger: LedgerLogger,
-  timeSource?: () => object | undefined,
   onCheckpoint?: (checkpoint: StoredCheckpoint) => void,
   logKey?: LogKeySigner,
 ): Promise<ProcessLedger | undefined> {
@@ -127,8 +122,7 @@ export async function openProcessLedger(
   return {
     ledger,
     ...(log ? { log } : {}),
-    record: (granted) =>
-      ledger.record(ledgerEntry(granted, config.defaultPolicyOid, timeSource?.())),
+    record: (granted) => ledger.record(ledgerEntry(granted, config.defaultPolicyOid)),
     guard: () => {
       const reason = ledger.unavailableReason();
       return reason ? reject.systemFailure(reason) : undefined;

@@ -7,6 +7,7 @@ import { DEFAULT_PROFILE_NAME, type ProfileConfig } from '../config/profiles.js'
 import { nodeSignatureArguments } from '../crypto/key-algorithms.js';
 import type { Signer } from '../crypto/signer.js';
 import { createSigner, openPkcs11Key, type SignerDependencies } from '../signers/create-signer.js';
+import { isPkcs11Uri } from '../signers/pkcs11/pkcs11-uri.js';
 import { TimestampAuthority, type GrantedOutcome } from '../tsp/authority.js';
 import { certificateValidityGuard } from '../tsp/certificate-validity-guard.js';
 import { acceptedExtensionSet, ANY_EXTENSION_WARNING } from '../tsp/extension-policy.js';
@@ -236,17 +237,11 @@ async function serve(
   // Anchoring needs the authority, built after the ledger: bound below.
   let anchor: ((checkpoint: StoredCheckpoint) => void) | undefined;
   const logKey =
-    config.ledgerUrl !== '' && config.ledgerKey.startsWith('pkcs11:')
+    config.ledgerUrl !== '' && isPkcs11Uri(config.ledgerKey)
       ? stack.use(await openPkcs11Key(config.ledgerKey, (message) => logger.warn(message)))
       : undefined;
   const ledger: ProcessLedger | undefined = stack.use(
-    await openProcessLedger(
-      config,
-      logger,
-      timeSource,
-      (checkpoint) => anchor?.(checkpoint),
-      logKey,
-    ),
+    await openProcessLedger(config, logger, (checkpoint) => anchor?.(checkpoint), logKey),
   );
   const guards = [...(clockGate ? [clockGate] : []), ...(ledger ? [ledger.guard] : [])];
   const { authority, signer, chain, chainPem, chainValid } = await createAuthority(

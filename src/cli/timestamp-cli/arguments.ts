@@ -22,8 +22,8 @@ export function parseBoolean(value: string | boolean | undefined): boolean {
   throw new InvalidArgumentError(`"${String(value)}" is not a boolean (true or false)`);
 }
 
-/** Go: required,url,startswith=http|startswith=https. Only scheme and host are used. */
-export function parseServerUrl(value: string): string {
+/** Go: required,url,startswith=http|startswith=https. */
+export function parseHttpUrl(value: string): URL {
   let url: URL;
   try {
     url = new URL(value);
@@ -33,8 +33,11 @@ export function parseServerUrl(value: string): string {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new InvalidArgumentError(`"${value}" must start with http or https`);
   }
-  return url.origin;
+  return url;
 }
+
+/** The TSA's URL as Go takes it: only scheme and host are used. */
+export const parseServerUrl = (value: string): string => parseHttpUrl(value).origin;
 
 export function parseTimeout(value: string): number {
   try {

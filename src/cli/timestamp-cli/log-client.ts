@@ -7,6 +7,7 @@ import {
   type Tile,
   type TileReader,
 } from '../../tlog/index.js';
+import { parseHttpUrl } from './arguments.js';
 import { userAgent } from './http-client.js';
 import { CliError } from './output.js';
 
@@ -15,14 +16,7 @@ export const LOG_PATH = '/api/v1/log/';
 
 /** The base URL of a TSA: scheme, host and any path prefix, without a trailing slash. */
 export function parseLogUrl(value: string): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new InvalidArgumentError(`"${value}" is not a valid url`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:')
-    throw new InvalidArgumentError(`"${value}" must start with http or https`);
+  const url = parseHttpUrl(value);
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
 }
 

@@ -8,8 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../../../src/config/resolve.js';
 import { startServer, type RunningServer } from '../../../src/runtime/serve.js';
 import { encodePem } from '../../../src/x509/pem.js';
-import { openssl, tempDir } from '../../helpers/openssl.js';
+import { tempDir } from '../../helpers/openssl.js';
 import { KEYSTORE_PASS, makeUnsignedJar } from '../../helpers/jar.js';
+import { signScriptWithTimestamp, verifySignedScript } from '../../helpers/osslsigncode.js';
 import { silentLogger } from '../../helpers/tsa.js';
 
 const run = promisify(execFile);
@@ -79,48 +80,8 @@ describe('other RFC 3161 clients', () => {
   });
 
   it('osslsigncode adds an RFC 3161 countersignature that it verifies', async () => {
-    const cwd = dir.dir;
-    await openssl([
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      dir.path('code.key'),
-      '-out',
-      dir.path('code.pem'),
-      '-subj',
-      '/CN=Code Signer',
-      '-days',
-      '30',
-    ]);
-    // A minimal file osslsigncode signs: an MSI/CAB needs tools we lack, a PE needs a compiler; use its script (.ps1) support.
-    dir.write('script.ps1', 'Write-Output "hello"\r\n');
-    await run(
-      'osslsigncode',
-      [
-        'sign',
-        '-certs',
-        'code.pem',
-        '-key',
-        'code.key',
-        '-ts',
-        `${server.url}/api/v1/timestamp`,
-        '-in',
-        'script.ps1',
-        '-out',
-        'signed.ps1',
-      ],
-      { cwd },
-    );
-    const { stdout } = await run(
-      'osslsigncode',
-      ['verify', '-CAfile', 'code.pem', '-TSA-CAfile', 'root.pem', '-in', 'signed.ps1'],
-      { cwd },
-    ).catch((error: { stdout: string; stderr: string }) => ({
-      stdout: error.stdout + error.stderr,
-    }));
+    await signScriptWithTimestamp(dir, `${server.url}/api/v1/timestamp`);
+    const stdout = await verifySignedScript(dir, 'root.pem');
     expect(stdout).toMatch(/Timestamp Server Signature verification: ok/);
     expect(stdout).toMatch(/Signature verification: ok/);
   });

@@ -5,9 +5,7 @@
  * against the protobuf-specs schema and sigstore-js and our verifier accept tokens with it.
  */
 import { createHash, generateKeyPairSync, sign } from 'node:crypto';
-import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { promisify } from 'node:util';
 import { bundleFromJSON } from '@sigstore/bundle';
 import { PublicKey, TrustedRoot } from '@sigstore/protobuf-specs';
 import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
@@ -22,9 +20,9 @@ import { readTrustedRoot, verifyWithTrustedRoot } from '../../../src/verify/trus
 import { decodeCertificatesPem, encodePem } from '../../../src/x509/pem.js';
 import { EXT, OpensslPki } from '../../helpers/openssl-pki.js';
 import { openssl, tempDir } from '../../helpers/openssl.js';
+import { signScriptWithTimestamp, verifySignedScript } from '../../helpers/osslsigncode.js';
 import { silentLogger } from '../../helpers/tsa.js';
 
-const run = promisify(execFile);
 const RSA_POLICY = '1.2.3.4.100';
 const dir = tempDir();
 const pki = new OpensslPki(dir.dir);
@@ -211,49 +209,8 @@ describe('profiles', () => {
   });
 
   it("osslsigncode accepts the rsa profile's token", async () => {
-    const cwd = dir.dir;
-    await openssl([
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      dir.path('code.key'),
-      '-out',
-      dir.path('code.pem'),
-      '-subj',
-      '/CN=Code Signer',
-      '-days',
-      '30',
-    ]);
-    dir.write('script.ps1', 'Write-Output "hello"\r\n');
-    await run(
-      'osslsigncode',
-      [
-        'sign',
-        '-certs',
-        'code.pem',
-        '-key',
-        'code.key',
-        '-ts',
-        `${server.url}/api/v1/timestamp/rsa`,
-        '-in',
-        'script.ps1',
-        '-out',
-        'signed.ps1',
-      ],
-      { cwd },
-    );
-    const verify = (tsaRoot: string) =>
-      run(
-        'osslsigncode',
-        ['verify', '-CAfile', 'code.pem', '-TSA-CAfile', tsaRoot, '-in', 'signed.ps1'],
-        { cwd },
-      ).then(
-        ({ stdout }) => stdout,
-        (error: { stdout: string; stderr: string }) => error.stdout + error.stderr,
-      );
+    await signScriptWithTimestamp(dir, `${server.url}/api/v1/timestamp/rsa`);
+    const verify = (tsaRoot: string) => verifySignedScript(dir, tsaRoot);
     expect(await verify(chains.rsa.root)).toMatch(/Timestamp Server Signature verification: ok/);
     expect(await verify(chains.default.root)).not.toMatch(
       /Timestamp Server Signature verification: ok/,

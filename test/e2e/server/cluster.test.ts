@@ -60,6 +60,7 @@ async function cluster(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Spa
 
 interface LogLine {
   message?: string;
+  severity?: string;
   pid?: number;
   worker?: number;
   statusCode?: number;
@@ -352,11 +353,17 @@ describe('--workers 2 (node:cluster)', () => {
       '/nonexistent/chain.pem',
     ]);
     expect(await run.exited).toBe(1);
-    const messages = run
+    const logged = run
       .stdout()
       .split('\n')
       .filter(Boolean)
-      .map((line) => (JSON.parse(line) as LogLine).message ?? '');
+      .map((line) => JSON.parse(line) as LogLine);
+    // The worker's own FATAL line reaches the output before the process ends (the prod log's
+    // writer thread is flushed on the worker's exit: test/e2e/server/log-flush.test.ts).
+    expect(logged.some((line) => line.severity === 'FATAL' && line.worker !== undefined)).toBe(
+      true,
+    );
+    const messages = logged.map((line) => line.message ?? '');
     expect(messages.some((message) => message.startsWith('cannot start: worker'))).toBe(true);
     expect(messages.some((message) => /^cannot start: .*nonexistent/.test(message))).toBe(true);
     expect(messages.some((message) => message.includes('starting a replacement'))).toBe(false);

@@ -91,26 +91,6 @@ describe('no log line is lost on the way out', () => {
     expect(lines.at(-1)?.message).toMatch(/^cannot start: /);
   });
 
-  it('a worker that cannot start: its FATAL line reaches the output', async () => {
-    const run = runCli([
-      'serve',
-      '--port',
-      '0',
-      '--metrics-port',
-      '0',
-      '--log-type',
-      'prod',
-      '--workers',
-      '2',
-      '--timestamp-signer',
-      'file',
-      '--file-signer-key-path',
-      '/nonexistent/key.pem',
-      '--certificate-chain-path',
-      '/nonexistent/chain.pem',
-    ]);
-    expect(await run.exited).not.toBe(0);
-    const lines = parse(run.stdout().trim().split('\n'));
-    expect(lines.some((line) => line.severity === 'FATAL' && line.worker !== undefined)).toBe(true);
-  });
+  // A worker that cannot start: its FATAL line is checked with the cluster's start-up refusal
+  // (test/e2e/server/cluster.test.ts), which runs that same command.
 });

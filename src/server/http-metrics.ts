@@ -1,9 +1,10 @@
-import { Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, collectDefaultMetrics } from 'prom-client';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Certificate } from '../x509/certificate.js';
 import { versionInfo } from '../version.js';
 import { registry } from '../metrics/registry.js';
 import { CLIENT_CLOSED_REQUEST, clientAborted, onClientAbort } from './client-aborts.js';
+import { BucketHistogram } from './bucket-histogram.js';
 import { SumCountSummary } from './sum-count-summary.js';
 
 /**
@@ -38,38 +39,41 @@ const LATENCY_BY_API_BUCKETS_NS = Array.from(
   (_, i) => 1e6 * Math.pow(Math.pow(4e9 / 1e6, 1 / 9), i),
 );
 const NS_PER_MS = 1e6;
+/** prom-client's default buckets, which the Go server's api_latency keeps (Prometheus's). */
+const PROMETHEUS_DEFAULT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 // The Go server's three latency metrics, with Go's unit (nanoseconds, as time.Duration observed
 // as a float) and Go's buckets, so that the Go dashboards and alerts read them unchanged. Go's
 // api_latency keeps Prometheus's default buckets (5 ms .. 10 s, meant for seconds): every
 // observation lands in +Inf there, as in Go; use _sum / _count, or the _seconds histogram below.
-const apiLatency = new Histogram({
-  name: 'timestamp_authority_api_latency',
-  help: 'Request latency in nanoseconds by path and status code (the Go server unit)',
-  labelNames: ['path', 'code'] as const,
-  registers: [registry],
-});
+const apiLatency = new BucketHistogram(
+  'timestamp_authority_api_latency',
+  'Request latency in nanoseconds by path and status code (the Go server unit)',
+  ['path', 'code'],
+  PROMETHEUS_DEFAULT_BUCKETS,
+  registry,
+);
 const apiLatencySummary = new SumCountSummary(
   'timestamp_authority_api_latency_summary',
   'Request latency in nanoseconds by path and status code (the Go server unit)',
   ['path', 'code'],
   registry,
 );
-const latencyByApi = new Histogram({
-  name: 'timestamp_authority_latency_by_api',
-  help: 'Request latency in nanoseconds by path and method (the Go server unit)',
-  labelNames: ['path', 'method'] as const,
-  buckets: LATENCY_BY_API_BUCKETS_NS,
-  registers: [registry],
-});
+const latencyByApi = new BucketHistogram(
+  'timestamp_authority_latency_by_api',
+  'Request latency in nanoseconds by path and method (the Go server unit)',
+  ['path', 'method'],
+  LATENCY_BY_API_BUCKETS_NS,
+  registry,
+);
 /** The same latency in the Prometheus base unit, with buckets that mean something: 1 ms .. 4 s. */
-const requestDuration = new Histogram({
-  name: 'timestamp_authority_http_request_duration_seconds',
-  help: 'Request latency in seconds by status code, path and method',
-  labelNames: ['code', 'path', 'method'] as const,
-  buckets: LATENCY_BY_API_BUCKETS_NS.map((ns) => ns / 1e9),
-  registers: [registry],
-});
+const requestDuration = new BucketHistogram(
+  'timestamp_authority_http_request_duration_seconds',
+  'Request latency in seconds by status code, path and method',
+  ['code', 'path', 'method'],
+  LATENCY_BY_API_BUCKETS_NS.map((ns) => ns / 1e9),
+  registry,
+);
 const requestsTotal = new Counter({
   name: 'timestamp_authority_http_requests_total',
   help: 'HTTP requests by status code, path and method',

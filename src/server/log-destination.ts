@@ -37,11 +37,21 @@ parentPort.on('message', (bytes) => {
 });
 `;
 
+/** When to hand the kept lines over: once this many bytes wait, or this long after the first. */
+export interface HandOverPolicy {
+  bytes: number;
+  delayMs: number;
+}
+
+const DEFAULT_HAND_OVER: HandOverPolicy = { bytes: 16 * 1024, delayMs: 20 };
+
 /**
- * The prod log's standard output. Lines are kept and handed over together at the end of the
- * event-loop turn that produced them (setImmediate): one message to a writer thread for every request
- * the turn finished, instead of one write(2) each on the event loop. The writer makes the blocking
- * writes, so a slow reader or a disk stalled in writeback holds up the log, never the requests.
+ * The prod log's standard output. Lines are encoded into a buffer as they come and handed over
+ * together to a writer thread: once 16 KiB wait or 20 ms after the first, instead of one write(2)
+ * per line on the event loop. A hand-over (a message and a thread wake-up, ~35 us) is shared by
+ * dozens of lines under load; a quiet server's lines still reach the output within 20 ms. The
+ * writer makes the blocking writes, so a slow reader or a disk stalled in writeback holds up the
+ * log, never the requests.
  *
  * No line is lost on the way out: a process 'exit' listener, which runs on every way out
  * (process.exit after a drained SIGTERM or SIGINT, a worker told to stop, a fatal start-up error,
@@ -49,16 +59,22 @@ parentPort.on('message', (bytes) => {
  * writer to have written every batch (the counters are shared, so the wait needs no event loop).
  */
 export class BatchedLogDestination {
-  private lines: string[] = [];
-  private scheduled = false;
+  /** The kept lines' UTF-8 bytes, in a buffer of their own: it is moved to the writer, not copied. */
+  private kept: Buffer;
+  private keptBytes = 0;
+  private timer: NodeJS.Timeout | undefined;
   private readonly counters = new Int32Array(new SharedArrayBuffer(8));
   private readonly writer: Worker;
-  private readonly endOfTurn = (): void => {
-    this.scheduled = false;
+  private readonly afterDelay = (): void => {
+    this.timer = undefined;
     this.handOver();
   };
 
-  constructor(fd = 1) {
+  constructor(
+    fd = 1,
+    private readonly policy: HandOverPolicy = DEFAULT_HAND_OVER,
+  ) {
+    this.kept = Buffer.allocUnsafeSlow(2 * policy.bytes);
     this.writer = new Worker(WRITER, { eval: true, workerData: { fd, counters: this.counters } });
     // The writer never keeps the process alive; the exit listener waits for it.
     this.writer.unref();
@@ -73,23 +89,35 @@ export class BatchedLogDestination {
 
   /** pino's DestinationStream: one serialized line, newline included. */
   write(line: string): void {
-    this.lines.push(line);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(this.endOfTurn);
+    // At most 3 bytes per UTF-16 unit: a line that might not fit goes after a hand-over.
+    if (this.keptBytes + 3 * line.length > this.kept.length) {
+      this.handOver();
+      if (3 * line.length > this.kept.length) {
+        const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(line));
+        bytes.write(line);
+        this.post(bytes);
+        return;
+      }
     }
+    this.keptBytes += this.kept.write(line, this.keptBytes);
+    if (this.keptBytes >= this.policy.bytes) this.handOver();
+    // Unreferenced: kept lines never hold the process open (the exit listener writes them).
+    else this.timer ??= setTimeout(this.afterDelay, this.policy.delayMs).unref();
   }
 
   /** Hands the kept lines to the writer thread. */
   private handOver(): void {
-    if (this.lines.length === 0) return;
-    const text = this.lines.length === 1 ? (this.lines[0] as string) : this.lines.join('');
-    this.lines = [];
-    // Bytes in a buffer of their own, moved to the writer rather than copied (a string is cloned).
-    const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(text));
-    bytes.write(text);
+    if (this.keptBytes === 0) return;
+    const batch = this.kept.subarray(0, this.keptBytes);
+    this.kept = Buffer.allocUnsafeSlow(this.kept.length);
+    this.keptBytes = 0;
+    this.post(batch);
+  }
+
+  /** `batch` views the start of an ArrayBuffer of its own (never the shared Buffer pool). */
+  private post(batch: Buffer): void {
     Atomics.add(this.counters, POSTED, 1);
-    this.writer.postMessage(bytes, [bytes.buffer]);
+    this.writer.postMessage(batch, [batch.buffer as ArrayBuffer]);
   }
 
   /** Hands over what is kept and blocks until every line is written (or `timeoutMs` passed). */
@@ -114,6 +142,7 @@ export class BatchedLogDestination {
   end(): void {
     this.flushSync();
     open.delete(this);
+    clearTimeout(this.timer);
     void this.writer.terminate();
   }
 }

@@ -1,6 +1,7 @@
 /**
- * The prod log's destination keeps lines until the end of the event-loop turn and has a writer
- * thread write them; nothing is lost on any way out of the process, an uncaught exception included.
+ * The prod log's destination keeps lines until enough bytes wait or a short delay has passed, and
+ * has a writer thread write them; nothing is lost on any way out of the process, an uncaught
+ * exception included.
  */
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
@@ -38,14 +39,14 @@ function runScript(body: string): Promise<{ code: number | null; lines: string[]
 }
 
 describe('BatchedLogDestination', () => {
-  it('hands the lines of a turn over at its end, in order', async () => {
-    const path = dir.path('turn.log');
+  it('hands kept lines over after the delay, in order', async () => {
+    const path = dir.path('delay.log');
     const fd = openSync(path, 'w');
     const destination = new BatchedLogDestination(fd);
     const logger = createLogger('prod', 'info', destination);
     for (let i = 0; i < 100; i++) logger.info({ i }, 'line');
     expect(readFileSync(path, 'utf8')).toBe('');
-    // Written by the writer thread once the turn ends; wait for it without flushing.
+    // Written by the writer thread once the delay has passed; wait for it without flushing.
     await vi.waitFor(() => expect(readFileSync(path, 'utf8').split('\n')).toHaveLength(101));
     const lines = readFileSync(path, 'utf8').trim().split('\n');
     expect(lines.map((line) => (JSON.parse(line) as { i: number }).i)).toEqual(
@@ -53,6 +54,33 @@ describe('BatchedLogDestination', () => {
     );
     // The JSON shape of the prod log is unchanged.
     expect(JSON.parse(lines[0] as string)).toMatchObject({ severity: 'INFO', message: 'line' });
+    destination.end();
+    closeSync(fd);
+  });
+
+  it('hands over at once when enough bytes wait; the rest waits for the delay', async () => {
+    const path = dir.path('size.log');
+    const fd = openSync(path, 'w');
+    // A delay that never passes in this test: only the size hands lines over.
+    const destination = new BatchedLogDestination(fd, { bytes: 1000, delayMs: 3_600_000 });
+    const line = `${JSON.stringify({ text: 'x'.repeat(90) })}\n`; // 103 bytes
+    for (let i = 0; i < 25; i++) destination.write(line);
+    // 10 lines reach 1,030 bytes: two batches of 10 are handed over, 5 lines are kept.
+    await vi.waitFor(() => expect(readFileSync(path, 'utf8')).toBe(line.repeat(20)));
+    destination.flushSync();
+    expect(readFileSync(path, 'utf8')).toBe(line.repeat(25));
+    destination.end();
+    closeSync(fd);
+  });
+
+  it('writes multi-byte characters and a line larger than its buffer whole, in order', () => {
+    const path = dir.path('large.log');
+    const fd = openSync(path, 'w');
+    const destination = new BatchedLogDestination(fd, { bytes: 100, delayMs: 3_600_000 });
+    const lines = ['é€😀 small\n', `${'ü'.repeat(500)}\n`, 'after\n'];
+    for (const line of lines) destination.write(line);
+    destination.flushSync();
+    expect(readFileSync(path, 'utf8')).toBe(lines.join(''));
     destination.end();
     closeSync(fd);
   });

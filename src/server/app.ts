@@ -188,8 +188,10 @@ export async function buildServer(deps: ServerDependencies) {
     },
   );
 
-  app.addHook('onSend', async (request, reply) => {
+  // Callback hooks, not async ones, on every request: no promise each.
+  app.addHook('onSend', (request, reply, payload, done) => {
     reply.header(requestIdHeader, request.id);
+    done(null, payload);
   });
   const logRequest = (request: FastifyRequest, reply: FastifyReply, status: number): void => {
     if (HEALTH_PATHS.includes(request.routeOptions.url ?? '')) return;
@@ -215,8 +217,9 @@ export async function buildServer(deps: ServerDependencies) {
       request.log.warn(fields, 'request rejected');
     else request.log.info(fields, 'request completed');
   };
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     if (!clientAborted(request)) logRequest(request, reply, reply.statusCode);
+    done();
   });
   onClientAbort(app, (request, reply) => logRequest(request, reply, CLIENT_CLOSED_REQUEST));
 

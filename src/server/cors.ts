@@ -17,7 +17,8 @@ function headersAllowed(requested: string | undefined): boolean {
  * Origin, and preflights (OPTIONS with Access-Control-Request-Method) answered 204 here, never routed.
  */
 export function registerCors(app: FastifyInstance): void {
-  app.addHook('onRequest', async (request, reply) => {
+  // A callback hook, not an async one: no promise per request.
+  app.addHook('onRequest', (request, reply, done) => {
     const origin = request.headers.origin;
     const preflightMethod = request.headers['access-control-request-method'];
     if (request.method === 'OPTIONS' && typeof preflightMethod === 'string') {
@@ -30,11 +31,14 @@ export function registerCors(app: FastifyInstance): void {
           .header('access-control-allow-methods', method);
         if (requestedHeaders) reply.header('access-control-allow-headers', requestedHeaders);
       }
-      return reply.code(204).send();
+      // Answered here: the route is never reached (done() is not called).
+      reply.code(204).send();
+      return;
     }
     reply.header('vary', 'Origin');
     if (origin && (ALLOWED_METHODS.has(request.method) || request.method === 'OPTIONS')) {
       reply.header('access-control-allow-origin', '*');
     }
+    done();
   });
 }

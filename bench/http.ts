@@ -3,12 +3,22 @@
  * alternately (A B A B ...) with the same connections and duration; median over the pairs of the
  * ratios server/floor of req/s and of p99. With --workers N both run N processes.
  *   npm run bench -- http [--seconds 10] [--pairs 3] [--connections 64] [--workers 1]
- *     [--server-flags="--log-type prod --verify-tokens=true"]
+ *     [--server-flags="--log-type prod --verify-tokens=true"] [--no-pin]
+ * On Linux the servers run on every core but the last and the load generator on the last
+ * (processes.ts cpuPlan), so that each server is measured with the same CPU, not against the
+ * load generator; --no-pin shares every core among all of them.
  */
 import autocannon from 'autocannon';
 import { createHash } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { encodeRequest } from '../test/helpers/requests.js';
-import { startFloorServer, startTimestampServer, type BenchProcess } from './processes.js';
+import {
+  cpuPlan,
+  pinSelf,
+  startFloorServer,
+  startTimestampServer,
+  type BenchProcess,
+} from './processes.js';
 import { format, median } from './stats.js';
 
 /** The Go k6 load test's request: SHA-256("hello"), nonce 0x45EA49F1AAC25D41, no certReq, no policy. */
@@ -73,19 +83,30 @@ export async function benchHttp(
     connections?: number;
     workers?: number;
     serverFlags?: string[];
+    pin?: boolean;
   } = {},
 ) {
   const seconds = options.seconds ?? 10;
   const pairs = options.pairs ?? 3;
   const connections = options.connections ?? 64;
   const workers = options.workers ?? 1;
+  const plan = options.pin === false ? null : cpuPlan();
+  console.log(
+    plan
+      ? `http: servers on cores ${plan.servers}, load generator on core ${plan.load}`
+      : 'http: not pinned: servers and load generator share every core',
+  );
   const servers: [string, BenchProcess][] = [
     [
       'server',
-      await startTimestampServer([...(options.serverFlags ?? []), '--workers', String(workers)]),
+      await startTimestampServer(
+        [...(options.serverFlags ?? []), '--workers', String(workers)],
+        plan?.servers,
+      ),
     ],
-    ['floor', await startFloorServer(workers)],
+    ['floor', await startFloorServer(workers, plan?.servers)],
   ];
+  if (plan) pinSelf(plan.load);
   const ratios: number[] = [];
   const p99Ratios: number[] = [];
   const results: Record<string, LoadResult[]> = { server: [], floor: [] };
@@ -104,6 +125,7 @@ export async function benchHttp(
     }
   } finally {
     for (const [, server] of servers) await server.stop();
+    if (plan) pinSelf(`0-${availableParallelism() - 1}`);
   }
   const summary = (name: string): LoadResult => {
     const list = results[name] ?? [];

@@ -1,4 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../test/helpers/process.js';
@@ -56,13 +57,48 @@ function groupCpuSeconds(pid: number): number {
   return cpuSecondsOf(pid) + children.reduce((sum, child) => sum + cpuSecondsOf(child), 0);
 }
 
-/** Starts `node <args>` with --port appended, logs discarded, and waits for /ping. */
-export async function startNode(args: string[]): Promise<BenchProcess> {
+/**
+ * Cores for the servers and for the load generator (this process), so that neither takes CPU from
+ * the other and the ratio compares the servers alone: the last core generates load, the others
+ * serve. Linux with taskset and at least 2 cores; otherwise null, and nothing is pinned.
+ */
+export interface CpuPlan {
+  /** taskset's list, e.g. `0-14`. */
+  servers: string;
+  load: string;
+}
+
+export function cpuPlan(): CpuPlan | null {
+  const cores = availableParallelism();
+  if (process.platform !== 'linux' || cores < 2) return null;
+  try {
+    execFileSync('taskset', ['-V'], { stdio: 'ignore' });
+  } catch {
+    return null;
+  }
+  return { servers: cores === 2 ? '0' : `0-${cores - 2}`, load: String(cores - 1) };
+}
+
+/** Pins this process, every thread of it, to `cpus` (taskset's list). */
+export function pinSelf(cpus: string): void {
+  execFileSync('taskset', ['-a', '-cp', cpus, String(process.pid)], { stdio: 'ignore' });
+}
+
+/**
+ * Starts `node <args>` with --port appended, logs discarded, and waits for /ping; on `cpus`
+ * (taskset's list) when given, which its threads and cluster workers inherit.
+ */
+export async function startNode(args: string[], cpus?: string): Promise<BenchProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [...args, '--port', String(port)], {
-    cwd: REPO_ROOT,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const command = [process.execPath, ...args, '--port', String(port)];
+  const child = spawn(
+    cpus ? 'taskset' : process.execPath,
+    cpus ? ['-c', cpus, ...command] : command.slice(1),
+    {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const url = `http://127.0.0.1:${port}`;
@@ -87,15 +123,18 @@ export async function startNode(args: string[]): Promise<BenchProcess> {
 }
 
 /** Our server from dist/ (run `npm run build` first), with prod logs to a discarded stdout. */
-export const startTimestampServer = (flags: string[] = []): Promise<BenchProcess> =>
-  startNode([
-    'dist/src/cli/timestamp-server.js',
-    'serve',
-    '--log-type',
-    'prod',
-    '--disable-ntp-monitoring',
-    ...flags,
-  ]);
+export const startTimestampServer = (flags: string[] = [], cpus?: string): Promise<BenchProcess> =>
+  startNode(
+    [
+      'dist/src/cli/timestamp-server.js',
+      'serve',
+      '--log-type',
+      'prod',
+      '--disable-ntp-monitoring',
+      ...flags,
+    ],
+    cpus,
+  );
 
-export const startFloorServer = (workers = 1): Promise<BenchProcess> =>
-  startNode(['--import', 'tsx', 'bench/floor-server.ts', '--workers', String(workers)]);
+export const startFloorServer = (workers = 1, cpus?: string): Promise<BenchProcess> =>
+  startNode(['--import', 'tsx', 'bench/floor-server.ts', '--workers', String(workers)], cpus);

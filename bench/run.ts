@@ -42,6 +42,7 @@ const parts: Record<string, () => Promise<unknown>> = {
       pairs: Number(args['pairs'] ?? 3),
       connections: Number(args['connections'] ?? 64),
       workers: Number(args['workers'] ?? 1),
+      pin: args['no-pin'] === undefined,
     }),
   ping: () =>
     benchPingUnderLoad({

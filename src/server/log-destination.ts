@@ -12,7 +12,7 @@ const EXIT_WAIT_MS = 10_000;
 
 /**
  * The writer thread: writes each batch with blocking writes (retrying a full non-blocking pipe),
- * then counts it written. Plain CommonJS, evaluated as is: no file to find from src/, dist/ or a
+ * counts it written and sends its buffer back. Plain CommonJS, evaluated as is: no file to find from src/, dist/ or a
  * bundle.
  */
 const WRITER = `
@@ -34,6 +34,7 @@ parentPort.on('message', (bytes) => {
   }
   Atomics.add(counters, ${WRITTEN}, 1);
   Atomics.notify(counters, ${WRITTEN});
+  parentPort.postMessage(bytes, [bytes.buffer]); // back, to be filled again
 });
 `;
 
@@ -44,6 +45,8 @@ export interface HandOverPolicy {
 }
 
 const DEFAULT_HAND_OVER: HandOverPolicy = { bytes: 64 * 1024, delayMs: 20 };
+/** Buffers kept for reuse at most (more are in flight only while the writer is held up). */
+const MAX_SPARE_BUFFERS = 4;
 
 /**
  * The prod log's standard output. Lines are encoded into a buffer as they come and handed over
@@ -63,6 +66,12 @@ export class BatchedLogDestination {
   /** The kept lines' UTF-8 bytes, in a buffer of their own: it is moved to the writer, not copied. */
   private kept: Buffer;
   private keptBytes = 0;
+  /**
+   * Buffers the writer has sent back, filled again instead of new ones: a buffer moved to the
+   * writer is freed only by the writer's garbage collector, which its few allocations rarely run,
+   * so new buffers each time grew the process by tens of MB under load.
+   */
+  private readonly spare: Buffer[] = [];
   private timer: NodeJS.Timeout | undefined;
   private readonly counters = new Int32Array(new SharedArrayBuffer(8));
   private readonly writer: Worker;
@@ -77,6 +86,11 @@ export class BatchedLogDestination {
   ) {
     this.kept = Buffer.allocUnsafeSlow(2 * policy.bytes);
     this.writer = new Worker(WRITER, { eval: true, workerData: { fd, counters: this.counters } });
+    this.writer.on('message', (returned: Uint8Array) => {
+      const buffer = returned.buffer as ArrayBuffer;
+      if (buffer.byteLength === this.kept.length && this.spare.length < MAX_SPARE_BUFFERS)
+        this.spare.push(Buffer.from(buffer));
+    });
     // The writer never keeps the process alive; the exit listener waits for it.
     this.writer.unref();
     open.add(this);
@@ -110,7 +124,7 @@ export class BatchedLogDestination {
   private handOver(): void {
     if (this.keptBytes === 0) return;
     const batch = this.kept.subarray(0, this.keptBytes);
-    this.kept = Buffer.allocUnsafeSlow(this.kept.length);
+    this.kept = this.spare.pop() ?? Buffer.allocUnsafeSlow(this.kept.length);
     this.keptBytes = 0;
     this.post(batch);
   }

@@ -10,7 +10,6 @@
  */
 import autocannon from 'autocannon';
 import { createHash } from 'node:crypto';
-import { availableParallelism } from 'node:os';
 import { encodeRequest } from '../test/helpers/requests.js';
 import {
   cpuPlan,
@@ -125,7 +124,7 @@ export async function benchHttp(
     }
   } finally {
     for (const [, server] of servers) await server.stop();
-    if (plan) pinSelf(`0-${availableParallelism() - 1}`);
+    if (plan) pinSelf(plan.before);
   }
   const summary = (name: string): LoadResult => {
     const list = results[name] ?? [];

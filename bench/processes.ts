@@ -1,5 +1,4 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../test/helpers/process.js';
@@ -59,24 +58,34 @@ function groupCpuSeconds(pid: number): number {
 
 /**
  * Cores for the servers and for the load generator (this process), so that neither takes CPU from
- * the other and the ratio compares the servers alone: the last core generates load, the others
- * serve. Linux with taskset and at least 2 cores; otherwise null, and nothing is pinned.
+ * the other and the ratio compares the servers alone: the last core this process may use
+ * generates load, the others serve. Linux with taskset and at least 2 cores; otherwise null, and
+ * nothing is pinned.
  */
 export interface CpuPlan {
-  /** taskset's list, e.g. `0-14`. */
+  /** taskset's lists, e.g. `0,1,2` and `3`. */
   servers: string;
   load: string;
+  /** This process's affinity before, to restore. */
+  before: string;
 }
 
 export function cpuPlan(): CpuPlan | null {
-  const cores = availableParallelism();
-  if (process.platform !== 'linux' || cores < 2) return null;
+  if (process.platform !== 'linux') return null;
+  let before: string;
   try {
-    execFileSync('taskset', ['-V'], { stdio: 'ignore' });
+    // "pid 123's current affinity list: 0-3,5"
+    const output = execFileSync('taskset', ['-cp', String(process.pid)], { encoding: 'utf8' });
+    before = output.slice(output.lastIndexOf(':') + 1).trim();
   } catch {
-    return null;
+    return null; // no taskset
   }
-  return { servers: cores === 2 ? '0' : `0-${cores - 2}`, load: String(cores - 1) };
+  const cpus = before.split(',').flatMap((range) => {
+    const [first, last = first] = range.split('-').map(Number) as [number, number?];
+    return Array.from({ length: (last as number) - first + 1 }, (_, i) => first + i);
+  });
+  if (cpus.length < 2) return null;
+  return { servers: cpus.slice(0, -1).join(','), load: String(cpus.at(-1)), before };
 }
 
 /** Pins this process, every thread of it, to `cpus` (taskset's list). */

@@ -37,7 +37,7 @@ export function createLogger(
       timestamp: isoTime(),
       formatters: { level: (label: string) => ({ severity: label.toUpperCase() }) },
     };
-    // Batched per event-loop turn and written synchronously (log-destination.ts): cheap per
+    // Batched for up to 20 ms and written by a writer thread (log-destination.ts): cheap per
     // line, and no line is lost when the process exits, however it exits.
     return pino(options, destination ?? new BatchedLogDestination(1));
   }

@@ -19,7 +19,7 @@ interface Sample {
  * A Prometheus histogram exposed exactly as prom-client's Histogram (same text, same JSON for the
  * cluster aggregator), but observed through a handle bound to its label set: an observation is a
  * bucket search and three additions, where prom-client's hashes the label object every time
- * (~1 µs, four histograms per request).
+ * (~1 µs; three histograms per request).
  */
 export class BucketHistogram<L extends string> {
   readonly type = 'histogram';

@@ -1,4 +1,5 @@
 import type { Registry } from 'prom-client';
+import { LabelSets } from './label-sets.js';
 
 interface Series {
   labels: Record<string, string>;
@@ -24,29 +25,28 @@ interface Sample {
 export class BucketHistogram<L extends string> {
   readonly type = 'histogram';
   readonly aggregator = 'sum';
-  private readonly series = new Map<string, Series>();
+  private readonly series: LabelSets<Series>;
 
   constructor(
     readonly name: string,
     readonly help: string,
-    private readonly labelNames: readonly L[],
+    labelNames: readonly L[],
     /** Upper bounds, ascending; +Inf is implied. */
     private readonly buckets: readonly number[],
     registry: Registry,
   ) {
+    this.series = new LabelSets(labelNames, (labels) => ({
+      labels,
+      counts: new Float64Array(buckets.length + 1),
+      sum: 0,
+      count: 0,
+    }));
     registry.registerMetric(this as never);
   }
 
   /** The handle of one label set (values in `labelNames` order). */
   labels(...values: string[]): { observe(value: number): void } {
-    const key = values.join('\u0000');
-    let series = this.series.get(key);
-    if (!series) {
-      const labels = Object.fromEntries(this.labelNames.map((name, i) => [name, values[i] ?? '']));
-      series = { labels, counts: new Float64Array(this.buckets.length + 1), sum: 0, count: 0 };
-      this.series.set(key, series);
-    }
-    const target = series;
+    const target = this.series.get(values);
     const bounds = this.buckets;
     return {
       observe: (value: number) => {
@@ -61,7 +61,7 @@ export class BucketHistogram<L extends string> {
 
   /** prom-client's text exposition reads this: the series' labels are shared by its samples. */
   getForPromString() {
-    const values = [...this.series.values()].flatMap((series) => this.samples(series));
+    const values = this.series.all().flatMap((series) => this.samples(series));
     return {
       name: this.name,
       help: this.help,

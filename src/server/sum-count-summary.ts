@@ -1,4 +1,5 @@
 import type { Registry } from 'prom-client';
+import { LabelSets } from './label-sets.js';
 
 interface Series {
   labels: Record<string, string>;
@@ -12,27 +13,21 @@ interface Series {
  * Summary it keeps no t-digest, so an observation costs an addition instead of ~1 µs.
  */
 export class SumCountSummary<L extends string> {
-  private readonly series = new Map<string, Series>();
+  private readonly series: LabelSets<Series>;
 
   constructor(
     readonly name: string,
     readonly help: string,
-    private readonly labelNames: readonly L[],
+    labelNames: readonly L[],
     registry: Registry,
   ) {
+    this.series = new LabelSets(labelNames, (labels) => ({ labels, sum: 0, count: 0 }));
     registry.registerMetric(this as never);
   }
 
   /** The series of one label set, to observe into without a lookup each time. */
   labels(...values: string[]): { observe(value: number): void } {
-    const key = values.join('\u0000');
-    let series = this.series.get(key);
-    if (!series) {
-      const labels = Object.fromEntries(this.labelNames.map((name, i) => [name, values[i] ?? '']));
-      series = { labels, sum: 0, count: 0 };
-      this.series.set(key, series);
-    }
-    const target = series;
+    const target = this.series.get(values);
     return {
       observe: (value: number) => {
         target.sum += value;
@@ -43,7 +38,7 @@ export class SumCountSummary<L extends string> {
 
   /** prom-client's collection interface. */
   get() {
-    const values = [...this.series.values()].flatMap(({ labels, sum, count }) => [
+    const values = this.series.all().flatMap(({ labels, sum, count }) => [
       { metricName: `${this.name}_sum`, labels, value: sum },
       { metricName: `${this.name}_count`, labels, value: count },
     ]);

@@ -12,8 +12,8 @@ const EXIT_WAIT_MS = 10_000;
 
 /**
  * The writer thread: writes each batch with blocking writes (retrying a full non-blocking pipe),
- * counts it written and sends its buffer back. Plain CommonJS, evaluated as is: no file to find from src/, dist/ or a
- * bundle.
+ * counts it written and sends its buffer back. Plain CommonJS, evaluated as is: no file to find
+ * from src/, dist/ or a bundle.
  */
 const WRITER = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -52,10 +52,10 @@ const MAX_SPARE_BUFFERS = 4;
  * The prod log's standard output. Lines are encoded into a buffer as they come and handed over
  * together to a writer thread: 20 ms after the first, or once 64 KiB wait, instead of one write(2)
  * per line on the event loop. A hand-over (a message and a thread wake-up: 35-100 us on a loaded
- * virtual machine) is shared by every line of those 20 ms, so it costs at most 50 a second
- * whatever the load; a quiet server's lines still reach the output within 20 ms. The
- * writer makes the blocking writes, so a slow reader or a disk stalled in writeback holds up the
- * log, never the requests.
+ * virtual machine) is shared by every line of those 20 ms, so there are at most 50 a second
+ * whatever the load; a quiet server's lines still reach the output within 20 ms. The writer makes
+ * the blocking writes, so a slow reader or a disk stalled in writeback holds up the log, never the
+ * requests (kept lines then wait in memory: nothing bounds them).
  *
  * No line is lost on the way out: a process 'exit' listener, which runs on every way out
  * (process.exit after a drained SIGTERM or SIGINT, a worker told to stop, a fatal start-up error,

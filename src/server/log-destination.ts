@@ -4,9 +4,14 @@ import { Worker } from 'node:worker_threads';
 const open = new Set<BatchedLogDestination>();
 let exitListener = false;
 
-/** Slots of the shared counters: batches handed to the writer thread, and batches it has written. */
+/**
+ * Slots of the shared counters: batches handed to the writer thread and batches it has written,
+ * then the same in bytes (modulo 2^32: only their difference is read).
+ */
 const POSTED = 0;
 const WRITTEN = 1;
+const POSTED_BYTES = 2;
+const WRITTEN_BYTES = 3;
 /** How long an exiting process waits for a writer that cannot write (a reader that stopped reading). */
 const EXIT_WAIT_MS = 10_000;
 
@@ -32,6 +37,7 @@ parentPort.on('message', (bytes) => {
       else broken = true; // EPIPE: the reader is gone; later lines are dropped
     }
   }
+  Atomics.add(counters, ${WRITTEN_BYTES}, data.length);
   Atomics.add(counters, ${WRITTEN}, 1);
   Atomics.notify(counters, ${WRITTEN});
   parentPort.postMessage(bytes, [bytes.buffer]); // back, to be filled again
@@ -42,9 +48,27 @@ parentPort.on('message', (bytes) => {
 export interface HandOverPolicy {
   bytes: number;
   delayMs: number;
+  /**
+   * Bytes handed over and not yet written, at most; past that (nobody reads standard output) new
+   * batches are dropped and counted instead of growing the process without bound.
+   */
+  maxBytesInFlight: number;
 }
 
-const DEFAULT_HAND_OVER: HandOverPolicy = { bytes: 64 * 1024, delayMs: 20 };
+const DEFAULT_HAND_OVER: HandOverPolicy = {
+  bytes: 64 * 1024,
+  delayMs: 20,
+  maxBytesInFlight: 16 * 1024 * 1024,
+};
+
+/** The line written where lines were dropped, in the log's own format. */
+export type DroppedLinesNotice = (count: number) => string;
+
+export const DROPPED_LINES_MESSAGE = 'log lines dropped: standard output was not read';
+
+const defaultNotice: DroppedLinesNotice = (count) =>
+  `${JSON.stringify({ droppedLines: count, message: DROPPED_LINES_MESSAGE })}\n`;
+
 /** Buffers kept for reuse at most (more are in flight only while the writer is held up). */
 const MAX_SPARE_BUFFERS = 4;
 
@@ -55,7 +79,8 @@ const MAX_SPARE_BUFFERS = 4;
  * virtual machine) is shared by every line of those 20 ms, so there are at most 50 a second
  * whatever the load; a quiet server's lines still reach the output within 20 ms. The writer makes
  * the blocking writes, so a slow reader or a disk stalled in writeback holds up the log, never the
- * requests (kept lines then wait in memory: nothing bounds them).
+ * requests. Up to 16 MiB wait for such a reader; past that, batches are dropped, and once the
+ * writer catches up a line says how many lines were lost.
  *
  * No line is lost on the way out: a process 'exit' listener, which runs on every way out
  * (process.exit after a drained SIGTERM or SIGINT, a worker told to stop, a fatal start-up error,
@@ -72,8 +97,12 @@ export class BatchedLogDestination {
    * so new buffers each time grew the process by tens of MB under load.
    */
   private readonly spare: Buffer[] = [];
+  private keptLines = 0;
+  /** Lines dropped while the writer was held up, not yet reported. */
+  private droppedLines = 0;
   private timer: NodeJS.Timeout | undefined;
-  private readonly counters = new Int32Array(new SharedArrayBuffer(8));
+  private readonly policy: HandOverPolicy;
+  private readonly counters = new Int32Array(new SharedArrayBuffer(16));
   private readonly writer: Worker;
   private readonly afterDelay = (): void => {
     this.timer = undefined;
@@ -82,9 +111,11 @@ export class BatchedLogDestination {
 
   constructor(
     fd = 1,
-    private readonly policy: HandOverPolicy = DEFAULT_HAND_OVER,
+    policy: Partial<HandOverPolicy> = {},
+    private readonly droppedNotice: DroppedLinesNotice = defaultNotice,
   ) {
-    this.kept = Buffer.allocUnsafeSlow(2 * policy.bytes);
+    this.policy = { ...DEFAULT_HAND_OVER, ...policy };
+    this.kept = Buffer.allocUnsafeSlow(2 * this.policy.bytes);
     this.writer = new Worker(WRITER, { eval: true, workerData: { fd, counters: this.counters } });
     this.writer.on('message', (returned: Uint8Array) => {
       const buffer = returned.buffer as ArrayBuffer;
@@ -108,13 +139,12 @@ export class BatchedLogDestination {
     if (this.keptBytes + 3 * line.length > this.kept.length) {
       this.handOver();
       if (3 * line.length > this.kept.length) {
-        const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(line));
-        bytes.write(line);
-        this.post(bytes);
+        this.post(encode(line), 1);
         return;
       }
     }
     this.keptBytes += this.kept.write(line, this.keptBytes);
+    this.keptLines += 1;
     if (this.keptBytes >= this.policy.bytes) this.handOver();
     // Unreferenced: kept lines never hold the process open (the exit listener writes them).
     else this.timer ??= setTimeout(this.afterDelay, this.policy.delayMs).unref();
@@ -123,16 +153,52 @@ export class BatchedLogDestination {
   /** Hands the kept lines to the writer thread. */
   private handOver(): void {
     if (this.keptBytes === 0) return;
+    const lines = this.keptLines;
+    this.keptLines = 0;
+    if (this.writerHeldUp()) {
+      // Dropped where they are: the buffer is filled again.
+      this.droppedLines += lines;
+      this.keptBytes = 0;
+      return;
+    }
     const batch = this.kept.subarray(0, this.keptBytes);
     this.kept = this.spare.pop() ?? Buffer.allocUnsafeSlow(this.kept.length);
     this.keptBytes = 0;
-    this.post(batch);
+    this.post(batch, lines);
   }
 
-  /** `batch` views the start of an ArrayBuffer of its own (never the shared Buffer pool). */
-  private post(batch: Buffer): void {
+  /**
+   * Hands `batch` (`lines` lines) over, or drops it while the writer is held up. `batch` views the
+   * start of an ArrayBuffer of its own (never the shared Buffer pool): it is moved, not copied.
+   */
+  private post(batch: Buffer, lines: number): void {
+    if (this.writerHeldUp()) {
+      this.droppedLines += lines;
+      return;
+    }
+    if (this.droppedLines > 0) {
+      const notice = encode(this.droppedNotice(this.droppedLines));
+      this.droppedLines = 0;
+      this.transfer(notice);
+    }
+    this.transfer(batch);
+  }
+
+  private transfer(batch: Buffer): void {
+    Atomics.add(this.counters, POSTED_BYTES, batch.length);
     Atomics.add(this.counters, POSTED, 1);
     this.writer.postMessage(batch, [batch.buffer as ArrayBuffer]);
+  }
+
+  /** Batches handed over that the writer has not written yet. */
+  pendingBatches(): number {
+    return Atomics.load(this.counters, POSTED) - Atomics.load(this.counters, WRITTEN);
+  }
+
+  private writerHeldUp(): boolean {
+    const pendingBytes =
+      (Atomics.load(this.counters, POSTED_BYTES) - Atomics.load(this.counters, WRITTEN_BYTES)) | 0;
+    return pendingBytes >= this.policy.maxBytesInFlight;
   }
 
   /** Hands over what is kept and blocks until every line is written (or `timeoutMs` passed). */
@@ -160,4 +226,11 @@ export class BatchedLogDestination {
     clearTimeout(this.timer);
     void this.writer.terminate();
   }
+}
+
+/** A string's UTF-8 bytes in an ArrayBuffer of their own (transferable). */
+function encode(text: string): Buffer {
+  const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(text));
+  bytes.write(text);
+  return bytes;
 }

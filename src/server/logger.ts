@@ -1,5 +1,9 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
-import { BatchedLogDestination } from './log-destination.js';
+import {
+  BatchedLogDestination,
+  DROPPED_LINES_MESSAGE,
+  type DroppedLinesNotice,
+} from './log-destination.js';
 
 export type LogType = 'dev' | 'prod';
 
@@ -20,6 +24,15 @@ export function isoTime(now: () => number = Date.now): () => string {
   };
 }
 
+/** The prod log's line where the destination dropped lines (nobody read standard output). */
+const droppedLinesNotice: DroppedLinesNotice = (count) =>
+  `${JSON.stringify({
+    severity: 'WARN',
+    time: new Date().toISOString(),
+    droppedLines: count,
+    message: DROPPED_LINES_MESSAGE,
+  })}\n`;
+
 /**
  * prod: one JSON object per line with `severity` and `message` (as the Go server's zap production
  * logger, which cloud log routers read). dev: human-readable lines through pino-pretty.
@@ -39,7 +52,7 @@ export function createLogger(
     };
     // Batched for up to 20 ms and written by a writer thread (log-destination.ts): cheap per
     // line, and no line is lost when the process exits, however it exits.
-    return pino(options, destination ?? new BatchedLogDestination(1));
+    return pino(options, destination ?? new BatchedLogDestination(1, {}, droppedLinesNotice));
   }
   return pino({
     level,

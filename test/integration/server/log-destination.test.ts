@@ -3,16 +3,22 @@
  * has a writer thread write them; nothing is lost on any way out of the process, an uncaught
  * exception included.
  */
-import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, constants, openSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { BatchedLogDestination } from '../../../src/server/log-destination.js';
+import {
+  BatchedLogDestination,
+  DROPPED_LINES_MESSAGE,
+} from '../../../src/server/log-destination.js';
 import { createLogger, isoTime } from '../../../src/server/logger.js';
 import { pino } from 'pino';
 import { tempDir } from '../../helpers/openssl.js';
 import { REPO_ROOT } from '../../helpers/spawn-server.js';
+
+/** How long to wait for the writer thread at most: a busy machine is slow, never wrong. */
+const WAIT = 60_000;
 
 const dir = tempDir();
 afterAll(() => dir.cleanup());
@@ -47,7 +53,9 @@ describe('BatchedLogDestination', () => {
     for (let i = 0; i < 100; i++) logger.info({ i }, 'line');
     expect(readFileSync(path, 'utf8')).toBe('');
     // Written by the writer thread once the delay has passed; wait for it without flushing.
-    await vi.waitFor(() => expect(readFileSync(path, 'utf8').split('\n')).toHaveLength(101));
+    await vi.waitFor(() => expect(readFileSync(path, 'utf8').split('\n')).toHaveLength(101), {
+      timeout: WAIT,
+    });
     const lines = readFileSync(path, 'utf8').trim().split('\n');
     expect(lines.map((line) => (JSON.parse(line) as { i: number }).i)).toEqual(
       Array.from({ length: 100 }, (_, i) => i),
@@ -66,7 +74,9 @@ describe('BatchedLogDestination', () => {
     const line = `${JSON.stringify({ text: 'x'.repeat(90) })}\n`; // 103 bytes
     for (let i = 0; i < 25; i++) destination.write(line);
     // 10 lines reach 1,030 bytes: two batches of 10 are handed over, 5 lines are kept.
-    await vi.waitFor(() => expect(readFileSync(path, 'utf8')).toBe(line.repeat(20)));
+    await vi.waitFor(() => expect(readFileSync(path, 'utf8')).toBe(line.repeat(20)), {
+      timeout: WAIT,
+    });
     destination.flushSync();
     expect(readFileSync(path, 'utf8')).toBe(line.repeat(25));
     destination.end();
@@ -83,6 +93,69 @@ describe('BatchedLogDestination', () => {
     expect(readFileSync(path, 'utf8')).toBe(lines.join(''));
     destination.end();
     closeSync(fd);
+  });
+
+  it('drops and counts lines while nobody reads, then says how many where they went missing', async () => {
+    // A FIFO whose reader reads only when the test says: the writer blocks once it is full (64 KiB).
+    const path = dir.path('stalled.fifo');
+    execFileSync('mkfifo', [path]);
+    const reader = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    const fd = openSync(path, constants.O_WRONLY);
+    const destination = new BatchedLogDestination(fd, {
+      bytes: 1000,
+      delayMs: 3_600_000,
+      maxBytesInFlight: 4000,
+    });
+    let received = '';
+    const chunk = Buffer.alloc(65536);
+    const drain = () => {
+      for (;;) {
+        try {
+          const n = readSync(reader, chunk);
+          if (n === 0) return;
+          received += chunk.toString('utf8', 0, n);
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code === 'EAGAIN') return;
+          throw error;
+        }
+      }
+    };
+    const line = (i: number) => `${JSON.stringify({ i, text: 'x'.repeat(80) })}\n`;
+    // 2 MB while nothing is read: the pipe takes 64 KiB, 4,000 bytes may wait, the rest is dropped.
+    const flood = 20_000;
+    for (let i = 0; i < flood; i++) destination.write(line(i));
+    await vi.waitFor(
+      () => {
+        drain();
+        expect(destination.pendingBatches()).toBe(0);
+      },
+      { timeout: WAIT },
+    );
+    destination.write('{"after":true}\n');
+    destination.flushSync();
+    drain();
+    const lines = received
+      .trim()
+      .split('\n')
+      .map((text) => JSON.parse(text) as Record<string, unknown>);
+    // Every line is written, in order, or counted by a notice standing where it went missing.
+    let expected = 0;
+    let notices = 0;
+    for (const entry of lines.slice(0, -1)) {
+      if (entry['message'] === DROPPED_LINES_MESSAGE) {
+        notices += 1;
+        expected += entry['droppedLines'] as number;
+      } else {
+        expect(entry['i']).toBe(expected);
+        expected += 1;
+      }
+    }
+    expect(expected).toBe(flood);
+    expect(notices).toBeGreaterThan(0);
+    expect(lines.at(-1)).toEqual({ after: true });
+    destination.end();
+    closeSync(fd);
+    closeSync(reader);
   });
 
   it('flushSync and logger.flush() write at once', () => {

@@ -50,6 +50,8 @@ export class BucketHistogram<L extends string> {
     const bounds = this.buckets;
     return {
       observe: (value: number) => {
+        // prom-client throws on these; a latency is never one, and a NaN would poison _sum.
+        if (!Number.isFinite(value)) return;
         let bucket = 0;
         while (bucket < bounds.length && value > (bounds[bucket] as number)) bucket++;
         (target.counts[bucket] as number) += 1;
@@ -84,8 +86,13 @@ export class BucketHistogram<L extends string> {
     };
   }
 
+  /** Zeroes every series (registry.resetMetrics()); handles already given out stay bound to theirs. */
   reset(): void {
-    this.series.clear();
+    for (const series of this.series.all()) {
+      series.counts.fill(0);
+      series.sum = 0;
+      series.count = 0;
+    }
   }
 
   private samples({ labels, counts, sum, count }: Series): Sample[] {

@@ -26,8 +26,4 @@ export class LabelSets<Series> {
   all(): Series[] {
     return [...this.series.values()];
   }
-
-  clear(): void {
-    this.series.clear();
-  }
 }

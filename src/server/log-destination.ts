@@ -6,24 +6,36 @@ let exitListener = false;
 
 /**
  * Slots of the shared counters: batches handed to the writer thread and batches it has written,
- * then the same in bytes (modulo 2^32: only their difference is read).
+ * the memory of those batches (their buffers' sizes) handed over and given back, and a flag that
+ * tells a writer that cannot write to give up (the process is exiting). Counts wrap at 2^32: only
+ * differences are read.
  */
 const POSTED = 0;
 const WRITTEN = 1;
 const POSTED_BYTES = 2;
 const WRITTEN_BYTES = 3;
+const GIVE_UP = 4;
+const COUNTERS = 5;
 /** How long an exiting process waits for a writer that cannot write (a reader that stopped reading). */
 const EXIT_WAIT_MS = 10_000;
 
 /**
- * The writer thread: writes each batch with blocking writes (retrying a full non-blocking pipe),
- * counts it written and sends its buffer back. Plain CommonJS, evaluated as is: no file to find
- * from src/, dist/ or a bundle.
+ * The writer thread: writes each batch, counts it written and sends its buffer back. A pipe or
+ * FIFO (where a reader that stopped reading blocks write(2)) is written through a non-blocking
+ * descriptor of its own, retried every millisecond, so that the thread can always be stopped: a
+ * thread blocked in write(2) would hold the process's exit forever. Plain CommonJS, evaluated as
+ * is: no file to find from src/, dist/ or a bundle.
  */
 const WRITER = `
 const { parentPort, workerData } = require('node:worker_threads');
-const { writeSync } = require('node:fs');
+const { constants, fstatSync, openSync, writeSync } = require('node:fs');
 const { fd, counters } = workerData;
+let out = fd;
+try {
+  if (fstatSync(fd).isFIFO()) out = openSync('/proc/self/fd/' + fd, constants.O_WRONLY | constants.O_NONBLOCK);
+} catch {
+  // no /proc: blocking writes
+}
 const pause = new Int32Array(new SharedArrayBuffer(4));
 let broken = false;
 parentPort.on('message', (bytes) => {
@@ -31,13 +43,14 @@ parentPort.on('message', (bytes) => {
   let offset = 0;
   while (!broken && offset < data.length) {
     try {
-      offset += writeSync(fd, data, offset);
+      offset += writeSync(out, data, offset);
     } catch (error) {
-      if (error.code === 'EAGAIN') Atomics.wait(pause, 0, 0, 1);
-      else broken = true; // EPIPE: the reader is gone; later lines are dropped
+      if (error.code !== 'EAGAIN') broken = true; // EPIPE: the reader is gone; later lines are dropped
+      else if (Atomics.load(counters, ${GIVE_UP}) === 1) break;
+      else Atomics.wait(pause, 0, 0, 1);
     }
   }
-  Atomics.add(counters, ${WRITTEN_BYTES}, data.length);
+  Atomics.add(counters, ${WRITTEN_BYTES}, bytes.buffer.byteLength);
   Atomics.add(counters, ${WRITTEN}, 1);
   Atomics.notify(counters, ${WRITTEN});
   parentPort.postMessage(bytes, [bytes.buffer]); // back, to be filled again
@@ -49,16 +62,19 @@ export interface HandOverPolicy {
   bytes: number;
   delayMs: number;
   /**
-   * Bytes handed over and not yet written, at most; past that (nobody reads standard output) new
-   * batches are dropped and counted instead of growing the process without bound.
+   * Memory of the batches handed over and not yet written, at most; past that (nobody reads
+   * standard output) new batches are dropped and counted instead of growing the process.
    */
   maxBytesInFlight: number;
+  /** How long an exiting process waits for the writer. */
+  exitWaitMs: number;
 }
 
 const DEFAULT_HAND_OVER: HandOverPolicy = {
   bytes: 64 * 1024,
   delayMs: 20,
   maxBytesInFlight: 16 * 1024 * 1024,
+  exitWaitMs: EXIT_WAIT_MS,
 };
 
 /** The line written where lines were dropped, in the log's own format. */
@@ -102,7 +118,7 @@ export class BatchedLogDestination {
   private droppedLines = 0;
   private timer: NodeJS.Timeout | undefined;
   private readonly policy: HandOverPolicy;
-  private readonly counters = new Int32Array(new SharedArrayBuffer(16));
+  private readonly counters = new Int32Array(new SharedArrayBuffer(4 * COUNTERS));
   private readonly writer: Worker;
   private readonly afterDelay = (): void => {
     this.timer = undefined;
@@ -128,7 +144,7 @@ export class BatchedLogDestination {
     if (!exitListener) {
       exitListener = true;
       process.on('exit', () => {
-        for (const destination of open) destination.flushSync(EXIT_WAIT_MS);
+        for (const destination of open) destination.flushForExit();
       });
     }
   }
@@ -139,7 +155,7 @@ export class BatchedLogDestination {
     if (this.keptBytes + 3 * line.length > this.kept.length) {
       this.handOver();
       if (3 * line.length > this.kept.length) {
-        this.post(encode(line), 1);
+        this.postLarge(line);
         return;
       }
     }
@@ -150,49 +166,64 @@ export class BatchedLogDestination {
     else this.timer ??= setTimeout(this.afterDelay, this.policy.delayMs).unref();
   }
 
-  /** Hands the kept lines to the writer thread. */
-  private handOver(): void {
-    if (this.keptBytes === 0) return;
+  /**
+   * Hands the kept lines to the writer thread, with the count of lines dropped before them if any;
+   * while the writer is held up they are dropped and counted instead, unless `always` (a flush).
+   */
+  private handOver(always = false): void {
+    if (this.keptBytes === 0 && this.droppedLines === 0) return;
     const lines = this.keptLines;
     this.keptLines = 0;
-    if (this.writerHeldUp()) {
+    if (!always && this.writerHeldUp()) {
       // Dropped where they are: the buffer is filled again.
       this.droppedLines += lines;
       this.keptBytes = 0;
       return;
     }
-    const batch = this.kept.subarray(0, this.keptBytes);
-    this.kept = this.spare.pop() ?? Buffer.allocUnsafeSlow(this.kept.length);
+    this.reportDropped();
+    if (this.keptBytes === 0) return;
+    const spare = this.spare.pop();
+    let batch: Buffer;
+    if (spare || this.keptBytes >= this.kept.length / 4) {
+      batch = this.kept.subarray(0, this.keptBytes);
+      this.kept = spare ?? Buffer.allocUnsafeSlow(this.kept.length);
+    } else {
+      // No buffer came back (the writer is behind): a few lines move in a buffer of their size.
+      batch = Buffer.allocUnsafeSlow(this.keptBytes);
+      this.kept.copy(batch, 0, 0, this.keptBytes);
+    }
     this.keptBytes = 0;
-    this.post(batch, lines);
-  }
-
-  /**
-   * Hands `batch` (`lines` lines) over, or drops it while the writer is held up. `batch` views the
-   * start of an ArrayBuffer of its own (never the shared Buffer pool): it is moved, not copied.
-   */
-  private post(batch: Buffer, lines: number): void {
-    if (this.writerHeldUp()) {
-      this.droppedLines += lines;
-      return;
-    }
-    if (this.droppedLines > 0) {
-      const notice = encode(this.droppedNotice(this.droppedLines));
-      this.droppedLines = 0;
-      this.transfer(notice);
-    }
     this.transfer(batch);
   }
 
+  /** A line larger than the buffer, in a buffer of its own. */
+  private postLarge(line: string): void {
+    if (this.writerHeldUp()) {
+      this.droppedLines += 1;
+      return;
+    }
+    this.reportDropped();
+    this.transfer(encode(line));
+  }
+
+  private reportDropped(): void {
+    if (this.droppedLines === 0) return;
+    const notice = encode(this.droppedNotice(this.droppedLines));
+    this.droppedLines = 0;
+    this.transfer(notice);
+  }
+
+  /** Moves `batch`, which views the start of an ArrayBuffer of its own, to the writer. */
   private transfer(batch: Buffer): void {
-    Atomics.add(this.counters, POSTED_BYTES, batch.length);
+    const buffer = batch.buffer as ArrayBuffer;
+    Atomics.add(this.counters, POSTED_BYTES, buffer.byteLength);
     Atomics.add(this.counters, POSTED, 1);
-    this.writer.postMessage(batch, [batch.buffer as ArrayBuffer]);
+    this.writer.postMessage(batch, [buffer]);
   }
 
   /** Batches handed over that the writer has not written yet. */
   pendingBatches(): number {
-    return Atomics.load(this.counters, POSTED) - Atomics.load(this.counters, WRITTEN);
+    return (Atomics.load(this.counters, POSTED) - Atomics.load(this.counters, WRITTEN)) | 0;
   }
 
   private writerHeldUp(): boolean {
@@ -202,15 +233,21 @@ export class BatchedLogDestination {
   }
 
   /** Hands over what is kept and blocks until every line is written (or `timeoutMs` passed). */
-  flushSync(timeoutMs = EXIT_WAIT_MS): void {
-    this.handOver();
+  flushSync(timeoutMs = this.policy.exitWaitMs): void {
+    this.handOver(true);
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const written = Atomics.load(this.counters, WRITTEN);
       const remaining = deadline - Date.now();
-      if (written >= Atomics.load(this.counters, POSTED) || remaining <= 0) return;
+      if (this.pendingBatches() <= 0 || remaining <= 0) return;
       Atomics.wait(this.counters, WRITTEN, written, remaining);
     }
+  }
+
+  /** The exit listener's flush: then a writer that still cannot write gives up, so the process ends. */
+  private flushForExit(): void {
+    this.flushSync();
+    Atomics.store(this.counters, GIVE_UP, 1);
   }
 
   /** pino's logger.flush(callback). */
@@ -224,6 +261,8 @@ export class BatchedLogDestination {
     this.flushSync();
     open.delete(this);
     clearTimeout(this.timer);
+    this.timer = undefined;
+    Atomics.store(this.counters, GIVE_UP, 1);
     void this.writer.terminate();
   }
 }

@@ -45,7 +45,11 @@ export class SumCountSummary<L extends string> {
     return { name: this.name, help: this.help, type: 'summary', values, aggregator: 'sum' };
   }
 
+  /** Zeroes every series (registry.resetMetrics()); handles already given out stay bound to theirs. */
   reset(): void {
-    this.series.clear();
+    for (const series of this.series.all()) {
+      series.sum = 0;
+      series.count = 0;
+    }
   }
 }

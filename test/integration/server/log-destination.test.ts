@@ -131,17 +131,19 @@ describe('BatchedLogDestination', () => {
       },
       { timeout: WAIT },
     );
-    destination.write('{"after":true}\n');
+    // The flood's last batch was dropped (20,000 lines make whole batches): a flush with nothing
+    // kept still writes the count.
     destination.flushSync();
     drain();
-    const lines = received
-      .trim()
-      .split('\n')
-      .map((text) => JSON.parse(text) as Record<string, unknown>);
+    const entries = () =>
+      received
+        .trim()
+        .split('\n')
+        .map((text) => JSON.parse(text) as Record<string, unknown>);
     // Every line is written, in order, or counted by a notice standing where it went missing.
     let expected = 0;
     let notices = 0;
-    for (const entry of lines.slice(0, -1)) {
+    for (const entry of entries()) {
       if (entry['message'] === DROPPED_LINES_MESSAGE) {
         notices += 1;
         expected += entry['droppedLines'] as number;
@@ -152,9 +154,34 @@ describe('BatchedLogDestination', () => {
     }
     expect(expected).toBe(flood);
     expect(notices).toBeGreaterThan(0);
-    expect(lines.at(-1)).toEqual({ after: true });
+    // Read again, the log goes on.
+    destination.write('{"after":true}\n');
+    destination.flushSync();
+    drain();
+    expect(entries().at(-1)).toEqual({ after: true });
     destination.end();
     closeSync(fd);
+    closeSync(reader);
+  });
+
+  it('a process whose log nobody reads still exits, after the wait', async () => {
+    const path = dir.path('exit.fifo');
+    execFileSync('mkfifo', [path]);
+    const reader = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    const destinationModule = pathToFileURL(
+      join(REPO_ROOT, 'src', 'server', 'log-destination.ts'),
+    ).href;
+    const script = dir.write(
+      'exit-unread.ts',
+      `import { openSync } from 'node:fs';\nimport { BatchedLogDestination } from '${destinationModule}';\n` +
+        `const destination = new BatchedLogDestination(openSync(${JSON.stringify(path)}, 'w'), { exitWaitMs: 200 });\n` +
+        `for (let i = 0; i < 20_000; i++) destination.write(JSON.stringify({ i, text: 'x'.repeat(80) }) + '\\n');\n` +
+        `process.exit(7);\n`,
+    );
+    const child = spawn(process.execPath, ['--import', TSX, script], { stdio: 'ignore' });
+    // Before, the writer thread stayed blocked in write(2) on the full pipe and the exit never ended.
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    expect(code).toBe(7);
     closeSync(reader);
   });
 

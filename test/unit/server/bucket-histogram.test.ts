@@ -64,12 +64,28 @@ describe('BucketHistogram', () => {
     expect(await aggregated(ours)).toBe(await aggregated(theirs));
   });
 
-  it('a handle keeps observing into its series; reset() forgets every series', async () => {
+  it('a handle keeps observing into its series, also after reset(), which zeroes every series', async () => {
     const { ours, histogram } = both();
     const handle = histogram.labels('/ping', '200');
     handle.observe(2);
     expect(await ours.metrics()).toContain('latency_count{path="/ping",code="200"} 4');
-    histogram.reset();
-    expect(await ours.metrics()).not.toContain('latency_count');
+    ours.resetMetrics();
+    expect(await ours.metrics()).toContain('latency_count{path="/ping",code="200"} 0');
+    expect(await ours.metrics()).toContain('latency_sum{path="/ping",code="200"} 0');
+    handle.observe(0.007);
+    const text = await ours.metrics();
+    expect(text).toContain('latency_bucket{le="0.005",path="/ping",code="200"} 0');
+    expect(text).toContain('latency_bucket{le="0.01",path="/ping",code="200"} 1');
+    expect(text).toContain('latency_count{path="/ping",code="200"} 1');
+  });
+
+  it('ignores a value that is not a finite number (prom-client throws)', async () => {
+    const { ours, histogram } = both();
+    const handle = histogram.labels('/ping', '200');
+    handle.observe(Number.NaN);
+    handle.observe(Number.POSITIVE_INFINITY);
+    const text = await ours.metrics();
+    expect(text).toContain('latency_count{path="/ping",code="200"} 3');
+    expect(text).toContain('latency_sum{path="/ping",code="200"} 0.0111');
   });
 });

@@ -93,15 +93,16 @@ const MAX_SPARE_BUFFERS = 4;
  * together to a writer thread: 20 ms after the first, or once 64 KiB wait, instead of one write(2)
  * per line on the event loop. A hand-over (a message and a thread wake-up: 35-100 us on a loaded
  * virtual machine) is shared by every line of those 20 ms, so there are at most 50 a second
- * whatever the load; a quiet server's lines still reach the output within 20 ms. The writer makes
- * the blocking writes, so a slow reader or a disk stalled in writeback holds up the log, never the
- * requests. Up to 16 MiB wait for such a reader; past that, batches are dropped, and once the
- * writer catches up a line says how many lines were lost.
+ * whatever the load; a quiet server's lines still reach the output within 20 ms. The writer does
+ * the writing (and the waiting on a full pipe), so a slow reader or a disk stalled in writeback
+ * holds up the log, never the requests. Up to 16 MiB wait for such a reader; past that, batches
+ * are dropped, and once the writer catches up a line says how many lines were lost.
  *
  * No line is lost on the way out: a process 'exit' listener, which runs on every way out
  * (process.exit after a drained SIGTERM or SIGINT, a worker told to stop, a fatal start-up error,
  * the end of the event loop, an uncaught exception), hands over what is kept and waits for the
  * writer to have written every batch (the counters are shared, so the wait needs no event loop).
+ * A reader that has stopped reading gets 10 s; then the writer gives up and the process exits.
  */
 export class BatchedLogDestination {
   /** The kept lines' UTF-8 bytes, in a buffer of their own: it is moved to the writer, not copied. */

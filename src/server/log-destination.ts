@@ -117,6 +117,7 @@ export class BatchedLogDestination {
   private keptLines = 0;
   /** Lines dropped while the writer was held up, not yet reported. */
   private droppedLines = 0;
+  private dropping = false;
   private timer: NodeJS.Timeout | undefined;
   private readonly policy: HandOverPolicy;
   private readonly counters = new Int32Array(new SharedArrayBuffer(4 * COUNTERS));
@@ -227,10 +228,17 @@ export class BatchedLogDestination {
     return (Atomics.load(this.counters, POSTED) - Atomics.load(this.counters, WRITTEN)) | 0;
   }
 
+  /**
+   * Whether the writer is too far behind to take more. Once it is, it must have caught up to half
+   * the bound before batches are taken again: a reader just too slow gets one gap and one notice
+   * per stretch, not one per batch.
+   */
   private writerHeldUp(): boolean {
     const pendingBytes =
       (Atomics.load(this.counters, POSTED_BYTES) - Atomics.load(this.counters, WRITTEN_BYTES)) | 0;
-    return pendingBytes >= this.policy.maxBytesInFlight;
+    const limit = this.policy.maxBytesInFlight;
+    this.dropping = pendingBytes >= (this.dropping ? limit / 2 : limit);
+    return this.dropping;
   }
 
   /** Hands over what is kept and blocks until every line is written (or `timeoutMs` passed). */

@@ -98,7 +98,7 @@ export interface Issuer {
 }
 
 /** Parses a request body; throws a TimeStampRejection (badDataFormat) on a malformed one. */
-export function parseRequest(body: Uint8Array, format: RequestFormat): TimeStampReq {
+function parseRequest(body: Uint8Array, format: RequestFormat): TimeStampReq {
   return format === 'der' ? parseTimeStampReq(body) : parseJsonTimeStampReq(body);
 }
 
@@ -142,13 +142,17 @@ export class TimestampAuthority implements Issuer {
     format: RequestFormat,
     context: IssueContext = {},
   ): Promise<IssueOutcome> {
-    let parsed: TimeStampReq;
+    const parsed = this.parse(body, format);
+    return 'status' in parsed ? parsed : this.issueParsed(parsed, context);
+  }
+
+  /** The request, or its refusal (badDataFormat) as this authority answers a malformed body. */
+  parse(body: Uint8Array, format: RequestFormat): TimeStampReq | RejectionOutcome {
     try {
-      parsed = parseRequest(body, format);
+      return parseRequest(body, format);
     } catch (error) {
       return this.refuse(error, undefined);
     }
-    return this.issueParsed(parsed, context);
   }
 
   /** The outcome of an error thrown while answering: its rejection, else systemFailure. */

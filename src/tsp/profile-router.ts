@@ -1,6 +1,5 @@
 import { toHex } from '../asn1/der.js';
 import {
-  parseRequest,
   type IssueContext,
   type IssueOutcome,
   type Issuer,
@@ -44,12 +43,8 @@ export class ProfileRouter implements Issuer {
     format: RequestFormat,
     context: IssueContext = {},
   ): Promise<IssueOutcome> {
-    let parsed: TimeStampReq;
-    try {
-      parsed = parseRequest(body, format);
-    } catch (error) {
-      return this.fallback.refuse(error, undefined);
-    }
-    return this.route(parsed).issueParsed(parsed, context);
+    // A malformed body is refused as the default profile refuses it.
+    const parsed = this.fallback.parse(body, format);
+    return 'status' in parsed ? parsed : this.route(parsed).issueParsed(parsed, context);
   }
 }

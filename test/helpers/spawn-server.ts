@@ -19,6 +19,16 @@ function newestSource(dir: string): number {
   );
 }
 
+/** A file signer whose key and chain do not exist: start-up must refuse it. */
+export const MISSING_FILE_SIGNER = [
+  '--timestamp-signer',
+  'file',
+  '--file-signer-key-path',
+  '/nonexistent/key.pem',
+  '--certificate-chain-path',
+  '/nonexistent/chain.pem',
+];
+
 /**
  * The built CLI (`make test` builds it first) when it is newer than every source file, else the
  * sources through tsx, so a test never runs stale code.

@@ -3,7 +3,12 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkMetrics } from '../../helpers/promtool.js';
 import { openssl, tempDir } from '../../helpers/openssl.js';
-import { runCli, spawnServer, type SpawnedServer } from '../../helpers/spawn-server.js';
+import {
+  runCli,
+  spawnServer,
+  type SpawnedServer,
+  MISSING_FILE_SIGNER,
+} from '../../helpers/spawn-server.js';
 import { listenerClosed, splitRequest } from '../../helpers/split-request.js';
 import { answer, SntpResponder } from '../../helpers/sntp-responder.js';
 import { helloTimeStampReq } from '../../loadtest/request.js';
@@ -345,12 +350,7 @@ describe('--workers 2 (node:cluster)', () => {
       '0',
       '--log-type',
       'prod',
-      '--timestamp-signer',
-      'file',
-      '--file-signer-key-path',
-      '/nonexistent/key.pem',
-      '--certificate-chain-path',
-      '/nonexistent/chain.pem',
+      ...MISSING_FILE_SIGNER,
     ]);
     expect(await run.exited).toBe(1);
     const logged = run

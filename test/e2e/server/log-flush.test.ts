@@ -4,7 +4,12 @@
  * out of the real server.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { runCli, spawnServer, type SpawnedServer } from '../../helpers/spawn-server.js';
+import {
+  runCli,
+  spawnServer,
+  type SpawnedServer,
+  MISSING_FILE_SIGNER,
+} from '../../helpers/spawn-server.js';
 import { listenerClosed, splitRequest } from '../../helpers/split-request.js';
 
 interface LogLine {
@@ -78,12 +83,7 @@ describe('no log line is lost on the way out', () => {
       '0',
       '--log-type',
       'prod',
-      '--timestamp-signer',
-      'file',
-      '--file-signer-key-path',
-      '/nonexistent/key.pem',
-      '--certificate-chain-path',
-      '/nonexistent/chain.pem',
+      ...MISSING_FILE_SIGNER,
     ]);
     expect(await run.exited).toBe(1);
     const lines = parse(run.stdout().trim().split('\n'));

@@ -5,13 +5,11 @@
  *   npm run bench -- in-process [--keys p256,p384] [--seconds 1] [--runs 5] [--concurrency 1]
  */
 import { createHash, sign } from 'node:crypto';
-import { oid, toHex } from '../src/asn1/der.js';
-import { OID } from '../src/asn1/oids.js';
-import { TimestampAuthority } from '../src/tsp/authority.js';
 import { parseCertificate } from '../src/x509/certificate.js';
 import { encodeRequest } from '../test/helpers/requests.js';
 import { createBenchSigner, HASH_FOR, KEY_KINDS, type KeyKind } from './keys.js';
 import { format, median, rates } from './stats.js';
+import { defaultAuthority } from '../test/helpers/authority.js';
 
 export interface InProcessResult {
   key: KeyKind;
@@ -43,20 +41,7 @@ export async function benchInProcess(
   for (const key of options.keys ?? [...KEY_KINDS]) {
     const { signer, chain, privateKey } = await createBenchSigner(key);
     const authority = (verifySignatures: boolean) =>
-      new TimestampAuthority({
-        profile: {
-          signer,
-          chain: chain.map(parseCertificate),
-          defaultPolicy: oid(OID.sigstoreTsaPolicy),
-          accuracySeconds: 1,
-          includeChain: false,
-          verifySignatures,
-        },
-        policy: {
-          acceptedPolicies: new Set([toHex(oid(OID.sigstoreTsaPolicy))]),
-          allowCustomExtensions: false,
-        },
-      });
+      defaultAuthority(signer, chain.map(parseCertificate), { verifySignatures });
     const unverified = authority(false);
     const verified = authority(true);
     for (const tsa of [unverified, verified]) {

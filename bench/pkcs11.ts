@@ -6,8 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { HASHES } from '../src/asn1/algorithms.js';
-import { octetString, oid, sequence, toHex } from '../src/asn1/der.js';
-import { OID } from '../src/asn1/oids.js';
+import { octetString, sequence } from '../src/asn1/der.js';
 import {
   CKA,
   CKF_SERIAL_SESSION,
@@ -16,12 +15,12 @@ import {
 } from '../src/signers/pkcs11/pkcs11-constants.js';
 import { acquireModule, releaseModule } from '../src/signers/pkcs11/pkcs11-module.js';
 import { createPkcs11Signer } from '../src/signers/pkcs11/pkcs11-signer.js';
-import { TimestampAuthority } from '../src/tsp/authority.js';
 import { parseCertificate } from '../src/x509/certificate.js';
 import { encodeRequest } from '../test/helpers/requests.js';
 import { SOFTHSM_MODULE, SoftHsm, type HsmKeyType } from '../test/helpers/softhsm.js';
 import { createBenchChain } from './keys.js';
 import { format, median, rate } from './stats.js';
+import { defaultAuthority } from '../test/helpers/authority.js';
 
 export interface Pkcs11BenchResult {
   key: string;
@@ -54,20 +53,8 @@ export async function benchPkcs11(
       const signer = await createPkcs11Signer(hsm.uri('bench', key), 'sha256', {
         maxSessions: sessions,
       });
-      const authority = new TimestampAuthority({
-        profile: {
-          signer,
-          chain: (await createBenchChain(signer.publicKey)).map(parseCertificate),
-          defaultPolicy: oid(OID.sigstoreTsaPolicy),
-          accuracySeconds: 1,
-          includeChain: false,
-          verifySignatures: true,
-        },
-        policy: {
-          acceptedPolicies: new Set([toHex(oid(OID.sigstoreTsaPolicy))]),
-          allowCustomExtensions: false,
-        },
-      });
+      const chain = (await createBenchChain(signer.publicKey)).map(parseCertificate);
+      const authority = defaultAuthority(signer, chain, { verifySignatures: true });
       const request = encodeRequest({
         digest: createHash('sha256').update(key).digest(),
         nonce: 1n,

@@ -5,15 +5,13 @@
  *   npm run bench -- remote [--latency-ms 20] [--seconds 2]
  */
 import { createHash, type KeyObject } from 'node:crypto';
-import { oid, toHex } from '../src/asn1/der.js';
-import { OID } from '../src/asn1/oids.js';
 import { createKmsSigner } from '../src/signers/kms/create-kms-signer.js';
-import { TimestampAuthority } from '../src/tsp/authority.js';
 import { parseCertificate } from '../src/x509/certificate.js';
 import { startFakeAwsKms } from '../test/fakes/aws-kms.js';
 import { encodeRequest } from '../test/helpers/requests.js';
 import { createBenchChain } from './keys.js';
 import { format, rate } from './stats.js';
+import { defaultAuthority } from '../test/helpers/authority.js';
 
 const MAX_CONCURRENCY = 32;
 
@@ -37,19 +35,7 @@ export async function benchRemote(options: { latencyMs?: number; seconds?: numbe
       backoffMs: 50,
     });
     const chain = await createBenchChain(key.key.publicKey as KeyObject);
-    const authority = new TimestampAuthority({
-      profile: {
-        signer,
-        chain: chain.map(parseCertificate),
-        defaultPolicy: oid(OID.sigstoreTsaPolicy),
-        accuracySeconds: 1,
-        includeChain: false,
-      },
-      policy: {
-        acceptedPolicies: new Set([toHex(oid(OID.sigstoreTsaPolicy))]),
-        allowCustomExtensions: false,
-      },
-    });
+    const authority = defaultAuthority(signer, chain.map(parseCertificate));
     const request = encodeRequest({
       digest: createHash('sha256').update('remote').digest(),
       nonce: 1n,

@@ -1,21 +1,18 @@
 import { readFileSync } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
-import { oid, toHex } from '../../src/asn1/der.js';
 import { resolveServeConfig } from '../../src/config/resolve.js';
 import { buildServer } from '../../src/server/app.js';
 import { createKmsSigner } from '../../src/signers/kms/create-kms-signer.js';
 import type { ProviderOptions } from '../../src/signers/kms/provider-options.js';
 import type { RemoteCallPolicy } from '../../src/signers/kms/remote-signer.js';
 import { signerFailuresTotal } from '../../src/signers/kms/remote-signer-metrics.js';
-import { TimestampAuthority } from '../../src/tsp/authority.js';
 import { signerAvailabilityGuard } from '../../src/tsp/guards.js';
 import { parseCertificate } from '../../src/x509/certificate.js';
 import { decodeCertificatesPem } from '../../src/x509/pem.js';
 import type { tempDir } from './openssl.js';
 import { writeChainFor } from './remote-tsa.js';
 import { silentLogger } from './tsa.js';
-
-const POLICY = '1.3.6.1.4.1.57264.2';
+import { defaultAuthority } from './authority.js';
 
 /**
  * A TSA (Fastify app, not listening) on a remote signer, wired as `serve` wires it (the breaker's
@@ -31,9 +28,7 @@ export async function createRemoteTsa(
   const paths = await writeChainFor(publicKey, dir);
   const signer = await createKmsSigner(uri, 'sha256', policy, options);
   const chain = decodeCertificatesPem(readFileSync(paths.chain, 'utf8')).map(parseCertificate);
-  const authority = new TimestampAuthority({
-    profile: { signer, chain, defaultPolicy: oid(POLICY), accuracySeconds: 1, includeChain: false },
-    policy: { acceptedPolicies: new Set([toHex(oid(POLICY))]), allowCustomExtensions: false },
+  const authority = defaultAuthority(signer, chain, {
     guards: [signerAvailabilityGuard(() => signer.unavailableReason())],
   });
   const app = await buildServer({

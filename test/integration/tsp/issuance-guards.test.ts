@@ -1,13 +1,10 @@
 import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { oid, toHex } from '../../../src/asn1/der.js';
-import { OID } from '../../../src/asn1/oids.js';
 import type { Signer } from '../../../src/crypto/signer.js';
 import { registry } from '../../../src/metrics/registry.js';
 import { LocalKeySigner } from '../../../src/signers/local-key.js';
 import { createMemorySigner } from '../../../src/signers/memory.js';
-import { TimestampAuthority } from '../../../src/tsp/authority.js';
 import { parseCertificate } from '../../../src/x509/certificate.js';
 import { openssl, tempDir } from '../../helpers/openssl.js';
 import { EXT, OpensslPki } from '../../helpers/openssl-pki.js';
@@ -17,6 +14,7 @@ import { resolveServeConfig } from '../../../src/config/resolve.js';
 import { buildServer } from '../../../src/server/app.js';
 import { httpStatusOf } from '../../../src/server/http-outcome.js';
 import { createAuthority } from '../../../src/runtime/serve.js';
+import { defaultAuthority } from '../../helpers/authority.js';
 
 const work = tempDir();
 const pki = new OpensslPki(work.dir);
@@ -154,19 +152,8 @@ describe('beyond Go: no tokens while the TSA certificate is expired or not yet v
 describe('beyond Go: each token signature is verified before it is sent', () => {
   async function authorityWith(signer: Signer, verifySignatures: boolean | undefined) {
     const { chain } = await createMemorySigner('sha256');
-    return new TimestampAuthority({
-      profile: {
-        signer,
-        chain: chain.map(parseCertificate),
-        defaultPolicy: oid(OID.sigstoreTsaPolicy),
-        accuracySeconds: 1,
-        includeChain: false,
-        ...(verifySignatures === undefined ? {} : { verifySignatures }),
-      },
-      policy: {
-        acceptedPolicies: new Set([toHex(oid(OID.sigstoreTsaPolicy))]),
-        allowCustomExtensions: false,
-      },
+    return defaultAuthority(signer, chain.map(parseCertificate), {
+      ...(verifySignatures === undefined ? {} : { verifySignatures }),
     });
   }
 

@@ -17,6 +17,7 @@ import { TokenEncoder, TokenSignatureError } from '../../../src/tsp/token-encode
 import { parseCertificate } from '../../../src/x509/certificate.js';
 import { decodeResponse } from '../../helpers/decode.js';
 import { encodeRequest } from '../../helpers/requests.js';
+import { defaultAuthority } from '../../helpers/authority.js';
 
 const GEN_TIME = Date.UTC(2026, 5, 1, 12, 0, 0, 750);
 
@@ -28,21 +29,11 @@ async function authority(
   options: Partial<AuthorityOptions> & { signer?: (signer: Signer) => Signer } = {},
 ) {
   const { signer, chain } = await createMemorySigner('sha256');
-  return new TimestampAuthority({
-    profile: {
-      signer: options.signer ? options.signer(signer) : signer,
-      chain: chain.map(parseCertificate),
-      defaultPolicy: oid(OID.sigstoreTsaPolicy),
-      accuracySeconds: 1,
-      includeChain: false,
-      verifySignatures: true,
-    },
-    policy: {
-      acceptedPolicies: new Set([toHex(oid(OID.sigstoreTsaPolicy))]),
-      allowCustomExtensions: false,
-    },
+  const { signer: wrap, ...rest } = options;
+  return defaultAuthority(wrap ? wrap(signer) : signer, chain.map(parseCertificate), {
+    verifySignatures: true,
     now: () => GEN_TIME,
-    ...options,
+    ...rest,
   });
 }
 

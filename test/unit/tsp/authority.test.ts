@@ -1,11 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { oid, toHex } from '../../../src/asn1/der.js';
-import { OID } from '../../../src/asn1/oids.js';
+import { toHex } from '../../../src/asn1/der.js';
 import { createMemorySigner } from '../../../src/signers/memory.js';
 import {
   MAX_REISSUES,
   RecordError,
-  TimestampAuthority,
   type GrantedOutcome,
   type IssueContext,
 } from '../../../src/tsp/authority.js';
@@ -14,23 +12,11 @@ import { reject } from '../../../src/tsp/rejection.js';
 import { parseCertificate } from '../../../src/x509/certificate.js';
 import { decodeResponse } from '../../helpers/decode.js';
 import { encodeRequest } from '../../helpers/requests.js';
+import { defaultAuthority } from '../../helpers/authority.js';
 
 async function authority(guards: IssuanceGuard[] = []) {
   const { signer, chain } = await createMemorySigner('sha256');
-  return new TimestampAuthority({
-    profile: {
-      signer,
-      chain: chain.map(parseCertificate),
-      defaultPolicy: oid(OID.sigstoreTsaPolicy),
-      accuracySeconds: 1,
-      includeChain: false,
-    },
-    policy: {
-      acceptedPolicies: new Set([toHex(oid(OID.sigstoreTsaPolicy))]),
-      allowCustomExtensions: false,
-    },
-    guards,
-  });
+  return defaultAuthority(signer, chain.map(parseCertificate), { guards });
 }
 
 const issue = async (guards: IssuanceGuard[], context?: IssueContext) =>

@@ -5,11 +5,11 @@ import { parseCertificate } from '../../../../src/x509/certificate.js';
 import { decodeCertificatesPem } from '../../../../src/x509/pem.js';
 import { createKmsSigner } from '../../../../src/signers/kms/create-kms-signer.js';
 import { DEFAULT_REMOTE_CALL_POLICY } from '../../../../src/signers/kms/remote-signer.js';
-import { oid, toHex } from '../../../../src/asn1/der.js';
 import { startFakeAzureKeyVault } from '../../../fakes/azure-key-vault.js';
 import { openssl, tempDir } from '../../../helpers/openssl.js';
 import { asRsaPssKey, writeChainFor } from '../../../helpers/remote-tsa.js';
 import { readFileSync } from 'node:fs';
+import { defaultAuthority } from '../../../helpers/authority.js';
 
 let fake: Awaited<ReturnType<typeof startFakeAzureKeyVault>>;
 let agent: Agent;
@@ -47,19 +47,7 @@ async function authorityFor(
     leafKey,
   );
   const chain = decodeCertificatesPem(readFileSync(paths.chain, 'utf8')).map(parseCertificate);
-  const authority = new TimestampAuthority({
-    profile: {
-      signer,
-      chain,
-      defaultPolicy: oid('1.3.6.1.4.1.57264.2'),
-      accuracySeconds: 1,
-      includeChain: false,
-    },
-    policy: {
-      acceptedPolicies: new Set([toHex(oid('1.3.6.1.4.1.57264.2'))]),
-      allowCustomExtensions: false,
-    },
-  });
+  const authority = defaultAuthority(signer, chain);
   return { signer, authority, paths };
 }
 

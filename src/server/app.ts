@@ -34,14 +34,9 @@ import { httpAnswers, sendAnswer, sendGoError } from './http-outcome.js';
 import { knowPaths } from './http-metrics.js';
 import type { ProcessLedger } from '../ledger/process-ledger.js';
 import { registerLogRoutes } from './log-routes.js';
+import { registerRequestLog } from './request-log.js';
 import { RateLimitStore, registerRateLimit, trustProxySetting } from './rate-limit.js';
-import {
-  CLIENT_CLOSED_REQUEST,
-  clientAborted,
-  onClientAbort,
-  RequestCutError,
-  requestCut,
-} from './client-aborts.js';
+import { clientAborted, RequestCutError, requestCut } from './client-aborts.js';
 
 export const ROUTES = {
   timestamp: '/api/v1/timestamp',
@@ -193,35 +188,7 @@ export async function buildServer(deps: ServerDependencies) {
     reply.header(requestIdHeader, request.id);
     done(null, payload);
   });
-  const logRequest = (request: FastifyRequest, reply: FastifyReply, status: number): void => {
-    if (HEALTH_PATHS.includes(request.routeOptions.url ?? '')) return;
-    const outcome = request.tsaOutcome;
-    const fields = {
-      method: request.method,
-      url: request.url,
-      statusCode: status,
-      responseTime: reply.elapsedTime,
-      ...(outcome?.status === 'granted' ? { serialNumber: outcome.serialNumber } : {}),
-      ...(outcome?.status === 'rejection'
-        ? {
-            failInfo: outcome.failInfo,
-            reason: outcome.detail ?? outcome.message,
-            ...(outcome.cause ? { err: outcome.cause } : {}),
-          }
-        : {}),
-    };
-    if (status === CLIENT_CLOSED_REQUEST) request.log.info(fields, 'request aborted');
-    else if (status >= 500) request.log.error(fields, 'request failed');
-    // A DER rejection answered 200 (--der-rejection-status=rfc) is still a rejection.
-    else if (status >= 400 || outcome?.status === 'rejection')
-      request.log.warn(fields, 'request rejected');
-    else request.log.info(fields, 'request completed');
-  };
-  app.addHook('onResponse', (request, reply, done) => {
-    if (!clientAborted(request)) logRequest(request, reply, reply.statusCode);
-    done();
-  });
-  onClientAbort(app, (request, reply) => logRequest(request, reply, CLIENT_CLOSED_REQUEST));
+  registerRequestLog(app, deps.logger);
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     // No one to answer (an abort is logged when the connection or stream closes), or already answered.

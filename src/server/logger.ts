@@ -24,6 +24,65 @@ export function isoTime(now: () => number = Date.now): () => string {
   };
 }
 
+/** The fields of the one line logged per request (request-log.ts), in the order they are written. */
+export interface RequestLineFields {
+  method: string;
+  url: string;
+  statusCode: number;
+  responseTime: number;
+  serialNumber?: string;
+  failInfo?: string;
+  reason?: string;
+}
+
+export type RequestLineLevel = 'info' | 'warn' | 'error';
+
+/**
+ * Writes a request's line exactly as the prod logger writes it through the request's child logger
+ * (`{"severity","time","requestID",<fields>,"message"}`), but from the fixed fields rather than
+ * through pino's generic serializer, which cost ~3 µs of each request under load.
+ */
+export type RequestLineWriter = (
+  requestId: string,
+  level: RequestLineLevel,
+  fields: RequestLineFields,
+  message: string,
+) => void;
+
+const requestLineWriters = new WeakMap<object, RequestLineWriter>();
+
+/** The prod logger's request-line writer; undefined for any other logger (dev, a test's own). */
+export function requestLineWriter(logger: object): RequestLineWriter | undefined {
+  return requestLineWriters.get(logger);
+}
+
+const SEVERITY_FIELD: Record<RequestLineLevel, string> = {
+  info: '{"severity":"INFO"',
+  warn: '{"severity":"WARN"',
+  error: '{"severity":"ERROR"',
+};
+
+/** As pino writes a value: strings as JSON strings, numbers that are not finite as null. */
+const jsonNumber = (value: number): string => (Number.isFinite(value) ? String(value) : 'null');
+
+function requestLine(
+  time: string,
+  requestId: string,
+  level: RequestLineLevel,
+  fields: RequestLineFields,
+  message: string,
+): string {
+  let line =
+    `${SEVERITY_FIELD[level]}${time},"requestID":${JSON.stringify(requestId)}` +
+    `,"method":${JSON.stringify(fields.method)},"url":${JSON.stringify(fields.url)}` +
+    `,"statusCode":${jsonNumber(fields.statusCode)},"responseTime":${jsonNumber(fields.responseTime)}`;
+  if (fields.serialNumber !== undefined)
+    line += `,"serialNumber":${JSON.stringify(fields.serialNumber)}`;
+  if (fields.failInfo !== undefined) line += `,"failInfo":${JSON.stringify(fields.failInfo)}`;
+  if (fields.reason !== undefined) line += `,"reason":${JSON.stringify(fields.reason)}`;
+  return `${line},"message":${JSON.stringify(message)}}\n`;
+}
+
 /** The prod log's line where the destination dropped lines (nobody read standard output). */
 const droppedLinesNotice: DroppedLinesNotice = (count) =>
   `${JSON.stringify({
@@ -43,16 +102,23 @@ export function createLogger(
   destination?: DestinationStream,
 ): Logger {
   if (logType === 'prod') {
+    const time = isoTime();
     const options = {
       level,
       messageKey: 'message',
       base: null,
-      timestamp: isoTime(),
+      timestamp: time,
       formatters: { level: (label: string) => ({ severity: label.toUpperCase() }) },
     };
     // Batched for up to 20 ms and written by a writer thread (log-destination.ts): cheap per
     // line, and no line is lost when the process exits, however it exits.
-    return pino(options, destination ?? new BatchedLogDestination(1, {}, droppedLinesNotice));
+    const stream = destination ?? new BatchedLogDestination(1, {}, droppedLinesNotice);
+    const logger = pino(options, stream);
+    requestLineWriters.set(logger, (requestId, level, fields, message) => {
+      if (logger.isLevelEnabled(level))
+        stream.write(requestLine(time(), requestId, level, fields, message));
+    });
+    return logger;
   }
   return pino({
     level,

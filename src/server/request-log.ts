@@ -1,0 +1,46 @@
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { CLIENT_CLOSED_REQUEST, clientAborted, onClientAbort } from './client-aborts.js';
+import { HEALTH_PATHS } from './health.js';
+import { requestLineWriter, type RequestLineFields, type RequestLineLevel } from './logger.js';
+
+/**
+ * One line per request once it is answered (or its client went away), health probes aside: what
+ * was asked, the status, the time taken, and the token's serial number or the refusal's reason.
+ * The prod logger's lines are built by its request-line writer; an error's (its stack through
+ * pino's serializer) and any other logger's go through the request's child logger.
+ */
+export function registerRequestLog(app: FastifyInstance, logger: FastifyBaseLogger): void {
+  const writeLine = requestLineWriter(logger);
+  const logRequest = (request: FastifyRequest, reply: FastifyReply, status: number): void => {
+    if (HEALTH_PATHS.includes(request.routeOptions.url ?? '')) return;
+    const outcome = request.tsaOutcome;
+    const fields: RequestLineFields = {
+      method: request.method,
+      url: request.url,
+      statusCode: status,
+      responseTime: reply.elapsedTime,
+    };
+    let cause: unknown;
+    if (outcome?.status === 'granted') fields.serialNumber = outcome.serialNumber;
+    else if (outcome?.status === 'rejection') {
+      fields.failInfo = outcome.failInfo;
+      fields.reason = outcome.detail ?? outcome.message;
+      cause = outcome.cause;
+    }
+    let level: RequestLineLevel = 'info';
+    let message = 'request completed';
+    if (status === CLIENT_CLOSED_REQUEST) message = 'request aborted';
+    else if (status >= 500) [level, message] = ['error', 'request failed'];
+    // A DER rejection answered 200 (--der-rejection-status=rfc) is still a rejection.
+    else if (status >= 400 || outcome?.status === 'rejection')
+      [level, message] = ['warn', 'request rejected'];
+    if (writeLine && !cause) writeLine(request.id, level, fields, message);
+    else request.log[level](cause ? { ...fields, err: cause } : fields, message);
+  };
+  // A callback hook, not an async one: no promise per request.
+  app.addHook('onResponse', (request, reply, done) => {
+    if (!clientAborted(request)) logRequest(request, reply, reply.statusCode);
+    done();
+  });
+  onClientAbort(app, (request, reply) => logRequest(request, reply, CLIENT_CLOSED_REQUEST));
+}

@@ -1,3 +1,4 @@
+import { closeSync, constants, fstatSync, openSync, writeSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 
 /** Every open destination, flushed by the one 'exit' listener. */
@@ -122,6 +123,15 @@ export class BatchedLogDestination {
   private readonly policy: HandOverPolicy;
   private readonly counters = new Int32Array(new SharedArrayBuffer(4 * COUNTERS));
   private readonly writer: Worker;
+  /**
+   * Set once the writer thread is gone although the destination is open (it could not start, or
+   * it died): lines are then written here, at each hand-over, on the event loop.
+   */
+  private writerGone = false;
+  private readonly fd: number;
+  /** The descriptor written here once the writer is gone (a pipe's is non-blocking). */
+  private directFd: number | undefined;
+  private ended = false;
   private readonly afterDelay = (): void => {
     this.timer = undefined;
     this.handOver();
@@ -132,14 +142,15 @@ export class BatchedLogDestination {
     policy: Partial<HandOverPolicy> = {},
     private readonly droppedNotice: DroppedLinesNotice = defaultNotice,
   ) {
+    this.fd = fd;
     this.policy = { ...DEFAULT_HAND_OVER, ...policy };
     this.kept = Buffer.allocUnsafeSlow(2 * this.policy.bytes);
     this.writer = new Worker(WRITER, { eval: true, workerData: { fd, counters: this.counters } });
-    this.writer.on('message', (returned: Uint8Array) => {
-      const buffer = returned.buffer as ArrayBuffer;
-      if (buffer.byteLength === this.kept.length && this.spare.length < MAX_SPARE_BUFFERS)
-        this.spare.push(Buffer.from(buffer));
-    });
+    this.writer.on('message', (returned: Uint8Array) => this.takeBack(returned.buffer));
+    // A thread that cannot be made (a process or memory limit) or that died must not take the
+    // server down with it (an 'error' event without a listener is thrown) nor lose what follows.
+    this.writer.on('error', (error: Error) => this.writerDied(error.message));
+    this.writer.on('exit', (code: number) => this.writerDied(`exit code ${code}`));
     // The writer never keeps the process alive; the exit listener waits for it.
     this.writer.unref();
     open.add(this);
@@ -149,6 +160,18 @@ export class BatchedLogDestination {
         for (const destination of open) destination.flushForExit();
       });
     }
+  }
+
+  /**
+   * From now on, lines are written here. Batches the writer had not written are lost; the
+   * warning (on standard error, which the log may not reach) says why lines may be missing.
+   */
+  private writerDied(reason: string): void {
+    if (this.ended || this.writerGone) return;
+    this.writerGone = true;
+    process.emitWarning(
+      `the log writer thread stopped (${reason}): log lines are written on the main thread`,
+    );
   }
 
   /** pino's DestinationStream: one serialized line, newline included. */
@@ -217,10 +240,21 @@ export class BatchedLogDestination {
 
   /** Moves `batch`, which views the start of an ArrayBuffer of its own, to the writer. */
   private transfer(batch: Buffer): void {
+    if (this.writerGone) {
+      writeHere((this.directFd ??= nonBlockingDescriptor(this.fd)), batch);
+      this.takeBack(batch.buffer);
+      return;
+    }
     const buffer = batch.buffer as ArrayBuffer;
     Atomics.add(this.counters, POSTED_BYTES, buffer.byteLength);
     Atomics.add(this.counters, POSTED, 1);
     this.writer.postMessage(batch, [buffer]);
+  }
+
+  /** A written batch's buffer, kept to be filled again if it is a whole one. */
+  private takeBack(buffer: ArrayBufferLike): void {
+    if (buffer.byteLength === this.kept.length && this.spare.length < MAX_SPARE_BUFFERS)
+      this.spare.push(Buffer.from(buffer));
   }
 
   /** Batches handed over that the writer has not written yet. */
@@ -234,6 +268,7 @@ export class BatchedLogDestination {
    * per stretch, not one per batch.
    */
   private writerHeldUp(): boolean {
+    if (this.writerGone) return false;
     const pendingBytes =
       (Atomics.load(this.counters, POSTED_BYTES) - Atomics.load(this.counters, WRITTEN_BYTES)) | 0;
     const limit = this.policy.maxBytesInFlight;
@@ -244,6 +279,7 @@ export class BatchedLogDestination {
   /** Hands over what is kept and blocks until every line is written (or `timeoutMs` passed). */
   flushSync(timeoutMs = this.policy.exitWaitMs): void {
     this.handOver(true);
+    if (this.writerGone) return;
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const written = Atomics.load(this.counters, WRITTEN);
@@ -268,12 +304,39 @@ export class BatchedLogDestination {
   /** Writes what is kept and stops the writer thread. */
   end(): void {
     this.flushSync();
+    this.ended = true;
     open.delete(this);
     clearTimeout(this.timer);
     this.timer = undefined;
     Atomics.store(this.counters, GIVE_UP, 1);
     void this.writer.terminate();
+    if (this.directFd !== undefined && this.directFd !== this.fd) closeSync(this.directFd);
   }
+}
+
+/**
+ * Writes `batch` on this thread, once the writer thread is gone, through `out`: for a pipe or
+ * FIFO a non-blocking descriptor, so that a reader that stopped reading cannot block the event
+ * loop; what it cannot take now is dropped.
+ */
+function writeHere(out: number, batch: Buffer): void {
+  let offset = 0;
+  try {
+    while (offset < batch.length) offset += writeSync(out, batch, offset);
+  } catch {
+    // EAGAIN (the reader is behind) or EPIPE (it is gone): the rest of the batch is dropped.
+  }
+}
+
+/** `fd`, or for a pipe or FIFO a non-blocking descriptor of its own (as the writer thread's). */
+function nonBlockingDescriptor(fd: number): number {
+  try {
+    if (fstatSync(fd).isFIFO())
+      return openSync(`/proc/self/fd/${fd}`, constants.O_WRONLY | constants.O_NONBLOCK);
+  } catch {
+    // no /proc: blocking writes
+  }
+  return fd;
 }
 
 /** A string's UTF-8 bytes in an ArrayBuffer of their own (transferable). */

@@ -7,6 +7,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, constants, openSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import {
   BatchedLogDestination,
@@ -183,6 +184,37 @@ describe('BatchedLogDestination', () => {
     const code = await new Promise((resolve) => child.once('exit', resolve));
     expect(code).toBe(7);
     closeSync(reader);
+  });
+
+  it('a writer thread that fails or stops takes nothing down: later lines are written here', async () => {
+    const ways = {
+      // As Node reports a thread that could not start or crashed: thrown if nobody listens.
+      fails: (writer: Worker) => writer.emit('error', new Error('simulated failure')),
+      stops: (writer: Worker) => void writer.terminate(),
+    };
+    for (const [way, stop] of Object.entries(ways)) {
+      const path = dir.path(`writer-${way}.log`);
+      const fd = openSync(path, 'w');
+      const destination = new BatchedLogDestination(fd);
+      const logger = createLogger('prod', 'info', destination);
+      logger.info('before');
+      destination.flushSync();
+      const warning = new Promise<Error>((resolve) => process.once('warning', resolve));
+      stop((destination as unknown as { writer: Worker }).writer);
+      expect((await warning).message).toMatch(
+        /^the log writer thread stopped \((simulated failure|exit code 1)\)/,
+      );
+      logger.info('after');
+      logger.info('and after');
+      destination.flushSync();
+      const messages = readFileSync(path, 'utf8')
+        .trim()
+        .split('\n')
+        .map((line) => (JSON.parse(line) as { message: string }).message);
+      expect(messages).toEqual(['before', 'after', 'and after']);
+      destination.end();
+      closeSync(fd);
+    }
   });
 
   it('flushSync and logger.flush() write at once', () => {

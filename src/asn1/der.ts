@@ -89,6 +89,32 @@ export function writeHeader(out: Uint8Array, offset: number, tag: number, length
   return offset;
 }
 
+/** Encodings up to this size are cut from a shared slab (encodingBuffer). */
+const SLAB_BYTES = 64 * 1024;
+const LARGEST_FROM_SLAB = SLAB_BYTES / 8;
+let slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+let slabOffset = 0;
+
+/**
+ * Uninitialised memory for an encoding the caller fills whole (a token, its TSTInfo, its signed
+ * attributes), cut from a 64 KiB slab. Making and collecting an ArrayBuffer costs a few µs in
+ * Node 20, and Buffer's own pool is 8 KiB: a new one every seven tokens cost ~1.3 µs of each
+ * (docs/performance.md). As with a pooled Buffer, a piece keeps its whole slab alive, and its
+ * `buffer` must never be transferred to a worker.
+ */
+export function encodingBuffer(length: number): Buffer {
+  if (length > LARGEST_FROM_SLAB) return Buffer.allocUnsafe(length);
+  if (slabOffset + length > SLAB_BYTES) {
+    slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+    slabOffset = 0;
+  }
+  // A view made from the ArrayBuffer: Buffer#subarray costs several times as much (species lookup).
+  const out = Buffer.from(slab.buffer, slabOffset, length);
+  // Each piece starts 8-aligned, as Buffer's pool aligns them.
+  slabOffset = (slabOffset + length + 7) & ~7;
+  return out;
+}
+
 /**
  * Writes a DER value of known total length into one buffer, front to back: the caller computes
  * every length first ({@link tlvLength}), then each piece is copied once.
@@ -98,7 +124,7 @@ export class DerWriter {
   private offset = 0;
 
   constructor(length: number) {
-    this.out = Buffer.allocUnsafe(length);
+    this.out = encodingBuffer(length);
   }
 
   header(tag: number, length: number): this {
@@ -266,12 +292,22 @@ export function time(date: Date): Buffer {
 // Strict reading
 
 /** One element found by {@link readElement}. `bytes` is the whole TLV, `value` its contents. */
-export interface Element {
-  tag: number;
-  bytes: Uint8Array;
-  value: Uint8Array;
-  /** Offset just past the element in the input it was read from. */
-  end: number;
+export class Element {
+  private whole: Uint8Array | undefined;
+
+  constructor(
+    readonly tag: number,
+    readonly value: Uint8Array,
+    /** Offset just past the element in the input it was read from. */
+    readonly end: number,
+    private readonly input: Uint8Array,
+    private readonly start: number,
+  ) {}
+
+  /** Made when first asked: most elements are read for their contents alone (a view is ~60 ns). */
+  get bytes(): Uint8Array {
+    return (this.whole ??= this.input.subarray(this.start, this.end));
+  }
 }
 
 /** Reads one DER element at `offset` of `input`, which must lie within `input`. */
@@ -301,12 +337,7 @@ export function readElement(input: Uint8Array, offset = 0): Element {
   }
   const end = offset + headerLength + length;
   if (end > input.length) throw new DerError('TRUNCATED', 'element longer than its container');
-  return {
-    tag,
-    bytes: input.subarray(offset, end),
-    value: input.subarray(offset + headerLength, end),
-    end,
-  };
+  return new Element(tag, input.subarray(offset + headerLength, end), end, input, offset);
 }
 
 /** Reads the single element that must fill `input` exactly (no trailing bytes). */

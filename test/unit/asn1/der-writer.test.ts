@@ -10,6 +10,7 @@ import {
   DerError,
   DerSequenceReader,
   DerWriter,
+  encodingBuffer,
   headerLength,
   integer,
   namedBitString,
@@ -71,6 +72,26 @@ describe('DerWriter', () => {
     expect(() => writer.finish()).toThrow(
       new DerError('INVALID_VALUE', 'encoder wrote 3 of 4 octets'),
     );
+  });
+});
+
+describe('encodingBuffer', () => {
+  it('hands out pieces that never overlap, across slabs, and large ones of their own', () => {
+    // Sizes of tokens and their parts, past several 64 KiB slabs, and some too large to share one.
+    const sizes = Array.from(
+      { length: 400 },
+      (_, i) => [1, 7, 150, 677, 4096, 9000][i % 6] as number,
+    );
+    const pieces = sizes.map((size, i) => encodingBuffer(size).fill(i % 251));
+    pieces.forEach((piece, i) => {
+      expect(piece.length).toBe(sizes[i]);
+      expect(piece.every((octet) => octet === i % 251)).toBe(true);
+      if (piece.length > 8192) expect(piece.buffer.byteLength).toBe(piece.length);
+      else {
+        expect(piece.buffer.byteLength).toBe(64 * 1024);
+        expect(piece.byteOffset % 8).toBe(0);
+      }
+    });
   });
 });
 

@@ -62,8 +62,21 @@ const SEVERITY_FIELD: Record<RequestLineLevel, string> = {
   error: '{"severity":"ERROR"',
 };
 
-/** As pino writes a value: strings as JSON strings, numbers that are not finite as null. */
+/** As pino writes a number: one that is not finite as null. */
 const jsonNumber = (value: number): string => (Number.isFinite(value) ? String(value) : 'null');
+
+/**
+ * A JSON string: as is between quotes when nothing in it needs escaping (a path, a UUID, a hex
+ * serial number: the usual case, as pino's own fast path), else JSON.stringify's escapes.
+ */
+function jsonString(text: string): string {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x20 || code === 0x22 || code === 0x5c || (code >= 0xd800 && code <= 0xdfff))
+      return JSON.stringify(text);
+  }
+  return `"${text}"`;
+}
 
 function requestLine(
   time: string,
@@ -73,14 +86,14 @@ function requestLine(
   message: string,
 ): string {
   let line =
-    `${SEVERITY_FIELD[level]}${time},"requestID":${JSON.stringify(requestId)}` +
-    `,"method":${JSON.stringify(fields.method)},"url":${JSON.stringify(fields.url)}` +
+    `${SEVERITY_FIELD[level]}${time},"requestID":${jsonString(requestId)}` +
+    `,"method":${jsonString(fields.method)},"url":${jsonString(fields.url)}` +
     `,"statusCode":${jsonNumber(fields.statusCode)},"responseTime":${jsonNumber(fields.responseTime)}`;
   if (fields.serialNumber !== undefined)
-    line += `,"serialNumber":${JSON.stringify(fields.serialNumber)}`;
-  if (fields.failInfo !== undefined) line += `,"failInfo":${JSON.stringify(fields.failInfo)}`;
-  if (fields.reason !== undefined) line += `,"reason":${JSON.stringify(fields.reason)}`;
-  return `${line},"message":${JSON.stringify(message)}}\n`;
+    line += `,"serialNumber":${jsonString(fields.serialNumber)}`;
+  if (fields.failInfo !== undefined) line += `,"failInfo":${jsonString(fields.failInfo)}`;
+  if (fields.reason !== undefined) line += `,"reason":${jsonString(fields.reason)}`;
+  return `${line},"message":${jsonString(message)}}\n`;
 }
 
 /** The prod log's line where the destination dropped lines (nobody read standard output). */

@@ -11,8 +11,9 @@ import { requestLineWriter, type RequestLineFields, type RequestLineLevel } from
  */
 export function registerRequestLog(app: FastifyInstance, logger: FastifyBaseLogger): void {
   const writeLine = requestLineWriter(logger);
+  const healthPaths = new Set(HEALTH_PATHS);
   const logRequest = (request: FastifyRequest, reply: FastifyReply, status: number): void => {
-    if (HEALTH_PATHS.includes(request.routeOptions.url ?? '')) return;
+    if (healthPaths.has(request.routeOptions.url ?? '')) return;
     const outcome = request.tsaOutcome;
     const fields: RequestLineFields = {
       method: request.method,

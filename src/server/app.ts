@@ -35,6 +35,7 @@ import { knowPaths } from './http-metrics.js';
 import type { ProcessLedger } from '../ledger/process-ledger.js';
 import { registerLogRoutes } from './log-routes.js';
 import { registerRequestLog } from './request-log.js';
+import { LazyChildLogger } from './lazy-child-logger.js';
 import { RateLimitStore, registerRateLimit, trustProxySetting } from './rate-limit.js';
 import { clientAborted, RequestCutError, requestCut } from './client-aborts.js';
 
@@ -152,6 +153,8 @@ export async function buildServer(deps: ServerDependencies) {
     }),
     requestIdHeader,
     genReqId: () => randomUUID(),
+    childLoggerFactory: (logger, bindings, options) =>
+      new LazyChildLogger(logger, bindings, options),
     // 0 means no limit, as in Go.
     bodyLimit:
       config.maxRequestBodySize === 0 ? Number.MAX_SAFE_INTEGER : config.maxRequestBodySize,

@@ -117,10 +117,14 @@ describe('request logs', () => {
       payload: helloTimeStampReq(),
     });
     expect(failed.statusCode).toBe(500);
+    // Through the request's child logger (the error's stack): still bound to the request ID.
+    expect(failed.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
     expect(lines().at(-1)).toMatchObject({
       severity: 'ERROR',
       statusCode: 500,
       failInfo: 'systemFailure',
+      requestID: failed.headers['x-request-id'],
+      err: { message: 'signing service refused (401)' },
     });
     const everything = raw.join('\n');
     expect(everything).not.toContain(secret);

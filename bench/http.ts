@@ -3,13 +3,17 @@
  * alternately (A B A B ...) with the same connections and duration; median over the pairs of the
  * ratios server/floor of req/s and of p99. With --workers N both run N processes.
  *   npm run bench -- http [--seconds 10] [--pairs 3] [--connections 64] [--workers 1]
- *     [--server-flags="--log-type prod --verify-tokens=true"] [--no-pin]
+ *     [--server-flags="--log-type prod --verify-tokens=true"] [--no-pin] [--against ../other]
+ * --against runs the server of another checkout (built: its dist/) with the same flags as a third
+ * server in the same alternation, to compare two versions on the same machine minutes.
  * On Linux the servers run on every core but the last and the load generator on the last
  * (processes.ts cpuPlan), so that each server is measured with the same CPU, not against the
  * load generator; --no-pin shares every core among all of them.
  */
 import autocannon from 'autocannon';
 import { createHash } from 'node:crypto';
+import { join, resolve } from 'node:path';
+import { freePort } from '../test/helpers/process.js';
 import { encodeRequest } from '../test/helpers/requests.js';
 import {
   cpuPlan,
@@ -83,6 +87,8 @@ export async function benchHttp(
     workers?: number;
     serverFlags?: string[];
     pin?: boolean;
+    /** Another checkout whose dist/ server runs alongside, with the same flags. */
+    against?: string;
   } = {},
 ) {
   const seconds = options.seconds ?? 10;
@@ -95,20 +101,23 @@ export async function benchHttp(
       ? `http: servers on cores ${plan.servers}, load generator on core ${plan.load}`
       : 'http: not pinned: servers and load generator share every core',
   );
+  // Each with a metrics port of its own: two of ours cannot share the default one.
+  const flags = async () => [
+    ...(options.serverFlags ?? []),
+    ...['--workers', String(workers), '--metrics-port', String(await freePort())],
+  ];
   const servers: [string, BenchProcess][] = [
-    [
-      'server',
-      await startTimestampServer(
-        [...(options.serverFlags ?? []), '--workers', String(workers)],
-        plan?.servers,
-      ),
-    ],
+    ['server', await startTimestampServer(await flags(), plan?.servers)],
     ['floor', await startFloorServer(workers, plan?.servers)],
   ];
+  if (options.against) {
+    const entry = join(resolve(options.against), 'dist', 'src', 'cli', 'timestamp-server.js');
+    servers.push(['against', await startTimestampServer(await flags(), plan?.servers, entry)]);
+  }
   if (plan) pinSelf(plan.load);
   const ratios: number[] = [];
   const p99Ratios: number[] = [];
-  const results: Record<string, LoadResult[]> = { server: [], floor: [] };
+  const results: Record<string, LoadResult[]> = { server: [], floor: [], against: [] };
   try {
     for (const [, server] of servers) await load(server.url, 1, connections); // warm-up
     for (let pair = 0; pair < pairs; pair++) {
@@ -139,6 +148,16 @@ export async function benchHttp(
   };
   console.log(`http median: ${describe('server', summary('server'))}`);
   console.log(`http median: ${describe('floor', summary('floor'))}`);
+  if (options.against) {
+    const against = results['against'] ?? [];
+    const againstRatios = against.map(
+      (r, i) => r.requestsPerSecond / (results['floor']?.[i]?.requestsPerSecond ?? Infinity),
+    );
+    console.log(`http median: ${describe('against', summary('against'))}`);
+    console.log(
+      `http ratio against/floor (${options.against}): req/s ${format(median(againstRatios), 2)}`,
+    );
+  }
   console.log(
     `http ratio server/floor (median of ${pairs} pairs): req/s ${format(median(ratios), 2)}, p99 ${format(median(p99Ratios), 2)}` +
       `  (${workers} process${workers > 1 ? 'es' : ''} each, ${connections} connections, ${seconds} s per run)`,

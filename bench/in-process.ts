@@ -3,8 +3,14 @@
  * the signature) against raw crypto.sign on the same key, alternated run by run so every variant
  * sees the same machine noise; medians over the runs.
  *   npm run bench -- in-process [--keys p256,p384] [--seconds 1] [--runs 5] [--concurrency 1]
+ *     [--against ../other]
+ * --against alternates the same issuance by another checkout's source (its
+ * test/helpers/authority.ts and src/, loaded through tsx) in the same process, on the same key.
  */
 import { createHash, sign } from 'node:crypto';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Signer } from '../src/crypto/signer.js';
 import { parseCertificate } from '../src/x509/certificate.js';
 import { encodeRequest } from '../test/helpers/requests.js';
 import { createBenchSigner, HASH_FOR, KEY_KINDS, type KeyKind } from './keys.js';
@@ -22,6 +28,25 @@ export interface InProcessResult {
   /** The same ratios per second of CPU time (robust on a shared machine). */
   cpuRatio: number;
   verifiedCpuRatio: number;
+  /** With --against: the other checkout's issuance / raw signing. */
+  againstRatio?: number;
+}
+
+type Issue = (request: Uint8Array, format: 'der') => Promise<{ status: string }>;
+
+/** The other checkout's default authority on the same signer and chain, without the self-check. */
+async function againstIssue(dir: string, signer: Signer, chain: Buffer[]): Promise<Issue> {
+  const root = pathToFileURL(resolve(dir)).href;
+  const helpers = (await import(`${root}/test/helpers/authority.ts`)) as {
+    defaultAuthority: (s: Signer, c: unknown[], o: object) => { issue: Issue };
+  };
+  const x509 = (await import(`${root}/src/x509/certificate.ts`)) as {
+    parseCertificate: (der: Buffer) => unknown;
+  };
+  const authority = helpers.defaultAuthority(signer, chain.map(x509.parseCertificate), {
+    verifySignatures: false,
+  });
+  return (request, format) => authority.issue(request, format);
 }
 
 /** A real request of the Go load test's shape plus certReq: SHA-256 imprint, 64-bit nonce. */
@@ -32,7 +57,13 @@ const REQUEST = encodeRequest({
 });
 
 export async function benchInProcess(
-  options: { keys?: KeyKind[]; seconds?: number; runs?: number; concurrency?: number } = {},
+  options: {
+    keys?: KeyKind[];
+    seconds?: number;
+    runs?: number;
+    concurrency?: number;
+    against?: string;
+  } = {},
 ): Promise<InProcessResult[]> {
   const seconds = options.seconds ?? 1;
   const runs = options.runs ?? 5;
@@ -48,10 +79,20 @@ export async function benchInProcess(
       if ((await tsa.issue(REQUEST, 'der')).status !== 'granted')
         throw new Error('bench request refused');
     }
+    const against = options.against
+      ? await againstIssue(options.against, signer, chain)
+      : undefined;
+    if (against && (await against(REQUEST, 'der')).status !== 'granted')
+      throw new Error('bench request refused by --against');
     const data = Buffer.alloc(300, 7);
     const digest = key === 'ed25519' ? null : HASH_FOR[key];
     type Sample = Awaited<ReturnType<typeof rates>>;
-    const samples = { issuance: [] as Sample[], verified: [] as Sample[], raw: [] as Sample[] };
+    const samples = {
+      issuance: [] as Sample[],
+      verified: [] as Sample[],
+      raw: [] as Sample[],
+      against: [] as Sample[],
+    };
     for (let run = 0; run < runs; run++) {
       samples.issuance.push(
         await rates(seconds, () => unverified.issue(REQUEST, 'der'), concurrency),
@@ -60,6 +101,8 @@ export async function benchInProcess(
         await rates(seconds, () => verified.issue(REQUEST, 'der'), concurrency),
       );
       samples.raw.push(await rates(seconds, () => sign(digest, data, privateKey)));
+      if (against)
+        samples.against.push(await rates(seconds, () => against(REQUEST, 'der'), concurrency));
     }
     const ratio = (values: Sample[], of: keyof Sample = 'perSecond') =>
       median(values.map((v, i) => v[of] / (samples.raw[i] as Sample)[of]));
@@ -72,13 +115,17 @@ export async function benchInProcess(
       verifiedRatio: ratio(samples.verified),
       cpuRatio: ratio(samples.issuance, 'perCpuSecond'),
       verifiedCpuRatio: ratio(samples.verified, 'perCpuSecond'),
+      ...(against ? { againstRatio: ratio(samples.against) } : {}),
     };
     results.push(result);
     console.log(
       `in-process ${key.padEnd(8)} c=${concurrency}  raw crypto.sign ${format(result.rawSign).padStart(7)}/s` +
         `  issuance ${format(result.issuance).padStart(7)}/s (ratio ${format(result.ratio, 2)})` +
         `  with --verify-tokens ${format(result.verifiedIssuance).padStart(7)}/s (ratio ${format(result.verifiedRatio, 2)})` +
-        `  per CPU second: ratio ${format(result.cpuRatio, 2)}, verified ${format(result.verifiedCpuRatio, 2)}`,
+        `  per CPU second: ratio ${format(result.cpuRatio, 2)}, verified ${format(result.verifiedCpuRatio, 2)}` +
+        (result.againstRatio === undefined
+          ? ''
+          : `  --against ${options.against}: ratio ${format(result.againstRatio, 2)}`),
     );
   }
   return results;

@@ -131,19 +131,16 @@ export async function startNode(args: string[], cpus?: string): Promise<BenchPro
   };
 }
 
-/** Our server from dist/ (run `npm run build` first), with prod logs to a discarded stdout. */
-export const startTimestampServer = (flags: string[] = [], cpus?: string): Promise<BenchProcess> =>
-  startNode(
-    [
-      'dist/src/cli/timestamp-server.js',
-      'serve',
-      '--log-type',
-      'prod',
-      '--disable-ntp-monitoring',
-      ...flags,
-    ],
-    cpus,
-  );
+/**
+ * Our server from dist/ (run `npm run build` first), or the `entry` of another checkout, with prod
+ * logs to a discarded stdout.
+ */
+export const startTimestampServer = (
+  flags: string[] = [],
+  cpus?: string,
+  entry = 'dist/src/cli/timestamp-server.js',
+): Promise<BenchProcess> =>
+  startNode([entry, 'serve', '--log-type', 'prod', '--disable-ntp-monitoring', ...flags], cpus);
 
 export const startFloorServer = (workers = 1, cpus?: string): Promise<BenchProcess> =>
   startNode(['--import', 'tsx', 'bench/floor-server.ts', '--workers', String(workers)], cpus);

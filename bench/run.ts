@@ -28,6 +28,7 @@ const parts: Record<string, () => Promise<unknown>> = {
       seconds: Number(args['seconds'] ?? 1),
       runs: Number(args['runs'] ?? 5),
       concurrency: Number(args['concurrency'] ?? 1),
+      ...(args['against'] ? { against: args['against'] } : {}),
     }),
   signing: () =>
     benchSigningStrategies({
@@ -43,6 +44,7 @@ const parts: Record<string, () => Promise<unknown>> = {
       connections: Number(args['connections'] ?? 64),
       workers: Number(args['workers'] ?? 1),
       pin: args['no-pin'] === undefined,
+      ...(args['against'] ? { against: args['against'] } : {}),
     }),
   ping: () =>
     benchPingUnderLoad({

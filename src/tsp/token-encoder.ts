@@ -242,8 +242,8 @@ export class TokenEncoder {
     const { signedAttributes: template, digestOffset } = this.timeEncodings(genTime);
     const out = encodingBuffer(template.length);
     out.set(template);
-    // As a 'binary' (latin1) string, one character per octet, written in place: a Buffer result would be
-    // an ArrayBuffer of its own, which cost ~1.2 µs more per token.
+    // As a 'binary' (latin1) string, one character per octet, written in place: a Buffer result
+    // would be an ArrayBuffer of its own, which cost ~1.2 µs more per token.
     out.write(digestOf(this.signerHash.name, tstInfo, 'binary'), digestOffset, 'binary');
     return out;
   }

@@ -167,5 +167,6 @@ export async function benchHttp(
     p99Ratio: median(p99Ratios),
     server: summary('server'),
     floor: summary('floor'),
+    ...(options.against ? { against: summary('against') } : {}),
   };
 }

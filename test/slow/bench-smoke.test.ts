@@ -11,15 +11,18 @@ import { benchSigningStrategies } from '../../bench/signing-strategies.js';
 import { benchSoak } from '../../bench/soak.js';
 import { benchStartup } from '../../bench/startup.js';
 import { requireBuild } from '../helpers/process.js';
+import { REPO_ROOT } from '../helpers/spawn-server.js';
 
 describe('benchmarks (smoke)', { timeout: 120_000 }, () => {
   it('in-process issuance and raw signatures for every key type', async () => {
-    const results = await benchInProcess({ seconds: 0.1, runs: 1 });
+    // --against this very checkout: the other version's path is exercised too.
+    const results = await benchInProcess({ seconds: 0.1, runs: 1, against: REPO_ROOT });
     expect(results.map((result) => result.key)).toEqual(['p256', 'p384', 'rsa2048', 'ed25519']);
     for (const result of results) {
       expect(result.issuance).toBeGreaterThan(0);
       expect(result.verifiedIssuance).toBeGreaterThan(0);
       expect(result.rawSign).toBeGreaterThan(0);
+      expect(result.againstRatio).toBeGreaterThan(0);
     }
   });
 
@@ -31,9 +34,11 @@ describe('benchmarks (smoke)', { timeout: 120_000 }, () => {
 
   it('HTTP against the floor server, ping under a P-384 load, and a short soak', async () => {
     requireBuild();
-    const http = await benchHttp({ seconds: 1, pairs: 1, connections: 4 });
+    const http = await benchHttp({ seconds: 1, pairs: 1, connections: 4, against: REPO_ROOT });
     expect(http.server.errors + http.server.non2xx).toBe(0);
     expect(http.floor.errors + http.floor.non2xx).toBe(0);
+    expect(http.against?.requestsPerSecond).toBeGreaterThan(0);
+    expect((http.against?.errors ?? 1) + (http.against?.non2xx ?? 1)).toBe(0);
     expect(http.ratio).toBeGreaterThan(0);
     expect(http.p99Ratio).toBeGreaterThan(0);
     const ping = await benchPingUnderLoad({ seconds: 1, connections: 4 });

@@ -13,6 +13,7 @@ declare -A packages=(
   [mkfifo]=coreutils
   [promtool]=prometheus
   [strace]=strace
+  [ss]=iproute2
   [/usr/share/java/bcprov.jar]=libbcprov-java
   [/usr/share/java/bcpkix.jar]=libbcpkix-java
   [softhsm2-util]=softhsm2

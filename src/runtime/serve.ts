@@ -33,7 +33,12 @@ import { RuntimeError } from './runtime-error.js';
 import type { OpenAuditFile } from '../server/audit-log.js';
 import { observeCertificateChain, startRuntimeMetrics } from '../server/http-metrics.js';
 import { enforceStreamTimeouts } from '../server/http2-stream-timeouts.js';
-import { applyConnectionLimits, closeGracefully, trackSessions } from '../server/listeners.js';
+import {
+  applyConnectionLimits,
+  closeGracefully,
+  listenBacklog,
+  trackSessions,
+} from '../server/listeners.js';
 import { listenAs } from '../server/listen-error.js';
 import { metricsListenerFlags, startMetricsListener } from '../server/metrics-listener.js';
 import { createServingState, type ServingState } from '../server/serving-state.js';
@@ -331,8 +336,9 @@ async function serve(
     return built;
   };
   const app = await buildListener({ kind: 'http', pingOnly: config.httpPingOnly });
+  const backlog = listenBacklog();
   const url = await listenAs(
-    () => app.listen({ host: config.host, port: config.port }),
+    () => app.listen({ host: config.host, port: config.port, backlog }),
     { host: '--host', port: '--port' },
     config.host,
     config.port,
@@ -351,7 +357,7 @@ async function serve(
     sessions.push(trackSessions(tlsApp.server));
     const tlsHost = config.tlsHost || config.host;
     tlsUrl = await listenAs(
-      () => tlsApp.listen({ host: tlsHost, port: config.tlsPort }),
+      () => tlsApp.listen({ host: tlsHost, port: config.tlsPort, backlog }),
       { host: config.tlsHost ? '--tls-host' : '--host', port: '--tls-port' },
       tlsHost,
       config.tlsPort,

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { Server, Socket } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ServeConfig } from '../config/schema.js';
@@ -28,6 +29,26 @@ export function applyConnectionLimits(server: Server, config: ServeConfig): void
   limits.connectionsCheckingInterval = 1_000;
   limits.setTimeout?.(config.writeTimeout);
   if (config.maxConnections > 0) server.maxConnections = config.maxConnections;
+}
+
+/** Node's own listen backlog, used where the kernel's cannot be read. */
+const NODE_BACKLOG = 511;
+
+/**
+ * The listen backlog, as Go's net package sets it: the kernel's somaxconn (4096 by default since
+ * Linux 5.4). Node's default is 511: a burst of new connections past it (a fleet of clients
+ * reconnecting at once) has SYNs dropped, and those clients retry only after 1 s, then 3 s.
+ */
+export function listenBacklog(
+  readSomaxconn: () => string = () => readFileSync('/proc/sys/net/core/somaxconn', 'utf8'),
+): number {
+  try {
+    const value = Number(readSomaxconn().trim());
+    if (Number.isSafeInteger(value) && value > 0) return Math.min(value, 2 ** 31 - 1);
+  } catch {
+    // not Linux, or no /proc
+  }
+  return NODE_BACKLOG;
 }
 
 interface Closable {

@@ -199,7 +199,15 @@ describe('BatchedLogDestination', () => {
       const logger = createLogger('prod', 'info', destination);
       logger.info('before');
       destination.flushSync();
-      const warning = new Promise<Error>((resolve) => process.once('warning', resolve));
+      // This one: the test process may emit other warnings meanwhile.
+      const warning = new Promise<Error>((resolve) => {
+        const listener = (emitted: Error) => {
+          if (!emitted.message.startsWith('the log writer thread stopped')) return;
+          process.off('warning', listener);
+          resolve(emitted);
+        };
+        process.on('warning', listener);
+      });
       stop((destination as unknown as { writer: Worker }).writer);
       expect((await warning).message).toMatch(
         /^the log writer thread stopped \((simulated failure|exit code 1)\)/,

@@ -12,6 +12,7 @@
  */
 import autocannon from 'autocannon';
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { freePort } from '../test/helpers/process.js';
 import { encodeRequest } from '../test/helpers/requests.js';
@@ -38,6 +39,25 @@ export interface LoadResult {
   non2xx: number;
   /** Server CPU time per request, in microseconds (robust to a noisy machine). */
   cpuMicroseconds?: number;
+  /**
+   * Connections the kernel dropped because the listen queue was full (Linux's ListenOverflows,
+   * counted for the whole machine during the run): each such client retries after 1 s, then 3 s.
+   */
+  listenOverflows?: number;
+}
+
+/** Linux's TcpExt ListenOverflows counter, from /proc/net/netstat; undefined elsewhere. */
+function listenOverflows(): number | undefined {
+  try {
+    const [names, values] = readFileSync('/proc/net/netstat', 'utf8')
+      .split('\n')
+      .filter((line) => line.startsWith('TcpExt:'))
+      .map((line) => line.split(/\s+/));
+    const at = names?.indexOf('ListenOverflows') ?? -1;
+    return at > 0 ? Number(values?.[at]) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export async function load(
@@ -65,7 +85,8 @@ export async function load(
 
 const describe = (name: string, r: LoadResult) =>
   `${name.padEnd(8)} ${format(r.requestsPerSecond).padStart(7)} req/s  p50 ${format(r.p50, 1)} ms  p99 ${format(r.p99, 1)} ms` +
-  `  server CPU ${format(r.cpuMicroseconds ?? 0, 1)} us/request  errors ${r.errors + r.non2xx}`;
+  `  server CPU ${format(r.cpuMicroseconds ?? 0, 1)} us/request  errors ${r.errors + r.non2xx}` +
+  (r.listenOverflows === undefined ? '' : `  listen overflows ${r.listenOverflows}`);
 
 /** A load run that also measures the CPU the server process spent per request. */
 async function measure(
@@ -74,9 +95,17 @@ async function measure(
   connections: number,
 ): Promise<LoadResult> {
   const cpuBefore = server.cpuSeconds();
+  const overflowsBefore = listenOverflows();
   const result = await load(server.url, seconds, connections);
+  const overflowsAfter = listenOverflows();
   const requests = result.requestsPerSecond * seconds;
-  return { ...result, cpuMicroseconds: ((server.cpuSeconds() - cpuBefore) * 1e6) / requests };
+  return {
+    ...result,
+    cpuMicroseconds: ((server.cpuSeconds() - cpuBefore) * 1e6) / requests,
+    ...(overflowsBefore === undefined || overflowsAfter === undefined
+      ? {}
+      : { listenOverflows: overflowsAfter - overflowsBefore }),
+  };
 }
 
 export async function benchHttp(
@@ -144,6 +173,9 @@ export async function benchHttp(
       errors: list.reduce((sum, r) => sum + r.errors, 0),
       non2xx: list.reduce((sum, r) => sum + r.non2xx, 0),
       cpuMicroseconds: median(list.map((r) => r.cpuMicroseconds ?? 0)),
+      ...(list.some((r) => r.listenOverflows !== undefined)
+        ? { listenOverflows: median(list.map((r) => r.listenOverflows ?? 0)) }
+        : {}),
     };
   };
   console.log(`http median: ${describe('server', summary('server'))}`);

@@ -21,22 +21,15 @@ const COUNTERS = 5;
 const EXIT_WAIT_MS = 10_000;
 
 /**
- * The writer thread: writes each batch, counts it written and sends its buffer back. A pipe or
- * FIFO (where a reader that stopped reading blocks write(2)) is written through a non-blocking
- * descriptor of its own, retried every millisecond, so that the thread can always be stopped: a
- * thread blocked in write(2) would hold the process's exit forever. Plain CommonJS, evaluated as
- * is: no file to find from src/, dist/ or a bundle.
+ * The writer thread: writes each batch to `out`, counts it written and sends its buffer back. A
+ * full non-blocking pipe (see outputDescriptor) is retried every millisecond, so that the thread
+ * can always be stopped: a thread blocked in write(2) would hold the process's exit forever.
+ * Plain CommonJS, evaluated as is: no file to find from src/, dist/ or a bundle.
  */
 const WRITER = `
 const { parentPort, workerData } = require('node:worker_threads');
-const { constants, fstatSync, openSync, writeSync } = require('node:fs');
-const { fd, counters } = workerData;
-let out = fd;
-try {
-  if (fstatSync(fd).isFIFO()) out = openSync('/proc/self/fd/' + fd, constants.O_WRONLY | constants.O_NONBLOCK);
-} catch {
-  // no /proc: blocking writes
-}
+const { writeSync } = require('node:fs');
+const { out, counters } = workerData;
 const pause = new Int32Array(new SharedArrayBuffer(4));
 let broken = false;
 parentPort.on('message', (bytes) => {
@@ -128,9 +121,10 @@ export class BatchedLogDestination {
    * it died): lines are then written here, at each hand-over, on the event loop.
    */
   private writerGone = false;
-  private readonly fd: number;
-  /** The descriptor written here once the writer is gone (a pipe's is non-blocking). */
-  private directFd: number | undefined;
+  /** Where lines are written, by the writer thread or, once it is gone, here (outputDescriptor). */
+  private readonly out: number;
+  /** Whether `out` was opened here (a pipe's non-blocking descriptor), to be closed at the end. */
+  private readonly ownsOut: boolean;
   private ended = false;
   private readonly afterDelay = (): void => {
     this.timer = undefined;
@@ -142,10 +136,14 @@ export class BatchedLogDestination {
     policy: Partial<HandOverPolicy> = {},
     private readonly droppedNotice: DroppedLinesNotice = defaultNotice,
   ) {
-    this.fd = fd;
+    this.out = outputDescriptor(fd);
+    this.ownsOut = this.out !== fd;
     this.policy = { ...DEFAULT_HAND_OVER, ...policy };
     this.kept = Buffer.allocUnsafeSlow(2 * this.policy.bytes);
-    this.writer = new Worker(WRITER, { eval: true, workerData: { fd, counters: this.counters } });
+    this.writer = new Worker(WRITER, {
+      eval: true,
+      workerData: { out: this.out, counters: this.counters },
+    });
     this.writer.on('message', (returned: Uint8Array) => this.takeBack(returned.buffer));
     // A thread that cannot be made (a process or memory limit) or that died must not take the
     // server down with it (an 'error' event without a listener is thrown) nor lose what follows.
@@ -241,7 +239,7 @@ export class BatchedLogDestination {
   /** Moves `batch`, which views the start of an ArrayBuffer of its own, to the writer. */
   private transfer(batch: Buffer): void {
     if (this.writerGone) {
-      writeHere((this.directFd ??= nonBlockingDescriptor(this.fd)), batch);
+      writeHere(this.out, batch);
       this.takeBack(batch.buffer);
       return;
     }
@@ -309,15 +307,16 @@ export class BatchedLogDestination {
     clearTimeout(this.timer);
     this.timer = undefined;
     Atomics.store(this.counters, GIVE_UP, 1);
-    void this.writer.terminate();
-    if (this.directFd !== undefined && this.directFd !== this.fd) closeSync(this.directFd);
+    // A descriptor of our own is closed once the writer can no longer be writing to it.
+    void this.writer.terminate().then(() => {
+      if (this.ownsOut) closeSync(this.out);
+    });
   }
 }
 
 /**
- * Writes `batch` on this thread, once the writer thread is gone, through `out`: for a pipe or
- * FIFO a non-blocking descriptor, so that a reader that stopped reading cannot block the event
- * loop; what it cannot take now is dropped.
+ * Writes `batch` on this thread, once the writer thread is gone. `out` is non-blocking for a pipe,
+ * so a reader that stopped reading cannot block the event loop: what it cannot take now is dropped.
  */
 function writeHere(out: number, batch: Buffer): void {
   let offset = 0;
@@ -328,8 +327,11 @@ function writeHere(out: number, batch: Buffer): void {
   }
 }
 
-/** `fd`, or for a pipe or FIFO a non-blocking descriptor of its own (as the writer thread's). */
-function nonBlockingDescriptor(fd: number): number {
+/**
+ * The descriptor lines are written to: `fd`, or for a pipe or FIFO (where a reader that stopped
+ * reading blocks write(2)) a non-blocking descriptor of its own, opened again through /proc.
+ */
+function outputDescriptor(fd: number): number {
   try {
     if (fstatSync(fd).isFIFO())
       return openSync(`/proc/self/fd/${fd}`, constants.O_WRONLY | constants.O_NONBLOCK);

@@ -1,7 +1,7 @@
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { loadServeConfig } from '../../../src/config/load.js';
 import { createLogger } from '../../../src/server/logger.js';
+import { logSink } from '../../helpers/log-sink.js';
 import { freePort } from '../../helpers/process.js';
 import { runCli } from '../../helpers/spawn-server.js';
 
@@ -37,20 +37,12 @@ describe('--log-level', () => {
   });
 
   it('sets the level of the prod logger', () => {
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        lines.push(chunk.toString());
-        done();
-      },
-    });
+    const { sink, records } = logSink();
     const logger = createLogger('prod', 'warn', sink);
     logger.info('hidden');
     logger.debug('hidden');
     logger.warn('shown');
-    expect(lines.map((line) => (JSON.parse(line) as { message: string }).message)).toEqual([
-      'shown',
-    ]);
+    expect(records<{ message: string }>().map((record) => record.message)).toEqual(['shown']);
   });
 
   it('warn: a serving server writes its warnings and no info lines', async () => {

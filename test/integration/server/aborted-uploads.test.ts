@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { connect as connectHttp2, constants, type ClientHttp2Session } from 'node:http2';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../../../src/config/resolve.js';
 import type { ServeOptionName } from '../../../src/config/schema.js';
 import { createLogger } from '../../../src/server/logger.js';
 import { startServer, type RunningServer } from '../../../src/runtime/serve.js';
 import { selfSignedTls } from '../../fakes/tls.js';
+import { logSink } from '../../helpers/log-sink.js';
 import { tempDir } from '../../helpers/openssl.js';
 import { open, timestampHeaders, watch } from '../../helpers/slow-client.js';
 import { helloTimeStampReq } from '../../loadtest/request.js';
@@ -18,15 +18,7 @@ import { helloTimeStampReq } from '../../loadtest/request.js';
  */
 const dir = tempDir();
 const auditPath = dir.path('audit.jsonl');
-const lines: Record<string, unknown>[] = [];
-const logDestination = new Writable({
-  write(chunk: Buffer, _encoding, callback) {
-    for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) {
-      lines.push(JSON.parse(line) as Record<string, unknown>);
-    }
-    callback();
-  },
-});
+const { sink: logDestination, records: logRecords } = logSink();
 let server: RunningServer;
 let ca: Buffer;
 let tlsFiles: { tlsCertificate: string; tlsKey: string };
@@ -58,7 +50,7 @@ afterAll(async () => {
   dir.cleanup();
 });
 
-const requestLines = () => lines.filter((line) => typeof line.statusCode === 'number');
+const requestLines = () => logRecords().filter((line) => typeof line.statusCode === 'number');
 const auditLines = () =>
   readFileSync(auditPath, 'utf8')
     .split('\n')

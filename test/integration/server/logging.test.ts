@@ -1,4 +1,3 @@
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../../../src/config/resolve.js';
 import type { ServeOptionName } from '../../../src/config/schema.js';
@@ -6,6 +5,7 @@ import { buildServer } from '../../../src/server/app.js';
 import { createLogger } from '../../../src/server/logger.js';
 import { createAuthority } from '../../../src/runtime/serve.js';
 import { helloTimeStampReq } from '../../loadtest/request.js';
+import { logSink } from '../../helpers/log-sink.js';
 import { runCli } from '../../helpers/spawn-server.js';
 
 interface LogLine {
@@ -19,13 +19,7 @@ interface LogLine {
 
 /** An in-process server whose prod logs are captured line by line. */
 async function loggedServer(flags: Partial<Record<ServeOptionName, unknown>> = {}) {
-  const raw: string[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      raw.push(...chunk.toString().split('\n').filter(Boolean));
-      done();
-    },
-  });
+  const { sink, lines } = logSink();
   const logger = createLogger('prod', 'info', sink);
   const config = resolveServeConfig({ logType: 'prod', ...flags });
   const tsa = await createAuthority(config, logger);
@@ -35,7 +29,7 @@ async function loggedServer(flags: Partial<Record<ServeOptionName, unknown>> = {
     chainPem: tsa.chainPem,
     logger,
   });
-  return { app, tsa, raw, lines: () => raw.map((line) => JSON.parse(line) as LogLine) };
+  return { app, tsa, raw: lines, lines: () => lines().map((line) => JSON.parse(line) as LogLine) };
 }
 
 const timestamp = {
@@ -48,7 +42,7 @@ describe('request logs', () => {
   it('are one JSON object per line with severity and message (prod)', async () => {
     const { app, raw, lines } = await loggedServer();
     await app.inject({ ...timestamp, payload: helloTimeStampReq() });
-    expect(raw.length).toBeGreaterThan(0);
+    expect(raw().length).toBeGreaterThan(0);
     for (const line of lines()) {
       expect(line).toEqual(
         expect.objectContaining({
@@ -126,7 +120,7 @@ describe('request logs', () => {
       requestID: failed.headers['x-request-id'],
       err: { message: 'signing service refused (401)' },
     });
-    const everything = raw.join('\n');
+    const everything = raw().join('\n');
     expect(everything).not.toContain(secret);
     expect(everything).not.toContain('PRIVATE KEY');
     expect(everything).not.toContain(helloTimeStampReq().toString('base64'));

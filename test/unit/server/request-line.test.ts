@@ -1,4 +1,3 @@
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import {
   createLogger,
@@ -6,18 +5,12 @@ import {
   type RequestLineFields,
   type RequestLineLevel,
 } from '../../../src/server/logger.js';
+import { logSink } from '../../helpers/log-sink.js';
 
 /** A prod logger whose lines are captured as written. */
 function capturedProdLogger(level = 'info') {
-  const lines: string[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      lines.push(chunk.toString());
-      done();
-    },
-  });
-  const logger = createLogger('prod', level, sink);
-  return { logger, lines };
+  const { sink, chunks } = logSink();
+  return { logger: createLogger('prod', level, sink), lines: chunks };
 }
 
 /** The time field aside (the two lines may be a millisecond apart). */

@@ -272,7 +272,7 @@ export async function buildServer(deps: ServerDependencies) {
   };
 
   /** A client that goes away cancels its remote signing call instead of holding a KMS slot. */
-  const issueFor = async (
+  const issueFor = (
     issuer: Issuer,
     reply: FastifyReply,
     body: Buffer,
@@ -285,11 +285,9 @@ export async function buildServer(deps: ServerDependencies) {
       if (!reply.raw.writableFinished) abandoned.abort();
     };
     reply.raw.once('close', onClose);
-    try {
-      return await issuer.issue(body, format, { ...context, signal: abandoned.signal });
-    } finally {
-      reply.raw.off('close', onClose);
-    }
+    return issuer
+      .issue(body, format, { ...context, signal: abandoned.signal })
+      .finally(() => reply.raw.off('close', onClose));
   };
 
   // One request's walk: media type -> issue() (guards, token, audit record) -> HTTP answer.

@@ -31,7 +31,8 @@ export class LocalKeySigner implements Signer {
   readonly keyOutsideProcess = false;
   private readonly digest: string | null;
   private readonly key: ReturnType<typeof nodeSignatureArguments<KeyObject>>[1];
-  private readonly offload: boolean;
+  /** Keys that sign quickly sign on the event loop (signsSlowly); the others have none. */
+  readonly signNow: ((data: Uint8Array) => Uint8Array) | undefined;
 
   /** `hash` 'auto': the digest that suits the key (preferredHashFor). */
   constructor(
@@ -48,11 +49,13 @@ export class LocalKeySigner implements Signer {
     );
     // Ed25519 is PureEdDSA: node takes no digest name for it; PSS takes padding and salt length.
     [this.digest, this.key] = nodeSignatureArguments(this.algorithm, privateKey);
-    this.offload = signsSlowly(this.algorithm);
+    this.signNow = signsSlowly(this.algorithm)
+      ? undefined
+      : (data) => cryptoSign(this.digest, data, this.key);
   }
 
   sign(data: Uint8Array): Promise<Uint8Array> {
-    if (!this.offload) return Promise.resolve(cryptoSign(this.digest, data, this.key));
+    if (this.signNow) return Promise.resolve(this.signNow(data));
     // The callback form runs on libuv's thread pool, so slow keys use every core.
     return new Promise((resolve, reject) => {
       cryptoSign(this.digest, data, this.key, (error, signature) =>

@@ -38,13 +38,15 @@ export class ProfileRouter implements Issuer {
     return (request.reqPolicy && this.byPolicy.get(toHex(request.reqPolicy))) || this.fallback;
   }
 
-  async issue(
+  issue(
     body: Uint8Array,
     format: RequestFormat,
     context: IssueContext = {},
   ): Promise<IssueOutcome> {
     // A malformed body is refused as the default profile refuses it.
     const parsed = this.fallback.parse(body, format);
-    return 'status' in parsed ? parsed : this.route(parsed).issueParsed(parsed, context);
+    return 'status' in parsed
+      ? Promise.resolve(parsed)
+      : this.route(parsed).issueParsed(parsed, context);
   }
 }

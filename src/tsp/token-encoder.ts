@@ -109,7 +109,8 @@ export class TokenEncoder {
   private readonly verifyDigest: string | null;
   /** The public key, with PSS padding and salt length for RSASSA-PSS. */
   private readonly verifyKey: ReturnType<typeof nodeSignatureArguments>[1];
-  private readonly verifyOffThread: boolean;
+  /** The check of each signature runs on libuv's thread pool (P-384, P-521: ~1 ms each). */
+  private readonly checksOffThread: boolean;
 
   constructor(profile: TokenProfile) {
     const leaf = profile.chain[0];
@@ -159,7 +160,7 @@ export class TokenEncoder {
       profile.signer.algorithm,
       profile.signer.publicKey,
     );
-    this.verifyOffThread = keyType === 'ec' && curve !== 'prime256v1';
+    this.checksOffThread = this.verifySignatures && keyType === 'ec' && curve !== 'prime256v1';
   }
 
   /**
@@ -278,26 +279,58 @@ export class TokenEncoder {
     return this.timeCache;
   }
 
-  /** Builds, signs and encodes a granted TimeStampResp. */
-  async encode(fields: TokenFields, signal?: AbortSignal): Promise<Buffer> {
+  /**
+   * Builds, signs and encodes a granted TimeStampResp. With {@link encodesNow} it returns the
+   * token itself (or throws), else a promise of it.
+   */
+  encode(fields: TokenFields, signal?: AbortSignal): Buffer | Promise<Buffer> {
     const tstInfo = this.encodeTstInfo(fields);
     const signedAttributes = this.signedAttributes(tstInfo, fields.genTime);
+    const { certReq } = fields.request;
+    const { signNow } = this.signer;
+    if (!signNow || this.checksOffThread)
+      return this.signAndAssemble(tstInfo, signedAttributes, certReq, signal);
+    const signature = signNow.call(this.signer, signedAttributes);
+    if (this.verifySignatures) this.check(this.verifiesInline(signedAttributes, signature));
+    return this.assembleSigned(tstInfo, signedAttributes, signature, certReq);
+  }
+
+  /**
+   * Whether {@link encode} returns the token without a promise: the signer has signNow and no
+   * check of the signature has to leave the event loop.
+   */
+  get encodesNow(): boolean {
+    return this.signer.signNow !== undefined && !this.checksOffThread;
+  }
+
+  private async signAndAssemble(
+    tstInfo: Buffer,
+    signedAttributes: Buffer,
+    certReq: boolean,
+    signal: AbortSignal | undefined,
+  ): Promise<Buffer> {
     const signature = await this.signer.sign(signedAttributes, signal);
-    // A faulty signer (KMS bug, key/cert mismatch, bit flip) must not hand out unverifiable tokens.
-    if (this.verifySignatures && !(await this.verifies(signedAttributes, signature))) {
-      throw new TokenSignatureError(
-        'SIGNATURE_DOES_NOT_VERIFY',
-        `token signature by ${this.signer.id} does not verify with its public key`,
-      );
-    }
-    return this.assembleSigned(tstInfo, signedAttributes, signature, fields.request.certReq);
+    if (this.verifySignatures) this.check(await this.verifies(signedAttributes, signature));
+    return this.assembleSigned(tstInfo, signedAttributes, signature, certReq);
+  }
+
+  /** A faulty signer (KMS bug, key/cert mismatch, bit flip) must not hand out unverifiable tokens. */
+  private check(verified: boolean): void {
+    if (verified) return;
+    throw new TokenSignatureError(
+      'SIGNATURE_DOES_NOT_VERIFY',
+      `token signature by ${this.signer.id} does not verify with its public key`,
+    );
   }
 
   /** P-384/P-521 verification (~1 ms) runs on libuv's thread pool; the others are cheap inline. */
   private verifies(data: Uint8Array, signature: Uint8Array): boolean | Promise<boolean> {
-    const key = this.verifyKey;
-    if (!this.verifyOffThread) return verifySignature(this.verifyDigest, data, key, signature);
-    return verifyOnThreadPool(this.verifyDigest, data, key, signature);
+    if (!this.checksOffThread) return this.verifiesInline(data, signature);
+    return verifyOnThreadPool(this.verifyDigest, data, this.verifyKey, signature);
+  }
+
+  private verifiesInline(data: Uint8Array, signature: Uint8Array): boolean {
+    return verifySignature(this.verifyDigest, data, this.verifyKey, signature);
   }
 
   /** The TimeStampResp around a TSTInfo and its signature, from the attributes in SET order. */

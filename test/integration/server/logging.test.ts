@@ -104,6 +104,7 @@ describe('request logs', () => {
       sign: async () => {
         throw new Error(`signing service refused (401)`);
       },
+      signNow: undefined,
     });
     const failed = await app.inject({
       ...timestamp,

@@ -237,7 +237,10 @@ beforeAll(async () => {
   servers.http201 = (await createTestServer({ useHttp201: true })).app;
   servers.smallBody = (await createTestServer({ maxRequestBodySize: 10 })).app;
   const failing = await createTestServer();
-  Object.assign(failing.signer, { sign: () => Promise.reject(new Error('KMS unavailable')) });
+  Object.assign(failing.signer, {
+    sign: () => Promise.reject(new Error('KMS unavailable')),
+    signNow: undefined,
+  });
   servers.failingSigner = failing.app;
   const noClock = await createTestServer({}, {}, [() => reject.timeNotAvailable('clock drifted')]);
   servers.noClock = noClock.app;

@@ -21,9 +21,23 @@ import { defaultAuthority } from '../../helpers/authority.js';
 
 const GEN_TIME = Date.UTC(2026, 5, 1, 12, 0, 0, 750);
 
-/** A signer like `inner` whose sign() is replaced. */
+/** A signer like `inner` whose sign() is replaced and that has no signNow (a remote signer). */
 const withSign = (inner: Signer, sign: Signer['sign']): Signer =>
-  Object.assign(Object.create(inner) as Signer, { sign });
+  Object.assign(Object.create(inner) as Signer, { sign, signNow: undefined });
+
+/** A signer like `inner` whose signNow() is replaced (an in-process key: no promise per token). */
+const withSignNow = (inner: Signer, signNow: NonNullable<Signer['signNow']>): Signer =>
+  Object.assign(Object.create(inner) as Signer, {
+    signNow,
+    sign: () => Promise.reject(new Error('sign() called where signNow() was expected')),
+  });
+
+/** A copy of `signature` with its last octet flipped. */
+const corrupted = (signature: Uint8Array): Buffer => {
+  const copy = Buffer.from(signature);
+  copy[copy.length - 1] = (copy[copy.length - 1] as number) ^ 1;
+  return copy;
+};
 
 async function authority(
   options: Partial<AuthorityOptions> & { signer?: (signer: Signer) => Signer } = {},
@@ -54,13 +68,7 @@ describe('TimestampAuthority: no token it cannot stand behind', () => {
 
   it('withholds a token whose signature does not verify with the public key', async () => {
     const tsa = await authority({
-      signer: (s) =>
-        withSign(s, async (data) => {
-          const signature = Buffer.from(await s.sign(data));
-          const last = signature.length - 1;
-          signature[last] = (signature[last] as number) ^ 1;
-          return signature;
-        }),
+      signer: (s) => withSign(s, async (data) => corrupted(await s.sign(data))),
     });
     const outcome = await tsa.issue(encodeRequest(), 'der');
     expect(outcome).toMatchObject({
@@ -69,6 +77,42 @@ describe('TimestampAuthority: no token it cannot stand behind', () => {
       detail: 'token signature did not verify',
     });
     expect(outcome.status === 'rejection' && outcome.cause).toBeInstanceOf(TokenSignatureError);
+  });
+
+  it('signs through signNow where the signer has it, with the same refusals', async () => {
+    const signed: Uint8Array[] = [];
+    const fine = await authority({
+      signer: (s) =>
+        withSignNow(s, (data) => {
+          signed.push(data);
+          return (s.signNow as NonNullable<Signer['signNow']>)(data);
+        }),
+    });
+    expect(fine.encoder.encodesNow).toBe(true);
+    expect((await fine.issue(encodeRequest(), 'der')).status).toBe('granted');
+    expect(signed).toHaveLength(1);
+
+    const failure = new Error('key handle closed');
+    const throwing = await authority({
+      signer: (s) =>
+        withSignNow(s, () => {
+          throw failure;
+        }),
+    });
+    const refused = await throwing.issue(encodeRequest(), 'der');
+    expect(refused).toMatchObject({ status: 'rejection', detail: 'signing failed' });
+    expect(refused.status === 'rejection' && refused.cause).toBe(failure);
+
+    const corrupting = await authority({
+      signer: (s) =>
+        withSignNow(s, (data) => corrupted((s.signNow as NonNullable<Signer['signNow']>)(data))),
+    });
+    const withheld = await corrupting.issue(encodeRequest(), 'der');
+    expect(withheld).toMatchObject({
+      status: 'rejection',
+      failInfo: 'systemFailure',
+      detail: 'token signature did not verify',
+    });
   });
 
   it('answers a fault that is not the request’s (a detached body) with systemFailure', async () => {

@@ -1,9 +1,10 @@
-import { Counter, Gauge, collectDefaultMetrics } from 'prom-client';
+import { Gauge, collectDefaultMetrics } from 'prom-client';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Certificate } from '../x509/certificate.js';
 import { versionInfo } from '../version.js';
 import { registry } from '../metrics/registry.js';
 import { CLIENT_CLOSED_REQUEST, clientAborted, onClientAbort } from './client-aborts.js';
+import { BoundCounter } from './bound-counter.js';
 import { BucketHistogram } from './bucket-histogram.js';
 import { SumCountSummary } from './sum-count-summary.js';
 
@@ -74,25 +75,25 @@ const requestDuration = new BucketHistogram(
   LATENCY_BY_API_BUCKETS_NS.map((ns) => ns / 1e9),
   registry,
 );
-const requestsTotal = new Counter({
-  name: 'timestamp_authority_http_requests_total',
-  help: 'HTTP requests by status code, path and method',
-  labelNames: ['code', 'path', 'method'] as const,
-  registers: [registry],
-});
-const issuanceTotal = new Counter({
-  name: 'timestamp_authority_issuance_total',
-  help: 'Time-stamp requests by outcome: granted, or rejected with its RFC 3161 failInfo',
-  labelNames: ['outcome', 'fail_info'] as const,
-  registers: [registry],
-});
+const requestsTotal = new BoundCounter(
+  'timestamp_authority_http_requests_total',
+  'HTTP requests by status code, path and method',
+  ['code', 'path', 'method'],
+  registry,
+);
+const issuanceTotal = new BoundCounter(
+  'timestamp_authority_issuance_total',
+  'Time-stamp requests by outcome: granted, or rejected with its RFC 3161 failInfo',
+  ['outcome', 'fail_info'],
+  registry,
+);
 /** The same by profile, in a server with named profiles (bounded: the configured names). */
-const profileIssuanceTotal = new Counter({
-  name: 'timestamp_authority_profile_issuance_total',
-  help: 'Time-stamp requests by profile and outcome: granted, or rejected with its RFC 3161 failInfo',
-  labelNames: ['profile', 'outcome', 'fail_info'] as const,
-  registers: [registry],
-});
+const profileIssuanceTotal = new BoundCounter(
+  'timestamp_authority_profile_issuance_total',
+  'Time-stamp requests by profile and outcome: granted, or rejected with its RFC 3161 failInfo',
+  ['profile', 'outcome', 'fail_info'],
+  registry,
+);
 
 const info = versionInfo();
 new Gauge({

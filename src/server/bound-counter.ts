@@ -13,6 +13,8 @@ interface Series {
  * counters per request).
  */
 export class BoundCounter<L extends string> {
+  readonly type = 'counter';
+  readonly aggregator = 'sum';
   private readonly series: LabelSets<Series>;
 
   constructor(
@@ -41,7 +43,13 @@ export class BoundCounter<L extends string> {
       .all()
       .filter((series) => series.value > 0)
       .map(({ labels, value }) => ({ value, labels }));
-    return { help: this.help, name: this.name, type: 'counter', values, aggregator: 'sum' };
+    return {
+      help: this.help,
+      name: this.name,
+      type: this.type,
+      values,
+      aggregator: this.aggregator,
+    };
   }
 
   /** Zeroes every series (registry.resetMetrics()); handles already given out stay bound to theirs. */

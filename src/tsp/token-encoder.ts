@@ -288,7 +288,7 @@ export class TokenEncoder {
     const signedAttributes = this.signedAttributes(tstInfo, fields.genTime);
     const { certReq } = fields.request;
     const { signNow } = this.signer;
-    if (!signNow || this.checksOffThread)
+    if (typeof signNow !== 'function' || this.checksOffThread)
       return this.signAndAssemble(tstInfo, signedAttributes, certReq, signal);
     const signature = signNow.call(this.signer, signedAttributes);
     if (this.verifySignatures) this.check(this.verifiesInline(signedAttributes, signature));
@@ -300,7 +300,7 @@ export class TokenEncoder {
    * check of the signature has to leave the event loop.
    */
   get encodesNow(): boolean {
-    return this.signer.signNow !== undefined && !this.checksOffThread;
+    return typeof this.signer.signNow === 'function' && !this.checksOffThread;
   }
 
   private async signAndAssemble(

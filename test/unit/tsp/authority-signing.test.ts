@@ -115,6 +115,59 @@ describe('TimestampAuthority: no token it cannot stand behind', () => {
     });
   });
 
+  it('answers at once through signNow (no promise per step), not through sign()', async () => {
+    /** Whether issue()'s promise has settled after one microtask turn. */
+    const settledAtOnce = async (tsa: TimestampAuthority) => {
+      let settled = false;
+      const outcome = tsa.issue(encodeRequest(), 'der').then((answer) => {
+        settled = true;
+        return answer;
+      });
+      await Promise.resolve();
+      const atOnce = settled;
+      expect((await outcome).status).toBe('granted');
+      return atOnce;
+    };
+    expect(await settledAtOnce(await authority())).toBe(true);
+    expect(await settledAtOnce(await authority({ signer: (s) => withSign(s, s.sign) }))).toBe(
+      false,
+    );
+  });
+
+  it('with a record step, signs through signNow all the same and records before answering', async () => {
+    const signed: Uint8Array[] = [];
+    const tsa = await authority({
+      signer: (s) =>
+        withSignNow(s, (data) => {
+          signed.push(data);
+          return (s.signNow as NonNullable<Signer['signNow']>)(data);
+        }),
+    });
+    const recorded: string[] = [];
+    const outcome = await tsa.issue(encodeRequest(), 'der', {
+      record: async (granted) => {
+        recorded.push(granted.serialNumber);
+      },
+    });
+    if (outcome.status !== 'granted') throw new Error('refused');
+    expect(recorded).toEqual([outcome.serialNumber]);
+    expect(signed).toHaveLength(1);
+
+    const failing = await authority({
+      signer: (s) =>
+        withSignNow(s, () => {
+          throw new Error('key handle closed');
+        }),
+    });
+    const refused = await failing.issue(encodeRequest(), 'der', {
+      record: async (granted) => {
+        recorded.push(granted.serialNumber);
+      },
+    });
+    expect(refused).toMatchObject({ status: 'rejection', detail: 'signing failed' });
+    expect(recorded).toHaveLength(1);
+  });
+
   it('answers a fault that is not the request’s (a detached body) with systemFailure', async () => {
     const body = new Uint8Array(encodeRequest());
     structuredClone(body, { transfer: [body.buffer] });

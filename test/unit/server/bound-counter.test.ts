@@ -3,9 +3,10 @@
  * increments into both give the same text exposition and the same JSON (what the cluster
  * aggregator sums), before and after a reset.
  */
-import { AggregatorRegistry, Counter, Registry } from 'prom-client';
+import { Counter, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { BoundCounter } from '../../../src/server/bound-counter.js';
+import { aggregatedOfTwoWorkers, jsonWithoutExemplars } from '../../helpers/prom-oracle.js';
 
 const INCREMENTS: [string, string][] = [
   ['granted', 'none'],
@@ -35,14 +36,6 @@ function both() {
   return { ours, theirs, counter, increment };
 }
 
-/** prom-client's JSON without its `exemplar: null` fields (exemplars are off). */
-const withoutExemplars = async (registry: Registry): Promise<unknown> =>
-  JSON.parse(
-    JSON.stringify(await registry.getMetricsAsJSON(), (key, value: unknown) =>
-      key === 'exemplar' ? undefined : value,
-    ),
-  ) as unknown;
-
 describe('BoundCounter', () => {
   it('exposes the same text as prom-client', async () => {
     const { ours, theirs } = both();
@@ -54,14 +47,9 @@ describe('BoundCounter', () => {
 
   it('gives the cluster aggregator the same JSON as prom-client', async () => {
     const { ours, theirs } = both();
-    const aggregated = async (registry: Registry) =>
-      AggregatorRegistry.aggregate([
-        await registry.getMetricsAsJSON(),
-        await registry.getMetricsAsJSON(),
-      ]).metrics();
-    expect(await ours.getMetricsAsJSON()).toEqual(await withoutExemplars(theirs));
-    const summed = await aggregated(ours);
-    expect(summed).toBe(await aggregated(theirs));
+    expect(await ours.getMetricsAsJSON()).toEqual(await jsonWithoutExemplars(theirs));
+    const summed = await aggregatedOfTwoWorkers(ours);
+    expect(summed).toBe(await aggregatedOfTwoWorkers(theirs));
     expect(summed).toContain('issued_total{outcome="granted",fail_info="none"} 6');
   });
 

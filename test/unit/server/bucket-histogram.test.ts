@@ -3,9 +3,10 @@
  * observations into both give the same text exposition and the same JSON (what the cluster
  * aggregator sums).
  */
-import { AggregatorRegistry, Histogram, Registry } from 'prom-client';
+import { Histogram, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { BucketHistogram } from '../../../src/server/bucket-histogram.js';
+import { aggregatedOfTwoWorkers, jsonWithoutExemplars } from '../../helpers/prom-oracle.js';
 
 const BUCKETS = [0.005, 0.01, 0.5, 1, 4];
 /** Below, on and between bounds, above every bound, zero and a negative value. */
@@ -49,19 +50,8 @@ describe('BucketHistogram', () => {
 
   it('gives the cluster aggregator the same JSON as prom-client', async () => {
     const { ours, theirs } = both();
-    const aggregated = async (registry: Registry) =>
-      AggregatorRegistry.aggregate([
-        await registry.getMetricsAsJSON(),
-        await registry.getMetricsAsJSON(),
-      ]).metrics();
-    // prom-client adds `exemplar: null` (exemplars are off): the same samples otherwise.
-    const withoutExemplars = JSON.parse(
-      JSON.stringify(await theirs.getMetricsAsJSON(), (key, value: unknown) =>
-        key === 'exemplar' ? undefined : value,
-      ),
-    ) as unknown;
-    expect(await ours.getMetricsAsJSON()).toEqual(withoutExemplars);
-    expect(await aggregated(ours)).toBe(await aggregated(theirs));
+    expect(await ours.getMetricsAsJSON()).toEqual(await jsonWithoutExemplars(theirs));
+    expect(await aggregatedOfTwoWorkers(ours)).toBe(await aggregatedOfTwoWorkers(theirs));
   });
 
   it('a handle keeps observing into its series, also after reset(), which zeroes every series', async () => {

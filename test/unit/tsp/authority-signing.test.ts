@@ -32,6 +32,22 @@ const withSignNow = (inner: Signer, signNow: NonNullable<Signer['signNow']>): Si
     sign: () => Promise.reject(new Error('sign() called where signNow() was expected')),
   });
 
+/** `inner`'s own signNow: the memory signer's P-256 key has one. */
+const signNowOf = (inner: Signer): NonNullable<Signer['signNow']> => {
+  const { signNow } = inner;
+  if (!signNow) throw new Error(`${inner.id} has no signNow`);
+  return signNow;
+};
+
+/** Wraps a signer to sign through its own signNow, keeping each signed input in `signed`. */
+const signingNowInto =
+  (signed: Uint8Array[]) =>
+  (inner: Signer): Signer =>
+    withSignNow(inner, (data) => {
+      signed.push(data);
+      return signNowOf(inner)(data);
+    });
+
 /** A copy of `signature` with its last octet flipped. */
 const corrupted = (signature: Uint8Array): Buffer => {
   const copy = Buffer.from(signature);
@@ -81,13 +97,7 @@ describe('TimestampAuthority: no token it cannot stand behind', () => {
 
   it('signs through signNow where the signer has it, with the same refusals', async () => {
     const signed: Uint8Array[] = [];
-    const fine = await authority({
-      signer: (s) =>
-        withSignNow(s, (data) => {
-          signed.push(data);
-          return (s.signNow as NonNullable<Signer['signNow']>)(data);
-        }),
-    });
+    const fine = await authority({ signer: signingNowInto(signed) });
     expect(fine.encoder.encodesNow).toBe(true);
     expect((await fine.issue(encodeRequest(), 'der')).status).toBe('granted');
     expect(signed).toHaveLength(1);
@@ -104,8 +114,7 @@ describe('TimestampAuthority: no token it cannot stand behind', () => {
     expect(refused.status === 'rejection' && refused.cause).toBe(failure);
 
     const corrupting = await authority({
-      signer: (s) =>
-        withSignNow(s, (data) => corrupted((s.signNow as NonNullable<Signer['signNow']>)(data))),
+      signer: (s) => withSignNow(s, (data) => corrupted(signNowOf(s)(data))),
     });
     const withheld = await corrupting.issue(encodeRequest(), 'der');
     expect(withheld).toMatchObject({
@@ -136,13 +145,7 @@ describe('TimestampAuthority: no token it cannot stand behind', () => {
 
   it('with a record step, signs through signNow all the same and records before answering', async () => {
     const signed: Uint8Array[] = [];
-    const tsa = await authority({
-      signer: (s) =>
-        withSignNow(s, (data) => {
-          signed.push(data);
-          return (s.signNow as NonNullable<Signer['signNow']>)(data);
-        }),
-    });
+    const tsa = await authority({ signer: signingNowInto(signed) });
     const recorded: string[] = [];
     const outcome = await tsa.issue(encodeRequest(), 'der', {
       record: async (granted) => {

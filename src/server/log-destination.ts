@@ -328,17 +328,33 @@ function writeHere(out: number, batch: Buffer): void {
 }
 
 /**
- * The descriptor lines are written to: `fd`, or for a pipe or FIFO (where a reader that stopped
- * reading blocks write(2)) a non-blocking descriptor of its own, opened again through /proc.
+ * The descriptor lines are written to, where a reader that stopped reading cannot block write(2):
+ * for a pipe or FIFO a non-blocking descriptor of its own, opened again through /proc; for a
+ * socket (systemd's journal, a parent's stdio 'pipe'), which /proc cannot open again, `fd` made
+ * non-blocking. A thread blocked in write(2) is one the process waits for at exit, forever.
  */
 function outputDescriptor(fd: number): number {
   try {
-    if (fstatSync(fd).isFIFO())
+    const stat = fstatSync(fd);
+    if (stat.isFIFO())
       return openSync(`/proc/self/fd/${fd}`, constants.O_WRONLY | constants.O_NONBLOCK);
+    if (stat.isSocket()) makeStdioNonBlocking(fd);
   } catch {
     // no /proc: blocking writes
   }
   return fd;
+}
+
+/**
+ * Node has no fcntl(2). Opening standard output or error as a stream (the first read of
+ * `process.stdout`) has libuv set O_NONBLOCK on the socket, and `setBlocking(false)` undoes a
+ * `setBlocking(true)` made since (the set-blocking package's call, which reaches the same handle).
+ * Node's own writes to the stream already handle EAGAIN. Another descriptor is used as it is.
+ */
+function makeStdioNonBlocking(fd: number): void {
+  const stream = fd === 1 ? process.stdout : fd === 2 ? process.stderr : undefined;
+  (stream as { _handle?: { setBlocking?: (blocking: boolean) => number } } | undefined)?._handle
+    ?.setBlocking?.(false);
 }
 
 /** A string's UTF-8 bytes in an ArrayBuffer of their own (transferable). */

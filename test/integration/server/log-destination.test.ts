@@ -8,7 +8,7 @@ import { closeSync, constants, openSync, readFileSync, readSync } from 'node:fs'
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Worker } from 'node:worker_threads';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 import {
   BatchedLogDestination,
   DROPPED_LINES_MESSAGE,
@@ -184,6 +184,41 @@ describe('BatchedLogDestination', () => {
     const code = await new Promise((resolve) => child.once('exit', resolve));
     expect(code).toBe(7);
     closeSync(reader);
+  });
+
+  it('a process whose standard output is a blocking socket nobody reads still exits, after the wait', async () => {
+    // stdio 'pipe' is a socketpair. Node (and tsx, for its colours) opens it non-blocking; the
+    // script sets it blocking again, as systemd's journal socket starts out and as the
+    // set-blocking package leaves it. Before, the writer thread blocked in write(2) and the exit
+    // waited for it forever.
+    const destinationModule = pathToFileURL(
+      join(REPO_ROOT, 'src', 'server', 'log-destination.ts'),
+    ).href;
+    const script = dir.write(
+      'exit-unread-socket.mts',
+      `import { fstatSync, readFileSync, writeSync } from 'node:fs';\n` +
+        `import { BatchedLogDestination } from '${destinationModule}';\n` +
+        `const blocking = () => (parseInt(/flags:\\s*(\\d+)/.exec(readFileSync('/proc/self/fdinfo/1', 'utf8'))![1]!, 8) & 0o4000) === 0;\n` +
+        `(process.stdout as any)._handle.setBlocking(true);\n` +
+        `const before = { socket: fstatSync(1).isSocket(), blocking: blocking() };\n` +
+        `const destination = new BatchedLogDestination(1, { exitWaitMs: 200 });\n` +
+        `writeSync(2, JSON.stringify({ before, after: { blocking: blocking() } }) + '\\n');\n` +
+        `for (let i = 0; i < 20_000; i++) destination.write(JSON.stringify({ i, text: 'x'.repeat(80) }) + '\\n');\n` +
+        `process.exit(7);\n`,
+    );
+    const child = spawn(process.execPath, ['--import', TSX, script], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    onTestFinished(() => void child.kill('SIGKILL')); // a child that hangs is not left behind
+    child.stdout.pause(); // read up to the stream's high-water mark, then nothing: 2 MB do not fit
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    expect(stderr.split('\n')[0]).toBe(
+      JSON.stringify({ before: { socket: true, blocking: true }, after: { blocking: false } }),
+    );
+    expect(code).toBe(7);
+    child.stdout.destroy();
   });
 
   it('a writer thread that fails or stops takes nothing down: later lines are written here', async () => {

@@ -353,8 +353,12 @@ function outputDescriptor(fd: number): number {
  */
 function makeStdioNonBlocking(fd: number): void {
   const stream = fd === 1 ? process.stdout : fd === 2 ? process.stderr : undefined;
-  (stream as { _handle?: { setBlocking?: (blocking: boolean) => number } } | undefined)?._handle
-    ?.setBlocking?.(false);
+  (stream as StdioStream | undefined)?._handle?.setBlocking?.(false);
+}
+
+/** The libuv handle behind `process.stdout` and `process.stderr`, not in Node's types. */
+interface StdioStream {
+  _handle?: { setBlocking?: (blocking: boolean) => number };
 }
 
 /** A string's UTF-8 bytes in an ArrayBuffer of their own (transferable). */

@@ -10,7 +10,7 @@ export const SIGNER_TYPES = ['memory', 'file', 'kms', 'tink', 'pkcs11'] as const
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
 export const SIGNER_HASHES = ['auto', 'sha256', 'sha384', 'sha512'] as const;
 
-/** Longest --kms-timeout: a signature waited for longer holds its request past any client's patience. */
+/** Longest --kms-timeout and --pkcs11-timeout: a signature waited for longer holds its request past any client's patience. */
 export const MAX_KMS_TIMEOUT_MS = 5 * 60_000;
 /** Longest --kms-breaker-cooldown: an open breaker refuses all issuance until it probes again. */
 export const MAX_KMS_BREAKER_COOLDOWN_MS = 60 * 60_000;
@@ -65,6 +65,15 @@ export const SERVE_OPTIONS = {
     max: 1024,
     description:
       'PKCS#11 sessions, so signatures in flight, at most (one login); more requests wait for a session',
+  }),
+  pkcs11Timeout: option({
+    flag: 'pkcs11-timeout',
+    kind: 'duration',
+    default: 5_000,
+    min: 1,
+    max: MAX_KMS_TIMEOUT_MS,
+    description:
+      'deadline of one PKCS#11 signature, waiting for a session included (e.g. 5s, 800ms; 1ms to 5m)',
   }),
   kmsTimeout: option({
     flag: 'kms-timeout',

@@ -41,6 +41,8 @@ export type SignerConfig = SignerCommon &
         uri: string;
         certificateChainPath: string;
         maxSessions: number;
+        /** Deadline of one signature, waiting for a session included (--pkcs11-timeout). */
+        timeoutMs: number;
         /** The circuit breaker's settings (--kms-breaker-*), which close /readyz while the token is gone. */
         breakerThreshold: number;
         breakerCooldownMs: number;
@@ -94,6 +96,7 @@ export function signerConfigFrom(config: ServeConfig): SignerConfig {
         uri: config.pkcs11Uri,
         certificateChainPath: config.certificateChainPath,
         maxSessions: config.pkcs11MaxSessions,
+        timeoutMs: config.pkcs11Timeout,
         breakerThreshold: config.kmsBreakerThreshold,
         breakerCooldownMs: config.kmsBreakerCooldown,
       };

@@ -47,6 +47,7 @@ export async function createSigner(
       const { createPkcs11Signer } = await import('./pkcs11/pkcs11-signer.js');
       const signer = await createPkcs11Signer(config.uri, hash, {
         maxSessions: config.maxSessions,
+        timeoutMs: config.timeoutMs,
         breaker: { threshold: config.breakerThreshold, cooldownMs: config.breakerCooldownMs },
         certifiedKey: leafKeyOf(chain),
         warn,

@@ -4,7 +4,8 @@ import { CodedError } from '../../errors.js';
  * What can go wrong with a PKCS#11 key. URI_INVALID, PIN_SOURCE, MODULE_LOAD, TOKEN_NOT_FOUND,
  * KEY_NOT_FOUND, KEY_AMBIGUOUS, KEY_UNSUPPORTED, PIN_INCORRECT and PIN_LOCKED stop start-up;
  * TOKEN_UNAVAILABLE (token removed, session or handle gone) makes the signer reopen its sessions;
- * SIGN_FAILED is any other refusal of a signature.
+ * TIMEOUT is a signature not made within --pkcs11-timeout; SIGN_FAILED is any other refusal of a
+ * signature.
  */
 export type Pkcs11ErrorCode =
   | 'URI_INVALID'
@@ -17,6 +18,7 @@ export type Pkcs11ErrorCode =
   | 'PIN_INCORRECT'
   | 'PIN_LOCKED'
   | 'TOKEN_UNAVAILABLE'
+  | 'TIMEOUT'
   | 'SIGN_FAILED';
 
 /** Messages name the key by its URI without the query (never a PIN). */

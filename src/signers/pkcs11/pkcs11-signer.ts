@@ -1,5 +1,4 @@
 import { createHash, type KeyObject } from 'node:crypto';
-import { setMaxListeners } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import type { HashName } from '../../asn1/algorithms.js';
 import { HASHES } from '../../asn1/algorithms.js';
@@ -8,6 +7,7 @@ import { preferredHashFor, signatureAlgorithmFor } from '../../crypto/key-algori
 import type { SignatureAlgorithm, Signer } from '../../crypto/signer.js';
 import { sameRsaKey } from '../../x509/public-key.js';
 import { CircuitBreaker, type CircuitBreakerOptions } from '../kms/circuit-breaker.js';
+import { withDeadline } from '../kms/deadline.js';
 import { ecdsaRawToDer } from '../kms/ecdsa-signature.js';
 import { recordSignerFailure } from '../kms/remote-signer-metrics.js';
 import { Semaphore } from '../kms/semaphore.js';
@@ -39,6 +39,8 @@ import { parsePkcs11Uri, pinSourcePath, type Pkcs11Uri } from './pkcs11-uri.js';
 export interface Pkcs11SignerOptions {
   /** Sessions (so signatures in flight) at most; more signatures wait for one. */
   maxSessions?: number;
+  /** Deadline of one signature, waiting for a session included (--pkcs11-timeout). */
+  timeoutMs?: number;
   /** The circuit breaker that closes /readyz while the token is gone; none when absent. */
   breaker?: CircuitBreakerOptions;
   /** The leaf certificate's key: an id-RSASSA-PSS one holding the HSM's RSA key makes it sign PSS. */
@@ -50,6 +52,7 @@ export interface Pkcs11SignerOptions {
 }
 
 export const DEFAULT_PKCS11_MAX_SESSIONS = 8;
+export const DEFAULT_PKCS11_TIMEOUT_MS = 5_000;
 
 /** The token and key found on it; handles are valid until the module is re-initialized. */
 interface Connection {
@@ -57,10 +60,6 @@ interface Connection {
   key: Handle;
   generation: number;
 }
-
-/** Waiting for a session has no deadline of its own: a signature takes what the token takes. */
-const NEVER = new AbortController().signal;
-setMaxListeners(0, NEVER);
 
 /**
  * Opens the key of a `pkcs11:` URI (RFC 7512): loads the module, finds the token, logs in once,
@@ -111,6 +110,8 @@ async function readPin(uri: Pkcs11Uri): Promise<string | undefined> {
  * C_Sign runs on libuv's thread pool. A token error (removed, session or handle gone) fails the
  * signatures in flight, feeds the circuit breaker, and the next signature admitted reopens
  * everything: module, token (found again by its URI attributes: slots may be renumbered), login, key.
+ * A signature not made within `timeoutMs` fails (TIMEOUT) and feeds the breaker too; C_Sign cannot
+ * be stopped, so a hung token keeps at most `maxSessions` sessions and pool threads busy.
  */
 export class Pkcs11Signer implements Signer {
   readonly id: string;
@@ -120,6 +121,7 @@ export class Pkcs11Signer implements Signer {
   algorithm!: SignatureAlgorithm;
   publicKey!: KeyObject;
   private readonly slots: Semaphore;
+  private readonly timeoutMs: number;
   private readonly idle: Handle[] = [];
   private connection: Connection | undefined;
   private connecting: Promise<Connection> | undefined;
@@ -139,6 +141,7 @@ export class Pkcs11Signer implements Signer {
   ) {
     this.id = uri.display;
     this.slots = new Semaphore(options.maxSessions ?? DEFAULT_PKCS11_MAX_SESSIONS);
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_PKCS11_TIMEOUT_MS;
     this.breaker = new CircuitBreaker(options.breaker ?? { threshold: 0, cooldownMs: 0 });
   }
 
@@ -211,19 +214,45 @@ export class Pkcs11Signer implements Signer {
       );
     }
     const input = this.signInput(data);
-    const release = await this.slots.acquire(NEVER);
+    try {
+      const raw = await withDeadline(
+        this.timeoutMs,
+        undefined,
+        (deadline) => this.signInSession(input, deadline),
+        this.timeoutError,
+      );
+      call.answered();
+      return this.algorithm.keyType === 'ec' ? ecdsaRawToDer(raw) : raw;
+    } catch (caught) {
+      const error = this.wrap(caught);
+      recordSignerFailure(failureReason(error));
+      call.failed();
+      throw error;
+    }
+  }
+
+  private readonly timeoutError = (options?: ErrorOptions): Pkcs11Error =>
+    new Pkcs11Error('TIMEOUT', `${this.id}: no signature within ${this.timeoutMs} ms`, options);
+
+  /**
+   * Takes a session, waiting for one until `deadline` aborts, and signs in it. A C_Sign that
+   * outlives the deadline is left to finish: the token is still using its session, so the session
+   * and its slot are given back only when C_Sign returns.
+   */
+  private async signInSession(input: Buffer, deadline: AbortSignal): Promise<Buffer> {
+    const release = await this.slots.acquire(deadline);
     let session: Handle | undefined;
     let connection: Connection | undefined;
     try {
       connection = this.connection ?? (await this.reconnect());
+      deadline.throwIfAborted(); // nobody waits for this signature any more: the token is not asked
       session = this.takeIdle(connection) ?? this.openSession(connection);
       const raw = await this.cSign(session, connection.key, input);
       if (connection === this.connection) {
         this.idle.push(session);
         session = undefined;
       }
-      call.answered();
-      return this.algorithm.keyType === 'ec' ? ecdsaRawToDer(raw) : raw;
+      return raw;
     } catch (caught) {
       const error = this.wrap(caught);
       if (error.code === 'TOKEN_UNAVAILABLE' && connection) this.drop(connection);
@@ -236,9 +265,6 @@ export class Pkcs11Signer implements Signer {
           // the next signature finds out what is wrong
         }
       }
-      const gone = error.code === 'TOKEN_UNAVAILABLE' || error.code === 'TOKEN_NOT_FOUND';
-      recordSignerFailure(gone ? 'connection' : 'server_error');
-      call.failed();
       throw error;
     } finally {
       if (session) this.closeSession(session);
@@ -509,7 +535,29 @@ export class Pkcs11Signer implements Signer {
     this.disposed = true;
     for (const session of this.idle.splice(0)) this.closeSession(session);
     this.connection = undefined;
+    // C_Finalize under a running C_Sign is undefined behaviour: signatures past their deadline get
+    // one deadline more, and a module still signing after that is left loaded.
+    if (!(await settledWithin([...this.signing], this.timeoutMs))) return;
     releaseModule(this.module);
+  }
+}
+
+/** The metric's reason for a failed signature. */
+function failureReason(error: Pkcs11Error): 'timeout' | 'connection' | 'server_error' {
+  if (error.code === 'TIMEOUT') return 'timeout';
+  const gone = error.code === 'TOKEN_UNAVAILABLE' || error.code === 'TOKEN_NOT_FOUND';
+  return gone ? 'connection' : 'server_error';
+}
+
+/** Whether every promise settled within `ms` (at once when there are none). */
+async function settledWithin(promises: Promise<unknown>[], ms: number): Promise<boolean> {
+  if (promises.length === 0) return true;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(resolve, ms, false).unref()));
+  try {
+    return await Promise.race([Promise.allSettled(promises).then(() => true), late]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -118,7 +118,7 @@ describe('createSigner: file and tink', () => {
 });
 
 describe('createSigner: pkcs11', () => {
-  it('needs --pkcs11-uri, bounds --pkcs11-max-sessions, and masks the URI (it may hold a PIN)', () => {
+  it('needs --pkcs11-uri, bounds --pkcs11-max-sessions and --pkcs11-timeout, and masks the URI (it may hold a PIN)', () => {
     expect(() => resolveServeConfig({ timestampSigner: 'pkcs11' })).toThrow(
       '--timestamp-signer pkcs11 needs --pkcs11-uri',
     );
@@ -129,6 +129,13 @@ describe('createSigner: pkcs11', () => {
         pkcs11MaxSessions: 0,
       }),
     ).toThrow('--pkcs11-max-sessions');
+    expect(() =>
+      resolveServeConfig({
+        timestampSigner: 'pkcs11',
+        pkcs11Uri: 'pkcs11:object=k',
+        pkcs11Timeout: '0s',
+      }),
+    ).toThrow('--pkcs11-timeout');
     expect(SERVE_OPTIONS.pkcs11Uri.secret).toBe(true);
     expect(
       signerConfig({
@@ -136,6 +143,7 @@ describe('createSigner: pkcs11', () => {
         pkcs11Uri: 'pkcs11:object=k?module-path=/m.so',
         certificateChainPath: 'chain.pem',
         pkcs11MaxSessions: 3,
+        pkcs11Timeout: '800ms',
         kmsBreakerThreshold: 2,
       }),
     ).toEqual({
@@ -144,6 +152,7 @@ describe('createSigner: pkcs11', () => {
       uri: 'pkcs11:object=k?module-path=/m.so',
       certificateChainPath: 'chain.pem',
       maxSessions: 3,
+      timeoutMs: 800,
       breakerThreshold: 2,
       breakerCooldownMs: 10_000,
     });

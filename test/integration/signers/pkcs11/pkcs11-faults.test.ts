@@ -1,10 +1,11 @@
 /**
  * Module errors injected into the pkcs11 signer (the real SoftHSM2 module, wrapped): the return
  * values that mean the token or the session is gone open the circuit breaker, and the probe after
- * the cool-down re-initializes the module and signs again; other errors fail one signature only.
+ * the cool-down re-initializes the module and signs again; other errors fail one signature only;
+ * a token that does not answer fails its signatures at the deadline.
  */
 import { randomBytes, verify } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { nodeSignatureArguments } from '../../../../src/crypto/key-algorithms.js';
 import { CKF_OS_LOCKING_OK } from '../../../../src/signers/pkcs11/pkcs11-constants.js';
 import { loadPkcs11js, type LoadModule } from '../../../../src/signers/pkcs11/pkcs11-module.js';
@@ -18,6 +19,9 @@ const hsm = new SoftHsm();
 /** Errors the next C_Sign calls fail with, by CKR_ name (pkcs11js puts it in the message). */
 const failNext: string[] = [];
 const calls = { initialize: [] as unknown[], sign: 0 };
+/** C_Sign calls held as a token that does not answer would; each resumes (signs) when called. */
+const held: (() => Promise<Buffer>)[] = [];
+let holdNext = 0;
 
 const faultyModule: LoadModule = async (path) => {
   const { lib, api } = await loadPkcs11js(path);
@@ -30,6 +34,16 @@ const faultyModule: LoadModule = async (path) => {
       calls.sign++;
       const fault = failNext.shift();
       if (fault) return Promise.reject(new lib.Pkcs11Error(`${fault}:1`, 1, 'C_Sign'));
+      if (holdNext > 0) {
+        holdNext--;
+        return new Promise<Buffer>((resolve, reject) =>
+          held.push(() => {
+            const signing = api.C_SignAsync(session, input, output);
+            signing.then(resolve, reject);
+            return signing;
+          }),
+        );
+      }
       return api.C_SignAsync(session, input, output);
     },
   };
@@ -60,12 +74,15 @@ afterAll(async () => {
   hsm.cleanup();
 });
 
-async function signsAndVerifies(): Promise<void> {
+async function signsAndVerifies(by: Pkcs11Signer = signer): Promise<void> {
   const data = randomBytes(40);
-  const signature = await signer.sign(data);
-  const [digest, key] = nodeSignatureArguments(signer.algorithm, signer.publicKey);
+  const signature = await by.sign(data);
+  const [digest, key] = nodeSignatureArguments(by.algorithm, by.publicKey);
   expect(verify(digest, data, key, signature)).toBe(true);
 }
+
+/** One turn of the event loop: every pending promise continuation runs. */
+const turn = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('pkcs11 signer faults', () => {
   it('initializes the module for threads (CKF_OS_LOCKING_OK): C_Sign runs on several at once', () => {
@@ -106,5 +123,68 @@ describe('pkcs11 signer faults', () => {
     now += 1_000;
     await signsAndVerifies();
     expect(calls.initialize.length).toBe(initializations);
+  });
+
+  describe('a token that does not answer', () => {
+    // The deadline is a timer: faked, so that it fires when the test says, never because the
+    // machine is slow (real C_Sign calls still run on the thread pool in real time).
+    const TIMEOUT_MS = 60_000;
+    let slow: Pkcs11Signer;
+    beforeAll(async () => {
+      slow = await createPkcs11Signer(hsm.uri('tsa', 'tsa-key'), 'auto', {
+        loadModule: faultyModule,
+        maxSessions: 1,
+        timeoutMs: TIMEOUT_MS,
+        breaker: { threshold: 2, cooldownMs: 1_000, now: () => now },
+      });
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    });
+    afterAll(() => vi.useRealTimers());
+
+    it('fails each signature at the deadline, holds the session until the token answers, and feeds the breaker', async () => {
+      holdNext = 1;
+      const first = slow.sign(Buffer.from('x'));
+      first.catch(() => {});
+      await turn();
+      expect(held).toHaveLength(1);
+      vi.advanceTimersByTime(TIMEOUT_MS);
+      await expect(first).rejects.toMatchObject({
+        code: 'TIMEOUT',
+        message: `pkcs11:token=tsa;object=tsa-key: no signature within ${TIMEOUT_MS} ms`,
+      });
+      // Its one session is still the token's: the next signature waits for it, not for the token.
+      const signs = calls.sign;
+      const second = slow.sign(Buffer.from('x'));
+      second.catch(() => {});
+      await turn();
+      vi.advanceTimersByTime(TIMEOUT_MS);
+      await expect(second).rejects.toMatchObject({ code: 'TIMEOUT' });
+      expect(calls.sign).toBe(signs);
+      expect(slow.unavailableReason()).toMatch(/circuit breaker open after 2 consecutive/);
+      // The token answers at last: the session comes back, and after the cool-down the probe signs.
+      await held.shift()?.();
+      await turn();
+      now += 1_000;
+      await signsAndVerifies(slow);
+      expect(calls.sign).toBe(signs + 1);
+      expect(slow.unavailableReason()).toBeUndefined();
+    });
+
+    it('dispose waits for a C_Sign still running, one deadline at most', async () => {
+      holdNext = 1;
+      const hung = slow.sign(Buffer.from('x'));
+      hung.catch(() => {});
+      await turn();
+      vi.advanceTimersByTime(TIMEOUT_MS);
+      await expect(hung).rejects.toMatchObject({ code: 'TIMEOUT' });
+      let disposed = false;
+      const disposing = slow[Symbol.asyncDispose]().then(() => (disposed = true));
+      await turn();
+      expect(disposed).toBe(false);
+      vi.advanceTimersByTime(TIMEOUT_MS);
+      await disposing;
+      expect(disposed).toBe(true);
+      await held.shift()?.(); // the token answers after all; nothing is left waiting for it
+    });
   });
 });

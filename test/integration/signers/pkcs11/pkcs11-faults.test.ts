@@ -13,6 +13,7 @@ import {
   createPkcs11Signer,
   type Pkcs11Signer,
 } from '../../../../src/signers/pkcs11/pkcs11-signer.js';
+import { signerFailureCounts } from '../../../helpers/fault-tsa.js';
 import { SoftHsm } from '../../../helpers/softhsm.js';
 
 const hsm = new SoftHsm();
@@ -142,6 +143,7 @@ describe('pkcs11 signer faults', () => {
     afterAll(() => vi.useRealTimers());
 
     it('fails each signature at the deadline, holds the session until the token answers, and feeds the breaker', async () => {
+      const failuresBefore = await signerFailureCounts();
       holdNext = 1;
       const first = slow.sign(Buffer.from('x'));
       first.catch(() => {});
@@ -161,6 +163,8 @@ describe('pkcs11 signer faults', () => {
       await expect(second).rejects.toMatchObject({ code: 'TIMEOUT' });
       expect(calls.sign).toBe(signs);
       expect(slow.unavailableReason()).toMatch(/circuit breaker open after 2 consecutive/);
+      const failures = await signerFailureCounts();
+      expect(failures['timeout']).toBe((failuresBefore['timeout'] ?? 0) + 2);
       // The token answers at last: the session comes back, and after the cool-down the probe signs.
       await held.shift()?.();
       await turn();

@@ -59,3 +59,15 @@ export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promi
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return untilAborted(new Promise<void>((resolve) => setTimeout(resolve, ms).unref()), signal);
 }
+
+/** Whether every promise settled within `ms` (at once when there are none). */
+export async function settledWithin(promises: Promise<unknown>[], ms: number): Promise<boolean> {
+  if (promises.length === 0) return true;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(resolve, ms, false).unref()));
+  try {
+    return await Promise.race([Promise.allSettled(promises).then(() => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

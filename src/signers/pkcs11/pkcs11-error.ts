@@ -25,3 +25,12 @@ export type Pkcs11ErrorCode =
 export class Pkcs11Error extends CodedError<Pkcs11ErrorCode> {
   override name = 'Pkcs11Error';
 }
+
+/**
+ * What a call on the PKCS#11 thread fails with: MODULE_ERROR carries the binding's message (the
+ * CKR_ name when the module refused); THREAD_STOPPED is every call of a thread that stopped or
+ * died.
+ */
+export class Pkcs11CallError extends CodedError<'MODULE_ERROR' | 'THREAD_STOPPED'> {
+  override name = 'Pkcs11CallError';
+}

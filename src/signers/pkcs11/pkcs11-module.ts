@@ -1,65 +1,49 @@
-import type * as Pkcs11Js from 'pkcs11js';
+import { settledWithin } from '../kms/deadline.js';
 import { CKF_OS_LOCKING_OK } from './pkcs11-constants.js';
 import { Pkcs11Error } from './pkcs11-error.js';
+import { startPkcs11Thread, type Pkcs11Calls } from './pkcs11-thread.js';
 
-/** The pkcs11js binding (a CommonJS module: its constants live on the default export). */
-export type Pkcs11Library = typeof Pkcs11Js;
-export type Pkcs11Api = Pkcs11Js.PKCS11;
-export type Handle = Pkcs11Js.Handle;
+export type { Handle, Pkcs11Calls } from './pkcs11-thread.js';
 
 /** A loaded PKCS#11 module, shared by every signer of the process that names the same library. */
 export interface LoadedModule {
   readonly path: string;
-  readonly lib: Pkcs11Library;
-  readonly api: Pkcs11Api;
+  /** The module's functions, on its own thread; a new thread after one died (see reinitialize). */
+  calls: Pkcs11Calls;
+  /** How it was loaded: how a thread that died is replaced. */
+  readonly load: LoadModule;
   /** Incremented by every re-initialization: sessions and handles of older ones are gone. */
   generation: number;
   users: number;
 }
 
 /** How a module is loaded; tests pass one that injects faults. */
-export type LoadModule = (path: string) => Promise<{ lib: Pkcs11Library; api: Pkcs11Api }>;
+export type LoadModule = (path: string) => Promise<Pkcs11Calls>;
 
-/** pkcs11js is imported here, on first use, so that a server without a PKCS#11 key never loads it. */
-export const loadPkcs11js: LoadModule = async (path) => {
-  let lib: Pkcs11Library;
-  try {
-    lib = ((await import('pkcs11js')) as unknown as { default: Pkcs11Library }).default;
-  } catch (error) {
-    throw new Pkcs11Error(
-      'MODULE_LOAD',
-      'the pkcs11js binding is not installed or not built (it needs build-essential and python3 at npm install)',
-      { cause: error },
-    );
-  }
-  const api = new lib.PKCS11();
-  try {
-    api.load(path);
-  } catch (error) {
-    throw new Pkcs11Error(
-      'MODULE_LOAD',
-      `cannot load the PKCS#11 module ${path}: ${errorName(error)}`,
-      {
-        cause: error,
-      },
-    );
-  }
-  return { lib, api };
-};
+/**
+ * The module on a thread of its own. pkcs11js is loaded there, on first use: a server without a
+ * PKCS#11 key never loads it.
+ */
+export const loadOnThread: LoadModule = (path) => startPkcs11Thread(path);
 
 const modules = new Map<string, Promise<LoadedModule>>();
 
 /** The module at `path`, loaded and C_Initialize'd once per process (C_Initialize is per process). */
 export function acquireModule(
   path: string,
-  load: LoadModule = loadPkcs11js,
+  load: LoadModule = loadOnThread,
 ): Promise<LoadedModule> {
   let loaded = modules.get(path);
   if (!loaded) {
     loaded = (async () => {
-      const { lib, api } = await load(path);
-      initialize(api, path);
-      return { path, lib, api, generation: 0, users: 0 };
+      const calls = await load(path);
+      try {
+        await initialize(calls, path);
+      } catch (error) {
+        calls.stop();
+        throw error;
+      }
+      return { path, calls, load, generation: 0, users: 0 };
     })();
     modules.set(path, loaded);
     loaded.catch(() => modules.delete(path));
@@ -70,37 +54,43 @@ export function acquireModule(
   });
 }
 
-/** Finalizes the module when its last user is done. */
-export function releaseModule(module: LoadedModule): void {
+/**
+ * Finalizes the module and stops its thread when its last user is done. C_Finalize is waited for
+ * `waitMs` at most: behind a call that hangs on the thread it would never run.
+ */
+export async function releaseModule(module: LoadedModule, waitMs: number): Promise<void> {
   if (--module.users > 0) return;
   modules.delete(module.path);
-  try {
-    module.api.C_Finalize();
-  } catch {
-    // already finalized, or the library is in a bad state: nothing left to release
-  }
+  // A rejection means already finalized, or a library in a bad state: nothing left to release.
+  await settledWithin([module.calls.C_Finalize()], waitMs);
+  module.calls.stop();
 }
 
 /**
  * Finalizes and initializes the module again: after a token was removed or an HSM restarted, many
- * modules (SoftHSM2, network HSM clients) only see it again after a fresh C_Initialize.
+ * modules (SoftHSM2, network HSM clients) only see it again after a fresh C_Initialize. A thread
+ * that died is replaced.
  */
-export function reinitialize(module: LoadedModule, seenGeneration: number): void {
+export async function reinitialize(module: LoadedModule, seenGeneration: number): Promise<void> {
   if (module.generation !== seenGeneration) return; // another signer already did
   module.generation++;
-  try {
-    module.api.C_Finalize();
-  } catch {
-    // not initialized any more: initialize below
+  if (module.calls.stopped) {
+    module.calls = await module.load(module.path);
+  } else {
+    try {
+      await module.calls.C_Finalize();
+    } catch {
+      // not initialized any more: initialize below
+    }
   }
-  initialize(module.api, module.path);
+  await initialize(module.calls, module.path);
 }
 
-function initialize(api: Pkcs11Api, path: string): void {
+async function initialize(calls: Pkcs11Calls, path: string): Promise<void> {
   try {
     // C_Sign runs on several libuv threads at once: without CKF_OS_LOCKING_OK (NULL init args),
     // the module may assume a single thread and take no locks (SoftHSM2 then crashes).
-    api.C_Initialize({ flags: CKF_OS_LOCKING_OK });
+    await calls.C_Initialize({ flags: CKF_OS_LOCKING_OK });
   } catch (error) {
     if (errorName(error) === 'CKR_CRYPTOKI_ALREADY_INITIALIZED') return;
     throw new Pkcs11Error('MODULE_LOAD', `C_Initialize of ${path} failed: ${errorName(error)}`, {

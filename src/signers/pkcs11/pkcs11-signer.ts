@@ -7,7 +7,7 @@ import { preferredHashFor, signatureAlgorithmFor } from '../../crypto/key-algori
 import type { SignatureAlgorithm, Signer } from '../../crypto/signer.js';
 import { sameRsaKey } from '../../x509/public-key.js';
 import { CircuitBreaker, type CircuitBreakerOptions } from '../kms/circuit-breaker.js';
-import { withDeadline } from '../kms/deadline.js';
+import { settledWithin, withDeadline } from '../kms/deadline.js';
 import { ecdsaRawToDer } from '../kms/ecdsa-signature.js';
 import { recordSignerFailure } from '../kms/remote-signer-metrics.js';
 import { Semaphore } from '../kms/semaphore.js';
@@ -22,7 +22,7 @@ import {
   CKU_USER,
   TOKEN_GONE,
 } from './pkcs11-constants.js';
-import { Pkcs11Error } from './pkcs11-error.js';
+import { Pkcs11CallError, Pkcs11Error } from './pkcs11-error.js';
 import { publicKeyFromAttributes, type KeyAttributes } from './pkcs11-key.js';
 import { pkcs11SessionsOpened, pkcs11SessionsOpen } from './pkcs11-metrics.js';
 import {
@@ -34,6 +34,7 @@ import {
   type LoadedModule,
   type LoadModule,
 } from './pkcs11-module.js';
+import type { SignMechanism } from './pkcs11-thread.js';
 import { parsePkcs11Uri, pinSourcePath, type Pkcs11Uri } from './pkcs11-uri.js';
 
 export interface Pkcs11SignerOptions {
@@ -106,12 +107,14 @@ async function readPin(uri: Pkcs11Uri): Promise<string | undefined> {
 /**
  * Signs with a private key in a PKCS#11 token. The digest is computed here; the token signs it
  * (CKM_ECDSA, CKM_RSA_PKCS over a DigestInfo, CKM_RSA_PKCS_PSS) or, for Ed25519, the data itself
- * (CKM_EDDSA). One session per signature in flight, up to `maxSessions`, all under one login; each
- * C_Sign runs on libuv's thread pool. A token error (removed, session or handle gone) fails the
- * signatures in flight, feeds the circuit breaker, and the next signature admitted reopens
- * everything: module, token (found again by its URI attributes: slots may be renumbered), login, key.
- * A signature not made within `timeoutMs` fails (TIMEOUT) and feeds the breaker too; C_Sign cannot
- * be stopped, so a hung token keeps at most `maxSessions` sessions and pool threads busy.
+ * (CKM_EDDSA). One session per signature in flight, up to `maxSessions`, all under one login. The
+ * module is called on a thread of its own (pkcs11-thread.ts), never on the event loop; each C_Sign
+ * runs on libuv's thread pool from there. A token error (removed, session or handle gone) fails
+ * the signatures in flight, feeds the circuit breaker, and the next signature admitted reopens
+ * everything: module, token (found again by its URI attributes: slots may be renumbered), login,
+ * key. A signature not made within `timeoutMs` fails (TIMEOUT) and feeds the breaker too; a module
+ * call cannot be stopped, so a hung token keeps busy at most `maxSessions` sessions and pool
+ * threads, or the module's thread.
  */
 export class Pkcs11Signer implements Signer {
   readonly id: string;
@@ -127,9 +130,9 @@ export class Pkcs11Signer implements Signer {
   private connecting: Promise<Connection> | undefined;
   private spki: Buffer | undefined;
   private signatureLength = 0;
-  private mechanism: { mechanism: number; parameter?: object } = { mechanism: 0 };
+  private mechanism: SignMechanism = { mechanism: 0 };
   private disposed = false;
-  /** C_Sign calls on the thread pool: a re-initialization waits for them (C_Finalize under a
+  /** Signatures the module is making: a re-initialization waits for them (C_Finalize under a
    * running C_Sign is undefined behaviour in most modules). */
   private readonly signing = new Set<Promise<Buffer>>();
 
@@ -156,7 +159,7 @@ export class Pkcs11Signer implements Signer {
     if (!session) throw new Pkcs11Error('TOKEN_UNAVAILABLE', `${this.id}: no session`);
     let attributes: KeyAttributes;
     try {
-      attributes = this.keyAttributes(session, connection.key);
+      attributes = await this.keyAttributes(session, connection.key);
     } finally {
       this.idle.push(session);
     }
@@ -175,7 +178,7 @@ export class Pkcs11Signer implements Signer {
     this.signatureLength = signatureLengthOf(this.algorithm);
   }
 
-  private mechanismFor(algorithm: SignatureAlgorithm): { mechanism: number; parameter?: object } {
+  private mechanismFor(algorithm: SignatureAlgorithm): SignMechanism {
     switch (algorithm.keyType) {
       case 'ec':
         return { mechanism: CKM.ECDSA };
@@ -186,7 +189,7 @@ export class Pkcs11Signer implements Signer {
         return {
           mechanism: CKM.RSA_PKCS_PSS,
           parameter: {
-            type: this.module.lib.CK_PARAMS_RSA_PSS,
+            type: 'CK_PARAMS_RSA_PSS',
             hashAlg: { sha256: CKM.SHA256, sha384: CKM.SHA384, sha512: CKM.SHA512 }[algorithm.hash],
             mgf: CKG_MGF1[algorithm.hash],
             saltLen: HASHES[algorithm.hash].length,
@@ -246,7 +249,14 @@ export class Pkcs11Signer implements Signer {
     try {
       connection = this.connection ?? (await this.reconnect());
       deadline.throwIfAborted(); // nobody waits for this signature any more: the token is not asked
-      session = this.takeIdle(connection) ?? this.openSession(connection);
+      session = this.takeIdle(connection) ?? (await this.openSession(connection));
+      if (deadline.aborted) {
+        // Opening the session outlived the deadline: the token is not asked; the session is kept.
+        if (connection === this.connection) this.idle.push(session);
+        else this.closeSession(session);
+        session = undefined;
+        throw deadline.reason;
+      }
       const raw = await this.cSign(session, connection.key, input);
       if (connection === this.connection) {
         this.idle.push(session);
@@ -260,7 +270,7 @@ export class Pkcs11Signer implements Signer {
         // The failed session (its state unknown) is closed below, after a new one is opened:
         // closing the last session would log the token out and invalidate the key handle.
         try {
-          this.idle.push(this.openSession(connection));
+          this.idle.push(await this.openSession(connection));
         } catch {
           // the next signature finds out what is wrong
         }
@@ -272,25 +282,29 @@ export class Pkcs11Signer implements Signer {
     }
   }
 
-  /** C_SignInit, then C_Sign on the thread pool. */
+  /** C_SignInit, then C_Sign, on the module's thread. */
   private async cSign(session: Handle, key: Handle, input: Buffer): Promise<Buffer> {
-    const output = Buffer.alloc(this.signatureLength);
-    this.module.api.C_SignInit(session, this.mechanism as never, key);
-    // The binding's worker reads `input` and writes `output` through raw pointers: keep both
-    // referenced until it calls back, or the collector may free them under it.
-    const pinned = [input, output];
-    const signing = this.module.api.C_SignAsync(session, input, output);
+    const signing = this.module.calls.sign(
+      session,
+      this.mechanism,
+      key,
+      input,
+      this.signatureLength,
+    );
     this.signing.add(signing);
     try {
-      return Buffer.from(await signing);
+      return await signing;
     } finally {
       this.signing.delete(signing);
-      pinned.length = 0;
     }
   }
 
   private wrap(error: unknown): Pkcs11Error {
     if (error instanceof Pkcs11Error) return error;
+    if (error instanceof Pkcs11CallError && error.code === 'THREAD_STOPPED') {
+      // Like a token gone: the next signature admitted loads the module on a new thread.
+      return new Pkcs11Error('TOKEN_UNAVAILABLE', `${this.id}: ${error.message}`, { cause: error });
+    }
     const name = errorName(error);
     if (TOKEN_GONE.has(name)) {
       return new Pkcs11Error(
@@ -319,7 +333,7 @@ export class Pkcs11Signer implements Signer {
   private reconnect(): Promise<Connection> {
     this.connecting ??= (async () => {
       await Promise.allSettled([...this.signing]);
-      reinitialize(this.module, this.module.generation);
+      await reinitialize(this.module, this.module.generation);
       return this.connect();
     })().finally(() => (this.connecting = undefined));
     return this.connecting;
@@ -327,21 +341,21 @@ export class Pkcs11Signer implements Signer {
 
   /** Finds the token and key and logs in; the session it used stays in the pool. */
   private async connect(): Promise<Connection> {
-    const { api } = this.module;
+    const { calls } = this.module;
     const generation = this.module.generation;
-    const slot = this.findSlot();
+    const slot = await this.findSlot();
     let session: Handle;
     try {
-      session = api.C_OpenSession(slot, CKF_SERIAL_SESSION);
+      session = await calls.C_OpenSession(slot, CKF_SERIAL_SESSION);
     } catch (error) {
       throw this.wrap(error);
     }
     try {
-      this.login(session);
-      const key = this.findKey(session);
+      await this.login(session);
+      const key = await this.findKey(session);
       if (this.spki) {
         // After a reconnection: the same key must be found, not a new one under the same label.
-        const now = publicKeyFromAttributes(this.keyAttributes(session, key), this.id);
+        const now = publicKeyFromAttributes(await this.keyAttributes(session, key), this.id);
         if (!now.export({ type: 'spki', format: 'der' }).equals(this.spki)) {
           throw new Pkcs11Error(
             'KEY_NOT_FOUND',
@@ -356,26 +370,24 @@ export class Pkcs11Signer implements Signer {
       pkcs11SessionsOpen.inc();
       return connection;
     } catch (error) {
-      try {
-        api.C_CloseSession(session);
-      } catch {
+      await calls.C_CloseSession(session).catch(() => {
         // the session is gone with the token
-      }
+      });
       throw this.wrap(error);
     }
   }
 
   /** The slot whose token matches the URI's token attributes (or its slot-id). */
-  private findSlot(): Handle {
-    const { api } = this.module;
+  private async findSlot(): Promise<Handle> {
+    const { calls } = this.module;
     const { token, manufacturer, model, serial, slotId } = this.uri;
     let slots: Handle[];
     try {
-      slots = api.C_GetSlotList(true);
+      slots = await calls.C_GetSlotList(true);
     } catch (error) {
       throw this.wrap(error);
     }
-    const matches = slots.filter((slot) => {
+    const matchesUri = async (slot: Handle): Promise<boolean> => {
       if (slotId !== undefined && slotNumber(slot) !== slotId) return false;
       if (
         token === undefined &&
@@ -386,7 +398,7 @@ export class Pkcs11Signer implements Signer {
         return true;
       let info;
       try {
-        info = api.C_GetTokenInfo(slot);
+        info = await calls.C_GetTokenInfo(slot);
       } catch {
         return false;
       }
@@ -396,7 +408,9 @@ export class Pkcs11Signer implements Signer {
         (model === undefined || info.model.trimEnd() === model) &&
         (serial === undefined || info.serialNumber.trimEnd() === serial)
       );
-    });
+    };
+    const matches: Handle[] = [];
+    for (const slot of slots) if (await matchesUri(slot)) matches.push(slot);
     const [slot] = matches;
     if (!slot) {
       throw new Pkcs11Error(
@@ -413,10 +427,10 @@ export class Pkcs11Signer implements Signer {
     return slot;
   }
 
-  private login(session: Handle): void {
+  private async login(session: Handle): Promise<void> {
     if (this.pin === undefined) return;
     try {
-      this.module.api.C_Login(session, CKU_USER, this.pin);
+      await this.module.calls.C_Login(session, CKU_USER, this.pin);
     } catch (error) {
       const name = errorName(error);
       if (name === 'CKR_USER_ALREADY_LOGGED_IN') return; // another session of this process did
@@ -432,13 +446,13 @@ export class Pkcs11Signer implements Signer {
     }
   }
 
-  private findKey(session: Handle): Handle {
+  private async findKey(session: Handle): Promise<Handle> {
     const template: { type: number; value: number | string | Buffer }[] = [
       { type: CKA.CLASS, value: CKO_PRIVATE_KEY },
     ];
     if (this.uri.object !== undefined) template.push({ type: CKA.LABEL, value: this.uri.object });
     if (this.uri.id !== undefined) template.push({ type: CKA.ID, value: this.uri.id });
-    const found = this.findObjects(session, template);
+    const found = await this.findObjects(session, template);
     const [key] = found;
     if (!key) {
       throw new Pkcs11Error(
@@ -455,46 +469,46 @@ export class Pkcs11Signer implements Signer {
     return key;
   }
 
-  private findObjects(
+  private async findObjects(
     session: Handle,
     template: { type: number; value: number | string | Buffer }[],
-  ): Handle[] {
-    const { api } = this.module;
-    api.C_FindObjectsInit(session, template);
+  ): Promise<Handle[]> {
+    const { calls } = this.module;
+    await calls.C_FindObjectsInit(session, template);
     try {
-      return api.C_FindObjects(session, 16);
+      return await calls.C_FindObjects(session, 16);
     } finally {
-      api.C_FindObjectsFinal(session);
+      await calls.C_FindObjectsFinal(session);
     }
   }
 
   /** The private key's type and public parts; EC points come from the matching public key object. */
-  private keyAttributes(session: Handle, key: Handle): KeyAttributes {
-    const { api } = this.module;
-    const read = (object: Handle, type: number): Buffer | undefined => {
+  private async keyAttributes(session: Handle, key: Handle): Promise<KeyAttributes> {
+    const { calls } = this.module;
+    const read = async (object: Handle, type: number): Promise<Buffer | undefined> => {
       try {
-        const [attribute] = api.C_GetAttributeValue(session, object, [{ type }]);
+        const [attribute] = await calls.C_GetAttributeValue(session, object, [{ type }]);
         return attribute?.value;
       } catch {
         return undefined; // CKR_ATTRIBUTE_TYPE_INVALID / SENSITIVE: not this key's attribute
       }
     };
-    const keyTypeBytes = read(key, CKA.KEY_TYPE);
+    const keyTypeBytes = await read(key, CKA.KEY_TYPE);
     if (!keyTypeBytes) throw new Pkcs11Error('KEY_UNSUPPORTED', `${this.id}: no CKA_KEY_TYPE`);
     const keyType = Number(keyTypeBytes.readUIntLE(0, Math.min(6, keyTypeBytes.length)));
     const attributes: KeyAttributes = { keyType };
     if (keyType === CKK.RSA) {
-      const modulus = read(key, CKA.MODULUS);
-      const publicExponent = read(key, CKA.PUBLIC_EXPONENT);
+      const modulus = await read(key, CKA.MODULUS);
+      const publicExponent = await read(key, CKA.PUBLIC_EXPONENT);
       if (modulus) attributes.modulus = modulus;
       if (publicExponent) attributes.publicExponent = publicExponent;
       return attributes;
     }
-    const ecParams = read(key, CKA.EC_PARAMS);
+    const ecParams = await read(key, CKA.EC_PARAMS);
     if (ecParams) attributes.ecParams = ecParams;
     // The point is an attribute of the public key object of the pair: same CKA_ID, else same label.
-    const id = read(key, CKA.ID);
-    const label = read(key, CKA.LABEL);
+    const id = await read(key, CKA.ID);
+    const label = await read(key, CKA.LABEL);
     const match =
       id && id.length > 0
         ? { type: CKA.ID, value: id }
@@ -502,32 +516,31 @@ export class Pkcs11Signer implements Signer {
           ? { type: CKA.LABEL, value: label.toString('utf8') }
           : undefined;
     if (match) {
-      const [publicKey] = this.findObjects(session, [
+      const [publicKey] = await this.findObjects(session, [
         { type: CKA.CLASS, value: CKO_PUBLIC_KEY },
         match,
       ]);
-      const point = publicKey && read(publicKey, CKA.EC_POINT);
+      const point = publicKey && (await read(publicKey, CKA.EC_POINT));
       if (point) attributes.ecPoint = point;
     }
-    const ownPoint = attributes.ecPoint ?? read(key, CKA.EC_POINT);
+    const ownPoint = attributes.ecPoint ?? (await read(key, CKA.EC_POINT));
     if (ownPoint) attributes.ecPoint = ownPoint;
     return attributes;
   }
 
-  private openSession(connection: Connection): Handle {
-    const session = this.module.api.C_OpenSession(connection.slot, CKF_SERIAL_SESSION);
+  private async openSession(connection: Connection): Promise<Handle> {
+    const session = await this.module.calls.C_OpenSession(connection.slot, CKF_SERIAL_SESSION);
     pkcs11SessionsOpened.inc();
     pkcs11SessionsOpen.inc();
     return session;
   }
 
+  /** Not waited for: nothing depends on it having happened. */
   private closeSession(session: Handle): void {
     pkcs11SessionsOpen.dec();
-    try {
-      this.module.api.C_CloseSession(session);
-    } catch {
+    this.module.calls.C_CloseSession(session).catch(() => {
       // gone with the token, or the module was re-initialized
-    }
+    });
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -538,7 +551,7 @@ export class Pkcs11Signer implements Signer {
     // C_Finalize under a running C_Sign is undefined behaviour: signatures past their deadline get
     // one deadline more, and a module still signing after that is left loaded.
     if (!(await settledWithin([...this.signing], this.timeoutMs))) return;
-    releaseModule(this.module);
+    await releaseModule(this.module, this.timeoutMs);
   }
 }
 
@@ -547,18 +560,6 @@ function failureReason(error: Pkcs11Error): 'timeout' | 'connection' | 'server_e
   if (error.code === 'TIMEOUT') return 'timeout';
   const gone = error.code === 'TOKEN_UNAVAILABLE' || error.code === 'TOKEN_NOT_FOUND';
   return gone ? 'connection' : 'server_error';
-}
-
-/** Whether every promise settled within `ms` (at once when there are none). */
-async function settledWithin(promises: Promise<unknown>[], ms: number): Promise<boolean> {
-  if (promises.length === 0) return true;
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<false>((resolve) => (timer = setTimeout(resolve, ms, false).unref()));
-  try {
-    return await Promise.race([Promise.allSettled(promises).then(() => true), late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** A CK_SLOT_ID as pkcs11js returns it: a CK_ULONG in host (little-endian) byte order. */

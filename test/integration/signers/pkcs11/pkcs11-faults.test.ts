@@ -8,7 +8,7 @@ import { randomBytes, verify } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { nodeSignatureArguments } from '../../../../src/crypto/key-algorithms.js';
 import { CKF_OS_LOCKING_OK } from '../../../../src/signers/pkcs11/pkcs11-constants.js';
-import { loadPkcs11js, type LoadModule } from '../../../../src/signers/pkcs11/pkcs11-module.js';
+import { loadOnThread, type LoadModule } from '../../../../src/signers/pkcs11/pkcs11-module.js';
 import {
   createPkcs11Signer,
   type Pkcs11Signer,
@@ -17,46 +17,43 @@ import { signerFailureCounts } from '../../../helpers/fault-tsa.js';
 import { SoftHsm } from '../../../helpers/softhsm.js';
 
 const hsm = new SoftHsm();
-/** Errors the next C_Sign calls fail with, by CKR_ name (pkcs11js puts it in the message). */
+/** Errors the next signatures fail with, by CKR_ name (pkcs11js puts it in the message). */
 const failNext: string[] = [];
 const calls = { initialize: [] as unknown[], sign: 0 };
-/** C_Sign calls held as a token that does not answer would; each resumes (signs) when called. */
+/** Signatures held as a token that does not answer would; each resumes (signs) when called. */
 const held: (() => Promise<Buffer>)[] = [];
 let holdNext = 0;
 
+/** The module on its thread, its answers to the signer altered as the tests ask. */
 const faultyModule: LoadModule = async (path) => {
-  const { lib, api } = await loadPkcs11js(path);
-  const overrides: Partial<typeof api> = {
+  const module = await loadOnThread(path);
+  const overrides: Partial<typeof module> = {
     C_Initialize: (options) => {
       calls.initialize.push(options);
-      api.C_Initialize(options);
+      return module.C_Initialize(options);
     },
-    C_SignAsync: (session, input, output) => {
+    sign: (...args) => {
       calls.sign++;
       const fault = failNext.shift();
-      if (fault) return Promise.reject(new lib.Pkcs11Error(`${fault}:1`, 1, 'C_Sign'));
+      // pkcs11js's errors carry the CKR_ name as their message.
+      if (fault) return Promise.reject(new Error(fault));
       if (holdNext > 0) {
         holdNext--;
         return new Promise<Buffer>((resolve, reject) =>
           held.push(() => {
-            const signing = api.C_SignAsync(session, input, output);
+            const signing = module.sign(...args);
             signing.then(resolve, reject);
             return signing;
           }),
         );
       }
-      return api.C_SignAsync(session, input, output);
+      return module.sign(...args);
     },
   };
-  // The binding's methods need the real instance as `this`.
-  const wrapped = new Proxy(api, {
-    get: (target, name) => {
-      const value =
-        (overrides as Record<string | symbol, unknown>)[name] ?? Reflect.get(target, name);
-      return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
-    },
+  return new Proxy(module, {
+    get: (target, name) =>
+      (overrides as Record<string | symbol, unknown>)[name] ?? Reflect.get(target, name),
   });
-  return { lib, api: wrapped };
 };
 
 let now = 0;

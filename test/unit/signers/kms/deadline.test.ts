@@ -1,5 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { sleep, untilAborted, withDeadline } from '../../../../src/signers/kms/deadline.js';
+import {
+  settledWithin,
+  sleep,
+  untilAborted,
+  withDeadline,
+} from '../../../../src/signers/kms/deadline.js';
 
 class Late extends Error {}
 const late = (options?: ErrorOptions) => new Late('too late', options);
@@ -148,5 +153,29 @@ describe('sleep', () => {
     await vi.advanceTimersByTimeAsync(100);
     controller.abort(new Error('stop'));
     expect(((await result) as { error: Error }).error.message).toBe('stop');
+  });
+});
+
+describe('settledWithin', () => {
+  it('is true at once when there is nothing to wait for', async () => {
+    expect(await settledWithin([], 1_000)).toBe(true);
+  });
+
+  it('is true once every promise settled in time, rejected ones included, and leaves no timer', async () => {
+    const result = settledWithin([Promise.resolve(1), Promise.reject(new Error('x'))], 1_000);
+    expect(await result).toBe(true);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('is false at the limit while one promise is still pending', async () => {
+    let settled: boolean | undefined;
+    const result = settledWithin([Promise.resolve(1), deaf()], 1_000).then((value) => {
+      settled = value;
+      return value;
+    });
+    await vi.advanceTimersByTimeAsync(999);
+    expect(settled).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await result).toBe(false);
   });
 });

@@ -1,21 +1,34 @@
 /**
- * pkcs11js, with a C_SignInit that does not return while the FIFO named by PKCS11_HANG_FIFO exists:
- * it blocks in open(2)/read(2) on it, as a network HSM's client blocks on an answer that does not
- * come. Loaded by the PKCS#11 thread in place of pkcs11js (startPkcs11Thread's `binding`); the
- * test lets the call go on by opening the FIFO for writing, removing it and closing it.
+ * pkcs11js, with module calls that do not return while a FIFO named after them exists in the
+ * folder PKCS11_HANG_DIR (`C_SignInit`, `C_Login`...): the call blocks in open(2)/read(2) on it, as a
+ * network HSM's client blocks on an answer that does not come. Loaded by the PKCS#11 thread in
+ * place of pkcs11js (startPkcs11Thread's `binding`); a test lets the call go on by opening the FIFO
+ * for writing, removing it and closing it.
  */
 'use strict';
 const { existsSync, readFileSync } = require('node:fs');
+const { join } = require('node:path');
 const pkcs11js = require('pkcs11js');
+
+const CALLS = [
+  'C_Initialize',
+  'C_GetSlotList',
+  'C_OpenSession',
+  'C_Login',
+  'C_FindObjectsInit',
+  'C_SignInit',
+];
 
 function HangingPKCS11() {
   const api = new pkcs11js.PKCS11();
-  const signInit = api.C_SignInit;
-  api.C_SignInit = function (...args) {
-    const fifo = process.env.PKCS11_HANG_FIFO;
-    if (fifo && existsSync(fifo)) readFileSync(fifo);
-    return signInit.apply(this, args);
-  };
+  for (const name of CALLS) {
+    const call = api[name];
+    api[name] = function (...args) {
+      const fifo = join(process.env.PKCS11_HANG_DIR ?? '', name);
+      if (process.env.PKCS11_HANG_DIR && existsSync(fifo)) readFileSync(fifo);
+      return call.apply(this, args);
+    };
+  }
   return api;
 }
 

@@ -27,6 +27,7 @@ import { publicKeyFromAttributes, type KeyAttributes } from './pkcs11-key.js';
 import { pkcs11SessionsOpened, pkcs11SessionsOpen } from './pkcs11-metrics.js';
 import {
   acquireModule,
+  answered,
   errorName,
   reinitialize,
   releaseModule,
@@ -78,7 +79,11 @@ export async function createPkcs11Signer(
     );
   }
   const pin = await readPin(uri);
-  const module = await acquireModule(uri.modulePath, options.loadModule);
+  const module = await acquireModule(
+    uri.modulePath,
+    options.timeoutMs ?? DEFAULT_PKCS11_TIMEOUT_MS,
+    options.loadModule,
+  );
   const signer = new Pkcs11Signer(uri, pin, module, options);
   try {
     await signer.open(hash, options.certifiedKey);
@@ -333,7 +338,7 @@ export class Pkcs11Signer implements Signer {
   private reconnect(): Promise<Connection> {
     this.connecting ??= (async () => {
       await Promise.allSettled([...this.signing]);
-      await reinitialize(this.module, this.module.generation);
+      await reinitialize(this.module, this.module.generation, this.timeoutMs);
       return this.connect();
     })().finally(() => (this.connecting = undefined));
     return this.connecting;
@@ -346,7 +351,15 @@ export class Pkcs11Signer implements Signer {
     const slot = await this.findSlot();
     let session: Handle;
     try {
-      session = await calls.C_OpenSession(slot, CKF_SERIAL_SESSION);
+      const opening = calls.C_OpenSession(slot, CKF_SERIAL_SESSION);
+      session = await this.answered(opening, 'C_OpenSession').catch((error: unknown) => {
+        // Not answered in time: the session it opens later is closed, not lost.
+        void opening.then(
+          (late) => this.closeUncounted(late),
+          () => {},
+        );
+        throw error;
+      });
     } catch (error) {
       throw this.wrap(error);
     }
@@ -370,9 +383,7 @@ export class Pkcs11Signer implements Signer {
       pkcs11SessionsOpen.inc();
       return connection;
     } catch (error) {
-      await calls.C_CloseSession(session).catch(() => {
-        // the session is gone with the token
-      });
+      this.closeUncounted(session);
       throw this.wrap(error);
     }
   }
@@ -383,7 +394,7 @@ export class Pkcs11Signer implements Signer {
     const { token, manufacturer, model, serial, slotId } = this.uri;
     let slots: Handle[];
     try {
-      slots = await calls.C_GetSlotList(true);
+      slots = await this.answered(calls.C_GetSlotList(true), 'C_GetSlotList');
     } catch (error) {
       throw this.wrap(error);
     }
@@ -398,8 +409,9 @@ export class Pkcs11Signer implements Signer {
         return true;
       let info;
       try {
-        info = await calls.C_GetTokenInfo(slot);
-      } catch {
+        info = await this.answered(calls.C_GetTokenInfo(slot), 'C_GetTokenInfo');
+      } catch (error) {
+        if (error instanceof Pkcs11Error) throw error; // not answered
         return false;
       }
       return (
@@ -430,8 +442,9 @@ export class Pkcs11Signer implements Signer {
   private async login(session: Handle): Promise<void> {
     if (this.pin === undefined) return;
     try {
-      await this.module.calls.C_Login(session, CKU_USER, this.pin);
+      await this.answered(this.module.calls.C_Login(session, CKU_USER, this.pin), 'C_Login');
     } catch (error) {
+      if (error instanceof Pkcs11Error) throw error; // not answered
       const name = errorName(error);
       if (name === 'CKR_USER_ALREADY_LOGGED_IN') return; // another session of this process did
       if (
@@ -474,11 +487,11 @@ export class Pkcs11Signer implements Signer {
     template: { type: number; value: number | string | Buffer }[],
   ): Promise<Handle[]> {
     const { calls } = this.module;
-    await calls.C_FindObjectsInit(session, template);
+    await this.answered(calls.C_FindObjectsInit(session, template), 'C_FindObjectsInit');
     try {
-      return await calls.C_FindObjects(session, 16);
+      return await this.answered(calls.C_FindObjects(session, 16), 'C_FindObjects');
     } finally {
-      await calls.C_FindObjectsFinal(session);
+      await this.answered(calls.C_FindObjectsFinal(session), 'C_FindObjectsFinal');
     }
   }
 
@@ -487,9 +500,13 @@ export class Pkcs11Signer implements Signer {
     const { calls } = this.module;
     const read = async (object: Handle, type: number): Promise<Buffer | undefined> => {
       try {
-        const [attribute] = await calls.C_GetAttributeValue(session, object, [{ type }]);
+        const [attribute] = await this.answered(
+          calls.C_GetAttributeValue(session, object, [{ type }]),
+          'C_GetAttributeValue',
+        );
         return attribute?.value;
-      } catch {
+      } catch (error) {
+        if (error instanceof Pkcs11Error) throw error; // not answered
         return undefined; // CKR_ATTRIBUTE_TYPE_INVALID / SENSITIVE: not this key's attribute
       }
     };
@@ -529,15 +546,29 @@ export class Pkcs11Signer implements Signer {
   }
 
   private async openSession(connection: Connection): Promise<Handle> {
+    // No deadline of its own: the signature's bounds the request, and a session opened late is kept.
     const session = await this.module.calls.C_OpenSession(connection.slot, CKF_SERIAL_SESSION);
     pkcs11SessionsOpened.inc();
     pkcs11SessionsOpen.inc();
     return session;
   }
 
+  /**
+   * A module call other than a signature, or a TIMEOUT once it has not been answered within the
+   * deadline (a module call cannot be stopped: it keeps the module's thread until it returns).
+   */
+  private answered<T>(call: Promise<T>, name: string): Promise<T> {
+    return answered(call, name, this.id, this.timeoutMs);
+  }
+
   /** Not waited for: nothing depends on it having happened. */
   private closeSession(session: Handle): void {
     pkcs11SessionsOpen.dec();
+    this.closeUncounted(session);
+  }
+
+  /** Closes a session that the metrics never counted (connect's, until it succeeds). */
+  private closeUncounted(session: Handle): void {
     this.module.calls.C_CloseSession(session).catch(() => {
       // gone with the token, or the module was re-initialized
     });

@@ -1,16 +1,17 @@
 /**
- * The PKCS#11 module runs on a thread of its own. A module call that does not return (here a
- * C_SignInit blocked on a FIFO nobody writes, in the real SoftHSM2 module's thread, as a network
- * HSM's client waiting for an answer) holds that thread, never the event loop: signatures fail at
- * their deadline, the breaker opens, and once the call returns the signer signs again. (Called on
- * the event loop, as before, the first signature would block this very test.)
+ * The PKCS#11 module runs on a thread of its own. A module call that does not return (a call
+ * blocked on a FIFO nobody writes, in the real SoftHSM2 module's thread, as a network HSM's client
+ * waiting for an answer) holds that thread, never the event loop: requests and start-up fail at
+ * their deadline, naming what was not answered, the breaker opens, and once the call returns the
+ * signer signs again. (Called on the event loop, as before, such a call would block this very test.)
  */
 import { execFileSync } from 'node:child_process';
+import { randomBytes, verify } from 'node:crypto';
 import { closeSync, constants, openSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes, verify } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { nodeSignatureArguments } from '../../../../src/crypto/key-algorithms.js';
+import { registry } from '../../../../src/metrics/registry.js';
 import {
   createPkcs11Signer,
   type Pkcs11Signer,
@@ -19,7 +20,6 @@ import {
   startPkcs11Thread,
   type Pkcs11Calls,
 } from '../../../../src/signers/pkcs11/pkcs11-thread.js';
-import { registry } from '../../../../src/metrics/registry.js';
 import { tempDir } from '../../../helpers/openssl.js';
 import { SOFTHSM_MODULE, SoftHsm } from '../../../helpers/softhsm.js';
 
@@ -27,18 +27,13 @@ const HANGING_BINDING = join(import.meta.dirname, '../../../helpers/pkcs11-hangi
 const TIMEOUT_MS = 60_000;
 const hsm = new SoftHsm();
 const dir = tempDir();
-const fifo = join(dir.dir, 'hang');
 let now = 0;
 let signer: Pkcs11Signer;
-/** Every thread the signer's module was loaded on, the latest last. */
+/** Every thread the module was loaded on, the latest last. */
 const threads: Pkcs11Calls[] = [];
 
-beforeAll(async () => {
-  await hsm.initToken('tsa');
-  await hsm.keygen('tsa', 'tsa-key', 'EC:prime256v1', '01');
-  // Read by the thread's binding (a thread's environment is a copy made when it starts).
-  process.env['PKCS11_HANG_FIFO'] = fifo;
-  signer = await createPkcs11Signer(hsm.uri('tsa', 'tsa-key'), 'auto', {
+const openSigner = () =>
+  createPkcs11Signer(hsm.uri('tsa', 'tsa-key'), 'auto', {
     loadModule: async (path) => {
       const thread = await startPkcs11Thread(path, HANGING_BINDING);
       threads.push(thread);
@@ -48,13 +43,20 @@ beforeAll(async () => {
     timeoutMs: TIMEOUT_MS,
     breaker: { threshold: 2, cooldownMs: 1_000, now: () => now },
   });
-  // The deadline is a timer: faked, so that it fires when the test says, never because the
-  // machine is slow.
+
+beforeAll(async () => {
+  await hsm.initToken('tsa');
+  await hsm.keygen('tsa', 'tsa-key', 'EC:prime256v1', '01');
+  // Read by the thread's binding (a thread's environment is a copy made when it starts).
+  process.env['PKCS11_HANG_DIR'] = dir.dir;
+  signer = await openSigner();
+  // Deadlines are timers: faked, so that they fire when the test says, never because the machine
+  // is slow.
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
 });
 afterAll(async () => {
   vi.useRealTimers();
-  delete process.env['PKCS11_HANG_FIFO'];
+  delete process.env['PKCS11_HANG_DIR'];
   await signer?.[Symbol.asyncDispose]();
   hsm.cleanup();
   dir.cleanup();
@@ -70,20 +72,33 @@ async function signsAndVerifies(): Promise<void> {
   expect(verify(digest, data, key, signature)).toBe(true);
 }
 
-/**
- * Waits (turning the event loop) until the thread blocks on the FIFO: a non-blocking open for
- * writing succeeds only once a reader is there. The reader then waits in read(2) until the
- * returned descriptor is closed.
- */
-async function threadBlocked(): Promise<number> {
-  for (;;) {
-    try {
-      return openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENXIO') throw error;
-      await turn(); // no reader yet
-    }
-  }
+/** The module's `call` will not return until `answer` (the handle of `hang`) is called. */
+function hang(call: string): { blocked: () => Promise<void>; answer: () => void } {
+  const fifo = join(dir.dir, call);
+  execFileSync('mkfifo', [fifo]);
+  let writer: number | undefined;
+  return {
+    /**
+     * Waits (turning the event loop) until the thread blocks on the FIFO: a non-blocking open for
+     * writing succeeds only once a reader is there, which then waits in read(2).
+     */
+    blocked: async () => {
+      for (;;) {
+        try {
+          writer = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+          return;
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'ENXIO') throw error;
+          await turn(); // no reader yet
+        }
+      }
+    },
+    /** The FIFO is removed first, so that later calls do not wait on it. */
+    answer: () => {
+      unlinkSync(fifo);
+      if (writer !== undefined) closeSync(writer);
+    },
+  };
 }
 
 async function sessionsOpen(): Promise<number> {
@@ -94,11 +109,11 @@ async function sessionsOpen(): Promise<number> {
 describe('the PKCS#11 thread', () => {
   it('a module call that never returns holds the thread, not the event loop; the deadline answers', async () => {
     await signsAndVerifies();
-    execFileSync('mkfifo', [fifo]);
+    const signInit = hang('C_SignInit');
     const first = signer.sign(Buffer.from('first'));
     first.catch(() => {});
     // The thread is blocked in the module; this test, on the event loop, goes on.
-    const writer = await threadBlocked();
+    await signInit.blocked();
     // A second signature needs a second session: C_OpenSession waits behind the hung call.
     const second = signer.sign(Buffer.from('second'));
     second.catch(() => {});
@@ -111,11 +126,10 @@ describe('the PKCS#11 thread', () => {
     await expect(second).rejects.toMatchObject({ code: 'TIMEOUT' });
     expect(signer.unavailableReason()).toMatch(/circuit breaker open after 2 consecutive/);
 
-    // The module answers at last (the FIFO is removed first, so that later calls do not wait on
-    // it): the calls queued behind it run, the session opened too late is kept, and after the
-    // cool-down the probe signs.
-    unlinkSync(fifo);
-    closeSync(writer);
+    // The module answers at last: the calls queued behind it run, and the session opened too late
+    // is kept (counted, and idle: the probe after the cool-down opens none).
+    signInit.answer();
+    while ((await sessionsOpen()) < 2) await turn();
     now += 1_000;
     await signsAndVerifies();
     expect(signer.unavailableReason()).toBeUndefined();
@@ -133,6 +147,37 @@ describe('the PKCS#11 thread', () => {
     await signsAndVerifies();
     expect(threads).toHaveLength(before + 1);
     expect(threads.at(-1)?.stopped).toBe(false);
+  });
+});
+
+describe('start-up against a module that does not answer', () => {
+  it('a C_Login not answered fails start-up at the deadline, naming the call', async () => {
+    const login = hang('C_Login');
+    const opening = openSigner();
+    opening.catch(() => {});
+    await login.blocked();
+    vi.advanceTimersByTime(TIMEOUT_MS);
+    await expect(opening).rejects.toMatchObject({
+      code: 'TIMEOUT',
+      message: `pkcs11:token=tsa;object=tsa-key: the module did not answer C_Login within ${TIMEOUT_MS} ms`,
+    });
+    login.answer();
+    await signsAndVerifies(); // the module, shared with the signer already open, goes on
+  });
+
+  it('a C_Initialize not answered (a network HSM client connects there) fails start-up at the deadline', async () => {
+    await signer[Symbol.asyncDispose](); // the module's last user: the next signer loads it again
+    const initialize = hang('C_Initialize');
+    const opening = openSigner();
+    opening.catch(() => {});
+    await initialize.blocked();
+    vi.advanceTimersByTime(TIMEOUT_MS);
+    await expect(opening).rejects.toMatchObject({
+      code: 'TIMEOUT',
+      message: `${SOFTHSM_MODULE}: the module did not answer C_Initialize within ${TIMEOUT_MS} ms`,
+    });
+    expect(threads.at(-1)?.stopped).toBe(true);
+    initialize.answer();
   });
 });
 

@@ -57,6 +57,22 @@ export type Pkcs11Calls = {
 };
 
 /**
+ * A Uint8Array made a Buffer again, in arrays and objects too: messages carry Buffers as
+ * Uint8Arrays (structured clone). Both sides use it: the thread's script embeds its source, so it
+ * must stay self-contained (globals only).
+ */
+function asBuffers(value: unknown): unknown {
+  if (value instanceof Uint8Array) {
+    return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  }
+  if (Array.isArray(value)) return value.map(asBuffers);
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, each]) => [key, asBuffers(each)]));
+  }
+  return value;
+}
+
+/**
  * The PKCS#11 thread: loads the binding and the module, runs each call it is sent, answers with
  * its value or its error's message (pkcs11js names the CKR_ there). Plain CommonJS, evaluated as
  * is: no file to find from src/, dist/ or a bundle. Buffers arrive as Uint8Arrays (structured
@@ -64,18 +80,7 @@ export type Pkcs11Calls = {
  */
 const THREAD = `
 const { parentPort, workerData } = require('node:worker_threads');
-const asBuffers = (value) => {
-  if (value instanceof Uint8Array) {
-    return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-  }
-  if (Array.isArray(value)) return value.map(asBuffers);
-  if (value !== null && typeof value === 'object') {
-    const copy = {};
-    for (const key of Object.keys(value)) copy[key] = asBuffers(value[key]);
-    return copy;
-  }
-  return value;
-};
+${asBuffers.toString()}
 function load() {
   let lib;
   try {
@@ -123,18 +128,6 @@ parentPort.postMessage({ id: -1, failed, error });
 
 const errorMessage = (error: unknown): string =>
   error instanceof Error ? error.message : String(error);
-
-/** A Uint8Array from the thread (a Buffer there) made a Buffer again, in arrays and objects too. */
-function asBuffers(value: unknown): unknown {
-  if (value instanceof Uint8Array) {
-    return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-  }
-  if (Array.isArray(value)) return value.map(asBuffers);
-  if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([key, each]) => [key, asBuffers(each)]));
-  }
-  return value;
-}
 
 /** The thread's first message: loaded, or what failed. */
 interface Loaded {

@@ -29,7 +29,7 @@ export interface Pkcs11BenchResult {
   tokens: number;
   /**
    * C_SignInit + C_Sign (thread pool) per second, same key, same sessions in flight, called on
-   * the main thread (the signer calls the module on a thread of its own: the hop is its cost).
+   * the main thread (the signer calls the module in a process of its own: the hop is its cost).
    */
   rawSign: number;
 }
@@ -91,8 +91,9 @@ export async function benchPkcs11(
 
 /**
  * C_Sign alone, through pkcs11js on this thread: `sessions` sessions, each signing what the signer
- * would (a SHA-256 digest, or its DigestInfo for RSA). The module is initialized once per process:
- * here, it already is by the signer's thread, and only the signer finalizes it.
+ * would (a SHA-256 digest, or its DigestInfo for RSA). This process's own instance of the module
+ * (the signer's runs in a process of its own): the first key initializes it, the next finds it
+ * initialized, and the process's exit ends it.
  */
 async function rawSigner(hsm: SoftHsm, label: string, sessions: number) {
   const pkcs11js = ((await import('pkcs11js')) as unknown as { default: typeof import('pkcs11js') })

@@ -1,8 +1,8 @@
 /**
  * pkcs11js, with module calls that do not return while a FIFO named after them exists in the
  * folder PKCS11_HANG_DIR (`C_SignInit`, `C_Login`...): the call blocks in open(2)/read(2) on it, as a
- * network HSM's client blocks on an answer that does not come. Loaded by the PKCS#11 thread in
- * place of pkcs11js (startPkcs11Thread's `binding`); a test lets the call go on by opening the FIFO
+ * network HSM's client blocks on an answer that does not come. Loaded by the module's process in
+ * place of pkcs11js (startPkcs11Host's `binding`); a test lets the call go on by opening the FIFO
  * for writing, removing it and closing it.
  */
 'use strict';

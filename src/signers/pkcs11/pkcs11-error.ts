@@ -27,10 +27,10 @@ export class Pkcs11Error extends CodedError<Pkcs11ErrorCode> {
 }
 
 /**
- * What a call on the PKCS#11 thread fails with: MODULE_ERROR carries the binding's message (the
- * CKR_ name when the module refused); THREAD_STOPPED is every call of a thread that stopped or
- * died.
+ * What a call to the PKCS#11 module's process fails with: MODULE_ERROR carries the binding's
+ * message (the CKR_ name when the module refused); HOST_STOPPED is every call of a process that
+ * was stopped, was stuck, or died.
  */
-export class Pkcs11CallError extends CodedError<'MODULE_ERROR' | 'THREAD_STOPPED'> {
+export class Pkcs11CallError extends CodedError<'MODULE_ERROR' | 'HOST_STOPPED'> {
   override name = 'Pkcs11CallError';
 }

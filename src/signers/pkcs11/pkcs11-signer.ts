@@ -35,7 +35,7 @@ import {
   type LoadedModule,
   type LoadModule,
 } from './pkcs11-module.js';
-import type { SignMechanism } from './pkcs11-thread.js';
+import type { SignMechanism } from './pkcs11-host.js';
 import { parsePkcs11Uri, pinSourcePath, type Pkcs11Uri } from './pkcs11-uri.js';
 
 export interface Pkcs11SignerOptions {
@@ -47,7 +47,7 @@ export interface Pkcs11SignerOptions {
   breaker?: CircuitBreakerOptions;
   /** The leaf certificate's key: an id-RSASSA-PSS one holding the HSM's RSA key makes it sign PSS. */
   certifiedKey?: KeyObject | undefined;
-  /** Start-up warnings (a PIN in the URI). */
+  /** Warnings: a PIN in the URI at start-up; later, the module's process stopping by itself. */
   warn?: (message: string) => void;
   /** How the module is loaded (tests inject faults). */
   loadModule?: LoadModule;
@@ -79,11 +79,11 @@ export async function createPkcs11Signer(
     );
   }
   const pin = await readPin(uri);
-  const module = await acquireModule(
-    uri.modulePath,
-    options.timeoutMs ?? DEFAULT_PKCS11_TIMEOUT_MS,
-    options.loadModule,
-  );
+  const module = await acquireModule(uri.modulePath, {
+    timeoutMs: options.timeoutMs ?? DEFAULT_PKCS11_TIMEOUT_MS,
+    warn: options.warn,
+    load: options.loadModule,
+  });
   const signer = new Pkcs11Signer(uri, pin, module, options);
   try {
     await signer.open(hash, options.certifiedKey);
@@ -113,13 +113,15 @@ async function readPin(uri: Pkcs11Uri): Promise<string | undefined> {
  * Signs with a private key in a PKCS#11 token. The digest is computed here; the token signs it
  * (CKM_ECDSA, CKM_RSA_PKCS over a DigestInfo, CKM_RSA_PKCS_PSS) or, for Ed25519, the data itself
  * (CKM_EDDSA). One session per signature in flight, up to `maxSessions`, all under one login. The
- * module is called on a thread of its own (pkcs11-thread.ts), never on the event loop; each C_Sign
- * runs on libuv's thread pool from there. A token error (removed, session or handle gone) fails
+ * module is called in a process of its own (pkcs11-host.ts), never on the event loop; each C_Sign
+ * runs on that process's libuv thread pool. A token error (removed, session or handle gone) fails
  * the signatures in flight, feeds the circuit breaker, and the next signature admitted reopens
  * everything: module, token (found again by its URI attributes: slots may be renumbered), login,
  * key. A signature not made within `timeoutMs` fails (TIMEOUT) and feeds the breaker too; a module
  * call cannot be stopped, so a hung token keeps busy at most `maxSessions` sessions and pool
- * threads, or the module's thread.
+ * threads, or the module's process, until the call has been unanswered twice `timeoutMs`: then
+ * the module counts as stuck, its process is killed (its sessions fail as a token gone) and the
+ * next signature admitted starts it again.
  */
 export class Pkcs11Signer implements Signer {
   readonly id: string;
@@ -287,7 +289,7 @@ export class Pkcs11Signer implements Signer {
     }
   }
 
-  /** C_SignInit, then C_Sign, on the module's thread. */
+  /** C_SignInit, then C_Sign, in the module's process. */
   private async cSign(session: Handle, key: Handle, input: Buffer): Promise<Buffer> {
     const signing = this.module.calls.sign(
       session,
@@ -306,8 +308,8 @@ export class Pkcs11Signer implements Signer {
 
   private wrap(error: unknown): Pkcs11Error {
     if (error instanceof Pkcs11Error) return error;
-    if (error instanceof Pkcs11CallError && error.code === 'THREAD_STOPPED') {
-      // Like a token gone: the next signature admitted loads the module on a new thread.
+    if (error instanceof Pkcs11CallError && error.code === 'HOST_STOPPED') {
+      // Like a token gone: the next signature admitted loads the module in a new process.
       return new Pkcs11Error('TOKEN_UNAVAILABLE', `${this.id}: ${error.message}`, { cause: error });
     }
     const name = errorName(error);
@@ -555,7 +557,8 @@ export class Pkcs11Signer implements Signer {
 
   /**
    * A module call other than a signature, or a TIMEOUT once it has not been answered within the
-   * deadline (a module call cannot be stopped: it keeps the module's thread until it returns).
+   * deadline (a module call cannot be stopped: it keeps the module's process until it returns, or
+   * is stuck).
    */
   private answered<T>(call: Promise<T>, name: string): Promise<T> {
     return answered(call, name, this.id, this.timeoutMs);

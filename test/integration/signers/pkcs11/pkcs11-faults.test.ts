@@ -8,7 +8,7 @@ import { randomBytes, verify } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { nodeSignatureArguments } from '../../../../src/crypto/key-algorithms.js';
 import { CKF_OS_LOCKING_OK } from '../../../../src/signers/pkcs11/pkcs11-constants.js';
-import { loadOnThread, type LoadModule } from '../../../../src/signers/pkcs11/pkcs11-module.js';
+import { loadInHost, type LoadModule } from '../../../../src/signers/pkcs11/pkcs11-module.js';
 import {
   createPkcs11Signer,
   type Pkcs11Signer,
@@ -24,9 +24,9 @@ const calls = { initialize: [] as unknown[], sign: 0 };
 const held: (() => Promise<Buffer>)[] = [];
 let holdNext = 0;
 
-/** The module on its thread, its answers to the signer altered as the tests ask. */
-const faultyModule: LoadModule = async (path) => {
-  const module = await loadOnThread(path);
+/** The module in its process, its answers to the signer altered as the tests ask. */
+const faultyModule: LoadModule = async (path, settings) => {
+  const module = await loadInHost(path, settings);
   const overrides: Partial<typeof module> = {
     C_Initialize: (options) => {
       calls.initialize.push(options);

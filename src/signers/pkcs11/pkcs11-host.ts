@@ -1,0 +1,316 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import type * as Pkcs11Js from 'pkcs11js';
+import { Pkcs11CallError, Pkcs11Error } from './pkcs11-error.js';
+import { pkcs11HostStops } from './pkcs11-metrics.js';
+
+type Pkcs11Api = Pkcs11Js.PKCS11;
+export type Handle = Pkcs11Js.Handle;
+
+/** The module functions the signer calls, each answered by the module's host process. */
+const FUNCTIONS = [
+  'C_Initialize',
+  'C_Finalize',
+  'C_GetSlotList',
+  'C_GetTokenInfo',
+  'C_OpenSession',
+  'C_CloseSession',
+  'C_Login',
+  'C_FindObjectsInit',
+  'C_FindObjectsFinal',
+  'C_GetAttributeValue',
+] as const;
+type FunctionName = (typeof FUNCTIONS)[number];
+
+/** A signing mechanism; a parameter's `type` names the binding's parameter kind (CK_PARAMS_...). */
+export interface SignMechanism {
+  mechanism: number;
+  parameter?: { type: 'CK_PARAMS_RSA_PSS'; hashAlg: number; mgf: number; saltLen: number };
+}
+
+/**
+ * A PKCS#11 module's functions, called in the module's own process (its host): whatever a module
+ * does in a call (a network HSM's client may go to the HSM in any of them, C_SignInit included),
+ * however long, the event loop never waits for it, and a module that crashes takes only its host
+ * down. A call that hangs holds the host, and the calls after it queue there; the signer's deadline
+ * answers the requests meanwhile, and a call still unanswered after `stuckAfterMs` stops the host.
+ */
+export type Pkcs11Calls = {
+  [Name in FunctionName]: (
+    ...args: Parameters<Pkcs11Api[Name]>
+  ) => Promise<ReturnType<Pkcs11Api[Name]>>;
+} & {
+  C_FindObjects(session: Handle, maxObjectCount: number): Promise<Handle[]>;
+  /**
+   * C_SignInit, then C_Sign on the host's libuv thread pool (so several sessions sign at once):
+   * one round trip to the host a signature.
+   */
+  sign(
+    session: Handle,
+    mechanism: SignMechanism,
+    key: Handle,
+    input: Buffer,
+    signatureLength: number,
+  ): Promise<Buffer>;
+  /** Kills the host; calls not answered yet fail (HOST_STOPPED). */
+  stop(): void;
+  /** The host's process ID. */
+  readonly pid: number;
+  /** Whether the host stopped (by stop(), stuck, or it died): every call fails. */
+  readonly stopped: boolean;
+};
+
+/**
+ * Messages are JSON (Node's IPC: faster than its structured clone for these small messages):
+ * Buffers travel as `{ $b: base64 }`, BigInts (some CK_ULONGs) as `{ $n: decimal }`. Both sides use these two: the host's script embeds their
+ * source, so they must stay self-contained (globals only).
+ */
+function toWire(value: unknown): unknown {
+  if (value instanceof Uint8Array) return { $b: Buffer.from(value).toString('base64') };
+  if (typeof value === 'bigint') return { $n: value.toString() };
+  if (Array.isArray(value)) return value.map(toWire);
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, each]) => [key, toWire(each)]));
+  }
+  return value;
+}
+
+function fromWire(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(fromWire);
+  if (value !== null && typeof value === 'object') {
+    const { $b, $n } = value as { $b?: unknown; $n?: unknown };
+    if (typeof $b === 'string') return Buffer.from($b, 'base64');
+    if (typeof $n === 'string') return BigInt($n);
+    return Object.fromEntries(Object.entries(value).map(([key, each]) => [key, fromWire(each)]));
+  }
+  return value;
+}
+
+/**
+ * The host: loads the binding and the module, runs each call it is sent, answers with its value
+ * or its error's message (pkcs11js names the CKR_ there). Plain CommonJS, given to `node -` on
+ * standard input: no file to find from src/, dist/ or a bundle, and no script in its argv; the
+ * paths are written in (a message sent before its listener exists could be lost). Its
+ * standard output goes to the server's standard error, so a module that prints cannot break the
+ * JSON log. It exits when the server's end of the channel closes (the server exited, even killed)
+ * unless a module call holds it; the server kills it when it stops it.
+ */
+const hostScript = (binding: string, modulePath: string): string => `
+'use strict';
+process.title = 'timestamp-server-pkcs11';
+${toWire.toString()}
+${fromWire.toString()}
+process.on('disconnect', () => process.exit(0));
+(() => {
+  const binding = ${JSON.stringify(binding)};
+  const modulePath = ${JSON.stringify(modulePath)};
+  let lib, api;
+  try {
+    lib = require(binding);
+  } catch (error) {
+    return process.send({ id: -1, failed: 'binding', error: String(error.message) });
+  }
+  try {
+    api = new lib.PKCS11();
+    api.load(modulePath);
+  } catch (error) {
+    return process.send({ id: -1, failed: 'module', error: String(error.message) });
+  }
+  const own = {
+    sign(session, mechanism, key, input, signatureLength) {
+      if (mechanism.parameter) mechanism.parameter.type = lib[mechanism.parameter.type];
+      api.C_SignInit(session, mechanism, key);
+      const output = Buffer.alloc(signatureLength);
+      // The binding's pool thread reads input and writes output through raw pointers: both stay
+      // referenced (by this closure) until it calls back, or the collector may free them under it.
+      return api.C_SignAsync(session, input, output).finally(() => [input, output]);
+    },
+  };
+  const answer = (id, value) => process.send({ id, value: toWire(value) });
+  const fail = (id, error) =>
+    process.send({ id, error: error instanceof Error ? error.message : String(error) });
+  process.on('message', ({ id, name, args }) => {
+    let result;
+    try {
+      const call = own[name] ?? api[name];
+      result = call.apply(own[name] ? own : api, fromWire(args));
+    } catch (error) {
+      return fail(id, error);
+    }
+    if (!(result instanceof Promise)) return answer(id, result);
+    result.then((value) => answer(id, value), (error) => fail(id, error));
+  });
+  process.send({ id: -1 });
+})();
+`;
+
+const errorMessage = (error: unknown): string =>
+  error instanceof Error ? error.message : String(error);
+
+/** The host's first message: loaded, or what failed. */
+interface Loaded {
+  failed?: 'binding' | 'module' | 'host';
+  error?: string;
+}
+
+function loadError(failed: Loaded['failed'], modulePath: string, message: string): Pkcs11Error {
+  const reason = message.split('\n')[0] ?? '';
+  if (failed === 'binding') {
+    return new Pkcs11Error(
+      'MODULE_LOAD',
+      `the pkcs11js binding is not installed or not built (it needs build-essential and python3 at npm install): ${reason}`,
+    );
+  }
+  return new Pkcs11Error('MODULE_LOAD', `cannot load the PKCS#11 module ${modulePath}: ${reason}`);
+}
+
+/** What every call of a stopped host (stopped, stuck, or died) fails with. */
+const hostStopped = (reason: string): Pkcs11CallError =>
+  new Pkcs11CallError('HOST_STOPPED', `the PKCS#11 module's process stopped (${reason})`);
+
+/** The name of a call in messages: `sign` is C_SignInit and C_Sign. */
+const callName = (name: string): string => (name === 'sign' ? 'C_SignInit/C_Sign' : name);
+
+/** A call's answer: its value, or its error's message. */
+interface Answer {
+  id: number;
+  value?: unknown;
+  error?: string;
+}
+
+interface Waiting {
+  resolve: (value: unknown) => void;
+  reject: (error: Error) => void;
+  stuck: NodeJS.Timeout;
+}
+
+/** Hosts alive, killed when this process exits (one blocked in a module call would stay). */
+const hosts = new Set<ChildProcess>();
+let killOnExit = false;
+
+export interface HostOptions {
+  /** The pkcs11js package (tests pass one that wraps it). */
+  binding?: string;
+  /** A call not answered within this long means the module is stuck: the host is killed. */
+  stuckAfterMs: number;
+  /** Told why, when the host stops other than by stop(): stuck (killed), or died. */
+  onStopped?: (reason: string) => void;
+}
+
+/** Starts the host of the module at `modulePath` and loads the module there (not initialized). */
+export async function startPkcs11Host(
+  modulePath: string,
+  options: HostOptions,
+): Promise<Pkcs11Calls> {
+  let { binding } = options;
+  if (binding === undefined) {
+    try {
+      binding = createRequire(import.meta.url).resolve('pkcs11js');
+    } catch (error) {
+      throw loadError('binding', modulePath, errorMessage(error));
+    }
+  }
+  if (!killOnExit) {
+    killOnExit = true;
+    process.on('exit', () => {
+      for (const host of hosts) host.kill('SIGKILL');
+    });
+  }
+  // Detached: a terminal's Ctrl-C reaches the server, which drains its requests and then stops
+  // the host, not the host first.
+  const host = spawn(process.execPath, ['-'], {
+    stdio: ['pipe', 2, 2, 'ipc'],
+    serialization: 'json',
+    detached: true,
+  });
+  hosts.add(host);
+  host.stdin?.on('error', () => {}); // a host that died at once: its 'exit' says so
+  host.stdin?.end(hostScript(binding, modulePath));
+  const waiting = new Map<number, Waiting>();
+  let nextId = 0;
+  let stoppedBy: string | undefined;
+  const stop = (reason: string, cause?: 'stuck' | 'died'): void => {
+    hosts.delete(host);
+    if (host.exitCode === null && host.signalCode === null) host.kill('SIGKILL');
+    if (stoppedBy) return;
+    stoppedBy = reason;
+    if (cause) {
+      pkcs11HostStops.inc({ reason: cause });
+      options.onStopped?.(reason);
+    }
+    for (const { reject, stuck } of waiting.values()) {
+      clearTimeout(stuck);
+      reject(hostStopped(reason));
+    }
+    waiting.clear();
+  };
+  const idle = (): void => {
+    host.unref();
+    host.channel?.unref();
+  };
+  // Loaded, or why not: the host's first message.
+  const loaded = await new Promise<Loaded>((resolve) => {
+    host.once('message', resolve);
+    host.once('error', (error: Error) => resolve({ failed: 'host', error: error.message }));
+    host.once('exit', (code, signal) =>
+      resolve({ failed: 'host', error: `the process exited (${signal ?? `code ${code}`})` }),
+    );
+  });
+  if (loaded.failed) {
+    stop('not loaded');
+    throw loadError(loaded.failed, modulePath, loaded.error ?? '');
+  }
+  host.on('message', ({ id, value, error }: Answer) => {
+    const call = waiting.get(id);
+    if (!call) return;
+    waiting.delete(id);
+    clearTimeout(call.stuck);
+    if (waiting.size === 0) idle();
+    if (error === undefined) call.resolve(fromWire(value));
+    else call.reject(new Pkcs11CallError('MODULE_ERROR', error));
+  });
+  host.on('error', (error: NodeJS.ErrnoException) => {
+    // A message sent as the host died: its 'exit' follows, with the reason.
+    if (error.code === 'ERR_IPC_CHANNEL_CLOSED') return;
+    stop(error.message.split('\n')[0] ?? 'error', 'died');
+  });
+  host.on('exit', (code, signal) =>
+    stop(signal ? `killed by ${signal}` : `exit code ${code}`, 'died'),
+  );
+  // Idle, the host never keeps this process alive; a call waiting for it does.
+  idle();
+
+  const call = (name: string, args: unknown[]): Promise<unknown> => {
+    if (stoppedBy) {
+      return Promise.reject(hostStopped(stoppedBy));
+    }
+    const id = nextId++;
+    if (waiting.size === 0) {
+      host.ref();
+      host.channel?.ref();
+    }
+    return new Promise((resolve, reject) => {
+      const stuck = setTimeout(
+        () =>
+          stop(
+            `${callName(name)} not answered within ${options.stuckAfterMs} ms: the module is stuck`,
+            'stuck',
+          ),
+        options.stuckAfterMs,
+      );
+      waiting.set(id, { resolve, reject, stuck });
+      host.send({ id, name, args: toWire(args) });
+    });
+  };
+  const calls = {
+    sign: (...args: unknown[]) => call('sign', args),
+    C_FindObjects: (...args: unknown[]) => call('C_FindObjects', args),
+    stop: () => stop('stopped'),
+    get stopped() {
+      return stoppedBy !== undefined;
+    },
+    pid: host.pid,
+  } as Record<string, unknown>;
+  for (const name of FUNCTIONS) calls[name] = (...args: unknown[]) => call(name, args);
+  return calls as unknown as Pkcs11Calls;
+}

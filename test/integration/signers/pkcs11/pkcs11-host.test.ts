@@ -1,0 +1,295 @@
+/**
+ * The PKCS#11 module runs in a process of its own. A module call that does not return (a call
+ * blocked on a FIFO nobody writes, in the real SoftHSM2 module's process, as a network HSM's
+ * client waiting for an answer) holds that process, never the event loop: requests and start-up
+ * fail at their deadline, naming what was not answered, the breaker opens, and once the call
+ * returns the signer signs again; a call that never returns gets the process killed, and the next
+ * signature starts a new one. (Called on the event loop, as once, such a call would block this
+ * very test.)
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes, verify } from 'node:crypto';
+import { closeSync, constants, openSync, readFileSync, unlinkSync } from 'node:fs';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { nodeSignatureArguments } from '../../../../src/crypto/key-algorithms.js';
+import { registry } from '../../../../src/metrics/registry.js';
+import {
+  createPkcs11Signer,
+  type Pkcs11Signer,
+} from '../../../../src/signers/pkcs11/pkcs11-signer.js';
+import { startPkcs11Host, type Pkcs11Calls } from '../../../../src/signers/pkcs11/pkcs11-host.js';
+import { tempDir } from '../../../helpers/openssl.js';
+import { REPO_ROOT } from '../../../helpers/process.js';
+import { SOFTHSM_MODULE, SoftHsm } from '../../../helpers/softhsm.js';
+
+const HANGING_BINDING = join(import.meta.dirname, '../../../helpers/pkcs11-hanging-binding.cjs');
+const EXIT_WHILE_HUNG = join(import.meta.dirname, '../../../helpers/pkcs11-exit-while-hung.ts');
+const TSX = pathToFileURL(join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
+const TIMEOUT_MS = 60_000;
+const hsm = new SoftHsm();
+const dir = tempDir();
+let now = 0;
+let signer: Pkcs11Signer;
+/** Every process the module was loaded in, the latest last. */
+const hosts: Pkcs11Calls[] = [];
+const warnings: string[] = [];
+
+const openSigner = () =>
+  createPkcs11Signer(hsm.uri('tsa', 'tsa-key'), 'auto', {
+    loadModule: async (path, settings) => {
+      const host = await startPkcs11Host(path, { binding: HANGING_BINDING, ...settings });
+      hosts.push(host);
+      return host;
+    },
+    maxSessions: 2,
+    timeoutMs: TIMEOUT_MS,
+    warn: (message) => warnings.push(message),
+    breaker: { threshold: 2, cooldownMs: 1_000, now: () => now },
+  });
+
+beforeAll(async () => {
+  await hsm.initToken('tsa');
+  await hsm.keygen('tsa', 'tsa-key', 'EC:prime256v1', '01');
+  // Read by the host's binding (a process's environment is a copy made when it starts).
+  process.env['PKCS11_HANG_DIR'] = dir.dir;
+  signer = await openSigner();
+  // Deadlines are timers: faked, so that they fire when the test says, never because the machine
+  // is slow.
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+});
+afterAll(async () => {
+  vi.useRealTimers();
+  delete process.env['PKCS11_HANG_DIR'];
+  await signer?.[Symbol.asyncDispose]();
+  hsm.cleanup();
+  dir.cleanup();
+});
+
+/** One turn of the event loop. */
+const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+async function signsAndVerifies(): Promise<void> {
+  const data = randomBytes(40);
+  const signature = await signer.sign(data);
+  const [digest, key] = nodeSignatureArguments(signer.algorithm, signer.publicKey);
+  expect(verify(digest, data, key, signature)).toBe(true);
+}
+
+/**
+ * The module's `call` will not return until `answer` (the handle of `hang`) is called; `folder` is
+ * the PKCS11_HANG_DIR of the process that makes the call.
+ */
+function hang(
+  call: string,
+  folder = dir.dir,
+): { blocked: () => Promise<void>; answer: () => void } {
+  const fifo = join(folder, call);
+  execFileSync('mkfifo', [fifo]);
+  let writer: number | undefined;
+  return {
+    /**
+     * Waits (turning the event loop) until the host blocks on the FIFO: a non-blocking open for
+     * writing succeeds only once a reader is there, which then waits in read(2).
+     */
+    blocked: async () => {
+      for (;;) {
+        try {
+          writer = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+          return;
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'ENXIO') throw error;
+          await turn(); // no reader yet
+        }
+      }
+    },
+    /** The FIFO is removed first, so that later calls do not wait on it. */
+    answer: () => {
+      unlinkSync(fifo);
+      if (writer !== undefined) closeSync(writer);
+    },
+  };
+}
+
+async function sessionsOpen(): Promise<number> {
+  const text = await registry.getSingleMetricAsString('timestamp_authority_pkcs11_sessions');
+  return Number(/ (\d+)$/m.exec(text)?.[1]);
+}
+
+async function hostStops(reason: 'stuck' | 'died'): Promise<number> {
+  const text = await registry.getSingleMetricAsString(
+    'timestamp_authority_pkcs11_module_process_stops_total',
+  );
+  return Number(new RegExp(`reason="${reason}"} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+}
+
+/** Whether the process `pid` is gone (or a zombie nobody has reaped yet). */
+function gone(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z') ?? true;
+  } catch {
+    return true;
+  }
+}
+
+describe("the PKCS#11 module's process", () => {
+  it('a module call that does not return holds its process, not the event loop; the deadline answers', async () => {
+    await signsAndVerifies();
+    const signInit = hang('C_SignInit');
+    const first = signer.sign(Buffer.from('first'));
+    first.catch(() => {});
+    // The host is blocked in the module; this test, on the event loop, goes on.
+    await signInit.blocked();
+    // A second signature needs a second session: C_OpenSession waits behind the hung call.
+    const second = signer.sign(Buffer.from('second'));
+    second.catch(() => {});
+    await turn();
+    vi.advanceTimersByTime(TIMEOUT_MS);
+    await expect(first).rejects.toMatchObject({
+      code: 'TIMEOUT',
+      message: `pkcs11:token=tsa;object=tsa-key: no signature within ${TIMEOUT_MS} ms`,
+    });
+    await expect(second).rejects.toMatchObject({ code: 'TIMEOUT' });
+    expect(signer.unavailableReason()).toMatch(/circuit breaker open after 2 consecutive/);
+
+    // The module answers at last: the calls queued behind it run, and the session opened too late
+    // is kept (counted, and idle: the probe after the cool-down opens none).
+    signInit.answer();
+    while ((await sessionsOpen()) < 2) await turn();
+    now += 1_000;
+    await signsAndVerifies();
+    expect(signer.unavailableReason()).toBeUndefined();
+    expect(await sessionsOpen()).toBe(2);
+  });
+
+  it('a call still unanswered at twice the deadline: the module is stuck, its process is killed, and the next signature starts a new one', async () => {
+    await signsAndVerifies();
+    const stuck = hosts.at(-1)!;
+    const signInit = hang('C_SignInit');
+    const first = signer.sign(Buffer.from('first'));
+    first.catch(() => {});
+    await signInit.blocked();
+    vi.advanceTimersByTime(TIMEOUT_MS);
+    await expect(first).rejects.toMatchObject({ code: 'TIMEOUT' });
+    expect(stuck.stopped).toBe(false); // late, maybe not stuck: the sessions and login are kept
+    vi.advanceTimersByTime(TIMEOUT_MS);
+    expect(stuck.stopped).toBe(true);
+    while (!gone(stuck.pid)) await turn();
+    signInit.answer();
+
+    // Like a token gone: the breaker opens, and its probe starts the module again.
+    await expect(signer.sign(Buffer.from('x'))).rejects.toMatchObject({
+      code: 'TOKEN_UNAVAILABLE',
+      message: `pkcs11:token=tsa;object=tsa-key: the PKCS#11 module's process stopped (C_SignInit/C_Sign not answered within ${2 * TIMEOUT_MS} ms: the module is stuck)`,
+    });
+    expect(signer.unavailableReason()).toMatch(/circuit breaker open/);
+    now += 1_000;
+    await signsAndVerifies();
+    expect(hosts.at(-1)).not.toBe(stuck);
+    expect(await hostStops('stuck')).toBe(1);
+    expect(warnings).toEqual([
+      `PKCS#11 module ${SOFTHSM_MODULE}: its process stopped (C_SignInit/C_Sign not answered within ${2 * TIMEOUT_MS} ms: the module is stuck); the next signature admitted starts it again`,
+    ]);
+  });
+
+  it('a module process that died (a crash in the vendor library) fails its calls as an unavailable token; the next signature starts a new one', async () => {
+    await signsAndVerifies();
+    const crashed = hosts.at(-1)!;
+    process.kill(crashed.pid, 'SIGSEGV');
+    while (!crashed.stopped) await turn();
+    await expect(signer.sign(Buffer.from('x'))).rejects.toMatchObject({
+      code: 'TOKEN_UNAVAILABLE',
+      message:
+        "pkcs11:token=tsa;object=tsa-key: the PKCS#11 module's process stopped (killed by SIGSEGV)",
+    });
+    now += 1_000;
+    await signsAndVerifies();
+    expect(hosts.at(-1)).not.toBe(crashed);
+    expect(await hostStops('died')).toBe(1);
+    expect(warnings.at(-1)).toBe(
+      `PKCS#11 module ${SOFTHSM_MODULE}: its process stopped (killed by SIGSEGV); the next signature admitted starts it again`,
+    );
+  });
+});
+
+describe('exit with a module call that never returns', () => {
+  it("the process exits all the same, and its module's process is killed with it", async () => {
+    const hangDir = tempDir();
+    const initialize = hang('C_Initialize', hangDir.dir);
+    const child = spawn(process.execPath, ['--import', TSX, EXIT_WHILE_HUNG], {
+      env: { ...process.env, PKCS11_HANG_DIR: hangDir.dir },
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    const exited = once(child, 'exit');
+    const [pidLine] = (await once(createInterface({ input: child.stdout }), 'line')) as [string];
+    const hostPid = Number(pidLine);
+    await initialize.blocked();
+    child.stdin.end();
+    expect(await exited).toEqual([0, null]);
+    while (!gone(hostPid)) await turn();
+    initialize.answer();
+    hangDir.cleanup();
+  });
+});
+
+describe('start-up against a module that does not answer', () => {
+  it('a C_Login not answered fails start-up at the deadline, naming the call', async () => {
+    const login = hang('C_Login');
+    const opening = openSigner();
+    opening.catch(() => {});
+    await login.blocked();
+    vi.advanceTimersByTime(TIMEOUT_MS);
+    await expect(opening).rejects.toMatchObject({
+      code: 'TIMEOUT',
+      message: `pkcs11:token=tsa;object=tsa-key: the module did not answer C_Login within ${TIMEOUT_MS} ms`,
+    });
+    login.answer();
+    await signsAndVerifies(); // the module, shared with the signer already open, goes on
+  });
+
+  it('a C_Initialize not answered (a network HSM client connects there) fails start-up at the deadline', async () => {
+    await signer[Symbol.asyncDispose](); // the module's last user: the next signer loads it again
+    const initialize = hang('C_Initialize');
+    const opening = openSigner();
+    opening.catch(() => {});
+    await initialize.blocked();
+    vi.advanceTimersByTime(TIMEOUT_MS);
+    await expect(opening).rejects.toMatchObject({
+      code: 'TIMEOUT',
+      message: `${SOFTHSM_MODULE}: the module did not answer C_Initialize within ${TIMEOUT_MS} ms`,
+    });
+    expect(hosts.at(-1)?.stopped).toBe(true);
+    while (!gone(hosts.at(-1)!.pid)) await turn();
+    initialize.answer();
+  });
+});
+
+describe('loading the module in its process', () => {
+  it("a module that is not there: MODULE_LOAD, with the loader's reason", async () => {
+    await expect(
+      startPkcs11Host(join(dir.dir, 'missing.so'), { stuckAfterMs: TIMEOUT_MS }),
+    ).rejects.toMatchObject({
+      code: 'MODULE_LOAD',
+      message: expect.stringMatching(
+        /^cannot load the PKCS#11 module .*missing\.so: .*No such file or directory/,
+      ),
+    });
+  });
+
+  it('a binding that cannot be loaded: MODULE_LOAD, naming what building pkcs11js needs', async () => {
+    await expect(
+      startPkcs11Host(SOFTHSM_MODULE, {
+        binding: join(dir.dir, 'no-binding.cjs'),
+        stuckAfterMs: TIMEOUT_MS,
+      }),
+    ).rejects.toMatchObject({
+      code: 'MODULE_LOAD',
+      message: expect.stringMatching(
+        /^the pkcs11js binding is not installed or not built \(it needs build-essential and python3 at npm install\): Cannot find module/,
+      ),
+    });
+  });
+});

@@ -1,8 +1,9 @@
 /**
  * Loads SoftHSM2's module in its own process through the hanging binding and calls C_Initialize,
  * which the test makes hang (PKCS11_HANG_DIR); prints the module process's ID, and calls
- * process.exit(0), as the server does after a shutdown, when its standard input ends. The test
- * checks that this process exits all the same, and that its module's process goes with it.
+ * process.exit(0), as the server does after a shutdown, when its standard input ends. The tests
+ * check that this process exits all the same, or is killed, and that its module's process goes
+ * with it.
  */
 import { join } from 'node:path';
 import { startPkcs11Host } from '../../src/signers/pkcs11/pkcs11-host.js';

@@ -92,8 +92,10 @@ function fromWire(value: unknown): unknown {
  * standard input: no file to find from src/, dist/ or a bundle, and no script in its argv; the
  * paths are written in (a message sent before its listener exists could be lost). Its
  * standard output goes to the server's standard error, so a module that prints cannot break the
- * JSON log. It exits when the server's end of the channel closes (the server exited, even killed)
- * unless a module call holds it; the server kills it when it stops it.
+ * JSON log. The server kills it when it stops it, or exits. A server that was killed (SIGKILL)
+ * cannot: the host then exits when the server's end of its channel closes, or, while a module call
+ * holds its event loop, a thread of its own kills it once it has a new parent (Linux's
+ * PR_SET_PDEATHSIG, which Node does not offer).
  */
 const hostScript = (binding: string, modulePath: string): string => `
 'use strict';
@@ -101,6 +103,10 @@ process.title = 'timestamp-server-pkcs11';
 ${toWire.toString()}
 ${fromWire.toString()}
 process.on('disconnect', () => process.exit(0));
+new (require('node:worker_threads').Worker)(
+  'setInterval(() => process.ppid !== ${process.pid} && process.kill(process.pid, "SIGKILL"), 1000);',
+  { eval: true },
+).unref();
 (() => {
   const binding = ${JSON.stringify(binding)};
   const modulePath = ${JSON.stringify(modulePath)};

@@ -2,7 +2,10 @@
  * Part: issuance through the pkcs11 signer on a SoftHSM2 token (temporary token directory) against
  * raw C_Sign calls on the same key, the same module and as many sessions in flight: what the TSA
  * (digest, DigestInfo, session pool, CMS, self-check of each token) costs on top of the token.
- *   npm run bench -- pkcs11 [--sessions 4] [--seconds 2] [--runs 3]
+ *   npm run bench -- pkcs11 [--sessions 4] [--seconds 2] [--runs 3] [--latency-ms 1]
+ * With --latency-ms, C_SignInit and C_Sign each wait that long first, as a network HSM's round trip
+ * (pkcs11-latency-binding.cjs), and tokens/s are compared with what such an HSM allows: `sessions`
+ * signatures every two round trips.
  */
 import { createHash } from 'node:crypto';
 import { HASHES } from '../src/asn1/algorithms.js';
@@ -14,6 +17,9 @@ import {
   CKM,
   CKO_PRIVATE_KEY,
 } from '../src/signers/pkcs11/pkcs11-constants.js';
+import { join } from 'node:path';
+import { startPkcs11Host } from '../src/signers/pkcs11/pkcs11-host.js';
+import type { LoadModule } from '../src/signers/pkcs11/pkcs11-module.js';
 import { createPkcs11Signer } from '../src/signers/pkcs11/pkcs11-signer.js';
 import { parseCertificate } from '../src/x509/certificate.js';
 import { encodeRequest } from '../test/helpers/requests.js';
@@ -28,8 +34,9 @@ export interface Pkcs11BenchResult {
   /** Tokens/s through TimestampAuthority.issue with the pkcs11 signer (self-check on). */
   tokens: number;
   /**
-   * C_SignInit + C_Sign (thread pool) per second, same key, same sessions in flight, called on
-   * the main thread (the signer calls the module in a process of its own: the hop is its cost).
+   * C_SignInit + C_Sign (C_Sign on the thread pool) per second, same key, same sessions in flight,
+   * called on the main thread (the signer calls the module in a process of its own: the hop is its
+   * cost); with a latency, what the round trips allow.
    */
   rawSign: number;
 }
@@ -40,11 +47,18 @@ const KEYS: [string, HsmKeyType][] = [
 ];
 
 export async function benchPkcs11(
-  options: { sessions?: number; seconds?: number; runs?: number } = {},
+  options: { sessions?: number; seconds?: number; runs?: number; latencyMs?: number } = {},
 ): Promise<Pkcs11BenchResult[]> {
   const sessions = options.sessions ?? 4;
   const seconds = options.seconds ?? 2;
   const runs = options.runs ?? 3;
+  const latencyMs = options.latencyMs ?? 0;
+  let loadModule: LoadModule | undefined;
+  if (latencyMs > 0) {
+    process.env['PKCS11_LATENCY_MS'] = String(latencyMs); // read by the module's process
+    const binding = join(import.meta.dirname, 'pkcs11-latency-binding.cjs');
+    loadModule = (path, settings) => startPkcs11Host(path, { ...settings, binding });
+  }
   const hsm = new SoftHsm();
   const results: Pkcs11BenchResult[] = [];
   try {
@@ -55,6 +69,7 @@ export async function benchPkcs11(
     for (const [key] of KEYS) {
       const signer = await createPkcs11Signer(hsm.uri('bench', key), 'sha256', {
         maxSessions: sessions,
+        ...(loadModule ? { loadModule } : {}),
       });
       const chain = (await createBenchChain(signer.publicKey)).map(parseCertificate);
       const authority = defaultAuthority(signer, chain, { verifySignatures: true });
@@ -67,20 +82,23 @@ export async function benchPkcs11(
           throw new Error('pkcs11 bench request refused');
       };
       await issue();
-      const raw = await rawSigner(hsm, key, sessions);
+      const raw = latencyMs > 0 ? undefined : await rawSigner(hsm, key, sessions);
       const tokenRates: number[] = [];
       const rawRates: number[] = [];
       for (let run = 0; run < runs; run++) {
         tokenRates.push(await rate(seconds, issue, sessions));
-        rawRates.push(await rate(seconds, raw.sign, sessions));
+        if (raw) rawRates.push(await rate(seconds, raw.sign, sessions));
       }
-      raw.close();
+      raw?.close();
       await signer[Symbol.asyncDispose]();
-      const result = { key, sessions, tokens: median(tokenRates), rawSign: median(rawRates) };
+      // With a latency, what the HSM allows: each session signs once every two round trips.
+      const bound = raw ? median(rawRates) : (sessions * 1000) / (2 * latencyMs);
+      const result = { key, sessions, tokens: median(tokenRates), rawSign: bound };
       results.push(result);
+      const against = raw ? 'raw C_Sign' : `${latencyMs} ms round trips allow`;
       console.log(
         `pkcs11 softhsm2 ${key.padEnd(8)} ${sessions} sessions: ${format(result.tokens).padStart(6)} tokens/s, ` +
-          `raw C_Sign ${format(result.rawSign).padStart(6)}/s (${format((100 * result.tokens) / result.rawSign)} %)`,
+          `${against} ${format(result.rawSign).padStart(6)}/s (${format((100 * result.tokens) / result.rawSign)} %)`,
       );
     }
   } finally {

@@ -62,6 +62,7 @@ const parts: Record<string, () => Promise<unknown>> = {
       sessions: Number(args['sessions'] ?? 4),
       seconds: Number(args['seconds'] ?? 2),
       runs: Number(args['runs'] ?? 3),
+      latencyMs: Number(args['latency-ms'] ?? 0),
     }),
   audit: () =>
     benchAuditLog({

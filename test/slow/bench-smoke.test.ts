@@ -7,6 +7,7 @@ import { benchHttp } from '../../bench/http.js';
 import { benchInProcess } from '../../bench/in-process.js';
 import { benchLedger } from '../../bench/ledger.js';
 import { benchPingUnderLoad } from '../../bench/ping-under-load.js';
+import { benchPkcs11 } from '../../bench/pkcs11.js';
 import { benchSigningStrategies } from '../../bench/signing-strategies.js';
 import { benchSoak } from '../../bench/soak.js';
 import { benchStartup } from '../../bench/startup.js';
@@ -46,6 +47,17 @@ describe('benchmarks (smoke)', { timeout: 120_000 }, () => {
     expect(await benchStartup({ runs: 1 })).toBeGreaterThan(0);
     const soak = await benchSoak({ requests: 2_000, connections: 4, warmUp: 500 });
     expect(soak.errors).toBe(0);
+  });
+
+  it('the pkcs11 signer (SoftHSM2) against raw C_Sign, and against emulated round trips', async () => {
+    for (const latencyMs of [0, 1]) {
+      const results = await benchPkcs11({ seconds: 0.1, runs: 1, sessions: 2, latencyMs });
+      expect(results.map((result) => result.key)).toEqual(['p256', 'rsa3072']);
+      for (const result of results) {
+        expect(result.tokens).toBeGreaterThan(0);
+        expect(result.rawSign).toBeGreaterThan(0);
+      }
+    }
   });
 
   it('the PostgreSQL ledger, 1 and 2 processes', async () => {

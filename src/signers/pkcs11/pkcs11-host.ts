@@ -42,8 +42,9 @@ export type Pkcs11Calls = {
 } & {
   C_FindObjects(session: Handle, maxObjectCount: number): Promise<Handle[]>;
   /**
-   * C_SignInit, then C_Sign on the host's libuv thread pool (so several sessions sign at once):
-   * one round trip to the host a signature.
+   * C_SignInit, then C_Sign, on a thread of the host's for this signature alone (so several
+   * sessions sign at once, a network HSM's round trips included): one round trip to the host a
+   * signature.
    */
   sign(
     session: Handle,
@@ -62,8 +63,9 @@ export type Pkcs11Calls = {
 
 /**
  * Messages are JSON (Node's IPC: faster than its structured clone for these small messages):
- * Buffers travel as `{ $b: base64 }`, BigInts (some CK_ULONGs) as `{ $n: decimal }`. Both sides use these two: the host's script embeds their
- * source, so they must stay self-contained (globals only).
+ * Buffers travel as `{ $b: base64 }`, BigInts (some CK_ULONGs) as `{ $n: decimal }`. Both sides
+ * use these two: the host's scripts embed their source, so they must stay self-contained (globals
+ * only).
  */
 function toWire(value: unknown): unknown {
   if (value instanceof Uint8Array) return { $b: Buffer.from(value).toString('base64') };
@@ -87,67 +89,100 @@ function fromWire(value: unknown): unknown {
 }
 
 /**
- * The host: loads the binding and the module, runs each call it is sent, answers with its value
- * or its error's message (pkcs11js names the CKR_ there). Plain CommonJS, given to `node -` on
- * standard input: no file to find from src/, dist/ or a bundle, and no script in its argv; the
- * paths are written in (a message sent before its listener exists could be lost). Its
- * standard output goes to the server's standard error, so a module that prints cannot break the
- * JSON log. The server kills it when it stops it, or exits. A server that was killed (SIGKILL)
- * cannot: the host then exits when the server's end of its channel closes, or, while a module call
- * holds its event loop, a thread of its own kills it once it has a new parent (Linux's
+ * A thread of the host that calls the module: `control` (one, every call but signatures, in the
+ * order sent) or `signer` (one per signature in flight: C_SignInit and C_Sign, which a network
+ * HSM's client may both take to the HSM; on one thread those round trips would be made one at a
+ * time, whatever the number of sessions). It loads the binding and the module (one per process:
+ * dlopen gives every thread the same, initialized once by the control thread's C_Initialize),
+ * answers each call with its value or its error's message (pkcs11js names the CKR_ there), and
+ * first says whether it loaded.
+ */
+const MODULE_THREAD = `
+const { parentPort, workerData } = require('node:worker_threads');
+${fromWire.toString()}
+let lib, api;
+try {
+  lib = require(workerData.binding);
+} catch (error) {
+  parentPort.postMessage({ id: -1, failed: 'binding', error: String(error.message) });
+}
+if (lib) {
+  try {
+    api = new lib.PKCS11();
+    api.load(workerData.modulePath);
+    parentPort.postMessage({ id: -1 });
+  } catch (error) {
+    parentPort.postMessage({ id: -1, failed: 'module', error: String(error.message) });
+  }
+}
+const sign = (session, mechanism, key, input, signatureLength) => {
+  if (mechanism.parameter) mechanism.parameter.type = lib[mechanism.parameter.type];
+  api.C_SignInit(session, mechanism, key);
+  return api.C_Sign(session, input, Buffer.alloc(signatureLength));
+};
+if (api) {
+  parentPort.on('message', ({ id, name, args }) => {
+    try {
+      const call = name === 'sign' ? sign : api[name].bind(api);
+      parentPort.postMessage({ id, value: call(...fromWire(args)) });
+    } catch (error) {
+      parentPort.postMessage({ id, error: error instanceof Error ? error.message : String(error) });
+    }
+  });
+}
+`;
+
+/**
+ * The host's main thread: relays calls between the server and the module's threads, and never
+ * calls the module itself, so a call that hangs holds one thread and the answers of the others
+ * still get through. Plain CommonJS, given to `node -` on standard input: no file to find from
+ * src/, dist/ or a bundle, and no script in its argv; the paths are written in (a message sent
+ * before its listener exists could be lost). Its standard output goes to the server's standard
+ * error, so a module that prints cannot break the JSON log. The server kills it when it stops it,
+ * or exits. A server that was killed (SIGKILL) cannot: the host then kills itself when the
+ * server's end of its channel closes, and a thread of its own does if it has a new parent (Linux's
  * PR_SET_PDEATHSIG, which Node does not offer).
  */
 const hostScript = (binding: string, modulePath: string): string => `
 'use strict';
 process.title = 'timestamp-server-pkcs11';
 ${toWire.toString()}
-${fromWire.toString()}
-process.on('disconnect', () => process.exit(0));
-new (require('node:worker_threads').Worker)(
+const { Worker } = require('node:worker_threads');
+// The server is gone. process.exit would wait for a thread held in a module call.
+process.on('disconnect', () => process.kill(process.pid, 'SIGKILL'));
+new Worker(
   'setInterval(() => process.ppid !== ${process.pid} && process.kill(process.pid, "SIGKILL"), 1000);',
   { eval: true },
 ).unref();
-(() => {
-  const binding = ${JSON.stringify(binding)};
-  const modulePath = ${JSON.stringify(modulePath)};
-  let lib, api;
-  try {
-    lib = require(binding);
-  } catch (error) {
-    return process.send({ id: -1, failed: 'binding', error: String(error.message) });
-  }
-  try {
-    api = new lib.PKCS11();
-    api.load(modulePath);
-  } catch (error) {
-    return process.send({ id: -1, failed: 'module', error: String(error.message) });
-  }
-  const own = {
-    sign(session, mechanism, key, input, signatureLength) {
-      if (mechanism.parameter) mechanism.parameter.type = lib[mechanism.parameter.type];
-      api.C_SignInit(session, mechanism, key);
-      const output = Buffer.alloc(signatureLength);
-      // The binding's pool thread reads input and writes output through raw pointers: both stay
-      // referenced (by this closure) until it calls back, or the collector may free them under it.
-      return api.C_SignAsync(session, input, output).finally(() => [input, output]);
-    },
-  };
-  const answer = (id, value) => process.send({ id, value: toWire(value) });
-  const fail = (id, error) =>
-    process.send({ id, error: error instanceof Error ? error.message : String(error) });
-  process.on('message', ({ id, name, args }) => {
-    let result;
-    try {
-      const call = own[name] ?? api[name];
-      result = call.apply(own[name] ? own : api, fromWire(args));
-    } catch (error) {
-      return fail(id, error);
-    }
-    if (!(result instanceof Promise)) return answer(id, result);
-    result.then((value) => answer(id, value), (error) => fail(id, error));
+const send = ({ id, value, error, failed }) =>
+  process.send(error === undefined ? { id, value: toWire(value) } : { id, error, failed });
+// A thread of the module that died (it catches every call's error): the calls it held cannot be
+// answered, so the process ends and the server starts another.
+const moduleThread = (onMessage) =>
+  new Worker(${JSON.stringify(MODULE_THREAD)}, {
+    eval: true,
+    workerData: { binding: ${JSON.stringify(binding)}, modulePath: ${JSON.stringify(modulePath)} },
+  })
+    .on('message', onMessage)
+    .on('error', () => process.kill(process.pid, 'SIGKILL'));
+const idleSigners = [];
+const signer = () => {
+  const thread = moduleThread((message) => {
+    if (message.id === -1) return;
+    idleSigners.push(thread);
+    send(message);
   });
-  process.send({ id: -1 });
-})();
+  return thread;
+};
+const control = moduleThread((message) => {
+  if (message.id !== -1) return send(message);
+  // Loaded, or why not: the server's first answer.
+  process.send(message);
+  if (message.failed) return;
+  process.on('message', (call) =>
+    (call.name === 'sign' ? (idleSigners.pop() ?? signer()) : control).postMessage(call),
+  );
+});
 `;
 
 const errorMessage = (error: unknown): string =>

@@ -122,7 +122,7 @@ export async function reinitialize(
 
 async function initialize(calls: Pkcs11Calls, path: string, timeoutMs: number): Promise<void> {
   try {
-    // C_Sign runs on several libuv threads at once: without CKF_OS_LOCKING_OK (NULL init args),
+    // Signatures run on several threads at once: without CKF_OS_LOCKING_OK (NULL init args),
     // the module may assume a single thread and take no locks (SoftHSM2 then crashes).
     await answered(
       calls.C_Initialize({ flags: CKF_OS_LOCKING_OK }),

@@ -114,14 +114,14 @@ async function readPin(uri: Pkcs11Uri): Promise<string | undefined> {
  * (CKM_ECDSA, CKM_RSA_PKCS over a DigestInfo, CKM_RSA_PKCS_PSS) or, for Ed25519, the data itself
  * (CKM_EDDSA). One session per signature in flight, up to `maxSessions`, all under one login. The
  * module is called in a process of its own (pkcs11-host.ts), never on the event loop; each
- * signature in flight has a thread of its own there. A token error (removed, session or handle gone) fails
- * the signatures in flight, feeds the circuit breaker, and the next signature admitted reopens
- * everything: module, token (found again by its URI attributes: slots may be renumbered), login,
- * key. A signature not made within `timeoutMs` fails (TIMEOUT) and feeds the breaker too; a module
- * call cannot be stopped, so a hung token keeps busy at most `maxSessions` sessions and their
- * threads, or the module's thread for other calls, until the call has been unanswered twice `timeoutMs`: then
- * the module counts as stuck, its process is killed (its sessions fail as a token gone) and the
- * next signature admitted starts it again.
+ * signature in flight has a thread of its own there. A token error (removed, session or handle
+ * gone) fails the signatures in flight, feeds the circuit breaker, and the next signature admitted
+ * reopens everything: module, token (found again by its URI attributes: slots may be renumbered),
+ * login, key. A signature not made within `timeoutMs` fails (TIMEOUT) and feeds the breaker too; a
+ * module call cannot be stopped, so a hung token keeps busy at most `maxSessions` sessions and
+ * their threads, or the module's thread for other calls, until the call has been unanswered twice
+ * `timeoutMs`: then the module counts as stuck, its process is killed (its sessions fail as a token
+ * gone) and the next signature admitted starts it again.
  */
 export class Pkcs11Signer implements Signer {
   readonly id: string;

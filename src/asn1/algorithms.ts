@@ -51,10 +51,15 @@ export class AlgorithmError extends CodedError<'UNSUPPORTED_HASH'> {
   override name = 'AlgorithmError';
 }
 
+/** Whether `name` is one of ours; own keys only, so "constructor" or "__proto__" is not. */
+export function isHashName(name: string): name is HashName {
+  return Object.hasOwn(HASHES, name);
+}
+
 /** Parses a hash name as the Go flags do (case-insensitive). */
 export function parseHashName(value: string): HashName {
   const name = value.toLowerCase();
-  if (name in HASHES) return name as HashName;
+  if (isHashName(name)) return name;
   throw new AlgorithmError(
     'UNSUPPORTED_HASH',
     `unsupported hash algorithm: ${value} (valid: ${HASH_NAMES.join(', ')})`,

@@ -1,5 +1,5 @@
 import { constants, type KeyObject, type SignKeyObjectInput } from 'node:crypto';
-import { HASHES, rsassaPssIdentifier, type HashName } from '../asn1/algorithms.js';
+import { HASHES, isHashName, rsassaPssIdentifier, type HashName } from '../asn1/algorithms.js';
 import { NULL, oid, sequence } from '../asn1/der.js';
 import { OID } from '../asn1/oids.js';
 import { CodedError } from '../errors.js';
@@ -148,7 +148,7 @@ export function nodeSignatureArguments<K extends KeyObject>(
 export function preferredHashFor(key: KeyObject): HashName {
   if (key.asymmetricKeyType === 'ed25519') return 'sha512';
   const pssHash = key.asymmetricKeyDetails?.hashAlgorithm?.replace('-', '').toLowerCase();
-  if (pssHash && pssHash in HASHES) return pssHash as HashName;
+  if (pssHash && isHashName(pssHash)) return pssHash;
   const curve = key.asymmetricKeyDetails?.namedCurve;
   if (curve === 'secp384r1') return 'sha384';
   if (curve === 'secp521r1') return 'sha512';

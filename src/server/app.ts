@@ -69,10 +69,8 @@ export type TrustedRootSource = (origin: string) => TrustedRootJson;
 const TIMESTAMP_QUERY = 'application/timestamp-query';
 const JSON_MEDIA_TYPE = 'application/json';
 const PEM_CHAIN = 'application/pem-certificate-chain';
-const REQUEST_FORMATS: Record<string, RequestFormat> = {
-  [TIMESTAMP_QUERY]: 'der',
-  [JSON_MEDIA_TYPE]: 'json',
-};
+/** The format a request's media type names; the default (no body, no type) is DER, as in Go. */
+const requestFormat = (type: string): RequestFormat => (type === JSON_MEDIA_TYPE ? 'json' : 'der');
 
 /** chi's NoCache middleware, which the Go server puts on the timestamp route. */
 const NO_CACHE_HEADERS = {
@@ -294,7 +292,7 @@ export async function buildServer(deps: ServerDependencies) {
   const timestampRoute = (path: string, issuer: Issuer): void => {
     app.post(path, async (request, reply) => {
       reply.headers(NO_CACHE_HEADERS);
-      const format = REQUEST_FORMATS[mediaType(request.headers['content-type'])] ?? 'der';
+      const format = requestFormat(mediaType(request.headers['content-type']));
       const body = (request.body as Buffer | undefined) ?? Buffer.alloc(0);
       const requestAudit = audit(request, format);
       const { ledger } = deps;

@@ -15,12 +15,13 @@ const BASE64_STD = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}
 // ignoreBOM keeps a leading U+FEFF so the parser refuses it, as Go's encoding/json does.
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-const JSON_HASH_OIDS: Record<string, Uint8Array> = {
-  sha1: oidContent(OID.sha1),
-  sha256: oidContent(HASHES.sha256.oid),
-  sha384: oidContent(HASHES.sha384.oid),
-  sha512: oidContent(HASHES.sha512.oid),
-};
+// A Map: the name is client input, and a plain object would also find "constructor"...
+const JSON_HASH_OIDS: ReadonlyMap<string, Uint8Array> = new Map([
+  ['sha1', oidContent(OID.sha1)],
+  ['sha256', oidContent(HASHES.sha256.oid)],
+  ['sha384', oidContent(HASHES.sha384.oid)],
+  ['sha512', oidContent(HASHES.sha512.oid)],
+]);
 
 /**
  * Reads the Go server's JSON request into a TimeStampReq:
@@ -46,7 +47,7 @@ export function parseJsonTimeStampReq(body: Uint8Array): TimeStampReq {
   }
   const fields = readFields(document);
 
-  const hashAlgorithmOid = JSON_HASH_OIDS[fields.hashAlgorithm.toLowerCase()];
+  const hashAlgorithmOid = JSON_HASH_OIDS.get(fields.hashAlgorithm.toLowerCase());
   if (!hashAlgorithmOid) throw reject.unsupportedHash();
   const request: TimeStampReq = {
     version: 1n,

@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { HASHES, type HashName } from '../asn1/algorithms.js';
+import { HASHES, isHashName, type HashName } from '../asn1/algorithms.js';
 import { DerSequenceReader, oidToString, readElement, readExactly, Tag } from '../asn1/der.js';
 import { OID } from '../asn1/oids.js';
 import type { SignatureAlgorithm } from '../crypto/signer.js';
@@ -51,7 +51,7 @@ export function tsaKeyWarnings(
     warnings.push(
       `the token digest ${algorithm.hash.toUpperCase()} differs from the ${certificateHash.toUpperCase()} that signed the TSA certificate; ` +
         `the CA/Browser Forum code-signing requirements (CSBR 6.1.5) want them equal` +
-        (certificateHash in HASHES ? ` (set --timestamp-signer-hash=${certificateHash})` : ''),
+        (isHashName(certificateHash) ? ` (set --timestamp-signer-hash=${certificateHash})` : ''),
     );
   }
   return warnings;

@@ -628,6 +628,20 @@ describe('routes', () => {
       expect(refused.json()).toEqual({ code: 400, message: 'Error generating timestamp response' });
     });
 
+    it.each(['__proto__', 'constructor', 'toString'])(
+      'refuses hashAlgorithm %s as an unsupported hash (400 badAlg), not a 500',
+      async (name) => {
+        const response = await postJson(
+          JSON.stringify({ artifactHash: hash, hashAlgorithm: name }),
+        );
+        expect(response.statusCode).toBe(400);
+        expect(response.json()).toEqual({
+          code: 400,
+          message: 'Error generating timestamp response',
+        });
+      },
+    );
+
     it('treats __proto__ keys as plain data', async () => {
       const body = `{"__proto__":{"hashAlgorithm":"sha256"},"artifactHash":"${hash}","hashAlgorithm":"sha256"}`;
       const response = await postJson(body);

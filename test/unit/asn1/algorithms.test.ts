@@ -26,6 +26,13 @@ describe('hash algorithms', () => {
     );
   });
 
+  it.each(['constructor', '__proto__', 'toString', 'hasOwnProperty'])(
+    'refuses %s, a name every plain object inherits, as an unsupported hash',
+    (name) => {
+      expect(() => parseHashName(name)).toThrow(`unsupported hash algorithm: ${name}`);
+    },
+  );
+
   it.each(HASH_NAMES)(
     'the RSASSA-PSS AlgorithmIdentifier for %s reads back with PKI.js as RFC 4055 profiles it',
     (name) => {

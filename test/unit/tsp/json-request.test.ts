@@ -109,6 +109,15 @@ describe('the JSON request (the Go server’s body)', () => {
     );
   });
 
+  it.each(['constructor', '__proto__', 'toString', 'valueOf', 'hasOwnProperty'])(
+    'refuses hashAlgorithm %s (inherited by plain objects) as badAlg, like md5',
+    (name) => {
+      expect(refusal(() => parse({ hashAlgorithm: name, artifactHash: DIGEST }))).toEqual(
+        refusal(() => parse({ hashAlgorithm: 'md5', artifactHash: DIGEST })),
+      );
+    },
+  );
+
   it.each([
     [
       'too many components',

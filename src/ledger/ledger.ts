@@ -1,5 +1,7 @@
 import pg from 'pg';
+import { MAX_ENTRY_OCTETS } from '../tlog/tile.js';
 import { RecordError } from '../tsp/authority.js';
+import { reject } from '../tsp/rejection.js';
 import { LedgerError } from './errors.js';
 import type { LedgerEntry } from './entry.js';
 import { ledgerBatchSize, ledgerCommitsTotal, watchLedger } from './ledger-metrics.js';
@@ -87,10 +89,17 @@ export class Ledger {
     return this.down;
   }
 
-  /** Resolves once `entry` is committed; rejects with a RecordError (the token is withheld). */
+  /**
+   * Resolves once `entry` is committed; rejects with a RecordError (the token is withheld), or
+   * with a rejection for a token too large for the log's entry bundles: a token that could never
+   * be published is refused, never committed (its tiles would fail for good).
+   */
   record(entry: LedgerEntry): Promise<LedgerReceipt> {
     if (this.closed) {
       return Promise.reject(new RecordError('NOT_RECORDED', 'the ledger is closed'));
+    }
+    if (entry.token.length > MAX_ENTRY_OCTETS) {
+      return Promise.reject(reject.tokenTooLarge(MAX_ENTRY_OCTETS));
     }
     return new Promise((resolve, reject) => {
       this.pending.push({ entry, resolve, reject });

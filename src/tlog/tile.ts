@@ -158,14 +158,20 @@ export function parseTilePath(path: string, h: number = TILE_HEIGHT): Tile {
   return t;
 }
 
+/** The largest entry an entry bundle can hold: its length is a big-endian uint16. */
+export const MAX_ENTRY_OCTETS = 0xffff;
+
 /** A C2SP entry bundle: each entry as a big-endian uint16 length and its bytes. */
 export function formatEntryBundle(entries: readonly Uint8Array[]): Uint8Array {
   const size = entries.reduce((sum, entry) => sum + 2 + entry.length, 0);
   const bundle = new Uint8Array(size);
   let offset = 0;
   for (const entry of entries) {
-    if (entry.length > 0xffff)
-      throw new TlogError('BAD_INPUT', `entry of ${entry.length} bytes exceeds 65535`);
+    if (entry.length > MAX_ENTRY_OCTETS)
+      throw new TlogError(
+        'BAD_INPUT',
+        `entry of ${entry.length} bytes exceeds ${MAX_ENTRY_OCTETS}`,
+      );
     bundle[offset] = entry.length >> 8;
     bundle[offset + 1] = entry.length & 0xff;
     bundle.set(entry, offset + 2);

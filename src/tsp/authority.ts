@@ -67,7 +67,8 @@ export interface IssueContext {
   /**
    * Makes a granted token durable before it is handed out (the audit log, the ledger). A token
    * whose record fails is withheld: the outcome turns into systemFailure. A record step that
-   * throws a RecordError SERIAL_NUMBER_TAKEN gets a new token with a new serial number instead.
+   * throws a RecordError SERIAL_NUMBER_TAKEN gets a new token with a new serial number instead;
+   * one that throws a TimeStampRejection (a token the ledger cannot hold) refuses the request so.
    */
   record?: (granted: GrantedOutcome) => Promise<void>;
 }
@@ -201,6 +202,7 @@ export class TimestampAuthority implements Issuer {
         return granted;
       } catch (error) {
         if (isSerialNumberTaken(error) && attempt < MAX_REISSUES) continue;
+        if (error instanceof TimeStampRejection) return this.refuse(error, request);
         // No token unless recorded.
         return this.refuse(
           Object.assign(

@@ -65,6 +65,13 @@ export const reject = {
     new TimeStampRejection('unacceptedExtension', GO_MESSAGES.unacceptedExtension, detail),
   jsonTooLarge: () => new TimeStampRejection('badDataFormat', GO_MESSAGES.jsonTooLarge),
   oidTooLong: () => new TimeStampRejection('badDataFormat', GO_MESSAGES.oidTooLong),
+  /** A token its record (the ledger) cannot hold whole: never granted, so never lost. */
+  tokenTooLarge: (maxOctets: number) =>
+    new TimeStampRejection(
+      'badRequest',
+      GO_MESSAGES.generic,
+      `the token would be larger than the ${maxOctets} octets a log entry holds: send smaller extensions`,
+    ),
   timeNotAvailable: (detail: string) =>
     new TimeStampRejection('timeNotAvailable', GO_MESSAGES.generic, detail),
   systemFailure: (detail?: string) =>

@@ -16,6 +16,8 @@ import { poolConfig } from '../../../src/ledger/connection.js';
 import { startServer, type RunningServer } from '../../../src/runtime/serve.js';
 import { TimestampAuthority } from '../../../src/tsp/authority.js';
 import { timeStampTokenOf } from '../../../src/tsp/response.js';
+import { parseEntryBundle, tilePath } from '../../../src/tlog/tile.js';
+import { decodeResponse } from '../../helpers/decode.js';
 import { encodeRequest } from '../../helpers/requests.js';
 import { startPostgres, type TestPostgres } from '../../helpers/postgres.js';
 import { createTestServer } from '../../helpers/tsa.js';
@@ -252,6 +254,62 @@ describe('issuance ledger (PostgreSQL)', () => {
         );
         return rows.length > 0;
       });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('refuses a token too large for a log entry (never committed) and serves every granted one', async () => {
+    const keyPath = join(postgres.dir, 'large-entry-key.pem');
+    writeFileSync(
+      keyPath,
+      generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }),
+    );
+    const server = await start({
+      ledgerKey: keyPath,
+      ledgerOrigin: 'tsa.test/large',
+      ledgerCheckpointInterval: '50ms',
+      ledgerAnchorInterval: '0',
+      allowCustomExtensions: true,
+    });
+    const rowCount = async () =>
+      (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM tsa_ledger')).rows[0]!.n;
+    const withExtension = (octets: number) =>
+      fetch(`${server.url}/api/v1/timestamp`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/timestamp-query' },
+        body: encodeRequest({ extensions: [{ oid: '1.2.3.4', value: Buffer.alloc(octets, 7) }] }),
+      });
+    try {
+      const rowsBefore = await rowCount();
+      const refused = await withExtension(70_000);
+      const refusal = decodeResponse(Buffer.from(await refused.arrayBuffer()));
+      expect(refused.status).toBe(200); // --der-rejection-status=rfc: the refusal is in the body
+      expect(refused.headers.get('x-log-index')).toBeNull();
+      expect(refusal.status).toBe(2);
+      expect(refusal.failInfo).toEqual(['badRequest']);
+      expect(refusal.statusStrings[1]).toContain('65535 octets a log entry holds');
+      expect(await rowCount()).toBe(rowsBefore);
+
+      // Just under the limit: granted, logged, and readable from its entry bundle.
+      const granted = await withExtension(60_000);
+      const der = Buffer.from(await granted.arrayBuffer());
+      expect(decodeResponse(der).status).toBe(0);
+      const index = Number(granted.headers.get('x-log-index'));
+      const token = timeStampTokenOf(der);
+      expect(token.length).toBeGreaterThan(60_000);
+      let size = 0;
+      await waitFor(async () => {
+        const checkpoint = await fetch(`${server.url}/api/v1/log/checkpoint`);
+        size = checkpoint.ok ? Number((await checkpoint.text()).split('\n')[1]) : 0;
+        return size > index;
+      });
+      const n = Math.floor(index / 256);
+      const path = tilePath({ h: 8, l: -1, n, w: Math.min(256, size - n * 256) });
+      const tile = await fetch(`${server.url}/api/v1/log/${path}`);
+      expect(tile.status).toBe(200);
+      const entries = parseEntryBundle(new Uint8Array(await tile.arrayBuffer()));
+      expect(Buffer.from(entries[index % 256]!).equals(token)).toBe(true);
     } finally {
       await server.close();
     }

@@ -91,6 +91,23 @@ describe('TimestampAuthority.issue: no token unless recorded', () => {
     });
     expect(decodeResponse(outcome.der).statusStrings).toContain('audit log write failed');
   });
+
+  it('refuses with the rejection a record step throws (a token the log cannot hold)', async () => {
+    const outcome = await issue([], {
+      record: async () => {
+        throw reject.tokenTooLarge(65535);
+      },
+    });
+    expect(outcome).toMatchObject({
+      status: 'rejection',
+      failInfo: 'badRequest',
+      message: 'Error generating timestamp response',
+      detail:
+        'the token would be larger than the 65535 octets a log entry holds: send smaller extensions',
+    });
+    expect(outcome.status === 'rejection' && outcome.request?.hash.name).toBe('sha256');
+    expect(decodeResponse(outcome.der).failInfo).toEqual(['badRequest']);
+  });
 });
 
 describe('TimestampAuthority.issue: a record step that finds the serial number taken', () => {

@@ -22,7 +22,10 @@ export interface Pkcs11Uri {
   pinSource?: string;
   /** `pin-value`: the PIN in the URI itself (accepted with a warning). */
   pinValue?: string;
-  /** The URI without its query, for logs and errors: never a PIN. */
+  /**
+   * The URI without its query, for logs and errors: never a PIN, even one misplaced in the path
+   * (only the values of the known path attributes are shown).
+   */
   display: string;
 }
 
@@ -82,7 +85,11 @@ function attributes(
   for (const attribute of part.split(separator)) {
     const equals = attribute.indexOf('=');
     const name = (equals < 0 ? attribute : attribute.slice(0, equals)).toLowerCase();
-    if (equals < 0 || name === '') throw invalid(display, `"${name}" has no value`);
+    if (equals < 0 || name === '') {
+      // Without its `=`, an unknown "name" may be a value (a PIN): only a known name is repeated.
+      const which = known.has(name) ? `"${name}"` : 'an attribute';
+      throw invalid(display, `${which} has no value (name=value)`);
+    }
     // Vendor attributes (x-...) are allowed and ignored; unknown standard ones are refused.
     if (name.startsWith('x-')) continue;
     if (!known.has(name)) throw invalid(display, `unknown attribute "${name}"`);
@@ -92,12 +99,31 @@ function attributes(
   return found;
 }
 
+/**
+ * The URI's path as logs and errors show it: the known path attributes as written, any other
+ * attribute's value left out (a `pin-value` put before the `?` by mistake), and nothing of a text
+ * that is not a `pkcs11:` URI at all.
+ */
+function displayOf(path: string): string {
+  if (!isPkcs11Uri(path)) return '(not a pkcs11: URI)';
+  const shown = path
+    .slice('pkcs11:'.length)
+    .split(';')
+    .map((attribute) => {
+      const equals = attribute.indexOf('=');
+      const name = equals < 0 ? attribute : attribute.slice(0, equals);
+      if (PATH_ATTRIBUTES.has(name.toLowerCase())) return attribute;
+      return equals < 0 ? '…' : `${name}=…`;
+    });
+  return `pkcs11:${shown.join(';')}`;
+}
+
 /** Parses a `pkcs11:` URI; throws Pkcs11Error('URI_INVALID') naming the URI without its query. */
 export function parsePkcs11Uri(uri: string): Pkcs11Uri {
   const question = uri.indexOf('?');
   const path = question < 0 ? uri : uri.slice(0, question);
   const query = question < 0 ? '' : uri.slice(question + 1);
-  const display = path;
+  const display = displayOf(path);
   if (!isPkcs11Uri(path)) throw invalid(display, 'it must start with "pkcs11:"');
   const pathAttributes = attributes(path.slice('pkcs11:'.length), ';', PATH_ATTRIBUTES, display);
   const queryAttributes = attributes(query, '&', QUERY_ATTRIBUTES, display);

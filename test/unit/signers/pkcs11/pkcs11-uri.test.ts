@@ -53,6 +53,7 @@ describe('PKCS#11 URI (RFC 7512)', () => {
     [`pkcs11:object=k;type=cert?${MODULE}`, /type=cert/],
     [`pkcs11:object=k;slot-id=0x1?${MODULE}`, /slot-id must be a decimal number/],
     [`pkcs11:object?${MODULE}`, /"object" has no value/],
+    [`pkcs11:object=k;S3cret-PIN?${MODULE}`, /: an attribute has no value/],
     [`pkcs11:object=k?${MODULE}&pin-value=1&pin-source=/p`, /only one of pin-source and pin-value/],
     [`pkcs11:object=k?${MODULE}&unknown=1`, /unknown attribute "unknown"/],
   ])('refuses %s', (text, message) => {
@@ -64,6 +65,29 @@ describe('PKCS#11 URI (RFC 7512)', () => {
       // Errors name the URI without its query: never a PIN.
       expect((error as Error).message).not.toContain('pin-value=');
     }
+  });
+
+  it.each([
+    // The PIN put in the path by mistake (`;` for `?`), or with no query at all.
+    ['pkcs11:token=tsa;object=k;module-path=/x;pin-value=S3cret-PIN', 'module-path=…;pin-value=…'],
+    ['pkcs11:token=tsa;object=k;pin-value=S3cret-PIN?module-path=/x', 'pin-value=…'],
+    ['pkcs11:token=tsa;object=k;S3cret-PIN?module-path=/x', 'object=k;…'],
+    ['S3cret-PIN', '(not a pkcs11: URI)'],
+  ])('never shows a PIN misplaced in %s', (text, shown) => {
+    let message = '';
+    try {
+      parsePkcs11Uri(text);
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain(shown);
+    expect(message).not.toContain('S3cret-PIN');
+  });
+
+  it('shows the known path attributes as written', () => {
+    expect(parsePkcs11Uri(`pkcs11:token=tsa;object=tsa-key;x-v=1?${MODULE}`).display).toBe(
+      'pkcs11:token=tsa;object=tsa-key;x-v=…',
+    );
   });
 
   it('reads pin-source as a file: URI or an absolute path, nothing else', () => {

@@ -18,12 +18,7 @@ export function readEnvironment(env: NodeJS.ProcessEnv): ConfigLayer {
     ServeOptionName,
     OptionSpec<unknown>,
   ][]) {
-    const flags = [spec.flag, ...(spec.aliases ?? [])];
-    const candidates = [
-      ...flags.flatMap((flag) => [flag.toUpperCase().replaceAll('-', '_'), flag.toUpperCase()]),
-      ...(spec.env ?? []),
-    ];
-    const found = candidates.find((candidate) => env[candidate] !== undefined);
+    const found = variableNames(spec).find((candidate) => env[candidate] !== undefined);
     if (found === undefined) continue;
     values[name] = env[found];
     names.set(spec.flag, found);
@@ -33,4 +28,20 @@ export function readEnvironment(env: NodeJS.ProcessEnv): ConfigLayer {
     values,
     nameOf: (spec) => `${names.get(spec.flag) ?? environmentName(spec)}`,
   };
+}
+
+/** The variables that may set an option, in the order they are looked for. */
+function variableNames(spec: OptionSpec<unknown>): string[] {
+  const flags = [spec.flag, ...(spec.aliases ?? [])];
+  return [
+    ...flags.flatMap((flag) => [flag.toUpperCase().replaceAll('-', '_'), flag.toUpperCase()]),
+    ...(spec.env ?? []),
+  ];
+}
+
+/** The variables of `env` that set a serve option (their values may be secrets). */
+export function optionVariables(env: NodeJS.ProcessEnv): string[] {
+  return Object.values(SERVE_OPTIONS as Record<string, OptionSpec<unknown>>)
+    .flatMap(variableNames)
+    .filter((name) => env[name] !== undefined);
 }

@@ -1,7 +1,8 @@
 /**
  * pkcs11js, with module calls that do not return while a FIFO named after them exists in the
- * folder PKCS11_HANG_DIR (`C_SignInit`, `C_Login`...): the call blocks in open(2)/read(2) on it, as a
- * network HSM's client blocks on an answer that does not come. Loaded by the module's process in
+ * folder PKCS11_HANG_DIR (`C_SignInit`, `C_Login`..., and `load`): the call blocks in
+ * open(2)/read(2) on it, as a network HSM's client blocks on an answer that does not come; and a
+ * `load` that fails while a file `load-fails` exists there. Loaded by the module's process in
  * place of pkcs11js (startPkcs11Host's `binding`); a test lets the call go on by opening the FIFO
  * for writing, removing it and closing it.
  */
@@ -11,6 +12,7 @@ const { join } = require('node:path');
 const pkcs11js = require('pkcs11js');
 
 const CALLS = [
+  'load',
   'C_Initialize',
   'C_GetSlotList',
   'C_OpenSession',
@@ -26,6 +28,7 @@ function HangingPKCS11() {
     api[name] = function (...args) {
       const fifo = join(process.env.PKCS11_HANG_DIR ?? '', name);
       if (process.env.PKCS11_HANG_DIR && existsSync(fifo)) readFileSync(fifo);
+      if (name === 'load' && existsSync(`${fifo}-fails`)) throw new Error('load refused (test)');
       return call.apply(this, args);
     };
   }

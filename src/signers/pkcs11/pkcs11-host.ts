@@ -1,6 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import type * as Pkcs11Js from 'pkcs11js';
+import { optionVariables } from '../../config/environment.js';
 import { Pkcs11CallError, Pkcs11Error } from './pkcs11-error.js';
 import { pkcs11HostStops } from './pkcs11-metrics.js';
 
@@ -94,8 +95,8 @@ function fromWire(value: unknown): unknown {
  * HSM's client may both take to the HSM; on one thread those round trips would be made one at a
  * time, whatever the number of sessions). It loads the binding and the module (one per process:
  * dlopen gives every thread the same, initialized once by the control thread's C_Initialize),
- * answers each call with its value or its error's message (pkcs11js names the CKR_ there), and
- * first says whether it loaded.
+ * first says whether it loaded, then answers each call with its value or its error's message
+ * (pkcs11js names the CKR_ there).
  */
 const MODULE_THREAD = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -103,17 +104,16 @@ ${fromWire.toString()}
 let lib, api;
 try {
   lib = require(workerData.binding);
-} catch (error) {
-  parentPort.postMessage({ id: -1, failed: 'binding', error: String(error.message) });
-}
-if (lib) {
   try {
     api = new lib.PKCS11();
     api.load(workerData.modulePath);
     parentPort.postMessage({ id: -1 });
   } catch (error) {
+    api = undefined;
     parentPort.postMessage({ id: -1, failed: 'module', error: String(error.message) });
   }
+} catch (error) {
+  parentPort.postMessage({ id: -1, failed: 'binding', error: String(error.message) });
 }
 const sign = (session, mechanism, key, input, signatureLength) => {
   if (mechanism.parameter) mechanism.parameter.type = lib[mechanism.parameter.type];
@@ -135,54 +135,86 @@ if (api) {
 /**
  * The host's main thread: relays calls between the server and the module's threads, and never
  * calls the module itself, so a call that hangs holds one thread and the answers of the others
- * still get through. Plain CommonJS, given to `node -` on standard input: no file to find from
- * src/, dist/ or a bundle, and no script in its argv; the paths are written in (a message sent
+ * still get through, and the server's end of the channel closing is always seen: the host then
+ * kills itself (the server exited, or was killed; process.exit would wait for a thread held in a
+ * module call). Plain CommonJS, given to `node -` on standard input: no file to find from src/,
+ * dist/ or a bundle, and no script in its argv; the settings are written in (a message sent
  * before its listener exists could be lost). Its standard output goes to the server's standard
- * error, so a module that prints cannot break the JSON log. The server kills it when it stops it,
- * or exits. A server that was killed (SIGKILL) cannot: the host then kills itself when the
- * server's end of its channel closes, and a thread of its own does if it has a new parent (Linux's
- * PR_SET_PDEATHSIG, which Node does not offer).
+ * error, so a module that prints cannot break the JSON log.
+ *
+ * A signing thread idle for `idleThreadMs` ends: each holds a V8 heap (~9 MiB), and a burst must
+ * not keep them all for good. One whose call cannot be made (it could not load the module, or
+ * died) fails that call only; the control thread dying ends the process, since the calls queued
+ * there cannot be answered (the server then starts another).
  */
-const hostScript = (binding: string, modulePath: string): string => `
+const hostScript = (binding: string, modulePath: string, idleThreadMs: number): string => `
 'use strict';
 process.title = 'timestamp-server-pkcs11';
 ${toWire.toString()}
 const { Worker } = require('node:worker_threads');
-// The server is gone. process.exit would wait for a thread held in a module call.
 process.on('disconnect', () => process.kill(process.pid, 'SIGKILL'));
-new Worker(
-  'setInterval(() => process.ppid !== ${process.pid} && process.kill(process.pid, "SIGKILL"), 1000);',
-  { eval: true },
-).unref();
 const send = ({ id, value, error, failed }) =>
   process.send(error === undefined ? { id, value: toWire(value) } : { id, error, failed });
-// A thread of the module that died (it catches every call's error): the calls it held cannot be
-// answered, so the process ends and the server starts another.
-const moduleThread = (onMessage) =>
+const moduleThread = () =>
   new Worker(${JSON.stringify(MODULE_THREAD)}, {
     eval: true,
     workerData: { binding: ${JSON.stringify(binding)}, modulePath: ${JSON.stringify(modulePath)} },
-  })
-    .on('message', onMessage)
-    .on('error', () => process.kill(process.pid, 'SIGKILL'));
-const idleSigners = [];
-const signer = () => {
-  const thread = moduleThread((message) => {
-    if (message.id === -1) return;
-    idleSigners.push(thread);
-    send(message);
   });
+const idleSigners = [];
+const endSigner = (thread) => {
+  thread.ended = true;
+  clearTimeout(thread.idleTimer);
+  const at = idleSigners.indexOf(thread);
+  if (at >= 0) idleSigners.splice(at, 1);
+  thread.terminate();
+};
+const failSigner = (thread, why) => {
+  if (thread.ended) return;
+  const id = thread.callId;
+  endSigner(thread);
+  if (id !== undefined) send({ id, error: "the module's signing thread failed: " + why });
+};
+const startSigner = () => {
+  const thread = moduleThread();
+  thread.on('message', (message) => {
+    if (message.id === -1) {
+      if (message.failed) failSigner(thread, 'cannot load the module there: ' + message.error);
+      return;
+    }
+    thread.callId = undefined;
+    send(message);
+    thread.idleTimer = setTimeout(() => endSigner(thread), ${idleThreadMs});
+    idleSigners.push(thread);
+  });
+  thread.on('error', (error) => failSigner(thread, String(error && error.message)));
+  thread.on('exit', () => failSigner(thread, 'it exited'));
   return thread;
 };
-const control = moduleThread((message) => {
-  if (message.id !== -1) return send(message);
-  // Loaded, or why not: the server's first answer.
-  process.send(message);
-  if (message.failed) return;
-  process.on('message', (call) =>
-    (call.name === 'sign' ? (idleSigners.pop() ?? signer()) : control).postMessage(call),
-  );
-});
+const sign = (call) => {
+  let thread = idleSigners.pop();
+  if (thread) clearTimeout(thread.idleTimer);
+  else {
+    try {
+      thread = startSigner();
+    } catch (error) {
+      return send({ id: call.id, error: 'cannot start a signing thread: ' + error.message });
+    }
+  }
+  thread.callId = call.id;
+  thread.postMessage(call);
+};
+const control = moduleThread()
+  .on('message', (message) => {
+    if (message.id !== -1) return send(message);
+    // Loaded, or why not: the server's first answer.
+    process.send(message);
+    if (message.failed) return;
+    process.on('message', (call) =>
+      call.name === 'sign' ? sign(call) : control.postMessage(call),
+    );
+  })
+  .on('error', () => process.kill(process.pid, 'SIGKILL'))
+  .on('exit', () => process.kill(process.pid, 'SIGKILL'));
 `;
 
 const errorMessage = (error: unknown): string =>
@@ -190,7 +222,7 @@ const errorMessage = (error: unknown): string =>
 
 /** The host's first message: loaded, or what failed. */
 interface Loaded {
-  failed?: 'binding' | 'module' | 'host';
+  failed?: 'binding' | 'module' | 'host' | 'stuck';
   error?: string;
 }
 
@@ -225,17 +257,34 @@ interface Waiting {
   stuck: NodeJS.Timeout;
 }
 
-/** Hosts alive, killed when this process exits (one blocked in a module call would stay). */
-const hosts = new Set<ChildProcess>();
-let killOnExit = false;
-
 export interface HostOptions {
   /** The pkcs11js package (tests pass one that wraps it). */
   binding?: string;
-  /** A call not answered within this long means the module is stuck: the host is killed. */
+  /**
+   * A call not answered within this long (from when it is sent) means the module is stuck: the
+   * host is killed. Loading the module is bounded by it too. Read at each call: the module's users
+   * may raise it (pkcs11-module.ts).
+   */
   stuckAfterMs: number;
+  /** How long a signing thread may stay idle before it ends (default 60 s). */
+  idleThreadMs?: number;
   /** Told why, when the host stops other than by stop(): stuck (killed), or died. */
   onStopped?: (reason: string) => void;
+}
+
+const DEFAULT_IDLE_THREAD_MS = 60_000;
+
+/**
+ * The host's environment: the server's, less NODE_OPTIONS (a preload meant for the server has no
+ * business there) and the variables that set the server's options (they may hold secrets: a URI
+ * with its pin-value, a password). A module's own variables (SOFTHSM2_CONF, a vendor client's
+ * configuration) stay.
+ */
+function hostEnvironment(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env['NODE_OPTIONS'];
+  for (const name of optionVariables(env)) delete env[name];
+  return env;
 }
 
 /** Starts the host of the module at `modulePath` and loads the module there (not initialized). */
@@ -251,52 +300,56 @@ export async function startPkcs11Host(
       throw loadError('binding', modulePath, errorMessage(error));
     }
   }
-  if (!killOnExit) {
-    killOnExit = true;
-    process.on('exit', () => {
-      for (const host of hosts) host.kill('SIGKILL');
-    });
-  }
   // Detached: a terminal's Ctrl-C reaches the server, which drains its requests and then stops
   // the host, not the host first.
   const host = spawn(process.execPath, ['-'], {
     stdio: ['pipe', 2, 2, 'ipc'],
     serialization: 'json',
     detached: true,
+    env: hostEnvironment(),
   });
-  hosts.add(host);
   host.stdin?.on('error', () => {}); // a host that died at once: its 'exit' says so
-  host.stdin?.end(hostScript(binding, modulePath));
+  host.stdin?.end(hostScript(binding, modulePath, options.idleThreadMs ?? DEFAULT_IDLE_THREAD_MS));
   const waiting = new Map<number, Waiting>();
   let nextId = 0;
   let stoppedBy: string | undefined;
   const stop = (reason: string, cause?: 'stuck' | 'died'): void => {
-    hosts.delete(host);
     if (host.exitCode === null && host.signalCode === null) host.kill('SIGKILL');
     if (stoppedBy) return;
     stoppedBy = reason;
-    if (cause) {
-      pkcs11HostStops.inc({ reason: cause });
-      options.onStopped?.(reason);
-    }
     for (const { reject, stuck } of waiting.values()) {
       clearTimeout(stuck);
       reject(hostStopped(reason));
     }
     waiting.clear();
+    if (cause) {
+      pkcs11HostStops.inc({ reason: cause });
+      options.onStopped?.(reason);
+    }
   };
   const idle = (): void => {
     host.unref();
     host.channel?.unref();
   };
-  // Loaded, or why not: the host's first message.
+  // Loaded, or why not: the host's first message. A module whose loading does not return (a
+  // vendor client connecting to its HSM there) is stuck like a call that does not.
+  let loading: NodeJS.Timeout | undefined;
   const loaded = await new Promise<Loaded>((resolve) => {
     host.once('message', resolve);
     host.once('error', (error: Error) => resolve({ failed: 'host', error: error.message }));
     host.once('exit', (code, signal) =>
       resolve({ failed: 'host', error: `the process exited (${signal ?? `code ${code}`})` }),
     );
+    loading = setTimeout(
+      () =>
+        resolve({
+          failed: 'stuck',
+          error: `not loaded within ${options.stuckAfterMs} ms: the module is stuck`,
+        }),
+      options.stuckAfterMs,
+    );
   });
+  clearTimeout(loading);
   if (loaded.failed) {
     stop('not loaded');
     throw loadError(loaded.failed, modulePath, loaded.error ?? '');
@@ -307,8 +360,8 @@ export async function startPkcs11Host(
     waiting.delete(id);
     clearTimeout(call.stuck);
     if (waiting.size === 0) idle();
-    if (error === undefined) call.resolve(fromWire(value));
-    else call.reject(new Pkcs11CallError('MODULE_ERROR', error));
+    if (error !== undefined) call.reject(new Pkcs11CallError('MODULE_ERROR', error));
+    else call.resolve(fromWire(value));
   });
   host.on('error', (error: NodeJS.ErrnoException) => {
     // A message sent as the host died: its 'exit' follows, with the reason.
@@ -326,11 +379,16 @@ export async function startPkcs11Host(
       return Promise.reject(hostStopped(stoppedBy));
     }
     const id = nextId++;
-    if (waiting.size === 0) {
-      host.ref();
-      host.channel?.ref();
-    }
     return new Promise((resolve, reject) => {
+      try {
+        host.send({ id, name, args: toWire(args) });
+      } catch (error) {
+        return reject(error as Error); // not sent (arguments JSON cannot carry): nothing waits
+      }
+      if (waiting.size === 0) {
+        host.ref();
+        host.channel?.ref();
+      }
       const stuck = setTimeout(
         () =>
           stop(
@@ -340,7 +398,6 @@ export async function startPkcs11Host(
         options.stuckAfterMs,
       );
       waiting.set(id, { resolve, reject, stuck });
-      host.send({ id, name, args: toWire(args) });
     });
   };
   const calls = {

@@ -9,7 +9,15 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes, verify } from 'node:crypto';
-import { closeSync, constants, openSync, readFileSync, rmSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -21,10 +29,22 @@ import {
   createPkcs11Signer,
   type Pkcs11Signer,
 } from '../../../../src/signers/pkcs11/pkcs11-signer.js';
-import { startPkcs11Host, type Pkcs11Calls } from '../../../../src/signers/pkcs11/pkcs11-host.js';
+import {
+  CKA,
+  CKF_OS_LOCKING_OK,
+  CKF_SERIAL_SESSION,
+  CKM,
+  CKO_PRIVATE_KEY,
+  CKU_USER,
+} from '../../../../src/signers/pkcs11/pkcs11-constants.js';
+import {
+  startPkcs11Host,
+  type HostOptions,
+  type Pkcs11Calls,
+} from '../../../../src/signers/pkcs11/pkcs11-host.js';
 import { tempDir } from '../../../helpers/openssl.js';
 import { REPO_ROOT } from '../../../helpers/process.js';
-import { SOFTHSM_MODULE, SoftHsm } from '../../../helpers/softhsm.js';
+import { SOFTHSM_MODULE, SoftHsm, TEST_PIN } from '../../../helpers/softhsm.js';
 
 const HANGING_BINDING = join(import.meta.dirname, '../../../helpers/pkcs11-hanging-binding.cjs');
 const EXIT_WHILE_HUNG = join(import.meta.dirname, '../../../helpers/pkcs11-exit-while-hung.ts');
@@ -269,8 +289,8 @@ describe('exit with a module call that never returns', () => {
     const { child, exited, hostPid, cleanup } = await hungProcess();
     child.kill('SIGKILL');
     expect(await exited).toEqual([null, 'SIGKILL']);
-    // Its channel closed: it kills itself, the module call notwithstanding (and a thread that
-    // watches for a new parent would within a second).
+    // Its channel closed: it kills itself, the module call notwithstanding (its main thread
+    // never calls the module, so it always sees that).
     while (!gone(hostPid)) await new Promise((resolve) => realSetTimeout(resolve, 50));
     cleanup();
   });
@@ -332,5 +352,106 @@ describe('loading the module in its process', () => {
         /^the pkcs11js binding is not installed or not built \(it needs build-essential and python3 at npm install\): Cannot find module/,
       ),
     });
+  });
+});
+
+/** A host of the module through the hanging binding, initialized and logged in, and its key. */
+async function loggedInHost(options: Partial<HostOptions> = {}) {
+  const host = await startPkcs11Host(SOFTHSM_MODULE, {
+    binding: HANGING_BINDING,
+    stuckAfterMs: TIMEOUT_MS,
+    ...options,
+  });
+  await host.C_Initialize({ flags: CKF_OS_LOCKING_OK });
+  let slot: Buffer | undefined;
+  for (const each of await host.C_GetSlotList(true)) {
+    if ((await host.C_GetTokenInfo(each)).label.trimEnd() === 'tsa') slot = each;
+  }
+  const openSession = () => host.C_OpenSession(slot!, CKF_SERIAL_SESSION);
+  const session = await openSession();
+  await host.C_Login(session, CKU_USER, TEST_PIN);
+  await host.C_FindObjectsInit(session, [{ type: CKA.CLASS, value: CKO_PRIVATE_KEY }]);
+  const [key] = await host.C_FindObjects(session, 1);
+  await host.C_FindObjectsFinal(session);
+  const sign = (on = session) => host.sign(on, { mechanism: CKM.ECDSA }, key!, randomBytes(32), 64);
+  return { host, openSession, sign };
+}
+
+/** The threads of process `pid`. */
+const threads = (pid: number): number => readdirSync(`/proc/${pid}/task`).length;
+
+/** Waits on real time (the tests fake setTimeout): for another process, never as a deadline. */
+const pause = (ms: number) => new Promise((resolve) => realSetTimeout(resolve, ms));
+
+describe("the module process's threads and limits", () => {
+  it('a module whose loading does not return is stuck: its process is killed at that deadline', async () => {
+    const load = hang('load');
+    const starting = startPkcs11Host(SOFTHSM_MODULE, {
+      binding: HANGING_BINDING,
+      stuckAfterMs: TIMEOUT_MS,
+    });
+    starting.catch(() => {});
+    await load.blocked();
+    vi.advanceTimersByTime(TIMEOUT_MS);
+    await expect(starting).rejects.toMatchObject({
+      code: 'MODULE_LOAD',
+      message: `cannot load the PKCS#11 module ${SOFTHSM_MODULE}: not loaded within ${TIMEOUT_MS} ms: the module is stuck`,
+    });
+    load.answer();
+  });
+
+  it('a signing thread that cannot load the module fails its signature only; the next one signs', async () => {
+    const { host, sign } = await loggedInHost();
+    const fails = join(dir.dir, 'load-fails');
+    writeFileSync(fails, '');
+    await expect(sign()).rejects.toMatchObject({
+      code: 'MODULE_ERROR',
+      message:
+        "the module's signing thread failed: cannot load the module there: load refused (test)",
+    });
+    rmSync(fails);
+    expect(await sign()).toHaveLength(64);
+    expect(host.stopped).toBe(false);
+    host.stop();
+  });
+
+  it('signing threads idle for idleThreadMs end: a burst does not keep its threads', async () => {
+    const { host, openSession, sign } = await loggedInHost({ idleThreadMs: 20 });
+    const before = threads(host.pid);
+    const sessions = await Promise.all([openSession(), openSession(), openSession()]);
+    await Promise.all(sessions.map((session) => sign(session)));
+    expect(threads(host.pid)).toBeGreaterThan(before);
+    while (threads(host.pid) > before) await pause(20);
+    expect(await sign()).toHaveLength(64); // a new thread, when one is needed
+    host.stop();
+  });
+
+  it('arguments that cannot be sent fail their call, and leave nothing waiting', async () => {
+    const host = await startPkcs11Host(SOFTHSM_MODULE, { stuckAfterMs: TIMEOUT_MS });
+    const circular: Record<string, unknown> = {};
+    circular['self'] = circular;
+    await expect(host.C_Initialize(circular as never)).rejects.toThrow(RangeError);
+    vi.advanceTimersByTime(TIMEOUT_MS);
+    expect(host.stopped).toBe(false); // no stuck timer was left behind for it
+    host.stop();
+  });
+
+  it("the module's process gets neither NODE_OPTIONS nor the server's option variables", async () => {
+    const saved = { ...process.env };
+    process.env['NODE_OPTIONS'] = '--max-old-space-size=300';
+    process.env['PKCS11_URI'] = 'pkcs11:object=k?module-path=/x&pin-value=S3cret-PIN';
+    process.env['FILE_SIGNER_PASSWD'] = 'S3cret-password';
+    let host: Pkcs11Calls;
+    try {
+      host = await startPkcs11Host(SOFTHSM_MODULE, { stuckAfterMs: TIMEOUT_MS });
+    } finally {
+      process.env = saved;
+    }
+    const environment = readFileSync(`/proc/${host.pid}/environ`, 'utf8').split('\0');
+    expect(
+      environment.filter((line) => /^(NODE_OPTIONS|PKCS11_URI|FILE_SIGNER_PASSWD)=/.test(line)),
+    ).toEqual([]);
+    expect(environment).toContain(`SOFTHSM2_CONF=${hsm.conf}`); // the module's own stays
+    host.stop();
   });
 });

@@ -243,7 +243,11 @@ async function serve(
   let anchor: ((checkpoint: StoredCheckpoint) => void) | undefined;
   const logKey =
     config.ledgerUrl !== '' && isPkcs11Uri(config.ledgerKey)
-      ? stack.use(await openPkcs11Key(config.ledgerKey, (message) => logger.warn(message)))
+      ? stack.use(
+          await openPkcs11Key(config.ledgerKey, config.pkcs11Timeout, (message) =>
+            logger.warn(message),
+          ),
+        )
       : undefined;
   const ledger: ProcessLedger | undefined = stack.use(
     await openProcessLedger(config, logger, (checkpoint) => anchor?.(checkpoint), logKey),

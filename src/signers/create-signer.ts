@@ -97,9 +97,14 @@ async function warnIfLoose(path: string, warn: (message: string) => void): Promi
 
 /**
  * A key in a PKCS#11 token used for something other than tokens (the transparency log's
- * --ledger-key): loads pkcs11js only when called.
+ * --ledger-key): loads pkcs11js only when called. `timeoutMs` is --pkcs11-timeout: the module may
+ * be the token signer's too, and its calls are bounded alike.
  */
-export async function openPkcs11Key(uri: string, warn: (message: string) => void): Promise<Signer> {
+export async function openPkcs11Key(
+  uri: string,
+  timeoutMs: number,
+  warn: (message: string) => void,
+): Promise<Signer> {
   const { createPkcs11Signer } = await import('./pkcs11/pkcs11-signer.js');
-  return createPkcs11Signer(uri, 'auto', { maxSessions: 1, warn });
+  return createPkcs11Signer(uri, 'auto', { maxSessions: 1, timeoutMs, warn });
 }

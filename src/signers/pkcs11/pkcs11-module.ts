@@ -12,10 +12,23 @@ export interface LoadedModule {
   calls: Pkcs11Calls;
   /** How it was loaded: how a process that stopped is replaced. */
   readonly load: LoadModule;
-  /** How its process is started, and restarted. */
+  /** How its process is started, and restarted; its users may raise `stuckAfterMs`. */
   readonly settings: HostSettings;
-  /** Incremented by every re-initialization: sessions and handles of older ones are gone. */
+  /**
+   * Incremented when a re-initialization starts: sessions and handles of older generations are
+   * gone, and the same numbers may name other objects now (another signer's key, session).
+   */
   generation: number;
+  /** Whether the last (re-)initialization succeeded; one that failed is tried again. */
+  ready: boolean;
+  /** The re-initialization under way, which every user that needs one waits for. */
+  restarting: Promise<void> | undefined;
+  /**
+   * Work of every user that holds this generation's handles (a signature, a session being opened,
+   * a connection being made): a re-initialization waits for it, since C_Finalize under a running
+   * call is undefined behaviour and the handles it returns would be stale.
+   */
+  readonly inFlight: Set<Promise<unknown>>;
   users: number;
 }
 
@@ -51,7 +64,8 @@ export interface AcquireOptions {
 /**
  * The module at `path`, loaded and C_Initialize'd once per process (C_Initialize is per process);
  * a C_Initialize not answered within `timeoutMs` fails (TIMEOUT: a network HSM's client may
- * connect to the HSM there).
+ * connect to the HSM there). Its users share one process, so the longest deadline among them
+ * decides when a call counts as stuck: a user's call is never killed before its own deadline.
  */
 export function acquireModule(path: string, options: AcquireOptions): Promise<LoadedModule> {
   const { timeoutMs, warn, load = loadInHost } = options;
@@ -72,15 +86,35 @@ export function acquireModule(path: string, options: AcquireOptions): Promise<Lo
         calls.stop();
         throw error;
       }
-      return { path, calls, load, settings, generation: 0, users: 0 };
+      const module: LoadedModule = {
+        path,
+        calls,
+        load,
+        settings,
+        generation: 0,
+        ready: true,
+        restarting: undefined,
+        inFlight: new Set(),
+        users: 0,
+      };
+      return module;
     })();
     modules.set(path, loaded);
     loaded.catch(() => modules.delete(path));
   }
   return loaded.then((module) => {
     module.users++;
+    module.settings.stuckAfterMs = Math.max(module.settings.stuckAfterMs, stuckAfter(timeoutMs));
     return module;
   });
+}
+
+/** `work`, counted in the module's work in flight until it settles (see LoadedModule.inFlight). */
+export function track<T>(module: LoadedModule, work: Promise<T>): Promise<T> {
+  module.inFlight.add(work);
+  const done = () => module.inFlight.delete(work);
+  work.then(done, done);
+  return work;
 }
 
 /**
@@ -90,23 +124,36 @@ export function acquireModule(path: string, options: AcquireOptions): Promise<Lo
 export async function releaseModule(module: LoadedModule, waitMs: number): Promise<void> {
   if (--module.users > 0) return;
   modules.delete(module.path);
+  if (module.restarting) await settledWithin([module.restarting], waitMs);
   // A rejection means already finalized, or a library in a bad state: nothing left to release.
-  await settledWithin([module.calls.C_Finalize()], waitMs);
+  if (!module.calls.stopped) await settledWithin([module.calls.C_Finalize()], waitMs);
   module.calls.stop();
 }
 
 /**
- * Finalizes and initializes the module again: after a token was removed or an HSM restarted, many
- * modules (SoftHSM2, network HSM clients) only see it again after a fresh C_Initialize. A process
- * that stopped (stuck, or died) is replaced.
+ * Finalizes and initializes the module again, once for all its users: after a token was removed
+ * or an HSM restarted, many modules (SoftHSM2, network HSM clients) only see it again after a
+ * fresh C_Initialize. A process that stopped (stuck, or died) is replaced. `failedGeneration` is
+ * the generation in which the caller saw the token fail: when the module has moved on since (a
+ * re-initialization under way, or done by another user), that one is waited for, not repeated.
  */
-export async function reinitialize(
+export function reinitialize(
   module: LoadedModule,
-  seenGeneration: number,
+  failedGeneration: number,
   timeoutMs: number,
 ): Promise<void> {
-  if (module.generation !== seenGeneration) return; // another signer already did
+  if (module.restarting) return module.restarting;
+  if (module.generation !== failedGeneration && module.ready) return Promise.resolve();
   module.generation++;
+  module.ready = false;
+  const restarting = restart(module, timeoutMs).finally(() => (module.restarting = undefined));
+  module.restarting = restarting;
+  return restarting;
+}
+
+async function restart(module: LoadedModule, timeoutMs: number): Promise<void> {
+  // Bounded: a call that never returns gets the process killed (stuck), which fails the work.
+  await Promise.allSettled([...module.inFlight]);
   if (module.calls.stopped) {
     module.calls = await module.load(module.path, module.settings);
   } else {
@@ -118,6 +165,7 @@ export async function reinitialize(
     }
   }
   await initialize(module.calls, module.path, timeoutMs);
+  module.ready = true;
 }
 
 async function initialize(calls: Pkcs11Calls, path: string, timeoutMs: number): Promise<void> {

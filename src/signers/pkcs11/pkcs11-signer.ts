@@ -31,6 +31,7 @@ import {
   errorName,
   reinitialize,
   releaseModule,
+  track,
   type Handle,
   type LoadedModule,
   type LoadModule,
@@ -56,7 +57,10 @@ export interface Pkcs11SignerOptions {
 export const DEFAULT_PKCS11_MAX_SESSIONS = 8;
 export const DEFAULT_PKCS11_TIMEOUT_MS = 5_000;
 
-/** The token and key found on it; handles are valid until the module is re-initialized. */
+/**
+ * The token and key found on it, in one generation of the module: its handles (and its sessions')
+ * are valid until the module is re-initialized, after which they may name other objects.
+ */
 interface Connection {
   slot: Handle;
   key: Handle;
@@ -139,9 +143,10 @@ export class Pkcs11Signer implements Signer {
   private signatureLength = 0;
   private mechanism: SignMechanism = { mechanism: 0 };
   private disposed = false;
-  /** Signatures the module is making: a re-initialization waits for them (C_Finalize under a
-   * running C_Sign is undefined behaviour in most modules). */
-  private readonly signing = new Set<Promise<Buffer>>();
+  /** The module's generation in which the token last failed this signer (see reinitialize). */
+  private failedGeneration = 0;
+  /** This signer's work that holds the module's handles: disposing waits for it. */
+  private readonly working = new Set<Promise<unknown>>();
 
   constructor(
     private readonly uri: Pkcs11Uri,
@@ -161,15 +166,16 @@ export class Pkcs11Signer implements Signer {
 
   /** Connects, reads the key and fixes the algorithm (the start-up step of createPkcs11Signer). */
   async open(requestedHash: HashName | 'auto', certifiedKey?: KeyObject): Promise<void> {
-    const connection = await this.connect();
-    const session = this.takeIdle(connection);
-    if (!session) throw new Pkcs11Error('TOKEN_UNAVAILABLE', `${this.id}: no session`);
-    let attributes: KeyAttributes;
-    try {
-      attributes = await this.keyAttributes(session, connection.key);
-    } finally {
-      this.idle.push(session);
-    }
+    const attributes = await this.whenSettled(async () => {
+      const connection = await this.connect();
+      const session = this.takeIdle(connection);
+      if (!session) throw new Pkcs11Error('TOKEN_UNAVAILABLE', `${this.id}: no session`);
+      try {
+        return await this.keyAttributes(session, connection.key);
+      } finally {
+        this.giveBack(session, connection);
+      }
+    });
     const hsmKey = publicKeyFromAttributes(attributes, this.id);
     const certifiedPss =
       certifiedKey?.asymmetricKeyType === 'rsa-pss' && sameRsaKey(certifiedKey, hsmKey);
@@ -216,6 +222,10 @@ export class Pkcs11Signer implements Signer {
   }
 
   async sign(data: Uint8Array): Promise<Uint8Array> {
+    if (this.disposed) {
+      // A reconnection now would start a module process nothing stops.
+      throw new Pkcs11Error('TOKEN_UNAVAILABLE', `${this.id}: the signer is closed`);
+    }
     const call = this.breaker.enter();
     if (!call) {
       throw new Pkcs11Error(
@@ -245,108 +255,177 @@ export class Pkcs11Signer implements Signer {
     new Pkcs11Error('TIMEOUT', `${this.id}: no signature within ${this.timeoutMs} ms`, options);
 
   /**
-   * Takes a session, waiting for one until `deadline` aborts, and signs in it. A C_Sign that
-   * outlives the deadline is left to finish: the token is still using its session, so the session
-   * and its slot are given back only when C_Sign returns.
+   * Takes a session slot, waiting for one until `deadline` aborts, and signs in the module's
+   * current generation: a signature that finds the module re-initialized under it (by another
+   * signer of the same module) goes again in the new one.
    */
   private async signInSession(input: Buffer, deadline: AbortSignal): Promise<Buffer> {
     const release = await this.slots.acquire(deadline);
-    let session: Handle | undefined;
-    let connection: Connection | undefined;
     try {
-      connection = this.connection ?? (await this.reconnect());
-      deadline.throwIfAborted(); // nobody waits for this signature any more: the token is not asked
+      for (;;) {
+        // Never while tracked: a re-initialization waits for the tracked work.
+        const connection = this.current() ?? (await this.reconnect());
+        // Nobody waits for this signature any more: the token is not asked.
+        deadline.throwIfAborted();
+        const signature = await this.track(this.signWith(connection, input, deadline));
+        if (signature) return signature;
+      }
+    } finally {
+      release();
+    }
+  }
+
+  /**
+   * Signs in a session of `connection`, or answers undefined when the connection is not current
+   * (the module was re-initialized, maybe while the session was being opened). A C_Sign that
+   * outlives the deadline is left to finish: the token is still using its session, so the session
+   * and its slot are given back only when C_Sign returns.
+   */
+  private async signWith(
+    connection: Connection,
+    input: Buffer,
+    deadline: AbortSignal,
+  ): Promise<Buffer | undefined> {
+    // Checked as the work starts: a re-initialization begun since waits for no work begun after.
+    if (!this.isCurrent(connection)) return undefined;
+    let session: Handle | undefined;
+    try {
       session = this.takeIdle(connection) ?? (await this.openSession(connection));
-      if (deadline.aborted) {
-        // Opening the session outlived the deadline: the token is not asked; the session is kept.
-        if (connection === this.connection) this.idle.push(session);
-        else this.closeSession(session);
+      if (!this.isCurrent(connection) || deadline.aborted) {
+        // The session is kept for the next signature (or forgotten with its generation); opening
+        // it outlived the deadline, or its generation: the token is not asked.
+        this.giveBack(session, connection);
         session = undefined;
-        throw deadline.reason;
+        deadline.throwIfAborted();
+        return undefined;
       }
       const raw = await this.cSign(session, connection.key, input);
-      if (connection === this.connection) {
-        this.idle.push(session);
-        session = undefined;
-      }
+      this.giveBack(session, connection);
+      session = undefined;
       return raw;
     } catch (caught) {
       const error = this.wrap(caught);
-      if (error.code === 'TOKEN_UNAVAILABLE' && connection) this.drop(connection);
-      else if (session && connection && connection === this.connection) {
+      if (error.code === 'TOKEN_UNAVAILABLE') this.drop(connection);
+      else if (session && this.isCurrent(connection)) {
         // The failed session (its state unknown) is closed below, after a new one is opened:
         // closing the last session would log the token out and invalidate the key handle.
         try {
-          this.idle.push(await this.openSession(connection));
+          this.giveBack(await this.openSession(connection), connection);
         } catch {
           // the next signature finds out what is wrong
         }
       }
       throw error;
     } finally {
-      if (session) this.closeSession(session);
-      release();
+      if (session) this.closeSession(session, connection);
     }
   }
 
   /** C_SignInit, then C_Sign, in the module's process. */
-  private async cSign(session: Handle, key: Handle, input: Buffer): Promise<Buffer> {
-    const signing = this.module.calls.sign(
-      session,
-      this.mechanism,
-      key,
-      input,
-      this.signatureLength,
-    );
-    this.signing.add(signing);
-    try {
-      return await signing;
-    } finally {
-      this.signing.delete(signing);
-    }
+  private cSign(session: Handle, key: Handle, input: Buffer): Promise<Buffer> {
+    return this.module.calls.sign(session, this.mechanism, key, input, this.signatureLength);
   }
 
-  private wrap(error: unknown): Pkcs11Error {
+  /** `work`, waited for by a re-initialization of the module and by dispose. */
+  private track<T>(work: Promise<T>): Promise<T> {
+    this.working.add(work);
+    const done = () => this.working.delete(work);
+    work.then(done, done);
+    return track(this.module, work);
+  }
+
+  /** A Pkcs11Error for what a module call (`name`, C_Sign unless said) failed with. */
+  private wrap(error: unknown, name = 'C_Sign'): Pkcs11Error {
     if (error instanceof Pkcs11Error) return error;
     if (error instanceof Pkcs11CallError && error.code === 'HOST_STOPPED') {
       // Like a token gone: the next signature admitted loads the module in a new process.
       return new Pkcs11Error('TOKEN_UNAVAILABLE', `${this.id}: ${error.message}`, { cause: error });
     }
-    const name = errorName(error);
-    if (TOKEN_GONE.has(name)) {
+    const reason = errorName(error);
+    if (TOKEN_GONE.has(reason)) {
       return new Pkcs11Error(
         'TOKEN_UNAVAILABLE',
-        `${this.id}: the token is unavailable (${name})`,
-        {
-          cause: error,
-        },
+        `${this.id}: the token is unavailable (${reason})`,
+        { cause: error },
       );
     }
-    return new Pkcs11Error('SIGN_FAILED', `${this.id}: C_Sign failed (${name})`, { cause: error });
+    return new Pkcs11Error('SIGN_FAILED', `${this.id}: ${name} failed (${reason})`, {
+      cause: error,
+    });
+  }
+
+  /** Whether `connection` is this signer's, in the module's current generation. */
+  private isCurrent(connection: Connection): boolean {
+    return connection === this.connection && connection.generation === this.module.generation;
+  }
+
+  /**
+   * The connection to sign with, if there is one: one of an older generation (the module was
+   * re-initialized, by another signer of it, or its process replaced) is forgotten with its
+   * sessions, never closed: their handles may name another signer's sessions now.
+   */
+  private current(): Connection | undefined {
+    const { connection } = this;
+    if (!connection || connection.generation === this.module.generation) return connection;
+    this.connection = undefined;
+    this.failedGeneration = connection.generation;
+    pkcs11SessionsOpen.dec(this.idle.splice(0).length);
+    return undefined;
   }
 
   /** Forgets a connection whose token went away: its sessions are closed (best effort). */
   private drop(connection: Connection): void {
     if (this.connection !== connection) return;
     this.connection = undefined;
-    for (const session of this.idle.splice(0)) this.closeSession(session);
+    this.failedGeneration = connection.generation;
+    for (const session of this.idle.splice(0)) this.closeSession(session, connection);
   }
 
   private takeIdle(connection: Connection): Handle | undefined {
-    return connection === this.connection ? this.idle.pop() : undefined;
+    return this.isCurrent(connection) ? this.idle.pop() : undefined;
   }
 
-  /** After a token error: re-initialize the module, then find everything again. */
+  /**
+   * A session done with: back to the pool when its connection is still this signer's; closed when
+   * the connection was dropped in the same generation; forgotten when the generation is gone.
+   */
+  private giveBack(session: Handle, connection: Connection): void {
+    if (this.isCurrent(connection)) this.idle.push(session);
+    else this.closeSession(session, connection);
+  }
+
+  /**
+   * After a token error: re-initialize the module (unless another of its signers did since this
+   * one saw the error), then find everything again. One at a time per signer.
+   */
   private reconnect(): Promise<Connection> {
     this.connecting ??= (async () => {
-      await Promise.allSettled([...this.signing]);
-      await reinitialize(this.module, this.module.generation, this.timeoutMs);
-      return this.connect();
-    })().finally(() => (this.connecting = undefined));
+      await reinitialize(this.module, this.failedGeneration, this.timeoutMs);
+      return this.whenSettled(() => this.connect());
+    })()
+      .catch((error: unknown) => {
+        this.failedGeneration = this.module.generation;
+        throw error;
+      })
+      .finally(() => (this.connecting = undefined));
     return this.connecting;
   }
 
-  /** Finds the token and key and logs in; the session it used stays in the pool. */
+  /**
+   * Starts `work` (tracked) once no re-initialization of the module is under way (begun by another
+   * of its signers, maybe since this one's), with no turn of the event loop between the check and
+   * the start: handles got before a C_Finalize would otherwise pass for the new generation's, and a
+   * re-initialization begun later waits for the work. Never from tracked work (a deadlock).
+   */
+  private async whenSettled<T>(work: () => Promise<T>): Promise<T> {
+    while (this.module.restarting) await this.module.restarting.catch(() => {});
+    return this.track(work());
+  }
+
+  /**
+   * Finds the token and key and logs in; the session it used stays in the pool. The generation it
+   * records is the one when it starts (see whenSettled).
+   */
   private async connect(): Promise<Connection> {
     const { calls } = this.module;
     const generation = this.module.generation;
@@ -357,13 +436,13 @@ export class Pkcs11Signer implements Signer {
       session = await this.answered(opening, 'C_OpenSession').catch((error: unknown) => {
         // Not answered in time: the session it opens later is closed, not lost.
         void opening.then(
-          (late) => this.closeUncounted(late),
+          (late) => this.closeUncounted(late, generation),
           () => {},
         );
         throw error;
       });
     } catch (error) {
-      throw this.wrap(error);
+      throw this.wrap(error, 'C_OpenSession');
     }
     try {
       await this.login(session);
@@ -383,10 +462,11 @@ export class Pkcs11Signer implements Signer {
       this.idle.push(session);
       pkcs11SessionsOpened.inc();
       pkcs11SessionsOpen.inc();
+      // Re-initialized meanwhile: current() forgets it, and the signature goes again.
       return connection;
     } catch (error) {
-      this.closeUncounted(session);
-      throw this.wrap(error);
+      this.closeUncounted(session, generation);
+      throw this.wrap(error, 'C_Login');
     }
   }
 
@@ -398,7 +478,7 @@ export class Pkcs11Signer implements Signer {
     try {
       slots = await this.answered(calls.C_GetSlotList(true), 'C_GetSlotList');
     } catch (error) {
-      throw this.wrap(error);
+      throw this.wrap(error, 'C_GetSlotList');
     }
     const matchesUri = async (slot: Handle): Promise<boolean> => {
       if (slotId !== undefined && slotNumber(slot) !== slotId) return false;
@@ -457,7 +537,7 @@ export class Pkcs11Signer implements Signer {
         throw new Pkcs11Error('PIN_INCORRECT', `${this.id}: the token refused the PIN (${name})`);
       if (name === 'CKR_PIN_LOCKED' || name === 'CKR_PIN_EXPIRED')
         throw new Pkcs11Error('PIN_LOCKED', `${this.id}: the PIN cannot be used (${name})`);
-      throw this.wrap(error);
+      throw this.wrap(error, 'C_Login');
     }
   }
 
@@ -490,11 +570,16 @@ export class Pkcs11Signer implements Signer {
   ): Promise<Handle[]> {
     const { calls } = this.module;
     await this.answered(calls.C_FindObjectsInit(session, template), 'C_FindObjectsInit');
+    let found: Handle[];
     try {
-      return await this.answered(calls.C_FindObjects(session, 16), 'C_FindObjects');
-    } finally {
-      await this.answered(calls.C_FindObjectsFinal(session), 'C_FindObjectsFinal');
+      found = await this.answered(calls.C_FindObjects(session, 16), 'C_FindObjects');
+    } catch (error) {
+      // The search is ended all the same, without hiding why it failed.
+      calls.C_FindObjectsFinal(session).catch(() => {});
+      throw error;
     }
+    await this.answered(calls.C_FindObjectsFinal(session), 'C_FindObjectsFinal');
+    return found;
   }
 
   /** The private key's type and public parts; EC points come from the matching public key object. */
@@ -549,7 +634,12 @@ export class Pkcs11Signer implements Signer {
 
   private async openSession(connection: Connection): Promise<Handle> {
     // No deadline of its own: the signature's bounds the request, and a session opened late is kept.
-    const session = await this.module.calls.C_OpenSession(connection.slot, CKF_SERIAL_SESSION);
+    let session: Handle;
+    try {
+      session = await this.module.calls.C_OpenSession(connection.slot, CKF_SERIAL_SESSION);
+    } catch (error) {
+      throw this.wrap(error, 'C_OpenSession');
+    }
     pkcs11SessionsOpened.inc();
     pkcs11SessionsOpen.inc();
     return session;
@@ -565,26 +655,33 @@ export class Pkcs11Signer implements Signer {
   }
 
   /** Not waited for: nothing depends on it having happened. */
-  private closeSession(session: Handle): void {
+  private closeSession(session: Handle, connection: Connection): void {
     pkcs11SessionsOpen.dec();
-    this.closeUncounted(session);
+    this.closeUncounted(session, connection.generation);
   }
 
-  /** Closes a session that the metrics never counted (connect's, until it succeeds). */
-  private closeUncounted(session: Handle): void {
+  /**
+   * Closes a session that the metrics never counted (connect's, until it succeeds), unless its
+   * generation is gone: its handle may name another signer's session now. A close sent before a
+   * re-initialization runs before its C_Finalize (the module's calls run in order).
+   */
+  private closeUncounted(session: Handle, generation: number): void {
+    if (generation !== this.module.generation) return;
     this.module.calls.C_CloseSession(session).catch(() => {
-      // gone with the token, or the module was re-initialized
+      // gone with the token
     });
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
-    for (const session of this.idle.splice(0)) this.closeSession(session);
+    const { connection } = this;
     this.connection = undefined;
+    if (connection)
+      for (const session of this.idle.splice(0)) this.closeSession(session, connection);
     // C_Finalize under a running C_Sign is undefined behaviour: signatures past their deadline get
     // one deadline more, and a module still signing after that is left loaded.
-    if (!(await settledWithin([...this.signing], this.timeoutMs))) return;
+    if (!(await settledWithin([...this.working], this.timeoutMs))) return;
     await releaseModule(this.module, this.timeoutMs);
   }
 }

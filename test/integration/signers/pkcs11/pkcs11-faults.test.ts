@@ -19,7 +19,7 @@ import { SoftHsm } from '../../../helpers/softhsm.js';
 const hsm = new SoftHsm();
 /** Errors the next signatures fail with, by CKR_ name (pkcs11js puts it in the message). */
 const failNext: string[] = [];
-const calls = { initialize: [] as unknown[], sign: 0 };
+const calls = { initialize: [] as unknown[], finalize: 0, sign: 0 };
 /** Signatures held as a token that does not answer would; each resumes (signs) when called. */
 const held: (() => Promise<Buffer>)[] = [];
 let holdNext = 0;
@@ -31,6 +31,10 @@ const faultyModule: LoadModule = async (path, settings) => {
     C_Initialize: (options) => {
       calls.initialize.push(options);
       return module.C_Initialize(options);
+    },
+    C_Finalize: () => {
+      calls.finalize++;
+      return module.C_Finalize();
     },
     sign: (...args) => {
       calls.sign++;
@@ -172,6 +176,7 @@ describe('pkcs11 signer faults', () => {
     });
 
     it('dispose waits for a C_Sign still running, one deadline at most', async () => {
+      await signer[Symbol.asyncDispose](); // `slow` is the module's last user: its dispose would finalize
       holdNext = 1;
       const hung = slow.sign(Buffer.from('x'));
       hung.catch(() => {});
@@ -179,12 +184,15 @@ describe('pkcs11 signer faults', () => {
       vi.advanceTimersByTime(TIMEOUT_MS);
       await expect(hung).rejects.toMatchObject({ code: 'TIMEOUT' });
       let disposed = false;
+      const finalized = calls.finalize;
       const disposing = slow[Symbol.asyncDispose]().then(() => (disposed = true));
       await turn();
       expect(disposed).toBe(false);
       vi.advanceTimersByTime(TIMEOUT_MS);
       await disposing;
       expect(disposed).toBe(true);
+      // Still signing: the module is left loaded, never finalized under a running C_Sign.
+      expect(calls.finalize).toBe(finalized);
       await held.shift()?.(); // the token answers after all; nothing is left waiting for it
     });
   });

@@ -34,6 +34,7 @@ import { httpAnswers, sendAnswer, sendGoError } from './http-outcome.js';
 import { knowPaths } from './http-metrics.js';
 import type { ProcessLedger } from '../ledger/process-ledger.js';
 import { registerLogRoutes } from './log-routes.js';
+import { enforceHttp2HeaderLimit } from './http2-header-limit.js';
 import { registerRequestLog } from './request-log.js';
 import { LazyChildLogger } from './lazy-child-logger.js';
 import { RateLimitStore, registerRateLimit, trustProxySetting } from './rate-limit.js';
@@ -172,6 +173,7 @@ export async function buildServer(deps: ServerDependencies) {
   });
   app.decorateRequest('tsaOutcome', null);
   registerOperations(app, { transport: deps.transport, pingPath: ROUTES.ping });
+  if (deps.transport?.kind === 'https') enforceHttp2HeaderLimit(app, config.maxHeaderSize);
 
   // Only the two request media types; Fastify's defaults (text/plain...) are removed.
   app.removeAllContentTypeParsers();

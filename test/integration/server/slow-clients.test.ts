@@ -14,6 +14,7 @@ import type { ServeOptionName } from '../../../src/config/schema.js';
 import { enforceStreamTimeouts } from '../../../src/server/http2-stream-timeouts.js';
 import { startServer, type RunningServer } from '../../../src/runtime/serve.js';
 import { selfSignedTls } from '../../fakes/tls.js';
+import { http2Frame } from '../../helpers/http2-frames.js';
 import { openssl, tempDir } from '../../helpers/openssl.js';
 import { open, timestampHeaders, trickle, watch } from '../../helpers/slow-client.js';
 import { silentLogger } from '../../helpers/tsa.js';
@@ -403,14 +404,3 @@ describe('slow and idle clients on the HTTPS listener (HTTP/2 and HTTP/1.1)', ()
     }
   });
 });
-
-/** One HTTP/2 frame (RFC 9113 section 4.1). */
-function http2Frame(type: number, flags: number, streamId: number, payload: number[]): Buffer {
-  const frame = Buffer.alloc(9 + payload.length);
-  frame.writeUIntBE(payload.length, 0, 3);
-  frame.writeUInt8(type, 3);
-  frame.writeUInt8(flags, 4);
-  frame.writeUInt32BE(streamId, 5);
-  Buffer.from(payload).copy(frame, 9);
-  return frame;
-}

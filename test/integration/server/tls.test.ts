@@ -2,14 +2,23 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect, constants } from 'node:http2';
 import { request, type RequestOptions } from 'node:https';
-import type { TLSSocket } from 'node:tls';
+import { connect as connectTls, type TLSSocket } from 'node:tls';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../../../src/config/resolve.js';
 import type { ServeOptionName } from '../../../src/config/schema.js';
 import { PING_ONLY_MESSAGE } from '../../../src/server/ping-only.js';
 import { startServer, type RunningServer } from '../../../src/runtime/serve.js';
+import {
+  CONNECTION_PREFACE,
+  FRAME,
+  headerBlockFrames,
+  hpackGet,
+  hpackLiteral,
+  http2Frame,
+} from '../../helpers/http2-frames.js';
 import { openssl, tempDir } from '../../helpers/openssl.js';
+import { watch } from '../../helpers/slow-client.js';
 import { silentLogger } from '../../helpers/tsa.js';
 import { helloTimeStampReq } from '../../loadtest/request.js';
 
@@ -111,6 +120,42 @@ function postHttp2(url: string, body: Buffer) {
   );
 }
 
+/** GETs on one HTTP/2 session, one after the other: each one's status, body and RST_STREAM code. */
+function getHttp2(url: string, requests: { path: string; headers?: Record<string, string> }[]) {
+  const session = connect(url, { ca: readFileSync(pki.ca) });
+  session.on('error', () => undefined);
+  const one = ({ path, headers = {} }: (typeof requests)[number]) =>
+    new Promise<{ status: number; body: string; rstCode: number | undefined }>((resolve) => {
+      const stream = session.request({ [constants.HTTP2_HEADER_PATH]: path, ...headers });
+      let status = 0;
+      let body = '';
+      stream.on('response', (head) => (status = Number(head[constants.HTTP2_HEADER_STATUS])));
+      stream.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      stream.on('error', () => undefined);
+      stream.on('close', () => resolve({ status, body, rstCode: stream.rstCode }));
+    });
+  return (async () => {
+    const answers = [];
+    for (const request of requests) answers.push(await one(request));
+    return answers;
+  })().finally(() => session.close());
+}
+
+/** A TLS connection that negotiated h2, on which a test writes raw HTTP/2 frames. */
+function openH2Socket(url: string): Promise<TLSSocket> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connectTls({
+      host: hostname,
+      port: Number(port),
+      ca: readFileSync(pki.ca),
+      ALPNProtocols: ['h2'],
+    });
+    socket.once('secureConnect', () => resolve(socket));
+    socket.once('error', reject);
+  });
+}
+
 /** One HTTPS/1.1 request; the client certificate is optional. */
 function getHttps(url: string, path: string, client?: { cert: Buffer; key: Buffer }) {
   return new Promise<{ status: number; alpn: string | false | null; body: string }>(
@@ -171,6 +216,51 @@ describe('HTTPS listener', () => {
       `${server.tlsUrl}/ping`,
     ]);
     expect(stdout).toBe('2 200');
+  });
+
+  it('answers 431 to HTTP/2 headers over --max-header-size sent before SETTINGS are acknowledged', async () => {
+    // Node applies its advertised limit only once the client acknowledges the server's SETTINGS:
+    // a client's first flight (curl's one request) went through with up to 64 KiB of headers.
+    const connection = watch(await openH2Socket(server.tlsUrl ?? ''));
+    const certchain = hpackGet('/api/v1/timestamp/certchain');
+    // RFC 9113 counts each field's name and value plus 32 octets: the four pseudo-headers take
+    // 195, x-big 37 plus its value; --max-header-size is 16384 by default.
+    const withBig = (octets: number) =>
+      Buffer.concat([certchain, hpackLiteral('x-big', 'a'.repeat(octets))]);
+    connection.socket.write(
+      Buffer.concat([
+        CONNECTION_PREFACE,
+        http2Frame(FRAME.settings, 0, 0, []),
+        headerBlockFrames(1, withBig(16_384 - 195 - 37 + 1)),
+        headerBlockFrames(3, withBig(60_000)),
+        headerBlockFrames(5, withBig(16_384 - 195 - 37)),
+      ]),
+    );
+    const refusal = '{"code":431,"message":"request headers are larger than 16384 bytes"}';
+    try {
+      // Two refusals, and the chain for the request at the limit.
+      await expect
+        .poll(() => ({
+          refusals: connection.received().split(refusal).length - 1,
+          chain: connection.received().includes('-----END CERTIFICATE-----'),
+        }))
+        .toEqual({ refusals: 2, chain: true });
+    } finally {
+      connection.socket.destroy();
+    }
+  });
+
+  it('serves HTTP/2 headers within --max-header-size; Node resets larger ones once acknowledged', async () => {
+    const answers = await getHttp2(server.tlsUrl ?? '', [
+      { path: '/api/v1/timestamp/certchain', headers: { 'x-big': 'a'.repeat(8_000) } },
+      { path: '/api/v1/timestamp/certchain', headers: { 'x-big': 'a'.repeat(20_000) } },
+      { path: '/ping' },
+    ]);
+    expect(answers.map(({ status, rstCode }) => [status, rstCode])).toEqual([
+      [200, constants.NGHTTP2_NO_ERROR],
+      [0, constants.NGHTTP2_ENHANCE_YOUR_CALM],
+      [200, constants.NGHTTP2_NO_ERROR],
+    ]);
   });
 
   it('keeps the plain HTTP listener serving timestamps', async () => {

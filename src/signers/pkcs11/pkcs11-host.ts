@@ -66,7 +66,8 @@ export type Pkcs11Calls = {
  * Messages are JSON (Node's IPC: faster than its structured clone for these small messages):
  * Buffers travel as `{ $b: base64 }`, BigInts (some CK_ULONGs) as `{ $n: decimal }`. Both sides
  * use these two: the host's scripts embed their source, so they must stay self-contained (globals
- * only).
+ * only) and declare no named function inside (a transpiler that keeps names, as tsx does, wraps
+ * those in a helper the scripts do not have).
  */
 function toWire(value: unknown): unknown {
   if (value instanceof Uint8Array) return { $b: Buffer.from(value).toString('base64') };

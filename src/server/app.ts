@@ -38,7 +38,13 @@ import { enforceHttp2HeaderLimit } from './http2-header-limit.js';
 import { registerRequestLog } from './request-log.js';
 import { LazyChildLogger } from './lazy-child-logger.js';
 import { RateLimitStore, registerRateLimit, trustProxySetting } from './rate-limit.js';
-import { clientAborted, RequestCutError, requestCut } from './client-aborts.js';
+import {
+  answeredWhileArriving,
+  clientAborted,
+  RequestCutError,
+  requestCut,
+} from './client-aborts.js';
+import { clientErrorHandler } from './client-errors.js';
 
 export const ROUTES = {
   timestamp: '/api/v1/timestamp',
@@ -168,6 +174,9 @@ export async function buildServer(deps: ServerDependencies) {
         : url;
     },
     return503OnClosing: true,
+    // Node's HTTP/1.1 parser errors and --read-timeout's 408: the Go JSON body, and the status
+    // recorded for a request in flight.
+    clientErrorHandler: clientErrorHandler(config.maxHeaderSize),
     ...transportOptions(config, deps.transport),
     trustProxy: trustProxySetting(config),
   });
@@ -181,8 +190,11 @@ export async function buildServer(deps: ServerDependencies) {
     [TIMESTAMP_QUERY, JSON_MEDIA_TYPE],
     { parseAs: 'buffer' },
     (request, body, done) => {
+      if (!requestCut(request)) return done(null, body);
+      // Answered already (HTTP/2's 408 at --read-timeout): nothing to send, Fastify would warn.
+      if (answeredWhileArriving(request)) return;
       // A truncated body may still parse: a request that did not arrive whole is not handled.
-      done(requestCut(request) ? new RequestCutError() : null, body);
+      done(new RequestCutError(), body);
     },
   );
 

@@ -2,6 +2,7 @@ import type { Http2ServerRequest } from 'node:http2';
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CodedError } from '../errors.js';
+import { cutStatus } from './server-cuts.js';
 
 /**
  * The status logged and counted for a request whose client went away before its response was
@@ -9,7 +10,8 @@ import { CodedError } from '../errors.js';
  */
 export const CLIENT_CLOSED_REQUEST = 499;
 
-type AbortListener = (request: FastifyRequest, reply: FastifyReply) => void;
+/** Called with the status to log and count: 499, or what the server sent before it cut. */
+type AbortListener = (request: FastifyRequest, reply: FastifyReply, status: number) => void;
 
 const listeners = new WeakMap<FastifyInstance, AbortListener[]>();
 const aborted = new WeakSet<FastifyRequest>();
@@ -39,6 +41,15 @@ export function requestCut(request: FastifyRequest): boolean {
   return raw.complete === false || raw.socket?.destroyed === true;
 }
 
+/**
+ * Whether a cut request was answered before its body arrived (HTTP/2's 408 at --read-timeout,
+ * through the compatibility response): its body reader then ends, with nothing left to send.
+ */
+export function answeredWhileArriving(request: FastifyRequest): boolean {
+  const raw = request.raw as IncomingMessage | Http2ServerRequest;
+  return 'stream' in raw && raw.stream.headersSent;
+}
+
 /** What the body parser passes on for a cut request: the error handler answers nothing. */
 export class RequestCutError extends CodedError<'REQUEST_CUT'> {
   readonly statusCode = 400;
@@ -48,8 +59,9 @@ export class RequestCutError extends CodedError<'REQUEST_CUT'> {
 }
 
 /**
- * Calls `listener` once for each request of `app` whose client goes away before its response is
- * sent, when its connection or stream closes.
+ * Calls `listener` once for each request of `app` whose connection or stream closes before its
+ * response is sent: its client went away (499), or the server cut it, after a 408 at
+ * --read-timeout or with nothing at --write-timeout (444) (server-cuts.ts).
  */
 export function onClientAbort(app: FastifyInstance, listener: AbortListener): void {
   const existing = listeners.get(app);
@@ -67,7 +79,8 @@ export function onClientAbort(app: FastifyInstance, listener: AbortListener): vo
       const answered = 'stream' in request.raw || reply.raw.writableEnded;
       if (!request.raw.aborted && answered) return;
       aborted.add(request);
-      for (const each of all) each(request, reply);
+      const status = cutStatus(request.raw) ?? CLIENT_CLOSED_REQUEST;
+      for (const each of all) each(request, reply, status);
     });
     done();
   });

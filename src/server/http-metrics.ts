@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Certificate } from '../x509/certificate.js';
 import { versionInfo } from '../version.js';
 import { registry } from '../metrics/registry.js';
-import { CLIENT_CLOSED_REQUEST, clientAborted, onClientAbort } from './client-aborts.js';
+import { clientAborted, onClientAbort } from './client-aborts.js';
 import { BoundCounter } from './bound-counter.js';
 import { BucketHistogram } from './bucket-histogram.js';
 import { SumCountSummary } from './sum-count-summary.js';
@@ -196,7 +196,7 @@ function observe(request: FastifyRequest, reply: FastifyReply, status: number): 
 
 /**
  * Counts and times every request of `app` (including /ping, as Go does); a request whose client
- * went away before its answer is counted once, with code 499.
+ * went away before its answer is counted once, with code 499 (408 or 444 where the server cut it).
  */
 export function registerRequestMetrics(app: FastifyInstance): void {
   // Callback hooks, not async ones: no promise per request on the hot path.
@@ -204,7 +204,7 @@ export function registerRequestMetrics(app: FastifyInstance): void {
     if (!clientAborted(request)) observe(request, reply, reply.statusCode);
     done();
   });
-  onClientAbort(app, (request, reply) => observe(request, reply, CLIENT_CLOSED_REQUEST));
+  onClientAbort(app, observe);
   // When the answer is sent, not when it has arrived: a token issued for a client that reset its
   // stream meanwhile was issued all the same (and is in the audit log).
   app.addHook('onSend', (request, _reply, payload, done) => {

@@ -1,7 +1,9 @@
 import { constants, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import type { Server } from 'node:net';
+import { READ_TIMEOUT_MESSAGE } from './client-errors.js';
+import { CLOSED_WITHOUT_RESPONSE, markCut } from './server-cuts.js';
 
-const BODY = JSON.stringify({ code: 408, message: 'request not received within the read timeout' });
+const BODY = JSON.stringify({ code: 408, message: READ_TIMEOUT_MESSAGE });
 
 /**
  * --read-timeout and --write-timeout for HTTP/2 streams, like Go's per-stream deadlines. Node's own
@@ -12,7 +14,9 @@ const BODY = JSON.stringify({ code: 408, message: 'request not received within t
  *   its opening gets 408 and RST_STREAM. A complete request is left alone however long it is
  *   handled: signing is bounded by --kms-timeout.
  * - write: a stream without traffic for `writeTimeoutMs` (e.g. a client that grants no
- *   flow-control window for the answer) is reset with CANCEL, as the socket would be in HTTP/1.1.
+ *   flow-control window for the answer) is reset with CANCEL, as the socket would be in HTTP/1.1,
+ *   and its request recorded as cut (444). A request still arriving is the read timeout's (with
+ *   equal timeouts, the write timer used to reset it before the read timer could answer 408).
  */
 export function enforceStreamTimeouts(
   server: Server,
@@ -23,7 +27,11 @@ export function enforceStreamTimeouts(
     if (request.httpVersionMajor !== 2) return;
     const { stream } = request;
     if (writeTimeoutMs > 0) {
-      stream.setTimeout(writeTimeoutMs, () => stream.close(constants.NGHTTP2_CANCEL));
+      stream.setTimeout(writeTimeoutMs, () => {
+        if (readTimeoutMs > 0 && !stream.state.remoteClose) return;
+        markCut(stream, CLOSED_WITHOUT_RESPONSE);
+        stream.close(constants.NGHTTP2_CANCEL);
+      });
     }
     if (readTimeoutMs > 0) {
       const timer = setTimeout(() => cutSlowRequest(request, response), readTimeoutMs);

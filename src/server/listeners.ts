@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Server, Socket } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ServeConfig } from '../config/schema.js';
+import { closeInactiveConnections } from './inactive-connections.js';
 
 interface HttpServerLimits {
   requestTimeout?: number;
@@ -19,6 +20,7 @@ interface HttpServerLimits {
  * Set on the server object so HTTP/1.1 connections of the HTTP/2 listener get them too.
  * Node checks the request deadlines every connectionsCheckingInterval (30 s by default), read
  * when the server starts listening: check each second so a slow request is cut near the timeout.
+ * The inactivity timer leaves a request still arriving to those deadlines (their 408).
  */
 export function applyConnectionLimits(server: Server, config: ServeConfig): void {
   const limits = server as Server & HttpServerLimits;
@@ -28,6 +30,7 @@ export function applyConnectionLimits(server: Server, config: ServeConfig): void
   limits.maxHeaderSize = config.maxHeaderSize;
   limits.connectionsCheckingInterval = 1_000;
   limits.setTimeout?.(config.writeTimeout);
+  closeInactiveConnections(server, config.readTimeout);
   if (config.maxConnections > 0) server.maxConnections = config.maxConnections;
 }
 

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { ServeConfig } from '../config/schema.js';
 import type { ListenerFlags } from './listen-error.js';
 import { registry } from '../metrics/registry.js';
+import { closeInactiveConnections } from './inactive-connections.js';
 
 export const METRICS_PATH = '/metrics';
 
@@ -51,6 +52,7 @@ export async function startMetricsListener(options: {
   });
   server.requestTimeout = options.timeoutMs;
   server.setTimeout(options.timeoutMs);
+  closeInactiveConnections(server, options.timeoutMs);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => {

@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CLIENT_CLOSED_REQUEST, clientAborted, onClientAbort } from './client-aborts.js';
+import { CLOSED_WITHOUT_RESPONSE } from './server-cuts.js';
 import { HEALTH_PATHS } from './health.js';
 import { requestLineWriter, type RequestLineFields, type RequestLineLevel } from './logger.js';
 
@@ -31,6 +32,9 @@ export function registerRequestLog(app: FastifyInstance, logger: FastifyBaseLogg
     let level: RequestLineLevel = 'info';
     let message = 'request completed';
     if (status === CLIENT_CLOSED_REQUEST) message = 'request aborted';
+    else if (status === CLOSED_WITHOUT_RESPONSE)
+      [level, message] = ['warn', 'connection closed without response'];
+    else if (status === 408) [level, message] = ['warn', 'request timed out'];
     else if (status >= 500) [level, message] = ['error', 'request failed'];
     // A DER rejection answered 200 (--der-rejection-status=rfc) is still a rejection.
     else if (status >= 400 || outcome?.status === 'rejection')
@@ -43,5 +47,5 @@ export function registerRequestLog(app: FastifyInstance, logger: FastifyBaseLogg
     if (!clientAborted(request)) logRequest(request, reply, reply.statusCode);
     done();
   });
-  onClientAbort(app, (request, reply) => logRequest(request, reply, CLIENT_CLOSED_REQUEST));
+  onClientAbort(app, logRequest);
 }

@@ -234,7 +234,7 @@ describe('uploads cancelled mid-body', () => {
       // Give a wrongly handled body time to be signed and logged.
       await new Promise((resolve) => setTimeout(resolve, 500));
       expect(requestLines().length - logged).toBe(1);
-      expect(line).toMatchObject({ statusCode: 408, message: 'request rejected' });
+      expect(line).toMatchObject({ statusCode: 408, message: 'request timed out' });
       expect(issued(await metrics()) - issued(before)).toBe(0);
       const audit = readFileSync(auditFile, 'utf8');
       expect(audit).not.toContain('"granted"');

@@ -1,0 +1,199 @@
+import { open as openFile } from 'node:fs/promises';
+import { connect as connectHttp2, constants } from 'node:http2';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { resolveServeConfig } from '../../../src/config/resolve.js';
+import type { ServeOptionName } from '../../../src/config/schema.js';
+import type { OpenAuditFile } from '../../../src/server/audit-log.js';
+import { createLogger } from '../../../src/server/logger.js';
+import { startServer, type RunningServer, type StartOptions } from '../../../src/runtime/serve.js';
+import { selfSignedTls } from '../../fakes/tls.js';
+import { logSink } from '../../helpers/log-sink.js';
+import { tempDir } from '../../helpers/openssl.js';
+import { open, timestampHeaders, trickle, watch } from '../../helpers/slow-client.js';
+import { helloTimeStampReq } from '../../loadtest/request.js';
+
+/**
+ * What a client whose request stops arriving gets, and what the log and metrics say about it:
+ * the 408 of --read-timeout (not a silent close by the inactivity timer of --write-timeout, nor
+ * an HTTP/2 CANCEL), logged and counted as 408 (not as the client's 499), and a request the
+ * server cuts at --write-timeout while handling it as 444. Timeouts are short so the cuts happen
+ * within the test; nothing asserts how long they took.
+ */
+const dir = tempDir();
+const tls = selfSignedTls();
+const tlsFiles = {
+  tlsCertificate: dir.write('tls.pem', tls.cert),
+  tlsKey: dir.write('tls.key', tls.key),
+};
+const { sink, records } = logSink();
+const running: RunningServer[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((server) => server.close()));
+});
+afterAll(() => dir.cleanup());
+
+async function start(flags: Partial<Record<ServeOptionName, unknown>>, options?: StartOptions) {
+  const config = resolveServeConfig({
+    port: 0,
+    metricsPort: 0,
+    disableNtpMonitoring: true,
+    ...flags,
+  });
+  const server = await startServer(config, createLogger('prod', 'info', sink), options);
+  running.push(server);
+  return server;
+}
+
+const READ_TIMEOUT_BODY = '{"code":408,"message":"request not received within the read timeout"}';
+/** The prefix of a stalled POST /api/v1/timestamp: its headers and 10 of its 67 body bytes. */
+const STALLED_BODY = `${timestampHeaders(67)}0123456789`;
+
+/** The request log's lines for /api/v1/timestamp from now on. */
+function timestampLines() {
+  const before = records().length;
+  return () =>
+    records()
+      .slice(before)
+      .filter((line) => line.url === '/api/v1/timestamp')
+      .map(({ statusCode, message }) => ({ statusCode, message }));
+}
+
+/** timestamp_authority_http_requests_total of POST /api/v1/timestamp by code. */
+async function requestCounts(server: RunningServer): Promise<Record<string, number>> {
+  const text = await (await fetch(server.metricsUrl)).text();
+  const counts: Record<string, number> = {};
+  const pattern =
+    /^timestamp_authority_http_requests_total\{code="(\d+)",path="\/api\/v1\/timestamp",method="POST"\} (\d+)$/gm;
+  for (const [, code, value] of text.matchAll(pattern)) counts[code!] = Number(value);
+  return counts;
+}
+const increase = (before: Record<string, number>, after: Record<string, number>) =>
+  Object.fromEntries(
+    Object.entries(after)
+      .map(([code, value]) => [code, value - (before[code] ?? 0)] as const)
+      .filter(([, delta]) => delta > 0),
+  );
+
+/** Writes `data` on a new connection and resolves with all the server sent before closing. */
+async function sendAndWait(url: string, data: string | Buffer): Promise<string> {
+  const connection = watch(await open(url));
+  connection.socket.write(data);
+  return (await connection.closed).received;
+}
+
+describe('HTTP/1.1: a request that stops arriving', () => {
+  it.each([
+    ['a body', STALLED_BODY],
+    ['headers', 'POST /api/v1/timestamp HTTP/1.1\r\nHost: tsa\r\n'],
+  ])(
+    'gets 408 with the Go body when %s stop before --read-timeout, even at a shorter --write-timeout',
+    async (_what, prefix) => {
+      const server = await start({ readTimeout: '300ms', writeTimeout: '100ms' });
+      const received = await sendAndWait(server.url, prefix);
+      expect(received).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+      expect(received).toContain('\r\nConnection: close\r\n');
+      expect(received.endsWith(`\r\n\r\n${READ_TIMEOUT_BODY}`)).toBe(true);
+    },
+  );
+
+  it('gets 408 with equal --read-timeout and --write-timeout, logged and counted as 408', async () => {
+    const server = await start({ readTimeout: '300ms', writeTimeout: '300ms' });
+    const lines = timestampLines();
+    const before = await requestCounts(server);
+    expect(await sendAndWait(server.url, STALLED_BODY)).toMatch(/^HTTP\/1\.1 408 /);
+    await expect.poll(lines).toEqual([{ statusCode: 408, message: 'request timed out' }]);
+    expect(increase(before, await requestCounts(server))).toEqual({ '408': 1 });
+  });
+
+  it('trickling its body: the 408 it gets is what the log and metrics say, not 499', async () => {
+    const server = await start({ readTimeout: '300ms', writeTimeout: '30s' });
+    const lines = timestampLines();
+    const before = await requestCounts(server);
+    const connection = watch(await open(server.url));
+    const body = helloTimeStampReq();
+    connection.socket.write(timestampHeaders(body.length));
+    const sender = trickle(connection.socket, body, 50);
+    const { received } = await connection.closed;
+    sender.stop();
+    expect(received).toMatch(/^HTTP\/1\.1 408 /);
+    await expect.poll(lines).toEqual([{ statusCode: 408, message: 'request timed out' }]);
+    expect(increase(before, await requestCounts(server))).toEqual({ '408': 1 });
+  });
+});
+
+describe('a request the server cuts at --write-timeout while handling it', () => {
+  it('is logged and counted as 444 (no answer), not as the client’s 499', async () => {
+    // An audit log whose disk stops answering: the request waits for its record.
+    let release = () => undefined as void;
+    const stalled = new Promise<void>((resolve) => (release = resolve));
+    const openAuditFile: OpenAuditFile = async (path) => {
+      const file = await openFile(path, 'a+', 0o640);
+      return Object.assign(Object.create(file) as typeof file, {
+        datasync: async () => {
+          await stalled;
+          return file.datasync();
+        },
+        appendFile: (data: string) => file.appendFile(data),
+        stat: () => file.stat(),
+        read: file.read.bind(file),
+        truncate: (length: number) => file.truncate(length),
+        close: () => file.close(),
+      });
+    };
+    const server = await start(
+      { readTimeout: '30s', writeTimeout: '200ms', auditLog: dir.path('stalled.jsonl') },
+      { openAuditFile },
+    );
+    const lines = timestampLines();
+    const before = await requestCounts(server);
+    const body = helloTimeStampReq();
+    const request = Buffer.concat([Buffer.from(timestampHeaders(body.length)), body]);
+    try {
+      expect(await sendAndWait(server.url, request)).toBe('');
+      await expect
+        .poll(lines)
+        .toEqual([{ statusCode: 444, message: 'connection closed without response' }]);
+      expect(increase(before, await requestCounts(server))).toEqual({ '444': 1 });
+    } finally {
+      release();
+    }
+  });
+});
+
+describe('HTTP/2: a stream whose request stops arriving', () => {
+  it('gets 408 with equal --read-timeout and --write-timeout (not CANCEL), logged as 408', async () => {
+    const server = await start({
+      ...tlsFiles,
+      tlsPort: 0,
+      readTimeout: '300ms',
+      writeTimeout: '300ms',
+    });
+    const lines = timestampLines();
+    const session = connectHttp2(server.tlsUrl ?? '', { ca: tls.cert });
+    session.on('error', () => undefined);
+    try {
+      // Headers without END_STREAM, then nothing.
+      const stream = session.request({
+        [constants.HTTP2_HEADER_METHOD]: 'POST',
+        [constants.HTTP2_HEADER_PATH]: '/api/v1/timestamp',
+        'content-type': 'application/timestamp-query',
+      });
+      let status = 0;
+      let body = '';
+      stream.on('response', (headers) => (status = Number(headers[constants.HTTP2_HEADER_STATUS])));
+      stream.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      stream.on('error', () => undefined);
+      await new Promise((resolve) => stream.once('close', resolve));
+      expect({ status, body, rstCode: stream.rstCode }).toEqual({
+        status: 408,
+        body: READ_TIMEOUT_BODY,
+        rstCode: constants.NGHTTP2_NO_ERROR,
+      });
+      await expect.poll(lines).toEqual([{ statusCode: 408, message: 'request timed out' }]);
+      // Fastify's body reader ends with the stream: no "Reply was already sent" warning.
+      expect(records().filter((line) => line.severity === 'WARN' && 'err' in line)).toEqual([]);
+    } finally {
+      session.destroy();
+    }
+  });
+});

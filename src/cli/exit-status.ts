@@ -6,7 +6,7 @@ export const EXIT_STATUS = {
   ok: 0,
   /** The command failed: start-up, a request, a verification. */
   failed: 1,
-  /** timestamp-server refused its configuration before starting anything. */
+  /** timestamp-server refused its command line or configuration before starting anything. */
   config: 2,
 } as const;
 export type ExitStatus = (typeof EXIT_STATUS)[keyof typeof EXIT_STATUS];
@@ -21,8 +21,10 @@ const CONFIG_STATUS: Record<ConfigErrorCode, ExitStatus> = {
   FILE_NOT_FOUND: EXIT_STATUS.config,
   FILE_UNREADABLE: EXIT_STATUS.config,
   FILE_INVALID: EXIT_STATUS.config,
-  // Found when the signer starts, as in the Go server: a start-up failure like any other.
-  SECRET_CONFLICT: EXIT_STATUS.failed,
+  // Two spellings of one secret: refused up front (config/signer-config.ts), and a configuration
+  // error even where the signer is the first to find it.
+  SECRET_CONFLICT: EXIT_STATUS.config,
+  // Read when the signer starts, as in the Go server: a start-up failure like any other.
   SECRET_UNREADABLE: EXIT_STATUS.failed,
 };
 

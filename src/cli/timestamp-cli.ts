@@ -8,6 +8,7 @@ import { logAuditCommand } from './timestamp-cli/log-audit-command.js';
 import { logProofCommand } from './timestamp-cli/log-proof-command.js';
 import { processOutput } from './timestamp-cli/output.js';
 import { errorLine, exitStatusOf } from './exit-status.js';
+import { pointToHelpAfterErrors } from './usage-errors.js';
 import { versionCommand } from './version-command.js';
 import { timestampCommand, type GlobalOptions } from './timestamp-cli/timestamp-command.js';
 import { verifyCommand } from './timestamp-cli/verify-command.js';
@@ -16,13 +17,15 @@ const program = new Command('timestamp-cli')
   .description(
     'Timestamp CLI: fetch, verify and inspect RFC 3161 timestamps; make TSA certificate chains',
   )
-  .showHelpAfterError('(add --help for usage)')
   .exitOverride();
 
 // Go spells it --timestamp_server; --timestamp-server is accepted too.
 program
   .addOption(
-    option('--timestamp_server <url>', 'Server host:port')
+    option(
+      '--timestamp_server <url>',
+      'URL of the timestamp server, http:// or https:// (only scheme, host and port are used)',
+    )
       .default('https://timestamp.sigstore.dev')
       .argParser(parseServerUrl),
   )
@@ -70,6 +73,8 @@ program.addCommand(logProofCommand(globals, processOutput));
 program.addCommand(logAuditCommand(globals, processOutput));
 program.addCommand(certificatesCommand(processOutput));
 program.addCommand(versionCommand((text) => processOutput.stdout(text)));
+// A usage error prints its line and a pointer to the command's help (exit status 1, as Go's cobra).
+pointToHelpAfterErrors(program);
 try {
   await program.parseAsync();
 } catch (error) {

@@ -1,10 +1,11 @@
 #!/usr/bin/env node
-import { Command, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { loadServeConfig } from '../config/load.js';
 import { formatConfig, formatDefault } from '../config/print-config.js';
 import { ConfigError } from '../config/resolve.js';
 import type { OptionSpec } from '../config/option-spec.js';
 import { SERVE_OPTIONS, type ServeOptionName } from '../config/schema.js';
+import { checkSignerOptions } from '../config/signer-config.js';
 import { parseWorkerCount } from '../config/worker-count.js';
 import { createLogger } from '../server/logger.js';
 import { startServer } from '../runtime/serve.js';
@@ -13,6 +14,7 @@ import { isClusterWorker, runWorker } from '../runtime/cluster/worker.js';
 import { versionInfo } from '../version.js';
 import { errorLine, exitStatusOf } from './exit-status.js';
 import { flagSpellings, normalizeFlags } from './go-flag-spellings.js';
+import { pointToHelpAfterErrors, serverExitStatusOf, throwInsteadOfExit } from './usage-errors.js';
 import { versionCommand } from './version-command.js';
 
 function flagFor(spec: OptionSpec<unknown>): Option {
@@ -39,7 +41,6 @@ const serveOptions = Object.values(SERVE_OPTIONS) as OptionSpec<unknown>[];
 
 const program = new Command('timestamp-server')
   .description('RFC 3161 time-stamp authority, wire-compatible with sigstore/timestamp-authority')
-  .showHelpAfterError()
   // Go's flags are persistent: `timestamp-server --log-type=prod serve` works too. The root copies
   // see only what comes before the command; serve's own win.
   .enablePositionalOptions()
@@ -64,15 +65,17 @@ serve.action(async (_options: unknown, command: Command) => {
       configPath: flags['config'] as string | undefined,
     }));
     workers = parseWorkerCount(config.workers);
+    if (flags['printConfig']) {
+      process.stdout.write(formatConfig(config));
+      return;
+    }
+    checkSignerOptions(config);
   } catch (error) {
+    // The error line and serve's pointer to its help, as for commander's usage errors.
     if (error instanceof ConfigError) {
-      program.error(`error: ${errorLine(error)}`, { exitCode: exitStatusOf(error) });
+      command.error(`error: ${errorLine(error)}`, { exitCode: exitStatusOf(error) });
     }
     throw error;
-  }
-  if (flags['printConfig']) {
-    process.stdout.write(formatConfig(config));
-    return;
   }
   const logger = createLogger(config.logType, config.logLevel);
   if (isClusterWorker()) return runWorker(config, logger);
@@ -112,9 +115,18 @@ serve.action(async (_options: unknown, command: Command) => {
 });
 
 program.addCommand(versionCommand());
+// A usage error prints its line and a pointer to the command's help, then exits 2 (docs/cli.md).
+pointToHelpAfterErrors(program);
+throwInsteadOfExit(program);
 
 const aliases = new Map(
   serveOptions.flatMap((spec) => (spec.aliases ?? []).map((alias) => [alias, spec.flag] as const)),
 );
 const spellings = flagSpellings([program, serve, ...program.commands], aliases);
-await program.parseAsync(normalizeFlags(process.argv.slice(2), spellings), { from: 'user' });
+try {
+  await program.parseAsync(normalizeFlags(process.argv.slice(2), spellings), { from: 'user' });
+} catch (error) {
+  // commander has printed its message already.
+  if (!(error instanceof CommanderError)) throw error;
+  process.exitCode = serverExitStatusOf(error);
+}

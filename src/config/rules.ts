@@ -50,9 +50,46 @@ export function checkServeConfig(config: ServeConfig): string[] {
       'the required flags `--tls-certificate` and `--tls-key` were not specified',
     );
   }
+  checkListenerPorts(config);
   checkProfiles(config);
   checkLedgerConfig(config);
   return checkGoOnlyOptions(config);
+}
+
+/** Addresses that listen on every interface, and so overlap any other address. */
+const WILDCARD_HOSTS = new Set(['', '0.0.0.0', '::', '[::]', '::0']);
+
+/**
+ * No two listeners of this process on the same port: the second bind would fail as "in use", with
+ * the server itself holding the port. 0 (any free port) never collides; listeners on two distinct
+ * specific addresses may share a port; the HTTPS listener counts only when it runs (a TLS key).
+ */
+function checkListenerPorts(config: ServeConfig): void {
+  const listeners = [
+    { flag: '--port', port: config.port, host: config.host },
+    { flag: '--metrics-port', port: config.metricsPort, host: config.metricsHost || config.host },
+  ];
+  if (config.tlsCertificate !== '') {
+    listeners.push({
+      flag: '--tls-port',
+      port: config.tlsPort,
+      host: config.tlsHost || config.host,
+    });
+  }
+  for (const [index, first] of listeners.entries()) {
+    for (const second of listeners.slice(index + 1)) {
+      if (first.port === 0 || first.port !== second.port) continue;
+      const [a, b] = [first.host.toLowerCase(), second.host.toLowerCase()];
+      if (a !== b && !WILDCARD_HOSTS.has(a) && !WILDCARD_HOSTS.has(b)) continue;
+      const where =
+        first.host === second.host ? `on ${first.host}` : `on ${first.host} and ${second.host}`;
+      throw new ConfigError(
+        'CONFLICTING_OPTIONS',
+        `${first.flag} and ${second.flag} are both ${first.port} ${where}: two listeners ` +
+          `cannot share a port; choose another ${second.flag} (0: any free port)`,
+      );
+    }
+  }
 }
 
 /**

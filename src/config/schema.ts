@@ -15,6 +15,9 @@ export const MAX_KMS_TIMEOUT_MS = 5 * 60_000;
 /** Longest --kms-breaker-cooldown: an open breaker refuses all issuance until it probes again. */
 export const MAX_KMS_BREAKER_COOLDOWN_MS = 60 * 60_000;
 
+/** The largest TCP port; 0 asks the system for any free one. */
+export const MAX_PORT = 65_535;
+
 export const SERVE_OPTIONS = {
   host: option({
     flag: 'host',
@@ -22,7 +25,14 @@ export const SERVE_OPTIONS = {
     default: '127.0.0.1',
     description: 'address to listen on (use 0.0.0.0 in a container)',
   }),
-  port: option({ flag: 'port', kind: 'integer', default: 3000, description: 'port to listen on' }),
+  port: option({
+    flag: 'port',
+    kind: 'integer',
+    default: 3000,
+    min: 0,
+    max: MAX_PORT,
+    description: 'port to listen on: 1 to 65535, or 0 for any free port (logged at start)',
+  }),
   timestampSigner: choice({
     flag: 'timestamp-signer',
     default: 'memory',
@@ -435,7 +445,10 @@ export const SERVE_OPTIONS = {
     flag: 'tls-port',
     kind: 'integer',
     default: 3443,
-    description: 'port of the HTTPS listener (HTTP/2 and HTTP/1.1)',
+    min: 0,
+    max: MAX_PORT,
+    description:
+      'port of the HTTPS listener (HTTP/2 and HTTP/1.1): 1 to 65535, or 0 for any free port',
   }),
   metricsHost: option({
     flag: 'metrics-host',
@@ -447,7 +460,10 @@ export const SERVE_OPTIONS = {
     flag: 'metrics-port',
     kind: 'integer',
     default: 2112,
-    description: 'port of the Prometheus listener serving /metrics',
+    min: 0,
+    max: MAX_PORT,
+    description:
+      'port of the Prometheus listener serving /metrics: 1 to 65535, or 0 for any free port',
   }),
   workers: option({
     flag: 'workers',

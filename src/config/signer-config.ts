@@ -1,4 +1,5 @@
 import type { HashName } from '../asn1/algorithms.js';
+import { ConfigError } from './config-error.js';
 import type { ServeConfig } from './schema.js';
 
 /** A secret given inline (`--flag`) or as a file (`--flag-file`); read by the signer at start-up. */
@@ -114,4 +115,56 @@ export function signerConfigFrom(config: ServeConfig): SignerConfig {
         certificateChainPath: config.certificateChainPath,
       };
   }
+}
+
+/**
+ * What a server about to start needs of its signers, its own and each profile's: every option the
+ * chosen signer cannot start without, and each secret given one way only. A ConfigError (exit
+ * status 2) before anything starts, instead of the signer's own error (exit status 1) once
+ * start-up is under way. `--print-config` skips it: it prints a file to complete.
+ * resolveServeConfig does not check it either, so a library caller may resolve the options of a
+ * signer it builds itself; the signers keep their own checks.
+ */
+export function checkSignerOptions(config: ServeConfig): void {
+  checkSigner(signerConfigFrom(config), '');
+  for (const profile of config.profiles ?? []) {
+    checkSigner(profile.signer, `profile "${profile.name}": `);
+  }
+}
+
+function checkSigner(signer: SignerConfig, where: string): void {
+  const needs = (flag: string): never => {
+    throw new ConfigError(
+      'OPTION_MISSING',
+      `${where}--timestamp-signer ${signer.kind} needs --${flag}`,
+    );
+  };
+  const secret = ({ flag, inline, file }: SecretSource) => {
+    if (inline !== '' && file !== '') {
+      throw new ConfigError(
+        'CONFLICTING_OPTIONS',
+        `${where}set only one of --${flag} and --${flag}-file`,
+      );
+    }
+  };
+  switch (signer.kind) {
+    case 'memory':
+      return;
+    case 'file':
+      if (signer.keyPath === '') needs('file-signer-key-path');
+      secret(signer.password);
+      break;
+    case 'kms':
+      if (signer.keyResource === '') needs('kms-key-resource');
+      break;
+    case 'pkcs11':
+      if (signer.uri === '') needs('pkcs11-uri');
+      break;
+    case 'tink':
+      if (signer.keysetPath === '') needs('tink-keyset-path');
+      if (signer.kekUri === '') needs('tink-key-resource');
+      secret(signer.vaultToken);
+      break;
+  }
+  if (signer.certificateChainPath === '') needs('certificate-chain-path');
 }

@@ -116,7 +116,8 @@ export function certificatesCommand(output: Output): Command {
       .description('make root -> [intermediate] -> leaf and write the PEM chain, leaf first')
       .requiredOption(
         '--root-key <ref>',
-        'root key: PEM file, pkcs11: URI (RFC 7512) or awskms://, gcpkms://, azurekms://, hashivault:// URI',
+        'root key: PEM file, pkcs11: URI (RFC 7512), or an awskms://, gcpkms://, azurekms://, ' +
+          'hashivault:// or openbao:// URI',
       )
       .option(
         '--intermediate-key <ref>',

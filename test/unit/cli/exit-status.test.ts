@@ -14,9 +14,12 @@ describe('exit status of the error that ends a command', () => {
     expect(EXIT_STATUS.config).toBe(2);
   });
 
+  it('is 2 for a secret given both inline and as a file, a configuration error', () => {
+    expect(exitStatusOf(new ConfigError('SECRET_CONFLICT', 'set only one of'))).toBe(2);
+  });
+
   it('is 1 for a secret found unreadable when the signer starts, as any start-up failure', () => {
     expect(exitStatusOf(new ConfigError('SECRET_UNREADABLE', 'reading --x-file'))).toBe(1);
-    expect(exitStatusOf(new ConfigError('SECRET_CONFLICT', 'set only one of'))).toBe(1);
     expect(exitStatusOf(new SignerError('KEY_UNREADABLE', 'cannot read'))).toBe(1);
   });
 

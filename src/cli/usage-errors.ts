@@ -1,0 +1,49 @@
+import type { Command, CommanderError } from 'commander';
+import { EXIT_STATUS, type ExitStatus } from './exit-status.js';
+
+/** The full name of a command, as typed: `timestamp-server serve`. */
+function commandPath(command: Command): string {
+  const names: string[] = [];
+  for (let at: Command | null = command; at; at = at.parent) names.unshift(at.name());
+  return names.join(' ');
+}
+
+/**
+ * After a usage error, each command (and its subcommands) prints one line pointing at its own help,
+ * `(see timestamp-server serve --help)`, instead of the whole help text: the error line (with
+ * commander's "Did you mean" hint) stays the last thing read. Call it once every command is added.
+ */
+export function pointToHelpAfterErrors(command: Command): void {
+  command.showHelpAfterError(`(see ${commandPath(command)} --help)`);
+  for (const subcommand of command.commands) pointToHelpAfterErrors(subcommand);
+}
+
+/** commander's own usage errors: an unknown flag or command, a missing or invalid value. */
+const USAGE_ERRORS = new Set([
+  'commander.unknownOption',
+  'commander.unknownCommand',
+  'commander.excessArguments',
+  'commander.missingArgument',
+  'commander.optionMissingArgument',
+  'commander.missingMandatoryOptionValue',
+  'commander.conflictingOption',
+  'commander.invalidArgument',
+  // No command given: the help is printed to stderr instead.
+  'commander.help',
+]);
+
+/**
+ * timestamp-server's status for how commander ended: 0 for --help and version, 2 (the
+ * configuration is refused) for a usage error, else the status given to `command.error`.
+ */
+export function serverExitStatusOf(error: CommanderError): ExitStatus | number {
+  if (error.exitCode === 0) return EXIT_STATUS.ok;
+  if (USAGE_ERRORS.has(error.code)) return EXIT_STATUS.config;
+  return error.exitCode;
+}
+
+/** Makes commander throw instead of exiting, for this command and its subcommands. */
+export function throwInsteadOfExit(command: Command): void {
+  command.exitOverride();
+  for (const subcommand of command.commands) throwInsteadOfExit(subcommand);
+}

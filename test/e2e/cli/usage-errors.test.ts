@@ -1,0 +1,115 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { runCli as runTimestampCli } from '../../helpers/cli.js';
+import { tempDir } from '../../helpers/openssl.js';
+import { MISSING_FILE_SIGNER, runCli } from '../../helpers/spawn-server.js';
+
+const dir = tempDir();
+afterAll(() => dir.cleanup());
+
+/** `timestamp-server <args>` with no config file to find; its exit status and output. */
+async function server(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const run = runCli(args, { HOME: dir.dir, ...env }, dir.dir);
+  const status = await run.exited;
+  return { status, stdout: run.stdout(), stderr: run.stderr() };
+}
+
+const POINTER = '(see timestamp-server serve --help)\n';
+
+describe('timestamp-server: a refused command line or configuration', () => {
+  it('an unknown flag: the error, the hint, a pointer to serve --help; exit 2', async () => {
+    expect(await server(['serve', '--prot', '3000'])).toEqual({
+      status: 2,
+      stdout: '',
+      stderr: `error: unknown option '--prot'\n(Did you mean --port?)\n${POINTER}`,
+    });
+  });
+
+  it.each([
+    [['--port', '70000'], {}, 'invalid value for --port: "70000" (at most 65535)'],
+    [['--metrics-port', '70000'], {}, 'invalid value for --metrics-port: "70000" (at most 65535)'],
+    [['--tls-port', '99999'], {}, 'invalid value for --tls-port: "99999" (at most 65535)'],
+    [[], { PORT: '99999' }, 'environment: invalid value for PORT: "99999" (at most 65535)'],
+    [['--port', 'abc'], {}, 'invalid value for --port: "abc"'],
+    [['--timestamp-signer', 'file'], {}, '--timestamp-signer file needs --file-signer-key-path'],
+    [
+      ['--timestamp-signer', 'file', '--file-signer-key-path', '/k.pem'],
+      {},
+      '--timestamp-signer file needs --certificate-chain-path',
+    ],
+    [
+      ['--port', '4030', '--metrics-port', '4030'],
+      {},
+      '--port and --metrics-port are both 4030 on 127.0.0.1: two listeners cannot share a port; ' +
+        'choose another --metrics-port (0: any free port)',
+    ],
+    [['--config', '/nonexistent/tsa.yaml'], {}, 'config file /nonexistent/tsa.yaml: not found'],
+  ])(
+    'serve %j %j: one error line and the pointer, exit 2, nothing started',
+    async (args, env, message) => {
+      expect(await server(['serve', ...args], env)).toEqual({
+        status: 2,
+        stdout: '',
+        stderr: `error: ${message}\n${POINTER}`,
+      });
+    },
+  );
+
+  it('an unknown command points at the top-level help', async () => {
+    expect(await server(['sevre'])).toEqual({
+      status: 2,
+      stdout: '',
+      stderr:
+        "error: unknown command 'sevre'\n(Did you mean serve?)\n(see timestamp-server --help)\n",
+    });
+  });
+
+  it('--print-config still prints a signer to complete, exit 0', async () => {
+    const printed = await server(['serve', '--timestamp-signer', 'file', '--print-config']);
+    expect(printed.status).toBe(0);
+    expect(printed.stdout).toContain('timestamp-signer: file');
+  });
+
+  it('a start-up failure (a key file that does not exist) is still exit 1', async () => {
+    const failed = await server([
+      'serve',
+      '--port',
+      '0',
+      '--log-type',
+      'prod',
+      ...MISSING_FILE_SIGNER,
+    ]);
+    expect(failed.status).toBe(1);
+    expect(failed.stdout).toContain('cannot start: ');
+  });
+});
+
+describe('timestamp-cli: usage errors and help texts', () => {
+  it("a usage error points at the subcommand's help, exit 1 (as Go's CLI)", async () => {
+    const run = await runTimestampCli(['timestamp'], { cwd: dir.dir });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe(
+      "error: required option '--artifact <file>' not specified\n" +
+        '(see timestamp-cli timestamp --help)\n',
+    );
+  });
+
+  it('--timestamp_server is described as the URL it must be', async () => {
+    const help = (await runTimestampCli(['--help'], { cwd: dir.dir })).stdout.replace(/\s+/g, ' ');
+    expect(help).toContain(
+      '--timestamp_server <url> URL of the timestamp server, http:// or https://',
+    );
+    const refused = await runTimestampCli(
+      ['--timestamp_server', 'localhost:3000', 'timestamp', '--artifact', 'x'],
+      { cwd: dir.dir },
+    );
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('"localhost:3000" must start with http or https');
+  });
+
+  it('certificates create --help lists every KMS scheme, openbao:// included', async () => {
+    const help = (await runTimestampCli(['certificates', 'create', '--help'], { cwd: dir.dir }))
+      .stdout;
+    for (const scheme of ['awskms://', 'gcpkms://', 'azurekms://', 'hashivault://', 'openbao://'])
+      expect(help).toContain(scheme);
+  });
+});

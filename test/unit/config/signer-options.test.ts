@@ -1,0 +1,114 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { readConfigFile } from '../../../src/config/config-file.js';
+import { ConfigError, resolveLayers, resolveServeConfig } from '../../../src/config/resolve.js';
+import type { ServeOptionName } from '../../../src/config/schema.js';
+import { checkSignerOptions } from '../../../src/config/signer-config.js';
+import { tempDir } from '../../helpers/openssl.js';
+
+const dir = tempDir();
+afterAll(() => dir.cleanup());
+
+/** What checkSignerOptions refuses these flags with: [code, message], or undefined. */
+function refusal(flags: Partial<Record<ServeOptionName, unknown>>) {
+  try {
+    checkSignerOptions(resolveServeConfig(flags));
+    return undefined;
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    return [error.code, error.message];
+  }
+}
+
+const CHAIN = { certificateChainPath: '/chain.pem' };
+
+describe('checkSignerOptions: what a signer cannot start without, before anything starts', () => {
+  it('accepts the memory signer and every complete signer', () => {
+    expect(refusal({})).toBeUndefined();
+    expect(refusal({ timestampSigner: 'file', fileSignerKeyPath: '/k.pem', ...CHAIN })).toBe(
+      undefined,
+    );
+    expect(refusal({ timestampSigner: 'kms', kmsKeyResource: 'awskms:///k', ...CHAIN })).toBe(
+      undefined,
+    );
+    expect(refusal({ timestampSigner: 'pkcs11', pkcs11Uri: 'pkcs11:object=k', ...CHAIN })).toBe(
+      undefined,
+    );
+    expect(
+      refusal({
+        timestampSigner: 'tink',
+        tinkKeysetPath: '/k.json',
+        tinkKeyResource: 'gcp-kms://k',
+        ...CHAIN,
+      }),
+    ).toBeUndefined();
+  });
+
+  it.each([
+    [{ timestampSigner: 'file', ...CHAIN }, '--timestamp-signer file needs --file-signer-key-path'],
+    [
+      { timestampSigner: 'file', fileSignerKeyPath: '/k.pem' },
+      '--timestamp-signer file needs --certificate-chain-path',
+    ],
+    [{ timestampSigner: 'kms', ...CHAIN }, '--timestamp-signer kms needs --kms-key-resource'],
+    [
+      { timestampSigner: 'kms', kmsKeyResource: 'gcpkms://k' },
+      '--timestamp-signer kms needs --certificate-chain-path',
+    ],
+    [
+      { timestampSigner: 'pkcs11', pkcs11Uri: 'pkcs11:object=k' },
+      '--timestamp-signer pkcs11 needs --certificate-chain-path',
+    ],
+    [
+      { timestampSigner: 'tink', tinkKeyResource: 'gcp-kms://k', ...CHAIN },
+      '--timestamp-signer tink needs --tink-keyset-path',
+    ],
+    [
+      { timestampSigner: 'tink', tinkKeysetPath: '/k.json', ...CHAIN },
+      '--timestamp-signer tink needs --tink-key-resource',
+    ],
+  ] as const)('refuses a missing option: %o', (flags, message) => {
+    expect(refusal(flags)).toEqual(['OPTION_MISSING', message]);
+  });
+
+  it('refuses a secret given both inline and as a file, without showing it', () => {
+    const file = refusal({
+      timestampSigner: 'file',
+      fileSignerKeyPath: '/k.pem',
+      fileSignerPasswd: 'hunter2',
+      fileSignerPasswdFile: '/run/secrets/pw',
+      ...CHAIN,
+    });
+    expect(file).toEqual([
+      'CONFLICTING_OPTIONS',
+      'set only one of --file-signer-passwd and --file-signer-passwd-file',
+    ]);
+    const tink = refusal({
+      timestampSigner: 'tink',
+      tinkKeysetPath: '/k.json',
+      tinkKeyResource: 'hcvault://vault/transit/keys/k',
+      tinkHcvaultToken: 's.hunter2',
+      tinkHcvaultTokenFile: '/run/secrets/token',
+      ...CHAIN,
+    });
+    expect(tink?.[1]).toBe('set only one of --tink-hcvault-token and --tink-hcvault-token-file');
+    expect(JSON.stringify([file, tink])).not.toContain('hunter2');
+  });
+
+  it("checks each profile's signer, naming the profile", () => {
+    const path = dir.write(
+      'profiles.yaml',
+      [
+        'profiles:',
+        '  - name: rsa',
+        '    policy-oids: [1.2.3.4.100]',
+        '    timestamp-signer: file',
+        '    file-signer-key-path: /keys/rsa.pem',
+        '',
+      ].join('\n'),
+    );
+    const config = resolveLayers([readConfigFile(path)]).config;
+    expect(() => checkSignerOptions(config)).toThrow(
+      'profile "rsa": --timestamp-signer file needs --certificate-chain-path',
+    );
+  });
+});

@@ -36,7 +36,8 @@ async function explore(name: string, property: fc.IRawProperty<never>): Promise<
     return true;
   }
   console.log(
-    `${name}: ${details.numRuns} executions in ${seconds.toFixed(1)} s = ${Math.round(details.numRuns / seconds)}/s, no finding (seed ${seed})`,
+    `${name}: ${details.numRuns} executions in ${seconds.toFixed(1)} s = ` +
+      `${Math.round(details.numRuns / seconds)}/s, no finding (seed ${seed})`,
   );
   return false;
 }

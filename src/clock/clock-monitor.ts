@@ -121,6 +121,11 @@ export class ClockMonitor {
   };
   /** Bumped at each detected clock step; a round that spans a step is discarded. */
   private jumpEpoch = 0;
+  /**
+   * With chrony: the wall clock (after the step) when the last step was detected, until chronyd
+   * has measured the clock since. Its estimate from before the step says nothing of the clock now.
+   */
+  private stepWallMs: number | undefined;
   private running = false;
   private roundTimer: NodeJS.Timeout | undefined;
   private jumpTimer: NodeJS.Timeout | undefined;
@@ -216,6 +221,7 @@ export class ClockMonitor {
     const stepMs = this.step.check();
     if (stepMs === undefined) return false;
     this.jumpEpoch++;
+    if (this.chrony) this.stepWallMs = this.now();
     ntpErrorsTotal.inc({ reason: 'err_clock_jump' });
     this.setStatus(
       {
@@ -280,14 +286,34 @@ export class ClockMonitor {
         timeoutMs: this.settings.requestTimeoutMs,
         signal: this.abort.signal,
       });
-      return () =>
+      return () => {
+        const stepWallMs = this.stepWallMs;
+        // chronyd notices a step under 10 s only at its next measurement (64 s to 17 min later):
+        // until then its tracking still describes the clock before the step.
+        if (stepWallMs !== undefined && reading.tracking.refTime * 1000 <= stepWallMs) {
+          this.holdAfterStep(reading.tracking.refTime);
+          return;
+        }
+        this.stepWallMs = undefined;
         this.evaluateChrony(chronyVerdict(reading, { thresholdMs: this.thresholdMs, requireNts }));
+      };
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       this.logger.debug({ err: error, socket }, 'cannot read chronyd');
       return () =>
         this.evaluateChrony({ state: 'unverified', detail: `chronyd not reachable: ${message}` });
     }
+  }
+
+  /** Keeps the gate closed after a step while chronyd's last measurement predates it. */
+  private holdAfterStep(refTime: number): void {
+    const last = refTime > 0 ? new Date(refTime * 1000).toISOString() : 'never';
+    this.setStatus({
+      state: 'drifted',
+      detail: `local clock jumped; waiting for chronyd's next measurement (its last, ${last}, predates the step)`,
+      rounds: this.current.rounds + 1,
+      accuracyMs: this.tokenAccuracy(undefined),
+    });
   }
 
   private evaluateChrony({ state, detail, evidence }: ReturnType<typeof chronyVerdict>): void {

@@ -175,6 +175,7 @@ function chronyMonitor(
   outputs: (string | Error)[],
   accuracyMs: number | 'auto',
   requireNts = false,
+  clocks: { now?: () => number; monotonic?: () => number } = {},
 ) {
   const lines: { level: string; fields: object; message: string }[] = [];
   const log = (level: string) => (fields: object, message: string) =>
@@ -206,9 +207,27 @@ function chronyMonitor(
       },
     },
     logger,
+    ...clocks,
   });
   return { monitor, lines };
 }
+
+/** An injected wall clock and monotonic clock (ms), the wall one after the fixtures' Ref time. */
+function fakeClocks(wallMs = 1_796_403_900_000) {
+  const t = { wall: wallMs, mono: 10_000 };
+  return {
+    t,
+    clocks: { now: () => t.wall, monotonic: () => t.mono },
+    /** Both clocks move by `ms`, the wall clock also steps by `stepMs`. */
+    advance: (ms: number, stepMs = 0) => {
+      t.wall += ms + stepMs;
+      t.mono += ms;
+    },
+  };
+}
+
+/** SYNCED with chronyd's last update ("Ref time", seconds since the Unix epoch) at `refTime`. */
+const syncedAt = (refTime: number) => SYNCED.replace('1796403887.850427866', refTime.toFixed(9));
 
 describe('ClockMonitor with --time-source chrony', () => {
   it('gates on chronyd: synced, drifted, unreachable (unverified)', async () => {
@@ -306,5 +325,36 @@ describe('ClockMonitor with --time-source chrony', () => {
       ['err_too_few', 'err_inv_time', 'err_not_authenticated'].map(count),
     );
     expect(after.map((value, i) => value - before[i]!)).toEqual([2, 1, 1]);
+  });
+});
+
+describe('a step of the wall clock with chrony', () => {
+  it('keeps the gate closed until chronyd has measured the clock after the step', async () => {
+    const clock = fakeClocks();
+    // Before the step; after it, still chronyd's pre-step estimate; then its next measurement.
+    const { monitor } = chronyMonitor(
+      [SYNCED, SYNCED, SYNCED, syncedAt(1_796_403_910)],
+      'auto',
+      false,
+      clock.clocks,
+    );
+    const gate = createClockGate(monitor, { requireTimeSync: false });
+    await monitor.runRound();
+    expect(gate()).toBeUndefined();
+    expect(monitor.status.accuracyMs).toBe(1);
+    clock.advance(10, 5000); // settimeofday +5 s: chronyd sees it only at its next poll
+    expect(gate()?.failInfo).toBe('timeNotAvailable');
+    const held = await monitor.runRound();
+    expect(held.state).toBe('drifted');
+    expect(held.detail).toBe(
+      "local clock jumped; waiting for chronyd's next measurement (its last, 2026-12-04T17:04:47.850Z, predates the step)",
+    );
+    expect(held.accuracyMs).toBe(2000); // the threshold, not the stale 1 ms
+    expect(gate()?.failInfo).toBe('timeNotAvailable');
+    expect((await monitor.runRound()).state).toBe('drifted');
+    // chronyd's next measurement, after the step (the wall clock is then 1796403905.01).
+    const fresh = await monitor.runRound();
+    expect(fresh.state).toBe('synced');
+    expect(gate()).toBeUndefined();
   });
 });

@@ -265,7 +265,10 @@ export class ClockMonitor {
       const epoch = this.jumpEpoch;
       const evaluate = this.chrony ? await this.chronyRound(this.chrony) : await this.sntpRound();
       if (this.abort.signal.aborted && !this.running) return this.current;
-      // Samples taken on both sides of a step of the wall clock measure two different clocks.
+      // Samples taken on both sides of a step of the wall clock measure two different clocks. A
+      // step not yet seen by the watchdog is looked for here: a cluster's workers reopen on this
+      // round's status, and their own detectors may have seen the step first.
+      this.checkForClockJump();
       if (epoch !== this.jumpEpoch) continue;
       evaluate();
       return this.current;

@@ -15,6 +15,8 @@ import {
   type ClockMonitorOptions,
 } from '../../../src/clock/clock-monitor.js';
 import { SntpError, type SntpQuery, type SntpSample } from '../../../src/clock/sntp-client.js';
+import { WallClockStepDetector } from '../../../src/clock/wall-clock-step.js';
+import { RelayedClock } from '../../../src/runtime/cluster/relayed-clock.js';
 import {
   answer,
   reply,
@@ -358,6 +360,94 @@ describe('wall clock jumps', () => {
       accuracyMs: 1000,
     });
     for (let i = 0; i < 1000; i++) expect(monitor.checkForClockJump()).toBe(false);
+  });
+});
+
+describe('rounds that span a step of the wall clock', () => {
+  /** Injected wall and monotonic clocks, and a query answered by hand. */
+  function handDriven() {
+    const t = { wall: 1_800_000_000_000, mono: 10_000 };
+    const pending: ((offsetMs: number) => void)[] = [];
+    const query: SntpQuery = () =>
+      new Promise((resolve) =>
+        pending.push((offsetMs) =>
+          resolve({
+            offsetMs,
+            delayMs: 1,
+            errorBoundMs: 0.5,
+            leapIndicator: 0,
+            stratum: 1,
+            serverTimeMs: t.wall + offsetMs,
+          }),
+        ),
+      );
+    /** Answers the oldest query in flight, server minus local = offsetMs. */
+    const answerWith = async (offsetMs: number) => {
+      for (let i = 0; i < 10 && pending.length === 0; i++) await Promise.resolve();
+      pending.shift()!(offsetMs);
+    };
+    const step = (ms: number) => {
+      t.wall += ms + 10;
+      t.mono += 10;
+    };
+    return { t, query, answerWith, step, pending };
+  }
+
+  const settings = {
+    servers: [{ name: 'a', host: 'a', port: 123 }],
+    numServers: 1,
+    serverThreshold: 1,
+    requestAttempts: 1,
+    requestTimeoutMs: 1000,
+    maxTimeDeltaMs: 6000,
+    periodMs: 3_600_000,
+    retryDelayMs: 0,
+    accuracyMs: 1000,
+  };
+
+  it('discards a round during which the gate saw a step, and measures again', async () => {
+    const clock = handDriven();
+    const monitor = new ClockMonitor({
+      ...settings,
+      query: clock.query,
+      now: () => clock.t.wall,
+      monotonic: () => clock.t.mono,
+    });
+    const gate = createClockGate(monitor, { requireTimeSync: false });
+    const round = monitor.runRound();
+    clock.step(5000);
+    expect(gate()?.failInfo).toBe('timeNotAvailable'); // the gate's check sees the step
+    await clock.answerWith(0); // measured before the step: the clock was right then
+    await clock.answerWith(-5000); // the round run again, after the step
+    const status = await round;
+    expect(status.state).toBe('drifted');
+    expect(status.rounds).toBe(1);
+  });
+
+  it('a cluster worker stays closed on a primary round that spanned a step it had not seen', async () => {
+    const clock = handDriven();
+    const now = () => clock.t.wall;
+    const monotonic = () => clock.t.mono;
+    const worker = new RelayedClock(() => {}, new WallClockStepDetector(250, now, monotonic));
+    const primary = new ClockMonitor({
+      ...settings,
+      query: clock.query,
+      now,
+      monotonic,
+      onStatus: (status) => worker.update(status),
+    });
+    const gate = createClockGate(worker, { requireTimeSync: false });
+    const first = primary.runRound();
+    await clock.answerWith(0);
+    await first;
+    expect(gate()).toBeUndefined();
+    const round = primary.runRound(); // the next periodic round: its request left before the step
+    clock.step(5000);
+    expect(gate()?.failInfo).toBe('timeNotAvailable'); // the worker sees the step, asks a round
+    await clock.answerWith(0); // pre-step measurement: must not be relayed as synced
+    await clock.answerWith(-5000);
+    expect((await round).state).toBe('drifted');
+    expect(gate()?.detail).toMatch(/^clock drifted: local clock differs from 1 of 1 NTP servers/);
   });
 });
 

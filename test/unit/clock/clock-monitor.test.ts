@@ -528,6 +528,8 @@ describe('clock monitor logs', () => {
       retryDelayMs: 0,
       accuracyMs: 1000,
       query,
+      // Both clocks injected and moving together: no step of the wall clock between rounds.
+      now: () => 1_800_000_000_000 + clockMs,
       monotonic: () => clockMs,
       logger,
     });

@@ -279,6 +279,11 @@ export async function buildServer(deps: ServerDependencies) {
     app.route({
       method: OTHER_METHODS.filter((method) => !allowed.includes(method)),
       url: path,
+      // Answered before the body is read (a PUT with a body would get 415 or 413): done() is
+      // not called.
+      onRequest: (request, reply, _done) => {
+        refuseMethod(request, reply, allowed);
+      },
       handler: (request, reply) => refuseMethod(request, reply, allowed),
     });
   };

@@ -242,6 +242,31 @@ describe('routes', () => {
       },
     );
 
+    it.each([
+      ['PUT', '/ping', 'text/plain', Buffer.from('abc'), 'GET, HEAD'],
+      ['POST', '/ping', 'application/json', Buffer.from('{}'), 'GET, HEAD'],
+      [
+        'DELETE',
+        '/api/v1/timestamp/certchain',
+        'application/json',
+        Buffer.alloc(2 * 1024 * 1024, 0x20),
+        'GET, HEAD',
+      ],
+      ['PUT', '/api/v1/timestamp', 'application/octet-stream', Buffer.from('abc'), 'POST'],
+    ] as const)(
+      '%s %s with a %s body is 405, before the body is read (not 415 or 413)',
+      async (method, url, type, payload, allow) => {
+        const response = await server.app.inject({
+          method,
+          url,
+          headers: { 'content-type': type },
+          payload,
+        });
+        expect(response.statusCode).toBe(405);
+        expect(response.headers.allow).toBe(allow);
+      },
+    );
+
     it('refuses a method on a known path with a query string too', async () => {
       const response = await server.app.inject({ method: 'TRACE', url: '/api/v1/timestamp?x=1' });
       expect(response.statusCode).toBe(405);

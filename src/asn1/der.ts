@@ -275,9 +275,18 @@ const monthToSecond = (date: Date): string =>
   pad2(date.getUTCSeconds()) +
   'Z';
 
-/** GeneralizedTime "YYYYMMDDHHMMSSZ" (whole seconds, UTC). */
-export function generalizedTime(date: Date): Buffer {
-  const text = String(date.getUTCFullYear()).padStart(4, '0') + monthToSecond(date);
+/**
+ * GeneralizedTime "YYYYMMDDHHMMSSZ" (whole seconds, UTC), as RFC 5280 requires in certificates.
+ * With `milliseconds`, a fraction of a second is kept as DER writes it (X.690 11.7): "SS.fffZ"
+ * without trailing zeros, and no decimal point for a whole second (RFC 3161 genTime).
+ */
+export function generalizedTime(date: Date, milliseconds = false): Buffer {
+  let text = String(date.getUTCFullYear()).padStart(4, '0') + monthToSecond(date);
+  const ms = date.getUTCMilliseconds();
+  if (milliseconds && ms !== 0) {
+    const fraction = String(ms).padStart(3, '0').replace(/0+$/, '');
+    text = `${text.slice(0, -1)}.${fraction}Z`;
+  }
   return tlv(Tag.GENERALIZED_TIME, Buffer.from(text, 'latin1'));
 }
 

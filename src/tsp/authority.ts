@@ -254,8 +254,8 @@ export class TimestampAuthority implements Issuer {
     const fields: TokenFields = {
       request,
       serialNumber: this.nextSerialNumber(),
-      // genTime has whole-second precision; signingTime is the same instant.
-      genTime: new Date(Math.floor(this.now() / 1000) * 1000),
+      // signingTime is the same instant, in whole seconds (UTCTime has no fractions).
+      genTime: this.encoder.genTimeAt(this.now(), accuracyMs),
     };
     if (accuracyMs !== undefined) fields.accuracyMs = accuracyMs;
     return { fields, timeSource };

@@ -55,7 +55,7 @@ export interface TokenFields {
   request: AcceptedRequest;
   /** Unsigned big-endian serial number (at most 160 bits). */
   serialNumber: Uint8Array;
-  /** genTime, truncated to whole seconds by the encoder. */
+  /** genTime, as {@link TokenEncoder.genTimeAt} gives it (whole seconds, or milliseconds). */
   genTime: Date;
   /** This token's accuracy in ms (--accuracy auto); absent: the profile's accuracySeconds. */
   accuracyMs?: number;
@@ -87,6 +87,8 @@ export class TokenEncoder {
   /** The TSAPolicyId TLV of tokens whose request names no policy. */
   readonly defaultPolicy: Buffer;
   private readonly accuracy: Buffer;
+  /** The accuracy tokens declare when no clock check gives theirs (--accuracy). */
+  private readonly profileAccuracyMs: number;
   private readonly tsaName: Buffer;
   private readonly signedDataHead: Buffer;
   /** certificates [0] IMPLICIT CertificateSet, sent with certReq; never present and empty. */
@@ -95,7 +97,7 @@ export class TokenEncoder {
   private readonly contentTypeAttribute: Buffer;
   private readonly signingCertificateAttribute: Buffer;
   private readonly signatureAlgorithm: Buffer;
-  /** genTime has whole-second precision: its two encodings are reused within a second. */
+  /** genTime's two encodings, reused while genTime is the same (a second, or a millisecond). */
   private timeCache: TimeEncodings = {
     ms: Number.NaN,
     genTime: EMPTY,
@@ -127,6 +129,7 @@ export class TokenEncoder {
       profile.accuracyMs === undefined
         ? sequence(integer(profile.accuracySeconds))
         : encodeAccuracy(profile.accuracyMs);
+    this.profileAccuracyMs = profile.accuracyMs ?? profile.accuracySeconds * 1000;
     // tsa [0] EXPLICIT GeneralName: directoryName [4] EXPLICIT Name of the leaf subject.
     this.tsaName = tlv(contextTag(0, true), tlv(contextTag(4, true), leaf.subject));
 
@@ -249,6 +252,17 @@ export class TokenEncoder {
     return out;
   }
 
+  /**
+   * The genTime of a token issued at `nowMs` that declares `accuracyMs` (a clock check's), or else
+   * the profile's accuracy: whole seconds, as the Go server writes it, when the accuracy is a
+   * second or more; milliseconds below that, or a genTime cut to the second could be off by more
+   * than the accuracy it declares (RFC 3161 section 2.4.2: fractions of a second MAY be included).
+   */
+  genTimeAt(nowMs: number, accuracyMs?: number): Date {
+    const accuracy = accuracyMs ?? this.profileAccuracyMs;
+    return new Date(accuracy < 1000 ? nowMs : Math.floor(nowMs / 1000) * 1000);
+  }
+
   private timeEncodings(genTime: Date): TimeEncodings {
     if (genTime.getTime() !== this.timeCache.ms) {
       const signingTimeAttribute = sequence(SIGNING_TIME_OID, set(time(genTime)));
@@ -270,7 +284,7 @@ export class TokenEncoder {
       }
       this.timeCache = {
         ms: genTime.getTime(),
-        genTime: generalizedTime(genTime),
+        genTime: generalizedTime(genTime, true),
         signingTimeAttribute,
         signedAttributes,
         digestOffset: digestEnd - this.signerHash.length,

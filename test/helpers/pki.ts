@@ -177,6 +177,7 @@ export async function issueToken(pki: Pki, request: TokenRequest): Promise<Buffe
   return encoder.encode({
     request: acceptedRequest(request),
     serialNumber: Buffer.from('0123456789', 'hex'),
-    genTime: request.genTime ?? new Date(),
+    // As the authority gives it: whole seconds, the profile's accuracy being 1 s.
+    genTime: encoder.genTimeAt((request.genTime ?? new Date()).getTime()),
   });
 }

@@ -7,6 +7,7 @@ import {
   checkIntegerContent,
   DerError,
   DerSequenceReader,
+  generalizedTime,
   integer,
   integerToBigInt,
   namedBitString,
@@ -50,6 +51,24 @@ describe('strict DER reader', () => {
 });
 
 describe('DER encoder', () => {
+  it.each([
+    [0, '20260601120000Z', '20260601120000Z'],
+    [500, '20260601120000Z', '20260601120000.5Z'],
+    [50, '20260601120000Z', '20260601120000.05Z'],
+    [999, '20260601120000Z', '20260601120000.999Z'],
+  ])(
+    'GeneralizedTime of 12:00:00 + %i ms: %s, with milliseconds %s (X.690: no trailing zeros)',
+    (ms, whole, fractional) => {
+      const date = new Date(Date.UTC(2026, 5, 1, 12, 0, 0, ms));
+      expect(readExactly(generalizedTime(date), Tag.GENERALIZED_TIME).value.toString()).toBe(whole);
+      const encoded = generalizedTime(date, true);
+      expect(readExactly(encoded, Tag.GENERALIZED_TIME).value.toString()).toBe(fractional);
+      // asn1js reads it back to the millisecond.
+      const { result } = asn1js.fromBER(encoded);
+      expect((result as asn1js.GeneralizedTime).toDate().getTime()).toBe(date.getTime());
+    },
+  );
+
   it('encodes INTEGERs as asn1js does and reads them back', () => {
     fc.assert(
       fc.property(fc.bigInt({ min: -(1n << 300n), max: 1n << 300n }), (value) => {

@@ -16,6 +16,7 @@ import type { TimeSourceSnapshot } from '../../../src/tsp/time-source.js';
 import { TokenEncoder, TokenSignatureError } from '../../../src/tsp/token-encoder.js';
 import { parseCertificate } from '../../../src/x509/certificate.js';
 import { decodeResponse } from '../../helpers/decode.js';
+import { openssl, tempDir } from '../../helpers/openssl.js';
 import { encodeRequest } from '../../helpers/requests.js';
 import { defaultAuthority } from '../../helpers/authority.js';
 
@@ -211,7 +212,7 @@ describe('TimestampAuthority: what a token records', () => {
     expect(await tsa.issue(Buffer.from('x'), 'der')).toMatchObject({ profile: 'qualified' });
   });
 
-  it('records the clock evidence and declares its auto accuracy; whole-second genTime', async () => {
+  it('records the clock evidence and declares its auto accuracy; genTime to the second, or to the millisecond below a second', async () => {
     let snapshot: TimeSourceSnapshot | undefined = {
       source: 'chrony',
       state: 'synced',
@@ -222,6 +223,7 @@ describe('TimestampAuthority: what a token records', () => {
     if (first.status !== 'granted') throw new Error(`refused: ${first.failInfo}`);
     expect(first.timeSource).toBe(snapshot);
     expect(first.genTime.getTime()).toBe(GEN_TIME - 750);
+    expect(Buffer.from(first.der).includes('20260601120000Z')).toBe(true); // as the Go server
     expect(toHex(first.policy ?? new Uint8Array())).toBe(toHex(oid(OID.sigstoreTsaPolicy)));
     const accuracy = decodeResponse(first.der).tstInfo!.accuracy!;
     expect([accuracy.seconds, accuracy.millis]).toEqual([1, 500]);
@@ -229,14 +231,51 @@ describe('TimestampAuthority: what a token records', () => {
     snapshot = { source: 'sntp', state: 'synced', accuracyMs: 20 };
     for (let i = 0; i < 2; i++) {
       const next = await tsa.issue(encodeRequest(), 'der');
+      if (next.status !== 'granted') throw new Error(`refused: ${next.failInfo}`);
       const declared = decodeResponse(next.der).tstInfo!.accuracy!;
       expect([declared.seconds, declared.millis]).toEqual([undefined, 20]);
+      // Cut to the second, genTime could be 750 ms off while declaring 20.
+      expect(next.genTime.getTime()).toBe(GEN_TIME);
+      expect(Buffer.from(next.der).includes('20260601120000.75Z')).toBe(true);
     }
     // No evidence: the profile's fixed accuracy, and no timeSource on the outcome.
     snapshot = undefined;
     const plain = await tsa.issue(encodeRequest(), 'der');
+    if (plain.status !== 'granted') throw new Error(`refused: ${plain.failInfo}`);
     expect(plain).not.toHaveProperty('timeSource');
     expect(decodeResponse(plain.der).tstInfo!.accuracy!.seconds).toBe(1);
+    expect(plain.genTime.getTime()).toBe(GEN_TIME - 750);
+  });
+
+  it('a fixed sub-second accuracy (--accuracy 250ms) gets a genTime in milliseconds; OpenSSL reads it', async () => {
+    const { signer, chain } = await createMemorySigner('sha256');
+    const tsa = new TimestampAuthority({
+      profile: {
+        signer,
+        chain: chain.map(parseCertificate),
+        defaultPolicy: oid(OID.sigstoreTsaPolicy),
+        accuracySeconds: 0,
+        accuracyMs: 250,
+        includeChain: false,
+      },
+      policy: {
+        acceptedPolicies: new Set([toHex(oid(OID.sigstoreTsaPolicy))]),
+        allowCustomExtensions: false,
+      },
+      now: () => GEN_TIME,
+    });
+    const outcome = await tsa.issue(encodeRequest(), 'der');
+    if (outcome.status !== 'granted') throw new Error(`refused: ${outcome.failInfo}`);
+    expect(outcome.genTime.getTime()).toBe(GEN_TIME);
+    const files = tempDir();
+    try {
+      const reply = files.write('reply.tsr', outcome.der);
+      const text = await openssl(['ts', '-reply', '-in', reply, '-text']);
+      expect(text).toContain('Time stamp: Jun  1 12:00:00.75 2026 GMT');
+      expect(text).toContain('Accuracy: unspecified seconds, 0xFA millis, unspecified micros');
+    } finally {
+      files.cleanup();
+    }
   });
 
   it.each([

@@ -40,6 +40,8 @@ const FINAL_FAILURES: ReadonlySet<SntpFailureReason> = new Set([
   'kiss-o-death',
   'alarm',
   'bad-stratum',
+  'bad-reference-time',
+  'bad-root-distance',
 ]);
 
 /** `count` distinct entries picked uniformly at random (partial Fisher-Yates). */

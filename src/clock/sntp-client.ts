@@ -21,7 +21,11 @@ export type SntpFailureReason =
   | 'kiss-o-death'
   /** Leap indicator 3: the server's own clock is not synchronised. */
   | 'alarm'
-  | 'bad-stratum';
+  | 'bad-stratum'
+  /** Reference time 0 (never synchronised), later than its transmit time, or over a day old. */
+  | 'bad-reference-time'
+  /** Root distance (round trip / 2 + root delay / 2 + root dispersion) over MAXDIST, 1 s. */
+  | 'bad-root-distance';
 
 export class SntpError extends CodedError<SntpFailureReason> {
   override name = 'SntpError';
@@ -36,8 +40,14 @@ export interface SntpSample {
   offsetMs: number;
   /** Round-trip delay, in ms (RFC 4330 delta). */
   delayMs: number;
-  /** The true offset lies within offsetMs +- errorBoundMs (half the round trip). */
+  /**
+   * The true offset lies within offsetMs +- errorBoundMs: RFC 5905's root distance, half the
+   * round trip plus the server's own root delay / 2 and root dispersion.
+   */
   errorBoundMs: number;
+  /** The server's root delay and root dispersion (its distance to its reference clock), ms. */
+  rootDelayMs?: number;
+  rootDispersionMs?: number;
   leapIndicator: number;
   stratum: number;
   /** The server's transmit time (ms since the Unix epoch). */
@@ -63,6 +73,12 @@ const VERSION = 4;
 /** Seconds from 1900-01-01 (NTP era 0) to 1970-01-01. */
 const NTP_UNIX_OFFSET_S = 2_208_988_800;
 const TWO_POW_32 = 2 ** 32;
+/** RFC 5905 MAXDIST: a larger root distance makes an answer unfit for synchronisation. */
+export const MAX_ROOT_DISTANCE_MS = 1000;
+/** A server whose reference time is older than this has not been synchronised for too long. */
+export const MAX_REFERENCE_AGE_MS = 24 * 3_600_000;
+/** NTP short format (16.16 fixed point seconds, RFC 5905 section 6) to ms. */
+const shortToMs = (packet: Buffer, offset: number) => (packet.readUInt32BE(offset) / 65536) * 1000;
 
 /** NTP timestamp (RFC 4330 section 3, with the era rule for dates after 2036) to Unix ms. */
 export function ntpToUnixMs(packet: Buffer, offset: number): number {
@@ -85,7 +101,9 @@ export function readSntpReply(
   packet: Buffer,
   originate: Buffer,
 ):
-  | (Omit<SntpSample, 'offsetMs' | 'delayMs' | 'errorBoundMs'> & {
+  | (Pick<SntpSample, 'leapIndicator' | 'stratum'> & {
+      rootDelayMs: number;
+      rootDispersionMs: number;
       receiveMs: number;
       transmitMs: number;
     })
@@ -113,12 +131,24 @@ export function readSntpReply(
   if (packet.readUInt32BE(40) === 0 && packet.readUInt32BE(44) === 0) {
     throw new SntpError('malformed', 'zero transmit timestamp');
   }
+  const transmitMs = ntpToUnixMs(packet, 40);
+  if (packet.readUInt32BE(16) === 0 && packet.readUInt32BE(20) === 0) {
+    throw new SntpError('bad-reference-time', 'reference time 0: server never synchronised');
+  }
+  const referenceMs = ntpToUnixMs(packet, 16);
+  if (referenceMs > transmitMs) {
+    throw new SntpError('bad-reference-time', 'reference time later than the transmit time');
+  }
+  if (transmitMs - referenceMs > MAX_REFERENCE_AGE_MS) {
+    throw new SntpError('bad-reference-time', 'server last synchronised more than a day ago');
+  }
   return {
     leapIndicator,
     stratum,
+    rootDelayMs: shortToMs(packet, 4),
+    rootDispersionMs: shortToMs(packet, 8),
     receiveMs: ntpToUnixMs(packet, 32),
-    transmitMs: ntpToUnixMs(packet, 40),
-    serverTimeMs: ntpToUnixMs(packet, 40),
+    transmitMs,
   };
 }
 
@@ -167,13 +197,23 @@ export const querySntp: SntpQuery = async (server, options) => {
               const t4 = sentAtMs + arrivedAfter;
               const offsetMs = (reply.receiveMs - t1 + (reply.transmitMs - t4)) / 2;
               const delayMs = Math.max(0, t4 - t1 - (reply.transmitMs - reply.receiveMs));
+              const { rootDelayMs, rootDispersionMs } = reply;
+              const errorBoundMs = delayMs / 2 + rootDelayMs / 2 + rootDispersionMs;
+              if (errorBoundMs > MAX_ROOT_DISTANCE_MS) {
+                throw new SntpError(
+                  'bad-root-distance',
+                  `root distance ${Math.round(errorBoundMs)} ms, more than ${MAX_ROOT_DISTANCE_MS} ms`,
+                );
+              }
               resolve({
                 offsetMs,
                 delayMs,
-                errorBoundMs: delayMs / 2,
+                errorBoundMs,
+                rootDelayMs,
+                rootDispersionMs,
                 leapIndicator: reply.leapIndicator,
                 stratum: reply.stratum,
-                serverTimeMs: reply.serverTimeMs,
+                serverTimeMs: reply.transmitMs,
               });
             } catch (error) {
               reject(error);

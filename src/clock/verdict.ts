@@ -25,7 +25,7 @@ export interface ClockVerdict {
   /** Median offset (server minus local, ms) of the samples; absent when there are none. */
   offsetMs?: number;
   /**
-   * When synced: the largest |offset| + delay/2 among the agreeing servers, the bound on the local
+   * When synced: the largest |offset| + root distance among the agreeing servers, the bound on the local
    * clock's error this round measured (--accuracy auto).
    */
   boundMs?: number;
@@ -46,17 +46,20 @@ function median(values: number[]): number | undefined {
 
 /**
  * The clock's state after a round, from the usable answers (kiss-o'-death and alarm answers count
- * as none):
+ * as none, and so does an answer whose root distance is beyond the threshold):
  * - synced: at least server_threshold servers agree within the threshold;
  * - drifted: enough servers answered, too few agree;
  * - unverified: too few usable answers.
- * A server agrees only when |offset| + delay/2 (the worst case of its measurement) stays within
- * the threshold.
+ * A server agrees only when |offset| + its root distance (delay/2 + root delay/2 + root
+ * dispersion: the worst case of its measurement) stays within the threshold.
  */
 export function clockVerdict(
-  samples: readonly ServerSample[],
+  answers: readonly ServerSample[],
   { thresholdMs, serverThreshold, numServers }: VerdictThresholds,
 ): ClockVerdict {
+  // A measurement that cannot resolve the threshold (its root distance alone exceeds it) can
+  // neither agree nor disagree: it is no usable answer.
+  const samples = answers.filter(({ sample }) => sample.errorBoundMs <= thresholdMs);
   const disagreeing = samples.filter(
     ({ sample }) => !(Math.abs(sample.offsetMs) + sample.errorBoundMs <= thresholdMs),
   );

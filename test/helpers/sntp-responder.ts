@@ -13,6 +13,11 @@ export interface ReplyOptions {
   mode?: number;
   /** The responder's clock; Date.now by default. */
   clock?: () => number;
+  /** Root delay and root dispersion (bytes 4-11, 16.16 fixed point seconds), ms; 0 by default. */
+  rootDelayMs?: number;
+  rootDispersionMs?: number;
+  /** Reference time (last synchronised) relative to the transmit time, ms; null for 0. */
+  referenceAgeMs?: number | null;
 }
 
 /** What to send back for one request: a reply, raw bytes, several datagrams, or nothing. */
@@ -29,7 +34,10 @@ export function reply(request: Buffer, options: ReplyOptions = {}): Buffer {
   packet[2] = 6;
   packet[3] = 0xec;
   packet.write((options.referenceId ?? 'TEST').padEnd(4, '\0').slice(0, 4), 12, 'latin1');
-  unixMsToNtp(time - 1000, packet, 16);
+  packet.writeUInt32BE(Math.round(((options.rootDelayMs ?? 0) / 1000) * 65536), 4);
+  packet.writeUInt32BE(Math.round(((options.rootDispersionMs ?? 0) / 1000) * 65536), 8);
+  if (options.referenceAgeMs !== null)
+    unixMsToNtp(time - (options.referenceAgeMs ?? 1000), packet, 16);
   request.copy(packet, 24, 40, 48);
   unixMsToNtp(time, packet, 32);
   unixMsToNtp(time, packet, 40);

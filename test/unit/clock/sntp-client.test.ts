@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ntpToUnixMs, querySntp, SntpError, unixMsToNtp } from '../../../src/clock/sntp-client.js';
 import { registry } from '../../../src/metrics/registry.js';
-import { answer, silent, SntpResponder } from '../../helpers/sntp-responder.js';
+import { answer, reply, silent, SntpResponder } from '../../helpers/sntp-responder.js';
 
 const responders: SntpResponder[] = [];
 afterEach(async () => Promise.all(responders.splice(0).map((responder) => responder.close())));
@@ -32,7 +32,7 @@ describe('SNTP client', () => {
     expect(Math.abs(a.offsetMs - 4000)).toBeLessThan(500);
     expect(Math.abs(b.offsetMs + 2500)).toBeLessThan(500);
     expect(a.delayMs).toBeGreaterThanOrEqual(0);
-    expect(a.errorBoundMs).toBe(a.delayMs / 2);
+    expect(a.errorBoundMs).toBe(a.delayMs / 2); // the responder's root delay and dispersion: 0
     expect([a.leapIndicator, a.stratum]).toEqual([0, 2]);
   });
 
@@ -70,6 +70,55 @@ describe('SNTP client', () => {
     );
     controller.abort();
     expect(await pending).toBe('timeout: query aborted');
+  });
+
+  it('bounds the error by the root distance: round trip / 2 + root delay / 2 + dispersion', async () => {
+    const server = await responder(answer({ rootDelayMs: 250, rootDispersionMs: 125 }));
+    const sample = await querySntp(server.address, { timeoutMs: 5000 });
+    expect(sample.rootDelayMs).toBe(250);
+    expect(sample.rootDispersionMs).toBe(125);
+    expect(sample.errorBoundMs).toBeCloseTo(sample.delayMs / 2 + 125 + 125, 9);
+  });
+
+  it.each([
+    [
+      'a root distance over 1 s (MAXDIST)',
+      { rootDelayMs: 1000, rootDispersionMs: 900 },
+      /^bad-root-distance: root distance 1\d{3} ms, more than 1000 ms$/,
+    ],
+    [
+      'reference time 0',
+      { referenceAgeMs: null },
+      /^bad-reference-time: reference time 0: server never synchronised$/,
+    ],
+    [
+      'a reference time over a day old',
+      { referenceAgeMs: 25 * 3_600_000 },
+      /^bad-reference-time: server last synchronised more than a day ago$/,
+    ],
+    [
+      'a reference time later than the transmit time',
+      { referenceAgeMs: -1000 },
+      /^bad-reference-time: reference time later than the transmit time$/,
+    ],
+    ['version 0', { version: 0 }, /^malformed: not an NTP server reply \(mode 4, version 0\)$/],
+    ['version 5', { version: 5 }, /^malformed: not an NTP server reply \(mode 4, version 5\)$/],
+    ['a zero transmit timestamp', { zeroTransmit: true }, /^malformed: zero transmit timestamp$/],
+  ])('refuses an answer with %s', async (_name, options, expected) => {
+    const { version, zeroTransmit, ...replyOptions } = {
+      version: 4,
+      zeroTransmit: false,
+      ...options,
+    };
+    const server = await responder((request) => {
+      const packet = reply(request, replyOptions);
+      packet[0] = (packet[0]! & 0b1100_0111) | (version << 3);
+      if (zeroTransmit) packet.fill(0, 40, 48);
+      return packet;
+    });
+    const error = await querySntp(server.address, { timeoutMs: 5000 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SntpError);
+    expect(`${(error as SntpError).reason}: ${(error as SntpError).message}`).toMatch(expected);
   });
 
   it('registers the clock metrics in the shared registry', async () => {

@@ -19,6 +19,15 @@ function sample(name: string, offsetMs: number, delayMs = 0): ServerSample {
 const thresholds = { thresholdMs: 1000, serverThreshold: 2, numServers: 3 };
 
 describe('clockVerdict', () => {
+  it('counts an answer whose root distance alone exceeds the threshold as no usable answer', () => {
+    const wide = sample('a', 0);
+    wide.sample.errorBoundMs = 1001; // e.g. a server 1.5 s of root delay from its reference
+    const verdict = clockVerdict([wide, sample('b', 0)], thresholds);
+    expect(verdict.state).toBe('unverified');
+    expect(verdict.detail).toBe('only 1 of 3 NTP servers gave a usable answer, 2 needed');
+    expect(verdict.disagreeing).toEqual([]);
+  });
+
   it('is synced when server_threshold servers agree, with the median offset and the worst agreeing bound', () => {
     const verdict = clockVerdict(
       [sample('a', 100), sample('b', -300), sample('c', 5000)],

@@ -8,6 +8,11 @@ export interface ClockOptions {
   ntpMonitoring: string;
   /** The accuracy the tokens declare, in ms, or 'auto' (--accuracy). */
   accuracyMs: number | 'auto';
+  /**
+   * The smallest accuracy a named profile's tokens declare (config file `profiles:`), in ms: the
+   * gate holds the clock to it too, whatever --accuracy says.
+   */
+  profileAccuracyMs?: number;
   /** --time-source: chrony reads chronyd at `chronySocket` instead of asking the YAML's servers. */
   timeSource?: 'sntp' | 'chrony';
   chronySocket?: string;
@@ -18,12 +23,18 @@ export interface ClockOptions {
 export function clockOptionsFrom(
   config: Pick<
     ServeConfig,
-    'ntpMonitoring' | 'accuracy' | 'timeSource' | 'chronySocket' | 'requireNts'
+    'ntpMonitoring' | 'accuracy' | 'timeSource' | 'chronySocket' | 'requireNts' | 'profiles'
   >,
 ): ClockOptions {
+  const profiles = config.profiles ?? [];
   return {
     ntpMonitoring: config.ntpMonitoring,
     accuracyMs: parseAccuracy(config.accuracy),
+    ...(profiles.length > 0
+      ? {
+          profileAccuracyMs: Math.min(...profiles.map((profile) => profile.accuracySeconds * 1000)),
+        }
+      : {}),
     timeSource: config.timeSource,
     chronySocket: config.chronySocket,
     requireNts: config.requireNts,
@@ -39,8 +50,12 @@ export async function createClockMonitor(
   // With chrony, the YAML still gives the period, the threshold (max_time_delta) and the
   // timeout of one reading (request_timeout); its servers are chronyd's business.
   const config = await loadNtpConfig(options.ntpMonitoring, options.timeSource !== 'chrony');
+  const settings = toMonitorSettings(config);
   return new ClockMonitor({
-    ...toMonitorSettings(config),
+    ...settings,
+    // Every token must be able to stand behind the accuracy it declares: a profile's as well
+    // (under --accuracy auto too, where the threshold is max_time_delta).
+    maxTimeDeltaMs: Math.min(settings.maxTimeDeltaMs, options.profileAccuracyMs ?? Infinity),
     accuracyMs: options.accuracyMs,
     ...(options.timeSource === 'chrony'
       ? {

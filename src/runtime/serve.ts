@@ -237,6 +237,9 @@ async function serve(
   const followAccuracy = config.accuracy.trim().toLowerCase() === 'auto';
   const timeSource =
     clockView && (() => timeSourceSnapshot(clockView.status, config.timeSource, followAccuracy));
+  // A named profile declares its own accuracy, --accuracy auto or not.
+  const profileTimeSource =
+    clockView && (() => timeSourceSnapshot(clockView.status, config.timeSource, false));
   // Before the authority (its guard refuses issuance while the database is down); closed after
   // the listeners, so their last tokens are committed.
   // Anchoring needs the authority, built after the ledger: bound below.
@@ -277,7 +280,14 @@ async function serve(
     config,
     logger,
     (profile) =>
-      createAuthority(config, logger, options.signerDependencies, guards, profile, timeSource),
+      createAuthority(
+        config,
+        logger,
+        options.signerDependencies,
+        guards,
+        profile,
+        profileTimeSource,
+      ),
     stack,
   );
   const trustedRoot = await createTrustedRoot(config, chain, profiles);

@@ -83,7 +83,7 @@ export const SERVE_OPTIONS = {
     min: 1,
     max: MAX_KMS_TIMEOUT_MS,
     description:
-      'deadline of one PKCS#11 signature, waiting for a session included, and of every other call to the module, start-up included; a call unanswered twice this long means the module is stuck: its process is killed and started again (e.g. 5s, 800ms; 1ms to 5m)',
+      'deadline of one PKCS#11 signature, waiting for a session included, and of every other call to the module, start-up included; a call (or the loading of the module) unanswered twice this long means the module is stuck: its process is killed and started again (e.g. 5s, 800ms; 1ms to 5m)',
   }),
   kmsTimeout: option({
     flag: 'kms-timeout',

@@ -13,6 +13,7 @@ import { queryRound, type LogFn, type ServerOutcome } from './round.js';
 import { querySntp, type SntpQuery } from './sntp-client.js';
 import { clockVerdict, type ServerSample } from './verdict.js';
 import {
+  clockDivergenceDetail,
   clockJumpDetail,
   DEFAULT_JUMP_TOLERANCE_MS,
   WallClockStepDetector,
@@ -126,6 +127,13 @@ export class ClockMonitor {
    * has measured the clock since. Its estimate from before the step says nothing of the clock now.
    */
   private stepWallMs: number | undefined;
+  /**
+   * The last synced evidence: its bound and the monotonic instant it measured the clock at. The
+   * wall clock's steps since (under the jump tolerance too) add to that bound until the next round.
+   */
+  private verified: { monotonicMs: number; boundMs: number } | undefined;
+  /** The monotonic time at which the round in flight started asking. */
+  private roundStartedMs = 0;
   private running = false;
   private roundTimer: NodeJS.Timeout | undefined;
   private jumpTimer: NodeJS.Timeout | undefined;
@@ -219,8 +227,9 @@ export class ClockMonitor {
    */
   checkForClockJump(): boolean {
     const stepMs = this.step.check();
-    if (stepMs === undefined) return false;
+    if (stepMs === undefined) return this.checkDivergence();
     this.jumpEpoch++;
+    this.verified = undefined;
     if (this.chrony) this.stepWallMs = this.now();
     ntpErrorsTotal.inc({ reason: 'err_clock_jump' });
     this.setStatus(
@@ -237,6 +246,49 @@ export class ClockMonitor {
       this.runRoundInBackground();
     }
     return true;
+  }
+
+  /**
+   * While synced: adds the wall clock's net divergence from the monotonic clock since the last
+   * verification (steps under the jump tolerance add up here) to the bound measured then. Beyond
+   * the threshold the gate closes and a round runs at once; within, --accuracy auto follows it.
+   */
+  private checkDivergence(): boolean {
+    const { verified } = this;
+    if (!verified || this.current.state !== 'synced') return false;
+    const divergenceMs = this.step.divergenceSince(verified.monotonicMs);
+    const boundMs = verified.boundMs + divergenceMs;
+    if (boundMs > this.thresholdMs) {
+      this.verified = undefined;
+      ntpErrorsTotal.inc({ reason: 'err_clock_jump' });
+      this.setStatus(
+        {
+          state: 'drifted',
+          detail: clockDivergenceDetail(divergenceMs, this.thresholdMs),
+          rounds: this.current.rounds,
+          accuracyMs: this.tokenAccuracy(undefined),
+        },
+        true,
+      );
+      if (this.running) {
+        clearTimeout(this.roundTimer);
+        this.runRoundInBackground();
+      }
+      return true;
+    }
+    const accuracyMs = this.tokenAccuracy(boundMs);
+    if (accuracyMs !== this.current.accuracyMs) this.setStatus({ ...this.current, accuracyMs });
+    return false;
+  }
+
+  /** Records what a round verified (a synced bound, measured at `monotonicMs`), or nothing. */
+  private verifiedBound(boundMs: number | undefined, monotonicMs: number): number | undefined {
+    if (boundMs === undefined) {
+      this.verified = undefined;
+      return undefined;
+    }
+    this.verified = { monotonicMs, boundMs };
+    return boundMs + this.step.divergenceSince(monotonicMs);
   }
 
   private runRoundInBackground(): void {
@@ -263,6 +315,7 @@ export class ClockMonitor {
   private async roundsUntilStable(): Promise<ClockStatus> {
     for (;;) {
       const epoch = this.jumpEpoch;
+      this.roundStartedMs = this.monotonic();
       const evaluate = this.chrony ? await this.chronyRound(this.chrony) : await this.sntpRound();
       if (this.abort.signal.aborted && !this.running) return this.current;
       // Samples taken on both sides of a step of the wall clock measure two different clocks. A
@@ -298,7 +351,10 @@ export class ClockMonitor {
           return;
         }
         this.stepWallMs = undefined;
-        this.evaluateChrony(chronyVerdict(reading, { thresholdMs: this.thresholdMs, requireNts }));
+        this.evaluateChrony(
+          chronyVerdict(reading, { thresholdMs: this.thresholdMs, requireNts }),
+          reading.tracking.refTime,
+        );
       };
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
@@ -311,6 +367,7 @@ export class ClockMonitor {
   /** Keeps the gate closed after a step while chronyd's last measurement predates it. */
   private holdAfterStep(refTime: number): void {
     const last = refTime > 0 ? new Date(refTime * 1000).toISOString() : 'never';
+    this.verified = undefined;
     this.setStatus({
       state: 'drifted',
       detail: `local clock jumped; waiting for chronyd's next measurement (its last, ${last}, predates the step)`,
@@ -319,7 +376,11 @@ export class ClockMonitor {
     });
   }
 
-  private evaluateChrony({ state, detail, evidence }: ReturnType<typeof chronyVerdict>): void {
+  /** `refTime`: chronyd's last update (seconds since the Unix epoch), when its evidence is from. */
+  private evaluateChrony(
+    { state, detail, evidence }: ReturnType<typeof chronyVerdict>,
+    refTime?: number,
+  ): void {
     recordChronyEvidence(evidence);
     if (state === 'drifted') ntpErrorsTotal.inc({ reason: 'err_inv_time' });
     // Unverified with evidence: a selected source that is not NTS-authenticated (--require-nts).
@@ -338,12 +399,21 @@ export class ClockMonitor {
     }
     if (evidence) this.authenticated = evidence.authenticated;
     const rounds = this.current.rounds + 1;
+    // The monotonic instant of chronyd's last update: steps since then are not in its estimate.
+    const measuredAt =
+      refTime === undefined
+        ? Number.NEGATIVE_INFINITY
+        : this.monotonic() - Math.max(0, this.now() - refTime * 1000);
+    const boundMs = this.verifiedBound(
+      state === 'synced' ? evidence?.boundMs : undefined,
+      measuredAt,
+    );
     this.setStatus({
       state,
       detail,
       rounds,
       ...(evidence ? { offsetMs: evidence.offsetMs, chrony: evidence } : {}),
-      accuracyMs: this.tokenAccuracy(state === 'synced' ? evidence?.boundMs : undefined),
+      accuracyMs: this.tokenAccuracy(boundMs),
     });
   }
 
@@ -380,7 +450,9 @@ export class ClockMonitor {
     if (offsetMs !== undefined) ntpOffset.set(offsetMs / 1000);
     const rounds = this.current.rounds + 1;
     const base = offsetMs === undefined ? { rounds } : { rounds, offsetMs };
-    this.setStatus({ ...base, state, detail, accuracyMs: this.tokenAccuracy(boundMs) });
+    // The servers measured the clock from the round's start: steps since add to their bound.
+    const bound = this.verifiedBound(state === 'synced' ? boundMs : undefined, this.roundStartedMs);
+    this.setStatus({ ...base, state, detail, accuracyMs: this.tokenAccuracy(bound) });
   }
 
   private setStatus(status: ClockStatus, always = false): void {

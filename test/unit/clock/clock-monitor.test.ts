@@ -124,7 +124,7 @@ describe('clock monitor rounds', () => {
     const status = await monitor.runRound();
     expect(status.state).toBe('drifted');
     expect(status.detail).toMatch(
-      /^local clock differs from 2 of 3 NTP servers by more than 1 s \(median offset 5(\.\d+)? s\)$/,
+      /^local clock differs from 2 of 3 NTP servers by more than 1 s \(median offset (4\.9\d|5(\.\d+)?) s\)$/,
     );
     expect(await errorCount('err_inv_time')).toBe(invalidBefore + 1);
     expect(await errorCount('err_too_few')).toBe(tooFewBefore);
@@ -448,6 +448,79 @@ describe('rounds that span a step of the wall clock', () => {
     await clock.answerWith(-5000);
     expect((await round).state).toBe('drifted');
     expect(gate()?.detail).toMatch(/^clock drifted: local clock differs from 1 of 1 NTP servers/);
+  });
+});
+
+describe('small steps of the wall clock add up', () => {
+  /** One server answering at once: 0.3 ms off with a 0.5 ms bound (1 ms declared with auto). */
+  function tightMonitor(options: Partial<ClockMonitorOptions>) {
+    const t = { wall: 1_800_000_000_000, mono: 10_000 };
+    const sample: SntpSample = {
+      offsetMs: 0.3,
+      delayMs: 1,
+      errorBoundMs: 0.5,
+      leapIndicator: 0,
+      stratum: 1,
+      serverTimeMs: t.wall,
+    };
+    const monitor = new ClockMonitor({
+      servers: [{ name: 'a', host: 'a', port: 123 }],
+      numServers: 1,
+      serverThreshold: 1,
+      requestAttempts: 1,
+      requestTimeoutMs: 1000,
+      maxTimeDeltaMs: 1000,
+      periodMs: 3_600_000,
+      retryDelayMs: 0,
+      accuracyMs: 'auto',
+      query: () => Promise.resolve(sample),
+      now: () => t.wall,
+      monotonic: () => t.mono,
+      ...options,
+    });
+    /** A step of the wall clock under the 250 ms jump tolerance, 1 ms of monotonic time later. */
+    const step = (ms: number) => {
+      t.wall += ms + 1;
+      t.mono += 1;
+    };
+    return { monitor, step, gate: createClockGate(monitor, { requireTimeSync: true }) };
+  }
+
+  it('--accuracy auto declares the bound plus the steps since the round, and closes beyond', async () => {
+    const { monitor, step, gate } = tightMonitor({});
+    await monitor.runRound();
+    expect(monitor.status.accuracyMs).toBe(1);
+    step(240);
+    expect(gate()).toBeUndefined();
+    expect(monitor.status.accuracyMs).toBe(241); // 0.8 + 240, rounded up
+    step(-40);
+    expect(gate()).toBeUndefined();
+    expect(monitor.status.accuracyMs).toBe(201); // the net divergence: opposite steps cancel
+    for (const declared of [441, 681, 921]) {
+      step(240);
+      expect(gate()).toBeUndefined();
+      expect(monitor.status.accuracyMs).toBe(declared);
+    }
+    step(240);
+    expect(gate()?.detail).toBe(
+      'clock drifted: local clock stepped by 1160 ms in all since it was last verified, beyond 1 s with the bound measured then; re-verifying',
+    );
+    // A new round measures the clock as it is now: the steps before it no longer count.
+    await monitor.runRound();
+    expect(gate()).toBeUndefined();
+    expect(monitor.status.accuracyMs).toBe(1);
+  });
+
+  it('closes the gate on a step under the jump tolerance beyond a fixed accuracy', async () => {
+    const { monitor, step, gate } = tightMonitor({ accuracyMs: 100 });
+    await monitor.runRound();
+    expect(gate()).toBeUndefined();
+    step(90);
+    expect(gate()).toBeUndefined();
+    expect(monitor.status.accuracyMs).toBe(100);
+    step(20);
+    expect(gate()?.failInfo).toBe('timeNotAvailable');
+    expect(monitor.status.state).toBe('drifted');
   });
 });
 

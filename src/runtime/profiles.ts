@@ -61,7 +61,8 @@ async function loadPrevious(previous: readonly PreviousChain[]) {
 /**
  * The trusted root of every profile's current and previous chains, checked at start-up (a
  * previous chain newer than the current one, or retired before it began, stops the start).
- * Each entry's uri is the profile's timestamp URL under the origin the client asked.
+ * Each entry's uri is the profile's timestamp URL under the origin the client asked (none
+ * without one).
  */
 export async function createTrustedRoot(
   config: ServeConfig,
@@ -98,5 +99,10 @@ export async function createTrustedRoot(
     );
   }
   return (origin) =>
-    trustedRootJson(windows.map(({ path, window }) => ({ window, uri: `${origin}${path}` })));
+    trustedRootJson(
+      windows.map(({ path, window }) => ({
+        window,
+        uri: origin === undefined ? undefined : `${origin}${path}`,
+      })),
+    );
 }

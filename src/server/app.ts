@@ -34,6 +34,7 @@ import { httpAnswers, sendAnswer, sendGoError } from './http-outcome.js';
 import { knowPaths } from './http-metrics.js';
 import type { ProcessLedger } from '../ledger/process-ledger.js';
 import { registerLogRoutes } from './log-routes.js';
+import { addVary, requestOrigin } from './request-origin.js';
 import { enforceHttp2HeaderLimit } from './http2-header-limit.js';
 import { registerRequestLog } from './request-log.js';
 import { LazyChildLogger } from './lazy-child-logger.js';
@@ -71,7 +72,7 @@ export interface ServedProfile {
 }
 
 /** The trusted root of every profile's chains, with entry URIs under `origin` (scheme://host). */
-export type TrustedRootSource = (origin: string) => TrustedRootJson;
+export type TrustedRootSource = (origin: string | undefined) => TrustedRootJson;
 
 const TIMESTAMP_QUERY = 'application/timestamp-query';
 const JSON_MEDIA_TYPE = 'application/json';
@@ -362,18 +363,23 @@ export async function buildServer(deps: ServerDependencies) {
 
   const { trustedRoot } = deps;
   if (trustedRoot) {
-    app.get(ROUTES.trustedRoot, async (request, reply) =>
-      reply
-        // Changes only with the configuration; clients refresh it as they refresh their TUF root.
-        .header('cache-control', 'max-age=3600')
-        .header('content-type', TRUSTED_ROOT_MEDIA_TYPE)
-        // A Buffer: Fastify would rewrite a string's media type (quoting version, adding charset).
-        .send(
-          Buffer.from(
-            JSON.stringify(trustedRoot(`${request.protocol}://${request.host}`), null, 2),
-          ),
-        ),
-    );
+    // Its entries' uri is where the client reached us: the answer varies with the Host (and, from
+    // a trusted proxy, with X-Forwarded-Host and -Proto, which Fastify reads instead).
+    const varies =
+      config.trustedProxies.length > 0 ? 'Host, X-Forwarded-Host, X-Forwarded-Proto' : 'Host';
+    app.get(ROUTES.trustedRoot, async (request, reply) => {
+      const origin = requestOrigin(request);
+      if (origin === null) return sendGoError(reply, 400, 'the Host header is not host[:port]');
+      return (
+        reply
+          .header('vary', addVary(reply.getHeader('vary'), varies))
+          // Changes only with the configuration; clients refresh it as they refresh their TUF root.
+          .header('cache-control', 'max-age=3600')
+          .header('content-type', TRUSTED_ROOT_MEDIA_TYPE)
+          // A Buffer: Fastify would rewrite a string's media type (quoting version, adding charset).
+          .send(Buffer.from(JSON.stringify(trustedRoot(origin), null, 2)))
+      );
+    });
     methodNotAllowed(ROUTES.trustedRoot, ['GET', 'HEAD']);
   }
 

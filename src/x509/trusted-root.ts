@@ -26,7 +26,8 @@ export interface ProfileChain {
 /** dev.sigstore.trustroot.v1.CertificateAuthority as proto3 JSON. */
 export interface CertificateAuthorityJson {
   subject: { organization?: string; commonName?: string };
-  uri: string;
+  /** Absent when the client named no host (HTTP/1.0 without Host). */
+  uri?: string;
   certChain: { certificates: { rawBytes: string }[] };
   validFor: { start: string; end?: string };
 }
@@ -102,15 +103,15 @@ function distinguishedName(certificate: Certificate): CertificateAuthorityJson['
 /** RFC 3339 in UTC, whole seconds (as Sigstore's own trusted roots write it). */
 const rfc3339 = (date: Date) => date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
-/** The CertificateAuthority entry of one window; `uri` is the profile's timestamp URL. */
+/** The CertificateAuthority entry of one window; `uri` is the profile's timestamp URL, if known. */
 export function certificateAuthorityJson(
   window: AuthorityWindow,
-  uri: string,
+  uri: string | undefined,
 ): CertificateAuthorityJson {
   return {
     // The trust anchor's name (the root is last), as Sigstore's entries name the TSA's root.
     subject: distinguishedName(window.chain.at(-1)!),
-    uri,
+    ...(uri === undefined ? {} : { uri }),
     certChain: {
       certificates: window.chain.map((certificate) => ({
         rawBytes: certificate.der.toString('base64'),
@@ -122,7 +123,7 @@ export function certificateAuthorityJson(
 
 /** A trusted root holding only timestamp authorities, ordered by validFor start (oldest first). */
 export function trustedRootJson(
-  entries: readonly { window: AuthorityWindow; uri: string }[],
+  entries: readonly { window: AuthorityWindow; uri: string | undefined }[],
 ): TrustedRootJson {
   return {
     mediaType: TRUSTED_ROOT_MEDIA_TYPE,

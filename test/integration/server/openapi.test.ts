@@ -189,6 +189,12 @@ const cases: Case[] = [
   { server: 'default', method: 'HEAD', url: '/api/v1/timestamp/certchain' },
   { server: 'default', method: 'GET', url: '/api/v1/timestamp/trusted-root' },
   { server: 'default', method: 'HEAD', url: '/api/v1/timestamp/trusted-root' },
+  {
+    server: 'default',
+    method: 'GET',
+    url: '/api/v1/timestamp/trusted-root',
+    headers: { host: 'evil.example"><x' },
+  },
   { server: 'ledger', method: 'GET', url: '/api/v1/log/checkpoint' },
   { server: 'ledger', method: 'HEAD', url: '/api/v1/log/checkpoint' },
   { server: 'ledgerEmpty', method: 'GET', url: '/api/v1/log/checkpoint' },

@@ -1,4 +1,5 @@
 import { X509Certificate } from 'node:crypto';
+import { connect } from 'node:net';
 import { beforeAll, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import type * as pkijs from 'pkijs';
@@ -58,6 +59,80 @@ describe('routes', () => {
         code: 405,
         message: 'method POST is not allowed, but [GET HEAD] are',
       });
+    });
+  });
+
+  describe('GET /api/v1/timestamp/trusted-root', () => {
+    const trustedRoot = (app: TestServer['app'], headers: Record<string, string>) =>
+      app.inject({ method: 'GET', url: '/api/v1/timestamp/trusted-root', headers });
+    const uris = (response: { body: string }) =>
+      (
+        JSON.parse(response.body) as { timestampAuthorities: { uri?: string }[] }
+      ).timestampAuthorities.map((entry) => entry.uri);
+
+    it('names the timestamp URL at the Host the client used, and varies with it', async () => {
+      const response = await trustedRoot(server.app, { host: 'TSA.example.com:8443' });
+      expect(response.statusCode).toBe(200);
+      expect(uris(response)).toEqual(['http://tsa.example.com:8443/api/v1/timestamp']);
+      expect(response.headers.vary).toBe('Origin, Host');
+      expect(response.headers['cache-control']).toBe('max-age=3600');
+      const ipv6 = await trustedRoot(server.app, { host: '[::1]:3000' });
+      expect(uris(ipv6)).toEqual(['http://[::1]:3000/api/v1/timestamp']);
+    });
+
+    it.each(['evil.example"><x', 'a b', 'tsa.example.com:65536', 'user@tsa', 'tsa/x'])(
+      'refuses a Host that is not host[:port] (%j) with 400, echoing nothing',
+      async (host) => {
+        const response = await trustedRoot(server.app, { host });
+        expect(response.statusCode).toBe(400);
+        expect(response.json()).toEqual({
+          code: 400,
+          message: 'the Host header is not host[:port]',
+        });
+      },
+    );
+
+    it('leaves the uri out when the client names no host (HTTP/1.0 without Host)', async () => {
+      const listening = await startServer(
+        resolveServeConfig({ port: 0, metricsPort: 0, disableNtpMonitoring: true }),
+        pino({ level: 'silent' }),
+      );
+      try {
+        const { port } = new URL(listening.url);
+        const received = await new Promise<string>((resolve, reject) => {
+          const socket = connect(Number(port), '127.0.0.1', () =>
+            socket.end('GET /api/v1/timestamp/trusted-root HTTP/1.0\r\n\r\n'),
+          );
+          let text = '';
+          socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          socket.on('end', () => resolve(text));
+          socket.on('error', reject);
+        });
+        expect(received).toMatch(/^HTTP\/1\.1 200 /);
+        const body = JSON.parse(received.slice(received.indexOf('\r\n\r\n') + 4)) as {
+          timestampAuthorities: object[];
+        };
+        expect(body.timestampAuthorities).toHaveLength(1);
+        expect(body.timestampAuthorities[0]).not.toHaveProperty('uri');
+      } finally {
+        await listening.close();
+      }
+    });
+
+    it('from a trusted proxy, checks X-Forwarded-Host the same way and varies with it', async () => {
+      const { app } = await createTestServer({ trustedProxies: ['127.0.0.1'] });
+      const forwarded = await trustedRoot(app, {
+        host: 'internal:3000',
+        'x-forwarded-host': 'tsa.example.com',
+        'x-forwarded-proto': 'https',
+      });
+      expect(uris(forwarded)).toEqual(['https://tsa.example.com/api/v1/timestamp']);
+      expect(forwarded.headers.vary).toBe('Origin, Host, X-Forwarded-Host, X-Forwarded-Proto');
+      const refused = await trustedRoot(app, {
+        host: 'internal:3000',
+        'x-forwarded-host': 'evil"',
+      });
+      expect(refused.statusCode).toBe(400);
     });
   });
 

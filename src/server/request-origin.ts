@@ -1,0 +1,32 @@
+import type { FastifyRequest } from 'fastify';
+
+/**
+ * host[:port] (RFC 9110 section 7.2, RFC 3986 section 3.2.2): a name of letters, digits, '-', '_'
+ * and '.', an IPv4 address (a name, for this purpose) or a bracketed IPv6 literal; then at most
+ * five digits of port. Nothing a URI or JSON reader could take for anything else.
+ */
+const HOST_AND_PORT = /^(?:[A-Za-z0-9_.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::(\d{1,5}))?$/;
+
+/** Whether `host` is host[:port] with a port of at most 65535. */
+export function isHostAndPort(host: string): boolean {
+  const match = HOST_AND_PORT.exec(host);
+  return match !== null && (match[1] === undefined || Number(match[1]) <= 0xffff);
+}
+
+/**
+ * The scheme://host[:port] the client reached us at, from its Host (HTTP/2: :authority; with
+ * --trusted-proxies, the proxy's X-Forwarded-Host and -Proto): undefined when there is none
+ * (HTTP/1.0), null when it is not host[:port] (RFC 9112 section 3.2 answers that 400).
+ */
+export function requestOrigin(request: FastifyRequest): string | undefined | null {
+  const host = request.host;
+  if (host === '') return undefined;
+  if (!isHostAndPort(host)) return null;
+  const scheme = request.protocol === 'https' ? 'https' : 'http';
+  return `${scheme}://${host.toLowerCase()}`;
+}
+
+/** `existing` (a Vary header value, if any) with `names` added. */
+export function addVary(existing: unknown, names: string): string {
+  return typeof existing === 'string' && existing !== '' ? `${existing}, ${names}` : names;
+}

@@ -52,7 +52,7 @@ export interface ChronySource {
 /** One line of `chronyc -c authdata`. */
 export interface ChronyAuthData {
   name: string;
-  /** NTS, SYMM (symmetric key) or - (none). */
+  /** NTS, SK (symmetric key) or - (none). */
   mode: string;
 }
 
@@ -151,21 +151,35 @@ export interface ChronyReadOptions {
 
 export type ChronyRead = (options: ChronyReadOptions) => Promise<ChronyReading>;
 
+/** After SIGTERM at the deadline, how long chronyc has to exit before SIGKILL. */
+export const CHRONYC_KILL_GRACE_MS = 1000;
+
 /**
  * Runs chronyc once. It binds its own reply socket (chronyc.<pid>.sock) in the command socket's
- * directory, so this process needs write access there (see docs/clock.md).
+ * directory, so this process needs write access there (see docs/clock.md). chronyc is told to give
+ * up by itself before our deadline (`timeout`: its first wait, doubled for its one retry), so a
+ * hung chronyd yields chronyc's own "506 Cannot talk to daemon" and chronyc removes its socket; at
+ * the deadline it gets SIGTERM (which it also cleans up after), SIGKILL only if it outlives that.
  */
 export const readChrony: ChronyRead = ({ socket, timeoutMs, signal, chronyc = 'chronyc' }) =>
   new Promise((resolve, reject) => {
-    execFile(
+    // 1 + 2 waits of a quarter: chronyc gives up at three quarters of the deadline.
+    const waitMs = Math.max(1, Math.floor(timeoutMs / 4));
+    const args = ['-c', '-n', '-m', '-h', socket, `timeout ${waitMs}`, 'retries 1'];
+    let timedOut = false;
+    let killer: NodeJS.Timeout | undefined;
+    const child = execFile(
       chronyc,
-      ['-c', '-n', '-m', '-h', socket, 'tracking', 'sources', 'authdata'],
-      { timeout: timeoutMs, killSignal: 'SIGKILL', ...(signal ? { signal } : {}) },
+      [...args, 'tracking', 'sources', 'authdata'],
+      signal ? { signal } : {},
       (error, stdout, stderr) => {
+        clearTimeout(deadline);
+        clearTimeout(killer);
         if (error) {
-          const timedOut = (error as { killed?: boolean }).killed === true && !signal?.aborted;
-          // chronyc's own words ("506 Cannot talk to daemon"): a path at most, never a secret.
-          const said = String(stderr).trim().split('\n')[0] || error.message;
+          // chronyc's own words ("506 Cannot talk to daemon", which it prints on stdout): a path
+          // at most, never a secret.
+          const lastOut = String(stdout).trim().split('\n').at(-1);
+          const said = String(stderr).trim().split('\n')[0] || lastOut || error.message;
           reject(
             new ChronyError(
               timedOut ? 'CHRONYC_TIMEOUT' : 'CHRONYC_FAILED',
@@ -182,4 +196,9 @@ export const readChrony: ChronyRead = ({ socket, timeoutMs, signal, chronyc = 'c
         }
       },
     );
+    const deadline = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGTERM');
+      killer = setTimeout(() => child.kill('SIGKILL'), CHRONYC_KILL_GRACE_MS);
+    }, timeoutMs);
   });

@@ -1,8 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { readChrony } from '../../../src/clock/chrony-client.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../../../src/config/resolve.js';
 import { startServer } from '../../../src/runtime/serve.js';
-import { freeUdpPort, startChrony, type Chrony } from '../../helpers/chrony.js';
+import { freeUdpPort, startChrony, startChronyClient, type Chrony } from '../../helpers/chrony.js';
 import { openssl, tempDir } from '../../helpers/openssl.js';
 import { until } from '../../helpers/sntp-responder.js';
 import { silentLogger } from '../../helpers/tsa.js';
@@ -108,4 +110,25 @@ describe('clock gate against a real NTP server (chronyd, faketime)', () => {
     await until(() => clock.status.state === 'synced', 10_000, 'synced again');
     await expectIssuing();
   });
+});
+
+describe('reading a chronyd that hangs', () => {
+  it('chronyc gives up by itself with its own words and leaves no reply socket', async () => {
+    const client = await startChronyClient([]);
+    cleanups.push(() => client.stop());
+    const run = dirname(client.socket);
+    const pid = Number(readFileSync(join(dirname(run), 'chronyd.pid'), 'utf8'));
+    expect(readdirSync(run)).toEqual(['chronyd.sock']);
+    process.kill(pid, 'SIGSTOP'); // the daemon hangs: its socket exists, nothing answers
+    cleanups.push(() => process.kill(pid, 'SIGCONT'));
+    // chronyc's own give-up (2 s, then 4 s) comes before this 8 s deadline.
+    const error = await readChrony({ socket: client.socket, timeoutMs: 8000 }).catch(
+      (caught: unknown) => caught,
+    );
+    expect(error).toMatchObject({
+      code: 'CHRONYC_FAILED',
+      message: 'chronyc: 506 Cannot talk to daemon',
+    });
+    expect(readdirSync(run)).toEqual(['chronyd.sock']);
+  }, 30_000);
 });

@@ -2,11 +2,26 @@ import { readFile } from 'node:fs/promises';
 import type { PoolConfig } from 'pg';
 import { LedgerError } from './errors.js';
 
-/** The URL with its password (if any) replaced by `***`: the only form that may be logged. */
+/**
+ * Query parameters of a connection URL that carry a secret: pg-connection-string copies every
+ * query parameter into the connection settings, and a `password` there wins over the userinfo's.
+ * Any parameter whose name holds "password" (sslpassword, libpq's) counts, in any case.
+ */
+function isSecretParameter(name: string): boolean {
+  return name.toLowerCase().includes('password');
+}
+
+/**
+ * The URL with its passwords (userinfo, `password` and `sslpassword` query parameters) replaced
+ * by `***`: the only form that may be logged.
+ */
 export function redactUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password !== '') parsed.password = '***';
+    for (const name of new Set(parsed.searchParams.keys())) {
+      if (isSecretParameter(name)) parsed.searchParams.set(name, '***');
+    }
     return parsed.toString();
   } catch {
     return '(unparsable URL)';
@@ -46,7 +61,8 @@ export async function poolConfig(
     application_name: 'timestamp-server',
   };
   if (passwordFile !== '') {
-    if (parsed.password !== '') {
+    // `?password=` too: pg-connection-string would take it over the file's, silently.
+    if (parsed.password !== '' || parsed.searchParams.has('password')) {
       throw new LedgerError(
         'CONFIG',
         'set the ledger password either in --ledger-url or in --ledger-password-file, not both',

@@ -363,6 +363,23 @@ describe('issuance ledger (PostgreSQL)', () => {
     ).rejects.toThrow(/reading --ledger-key .*ENOENT/);
   });
 
+  it('logs no password given as a ?password= query parameter of --ledger-url', async () => {
+    const from = logLines.length;
+    const server = await start({
+      ledgerUrl: `${postgres.urlWithoutPassword}?password=${postgres.password}`,
+      ledgerPasswordFile: '',
+    });
+    try {
+      expect((await timestamp(server, 0)).granted).toBe(true);
+    } finally {
+      await server.close();
+    }
+    const lines = logLines.slice(from).join('');
+    expect(lines).toContain('issuance ledger: postgres://tsa@127.0.0.1');
+    expect(lines).toContain('password=***');
+    expect(lines).not.toContain(postgres.password);
+  });
+
   it('refuses to start without a reachable database, naming no password', async () => {
     await expect(
       start({ ledgerUrl: 'postgres://tsa:hunter2secret@127.0.0.1:1/tsa', ledgerPasswordFile: '' }),

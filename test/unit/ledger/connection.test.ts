@@ -1,0 +1,38 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { poolConfig, redactUrl } from '../../../src/ledger/connection.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'tsa-ledger-connection-'));
+const passwordFile = join(dir, 'pw');
+writeFileSync(passwordFile, 'from-the-file\n');
+
+describe('ledger connection settings', () => {
+  it('redacts passwords given as query parameters, not only in the userinfo', () => {
+    const redacted = redactUrl(
+      'postgres://tsa@db:5432/tsa?password=s3cret&sslpassword=k3y&sslmode=require&PassWord=x9',
+    );
+    expect(redacted).not.toMatch(/s3cret|k3y|x9/);
+    expect(redacted).toBe(
+      'postgres://tsa@db:5432/tsa?password=***&sslpassword=***&sslmode=require&PassWord=***',
+    );
+    expect(redactUrl('postgres://tsa:s3cret@db/tsa?password=other')).toBe(
+      'postgres://tsa:***@db/tsa?password=***',
+    );
+    // Encoded names are decoded by pg as by URL: still masked.
+    expect(redactUrl('postgres://tsa@db/tsa?pass%77ord=s3cret')).not.toContain('s3cret');
+  });
+
+  it('refuses ?password= with --ledger-password-file (pg would take the URL password)', async () => {
+    await expect(
+      poolConfig('postgres://tsa@db/tsa?password=s3cret', passwordFile, 1),
+    ).rejects.toThrow(/either in --ledger-url or in --ledger-password-file/);
+    await expect(
+      poolConfig('postgres://tsa@db/tsa?password=s3cret', passwordFile, 1),
+    ).rejects.not.toThrow(/s3cret/);
+    await expect(poolConfig('postgres://tsa:s3cret@db/tsa', passwordFile, 1)).rejects.toThrow(
+      /not both/,
+    );
+  });
+});

@@ -82,7 +82,18 @@ export const clockErrorBound = new Gauge({
   registers: [registry],
 });
 
-/** Records one reading of chronyd; without a selected source the source gauges are cleared. */
+/**
+ * No value: NaN, Prometheus' "unknown" (a label-less prom-client gauge reset reads 0, which would
+ * claim a perfect clock).
+ */
+export function clearGauge(gauge: Gauge): void {
+  gauge.set(Number.NaN);
+}
+
+/**
+ * Records one reading of chronyd; without evidence (chronyd unreadable, or no selected source) the
+ * offset, bound and source gauges are cleared (NaN) rather than left at the last good reading.
+ */
 export function recordChronyEvidence(
   evidence:
     | {
@@ -95,7 +106,10 @@ export function recordChronyEvidence(
     | undefined,
 ): void {
   timeSourceAuthenticated.reset();
-  if (!evidence) return;
+  if (!evidence) {
+    for (const gauge of [ntpOffset, timeSourceRootDispersion, clockErrorBound]) clearGauge(gauge);
+    return;
+  }
   timeSourceAuthenticated.set({ reference: evidence.reference }, evidence.authenticated ? 1 : 0);
   ntpOffset.set(evidence.offsetMs / 1000);
   timeSourceRootDispersion.set(evidence.rootDispersionMs / 1000);

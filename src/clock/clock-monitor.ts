@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { readChrony, type ChronyRead } from './chrony-client.js';
 import { chronyVerdict, type ChronyEvidence } from './chrony-verdict.js';
 import {
+  clearGauge,
   ntpErrorsTotal,
   ntpOffset,
   recordChronyEvidence,
@@ -447,7 +448,9 @@ export class ClockMonitor {
     if (verdict.tooFewAnswers) ntpErrorsTotal.inc({ reason: 'err_too_few' });
     if (verdict.tooFewAgreeing) ntpErrorsTotal.inc({ reason: 'err_inv_time' });
     const { state, detail, offsetMs, boundMs } = verdict;
-    if (offsetMs !== undefined) ntpOffset.set(offsetMs / 1000);
+    // No answer this round: no offset, rather than the last round's.
+    if (offsetMs === undefined) clearGauge(ntpOffset);
+    else ntpOffset.set(offsetMs / 1000);
     const rounds = this.current.rounds + 1;
     const base = offsetMs === undefined ? { rounds } : { rounds, offsetMs };
     // The servers measured the clock from the round's start: steps since add to their bound.

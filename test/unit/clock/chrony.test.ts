@@ -9,7 +9,12 @@ import {
 import { chronyVerdict } from '../../../src/clock/chrony-verdict.js';
 import { ClockMonitor, type ClockLogger } from '../../../src/clock/clock-monitor.js';
 import { createClockGate } from '../../../src/clock/clock-gate.js';
-import { ntpErrorsTotal } from '../../../src/clock/clock-metrics.js';
+import {
+  clockErrorBound,
+  ntpErrorsTotal,
+  ntpOffset,
+  timeSourceRootDispersion,
+} from '../../../src/clock/clock-metrics.js';
 import { timeSourceSnapshot } from '../../../src/clock/time-source-snapshot.js';
 
 /** Real `chronyc -c -n -m tracking sources authdata` output of chrony 4.3 (an NTS source). */
@@ -356,5 +361,29 @@ describe('a step of the wall clock with chrony', () => {
     const fresh = await monitor.runRound();
     expect(fresh.state).toBe('synced');
     expect(gate()).toBeUndefined();
+  });
+});
+
+describe('chrony gauges', () => {
+  it('clears (NaN) the offset and bound gauges when chronyd gives no evidence', async () => {
+    const gauges = [ntpOffset, clockErrorBound, timeSourceRootDispersion];
+    const values = async () =>
+      Promise.all(
+        gauges.map(async (gauge) => (await gauge.get()).values.map(({ value }) => value)),
+      );
+    const { monitor } = chronyMonitor(
+      [AHEAD, new Error('506 Cannot talk to daemon'), AHEAD, UNREACHABLE],
+      1000,
+    );
+    await monitor.runRound();
+    expect((await values()).map((each) => each.length)).toEqual([1, 1, 1]);
+    expect((await values())[0]).toEqual([30]);
+    await monitor.runRound(); // chronyd unreadable
+    expect(monitor.status.state).toBe('unverified');
+    expect(await values()).toEqual([[NaN], [NaN], [NaN]]);
+    await monitor.runRound();
+    expect((await values())[0]).toEqual([30]);
+    await monitor.runRound(); // no selected source
+    expect(await values()).toEqual([[NaN], [NaN], [NaN]]);
   });
 });

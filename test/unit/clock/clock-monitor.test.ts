@@ -164,6 +164,7 @@ describe('clock monitor failures', () => {
     expect(status.state).toBe('unverified');
     expect(status.detail).toBe('only 0 of 1 NTP servers gave a usable answer, 1 needed');
     expect(server!.queries).toBe(3);
+    expect((await ntpOffset.get()).values[0]!.value).toBeNaN(); // no offset, not the last one
     expect(await syncCount(server!, true)).toBe(3);
     expect(await syncCount(server!, false)).toBe(0);
     // Go's semantics: too few answers also means too few valid ones.

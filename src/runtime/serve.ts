@@ -359,7 +359,9 @@ async function serve(
   );
   logger.info(
     { signer: signer.id, algorithm: signer.algorithm.oid },
-    `${announce}serving timestamps on ${url}`,
+    config.httpPingOnly
+      ? `${announce}serving /ping only (--http-ping-only) on ${url}`
+      : `${announce}serving timestamps on ${url}`,
   );
   let tlsUrl: string | undefined;
   if (tls) {

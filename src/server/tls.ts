@@ -1,4 +1,4 @@
-import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { SecureServerOptions } from 'node:http2';
 import type { ServeConfig } from '../config/schema.js';
@@ -47,21 +47,30 @@ function readPem(path: string, what: string): Buffer {
 export function loadTlsMaterial(config: ServeConfig): TlsMaterial {
   const cert = readPem(config.tlsCertificate, 'TLS certificate');
   const key = readPem(config.tlsKey, 'TLS key');
+  let certificate: X509Certificate;
   try {
-    new X509Certificate(cert);
+    certificate = new X509Certificate(cert);
   } catch {
     throw new ServerError(
       'INVALID_TLS_CERTIFICATE',
       `cannot parse TLS certificate ${config.tlsCertificate}`,
     );
   }
+  let privateKey: KeyObject;
   try {
-    createPrivateKey(key);
+    privateKey = createPrivateKey(key);
   } catch {
     // The message names the file only: key material must never reach a log.
     throw new ServerError(
       'INVALID_TLS_KEY',
       `cannot parse TLS key ${config.tlsKey} (an unencrypted PEM key is required)`,
+    );
+  }
+  // Here, before any listener starts, rather than as OpenSSL's "key values mismatch" later.
+  if (!certificate.checkPrivateKey(privateKey)) {
+    throw new ServerError(
+      'TLS_KEY_MISMATCH',
+      `--tls-key ${config.tlsKey} is not the key of --tls-certificate ${config.tlsCertificate}`,
     );
   }
   if (!config.tlsCa) return { cert, key };

@@ -1,9 +1,11 @@
 import { execFile } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { connect, constants } from 'node:http2';
 import { request, type RequestOptions } from 'node:https';
 import { connect as connectTls, type TLSSocket } from 'node:tls';
 import { promisify } from 'node:util';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../../../src/config/resolve.js';
 import type { ServeOptionName } from '../../../src/config/schema.js';
@@ -297,8 +299,26 @@ describe('mutual TLS (--tls-ca)', () => {
 
 describe('--http-ping-only', () => {
   let server: RunningServer;
+  const lines: string[] = [];
   beforeAll(async () => {
-    server = await start({ tlsCertificate: pki.cert, tlsKey: pki.key, httpPingOnly: true });
+    server = await startServer(
+      resolveServeConfig({
+        port: 0,
+        metricsPort: 0,
+        disableNtpMonitoring: true,
+        tlsPort: 0,
+        tlsCertificate: pki.cert,
+        tlsKey: pki.key,
+        httpPingOnly: true,
+      }),
+      pino({ level: 'info' }, { write: (line: string) => lines.push(line) }),
+    );
+  });
+
+  it('says so when it starts: the plain-HTTP listener serves /ping only', () => {
+    const messages = lines.map((line) => (JSON.parse(line) as { msg: string }).msg);
+    expect(messages).toContain(`serving /ping only (--http-ping-only) on ${server.url}`);
+    expect(messages.some((message) => message.startsWith('serving timestamps on'))).toBe(false);
   });
   afterAll(() => server.close());
 
@@ -322,6 +342,25 @@ describe('TLS configuration errors stop start-up', () => {
     await expect(start({ tlsCertificate: pki.cert })).rejects.toThrow(
       'the required flags `--tls-certificate` and `--tls-key` were not specified',
     );
+  });
+
+  it("refuses a key that is not the certificate's, before any listener starts", async () => {
+    const other = tempDir();
+    try {
+      const otherKey = other.write(
+        'other.key',
+        generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({
+          type: 'pkcs8',
+          format: 'pem',
+        }),
+      );
+      await expect(start({ tlsCertificate: pki.cert, tlsKey: otherKey })).rejects.toMatchObject({
+        code: 'TLS_KEY_MISMATCH',
+        message: `--tls-key ${otherKey} is not the key of --tls-certificate ${pki.cert}`,
+      });
+    } finally {
+      other.cleanup();
+    }
   });
 
   it('refuses a CA file that is not a certificate', async () => {

@@ -59,13 +59,14 @@ async function circuitState(): Promise<string | undefined> {
   return /state="([a-z-]+)"} 1$/m.exec(text)?.[1];
 }
 
-/** Polls /readyz until it answers `status` (the cool-down ends in real time). */
+/**
+ * Polls /readyz until it answers `status` (the cool-down ends in real time); no deadline of its
+ * own: the test's timeout bounds the wait on a busy machine.
+ */
 async function readyzBecomes(status: number) {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    if ((await get('/readyz')).statusCode === status) return;
+  while ((await get('/readyz')).statusCode !== status) {
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
-  throw new Error(`/readyz never answered ${status}`);
 }
 
 async function expectSystemFailure() {

@@ -46,6 +46,7 @@ import {
   requestCut,
 } from './client-aborts.js';
 import { clientErrorHandler } from './client-errors.js';
+import { frameworkErrorHandler } from './framework-errors.js';
 
 export const ROUTES = {
   timestamp: '/api/v1/timestamp',
@@ -178,6 +179,8 @@ export async function buildServer(deps: ServerDependencies) {
     // Node's HTTP/1.1 parser errors and --read-timeout's 408: the Go JSON body, and the status
     // recorded for a request in flight.
     clientErrorHandler: clientErrorHandler(config.maxHeaderSize),
+    // A URL the router cannot decode: the Go JSON body, logged and counted.
+    frameworkErrors: frameworkErrorHandler(requestIdHeader),
     ...transportOptions(config, deps.transport),
     trustProxy: trustProxySetting(config),
   });

@@ -13,14 +13,13 @@ export const CLIENT_CLOSED_REQUEST = 499;
 /** Called with the status to log and count: 499, or what the server sent before it cut. */
 type AbortListener = (request: FastifyRequest, reply: FastifyReply, status: number) => void;
 
-const listeners = new WeakMap<FastifyInstance, AbortListener[]>();
 const aborted = new WeakSet<FastifyRequest>();
 
 /**
  * Whether the client went away before its response was sent: an HTTP/2 stream reset (or closed)
  * before the response ended, an HTTP/1.1 connection closed before the body's Content-Length bytes
  * arrived or before the response was written. Such a request is logged and counted once, as 499,
- * by the `onClientAbort` listeners; `onResponse` hooks skip it (HTTP/2 runs them when the stream
+ * by the `watchClientAborts` listener; `onResponse` hooks skip it (HTTP/2 runs them when the stream
  * closes, with the default status 200, although nothing was answered).
  */
 export function clientAborted(request: FastifyRequest): boolean {
@@ -59,18 +58,12 @@ export class RequestCutError extends CodedError<'REQUEST_CUT'> {
 }
 
 /**
- * Calls `listener` once for each request of `app` whose connection or stream closes before its
+ * Calls `onAbort` once for each request of `app` whose connection or stream closes before its
  * response is sent: its client went away (499), or the server cut it, after a 408 at
- * --read-timeout or with nothing at --write-timeout (444) (server-cuts.ts).
+ * --read-timeout or with nothing at --write-timeout (444) (server-cuts.ts). Called once per app
+ * (unhooked-requests.ts).
  */
-export function onClientAbort(app: FastifyInstance, listener: AbortListener): void {
-  const existing = listeners.get(app);
-  if (existing) {
-    existing.push(listener);
-    return;
-  }
-  const all = [listener];
-  listeners.set(app, all);
+export function watchClientAborts(app: FastifyInstance, onAbort: AbortListener): void {
   // A callback hook, not an async one: no promise per request on the hot path.
   app.addHook('onRequest', (request, reply, done) => {
     reply.raw.once('close', () => {
@@ -79,8 +72,7 @@ export function onClientAbort(app: FastifyInstance, listener: AbortListener): vo
       const answered = 'stream' in request.raw || reply.raw.writableEnded;
       if (!request.raw.aborted && answered) return;
       aborted.add(request);
-      const status = cutStatus(request.raw) ?? CLIENT_CLOSED_REQUEST;
-      for (const each of all) each(request, reply, status);
+      onAbort(request, reply, cutStatus(request.raw) ?? CLIENT_CLOSED_REQUEST);
     });
     done();
   });

@@ -3,7 +3,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Certificate } from '../x509/certificate.js';
 import { versionInfo } from '../version.js';
 import { registry } from '../metrics/registry.js';
-import { clientAborted, onClientAbort } from './client-aborts.js';
+import { clientAborted } from './client-aborts.js';
+import { observeUnhooked } from './unhooked-requests.js';
 import { BoundCounter } from './bound-counter.js';
 import { BucketHistogram } from './bucket-histogram.js';
 import { SumCountSummary } from './sum-count-summary.js';
@@ -204,7 +205,7 @@ export function registerRequestMetrics(app: FastifyInstance): void {
     if (!clientAborted(request)) observe(request, reply, reply.statusCode);
     done();
   });
-  onClientAbort(app, observe);
+  observeUnhooked(app, observe);
   // When the answer is sent, not when it has arrived: a token issued for a client that reset its
   // stream meanwhile was issued all the same (and is in the audit log).
   app.addHook('onSend', (request, _reply, payload, done) => {

@@ -1,8 +1,9 @@
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { CLIENT_CLOSED_REQUEST, clientAborted, onClientAbort } from './client-aborts.js';
+import { CLIENT_CLOSED_REQUEST, clientAborted } from './client-aborts.js';
 import { CLOSED_WITHOUT_RESPONSE } from './server-cuts.js';
 import { HEALTH_PATHS } from './health.js';
 import { requestLineWriter, type RequestLineFields, type RequestLineLevel } from './logger.js';
+import { observeUnhooked } from './unhooked-requests.js';
 
 /**
  * One line per request once it is answered (or its client went away), health probes aside: what
@@ -47,5 +48,5 @@ export function registerRequestLog(app: FastifyInstance, logger: FastifyBaseLogg
     if (!clientAborted(request)) logRequest(request, reply, reply.statusCode);
     done();
   });
-  onClientAbort(app, logRequest);
+  observeUnhooked(app, logRequest);
 }

@@ -3,6 +3,7 @@ import { resolveServeConfig } from '../../../src/config/resolve.js';
 import type { ServeOptionName } from '../../../src/config/schema.js';
 import { buildServer } from '../../../src/server/app.js';
 import { createLogger } from '../../../src/server/logger.js';
+import { registry } from '../../../src/metrics/registry.js';
 import { createAuthority } from '../../../src/runtime/serve.js';
 import { helloTimeStampReq } from '../../loadtest/request.js';
 import { logSink } from '../../helpers/log-sink.js';
@@ -126,6 +127,41 @@ describe('request logs', () => {
     expect(everything).not.toContain('PRIVATE KEY');
     expect(everything).not.toContain(helloTimeStampReq().toString('base64'));
   });
+
+  it.each(['/%zz', '/api/v1/timestamp/%E0%A4%A', '/api/v1/log/tile/%'])(
+    'answer a URL the router cannot decode (%s) with the Go body, logged and counted',
+    async (url) => {
+      const { app, lines } = await loggedServer();
+      const counted = async () =>
+        Number(
+          /^timestamp_authority_http_requests_total\{code="400",path="unrecognized",method="GET"\} (\d+)$/m.exec(
+            await registry.getSingleMetricAsString('timestamp_authority_http_requests_total'),
+          )?.[1] ?? 0,
+        );
+      const before = await counted();
+      const response = await app.inject({
+        method: 'GET',
+        url,
+        headers: { 'x-request-id': 'bad-url' },
+      });
+      expect(response.statusCode).toBe(400);
+      expect(response.headers['content-type']).toMatch(/^application\/json/);
+      expect(response.json()).toEqual({
+        code: 400,
+        message: 'the URL is not valid: malformed percent-encoding',
+      });
+      expect(response.headers['x-request-id']).toBe('bad-url');
+      expect(lines().at(-1)).toMatchObject({
+        severity: 'WARN',
+        requestID: 'bad-url',
+        method: 'GET',
+        url,
+        statusCode: 400,
+        message: 'request rejected',
+      });
+      expect(await counted()).toBe(before + 1);
+    },
+  );
 
   it('are human-readable lines with --log-type dev', async () => {
     const run = runCli(['serve', '--log-type', 'dev', '--print-config']);

@@ -1,0 +1,27 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { sendGoError } from './http-outcome.js';
+import { reportUnhooked } from './unhooked-requests.js';
+
+/** Fixed messages: the URL itself is client input and is not echoed. */
+const MESSAGES: ReadonlyMap<string, string> = new Map([
+  ['FST_ERR_BAD_URL', 'the URL is not valid: malformed percent-encoding'],
+  ['FST_ERR_MAX_PARAM_LENGTH', 'a segment of the URL path is too long'],
+]);
+
+/**
+ * Fastify's frameworkErrors: a URL its router cannot decode (malformed percent-encoding), or one
+ * with a path parameter over its length limit, is answered outside any route, where no hook runs.
+ * It gets the Go JSON body and the request ID header here, and is logged and counted as any other
+ * request (unhooked-requests.ts).
+ */
+export function frameworkErrorHandler(requestIdHeader: string) {
+  return (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void => {
+    const status = error.statusCode ?? 400;
+    sendGoError(
+      reply.header(requestIdHeader, request.id),
+      status,
+      MESSAGES.get(error.code) ?? 'the request cannot be routed',
+    );
+    reportUnhooked(request.server, request, reply, status);
+  };
+}

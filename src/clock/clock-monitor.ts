@@ -10,7 +10,7 @@ import {
   type ClockState,
 } from './clock-metrics.js';
 import type { ClockMonitorSettings } from './ntp-config.js';
-import { queryRound, type LogFn, type ServerOutcome } from './round.js';
+import { KissHoldOff, queryRound, type LogFn, type ServerOutcome } from './round.js';
 import { querySntp, type SntpQuery } from './sntp-client.js';
 import { clockVerdict, type ServerSample } from './verdict.js';
 import {
@@ -113,6 +113,8 @@ export class ClockMonitor {
   private readonly onStatus: ((status: ClockStatus) => void) | undefined;
   private readonly monotonic: () => number;
   private readonly reminderIntervalMs: number;
+  /** The servers' kiss-o'-death requests (DENY, RSTR, RATE), kept across rounds. */
+  private readonly holdOff: KissHoldOff;
   /** The state the log last reported, when, and the rounds that kept it since (see `report`). */
   private reported: { state: ClockState; atMs: number; rounds: number } | undefined;
 
@@ -171,6 +173,7 @@ export class ClockMonitor {
     this.onStatus = options.onStatus;
     this.monotonic = options.monotonic ?? (() => performance.now());
     this.reminderIntervalMs = options.reminderIntervalMs ?? DEFAULT_REMINDER_INTERVAL_MS;
+    this.holdOff = new KissHoldOff(options.periodMs, this.monotonic);
     this.step = new WallClockStepDetector(
       options.jumpToleranceMs ?? DEFAULT_JUMP_TOLERANCE_MS,
       this.now,
@@ -424,6 +427,7 @@ export class ClockMonitor {
       query: this.query,
       now: this.now,
       random: this.random,
+      holdOff: this.holdOff,
       signal: this.abort.signal,
       debug: (fields, message) => this.logger.debug(fields, message),
     });

@@ -19,6 +19,50 @@ export interface ServerOutcome {
   attempts: number;
 }
 
+/** DENY or RSTR: the server asks us to stop; it is asked again after this (RFC 4330 section 8). */
+export const DENY_HOLD_OFF_MS = 24 * 3_600_000;
+
+/**
+ * What each server's kiss-o'-death asked for, kept across rounds (RFC 4330 section 8): after DENY
+ * or RSTR the server is not asked for a day; after RATE it is left out for 2, 4, 8... periods (at
+ * most a day) until it answers again.
+ */
+export class KissHoldOff {
+  /** Server name: the monotonic time before which it is not asked. */
+  private readonly until = new Map<string, number>();
+  /** Server name: RATE kisses since its last answer. */
+  private readonly rateKisses = new Map<string, number>();
+
+  constructor(
+    private readonly periodMs: number,
+    private readonly monotonic: () => number,
+  ) {}
+
+  /** Whether the server may be asked now. */
+  allows(name: string): boolean {
+    const until = this.until.get(name);
+    return until === undefined || this.monotonic() >= until;
+  }
+
+  /** A kiss-o'-death from the server; codes other than DENY, RSTR and RATE change nothing. */
+  kissed(name: string, kissCode: string | undefined): void {
+    if (kissCode === 'DENY' || kissCode === 'RSTR') {
+      this.until.set(name, this.monotonic() + DENY_HOLD_OFF_MS);
+    } else if (kissCode === 'RATE') {
+      const kisses = (this.rateKisses.get(name) ?? 0) + 1;
+      this.rateKisses.set(name, kisses);
+      const holdOffMs = Math.min(this.periodMs * 2 ** kisses, DENY_HOLD_OFF_MS);
+      this.until.set(name, this.monotonic() + holdOffMs);
+    }
+  }
+
+  /** A usable answer: the server's rate is back to every period. */
+  answered(name: string): void {
+    this.rateKisses.delete(name);
+    this.until.delete(name);
+  }
+}
+
 /** What one round needs: the configured servers and attempts, and the monitor's clocks and signal. */
 export interface RoundOptions extends Pick<
   ClockMonitorSettings,
@@ -33,6 +77,8 @@ export interface RoundOptions extends Pick<
   signal: AbortSignal;
   /** Per server and attempt: the round's outcome is what the monitor logs. */
   debug: LogFn;
+  /** The servers' kiss-o'-death requests, across rounds: held-off servers are not picked. */
+  holdOff?: KissHoldOff;
 }
 
 /** Failures where the server did answer, deliberately: asking again within the round is pointless. */
@@ -59,7 +105,19 @@ export function pickServers<T>(servers: readonly T[], count: number, random: () 
  * resolves with every server's outcome. Counts each query in the NTP metrics.
  */
 export function queryRound(options: RoundOptions): Promise<ServerOutcome[]> {
-  const servers = pickServers(options.servers, options.numServers, options.random);
+  const { holdOff } = options;
+  const eligible = holdOff
+    ? options.servers.filter((server) => holdOff.allows(server.name))
+    : options.servers;
+  if (eligible.length < options.servers.length) {
+    options.debug(
+      { heldOff: options.servers.length - eligible.length },
+      'ntp servers held off after a kiss-o-death (DENY, RSTR or RATE) are not asked',
+    );
+  }
+  // Fewer than num_servers when servers are held off: the missing ones count as no answer.
+  const count = Math.min(options.numServers, eligible.length);
+  const servers = pickServers(eligible, count, options.random);
   // In parallel: a round lasts one server's attempts, not num_servers x attempts x timeout.
   return Promise.all(servers.map((server) => queryWithRetries(server, options)));
 }
@@ -78,6 +136,7 @@ async function queryWithRetries(
       const sample = await query(server, { timeoutMs: requestTimeoutMs, signal, now });
       observeNtpLatency(host, performance.now() - started);
       ntpSyncTotal.inc({ host, failed: 'false' });
+      options.holdOff?.answered(host);
       return { server, sample, attempts: attempt };
     } catch (error) {
       // Stopped mid-query: not a failure of the server.
@@ -86,8 +145,10 @@ async function queryWithRetries(
       ntpSyncTotal.inc({ host, failed: 'true' });
       failure = error instanceof SntpError ? error.reason : 'network';
       if (FINAL_FAILURES.has(failure)) {
+        const kissCode = error instanceof SntpError ? error.kissCode : undefined;
+        if (kissCode !== undefined) options.holdOff?.kissed(host, kissCode);
         debug(
-          { server: host, reason: failure },
+          { server: host, reason: failure, ...(kissCode === undefined ? {} : { kissCode }) },
           `unusable ntp answer from ${host}: ${(error as Error).message}`,
         );
         return { server, failure, attempts: attempt };

@@ -29,6 +29,18 @@ export type SntpFailureReason =
 
 export class SntpError extends CodedError<SntpFailureReason> {
   override name = 'SntpError';
+  /** With kiss-o-death: the kiss code (DENY, RSTR, RATE...), RFC 4330 section 8. */
+  readonly kissCode: string | undefined;
+
+  constructor(
+    code: SntpFailureReason,
+    message: string,
+    options?: { cause?: unknown; kissCode?: string },
+  ) {
+    super(code, message, options);
+    this.kissCode = options?.kissCode;
+  }
+
   /** The code, under the name the clock round and its metrics use. */
   get reason(): SntpFailureReason {
     return this.code;
@@ -123,7 +135,7 @@ export function readSntpReply(
       .subarray(12, 16)
       .toString('latin1')
       .replace(/[^\x20-\x7e]/g, '?');
-    throw new SntpError('kiss-o-death', `kiss-o'-death ${code}`);
+    throw new SntpError('kiss-o-death', `kiss-o'-death ${code}`, { kissCode: code });
   }
   if (leapIndicator === 3)
     throw new SntpError('alarm', 'leap indicator 3: server clock not synchronised');

@@ -266,6 +266,67 @@ describe('clock monitor failures', () => {
   });
 });
 
+describe("kiss-o'-death codes (RFC 4330 section 8)", () => {
+  /** Rounds one period apart on injected clocks, the responders on the same wall clock. */
+  function periodic() {
+    const t = { mono: 10_000 };
+    const now = () => 1_800_000_000_000 + t.mono;
+    const options = { now, monotonic: () => t.mono, periodMs: 60_000, requestAttempts: 3 };
+    return { t, now, options };
+  }
+
+  it.each(['DENY', 'RSTR'])('stops asking a server that kisses %s', async (code) => {
+    const { t, now, options } = periodic();
+    const [kissing, good] = await startResponders(
+      answer({ stratum: 0, referenceId: code, clock: now }),
+      answer({ clock: now }),
+    );
+    const monitor = monitorFor([kissing!, good!], { ...options, serverThreshold: 1 });
+    for (let round = 0; round < 5; round++) {
+      expect((await monitor.runRound()).state).toBe('synced');
+      t.mono += 60_000;
+    }
+    expect([kissing!.queries, good!.queries]).toEqual([1, 5]);
+    t.mono += 24 * 3_600_000; // a day later it is asked again
+    await monitor.runRound();
+    expect(kissing!.queries).toBe(2);
+  });
+
+  it('asks a server that keeps kissing RATE after 2, 4, 8... periods', async () => {
+    const { t, now, options } = periodic();
+    const [server] = await startResponders(answer({ stratum: 0, referenceId: 'RATE', clock: now }));
+    const monitor = monitorFor([server!], options);
+    const asked: number[] = [];
+    for (let round = 0; round < 14; round++) {
+      const before = server!.queries;
+      await monitor.runRound();
+      asked.push(server!.queries - before);
+      t.mono += 60_000;
+    }
+    // Rounds 0, 2 (2 periods later), 6 (4 later), then 14 (8 later).
+    expect(asked).toEqual([1, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]);
+  });
+
+  it('asks a server that kissed RATE every period again after an answer', async () => {
+    const { t, now, options } = periodic();
+    let kiss = true;
+    const [server] = await startResponders((request) =>
+      reply(request, kiss ? { stratum: 0, referenceId: 'RATE', clock: now } : { clock: now }),
+    );
+    const monitor = monitorFor([server!], options);
+    await monitor.runRound(); // RATE: left out for 2 periods
+    kiss = false;
+    const asked: number[] = [];
+    for (let round = 1; round < 6; round++) {
+      t.mono += 60_000;
+      const before = server!.queries;
+      await monitor.runRound();
+      asked.push(server!.queries - before);
+    }
+    expect(asked).toEqual([0, 1, 1, 1, 1]);
+  });
+});
+
 describe('clock gate', () => {
   it('refuses with timeNotAvailable while drifted, in both modes', async () => {
     const [server] = await startResponders(answer({ offsetMs: 30_000 }));

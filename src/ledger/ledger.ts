@@ -14,6 +14,12 @@ export const PROBE_INTERVAL_DOWN_MS = 500;
 export const PROBE_INTERVAL_UP_MS = 2_000;
 
 const UNIQUE_VIOLATION = '23505';
+/** The constraint a serial number collision violates (schema.ts); any other is not one. */
+const SERIAL_CONSTRAINT = 'tsa_ledger_serial_unique';
+/** Batches retried after separating taken serial numbers, in one flush, before failing them. */
+export const MAX_COLLISION_RETRIES = 3;
+/** Why issuance is refused while the counter row is not after the ledger's last log index. */
+export const COUNTER_BEHIND = 'ledger counter row is behind the ledger (tsa_ledger_counter)';
 
 interface Pending {
   entry: LedgerEntry;
@@ -103,9 +109,9 @@ export class Ledger {
     }
     return new Promise((resolve, reject) => {
       this.pending.push({ entry, resolve, reject });
-      this.flushing ??= this.flushLoop().finally(() => {
-        this.flushing = undefined;
-      });
+      // flushLoop clears `flushing` in the same step as it finds the queue empty: a record() made
+      // as soon as an earlier one resolved either finds the loop running or starts one.
+      this.flushing ??= this.flushLoop();
     });
   }
 
@@ -116,29 +122,49 @@ export class Ledger {
     await this.pool.end();
   }
 
+  /**
+   * Commits the queue until it is empty. `flushing` is cleared here, in the same synchronous step
+   * as the test that finds the queue empty: cleared by an awaiting caller or a .finally(), one
+   * microtask later, a record() in between would queue an entry that nobody commits.
+   */
   private async flushLoop(): Promise<void> {
-    while (this.pending.length > 0) {
-      const batch = takeBatch(this.pending);
-      try {
-        const indexes = await this.insert(batch.map((item) => item.entry));
-        this.commits++;
-        this.rows += batch.length;
-        ledgerCommitsTotal.inc({ result: 'ok' });
-        ledgerBatchSize.observe(batch.length);
-        this.markUp();
-        batch.forEach((item, i) => item.resolve({ index: indexes[i]! }));
-      } catch (error) {
-        if ((error as { code?: string }).code === UNIQUE_VIOLATION) {
-          await this.separateTaken(batch);
-          continue;
+    let collisions = 0;
+    try {
+      while (this.pending.length > 0) {
+        const batch = takeBatch(this.pending);
+        try {
+          const indexes = await this.insert(batch.map((item) => item.entry));
+          this.commits++;
+          this.rows += batch.length;
+          ledgerCommitsTotal.inc({ result: 'ok' });
+          ledgerBatchSize.observe(batch.length);
+          this.markUp();
+          collisions = 0;
+          batch.forEach((item, i) => item.resolve({ index: indexes[i]! }));
+        } catch (error) {
+          const { code, constraint } = error as { code?: string; constraint?: string };
+          if (
+            code === UNIQUE_VIOLATION &&
+            constraint === SERIAL_CONSTRAINT &&
+            collisions++ < MAX_COLLISION_RETRIES
+          ) {
+            await this.separateTaken(batch);
+            continue;
+          }
+          ledgerCommitsTotal.inc({ result: 'failed' });
+          if (code === UNIQUE_VIOLATION && constraint !== SERIAL_CONSTRAINT) {
+            // A log index already taken: the counter row is behind the rows (a restore, a manual
+            // change). Every commit would fail so, forever: refuse issuance until it is repaired.
+            this.markDown(error, COUNTER_BEHIND);
+          } else if (code !== UNIQUE_VIOLATION) {
+            this.markDown(error);
+          }
+          const failure = new RecordError('NOT_RECORDED', failureMessage(error), { cause: error });
+          for (const item of batch) item.reject(failure);
         }
-        this.markDown(error);
-        ledgerCommitsTotal.inc({ result: 'failed' });
-        const failure = new RecordError('NOT_RECORDED', 'the ledger database is unavailable', {
-          cause: error,
-        });
-        for (const item of batch) item.reject(failure);
       }
+    } finally {
+      this.flushing = undefined;
     }
   }
 
@@ -199,15 +225,17 @@ export class Ledger {
     this.pending.unshift(...retry);
   }
 
-  private markDown(error: unknown): void {
+  private markDown(error: unknown, reason = UNAVAILABLE): void {
     if (this.closed) return;
-    if (this.down === undefined) {
+    if (this.down !== reason) {
       this.logger.warn(
         { reason: describe(error) },
-        'ledger database unavailable: refusing issuance until it answers',
+        reason === UNAVAILABLE
+          ? 'ledger database unavailable: refusing issuance until it answers'
+          : `${reason}: refusing issuance until it is repaired`,
       );
     }
-    this.down = 'ledger database unavailable';
+    this.down = reason;
     this.scheduleProbe();
   }
 
@@ -230,7 +258,11 @@ export class Ledger {
 
   private async probe(): Promise<void> {
     try {
-      await this.pool.query('SELECT 1');
+      const { rows } = await this.pool.query<{ behind: boolean }>(PROBE);
+      if (rows[0]?.behind) {
+        this.markDown(new LedgerError('INCONSISTENT', COUNTER_BEHIND), COUNTER_BEHIND);
+        return;
+      }
       this.markUp();
     } catch (error) {
       this.markDown(error);
@@ -239,6 +271,25 @@ export class Ledger {
     this.scheduleProbe();
   }
 }
+
+const UNAVAILABLE = 'ledger database unavailable';
+
+/** Why a batch failed, for the RecordError (its cause has the database's own words). */
+function failureMessage(error: unknown): string {
+  const { code, constraint } = error as { code?: string; constraint?: string };
+  if (code !== UNIQUE_VIOLATION) return 'the ledger database is unavailable';
+  return constraint === SERIAL_CONSTRAINT
+    ? 'serial numbers kept colliding in the ledger: not recorded'
+    : `a log index is already taken: ${COUNTER_BEHIND}`;
+}
+
+/**
+ * The probe: the database answers, and the counter row is after the last log index (an index
+ * lookup: cheap). A missing counter row reads as behind too (the INSERT would add nothing).
+ */
+const PROBE = `
+SELECT coalesce((SELECT next_index FROM tsa_ledger_counter WHERE id), -1)
+         <= coalesce((SELECT max(log_index) FROM tsa_ledger), -1) AS behind`;
 
 function takeBatch(pending: Pending[]): Pending[] {
   return pending.splice(0, MAX_BATCH);

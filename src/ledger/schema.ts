@@ -1,4 +1,4 @@
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { LedgerError } from './errors.js';
 
 /** The schema this version writes; a database at a later version is refused. */
@@ -18,7 +18,6 @@ const STATEMENTS = [
   `CREATE TABLE IF NOT EXISTS tsa_ledger_counter (
      id boolean PRIMARY KEY DEFAULT true CHECK (id),
      next_index bigint NOT NULL)`,
-  `INSERT INTO tsa_ledger_counter (id, next_index) VALUES (true, 0) ON CONFLICT DO NOTHING`,
   `CREATE TABLE IF NOT EXISTS tsa_ledger (
      log_index bigint PRIMARY KEY,
      serial bytea NOT NULL CONSTRAINT tsa_ledger_serial_unique UNIQUE,
@@ -29,6 +28,10 @@ const STATEMENTS = [
      token bytea NOT NULL,
      time_source jsonb,
      recorded_at timestamptz NOT NULL DEFAULT now())`,
+  // After the rows: a missing counter row (a partial restore) starts after the last log index.
+  `INSERT INTO tsa_ledger_counter (id, next_index)
+     SELECT true, coalesce(max(log_index) + 1, 0) FROM tsa_ledger
+     ON CONFLICT DO NOTHING`,
   `CREATE TABLE IF NOT EXISTS tsa_log_hashes (
      hash_index bigint PRIMARY KEY,
      hash bytea NOT NULL)`,
@@ -60,12 +63,34 @@ export async function migrate(pool: Pool): Promise<void> {
     if (version === null) {
       await client.query('INSERT INTO tsa_schema_version (version) VALUES ($1)', [SCHEMA_VERSION]);
     }
+    await checkCounter(client);
     await client.query('COMMIT');
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
   } finally {
     client.release();
+  }
+}
+
+/**
+ * Refuses a counter row that is not after the last log index: every commit would collide with
+ * an existing row (a restore of the rows without the counter, a manual change). Not repaired
+ * silently: which rows are right is for a person to decide (docs/ledger.md).
+ */
+async function checkCounter(client: Pick<PoolClient, 'query'>): Promise<void> {
+  const { rows } = await client.query<{ next: string | null; last: string | null }>(
+    `SELECT (SELECT next_index FROM tsa_ledger_counter WHERE id) AS next,
+            (SELECT max(log_index) FROM tsa_ledger) AS last`,
+  );
+  const next = rows[0]?.next ?? null;
+  const last = rows[0]?.last ?? null;
+  if (next === null || (last !== null && BigInt(next) <= BigInt(last))) {
+    throw new LedgerError(
+      'INCONSISTENT',
+      `tsa_ledger_counter.next_index (${next ?? 'missing'}) is not after the last log index ` +
+        `(${last}): set it to max(log_index) + 1 (docs/ledger.md)`,
+    );
   }
 }
 

@@ -1,0 +1,143 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { poolConfig } from '../../../src/ledger/connection.js';
+import type { LedgerEntry } from '../../../src/ledger/entry.js';
+import { COUNTER_BEHIND, Ledger, type LedgerLogger } from '../../../src/ledger/ledger.js';
+import { startPostgres, type TestPostgres } from '../../helpers/postgres.js';
+
+let postgres: TestPostgres;
+let db: pg.Pool;
+
+beforeAll(async () => {
+  postgres = await startPostgres();
+  db = new pg.Pool({ connectionString: postgres.url, max: 4 });
+  db.on('error', () => undefined);
+});
+afterAll(async () => {
+  await db?.end();
+  await postgres?.destroy();
+});
+
+/** A ledger entry with random serial number and token (what the ledger stores, unchecked). */
+function entry(): LedgerEntry {
+  return {
+    serial: randomBytes(20),
+    genTime: new Date(),
+    policy: '1.2.3',
+    hashAlgorithm: 'sha256',
+    hashedMessage: randomBytes(32),
+    token: randomBytes(100),
+  };
+}
+
+function recordingLogger() {
+  const warnings: { fields: object; message: string }[] = [];
+  const infos: string[] = [];
+  const logger: LedgerLogger = {
+    info: (message) => void infos.push(message),
+    warn: (fields, message) => void warnings.push({ fields, message }),
+  };
+  return { logger, warnings, infos };
+}
+
+async function openLedger(logger: LedgerLogger = recordingLogger().logger, url = postgres.url) {
+  return Ledger.open(await poolConfig(url, '', 2), logger);
+}
+
+/** Whether a promise has settled, without waiting for it. */
+function settled(promise: Promise<unknown>): () => boolean {
+  let done = false;
+  promise.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  return () => done;
+}
+
+describe('ledger: group commit queue', () => {
+  it('commits a record() made as soon as the previous one resolved (none stranded)', async () => {
+    const ledger = await openLedger();
+    await ledger.record(entry());
+    // In the continuation of the resolved record: the flush loop has just found its queue empty,
+    // and this record() must start a new one.
+    const second = ledger.record(entry());
+    const isSettled = settled(second);
+    // close() waits for the queue: a stranded record would still be pending after it.
+    await ledger.close();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(isSettled()).toBe(true);
+    await expect(second).resolves.toEqual({ index: expect.any(Number) });
+  });
+});
+
+/** Drops the ledger's tables: the next Ledger.open creates them afresh. */
+async function resetSchema() {
+  await db.query(
+    'DROP TABLE IF EXISTS tsa_ledger, tsa_ledger_counter, tsa_log_hashes, tsa_log_checkpoints, ' +
+      'tsa_schema_version',
+  );
+}
+
+async function waitFor(condition: () => boolean | Promise<boolean>): Promise<void> {
+  while (!(await condition())) await new Promise((resolve) => setTimeout(resolve, 50));
+}
+
+describe('ledger: the counter row', () => {
+  it('seeds a missing counter row after the last log index', async () => {
+    await resetSchema();
+    let ledger = await openLedger();
+    await Promise.all([ledger.record(entry()), ledger.record(entry()), ledger.record(entry())]);
+    await ledger.close();
+    await db.query('DELETE FROM tsa_ledger_counter');
+    ledger = await openLedger();
+    try {
+      expect(await ledger.record(entry())).toEqual({ index: 3 });
+    } finally {
+      await ledger.close();
+    }
+  });
+
+  it('refuses to start with a counter row behind the last log index', async () => {
+    await db.query('UPDATE tsa_ledger_counter SET next_index = 2');
+    await expect(openLedger()).rejects.toMatchObject({
+      code: 'INCONSISTENT',
+      message: expect.stringMatching(/next_index \(2\) is not after the last log index \(3\)/),
+    });
+    await db.query('UPDATE tsa_ledger_counter SET next_index = 4');
+  });
+
+  it('fails the record and refuses issuance when the counter falls behind (no endless retry)', async () => {
+    const { logger, warnings } = recordingLogger();
+    const ledger = await openLedger(logger);
+    try {
+      expect(await ledger.record(entry())).toEqual({ index: 4 });
+      await db.query('UPDATE tsa_ledger_counter SET next_index = 1');
+      await expect(ledger.record(entry())).rejects.toMatchObject({
+        code: 'NOT_RECORDED',
+        message: expect.stringMatching(/log index is already taken/),
+      });
+      expect(ledger.unavailableReason()).toBe(COUNTER_BEHIND);
+      expect(warnings.map((w) => w.message)).toContain(
+        `${COUNTER_BEHIND}: refusing issuance until it is repaired`,
+      );
+      // The probe keeps it refused (the database answers, but the counter is still behind).
+      const { rows } = await db.query<{ n: string }>(
+        "SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = 'tsa'",
+      );
+      await waitFor(async () => {
+        const now = await db.query<{ n: string }>(
+          "SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = 'tsa'",
+        );
+        return Number(now.rows[0]!.n) > Number(rows[0]!.n) + 3;
+      });
+      expect(ledger.unavailableReason()).toBe(COUNTER_BEHIND);
+      // Repaired: issuance resumes after the next probe.
+      await db.query('UPDATE tsa_ledger_counter SET next_index = 5');
+      await waitFor(() => ledger.unavailableReason() === undefined);
+      expect(await ledger.record(entry())).toEqual({ index: 5 });
+    } finally {
+      await ledger.close();
+    }
+  });
+});

@@ -125,6 +125,18 @@ export function signerConfigFrom(config: ServeConfig): SignerConfig {
  * resolveServeConfig does not check it either, so a library caller may resolve the options of a
  * signer it builds itself; the signers keep their own checks.
  */
+/** The schemes of --kms-key-resource: signers/kms has a provider for each. */
+export const KMS_SCHEMES = ['awskms', 'gcpkms', 'azurekms', 'hashivault', 'openbao'] as const;
+
+/** The schemes of --tink-key-resource, the key that wraps a Tink keyset (signers/tink). */
+export const TINK_KEK_SCHEMES = ['gcp-kms', 'aws-kms', 'hcvault'] as const;
+
+const schemeList = (schemes: readonly string[]): string =>
+  schemes.map((scheme) => `${scheme}://`).join(', ');
+
+const hasScheme = (uri: string, schemes: readonly string[]): boolean =>
+  schemes.some((scheme) => uri.startsWith(`${scheme}://`));
+
 export function checkSignerOptions(config: ServeConfig): void {
   checkSigner(signerConfigFrom(config), '');
   for (const profile of config.profiles ?? []) {
@@ -156,6 +168,12 @@ function checkSigner(signer: SignerConfig, where: string): void {
       break;
     case 'kms':
       if (signer.keyResource === '') needs('kms-key-resource');
+      if (!hasScheme(signer.keyResource, KMS_SCHEMES)) {
+        throw new ConfigError(
+          'INVALID_VALUE',
+          `${where}unsupported --kms-key-resource ${JSON.stringify(signer.keyResource)}: use ${schemeList(KMS_SCHEMES)}`,
+        );
+      }
       break;
     case 'pkcs11':
       if (signer.uri === '') needs('pkcs11-uri');
@@ -163,6 +181,12 @@ function checkSigner(signer: SignerConfig, where: string): void {
     case 'tink':
       if (signer.keysetPath === '') needs('tink-keyset-path');
       if (signer.kekUri === '') needs('tink-key-resource');
+      if (!hasScheme(signer.kekUri, TINK_KEK_SCHEMES)) {
+        throw new ConfigError(
+          'INVALID_VALUE',
+          `${where}unsupported --tink-key-resource ${JSON.stringify(signer.kekUri)}: use ${schemeList(TINK_KEK_SCHEMES)}`,
+        );
+      }
       secret(signer.vaultToken);
       break;
   }

@@ -3,6 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import type { HashName } from '../asn1/algorithms.js';
 import { preferredHashFor } from '../crypto/key-algorithms.js';
 import type { Signer } from '../crypto/signer.js';
+import { KMS_SCHEMES } from '../config/signer-config.js';
 import { LocalKeySigner } from './local-key.js';
 import { isPkcs11Uri } from './pkcs11/pkcs11-uri.js';
 import { SignerError } from './signer-error.js';
@@ -30,7 +31,7 @@ export interface KeyReferenceOptions {
 }
 
 /** KMS URI schemes the server's kms signer accepts (reference section 5.3). */
-const KMS_SCHEMES = ['awskms://', 'gcpkms://', 'azurekms://', 'hashivault://', 'openbao://'];
+const KMS_PREFIXES = KMS_SCHEMES.map((scheme) => `${scheme}://`);
 
 /**
  * Opens a signer from a key reference, the way the server names keys: a KMS URI (awskms://,
@@ -43,7 +44,7 @@ export async function openKeyReference(
   hash: HashName | 'auto',
   options: KeyReferenceOptions = {},
 ): Promise<Signer> {
-  if (KMS_SCHEMES.some((prefix) => reference.startsWith(prefix))) {
+  if (KMS_PREFIXES.some((prefix) => reference.startsWith(prefix))) {
     // Same providers, credentials and endpoint overrides as --kms-key-resource; SDKs load lazily.
     const { createKmsSigner } = await import('./kms/create-kms-signer.js');
     return createKmsSigner(reference, hash);
@@ -56,7 +57,7 @@ export async function openKeyReference(
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(reference)) {
     throw new SignerError(
       'INVALID_KEY_URI',
-      `unsupported key reference ${reference.split('://')[0]}://… (expected a PEM file, a pkcs11: URI or ${KMS_SCHEMES.join(', ')})`,
+      `unsupported key reference ${reference.split('://')[0]}://… (expected a PEM file, a pkcs11: URI or ${KMS_PREFIXES.join(', ')})`,
     );
   }
   const path = reference.startsWith('file://') ? reference.slice('file://'.length) : reference;

@@ -8,10 +8,11 @@ import {
 } from './remote-signer.js';
 import type { ProviderOptions } from './provider-options.js';
 import { SignerError } from '../signer-error.js';
+import { KMS_SCHEMES } from '../../config/signer-config.js';
 
 /** The providers by URI scheme; each module (and its SDK) is loaded only when its scheme is used. */
 const PROVIDERS: Record<
-  string,
+  (typeof KMS_SCHEMES)[number],
   (uri: string, options: ProviderOptions) => Promise<RemoteSignatureApi>
 > = {
   awskms: async (uri) => (await import('./aws.js')).createAwsKmsApi(uri),
@@ -34,7 +35,11 @@ export async function createKmsSigner(
   certifiedKey?: KeyObject,
 ): Promise<RemoteSigner> {
   const scheme = /^([a-z0-9]+):\/\//.exec(uri)?.[1];
-  const provider = scheme ? PROVIDERS[scheme] : undefined;
+  // Own keys only: "constructor://" must not find Object's.
+  const provider =
+    scheme && Object.hasOwn(PROVIDERS, scheme)
+      ? PROVIDERS[scheme as keyof typeof PROVIDERS]
+      : undefined;
   if (!provider) {
     throw new SignerError(
       'INVALID_KEY_URI',

@@ -237,8 +237,12 @@ describe('timestamp-server serve: start-up failures exit 1 with one clear line',
       '--certificate-chain-path',
       chain,
     ]);
-    expect(failed.code).toBe(1);
-    expect(failed.fatal).toEqual(['cannot start: unsupported Tink KMS key type']);
+    // Refused with the configuration, before anything starts (Go: exit 1 once the signer starts).
+    expect(failed.code).toBe(2);
+    expect(failed.fatal).toEqual([]);
+    expect(failed.output).toContain(
+      'unsupported --tink-key-resource "azure-kms://vault.example/keys/k": use gcp-kms://, aws-kms://, hcvault://',
+    );
   });
 });
 

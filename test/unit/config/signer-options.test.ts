@@ -70,6 +70,28 @@ describe('checkSignerOptions: what a signer cannot start without, before anythin
     expect(refusal(flags)).toEqual(['OPTION_MISSING', message]);
   });
 
+  it.each([
+    [
+      { timestampSigner: 'kms', kmsKeyResource: 'gcp-kms://k', ...CHAIN },
+      'unsupported --kms-key-resource "gcp-kms://k": use awskms://, gcpkms://, azurekms://, hashivault://, openbao://',
+    ],
+    [
+      { timestampSigner: 'kms', kmsKeyResource: 'constructor://k', ...CHAIN },
+      'unsupported --kms-key-resource "constructor://k": use awskms://, gcpkms://, azurekms://, hashivault://, openbao://',
+    ],
+    [
+      {
+        timestampSigner: 'tink',
+        tinkKeysetPath: '/k.json',
+        tinkKeyResource: 'gcpkms://k',
+        ...CHAIN,
+      },
+      'unsupported --tink-key-resource "gcpkms://k": use gcp-kms://, aws-kms://, hcvault://',
+    ],
+  ] as const)('refuses a key URI of no known scheme: %o', (flags, message) => {
+    expect(refusal(flags)).toEqual(['INVALID_VALUE', message]);
+  });
+
   it('refuses a secret given both inline and as a file, without showing it', () => {
     const file = refusal({
       timestampSigner: 'file',

@@ -100,16 +100,6 @@ async function waitReady(
 const answersSntp = (host: string, port: number) => () =>
   querySntp({ name: 'chronyd', host, port }, { timeoutMs: 200 });
 
-/**
- * A real chronyd serving its local clock on 127.0.0.1:port (`local stratum 8`), never touching the
- * system clock (-x), with no command socket, pid or drift file outside its temporary directory.
- * With skewSeconds it runs under faketime, so it serves a clock that far ahead.
- */
-export async function startChrony(port: number, skewSeconds = 0): Promise<Chrony> {
-  const server = await startNtpServer({ port, skewSeconds });
-  return server;
-}
-
 export interface NtpServerOptions {
   /** NTP port on `address`. */
   port: number;
@@ -122,7 +112,12 @@ export interface NtpServerOptions {
   stateDir?: string;
 }
 
-/** A chronyd NTP (and, with `nts`, NTS) server of its local clock on a loopback address. */
+/**
+ * A real chronyd NTP (and, with `nts`, NTS) server of its local clock on a loopback address
+ * (`local stratum 8`), never touching the system clock (-x), with no command socket, pid or drift
+ * file outside its temporary directory. With skewSeconds it runs under faketime, so it serves a
+ * clock that far ahead.
+ */
 export async function startNtpServer(options: NtpServerOptions): Promise<Chrony> {
   const { port, address = '127.0.0.1', skewSeconds = 0, nts } = options;
   const dir = tempDir();

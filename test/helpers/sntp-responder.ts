@@ -1,3 +1,4 @@
+import { onTestFailed } from 'vitest';
 import { createSocket, type RemoteInfo } from 'node:dgram';
 import { once } from 'node:events';
 import { unixMsToNtp } from '../../src/clock/sntp-client.js';
@@ -86,15 +87,19 @@ export class SntpResponder {
   }
 }
 
-/** Polls `condition` every 10 ms until it holds; fails after `timeoutMs`. */
+/**
+ * Polls `condition` every 10 ms until it holds. No deadline of its own: a condition that never
+ * holds fails the test at vitest's test timeout, never because the machine is slow or busy.
+ * `what` (text, or a function read at that moment) is printed if the test fails while waiting.
+ */
 export async function until(
   condition: () => boolean,
-  timeoutMs = 10_000,
-  what = 'condition',
+  what: string | (() => string) = 'condition',
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  let waiting = true;
+  onTestFailed(() => {
+    if (waiting) console.error(`still waiting for ${typeof what === 'string' ? what : what()}`);
+  });
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 10));
+  waiting = false;
 }

@@ -4,7 +4,12 @@ import { readChrony } from '../../../src/clock/chrony-client.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../../../src/config/resolve.js';
 import { startServer } from '../../../src/runtime/serve.js';
-import { freeUdpPort, startChrony, startChronyClient, type Chrony } from '../../helpers/chrony.js';
+import {
+  freeUdpPort,
+  startChronyClient,
+  startNtpServer,
+  type Chrony,
+} from '../../helpers/chrony.js';
 import { openssl, tempDir } from '../../helpers/openssl.js';
 import { until } from '../../helpers/sntp-responder.js';
 import { silentLogger } from '../../helpers/tsa.js';
@@ -17,7 +22,7 @@ afterEach(async () => {
 describe('clock gate against a real NTP server (chronyd, faketime)', () => {
   it('is synced, drifted within a period when the server runs 30 s ahead, then synced again', async () => {
     const port = await freeUdpPort();
-    let chrony: Chrony = await startChrony(port);
+    let chrony: Chrony = await startNtpServer({ port });
     cleanups.push(() => chrony.stop());
 
     const dir = tempDir();
@@ -81,15 +86,15 @@ describe('clock gate against a real NTP server (chronyd, faketime)', () => {
       ]);
     };
 
-    await until(() => clock.status.state === 'synced', 10_000, 'synced with chronyd');
+    await until(() => clock.status.state === 'synced', 'synced with chronyd');
     expect(Math.abs(clock.status.offsetMs!)).toBeLessThan(1000);
     await expectIssuing();
 
     // The same server, now serving a clock 30 s ahead.
     await chrony.stop();
-    chrony = await startChrony(port, 30);
+    chrony = await startNtpServer({ port, skewSeconds: 30 });
     const roundsBefore = clock.status.rounds;
-    await until(() => clock.status.state === 'drifted', 10_000, 'drifted');
+    await until(() => clock.status.state === 'drifted', 'drifted');
     // Within one period: the first round that could see the skewed server saw it.
     expect(clock.status.rounds).toBeLessThanOrEqual(roundsBefore + 2);
     expect(Math.abs(clock.status.offsetMs! - 30_000)).toBeLessThan(1000);
@@ -106,8 +111,8 @@ describe('clock gate against a real NTP server (chronyd, faketime)', () => {
 
     // Restarted without skew: issuance resumes by itself.
     await chrony.stop();
-    chrony = await startChrony(port);
-    await until(() => clock.status.state === 'synced', 10_000, 'synced again');
+    chrony = await startNtpServer({ port });
+    await until(() => clock.status.state === 'synced', 'synced again');
     await expectIssuing();
   });
 });

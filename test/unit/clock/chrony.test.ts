@@ -88,11 +88,7 @@ describe('chronyc -c output', () => {
     ]) {
       expect(() => parseChronycOutput(text)).toThrow(ChronyError);
     }
-    try {
-      parseTracking('1,2');
-    } catch (error) {
-      expect((error as ChronyError).code).toBe('CHRONYC_OUTPUT');
-    }
+    expect(() => parseTracking('1,2')).toThrow(expect.objectContaining({ code: 'CHRONYC_OUTPUT' }));
   });
 
   it('reports a chronyc that cannot reach chronyd as CHRONYC_FAILED', async () => {
@@ -292,7 +288,6 @@ describe('ClockMonitor with --time-source chrony', () => {
   });
 
   it('--accuracy auto follows a larger bound up to the threshold, and a fixed accuracy stays', async () => {
-    const reading = parseChronycOutput(SYNCED);
     const wide = (systemTime: number) =>
       [
         SYNCED.split('\n')[0]!.replace('-0.000002412', String(systemTime)),
@@ -305,8 +300,8 @@ describe('ClockMonitor with --time-source chrony', () => {
     expect(monitor.status.accuracyMs).toBe(1235);
     const fixed = chronyMonitor([wide(0.1)], 500).monitor;
     await fixed.runRound();
+    expect(fixed.status.state).toBe('synced');
     expect(fixed.status.accuracyMs).toBe(500);
-    expect(reading.tracking.systemTime).toBeLessThan(0);
   });
 
   it('counts each refused reading by reason, and says the bound in ms when it is small', async () => {

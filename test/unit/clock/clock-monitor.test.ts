@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createClockGate } from '../../../src/clock/clock-gate.js';
 import { httpStatusOf } from '../../../src/server/http-outcome.js';
 import {
@@ -22,7 +22,6 @@ import {
   reply,
   silent,
   SntpResponder,
-  until,
   type Behaviour,
 } from '../../helpers/sntp-responder.js';
 
@@ -364,17 +363,29 @@ describe('clock gate', () => {
 });
 
 describe('wall clock jumps', () => {
-  /** A wall clock that can be stepped, and the real monotonic clock. */
+  /**
+   * Injected clocks: the local wall clock (which can be stepped), the monotonic clock, and the true
+   * time the servers keep.
+   */
   function steppableClock() {
-    let stepMs = 0;
-    return { now: () => Date.now() + stepMs, step: (ms: number) => (stepMs += ms) };
+    const t = { mono: 10_000, stepMs: 0 };
+    const trueTime = () => 1_800_000_000_000 + t.mono;
+    return {
+      now: () => trueTime() + t.stepMs,
+      monotonic: () => t.mono,
+      trueTime,
+      step: (ms: number) => {
+        t.stepMs += ms;
+        t.mono += 1;
+      },
+    };
   }
 
   it('closes the gate at the next request after a step, and a round re-opens it', async () => {
     const wall = steppableClock();
     // The servers keep true time; the step is corrected before the next round (as ntpd would).
-    const [server] = await startResponders(answer());
-    const monitor = monitorFor([server!], { now: wall.now });
+    const [server] = await startResponders((request) => reply(request, { clock: wall.trueTime }));
+    const monitor = monitorFor([server!], { now: wall.now, monotonic: wall.monotonic });
     const gate = createClockGate(monitor, { requireTimeSync: false });
     const jumpsBefore = await errorCount('err_clock_jump');
     await monitor.runRound();
@@ -397,16 +408,20 @@ describe('wall clock jumps', () => {
     const [server] = await startResponders((request) => reply(request, { clock: wall.now }));
     const monitor = monitorFor([server!], {
       now: wall.now,
+      monotonic: wall.monotonic,
       periodMs: 3_600_000,
-      jumpCheckIntervalMs: 20,
+      jumpCheckIntervalMs: 3_600_000, // no watchdog tick during the test: the check is called
     });
     monitor.start();
-    await until(() => monitor.status.state === 'synced', 5000, 'first round');
+    expect((await monitor.runRound()).state).toBe('synced'); // joins the round start() began
     expect(server!.queries).toBe(1);
     wall.step(-20_000);
-    await until(() => server!.queries === 2, 5000, 'a round right after the jump');
-    await until(() => monitor.status.state === 'synced', 5000, 'the re-verification');
-    expect(monitor.status.rounds).toBe(2);
+    expect(monitor.checkForClockJump()).toBe(true);
+    // The round the step started is in flight: runRound joins it rather than starting one.
+    const status = await monitor.runRound();
+    expect(server!.queries).toBe(2);
+    expect(status.state).toBe('synced');
+    expect(status.rounds).toBe(2);
   });
 
   it('does not mistake ordinary ticking for a jump', () => {
@@ -588,14 +603,39 @@ describe('small steps of the wall clock add up', () => {
 
 describe('monitor lifecycle', () => {
   it('runs a round at start and then one per period', async () => {
-    const [server] = await startResponders(answer());
-    const monitor = monitorFor([server!], { periodMs: 20 });
-    monitor.start();
-    await until(() => server!.queries >= 3, 5000, 'three rounds');
-    await monitor.stop();
-    const asked = server!.queries;
-    await new Promise((resolve) => setTimeout(resolve, 100)); // five periods
-    expect(server!.queries).toBe(asked);
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] });
+    try {
+      const sample: SntpSample = {
+        offsetMs: 0,
+        delayMs: 1,
+        errorBoundMs: 0.5,
+        leapIndicator: 0,
+        stratum: 1,
+        serverTimeMs: 0,
+      };
+      let queries = 0;
+      const monitor = monitorFor([], {
+        servers: [{ name: 'a', host: 'a', port: 123 }],
+        numServers: 1,
+        serverThreshold: 1,
+        periodMs: 60_000,
+        query: () => (queries++, Promise.resolve(sample)),
+      });
+      monitor.start();
+      await vi.advanceTimersByTimeAsync(0);
+      expect(queries).toBe(1);
+      await vi.advanceTimersByTimeAsync(59_999);
+      expect(queries).toBe(1);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(queries).toBe(2);
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect(queries).toBe(3);
+      await monitor.stop();
+      await vi.advanceTimersByTimeAsync(5 * 60_000);
+      expect(queries).toBe(3);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('refuses settings that would retry forever or spin', () => {

@@ -33,7 +33,7 @@ import {
 import { httpAnswers, sendAnswer, sendGoError } from './http-outcome.js';
 import { knowPaths } from './http-metrics.js';
 import type { ProcessLedger } from '../ledger/process-ledger.js';
-import { registerLogRoutes } from './log-routes.js';
+import { LOG_ROUTES, registerLogRoutes } from './log-routes.js';
 import { addVary, requestOrigin } from './request-origin.js';
 import { enforceHttp2HeaderLimit } from './http2-header-limit.js';
 import { registerRequestLog } from './request-log.js';
@@ -258,6 +258,10 @@ export async function buildServer(deps: ServerDependencies) {
 
   /** The methods each known path answers; any other method there is 405, not 404. */
   const allowedMethods = new Map<string, readonly string[]>();
+  /** The same under a wildcard route (the log's tiles), by the path's prefix. */
+  const allowedUnder: [prefix: string, allowed: readonly string[]][] = [];
+  const allowedAt = (path: string) =>
+    allowedMethods.get(path) ?? allowedUnder.find(([prefix]) => path.startsWith(prefix))?.[1];
   const refuseMethod = (request: FastifyRequest, reply: FastifyReply, allowed: readonly string[]) =>
     sendGoError(
       reply.header('allow', allowed.join(', ')),
@@ -267,7 +271,7 @@ export async function buildServer(deps: ServerDependencies) {
   const notFound = (request: FastifyRequest, reply: FastifyReply) => {
     const path = request.url.split('?')[0] ?? '';
     // Methods Fastify does not route (TRACE, PROPFIND, QUERY...) on a known path are 405 too.
-    const allowed = allowedMethods.get(path);
+    const allowed = allowedAt(path);
     if (allowed) return refuseMethod(request, reply, allowed);
     return sendGoError(reply, 404, `path ${path.slice(0, 200)} was not found`);
   };
@@ -279,7 +283,8 @@ export async function buildServer(deps: ServerDependencies) {
   app.setNotFoundHandler(notFound);
 
   const methodNotAllowed = (path: string, allowed: readonly string[]): void => {
-    allowedMethods.set(path, allowed);
+    if (path.endsWith('/*')) allowedUnder.push([path.slice(0, -1), allowed]);
+    else allowedMethods.set(path, allowed);
     app.route({
       method: OTHER_METHODS.filter((method) => !allowed.includes(method)),
       url: path,
@@ -386,7 +391,10 @@ export async function buildServer(deps: ServerDependencies) {
     methodNotAllowed(ROUTES.trustedRoot, ['GET', 'HEAD']);
   }
 
-  if (deps.ledger?.log) registerLogRoutes(app, deps.ledger.log);
+  if (deps.ledger?.log) {
+    registerLogRoutes(app, deps.ledger.log);
+    for (const path of Object.values(LOG_ROUTES)) methodNotAllowed(path, ['GET', 'HEAD']);
+  }
 
   registerHealthRoutes(
     app,

@@ -1,4 +1,5 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { CodedError } from '../errors.js';
 import { parseSerialHex } from '../ledger/entry.js';
 import type { ProcessLog } from '../ledger/process-ledger.js';
 import { parseTilePath } from '../tlog/tile.js';
@@ -21,14 +22,34 @@ const SHORT = 'public, max-age=1';
  * The transparency log's read routes (C2SP tlog-tiles under /api/v1/log/, plus the key and a
  * tlog-proof@v1 by serial number), with --ledger-key. A malformed path or serial is 400, an unknown
  * one 404, a token not yet in a checkpoint 404 with Retry-After (the sequencer signs every
- * --ledger-checkpoint-interval).
+ * --ledger-checkpoint-interval), and a database that does not answer 503 with Retry-After, as
+ * before the first checkpoint. Other methods are 405 (app.ts).
  */
 export function registerLogRoutes(app: FastifyInstance, log: ProcessLog): void {
   const unavailable = (reply: FastifyReply) =>
     sendGoError(reply.header('retry-after', '1'), 503, 'the log is not available');
 
-  app.get(LOG_ROUTES.checkpoint, async (_request, reply) => {
-    const read = await log.reader.checkpoint();
+  /**
+   * A read that failed: the database did not answer (pg's errors and connection failures) is an
+   * outage, 503 as the ledger's guard sees it; an error of ours (a CodedError: a tile that cannot
+   * be formed) is a fault, 500 with its stack in the log.
+   */
+  const readFailed = (request: FastifyRequest, reply: FastifyReply, error: unknown) => {
+    if (error instanceof CodedError) {
+      request.log.error({ err: error }, 'cannot read the transparency log');
+      return sendGoError(reply, 500, 'the log could not be read');
+    }
+    request.log.warn({ reason: describeDatabaseError(error) }, 'log database unavailable');
+    return unavailable(reply);
+  };
+
+  app.get(LOG_ROUTES.checkpoint, async (request, reply) => {
+    let read;
+    try {
+      read = await log.reader.checkpoint();
+    } catch (error) {
+      return readFailed(request, reply, error);
+    }
     if (!read.found) return unavailable(reply);
     return reply.header('cache-control', 'no-cache').type(TEXT).send(read.value);
   });
@@ -44,7 +65,12 @@ export function registerLogRoutes(app: FastifyInstance, log: ProcessLog): void {
     } catch {
       return sendGoError(reply, 400, 'malformed tile path');
     }
-    const read = await log.reader.tile(tile);
+    let read;
+    try {
+      read = await log.reader.tile(tile);
+    } catch (error) {
+      return readFailed(request, reply, error);
+    }
     if (!read.found) return sendGoError(reply, 404, 'no such tile in the log yet');
     const full = tile.w === 2 ** tile.h;
     return reply
@@ -59,7 +85,12 @@ export function registerLogRoutes(app: FastifyInstance, log: ProcessLog): void {
     if (!serial) {
       return sendGoError(reply, 400, 'serial must be a hexadecimal serial number (0x optional)');
     }
-    const read = await log.reader.proof(serial);
+    let read;
+    try {
+      read = await log.reader.proof(serial);
+    } catch (error) {
+      return readFailed(request, reply, error);
+    }
     if (read.found) return reply.header('cache-control', 'no-cache').type(TEXT).send(read.value);
     if (read.reason === 'unknown')
       return sendGoError(reply, 404, 'no token with this serial number');
@@ -69,4 +100,11 @@ export function registerLogRoutes(app: FastifyInstance, log: ProcessLog): void {
       'the token is not in a signed checkpoint yet: retry in a second',
     );
   });
+}
+
+/** An error's code and message for a log line (pg messages never hold the password). */
+function describeDatabaseError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' ? `${code}: ${error.message}` : error.message;
 }

@@ -1,5 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
 import { Sequencer } from '../../../src/ledger/sequencer.js';
@@ -315,6 +316,57 @@ describe('issuance ledger (PostgreSQL)', () => {
     }
   });
 
+  it('serves the log routes 503 with Retry-After while the database is down, and 405 for other methods', async () => {
+    const keyPath = join(postgres.dir, 'outage-key.pem');
+    writeFileSync(
+      keyPath,
+      generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }),
+    );
+    const server = await start({
+      ledgerKey: keyPath,
+      ledgerOrigin: 'tsa.test/outage',
+      ledgerCheckpointInterval: '50ms',
+      ledgerAnchorInterval: '0',
+    });
+    const paths = [
+      '/api/v1/log/checkpoint',
+      '/api/v1/log/proof?serial=01',
+      '/api/v1/log/tile/0/000.p/1',
+      '/api/v1/log/tile/entries/000.p/1',
+    ];
+    try {
+      expect((await timestamp(server, 0)).granted).toBe(true);
+      await waitFor(async () => (await fetch(`${server.url}/api/v1/log/checkpoint`)).ok);
+      for (const method of ['POST', 'PUT', 'DELETE', 'TRACE']) {
+        for (const path of [...paths, '/api/v1/log/key']) {
+          const response = await rawRequest(server.url, method, path);
+          expect(response.status, `${method} ${path}`).toBe(405);
+          expect(response.headers.allow, `${method} ${path}`).toBe('GET, HEAD');
+        }
+      }
+
+      const linesBefore = logLines.length;
+      await postgres.stop();
+      for (const path of paths) {
+        const response = await fetch(`${server.url}${path}`);
+        expect(response.status, path).toBe(503);
+        expect(response.headers.get('retry-after'), path).toBe('1');
+        expect(await response.json(), path).toEqual({
+          code: 503,
+          message: 'the log is not available',
+        });
+      }
+      // Said once per request as an outage, without a stack; never as a timestamp error.
+      const lines = logLines.slice(linesBefore).join('');
+      expect(lines).toContain('log database unavailable');
+      expect(lines).not.toContain('Error generating timestamp response');
+      expect(lines).not.toContain('"stack"');
+    } finally {
+      await postgres.start();
+      await server.close();
+    }
+  });
+
   it('never signs a checkpoint inconsistent with the previous one', async () => {
     const warnings: string[] = [];
     const { privateKey } = generateKeyPairSync('ed25519');
@@ -389,6 +441,29 @@ describe('issuance ledger (PostgreSQL)', () => {
     ).rejects.not.toThrow(/hunter2secret/);
   });
 });
+
+/** One request as written (fetch cannot send TRACE): its status and headers. */
+async function rawRequest(url: string, method: string, path: string) {
+  const { hostname, port } = new URL(url);
+  const received = await new Promise<string>((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () =>
+      socket.end(`${method} ${path} HTTP/1.1\r\nHost: tsa\r\nConnection: close\r\n\r\n`),
+    );
+    let text = '';
+    socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    socket.on('end', () => resolve(text));
+    socket.on('error', reject);
+  });
+  const [head = ''] = received.split('\r\n\r\n');
+  const [statusLine = '', ...headerLines] = head.split('\r\n');
+  const headers = Object.fromEntries(
+    headerLines.map((line) => {
+      const colon = line.indexOf(':');
+      return [line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim()];
+    }),
+  );
+  return { status: Number(statusLine.split(' ')[1]), headers };
+}
 
 async function waitFor(condition: () => Promise<boolean>): Promise<void> {
   for (;;) {

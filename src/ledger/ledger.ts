@@ -5,6 +5,7 @@ import { reject } from '../tsp/rejection.js';
 import { LedgerError } from './errors.js';
 import type { LedgerEntry } from './entry.js';
 import { ledgerBatchSize, ledgerCommitsTotal, watchLedger } from './ledger-metrics.js';
+import { isCheckoutTimeout } from './pools.js';
 import { migrate } from './schema.js';
 
 /** Rows in one INSERT at most; more wait for the next commit. */
@@ -226,7 +227,8 @@ export class Ledger {
   }
 
   private markDown(error: unknown, reason = UNAVAILABLE): void {
-    if (this.closed) return;
+    // No free connection in time: this process is busy, the database is not down.
+    if (this.closed || isCheckoutTimeout(error)) return;
     if (this.down !== reason) {
       this.logger.warn(
         { reason: describe(error) },
@@ -277,6 +279,7 @@ const UNAVAILABLE = 'ledger database unavailable';
 /** Why a batch failed, for the RecordError (its cause has the database's own words). */
 function failureMessage(error: unknown): string {
   const { code, constraint } = error as { code?: string; constraint?: string };
+  if (isCheckoutTimeout(error)) return 'the ledger is busy: no connection became free in time';
   if (code !== UNIQUE_VIOLATION) return 'the ledger database is unavailable';
   return constraint === SERIAL_CONSTRAINT
     ? 'serial numbers kept colliding in the ledger: not recorded'

@@ -1,5 +1,6 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import pg from 'pg';
 import type { ServeConfig } from '../config/schema.js';
 import { newEd25519KeySigner, newEd25519Signer, verifierKey } from '../tlog/note.js';
 import { LedgerError } from './errors.js';
@@ -11,10 +12,17 @@ import type { IssuanceGuard } from '../tsp/guards.js';
 import { reject } from '../tsp/rejection.js';
 import { poolConfig, redactUrl } from './connection.js';
 import { ledgerEntry } from './entry.js';
+import { newReadPool } from './pools.js';
 import { Ledger, type LedgerLogger, type LedgerReceipt } from './ledger.js';
 
-/** Connections per process: one commit at a time, the rest for the log's routes and sequencer. */
-const POOL_SIZE = 6;
+/**
+ * Connections per process, in three pools, so that none starves another: the commits' (one
+ * commit at a time, the probe, the serial number check), the sequencer's (its lock's session),
+ * and the public log reads' (bounded: a flood of reads fails fast with BUSY, never the commits).
+ */
+export const COMMIT_POOL_SIZE = 3;
+export const SEQUENCER_POOL_SIZE = 1;
+export const READ_POOL_SIZE = 3;
 
 /** The process's --ledger-url: one pool and one group-commit queue shared by every listener. */
 export interface ProcessLedger extends AsyncDisposable {
@@ -97,14 +105,17 @@ export async function openProcessLedger(
   const origin = config.ledgerOrigin;
   // Before connecting: a bad origin (a '+', a space) fails here, holding nothing.
   const noteKeys = await noteKeysFor(config, logKey);
-  const ledger = await Ledger.open(
-    await poolConfig(config.ledgerUrl, config.ledgerPasswordFile, POOL_SIZE),
-    logger,
-  );
+  const settings = await poolConfig(config.ledgerUrl, config.ledgerPasswordFile, COMMIT_POOL_SIZE);
+  const ledger = await Ledger.open(settings, logger);
   logger.info(`issuance ledger: ${redactUrl(config.ledgerUrl)}`);
   let log: ProcessLog | undefined;
+  const pools: pg.Pool[] = [];
   if (noteKeys) {
-    const sequencer = new Sequencer(ledger.pool, {
+    const sequencerPool = new pg.Pool({ ...settings, max: SEQUENCER_POOL_SIZE });
+    sequencerPool.on('error', () => undefined);
+    const readPool = newReadPool({ ...settings, max: READ_POOL_SIZE });
+    pools.push(sequencerPool, readPool);
+    const sequencer = new Sequencer(sequencerPool, {
       signer: noteKeys.signer,
       origin,
       intervalMs: config.ledgerCheckpointInterval,
@@ -115,7 +126,7 @@ export async function openProcessLedger(
     log = {
       origin,
       verifierKey: noteKeys.verifierKey,
-      reader: new LogReader(ledger.pool),
+      reader: new LogReader(readPool),
       sequencer,
     };
   }
@@ -129,6 +140,7 @@ export async function openProcessLedger(
     },
     [Symbol.asyncDispose]: async () => {
       await log?.sequencer.stop();
+      await Promise.all(pools.map((pool) => pool.end()));
       await ledger.close();
     },
   };

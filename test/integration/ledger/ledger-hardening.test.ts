@@ -1,9 +1,14 @@
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveServeConfig } from '../../../src/config/resolve.js';
+import type { ServeOptionName } from '../../../src/config/schema.js';
 import { poolConfig } from '../../../src/ledger/connection.js';
 import type { LedgerEntry } from '../../../src/ledger/entry.js';
 import { COUNTER_BEHIND, Ledger, type LedgerLogger } from '../../../src/ledger/ledger.js';
+import { openProcessLedger, READ_POOL_SIZE } from '../../../src/ledger/process-ledger.js';
 import { startPostgres, type TestPostgres } from '../../helpers/postgres.js';
 
 let postgres: TestPostgres;
@@ -138,6 +143,99 @@ describe('ledger: the counter row', () => {
       expect(await ledger.record(entry())).toEqual({ index: 5 });
     } finally {
       await ledger.close();
+    }
+  });
+});
+
+function newLogKey(name: string): string {
+  const path = join(postgres.dir, name);
+  writeFileSync(
+    path,
+    generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }),
+  );
+  return path;
+}
+
+async function openProcess(
+  logger: LedgerLogger,
+  flags: Partial<Record<ServeOptionName, unknown>> = {},
+) {
+  const processLedger = await openProcessLedger(
+    resolveServeConfig({
+      ledgerUrl: postgres.urlWithoutPassword,
+      ledgerPasswordFile: postgres.passwordFile,
+      ledgerKey: newLogKey('log-key.pem'),
+      ledgerOrigin: 'tsa.test/log',
+      ledgerCheckpointInterval: '1h',
+      ...flags,
+    }),
+    logger,
+  );
+  return processLedger!;
+}
+
+describe("ledger: the log's public reads", () => {
+  it('never counts waiting for a free pool connection as the database down', async () => {
+    const { logger, warnings } = recordingLogger();
+    const ledger = await Ledger.open(await poolConfig(postgres.url, '', 1), logger);
+    const held = await ledger.pool.connect();
+    try {
+      // The pool's one connection is busy: the commit's checkout times out (CONNECT_TIMEOUT_MS).
+      await expect(ledger.record(entry())).rejects.toMatchObject({
+        code: 'NOT_RECORDED',
+        message: expect.stringMatching(/busy/),
+      });
+      expect(ledger.unavailableReason()).toBeUndefined();
+      expect(warnings).toEqual([]);
+    } finally {
+      held.release();
+      await ledger.close();
+    }
+  });
+
+  it('refuses reads beyond their own pool (BUSY) while tokens still commit and /readyz stays up', async () => {
+    await resetSchema();
+    const { logger, warnings } = recordingLogger();
+    const processLedger = await openProcess(logger);
+    const locker = await db.connect();
+    try {
+      await processLedger.log!.sequencer.round();
+      // Every read of the checkpoint waits on this lock (a slow query, as many as come).
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE tsa_log_checkpoints IN ACCESS EXCLUSIVE MODE');
+      const reads = Array.from({ length: 40 }, () =>
+        processLedger.log!.reader.checkpoint().then(
+          () => 'read',
+          (error: { code?: string }) => error.code ?? 'other',
+        ),
+      );
+      // The reads hold every read connection and queue for more; tokens still commit.
+      await waitFor(async () => {
+        const { rows } = await db.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM pg_locks WHERE relation = 'tsa_log_checkpoints'::regclass " +
+            'AND NOT granted',
+        );
+        return rows[0]!.n >= READ_POOL_SIZE;
+      });
+      const receipts = await Promise.all(
+        Array.from({ length: 10 }, () => processLedger.ledger.record(entry())),
+      );
+      expect(receipts).toHaveLength(10);
+      const outcomes = await Promise.all(reads.slice(READ_POOL_SIZE));
+      // Beyond the pool's connections: refused as busy, not as the database down.
+      expect(new Set(outcomes)).toEqual(new Set(['BUSY']));
+      expect(processLedger.guard()).toBeUndefined();
+      expect(processLedger.ledger.unavailableReason()).toBeUndefined();
+      expect(warnings).toEqual([]);
+      await locker.query('ROLLBACK');
+      expect(await Promise.all(reads.slice(0, READ_POOL_SIZE))).toEqual(
+        Array(READ_POOL_SIZE).fill('read'),
+      );
+      expect(await processLedger.log!.reader.checkpoint()).toMatchObject({ found: true });
+    } finally {
+      await locker.query('ROLLBACK').catch(() => undefined);
+      locker.release();
+      await processLedger[Symbol.asyncDispose]();
     }
   });
 });

@@ -1,0 +1,39 @@
+import pg from 'pg';
+import { LedgerError } from './errors.js';
+
+/**
+ * pg-pool's error when no connection of the pool became free in time (a checkout wait): the
+ * process was busy, not the database down. A database that does not answer a new connection is
+ * "Connection terminated due to connection timeout" instead, with a cause.
+ */
+export function isCheckoutTimeout(error: unknown): boolean {
+  return error instanceof Error && error.message === 'timeout exceeded when trying to connect';
+}
+
+/** How long a log read waits for one of the read pool's connections before it is refused. */
+export const READ_CHECKOUT_TIMEOUT_MS = 1_000;
+
+/**
+ * The pool of the log's public read routes, apart from the commits': a flood of reads waits for
+ * these connections only, then fails fast with LedgerError BUSY (the routes answer 503 with
+ * Retry-After), and never holds up a commit, the probe or the sequencer.
+ */
+export function newReadPool(config: pg.PoolConfig): pg.Pool {
+  const pool = new pg.Pool({ ...config, connectionTimeoutMillis: READ_CHECKOUT_TIMEOUT_MS });
+  pool.on('error', () => undefined);
+  const query = pool.query.bind(pool) as (...args: unknown[]) => Promise<unknown>;
+  // The readers use the promise form only (log-reader.ts, log-store.ts).
+  pool.query = (async (...args: unknown[]) => {
+    try {
+      return await query(...args);
+    } catch (error) {
+      if (isCheckoutTimeout(error)) {
+        throw new LedgerError('BUSY', 'the log is busy: every read connection is in use', {
+          cause: error,
+        });
+      }
+      throw error;
+    }
+  }) as pg.Pool['query'];
+  return pool;
+}

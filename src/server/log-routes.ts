@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { CodedError } from '../errors.js';
 import { parseSerialHex } from '../ledger/entry.js';
 import type { ProcessLog } from '../ledger/process-ledger.js';
+import { TlogError } from '../tlog/errors.js';
 import { parseTilePath } from '../tlog/tile.js';
 import { sendGoError } from './http-outcome.js';
 
@@ -30,12 +30,12 @@ export function registerLogRoutes(app: FastifyInstance, log: ProcessLog): void {
     sendGoError(reply.header('retry-after', '1'), 503, 'the log is not available');
 
   /**
-   * A read that failed: the database did not answer (pg's errors and connection failures) is an
-   * outage, 503 as the ledger's guard sees it; an error of ours (a CodedError: a tile that cannot
-   * be formed) is a fault, 500 with its stack in the log.
+   * A read that failed: log data that cannot be served (a TlogError: an entry too large for a
+   * bundle) is a fault, 500 with its stack in the log; anything else (the database does not
+   * answer, no connection is free) leaves the log unavailable for now, 503.
    */
   const readFailed = (request: FastifyRequest, reply: FastifyReply, error: unknown) => {
-    if (error instanceof CodedError) {
+    if (error instanceof TlogError) {
       request.log.error({ err: error }, 'cannot read the transparency log');
       return sendGoError(reply, 500, 'the log could not be read');
     }

@@ -1,5 +1,5 @@
 import { mkdirSync, readFileSync } from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, onTestFailed } from 'vitest';
 import {
   freeTcpPort,
   freeUdpPort,
@@ -16,13 +16,17 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-/** Polls until `condition` resolves true; a generous hang guard, not a timing assertion. */
+/**
+ * Polls until `condition` resolves true. No deadline of its own: the test timeout bounds the wait,
+ * and `what` is printed if the test fails while waiting.
+ */
 async function until(condition: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 90_000;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  let waiting = true;
+  onTestFailed(() => {
+    if (waiting) console.error(`still waiting for ${what}`);
+  });
+  while (!(await condition())) await new Promise((resolve) => setTimeout(resolve, 50));
+  waiting = false;
 }
 
 describe('--time-source chrony with --workers 2 (the primary reads chronyd, workers gate on it)', () => {

@@ -4,6 +4,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { LightMyRequestResponse } from 'fastify';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { LedgerError } from '../../../src/ledger/errors.js';
 import type { ProcessLedger } from '../../../src/ledger/process-ledger.js';
 import { createTrustedRoot } from '../../../src/runtime/profiles.js';
 import { buildServer } from '../../../src/server/app.js';
@@ -301,9 +302,12 @@ beforeAll(async () => {
     Promise.reject(
       Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }),
     );
+  // And what the log's own pool says when every read connection is in use.
+  const busy = () =>
+    Promise.reject(new LedgerError('BUSY', 'the log is busy: every read connection is in use'));
   const downLog = {
     ...log(true),
-    reader: { checkpoint: refused, tile: refused, proof: refused },
+    reader: { checkpoint: refused, tile: busy, proof: refused },
   };
   servers.ledgerDown = await buildServer({
     config: base.config,

@@ -3,6 +3,7 @@ import { registry } from '../metrics/registry.js';
 
 let available: (() => boolean) | undefined;
 let treeSize = 0;
+let unintegratedAge = 0;
 
 export const ledgerCommitsTotal = new Counter({
   name: 'timestamp_authority_ledger_commits_total',
@@ -41,10 +42,26 @@ export const logTreeSize = new Gauge({
   },
 });
 
+export const logUnintegratedAge = new Gauge({
+  name: 'timestamp_authority_log_unintegrated_age_seconds',
+  help:
+    'Age of the oldest ledger entry not yet in a signed checkpoint (0 when every entry is), as ' +
+    'every replica sees it each checkpoint interval: a stalled sequencer makes it grow',
+  registers: [registry],
+  aggregator: 'max',
+  collect() {
+    this.set(unintegratedAge);
+  },
+});
+
 export function watchLedger(isAvailable: () => boolean): void {
   available = isAvailable;
 }
 
 export function recordTreeSize(size: number): void {
   treeSize = size;
+}
+
+export function recordUnintegratedAge(seconds: number): void {
+  unintegratedAge = seconds;
 }

@@ -11,7 +11,7 @@ import {
 import { signNote, type NoteSigner } from '../tlog/note.js';
 import { checkTree, proveTree } from '../tlog/proof.js';
 import { LedgerError } from './errors.js';
-import { recordTreeSize } from './ledger-metrics.js';
+import { recordTreeSize, recordUnintegratedAge } from './ledger-metrics.js';
 import { databaseHashReader, latestCheckpoint, type StoredCheckpoint } from './log-store.js';
 import { SEQUENCER_LOCK } from './schema.js';
 
@@ -30,6 +30,17 @@ export interface SequencerOptions {
   logger: SequencerLogger;
   /** Called with each checkpoint this process signed (anchoring). */
   onCheckpoint?: (checkpoint: StoredCheckpoint) => void;
+  /**
+   * How long the lock's session may stay idle or stop answering before PostgreSQL ends it and
+   * so hands the lock over (idle_session_timeout, idle_in_transaction_session_timeout, TCP
+   * keepalives and tcp_user_timeout): default leaseMs(intervalMs).
+   */
+  leaseMs?: number;
+}
+
+/** The default lease: well above the round interval, so a live sequencer never loses it. */
+export function leaseMs(intervalMs: number): number {
+  return Math.max(30_000, 10 * intervalMs);
 }
 
 /**
@@ -86,15 +97,27 @@ export class Sequencer {
 
   private async tick(): Promise<void> {
     try {
-      if (!(await this.acquire())) return;
-      // A backlog: integrate it all now rather than one slice per interval.
-      while (!this.stopped && (await this.integrate(this.client!)) === MAX_INTEGRATE);
+      if (await this.acquire()) {
+        // A backlog: integrate it all now rather than one slice per interval.
+        while (!this.stopped && (await this.integrate(this.client!)) === MAX_INTEGRATE);
+      }
     } catch (error) {
       this.options.logger.warn(
         { reason: error instanceof Error ? error.message : String(error) },
         'transparency log sequencer round failed',
       );
       await this.release(true);
+    }
+    await this.measureLag();
+  }
+
+  /** Every replica, each round: how long the oldest entry has waited for a checkpoint. */
+  private async measureLag(): Promise<void> {
+    try {
+      const { rows } = await (this.client ?? this.pool).query<{ age: number }>(UNINTEGRATED_AGE);
+      recordUnintegratedAge(Math.max(0, Number(rows[0]?.age ?? 0)));
+    } catch {
+      // The database is unavailable: the ledger's probe says so.
     }
   }
 
@@ -114,12 +137,24 @@ export class Sequencer {
       client.release(true);
       throw error;
     }
-    // An error on the idle connection (the database went away) loses the lock with it.
+    // An error on the idle connection (the database went away, or ended the session) loses the
+    // lock with it.
     client.on('error', () => void this.release(true));
+    try {
+      await client.query(LEASE, [this.lease()]);
+    } catch (error) {
+      await this.releaseClient(client, true);
+      throw error;
+    }
     this.client = client;
     this.leader = true;
     this.options.logger.info('transparency log: this process is the sequencer');
     return true;
+  }
+
+  /** The lease in whole seconds and milliseconds, as the settings want them. */
+  private lease(): number {
+    return Math.max(1_000, Math.round(this.options.leaseMs ?? leaseMs(this.options.intervalMs)));
   }
 
   private async release(destroy = false): Promise<void> {
@@ -127,6 +162,10 @@ export class Sequencer {
     if (!client) return;
     this.client = undefined;
     this.leader = false;
+    await this.releaseClient(client, destroy);
+  }
+
+  private async releaseClient(client: pg.PoolClient, destroy: boolean): Promise<void> {
     if (!destroy) {
       await client.query('SELECT pg_advisory_unlock($1)', [SEQUENCER_LOCK]).catch(() => {
         destroy = true;
@@ -224,3 +263,26 @@ async function checkConsistent(
     );
   }
 }
+
+/**
+ * The lock session's lease ($1 ms): PostgreSQL ends a session idle (or idle in a transaction) that
+ * long, and detects a peer gone silent (a partition) by TCP keepalives and tcp_user_timeout, so a
+ * frozen sequencer (SIGSTOP, a partition) hands the lock over instead of stalling the log.
+ * idle_session_timeout is PostgreSQL 14+: skipped where the server does not know it.
+ */
+const LEASE = `
+SELECT set_config(name, CASE
+         WHEN name LIKE 'tcp_keepalives_idle' THEN greatest($1::int / 3000, 1)::text
+         WHEN name LIKE 'tcp_keepalives_interval' THEN greatest($1::int / 9000, 1)::text
+         WHEN name LIKE 'tcp_keepalives_count' THEN '3'
+         ELSE $1::int::text END, false)
+FROM pg_settings
+WHERE name IN ('idle_session_timeout', 'idle_in_transaction_session_timeout',
+               'tcp_keepalives_idle', 'tcp_keepalives_interval', 'tcp_keepalives_count',
+               'tcp_user_timeout')`;
+
+/** Seconds the oldest ledger entry beyond the latest checkpoint has waited (0: none waits). */
+const UNINTEGRATED_AGE = `
+SELECT coalesce(extract(epoch FROM now() - l.recorded_at), 0)::float8 AS age
+FROM (SELECT coalesce(max(tree_size), 0) AS size FROM tsa_log_checkpoints) c
+LEFT JOIN tsa_ledger l ON l.log_index = c.size`;

@@ -9,6 +9,9 @@ import { poolConfig } from '../../../src/ledger/connection.js';
 import type { LedgerEntry } from '../../../src/ledger/entry.js';
 import { COUNTER_BEHIND, Ledger, type LedgerLogger } from '../../../src/ledger/ledger.js';
 import { openProcessLedger, READ_POOL_SIZE } from '../../../src/ledger/process-ledger.js';
+import { Sequencer } from '../../../src/ledger/sequencer.js';
+import { registry } from '../../../src/metrics/registry.js';
+import { newEd25519Signer } from '../../../src/tlog/note.js';
 import { startPostgres, type TestPostgres } from '../../helpers/postgres.js';
 
 let postgres: TestPostgres;
@@ -236,6 +239,66 @@ describe("ledger: the log's public reads", () => {
       await locker.query('ROLLBACK').catch(() => undefined);
       locker.release();
       await processLedger[Symbol.asyncDispose]();
+    }
+  });
+});
+
+function newSequencer(pool: pg.Pool, options: { leaseMs?: number; origin?: string } = {}) {
+  const origin = options.origin ?? 'tsa.test/log';
+  const warnings: string[] = [];
+  const sequencer = new Sequencer(pool, {
+    signer: newEd25519Signer(origin, generateKeyPairSync('ed25519').privateKey),
+    origin,
+    intervalMs: 60_000,
+    logger: { info: () => undefined, warn: (_fields, message) => void warnings.push(message) },
+    ...(options.leaseMs ? { leaseMs: options.leaseMs } : {}),
+  });
+  return { sequencer, warnings };
+}
+
+async function unintegratedAge(): Promise<number> {
+  const text = await registry.getSingleMetricAsString(
+    'timestamp_authority_log_unintegrated_age_seconds',
+  );
+  return Number(/^timestamp_authority_log_unintegrated_age_seconds (\S+)$/m.exec(text)![1]);
+}
+
+describe('ledger: the sequencer', () => {
+  it('hands the log over when the sequencer freezes (a lease on its session), and shows the lag', async () => {
+    await resetSchema();
+    const ledger = await openLedger();
+    const poolA = new pg.Pool({ connectionString: postgres.url, max: 1 });
+    const poolB = new pg.Pool({ connectionString: postgres.url, max: 1 });
+    poolA.on('error', () => undefined);
+    poolB.on('error', () => undefined);
+    const a = newSequencer(poolA, { leaseMs: 1_000 });
+    const b = newSequencer(poolB, { leaseMs: 1_000 });
+    try {
+      await ledger.record(entry());
+      await a.sequencer.round();
+      expect(a.sequencer.leader).toBe(true);
+      // A freezes (SIGSTOP, a partition): it runs no more rounds, its session holds the lock.
+      await ledger.record(entry());
+      await b.sequencer.round();
+      expect(b.sequencer.leader).toBe(false);
+      // Every replica sees an entry waiting for a checkpoint.
+      expect(await unintegratedAge()).toBeGreaterThan(0);
+      // PostgreSQL ends A's idle session after the lease: B takes over and signs.
+      await waitFor(async () => {
+        await b.sequencer.round();
+        return b.sequencer.leader;
+      });
+      const { rows } = await db.query<{ size: string }>(
+        'SELECT max(tree_size) AS size FROM tsa_log_checkpoints',
+      );
+      expect(Number(rows[0]!.size)).toBe(2);
+      expect(await unintegratedAge()).toBe(0);
+    } finally {
+      await a.sequencer.stop();
+      await b.sequencer.stop();
+      await poolA.end();
+      await poolB.end();
+      await ledger.close();
     }
   });
 });

@@ -54,6 +54,18 @@ export const logUnintegratedAge = new Gauge({
   },
 });
 
+export const logSequencerRefusals = new Counter({
+  name: 'timestamp_authority_log_sequencer_refusals_total',
+  help:
+    'Checkpoints the sequencer refused to sign, by reason: foreign_checkpoint (the latest one is ' +
+    "not signed by this process's --ledger-key and --ledger-origin), inconsistent (the stored " +
+    'log disagrees with the signed checkpoint)',
+  labelNames: ['reason'] as const,
+  registers: [registry],
+});
+logSequencerRefusals.inc({ reason: 'foreign_checkpoint' }, 0);
+logSequencerRefusals.inc({ reason: 'inconsistent' }, 0);
+
 export function watchLedger(isAvailable: () => boolean): void {
   available = isAvailable;
 }

@@ -118,6 +118,7 @@ export async function openProcessLedger(
     const sequencer = new Sequencer(sequencerPool, {
       signer: noteKeys.signer,
       origin,
+      verifierKey: noteKeys.verifierKey,
       intervalMs: config.ledgerCheckpointInterval,
       logger,
       ...(onCheckpoint ? { onCheckpoint } : {}),

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { formatCheckpoint } from '../tlog/checkpoint.js';
+import { formatCheckpoint, openCheckpoint } from '../tlog/checkpoint.js';
 import {
   EMPTY_TREE_HASH,
   hashEqual,
@@ -8,10 +8,10 @@ import {
   treeHash,
   type Hash,
 } from '../tlog/hash.js';
-import { signNote, type NoteSigner } from '../tlog/note.js';
+import { newVerifier, signNote, type NoteSigner, type NoteVerifier } from '../tlog/note.js';
 import { checkTree, proveTree } from '../tlog/proof.js';
 import { LedgerError } from './errors.js';
-import { recordTreeSize, recordUnintegratedAge } from './ledger-metrics.js';
+import { logSequencerRefusals, recordTreeSize, recordUnintegratedAge } from './ledger-metrics.js';
 import { databaseHashReader, latestCheckpoint, type StoredCheckpoint } from './log-store.js';
 import { SEQUENCER_LOCK } from './schema.js';
 
@@ -26,6 +26,12 @@ export interface SequencerLogger {
 export interface SequencerOptions {
   signer: NoteSigner;
   origin: string;
+  /**
+   * The note verifier key of `signer` (origin+keyid+key): the previous checkpoint must verify
+   * with it, or the log is another's (a replica with a different --ledger-key or --ledger-origin)
+   * and nothing is signed.
+   */
+  verifierKey: string;
   intervalMs: number;
   logger: SequencerLogger;
   /** Called with each checkpoint this process signed (anchoring). */
@@ -59,6 +65,7 @@ export class Sequencer {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
+  private verifier: NoteVerifier | undefined;
   /** Whether this process holds the lock now. */
   leader = false;
 
@@ -174,11 +181,49 @@ export class Sequencer {
     client.release(destroy);
   }
 
+  /**
+   * The latest checkpoint as its signed note says, never as the unsigned columns: it must verify
+   * with this process's own key and origin (else the log is another's: a replica with a different
+   * --ledger-key or --ledger-origin must not switch the log's identity), and the columns must
+   * agree with it (else the store was changed: nothing is signed over it).
+   */
+  private async signedPrevious(client: pg.PoolClient): Promise<StoredCheckpoint | undefined> {
+    const stored = await latestCheckpoint(client);
+    if (!stored) return undefined;
+    let checkpoint;
+    try {
+      ({ checkpoint } = openCheckpoint(stored.note, this.verifierKey(), this.options.origin));
+    } catch (error) {
+      logSequencerRefusals.inc({ reason: 'foreign_checkpoint' });
+      throw new LedgerError(
+        'INCONSISTENT',
+        `the latest checkpoint (size ${stored.size}) does not verify with this log's key and ` +
+          `origin (${this.options.origin}): another --ledger-key or --ledger-origin signed it; ` +
+          `not signing (${error instanceof Error ? error.message : String(error)})`,
+        { cause: error },
+      );
+    }
+    if (checkpoint.size !== stored.size || !hashEqual(checkpoint.hash, stored.hash)) {
+      logSequencerRefusals.inc({ reason: 'inconsistent' });
+      throw new LedgerError(
+        'INCONSISTENT',
+        `the stored size or root hash of the checkpoint of size ${stored.size} is not what its ` +
+          `signed note says: not signing`,
+      );
+    }
+    return { size: checkpoint.size, hash: checkpoint.hash, note: stored.note };
+  }
+
+  private verifierKey(): NoteVerifier {
+    this.verifier ??= newVerifier(this.options.verifierKey);
+    return this.verifier;
+  }
+
   /** Integrates up to MAX_INTEGRATE new entries and signs; returns how many it integrated. */
   private async integrate(client: pg.PoolClient): Promise<number> {
     await client.query('BEGIN');
     try {
-      const previous = await latestCheckpoint(client);
+      const previous = await this.signedPrevious(client);
       const oldSize = previous?.size ?? 0;
       const { rows } = await client.query<{ log_index: string; token: Buffer }>(
         'SELECT log_index, token FROM tsa_ledger WHERE log_index >= $1 ORDER BY log_index LIMIT $2',
@@ -241,6 +286,7 @@ async function checkConsistent(
 ): Promise<void> {
   const oldRoot = previous.size === 0 ? EMPTY_TREE_HASH : await treeHash(previous.size, reader);
   if (!hashEqual(oldRoot, previous.hash)) {
+    logSequencerRefusals.inc({ reason: 'inconsistent' });
     throw new LedgerError(
       'INCONSISTENT',
       `stored hashes no longer give the root of the checkpoint of size ${previous.size}: not signing`,
@@ -256,6 +302,7 @@ async function checkConsistent(
       previous.hash,
     );
   } catch (error) {
+    logSequencerRefusals.inc({ reason: 'inconsistent' });
     throw new LedgerError(
       'INCONSISTENT',
       `the tree of size ${size} is not consistent with the checkpoint of size ${previous.size}: not signing`,

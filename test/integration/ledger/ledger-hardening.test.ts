@@ -11,7 +11,7 @@ import { COUNTER_BEHIND, Ledger, type LedgerLogger } from '../../../src/ledger/l
 import { openProcessLedger, READ_POOL_SIZE } from '../../../src/ledger/process-ledger.js';
 import { Sequencer } from '../../../src/ledger/sequencer.js';
 import { registry } from '../../../src/metrics/registry.js';
-import { newEd25519Signer } from '../../../src/tlog/note.js';
+import { newEd25519Signer, verifierKey } from '../../../src/tlog/note.js';
 import { startPostgres, type TestPostgres } from '../../helpers/postgres.js';
 
 let postgres: TestPostgres;
@@ -243,12 +243,17 @@ describe("ledger: the log's public reads", () => {
   });
 });
 
-function newSequencer(pool: pg.Pool, options: { leaseMs?: number; origin?: string } = {}) {
+function newSequencer(
+  pool: pg.Pool,
+  options: { leaseMs?: number; origin?: string; key?: ReturnType<typeof generateKeyPairSync> } = {},
+) {
   const origin = options.origin ?? 'tsa.test/log';
   const warnings: string[] = [];
+  const { privateKey, publicKey } = options.key ?? generateKeyPairSync('ed25519');
   const sequencer = new Sequencer(pool, {
-    signer: newEd25519Signer(origin, generateKeyPairSync('ed25519').privateKey),
+    signer: newEd25519Signer(origin, privateKey),
     origin,
+    verifierKey: verifierKey(origin, publicKey),
     intervalMs: 60_000,
     logger: { info: () => undefined, warn: (_fields, message) => void warnings.push(message) },
     ...(options.leaseMs ? { leaseMs: options.leaseMs } : {}),
@@ -263,7 +268,77 @@ async function unintegratedAge(): Promise<number> {
   return Number(/^timestamp_authority_log_unintegrated_age_seconds (\S+)$/m.exec(text)![1]);
 }
 
+async function refusals(reason: string): Promise<number> {
+  const text = await registry.getSingleMetricAsString(
+    'timestamp_authority_log_sequencer_refusals_total',
+  );
+  const line = text.split('\n').find((l) => l.includes(`reason="${reason}"`));
+  return Number(line!.split(' ').pop());
+}
+
+async function checkpointCount(): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM tsa_log_checkpoints',
+  );
+  return rows[0]!.n;
+}
+
 describe('ledger: the sequencer', () => {
+  it('refuses to sign over a checkpoint of another key or origin (the log keeps its identity)', async () => {
+    await resetSchema();
+    const ledger = await openLedger();
+    const pool = new pg.Pool({ connectionString: postgres.url, max: 1 });
+    pool.on('error', () => undefined);
+    const first = newSequencer(pool);
+    const otherKey = newSequencer(pool);
+    const otherOrigin = newSequencer(pool, { origin: 'other.test/log' });
+    try {
+      await ledger.record(entry());
+      await first.sequencer.round();
+      await first.sequencer.stop();
+      expect(await checkpointCount()).toBe(1);
+      await ledger.record(entry());
+      for (const other of [otherKey, otherOrigin]) {
+        const before = await refusals('foreign_checkpoint');
+        await other.sequencer.round();
+        await other.sequencer.stop();
+        expect(other.warnings).toEqual(['transparency log sequencer round failed']);
+        expect(await refusals('foreign_checkpoint')).toBe(before + 1);
+      }
+      expect(await checkpointCount()).toBe(1);
+    } finally {
+      await pool.end();
+      await ledger.close();
+    }
+  });
+
+  it('takes the previous root from the signed note, never from the unsigned column', async () => {
+    await resetSchema();
+    const ledger = await openLedger();
+    const pool = new pg.Pool({ connectionString: postgres.url, max: 1 });
+    pool.on('error', () => undefined);
+    const { sequencer, warnings } = newSequencer(pool);
+    try {
+      await ledger.record(entry());
+      await sequencer.round();
+      expect(await checkpointCount()).toBe(1);
+      // The stored tree is rewritten, and the checkpoint's root_hash column with it: the stored
+      // hashes agree with the column, not with the signed note.
+      await db.query('UPDATE tsa_log_hashes SET hash = sha256(hash)');
+      await db.query('UPDATE tsa_log_checkpoints SET root_hash = sha256(root_hash)');
+      await ledger.record(entry());
+      const before = await refusals('inconsistent');
+      await sequencer.round();
+      expect(warnings).toEqual(['transparency log sequencer round failed']);
+      expect(await refusals('inconsistent')).toBe(before + 1);
+      expect(await checkpointCount()).toBe(1);
+    } finally {
+      await sequencer.stop();
+      await pool.end();
+      await ledger.close();
+    }
+  });
+
   it('hands the log over when the sequencer freezes (a lease on its session), and shows the lag', async () => {
     await resetSchema();
     const ledger = await openLedger();
@@ -271,8 +346,10 @@ describe('ledger: the sequencer', () => {
     const poolB = new pg.Pool({ connectionString: postgres.url, max: 1 });
     poolA.on('error', () => undefined);
     poolB.on('error', () => undefined);
-    const a = newSequencer(poolA, { leaseMs: 1_000 });
-    const b = newSequencer(poolB, { leaseMs: 1_000 });
+    // Two replicas of one log: the same key.
+    const key = generateKeyPairSync('ed25519');
+    const a = newSequencer(poolA, { leaseMs: 1_000, key });
+    const b = newSequencer(poolB, { leaseMs: 1_000, key });
     try {
       await ledger.record(entry());
       await a.sequencer.round();

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { Sequencer } from '../../../src/ledger/sequencer.js';
 import { registry } from '../../../src/metrics/registry.js';
-import { newEd25519Signer } from '../../../src/tlog/note.js';
+import { newEd25519Signer, verifierKey } from '../../../src/tlog/note.js';
 import { readElement } from '../../../src/asn1/der.js';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -266,6 +266,8 @@ describe('issuance ledger (PostgreSQL)', () => {
       keyPath,
       generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }),
     );
+    // A log of its own: earlier tests' checkpoints are signed by other keys.
+    await db.query('TRUNCATE tsa_log_checkpoints, tsa_log_hashes');
     const server = await start({
       ledgerKey: keyPath,
       ledgerOrigin: 'tsa.test/large',
@@ -369,10 +371,13 @@ describe('issuance ledger (PostgreSQL)', () => {
 
   it('never signs a checkpoint inconsistent with the previous one', async () => {
     const warnings: string[] = [];
-    const { privateKey } = generateKeyPairSync('ed25519');
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    // A log of its own: earlier tests' checkpoints are signed by other keys.
+    await db.query('TRUNCATE tsa_log_checkpoints, tsa_log_hashes');
     const sequencer = new Sequencer(db, {
       signer: newEd25519Signer('tsa.test/anchor', privateKey),
       origin: 'tsa.test/anchor',
+      verifierKey: verifierKey('tsa.test/anchor', publicKey),
       intervalMs: 60_000,
       logger: { info: () => undefined, warn: (_fields, message) => void warnings.push(message) },
     });
@@ -390,6 +395,7 @@ describe('issuance ledger (PostgreSQL)', () => {
       const after = await db.query<{ n: number }>(
         'SELECT count(*)::int AS n FROM tsa_log_checkpoints',
       );
+      expect(before.rows[0]!.n).toBe(1);
       expect(after.rows[0]!.n).toBe(before.rows[0]!.n);
       expect(warnings).toContain('transparency log sequencer round failed');
     } finally {

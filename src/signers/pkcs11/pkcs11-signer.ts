@@ -466,7 +466,8 @@ export class Pkcs11Signer implements Signer {
       return connection;
     } catch (error) {
       this.closeUncounted(session, generation);
-      throw this.wrap(error, 'C_Login');
+      // login() names its own refusals: what is left failed finding or reading the key.
+      throw this.wrap(error, 'C_FindObjects');
     }
   }
 

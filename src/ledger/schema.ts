@@ -28,10 +28,6 @@ const STATEMENTS = [
      token bytea NOT NULL,
      time_source jsonb,
      recorded_at timestamptz NOT NULL DEFAULT now())`,
-  // After the rows: a missing counter row (a partial restore) starts after the last log index.
-  `INSERT INTO tsa_ledger_counter (id, next_index)
-     SELECT true, coalesce(max(log_index) + 1, 0) FROM tsa_ledger
-     ON CONFLICT DO NOTHING`,
   `CREATE TABLE IF NOT EXISTS tsa_log_hashes (
      hash_index bigint PRIMARY KEY,
      hash bytea NOT NULL)`,
@@ -42,6 +38,21 @@ const STATEMENTS = [
      signed_at timestamptz NOT NULL DEFAULT now())`,
 ];
 
+/** The tables STATEMENTS create: when all exist, no DDL runs (no CREATE privilege needed). */
+const TABLES = [
+  'tsa_schema_version',
+  'tsa_ledger_counter',
+  'tsa_ledger',
+  'tsa_log_hashes',
+  'tsa_log_checkpoints',
+];
+
+/** A missing counter row (a partial restore) starts after the last log index. */
+const SEED_COUNTER = `
+INSERT INTO tsa_ledger_counter (id, next_index)
+SELECT true, coalesce(max(log_index) + 1, 0) FROM tsa_ledger
+ON CONFLICT DO NOTHING`;
+
 /** Creates the tables if needed (several replicas may start at once) and checks the version. */
 export async function migrate(pool: Pool): Promise<void> {
   const client = await pool.connect();
@@ -49,7 +60,19 @@ export async function migrate(pool: Pool): Promise<void> {
     await client.query('BEGIN');
     // One replica at a time: CREATE TABLE IF NOT EXISTS races on the catalog otherwise.
     await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
-    for (const statement of STATEMENTS) await client.query(statement);
+    // CREATE TABLE IF NOT EXISTS needs CREATE on the schema even when the table exists: a
+    // least-privilege user (SELECT, INSERT, UPDATE) restarts without it.
+    const { rows: present } = await client.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM unnest($1::text[]) AS t(name) WHERE to_regclass(name) IS NOT NULL',
+      [TABLES],
+    );
+    if ((present[0]?.n ?? 0) < TABLES.length) {
+      for (const statement of STATEMENTS) await client.query(statement);
+    }
+    const { rows: counter } = await client.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM tsa_ledger_counter',
+    );
+    if (counter[0]?.n === 0) await client.query(SEED_COUNTER);
     const { rows } = await client.query<{ version: number }>(
       'SELECT max(version) AS version FROM tsa_schema_version',
     );

@@ -379,3 +379,29 @@ describe('ledger: the sequencer', () => {
     }
   });
 });
+
+describe('ledger: schema', () => {
+  it('restarts as a user with SELECT, INSERT and UPDATE only (no CREATE on the schema)', async () => {
+    await resetSchema();
+    const owner = await openLedger();
+    await owner.record(entry());
+    await owner.close();
+    await db.query('DROP ROLE IF EXISTS tsa_app');
+    await db.query("CREATE ROLE tsa_app LOGIN PASSWORD 'app-password'");
+    await db.query('REVOKE CREATE ON SCHEMA public FROM PUBLIC');
+    await db.query('GRANT USAGE ON SCHEMA public TO tsa_app');
+    await db.query('GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO tsa_app');
+    const ledger = await openLedger(
+      recordingLogger().logger,
+      `postgres://tsa_app:app-password@127.0.0.1:${postgres.port}/tsa`,
+    );
+    try {
+      expect(await ledger.record(entry())).toEqual({ index: 1 });
+    } finally {
+      await ledger.close();
+      await db.query('REVOKE ALL ON ALL TABLES IN SCHEMA public FROM tsa_app');
+      await db.query('REVOKE ALL ON SCHEMA public FROM tsa_app');
+      await db.query('DROP ROLE tsa_app');
+    }
+  });
+});

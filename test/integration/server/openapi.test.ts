@@ -236,6 +236,8 @@ const cases: Case[] = [
   })),
   { server: 'default', method: 'GET', url: '/ping' },
   { server: 'default', method: 'HEAD', url: '/ping' },
+  { server: 'noClock', method: 'GET', url: '/ping' },
+  { server: 'noClock', method: 'HEAD', url: '/ping' },
   { server: 'default', method: 'GET', url: '/livez' },
   { server: 'default', method: 'HEAD', url: '/livez' },
   { server: 'default', method: 'GET', url: '/readyz' },

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import type { PoolConfig } from 'pg';
+import pg, { type PoolConfig } from 'pg';
 import { LedgerError } from './errors.js';
 
 /**
@@ -68,18 +68,39 @@ export async function poolConfig(
         'set the ledger password either in --ledger-url or in --ledger-password-file, not both',
       );
     }
-    let text: string;
-    try {
-      text = await readFile(passwordFile, 'utf8');
-    } catch (error) {
-      throw new LedgerError(
-        'CONFIG',
-        `reading --ledger-password-file ${passwordFile}: ${(error as NodeJS.ErrnoException).code ?? 'failed'}`,
-      );
-    }
-    // In the URL: pg's connection-string parser would override a separate `password`.
-    parsed.password = encodeURIComponent(text.replace(/\r?\n$/, ''));
-    config.connectionString = parsed.toString();
+    // Read now, so that a missing file fails the start naming the flag, then again for each new
+    // connection: a rotated Secret (the file replaced) is used without a restart.
+    await readPasswordFile(passwordFile);
+    config.Client = clientWithPasswordFile(passwordFile);
   }
   return config;
+}
+
+/** The password in --ledger-password-file (a final newline removed). Errors never quote it. */
+export async function readPasswordFile(passwordFile: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(passwordFile, 'utf8');
+  } catch (error) {
+    throw new LedgerError(
+      'CONFIG',
+      `reading --ledger-password-file ${passwordFile}: ${(error as NodeJS.ErrnoException).code ?? 'failed'}`,
+    );
+  }
+  return text.replace(/\r?\n$/, '');
+}
+
+/**
+ * pg's Client with the password read from the file at each connection (pg calls a `password`
+ * function when it connects). Set on the client, not in the pool's settings: the connection
+ * string's (empty) password would override a `password` there.
+ */
+function clientWithPasswordFile(passwordFile: string): new () => pg.Client {
+  return class extends pg.Client {
+    constructor(config?: string | pg.ClientConfig) {
+      super(config);
+      // pg's types say string; pg itself (Client#_getPassword) takes a function too.
+      (this as { password?: unknown }).password = () => readPasswordFile(passwordFile);
+    }
+  };
 }

@@ -405,3 +405,41 @@ describe('ledger: schema', () => {
     }
   });
 });
+
+describe('ledger: --ledger-password-file', () => {
+  it('reads the password file at each new connection (a rotated Secret needs no restart)', async () => {
+    const file = join(postgres.dir, 'rotating-password');
+    await (await openLedger()).close(); // the tables, made by their owner
+    await db.query('DROP ROLE IF EXISTS tsa_rot');
+    await db.query("CREATE ROLE tsa_rot LOGIN PASSWORD 'old-password'");
+    await db.query('GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO tsa_rot');
+    writeFileSync(file, 'old-password\n');
+    const { logger } = recordingLogger();
+    const ledger = await Ledger.open(
+      await poolConfig(`postgres://tsa_rot@127.0.0.1:${postgres.port}/tsa`, file, 2),
+      logger,
+    );
+    try {
+      await ledger.record(entry());
+      // The Secret is rotated: a new password in the database and in the file; connections end.
+      await db.query("ALTER ROLE tsa_rot PASSWORD 'new-password'");
+      writeFileSync(file, 'new-password\n');
+      await db.query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'tsa_rot'",
+      );
+      // The next commits reconnect (the first may meet a terminated connection).
+      await waitFor(async () =>
+        ledger.record(entry()).then(
+          () => true,
+          () => false,
+        ),
+      );
+      await waitFor(() => ledger.unavailableReason() === undefined);
+      expect(await ledger.record(entry())).toEqual({ index: expect.any(Number) });
+    } finally {
+      await ledger.close();
+      await db.query('REVOKE ALL ON ALL TABLES IN SCHEMA public FROM tsa_rot');
+      await db.query('DROP ROLE tsa_rot');
+    }
+  });
+});

@@ -15,6 +15,13 @@ export const PROBE_INTERVAL_DOWN_MS = 500;
 export const PROBE_INTERVAL_UP_MS = 2_000;
 
 const UNIQUE_VIOLATION = '23505';
+/** read_only_sql_transaction: a standby, or default_transaction_read_only on. */
+const READ_ONLY_TRANSACTION = '25006';
+/**
+ * Why issuance is refused while the database answers but takes no writes (a failover left the
+ * URL on a standby): the probe keeps it refused until writes are taken again, no flapping.
+ */
+export const READ_ONLY = 'ledger database is read-only (a standby?)';
 /** The constraint a serial number collision violates (schema.ts); any other is not one. */
 const SERIAL_CONSTRAINT = 'tsa_ledger_serial_unique';
 /** Batches retried after separating taken serial numbers, in one flush, before failing them. */
@@ -157,6 +164,8 @@ export class Ledger {
             // A log index already taken: the counter row is behind the rows (a restore, a manual
             // change). Every commit would fail so, forever: refuse issuance until it is repaired.
             this.markDown(error, COUNTER_BEHIND);
+          } else if (code === READ_ONLY_TRANSACTION) {
+            this.markDown(error, READ_ONLY);
           } else if (code !== UNIQUE_VIOLATION) {
             this.markDown(error);
           }
@@ -260,7 +269,11 @@ export class Ledger {
 
   private async probe(): Promise<void> {
     try {
-      const { rows } = await this.pool.query<{ behind: boolean }>(PROBE);
+      const { rows } = await this.pool.query<{ behind: boolean; read_only: boolean }>(PROBE);
+      if (rows[0]?.read_only) {
+        this.markDown(new LedgerError('UNAVAILABLE', READ_ONLY), READ_ONLY);
+        return;
+      }
       if (rows[0]?.behind) {
         this.markDown(new LedgerError('INCONSISTENT', COUNTER_BEHIND), COUNTER_BEHIND);
         return;
@@ -280,6 +293,7 @@ const UNAVAILABLE = 'ledger database unavailable';
 function failureMessage(error: unknown): string {
   const { code, constraint } = error as { code?: string; constraint?: string };
   if (isCheckoutTimeout(error)) return 'the ledger is busy: no connection became free in time';
+  if (code === READ_ONLY_TRANSACTION) return READ_ONLY;
   if (code !== UNIQUE_VIOLATION) return 'the ledger database is unavailable';
   return constraint === SERIAL_CONSTRAINT
     ? 'serial numbers kept colliding in the ledger: not recorded'
@@ -292,7 +306,8 @@ function failureMessage(error: unknown): string {
  */
 const PROBE = `
 SELECT coalesce((SELECT next_index FROM tsa_ledger_counter WHERE id), -1)
-         <= coalesce((SELECT max(log_index) FROM tsa_ledger), -1) AS behind`;
+         <= coalesce((SELECT max(log_index) FROM tsa_ledger), -1) AS behind,
+       pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on' AS read_only`;
 
 function takeBatch(pending: Pending[]): Pending[] {
   return pending.splice(0, MAX_BATCH);

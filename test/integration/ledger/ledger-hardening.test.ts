@@ -7,7 +7,12 @@ import { resolveServeConfig } from '../../../src/config/resolve.js';
 import type { ServeOptionName } from '../../../src/config/schema.js';
 import { poolConfig } from '../../../src/ledger/connection.js';
 import type { LedgerEntry } from '../../../src/ledger/entry.js';
-import { COUNTER_BEHIND, Ledger, type LedgerLogger } from '../../../src/ledger/ledger.js';
+import {
+  COUNTER_BEHIND,
+  Ledger,
+  READ_ONLY,
+  type LedgerLogger,
+} from '../../../src/ledger/ledger.js';
 import { openProcessLedger, READ_POOL_SIZE } from '../../../src/ledger/process-ledger.js';
 import { Sequencer } from '../../../src/ledger/sequencer.js';
 import { registry } from '../../../src/metrics/registry.js';
@@ -440,6 +445,57 @@ describe('ledger: --ledger-password-file', () => {
       await ledger.close();
       await db.query('REVOKE ALL ON ALL TABLES IN SCHEMA public FROM tsa_rot');
       await db.query('DROP ROLE tsa_rot');
+    }
+  });
+});
+
+describe('ledger: a read-only database', () => {
+  it('stays refused while the database takes no writes (no flapping), and recovers', async () => {
+    await (await openLedger()).close(); // the tables, made by their owner
+    await db.query('DROP ROLE IF EXISTS tsa_ro');
+    await db.query("CREATE ROLE tsa_ro LOGIN PASSWORD 'ro-password'");
+    await db.query('GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO tsa_ro');
+    const { logger, infos } = recordingLogger();
+    const ledger = await openLedger(
+      logger,
+      `postgres://tsa_ro:ro-password@127.0.0.1:${postgres.port}/tsa`,
+    );
+    const sessions = async () => {
+      await db.query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'tsa_ro'",
+      );
+    };
+    try {
+      await ledger.record(entry());
+      // A failover left the URL on a database that answers but takes no writes.
+      await db.query('ALTER ROLE tsa_ro SET default_transaction_read_only = on');
+      await sessions();
+      await waitFor(async () =>
+        ledger.record(entry()).then(
+          () => false,
+          () => ledger.unavailableReason() === READ_ONLY,
+        ),
+      );
+      // Probes answer (SELECT works) but keep issuance refused: never 'available again'.
+      const { rows } = await db.query<{ n: string }>(
+        "SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = 'tsa'",
+      );
+      await waitFor(async () => {
+        const now = await db.query<{ n: string }>(
+          "SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = 'tsa'",
+        );
+        return Number(now.rows[0]!.n) > Number(rows[0]!.n) + 3;
+      });
+      expect(ledger.unavailableReason()).toBe(READ_ONLY);
+      expect(infos).not.toContain('ledger database available again: issuing');
+      await db.query('ALTER ROLE tsa_ro RESET default_transaction_read_only');
+      await sessions();
+      await waitFor(() => ledger.unavailableReason() === undefined);
+      expect(await ledger.record(entry())).toEqual({ index: expect.any(Number) });
+    } finally {
+      await ledger.close();
+      await db.query('REVOKE ALL ON ALL TABLES IN SCHEMA public FROM tsa_ro');
+      await db.query('DROP ROLE tsa_ro');
     }
   });
 });

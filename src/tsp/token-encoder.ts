@@ -97,10 +97,10 @@ export class TokenEncoder {
   private readonly contentTypeAttribute: Buffer;
   private readonly signingCertificateAttribute: Buffer;
   private readonly signatureAlgorithm: Buffer;
-  /** genTime's two encodings, reused while genTime is the same (a second, or a millisecond). */
+  private genTimeCache = { ms: Number.NaN, der: EMPTY };
+  /** The signed attributes of genTime's second; genTime's own encoding, of its millisecond. */
   private timeCache: TimeEncodings = {
-    ms: Number.NaN,
-    genTime: EMPTY,
+    second: Number.NaN,
     signingTimeAttribute: EMPTY,
     signedAttributes: EMPTY,
     digestOffset: 0,
@@ -185,7 +185,7 @@ export class TokenEncoder {
     while (start < serial.length - 1 && serial[start] === 0) start++;
     const signOctet = (serial[start] as number) & 0x80 ? 1 : 0;
     const serialContent = signOctet + serial.length - start;
-    const genTime = this.timeEncodings(fields.genTime).genTime;
+    const genTime = this.genTimeEncoding(fields.genTime);
     const accuracy =
       fields.accuracyMs === undefined ? this.accuracy : this.accuracyEncoding(fields.accuracyMs);
     const { nonce, extensions } = request;
@@ -254,17 +254,33 @@ export class TokenEncoder {
 
   /**
    * The genTime of a token issued at `nowMs` that declares `accuracyMs` (a clock check's), or else
-   * the profile's accuracy: whole seconds, as the Go server writes it, when the accuracy is a
-   * second or more; milliseconds below that, or a genTime cut to the second could be off by more
-   * than the accuracy it declares (RFC 3161 section 2.4.2: fractions of a second MAY be included).
+   * the profile's accuracy. Whole seconds, as the Go server and OpenSSL write it, for a fixed
+   * accuracy of whole seconds (the default 1 s); milliseconds for a measured accuracy (--accuracy
+   * auto) or one with a fraction of a second, which a genTime cut to the second would overstate by
+   * up to 999 ms (RFC 3161 section 2.4.2: fractions of a second MAY be included).
    */
   genTimeAt(nowMs: number, accuracyMs?: number): Date {
-    const accuracy = accuracyMs ?? this.profileAccuracyMs;
-    return new Date(accuracy < 1000 ? nowMs : Math.floor(nowMs / 1000) * 1000);
+    const wholeSeconds = accuracyMs === undefined && this.profileAccuracyMs % 1000 === 0;
+    return new Date(wholeSeconds ? Math.floor(nowMs / 1000) * 1000 : nowMs);
   }
 
+  /** genTime's GeneralizedTime, reused while genTime is the same. */
+  private genTimeEncoding(genTime: Date): Buffer {
+    const ms = genTime.getTime();
+    if (ms !== this.genTimeCache.ms) {
+      this.genTimeCache = { ms, der: generalizedTime(genTime, true) };
+    }
+    return this.genTimeCache.der;
+  }
+
+  /**
+   * The signed attributes around genTime's second (signingTime has whole seconds), reused within
+   * that second: with genTime in milliseconds, rebuilding them per millisecond would cost a sort
+   * and seven Buffers a token at full load.
+   */
   private timeEncodings(genTime: Date): TimeEncodings {
-    if (genTime.getTime() !== this.timeCache.ms) {
+    const second = Math.floor(genTime.getTime() / 1000);
+    if (second !== this.timeCache.second) {
       const signingTimeAttribute = sequence(SIGNING_TIME_OID, set(time(genTime)));
       const digestAttribute = sequence(
         MESSAGE_DIGEST_OID,
@@ -283,8 +299,7 @@ export class TokenEncoder {
         if (attribute === digestAttribute) break;
       }
       this.timeCache = {
-        ms: genTime.getTime(),
-        genTime: generalizedTime(genTime, true),
+        second,
         signingTimeAttribute,
         signedAttributes,
         digestOffset: digestEnd - this.signerHash.length,
@@ -413,8 +428,8 @@ export class TokenEncoder {
 }
 
 interface TimeEncodings {
-  ms: number;
-  genTime: Buffer;
+  /** genTime's whole second (ms since the epoch / 1000). */
+  second: number;
   signingTimeAttribute: Buffer;
   /** The sorted SET of signed attributes with a zero messageDigest at digestOffset. */
   signedAttributes: Buffer;

@@ -212,7 +212,7 @@ describe('TimestampAuthority: what a token records', () => {
     expect(await tsa.issue(Buffer.from('x'), 'der')).toMatchObject({ profile: 'qualified' });
   });
 
-  it('records the clock evidence and declares its auto accuracy; genTime to the second, or to the millisecond below a second', async () => {
+  it('records the clock evidence and declares its auto accuracy; genTime to the millisecond when measured, to the second with the fixed 1 s', async () => {
     let snapshot: TimeSourceSnapshot | undefined = {
       source: 'chrony',
       state: 'synced',
@@ -222,8 +222,9 @@ describe('TimestampAuthority: what a token records', () => {
     const first = await tsa.issue(encodeRequest(), 'der');
     if (first.status !== 'granted') throw new Error(`refused: ${first.failInfo}`);
     expect(first.timeSource).toBe(snapshot);
-    expect(first.genTime.getTime()).toBe(GEN_TIME - 750);
-    expect(Buffer.from(first.der).includes('20260601120000Z')).toBe(true); // as the Go server
+    // A measured 1.5 s: cut to the second, genTime would add up to 999 ms to the clock's error.
+    expect(first.genTime.getTime()).toBe(GEN_TIME);
+    expect(Buffer.from(first.der).includes('20260601120000.75Z')).toBe(true);
     expect(toHex(first.policy ?? new Uint8Array())).toBe(toHex(oid(OID.sigstoreTsaPolicy)));
     const accuracy = decodeResponse(first.der).tstInfo!.accuracy!;
     expect([accuracy.seconds, accuracy.millis]).toEqual([1, 500]);
@@ -234,7 +235,6 @@ describe('TimestampAuthority: what a token records', () => {
       if (next.status !== 'granted') throw new Error(`refused: ${next.failInfo}`);
       const declared = decodeResponse(next.der).tstInfo!.accuracy!;
       expect([declared.seconds, declared.millis]).toEqual([undefined, 20]);
-      // Cut to the second, genTime could be 750 ms off while declaring 20.
       expect(next.genTime.getTime()).toBe(GEN_TIME);
       expect(Buffer.from(next.der).includes('20260601120000.75Z')).toBe(true);
     }
@@ -244,7 +244,9 @@ describe('TimestampAuthority: what a token records', () => {
     if (plain.status !== 'granted') throw new Error(`refused: ${plain.failInfo}`);
     expect(plain).not.toHaveProperty('timeSource');
     expect(decodeResponse(plain.der).tstInfo!.accuracy!.seconds).toBe(1);
+    // The fixed 1 s: whole seconds, byte for byte as the Go server.
     expect(plain.genTime.getTime()).toBe(GEN_TIME - 750);
+    expect(Buffer.from(plain.der).includes('20260601120000Z')).toBe(true);
   });
 
   it('a fixed sub-second accuracy (--accuracy 250ms) gets a genTime in milliseconds; OpenSSL reads it', async () => {

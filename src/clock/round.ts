@@ -87,7 +87,6 @@ const FINAL_FAILURES: ReadonlySet<SntpFailureReason> = new Set([
   'alarm',
   'bad-stratum',
   'bad-reference-time',
-  'bad-root-distance',
 ]);
 
 /** `count` distinct entries picked uniformly at random (partial Fisher-Yates). */

@@ -23,9 +23,7 @@ export type SntpFailureReason =
   | 'alarm'
   | 'bad-stratum'
   /** Reference time 0 (never synchronised), later than its transmit time, or over a day old. */
-  | 'bad-reference-time'
-  /** Root distance (round trip / 2 + root delay / 2 + root dispersion) over MAXDIST, 1 s. */
-  | 'bad-root-distance';
+  | 'bad-reference-time';
 
 export class SntpError extends CodedError<SntpFailureReason> {
   override name = 'SntpError';
@@ -85,7 +83,10 @@ const VERSION = 4;
 /** Seconds from 1900-01-01 (NTP era 0) to 1970-01-01. */
 const NTP_UNIX_OFFSET_S = 2_208_988_800;
 const TWO_POW_32 = 2 ** 32;
-/** RFC 5905 MAXDIST: a larger root distance makes an answer unfit for synchronisation. */
+/**
+ * RFC 5905 MAXDIST: a larger root distance makes an answer unfit to show agreement. The verdict
+ * applies it (verdict.ts `decides`), not the client: such an answer can still prove the clock off.
+ */
 export const MAX_ROOT_DISTANCE_MS = 1000;
 /** A server whose reference time is older than this has not been synchronised for too long. */
 export const MAX_REFERENCE_AGE_MS = 24 * 3_600_000;
@@ -211,12 +212,6 @@ export const querySntp: SntpQuery = async (server, options) => {
               const delayMs = Math.max(0, t4 - t1 - (reply.transmitMs - reply.receiveMs));
               const { rootDelayMs, rootDispersionMs } = reply;
               const errorBoundMs = delayMs / 2 + rootDelayMs / 2 + rootDispersionMs;
-              if (errorBoundMs > MAX_ROOT_DISTANCE_MS) {
-                throw new SntpError(
-                  'bad-root-distance',
-                  `root distance ${Math.round(errorBoundMs)} ms, more than ${MAX_ROOT_DISTANCE_MS} ms`,
-                );
-              }
               resolve({
                 offsetMs,
                 delayMs,

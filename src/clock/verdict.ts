@@ -1,6 +1,6 @@
 import type { ClockState } from './clock-metrics.js';
 import type { NtpServerAddress } from './server-address.js';
-import type { SntpSample } from './sntp-client.js';
+import { MAX_ROOT_DISTANCE_MS, type SntpSample } from './sntp-client.js';
 import { seconds } from './wall-clock-step.js';
 
 /** A usable answer of one server in a round. */
@@ -37,6 +37,20 @@ export interface ClockVerdict {
   disagreeing: ServerSample[];
 }
 
+/**
+ * Whether an answer is usable: its root distance is within both the threshold and RFC 5905's
+ * MAXDIST (it can tell agreement from disagreement), or the clock is off by more than the threshold
+ * even at the near end of its interval (|offset| - root distance > threshold: it proves the clock
+ * off, however wide the interval). An answer that can do neither is no usable answer; one that
+ * proves the clock off must never be dropped, or a clock far off would read as unverified
+ * (tokens issued) instead of drifted.
+ */
+export function decides(sample: SntpSample, thresholdMs: number): boolean {
+  const { offsetMs, errorBoundMs } = sample;
+  if (Math.abs(offsetMs) - errorBoundMs > thresholdMs) return true;
+  return errorBoundMs <= Math.min(thresholdMs, MAX_ROOT_DISTANCE_MS);
+}
+
 function median(values: number[]): number | undefined {
   if (values.length === 0) return undefined;
   const sorted = [...values].sort((a, b) => a - b);
@@ -45,10 +59,10 @@ function median(values: number[]): number | undefined {
 }
 
 /**
- * The clock's state after a round, from the usable answers (kiss-o'-death and alarm answers count
- * as none, and so does an answer whose root distance is beyond the threshold):
+ * The clock's state after a round, from the answers (kiss-o'-death and alarm answers count as
+ * none; see `decides` for an answer whose root distance is too large):
  * - synced: at least server_threshold servers agree within the threshold;
- * - drifted: enough servers answered, too few agree;
+ * - drifted: enough servers answered usably, too few agree;
  * - unverified: too few usable answers.
  * A server agrees only when |offset| + its root distance (delay/2 + root delay/2 + root
  * dispersion: the worst case of its measurement) stays within the threshold.
@@ -57,9 +71,7 @@ export function clockVerdict(
   answers: readonly ServerSample[],
   { thresholdMs, serverThreshold, numServers }: VerdictThresholds,
 ): ClockVerdict {
-  // A measurement that cannot resolve the threshold (its root distance alone exceeds it) can
-  // neither agree nor disagree: it is no usable answer.
-  const samples = answers.filter(({ sample }) => sample.errorBoundMs <= thresholdMs);
+  const samples = answers.filter(({ sample }) => decides(sample, thresholdMs));
   const disagreeing = samples.filter(
     ({ sample }) => !(Math.abs(sample.offsetMs) + sample.errorBoundMs <= thresholdMs),
   );

@@ -21,11 +21,35 @@ const thresholds = { thresholdMs: 1000, serverThreshold: 2, numServers: 3 };
 describe('clockVerdict', () => {
   it('counts an answer whose root distance alone exceeds the threshold as no usable answer', () => {
     const wide = sample('a', 0);
-    wide.sample.errorBoundMs = 1001; // e.g. a server 1.5 s of root delay from its reference
+    wide.sample.errorBoundMs = 100_000; // cannot tell: the clock may be anywhere within 100 s
     const verdict = clockVerdict([wide, sample('b', 0)], thresholds);
     expect(verdict.state).toBe('unverified');
     expect(verdict.detail).toBe('only 1 of 3 NTP servers gave a usable answer, 2 needed');
     expect(verdict.disagreeing).toEqual([]);
+  });
+
+  it('counts an answer off by more than threshold + root distance as disagreeing', () => {
+    // Four servers 5 s ahead, each with a 150 ms root distance, against a 100 ms threshold: the
+    // clock is at least 4.85 s off, which is drifted (refused), not unverified (issued).
+    const far = (name: string) => {
+      const answer = sample(name, 5000);
+      answer.sample.errorBoundMs = 150;
+      return answer;
+    };
+    const answers = ['a', 'b', 'c', 'd'].map(far);
+    const verdict = clockVerdict(answers, { thresholdMs: 100, serverThreshold: 3, numServers: 4 });
+    expect(verdict.state).toBe('drifted');
+    expect(verdict.disagreeing).toEqual(answers);
+    expect(verdict.tooFewAnswers).toBe(false);
+    // Beyond MAXDIST (1 s) too: 20 s off with a 1.5 s root distance proves the clock off.
+    const wide = sample('e', -20_000);
+    wide.sample.errorBoundMs = 1500;
+    expect(clockVerdict([wide, sample('f', 3000)], thresholds).state).toBe('drifted');
+    // Within the threshold but beyond MAXDIST: cannot show agreement.
+    const unfit = sample('g', 0);
+    unfit.sample.errorBoundMs = 1500;
+    const lenient = { thresholdMs: 5000, serverThreshold: 2, numServers: 3 };
+    expect(clockVerdict([unfit, sample('h', 0)], lenient).state).toBe('unverified');
   });
 
   it('is synced when server_threshold servers agree, with the median offset and the worst agreeing bound', () => {

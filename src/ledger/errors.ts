@@ -14,3 +14,20 @@ export type LedgerErrorCode = 'UNAVAILABLE' | 'SCHEMA' | 'CONFIG' | 'KEY' | 'INC
 export class LedgerError extends CodedError<LedgerErrorCode> {
   override name = 'LedgerError';
 }
+
+/** SQLSTATE classes and codes of a database that is away or overloaded for now, not broken. */
+const TRANSIENT_SQLSTATE = /^(08|53|57P0[1-3]|57014|40001|40P01|55P03)/;
+
+/**
+ * Whether `error` says the database is unavailable for now (unreachable, restarting, overloaded,
+ * a query cancelled at its timeout, every connection in use): worth a retry, a 503. Anything else
+ * (the log's data disagrees with itself, a fault of ours) is not, whatever it says.
+ */
+export function isTransientDatabaseError(error: unknown): boolean {
+  if (error instanceof LedgerError) return error.code === 'BUSY' || error.code === 'UNAVAILABLE';
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string') return TRANSIENT_SQLSTATE.test(code) || /^E[A-Z]+$/.test(code);
+  // pg's own, without a code: a connection that ended or did not open in time.
+  return /^(Connection terminated|timeout exceeded when trying to connect)/.test(error.message);
+}

@@ -236,8 +236,10 @@ export class Ledger {
   }
 
   private markDown(error: unknown, reason = UNAVAILABLE): void {
-    // No free connection in time: this process is busy, the database is not down.
-    if (this.closed || isCheckoutTimeout(error)) return;
+    if (this.closed) return;
+    // No free connection in time: this process is busy, the database is not down. The probe
+    // goes on (one whose own checkout timed out would otherwise never run again).
+    if (isCheckoutTimeout(error)) return this.scheduleProbe();
     if (this.down !== reason) {
       this.logger.warn(
         { reason: describe(error) },

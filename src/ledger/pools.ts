@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { CONNECT_TIMEOUT_MS } from './connection.js';
 import { LedgerError } from './errors.js';
 
 /**
@@ -10,8 +11,12 @@ export function isCheckoutTimeout(error: unknown): boolean {
   return error instanceof Error && error.message === 'timeout exceeded when trying to connect';
 }
 
-/** How long a log read waits for one of the read pool's connections before it is refused. */
-export const READ_CHECKOUT_TIMEOUT_MS = 1_000;
+/**
+ * How long a log read waits for one of the read pool's connections before it is refused (BUSY).
+ * pg applies the same bound to opening a connection, so it is the commits' (CONNECT_TIMEOUT_MS):
+ * less would turn a database slow to accept connections (TLS far away) into 503s for every read.
+ */
+export const READ_CHECKOUT_TIMEOUT_MS = CONNECT_TIMEOUT_MS;
 
 /**
  * The pool of the log's public read routes, apart from the commits': a flood of reads waits for

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseSerialHex } from '../ledger/entry.js';
+import { isTransientDatabaseError } from '../ledger/errors.js';
 import type { ProcessLog } from '../ledger/process-ledger.js';
-import { TlogError } from '../tlog/errors.js';
 import { parseTilePath } from '../tlog/tile.js';
 import { sendGoError } from './http-outcome.js';
 
@@ -30,12 +30,13 @@ export function registerLogRoutes(app: FastifyInstance, log: ProcessLog): void {
     sendGoError(reply.header('retry-after', '1'), 503, 'the log is not available');
 
   /**
-   * A read that failed: log data that cannot be served (a TlogError: an entry too large for a
-   * bundle) is a fault, 500 with its stack in the log; anything else (the database does not
-   * answer, no connection is free) leaves the log unavailable for now, 503.
+   * A read that failed: the database does not answer for now, or no connection is free, leaves
+   * the log unavailable, 503 with Retry-After; anything else (log data that cannot be served, a
+   * stored state that disagrees with itself, a fault of ours) is a fault, 500 with its stack in
+   * the log, which a retry every second would not mend.
    */
   const readFailed = (request: FastifyRequest, reply: FastifyReply, error: unknown) => {
-    if (error instanceof TlogError) {
+    if (!isTransientDatabaseError(error)) {
       request.log.error({ err: error }, 'cannot read the transparency log');
       return sendGoError(reply, 500, 'the log could not be read');
     }

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { isTransientDatabaseError, LedgerError } from '../../../src/ledger/errors.js';
+import { TlogError } from '../../../src/tlog/errors.js';
+
+/** An error as pg or Node raise them: a message and, maybe, a code. */
+const raised = (message: string, code?: string) =>
+  Object.assign(new Error(message), code === undefined ? {} : { code });
+
+describe('isTransientDatabaseError: a 503 to retry, or a fault', () => {
+  it.each([
+    ['every read connection in use', new LedgerError('BUSY', 'busy')],
+    ['the database unavailable', new LedgerError('UNAVAILABLE', 'down')],
+    ['connection refused', raised('connect ECONNREFUSED /tmp/.s.PGSQL.5432', 'ECONNREFUSED')],
+    ['connection reset', raised('read ECONNRESET', 'ECONNRESET')],
+    ['admin shutdown', raised('terminating connection due to administrator command', '57P01')],
+    ['the database starting up', raised('the database system is starting up', '57P03')],
+    ['too many connections', raised('sorry, too many clients already', '53300')],
+    [
+      'a query cancelled at its timeout',
+      raised('canceling statement due to statement timeout', '57014'),
+    ],
+    ['a connection exception', raised('connection failure', '08006')],
+    ['a pool checkout wait', raised('timeout exceeded when trying to connect')],
+    ['a connection that ended', raised('Connection terminated unexpectedly')],
+  ])('%s: transient', (_what, error) => {
+    expect(isTransientDatabaseError(error)).toBe(true);
+  });
+
+  it.each([
+    [
+      'the log disagreeing with itself',
+      new LedgerError('INCONSISTENT', 'stored hash 3 is missing'),
+    ],
+    [
+      'an entry too large for a bundle',
+      new TlogError('BAD_ENTRY_BUNDLE', 'entry of 70689 bytes exceeds 65535'),
+    ],
+    ['a fault of ours', new TypeError("Cannot read properties of undefined (reading 'hash')")],
+    ['a missing table', raised('relation "tsa_log_hashes" does not exist', '42P01')],
+    ['not an error at all', 'boom'],
+  ])('%s: a fault (500)', (_what, error) => {
+    expect(isTransientDatabaseError(error)).toBe(false);
+  });
+});

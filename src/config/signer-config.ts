@@ -117,14 +117,6 @@ export function signerConfigFrom(config: ServeConfig): SignerConfig {
   }
 }
 
-/**
- * What a server about to start needs of its signers, its own and each profile's: every option the
- * chosen signer cannot start without, and each secret given one way only. A ConfigError (exit
- * status 2) before anything starts, instead of the signer's own error (exit status 1) once
- * start-up is under way. `--print-config` skips it: it prints a file to complete.
- * resolveServeConfig does not check it either, so a library caller may resolve the options of a
- * signer it builds itself; the signers keep their own checks.
- */
 /** The schemes of --kms-key-resource: signers/kms has a provider for each. */
 export const KMS_SCHEMES = ['awskms', 'gcpkms', 'azurekms', 'hashivault', 'openbao'] as const;
 
@@ -137,6 +129,14 @@ const schemeList = (schemes: readonly string[]): string =>
 const hasScheme = (uri: string, schemes: readonly string[]): boolean =>
   schemes.some((scheme) => uri.startsWith(`${scheme}://`));
 
+/**
+ * What a server about to start needs of its signers, its own and each profile's: every option the
+ * chosen signer cannot start without, a key URI of a known scheme, and each secret given one way
+ * only. A ConfigError (exit status 2) before anything starts, instead of the signer's own error
+ * (exit status 1) once start-up is under way. `--print-config` skips it: it prints a file to
+ * complete. resolveServeConfig does not check it either, so a library caller may resolve the
+ * options of a signer it builds itself; the signers keep their own checks.
+ */
 export function checkSignerOptions(config: ServeConfig): void {
   checkSigner(signerConfigFrom(config), '');
   for (const profile of config.profiles ?? []) {

@@ -18,8 +18,8 @@ const aborted = new WeakSet<FastifyRequest>();
 /**
  * Whether the client went away before its response was sent: an HTTP/2 stream reset (or closed)
  * before the response ended, an HTTP/1.1 connection closed before the body's Content-Length bytes
- * arrived or before the response was written. Such a request is logged and counted once, as 499,
- * by the `watchClientAborts` listener; `onResponse` hooks skip it (HTTP/2 runs them when the stream
+ * arrived or before the response was written. Such a request is logged and counted once, by the
+ * `watchClientAborts` listener (499, or 408/444 where the server cut it: server-cuts.ts); `onResponse` hooks skip it (HTTP/2 runs them when the stream
  * closes, with the default status 200, although nothing was answered).
  */
 export function clientAborted(request: FastifyRequest): boolean {

@@ -18,7 +18,8 @@ export function headerListSize(rawHeaders: readonly string[]): number {
 /**
  * --max-header-size for HTTP/2 requests, answered 431 as HTTP/1.1's parser answers it. Node
  * advertises the limit as SETTINGS_MAX_HEADER_LIST_SIZE but lets a larger header list through.
- * Only for the HTTPS listener; its HTTP/1.1 requests pay one comparison.
+ * Only for the HTTPS listener, whose every request (HTTP/1.1 too) pays one more hook; the
+ * plain-HTTP listener has none.
  */
 export function enforceHttp2HeaderLimit(app: FastifyInstance, maxHeaderSize: number): void {
   // A callback hook, not an async one: no promise per request.

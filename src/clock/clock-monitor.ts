@@ -38,8 +38,9 @@ export interface ClockStatus {
   /** Rounds completed since start. */
   readonly rounds: number;
   /**
-   * The accuracy tokens declare now, in ms: with --accuracy auto the bound the last round measured
-   * (rounded up to the millisecond, at most the threshold), else the configured accuracy.
+   * The accuracy tokens declare now, in ms: with --accuracy auto the bound the last synced round
+   * measured plus the wall clock's net steps since (rounded up to the millisecond; beyond the
+   * threshold the state is drifted and this is the threshold), else the configured accuracy.
    */
   readonly accuracyMs?: number;
   /** With --time-source chrony: what chronyd said about its selected source in the last round. */
@@ -126,15 +127,20 @@ export class ClockMonitor {
   /** Bumped at each detected clock step; a round that spans a step is discarded. */
   private jumpEpoch = 0;
   /**
-   * With chrony: the wall clock (after the step) when the last step was detected, until chronyd
-   * has measured the clock since. Its estimate from before the step says nothing of the clock now.
+   * With chrony: until chronyd has measured the clock since the last detected step, the latest
+   * wall time the step's instant had on either side of it (after a backward step of D, the clock
+   * read up to D later before it than after). A Ref time up to this may predate the step: its
+   * estimate says nothing of the clock now.
    */
   private stepWallMs: number | undefined;
+  /** The monotonic instant the last step beyond the tolerance was detected at. */
+  private stepMonotonicMs = Number.NEGATIVE_INFINITY;
   /**
-   * The last synced evidence: its bound and the monotonic instant it measured the clock at. The
-   * wall clock's steps since (under the jump tolerance too) add to that bound until the next round.
+   * The last synced evidence: its bound, and the detector's running net of steps (`netMs`) as of
+   * the instant it measured the clock. The wall clock's steps since (under the jump tolerance too)
+   * add to that bound until the next round: |netMs - netBaseMs|, O(1) before each token.
    */
-  private verified: { monotonicMs: number; boundMs: number } | undefined;
+  private verified: { netBaseMs: number; boundMs: number } | undefined;
   /** The monotonic time at which the round in flight started asking. */
   private roundStartedMs = 0;
   private running = false;
@@ -234,7 +240,11 @@ export class ClockMonitor {
     if (stepMs === undefined) return this.checkDivergence();
     this.jumpEpoch++;
     this.verified = undefined;
-    if (this.chrony) this.stepWallMs = this.now();
+    this.stepMonotonicMs = this.monotonic();
+    if (this.chrony) {
+      const stepWallMs = this.now() + Math.max(0, -stepMs);
+      this.stepWallMs = Math.max(this.stepWallMs ?? stepWallMs, stepWallMs);
+    }
     ntpErrorsTotal.inc({ reason: 'err_clock_jump' });
     this.setStatus(
       {
@@ -260,7 +270,7 @@ export class ClockMonitor {
   private checkDivergence(): boolean {
     const { verified } = this;
     if (!verified || this.current.state !== 'synced') return false;
-    const divergenceMs = this.step.divergenceSince(verified.monotonicMs);
+    const divergenceMs = Math.abs(this.step.netMs - verified.netBaseMs);
     const boundMs = verified.boundMs + divergenceMs;
     if (boundMs > this.thresholdMs) {
       this.verified = undefined;
@@ -285,14 +295,35 @@ export class ClockMonitor {
     return false;
   }
 
-  /** Records what a round verified (a synced bound, measured at `monotonicMs`), or nothing. */
-  private verifiedBound(boundMs: number | undefined, monotonicMs: number): number | undefined {
-    if (boundMs === undefined) {
+  /**
+   * Records what a round verified (a synced bound, measured at `monotonicMs`), or nothing, and
+   * returns that bound plus the steps since. Beyond the threshold the round's `synced` becomes
+   * `drifted` here, with nothing verified: a bound capped at the threshold would declare a false
+   * accuracy, and the next token's divergence check would flip the state back and forth, each time
+   * with another round that reads the same stale evidence (chronyd's estimate until its next poll).
+   */
+  private verifiedBound(
+    verdict: { state: ClockState; detail: string },
+    boundMs: number | undefined,
+    monotonicMs: number,
+  ): { state: ClockState; detail: string; accuracyMs: number } {
+    if (verdict.state !== 'synced' || boundMs === undefined) {
       this.verified = undefined;
-      return undefined;
+      return { ...verdict, accuracyMs: this.tokenAccuracy(undefined) };
     }
-    this.verified = { monotonicMs, boundMs };
-    return boundMs + this.step.divergenceSince(monotonicMs);
+    const sinceMs = this.step.netSince(monotonicMs);
+    const divergenceMs = Math.abs(sinceMs);
+    if (boundMs + divergenceMs > this.thresholdMs) {
+      this.verified = undefined;
+      ntpErrorsTotal.inc({ reason: 'err_clock_jump' });
+      return {
+        state: 'drifted',
+        detail: clockDivergenceDetail(divergenceMs, this.thresholdMs),
+        accuracyMs: this.tokenAccuracy(undefined),
+      };
+    }
+    this.verified = { netBaseMs: this.step.netMs - sinceMs, boundMs };
+    return { ...verdict, accuracyMs: this.tokenAccuracy(boundMs + divergenceMs) };
   }
 
   private runRoundInBackground(): void {
@@ -403,22 +434,30 @@ export class ClockMonitor {
     }
     if (evidence) this.authenticated = evidence.authenticated;
     const rounds = this.current.rounds + 1;
-    // The monotonic instant of chronyd's last update: steps since then are not in its estimate.
-    const measuredAt =
-      refTime === undefined
-        ? Number.NEGATIVE_INFINITY
-        : this.monotonic() - Math.max(0, this.now() - refTime * 1000);
-    const boundMs = this.verifiedBound(
-      state === 'synced' ? evidence?.boundMs : undefined,
-      measuredAt,
+    const checked = this.verifiedBound(
+      { state, detail },
+      evidence?.boundMs,
+      refTime === undefined ? Number.NEGATIVE_INFINITY : this.chronyMeasuredAt(refTime),
     );
     this.setStatus({
-      state,
-      detail,
       rounds,
       ...(evidence ? { offsetMs: evidence.offsetMs, chrony: evidence } : {}),
-      accuracyMs: this.tokenAccuracy(boundMs),
+      ...checked,
     });
+  }
+
+  /**
+   * The monotonic instant of chronyd's last update (`refTime`, its wall clock then): steps since
+   * are not in its estimate. now - refTime over-counts the time since by the net of the steps since
+   * (counting more steps: safe) but under-counts it by a backward step's size, so those are taken
+   * off (counting more steps again). Never before the last detected step: the step hold let this
+   * reading through only if chronyd measured the clock after it, so that step is in its estimate.
+   */
+  private chronyMeasuredAt(refTime: number): number {
+    const monotonic = this.monotonic();
+    const floor = this.stepMonotonicMs;
+    const measuredAt = monotonic - (this.now() - refTime * 1000) - this.step.backwardSince(floor);
+    return Math.max(floor, Math.min(monotonic, measuredAt));
   }
 
   private queryRound(): Promise<ServerOutcome[]> {
@@ -458,8 +497,8 @@ export class ClockMonitor {
     const rounds = this.current.rounds + 1;
     const base = offsetMs === undefined ? { rounds } : { rounds, offsetMs };
     // The servers measured the clock from the round's start: steps since add to their bound.
-    const bound = this.verifiedBound(state === 'synced' ? boundMs : undefined, this.roundStartedMs);
-    this.setStatus({ ...base, state, detail, accuracyMs: this.tokenAccuracy(bound) });
+    const checked = this.verifiedBound({ state, detail }, boundMs, this.roundStartedMs);
+    this.setStatus({ ...base, ...checked });
   }
 
   private setStatus(status: ClockStatus, always = false): void {

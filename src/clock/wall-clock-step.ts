@@ -12,7 +12,7 @@ export const seconds = (ms: number) => `${Number((ms / 1000).toFixed(2))} s`;
  */
 export const DIVERGENCE_NOISE_MS = 2;
 
-/** Steps remembered for the divergence; the oldest go first (a monitor that never verifies). */
+/** Steps remembered for `netSince`; the oldest are overwritten (a monitor that never verifies). */
 const MAX_REMEMBERED_STEPS = 1000;
 
 export const clockJumpDetail = (stepMs: number) =>
@@ -25,12 +25,19 @@ export const clockDivergenceDetail = (divergenceMs: number, thresholdMs: number)
 /**
  * Compares how far the wall clock and the monotonic clock moved since the last check. Checked
  * often (every second and before each token), so the slew NTP applies never adds up to a step.
+ * `check` and `netMs` are O(1) and allocate nothing (they run before each token); the steps are
+ * kept in a fixed ring for `netSince`/`backwardSince`, which a round's evaluation calls.
  */
 export class WallClockStepDetector {
   private wallBase: number;
   private monotonicBase: number;
-  /** The steps seen (beyond the noise, under the tolerance too), by monotonic time. */
-  private steps: { monotonicMs: number; stepMs: number }[] = [];
+  /** The steps seen (beyond the noise, under the tolerance too): a ring, oldest overwritten. */
+  private readonly stepAt = new Float64Array(MAX_REMEMBERED_STEPS);
+  private readonly stepBy = new Float64Array(MAX_REMEMBERED_STEPS);
+  /** Steps ever recorded (the ring holds the last MAX_REMEMBERED_STEPS of them). */
+  private recorded = 0;
+  /** The sum of every step recorded since start, in ms. */
+  private net = 0;
 
   constructor(
     private readonly toleranceMs = DEFAULT_JUMP_TOLERANCE_MS,
@@ -49,19 +56,44 @@ export class WallClockStepDetector {
     this.wallBase = wall;
     this.monotonicBase = monotonic;
     if (Math.abs(stepMs) > DIVERGENCE_NOISE_MS) {
-      this.steps.push({ monotonicMs: monotonic, stepMs });
-      if (this.steps.length > MAX_REMEMBERED_STEPS) this.steps.shift();
+      const slot = this.recorded % MAX_REMEMBERED_STEPS;
+      this.stepAt[slot] = monotonic;
+      this.stepBy[slot] = stepMs;
+      this.recorded++;
+      this.net += stepMs;
     }
     return Math.abs(stepMs) <= this.toleranceMs ? undefined : stepMs;
   }
 
   /**
-   * How far the wall clock has moved against the monotonic clock since `monotonicMs` (the instant
-   * of the last verification), in ms: the net of the steps seen since, small ones included. Steps
-   * before that instant are forgotten.
+   * The running sum of every step recorded since start, in ms: the net divergence between two
+   * instants is the difference of its values then (O(1), for the check before each token).
    */
-  divergenceSince(monotonicMs: number): number {
-    while (this.steps.length > 0 && this.steps[0]!.monotonicMs <= monotonicMs) this.steps.shift();
-    return Math.abs(this.steps.reduce((sum, { stepMs }) => sum + stepMs, 0));
+  get netMs(): number {
+    return this.net;
+  }
+
+  /**
+   * The net of the steps recorded after `monotonicMs`, in ms (signed). Only the last
+   * MAX_REMEMBERED_STEPS steps are remembered.
+   */
+  netSince(monotonicMs: number): number {
+    return this.sumSince(monotonicMs, (stepMs) => stepMs);
+  }
+
+  /** The sum of the backward steps recorded after `monotonicMs`, as a positive number of ms. */
+  backwardSince(monotonicMs: number): number {
+    return this.sumSince(monotonicMs, (stepMs) => Math.max(0, -stepMs));
+  }
+
+  private sumSince(monotonicMs: number, part: (stepMs: number) => number): number {
+    let sum = 0;
+    const oldest = Math.max(0, this.recorded - MAX_REMEMBERED_STEPS);
+    for (let i = this.recorded - 1; i >= oldest; i--) {
+      const slot = i % MAX_REMEMBERED_STEPS;
+      if (this.stepAt[slot]! <= monotonicMs) break;
+      sum += part(this.stepBy[slot]!);
+    }
+    return sum;
   }
 }

@@ -359,6 +359,64 @@ describe('a step of the wall clock with chrony', () => {
   });
 });
 
+describe('a backward step, and small steps, with chrony', () => {
+  it('after a -5 s step, stays drifted on a measurement from just before it', async () => {
+    const clock = fakeClocks(); // the wall clock at 1796403900.000
+    const { monitor } = chronyMonitor(
+      // chronyd's update 0.5 s before the step, read before and after it; then one after the step.
+      [syncedAt(1_796_403_899.5), syncedAt(1_796_403_899.5), syncedAt(1_796_403_900.5)],
+      'auto',
+      false,
+      clock.clocks,
+    );
+    const gate = createClockGate(monitor, { requireTimeSync: false });
+    expect((await monitor.runRound()).state).toBe('synced');
+    clock.advance(10, -5000); // the wall clock at 1796403895.01: that update now reads as later
+    expect(gate()?.failInfo).toBe('timeNotAvailable');
+    const held = await monitor.runRound();
+    expect(held.state).toBe('drifted');
+    expect(held.detail).toMatch(/^local clock jumped; waiting for chronyd's next measurement/);
+    expect(held.accuracyMs).toBe(2000);
+    expect(gate()?.failInfo).toBe('timeNotAvailable');
+    clock.advance(6000); // the wall clock at 1796403901.01; chronyd measured at 1796403900.5
+    const fresh = await monitor.runRound();
+    expect(fresh.state).toBe('synced');
+    expect(fresh.accuracyMs).toBe(1); // the -5 s step predates that measurement
+    expect(gate()).toBeUndefined();
+  });
+
+  it('holds drifted, without flapping or re-reading, once small steps exceed the threshold', async () => {
+    const clock = fakeClocks();
+    const outputs: string[] = Array.from({ length: 20 }, () => SYNCED);
+    const { monitor, lines } = chronyMonitor(outputs, 'auto', false, clock.clocks);
+    const gate = createClockGate(monitor, { requireTimeSync: false });
+    monitor.start();
+    try {
+      expect((await monitor.runRound()).state).toBe('synced');
+      // Nine +240 ms steps (each under the 250 ms tolerance): 2.16 s in all, beyond the 2 s
+      // threshold, while chronyd's estimate (its Ref time, before them) stays the same.
+      for (let i = 0; i < 9; i++) {
+        clock.advance(1000, 240);
+        gate();
+      }
+      for (let i = 0; i < 5; i++) {
+        await new Promise((resolve) => setImmediate(resolve));
+        expect(gate()?.failInfo).toBe('timeNotAvailable');
+        expect(monitor.status.state).toBe('drifted');
+      }
+      expect(monitor.status.accuracyMs).toBe(2000);
+      expect(20 - outputs.length).toBe(2); // the first reading, and one after the ninth step
+      const changes = lines.filter(({ message }) => /^clock (synced|drifted)/.test(message));
+      expect(changes.map(({ message }) => message.split(':')[0])).toEqual([
+        'clock synced',
+        'clock drifted, issuance refused',
+      ]);
+    } finally {
+      await monitor.stop();
+    }
+  });
+});
+
 describe('chrony gauges', () => {
   it('clears (NaN) the offset and bound gauges when chronyd gives no evidence', async () => {
     const gauges = [ntpOffset, clockErrorBound, timeSourceRootDispersion];

@@ -25,12 +25,14 @@ export const DENY_HOLD_OFF_MS = 24 * 3_600_000;
 /**
  * What each server's kiss-o'-death asked for, kept across rounds (RFC 4330 section 8): after DENY
  * or RSTR the server is not asked for a day; after RATE it is left out for 2, 4, 8... periods (at
- * most a day) until it answers again.
+ * most a day) until it answers again. Kept by the address (and port) that answered, not by the
+ * configured name: a pool name stands for many servers, and one of them refusing us must not take
+ * the others out (with --require-time-sync, that could hold the gate closed for a day).
  */
 export class KissHoldOff {
-  /** Server name: the monotonic time before which it is not asked. */
+  /** Address: the monotonic time before which it is not asked. */
   private readonly until = new Map<string, number>();
-  /** Server name: RATE kisses since its last answer. */
+  /** Address: RATE kisses since its last answer. */
   private readonly rateKisses = new Map<string, number>();
 
   constructor(
@@ -104,19 +106,10 @@ export function pickServers<T>(servers: readonly T[], count: number, random: () 
  * resolves with every server's outcome. Counts each query in the NTP metrics.
  */
 export function queryRound(options: RoundOptions): Promise<ServerOutcome[]> {
-  const { holdOff } = options;
-  const eligible = holdOff
-    ? options.servers.filter((server) => holdOff.allows(server.name))
-    : options.servers;
-  if (eligible.length < options.servers.length) {
-    options.debug(
-      { heldOff: options.servers.length - eligible.length },
-      'ntp servers held off after a kiss-o-death (DENY, RSTR or RATE) are not asked',
-    );
-  }
-  // Fewer than num_servers when servers are held off: the missing ones count as no answer.
-  const count = Math.min(options.numServers, eligible.length);
-  const servers = pickServers(eligible, count, options.random);
+  // A server held off after its kiss-o'-death is picked all the same, and not sent anything once
+  // its name resolves to the address that kissed (queryWithRetries): it counts as no answer.
+  const count = Math.min(options.numServers, options.servers.length);
+  const servers = pickServers(options.servers, count, options.random);
   // In parallel: a round lasts one server's attempts, not num_servers x attempts x timeout.
   return Promise.all(servers.map((server) => queryWithRetries(server, options)));
 }
@@ -127,25 +120,39 @@ async function queryWithRetries(
 ): Promise<ServerOutcome> {
   const { requestAttempts, requestTimeoutMs, retryDelayMs, query, now, signal, debug } = options;
   const host = server.name;
+  const { holdOff } = options;
+  const heldOff = holdOff && ((address: string) => !holdOff.allows(address));
   for (let attempt = 1; ; attempt++) {
     debug({ server: host }, `querying ntp server ${host}`);
     const started = performance.now();
     let failure: SntpFailureReason;
     try {
-      const sample = await query(server, { timeoutMs: requestTimeoutMs, signal, now });
+      const sample = await query(server, {
+        timeoutMs: requestTimeoutMs,
+        signal,
+        now,
+        ...(heldOff ? { heldOff } : {}),
+      });
       observeNtpLatency(host, performance.now() - started);
       ntpSyncTotal.inc({ host, failed: 'false' });
-      options.holdOff?.answered(host);
+      options.holdOff?.answered(sample.address ?? host);
       return { server, sample, attempts: attempt };
     } catch (error) {
       // Stopped mid-query: not a failure of the server.
       if (signal.aborted) return { server, failure: 'timeout', attempts: attempt };
+      if (error instanceof SntpError && error.reason === 'held-off') {
+        // Not asked (its address kissed us): no query to count, no answer this round.
+        debug({ server: host, address: error.address }, `ntp server ${host} held off: not asked`);
+        return { server, failure: 'held-off', attempts: attempt };
+      }
       observeNtpLatency(host, performance.now() - started);
       ntpSyncTotal.inc({ host, failed: 'true' });
       failure = error instanceof SntpError ? error.reason : 'network';
       if (FINAL_FAILURES.has(failure)) {
         const kissCode = error instanceof SntpError ? error.kissCode : undefined;
-        if (kissCode !== undefined) options.holdOff?.kissed(host, kissCode);
+        if (kissCode !== undefined) {
+          options.holdOff?.kissed((error as SntpError).address ?? host, kissCode);
+        }
         debug(
           { server: host, reason: failure, ...(kissCode === undefined ? {} : { kissCode }) },
           `unusable ntp answer from ${host}: ${(error as Error).message}`,

@@ -23,12 +23,16 @@ export type SntpFailureReason =
   | 'alarm'
   | 'bad-stratum'
   /** Reference time 0 (never synchronised), later than its transmit time, or over a day old. */
-  | 'bad-reference-time';
+  | 'bad-reference-time'
+  /** Not asked: the address the name resolved to sent a kiss-o'-death (round.ts KissHoldOff). */
+  | 'held-off';
 
 export class SntpError extends CodedError<SntpFailureReason> {
   override name = 'SntpError';
   /** With kiss-o-death: the kiss code (DENY, RSTR, RATE...), RFC 4330 section 8. */
   readonly kissCode: string | undefined;
+  /** The address (and port) that answered, when one did: what a kiss-o'-death is kept for. */
+  address: string | undefined;
 
   constructor(
     code: SntpFailureReason,
@@ -62,6 +66,8 @@ export interface SntpSample {
   stratum: number;
   /** The server's transmit time (ms since the Unix epoch). */
   serverTimeMs: number;
+  /** The address (and port) that answered: a name may stand for many servers (a pool). */
+  address?: string;
 }
 
 export interface SntpQueryOptions {
@@ -69,6 +75,11 @@ export interface SntpQueryOptions {
   signal?: AbortSignal;
   /** Local wall clock in ms since the Unix epoch. */
   now?: () => number;
+  /**
+   * Whether the server at this address (and port) asked not to be asked now (a kiss-o'-death):
+   * it is then not sent anything, and the query fails as `held-off`.
+   */
+  heldOff?: (address: string) => boolean;
 }
 
 export type SntpQuery = (
@@ -187,6 +198,13 @@ export const querySntp: SntpQuery = async (server, options) => {
       lookup(server.host).then(
         ({ address, family }) => {
           if (settled) return;
+          const answerer =
+            family === 6 ? `[${address}]:${server.port}` : `${address}:${server.port}`;
+          if (options.heldOff?.(answerer)) {
+            const held = new SntpError('held-off', `${answerer} asked not to be asked now`);
+            held.address = answerer;
+            return reject(held);
+          }
           const udp = createSocket(family === 6 ? 'udp6' : 'udp4');
           socket = udp;
           // Random transmit timestamp: the reply must echo it, and it does not reveal our clock.
@@ -221,8 +239,10 @@ export const querySntp: SntpQuery = async (server, options) => {
                 leapIndicator: reply.leapIndicator,
                 stratum: reply.stratum,
                 serverTimeMs: reply.transmitMs,
+                address: answerer,
               });
             } catch (error) {
+              if (error instanceof SntpError) error.address = answerer;
               reject(error);
             }
           });

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { pickServers, queryRound, type RoundOptions } from '../../../src/clock/round.js';
+import {
+  KissHoldOff,
+  pickServers,
+  queryRound,
+  type RoundOptions,
+} from '../../../src/clock/round.js';
 import type { NtpServerAddress } from '../../../src/clock/server-address.js';
 import { SntpError, type SntpQuery, type SntpSample } from '../../../src/clock/sntp-client.js';
 
@@ -99,5 +104,49 @@ describe('queryRound', () => {
     );
     expect(calls).toBe(1);
     expect(outcomes).toEqual([{ server: address('a'), failure: 'timeout', attempts: 1 }]);
+  });
+});
+
+describe('kiss-o-death hold-offs, kept by the address that answered', () => {
+  /**
+   * A pool name whose DNS answers rotate through `rotation`, as pool.ntp.org does: the query sends
+   * nothing to an address the round says is held off, as querySntp does after its lookup.
+   */
+  function pool(rotation: string[], kissFrom: string) {
+    let lookups = 0;
+    const sent: string[] = [];
+    const query: SntpQuery = (_server, options) => {
+      const at = rotation[lookups++ % rotation.length]!;
+      if (options.heldOff?.(at)) {
+        const held = new SntpError('held-off', `${at} held off`);
+        held.address = at;
+        return Promise.reject(held);
+      }
+      sent.push(at);
+      if (at === kissFrom) {
+        const kiss = new SntpError('kiss-o-death', "kiss-o'-death DENY", { kissCode: 'DENY' });
+        kiss.address = at;
+        return Promise.reject(kiss);
+      }
+      return Promise.resolve({ ...answer, address: at });
+    };
+    return { query, sent };
+  }
+
+  it("one server of a pool that kisses DENY is not asked again; the pool's others are", async () => {
+    let mono = 0;
+    const holdOff = new KissHoldOff(60_000, () => mono);
+    const { query, sent } = pool(['10.0.0.1:123', '10.0.0.2:123'], '10.0.0.1:123');
+    const servers = [address('pool.example')];
+    const outcomes = [];
+    for (let i = 0; i < 4; i++) {
+      outcomes.push((await round(query, { servers, holdOff }))[0]);
+      mono += 60_000;
+    }
+    // The name stays in use: .2 answers every other round, .1 was asked once.
+    expect(
+      outcomes.map((outcome) => (outcome ? (outcome.failure ?? 'answer') : 'not picked')),
+    ).toEqual(['kiss-o-death', 'answer', 'held-off', 'answer']);
+    expect(sent).toEqual(['10.0.0.1:123', '10.0.0.2:123', '10.0.0.2:123']);
   });
 });

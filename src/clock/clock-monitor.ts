@@ -239,17 +239,26 @@ export class ClockMonitor {
     const stepMs = this.step.check();
     if (stepMs === undefined) return this.checkDivergence();
     this.jumpEpoch++;
-    this.verified = undefined;
     this.stepMonotonicMs = this.monotonic();
     if (this.chrony) {
       const stepWallMs = this.now() + Math.max(0, -stepMs);
       this.stepWallMs = Math.max(this.stepWallMs ?? stepWallMs, stepWallMs);
     }
+    this.closeUntilMeasured(clockJumpDetail(stepMs));
+    return true;
+  }
+
+  /**
+   * The wall clock moved from what was verified (a step, or small steps adding up): the gate
+   * closes (drifted), nothing counts as verified, and a round runs at once.
+   */
+  private closeUntilMeasured(detail: string): void {
+    this.verified = undefined;
     ntpErrorsTotal.inc({ reason: 'err_clock_jump' });
     this.setStatus(
       {
         state: 'drifted',
-        detail: clockJumpDetail(stepMs),
+        detail,
         rounds: this.current.rounds,
         accuracyMs: this.tokenAccuracy(undefined),
       },
@@ -259,7 +268,6 @@ export class ClockMonitor {
       clearTimeout(this.roundTimer);
       this.runRoundInBackground();
     }
-    return true;
   }
 
   /**
@@ -273,21 +281,7 @@ export class ClockMonitor {
     const divergenceMs = Math.abs(this.step.netMs - verified.netBaseMs);
     const boundMs = verified.boundMs + divergenceMs;
     if (boundMs > this.thresholdMs) {
-      this.verified = undefined;
-      ntpErrorsTotal.inc({ reason: 'err_clock_jump' });
-      this.setStatus(
-        {
-          state: 'drifted',
-          detail: clockDivergenceDetail(divergenceMs, this.thresholdMs),
-          rounds: this.current.rounds,
-          accuracyMs: this.tokenAccuracy(undefined),
-        },
-        true,
-      );
-      if (this.running) {
-        clearTimeout(this.roundTimer);
-        this.runRoundInBackground();
-      }
+      this.closeUntilMeasured(clockDivergenceDetail(divergenceMs, this.thresholdMs));
       return true;
     }
     const accuracyMs = this.tokenAccuracy(boundMs);

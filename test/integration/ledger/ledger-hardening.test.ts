@@ -96,6 +96,20 @@ async function waitFor(condition: () => boolean | Promise<boolean>): Promise<voi
   while (!(await condition())) await new Promise((resolve) => setTimeout(resolve, 50));
 }
 
+/** Transactions of the 'tsa' database so far (the probe's among them). */
+async function transactions(): Promise<number> {
+  const { rows } = await db.query<{ n: string }>(
+    "SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = 'tsa'",
+  );
+  return Number(rows[0]!.n);
+}
+
+/** Until the database has seen a few more transactions: the ledger's probe has run since. */
+async function probesRun(): Promise<void> {
+  const before = await transactions();
+  await waitFor(async () => (await transactions()) > before + 3);
+}
+
 describe('ledger: the counter row', () => {
   it('seeds a missing counter row after the last log index', async () => {
     await resetSchema();
@@ -135,15 +149,7 @@ describe('ledger: the counter row', () => {
         `${COUNTER_BEHIND}: refusing issuance until it is repaired`,
       );
       // The probe keeps it refused (the database answers, but the counter is still behind).
-      const { rows } = await db.query<{ n: string }>(
-        "SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = 'tsa'",
-      );
-      await waitFor(async () => {
-        const now = await db.query<{ n: string }>(
-          "SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = 'tsa'",
-        );
-        return Number(now.rows[0]!.n) > Number(rows[0]!.n) + 3;
-      });
+      await probesRun();
       expect(ledger.unavailableReason()).toBe(COUNTER_BEHIND);
       // Repaired: issuance resumes after the next probe.
       await db.query('UPDATE tsa_ledger_counter SET next_index = 5');
@@ -477,15 +483,7 @@ describe('ledger: a read-only database', () => {
         ),
       );
       // Probes answer (SELECT works) but keep issuance refused: never 'available again'.
-      const { rows } = await db.query<{ n: string }>(
-        "SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = 'tsa'",
-      );
-      await waitFor(async () => {
-        const now = await db.query<{ n: string }>(
-          "SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = 'tsa'",
-        );
-        return Number(now.rows[0]!.n) > Number(rows[0]!.n) + 3;
-      });
+      await probesRun();
       expect(ledger.unavailableReason()).toBe(READ_ONLY);
       expect(infos).not.toContain('ledger database available again: issuing');
       await db.query('ALTER ROLE tsa_ro RESET default_transaction_read_only');

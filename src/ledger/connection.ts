@@ -1,5 +1,5 @@
-import { readFile } from 'node:fs/promises';
 import pg, { type PoolConfig } from 'pg';
+import { readSecret } from '../config/read-secret.js';
 import { LedgerError } from './errors.js';
 
 /**
@@ -76,18 +76,12 @@ export async function poolConfig(
   return config;
 }
 
-/** The password in --ledger-password-file (a final newline removed). Errors never quote it. */
-export async function readPasswordFile(passwordFile: string): Promise<string> {
-  let text: string;
-  try {
-    text = await readFile(passwordFile, 'utf8');
-  } catch (error) {
-    throw new LedgerError(
-      'CONFIG',
-      `reading --ledger-password-file ${passwordFile}: ${(error as NodeJS.ErrnoException).code ?? 'failed'}`,
-    );
-  }
-  return text.replace(/\r?\n$/, '');
+/**
+ * The password in --ledger-password-file (a final newline removed), read as every other secret
+ * file is (config/read-secret.ts): errors name the flag and the file, never quote it.
+ */
+export function readPasswordFile(passwordFile: string): Promise<string> {
+  return readSecret('', passwordFile, 'ledger-password');
 }
 
 /**

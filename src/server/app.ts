@@ -31,12 +31,12 @@ import {
   type ProcessAuditLog,
 } from './audit-log.js';
 import { httpAnswers, sendAnswer, sendGoError } from './http-outcome.js';
-import { knowPaths } from './http-metrics.js';
+import { countUnparsedRequest, knowPaths } from './http-metrics.js';
 import type { ProcessLedger } from '../ledger/process-ledger.js';
 import { LOG_ROUTES, registerLogRoutes } from './log-routes.js';
 import { addVary, requestOrigin } from './request-origin.js';
 import { enforceHttp2HeaderLimit } from './http2-header-limit.js';
-import { registerRequestLog } from './request-log.js';
+import { logUnparsedRequest, registerRequestLog } from './request-log.js';
 import { LazyChildLogger } from './lazy-child-logger.js';
 import { RateLimitStore, registerRateLimit, trustProxySetting } from './rate-limit.js';
 import {
@@ -177,8 +177,11 @@ export async function buildServer(deps: ServerDependencies) {
     },
     return503OnClosing: true,
     // Node's HTTP/1.1 parser errors and --read-timeout's 408: the Go JSON body, and the status
-    // recorded for a request in flight.
-    clientErrorHandler: clientErrorHandler(config.maxHeaderSize),
+    // recorded for a request in flight, or logged and counted for one never parsed.
+    clientErrorHandler: clientErrorHandler(config.maxHeaderSize, (status, error, socket) => {
+      countUnparsedRequest(status);
+      logUnparsedRequest(deps.logger, status, error, socket);
+    }),
     // A URL the router cannot decode: the Go JSON body, logged and counted.
     frameworkErrors: frameworkErrorHandler(requestIdHeader),
     ...transportOptions(config, deps.transport),

@@ -1,6 +1,6 @@
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { markCut } from './server-cuts.js';
+import { CLOSED_WITHOUT_RESPONSE, markCut } from './server-cuts.js';
 
 /** The HTTP/2 listener's 408 body (http2-stream-timeouts.ts) says the same. */
 export const READ_TIMEOUT_MESSAGE = 'request not received within the read timeout';
@@ -18,19 +18,41 @@ function answerFor(code: string | undefined, maxHeaderSize: number): [number, st
   }
 }
 
+/** The parser's error: `code` (`HPE_INVALID_METHOD`...) and, for parse errors, `reason`. */
+export type ClientError = Error & { code?: string; reason?: string };
+
+/**
+ * Told of a request refused before Node made a request of it (no request to log or count through
+ * the hooks): bad syntax, headers over --max-header-size, headers not received within
+ * --read-timeout.
+ */
+export type UnparsedRequestListener = (status: number, error: ClientError, socket: Socket) => void;
+
+/** The response on the socket, from Node's HTTP server (its own clientError fallback reads it). */
+function responseInFlight(socket: Socket): ServerResponse | null | undefined {
+  return (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+}
+
 /**
  * Fastify's clientErrorHandler: what Node's HTTP/1.1 parser refuses (malformed, headers over
  * --max-header-size) and a request not received within --read-timeout get the Go JSON body, then
  * the connection is closed, as Fastify's own handler does. A request in flight on the connection
- * (a body that stopped arriving) is logged and counted with the status sent, not as 499.
+ * (a body that stopped arriving) is logged and counted with the status sent, not as 499, by its own
+ * hooks; with none, `onUnparsed` is told.
  */
-export function clientErrorHandler(maxHeaderSize: number) {
-  return (error: Error & { code?: string }, socket: Socket): void => {
+export function clientErrorHandler(maxHeaderSize: number, onUnparsed: UnparsedRequestListener) {
+  return (error: ClientError, socket: Socket): void => {
     if (error.code === 'ECONNRESET' || socket.destroyed) return;
     const [status, message] = answerFor(error.code, maxHeaderSize);
+    const response = responseInFlight(socket);
+    // A response already under way (a pipelined request's) must not be cut into, as Node's own
+    // fallback: its client gets nothing more.
+    const answering = socket.writable && !response?.headersSent;
+    const sent = answering ? status : CLOSED_WITHOUT_RESPONSE;
     // The client closed its side mid-request: its abort (499), whatever it may still read.
-    if (error.code !== 'HPE_INVALID_EOF_STATE') markCut(socket, status);
-    if (socket.writable) {
+    if (error.code !== 'HPE_INVALID_EOF_STATE') markCut(socket, sent);
+    if (!response || response.writableEnded) onUnparsed(sent, error, socket);
+    if (answering) {
       const body = JSON.stringify({ code: status, message });
       socket.write(
         `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\n` +

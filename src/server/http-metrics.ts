@@ -82,6 +82,13 @@ const requestsTotal = new BoundCounter(
   ['code', 'path', 'method'],
   registry,
 );
+/** Requests refused before they were parsed: no path or method to label them with. */
+const unparsedRequestsTotal = new BoundCounter(
+  'timestamp_authority_http_unparsed_requests_total',
+  'HTTP/1.1 requests answered before they were parsed (malformed, headers too large, headers not received within the read timeout) by status code',
+  ['code'],
+  registry,
+);
 const issuanceTotal = new BoundCounter(
   'timestamp_authority_issuance_total',
   'Time-stamp requests by outcome: granted, or rejected with its RFC 3161 failInfo',
@@ -217,4 +224,9 @@ export function registerRequestMetrics(app: FastifyInstance): void {
       ).inc();
     done(null, payload);
   });
+}
+
+/** Counts a request refused before it was parsed (client-errors.ts), by the status sent. */
+export function countUnparsedRequest(status: number): void {
+  unparsedRequestsTotal.labels(String(status)).inc();
 }

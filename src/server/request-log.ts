@@ -1,4 +1,6 @@
+import type { Socket } from 'node:net';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ClientError } from './client-errors.js';
 import { CLIENT_CLOSED_REQUEST, clientAborted } from './client-aborts.js';
 import { CLOSED_WITHOUT_RESPONSE } from './server-cuts.js';
 import { HEALTH_PATHS } from './health.js';
@@ -49,4 +51,25 @@ export function registerRequestLog(app: FastifyInstance, logger: FastifyBaseLogg
     done();
   });
   observeUnhooked(app, logRequest);
+}
+
+/**
+ * One line for a request refused before it was parsed (client-errors.ts): no request ID, method or
+ * URL exist, so the line says what the parser found and who sent it; never the bytes it read.
+ */
+export function logUnparsedRequest(
+  logger: FastifyBaseLogger,
+  status: number,
+  error: ClientError,
+  socket: Socket,
+): void {
+  const fields = {
+    statusCode: status,
+    reason: error.reason ? `${error.code}: ${error.reason}` : (error.code ?? error.message),
+    remoteAddress: socket.remoteAddress,
+  };
+  if (status === 408) logger.warn(fields, 'request timed out');
+  else if (status === CLOSED_WITHOUT_RESPONSE)
+    logger.warn(fields, 'connection closed without response');
+  else logger.warn(fields, 'request rejected');
 }

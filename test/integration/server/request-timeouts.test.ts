@@ -11,6 +11,7 @@ import { logSink } from '../../helpers/log-sink.js';
 import { tempDir } from '../../helpers/openssl.js';
 import { open, timestampHeaders, trickle, watch } from '../../helpers/slow-client.js';
 import { helloTimeStampReq } from '../../loadtest/request.js';
+import { UNTIL_SETTLED } from '../../helpers/poll.js';
 
 /**
  * What a client whose request stops arriving gets, and what the log and metrics say about it:
@@ -101,7 +102,9 @@ describe('HTTP/1.1: a request that stops arriving', () => {
     const lines = timestampLines();
     const before = await requestCounts(server);
     expect(await sendAndWait(server.url, STALLED_BODY)).toMatch(/^HTTP\/1\.1 408 /);
-    await expect.poll(lines).toEqual([{ statusCode: 408, message: 'request timed out' }]);
+    await expect
+      .poll(lines, UNTIL_SETTLED)
+      .toEqual([{ statusCode: 408, message: 'request timed out' }]);
     expect(increase(before, await requestCounts(server))).toEqual({ '408': 1 });
   });
 
@@ -116,7 +119,9 @@ describe('HTTP/1.1: a request that stops arriving', () => {
     const { received } = await connection.closed;
     sender.stop();
     expect(received).toMatch(/^HTTP\/1\.1 408 /);
-    await expect.poll(lines).toEqual([{ statusCode: 408, message: 'request timed out' }]);
+    await expect
+      .poll(lines, UNTIL_SETTLED)
+      .toEqual([{ statusCode: 408, message: 'request timed out' }]);
     expect(increase(before, await requestCounts(server))).toEqual({ '408': 1 });
   });
 });
@@ -189,7 +194,9 @@ describe('HTTP/2: a stream whose request stops arriving', () => {
         body: READ_TIMEOUT_BODY,
         rstCode: constants.NGHTTP2_NO_ERROR,
       });
-      await expect.poll(lines).toEqual([{ statusCode: 408, message: 'request timed out' }]);
+      await expect
+        .poll(lines, UNTIL_SETTLED)
+        .toEqual([{ statusCode: 408, message: 'request timed out' }]);
       // Fastify's body reader ends with the stream: no "Reply was already sent" warning.
       expect(records().filter((line) => line.severity === 'WARN' && 'err' in line)).toEqual([]);
     } finally {

@@ -19,6 +19,7 @@ import { openssl, tempDir } from '../../helpers/openssl.js';
 import { open, timestampHeaders, trickle, watch } from '../../helpers/slow-client.js';
 import { silentLogger } from '../../helpers/tsa.js';
 import { helloTimeStampReq } from '../../loadtest/request.js';
+import { UNTIL_SETTLED } from '../../helpers/poll.js';
 
 // Small timeouts so the cuts happen within the test; the bounds below are 10x loose on purpose.
 const READ_MS = 400;
@@ -92,7 +93,9 @@ describe('slow and idle clients on the HTTP listener', () => {
     const server = await start(SHORT);
     const connection = watch(await open(server.url));
     connection.socket.write('GET /ping HTTP/1.1\r\nHost: tsa\r\n\r\n');
-    await expect.poll(() => connection.received()).toMatch(/^HTTP\/1\.1 200 [^]*\r\n\r\n\.$/);
+    await expect
+      .poll(() => connection.received(), UNTIL_SETTLED)
+      .toMatch(/^HTTP\/1\.1 200 [^]*\r\n\r\n\.$/);
     const answered = Date.now();
     const { received } = await connection.closed;
     const idleMs = Date.now() - answered;
@@ -169,7 +172,7 @@ describe('many slow clients', () => {
           error ? reject(error) : resolve(count),
         ),
       );
-    await expect.poll(accepted).toBe(maxConnections);
+    await expect.poll(accepted, UNTIL_SETTLED).toBe(maxConnections);
 
     // Node closes a connection beyond the limit as soon as it accepts it: nothing is answered.
     expect(await exchange(server.url, PING)).toBe('');
@@ -178,7 +181,7 @@ describe('many slow clients', () => {
     for (const { received } of await Promise.all(slow.map((connection) => connection.closed))) {
       expect(received).toMatch(/^HTTP\/1\.1 408 /);
     }
-    await expect.poll(accepted).toBe(0);
+    await expect.poll(accepted, UNTIL_SETTLED).toBe(0);
     expect(await exchange(server.url, PING)).toMatch(/^HTTP\/1\.1 200 /);
     expect(await exchange(server.url, TIMESTAMP)).toMatch(/^HTTP\/1\.1 200 /);
   });
@@ -367,7 +370,7 @@ describe('slow and idle clients on the HTTPS listener (HTTP/2 and HTTP/1.1)', ()
       const stream = session.request({ [constants.HTTP2_HEADER_METHOD]: 'POST' });
       stream.on('error', () => undefined);
       const sender = trickle(stream, Buffer.alloc(100), 50);
-      await expect.poll(() => serverStreams[0]?.closed, { timeout: READ_MS * 10 }).toBe(true);
+      await expect.poll(() => serverStreams[0]?.closed, UNTIL_SETTLED).toBe(true);
       expect(serverStreams[0]?.rstCode).toBe(constants.NGHTTP2_NO_ERROR);
       sender.stop();
     } finally {

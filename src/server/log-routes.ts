@@ -1,9 +1,15 @@
+import { promisify } from 'node:util';
+import { gzip as gzipCallback } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseSerialHex } from '../ledger/entry.js';
 import { isTransientDatabaseError } from '../ledger/errors.js';
 import type { ProcessLog } from '../ledger/process-ledger.js';
 import { parseTilePath } from '../tlog/tile.js';
+import { acceptsGzip } from './accept-encoding.js';
 import { sendGoError } from './http-outcome.js';
+import { addVary } from './request-origin.js';
+
+const gzip = promisify(gzipCallback);
 
 export const LOG_ROUTES = {
   checkpoint: '/api/v1/log/checkpoint',
@@ -23,7 +29,8 @@ const SHORT = 'public, max-age=1';
  * tlog-proof@v1 by serial number), with --ledger-key. A malformed path or serial is 400, an unknown
  * one 404, a token not yet in a checkpoint 404 with Retry-After (the sequencer signs every
  * --ledger-checkpoint-interval), and a database that does not answer 503 with Retry-After, as
- * before the first checkpoint. Other methods are 405 (app.ts).
+ * before the first checkpoint. Entry bundles are gzip-compressed for a client that accepts gzip.
+ * Other methods are 405 (app.ts).
  */
 export function registerLogRoutes(app: FastifyInstance, log: ProcessLog): void {
   const unavailable = (reply: FastifyReply) =>
@@ -74,10 +81,21 @@ export function registerLogRoutes(app: FastifyInstance, log: ProcessLog): void {
     }
     if (!read.found) return sendGoError(reply, 404, 'no such tile in the log yet');
     const full = tile.w === 2 ** tile.h;
-    return reply
-      .header('cache-control', full ? IMMUTABLE : SHORT)
-      .type('application/octet-stream')
-      .send(Buffer.from(read.value));
+    reply.header('cache-control', full ? IMMUTABLE : SHORT).type('application/octet-stream');
+    // Hash tiles are hashes, which do not compress; entry bundles (DER tokens) do, and tlog-tiles
+    // says they SHOULD be compressed.
+    if (tile.l !== -1) return reply.send(Buffer.from(read.value));
+    reply.header('vary', addVary(reply.getHeader('vary'), 'Accept-Encoding'));
+    if (!acceptsGzip(request.headers['accept-encoding']))
+      return reply.send(Buffer.from(read.value));
+    let body;
+    try {
+      // Off the event loop: a full bundle holds 256 tokens.
+      body = await gzip(read.value);
+    } catch (error) {
+      return readFailed(request, reply, error);
+    }
+    return reply.header('content-encoding', 'gzip').send(body);
   });
 
   app.get<{ Querystring: { serial?: string } }>(LOG_ROUTES.proof, async (request, reply) => {

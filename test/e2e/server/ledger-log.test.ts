@@ -187,6 +187,8 @@ describe('transparency log over the ledger, two server processes', () => {
       expect(response.headers.get('cache-control')).toContain(
         tile.w === 256 ? 'immutable' : 'max-age=1',
       );
+      // fetch asks for gzip and decodes it: Go below checks the bundles as a client reads them.
+      expect(response.headers.get('content-encoding')).toBe(tile.l === -1 ? 'gzip' : null);
       tiles.set(tilePath(tile), new Uint8Array(await response.arrayBuffer()));
     }
     const goDir = join(dir, 'go-check');

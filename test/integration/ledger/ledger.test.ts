@@ -1,7 +1,9 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import pg from 'pg';
 import { Sequencer } from '../../../src/ledger/sequencer.js';
 import { registry } from '../../../src/metrics/registry.js';
@@ -9,6 +11,7 @@ import { newEd25519Signer, verifierKey } from '../../../src/tlog/note.js';
 import { readElement } from '../../../src/asn1/der.js';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getLogResource } from '../../../src/cli/timestamp-cli/log-client.js';
 import { resolveServeConfig } from '../../../src/config/resolve.js';
 import type { ServeOptionName } from '../../../src/config/schema.js';
 import { ledgerEntry } from '../../../src/ledger/entry.js';
@@ -318,6 +321,90 @@ describe('issuance ledger (PostgreSQL)', () => {
     }
   });
 
+  it('gzips entry bundles for a client that accepts gzip (Vary: Accept-Encoding), never hash tiles', async () => {
+    const keyPath = join(postgres.dir, 'gzip-key.pem');
+    writeFileSync(
+      keyPath,
+      generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }),
+    );
+    // A log of its own: earlier tests' checkpoints are signed by other keys (run alone: none).
+    await db.query(`DO $$ BEGIN
+      IF to_regclass('tsa_log_checkpoints') IS NOT NULL THEN
+        TRUNCATE tsa_log_checkpoints, tsa_log_hashes;
+      END IF;
+    END $$`);
+    const server = await start({
+      ledgerKey: keyPath,
+      ledgerOrigin: 'tsa.test/gzip',
+      ledgerCheckpointInterval: '50ms',
+      ledgerAnchorInterval: '0',
+    });
+    try {
+      const issued = await Promise.all([1, 2, 3].map((i) => timestamp(server, 1000 + i)));
+      expect(issued.every((r) => r.granted)).toBe(true);
+      const index = Math.max(...issued.map((r) => Number(r.logIndex)));
+      let size = 0;
+      await waitFor(async () => {
+        const checkpoint = await fetch(`${server.url}/api/v1/log/checkpoint`);
+        size = checkpoint.ok ? Number((await checkpoint.text()).split('\n')[1]) : 0;
+        return size > index;
+      });
+      const n = Math.floor(index / 256);
+      const w = Math.min(256, size - n * 256);
+      const bundle = `/api/v1/log/${tilePath({ h: 8, l: -1, n, w })}`;
+      const hashTile = `/api/v1/log/${tilePath({ h: 8, l: 0, n, w })}`;
+
+      const identity = await rawGet(server.url, bundle);
+      expect(identity.status).toBe(200);
+      expect(identity.headers['content-encoding']).toBeUndefined();
+      expect(identity.headers.vary?.toLowerCase()).toContain('accept-encoding');
+      const entries = parseEntryBundle(identity.body);
+      expect(entries).toHaveLength(w);
+      for (const r of issued) {
+        const token = timeStampTokenOf(r.der);
+        expect(Buffer.from(entries[Number(r.logIndex) % 256]!).equals(token)).toBe(true);
+      }
+
+      for (const accept of ['gzip', 'br;q=1, gzip;q=0.5, identity;q=0.1', 'x-gzip', '*']) {
+        const gzipped = await rawGet(server.url, bundle, accept);
+        expect(gzipped.status, accept).toBe(200);
+        expect(gzipped.headers['content-encoding'], accept).toBe('gzip');
+        expect(gzipped.headers.vary?.toLowerCase(), accept).toContain('accept-encoding');
+        expect(gzipped.headers['content-type'], accept).toBe('application/octet-stream');
+        expect(gzipped.headers['cache-control'], accept).toBe(identity.headers['cache-control']);
+        expect(Number(gzipped.headers['content-length']), accept).toBe(gzipped.body.length);
+        expect(gzipped.body.length, accept).toBeLessThan(identity.body.length);
+        expect(gunzipSync(gzipped.body).equals(identity.body), accept).toBe(true);
+      }
+      // HEAD answers the headers GET would.
+      const head = await rawGet(server.url, bundle, 'gzip', 'HEAD');
+      expect(head.headers['content-encoding']).toBe('gzip');
+      expect(head.body).toHaveLength(0);
+
+      for (const accept of ['gzip;q=0', 'identity', 'gzip;q=0, *', '']) {
+        const plain = await rawGet(server.url, bundle, accept);
+        expect(plain.headers['content-encoding'], accept).toBeUndefined();
+        expect(plain.headers.vary?.toLowerCase(), accept).toContain('accept-encoding');
+        expect(plain.body.equals(identity.body), accept).toBe(true);
+      }
+
+      // Hashes do not compress: a hash tile is never gzipped and does not vary with the header.
+      for (const accept of [undefined, 'gzip']) {
+        const tile = await rawGet(server.url, hashTile, accept);
+        expect(tile.status).toBe(200);
+        expect(tile.headers['content-encoding']).toBeUndefined();
+        expect(tile.headers.vary?.toLowerCase() ?? '').not.toContain('accept-encoding');
+        expect(tile.body).toHaveLength(32 * w);
+      }
+
+      // timestamp-cli's reader (fetch, Accept-Encoding: gzip, identity) gets the bundle decoded.
+      const viaCli = await getLogResource(server.url, bundle.slice('/api/v1/log/'.length), 5000);
+      expect(viaCli?.equals(identity.body)).toBe(true);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('serves the log routes 503 with Retry-After while the database is down, and 405 for other methods', async () => {
     const keyPath = join(postgres.dir, 'outage-key.pem');
     writeFileSync(
@@ -469,6 +556,32 @@ async function rawRequest(url: string, method: string, path: string) {
     }),
   );
   return { status: Number(statusLine.split(' ')[1]), headers };
+}
+
+/** A GET (or HEAD) through node:http, which leaves the body encoded as it came. */
+async function rawGet(
+  url: string,
+  path: string,
+  acceptEncoding?: string,
+  method = 'GET',
+): Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const headers = acceptEncoding === undefined ? {} : { 'accept-encoding': acceptEncoding };
+    const request = httpRequest(new URL(path, url), { method, headers }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () =>
+        resolve({
+          status: response.statusCode ?? 0,
+          headers: response.headers,
+          body: Buffer.concat(chunks),
+        }),
+      );
+      response.on('error', reject);
+    });
+    request.on('error', reject);
+    request.end();
+  });
 }
 
 async function waitFor(condition: () => Promise<boolean>): Promise<void> {

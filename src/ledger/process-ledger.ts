@@ -94,6 +94,39 @@ async function noteKeysFor(config: ServeConfig, held: LogKeySigner | undefined) 
   };
 }
 
+/** A signature line's start: every signed note holds this non-ASCII em dash (U+2014). */
+const NOTE_TEXT = '\u2014 ';
+
+/**
+ * Refuses a database that would not give a checkpoint note back as it was sent (a text column,
+ * converted to and from the server encoding): one without an em dash (LATIN1, EUC_JP) fails
+ * every checkpoint, so the log would never publish one. UTF8 passes; so do SQL_ASCII (no
+ * conversion) and WIN1252, which give it back unchanged.
+ */
+async function checkNoteText(pool: pg.Pool): Promise<void> {
+  const { rows } = await pool.query<{ encoding: string }>(
+    "SELECT current_setting('server_encoding') AS encoding",
+  );
+  const encoding = rows[0]?.encoding ?? '';
+  if (encoding === 'UTF8') return;
+  let echoed: string | undefined;
+  try {
+    echoed = (await pool.query<{ note: string }>('SELECT $1::text AS note', [NOTE_TEXT])).rows[0]
+      ?.note;
+  } catch (error) {
+    // 22P05 untranslatable_character: the encoding has no such character.
+    if ((error as { code?: unknown }).code !== '22P05') throw error;
+  }
+  if (echoed !== NOTE_TEXT) {
+    throw new LedgerError(
+      'CONFIG',
+      `the ledger database's encoding ${encoding} cannot store the log's checkpoint notes ` +
+        `unchanged (their signature lines start with U+2014): with --ledger-key, use a UTF8 ` +
+        `database (CREATE DATABASE ... ENCODING 'UTF8')`,
+    );
+  }
+}
+
 /** Opens --ledger-url for the process (undefined when it is not set). */
 export async function openProcessLedger(
   config: ServeConfig,
@@ -107,6 +140,19 @@ export async function openProcessLedger(
   const noteKeys = await noteKeysFor(config, logKey);
   const settings = await poolConfig(config.ledgerUrl, config.ledgerPasswordFile, COMMIT_POOL_SIZE);
   const ledger = await Ledger.open(settings, logger);
+  if (noteKeys) {
+    try {
+      await checkNoteText(ledger.pool);
+    } catch (error) {
+      await ledger.close();
+      if (error instanceof LedgerError) throw error;
+      throw new LedgerError(
+        'UNAVAILABLE',
+        `cannot prepare the ledger database: ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error },
+      );
+    }
+  }
   logger.info(`issuance ledger: ${redactUrl(config.ledgerUrl)}`);
   let log: ProcessLog | undefined;
   const pools: pg.Pool[] = [];

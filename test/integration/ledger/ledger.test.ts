@@ -508,6 +508,47 @@ describe('issuance ledger (PostgreSQL)', () => {
     ).rejects.toThrow(/reading --ledger-key .*ENOENT/);
   });
 
+  it('with --ledger-key, refuses a database that cannot store a checkpoint note unchanged', async () => {
+    const keyPath = join(postgres.dir, 'encoding-key.pem');
+    writeFileSync(
+      keyPath,
+      generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }),
+    );
+    const urlOf = async (encoding: string) => {
+      const name = `tsa_${encoding.toLowerCase()}`;
+      await db.query(`DROP DATABASE IF EXISTS ${name}`);
+      await db.query(
+        `CREATE DATABASE ${name} ENCODING '${encoding}' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0`,
+      );
+      return postgres.urlWithoutPassword.replace(/\/tsa$/, `/${name}`);
+    };
+    const log = {
+      ledgerKey: keyPath,
+      ledgerOrigin: 'tsa.test/encoding',
+      ledgerCheckpointInterval: '50ms',
+      ledgerAnchorInterval: '0',
+    };
+    // LATIN1 has no em dash (U+2014), which starts every signature line: no checkpoint would
+    // ever be stored.
+    const latin1 = await urlOf('LATIN1');
+    await expect(start({ ...log, ledgerUrl: latin1 })).rejects.toThrow(
+      /encoding LATIN1 cannot store the log's checkpoint notes unchanged.*UTF8/,
+    );
+    // The ledger alone stores no text that could be lost: it starts.
+    await (await start({ ledgerUrl: latin1 })).close();
+
+    // SQL_ASCII stores the bytes as sent and gives them back: the log works.
+    const server = await start({ ...log, ledgerUrl: await urlOf('SQL_ASCII') });
+    try {
+      expect((await timestamp(server, 0)).granted).toBe(true);
+      await waitFor(async () => (await fetch(`${server.url}/api/v1/log/checkpoint`)).ok);
+      const note = await (await fetch(`${server.url}/api/v1/log/checkpoint`)).text();
+      expect(note).toMatch(/^tsa\.test\/encoding\n1\n.*\n\n\u2014 tsa\.test\/encoding /s);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('logs no password given as a ?password= query parameter of --ledger-url', async () => {
     const from = logLines.length;
     const server = await start({

@@ -1,4 +1,3 @@
-import { performance } from 'node:perf_hooks';
 import { readChrony, type ChronyRead } from './chrony-client.js';
 import { chronyVerdict, type ChronyEvidence } from './chrony-verdict.js';
 import {
@@ -17,6 +16,7 @@ import {
   clockDivergenceDetail,
   clockJumpDetail,
   DEFAULT_JUMP_TOLERANCE_MS,
+  systemMonotonicMs,
   WallClockStepDetector,
 } from './wall-clock-step.js';
 
@@ -45,6 +45,28 @@ export interface ClockStatus {
   readonly accuracyMs?: number;
   /** With --time-source chrony: what chronyd said about its selected source in the last round. */
   readonly chrony?: ChronyEvidence;
+  /** While synced: what was verified, for a cluster worker's own check before each token. */
+  readonly verified?: VerifiedClock;
+}
+
+/**
+ * A synced status's evidence, enough for another process to add the wall clock's steps since to
+ * the bound on its own (src/runtime/cluster/relayed-clock.ts) instead of waiting for the next relay.
+ */
+export interface VerifiedClock {
+  /** The bound measured (ms). */
+  readonly boundMs: number;
+  /** The wall clock minus `systemMonotonicMs` when it was measured (ms): same in every process. */
+  readonly wallOffsetMs: number;
+  /** Beyond this bound (ms) the clock is drifted. */
+  readonly thresholdMs: number;
+  /** --accuracy auto: tokens declare the bound plus the steps since. */
+  readonly declaresBound: boolean;
+}
+
+/** What a token declares under --accuracy auto for a bound: never tighter, never past the threshold. */
+export function accuracyForBound(boundMs: number, thresholdMs: number): number {
+  return Math.min(thresholdMs, Math.max(1, Math.ceil(boundMs)));
 }
 
 /** --time-source chrony: the monitor reads a local chronyd instead of asking NTP servers. */
@@ -177,7 +199,7 @@ export class ClockMonitor {
     this.random = options.random ?? Math.random;
     this.logger = options.logger ?? silent;
     this.onStatus = options.onStatus;
-    this.monotonic = options.monotonic ?? (() => performance.now());
+    this.monotonic = options.monotonic ?? systemMonotonicMs;
     this.reminderIntervalMs = options.reminderIntervalMs ?? DEFAULT_REMINDER_INTERVAL_MS;
     this.holdOff = new KissHoldOff(options.periodMs, this.monotonic);
     this.step = new WallClockStepDetector(
@@ -193,8 +215,7 @@ export class ClockMonitor {
   private tokenAccuracy(boundMs: number | undefined): number {
     if (this.accuracy !== 'auto') return this.accuracy;
     if (boundMs === undefined) return this.thresholdMs;
-    // Never tighter than measured (rounded up), never looser than the threshold.
-    return Math.min(this.thresholdMs, Math.max(1, Math.ceil(boundMs)));
+    return accuracyForBound(boundMs, this.thresholdMs);
   }
 
   get status(): ClockStatus {
@@ -300,7 +321,7 @@ export class ClockMonitor {
     verdict: { state: ClockState; detail: string },
     boundMs: number | undefined,
     monotonicMs: number,
-  ): { state: ClockState; detail: string; accuracyMs: number } {
+  ): { state: ClockState; detail: string; accuracyMs: number; verified?: VerifiedClock } {
     if (verdict.state !== 'synced' || boundMs === undefined) {
       this.verified = undefined;
       return { ...verdict, accuracyMs: this.tokenAccuracy(undefined) };
@@ -317,7 +338,16 @@ export class ClockMonitor {
       };
     }
     this.verified = { netBaseMs: this.step.netMs - sinceMs, boundMs };
-    return { ...verdict, accuracyMs: this.tokenAccuracy(boundMs + divergenceMs) };
+    return {
+      ...verdict,
+      accuracyMs: this.tokenAccuracy(boundMs + divergenceMs),
+      verified: {
+        boundMs,
+        wallOffsetMs: this.step.wallOffsetMs - sinceMs,
+        thresholdMs: this.thresholdMs,
+        declaresBound: this.accuracy === 'auto',
+      },
+    };
   }
 
   private runRoundInBackground(): void {

@@ -1,5 +1,3 @@
-import { performance } from 'node:perf_hooks';
-
 /** A step of the wall clock beyond this closes the clock gate (NTP step, date change, VM resume). */
 export const DEFAULT_JUMP_TOLERANCE_MS = 250;
 
@@ -11,6 +9,14 @@ export const seconds = (ms: number) => `${Number((ms / 1000).toFixed(2))} s`;
  * milliseconds): smaller ones are not added to the divergence.
  */
 export const DIVERGENCE_NOISE_MS = 2;
+
+/**
+ * The system's monotonic clock in ms (CLOCK_MONOTONIC on Linux): unlike performance.now(), the same
+ * in every process, so a cluster worker can compare the wall clock's offset from it with the
+ * offset its primary verified. Both clocks are slewed alike; their difference moves only when the
+ * wall clock steps.
+ */
+export const systemMonotonicMs = (): number => Number(process.hrtime.bigint()) / 1e6;
 
 /** Steps remembered for `netSince`; the oldest are overwritten (a monitor that never verifies). */
 const MAX_REMEMBERED_STEPS = 1000;
@@ -42,7 +48,7 @@ export class WallClockStepDetector {
   constructor(
     private readonly toleranceMs = DEFAULT_JUMP_TOLERANCE_MS,
     private readonly now: () => number = Date.now,
-    private readonly monotonic: () => number = () => performance.now(),
+    private readonly monotonic: () => number = systemMonotonicMs,
   ) {
     this.wallBase = now();
     this.monotonicBase = monotonic();
@@ -63,6 +69,11 @@ export class WallClockStepDetector {
       this.net += stepMs;
     }
     return Math.abs(stepMs) <= this.toleranceMs ? undefined : stepMs;
+  }
+
+  /** The wall clock minus the monotonic clock at the last check, in ms: it moves when the wall clock steps. */
+  get wallOffsetMs(): number {
+    return this.wallBase - this.monotonicBase;
   }
 
   /**

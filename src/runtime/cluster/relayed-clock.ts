@@ -1,14 +1,20 @@
-import type { ClockStatus } from '../../clock/clock-monitor.js';
-import { clockJumpDetail, WallClockStepDetector } from '../../clock/wall-clock-step.js';
+import { accuracyForBound, type ClockStatus } from '../../clock/clock-monitor.js';
+import {
+  clockDivergenceDetail,
+  clockJumpDetail,
+  WallClockStepDetector,
+} from '../../clock/wall-clock-step.js';
 
 const JUMP_CHECK_INTERVAL_MS = 1_000;
 
 /**
  * A worker's view of the primary's NTP monitor, shaped like the monitor for the clock gate
- * (src/clock/clock-gate.ts), so a worker refuses exactly as the single process does. Steps of the
- * wall clock are also watched here, before each token as in the single process: a step closes this
- * worker's gate at once and asks the primary to re-verify; the gate follows the primary again from
- * the first NTP round completed after the step.
+ * (src/clock/clock-gate.ts), so a worker refuses exactly as the single process does. The wall
+ * clock is also watched here, before each token as in the single process: a step beyond the
+ * tolerance, or smaller steps adding up past the threshold from the offset the primary verified
+ * (its status's `verified`), closes this worker's gate at once and asks the primary to re-verify;
+ * the gate follows the primary again from the first NTP round completed after that. Under
+ * --accuracy auto the tokens declare the verified bound plus the steps seen here since.
  */
 export class RelayedClock {
   private relayed: ClockStatus = {
@@ -16,6 +22,8 @@ export class RelayedClock {
     detail: 'no clock status from the primary yet',
     rounds: 0,
   };
+  /** The relayed status, with the accuracy this worker's own check gives under --accuracy auto. */
+  private current: ClockStatus = this.relayed;
   /** Set by a step seen here; holds the gate closed until a later round is relayed. */
   private stepped: ClockStatus | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -27,22 +35,47 @@ export class RelayedClock {
   ) {}
 
   get status(): ClockStatus {
-    return this.stepped ?? this.relayed;
+    return this.stepped ?? this.current;
   }
 
   update(status: ClockStatus): void {
     this.relayed = status;
+    this.current = status;
     if (this.stepped && status.rounds > this.stepped.rounds) this.stepped = undefined;
   }
 
   checkForClockJump(): boolean {
     const stepMs = this.step.check();
-    if (stepMs === undefined) return false;
-    this.stepped = {
-      state: 'drifted',
-      detail: clockJumpDetail(stepMs),
-      rounds: this.relayed.rounds,
-    };
+    if (stepMs !== undefined) return this.closeUntilNextRound(clockJumpDetail(stepMs));
+    return this.checkDivergence();
+  }
+
+  /**
+   * While the relayed status is synced: adds how far the wall clock has moved from the offset the
+   * primary verified to the bound measured then (O(1), before each token). The primary sees the
+   * same steps only at its own next check, up to a second later.
+   */
+  private checkDivergence(): boolean {
+    const { verified } = this.relayed;
+    if (this.stepped || !verified || this.relayed.state !== 'synced') return false;
+    const divergenceMs = Math.abs(this.step.wallOffsetMs - verified.wallOffsetMs);
+    const boundMs = verified.boundMs + divergenceMs;
+    if (boundMs > verified.thresholdMs) {
+      return this.closeUntilNextRound(clockDivergenceDetail(divergenceMs, verified.thresholdMs));
+    }
+    if (verified.declaresBound) {
+      // Never tighter than the primary declares (it counts the same steps, less finely).
+      const accuracyMs = Math.max(
+        accuracyForBound(boundMs, verified.thresholdMs),
+        this.relayed.accuracyMs ?? 0,
+      );
+      if (accuracyMs !== this.current.accuracyMs) this.current = { ...this.relayed, accuracyMs };
+    }
+    return false;
+  }
+
+  private closeUntilNextRound(detail: string): true {
+    this.stepped = { state: 'drifted', detail, rounds: this.relayed.rounds };
     this.requestRound();
     return true;
   }

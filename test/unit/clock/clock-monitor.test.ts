@@ -560,8 +560,44 @@ describe('small steps of the wall clock add up', () => {
       t.wall += ms + 1;
       t.mono += 1;
     };
-    return { monitor, step, gate: createClockGate(monitor, { requireTimeSync: true }) };
+    return { monitor, step, t, gate: createClockGate(monitor, { requireTimeSync: true }) };
   }
+
+  it('a cluster worker closes on steps adding up at its next token, before the primary checks', async () => {
+    const workers: RelayedClock[] = [];
+    const { monitor, step, t } = tightMonitor({
+      onStatus: (status) => workers.forEach((worker) => worker.update(status)),
+    });
+    const worker = new RelayedClock(
+      () => {},
+      new WallClockStepDetector(
+        250,
+        () => t.wall,
+        () => t.mono,
+      ),
+    );
+    workers.push(worker);
+    const gate = createClockGate(worker, { requireTimeSync: true });
+    await monitor.runRound();
+    expect(gate()).toBeUndefined();
+    expect(worker.status.accuracyMs).toBe(1);
+    // The worker follows the steps it sees with the accuracy it declares, as the primary would...
+    step(240);
+    expect(gate()).toBeUndefined();
+    expect(worker.status.accuracyMs).toBe(241); // 0.8 + 240, rounded up
+    for (const declared of [481, 721, 961]) {
+      step(240);
+      expect(gate()).toBeUndefined();
+      expect(worker.status.accuracyMs).toBe(declared);
+    }
+    // ...and closes on the step that takes it past the threshold, while the primary, which has
+    // not checked the wall clock since its round, still says synced.
+    step(240);
+    expect(gate()?.detail).toBe(
+      'clock drifted: local clock stepped by 1200 ms in all since it was last verified, beyond 1 s with the bound measured then; re-verifying',
+    );
+    expect(monitor.status.state).toBe('synced');
+  });
 
   it('--accuracy auto declares the bound plus the steps since the round, and closes beyond', async () => {
     const { monitor, step, gate } = tightMonitor({});

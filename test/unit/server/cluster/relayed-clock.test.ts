@@ -1,6 +1,8 @@
+import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { createClockGate } from '../../../../src/clock/clock-gate.js';
-import { WallClockStepDetector } from '../../../../src/clock/wall-clock-step.js';
+import type { VerifiedClock } from '../../../../src/clock/clock-monitor.js';
+import { systemMonotonicMs, WallClockStepDetector } from '../../../../src/clock/wall-clock-step.js';
 import { RelayedClock } from '../../../../src/runtime/cluster/relayed-clock.js';
 
 /** A worker's clock over hand-driven wall and monotonic clocks. */
@@ -58,5 +60,79 @@ describe('a cluster worker clock gate (the primary relays the NTP status)', () =
     clock.update(synced(4));
     expect(gate()).toBeUndefined();
     expect(roundsRequested()).toBe(1);
+  });
+});
+
+describe('a cluster worker checks the wall clock against what the primary verified', () => {
+  /** A synced round whose evidence was measured with the wall clock `wallOffsetMs` ahead. */
+  const verifiedRound = (rounds: number, verified: VerifiedClock, accuracyMs?: number) => ({
+    ...synced(rounds),
+    verified,
+    ...(accuracyMs === undefined ? {} : { accuracyMs }),
+  });
+  /** A step of `ms` under the 250 ms jump tolerance, 1 ms of monotonic time later. */
+  const stepBy = (time: { wall: number; monotonic: number }, ms: number) => {
+    time.wall += ms + 1;
+    time.monotonic += 1;
+  };
+
+  it('closes at its next token when steps add up past the threshold, until a later round', () => {
+    const { clock, time, roundsRequested } = workerClock();
+    const gate = createClockGate(clock, { requireTimeSync: false });
+    const anchor = { wallOffsetMs: time.wall - time.monotonic, thresholdMs: 500 };
+    clock.update(verifiedRound(3, { ...anchor, boundMs: 100, declaresBound: false }, 500));
+    stepBy(time, 200);
+    expect(gate()).toBeUndefined();
+    expect(clock.status.accuracyMs).toBe(500); // a fixed accuracy stays as relayed
+    stepBy(time, 201);
+    expect(gate()?.detail).toBe(
+      'clock drifted: local clock stepped by 401 ms in all since it was last verified, beyond 0.5 s with the bound measured then; re-verifying',
+    );
+    expect(roundsRequested()).toBe(1);
+    // The primary's resend of the same round does not reopen it; its next round does.
+    clock.update(verifiedRound(3, { ...anchor, boundMs: 100, declaresBound: false }, 500));
+    expect(gate()?.failInfo).toBe('timeNotAvailable');
+    clock.update(
+      verifiedRound(4, {
+        wallOffsetMs: time.wall - time.monotonic,
+        thresholdMs: 500,
+        boundMs: 100,
+        declaresBound: false,
+      }),
+    );
+    expect(gate()).toBeUndefined();
+    expect(roundsRequested()).toBe(1);
+  });
+
+  it('under --accuracy auto declares the bound plus the steps since, never less than relayed', () => {
+    const { clock, time } = workerClock();
+    const gate = createClockGate(clock, { requireTimeSync: false });
+    const verified = {
+      wallOffsetMs: time.wall - time.monotonic,
+      thresholdMs: 1000,
+      boundMs: 0.8,
+      declaresBound: true,
+    };
+    clock.update(verifiedRound(1, verified, 1));
+    stepBy(time, -100);
+    expect(gate()).toBeUndefined();
+    expect(clock.status.accuracyMs).toBe(101);
+    // The primary has counted more meanwhile: its figure stands.
+    clock.update(verifiedRound(1, verified, 150));
+    expect(gate()).toBeUndefined();
+    expect(clock.status.accuracyMs).toBe(150);
+  });
+
+  it('reads a monotonic clock that every process shares (performance.now() does not)', () => {
+    const before = systemMonotonicMs();
+    const child = Number(
+      execFileSync(process.execPath, [
+        '-e',
+        'process.stdout.write(String(Number(process.hrtime.bigint()) / 1e6))',
+      ]),
+    );
+    const after = systemMonotonicMs();
+    expect(child).toBeGreaterThanOrEqual(before);
+    expect(child).toBeLessThanOrEqual(after);
   });
 });

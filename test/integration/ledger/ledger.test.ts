@@ -238,11 +238,7 @@ describe('issuance ledger (PostgreSQL)', () => {
   });
 
   it('anchors its checkpoints: a token over each signed note (after the interval) is logged', async () => {
-    const keyPath = join(postgres.dir, 'anchor-key.pem');
-    writeFileSync(
-      keyPath,
-      generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }),
-    );
+    const keyPath = newLogKey('anchor-key.pem');
     const server = await start({
       ledgerKey: keyPath,
       ledgerOrigin: 'tsa.test/anchor',
@@ -264,11 +260,7 @@ describe('issuance ledger (PostgreSQL)', () => {
   });
 
   it('refuses a token too large for a log entry (never committed) and serves every granted one', async () => {
-    const keyPath = join(postgres.dir, 'large-entry-key.pem');
-    writeFileSync(
-      keyPath,
-      generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }),
-    );
+    const keyPath = newLogKey('large-entry-key.pem');
     // A log of its own: earlier tests' checkpoints are signed by other keys.
     await db.query('TRUNCATE tsa_log_checkpoints, tsa_log_hashes');
     const server = await start({
@@ -322,11 +314,7 @@ describe('issuance ledger (PostgreSQL)', () => {
   });
 
   it('gzips entry bundles for a client that accepts gzip (Vary: Accept-Encoding), never hash tiles', async () => {
-    const keyPath = join(postgres.dir, 'gzip-key.pem');
-    writeFileSync(
-      keyPath,
-      generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }),
-    );
+    const keyPath = newLogKey('gzip-key.pem');
     // A log of its own: earlier tests' checkpoints are signed by other keys (run alone: none).
     await db.query(`DO $$ BEGIN
       IF to_regclass('tsa_log_checkpoints') IS NOT NULL THEN
@@ -406,11 +394,7 @@ describe('issuance ledger (PostgreSQL)', () => {
   });
 
   it('serves the log routes 503 with Retry-After while the database is down, and 405 for other methods', async () => {
-    const keyPath = join(postgres.dir, 'outage-key.pem');
-    writeFileSync(
-      keyPath,
-      generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }),
-    );
+    const keyPath = newLogKey('outage-key.pem');
     const server = await start({
       ledgerKey: keyPath,
       ledgerOrigin: 'tsa.test/outage',
@@ -509,11 +493,7 @@ describe('issuance ledger (PostgreSQL)', () => {
   });
 
   it('with --ledger-key, refuses a database that cannot store a checkpoint note unchanged', async () => {
-    const keyPath = join(postgres.dir, 'encoding-key.pem');
-    writeFileSync(
-      keyPath,
-      generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }),
-    );
+    const keyPath = newLogKey('encoding-key.pem');
     const urlOf = async (encoding: string) => {
       const name = `tsa_${encoding.toLowerCase()}`;
       await db.query(`DROP DATABASE IF EXISTS ${name}`);
@@ -630,4 +610,14 @@ async function waitFor(condition: () => Promise<boolean>): Promise<void> {
     if (await condition()) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/** Writes a new Ed25519 --ledger-key under the test's PostgreSQL directory; returns its path. */
+function newLogKey(name: string): string {
+  const path = join(postgres.dir, name);
+  writeFileSync(
+    path,
+    generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }),
+  );
+  return path;
 }

@@ -117,14 +117,12 @@ describe('a request the HTTP parser refuses', () => {
       `GET /ping HTTP/1.1\r\nHost: tsa\r\nX-Pad: ${'a'.repeat(2000)}\r\n\r\n`,
     );
     expect(received).toMatch(/^HTTP\/1\.1 431 /);
-    await expect
-      .poll(lines)
-      .toEqual([
-        expect.objectContaining({
-          statusCode: 431,
-          reason: expect.stringMatching(/^HPE_HEADER_OVERFLOW/),
-        }),
-      ]);
+    await expect.poll(lines).toEqual([
+      expect.objectContaining({
+        statusCode: 431,
+        reason: expect.stringMatching(/^HPE_HEADER_OVERFLOW/),
+      }),
+    ]);
     expect(await unparsed()).toEqual({ '431': 1 });
   });
 

@@ -53,14 +53,16 @@ class AwsError extends Error {
 
 /**
  * A fake AWS KMS speaking the JSON 1.1 protocol (X-Amz-Target: TrentService.<Operation>):
- * DescribeKey, GetPublicKey, Sign (MessageType DIGEST) and Decrypt, with real keys.
+ * DescribeKey, GetPublicKey, Sign (MessageType DIGEST), Decrypt, CreateAlias and UpdateAlias,
+ * with real keys. Every call naming an alias (alias/name or alias ARN) resolves it at that call.
  */
 export async function startFakeAwsKms(options: { tls?: { key: string; cert: string } } = {}) {
   const faults = new Faults();
   const keys = new Map<string, FakeKey>();
   const aliases = new Map<string, string>();
   const arnOf = (id: string) => `arn:aws:kms:${REGION}:${ACCOUNT}:key/${id}`;
-  const signatures: { authorization: string | undefined }[] = [];
+  /** Sign requests seen: their SigV4 Authorization header and the KeyId they named. */
+  const signatures: { authorization: string | undefined; keyId: unknown }[] = [];
   /** The SigningAlgorithm of every Sign call, in order. */
   const signingAlgorithmsUsed: string[] = [];
 
@@ -76,7 +78,47 @@ export async function startFakeAwsKms(options: { tls?: { key: string; cert: stri
     return [id, key];
   };
 
+  const usageOf = (key: FakeKey) => (key.kind === 'aes-256' ? 'ENCRYPT_DECRYPT' : 'SIGN_VERIFY');
+  const aliasName = (input: Record<string, unknown>): string => {
+    const name = input['AliasName'];
+    if (typeof name !== 'string' || !/^alias\/[a-zA-Z0-9/_-]{1,250}$/.test(name))
+      throw new AwsError('ValidationException', 'AliasName must match alias/[a-zA-Z0-9/_-]+');
+    return name;
+  };
+  /** The target of CreateAlias/UpdateAlias: a key id or key ARN, never an alias (as AWS). */
+  const aliasTarget = (input: Record<string, unknown>): [string, FakeKey] => {
+    const target = input['TargetKeyId'];
+    if (typeof target === 'string' && target.includes('alias/'))
+      throw new AwsError('ValidationException', 'TargetKeyId must be a key id or key ARN');
+    return resolve(target);
+  };
+
   const operations: Record<string, (input: Record<string, unknown>) => unknown> = {
+    CreateAlias(input) {
+      const name = aliasName(input);
+      if (name.startsWith('alias/aws/'))
+        throw new AwsError('NotAuthorizedException', 'alias/aws/ is reserved for AWS');
+      if (aliases.has(name))
+        throw new AwsError(
+          'AlreadyExistsException',
+          `An alias with the name ${name} already exists`,
+        );
+      const [id] = aliasTarget(input);
+      aliases.set(name, id);
+      return {};
+    },
+    // UpdateAlias: the alias must exist, and its new key must have the same usage and be of the
+    // same type (symmetric or asymmetric) as the old one.
+    UpdateAlias(input) {
+      const name = aliasName(input);
+      const current = keys.get(aliases.get(name) ?? '');
+      if (!current) throw new AwsError('NotFoundException', `Alias ${name} is not found`);
+      const [id, key] = aliasTarget(input);
+      if (usageOf(key) !== usageOf(current))
+        throw new AwsError('ValidationException', 'the new key has another key usage or type');
+      aliases.set(name, id);
+      return {};
+    },
     DescribeKey(input) {
       const [id, key] = resolve(input['KeyId']);
       return {
@@ -86,7 +128,7 @@ export async function startFakeAwsKms(options: { tls?: { key: string; cert: stri
           Arn: arnOf(id),
           Enabled: true,
           KeyState: 'Enabled',
-          KeyUsage: key.kind === 'aes-256' ? 'ENCRYPT_DECRYPT' : 'SIGN_VERIFY',
+          KeyUsage: usageOf(key),
           KeySpec: KEY_SPECS[key.kind],
           SigningAlgorithms: signingAlgorithms(key.kind),
           CreationDate: 1_700_000_000,
@@ -169,9 +211,11 @@ export async function startFakeAwsKms(options: { tls?: { key: string; cert: stri
       });
     const handler = operations[operation];
     if (!handler) return reply(400, { __type: 'UnknownOperationException' });
-    if (operation === 'Sign') signatures.push({ authorization: request.headers.authorization });
     try {
-      reply(200, await handler(JSON.parse(body.toString('utf8')) as Record<string, unknown>));
+      const input = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+      if (operation === 'Sign')
+        signatures.push({ authorization: request.headers.authorization, keyId: input['KeyId'] });
+      reply(200, await handler(input));
     } catch (error) {
       if (error instanceof AwsError)
         return reply(error.status, { __type: error.type, message: error.message });
@@ -182,11 +226,13 @@ export async function startFakeAwsKms(options: { tls?: { key: string; cert: stri
   return {
     ...http,
     faults,
-    /** Sign requests seen, with their SigV4 Authorization header. */
     signatures,
     signingAlgorithmsUsed,
     region: REGION,
-    /** Creates a key (and optionally an alias); returns its id and ARN. */
+    /**
+     * Creates a key and, optionally, points an alias at it (an existing alias is repointed, as
+     * UpdateAlias would); returns its id and ARN.
+     */
     createKey(kind: FakeKeyKind, alias?: string) {
       const id = randomUUID();
       const key = generateFakeKey(kind);

@@ -54,9 +54,17 @@ export async function createAwsKmsApi(uri: string): Promise<RemoteSignatureApi> 
   });
   let signingAlgorithms: string[] = [];
   let ecHash: HashName | undefined;
+  // The key the URI named when the signer started (its ARN). An alias is resolved by AWS on every
+  // call: signing with it would follow an UpdateAlias to a key the leaf certificate does not hold.
+  let pinnedKeyId: string | undefined;
 
   return {
-    id: `awskms:${key.keyId}`,
+    // Read after describeKey (the start-up log): says which key an alias resolved to.
+    get id() {
+      return pinnedKeyId && pinnedKeyId !== key.keyId
+        ? `awskms:${key.keyId} (key ${pinnedKeyId})`
+        : `awskms:${key.keyId}`;
+    },
     async describeKey(signal) {
       const { KeyMetadata: metadata } = await client.send(
         new DescribeKeyCommand({ KeyId: key.keyId }),
@@ -64,6 +72,9 @@ export async function createAwsKmsApi(uri: string): Promise<RemoteSignatureApi> 
           abortSignal: signal,
         },
       );
+      const resolvedKeyId = metadata?.Arn ?? metadata?.KeyId;
+      if (!resolvedKeyId)
+        throw new SignerError('BAD_ANSWER', 'DescribeKey returned no key ARN or key id');
       if (metadata?.KeyUsage !== 'SIGN_VERIFY') {
         throw new SignerError(
           'KEY_NOT_USABLE',
@@ -75,12 +86,13 @@ export async function createAwsKmsApi(uri: string): Promise<RemoteSignatureApi> 
       const spec = metadata.KeySpec ?? '';
       if (!spec.startsWith('RSA_') && !(spec in EC_HASHES))
         throw new SignerError('UNSUPPORTED_KEY', `unsupported key spec ${spec}`);
-      const response = await client.send(new GetPublicKeyCommand({ KeyId: key.keyId }), {
+      const response = await client.send(new GetPublicKeyCommand({ KeyId: resolvedKeyId }), {
         abortSignal: signal,
       });
       if (!response.PublicKey) throw new SignerError('BAD_ANSWER', 'GetPublicKey returned no key');
       signingAlgorithms = response.SigningAlgorithms ?? metadata.SigningAlgorithms ?? [];
       ecHash = EC_HASHES[spec];
+      pinnedKeyId = resolvedKeyId;
       const publicKey = createPublicKey({
         key: Buffer.from(response.PublicKey),
         format: 'der',
@@ -103,9 +115,10 @@ export async function createAwsKmsApi(uri: string): Promise<RemoteSignatureApi> 
           `the key does not offer ${signingAlgorithm} (it offers ${signingAlgorithms.join(', ')})`,
         );
       }
+      if (!pinnedKeyId) throw new SignerError('KEY_NOT_USABLE', 'the key was not read at start');
       const response = await client.send(
         new SignCommand({
-          KeyId: key.keyId,
+          KeyId: pinnedKeyId,
           Message: digest,
           MessageType: 'DIGEST',
           SigningAlgorithm: signingAlgorithm as 'ECDSA_SHA_256',

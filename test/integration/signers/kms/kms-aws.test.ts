@@ -1,3 +1,4 @@
+import { DescribeKeyCommand, KMSClient, UpdateAliasCommand } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeAwsKms } from '../../../fakes/aws-kms.js';
 import { tempDir } from '../../../helpers/openssl.js';
@@ -88,6 +89,55 @@ describe('AWS KMS signer (real @aws-sdk/client-kms against a fake KMS)', () => {
       await server.close();
     }
   });
+
+  it.each([
+    ['an alias', (alias: string) => `alias/${alias}`, {}],
+    [
+      'an alias ARN, --verify-tokens off',
+      (alias: string) => `arn:aws:kms:us-east-1:111122223333:alias/${alias}`,
+      { verifyTokens: false },
+    ],
+  ] as const)(
+    '%s: signs with the key it resolved to at start, after UpdateAlias repoints it',
+    async (_, reference, flags) => {
+      const alias = `repointed-${Math.random().toString(36).slice(2)}`;
+      const original = fake.createKey('ec-p256', alias);
+      const paths = await writeChainFor(original.key.publicKey!, dir);
+      const server = await createFlagServer({
+        timestampSigner: 'kms',
+        kmsKeyResource: `awskms:///${reference(alias)}`,
+        certificateChainPath: paths.chain,
+        ...flags,
+      });
+      try {
+        // The start-up log names the key behind the alias.
+        expect(server.signer.id).toBe(`awskms:${reference(alias)} (key ${original.arn})`);
+        expect(await issueAndVerify(server.app, dir, paths.root)).toContain('Verification: OK');
+        // Repointed through the real API, as an operator would, to a key of the same spec.
+        const other = fake.createKey('ec-p256');
+        const client = new KMSClient({ endpoint: fake.origin, region: 'us-east-1' });
+        try {
+          await client.send(
+            new UpdateAliasCommand({ AliasName: `alias/${alias}`, TargetKeyId: other.id }),
+          );
+          const described = await client.send(new DescribeKeyCommand({ KeyId: `alias/${alias}` }));
+          expect(described.KeyMetadata?.Arn).toBe(other.arn);
+        } finally {
+          client.destroy();
+        }
+        const before = fake.signatures.length;
+        for (let i = 0; i < 3; i++)
+          expect(await issueAndVerify(server.app, dir, paths.root)).toContain('Verification: OK');
+        expect(fake.signatures.slice(before).map(({ keyId }) => keyId)).toEqual([
+          original.arn,
+          original.arn,
+          original.arn,
+        ]);
+      } finally {
+        await server.close();
+      }
+    },
+  );
 
   it('refuses to start when the key fixes another hash than --timestamp-signer-hash', async () => {
     await expect(serverFor('ec-p384', { timestampSignerHash: 'sha256' })).rejects.toThrow(

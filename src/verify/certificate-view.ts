@@ -14,6 +14,8 @@ export interface CertificateView {
   serialNumber: bigint;
   notBefore: Date;
   notAfter: Date;
+  /** The issuer's signature algorithm on this certificate (RFC 5280 section 4.1.1.2). */
+  signatureAlgorithm: pkijs.AlgorithmIdentifier;
   subjectCommonName: string | undefined;
   /** basicConstraints cA; false when the extension is absent. */
   isCA: boolean;
@@ -67,6 +69,7 @@ export function viewCertificate(der: Uint8Array): CertificateView {
     serialNumber: certificate.serialNumber.toBigInt(),
     notBefore: certificate.notBefore.value,
     notAfter: certificate.notAfter.value,
+    signatureAlgorithm: certificate.signatureAlgorithm,
     subjectCommonName: commonNameOf(certificate.subject),
     isCA: false,
     pathLenConstraint: undefined,

@@ -1,3 +1,4 @@
+import { certificateKeyProblem, certificateSignatureProblem } from './algorithm-policy.js';
 import type { CertificateView } from './certificate-view.js';
 import { VERIFY_OID } from './oids.js';
 
@@ -29,8 +30,10 @@ export interface ChainResult {
 /**
  * Builds and checks every certification path from `leaf` to one of `roots` (RFC 5280 section 6,
  * the parts Go's x509.Verify applies): issuer name and signature, validity at `at`, CA and
- * keyCertSign for issuers, pathLenConstraint, no unhandled critical extension. Roots are trust
- * anchors: a path ends at a certificate byte-identical to a provided root.
+ * keyCertSign for issuers, pathLenConstraint, no unhandled critical extension; every key (the
+ * root's included) RSA of 2048 bits or more, P-256/384/521 or Ed25519; every link signed with
+ * SHA-2 or Ed25519 (no MD5, SHA-1). Roots are trust anchors: a path ends at a certificate
+ * byte-identical to a provided root, and the root's own self-signature is not checked (as Go).
  */
 export function buildChains(leaf: CertificateView, options: ChainOptions): ChainResult {
   // Trust anchors first, then the caller's intermediates, then the token's: an honest path is
@@ -51,7 +54,10 @@ export function buildChains(leaf: CertificateView, options: ChainOptions): Chain
       return;
     }
     const current = path[path.length - 1] as CertificateView;
-    const problem = validityProblem(current, options.at) ?? criticalExtensionProblem(current);
+    const problem =
+      validityProblem(current, options.at) ??
+      criticalExtensionProblem(current) ??
+      weakKeyProblem(current);
     if (problem) return fail(problem);
     if (path.length > 1) {
       const caProblem = issuerProblem(current, path.length - 2);
@@ -74,6 +80,13 @@ export function buildChains(leaf: CertificateView, options: ChainOptions): Chain
       );
     }
     for (const issuer of issuers) {
+      const algorithmProblem = certificateSignatureProblem(current, issuer);
+      if (algorithmProblem) {
+        fail(
+          `x509: cannot verify the signature of "${subject(current)}" by "${subject(issuer)}": ${algorithmProblem}`,
+        );
+        continue;
+      }
       if (!signedBy(current, issuer)) {
         fail(
           `x509: certificate "${subject(current)}" has an invalid signature from "${subject(issuer)}"`,
@@ -93,6 +106,11 @@ function signedBy(certificate: CertificateView, issuer: CertificateView): boolea
   } catch {
     return false;
   }
+}
+
+function weakKeyProblem(certificate: CertificateView): string | undefined {
+  const problem = certificateKeyProblem(certificate);
+  return problem ? `x509: "${subject(certificate)}" has a refused key: ${problem}` : undefined;
 }
 
 function validityProblem(certificate: CertificateView, at: Date): string | undefined {

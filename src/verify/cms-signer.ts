@@ -3,7 +3,14 @@ import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { VerificationError } from './errors.js';
 import type { CertificateView } from './certificate-view.js';
-import { digestByOid, signatureDigest, VERIFY_OID, type DigestName } from './oids.js';
+import { certificateKeyProblem, pssParameters, requireAcceptedHash } from './algorithm-policy.js';
+import {
+  digestByOid,
+  signatureAlgorithm,
+  VERIFY_OID,
+  type DigestName,
+  type KeyType,
+} from './oids.js';
 import { sidKeyIdentifier } from './describe.js';
 import type { ParsedToken } from './parse-response.js';
 
@@ -15,13 +22,16 @@ const signatureError = (message: string) =>
  * the signer certificate: the candidate the sid designates AND whose key verifies the signature,
  * never merely the first embedded certificate (GHSA-xm5m-wgh2-rrg3). Then the signed attributes:
  * contentType names TSTInfo, messageDigest is the TSTInfo's digest, and the ESSCertIDv2 (or
- * ESSCertID) names the signer certificate by hash and, when present, by issuer and serial.
+ * ESSCertID) names the signer certificate by hash and, when present, by issuer and serial. Every
+ * digest but ESSCertID's (SHA-1 by RFC 5035) must be SHA-256, SHA-384 or SHA-512, and the
+ * signature algorithm must fit the signer's key type.
  */
 export function verifySignerInfo(
   token: ParsedToken,
   candidates: readonly CertificateView[],
 ): CertificateView {
   const { signerInfo, timestamp } = token;
+  requireAcceptedHash(timestamp.signer.digestAlgorithm, 'the SignerInfo digestAlgorithm');
   const signedAttributes = signerInfo.signedAttrs?.attributes;
   if (!signedAttributes || !token.signedAttributesDer) {
     throw signatureError('the SignerInfo has no signed attributes (RFC 3161 requires them)');
@@ -51,19 +61,33 @@ export function verifySignerInfo(
   if (designated.length === 0) {
     throw new VerificationError('no-signer-certificate', 'signer certificate was not found');
   }
-  const pss =
-    timestamp.signer.signatureAlgorithmOid === VERIFY_OID.rsassaPss
-      ? pssParameters(signerInfo.signatureAlgorithm)
-      : undefined;
+  const algorithmOid = timestamp.signer.signatureAlgorithmOid;
+  const algorithm = signatureAlgorithm(algorithmOid);
+  if (!algorithm) throw signatureError(`unsupported signature algorithm ${algorithmOid}`);
+  let pss: { digest: DigestName; saltLength: number } | undefined;
+  if (algorithmOid === VERIFY_OID.rsassaPss) {
+    const parameters = pssParameters(signerInfo.signatureAlgorithm);
+    if (typeof parameters === 'string') throw signatureError(parameters);
+    pss = parameters;
+  }
   const digest =
     pss?.digest ??
-    signatureDigest(timestamp.signer.signatureAlgorithmOid, timestamp.signer.digestAlgorithm);
-  if (digest === undefined) {
+    (algorithm.digest === 'signer' ? timestamp.signer.digestAlgorithm : algorithm.digest);
+  if (digest !== null) requireAcceptedHash(digest, 'the SignerInfo signatureAlgorithm');
+  // The OID must name the key's own algorithm: an RSA signature relabelled ECDSA or Ed25519 is refused.
+  const fitting = designated.filter((candidate) => {
+    try {
+      return algorithm.keys.includes(candidate.x509.publicKey.asymmetricKeyType as KeyType);
+    } catch {
+      return false;
+    }
+  });
+  if (fitting.length === 0) {
     throw signatureError(
-      `unsupported signature algorithm ${timestamp.signer.signatureAlgorithmOid}`,
+      `the signature algorithm ${algorithmOid} does not fit the signer certificate's key`,
     );
   }
-  const signer = designated.find((candidate) => {
+  const signer = fitting.find((candidate) => {
     try {
       const key = candidate.x509.publicKey;
       return verifySignature(
@@ -78,6 +102,13 @@ export function verifySignerInfo(
   });
   if (!signer)
     throw signatureError("the signature does not verify with the signer certificate's key");
+  const weakKey = certificateKeyProblem(signer);
+  if (weakKey) {
+    throw new VerificationError(
+      'tsa-certificate',
+      `failed to verify TSA certificate: the signer key is refused: ${weakKey}`,
+    );
+  }
 
   // The attributes mean something only once the signature over them holds.
   const contentType = single(VERIFY_OID.contentType, 'contentType');
@@ -101,38 +132,6 @@ export function verifySignerInfo(
     }
   }
   return signer;
-}
-
-/**
- * RSASSA-PSS-params (RFC 4055 section 3.1) that node can verify: a known hash, MGF1 with that same
- * hash, any salt length, trailerField 1. Absent fields take RFC 4055's defaults (SHA-1, salt 20).
- */
-function pssParameters(algorithm: pkijs.AlgorithmIdentifier): {
-  digest: DigestName;
-  saltLength: number;
-} {
-  let params: pkijs.RSASSAPSSParams;
-  try {
-    params = new pkijs.RSASSAPSSParams({ schema: algorithm.algorithmParams });
-  } catch {
-    throw signatureError('the RSASSA-PSS parameters are malformed');
-  }
-  const digest = digestByOid(params.hashAlgorithm.algorithmId);
-  if (!digest) {
-    throw signatureError(`unsupported RSASSA-PSS hash ${params.hashAlgorithm.algorithmId}`);
-  }
-  const mgf = params.maskGenAlgorithm;
-  let mgfHash: string | undefined;
-  try {
-    mgfHash = new pkijs.AlgorithmIdentifier({ schema: mgf.algorithmParams }).algorithmId;
-  } catch {
-    mgfHash = undefined;
-  }
-  if (mgf.algorithmId !== VERIFY_OID.mgf1 || mgfHash !== params.hashAlgorithm.algorithmId) {
-    throw signatureError('RSASSA-PSS with a mask generation other than MGF1 with the same hash');
-  }
-  if (params.trailerField !== 1) throw signatureError('RSASSA-PSS trailerField must be 1');
-  return { digest, saltLength: params.saltLength };
 }
 
 /** Whether the SignerInfo's sid (IssuerAndSerialNumber or SubjectKeyIdentifier) names `certificate`. */
@@ -195,6 +194,8 @@ function checkSigningCertificate(attributes: pkijs.Attribute[], signer: Certific
     const digest = digestByOid(algorithm.algorithmId);
     if (!digest)
       throw signatureError(`unknown ESSCertIDv2 hash algorithm ${algorithm.algorithmId}`);
+    // SHA-1 stays only in ESSCertID (v1), where RFC 5035 fixes it.
+    requireAcceptedHash(digest, 'the ESSCertIDv2 hashAlgorithm');
     hashName = digest;
   }
   const certHash = fields.shift();

@@ -45,29 +45,65 @@ export function digestByOid(oid: string): DigestName | undefined {
   return DIGESTS.get(oid);
 }
 
-/** Signature algorithm OIDs that name their digest (RFC 4055, RFC 5758); others take the SignerInfo's. */
-const SIGNATURE_DIGESTS = new Map<string, DigestName | null>([
-  ['1.2.840.113549.1.1.5', 'sha1'],
-  ['1.2.840.113549.1.1.11', 'sha256'],
-  ['1.2.840.113549.1.1.12', 'sha384'],
-  ['1.2.840.113549.1.1.13', 'sha512'],
-  ['1.2.840.10045.4.3.2', 'sha256'],
-  ['1.2.840.10045.4.3.3', 'sha384'],
-  ['1.2.840.10045.4.3.4', 'sha512'],
-  ['1.3.101.112', null], // Ed25519 signs the message itself
-]);
+/** The key types Node reports (KeyObject.asymmetricKeyType) that this verifier accepts. */
+export type KeyType = 'rsa' | 'rsa-pss' | 'ec' | 'ed25519';
 
-/** rsaEncryption and id-ecPublicKey: the digest is the SignerInfo's digestAlgorithm. */
-const KEY_ONLY_SIGNATURES = new Set(['1.2.840.113549.1.1.1', '1.2.840.10045.2.1']);
+interface SignatureAlgorithm {
+  /** The key a signature with this OID must come from (RFC 4055, RFC 5758, RFC 8410). */
+  keys: readonly KeyType[];
+  /** The digest it applies; 'signer' takes the SignerInfo digestAlgorithm; null for Ed25519. */
+  digest: DigestName | 'signer' | null;
+}
+
+const RSA: readonly KeyType[] = ['rsa'];
+const EC: readonly KeyType[] = ['ec'];
 
 /**
- * The digest a signature algorithm applies: a DigestName, null for Ed25519, or undefined for an
- * algorithm the verifier does not support.
+ * The SignerInfo signatureAlgorithm OIDs the verifier supports. rsaEncryption and id-ecPublicKey
+ * name only the key and take the SignerInfo's digest (RFC 5652 section 5.3); RSASSA-PSS takes the
+ * hash of its parameters.
  */
-export function signatureDigest(
-  signatureOid: string,
-  digestAlgorithm: DigestName,
-): DigestName | null | undefined {
-  if (KEY_ONLY_SIGNATURES.has(signatureOid)) return digestAlgorithm;
-  return SIGNATURE_DIGESTS.get(signatureOid);
+const SIGNATURE_ALGORITHMS = new Map<string, SignatureAlgorithm>([
+  ['1.2.840.113549.1.1.1', { keys: RSA, digest: 'signer' }],
+  ['1.2.840.113549.1.1.5', { keys: RSA, digest: 'sha1' }],
+  ['1.2.840.113549.1.1.11', { keys: RSA, digest: 'sha256' }],
+  ['1.2.840.113549.1.1.12', { keys: RSA, digest: 'sha384' }],
+  ['1.2.840.113549.1.1.13', { keys: RSA, digest: 'sha512' }],
+  [VERIFY_OID.rsassaPss, { keys: ['rsa', 'rsa-pss'], digest: 'signer' }],
+  ['1.2.840.10045.2.1', { keys: EC, digest: 'signer' }],
+  ['1.2.840.10045.4.3.2', { keys: EC, digest: 'sha256' }],
+  ['1.2.840.10045.4.3.3', { keys: EC, digest: 'sha384' }],
+  ['1.2.840.10045.4.3.4', { keys: EC, digest: 'sha512' }],
+  ['1.3.101.112', { keys: ['ed25519'], digest: null }], // Ed25519 signs the message itself
+]);
+
+/** The SignerInfo signature algorithm for an OID, or undefined when the verifier does not support it. */
+export function signatureAlgorithm(signatureOid: string): SignatureAlgorithm | undefined {
+  return SIGNATURE_ALGORITHMS.get(signatureOid);
 }
+
+/**
+ * Certificate signature algorithms accepted on a chain link, with the key type each needs
+ * (RFC 4055, RFC 5758, RFC 8410). RSASSA-PSS is checked apart: its hash is in its parameters.
+ * MD2, MD4, MD5 and SHA-1 are absent, as from Go's crypto/x509 (insecure algorithms).
+ */
+export const CERTIFICATE_SIGNATURES = new Map<string, KeyType>([
+  ['1.2.840.113549.1.1.11', 'rsa'],
+  ['1.2.840.113549.1.1.12', 'rsa'],
+  ['1.2.840.113549.1.1.13', 'rsa'],
+  ['1.2.840.10045.4.3.2', 'ec'],
+  ['1.2.840.10045.4.3.3', 'ec'],
+  ['1.2.840.10045.4.3.4', 'ec'],
+  ['1.3.101.112', 'ed25519'],
+]);
+
+/** Names for the refused certificate signature algorithms, for the error message. */
+export const INSECURE_CERTIFICATE_SIGNATURES = new Map<string, string>([
+  ['1.2.840.113549.1.1.2', 'MD2-RSA'],
+  ['1.2.840.113549.1.1.3', 'MD4-RSA'],
+  ['1.2.840.113549.1.1.4', 'MD5-RSA'],
+  ['1.2.840.113549.1.1.5', 'SHA1-RSA'],
+  ['1.3.14.3.2.29', 'SHA1-RSA'],
+  ['1.2.840.10045.4.1', 'ECDSA-SHA1'],
+  ['1.2.840.10040.4.3', 'DSA-SHA1'],
+]);

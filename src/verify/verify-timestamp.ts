@@ -1,4 +1,5 @@
 import { createHash, X509Certificate } from 'node:crypto';
+import { requireAcceptedHash } from './algorithm-policy.js';
 import { buildChains } from './chain.js';
 import { verifySignerInfo } from './cms-signer.js';
 import { subjectText, viewCertificate, type CertificateView } from './certificate-view.js';
@@ -31,9 +32,6 @@ export interface VerifyOptions {
   currentTime?: Date;
 }
 
-const WEAK_HASHES = new Set(['sha1']);
-const ACCEPTED_HASHES = new Set(['sha256', 'sha384', 'sha512']);
-
 function toView(input: CertificateInput, what: string): CertificateView {
   try {
     return viewCertificate(input instanceof X509Certificate ? input.raw : input);
@@ -60,14 +58,7 @@ export async function verifyTimestampResponse(
   const token = parseTimestampResponse(tsr);
   const { timestamp } = token;
 
-  if (WEAK_HASHES.has(timestamp.hashAlgorithm)) {
-    throw new VerificationError(
-      'weak-hash',
-      'weak hash algorithm: must be SHA-256, SHA-384, or SHA-512',
-    );
-  }
-  if (!ACCEPTED_HASHES.has(timestamp.hashAlgorithm))
-    throw new VerificationError('unsupported-hash', 'unsupported hash algorithm');
+  requireAcceptedHash(timestamp.hashAlgorithm);
 
   const roots = options.roots.map((root) => toView(root, 'root certificate'));
   if (roots.length === 0) {

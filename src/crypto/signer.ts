@@ -39,8 +39,9 @@ export interface Signer extends AsyncDisposable {
    */
   readonly keyOutsideProcess: boolean;
   /**
-   * True when sign() waits on something worth cancelling (a network call) and honours its
-   * AbortSignal; callers make a signal only then (an AbortController per request costs ~3 us).
+   * True when sign() waits on something worth not waiting for (a network call) and stops waiting
+   * when its AbortSignal aborts; callers make a signal only then (an AbortController per request
+   * costs ~3 us).
    */
   readonly cancellable?: boolean;
   /**
@@ -50,9 +51,11 @@ export interface Signer extends AsyncDisposable {
   unavailableReason?(): string | undefined;
   /**
    * Signs `data` (the DER of the signed attributes, or a TBSCertificate) with the algorithm's digest.
-   * Returns a DER ECDSA-Sig-Value, a PKCS#1 v1.5 signature, or a raw Ed25519 signature.
+   * Returns a DER ECDSA-Sig-Value, a PKCS#1 v1.5 signature, or a raw Ed25519 signature. A signer
+   * with a circuit breaker passes its answer to `accept` (the token's self-check) before it counts
+   * the call as answered, so signatures that do not verify open the breaker; others ignore it.
    */
-  sign(data: Uint8Array, signal?: AbortSignal): Promise<Uint8Array>;
+  sign(data: Uint8Array, signal?: AbortSignal, accept?: AcceptSignature): Promise<Uint8Array>;
   /**
    * sign() without the promise, present only where signing on the calling thread costs less than
    * handing it off (an in-process P-256 or Ed25519 key, ~25 us). The token path uses it to issue
@@ -60,3 +63,6 @@ export interface Signer extends AsyncDisposable {
    */
   readonly signNow?: ((data: Uint8Array) => Uint8Array) | undefined;
 }
+
+/** Checks a signature just made; rejects (or throws) when it is unusable. */
+export type AcceptSignature = (signature: Uint8Array) => Promise<void> | void;

@@ -338,8 +338,19 @@ export class TokenEncoder {
     certReq: boolean,
     signal: AbortSignal | undefined,
   ): Promise<Buffer> {
-    const signature = await this.signer.sign(signedAttributes, signal);
-    if (this.verifySignatures) this.check(await this.verifies(signedAttributes, signature));
+    if (!this.verifySignatures) {
+      const signature = await this.signer.sign(signedAttributes, signal);
+      return this.assembleSigned(tstInfo, signedAttributes, signature, certReq);
+    }
+    // Checked by the signer before it counts the answer (a remote signer's breaker learns of a
+    // wrong key), or here when the signer does not take the check.
+    let checked = false;
+    const accept = async (answer: Uint8Array) => {
+      checked = true;
+      this.check(await this.verifies(signedAttributes, answer));
+    };
+    const signature = await this.signer.sign(signedAttributes, signal, accept);
+    if (!checked) await accept(signature);
     return this.assembleSigned(tstInfo, signedAttributes, signature, certReq);
   }
 

@@ -5,8 +5,11 @@
  * - server_error: HTTP 5xx, or gRPC INTERNAL, UNKNOWN, DATA_LOSS, DEADLINE_EXCEEDED;
  * - throttled: throttling outlasted the retries;
  * - client_error: any other definite refusal from the service (HTTP 4xx, other gRPC codes);
- * - aborted: the caller gave up;
- * - other: anything else (an answer without a usable signature...).
+ * - aborted: the caller gave up while waiting for a free slot (a call sent runs to its answer);
+ * - saturated: no slot came free within --kms-timeout (--kms-max-concurrency calls in flight), or
+ *   the call got one late and the service did not answer in what was left of the deadline: local
+ *   overload, which does not count against the service;
+ * - other: anything else (an answer without a usable signature, one the token's check refused...).
  */
 export const FAILURE_REASONS = [
   'timeout',
@@ -15,6 +18,7 @@ export const FAILURE_REASONS = [
   'throttled',
   'client_error',
   'aborted',
+  'saturated',
   'other',
 ] as const;
 export type FailureReason = (typeof FAILURE_REASONS)[number];

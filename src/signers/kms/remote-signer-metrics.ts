@@ -14,9 +14,27 @@ export const signerFailuresTotal = new Counter({
 // Every reason present from the start, so rate() and alerts see zeros rather than gaps.
 for (const reason of FAILURE_REASONS) signerFailuresTotal.inc({ reason }, 0);
 
-let watched: CircuitBreaker | undefined;
+/** The breakers of the process's signers: one per profile whose key is remote or in an HSM. */
+const watched = new Set<CircuitBreaker>();
 
-/** 1 for the current state, 0 for the others; read at scrape time (the cool-down ends by itself). */
+/** The states from the least to the most alarming: the gauge shows the worst breaker's. */
+const SEVERITY: Record<CircuitState, number> = { closed: 0, 'half-open': 1, open: 2 };
+
+/** The most alarming state among the watched breakers ('closed' when there are none). */
+function worstState(): CircuitState {
+  let worst: CircuitState = 'closed';
+  for (const breaker of watched) {
+    const state = breaker.state;
+    if (SEVERITY[state] > SEVERITY[worst]) worst = state;
+  }
+  return worst;
+}
+
+/**
+ * 1 for the current state, 0 for the others; read at scrape time (the cool-down ends by itself).
+ * With several signers (profiles), the state of the one in the worst state: an alert on `open`
+ * fires whichever profile's signer is refused.
+ */
 export const signerCircuitState = new Gauge({
   name: 'timestamp_authority_signer_circuit_state',
   help: 'Circuit breaker of the remote signer: closed, open (issuance refused) or half-open (one probe admitted)',
@@ -25,7 +43,7 @@ export const signerCircuitState = new Gauge({
   // Each cluster worker has its own breaker: 1 when any worker is in the state.
   aggregator: 'max',
   collect() {
-    const current = watched?.state ?? 'closed';
+    const current = worstState();
     for (const state of CIRCUIT_STATES) this.set({ state }, state === current ? 1 : 0);
   },
 });
@@ -34,7 +52,12 @@ export function recordSignerFailure(reason: FailureReason): void {
   signerFailuresTotal.inc({ reason });
 }
 
-/** The breaker the state gauge reports (the process has one remote signer). */
+/** Adds a signer's breaker to those the state gauge reports. */
 export function watchCircuitBreaker(breaker: CircuitBreaker): void {
-  watched = breaker;
+  watched.add(breaker);
+}
+
+/** A closed signer's breaker no longer counts (its last state would otherwise stay reported). */
+export function unwatchCircuitBreaker(breaker: CircuitBreaker): void {
+  watched.delete(breaker);
 }

@@ -1,12 +1,13 @@
 import { createHash, type KeyObject } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import type { HashName } from '../../asn1/algorithms.js';
 import { preferredHashFor, signatureAlgorithmFor } from '../../crypto/key-algorithms.js';
-import type { SignatureAlgorithm, Signer } from '../../crypto/signer.js';
+import type { AcceptSignature, SignatureAlgorithm, Signer } from '../../crypto/signer.js';
 import { sameRsaKey } from '../../x509/public-key.js';
 import { CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker.js';
 import { sleep, untilAborted, withDeadline } from './deadline.js';
 import { classifyServiceError, SERVICE_FAILURES, type FailureReason } from './failure-reason.js';
-import { recordSignerFailure } from './remote-signer-metrics.js';
+import { recordSignerFailure, unwatchCircuitBreaker } from './remote-signer-metrics.js';
 import { Semaphore } from './semaphore.js';
 import { CodedError } from '../../errors.js';
 
@@ -184,7 +185,18 @@ export class RemoteSigner implements Signer {
     return new RemoteSigner(api, publicKey, algorithm, policy);
   }
 
-  async sign(data: Uint8Array, signal?: AbortSignal): Promise<Uint8Array> {
+  /**
+   * The client's abort (`signal`) ends the wait for a slot, not a call already sent: the service's
+   * answer, or its silence until the deadline, is still what the breaker learns from (clients that
+   * give up before --kms-timeout would otherwise keep a dead service looking alive), and the call
+   * keeps its slot meanwhile. `accept` checks the answer before it counts as one (the token's
+   * self-check): a signature it refuses is an unusable answer, a failure of the service.
+   */
+  async sign(
+    data: Uint8Array,
+    signal?: AbortSignal,
+    accept?: AcceptSignature,
+  ): Promise<Uint8Array> {
     const call = this.breaker.enter();
     if (!call) {
       // Not counted as a failure: the service was not called.
@@ -194,34 +206,73 @@ export class RemoteSigner implements Signer {
       );
     }
     const digest = createHash(this.algorithm.hash).update(data).digest();
+    const startedAt = performance.now();
+    let release = this.slots.tryAcquire();
+    const waited = release === undefined;
+    if (!release) {
+      try {
+        release = await this.waitForSlot(signal);
+      } catch (error) {
+        // The service was not called: nothing to learn about it.
+        call.abandoned();
+        recordSignerFailure(signal?.aborted ? 'aborted' : 'saturated');
+        throw error;
+      }
+    }
+    const remainingMs = Math.max(0, this.policy.timeoutMs - (performance.now() - startedAt));
+    const outcome = withDeadline(
+      remainingMs,
+      undefined,
+      async (deadline) => {
+        const signature = await this.signWithRetries(digest, deadline);
+        if (accept) await accept(signature);
+        return signature;
+      },
+      timeoutAfter(this.policy.timeoutMs),
+    ).finally(release);
+    outcome.then(
+      () => call.answered(),
+      (error: unknown) => {
+        let reason = this.failureReason(error);
+        // Given what was left of its deadline after waiting for a slot, the service was not
+        // given the whole of it: local overload, not evidence that the service is down.
+        if (reason === 'timeout' && waited) reason = 'saturated';
+        recordSignerFailure(reason);
+        if (SERVICE_FAILURES.has(reason)) call.failed();
+        else if (reason === 'saturated') call.abandoned();
+        else call.answered(); // a definite refusal (4xx, throttling): the service is up
+      },
+    );
+    return signal ? untilAborted(outcome, signal) : outcome;
+  }
+
+  /**
+   * A slot, once one is free: within --kms-timeout, and until the client gives up. The semaphore
+   * passes on a slot granted as its waiter gives up, so none is lost.
+   */
+  private async waitForSlot(signal: AbortSignal | undefined): Promise<() => void> {
+    signal?.throwIfAborted();
+    const waiting = new AbortController();
+    const timer = setTimeout(
+      () =>
+        waiting.abort(
+          new RemoteSignerTimeout(
+            `${this.id}: no free slot for a remote signature within ${this.policy.timeoutMs} ms (--kms-max-concurrency calls in flight)`,
+          ),
+        ),
+      this.policy.timeoutMs,
+    );
+    const onAbort = () => waiting.abort(signal?.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      const signature = await withDeadline(
-        this.policy.timeoutMs,
-        signal,
-        async (deadline) => {
-          const release = await this.slots.acquire(deadline);
-          try {
-            return await this.signWithRetries(digest, deadline);
-          } finally {
-            release();
-          }
-        },
-        timeoutAfter(this.policy.timeoutMs),
-      );
-      call.answered();
-      return signature;
-    } catch (error) {
-      const reason = this.failureReason(error, signal);
-      recordSignerFailure(reason);
-      if (SERVICE_FAILURES.has(reason)) call.failed();
-      else if (reason === 'aborted') call.abandoned();
-      else call.answered(); // a definite refusal (4xx, throttling): the service is up
-      throw error;
+      return await this.slots.acquire(waiting.signal);
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
     }
   }
 
-  private failureReason(error: unknown, signal: AbortSignal | undefined): FailureReason {
-    if (signal?.aborted) return 'aborted';
+  private failureReason(error: unknown): FailureReason {
     if (error instanceof RemoteSignerTimeout) return 'timeout';
     if (this.api.isThrottling(error)) return 'throttled';
     return classifyServiceError(error);
@@ -241,6 +292,7 @@ export class RemoteSigner implements Signer {
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
+    unwatchCircuitBreaker(this.breaker);
     await this.api.close?.();
   }
 }

@@ -6,6 +6,13 @@ export class Semaphore {
 
   constructor(private available: number) {}
 
+  /** A free slot's release at once, or undefined when every slot is taken. */
+  tryAcquire(): (() => void) | undefined {
+    if (this.available <= 0) return undefined;
+    this.available--;
+    return this.releaser();
+  }
+
   /** Resolves with the slot's release (calling it twice releases once), in order of arrival. */
   async acquire(signal: AbortSignal): Promise<() => void> {
     if (this.available > 0) {
@@ -23,6 +30,10 @@ export class Semaphore {
         throw error;
       }
     }
+    return this.releaser();
+  }
+
+  private releaser(): () => void {
     let released = false;
     return () => {
       if (!released) {

@@ -9,7 +9,7 @@ import { sameRsaKey } from '../../x509/public-key.js';
 import { CircuitBreaker, type CircuitBreakerOptions } from '../kms/circuit-breaker.js';
 import { settledWithin, withDeadline } from '../kms/deadline.js';
 import { ecdsaRawToDer } from '../kms/ecdsa-signature.js';
-import { recordSignerFailure } from '../kms/remote-signer-metrics.js';
+import { recordSignerFailure, unwatchCircuitBreaker } from '../kms/remote-signer-metrics.js';
 import { Semaphore } from '../kms/semaphore.js';
 import {
   CKA,
@@ -676,6 +676,7 @@ export class Pkcs11Signer implements Signer {
   async [Symbol.asyncDispose](): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
+    unwatchCircuitBreaker(this.breaker);
     const { connection } = this;
     this.connection = undefined;
     if (connection)

@@ -2,13 +2,18 @@
  * The authority and the token encoder off the happy path: signing failures, a signature that does
  * not verify, the clock's evidence and auto accuracy, named profiles, serial numbers at the edges.
  */
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, sign } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { integer, oid, readElement, toHex } from '../../../src/asn1/der.js';
 import { OID } from '../../../src/asn1/oids.js';
 import type { Signer } from '../../../src/crypto/signer.js';
 import { createMemorySigner } from '../../../src/signers/memory.js';
 import { LocalKeySigner } from '../../../src/signers/local-key.js';
+import {
+  DEFAULT_REMOTE_CALL_POLICY,
+  RemoteSigner,
+  type RemoteSignatureApi,
+} from '../../../src/signers/kms/remote-signer.js';
 import { TimestampAuthority, type AuthorityOptions } from '../../../src/tsp/authority.js';
 import { TokenProfileError } from '../../../src/tsp/profile-error.js';
 import { GO_MESSAGES } from '../../../src/tsp/rejection.js';
@@ -94,6 +99,36 @@ describe('TimestampAuthority: no token it cannot stand behind', () => {
       detail: 'token signature did not verify',
     });
     expect(outcome.status === 'rejection' && outcome.cause).toBeInstanceOf(TokenSignatureError);
+  });
+
+  it('a remote signer whose signatures do not verify opens its breaker: refused up front', async () => {
+    const { signer: memory, chain } = await createMemorySigner('sha256');
+    // A KMS that answers with another key's signatures (a key rotated under the certificate).
+    const other = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    let signCalls = 0;
+    const api: RemoteSignatureApi = {
+      id: 'test:rotated',
+      describeKey: () => Promise.resolve({ publicKey: memory.publicKey, hash: 'sha256' }),
+      signDigest: (digest) => {
+        signCalls++;
+        return Promise.resolve(sign(null, digest, other));
+      },
+      isThrottling: () => false,
+    };
+    const remote = await RemoteSigner.create(api, 'sha256', {
+      ...DEFAULT_REMOTE_CALL_POLICY,
+      breaker: { threshold: 2, cooldownMs: 60_000 },
+    });
+    const tsa = defaultAuthority(remote, chain.map(parseCertificate), { verifySignatures: true });
+    for (let i = 0; i < 2; i++) {
+      const outcome = await tsa.issue(encodeRequest(), 'der');
+      expect(outcome).toMatchObject({ detail: 'token signature did not verify' });
+    }
+    // The checks refused two answers in a row: the service counts as failing, as /readyz says.
+    expect(remote.unavailableReason()).toMatch(/circuit breaker open after 2 consecutive failures/);
+    const refused = await tsa.issue(encodeRequest(), 'der');
+    expect(refused).toMatchObject({ status: 'rejection', failInfo: 'systemFailure' });
+    expect(signCalls).toBe(2);
   });
 
   it('signs through signNow where the signer has it, with the same refusals', async () => {

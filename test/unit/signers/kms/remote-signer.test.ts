@@ -20,7 +20,7 @@ const policy: RemoteCallPolicy = {
 class ThrottlingError extends Error {}
 
 /** A scripted remote API: each sign call takes the next behaviour, or signs when none is left. */
-function scriptedApi(script: ('throttle' | 'fail' | 'hang' | 'late-failure')[] = []) {
+function scriptedApi(script: ('throttle' | 'fail' | 'hang' | 'late-failure' | 'slow')[] = []) {
   const state = { inFlight: 0, maxInFlight: 0, calls: 0, signals: [] as AbortSignal[] };
   const api: RemoteSignatureApi = {
     id: 'test:key',
@@ -36,6 +36,7 @@ function scriptedApi(script: ('throttle' | 'fail' | 'hang' | 'late-failure')[] =
         if (step === 'throttle') throw new ThrottlingError('slow down');
         if (step === 'fail') throw new Error('boom');
         if (step === 'hang') await new Promise(() => {});
+        if (step === 'slow') await new Promise((resolve) => setTimeout(resolve, 60));
         if (step === 'late-failure') {
           // Ignores the signal, then fails long after the caller gave up.
           await new Promise((resolve) => setTimeout(resolve, 200));
@@ -49,6 +50,11 @@ function scriptedApi(script: ('throttle' | 'fail' | 'hang' | 'late-failure')[] =
     isThrottling: (error) => error instanceof ThrottlingError,
   };
   return { api, state };
+}
+
+/** Resolves once `condition` holds (checked every 5 ms; the test's timeout guards a hang). */
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
 }
 
 const unhandled: unknown[] = [];
@@ -102,7 +108,11 @@ describe('RemoteSigner', () => {
 
   it('a call waiting for a slot gives up when its signal aborts, without reaching the service', async () => {
     const { api, state } = scriptedApi(['hang']);
-    const signer = await RemoteSigner.create(api, 'sha256', { ...policy, maxConcurrency: 1 });
+    const signer = await RemoteSigner.create(api, 'sha256', {
+      ...policy,
+      timeoutMs: 100,
+      maxConcurrency: 1,
+    });
     const holder = new AbortController();
     const first = signer.sign(Buffer.from('a'), holder.signal);
     const waiter = new AbortController();
@@ -110,21 +120,83 @@ describe('RemoteSigner', () => {
     waiter.abort(new Error('waited too long'));
     await expect(second).rejects.toThrow('waited too long');
     expect(state.calls).toBe(1);
+    // The first call's client gives up too; its call, already sent, keeps its slot until its
+    // deadline, then the slot serves the next call.
     holder.abort(new Error('released'));
     await expect(first).rejects.toThrow('released');
-    // The freed slot serves the next call.
+    expect(state.signals[0]?.aborted).toBe(false);
+    await until(() => state.signals[0]?.aborted === true);
     await expect(signer.sign(Buffer.from('c'))).resolves.toBeInstanceOf(Buffer);
     expect(state.calls).toBe(2);
   });
 
-  it("honours the caller's AbortSignal", async () => {
-    const { api, state } = scriptedApi(['hang']);
-    const signer = await RemoteSigner.create(api, 'sha256', policy);
-    const controller = new AbortController();
-    const pending = signer.sign(Buffer.from('x'), controller.signal);
-    setTimeout(() => controller.abort(new Error('client went away')), 20);
-    await expect(pending).rejects.toThrow('client went away');
-    expect(state.signals[0]?.aborted).toBe(true);
+  it("stops waiting when the caller's signal aborts; the call sent runs to its deadline and counts", async () => {
+    const { api, state } = scriptedApi(['hang', 'hang']);
+    const signer = await RemoteSigner.create(api, 'sha256', {
+      ...policy,
+      timeoutMs: 100,
+      breaker: { threshold: 2, cooldownMs: 60_000 },
+    });
+    for (const [i, reason] of ['client went away', 'client went away too'].entries()) {
+      const controller = new AbortController();
+      const pending = signer.sign(Buffer.from('x'), controller.signal);
+      await until(() => state.calls === i + 1);
+      controller.abort(new Error(reason));
+      await expect(pending).rejects.toThrow(reason);
+      // Not cancelled with the client: the service's silence is what the breaker learns from.
+      expect(state.signals.at(-1)?.aborted).toBe(false);
+      await until(() => state.signals.at(-1)?.aborted === true);
+    }
+    // Two calls the service never answered: the breaker is open, though no client waited for them.
+    await until(() => signer.breaker.state === 'open');
+    await expect(signer.sign(Buffer.from('y'))).rejects.toThrow(/circuit breaker open/);
+    expect(state.calls).toBe(2);
+  });
+
+  it('counts an answer its accept check refuses as a failure of the service', async () => {
+    const { api } = scriptedApi();
+    const signer = await RemoteSigner.create(api, 'sha256', {
+      ...policy,
+      breaker: { threshold: 2, cooldownMs: 60_000 },
+    });
+    const refuse = () => {
+      throw new Error('signature does not verify');
+    };
+    for (let i = 0; i < 2; i++)
+      await expect(signer.sign(Buffer.from('x'), undefined, refuse)).rejects.toThrow(
+        'signature does not verify',
+      );
+    await until(() => signer.breaker.state === 'open');
+    // An accepted answer, by contrast, closes nothing and counts as answered.
+    const accepting = await RemoteSigner.create(scriptedApi().api, 'sha256', {
+      ...policy,
+      breaker: { threshold: 1, cooldownMs: 60_000 },
+    });
+    let seen: Uint8Array | undefined;
+    const signature = await accepting.sign(Buffer.from('x'), undefined, (answer) => {
+      seen = answer;
+    });
+    expect(seen).toBe(signature);
+    expect(accepting.breaker.state).toBe('closed');
+  });
+
+  it('a call that got its slot late and ran out of time does not count against the service', async () => {
+    const { api, state } = scriptedApi(['slow', 'slow']);
+    const signer = await RemoteSigner.create(api, 'sha256', {
+      ...policy,
+      timeoutMs: 100,
+      maxConcurrency: 1,
+      breaker: { threshold: 1, cooldownMs: 60_000 },
+    });
+    // Each call takes ~65 ms of the service: the first answers; the second waits for the slot,
+    // and what is left of its 100 ms is not enough.
+    const first = signer.sign(Buffer.from('a'));
+    const second = signer.sign(Buffer.from('b'));
+    await expect(first).resolves.toBeInstanceOf(Buffer);
+    await expect(second).rejects.toThrow('remote signer did not answer within 100 ms');
+    expect(state.calls).toBe(2);
+    expect(signer.breaker.consecutiveFailures).toBe(0);
+    expect(signer.breaker.state).toBe('closed');
   });
 
   it('does not leak an unhandled rejection when an abandoned call fails later', async () => {

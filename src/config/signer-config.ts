@@ -1,5 +1,6 @@
 import type { HashName } from '../asn1/algorithms.js';
 import { ConfigError } from './config-error.js';
+import { kmsKeyUriProblem, tinkKekUriProblem } from './key-uri.js';
 import type { ServeConfig } from './schema.js';
 
 /** A secret given inline (`--flag`) or as a file (`--flag-file`); read by the signer at start-up. */
@@ -131,8 +132,8 @@ const hasScheme = (uri: string, schemes: readonly string[]): boolean =>
 
 /**
  * What a server about to start needs of its signers, its own and each profile's: every option the
- * chosen signer cannot start without, a key URI of a known scheme, and each secret given one way
- * only. A ConfigError (exit status 2) before anything starts, instead of the signer's own error
+ * chosen signer cannot start without, a key URI of a known scheme and shape, and each secret given
+ * one way only. A ConfigError (exit status 2) before anything starts, instead of the signer's own error
  * (exit status 1) once start-up is under way. `--print-config` skips it: it prints a file to
  * complete. resolveServeConfig does not check it either, so a library caller may resolve the
  * options of a signer it builds itself; the signers keep their own checks.
@@ -159,6 +160,15 @@ function checkSigner(signer: SignerConfig, where: string): void {
       );
     }
   };
+  // A key URI of a known scheme whose shape is wrong (key URIs hold no secrets).
+  const malformed = (flag: string, uri: string, problem: string | undefined) => {
+    if (problem !== undefined) {
+      throw new ConfigError(
+        'INVALID_VALUE',
+        `${where}invalid --${flag} ${JSON.stringify(uri)}: ${problem}`,
+      );
+    }
+  };
   switch (signer.kind) {
     case 'memory':
       return;
@@ -174,6 +184,7 @@ function checkSigner(signer: SignerConfig, where: string): void {
           `${where}unsupported --kms-key-resource ${JSON.stringify(signer.keyResource)}: use ${schemeList(KMS_SCHEMES)}`,
         );
       }
+      malformed('kms-key-resource', signer.keyResource, kmsKeyUriProblem(signer.keyResource));
       break;
     case 'pkcs11':
       if (signer.uri === '') needs('pkcs11-uri');
@@ -187,6 +198,7 @@ function checkSigner(signer: SignerConfig, where: string): void {
           `${where}unsupported --tink-key-resource ${JSON.stringify(signer.kekUri)}: use ${schemeList(TINK_KEK_SCHEMES)}`,
         );
       }
+      malformed('tink-key-resource', signer.kekUri, tinkKekUriProblem(signer.kekUri));
       secret(signer.vaultToken);
       break;
   }

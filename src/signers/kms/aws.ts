@@ -3,9 +3,7 @@ import { createPublicKey } from 'node:crypto';
 import type { HashName } from '../../asn1/algorithms.js';
 import type { RemoteSignatureApi } from './remote-signer.js';
 import { SignerError } from '../signer-error.js';
-
-const KEY_REFERENCE =
-  /^((?:mrk-)?[-a-fA-F0-9]+|alias\/[\w/-]+|arn:(?:aws|aws-us-gov|aws-cn):kms:[a-z0-9-]+:\d{12}:(?:key\/(?:mrk-)?[-a-fA-F0-9]+|alias\/[\w/-]+))$/;
+import { AWS_KMS_URI, KMS_URI_FORMATS } from '../../config/key-uri.js';
 
 export interface AwsKmsKey {
   /** `https://host[:port]`, or undefined for the SDK's own choice (region, AWS_ENDPOINT_URL_KMS). */
@@ -17,14 +15,9 @@ export interface AwsKmsKey {
 
 /** Parses `awskms://[ENDPOINT]/<key id | alias/name | key or alias ARN>` as sigstore does. */
 export function parseAwsKmsUri(uri: string): AwsKmsKey {
-  const match = /^awskms:\/\/([^/]*)\/(.+)$/.exec(uri);
+  const match = AWS_KMS_URI.exec(uri);
   const keyId = match?.[2];
-  if (!match || !keyId || !KEY_REFERENCE.test(keyId)) {
-    throw new SignerError(
-      'INVALID_KEY_URI',
-      'kms specification should be in the format awskms://[ENDPOINT]/[ID/ALIAS/ARN] (endpoint optional)',
-    );
-  }
+  if (!match || !keyId) throw new SignerError('INVALID_KEY_URI', KMS_URI_FORMATS.awskms);
   const key: AwsKmsKey = { keyId };
   if (match[1]) key.endpoint = `https://${match[1]}`;
   const region = /^arn:[^:]+:kms:([a-z0-9-]+):/.exec(keyId)?.[1];

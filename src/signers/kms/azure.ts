@@ -4,6 +4,7 @@ import { ecdsaRawToDer } from './ecdsa-signature.js';
 import type { ProviderOptions } from './provider-options.js';
 import type { RemoteSignatureApi } from './remote-signer.js';
 import { SignerError } from '../signer-error.js';
+import { AZURE_KMS_URI, KMS_URI_FORMATS } from '../../config/key-uri.js';
 
 /** Parses `azurekms://<vault host>/<key>[/<version>]` (sigstore's rule). */
 export function parseAzureKmsUri(uri: string): {
@@ -12,13 +13,8 @@ export function parseAzureKmsUri(uri: string): {
   keyName: string;
   version?: string;
 } {
-  const match = /^azurekms:\/\/([^/]+)\/([^/]+)(?:\/([a-z0-9]*))?$/.exec(uri);
-  if (!match?.[1] || !match[2]) {
-    throw new SignerError(
-      'INVALID_KEY_URI',
-      'kms specification should be in the format azurekms://[VAULT_NAME][VAULT_URL]/[KEY_NAME]',
-    );
-  }
+  const match = AZURE_KMS_URI.exec(uri);
+  if (!match?.[1] || !match[2]) throw new SignerError('INVALID_KEY_URI', KMS_URI_FORMATS.azurekms);
   const parsed = { vaultUrl: `https://${match[1]}/`, host: match[1], keyName: match[2] };
   return match[3] ? { ...parsed, version: match[3] } : parsed;
 }

@@ -2,19 +2,12 @@ import { createPublicKey } from 'node:crypto';
 import type { HashName } from '../../asn1/algorithms.js';
 import type { RemoteSignatureApi } from './remote-signer.js';
 import { SignerError } from '../signer-error.js';
-
-const KEY_NAME =
-  /^gcpkms:\/\/(projects\/[^/]+\/locations\/[^/]+\/keyRings\/[^/]+\/cryptoKeys\/[^/]+)(?:\/(?:cryptoKeyVersions|versions)\/(\d+))?$/;
+import { GCP_KMS_URI, KMS_URI_FORMATS } from '../../config/key-uri.js';
 
 /** Parses `gcpkms://projects/P/locations/L/keyRings/R/cryptoKeys/K[/cryptoKeyVersions/V]`. */
 export function parseGcpKmsUri(uri: string): { cryptoKey: string; version?: string } {
-  const match = KEY_NAME.exec(uri);
-  if (!match?.[1]) {
-    throw new SignerError(
-      'INVALID_KEY_URI',
-      'kms specification should be in the format gcpkms://projects/[PROJECT]/locations/[LOCATION]/keyRings/[KEYRING]/cryptoKeys/[KEY][/cryptoKeyVersions/[VERSION]]',
-    );
-  }
+  const match = GCP_KMS_URI.exec(uri);
+  if (!match?.[1]) throw new SignerError('INVALID_KEY_URI', KMS_URI_FORMATS.gcpkms);
   return match[2] ? { cryptoKey: match[1], version: match[2] } : { cryptoKey: match[1] };
 }
 

@@ -2,18 +2,15 @@ import { createPublicKey } from 'node:crypto';
 import type { RemoteSignatureApi } from './remote-signer.js';
 import { vaultConnectionFromEnv, vaultRequest, VaultError } from './vault-client.js';
 import { SignerError } from '../signer-error.js';
+import { KMS_URI_FORMATS, VAULT_KMS_URI } from '../../config/key-uri.js';
 
 const HASH_PATHS = { sha256: 'sha2-256', sha384: 'sha2-384', sha512: 'sha2-512' } as const;
 const SIGNING_KEY_TYPES = /^(ecdsa-p(256|384|521)|rsa-(2048|3072|4096))$/;
 
 /** Parses `hashivault://<key>` or `openbao://<key>` (sigstore's name rule: no slashes). */
 export function parseVaultUri(uri: string): { prefix: 'VAULT' | 'BAO'; keyName: string } {
-  const match = /^(hashivault|openbao):\/\/(\w(?:[\w.-]*\w)?)$/.exec(uri);
-  if (!match?.[2])
-    throw new SignerError(
-      'INVALID_KEY_URI',
-      'kms specification should be in the format hashivault://<key> or openbao://<key>',
-    );
+  const match = VAULT_KMS_URI.exec(uri);
+  if (!match?.[2]) throw new SignerError('INVALID_KEY_URI', KMS_URI_FORMATS.hashivault);
   return { prefix: match[1] === 'openbao' ? 'BAO' : 'VAULT', keyName: match[2] };
 }
 

@@ -1,6 +1,12 @@
 import type { KeyEncryptionKey } from './kek.js';
 import { crc32c } from './crc32c.js';
 import { SignerError } from '../signer-error.js';
+import {
+  TINK_AWS_KEK_ARN,
+  TINK_KEK_URI_FORMATS,
+  TINK_VAULT_KEK_URI,
+  tinkKekUriProblem,
+} from '../../config/key-uri.js';
 
 /**
  * The key-encryption key behind a `--tink-key-resource` URI, called exactly as Tink's KMS AEADs
@@ -15,6 +21,8 @@ export async function openKek(
   uri: string,
   options: { vaultToken?: string },
 ): Promise<KeyEncryptionKey> {
+  const problem = tinkKekUriProblem(uri);
+  if (problem) throw new SignerError('INVALID_KEY_URI', `invalid Tink KEK URI ${uri}: ${problem}`);
   if (uri.startsWith('gcp-kms://')) return openGcpKek(uri);
   if (uri.startsWith('aws-kms://')) return openAwsKek(uri);
   if (uri.startsWith('hcvault://'))
@@ -48,11 +56,11 @@ async function openGcpKek(uri: string): Promise<KeyEncryptionKey> {
 
 async function openAwsKek(uri: string): Promise<KeyEncryptionKey> {
   const keyArn = uri.slice('aws-kms://'.length);
-  const region = /^arn:(aws[a-zA-Z0-9-_]*):kms:([a-z0-9-]+):/.exec(keyArn)?.[2];
+  const region = TINK_AWS_KEK_ARN.exec(keyArn)?.[2];
   if (!region)
     throw new SignerError(
       'INVALID_KEY_URI',
-      `invalid AWS KMS key URI ${uri}: expected aws-kms://arn:<partition>:kms:<region>:…`,
+      `invalid AWS KMS key URI ${uri}: ${TINK_KEK_URI_FORMATS['aws-kms']}`,
     );
   const { KMSClient, DecryptCommand } = await import('@aws-sdk/client-kms');
   const client = new KMSClient({ region });
@@ -80,11 +88,11 @@ async function openAwsKek(uri: string): Promise<KeyEncryptionKey> {
 }
 
 async function openVaultKek(uri: string, token: string | undefined): Promise<KeyEncryptionKey> {
-  const match = /^hcvault:\/\/([^/]+)\/(.+)\/keys\/([^/]+)$/.exec(uri);
+  const match = TINK_VAULT_KEK_URI.exec(uri);
   if (!match?.[1] || !match[2] || !match[3]) {
     throw new SignerError(
       'INVALID_KEY_URI',
-      `invalid Vault key URI ${uri}: expected hcvault://host[:port]/{mount}/keys/{name}`,
+      `invalid Vault key URI ${uri}: ${TINK_KEK_URI_FORMATS.hcvault}`,
     );
   }
   if (!token)

@@ -24,7 +24,7 @@ describe('timestamp-server: a refused command line or configuration', () => {
     });
   });
 
-  it.each([
+  it.each<[string[], NodeJS.ProcessEnv, string]>([
     [['--port', '70000'], {}, 'invalid value for --port: "70000" (at most 65535)'],
     [['--metrics-port', '70000'], {}, 'invalid value for --metrics-port: "70000" (at most 65535)'],
     [['--tls-port', '99999'], {}, 'invalid value for --tls-port: "99999" (at most 65535)'],
@@ -43,6 +43,43 @@ describe('timestamp-server: a refused command line or configuration', () => {
         'choose another --metrics-port (0: any free port)',
     ],
     [['--config', '/nonexistent/tsa.yaml'], {}, 'config file /nonexistent/tsa.yaml: not found'],
+    // A malformed key URI of a known scheme is an invalid value too, as an unknown scheme is.
+    ...(
+      [
+        ['awskms://', 'awskms://[ENDPOINT]/[ID/ALIAS/ARN] (endpoint optional)'],
+        ['hashivault://a/b', 'hashivault://<key> or openbao://<key>'],
+        ['azurekms://h/k/ABC', 'azurekms://[VAULT_NAME][VAULT_URL]/[KEY_NAME]'],
+        [
+          'gcpkms://projects/p',
+          'gcpkms://projects/[PROJECT]/locations/[LOCATION]/keyRings/[KEYRING]/cryptoKeys/[KEY][/cryptoKeyVersions/[VERSION]]',
+        ],
+      ] as const
+    ).map(([uri, format]): [string[], NodeJS.ProcessEnv, string] => [
+      [
+        '--timestamp-signer',
+        'kms',
+        '--kms-key-resource',
+        uri,
+        '--certificate-chain-path',
+        '/c.pem',
+      ],
+      {},
+      `invalid --kms-key-resource "${uri}": kms specification should be in the format ${format}`,
+    ]),
+    [
+      [
+        '--timestamp-signer',
+        'tink',
+        '--tink-keyset-path',
+        '/k.json',
+        '--tink-key-resource',
+        'hcvault://vault/k',
+        '--certificate-chain-path',
+        '/c.pem',
+      ],
+      {},
+      'invalid --tink-key-resource "hcvault://vault/k": expected hcvault://host[:port]/{mount}/keys/{name}',
+    ],
   ])(
     'serve %j %j: one error line and the pointer, exit 2, nothing started',
     async (args, env, message) => {

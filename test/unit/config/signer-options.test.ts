@@ -21,13 +21,15 @@ function refusal(flags: Partial<Record<ServeOptionName, unknown>>) {
 
 const CHAIN = { certificateChainPath: '/chain.pem' };
 
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 describe('checkSignerOptions: what a signer cannot start without, before anything starts', () => {
   it('accepts the memory signer and every complete signer', () => {
     expect(refusal({})).toBeUndefined();
     expect(refusal({ timestampSigner: 'file', fileSignerKeyPath: '/k.pem', ...CHAIN })).toBe(
       undefined,
     );
-    expect(refusal({ timestampSigner: 'kms', kmsKeyResource: 'awskms:///k', ...CHAIN })).toBe(
+    expect(refusal({ timestampSigner: 'kms', kmsKeyResource: 'awskms:///alias/k', ...CHAIN })).toBe(
       undefined,
     );
     expect(refusal({ timestampSigner: 'pkcs11', pkcs11Uri: 'pkcs11:object=k', ...CHAIN })).toBe(
@@ -37,7 +39,7 @@ describe('checkSignerOptions: what a signer cannot start without, before anythin
       refusal({
         timestampSigner: 'tink',
         tinkKeysetPath: '/k.json',
-        tinkKeyResource: 'gcp-kms://k',
+        tinkKeyResource: 'gcp-kms://projects/p/locations/global/keyRings/r/cryptoKeys/k',
         ...CHAIN,
       }),
     ).toBeUndefined();
@@ -51,7 +53,10 @@ describe('checkSignerOptions: what a signer cannot start without, before anythin
     ],
     [{ timestampSigner: 'kms', ...CHAIN }, '--timestamp-signer kms needs --kms-key-resource'],
     [
-      { timestampSigner: 'kms', kmsKeyResource: 'gcpkms://k' },
+      {
+        timestampSigner: 'kms',
+        kmsKeyResource: 'gcpkms://projects/p/locations/global/keyRings/r/cryptoKeys/k',
+      },
       '--timestamp-signer kms needs --certificate-chain-path',
     ],
     [
@@ -59,7 +64,11 @@ describe('checkSignerOptions: what a signer cannot start without, before anythin
       '--timestamp-signer pkcs11 needs --certificate-chain-path',
     ],
     [
-      { timestampSigner: 'tink', tinkKeyResource: 'gcp-kms://k', ...CHAIN },
+      {
+        timestampSigner: 'tink',
+        tinkKeyResource: 'gcp-kms://projects/p/locations/global/keyRings/r/cryptoKeys/k',
+        ...CHAIN,
+      },
       '--timestamp-signer tink needs --tink-keyset-path',
     ],
     [
@@ -90,6 +99,49 @@ describe('checkSignerOptions: what a signer cannot start without, before anythin
     ],
   ] as const)('refuses a key URI of no known scheme: %o', (flags, message) => {
     expect(refusal(flags)).toEqual(['INVALID_VALUE', message]);
+  });
+
+  it.each([
+    ['kms-key-resource', 'awskms://', 'awskms://[ENDPOINT]/[ID/ALIAS/ARN] (endpoint optional)'],
+    ['kms-key-resource', 'awskms:///alias/a b', 'awskms://[ENDPOINT]/[ID/ALIAS/ARN]'],
+    ['kms-key-resource', 'hashivault://a/b', 'hashivault://<key> or openbao://<key>'],
+    ['kms-key-resource', 'openbao://', 'hashivault://<key> or openbao://<key>'],
+    ['kms-key-resource', 'azurekms://h/k/ABC', 'azurekms://[VAULT_NAME][VAULT_URL]/[KEY_NAME]'],
+    ['kms-key-resource', 'gcpkms://projects/p', 'gcpkms://projects/[PROJECT]/locations/'],
+    ['tink-key-resource', 'aws-kms://alias/k', 'expected aws-kms://arn:<partition>:kms:<region>:'],
+    [
+      'tink-key-resource',
+      'hcvault://vault/k',
+      'expected hcvault://host[:port]/{mount}/keys/{name}',
+    ],
+    ['tink-key-resource', 'gcp-kms://projects/p', 'expected gcp-kms://projects/P/locations/L/'],
+  ] as const)('refuses a malformed --%s of a known scheme: %s', (flag, uri, format) => {
+    const flags =
+      flag === 'kms-key-resource'
+        ? { timestampSigner: 'kms', kmsKeyResource: uri, ...CHAIN }
+        : { timestampSigner: 'tink', tinkKeysetPath: '/k.json', tinkKeyResource: uri, ...CHAIN };
+    const [code, message] = refusal(flags) ?? [];
+    expect(code).toBe('INVALID_VALUE');
+    expect(message).toMatch(new RegExp(`^invalid --${flag} "${escape(uri)}": .*${escape(format)}`));
+  });
+
+  it('checks the key URI of each profile, naming the profile', () => {
+    const path = dir.write(
+      'kms-profiles.yaml',
+      [
+        'profiles:',
+        '  - name: vault',
+        '    policy-oids: [1.2.3.4.101]',
+        '    timestamp-signer: kms',
+        '    kms-key-resource: hashivault://transit/k',
+        '    certificate-chain-path: /chain.pem',
+        '',
+      ].join('\n'),
+    );
+    const config = resolveLayers([readConfigFile(path)]).config;
+    expect(() => checkSignerOptions(config)).toThrow(
+      'profile "vault": invalid --kms-key-resource "hashivault://transit/k": kms specification should be in the format hashivault://<key> or openbao://<key>',
+    );
   });
 
   it('refuses a secret given both inline and as a file, without showing it', () => {

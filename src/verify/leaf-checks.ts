@@ -5,12 +5,17 @@ import { VERIFY_OID } from './oids.js';
 /**
  * The Go library's checks of the TSA certificate (pkg/verification verifyLeafCert), applied to the
  * certificate that actually signed: end-entity, EKU critical, exactly one EKU and it is
- * timeStamping, and the expected common name when one is given.
+ * timeStamping, and the expected common name when one is given. Beyond Go: a keyUsage, when
+ * present, allows digitalSignature or nonRepudiation (RFC 3161 section 2.3 signs tokens).
  */
 export function checkTsaCertificate(signer: CertificateView, expectedCommonName?: string): void {
   const tsaFailure = (message: string) =>
     new VerificationError('tsa-certificate', `failed to verify TSA certificate: ${message}`);
   if (signer.isCA) throw tsaFailure('TSA certificate must be an end-entity certificate, not a CA');
+  const keyUsage = signer.keyUsage;
+  if (keyUsage && !keyUsage.has('digitalSignature') && !keyUsage.has('contentCommitment')) {
+    throw tsaFailure('keyUsage allows neither digitalSignature nor nonRepudiation');
+  }
   const eku = signer.extendedKeyUsage;
   if (eku && !eku.critical) throw tsaFailure('certificate must set EKU to critical');
   if (expectedCommonName !== undefined && signer.subjectCommonName !== expectedCommonName) {
@@ -27,5 +32,16 @@ export function checkTsaCertificate(signer: CertificateView, expectedCommonName?
   }
   if (purposes[0] !== VERIFY_OID.timeStamping) {
     throw ekuFailure('leaf certificate EKU is not set to TimeStamping as required');
+  }
+}
+
+/** The TSA certificate must be valid at the token's genTime (RFC 3161 section 4.3), whatever instant the chain is checked at. */
+export function checkGenTimeInValidity(signer: CertificateView, genTime: Date): void {
+  if (genTime < signer.notBefore || genTime > signer.notAfter) {
+    throw new VerificationError(
+      'tsa-certificate',
+      `failed to verify TSA certificate: the token's genTime ${genTime.toISOString()} is outside its validity, ` +
+        `${signer.notBefore.toISOString()} to ${signer.notAfter.toISOString()}`,
+    );
   }
 }

@@ -4,7 +4,7 @@ import { buildChains } from './chain.js';
 import { verifySignerInfo } from './cms-signer.js';
 import { subjectText, viewCertificate, type CertificateView } from './certificate-view.js';
 import { VerificationError } from './errors.js';
-import { checkTsaCertificate } from './leaf-checks.js';
+import { checkGenTimeInValidity, checkTsaCertificate } from './leaf-checks.js';
 import { parseTimestampResponse } from './parse-response.js';
 import type { Timestamp } from './timestamp.js';
 
@@ -103,6 +103,8 @@ export async function verifyTimestampResponse(
       `error while verifying signer certificate chain: ${chains.failure ?? 'no chain found'}`,
     );
   }
+  // With currentTime the chain was checked then, not at genTime: the leaf must still cover genTime.
+  checkGenTimeInValidity(signer, timestamp.genTime);
 
   if (options.nonce !== undefined) {
     if (timestamp.nonce === undefined) {

@@ -1,0 +1,132 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { oid, set } from '../../../src/asn1/der.js';
+import { OID } from '../../../src/asn1/oids.js';
+import { KeyUsage } from '../../../src/x509/certificate-builder.js';
+import { VerificationError, verifyTimestampResponse } from '../../../src/index.js';
+import { acceptedRequest, encoderFor, issueToken, makePki, type Pki } from '../../helpers/pki.js';
+
+const artifact = Buffer.from('leaf rules\n');
+const DAY = 86_400_000;
+// A fixed instant: no test here depends on the wall clock.
+const NOW = new Date('2030-06-01T12:00:00Z');
+
+async function refusal(promise: Promise<unknown>): Promise<VerificationError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(VerificationError);
+    return error as VerificationError;
+  }
+  throw new Error('verification unexpectedly succeeded');
+}
+
+/** A token at `genTime` without the signingTime attribute (as some TSAs issue them). */
+async function tokenWithoutSigningTime(pki: Pki, genTime: Date): Promise<Buffer> {
+  const encoder = encoderFor(pki.leaf.signer, [pki.leaf.der], false);
+  const fields = {
+    request: acceptedRequest({ artifact }),
+    serialNumber: Buffer.from('02', 'hex'),
+    genTime: encoder.genTimeAt(genTime.getTime()),
+  };
+  const tstInfo = encoder.encodeTstInfo(fields);
+  const signingTime = oid(OID.signingTime);
+  const attributes = encoder
+    .encodeSignedAttributes(tstInfo, fields.genTime)
+    .filter((attribute) => !attribute.includes(signingTime));
+  expect(attributes).toHaveLength(3); // contentType, messageDigest, signingCertificateV2
+  const signature = await pki.leaf.signer.sign(set(...attributes));
+  return encoder.assemble(tstInfo, attributes, signature, true);
+}
+
+describe('genTime within the TSA certificate validity, whatever currentTime (F5)', () => {
+  type Case = { pki: Pki; token: Buffer };
+  const trust = ({ pki, token }: Case, currentTime?: Date) =>
+    verifyTimestampResponse(token, artifact, {
+      roots: [pki.root.der],
+      intermediates: [pki.intermediate.der],
+      ...(currentTime ? { currentTime } : {}),
+    });
+  const at = async (pki: Pki): Promise<Case> => ({
+    pki,
+    token: await tokenWithoutSigningTime(pki, NOW),
+  });
+  let notYetValid: Case;
+  let expired: Case;
+  beforeAll(async () => {
+    // Leaf valid from NOW + 1 day; the token says NOW.
+    notYetValid = await at(
+      await makePki(
+        {
+          leaf: {
+            notBefore: new Date(NOW.getTime() + DAY),
+            notAfter: new Date(NOW.getTime() + 30 * DAY),
+          },
+        },
+        NOW,
+      ),
+    );
+    // Leaf expired a day before the token's NOW.
+    expired = await at(
+      await makePki(
+        {
+          leaf: {
+            notBefore: new Date(NOW.getTime() - 30 * DAY),
+            notAfter: new Date(NOW.getTime() - DAY),
+          },
+        },
+        NOW,
+      ),
+    );
+  });
+
+  it('a genTime before the leaf notBefore is refused though the chain holds at currentTime', async () => {
+    const error = await refusal(trust(notYetValid, new Date(NOW.getTime() + 2 * DAY)));
+    expect(error.code).toBe('tsa-certificate');
+    expect(error.message).toMatch(
+      /^failed to verify TSA certificate: the token's genTime 2030-06-01T12:00:00.000Z is outside its validity/,
+    );
+  });
+
+  it('a genTime after the leaf notAfter is refused though the chain holds at currentTime', async () => {
+    const error = await refusal(trust(expired, new Date(NOW.getTime() - 2 * DAY)));
+    expect(error.code).toBe('tsa-certificate');
+  });
+
+  it('without currentTime the chain check at genTime refuses it, as before', async () => {
+    expect((await refusal(trust(notYetValid))).message).toMatch(/not yet valid/);
+  });
+
+  it('a genTime inside the validity verifies at another currentTime', async () => {
+    const valid = await at(await makePki({}, NOW));
+    await expect(trust(valid, new Date(NOW.getTime() + 10 * DAY))).resolves.toBeDefined();
+  });
+});
+
+describe('TSA certificate keyUsage (F6)', () => {
+  it.each([
+    ['digitalSignature', [KeyUsage.digitalSignature], true],
+    ['nonRepudiation (contentCommitment)', [KeyUsage.contentCommitment], true],
+    [
+      'keyEncipherment and digitalSignature',
+      [KeyUsage.keyEncipherment, KeyUsage.digitalSignature],
+      true,
+    ],
+    ['keyEncipherment only', [KeyUsage.keyEncipherment], false],
+    ['keyAgreement only', [KeyUsage.keyAgreement], false],
+  ])('keyUsage %s', async (_name, keyUsage, verifies) => {
+    const pki = await makePki({ leaf: { keyUsage } });
+    const result = verifyTimestampResponse(await issueToken(pki, { artifact }), artifact, {
+      roots: [pki.root.der],
+      intermediates: [pki.intermediate.der],
+    });
+    if (verifies) {
+      await expect(result).resolves.toBeDefined();
+      return;
+    }
+    const error = await refusal(result);
+    expect(error.code).toBe('tsa-certificate');
+    expect(error.message).toBe(
+      'failed to verify TSA certificate: keyUsage allows neither digitalSignature nor nonRepudiation',
+    );
+  });
+});

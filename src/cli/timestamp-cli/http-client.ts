@@ -2,6 +2,7 @@ import { parseTimestampResponse } from '../../verify/parse-response.js';
 import { VerificationError } from '../../verify/errors.js';
 import { versionInfo } from '../../version.js';
 import { CliError } from './output.js';
+import { MAX_TIMESTAMP_RESPONSE_BYTES, readBodyCapped } from './read-body.js';
 
 export const TIMESTAMP_PATH = '/api/v1/timestamp';
 
@@ -19,6 +20,7 @@ export async function requestTimestamp(
   timeoutMs: number,
 ): Promise<Buffer> {
   let response: Response;
+  let body: Buffer;
   try {
     response = await fetch(new URL(TIMESTAMP_PATH, server), {
       method: 'POST',
@@ -30,7 +32,10 @@ export async function requestTimestamp(
       body: request,
       ...(timeoutMs > 0 ? { signal: AbortSignal.timeout(timeoutMs) } : {}),
     });
+    // Inside the try: a server that stalls after its headers times out here.
+    body = await readBodyCapped(response, MAX_TIMESTAMP_RESPONSE_BYTES, 'error getting timestamp');
   } catch (error) {
+    if (error instanceof CliError) throw error;
     const cause = (error as { cause?: { message?: string } }).cause?.message;
     throw new CliError(
       'REQUEST_FAILED',
@@ -38,7 +43,6 @@ export async function requestTimestamp(
       { cause: error },
     );
   }
-  const body = Buffer.from(await response.arrayBuffer());
   if (response.status === 200 || response.status === 201) {
     // A refused request may come with 200 and a rejection TimeStampResp (our server's default).
     const refusal = rejectionOf(body);

@@ -10,6 +10,7 @@ import {
 import { parseHttpUrl } from './arguments.js';
 import { userAgent } from './http-client.js';
 import { CliError } from './output.js';
+import { MAX_LOG_RESOURCE_BYTES, readBodyCapped } from './read-body.js';
 
 /** Where a TSA publishes its transparency log (issue 15's routes). */
 export const LOG_PATH = '/api/v1/log/';
@@ -70,7 +71,15 @@ export async function getLogResource(
       );
     }
   }
-  const body = Buffer.from(await response.arrayBuffer());
+  let body: Buffer;
+  try {
+    body = await readBodyCapped(response, MAX_LOG_RESOURCE_BYTES, `GET ${url}`);
+  } catch (error) {
+    if (error instanceof CliError) throw error;
+    throw new CliError('REQUEST_FAILED', `GET ${url}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
   if (response.status === 404 && missingOk) return undefined;
   if (response.status !== 200)
     throw new CliError(

@@ -1,0 +1,42 @@
+import { CliError } from './output.js';
+
+/** Largest TimeStampResp accepted: a token with a long chain is a few KiB. */
+export const MAX_TIMESTAMP_RESPONSE_BYTES = 1 << 20;
+/** Largest log resource accepted: an entry bundle holds up to 256 entries of 65,535 bytes. */
+export const MAX_LOG_RESOURCE_BYTES = 20 << 20;
+
+/**
+ * Reads a fetch body, stopping (and cancelling the stream) once it exceeds `limit` bytes, so a
+ * hostile server cannot make the client buffer gigabytes. `what` prefixes the error message.
+ */
+export async function readBodyCapped(
+  response: Response,
+  limit: number,
+  what: string,
+): Promise<Buffer> {
+  const tooLarge = () =>
+    new CliError(
+      'INVALID_RESPONSE',
+      `${what}: the response is larger than ${limit} bytes (${limit >> 20} MiB), the most accepted`,
+    );
+  const declared = Number(response.headers.get('content-length') ?? NaN);
+  if (declared > limit) {
+    await response.body?.cancel().catch(() => undefined);
+    throw tooLarge();
+  }
+  if (!response.body) return Buffer.alloc(0);
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > limit) {
+      await reader.cancel().catch(() => undefined);
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks, total);
+}

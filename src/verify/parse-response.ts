@@ -9,6 +9,7 @@ import {
   generalNameText,
   signerIdentifierText,
 } from './describe.js';
+import { context, derProblem, shapeProblem, universal, type Field, type Opaque } from './der.js';
 import { digestByOid, VERIFY_OID, type DigestName } from './oids.js';
 import type { SignedAttribute, Timestamp } from './timestamp.js';
 
@@ -26,8 +27,12 @@ const parseFailure = (message: string) =>
 const invalid = (message: string) =>
   new VerificationError('malformed', `timestamp response is not valid: ${message}`);
 
-/** asn1js accepts trailing bytes; a response must be exactly one DER value. */
-function decodeExactly(bytes: Uint8Array, what: string): asn1js.AsnType {
+/**
+ * Exactly one DER value: asn1js accepts trailing bytes and BER (non-minimal lengths, padded
+ * INTEGERs ...), under which other byte strings would verify as the same token. `opaque` values
+ * are left unwalked (embedded certificates, hashed as received).
+ */
+function decodeExactly(bytes: Uint8Array, what: string, opaque?: Opaque): asn1js.AsnType {
   let decoded: ReturnType<typeof asn1js.fromBER>;
   try {
     decoded = asn1js.fromBER(bytes);
@@ -38,8 +43,90 @@ function decodeExactly(bytes: Uint8Array, what: string): asn1js.AsnType {
   if (decoded.offset === -1)
     throw parseFailure(`${what} is not valid ASN.1: ${decoded.result.error}`);
   if (decoded.offset !== bytes.byteLength) throw parseFailure(`trailing data after the ${what}`);
+  const problem = derProblem(bytes, opaque);
+  if (problem) throw parseFailure(`the ${what} is not DER: ${problem}`);
   return decoded.result;
 }
+
+/** Refuses a SEQUENCE whose elements break its schema, extra trailing ones included. */
+function requireShape(value: asn1js.AsnType | undefined, fields: readonly Field[], what: string) {
+  const problem = shapeProblem(value, fields, what);
+  if (problem) throw invalid(problem);
+}
+
+const elementsOf = (value: asn1js.AsnType | undefined): asn1js.AsnType[] =>
+  value instanceof asn1js.Constructed ? value.valueBlock.value : [];
+
+const SEQUENCE = universal(16);
+const SET = universal(17);
+const INTEGER = universal(2);
+const OID = universal(6);
+const OCTET_STRING = universal(4);
+
+/** RFC 3161 section 2.4.2 TimeStampResp and PKIStatusInfo (RFC 4210). */
+const TIME_STAMP_RESP: Field[] = [
+  { name: 'status', is: SEQUENCE },
+  { name: 'timeStampToken', is: SEQUENCE, optional: true },
+];
+const PKI_STATUS_INFO: Field[] = [
+  { name: 'status', is: INTEGER },
+  { name: 'statusString', is: SEQUENCE, optional: true },
+  { name: 'failInfo', is: universal(3), optional: true },
+];
+/** RFC 5652 sections 3, 5.1, 5.2 and 5.3. */
+const CONTENT_INFO: Field[] = [
+  { name: 'contentType', is: OID },
+  { name: 'content', is: context(0) },
+];
+const SIGNED_DATA: Field[] = [
+  { name: 'version', is: INTEGER },
+  { name: 'digestAlgorithms', is: SET },
+  { name: 'encapContentInfo', is: SEQUENCE },
+  { name: 'certificates', is: context(0), optional: true },
+  { name: 'crls', is: context(1), optional: true },
+  { name: 'signerInfos', is: SET },
+];
+const ENCAPSULATED_CONTENT_INFO: Field[] = [
+  { name: 'eContentType', is: OID },
+  { name: 'eContent', is: context(0), optional: true },
+];
+const SIGNER_INFO: Field[] = [
+  { name: 'version', is: INTEGER },
+  { name: 'sid', is: (element) => SEQUENCE(element) || context(0)(element) },
+  { name: 'digestAlgorithm', is: SEQUENCE },
+  { name: 'signedAttrs', is: context(0), optional: true },
+  { name: 'signatureAlgorithm', is: SEQUENCE },
+  { name: 'signature', is: OCTET_STRING },
+  { name: 'unsignedAttrs', is: context(1), optional: true },
+];
+/** RFC 3161 section 2.4.2 TSTInfo, MessageImprint and Accuracy. */
+const TST_INFO: Field[] = [
+  { name: 'version', is: INTEGER },
+  { name: 'policy', is: OID },
+  { name: 'messageImprint', is: SEQUENCE },
+  { name: 'serialNumber', is: INTEGER },
+  { name: 'genTime', is: universal(24) },
+  { name: 'accuracy', is: SEQUENCE, optional: true },
+  { name: 'ordering', is: universal(1), optional: true },
+  { name: 'nonce', is: INTEGER, optional: true },
+  { name: 'tsa', is: context(0), optional: true },
+  { name: 'extensions', is: context(1), optional: true },
+];
+const MESSAGE_IMPRINT: Field[] = [
+  { name: 'hashAlgorithm', is: SEQUENCE },
+  { name: 'hashedMessage', is: OCTET_STRING },
+];
+const ACCURACY: Field[] = [
+  { name: 'seconds', is: INTEGER, optional: true },
+  { name: 'millis', is: context(0), optional: true },
+  { name: 'micros', is: context(1), optional: true },
+];
+
+/** The token inside a TimeStampResp: checked on its own by parseTimestampToken. */
+const RESPONSE_OPAQUE: Opaque = (path) => path.length === 2 && path[1] === 1;
+/** ContentInfo > [0] > SignedData > certificates [0] or crls [1]: as received (X.509 is not ours to judge). */
+const TOKEN_OPAQUE: Opaque = (path, tag) =>
+  path.length === 4 && path[1] === 1 && (tag === 0xa0 || tag === 0xa1);
 
 function fromSchema<T>(build: () => T, what: string): T {
   try {
@@ -56,7 +143,9 @@ function fromSchema<T>(build: () => T, what: string): T {
  * chain check happens here (see verifyTimestampResponse).
  */
 export function parseTimestampResponse(tsr: Uint8Array): ParsedToken {
-  const decoded = decodeExactly(tsr, 'response');
+  const decoded = decodeExactly(tsr, 'response', RESPONSE_OPAQUE);
+  requireShape(decoded, TIME_STAMP_RESP, 'TimeStampResp');
+  requireShape(elementsOf(decoded)[0], PKI_STATUS_INFO, 'PKIStatusInfo');
   const response = fromSchema(
     () => new pkijs.TimeStampResp({ schema: decoded }),
     'not a TimeStampResp',
@@ -91,8 +180,22 @@ export function parseTimestampToken(token: Uint8Array, status = 0): ParsedToken 
 }
 
 function readToken(token: Uint8Array, status: number): ParsedToken {
+  const decoded = decodeExactly(token, 'token', TOKEN_OPAQUE);
+  requireShape(decoded, CONTENT_INFO, 'ContentInfo');
+  const content = elementsOf(decoded)[1];
+  if (elementsOf(content).length !== 1) throw invalid('the ContentInfo content is not one value');
+  const signedDataValue = elementsOf(content)[0];
+  requireShape(signedDataValue, SIGNED_DATA, 'SignedData');
+  const signedDataElements = elementsOf(signedDataValue);
+  const encapsulatedValue = signedDataElements[2];
+  requireShape(encapsulatedValue, ENCAPSULATED_CONTENT_INFO, 'EncapsulatedContentInfo');
+  const eContent = elementsOf(encapsulatedValue)[1];
+  if (eContent && elementsOf(eContent).length !== 1)
+    throw invalid('the eContent is not one OCTET STRING');
+  for (const signerInfoValue of elementsOf(signedDataElements[signedDataElements.length - 1]))
+    requireShape(signerInfoValue, SIGNER_INFO, 'SignerInfo');
   const contentInfo = fromSchema(
-    () => new pkijs.ContentInfo({ schema: decodeExactly(token, 'token') }),
+    () => new pkijs.ContentInfo({ schema: decoded }),
     'not a ContentInfo',
   );
   if (contentInfo.contentType !== VERIFY_OID.signedData) {
@@ -109,10 +212,14 @@ function readToken(token: Uint8Array, status: number): ParsedToken {
   if (!(encapsulated.eContent instanceof asn1js.OctetString))
     throw invalid('the SignedData carries no TSTInfo');
   const tstInfoDer = Buffer.from(encapsulated.eContent.getValue());
-  const tstInfo = fromSchema(
-    () => new pkijs.TSTInfo({ schema: decodeExactly(tstInfoDer, 'TSTInfo') }),
-    'not a TSTInfo',
+  const tstInfoValue = decodeExactly(tstInfoDer, 'TSTInfo');
+  requireShape(tstInfoValue, TST_INFO, 'TSTInfo');
+  requireShape(elementsOf(tstInfoValue)[2], MESSAGE_IMPRINT, 'MessageImprint');
+  const accuracy = elementsOf(tstInfoValue).find(
+    (element, index) => index === 5 && SEQUENCE(element),
   );
+  if (accuracy) requireShape(accuracy, ACCURACY, 'Accuracy');
+  const tstInfo = fromSchema(() => new pkijs.TSTInfo({ schema: tstInfoValue }), 'not a TSTInfo');
   if (tstInfo.version !== 1) throw invalid(`TSTInfo version is ${tstInfo.version}, expected 1`);
   if (signedData.signerInfos.length !== 1) {
     throw invalid(

@@ -1,0 +1,146 @@
+import * as asn1js from 'asn1js';
+
+/**
+ * DER (X.690 section 10) checks for what the verifier parses: asn1js decodes BER, so without them
+ * different byte strings verify as the same token.
+ */
+
+/** Whether the TLV at `path` (child indexes from the top value) with identifier octet `tag` is left unwalked. */
+export type Opaque = (path: readonly number[], tag: number) => boolean;
+
+const UNIVERSAL_STRINGS = new Set([3, 4, 12, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30]);
+
+/**
+ * Why `bytes` (one complete value) is not DER, or undefined: indefinite or non-minimal lengths,
+ * a tag number in the long form below 31, constructed strings, non-minimal INTEGERs or
+ * ENUMERATEDs, a BOOLEAN other than 00/FF, a non-empty NULL, BIT STRING padding bits set,
+ * GeneralizedTime or UTCTime not in the DER form (Z, no trailing fraction zeros). An `opaque`
+ * value has its header checked only (embedded certificates are hashed as received).
+ */
+export function derProblem(bytes: Uint8Array, opaque?: Opaque): string | undefined {
+  const walk = (start: number, end: number, path: number[]): string | undefined => {
+    let offset = start;
+    for (let index = 0; offset < end; index++) {
+      const at = `at offset ${offset}`;
+      const tag = bytes[offset++] as number;
+      if ((tag & 0x1f) === 0x1f) {
+        let number = 0;
+        if (bytes[offset] === 0x80) return `non-minimal tag number ${at}`;
+        for (;;) {
+          const octet = bytes[offset++];
+          if (octet === undefined) return `truncated tag ${at}`;
+          number = number * 128 + (octet & 0x7f);
+          if (!(octet & 0x80)) break;
+        }
+        if (number < 31) return `tag number ${number} in the long form ${at}`;
+      }
+      const first = bytes[offset++];
+      if (first === undefined) return `truncated length ${at}`;
+      let length = first;
+      if (first === 0x80) return `indefinite length ${at}`;
+      if (first & 0x80) {
+        const count = first & 0x7f;
+        if (count > 4) return `length of ${count} octets ${at}`;
+        if (bytes[offset] === 0) return `non-minimal length ${at}`;
+        length = 0;
+        for (let i = 0; i < count; i++) length = length * 256 + (bytes[offset++] as number);
+        if (length < 0x80) return `non-minimal length ${at}`;
+      }
+      const contentEnd = offset + length;
+      if (contentEnd > end) return `length past the end ${at}`;
+      const childPath = [...path, index];
+      const constructed = (tag & 0x20) !== 0;
+      const universal = (tag & 0xc0) === 0;
+      const number = tag & 0x1f;
+      if (!opaque?.(childPath, tag)) {
+        const problem = constructed
+          ? universal && UNIVERSAL_STRINGS.has(number)
+            ? `constructed string ${at}`
+            : walk(offset, contentEnd, childPath)
+          : universal
+            ? primitiveProblem(number, bytes.subarray(offset, contentEnd), at)
+            : undefined;
+        if (problem) return problem;
+      }
+      offset = contentEnd;
+    }
+    return undefined;
+  };
+  return walk(0, bytes.length, []);
+}
+
+function primitiveProblem(number: number, content: Uint8Array, at: string): string | undefined {
+  const [first, second] = content;
+  switch (number) {
+    case 1:
+      return content.length === 1 && (first === 0 || first === 0xff)
+        ? undefined
+        : `BOOLEAN not 00 or FF ${at}`;
+    case 2:
+    case 10:
+      if (content.length === 0) return `empty INTEGER ${at}`;
+      if (
+        second !== undefined &&
+        ((first === 0 && second < 0x80) || (first === 0xff && second >= 0x80))
+      ) {
+        return `non-minimal INTEGER ${at}`;
+      }
+      return undefined;
+    case 3: {
+      if (first === undefined || first > 7 || (content.length === 1 && first !== 0))
+        return `malformed BIT STRING ${at}`;
+      const last = content[content.length - 1] as number;
+      return content.length > 1 && last & ((1 << first) - 1)
+        ? `BIT STRING padding bits set ${at}`
+        : undefined;
+    }
+    case 5:
+      return content.length === 0 ? undefined : `NULL with contents ${at}`;
+    case 23:
+      return /^\d{12}Z$/.test(Buffer.from(content).toString('latin1'))
+        ? undefined
+        : `UTCTime not in the DER form ${at}`;
+    case 24:
+      return /^\d{14}(\.\d*[1-9])?Z$/.test(Buffer.from(content).toString('latin1'))
+        ? undefined
+        : `GeneralizedTime not in the DER form ${at}`;
+    default:
+      return undefined;
+  }
+}
+
+/** One element of a SEQUENCE's schema: a predicate on its tag, and whether it may be absent. */
+export interface Field {
+  name: string;
+  is: (element: asn1js.AsnType) => boolean;
+  optional?: boolean;
+}
+
+const tagged = (tagClass: number, tagNumber: number) => (element: asn1js.AsnType) =>
+  element.idBlock.tagClass === tagClass && element.idBlock.tagNumber === tagNumber;
+/** A universal type by tag number (16 SEQUENCE, 17 SET, 2 INTEGER ...). */
+export const universal = (tagNumber: number) => tagged(1, tagNumber);
+/** A context-specific [n] element. */
+export const context = (tagNumber: number) => tagged(3, tagNumber);
+
+/**
+ * Why the elements of `value` do not follow `fields` in order, optional ones possibly absent, and
+ * nothing after (no extension marker in these schemas): undefined when they do.
+ */
+export function shapeProblem(
+  value: asn1js.AsnType | undefined,
+  fields: readonly Field[],
+  what: string,
+): string | undefined {
+  if (!(value instanceof asn1js.Constructed)) return `the ${what} is not a SEQUENCE`;
+  const elements = value.valueBlock.value;
+  let next = 0;
+  for (const field of fields) {
+    const element = elements[next];
+    if (element && field.is(element)) next++;
+    else if (!field.optional) return `the ${what} lacks its ${field.name}`;
+  }
+  return next === elements.length
+    ? undefined
+    : `the ${what} has ${elements.length - next} element(s) its schema does not have`;
+}

@@ -156,6 +156,9 @@ const INSECURE_SIGNATURES: Record<string, string> = {
   '1.2.840.10040.4.3': 'DSA-SHA1',
 };
 
+/** The smallest RSA key a chain may sign with (the verifier's rule; Go refuses under 1024). */
+const MIN_RSA_BITS = 2048;
+
 type CertificateKind = 'leaf' | 'intermediate' | 'root';
 
 /**
@@ -272,6 +275,11 @@ function checkSignatureFrom(child: Certificate, parent: Certificate): string | u
   }
   const insecure = INSECURE_SIGNATURES[child.signatureAlgorithm];
   if (insecure) return `x509: cannot verify signature: insecure algorithm ${insecure}`;
+  // The verifier (src/verify/algorithm-policy.ts) refuses tokens under such a chain: refuse it here.
+  const { modulusLength } = parent.x509.publicKey.asymmetricKeyDetails ?? {};
+  if (modulusLength !== undefined && modulusLength < MIN_RSA_BITS) {
+    return `x509: cannot verify signature: the issuer's RSA key has ${modulusLength} bits, fewer than ${MIN_RSA_BITS}`;
+  }
   let valid: boolean;
   try {
     valid = child.x509.verify(parent.x509.publicKey);

@@ -7,6 +7,7 @@ export type KeyAlgorithm =
   | 'P-256'
   | 'P-384'
   | 'P-521'
+  | 'RSA-1024'
   | 'RSA-2048'
   | 'RSA-3072'
   | 'RSA-4096'

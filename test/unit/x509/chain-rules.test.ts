@@ -114,6 +114,15 @@ describe('start-up chain rules (Go VerifyCertChain), each broken by an openssl-m
       );
     });
 
+    it('a root whose RSA key is under 2048 bits (the verifier would refuse every token)', async () => {
+      await pki.key('weak-root', 'RSA-1024');
+      await pki.cert('weak-root', { subject: '/O=test/CN=Weak Root', ext: EXT.root });
+      await leafWith('under-weak-root', EXT.leaf, 'weak-root');
+      expect(check(['under-weak-root', 'weak-root'], 'under-weak-root')).toThrow(
+        'x509: certificate signed by unknown authority (possibly because of "x509: cannot verify signature: the issuer\'s RSA key has 1024 bits, fewer than 2048"',
+      );
+    });
+
     it('a chain that does not reach the root', async () => {
       await pki.key('other-root');
       await pki.cert('other-root', { subject: '/O=test/CN=Other Root', ext: EXT.root });

@@ -55,6 +55,8 @@ export type SignerConfig = SignerCommon &
         kekUri: string;
         vaultToken: SecretSource;
         certificateChainPath: string;
+        /** Deadline of unwrapping the keyset with the KEK at start (--kms-timeout). */
+        timeoutMs: number;
       }
   );
 
@@ -114,6 +116,7 @@ export function signerConfigFrom(config: ServeConfig): SignerConfig {
           file: config.tinkHcvaultTokenFile,
         },
         certificateChainPath: config.certificateChainPath,
+        timeoutMs: config.kmsTimeout,
       };
   }
 }

@@ -55,7 +55,7 @@ interface Cancellable<T> extends Promise<T> {
 }
 
 /** Cancels a gax call when the signal aborts (gax calls take no AbortSignal). */
-function cancelOnAbort<T>(call: Cancellable<T>, signal: AbortSignal): Promise<T> {
+export function cancelOnAbort<T>(call: Cancellable<T>, signal: AbortSignal): Promise<T> {
   const cancel = () => call.cancel?.();
   signal.addEventListener('abort', cancel, { once: true });
   return call.finally(() => signal.removeEventListener('abort', cancel));

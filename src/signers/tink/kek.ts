@@ -4,5 +4,12 @@
  */
 export interface KeyEncryptionKey {
   readonly uri: string;
-  decrypt(ciphertext: Uint8Array, associatedData: Uint8Array): Promise<Uint8Array>;
+  /** `signal` aborts the service call (the start-up deadline, --kms-timeout). */
+  decrypt(
+    ciphertext: Uint8Array,
+    associatedData: Uint8Array,
+    signal?: AbortSignal,
+  ): Promise<Uint8Array>;
+  /** Releases the service client (its connections) once the keyset is unwrapped. */
+  close?(): Promise<void> | void;
 }

@@ -32,24 +32,28 @@ export async function openKek(
 
 async function openGcpKek(uri: string): Promise<KeyEncryptionKey> {
   const keyName = uri.slice('gcp-kms://'.length);
-  const { createGcpKmsClient } = await import('../kms/gcp.js');
+  const { createGcpKmsClient, cancelOnAbort } = await import('../kms/gcp.js');
   const client = await createGcpKmsClient();
   return {
     uri,
-    async decrypt(ciphertext, associatedData) {
-      const [response] = await client.decrypt({
+    async decrypt(ciphertext, associatedData, signal) {
+      const call = client.decrypt({
         name: keyName,
         ciphertext,
         ciphertextCrc32c: { value: crc32c(ciphertext) },
         ...(associatedData.length > 0 ? { additionalAuthenticatedData: associatedData } : {}),
         additionalAuthenticatedDataCrc32c: { value: crc32c(associatedData) },
       });
+      const [response] = await (signal ? cancelOnAbort(call, signal) : call);
       const plaintext = Buffer.from((response.plaintext as Uint8Array | null) ?? []);
       const checksum = response.plaintextCrc32c?.value;
       if (checksum !== undefined && checksum !== null && Number(checksum) !== crc32c(plaintext)) {
         throw new SignerError('DECRYPTION_FAILED', 'Cloud KMS decrypt: plaintext CRC32C mismatch');
       }
       return plaintext;
+    },
+    async close() {
+      await client.close();
     },
   };
 }
@@ -63,10 +67,12 @@ async function openAwsKek(uri: string): Promise<KeyEncryptionKey> {
       `invalid AWS KMS key URI ${uri}: ${TINK_KEK_URI_FORMATS['aws-kms']}`,
     );
   const { KMSClient, DecryptCommand } = await import('@aws-sdk/client-kms');
-  const client = new KMSClient({ region });
+  // One attempt, as the AWS signer: --kms-timeout bounds the whole read, and the SDK's retries
+  // (with backoff) would spend it on a KEK that does not answer.
+  const client = new KMSClient({ region, maxAttempts: 1 });
   return {
     uri,
-    async decrypt(ciphertext, associatedData) {
+    async decrypt(ciphertext, associatedData, signal) {
       const response = await client.send(
         new DecryptCommand({
           KeyId: keyArn,
@@ -75,6 +81,7 @@ async function openAwsKek(uri: string): Promise<KeyEncryptionKey> {
             ? { EncryptionContext: { associatedData: Buffer.from(associatedData).toString('hex') } }
             : {}),
         }),
+        signal ? { abortSignal: signal } : {},
       );
       // As tink-java: the key that decrypted must be the one named.
       if (response.KeyId !== keyArn)
@@ -83,6 +90,9 @@ async function openAwsKek(uri: string): Promise<KeyEncryptionKey> {
           `AWS KMS decrypted with ${String(response.KeyId)}, not ${keyArn}`,
         );
       return Buffer.from(response.Plaintext ?? []);
+    },
+    close() {
+      client.destroy();
     },
   };
 }
@@ -106,11 +116,17 @@ async function openVaultKek(uri: string, token: string | undefined): Promise<Key
   const path = `${match[2]}/decrypt/${match[3]}`;
   return {
     uri,
-    async decrypt(ciphertext, associatedData) {
-      const data = await vaultRequest(connection, 'PUT', path, {
-        ciphertext: Buffer.from(ciphertext).toString('utf8'),
-        context: Buffer.from(associatedData).toString('base64'),
-      });
+    async decrypt(ciphertext, associatedData, signal) {
+      const data = await vaultRequest(
+        connection,
+        'PUT',
+        path,
+        {
+          ciphertext: Buffer.from(ciphertext).toString('utf8'),
+          context: Buffer.from(associatedData).toString('base64'),
+        },
+        signal,
+      );
       return Buffer.from(typeof data['plaintext'] === 'string' ? data['plaintext'] : '', 'base64');
     },
   };

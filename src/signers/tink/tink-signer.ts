@@ -5,6 +5,8 @@ import type { KeyEncryptionKey } from './kek.js';
 import { parseKeyset, primaryKey, privateKeyFromTinkKey, readEncryptedKeyset } from './keyset.js';
 import type { openKek as defaultOpenKek } from './open-kek.js';
 import { SignerError } from '../signer-error.js';
+import { withDeadline } from '../kms/deadline.js';
+import { DEFAULT_REMOTE_CALL_POLICY, RemoteSignerTimeout } from '../kms/remote-signer.js';
 
 export type OpenKek = typeof defaultOpenKek;
 
@@ -14,6 +16,8 @@ export interface TinkSignerOptions {
   vaultToken: string;
   hash: HashName | 'auto';
   openKek: OpenKek;
+  /** Deadline of opening the KEK and unwrapping the keyset (--kms-timeout; default 5 s). */
+  timeoutMs?: number;
 }
 
 /** Tink associated data for keysets: tinkey and the Go server always use none. */
@@ -46,11 +50,28 @@ export async function createTinkSigner(options: TinkSignerOptions): Promise<Loca
     );
   }
   const ciphertext = tinkStep(keysetPath, () => readEncryptedKeyset(file));
-  const kek = await options.openKek(
-    kekUri,
-    options.vaultToken === '' ? {} : { vaultToken: options.vaultToken },
+  // A KEK service that never answers must fail start-up (exit 1), not hang it.
+  const timeoutMs = options.timeoutMs ?? DEFAULT_REMOTE_CALL_POLICY.timeoutMs;
+  const plaintext = await withDeadline(
+    timeoutMs,
+    undefined,
+    async (signal) => {
+      const kek = await options.openKek(
+        kekUri,
+        options.vaultToken === '' ? {} : { vaultToken: options.vaultToken },
+      );
+      try {
+        return await decryptKeyset(kek, ciphertext, keysetPath, signal);
+      } finally {
+        await kek.close?.();
+      }
+    },
+    (errorOptions) =>
+      new RemoteSignerTimeout(
+        `tink: keyset ${keysetPath}: the KEK ${kekUri} did not answer within ${timeoutMs} ms (--kms-timeout)`,
+        errorOptions,
+      ),
   );
-  const plaintext = await decryptKeyset(kek, ciphertext, keysetPath);
   const key = tinkStep(keysetPath, () => privateKeyFromTinkKey(primaryKey(parseKeyset(plaintext))));
   return tinkStep(keysetPath, () => new LocalKeySigner(`tink:${keysetPath}`, key, options.hash));
 }
@@ -59,9 +80,10 @@ async function decryptKeyset(
   kek: KeyEncryptionKey,
   ciphertext: Uint8Array,
   path: string,
+  signal: AbortSignal,
 ): Promise<Uint8Array> {
   try {
-    return await kek.decrypt(ciphertext, NO_ASSOCIATED_DATA);
+    return await kek.decrypt(ciphertext, NO_ASSOCIATED_DATA, signal);
   } catch (error) {
     const scheme = kek.uri.split('://')[0] ?? 'the KEK';
     throw new SignerError(

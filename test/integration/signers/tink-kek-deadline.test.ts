@@ -1,0 +1,106 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveServeConfig } from '../../../src/config/resolve.js';
+import { signerConfigFrom } from '../../../src/config/signer-config.js';
+import { RemoteSignerTimeout } from '../../../src/signers/kms/remote-signer.js';
+import { openKek } from '../../../src/signers/tink/open-kek.js';
+import { createTinkSigner } from '../../../src/signers/tink/tink-signer.js';
+import { startFakeAwsKms } from '../../fakes/aws-kms.js';
+import { startFakeGcpKms } from '../../fakes/gcp-kms.js';
+import { startFakeVault } from '../../fakes/vault-transit.js';
+import { tempDir } from '../../helpers/openssl.js';
+
+/**
+ * Unwrapping a Tink keyset at start is bounded by --kms-timeout: a KEK service that never answers
+ * fails start-up with an error naming the KEK and the deadline, instead of hanging it.
+ */
+let aws: Awaited<ReturnType<typeof startFakeAwsKms>>;
+let gcp: Awaited<ReturnType<typeof startFakeGcpKms>>;
+let vault: Awaited<ReturnType<typeof startFakeVault>>;
+const VAULT_TOKEN = 'hvs.kek-deadline-secret';
+const work = tempDir();
+/** Any EncryptedKeyset: the KEK never answers, so its ciphertext is never opened. */
+const keysetPath = work.write(
+  'keyset.json',
+  JSON.stringify({ encryptedKeyset: randomBytes(64).toString('base64') }),
+);
+
+beforeAll(async () => {
+  process.env['AWS_ACCESS_KEY_ID'] = 'AKIDFAKEFORTESTS';
+  process.env['AWS_SECRET_ACCESS_KEY'] = 'fake-secret';
+  process.env['METADATA_SERVER_DETECTION'] = 'none';
+  [aws, gcp, vault] = await Promise.all([
+    startFakeAwsKms(),
+    startFakeGcpKms(),
+    startFakeVault({ token: VAULT_TOKEN }),
+  ]);
+  process.env['AWS_ENDPOINT_URL_KMS'] = aws.origin;
+  process.env['GCP_KMS_ENDPOINT'] = gcp.endpoint;
+  process.env['TINK_HCVAULT_ADDR'] = vault.origin;
+  for (const fake of [aws, gcp, vault]) fake.faults.hang = true;
+  // Loaded before the clock starts: loading an SDK is not what the deadline is about.
+  await Promise.all([import('@google-cloud/kms'), import('@aws-sdk/client-kms')]);
+});
+afterAll(async () => {
+  await Promise.all([aws.close(), gcp.close(), vault.close()]);
+  work.cleanup();
+});
+
+describe('Tink signer: the KEK call at start has a deadline', () => {
+  it.each<[string, () => string, () => number]>([
+    [
+      'aws-kms',
+      () => `aws-kms://${aws.createKey('aes-256').arn}`,
+      () => aws.faults.count('Decrypt'),
+    ],
+    [
+      'gcp-kms',
+      () => {
+        const cryptoKey = 'projects/p/locations/global/keyRings/r/cryptoKeys/hung';
+        gcp.addVersion(cryptoKey, 1, 'aes-256');
+        return `gcp-kms://${cryptoKey}`;
+      },
+      () => gcp.faults.count('Decrypt'),
+    ],
+    [
+      'hcvault',
+      () => {
+        vault.createKey('hung-kek', 'aes-256');
+        return 'hcvault://vault.example:8200/transit/keys/hung-kek';
+      },
+      () => vault.faults.count('decrypt'),
+    ],
+  ])(
+    '%s: a KEK that never answers fails start-up with the KEK and --kms-timeout named',
+    async (_, kekUriOf, decryptCalls) => {
+      const kekUri = kekUriOf();
+      const before = decryptCalls();
+      const failure = await createTinkSigner({
+        keysetPath,
+        kekUri,
+        vaultToken: VAULT_TOKEN,
+        hash: 'sha256',
+        openKek,
+        timeoutMs: 1000,
+      }).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(failure).toBeInstanceOf(RemoteSignerTimeout);
+      expect(failure).toMatchObject({
+        code: 'TIMEOUT',
+        message: `tink: keyset ${keysetPath}: the KEK ${kekUri} did not answer within 1000 ms (--kms-timeout)`,
+      });
+      // It was the KEK's decrypt that hung, called once (no SDK retries), and no secret is shown.
+      expect(decryptCalls() - before).toBe(1);
+      expect(String((failure as Error).message)).not.toContain(VAULT_TOKEN);
+    },
+  );
+
+  it('the deadline is --kms-timeout', () => {
+    const config = signerConfigFrom(
+      resolveServeConfig({ timestampSigner: 'tink', kmsTimeout: '250ms' }),
+    );
+    expect(config).toMatchObject({ kind: 'tink', timeoutMs: 250 });
+  });
+});

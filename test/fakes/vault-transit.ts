@@ -35,6 +35,10 @@ export async function startFakeVault(options: { token: string; mount?: string })
   const keys = new Map<string, FakeKey>();
   /** Request bodies seen, by operation, for assertions on what clients send. */
   const requests: { operation: string; body: Record<string, unknown>; namespace?: string }[] = [];
+  /** The one token accepted; setToken replaces it (the old one revoked or expired). */
+  let token = options.token;
+  /** Calls refused with 403 for a token that is not the accepted one. */
+  let denied = 0;
 
   const http = await listen(async (request, rawBody, response) => {
     const url = new URL(request.url ?? '/', 'http://vault');
@@ -50,8 +54,10 @@ export async function startFakeVault(options: { token: string; mount?: string })
       return sendJson(response, 429, { errors: ['rate limit quota exceeded'] });
     if (fault === 'error')
       return sendJson(response, faults.errorStatus ?? 500, { errors: ['internal error'] });
-    if (request.headers['x-vault-token'] !== options.token)
+    if (request.headers['x-vault-token'] !== token) {
+      denied++;
       return sendJson(response, 403, { errors: ['permission denied'] });
+    }
     const key = keys.get(name);
     if (!inMount || !key) return sendJson(response, 404, { errors: [] });
     const body =
@@ -112,6 +118,12 @@ export async function startFakeVault(options: { token: string; mount?: string })
     faults,
     requests,
     mount,
+    /** Calls refused for their token so far. */
+    denied: () => denied,
+    /** Accepts `next` and no longer the token before it, as after a renewal to a new token. */
+    setToken(next: string) {
+      token = next;
+    },
     createKey(name: string, kind: FakeKeyKind) {
       const key = generateFakeKey(kind);
       keys.set(name, key);

@@ -5,6 +5,7 @@ import {
   createFlagServer,
   issueAndVerify,
   asRsaPssKey,
+  requestToken,
   writeChainFor,
 } from '../../../helpers/remote-tsa.js';
 import { createKmsSigner } from '../../../../src/signers/kms/create-kms-signer.js';
@@ -106,6 +107,45 @@ describe('Vault / OpenBao transit signer (fetch against a fake transit engine)',
     await expect(createKmsSigner('hashivault://ed-key', 'sha512')).rejects.toThrow(
       /ed25519 cannot sign a digest/,
     );
+  });
+
+  it('VAULT_TOKEN_FILE: a token renewed into the file after start keeps the signer signing', async () => {
+    const first = 'hvs.file-token-one-secret';
+    const second = 'hvs.file-token-two-secret';
+    const tokenFile = dir.write('vault-token', `${first}\n`);
+    vault.setToken(first);
+    delete process.env['VAULT_TOKEN'];
+    process.env['VAULT_TOKEN_FILE'] = tokenFile;
+    let server: Awaited<ReturnType<typeof serverFor>>['server'] | undefined;
+    try {
+      const started = await serverFor('ec-p256');
+      server = started.server;
+      expect(await issueAndVerify(server.app, dir, started.paths.root)).toContain(
+        'Verification: OK',
+      );
+      // Vault Agent (or a rotated Secret) writes a new token; the old one stops working.
+      dir.write('vault-token', `${second}\n`);
+      vault.setToken(second);
+      const denied = vault.denied();
+      for (let i = 0; i < 3; i++) {
+        expect(await issueAndVerify(server.app, dir, started.paths.root)).toContain(
+          'Verification: OK',
+        );
+      }
+      // One refused call found the new token; the next calls send it at once.
+      expect(vault.denied() - denied).toBe(1);
+      // A refused token the file does not replace is not retried: the call fails as before.
+      vault.setToken('hvs.someone-else');
+      const refusedBefore = vault.denied();
+      const reply = await requestToken(server.app, dir);
+      expect(reply.statusCode).toBe(500);
+      expect(vault.denied() - refusedBefore).toBe(1);
+    } finally {
+      await server?.close();
+      vault.setToken(TOKEN);
+      delete process.env['VAULT_TOKEN_FILE'];
+      process.env['VAULT_TOKEN'] = TOKEN;
+    }
   });
 
   it('never puts the token in an error', async () => {

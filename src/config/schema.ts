@@ -91,7 +91,8 @@ export const SERVE_OPTIONS = {
     default: 5_000,
     min: 1,
     max: MAX_KMS_TIMEOUT_MS,
-    description: 'deadline of one remote signature, including retries (e.g. 5s, 800ms; 1ms to 5m)',
+    description:
+      'deadline of one remote signature, including retries, and of unwrapping a Tink keyset with its KEK at start (e.g. 5s, 800ms; 1ms to 5m)',
   }),
   kmsMaxConcurrency: option({
     flag: 'kms-max-concurrency',

@@ -63,6 +63,7 @@ export async function createSigner(
         kekUri: config.kekUri,
         vaultToken,
         hash,
+        timeoutMs: config.timeoutMs,
         openKek: deps.openKek ?? openKek,
       });
       return { signer, chain: await loadCertificateChain(config.certificateChainPath) };

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../../../src/config/resolve.js';
 import { signerConfigFrom } from '../../../src/config/signer-config.js';
 import { RemoteSignerTimeout } from '../../../src/signers/kms/remote-signer.js';
+import { createSigner } from '../../../src/signers/create-signer.js';
 import { openKek } from '../../../src/signers/tink/open-kek.js';
 import { createTinkSigner } from '../../../src/signers/tink/tink-signer.js';
 import { startFakeAwsKms } from '../../fakes/aws-kms.js';
@@ -97,10 +98,17 @@ describe('Tink signer: the KEK call at start has a deadline', () => {
     },
   );
 
-  it('the deadline is --kms-timeout', () => {
+  it('the deadline is --kms-timeout, from the flags to the signer', async () => {
     const config = signerConfigFrom(
-      resolveServeConfig({ timestampSigner: 'tink', kmsTimeout: '250ms' }),
+      resolveServeConfig({
+        timestampSigner: 'tink',
+        tinkKeysetPath: keysetPath,
+        tinkKeyResource: `aws-kms://${aws.createKey('aes-256').arn}`,
+        certificateChainPath: work.write('chain.pem', ''),
+        kmsTimeout: '250ms',
+      }),
     );
     expect(config).toMatchObject({ kind: 'tink', timeoutMs: 250 });
+    await expect(createSigner(config)).rejects.toThrow(/did not answer within 250 ms/);
   });
 });

@@ -1,17 +1,23 @@
+/** A signal that aborts at a deadline or with an outer signal, until cleared. */
+export interface Deadline {
+  readonly signal: AbortSignal;
+  /** Whether it aborted because the deadline passed (not because `outer` aborted). */
+  readonly timedOut: boolean;
+  /** Stops the timer and forgets `outer` (call it once the work is done). */
+  clear(): void;
+}
+
 /**
- * Runs `call` with a signal that aborts after `timeoutMs` or when `outer` aborts; rejects then.
- * At the deadline the signal aborts with `timeoutError()`, and a call that fails otherwise once
- * the deadline passed (an SDK's own abort error) fails with `timeoutError({ cause })` instead.
- * A plain timer that is cleared on completion: AbortSignal.timeout/any keep a timer (and listeners)
- * alive for the whole timeout after every call, which costs memory and time at high request rates.
+ * A signal that aborts after `timeoutMs` with `timeoutError()`, or when `outer` aborts, with its
+ * reason. A plain timer that is cleared on completion: AbortSignal.timeout/any keep a timer (and
+ * listeners) alive for the whole timeout after every call, which costs memory and time at high
+ * request rates.
  */
-export async function withDeadline<T>(
+export function deadline(
   timeoutMs: number,
   outer: AbortSignal | undefined,
-  call: (signal: AbortSignal) => Promise<T>,
   timeoutError: (options?: ErrorOptions) => Error,
-): Promise<T> {
-  outer?.throwIfAborted();
+): Deadline {
   const controller = new AbortController();
   let timedOut = false;
   const timer = setTimeout(() => {
@@ -20,14 +26,38 @@ export async function withDeadline<T>(
   }, timeoutMs);
   const onOuterAbort = () => controller.abort(outer?.reason);
   outer?.addEventListener('abort', onOuterAbort, { once: true });
+  return {
+    signal: controller.signal,
+    get timedOut() {
+      return timedOut;
+    },
+    clear() {
+      clearTimeout(timer);
+      outer?.removeEventListener('abort', onOuterAbort);
+    },
+  };
+}
+
+/**
+ * Runs `call` with a signal that aborts after `timeoutMs` or when `outer` aborts; rejects then.
+ * At the deadline the signal aborts with `timeoutError()`, and a call that fails otherwise once
+ * the deadline passed (an SDK's own abort error) fails with `timeoutError({ cause })` instead.
+ */
+export async function withDeadline<T>(
+  timeoutMs: number,
+  outer: AbortSignal | undefined,
+  call: (signal: AbortSignal) => Promise<T>,
+  timeoutError: (options?: ErrorOptions) => Error,
+): Promise<T> {
+  outer?.throwIfAborted();
+  const limit = deadline(timeoutMs, outer, timeoutError);
   try {
-    return await untilAborted(call(controller.signal), controller.signal);
+    return await untilAborted(call(limit.signal), limit.signal);
   } catch (error) {
-    if (timedOut && error !== controller.signal.reason) throw timeoutError({ cause: error });
+    if (limit.timedOut && error !== limit.signal.reason) throw timeoutError({ cause: error });
     throw error;
   } finally {
-    clearTimeout(timer);
-    outer?.removeEventListener('abort', onOuterAbort);
+    limit.clear();
   }
 }
 

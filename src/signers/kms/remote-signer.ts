@@ -5,7 +5,7 @@ import { preferredHashFor, signatureAlgorithmFor } from '../../crypto/key-algori
 import type { AcceptSignature, SignatureAlgorithm, Signer } from '../../crypto/signer.js';
 import { sameRsaKey } from '../../x509/public-key.js';
 import { CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker.js';
-import { sleep, untilAborted, withDeadline } from './deadline.js';
+import { deadline, sleep, untilAborted, withDeadline } from './deadline.js';
 import { classifyServiceError, SERVICE_FAILURES, type FailureReason } from './failure-reason.js';
 import { recordSignerFailure, unwatchCircuitBreaker } from './remote-signer-metrics.js';
 import { Semaphore } from './semaphore.js';
@@ -252,23 +252,19 @@ export class RemoteSigner implements Signer {
    */
   private async waitForSlot(signal: AbortSignal | undefined): Promise<() => void> {
     signal?.throwIfAborted();
-    const waiting = new AbortController();
-    const timer = setTimeout(
-      () =>
-        waiting.abort(
-          new RemoteSignerTimeout(
-            `${this.id}: no free slot for a remote signature within ${this.policy.timeoutMs} ms (--kms-max-concurrency calls in flight)`,
-          ),
-        ),
+    // Not withDeadline: the semaphore itself must see the abort, to pass on a slot granted meanwhile.
+    const limit = deadline(
       this.policy.timeoutMs,
+      signal,
+      () =>
+        new RemoteSignerTimeout(
+          `${this.id}: no free slot for a remote signature within ${this.policy.timeoutMs} ms (--kms-max-concurrency calls in flight)`,
+        ),
     );
-    const onAbort = () => waiting.abort(signal?.reason);
-    signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      return await this.slots.acquire(waiting.signal);
+      return await this.slots.acquire(limit.signal);
     } finally {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
+      limit.clear();
     }
   }
 

@@ -32,16 +32,8 @@ export function registerRequestLog(app: FastifyInstance, logger: FastifyBaseLogg
       fields.reason = outcome.detail ?? outcome.message;
       cause = outcome.cause;
     }
-    let level: RequestLineLevel = 'info';
-    let message = 'request completed';
-    if (status === CLIENT_CLOSED_REQUEST) message = 'request aborted';
-    else if (status === CLOSED_WITHOUT_RESPONSE)
-      [level, message] = ['warn', 'connection closed without response'];
-    else if (status === 408) [level, message] = ['warn', 'request timed out'];
-    else if (status >= 500) [level, message] = ['error', 'request failed'];
     // A DER rejection answered 200 (--der-rejection-status=rfc) is still a rejection.
-    else if (status >= 400 || outcome?.status === 'rejection')
-      [level, message] = ['warn', 'request rejected'];
+    const [level, message] = lineFor(status, outcome?.status === 'rejection');
     if (writeLine && !cause) writeLine(request.id, level, fields, message);
     else request.log[level](cause ? { ...fields, err: cause } : fields, message);
   };
@@ -51,6 +43,16 @@ export function registerRequestLog(app: FastifyInstance, logger: FastifyBaseLogg
     done();
   });
   observeUnhooked(app, logRequest);
+}
+
+/** The level and message of a request's line, by the status it got. */
+function lineFor(status: number, rejected: boolean): [RequestLineLevel, string] {
+  if (status === CLIENT_CLOSED_REQUEST) return ['info', 'request aborted'];
+  if (status === CLOSED_WITHOUT_RESPONSE) return ['warn', 'connection closed without response'];
+  if (status === 408) return ['warn', 'request timed out'];
+  if (status >= 500) return ['error', 'request failed'];
+  if (status >= 400 || rejected) return ['warn', 'request rejected'];
+  return ['info', 'request completed'];
 }
 
 /**
@@ -68,8 +70,6 @@ export function logUnparsedRequest(
     reason: error.reason ? `${error.code}: ${error.reason}` : (error.code ?? error.message),
     remoteAddress: socket.remoteAddress,
   };
-  if (status === 408) logger.warn(fields, 'request timed out');
-  else if (status === CLOSED_WITHOUT_RESPONSE)
-    logger.warn(fields, 'connection closed without response');
-  else logger.warn(fields, 'request rejected');
+  const [level, message] = lineFor(status, true);
+  logger[level](fields, message);
 }

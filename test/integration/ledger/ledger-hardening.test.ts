@@ -17,6 +17,7 @@ import { openProcessLedger, READ_POOL_SIZE } from '../../../src/ledger/process-l
 import { Sequencer } from '../../../src/ledger/sequencer.js';
 import { registry } from '../../../src/metrics/registry.js';
 import { newEd25519Signer, verifierKey } from '../../../src/tlog/note.js';
+import { writeLedgerKey } from '../../helpers/ledger-key.js';
 import { startPostgres, type TestPostgres } from '../../helpers/postgres.js';
 
 let postgres: TestPostgres;
@@ -161,15 +162,6 @@ describe('ledger: the counter row', () => {
   });
 });
 
-function newLogKey(name: string): string {
-  const path = join(postgres.dir, name);
-  writeFileSync(
-    path,
-    generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }),
-  );
-  return path;
-}
-
 async function openProcess(
   logger: LedgerLogger,
   flags: Partial<Record<ServeOptionName, unknown>> = {},
@@ -178,7 +170,7 @@ async function openProcess(
     resolveServeConfig({
       ledgerUrl: postgres.urlWithoutPassword,
       ledgerPasswordFile: postgres.passwordFile,
-      ledgerKey: newLogKey('log-key.pem'),
+      ledgerKey: writeLedgerKey(postgres.dir, 'log-key.pem'),
       ledgerOrigin: 'tsa.test/log',
       ledgerCheckpointInterval: '1h',
       ...flags,

@@ -23,6 +23,7 @@ import { timeStampTokenOf } from '../../../src/tsp/response.js';
 import { parseEntryBundle, tilePath } from '../../../src/tlog/tile.js';
 import { decodeResponse } from '../../helpers/decode.js';
 import { encodeRequest } from '../../helpers/requests.js';
+import { writeLedgerKey } from '../../helpers/ledger-key.js';
 import { startPostgres, type TestPostgres } from '../../helpers/postgres.js';
 import { createTestServer } from '../../helpers/tsa.js';
 
@@ -238,7 +239,7 @@ describe('issuance ledger (PostgreSQL)', () => {
   });
 
   it('anchors its checkpoints: a token over each signed note (after the interval) is logged', async () => {
-    const keyPath = newLogKey('anchor-key.pem');
+    const keyPath = writeLedgerKey(postgres.dir, 'anchor-key.pem');
     const server = await start({
       ledgerKey: keyPath,
       ledgerOrigin: 'tsa.test/anchor',
@@ -260,7 +261,7 @@ describe('issuance ledger (PostgreSQL)', () => {
   });
 
   it('refuses a token too large for a log entry (never committed) and serves every granted one', async () => {
-    const keyPath = newLogKey('large-entry-key.pem');
+    const keyPath = writeLedgerKey(postgres.dir, 'large-entry-key.pem');
     // A log of its own: earlier tests' checkpoints are signed by other keys.
     await db.query('TRUNCATE tsa_log_checkpoints, tsa_log_hashes');
     const server = await start({
@@ -314,7 +315,7 @@ describe('issuance ledger (PostgreSQL)', () => {
   });
 
   it('gzips entry bundles for a client that accepts gzip (Vary: Accept-Encoding), never hash tiles', async () => {
-    const keyPath = newLogKey('gzip-key.pem');
+    const keyPath = writeLedgerKey(postgres.dir, 'gzip-key.pem');
     // A log of its own: earlier tests' checkpoints are signed by other keys (run alone: none).
     await db.query(`DO $$ BEGIN
       IF to_regclass('tsa_log_checkpoints') IS NOT NULL THEN
@@ -394,7 +395,7 @@ describe('issuance ledger (PostgreSQL)', () => {
   });
 
   it('serves the log routes 503 with Retry-After while the database is down, and 405 for other methods', async () => {
-    const keyPath = newLogKey('outage-key.pem');
+    const keyPath = writeLedgerKey(postgres.dir, 'outage-key.pem');
     const server = await start({
       ledgerKey: keyPath,
       ledgerOrigin: 'tsa.test/outage',
@@ -493,7 +494,7 @@ describe('issuance ledger (PostgreSQL)', () => {
   });
 
   it('with --ledger-key, refuses a database that cannot store a checkpoint note unchanged', async () => {
-    const keyPath = newLogKey('encoding-key.pem');
+    const keyPath = writeLedgerKey(postgres.dir, 'encoding-key.pem');
     const urlOf = async (encoding: string) => {
       const name = `tsa_${encoding.toLowerCase()}`;
       await db.query(`DROP DATABASE IF EXISTS ${name}`);
@@ -610,14 +611,4 @@ async function waitFor(condition: () => Promise<boolean>): Promise<void> {
     if (await condition()) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-}
-
-/** Writes a new Ed25519 --ledger-key under the test's PostgreSQL directory; returns its path. */
-function newLogKey(name: string): string {
-  const path = join(postgres.dir, name);
-  writeFileSync(
-    path,
-    generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }),
-  );
-  return path;
 }

@@ -6,18 +6,17 @@ import { RemoteSignerTimeout } from '../../../src/signers/kms/remote-signer.js';
 import { createSigner } from '../../../src/signers/create-signer.js';
 import { openKek } from '../../../src/signers/tink/open-kek.js';
 import { createTinkSigner } from '../../../src/signers/tink/tink-signer.js';
-import { startFakeAwsKms } from '../../fakes/aws-kms.js';
-import { startFakeGcpKms } from '../../fakes/gcp-kms.js';
-import { startFakeVault } from '../../fakes/vault-transit.js';
+import { startKekServices, type KekServices } from '../../fakes/kek-services.js';
 import { tempDir } from '../../helpers/openssl.js';
 
 /**
  * Unwrapping a Tink keyset at start is bounded by --kms-timeout: a KEK service that never answers
  * fails start-up with an error naming the KEK and the deadline, instead of hanging it.
  */
-let aws: Awaited<ReturnType<typeof startFakeAwsKms>>;
-let gcp: Awaited<ReturnType<typeof startFakeGcpKms>>;
-let vault: Awaited<ReturnType<typeof startFakeVault>>;
+let services: KekServices;
+let aws: KekServices['aws'];
+let gcp: KekServices['gcp'];
+let vault: KekServices['vault'];
 const VAULT_TOKEN = 'hvs.kek-deadline-secret';
 const work = tempDir();
 /** Any EncryptedKeyset: the KEK never answers, so its ciphertext is never opened. */
@@ -27,23 +26,14 @@ const keysetPath = work.write(
 );
 
 beforeAll(async () => {
-  process.env['AWS_ACCESS_KEY_ID'] = 'AKIDFAKEFORTESTS';
-  process.env['AWS_SECRET_ACCESS_KEY'] = 'fake-secret';
-  process.env['METADATA_SERVER_DETECTION'] = 'none';
-  [aws, gcp, vault] = await Promise.all([
-    startFakeAwsKms(),
-    startFakeGcpKms(),
-    startFakeVault({ token: VAULT_TOKEN }),
-  ]);
-  process.env['AWS_ENDPOINT_URL_KMS'] = aws.origin;
-  process.env['GCP_KMS_ENDPOINT'] = gcp.endpoint;
-  process.env['TINK_HCVAULT_ADDR'] = vault.origin;
+  services = await startKekServices(VAULT_TOKEN);
+  ({ aws, gcp, vault } = services);
   for (const fake of [aws, gcp, vault]) fake.faults.hang = true;
   // Loaded before the clock starts: loading an SDK is not what the deadline is about.
   await Promise.all([import('@google-cloud/kms'), import('@aws-sdk/client-kms')]);
 });
 afterAll(async () => {
-  await Promise.all([aws.close(), gcp.close(), vault.close()]);
+  await services?.close();
   work.cleanup();
 });
 

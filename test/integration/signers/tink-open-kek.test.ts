@@ -2,34 +2,24 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crc32c } from '../../../src/signers/tink/crc32c.js';
 import { openKek } from '../../../src/signers/tink/open-kek.js';
-import { startFakeAwsKms } from '../../fakes/aws-kms.js';
-import { startFakeGcpKms } from '../../fakes/gcp-kms.js';
-import { startFakeVault } from '../../fakes/vault-transit.js';
+import { startKekServices, type KekServices } from '../../fakes/kek-services.js';
 
 /** The blob a KEK wraps: opaque to the KEK, so any bytes stand for a serialized Keyset. */
 const KEYSET = randomBytes(311);
 const EMPTY = new Uint8Array(0);
 
-let aws: Awaited<ReturnType<typeof startFakeAwsKms>>;
-let gcp: Awaited<ReturnType<typeof startFakeGcpKms>>;
-let vault: Awaited<ReturnType<typeof startFakeVault>>;
+let services: KekServices;
+let aws: KekServices['aws'];
+let gcp: KekServices['gcp'];
+let vault: KekServices['vault'];
 const VAULT_TOKEN = 'hvs.tink-kek-token';
 
 beforeAll(async () => {
-  process.env['AWS_ACCESS_KEY_ID'] = 'AKIDFAKEFORTESTS';
-  process.env['AWS_SECRET_ACCESS_KEY'] = 'fake-secret';
-  process.env['METADATA_SERVER_DETECTION'] = 'none';
-  [aws, gcp, vault] = await Promise.all([
-    startFakeAwsKms(),
-    startFakeGcpKms(),
-    startFakeVault({ token: VAULT_TOKEN }),
-  ]);
-  process.env['AWS_ENDPOINT_URL_KMS'] = aws.origin;
-  process.env['GCP_KMS_ENDPOINT'] = gcp.endpoint;
-  process.env['TINK_HCVAULT_ADDR'] = vault.origin;
+  services = await startKekServices(VAULT_TOKEN);
+  ({ aws, gcp, vault } = services);
 });
 afterAll(async () => {
-  await Promise.all([aws.close(), gcp.close(), vault.close()]);
+  await services?.close();
 });
 
 describe('openKek', () => {

@@ -42,6 +42,19 @@ afterAll(async () => {
   await postgres?.destroy();
 });
 
+/**
+ * The flags of a transparency log of its own: a new --ledger-key, origin `tsa.test/<name>`, a
+ * checkpoint every 50 ms, no anchoring.
+ */
+function logFlags(name: string) {
+  return {
+    ledgerKey: writeLedgerKey(postgres.dir, `${name}-key.pem`),
+    ledgerOrigin: `tsa.test/${name}`,
+    ledgerCheckpointInterval: '50ms',
+    ledgerAnchorInterval: '0',
+  };
+}
+
 async function start(flags: Partial<Record<ServeOptionName, unknown>> = {}) {
   return startServer(
     resolveServeConfig({
@@ -239,13 +252,7 @@ describe('issuance ledger (PostgreSQL)', () => {
   });
 
   it('anchors its checkpoints: a token over each signed note (after the interval) is logged', async () => {
-    const keyPath = writeLedgerKey(postgres.dir, 'anchor-key.pem');
-    const server = await start({
-      ledgerKey: keyPath,
-      ledgerOrigin: 'tsa.test/anchor',
-      ledgerCheckpointInterval: '50ms',
-      ledgerAnchorInterval: '100ms',
-    });
+    const server = await start({ ...logFlags('anchor'), ledgerAnchorInterval: '100ms' });
     try {
       expect((await timestamp(server, 0)).granted).toBe(true);
       await waitFor(async () => {
@@ -261,16 +268,9 @@ describe('issuance ledger (PostgreSQL)', () => {
   });
 
   it('refuses a token too large for a log entry (never committed) and serves every granted one', async () => {
-    const keyPath = writeLedgerKey(postgres.dir, 'large-entry-key.pem');
     // A log of its own: earlier tests' checkpoints are signed by other keys.
     await db.query('TRUNCATE tsa_log_checkpoints, tsa_log_hashes');
-    const server = await start({
-      ledgerKey: keyPath,
-      ledgerOrigin: 'tsa.test/large',
-      ledgerCheckpointInterval: '50ms',
-      ledgerAnchorInterval: '0',
-      allowCustomExtensions: true,
-    });
+    const server = await start({ ...logFlags('large'), allowCustomExtensions: true });
     const rowCount = async () =>
       (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM tsa_ledger')).rows[0]!.n;
     const withExtension = (octets: number) =>
@@ -315,19 +315,13 @@ describe('issuance ledger (PostgreSQL)', () => {
   });
 
   it('gzips entry bundles for a client that accepts gzip (Vary: Accept-Encoding), never hash tiles', async () => {
-    const keyPath = writeLedgerKey(postgres.dir, 'gzip-key.pem');
     // A log of its own: earlier tests' checkpoints are signed by other keys (run alone: none).
     await db.query(`DO $$ BEGIN
       IF to_regclass('tsa_log_checkpoints') IS NOT NULL THEN
         TRUNCATE tsa_log_checkpoints, tsa_log_hashes;
       END IF;
     END $$`);
-    const server = await start({
-      ledgerKey: keyPath,
-      ledgerOrigin: 'tsa.test/gzip',
-      ledgerCheckpointInterval: '50ms',
-      ledgerAnchorInterval: '0',
-    });
+    const server = await start(logFlags('gzip'));
     try {
       const issued = await Promise.all([1, 2, 3].map((i) => timestamp(server, 1000 + i)));
       expect(issued.every((r) => r.granted)).toBe(true);
@@ -395,13 +389,7 @@ describe('issuance ledger (PostgreSQL)', () => {
   });
 
   it('serves the log routes 503 with Retry-After while the database is down, and 405 for other methods', async () => {
-    const keyPath = writeLedgerKey(postgres.dir, 'outage-key.pem');
-    const server = await start({
-      ledgerKey: keyPath,
-      ledgerOrigin: 'tsa.test/outage',
-      ledgerCheckpointInterval: '50ms',
-      ledgerAnchorInterval: '0',
-    });
+    const server = await start(logFlags('outage'));
     const paths = [
       '/api/v1/log/checkpoint',
       '/api/v1/log/proof?serial=01',
@@ -494,7 +482,6 @@ describe('issuance ledger (PostgreSQL)', () => {
   });
 
   it('with --ledger-key, refuses a database that cannot store a checkpoint note unchanged', async () => {
-    const keyPath = writeLedgerKey(postgres.dir, 'encoding-key.pem');
     const urlOf = async (encoding: string) => {
       const name = `tsa_${encoding.toLowerCase()}`;
       await db.query(`DROP DATABASE IF EXISTS ${name}`);
@@ -503,12 +490,7 @@ describe('issuance ledger (PostgreSQL)', () => {
       );
       return postgres.urlWithoutPassword.replace(/\/tsa$/, `/${name}`);
     };
-    const log = {
-      ledgerKey: keyPath,
-      ledgerOrigin: 'tsa.test/encoding',
-      ledgerCheckpointInterval: '50ms',
-      ledgerAnchorInterval: '0',
-    };
+    const log = logFlags('encoding');
     // LATIN1 has no em dash (U+2014), which starts every signature line: no checkpoint would
     // ever be stored.
     const latin1 = await urlOf('LATIN1');

@@ -163,8 +163,20 @@ function checkSigner(signer: SignerConfig, where: string): void {
       );
     }
   };
-  // A key URI of a known scheme whose shape is wrong (key URIs hold no secrets).
-  const malformed = (flag: string, uri: string, problem: string | undefined) => {
+  // A key URI of one of `schemes`, of that scheme's shape (key URIs hold no secrets).
+  const keyUri = (
+    flag: string,
+    uri: string,
+    schemes: readonly string[],
+    problemOf: (uri: string) => string | undefined,
+  ) => {
+    if (!hasScheme(uri, schemes)) {
+      throw new ConfigError(
+        'INVALID_VALUE',
+        `${where}unsupported --${flag} ${JSON.stringify(uri)}: use ${schemeList(schemes)}`,
+      );
+    }
+    const problem = problemOf(uri);
     if (problem !== undefined) {
       throw new ConfigError(
         'INVALID_VALUE',
@@ -181,13 +193,7 @@ function checkSigner(signer: SignerConfig, where: string): void {
       break;
     case 'kms':
       if (signer.keyResource === '') needs('kms-key-resource');
-      if (!hasScheme(signer.keyResource, KMS_SCHEMES)) {
-        throw new ConfigError(
-          'INVALID_VALUE',
-          `${where}unsupported --kms-key-resource ${JSON.stringify(signer.keyResource)}: use ${schemeList(KMS_SCHEMES)}`,
-        );
-      }
-      malformed('kms-key-resource', signer.keyResource, kmsKeyUriProblem(signer.keyResource));
+      keyUri('kms-key-resource', signer.keyResource, KMS_SCHEMES, kmsKeyUriProblem);
       break;
     case 'pkcs11':
       if (signer.uri === '') needs('pkcs11-uri');
@@ -195,13 +201,7 @@ function checkSigner(signer: SignerConfig, where: string): void {
     case 'tink':
       if (signer.keysetPath === '') needs('tink-keyset-path');
       if (signer.kekUri === '') needs('tink-key-resource');
-      if (!hasScheme(signer.kekUri, TINK_KEK_SCHEMES)) {
-        throw new ConfigError(
-          'INVALID_VALUE',
-          `${where}unsupported --tink-key-resource ${JSON.stringify(signer.kekUri)}: use ${schemeList(TINK_KEK_SCHEMES)}`,
-        );
-      }
-      malformed('tink-key-resource', signer.kekUri, tinkKekUriProblem(signer.kekUri));
+      keyUri('tink-key-resource', signer.kekUri, TINK_KEK_SCHEMES, tinkKekUriProblem);
       secret(signer.vaultToken);
       break;
   }

@@ -70,7 +70,7 @@ export function derProblem(bytes: Uint8Array, opaque?: Opaque): string | undefin
 }
 
 function primitiveProblem(number: number, content: Uint8Array, at: string): string | undefined {
-  const [first, second] = content;
+  const [first] = content;
   switch (number) {
     case 1:
       return content.length === 1 && (first === 0 || first === 0xff)
@@ -78,14 +78,7 @@ function primitiveProblem(number: number, content: Uint8Array, at: string): stri
         : `BOOLEAN not 00 or FF ${at}`;
     case 2:
     case 10:
-      if (content.length === 0) return `empty INTEGER ${at}`;
-      if (
-        second !== undefined &&
-        ((first === 0 && second < 0x80) || (first === 0xff && second >= 0x80))
-      ) {
-        return `non-minimal INTEGER ${at}`;
-      }
-      return undefined;
+      return withOffset(integerProblem(content), at);
     case 3: {
       if (first === undefined || first > 7 || (content.length === 1 && first !== 0))
         return `malformed BIT STRING ${at}`;
@@ -108,6 +101,21 @@ function primitiveProblem(number: number, content: Uint8Array, at: string): stri
       return undefined;
   }
 }
+
+/**
+ * Why `content` is not a DER INTEGER's contents (empty, or a leading octet that only repeats the
+ * sign), or undefined. Exported for the implicitly tagged INTEGERs, whose tag does not say so.
+ */
+export function integerProblem(content: Uint8Array): string | undefined {
+  const [first, second] = content;
+  if (first === undefined) return 'empty INTEGER';
+  return second !== undefined &&
+    ((first === 0 && second < 0x80) || (first === 0xff && second >= 0x80))
+    ? 'non-minimal INTEGER'
+    : undefined;
+}
+
+const withOffset = (problem: string | undefined, at: string) => problem && `${problem} ${at}`;
 
 /** One element of a SEQUENCE's schema: a predicate on its tag, and whether it may be absent. */
 export interface Field {

@@ -9,7 +9,15 @@ import {
   generalNameText,
   signerIdentifierText,
 } from './describe.js';
-import { context, derProblem, shapeProblem, universal, type Field, type Opaque } from './der.js';
+import {
+  context,
+  derProblem,
+  integerProblem,
+  shapeProblem,
+  universal,
+  type Field,
+  type Opaque,
+} from './der.js';
 import { digestByOid, VERIFY_OID, type DigestName } from './oids.js';
 import type { SignedAttribute, Timestamp } from './timestamp.js';
 
@@ -122,6 +130,23 @@ const ACCURACY: Field[] = [
   { name: 'micros', is: context(1), optional: true },
 ];
 
+/**
+ * Accuracy's shape, and its millis [0] and micros [1] as DER INTEGERs: implicitly tagged, so the
+ * DER walk cannot tell they are INTEGERs (Go's encoding/asn1 refuses them padded too).
+ */
+function requireAccuracy(accuracy: asn1js.AsnType) {
+  requireShape(accuracy, ACCURACY, 'Accuracy');
+  for (const element of elementsOf(accuracy)) {
+    if (element.idBlock.tagClass !== 3) continue;
+    const name = element.idBlock.tagNumber === 0 ? 'millis' : 'micros';
+    const problem =
+      element instanceof asn1js.Primitive
+        ? integerProblem(element.valueBlock.valueHexView)
+        : 'constructed';
+    if (problem) throw invalid(`the Accuracy's ${name} is not a DER INTEGER: ${problem}`);
+  }
+}
+
 /** The token inside a TimeStampResp: checked on its own by parseTimestampToken. */
 const RESPONSE_OPAQUE: Opaque = (path) => path.length === 2 && path[1] === 1;
 /** ContentInfo > [0] > SignedData > certificates [0] or crls [1]: as received (X.509 is not ours to judge). */
@@ -218,7 +243,7 @@ function readToken(token: Uint8Array, status: number): ParsedToken {
   const accuracy = elementsOf(tstInfoValue).find(
     (element, index) => index === 5 && SEQUENCE(element),
   );
-  if (accuracy) requireShape(accuracy, ACCURACY, 'Accuracy');
+  if (accuracy) requireAccuracy(accuracy);
   const tstInfo = fromSchema(() => new pkijs.TSTInfo({ schema: tstInfoValue }), 'not a TSTInfo');
   if (tstInfo.version !== 1) throw invalid(`TSTInfo version is ${tstInfo.version}, expected 1`);
   if (signedData.signerInfos.length !== 1) {

@@ -148,6 +148,26 @@ describe('only DER responses, tokens and TSTInfos verify (F4)', () => {
     expect(await message(extra)).toMatch(/the TSTInfo has 1 element\(s\) its schema does not have/);
   });
 
+  it('a padded Accuracy millis or micros is refused, even signed so: its implicit tag hides that it is an INTEGER', async () => {
+    const withAccuracy = (millis: number[], micros: number[]) =>
+      resigned((tstInfo) => {
+        const accuracy = child(tstInfo, 5);
+        expect(accuracy.tag).toBe(0x30);
+        accuracy.children = [
+          { tag: 0x80, content: Buffer.from(millis) },
+          { tag: 0x81, content: Buffer.from(micros) },
+        ];
+      });
+    const minimal = await verify(await withAccuracy([5], [0x00, 0x80]));
+    expect(minimal.accuracy).toEqual({ seconds: 0, millis: 5, micros: 128 });
+    expect(await message(await withAccuracy([0x00, 0x05], [7]))).toBe(
+      "timestamp response is not valid: the Accuracy's millis is not a DER INTEGER: non-minimal INTEGER",
+    );
+    expect(await message(await withAccuracy([5], []))).toBe(
+      "timestamp response is not valid: the Accuracy's micros is not a DER INTEGER: empty INTEGER",
+    );
+  });
+
   it('parseTimestampResponse refuses BER too: tokenDer is the one encoding', () => {
     const response = root(good);
     child(response, 1).lengthPadding = 1;

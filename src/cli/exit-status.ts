@@ -46,7 +46,15 @@ export function exitStatusOf(error: unknown): ExitStatus {
   return EXIT_STATUS.failed;
 }
 
-/** The one line a command prints for the error that ends it: its message, never a stack. */
+/**
+ * The one line a command prints for the error that ends it: its message, never a stack, with
+ * control characters escaped (\x1b, \x0a …): a message may quote a server's text, and a terminal
+ * would obey its escape sequences or show its line breaks as lines of ours.
+ */
 export function errorLine(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return (error instanceof Error ? error.message : String(error)).replace(
+    // eslint-disable-next-line no-control-regex
+    /[\u0000-\u001f\u007f-\u009f]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
 }

@@ -180,17 +180,26 @@ export function formatEntryBundle(entries: readonly Uint8Array[]): Uint8Array {
   return bundle;
 }
 
-/** The entries of a C2SP entry bundle. */
+/**
+ * The entries of a C2SP entry bundle: at most 2^TILE_HEIGHT (256), checked as they are read, so
+ * that a hostile body of zero octets cannot become millions of empty entries. Each is a view of
+ * `data`, not a copy.
+ */
 export function parseEntryBundle(data: Uint8Array): Uint8Array[] {
   const entries: Uint8Array[] = [];
   let offset = 0;
   while (offset < data.length) {
+    if (entries.length === 2 ** TILE_HEIGHT)
+      throw new TlogError(
+        'BAD_ENTRY_BUNDLE',
+        `more than ${2 ** TILE_HEIGHT} entries in entry bundle`,
+      );
     if (offset + 2 > data.length)
       throw new TlogError('BAD_ENTRY_BUNDLE', 'truncated entry length in entry bundle');
     const length = data[offset]! * 256 + data[offset + 1]!;
     if (offset + 2 + length > data.length)
       throw new TlogError('BAD_ENTRY_BUNDLE', 'truncated entry in entry bundle');
-    entries.push(data.slice(offset + 2, offset + 2 + length));
+    entries.push(data.subarray(offset + 2, offset + 2 + length));
     offset += 2 + length;
   }
   return entries;

@@ -28,7 +28,14 @@ import { VerificationError } from '../../verify/errors.js';
 import { parseTimestampToken } from '../../verify/parse-response.js';
 import { verifyTimestampResponse } from '../../verify/verify-timestamp.js';
 import { option, parseExistingFile } from './arguments.js';
-import { getLogResource, httpTileReader, parseLogKey, parseLogUrl } from './log-client.js';
+import {
+  getLogResource,
+  httpTileReader,
+  LOG_PATH,
+  parseLogKey,
+  parseLogUrl,
+  parseServedLogKey,
+} from './log-client.js';
 import { CliError, type Output } from './output.js';
 import type { GlobalOptions } from './timestamp-command.js';
 
@@ -117,7 +124,10 @@ export async function auditLog(
   const keyFromServer = options.logKey === undefined;
   const logKey =
     options.logKey ??
-    parseLogKey(((await getLogResource(base, 'key', timeoutMs)) as Buffer).toString('utf8'));
+    parseServedLogKey(
+      (await getLogResource(base, 'key', timeoutMs)) as Buffer,
+      `${base}${LOG_PATH}key`,
+    );
   const signed = (await getLogResource(base, 'checkpoint', timeoutMs)) as Buffer;
   let checkpoint: Checkpoint;
   try {

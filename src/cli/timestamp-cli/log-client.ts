@@ -22,8 +22,25 @@ export function parseLogUrl(value: string): string {
 }
 
 /**
- * The log's note verifier key ("origin+hash+base64"), given as the key itself or as a file that
- * holds it (what GET /api/v1/log/key returns).
+ * The log's note verifier key ("origin+hash+base64") as the log serves it (GET /api/v1/log/key):
+ * text only, never a path, since the server is not trusted to name local files.
+ */
+export function parseServedLogKey(body: Buffer, url: string): string {
+  const key = body.toString('utf8').trim();
+  try {
+    newVerifier(key);
+  } catch (error) {
+    throw new CliError(
+      'INVALID_RESPONSE',
+      `GET ${url}: not a log verifier key (origin+hash+base64): ${(error as Error).message}`,
+    );
+  }
+  return key;
+}
+
+/**
+ * The --log-key argument: the log's note verifier key ("origin+hash+base64"), given as the key
+ * itself or as a file that holds it (what GET /api/v1/log/key returns).
  */
 export function parseLogKey(value: string): string {
   const key = existsSync(value) ? readFileSync(value, 'utf8').trim() : value.trim();

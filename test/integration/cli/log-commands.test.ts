@@ -1,8 +1,11 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { errorLine } from '../../../src/cli/exit-status.js';
 import { logAuditCommand } from '../../../src/cli/timestamp-cli/log-audit-command.js';
 import { logProofCommand } from '../../../src/cli/timestamp-cli/log-proof-command.js';
 import type { Output } from '../../../src/cli/timestamp-cli/output.js';
@@ -220,6 +223,37 @@ describe('timestamp-cli log-audit', () => {
     const stdout = await run(logAuditCommand, [server.url]);
     expect(stdout).toContain('(the key the server publishes: pass --log-key to pin it)');
     expect(stdout).toContain('signature by the embedded certificate only');
+  });
+
+  it('takes the key the server publishes as text, never as the name of a local file to read', async () => {
+    // A path the old parser would have read, finding a valid key there.
+    server.overrides.set('key', await file('served.key', `${log.vkey}\n`));
+    try {
+      const refused = run(logAuditCommand, [server.url]);
+      await expect(refused).rejects.toThrow(
+        `GET ${server.url}/api/v1/log/key: not a log verifier key (origin+hash+base64)`,
+      );
+      await expect(refused).rejects.toMatchObject({ code: 'INVALID_RESPONSE' });
+    } finally {
+      server.overrides.delete('key');
+    }
+  });
+
+  it("escapes control characters of the server's error text (no terminal escapes)", async () => {
+    const hostile = createServer((_request, response) =>
+      response.writeHead(500).end('\x1b[2K\r\x1b[1ASuccessfully verified\x07'),
+    );
+    await new Promise<void>((resolve) => hostile.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(hostile.address() as AddressInfo).port}`;
+    try {
+      const error: unknown = await run(logAuditCommand, [url]).catch((e: unknown) => e);
+      // What the CLI prints (timestamp-cli.ts): the server's text, its escapes made visible.
+      expect(errorLine(error)).toBe(
+        `GET ${url}/api/v1/log/key: HTTP 500: \\x1b[2K\\x0d\\x1b[1ASuccessfully verified\\x07`,
+      );
+    } finally {
+      await new Promise((resolve) => hostile.close(resolve));
+    }
   });
 
   it('refuses a saved checkpoint the log is not consistent with (a fork)', async () => {

@@ -84,4 +84,15 @@ describe('entry bundles', () => {
     );
     expect(() => formatEntryBundle([new Uint8Array(65536)])).toThrow(TlogError);
   });
+
+  it('holds at most 256 entries: a body of zero octets is refused at the 257th, not parsed whole', () => {
+    const full = formatEntryBundle(Array.from({ length: 256 }, () => new Uint8Array(0)));
+    expect(parseEntryBundle(full)).toHaveLength(256);
+    expect(() => parseEntryBundle(new Uint8Array(20 << 20))).toThrow(
+      expect.objectContaining({
+        code: 'BAD_ENTRY_BUNDLE',
+        message: expect.stringContaining('more than 256 entries'),
+      }),
+    );
+  });
 });

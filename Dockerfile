@@ -34,6 +34,11 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm rebuild pkcs1
 # deploy: the runtime, as the unprivileged `node` user.
 FROM node:24-bookworm-slim AS deploy
 ENV NODE_ENV=production
+# The container's only default that differs from the server's (a container must listen on every
+# interface). An environment variable, not a flag: flags beat the environment and a config file,
+# so a flag in CMD would pin it against `docker run -e` and a mounted --config. Port 3000 and the
+# memory signer are the server's own defaults.
+ENV HOST=0.0.0.0
 # chrony: chronyc for --time-source chrony, and chronyd for the optional NTS sidecar (same image);
 # ca-certificates: the trust store chronyd checks NTS servers' certificates against;
 # /run/chrony-shared: where a volume shared with the sidecar is mounted (node's, so a fresh
@@ -50,7 +55,9 @@ COPY package.json openapi.yaml LICENSE NOTICE ./
 USER node
 EXPOSE 3000 2112
 # /livez, not /ping: /ping is 503 while the clock is drifted, and a restart would not fix the clock.
+# The port is $PORT's (the server's default 3000), so `-e PORT=8080` moves the check with it.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:3000/livez').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/livez').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 ENTRYPOINT ["node", "dist/src/cli/timestamp-server.js"]
-CMD ["serve", "--host=0.0.0.0", "--port=3000", "--timestamp-signer=memory"]
+# No option flags: they would beat -e variables and a mounted config file (docs/deployment.md).
+CMD ["serve"]

@@ -146,12 +146,8 @@ describe('Dockerfile', () => {
     expect(
       stageByName.get('deps')?.instructions.some(({ args }) => args.includes('npm ci --omit=dev')),
     ).toBe(true);
-    expect(execForm(instruction(deploy, 'CMD'))).toEqual([
-      'serve',
-      '--host=0.0.0.0',
-      '--port=3000',
-      '--timestamp-signer=memory',
-    ]);
+    // No option flags, which would beat -e variables and a mounted config file (image-config.test.ts).
+    expect(execForm(instruction(deploy, 'CMD'))).toEqual(['serve']);
   });
 
   describe('built in a clean copy of the repository', () => {
@@ -183,17 +179,21 @@ describe('Dockerfile', () => {
       'starts, passes its HEALTHCHECK, issues tokens and exits 0 on SIGTERM',
       { timeout: 300_000 },
       async () => {
-        // The image's command, on loopback and ephemeral ports for the test.
+        // The image's command, on loopback and ephemeral ports for the test (as `docker run -e`).
         const [program = '', ...entry] = execForm(instruction(deploy, 'ENTRYPOINT'));
-        const command = [...entry, ...execForm(instruction(deploy, 'CMD'))].map((arg) =>
-          arg === '--host=0.0.0.0' ? '--host=127.0.0.1' : arg === '--port=3000' ? '--port=0' : arg,
-        );
+        const command = [...entry, ...execForm(instruction(deploy, 'CMD'))];
         const child = spawn(
           program === 'node' ? process.execPath : program,
           [...command, '--metrics-port=0', '--log-type=prod'],
           {
             cwd: app,
-            env: { PATH: process.env['PATH'] ?? '', HOME: app, ...image.env },
+            env: {
+              PATH: process.env['PATH'] ?? '',
+              HOME: app,
+              ...image.env,
+              HOST: '127.0.0.1',
+              PORT: '0',
+            },
             stdio: ['ignore', 'pipe', 'inherit'],
             detached: true,
           },
@@ -215,13 +215,12 @@ describe('Dockerfile', () => {
           const healthcheck = execForm(
             instruction(deploy, 'HEALTHCHECK').replace(/^.*?CMD\s+/, ''),
           );
-          const [checkProgram = '', ...checkArgs] = healthcheck.map((arg) =>
-            arg.replace('http://127.0.0.1:3000', url),
-          );
+          // The check reads the port from $PORT, as in a container run with -e PORT=….
+          const [checkProgram = '', ...checkArgs] = healthcheck;
           const check = spawnSync(
             checkProgram === 'node' ? process.execPath : checkProgram,
             checkArgs,
-            { encoding: 'utf8' },
+            { encoding: 'utf8', env: { ...image.env, PORT: new URL(url).port } },
           );
           expect(check.status).toBe(0);
           const response = await fetch(`${url}/api/v1/timestamp`, {

@@ -17,7 +17,6 @@ import { createTestServer } from '../../helpers/tsa.js';
  * fix the clock, and the server recovers by itself once the clock is back. So they probe /livez;
  * /ping and /readyz go red while drifted (the load balancer stops sending requests).
  */
-const IMAGE_URL = 'http://127.0.0.1:3000';
 
 const dockerHealthcheck = (() => {
   const deploy = parseDockerfile(readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8')).find(
@@ -32,11 +31,18 @@ const composeHealthcheck = (
   }
 ).services['timestamp-server']?.healthcheck.test.slice(1) as string[];
 
-/** Runs a health check command (exec form) against `url` in place of the container's address. */
+/**
+ * Runs a health check command (exec form) as the container would, with `url`'s port as $PORT (the
+ * checks probe 127.0.0.1 on the server's port).
+ */
 function runCheck(command: string[], url: string): Promise<number> {
-  const [program = '', ...args] = command.map((arg) => arg.replace(IMAGE_URL, url));
+  const [program = '', ...args] = command;
+  const { hostname, port } = new URL(url);
+  expect(hostname).toBe('127.0.0.1');
   return new Promise((resolve) => {
-    const child = execFile(program === 'node' ? process.execPath : program, args);
+    const child = execFile(program === 'node' ? process.execPath : program, args, {
+      env: { PATH: process.env['PATH'] ?? '', PORT: port },
+    });
     child.once('exit', (code) => resolve(code ?? -1));
   });
 }

@@ -375,7 +375,8 @@ export const SERVE_OPTIONS = {
     flag: 'http-ping-only',
     kind: 'boolean',
     default: false,
-    description: 'on the plain-HTTP listener serve only /ping (timestamps only over HTTPS)',
+    description:
+      'on the plain-HTTP listener serve only /ping and the /livez and /readyz probes (timestamps only over HTTPS)',
   }),
   readTimeout: option({
     flag: 'read-timeout',

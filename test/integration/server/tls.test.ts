@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { connect, constants } from 'node:http2';
 import { request, type RequestOptions } from 'node:https';
 import { connect as connectTls, type TLSSocket } from 'node:tls';
@@ -19,9 +20,12 @@ import {
   hpackLiteral,
   http2Frame,
 } from '../../helpers/http2-frames.js';
+import { parseDockerfile } from '../../helpers/dockerfile.js';
+import { renderKustomization } from '../../helpers/kustomize.js';
 import { openssl, tempDir } from '../../helpers/openssl.js';
 import { watch } from '../../helpers/slow-client.js';
 import { silentLogger } from '../../helpers/tsa.js';
+import { REPO_ROOT } from '../../helpers/spawn-server.js';
 import { helloTimeStampReq } from '../../loadtest/request.js';
 
 const dir = tempDir();
@@ -322,13 +326,38 @@ describe('--http-ping-only', () => {
   });
   afterAll(() => server.close());
 
-  it('answers only /ping over plain HTTP, as Go does', async () => {
+  it('answers only /ping (and the probes) over plain HTTP, as Go does', async () => {
     expect((await fetch(`${server.url}/ping`)).status).toBe(200);
     for (const path of ['/api/v1/timestamp/certchain', '/openapi.yaml', '/nowhere']) {
       const response = await fetch(`${server.url}${path}`);
       expect(response.status).toBe(404);
       expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
       expect(await response.text()).toBe(PING_ONLY_MESSAGE);
+    }
+  });
+
+  it('answers the health probes that the image and the Kubernetes manifests send to this port', async () => {
+    const healthcheck = parseDockerfile(readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8'))
+      .find((stage) => stage.name === 'deploy')
+      ?.instructions.find((item) => item.keyword === 'HEALTHCHECK')?.args;
+    const [container] = (
+      renderKustomization(join(REPO_ROOT, 'deploy', 'kubernetes', 'base')).find(
+        (object) => object.kind === 'Deployment',
+      ) as unknown as {
+        spec: {
+          template: { spec: { containers: Record<string, { httpGet?: { path: string } }>[] } };
+        };
+      }
+    ).spec.template.spec.containers;
+    const probes = ['startupProbe', 'livenessProbe', 'readinessProbe'].map(
+      (probe) => container?.[probe]?.httpGet?.path,
+    );
+    const paths = [...new Set([...probes, /'(\/\w+)'\)/.exec(healthcheck ?? '')?.[1]])];
+    expect(paths.sort()).toEqual(['/livez', '/readyz']);
+    for (const path of paths) {
+      const response = await fetch(`${server.url}${path}`);
+      expect(response.status, path).toBe(200);
+      expect(await response.text(), path).toBe('ok');
     }
   });
 

@@ -2,7 +2,12 @@ import { ConfigError } from './config-error.js';
 import { DurationError, parseDuration } from './duration.js';
 import type { OptionSpec } from './option-spec.js';
 import { SERVE_OPTIONS, type ServeConfig, type ServeOptionName } from './schema.js';
-import { signerConfigFrom, type SignerConfig } from './signer-config.js';
+import {
+  SIGNER_OPTIONS,
+  signerConfigFrom,
+  signerOptionsIgnoredBy,
+  type SignerConfig,
+} from './signer-config.js';
 
 /**
  * TSA profiles (config file only): the top-level settings are the default profile; `profiles:`
@@ -52,25 +57,20 @@ export const DEFAULT_PROFILE_NAME = 'default';
 const DOTTED_OID = /^[0-2](?:\.(?:0|[1-9]\d{0,17}))+$/;
 
 /**
- * The top-level options a profile may set: the signer's and the token's. By prefix, so that the
- * options of a new signer (e.g. pkcs11-*) work in profiles without a change here.
+ * The top-level options a profile may set: the signer's (SIGNER_OPTIONS, by prefix, so that the
+ * options of a new signer work in profiles without a change here) and the token's.
  */
-const PROFILE_OPTION_PREFIXES = ['file-signer-', 'kms-', 'tink-', 'pkcs11-'];
-const PROFILE_OPTION_FLAGS = new Set([
-  'timestamp-signer',
-  'timestamp-signer-hash',
-  'certificate-chain-path',
-  'include-chain-in-response',
+const PROFILE_OPTION_NAMES = new Set<ServeOptionName>([
+  ...SIGNER_OPTIONS,
+  'timestampSigner',
+  'timestampSignerHash',
+  'includeChainInResponse',
 ]);
 const PROFILE_ONLY_KEYS = new Set(['name', 'policy-oids', 'accuracy', 'previous-chains']);
 
-const isProfileOption = (flag: string): boolean =>
-  PROFILE_OPTION_FLAGS.has(flag) ||
-  PROFILE_OPTION_PREFIXES.some((prefix) => flag.startsWith(prefix));
-
 const PROFILE_OPTIONS = new Map(
   (Object.entries(SERVE_OPTIONS) as [ServeOptionName, OptionSpec<unknown>][])
-    .filter(([, spec]) => isProfileOption(spec.flag))
+    .filter(([name]) => PROFILE_OPTION_NAMES.has(name))
     .map(([name, spec]) => [spec.flag, { name, spec }] as const),
 );
 
@@ -154,6 +154,21 @@ function parseProfile(
     if (!DOTTED_OID.test(dotted))
       throw new ConfigError('INVALID_VALUE', `${at}: invalid policy OID "${dotted}"`);
   const config = values as unknown as ServeConfig;
+  // Refused, not ignored (the top level only warns, as Go does): a profile that forgot its
+  // timestamp-signer would otherwise serve a throw-away in-memory key in place of its own.
+  const ignored = signerOptionsIgnoredBy(config.timestampSigner, Object.keys(options));
+  if (ignored.length > 0) {
+    const keys = ignored.map((option) => SERVE_OPTIONS[option].flag);
+    const signer =
+      options.timestampSigner === undefined
+        ? `memory signer (the default: the profile sets no timestamp-signer)`
+        : `${config.timestampSigner} signer`;
+    throw new ConfigError(
+      'CONFLICTING_OPTIONS',
+      `${at}: ${keys.join(', ')} ${keys.length === 1 ? 'is' : 'are'} not used by its ${signer}; ` +
+        `set the profile's timestamp-signer, or remove ${keys.length === 1 ? 'it' : 'them'}`,
+    );
+  }
   return {
     name,
     policyOids,

@@ -1,7 +1,9 @@
 import { parseAccuracy } from './accuracy.js';
 import { ConfigError } from './config-error.js';
 import { formatDuration } from './duration.js';
-import type { ServeConfig } from './schema.js';
+import type { OptionSpec } from './option-spec.js';
+import { SERVE_OPTIONS, type ServeConfig } from './schema.js';
+import { SIGNER_OPTIONS, signerOptionsIgnoredBy } from './signer-config.js';
 import { parseWorkerCount } from './worker-count.js';
 
 /**
@@ -53,7 +55,27 @@ export function checkServeConfig(config: ServeConfig): string[] {
   checkListenerPorts(config);
   checkProfiles(config);
   checkLedgerConfig(config);
-  return checkGoOnlyOptions(config);
+  return [...ignoredSignerOptions(config), ...checkGoOnlyOptions(config)];
+}
+
+/**
+ * Top-level signer options set (to other than their default) that the chosen signer does not use:
+ * accepted, as the Go server accepts them, with one warning naming them all. A profile refuses them
+ * (profiles.ts). A pkcs11: --ledger-key uses --pkcs11-timeout whatever the signer (runtime/serve.ts).
+ */
+function ignoredSignerOptions(config: ServeConfig): string[] {
+  const values = config as unknown as Record<string, unknown>;
+  const options = SERVE_OPTIONS as Record<string, OptionSpec<unknown>>;
+  const set = SIGNER_OPTIONS.filter((name) => values[name] !== options[name]?.default);
+  const ledgerPkcs11 = config.ledgerUrl !== '' && /^pkcs11:/i.test(config.ledgerKey);
+  const ignored = signerOptionsIgnoredBy(config.timestampSigner, set).filter(
+    (name) => !(ledgerPkcs11 && name === 'pkcs11Timeout'),
+  );
+  if (ignored.length === 0) return [];
+  const flags = ignored.map((name) => `--${options[name]?.flag}`).join(', ');
+  return [
+    `${flags} ${ignored.length === 1 ? 'is' : 'are'} ignored: --timestamp-signer ${config.timestampSigner} does not use ${ignored.length === 1 ? 'it' : 'them'}`,
+  ];
 }
 
 /** Addresses that listen on every interface, and so overlap any other address. */

@@ -1,7 +1,8 @@
 import type { HashName } from '../asn1/algorithms.js';
 import { ConfigError } from './config-error.js';
 import { kmsKeyUriProblem, tinkKekUriProblem } from './key-uri.js';
-import type { ServeConfig } from './schema.js';
+import type { OptionSpec } from './option-spec.js';
+import { SERVE_OPTIONS, type ServeConfig, type ServeOptionName } from './schema.js';
 
 /** A secret given inline (`--flag`) or as a file (`--flag-file`); read by the signer at start-up. */
 export interface SecretSource {
@@ -119,6 +120,50 @@ export function signerConfigFrom(config: ServeConfig): SignerConfig {
         timeoutMs: config.kmsTimeout,
       };
   }
+}
+
+/**
+ * The signer options: those of a signer's key, chain and calls (--file-signer-*, --kms-*,
+ * --tink-*, --pkcs11-*, --certificate-chain-path). By prefix, so that a new option of a signer
+ * counts without a change here. --timestamp-signer and --timestamp-signer-hash apply to all.
+ */
+const SIGNER_OPTION_PREFIXES = ['file-signer-', 'kms-', 'tink-', 'pkcs11-'];
+export const SIGNER_OPTIONS: readonly ServeOptionName[] = (
+  Object.entries(SERVE_OPTIONS) as [ServeOptionName, OptionSpec<unknown>][]
+)
+  .filter(
+    ([, spec]) =>
+      spec.flag === 'certificate-chain-path' ||
+      SIGNER_OPTION_PREFIXES.some((prefix) => spec.flag.startsWith(prefix)),
+  )
+  .map(([name]) => name);
+
+/**
+ * The options a `kind` signer reads: those signerConfigFrom takes for it, seen through a proxy, so
+ * that the list is the code's own and cannot drift from it.
+ */
+function optionsReadBy(kind: ServeConfig['timestampSigner']): ReadonlySet<string> {
+  const read = new Set<string>();
+  const probe = new Proxy({} as ServeConfig, {
+    get: (_target, name) => {
+      read.add(String(name));
+      return name === 'timestampSigner' ? kind : undefined;
+    },
+  });
+  signerConfigFrom(probe);
+  return read;
+}
+
+/** Of the option names `names`, the signer options that a `kind` signer ignores, in that order. */
+export function signerOptionsIgnoredBy(
+  kind: ServeConfig['timestampSigner'],
+  names: Iterable<string>,
+): ServeOptionName[] {
+  const read = optionsReadBy(kind);
+  return [...names].filter(
+    (name): name is ServeOptionName =>
+      (SIGNER_OPTIONS as readonly string[]).includes(name) && !read.has(name),
+  );
 }
 
 /** The schemes of --kms-key-resource: signers/kms has a provider for each. */

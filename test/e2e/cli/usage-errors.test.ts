@@ -91,6 +91,30 @@ describe('timestamp-server: a refused command line or configuration', () => {
     },
   );
 
+  it("a profile's signer option that its signer does not use: exit 2, naming both", async () => {
+    const config = dir.write(
+      'profile-without-signer.yaml',
+      [
+        'profiles:',
+        '  - name: prod',
+        '    policy-oids: [1.2.3.4.100]',
+        '    file-signer-key-path: /keys/prod.pem',
+        '    certificate-chain-path: /keys/prod-chain.pem',
+        '',
+      ].join('\n'),
+    );
+    // Refused as the file is read, before anything starts (--print-config too): without the
+    // refusal this prints the file and exits 0, where `serve` alone would start and never exit.
+    expect(await server(['serve', '--config', config, '--print-config'])).toEqual({
+      status: 2,
+      stdout: '',
+      stderr:
+        `error: config file ${config}: profile "prod": file-signer-key-path, certificate-chain-path ` +
+        'are not used by its memory signer (the default: the profile sets no timestamp-signer); ' +
+        `set the profile's timestamp-signer, or remove them\n${POINTER}`,
+    });
+  });
+
   it('an unknown command points at the top-level help', async () => {
     expect(await server(['sevre'])).toEqual({
       status: 2,

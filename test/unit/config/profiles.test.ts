@@ -139,6 +139,71 @@ profiles:
     expect(() => load(text)).toThrow(message);
   });
 
+  it("refuses a signer option that the profile's signer does not use, naming profile and option", () => {
+    const refusal = (text: string) => {
+      try {
+        load(text);
+        return undefined;
+      } catch (error) {
+        if (!(error instanceof ConfigError)) throw error;
+        return [error.code, error.message.replace(/^config file \S+: /, '')];
+      }
+    };
+    // A forgotten timestamp-signer: the in-memory signer would have served in place of the key.
+    expect(
+      refusal(`profiles:
+  - name: prod
+    policy-oids: [1.2.3.4.100]
+    file-signer-key-path: /keys/prod.pem
+    certificate-chain-path: /keys/prod-chain.pem
+`),
+    ).toEqual([
+      'CONFLICTING_OPTIONS',
+      'profile "prod": file-signer-key-path, certificate-chain-path are not used by its memory ' +
+        "signer (the default: the profile sets no timestamp-signer); set the profile's " +
+        'timestamp-signer, or remove them',
+    ]);
+    // Another signer's key (a secret: never shown), and options of the KMS calls on a file key.
+    const fileProfile = (extra: string) =>
+      refusal(`profiles:
+  - name: rsa
+    policy-oids: [1.2.3.4.100]
+    timestamp-signer: file
+    file-signer-key-path: /keys/rsa.pem
+    certificate-chain-path: /keys/rsa-chain.pem
+${extra}`);
+    expect(fileProfile('    pkcs11-uri: "pkcs11:token=a;object=b?pin-value=1234"\n')).toEqual([
+      'CONFLICTING_OPTIONS',
+      'profile "rsa": pkcs11-uri is not used by its file signer; set the profile\'s timestamp-signer, or remove it',
+    ]);
+    expect(fileProfile('    kms-timeout: 2s\n    kms-breaker-threshold: 3\n')?.[1]).toMatch(
+      /^profile "rsa": kms-timeout, kms-breaker-threshold are not used by its file signer;/,
+    );
+    // Each signer's own options, shared ones included, are accepted.
+    expect(
+      fileProfile('    file-signer-passwd-file: /run/pw\n    timestamp-signer-hash: sha256\n'),
+    ).toBe(undefined);
+    for (const signer of [
+      'timestamp-signer: kms\n    kms-key-resource: awskms:///alias/a\n    kms-timeout: 2s\n    kms-breaker-threshold: 3\n    kms-max-retries: 1',
+      'timestamp-signer: tink\n    tink-keyset-path: /k.json\n    tink-key-resource: aws-kms://arn:aws:kms:us-east-1:111122223333:key/x\n    kms-timeout: 2s',
+      'timestamp-signer: pkcs11\n    pkcs11-uri: "pkcs11:token=a;object=b"\n    pkcs11-timeout: 2s\n    kms-breaker-cooldown: 5s',
+    ])
+      expect(
+        refusal(
+          `profiles:\n  - name: p\n    policy-oids: [1.2.3]\n    certificate-chain-path: /c.pem\n    ${signer}\n`,
+        ),
+        signer,
+      ).toBeUndefined();
+    expect(
+      refusal(
+        'profiles:\n  - {name: m, policy-oids: [1.2.3], timestamp-signer: memory, kms-timeout: 2s}\n',
+      ),
+    ).toEqual([
+      'CONFLICTING_OPTIONS',
+      'profile "m": kms-timeout is not used by its memory signer; set the profile\'s timestamp-signer, or remove it',
+    ]);
+  });
+
   it('never echoes a profile secret in an error', () => {
     const text = 'profiles:\n  - {name: a, policy-oids: [1.2.3], file-signer-passwd: [hunter2]}\n';
     expect(() => load(text)).toThrow(/file-signer-passwd/);

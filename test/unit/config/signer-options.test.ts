@@ -186,3 +186,64 @@ describe('checkSignerOptions: what a signer cannot start without, before anythin
     );
   });
 });
+
+describe('top-level signer options that the signer does not use', () => {
+  /** The warnings of a configuration from these flags. */
+  const warnings = (flags: Partial<Record<ServeOptionName, unknown>>) =>
+    resolveLayers([{ source: 'flags', values: flags }]).warnings;
+
+  it('are accepted, as the Go server does, with one warning naming them (never their values)', () => {
+    expect(
+      warnings({ fileSignerKeyPath: '/k.pem', fileSignerPasswd: 'hunter2', ...CHAIN }),
+    ).toEqual([
+      '--certificate-chain-path, --file-signer-key-path, --file-signer-passwd are ignored: ' +
+        '--timestamp-signer memory does not use them',
+    ]);
+    expect(
+      warnings({
+        timestampSigner: 'file',
+        fileSignerKeyPath: '/k.pem',
+        ...CHAIN,
+        kmsKeyResource: 'awskms:///alias/a',
+        kmsTimeout: '2s',
+      }),
+    ).toEqual([
+      '--kms-key-resource, --kms-timeout are ignored: --timestamp-signer file does not use them',
+    ]);
+    expect(
+      warnings({ timestampSigner: 'kms', kmsBreakerCooldown: '1s', pkcs11Timeout: '1s' }),
+    ).toEqual(['--pkcs11-timeout is ignored: --timestamp-signer kms does not use it']);
+  });
+
+  it("warn about none of a signer's own options, nor of one set to its default", () => {
+    expect(warnings({})).toEqual([]);
+    expect(
+      warnings({
+        timestampSigner: 'tink',
+        tinkKeysetPath: '/k.json',
+        tinkKeyResource: 'gcp-kms://projects/p/locations/l/keyRings/r/cryptoKeys/k',
+        kmsTimeout: '2s',
+        ...CHAIN,
+      }),
+    ).toEqual([]);
+    expect(
+      warnings({
+        timestampSigner: 'pkcs11',
+        pkcs11Uri: 'pkcs11:token=a',
+        kmsBreakerThreshold: '2',
+      }),
+    ).toEqual([]);
+    // --print-config writes every option, those of other signers at their defaults.
+    expect(warnings({ kmsTimeout: '5s', fileSignerKeyPath: '', certificateChainPath: '' })).toEqual(
+      [],
+    );
+  });
+
+  it('--pkcs11-timeout is used by a pkcs11: --ledger-key, whatever the signer', () => {
+    const ledger = { ledgerUrl: 'postgres://db/tsa', ledgerOrigin: 'tsa.example/log' };
+    expect(warnings({ ...ledger, ledgerKey: 'pkcs11:token=log', pkcs11Timeout: '2s' })).toEqual([]);
+    expect(warnings({ ...ledger, ledgerKey: '/log-key.pem', pkcs11Timeout: '2s' })).toEqual([
+      '--pkcs11-timeout is ignored: --timestamp-signer memory does not use it',
+    ]);
+  });
+});

@@ -55,11 +55,14 @@ const chainNotAfter = (chain: readonly Certificate[]) =>
 /**
  * The windows of one profile, oldest first. The current chain is the newest (by leaf notBefore).
  * A window starts at its leaf's notBefore and ends at the key's retirement: the explicit `retired`
- * time, else the next chain's leaf notBefore; the current one ends with its chain's validity.
+ * time, else the next chain's leaf notBefore; never after its chain's validity, with which the
+ * current one ends. `warn` is told of a `retired` later than that validity (a likely typo: no
+ * token of that key verifies past it).
  */
 export function authorityWindows(
   current: ProfileChain,
   previous: readonly ProfileChain[],
+  warn: (message: string) => void = () => {},
 ): AuthorityWindow[] {
   const older = [...previous].sort((a, b) => +notBefore(a.chain) - +notBefore(b.chain));
   const ordered = [...older, current];
@@ -73,8 +76,14 @@ export function authorityWindows(
   return ordered.map((entry, index) => {
     const start = notBefore(entry.chain);
     const next = ordered[index + 1];
-    const end =
-      next === undefined ? chainNotAfter(entry.chain) : (entry.retired ?? notBefore(next.chain));
+    const expiry = chainNotAfter(entry.chain);
+    if (next !== undefined && entry.retired && entry.retired > expiry)
+      warn(
+        `previous chain ${entry.source}: retired ${rfc3339(entry.retired)} is after the chain ` +
+          `expires (${rfc3339(expiry)}); its trusted-root window ends at the expiry`,
+      );
+    const retirement = next === undefined ? expiry : (entry.retired ?? notBefore(next.chain));
+    const end = retirement < expiry ? retirement : expiry;
     if (end < start)
       throw new TrustedRootError(
         'RETIRED_OUT_OF_ORDER',

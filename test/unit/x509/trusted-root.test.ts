@@ -36,10 +36,13 @@ const day = (days: number) => new Date(T0 + days * DAY);
 describe('trusted root windows', () => {
   it('orders chains by leaf notBefore; a retired key ends at `retired`, else at the next leaf', async () => {
     const current = await chain('2026', 200, 390);
-    const windows = authorityWindows(current, [
-      { ...(await chain('2025', 100)), retired: day(210) },
-      await chain('2024', 0),
-    ]);
+    const warnings: string[] = [];
+    const windows = authorityWindows(
+      current,
+      [{ ...(await chain('2025', 100)), retired: day(210) }, await chain('2024', 0)],
+      (message) => warnings.push(message),
+    );
+    expect(warnings).toEqual([]);
     expect(windows.map(({ start, end }) => [start, end])).toEqual([
       [day(0), day(100)],
       [day(100), day(210)],
@@ -55,6 +58,30 @@ describe('trusted root windows', () => {
     expect(root.timestampAuthorities[2]?.certChain.certificates[0]?.rawBytes).toBe(
       current.chain[0]!.der.toString('base64'),
     );
+  });
+
+  it('never lets a window outlast its chain; warns of a `retired` after the chain expires', async () => {
+    const current = await chain('new', 200, 590);
+    const warnings: string[] = [];
+    const warn = (message: string) => warnings.push(message);
+    // Expired before the next leaf began (a gap): the window ends with the chain, not at day 200.
+    const gap = authorityWindows(current, [await chain('old', 0, 100)], warn);
+    expect(gap.map(({ start, end }) => [start, end])).toEqual([
+      [day(0), day(100)],
+      [day(200), day(590)],
+    ]);
+    expect(warnings).toEqual([]);
+    // Retired after it expired: the expiry still ends it, and start-up is told.
+    const late = authorityWindows(
+      current,
+      [{ ...(await chain('old2', 0, 100)), retired: day(300) }],
+      warn,
+    );
+    expect(late[0]?.end).toEqual(day(100));
+    expect(warnings).toEqual([
+      'previous chain old2: retired 2026-10-28T00:00:00Z is after the chain expires ' +
+        '(2026-04-11T00:00:00Z); its trusted-root window ends at the expiry',
+    ]);
   });
 
   it('refuses a previous chain newer than the current one, or retired before it began', async () => {

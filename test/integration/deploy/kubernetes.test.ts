@@ -331,10 +331,12 @@ describe('overlay chrony-nts (NTS through a chronyd sidecar)', () => {
     name: string;
     image: string;
     command?: string[];
+    lifecycle?: { preStop?: { exec: { command: string[] } } };
     volumeMounts: Mount[];
     securityContext: { readOnlyRootFilesystem: boolean; allowPrivilegeEscalation: boolean };
   }
   const pod = find<DeploymentShape>(objects, 'Deployment').spec.template.spec as unknown as {
+    terminationGracePeriodSeconds: number;
     containers: Container[];
     volumes: { name: string; emptyDir?: object; configMap?: { name: string } }[];
   };
@@ -349,6 +351,25 @@ describe('overlay chrony-nts (NTS through a chronyd sidecar)', () => {
     if (kubectl) expect(byKey(objects)).toEqual(byKey(kubectl));
     for (const object of objects)
       expect(() => validate(object), `${object.kind} ${object.metadata.name}`).not.toThrow();
+  });
+
+  it("keeps chronyd running through the TSA's drain, within the grace period", () => {
+    // Both containers get SIGTERM once their own preStop ends; the clock gate reads chronyd
+    // while in-flight requests finish, so chronyd must stop after the TSA's preStop and drain.
+    const preStopSeconds = (container?: Container) => {
+      const [program, seconds] = container?.lifecycle?.preStop?.exec.command ?? [];
+      expect(program).toBe('sleep');
+      return Number(seconds);
+    };
+    const [tsa, chrony] = ['timestamp-server', 'chrony'].map((name) =>
+      pod.containers.find((container) => container.name === name),
+    );
+    const configText = data('timestamp-server-config')['timestamp-server.yaml'] ?? '';
+    const config = parse(configText) as Record<string, string>;
+    const gracefulSeconds = (parseDuration(String(config['graceful-timeout'])) ?? 0) / 1000;
+    expect(gracefulSeconds).toBeGreaterThan(0);
+    expect(preStopSeconds(chrony)).toBeGreaterThan(preStopSeconds(tsa) + gracefulSeconds);
+    expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(preStopSeconds(chrony));
   });
 
   it('runs chronyd beside the TSA, same image, without touching the clock, read-only and unprivileged', () => {

@@ -356,10 +356,9 @@ export async function buildServer(deps: ServerDependencies) {
           `unsupported media type requested, only [${PEM_CHAIN}] are available`,
         );
       }
-      return reply
-        .header('cache-control', 'max-age=86400, immutable')
-        .type(PEM_CHAIN)
-        .send(chainPem);
+      // An hour, not Go's `max-age=86400, immutable`: a key rotation changes the chain at this
+      // URL, and caches must pick the new one up (docs/compatibility.md).
+      return reply.header('cache-control', 'max-age=3600').type(PEM_CHAIN).send(chainPem);
     });
     methodNotAllowed(path, ['GET', 'HEAD']);
   };

@@ -186,6 +186,10 @@ describe('profiles', () => {
 
   it('serves each chain, reports each profile in /readyz, and counts by profile', async () => {
     expect((await fetch(`${server.url}/api/v1/timestamp/rsa`)).status).toBe(405);
+    // Cached briefly, never `immutable`: a key rotation changes the chain at the same URL.
+    expect(
+      (await fetch(`${server.url}/api/v1/timestamp/rsa/certchain`)).headers.get('cache-control'),
+    ).toBe('max-age=3600');
     const readyz = await fetch(`${server.url}/readyz`);
     expect(readyz.status).toBe(200);
     expect(await readyz.text()).toBe('ok\ndefault: ok\nrsa: ok');

@@ -208,6 +208,29 @@ describe('overlay specifics', () => {
     });
   });
 
+  it('a memory-signer overlay runs one pod at a time, even during a rollout (Recreate)', () => {
+    // Each pod makes its own key and chain: a rolling update would serve two chains at once.
+    for (const overlay of ['memory', 'chrony-nts', 'aws-kms']) {
+      const objects = renderKustomization(join(KUBERNETES, 'overlays', overlay));
+      const deployment = find<DeploymentShape & { spec: { strategy?: { type: string } } }>(
+        objects,
+        'Deployment',
+      );
+      const configText =
+        find<{ metadata: { name: string }; data: Record<string, string> }>(
+          objects.filter((object) => object.metadata.name === 'timestamp-server-config'),
+          'ConfigMap',
+        ).data['timestamp-server.yaml'] ?? '';
+      const signer = (parse(configText) as Record<string, string>)['timestamp-signer'];
+      if (signer === 'memory') {
+        expect(deployment.spec.replicas, overlay).toBe(1);
+        expect(deployment.spec.strategy?.type, overlay).toBe('Recreate');
+      } else {
+        expect(deployment.spec.strategy?.type ?? 'RollingUpdate', overlay).toBe('RollingUpdate');
+      }
+    }
+  });
+
   it('base: three replicas', () => {
     expect(
       find<DeploymentShape>(renderKustomization(join(KUBERNETES, 'base')), 'Deployment').spec

@@ -77,6 +77,11 @@ function number(field: string | undefined, what: string): number {
   return value;
 }
 
+/**
+ * A tracking line, with what chronyd can never report refused: a negative root delay or dispersion
+ * (it would shrink the bound on the clock's error), or a stratum outside 1-15 (RFC 5905's range of
+ * a synchronised clock; chronyd reports 0 only while unsynchronised).
+ */
 export function parseTracking(line: string): ChronyTracking {
   const f = line.split(',');
   if (f.length !== 14) throw new ChronyError('CHRONYC_OUTPUT', 'chronyc: unexpected tracking line');
@@ -84,7 +89,7 @@ export function parseTracking(line: string): ChronyTracking {
   if (!LEAP_STATUSES.includes(leapStatus)) {
     throw new ChronyError('CHRONYC_OUTPUT', 'chronyc: unknown leap status');
   }
-  return {
+  const tracking: ChronyTracking = {
     refId: f[0]!,
     reference: f[1]!,
     stratum: number(f[2], 'stratum'),
@@ -94,6 +99,34 @@ export function parseTracking(line: string): ChronyTracking {
     rootDispersion: number(f[11], 'root dispersion'),
     leapStatus: leapStatus as LeapStatus,
   };
+  if (tracking.rootDelay < 0 || tracking.rootDispersion < 0) {
+    throw new ChronyError('CHRONYC_OUTPUT', 'chronyc: negative root delay or dispersion');
+  }
+  const { stratum } = tracking;
+  const unsynchronised = leapStatus === 'Not synchronised' && stratum === 0;
+  if (!unsynchronised && !(Number.isInteger(stratum) && stratum >= 1 && stratum <= 15)) {
+    throw new ChronyError('CHRONYC_OUTPUT', `chronyc: stratum ${stratum} outside 1-15`);
+  }
+  return tracking;
+}
+
+/**
+ * chronyd's last update ("Ref time", on its own corrected clock) is never later than the local
+ * wall clock plus its "System time" (what it has still to correct; with chronyd -x the clock's
+ * whole offset). Beyond that by more than this slack (the two clocks' readings, chronyd's slew
+ * since its update), it is refused.
+ */
+const REF_TIME_SLACK_MS = 1000;
+
+/**
+ * Refuses a tracking whose Ref time is in the future: taken as fresh, it would pass the hold after
+ * a step, and the wall clock's steps since it would not count. `nowMs`: the local wall clock now.
+ */
+export function checkRefTime(tracking: ChronyTracking, nowMs: number): void {
+  const latestMs = nowMs + Math.max(0, tracking.systemTime * 1000) + REF_TIME_SLACK_MS;
+  if (tracking.refTime * 1000 > latestMs) {
+    throw new ChronyError('CHRONYC_OUTPUT', 'chronyc: ref time is in the future');
+  }
 }
 
 const SOURCE_MODES = new Set(['^', '=', '#']);

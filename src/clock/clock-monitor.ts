@@ -1,4 +1,10 @@
-import { readChrony, type ChronyRead } from './chrony-client.js';
+import {
+  checkRefTime,
+  ChronyError,
+  readChrony,
+  type ChronyRead,
+  type ChronyReading,
+} from './chrony-client.js';
 import { chronyVerdict, type ChronyEvidence } from './chrony-verdict.js';
 import {
   clearGauge,
@@ -392,35 +398,55 @@ export class ClockMonitor {
     return () => this.evaluate(outcomes);
   }
 
-  /** One reading of chronyd; unreachable (no chronyd, no permission, a timeout) is unverified. */
+  /**
+   * One reading of chronyd; unreachable (no chronyd, no permission, a timeout) or an answer that
+   * cannot be (see chrony-client.ts) is unverified.
+   */
   private async chronyRound(chrony: ChronySourceOptions & { read: ChronyRead }) {
     const { socket, requireNts, read } = chrony;
+    let reading: ChronyReading;
     try {
-      const reading = await read({
+      reading = await read({
         socket,
         timeoutMs: this.settings.requestTimeoutMs,
         signal: this.abort.signal,
       });
-      return () => {
-        const stepWallMs = this.stepWallMs;
-        // chronyd notices a step under 10 s only at its next measurement (64 s to 17 min later):
-        // until then its tracking still describes the clock before the step.
-        if (stepWallMs !== undefined && reading.tracking.refTime * 1000 <= stepWallMs) {
-          this.holdAfterStep(reading.tracking.refTime);
-          return;
-        }
-        this.stepWallMs = undefined;
-        this.evaluateChrony(
-          chronyVerdict(reading, { thresholdMs: this.thresholdMs, requireNts }),
-          reading.tracking.refTime,
-        );
-      };
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
       this.logger.debug({ err: error, socket }, 'cannot read chronyd');
-      return () =>
-        this.evaluateChrony({ state: 'unverified', detail: `chronyd not reachable: ${message}` });
+      return () => this.chronyUnusable(error);
     }
+    return () => {
+      const stepWallMs = this.stepWallMs;
+      // chronyd notices a step under 10 s only at its next measurement (64 s to 17 min later):
+      // until then its tracking still describes the clock before the step.
+      if (stepWallMs !== undefined && reading.tracking.refTime * 1000 <= stepWallMs) {
+        this.holdAfterStep(reading.tracking.refTime);
+        return;
+      }
+      // After the hold: a backward step makes the Ref time before it read as later than now.
+      try {
+        checkRefTime(reading.tracking, this.now());
+      } catch (error) {
+        this.chronyUnusable(error);
+        return;
+      }
+      this.stepWallMs = undefined;
+      this.evaluateChrony(
+        chronyVerdict(reading, { thresholdMs: this.thresholdMs, requireNts }),
+        reading.tracking.refTime,
+      );
+    };
+  }
+
+  private chronyUnusable(error: unknown): void {
+    const message = error instanceof Error ? error.message : String(error);
+    const output = error instanceof ChronyError && error.code === 'CHRONYC_OUTPUT';
+    this.evaluateChrony({
+      state: 'unverified',
+      detail: output
+        ? `unusable answer from chronyd: ${message}`
+        : `chronyd not reachable: ${message}`,
+    });
   }
 
   /** Keeps the gate closed after a step while chronyd's last measurement predates it. */

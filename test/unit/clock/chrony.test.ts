@@ -91,6 +91,32 @@ describe('chronyc -c output', () => {
     expect(() => parseTracking('1,2')).toThrow(expect.objectContaining({ code: 'CHRONYC_OUTPUT' }));
   });
 
+  it('refuses a negative root delay or dispersion, and a stratum outside 1-15', () => {
+    /** SYNCED's tracking line with fields replaced, by index. */
+    const tracking = (fields: Record<number, string>) => {
+      const line = SYNCED.split('\n')[0]!.split(',');
+      for (const [index, value] of Object.entries(fields)) line[Number(index)] = value;
+      return [line.join(','), ...SYNCED.split('\n').slice(1)].join('\n');
+    };
+    // A root delay of -10 s would cancel a 5 s offset: |5| + 0 + -10 / 2 = 0, synced.
+    for (const fields of [
+      { 4: '5.0', 10: '-10.0' },
+      { 11: '-0.000000001' },
+      { 2: '0' },
+      { 2: '16' },
+      { 2: '2.5' },
+    ]) {
+      expect(() => parseChronycOutput(tracking(fields)), JSON.stringify(fields)).toThrow(
+        expect.objectContaining({ code: 'CHRONYC_OUTPUT' }),
+      );
+    }
+    for (const stratum of ['1', '15']) {
+      expect(parseChronycOutput(tracking({ 2: stratum })).tracking.stratum).toBe(Number(stratum));
+    }
+    // Stratum 0 is what chronyd reports while unsynchronised.
+    expect(parseChronycOutput(NEVER_SYNCED).tracking.stratum).toBe(0);
+  });
+
   it('reports a chronyc that cannot reach chronyd as CHRONYC_FAILED', async () => {
     await expect(
       readChrony({ socket: '/nonexistent/chronyd.sock', timeoutMs: 5000 }),
@@ -352,7 +378,8 @@ describe('a step of the wall clock with chrony', () => {
     expect(held.accuracyMs).toBe(2000); // the threshold, not the stale 1 ms
     expect(gate()?.failInfo).toBe('timeNotAvailable');
     expect((await monitor.runRound()).state).toBe('drifted');
-    // chronyd's next measurement, after the step (the wall clock is then 1796403905.01).
+    // chronyd's next measurement, after the step: 1796403910, read 10 s later (1796403915.01).
+    clock.advance(10_000);
     const fresh = await monitor.runRound();
     expect(fresh.state).toBe('synced');
     expect(gate()).toBeUndefined();
@@ -414,6 +441,31 @@ describe('a backward step, and small steps, with chrony', () => {
     } finally {
       await monitor.stop();
     }
+  });
+});
+
+describe('a Ref time in the future', () => {
+  it('is an unusable answer: unverified, as when chronyd cannot be read', async () => {
+    const clock = fakeClocks(); // the wall clock at 1796403900.000
+    const { monitor } = chronyMonitor(
+      [syncedAt(1_796_403_899), syncedAt(1_796_403_905), syncedAt(1_796_403_900.5)],
+      1000,
+      false,
+      clock.clocks,
+    );
+    expect((await monitor.runRound()).state).toBe('synced');
+    const future = await monitor.runRound(); // 5 s ahead of the local clock (System time ~0)
+    expect(future.state).toBe('unverified');
+    expect(future.detail).toBe('unusable answer from chronyd: chronyc: ref time is in the future');
+    expect((await monitor.runRound()).state).toBe('synced'); // within the 1 s slack
+  });
+
+  it('may be ahead of the local clock by what chronyd has still to correct', async () => {
+    const clock = fakeClocks(1_796_403_900_000);
+    // AHEAD: the local clock 30 s slow, its Ref time 1796403949.9: on chronyd's clock, the past.
+    const { monitor } = chronyMonitor([AHEAD], 1000, false, clock.clocks);
+    clock.advance(20_000);
+    expect((await monitor.runRound()).state).toBe('drifted');
   });
 });
 

@@ -91,6 +91,14 @@ export function clearGauge(gauge: Gauge): void {
 }
 
 /**
+ * The clock's measured figures (offset, chronyd's bound and root dispersion) as unknown (NaN): no
+ * evidence, or a step of the wall clock since, which they no longer describe.
+ */
+export function clearClockMeasurements(): void {
+  for (const gauge of [ntpOffset, timeSourceRootDispersion, clockErrorBound]) clearGauge(gauge);
+}
+
+/**
  * Records one reading of chronyd; without evidence (chronyd unreadable, or no selected source) the
  * offset, bound and source gauges are cleared (NaN) rather than left at the last good reading.
  */
@@ -107,7 +115,7 @@ export function recordChronyEvidence(
 ): void {
   timeSourceAuthenticated.reset();
   if (!evidence) {
-    for (const gauge of [ntpOffset, timeSourceRootDispersion, clockErrorBound]) clearGauge(gauge);
+    clearClockMeasurements();
     return;
   }
   timeSourceAuthenticated.set({ reference: evidence.reference }, evidence.authenticated ? 1 : 0);

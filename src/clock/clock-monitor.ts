@@ -7,6 +7,7 @@ import {
 } from './chrony-client.js';
 import { chronyVerdict, type ChronyEvidence } from './chrony-verdict.js';
 import {
+  clearClockMeasurements,
   clearGauge,
   ntpErrorsTotal,
   ntpOffset,
@@ -277,10 +278,12 @@ export class ClockMonitor {
 
   /**
    * The wall clock moved from what was verified (a step, or small steps adding up): the gate
-   * closes (drifted), nothing counts as verified, and a round runs at once.
+   * closes (drifted), nothing counts as verified (the offset and bound gauges read NaN), and a
+   * round runs at once.
    */
   private closeUntilMeasured(detail: string): void {
     this.verified = undefined;
+    clearClockMeasurements();
     ntpErrorsTotal.inc({ reason: 'err_clock_jump' });
     this.setStatus(
       {
@@ -453,6 +456,7 @@ export class ClockMonitor {
   private holdAfterStep(refTime: number): void {
     const last = refTime > 0 ? new Date(refTime * 1000).toISOString() : 'never';
     this.verified = undefined;
+    clearClockMeasurements();
     this.setStatus({
       state: 'drifted',
       detail: `local clock jumped; waiting for chronyd's next measurement (its last, ${last}, predates the step)`,

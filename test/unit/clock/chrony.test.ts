@@ -491,4 +491,20 @@ describe('chrony gauges', () => {
     await monitor.runRound(); // no selected source
     expect(await values()).toEqual([[NaN], [NaN], [NaN]]);
   });
+
+  it('clears them after a step, while the hold waits for a measurement after it', async () => {
+    const clock = fakeClocks();
+    const { monitor } = chronyMonitor([SYNCED, SYNCED], 'auto', false, clock.clocks);
+    await monitor.runRound();
+    expect((await clockErrorBound.get()).values[0]!.value).toBeGreaterThan(0);
+    clock.advance(10, 5000);
+    monitor.checkForClockJump();
+    expect((await ntpOffset.get()).values[0]!.value).toBeNaN(); // the step closed the gate
+    // As if written meanwhile: the hold must clear them itself.
+    for (const gauge of [ntpOffset, clockErrorBound, timeSourceRootDispersion]) gauge.set(1);
+    expect((await monitor.runRound()).detail).toMatch(/^local clock jumped; waiting for chronyd/);
+    for (const gauge of [ntpOffset, clockErrorBound, timeSourceRootDispersion]) {
+      expect((await gauge.get()).values[0]!.value).toBeNaN();
+    }
+  });
 });

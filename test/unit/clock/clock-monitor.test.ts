@@ -390,10 +390,13 @@ describe('wall clock jumps', () => {
     const jumpsBefore = await errorCount('err_clock_jump');
     await monitor.runRound();
     expect(gate()).toBeUndefined();
+    expect((await ntpOffset.get()).values[0]!.value).not.toBeNaN();
     wall.step(5000);
     expect(gate()?.detail).toBe(
       'clock drifted: local clock jumped by 5 s; re-verifying against NTP',
     );
+    // The offset measured before the step describes a clock that is no more.
+    expect((await ntpOffset.get()).values[0]!.value).toBeNaN();
     expect(await errorCount('err_clock_jump')).toBe(jumpsBefore + 1);
     expect(gate()?.failInfo).toBe('timeNotAvailable'); // still closed: only a round re-opens it
     wall.step(-5000);

@@ -118,12 +118,17 @@ const silent: ClockLogger = { debug: () => {}, info: () => {}, warn: () => {}, e
 
 export const DEFAULT_REMINDER_INTERVAL_MS = 5 * 60_000;
 
+/** A round without a usable answer while the clock must be re-verified (`cause`: why). */
+const reverifyDetail = ({ detail }: ClockStatus, cause: string) =>
+  `re-verification got no usable answer (${detail}), after: ${cause}`;
+
 /**
  * Compares the local clock with NTP servers every period (a round, see round.ts) and keeps a
  * state (the round's verdict, see verdict.ts):
  * - synced: at least server_threshold servers answered and agree within the threshold;
  * - drifted: enough servers answered, too few agree (or the wall clock just stepped);
- * - unverified: too few usable answers, or no round finished yet.
+ * - unverified: too few usable answers, or no round finished yet; drifted instead after a detected
+ *   step or a drifted verdict, until a round is synced (see `setStatus`).
  * The threshold is min(max_time_delta, token accuracy). The monitor owns the schedule, the state,
  * its logging and the clock state metrics.
  */
@@ -153,6 +158,8 @@ export class ClockMonitor {
     detail: 'no NTP round has completed yet',
     rounds: 0,
   };
+  /** Why the clock must be re-verified before it may be anything but drifted (see `setStatus`). */
+  private mustReverify: string | undefined;
   /** Bumped at each detected clock step; a round that spans a step is discarded. */
   private jumpEpoch = 0;
   /**
@@ -555,7 +562,19 @@ export class ClockMonitor {
     this.setStatus({ ...base, ...checked });
   }
 
-  private setStatus(status: ClockStatus, always = false): void {
+  /**
+   * Sets the status, through the re-verification latch: a drifted status (a step, steps adding up,
+   * the hold after a step, a drifted verdict) sets it, only a synced verdict clears it, and while
+   * it is set a round without a usable answer stays drifted. Unverified lets tokens through by
+   * default: a clock known to be off must not reopen the gate for want of an answer.
+   */
+  private setStatus(latest: ClockStatus, always = false): void {
+    let status = latest;
+    if (status.state === 'synced') this.mustReverify = undefined;
+    else if (status.state === 'drifted') this.mustReverify = status.detail;
+    else if (this.mustReverify !== undefined) {
+      status = { ...status, state: 'drifted', detail: reverifyDetail(status, this.mustReverify) };
+    }
     this.current = status;
     recordClockState(status.state);
     this.onStatus?.(status);

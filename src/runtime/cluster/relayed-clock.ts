@@ -13,7 +13,7 @@ const JUMP_CHECK_INTERVAL_MS = 1_000;
  * clock is also watched here, before each token as in the single process: a step beyond the
  * tolerance, or smaller steps adding up past the threshold from the offset the primary verified
  * (its status's `verified`), closes this worker's gate at once and asks the primary to re-verify;
- * the gate follows the primary again from the first NTP round completed after that. Under
+ * the gate follows the primary again from the first round after that with a usable answer. Under
  * --accuracy auto the tokens declare the verified bound plus the steps seen here since.
  */
 export class RelayedClock {
@@ -24,7 +24,7 @@ export class RelayedClock {
   };
   /** The relayed status, with the accuracy this worker's own check gives under --accuracy auto. */
   private current: ClockStatus = this.relayed;
-  /** Set by a step seen here; holds the gate closed until a later round is relayed. */
+  /** Set by a step seen here; holds the gate closed until a later synced or drifted round. */
   private stepped: ClockStatus | undefined;
   private timer: NodeJS.Timeout | undefined;
 
@@ -41,7 +41,10 @@ export class RelayedClock {
   update(status: ClockStatus): void {
     this.relayed = status;
     this.current = status;
-    if (this.stepped && status.rounds > this.stepped.rounds) this.stepped = undefined;
+    // A later round re-verifies the step only with a usable answer (synced, or drifted): an
+    // unverified one would let tokens through by default from a clock known to have moved.
+    const measured = status.state !== 'unverified';
+    if (this.stepped && measured && status.rounds > this.stepped.rounds) this.stepped = undefined;
   }
 
   checkForClockJump(): boolean {

@@ -257,22 +257,39 @@ function fakeClocks(wallMs = 1_796_403_900_000) {
 const syncedAt = (refTime: number) => SYNCED.replace('1796403887.850427866', refTime.toFixed(9));
 
 describe('ClockMonitor with --time-source chrony', () => {
-  it('gates on chronyd: synced, drifted, unreachable (unverified)', async () => {
+  it('gates on chronyd: synced, unreachable (unverified), drifted, and unreachable then stays drifted', async () => {
     const { monitor } = chronyMonitor(
-      [SYNCED, AHEAD, new Error('506 Cannot talk to daemon')],
+      [
+        SYNCED,
+        new Error('506 Cannot talk to daemon'),
+        AHEAD,
+        new Error('506 Cannot talk to daemon'),
+        SYNCED,
+      ],
       1000,
     );
     const gate = createClockGate(monitor, { requireTimeSync: true });
+    const lenient = createClockGate(monitor, { requireTimeSync: false });
     expect((await monitor.runRound()).state).toBe('synced');
     expect(gate()).toBeUndefined();
     expect(monitor.status.chrony?.authenticated).toBe(true);
-    expect((await monitor.runRound()).state).toBe('drifted');
-    expect(gate()?.failInfo).toBe('timeNotAvailable');
     const unreachable = await monitor.runRound();
     expect(unreachable.state).toBe('unverified');
     expect(unreachable.detail).toBe('chronyd not reachable: 506 Cannot talk to daemon');
     expect(unreachable.chrony).toBeUndefined();
     expect(gate()?.failInfo).toBe('timeNotAvailable');
+    expect(lenient()).toBeUndefined();
+    expect((await monitor.runRound()).state).toBe('drifted');
+    expect(gate()?.failInfo).toBe('timeNotAvailable');
+    // Found off, then no answer: not re-verified, so still drifted, closed by default too.
+    const silent = await monitor.runRound();
+    expect(silent.state).toBe('drifted');
+    expect(silent.detail).toMatch(
+      /^re-verification got no usable answer \(chronyd not reachable: 506 Cannot talk to daemon\), after: local clock differs from chronyd's source 127\.0\.0\.1/,
+    );
+    expect(lenient()?.failInfo).toBe('timeNotAvailable');
+    expect((await monitor.runRound()).state).toBe('synced');
+    expect(lenient()).toBeUndefined();
   });
 
   it('logs an unauthenticated selected source once, and its authentication when it returns', async () => {
@@ -386,6 +403,45 @@ describe('a step of the wall clock with chrony', () => {
   });
 });
 
+describe('a step, then chronyd unreadable', () => {
+  it('stays drifted, in the hold and after it, until a synced reading', async () => {
+    const clock = fakeClocks();
+    const { monitor } = chronyMonitor(
+      [
+        SYNCED,
+        new ChronyError('CHRONYC_FAILED', 'chronyc: 506 Cannot talk to daemon'),
+        SYNCED, // still chronyd's estimate from before the step: the hold
+        new ChronyError('CHRONYC_TIMEOUT', 'chronyc gave no answer within 1000 ms'),
+        syncedAt(1_796_407_530),
+      ],
+      1000,
+      false,
+      clock.clocks,
+    );
+    const gate = createClockGate(monitor, { requireTimeSync: false });
+    await monitor.runRound();
+    expect(gate()).toBeUndefined();
+    clock.advance(10, 3_600_000); // +1 h: a bad hypervisor sync, say
+    expect(gate()?.failInfo).toBe('timeNotAvailable');
+    const unreadable = await monitor.runRound();
+    expect(unreadable.state).toBe('drifted');
+    expect(unreadable.detail).toBe(
+      're-verification got no usable answer (chronyd not reachable: chronyc: 506 Cannot talk to daemon), after: local clock jumped by 3600 s; re-verifying against NTP',
+    );
+    expect(gate()?.failInfo).toBe('timeNotAvailable');
+    expect((await monitor.runRound()).detail).toMatch(/^local clock jumped; waiting for chronyd/);
+    expect((await monitor.runRound()).detail).toMatch(
+      /^re-verification got no usable answer \(chronyd not reachable: chronyc gave no answer within 1000 ms\), after: local clock jumped; waiting/,
+    );
+    expect(gate()?.failInfo).toBe('timeNotAvailable');
+    // A minute on, chronyd has measured the clock after the step (at 1796407530; the step at
+    // 1796407500.01 on the wall clock).
+    clock.advance(60_000);
+    expect((await monitor.runRound()).state).toBe('synced');
+    expect(gate()).toBeUndefined();
+  });
+});
+
 describe('a backward step, and small steps, with chrony', () => {
   it('after a -5 s step, stays drifted on a measurement from just before it', async () => {
     const clock = fakeClocks(); // the wall clock at 1796403900.000
@@ -484,7 +540,7 @@ describe('chrony gauges', () => {
     expect((await values()).map((each) => each.length)).toEqual([1, 1, 1]);
     expect((await values())[0]).toEqual([30]);
     await monitor.runRound(); // chronyd unreadable
-    expect(monitor.status.state).toBe('unverified');
+    expect(monitor.status.state).toBe('drifted'); // the last reading found the clock off
     expect(await values()).toEqual([[NaN], [NaN], [NaN]]);
     await monitor.runRound();
     expect((await values())[0]).toEqual([30]);

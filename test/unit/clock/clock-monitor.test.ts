@@ -531,6 +531,94 @@ describe('rounds that span a step of the wall clock', () => {
   });
 });
 
+describe('a clock that must be re-verified', () => {
+  /** One server keeping true time, behind a network that can be cut; injected clocks. */
+  function cutOff() {
+    const t = { wall: 1_800_000_000_000, mono: 10_000, trueWall: 1_800_000_000_000 };
+    const network = { up: true };
+    const query: SntpQuery = async () => {
+      if (!network.up) throw new SntpError('timeout', 'no answer within 1000 ms');
+      return {
+        offsetMs: t.trueWall - t.wall,
+        delayMs: 1,
+        errorBoundMs: 1,
+        leapIndicator: 0,
+        stratum: 1,
+        serverTimeMs: t.trueWall,
+      };
+    };
+    const monitor = new ClockMonitor({
+      servers: [{ name: 'a', host: 'a', port: 123 }],
+      numServers: 1,
+      serverThreshold: 1,
+      requestAttempts: 1,
+      requestTimeoutMs: 1000,
+      maxTimeDeltaMs: 6000,
+      periodMs: 3_600_000,
+      retryDelayMs: 0,
+      accuracyMs: 1000,
+      query,
+      now: () => t.wall,
+      monotonic: () => t.mono,
+    });
+    /** The local wall clock steps by `ms` (the true time does not), 10 ms of monotonic time on. */
+    const step = (ms: number) => {
+      t.wall += ms + 10;
+      t.mono += 10;
+      t.trueWall += 10;
+    };
+    // The default gate: unverified lets tokens through.
+    return {
+      t,
+      network,
+      monitor,
+      step,
+      gate: createClockGate(monitor, { requireTimeSync: false }),
+    };
+  }
+
+  it('after a step, a round without an answer keeps the gate closed, until a synced round', async () => {
+    const { network, monitor, step, gate } = cutOff();
+    await monitor.runRound();
+    expect(gate()).toBeUndefined();
+    // The wall clock steps back an hour (a manual date, a bad hypervisor sync); UDP/123 is blocked.
+    network.up = false;
+    step(-3_600_000);
+    expect(gate()?.failInfo).toBe('timeNotAvailable');
+    const silent = await monitor.runRound(); // the re-verification the step started
+    expect(silent.state).toBe('drifted');
+    expect(silent.detail).toBe(
+      're-verification got no usable answer (only 0 of 1 NTP servers gave a usable answer, 1 needed), after: local clock jumped by -3600 s; re-verifying against NTP',
+    );
+    expect(gate()?.failInfo).toBe('timeNotAvailable');
+    expect((await monitor.runRound()).state).toBe('drifted'); // and the next, and the next
+    // The network back: the clock is measured an hour off (drifted), then set right (synced).
+    network.up = true;
+    expect((await monitor.runRound()).state).toBe('drifted');
+    step(3_600_000);
+    monitor.checkForClockJump();
+    expect((await monitor.runRound()).state).toBe('synced');
+    expect(gate()).toBeUndefined();
+  });
+
+  it('after a drifted verdict, a round without an answer stays drifted; after a synced one, unverified', async () => {
+    const { t, network, monitor, gate } = cutOff();
+    t.trueWall += 30_000; // the local clock 30 s slow, no step seen: found by a round
+    expect((await monitor.runRound()).state).toBe('drifted');
+    network.up = false;
+    expect((await monitor.runRound()).state).toBe('drifted');
+    expect(gate()?.detail).toMatch(
+      /^clock drifted: re-verification got no usable answer \(only 0 of 1 NTP servers gave a usable answer, 1 needed\), after: local clock differs from 1 of 1 NTP servers by more than 1 s/,
+    );
+    network.up = true;
+    t.trueWall -= 30_000;
+    expect((await monitor.runRound()).state).toBe('synced');
+    network.up = false;
+    expect((await monitor.runRound()).state).toBe('unverified'); // nothing known to be wrong
+    expect(gate()).toBeUndefined();
+  });
+});
+
 describe('small steps of the wall clock add up', () => {
   /** One server answering at once: 0.3 ms off with a 0.5 ms bound (1 ms declared with auto). */
   function tightMonitor(options: Partial<ClockMonitorOptions>) {
@@ -787,6 +875,10 @@ describe('clock monitor logs', () => {
     state.offsetMs = 5000;
     await rounds(25);
     state.offsetMs = undefined;
+    await rounds(1); // no answer: still drifted (not re-verified), no new line
+    state.offsetMs = 10;
+    await rounds(1);
+    state.offsetMs = undefined;
     await rounds(1);
     state.offsetMs = 5000;
     await rounds(1);
@@ -799,6 +891,7 @@ describe('clock monitor logs', () => {
         'error',
         'clock still drifted, issuance refused: local clock differs from 4 of 4 NTP servers by more than 1 s (...)',
       ],
+      ['info', 'clock synced: 4 of 4 NTP servers agree with the local clock within 1 s'],
       ['warn', 'clock unverified: only 0 of 4 NTP servers gave a usable answer, 3 needed'],
       [
         'error',

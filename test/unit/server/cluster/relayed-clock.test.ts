@@ -61,6 +61,23 @@ describe('a cluster worker clock gate (the primary relays the NTP status)', () =
     expect(gate()).toBeUndefined();
     expect(roundsRequested()).toBe(1);
   });
+
+  it('a later round without a usable answer does not reopen it: only a synced or drifted one', () => {
+    const { clock, time } = workerClock();
+    const gate = createClockGate(clock, { requireTimeSync: false });
+    clock.update(synced(1));
+    time.wall += 5_000;
+    time.monotonic += 10;
+    expect(gate()?.failInfo).toBe('timeNotAvailable');
+    clock.update({ state: 'unverified', detail: 'no answer', rounds: 2 });
+    expect(gate()?.detail).toBe(
+      'clock drifted: local clock jumped by 4.99 s; re-verifying against NTP',
+    );
+    clock.update({ state: 'drifted', detail: 'servers disagree', rounds: 3 });
+    expect(gate()?.detail).toBe('clock drifted: servers disagree');
+    clock.update(synced(4));
+    expect(gate()).toBeUndefined();
+  });
 });
 
 describe('a cluster worker checks the wall clock against what the primary verified', () => {

@@ -172,13 +172,16 @@ export class ClockMonitor {
   /** The monotonic instant the last step beyond the tolerance was detected at. */
   private stepMonotonicMs = Number.NEGATIVE_INFINITY;
   /**
-   * The last synced evidence: its bound, and the detector's running net of steps (`netMs`) as of
-   * the instant it measured the clock. The wall clock's steps since (under the jump tolerance too)
-   * add to that bound until the next round: |netMs - netBaseMs|, O(1) before each token.
+   * The last synced evidence, as relayed to a cluster's workers: its bound, and the wall clock's
+   * offset from the monotonic clock when it was measured. How far the offset has moved since (the
+   * wall clock's steps, however small, net) adds to that bound until the next round, O(1) before
+   * each token, as a worker computes it (relayed-clock.ts).
    */
-  private verified: { netBaseMs: number; boundMs: number } | undefined;
+  private verified: VerifiedClock | undefined;
   /** The monotonic time at which the round in flight started asking. */
   private roundStartedMs = 0;
+  /** The wall clock minus the monotonic clock then. */
+  private roundStartedOffsetMs = 0;
   private running = false;
   private roundTimer: NodeJS.Timeout | undefined;
   private jumpTimer: NodeJS.Timeout | undefined;
@@ -308,14 +311,15 @@ export class ClockMonitor {
   }
 
   /**
-   * While synced: adds the wall clock's net divergence from the monotonic clock since the last
-   * verification (steps under the jump tolerance add up here) to the bound measured then. Beyond
-   * the threshold the gate closes and a round runs at once; within, --accuracy auto follows it.
+   * While synced: adds how far the wall clock's offset from the monotonic clock has moved since the
+   * last verification (steps under the jump tolerance add up here, down to the smallest) to the
+   * bound measured then. Beyond the threshold the gate closes and a round runs at once; within,
+   * --accuracy auto follows it.
    */
   private checkDivergence(): boolean {
     const { verified } = this;
     if (!verified || this.current.state !== 'synced') return false;
-    const divergenceMs = Math.abs(this.step.netMs - verified.netBaseMs);
+    const divergenceMs = Math.abs(this.step.wallOffsetMs - verified.wallOffsetMs);
     const boundMs = verified.boundMs + divergenceMs;
     if (boundMs > this.thresholdMs) {
       this.closeUntilMeasured(clockDivergenceDetail(divergenceMs, this.thresholdMs));
@@ -327,8 +331,8 @@ export class ClockMonitor {
   }
 
   /**
-   * Records what a round verified (a synced bound, measured at `monotonicMs`), or nothing, and
-   * returns that bound plus the steps since. Beyond the threshold the round's `synced` becomes
+   * Records what a round verified (a synced bound, measured with the wall clock `wallOffsetMs` off
+   * the monotonic clock), or nothing, and returns that bound plus the steps since. Beyond the threshold the round's `synced` becomes
    * `drifted` here, with nothing verified: a bound capped at the threshold would declare a false
    * accuracy, and the next token's divergence check would flip the state back and forth, each time
    * with another round that reads the same stale evidence (chronyd's estimate until its next poll).
@@ -336,14 +340,13 @@ export class ClockMonitor {
   private verifiedBound(
     verdict: { state: ClockState; detail: string },
     boundMs: number | undefined,
-    monotonicMs: number,
+    wallOffsetMs: number,
   ): { state: ClockState; detail: string; accuracyMs: number; verified?: VerifiedClock } {
     if (verdict.state !== 'synced' || boundMs === undefined) {
       this.verified = undefined;
       return { ...verdict, accuracyMs: this.tokenAccuracy(undefined) };
     }
-    const sinceMs = this.step.netSince(monotonicMs);
-    const divergenceMs = Math.abs(sinceMs);
+    const divergenceMs = Math.abs(this.step.wallOffsetMs - wallOffsetMs);
     if (boundMs + divergenceMs > this.thresholdMs) {
       this.verified = undefined;
       ntpErrorsTotal.inc({ reason: 'err_clock_jump' });
@@ -353,16 +356,16 @@ export class ClockMonitor {
         accuracyMs: this.tokenAccuracy(undefined),
       };
     }
-    this.verified = { netBaseMs: this.step.netMs - sinceMs, boundMs };
+    this.verified = {
+      boundMs,
+      wallOffsetMs,
+      thresholdMs: this.thresholdMs,
+      declaresBound: this.accuracy === 'auto',
+    };
     return {
       ...verdict,
       accuracyMs: this.tokenAccuracy(boundMs + divergenceMs),
-      verified: {
-        boundMs,
-        wallOffsetMs: this.step.wallOffsetMs - sinceMs,
-        thresholdMs: this.thresholdMs,
-        declaresBound: this.accuracy === 'auto',
-      },
+      verified: this.verified,
     };
   }
 
@@ -391,6 +394,7 @@ export class ClockMonitor {
     for (;;) {
       const epoch = this.jumpEpoch;
       this.roundStartedMs = this.monotonic();
+      this.roundStartedOffsetMs = this.now() - this.roundStartedMs;
       const evaluate = this.chrony ? await this.chronyRound(this.chrony) : await this.sntpRound();
       if (this.abort.signal.aborted && !this.running) return this.current;
       // Samples taken on both sides of a step of the wall clock measure two different clocks. A
@@ -495,10 +499,13 @@ export class ClockMonitor {
     }
     if (evidence) this.authenticated = evidence.authenticated;
     const rounds = this.current.rounds + 1;
+    // The wall clock's offset when chronyd measured it: its offset now less the steps since.
+    const measuredAtMs =
+      refTime === undefined ? Number.NEGATIVE_INFINITY : this.chronyMeasuredAt(refTime);
     const checked = this.verifiedBound(
       { state, detail },
       evidence?.boundMs,
-      refTime === undefined ? Number.NEGATIVE_INFINITY : this.chronyMeasuredAt(refTime),
+      this.step.wallOffsetMs - this.step.netSince(measuredAtMs),
     );
     this.setStatus({
       rounds,
@@ -558,7 +565,7 @@ export class ClockMonitor {
     const rounds = this.current.rounds + 1;
     const base = offsetMs === undefined ? { rounds } : { rounds, offsetMs };
     // The servers measured the clock from the round's start: steps since add to their bound.
-    const checked = this.verifiedBound({ state, detail }, boundMs, this.roundStartedMs);
+    const checked = this.verifiedBound({ state, detail }, boundMs, this.roundStartedOffsetMs);
     this.setStatus({ ...base, ...checked });
   }
 

@@ -6,7 +6,8 @@ export const seconds = (ms: number) => `${Number((ms / 1000).toFixed(2))} s`;
 
 /**
  * Steps of up to this are not told apart from the two clocks' reading jitter (Date.now has whole
- * milliseconds): smaller ones are not added to the divergence.
+ * milliseconds): smaller ones are not remembered for `netSince`. The divergence from what was
+ * verified compares the wall clock's offsets instead (`wallOffsetMs`), so they add up there.
  */
 export const DIVERGENCE_NOISE_MS = 2;
 
@@ -31,8 +32,8 @@ export const clockDivergenceDetail = (divergenceMs: number, thresholdMs: number)
 /**
  * Compares how far the wall clock and the monotonic clock moved since the last check. Checked
  * often (every second and before each token), so the slew NTP applies never adds up to a step.
- * `check` and `netMs` are O(1) and allocate nothing (they run before each token); the steps are
- * kept in a fixed ring for `netSince`/`backwardSince`, which a round's evaluation calls.
+ * `check` and `wallOffsetMs` are O(1) and allocate nothing (they run before each token); the steps
+ * are kept in a fixed ring for `netSince`/`backwardSince`, which a round's evaluation calls.
  */
 export class WallClockStepDetector {
   private wallBase: number;
@@ -42,8 +43,6 @@ export class WallClockStepDetector {
   private readonly stepBy = new Float64Array(MAX_REMEMBERED_STEPS);
   /** Steps ever recorded (the ring holds the last MAX_REMEMBERED_STEPS of them). */
   private recorded = 0;
-  /** The sum of every step recorded since start, in ms. */
-  private net = 0;
 
   constructor(
     private readonly toleranceMs = DEFAULT_JUMP_TOLERANCE_MS,
@@ -66,7 +65,6 @@ export class WallClockStepDetector {
       this.stepAt[slot] = monotonic;
       this.stepBy[slot] = stepMs;
       this.recorded++;
-      this.net += stepMs;
     }
     return Math.abs(stepMs) <= this.toleranceMs ? undefined : stepMs;
   }
@@ -74,14 +72,6 @@ export class WallClockStepDetector {
   /** The wall clock minus the monotonic clock at the last check, in ms: it moves when the wall clock steps. */
   get wallOffsetMs(): number {
     return this.wallBase - this.monotonicBase;
-  }
-
-  /**
-   * The running sum of every step recorded since start, in ms: the net divergence between two
-   * instants is the difference of its values then (O(1), for the check before each token).
-   */
-  get netMs(): number {
-    return this.net;
   }
 
   /**

@@ -715,6 +715,38 @@ describe('small steps of the wall clock add up', () => {
     expect(monitor.status.accuracyMs).toBe(1);
   });
 
+  it('steps within the 2 ms reading noise add up too, in the monitor as in a worker', async () => {
+    const workers: RelayedClock[] = [];
+    const { monitor, t, gate } = tightMonitor({
+      onStatus: (status) => workers.forEach((worker) => worker.update(status)),
+    });
+    const worker = new RelayedClock(
+      () => {},
+      new WallClockStepDetector(
+        250,
+        () => t.wall,
+        () => t.mono,
+      ),
+    );
+    workers.push(worker);
+    const workerGate = createClockGate(worker, { requireTimeSync: true });
+    await monitor.runRound();
+    // 600 steps of +2 ms, one a second, each seen by the monitor's watchdog and a worker's token.
+    const closed = { monitor: -1, worker: -1 };
+    for (let i = 1; i <= 600; i++) {
+      t.mono += 1000;
+      t.wall += 1002;
+      // The worker first: once the monitor closes, its relayed status closes the worker too.
+      if (workerGate() && closed.worker < 0) closed.worker = i;
+      if (gate() && closed.monitor < 0) closed.monitor = i;
+    }
+    // 0.8 ms measured + 2 ms x 500 passes the 1 s threshold at the 500th: both close there.
+    expect(closed).toEqual({ monitor: 500, worker: 500 });
+    expect(monitor.status.detail).toBe(
+      'local clock stepped by 1000 ms in all since it was last verified, beyond 1 s with the bound measured then; re-verifying',
+    );
+  });
+
   it('closes the gate on a step under the jump tolerance beyond a fixed accuracy', async () => {
     const { monitor, step, gate } = tightMonitor({ accuracyMs: 100 });
     await monitor.runRound();

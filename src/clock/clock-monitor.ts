@@ -1,4 +1,12 @@
 import {
+  beyondThresholdDetail,
+  currentBound,
+  VERDICT_EXPIRED_DETAIL,
+  VERDICT_MARGIN_MS,
+  type VerifiedClock,
+} from './clock-bound.js';
+import {
+  CHRONYC_KILL_GRACE_MS,
   checkRefTime,
   ChronyError,
   readChrony,
@@ -20,7 +28,6 @@ import { KissHoldOff, queryRound, type LogFn, type ServerOutcome } from './round
 import { querySntp, type SntpQuery } from './sntp-client.js';
 import { clockVerdict, type ServerSample } from './verdict.js';
 import {
-  clockDivergenceDetail,
   clockJumpDetail,
   DEFAULT_JUMP_TOLERANCE_MS,
   systemMonotonicMs,
@@ -46,8 +53,9 @@ export interface ClockStatus {
   readonly rounds: number;
   /**
    * The accuracy tokens declare now, in ms: with --accuracy auto the bound the last synced round
-   * measured plus the wall clock's net steps since (rounded up to the millisecond; beyond the
-   * threshold the state is drifted and this is the threshold), else the configured accuracy.
+   * measured plus the wall clock's net steps since and PHI × the time since (see clock-bound.ts;
+   * rounded up to the millisecond; beyond the threshold the state is drifted and this is the
+   * threshold), else the configured accuracy.
    */
   readonly accuracyMs?: number;
   /** With --time-source chrony: what chronyd said about its selected source in the last round. */
@@ -56,20 +64,7 @@ export interface ClockStatus {
   readonly verified?: VerifiedClock;
 }
 
-/**
- * A synced status's evidence, enough for another process to add the wall clock's steps since to
- * the bound on its own (src/runtime/cluster/relayed-clock.ts) instead of waiting for the next relay.
- */
-export interface VerifiedClock {
-  /** The bound measured (ms). */
-  readonly boundMs: number;
-  /** The wall clock minus `systemMonotonicMs` when it was measured (ms): same in every process. */
-  readonly wallOffsetMs: number;
-  /** Beyond this bound (ms) the clock is drifted. */
-  readonly thresholdMs: number;
-  /** --accuracy auto: tokens declare the bound plus the steps since. */
-  readonly declaresBound: boolean;
-}
+export type { VerifiedClock } from './clock-bound.js';
 
 /** What a token declares under --accuracy auto for a bound: never tighter, never past the threshold. */
 export function accuracyForBound(boundMs: number, thresholdMs: number): number {
@@ -134,6 +129,8 @@ const reverifyDetail = ({ detail }: ClockStatus, cause: string) =>
  */
 export class ClockMonitor {
   readonly thresholdMs: number;
+  /** How long a synced verdict counts without a round after it (see VERDICT_MARGIN_MS). */
+  private readonly verdictLifetimeMs: number;
   private readonly settings: ClockMonitorSettings;
   private readonly accuracy: number | 'auto';
   private readonly chrony: (ChronySourceOptions & { read: ChronyRead }) | undefined;
@@ -210,6 +207,11 @@ export class ClockMonitor {
       options.accuracyMs === 'auto'
         ? options.maxTimeDeltaMs
         : Math.min(options.maxTimeDeltaMs, options.accuracyMs);
+    const { requestTimeoutMs, retryDelayMs, periodMs } = options;
+    const longestRoundMs = options.chrony
+      ? requestTimeoutMs + CHRONYC_KILL_GRACE_MS
+      : requestAttempts * requestTimeoutMs + (requestAttempts - 1) * retryDelayMs;
+    this.verdictLifetimeMs = periodMs + longestRoundMs + VERDICT_MARGIN_MS;
     this.jumpCheckIntervalMs = options.jumpCheckIntervalMs ?? 1000;
     this.query = options.query ?? querySntp;
     this.now = options.now ?? Date.now;
@@ -319,54 +321,76 @@ export class ClockMonitor {
   private checkDivergence(): boolean {
     const { verified } = this;
     if (!verified || this.current.state !== 'synced') return false;
-    const divergenceMs = Math.abs(this.step.wallOffsetMs - verified.wallOffsetMs);
-    const boundMs = verified.boundMs + divergenceMs;
-    if (boundMs > this.thresholdMs) {
-      this.closeUntilMeasured(clockDivergenceDetail(divergenceMs, this.thresholdMs));
+    const nowMs = this.monotonic();
+    if (nowMs > verified.expiresAtMs) {
+      this.expire();
+      return false;
+    }
+    const bound = currentBound(verified, this.step.wallOffsetMs, nowMs);
+    if (bound.boundMs > this.thresholdMs) {
+      this.closeUntilMeasured(beyondThresholdDetail(verified, bound));
       return true;
     }
-    const accuracyMs = this.tokenAccuracy(boundMs);
+    const accuracyMs = this.tokenAccuracy(bound.boundMs);
     if (accuracyMs !== this.current.accuracyMs) this.setStatus({ ...this.current, accuracyMs });
     return false;
   }
 
   /**
-   * Records what a round verified (a synced bound, measured with the wall clock `wallOffsetMs` off
-   * the monotonic clock), or nothing, and returns that bound plus the steps since. Beyond the threshold the round's `synced` becomes
-   * `drifted` here, with nothing verified: a bound capped at the threshold would declare a false
-   * accuracy, and the next token's divergence check would flip the state back and forth, each time
-   * with another round that reads the same stale evidence (chronyd's estimate until its next poll).
+   * No round has followed the synced verdict within its lifetime (a round hung, the monitor
+   * stopped): it counts as no verdict, unverified, closed under --require-time-sync.
+   */
+  private expire(): void {
+    this.verified = undefined;
+    clearClockMeasurements();
+    this.setStatus({
+      state: 'unverified',
+      detail: VERDICT_EXPIRED_DETAIL,
+      rounds: this.current.rounds,
+      accuracyMs: this.tokenAccuracy(undefined),
+    });
+  }
+
+  /**
+   * Records what a round verified (a synced bound, measured at `measuredAtMs` with the wall clock
+   * `wallOffsetMs` off the monotonic clock), or nothing, and returns that bound as it stands now
+   * (see clock-bound.ts). Beyond the threshold the round's `synced` becomes `drifted` here, with
+   * nothing verified: a bound capped at the threshold would declare a false accuracy, and the next
+   * token's divergence check would flip the state back and forth, each time with another round
+   * that reads the same stale evidence (chronyd's estimate until its next poll).
    */
   private verifiedBound(
     verdict: { state: ClockState; detail: string },
     boundMs: number | undefined,
+    measuredAtMs: number,
     wallOffsetMs: number,
   ): { state: ClockState; detail: string; accuracyMs: number; verified?: VerifiedClock } {
-    if (verdict.state !== 'synced' || boundMs === undefined) {
-      this.verified = undefined;
+    this.verified = undefined;
+    if (verdict.state !== 'synced' || boundMs === undefined || !Number.isFinite(measuredAtMs)) {
       return { ...verdict, accuracyMs: this.tokenAccuracy(undefined) };
     }
-    const divergenceMs = Math.abs(this.step.wallOffsetMs - wallOffsetMs);
-    if (boundMs + divergenceMs > this.thresholdMs) {
-      this.verified = undefined;
+    const nowMs = this.monotonic();
+    const verified: VerifiedClock = {
+      boundMs,
+      wallOffsetMs,
+      measuredAtMs,
+      // The next round is due a period after this one ends, and may take its longest.
+      expiresAtMs: nowMs + this.verdictLifetimeMs,
+      thresholdMs: this.thresholdMs,
+      declaresBound: this.accuracy === 'auto',
+      unmeasuredAccuracyMs: this.tokenAccuracy(undefined),
+    };
+    const bound = currentBound(verified, this.step.wallOffsetMs, nowMs);
+    if (bound.boundMs > this.thresholdMs) {
       ntpErrorsTotal.inc({ reason: 'err_clock_jump' });
       return {
         state: 'drifted',
-        detail: clockDivergenceDetail(divergenceMs, this.thresholdMs),
+        detail: beyondThresholdDetail(verified, bound),
         accuracyMs: this.tokenAccuracy(undefined),
       };
     }
-    this.verified = {
-      boundMs,
-      wallOffsetMs,
-      thresholdMs: this.thresholdMs,
-      declaresBound: this.accuracy === 'auto',
-    };
-    return {
-      ...verdict,
-      accuracyMs: this.tokenAccuracy(boundMs + divergenceMs),
-      verified: this.verified,
-    };
+    this.verified = verified;
+    return { ...verdict, accuracyMs: this.tokenAccuracy(bound.boundMs), verified };
   }
 
   private runRoundInBackground(): void {
@@ -505,6 +529,7 @@ export class ClockMonitor {
     const checked = this.verifiedBound(
       { state, detail },
       evidence?.boundMs,
+      measuredAtMs,
       this.step.wallOffsetMs - this.step.netSince(measuredAtMs),
     );
     this.setStatus({
@@ -565,7 +590,12 @@ export class ClockMonitor {
     const rounds = this.current.rounds + 1;
     const base = offsetMs === undefined ? { rounds } : { rounds, offsetMs };
     // The servers measured the clock from the round's start: steps since add to their bound.
-    const checked = this.verifiedBound({ state, detail }, boundMs, this.roundStartedOffsetMs);
+    const checked = this.verifiedBound(
+      { state, detail },
+      boundMs,
+      this.roundStartedMs,
+      this.roundStartedOffsetMs,
+    );
     this.setStatus({ ...base, ...checked });
   }
 

@@ -47,7 +47,8 @@ export class WallClockStepDetector {
   constructor(
     private readonly toleranceMs = DEFAULT_JUMP_TOLERANCE_MS,
     private readonly now: () => number = Date.now,
-    private readonly monotonic: () => number = systemMonotonicMs,
+    /** The monotonic clock it reads (ms): a worker's aging of a relayed bound reads it too. */
+    readonly monotonic: () => number = systemMonotonicMs,
   ) {
     this.wallBase = now();
     this.monotonicBase = monotonic();

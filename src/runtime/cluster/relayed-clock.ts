@@ -1,9 +1,10 @@
-import { accuracyForBound, type ClockStatus } from '../../clock/clock-monitor.js';
 import {
-  clockDivergenceDetail,
-  clockJumpDetail,
-  WallClockStepDetector,
-} from '../../clock/wall-clock-step.js';
+  beyondThresholdDetail,
+  currentBound,
+  VERDICT_EXPIRED_DETAIL,
+} from '../../clock/clock-bound.js';
+import { accuracyForBound, type ClockStatus } from '../../clock/clock-monitor.js';
+import { clockJumpDetail, WallClockStepDetector } from '../../clock/wall-clock-step.js';
 
 const JUMP_CHECK_INTERVAL_MS = 1_000;
 
@@ -14,7 +15,9 @@ const JUMP_CHECK_INTERVAL_MS = 1_000;
  * tolerance, or smaller steps adding up past the threshold from the offset the primary verified
  * (its status's `verified`), closes this worker's gate at once and asks the primary to re-verify;
  * the gate follows the primary again from the first round after that with a usable answer. Under
- * --accuracy auto the tokens declare the verified bound plus the steps seen here since.
+ * --accuracy auto the tokens declare the verified bound plus the steps seen here since and its
+ * growth by PHI (clock-bound.ts). A synced status no round has followed within its lifetime (the
+ * primary hung or gone) counts as none: unverified.
  */
 export class RelayedClock {
   private relayed: ClockStatus = {
@@ -55,21 +58,28 @@ export class RelayedClock {
 
   /**
    * While the relayed status is synced: adds how far the wall clock has moved from the offset the
-   * primary verified to the bound measured then (O(1), before each token). The primary sees the
-   * same steps only at its own next check, up to a second later.
+   * primary verified, and PHI × the time since, to the bound measured then (O(1), before each
+   * token), as the primary does. The primary sees the same steps only at its own next check, up
+   * to a second later.
    */
   private checkDivergence(): boolean {
     const { verified } = this.relayed;
     if (this.stepped || !verified || this.relayed.state !== 'synced') return false;
-    const divergenceMs = Math.abs(this.step.wallOffsetMs - verified.wallOffsetMs);
-    const boundMs = verified.boundMs + divergenceMs;
-    if (boundMs > verified.thresholdMs) {
-      return this.closeUntilNextRound(clockDivergenceDetail(divergenceMs, verified.thresholdMs));
+    const nowMs = this.step.monotonic();
+    if (nowMs > verified.expiresAtMs) {
+      const { rounds } = this.relayed;
+      const accuracyMs = verified.unmeasuredAccuracyMs;
+      this.current = { state: 'unverified', detail: VERDICT_EXPIRED_DETAIL, rounds, accuracyMs };
+      return false;
+    }
+    const bound = currentBound(verified, this.step.wallOffsetMs, nowMs);
+    if (bound.boundMs > verified.thresholdMs) {
+      return this.closeUntilNextRound(beyondThresholdDetail(verified, bound));
     }
     if (verified.declaresBound) {
-      // Never tighter than the primary declares (it counts the same steps, less finely).
+      // Never tighter than the primary declares (it counts the same, at other instants).
       const accuracyMs = Math.max(
-        accuracyForBound(boundMs, verified.thresholdMs),
+        accuracyForBound(bound.boundMs, verified.thresholdMs),
         this.relayed.accuracyMs ?? 0,
       );
       if (accuracyMs !== this.current.accuracyMs) this.current = { ...this.relayed, accuracyMs };

@@ -202,7 +202,8 @@ function chronyMonitor(
   outputs: (string | Error)[],
   accuracyMs: number | 'auto',
   requireNts = false,
-  clocks: { now?: () => number; monotonic?: () => number } = {},
+  // By default, a wall clock just after the fixtures' Ref times (the bound ages from them).
+  clocks: { now?: () => number; monotonic?: () => number } = fakeClocks(1_796_403_950_000).clocks,
 ) {
   const lines: { level: string; fields: object; message: string }[] = [];
   const log = (level: string) => (fields: object, message: string) =>
@@ -339,8 +340,9 @@ describe('ClockMonitor with --time-source chrony', () => {
     const { monitor } = chronyMonitor([wide(1.2345)], 'auto');
     await monitor.runRound();
     expect(monitor.status.state).toBe('synced');
-    // 1234.5 + 0.0033 + 0.0045 ms, rounded up
-    expect(monitor.status.accuracyMs).toBe(1235);
+    // 1234.5 + 0.0033 + 0.0045 ms, plus 15 ppm of the 62.15 s since chronyd's update (0.93 ms),
+    // rounded up
+    expect(monitor.status.accuracyMs).toBe(1236);
     const fixed = chronyMonitor([wide(0.1)], 500).monitor;
     await fixed.runRound();
     expect(fixed.status.state).toBe('synced');

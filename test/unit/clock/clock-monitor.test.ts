@@ -619,6 +619,88 @@ describe('a clock that must be re-verified', () => {
   });
 });
 
+describe('a verified bound ages', () => {
+  /** One server whose answer bounds the clock's error to `bound.ms`; injected clocks. */
+  function agingMonitor(options: Partial<ClockMonitorOptions>) {
+    const t = { wall: 1_800_000_000_000, mono: 10_000 };
+    const bound = { ms: 0.5 };
+    const monitor = new ClockMonitor({
+      servers: [{ name: 'a', host: 'a', port: 123 }],
+      numServers: 1,
+      serverThreshold: 1,
+      requestAttempts: 1,
+      requestTimeoutMs: 1000,
+      maxTimeDeltaMs: 6000,
+      periodMs: 60_000,
+      retryDelayMs: 0,
+      accuracyMs: 'auto',
+      query: () =>
+        Promise.resolve({
+          offsetMs: 0.2,
+          delayMs: 0.4,
+          errorBoundMs: bound.ms - 0.2,
+          leapIndicator: 0,
+          stratum: 1,
+          serverTimeMs: t.wall,
+        }),
+      now: () => t.wall,
+      monotonic: () => t.mono,
+      ...options,
+    });
+    /** Time passes; a slew moves both clocks alike: no step. */
+    const wait = (ms: number) => {
+      t.wall += ms;
+      t.mono += ms;
+    };
+    return { monitor, bound, wait };
+  }
+
+  it('--accuracy auto declares the bound widened by 15 ppm of its age (RFC 5905 PHI)', async () => {
+    const { monitor, wait } = agingMonitor({ periodMs: 3_600_000 });
+    const gate = createClockGate(monitor, { requireTimeSync: true });
+    await monitor.runRound();
+    expect(monitor.status.accuracyMs).toBe(1); // 0.5 ms
+    wait(59_000);
+    expect(gate()).toBeUndefined();
+    expect(monitor.status.accuracyMs).toBe(2); // 0.5 + 0.885 ms
+    wait(3_541_000);
+    expect(gate()).toBeUndefined();
+    expect(monitor.status.accuracyMs).toBe(55); // 0.5 + 54 ms after an hour
+  });
+
+  it('closes when the aged bound passes the threshold, and re-verifies at once', async () => {
+    const { monitor, bound, wait } = agingMonitor({ accuracyMs: 1000, periodMs: 3_600_000 });
+    bound.ms = monitor.thresholdMs - 0.3;
+    const gate = createClockGate(monitor, { requireTimeSync: false });
+    await monitor.runRound();
+    wait(20_000); // + 0.3 ms: at the threshold, not beyond
+    expect(gate()).toBeUndefined();
+    wait(1_000);
+    expect(gate()?.detail).toBe(
+      "clock drifted: the bound measured 21 s ago, widened by 15 ppm since (RFC 5905's PHI) and by the steps since, is beyond 1 s; re-verifying",
+    );
+    // The round that started: measured now, the bound has no age.
+    expect((await monitor.runRound()).state).toBe('synced');
+  });
+
+  it('expires when no round follows within a period and the longest round, plus a margin', async () => {
+    const { monitor, wait } = agingMonitor({});
+    const strict = createClockGate(monitor, { requireTimeSync: true });
+    await monitor.runRound();
+    // A period (60 s) + one attempt's 1 s timeout + the 10 s margin: 71 s.
+    wait(71_000);
+    expect(strict()).toBeUndefined();
+    wait(1);
+    expect(strict()?.detail).toBe(
+      'clock unverified: no clock check has completed within a period of the last synced one: its verdict has expired',
+    );
+    expect(monitor.status.accuracyMs).toBe(6000); // nothing measured: the threshold
+    expect(createClockGate(monitor, { requireTimeSync: false })()).toBeUndefined();
+    expect((await monitor.runRound()).state).toBe('synced');
+    expect(strict()).toBeUndefined();
+  });
+});
+
 describe('small steps of the wall clock add up', () => {
   /** One server answering at once: 0.3 ms off with a 0.5 ms bound (1 ms declared with auto). */
   function tightMonitor(options: Partial<ClockMonitorOptions>) {
@@ -731,11 +813,11 @@ describe('small steps of the wall clock add up', () => {
     workers.push(worker);
     const workerGate = createClockGate(worker, { requireTimeSync: true });
     await monitor.runRound();
-    // 600 steps of +2 ms, one a second, each seen by the monitor's watchdog and a worker's token.
+    // 600 steps of +2 ms, 10 ms apart, each seen by the monitor's check and a worker's token.
     const closed = { monitor: -1, worker: -1 };
     for (let i = 1; i <= 600; i++) {
-      t.mono += 1000;
-      t.wall += 1002;
+      t.mono += 10;
+      t.wall += 12;
       // The worker first: once the monitor closes, its relayed status closes the worker too.
       if (workerGate() && closed.worker < 0) closed.worker = i;
       if (gate() && closed.monitor < 0) closed.monitor = i;

@@ -87,6 +87,12 @@ describe('a cluster worker checks the wall clock against what the primary verifi
     verified,
     ...(accuracyMs === undefined ? {} : { accuracyMs }),
   });
+  /** Evidence measured now, good for an hour (the primary's period and more). */
+  const measuredNow = (time: { wall: number; monotonic: number }) => ({
+    wallOffsetMs: time.wall - time.monotonic,
+    measuredAtMs: time.monotonic,
+    expiresAtMs: time.monotonic + 3_600_000,
+  });
   /** A step of `ms` under the 250 ms jump tolerance, 1 ms of monotonic time later. */
   const stepBy = (time: { wall: number; monotonic: number }, ms: number) => {
     time.wall += ms + 1;
@@ -96,7 +102,7 @@ describe('a cluster worker checks the wall clock against what the primary verifi
   it('closes at its next token when steps add up past the threshold, until a later round', () => {
     const { clock, time, roundsRequested } = workerClock();
     const gate = createClockGate(clock, { requireTimeSync: false });
-    const anchor = { wallOffsetMs: time.wall - time.monotonic, thresholdMs: 500 };
+    const anchor = { ...measuredNow(time), thresholdMs: 500, unmeasuredAccuracyMs: 500 };
     clock.update(verifiedRound(3, { ...anchor, boundMs: 100, declaresBound: false }, 500));
     stepBy(time, 200);
     expect(gate()).toBeUndefined();
@@ -110,12 +116,7 @@ describe('a cluster worker checks the wall clock against what the primary verifi
     clock.update(verifiedRound(3, { ...anchor, boundMs: 100, declaresBound: false }, 500));
     expect(gate()?.failInfo).toBe('timeNotAvailable');
     clock.update(
-      verifiedRound(4, {
-        wallOffsetMs: time.wall - time.monotonic,
-        thresholdMs: 500,
-        boundMs: 100,
-        declaresBound: false,
-      }),
+      verifiedRound(4, { ...anchor, ...measuredNow(time), boundMs: 100, declaresBound: false }),
     );
     expect(gate()).toBeUndefined();
     expect(roundsRequested()).toBe(1);
@@ -125,10 +126,11 @@ describe('a cluster worker checks the wall clock against what the primary verifi
     const { clock, time } = workerClock();
     const gate = createClockGate(clock, { requireTimeSync: false });
     const verified = {
-      wallOffsetMs: time.wall - time.monotonic,
+      ...measuredNow(time),
       thresholdMs: 1000,
       boundMs: 0.8,
       declaresBound: true,
+      unmeasuredAccuracyMs: 1000,
     };
     clock.update(verifiedRound(1, verified, 1));
     stepBy(time, -100);
@@ -138,6 +140,36 @@ describe('a cluster worker checks the wall clock against what the primary verifi
     clock.update(verifiedRound(1, verified, 150));
     expect(gate()).toBeUndefined();
     expect(clock.status.accuracyMs).toBe(150);
+  });
+
+  it('widens the relayed bound by 15 ppm of its age, and takes an expired one for none', () => {
+    const { clock, time } = workerClock();
+    const strict = createClockGate(clock, { requireTimeSync: true });
+    const verified = {
+      ...measuredNow(time),
+      expiresAtMs: time.monotonic + 71_000,
+      thresholdMs: 1000,
+      boundMs: 0.5,
+      declaresBound: true,
+      unmeasuredAccuracyMs: 1000,
+    };
+    clock.update(verifiedRound(1, verified, 1));
+    const wait = (ms: number) => {
+      time.wall += ms;
+      time.monotonic += ms;
+    };
+    wait(70_000);
+    expect(strict()).toBeUndefined();
+    expect(clock.status.accuracyMs).toBe(2); // 0.5 + 1.05 ms
+    // The primary's resends of the same round (a hung round, say) do not keep it alive.
+    wait(1_001);
+    clock.update(verifiedRound(1, verified, 1));
+    expect(strict()?.detail).toBe(
+      'clock unverified: no clock check has completed within a period of the last synced one: its verdict has expired',
+    );
+    expect(clock.status.accuracyMs).toBe(1000);
+    clock.update(verifiedRound(2, { ...verified, ...measuredNow(time) }, 1));
+    expect(strict()).toBeUndefined();
   });
 
   it('reads a monotonic clock that every process shares (performance.now() does not)', () => {

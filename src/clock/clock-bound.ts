@@ -1,3 +1,4 @@
+import { MILLISECOND_GEN_TIME_ERROR_MS } from '../tsp/gen-time.js';
 import { clockDivergenceDetail, seconds } from './wall-clock-step.js';
 
 /**
@@ -68,6 +69,14 @@ export function beyondThresholdDetail(
     `the bound measured ${seconds(ageMs)} ago, widened by 15 ppm since (RFC 5905's PHI) ` +
     `and by the steps since, is beyond ${seconds(thresholdMs)}; re-verifying`
   );
+}
+
+/**
+ * What a token declares under --accuracy auto for a bound: rounded up to the millisecond, plus
+ * genTime's own (it is read to the millisecond, truncated: tsp/gen-time.ts).
+ */
+export function accuracyForBound(boundMs: number): number {
+  return Math.ceil(boundMs) + MILLISECOND_GEN_TIME_ERROR_MS;
 }
 
 export const VERDICT_EXPIRED_DETAIL =

@@ -1,4 +1,5 @@
 import {
+  accuracyForBound,
   beyondThresholdDetail,
   currentBound,
   VERDICT_EXPIRED_DETAIL,
@@ -23,6 +24,7 @@ import {
   recordClockState,
   type ClockState,
 } from './clock-metrics.js';
+import { genTimeErrorMs, MILLISECOND_GEN_TIME_ERROR_MS } from '../tsp/gen-time.js';
 import type { ClockMonitorSettings } from './ntp-config.js';
 import { KissHoldOff, queryRound, type LogFn, type ServerOutcome } from './round.js';
 import { querySntp, type SntpQuery } from './sntp-client.js';
@@ -54,8 +56,8 @@ export interface ClockStatus {
   /**
    * The accuracy tokens declare now, in ms: with --accuracy auto the bound the last synced round
    * measured plus the wall clock's net steps since and PHI × the time since (see clock-bound.ts;
-   * rounded up to the millisecond; beyond the threshold the state is drifted and this is the
-   * threshold), else the configured accuracy.
+   * rounded up to the millisecond, plus genTime's own millisecond; with nothing measured,
+   * max_time_delta), else the configured accuracy.
    */
   readonly accuracyMs?: number;
   /** With --time-source chrony: what chronyd said about its selected source in the last round. */
@@ -65,11 +67,6 @@ export interface ClockStatus {
 }
 
 export type { VerifiedClock } from './clock-bound.js';
-
-/** What a token declares under --accuracy auto for a bound: never tighter, never past the threshold. */
-export function accuracyForBound(boundMs: number, thresholdMs: number): number {
-  return Math.min(thresholdMs, Math.max(1, Math.ceil(boundMs)));
-}
 
 /** --time-source chrony: the monitor reads a local chronyd instead of asking NTP servers. */
 export interface ChronySourceOptions {
@@ -82,8 +79,10 @@ export interface ChronySourceOptions {
 
 export interface ClockMonitorOptions extends ClockMonitorSettings {
   /**
-   * The accuracy the tokens declare: a server agrees only within min(max_time_delta, this).
-   * 'auto': the threshold is max_time_delta and tokens declare the bound each round measured.
+   * The accuracy the tokens declare: a server agrees only within min(max_time_delta, this less
+   * genTime's own distance from the clock: 500 ms for whole seconds, else 1 ms; tsp/gen-time.ts).
+   * 'auto': the threshold is max_time_delta less 1 ms, and tokens declare the bound each round
+   * measured (at most max_time_delta).
    */
   accuracyMs: number | 'auto';
   /** Take the evidence from chronyd rather than from SNTP rounds. */
@@ -124,7 +123,8 @@ const reverifyDetail = ({ detail }: ClockStatus, cause: string) =>
  * - drifted: enough servers answered, too few agree (or the wall clock just stepped);
  * - unverified: too few usable answers, or no round finished yet; drifted instead after a detected
  *   step or a drifted verdict, until a round is synced (see `setStatus`).
- * The threshold is min(max_time_delta, token accuracy). The monitor owns the schedule, the state,
+ * The threshold is min(max_time_delta, token accuracy less genTime's rounding; see
+ * ClockMonitorOptions.accuracyMs). The monitor owns the schedule, the state,
  * its logging and the clock state metrics.
  */
 export class ClockMonitor {
@@ -203,10 +203,15 @@ export class ClockMonitor {
     this.settings = options;
     this.accuracy = options.accuracyMs;
     this.chrony = options.chrony && { read: readChrony, ...options.chrony };
+    // |true time - genTime| <= accuracy: the clock's error is held to the accuracy less genTime's
+    // own distance from the clock (tsp/gen-time.ts).
+    const fixedMs = options.accuracyMs === 'auto' ? undefined : options.accuracyMs;
     this.thresholdMs =
-      options.accuracyMs === 'auto'
-        ? options.maxTimeDeltaMs
-        : Math.min(options.maxTimeDeltaMs, options.accuracyMs);
+      fixedMs === undefined
+        ? options.maxTimeDeltaMs - MILLISECOND_GEN_TIME_ERROR_MS
+        : Math.min(options.maxTimeDeltaMs, fixedMs - genTimeErrorMs(fixedMs));
+    if (!(this.thresholdMs > 0))
+      throw new RangeError('accuracyMs leaves no room for the rounding of genTime');
     const { requestTimeoutMs, retryDelayMs, periodMs } = options;
     const longestRoundMs = options.chrony
       ? requestTimeoutMs + CHRONYC_KILL_GRACE_MS
@@ -233,8 +238,9 @@ export class ClockMonitor {
   /** The accuracy tokens declare given the bound a round measured (see ClockStatus.accuracyMs). */
   private tokenAccuracy(boundMs: number | undefined): number {
     if (this.accuracy !== 'auto') return this.accuracy;
-    if (boundMs === undefined) return this.thresholdMs;
-    return accuracyForBound(boundMs, this.thresholdMs);
+    // Within the threshold, accuracyForBound stays within max_time_delta too.
+    if (boundMs === undefined) return this.settings.maxTimeDeltaMs;
+    return accuracyForBound(boundMs);
   }
 
   get status(): ClockStatus {

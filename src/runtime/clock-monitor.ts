@@ -1,6 +1,7 @@
 import { ClockMonitor, type ClockLogger, type ClockStatus } from '../clock/clock-monitor.js';
 import { loadNtpConfig, toMonitorSettings } from '../clock/ntp-config.js';
 import { parseAccuracy } from '../config/accuracy.js';
+import { genTimeErrorMs } from '../tsp/gen-time.js';
 import type { ServeConfig } from '../config/schema.js';
 
 export interface ClockOptions {
@@ -41,6 +42,12 @@ export function clockOptionsFrom(
   };
 }
 
+/** How far a profile's tokens let the clock be off: their accuracy less genTime's rounding. */
+function profileBoundMs(profileAccuracyMs: number | undefined): number {
+  if (profileAccuracyMs === undefined) return Infinity;
+  return profileAccuracyMs - genTimeErrorMs(profileAccuracyMs);
+}
+
 /** Loads the NTP configuration (an invalid one stops the start-up) and builds a monitor, not started. */
 export async function createClockMonitor(
   options: ClockOptions,
@@ -54,8 +61,9 @@ export async function createClockMonitor(
   return new ClockMonitor({
     ...settings,
     // Every token must be able to stand behind the accuracy it declares: a profile's as well
-    // (under --accuracy auto too, where the threshold is max_time_delta).
-    maxTimeDeltaMs: Math.min(settings.maxTimeDeltaMs, options.profileAccuracyMs ?? Infinity),
+    // (under --accuracy auto too, where the threshold is max_time_delta), less the rounding of
+    // its genTime (whole seconds for a profile's whole-second accuracy: tsp/gen-time.ts).
+    maxTimeDeltaMs: Math.min(settings.maxTimeDeltaMs, profileBoundMs(options.profileAccuracyMs)),
     accuracyMs: options.accuracyMs,
     ...(options.timeSource === 'chrony'
       ? {

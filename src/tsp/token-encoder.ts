@@ -22,6 +22,7 @@ import { nodeSignatureArguments } from '../crypto/key-algorithms.js';
 import type { Signer } from '../crypto/signer.js';
 import { CodedError } from '../errors.js';
 import type { Certificate } from '../x509/certificate.js';
+import { genTimeFor } from './gen-time.js';
 import { TokenProfileError } from './profile-error.js';
 import type { AcceptedRequest } from './request.js';
 
@@ -255,13 +256,13 @@ export class TokenEncoder {
   /**
    * The genTime of a token issued at `nowMs` that declares `accuracyMs` (a clock check's), or else
    * the profile's accuracy. Whole seconds, as the Go server and OpenSSL write it, for a fixed
-   * accuracy of whole seconds (the default 1 s); milliseconds for a measured accuracy (--accuracy
-   * auto) or one with a fraction of a second, which a genTime cut to the second would overstate by
-   * up to 999 ms (RFC 3161 section 2.4.2: fractions of a second MAY be included).
+   * accuracy of whole seconds (the default 1 s), rounded to the nearest (Go truncates: up to 999 ms
+   * late); milliseconds for a measured accuracy (--accuracy auto) or one with a fraction of a
+   * second (RFC 3161 section 2.4.2: fractions of a second MAY be included). See gen-time.ts.
    */
   genTimeAt(nowMs: number, accuracyMs?: number): Date {
-    const wholeSeconds = accuracyMs === undefined && this.profileAccuracyMs % 1000 === 0;
-    return new Date(wholeSeconds ? Math.floor(nowMs / 1000) * 1000 : nowMs);
+    // A clock check's accuracy is measured: never whole seconds.
+    return genTimeFor(nowMs, accuracyMs === undefined ? this.profileAccuracyMs : undefined);
   }
 
   /** genTime's GeneralizedTime, reused while genTime is the same. */

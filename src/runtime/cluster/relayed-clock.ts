@@ -1,9 +1,10 @@
 import {
+  accuracyForBound,
   beyondThresholdDetail,
   currentBound,
   VERDICT_EXPIRED_DETAIL,
 } from '../../clock/clock-bound.js';
-import { accuracyForBound, type ClockStatus } from '../../clock/clock-monitor.js';
+import type { ClockStatus } from '../../clock/clock-monitor.js';
 import { clockJumpDetail, WallClockStepDetector } from '../../clock/wall-clock-step.js';
 
 const JUMP_CHECK_INTERVAL_MS = 1_000;
@@ -78,10 +79,7 @@ export class RelayedClock {
     }
     if (verified.declaresBound) {
       // Never tighter than the primary declares (it counts the same, at other instants).
-      const accuracyMs = Math.max(
-        accuracyForBound(bound.boundMs, verified.thresholdMs),
-        this.relayed.accuracyMs ?? 0,
-      );
+      const accuracyMs = Math.max(accuracyForBound(bound.boundMs), this.relayed.accuracyMs ?? 0);
       if (accuracyMs !== this.current.accuracyMs) this.current = { ...this.relayed, accuracyMs };
     }
     return false;

@@ -313,19 +313,20 @@ describe('ClockMonitor with --time-source chrony', () => {
     // Before any reading: the threshold (max_time_delta with auto).
     expect(monitor.status.accuracyMs).toBe(2000);
     await monitor.runRound();
-    // 0.002412 + 0.003317 + 0.0044545 ms rounds up to 1 ms.
-    expect(monitor.status.accuracyMs).toBe(1);
+    // 0.002412 + 0.003317 + 0.0044545 ms (+ 15 ppm of 62 s) rounds up to 1 ms, + 1 ms: genTime
+    // is read to the millisecond, truncated.
+    expect(monitor.status.accuracyMs).toBe(2);
     expect(chronyVerdict(reading, thresholds).evidence!.boundMs).toBeLessThan(1);
     await monitor.runRound();
-    // 0.1 + 0.3 + 0.1 = 0.5 ms -> 1 ms
-    expect(monitor.status.accuracyMs).toBe(1);
+    // 0.1 + 0.3 + 0.1 = 0.5 ms -> 1 ms, + 1
+    expect(monitor.status.accuracyMs).toBe(2);
     const snapshot = timeSourceSnapshot(monitor.status, 'chrony', true);
     expect(snapshot).toMatchObject({
       source: 'chrony',
       state: 'synced',
       reference: '127.0.0.2',
       authenticated: false,
-      accuracyMs: 1,
+      accuracyMs: 2,
     });
     // A fixed accuracy is the profile's business: the snapshot carries none.
     expect(timeSourceSnapshot(monitor.status, 'chrony', false).accuracyMs).toBeUndefined();
@@ -341,8 +342,8 @@ describe('ClockMonitor with --time-source chrony', () => {
     await monitor.runRound();
     expect(monitor.status.state).toBe('synced');
     // 1234.5 + 0.0033 + 0.0045 ms, plus 15 ppm of the 62.15 s since chronyd's update (0.93 ms),
-    // rounded up
-    expect(monitor.status.accuracyMs).toBe(1236);
+    // rounded up, + 1
+    expect(monitor.status.accuracyMs).toBe(1237);
     const fixed = chronyMonitor([wide(0.1)], 500).monitor;
     await fixed.runRound();
     expect(fixed.status.state).toBe('synced');
@@ -363,7 +364,7 @@ describe('ClockMonitor with --time-source chrony', () => {
     );
     const synced = await monitor.runRound();
     expect(synced.detail).toBe(
-      "chronyd's source 127.0.0.1 (stratum 9, NTS-authenticated) bounds the local clock's error to 0.01 ms, within 1 s",
+      "chronyd's source 127.0.0.1 (stratum 9, NTS-authenticated) bounds the local clock's error to 0.01 ms, within 0.5 s",
     );
     for (let i = 0; i < 4; i++) await monitor.runRound();
     const after = await Promise.all(
@@ -386,7 +387,7 @@ describe('a step of the wall clock with chrony', () => {
     const gate = createClockGate(monitor, { requireTimeSync: false });
     await monitor.runRound();
     expect(gate()).toBeUndefined();
-    expect(monitor.status.accuracyMs).toBe(1);
+    expect(monitor.status.accuracyMs).toBe(2);
     clock.advance(10, 5000); // settimeofday +5 s: chronyd sees it only at its next poll
     expect(gate()?.failInfo).toBe('timeNotAvailable');
     const held = await monitor.runRound();
@@ -394,7 +395,7 @@ describe('a step of the wall clock with chrony', () => {
     expect(held.detail).toBe(
       "local clock jumped; waiting for chronyd's next measurement (its last, 2026-12-04T17:04:47.850Z, predates the step)",
     );
-    expect(held.accuracyMs).toBe(2000); // the threshold, not the stale 1 ms
+    expect(held.accuracyMs).toBe(2000); // max_time_delta, not the stale 2 ms
     expect(gate()?.failInfo).toBe('timeNotAvailable');
     expect((await monitor.runRound()).state).toBe('drifted');
     // chronyd's next measurement, after the step: 1796403910, read 10 s later (1796403915.01).
@@ -466,7 +467,7 @@ describe('a backward step, and small steps, with chrony', () => {
     clock.advance(6000); // the wall clock at 1796403901.01; chronyd measured at 1796403900.5
     const fresh = await monitor.runRound();
     expect(fresh.state).toBe('synced');
-    expect(fresh.accuracyMs).toBe(1); // the -5 s step predates that measurement
+    expect(fresh.accuracyMs).toBe(2); // the -5 s step predates that measurement
     expect(gate()).toBeUndefined();
   });
 

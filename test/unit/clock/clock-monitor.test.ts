@@ -16,6 +16,7 @@ import {
 } from '../../../src/clock/clock-monitor.js';
 import { SntpError, type SntpQuery, type SntpSample } from '../../../src/clock/sntp-client.js';
 import { WallClockStepDetector } from '../../../src/clock/wall-clock-step.js';
+import { createClockMonitor } from '../../../src/runtime/clock-monitor.js';
 import { RelayedClock } from '../../../src/runtime/cluster/relayed-clock.js';
 import {
   answer,
@@ -85,11 +86,12 @@ describe('clock monitor rounds', () => {
       answer({ offsetMs: 900 }),
       answer({ offsetMs: 200 }),
     );
-    const monitor = monitorFor(servers);
+    // 2 s declared: the clock is held to 1.5 s, genTime (whole seconds) rounding by up to 0.5 s.
+    const monitor = monitorFor(servers, { accuracyMs: 2000 });
     expect(monitor.status.state).toBe('unverified');
     const status = await monitor.runRound();
     expect(status.state).toBe('synced');
-    expect(status.detail).toBe('3 of 3 NTP servers agree with the local clock within 1 s');
+    expect(status.detail).toBe('3 of 3 NTP servers agree with the local clock within 1.5 s');
     expect(Math.abs(status.offsetMs! - 200)).toBeLessThan(150); // the median, not the mean (400)
     expect(await metricValue(clockStateGauge, { state: 'synced' })).toBe(1);
     expect(await metricValue(clockStateGauge, { state: 'unverified' })).toBe(0);
@@ -123,7 +125,7 @@ describe('clock monitor rounds', () => {
     const status = await monitor.runRound();
     expect(status.state).toBe('drifted');
     expect(status.detail).toMatch(
-      /^local clock differs from 2 of 3 NTP servers by more than 1 s \(median offset (4\.9\d|5(\.\d+)?) s\)$/,
+      /^local clock differs from 2 of 3 NTP servers by more than 0\.5 s \(median offset (4\.9\d|5(\.\d+)?) s\)$/,
     );
     expect(await errorCount('err_inv_time')).toBe(invalidBefore + 1);
     expect(await errorCount('err_too_few')).toBe(tooFewBefore);
@@ -608,7 +610,7 @@ describe('a clock that must be re-verified', () => {
     network.up = false;
     expect((await monitor.runRound()).state).toBe('drifted');
     expect(gate()?.detail).toMatch(
-      /^clock drifted: re-verification got no usable answer \(only 0 of 1 NTP servers gave a usable answer, 1 needed\), after: local clock differs from 1 of 1 NTP servers by more than 1 s/,
+      /^clock drifted: re-verification got no usable answer \(only 0 of 1 NTP servers gave a usable answer, 1 needed\), after: local clock differs from 1 of 1 NTP servers by more than 0\.5 s/,
     );
     network.up = true;
     t.trueWall -= 30_000;
@@ -658,14 +660,15 @@ describe('a verified bound ages', () => {
   it('--accuracy auto declares the bound widened by 15 ppm of its age (RFC 5905 PHI)', async () => {
     const { monitor, wait } = agingMonitor({ periodMs: 3_600_000 });
     const gate = createClockGate(monitor, { requireTimeSync: true });
+    // Rounded up, plus genTime's own millisecond.
     await monitor.runRound();
-    expect(monitor.status.accuracyMs).toBe(1); // 0.5 ms
+    expect(monitor.status.accuracyMs).toBe(2); // 0.5 ms
     wait(59_000);
     expect(gate()).toBeUndefined();
-    expect(monitor.status.accuracyMs).toBe(2); // 0.5 + 0.885 ms
+    expect(monitor.status.accuracyMs).toBe(3); // 0.5 + 0.885 ms
     wait(3_541_000);
     expect(gate()).toBeUndefined();
-    expect(monitor.status.accuracyMs).toBe(55); // 0.5 + 54 ms after an hour
+    expect(monitor.status.accuracyMs).toBe(56); // 0.5 + 54 ms after an hour
   });
 
   it('closes when the aged bound passes the threshold, and re-verifies at once', async () => {
@@ -677,7 +680,7 @@ describe('a verified bound ages', () => {
     expect(gate()).toBeUndefined();
     wait(1_000);
     expect(gate()?.detail).toBe(
-      "clock drifted: the bound measured 21 s ago, widened by 15 ppm since (RFC 5905's PHI) and by the steps since, is beyond 1 s; re-verifying",
+      "clock drifted: the bound measured 21 s ago, widened by 15 ppm since (RFC 5905's PHI) and by the steps since, is beyond 0.5 s; re-verifying",
     );
     // The round that started: measured now, the bound has no age.
     expect((await monitor.runRound()).state).toBe('synced');
@@ -702,7 +705,7 @@ describe('a verified bound ages', () => {
 });
 
 describe('small steps of the wall clock add up', () => {
-  /** One server answering at once: 0.3 ms off with a 0.5 ms bound (1 ms declared with auto). */
+  /** One server answering at once: 0.3 ms off with a 0.5 ms bound (2 ms declared with auto). */
   function tightMonitor(options: Partial<ClockMonitorOptions>) {
     const t = { wall: 1_800_000_000_000, mono: 10_000 };
     const sample: SntpSample = {
@@ -753,12 +756,12 @@ describe('small steps of the wall clock add up', () => {
     const gate = createClockGate(worker, { requireTimeSync: true });
     await monitor.runRound();
     expect(gate()).toBeUndefined();
-    expect(worker.status.accuracyMs).toBe(1);
+    expect(worker.status.accuracyMs).toBe(2);
     // The worker follows the steps it sees with the accuracy it declares, as the primary would...
     step(240);
     expect(gate()).toBeUndefined();
-    expect(worker.status.accuracyMs).toBe(241); // 0.8 + 240, rounded up
-    for (const declared of [481, 721, 961]) {
+    expect(worker.status.accuracyMs).toBe(242); // 0.8 + 240, rounded up, + 1 for genTime
+    for (const declared of [482, 722, 962]) {
       step(240);
       expect(gate()).toBeUndefined();
       expect(worker.status.accuracyMs).toBe(declared);
@@ -775,14 +778,14 @@ describe('small steps of the wall clock add up', () => {
   it('--accuracy auto declares the bound plus the steps since the round, and closes beyond', async () => {
     const { monitor, step, gate } = tightMonitor({});
     await monitor.runRound();
-    expect(monitor.status.accuracyMs).toBe(1);
+    expect(monitor.status.accuracyMs).toBe(2); // 0.8, rounded up, + 1 for genTime's truncation
     step(240);
     expect(gate()).toBeUndefined();
-    expect(monitor.status.accuracyMs).toBe(241); // 0.8 + 240, rounded up
+    expect(monitor.status.accuracyMs).toBe(242); // 0.8 + 240, rounded up, + 1
     step(-40);
     expect(gate()).toBeUndefined();
-    expect(monitor.status.accuracyMs).toBe(201); // the net divergence: opposite steps cancel
-    for (const declared of [441, 681, 921]) {
+    expect(monitor.status.accuracyMs).toBe(202); // the net divergence: opposite steps cancel
+    for (const declared of [442, 682, 922]) {
       step(240);
       expect(gate()).toBeUndefined();
       expect(monitor.status.accuracyMs).toBe(declared);
@@ -794,7 +797,7 @@ describe('small steps of the wall clock add up', () => {
     // A new round measures the clock as it is now: the steps before it no longer count.
     await monitor.runRound();
     expect(gate()).toBeUndefined();
-    expect(monitor.status.accuracyMs).toBe(1);
+    expect(monitor.status.accuracyMs).toBe(2);
   });
 
   it('steps within the 2 ms reading noise add up too, in the monitor as in a worker', async () => {
@@ -894,6 +897,37 @@ describe('monitor lifecycle', () => {
     expect(() => new ClockMonitor({ ...base, requestAttempts: 0 })).toThrow(/attempts/);
     expect(() => new ClockMonitor({ ...base, periodMs: 0 })).toThrow(/periodMs/);
     expect(() => new ClockMonitor({ ...base, serverThreshold: 2 })).toThrow(/threshold/);
+    // genTime is read to the millisecond: a 1 ms accuracy leaves the clock no room at all.
+    expect(() => new ClockMonitor({ ...base, accuracyMs: 1 })).toThrow(/genTime/);
+  });
+
+  it("holds the clock to the accuracy less genTime's rounding, a profile's too", async () => {
+    const logger: ClockLogger = {
+      debug: () => {},
+      info: () => {},
+      warn: () => {},
+      error: () => {},
+    };
+    // The embedded Go configuration: max_time_delta 6 s.
+    const build = (accuracyMs: number | 'auto', profileAccuracyMs?: number) =>
+      createClockMonitor(
+        {
+          ntpMonitoring: '',
+          accuracyMs,
+          ...(profileAccuracyMs === undefined ? {} : { profileAccuracyMs }),
+        },
+        logger,
+      );
+    const thresholds = async (accuracyMs: number | 'auto', profileAccuracyMs?: number) => {
+      const monitor = await build(accuracyMs, profileAccuracyMs);
+      return [monitor.thresholdMs, monitor.status.accuracyMs];
+    };
+    expect(await thresholds(1000)).toEqual([500, 1000]); // whole seconds: rounded by up to 500 ms
+    expect(await thresholds(250)).toEqual([249, 250]); // milliseconds: truncated, up to 1 ms
+    expect(await thresholds('auto')).toEqual([5999, 6000]);
+    // A profile's 2 s tokens have whole-second genTimes: 1.5 s, under --accuracy auto too.
+    expect(await thresholds(3000, 2000)).toEqual([1500, 3000]);
+    expect(await thresholds('auto', 2000)).toEqual([1499, 1500]);
   });
 });
 
@@ -980,7 +1014,7 @@ describe('clock monitor logs', () => {
     state.offsetMs = 10;
     await rounds(40);
     expect(lines.map(([level, message]) => [level, message])).toEqual([
-      ['info', 'clock synced: 4 of 4 NTP servers agree with the local clock within 1 s'],
+      ['info', 'clock synced: 4 of 4 NTP servers agree with the local clock within 0.5 s'],
     ]);
   });
 
@@ -999,17 +1033,17 @@ describe('clock monitor logs', () => {
     expect(lines.map(([level, message]) => [level, message.replace(/\(.*\)/, '(...)')])).toEqual([
       [
         'error',
-        'clock drifted, issuance refused: local clock differs from 4 of 4 NTP servers by more than 1 s (...)',
+        'clock drifted, issuance refused: local clock differs from 4 of 4 NTP servers by more than 0.5 s (...)',
       ],
       [
         'error',
-        'clock still drifted, issuance refused: local clock differs from 4 of 4 NTP servers by more than 1 s (...)',
+        'clock still drifted, issuance refused: local clock differs from 4 of 4 NTP servers by more than 0.5 s (...)',
       ],
-      ['info', 'clock synced: 4 of 4 NTP servers agree with the local clock within 1 s'],
+      ['info', 'clock synced: 4 of 4 NTP servers agree with the local clock within 0.5 s'],
       ['warn', 'clock unverified: only 0 of 4 NTP servers gave a usable answer, 3 needed'],
       [
         'error',
-        'clock drifted, issuance refused: local clock differs from 4 of 4 NTP servers by more than 1 s (...)',
+        'clock drifted, issuance refused: local clock differs from 4 of 4 NTP servers by more than 0.5 s (...)',
       ],
     ]);
   });

@@ -279,9 +279,10 @@ describe('TimestampAuthority: what a token records', () => {
     if (plain.status !== 'granted') throw new Error(`refused: ${plain.failInfo}`);
     expect(plain).not.toHaveProperty('timeSource');
     expect(decodeResponse(plain.der).tstInfo!.accuracy!.seconds).toBe(1);
-    // The fixed 1 s: whole seconds, byte for byte as the Go server.
-    expect(plain.genTime.getTime()).toBe(GEN_TIME - 750);
-    expect(Buffer.from(plain.der).includes('20260601120000Z')).toBe(true);
+    // The fixed 1 s: whole seconds, as the Go server writes them, but rounded to the nearest
+    // (12:00:00.750 -> 12:00:01) where Go truncates (12:00:00, 750 ms off).
+    expect(plain.genTime.getTime()).toBe(GEN_TIME + 250);
+    expect(Buffer.from(plain.der).includes('20260601120001Z')).toBe(true);
   });
 
   it('a fixed sub-second accuracy (--accuracy 250ms) gets a genTime in milliseconds; OpenSSL reads it', async () => {

@@ -250,7 +250,7 @@ function checkScheme(config: ServeConfig): void {
   if (!schemes.includes('http')) {
     throw new ConfigError(
       'UNSUPPORTED_OPTION',
-      '--scheme without http is not supported: the plain-HTTP listener always runs here; add --http-ping-only to serve only /ping on it',
+      '--scheme without http is not supported: the plain-HTTP listener always runs here; add --http-ping-only to serve only /ping and the health probes (/livez, /readyz) on it',
     );
   }
   const tlsKeyGiven = config.tlsCertificate !== '' && config.tlsKey !== '';

@@ -283,7 +283,7 @@ export const SERVE_OPTIONS = {
     kind: 'string',
     default: '1s',
     description:
-      'accuracy declared in tokens (e.g. 1s, 250ms), also the clock threshold if below max_time_delta; auto: the bound each clock check measured, at most max_time_delta',
+      "accuracy declared in tokens (e.g. 1s, 250ms; 2ms to 60s); the clock gate holds the clock within it less genTime's own error (whole seconds, rounded: 500ms; else 1ms) if that is below max_time_delta; auto: the bound each clock check measured, at most max_time_delta",
   }),
   auditLog: option({
     flag: 'audit-log',

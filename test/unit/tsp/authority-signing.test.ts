@@ -101,6 +101,40 @@ describe('TimestampAuthority: no token it cannot stand behind', () => {
     expect(outcome.status === 'rejection' && outcome.cause).toBeInstanceOf(TokenSignatureError);
   });
 
+  it('with the check off, a signer without signNow signs once and its answer is not checked', async () => {
+    const calls: unknown[][] = [];
+    const tsa = await authority({
+      verifySignatures: false,
+      signer: (s) =>
+        withSign(s, async (...args) => {
+          calls.push(args);
+          return corrupted(await s.sign(args[0]));
+        }),
+    });
+    const outcome = await tsa.issue(encodeRequest(), 'der');
+    // Granted with the signature as the signer gave it: nothing checked it, nor asked it to.
+    expect(outcome.status).toBe('granted');
+    expect(calls).toHaveLength(1);
+    expect(calls[0]?.[2]).toBeUndefined();
+  });
+
+  it('a signer that takes the check runs it inside its call, and its answer is not checked again', async () => {
+    let accepted = 0;
+    const tsa = await authority({
+      signer: (s) =>
+        withSign(s, async (data, _signal, accept) => {
+          const signature = await s.sign(data);
+          await accept?.(signature);
+          accepted++;
+          // What it hands back after its check passed is taken as checked.
+          return corrupted(signature);
+        }),
+    });
+    const outcome = await tsa.issue(encodeRequest(), 'der');
+    expect(outcome.status).toBe('granted');
+    expect(accepted).toBe(1);
+  });
+
   it('a remote signer whose signatures do not verify opens its breaker: refused up front', async () => {
     const { signer: memory, chain } = await createMemorySigner('sha256');
     // A KMS that answers with another key's signatures (a key rotated under the certificate).

@@ -40,10 +40,11 @@ test-deps: ## Install the Debian tools the tests use (openssl, ...) where missin
 	bash scripts/install-test-deps.sh
 
 .PHONY: test
-test: test-deps timestamp-server timestamp-cli ## Install everything; typecheck, lint, run the PR tier (test/ but test/slow)
+test: test-deps timestamp-server timestamp-cli ## Install everything; typecheck, lint, run the PR tier (test/ but test/slow) and the coverage check
 	npm run typecheck:all
 	npm run lint
 	bash scripts/run-tests.sh
+	$(MAKE) --no-print-directory coverage
 
 .PHONY: test-slow
 test-slow: test-deps timestamp-server timestamp-cli ## The slow tier (test/slow: Docker build, long fuzz, bench and load smoke, memory)
@@ -51,7 +52,7 @@ test-slow: test-deps timestamp-server timestamp-cli ## The slow tier (test/slow:
 
 .PHONY: coverage
 coverage: node_modules ## Unit tier with coverage of src/asn1 and src/tsp (report in coverage/; fails below the thresholds)
-	npx vitest run --coverage test/unit
+	npx vitest run --coverage --reporter=dot test/unit
 
 .PHONY: lint
 lint: node_modules ## ESLint and Prettier

@@ -94,7 +94,15 @@ serve.action(async (_options: unknown, command: Command) => {
     process.exitCode = exitStatusOf(error);
     return;
   }
+  let draining = false;
   const shutdown = (signal: string) => {
+    // A later SIGTERM/SIGINT waits for the drain under way: the first signal's handler exits once
+    // it ends; the orchestrator's SIGKILL is the forced quit.
+    if (draining) {
+      logger.info(`received ${signal}, a drain is already under way: waiting for it to end`);
+      return;
+    }
+    draining = true;
     logger.info(
       `received ${signal}, draining: in-flight requests have ${config.gracefulTimeout} ms to finish`,
     );
@@ -110,8 +118,9 @@ serve.action(async (_options: unknown, command: Command) => {
       },
     );
   };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  // on, not once: a second signal with no listener would end the process mid-drain.
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
 });
 
 program.addCommand(versionCommand());

@@ -4,10 +4,12 @@ import { RuntimeError } from './runtime-error.js';
  * What one process holds (signer, clock monitor, audit log, listeners), torn down last built,
  * first closed. Node 20 has `Symbol.asyncDispose` but not `AsyncDisposableStack`; this is the part
  * of it the runtime needs. Every teardown runs even when one fails; the first failure is thrown.
+ * Disposing again (a second signal during a drain) returns the first disposal's promise, so no
+ * caller takes a teardown still running for a finished one.
  */
 export class DisposableStack implements AsyncDisposable {
   private readonly teardowns: (() => unknown)[] = [];
-  private disposed = false;
+  private disposal: Promise<void> | undefined;
 
   /** Holds `resource` (nothing when undefined) and returns it. */
   use<T extends AsyncDisposable | undefined>(resource: T): T {
@@ -17,23 +19,27 @@ export class DisposableStack implements AsyncDisposable {
 
   /** Runs `teardown` when the stack is disposed, before everything added earlier. */
   defer(teardown: () => unknown): void {
-    if (this.disposed) throw new RuntimeError('STACK_DISPOSED', 'the stack is already disposed');
+    if (this.disposal) throw new RuntimeError('STACK_DISPOSED', 'the stack is already disposed');
     this.teardowns.push(teardown);
   }
 
-  async [Symbol.asyncDispose](): Promise<void> {
-    if (this.disposed) return;
-    this.disposed = true;
-    const failures: unknown[] = [];
-    for (const teardown of this.teardowns.splice(0).reverse()) {
-      try {
-        await teardown();
-      } catch (error) {
-        failures.push(error);
-      }
-    }
-    if (failures.length > 0) throw failures[0];
+  [Symbol.asyncDispose](): Promise<void> {
+    // Set before the first teardown runs, so a defer() from then on is refused.
+    this.disposal ??= Promise.resolve(this.teardowns.splice(0).reverse()).then(tearDown);
+    return this.disposal;
   }
+}
+
+async function tearDown(teardowns: readonly (() => unknown)[]): Promise<void> {
+  const failures: unknown[] = [];
+  for (const teardown of teardowns) {
+    try {
+      await teardown();
+    } catch (error) {
+      failures.push(error);
+    }
+  }
+  if (failures.length > 0) throw failures[0];
 }
 
 /**

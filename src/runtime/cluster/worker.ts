@@ -90,7 +90,10 @@ export async function runWorker(config: ServeConfig, parentLogger: Logger): Prom
 
   let draining = false;
   drain = (why: string) => {
-    if (draining) return;
+    if (draining) {
+      logger.info(`${why}, a drain is already under way: waiting for it to end`);
+      return;
+    }
     draining = true;
     logger.info(`${why}, draining`);
     server.close().then(
@@ -105,8 +108,9 @@ export async function runWorker(config: ServeConfig, parentLogger: Logger): Prom
       },
     );
   };
-  process.once('SIGTERM', () => drain('received SIGTERM'));
-  process.once('SIGINT', () => drain('received SIGINT'));
+  // on, not once: a second Ctrl-C with no listener would end the worker mid-drain.
+  process.on('SIGTERM', () => drain('received SIGTERM'));
+  process.on('SIGINT', () => drain('received SIGINT'));
   process.send?.({
     type: 'tsa:serving',
     url: server.url,

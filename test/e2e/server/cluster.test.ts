@@ -243,6 +243,34 @@ describe('--workers 2 (node:cluster)', () => {
     expect(logLines(server).some((line) => line.message === 'shut down')).toBe(true);
   });
 
+  it('a worker signalled twice (Ctrl-C twice reaches the group) finishes its drain', async () => {
+    const server = await cluster([]);
+    const workers = [
+      ...new Set(logLines(server).flatMap((line) => (line.worker ? [line.pid] : []))),
+    ];
+    expect(workers).toHaveLength(2);
+    const burst = Array.from({ length: 2 }, () => splitRequest(server.url));
+    await Promise.all(burst.map((request) => request.sendFirstPart()));
+    expect((await call(server.url, '/ping')).status).toBe(200);
+    expect((await call(server.url, '/ping')).status).toBe(200);
+
+    for (const pid of workers) process.kill(pid ?? 0, 'SIGINT');
+    await untilLogged(server, (line) => line.message === 'received SIGINT, draining', 2);
+    for (const pid of workers) process.kill(pid ?? 0, 'SIGINT');
+    // Whichever comes first: a worker ended by the second signal, or both saying they wait.
+    const killed = (line: LogLine) => /exited with signal SIGINT/.test(line.message ?? '');
+    const waits = (line: LogLine) =>
+      line.message === 'received SIGINT, a drain is already under way: waiting for it to end';
+    const first = await Promise.race([
+      untilLogged(server, killed).then(() => 'killed'),
+      untilLogged(server, waits, 2).then(() => 'waits'),
+    ]);
+    expect(first).toBe('waits');
+    burst.forEach((request) => request.sendRest());
+    const responses = await Promise.all(burst.map((request) => request.response));
+    expect(responses.map((response) => response.status)).toEqual([200, 200]);
+  });
+
   it('the primary NTP monitor gates every worker: drifted refuses everywhere, synced issues again', async () => {
     const responder = await SntpResponder.start(answer());
     cleanups.push(() => responder.close());

@@ -2,8 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { createServingState } from '../../../src/server/serving-state.js';
 import { buildServer } from '../../../src/server/app.js';
 import { createTestServer, silentLogger } from '../../helpers/tsa.js';
-import { spawnServer } from '../../helpers/spawn-server.js';
+import { spawnServer, type SpawnedServer } from '../../helpers/spawn-server.js';
 import { listenerClosed, splitRequest } from '../../helpers/split-request.js';
+
+/** Resolves once the server has logged a line containing `text`. */
+async function logged(server: SpawnedServer, text: string): Promise<void> {
+  while (!server.lines.some((line) => line.includes(text))) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
 
 describe('graceful shutdown', () => {
   it('/readyz answers 503 once draining', async () => {
@@ -50,4 +57,30 @@ describe('graceful shutdown', () => {
     expect(await server.exited).toBe(0);
     expect(server.lines.some((line) => line.includes('did not finish within 1000 ms'))).toBe(true);
   });
+
+  for (const [mode, args] of [
+    ['one process', []],
+    ['--workers 2', ['--workers', '2']],
+  ] as const) {
+    it(`${mode}: a second signal during the drain waits for it; the in-flight request is answered, then exit 0`, async () => {
+      const server = await spawnServer([...args]);
+      const inFlight = splitRequest(server.url);
+      await inFlight.sendFirstPart();
+      expect((await fetch(`${server.url}/ping`)).status).toBe(200);
+
+      server.child.kill('SIGTERM');
+      await logged(server, 'received SIGTERM, draining');
+      server.child.kill('SIGINT');
+      // Whichever comes first: the process ending mid-drain, or its word that it waits.
+      const first = await Promise.race([
+        server.exited.then(() => 'exited'),
+        logged(server, 'received SIGINT, a drain is already under way').then(() => 'waits'),
+      ]);
+      expect(first).toBe('waits');
+      expect(server.child.exitCode).toBeNull();
+      inFlight.sendRest();
+      expect((await inFlight.response).status).toBe(200);
+      expect(await server.exited).toBe(0);
+    });
+  }
 });

@@ -102,8 +102,26 @@ describe('DisposableStack', () => {
     stack.defer(async () => void order.push('listeners'));
     await expect(stack[Symbol.asyncDispose]()).rejects.toThrow('metrics close failed');
     expect(order).toEqual(['listeners', 'metrics', 'signer', 'clock']);
-    await stack[Symbol.asyncDispose]();
+    // Again: the same outcome, nothing torn down twice.
+    await expect(stack[Symbol.asyncDispose]()).rejects.toThrow('metrics close failed');
     expect(order).toHaveLength(4);
     expect(() => stack.defer(() => undefined)).toThrow('already disposed');
+  });
+
+  it('disposed again while a teardown runs: settles when that teardown ends, not before', async () => {
+    const order: string[] = [];
+    let release = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const stack = new DisposableStack();
+    stack.defer(async () => {
+      await released;
+      order.push('drained');
+    });
+    const first = stack[Symbol.asyncDispose]();
+    const second = stack[Symbol.asyncDispose]().then(() => order.push('second settled'));
+    await new Promise((resolve) => setImmediate(resolve));
+    release();
+    await Promise.all([first, second]);
+    expect(order).toEqual(['drained', 'second settled']);
   });
 });

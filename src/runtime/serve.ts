@@ -7,6 +7,7 @@ import { DEFAULT_PROFILE_NAME, type ProfileConfig } from '../config/profiles.js'
 import { nodeSignatureArguments } from '../crypto/key-algorithms.js';
 import type { Signer } from '../crypto/signer.js';
 import { createSigner, openPkcs11Key, type SignerDependencies } from '../signers/create-signer.js';
+import type { MemoryKeyMaterial } from '../signers/memory.js';
 import { isPkcs11Uri } from '../signers/pkcs11/pkcs11-uri.js';
 import { TimestampAuthority, type GrantedOutcome } from '../tsp/authority.js';
 import { certificateValidityGuard } from '../tsp/certificate-validity-guard.js';
@@ -82,7 +83,13 @@ export interface WorkerRole {
 }
 
 export interface StartOptions {
-  signerDependencies?: SignerDependencies;
+  /** Without memoryKey: a memory key is one profile's, given in memoryKeys. */
+  signerDependencies?: Omit<SignerDependencies, 'memoryKey'>;
+  /**
+   * Memory-signer keys made elsewhere (the cluster primary's), by profile name (`default` for the
+   * top level); a memory profile without one makes its own.
+   */
+  memoryKeys?: ReadonlyMap<string, MemoryKeyMaterial>;
   /** Set in a cluster worker (--workers > 1). */
   worker?: WorkerRole;
   /** How --audit-log's file is opened (tests count and fail opens). */
@@ -256,10 +263,15 @@ async function serve(
     await openProcessLedger(config, logger, (checkpoint) => anchor?.(checkpoint), logKey),
   );
   const guards = [...(clockGate ? [clockGate] : []), ...(ledger ? [ledger.guard] : [])];
+  // A profile's own memory key, never another's (each profile has its own chain).
+  const signerDependencies = (profile: string): SignerDependencies => {
+    const memoryKey = options.memoryKeys?.get(profile);
+    return { ...options.signerDependencies, ...(memoryKey ? { memoryKey } : {}) };
+  };
   const { authority, signer, chain, chainPem, chainValid } = await createAuthority(
     config,
     logger,
-    options.signerDependencies,
+    signerDependencies(DEFAULT_PROFILE_NAME),
     guards,
     undefined,
     timeSource,
@@ -283,7 +295,7 @@ async function serve(
       createAuthority(
         config,
         logger,
-        options.signerDependencies,
+        signerDependencies(profile.name),
         guards,
         profile,
         profileTimeSource,

@@ -6,7 +6,7 @@ export type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
 
 /**
  * The cluster IPC protocol between the primary and its workers. JSON over the channel node:cluster
- * opens to each worker; the memory signer's key travels only here, never in argv or the environment.
+ * opens to each worker; the memory signers' keys travel only here, never in argv or the environment.
  */
 
 /** Worker -> primary, once its message listener is attached (earlier messages would be lost). */
@@ -23,7 +23,8 @@ export interface MemoryKeyTransfer {
 /** Primary -> worker, the answer to hello: what the worker needs before it builds its authority. */
 export interface SetupMessage {
   type: 'tsa:setup';
-  memoryKey?: MemoryKeyTransfer;
+  /** One per memory-signer profile, by profile name (`default` for the top level). */
+  memoryKeys: Record<string, MemoryKeyTransfer>;
   clock?: ClockStatus;
 }
 

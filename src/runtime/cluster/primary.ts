@@ -1,6 +1,7 @@
 import cluster from 'node:cluster';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ServeConfig } from '../../config/schema.js';
+import { DEFAULT_PROFILE_NAME } from '../../config/profiles.js';
 import { createMemoryKeyMaterial } from '../../signers/memory.js';
 import { ANY_EXTENSION_WARNING } from '../../tsp/extension-policy.js';
 import { listenAs } from '../../server/listen-error.js';
@@ -23,7 +24,7 @@ export interface RunningCluster extends AsyncDisposable {
 
 /**
  * The cluster primary (--workers > 1): forks the workers that share the port, hands them the memory
- * signer's key, runs the one NTP monitor and relays its status, serves the aggregated /metrics,
+ * signers' keys, runs the one NTP monitor and relays its status, serves the aggregated /metrics,
  * replaces a worker that dies, and drains them all on close.
  */
 export async function startCluster(
@@ -31,14 +32,7 @@ export async function startCluster(
   workerCount: number,
   logger: FastifyBaseLogger,
 ): Promise<RunningCluster> {
-  let memoryKey: MemoryKeyTransfer | undefined;
-  if (config.timestampSigner === 'memory') {
-    const material = await createMemoryKeyMaterial();
-    memoryKey = {
-      pkcs8: material.privateKey.export({ type: 'pkcs8', format: 'der' }).toString('base64'),
-      chain: material.chain.map((der) => der.toString('base64')),
-    };
-  }
+  const memoryKeys = await createMemoryKeys(config);
 
   // Built in order, torn down last first: on close and when the start-up fails half way.
   return buildOrTearDown(async (stack) => {
@@ -57,7 +51,7 @@ export async function startCluster(
       logger,
       setup: () => ({
         type: 'tsa:setup',
-        ...(memoryKey ? { memoryKey } : {}),
+        memoryKeys,
         ...(clock ? { clock: clock.status } : {}),
       }),
       onMessage: (message) => {
@@ -103,4 +97,24 @@ export async function startCluster(
     const close = () => stack[Symbol.asyncDispose]();
     return { ...addresses, metricsUrl: metrics.url, close, [Symbol.asyncDispose]: close };
   });
+}
+
+/**
+ * A key and chain for each memory-signer profile, made once here so that every worker (and every
+ * replacement) signs a profile's tokens with the same key; no profile shares another's.
+ */
+async function createMemoryKeys(config: ServeConfig): Promise<Record<string, MemoryKeyTransfer>> {
+  const names = [
+    ...(config.timestampSigner === 'memory' ? [DEFAULT_PROFILE_NAME] : []),
+    ...(config.profiles ?? []).filter((p) => p.signer.kind === 'memory').map((p) => p.name),
+  ];
+  const keys: Record<string, MemoryKeyTransfer> = {};
+  for (const name of names) {
+    const material = await createMemoryKeyMaterial();
+    keys[name] = {
+      pkcs8: material.privateKey.export({ type: 'pkcs8', format: 'der' }).toString('base64'),
+      chain: material.chain.map((der) => der.toString('base64')),
+    };
+  }
+  return keys;
 }

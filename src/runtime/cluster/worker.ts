@@ -41,7 +41,7 @@ function receiveSetup(): Promise<SetupMessage> {
 }
 
 /**
- * A cluster worker: the single-process server (src/server/start.ts) with the primary's memory key,
+ * A cluster worker: the single-process server (src/server/start.ts) with the primary's memory keys,
  * a clock gate fed by the primary's NTP monitor and no metrics listener of its own. Drains on the
  * primary's word, on SIGTERM/SIGINT (a terminal's Ctrl-C reaches the whole group) or when the
  * primary is gone; exits 0 once drained.
@@ -70,9 +70,9 @@ export async function runWorker(config: ServeConfig, parentLogger: Logger): Prom
   let server: RunningServer;
   try {
     server = await startServer(config, logger, {
-      ...(setup.memoryKey
-        ? { signerDependencies: { memoryKey: toMaterial(setup.memoryKey) } }
-        : {}),
+      memoryKeys: new Map(
+        Object.entries(setup.memoryKeys).map(([name, key]) => [name, toMaterial(key)]),
+      ),
       worker: {
         id,
         clockGate: config.disableNtpMonitoring

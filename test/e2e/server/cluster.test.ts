@@ -3,6 +3,7 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkMetrics } from '../../helpers/promtool.js';
 import { openssl, tempDir } from '../../helpers/openssl.js';
+import { OpensslPki } from '../../helpers/openssl-pki.js';
 import {
   runCli,
   spawnServer,
@@ -242,6 +243,47 @@ describe('--workers 2 (node:cluster)', () => {
     expect(drained).toHaveLength(2);
     expect(logLines(server).some((line) => line.message === 'shut down')).toBe(true);
   });
+
+  for (const defaultSigner of ['memory', 'file'] as const) {
+    it(`${defaultSigner} default, memory profile x: every worker serves one chain per profile, x its own`, async () => {
+      const dir = tempDir();
+      cleanups.push(() => dir.cleanup());
+      let signer = ['timestamp-signer: memory'];
+      if (defaultSigner === 'file') {
+        const chain = await new OpensslPki(dir.dir).standardChain();
+        signer = [
+          'timestamp-signer: file',
+          `file-signer-key-path: ${dir.path('leaf.key')}`,
+          `certificate-chain-path: ${chain}`,
+        ];
+      }
+      const config = dir.write(
+        'tsa.yaml',
+        [
+          ...signer,
+          'profiles:',
+          '  - name: x',
+          '    policy-oids: [1.2.3.4.200]',
+          '    timestamp-signer: memory',
+          '',
+        ].join('\n'),
+      );
+      const server = await cluster(['--config', config]);
+      /** The distinct chains four connections (two per worker) were given. */
+      const chains = async (path: string) => {
+        const answers = await Promise.all(Array.from({ length: 4 }, () => call(server.url, path)));
+        expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200, 200]);
+        await untilLogged(server, (line) => line.url === path, 4);
+        expect(pidsAnswering(server, path, 200).size).toBe(2);
+        return new Set(answers.map((answer) => answer.body.toString()));
+      };
+      const defaults = await chains('/api/v1/timestamp/certchain');
+      const xs = await chains('/api/v1/timestamp/x/certchain');
+      expect(defaults.size).toBe(1);
+      expect(xs.size).toBe(1);
+      expect([...xs][0]).not.toBe([...defaults][0]);
+    });
+  }
 
   it('a worker signalled twice (Ctrl-C twice reaches the group) finishes its drain', async () => {
     const server = await cluster([]);

@@ -54,6 +54,8 @@ serve
   .option('--config <path>', 'config file (default: timestamp-server.yaml in $HOME, then .)')
   .option('--print-config', 'print the effective configuration (secrets masked) and exit');
 serve.action(async (_options: unknown, command: Command) => {
+  // A worker serves the primary's configuration (sent over IPC), never a reading of its own.
+  if (isClusterWorker()) return runWorker();
   const flags = command.optsWithGlobals<Record<string, unknown>>();
   let config;
   let configFile;
@@ -78,7 +80,6 @@ serve.action(async (_options: unknown, command: Command) => {
     throw error;
   }
   const logger = createLogger(config.logType, config.logLevel);
-  if (isClusterWorker()) return runWorker(config, logger);
   logger.info(`starting timestamp-server @ ${JSON.stringify(versionInfo())}`);
   if (configFile) logger.info(`Using config file: ${configFile}`);
   for (const warning of warnings) logger.warn(warning);

@@ -6,7 +6,8 @@ export type RuntimeErrorCode =
   | 'STACK_DISPOSED'
   | 'WORKER_EXITED_EARLY'
   | 'WORKER_METRICS_TIMEOUT'
-  | 'WORKER_METRICS_FAILED';
+  | 'WORKER_METRICS_FAILED'
+  | 'FILE_CHANGED';
 
 export class RuntimeError extends CodedError<RuntimeErrorCode> {
   override name = 'RuntimeError';

@@ -43,7 +43,7 @@ import {
 import { listenAs } from '../server/listen-error.js';
 import { metricsListenerFlags, startMetricsListener } from '../server/metrics-listener.js';
 import { createServingState, type ServingState } from '../server/serving-state.js';
-import { loadTlsMaterial, tlsRequested } from '../server/tls.js';
+import { loadTlsMaterial, tlsRequested, type TlsMaterial } from '../server/tls.js';
 import type { Transport } from '../server/transport.js';
 
 const EMPTY = new Uint8Array(0);
@@ -80,6 +80,11 @@ export interface WorkerRole {
   clockGate: IssuanceGuard | undefined;
   /** The primary's clock status as relayed (tokens record it); undefined without monitoring. */
   clock?: { readonly status: ClockStatus } | undefined;
+  /**
+   * Run once every file is read and before the port is shared (a worker checks that the files it
+   * read are the primary's); a rejection stops the start-up.
+   */
+  beforeListen?: () => Promise<void>;
 }
 
 export interface StartOptions {
@@ -92,6 +97,8 @@ export interface StartOptions {
   memoryKeys?: ReadonlyMap<string, MemoryKeyMaterial>;
   /** Set in a cluster worker (--workers > 1). */
   worker?: WorkerRole;
+  /** The TLS listener's material read elsewhere (the cluster primary's), instead of the files. */
+  tls?: TlsMaterial;
   /** How --audit-log's file is opened (tests count and fail opens). */
   openAuditFile?: OpenAuditFile;
 }
@@ -309,7 +316,7 @@ async function serve(
   } else observeCertificateChain(chain);
   startRuntimeMetrics();
   const state = createServingState();
-  const tls = tlsRequested(config) ? loadTlsMaterial(config) : undefined;
+  const tls = options.tls ?? (tlsRequested(config) ? loadTlsMaterial(config) : undefined);
   const metrics = worker
     ? undefined
     : await listenAs(
@@ -362,6 +369,7 @@ async function serve(
     return built;
   };
   const app = await buildListener({ kind: 'http', pingOnly: config.httpPingOnly });
+  await worker?.beforeListen?.();
   const backlog = listenBacklog();
   const url = await listenAs(
     () => app.listen({ host: config.host, port: config.port, backlog }),

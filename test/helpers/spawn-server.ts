@@ -90,7 +90,7 @@ export async function spawnServer(
       for (const line of parts) {
         lines.push(line);
         const message = (JSON.parse(line) as { message?: string }).message ?? '';
-        const match = /^serving (metrics|timestamps|timestamps over HTTPS).* on (\S+)$/.exec(
+        const match = /^serving (metrics|timestamps over HTTPS|timestamps).* on (\S+)$/.exec(
           message,
         );
         if (match?.[1] && match[2]) found[match[1]] = match[2];

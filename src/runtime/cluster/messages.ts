@@ -1,12 +1,16 @@
+import { deserialize, serialize } from 'node:v8';
 import type { ClockStatus } from '../../clock/clock-monitor.js';
+import type { ServeConfig } from '../../config/schema.js';
 import type { Registry } from 'prom-client';
+import type { PinnedFile } from './pinned-files.js';
 
 /** prom-client's JSON form of a registry, what AggregatorRegistry.aggregate takes. */
 export type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
 
 /**
  * The cluster IPC protocol between the primary and its workers. JSON over the channel node:cluster
- * opens to each worker; the memory signers' keys travel only here, never in argv or the environment.
+ * opens to each worker; the configuration and the memory signers' keys travel only here, never in
+ * argv or the environment.
  */
 
 /** Worker -> primary, once its message listener is attached (earlier messages would be lost). */
@@ -20,9 +24,25 @@ export interface MemoryKeyTransfer {
   chain: string[];
 }
 
-/** Primary -> worker, the answer to hello: what the worker needs before it builds its authority. */
+/** The TLS listener's certificate, key and client CAs (PEM), base64. */
+export interface TlsTransfer {
+  cert: string;
+  key: string;
+  ca?: string;
+}
+
+/**
+ * Primary -> worker, the answer to hello: what the worker needs before it builds its authority.
+ * A worker reads no configuration of its own: every worker, replacements included, serves the one
+ * the primary loaded at start (a file edited since would otherwise split the server in two).
+ */
 export interface SetupMessage {
   type: 'tsa:setup';
+  /** The primary's resolved ServeConfig (encodeConfig). */
+  config: string;
+  /** The files the worker reads by path, as the primary read them (cluster/pinned-files.ts). */
+  files: PinnedFile[];
+  tls?: TlsTransfer;
   /** One per memory-signer profile, by profile name (`default` for the top level). */
   memoryKeys: Record<string, MemoryKeyTransfer>;
   clock?: ClockStatus;
@@ -83,6 +103,11 @@ export function isMessage<T extends ClusterMessage['type']>(
     typeof message === 'object' && message !== null && (message as { type?: unknown }).type === type
   );
 }
+
+/** SetupMessage.config: structured clone, not JSON, so previous-chains' `retired` Dates survive. */
+export const encodeConfig = (config: ServeConfig): string => serialize(config).toString('base64');
+export const decodeConfig = (encoded: string): ServeConfig =>
+  deserialize(Buffer.from(encoded, 'base64')) as ServeConfig;
 
 /** Set in the environment of the processes the primary forks (a role, not a secret). */
 export const WORKER_ROLE_VARIABLE = 'TIMESTAMP_SERVER_CLUSTER_WORKER';

@@ -5,12 +5,14 @@ import { DEFAULT_PROFILE_NAME } from '../../config/profiles.js';
 import { createMemoryKeyMaterial } from '../../signers/memory.js';
 import { ANY_EXTENSION_WARNING } from '../../tsp/extension-policy.js';
 import { listenAs } from '../../server/listen-error.js';
+import { loadTlsMaterial, tlsRequested, type TlsMaterial } from '../../server/tls.js';
 import { metricsListenerFlags, startMetricsListener } from '../../server/metrics-listener.js';
 import { clockOptionsFrom } from '../clock-monitor.js';
 import { buildOrTearDown } from '../disposables.js';
 import { createClockRelay, type ClockRelay } from './clock-relay.js';
 import { clusterMetricsSource } from './cluster-metrics.js';
-import { isMessage, type MemoryKeyTransfer } from './messages.js';
+import { encodeConfig, isMessage, type MemoryKeyTransfer, type TlsTransfer } from './messages.js';
+import { pinFiles } from './pinned-files.js';
 import { createWorkerSupervisor } from './supervisor.js';
 
 export interface RunningCluster extends AsyncDisposable {
@@ -23,9 +25,9 @@ export interface RunningCluster extends AsyncDisposable {
 }
 
 /**
- * The cluster primary (--workers > 1): forks the workers that share the port, hands them the memory
- * signers' keys, runs the one NTP monitor and relays its status, serves the aggregated /metrics,
- * replaces a worker that dies, and drains them all on close.
+ * The cluster primary (--workers > 1): forks the workers that share the port, hands them its
+ * configuration, TLS material and memory signers' keys, runs the one NTP monitor and relays its
+ * status, serves the aggregated /metrics, replaces a worker that dies, and drains them all on close.
  */
 export async function startCluster(
   config: ServeConfig,
@@ -33,6 +35,10 @@ export async function startCluster(
   logger: FastifyBaseLogger,
 ): Promise<RunningCluster> {
   const memoryKeys = await createMemoryKeys(config);
+  // Read once, here: every worker, replacements included, gets this reading, never one of its own.
+  const encodedConfig = encodeConfig(config);
+  const files = await pinFiles(config);
+  const tls = tlsRequested(config) ? tlsTransfer(loadTlsMaterial(config)) : undefined;
 
   // Built in order, torn down last first: on close and when the start-up fails half way.
   return buildOrTearDown(async (stack) => {
@@ -51,6 +57,9 @@ export async function startCluster(
       logger,
       setup: () => ({
         type: 'tsa:setup',
+        config: encodedConfig,
+        files,
+        ...(tls ? { tls } : {}),
         memoryKeys,
         ...(clock ? { clock: clock.status } : {}),
       }),
@@ -118,3 +127,9 @@ async function createMemoryKeys(config: ServeConfig): Promise<Record<string, Mem
   }
   return keys;
 }
+
+const tlsTransfer = ({ cert, key, ca }: TlsMaterial): TlsTransfer => ({
+  cert: cert.toString('base64'),
+  key: key.toString('base64'),
+  ...(ca ? { ca: ca.toString('base64') } : {}),
+});

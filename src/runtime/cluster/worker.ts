@@ -1,18 +1,21 @@
 import cluster from 'node:cluster';
 import { createPrivateKey } from 'node:crypto';
-import type { Logger } from 'pino';
 import { createClockGate } from '../../clock/clock-gate.js';
-import type { ServeConfig } from '../../config/schema.js';
+import { createLogger } from '../../server/logger.js';
+import type { TlsMaterial } from '../../server/tls.js';
 import type { MemoryKeyMaterial } from '../../signers/memory.js';
 import { requireTimeSync, startServer, type RunningServer } from '../serve.js';
 import { answerMetricsRequests } from './cluster-metrics.js';
 import {
+  decodeConfig,
   isMessage,
   WORKER_ROLE_VARIABLE,
   type MemoryKeyTransfer,
   type ServingMessage,
   type SetupMessage,
+  type TlsTransfer,
 } from './messages.js';
+import { checkPinnedFiles } from './pinned-files.js';
 import { RelayedClock } from './relayed-clock.js';
 
 /** This process was forked by our cluster primary (not, say, by another process manager's). */
@@ -28,6 +31,12 @@ const toMaterial = (transfer: MemoryKeyTransfer): MemoryKeyMaterial => ({
   chain: transfer.chain.map((der) => Buffer.from(der, 'base64')),
 });
 
+const fromTlsTransfer = ({ cert, key, ca }: TlsTransfer): TlsMaterial => ({
+  cert: Buffer.from(cert, 'base64'),
+  key: Buffer.from(key, 'base64'),
+  ...(ca ? { ca: Buffer.from(ca, 'base64') } : {}),
+});
+
 function receiveSetup(): Promise<SetupMessage> {
   return new Promise((resolve) => {
     const onMessage = (message: unknown) => {
@@ -41,14 +50,14 @@ function receiveSetup(): Promise<SetupMessage> {
 }
 
 /**
- * A cluster worker: the single-process server (src/server/start.ts) with the primary's memory keys,
- * a clock gate fed by the primary's NTP monitor and no metrics listener of its own. Drains on the
- * primary's word, on SIGTERM/SIGINT (a terminal's Ctrl-C reaches the whole group) or when the
- * primary is gone; exits 0 once drained.
+ * A cluster worker: the single-process server (runtime/serve.ts) with the primary's configuration,
+ * TLS material and memory keys, a clock gate fed by the primary's NTP monitor and no metrics
+ * listener of its own. It loads no configuration itself, and refuses to serve if a file it reads
+ * (key, chain) is not as the primary read it. Drains on the primary's word, on SIGTERM/SIGINT (a
+ * terminal's Ctrl-C reaches the whole group) or when the primary is gone; exits 0 once drained.
  */
-export async function runWorker(config: ServeConfig, parentLogger: Logger): Promise<void> {
+export async function runWorker(): Promise<void> {
   const id = cluster.worker?.id ?? 0;
-  const logger = parentLogger.child({ worker: id, pid: process.pid });
   const clock = new RelayedClock(() => process.send?.({ type: 'tsa:clock-jump' }));
   process.on('message', (message: unknown) => {
     if (isMessage(message, 'tsa:clock')) clock.update(message.status);
@@ -62,9 +71,18 @@ export async function runWorker(config: ServeConfig, parentLogger: Logger): Prom
   process.once('disconnect', () => drain('the primary is gone'));
   // A message sent as the primary goes (a metrics answer, a clock jump) fails with EPIPE or
   // ERR_IPC_CHANNEL_CLOSED; unheard, that 'error' would crash this worker instead of draining it.
-  process.on('error', (error) => logger.warn({ err: error }, 'cannot message the primary'));
+  // Before the setup there is no logger (its settings are the primary's); 'disconnect' follows.
+  const beforeSetup = () => undefined;
+  process.on('error', beforeSetup);
 
   const setup = await receiveSetup();
+  const config = decodeConfig(setup.config);
+  const logger = createLogger(config.logType, config.logLevel).child({
+    worker: id,
+    pid: process.pid,
+  });
+  process.on('error', (error) => logger.warn({ err: error }, 'cannot message the primary'));
+  process.off('error', beforeSetup);
   if (setup.clock) clock.update(setup.clock);
   if (!config.disableNtpMonitoring) clock.start();
   let server: RunningServer;
@@ -73,8 +91,10 @@ export async function runWorker(config: ServeConfig, parentLogger: Logger): Prom
       memoryKeys: new Map(
         Object.entries(setup.memoryKeys).map(([name, key]) => [name, toMaterial(key)]),
       ),
+      ...(setup.tls ? { tls: fromTlsTransfer(setup.tls) } : {}),
       worker: {
         id,
+        beforeListen: () => checkPinnedFiles(setup.files),
         clockGate: config.disableNtpMonitoring
           ? undefined
           : createClockGate(clock, { requireTimeSync: requireTimeSync(config) }),

@@ -1,4 +1,7 @@
+import { X509Certificate } from 'node:crypto';
 import { request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkMetrics } from '../../helpers/promtool.js';
@@ -13,6 +16,8 @@ import {
 import { listenerClosed, splitRequest } from '../../helpers/split-request.js';
 import { answer, SntpResponder } from '../../helpers/sntp-responder.js';
 import { helloTimeStampReq } from '../../loadtest/request.js';
+import { decodeResponse, dotted } from '../../helpers/decode.js';
+import { selfSignedTls } from '../../fakes/tls.js';
 
 interface Answer {
   status: number;
@@ -219,6 +224,121 @@ describe('--workers 2 (node:cluster)', () => {
       );
     while (answeredAfter().length < 4) await new Promise((resolve) => setTimeout(resolve, 20));
     const answering = new Set(answeredAfter().map((line) => line.pid));
+    expect(answering.size).toBe(2);
+    expect(answering.has(victim)).toBe(false);
+  });
+
+  it("a replacement serves the primary's configuration, not the config file as edited since", async () => {
+    const dir = tempDir();
+    cleanups.push(() => dir.cleanup());
+    const config = dir.write('tsa.yaml', 'disable-ntp-monitoring: true\n');
+    const server = await cluster(['--config', config]);
+    // A ConfigMap update lands in place; nobody restarted the server.
+    writeFileSync(
+      config,
+      [
+        'disable-ntp-monitoring: true',
+        'use-http-201: true',
+        'default-policy-oid: 1.2.3.4.5',
+        'accepted-policy-oids: [1.2.3.4.5]',
+        '',
+      ].join('\n'),
+    );
+    const victim = logLines(server).find((line) => line.worker === 1)?.pid;
+    process.kill(victim ?? 0, 'SIGKILL');
+    await untilLogged(server, (line) => /^worker \d+ replaced$/.test(line.message ?? ''));
+    const answers = await Promise.all(
+      Array.from({ length: 4 }, () =>
+        call(server.url, '/api/v1/timestamp', {
+          method: 'POST',
+          body: helloTimeStampReq(),
+          type: 'application/timestamp-query',
+        }),
+      ),
+    );
+    expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200, 200]);
+    const policies = answers.map((answer) => dotted(decodeResponse(answer.body).tstInfo!.policy));
+    expect(new Set(policies)).toEqual(new Set(['1.3.6.1.4.1.57264.2']));
+    // Both workers answered, the replacement among them (the only timestamps of this server).
+    await untilLogged(server, (line) => line.url === '/api/v1/timestamp', 4);
+    const answering = pidsAnswering(server, '/api/v1/timestamp', 200);
+    expect(answering.size).toBe(2);
+    expect(answering.has(victim)).toBe(false);
+  });
+
+  it('a replacement that reads another key or chain than the primary did refuses to serve', async () => {
+    const dir = tempDir();
+    cleanups.push(() => dir.cleanup());
+    const pki = new OpensslPki(dir.dir);
+    const chain = await pki.standardChain();
+    const key = dir.path('leaf.key');
+    const server = await cluster([
+      '--timestamp-signer',
+      'file',
+      '--file-signer-key-path',
+      key,
+      '--certificate-chain-path',
+      chain,
+    ]);
+    const before = (await call(server.url, '/api/v1/timestamp/certchain')).body.toString();
+    // A Secret update lands in place: another key and its chain.
+    const newChain = await pki.standardChain('new-');
+    writeFileSync(key, readFileSync(dir.path('new-leaf.key')));
+    writeFileSync(chain, readFileSync(newChain));
+    const victim = logLines(server).find((line) => line.worker === 1)?.pid;
+    process.kill(victim ?? 0, 'SIGKILL');
+    const refused = (line: LogLine) =>
+      line.severity === 'FATAL' &&
+      line.worker !== undefined &&
+      (line.message ?? '').includes('is not the file the server started with');
+    const replaced = (line: LogLine) => /^worker \d+ replaced$/.test(line.message ?? '');
+    // Whichever comes first: the replacement refusing, or serving what it read.
+    await Promise.race([untilLogged(server, refused), untilLogged(server, replaced)]);
+    expect(logLines(server).find(refused)?.message).toMatch(
+      /^cannot start: --file-signer-key-path .*leaf\.key is not the file the server started with/,
+    );
+    expect(logLines(server).some(replaced)).toBe(false);
+    const after = await Promise.all(
+      Array.from({ length: 4 }, () => call(server.url, '/api/v1/timestamp/certchain')),
+    );
+    for (const answer of after) expect(answer.body.toString()).toBe(before);
+  });
+
+  it("a replacement serves the primary's TLS certificate, not the files as rewritten since", async () => {
+    const dir = tempDir();
+    cleanups.push(() => dir.cleanup());
+    const first = selfSignedTls();
+    const cert = dir.write('tls.crt', first.cert);
+    const key = dir.write('tls.key', first.key);
+    const server = await cluster(['--tls-certificate', cert, '--tls-key', key, '--tls-port', '0']);
+    // cert-manager renews the certificate in place; nobody restarted the server.
+    const renewed = selfSignedTls();
+    writeFileSync(cert, renewed.cert);
+    writeFileSync(key, renewed.key);
+    const victim = logLines(server).find((line) => line.worker === 1)?.pid;
+    process.kill(victim ?? 0, 'SIGKILL');
+    await untilLogged(server, (line) => /^worker \d+ replaced$/.test(line.message ?? ''));
+    /** The certificate one HTTPS request (a connection of its own) was shown. */
+    const shown = () =>
+      new Promise<string>((resolve, reject) => {
+        const outgoing = httpsRequest(
+          `${server.tlsUrl}/api/v1/timestamp/certchain`,
+          { agent: false, rejectUnauthorized: false },
+          (response) => {
+            const { fingerprint256 } = (response.socket as TLSSocket).getPeerCertificate();
+            response.resume();
+            response.on('end', () => resolve(fingerprint256));
+          },
+        );
+        outgoing.on('error', reject);
+        outgoing.end();
+      });
+    const fingerprints = await Promise.all(Array.from({ length: 4 }, shown));
+    expect(new Set(fingerprints)).toEqual(
+      new Set([new X509Certificate(first.cert).fingerprint256]),
+    );
+    await untilLogged(server, (line) => line.url === '/api/v1/timestamp/certchain', 4);
+    const answering = pidsAnswering(server, '/api/v1/timestamp/certchain', 200);
     expect(answering.size).toBe(2);
     expect(answering.has(victim)).toBe(false);
   });

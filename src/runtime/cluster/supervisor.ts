@@ -46,8 +46,17 @@ export interface WorkerSupervisor {
 const describeExit = (code: number | null, signal: string | null) =>
   signal ? `signal ${signal}` : `code ${code}`;
 
+/**
+ * A worker takes its configuration from tsa:setup, so its command line is `serve` alone: no flags,
+ * and none of the secrets an operator gave as flags in N more process listings.
+ */
+function forkServeWorker(env: Record<string, string>): Worker {
+  cluster.setupPrimary({ args: ['serve'] });
+  return cluster.fork(env);
+}
+
 export function createWorkerSupervisor(options: SupervisorOptions): WorkerSupervisor {
-  const { logger, forkWorker = (env) => cluster.fork(env) } = options;
+  const { logger, forkWorker = forkServeWorker } = options;
   const listening = new Set<Worker>();
   /** Replacements start only once the first workers all serve; a start-up failure stops the start. */
   let running = false;

@@ -1,4 +1,4 @@
-import { X509Certificate } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { request } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { TLSSocket } from 'node:tls';
@@ -341,6 +341,20 @@ describe('--workers 2 (node:cluster)', () => {
     const answering = pidsAnswering(server, '/api/v1/timestamp/certchain', 200);
     expect(answering.size).toBe(2);
     expect(answering.has(victim)).toBe(false);
+  });
+
+  it("a worker's command line is `serve` alone: no flag, so no secret given as one", async () => {
+    const secret = `fake-secret-${randomBytes(12).toString('hex')}`;
+    const server = await cluster(['--file-signer-passwd', secret, '--tink-hcvault-token', secret]);
+    const cmdline = (pid: number | undefined) =>
+      readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    expect(cmdline(server.child.pid)).toContain(secret);
+    const workers = new Set(logLines(server).flatMap((line) => (line.worker ? [line.pid] : [])));
+    expect(workers.size).toBe(2);
+    for (const pid of workers) {
+      expect(cmdline(pid).at(-1)).toBe('serve');
+      expect(cmdline(pid).join(' ')).not.toContain(secret);
+    }
   });
 
   it('SIGTERM drains both workers: in-flight requests all answered, exit 0', async () => {

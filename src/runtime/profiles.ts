@@ -60,7 +60,8 @@ async function loadPrevious(previous: readonly PreviousChain[]) {
 
 /**
  * The trusted root of every profile's current and previous chains, checked at start-up (a
- * previous chain newer than the current one, or retired before it began, stops the start).
+ * previous chain newer than the current one, or retired before it began, stops the start; one
+ * retired after it expired is `warn`ed about).
  * Each entry's uri is the profile's timestamp URL under the origin the client asked (none
  * without one).
  */
@@ -68,6 +69,7 @@ export async function createTrustedRoot(
   config: ServeConfig,
   defaultChain: readonly Certificate[],
   named: readonly { name: string; chain: readonly Certificate[] }[],
+  warn: (message: string) => void,
 ): Promise<TrustedRootSource> {
   const windows: { path: string; window: AuthorityWindow }[] = [];
   const add = async (
@@ -78,7 +80,7 @@ export async function createTrustedRoot(
     previous: readonly PreviousChain[],
   ) => {
     const current = { chain, source: chainPath || `(profile ${name}, memory)` };
-    for (const window of authorityWindows(current, await loadPrevious(previous)))
+    for (const window of authorityWindows(current, await loadPrevious(previous), warn))
       windows.push({ path, window });
   };
   await add(

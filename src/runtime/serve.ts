@@ -309,7 +309,9 @@ async function serve(
       ),
     stack,
   );
-  const trustedRoot = await createTrustedRoot(config, chain, profiles);
+  const trustedRoot = await createTrustedRoot(config, chain, profiles, (message) =>
+    logger.warn(message),
+  );
   if (profiles.length > 0) {
     observeCertificateChain([...chain, ...profiles.flatMap((profile) => profile.chain)]);
     trackCertificateValidity(() => chainValid() && profiles.every((p) => p.chainValid()));
@@ -380,7 +382,7 @@ async function serve(
   logger.info(
     { signer: signer.id, algorithm: signer.algorithm.oid },
     config.httpPingOnly
-      ? `${announce}serving /ping only (--http-ping-only) on ${url}`
+      ? `${announce}serving /ping and the health probes only (--http-ping-only) on ${url}`
       : `${announce}serving timestamps on ${url}`,
   );
   let tlsUrl: string | undefined;

@@ -26,7 +26,7 @@ export async function createTestServer(
     config,
     authority: tsa.authority,
     chainPem: tsa.chainPem,
-    trustedRoot: await createTrustedRoot(config, tsa.chain, []),
+    trustedRoot: await createTrustedRoot(config, tsa.chain, [], () => {}),
     logger: silentLogger,
     state,
   });

@@ -5,6 +5,7 @@
  */
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OID } from '../../../src/asn1/oids.js';
 import { readConfigFile } from '../../../src/config/config-file.js';
@@ -59,10 +60,14 @@ const exportKey = (key: KeyObject) => key.export({ type: 'pkcs8', format: 'pem' 
 
 let configs = 0;
 /** Starts a server from config-file lines, runs `use`, stops it. */
-async function withServer<T>(lines: string[], use: (url: string) => Promise<T>): Promise<T> {
+async function withServer<T>(
+  lines: string[],
+  use: (url: string) => Promise<T>,
+  logger = silentLogger,
+): Promise<T> {
   const base = ['port: 0', 'metrics-port: 0', 'disable-ntp-monitoring: true'];
   const file = dir.write(`config-${++configs}.yaml`, [...base, ...lines, ''].join('\n'));
-  const server = await startServer(resolveLayers([readConfigFile(file)]).config, silentLogger);
+  const server = await startServer(resolveLayers([readConfigFile(file)]).config, logger);
   try {
     return await use(server.url);
   } finally {
@@ -151,6 +156,24 @@ describe('rotation', () => {
       expect(result.stdout).toMatch(/Successfully verified timestamp/);
       expect(result.code).toBe(0);
     }
+  });
+
+  it('ends a window retired after its chain expires at the expiry, and says so at start', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => lines.push(line) });
+    const late = new Date(NOW + 400 * DAY).toISOString();
+    const root = await withServer(
+      [...fileSigner(next), 'previous-chains:', `  - path: ${old.chain}`, `    retired: ${late}`],
+      (url) => trustedRoot(url, 'late-retirement.json'),
+      logger,
+    );
+    expect(root.json.timestampAuthorities[0]?.validFor.end).toBe(rfc3339(NOW + 300 * DAY));
+    const warnings = lines.map((line) => (JSON.parse(line) as { msg: string }).msg);
+    expect(warnings).toContainEqual(
+      expect.stringMatching(
+        new RegExp(`^previous chain ${old.chain}: retired .* is after the chain expires`),
+      ),
+    );
   });
 
   it("refuses the old key's token outside its window (retired when the new leaf began)", async () => {

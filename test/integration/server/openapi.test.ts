@@ -323,7 +323,7 @@ beforeAll(async () => {
       config: base.config,
       authority: base.authority,
       chainPem: base.chainPem,
-      trustedRoot: await createTrustedRoot(base.config, base.chain, []),
+      trustedRoot: await createTrustedRoot(base.config, base.chain, [], () => {}),
       logger: silentLogger,
       ledger: { log: log(checkpoint) } as unknown as ProcessLedger,
     });

@@ -319,9 +319,11 @@ describe('--http-ping-only', () => {
     );
   });
 
-  it('says so when it starts: the plain-HTTP listener serves /ping only', () => {
+  it('says so when it starts: the plain-HTTP listener serves /ping and the probes only', () => {
     const messages = lines.map((line) => (JSON.parse(line) as { msg: string }).msg);
-    expect(messages).toContain(`serving /ping only (--http-ping-only) on ${server.url}`);
+    expect(messages).toContain(
+      `serving /ping and the health probes only (--http-ping-only) on ${server.url}`,
+    );
     expect(messages.some((message) => message.startsWith('serving timestamps on'))).toBe(false);
   });
   afterAll(() => server.close());

@@ -14,7 +14,7 @@ import {
   RemoteSigner,
   type RemoteSignatureApi,
 } from '../../../src/signers/kms/remote-signer.js';
-import { TimestampAuthority, type AuthorityOptions } from '../../../src/tsp/authority.js';
+import { TimestampAuthority } from '../../../src/tsp/authority.js';
 import { TokenProfileError } from '../../../src/tsp/profile-error.js';
 import { GO_MESSAGES } from '../../../src/tsp/rejection.js';
 import type { TimeSourceSnapshot } from '../../../src/tsp/time-source.js';
@@ -62,7 +62,7 @@ const corrupted = (signature: Uint8Array): Buffer => {
 };
 
 async function authority(
-  options: Partial<AuthorityOptions> & { signer?: (signer: Signer) => Signer } = {},
+  options: Parameters<typeof defaultAuthority>[2] & { signer?: (signer: Signer) => Signer } = {},
 ) {
   const { signer, chain } = await createMemorySigner('sha256');
   const { signer: wrap, ...rest } = options;

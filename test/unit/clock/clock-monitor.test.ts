@@ -739,11 +739,13 @@ describe('small steps of the wall clock add up', () => {
     return { monitor, step, t, gate: createClockGate(monitor, { requireTimeSync: true }) };
   }
 
-  it('a cluster worker closes on steps adding up at its next token, before the primary checks', async () => {
+  /** tightMonitor with a cluster worker on its clocks, fed every status it relays. */
+  function withWorker() {
     const workers: RelayedClock[] = [];
-    const { monitor, step, t } = tightMonitor({
+    const tight = tightMonitor({
       onStatus: (status) => workers.forEach((worker) => worker.update(status)),
     });
+    const { t } = tight;
     const worker = new RelayedClock(
       () => {},
       new WallClockStepDetector(
@@ -753,7 +755,11 @@ describe('small steps of the wall clock add up', () => {
       ),
     );
     workers.push(worker);
-    const gate = createClockGate(worker, { requireTimeSync: true });
+    return { ...tight, worker, workerGate: createClockGate(worker, { requireTimeSync: true }) };
+  }
+
+  it('a cluster worker closes on steps adding up at its next token, before the primary checks', async () => {
+    const { monitor, step, worker, workerGate: gate } = withWorker();
     await monitor.runRound();
     expect(gate()).toBeUndefined();
     expect(worker.status.accuracyMs).toBe(2);
@@ -801,20 +807,7 @@ describe('small steps of the wall clock add up', () => {
   });
 
   it('steps within the 2 ms reading noise add up too, in the monitor as in a worker', async () => {
-    const workers: RelayedClock[] = [];
-    const { monitor, t, gate } = tightMonitor({
-      onStatus: (status) => workers.forEach((worker) => worker.update(status)),
-    });
-    const worker = new RelayedClock(
-      () => {},
-      new WallClockStepDetector(
-        250,
-        () => t.wall,
-        () => t.mono,
-      ),
-    );
-    workers.push(worker);
-    const workerGate = createClockGate(worker, { requireTimeSync: true });
+    const { monitor, t, gate, workerGate } = withWorker();
     await monitor.runRound();
     // 600 steps of +2 ms, 10 ms apart, each seen by the monitor's check and a worker's token.
     const closed = { monitor: -1, worker: -1 };

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import Fastify, {
   LogController,
   type FastifyBaseLogger,
@@ -35,6 +34,7 @@ import { countUnparsedRequest, knowPaths } from './http-metrics.js';
 import type { ProcessLedger } from '../ledger/process-ledger.js';
 import { LOG_ROUTES, registerLogRoutes } from './log-routes.js';
 import { addVary, requestOrigin } from './request-origin.js';
+import { requestIdFrom } from './request-id.js';
 import { enforceHttp2HeaderLimit } from './http2-header-limit.js';
 import { logUnparsedRequest, registerRequestLog } from './request-log.js';
 import { LazyChildLogger } from './lazy-child-logger.js';
@@ -158,8 +158,9 @@ export async function buildServer(deps: ServerDependencies) {
       disableRequestLogging: true,
       requestIdLogLabel: 'requestID',
     }),
-    requestIdHeader,
-    genReqId: () => randomUUID(),
+    // Read by requestIdFrom, which bounds what a client may choose.
+    requestIdHeader: false,
+    genReqId: requestIdFrom(requestIdHeader),
     childLoggerFactory: (logger, bindings, options) =>
       new LazyChildLogger(logger, bindings, options),
     // 0 means no limit, as in Go.

@@ -212,6 +212,25 @@ describe('routes', () => {
       expect(decodeResponse(response.rawPayload).status).toBe(0);
     });
 
+    it('takes a request ID of up to 128 visible characters, and makes its own for any other', async () => {
+      const idOf = async (given: string) => {
+        const response = await server.app.inject({
+          method: 'POST',
+          url: '/api/v1/timestamp',
+          headers: { ...TSQ, 'x-request-id': given },
+          payload: encodeRequest(),
+        });
+        expect(response.statusCode).toBe(200);
+        return response.headers['x-request-id'];
+      };
+      const longest = `host/${'a'.repeat(123)}`;
+      expect(await idOf(longest)).toBe(longest);
+      const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+      // Too long (it would fill every log and audit line of the request), or with a space.
+      for (const refused of [`${longest}b`, 'two words', '"status":"granted"'.repeat(2000)])
+        expect(await idOf(refused)).toMatch(uuid);
+    });
+
     it('accepts media type parameters', async () => {
       const response = await server.app.inject({
         method: 'POST',

@@ -73,6 +73,14 @@ function requestMetrics(worker: Worker): Promise<MetricsJson | undefined> {
  * `workers` are those listening for the request (a worker still loading its modules would not).
  */
 export function clusterMetricsSource(workers: () => Iterable<Worker>): MetricsSource {
+  /** Each worker's last answer, to be kept as `retired` once it is gone. */
+  const lastAnswers = new Map<Worker, MetricsJson>();
+  /**
+   * The counters, histograms and summaries of workers that are gone, as last scraped: still added
+   * in, so that the sums never go down when a worker is replaced (Prometheus would read the drop as
+   * a reset, and rate() would count the other workers' whole totals again). Merged into one.
+   */
+  let retired: MetricsJson = [];
   return {
     contentType: registry.contentType,
     async metrics() {
@@ -81,8 +89,24 @@ export function clusterMetricsSource(workers: () => Iterable<Worker>): MetricsSo
         Promise.all(connected.map(requestMetrics)),
         Promise.all(CLOCK_METRICS.map((metric) => metric.get())),
       ]);
+      const gone = [...lastAnswers].filter(([worker]) => !connected.includes(worker));
+      if (gone.length > 0) {
+        for (const [worker] of gone) lastAnswers.delete(worker);
+        retired = await AggregatorRegistry.aggregate([
+          retired,
+          ...gone.map(([, answer]) => answer.filter(sumsAcrossLifetimes)),
+        ]).getMetricsAsJSON();
+      }
+      connected.forEach((worker, i) => {
+        const answer = answers[i];
+        if (answer) lastAnswers.set(worker, answer);
+      });
       const all = answers.filter((answer): answer is MetricsJson => answer !== undefined);
-      return AggregatorRegistry.aggregate([...all, own as MetricsJson]).metrics();
+      return AggregatorRegistry.aggregate([...all, retired, own as MetricsJson]).metrics();
     },
   };
 }
+
+/** A count that stays true after its process is gone: summed, and not a gauge of the present. */
+const sumsAcrossLifetimes = (metric: MetricsJson[number]): boolean =>
+  String(metric.type) !== 'gauge' && (metric.aggregator ?? 'sum') === 'sum';

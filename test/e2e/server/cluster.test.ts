@@ -195,9 +195,24 @@ describe('--workers 2 (node:cluster)', () => {
     expect(text).toMatch(/^nodejs_version_info\{.*\} 1$/m);
   });
 
-  it('replaces a worker that dies, with the same key and chain', async () => {
+  it('replaces a worker that dies, with the same key and chain; /metrics sums never go down', async () => {
     const server = await cluster([]);
+    const certchains = async () =>
+      Number(
+        sample(
+          await (await fetch(server.metricsUrl)).text(),
+          'timestamp_authority_http_requests_total',
+          'code="200",path="/api/v1/timestamp/certchain",method="GET"',
+        ),
+      );
     const before = (await call(server.url, '/api/v1/timestamp/certchain')).body.toString();
+    // Both workers answer some, so the victim's share is in the sum scraped before it dies.
+    await Promise.all(
+      Array.from({ length: 5 }, () => call(server.url, '/api/v1/timestamp/certchain')),
+    );
+    await untilLogged(server, (line) => line.url === '/api/v1/timestamp/certchain', 6);
+    expect(pidsAnswering(server, '/api/v1/timestamp/certchain', 200).size).toBe(2);
+    expect(await certchains()).toBe(6);
     const victim = logLines(server).find((line) => line.worker === 1)?.pid;
     expect(victim).toBeDefined();
     process.kill(victim ?? 0, 'SIGKILL');
@@ -226,6 +241,9 @@ describe('--workers 2 (node:cluster)', () => {
     const answering = new Set(answeredAfter().map((line) => line.pid));
     expect(answering.size).toBe(2);
     expect(answering.has(victim)).toBe(false);
+    // The dead worker's counts, as last scraped, are still in the sum (else Prometheus would read
+    // the drop as a reset and count the other worker's whole total again).
+    expect(await certchains()).toBe(10);
   });
 
   it("a replacement serves the primary's configuration, not the config file as edited since", async () => {

@@ -1,5 +1,5 @@
 import { open } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, extname } from 'node:path';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import type { ServeConfig } from '../config/schema.js';
 import type {
@@ -34,6 +34,17 @@ export interface AuditFile {
   close(): Promise<void>;
 }
 
+/**
+ * A cluster worker's --audit-log file: `.worker-<slot>` before the extension
+ * (`audit.jsonl` -> `audit.worker-1.jsonl`, `audit` -> `audit.worker-1`). Each slot has one
+ * process at a time, so each file has one writer: a writer's cut-back on a failed write and its
+ * record boundary are only right for a file no other process appends to.
+ */
+export function auditPathForSlot(path: string, slot: number): string {
+  const extension = extname(path);
+  return `${path.slice(0, path.length - extension.length)}.worker-${slot}${extension}`;
+}
+
 /** Opens the file at `path` for appending (default: `openDurably`). */
 export type OpenAuditFile = (path: string) => Promise<AuditFile>;
 
@@ -42,6 +53,10 @@ export type OpenAuditFile = (path: string) => Promise<AuditFile>;
  *
  * Group commit: lines appended while a write+fdatasync is under way wait and go out together in
  * the next one, so N concurrent requests cost about one fsync rather than N.
+ *
+ * One writer per file (a cluster worker writes its slot's file, see auditPathForSlot): the cut
+ * below assumes no other process appends, and so does appendFile, which writes a batch over
+ * 512 KiB in several write() calls (harmless with one writer: a failure between them is cut back).
  *
  * The file only ever ends at a record boundary once a round is over: a write or fdatasync that
  * fails (disk full, I/O error) may have left part of the batch in the file, so the file is cut

@@ -111,3 +111,9 @@ export const decodeConfig = (encoded: string): ServeConfig =>
 
 /** Set in the environment of the processes the primary forks (a role, not a secret). */
 export const WORKER_ROLE_VARIABLE = 'TIMESTAMP_SERVER_CLUSTER_WORKER';
+
+/**
+ * The worker's slot, 1..--workers, set at fork (a role, not a secret). A replacement takes the
+ * slot of the worker it replaces, so each slot's audit log file has one writer at a time.
+ */
+export const WORKER_SLOT_VARIABLE = 'TIMESTAMP_SERVER_WORKER_SLOT';

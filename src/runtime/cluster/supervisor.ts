@@ -1,6 +1,11 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { FastifyBaseLogger } from 'fastify';
-import { isMessage, WORKER_ROLE_VARIABLE, type SetupMessage } from './messages.js';
+import {
+  isMessage,
+  WORKER_ROLE_VARIABLE,
+  WORKER_SLOT_VARIABLE,
+  type SetupMessage,
+} from './messages.js';
 import { RuntimeError } from '../runtime-error.js';
 
 /** A replacement worker that dies sooner than this is restarted after a pause, not in a hot loop. */
@@ -63,9 +68,15 @@ export function createWorkerSupervisor(options: SupervisorOptions): WorkerSuperv
   let shuttingDown = false;
   const restartTimers = new Set<NodeJS.Timeout>();
 
-  /** Forks one worker; resolves with its addresses once it serves, rejects if it exits first. */
-  const fork = () => {
-    const worker = forkWorker({ [WORKER_ROLE_VARIABLE]: '1' });
+  /**
+   * Forks the worker of `slot` (1..workerCount); resolves with its addresses once it serves,
+   * rejects if it exits first. The slot names the worker's audit log file: one writer per file.
+   */
+  const fork = (slot: number) => {
+    const worker = forkWorker({
+      [WORKER_ROLE_VARIABLE]: '1',
+      [WORKER_SLOT_VARIABLE]: String(slot),
+    });
     const forkedAt = Date.now();
     // A send to a worker that has died but whose exit is not yet seen fails with EPIPE; unheard,
     // that 'error' would crash the primary (and every scrape or request it holds). Its exit follows.
@@ -102,28 +113,29 @@ export function createWorkerSupervisor(options: SupervisorOptions): WorkerSuperv
         { worker: worker.id, pid: worker.process.pid, code, signal },
         `worker ${worker.id} (pid ${worker.process.pid}) exited with ${describeExit(code, signal)}; starting a replacement`,
       );
-      replaceAfter(lived < QUICK_DEATH_MS ? RESTART_PAUSE_MS : 0);
+      // Forked after this exit: the slot's file never has two writers.
+      replaceAfter(slot, lived < QUICK_DEATH_MS ? RESTART_PAUSE_MS : 0);
     });
     return { worker, serving };
   };
-  const replaceAfter = (delayMs: number) => {
+  const replaceAfter = (slot: number, delayMs: number) => {
     const timer = setTimeout(() => {
       restartTimers.delete(timer);
-      if (!shuttingDown) void replace();
+      if (!shuttingDown) void replace(slot);
     }, delayMs);
     restartTimers.add(timer);
   };
-  const replace = async () => {
+  const replace = async (slot: number) => {
     let forked;
     try {
       // cluster.fork throws at once when the OS refuses a process (EAGAIN, EMFILE): no exit follows.
-      forked = fork();
+      forked = fork(slot);
     } catch (error) {
       logger.error(
         { err: error },
         `cannot start a replacement worker: ${error instanceof Error ? error.message : String(error)}; trying again`,
       );
-      replaceAfter(RESTART_PAUSE_MS);
+      replaceAfter(slot, RESTART_PAUSE_MS);
       return;
     }
     const { worker, serving } = forked;
@@ -138,7 +150,7 @@ export function createWorkerSupervisor(options: SupervisorOptions): WorkerSuperv
   return {
     listening,
     async start() {
-      const started = Array.from({ length: options.workerCount }, fork);
+      const started = Array.from({ length: options.workerCount }, (_, index) => fork(index + 1));
       let addresses: WorkerAddresses;
       try {
         [addresses] = (await Promise.all(started.map(({ serving }) => serving))) as [

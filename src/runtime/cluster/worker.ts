@@ -1,6 +1,7 @@
 import cluster from 'node:cluster';
 import { createPrivateKey } from 'node:crypto';
 import { createClockGate } from '../../clock/clock-gate.js';
+import { auditPathForSlot } from '../../server/audit-log.js';
 import { createLogger } from '../../server/logger.js';
 import type { TlsMaterial } from '../../server/tls.js';
 import type { MemoryKeyMaterial } from '../../signers/memory.js';
@@ -10,11 +11,13 @@ import {
   decodeConfig,
   isMessage,
   WORKER_ROLE_VARIABLE,
+  WORKER_SLOT_VARIABLE,
   type MemoryKeyTransfer,
   type ServingMessage,
   type SetupMessage,
   type TlsTransfer,
 } from './messages.js';
+import type { ServeConfig } from '../../config/schema.js';
 import { checkPinnedFiles } from './pinned-files.js';
 import { RelayedClock } from './relayed-clock.js';
 
@@ -36,6 +39,17 @@ const fromTlsTransfer = ({ cert, key, ca }: TlsTransfer): TlsMaterial => ({
   key: Buffer.from(key, 'base64'),
   ...(ca ? { ca: Buffer.from(ca, 'base64') } : {}),
 });
+
+/**
+ * The primary's configuration with this worker's own --audit-log file (one writer per file), or
+ * undefined without a slot: never the shared path, where two writers cut each other's records.
+ */
+function workerConfig(config: ServeConfig): ServeConfig | undefined {
+  if (config.auditLog === '') return config;
+  const slot = Number(process.env[WORKER_SLOT_VARIABLE]);
+  if (!Number.isSafeInteger(slot) || slot < 1) return undefined;
+  return { ...config, auditLog: auditPathForSlot(config.auditLog, slot) };
+}
 
 function receiveSetup(): Promise<SetupMessage> {
   return new Promise((resolve) => {
@@ -76,11 +90,17 @@ export async function runWorker(): Promise<void> {
   process.on('error', beforeSetup);
 
   const setup = await receiveSetup();
-  const config = decodeConfig(setup.config);
-  const logger = createLogger(config.logType, config.logLevel).child({
+  const primaryConfig = decodeConfig(setup.config);
+  const logger = createLogger(primaryConfig.logType, primaryConfig.logLevel).child({
     worker: id,
     pid: process.pid,
   });
+  const config = workerConfig(primaryConfig);
+  if (!config) {
+    logger.fatal(`cannot start: ${WORKER_SLOT_VARIABLE} is not a worker slot number`);
+    logger.flush();
+    process.exit(1);
+  }
   process.on('error', (error) => logger.warn({ err: error }, 'cannot message the primary'));
   process.off('error', beforeSetup);
   if (setup.clock) clock.update(setup.clock);

@@ -2,7 +2,7 @@ import { randomBytes, X509Certificate } from 'node:crypto';
 import { request } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { TLSSocket } from 'node:tls';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkMetrics } from '../../helpers/promtool.js';
 import { openssl, tempDir } from '../../helpers/openssl.js';
@@ -533,10 +533,11 @@ describe('--workers 2 (node:cluster)', () => {
     ).toBeGreaterThan(0);
   });
 
-  it('--audit-log: every worker appends to the one file; SIGHUP to the primary reopens it in each', async () => {
+  it('--audit-log: each worker slot writes its own file, a replacement continues its slot, SIGHUP reopens each', async () => {
     const dir = tempDir();
     cleanups.push(() => dir.cleanup());
     const path = dir.path('audit.jsonl');
+    const slot = (n: number, suffix = '') => dir.path(`audit.worker-${n}.jsonl${suffix}`);
     const server = await cluster(['--audit-log', path]);
     const timestamps = (count: number) =>
       Promise.all(
@@ -548,18 +549,41 @@ describe('--workers 2 (node:cluster)', () => {
           }),
         ),
       );
-    const lines = (file: string) => readFileSync(file, 'utf8').split('\n').filter(Boolean);
+    const lines = (file: string) =>
+      existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
     expect((await timestamps(4)).map((answer) => answer.status)).toEqual([200, 200, 200, 200]);
     // A worker logs a request once its response is sent: the client can be faster than the line.
     await untilLogged(server, (line) => line.url === '/api/v1/timestamp', 4);
     expect(pidsAnswering(server, '/api/v1/timestamp', 200).size).toBe(2);
-    renameSync(path, dir.path('audit.jsonl.1'));
+    // Both slots answered, each into its own file; the configured path itself is never written.
+    expect(lines(slot(1)).length).toBeGreaterThan(0);
+    expect(lines(slot(2)).length).toBeGreaterThan(0);
+    expect(lines(slot(1)).length + lines(slot(2)).length).toBe(4);
+    expect(existsSync(path)).toBe(false);
+
+    renameSync(slot(1), slot(1, '.1'));
+    renameSync(slot(2), slot(2, '.1'));
     server.child.kill('SIGHUP');
     await untilLogged(server, (line) => line.message === 'audit log reopened', 2);
     expect((await timestamps(4)).map((answer) => answer.status)).toEqual([200, 200, 200, 200]);
-    expect(lines(dir.path('audit.jsonl.1'))).toHaveLength(4);
-    expect(lines(path)).toHaveLength(4);
-    for (const line of [...lines(path), ...lines(dir.path('audit.jsonl.1'))]) JSON.parse(line);
+    expect(lines(slot(1, '.1')).length + lines(slot(2, '.1')).length).toBe(4);
+    expect(lines(slot(1)).length + lines(slot(2)).length).toBe(4);
+
+    // Slot 1's worker dies; its replacement appends to slot 1's file, no third file appears.
+    const victim = logLines(server).find((line) => line.worker === 1)?.pid;
+    process.kill(victim ?? 0, 'SIGKILL');
+    await untilLogged(server, (line) => /^worker \d+ replaced$/.test(line.message ?? ''));
+    // Counted in the files, not the request log: the killed worker's last log lines may be lost.
+    const slot1Before = lines(slot(1)).length;
+    let sent = 0;
+    while (lines(slot(1)).length === slot1Before) {
+      expect((await timestamps(2)).map((answer) => answer.status)).toEqual([200, 200]);
+      sent += 2;
+    }
+    expect(lines(slot(1)).length + lines(slot(2)).length).toBe(4 + sent);
+    expect(existsSync(dir.path('audit.worker-3.jsonl'))).toBe(false);
+    for (const file of [slot(1), slot(2), slot(1, '.1'), slot(2, '.1')])
+      for (const line of lines(file)) JSON.parse(line);
     expect(server.child.exitCode).toBeNull();
   });
 

@@ -2,7 +2,9 @@ import { EventEmitter } from 'node:events';
 import type { Worker } from 'node:cluster';
 import type { FastifyBaseLogger } from 'fastify';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { WORKER_SLOT_VARIABLE } from '../../../../src/runtime/cluster/messages.js';
 import { createWorkerSupervisor } from '../../../../src/runtime/cluster/supervisor.js';
+import { auditPathForSlot } from '../../../../src/server/audit-log.js';
 
 /** A worker process as the supervisor sees it: events, an id, a pid. */
 class FakeWorker extends EventEmitter {
@@ -93,5 +95,32 @@ describe('the worker supervisor', () => {
     } finally {
       process.off('unhandledRejection', onUnhandled);
     }
+  });
+
+  it('gives each worker a slot 1..N, and a replacement the slot of the worker it replaces', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const { logger } = recordingLogger();
+    const forked: { worker: FakeWorker; env: Record<string, string> }[] = [];
+    const supervisor = createWorkerSupervisor({
+      workerCount: 2,
+      gracefulTimeoutMs: 1_000,
+      logger,
+      setup: () => ({ type: 'tsa:setup' }) as never,
+      forkWorker: (env) => {
+        const worker = new FakeWorker(forked.length + 1);
+        forked.push({ worker, env });
+        return worker as unknown as Worker;
+      },
+    });
+    const starting = supervisor.start();
+    for (const { worker } of forked) worker.serve();
+    await starting;
+    forked[1]?.worker.emit('exit', 1, null);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(forked.map(({ env }) => env[WORKER_SLOT_VARIABLE])).toEqual(['1', '2', '2']);
+    expect(auditPathForSlot('/var/log/tsa/audit.jsonl', 2)).toBe(
+      '/var/log/tsa/audit.worker-2.jsonl',
+    );
+    expect(auditPathForSlot('/var/log/tsa.d/audit', 1)).toBe('/var/log/tsa.d/audit.worker-1');
   });
 });

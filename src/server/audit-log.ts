@@ -147,6 +147,10 @@ export class AuditLog {
   /** Cuts a torn file back to the end of its last committed record, durably. */
   private async cutToCommitted(): Promise<void> {
     if (!this.torn || this.committed === undefined) return;
+    // Truncated from outside (copytruncate, unsupported): cutting to the old offset would extend
+    // the file with NULs and keep the fragment, so find the boundary in what is there now.
+    const { size } = await this.handle.stat();
+    if (size < this.committed) this.committed = await endOfLastRecord(this.handle, size);
     await this.handle.truncate(this.committed);
     await this.handle.datasync();
     this.torn = false;

@@ -1,6 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AuditLog, type AuditFile, type OpenAuditFile } from '../../../src/server/audit-log.js';
@@ -266,6 +266,21 @@ describe('audit log after a failed write (full disk, I/O error)', () => {
     expect(readFileSync(path, 'utf8')).not.toMatch(/\n$/); // the fragment is still there
     await log.append({ n: 3 });
     expect(wholeLines(path)).toEqual([{ n: 1 }, { n: 3 }]);
+  });
+
+  it('after an outside truncation (copytruncate), a failed write is cut without NULs', async () => {
+    const path = scratch().path('copytruncate.jsonl');
+    const files = faultyFiles();
+    const log = await AuditLog.open(path, files.opener);
+    cleanups.push(() => log.close());
+    for (let n = 0; n < 20; n++) await log.append({ n });
+    truncateSync(path, 0);
+    await log.append({ n: 20 });
+    files.inject('torn-write');
+    await expect(log.append({ n: 21, status: 'granted' })).rejects.toThrow(/ENOSPC/);
+    await log.append({ n: 22 });
+    expect(readFileSync(path, 'utf8')).not.toContain('\0');
+    expect(wholeLines(path)).toEqual([{ n: 20 }, { n: 22 }]);
   });
 
   it('cuts a partial record left by a crash when it opens the file', async () => {

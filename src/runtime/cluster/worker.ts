@@ -71,6 +71,9 @@ function receiveSetup(): Promise<SetupMessage> {
  * terminal's Ctrl-C reaches the whole group) or when the primary is gone; exits 0 once drained.
  */
 export async function runWorker(): Promise<void> {
+  // First: the primary passes SIGHUP (audit log rotation) to every worker, and one still starting
+  // would die of it. A reopen before the log is open is not needed (it opens fresh); kept to exit.
+  process.on('SIGHUP', () => undefined);
   const id = cluster.worker?.id ?? 0;
   const clock = new RelayedClock(() => process.send?.({ type: 'tsa:clock-jump' }));
   process.on('message', (message: unknown) => {

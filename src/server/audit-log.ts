@@ -66,6 +66,8 @@ export type OpenAuditFile = (path: string) => Promise<AuditFile>;
  */
 export class AuditLog {
   private pending: PendingLine[] = [];
+  /** The batch being written and fdatasync'ed. */
+  private inFlight: PendingLine[] = [];
   private flushing: Promise<void> | undefined;
   private reopenWaiters: PendingLine[] = [];
   private closed = false;
@@ -107,10 +109,28 @@ export class AuditLog {
     });
   }
 
-  async close(): Promise<void> {
+  /**
+   * Writes what is queued and closes the file. With `grace`, stops waiting when it settles first
+   * (an fdatasync that never returns): the lines not yet on disk are rejected and their number
+   * returned. FileHandle.close waits for the stalled call, so it is left to finish in the background.
+   */
+  async close(grace?: Promise<unknown>): Promise<number> {
     this.closed = true;
-    await this.flushing;
-    await this.handle.close();
+    const flushed = (this.flushing ?? Promise.resolve()).then(() => false);
+    if (!(await (grace ? Promise.race([flushed, grace.then(() => true)]) : flushed))) {
+      await this.handle.close();
+      return 0;
+    }
+    const abandoned = [...this.inFlight, ...this.pending];
+    this.inFlight = [];
+    this.pending = [];
+    const error = new ServerError(
+      'AUDIT_LOG_CLOSED',
+      'audit log closed before the line was on disk',
+    );
+    for (const line of abandoned) line.reject(error);
+    this.handle.close().catch(() => undefined);
+    return abandoned.length;
   }
 
   private startFlushing(): void {
@@ -127,6 +147,7 @@ export class AuditLog {
       const batch = this.pending;
       if (batch.length === 0) continue;
       this.pending = [];
+      this.inFlight = batch;
       const text = batch.map((line) => line.text).join('');
       try {
         await this.cutToCommitted();
@@ -141,6 +162,7 @@ export class AuditLog {
         await this.cutToCommitted().catch(() => undefined);
         for (const line of batch) line.reject(error);
       }
+      this.inFlight = [];
     }
   }
 
@@ -251,11 +273,26 @@ export interface ProcessAuditLog extends AsyncDisposable {
   log: AuditLog;
 }
 
-/** Opens --audit-log for the process (undefined when it is not set). */
+/**
+ * How long closing the log waits, after the listeners have drained (--graceful-timeout), for the
+ * last batch. Fixed and short: a healthy fdatasync takes milliseconds, the lines still waiting
+ * belong to connections already closed (their tokens were never sent), and it stays under the
+ * cluster's 5 s kill margin so that a worker logs what it abandoned itself.
+ */
+export const AUDIT_CLOSE_GRACE_MS = 2_000;
+
+const closeGraceTimer = (): Promise<void> =>
+  new Promise((resolve) => setTimeout(resolve, AUDIT_CLOSE_GRACE_MS).unref());
+
+/**
+ * Opens --audit-log for the process (undefined when it is not set). `closeGrace` bounds the wait
+ * for the last batch at close (default AUDIT_CLOSE_GRACE_MS; tests settle it by hand).
+ */
 export async function openProcessAuditLog(
   config: ServeConfig,
   logger: FastifyBaseLogger,
   openFile?: OpenAuditFile,
+  closeGrace: () => Promise<unknown> = closeGraceTimer,
 ): Promise<ProcessAuditLog | undefined> {
   if (config.auditLog === '') return undefined;
   const log = await AuditLog.open(config.auditLog, openFile);
@@ -283,7 +320,13 @@ export async function openProcessAuditLog(
     log,
     [Symbol.asyncDispose]: async () => {
       process.off('SIGHUP', onHangup);
-      await log.close();
+      const abandoned = await log.close(closeGrace());
+      if (abandoned > 0) {
+        logger.error(
+          { path: log.path, records: abandoned },
+          `audit log: ${abandoned} records still not on disk at shutdown (the disk does not answer), abandoned; their tokens were not sent`,
+        );
+      }
     },
   };
 }

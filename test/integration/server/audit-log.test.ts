@@ -3,7 +3,12 @@ import { createHash } from 'node:crypto';
 import { readFileSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AuditLog, type AuditFile, type OpenAuditFile } from '../../../src/server/audit-log.js';
+import {
+  AuditLog,
+  openProcessAuditLog,
+  type AuditFile,
+  type OpenAuditFile,
+} from '../../../src/server/audit-log.js';
 import { buildServer } from '../../../src/server/app.js';
 import { resolveServeConfig } from '../../../src/config/resolve.js';
 import { createAuthority } from '../../../src/runtime/serve.js';
@@ -337,6 +342,59 @@ describe('audit log after a failed write (full disk, I/O error)', () => {
     const withheld = lines[1]!.withheldSerialNumber;
     expect(withheld).toEqual(expect.any(String));
     expect(lines.filter((line) => line.serialNumber === withheld)).toEqual([]);
+  });
+});
+
+describe('audit log at shutdown', () => {
+  it('stops waiting for an fdatasync that never returns once the grace is over, logging what it abandons', async () => {
+    const path = scratch().path('stalled.jsonl');
+    let release = (): void => undefined;
+    const stalled = new Promise<void>((resolve) => (release = resolve));
+    cleanups.push(() => release());
+    let syncing = (): void => undefined;
+    const syncStarted = new Promise<void>((resolve) => (syncing = resolve));
+    const opener: OpenAuditFile = async (file) => {
+      const real = await open(file, 'a+', 0o640);
+      return {
+        appendFile: (data) => real.appendFile(data),
+        datasync: async () => {
+          syncing();
+          await stalled;
+          return real.datasync();
+        },
+        truncate: (length) => real.truncate(length),
+        stat: () => real.stat(),
+        read: (buffer, offset, length, position) => real.read(buffer, offset, length, position),
+        close: async () => {
+          await stalled; // as FileHandle.close waits for the stalled call
+          return real.close();
+        },
+      };
+    };
+    const errors: { fields: unknown; message: string }[] = [];
+    const logger = {
+      ...silentLogger,
+      error: (fields: unknown, message: string) => errors.push({ fields, message }),
+    } as unknown as typeof silentLogger;
+    let graceOver = (): void => undefined;
+    const grace = new Promise<void>((resolve) => (graceOver = resolve));
+    const processLog = await openProcessAuditLog(
+      resolveServeConfig({ auditLog: path }),
+      logger,
+      opener,
+      () => grace,
+    );
+    const inFlight = processLog!.log.append({ n: 1 });
+    await syncStarted;
+    const queued = processLog!.log.append({ n: 2 });
+    const closed = processLog![Symbol.asyncDispose]();
+    graceOver();
+    await closed;
+    await expect(inFlight).rejects.toThrow(/closed/);
+    await expect(queued).rejects.toThrow(/closed/);
+    expect(errors).toEqual([
+      { fields: { path, records: 2 }, message: expect.stringContaining('2 records') },
+    ]);
   });
 });
 

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it, onTestFailed } from 'vitest';
 import {
   freeTcpPort,
@@ -7,6 +7,7 @@ import {
   startChronyClient,
   startNtpServer,
 } from '../../helpers/chrony.js';
+import { auditPathForSlot } from '../../../src/server/audit-log.js';
 import { tempDir } from '../../helpers/openssl.js';
 import { spawnServer } from '../../helpers/spawn-server.js';
 import { helloTimeStampReq } from '../../loadtest/request.js';
@@ -84,8 +85,12 @@ describe('--time-source chrony with --workers 2 (the primary reads chronyd, work
       }),
     );
     expect(statuses).toEqual([200, 200, 200, 200, 200, 200]);
-    const records = readFileSync(audit, 'utf8')
-      .split('\n')
+    // One audit file per worker slot (audit.worker-1.jsonl, audit.worker-2.jsonl).
+    const records = [1, 2]
+      .flatMap((slot) => {
+        const file = auditPathForSlot(audit, slot);
+        return existsSync(file) ? readFileSync(file, 'utf8').split('\n') : [];
+      })
       .filter(Boolean)
       .map((line) => JSON.parse(line) as { timeSource?: Record<string, unknown> });
     expect(records).toHaveLength(6);

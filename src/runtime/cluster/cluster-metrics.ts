@@ -1,10 +1,21 @@
 import type { Worker } from 'node:cluster';
-import { AggregatorRegistry } from 'prom-client';
+import { AggregatorRegistry, Counter } from 'prom-client';
 import { CLOCK_METRICS } from '../../clock/clock-metrics.js';
 import { registry } from '../../metrics/registry.js';
 import type { MetricsSource } from '../../server/metrics-listener.js';
 import { isMessage, type MetricsJson, type MetricsMessage } from './messages.js';
 import { RuntimeError } from '../runtime-error.js';
+
+/**
+ * The primary's own count of workers that exited while the server ran, each replaced: a worker
+ * that keeps dying (a crash, a changed key file it refuses) shows as a rising count. In no
+ * registry: only the primary's /metrics answer carries it.
+ */
+export const workerExitsTotal = new Counter({
+  name: 'timestamp_authority_cluster_worker_exits_total',
+  help: 'Cluster workers that exited while the server ran (each is replaced)',
+  registers: [],
+});
 
 /** A worker that does not answer a scrape within this fails it (partial sums would look like resets). */
 const WORKER_ANSWER_TIMEOUT_MS = 5_000;
@@ -87,7 +98,7 @@ export function clusterMetricsSource(workers: () => Iterable<Worker>): MetricsSo
       const connected = [...workers()].filter((worker) => worker.isConnected());
       const [answers, own] = await Promise.all([
         Promise.all(connected.map(requestMetrics)),
-        Promise.all(CLOCK_METRICS.map((metric) => metric.get())),
+        Promise.all([...CLOCK_METRICS, workerExitsTotal].map((metric) => metric.get())),
       ]);
       const gone = [...lastAnswers].filter(([worker]) => !connected.includes(worker));
       if (gone.length > 0) {

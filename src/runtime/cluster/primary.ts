@@ -10,7 +10,7 @@ import { metricsListenerFlags, startMetricsListener } from '../../server/metrics
 import { clockOptionsFrom } from '../clock-monitor.js';
 import { buildOrTearDown } from '../disposables.js';
 import { createClockRelay, type ClockRelay } from './clock-relay.js';
-import { clusterMetricsSource } from './cluster-metrics.js';
+import { clusterMetricsSource, workerExitsTotal } from './cluster-metrics.js';
 import { encodeConfig, isMessage, type MemoryKeyTransfer, type TlsTransfer } from './messages.js';
 import { pinFiles } from './pinned-files.js';
 import { createWorkerSupervisor } from './supervisor.js';
@@ -63,6 +63,7 @@ export async function startCluster(
         memoryKeys,
         ...(clock ? { clock: clock.status } : {}),
       }),
+      onUnexpectedExit: () => workerExitsTotal.inc(),
       onMessage: (message) => {
         if (isMessage(message, 'tsa:clock-jump')) clock?.clockJumped();
       },

@@ -28,6 +28,8 @@ export interface SupervisorOptions {
   setup: () => SetupMessage;
   /** Sees every message of every worker first (e.g. a clock step a worker saw). */
   onMessage?: (message: unknown) => void;
+  /** A worker exited while the server runs (it is replaced): counted for /metrics. */
+  onUnexpectedExit?: () => void;
   /** Starts one worker process (cluster.fork; tests give a fake). */
   forkWorker?: (env: Record<string, string>) => Worker;
 }
@@ -108,6 +110,7 @@ export function createWorkerSupervisor(options: SupervisorOptions): WorkerSuperv
     worker.once('exit', (code, signal) => {
       listening.delete(worker);
       if (shuttingDown || !running) return;
+      options.onUnexpectedExit?.();
       const lived = Date.now() - forkedAt;
       logger.error(
         { worker: worker.id, pid: worker.process.pid, code, signal },

@@ -213,6 +213,12 @@ describe('--workers 2 (node:cluster)', () => {
     await untilLogged(server, (line) => line.url === '/api/v1/timestamp/certchain', 6);
     expect(pidsAnswering(server, '/api/v1/timestamp/certchain', 200).size).toBe(2);
     expect(await certchains()).toBe(6);
+    const exits = async () =>
+      sample(
+        await (await fetch(server.metricsUrl)).text(),
+        'timestamp_authority_cluster_worker_exits_total',
+      );
+    expect(await exits()).toBe('0');
     const victim = logLines(server).find((line) => line.worker === 1)?.pid;
     expect(victim).toBeDefined();
     process.kill(victim ?? 0, 'SIGKILL');
@@ -244,6 +250,7 @@ describe('--workers 2 (node:cluster)', () => {
     // The dead worker's counts, as last scraped, are still in the sum (else Prometheus would read
     // the drop as a reset and count the other worker's whole total again).
     expect(await certchains()).toBe(10);
+    expect(await exits()).toBe('1');
   });
 
   it("a replacement serves the primary's configuration, not the config file as edited since", async () => {

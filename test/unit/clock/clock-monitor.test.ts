@@ -18,6 +18,7 @@ import { SntpError, type SntpQuery, type SntpSample } from '../../../src/clock/s
 import { WallClockStepDetector } from '../../../src/clock/wall-clock-step.js';
 import { createClockMonitor } from '../../../src/runtime/clock-monitor.js';
 import { RelayedClock } from '../../../src/runtime/cluster/relayed-clock.js';
+import { ONE_SERVER_SETTINGS } from '../../helpers/clock-settings.js';
 import {
   answer,
   reply,
@@ -475,22 +476,10 @@ describe('rounds that span a step of the wall clock', () => {
     return { t, query, answerWith, step, pending };
   }
 
-  const settings = {
-    servers: [{ name: 'a', host: 'a', port: 123 }],
-    numServers: 1,
-    serverThreshold: 1,
-    requestAttempts: 1,
-    requestTimeoutMs: 1000,
-    maxTimeDeltaMs: 6000,
-    periodMs: 3_600_000,
-    retryDelayMs: 0,
-    accuracyMs: 1000,
-  };
-
   it('discards a round during which the gate saw a step, and measures again', async () => {
     const clock = handDriven();
     const monitor = new ClockMonitor({
-      ...settings,
+      ...ONE_SERVER_SETTINGS,
       query: clock.query,
       now: () => clock.t.wall,
       monotonic: () => clock.t.mono,
@@ -512,7 +501,7 @@ describe('rounds that span a step of the wall clock', () => {
     const monotonic = () => clock.t.mono;
     const worker = new RelayedClock(() => {}, new WallClockStepDetector(250, now, monotonic));
     const primary = new ClockMonitor({
-      ...settings,
+      ...ONE_SERVER_SETTINGS,
       query: clock.query,
       now,
       monotonic,
@@ -550,15 +539,7 @@ describe('a clock that must be re-verified', () => {
       };
     };
     const monitor = new ClockMonitor({
-      servers: [{ name: 'a', host: 'a', port: 123 }],
-      numServers: 1,
-      serverThreshold: 1,
-      requestAttempts: 1,
-      requestTimeoutMs: 1000,
-      maxTimeDeltaMs: 6000,
-      periodMs: 3_600_000,
-      retryDelayMs: 0,
-      accuracyMs: 1000,
+      ...ONE_SERVER_SETTINGS,
       query,
       now: () => t.wall,
       monotonic: () => t.mono,
@@ -627,14 +608,8 @@ describe('a verified bound ages', () => {
     const t = { wall: 1_800_000_000_000, mono: 10_000 };
     const bound = { ms: 0.5 };
     const monitor = new ClockMonitor({
-      servers: [{ name: 'a', host: 'a', port: 123 }],
-      numServers: 1,
-      serverThreshold: 1,
-      requestAttempts: 1,
-      requestTimeoutMs: 1000,
-      maxTimeDeltaMs: 6000,
+      ...ONE_SERVER_SETTINGS,
       periodMs: 60_000,
-      retryDelayMs: 0,
       accuracyMs: 'auto',
       query: () =>
         Promise.resolve({
@@ -717,14 +692,8 @@ describe('small steps of the wall clock add up', () => {
       serverTimeMs: t.wall,
     };
     const monitor = new ClockMonitor({
-      servers: [{ name: 'a', host: 'a', port: 123 }],
-      numServers: 1,
-      serverThreshold: 1,
-      requestAttempts: 1,
-      requestTimeoutMs: 1000,
+      ...ONE_SERVER_SETTINGS,
       maxTimeDeltaMs: 1000,
-      periodMs: 3_600_000,
-      retryDelayMs: 0,
       accuracyMs: 'auto',
       query: () => Promise.resolve(sample),
       now: () => t.wall,

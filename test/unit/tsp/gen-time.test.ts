@@ -5,6 +5,7 @@ import { createMemorySigner } from '../../../src/signers/memory.js';
 import { genTimeFor } from '../../../src/tsp/gen-time.js';
 import { parseCertificate } from '../../../src/x509/certificate.js';
 import { defaultAuthority } from '../../helpers/authority.js';
+import { ONE_SERVER_SETTINGS } from '../../helpers/clock-settings.js';
 import { decodeResponse } from '../../helpers/decode.js';
 import { encodeRequest } from '../../helpers/requests.js';
 
@@ -26,15 +27,7 @@ describe('a fixed accuracy of whole seconds: |true time - genTime| <= the declar
   async function issue(trueTime: number, behindMs: number) {
     const local = () => trueTime - behindMs;
     const monitor = new ClockMonitor({
-      servers: [{ name: 'a', host: 'a', port: 123 }],
-      numServers: 1,
-      serverThreshold: 1,
-      requestAttempts: 1,
-      requestTimeoutMs: 1000,
-      maxTimeDeltaMs: 6000,
-      periodMs: 3_600_000,
-      retryDelayMs: 0,
-      accuracyMs: 1000,
+      ...ONE_SERVER_SETTINGS,
       now: local,
       monotonic: () => 0,
       query: () =>

@@ -297,12 +297,7 @@ describe('issuance ledger (PostgreSQL)', () => {
       const index = Number(granted.headers.get('x-log-index'));
       const token = timeStampTokenOf(der);
       expect(token.length).toBeGreaterThan(60_000);
-      let size = 0;
-      await waitFor(async () => {
-        const checkpoint = await fetch(`${server.url}/api/v1/log/checkpoint`);
-        size = checkpoint.ok ? Number((await checkpoint.text()).split('\n')[1]) : 0;
-        return size > index;
-      });
+      const size = await treeSizeBeyond(server, index);
       const n = Math.floor(index / 256);
       const path = tilePath({ h: 8, l: -1, n, w: Math.min(256, size - n * 256) });
       const tile = await fetch(`${server.url}/api/v1/log/${path}`);
@@ -326,12 +321,7 @@ describe('issuance ledger (PostgreSQL)', () => {
       const issued = await Promise.all([1, 2, 3].map((i) => timestamp(server, 1000 + i)));
       expect(issued.every((r) => r.granted)).toBe(true);
       const index = Math.max(...issued.map((r) => Number(r.logIndex)));
-      let size = 0;
-      await waitFor(async () => {
-        const checkpoint = await fetch(`${server.url}/api/v1/log/checkpoint`);
-        size = checkpoint.ok ? Number((await checkpoint.text()).split('\n')[1]) : 0;
-        return size > index;
-      });
+      const size = await treeSizeBeyond(server, index);
       const n = Math.floor(index / 256);
       const w = Math.min(256, size - n * 256);
       const bundle = `/api/v1/log/${tilePath({ h: 8, l: -1, n, w })}`;
@@ -586,6 +576,17 @@ async function rawGet(
     request.on('error', reject);
     request.end();
   });
+}
+
+/** The size of the first checkpoint whose tree holds entry `index`, once one is published. */
+async function treeSizeBeyond(server: RunningServer, index: number): Promise<number> {
+  let size = 0;
+  await waitFor(async () => {
+    const checkpoint = await fetch(`${server.url}/api/v1/log/checkpoint`);
+    size = checkpoint.ok ? Number((await checkpoint.text()).split('\n')[1]) : 0;
+    return size > index;
+  });
+  return size;
 }
 
 async function waitFor(condition: () => Promise<boolean>): Promise<void> {

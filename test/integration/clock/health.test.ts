@@ -7,6 +7,7 @@ import { reject } from '../../../src/tsp/rejection.js';
 import { openssl, tempDir } from '../../helpers/openssl.js';
 import { answer, silent, SntpResponder, until } from '../../helpers/sntp-responder.js';
 import { createTestServer, silentLogger } from '../../helpers/tsa.js';
+import { ONE_SERVER_SETTINGS } from '../../helpers/clock-settings.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -18,15 +19,9 @@ async function gatedServer(requireTimeSync = false) {
   const responder = await SntpResponder.start(answer());
   cleanups.push(() => responder.close());
   const monitor = new ClockMonitor({
+    ...ONE_SERVER_SETTINGS,
     servers: [responder.address],
-    numServers: 1,
-    serverThreshold: 1,
-    requestAttempts: 1,
-    requestTimeoutMs: 1000,
-    maxTimeDeltaMs: 6000,
-    periodMs: 3_600_000,
     retryDelayMs: 10,
-    accuracyMs: 1000,
   });
   const server = await createTestServer({}, {}, [createClockGate(monitor, { requireTimeSync })]);
   cleanups.push(() => server.app.close());

@@ -11,6 +11,7 @@ import { renderKustomization } from '../../helpers/kustomize.js';
 import { answer, SntpResponder } from '../../helpers/sntp-responder.js';
 import { REPO_ROOT } from '../../helpers/spawn-server.js';
 import { createTestServer } from '../../helpers/tsa.js';
+import { ONE_SERVER_SETTINGS } from '../../helpers/clock-settings.js';
 
 /**
  * The container health checks must not restart a process whose clock drifted: a restart does not
@@ -58,15 +59,9 @@ describe('container health checks on a server whose clock drifted', () => {
     const responder = await SntpResponder.start(answer({ offsetMs: 30_000 }));
     cleanups.push(() => responder.close());
     const monitor = new ClockMonitor({
+      ...ONE_SERVER_SETTINGS,
       servers: [responder.address],
-      numServers: 1,
-      serverThreshold: 1,
-      requestAttempts: 1,
-      requestTimeoutMs: 1000,
-      maxTimeDeltaMs: 6000,
-      periodMs: 3_600_000,
       retryDelayMs: 10,
-      accuracyMs: 1000,
     });
     const server = await createTestServer({}, {}, [
       createClockGate(monitor, { requireTimeSync: false }),

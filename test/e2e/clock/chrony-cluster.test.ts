@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it, onTestFailed } from 'vitest';
 import {
@@ -86,14 +87,23 @@ describe('--time-source chrony with --workers 2 (the primary reads chronyd, work
     );
     expect(statuses).toEqual([200, 200, 200, 200, 200, 200]);
     // One audit file per worker slot (audit.worker-1.jsonl, audit.worker-2.jsonl).
-    const records = [1, 2]
-      .flatMap((slot) => {
-        const file = auditPathForSlot(audit, slot);
-        return existsSync(file) ? readFileSync(file, 'utf8').split('\n') : [];
-      })
+    const files = [1, 2].map((slot) => auditPathForSlot(audit, slot)).filter(existsSync);
+    const records = files
+      .flatMap((file) => readFileSync(file, 'utf8').split('\n'))
       .filter(Boolean)
-      .map((line) => JSON.parse(line) as { timeSource?: Record<string, unknown> });
+      .map((line) => JSON.parse(line) as { time: string; timeSource?: Record<string, unknown> });
     expect(records).toHaveLength(6);
+    // docs/operations.md merges them with `sort -m`: each line starts with its `time`.
+    const merged = execFileSync('sort', ['-m', ...files], {
+      env: { ...process.env, LC_ALL: 'C' },
+      encoding: 'utf8',
+    })
+      .split('\n')
+      .filter(Boolean);
+    for (const line of merged) expect(line).toMatch(/^\{"time":"\d{4}-\d\d-\d\dT[\d:.]{12}Z"/);
+    expect(merged.map((line) => (JSON.parse(line) as { time: string }).time)).toEqual(
+      records.map((record) => record.time).sort(),
+    );
     for (const record of records) {
       expect(record.timeSource).toMatchObject({
         source: 'chrony',

@@ -29,7 +29,7 @@ import {
   type OpenAuditFile,
   type ProcessAuditLog,
 } from './audit-log.js';
-import { httpAnswers, sendAnswer, sendGoError } from './http-outcome.js';
+import { httpAnswers, JSON_TYPE, sendAnswer, sendGoError } from './http-outcome.js';
 import { countUnparsedRequest, knowPaths } from './http-metrics.js';
 import type { ProcessLedger } from '../ledger/process-ledger.js';
 import { LOG_ROUTES, registerLogRoutes } from './log-routes.js';
@@ -78,6 +78,7 @@ export type TrustedRootSource = (origin: string | undefined) => TrustedRootJson;
 const TIMESTAMP_QUERY = 'application/timestamp-query';
 const JSON_MEDIA_TYPE = 'application/json';
 const PEM_CHAIN = 'application/pem-certificate-chain';
+const REQUEST_BODY_REQUIRED = 'request in body is required';
 /** The format a request's media type names; the default (no body, no type) is DER, as in Go. */
 const requestFormat = (type: string): RequestFormat => (type === JSON_MEDIA_TYPE ? 'json' : 'der');
 
@@ -326,6 +327,11 @@ export async function buildServer(deps: ServerDependencies) {
       reply.headers(NO_CACHE_HEADERS);
       const format = requestFormat(mediaType(request.headers['content-type']));
       const body = (request.body as Buffer | undefined) ?? Buffer.alloc(0);
+      // Go's answer to a JSON client that sent nothing (go-openapi's validation code 602, sent as
+      // 422). An empty DER body is read as a request and refused as one, for DER clients.
+      if (format === 'json' && body.length === 0) {
+        return reply.code(422).type(JSON_TYPE).send({ code: 602, message: REQUEST_BODY_REQUIRED });
+      }
       const requestAudit = audit(request, format);
       const { ledger } = deps;
       let logIndex: number | undefined;

@@ -12,8 +12,11 @@ export const MAX_JSON_OID_COMPONENTS = 128;
 
 const INT64_MAX = (1n << 63n) - 1n;
 const BASE64_STD = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-// ignoreBOM keeps a leading U+FEFF so the parser refuses it, as Go's encoding/json does.
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+// Invalid UTF-8 becomes U+FFFD, as in Go's encoding/json (so it is refused only where a field
+// must hold a known value). ignoreBOM keeps a leading U+FEFF so the parser refuses it, as Go does.
+const utf8 = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
+// Go's base64.StdEncoding skips CR and LF anywhere in its input.
+const NEWLINES = /[\r\n]/g;
 
 // A Map: the name is client input, and a plain object would also find "constructor"...
 const JSON_HASH_OIDS: ReadonlyMap<string, Uint8Array> = new Map([
@@ -56,8 +59,9 @@ export function parseJsonTimeStampReq(body: Uint8Array): TimeStampReq {
     certReq: fields.certificates,
   };
   if (fields.tsaPolicyOID !== '') request.reqPolicy = policyFromDotted(fields.tsaPolicyOID);
-  if (!BASE64_STD.test(fields.artifactHash)) throw reject.malformed('artifactHash is not base64');
-  request.hashedMessage = Buffer.from(fields.artifactHash, 'base64');
+  const artifactHash = fields.artifactHash.replace(NEWLINES, '');
+  if (!BASE64_STD.test(artifactHash)) throw reject.malformed('artifactHash is not base64');
+  request.hashedMessage = Buffer.from(artifactHash, 'base64');
   if (fields.nonce !== undefined) request.nonce = integer(fields.nonce);
   return request;
 }

@@ -17,7 +17,11 @@ export class JsonSyntaxError extends CodedError<'INVALID_JSON'> {
   override name = 'JsonSyntaxError';
 }
 
-const MAX_DEPTH = 32;
+/**
+ * Above what a 1 KiB request can nest (two bytes a level), so no request Go reads is refused for
+ * its depth; Go's own limit, 10,000, would overflow this recursive parser's stack.
+ */
+const MAX_DEPTH = 1_000;
 const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
 // eslint-disable-next-line no-control-regex -- JSON forbids raw control characters in strings
 const STRING_CHUNK = /[^"\\\u0000-\u001f]*/y;
@@ -101,7 +105,11 @@ export function parseJson(text: string): JsonValue {
           const key = parseString();
           skipWhitespace();
           expect(':');
-          object[key] = parseValue(depth + 1);
+          const value = parseValue(depth + 1);
+          // A repeated key moves to the end, so the entries keep the document's order of last
+          // occurrences (callers matching names case-insensitively see the last one last).
+          delete object[key];
+          object[key] = value;
           skipWhitespace();
           if (text[position] === ',') {
             position++;

@@ -88,6 +88,7 @@ interface Case {
     | 'goRejections'
     | 'http201'
     | 'smallBody'
+    | 'rateLimited'
     | 'failingSigner'
     | 'noClock'
     | 'draining'
@@ -153,6 +154,15 @@ const cases: Case[] = [
     headers: { 'content-type': 'text/plain' },
     payload: 'x',
   },
+  { server: 'default', method: 'POST', url: '/api/v1/timestamp', headers: json, payload: '' },
+  // The first request is within --rate-limit-max 1, the second is over it.
+  ...[1, 2].map(() => ({
+    server: 'rateLimited' as const,
+    method: 'POST' as const,
+    url: '/api/v1/timestamp',
+    headers: der,
+    payload: helloTimeStampReq(),
+  })),
   {
     server: 'failingSigner',
     method: 'POST',
@@ -259,6 +269,7 @@ beforeAll(async () => {
   servers.goRejections = (await createTestServer({ derRejectionStatus: 'go' })).app;
   servers.http201 = (await createTestServer({ useHttp201: true })).app;
   servers.smallBody = (await createTestServer({ maxRequestBodySize: 10 })).app;
+  servers.rateLimited = (await createTestServer({ rateLimitMax: 1 })).app;
   const failing = await createTestServer();
   Object.assign(failing.signer, {
     sign: () => Promise.reject(new Error('KMS unavailable')),

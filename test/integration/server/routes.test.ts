@@ -718,6 +718,13 @@ describe('routes', () => {
       expect(response.json()).toEqual({ code: 400, message });
     });
 
+    it("answers an empty body as Go does: 422 with go-openapi's validation code 602", async () => {
+      const response = await postJson('');
+      expect(response.statusCode).toBe(422);
+      expect(response.headers['content-type']).toMatch(/^application\/json/);
+      expect(response.json()).toEqual({ code: 602, message: 'request in body is required' });
+    });
+
     it('rejects invalid UTF-8', async () => {
       const body = Buffer.concat([
         Buffer.from('{"artifactHash":"'),

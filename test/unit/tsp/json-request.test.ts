@@ -43,6 +43,39 @@ describe('the JSON request (the Go server’s body)', () => {
     expect(request.reqPolicy).toEqual(oid('1.2.3.4'));
   });
 
+  it('takes the last value in document order, across spellings of a name', () => {
+    // Go assigns fields as it reads them: NONCE=2, nonce=1, NONCE=3 gives 3.
+    const request = parse(
+      `{"NONCE":2,"artifactHash":"${DIGEST}","hashAlgorithm":"sha256","nonce":1,"NONCE":3}`,
+    );
+    expect(request.nonce).toEqual(integer(3n));
+  });
+
+  it('accepts what Go accepts in fields it ignores and in base64', () => {
+    const body = (extra: string, hash = DIGEST) =>
+      Buffer.concat([
+        Buffer.from(`{"artifactHash":"${hash}","hashAlgorithm":"sha256",`),
+        Buffer.from(extra, 'latin1'),
+        Buffer.from('}'),
+      ]);
+    // Invalid UTF-8 (Go reads it as U+FFFD), and nesting deeper than a small parser would allow.
+    expect(parseJsonTimeStampReq(body('"x":"\xff"')).hashedMessage).toEqual(
+      Buffer.from(DIGEST, 'base64'),
+    );
+    expect(
+      parseJsonTimeStampReq(body(`"x":${'['.repeat(100)}${']'.repeat(100)}`)).hashedMessage,
+    ).toEqual(Buffer.from(DIGEST, 'base64'));
+    // base64.StdEncoding skips CR and LF.
+    const wrapped = `${DIGEST.slice(0, 20)}\\r\\n${DIGEST.slice(20)}`;
+    expect(parseJsonTimeStampReq(body('"y":0', wrapped)).hashedMessage).toEqual(
+      Buffer.from(DIGEST, 'base64'),
+    );
+    // Where a field must hold a known value, U+FFFD is still refused.
+    expect(refusal(() => parseJsonTimeStampReq(body('"hashAlgorithm":"sha256\xff"'))).code).toBe(
+      'badAlg',
+    );
+  });
+
   it('leaves out what is absent or null', () => {
     const request = parse({ artifactHash: DIGEST, hashAlgorithm: 'sha512', nonce: null });
     expect(request.certReq).toBe(false);

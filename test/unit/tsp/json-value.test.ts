@@ -35,20 +35,27 @@ describe('parseJson', () => {
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
   });
 
-  it.each([
-    '',
-    '{',
-    '{"a":1,}',
-    '[1 2]',
-    '01',
-    '1.',
-    '"\u0001"',
-    '"\\x"',
-    'nul',
-    '{"a":1} x',
-    '['.repeat(40) + ']'.repeat(40),
-  ])('refuses %j', (text) => {
-    expect(() => parseJson(text)).toThrow(JsonSyntaxError);
+  it.each(['', '{', '{"a":1,}', '[1 2]', '01', '1.', '"\u0001"', '"\\x"', 'nul', '{"a":1} x'])(
+    'refuses %j',
+    (text) => {
+      expect(() => parseJson(text)).toThrow(JsonSyntaxError);
+    },
+  );
+
+  it('nests deeper than a 1 KiB request can (Go reads those), to a bound', () => {
+    const nested = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
+    expect(() => parseJson(nested(512))).not.toThrow();
+    expect(() => parseJson(nested(1_002))).toThrow('nesting too deep');
+  });
+
+  it('moves a repeated key to the end: entries follow the last occurrences', () => {
+    const value = parseJson('{"a":1,"b":2,"a":3}') as Record<string, unknown>;
+    expect(Object.entries(value)).toEqual(
+      [
+        ['b', 2],
+        ['a', 3],
+      ].map(([key, number]) => [key, expect.objectContaining({ text: String(number) })]),
+    );
   });
 
   it('reads \\u escapes, surrogate pairs included, and the short escapes', () => {

@@ -30,6 +30,13 @@ export function redactUrl(url: string): string {
 
 /** How long one statement may take before the database counts as unavailable. */
 export const STATEMENT_TIMEOUT_MS = 5_000;
+/**
+ * How long the client waits for any answer to a query (a database that stopped answering: SIGSTOP,
+ * a partition) before it fails it ('Query read timeout'): a second beyond STATEMENT_TIMEOUT_MS, so
+ * that a database that still answers cancels a slow statement itself first (57014), on a
+ * connection that stays usable.
+ */
+export const QUERY_TIMEOUT_MS = STATEMENT_TIMEOUT_MS + 1_000;
 /** How long opening a connection may take. */
 export const CONNECT_TIMEOUT_MS = 3_000;
 
@@ -54,7 +61,7 @@ export async function poolConfig(
     max,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     // Client-side too: a database that stops answering (SIGSTOP, a dropped link) fails the query.
-    query_timeout: STATEMENT_TIMEOUT_MS,
+    query_timeout: QUERY_TIMEOUT_MS,
     statement_timeout: STATEMENT_TIMEOUT_MS,
     idleTimeoutMillis: 30_000,
     keepAlive: true,

@@ -29,6 +29,10 @@ export function isTransientDatabaseError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string') return TRANSIENT_SQLSTATE.test(code) || /^E[A-Z]+$/.test(code);
-  // pg's own, without a code: a connection that ended or did not open in time.
-  return /^(Connection terminated|timeout exceeded when trying to connect)/.test(error.message);
+  // pg's own, without a code: a connection that ended or did not open in time, or a query the
+  // database did not answer within the client's query_timeout (it stopped answering: SIGSTOP, a
+  // partition; a live database cancels it first, 57014, at its statement_timeout).
+  return /^(Connection terminated|timeout exceeded when trying to connect|Query read timeout$)/.test(
+    error.message,
+  );
 }

@@ -11,6 +11,15 @@ import { addVary } from './request-origin.js';
 
 const gzip = promisify(gzipCallback);
 
+/**
+ * The Go JSON error of a log route, never stored by a cache (`Cache-Control: no-store`): a 404
+ * for a tile or proof that does not exist yet, or a 503 of an outage, would otherwise be served
+ * by a shared cache (404 is cacheable by default) after the log has it.
+ */
+function refuse(reply: FastifyReply, code: number, message: string): FastifyReply {
+  return sendGoError(reply.header('cache-control', 'no-store'), code, message);
+}
+
 export const LOG_ROUTES = {
   checkpoint: '/api/v1/log/checkpoint',
   tile: '/api/v1/log/tile/*',
@@ -29,12 +38,12 @@ const SHORT = 'public, max-age=1';
  * tlog-proof@v1 by serial number), with --ledger-key. A malformed path or serial is 400, an unknown
  * one 404, a token not yet in a checkpoint 404 with Retry-After (the sequencer signs every
  * --ledger-checkpoint-interval), and a database that does not answer 503 with Retry-After, as
- * before the first checkpoint. Entry bundles are gzip-compressed for a client that accepts gzip.
- * Other methods are 405 (app.ts).
+ * before the first checkpoint; none of these is cached (`no-store`). Entry bundles are
+ * gzip-compressed for a client that accepts gzip. Other methods are 405 (app.ts).
  */
 export function registerLogRoutes(app: FastifyInstance, log: ProcessLog): void {
   const unavailable = (reply: FastifyReply) =>
-    sendGoError(reply.header('retry-after', '1'), 503, 'the log is not available');
+    refuse(reply.header('retry-after', '1'), 503, 'the log is not available');
 
   /**
    * A read that failed: the database does not answer for now, or no connection is free, leaves
@@ -45,7 +54,7 @@ export function registerLogRoutes(app: FastifyInstance, log: ProcessLog): void {
   const readFailed = (request: FastifyRequest, reply: FastifyReply, error: unknown) => {
     if (!isTransientDatabaseError(error)) {
       request.log.error({ err: error }, 'cannot read the transparency log');
-      return sendGoError(reply, 500, 'the log could not be read');
+      return refuse(reply, 500, 'the log could not be read');
     }
     request.log.warn({ reason: describeDatabaseError(error) }, 'log database unavailable');
     return unavailable(reply);
@@ -71,7 +80,7 @@ export function registerLogRoutes(app: FastifyInstance, log: ProcessLog): void {
     try {
       tile = parseTilePath(`tile/${request.params['*']}`);
     } catch {
-      return sendGoError(reply, 400, 'malformed tile path');
+      return refuse(reply, 400, 'malformed tile path');
     }
     let read;
     try {
@@ -79,7 +88,7 @@ export function registerLogRoutes(app: FastifyInstance, log: ProcessLog): void {
     } catch (error) {
       return readFailed(request, reply, error);
     }
-    if (!read.found) return sendGoError(reply, 404, 'no such tile in the log yet');
+    if (!read.found) return refuse(reply, 404, 'no such tile in the log yet');
     const full = tile.w === 2 ** tile.h;
     reply.header('cache-control', full ? IMMUTABLE : SHORT).type('application/octet-stream');
     // Hash tiles are hashes, which do not compress; entry bundles (DER tokens) do, and tlog-tiles
@@ -102,7 +111,7 @@ export function registerLogRoutes(app: FastifyInstance, log: ProcessLog): void {
     const text = request.query.serial;
     const serial = typeof text === 'string' ? parseSerialHex(text) : undefined;
     if (!serial) {
-      return sendGoError(reply, 400, 'serial must be a hexadecimal serial number (0x optional)');
+      return refuse(reply, 400, 'serial must be a hexadecimal serial number (0x optional)');
     }
     let read;
     try {
@@ -111,9 +120,8 @@ export function registerLogRoutes(app: FastifyInstance, log: ProcessLog): void {
       return readFailed(request, reply, error);
     }
     if (read.found) return reply.header('cache-control', 'no-cache').type(TEXT).send(read.value);
-    if (read.reason === 'unknown')
-      return sendGoError(reply, 404, 'no token with this serial number');
-    return sendGoError(
+    if (read.reason === 'unknown') return refuse(reply, 404, 'no token with this serial number');
+    return refuse(
       reply.header('retry-after', '1'),
       404,
       'the token is not in a signed checkpoint yet: retry in a second',

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -23,6 +23,12 @@ export interface TestPostgres {
   stop(): Promise<void>;
   /** Starts it again on the same port. */
   start(): Promise<void>;
+  /**
+   * Freezes the server (SIGSTOP to its postmaster, then to each of its children): connections
+   * stay open and nothing answers, as in a partition. Returns the thaw (SIGCONT to all of them),
+   * which the caller must run in a `finally`.
+   */
+  freeze(): Promise<() => void>;
   /** Stops it and removes its folder. */
   destroy(): Promise<void>;
 }
@@ -84,6 +90,40 @@ export async function startPostgres(options: { fsync?: boolean } = {}): Promise<
   const stop = async () => {
     await as(`${BIN}/pg_ctl`, ['-D', data, '-m', 'immediate', '-w', 'stop']).catch(() => undefined);
   };
+  const freeze = async () => {
+    // By PID (this cluster's postmaster.pid, then its children), never by name: other clusters
+    // may run on the machine.
+    const postmaster = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    if (!Number.isInteger(postmaster) || postmaster <= 1) {
+      throw new Error(`no postmaster PID in ${data}/postmaster.pid`);
+    }
+    const stopped: number[] = [];
+    const thaw = () => {
+      for (const pid of [...stopped].reverse()) {
+        try {
+          process.kill(pid, 'SIGCONT');
+        } catch {
+          // Gone meanwhile.
+        }
+      }
+    };
+    try {
+      // The postmaster first: a stopped postmaster starts no new child.
+      process.kill(postmaster, 'SIGSTOP');
+      stopped.push(postmaster);
+      const { stdout } = await run('pgrep', ['-P', String(postmaster)]).catch(() => ({
+        stdout: '',
+      }));
+      for (const pid of stdout.split('\n').filter(Boolean).map(Number)) {
+        process.kill(pid, 'SIGSTOP');
+        stopped.push(pid);
+      }
+    } catch (error) {
+      thaw();
+      throw error;
+    }
+    return thaw;
+  };
   await start();
   // A database named like its owner, so the URL's path is simply /tsa.
   await as(`${BIN}/createdb`, ['-h', dir, '-p', String(port), '-U', 'tsa', 'tsa']);
@@ -98,6 +138,7 @@ export async function startPostgres(options: { fsync?: boolean } = {}): Promise<
     dir,
     stop,
     start,
+    freeze,
     destroy: async () => {
       await stop();
       rmSync(dir, { recursive: true, force: true });

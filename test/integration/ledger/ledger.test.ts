@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import pg from 'pg';
 import { Sequencer } from '../../../src/ledger/sequencer.js';
+import { SEQUENCER_LOCK } from '../../../src/ledger/schema.js';
 import { registry } from '../../../src/metrics/registry.js';
 import { newEd25519Signer, verifierKey } from '../../../src/tlog/note.js';
 import { readElement } from '../../../src/asn1/der.js';
@@ -403,6 +404,7 @@ describe('issuance ledger (PostgreSQL)', () => {
         const response = await fetch(`${server.url}${path}`);
         expect(response.status, path).toBe(503);
         expect(response.headers.get('retry-after'), path).toBe('1');
+        expect(response.headers.get('cache-control'), path).toBe('no-store');
         expect(await response.json(), path).toEqual({
           code: 503,
           message: 'the log is not available',
@@ -416,6 +418,85 @@ describe('issuance ledger (PostgreSQL)', () => {
     } finally {
       await postgres.start();
       await server.close();
+    }
+  });
+
+  it('serves the log routes 503 when the database stops answering (frozen), not 500', async () => {
+    const server = await start(logFlags('frozen'));
+    try {
+      expect((await timestamp(server, 0)).granted).toBe(true);
+      // Read once: the read pool keeps the connection, on which the next read waits for an answer.
+      await waitFor(async () => (await fetch(`${server.url}/api/v1/log/checkpoint`)).ok);
+      const linesBefore = logLines.length;
+      const thaw = await postgres.freeze();
+      let response: Response;
+      let body: unknown;
+      try {
+        response = await fetch(`${server.url}/api/v1/log/checkpoint`);
+        body = await response.json();
+      } finally {
+        thaw();
+      }
+      expect(response.status).toBe(503);
+      expect(response.headers.get('retry-after')).toBe('1');
+      expect(response.headers.get('cache-control')).toBe('no-store');
+      expect(body).toEqual({ code: 503, message: 'the log is not available' });
+      // pg gave up waiting (its query_timeout): an outage, said at WARN without a stack.
+      const lines = logLines.slice(linesBefore).join('');
+      expect(lines).toMatch(/"reason":"Query read timeout".*"msg":"log database unavailable"/);
+      expect(lines).not.toContain('cannot read the transparency log');
+      expect(lines).not.toContain('"stack"');
+      // Thawed: the log is read again.
+      await waitFor(async () => (await fetch(`${server.url}/api/v1/log/checkpoint`)).ok);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('never lets a cache keep a log refusal: no-store on every 400, 404 and 503 of the log routes', async () => {
+    // A log of its own (run alone: no tables yet), and no sequencer can sign while this session
+    // holds its lock.
+    await db.query(`DO $$ BEGIN
+      IF to_regclass('tsa_log_checkpoints') IS NOT NULL THEN
+        TRUNCATE tsa_log_checkpoints, tsa_log_hashes;
+      END IF;
+    END $$`);
+    const locker = await db.connect();
+    await locker.query('SELECT pg_advisory_lock($1)', [SEQUENCER_LOCK]);
+    let server: RunningServer | undefined;
+    try {
+      server = await start(logFlags('nostore'));
+      const issued = await timestamp(server, 0);
+      expect(issued.granted).toBe(true);
+      const serial = Buffer.from(
+        decodeResponse(issued.der).tstInfo!.serialNumber.valueBlock.valueHexView,
+      ).toString('hex');
+      const refusals: [string, number][] = [
+        ['/api/v1/log/checkpoint', 503], // before the first checkpoint
+        [`/api/v1/log/proof?serial=${serial}`, 404], // not in a checkpoint yet
+        ['/api/v1/log/proof?serial=0badc0ffee', 404], // unknown
+        ['/api/v1/log/proof?serial=xyz', 400],
+        ['/api/v1/log/tile/0/000', 404], // beyond the (absent) checkpoint
+        ['/api/v1/log/tile/entries/000.p/1', 404],
+        ['/api/v1/log/tile/0/x', 400],
+      ];
+      for (const [path, status] of refusals) {
+        for (const method of ['GET', 'HEAD']) {
+          const response = await fetch(`${server.url}${path}`, { method });
+          expect(response.status, `${method} ${path}`).toBe(status);
+          expect(response.headers.get('cache-control'), `${method} ${path}`).toBe('no-store');
+        }
+      }
+      // Once signed, the proof is served as before (no-cache, not no-store).
+      await locker.query('SELECT pg_advisory_unlock($1)', [SEQUENCER_LOCK]);
+      await treeSizeBeyond(server, Number(issued.logIndex));
+      const proof = await fetch(`${server.url}/api/v1/log/proof?serial=${serial}`);
+      expect(proof.status).toBe(200);
+      expect(proof.headers.get('cache-control')).toBe('no-cache');
+    } finally {
+      await locker.query('SELECT pg_advisory_unlock_all()').catch(() => undefined);
+      locker.release();
+      await server?.close();
     }
   });
 

@@ -35,4 +35,9 @@ describe('ledger connection settings', () => {
       /not both/,
     );
   });
+
+  it('waits for an answer a second longer than the statement timeout (57014 comes first)', async () => {
+    const config = await poolConfig('postgres://tsa:pw@db/tsa', '', 1);
+    expect(config.query_timeout).toBe(Number(config.statement_timeout) + 1_000);
+  });
 });

@@ -22,6 +22,8 @@ describe('isTransientDatabaseError: a 503 to retry, or a fault', () => {
     ['a connection exception', raised('connection failure', '08006')],
     ['a pool checkout wait', raised('timeout exceeded when trying to connect')],
     ['a connection that ended', raised('Connection terminated unexpectedly')],
+    // pg's query_timeout: the database stopped answering (SIGSTOP, a partition).
+    ['a query the database never answered', raised('Query read timeout')],
   ])('%s: transient', (_what, error) => {
     expect(isTransientDatabaseError(error)).toBe(true);
   });

@@ -2,7 +2,7 @@ import pg from 'pg';
 import { MAX_ENTRY_OCTETS } from '../tlog/tile.js';
 import { RecordError } from '../tsp/authority.js';
 import { reject } from '../tsp/rejection.js';
-import { LedgerError } from './errors.js';
+import { isTransientDatabaseError, LedgerError } from './errors.js';
 import type { LedgerEntry } from './entry.js';
 import { ledgerBatchSize, ledgerCommitsTotal, watchLedger } from './ledger-metrics.js';
 import { isCheckoutTimeout } from './pools.js';
@@ -110,7 +110,9 @@ export class Ledger {
    */
   record(entry: LedgerEntry): Promise<LedgerReceipt> {
     if (this.closed) {
-      return Promise.reject(new RecordError('NOT_RECORDED', 'the ledger is closed'));
+      return Promise.reject(
+        new RecordError('NOT_RECORDED', 'the ledger is closed', { temporary: true }),
+      );
     }
     if (entry.token.length > MAX_ENTRY_OCTETS) {
       return Promise.reject(reject.tokenTooLarge(MAX_ENTRY_OCTETS));
@@ -160,16 +162,23 @@ export class Ledger {
             continue;
           }
           ledgerCommitsTotal.inc({ result: 'failed' });
+          // No free connection in time: this process is busy, the database is not down.
+          let temporary = isCheckoutTimeout(error);
           if (code === UNIQUE_VIOLATION && constraint !== SERIAL_CONSTRAINT) {
             // A log index already taken: the counter row is behind the rows (a restore, a manual
             // change). Every commit would fail so, forever: refuse issuance until it is repaired.
             this.markDown(error, COUNTER_BEHIND);
           } else if (code === READ_ONLY_TRANSACTION) {
             this.markDown(error, READ_ONLY);
-          } else if (code !== UNIQUE_VIOLATION) {
+            temporary = true;
+          } else if (code !== UNIQUE_VIOLATION && !temporary) {
             this.markDown(error);
+            temporary = isTransientDatabaseError(error);
           }
-          const failure = new RecordError('NOT_RECORDED', failureMessage(error), { cause: error });
+          const failure = new RecordError('NOT_RECORDED', failureMessage(error), {
+            cause: error,
+            temporary,
+          });
           for (const item of batch) item.reject(failure);
         }
       }
@@ -217,6 +226,7 @@ export class Ledger {
       this.markDown(error);
       const failure = new RecordError('NOT_RECORDED', 'the ledger database is unavailable', {
         cause: error,
+        temporary: true,
       });
       for (const item of batch) item.reject(failure);
       return;
@@ -290,6 +300,14 @@ export class Ledger {
 }
 
 const UNAVAILABLE = 'ledger database unavailable';
+
+/**
+ * Whether a refusal for this down reason is temporary (an outage: HTTP 503, retry): all but a
+ * counter row behind the ledger, which stays until someone repairs it.
+ */
+export function isTemporaryReason(reason: string): boolean {
+  return reason !== COUNTER_BEHIND;
+}
 
 /** Why a batch failed, for the RecordError (its cause has the database's own words). */
 function failureMessage(error: unknown): string {

@@ -13,7 +13,7 @@ import { reject } from '../tsp/rejection.js';
 import { poolConfig, redactUrl } from './connection.js';
 import { ledgerEntry } from './entry.js';
 import { newReadPool } from './pools.js';
-import { Ledger, type LedgerLogger, type LedgerReceipt } from './ledger.js';
+import { isTemporaryReason, Ledger, type LedgerLogger, type LedgerReceipt } from './ledger.js';
 
 /**
  * Connections per process, in three pools, so that none starves another: the commits' (one
@@ -29,7 +29,10 @@ export interface ProcessLedger extends AsyncDisposable {
   ledger: Ledger;
   /** The authority's record step: resolves once the token is committed, with its log index. */
   record(granted: GrantedOutcome): Promise<LedgerReceipt>;
-  /** Refuses issuance (systemFailure, /readyz red) while the database is unavailable. */
+  /**
+   * Refuses issuance (systemFailure, /readyz red) while the database is unavailable (temporary:
+   * HTTP 503 with Retry-After) or the counter row is behind the ledger (500: it needs a repair).
+   */
   guard: IssuanceGuard;
   /** The transparency log, with --ledger-key. */
   log?: ProcessLog;
@@ -183,7 +186,8 @@ export async function openProcessLedger(
     record: (granted) => ledger.record(ledgerEntry(granted, config.defaultPolicyOid)),
     guard: () => {
       const reason = ledger.unavailableReason();
-      return reason ? reject.systemFailure(reason) : undefined;
+      if (!reason) return undefined;
+      return isTemporaryReason(reason) ? reject.unavailable(reason) : reject.systemFailure(reason);
     },
     [Symbol.asyncDispose]: async () => {
       await log?.sequencer.stop();

@@ -8,7 +8,10 @@ import type { FailInfoName } from '../tsp/rejection.js';
 export const TIMESTAMP_REPLY = 'application/timestamp-reply';
 export const JSON_TYPE = 'application/json; charset=utf-8';
 
-/** Seconds a client should wait before retrying while the clock cannot be vouched for. */
+/**
+ * Seconds a client should wait before retrying a 503: while the clock cannot be vouched for, or
+ * while something the TSA depends on is unavailable (a temporary systemFailure).
+ */
 export const RETRY_AFTER_SECONDS = 10;
 
 /** The Go server's status for each refusal: the client's fault, the clock's, or ours. */
@@ -23,15 +26,20 @@ const FAIL_INFO_STATUS: Readonly<Record<FailInfoName, number>> = {
   systemFailure: 500,
 };
 
-export function httpStatusOf(failInfo: FailInfoName): number {
-  return FAIL_INFO_STATUS[failInfo];
+/**
+ * The HTTP status of a refusal: its failInfo's, except a temporary one (something the TSA depends
+ * on is unavailable for now: the ledger database, a signer's open circuit breaker), which is 503
+ * so that clients retry, whatever its failInfo (systemFailure).
+ */
+export function httpStatusOf(failInfo: FailInfoName, temporary = false): number {
+  return temporary ? 503 : FAIL_INFO_STATUS[failInfo];
 }
 
 /**
  * HTTP status of a refused DER request. `rfc`: 200 with the TimeStampResp for the client-caused
  * refusals (jarsigner and the JDK's HttpTimestamper throw on any status >= 400 and never show the
- * failInfo); `go`: the Go server's 400. timeNotAvailable (503) and systemFailure (500) keep their
- * codes in both: clients that retry need them.
+ * failInfo); `go`: the Go server's 400. timeNotAvailable (503) and systemFailure (500, or 503 when
+ * temporary) keep their codes in both, with the TimeStampResp: clients that retry need them.
  */
 export type DerRejectionStatus = 'rfc' | 'go';
 
@@ -60,7 +68,7 @@ export function httpAnswers(
         headers: {},
       };
     }
-    const status = httpStatusOf(outcome.failInfo);
+    const status = httpStatusOf(outcome.failInfo, outcome.temporary);
     const headers: Record<string, string> =
       status === 503 ? { 'retry-after': String(RETRY_AFTER_SECONDS) } : {};
     if (format === 'json') {

@@ -54,6 +54,12 @@ export interface RejectionOutcome {
   request?: AcceptedRequest;
   /** The underlying error of a systemFailure, for the log only. */
   cause?: unknown;
+  /**
+   * A systemFailure because something the TSA depends on is unavailable for now (the ledger
+   * database, a signer's open circuit breaker): the same request should succeed later, and the
+   * caller tells the client to retry. See TimeStampRejection.temporary.
+   */
+  temporary?: true;
   /** The profile that refused it, in a server with named profiles. */
   profile?: string;
 }
@@ -77,9 +83,21 @@ export interface IssueContext {
  * Thrown by a record step. SERIAL_NUMBER_TAKEN: a shared record (the ledger of several replicas)
  * already holds a token with this serial number, which must stay unique to the TSA (RFC 3161
  * section 2.4.2); issue() makes the token again with a fresh serial number. NOT_RECORDED: the
- * record could not be written (its store is unavailable); the token is withheld.
+ * record could not be written; the token is withheld. `temporary`: because its store is
+ * unavailable or busy for now (an outage, a full queue), so the refusal is temporary too.
  */
-export class RecordError extends CodedError<'SERIAL_NUMBER_TAKEN' | 'NOT_RECORDED'> {}
+export class RecordError extends CodedError<'SERIAL_NUMBER_TAKEN' | 'NOT_RECORDED'> {
+  readonly temporary: boolean;
+
+  constructor(
+    code: 'SERIAL_NUMBER_TAKEN' | 'NOT_RECORDED',
+    message: string,
+    options?: { cause?: unknown; temporary?: boolean },
+  ) {
+    super(code, message, options);
+    this.temporary = options?.temporary === true;
+  }
+}
 
 /** Tokens made again after SERIAL_NUMBER_TAKEN before giving up (160 random bits: never twice). */
 export const MAX_REISSUES = 3;
@@ -204,19 +222,7 @@ export class TimestampAuthority implements Issuer {
         if (isSerialNumberTaken(error) && attempt < MAX_REISSUES) continue;
         if (error instanceof TimeStampRejection) return this.refuse(error, request);
         // No token unless recorded.
-        return this.refuse(
-          Object.assign(
-            reject.systemFailure(
-              isSerialNumberTaken(error)
-                ? 'serial number collision'
-                : error instanceof RecordError
-                  ? 'token could not be recorded'
-                  : 'audit log write failed',
-            ),
-            { cause: error },
-          ),
-          undefined,
-        );
+        return this.refuse(Object.assign(recordFailure(error), { cause: error }), undefined);
       }
     }
   }
@@ -290,6 +296,17 @@ function signingFailure(error: unknown): TimeStampRejection {
   return Object.assign(reject.systemFailure(detail), { cause: error });
 }
 
+/**
+ * systemFailure for a token its record step did not keep: temporary when the record's store
+ * is unavailable or busy for now (RecordError.temporary).
+ */
+function recordFailure(error: unknown): TimeStampRejection {
+  if (isSerialNumberTaken(error)) return reject.systemFailure('serial number collision');
+  if (!(error instanceof RecordError)) return reject.systemFailure('audit log write failed');
+  const detail = 'token could not be recorded';
+  return error.temporary ? reject.unavailable(detail) : reject.systemFailure(detail);
+}
+
 function isSerialNumberTaken(error: unknown): boolean {
   return error instanceof RecordError && error.code === 'SERIAL_NUMBER_TAKEN';
 }
@@ -313,5 +330,6 @@ function rejectionOutcome(
   if (rejection.detail) outcome.detail = rejection.detail;
   if (request) outcome.request = request;
   if (rejection.cause !== undefined) outcome.cause = rejection.cause;
+  if (rejection.temporary) outcome.temporary = true;
   return outcome;
 }

@@ -10,16 +10,17 @@ export type Refusal = TimeStampRejection;
 export type IssuanceGuard = () => Refusal | undefined;
 
 /**
- * The issuance guard of a signer that knows it would refuse (a remote signer's open circuit
- * breaker, see Signer.unavailableReason): systemFailure (as a failed signature would give) while
- * it refuses, which also turns the server's readiness red. It opens again when the signer does
- * (the breaker's cool-down ends), so the next request can be the probe.
+ * The issuance guard of a signer that knows it would refuse (a remote signer's or an HSM's open
+ * circuit breaker, see Signer.unavailableReason): systemFailure flagged temporary (the breaker
+ * closes by itself: clients are told to retry) while it refuses, which also turns the server's
+ * readiness red. It opens again when the signer does (the breaker's cool-down ends), so the next
+ * request can be the probe.
  */
 export function signerAvailabilityGuard(
   unavailableReason: () => string | undefined,
 ): IssuanceGuard {
   return () => {
     const reason = unavailableReason();
-    return reason ? reject.systemFailure(reason) : undefined;
+    return reason ? reject.unavailable(reason) : undefined;
   };
 }

@@ -36,6 +36,12 @@ export class TimeStampRejection extends CodedError<FailInfoName> {
     message: string,
     /** A fixed, more precise reason (never client input), sent as a second statusString. */
     readonly detail?: string,
+    /**
+     * Something the TSA depends on is unavailable for now (the ledger database, a signer whose
+     * circuit breaker is open), not broken: the same request should succeed later. The failInfo
+     * stays what RFC 3161 says (systemFailure); the server tells the client when to retry.
+     */
+    readonly temporary = false,
   ) {
     super(failInfo, message);
   }
@@ -76,4 +82,11 @@ export const reject = {
     new TimeStampRejection('timeNotAvailable', GO_MESSAGES.generic, detail),
   systemFailure: (detail?: string) =>
     new TimeStampRejection('systemFailure', GO_MESSAGES.generic, detail),
+  /**
+   * systemFailure because something the TSA depends on is unavailable for now (an outage, a full
+   * queue, an open circuit breaker): flagged temporary, so that clients are told to retry. Never
+   * for a fault a retry would not mend (an expired certificate, a signature that failed).
+   */
+  unavailable: (detail: string) =>
+    new TimeStampRejection('systemFailure', GO_MESSAGES.generic, detail, true),
 };

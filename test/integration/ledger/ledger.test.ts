@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -203,13 +203,14 @@ describe('issuance ledger (PostgreSQL)', () => {
   });
 
   it('refuses issuance while the database is down (red /readyz, no unrecorded token) and recovers', async () => {
-    const server = await start();
+    const auditLog = join(postgres.dir, 'outage-audit.jsonl');
+    const server = await start({ auditLog });
+    let stopped = false;
+    let restarted = false;
     try {
       const before = await timestamp(server, 0);
       expect(before.granted).toBe(true);
-      // Load running while the database goes away.
       // Load running while the database goes away, until the first refusal.
-      let stopped = false;
       const load: Promise<Awaited<ReturnType<typeof timestamp>>[]> = (async () => {
         const results: Awaited<ReturnType<typeof timestamp>>[] = [];
         for (let i = 0; !stopped || results.every((r) => r.granted); i++) {
@@ -224,18 +225,40 @@ describe('issuance ledger (PostgreSQL)', () => {
       await postgres.stop();
       stopped = true;
       const results = await load;
+      await waitFor(async () => (await fetch(`${server.url}/readyz`)).status === 503);
       const refused = await timestamp(server, 1);
       expect(refused.granted).toBe(false);
-      // systemFailure: a TimeStampResp with status rejection, answered 500 or 503.
-      expect(refused.response.status).toBeGreaterThanOrEqual(500);
-      expect(results.some((r) => !r.granted)).toBe(true);
-      await waitFor(async () => (await fetch(`${server.url}/readyz`)).status === 503);
+      // An outage of the ledger: systemFailure in the TimeStampResp, answered 503 with
+      // Retry-After so that clients retry (as are the tokens withheld when their commit failed).
+      expect(decodeResponse(refused.der).failInfo).toEqual(['systemFailure']);
+      expect(decodeResponse(refused.der).statusStrings[1]).toBe('ledger database unavailable');
+      const failed = results.filter((r) => !r.granted);
+      expect(failed.length).toBeGreaterThan(0);
+      for (const { response } of [refused, ...failed]) {
+        expect(response.status).toBe(503);
+        expect(response.headers.get('retry-after')).toBe('10');
+      }
+      const json = await fetch(`${server.url}/api/v1/timestamp`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          hashAlgorithm: 'sha256',
+          artifactHash: Buffer.alloc(32, 1).toString('base64'),
+        }),
+      });
+      expect(json.status).toBe(503);
+      expect(json.headers.get('retry-after')).toBe('10');
+      expect(await json.json()).toEqual({
+        code: 503,
+        message: 'Error generating timestamp response',
+      });
       expect(await (await fetch(`${server.url}/readyz`)).text()).toContain('ledger');
       expect(
         await registry.getSingleMetricAsString('timestamp_authority_ledger_available'),
       ).toMatch(/timestamp_authority_ledger_available 0$/m);
 
       await postgres.start();
+      restarted = true;
       await waitFor(async () => (await fetch(`${server.url}/readyz`)).status === 200);
       const after = await timestamp(server, 2);
       expect(after.granted).toBe(true);
@@ -247,7 +270,22 @@ describe('issuance ledger (PostgreSQL)', () => {
       for (const result of [before, ...results, after].filter((r) => r.granted)) {
         expect(ledger.has(Buffer.from(timeStampTokenOf(result.der)).toString('hex'))).toBe(true);
       }
+      // The audit log says what the clients got: each refusal a systemFailure answered 503.
+      await server.close();
+      const lines = readFileSync(auditLog, 'utf8')
+        .trim()
+        .split('\n')
+        .map(
+          (line) => JSON.parse(line) as { status: string; httpStatus: number; failInfo?: string },
+        );
+      const refusals = lines.filter((line) => line.status === 'rejection');
+      expect(refusals).toHaveLength(failed.length + 2);
+      for (const line of refusals) {
+        expect(line).toMatchObject({ httpStatus: 503, failInfo: 'systemFailure' });
+      }
     } finally {
+      // A failed assertion must not leave the database down for the tests after this one.
+      if (stopped && !restarted) await postgres.start();
       await server.close();
     }
   });

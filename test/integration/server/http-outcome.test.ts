@@ -48,10 +48,31 @@ describe('the HTTP answer of an outcome (server/http-outcome.ts)', () => {
     }
   });
 
-  it('adds Retry-After to timeNotAvailable only', () => {
+  it('adds Retry-After to timeNotAvailable and temporary refusals only', () => {
     for (const format of ['der', 'json'] as const) {
       expect(rfc(refused('timeNotAvailable'), format).headers).toEqual({ 'retry-after': '10' });
       expect(rfc(refused('systemFailure'), format).headers).toEqual({});
+      expect(rfc(temporary, format).headers).toEqual({ 'retry-after': '10' });
+    }
+  });
+
+  // Something the TSA depends on is down for now (the ledger, an open circuit breaker).
+  const temporary: RejectionOutcome = { ...refused('systemFailure'), temporary: true };
+
+  it('answers a temporary systemFailure 503 with Retry-After, the TimeStampResp kept for DER', () => {
+    for (const answer of [rfc, go]) {
+      expect(answer(temporary, 'der')).toEqual({
+        status: 503,
+        contentType: 'application/timestamp-reply',
+        body: der,
+        headers: { 'retry-after': '10' },
+      });
+      const json = answer(temporary, 'json');
+      expect([json.status, json.headers]).toEqual([503, { 'retry-after': '10' }]);
+      expect(JSON.parse(json.body.toString())).toEqual({
+        code: 503,
+        message: 'Error generating timestamp response',
+      });
     }
   });
 });

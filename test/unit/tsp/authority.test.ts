@@ -150,5 +150,37 @@ describe('TimestampAuthority.issue: a record step that finds the serial number t
       },
     });
     expect(outcome.status === 'rejection' && outcome.detail).toBe('token could not be recorded');
+    // Not said to be temporary: a plain systemFailure (HTTP 500).
+    expect(outcome.status === 'rejection' && outcome.temporary).toBeUndefined();
+  });
+
+  it('says the refusal is temporary when the record failed for an outage (RecordError.temporary)', async () => {
+    const outcome = await issue([], {
+      record: async () => {
+        throw new RecordError('NOT_RECORDED', 'database down', { temporary: true });
+      },
+    });
+    if (outcome.status !== 'rejection') throw new Error('granted');
+    expect(outcome).toMatchObject({
+      failInfo: 'systemFailure',
+      detail: 'token could not be recorded',
+      temporary: true,
+    });
+    // The TimeStampResp says what RFC 3161 says: systemFailure.
+    expect(decodeResponse(outcome.der).failInfo).toEqual(['systemFailure']);
+  });
+});
+
+describe('TimestampAuthority.issue: a guard that refuses for now', () => {
+  it('passes a temporary refusal (reject.unavailable) on as temporary, a plain one not', async () => {
+    const temporary = await issue([() => reject.unavailable('the ledger is down')]);
+    expect(temporary).toMatchObject({
+      status: 'rejection',
+      failInfo: 'systemFailure',
+      detail: 'the ledger is down',
+      temporary: true,
+    });
+    const plain = await issue([() => reject.systemFailure('certificate expired')]);
+    expect(plain.status === 'rejection' && plain.temporary).toBeUndefined();
   });
 });

@@ -80,7 +80,7 @@ describe('pkcs11 session pool', () => {
     expect(sessions).toBeLessThanOrEqual(MAX_SESSIONS);
   });
 
-  it('a token removed mid-load: clean 500s and a red /readyz, then tokens again once it is back', async () => {
+  it('a token removed mid-load: clean 500s, then 503s and a red /readyz, then tokens again once it is back', async () => {
     const [tokenDir = ''] = readdirSync(hsm.tokens);
     const away = join(hsm.dir.dir, 'removed-token');
     const statuses: number[] = [];
@@ -91,7 +91,8 @@ describe('pkcs11 session pool', () => {
         const { status, body } = await timestamp(1000 + client * 100 + i);
         statuses.push(status);
         if (status !== 200) {
-          expect(status).toBe(500);
+          // 500: a signature that failed; 503: refused for now by the open breaker.
+          expect([500, 503]).toContain(status);
           const decoded = decodeResponse(body);
           expect(decoded.status).toBe(2); // rejection
           expect(decoded.failInfo).toEqual(['systemFailure']);
@@ -105,10 +106,10 @@ describe('pkcs11 session pool', () => {
     await Promise.all(clients);
     expect(statuses.slice(0, 16)).toEqual(Array(16).fill(200));
     expect(statuses).toContain(500);
-    expect(new Set(statuses)).toEqual(new Set([200, 500]));
-    // Enough consecutive failures opened the breaker: not ready, and refused without a C_Sign.
+    // Enough consecutive failures opened the breaker: not ready, and refused without a C_Sign,
+    // for now (503, to retry later).
     await eventually(
-      async () => (await timestamp(5000)).status === 500 && (await readyz()) === 503,
+      async () => (await timestamp(5000)).status === 503 && (await readyz()) === 503,
       '/readyz 503',
     );
 

@@ -37,6 +37,14 @@ export const STATEMENT_TIMEOUT_MS = 5_000;
  * connection that stays usable.
  */
 export const QUERY_TIMEOUT_MS = STATEMENT_TIMEOUT_MS + 1_000;
+/**
+ * The isolation level of every ledger connection's transactions, whatever the database's or role's
+ * default_transaction_isolation: the commit's UPDATE of the counter row must wait for another
+ * replica's commit and then go on (READ COMMITTED), where REPEATABLE READ or SERIALIZABLE would
+ * fail it (40001). The sequencer's transactions are written for it too (the advisory lock makes
+ * them the only writer of the log's tables).
+ */
+export const ISOLATION_OPTION = '-c default_transaction_isolation=read\\ committed';
 /** How long opening a connection may take. */
 export const CONNECT_TIMEOUT_MS = 3_000;
 
@@ -56,13 +64,22 @@ export async function poolConfig(
     // Not the parser's error as cause: it quotes the URL, password included.
     throw new LedgerError('CONFIG', '--ledger-url is not a valid URL');
   }
+  // The URL's own `options` (libpq's: `-c name=value ...`) are kept, with ours last: a connection
+  // string's parameters override the settings given beside it, so it goes there.
+  const userOptions = parsed.searchParams.get('options');
+  let connectionString = url;
+  if (userOptions !== null) {
+    parsed.searchParams.delete('options');
+    connectionString = parsed.toString();
+  }
   const config: PoolConfig = {
-    connectionString: url,
+    connectionString,
     max,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     // Client-side too: a database that stops answering (SIGSTOP, a dropped link) fails the query.
     query_timeout: QUERY_TIMEOUT_MS,
     statement_timeout: STATEMENT_TIMEOUT_MS,
+    options: userOptions ? `${userOptions} ${ISOLATION_OPTION}` : ISOLATION_OPTION,
     idleTimeoutMillis: 30_000,
     keepAlive: true,
     application_name: 'timestamp-server',

@@ -10,11 +10,26 @@ import { migrate } from './schema.js';
 
 /** Rows in one INSERT at most; more wait for the next commit. */
 export const MAX_BATCH = 500;
+/**
+ * Tokens waiting for a commit at most (besides the batch being committed): beyond, record()
+ * refuses at once (LEDGER_BUSY) and the issuance guard refuses to sign, rather than queue tokens
+ * that would wait several commit timeouts only to be thrown away.
+ */
+export const MAX_PENDING = 4 * MAX_BATCH;
+/** Why a token is refused while MAX_PENDING tokens wait for a commit. */
+export const LEDGER_BUSY = 'the ledger is busy: too many tokens are waiting for a commit';
+/**
+ * Commits retried at once after a serialization failure or a deadlock (40001, 40P01: the
+ * statement was rolled back, nothing was written), in a row, before the batch is withheld.
+ */
+export const MAX_CONFLICT_RETRIES = 5;
 /** How often the database is probed while it is down (and while it is up, to notice an outage). */
 export const PROBE_INTERVAL_DOWN_MS = 500;
 export const PROBE_INTERVAL_UP_MS = 2_000;
 
 const UNIQUE_VIOLATION = '23505';
+/** serialization_failure and deadlock_detected: another transaction won; try again. */
+const CONFLICT = new Set(['40001', '40P01']);
 /** read_only_sql_transaction: a standby, or default_transaction_read_only on. */
 const READ_ONLY_TRANSACTION = '25006';
 /**
@@ -54,26 +69,35 @@ export interface LedgerLogger {
  * statement: the row lock serialises commits of all replicas, so indexes are gapless and follow
  * commit order (the transparency log's order).
  *
- * An outage (connection refused, timeout) fails the batch (those tokens are withheld) and turns
- * `unavailableReason()` on, which refuses issuance and turns /readyz red; a probe every
- * PROBE_INTERVAL_DOWN_MS turns it off once the database answers again.
+ * An outage (connection refused, timeout) fails the batch and every token queued behind it at
+ * once (those tokens are withheld), and turns `unavailableReason()` on, which refuses issuance
+ * (record() too) and turns /readyz red; a probe every PROBE_INTERVAL_DOWN_MS turns it off once
+ * the database answers again. A serialization failure or deadlock (another replica's commit won)
+ * is retried, never taken for an outage.
  */
 export class Ledger {
   private pending: Pending[] = [];
   private flushing: Promise<void> | undefined;
   private down: string | undefined;
   private probeTimer: NodeJS.Timeout | undefined;
+  private probing = false;
   private closed = false;
   /** Commits (INSERT statements) done so far, and rows in them. */
   commits = 0;
   rows = 0;
+  /** Commits that failed (retried or not), whatever the reason. */
+  failedCommits = 0;
+  /** Commits retried after a serialization failure or deadlock. */
+  conflicts = 0;
 
   private constructor(
     readonly pool: pg.Pool,
     private readonly logger: LedgerLogger,
   ) {
-    // An idle client whose server went away: the pool drops it; the next query reconnects.
-    pool.on('error', (error) => this.markDown(error));
+    // An idle client whose session ended (the server went away, or only ended an idle session:
+    // idle_session_timeout, pg_terminate_backend, a pooler's idle cut): the pool drops it and the
+    // next query reconnects. Whether the database is down is the probe's to say, at once.
+    pool.on('error', () => this.probeNow());
     watchLedger(() => this.down === undefined);
     this.scheduleProbe();
   }
@@ -103,6 +127,11 @@ export class Ledger {
     return this.down;
   }
 
+  /** Whether the queue is full (MAX_PENDING): record() refuses with LEDGER_BUSY meanwhile. */
+  queueFull(): boolean {
+    return this.pending.length >= MAX_PENDING;
+  }
+
   /**
    * Resolves once `entry` is committed; rejects with a RecordError (the token is withheld), or
    * with a rejection for a token too large for the log's entry bundles: a token that could never
@@ -116,6 +145,15 @@ export class Ledger {
     }
     if (entry.token.length > MAX_ENTRY_OCTETS) {
       return Promise.reject(reject.tokenTooLarge(MAX_ENTRY_OCTETS));
+    }
+    // An outage is known: no commit would succeed before the probe says the database answers.
+    if (this.down !== undefined) {
+      return Promise.reject(
+        new RecordError('NOT_RECORDED', this.down, { temporary: isTemporaryReason(this.down) }),
+      );
+    }
+    if (this.queueFull()) {
+      return Promise.reject(new RecordError('NOT_RECORDED', LEDGER_BUSY, { temporary: true }));
     }
     return new Promise((resolve, reject) => {
       this.pending.push({ entry, resolve, reject });
@@ -139,6 +177,7 @@ export class Ledger {
    */
   private async flushLoop(): Promise<void> {
     let collisions = 0;
+    let conflicts = 0;
     try {
       while (this.pending.length > 0) {
         const batch = takeBatch(this.pending);
@@ -150,8 +189,10 @@ export class Ledger {
           ledgerBatchSize.observe(batch.length);
           this.markUp();
           collisions = 0;
+          conflicts = 0;
           batch.forEach((item, i) => item.resolve({ index: indexes[i]! }));
         } catch (error) {
+          this.failedCommits++;
           const { code, constraint } = error as { code?: string; constraint?: string };
           if (
             code === UNIQUE_VIOLATION &&
@@ -161,9 +202,17 @@ export class Ledger {
             await this.separateTaken(batch);
             continue;
           }
+          // Another transaction won (a database or role whose default isolation level is above
+          // READ COMMITTED, where the connection's own setting did not reach it, e.g. through a
+          // pooler): the statement was rolled back, so the batch is simply sent again.
+          if (code !== undefined && CONFLICT.has(code) && conflicts++ < MAX_CONFLICT_RETRIES) {
+            this.conflicts++;
+            ledgerCommitsTotal.inc({ result: 'failed' });
+            this.pending.unshift(...batch);
+            continue;
+          }
           ledgerCommitsTotal.inc({ result: 'failed' });
-          // No free connection in time: this process is busy, the database is not down.
-          let temporary = isCheckoutTimeout(error);
+          let temporary = isCheckoutTimeout(error) || (code !== undefined && CONFLICT.has(code));
           if (code === UNIQUE_VIOLATION && constraint !== SERIAL_CONSTRAINT) {
             // A log index already taken: the counter row is behind the rows (a restore, a manual
             // change). Every commit would fail so, forever: refuse issuance until it is repaired.
@@ -180,11 +229,19 @@ export class Ledger {
             temporary,
           });
           for (const item of batch) item.reject(failure);
+          // Known down: every token still queued would fail the same way, after a timeout each.
+          if (this.down !== undefined) this.failPending(failure);
         }
       }
     } finally {
       this.flushing = undefined;
     }
+  }
+
+  /** Rejects every queued token with `failure` (the database is known to be down). */
+  private failPending(failure: RecordError): void {
+    const pending = this.pending.splice(0);
+    for (const item of pending) item.reject(failure);
   }
 
   /** One INSERT of the batch; returns each entry's log index. */
@@ -229,6 +286,7 @@ export class Ledger {
         temporary: true,
       });
       for (const item of batch) item.reject(failure);
+      if (this.down !== undefined) this.failPending(failure);
       return;
     }
     const seen = new Set<string>();
@@ -279,7 +337,15 @@ export class Ledger {
     this.probeTimer.unref();
   }
 
+  /** Probes now (an idle connection ended), unless a probe is under way. */
+  private probeNow(): void {
+    if (this.closed || this.probing) return;
+    clearTimeout(this.probeTimer);
+    void this.probe();
+  }
+
   private async probe(): Promise<void> {
+    this.probing = true;
     try {
       const { rows } = await this.pool.query<{ behind: boolean; read_only: boolean }>(PROBE);
       if (rows[0]?.read_only) {
@@ -294,6 +360,8 @@ export class Ledger {
     } catch (error) {
       this.markDown(error);
       return;
+    } finally {
+      this.probing = false;
     }
     this.scheduleProbe();
   }
@@ -313,6 +381,9 @@ export function isTemporaryReason(reason: string): boolean {
 function failureMessage(error: unknown): string {
   const { code, constraint } = error as { code?: string; constraint?: string };
   if (isCheckoutTimeout(error)) return 'the ledger is busy: no connection became free in time';
+  if (code !== undefined && CONFLICT.has(code)) {
+    return 'the ledger is busy: commits kept conflicting with other transactions';
+  }
   if (code === READ_ONLY_TRANSACTION) return READ_ONLY;
   if (code !== UNIQUE_VIOLATION) return 'the ledger database is unavailable';
   return constraint === SERIAL_CONSTRAINT

@@ -13,7 +13,13 @@ import { reject } from '../tsp/rejection.js';
 import { poolConfig, redactUrl } from './connection.js';
 import { ledgerEntry } from './entry.js';
 import { newReadPool } from './pools.js';
-import { isTemporaryReason, Ledger, type LedgerLogger, type LedgerReceipt } from './ledger.js';
+import {
+  isTemporaryReason,
+  Ledger,
+  LEDGER_BUSY,
+  type LedgerLogger,
+  type LedgerReceipt,
+} from './ledger.js';
 
 /**
  * Connections per process, in three pools, so that none starves another: the commits' (one
@@ -31,7 +37,8 @@ export interface ProcessLedger extends AsyncDisposable {
   record(granted: GrantedOutcome): Promise<LedgerReceipt>;
   /**
    * Refuses issuance (systemFailure, /readyz red) while the database is unavailable (temporary:
-   * HTTP 503 with Retry-After) or the counter row is behind the ledger (500: it needs a repair).
+   * HTTP 503 with Retry-After) or the counter row is behind the ledger (500: it needs a repair),
+   * and while the commit queue is full (temporary).
    */
   guard: IssuanceGuard;
   /** The transparency log, with --ledger-key. */
@@ -186,8 +193,13 @@ export async function openProcessLedger(
     record: (granted) => ledger.record(ledgerEntry(granted, config.defaultPolicyOid)),
     guard: () => {
       const reason = ledger.unavailableReason();
-      if (!reason) return undefined;
-      return isTemporaryReason(reason) ? reject.unavailable(reason) : reject.systemFailure(reason);
+      if (reason) {
+        return isTemporaryReason(reason)
+          ? reject.unavailable(reason)
+          : reject.systemFailure(reason);
+      }
+      // Tokens signed now would wait behind a full queue only to be refused.
+      return ledger.queueFull() ? reject.unavailable(LEDGER_BUSY) : undefined;
     },
     [Symbol.asyncDispose]: async () => {
       await log?.sequencer.stop();

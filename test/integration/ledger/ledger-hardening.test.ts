@@ -10,6 +10,8 @@ import type { LedgerEntry } from '../../../src/ledger/entry.js';
 import {
   COUNTER_BEHIND,
   Ledger,
+  LEDGER_BUSY,
+  MAX_PENDING,
   READ_ONLY,
   type LedgerLogger,
 } from '../../../src/ledger/ledger.js';
@@ -486,6 +488,233 @@ describe('ledger: a read-only database', () => {
       await ledger.close();
       await db.query('REVOKE ALL ON ALL TABLES IN SCHEMA public FROM tsa_ro');
       await db.query('DROP ROLE tsa_ro');
+    }
+  });
+});
+
+/** Until another session waits for a lock on the ledger's counter row (a commit is blocked). */
+async function commitWaitsForLock(): Promise<void> {
+  await waitFor(async () => {
+    const { rows } = await db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' " +
+        "AND query LIKE '%tsa_ledger_counter%'",
+    );
+    return rows[0]!.n > 0;
+  });
+}
+
+/** A session that holds the counter row's lock (as another replica's commit does) until released. */
+async function lockCounterRow() {
+  const locker = await db.connect();
+  await locker.query('BEGIN ISOLATION LEVEL READ COMMITTED');
+  await locker.query('UPDATE tsa_ledger_counter SET next_index = next_index WHERE id');
+  return {
+    commit: () => locker.query('COMMIT'),
+    release: async () => {
+      await locker.query('ROLLBACK').catch(() => undefined);
+      locker.release();
+    },
+  };
+}
+
+describe('ledger: a database whose default isolation level is above READ COMMITTED', () => {
+  it('commits from two replicas at once under repeatable read: no conflict, no outage', async () => {
+    await (await openLedger()).close(); // the tables
+    await db.query("ALTER DATABASE tsa SET default_transaction_isolation = 'repeatable read'");
+    const a = recordingLogger();
+    const b = recordingLogger();
+    const ledgers: Ledger[] = [];
+    try {
+      ledgers.push(await openLedger(a.logger), await openLedger(b.logger));
+      // The ledger's connections are pinned to READ COMMITTED; another session is not.
+      const { rows } = await ledgers[0]!.pool.query<{ level: string }>(
+        "SELECT current_setting('transaction_isolation') AS level",
+      );
+      expect(rows[0]!.level).toBe('read committed');
+      const other = new pg.Client({ connectionString: postgres.url });
+      await other.connect();
+      const { rows: others } = await other.query<{ level: string }>(
+        "SELECT current_setting('transaction_isolation') AS level",
+      );
+      await other.end();
+      expect(others[0]!.level).toBe('repeatable read');
+
+      // A commit that waited for another's counter row lock goes on after it (no 40001).
+      const lock = await lockCounterRow();
+      let waited;
+      try {
+        waited = ledgers[0]!.record(entry());
+        await commitWaitsForLock();
+        await lock.commit();
+      } finally {
+        await lock.release();
+      }
+      await expect(waited).resolves.toEqual({ index: expect.any(Number) });
+
+      const results = await Promise.allSettled(
+        Array.from({ length: 200 }, (_, i) => ledgers[i % 2]!.record(entry())),
+      );
+      expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+      const indexes = results.map((r) => (r.status === 'fulfilled' ? r.value.index : -1));
+      expect(new Set(indexes).size).toBe(200);
+      for (const ledger of ledgers) {
+        expect(ledger.conflicts).toBe(0);
+        expect(ledger.failedCommits).toBe(0);
+        expect(ledger.unavailableReason()).toBeUndefined();
+      }
+      expect([...a.warnings, ...b.warnings]).toEqual([]);
+    } finally {
+      for (const ledger of ledgers) await ledger.close();
+      await db.query('ALTER DATABASE tsa RESET default_transaction_isolation');
+    }
+  });
+
+  it('retries a commit that lost a serialization conflict, never taking it for an outage', async () => {
+    await (await openLedger()).close(); // the tables
+    await db.query("ALTER DATABASE tsa SET default_transaction_isolation = 'repeatable read'");
+    const { logger, warnings } = recordingLogger();
+    // Connections where the pinned level did not arrive (a pooler that drops startup options).
+    const config = await poolConfig(postgres.url, '', 2);
+    delete config.options;
+    const ledger = await Ledger.open(config, logger);
+    try {
+      const { rows } = await ledger.pool.query<{ level: string }>(
+        "SELECT current_setting('transaction_isolation') AS level",
+      );
+      expect(rows[0]!.level).toBe('repeatable read');
+      // The commit's snapshot is taken, then it waits for the row another transaction updates
+      // and commits: under REPEATABLE READ it fails with 40001, and is sent again.
+      const lock = await lockCounterRow();
+      let recorded;
+      try {
+        recorded = ledger.record(entry());
+        await commitWaitsForLock();
+        await lock.commit();
+      } finally {
+        await lock.release();
+      }
+      await expect(recorded).resolves.toEqual({ index: expect.any(Number) });
+      expect(ledger.conflicts).toBe(1);
+      expect(ledger.unavailableReason()).toBeUndefined();
+      expect(warnings).toEqual([]);
+    } finally {
+      await ledger.close();
+      await db.query('ALTER DATABASE tsa RESET default_transaction_isolation');
+    }
+  });
+});
+
+describe('ledger: the commit queue during an outage', () => {
+  /** A ledger whose statements time out after 300 ms (the production value is 5 s). */
+  async function quickLedger(logger: LedgerLogger) {
+    const config = await poolConfig(postgres.url, '', 2);
+    return Ledger.open({ ...config, statement_timeout: 300, query_timeout: 1_300 }, logger);
+  }
+
+  it('fails every queued token with the first failed commit once the database is known down', async () => {
+    await (await openLedger()).close(); // the tables
+    const { logger, warnings } = recordingLogger();
+    const ledger = await quickLedger(logger);
+    const lock = await lockCounterRow();
+    try {
+      // The first record's commit waits for the lock; the others queue behind it.
+      const records = Array.from({ length: 1_200 }, () => ledger.record(entry()));
+      await commitWaitsForLock();
+      const outcomes = await Promise.allSettled(records);
+      // Its statement timed out (57014: an outage); the 1,199 queued tokens were not sent in
+      // further commits, each waiting for a timeout, but failed with it at once.
+      expect(ledger.failedCommits).toBe(1);
+      expect(ledger.commits).toBe(0);
+      const errors = new Set(outcomes.map((o) => (o.status === 'rejected' ? o.reason : 'ok')));
+      expect(errors.size).toBe(1);
+      expect([...errors][0]).toMatchObject({
+        code: 'NOT_RECORDED',
+        message: 'the ledger database is unavailable',
+        temporary: true,
+        cause: { code: '57014' },
+      });
+      expect(warnings.map((w) => w.message)).toEqual([
+        'ledger database unavailable: refusing issuance until it answers',
+      ]);
+    } finally {
+      await lock.release();
+      await ledger.close();
+    }
+  });
+
+  it(`refuses at once beyond ${MAX_PENDING} queued tokens, and the guard refuses to sign meanwhile`, async () => {
+    await resetSchema();
+    const { logger } = recordingLogger();
+    const processLedger = await openProcess(logger);
+    const { ledger } = processLedger;
+    const lock = await lockCounterRow();
+    try {
+      expect(processLedger.guard()).toBeUndefined();
+      // One commit under way (waiting for the lock), MAX_PENDING queued behind it, then more.
+      const first = ledger.record(entry());
+      await commitWaitsForLock();
+      const queued = Array.from({ length: MAX_PENDING }, () => ledger.record(entry()));
+      const beyond = Array.from({ length: 5 }, () => ledger.record(entry()));
+      const queuedSettled = queued.map(settled);
+      const beyondSettled = beyond.map(settled);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(beyondSettled.every((isSettled) => isSettled())).toBe(true);
+      expect(queuedSettled.some((isSettled) => isSettled())).toBe(false);
+      for (const refused of beyond) {
+        await expect(refused).rejects.toMatchObject({
+          code: 'NOT_RECORDED',
+          message: LEDGER_BUSY,
+          temporary: true,
+        });
+      }
+      expect(ledger.queueFull()).toBe(true);
+      expect(processLedger.guard()).toMatchObject({
+        failInfo: 'systemFailure',
+        detail: LEDGER_BUSY,
+        temporary: true,
+      });
+      // Not an outage: the database is fine, and every queued token is committed.
+      expect(ledger.unavailableReason()).toBeUndefined();
+      await lock.commit();
+      const receipts = await Promise.all([first, ...queued]);
+      expect(new Set(receipts.map((r) => r.index)).size).toBe(MAX_PENDING + 1);
+      expect(processLedger.guard()).toBeUndefined();
+    } finally {
+      await lock.release();
+      await processLedger[Symbol.asyncDispose]();
+    }
+  });
+});
+
+describe('ledger: an idle connection the server ends', () => {
+  it('is no outage: the probe checks at once, issuance goes on, nothing is logged', async () => {
+    await (await openLedger()).close(); // the tables
+    await db.query('DROP ROLE IF EXISTS tsa_idle');
+    await db.query("CREATE ROLE tsa_idle LOGIN PASSWORD 'idle-password'");
+    await db.query('GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO tsa_idle');
+    // The server ends its sessions after a second idle (as pg_terminate_backend, or a pooler's
+    // idle cut, would).
+    await db.query("ALTER ROLE tsa_idle SET idle_session_timeout = '1s'");
+    const { logger, warnings } = recordingLogger();
+    const ledger = await Ledger.open(
+      await poolConfig(`postgres://tsa_idle:idle-password@127.0.0.1:${postgres.port}/tsa`, '', 1),
+      logger,
+    );
+    // What the ledger says when the pool reports the ended connection (its listener runs first).
+    const downAtEnd: (string | undefined)[] = [];
+    ledger.pool.on('error', () => downAtEnd.push(ledger.unavailableReason()));
+    try {
+      await ledger.record(entry());
+      // Two sessions ended: the second is the one the probe opened after the first ended.
+      await waitFor(() => downAtEnd.length >= 2);
+      expect(downAtEnd.slice(0, 2)).toEqual([undefined, undefined]);
+      expect(ledger.unavailableReason()).toBeUndefined();
+      expect(warnings).toEqual([]);
+      expect(await ledger.record(entry())).toEqual({ index: expect.any(Number) });
+    } finally {
+      await ledger.close();
+      await db.query('REVOKE ALL ON ALL TABLES IN SCHEMA public FROM tsa_idle');
+      await db.query('DROP ROLE tsa_idle');
     }
   });
 });

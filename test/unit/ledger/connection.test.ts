@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import pg from 'pg';
 import { poolConfig, redactUrl } from '../../../src/ledger/connection.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsa-ledger-connection-'));
@@ -39,5 +40,28 @@ describe('ledger connection settings', () => {
   it('waits for an answer a second longer than the statement timeout (57014 comes first)', async () => {
     const config = await poolConfig('postgres://tsa:pw@db/tsa', '', 1);
     expect(config.query_timeout).toBe(Number(config.statement_timeout) + 1_000);
+  });
+
+  it('pins READ COMMITTED on every connection, keeping the URL own options', async () => {
+    const startup = async (url: string) => {
+      const config = await poolConfig(url, '', 1);
+      // What pg sends at connection (the URL's parameters override the settings beside it).
+      const client = new pg.Client(config) as unknown as {
+        getStartupConf(): Record<string, string>;
+      };
+      return client.getStartupConf();
+    };
+    expect((await startup('postgres://tsa:pw@db/tsa')).options).toBe(
+      '-c default_transaction_isolation=read\\ committed',
+    );
+    const own = await startup(
+      'postgres://tsa:pw@db:6432/tsa?sslmode=disable&options=-c%20search_path%3Dtsa&application_name=x',
+    );
+    expect(own).toMatchObject({
+      user: 'tsa',
+      database: 'tsa',
+      application_name: 'x',
+      options: '-c search_path=tsa -c default_transaction_isolation=read\\ committed',
+    });
   });
 });

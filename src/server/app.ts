@@ -338,7 +338,12 @@ export async function buildServer(deps: ServerDependencies) {
       // The ledger first (a taken serial number makes issue() sign again), then the audit line.
       const record = ledger
         ? async (granted: GrantedOutcome) => {
-            logIndex = (await ledger.record(granted)).index;
+            try {
+              logIndex = (await ledger.record(granted)).index;
+            } catch (error) {
+              requestAudit.withheld(granted.serialNumber);
+              throw error;
+            }
             await requestAudit.record?.(granted);
           }
         : requestAudit.record;

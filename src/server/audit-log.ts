@@ -258,12 +258,17 @@ export interface RequestAudit {
   record?: (granted: GrantedOutcome) => Promise<void>;
   /** Writes the line of a rejection answered `httpStatus`, without holding the response. */
   rejected(outcome: RejectionOutcome, httpStatus: number): void;
+  /**
+   * A granted token another record step (the ledger) did not keep, so it was withheld: the
+   * rejection's line names its serial number, as for a token whose own line failed.
+   */
+  withheld(serialNumber: string): void;
 }
 
 /** The audit steps of one request. */
 export type AuditRequest = (request: FastifyRequest, format: RequestFormat) => RequestAudit;
 
-const NO_AUDIT: RequestAudit = { rejected: () => {} };
+const NO_AUDIT: RequestAudit = { rejected: () => {}, withheld: () => {} };
 
 /**
  * The process's --audit-log: one file, one group-commit queue and one SIGHUP handler (which
@@ -388,6 +393,9 @@ export function installAuditLog(
           withheldSerialNumber = granted.serialNumber;
           throw error;
         }
+      },
+      withheld: (serialNumber) => {
+        withheldSerialNumber = serialNumber;
       },
       rejected: (outcome, httpStatus) => {
         const record = auditRecord(request, httpStatus, outcome, defaultPolicy(outcome));

@@ -11,8 +11,10 @@ import {
 } from '../../../src/server/audit-log.js';
 import { buildServer } from '../../../src/server/app.js';
 import { resolveServeConfig } from '../../../src/config/resolve.js';
+import type { ProcessLedger } from '../../../src/ledger/process-ledger.js';
 import { createAuthority } from '../../../src/runtime/serve.js';
 import type { AuditRecord } from '../../../src/server/audit-record.js';
+import { RecordError, type GrantedOutcome } from '../../../src/tsp/authority.js';
 import { openssl, tempDir } from '../../helpers/openssl.js';
 import { derSeeds, grantableRequest, SEED_DATA } from '../../helpers/seeds.js';
 import { spawnServer, type SpawnedServer } from '../../helpers/spawn-logged-server.js';
@@ -157,6 +159,48 @@ describe('audit log', () => {
     ]);
     expect(text).toMatch(/Status: Rejected/);
     expect(text).toMatch(/system failure/i);
+  });
+
+  it("names the serial number of a token the ledger did not keep in the rejection's line", async () => {
+    const path = scratch().path('ledger-down.jsonl');
+    const config = resolveServeConfig({ auditLog: path });
+    const tsa = await createAuthority(config, silentLogger);
+    let offered: string | undefined;
+    // A ledger whose database went away between the guard and the commit.
+    const ledger = {
+      record: (granted: GrantedOutcome) => {
+        offered = granted.serialNumber;
+        return Promise.reject(
+          new RecordError('NOT_RECORDED', 'the ledger database is unavailable', {
+            temporary: true,
+          }),
+        );
+      },
+    } as unknown as ProcessLedger;
+    const app = await buildServer({
+      config,
+      authority: tsa.authority,
+      chainPem: tsa.chainPem,
+      logger: silentLogger,
+      ledger,
+    });
+    const response = await app.inject({
+      method: 'POST',
+      url: '/api/v1/timestamp',
+      headers: { 'content-type': 'application/timestamp-query' },
+      payload: grantableRequest(),
+    });
+    await app.close();
+    expect(response.statusCode).toBe(503);
+    expect(offered).toEqual(expect.any(String));
+    expect(readLines(path)).toEqual([
+      expect.objectContaining({
+        status: 'rejection',
+        httpStatus: 503,
+        failInfo: 'systemFailure',
+        withheldSerialNumber: offered,
+      }),
+    ]);
   });
 
   it('writes appends made one after another (each right after the previous one resolved)', async () => {

@@ -102,7 +102,9 @@ function attributes(
 /**
  * The URI's path as logs and errors show it: the known path attributes as written, any other
  * attribute's value left out (a `pin-value` put before the `?` by mistake), and nothing of a text
- * that is not a `pkcs11:` URI at all.
+ * that is not a `pkcs11:` URI at all. A shown value ends at its first `&` (a query written with
+ * `&` where `?` belongs, `object=k&module-path=…&pin-value=…`), and one that still holds `pin-` is
+ * left out too: nothing from a `pin-` on is ever shown.
  */
 function displayOf(path: string): string {
   if (!isPkcs11Uri(path)) return '(not a pkcs11: URI)';
@@ -111,12 +113,23 @@ function displayOf(path: string): string {
     .split(';')
     .map((attribute) => {
       const equals = attribute.indexOf('=');
-      const name = equals < 0 ? attribute : attribute.slice(0, equals);
-      if (PATH_ATTRIBUTES.has(name.toLowerCase())) return attribute;
-      return equals < 0 ? '…' : `${name}=…`;
+      if (equals < 0) return PATH_ATTRIBUTES.has(attribute.toLowerCase()) ? attribute : '…';
+      const name = attribute.slice(0, equals);
+      if (!PATH_ATTRIBUTES.has(name.toLowerCase())) return `${name}=…`;
+      const value = attribute.slice(equals + 1);
+      const ampersand = value.indexOf('&');
+      const cut = ampersand < 0 ? value : `${value.slice(0, ampersand)}&…`;
+      return /pin-/i.test(cut) ? `${name}=…` : `${name}=${cut}`;
     });
   return `pkcs11:${shown.join(';')}`;
 }
+
+/**
+ * Whether a query value that names a file runs into another attribute: `;` where `&` belongs
+ * (`module-path=/x.so;pin-value=…`). Such a value would be shown whole where the file is named
+ * (a module that cannot be loaded, a PIN file that cannot be read), PIN included.
+ */
+const RUNS_ON = /[;=]/;
 
 /** Parses a `pkcs11:` URI; throws Pkcs11Error('URI_INVALID') naming the URI without its query. */
 export function parsePkcs11Uri(uri: string): Pkcs11Uri {
@@ -139,10 +152,19 @@ export function parsePkcs11Uri(uri: string): Pkcs11Uri {
       display,
       queryAttributes.has('module-name')
         ? 'module-name is not supported: give module-path, the PKCS#11 library'
-        : 'module-path (the PKCS#11 library) is required',
+        : question < 0 && /[;&]module-path=/i.test(path)
+          ? "module-path (the PKCS#11 library) is required: the query (module-path, pin-source) follows a '?'"
+          : 'module-path (the PKCS#11 library) is required',
     );
   }
   if (modulePath === '') throw invalid(display, 'module-path is empty');
+  // The value is not repeated: it may hold the PIN.
+  if (RUNS_ON.test(modulePath) || /pin-/i.test(modulePath)) {
+    throw invalid(
+      display,
+      "module-path must be the library's path alone, without ';', '=' or 'pin-': the query's attributes are separated by '&'",
+    );
+  }
   const slot = text(pathAttributes, 'slot-id');
   if (slot !== undefined && !/^\d+$/.test(slot)) {
     throw invalid(display, `slot-id must be a decimal number`);
@@ -170,6 +192,12 @@ export function parsePkcs11Uri(uri: string): Pkcs11Uri {
   }
   if (parsed.pinSource !== undefined && parsed.pinValue !== undefined) {
     throw invalid(display, 'give only one of pin-source and pin-value');
+  }
+  if (parsed.pinSource !== undefined && RUNS_ON.test(parsed.pinSource)) {
+    throw invalid(
+      display,
+      "pin-source must be the PIN file's path alone, without ';' or '=': the query's attributes are separated by '&'",
+    );
   }
   return parsed;
 }

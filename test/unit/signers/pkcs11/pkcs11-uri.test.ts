@@ -4,6 +4,7 @@ import {
   parsePkcs11Uri,
   pinSourcePath,
 } from '../../../../src/signers/pkcs11/pkcs11-uri.js';
+import { createPkcs11Signer } from '../../../../src/signers/pkcs11/pkcs11-signer.js';
 
 const MODULE = 'module-path=/usr/lib/softhsm/libsofthsm2.so';
 
@@ -73,6 +74,26 @@ describe('PKCS#11 URI (RFC 7512)', () => {
     ['pkcs11:token=tsa;object=k;pin-value=S3cret-PIN?module-path=/x', 'pin-value=…'],
     ['pkcs11:token=tsa;object=k;S3cret-PIN?module-path=/x', 'object=k;…'],
     ['S3cret-PIN', '(not a pkcs11: URI)'],
+    // `&` where `?` belongs: the path's last value runs on into the query; shown up to its `&`.
+    [
+      'pkcs11:token=tsa;object=tsa-key&module-path=/x&pin-value=S3cret-PIN',
+      "object=tsa-key&…: module-path (the PKCS#11 library) is required: the query (module-path, pin-source) follows a '?'",
+    ],
+    // A known attribute's value holding `pin-` is left out whole.
+    ['pkcs11:token=tsa;object=pin-value=S3cret-PIN?module-name=m', 'pkcs11:token=tsa;object=…:'],
+    // `;` where `&` belongs: the module's or the PIN file's path would run on into the PIN.
+    [
+      'pkcs11:token=tsa;object=k?module-path=/opt/hsm/libvendor.so;pin-value=S3cret-PIN',
+      "module-path must be the library's path alone, without ';', '=' or 'pin-'",
+    ],
+    [
+      'pkcs11:token=tsa;object=k?module-path=/x.so,pin-value:S3cret-PIN',
+      "module-path must be the library's path alone",
+    ],
+    [
+      'pkcs11:token=tsa;object=k?module-path=/x.so&pin-source=file:/run/pin;pin-value=S3cret-PIN',
+      "pin-source must be the PIN file's path alone, without ';' or '='",
+    ],
   ])('never shows a PIN misplaced in %s', (text, shown) => {
     let message = '';
     try {
@@ -82,6 +103,17 @@ describe('PKCS#11 URI (RFC 7512)', () => {
     }
     expect(message).toContain(shown);
     expect(message).not.toContain('S3cret-PIN');
+  });
+
+  it('a module path that runs into a PIN fails before the module is loaded, without the PIN', async () => {
+    const opening = createPkcs11Signer(
+      'pkcs11:token=tsa;object=tsa-key?module-path=/opt/hsm/libvendor.so;pin-value=S3cret-PIN',
+      'auto',
+    );
+    await expect(opening).rejects.toMatchObject({ code: 'URI_INVALID' });
+    await expect(opening).rejects.toThrow(
+      expect.objectContaining({ message: expect.not.stringContaining('S3cret-PIN') }),
+    );
   });
 
   it('shows the known path attributes as written', () => {

@@ -172,6 +172,8 @@ export class Pkcs11Signer implements Signer {
       if (!session) throw new Pkcs11Error('TOKEN_UNAVAILABLE', `${this.id}: no session`);
       try {
         return await this.keyAttributes(session, connection.key);
+      } catch (error) {
+        throw this.wrap(error, 'C_FindObjects');
       } finally {
         this.giveBack(session, connection);
       }
@@ -495,7 +497,10 @@ export class Pkcs11Signer implements Signer {
         info = await this.answered(calls.C_GetTokenInfo(slot), 'C_GetTokenInfo');
       } catch (error) {
         if (error instanceof Pkcs11Error) throw error; // not answered
-        return false;
+        // A slot whose token went or is not one: not this one. Anything else (the HSM gone, the
+        // module's process dead) is no answer about the token: a token gone, not a token missing.
+        if (NO_TOKEN_IN_SLOT.has(errorName(error))) return false;
+        throw this.wrap(error, 'C_GetTokenInfo');
       }
       return (
         (token === undefined || info.label.trimEnd() === token) &&
@@ -595,7 +600,10 @@ export class Pkcs11Signer implements Signer {
         return attribute?.value;
       } catch (error) {
         if (error instanceof Pkcs11Error) throw error; // not answered
-        return undefined; // CKR_ATTRIBUTE_TYPE_INVALID / SENSITIVE: not this key's attribute
+        // Not this key's attribute, or not readable: missing. Anything else (the token removed,
+        // the module's process dead) is no answer about the key: a token gone, not a key unsupported.
+        if (NOT_AN_ATTRIBUTE.has(errorName(error))) return undefined;
+        throw this.wrap(error, 'C_GetAttributeValue');
       }
     };
     const keyTypeBytes = await read(key, CKA.KEY_TYPE);
@@ -687,6 +695,12 @@ export class Pkcs11Signer implements Signer {
     await releaseModule(this.module, this.timeoutMs);
   }
 }
+
+/** What C_GetAttributeValue answers for an attribute the object does not have, or hides. */
+const NOT_AN_ATTRIBUTE = new Set(['CKR_ATTRIBUTE_TYPE_INVALID', 'CKR_ATTRIBUTE_SENSITIVE']);
+
+/** What C_GetTokenInfo answers for a slot without a (usable) token. */
+const NO_TOKEN_IN_SLOT = new Set(['CKR_TOKEN_NOT_PRESENT', 'CKR_TOKEN_NOT_RECOGNIZED']);
 
 /** The metric's reason for a failed signature. */
 function failureReason(error: Pkcs11Error): 'timeout' | 'connection' | 'server_error' {

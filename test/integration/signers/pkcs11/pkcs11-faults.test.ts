@@ -25,6 +25,8 @@ const held: (() => Promise<Buffer>)[] = [];
 let holdNext = 0;
 /** Sessions being closed (a dispose closes its idle sessions without waiting for the module). */
 const closing: Promise<unknown>[] = [];
+/** Module calls other than signatures that fail, by CKR_ name, until the test deletes them. */
+const failing = new Map<'C_GetAttributeValue' | 'C_GetTokenInfo', string>();
 
 /** The module in its process, its answers to the signer altered as the tests ask. */
 const faultyModule: LoadModule = async (path, settings) => {
@@ -37,6 +39,14 @@ const faultyModule: LoadModule = async (path, settings) => {
     C_Finalize: () => {
       calls.finalize++;
       return module.C_Finalize();
+    },
+    C_GetAttributeValue: (...args) => {
+      const fault = failing.get('C_GetAttributeValue');
+      return fault ? Promise.reject(new Error(fault)) : module.C_GetAttributeValue(...args);
+    },
+    C_GetTokenInfo: (...args) => {
+      const fault = failing.get('C_GetTokenInfo');
+      return fault ? Promise.reject(new Error(fault)) : module.C_GetTokenInfo(...args);
     },
     C_CloseSession: (...args) => {
       const closed = module.C_CloseSession(...args);
@@ -133,6 +143,36 @@ describe('pkcs11 signer faults', () => {
     await signsAndVerifies();
     expect(calls.initialize.length).toBe(initializations);
   });
+
+  it.each([
+    ['C_GetAttributeValue', 'CKR_DEVICE_REMOVED'],
+    ['C_GetTokenInfo', 'CKR_DEVICE_ERROR'],
+  ] as const)(
+    'a token gone while the reconnection reads it again (%s: %s) is a token gone, not a key or token missing',
+    async (call, code) => {
+      await signsAndVerifies();
+      failNext.push('CKR_SESSION_HANDLE_INVALID'); // the next signature reconnects
+      await expect(signer.sign(Buffer.from('x'))).rejects.toMatchObject({
+        code: 'TOKEN_UNAVAILABLE',
+      });
+      now += 1_000;
+      failing.set(call, code);
+      const failuresBefore = await signerFailureCounts();
+      try {
+        await expect(signer.sign(Buffer.from('x'))).rejects.toMatchObject({
+          code: 'TOKEN_UNAVAILABLE',
+          message: `pkcs11:token=tsa;object=tsa-key: the token is unavailable (${code})`,
+        });
+      } finally {
+        failing.delete(call);
+      }
+      const failures = await signerFailureCounts();
+      expect(failures['connection']).toBe((failuresBefore['connection'] ?? 0) + 1);
+      expect(failures['server_error']).toBe(failuresBefore['server_error'] ?? 0);
+      now += 1_000;
+      await signsAndVerifies();
+    },
+  );
 
   describe('a token that does not answer', () => {
     // The deadline is a timer: faked, so that it fires when the test says, never because the

@@ -619,26 +619,51 @@ export class Pkcs11Signer implements Signer {
     }
     const ecParams = await read(key, CKA.EC_PARAMS);
     if (ecParams) attributes.ecParams = ecParams;
-    // The point is an attribute of the public key object of the pair: same CKA_ID, else same label.
-    const id = await read(key, CKA.ID);
-    const label = await read(key, CKA.LABEL);
-    const match =
-      id && id.length > 0
-        ? { type: CKA.ID, value: id }
-        : label
-          ? { type: CKA.LABEL, value: label.toString('utf8') }
-          : undefined;
-    if (match) {
-      const [publicKey] = await this.findObjects(session, [
-        { type: CKA.CLASS, value: CKO_PUBLIC_KEY },
-        match,
-      ]);
-      const point = publicKey && (await read(publicKey, CKA.EC_POINT));
-      if (point) attributes.ecPoint = point;
-    }
-    const ownPoint = attributes.ecPoint ?? (await read(key, CKA.EC_POINT));
+    const point = await this.publicPoint(session, key, read);
+    const ownPoint = point ?? (await read(key, CKA.EC_POINT));
     if (ownPoint) attributes.ecPoint = ownPoint;
     return attributes;
+  }
+
+  /**
+   * The CKA_EC_POINT of the private key's public key object: the one with the private key's
+   * CKA_ID and label when it has both (an old pair left with the same CKA_ID, or the same label,
+   * is not it), else the same CKA_ID, else the same label. Objects that match with one point are
+   * one key (copies); with different points the key read would depend on the token's order of
+   * objects: KEY_AMBIGUOUS. Undefined when no public key object matches.
+   */
+  private async publicPoint(
+    session: Handle,
+    key: Handle,
+    read: (object: Handle, type: number) => Promise<Buffer | undefined>,
+  ): Promise<Buffer | undefined> {
+    const id = await read(key, CKA.ID);
+    const label = await read(key, CKA.LABEL);
+    const byId = id && id.length > 0 ? [{ type: CKA.ID, value: id }] : [];
+    const byLabel =
+      label && label.length > 0 ? [{ type: CKA.LABEL, value: label.toString('utf8') }] : [];
+    const searches = byId.length > 0 ? [[...byId, ...byLabel], byId] : [byLabel];
+    for (const match of searches) {
+      if (match.length === 0) continue;
+      const found = await this.findObjects(session, [
+        { type: CKA.CLASS, value: CKO_PUBLIC_KEY },
+        ...match,
+      ]);
+      const points: Buffer[] = [];
+      for (const object of found) {
+        const point = await read(object, CKA.EC_POINT);
+        if (point && !points.some((each) => each.equals(point))) points.push(point);
+      }
+      if (points.length > 1) {
+        const what = match.length === 2 ? 'CKA_ID and label' : match === byId ? 'CKA_ID' : 'label';
+        throw new Pkcs11Error(
+          'KEY_AMBIGUOUS',
+          `${this.id}: ${found.length} public key objects have the private key's ${what}, with ${points.length} different EC points: remove the stale one, or give each key pair a CKA_ID and a label of its own`,
+        );
+      }
+      if (points.length === 1) return points[0];
+    }
+    return undefined;
   }
 
   private async openSession(connection: Connection): Promise<Handle> {

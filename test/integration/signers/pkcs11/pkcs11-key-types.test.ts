@@ -4,11 +4,13 @@
  * cannot check) with our verifier and Bouncy Castle.
  */
 import { execFile } from 'node:child_process';
+import { randomBytes, verify } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OID } from '../../../../src/asn1/oids.js';
+import { nodeSignatureArguments } from '../../../../src/crypto/key-algorithms.js';
 import { createPkcs11Signer } from '../../../../src/signers/pkcs11/pkcs11-signer.js';
 import { verifyTimestampResponse } from '../../../../src/verify/index.js';
 import { decodeCertificatesPem } from '../../../../src/x509/pem.js';
@@ -21,7 +23,7 @@ import {
   writeChainFor,
 } from '../../../helpers/remote-tsa.js';
 import { REPO_ROOT } from '../../../helpers/process.js';
-import { SoftHsm, type HsmKeyType } from '../../../helpers/softhsm.js';
+import { SOFTHSM_MODULE, SoftHsm, TEST_PIN, type HsmKeyType } from '../../../helpers/softhsm.js';
 
 const run = promisify(execFile);
 const hsm = new SoftHsm();
@@ -36,6 +38,20 @@ beforeAll(async () => {
     ['ed25519', 'EC:edwards25519', '04'],
   ];
   for (const [label, type, id] of keys) await hsm.keygen('tsa', label, type, id);
+  // A key pair made again under the same CKA_ID (the old one kept), and one whose old public key
+  // object was left behind (its private key deleted) with the same CKA_ID and label.
+  await hsm.keygen('tsa', 'old-key', 'EC:prime256v1', '07');
+  await hsm.keygen('tsa', 'new-key', 'EC:prime256v1', '07');
+  await hsm.keygen('tsa', 'rotated', 'EC:prime256v1', '09');
+  await run(
+    'pkcs11-tool',
+    [
+      ...['--module', SOFTHSM_MODULE, '--token-label', 'tsa', '--login', '--pin', TEST_PIN],
+      ...['--delete-object', '--type', 'privkey', '--label', 'rotated', '--id', '09'],
+    ],
+    { env: hsm.env },
+  );
+  await hsm.keygen('tsa', 'rotated', 'EC:prime256v1', '09');
 });
 afterAll(() => {
   hsm.cleanup();
@@ -139,6 +155,32 @@ describe('pkcs11 signer on SoftHSM2', () => {
     } finally {
       await server.close();
     }
+  });
+
+  it('two key pairs sharing a CKA_ID: each signer reads the public key of its own pair', async () => {
+    const points = new Set<string>();
+    for (const label of ['old-key', 'new-key', 'old-key', 'new-key']) {
+      const signer = await createPkcs11Signer(hsm.uri('tsa', label), 'auto');
+      try {
+        const data = randomBytes(20);
+        const [digest, key] = nodeSignatureArguments(signer.algorithm, signer.publicKey);
+        expect(verify(digest, data, key, await signer.sign(data)), label).toBe(true);
+        points.add(
+          `${label} ${signer.publicKey.export({ type: 'spki', format: 'der' }).toString('hex')}`,
+        );
+      } finally {
+        await signer[Symbol.asyncDispose]();
+      }
+    }
+    expect(points.size).toBe(2); // each label, one public key every time
+  });
+
+  it('public key objects with the CKA_ID and label of the private key but different points: KEY_AMBIGUOUS', async () => {
+    await expect(createPkcs11Signer(hsm.uri('tsa', 'rotated'), 'auto')).rejects.toMatchObject({
+      code: 'KEY_AMBIGUOUS',
+      message:
+        "pkcs11:token=tsa;object=rotated: 2 public key objects have the private key's CKA_ID and label, with 2 different EC points: remove the stale one, or give each key pair a CKA_ID and a label of its own",
+    });
   });
 
   it('refuses a digest the key cannot take (Ed25519 with SHA-256) at start-up', async () => {

@@ -4,10 +4,14 @@ import type { HashName } from '../../asn1/algorithms.js';
 import { HASHES } from '../../asn1/algorithms.js';
 import { octetString, sequence } from '../../asn1/der.js';
 import { preferredHashFor, signatureAlgorithmFor } from '../../crypto/key-algorithms.js';
-import type { SignatureAlgorithm, Signer } from '../../crypto/signer.js';
+import type { AcceptSignature, SignatureAlgorithm, Signer } from '../../crypto/signer.js';
 import { sameRsaKey } from '../../x509/public-key.js';
-import { CircuitBreaker, type CircuitBreakerOptions } from '../kms/circuit-breaker.js';
-import { settledWithin, withDeadline } from '../kms/deadline.js';
+import {
+  CircuitBreaker,
+  type CircuitBreakerOptions,
+  type CircuitCall,
+} from '../kms/circuit-breaker.js';
+import { settledWithin, untilAborted, withDeadline } from '../kms/deadline.js';
 import { ecdsaRawToDer } from '../kms/ecdsa-signature.js';
 import { recordSignerFailure, unwatchCircuitBreaker } from '../kms/remote-signer-metrics.js';
 import { Semaphore } from '../kms/semaphore.js';
@@ -121,8 +125,9 @@ async function readPin(uri: Pkcs11Uri): Promise<string | undefined> {
  * signature in flight has a thread of its own there. A token error (removed, session or handle
  * gone) fails the signatures in flight, feeds the circuit breaker, and the next signature admitted
  * reopens everything: module, token (found again by its URI attributes: slots may be renumbered),
- * login, key. A signature not made within `timeoutMs` fails (TIMEOUT) and feeds the breaker too; a
- * module call cannot be stopped, so a hung token keeps busy at most `maxSessions` sessions and
+ * login, key. A signature not made within `timeoutMs` fails (TIMEOUT) and feeds the breaker too,
+ * unless it had to wait for a session (a busy HSM, not one gone: see sign); a module call cannot be
+ * stopped, so a hung token keeps busy at most `maxSessions` sessions and
  * their threads, or the module's thread for other calls, until the call has been unanswered twice
  * `timeoutMs`: then the module counts as stuck, its process is killed (its sessions fail as a token
  * gone) and the next signature admitted starts it again.
@@ -131,6 +136,8 @@ export class Pkcs11Signer implements Signer {
   readonly id: string;
   /** The key is in the HSM: tokens are checked by default (--verify-tokens), as for a KMS. */
   readonly keyOutsideProcess = true;
+  /** A client that goes away leaves the queue for a session (see sign). */
+  readonly cancellable = true;
   readonly breaker: CircuitBreaker;
   algorithm!: SignatureAlgorithm;
   publicKey!: KeyObject;
@@ -223,11 +230,26 @@ export class Pkcs11Signer implements Signer {
     return digest;
   }
 
-  async sign(data: Uint8Array): Promise<Uint8Array> {
+  /**
+   * Signs within `timeoutMs`, waiting for a session included. The breaker learns only from the
+   * token: a signature that timed out after waiting for a session (the HSM busy, not gone) or whose
+   * client went away before the token was asked (`signal`: it leaves the queue) is abandoned
+   * (reason "saturated" or "aborted"), as for a remote signer. A client that goes away once the
+   * token was asked gets its answer at once; the signature still runs to its end, which the breaker
+   * learns from. `accept` (the token's self-check) sees the signature before it counts as
+   * answered: one it refuses feeds the breaker (reason "other"), and the connection is dropped, so
+   * that the next signature finds the key again and checks it is still the certified one.
+   */
+  async sign(
+    data: Uint8Array,
+    signal?: AbortSignal,
+    accept?: AcceptSignature,
+  ): Promise<Uint8Array> {
     if (this.disposed) {
       // A reconnection now would start a module process nothing stops.
       throw new Pkcs11Error('TOKEN_UNAVAILABLE', `${this.id}: the signer is closed`);
     }
+    signal?.throwIfAborted();
     const call = this.breaker.enter();
     if (!call) {
       throw new Pkcs11Error(
@@ -236,41 +258,118 @@ export class Pkcs11Signer implements Signer {
       );
     }
     const input = this.signInput(data);
-    try {
-      const raw = await withDeadline(
-        this.timeoutMs,
-        undefined,
-        (deadline) => this.signInSession(input, deadline),
-        this.timeoutError,
-      );
-      call.answered();
-      return this.algorithm.keyType === 'ec' ? ecdsaRawToDer(raw) : raw;
-    } catch (caught) {
-      const error = this.wrap(caught);
-      recordSignerFailure(failureReason(error));
+    const attempt: Attempt = { waiting: 0, waited: false, refused: false };
+    const outcome = withDeadline(
+      this.timeoutMs,
+      undefined,
+      async (deadline) => {
+        const [raw, connection] = await this.signInSession(input, deadline, signal, attempt);
+        const signature = this.algorithm.keyType === 'ec' ? ecdsaRawToDer(raw) : raw;
+        try {
+          await accept?.(signature);
+        } catch (error) {
+          attempt.refused = true;
+          this.drop(connection, { reinitialize: false });
+          throw error;
+        }
+        return signature;
+      },
+      (options) => this.timeoutError(attempt, options),
+    ).then(
+      (signature) => {
+        call.answered();
+        return signature;
+      },
+      (caught: unknown) => {
+        throw this.failure(caught, attempt, call, signal);
+      },
+    );
+    return signal ? untilAborted(outcome, signal) : outcome;
+  }
+
+  /** What a failed signature tells the breaker and the metric; the error its caller gets. */
+  private failure(
+    caught: unknown,
+    attempt: Attempt,
+    call: CircuitCall,
+    signal: AbortSignal | undefined,
+  ): unknown {
+    if (attempt.refused) {
+      // An unusable answer: the accept's own error.
+      recordSignerFailure('other');
       call.failed();
-      throw error;
+      return caught;
+    }
+    if (signal?.aborted && caught === signal.reason) {
+      // Gone before the token was asked: nothing learnt about it.
+      recordSignerFailure('aborted');
+      call.abandoned();
+      return caught;
+    }
+    const error = this.wrap(caught);
+    if (error.code === 'TIMEOUT' && attempt.waited) {
+      // Not given its whole deadline after waiting for a session: a busy HSM, not one gone.
+      recordSignerFailure('saturated');
+      call.abandoned();
+      return error;
+    }
+    recordSignerFailure(failureReason(error));
+    call.failed();
+    return error;
+  }
+
+  /** The deadline's error: the signature's, or the wait's when it never got to the token. */
+  private timeoutError(attempt: Attempt, options?: ErrorOptions): Pkcs11Error {
+    const what =
+      attempt.waiting > 0
+        ? `no session free for a signature within ${this.timeoutMs} ms (--pkcs11-max-sessions signatures in flight)`
+        : `no signature within ${this.timeoutMs} ms`;
+    return new Pkcs11Error('TIMEOUT', `${this.id}: ${what}`, options);
+  }
+
+  /**
+   * Resolves with what `acquire` waits for (a session slot, an idle session...), within `deadline`
+   * and until the client goes away (`signal`); the attempt counts as one that waited.
+   */
+  private async waitFor<T>(
+    attempt: Attempt,
+    deadline: AbortSignal,
+    signal: AbortSignal | undefined,
+    acquire: (until: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    attempt.waited = true;
+    attempt.waiting++;
+    try {
+      return await acquire(signal ? AbortSignal.any([deadline, signal]) : deadline);
+    } finally {
+      attempt.waiting--;
     }
   }
 
-  private readonly timeoutError = (options?: ErrorOptions): Pkcs11Error =>
-    new Pkcs11Error('TIMEOUT', `${this.id}: no signature within ${this.timeoutMs} ms`, options);
-
   /**
-   * Takes a session slot, waiting for one until `deadline` aborts, and signs in the module's
-   * current generation: a signature that finds the module re-initialized under it (by another
-   * signer of the same module) goes again in the new one.
+   * Takes a session slot, waiting for one until `deadline` aborts or the client goes away, and
+   * signs in the module's current generation: a signature that finds the module re-initialized
+   * under it (by another signer of the same module) goes again in the new one. Resolves with the
+   * signature and the connection that made it.
    */
-  private async signInSession(input: Buffer, deadline: AbortSignal): Promise<Buffer> {
-    const release = await this.slots.acquire(deadline);
+  private async signInSession(
+    input: Buffer,
+    deadline: AbortSignal,
+    signal: AbortSignal | undefined,
+    attempt: Attempt,
+  ): Promise<[Buffer, Connection]> {
+    const release =
+      this.slots.tryAcquire() ??
+      (await this.waitFor(attempt, deadline, signal, (until) => this.slots.acquire(until)));
     try {
       for (;;) {
         // Never while tracked: a re-initialization waits for the tracked work.
         const connection = this.current() ?? (await this.reconnect());
         // Nobody waits for this signature any more: the token is not asked.
         deadline.throwIfAborted();
-        const signature = await this.track(this.signWith(connection, input, deadline));
-        if (signature) return signature;
+        signal?.throwIfAborted();
+        const signature = await this.track(this.signWith(connection, input, deadline, signal));
+        if (signature) return [signature, connection];
       }
     } finally {
       release();
@@ -287,18 +386,20 @@ export class Pkcs11Signer implements Signer {
     connection: Connection,
     input: Buffer,
     deadline: AbortSignal,
+    signal: AbortSignal | undefined,
   ): Promise<Buffer | undefined> {
     // Checked as the work starts: a re-initialization begun since waits for no work begun after.
     if (!this.isCurrent(connection)) return undefined;
     let session: Handle | undefined;
     try {
       session = this.takeIdle(connection) ?? (await this.openSession(connection));
-      if (!this.isCurrent(connection) || deadline.aborted) {
+      if (!this.isCurrent(connection) || deadline.aborted || signal?.aborted) {
         // The session is kept for the next signature (or forgotten with its generation); opening
-        // it outlived the deadline, or its generation: the token is not asked.
+        // it outlived the deadline, its client or its generation: the token is not asked.
         this.giveBack(session, connection);
         session = undefined;
         deadline.throwIfAborted();
+        signal?.throwIfAborted();
         return undefined;
       }
       const raw = await this.cSign(session, connection.key, input);
@@ -375,11 +476,15 @@ export class Pkcs11Signer implements Signer {
     return undefined;
   }
 
-  /** Forgets a connection whose token went away: its sessions are closed (best effort). */
-  private drop(connection: Connection): void {
+  /**
+   * Forgets a connection whose token went away (its sessions are closed, best effort): the next
+   * signature re-initializes the module, unless told not to (the token answered, but with a
+   * signature the self-check refused: finding the key again is enough).
+   */
+  private drop(connection: Connection, { reinitialize = true } = {}): void {
     if (this.connection !== connection) return;
     this.connection = undefined;
-    this.failedGeneration = connection.generation;
+    this.failedGeneration = reinitialize ? connection.generation : NO_FAILED_GENERATION;
     for (const session of this.idle.splice(0)) this.closeSession(session, connection);
   }
 
@@ -720,6 +825,22 @@ export class Pkcs11Signer implements Signer {
     await releaseModule(this.module, this.timeoutMs);
   }
 }
+
+/** Where a signature is (see Pkcs11Signer.sign). */
+interface Attempt {
+  /** Waits under way (a session slot, an idle session): the deadline fires before the token. */
+  waiting: number;
+  /** Whether it waited at all: a timeout then says the HSM is busy, not that it is gone. */
+  waited: boolean;
+  /** Whether `accept` refused the signature. */
+  refused: boolean;
+}
+
+/**
+ * A failed generation no module has: reinitialize() then re-initializes only a module whose last
+ * (re-)initialization failed.
+ */
+const NO_FAILED_GENERATION = -1;
 
 /** What C_GetAttributeValue answers for an attribute the object does not have, or hides. */
 const NOT_AN_ATTRIBUTE = new Set(['CKR_ATTRIBUTE_TYPE_INVALID', 'CKR_ATTRIBUTE_SENSITIVE']);

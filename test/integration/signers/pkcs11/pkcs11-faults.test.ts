@@ -19,7 +19,9 @@ import { SoftHsm } from '../../../helpers/softhsm.js';
 const hsm = new SoftHsm();
 /** Errors the next signatures fail with, by CKR_ name (pkcs11js puts it in the message). */
 const failNext: string[] = [];
-const calls = { initialize: [] as unknown[], finalize: 0, sign: 0 };
+const calls = { initialize: [] as unknown[], finalize: 0, sign: 0, findObjects: 0 };
+/** Signatures come back with their last byte flipped (a token that answers wrong). */
+let corrupt = false;
 /** Signatures held as a token that does not answer would; each resumes (signs) when called. */
 const held: (() => Promise<Buffer>)[] = [];
 let holdNext = 0;
@@ -39,6 +41,10 @@ const faultyModule: LoadModule = async (path, settings) => {
     C_Finalize: () => {
       calls.finalize++;
       return module.C_Finalize();
+    },
+    C_FindObjectsInit: (...args) => {
+      calls.findObjects++;
+      return module.C_FindObjectsInit(...args);
     },
     C_GetAttributeValue: (...args) => {
       const fault = failing.get('C_GetAttributeValue');
@@ -67,6 +73,12 @@ const faultyModule: LoadModule = async (path, settings) => {
             return signing;
           }),
         );
+      }
+      if (corrupt) {
+        return module.sign(...args).then((signature) => {
+          signature[signature.length - 1]! ^= 1;
+          return signature;
+        });
       }
       return module.sign(...args);
     },
@@ -144,6 +156,41 @@ describe('pkcs11 signer faults', () => {
     expect(calls.initialize.length).toBe(initializations);
   });
 
+  it('passes its answer to accept: a signature refused there feeds the breaker, and the key is found again', async () => {
+    await signsAndVerifies();
+    const failuresBefore = await signerFailureCounts();
+    const initialize = calls.initialize.length;
+    const findObjects = calls.findObjects;
+    const data = randomBytes(20);
+    let seen: Uint8Array | undefined;
+    corrupt = true;
+    try {
+      await expect(
+        signer.sign(data, undefined, (signature) => {
+          seen = signature;
+          const [digest, key] = nodeSignatureArguments(signer.algorithm, signer.publicKey);
+          if (!verify(digest, data, key, signature)) throw new Error('does not verify');
+        }),
+      ).rejects.toThrow('does not verify');
+    } finally {
+      corrupt = false;
+    }
+    expect(seen).toBeDefined();
+    expect(signer.unavailableReason()).toMatch(/circuit breaker open after 1 consecutive/);
+    const failures = await signerFailureCounts();
+    expect(failures['other']).toBe((failuresBefore['other'] ?? 0) + 1);
+    // The probe finds the key again (and checks it is the certified one), without re-initializing
+    // the module: the token answered.
+    now += 1_000;
+    await signsAndVerifies();
+    expect(calls.findObjects).toBeGreaterThan(findObjects);
+    expect(calls.initialize.length).toBe(initialize);
+    // An accept that takes the signature: answered.
+    const accepted = randomBytes(20);
+    await signer.sign(accepted, undefined, () => {});
+    expect(signer.unavailableReason()).toBeUndefined();
+  });
+
   it.each([
     ['C_GetAttributeValue', 'CKR_DEVICE_REMOVED'],
     ['C_GetTokenInfo', 'CKR_DEVICE_ERROR'],
@@ -190,7 +237,7 @@ describe('pkcs11 signer faults', () => {
     });
     afterAll(() => vi.useRealTimers());
 
-    it('fails each signature at the deadline, holds the session until the token answers, and feeds the breaker', async () => {
+    it("fails each signature at the deadline, holds the session until the token answers, and feeds the breaker with the token's timeouts only", async () => {
       const failuresBefore = await signerFailureCounts();
       holdNext = 1;
       const first = slow.sign(Buffer.from('x'));
@@ -202,24 +249,100 @@ describe('pkcs11 signer faults', () => {
         code: 'TIMEOUT',
         message: `pkcs11:token=tsa;object=tsa-key: no signature within ${TIMEOUT_MS} ms`,
       });
-      // Its one session is still the token's: the next signature waits for it, not for the token.
+      // Its one session is still the token's: the next signature waits for it, not for the token,
+      // and its timeout says the HSM is busy, not gone: abandoned, not a failure of the token.
       const signs = calls.sign;
       const second = slow.sign(Buffer.from('x'));
       second.catch(() => {});
       await turn();
       vi.advanceTimersByTime(TIMEOUT_MS);
-      await expect(second).rejects.toMatchObject({ code: 'TIMEOUT' });
+      await expect(second).rejects.toMatchObject({
+        code: 'TIMEOUT',
+        message: `pkcs11:token=tsa;object=tsa-key: no session free for a signature within ${TIMEOUT_MS} ms (--pkcs11-max-sessions signatures in flight)`,
+      });
       expect(calls.sign).toBe(signs);
+      expect(slow.unavailableReason()).toBeUndefined();
+      let failures = await signerFailureCounts();
+      expect(failures['timeout']).toBe((failuresBefore['timeout'] ?? 0) + 1);
+      expect(failures['saturated']).toBe((failuresBefore['saturated'] ?? 0) + 1);
+      // The token answers at last: the session comes back. A signature that finds it free and
+      // times out in the token is the second failure in a row: the breaker opens.
+      await held.shift()?.();
+      await turn();
+      holdNext = 1;
+      const third = slow.sign(Buffer.from('x'));
+      third.catch(() => {});
+      while (held.length === 0) await turn();
+      vi.advanceTimersByTime(TIMEOUT_MS);
+      await expect(third).rejects.toMatchObject({ code: 'TIMEOUT' });
       expect(slow.unavailableReason()).toMatch(/circuit breaker open after 2 consecutive/);
-      const failures = await signerFailureCounts();
+      failures = await signerFailureCounts();
       expect(failures['timeout']).toBe((failuresBefore['timeout'] ?? 0) + 2);
-      // The token answers at last: the session comes back, and after the cool-down the probe signs.
+      // After the cool-down the probe signs.
       await held.shift()?.();
       await turn();
       now += 1_000;
       await signsAndVerifies(slow);
+      expect(calls.sign).toBe(signs + 2);
+      expect(slow.unavailableReason()).toBeUndefined();
+    });
+
+    it('a busy but healthy HSM does not open the breaker: signatures that time out after waiting for a session are abandoned (saturated)', async () => {
+      const failuresBefore = await signerFailureCounts();
+      holdNext = 8;
+      const signing = Array.from({ length: 8 }, () => slow.sign(randomBytes(20)));
+      for (const each of signing) each.catch(() => {});
+      // One session: each signature takes a tenth of the deadline, one after another.
+      for (let i = 0; i < 4; i++) {
+        while (held.length === 0) await turn();
+        vi.advanceTimersByTime(TIMEOUT_MS / 10);
+        await held.shift()?.();
+      }
+      while (held.length === 0) await turn(); // the fifth is in the token at the deadline
+      vi.advanceTimersByTime(TIMEOUT_MS);
+      const results = await Promise.allSettled(signing);
+      expect(results.map((result) => result.status)).toEqual([
+        ...Array(4).fill('fulfilled'),
+        ...Array(4).fill('rejected'),
+      ]);
+      for (const result of results.slice(4)) {
+        expect((result as PromiseRejectedResult).reason).toMatchObject({ code: 'TIMEOUT' });
+      }
+      expect(slow.unavailableReason()).toBeUndefined();
+      const failures = await signerFailureCounts();
+      expect(failures['saturated']).toBe((failuresBefore['saturated'] ?? 0) + 4);
+      expect(failures['timeout']).toBe(failuresBefore['timeout'] ?? 0);
+      holdNext = 0;
+      await held.shift()?.();
+      await turn();
+      await signsAndVerifies(slow);
+    });
+
+    it('a client that goes away leaves the queue for a session: abandoned, and the token is not asked', async () => {
+      const failuresBefore = await signerFailureCounts();
+      holdNext = 1;
+      const first = slow.sign(randomBytes(20));
+      while (held.length === 0) await turn();
+      const signs = calls.sign;
+      const client = new AbortController();
+      const second = slow.sign(randomBytes(20), client.signal);
+      second.catch(() => {});
+      await turn();
+      client.abort(new Error('the client went away'));
+      await expect(second).rejects.toThrow('the client went away');
+      const failures = await signerFailureCounts();
+      expect(failures['aborted']).toBe((failuresBefore['aborted'] ?? 0) + 1);
+      // The first answers; the next signature gets the session the second left (none was lost).
+      await held.shift()?.();
+      await first;
+      await signsAndVerifies(slow);
       expect(calls.sign).toBe(signs + 1);
       expect(slow.unavailableReason()).toBeUndefined();
+      // A client already gone: refused before the breaker or the token sees it.
+      await expect(slow.sign(randomBytes(20), client.signal)).rejects.toThrow(
+        'the client went away',
+      );
+      expect(calls.sign).toBe(signs + 1);
     });
 
     it('dispose waits for a C_Sign still running, one deadline at most', async () => {

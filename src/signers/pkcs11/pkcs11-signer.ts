@@ -69,6 +69,15 @@ interface Connection {
   slot: Handle;
   key: Handle;
   generation: number;
+  /** Its sessions open, idle or signing. */
+  sessions: number;
+  /**
+   * Whether the token refused it another session (CKR_SESSION_COUNT: the partition's limit, shared
+   * with other workers and applications): it signs with those it has, until the next reconnection.
+   */
+  capped: boolean;
+  /** Signatures waiting for one of its sessions (capped), the first served first. */
+  waiters: ((session: Handle | undefined) => void)[];
 }
 
 /**
@@ -143,6 +152,8 @@ export class Pkcs11Signer implements Signer {
   publicKey!: KeyObject;
   private readonly slots: Semaphore;
   private readonly timeoutMs: number;
+  private readonly maxSessions: number;
+  private readonly warn: ((message: string) => void) | undefined;
   private readonly idle: Handle[] = [];
   private connection: Connection | undefined;
   private connecting: Promise<Connection> | undefined;
@@ -162,7 +173,9 @@ export class Pkcs11Signer implements Signer {
     options: Pkcs11SignerOptions,
   ) {
     this.id = uri.display;
-    this.slots = new Semaphore(options.maxSessions ?? DEFAULT_PKCS11_MAX_SESSIONS);
+    this.maxSessions = options.maxSessions ?? DEFAULT_PKCS11_MAX_SESSIONS;
+    this.slots = new Semaphore(this.maxSessions);
+    this.warn = options.warn;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_PKCS11_TIMEOUT_MS;
     this.breaker = new CircuitBreaker(options.breaker ?? { threshold: 0, cooldownMs: 0 });
   }
@@ -245,10 +258,7 @@ export class Pkcs11Signer implements Signer {
     signal?: AbortSignal,
     accept?: AcceptSignature,
   ): Promise<Uint8Array> {
-    if (this.disposed) {
-      // A reconnection now would start a module process nothing stops.
-      throw new Pkcs11Error('TOKEN_UNAVAILABLE', `${this.id}: the signer is closed`);
-    }
+    if (this.disposed) throw this.closedError();
     signal?.throwIfAborted();
     const call = this.breaker.enter();
     if (!call) {
@@ -285,6 +295,10 @@ export class Pkcs11Signer implements Signer {
       },
     );
     return signal ? untilAborted(outcome, signal) : outcome;
+  }
+
+  private closedError(): Pkcs11Error {
+    return new Pkcs11Error('TOKEN_UNAVAILABLE', `${this.id}: the signer is closed`);
   }
 
   /** What a failed signature tells the breaker and the metric; the error its caller gets. */
@@ -363,12 +377,16 @@ export class Pkcs11Signer implements Signer {
       (await this.waitFor(attempt, deadline, signal, (until) => this.slots.acquire(until)));
     try {
       for (;;) {
+        // A reconnection now would start a module process nothing stops.
+        if (this.disposed) throw this.closedError();
         // Never while tracked: a re-initialization waits for the tracked work.
         const connection = this.current() ?? (await this.reconnect());
         // Nobody waits for this signature any more: the token is not asked.
         deadline.throwIfAborted();
         signal?.throwIfAborted();
-        const signature = await this.track(this.signWith(connection, input, deadline, signal));
+        const signature = await this.track(
+          this.signWith(connection, input, deadline, signal, attempt),
+        );
         if (signature) return [signature, connection];
       }
     } finally {
@@ -387,12 +405,16 @@ export class Pkcs11Signer implements Signer {
     input: Buffer,
     deadline: AbortSignal,
     signal: AbortSignal | undefined,
+    attempt: Attempt,
   ): Promise<Buffer | undefined> {
     // Checked as the work starts: a re-initialization begun since waits for no work begun after.
     if (!this.isCurrent(connection)) return undefined;
     let session: Handle | undefined;
     try {
-      session = this.takeIdle(connection) ?? (await this.openSession(connection));
+      session =
+        this.takeIdle(connection) ?? (await this.newSession(connection, deadline, signal, attempt));
+      // None: the connection went while this one waited for a session, or lost its last.
+      if (session === undefined) return undefined;
       if (!this.isCurrent(connection) || deadline.aborted || signal?.aborted) {
         // The session is kept for the next signature (or forgotten with its generation); opening
         // it outlived the deadline, its client or its generation: the token is not asked.
@@ -422,6 +444,72 @@ export class Pkcs11Signer implements Signer {
     } finally {
       if (session) this.closeSession(session, connection);
     }
+  }
+
+  /**
+   * A session for a signature that found none idle: a new one, or, once the token has refused one
+   * (CKR_SESSION_COUNT) while the connection holds some, the next of those given back, waited for
+   * within the deadline like a session slot: a partition out of sessions makes signatures queue for
+   * the sessions the signer has, not fail (nor feed the breaker). Undefined when there is none to
+   * wait for (see idleSession).
+   */
+  private async newSession(
+    connection: Connection,
+    deadline: AbortSignal,
+    signal: AbortSignal | undefined,
+    attempt: Attempt,
+  ): Promise<Handle | undefined> {
+    if (!connection.capped || connection.sessions === 0) {
+      try {
+        return await this.openSession(connection);
+      } catch (error) {
+        const outOfSessions =
+          error instanceof Pkcs11Error && errorName(error.cause) === 'CKR_SESSION_COUNT';
+        if (!outOfSessions || connection.sessions === 0 || !this.isCurrent(connection)) throw error;
+        this.cap(connection);
+      }
+    }
+    return this.waitFor(attempt, deadline, signal, (until) => this.idleSession(connection, until));
+  }
+
+  /** The pool keeps the sessions it has: the token refused another (CKR_SESSION_COUNT). */
+  private cap(connection: Connection): void {
+    if (connection.capped) return;
+    connection.capped = true;
+    const sessions = `${connection.sessions} session${connection.sessions === 1 ? '' : 's'}`;
+    this.warn?.(
+      `${this.id}: the token refused another session (CKR_SESSION_COUNT: its limit, shared by every worker and application, is reached); signatures share the ${sessions} this signer has (--pkcs11-max-sessions ${this.maxSessions}) until the next reconnection`,
+    );
+  }
+
+  /**
+   * The next session of a capped connection given back (see giveBack), or undefined at once when
+   * the connection is gone or has no session left to give back (the caller tries again: it
+   * reconnects, or opens one); rejects when `until` aborts.
+   */
+  private idleSession(connection: Connection, until: AbortSignal): Promise<Handle | undefined> {
+    if (!this.isCurrent(connection) || connection.sessions === 0) return Promise.resolve(undefined);
+    const idle = this.takeIdle(connection);
+    if (idle) return Promise.resolve(idle);
+    if (until.aborted) return Promise.reject(until.reason as Error);
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        const at = connection.waiters.indexOf(waiter);
+        if (at >= 0) connection.waiters.splice(at, 1);
+        reject(until.reason as Error);
+      };
+      const waiter = (session: Handle | undefined) => {
+        until.removeEventListener('abort', onAbort);
+        resolve(session);
+      };
+      connection.waiters.push(waiter);
+      until.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** Wakes the signatures waiting for a session of `connection`, with none: they try again. */
+  private wakeWaiters(connection: Connection): void {
+    for (const waiter of connection.waiters.splice(0)) waiter(undefined);
   }
 
   /** C_SignInit, then C_Sign, in the module's process. */
@@ -473,6 +561,7 @@ export class Pkcs11Signer implements Signer {
     this.connection = undefined;
     this.failedGeneration = connection.generation;
     pkcs11SessionsOpen.dec(this.idle.splice(0).length);
+    this.wakeWaiters(connection);
     return undefined;
   }
 
@@ -486,6 +575,7 @@ export class Pkcs11Signer implements Signer {
     this.connection = undefined;
     this.failedGeneration = reinitialize ? connection.generation : NO_FAILED_GENERATION;
     for (const session of this.idle.splice(0)) this.closeSession(session, connection);
+    this.wakeWaiters(connection);
   }
 
   private takeIdle(connection: Connection): Handle | undefined {
@@ -497,8 +587,10 @@ export class Pkcs11Signer implements Signer {
    * the connection was dropped in the same generation; forgotten when the generation is gone.
    */
   private giveBack(session: Handle, connection: Connection): void {
-    if (this.isCurrent(connection)) this.idle.push(session);
-    else this.closeSession(session, connection);
+    if (!this.isCurrent(connection)) return this.closeSession(session, connection);
+    const waiter = connection.waiters.shift();
+    if (waiter) waiter(session);
+    else this.idle.push(session);
   }
 
   /**
@@ -564,7 +656,14 @@ export class Pkcs11Signer implements Signer {
           );
         }
       }
-      const connection = { slot, key, generation };
+      const connection: Connection = {
+        slot,
+        key,
+        generation,
+        sessions: 1,
+        capped: false,
+        waiters: [],
+      };
       this.connection = connection;
       this.idle.push(session);
       pkcs11SessionsOpened.inc();
@@ -779,6 +878,7 @@ export class Pkcs11Signer implements Signer {
     } catch (error) {
       throw this.wrap(error, 'C_OpenSession');
     }
+    connection.sessions++;
     pkcs11SessionsOpened.inc();
     pkcs11SessionsOpen.inc();
     return session;
@@ -796,6 +896,8 @@ export class Pkcs11Signer implements Signer {
   /** Not waited for: nothing depends on it having happened. */
   private closeSession(session: Handle, connection: Connection): void {
     pkcs11SessionsOpen.dec();
+    // Its last gone, a capped connection has none to give back: its waiters try to open one.
+    if (--connection.sessions === 0) this.wakeWaiters(connection);
     this.closeUncounted(session, connection.generation);
   }
 
@@ -817,8 +919,10 @@ export class Pkcs11Signer implements Signer {
     unwatchCircuitBreaker(this.breaker);
     const { connection } = this;
     this.connection = undefined;
-    if (connection)
+    if (connection) {
       for (const session of this.idle.splice(0)) this.closeSession(session, connection);
+      this.wakeWaiters(connection);
+    }
     // C_Finalize under a running C_Sign is undefined behaviour: signatures past their deadline get
     // one deadline more, and a module still signing after that is left loaded.
     if (!(await settledWithin([...this.working], this.timeoutMs))) return;

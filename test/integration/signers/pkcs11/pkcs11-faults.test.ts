@@ -19,7 +19,9 @@ import { SoftHsm } from '../../../helpers/softhsm.js';
 const hsm = new SoftHsm();
 /** Errors the next signatures fail with, by CKR_ name (pkcs11js puts it in the message). */
 const failNext: string[] = [];
-const calls = { initialize: [] as unknown[], finalize: 0, sign: 0, findObjects: 0 };
+const calls = { initialize: [] as unknown[], finalize: 0, sign: 0, findObjects: 0, openSession: 0 };
+/** Sessions the token opens before it refuses more (CKR_SESSION_COUNT); undefined: no limit. */
+let sessionsLeft: number | undefined;
 /** Signatures come back with their last byte flipped (a token that answers wrong). */
 let corrupt = false;
 /** Signatures held as a token that does not answer would; each resumes (signs) when called. */
@@ -41,6 +43,14 @@ const faultyModule: LoadModule = async (path, settings) => {
     C_Finalize: () => {
       calls.finalize++;
       return module.C_Finalize();
+    },
+    C_OpenSession: (...args) => {
+      calls.openSession++;
+      if (sessionsLeft !== undefined) {
+        if (sessionsLeft <= 0) return Promise.reject(new Error('CKR_SESSION_COUNT'));
+        sessionsLeft--;
+      }
+      return module.C_OpenSession(...args);
     },
     C_FindObjectsInit: (...args) => {
       calls.findObjects++;
@@ -189,6 +199,46 @@ describe('pkcs11 signer faults', () => {
     const accepted = randomBytes(20);
     await signer.sign(accepted, undefined, () => {});
     expect(signer.unavailableReason()).toBeUndefined();
+  });
+
+  it('a token out of sessions (CKR_SESSION_COUNT): signatures wait for the sessions the signer has, with one warning, and the breaker is not fed', async () => {
+    const warnings: string[] = [];
+    const crowded = await createPkcs11Signer(hsm.uri('tsa', 'tsa-key'), 'auto', {
+      loadModule: faultyModule,
+      maxSessions: 8,
+      breaker: { threshold: 1, cooldownMs: 1_000, now: () => now },
+      warn: (message) => warnings.push(message),
+    });
+    const failuresBefore = await signerFailureCounts();
+    sessionsLeft = 0; // the partition's limit, reached by other applications: it has its one
+    try {
+      const signing = async () => {
+        const data = randomBytes(20);
+        const signature = await crowded.sign(data);
+        const [digest, key] = nodeSignatureArguments(crowded.algorithm, crowded.publicKey);
+        return verify(digest, data, key, signature);
+      };
+      const results = await Promise.allSettled(Array.from({ length: 16 }, signing));
+      expect(results.filter((result) => result.status === 'rejected')).toEqual([]);
+      expect(results.map((result) => (result as PromiseFulfilledResult<boolean>).value)).toEqual(
+        Array(16).fill(true),
+      );
+      expect(crowded.unavailableReason()).toBeUndefined();
+      expect(warnings).toEqual([
+        'pkcs11:token=tsa;object=tsa-key: the token refused another session (CKR_SESSION_COUNT: its limit, shared by every worker and application, is reached); signatures share the 1 session this signer has (--pkcs11-max-sessions 8) until the next reconnection',
+      ]);
+      // The pool keeps to its session: no more C_OpenSession, and no failure counted.
+      const opened = calls.openSession;
+      expect(
+        (await Promise.allSettled(Array.from({ length: 16 }, signing))).map((r) => r.status),
+      ).toEqual(Array(16).fill('fulfilled'));
+      expect(calls.openSession).toBe(opened);
+      expect(warnings).toHaveLength(1);
+      expect(await signerFailureCounts()).toEqual(failuresBefore);
+    } finally {
+      sessionsLeft = undefined;
+      await crowded[Symbol.asyncDispose]();
+    }
   });
 
   it.each([

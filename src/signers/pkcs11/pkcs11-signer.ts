@@ -1,4 +1,4 @@
-import { createHash, type KeyObject } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { HashName } from '../../asn1/algorithms.js';
 import { HASHES } from '../../asn1/algorithms.js';
@@ -56,6 +56,11 @@ export interface Pkcs11SignerOptions {
   warn?: (message: string) => void;
   /** How the module is loaded (tests inject faults). */
   loadModule?: LoadModule;
+  /**
+   * While the token refuses the PIN, how often (at most) unavailableReason() reads the PIN file
+   * again to see whether it changed (default 1 s; tests pass 0).
+   */
+  pinRecheckMs?: number;
 }
 
 export const DEFAULT_PKCS11_MAX_SESSIONS = 8;
@@ -95,15 +100,16 @@ export async function createPkcs11Signer(
       `${uri.display}: the PIN is in the PKCS#11 URI (pin-value); prefer pin-source=file:/path/to/pin`,
     );
   }
+  // Read before the module is loaded: a PIN file that cannot be read stops start-up first.
   const pin = await readPin(uri);
   const module = await acquireModule(uri.modulePath, {
     timeoutMs: options.timeoutMs ?? DEFAULT_PKCS11_TIMEOUT_MS,
     warn: options.warn,
     load: options.loadModule,
   });
-  const signer = new Pkcs11Signer(uri, pin, module, options);
+  const signer = new Pkcs11Signer(uri, module, options);
   try {
-    await signer.open(hash, options.certifiedKey);
+    await signer.open(hash, options.certifiedKey, pin);
     return signer;
   } catch (error) {
     await signer[Symbol.asyncDispose]();
@@ -111,6 +117,7 @@ export async function createPkcs11Signer(
   }
 }
 
+/** The PIN, read from its source (the PIN file is read again at each reconnection). */
 async function readPin(uri: Pkcs11Uri): Promise<string | undefined> {
   if (uri.pinValue !== undefined) return uri.pinValue;
   if (uri.pinSource === undefined) return undefined;
@@ -134,7 +141,8 @@ async function readPin(uri: Pkcs11Uri): Promise<string | undefined> {
  * signature in flight has a thread of its own there. A token error (removed, session or handle
  * gone) fails the signatures in flight, feeds the circuit breaker, and the next signature admitted
  * reopens everything: module, token (found again by its URI attributes: slots may be renumbered),
- * login, key. A signature not made within `timeoutMs` fails (TIMEOUT) and feeds the breaker too,
+ * login (with the PIN read again; one the token refused is not offered again until it changes),
+ * key. A signature not made within `timeoutMs` fails (TIMEOUT) and feeds the breaker too,
  * unless it had to wait for a session (a busy HSM, not one gone: see sign); a module call cannot be
  * stopped, so a hung token keeps busy at most `maxSessions` sessions and
  * their threads, or the module's thread for other calls, until the call has been unanswered twice
@@ -166,9 +174,17 @@ export class Pkcs11Signer implements Signer {
   /** This signer's work that holds the module's handles: disposing waits for it. */
   private readonly working = new Set<Promise<unknown>>();
 
+  /**
+   * The PIN the token last refused, as a keyed digest (the PIN itself is not kept: it is read from
+   * its source at each connection, and compared with this), and why: it is not offered again.
+   */
+  private refusedPin: RefusedPin | undefined;
+  /** The digest's key: random, this signer's own. */
+  private readonly pinKey = randomBytes(32);
+  private readonly pinRecheckMs: number;
+
   constructor(
     private readonly uri: Pkcs11Uri,
-    private readonly pin: string | undefined,
     private readonly module: LoadedModule,
     options: Pkcs11SignerOptions,
   ) {
@@ -178,16 +194,29 @@ export class Pkcs11Signer implements Signer {
     this.warn = options.warn;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_PKCS11_TIMEOUT_MS;
     this.breaker = new CircuitBreaker(options.breaker ?? { threshold: 0, cooldownMs: 0 });
+    this.pinRecheckMs = options.pinRecheckMs ?? DEFAULT_PIN_RECHECK_MS;
   }
 
+  /**
+   * Why a signature would fail now: a PIN the token refused (until the PIN file changes: reading it
+   * again is started here, at most every `pinRecheckMs`, since nothing else would while issuance
+   * is refused), else the breaker's refusal.
+   */
   unavailableReason(): string | undefined {
-    return this.breaker.refusal();
+    const refused = this.refusedPin;
+    if (!refused) return this.breaker.refusal();
+    this.recheckPin(refused);
+    return refused.message;
   }
 
   /** Connects, reads the key and fixes the algorithm (the start-up step of createPkcs11Signer). */
-  async open(requestedHash: HashName | 'auto', certifiedKey?: KeyObject): Promise<void> {
+  async open(
+    requestedHash: HashName | 'auto',
+    certifiedKey: KeyObject | undefined,
+    pin: string | undefined,
+  ): Promise<void> {
     const attributes = await this.whenSettled(async () => {
-      const connection = await this.connect();
+      const connection = await this.connect(pin);
       const session = this.takeIdle(connection);
       if (!session) throw new Pkcs11Error('TOKEN_UNAVAILABLE', `${this.id}: no session`);
       try {
@@ -321,6 +350,17 @@ export class Pkcs11Signer implements Signer {
       return caught;
     }
     const error = this.wrap(caught);
+    if (error.code === 'PIN_INCORRECT' || error.code === 'PIN_LOCKED') {
+      if (NOT_OFFERED.has(error)) {
+        // The PIN was not offered to the token: nothing learnt about it.
+        call.abandoned();
+        return error;
+      }
+      // A definite refusal: the token answered (the refusal makes the signer unavailable).
+      recordSignerFailure('client_error');
+      call.answered();
+      return error;
+    }
     if (error.code === 'TIMEOUT' && attempt.waited) {
       // Not given its whole deadline after waiting for a session: a busy HSM, not one gone.
       recordSignerFailure('saturated');
@@ -599,14 +639,21 @@ export class Pkcs11Signer implements Signer {
    */
   private reconnect(): Promise<Connection> {
     this.connecting ??= (async () => {
-      await reinitialize(this.module, this.failedGeneration, this.timeoutMs);
-      return this.whenSettled(() => this.connect());
-    })()
-      .catch((error: unknown) => {
-        this.failedGeneration = this.module.generation;
+      // Read again (it may have been changed since), and refused without asking the token when it
+      // is the PIN the token refused: offered at each reconnection, it would lock the user out.
+      // Neither that nor the token's refusal of a PIN says anything about the module.
+      const pin = await this.pinToOffer();
+      try {
+        await reinitialize(this.module, this.failedGeneration, this.timeoutMs);
+        return await this.whenSettled(() => this.connect(pin));
+      } catch (error) {
+        const refused =
+          error instanceof Pkcs11Error &&
+          (error.code === 'PIN_INCORRECT' || error.code === 'PIN_LOCKED');
+        if (!refused) this.failedGeneration = this.module.generation;
         throw error;
-      })
-      .finally(() => (this.connecting = undefined));
+      }
+    })().finally(() => (this.connecting = undefined));
     return this.connecting;
   }
 
@@ -625,7 +672,7 @@ export class Pkcs11Signer implements Signer {
    * Finds the token and key and logs in; the session it used stays in the pool. The generation it
    * records is the one when it starts (see whenSettled).
    */
-  private async connect(): Promise<Connection> {
+  private async connect(pin: string | undefined): Promise<Connection> {
     const { calls } = this.module;
     const generation = this.module.generation;
     const slot = await this.findSlot();
@@ -644,7 +691,7 @@ export class Pkcs11Signer implements Signer {
       throw this.wrap(error, 'C_OpenSession');
     }
     try {
-      await this.login(session);
+      await this.login(session, pin);
       const key = await this.findKey(session);
       if (this.spki) {
         // After a reconnection: the same key must be found, not a new one under the same label.
@@ -731,24 +778,79 @@ export class Pkcs11Signer implements Signer {
     return slot;
   }
 
-  private async login(session: Handle): Promise<void> {
-    if (this.pin === undefined) return;
+  private async login(session: Handle, pin: string | undefined): Promise<void> {
+    if (pin === undefined) return;
     try {
-      await this.answered(this.module.calls.C_Login(session, CKU_USER, this.pin), 'C_Login');
+      await this.answered(this.module.calls.C_Login(session, CKU_USER, pin), 'C_Login');
     } catch (error) {
       if (error instanceof Pkcs11Error) throw error; // not answered
       const name = errorName(error);
       if (name === 'CKR_USER_ALREADY_LOGGED_IN') return; // another session of this process did
-      if (
-        name === 'CKR_PIN_INCORRECT' ||
-        name === 'CKR_PIN_INVALID' ||
-        name === 'CKR_PIN_LEN_RANGE'
-      )
-        throw new Pkcs11Error('PIN_INCORRECT', `${this.id}: the token refused the PIN (${name})`);
-      if (name === 'CKR_PIN_LOCKED' || name === 'CKR_PIN_EXPIRED')
-        throw new Pkcs11Error('PIN_LOCKED', `${this.id}: the PIN cannot be used (${name})`);
-      throw this.wrap(error, 'C_Login');
+      const code = PIN_REFUSALS[name];
+      if (!code) throw this.wrap(error, 'C_Login');
+      const refused = this.pinRefusal(code, name);
+      this.refusedPin = {
+        digest: this.pinDigest(pin),
+        code,
+        reason: name,
+        message: refused.message,
+        checking: false,
+        checkedAt: 0,
+      };
+      throw refused;
     }
+  }
+
+  /** The PIN to log in with, read from its source; refused when it is the one the token refused. */
+  private async pinToOffer(): Promise<string | undefined> {
+    const pin = await readPin(this.uri);
+    const refused = this.refusedPin;
+    if (!refused || pin === undefined) return pin;
+    if (!timingSafeEqual(this.pinDigest(pin), refused.digest)) {
+      // Changed: offered once; a refusal is remembered again.
+      if (this.refusedPin === refused) this.refusedPin = undefined;
+      return pin;
+    }
+    const error = this.pinRefusal(refused.code, refused.reason);
+    NOT_OFFERED.add(error);
+    throw error;
+  }
+
+  /**
+   * Reads the PIN file again, unless a read is under way or was made less than `pinRecheckMs`
+   * ago: once it holds another PIN, the refusal is forgotten (the next signature offers it).
+   */
+  private recheckPin(refused: RefusedPin): void {
+    if (this.uri.pinSource === undefined || refused.checking || this.disposed) return;
+    const now = performance.now();
+    if (refused.checkedAt !== 0 && now - refused.checkedAt < this.pinRecheckMs) return;
+    refused.checking = true;
+    refused.checkedAt = now;
+    readPin(this.uri)
+      .then(
+        (pin) => {
+          const same = pin !== undefined && timingSafeEqual(this.pinDigest(pin), refused.digest);
+          if (!same && this.refusedPin === refused) this.refusedPin = undefined;
+        },
+        () => {}, // unreadable: still refused (a reconnection says why)
+      )
+      .finally(() => (refused.checking = false));
+  }
+
+  private pinDigest(pin: string): Buffer {
+    return createHmac('sha256', this.pinKey).update(pin, 'utf8').digest();
+  }
+
+  /** The error of a PIN refused (never the PIN): what to update, and that it is not offered again. */
+  private pinRefusal(code: PinRefusal, reason: string): Pkcs11Error {
+    const source =
+      this.uri.pinSource !== undefined
+        ? `the PIN file ${pinSourcePath(this.uri.pinSource, this.id)}`
+        : "the URI's pin-value (and restart)";
+    return new Pkcs11Error(
+      code,
+      `${this.id}: the token refused the PIN (${reason}); update ${source}: this PIN is not offered again`,
+    );
   }
 
   private async findKey(session: Handle): Promise<Handle> {
@@ -762,7 +864,7 @@ export class Pkcs11Signer implements Signer {
     if (!key) {
       throw new Pkcs11Error(
         'KEY_NOT_FOUND',
-        `${this.id}: no private key matches${this.pin === undefined ? ' (no PIN given: private keys are visible only after login; add pin-source)' : ''}`,
+        `${this.id}: no private key matches${this.uri.pinSource === undefined && this.uri.pinValue === undefined ? ' (no PIN given: private keys are visible only after login; add pin-source)' : ''}`,
       );
     }
     if (found.length > 1) {
@@ -929,6 +1031,34 @@ export class Pkcs11Signer implements Signer {
     await releaseModule(this.module, this.timeoutMs);
   }
 }
+
+export const DEFAULT_PIN_RECHECK_MS = 1_000;
+
+/** What C_Login answers for a PIN that will not do, and the error it makes. */
+type PinRefusal = 'PIN_INCORRECT' | 'PIN_LOCKED';
+const PIN_REFUSALS: Partial<Record<string, PinRefusal>> = {
+  CKR_PIN_INCORRECT: 'PIN_INCORRECT',
+  CKR_PIN_INVALID: 'PIN_INCORRECT',
+  CKR_PIN_LEN_RANGE: 'PIN_INCORRECT',
+  CKR_PIN_LOCKED: 'PIN_LOCKED',
+  CKR_PIN_EXPIRED: 'PIN_LOCKED',
+};
+
+/** A PIN the token refused (see Pkcs11Signer.refusedPin). */
+interface RefusedPin {
+  digest: Buffer;
+  code: PinRefusal;
+  /** The CKR_ the token answered. */
+  reason: string;
+  /** Why signatures fail meanwhile (the refusal's message). */
+  message: string;
+  /** A read of the PIN file under way (unavailableReason), and when the last began. */
+  checking: boolean;
+  checkedAt: number;
+}
+
+/** Refusals of a PIN made without offering it to the token. */
+const NOT_OFFERED = new WeakSet<Error>();
 
 /** Where a signature is (see Pkcs11Signer.sign). */
 interface Attempt {

@@ -74,7 +74,7 @@ export const SERVE_OPTIONS = {
     min: 1,
     max: 1024,
     description:
-      'PKCS#11 sessions, so signatures in flight, at most (one login); more requests wait for a session',
+      'PKCS#11 sessions, so signatures in flight, at most (one login; and at most 32 signatures in flight per module process, ~8.5 MiB each); more requests wait for a session',
   }),
   pkcs11Timeout: option({
     flag: 'pkcs11-timeout',

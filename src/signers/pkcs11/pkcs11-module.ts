@@ -1,4 +1,5 @@
 import { settledWithin, withDeadline } from '../kms/deadline.js';
+import { Semaphore } from '../kms/semaphore.js';
 import { CKF_OS_LOCKING_OK } from './pkcs11-constants.js';
 import { Pkcs11Error } from './pkcs11-error.js';
 import { startPkcs11Host, type HostOptions, type Pkcs11Calls } from './pkcs11-host.js';
@@ -29,8 +30,20 @@ export interface LoadedModule {
    * call is undefined behaviour and the handles it returns would be stale.
    */
   readonly inFlight: Set<Promise<unknown>>;
+  /**
+   * Signatures in the module's process at once, each on a thread of its own there (~8.5 MiB of
+   * memory each): all its users' together, at most `maxSigningThreads`; more wait here, within
+   * their deadline, whatever their sessions.
+   */
+  readonly signingThreads: Semaphore;
   users: number;
 }
+
+/**
+ * Signing threads of a module's process at most (see LoadedModule.signingThreads): ~270 MiB of
+ * threads at most, where 1024 sessions (--pkcs11-max-sessions' maximum) would take ~8.7 GiB.
+ */
+export const MAX_SIGNING_THREADS = 32;
 
 /** When the module's process counts as stuck, and who hears that it stopped. */
 export type HostSettings = Omit<HostOptions, 'binding'>;
@@ -59,6 +72,8 @@ export interface AcquireOptions {
   /** Told when the module's process stopped by itself (stuck, or died). */
   warn?: ((message: string) => void) | undefined;
   load?: LoadModule | undefined;
+  /** Signing threads at most (default MAX_SIGNING_THREADS), as its first user says (tests). */
+  maxSigningThreads?: number | undefined;
 }
 
 /**
@@ -95,6 +110,7 @@ export function acquireModule(path: string, options: AcquireOptions): Promise<Lo
         ready: true,
         restarting: undefined,
         inFlight: new Set(),
+        signingThreads: new Semaphore(options.maxSigningThreads ?? MAX_SIGNING_THREADS),
         users: 0,
       };
       return module;

@@ -61,6 +61,8 @@ export interface Pkcs11SignerOptions {
    * again to see whether it changed (default 1 s; tests pass 0).
    */
   pinRecheckMs?: number;
+  /** Signing threads of the module's process at most, if this signer loads it (tests). */
+  maxSigningThreads?: number;
 }
 
 export const DEFAULT_PKCS11_MAX_SESSIONS = 8;
@@ -106,6 +108,7 @@ export async function createPkcs11Signer(
     timeoutMs: options.timeoutMs ?? DEFAULT_PKCS11_TIMEOUT_MS,
     warn: options.warn,
     load: options.loadModule,
+    maxSigningThreads: options.maxSigningThreads,
   });
   const signer = new Pkcs11Signer(uri, module, options);
   try {
@@ -138,7 +141,8 @@ async function readPin(uri: Pkcs11Uri): Promise<string | undefined> {
  * (CKM_ECDSA, CKM_RSA_PKCS over a DigestInfo, CKM_RSA_PKCS_PSS) or, for Ed25519, the data itself
  * (CKM_EDDSA). One session per signature in flight, up to `maxSessions`, all under one login. The
  * module is called in a process of its own (pkcs11-host.ts), never on the event loop; each
- * signature in flight has a thread of its own there. A token error (removed, session or handle
+ * signature in flight has a thread of its own there (at most MAX_SIGNING_THREADS per module: more
+ * wait for one, within their deadline). A token error (removed, session or handle
  * gone) fails the signatures in flight, feeds the circuit breaker, and the next signature admitted
  * reopens everything: module, token (found again by its URI attributes: slots may be renumbered),
  * login (with the PIN read again; one the token refused is not offered again until it changes),
@@ -455,20 +459,43 @@ export class Pkcs11Signer implements Signer {
         this.takeIdle(connection) ?? (await this.newSession(connection, deadline, signal, attempt));
       // None: the connection went while this one waited for a session, or lost its last.
       if (session === undefined) return undefined;
+      let thread = this.module.signingThreads.tryAcquire();
+      if (!thread) {
+        try {
+          thread = await this.waitFor(attempt, deadline, signal, (until) =>
+            this.module.signingThreads.acquire(until),
+          );
+        } catch (error) {
+          // Not used: the session goes back as it was.
+          this.giveBack(session, connection);
+          session = undefined;
+          throw error;
+        }
+      }
       if (!this.isCurrent(connection) || deadline.aborted || signal?.aborted) {
         // The session is kept for the next signature (or forgotten with its generation); opening
-        // it outlived the deadline, its client or its generation: the token is not asked.
+        // it, or waiting for a thread, outlived the deadline, its client or its generation: the
+        // token is not asked.
+        thread();
         this.giveBack(session, connection);
         session = undefined;
         deadline.throwIfAborted();
         signal?.throwIfAborted();
         return undefined;
       }
-      const raw = await this.cSign(session, connection.key, input);
+      let raw: Buffer;
+      try {
+        raw = await this.cSign(session, connection.key, input);
+      } finally {
+        // Its thread is free once C_Sign returns, not at the deadline.
+        thread();
+      }
       this.giveBack(session, connection);
       session = undefined;
       return raw;
     } catch (caught) {
+      // The client went away: its own reason, as sign() reports it (see failure).
+      if (signal?.aborted && caught === signal.reason) throw caught;
       const error = this.wrap(caught);
       if (error.code === 'TOKEN_UNAVAILABLE') this.drop(connection);
       else if (session && this.isCurrent(connection)) {

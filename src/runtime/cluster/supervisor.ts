@@ -39,14 +39,20 @@ export interface SupervisorOptions {
  * them all on shutdown.
  */
 export interface WorkerSupervisor {
-  /** Workers that said hello: their IPC listeners are attached (a metrics scrape asks them). */
+  /** Workers that said hello: their IPC listeners (and SIGHUP handler) are attached. */
   readonly listening: ReadonlySet<Worker>;
   /**
    * Forks workerCount workers and resolves with their addresses once all serve. If one exits
-   * first, ends those still starting and rejects (drain() then waits for them).
+   * before all serve (even one that already served), ends those still starting and rejects
+   * (drain() then drains those that serve and waits for them all).
    */
   start(): Promise<WorkerAddresses>;
-  /** Tells every worker to drain; resolves once all have exited (killing stragglers). */
+  /**
+   * Tells every worker that listens to drain, and ends those still loading (SIGTERM: they have no
+   * handler yet, and nothing in flight); resolves once all have exited, killing stragglers.
+   * Rejects (WORKER_DRAIN_FAILED) once all have exited if a worker that was serving did not exit
+   * with code 0: its close failed, or it was killed with requests possibly still in flight.
+   */
   drain(): Promise<void>;
 }
 
@@ -64,22 +70,31 @@ function forkServeWorker(env: Record<string, string>): Worker {
 
 export function createWorkerSupervisor(options: SupervisorOptions): WorkerSupervisor {
   const { logger, forkWorker = forkServeWorker } = options;
+  /** Forked and not yet seen to exit. */
+  const live = new Set<Worker>();
   const listening = new Set<Worker>();
+  const serving = new Set<Worker>();
   /** Replacements start only once the first workers all serve; a start-up failure stops the start. */
   let running = false;
   let shuttingDown = false;
+  /** While start() waits: stops it (a worker that exits). */
+  let failStart: ((error: Error) => void) | undefined;
   const restartTimers = new Set<NodeJS.Timeout>();
 
   /**
-   * Forks the worker of `slot` (1..workerCount); resolves with its addresses once it serves,
-   * rejects if it exits first. The slot names the worker's audit log file: one writer per file.
+   * Forks the worker of `slot` (1..workerCount); `served` resolves with its addresses once it
+   * serves. The slot names the worker's audit log file: one writer per file.
    */
   const fork = (slot: number) => {
     const worker = forkWorker({
       [WORKER_ROLE_VARIABLE]: '1',
       [WORKER_SLOT_VARIABLE]: String(slot),
     });
+    live.add(worker);
     const forkedAt = Date.now();
+    let hasServed = false;
+    let onServing: (addresses: WorkerAddresses) => void = () => undefined;
+    const served = new Promise<WorkerAddresses>((resolve) => (onServing = resolve));
     // A send to a worker that has died but whose exit is not yet seen fails with EPIPE; unheard,
     // that 'error' would crash the primary (and every scrape or request it holds). Its exit follows.
     worker.on('error', (error) =>
@@ -87,29 +102,39 @@ export function createWorkerSupervisor(options: SupervisorOptions): WorkerSuperv
     );
     worker.on('message', (message: unknown) => {
       options.onMessage?.(message);
-      if (!isMessage(message, 'tsa:hello')) return;
-      listening.add(worker);
-      worker.send(options.setup());
-    });
-    const serving = new Promise<WorkerAddresses>((resolve, reject) => {
-      const onMessage = (message: unknown) => {
-        if (!isMessage(message, 'tsa:serving')) return;
-        worker.off('message', onMessage);
-        resolve({ url: message.url, ...(message.tlsUrl ? { tlsUrl: message.tlsUrl } : {}) });
-      };
-      worker.on('message', onMessage);
-      worker.once('exit', (code, signal) =>
-        reject(
-          new RuntimeError(
-            'WORKER_EXITED_EARLY',
-            `worker ${worker.id} exited with ${describeExit(code, signal)} before serving`,
-          ),
-        ),
-      );
+      if (isMessage(message, 'tsa:hello')) {
+        if (shuttingDown) {
+          // Forked before the drain began and loaded since: no setup (keys) for a worker that
+          // would only be drained. It has no SIGTERM handler yet, and nothing in flight.
+          worker.process.kill('SIGTERM');
+          return;
+        }
+        listening.add(worker);
+        worker.send(options.setup());
+      } else if (isMessage(message, 'tsa:serving')) {
+        serving.add(worker);
+        hasServed = true;
+        onServing({ url: message.url, ...(message.tlsUrl ? { tlsUrl: message.tlsUrl } : {}) });
+      }
     });
     worker.once('exit', (code, signal) => {
+      live.delete(worker);
       listening.delete(worker);
-      if (shuttingDown || !running) return;
+      serving.delete(worker);
+      if (shuttingDown) return;
+      if (!running) {
+        // A worker failing while the server starts stops the start-up, one that already served
+        // included: else the server would run one worker short, with nothing logged.
+        failStart?.(
+          new RuntimeError(
+            'WORKER_EXITED_EARLY',
+            !hasServed
+              ? `worker ${worker.id} exited with ${describeExit(code, signal)} before serving`
+              : `worker ${worker.id} exited with ${describeExit(code, signal)} while the other workers were starting`,
+          ),
+        );
+        return;
+      }
       options.onUnexpectedExit?.();
       const lived = Date.now() - forkedAt;
       logger.error(
@@ -119,16 +144,16 @@ export function createWorkerSupervisor(options: SupervisorOptions): WorkerSuperv
       // Forked after this exit: the slot's file never has two writers.
       replaceAfter(slot, lived < QUICK_DEATH_MS ? RESTART_PAUSE_MS : 0);
     });
-    return { worker, serving };
+    return { worker, served };
   };
   const replaceAfter = (slot: number, delayMs: number) => {
     const timer = setTimeout(() => {
       restartTimers.delete(timer);
-      if (!shuttingDown) void replace(slot);
+      if (!shuttingDown) replace(slot);
     }, delayMs);
     restartTimers.add(timer);
   };
-  const replace = async (slot: number) => {
+  const replace = (slot: number) => {
     let forked;
     try {
       // cluster.fork throws at once when the OS refuses a process (EAGAIN, EMFILE): no exit follows.
@@ -141,28 +166,33 @@ export function createWorkerSupervisor(options: SupervisorOptions): WorkerSuperv
       replaceAfter(slot, RESTART_PAUSE_MS);
       return;
     }
-    const { worker, serving } = forked;
-    try {
-      await serving;
-      logger.info({ worker: worker.id, pid: worker.process.pid }, `worker ${worker.id} replaced`);
-    } catch {
-      // Its exit handler logs it and tries again.
-    }
+    const { worker, served } = forked;
+    // If it exits first, its exit handler logs it and tries again.
+    void served.then(() =>
+      logger.info({ worker: worker.id, pid: worker.process.pid }, `worker ${worker.id} replaced`),
+    );
   };
 
   return {
     listening,
     async start() {
-      const started = Array.from({ length: options.workerCount }, (_, index) => fork(index + 1));
+      const stopped = new Promise<never>((_, reject) => (failStart = reject));
+      const started: ReturnType<typeof fork>[] = [];
       let addresses: WorkerAddresses;
       try {
-        [addresses] = (await Promise.all(started.map(({ serving }) => serving))) as [
-          WorkerAddresses,
-        ];
+        for (let slot = 1; slot <= options.workerCount; slot++) started.push(fork(slot));
+        [addresses] = (await Promise.race([
+          Promise.all(started.map(({ served }) => served)),
+          stopped,
+        ])) as [WorkerAddresses];
       } catch (error) {
-        // Workers still starting have no drain handler yet: SIGTERM ends them at once.
-        for (const { worker } of started) if (!worker.isDead()) worker.process.kill('SIGTERM');
+        // Workers still starting have no drain handler yet: SIGTERM ends them at once. Those that
+        // serve are left to drain().
+        for (const { worker } of started)
+          if (live.has(worker) && !serving.has(worker)) worker.process.kill('SIGTERM');
         throw error;
+      } finally {
+        failStart = undefined;
       }
       running = true;
       return addresses;
@@ -170,27 +200,49 @@ export function createWorkerSupervisor(options: SupervisorOptions): WorkerSuperv
     async drain() {
       shuttingDown = true;
       restartTimers.forEach(clearTimeout);
-      const workers = Object.values(cluster.workers ?? {}).filter(
-        (worker): worker is Worker => worker !== undefined,
-      );
+      restartTimers.clear();
+      // Only these count for the exit status: the others had nothing in flight.
+      const drained = new Set(serving);
+      const failures: string[] = [];
       await Promise.all(
-        workers.map(
+        [...live].map(
           (worker) =>
             new Promise<void>((resolve) => {
-              if (worker.isDead()) return resolve();
+              const { pid } = worker.process;
               const deadline = setTimeout(() => {
                 logger.warn(`worker ${worker.id} did not exit after draining; killing it`);
                 worker.process.kill('SIGKILL');
               }, options.gracefulTimeoutMs + EXIT_GRACE_MS);
-              worker.once('exit', () => {
+              worker.once('exit', (code: number | null, signal: string | null) => {
                 clearTimeout(deadline);
+                const how = describeExit(code, signal);
+                if (!drained.has(worker)) {
+                  logger.info(
+                    `worker ${worker.id} (pid ${pid}) was not serving; exited with ${how}`,
+                  );
+                } else if (code === 0 && !signal) {
+                  logger.info(`worker ${worker.id} (pid ${pid}) drained and exited`);
+                } else {
+                  failures.push(`worker ${worker.id} (pid ${pid}) exited with ${how}`);
+                  logger.error(
+                    `worker ${worker.id} (pid ${pid}) exited with ${how} while draining`,
+                  );
+                }
                 resolve();
               });
-              if (worker.isConnected()) worker.send({ type: 'tsa:drain' });
+              // A worker that has not said hello may have no message listener yet: a drain message
+              // would be lost, and it would go on to serve. It has no SIGTERM handler either.
+              if (listening.has(worker) && worker.isConnected()) worker.send({ type: 'tsa:drain' });
               else worker.process.kill('SIGTERM');
             }),
         ),
       );
+      if (failures.length > 0) {
+        throw new RuntimeError(
+          'WORKER_DRAIN_FAILED',
+          `${failures.join('; ')} while draining: requests in flight may have been cut`,
+        );
+      }
     },
   };
 }

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { request } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -592,6 +593,86 @@ describe('--workers 2 (node:cluster)', () => {
     for (const file of [slot(1), slot(2), slot(1, '.1'), slot(2, '.1')])
       for (const line of lines(file)) JSON.parse(line);
     expect(server.child.exitCode).toBeNull();
+  });
+
+  it('SIGTERM just after a worker died: its replacement, still loading, ends at once (no kill at the deadline)', async () => {
+    const server = await cluster(['--graceful-timeout', '10s']);
+    const primary = server.child.pid ?? 0;
+    const workers = new Set(logLines(server).flatMap((line) => (line.worker ? [line.pid] : [])));
+    expect(workers.size).toBe(2);
+    const [victim, survivor] = [...workers];
+    process.kill(victim ?? 0, 'SIGKILL');
+    // The replacement as soon as it is forked, stopped there, long before it says hello.
+    let replacement: number | undefined;
+    while (replacement === undefined) {
+      const children = spawnSync('ps', ['-o', 'pid=', '--ppid', String(primary)], {
+        encoding: 'utf8',
+      })
+        .stdout.split('\n')
+        .map(Number)
+        .filter((pid) => pid > 0 && !workers.has(pid));
+      replacement = children[0];
+      if (replacement === undefined) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    process.kill(replacement, 'SIGSTOP');
+    const stopped = replacement;
+    cleanups.push(() => {
+      for (const signal of ['SIGCONT', 'SIGKILL'] as const) {
+        try {
+          process.kill(stopped, signal);
+        } catch {
+          // gone already
+        }
+      }
+    });
+
+    server.child.kill('SIGTERM');
+    // The survivor drains on the primary's word; the replacement's signal was sent in that turn.
+    await untilLogged(
+      server,
+      (line) => line.pid === survivor && line.message === 'asked by the primary, draining',
+    );
+    process.kill(replacement, 'SIGCONT');
+    expect(await server.exited).toBe(0);
+    const messages = logLines(server).map((line) => line.message ?? '');
+    expect(messages.filter((message) => message.endsWith('killing it'))).toEqual([]);
+    expect(messages).toContainEqual(
+      expect.stringMatching(
+        new RegExp(
+          `^worker \\d+ \\(pid ${replacement}\\) was not serving; exited with (signal SIGTERM|code 0)$`,
+        ),
+      ),
+    );
+    // It never served: no setup reached it, so it logged nothing of its own.
+    expect(logLines(server).some((line) => line.pid === replacement && line.worker)).toBe(false);
+    expect(messages).toContain('shut down');
+  });
+
+  it('a worker killed at the drain deadline fails the shutdown: exit 1', async () => {
+    const server = await cluster(['--graceful-timeout', '1s']);
+    const [stuck] = new Set(logLines(server).flatMap((line) => (line.worker ? [line.pid] : [])));
+    process.kill(stuck ?? 0, 'SIGSTOP');
+    cleanups.push(() => {
+      try {
+        process.kill(stuck ?? 0, 'SIGKILL');
+      } catch {
+        // killed by the primary, as it should be
+      }
+    });
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(1);
+    const messages = logLines(server).map((line) => line.message ?? '');
+    expect(messages).toContainEqual(
+      expect.stringMatching(/^worker \d+ did not exit after draining; killing it$/),
+    );
+    expect(messages).toContain(
+      `worker ${logLines(server).find((line) => line.pid === stuck)?.worker} (pid ${stuck}) exited with signal SIGKILL while draining`,
+    );
+    expect(messages).toContainEqual(
+      expect.stringMatching(/^worker \d+ \(pid \d+\) drained and exited$/),
+    );
+    expect(messages).toContain('shutdown failed');
+    expect(messages).not.toContain('shut down');
   });
 
   it('a worker that cannot start stops the start-up: exit 1, the reason logged', async () => {

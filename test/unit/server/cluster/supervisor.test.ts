@@ -6,14 +6,25 @@ import { WORKER_SLOT_VARIABLE } from '../../../../src/runtime/cluster/messages.j
 import { createWorkerSupervisor } from '../../../../src/runtime/cluster/supervisor.js';
 import { auditPathForSlot } from '../../../../src/server/audit-log.js';
 
-/** A worker process as the supervisor sees it: events, an id, a pid. */
+/** A worker process as the supervisor sees it: events, an id, a pid; records what it is sent. */
 class FakeWorker extends EventEmitter {
-  readonly process: { pid: number; kill: () => boolean };
+  readonly process: { pid: number; kill: (signal?: string) => boolean };
+  /** The messages the supervisor sent it. */
+  readonly sent: { type?: string }[] = [];
+  /** The signals the supervisor sent it. */
+  readonly signals: string[] = [];
   constructor(readonly id: number) {
     super();
-    this.process = { pid: 4000 + id, kill: () => true };
+    this.process = {
+      pid: 4000 + id,
+      kill: (signal = 'SIGTERM') => {
+        this.signals.push(signal);
+        return true;
+      },
+    };
   }
-  send(): boolean {
+  send(message: { type?: string }): boolean {
+    this.sent.push(message);
     return true;
   }
   isDead(): boolean {
@@ -22,8 +33,19 @@ class FakeWorker extends EventEmitter {
   isConnected(): boolean {
     return true;
   }
+  hello(): void {
+    this.emit('message', { type: 'tsa:hello' });
+  }
   serve(): void {
     this.emit('message', { type: 'tsa:serving', url: `http://127.0.0.1:${3000 + this.id}` });
+  }
+  /** Says hello, gets its setup and serves, as a worker that starts does. */
+  start(): void {
+    this.hello();
+    this.serve();
+  }
+  exit(code: number | null, signal: string | null = null): void {
+    this.emit('exit', code, signal);
   }
 }
 
@@ -122,5 +144,156 @@ describe('the worker supervisor', () => {
       '/var/log/tsa/audit.worker-2.jsonl',
     );
     expect(auditPathForSlot('/var/log/tsa.d/audit', 1)).toBe('/var/log/tsa.d/audit.worker-1');
+  });
+});
+
+/** A supervisor of fake workers; `forked` lists them in fork order, with their environments. */
+function supervised(
+  options: Partial<Parameters<typeof createWorkerSupervisor>[0]> & { workerCount: number },
+) {
+  const { logger, lines } = recordingLogger();
+  const forked: FakeWorker[] = [];
+  const slots: string[] = [];
+  let exits = 0;
+  const supervisor = createWorkerSupervisor({
+    gracefulTimeoutMs: 1_000,
+    logger,
+    setup: () => ({ type: 'tsa:setup' }) as never,
+    onUnexpectedExit: () => exits++,
+    forkWorker: (env) => {
+      const worker = new FakeWorker(forked.length + 1);
+      forked.push(worker);
+      slots.push(env[WORKER_SLOT_VARIABLE] ?? '');
+      return worker as unknown as Worker;
+    },
+    ...options,
+  });
+  return { supervisor, forked, slots, lines, exits: () => exits };
+}
+
+/** Where a promise stands after the microtasks that are due have run. */
+async function outcome(promise: Promise<unknown>): Promise<string> {
+  const settled = promise.then(
+    () => 'resolved',
+    (error: unknown) => `rejected: ${error instanceof Error ? error.message : String(error)}`,
+  );
+  return Promise.race([
+    settled,
+    new Promise<string>((resolve) => setImmediate(() => resolve('pending'))),
+  ]);
+}
+
+describe('the worker supervisor while the server starts', () => {
+  it('a worker that served and dies while another still starts stops the start-up', async () => {
+    const { supervisor, forked, exits } = supervised({ workerCount: 2 });
+    const starting = supervisor.start();
+    forked[0]?.start();
+    forked[0]?.exit(1);
+    forked[1]?.start();
+    expect(await outcome(starting)).toBe(
+      'rejected: worker 1 exited with code 1 while the other workers were starting',
+    );
+    // Not a replacement's count: the start-up failed, and says so.
+    expect(exits()).toBe(0);
+    expect(forked).toHaveLength(2);
+  });
+
+  it('a worker that dies before serving stops the start-up; those still starting get SIGTERM', async () => {
+    const { supervisor, forked } = supervised({ workerCount: 3 });
+    const starting = supervisor.start();
+    forked[0]?.start();
+    forked[1]?.hello();
+    forked[2]?.exit(1);
+    expect(await outcome(starting)).toBe('rejected: worker 3 exited with code 1 before serving');
+    // The serving one is left to drain(); the one still starting has no handler to drain with.
+    expect(forked.map((worker) => worker.signals)).toEqual([[], ['SIGTERM'], []]);
+  });
+});
+
+describe('the worker supervisor on shutdown', () => {
+  it('ends a worker that had not said hello with SIGTERM, and sends no setup to one that says it later', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const { supervisor, forked } = supervised({ workerCount: 2 });
+    const starting = supervisor.start();
+    for (const worker of forked) worker.start();
+    await starting;
+    // A replacement forked just before the SIGTERM, still loading its modules.
+    forked[1]?.exit(null, 'SIGKILL');
+    await vi.advanceTimersByTimeAsync(1_000);
+    const replacement = forked[2];
+    expect(replacement).toBeDefined();
+
+    const draining = supervisor.drain();
+    expect(forked[0]?.sent.at(-1)).toEqual({ type: 'tsa:drain' });
+    // Not a drain message it would drop for want of a listener: SIGTERM, which it has no handler for.
+    expect(replacement?.sent).toEqual([]);
+    expect(replacement?.signals).toEqual(['SIGTERM']);
+    // Had it loaded its modules before the signal landed: no setup (keys) now, SIGTERM again.
+    replacement?.hello();
+    expect(replacement?.sent).toEqual([]);
+    expect(replacement?.signals).toEqual(['SIGTERM', 'SIGTERM']);
+
+    forked[0]?.exit(0);
+    replacement?.exit(null, 'SIGTERM');
+    expect(await outcome(draining)).toBe('resolved');
+    expect(forked.flatMap((worker) => worker.signals)).not.toContain('SIGKILL');
+  });
+
+  it('fails the shutdown when a serving worker exits with a failure while draining', async () => {
+    const { supervisor, forked, lines } = supervised({ workerCount: 2 });
+    const starting = supervisor.start();
+    for (const worker of forked) worker.start();
+    await starting;
+    const draining = supervisor.drain();
+    forked[0]?.exit(0);
+    forked[1]?.exit(1);
+    expect(await outcome(draining)).toBe(
+      'rejected: worker 2 (pid 4002) exited with code 1 while draining: requests in flight may have been cut',
+    );
+    expect(lines).toContainEqual({
+      level: 'error',
+      message: 'worker 2 (pid 4002) exited with code 1 while draining',
+    });
+    expect(lines).toContainEqual({
+      level: 'info',
+      message: 'worker 1 (pid 4001) drained and exited',
+    });
+  });
+
+  it('kills a worker still running at the drain deadline, and fails the shutdown', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const { supervisor, forked, lines } = supervised({ workerCount: 2 });
+    const starting = supervisor.start();
+    for (const worker of forked) worker.start();
+    await starting;
+    const draining = supervisor.drain();
+    forked[0]?.exit(0);
+    // --graceful-timeout (1 s) + 5 s.
+    await vi.advanceTimersByTimeAsync(5_999);
+    expect(forked[1]?.signals).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(forked[1]?.signals).toEqual(['SIGKILL']);
+    expect(lines).toContainEqual({
+      level: 'warn',
+      message: 'worker 2 did not exit after draining; killing it',
+    });
+    forked[1]?.exit(null, 'SIGKILL');
+    expect(await outcome(draining)).toMatch(
+      /^rejected: worker 2 \(pid 4002\) exited with signal SIGKILL while draining/,
+    );
+  });
+
+  it('forks no replacement once the drain has begun', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const { supervisor, forked, exits } = supervised({ workerCount: 1 });
+    const starting = supervisor.start();
+    forked[0]?.start();
+    await starting;
+    forked[0]?.exit(1);
+    expect(exits()).toBe(1);
+    const draining = supervisor.drain();
+    await vi.advanceTimersByTimeAsync(120_000);
+    expect(forked).toHaveLength(1);
+    expect(await outcome(draining)).toBe('resolved');
   });
 });

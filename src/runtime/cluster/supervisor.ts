@@ -8,9 +8,14 @@ import {
 } from './messages.js';
 import { RuntimeError } from '../runtime-error.js';
 
-/** A replacement worker that dies sooner than this is restarted after a pause, not in a hot loop. */
-const QUICK_DEATH_MS = 5_000;
-const RESTART_PAUSE_MS = 1_000;
+/** A worker that served this long is replaced at once, and its slot's restart pause starts over. */
+export const STABLE_SERVING_MS = 10_000;
+/**
+ * The pause before replacing a worker that died sooner (or never served: a refused setup, a
+ * changed key file), doubled at each such death of the slot's workers, up to the maximum.
+ */
+export const FIRST_RESTART_PAUSE_MS = 1_000;
+export const MAX_RESTART_PAUSE_MS = 60_000;
 /** Beyond --graceful-timeout, how long a draining worker may take to exit before it is killed. */
 const EXIT_GRACE_MS = 5_000;
 
@@ -32,6 +37,8 @@ export interface SupervisorOptions {
   onUnexpectedExit?: () => void;
   /** Starts one worker process (cluster.fork; tests give a fake). */
   forkWorker?: (env: Record<string, string>) => Worker;
+  /** A monotonic clock in ms, for how long a worker served (tests give a fake). */
+  now?: () => number;
 }
 
 /**
@@ -69,7 +76,7 @@ function forkServeWorker(env: Record<string, string>): Worker {
 }
 
 export function createWorkerSupervisor(options: SupervisorOptions): WorkerSupervisor {
-  const { logger, forkWorker = forkServeWorker } = options;
+  const { logger, forkWorker = forkServeWorker, now = () => performance.now() } = options;
   /** Forked and not yet seen to exit. */
   const live = new Set<Worker>();
   const listening = new Set<Worker>();
@@ -80,6 +87,15 @@ export function createWorkerSupervisor(options: SupervisorOptions): WorkerSuperv
   /** While start() waits: stops it (a worker that exits). */
   let failStart: ((error: Error) => void) | undefined;
   const restartTimers = new Set<NodeJS.Timeout>();
+  /** Each slot's next pause after a quick death; absent: FIRST_RESTART_PAUSE_MS. */
+  const restartPauses = new Map<number, number>();
+
+  /** The pause before the slot's next replacement after a quick death; doubles the one after. */
+  const nextPause = (slot: number) => {
+    const pause = restartPauses.get(slot) ?? FIRST_RESTART_PAUSE_MS;
+    restartPauses.set(slot, Math.min(pause * 2, MAX_RESTART_PAUSE_MS));
+    return pause;
+  };
 
   /**
    * Forks the worker of `slot` (1..workerCount); `served` resolves with its addresses once it
@@ -91,8 +107,7 @@ export function createWorkerSupervisor(options: SupervisorOptions): WorkerSuperv
       [WORKER_SLOT_VARIABLE]: String(slot),
     });
     live.add(worker);
-    const forkedAt = Date.now();
-    let hasServed = false;
+    let servedAt: number | undefined;
     let onServing: (addresses: WorkerAddresses) => void = () => undefined;
     const served = new Promise<WorkerAddresses>((resolve) => (onServing = resolve));
     // A send to a worker that has died but whose exit is not yet seen fails with EPIPE; unheard,
@@ -113,7 +128,7 @@ export function createWorkerSupervisor(options: SupervisorOptions): WorkerSuperv
         worker.send(options.setup());
       } else if (isMessage(message, 'tsa:serving')) {
         serving.add(worker);
-        hasServed = true;
+        servedAt = now();
         onServing({ url: message.url, ...(message.tlsUrl ? { tlsUrl: message.tlsUrl } : {}) });
       }
     });
@@ -128,7 +143,7 @@ export function createWorkerSupervisor(options: SupervisorOptions): WorkerSuperv
         failStart?.(
           new RuntimeError(
             'WORKER_EXITED_EARLY',
-            !hasServed
+            servedAt === undefined
               ? `worker ${worker.id} exited with ${describeExit(code, signal)} before serving`
               : `worker ${worker.id} exited with ${describeExit(code, signal)} while the other workers were starting`,
           ),
@@ -136,13 +151,15 @@ export function createWorkerSupervisor(options: SupervisorOptions): WorkerSuperv
         return;
       }
       options.onUnexpectedExit?.();
-      const lived = Date.now() - forkedAt;
+      const stable = servedAt !== undefined && now() - servedAt >= STABLE_SERVING_MS;
+      if (stable) restartPauses.delete(slot);
+      const pause = stable ? 0 : nextPause(slot);
       logger.error(
         { worker: worker.id, pid: worker.process.pid, code, signal },
-        `worker ${worker.id} (pid ${worker.process.pid}) exited with ${describeExit(code, signal)}; starting a replacement`,
+        `worker ${worker.id} (pid ${worker.process.pid}) exited with ${describeExit(code, signal)}; starting a replacement${pause > 0 ? ` in ${pause / 1000} s` : ''}`,
       );
       // Forked after this exit: the slot's file never has two writers.
-      replaceAfter(slot, lived < QUICK_DEATH_MS ? RESTART_PAUSE_MS : 0);
+      replaceAfter(slot, pause);
     });
     return { worker, served };
   };
@@ -159,11 +176,12 @@ export function createWorkerSupervisor(options: SupervisorOptions): WorkerSuperv
       // cluster.fork throws at once when the OS refuses a process (EAGAIN, EMFILE): no exit follows.
       forked = fork(slot);
     } catch (error) {
+      const pause = nextPause(slot);
       logger.error(
         { err: error },
-        `cannot start a replacement worker: ${error instanceof Error ? error.message : String(error)}; trying again`,
+        `cannot start a replacement worker: ${error instanceof Error ? error.message : String(error)}; trying again in ${pause / 1000} s`,
       );
-      replaceAfter(slot, RESTART_PAUSE_MS);
+      replaceAfter(slot, pause);
       return;
     }
     const { worker, served } = forked;

@@ -102,7 +102,7 @@ describe('the worker supervisor', () => {
 
       forked[0]?.emit('exit', 1, null);
       await vi.advanceTimersByTimeAsync(1_000); // the replacement's fork throws
-      await vi.advanceTimersByTimeAsync(1_000); // ...and is tried again
+      await vi.advanceTimersByTimeAsync(2_000); // ...and is tried again, after a pause twice as long
       forked[1]?.serve();
       await vi.advanceTimersByTimeAsync(0);
       // Let a rejection left unhandled by the throwing fork surface.
@@ -111,7 +111,7 @@ describe('the worker supervisor', () => {
       expect(unhandled).toEqual([]);
       expect(lines).toContainEqual({
         level: 'error',
-        message: expect.stringContaining('cannot start a replacement worker: spawn EAGAIN'),
+        message: 'cannot start a replacement worker: spawn EAGAIN; trying again in 2 s',
       });
       expect(lines).toContainEqual({ level: 'info', message: 'worker 2 replaced' });
     } finally {
@@ -295,5 +295,65 @@ describe('the worker supervisor on shutdown', () => {
     await vi.advanceTimersByTimeAsync(120_000);
     expect(forked).toHaveLength(1);
     expect(await outcome(draining)).toBe('resolved');
+  });
+});
+
+describe('the worker supervisor replacing workers', () => {
+  it('pauses longer after each quick death of a slot (1 s doubling to 60 s), each counted; a worker that served a while resets it', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    const { supervisor, forked, slots, lines, exits } = supervised({ workerCount: 2 });
+    const starting = supervisor.start();
+    for (const worker of forked) worker.start();
+    await starting;
+
+    /** Lets `ms` pass; returns how many workers were forked meanwhile. */
+    const forksWithin = async (ms: number) => {
+      const before = forked.length;
+      await vi.advanceTimersByTimeAsync(ms);
+      return forked.length - before;
+    };
+    // Slot 2's replacements refuse their setup (a changed key file): each dies before serving.
+    forked[1]?.exit(1);
+    const pauses: number[] = [];
+    for (let death = 0; death < 9; death++) {
+      let waited = 0;
+      while ((await forksWithin(500)) === 0) waited += 500;
+      pauses.push(waited + 500);
+      forked.at(-1)?.hello();
+      forked.at(-1)?.exit(1);
+    }
+    expect(pauses).toEqual([1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000, 60_000]);
+    expect(exits()).toBe(10);
+    expect(lines.filter((line) => line.level === 'error')).toHaveLength(10);
+    expect(lines.at(-1)?.message).toBe(
+      `worker ${forked.at(-1)?.id} (pid ${forked.at(-1)?.process.pid}) exited with code 1; starting a replacement in 60 s`,
+    );
+
+    // One serves at last, for long enough: its death is replaced at once, and the pause starts over.
+    expect(await forksWithin(60_000)).toBe(1);
+    forked.at(-1)?.start();
+    await vi.advanceTimersByTimeAsync(10_000);
+    forked.at(-1)?.exit(null, 'SIGSEGV');
+    expect(await forksWithin(0)).toBe(1);
+    forked.at(-1)?.exit(1);
+    expect(await forksWithin(999)).toBe(0);
+    expect(await forksWithin(1)).toBe(1);
+    // Slot 1 was never touched; every replacement took slot 2.
+    expect(new Set(slots.slice(2))).toEqual(new Set(['2']));
+    expect(forked[0]?.signals).toEqual([]);
+  });
+
+  it('a worker that served, but not for long, is replaced after the pause', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    const { supervisor, forked } = supervised({ workerCount: 1 });
+    const starting = supervisor.start();
+    forked[0]?.start();
+    await starting;
+    await vi.advanceTimersByTimeAsync(9_000);
+    forked[0]?.exit(1);
+    await vi.advanceTimersByTimeAsync(999);
+    expect(forked).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(forked).toHaveLength(2);
   });
 });

@@ -13,6 +13,7 @@ import { startCluster } from '../runtime/cluster/primary.js';
 import { isClusterWorker, runWorker } from '../runtime/cluster/worker.js';
 import { versionInfo } from '../version.js';
 import { errorLine, exitStatusOf } from './exit-status.js';
+import { serveUntilSignalled, untilAborted } from './serve-lifecycle.js';
 import { flagSpellings, normalizeFlags } from './go-flag-spellings.js';
 import { pointToHelpAfterErrors, serverExitStatusOf, throwInsteadOfExit } from './usage-errors.js';
 import { versionCommand } from './version-command.js';
@@ -83,45 +84,14 @@ serve.action(async (_options: unknown, command: Command) => {
   logger.info(`starting timestamp-server @ ${JSON.stringify(versionInfo())}`);
   if (configFile) logger.info(`Using config file: ${configFile}`);
   for (const warning of warnings) logger.warn(warning);
-  let server;
-  try {
-    server =
-      workers > 1 ? await startCluster(config, workers, logger) : await startServer(config, logger);
-  } catch (error) {
-    // One clear line; the stack only at debug level.
-    logger.fatal(`cannot start: ${errorLine(error)}`);
-    logger.debug({ err: error }, 'start-up failure');
-    logger.flush?.();
-    process.exitCode = exitStatusOf(error);
-    return;
-  }
-  let draining = false;
-  const shutdown = (signal: string) => {
-    // A later SIGTERM/SIGINT waits for the drain under way: the first signal's handler exits once
-    // it ends; the orchestrator's SIGKILL is the forced quit.
-    if (draining) {
-      logger.info(`received ${signal}, a drain is already under way: waiting for it to end`);
-      return;
-    }
-    draining = true;
-    logger.info(
-      `received ${signal}, draining: in-flight requests have ${config.gracefulTimeout} ms to finish`,
-    );
-    server.close().then(
-      () => {
-        logger.info('shut down');
-        logger.flush?.();
-        process.exit(0);
-      },
-      (error: unknown) => {
-        logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  // on, not once: a second signal with no listener would end the process mid-drain.
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  const status = await serveUntilSignalled(
+    (signal) =>
+      workers > 1
+        ? startCluster(config, workers, logger, signal)
+        : untilAborted(startServer(config, logger), signal),
+    { logger, gracefulTimeoutMs: config.gracefulTimeout },
+  );
+  if (status !== undefined) process.exitCode = status;
 });
 
 program.addCommand(versionCommand());

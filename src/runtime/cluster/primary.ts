@@ -33,6 +33,8 @@ export async function startCluster(
   config: ServeConfig,
   workerCount: number,
   logger: FastifyBaseLogger,
+  /** Stops the start-up (SIGTERM while starting): workers still starting end, serving ones drain. */
+  signal?: AbortSignal,
 ): Promise<RunningCluster> {
   const memoryKeys = await createMemoryKeys(config);
   // Read once, here: every worker, replacements included, gets this reading, never one of its own.
@@ -88,7 +90,7 @@ export async function startCluster(
       clock?.stopResending();
       await workers.drain();
     });
-    const addresses = await workers.start();
+    const addresses = await workers.start(signal);
 
     // The audit log reopens on SIGHUP (log rotation): every worker holds the file open.
     if (config.auditLog !== '') {

@@ -50,10 +50,10 @@ export interface WorkerSupervisor {
   readonly listening: ReadonlySet<Worker>;
   /**
    * Forks workerCount workers and resolves with their addresses once all serve. If one exits
-   * before all serve (even one that already served), ends those still starting and rejects
-   * (drain() then drains those that serve and waits for them all).
+   * before all serve (even one that already served), or `signal` aborts, ends those still starting
+   * and rejects (drain() then drains those that serve and waits for them all).
    */
-  start(): Promise<WorkerAddresses>;
+  start(signal?: AbortSignal): Promise<WorkerAddresses>;
   /**
    * Tells every worker that listens to drain, and ends those still loading (SIGTERM: they have no
    * handler yet, and nothing in flight); resolves once all have exited, killing stragglers.
@@ -84,7 +84,7 @@ export function createWorkerSupervisor(options: SupervisorOptions): WorkerSuperv
   /** Replacements start only once the first workers all serve; a start-up failure stops the start. */
   let running = false;
   let shuttingDown = false;
-  /** While start() waits: stops it (a worker that exits). */
+  /** While start() waits: stops it (a worker that exits, the abort signal). */
   let failStart: ((error: Error) => void) | undefined;
   const restartTimers = new Set<NodeJS.Timeout>();
   /** Each slot's next pause after a quick death; absent: FIRST_RESTART_PAUSE_MS. */
@@ -193,8 +193,13 @@ export function createWorkerSupervisor(options: SupervisorOptions): WorkerSuperv
 
   return {
     listening,
-    async start() {
+    async start(signal) {
+      const stoppedBySignal = () =>
+        new RuntimeError('START_STOPPED', 'the start-up was stopped by a signal');
+      if (signal?.aborted) throw stoppedBySignal();
       const stopped = new Promise<never>((_, reject) => (failStart = reject));
+      const onAbort = () => failStart?.(stoppedBySignal());
+      signal?.addEventListener('abort', onAbort);
       const started: ReturnType<typeof fork>[] = [];
       let addresses: WorkerAddresses;
       try {
@@ -211,6 +216,7 @@ export function createWorkerSupervisor(options: SupervisorOptions): WorkerSuperv
         throw error;
       } finally {
         failStart = undefined;
+        signal?.removeEventListener('abort', onAbort);
       }
       running = true;
       return addresses;

@@ -208,6 +208,34 @@ describe('the worker supervisor while the server starts', () => {
     // The serving one is left to drain(); the one still starting has no handler to drain with.
     expect(forked.map((worker) => worker.signals)).toEqual([[], ['SIGTERM'], []]);
   });
+
+  it('an aborted start-up ends the workers still starting and leaves the serving ones to drain', async () => {
+    const { supervisor, forked } = supervised({ workerCount: 2 });
+    const stop = new AbortController();
+    const starting = supervisor.start(stop.signal);
+    forked[0]?.start();
+    forked[1]?.hello();
+    expect(await outcome(starting)).toBe('pending');
+    stop.abort();
+    expect(await outcome(starting)).toBe('rejected: the start-up was stopped by a signal');
+    expect(forked.map((worker) => worker.signals)).toEqual([[], ['SIGTERM']]);
+
+    const draining = supervisor.drain();
+    expect(forked[0]?.sent.at(-1)).toEqual({ type: 'tsa:drain' });
+    forked[0]?.exit(0);
+    forked[1]?.exit(null, 'SIGTERM');
+    expect(await outcome(draining)).toBe('resolved');
+  });
+
+  it('a start-up aborted before it began forks nothing', async () => {
+    const { supervisor, forked } = supervised({ workerCount: 2 });
+    const stop = new AbortController();
+    stop.abort();
+    expect(await outcome(supervisor.start(stop.signal))).toBe(
+      'rejected: the start-up was stopped by a signal',
+    );
+    expect(forked).toHaveLength(0);
+  });
 });
 
 describe('the worker supervisor on shutdown', () => {

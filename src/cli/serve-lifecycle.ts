@@ -1,0 +1,141 @@
+import { constants } from 'node:os';
+import { RuntimeError } from '../runtime/runtime-error.js';
+import { errorLine, exitStatusOf } from './exit-status.js';
+
+/** What `serve` runs: the single process or the cluster primary, once started. */
+export interface Stoppable {
+  /** Graceful: drains, then resolves; rejects when the shutdown failed. */
+  close(): Promise<void>;
+}
+
+export type StopSignal = 'SIGTERM' | 'SIGINT';
+
+/** The logger calls the lifecycle makes (pino's). */
+export interface LifecycleLogger {
+  info(message: string): void;
+  error(fields: object, message: string): void;
+  fatal(message: string): void;
+  debug(fields: object, message: string): void;
+  flush?: () => void;
+}
+
+export interface LifecycleOptions {
+  logger: LifecycleLogger;
+  /** --graceful-timeout in ms, for the log line. */
+  gracefulTimeoutMs: number;
+  /** Where SIGTERM and SIGINT come from: the process (tests give an emitter). */
+  signals?: Pick<NodeJS.EventEmitter, 'on'>;
+  /** Ends the process at once (process.exit; tests record it). */
+  exit?: (code: number) => void;
+}
+
+/** The status of a process ended by `signal`'s default action, as a shell reports it (143, 130). */
+export const stoppedStatus = (signal: StopSignal): number => 128 + constants.signals[signal];
+
+/**
+ * Resolves or rejects as `starting` does, or rejects (START_STOPPED) as soon as `signal` aborts:
+ * for a start-up that cannot be interrupted from outside (the single process's).
+ */
+export function untilAborted<T>(starting: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () =>
+      reject(new RuntimeError('START_STOPPED', 'the start-up was stopped by a signal'));
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    starting.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
+}
+
+/**
+ * Runs `serve` from its first moment to its exit, with SIGTERM and SIGINT handled before anything
+ * starts: as PID 1 in a container a signal without a handler is ignored, and elsewhere it kills
+ * without a teardown.
+ *
+ * - Signalled while starting: logs `received SIGTERM while starting` and aborts `start`'s signal.
+ *   If the start-up ends by stopping, the process exits 128 + the signal's number (143, 130): it
+ *   never served. If it starts all the same, it drains at once (exit 0, or 1 if that fails).
+ * - Signalled while serving: drains; exit 0, or 1 when the shutdown failed (`shutdown failed`).
+ *   A second signal during the drain is logged and waits for it.
+ * - A start-up failure is logged (`cannot start: ...`); the returned status is the exit status
+ *   the caller sets (the process then ends by itself).
+ */
+export async function serveUntilSignalled(
+  start: (signal: AbortSignal) => Promise<Stoppable>,
+  options: LifecycleOptions,
+): Promise<number | undefined> {
+  const { logger, signals = process, exit = (code: number) => process.exit(code) } = options;
+  const stopStart = new AbortController();
+  let server: Stoppable | undefined;
+  /** The signal received while starting. */
+  let stopping: StopSignal | undefined;
+  let draining = false;
+
+  const shutdown = (signal: StopSignal, line: string) => {
+    // A later SIGTERM/SIGINT waits for the drain under way: the first signal's handler exits once
+    // it ends; the orchestrator's SIGKILL is the forced quit.
+    if (draining) {
+      logger.info(`received ${signal}, a drain is already under way: waiting for it to end`);
+      return;
+    }
+    draining = true;
+    logger.info(line);
+    (server as Stoppable).close().then(
+      () => {
+        logger.info('shut down');
+        logger.flush?.();
+        exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        logger.flush?.();
+        exit(1);
+      },
+    );
+  };
+  const drainLine = (signal: StopSignal) =>
+    `received ${signal}, draining: in-flight requests have ${options.gracefulTimeoutMs} ms to finish`;
+  const onSignal = (signal: StopSignal) => {
+    if (server) return shutdown(signal, drainLine(signal));
+    if (stopping) {
+      logger.info(`received ${signal} while stopping the start-up: waiting for it to end`);
+      return;
+    }
+    stopping = signal;
+    logger.info(`received ${signal} while starting: stopping the start-up`);
+    stopStart.abort();
+  };
+  // on, not once: a second signal with no listener would end the process mid-drain.
+  signals.on('SIGTERM', () => onSignal('SIGTERM'));
+  signals.on('SIGINT', () => onSignal('SIGINT'));
+
+  try {
+    server = await start(stopStart.signal);
+  } catch (error) {
+    if (stopping) {
+      if (!(error instanceof RuntimeError && error.code === 'START_STOPPED')) {
+        logger.info(`the start-up ended with: ${errorLine(error)}`);
+      }
+      const status = stoppedStatus(stopping);
+      logger.info(`start-up stopped by ${stopping}: exiting with ${status}`);
+      logger.flush?.();
+      exit(status);
+      return status;
+    }
+    // One clear line; the stack only at debug level.
+    logger.fatal(`cannot start: ${errorLine(error)}`);
+    logger.debug({ err: error }, 'start-up failure');
+    logger.flush?.();
+    return exitStatusOf(error);
+  }
+  if (stopping) shutdown(stopping, `started after ${stopping}: draining at once`);
+  return undefined;
+}

@@ -1,0 +1,148 @@
+import { EventEmitter } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import {
+  serveUntilSignalled,
+  stoppedStatus,
+  untilAborted,
+  type Stoppable,
+} from '../../../src/cli/serve-lifecycle.js';
+import { RuntimeError } from '../../../src/runtime/runtime-error.js';
+
+/** A promise and the hands that settle it. */
+function deferred<T>() {
+  let resolve!: (value: T) => void;
+  let reject!: (error: Error) => void;
+  const promise = new Promise<T>((yes, no) => {
+    resolve = yes;
+    reject = no;
+  });
+  return { promise, resolve, reject };
+}
+
+/** Lets the callbacks that are due run. */
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+function lifecycle() {
+  const lines: string[] = [];
+  const signals = new EventEmitter();
+  const exits: number[] = [];
+  const logger = {
+    info: (message: string) => lines.push(message),
+    error: (_fields: object, message: string) => lines.push(message),
+    fatal: (message: string) => lines.push(`FATAL ${message}`),
+    debug: () => undefined,
+  };
+  const starting = deferred<Stoppable>();
+  let startSignal: AbortSignal | undefined;
+  let closes = 0;
+  const closing = deferred<void>();
+  const server: Stoppable = {
+    close: () => {
+      closes++;
+      return closing.promise;
+    },
+  };
+  const run = serveUntilSignalled(
+    (signal) => {
+      startSignal = signal;
+      return starting.promise;
+    },
+    { logger, gracefulTimeoutMs: 15_000, signals, exit: (code) => exits.push(code) },
+  );
+  return {
+    run,
+    lines,
+    signals,
+    exits,
+    starting,
+    closing,
+    server,
+    closes: () => closes,
+    startSignal: () => startSignal,
+  };
+}
+
+describe('serve, from its first moment to its exit', () => {
+  it('a SIGTERM while starting stops the start-up: the line, then exit 143', async () => {
+    const life = lifecycle();
+    life.signals.emit('SIGTERM');
+    expect(life.lines).toEqual(['received SIGTERM while starting: stopping the start-up']);
+    expect(life.startSignal()?.aborted).toBe(true);
+    life.signals.emit('SIGINT');
+    expect(life.lines.at(-1)).toBe(
+      'received SIGINT while stopping the start-up: waiting for it to end',
+    );
+    life.starting.reject(new RuntimeError('START_STOPPED', 'the start-up was stopped by a signal'));
+    expect(await life.run).toBe(143);
+    expect(life.exits).toEqual([143]);
+    expect(life.lines.at(-1)).toBe('start-up stopped by SIGTERM: exiting with 143');
+    expect(life.closes()).toBe(0);
+  });
+
+  it('a SIGINT while starting: exit 130', async () => {
+    const life = lifecycle();
+    life.signals.emit('SIGINT');
+    life.starting.reject(new RuntimeError('START_STOPPED', 'stopped'));
+    expect(await life.run).toBe(130);
+    expect(stoppedStatus('SIGINT')).toBe(130);
+  });
+
+  it('a start-up that completes after the SIGTERM drains at once: exit 0', async () => {
+    const life = lifecycle();
+    life.signals.emit('SIGTERM');
+    life.starting.resolve(life.server);
+    expect(await life.run).toBeUndefined();
+    expect(life.closes()).toBe(1);
+    expect(life.lines.at(-1)).toBe('started after SIGTERM: draining at once');
+    // A second signal during that drain waits for it.
+    life.signals.emit('SIGTERM');
+    expect(life.closes()).toBe(1);
+    expect(life.exits).toEqual([]);
+    life.closing.resolve();
+    await settle();
+    expect(life.exits).toEqual([0]);
+    expect(life.lines.at(-1)).toBe('shut down');
+  });
+
+  it('a SIGTERM while serving drains; a failed shutdown exits 1', async () => {
+    const life = lifecycle();
+    life.starting.resolve(life.server);
+    expect(await life.run).toBeUndefined();
+    expect(life.startSignal()?.aborted).toBe(false);
+    life.signals.emit('SIGTERM');
+    expect(life.lines).toEqual([
+      'received SIGTERM, draining: in-flight requests have 15000 ms to finish',
+    ]);
+    life.closing.reject(new RuntimeError('WORKER_DRAIN_FAILED', 'worker 2 exited with code 1'));
+    await settle();
+    expect(life.lines.at(-1)).toBe('shutdown failed');
+    expect(life.exits).toEqual([1]);
+  });
+
+  it('a start-up failure without a signal is logged and returns its status; nothing exits', async () => {
+    const life = lifecycle();
+    life.starting.reject(new Error('cannot open /nonexistent/key.pem'));
+    expect(await life.run).toBe(1);
+    expect(life.lines).toEqual(['FATAL cannot start: cannot open /nonexistent/key.pem']);
+    expect(life.exits).toEqual([]);
+  });
+});
+
+describe('untilAborted', () => {
+  it('rejects at the abort, whatever the start-up it waits for does', async () => {
+    const stop = new AbortController();
+    const starting = deferred<string>();
+    const waited = untilAborted(starting.promise, stop.signal);
+    stop.abort();
+    await expect(waited).rejects.toMatchObject({ code: 'START_STOPPED' });
+    starting.resolve('late');
+  });
+
+  it('settles as the start-up does when there is no abort', async () => {
+    const stop = new AbortController();
+    await expect(untilAborted(Promise.resolve('up'), stop.signal)).resolves.toBe('up');
+    await expect(untilAborted(Promise.reject(new Error('refused')), stop.signal)).rejects.toThrow(
+      'refused',
+    );
+  });
+});

@@ -6,7 +6,7 @@ import { ConfigError } from '../config/resolve.js';
 import type { OptionSpec } from '../config/option-spec.js';
 import { SERVE_OPTIONS, type ServeOptionName } from '../config/schema.js';
 import { checkSignerOptions } from '../config/signer-config.js';
-import { parseWorkerCount } from '../config/worker-count.js';
+import { resolveWorkerCount } from '../config/worker-count.js';
 import { createLogger } from '../server/logger.js';
 import { startServer } from '../runtime/serve.js';
 import { startCluster } from '../runtime/cluster/primary.js';
@@ -61,13 +61,15 @@ serve.action(async (_options: unknown, command: Command) => {
   let config;
   let configFile;
   let workers;
+  let workerCount;
   let warnings;
   try {
     ({ config, configFile, warnings } = loadServeConfig({
       flags: flags as Partial<Record<ServeOptionName, unknown>>,
       configPath: flags['config'] as string | undefined,
     }));
-    workers = parseWorkerCount(config.workers);
+    workerCount = resolveWorkerCount(config.workers);
+    workers = workerCount.count;
     if (flags['printConfig']) {
       process.stdout.write(formatConfig(config));
       return;
@@ -84,6 +86,7 @@ serve.action(async (_options: unknown, command: Command) => {
   logger.info(`starting timestamp-server @ ${JSON.stringify(versionInfo())}`);
   if (configFile) logger.info(`Using config file: ${configFile}`);
   for (const warning of warnings) logger.warn(warning);
+  if (workerCount.derivation) logger.info(workerCount.derivation);
   const status = await serveUntilSignalled(
     (signal) =>
       workers > 1

@@ -162,6 +162,33 @@ for (const overlay of ['memory', 'aws-kms']) {
       expect(resolved).toMatchObject({ ntpMonitoring: config['ntp-monitoring'] });
     });
 
+    it('sizes the memory limit for its processes; --workers auto only under a CPU limit', () => {
+      const config = parse(
+        find<{ data: Record<string, string> }>(objects, 'ConfigMap').data[
+          'timestamp-server.yaml'
+        ] ?? '',
+      ) as Record<string, unknown>;
+      const container = find<{
+        spec: {
+          template: {
+            spec: { containers: { resources: { limits: { cpu?: string; memory: string } } }[] };
+          };
+        };
+      }>(objects, 'Deployment').spec.template.spec.containers[0];
+      const limits = container?.resources.limits;
+      const workers = String(config['workers'] ?? '1');
+      // auto without a CPU limit counts the node's cores: 64 processes in a 256 MiB container.
+      if (workers === 'auto') expect(limits?.cpu, 'a CPU limit for --workers auto').toBeDefined();
+      const cpus = limits?.cpu?.endsWith('m')
+        ? Number(limits.cpu.slice(0, -1)) / 1000
+        : Number(limits?.cpu);
+      const count = workers === 'auto' ? Math.ceil(cpus) : Number(workers);
+      // About 50 MiB per process when idle; a cluster has its primary besides its workers.
+      const processes = count > 1 ? count + 1 : 1;
+      expect(limits?.memory).toMatch(/^\d+Mi$/);
+      expect(Number(limits?.memory.slice(0, -2))).toBeGreaterThanOrEqual(processes * 50 + 100);
+    });
+
     it('runs a versioned image, never :latest', () => {
       for (const container of find<DeploymentShape>(objects, 'Deployment').spec.template.spec
         .containers)

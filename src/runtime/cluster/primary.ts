@@ -1,4 +1,3 @@
-import cluster from 'node:cluster';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ServeConfig } from '../../config/schema.js';
 import { DEFAULT_PROFILE_NAME } from '../../config/profiles.js';
@@ -92,10 +91,12 @@ export async function startCluster(
     });
     const addresses = await workers.start(signal);
 
-    // The audit log reopens on SIGHUP (log rotation): every worker holds the file open.
+    // The audit log reopens on SIGHUP (log rotation): every worker holds the file open. Only those
+    // that said hello, which have a SIGHUP handler: a replacement still loading would die of it
+    // (it opens the file fresh anyway).
     if (config.auditLog !== '') {
       const onHangup = (): void => {
-        for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGHUP');
+        for (const worker of workers.listening) worker.process.kill('SIGHUP');
       };
       process.on('SIGHUP', onHangup);
       stack.defer(() => process.off('SIGHUP', onHangup));

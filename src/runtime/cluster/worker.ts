@@ -71,8 +71,9 @@ function receiveSetup(): Promise<SetupMessage> {
  * terminal's Ctrl-C reaches the whole group) or when the primary is gone; exits 0 once drained.
  */
 export async function runWorker(): Promise<void> {
-  // First: the primary passes SIGHUP (audit log rotation) to every worker, and one still starting
-  // would die of it. A reopen before the log is open is not needed (it opens fresh); kept to exit.
+  // First, before the hello: the primary passes SIGHUP (audit log rotation) to every worker that
+  // said hello, and one still starting would die of it. A reopen before the log is open is not
+  // needed (it opens fresh).
   process.on('SIGHUP', () => undefined);
   const id = cluster.worker?.id ?? 0;
   const clock = new RelayedClock(() => process.send?.({ type: 'tsa:clock-jump' }));
@@ -85,6 +86,11 @@ export async function runWorker(): Promise<void> {
   process.on('message', (message: unknown) => {
     if (isMessage(message, 'tsa:drain')) drain('asked by the primary');
   });
+  // node's cluster child exits at once (code 0, no teardown, in-flight requests cut) when the
+  // primary goes, unless the worker object says it exits after a disconnect: its own 'disconnect'
+  // listener reads this flag first (lib/internal/cluster/child.js, Node 20 to 24; the primary's
+  // copy of the flag is its own). This process drains instead.
+  if (cluster.worker) cluster.worker.exitedAfterDisconnect = true;
   process.once('disconnect', () => drain('the primary is gone'));
   // A message sent as the primary goes (a metrics answer, a clock jump) fails with EPIPE or
   // ERR_IPC_CHANNEL_CLOSED; unheard, that 'error' would crash this worker instead of draining it.

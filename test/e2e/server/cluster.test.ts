@@ -675,6 +675,63 @@ describe('--workers 2 (node:cluster)', () => {
     expect(messages).not.toContain('shut down');
   });
 
+  it('workers whose primary is killed drain: in-flight requests all answered', async () => {
+    const server = await cluster([]);
+    const burst = Array.from({ length: 4 }, () => splitRequest(server.url));
+    await Promise.all(burst.map((request) => request.sendFirstPart()));
+    // One ping per worker: each has been handed its share of the connections before them.
+    expect((await call(server.url, '/ping')).status).toBe(200);
+    expect((await call(server.url, '/ping')).status).toBe(200);
+
+    server.child.kill('SIGKILL');
+    await untilLogged(server, (line) => line.message === 'the primary is gone, draining', 2);
+    burst.forEach((request) => request.sendRest());
+    const responses = await Promise.all(burst.map((request) => request.response));
+    expect(responses.map((response) => response.status)).toEqual([200, 200, 200, 200]);
+    // The primary's status (killed); the stream ends once both workers have exited.
+    expect(await server.exited).toBeNull();
+    expect(pidsAnswering(server, '/api/v1/timestamp', 200).size).toBe(2);
+  });
+
+  it("SIGHUP while a replacement still loads reopens the serving workers' files and spares it", async () => {
+    const dir = tempDir();
+    cleanups.push(() => dir.cleanup());
+    const server = await cluster(['--audit-log', dir.path('audit.jsonl')]);
+    const primary = server.child.pid ?? 0;
+    const workers = new Set(logLines(server).flatMap((line) => (line.worker ? [line.pid] : [])));
+    const [victim, survivor] = [...workers];
+    process.kill(victim ?? 0, 'SIGKILL');
+    // The replacement as soon as it is forked, stopped there: it has no SIGHUP handler yet.
+    let replacement: number | undefined;
+    while (replacement === undefined) {
+      replacement = spawnSync('ps', ['-o', 'pid=', '--ppid', String(primary)], { encoding: 'utf8' })
+        .stdout.split('\n')
+        .map(Number)
+        .find((pid) => pid > 0 && !workers.has(pid));
+      if (replacement === undefined) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    process.kill(replacement, 'SIGSTOP');
+    const stopped = replacement;
+    cleanups.push(() => {
+      try {
+        process.kill(stopped, 'SIGCONT');
+      } catch {
+        // gone already
+      }
+    });
+    server.child.kill('SIGHUP');
+    await untilLogged(
+      server,
+      (line) => line.pid === survivor && line.message === 'audit log reopened',
+    );
+    process.kill(replacement, 'SIGCONT');
+    await untilLogged(server, (line) => /^worker \d+ replaced$/.test(line.message ?? ''));
+    expect(logLines(server).find((line) => line.message?.endsWith('replaced'))?.pid).toBe(
+      replacement,
+    );
+    expect(logLines(server).some((line) => /signal SIGHUP/.test(line.message ?? ''))).toBe(false);
+  });
+
   it('a worker that cannot start stops the start-up: exit 1, the reason logged', async () => {
     const run = runCli([
       'serve',

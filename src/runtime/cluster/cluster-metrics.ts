@@ -3,7 +3,12 @@ import { AggregatorRegistry, Counter } from 'prom-client';
 import { CLOCK_METRICS } from '../../clock/clock-metrics.js';
 import { registry } from '../../metrics/registry.js';
 import type { MetricsSource } from '../../server/metrics-listener.js';
-import { isMessage, type MetricsJson, type MetricsMessage } from './messages.js';
+import {
+  isMessage,
+  type FinalMetricsMessage,
+  type MetricsJson,
+  type MetricsMessage,
+} from './messages.js';
 import { RuntimeError } from '../runtime-error.js';
 
 /**
@@ -23,16 +28,51 @@ const WORKER_ANSWER_TIMEOUT_MS = 5_000;
 const clockMetricNames = async () =>
   new Set((await Promise.all(CLOCK_METRICS.map((metric) => metric.get()))).map(({ name }) => name));
 
+/** This process's registry, less the NTP metrics (the primary's own monitor reports those). */
+async function workerMetrics(): Promise<MetricsJson> {
+  const [metrics, primaryOwned] = await Promise.all([
+    registry.getMetricsAsJSON(),
+    clockMetricNames(),
+  ]);
+  return metrics.filter(({ name }) => !primaryOwned.has(name));
+}
+
 /** In a worker: answers the primary's scrapes with this process's registry, less the NTP metrics. */
 export function answerMetricsRequests(): void {
   process.on('message', (message: unknown) => {
     if (!isMessage(message, 'tsa:metrics-request')) return;
     const reply = (fields: Omit<MetricsMessage, 'type' | 'id'>) =>
       process.send?.({ type: 'tsa:metrics', id: message.id, ...fields } satisfies MetricsMessage);
-    Promise.all([registry.getMetricsAsJSON(), clockMetricNames()]).then(
-      ([metrics, primaryOwned]) =>
-        reply({ metrics: metrics.filter(({ name }) => !primaryOwned.has(name)) }),
+    workerMetrics().then(
+      (metrics) => reply({ metrics }),
       (error: unknown) => reply({ error: String(error) }),
+    );
+  });
+}
+
+/** How long a drained worker waits for its final counts to be written to the primary. */
+const FINAL_METRICS_WAIT_MS = 1_000;
+
+/**
+ * In a worker that has drained, before it exits: its counts as they end, for the primary to keep
+ * once it is gone (what it counted since the last scrape would otherwise be lost). Resolves once
+ * written, at once without a primary, and after FINAL_METRICS_WAIT_MS whatever happened.
+ */
+export async function sendFinalMetrics(): Promise<void> {
+  if (!process.send || !process.connected) return;
+  const metrics = await workerMetrics();
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, FINAL_METRICS_WAIT_MS);
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    // A closed channel answers the callback with an error: nothing more to wait for either.
+    process.send?.(
+      { type: 'tsa:final-metrics', metrics } satisfies FinalMetricsMessage,
+      undefined,
+      {},
+      done,
     );
   });
 }
@@ -77,41 +117,73 @@ function requestMetrics(worker: Worker): Promise<MetricsJson | undefined> {
   });
 }
 
+/** The primary's /metrics source, which also takes the final counts of a worker that drains. */
+export interface ClusterMetricsSource extends MetricsSource {
+  /** A worker's counts as it ends (tsa:final-metrics): kept as its last answer. */
+  finalAnswer(worker: Worker, metrics: MetricsJson): void;
+}
+
 /**
  * In the primary: one /metrics answer for the process group. Each worker's registry is merged by
  * prom-client's AggregatorRegistry with each metric's aggregator (counters and histograms sum;
  * gauges say how, e.g. build_info `first`), plus the NTP metrics of the primary's own monitor.
  * `workers` are those listening for the request (a worker still loading its modules would not).
  */
-export function clusterMetricsSource(workers: () => Iterable<Worker>): MetricsSource {
-  /** Each worker's last answer, to be kept as `retired` once it is gone. */
-  const lastAnswers = new Map<Worker, MetricsJson>();
+export function clusterMetricsSource(workers: () => Iterable<Worker>): ClusterMetricsSource {
   /**
-   * The counters, histograms and summaries of workers that are gone, as last scraped: still added
+   * Each worker's latest answer (a scrape's, or its final counts), to be kept as `retired` once it
+   * is gone. Set as each arrives, so the latest always wins.
+   */
+  const lastAnswers = new Map<Worker, MetricsJson>();
+  /** Workers whose counts are in `retired` (or that died unheard): never counted again. */
+  const gone = new WeakSet<Worker>();
+  /**
+   * The counters, histograms and summaries of workers that are gone, as last heard: still added
    * in, so that the sums never go down when a worker is replaced (Prometheus would read the drop as
    * a reset, and rate() would count the other workers' whole totals again). Merged into one.
    */
   let retired: MetricsJson = [];
+  /** Retirements one after the other: two scrapes at once would each merge into the same old sum. */
+  let retiring = Promise.resolve();
+  const retire = (answers: MetricsJson[]) => {
+    retiring = retiring.then(async () => {
+      retired = await AggregatorRegistry.aggregate([
+        retired,
+        ...answers.map((answer) => answer.filter(sumsAcrossLifetimes)),
+      ]).getMetricsAsJSON();
+    });
+  };
   return {
     contentType: registry.contentType,
+    finalAnswer(worker, metrics) {
+      if (!gone.has(worker)) lastAnswers.set(worker, metrics);
+    },
     async metrics() {
-      const connected = [...workers()].filter((worker) => worker.isConnected());
+      const asked = [...workers()].filter((worker) => worker.isConnected() && !gone.has(worker));
       const [answers, own] = await Promise.all([
-        Promise.all(connected.map(requestMetrics)),
+        Promise.all(
+          asked.map(async (worker) => {
+            const answer = await requestMetrics(worker);
+            if (answer && !gone.has(worker)) lastAnswers.set(worker, answer);
+            return answer;
+          }),
+        ),
         Promise.all([...CLOCK_METRICS, workerExitsTotal].map((metric) => metric.get())),
       ]);
-      const gone = [...lastAnswers].filter(([worker]) => !connected.includes(worker));
-      if (gone.length > 0) {
-        for (const [worker] of gone) lastAnswers.delete(worker);
-        retired = await AggregatorRegistry.aggregate([
-          retired,
-          ...gone.map(([, answer]) => answer.filter(sumsAcrossLifetimes)),
-        ]).getMetricsAsJSON();
+      // Gone: exited before it answered (it was still `connected` when asked), or no longer
+      // listening. One that answered this scrape is in its sum as it is: retired at the next.
+      const answered = new Set(asked.filter((_, i) => answers[i] !== undefined));
+      for (const worker of asked) if (!answered.has(worker)) gone.add(worker);
+      const present = new Set([...workers()].filter((worker) => worker.isConnected()));
+      const leaving = [...lastAnswers].filter(
+        ([worker]) => !answered.has(worker) && (gone.has(worker) || !present.has(worker)),
+      );
+      for (const [worker] of leaving) {
+        lastAnswers.delete(worker);
+        gone.add(worker);
       }
-      connected.forEach((worker, i) => {
-        const answer = answers[i];
-        if (answer) lastAnswers.set(worker, answer);
-      });
+      if (leaving.length > 0) retire(leaving.map(([, answer]) => answer));
+      await retiring;
       const all = answers.filter((answer): answer is MetricsJson => answer !== undefined);
       return AggregatorRegistry.aggregate([...all, retired, own as MetricsJson]).metrics();
     },

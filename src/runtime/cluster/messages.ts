@@ -79,6 +79,15 @@ export interface MetricsMessage {
   error?: string;
 }
 
+/**
+ * Worker -> primary, once drained and before it exits: its metrics as they end, kept by the primary
+ * as the worker's last answer (what it counted since the last scrape would be lost otherwise).
+ */
+export interface FinalMetricsMessage {
+  type: 'tsa:final-metrics';
+  metrics: MetricsJson;
+}
+
 /** Primary -> worker: stop accepting, finish in-flight requests, exit 0. */
 export interface DrainMessage {
   type: 'tsa:drain';
@@ -92,6 +101,7 @@ export type ClusterMessage =
   | ClockJumpMessage
   | MetricsRequestMessage
   | MetricsMessage
+  | FinalMetricsMessage
   | DrainMessage;
 
 /** Narrows a message of the channel to ours (prom-client and node use the same channel). */

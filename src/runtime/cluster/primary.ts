@@ -52,6 +52,7 @@ export async function startCluster(
       stack.defer(() => relay.stop());
       clock = relay;
     }
+    const metricsSource = clusterMetricsSource(() => workers.listening);
     const workers = createWorkerSupervisor({
       workerCount,
       gracefulTimeoutMs: config.gracefulTimeout,
@@ -65,8 +66,10 @@ export async function startCluster(
         ...(clock ? { clock: clock.status } : {}),
       }),
       onUnexpectedExit: () => workerExitsTotal.inc(),
-      onMessage: (message) => {
+      onMessage: (message, worker) => {
         if (isMessage(message, 'tsa:clock-jump')) clock?.clockJumped();
+        if (isMessage(message, 'tsa:final-metrics'))
+          metricsSource.finalAnswer(worker, message.metrics);
       },
     });
     const metrics = await listenAs(
@@ -75,7 +78,7 @@ export async function startCluster(
           host: config.metricsHost || config.host,
           port: config.metricsPort,
           timeoutMs: config.readTimeout,
-          source: clusterMetricsSource(() => workers.listening),
+          source: metricsSource,
         }),
       metricsListenerFlags(config),
       config.metricsHost || config.host,

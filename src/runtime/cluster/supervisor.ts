@@ -32,7 +32,7 @@ export interface SupervisorOptions {
   /** The answer to a worker's hello: what it needs before it builds its authority. */
   setup: () => SetupMessage;
   /** Sees every message of every worker first (e.g. a clock step a worker saw). */
-  onMessage?: (message: unknown) => void;
+  onMessage?: (message: unknown, worker: Worker) => void;
   /** A worker exited while the server runs (it is replaced): counted for /metrics. */
   onUnexpectedExit?: () => void;
   /** Starts one worker process (cluster.fork; tests give a fake). */
@@ -116,7 +116,7 @@ export function createWorkerSupervisor(options: SupervisorOptions): WorkerSuperv
       logger.warn({ worker: worker.id, err: error }, `cannot message worker ${worker.id}`),
     );
     worker.on('message', (message: unknown) => {
-      options.onMessage?.(message);
+      options.onMessage?.(message, worker);
       if (isMessage(message, 'tsa:hello')) {
         if (shuttingDown) {
           // Forked before the drain began and loaded since: no setup (keys) for a worker that

@@ -6,7 +6,7 @@ import { createLogger } from '../../server/logger.js';
 import type { TlsMaterial } from '../../server/tls.js';
 import type { MemoryKeyMaterial } from '../../signers/memory.js';
 import { requireTimeSync, startServer, type RunningServer } from '../serve.js';
-import { answerMetricsRequests } from './cluster-metrics.js';
+import { answerMetricsRequests, sendFinalMetrics } from './cluster-metrics.js';
 import {
   decodeConfig,
   isMessage,
@@ -145,17 +145,21 @@ export async function runWorker(): Promise<void> {
     }
     draining = true;
     logger.info(`${why}, draining`);
-    server.close().then(
-      () => {
-        logger.flush();
-        process.exit(0);
-      },
-      (error: unknown) => {
+    void (async () => {
+      let status = 0;
+      try {
+        await server.close();
+      } catch (error) {
         logger.error({ err: error }, 'shutdown failed');
-        logger.flush();
-        process.exit(1);
-      },
-    );
+        status = 1;
+      }
+      // The primary keeps this worker's counts once it is gone (when there still is a primary).
+      await sendFinalMetrics().catch((error: unknown) =>
+        logger.warn({ err: error }, 'cannot send the final metrics to the primary'),
+      );
+      logger.flush();
+      process.exit(status);
+    })();
   };
   // on, not once: a second Ctrl-C with no listener would end the worker mid-drain.
   process.on('SIGTERM', () => drain('received SIGTERM'));

@@ -732,6 +732,35 @@ describe('--workers 2 (node:cluster)', () => {
     expect(logLines(server).some((line) => /signal SIGHUP/.test(line.message ?? ''))).toBe(false);
   });
 
+  it('a worker that drains on its own leaves its final counts in /metrics, though never scraped', async () => {
+    const server = await cluster([]);
+    await Promise.all(
+      Array.from({ length: 6 }, () => call(server.url, '/api/v1/timestamp/certchain')),
+    );
+    await untilLogged(server, (line) => line.url === '/api/v1/timestamp/certchain', 6);
+    expect(pidsAnswering(server, '/api/v1/timestamp/certchain', 200).size).toBe(2);
+    // No scrape yet: the primary has heard no counts of either worker.
+    const drained = logLines(server).find((line) => line.worker === 1)?.pid;
+    process.kill(drained ?? 0, 'SIGTERM');
+    await untilLogged(server, (line) => /^worker \d+ replaced$/.test(line.message ?? ''));
+    expect(
+      logLines(server).some((line) =>
+        line.message?.startsWith(
+          `worker 1 (pid ${drained}) exited with code 0; starting a replacement`,
+        ),
+      ),
+    ).toBe(true);
+    const text = await (await fetch(server.metricsUrl)).text();
+    expect(
+      sample(
+        text,
+        'timestamp_authority_http_requests_total',
+        'code="200",path="/api/v1/timestamp/certchain",method="GET"',
+      ),
+    ).toBe('6');
+    expect(sample(text, 'timestamp_authority_cluster_worker_exits_total')).toBe('1');
+  });
+
   it('a worker that cannot start stops the start-up: exit 1, the reason logged', async () => {
     const run = runCli([
       'serve',

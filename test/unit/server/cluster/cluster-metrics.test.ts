@@ -1,0 +1,101 @@
+import { EventEmitter } from 'node:events';
+import type { Worker } from 'node:cluster';
+import { describe, expect, it } from 'vitest';
+import { clusterMetricsSource } from '../../../../src/runtime/cluster/cluster-metrics.js';
+import type { MetricsJson } from '../../../../src/runtime/cluster/messages.js';
+
+const counter = (value: number) =>
+  [
+    {
+      name: 'review_requests_total',
+      help: 'h',
+      type: 'counter',
+      aggregator: 'sum',
+      values: [{ value, labels: {} }],
+    },
+  ] as unknown as MetricsJson;
+
+/** A worker answering scrapes with its count; one that `dies` exits as it is asked instead. */
+class FakeWorker extends EventEmitter {
+  connected = true;
+  dies = false;
+  constructor(
+    readonly id: number,
+    public count: number,
+  ) {
+    super();
+  }
+  isConnected(): boolean {
+    return this.connected;
+  }
+  send(message: { type: string; id: number }, callback?: (error: Error | null) => void): boolean {
+    callback?.(null);
+    setImmediate(() => {
+      if (this.dies) {
+        this.connected = false;
+        this.emit('exit', null, 'SIGKILL');
+        return;
+      }
+      this.emit('message', { type: 'tsa:metrics', id: message.id, metrics: counter(this.count) });
+    });
+    return true;
+  }
+}
+
+function cluster(...counts: number[]) {
+  const workers = counts.map((count, i) => new FakeWorker(i + 1, count));
+  let listening = [...workers];
+  const source = clusterMetricsSource(() => listening as unknown as Worker[]);
+  const total = async () => {
+    const text = await source.metrics();
+    return Number(/^review_requests_total (\d+)$/m.exec(text)?.[1]);
+  };
+  /** The worker exits and its exit is seen: no longer listening. */
+  const gone = (worker: FakeWorker | undefined) => {
+    if (worker) worker.connected = false;
+    listening = listening.filter((each) => each !== worker);
+  };
+  return { workers, source, total, gone };
+}
+
+describe("the cluster's /metrics sums", () => {
+  it('keep the counts of a worker that exits mid-scrape, still connected when asked', async () => {
+    const { workers, total } = cluster(10, 5);
+    expect(await total()).toBe(15);
+    const [, b] = workers;
+    if (b) b.dies = true;
+    expect(await total()).toBe(15);
+    expect(await total()).toBe(15);
+  });
+
+  it('count a dead worker once, whatever scrapes run at once', async () => {
+    const { workers, total } = cluster(10, 5);
+    expect(await total()).toBe(15);
+    const [a, b] = workers;
+    if (b) b.dies = true;
+    expect(await Promise.all([total(), total()])).toEqual([15, 15]);
+    if (a) a.count = 11;
+    expect(await total()).toBe(16);
+  });
+
+  it("keep a drained worker's final counts, which the last scrape did not see", async () => {
+    const { workers, source, total, gone } = cluster(10, 5);
+    expect(await total()).toBe(15);
+    const [, b] = workers;
+    // b answers three more requests, drains, and sends its counts as it exits.
+    source.finalAnswer(b as unknown as Worker, counter(8));
+    gone(b);
+    expect(await total()).toBe(18);
+    expect(await total()).toBe(18);
+  });
+
+  it('ignore final counts that come after the worker was counted as gone', async () => {
+    const { workers, source, total, gone } = cluster(10, 5);
+    expect(await total()).toBe(15);
+    const [, b] = workers;
+    gone(b);
+    expect(await total()).toBe(15);
+    source.finalAnswer(b as unknown as Worker, counter(8));
+    expect(await total()).toBe(15);
+  });
+});

@@ -162,6 +162,17 @@ for (const overlay of ['memory', 'aws-kms']) {
       expect(resolved).toMatchObject({ ntpMonitoring: config['ntp-monitoring'] });
     });
 
+    it('mounts no Kubernetes API token: the server never calls the API', () => {
+      const pod = find<{ spec: { template: { spec: Record<string, unknown> } } }>(
+        objects,
+        'Deployment',
+      ).spec.template.spec;
+      expect(pod['automountServiceAccountToken']).toBe(false);
+      expect(
+        find<Record<string, unknown>>(objects, 'ServiceAccount')['automountServiceAccountToken'],
+      ).toBe(false);
+    });
+
     it('sizes the memory limit for its processes; --workers auto only under a CPU limit', () => {
       const config = parse(
         find<{ data: Record<string, string> }>(objects, 'ConfigMap').data[

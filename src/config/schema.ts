@@ -472,7 +472,7 @@ export const SERVE_OPTIONS = {
     kind: 'string',
     default: '1',
     description:
-      'processes serving the port (node:cluster): a number, or auto for one per core; 1 = no cluster',
+      'processes serving the port (node:cluster): a number, or auto for one per core the process may use (capped by the cgroup CPU limit); 1 = no cluster',
   }),
   ...GO_ONLY_OPTIONS,
 } as const;

@@ -49,7 +49,8 @@ export function untilAborted<T>(starting: Promise<T>, signal: AbortSignal): Prom
       },
       (error: unknown) => {
         signal.removeEventListener('abort', onAbort);
-        reject(error instanceof Error ? error : new Error(String(error)));
+        // As it came: whatever start-up threw is reported by the caller (exitStatusOf).
+        reject(error as Error);
       },
     );
   });

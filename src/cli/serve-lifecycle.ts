@@ -33,30 +33,6 @@ export interface LifecycleOptions {
 export const stoppedStatus = (signal: StopSignal): number => 128 + constants.signals[signal];
 
 /**
- * Resolves or rejects as `starting` does, or rejects (START_STOPPED) as soon as `signal` aborts:
- * for a start-up that cannot be interrupted from outside (the single process's).
- */
-export function untilAborted<T>(starting: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () =>
-      reject(new RuntimeError('START_STOPPED', 'the start-up was stopped by a signal'));
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    starting.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        // As it came: whatever start-up threw is reported by the caller (exitStatusOf).
-        reject(error as Error);
-      },
-    );
-  });
-}
-
-/**
  * Runs `serve` from its first moment to its exit, with SIGTERM and SIGINT handled before anything
  * starts: as PID 1 in a container a signal without a handler is ignored, and elsewhere it kills
  * without a teardown.
@@ -112,7 +88,8 @@ export async function serveUntilSignalled(
     }
     stopping = signal;
     logger.info(`received ${signal} while starting: stopping the start-up`);
-    stopStart.abort();
+    // The reason is what a start-up that waits on the signal rejects with (untilAborted).
+    stopStart.abort(new RuntimeError('START_STOPPED', 'the start-up was stopped by a signal'));
   };
   // on, not once: a second signal with no listener would end the process mid-drain.
   signals.on('SIGTERM', () => onSignal('SIGTERM'));

@@ -3,10 +3,10 @@ import { describe, expect, it } from 'vitest';
 import {
   serveUntilSignalled,
   stoppedStatus,
-  untilAborted,
   type Stoppable,
 } from '../../../src/cli/serve-lifecycle.js';
 import { RuntimeError } from '../../../src/runtime/runtime-error.js';
+import { untilAborted } from '../../../src/signers/kms/deadline.js';
 
 /** A promise and the hands that settle it. */
 function deferred<T>() {
@@ -128,21 +128,13 @@ describe('serve, from its first moment to its exit', () => {
   });
 });
 
-describe('untilAborted', () => {
-  it('rejects at the abort, whatever the start-up it waits for does', async () => {
-    const stop = new AbortController();
-    const starting = deferred<string>();
-    const waited = untilAborted(starting.promise, stop.signal);
-    stop.abort();
+describe("the start-up's abort signal", () => {
+  it('carries START_STOPPED as its reason, which a start-up waiting on it rejects with', async () => {
+    const life = lifecycle();
+    const waited = untilAborted(new Promise<never>(() => {}), life.startSignal() as AbortSignal);
+    life.signals.emit('SIGTERM');
     await expect(waited).rejects.toMatchObject({ code: 'START_STOPPED' });
-    starting.resolve('late');
-  });
-
-  it('settles as the start-up does when there is no abort', async () => {
-    const stop = new AbortController();
-    await expect(untilAborted(Promise.resolve('up'), stop.signal)).resolves.toBe('up');
-    await expect(untilAborted(Promise.reject(new Error('refused')), stop.signal)).rejects.toThrow(
-      'refused',
-    );
+    life.starting.reject(new RuntimeError('START_STOPPED', 'stopped'));
+    expect(await life.run).toBe(143);
   });
 });

@@ -1,4 +1,3 @@
-import { chmod, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { Command, InvalidArgumentError } from 'commander';
 import { parseHashName, type HashName } from '../../asn1/algorithms.js';
@@ -11,6 +10,7 @@ import { requestTimestamp } from './http-client.js';
 import { CliError, goTimeString, type Output } from './output.js';
 import { readArtifact } from './read-artifact.js';
 import { encodeTimeStampReq, randomNonce } from './timestamp-request.js';
+import { writeFileAtomic } from './write-output.js';
 
 export interface GlobalOptions {
   timestampServer: string;
@@ -127,8 +127,8 @@ async function timestamp(
     throw error;
   }
 
-  await writeFile(options.out, response, { mode: 0o600 });
-  await chmod(options.out, 0o600);
+  // Mode 0600 as Go; atomic, and a symlink at --out is replaced rather than written through.
+  await writeFileAtomic(options.out, response, 0o600);
   if (globals.format === 'json') {
     output.stdout(`${JSON.stringify({ Timestamp: rfc3339(genTime), Location: options.out })}\n`);
   } else {

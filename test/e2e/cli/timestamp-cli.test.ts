@@ -466,6 +466,36 @@ describe('timestamp-cli end to end against a running server (reference 12.3)', (
     expect(stderr).toMatch(/hashing slow-artifact: 1\.0 MB read/);
   });
 
+  it('--out replaces a symlink instead of writing through it, and is 0600 whatever existed', async () => {
+    const { chmodSync, lstatSync, symlinkSync } = await import('node:fs');
+    const victim = dir.write('victim.txt', 'precious\n');
+    chmodSync(victim, 0o644);
+    symlinkSync(victim, dir.path('linked.tsr'));
+    chmodSync(dir.write('existing.tsr', 'old'), 0o644);
+    for (const out of ['linked.tsr', 'existing.tsr']) {
+      const result = await cli([
+        '--timestamp_server',
+        url,
+        'timestamp',
+        '--artifact',
+        'myblob',
+        '--out',
+        out,
+      ]);
+      expect(result.code, result.stderr).toBe(0);
+      const written = lstatSync(dir.path(out));
+      expect(written.isFile()).toBe(true);
+      expect(written.mode & 0o777).toBe(0o600);
+      expect(readFileSync(dir.path(out))[0]).toBe(0x30); // a DER TimeStampResp
+    }
+    // The link's target is untouched: neither overwritten nor re-moded.
+    expect(readFileSync(victim, 'utf8')).toBe('precious\n');
+    expect(statSync(victim).mode & 0o777).toBe(0o644);
+    // No temporary file is left beside the output.
+    const { readdirSync } = await import('node:fs');
+    expect(readdirSync(dir.dir).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+  });
+
   it('gives up on a server that does not answer after --timeout', async () => {
     const { createServer } = await import('node:net');
     const sockets: import('node:net').Socket[] = [];

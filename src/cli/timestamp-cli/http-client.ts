@@ -30,6 +30,9 @@ export async function requestTimestamp(
         'User-Agent': userAgent(),
       },
       body: request,
+      // Never follow a redirect (Go's client does): it could send the request to another host or
+      // from https to http, and take the answer from there. Reported below with its Location.
+      redirect: 'manual',
       ...(timeoutMs > 0 ? { signal: AbortSignal.timeout(timeoutMs) } : {}),
     });
     // Inside the try: a server that stalls after its headers times out here.
@@ -48,6 +51,14 @@ export async function requestTimestamp(
     const refusal = rejectionOf(body);
     if (refusal) throw new CliError('SERVER_REFUSED', `error getting timestamp: ${refusal}`);
     return body;
+  }
+  const location = response.headers.get('location');
+  if (response.status >= 300 && response.status < 400 && location !== null) {
+    throw new CliError(
+      'SERVER_REFUSED',
+      `error getting timestamp: HTTP ${response.status}: the server redirects to ${location}, ` +
+        'and redirects are not followed (give that server as --timestamp_server)',
+    );
   }
   throw new CliError(
     'SERVER_REFUSED',

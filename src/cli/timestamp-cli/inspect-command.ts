@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { verifySignerInfo } from '../../verify/cms-signer.js';
 import { VerificationError } from '../../verify/errors.js';
@@ -6,6 +5,7 @@ import { parseTimestampResponse } from '../../verify/parse-response.js';
 import { timestampToJson, type TimestampJson } from '../../verify/timestamp-json.js';
 import { option, parseExistingFile } from './arguments.js';
 import { CliError, type Output } from './output.js';
+import { MAX_TIMESTAMP_RESPONSE_BYTES, readFileCapped } from './read-body.js';
 import type { GlobalOptions } from './timestamp-command.js';
 
 /**
@@ -32,7 +32,7 @@ export function inspectCommand(globals: () => GlobalOptions, output: Output): Co
         .makeOptionMandatory(),
     )
     .action(async (options: { timestamp: string }) => {
-      const tsr = await readFile(options.timestamp);
+      const tsr = await readFileCapped(options.timestamp, MAX_TIMESTAMP_RESPONSE_BYTES);
       let token;
       try {
         token = parseTimestampResponse(tsr);

@@ -1,3 +1,4 @@
+import { createReadStream } from 'node:fs';
 import { CliError } from './output.js';
 
 /** Largest TimeStampResp accepted: a token with a long chain is a few KiB. */
@@ -37,6 +38,31 @@ export async function readBodyCapped(
       throw tooLarge();
     }
     chunks.push(value);
+  }
+  return Buffer.concat(chunks, total);
+}
+
+/**
+ * Reads a file of at most `limit` bytes as a stream, stopping once it is larger, so a huge file
+ * or an endless device (`/dev/zero`, a pipe) is refused instead of filling memory.
+ */
+export async function readFileCapped(path: string, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  const stream = createReadStream(path, { highWaterMark: 64 * 1024 });
+  try {
+    for await (const chunk of stream) {
+      total += (chunk as Buffer).length;
+      if (total > limit) {
+        throw new CliError(
+          'INVALID_RESPONSE',
+          `error reading ${path}: the file is larger than ${limit} bytes (${limit >> 20} MiB), the most accepted`,
+        );
+      }
+      chunks.push(chunk as Buffer);
+    }
+  } finally {
+    stream.destroy();
   }
   return Buffer.concat(chunks, total);
 }

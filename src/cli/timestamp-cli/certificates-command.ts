@@ -1,4 +1,6 @@
+import { statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseHashName, type HashName } from '../../asn1/algorithms.js';
 import {
@@ -17,7 +19,7 @@ import { CSBR_MIN_RSA_BITS } from '../../x509/csbr.js';
 import type { NameAttributes } from '../../x509/name.js';
 import { encodePem } from '../../x509/pem.js';
 import { parseTimeout } from './arguments.js';
-import type { Output } from './output.js';
+import { CliError, type Output } from './output.js';
 
 interface KeyOptions {
   generateKeys?: GeneratedKeyType;
@@ -106,6 +108,42 @@ async function closeAll(members: (ChainMember | undefined)[]): Promise<void> {
   for (const member of members) await member?.signer[Symbol.asyncDispose]();
 }
 
+/** The file a key reference names, or undefined for a pkcs11: or KMS URI. */
+function keyFilePath(reference: string): string | undefined {
+  if (reference.startsWith('file://')) return reference.slice('file://'.length);
+  return /^[a-z][a-z0-9+.-]*:/i.test(reference) ? undefined : reference;
+}
+
+/** Whether two paths name one file: the same path, or (through links) the same inode. */
+function sameFile(a: string, b: string): boolean {
+  if (resolve(a) === resolve(b)) return true;
+  try {
+    const [x, y] = [statSync(a), statSync(b)];
+    return x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Refuses an --output that is one of the key files (directly or through a link), before any key
+ * is opened or generated: writing the PEM there would destroy the private key.
+ */
+function refuseOutputOverKey(
+  output: string,
+  keys: [role: string, reference: string | undefined][],
+): void {
+  for (const [role, reference] of keys) {
+    const path = reference === undefined ? undefined : keyFilePath(reference);
+    if (path !== undefined && sameFile(output, path)) {
+      throw new CliError(
+        'USAGE',
+        `--output ${output} is the ${role} key file: writing there would destroy the key`,
+      );
+    }
+  }
+}
+
 export function certificatesCommand(output: Output): Command {
   const certificates = new Command('certificates').description(
     'Make a TSA certificate chain or a CSR for the TSA key',
@@ -144,6 +182,11 @@ export function certificatesCommand(output: Output): Command {
       )
       .option('--output <file>', 'PEM chain to write (leaf, [intermediate], root)', 'chain.pem'),
   ).action(async (options: CreateOptions) => {
+    refuseOutputOverKey(options.output, [
+      ['root', options.rootKey],
+      ['intermediate', options.intermediateKey],
+      ['leaf', options.leafKey],
+    ]);
     const notBefore = options.notBefore ?? new Date();
     const warn = (warning: string) => output.stderr(`warning: ${warning}\n`);
     const member = async (
@@ -188,6 +231,7 @@ export function certificatesCommand(output: Output): Command {
       .option('--common-name <cn>', 'subject CN', 'Timestamp Authority')
       .option('--output <file>', 'PEM CSR to write', 'leaf.csr'),
   ).action(async (options: CsrOptions) => {
+    refuseOutputOverKey(options.output, [['leaf', options.leafKey]]);
     const signer = await open(options.leafKey, options, CSBR_MIN_RSA_BITS.tsa, (warning) =>
       output.stderr(`warning: ${warning}\n`),
     );

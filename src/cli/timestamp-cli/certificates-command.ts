@@ -1,5 +1,4 @@
 import { statSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseHashName, type HashName } from '../../asn1/algorithms.js';
@@ -20,6 +19,7 @@ import type { NameAttributes } from '../../x509/name.js';
 import { encodePem } from '../../x509/pem.js';
 import { parseTimeout } from './arguments.js';
 import { CliError, type Output } from './output.js';
+import { PUBLIC_FILE_MODE, writeFileAtomic } from './write-output.js';
 
 interface KeyOptions {
   generateKeys?: GeneratedKeyType;
@@ -218,7 +218,11 @@ export function certificatesCommand(output: Output): Command {
       { root, leaf, ...(intermediate ? { intermediate } : {}) },
       warn,
     ).finally(() => closeAll([root, intermediate, leaf]));
-    await writeFile(options.output, chain.map((der) => encodePem('CERTIFICATE', der)).join(''));
+    await writeFileAtomic(
+      options.output,
+      chain.map((der) => encodePem('CERTIFICATE', der)).join(''),
+      PUBLIC_FILE_MODE,
+    );
     output.stdout(
       `Wrote certificate chain (${intermediate ? 'leaf, intermediate, root' : 'leaf, root'}) to ${options.output}\n`,
     );
@@ -239,7 +243,11 @@ export function certificatesCommand(output: Output): Command {
       signer,
       subject(options.commonName, options.organization),
     ).finally(() => signer[Symbol.asyncDispose]());
-    await writeFile(options.output, encodePem('CERTIFICATE REQUEST', request));
+    await writeFileAtomic(
+      options.output,
+      encodePem('CERTIFICATE REQUEST', request),
+      PUBLIC_FILE_MODE,
+    );
     output.stdout(`Wrote certificate request to ${options.output}\n`);
   });
 

@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { Tag, tlv } from '../../asn1/der.js';
 import {
@@ -37,6 +37,7 @@ import {
   parseServedLogKey,
 } from './log-client.js';
 import { CliError, type Output } from './output.js';
+import { PUBLIC_FILE_MODE, writeFileAtomic } from './write-output.js';
 import type { GlobalOptions } from './timestamp-command.js';
 
 export interface LogAuditOptions {
@@ -190,7 +191,8 @@ export async function auditLog(
     tokensChecked,
   };
   if (consistentWithSize !== undefined) report.consistentWithSize = consistentWithSize;
-  if (options.saveCheckpoint !== undefined) await writeFile(options.saveCheckpoint, signed);
+  if (options.saveCheckpoint !== undefined)
+    await writeFileAtomic(options.saveCheckpoint, signed, PUBLIC_FILE_MODE);
   return report;
 }
 

@@ -1,9 +1,9 @@
-import { writeFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { parseTlogProof, TlogError } from '../../tlog/index.js';
 import { option } from './arguments.js';
 import { getLogResource, parseLogUrl, parseSerialHex } from './log-client.js';
 import { CliError, type Output } from './output.js';
+import { PUBLIC_FILE_MODE, writeFileAtomic } from './write-output.js';
 import type { GlobalOptions } from './timestamp-command.js';
 
 interface LogProofOptions {
@@ -57,7 +57,7 @@ async function fetchLogProof(
       throw new CliError('INVALID_RESPONSE', `the server's proof is malformed: ${error.message}`);
     throw error;
   }
-  await writeFile(options.out, text);
+  await writeFileAtomic(options.out, text, PUBLIC_FILE_MODE);
   if (globals.format === 'json')
     output.stdout(
       `${JSON.stringify({ Serial: `0x${options.serial}`, LogIndex: index, ProofPath: options.out })}\n`,

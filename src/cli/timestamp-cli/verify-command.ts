@@ -10,6 +10,7 @@ import { option, parseDecimalBigInt, parseExistingFile, parseOid } from './argum
 import { parseLogKey } from './log-client.js';
 import { CliError, type Output } from './output.js';
 import { readArtifact } from './read-artifact.js';
+import { MAX_TIMESTAMP_RESPONSE_BYTES, readFileCapped } from './read-body.js';
 import type { GlobalOptions } from './timestamp-command.js';
 
 interface VerifyCommandOptions {
@@ -170,7 +171,7 @@ async function verify(
 ): Promise<void> {
   if ((options.logProof === undefined) !== (options.logKey === undefined))
     throw new CliError('USAGE', '--log-proof and --log-key go together');
-  const tsr = await readFile(options.timestamp);
+  const tsr = await readFileCapped(options.timestamp, MAX_TIMESTAMP_RESPONSE_BYTES);
   let timestamp;
   try {
     timestamp =

@@ -2,6 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
+/** The mode of what the CLI writes that holds nothing secret (a chain, a CSR, a checkpoint, a proof). */
+export const PUBLIC_FILE_MODE = 0o644;
+
 /**
  * Writes `data` to `path` atomically with `mode`: into a new file beside it (created exclusively,
  * so never through a link), flushed, then renamed over `path`. A reader sees the old file or the

@@ -1,4 +1,4 @@
-import { readFileSync, symlinkSync } from 'node:fs';
+import { chmodSync, lstatSync, readdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { certificatesCommand } from '../../../src/cli/timestamp-cli/certificates-command.js';
 import { CliError } from '../../../src/cli/timestamp-cli/output.js';
@@ -80,6 +80,28 @@ describe('timestamp-cli certificates never writes its output over a key file', (
         `--output ${key} is the leaf key file: writing there would destroy the key`,
       );
       expect(readFileSync(key, 'utf8')).toBe(before);
+    } finally {
+      dir.cleanup();
+    }
+  });
+});
+
+describe('timestamp-cli certificates writes its output atomically, never through a link', () => {
+  it('replaces a symlink at --output instead of writing to the file it points to', async () => {
+    const dir = tempDir();
+    try {
+      const target = dir.write('elsewhere.txt', 'keep me');
+      chmodSync(target, 0o600);
+      symlinkSync(target, dir.path('chain.pem'));
+      const args = ['create', '--generate-keys', 'ecdsa-p256'];
+      const keys = ['--root-key', dir.path('root.key'), '--leaf-key', dir.path('leaf.key')];
+      expect(await run([...args, ...keys, '--output', dir.path('chain.pem')])).toBeUndefined();
+      expect(lstatSync(dir.path('chain.pem')).isSymbolicLink()).toBe(false);
+      expect(lstatSync(dir.path('chain.pem')).mode & 0o777).toBe(0o644);
+      expect(readFileSync(dir.path('chain.pem'), 'utf8')).toMatch(/^-----BEGIN CERTIFICATE-----/);
+      expect(readFileSync(target, 'utf8')).toBe('keep me');
+      expect(statSync(target).mode & 0o777).toBe(0o600);
+      expect(readdirSync(dir.dir).filter((name) => name.endsWith('.tmp'))).toEqual([]);
     } finally {
       dir.cleanup();
     }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { inspectCommand } from '../../../src/cli/timestamp-cli/inspect-command.js';
+import { verifyCommand } from '../../../src/cli/timestamp-cli/verify-command.js';
 import { CliError } from '../../../src/cli/timestamp-cli/output.js';
 import { tempDir } from '../../helpers/openssl.js';
 
@@ -43,6 +44,35 @@ describe('timestamp-cli inspect on hostile files', () => {
       const error = await inspect(dir.write('garbage.tsr', Buffer.from([0x30, 0x84, 0xff])));
       expect(error).toBeInstanceOf(CliError);
       expect((error as CliError).code).toBe('INVALID_RESPONSE');
+    } finally {
+      dir.cleanup();
+    }
+  });
+});
+
+describe('timestamp-cli verify on hostile files', () => {
+  it('refuses a --timestamp file over 1 MiB without reading it whole', async () => {
+    const command = verifyCommand(
+      () => ({ timestampServer: 'http://127.0.0.1', format: 'default', timeout: 0 }),
+      { stdout: () => {}, stderr: () => {} },
+    ).exitOverride();
+    const dir = tempDir();
+    try {
+      const artifact = dir.write('artifact', 'hello');
+      const chain = dir.write('chain.pem', '');
+      const error = await command
+        .parseAsync(
+          ['--timestamp', '/dev/zero', '--artifact', artifact, '--certificate-chain', chain],
+          { from: 'user' },
+        )
+        .then(
+          () => undefined,
+          (caught: unknown) => caught,
+        );
+      expect(error).toBeInstanceOf(CliError);
+      expect((error as CliError).message).toBe(
+        'error reading /dev/zero: the file is larger than 1048576 bytes (1 MiB), the most accepted',
+      );
     } finally {
       dir.cleanup();
     }

@@ -33,9 +33,19 @@ export async function parsePrivateKeyPem(pem: string, password: string): Promise
     );
     // Like Go: a body that is not the JSON envelope is an unencrypted PKCS#8 key.
     const der = body[0] === 0x7b ? await decryptSigstoreKey(body, password) : body;
-    return toKeyObject(() =>
-      createPrivateKey({ key: Buffer.from(der), format: 'der', type: 'pkcs8' }),
-    );
+    try {
+      return toKeyObject(() =>
+        createPrivateKey({
+          key: Buffer.from(der.buffer, der.byteOffset, der.length),
+          format: 'der',
+          type: 'pkcs8',
+        }),
+      );
+    } finally {
+      // The KeyObject holds its own copy; the plaintext PKCS#8 need not outlive it.
+      der.fill(0);
+      body.fill(0);
+    }
   }
   if (!OPENSSL_LABELS.has(label))
     throw new SignerError('UNSUPPORTED_KEY', `unknown private key PEM file type: ${label}`);

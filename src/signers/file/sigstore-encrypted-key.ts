@@ -15,10 +15,15 @@ interface SigstoreEncryptedKey {
   ciphertext: string;
 }
 
-// Bounds well above cosign's N=32768/65536, r=8, p=1, so a hostile file cannot exhaust memory.
+// Bounds on what a file may ask of scrypt. Each parameter alone is not enough: N=2^20 with r=32
+// is 4 GiB. scrypt needs 128*N*r bytes and 128*N*r*p of work; cosign / securesystemslib write
+// N=2^15..2^17 with r=8 and p=1 (32-128 MiB), so allow twice the memory and four times the work of
+// the strongest of those (N=2^17, r=8, p=1).
 const MAX_N = 1 << 20;
 const MAX_R = 32;
 const MAX_P = 16;
+const MAX_MEMORY = 256 * 1024 * 1024;
+const MAX_WORK = 4 * 128 * (1 << 17) * 8;
 const KEY_LENGTH = 32;
 const NONCE_LENGTH = 24;
 
@@ -35,7 +40,7 @@ export async function decryptSigstoreKey(body: Uint8Array, password: string): Pr
       password,
       salt,
       KEY_LENGTH,
-      { N, r, p, maxmem: 256 * N * r + (1 << 20) },
+      { N, r, p, maxmem: MAX_MEMORY + (1 << 20) },
       (error, derived) => (error ? reject(error) : resolve(derived)),
     ),
   );
@@ -46,6 +51,9 @@ export async function decryptSigstoreKey(body: Uint8Array, password: string): Pr
       'DECRYPTION_FAILED',
       'encrypted key: decryption failed (wrong password?)',
     );
+  } finally {
+    // The derived key opens the private key: do not leave it in the heap (or a core dump).
+    key.fill(0);
   }
 }
 
@@ -80,5 +88,15 @@ function parseEnvelope(body: Uint8Array): SigstoreEncryptedKey {
     throw new SignerError('INVALID_KEY', `encrypted key: scrypt r must be 1 to ${MAX_R}`);
   if (!Number.isInteger(p) || p < 1 || p > MAX_P)
     throw new SignerError('INVALID_KEY', `encrypted key: scrypt p must be 1 to ${MAX_P}`);
+  if (128 * N * r > MAX_MEMORY)
+    throw new SignerError(
+      'INVALID_KEY',
+      `encrypted key: scrypt N=${N} r=${r} needs ${(128 * N * r) / 2 ** 20} MiB, more than the ${MAX_MEMORY / 2 ** 20} MiB allowed`,
+    );
+  if (128 * N * r * p > MAX_WORK)
+    throw new SignerError(
+      'INVALID_KEY',
+      `encrypted key: scrypt N=${N} r=${r} p=${p} costs more than ${MAX_WORK / (128 * (1 << 17) * 8)} times N=131072 r=8 p=1`,
+    );
   return data as SigstoreEncryptedKey;
 }

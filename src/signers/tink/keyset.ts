@@ -15,9 +15,13 @@ import { SignerError } from '../signer-error.js';
 
 export const KeyStatus = { UNKNOWN_STATUS: 0, ENABLED: 1, DISABLED: 2, DESTROYED: 3 } as const;
 const STATUS_NAMES = ['UNKNOWN_STATUS', 'ENABLED', 'DISABLED', 'DESTROYED'];
+/** OutputPrefixType: TINK=1, LEGACY=2, RAW=3, CRUNCHY=4; 0 is UNKNOWN_PREFIX. */
+const KNOWN_OUTPUT_PREFIXES = new Set([1, 2, 3, 4]);
 const ASYMMETRIC_PRIVATE = 2;
 
 export interface TinkKey {
+  /** Whether the Keyset.Key has a key_data field at all. */
+  hasKeyData: boolean;
   keyId: number;
   status: number;
   outputPrefixType: number;
@@ -86,6 +90,7 @@ export function parseKeyset(plaintext: Uint8Array): Keyset {
     const key = readMessage(keyBytes);
     const keyData = readMessage(bytes(key, 1));
     return {
+      hasKeyData: key.has(1),
       keyId: toUint32(key, 3),
       status: Number(uint(key, 2)),
       outputPrefixType: Number(uint(key, 4)),
@@ -104,7 +109,10 @@ function toUint32(fields: Map<number, FieldValue[]>, number: number): number {
   return Number(value);
 }
 
-/** The primary key, checked as Tink's keyset validation does. */
+/**
+ * The primary key, checked as Tink's keyset validation (tink-go keyset.Validate) does: every key,
+ * primary or not, has key data, a known status and a known output prefix type.
+ */
 export function primaryKey(keyset: Keyset): TinkKey {
   if (keyset.keys.length === 0) throw new SignerError('INVALID_KEY', 'Tink keyset has no keys');
   const ids = new Set<number>();
@@ -112,6 +120,18 @@ export function primaryKey(keyset: Keyset): TinkKey {
     if (ids.has(key.keyId))
       throw new SignerError('INVALID_KEY', `Tink keyset has duplicate key id ${key.keyId}`);
     ids.add(key.keyId);
+    if (!key.hasKeyData)
+      throw new SignerError('INVALID_KEY', `Tink keyset: key ${key.keyId} has no key data`);
+    if (key.status < KeyStatus.ENABLED || key.status > KeyStatus.DESTROYED)
+      throw new SignerError(
+        'INVALID_KEY',
+        `Tink keyset: key ${key.keyId} has unknown status ${key.status}`,
+      );
+    if (!KNOWN_OUTPUT_PREFIXES.has(key.outputPrefixType))
+      throw new SignerError(
+        'INVALID_KEY',
+        `Tink keyset: key ${key.keyId} has unknown output prefix type ${key.outputPrefixType}`,
+      );
   }
   const primary = keyset.keys.find((key) => key.keyId === keyset.primaryKeyId);
   if (!primary)

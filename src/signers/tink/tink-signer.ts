@@ -72,7 +72,13 @@ export async function createTinkSigner(options: TinkSignerOptions): Promise<Loca
         errorOptions,
       ),
   );
-  const key = tinkStep(keysetPath, () => privateKeyFromTinkKey(primaryKey(parseKeyset(plaintext))));
+  let key;
+  try {
+    key = tinkStep(keysetPath, () => privateKeyFromTinkKey(primaryKey(parseKeyset(plaintext))));
+  } finally {
+    // The cleartext keyset holds every key's private material; the KeyObject keeps its own copy.
+    plaintext.fill(0);
+  }
   return tinkStep(keysetPath, () => new LocalKeySigner(`tink:${keysetPath}`, key, options.hash));
 }
 

@@ -35,7 +35,7 @@ const KMS_PREFIXES = KMS_SCHEMES.map((scheme) => `${scheme}://`);
 
 /**
  * Opens a signer from a key reference, the way the server names keys: a KMS URI (awskms://,
- * gcpkms://, azurekms://, hashivault://), a PKCS#11 URI (RFC 7512, `pkcs11:`) or the path of an unencrypted PEM private key (PKCS#8,
+ * gcpkms://, azurekms://, hashivault://), a PKCS#11 URI (RFC 7512, `pkcs11:`) or the path (or `file://` URI) of an unencrypted PEM private key (PKCS#8,
  * PKCS#1 or SEC1). `hash` 'auto' picks the digest that suits the key (P-384: SHA-384; P-521 and
  * Ed25519: SHA-512; else SHA-256).
  */
@@ -54,7 +54,8 @@ export async function openKeyReference(
     const { createPkcs11Signer } = await import('./pkcs11/pkcs11-signer.js');
     return createPkcs11Signer(reference, hash, { warn: options.warn ?? (() => {}) });
   }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(reference)) {
+  // file:// names a path like a bare one; any other scheme:// is a key service we do not have.
+  if (!reference.startsWith('file://') && /^[a-z][a-z0-9+.-]*:\/\//i.test(reference)) {
     throw new SignerError(
       'INVALID_KEY_URI',
       `unsupported key reference ${reference.split('://')[0]}://… (expected a PEM file, a pkcs11: URI or ${KMS_PREFIXES.join(', ')})`,

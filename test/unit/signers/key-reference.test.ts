@@ -1,0 +1,26 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openKeyReference } from '../../../src/signers/key-reference.js';
+import { tempDir } from '../../helpers/openssl.js';
+
+const dir = tempDir();
+afterAll(() => dir.cleanup());
+
+describe('key references', () => {
+  it('opens a PEM key named by a file:// URI, as by its path', async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const path = dir.write('ledger.pem', privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    const spki = publicKey.export({ type: 'spki', format: 'der' });
+    for (const reference of [path, `file://${path}`]) {
+      const signer = await openKeyReference(reference, 'auto');
+      expect(signer.publicKey.export({ type: 'spki', format: 'der' })).toEqual(spki);
+      expect(signer.id).toBe(`file:${path}`);
+    }
+  });
+
+  it('still refuses other URI schemes it has no signer for', async () => {
+    await expect(openKeyReference('s3://bucket/key.pem', 'auto')).rejects.toMatchObject({
+      code: 'INVALID_KEY_URI',
+    });
+  });
+});

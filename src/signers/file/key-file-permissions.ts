@@ -34,7 +34,7 @@ export async function looseKeyFilePermissions(
     (mode & 0o007) !== 0 || (mode & 0o020) !== 0 || ((mode & 0o040) !== 0 && !readsThroughGroup);
   if (open) {
     const what = (mode & 0o022) !== 0 ? 'writable' : 'readable';
-    return `${path} is ${what} by group or others (mode ${octal}); restrict it, e.g. chmod 600 (Kubernetes: defaultMode: 0400)`;
+    return `${path} is ${what} by group or others (mode ${octal}); restrict it, e.g. chmod 600 (Kubernetes: defaultMode: 0400 and the pod's fsGroup)`;
   }
   if (identity !== undefined && uid !== identity.uid && uid !== 0)
     return `${path} belongs to uid ${uid}, not to this process (uid ${identity.uid}) or root: that user can replace it; chown it`;

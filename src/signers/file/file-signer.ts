@@ -1,8 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import type { HashName } from '../../asn1/algorithms.js';
 import { LocalKeySigner } from '../local-key.js';
 import { looseKeyFilePermissions } from './key-file-permissions.js';
 import { parsePrivateKeyPem } from './private-key-pem.js';
+import { readKeyFile } from './read-key-file.js';
 import { SignerError } from '../signer-error.js';
 import { CodedError } from '../../errors.js';
 
@@ -27,8 +27,12 @@ export async function createFileSigner(options: FileSignerOptions): Promise<Loca
     );
   let key;
   try {
-    const pem = await readFile(keyPath, 'utf8');
-    key = await parsePrivateKeyPem(pem, options.password);
+    const file = await readKeyFile(keyPath);
+    try {
+      key = await parsePrivateKeyPem(file.toString('utf8'), options.password);
+    } finally {
+      file.fill(0);
+    }
   } catch (error) {
     // A system error says its errno code; our own errors say their message.
     const reason =

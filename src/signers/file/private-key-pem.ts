@@ -2,7 +2,35 @@ import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { decryptSigstoreKey } from './sigstore-encrypted-key.js';
 import { SignerError } from '../signer-error.js';
 
-const FIRST_PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n[\s\S]*?-----END \1-----/;
+const BEGIN_LINE = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n/g;
+const END_LINE = /-----END ([A-Z0-9 ]+)-----/g;
+
+/**
+ * The first BEGIN line that has an END line of the same label after it, and its block. One pass
+ * over each kind of line: a lazy regex with a back-reference was quadratic in the BEGIN lines
+ * without an END (a 300 KB file took two seconds, a megabyte minutes).
+ */
+function firstPemBlock(pem: string): { block: string; label: string } | undefined {
+  const ends = new Map<string, { at: number[]; next: number }>();
+  for (const match of pem.matchAll(END_LINE)) {
+    const label = match[1] ?? '';
+    const list = ends.get(label) ?? { at: [], next: 0 };
+    list.at.push(match.index);
+    ends.set(label, list);
+  }
+  for (const match of pem.matchAll(BEGIN_LINE)) {
+    const label = match[1] ?? '';
+    const list = ends.get(label);
+    if (!list) continue;
+    const bodyStart = match.index + match[0].length;
+    // BEGIN lines come in order, so each label's END positions are passed over once.
+    while (list.next < list.at.length && (list.at[list.next] as number) < bodyStart) list.next++;
+    const end = list.at[list.next];
+    if (end === undefined) continue;
+    return { block: pem.slice(match.index, end + `-----END ${label}-----`.length), label };
+  }
+  return undefined;
+}
 
 /** PEM labels Node (OpenSSL) reads itself, with the password for the encrypted ones. */
 const OPENSSL_LABELS = new Set([
@@ -19,10 +47,9 @@ const SIGSTORE_LABELS = new Set(['ENCRYPTED SIGSTORE PRIVATE KEY', 'ENCRYPTED CO
  * encrypted format. The password never appears in an error.
  */
 export async function parsePrivateKeyPem(pem: string, password: string): Promise<KeyObject> {
-  const match = FIRST_PEM_BLOCK.exec(pem);
-  if (!match) throw new SignerError('INVALID_KEY', 'PEM decoding failed');
-  const block = match[0];
-  const label = match[1] ?? '';
+  const first = firstPemBlock(pem);
+  if (!first) throw new SignerError('INVALID_KEY', 'PEM decoding failed');
+  const { block, label } = first;
   if (SIGSTORE_LABELS.has(label)) {
     const body = Buffer.from(
       block

@@ -1,10 +1,11 @@
-import { readFile } from 'node:fs/promises';
 import type { HashName } from '../../asn1/algorithms.js';
 import { LocalKeySigner } from '../local-key.js';
 import type { KeyEncryptionKey } from './kek.js';
 import { parseKeyset, primaryKey, privateKeyFromTinkKey, readEncryptedKeyset } from './keyset.js';
 import type { openKek as defaultOpenKek } from './open-kek.js';
 import { SignerError } from '../signer-error.js';
+import { readKeyFile } from '../file/read-key-file.js';
+import { CodedError } from '../../errors.js';
 import { withDeadline } from '../kms/deadline.js';
 import { DEFAULT_REMOTE_CALL_POLICY, RemoteSignerTimeout } from '../kms/remote-signer.js';
 
@@ -41,13 +42,15 @@ export async function createTinkSigner(options: TinkSignerOptions): Promise<Loca
     );
   let file: Buffer;
   try {
-    file = await readFile(keysetPath);
+    file = await readKeyFile(keysetPath);
   } catch (error) {
-    throw new SignerError(
-      'KEY_UNREADABLE',
-      `tink: reading keyset ${keysetPath}: ${(error as NodeJS.ErrnoException).code ?? 'failed'}`,
-      { cause: error },
-    );
+    const reason =
+      error instanceof CodedError
+        ? error.message
+        : ((error as NodeJS.ErrnoException).code ?? 'failed');
+    throw new SignerError('KEY_UNREADABLE', `tink: reading keyset ${keysetPath}: ${reason}`, {
+      cause: error,
+    });
   }
   const ciphertext = tinkStep(keysetPath, () => readEncryptedKeyset(file));
   // A KEK service that never answers must fail start-up (exit 1), not hang it.

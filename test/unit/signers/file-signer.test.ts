@@ -196,6 +196,28 @@ describe('file signer: key formats made by openssl', () => {
     expect(warnings[0]).toContain(`${loose} is readable by group or others (mode 0644)`);
   });
 
+  it('refuses a key file larger than 1 MiB before parsing it (a PEM key is a few KiB)', async () => {
+    const big = work.write('big.pem', readFileSync(keys.ec!, 'utf8') + '#'.repeat(1 << 20));
+    chmodSync(big, 0o600);
+    await expect(load(big)).rejects.toMatchObject({
+      code: 'KEY_UNREADABLE',
+      message: `file: reading key path ${big}: larger than 1048576 bytes, not a key file`,
+    });
+  });
+
+  it('skips a BEGIN line without its END and a block whose END names another label, as Go', async () => {
+    const ec = readFileSync(keys.ec!, 'utf8');
+    const odd = work.write(
+      'odd.pem',
+      '-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n' +
+        '-----BEGIN CERTIFICATE-----\nnever ends\n' +
+        ec,
+    );
+    chmodSync(odd, 0o600);
+    const { signer } = await load(odd);
+    expect(signer.algorithm.keyType).toBe('ec');
+  });
+
   it('uses only the first PEM block, as Go does', async () => {
     const both = work.write(
       'both.pem',

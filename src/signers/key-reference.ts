@@ -1,5 +1,6 @@
 import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
+import { readKeyFile } from './file/read-key-file.js';
 import type { HashName } from '../asn1/algorithms.js';
 import { preferredHashFor } from '../crypto/key-algorithms.js';
 import type { Signer } from '../crypto/signer.js';
@@ -77,7 +78,7 @@ async function readOrGenerate(
 ): Promise<KeyObject> {
   let pem: string;
   try {
-    pem = await readFile(path, 'utf8');
+    pem = (await readKeyFile(path)).toString('utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT' && generate)
       return generateKeyFile(path, generate, rsaBits);

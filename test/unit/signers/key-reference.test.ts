@@ -18,6 +18,14 @@ describe('key references', () => {
     }
   });
 
+  it('refuses a key file larger than 1 MiB without reading it all', async () => {
+    const path = dir.write('huge.pem', Buffer.alloc((1 << 20) + 1, 0x41));
+    await expect(openKeyReference(path, 'auto')).rejects.toMatchObject({
+      code: 'KEY_UNREADABLE',
+      message: `cannot read key file ${path}: larger than 1048576 bytes, not a key file`,
+    });
+  });
+
   it('still refuses other URI schemes it has no signer for', async () => {
     await expect(openKeyReference('s3://bucket/key.pem', 'auto')).rejects.toMatchObject({
       code: 'INVALID_KEY_URI',

@@ -158,8 +158,32 @@ export function resolveLayers(layers: readonly ConfigLayer[]): {
       config.previousChains = parsePreviousChains(layer.previousChains, layer.source);
   }
   const resolved = Object.freeze(config) as unknown as ServeConfig;
-  const warnings = checkServeConfig(resolved);
+  const warnings = [...secretsOnTheCommandLine(layers), ...checkServeConfig(resolved)];
   return { config: resolved, warnings };
+}
+
+/**
+ * Secrets a flag can carry, with where else to give them: a flag's value is in the process list
+ * (`ps`, /proc/<pid>/cmdline) for every user of the machine to read, and in shell history.
+ */
+const SECRET_FLAGS: readonly [ServeOptionName, string][] = [
+  ['fileSignerPasswd', '--file-signer-passwd-file or FILE_SIGNER_PASSWD'],
+  ['tinkHcvaultToken', '--tink-hcvault-token-file or TINK_HCVAULT_TOKEN'],
+  ['ledgerUrl', 'TIMESTAMP_LEDGER_URL or a config file'],
+];
+
+/** A warning for each secret given as a flag (accepted, as in the Go server, but visible). */
+function secretsOnTheCommandLine(layers: readonly ConfigLayer[]): string[] {
+  const flags = layers.find((layer) => layer.source === 'flags')?.values ?? {};
+  return SECRET_FLAGS.filter(([name]) => {
+    const value = flags[name];
+    if (typeof value !== 'string' || value === '') return false;
+    // A database URL is a secret only when it carries a password.
+    return name !== 'ledgerUrl' || /^[^/]*\/\/[^/@]*:[^/@]*@|[?&]password=/i.test(value);
+  }).map(
+    ([name, instead]) =>
+      `--${SERVE_OPTIONS[name].flag} on the command line is visible to every user of this machine in the process list; give it with ${instead} instead`,
+  );
 }
 
 /** The configuration from defaults overlaid by explicitly given values (later layers win). */

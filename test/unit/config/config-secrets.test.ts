@@ -144,3 +144,36 @@ describe('the CLI never prints a secret in a start-up error', () => {
     expect(byFlag.stdout() + byFlag.stderr()).toMatch(/cannot start/);
   });
 });
+
+describe('a secret given as a flag is accepted with a warning (the process list shows it)', () => {
+  const warningsOf = (flags: Record<string, unknown>, env: NodeJS.ProcessEnv = {}) =>
+    loadServeConfig({ flags, env, searchDirs: [] }).warnings.filter((warning) =>
+      warning.includes('process list'),
+    );
+
+  it('warns for the password, the Vault token and a database URL with a password, never quoting them', () => {
+    const warnings = warningsOf({
+      fileSignerPasswd: SECRET,
+      tinkHcvaultToken: SECRET,
+      ledgerUrl: `postgres://tsa:${SECRET}@127.0.0.1:5432/tsa`,
+    });
+    expect(warnings).toEqual([
+      '--file-signer-passwd on the command line is visible to every user of this machine in the process list; give it with --file-signer-passwd-file or FILE_SIGNER_PASSWD instead',
+      '--tink-hcvault-token on the command line is visible to every user of this machine in the process list; give it with --tink-hcvault-token-file or TINK_HCVAULT_TOKEN instead',
+      '--ledger-url on the command line is visible to every user of this machine in the process list; give it with TIMESTAMP_LEDGER_URL or a config file instead',
+    ]);
+    for (const warning of warnings) expect(warning).not.toContain(SECRET);
+  });
+
+  it('warns for a password in the URL query too; not for secrets from the environment, nor a URL without one', () => {
+    expect(warningsOf({ ledgerUrl: `postgres://tsa@127.0.0.1/tsa?password=${SECRET}` })).toEqual([
+      '--ledger-url on the command line is visible to every user of this machine in the process list; give it with TIMESTAMP_LEDGER_URL or a config file instead',
+    ]);
+    expect(
+      warningsOf(
+        { ledgerUrl: 'postgres://tsa@127.0.0.1:5432/tsa' },
+        { FILE_SIGNER_PASSWD: SECRET, TINK_HCVAULT_TOKEN: SECRET },
+      ),
+    ).toEqual([]);
+  });
+});

@@ -196,6 +196,7 @@ describe('top-level signer options that the signer does not use', () => {
     expect(
       warnings({ fileSignerKeyPath: '/k.pem', fileSignerPasswd: 'hunter2', ...CHAIN }),
     ).toEqual([
+      '--file-signer-passwd on the command line is visible to every user of this machine in the process list; give it with --file-signer-passwd-file or FILE_SIGNER_PASSWD instead',
       '--certificate-chain-path, --file-signer-key-path, --file-signer-passwd are ignored: ' +
         '--timestamp-signer memory does not use them',
     ]);

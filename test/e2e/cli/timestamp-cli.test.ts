@@ -1,6 +1,14 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createWriteStream, readFileSync, statSync } from 'node:fs';
+import {
+  chmodSync,
+  createWriteStream,
+  lstatSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+} from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../../../src/config/resolve.js';
 import { startServer, type RunningServer } from '../../../src/runtime/serve.js';
@@ -467,7 +475,6 @@ describe('timestamp-cli end to end against a running server (reference 12.3)', (
   });
 
   it('--out replaces a symlink instead of writing through it, and is 0600 whatever existed', async () => {
-    const { chmodSync, lstatSync, symlinkSync } = await import('node:fs');
     const victim = dir.write('victim.txt', 'precious\n');
     chmodSync(victim, 0o644);
     symlinkSync(victim, dir.path('linked.tsr'));
@@ -492,7 +499,6 @@ describe('timestamp-cli end to end against a running server (reference 12.3)', (
     expect(readFileSync(victim, 'utf8')).toBe('precious\n');
     expect(statSync(victim).mode & 0o777).toBe(0o644);
     // No temporary file is left beside the output.
-    const { readdirSync } = await import('node:fs');
     expect(readdirSync(dir.dir).filter((name) => name.endsWith('.tmp'))).toEqual([]);
   });
 

@@ -50,6 +50,12 @@ export interface Signer extends AsyncDisposable {
    */
   unavailableReason?(): string | undefined;
   /**
+   * Whether that refusal ends by itself (a breaker's cool-down; a PIN file an operator can fix
+   * without a restart), so that clients are told to retry (HTTP 503); false for one that needs a
+   * restart or an officer (a locked PIN), answered 500. Absent: every refusal is temporary.
+   */
+  unavailableIsTemporary?(): boolean;
+  /**
    * Signs `data` (the DER of the signed attributes, or a TBSCertificate) with the algorithm's digest.
    * Returns a DER ECDSA-Sig-Value, a PKCS#1 v1.5 signature, or a raw Ed25519 signature. A signer
    * with a circuit breaker passes its answer to `accept` (the token's self-check) before it counts

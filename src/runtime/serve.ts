@@ -125,8 +125,14 @@ export async function selfTest(signer: Signer, leaf: Certificate): Promise<void>
 
 /** Refuse issuance while the signer says it would refuse (a remote signer's open circuit breaker). */
 function signerGuards(signer: Signer): IssuanceGuard[] {
-  const { unavailableReason } = signer;
-  return unavailableReason ? [signerAvailabilityGuard(() => unavailableReason.call(signer))] : [];
+  const { unavailableReason, unavailableIsTemporary } = signer;
+  if (!unavailableReason) return [];
+  return [
+    signerAvailabilityGuard(
+      () => unavailableReason.call(signer),
+      () => unavailableIsTemporary?.call(signer) ?? true,
+    ),
+  ];
 }
 
 /**

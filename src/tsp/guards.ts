@@ -18,9 +18,12 @@ export type IssuanceGuard = () => Refusal | undefined;
  */
 export function signerAvailabilityGuard(
   unavailableReason: () => string | undefined,
+  isTemporary: () => boolean = () => true,
 ): IssuanceGuard {
   return () => {
     const reason = unavailableReason();
-    return reason ? reject.unavailable(reason) : undefined;
+    if (!reason) return undefined;
+    // One that needs a restart or an officer (a locked PIN) is a fault: no retry would mend it.
+    return isTemporary() ? reject.unavailable(reason) : reject.systemFailure(reason);
   };
 }

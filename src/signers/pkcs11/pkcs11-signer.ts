@@ -213,6 +213,19 @@ export class Pkcs11Signer implements Signer {
     return refused.message;
   }
 
+  /**
+   * Whether the refusal ends without a restart: the breaker's does, and a PIN_INCORRECT read from a
+   * PIN file (an operator fixes the file); a locked or expired PIN, or a `pin-value` in the URI,
+   * does not.
+   */
+  unavailableIsTemporary(): boolean {
+    const refused = this.refusedPin;
+    return (
+      refused === undefined ||
+      (refused.code === 'PIN_INCORRECT' && this.uri.pinSource !== undefined)
+    );
+  }
+
   /** Connects, reads the key and fixes the algorithm (the start-up step of createPkcs11Signer). */
   async open(
     requestedHash: HashName | 'auto',

@@ -182,6 +182,19 @@ describe('the signer availability guard', () => {
     reason = undefined;
     expect(guard()).toBeUndefined();
   });
+
+  it('flags a refusal temporary (HTTP 503) unless the signer says it will not end by itself', () => {
+    let temporary = true;
+    const guard = signerAvailabilityGuard(
+      () => 'refused',
+      () => temporary,
+    );
+    expect(guard()?.temporary).toBe(true);
+    temporary = false;
+    expect(guard()?.temporary).toBe(false);
+    expect(guard()?.failInfo).toBe('systemFailure');
+    expect(signerAvailabilityGuard(() => 'breaker open')()?.temporary).toBe(true);
+  });
 });
 
 describe('the accepted extension OIDs', () => {

@@ -106,6 +106,8 @@ describe('a PIN the token refused', () => {
       const refusal = `pkcs11:token=tsa;object=tsa-key: the token refused the PIN (CKR_PIN_INCORRECT); update the PIN file ${hsm.pinFile}: this PIN is not offered again`;
       await expect(signer.sign(randomBytes(20))).rejects.toThrow(refusal);
       expect(signer.unavailableReason()).toBe(refusal);
+      // A PIN file an operator can fix: clients are told to retry (503).
+      expect(signer.unavailableIsTemporary()).toBe(true);
 
       // Another PIN in the file, wrong too: offered once, then not again.
       writeFileSync(hsm.pinFile, `${ANOTHER_WRONG_PIN}\n`);
@@ -151,6 +153,8 @@ describe('a PIN the token refused', () => {
       expect(signer.unavailableReason()).toBe(
         "pkcs11:token=tsa;object=tsa-key: the token refused the PIN (CKR_PIN_INCORRECT); update the URI's pin-value (and restart): this PIN is not offered again",
       );
+      // Only a restart mends it: a fault (500), not a temporary refusal.
+      expect(signer.unavailableIsTemporary()).toBe(false);
     } finally {
       if (tokenPin !== TEST_PIN) await changePin(tokenPin, TEST_PIN);
       await signer[Symbol.asyncDispose]();

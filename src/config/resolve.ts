@@ -178,8 +178,11 @@ function secretsOnTheCommandLine(layers: readonly ConfigLayer[]): string[] {
   return SECRET_FLAGS.filter(([name]) => {
     const value = flags[name];
     if (typeof value !== 'string' || value === '') return false;
-    // A database URL is a secret only when it carries a password.
-    return name !== 'ledgerUrl' || /^[^/]*\/\/[^/@]*:[^/@]*@|[?&]password=/i.test(value);
+    // A database URL is a secret only when it carries a password
+    // (as redactUrl reads it: any query parameter whose name holds "password", sslpassword too).
+    return (
+      name !== 'ledgerUrl' || /^[^/]*\/\/[^/@]*:[^/@]*@|[?&][^=&]*password[^=&]*=/i.test(value)
+    );
   }).map(
     ([name, instead]) =>
       `--${SERVE_OPTIONS[name].flag} on the command line is visible to every user of this machine in the process list; give it with ${instead} instead`,

@@ -56,6 +56,7 @@ export async function poolConfig(
   url: string,
   passwordFile: string,
   max: number,
+  env: NodeJS.ProcessEnv = process.env,
 ): Promise<PoolConfig> {
   let parsed: URL;
   try {
@@ -66,9 +67,11 @@ export async function poolConfig(
   }
   // The URL's own `options` (libpq's: `-c name=value ...`) are kept, with ours last: a connection
   // string's parameters override the settings given beside it, so it goes there.
-  const userOptions = parsed.searchParams.get('options');
+  // Without them, libpq's PGOPTIONS, which pg reads only when no `options` is given (ours is).
+  const urlOptions = parsed.searchParams.get('options');
+  const userOptions = urlOptions ?? env['PGOPTIONS'] ?? null;
   let connectionString = url;
-  if (userOptions !== null) {
+  if (urlOptions !== null) {
     parsed.searchParams.delete('options');
     connectionString = parsed.toString();
   }

@@ -166,6 +166,9 @@ describe('a secret given as a flag is accepted with a warning (the process list 
   });
 
   it('warns for a password in the URL query too; not for secrets from the environment, nor a URL without one', () => {
+    expect(
+      warningsOf({ ledgerUrl: `postgres://tsa@127.0.0.1/tsa?sslpassword=${SECRET}` }),
+    ).toHaveLength(1);
     expect(warningsOf({ ledgerUrl: `postgres://tsa@127.0.0.1/tsa?password=${SECRET}` })).toEqual([
       '--ledger-url on the command line is visible to every user of this machine in the process list; give it with TIMESTAMP_LEDGER_URL or a config file instead',
     ]);

@@ -64,4 +64,17 @@ describe('ledger connection settings', () => {
       options: '-c search_path=tsa -c default_transaction_isolation=read\\ committed',
     });
   });
+
+  it("keeps libpq's PGOPTIONS when the URL has no options (pg would ignore it beside ours)", async () => {
+    const config = await poolConfig('postgres://tsa:pw@db/tsa', '', 1, {
+      PGOPTIONS: '-c search_path=tsa',
+    });
+    expect(config.options).toBe(
+      '-c search_path=tsa -c default_transaction_isolation=read\\ committed',
+    );
+    const url = await poolConfig('postgres://db/tsa?options=-c%20work_mem%3D8MB', '', 1, {
+      PGOPTIONS: '-c search_path=tsa',
+    });
+    expect(url.options).toBe('-c work_mem=8MB -c default_transaction_isolation=read\\ committed');
+  });
 });

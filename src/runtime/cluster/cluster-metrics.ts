@@ -183,8 +183,16 @@ export function clusterMetricsSource(workers: () => Iterable<Worker>): ClusterMe
         gone.add(worker);
       }
       if (leaving.length > 0) retire(leaving.map(([, answer]) => answer));
-      await retiring;
-      const all = answers.filter((answer): answer is MetricsJson => answer !== undefined);
+      // Until no retirement is pending, a concurrent scrape's included: a worker it found gone is
+      // then both in `gone` and in `retired` (it marks and queues in one step), and this scrape's
+      // answer from it is not added again. Read below without a pause between the two.
+      for (let pending = retiring; ; pending = retiring) {
+        await pending;
+        if (pending === retiring) break;
+      }
+      const all = answers.filter(
+        (answer, i): answer is MetricsJson => answer !== undefined && !gone.has(asked[i] as Worker),
+      );
       return AggregatorRegistry.aggregate([...all, retired, own as MetricsJson]).metrics();
     },
   };

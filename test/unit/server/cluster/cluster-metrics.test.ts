@@ -78,6 +78,36 @@ describe("the cluster's /metrics sums", () => {
     expect(await total()).toBe(16);
   });
 
+  it('count a worker once when it answers one of two scrapes at once and exits before the other', async () => {
+    const { workers, total } = cluster(10, 5);
+    expect(await total()).toBe(15);
+    const [a, b] = workers as [FakeWorker, FakeWorker];
+    const answer = (worker: FakeWorker, id: number) =>
+      worker.emit('message', { type: 'tsa:metrics', id, metrics: counter(worker.count) });
+    // The first scrape waits for a's late answer; b answers it, then exits as the second scrape
+    // asks, so the second finishes first and retires b while the first holds b's answer.
+    let askedA = 0;
+    a.send = (message, callback) => {
+      callback?.(null);
+      if (++askedA === 1) setTimeout(() => answer(a, message.id), 20);
+      else setImmediate(() => answer(a, message.id));
+      return true;
+    };
+    let askedB = 0;
+    b.send = (message, callback) => {
+      callback?.(null);
+      if (++askedB === 1) setImmediate(() => answer(b, message.id));
+      else
+        setImmediate(() => {
+          b.connected = false;
+          b.emit('exit', null, 'SIGKILL');
+        });
+      return true;
+    };
+    expect(await Promise.all([total(), total()])).toEqual([15, 15]);
+    expect(await total()).toBe(15);
+  });
+
   it("keep a drained worker's final counts, which the last scrape did not see", async () => {
     const { workers, source, total, gone } = cluster(10, 5);
     expect(await total()).toBe(15);

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { open, rename, unlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /** The mode of what the CLI writes that holds nothing secret (a chain, a CSR, a checkpoint, a proof). */
@@ -10,15 +11,36 @@ export const PUBLIC_FILE_MODE = 0o644;
  * so never through a link), flushed, then renamed over `path`. A reader sees the old file or the
  * whole new one, never a truncated one; a symlink at `path` is replaced, not followed, so the file
  * it points to is neither overwritten nor re-moded; and the mode is the new file's own, whatever
- * an existing file had.
+ * an existing file had. Two exceptions, written in place: a path that is not a regular file (a
+ * device, a FIFO), and an existing file in a folder the process may not create files in.
  */
 export async function writeFileAtomic(
   path: string,
   data: string | Uint8Array,
   mode: number,
 ): Promise<void> {
+  // A device, a FIFO or a socket (`--out /dev/stdout`, `>(cmd)`) is written as it is: renaming a
+  // file over its name would lose the output (and needs a writable /dev).
+  const target = await stat(path).catch(() => undefined);
+  if (target && !target.isFile()) return writeInPlace(path, data, constants.O_WRONLY);
   const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
-  const file = await open(temporary, 'wx', mode);
+  let file;
+  try {
+    file = await open(temporary, 'wx', mode);
+  } catch (error) {
+    // A file that may be written in a folder that may not: written in place, truncated, never
+    // through a link (O_NOFOLLOW), so a symlink there still cannot redirect the write.
+    const code = (error as NodeJS.ErrnoException).code;
+    if (target && (code === 'EACCES' || code === 'EPERM' || code === 'EROFS')) {
+      return writeInPlace(
+        path,
+        data,
+        constants.O_WRONLY | constants.O_TRUNC | constants.O_NOFOLLOW,
+        mode,
+      );
+    }
+    throw error;
+  }
   try {
     try {
       await file.writeFile(data);
@@ -32,5 +54,22 @@ export async function writeFileAtomic(
   } catch (error) {
     await unlink(temporary).catch(() => undefined);
     throw error;
+  }
+}
+
+/** Writes `data` into the existing `path` opened with `flags`; sets `mode` where it may. */
+async function writeInPlace(
+  path: string,
+  data: string | Uint8Array,
+  flags: number,
+  mode?: number,
+): Promise<void> {
+  const file = await open(path, flags);
+  try {
+    await file.writeFile(data);
+    // Someone else's file keeps its mode; ours gets the one asked for.
+    if (mode !== undefined) await file.chmod(mode).catch(() => undefined);
+  } finally {
+    await file.close();
   }
 }

@@ -56,6 +56,15 @@ function logFlags(name: string) {
   };
 }
 
+/** A log of its own: empties the log's tables, where an earlier test made them. */
+async function emptyLog(): Promise<void> {
+  await db.query(`DO $$ BEGIN
+    IF to_regclass('tsa_log_checkpoints') IS NOT NULL THEN
+      TRUNCATE tsa_log_checkpoints, tsa_log_hashes;
+    END IF;
+  END $$`);
+}
+
 async function start(flags: Partial<Record<ServeOptionName, unknown>> = {}) {
   return startServer(
     resolveServeConfig({
@@ -350,11 +359,7 @@ describe('issuance ledger (PostgreSQL)', () => {
 
   it('gzips entry bundles for a client that accepts gzip (Vary: Accept-Encoding), never hash tiles', async () => {
     // A log of its own: earlier tests' checkpoints are signed by other keys (run alone: none).
-    await db.query(`DO $$ BEGIN
-      IF to_regclass('tsa_log_checkpoints') IS NOT NULL THEN
-        TRUNCATE tsa_log_checkpoints, tsa_log_hashes;
-      END IF;
-    END $$`);
+    await emptyLog();
     const server = await start(logFlags('gzip'));
     try {
       const issued = await Promise.all([1, 2, 3].map((i) => timestamp(server, 1000 + i)));
@@ -494,11 +499,7 @@ describe('issuance ledger (PostgreSQL)', () => {
   it('never lets a cache keep a log refusal: no-store on every 400, 404 and 503 of the log routes', async () => {
     // A log of its own (run alone: no tables yet), and no sequencer can sign while this session
     // holds its lock.
-    await db.query(`DO $$ BEGIN
-      IF to_regclass('tsa_log_checkpoints') IS NOT NULL THEN
-        TRUNCATE tsa_log_checkpoints, tsa_log_hashes;
-      END IF;
-    END $$`);
+    await emptyLog();
     const locker = await db.connect();
     await locker.query('SELECT pg_advisory_lock($1)', [SEQUENCER_LOCK]);
     let server: RunningServer | undefined;

@@ -171,6 +171,15 @@ function supervised(
   return { supervisor, forked, slots, lines, exits: () => exits };
 }
 
+/** A supervisor whose first workers all serve (start() resolved). */
+async function serving(options: Parameters<typeof supervised>[0]) {
+  const started = supervised(options);
+  const starting = started.supervisor.start();
+  for (const worker of started.forked) worker.start();
+  await starting;
+  return started;
+}
+
 /** Where a promise stands after the microtasks that are due have run. */
 async function outcome(promise: Promise<unknown>): Promise<string> {
   const settled = promise.then(
@@ -241,10 +250,7 @@ describe('the worker supervisor while the server starts', () => {
 describe('the worker supervisor on shutdown', () => {
   it('ends a worker that had not said hello with SIGTERM, and sends no setup to one that says it later', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
-    const { supervisor, forked } = supervised({ workerCount: 2 });
-    const starting = supervisor.start();
-    for (const worker of forked) worker.start();
-    await starting;
+    const { supervisor, forked } = await serving({ workerCount: 2 });
     // A replacement forked just before the SIGTERM, still loading its modules.
     forked[1]?.exit(null, 'SIGKILL');
     await vi.advanceTimersByTimeAsync(1_000);
@@ -268,10 +274,7 @@ describe('the worker supervisor on shutdown', () => {
   });
 
   it('fails the shutdown when a serving worker exits with a failure while draining', async () => {
-    const { supervisor, forked, lines } = supervised({ workerCount: 2 });
-    const starting = supervisor.start();
-    for (const worker of forked) worker.start();
-    await starting;
+    const { supervisor, forked, lines } = await serving({ workerCount: 2 });
     const draining = supervisor.drain();
     forked[0]?.exit(0);
     forked[1]?.exit(1);
@@ -290,10 +293,7 @@ describe('the worker supervisor on shutdown', () => {
 
   it('kills a worker still running at the drain deadline, and fails the shutdown', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
-    const { supervisor, forked, lines } = supervised({ workerCount: 2 });
-    const starting = supervisor.start();
-    for (const worker of forked) worker.start();
-    await starting;
+    const { supervisor, forked, lines } = await serving({ workerCount: 2 });
     const draining = supervisor.drain();
     forked[0]?.exit(0);
     // --graceful-timeout (1 s) + 5 s.
@@ -329,10 +329,7 @@ describe('the worker supervisor on shutdown', () => {
 describe('the worker supervisor replacing workers', () => {
   it('pauses longer after each quick death of a slot (1 s doubling to 60 s), each counted; a worker that served a while resets it', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
-    const { supervisor, forked, slots, lines, exits } = supervised({ workerCount: 2 });
-    const starting = supervisor.start();
-    for (const worker of forked) worker.start();
-    await starting;
+    const { forked, slots, lines, exits } = await serving({ workerCount: 2 });
 
     /** Lets `ms` pass; returns how many workers were forked meanwhile. */
     const forksWithin = async (ms: number) => {

@@ -4,7 +4,7 @@ import { formatDuration } from './duration.js';
 import type { OptionSpec } from './option-spec.js';
 import { SERVE_OPTIONS, type ServeConfig } from './schema.js';
 import { SIGNER_OPTIONS, signerOptionsIgnoredBy } from './signer-config.js';
-import { parseWorkerCount } from './worker-count.js';
+import { checkWorkerCount } from './worker-count.js';
 
 /**
  * Rules between options, checked once when the configuration is resolved, so that no later layer
@@ -37,7 +37,7 @@ export function checkServeConfig(config: ServeConfig): string[] {
       '--accuracy auto needs clock monitoring: remove --disable-ntp-monitoring',
     );
   }
-  parseWorkerCount(config.workers);
+  checkWorkerCount(config.workers);
   if (config.timestampSigner === 'pkcs11' && config.pkcs11Uri === '') {
     throw new ConfigError('OPTION_MISSING', '--timestamp-signer pkcs11 needs --pkcs11-uri');
   }

@@ -102,21 +102,29 @@ export interface AutoWorkerSources {
  * quota: on a large node a container limited to 2 CPUs would fork a worker per node core.
  */
 export function resolveWorkerCount(value: string, sources: AutoWorkerSources = {}): WorkerCount {
-  if (value.trim().toLowerCase() === 'auto') {
-    const cores = (sources.parallelism ?? availableParallelism)();
-    const limit = cgroupCpuLimit(sources.root);
-    if (!limit) {
-      return {
-        count: Math.max(1, cores),
-        derivation: `--workers auto: ${Math.max(1, cores)} workers, one per available CPU (no cgroup CPU limit found)`,
-      };
-    }
-    const count = Math.max(1, Math.min(cores, Math.ceil(limit.cpus)));
+  const count = checkWorkerCount(value);
+  if (count !== 'auto') return { count };
+  const cores = (sources.parallelism ?? availableParallelism)();
+  const limit = cgroupCpuLimit(sources.root);
+  if (!limit) {
     return {
-      count,
-      derivation: `--workers auto: ${count} workers, from the cgroup CPU limit of ${limit.cpus} CPUs (${limit.file}) and ${cores} available CPUs`,
+      count: Math.max(1, cores),
+      derivation: `--workers auto: ${Math.max(1, cores)} workers, one per available CPU (no cgroup CPU limit found)`,
     };
   }
+  const capped = Math.max(1, Math.min(cores, Math.ceil(limit.cpus)));
+  return {
+    count: capped,
+    derivation: `--workers auto: ${capped} workers, from the cgroup CPU limit of ${limit.cpus} CPUs (${limit.file}) and ${cores} available CPUs`,
+  };
+}
+
+/**
+ * --workers checked without reading the machine (the configuration's rules): a positive number,
+ * or `auto`, which only resolveWorkerCount turns into a count, once, at start-up.
+ */
+export function checkWorkerCount(value: string): number | 'auto' {
+  if (value.trim().toLowerCase() === 'auto') return 'auto';
   const count = /^\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
   if (!Number.isSafeInteger(count) || count < 1) {
     throw new ConfigError(
@@ -124,10 +132,5 @@ export function resolveWorkerCount(value: string, sources: AutoWorkerSources = {
       `invalid value for --workers: ${JSON.stringify(value)} (a number of at least 1, or auto)`,
     );
   }
-  return { count };
-}
-
-/** --workers as a number of processes (see resolveWorkerCount). */
-export function parseWorkerCount(value: string): number {
-  return resolveWorkerCount(value).count;
+  return count;
 }

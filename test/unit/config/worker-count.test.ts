@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/config/config-error.js';
 import {
   cgroupCpuLimit,
-  parseWorkerCount,
+  checkWorkerCount,
   resolveWorkerCount,
 } from '../../../src/config/worker-count.js';
 
@@ -117,8 +117,11 @@ describe('--workers auto', () => {
 
   it('a number is taken as it is; anything else is refused', () => {
     expect(resolveWorkerCount('3')).toEqual({ count: 3 });
-    expect(parseWorkerCount(' 2 ')).toBe(2);
-    expect(() => parseWorkerCount('0')).toThrow(ConfigError);
-    expect(() => parseWorkerCount('many')).toThrow('invalid value for --workers: "many"');
+    expect(resolveWorkerCount(' 2 ').count).toBe(2);
+    expect(() => resolveWorkerCount('0')).toThrow(ConfigError);
+    expect(() => resolveWorkerCount('many')).toThrow('invalid value for --workers: "many"');
+    // The configuration's check reads nothing: auto stays auto until start-up resolves it.
+    expect(checkWorkerCount(' AUTO ')).toBe('auto');
+    expect(() => checkWorkerCount('0')).toThrow('invalid value for --workers: "0"');
   });
 });

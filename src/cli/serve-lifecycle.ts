@@ -1,5 +1,5 @@
 import { constants } from 'node:os';
-import { RuntimeError } from '../runtime/runtime-error.js';
+import { RuntimeError, startStoppedBySignal } from '../runtime/runtime-error.js';
 import { errorLine, exitStatusOf } from './exit-status.js';
 
 /** What `serve` runs: the single process or the cluster primary, once started. */
@@ -89,7 +89,7 @@ export async function serveUntilSignalled(
     stopping = signal;
     logger.info(`received ${signal} while starting: stopping the start-up`);
     // The reason is what a start-up that waits on the signal rejects with (untilAborted).
-    stopStart.abort(new RuntimeError('START_STOPPED', 'the start-up was stopped by a signal'));
+    stopStart.abort(startStoppedBySignal());
   };
   // on, not once: a second signal with no listener would end the process mid-drain.
   signals.on('SIGTERM', () => onSignal('SIGTERM'));

@@ -14,3 +14,7 @@ export type RuntimeErrorCode =
 export class RuntimeError extends CodedError<RuntimeErrorCode> {
   override name = 'RuntimeError';
 }
+
+/** Why a start-up stopped at a SIGTERM or SIGINT: the abort's reason, and the cluster's refusal. */
+export const startStoppedBySignal = (): RuntimeError =>
+  new RuntimeError('START_STOPPED', 'the start-up was stopped by a signal');

@@ -6,7 +6,7 @@ import {
   WORKER_SLOT_VARIABLE,
   type SetupMessage,
 } from './messages.js';
-import { RuntimeError } from '../runtime-error.js';
+import { RuntimeError, startStoppedBySignal } from '../runtime-error.js';
 
 /** A worker that served this long is replaced at once, and its slot's restart pause starts over. */
 export const STABLE_SERVING_MS = 10_000;
@@ -194,11 +194,9 @@ export function createWorkerSupervisor(options: SupervisorOptions): WorkerSuperv
   return {
     listening,
     async start(signal) {
-      const stoppedBySignal = () =>
-        new RuntimeError('START_STOPPED', 'the start-up was stopped by a signal');
-      if (signal?.aborted) throw stoppedBySignal();
+      if (signal?.aborted) throw startStoppedBySignal();
       const stopped = new Promise<never>((_, reject) => (failStart = reject));
-      const onAbort = () => failStart?.(stoppedBySignal());
+      const onAbort = () => failStart?.(startStoppedBySignal());
       signal?.addEventListener('abort', onAbort);
       const started: ReturnType<typeof fork>[] = [];
       let addresses: WorkerAddresses;

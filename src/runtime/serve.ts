@@ -267,8 +267,11 @@ async function serve(
   const logKey =
     config.ledgerUrl !== '' && isPkcs11Uri(config.ledgerKey)
       ? stack.use(
-          await openPkcs11Key(config.ledgerKey, config.pkcs11Timeout, (message) =>
-            logger.warn(message),
+          await openPkcs11Key(
+            config.ledgerKey,
+            config.pkcs11Timeout,
+            (message) => logger.warn(message),
+            options.signerDependencies?.pkcs11PinGate,
           ),
         )
       : undefined;

@@ -12,6 +12,7 @@ import type { Signer } from '../crypto/signer.js';
 import { openKek } from './tink/open-kek.js';
 import { createTinkSigner, type OpenKek } from './tink/tink-signer.js';
 import type { LoadModule } from './pkcs11/pkcs11-module.js';
+import type { PinGate } from './pkcs11/pin-gate.js';
 
 export interface SignerDependencies {
   /** Start-up warnings (e.g. a key file readable by others). */
@@ -22,6 +23,8 @@ export interface SignerDependencies {
   memoryKey?: MemoryKeyMaterial;
   /** How the pkcs11 signer loads its module; tests inject faults. */
   loadPkcs11Module?: LoadModule;
+  /** Where a pkcs11 signer's PIN offers are shared with a cluster's other workers. */
+  pkcs11PinGate?: PinGate;
 }
 
 /** The configured signer and its certificate chain. */
@@ -52,6 +55,7 @@ export async function createSigner(
         certifiedKey: leafKeyOf(chain),
         warn,
         ...(deps.loadPkcs11Module ? { loadModule: deps.loadPkcs11Module } : {}),
+        ...(deps.pkcs11PinGate ? { pinGate: deps.pkcs11PinGate } : {}),
       });
       watchCircuitBreaker(signer.breaker);
       return { signer, chain };
@@ -105,7 +109,13 @@ export async function openPkcs11Key(
   uri: string,
   timeoutMs: number,
   warn: (message: string) => void,
+  pinGate?: PinGate,
 ): Promise<Signer> {
   const { createPkcs11Signer } = await import('./pkcs11/pkcs11-signer.js');
-  return createPkcs11Signer(uri, 'auto', { maxSessions: 1, timeoutMs, warn });
+  return createPkcs11Signer(uri, 'auto', {
+    maxSessions: 1,
+    timeoutMs,
+    warn,
+    ...(pinGate ? { pinGate } : {}),
+  });
 }

@@ -8,6 +8,12 @@ const run = promisify(execFile);
 /** Debian's SoftHSM2 module (scripts/install-test-deps.sh installs softhsm2 and opensc). */
 export const SOFTHSM_MODULE = '/usr/lib/softhsm/libsofthsm2.so';
 
+/**
+ * OpenSC's pkcs11-spy (package opensc-pkcs11, beside pkcs11-tool): a real PKCS#11 module that logs
+ * every call to $PKCS11SPY_OUTPUT, with its answer, and forwards it to the module in $PKCS11SPY.
+ */
+export const PKCS11_SPY_MODULE = `/usr/lib/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu/pkcs11/pkcs11-spy.so`;
+
 export const TEST_PIN = '7291-test-pin';
 const SO_PIN = '5678-so-pin';
 
@@ -68,6 +74,18 @@ export class SoftHsm {
         label,
         '--id',
         idHex,
+      ],
+      { env: this.env },
+    );
+  }
+
+  /** Changes the user PIN on the token, as an HSM administrator would. */
+  async changePin(token: string, from: string, to: string): Promise<void> {
+    await run(
+      'pkcs11-tool',
+      [
+        ...['--module', SOFTHSM_MODULE, '--token-label', token, '--login', '--pin', from],
+        ...['--change-pin', '--new-pin', to],
       ],
       { env: this.env },
     );

@@ -1,5 +1,6 @@
 import { deserialize, serialize } from 'node:v8';
 import type { ClockStatus } from '../../clock/clock-monitor.js';
+import type { PinAdmission, PinAnswer } from '../../signers/pkcs11/pin-gate.js';
 import type { ServeConfig } from '../../config/schema.js';
 import type { Registry } from 'prom-client';
 import type { PinnedFile } from './pinned-files.js';
@@ -46,6 +47,8 @@ export interface SetupMessage {
   /** One per memory-signer profile, by profile name (`default` for the top level). */
   memoryKeys: Record<string, MemoryKeyTransfer>;
   clock?: ClockStatus;
+  /** The key of the PKCS#11 PIN digests the workers compare through the primary, base64. */
+  pinKey: string;
 }
 
 /** Worker -> primary: listening. */
@@ -88,6 +91,32 @@ export interface FinalMetricsMessage {
   metrics: MetricsJson;
 }
 
+/**
+ * Worker -> primary: may this worker's PKCS#11 signer offer the PIN of this digest now? (The
+ * primary's PinArbiter: one worker offers a signer's PIN at a time; one refused is not offered.)
+ */
+export interface PinAdmitMessage {
+  type: 'tsa:pin-admit';
+  id: number;
+  signer: string;
+  digest: string;
+}
+
+/** Primary -> worker: the answer to the tsa:pin-admit of the same id. */
+export interface PinAdmissionMessage {
+  type: 'tsa:pin-admission';
+  id: number;
+  admission: PinAdmission;
+}
+
+/** Worker -> primary: what the token answered to a PIN admitted. */
+export interface PinSettledMessage {
+  type: 'tsa:pin-settled';
+  signer: string;
+  digest: string;
+  answer: PinAnswer;
+}
+
 /** Primary -> worker: stop accepting, finish in-flight requests, exit 0. */
 export interface DrainMessage {
   type: 'tsa:drain';
@@ -102,6 +131,9 @@ export type ClusterMessage =
   | MetricsRequestMessage
   | MetricsMessage
   | FinalMetricsMessage
+  | PinAdmitMessage
+  | PinAdmissionMessage
+  | PinSettledMessage
   | DrainMessage;
 
 /** Narrows a message of the channel to ours (prom-client and node use the same channel). */

@@ -1,7 +1,10 @@
+import { randomBytes } from 'node:crypto';
+import type { Worker } from 'node:cluster';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ServeConfig } from '../../config/schema.js';
 import { DEFAULT_PROFILE_NAME } from '../../config/profiles.js';
 import { createMemoryKeyMaterial } from '../../signers/memory.js';
+import { PinArbiter } from '../../signers/pkcs11/pin-gate.js';
 import { ANY_EXTENSION_WARNING } from '../../tsp/extension-policy.js';
 import { listenAs } from '../../server/listen-error.js';
 import { loadTlsMaterial, tlsRequested, type TlsMaterial } from '../../server/tls.js';
@@ -10,7 +13,13 @@ import { clockOptionsFrom } from '../clock-monitor.js';
 import { buildOrTearDown } from '../disposables.js';
 import { createClockRelay, type ClockRelay } from './clock-relay.js';
 import { clusterMetricsSource, workerExitsTotal } from './cluster-metrics.js';
-import { encodeConfig, isMessage, type MemoryKeyTransfer, type TlsTransfer } from './messages.js';
+import {
+  encodeConfig,
+  isMessage,
+  type MemoryKeyTransfer,
+  type PinAdmissionMessage,
+  type TlsTransfer,
+} from './messages.js';
 import { pinFiles } from './pinned-files.js';
 import { createWorkerSupervisor } from './supervisor.js';
 
@@ -40,6 +49,9 @@ export async function startCluster(
   const encodedConfig = encodeConfig(config);
   const files = await pinFiles(config);
   const tls = tlsRequested(config) ? tlsTransfer(loadTlsMaterial(config)) : undefined;
+  // The workers' PKCS#11 PIN offers, one at a time per signer (signers/pkcs11/pin-gate.ts).
+  const pins = new PinArbiter<Worker>();
+  const pinKey = randomBytes(32).toString('base64');
 
   // Built in order, torn down last first: on close and when the start-up fails half way.
   return buildOrTearDown(async (stack) => {
@@ -64,12 +76,27 @@ export async function startCluster(
         ...(tls ? { tls } : {}),
         memoryKeys,
         ...(clock ? { clock: clock.status } : {}),
+        pinKey,
       }),
       onUnexpectedExit: () => workerExitsTotal.inc(),
+      onExit: (worker) => pins.forget(worker),
       onMessage: (message, worker) => {
         if (isMessage(message, 'tsa:clock-jump')) clock?.clockJumped();
         if (isMessage(message, 'tsa:final-metrics'))
           metricsSource.finalAnswer(worker, message.metrics);
+        if (isMessage(message, 'tsa:pin-admit')) {
+          void pins.admit(worker, message.signer, message.digest).then((admission) => {
+            if (!worker.isConnected()) return;
+            worker.send({
+              type: 'tsa:pin-admission',
+              id: message.id,
+              admission,
+            } satisfies PinAdmissionMessage);
+          });
+        }
+        if (isMessage(message, 'tsa:pin-settled')) {
+          pins.settle(worker, message.signer, message.digest, message.answer);
+        }
       },
     });
     const metrics = await listenAs(

@@ -35,6 +35,8 @@ export interface SupervisorOptions {
   onMessage?: (message: unknown, worker: Worker) => void;
   /** A worker exited while the server runs (it is replaced): counted for /metrics. */
   onUnexpectedExit?: () => void;
+  /** Any worker exited (first, before the supervisor acts on it). */
+  onExit?: (worker: Worker) => void;
   /** Starts one worker process (cluster.fork; tests give a fake). */
   forkWorker?: (env: Record<string, string>) => Worker;
   /** A monotonic clock in ms, for how long a worker served (tests give a fake). */
@@ -133,6 +135,7 @@ export function createWorkerSupervisor(options: SupervisorOptions): WorkerSuperv
       }
     });
     worker.once('exit', (code, signal) => {
+      options.onExit?.(worker);
       live.delete(worker);
       listening.delete(worker);
       serving.delete(worker);

@@ -19,6 +19,7 @@ import {
 } from './messages.js';
 import type { ServeConfig } from '../../config/schema.js';
 import { checkPinnedFiles } from './pinned-files.js';
+import { primaryPinGate } from './pin-gate-client.js';
 import { RelayedClock } from './relayed-clock.js';
 
 /** This process was forked by our cluster primary (not, say, by another process manager's). */
@@ -117,6 +118,7 @@ export async function runWorker(): Promise<void> {
   let server: RunningServer;
   try {
     server = await startServer(config, logger, {
+      signerDependencies: { pkcs11PinGate: primaryPinGate(Buffer.from(setup.pinKey, 'base64')) },
       memoryKeys: new Map(
         Object.entries(setup.memoryKeys).map(([name, key]) => [name, toMaterial(key)]),
       ),

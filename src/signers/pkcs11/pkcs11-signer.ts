@@ -42,6 +42,7 @@ import {
 } from './pkcs11-module.js';
 import type { SignMechanism } from './pkcs11-host.js';
 import { parsePkcs11Uri, pinSourcePath, type Pkcs11Uri } from './pkcs11-uri.js';
+import type { PinAnswer, PinGate, PinRefusal } from './pin-gate.js';
 
 export interface Pkcs11SignerOptions {
   /** Sessions (so signatures in flight) at most; more signatures wait for one. */
@@ -63,6 +64,11 @@ export interface Pkcs11SignerOptions {
   pinRecheckMs?: number;
   /** Signing threads of the module's process at most, if this signer loads it (tests). */
   maxSigningThreads?: number;
+  /**
+   * Where PIN offers are shared with the other processes that log in to the token (a cluster's
+   * workers): one offers at a time, and a PIN the token refused one of them is not offered again.
+   */
+  pinGate?: PinGate;
 }
 
 export const DEFAULT_PKCS11_MAX_SESSIONS = 8;
@@ -183,8 +189,9 @@ export class Pkcs11Signer implements Signer {
    * its source at each connection, and compared with this), and why: it is not offered again.
    */
   private refusedPin: RefusedPin | undefined;
-  /** The digest's key: random, this signer's own. */
-  private readonly pinKey = randomBytes(32);
+  /** The digest's key: random, this signer's own, or its PIN gate's (shared with the gate's). */
+  private readonly pinKey: Buffer;
+  private readonly pinGate: PinGate | undefined;
   private readonly pinRecheckMs: number;
 
   constructor(
@@ -199,6 +206,8 @@ export class Pkcs11Signer implements Signer {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_PKCS11_TIMEOUT_MS;
     this.breaker = new CircuitBreaker(options.breaker ?? { threshold: 0, cooldownMs: 0 });
     this.pinRecheckMs = options.pinRecheckMs ?? DEFAULT_PIN_RECHECK_MS;
+    this.pinGate = options.pinGate;
+    this.pinKey = options.pinGate?.key ?? randomBytes(32);
   }
 
   /**
@@ -818,27 +827,55 @@ export class Pkcs11Signer implements Signer {
     return slot;
   }
 
+  /**
+   * Offers the PIN, through the PIN gate when there is one: while another process offers it, this
+   * one waits for the token's answer, and one the token refused there is refused here unoffered.
+   */
   private async login(session: Handle, pin: string | undefined): Promise<void> {
     if (pin === undefined) return;
+    const digest = this.pinDigest(pin);
+    const gate = this.pinGate;
+    const gateDigest = digest.toString('base64');
+    if (gate) {
+      const admission = await gate.admit(this.id, gateDigest);
+      if (!admission.offer) {
+        const error = this.rememberRefusal(digest, admission.code, admission.reason);
+        NOT_OFFERED.add(error);
+        throw error;
+      }
+    }
+    let answer: PinAnswer = 'unanswered';
     try {
       await this.answered(this.module.calls.C_Login(session, CKU_USER, pin), 'C_Login');
+      answer = 'accepted';
     } catch (error) {
       if (error instanceof Pkcs11Error) throw error; // not answered
       const name = errorName(error);
-      if (name === 'CKR_USER_ALREADY_LOGGED_IN') return; // another session of this process did
+      if (name === 'CKR_USER_ALREADY_LOGGED_IN') {
+        answer = 'accepted'; // another session of this process did
+        return;
+      }
       const code = PIN_REFUSALS[name];
       if (!code) throw this.wrap(error, 'C_Login');
-      const refused = this.pinRefusal(code, name);
-      this.refusedPin = {
-        digest: this.pinDigest(pin),
-        code,
-        reason: name,
-        message: refused.message,
-        checking: false,
-        checkedAt: 0,
-      };
-      throw refused;
+      answer = { code, reason: name };
+      throw this.rememberRefusal(digest, code, name);
+    } finally {
+      gate?.settle(this.id, gateDigest, answer);
     }
+  }
+
+  /** Remembers the PIN (its digest) as refused: not offered again; returns the refusal's error. */
+  private rememberRefusal(digest: Buffer, code: PinRefusal, reason: string): Pkcs11Error {
+    const refused = this.pinRefusal(code, reason);
+    this.refusedPin = {
+      digest,
+      code,
+      reason,
+      message: refused.message,
+      checking: false,
+      checkedAt: 0,
+    };
+    return refused;
   }
 
   /** The PIN to log in with, read from its source; refused when it is the one the token refused. */
@@ -1075,7 +1112,6 @@ export class Pkcs11Signer implements Signer {
 export const DEFAULT_PIN_RECHECK_MS = 1_000;
 
 /** What C_Login answers for a PIN that will not do, and the error it makes. */
-type PinRefusal = 'PIN_INCORRECT' | 'PIN_LOCKED';
 const PIN_REFUSALS: Partial<Record<string, PinRefusal>> = {
   CKR_PIN_INCORRECT: 'PIN_INCORRECT',
   CKR_PIN_INVALID: 'PIN_INCORRECT',

@@ -5,10 +5,8 @@
  * out after a few wrong PINs), says what to update, and is unavailable; once the file holds another
  * PIN, that one is offered, once.
  */
-import { execFile } from 'node:child_process';
 import { randomBytes, verify } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeSignatureArguments } from '../../../../src/crypto/key-algorithms.js';
 import { loadInHost, type LoadModule } from '../../../../src/signers/pkcs11/pkcs11-module.js';
@@ -19,7 +17,6 @@ import {
 } from '../../../../src/signers/pkcs11/pkcs11-signer.js';
 import { SOFTHSM_MODULE, SoftHsm, TEST_PIN } from '../../../helpers/softhsm.js';
 
-const run = promisify(execFile);
 const hsm = new SoftHsm();
 const ROTATED_PIN = '9999-rotated-pin';
 const ANOTHER_WRONG_PIN = '0000-another-wrong-pin';
@@ -42,18 +39,6 @@ const countingModule: LoadModule = async (path, settings) => {
       (overrides as Record<string | symbol, unknown>)[name] ?? Reflect.get(target, name),
   });
 };
-
-/** Changes the user PIN on the token (as an HSM administrator would). */
-async function changePin(from: string, to: string): Promise<void> {
-  await run(
-    'pkcs11-tool',
-    [
-      ...['--module', SOFTHSM_MODULE, '--token-label', 'tsa', '--login', '--pin', from],
-      ...['--change-pin', '--new-pin', to],
-    ],
-    { env: hsm.env },
-  );
-}
 
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 
@@ -94,7 +79,7 @@ describe('a PIN the token refused', () => {
       expect(logins).toEqual([TEST_PIN]);
       expect(await outcome(signer)).toBe('signed');
       // The PIN changes on the HSM; then its module's process dies: the next signatures reconnect.
-      await changePin(TEST_PIN, ROTATED_PIN);
+      await hsm.changePin('tsa', TEST_PIN, ROTATED_PIN);
       tokenPin = ROTATED_PIN;
       const host = hosts.at(-1)!;
       process.kill(host.pid, 'SIGKILL');
@@ -125,7 +110,7 @@ describe('a PIN the token refused', () => {
       expect(logins).toHaveLength(4);
       for (const warning of warnings) expect(warning).not.toMatch(/9999|0000|7291/);
     } finally {
-      if (tokenPin !== TEST_PIN) await changePin(tokenPin, TEST_PIN);
+      if (tokenPin !== TEST_PIN) await hsm.changePin('tsa', tokenPin, TEST_PIN);
       writeFileSync(hsm.pinFile, `${TEST_PIN}\n`, { mode: 0o600 });
       await signer[Symbol.asyncDispose]();
     }
@@ -140,7 +125,7 @@ describe('a PIN the token refused', () => {
     });
     let tokenPin = TEST_PIN;
     try {
-      await changePin(TEST_PIN, ROTATED_PIN);
+      await hsm.changePin('tsa', TEST_PIN, ROTATED_PIN);
       tokenPin = ROTATED_PIN;
       const host = hosts.at(-1)!;
       process.kill(host.pid, 'SIGKILL');
@@ -156,7 +141,7 @@ describe('a PIN the token refused', () => {
       // Only a restart mends it: a fault (500), not a temporary refusal.
       expect(signer.unavailableIsTemporary()).toBe(false);
     } finally {
-      if (tokenPin !== TEST_PIN) await changePin(tokenPin, TEST_PIN);
+      if (tokenPin !== TEST_PIN) await hsm.changePin('tsa', tokenPin, TEST_PIN);
       await signer[Symbol.asyncDispose]();
     }
   });

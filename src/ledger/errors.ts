@@ -22,7 +22,10 @@ const TRANSIENT_SQLSTATE = /^(08|53|57P0[1-3]|57014|40001|40P01|55P03)/;
 /**
  * Whether `error` says the database is unavailable for now (unreachable, restarting, overloaded,
  * a query cancelled at its timeout, every connection in use): worth a retry, a 503. Anything else
- * (the log's data disagrees with itself, a fault of ours) is not, whatever it says.
+ * (the log's data disagrees with itself, a fault of ours, a statement the database answers with
+ * an error: a privilege, a missing table, a constraint) is not, whatever it says: a commit that
+ * fails so refuses issuance as a fault, 500, until the ledger's probe finds a commit would succeed
+ * (ledger.ts).
  */
 export function isTransientDatabaseError(error: unknown): boolean {
   if (error instanceof LedgerError) return error.code === 'BUSY' || error.code === 'UNAVAILABLE';

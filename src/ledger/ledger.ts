@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { MAX_ENTRY_OCTETS } from '../tlog/tile.js';
 import { RecordError } from '../tsp/authority.js';
@@ -26,6 +27,12 @@ export const MAX_CONFLICT_RETRIES = 5;
 /** How often the database is probed while it is down (and while it is up, to notice an outage). */
 export const PROBE_INTERVAL_DOWN_MS = 500;
 export const PROBE_INTERVAL_UP_MS = 2_000;
+/**
+ * How often the probe tries a commit (rolled back) while commits fail with a definite error
+ * (COMMITS_FAIL): each try that fails is an ERROR line in the database server's own log, and only
+ * an operator mends it, so no faster than while up.
+ */
+export const PROBE_INTERVAL_FAILING_MS = 2_000;
 
 const UNIQUE_VIOLATION = '23505';
 /** serialization_failure and deadlock_detected: another transaction won; try again. */
@@ -43,11 +50,29 @@ const SERIAL_CONSTRAINT = 'tsa_ledger_serial_unique';
 export const MAX_COLLISION_RETRIES = 3;
 /** Why issuance is refused while the counter row is not after the ledger's last log index. */
 export const COUNTER_BEHIND = 'ledger counter row is behind the ledger (tsa_ledger_counter)';
+/**
+ * How the reason starts while commits fail with a definite error, one that says the database
+ * answers but refuses the commit and will until someone changes it (a privilege revoked, a table
+ * or column missing, a constraint or a type changed): followed by the error's SQLSTATE and message,
+ * e.g. `ledger commits fail (42501: permission denied for table tsa_ledger)`.
+ */
+export const COMMITS_FAIL = 'ledger commits fail';
 
 interface Pending {
   entry: LedgerEntry;
   resolve: (receipt: LedgerReceipt) => void;
   reject: (error: unknown) => void;
+}
+
+/**
+ * Why issuance is refused. `temporary`: it ends by itself (an outage, a failover), so refusals are
+ * HTTP 503 with Retry-After; else 500, since it takes a repair. `failing`: commits fail with a
+ * definite error (COMMITS_FAIL), probed less often (PROBE_INTERVAL_FAILING_MS).
+ */
+interface Refusal {
+  reason: string;
+  temporary: boolean;
+  failing?: boolean;
 }
 
 /** Where a committed token is: its log index (gapless, in commit order across replicas). */
@@ -74,11 +99,19 @@ export interface LedgerLogger {
  * (record() too) and turns /readyz red; a probe every PROBE_INTERVAL_DOWN_MS turns it off once
  * the database answers again. A serialization failure or deadlock (another replica's commit won)
  * is retried, never taken for an outage.
+ *
+ * Any other error of a commit (permission denied, a missing table or column, a constraint or data
+ * error: the database answers, and refuses the commit) is no outage: it refuses issuance the same
+ * way, as a fault (`unavailableIsTemporary()` false: HTTP 500, COMMITS_FAIL with the SQLSTATE).
+ * Whatever the refusal, the probe lifts it only once the database would take a commit: it runs
+ * the commit's own statement for a made-up row in a transaction that it rolls back (no index is
+ * used, no row stays), so a probe that merely reads never ends a refusal that a commit would
+ * bring back at once (no flapping between 500 and 503).
  */
 export class Ledger {
   private pending: Pending[] = [];
   private flushing: Promise<void> | undefined;
-  private down: string | undefined;
+  private refusal: Refusal | undefined;
   private probeTimer: NodeJS.Timeout | undefined;
   private probing = false;
   private closed = false;
@@ -89,6 +122,8 @@ export class Ledger {
   failedCommits = 0;
   /** Commits retried after a serialization failure or deadlock. */
   conflicts = 0;
+  /** Probes done so far, whatever their result. */
+  probes = 0;
 
   private constructor(
     readonly pool: pg.Pool,
@@ -98,7 +133,7 @@ export class Ledger {
     // idle_session_timeout, pg_terminate_backend, a pooler's idle cut): the pool drops it and the
     // next query reconnects. Whether the database is down is the probe's to say, at once.
     pool.on('error', () => this.probeNow());
-    watchLedger(() => this.down === undefined);
+    watchLedger(() => this.refusal === undefined);
     this.scheduleProbe();
   }
 
@@ -122,9 +157,21 @@ export class Ledger {
     return new Ledger(pool, logger);
   }
 
-  /** Why issuance must be refused now (the database is down), or undefined. */
+  /**
+   * Why issuance must be refused now (the database is down, read-only, its counter row behind,
+   * or it refuses commits), or undefined.
+   */
   unavailableReason(): string | undefined {
-    return this.down;
+    return this.refusal?.reason;
+  }
+
+  /**
+   * Whether that refusal ends by itself (an outage, a standby): HTTP 503 with Retry-After. False
+   * for one that takes a repair (the counter row behind, commits refused: a privilege, the
+   * schema), answered 500.
+   */
+  unavailableIsTemporary(): boolean {
+    return this.refusal?.temporary ?? true;
   }
 
   /** Whether the queue is full (MAX_PENDING): record() refuses with LEDGER_BUSY meanwhile. */
@@ -146,11 +193,10 @@ export class Ledger {
     if (entry.token.length > MAX_ENTRY_OCTETS) {
       return Promise.reject(reject.tokenTooLarge(MAX_ENTRY_OCTETS));
     }
-    // An outage is known: no commit would succeed before the probe says the database answers.
-    if (this.down !== undefined) {
-      return Promise.reject(
-        new RecordError('NOT_RECORDED', this.down, { temporary: isTemporaryReason(this.down) }),
-      );
+    // Refused (an outage, commits that fail): no commit would succeed before the probe says so.
+    if (this.refusal !== undefined) {
+      const { reason, temporary } = this.refusal;
+      return Promise.reject(new RecordError('NOT_RECORDED', reason, { temporary }));
     }
     if (this.queueFull()) {
       return Promise.reject(new RecordError('NOT_RECORDED', LEDGER_BUSY, { temporary: true }));
@@ -212,25 +258,17 @@ export class Ledger {
             continue;
           }
           ledgerCommitsTotal.inc({ result: 'failed' });
-          let temporary = isCheckoutTimeout(error) || (code !== undefined && CONFLICT.has(code));
-          if (code === UNIQUE_VIOLATION && constraint !== SERIAL_CONSTRAINT) {
-            // A log index already taken: the counter row is behind the rows (a restore, a manual
-            // change). Every commit would fail so, forever: refuse issuance until it is repaired.
-            this.markDown(error, COUNTER_BEHIND);
-          } else if (code === READ_ONLY_TRANSACTION) {
-            this.markDown(error, READ_ONLY);
-            temporary = true;
-          } else if (code !== UNIQUE_VIOLATION && !temporary) {
-            this.markDown(error);
-            temporary = isTransientDatabaseError(error);
-          }
-          const failure = new RecordError('NOT_RECORDED', failureMessage(error), {
+          const refusal = refusalFor(error);
+          if (refusal) this.refuse(refusal, error);
+          const failure = new RecordError('NOT_RECORDED', failureMessage(error, refusal), {
             cause: error,
-            temporary,
+            // Busy (no free connection, conflicts) or refused for now; a serial number that kept
+            // colliding, or a refusal that takes a repair, is not.
+            temporary: refusal ? refusal.temporary : isBusy(error),
           });
           for (const item of batch) item.reject(failure);
-          // Known down: every token still queued would fail the same way, after a timeout each.
-          if (this.down !== undefined) this.failPending(failure);
+          // Refused: every token still queued would fail the same way, after a timeout each.
+          if (this.refusal !== undefined) this.failPending(failure);
         }
       }
     } finally {
@@ -244,9 +282,12 @@ export class Ledger {
     for (const item of pending) item.reject(failure);
   }
 
-  /** One INSERT of the batch; returns each entry's log index. */
-  private async insert(entries: readonly LedgerEntry[]): Promise<number[]> {
-    const { rows } = await this.pool.query<{ serial: Buffer; log_index: string }>(INSERT, [
+  /** One INSERT of the batch (on `client`, else the pool's); returns each entry's log index. */
+  private async insert(
+    entries: readonly LedgerEntry[],
+    client: pg.Pool | pg.PoolClient = this.pool,
+  ): Promise<number[]> {
+    const { rows } = await client.query<{ serial: Buffer; log_index: string }>(INSERT, [
       entries.length,
       entries.map((e) => e.serial),
       entries.map((e) => e.genTime.toISOString()),
@@ -280,13 +321,14 @@ export class Ledger {
       );
       for (const row of rows) taken.add(row.serial.toString('hex'));
     } catch (error) {
-      this.markDown(error);
-      const failure = new RecordError('NOT_RECORDED', 'the ledger database is unavailable', {
+      const refusal = refusalFor(error);
+      if (refusal) this.refuse(refusal, error);
+      const failure = new RecordError('NOT_RECORDED', failureMessage(error, refusal), {
         cause: error,
-        temporary: true,
+        temporary: refusal ? refusal.temporary : isBusy(error),
       });
       for (const item of batch) item.reject(failure);
-      if (this.down !== undefined) this.failPending(failure);
+      if (this.refusal !== undefined) this.failPending(failure);
       return;
     }
     const seen = new Set<string>();
@@ -303,27 +345,32 @@ export class Ledger {
     this.pending.unshift(...retry);
   }
 
-  private markDown(error: unknown, reason = UNAVAILABLE): void {
+  /** Refuses issuance for `refusal` until the probe lifts it; logs it when it is new. */
+  private refuse(refusal: Refusal, error: unknown): void {
     if (this.closed) return;
-    // No free connection in time: this process is busy, the database is not down. The probe
-    // goes on (one whose own checkout timed out would otherwise never run again).
-    if (isCheckoutTimeout(error)) return this.scheduleProbe();
-    if (this.down !== reason) {
+    if (this.refusal?.reason !== refusal.reason) {
       this.logger.warn(
         { reason: describe(error) },
-        reason === UNAVAILABLE
+        refusal.reason === UNAVAILABLE
           ? 'ledger database unavailable: refusing issuance until it answers'
-          : `${reason}: refusing issuance until it is repaired`,
+          : refusal.failing
+            ? `${refusal.reason}: refusing issuance until a commit would succeed`
+            : `${refusal.reason}: refusing issuance until it is repaired`,
       );
     }
-    this.down = reason;
+    this.refusal = refusal;
     this.scheduleProbe();
   }
 
   private markUp(): void {
-    if (this.down === undefined) return;
-    this.down = undefined;
-    this.logger.info('ledger database available again: issuing');
+    if (this.refusal === undefined) return;
+    const { failing } = this.refusal;
+    this.refusal = undefined;
+    this.logger.info(
+      failing
+        ? 'ledger commits succeed again: issuing'
+        : 'ledger database available again: issuing',
+    );
     this.scheduleProbe();
   }
 
@@ -332,7 +379,11 @@ export class Ledger {
     clearTimeout(this.probeTimer);
     this.probeTimer = setTimeout(
       () => void this.probe(),
-      this.down ? PROBE_INTERVAL_DOWN_MS : PROBE_INTERVAL_UP_MS,
+      this.refusal === undefined
+        ? PROBE_INTERVAL_UP_MS
+        : this.refusal.failing
+          ? PROBE_INTERVAL_FAILING_MS
+          : PROBE_INTERVAL_DOWN_MS,
     );
     this.probeTimer.unref();
   }
@@ -344,51 +395,128 @@ export class Ledger {
     void this.probe();
   }
 
+  /**
+   * The probe: the database answers, takes writes and its counter row is after the last log
+   * index; while issuance is refused, a trial commit must succeed too before it is resumed.
+   */
   private async probe(): Promise<void> {
     this.probing = true;
     try {
       const { rows } = await this.pool.query<{ behind: boolean; read_only: boolean }>(PROBE);
       if (rows[0]?.read_only) {
-        this.markDown(new LedgerError('UNAVAILABLE', READ_ONLY), READ_ONLY);
+        this.refuse(REFUSED_READ_ONLY, new LedgerError('UNAVAILABLE', READ_ONLY));
         return;
       }
       if (rows[0]?.behind) {
-        this.markDown(new LedgerError('INCONSISTENT', COUNTER_BEHIND), COUNTER_BEHIND);
+        this.refuse(REFUSED_COUNTER_BEHIND, new LedgerError('INCONSISTENT', COUNTER_BEHIND));
         return;
       }
+      if (this.refusal !== undefined) await this.trialCommit();
       this.markUp();
     } catch (error) {
-      this.markDown(error);
+      const refusal = refusalFor(error);
+      // Busy (no free connection in time, a conflict): nothing learnt, the probe goes on (one
+      // whose own checkout timed out would otherwise never run again).
+      if (refusal) this.refuse(refusal, error);
+      else this.scheduleProbe();
       return;
     } finally {
       this.probing = false;
+      this.probes++;
     }
     this.scheduleProbe();
+  }
+
+  /**
+   * A commit's INSERT, of a made-up row, in a transaction that is always rolled back: the same
+   * privileges, tables, columns, constraints and counter row lock as a real commit, and nothing
+   * left behind (the counter's update is undone with the row: no log index is used). Throws what
+   * the commit would.
+   */
+  private async trialCommit(): Promise<void> {
+    const client = await this.pool.connect();
+    try {
+      // The INSERT is sent only once BEGIN is acknowledged: it can never commit on its own.
+      await client.query('BEGIN');
+      await this.insert([trialEntry()], client);
+      await client.query('ROLLBACK');
+    } catch (error) {
+      // The connection is dropped, as pool.query drops one after an error: its transaction, if
+      // still open, ends with it, rolled back.
+      client.release(true);
+      throw error;
+    }
+    client.release();
   }
 }
 
 const UNAVAILABLE = 'ledger database unavailable';
+const REFUSED_UNAVAILABLE: Refusal = { reason: UNAVAILABLE, temporary: true };
+const REFUSED_READ_ONLY: Refusal = { reason: READ_ONLY, temporary: true };
+const REFUSED_COUNTER_BEHIND: Refusal = { reason: COUNTER_BEHIND, temporary: false };
+
+/** No free connection in time, or commits that kept conflicting: this process is busy. */
+function isBusy(error: unknown): boolean {
+  const { code } = error as { code?: string };
+  return isCheckoutTimeout(error) || (code !== undefined && CONFLICT.has(code));
+}
 
 /**
- * Whether a refusal for this down reason is temporary (an outage: HTTP 503, retry): all but a
- * counter row behind the ledger, which stays until someone repairs it.
+ * The refusal a failed commit (or the probe, or its trial commit) calls for, or undefined when it
+ * says nothing about the database (busy; a serial number that collided).
  */
-export function isTemporaryReason(reason: string): boolean {
-  return reason !== COUNTER_BEHIND;
+function refusalFor(error: unknown): Refusal | undefined {
+  const { code, constraint } = error as { code?: string; constraint?: string };
+  if (isBusy(error)) return undefined;
+  // A log index already taken: the counter row is behind the rows (a restore, a manual change).
+  // Every commit would fail so, forever: refuse issuance until it is repaired.
+  if (code === UNIQUE_VIOLATION && constraint !== SERIAL_CONSTRAINT) return REFUSED_COUNTER_BEHIND;
+  if (code === UNIQUE_VIOLATION) return undefined;
+  if (code === READ_ONLY_TRANSACTION) return REFUSED_READ_ONLY;
+  if (isTransientDatabaseError(error)) return REFUSED_UNAVAILABLE;
+  // The database answered and refused: a retry will not mend it, a repair will.
+  return {
+    reason: `${COMMITS_FAIL} (${oneLine(describe(error))})`,
+    temporary: false,
+    failing: true,
+  };
+}
+
+/** A database's message for a reason (one /readyz line): one line, at most 200 characters. */
+function oneLine(text: string): string {
+  const line = text.replace(/\s+/g, ' ').trim();
+  return line.length > 200 ? `${line.slice(0, 199)}…` : line;
 }
 
 /** Why a batch failed, for the RecordError (its cause has the database's own words). */
-function failureMessage(error: unknown): string {
+function failureMessage(error: unknown, refusal: Refusal | undefined): string {
   const { code, constraint } = error as { code?: string; constraint?: string };
   if (isCheckoutTimeout(error)) return 'the ledger is busy: no connection became free in time';
   if (code !== undefined && CONFLICT.has(code)) {
     return 'the ledger is busy: commits kept conflicting with other transactions';
   }
   if (code === READ_ONLY_TRANSACTION) return READ_ONLY;
+  if (refusal?.failing) return refusal.reason;
   if (code !== UNIQUE_VIOLATION) return 'the ledger database is unavailable';
   return constraint === SERIAL_CONSTRAINT
     ? 'serial numbers kept colliding in the ledger: not recorded'
     : `a log index is already taken: ${COUNTER_BEHIND}`;
+}
+
+/**
+ * The row of the probe's trial commit (rolled back): shaped like a token's, and made up, so that
+ * no request's data can keep the ledger refused.
+ */
+function trialEntry(): LedgerEntry {
+  return {
+    serial: randomBytes(20),
+    genTime: new Date(),
+    policy: '1.3.6.1.4.1.57264.2',
+    hashAlgorithm: 'sha256',
+    hashedMessage: randomBytes(32),
+    token: randomBytes(64),
+    timeSource: { trial: true },
+  };
 }
 
 /**

@@ -13,13 +13,7 @@ import { reject } from '../tsp/rejection.js';
 import { poolConfig, redactUrl } from './connection.js';
 import { ledgerEntry } from './entry.js';
 import { newReadPool } from './pools.js';
-import {
-  isTemporaryReason,
-  Ledger,
-  LEDGER_BUSY,
-  type LedgerLogger,
-  type LedgerReceipt,
-} from './ledger.js';
+import { Ledger, LEDGER_BUSY, type LedgerLogger, type LedgerReceipt } from './ledger.js';
 
 /**
  * Connections per process, in three pools, so that none starves another: the commits' (one
@@ -36,9 +30,10 @@ export interface ProcessLedger extends AsyncDisposable {
   /** The authority's record step: resolves once the token is committed, with its log index. */
   record(granted: GrantedOutcome): Promise<LedgerReceipt>;
   /**
-   * Refuses issuance (systemFailure, /readyz red) while the database is unavailable (temporary:
-   * HTTP 503 with Retry-After) or the counter row is behind the ledger (500: it needs a repair),
-   * and while the commit queue is full (temporary).
+   * Refuses issuance (systemFailure, /readyz red) while the database is unavailable or read-only
+   * (temporary: HTTP 503 with Retry-After), while the counter row is behind the ledger or commits
+   * fail with a definite error, a privilege or the schema (500: it needs a repair), and while the
+   * commit queue is full (temporary).
    */
   guard: IssuanceGuard;
   /** The transparency log, with --ledger-key. */
@@ -194,7 +189,7 @@ export async function openProcessLedger(
     guard: () => {
       const reason = ledger.unavailableReason();
       if (reason) {
-        return isTemporaryReason(reason)
+        return ledger.unavailableIsTemporary()
           ? reject.unavailable(reason)
           : reject.systemFailure(reason);
       }

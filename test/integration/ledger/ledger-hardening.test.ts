@@ -8,6 +8,7 @@ import type { ServeOptionName } from '../../../src/config/schema.js';
 import { poolConfig } from '../../../src/ledger/connection.js';
 import type { LedgerEntry } from '../../../src/ledger/entry.js';
 import {
+  COMMITS_FAIL,
   COUNTER_BEHIND,
   Ledger,
   LEDGER_BUSY,
@@ -490,6 +491,76 @@ describe('ledger: a read-only database', () => {
       await db.query('DROP ROLE tsa_ro');
     }
   });
+});
+
+describe('ledger: commits the database refuses (a privilege revoked)', () => {
+  it.each([
+    ['INSERT on tsa_ledger', 'INSERT ON tsa_ledger', 'tsa_ledger'],
+    ['UPDATE on the counter row', 'UPDATE ON tsa_ledger_counter', 'tsa_ledger_counter'],
+  ])(
+    'without %s: refused as a fault (500) that no probe lifts, until the grant is back',
+    async (_what, privilege, table) => {
+      await (await openLedger()).close(); // the tables, made by their owner
+      await db.query('DROP ROLE IF EXISTS tsa_grant');
+      await db.query("CREATE ROLE tsa_grant LOGIN PASSWORD 'grant-password'");
+      await db.query('GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO tsa_grant');
+      const { logger, warnings, infos } = recordingLogger();
+      const ledger = await openLedger(
+        logger,
+        `postgres://tsa_grant:grant-password@127.0.0.1:${postgres.port}/tsa`,
+      );
+      const rows = async () =>
+        Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM tsa_ledger')).rows[0]!.n);
+      const reason = `${COMMITS_FAIL} (42501: permission denied for table ${table})`;
+      try {
+        const { index: before } = await ledger.record(entry());
+        await db.query(`REVOKE ${privilege} FROM tsa_grant`);
+        // The commit fails: withheld as a fault, not as an outage (no retry would mend it).
+        await expect(ledger.record(entry())).rejects.toMatchObject({
+          code: 'NOT_RECORDED',
+          message: reason,
+          temporary: false,
+          cause: { code: '42501' },
+        });
+        expect(ledger.unavailableReason()).toBe(reason);
+        expect(ledger.unavailableIsTemporary()).toBe(false);
+        const stored = await rows();
+        // Several probes: each reads (the database answers) and tries a commit, rolled back,
+        // which fails; none lifts the refusal (the old probe's SELECT did, and the next commit
+        // failed again: 503 and 500 in turn).
+        const probes = ledger.probes;
+        while (ledger.probes < probes + 3) {
+          await expect(ledger.record(entry())).rejects.toMatchObject({
+            message: reason,
+            temporary: false,
+          });
+          expect(ledger.unavailableReason()).toBe(reason);
+          expect(ledger.unavailableIsTemporary()).toBe(false);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        // One commit was tried: the refused records were never sent; one line when refused.
+        expect(ledger.failedCommits).toBe(1);
+        expect(warnings.map((w) => w.message)).toEqual([
+          `${reason}: refusing issuance until a commit would succeed`,
+        ]);
+        expect(infos).toEqual([]);
+        // The probes' commits left no row.
+        expect(await rows()).toBe(stored);
+
+        // The operator grants it back: the next probe's trial commit succeeds, no restart.
+        await db.query(`GRANT ${privilege} TO tsa_grant`);
+        await waitFor(() => ledger.unavailableReason() === undefined);
+        expect(infos).toEqual(['ledger commits succeed again: issuing']);
+        // No log index was used by the probes' commits, failed or rolled back: no gap.
+        expect(await ledger.record(entry())).toEqual({ index: before + 1 });
+        expect(await rows()).toBe(stored + 1);
+      } finally {
+        await ledger.close();
+        await db.query('REVOKE ALL ON ALL TABLES IN SCHEMA public FROM tsa_grant');
+        await db.query('DROP ROLE tsa_grant');
+      }
+    },
+  );
 });
 
 /** Until another session waits for a lock on the ledger's counter row (a commit is blocked). */

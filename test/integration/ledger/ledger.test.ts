@@ -16,7 +16,7 @@ import { getLogResource } from '../../../src/cli/timestamp-cli/log-client.js';
 import { resolveServeConfig } from '../../../src/config/resolve.js';
 import type { ServeOptionName } from '../../../src/config/schema.js';
 import { ledgerEntry } from '../../../src/ledger/entry.js';
-import { Ledger } from '../../../src/ledger/ledger.js';
+import { COMMITS_FAIL, Ledger } from '../../../src/ledger/ledger.js';
 import { poolConfig } from '../../../src/ledger/connection.js';
 import { startServer, type RunningServer } from '../../../src/runtime/serve.js';
 import { TimestampAuthority } from '../../../src/tsp/authority.js';
@@ -296,6 +296,98 @@ describe('issuance ledger (PostgreSQL)', () => {
       // A failed assertion must not leave the database down for the tests after this one.
       if (stopped && !restarted) await postgres.start();
       await server.close();
+    }
+  });
+
+  it('refuses issuance as a fault (500, never 503) while its role may not insert, without flapping, and recovers once granted', async () => {
+    // The tables, made by their owner; the server connects as a role of its own.
+    await (
+      await Ledger.open(await poolConfig(postgres.url, '', 1), {
+        info: () => undefined,
+        warn: () => undefined,
+      })
+    ).close();
+    await db.query('DROP ROLE IF EXISTS tsa_issuer');
+    await db.query("CREATE ROLE tsa_issuer LOGIN PASSWORD 'issuer-password'");
+    await db.query('GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO tsa_issuer');
+    const server = await start({
+      ledgerUrl: `postgres://tsa_issuer:issuer-password@127.0.0.1:${postgres.port}/tsa`,
+      ledgerPasswordFile: '',
+    });
+    const firstLine = logLines.length;
+    const reason = `${COMMITS_FAIL} (42501: permission denied for table tsa_ledger)`;
+    const refusedAsFault = (result: Awaited<ReturnType<typeof timestamp>>, detail: string) => {
+      expect(result.granted).toBe(false);
+      expect(result.response.status).toBe(500);
+      expect(result.response.headers.get('retry-after')).toBeNull();
+      expect(decodeResponse(result.der)).toMatchObject({
+        failInfo: ['systemFailure'],
+        statusStrings: ['Error generating timestamp response', detail],
+      });
+    };
+    /** Transactions of the 'tsa' database rolled back so far: each failed trial commit is one. */
+    const rolledBack = async () =>
+      Number(
+        (
+          await db.query<{ n: string }>(
+            "SELECT xact_rollback AS n FROM pg_stat_database WHERE datname = 'tsa'",
+          )
+        ).rows[0]!.n,
+      );
+    try {
+      const before = await timestamp(server, 0);
+      expect(before.granted).toBe(true);
+      // The ledger's role loses INSERT (a migration, a mistaken REVOKE): SELECT still works.
+      await db.query('REVOKE INSERT ON tsa_ledger FROM tsa_issuer');
+      // The commit fails: the token is withheld, as a fault (no retry would mend it).
+      refusedAsFault(await timestamp(server, 1), 'token could not be recorded');
+      // Several probes run meanwhile, each a trial commit that the database refuses (and rolls
+      // back); the first failed commit may be counted among them too, hence 4. Every answer is
+      // 500 and /readyz stays red, naming the error, throughout (the old probe's SELECT turned
+      // it green: 503 and 500 in turn).
+      const rollbacks = await rolledBack();
+      let i = 2;
+      while ((await rolledBack()) < rollbacks + 4) {
+        refusedAsFault(await timestamp(server, i++), reason);
+        const ready = await fetch(`${server.url}/readyz`);
+        expect(ready.status).toBe(503);
+        expect(await ready.text()).toBe(reason);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const json = await fetch(`${server.url}/api/v1/timestamp`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          hashAlgorithm: 'sha256',
+          artifactHash: Buffer.alloc(32, 1).toString('base64'),
+        }),
+      });
+      expect(json.status).toBe(500);
+      expect(json.headers.get('retry-after')).toBeNull();
+      expect(
+        await registry.getSingleMetricAsString('timestamp_authority_ledger_available'),
+      ).toMatch(/timestamp_authority_ledger_available 0$/m);
+      // One line when refused, none per request or probe, and never "available again".
+      const logged = () => logLines.slice(firstLine).join('');
+      expect(logged().split('refusing issuance until a commit would succeed')).toHaveLength(2);
+      expect(logged()).not.toMatch(/available again|succeed again|ledger database unavailable/);
+
+      // The operator grants it back: issuance resumes without a restart.
+      await db.query('GRANT INSERT ON tsa_ledger TO tsa_issuer');
+      await waitFor(async () => (await fetch(`${server.url}/readyz`)).status === 200);
+      const after = await timestamp(server, i);
+      expect(after.granted).toBe(true);
+      // Recorded, at the next log index: the probes' trial commits used none.
+      expect(Number(after.logIndex)).toBe(Number(before.logIndex) + 1);
+      const ledger = await ledgerTokens();
+      expect(ledger.get(Buffer.from(timeStampTokenOf(after.der)).toString('hex'))).toBe(
+        Number(after.logIndex),
+      );
+      expect(logged().split('ledger commits succeed again: issuing')).toHaveLength(2);
+    } finally {
+      await server.close();
+      await db.query('REVOKE ALL ON ALL TABLES IN SCHEMA public FROM tsa_issuer');
+      await db.query('DROP ROLE tsa_issuer');
     }
   });
 

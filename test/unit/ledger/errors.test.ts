@@ -39,6 +39,16 @@ describe('isTransientDatabaseError: a 503 to retry, or a fault', () => {
     ],
     ['a fault of ours', new TypeError("Cannot read properties of undefined (reading 'hash')")],
     ['a missing table', raised('relation "tsa_log_hashes" does not exist', '42P01')],
+    // The database answers and refuses the statement: the ledger's commits fail as a fault.
+    ['a privilege revoked', raised('permission denied for table tsa_ledger', '42501')],
+    [
+      'a constraint the row breaks',
+      raised(
+        'null value in column "x" of relation "tsa_ledger" violates not-null constraint',
+        '23502',
+      ),
+    ],
+    ['a data error', raised('invalid input syntax for type json', '22P02')],
     ['not an error at all', 'boom'],
   ])('%s: a fault (500)', (_what, error) => {
     expect(isTransientDatabaseError(error)).toBe(false);

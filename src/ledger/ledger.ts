@@ -57,6 +57,11 @@ export const COUNTER_BEHIND = 'ledger counter row is behind the ledger (tsa_ledg
  * e.g. `ledger commits fail (42501: permission denied for table tsa_ledger)`.
  */
 export const COMMITS_FAIL = 'ledger commits fail';
+/**
+ * How the reason starts while the database refuses the ledger's login (SQLSTATE class 28), e.g.
+ * `ledger database refuses the login (28P01: password authentication failed for user "tsa")`.
+ */
+export const LOGIN_REFUSED = 'ledger database refuses the login';
 
 interface Pending {
   entry: LedgerEntry;
@@ -65,9 +70,10 @@ interface Pending {
 }
 
 /**
- * Why issuance is refused. `temporary`: it ends by itself (an outage, a failover), so refusals are
- * HTTP 503 with Retry-After; else 500, since it takes a repair. `failing`: commits fail with a
- * definite error (COMMITS_FAIL), probed less often (PROBE_INTERVAL_FAILING_MS).
+ * Why issuance is refused. `temporary`: it ends by itself (an outage, a failover, a password
+ * rotation), so refusals are HTTP 503 with Retry-After; else 500, since it takes a repair.
+ * `failing`: the database answers and refuses, the commit (COMMITS_FAIL) or the login
+ * (LOGIN_REFUSED): probed less often (PROBE_INTERVAL_FAILING_MS).
  */
 interface Refusal {
   reason: string;
@@ -474,6 +480,16 @@ function refusalFor(error: unknown): Refusal | undefined {
   if (code === UNIQUE_VIOLATION) return undefined;
   if (code === READ_ONLY_TRANSACTION) return REFUSED_READ_ONLY;
   if (isTransientDatabaseError(error)) return REFUSED_UNAVAILABLE;
+  // The login refused (28P01, 28000): most often a password rotated on one side before the other.
+  // --ledger-password-file is read again for each new connection, so it ends once both agree:
+  // for now (503), probed at the pace of a repair.
+  if (code?.startsWith('28')) {
+    return {
+      reason: `${LOGIN_REFUSED} (${oneLine(describe(error))})`,
+      temporary: true,
+      failing: true,
+    };
+  }
   // The database answered and refused: a retry will not mend it, a repair will.
   return {
     reason: `${COMMITS_FAIL} (${oneLine(describe(error))})`,

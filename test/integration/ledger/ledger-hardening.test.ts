@@ -12,6 +12,7 @@ import {
   COUNTER_BEHIND,
   Ledger,
   LEDGER_BUSY,
+  LOGIN_REFUSED,
   MAX_PENDING,
   READ_ONLY,
   type LedgerLogger,
@@ -786,6 +787,50 @@ describe('ledger: an idle connection the server ends', () => {
       await ledger.close();
       await db.query('REVOKE ALL ON ALL TABLES IN SCHEMA public FROM tsa_idle');
       await db.query('DROP ROLE tsa_idle');
+    }
+  });
+});
+
+describe('ledger: a password rotated on the database before the password file', () => {
+  it('refuses issuance for now (503: the file is read again for each connection) until the file has it', async () => {
+    await (await openLedger()).close(); // the tables, made by their owner
+    await db.query('DROP ROLE IF EXISTS tsa_pw');
+    await db.query("CREATE ROLE tsa_pw LOGIN PASSWORD 'first-password'");
+    await db.query('GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO tsa_pw');
+    const passwordFile = join(postgres.dir, 'tsa-pw-password');
+    writeFileSync(passwordFile, 'first-password\n', { mode: 0o600 });
+    const { logger, warnings, infos } = recordingLogger();
+    const ledger = await Ledger.open(
+      await poolConfig(`postgres://tsa_pw@127.0.0.1:${postgres.port}/tsa`, passwordFile, 2),
+      logger,
+    );
+    const reason = `${LOGIN_REFUSED} (28P01: password authentication failed for user "tsa_pw")`;
+    try {
+      const { index: before } = await ledger.record(entry());
+      // The database's side first; its open sessions end, so the next connections log in anew.
+      await db.query("ALTER ROLE tsa_pw PASSWORD 'second-password'");
+      await db.query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'tsa_pw'",
+      );
+      await waitFor(() => ledger.unavailableReason() === reason);
+      expect(ledger.unavailableIsTemporary()).toBe(true);
+      await expect(ledger.record(entry())).rejects.toMatchObject({
+        code: 'NOT_RECORDED',
+        message: reason,
+        temporary: true,
+      });
+      expect(warnings.map((w) => w.message)).toEqual([
+        `${reason}: refusing issuance until a commit would succeed`,
+      ]);
+      // The Secret lands: the next connection reads the file again, no restart.
+      writeFileSync(passwordFile, 'second-password\n');
+      await waitFor(() => ledger.unavailableReason() === undefined);
+      expect(infos).toEqual(['ledger commits succeed again: issuing']);
+      expect(await ledger.record(entry())).toEqual({ index: before + 1 });
+    } finally {
+      await ledger.close();
+      await db.query('REVOKE ALL ON ALL TABLES IN SCHEMA public FROM tsa_pw');
+      await db.query('DROP ROLE tsa_pw');
     }
   });
 });

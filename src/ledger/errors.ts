@@ -16,8 +16,12 @@ export class LedgerError extends CodedError<LedgerErrorCode> {
   override name = 'LedgerError';
 }
 
-/** SQLSTATE classes and codes of a database that is away or overloaded for now, not broken. */
-const TRANSIENT_SQLSTATE = /^(08|53|57P0[1-3]|57014|40001|40P01|55P03)/;
+/**
+ * SQLSTATE classes and codes of a database that is away or overloaded for now, not broken; and
+ * class 28, a login refused: a password rotated on one side first (--ledger-password-file is read
+ * again for each connection).
+ */
+const TRANSIENT_SQLSTATE = /^(08|28|53|57P0[1-3]|57014|40001|40P01|55P03)/;
 
 /**
  * Whether `error` says the database is unavailable for now (unreachable, restarting, overloaded,

@@ -479,7 +479,6 @@ function refusalFor(error: unknown): Refusal | undefined {
   if (code === UNIQUE_VIOLATION && constraint !== SERIAL_CONSTRAINT) return REFUSED_COUNTER_BEHIND;
   if (code === UNIQUE_VIOLATION) return undefined;
   if (code === READ_ONLY_TRANSACTION) return REFUSED_READ_ONLY;
-  if (isTransientDatabaseError(error)) return REFUSED_UNAVAILABLE;
   // The login refused (28P01, 28000): most often a password rotated on one side before the other.
   // --ledger-password-file is read again for each new connection, so it ends once both agree:
   // for now (503), probed at the pace of a repair.
@@ -490,6 +489,7 @@ function refusalFor(error: unknown): Refusal | undefined {
       failing: true,
     };
   }
+  if (isTransientDatabaseError(error)) return REFUSED_UNAVAILABLE;
   // The database answered and refused: a retry will not mend it, a repair will.
   return {
     reason: `${COMMITS_FAIL} (${oneLine(describe(error))})`,

@@ -20,6 +20,8 @@ describe('isTransientDatabaseError: a 503 to retry, or a fault', () => {
       raised('canceling statement due to statement timeout', '57014'),
     ],
     ['a connection exception', raised('connection failure', '08006')],
+    // A password rotated on the database first: mended once the password file has it.
+    ['a login refused', raised('password authentication failed for user "tsa"', '28P01')],
     ['a pool checkout wait', raised('timeout exceeded when trying to connect')],
     ['a connection that ended', raised('Connection terminated unexpectedly')],
     // pg's query_timeout: the database stopped answering (SIGSTOP, a partition).

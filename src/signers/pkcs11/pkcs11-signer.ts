@@ -64,6 +64,8 @@ export interface Pkcs11SignerOptions {
   pinRecheckMs?: number;
   /** Signing threads of the module's process at most, if this signer loads it (tests). */
   maxSigningThreads?: number;
+  /** A monotonic clock in ms, for how long the session pool stays capped (tests give a fake). */
+  now?: () => number;
   /**
    * Where PIN offers are shared with the other processes that log in to the token (a cluster's
    * workers): one offers at a time, and a PIN the token refused one of them is not offered again.
@@ -85,10 +87,11 @@ interface Connection {
   /** Its sessions open, idle or signing. */
   sessions: number;
   /**
-   * Whether the token refused it another session (CKR_SESSION_COUNT: the partition's limit, shared
-   * with other workers and applications): it signs with those it has, until the next reconnection.
+   * When the token last refused it another session (CKR_SESSION_COUNT: the partition's limit,
+   * shared with other workers and applications), or undefined: it signs with those it has, and asks
+   * for one more at most every SESSION_RETRY_MS (the others may have closed theirs since).
    */
-  capped: boolean;
+  cappedAt: number | undefined;
   /** Signatures waiting for one of its sessions (capped), the first served first. */
   waiters: ((session: Handle | undefined) => void)[];
 }
@@ -193,6 +196,7 @@ export class Pkcs11Signer implements Signer {
   private readonly pinKey: Buffer;
   private readonly pinGate: PinGate | undefined;
   private readonly pinRecheckMs: number;
+  private readonly now: () => number;
 
   constructor(
     private readonly uri: Pkcs11Uri,
@@ -207,6 +211,7 @@ export class Pkcs11Signer implements Signer {
     this.breaker = new CircuitBreaker(options.breaker ?? { threshold: 0, cooldownMs: 0 });
     this.pinRecheckMs = options.pinRecheckMs ?? DEFAULT_PIN_RECHECK_MS;
     this.pinGate = options.pinGate;
+    this.now = options.now ?? (() => performance.now());
     this.pinKey = options.pinGate?.key ?? randomBytes(32);
   }
 
@@ -548,9 +553,18 @@ export class Pkcs11Signer implements Signer {
     signal: AbortSignal | undefined,
     attempt: Attempt,
   ): Promise<Handle | undefined> {
-    if (!connection.capped || connection.sessions === 0) {
+    const { cappedAt } = connection;
+    if (
+      cappedAt === undefined ||
+      connection.sessions === 0 ||
+      this.now() - cappedAt >= SESSION_RETRY_MS
+    ) {
+      // Capped: this signature asks again, those that come meanwhile wait for a session.
+      if (cappedAt !== undefined) connection.cappedAt = this.now();
       try {
-        return await this.openSession(connection);
+        const session = await this.openSession(connection);
+        connection.cappedAt = undefined; // the token gives sessions again: the pool grows
+        return session;
       } catch (error) {
         const outOfSessions =
           error instanceof Pkcs11Error && errorName(error.cause) === 'CKR_SESSION_COUNT';
@@ -561,13 +575,17 @@ export class Pkcs11Signer implements Signer {
     return this.waitFor(attempt, deadline, signal, (until) => this.idleSession(connection, until));
   }
 
-  /** The pool keeps the sessions it has: the token refused another (CKR_SESSION_COUNT). */
+  /**
+   * The pool keeps the sessions it has for SESSION_RETRY_MS: the token refused another
+   * (CKR_SESSION_COUNT). Warned once, not at each refused retry.
+   */
   private cap(connection: Connection): void {
-    if (connection.capped) return;
-    connection.capped = true;
+    const warned = connection.cappedAt !== undefined;
+    connection.cappedAt = this.now();
+    if (warned) return;
     const sessions = `${connection.sessions} session${connection.sessions === 1 ? '' : 's'}`;
     this.warn?.(
-      `${this.id}: the token refused another session (CKR_SESSION_COUNT: its limit, shared by every worker and application, is reached); signatures share the ${sessions} this signer has (--pkcs11-max-sessions ${this.maxSessions}) until the next reconnection`,
+      `${this.id}: the token refused another session (CKR_SESSION_COUNT: its limit, shared by every worker and application, is reached); signatures share the ${sessions} this signer has (--pkcs11-max-sessions ${this.maxSessions}), asking for another at most every ${SESSION_RETRY_MS / 1000} s`,
     );
   }
 
@@ -757,7 +775,7 @@ export class Pkcs11Signer implements Signer {
         key,
         generation,
         sessions: 1,
-        capped: false,
+        cappedAt: undefined,
         waiters: [],
       };
       this.connection = connection;
@@ -1110,6 +1128,9 @@ export class Pkcs11Signer implements Signer {
 }
 
 export const DEFAULT_PIN_RECHECK_MS = 1_000;
+
+/** How long a session pool the token capped (CKR_SESSION_COUNT) waits before asking for another. */
+export const SESSION_RETRY_MS = 30_000;
 
 /** What C_Login answers for a PIN that will not do, and the error it makes. */
 const PIN_REFUSALS: Partial<Record<string, PinRefusal>> = {

@@ -11,6 +11,7 @@ import { CKF_OS_LOCKING_OK } from '../../../../src/signers/pkcs11/pkcs11-constan
 import { loadInHost, type LoadModule } from '../../../../src/signers/pkcs11/pkcs11-module.js';
 import {
   createPkcs11Signer,
+  SESSION_RETRY_MS,
   type Pkcs11Signer,
 } from '../../../../src/signers/pkcs11/pkcs11-signer.js';
 import { signerFailureCounts } from '../../../helpers/fault-tsa.js';
@@ -201,13 +202,14 @@ describe('pkcs11 signer faults', () => {
     expect(signer.unavailableReason()).toBeUndefined();
   });
 
-  it('a token out of sessions (CKR_SESSION_COUNT): signatures wait for the sessions the signer has, with one warning, and the breaker is not fed', async () => {
+  it('a token out of sessions (CKR_SESSION_COUNT): signatures wait for the sessions the signer has, with one warning, and the breaker is not fed; the pool grows again once the token gives sessions', async () => {
     const warnings: string[] = [];
     const crowded = await createPkcs11Signer(hsm.uri('tsa', 'tsa-key'), 'auto', {
       loadModule: faultyModule,
       maxSessions: 8,
       breaker: { threshold: 1, cooldownMs: 1_000, now: () => now },
       warn: (message) => warnings.push(message),
+      now: () => now,
     });
     const failuresBefore = await signerFailureCounts();
     sessionsLeft = 0; // the partition's limit, reached by other applications: it has its one
@@ -225,7 +227,7 @@ describe('pkcs11 signer faults', () => {
       );
       expect(crowded.unavailableReason()).toBeUndefined();
       expect(warnings).toEqual([
-        'pkcs11:token=tsa;object=tsa-key: the token refused another session (CKR_SESSION_COUNT: its limit, shared by every worker and application, is reached); signatures share the 1 session this signer has (--pkcs11-max-sessions 8) until the next reconnection',
+        'pkcs11:token=tsa;object=tsa-key: the token refused another session (CKR_SESSION_COUNT: its limit, shared by every worker and application, is reached); signatures share the 1 session this signer has (--pkcs11-max-sessions 8), asking for another at most every 30 s',
       ]);
       // The pool keeps to its session: no more C_OpenSession, and no failure counted.
       const opened = calls.openSession;
@@ -233,6 +235,23 @@ describe('pkcs11 signer faults', () => {
         (await Promise.allSettled(Array.from({ length: 16 }, signing))).map((r) => r.status),
       ).toEqual(Array(16).fill('fulfilled'));
       expect(calls.openSession).toBe(opened);
+      expect(warnings).toHaveLength(1);
+      expect(await signerFailureCounts()).toEqual(failuresBefore);
+
+      // Still out of sessions when the signer asks again: one C_OpenSession, no second warning.
+      now += SESSION_RETRY_MS;
+      await Promise.all(Array.from({ length: 16 }, signing));
+      expect(calls.openSession).toBe(opened + 1);
+      expect(warnings).toHaveLength(1);
+      // The other applications closed theirs: before the pause ends, the pool keeps to its one;
+      // after it, the next signatures that find none idle open more, up to --pkcs11-max-sessions.
+      sessionsLeft = undefined;
+      await Promise.all(Array.from({ length: 16 }, signing));
+      expect(calls.openSession).toBe(opened + 1);
+      now += SESSION_RETRY_MS;
+      await Promise.all(Array.from({ length: 16 }, signing));
+      expect(calls.openSession).toBeGreaterThan(opened + 1);
+      expect(calls.openSession).toBeLessThanOrEqual(opened + 1 + 7);
       expect(warnings).toHaveLength(1);
       expect(await signerFailureCounts()).toEqual(failuresBefore);
     } finally {

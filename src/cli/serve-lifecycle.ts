@@ -1,14 +1,14 @@
-import { constants } from 'node:os';
 import { RuntimeError, startStoppedBySignal } from '../runtime/runtime-error.js';
 import { errorLine, exitStatusOf } from './exit-status.js';
+import { stoppedStatus, takeOverStopSignals, type StopSignal } from './held-signals.js';
+
+export { stoppedStatus, type StopSignal };
 
 /** What `serve` runs: the single process or the cluster primary, once started. */
 export interface Stoppable {
   /** Graceful: drains, then resolves; rejects when the shutdown failed. */
   close(): Promise<void>;
 }
-
-export type StopSignal = 'SIGTERM' | 'SIGINT';
 
 /** The logger calls the lifecycle makes (pino's). */
 export interface LifecycleLogger {
@@ -27,10 +27,12 @@ export interface LifecycleOptions {
   signals?: Pick<NodeJS.EventEmitter, 'on'>;
   /** Ends the process at once (process.exit; tests record it). */
   exit?: (code: number) => void;
+  /**
+   * Called once this lifecycle's handlers are in place: removes those that held SIGTERM and SIGINT
+   * until then and returns the first signal they got (held-signals.ts, the executable entry's).
+   */
+  takeOver?: () => StopSignal | undefined;
 }
-
-/** The status of a process ended by `signal`'s default action, as a shell reports it (143, 130). */
-export const stoppedStatus = (signal: StopSignal): number => 128 + constants.signals[signal];
 
 /**
  * Runs `serve` from its first moment to its exit, with SIGTERM and SIGINT handled before anything
@@ -40,6 +42,8 @@ export const stoppedStatus = (signal: StopSignal): number => 128 + constants.sig
  * - Signalled while starting: logs `received SIGTERM while starting` and aborts `start`'s signal.
  *   If the start-up ends by stopping, the process exits 128 + the signal's number (143, 130): it
  *   never served. If it starts all the same, it drains at once (exit 0, or 1 if that fails).
+ *   A signal held before (while the modules loaded: `takeOver`) is one received while starting,
+ *   before anything started: `start` is not called.
  * - Signalled while serving: drains; exit 0, or 1 when the shutdown failed (`shutdown failed`).
  *   A second signal during the drain is logged and waits for it.
  * - A start-up failure is logged (`cannot start: ...`); the returned status is the exit status
@@ -49,7 +53,12 @@ export async function serveUntilSignalled(
   start: (signal: AbortSignal) => Promise<Stoppable>,
   options: LifecycleOptions,
 ): Promise<number | undefined> {
-  const { logger, signals = process, exit = (code: number) => process.exit(code) } = options;
+  const {
+    logger,
+    signals = process,
+    exit = (code: number) => process.exit(code),
+    takeOver = takeOverStopSignals,
+  } = options;
   const stopStart = new AbortController();
   let server: Stoppable | undefined;
   /** The signal received while starting. */
@@ -94,9 +103,15 @@ export async function serveUntilSignalled(
   // on, not once: a second signal with no listener would end the process mid-drain.
   signals.on('SIGTERM', () => onSignal('SIGTERM'));
   signals.on('SIGINT', () => onSignal('SIGINT'));
+  // Only now, with ours in place: no moment without a handler.
+  const held = takeOver();
+  if (held) onSignal(held);
 
   try {
-    server = await start(stopStart.signal);
+    // Stopped before it began (a held signal): nothing to start.
+    server = await (stopStart.signal.aborted
+      ? Promise.reject(stopStart.signal.reason as Error)
+      : start(stopStart.signal));
   } catch (error) {
     if (stopping) {
       if (!(error instanceof RuntimeError && error.code === 'START_STOPPED')) {

@@ -1,116 +1,23 @@
 #!/usr/bin/env node
-import { Command, CommanderError, Option } from 'commander';
-import { loadServeConfig } from '../config/load.js';
-import { formatConfig, formatDefault } from '../config/print-config.js';
-import { ConfigError } from '../config/resolve.js';
-import type { OptionSpec } from '../config/option-spec.js';
-import { SERVE_OPTIONS, type ServeOptionName } from '../config/schema.js';
-import { checkSignerOptions } from '../config/signer-config.js';
-import { resolveWorkerCount } from '../config/worker-count.js';
-import { createLogger } from '../server/logger.js';
-import { startServer } from '../runtime/serve.js';
-import { startCluster } from '../runtime/cluster/primary.js';
-import { isClusterWorker, runWorker } from '../runtime/cluster/worker.js';
-import { versionInfo } from '../version.js';
-import { errorLine, exitStatusOf } from './exit-status.js';
-import { untilAborted } from '../signers/kms/deadline.js';
-import { serveUntilSignalled } from './serve-lifecycle.js';
-import { flagSpellings, normalizeFlags } from './go-flag-spellings.js';
-import { pointToHelpAfterErrors, serverExitStatusOf, throwInsteadOfExit } from './usage-errors.js';
-import { versionCommand } from './version-command.js';
+/**
+ * The executable entry of `timestamp-server`: it holds SIGTERM and SIGINT (held-signals.ts) before
+ * the program's modules load, then runs the program (server-program.ts). As PID 1 in a container a
+ * signal without a handler is ignored: one sent while the modules load would be lost. `serve`'s
+ * lifecycle takes the held signal over and handles it as one received while starting (exit 143 for
+ * SIGTERM, 130 for SIGINT). Imports nothing heavy (no logger, no configuration) before the program.
+ */
+import cluster from 'node:cluster';
+import { WORKER_ROLE_VARIABLE } from '../runtime/cluster/messages.js';
+import { holdStopSignals, stoppedStatus, takeOverStopSignals } from './held-signals.js';
 
-function flagFor(spec: OptionSpec<unknown>): Option {
-  // The default as a flag value (durations as `30s`): what help shows, the parser accepts.
-  const shown = formatDefault(spec);
-  const description =
-    shown === undefined ? spec.description : `${spec.description} (default: ${shown})`;
-  // Booleans take an optional value so Go's --flag=false spelling works.
-  const option =
-    spec.kind === 'boolean'
-      ? new Option(`--${spec.flag} [bool]`, description)
-      : new Option(`--${spec.flag} <value>`, description);
-  if (spec.kind === 'list') {
-    // pflag string slices: comma-separated, repeatable.
-    option.argParser((value: string, previous: string[] | undefined) => [
-      ...(previous ?? []),
-      ...value.split(','),
-    ]);
-  }
-  return option;
-}
+// Not in a worker of our cluster: the primary ends a worker still starting with SIGTERM, which must
+// kill it as it always did (runtime/cluster/supervisor.ts), and the worker is never PID 1.
+if (!(cluster.isWorker && process.env[WORKER_ROLE_VARIABLE] === '1')) holdStopSignals();
 
-const serveOptions = Object.values(SERVE_OPTIONS) as OptionSpec<unknown>[];
+await import('./server-program.js');
 
-const program = new Command('timestamp-server')
-  .description('RFC 3161 time-stamp authority, wire-compatible with sigstore/timestamp-authority')
-  // Go's flags are persistent: `timestamp-server --log-type=prod serve` works too. The root copies
-  // see only what comes before the command; serve's own win.
-  .enablePositionalOptions()
-  .addHelpText('after', '\nEvery flag of serve may also come before it, as in the Go server.');
-for (const spec of serveOptions) program.addOption(flagFor(spec).hideHelp());
-program.addOption(new Option('--config <path>').hideHelp());
-
-const serve = program.command('serve').description('start the HTTP server');
-for (const spec of serveOptions) serve.addOption(flagFor(spec));
-serve
-  .option('--config <path>', 'config file (default: timestamp-server.yaml in $HOME, then .)')
-  .option('--print-config', 'print the effective configuration (secrets masked) and exit');
-serve.action(async (_options: unknown, command: Command) => {
-  // A worker serves the primary's configuration (sent over IPC), never a reading of its own.
-  if (isClusterWorker()) return runWorker();
-  const flags = command.optsWithGlobals<Record<string, unknown>>();
-  let config;
-  let configFile;
-  let workers;
-  let workerCount;
-  let warnings;
-  try {
-    ({ config, configFile, warnings } = loadServeConfig({
-      flags: flags as Partial<Record<ServeOptionName, unknown>>,
-      configPath: flags['config'] as string | undefined,
-    }));
-    workerCount = resolveWorkerCount(config.workers);
-    workers = workerCount.count;
-    if (flags['printConfig']) {
-      process.stdout.write(formatConfig(config));
-      return;
-    }
-    checkSignerOptions(config);
-  } catch (error) {
-    // The error line and serve's pointer to its help, as for commander's usage errors.
-    if (error instanceof ConfigError) {
-      command.error(`error: ${errorLine(error)}`, { exitCode: exitStatusOf(error) });
-    }
-    throw error;
-  }
-  const logger = createLogger(config.logType, config.logLevel);
-  logger.info(`starting timestamp-server @ ${JSON.stringify(versionInfo())}`);
-  if (configFile) logger.info(`Using config file: ${configFile}`);
-  for (const warning of warnings) logger.warn(warning);
-  if (workerCount.derivation) logger.info(workerCount.derivation);
-  const status = await serveUntilSignalled(
-    (signal) =>
-      workers > 1
-        ? startCluster(config, workers, logger, signal)
-        : untilAborted(startServer(config, logger), signal),
-    { logger, gracefulTimeoutMs: config.gracefulTimeout },
-  );
-  if (status !== undefined) process.exitCode = status;
-});
-
-program.addCommand(versionCommand());
-// A usage error prints its line and a pointer to the command's help, then exits 2 (docs/cli.md).
-pointToHelpAfterErrors(program);
-throwInsteadOfExit(program);
-
-const aliases = new Map(
-  serveOptions.flatMap((spec) => (spec.aliases ?? []).map((alias) => [alias, spec.flag] as const)),
-);
-const spellings = flagSpellings([program, serve, ...program.commands], aliases);
-try {
-  await program.parseAsync(normalizeFlags(process.argv.slice(2), spellings), { from: 'user' });
-} catch (error) {
-  // commander has printed its message already.
-  if (!(error instanceof CommanderError)) throw error;
-  process.exitCode = serverExitStatusOf(error);
-}
+// Not taken over: a command other than serve (version, help), or serve ending before its lifecycle
+// (--print-config, a configuration error). A signal held meanwhile ends the process with the status
+// its default action would have given; from here on, a signal has its default action again.
+const held = takeOverStopSignals();
+if (held) process.exit(stoppedStatus(held));

@@ -4,6 +4,7 @@ import {
   serveUntilSignalled,
   stoppedStatus,
   type Stoppable,
+  type StopSignal,
 } from '../../../src/cli/serve-lifecycle.js';
 import { RuntimeError } from '../../../src/runtime/runtime-error.js';
 import { untilAborted } from '../../../src/signers/kms/deadline.js';
@@ -22,7 +23,8 @@ function deferred<T>() {
 /** Lets the callbacks that are due run. */
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
-function lifecycle() {
+/** A lifecycle whose start-up waits on `starting`; `held`: the signal the entry's handlers held. */
+function lifecycle(held?: StopSignal) {
   const lines: string[] = [];
   const signals = new EventEmitter();
   const exits: number[] = [];
@@ -34,6 +36,9 @@ function lifecycle() {
   };
   const starting = deferred<Stoppable>();
   let startSignal: AbortSignal | undefined;
+  let starts = 0;
+  /** The lifecycle's own handlers when it took the held signals over. */
+  let handlersAtTakeOver: number | undefined;
   let closes = 0;
   const closing = deferred<void>();
   const server: Stoppable = {
@@ -44,10 +49,20 @@ function lifecycle() {
   };
   const run = serveUntilSignalled(
     (signal) => {
+      starts++;
       startSignal = signal;
       return starting.promise;
     },
-    { logger, gracefulTimeoutMs: 15_000, signals, exit: (code) => exits.push(code) },
+    {
+      logger,
+      gracefulTimeoutMs: 15_000,
+      signals,
+      exit: (code) => exits.push(code),
+      takeOver: () => {
+        handlersAtTakeOver = signals.listenerCount('SIGTERM') + signals.listenerCount('SIGINT');
+        return held;
+      },
+    },
   );
   return {
     run,
@@ -58,6 +73,8 @@ function lifecycle() {
     closing,
     server,
     closes: () => closes,
+    starts: () => starts,
+    handlersAtTakeOver: () => handlersAtTakeOver,
     startSignal: () => startSignal,
   };
 }
@@ -85,6 +102,40 @@ describe('serve, from its first moment to its exit', () => {
     life.starting.reject(new RuntimeError('START_STOPPED', 'stopped'));
     expect(await life.run).toBe(130);
     expect(stoppedStatus('SIGINT')).toBe(130);
+  });
+
+  it('a signal held while the modules loaded stops the start-up before it begins: exit 143', async () => {
+    const life = lifecycle('SIGTERM');
+    // Taken over with both of its own handlers in place: no moment without one.
+    expect(life.handlersAtTakeOver()).toBe(2);
+    expect(life.starts()).toBe(0);
+    expect(await life.run).toBe(143);
+    expect(life.exits).toEqual([143]);
+    expect(life.lines).toEqual([
+      'received SIGTERM while starting: stopping the start-up',
+      'start-up stopped by SIGTERM: exiting with 143',
+    ]);
+  });
+
+  it('a held SIGINT: exit 130; a later signal waits for the stop as during any start-up', async () => {
+    const life = lifecycle('SIGINT');
+    life.signals.emit('SIGTERM');
+    expect(await life.run).toBe(130);
+    expect(life.lines).toEqual([
+      'received SIGINT while starting: stopping the start-up',
+      'received SIGTERM while stopping the start-up: waiting for it to end',
+      'start-up stopped by SIGINT: exiting with 130',
+    ]);
+    expect(life.starts()).toBe(0);
+  });
+
+  it('nothing held: the start-up runs', async () => {
+    const life = lifecycle();
+    expect(life.handlersAtTakeOver()).toBe(2);
+    expect(life.starts()).toBe(1);
+    life.starting.resolve(life.server);
+    expect(await life.run).toBeUndefined();
+    expect(life.lines).toEqual([]);
   });
 
   it('a start-up that completes after the SIGTERM drains at once: exit 0', async () => {

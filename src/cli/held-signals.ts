@@ -1,0 +1,54 @@
+import { constants } from 'node:os';
+
+/**
+ * SIGTERM and SIGINT from the process's first moment until `serve`'s lifecycle has its own
+ * handlers: the executable entry (timestamp-server.ts) holds them while the program's modules load
+ * (a few hundred milliseconds). As PID 1 in a container the kernel ignores a signal without a
+ * handler, so one sent then would be lost. Imports nothing but node:os: it runs before them.
+ */
+
+export type StopSignal = 'SIGTERM' | 'SIGINT';
+
+/** The status of a process ended by `signal`'s default action, as a shell reports it (143, 130). */
+export const stoppedStatus = (signal: StopSignal): number => 128 + constants.signals[signal];
+
+/** Where the signals come from: the process (tests give an emitter). */
+export type SignalSource = Pick<NodeJS.EventEmitter, 'on' | 'off'>;
+
+interface Holding {
+  source: SignalSource;
+  first: StopSignal | undefined;
+  handlers: Record<StopSignal, () => void>;
+}
+
+let holding: Holding | undefined;
+
+/** Installs handlers that remember the first SIGTERM or SIGINT (and ignore any later one). */
+export function holdStopSignals(source: SignalSource = process): void {
+  if (holding) return;
+  const held: Holding = {
+    source,
+    first: undefined,
+    handlers: {
+      SIGTERM: () => (held.first ??= 'SIGTERM'),
+      SIGINT: () => (held.first ??= 'SIGINT'),
+    },
+  };
+  holding = held;
+  source.on('SIGTERM', held.handlers.SIGTERM);
+  source.on('SIGINT', held.handlers.SIGINT);
+}
+
+/**
+ * Removes the holding handlers and returns the first signal they got, if any; undefined when none
+ * hold (never installed, or taken over already). Whoever takes over installs its own handlers first:
+ * a process signal with no handler left in between would take its default action.
+ */
+export function takeOverStopSignals(): StopSignal | undefined {
+  if (!holding) return undefined;
+  const { source, first, handlers } = holding;
+  holding = undefined;
+  source.off('SIGTERM', handlers.SIGTERM);
+  source.off('SIGINT', handlers.SIGINT);
+  return first;
+}

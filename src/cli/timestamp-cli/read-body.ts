@@ -7,6 +7,25 @@ export const MAX_TIMESTAMP_RESPONSE_BYTES = 1 << 20;
 export const MAX_LOG_RESOURCE_BYTES = 20 << 20;
 
 /**
+ * Collects `source`'s bytes, stopping once they exceed `limit`: throws `tooLarge()` then, and the
+ * loop's exit ends the source (a fetch body is cancelled, a file stream destroyed).
+ */
+async function collectCapped(
+  source: AsyncIterable<Uint8Array>,
+  limit: number,
+  tooLarge: () => Error,
+): Promise<Buffer> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of source) {
+    total += chunk.byteLength;
+    if (total > limit) throw tooLarge();
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, total);
+}
+
+/**
  * Reads a fetch body, stopping (and cancelling the stream) once it exceeds `limit` bytes, so a
  * hostile server cannot make the client buffer gigabytes. `what` prefixes the error message.
  */
@@ -26,20 +45,7 @@ export async function readBodyCapped(
     throw tooLarge();
   }
   if (!response.body) return Buffer.alloc(0);
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > limit) {
-      await reader.cancel().catch(() => undefined);
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks, total);
+  return collectCapped(response.body, limit, tooLarge);
 }
 
 /**
@@ -47,22 +53,18 @@ export async function readBodyCapped(
  * or an endless device (`/dev/zero`, a pipe) is refused instead of filling memory.
  */
 export async function readFileCapped(path: string, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let total = 0;
   const stream = createReadStream(path, { highWaterMark: 64 * 1024 });
   try {
-    for await (const chunk of stream) {
-      total += (chunk as Buffer).length;
-      if (total > limit) {
-        throw new CliError(
+    return await collectCapped(
+      stream,
+      limit,
+      () =>
+        new CliError(
           'INVALID_RESPONSE',
           `error reading ${path}: the file is larger than ${limit} bytes (${limit >> 20} MiB), the most accepted`,
-        );
-      }
-      chunks.push(chunk as Buffer);
-    }
+        ),
+    );
   } finally {
     stream.destroy();
   }
-  return Buffer.concat(chunks, total);
 }

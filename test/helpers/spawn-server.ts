@@ -29,6 +29,17 @@ export const MISSING_FILE_SIGNER = [
   '/nonexistent/chain.pem',
 ];
 
+/** `serve` on ephemeral ports, with prod logs (one JSON object a line). */
+export const SERVE_ON_EPHEMERAL_PORTS = [
+  'serve',
+  '--port',
+  '0',
+  '--metrics-port',
+  '0',
+  '--log-type',
+  'prod',
+] as const;
+
 /**
  * The built CLI (`make test` builds it first) when it is newer than every source file, else the
  * sources through tsx, so a test never runs stale code.
@@ -75,10 +86,10 @@ export async function spawnServer(
   args: string[] = [],
   env: NodeJS.ProcessEnv = {},
 ): Promise<SpawnedServer> {
-  const run = runCli(
-    ['serve', '--port', '0', '--metrics-port', '0', '--log-type', 'prod', ...args],
-    { HOME: REPO_ROOT + '/test/fixtures-none', ...env },
-  );
+  const run = runCli([...SERVE_ON_EPHEMERAL_PORTS, ...args], {
+    HOME: REPO_ROOT + '/test/fixtures-none',
+    ...env,
+  });
   const lines: string[] = [];
   const addresses = await new Promise<Record<string, string>>((resolve, reject) => {
     const found: Record<string, string> = {};

@@ -9,6 +9,7 @@ import {
   spawnServer,
   type SpawnedServer,
   MISSING_FILE_SIGNER,
+  SERVE_ON_EPHEMERAL_PORTS,
 } from '../../helpers/spawn-server.js';
 import { listenerClosed, splitRequest } from '../../helpers/split-request.js';
 
@@ -75,16 +76,7 @@ describe('no log line is lost on the way out', () => {
   });
 
   it('a fatal start-up error: the FATAL line is written before the exit', async () => {
-    const run = runCli([
-      'serve',
-      '--port',
-      '0',
-      '--metrics-port',
-      '0',
-      '--log-type',
-      'prod',
-      ...MISSING_FILE_SIGNER,
-    ]);
+    const run = runCli([...SERVE_ON_EPHEMERAL_PORTS, ...MISSING_FILE_SIGNER]);
     expect(await run.exited).toBe(1);
     const lines = parse(run.stdout().trim().split('\n'));
     expect(lines.at(-1)).toMatchObject({ severity: 'FATAL' });

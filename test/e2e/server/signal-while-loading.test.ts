@@ -4,7 +4,12 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tempDir } from '../../helpers/openssl.js';
-import { cliArguments, MISSING_FILE_SIGNER, REPO_ROOT } from '../../helpers/spawn-server.js';
+import {
+  cliArguments,
+  MISSING_FILE_SIGNER,
+  REPO_ROOT,
+  SERVE_ON_EPHEMERAL_PORTS,
+} from '../../helpers/spawn-server.js';
 
 /**
  * A SIGTERM or SIGINT sent while the server's modules still load, before `serve`'s lifecycle has
@@ -91,13 +96,7 @@ async function signalWhileLoading(
 }
 
 const SERVE = [
-  'serve',
-  '--port',
-  '0',
-  '--metrics-port',
-  '0',
-  '--log-type',
-  'prod',
+  ...SERVE_ON_EPHEMERAL_PORTS,
   // Were the signal lost, the start-up would fail at once (exit 1) rather than serve.
   ...MISSING_FILE_SIGNER,
 ];

@@ -4,7 +4,7 @@ import { createServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tempDir } from '../../helpers/openssl.js';
 import { writeChainFor } from '../../helpers/remote-tsa.js';
-import { REPO_ROOT, runCli } from '../../helpers/spawn-server.js';
+import { REPO_ROOT, runCli, SERVE_ON_EPHEMERAL_PORTS } from '../../helpers/spawn-server.js';
 
 /**
  * A SIGTERM while the server starts (a KMS, HSM or ledger still connecting, workers still
@@ -40,13 +40,7 @@ async function startHeld(workers: number) {
   const kms = await silentEndpoint();
   const run = runCli(
     [
-      'serve',
-      '--port',
-      '0',
-      '--metrics-port',
-      '0',
-      '--log-type',
-      'prod',
+      ...SERVE_ON_EPHEMERAL_PORTS,
       '--workers',
       String(workers),
       '--timestamp-signer',

@@ -9,7 +9,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeCertificatesPem, encodePem } from '../../../../src/x509/pem.js';
 import { runCli as runTimestampCli } from '../../../helpers/cli.js';
 import { openssl, tempDir } from '../../../helpers/openssl.js';
-import { runCli as runServer, spawnServer } from '../../../helpers/spawn-server.js';
+import {
+  runCli as runServer,
+  SERVE_ON_EPHEMERAL_PORTS,
+  spawnServer,
+} from '../../../helpers/spawn-server.js';
 import { SoftHsm, SOFTHSM_MODULE, TEST_PIN } from '../../../helpers/softhsm.js';
 
 const hsm = new SoftHsm();
@@ -106,13 +110,7 @@ describe('pkcs11 keys end to end', () => {
     const uri = `pkcs11:token=tsa;object=tsa-key?module-path=${SOFTHSM_MODULE}&${pinQuery(wrong)}`;
     const run = runServer(
       [
-        'serve',
-        '--port',
-        '0',
-        '--metrics-port',
-        '0',
-        '--log-type',
-        'prod',
+        ...SERVE_ON_EPHEMERAL_PORTS,
         '--timestamp-signer',
         'pkcs11',
         '--pkcs11-uri',

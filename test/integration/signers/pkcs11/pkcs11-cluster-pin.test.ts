@@ -13,7 +13,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli as runTimestampCli } from '../../../helpers/cli.js';
 import { tempDir } from '../../../helpers/openssl.js';
 import { UNTIL_SETTLED } from '../../../helpers/poll.js';
-import { runCli as runServer, spawnServer } from '../../../helpers/spawn-server.js';
+import {
+  runCli as runServer,
+  SERVE_ON_EPHEMERAL_PORTS,
+  spawnServer,
+} from '../../../helpers/spawn-server.js';
 import { PKCS11_SPY_MODULE, SOFTHSM_MODULE, SoftHsm, TEST_PIN } from '../../../helpers/softhsm.js';
 import { helloTimeStampReq } from '../../../loadtest/request.js';
 
@@ -112,10 +116,7 @@ describe(`pkcs11 PIN offers with --workers ${WORKERS}`, () => {
     writeFileSync(spyLog, '');
     writeFileSync(hsm.pinFile, 'not-the-pin\n');
     try {
-      const run = runServer(
-        ['serve', '--port', '0', '--metrics-port', '0', ...serverFlags],
-        spyEnv,
-      );
+      const run = runServer([...SERVE_ON_EPHEMERAL_PORTS, ...serverFlags], spyEnv);
       expect(await run.exited).not.toBe(0);
       expect(run.stdout() + run.stderr()).toContain(
         'the token refused the PIN (CKR_PIN_INCORRECT)',

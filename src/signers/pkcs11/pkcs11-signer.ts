@@ -184,6 +184,8 @@ export class Pkcs11Signer implements Signer {
   private disposed = false;
   /** The module's generation in which the token last failed this signer (see reinitialize). */
   private failedGeneration = 0;
+  /** Signatures the token has made (C_Sign answered): a busy token makes some, a hung one none. */
+  private signatures = 0;
   /** This signer's work that holds the module's handles: disposing waits for it. */
   private readonly working = new Set<Promise<unknown>>();
 
@@ -305,9 +307,11 @@ export class Pkcs11Signer implements Signer {
 
   /**
    * Signs within `timeoutMs`, waiting for a session included. The breaker learns only from the
-   * token: a signature that timed out after waiting for a session (the HSM busy, not gone) or whose
-   * client went away before the token was asked (`signal`: it leaves the queue) is abandoned
-   * (reason "saturated" or "aborted"), as for a remote signer. A client that goes away once the
+   * token: a signature that timed out after waiting for a session while the token made others (the
+   * HSM busy, not gone) or whose client went away before the token was asked (`signal`: it leaves
+   * the queue) is abandoned (reason "saturated" or "aborted"), as for a remote signer; one that
+   * timed out while the token made none is a failure, waited or not (a token that stopped
+   * answering holds every session: under load, every later signature waits for one). A client that goes away once the
    * token was asked gets its answer at once; the signature still runs to its end, which the breaker
    * learns from. `accept` (the token's self-check) sees the signature before it counts as
    * answered: one it refuses feeds the breaker (reason "other"), and the connection is dropped, so
@@ -328,7 +332,12 @@ export class Pkcs11Signer implements Signer {
       );
     }
     const input = this.signInput(data);
-    const attempt: Attempt = { waiting: 0, waited: false, refused: false };
+    const attempt: Attempt = {
+      waiting: 0,
+      waited: false,
+      refused: false,
+      signaturesBefore: this.signatures,
+    };
     const outcome = withDeadline(
       this.timeoutMs,
       undefined,
@@ -392,8 +401,10 @@ export class Pkcs11Signer implements Signer {
       call.answered();
       return error;
     }
-    if (error.code === 'TIMEOUT' && attempt.waited) {
-      // Not given its whole deadline after waiting for a session: a busy HSM, not one gone.
+    if (error.code === 'TIMEOUT' && attempt.waited && this.signatures > attempt.signaturesBefore) {
+      // Not given its whole deadline after waiting for a session, while the token signed for
+      // others: a busy HSM, not one gone. (One that signed nothing the whole deadline is not
+      // answering, however long this one waited: under steady load every signature waits.)
       recordSignerFailure('saturated');
       call.abandoned();
       return error;
@@ -620,8 +631,16 @@ export class Pkcs11Signer implements Signer {
   }
 
   /** C_SignInit, then C_Sign, in the module's process. */
-  private cSign(session: Handle, key: Handle, input: Buffer): Promise<Buffer> {
-    return this.module.calls.sign(session, this.mechanism, key, input, this.signatureLength);
+  private async cSign(session: Handle, key: Handle, input: Buffer): Promise<Buffer> {
+    const raw = await this.module.calls.sign(
+      session,
+      this.mechanism,
+      key,
+      input,
+      this.signatureLength,
+    );
+    this.signatures++;
+    return raw;
   }
 
   /** `work`, waited for by a re-initialization of the module and by dispose. */
@@ -1161,8 +1180,13 @@ const NOT_OFFERED = new WeakSet<Error>();
 interface Attempt {
   /** Waits under way (a session slot, an idle session): the deadline fires before the token. */
   waiting: number;
-  /** Whether it waited at all: a timeout then says the HSM is busy, not that it is gone. */
+  /**
+   * Whether it waited at all: a timeout then says the HSM is busy, not that it is gone, if the
+   * token made signatures meanwhile (see Pkcs11Signer.failure).
+   */
   waited: boolean;
+  /** Pkcs11Signer.signatures when it began. */
+  signaturesBefore: number;
   /** Whether `accept` refused the signature. */
   refused: boolean;
 }

@@ -18,10 +18,10 @@ export class LedgerError extends CodedError<LedgerErrorCode> {
 
 /**
  * SQLSTATE classes and codes of a database that is away or overloaded for now, not broken; and
- * class 28, a login refused: a password rotated on one side first (--ledger-password-file is read
- * again for each connection).
+ * 28P01, a password refused: rotated on one side first (--ledger-password-file is read again for
+ * each connection).
  */
-const TRANSIENT_SQLSTATE = /^(08|28|53|57P0[1-3]|57014|40001|40P01|55P03)/;
+const TRANSIENT_SQLSTATE = /^(08|28P01|53|57P0[1-3]|57014|40001|40P01|55P03)/;
 
 /**
  * Whether `error` says the database is unavailable for now (unreachable, restarting, overloaded,

@@ -35,6 +35,7 @@ export const PROBE_INTERVAL_UP_MS = 2_000;
 export const PROBE_INTERVAL_FAILING_MS = 2_000;
 
 const UNIQUE_VIOLATION = '23505';
+const INVALID_PASSWORD = '28P01';
 /** serialization_failure and deadlock_detected: another transaction won; try again. */
 const CONFLICT = new Set(['40001', '40P01']);
 /** read_only_sql_transaction: a standby, or default_transaction_read_only on. */
@@ -54,12 +55,12 @@ export const COUNTER_BEHIND = 'ledger counter row is behind the ledger (tsa_ledg
  * How the reason starts while commits fail with a definite error, one that says the database
  * answers but refuses the commit and will until someone changes it (a privilege revoked, a table
  * or column missing, a constraint or a type changed): followed by the error's SQLSTATE and message,
- * e.g. `ledger commits fail (42501: permission denied for table tsa_ledger)`.
+ * e.g. `ledger commits fail (SQLSTATE 42501)` (the database's message is in the log line).
  */
 export const COMMITS_FAIL = 'ledger commits fail';
 /**
  * How the reason starts while the database refuses the ledger's login (SQLSTATE class 28), e.g.
- * `ledger database refuses the login (28P01: password authentication failed for user "tsa")`.
+ * `ledger database refuses the login (SQLSTATE 28P01)`.
  */
 export const LOGIN_REFUSED = 'ledger database refuses the login';
 
@@ -441,20 +442,36 @@ export class Ledger {
    */
   private async trialCommit(): Promise<void> {
     const client = await this.pool.connect();
+    // A client checked out has no listener of the pool's: a connection cut mid-trial (no error
+    // message from the server: a reset, a host gone) would be an uncaught 'error' that ends the
+    // process. The query rejects too, which is what the probe hears.
+    const ignore = () => undefined;
+    client.on('error', ignore);
+    let broken = false;
     try {
-      // The INSERT is sent only once BEGIN is acknowledged: it can never commit on its own.
-      await client.query('BEGIN');
+      // The INSERT is sent only once BEGIN is acknowledged: it can never commit on its own. The
+      // trial holds the counter row's lock, which every replica's commits wait for, across round
+      // trips: should this process go quiet inside it (a partition), the database ends the
+      // session after TRIAL_IDLE_TIMEOUT, instead of keeping the lock until TCP gives up (hours).
+      await client.query(
+        `BEGIN; SET LOCAL idle_in_transaction_session_timeout = '${TRIAL_IDLE_TIMEOUT}'`,
+      );
       await this.insert([trialEntry()], client);
       await client.query('ROLLBACK');
     } catch (error) {
       // The connection is dropped, as pool.query drops one after an error: its transaction, if
       // still open, ends with it, rolled back.
-      client.release(true);
+      broken = true;
       throw error;
+    } finally {
+      client.off('error', ignore);
+      client.release(broken);
     }
-    client.release();
   }
 }
+
+/** How long the database keeps a trial commit's session that stopped talking (see trialCommit). */
+const TRIAL_IDLE_TIMEOUT = '5s';
 
 const UNAVAILABLE = 'ledger database unavailable';
 const REFUSED_UNAVAILABLE: Refusal = { reason: UNAVAILABLE, temporary: true };
@@ -479,29 +496,21 @@ function refusalFor(error: unknown): Refusal | undefined {
   if (code === UNIQUE_VIOLATION && constraint !== SERIAL_CONSTRAINT) return REFUSED_COUNTER_BEHIND;
   if (code === UNIQUE_VIOLATION) return undefined;
   if (code === READ_ONLY_TRANSACTION) return REFUSED_READ_ONLY;
-  // The login refused (28P01, 28000): most often a password rotated on one side before the other.
-  // --ledger-password-file is read again for each new connection, so it ends once both agree:
-  // for now (503), probed at the pace of a repair.
-  if (code?.startsWith('28')) {
-    return {
-      reason: `${LOGIN_REFUSED} (${oneLine(describe(error))})`,
-      temporary: true,
-      failing: true,
-    };
+  // A password refused (28P01): most often rotated on the database before the Secret behind
+  // --ledger-password-file, which is read again for each new connection; it ends once both agree:
+  // for now (503), probed at the pace of a repair. (Other logins refused, class 28, are set-up.)
+  if (code === INVALID_PASSWORD) {
+    return { reason: `${LOGIN_REFUSED} (SQLSTATE ${code})`, temporary: true, failing: true };
   }
   if (isTransientDatabaseError(error)) return REFUSED_UNAVAILABLE;
-  // The database answered and refused: a retry will not mend it, a repair will.
+  // The database answered and refused: a retry will not mend it, a repair will. The reason goes
+  // to every client (the TimeStampResp's status text) and /readyz: the SQLSTATE only; the
+  // database's own words, which may name tables, roles and hosts, go to the log (refuse()).
   return {
-    reason: `${COMMITS_FAIL} (${oneLine(describe(error))})`,
+    reason: `${COMMITS_FAIL} (SQLSTATE ${code ?? (error instanceof Error ? error.name : 'unknown')})`,
     temporary: false,
     failing: true,
   };
-}
-
-/** A database's message for a reason (one /readyz line): one line, at most 200 characters. */
-function oneLine(text: string): string {
-  const line = text.replace(/\s+/g, ' ').trim();
-  return line.length > 200 ? `${line.slice(0, 199)}…` : line;
 }
 
 /** Why a batch failed, for the RecordError (its cause has the database's own words). */

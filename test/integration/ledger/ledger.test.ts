@@ -315,7 +315,7 @@ describe('issuance ledger (PostgreSQL)', () => {
       ledgerPasswordFile: '',
     });
     const firstLine = logLines.length;
-    const reason = `${COMMITS_FAIL} (42501: permission denied for table tsa_ledger)`;
+    const reason = `${COMMITS_FAIL} (SQLSTATE 42501)`;
     const refusedAsFault = (result: Awaited<ReturnType<typeof timestamp>>, detail: string) => {
       expect(result.granted).toBe(false);
       expect(result.response.status).toBe(500);

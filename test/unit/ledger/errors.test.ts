@@ -41,6 +41,8 @@ describe('isTransientDatabaseError: a 503 to retry, or a fault', () => {
     ],
     ['a fault of ours', new TypeError("Cannot read properties of undefined (reading 'hash')")],
     ['a missing table', raised('relation "tsa_log_hashes" does not exist', '42P01')],
+    // A login refused for another reason than its password: pg_hba.conf, a role that may not log in.
+    ['a login refused by pg_hba.conf', raised('no pg_hba.conf entry for host "10.0.0.1"', '28000')],
     // The database answers and refuses the statement: the ledger's commits fail as a fault.
     ['a privilege revoked', raised('permission denied for table tsa_ledger', '42501')],
     [

@@ -1,0 +1,167 @@
+/**
+ * The probe's trial commit (a commit's INSERT in a transaction it rolls back, run while issuance is
+ * refused) when the network fails under it, through a TCP proxy between the ledger and PostgreSQL:
+ * a connection cut mid-trial is a refused probe, not an uncaught error that ends the process; and
+ * a trial cut off before its ROLLBACK (a partition: the database never hears the client go) does
+ * not keep the counter row's lock, which every replica's commits wait for, beyond the trial's
+ * idle timeout.
+ */
+import { randomBytes } from 'node:crypto';
+import { connect, createServer, type Socket } from 'node:net';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { poolConfig } from '../../../src/ledger/connection.js';
+import type { LedgerEntry } from '../../../src/ledger/entry.js';
+import { Ledger, type LedgerLogger } from '../../../src/ledger/ledger.js';
+import { startPostgres, type TestPostgres } from '../../helpers/postgres.js';
+
+let postgres: TestPostgres;
+let db: pg.Pool;
+
+/** What the proxy does to the traffic: pass it, or, once a ROLLBACK is seen, drop it both ways. */
+let partitionAtRollback = false;
+const clientSockets: Socket[] = [];
+const proxy = createServer((client) => {
+  const server = connect(postgres.port, '127.0.0.1');
+  clientSockets.push(client);
+  let partitioned = false;
+  client.on('data', (chunk: Buffer) => {
+    if (partitionAtRollback && chunk.includes('ROLLBACK')) partitioned = true;
+    if (!partitioned) server.write(chunk);
+  });
+  server.on('data', (chunk: Buffer) => {
+    if (!partitioned) client.write(chunk);
+  });
+  // Partitioned, the database never hears that the client went.
+  client.on('close', () => {
+    if (!partitioned) server.destroy();
+  });
+  server.on('close', () => client.destroy());
+  client.on('error', () => {});
+  server.on('error', () => {});
+});
+let proxyPort = 0;
+
+beforeAll(async () => {
+  postgres = await startPostgres();
+  db = new pg.Pool({ connectionString: postgres.url, max: 4 });
+  db.on('error', () => undefined);
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  proxyPort = (proxy.address() as { port: number }).port;
+  await (await Ledger.open(await poolConfig(postgres.url, '', 2), quiet)).close(); // the tables
+});
+afterAll(async () => {
+  for (const socket of clientSockets) socket.destroy();
+  proxy.close();
+  await db?.end();
+  await postgres?.destroy();
+});
+
+const quiet: LedgerLogger = { info: () => {}, warn: () => {} };
+
+function entry(): LedgerEntry {
+  return {
+    serial: randomBytes(20),
+    genTime: new Date(),
+    policy: '1.2.3',
+    hashAlgorithm: 'sha256',
+    hashedMessage: randomBytes(32),
+    token: randomBytes(100),
+  };
+}
+
+async function until(condition: () => Promise<boolean> | boolean): Promise<void> {
+  while (!(await condition())) await new Promise((resolve) => setTimeout(resolve, 50));
+}
+
+/** Sessions of `role` in `state` ('idle in transaction'), or waiting for a lock. */
+async function sessions(role: string, where: string): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = $1 AND ${where}`,
+    [role],
+  );
+  return rows[0]!.n;
+}
+
+/**
+ * A ledger through the proxy as `role`, whose commits are refused (INSERT revoked): its probe runs
+ * trial commits from then on. `cleanup` ends it and drops the role.
+ */
+async function refusedLedger(role: string) {
+  await db.query(`DROP ROLE IF EXISTS ${role}`);
+  await db.query(`CREATE ROLE ${role} LOGIN PASSWORD 'proxy-password'`);
+  await db.query(`GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO ${role}`);
+  const ledger = await Ledger.open(
+    await poolConfig(`postgres://${role}:proxy-password@127.0.0.1:${proxyPort}/tsa`, '', 2),
+    quiet,
+  );
+  await ledger.record(entry());
+  await db.query(`REVOKE INSERT ON tsa_ledger FROM ${role}`);
+  await expect(ledger.record(entry())).rejects.toMatchObject({ code: 'NOT_RECORDED' });
+  expect(ledger.unavailableReason()).toMatch(/^ledger commits fail/);
+  const cleanup = async () => {
+    await ledger.close().catch(() => {});
+    await db.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1`, [
+      role,
+    ]);
+    await db.query(`DROP OWNED BY ${role}`);
+    await db.query(`DROP ROLE ${role}`);
+  };
+  return { ledger, cleanup };
+}
+
+describe("the ledger probe's trial commit, the network failing under it", () => {
+  it('a connection cut mid-trial (no word from the database) fails the probe, and nothing else', async () => {
+    const uncaught: Error[] = [];
+    const onUncaught = (error: Error) => void uncaught.push(error);
+    process.prependListener('uncaughtException', onUncaught);
+    const { ledger, cleanup } = await refusedLedger('tsa_cut');
+    const locker = await db.connect();
+    try {
+      // Another replica's commit holds the counter row: the next trial's INSERT waits for it.
+      await locker.query('BEGIN');
+      await locker.query('SELECT * FROM tsa_ledger_counter FOR UPDATE');
+      await db.query('GRANT INSERT ON tsa_ledger TO tsa_cut');
+      await until(async () => (await sessions('tsa_cut', "wait_event_type = 'Lock'")) > 0);
+      const probes = ledger.probes;
+      for (const socket of clientSockets.splice(0)) socket.destroy();
+      // That probe ends (refused: the database unavailable), and the process is still here.
+      await until(() => ledger.probes > probes);
+      expect(uncaught).toEqual([]);
+      expect(ledger.unavailableReason()).toBe('ledger database unavailable');
+      await locker.query('ROLLBACK');
+      // Through new connections, the next trial succeeds: issuance resumes.
+      await until(() => ledger.unavailableReason() === undefined);
+      await ledger.record(entry());
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      await locker.query('ROLLBACK').catch(() => {});
+      locker.release();
+      await cleanup();
+    }
+  });
+
+  it("a trial cut off before its ROLLBACK does not hold the counter row's lock: another replica commits", async () => {
+    const healthy = await Ledger.open(await poolConfig(postgres.url, '', 2), quiet);
+    const { cleanup } = await refusedLedger('tsa_partitioned');
+    try {
+      partitionAtRollback = true;
+      await db.query('GRANT INSERT ON tsa_ledger TO tsa_partitioned');
+      // The next trial: BEGIN and INSERT reach the database, its ROLLBACK never does.
+      await until(
+        async () => (await sessions('tsa_partitioned', "state = 'idle in transaction'")) > 0,
+      );
+      // The database ends that session itself (the trial's idle timeout), and the lock with it.
+      await until(
+        async () => (await sessions('tsa_partitioned', "state = 'idle in transaction'")) === 0,
+      );
+      await healthy.record(entry());
+      expect(healthy.unavailableReason()).toBeUndefined();
+    } finally {
+      partitionAtRollback = false;
+      for (const socket of clientSockets.splice(0)) socket.destroy();
+      await healthy.close();
+      await cleanup();
+    }
+  });
+});

@@ -9,6 +9,7 @@ import type { Signer } from '../crypto/signer.js';
 import { createSigner, openPkcs11Key, type SignerDependencies } from '../signers/create-signer.js';
 import type { MemoryKeyMaterial } from '../signers/memory.js';
 import { isPkcs11Uri } from '../signers/pkcs11/pkcs11-uri.js';
+import { localPinGate } from '../signers/pkcs11/pin-gate.js';
 import { TimestampAuthority, type GrantedOutcome } from '../tsp/authority.js';
 import { certificateValidityGuard } from '../tsp/certificate-validity-guard.js';
 import { acceptedExtensionSet, ANY_EXTENSION_WARNING } from '../tsp/extension-policy.js';
@@ -264,6 +265,9 @@ async function serve(
   // the listeners, so their last tokens are committed.
   // Anchoring needs the authority, built after the ledger: bound below.
   let anchor: ((checkpoint: StoredCheckpoint) => void) | undefined;
+  // Every PKCS#11 key of this server offers its token's PIN through one gate (a cluster worker's
+  // leads to the primary): a wrong PIN costs the HSM one attempt, not one per key.
+  const pkcs11PinGate = options.signerDependencies?.pkcs11PinGate ?? localPinGate();
   const logKey =
     config.ledgerUrl !== '' && isPkcs11Uri(config.ledgerKey)
       ? stack.use(
@@ -271,7 +275,7 @@ async function serve(
             config.ledgerKey,
             config.pkcs11Timeout,
             (message) => logger.warn(message),
-            options.signerDependencies?.pkcs11PinGate,
+            pkcs11PinGate,
           ),
         )
       : undefined;
@@ -282,7 +286,7 @@ async function serve(
   // A profile's own memory key, never another's (each profile has its own chain).
   const signerDependencies = (profile: string): SignerDependencies => {
     const memoryKey = options.memoryKeys?.get(profile);
-    return { ...options.signerDependencies, ...(memoryKey ? { memoryKey } : {}) };
+    return { ...options.signerDependencies, pkcs11PinGate, ...(memoryKey ? { memoryKey } : {}) };
   };
   const { authority, signer, chain, chainPem, chainValid } = await createAuthority(
     config,

@@ -92,13 +92,14 @@ export interface FinalMetricsMessage {
 }
 
 /**
- * Worker -> primary: may this worker's PKCS#11 signer offer the PIN of this digest now? (The
- * primary's PinArbiter: one worker offers a signer's PIN at a time; one refused is not offered.)
+ * Worker -> primary: may this worker's PKCS#11 signer offer the PIN of this digest to the token of
+ * `scope` now? (The primary's PinArbiter: one worker offers a token's PIN at a time; one the
+ * token refused is not offered.)
  */
 export interface PinAdmitMessage {
   type: 'tsa:pin-admit';
   id: number;
-  signer: string;
+  scope: string;
   digest: string;
 }
 
@@ -109,11 +110,10 @@ export interface PinAdmissionMessage {
   admission: PinAdmission;
 }
 
-/** Worker -> primary: what the token answered to a PIN admitted. */
+/** Worker -> primary: what the token answered to the offer of `ticket` (PinAdmission's). */
 export interface PinSettledMessage {
   type: 'tsa:pin-settled';
-  signer: string;
-  digest: string;
+  ticket: number;
   answer: PinAnswer;
 }
 

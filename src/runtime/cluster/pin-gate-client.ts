@@ -31,21 +31,16 @@ export function primaryPinGate(key: Buffer): PinGate {
   });
   return {
     key,
-    admit: (signer, digest) =>
+    admit: (scope, digest) =>
       new Promise((resolve, reject) => {
         if (!process.connected) return reject(primaryGone());
         const id = ++lastId;
         waiting.set(id, { resolve, reject });
-        process.send?.({ type: 'tsa:pin-admit', id, signer, digest } satisfies PinAdmitMessage);
+        process.send?.({ type: 'tsa:pin-admit', id, scope, digest } satisfies PinAdmitMessage);
       }),
-    settle: (signer, digest, answer) => {
+    settle: (ticket, answer) => {
       if (!process.connected) return;
-      process.send?.({
-        type: 'tsa:pin-settled',
-        signer,
-        digest,
-        answer,
-      } satisfies PinSettledMessage);
+      process.send?.({ type: 'tsa:pin-settled', ticket, answer } satisfies PinSettledMessage);
     },
   };
 }

@@ -85,7 +85,7 @@ export async function startCluster(
         if (isMessage(message, 'tsa:final-metrics'))
           metricsSource.finalAnswer(worker, message.metrics);
         if (isMessage(message, 'tsa:pin-admit')) {
-          void pins.admit(worker, message.signer, message.digest).then((admission) => {
+          void pins.admit(worker, message.scope, message.digest).then((admission) => {
             if (!worker.isConnected()) return;
             worker.send({
               type: 'tsa:pin-admission',
@@ -95,7 +95,7 @@ export async function startCluster(
           });
         }
         if (isMessage(message, 'tsa:pin-settled')) {
-          pins.settle(worker, message.signer, message.digest, message.answer);
+          pins.settle(message.ticket, message.answer);
         }
       },
     });

@@ -36,6 +36,11 @@ export interface LoadedModule {
    * their deadline, whatever their sessions.
    */
   readonly signingThreads: Semaphore;
+  /**
+   * C_Sign calls the token answered, a signature or an error, all its users' together: a busy
+   * token answers some while a signature waits for a session or thread, a hung one none.
+   */
+  signAnswers: number;
   users: number;
 }
 
@@ -111,6 +116,7 @@ export function acquireModule(path: string, options: AcquireOptions): Promise<Lo
         restarting: undefined,
         inFlight: new Set(),
         signingThreads: new Semaphore(options.maxSigningThreads ?? MAX_SIGNING_THREADS),
+        signAnswers: 0,
         users: 0,
       };
       return module;

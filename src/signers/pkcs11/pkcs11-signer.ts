@@ -92,6 +92,8 @@ interface Connection {
    * for one more at most every SESSION_RETRY_MS (the others may have closed theirs since).
    */
   cappedAt: number | undefined;
+  /** Whether the cap was warned of (once per connection, however often the pool shrinks). */
+  capWarned: boolean;
   /** Signatures waiting for one of its sessions (capped), the first served first. */
   waiters: ((session: Handle | undefined) => void)[];
 }
@@ -184,8 +186,6 @@ export class Pkcs11Signer implements Signer {
   private disposed = false;
   /** The module's generation in which the token last failed this signer (see reinitialize). */
   private failedGeneration = 0;
-  /** Signatures the token has made (C_Sign answered): a busy token makes some, a hung one none. */
-  private signatures = 0;
   /** This signer's work that holds the module's handles: disposing waits for it. */
   private readonly working = new Set<Promise<unknown>>();
 
@@ -197,6 +197,8 @@ export class Pkcs11Signer implements Signer {
   /** The digest's key: random, this signer's own, or its PIN gate's (shared with the gate's). */
   private readonly pinKey: Buffer;
   private readonly pinGate: PinGate | undefined;
+  /** The token and user the PIN is for, as the gate knows them (see pinScope). */
+  private readonly pinScope: string;
   private readonly pinRecheckMs: number;
   private readonly now: () => number;
 
@@ -213,6 +215,7 @@ export class Pkcs11Signer implements Signer {
     this.breaker = new CircuitBreaker(options.breaker ?? { threshold: 0, cooldownMs: 0 });
     this.pinRecheckMs = options.pinRecheckMs ?? DEFAULT_PIN_RECHECK_MS;
     this.pinGate = options.pinGate;
+    this.pinScope = pinScope(uri);
     this.now = options.now ?? (() => performance.now());
     this.pinKey = options.pinGate?.key ?? randomBytes(32);
   }
@@ -307,12 +310,13 @@ export class Pkcs11Signer implements Signer {
 
   /**
    * Signs within `timeoutMs`, waiting for a session included. The breaker learns only from the
-   * token: a signature that timed out after waiting for a session while the token made others (the
-   * HSM busy, not gone) or whose client went away before the token was asked (`signal`: it leaves
-   * the queue) is abandoned (reason "saturated" or "aborted"), as for a remote signer; one that
-   * timed out while the token made none is a failure, waited or not (a token that stopped
-   * answering holds every session: under load, every later signature waits for one). A client that goes away once the
-   * token was asked gets its answer at once; the signature still runs to its end, which the breaker
+   * token: a signature that timed out after waiting for a session or thread while the token
+   * answered others (any key's of the module: the HSM busy, not gone) or whose client went away
+   * before the token was asked (`signal`: it leaves the queue) is abandoned (reason "saturated" or
+   * "aborted"), as for a remote signer; one that timed out while the token answered none is a
+   * failure, waited or not (a token that stopped answering holds every session: under load, every
+   * later signature waits for one). A client that goes away once the token was asked gets its
+   * answer at once; the signature still runs to its end, which the breaker
    * learns from. `accept` (the token's self-check) sees the signature before it counts as
    * answered: one it refuses feeds the breaker (reason "other"), and the connection is dropped, so
    * that the next signature finds the key again and checks it is still the certified one.
@@ -336,7 +340,7 @@ export class Pkcs11Signer implements Signer {
       waiting: 0,
       waited: false,
       refused: false,
-      signaturesBefore: this.signatures,
+      signAnswersBefore: this.module.signAnswers,
     };
     const outcome = withDeadline(
       this.timeoutMs,
@@ -401,10 +405,14 @@ export class Pkcs11Signer implements Signer {
       call.answered();
       return error;
     }
-    if (error.code === 'TIMEOUT' && attempt.waited && this.signatures > attempt.signaturesBefore) {
-      // Not given its whole deadline after waiting for a session, while the token signed for
-      // others: a busy HSM, not one gone. (One that signed nothing the whole deadline is not
-      // answering, however long this one waited: under steady load every signature waits.)
+    if (
+      error.code === 'TIMEOUT' &&
+      attempt.waited &&
+      this.module.signAnswers > attempt.signAnswersBefore
+    ) {
+      // Not given its whole deadline after waiting for a session or thread, while the token
+      // answered others: a busy HSM, not one gone. (One that answered nothing the whole deadline
+      // is not answering, however long this one waited: under steady load every signature waits.)
       recordSignerFailure('saturated');
       call.abandoned();
       return error;
@@ -588,12 +596,12 @@ export class Pkcs11Signer implements Signer {
 
   /**
    * The pool keeps the sessions it has for SESSION_RETRY_MS: the token refused another
-   * (CKR_SESSION_COUNT). Warned once, not at each refused retry.
+   * (CKR_SESSION_COUNT). Warned once per connection, not at each refused retry or new cap.
    */
   private cap(connection: Connection): void {
-    const warned = connection.cappedAt !== undefined;
     connection.cappedAt = this.now();
-    if (warned) return;
+    if (connection.capWarned) return;
+    connection.capWarned = true;
     const sessions = `${connection.sessions} session${connection.sessions === 1 ? '' : 's'}`;
     this.warn?.(
       `${this.id}: the token refused another session (CKR_SESSION_COUNT: its limit, shared by every worker and application, is reached); signatures share the ${sessions} this signer has (--pkcs11-max-sessions ${this.maxSessions}), asking for another at most every ${SESSION_RETRY_MS / 1000} s`,
@@ -630,17 +638,24 @@ export class Pkcs11Signer implements Signer {
     for (const waiter of connection.waiters.splice(0)) waiter(undefined);
   }
 
-  /** C_SignInit, then C_Sign, in the module's process. */
+  /** C_SignInit, then C_Sign, in the module's process (counted in signAnswers once answered). */
   private async cSign(session: Handle, key: Handle, input: Buffer): Promise<Buffer> {
-    const raw = await this.module.calls.sign(
-      session,
-      this.mechanism,
-      key,
-      input,
-      this.signatureLength,
-    );
-    this.signatures++;
-    return raw;
+    try {
+      const raw = await this.module.calls.sign(
+        session,
+        this.mechanism,
+        key,
+        input,
+        this.signatureLength,
+      );
+      this.module.signAnswers++;
+      return raw;
+    } catch (error) {
+      // A CKR_ of the token is an answer; its process stopping is none.
+      const stopped = error instanceof Pkcs11CallError && error.code === 'HOST_STOPPED';
+      if (!stopped) this.module.signAnswers++;
+      throw error;
+    }
   }
 
   /** `work`, waited for by a re-initialization of the module and by dispose. */
@@ -795,6 +810,7 @@ export class Pkcs11Signer implements Signer {
         generation,
         sessions: 1,
         cappedAt: undefined,
+        capWarned: false,
         waiters: [],
       };
       this.connection = connection;
@@ -865,40 +881,62 @@ export class Pkcs11Signer implements Signer {
   }
 
   /**
-   * Offers the PIN, through the PIN gate when there is one: while another process offers it, this
-   * one waits for the token's answer, and one the token refused there is refused here unoffered.
+   * Offers the PIN, through the PIN gate when there is one: while another signer of the token
+   * offers it, this one waits for the token's answer, and one the token refused there is refused
+   * here unoffered.
    */
   private async login(session: Handle, pin: string | undefined): Promise<void> {
     if (pin === undefined) return;
     const digest = this.pinDigest(pin);
     const gate = this.pinGate;
-    const gateDigest = digest.toString('base64');
+    let ticket: number | undefined;
     if (gate) {
-      const admission = await gate.admit(this.id, gateDigest);
+      const admission = await gate.admit(this.pinScope, digest.toString('base64'));
       if (!admission.offer) {
         const error = this.rememberRefusal(digest, admission.code, admission.reason);
         NOT_OFFERED.add(error);
         throw error;
       }
+      ticket = admission.ticket;
     }
-    let answer: PinAnswer = 'unanswered';
+    let login: Promise<void>;
     try {
-      await this.answered(this.module.calls.C_Login(session, CKU_USER, pin), 'C_Login');
-      answer = 'accepted';
+      login = this.module.calls.C_Login(session, CKU_USER, pin);
+    } catch (error) {
+      login = Promise.reject(error);
+    }
+    // The token's answer, however late (many HSMs answer a wrong PIN slowly, maybe past the
+    // deadline below): a refusal is remembered, and the gate's offer lasts until then, so that no
+    // other signer offers the PIN while the token still weighs it.
+    const answer = login.then(
+      (): PinAnswer => 'accepted',
+      (error: unknown) => this.loginAnswer(error, digest),
+    );
+    if (gate && ticket !== undefined) {
+      const offered = ticket;
+      void answer.then((settled) => gate.settle(offered, settled));
+    }
+    try {
+      await this.answered(login, 'C_Login');
     } catch (error) {
       if (error instanceof Pkcs11Error) throw error; // not answered
       const name = errorName(error);
-      if (name === 'CKR_USER_ALREADY_LOGGED_IN') {
-        answer = 'accepted'; // another session of this process did
-        return;
-      }
+      if (name === 'CKR_USER_ALREADY_LOGGED_IN') return; // another session of this process did
       const code = PIN_REFUSALS[name];
       if (!code) throw this.wrap(error, 'C_Login');
-      answer = { code, reason: name };
       throw this.rememberRefusal(digest, code, name);
-    } finally {
-      gate?.settle(this.id, gateDigest, answer);
     }
+  }
+
+  /** What a C_Login that failed says of the PIN; a refusal is remembered (see refusedPin). */
+  private loginAnswer(error: unknown, digest: Buffer): PinAnswer {
+    const name = errorName(error);
+    if (name === 'CKR_USER_ALREADY_LOGGED_IN') return 'accepted';
+    const code = PIN_REFUSALS[name];
+    // Another error of the token, or its process stopped: nothing learnt about the PIN.
+    if (!code) return 'unanswered';
+    this.rememberRefusal(digest, code, name);
+    return { code, reason: name };
   }
 
   /** Remembers the PIN (its digest) as refused: not offered again; returns the refusal's error. */
@@ -1151,6 +1189,14 @@ export const DEFAULT_PIN_RECHECK_MS = 1_000;
 /** How long a session pool the token capped (CKR_SESSION_COUNT) waits before asking for another. */
 export const SESSION_RETRY_MS = 30_000;
 
+/**
+ * The token a login is for, as a PIN gate's scope: the module and the URI's token attributes (a
+ * PKCS#11 login belongs to the token, whichever key it is for). Never the PIN.
+ */
+function pinScope({ modulePath, token, manufacturer, model, serial, slotId }: Pkcs11Uri): string {
+  return JSON.stringify([modulePath, token, manufacturer, model, serial, slotId]);
+}
+
 /** What C_Login answers for a PIN that will not do, and the error it makes. */
 const PIN_REFUSALS: Partial<Record<string, PinRefusal>> = {
   CKR_PIN_INCORRECT: 'PIN_INCORRECT',
@@ -1185,8 +1231,8 @@ interface Attempt {
    * token made signatures meanwhile (see Pkcs11Signer.failure).
    */
   waited: boolean;
-  /** Pkcs11Signer.signatures when it began. */
-  signaturesBefore: number;
+  /** The module's signAnswers when it began. */
+  signAnswersBefore: number;
   /** Whether `accept` refused the signature. */
   refused: boolean;
 }

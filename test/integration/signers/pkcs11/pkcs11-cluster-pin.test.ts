@@ -158,9 +158,12 @@ describe(`pkcs11 PIN offers with --workers ${WORKERS}`, () => {
           return answers.every((status) => status === 200);
         }, UNTIL_SETTLED)
         .toBe(true);
+      // One accepted login per worker, and no wrong PIN offered. (SoftHSM2 may answer one of
+      // the workers' concurrent logins CKR_GENERAL_ERROR, its token files shared between the
+      // processes: that worker logs in at its next signature.)
       const after = loginAnswers().slice(WORKERS + 1);
-      expect(after.every((answer) => answer === 'CKR_OK')).toBe(true);
-      expect(after.length).toBeLessThanOrEqual(WORKERS);
+      expect(after.filter((answer) => answer === 'CKR_OK')).toHaveLength(WORKERS);
+      expect(after).not.toContain('CKR_PIN_INCORRECT');
     } finally {
       await server.stop();
       await hsm.changePin('tsa', ROTATED_PIN, TEST_PIN).catch(() => {});

@@ -7,10 +7,11 @@
  */
 import { randomBytes, verify } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { nodeSignatureArguments } from '../../../../src/crypto/key-algorithms.js';
 import { loadInHost, type LoadModule } from '../../../../src/signers/pkcs11/pkcs11-module.js';
 import type { Pkcs11Calls } from '../../../../src/signers/pkcs11/pkcs11-host.js';
+import { localPinGate } from '../../../../src/signers/pkcs11/pin-gate.js';
 import {
   createPkcs11Signer,
   type Pkcs11Signer,
@@ -24,14 +25,37 @@ const ANOTHER_WRONG_PIN = '0000-another-wrong-pin';
 const hosts: Pkcs11Calls[] = [];
 /** PINs offered to the token (C_Login), in order. */
 const logins: string[] = [];
+/** While set, C_Login calls wait here until the test lets each through (a slow HSM). */
+let holdLogins = false;
+const heldLogins: (() => void)[] = [];
+/**
+ * The last login held: a session is closed after it, as in the module's process, where such calls
+ * run one after another on one thread.
+ */
+let lastHeldLogin: Promise<void> = Promise.resolve();
+/** The error the next C_Sign fails with, by CKR_ name (pkcs11js puts it in the message). */
+let failNextSign: string | undefined;
 
 const countingModule: LoadModule = async (path, settings) => {
   const host = await loadInHost(path, settings);
   hosts.push(host);
   const overrides: Partial<Pkcs11Calls> = {
-    C_Login: (session, userType, pin) => {
+    C_Login: async (session, userType, pin) => {
       logins.push(String(pin));
+      if (holdLogins) {
+        lastHeldLogin = new Promise<void>((resolve) => heldLogins.push(resolve));
+        await lastHeldLogin;
+      }
       return host.C_Login(session, userType, pin);
+    },
+    C_CloseSession: async (...args) => {
+      await lastHeldLogin;
+      return host.C_CloseSession(...args);
+    },
+    sign: (...args) => {
+      const fault = failNextSign;
+      failNextSign = undefined;
+      return fault ? Promise.reject(new Error(fault)) : host.sign(...args);
     },
   };
   return new Proxy(host, {
@@ -62,6 +86,7 @@ async function outcome(signer: Pkcs11Signer): Promise<string> {
 beforeAll(async () => {
   await hsm.initToken('tsa');
   await hsm.keygen('tsa', 'tsa-key', 'EC:prime256v1', '01');
+  await hsm.keygen('tsa', 'ledger-key', 'EC:prime256v1', '02');
 });
 afterAll(() => hsm.cleanup());
 
@@ -143,6 +168,68 @@ describe('a PIN the token refused', () => {
     } finally {
       if (tokenPin !== TEST_PIN) await hsm.changePin('tsa', tokenPin, TEST_PIN);
       await signer[Symbol.asyncDispose]();
+    }
+  });
+});
+
+describe('two keys of one token through one PIN gate (a server: its profiles, its --ledger-key)', () => {
+  it("wait for each other's offer, however late the token answers, and share its refusal", async () => {
+    const TIMEOUT_MS = 60_000;
+    const gate = localPinGate();
+    const options = {
+      loadModule: countingModule,
+      maxSessions: 1,
+      timeoutMs: TIMEOUT_MS,
+      pinGate: gate,
+    };
+    const tsa = await createPkcs11Signer(hsm.uri('tsa', 'tsa-key'), 'auto', options);
+    const ledger = await createPkcs11Signer(hsm.uri('tsa', 'ledger-key'), 'auto', options);
+    let tokenPin = TEST_PIN;
+    try {
+      await hsm.changePin('tsa', TEST_PIN, ROTATED_PIN);
+      tokenPin = ROTATED_PIN;
+      // The token goes away and comes back (the HSM restarted): the next signatures reconnect.
+      failNextSign = 'CKR_DEVICE_REMOVED';
+      expect(await outcome(tsa)).toBe('TOKEN_UNAVAILABLE');
+      // The deadlines are timers, faked: they fire when the test says.
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+      holdLogins = true;
+      const before = logins.length;
+      // The first reconnects and offers the (now wrong) PIN; the HSM takes its time to answer.
+      const first = tsa.sign(randomBytes(20));
+      first.catch(() => {});
+      while (heldLogins.length === 0) await turn();
+      // The other key reconnects too: it waits for the first's answer, without offering.
+      const second = ledger.sign(randomBytes(20));
+      second.catch(() => {});
+      for (let i = 0; i < 20; i++) await turn();
+      expect(logins.length - before).toBe(1);
+      // Both deadlines pass before the token answers.
+      vi.advanceTimersByTime(TIMEOUT_MS);
+      await expect(first).rejects.toMatchObject({ code: 'TIMEOUT' });
+      await expect(second).rejects.toMatchObject({ code: 'TIMEOUT' });
+      expect(tsa.unavailableReason()).toBeUndefined();
+      // The token refuses the PIN, late: both keys know it, the second without offering it.
+      heldLogins.shift()?.();
+      while (tsa.unavailableReason() === undefined || ledger.unavailableReason() === undefined) {
+        await turn();
+      }
+      expect(tsa.unavailableReason()).toMatch(
+        /object=tsa-key: the token refused the PIN \(CKR_PIN_INCORRECT\)/,
+      );
+      expect(ledger.unavailableReason()).toMatch(
+        /object=ledger-key: the token refused the PIN \(CKR_PIN_INCORRECT\)/,
+      );
+      expect(logins.length - before).toBe(1);
+      expect(await outcome(ledger)).toBe('PIN_INCORRECT');
+      expect(logins.length - before).toBe(1);
+    } finally {
+      vi.useRealTimers();
+      holdLogins = false;
+      for (const release of heldLogins.splice(0)) release();
+      if (tokenPin !== TEST_PIN) await hsm.changePin('tsa', tokenPin, TEST_PIN);
+      await ledger[Symbol.asyncDispose]();
+      await tsa[Symbol.asyncDispose]();
     }
   });
 });

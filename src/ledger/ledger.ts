@@ -54,12 +54,12 @@ export const COUNTER_BEHIND = 'ledger counter row is behind the ledger (tsa_ledg
 /**
  * How the reason starts while commits fail with a definite error, one that says the database
  * answers but refuses the commit and will until someone changes it (a privilege revoked, a table
- * or column missing, a constraint or a type changed): followed by the error's SQLSTATE and message,
- * e.g. `ledger commits fail (SQLSTATE 42501)` (the database's message is in the log line).
+ * or column missing, a constraint or a type changed): followed by the error's SQLSTATE, e.g.
+ * `ledger commits fail (SQLSTATE 42501)` (the database's message is in the log line only).
  */
 export const COMMITS_FAIL = 'ledger commits fail';
 /**
- * How the reason starts while the database refuses the ledger's login (SQLSTATE class 28), e.g.
+ * How the reason starts while the database refuses the ledger's password (SQLSTATE 28P01), e.g.
  * `ledger database refuses the login (SQLSTATE 28P01)`.
  */
 export const LOGIN_REFUSED = 'ledger database refuses the login';
@@ -173,9 +173,9 @@ export class Ledger {
   }
 
   /**
-   * Whether that refusal ends by itself (an outage, a standby): HTTP 503 with Retry-After. False
-   * for one that takes a repair (the counter row behind, commits refused: a privilege, the
-   * schema), answered 500.
+   * Whether that refusal ends by itself (an outage, a standby, a password being rotated): HTTP 503
+   * with Retry-After. False for one that takes a repair (the counter row behind, commits refused:
+   * a privilege, the schema), answered 500.
    */
   unavailableIsTemporary(): boolean {
     return this.refusal?.temporary ?? true;
@@ -506,8 +506,9 @@ function refusalFor(error: unknown): Refusal | undefined {
   // The database answered and refused: a retry will not mend it, a repair will. The reason goes
   // to every client (the TimeStampResp's status text) and /readyz: the SQLSTATE only; the
   // database's own words, which may name tables, roles and hosts, go to the log (refuse()).
+  const what = code ? `SQLSTATE ${code}` : error instanceof Error ? error.name : 'unknown error';
   return {
-    reason: `${COMMITS_FAIL} (SQLSTATE ${code ?? (error instanceof Error ? error.name : 'unknown')})`,
+    reason: `${COMMITS_FAIL} (${what})`,
     temporary: false,
     failing: true,
   };

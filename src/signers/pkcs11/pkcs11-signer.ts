@@ -67,8 +67,9 @@ export interface Pkcs11SignerOptions {
   /** A monotonic clock in ms, for how long the session pool stays capped (tests give a fake). */
   now?: () => number;
   /**
-   * Where PIN offers are shared with the other processes that log in to the token (a cluster's
-   * workers): one offers at a time, and a PIN the token refused one of them is not offered again.
+   * Where PIN offers are shared with the other signers that log in to the token (a server's other
+   * keys on it, a cluster's other workers): one offers at a time, and a PIN the token refused one
+   * of them is not offered again (pin-gate.ts).
    */
   pinGate?: PinGate;
 }
@@ -316,10 +317,10 @@ export class Pkcs11Signer implements Signer {
    * "aborted"), as for a remote signer; one that timed out while the token answered none is a
    * failure, waited or not (a token that stopped answering holds every session: under load, every
    * later signature waits for one). A client that goes away once the token was asked gets its
-   * answer at once; the signature still runs to its end, which the breaker
-   * learns from. `accept` (the token's self-check) sees the signature before it counts as
-   * answered: one it refuses feeds the breaker (reason "other"), and the connection is dropped, so
-   * that the next signature finds the key again and checks it is still the certified one.
+   * answer at once; the signature still runs to its end, which the breaker learns from. `accept`
+   * (the token's self-check) sees the signature before it counts as answered: one it refuses feeds
+   * the breaker (reason "other"), and the connection is dropped, so that the next signature finds
+   * the key again and checks it is still the certified one.
    */
   async sign(
     data: Uint8Array,
@@ -918,6 +919,7 @@ export class Pkcs11Signer implements Signer {
     }
     try {
       await this.answered(login, 'C_Login');
+      this.refusedPin = undefined; // another PIN, which the file holds now, was refused before
     } catch (error) {
       if (error instanceof Pkcs11Error) throw error; // not answered
       const name = errorName(error);

@@ -695,11 +695,16 @@ export class Pkcs11Signer implements Signer {
   /**
    * The connection to sign with, if there is one: one of an older generation (the module was
    * re-initialized, by another signer of it, or its process replaced) is forgotten with its
-   * sessions, never closed: their handles may name another signer's sessions now.
+   * sessions, never closed: their handles may name another signer's sessions now. So is one whose
+   * module process stopped while idle (a crash, a kill): the signature about to be made starts a
+   * new one instead of failing on the dead one.
    */
   private current(): Connection | undefined {
     const { connection } = this;
-    if (!connection || connection.generation === this.module.generation) return connection;
+    if (!connection) return undefined;
+    if (connection.generation === this.module.generation && !this.module.calls.stopped) {
+      return connection;
+    }
     this.connection = undefined;
     this.failedGeneration = connection.generation;
     pkcs11SessionsOpen.dec(this.idle.splice(0).length);

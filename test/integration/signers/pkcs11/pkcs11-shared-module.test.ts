@@ -120,12 +120,7 @@ describe('two signers of one PKCS#11 module', () => {
     const crashed = hosts.at(-1)!;
     process.kill(crashed.pid, 'SIGKILL');
     while (!crashed.stopped) await turn();
-    // Their signatures fail as if the token were gone; the next ones start the module again.
-    await Promise.all(
-      [first, second].map((signer) =>
-        expect(signer.sign(Buffer.from('x'))).rejects.toMatchObject({ code: 'TOKEN_UNAVAILABLE' }),
-      ),
-    );
+    // Their next signatures start the module again, once for both.
     await Promise.all([signsWithOwnKey(first), signsWithOwnKey(second)]);
     expect(hosts).toHaveLength(2);
     await Promise.all([signsWithOwnKey(first), signsWithOwnKey(second), signsWithOwnKey(first)]);

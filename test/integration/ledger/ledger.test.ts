@@ -101,6 +101,18 @@ async function ledgerTokens(): Promise<Map<string, number>> {
   return new Map(rows.map((row) => [row.token.toString('hex'), Number(row.log_index)]));
 }
 
+/** A JSON time-stamp request (the Go API's), as a client sends it. */
+function jsonTimestamp(url: string): Promise<Response> {
+  return fetch(`${url}/api/v1/timestamp`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      hashAlgorithm: 'sha256',
+      artifactHash: Buffer.alloc(32, 1).toString('base64'),
+    }),
+  });
+}
+
 describe('issuance ledger (PostgreSQL)', () => {
   it('commits every granted token before sending it, in group commits, with gapless indexes', async () => {
     const server = await start();
@@ -247,14 +259,7 @@ describe('issuance ledger (PostgreSQL)', () => {
         expect(response.status).toBe(503);
         expect(response.headers.get('retry-after')).toBe('10');
       }
-      const json = await fetch(`${server.url}/api/v1/timestamp`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          hashAlgorithm: 'sha256',
-          artifactHash: Buffer.alloc(32, 1).toString('base64'),
-        }),
-      });
+      const json = await jsonTimestamp(server.url);
       expect(json.status).toBe(503);
       expect(json.headers.get('retry-after')).toBe('10');
       expect(await json.json()).toEqual({
@@ -354,14 +359,7 @@ describe('issuance ledger (PostgreSQL)', () => {
         expect(await ready.text()).toBe(reason);
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
-      const json = await fetch(`${server.url}/api/v1/timestamp`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          hashAlgorithm: 'sha256',
-          artifactHash: Buffer.alloc(32, 1).toString('base64'),
-        }),
-      });
+      const json = await jsonTimestamp(server.url);
       expect(json.status).toBe(500);
       expect(json.headers.get('retry-after')).toBeNull();
       expect(

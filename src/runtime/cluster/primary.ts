@@ -49,7 +49,7 @@ export async function startCluster(
   const encodedConfig = encodeConfig(config);
   const files = await pinFiles(config);
   const tls = tlsRequested(config) ? tlsTransfer(loadTlsMaterial(config)) : undefined;
-  // The workers' PKCS#11 PIN offers, one at a time per signer (signers/pkcs11/pin-gate.ts).
+  // The workers' PKCS#11 PIN offers, one at a time per token (signers/pkcs11/pin-gate.ts).
   const pins = new PinArbiter<Worker>();
   const pinKey = randomBytes(32).toString('base64');
 

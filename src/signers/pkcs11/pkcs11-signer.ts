@@ -927,11 +927,11 @@ export class Pkcs11Signer implements Signer {
       this.refusedPin = undefined; // another PIN, which the file holds now, was refused before
     } catch (error) {
       if (error instanceof Pkcs11Error) throw error; // not answered
-      const name = errorName(error);
-      if (name === 'CKR_USER_ALREADY_LOGGED_IN') return; // another session of this process did
-      const code = PIN_REFUSALS[name];
-      if (!code) throw this.wrap(error, 'C_Login');
-      throw this.rememberRefusal(digest, code, name);
+      // The token's answer, as loginAnswer read it (and remembered a refusal).
+      const settled = await answer;
+      if (settled === 'accepted') return; // CKR_USER_ALREADY_LOGGED_IN: another session did
+      if (settled === 'unanswered') throw this.wrap(error, 'C_Login');
+      throw this.pinRefusal(settled.code, settled.reason);
     }
   }
 

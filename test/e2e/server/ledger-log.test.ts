@@ -13,6 +13,7 @@ import { verifyTlogProof } from '../../../src/tlog/tlog-proof.js';
 import { timeStampTokenOf } from '../../../src/tsp/response.js';
 import { decodeResponse } from '../../helpers/decode.js';
 import { buildGoTlog, goTlog, writeGoTlogDir } from '../../helpers/go-tlog.js';
+import { waitUntil } from '../../helpers/poll.js';
 import { startPostgres, type TestPostgres } from '../../helpers/postgres.js';
 import { encodeRequest } from '../../helpers/requests.js';
 import { spawnServer, type SpawnedServer } from '../../helpers/spawn-server.js';
@@ -115,10 +116,6 @@ async function checkpointSize(url: string): Promise<number> {
   return Number((await response.text()).split('\n')[1]);
 }
 
-async function waitFor(condition: () => Promise<boolean>): Promise<void> {
-  while (!(await condition())) await new Promise((resolve) => setTimeout(resolve, 100));
-}
-
 async function proofOf(url: string, serial: string): Promise<string> {
   for (;;) {
     const response = await get(`${url}/api/v1/log/proof?serial=0x${serial.toUpperCase()}`);
@@ -141,7 +138,7 @@ describe('transparency log over the ledger, two server processes', () => {
     expect(vkey).toBe((await text(`${second.url}/api/v1/log/key`)).trim());
     expect(vkey.startsWith(`${ORIGIN}+`)).toBe(true);
 
-    await waitFor(async () => (await checkpointSize(first.url)) >= 0);
+    await waitUntil(async () => (await checkpointSize(first.url)) >= 0);
     const oldCheckpoint = await text(`${first.url}/api/v1/log/checkpoint`);
     const received = await load([first.url, second.url], 1000);
     expect(received).toHaveLength(1000);
@@ -153,7 +150,7 @@ describe('transparency log over the ledger, two server processes', () => {
     );
     expect(rows[0]).toEqual({ n: '1000', serials: '1000', max: '999' });
 
-    await waitFor(async () => (await checkpointSize(second.url)) >= 1000);
+    await waitUntil(async () => (await checkpointSize(second.url)) >= 1000);
     const checkpoint = await text(`${second.url}/api/v1/log/checkpoint`);
     const { checkpoint: parsed } = openCheckpoint(checkpoint, vkey);
     expect(parsed.origin).toBe(ORIGIN);
@@ -217,7 +214,7 @@ describe('transparency log over the ledger, two server processes', () => {
     const before = await checkpointSize(first.url);
     const loading = load([first.url], 2000, 16);
     // Killed while requests are in flight (a few hundred milliseconds into the load).
-    await waitFor(async () => {
+    await waitUntil(async () => {
       const { rows } = await db.query<{ n: string }>('SELECT count(*) AS n FROM tsa_ledger');
       return Number(rows[0]!.n) >= before + 50;
     });

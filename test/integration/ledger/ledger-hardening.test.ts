@@ -1,4 +1,4 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -6,7 +6,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../../../src/config/resolve.js';
 import type { ServeOptionName } from '../../../src/config/schema.js';
 import { poolConfig } from '../../../src/ledger/connection.js';
-import type { LedgerEntry } from '../../../src/ledger/entry.js';
 import {
   COMMITS_FAIL,
   COUNTER_BEHIND,
@@ -22,6 +21,8 @@ import { Sequencer } from '../../../src/ledger/sequencer.js';
 import { registry } from '../../../src/metrics/registry.js';
 import { newEd25519Signer, verifierKey } from '../../../src/tlog/note.js';
 import { writeLedgerKey } from '../../helpers/ledger-key.js';
+import { randomLedgerEntry } from '../../helpers/ledger-entry.js';
+import { waitUntil } from '../../helpers/poll.js';
 import { startPostgres, type TestPostgres } from '../../helpers/postgres.js';
 
 let postgres: TestPostgres;
@@ -36,18 +37,6 @@ afterAll(async () => {
   await db?.end();
   await postgres?.destroy();
 });
-
-/** A ledger entry with random serial number and token (what the ledger stores, unchecked). */
-function entry(): LedgerEntry {
-  return {
-    serial: randomBytes(20),
-    genTime: new Date(),
-    policy: '1.2.3',
-    hashAlgorithm: 'sha256',
-    hashedMessage: randomBytes(32),
-    token: randomBytes(100),
-  };
-}
 
 function recordingLogger() {
   const warnings: { fields: object; message: string }[] = [];
@@ -76,10 +65,10 @@ function settled(promise: Promise<unknown>): () => boolean {
 describe('ledger: group commit queue', () => {
   it('commits a record() made as soon as the previous one resolved (none stranded)', async () => {
     const ledger = await openLedger();
-    await ledger.record(entry());
+    await ledger.record(randomLedgerEntry());
     // In the continuation of the resolved record: the flush loop has just found its queue empty,
     // and this record() must start a new one.
-    const second = ledger.record(entry());
+    const second = ledger.record(randomLedgerEntry());
     const isSettled = settled(second);
     // close() waits for the queue: a stranded record would still be pending after it.
     await ledger.close();
@@ -97,10 +86,6 @@ async function resetSchema() {
   );
 }
 
-async function waitFor(condition: () => boolean | Promise<boolean>): Promise<void> {
-  while (!(await condition())) await new Promise((resolve) => setTimeout(resolve, 50));
-}
-
 /** Transactions of the 'tsa' database so far (the probe's among them). */
 async function transactions(): Promise<number> {
   const { rows } = await db.query<{ n: string }>(
@@ -112,19 +97,23 @@ async function transactions(): Promise<number> {
 /** Until the database has seen a few more transactions: the ledger's probe has run since. */
 async function probesRun(): Promise<void> {
   const before = await transactions();
-  await waitFor(async () => (await transactions()) > before + 3);
+  await waitUntil(async () => (await transactions()) > before + 3);
 }
 
 describe('ledger: the counter row', () => {
   it('seeds a missing counter row after the last log index', async () => {
     await resetSchema();
     let ledger = await openLedger();
-    await Promise.all([ledger.record(entry()), ledger.record(entry()), ledger.record(entry())]);
+    await Promise.all([
+      ledger.record(randomLedgerEntry()),
+      ledger.record(randomLedgerEntry()),
+      ledger.record(randomLedgerEntry()),
+    ]);
     await ledger.close();
     await db.query('DELETE FROM tsa_ledger_counter');
     ledger = await openLedger();
     try {
-      expect(await ledger.record(entry())).toEqual({ index: 3 });
+      expect(await ledger.record(randomLedgerEntry())).toEqual({ index: 3 });
     } finally {
       await ledger.close();
     }
@@ -143,9 +132,9 @@ describe('ledger: the counter row', () => {
     const { logger, warnings } = recordingLogger();
     const ledger = await openLedger(logger);
     try {
-      expect(await ledger.record(entry())).toEqual({ index: 4 });
+      expect(await ledger.record(randomLedgerEntry())).toEqual({ index: 4 });
       await db.query('UPDATE tsa_ledger_counter SET next_index = 1');
-      await expect(ledger.record(entry())).rejects.toMatchObject({
+      await expect(ledger.record(randomLedgerEntry())).rejects.toMatchObject({
         code: 'NOT_RECORDED',
         message: expect.stringMatching(/log index is already taken/),
       });
@@ -158,8 +147,8 @@ describe('ledger: the counter row', () => {
       expect(ledger.unavailableReason()).toBe(COUNTER_BEHIND);
       // Repaired: issuance resumes after the next probe.
       await db.query('UPDATE tsa_ledger_counter SET next_index = 5');
-      await waitFor(() => ledger.unavailableReason() === undefined);
-      expect(await ledger.record(entry())).toEqual({ index: 5 });
+      await waitUntil(() => ledger.unavailableReason() === undefined);
+      expect(await ledger.record(randomLedgerEntry())).toEqual({ index: 5 });
     } finally {
       await ledger.close();
     }
@@ -191,7 +180,7 @@ describe("ledger: the log's public reads", () => {
     const held = await ledger.pool.connect();
     try {
       // The pool's one connection is busy: the commit's checkout times out (CONNECT_TIMEOUT_MS).
-      await expect(ledger.record(entry())).rejects.toMatchObject({
+      await expect(ledger.record(randomLedgerEntry())).rejects.toMatchObject({
         code: 'NOT_RECORDED',
         message: expect.stringMatching(/busy/),
       });
@@ -220,7 +209,7 @@ describe("ledger: the log's public reads", () => {
         ),
       );
       // The reads hold every read connection and queue for more; tokens still commit.
-      await waitFor(async () => {
+      await waitUntil(async () => {
         const { rows } = await db.query<{ n: number }>(
           "SELECT count(*)::int AS n FROM pg_locks WHERE relation = 'tsa_log_checkpoints'::regclass " +
             'AND NOT granted',
@@ -228,7 +217,7 @@ describe("ledger: the log's public reads", () => {
         return rows[0]!.n >= READ_POOL_SIZE;
       });
       const receipts = await Promise.all(
-        Array.from({ length: 10 }, () => processLedger.ledger.record(entry())),
+        Array.from({ length: 10 }, () => processLedger.ledger.record(randomLedgerEntry())),
       );
       expect(receipts).toHaveLength(10);
       const outcomes = await Promise.all(reads.slice(READ_POOL_SIZE));
@@ -300,11 +289,11 @@ describe('ledger: the sequencer', () => {
     const otherKey = newSequencer(pool);
     const otherOrigin = newSequencer(pool, { origin: 'other.test/log' });
     try {
-      await ledger.record(entry());
+      await ledger.record(randomLedgerEntry());
       await first.sequencer.round();
       await first.sequencer.stop();
       expect(await checkpointCount()).toBe(1);
-      await ledger.record(entry());
+      await ledger.record(randomLedgerEntry());
       for (const other of [otherKey, otherOrigin]) {
         const before = await refusals('foreign_checkpoint');
         await other.sequencer.round();
@@ -326,14 +315,14 @@ describe('ledger: the sequencer', () => {
     pool.on('error', () => undefined);
     const { sequencer, warnings } = newSequencer(pool);
     try {
-      await ledger.record(entry());
+      await ledger.record(randomLedgerEntry());
       await sequencer.round();
       expect(await checkpointCount()).toBe(1);
       // The stored tree is rewritten, and the checkpoint's root_hash column with it: the stored
       // hashes agree with the column, not with the signed note.
       await db.query('UPDATE tsa_log_hashes SET hash = sha256(hash)');
       await db.query('UPDATE tsa_log_checkpoints SET root_hash = sha256(root_hash)');
-      await ledger.record(entry());
+      await ledger.record(randomLedgerEntry());
       const before = await refusals('inconsistent');
       await sequencer.round();
       expect(warnings).toEqual(['transparency log sequencer round failed']);
@@ -358,17 +347,17 @@ describe('ledger: the sequencer', () => {
     const a = newSequencer(poolA, { leaseMs: 1_000, key });
     const b = newSequencer(poolB, { leaseMs: 1_000, key });
     try {
-      await ledger.record(entry());
+      await ledger.record(randomLedgerEntry());
       await a.sequencer.round();
       expect(a.sequencer.leader).toBe(true);
       // A freezes (SIGSTOP, a partition): it runs no more rounds, its session holds the lock.
-      await ledger.record(entry());
+      await ledger.record(randomLedgerEntry());
       await b.sequencer.round();
       expect(b.sequencer.leader).toBe(false);
       // Every replica sees an entry waiting for a checkpoint.
       expect(await unintegratedAge()).toBeGreaterThan(0);
       // PostgreSQL ends A's idle session after the lease: B takes over and signs.
-      await waitFor(async () => {
+      await waitUntil(async () => {
         await b.sequencer.round();
         return b.sequencer.leader;
       });
@@ -391,7 +380,7 @@ describe('ledger: schema', () => {
   it('restarts as a user with SELECT, INSERT and UPDATE only (no CREATE on the schema)', async () => {
     await resetSchema();
     const owner = await openLedger();
-    await owner.record(entry());
+    await owner.record(randomLedgerEntry());
     await owner.close();
     await db.query('DROP ROLE IF EXISTS tsa_app');
     await db.query("CREATE ROLE tsa_app LOGIN PASSWORD 'app-password'");
@@ -403,7 +392,7 @@ describe('ledger: schema', () => {
       `postgres://tsa_app:app-password@127.0.0.1:${postgres.port}/tsa`,
     );
     try {
-      expect(await ledger.record(entry())).toEqual({ index: 1 });
+      expect(await ledger.record(randomLedgerEntry())).toEqual({ index: 1 });
     } finally {
       await ledger.close();
       await db.query('REVOKE ALL ON ALL TABLES IN SCHEMA public FROM tsa_app');
@@ -427,7 +416,7 @@ describe('ledger: --ledger-password-file', () => {
       logger,
     );
     try {
-      await ledger.record(entry());
+      await ledger.record(randomLedgerEntry());
       // The Secret is rotated: a new password in the database and in the file; connections end.
       await db.query("ALTER ROLE tsa_rot PASSWORD 'new-password'");
       writeFileSync(file, 'new-password\n');
@@ -435,14 +424,14 @@ describe('ledger: --ledger-password-file', () => {
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'tsa_rot'",
       );
       // The next commits reconnect (the first may meet a terminated connection).
-      await waitFor(async () =>
-        ledger.record(entry()).then(
+      await waitUntil(async () =>
+        ledger.record(randomLedgerEntry()).then(
           () => true,
           () => false,
         ),
       );
-      await waitFor(() => ledger.unavailableReason() === undefined);
-      expect(await ledger.record(entry())).toEqual({ index: expect.any(Number) });
+      await waitUntil(() => ledger.unavailableReason() === undefined);
+      expect(await ledger.record(randomLedgerEntry())).toEqual({ index: expect.any(Number) });
     } finally {
       await ledger.close();
       await db.query('REVOKE ALL ON ALL TABLES IN SCHEMA public FROM tsa_rot');
@@ -468,12 +457,12 @@ describe('ledger: a read-only database', () => {
       );
     };
     try {
-      await ledger.record(entry());
+      await ledger.record(randomLedgerEntry());
       // A failover left the URL on a database that answers but takes no writes.
       await db.query('ALTER ROLE tsa_ro SET default_transaction_read_only = on');
       await sessions();
-      await waitFor(async () =>
-        ledger.record(entry()).then(
+      await waitUntil(async () =>
+        ledger.record(randomLedgerEntry()).then(
           () => false,
           () => ledger.unavailableReason() === READ_ONLY,
         ),
@@ -484,8 +473,8 @@ describe('ledger: a read-only database', () => {
       expect(infos).not.toContain('ledger database available again: issuing');
       await db.query('ALTER ROLE tsa_ro RESET default_transaction_read_only');
       await sessions();
-      await waitFor(() => ledger.unavailableReason() === undefined);
-      expect(await ledger.record(entry())).toEqual({ index: expect.any(Number) });
+      await waitUntil(() => ledger.unavailableReason() === undefined);
+      expect(await ledger.record(randomLedgerEntry())).toEqual({ index: expect.any(Number) });
     } finally {
       await ledger.close();
       await db.query('REVOKE ALL ON ALL TABLES IN SCHEMA public FROM tsa_ro');
@@ -514,10 +503,10 @@ describe('ledger: commits the database refuses (a privilege revoked)', () => {
         Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM tsa_ledger')).rows[0]!.n);
       const reason = `${COMMITS_FAIL} (SQLSTATE 42501)`;
       try {
-        const { index: before } = await ledger.record(entry());
+        const { index: before } = await ledger.record(randomLedgerEntry());
         await db.query(`REVOKE ${privilege} FROM tsa_grant`);
         // The commit fails: withheld as a fault, not as an outage (no retry would mend it).
-        await expect(ledger.record(entry())).rejects.toMatchObject({
+        await expect(ledger.record(randomLedgerEntry())).rejects.toMatchObject({
           code: 'NOT_RECORDED',
           message: reason,
           temporary: false,
@@ -531,7 +520,7 @@ describe('ledger: commits the database refuses (a privilege revoked)', () => {
         // failed again: 503 and 500 in turn).
         const probes = ledger.probes;
         while (ledger.probes < probes + 3) {
-          await expect(ledger.record(entry())).rejects.toMatchObject({
+          await expect(ledger.record(randomLedgerEntry())).rejects.toMatchObject({
             message: reason,
             temporary: false,
           });
@@ -554,10 +543,10 @@ describe('ledger: commits the database refuses (a privilege revoked)', () => {
 
         // The operator grants it back: the next probe's trial commit succeeds, no restart.
         await db.query(`GRANT ${privilege} TO tsa_grant`);
-        await waitFor(() => ledger.unavailableReason() === undefined);
+        await waitUntil(() => ledger.unavailableReason() === undefined);
         expect(infos).toEqual(['ledger commits succeed again: issuing']);
         // No log index was used by the probes' commits, failed or rolled back: no gap.
-        expect(await ledger.record(entry())).toEqual({ index: before + 1 });
+        expect(await ledger.record(randomLedgerEntry())).toEqual({ index: before + 1 });
         expect(await rows()).toBe(stored + 1);
       } finally {
         await ledger.close();
@@ -570,7 +559,7 @@ describe('ledger: commits the database refuses (a privilege revoked)', () => {
 
 /** Until another session waits for a lock on the ledger's counter row (a commit is blocked). */
 async function commitWaitsForLock(): Promise<void> {
-  await waitFor(async () => {
+  await waitUntil(async () => {
     const { rows } = await db.query<{ n: number }>(
       "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' " +
         "AND query LIKE '%tsa_ledger_counter%'",
@@ -619,7 +608,7 @@ describe('ledger: a database whose default isolation level is above READ COMMITT
       const lock = await lockCounterRow();
       let waited;
       try {
-        waited = ledgers[0]!.record(entry());
+        waited = ledgers[0]!.record(randomLedgerEntry());
         await commitWaitsForLock();
         await lock.commit();
       } finally {
@@ -628,7 +617,7 @@ describe('ledger: a database whose default isolation level is above READ COMMITT
       await expect(waited).resolves.toEqual({ index: expect.any(Number) });
 
       const results = await Promise.allSettled(
-        Array.from({ length: 200 }, (_, i) => ledgers[i % 2]!.record(entry())),
+        Array.from({ length: 200 }, (_, i) => ledgers[i % 2]!.record(randomLedgerEntry())),
       );
       expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
       const indexes = results.map((r) => (r.status === 'fulfilled' ? r.value.index : -1));
@@ -663,7 +652,7 @@ describe('ledger: a database whose default isolation level is above READ COMMITT
       const lock = await lockCounterRow();
       let recorded;
       try {
-        recorded = ledger.record(entry());
+        recorded = ledger.record(randomLedgerEntry());
         await commitWaitsForLock();
         await lock.commit();
       } finally {
@@ -694,7 +683,7 @@ describe('ledger: the commit queue during an outage', () => {
     const lock = await lockCounterRow();
     try {
       // The first record's commit waits for the lock; the others queue behind it.
-      const records = Array.from({ length: 1_200 }, () => ledger.record(entry()));
+      const records = Array.from({ length: 1_200 }, () => ledger.record(randomLedgerEntry()));
       await commitWaitsForLock();
       const outcomes = await Promise.allSettled(records);
       // Its statement timed out (57014: an outage); the 1,199 queued tokens were not sent in
@@ -727,10 +716,10 @@ describe('ledger: the commit queue during an outage', () => {
     try {
       expect(processLedger.guard()).toBeUndefined();
       // One commit under way (waiting for the lock), MAX_PENDING queued behind it, then more.
-      const first = ledger.record(entry());
+      const first = ledger.record(randomLedgerEntry());
       await commitWaitsForLock();
-      const queued = Array.from({ length: MAX_PENDING }, () => ledger.record(entry()));
-      const beyond = Array.from({ length: 5 }, () => ledger.record(entry()));
+      const queued = Array.from({ length: MAX_PENDING }, () => ledger.record(randomLedgerEntry()));
+      const beyond = Array.from({ length: 5 }, () => ledger.record(randomLedgerEntry()));
       const queuedSettled = queued.map(settled);
       const beyondSettled = beyond.map(settled);
       await new Promise((resolve) => setImmediate(resolve));
@@ -780,13 +769,13 @@ describe('ledger: an idle connection the server ends', () => {
     const downAtEnd: (string | undefined)[] = [];
     ledger.pool.on('error', () => downAtEnd.push(ledger.unavailableReason()));
     try {
-      await ledger.record(entry());
+      await ledger.record(randomLedgerEntry());
       // Two sessions ended: the second is the one the probe opened after the first ended.
-      await waitFor(() => downAtEnd.length >= 2);
+      await waitUntil(() => downAtEnd.length >= 2);
       expect(downAtEnd.slice(0, 2)).toEqual([undefined, undefined]);
       expect(ledger.unavailableReason()).toBeUndefined();
       expect(warnings).toEqual([]);
-      expect(await ledger.record(entry())).toEqual({ index: expect.any(Number) });
+      expect(await ledger.record(randomLedgerEntry())).toEqual({ index: expect.any(Number) });
     } finally {
       await ledger.close();
       await db.query('REVOKE ALL ON ALL TABLES IN SCHEMA public FROM tsa_idle');
@@ -810,15 +799,15 @@ describe('ledger: a password rotated on the database before the password file', 
     );
     const reason = `${LOGIN_REFUSED} (SQLSTATE 28P01)`;
     try {
-      const { index: before } = await ledger.record(entry());
+      const { index: before } = await ledger.record(randomLedgerEntry());
       // The database's side first; its open sessions end, so the next connections log in anew.
       await db.query("ALTER ROLE tsa_pw PASSWORD 'second-password'");
       await db.query(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'tsa_pw'",
       );
-      await waitFor(() => ledger.unavailableReason() === reason);
+      await waitUntil(() => ledger.unavailableReason() === reason);
       expect(ledger.unavailableIsTemporary()).toBe(true);
-      await expect(ledger.record(entry())).rejects.toMatchObject({
+      await expect(ledger.record(randomLedgerEntry())).rejects.toMatchObject({
         code: 'NOT_RECORDED',
         message: reason,
         temporary: true,
@@ -834,9 +823,9 @@ describe('ledger: a password rotated on the database before the password file', 
       ]);
       // The Secret lands: the next connection reads the file again, no restart.
       writeFileSync(passwordFile, 'second-password\n');
-      await waitFor(() => ledger.unavailableReason() === undefined);
+      await waitUntil(() => ledger.unavailableReason() === undefined);
       expect(infos).toEqual(['ledger commits succeed again: issuing']);
-      expect(await ledger.record(entry())).toEqual({ index: before + 1 });
+      expect(await ledger.record(randomLedgerEntry())).toEqual({ index: before + 1 });
     } finally {
       await ledger.close();
       await db.query('REVOKE ALL ON ALL TABLES IN SCHEMA public FROM tsa_pw');

@@ -6,13 +6,13 @@
  * not keep the counter row's lock, which every replica's commits wait for, beyond the trial's
  * idle timeout.
  */
-import { randomBytes } from 'node:crypto';
 import { connect, createServer, type Socket } from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { poolConfig } from '../../../src/ledger/connection.js';
-import type { LedgerEntry } from '../../../src/ledger/entry.js';
 import { Ledger, type LedgerLogger } from '../../../src/ledger/ledger.js';
+import { randomLedgerEntry } from '../../helpers/ledger-entry.js';
+import { waitUntil } from '../../helpers/poll.js';
 import { startPostgres, type TestPostgres } from '../../helpers/postgres.js';
 
 let postgres: TestPostgres;
@@ -59,21 +59,6 @@ afterAll(async () => {
 
 const quiet: LedgerLogger = { info: () => {}, warn: () => {} };
 
-function entry(): LedgerEntry {
-  return {
-    serial: randomBytes(20),
-    genTime: new Date(),
-    policy: '1.2.3',
-    hashAlgorithm: 'sha256',
-    hashedMessage: randomBytes(32),
-    token: randomBytes(100),
-  };
-}
-
-async function until(condition: () => Promise<boolean> | boolean): Promise<void> {
-  while (!(await condition())) await new Promise((resolve) => setTimeout(resolve, 50));
-}
-
 /** Sessions of `role` in `state` ('idle in transaction'), or waiting for a lock. */
 async function sessions(role: string, where: string): Promise<number> {
   const { rows } = await db.query<{ n: number }>(
@@ -95,9 +80,9 @@ async function refusedLedger(role: string) {
     await poolConfig(`postgres://${role}:proxy-password@127.0.0.1:${proxyPort}/tsa`, '', 2),
     quiet,
   );
-  await ledger.record(entry());
+  await ledger.record(randomLedgerEntry());
   await db.query(`REVOKE INSERT ON tsa_ledger FROM ${role}`);
-  await expect(ledger.record(entry())).rejects.toMatchObject({ code: 'NOT_RECORDED' });
+  await expect(ledger.record(randomLedgerEntry())).rejects.toMatchObject({ code: 'NOT_RECORDED' });
   expect(ledger.unavailableReason()).toMatch(/^ledger commits fail/);
   const cleanup = async () => {
     await ledger.close().catch(() => {});
@@ -122,17 +107,17 @@ describe("the ledger probe's trial commit, the network failing under it", () => 
       await locker.query('BEGIN');
       await locker.query('SELECT * FROM tsa_ledger_counter FOR UPDATE');
       await db.query('GRANT INSERT ON tsa_ledger TO tsa_cut');
-      await until(async () => (await sessions('tsa_cut', "wait_event_type = 'Lock'")) > 0);
+      await waitUntil(async () => (await sessions('tsa_cut', "wait_event_type = 'Lock'")) > 0);
       const probes = ledger.probes;
       for (const socket of clientSockets.splice(0)) socket.destroy();
       // That probe ends (refused: the database unavailable), and the process is still here.
-      await until(() => ledger.probes > probes);
+      await waitUntil(() => ledger.probes > probes);
       expect(uncaught).toEqual([]);
       expect(ledger.unavailableReason()).toBe('ledger database unavailable');
       await locker.query('ROLLBACK');
       // Through new connections, the next trial succeeds: issuance resumes.
-      await until(() => ledger.unavailableReason() === undefined);
-      await ledger.record(entry());
+      await waitUntil(() => ledger.unavailableReason() === undefined);
+      await ledger.record(randomLedgerEntry());
     } finally {
       process.off('uncaughtException', onUncaught);
       await locker.query('ROLLBACK').catch(() => {});
@@ -148,14 +133,14 @@ describe("the ledger probe's trial commit, the network failing under it", () => 
       partitionAtRollback = true;
       await db.query('GRANT INSERT ON tsa_ledger TO tsa_partitioned');
       // The next trial: BEGIN and INSERT reach the database, its ROLLBACK never does.
-      await until(
+      await waitUntil(
         async () => (await sessions('tsa_partitioned', "state = 'idle in transaction'")) > 0,
       );
       // The database ends that session itself (the trial's idle timeout), and the lock with it.
-      await until(
+      await waitUntil(
         async () => (await sessions('tsa_partitioned', "state = 'idle in transaction'")) === 0,
       );
-      await healthy.record(entry());
+      await healthy.record(randomLedgerEntry());
       expect(healthy.unavailableReason()).toBeUndefined();
     } finally {
       partitionAtRollback = false;

@@ -25,6 +25,7 @@ import { parseEntryBundle, tilePath } from '../../../src/tlog/tile.js';
 import { decodeResponse } from '../../helpers/decode.js';
 import { encodeRequest } from '../../helpers/requests.js';
 import { writeLedgerKey } from '../../helpers/ledger-key.js';
+import { waitUntil } from '../../helpers/poll.js';
 import { startPostgres, type TestPostgres } from '../../helpers/postgres.js';
 import { createTestServer } from '../../helpers/tsa.js';
 
@@ -246,7 +247,7 @@ describe('issuance ledger (PostgreSQL)', () => {
       await postgres.stop();
       stopped = true;
       const results = await load;
-      await waitFor(async () => (await fetch(`${server.url}/readyz`)).status === 503);
+      await waitUntil(async () => (await fetch(`${server.url}/readyz`)).status === 503);
       const refused = await timestamp(server, 1);
       expect(refused.granted).toBe(false);
       // An outage of the ledger: systemFailure in the TimeStampResp, answered 503 with
@@ -273,7 +274,7 @@ describe('issuance ledger (PostgreSQL)', () => {
 
       await postgres.start();
       restarted = true;
-      await waitFor(async () => (await fetch(`${server.url}/readyz`)).status === 200);
+      await waitUntil(async () => (await fetch(`${server.url}/readyz`)).status === 200);
       const after = await timestamp(server, 2);
       expect(after.granted).toBe(true);
       expect(
@@ -372,7 +373,7 @@ describe('issuance ledger (PostgreSQL)', () => {
 
       // The operator grants it back: issuance resumes without a restart.
       await db.query('GRANT INSERT ON tsa_ledger TO tsa_issuer');
-      await waitFor(async () => (await fetch(`${server.url}/readyz`)).status === 200);
+      await waitUntil(async () => (await fetch(`${server.url}/readyz`)).status === 200);
       const after = await timestamp(server, i);
       expect(after.granted).toBe(true);
       // Recorded, at the next log index: the probes' trial commits used none.
@@ -393,7 +394,7 @@ describe('issuance ledger (PostgreSQL)', () => {
     const server = await start({ ...logFlags('anchor'), ledgerAnchorInterval: '100ms' });
     try {
       expect((await timestamp(server, 0)).granted).toBe(true);
-      await waitFor(async () => {
+      await waitUntil(async () => {
         const { rows } = await db.query(
           `SELECT 1 FROM tsa_ledger l JOIN tsa_log_checkpoints c
              ON l.hashed_message = sha256(convert_to(c.note, 'UTF8'))`,
@@ -522,7 +523,7 @@ describe('issuance ledger (PostgreSQL)', () => {
     ];
     try {
       expect((await timestamp(server, 0)).granted).toBe(true);
-      await waitFor(async () => (await fetch(`${server.url}/api/v1/log/checkpoint`)).ok);
+      await waitUntil(async () => (await fetch(`${server.url}/api/v1/log/checkpoint`)).ok);
       for (const method of ['POST', 'PUT', 'DELETE', 'TRACE']) {
         for (const path of [...paths, '/api/v1/log/key']) {
           const response = await rawRequest(server.url, method, path);
@@ -559,7 +560,7 @@ describe('issuance ledger (PostgreSQL)', () => {
     try {
       expect((await timestamp(server, 0)).granted).toBe(true);
       // Read once: the read pool keeps the connection, on which the next read waits for an answer.
-      await waitFor(async () => (await fetch(`${server.url}/api/v1/log/checkpoint`)).ok);
+      await waitUntil(async () => (await fetch(`${server.url}/api/v1/log/checkpoint`)).ok);
       const linesBefore = logLines.length;
       const thaw = await postgres.freeze();
       let response: Response;
@@ -580,7 +581,7 @@ describe('issuance ledger (PostgreSQL)', () => {
       expect(lines).not.toContain('cannot read the transparency log');
       expect(lines).not.toContain('"stack"');
       // Thawed: the log is read again.
-      await waitFor(async () => (await fetch(`${server.url}/api/v1/log/checkpoint`)).ok);
+      await waitUntil(async () => (await fetch(`${server.url}/api/v1/log/checkpoint`)).ok);
     } finally {
       await server.close();
     }
@@ -704,7 +705,7 @@ describe('issuance ledger (PostgreSQL)', () => {
     const server = await start({ ...log, ledgerUrl: await urlOf('SQL_ASCII') });
     try {
       expect((await timestamp(server, 0)).granted).toBe(true);
-      await waitFor(async () => (await fetch(`${server.url}/api/v1/log/checkpoint`)).ok);
+      await waitUntil(async () => (await fetch(`${server.url}/api/v1/log/checkpoint`)).ok);
       const note = await (await fetch(`${server.url}/api/v1/log/checkpoint`)).text();
       expect(note).toMatch(/^tsa\.test\/encoding\n1\n.*\n\n\u2014 tsa\.test\/encoding /s);
     } finally {
@@ -791,17 +792,10 @@ async function rawGet(
 /** The size of the first checkpoint whose tree holds entry `index`, once one is published. */
 async function treeSizeBeyond(server: RunningServer, index: number): Promise<number> {
   let size = 0;
-  await waitFor(async () => {
+  await waitUntil(async () => {
     const checkpoint = await fetch(`${server.url}/api/v1/log/checkpoint`);
     size = checkpoint.ok ? Number((await checkpoint.text()).split('\n')[1]) : 0;
     return size > index;
   });
   return size;
-}
-
-async function waitFor(condition: () => Promise<boolean>): Promise<void> {
-  for (;;) {
-    if (await condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }

@@ -6,7 +6,7 @@ import { reject } from '../tsp/rejection.js';
 import { isTransientDatabaseError, LedgerError } from './errors.js';
 import type { LedgerEntry } from './entry.js';
 import { ledgerBatchSize, ledgerCommitsTotal, watchLedger } from './ledger-metrics.js';
-import { isCheckoutTimeout } from './pools.js';
+import { isCheckoutTimeout, withClient } from './pools.js';
 import { migrate } from './schema.js';
 
 /** Rows in one INSERT at most; more wait for the next commit. */
@@ -441,14 +441,7 @@ export class Ledger {
    * the commit would.
    */
   private async trialCommit(): Promise<void> {
-    const client = await this.pool.connect();
-    // A client checked out has no listener of the pool's: a connection cut mid-trial (no error
-    // message from the server: a reset, a host gone) would be an uncaught 'error' that ends the
-    // process. The query rejects too, which is what the probe hears.
-    const ignore = () => undefined;
-    client.on('error', ignore);
-    let broken = false;
-    try {
+    await withClient(this.pool, async (client) => {
       // The INSERT is sent only once BEGIN is acknowledged: it can never commit on its own. The
       // trial holds the counter row's lock, which every replica's commits wait for, across round
       // trips: should this process go quiet inside it (a partition), the database ends the
@@ -458,15 +451,7 @@ export class Ledger {
       );
       await this.insert([trialEntry()], client);
       await client.query('ROLLBACK');
-    } catch (error) {
-      // The connection is dropped, as pool.query drops one after an error: its transaction, if
-      // still open, ends with it, rolled back.
-      broken = true;
-      throw error;
-    } finally {
-      client.off('error', ignore);
-      client.release(broken);
-    }
+    });
   }
 }
 

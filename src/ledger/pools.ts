@@ -42,3 +42,28 @@ export function newReadPool(config: pg.PoolConfig): pg.Pool {
   }) as pg.Pool['query'];
   return pool;
 }
+
+/**
+ * Runs `work` on a connection checked out of `pool` and gives it back, dropped when `work` failed
+ * (a transaction still open ends with it, rolled back). A checked-out client has none of the
+ * pool's listeners: a connection cut meanwhile with no word from the server (a reset, a host gone)
+ * would be an uncaught 'error' that ends the process. `work`'s query rejects too, and says so.
+ */
+export async function withClient<T>(
+  pool: pg.Pool,
+  work: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  const client = await pool.connect();
+  const ignore = () => undefined;
+  client.on('error', ignore);
+  let broken = false;
+  try {
+    return await work(client);
+  } catch (error) {
+    broken = true;
+    throw error;
+  } finally {
+    client.off('error', ignore);
+    client.release(broken);
+  }
+}

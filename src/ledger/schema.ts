@@ -1,5 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 import { LedgerError } from './errors.js';
+import { withClient } from './pools.js';
 
 /** The schema this version writes; a database at a later version is refused. */
 export const SCHEMA_VERSION = 1;
@@ -55,45 +56,46 @@ ON CONFLICT DO NOTHING`;
 
 /** Creates the tables if needed (several replicas may start at once) and checks the version. */
 export async function migrate(pool: Pool): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    // One replica at a time: CREATE TABLE IF NOT EXISTS races on the catalog otherwise.
-    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
-    // CREATE TABLE IF NOT EXISTS needs CREATE on the schema even when the table exists: a
-    // least-privilege user (SELECT, INSERT, UPDATE) restarts without it.
-    const { rows: present } = await client.query<{ n: number }>(
-      'SELECT count(*)::int AS n FROM unnest($1::text[]) AS t(name) WHERE to_regclass(name) IS NOT NULL',
-      [TABLES],
-    );
-    if ((present[0]?.n ?? 0) < TABLES.length) {
-      for (const statement of STATEMENTS) await client.query(statement);
-    }
-    const { rows: counter } = await client.query<{ n: number }>(
-      'SELECT count(*)::int AS n FROM tsa_ledger_counter',
-    );
-    if (counter[0]?.n === 0) await client.query(SEED_COUNTER);
-    const { rows } = await client.query<{ version: number }>(
-      'SELECT max(version) AS version FROM tsa_schema_version',
-    );
-    const version = rows[0]?.version ?? null;
-    if (version !== null && version > SCHEMA_VERSION) {
-      throw new LedgerError(
-        'SCHEMA',
-        `the ledger database is at schema version ${version}; this server knows ${SCHEMA_VERSION}: upgrade it`,
+  await withClient(pool, async (client) => {
+    try {
+      await client.query('BEGIN');
+      // One replica at a time: CREATE TABLE IF NOT EXISTS races on the catalog otherwise.
+      await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+      // CREATE TABLE IF NOT EXISTS needs CREATE on the schema even when the table exists: a
+      // least-privilege user (SELECT, INSERT, UPDATE) restarts without it.
+      const { rows: present } = await client.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM unnest($1::text[]) AS t(name) WHERE to_regclass(name) IS NOT NULL',
+        [TABLES],
       );
+      if ((present[0]?.n ?? 0) < TABLES.length) {
+        for (const statement of STATEMENTS) await client.query(statement);
+      }
+      const { rows: counter } = await client.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM tsa_ledger_counter',
+      );
+      if (counter[0]?.n === 0) await client.query(SEED_COUNTER);
+      const { rows } = await client.query<{ version: number }>(
+        'SELECT max(version) AS version FROM tsa_schema_version',
+      );
+      const version = rows[0]?.version ?? null;
+      if (version !== null && version > SCHEMA_VERSION) {
+        throw new LedgerError(
+          'SCHEMA',
+          `the ledger database is at schema version ${version}; this server knows ${SCHEMA_VERSION}: upgrade it`,
+        );
+      }
+      if (version === null) {
+        await client.query('INSERT INTO tsa_schema_version (version) VALUES ($1)', [
+          SCHEMA_VERSION,
+        ]);
+      }
+      await checkCounter(client);
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
     }
-    if (version === null) {
-      await client.query('INSERT INTO tsa_schema_version (version) VALUES ($1)', [SCHEMA_VERSION]);
-    }
-    await checkCounter(client);
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /**

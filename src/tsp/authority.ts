@@ -234,7 +234,7 @@ export class TimestampAuthority implements Issuer {
     try {
       der = await this.encoder.encode(token.fields, signal);
     } catch (error) {
-      throw signingFailure(error);
+      throw this.signingFailure(error);
     }
     return this.granted(token, der);
   }
@@ -246,9 +246,23 @@ export class TimestampAuthority implements Issuer {
     try {
       der = this.encoder.encode(token.fields) as Buffer;
     } catch (error) {
-      throw signingFailure(error);
+      throw this.signingFailure(error);
     }
     return this.granted(token, der);
+  }
+
+  /**
+   * The refusal for an error while signing or encoding a token. Where the failure left a guard
+   * refusing (a PIN the token refused, a breaker the failure opened), this request is refused as
+   * the next ones will be: a 503 to retry where that refusal is temporary, not a 500 first. A
+   * signature that did not verify stays a fault (500) whatever its breaker does.
+   */
+  private signingFailure(error: unknown): TimeStampRejection {
+    if (!(error instanceof TokenSignatureError)) {
+      const refusal = this.unavailableReason();
+      if (refusal) return causedBy(refusal, error);
+    }
+    return signingFailure(error);
   }
 
   /** The next token's fields, after the guards; throws the first guard's refusal. */
@@ -294,6 +308,12 @@ function signingFailure(error: unknown): TimeStampRejection {
   const detail =
     error instanceof TokenSignatureError ? 'token signature did not verify' : 'signing failed';
   return Object.assign(reject.systemFailure(detail), { cause: error });
+}
+
+/** A guard's refusal, with the error that led to it as its cause (for the log). */
+function causedBy(refusal: TimeStampRejection, cause: unknown): TimeStampRejection {
+  const { failInfo, message, detail, temporary } = refusal;
+  return Object.assign(new TimeStampRejection(failInfo, message, detail, temporary), { cause });
 }
 
 /**

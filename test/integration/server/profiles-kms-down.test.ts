@@ -91,8 +91,9 @@ describe('a profile whose KMS is down', () => {
     ).toMatch(/Verification: OK/);
 
     fake.faults.errorStatus = 500;
-    // The failed signature: 500.
-    expect((await issue('/api/v1/timestamp/kms')).status).toBe(500);
+    // The failed signature opens the breaker (threshold 1), so it is answered as the refusals
+    // after it are: 503, retry later.
+    expect((await issue('/api/v1/timestamp/kms')).status).toBe(503);
     const signCalls = fake.faults.count('Sign');
     // Open: refused without calling the KMS, for now (503 with Retry-After: retry later).
     expect(await issue('/api/v1/timestamp/kms')).toMatchObject({ status: 503, retryAfter: '10' });

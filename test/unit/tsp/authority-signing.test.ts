@@ -15,6 +15,7 @@ import {
   type RemoteSignatureApi,
 } from '../../../src/signers/kms/remote-signer.js';
 import { TimestampAuthority } from '../../../src/tsp/authority.js';
+import { signerAvailabilityGuard } from '../../../src/tsp/guards.js';
 import { TokenProfileError } from '../../../src/tsp/profile-error.js';
 import { GO_MESSAGES } from '../../../src/tsp/rejection.js';
 import type { TimeSourceSnapshot } from '../../../src/tsp/time-source.js';
@@ -86,6 +87,64 @@ describe('TimestampAuthority: no token it cannot stand behind', () => {
     });
     expect(outcome.status === 'rejection' && outcome.cause).toBe(failure);
     expect(decodeResponse(outcome.der).failInfo).toEqual(['systemFailure']);
+  });
+
+  it('refuses a signature that failed as the guards refuse after it (503 for a temporary one), keeping the cause', async () => {
+    // A signer whose failure leaves it refusing: an HSM that refused its PIN at the reconnection.
+    let refusal: string | undefined;
+    let temporary = true;
+    const failure = new Error('CKR_PIN_INCORRECT');
+    const failing = (s: Signer) =>
+      withSign(s, () => {
+        refusal = 'the token refused the PIN; update the PIN file';
+        return Promise.reject(failure);
+      });
+    const guards = [
+      signerAvailabilityGuard(
+        () => refusal,
+        () => temporary,
+      ),
+    ];
+    const tsa = await authority({ signer: failing, guards });
+    const outcome = await tsa.issue(encodeRequest(), 'der');
+    // The same answer the next request gets from the guard up front: clients are told to retry.
+    expect(outcome).toMatchObject({
+      status: 'rejection',
+      failInfo: 'systemFailure',
+      detail: 'the token refused the PIN; update the PIN file',
+      temporary: true,
+    });
+    expect(outcome.status === 'rejection' && outcome.cause).toBe(failure);
+    expect(await tsa.issue(encodeRequest(), 'der')).toMatchObject({
+      detail: 'the token refused the PIN; update the PIN file',
+      temporary: true,
+    });
+
+    // One only a restart mends (a locked PIN): the guard's fault, not temporary.
+    refusal = undefined;
+    temporary = false;
+    const locked = await tsa.issue(encodeRequest(), 'der');
+    expect(locked).toMatchObject({
+      failInfo: 'systemFailure',
+      detail: 'the token refused the PIN; update the PIN file',
+    });
+    expect(locked.status === 'rejection' && locked.temporary).toBeUndefined();
+    expect(locked.status === 'rejection' && locked.cause).toBe(failure);
+  });
+
+  it('keeps a signature that did not verify a fault (500) though the guards refuse after it', async () => {
+    let refusal: string | undefined;
+    const tsa = await authority({
+      signer: (s) =>
+        withSign(s, async (data) => {
+          refusal = 'circuit breaker open';
+          return corrupted(await s.sign(data));
+        }),
+      guards: [signerAvailabilityGuard(() => refusal)],
+    });
+    const outcome = await tsa.issue(encodeRequest(), 'der');
+    expect(outcome).toMatchObject({ detail: 'token signature did not verify' });
+    expect(outcome.status === 'rejection' && outcome.temporary).toBeUndefined();
   });
 
   it('withholds a token whose signature does not verify with the public key', async () => {

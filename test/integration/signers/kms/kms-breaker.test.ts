@@ -109,7 +109,8 @@ describe('remote signer circuit breaker (--kms-breaker-threshold 3, --kms-breake
     expect((await get('/readyz')).statusCode).toBe(200); // two failures: still closed
     fake.faults.resetConnection = false;
     fake.faults.hang = true;
-    expect((await post(query)).statusCode).toBe(500);
+    // The third opens the breaker: answered as the refusals after it are (503, retry later).
+    expect((await post(query)).statusCode).toBe(503);
     expect(fake.faults.count('Sign')).toBe(3);
 
     // Open: refused without calling the KMS, and health and metrics say why. Everything is
@@ -137,7 +138,8 @@ describe('remote signer circuit breaker (--kms-breaker-threshold 3, --kms-breake
       /circuit breaker open after 3 consecutive failures\nFailure info: .*system failure/,
     );
 
-    // Still dead after the cool-down: the probe fails and the circuit opens again.
+    // Still dead after the cool-down: the probe fails and the circuit opens again (503, as the
+    // refusals after it).
     await readyzBecomes(200);
     expect(await circuitState()).toBe('half-open');
     const probe = {
@@ -146,7 +148,7 @@ describe('remote signer circuit breaker (--kms-breaker-threshold 3, --kms-breake
       readyz: (await get('/readyz')).statusCode,
       state: await circuitState(),
     };
-    expect(probe).toEqual({ status: 500, signCalls: 4, readyz: 503, state: 'open' });
+    expect(probe).toEqual({ status: 503, signCalls: 4, readyz: 503, state: 'open' });
 
     // The KMS recovers: after the cool-down the probe succeeds and the circuit closes.
     fake.faults.hang = false;

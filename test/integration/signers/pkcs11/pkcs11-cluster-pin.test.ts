@@ -144,8 +144,9 @@ describe(`pkcs11 PIN offers with --workers ${WORKERS}`, () => {
 
       const statuses: number[] = [];
       for (let i = 0; i < 4 * WORKERS; i++) statuses.push(await timestamp(server.url));
-      // The first ones fail as they find the module gone or the PIN refused (500); then every
-      // worker refuses issuance until the file changes (503: mended without a restart).
+      // The first ones fail as they find the module gone (500) or meet the refused PIN (503, as
+      // the refusals after it); then every worker refuses issuance until the file changes (503:
+      // mended without a restart).
       expect(statuses).not.toContain(200);
       expect(statuses.slice(-WORKERS)).toEqual(Array<number>(WORKERS).fill(503));
       expect(loginAnswers().slice(WORKERS)).toEqual(['CKR_PIN_INCORRECT']);

@@ -56,6 +56,11 @@ export interface Signer extends AsyncDisposable {
    */
   unavailableIsTemporary?(): boolean;
   /**
+   * How long that refusal will last, in ms, where the signer knows (the breaker's cool-down left),
+   * so that clients are told when to retry; undefined where it does not (a PIN file to fix).
+   */
+  unavailableForMs?(): number | undefined;
+  /**
    * Signs `data` (the DER of the signed attributes, or a TBSCertificate) with the algorithm's digest.
    * Returns a DER ECDSA-Sig-Value, a PKCS#1 v1.5 signature, or a raw Ed25519 signature. A signer
    * with a circuit breaker passes its answer to `accept` (the token's self-check) before it counts

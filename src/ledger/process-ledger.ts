@@ -24,6 +24,9 @@ export const COMMIT_POOL_SIZE = 3;
 export const SEQUENCER_POOL_SIZE = 1;
 export const READ_POOL_SIZE = 3;
 
+/** When to retry a token refused behind a full commit queue: it drains within a few commits. */
+const BUSY_RETRY_MS = 1_000;
+
 /** The process's --ledger-url: one pool and one group-commit queue shared by every listener. */
 export interface ProcessLedger extends AsyncDisposable {
   ledger: Ledger;
@@ -194,7 +197,7 @@ export async function openProcessLedger(
           : reject.systemFailure(reason);
       }
       // Tokens signed now would wait behind a full queue only to be refused.
-      return ledger.queueFull() ? reject.unavailable(LEDGER_BUSY) : undefined;
+      return ledger.queueFull() ? reject.unavailable(LEDGER_BUSY, BUSY_RETRY_MS) : undefined;
     },
     [Symbol.asyncDispose]: async () => {
       await log?.sequencer.stop();

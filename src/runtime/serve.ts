@@ -126,12 +126,13 @@ export async function selfTest(signer: Signer, leaf: Certificate): Promise<void>
 
 /** Refuse issuance while the signer says it would refuse (a remote signer's open circuit breaker). */
 function signerGuards(signer: Signer): IssuanceGuard[] {
-  const { unavailableReason, unavailableIsTemporary } = signer;
+  const { unavailableReason, unavailableIsTemporary, unavailableForMs } = signer;
   if (!unavailableReason) return [];
   return [
     signerAvailabilityGuard(
       () => unavailableReason.call(signer),
       () => unavailableIsTemporary?.call(signer) ?? true,
+      () => unavailableForMs?.call(signer),
     ),
   ];
 }

@@ -9,10 +9,18 @@ export const TIMESTAMP_REPLY = 'application/timestamp-reply';
 export const JSON_TYPE = 'application/json; charset=utf-8';
 
 /**
- * Seconds a client should wait before retrying a 503: while the clock cannot be vouched for, or
- * while something the TSA depends on is unavailable (a temporary systemFailure).
+ * Seconds a client should wait before retrying a 503 (while the clock cannot be vouched for, or
+ * while something the TSA depends on is unavailable: a temporary systemFailure) where the refusal
+ * does not say how long it lasts.
  */
 export const RETRY_AFTER_SECONDS = 10;
+
+/** Retry-After for a refusal: how long it lasts, in whole seconds (at least 1), where known. */
+function retryAfter(retryInMs: number | undefined): string {
+  return String(
+    retryInMs === undefined ? RETRY_AFTER_SECONDS : Math.max(1, Math.ceil(retryInMs / 1000)),
+  );
+}
 
 /** The Go server's status for each refusal: the client's fault, the clock's, or ours. */
 const FAIL_INFO_STATUS: Readonly<Record<FailInfoName, number>> = {
@@ -70,7 +78,7 @@ export function httpAnswers(
     }
     const status = httpStatusOf(outcome.failInfo, outcome.temporary);
     const headers: Record<string, string> =
-      status === 503 ? { 'retry-after': String(RETRY_AFTER_SECONDS) } : {};
+      status === 503 ? { 'retry-after': retryAfter(outcome.retryInMs) } : {};
     if (format === 'json') {
       return {
         status,

@@ -60,6 +60,8 @@ export interface RejectionOutcome {
    * caller tells the client to retry. See TimeStampRejection.temporary.
    */
   temporary?: true;
+  /** For a temporary one, how long it is expected to last (ms), where known. */
+  retryInMs?: number;
   /** The profile that refused it, in a server with named profiles. */
   profile?: string;
 }
@@ -312,8 +314,10 @@ function signingFailure(error: unknown): TimeStampRejection {
 
 /** A guard's refusal, with the error that led to it as its cause (for the log). */
 function causedBy(refusal: TimeStampRejection, cause: unknown): TimeStampRejection {
-  const { failInfo, message, detail, temporary } = refusal;
-  return Object.assign(new TimeStampRejection(failInfo, message, detail, temporary), { cause });
+  const { failInfo, message, detail, temporary, retryInMs } = refusal;
+  return Object.assign(new TimeStampRejection(failInfo, message, detail, temporary, retryInMs), {
+    cause,
+  });
 }
 
 /**
@@ -351,5 +355,6 @@ function rejectionOutcome(
   if (request) outcome.request = request;
   if (rejection.cause !== undefined) outcome.cause = rejection.cause;
   if (rejection.temporary) outcome.temporary = true;
+  if (rejection.retryInMs !== undefined) outcome.retryInMs = rejection.retryInMs;
   return outcome;
 }

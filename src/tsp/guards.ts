@@ -19,11 +19,14 @@ export type IssuanceGuard = () => Refusal | undefined;
 export function signerAvailabilityGuard(
   unavailableReason: () => string | undefined,
   isTemporary: () => boolean = () => true,
+  unavailableForMs: () => number | undefined = () => undefined,
 ): IssuanceGuard {
   return () => {
     const reason = unavailableReason();
     if (!reason) return undefined;
     // One that needs a restart or an officer (a locked PIN) is a fault: no retry would mend it.
-    return isTemporary() ? reject.unavailable(reason) : reject.systemFailure(reason);
+    return isTemporary()
+      ? reject.unavailable(reason, unavailableForMs())
+      : reject.systemFailure(reason);
   };
 }

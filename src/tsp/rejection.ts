@@ -42,6 +42,8 @@ export class TimeStampRejection extends CodedError<FailInfoName> {
      * stays what RFC 3161 says (systemFailure); the server tells the client when to retry.
      */
     readonly temporary = false,
+    /** For a temporary one, how long it is expected to last (ms), where that is known. */
+    readonly retryInMs?: number,
   ) {
     super(failInfo, message);
   }
@@ -87,6 +89,6 @@ export const reject = {
    * queue, an open circuit breaker): flagged temporary, so that clients are told to retry. Never
    * for a fault a retry would not mend (an expired certificate, a signature that failed).
    */
-  unavailable: (detail: string) =>
-    new TimeStampRejection('systemFailure', GO_MESSAGES.generic, detail, true),
+  unavailable: (detail: string, retryInMs?: number) =>
+    new TimeStampRejection('systemFailure', GO_MESSAGES.generic, detail, true, retryInMs),
 };

@@ -48,9 +48,11 @@ export class CircuitBreaker {
     return this.failures;
   }
 
-  /** When an open circuit will admit a probe (epoch ms); undefined unless open. */
-  get retryAt(): number | undefined {
-    return this.state === 'open' ? (this.openedAt ?? 0) + this.options.cooldownMs : undefined;
+  /** How long an open circuit still refuses calls before it admits a probe; undefined unless open. */
+  get openForMs(): number | undefined {
+    if (this.openedAt === undefined) return undefined;
+    const left = this.openedAt + this.options.cooldownMs - this.now();
+    return left > 0 ? left : undefined;
   }
 
   /** Why a call made now would be refused, or undefined if it would be admitted. */

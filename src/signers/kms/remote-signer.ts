@@ -112,6 +112,11 @@ export class RemoteSigner implements Signer {
     return this.breaker.refusal();
   }
 
+  /** The breaker's cool-down left while it is open. */
+  unavailableForMs(): number | undefined {
+    return this.breaker.openForMs;
+  }
+
   /**
    * Reads the key once and checks that it signs with `hash` ('auto': the key's own digest, or the
    * one conventionally paired with it); throws a start-up error if not. `certifiedKey`, the leaf

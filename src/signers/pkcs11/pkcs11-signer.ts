@@ -233,6 +233,11 @@ export class Pkcs11Signer implements Signer {
     return refused.message;
   }
 
+  /** The breaker's cool-down left; unknown for a refused PIN (it lasts until the file is fixed). */
+  unavailableForMs(): number | undefined {
+    return this.refusedPin ? undefined : this.breaker.openForMs;
+  }
+
   /**
    * Whether the refusal ends without a restart: the breaker's does, and a PIN_INCORRECT read from a
    * PIN file (an operator fixes the file); a locked or expired PIN, or a `pin-value` in the URI,

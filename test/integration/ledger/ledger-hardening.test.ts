@@ -737,6 +737,7 @@ describe('ledger: the commit queue during an outage', () => {
         failInfo: 'systemFailure',
         detail: LEDGER_BUSY,
         temporary: true,
+        retryInMs: 1_000, // a full queue drains within a few commits: retry soon
       });
       // Not an outage: the database is fine, and every queued token is committed.
       expect(ledger.unavailableReason()).toBeUndefined();

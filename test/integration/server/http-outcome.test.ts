@@ -56,6 +56,18 @@ describe('the HTTP answer of an outcome (server/http-outcome.ts)', () => {
     }
   });
 
+  it("gives a refusal's own duration where it knows it, in whole seconds rounded up, at least 1", () => {
+    const lasting = (retryInMs: number) => ({ ...temporary, retryInMs });
+    for (const format of ['der', 'json'] as const) {
+      for (const answer of [rfc, go]) {
+        expect(answer(lasting(2_001), format).headers).toEqual({ 'retry-after': '3' });
+        expect(answer(lasting(3_600_000), format).headers).toEqual({ 'retry-after': '3600' });
+        expect(answer(lasting(1), format).headers).toEqual({ 'retry-after': '1' });
+        expect(answer(lasting(0), format).headers).toEqual({ 'retry-after': '1' });
+      }
+    }
+  });
+
   // Something the TSA depends on is down for now (the ledger, an open circuit breaker).
   const temporary: RejectionOutcome = { ...refused('systemFailure'), temporary: true };
 

@@ -47,9 +47,10 @@ describe('CircuitBreaker', () => {
   it('refuses for the cool-down, then admits exactly one probe; its answer closes the circuit', () => {
     const { breaker, clock, fail } = breakerWithClock(1, 1_000);
     fail();
-    expect(breaker.retryAt).toBe(clock.now + 1_000);
+    expect(breaker.openForMs).toBe(1_000);
     clock.now += 999;
     expect(breaker.state).toBe('open');
+    expect(breaker.openForMs).toBe(1);
     expect(breaker.enter()).toBeUndefined();
     clock.now += 1;
     expect(breaker.state).toBe('half-open');
@@ -71,7 +72,7 @@ describe('CircuitBreaker', () => {
     clock.now += 1_000;
     breaker.enter()?.failed();
     expect(breaker.state).toBe('open');
-    expect(breaker.retryAt).toBe(clock.now + 1_000);
+    expect(breaker.openForMs).toBe(1_000);
     clock.now += 500;
     expect(breaker.enter()).toBeUndefined();
   });

@@ -162,6 +162,14 @@ function subjectKeyIdentifierOf(certificate: CertificateView): Buffer | undefine
     : undefined;
 }
 
+/** The first ESSCertID(v2) of a signingCertificate(V2) attribute, read. */
+interface EssCertId {
+  hash: DigestName;
+  certHash: Buffer;
+  /** IssuerSerial, when present: the directoryName DERs of its GeneralNames, and the serial. */
+  issuerSerial: { directoryNames: Buffer[]; serialNumber: bigint } | undefined;
+}
+
 /**
  * SigningCertificateV2 ::= SEQUENCE { certs SEQUENCE OF ESSCertIDv2, policies ... OPTIONAL }
  * ESSCertIDv2 ::= SEQUENCE { hashAlgorithm AlgorithmIdentifier DEFAULT sha256,
@@ -179,7 +187,43 @@ function checkSigningCertificate(attributes: pkijs.Attribute[], signer: Certific
     );
   }
   const name = v2 ? 'signingCertificateV2' : 'signingCertificate';
-  const malformed = () => signatureError(`the ${name} attribute is malformed`);
+  const ess = readEssCertId(attribute, name);
+  if (!createHash(ess.hash).update(signer.der).digest().equals(ess.certHash)) {
+    throw signatureError(
+      `the ${name} attribute's certificate hash does not match the signer certificate`,
+    );
+  }
+  const { issuerSerial } = ess;
+  if (!issuerSerial) return;
+  const issuerMatches = issuerSerial.directoryNames.some((der) => der.equals(signer.issuerDer));
+  if (!issuerMatches || issuerSerial.serialNumber !== signer.serialNumber) {
+    throw signatureError(
+      `the ${name} attribute's issuerSerial does not match the signer certificate`,
+    );
+  }
+}
+
+/**
+ * Reads the first ESSCertID(v2) of `attribute`. The signer chose these bytes (any self-made
+ * certificate signs them), and PKI.js throws a plain Error on a shape it does not expect: every
+ * failure is a VerificationError that names the attribute.
+ */
+function readEssCertId(attribute: pkijs.Attribute, name: string): EssCertId {
+  const malformed = (detail?: string) =>
+    signatureError(`the ${name} attribute is malformed${detail ? `: ${detail}` : ''}`);
+  try {
+    return readEssCertIdFields(attribute, name === 'signingCertificateV2', malformed);
+  } catch (error) {
+    if (error instanceof VerificationError) throw error;
+    throw malformed(error instanceof Error ? error.message : String(error));
+  }
+}
+
+function readEssCertIdFields(
+  attribute: pkijs.Attribute,
+  v2: boolean,
+  malformed: () => VerificationError,
+): EssCertId {
   const signingCertificate = attribute.values[0];
   if (!(signingCertificate instanceof asn1js.Sequence)) throw malformed();
   const certs = signingCertificate.valueBlock.value[0];
@@ -188,7 +232,7 @@ function checkSigningCertificate(attributes: pkijs.Attribute[], signer: Certific
   if (!(first instanceof asn1js.Sequence)) throw malformed();
   const fields = [...first.valueBlock.value];
 
-  let hashName: string = v2 ? 'sha256' : 'sha1';
+  let hash: DigestName = v2 ? 'sha256' : 'sha1';
   if (v2 && fields[0] instanceof asn1js.Sequence) {
     const algorithm = new pkijs.AlgorithmIdentifier({ schema: fields.shift() });
     const digest = digestByOid(algorithm.algorithmId);
@@ -196,22 +240,13 @@ function checkSigningCertificate(attributes: pkijs.Attribute[], signer: Certific
       throw signatureError(`unknown ESSCertIDv2 hash algorithm ${algorithm.algorithmId}`);
     // SHA-1 stays only in ESSCertID (v1), where RFC 5035 fixes it.
     requireAcceptedHash(digest, 'the ESSCertIDv2 hashAlgorithm');
-    hashName = digest;
+    hash = digest;
   }
   const certHash = fields.shift();
   if (!(certHash instanceof asn1js.OctetString)) throw malformed();
-  if (
-    !createHash(hashName)
-      .update(signer.der)
-      .digest()
-      .equals(Buffer.from(certHash.valueBlock.valueHexView))
-  ) {
-    throw signatureError(
-      `the ${name} attribute's certificate hash does not match the signer certificate`,
-    );
-  }
   const issuerSerial = fields.shift();
-  if (issuerSerial === undefined) return;
+  const read = { hash, certHash: Buffer.from(certHash.valueBlock.valueHexView) };
+  if (issuerSerial === undefined) return { ...read, issuerSerial: undefined };
   if (!(issuerSerial instanceof asn1js.Sequence)) throw malformed();
   const [issuerNames, serialNumber] = issuerSerial.valueBlock.value;
   if (!(issuerNames instanceof asn1js.Sequence) || !(serialNumber instanceof asn1js.Integer))
@@ -225,10 +260,5 @@ function checkSigningCertificate(attributes: pkijs.Attribute[], signer: Certific
     .map((generalName) =>
       Buffer.from((generalName.value as pkijs.RelativeDistinguishedNames).valueBeforeDecode),
     );
-  const issuerMatches = directoryNames.some((der) => der.equals(signer.issuerDer));
-  if (!issuerMatches || serialNumber.toBigInt() !== signer.serialNumber) {
-    throw signatureError(
-      `the ${name} attribute's issuerSerial does not match the signer certificate`,
-    );
-  }
+  return { ...read, issuerSerial: { directoryNames, serialNumber: serialNumber.toBigInt() } };
 }

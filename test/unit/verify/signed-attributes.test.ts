@@ -1,0 +1,78 @@
+import { createHash } from 'node:crypto';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { integer, octetString, oid, sequence, set, tlv } from '../../../src/asn1/der.js';
+import { OID } from '../../../src/asn1/oids.js';
+import {
+  VerificationError,
+  parseTimestampResponse,
+  verifyTimestampResponse,
+} from '../../../src/index.js';
+import { verifySignerInfo } from '../../../src/verify/cms-signer.js';
+import { makePki, type Pki } from '../../helpers/pki.js';
+import { FORGED_AT, forgeToken, replaceAttribute, type Forgery } from './forged-token.js';
+
+const artifact = Buffer.from('signed attributes\n');
+
+/**
+ * Signed attributes a token's key holder chose (any self-made certificate signs one): whatever
+ * they hold, verification ends in a VerificationError, never in a PKI.js Error.
+ */
+describe('signed attributes the signer made', () => {
+  let pki: Pki;
+  const trust = () => ({ roots: [pki.root.der], intermediates: [pki.intermediate.der] });
+
+  beforeAll(async () => {
+    pki = await makePki({}, FORGED_AT);
+  });
+
+  /** The refusal of `forgery` by verifyTimestampResponse, and by verifySignerInfo (inspect's check). */
+  async function refusals(forgery: Forgery): Promise<{ verify: unknown; signerInfo: unknown }> {
+    const tsr = await forgeToken(pki, artifact, forgery);
+    const caught = async (run: () => unknown) => {
+      try {
+        await run();
+      } catch (error) {
+        return error;
+      }
+      return undefined;
+    };
+    const token = parseTimestampResponse(tsr);
+    return {
+      verify: await caught(() => verifyTimestampResponse(tsr, artifact, trust())),
+      signerInfo: await caught(() => verifySignerInfo(token, token.timestamp.certificates)),
+    };
+  }
+
+  const essCertIdV2 = (...fields: Buffer[]) =>
+    sequence(oid(OID.signingCertificateV2), set(sequence(sequence(sequence(...fields)))));
+  const leafHash = () => octetString(createHash('sha256').update(pki.leaf.der).digest());
+
+  it('the honest token verifies', async () => {
+    const tsr = await forgeToken(pki, artifact);
+    await expect(verifyTimestampResponse(tsr, artifact, trust())).resolves.toBeDefined();
+  });
+
+  it.each([
+    [
+      'an issuerSerial whose GeneralNames holds an INTEGER',
+      () => essCertIdV2(leafHash(), sequence(sequence(integer(5)), integer(1))),
+    ],
+    [
+      'an issuerSerial whose directoryName [4] holds no Name',
+      () => essCertIdV2(leafHash(), sequence(sequence(tlv(0xa4, integer(5))), integer(1))),
+    ],
+  ])('%s is a malformed signingCertificateV2', async (_name, attribute) => {
+    const { verify, signerInfo } = await refusals({
+      attributes: replaceAttribute(OID.signingCertificateV2, attribute()),
+    });
+    for (const error of [verify, signerInfo]) {
+      expect(error).toBeInstanceOf(VerificationError);
+      expect(error).toMatchObject({
+        code: 'signature',
+        message: expect.stringMatching(
+          /^error while verifying signature: the signingCertificateV2 attribute is malformed: /,
+        ),
+      });
+    }
+  });
+});

@@ -16,6 +16,13 @@ const ACCEPTED_HASHES = new Set<DigestName>(['sha256', 'sha384', 'sha512']);
 /** Smallest RSA modulus accepted for the TSA and every chain certificate (what our server signs with). */
 export const MIN_RSA_BITS = 2048;
 
+/**
+ * Largest RSA public exponent accepted: Go's crypto/rsa refuses more than 2^31-1 (so that the
+ * cost of a public-key operation stays bounded; an exponent of thousands of bits costs as much
+ * as a private-key one). RFC 8017 section 3.1 asks for 3 <= e, and e odd (coprime with λ(n)).
+ */
+const MAX_RSA_EXPONENT = 2n ** 31n - 1n;
+
 /** The curves Go's crypto/x509 verifies with, as Node names them. */
 const EC_CURVES = new Set(['prime256v1', 'secp384r1', 'secp521r1']);
 
@@ -43,9 +50,8 @@ export function keyProblem(key: KeyObject): string | undefined {
     case 'rsa':
     case 'rsa-pss': {
       const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
-      return bits < MIN_RSA_BITS
-        ? `RSA key of ${bits} bits, fewer than ${MIN_RSA_BITS}`
-        : undefined;
+      if (bits < MIN_RSA_BITS) return `RSA key of ${bits} bits, fewer than ${MIN_RSA_BITS}`;
+      return rsaExponentProblem(key.asymmetricKeyDetails?.publicExponent);
     }
     case 'ec': {
       const curve = key.asymmetricKeyDetails?.namedCurve;
@@ -58,6 +64,16 @@ export function keyProblem(key: KeyObject): string | undefined {
     default:
       return `unsupported public key type ${type ?? 'unknown'}`;
   }
+}
+
+/** Why an RSA public exponent is refused (see {@link MAX_RSA_EXPONENT}), or undefined. */
+function rsaExponentProblem(exponent: bigint | undefined): string | undefined {
+  if (exponent === undefined) return 'RSA public exponent unreadable';
+  if (exponent > MAX_RSA_EXPONENT) {
+    return `RSA public exponent of ${exponent.toString(2).length} bits, more than 2^31-1`;
+  }
+  if (exponent < 3n) return `RSA public exponent ${exponent}, less than 3`;
+  return exponent % 2n === 0n ? `even RSA public exponent ${exponent}` : undefined;
 }
 
 /** The key of a certificate's subject, checked by {@link keyProblem}; undefined when acceptable. */

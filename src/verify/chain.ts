@@ -31,7 +31,8 @@ export interface ChainResult {
  * Builds and checks every certification path from `leaf` to one of `roots` (RFC 5280 section 6,
  * the parts Go's x509.Verify applies): issuer name and signature, validity at `at`, CA and
  * keyCertSign for issuers, pathLenConstraint, no unhandled critical extension; every key (the
- * root's included) RSA of 2048 bits or more, P-256/384/521 or Ed25519; every link signed with
+ * root's included) RSA of 2048 bits or more with an exponent Go accepts, P-256/384/521 or
+ * Ed25519, checked before the key verifies anything; every link signed with
  * SHA-2 or Ed25519 (no MD5, SHA-1). Roots are trust anchors: a path ends at a certificate
  * byte-identical to a provided root, and the root's own self-signature is not checked (as Go).
  */
@@ -80,6 +81,13 @@ export function buildChains(leaf: CertificateView, options: ChainOptions): Chain
       );
     }
     for (const issuer of issuers) {
+      // Its key is judged before it checks a signature: a refused key is never used (an RSA
+      // exponent of thousands of bits makes one check cost a private-key operation).
+      const keyProblem = weakKeyProblem(issuer);
+      if (keyProblem) {
+        fail(keyProblem);
+        continue;
+      }
       const algorithmProblem = certificateSignatureProblem(current, issuer);
       if (algorithmProblem) {
         fail(

@@ -57,10 +57,7 @@ export function verifySignerInfo(
     );
   }
 
-  const designated = candidates.filter((candidate) => designates(signerInfo, candidate));
-  if (designated.length === 0) {
-    throw new VerificationError('no-signer-certificate', 'signer certificate was not found');
-  }
+  const designated = designatedCertificates(signerInfo, candidates);
   const algorithmOid = timestamp.signer.signatureAlgorithmOid;
   const algorithm = signatureAlgorithm(algorithmOid);
   if (!algorithm) throw signatureError(`unsupported signature algorithm ${algorithmOid}`);
@@ -87,7 +84,11 @@ export function verifySignerInfo(
       `the signature algorithm ${algorithmOid} does not fit the signer certificate's key`,
     );
   }
-  const signer = fitting.find((candidate) => {
+  // The key policy comes before any signature check: a refused key (an RSA exponent of thousands
+  // of bits makes one check cost a private-key operation) is never used.
+  const keyProblems = fitting.map(certificateKeyProblem);
+  const signer = fitting.find((candidate, index) => {
+    if (keyProblems[index] !== undefined) return false;
     try {
       const key = candidate.x509.publicKey;
       return verifySignature(
@@ -100,14 +101,15 @@ export function verifySignerInfo(
       return false;
     }
   });
-  if (!signer)
+  if (!signer) {
+    const weakKey = keyProblems.find((problem) => problem !== undefined);
+    if (weakKey) {
+      throw new VerificationError(
+        'tsa-certificate',
+        `failed to verify TSA certificate: the signer key is refused: ${weakKey}`,
+      );
+    }
     throw signatureError("the signature does not verify with the signer certificate's key");
-  const weakKey = certificateKeyProblem(signer);
-  if (weakKey) {
-    throw new VerificationError(
-      'tsa-certificate',
-      `failed to verify TSA certificate: the signer key is refused: ${weakKey}`,
-    );
   }
 
   // The attributes mean something only once the signature over them holds.
@@ -132,6 +134,35 @@ export function verifySignerInfo(
     }
   }
   return signer;
+}
+
+/**
+ * Most different certificates the sid may designate. An honest token has one (a renewed
+ * certificate for the same key may add one under a subjectKeyIdentifier sid); each is a
+ * signature check, so a token carrying hundreds must not buy hundreds of them.
+ */
+const MAX_DESIGNATED_CERTIFICATES = 4;
+
+/** The different certificates of `candidates` the sid designates (a copy of one counts once). */
+function designatedCertificates(
+  signerInfo: pkijs.SignerInfo,
+  candidates: readonly CertificateView[],
+): CertificateView[] {
+  const designated: CertificateView[] = [];
+  for (const candidate of candidates) {
+    if (designated.some((known) => known.der.equals(candidate.der))) continue;
+    if (!designates(signerInfo, candidate)) continue;
+    designated.push(candidate);
+    if (designated.length > MAX_DESIGNATED_CERTIFICATES) {
+      throw signatureError(
+        `the SignerInfo sid designates more than ${MAX_DESIGNATED_CERTIFICATES} different certificates`,
+      );
+    }
+  }
+  if (designated.length === 0) {
+    throw new VerificationError('no-signer-certificate', 'signer certificate was not found');
+  }
+  return designated;
 }
 
 /** Whether the SignerInfo's sid (IssuerAndSerialNumber or SubjectKeyIdentifier) names `certificate`. */

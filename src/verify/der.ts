@@ -14,7 +14,8 @@ const UNIVERSAL_STRINGS = new Set([3, 4, 12, 18, 19, 20, 21, 22, 23, 24, 25, 26,
  * Why `bytes` (one complete value) is not DER, or undefined: indefinite or non-minimal lengths,
  * a tag number in the long form below 31, constructed strings, non-minimal INTEGERs or
  * ENUMERATEDs, a BOOLEAN other than 00/FF, a non-empty NULL, BIT STRING padding bits set,
- * GeneralizedTime or UTCTime not in the DER form (Z, no trailing fraction zeros). An `opaque`
+ * GeneralizedTime or UTCTime not in the DER form (Z, no trailing fraction zeros) or with a field
+ * out of range (month 13, February 30, hour 24, second 60: see calendarProblem). An `opaque`
  * value has its header checked only (embedded certificates are hashed as received).
  */
 export function derProblem(bytes: Uint8Array, opaque?: Opaque): string | undefined {
@@ -89,17 +90,42 @@ function primitiveProblem(number: number, content: Uint8Array, at: string): stri
     }
     case 5:
       return content.length === 0 ? undefined : `NULL with contents ${at}`;
-    case 23:
-      return /^\d{12}Z$/.test(Buffer.from(content).toString('latin1'))
-        ? undefined
-        : `UTCTime not in the DER form ${at}`;
-    case 24:
-      return /^\d{14}(\.\d*[1-9])?Z$/.test(Buffer.from(content).toString('latin1'))
-        ? undefined
-        : `GeneralizedTime not in the DER form ${at}`;
+    case 23: {
+      const text = Buffer.from(content).toString('latin1');
+      if (!/^\d{12}Z$/.test(text)) return `UTCTime not in the DER form ${at}`;
+      // RFC 5280 section 4.1.2.5.1: YY below 50 is 20YY, else 19YY.
+      const yy = Number(text.slice(0, 2));
+      const problem = calendarProblem(yy < 50 ? 2000 + yy : 1900 + yy, text.slice(2, 12));
+      return problem && `UTCTime ${text} has ${problem} ${at}`;
+    }
+    case 24: {
+      const text = Buffer.from(content).toString('latin1');
+      if (!/^\d{14}(\.\d*[1-9])?Z$/.test(text)) return `GeneralizedTime not in the DER form ${at}`;
+      const problem = calendarProblem(Number(text.slice(0, 4)), text.slice(4, 14));
+      return problem && `GeneralizedTime ${text} has ${problem} ${at}`;
+    }
     default:
       return undefined;
   }
+}
+
+/**
+ * Which field of MMDDhhmmss (digits) in `year` is out of range, or undefined: month 1-12, day
+ * within the month (Gregorian leap years), hour 0-23, minute and second 0-59. asn1js rolls them
+ * over (month 13 is January of the next year); Go's encoding/asn1 refuses them, as time.Parse
+ * does, a leap second 60 and an hour 24 included: so are they here.
+ */
+function calendarProblem(year: number, digits: string): string | undefined {
+  const [month, day, hour, minute, second] = [0, 2, 4, 6, 8].map((at) =>
+    Number(digits.slice(at, at + 2)),
+  ) as [number, number, number, number, number];
+  if (month < 1 || month > 12) return `month ${month}`;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1] as number;
+  if (day < 1 || day > days) return `day ${day} of month ${month}`;
+  if (hour > 23) return `hour ${hour}`;
+  if (minute > 59) return `minute ${minute}`;
+  return second > 59 ? `second ${second}` : undefined;
 }
 
 /**

@@ -5,6 +5,7 @@ import {
   parseTimestampResponse,
   verifyTimestampResponse,
 } from '../../../src/index.js';
+import { derProblem } from '../../../src/verify/der.js';
 import { acceptedRequest, encoderFor, makePki, type Pki } from '../../helpers/pki.js';
 
 const artifact = Buffer.from('one token, one encoding\n');
@@ -168,6 +169,17 @@ describe('only DER responses, tokens and TSTInfos verify (F4)', () => {
     );
   });
 
+  it('a genTime of month 13 is refused, even signed so (asn1js read it as January of the next year)', async () => {
+    const month13 = await resigned((tstInfo) => {
+      const genTime = child(tstInfo, 4);
+      expect(genTime.tag).toBe(0x18);
+      genTime.content = Buffer.from('20261301000000Z', 'latin1');
+    });
+    expect(await message(month13)).toMatch(
+      /^error parsing response into Timestamp: the TSTInfo is not DER: GeneralizedTime 20261301000000Z has month 13 at offset \d+$/,
+    );
+  });
+
   it('parseTimestampResponse refuses BER too: tokenDer is the one encoding', () => {
     const response = root(good);
     child(response, 1).lengthPadding = 1;
@@ -175,5 +187,57 @@ describe('only DER responses, tokens and TSTInfos verify (F4)', () => {
     expect(
       parseTimestampResponse(good).timestamp.tokenDer.equals(encode(child(root(good), 1))),
     ).toBe(true);
+  });
+});
+
+/** Go's encoding/asn1 parses times with time.Parse and refuses what it refuses. */
+describe('GeneralizedTime and UTCTime fields in range', () => {
+  const time = (tag: 0x17 | 0x18, text: string) =>
+    Buffer.concat([Buffer.from([tag, text.length]), Buffer.from(text, 'latin1')]);
+  const generalized = (text: string) => derProblem(time(0x18, text));
+  const utc = (text: string) => derProblem(time(0x17, text));
+
+  it.each([
+    '20240229000000Z', // 2024 is a leap year
+    '20000229000000Z', // so is 2000 (divisible by 400)
+    '20241231235959Z',
+    '00010101000000Z',
+    '20240131235959.999Z',
+  ])('GeneralizedTime %s is accepted', (text) => {
+    expect(generalized(text)).toBeUndefined();
+  });
+
+  it.each([
+    ['20241301000000Z', 'month 13'],
+    ['20240001000000Z', 'month 0'],
+    ['20240100000000Z', 'day 0 of month 1'],
+    ['20240230000000Z', 'day 30 of month 2'],
+    ['20230229000000Z', 'day 29 of month 2'], // not a leap year
+    ['21000229000000Z', 'day 29 of month 2'], // divisible by 100, not by 400
+    ['20240431000000Z', 'day 31 of month 4'],
+    ['20240101240000Z', 'hour 24'],
+    ['20240101250000Z', 'hour 25'],
+    ['20240101006000Z', 'minute 60'],
+    ['20240101000060Z', 'second 60'], // a leap second: Go's time.Parse refuses it too
+    ['20240101000060.5Z', 'second 60'],
+  ])('GeneralizedTime %s is refused: %s', (text, field) => {
+    expect(generalized(text)).toBe(`GeneralizedTime ${text} has ${field} at offset 0`);
+  });
+
+  it.each(['240229000000Z', '000229000000Z', '991231235959Z', '500101000000Z'])(
+    'UTCTime %s is accepted',
+    (text) => {
+      expect(utc(text)).toBeUndefined();
+    },
+  );
+
+  it.each([
+    ['231301000000Z', 'month 13'],
+    ['230229000000Z', 'day 29 of month 2'],
+    ['490229000000Z', 'day 29 of month 2'], // 2049
+    ['240101240000Z', 'hour 24'],
+    ['240101000060Z', 'second 60'],
+  ])('UTCTime %s is refused: %s', (text, field) => {
+    expect(utc(text)).toBe(`UTCTime ${text} has ${field} at offset 0`);
   });
 });

@@ -147,6 +147,35 @@ function requireAccuracy(accuracy: asn1js.AsnType) {
   }
 }
 
+/**
+ * The SignedData versions accepted: the one RFC 5652 section 5.1 sets, from the CertificateChoices
+ * and RevocationInfoChoices present (5 with an other format, [3] certificate or [1] CRL; else 4
+ * with a v2 attribute certificate [2]; else 3, the eContentType, TSTInfo, not being id-data); and
+ * in place of 3, version 1, which Go's TSA writes (digitorus/pkcs7 always does): its tokens verify.
+ */
+function signedDataVersions(signedDataElements: readonly asn1js.AsnType[]): bigint[] {
+  const setOf = (tagNumber: number) =>
+    elementsOf(signedDataElements.find((element) => context(tagNumber)(element)));
+  const certificates = setOf(0);
+  if (certificates.some(context(3)) || setOf(1).some(context(1))) return [5n];
+  return certificates.some(context(2)) ? [4n] : [3n, 1n];
+}
+
+/**
+ * The version fields are outside the signature: a value other than those accepted would be one
+ * more encoding of the same token.
+ */
+function requireVersion(
+  version: asn1js.AsnType | undefined,
+  accepted: readonly bigint[],
+  what: string,
+): void {
+  const value = version instanceof asn1js.Integer ? version.toBigInt() : undefined;
+  if (value === undefined || !accepted.includes(value)) {
+    throw invalid(`the ${what} version is ${value ?? 'missing'}, not ${accepted.join(' or ')}`);
+  }
+}
+
 /** The token inside a TimeStampResp: checked on its own by parseTimestampToken. */
 const RESPONSE_OPAQUE: Opaque = (path) => path.length === 2 && path[1] === 1;
 /** ContentInfo > [0] > SignedData > certificates [0] or crls [1]: as received (X.509 is not ours to judge). */
@@ -217,8 +246,13 @@ function readToken(token: Uint8Array, status: number): ParsedToken {
   const eContent = elementsOf(encapsulatedValue)[1];
   if (eContent && elementsOf(eContent).length !== 1)
     throw invalid('the eContent is not one OCTET STRING');
-  for (const signerInfoValue of elementsOf(signedDataElements[signedDataElements.length - 1]))
+  requireVersion(signedDataElements[0], signedDataVersions(signedDataElements), 'SignedData');
+  for (const signerInfoValue of elementsOf(signedDataElements[signedDataElements.length - 1])) {
     requireShape(signerInfoValue, SIGNER_INFO, 'SignerInfo');
+    // RFC 5652 section 5.3: 1 with an issuerAndSerialNumber sid, 3 with a subjectKeyIdentifier.
+    const [version, sid] = elementsOf(signerInfoValue);
+    requireVersion(version, [sid && SEQUENCE(sid) ? 1n : 3n], 'SignerInfo');
+  }
   const contentInfo = fromSchema(
     () => new pkijs.ContentInfo({ schema: decoded }),
     'not a ContentInfo',

@@ -47,7 +47,11 @@ export interface Timestamp {
     signedAttributes: SignedAttribute[];
     signingTime: Date | undefined;
   };
-  /** The TSTInfo DER (eContent) and the whole token (ContentInfo) DER. */
+  /** The TSTInfo DER (eContent), which the signature covers: the timestamp's identity. */
   tstInfoDer: Buffer;
+  /**
+   * The whole token (ContentInfo) DER as received. Tokens that verify alike can differ outside the
+   * signed attributes (embedded certificates, unsigned attributes, an ECDSA signature's s ...).
+   */
   tokenDer: Buffer;
 }

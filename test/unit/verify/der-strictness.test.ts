@@ -6,6 +6,7 @@ import {
   verifyTimestampResponse,
 } from '../../../src/index.js';
 import { derProblem } from '../../../src/verify/der.js';
+import { subjectKeyIdentifier } from '../../../src/x509/certificate-builder.js';
 import { acceptedRequest, encoderFor, makePki, type Pki } from '../../helpers/pki.js';
 
 const artifact = Buffer.from('one token, one encoding\n');
@@ -178,6 +179,80 @@ describe('only DER responses, tokens and TSTInfos verify (F4)', () => {
     expect(await message(month13)).toMatch(
       /^error parsing response into Timestamp: the TSTInfo is not DER: GeneralizedTime 20261301000000Z has month 13 at offset \d+$/,
     );
+  });
+
+  describe('the versions outside the signature are the ones RFC 5652 sets', () => {
+    /** SignedData > signerInfos (its last element) > the one SignerInfo */
+    const signerInfoOf = (response: Node) => {
+      const signedData = signedDataOf(response);
+      return child(signedData, signedData.children!.length - 1, 0);
+    };
+    const version = (node: Node, value: number) => {
+      const field = child(node, 0);
+      expect(field.tag).toBe(0x02);
+      field.content = Buffer.from([value]);
+    };
+    /** `good` with its SignedData and SignerInfo versions set, and `change` applied. */
+    const variant = (signedData: number, signerInfo: number, change?: (response: Node) => void) => {
+      const response = root(good);
+      version(signedDataOf(response), signedData);
+      version(signerInfoOf(response), signerInfo);
+      change?.(response);
+      return encode(response);
+    };
+
+    it("SignedData 3 and SignerInfo 1 verify, and SignedData 1 too (what Go's TSA writes)", async () => {
+      expect(variant(3, 1).equals(good)).toBe(true);
+      await expect(verify(variant(1, 1))).resolves.toBeDefined();
+    });
+
+    it.each([0, 2, 4, 5, 99])('SignedData version %s is refused', async (value) => {
+      expect(await message(variant(value, 1))).toBe(
+        `timestamp response is not valid: the SignedData version is ${value}, not 3 or 1`,
+      );
+    });
+
+    it.each([0, 2, 3, 99])(
+      'SignerInfo version %s with an issuerAndSerialNumber sid is refused',
+      async (value) => {
+        expect(await message(variant(3, value))).toBe(
+          `timestamp response is not valid: the SignerInfo version is ${value}, not 1`,
+        );
+      },
+    );
+
+    it('a subjectKeyIdentifier sid goes with SignerInfo version 3, not 1', async () => {
+      const bySubjectKeyIdentifier = (response: Node) => {
+        const sid = child(signerInfoOf(response), 1);
+        expect(sid.tag).toBe(0x30);
+        Object.assign(sid, {
+          tag: 0x80,
+          content: subjectKeyIdentifier(pki.leaf.signer.publicKey),
+          children: undefined,
+        });
+      };
+      await expect(verify(variant(3, 3, bySubjectKeyIdentifier))).resolves.toBeDefined();
+      expect(await message(variant(3, 1, bySubjectKeyIdentifier))).toBe(
+        'timestamp response is not valid: the SignerInfo version is 1, not 3',
+      );
+    });
+
+    it('a CRL of an other format ([1] OtherRevocationInfoFormat) asks for SignedData version 5', async () => {
+      const withOtherCrl = (response: Node) => {
+        const signedData = signedDataOf(response);
+        const other: Node = { tag: 0xa1, children: [{ tag: 0x06, content: Buffer.from([0x2a]) }] };
+        signedData.children!.splice(signedData.children!.length - 1, 0, {
+          tag: 0xa1,
+          children: [other],
+        });
+      };
+      expect(await message(variant(3, 1, withOtherCrl))).toBe(
+        'timestamp response is not valid: the SignedData version is 3, not 5',
+      );
+      expect(await message(variant(1, 1, withOtherCrl))).toBe(
+        'timestamp response is not valid: the SignedData version is 1, not 5',
+      );
+    });
   });
 
   it('parseTimestampResponse refuses BER too: tokenDer is the one encoding', () => {

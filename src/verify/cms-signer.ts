@@ -36,15 +36,7 @@ export function verifySignerInfo(
   if (!signedAttributes || !token.signedAttributesDer) {
     throw signatureError('the SignerInfo has no signed attributes (RFC 3161 requires them)');
   }
-  const single = (oid: string, name: string): asn1js.AsnType | undefined => {
-    const matches = signedAttributes.filter((attribute) => attribute.type === oid);
-    if (matches.length > 1) throw signatureError(`the ${name} attribute appears more than once`);
-    const values = matches[0]?.values;
-    if (values && values.length !== 1)
-      throw signatureError(`the ${name} attribute must have exactly one value`);
-    return values?.[0];
-  };
-
+  const single = (oid: string, name: string) => singleValue(signedAttributes, oid, name);
   const messageDigest = single(VERIFY_OID.messageDigest, 'messageDigest');
   if (!(messageDigest instanceof asn1js.OctetString))
     throw signatureError('the messageDigest attribute is missing');
@@ -123,16 +115,8 @@ export function verifySignerInfo(
     );
   }
 
-  checkSigningCertificate(signedAttributes, signer);
-
-  if (timestamp.signer.signingTime) {
-    const at = timestamp.signer.signingTime.getTime();
-    if (at < signer.notBefore.getTime() || at > signer.notAfter.getTime()) {
-      throw signatureError(
-        `the signing time ${timestamp.signer.signingTime.toISOString()} is outside the signer certificate's validity`,
-      );
-    }
-  }
+  checkSigningCertificate(single, signer);
+  checkSigningTime(single(VERIFY_OID.signingTime, 'signingTime'), signer);
   return signer;
 }
 
@@ -193,6 +177,41 @@ function subjectKeyIdentifierOf(certificate: CertificateView): Buffer | undefine
     : undefined;
 }
 
+/** The value of the signed attribute of type `oid`, or undefined when absent. */
+type SingleValue = (oid: string, name: string) => asn1js.AsnType | undefined;
+
+/**
+ * The one value of a single-instance signed attribute (contentType, messageDigest, signingTime:
+ * RFC 5652 section 11; signingCertificate and signingCertificateV2: RFC 5035): a repeated
+ * attribute, or one with other than one value, is refused, never read as its first.
+ */
+function singleValue(
+  attributes: readonly pkijs.Attribute[],
+  oid: string,
+  name: string,
+): asn1js.AsnType | undefined {
+  const matches = attributes.filter((attribute) => attribute.type === oid);
+  if (matches.length > 1) throw signatureError(`the ${name} attribute appears more than once`);
+  const values = matches[0]?.values;
+  if (values && values.length !== 1)
+    throw signatureError(`the ${name} attribute must have exactly one value`);
+  return values?.[0];
+}
+
+/** signingTime, when present, is a Time (RFC 5652 section 11.3) within the signer's validity. */
+function checkSigningTime(value: asn1js.AsnType | undefined, signer: CertificateView): void {
+  if (value === undefined) return;
+  if (!(value instanceof asn1js.UTCTime || value instanceof asn1js.GeneralizedTime)) {
+    throw signatureError('the signingTime attribute is not a UTCTime or GeneralizedTime');
+  }
+  const at = value.toDate();
+  if (at < signer.notBefore || at > signer.notAfter) {
+    throw signatureError(
+      `the signing time ${at.toISOString()} is outside the signer certificate's validity`,
+    );
+  }
+}
+
 /** The first ESSCertID(v2) of a signingCertificate(V2) attribute, read. */
 interface EssCertId {
   hash: DigestName;
@@ -208,17 +227,18 @@ interface EssCertId {
  * SigningCertificate (v1) is the same with ESSCertID { certHash (SHA-1), issuerSerial OPTIONAL }.
  * The first ESSCertID identifies the signer certificate (RFC 5035 section 5.4).
  */
-function checkSigningCertificate(attributes: pkijs.Attribute[], signer: CertificateView): void {
-  const v2 = attributes.find((attribute) => attribute.type === VERIFY_OID.signingCertificateV2);
-  const v1 = attributes.find((attribute) => attribute.type === VERIFY_OID.signingCertificate);
-  const attribute = v2 ?? v1;
-  if (!attribute) {
+function checkSigningCertificate(single: SingleValue, signer: CertificateView): void {
+  // Both are read, so that either repeated is refused even where the other is the one checked.
+  const v2 = single(VERIFY_OID.signingCertificateV2, 'signingCertificateV2');
+  const v1 = single(VERIFY_OID.signingCertificate, 'signingCertificate');
+  const value = v2 ?? v1;
+  if (!value) {
     throw signatureError(
       'the token has neither a signingCertificateV2 nor a signingCertificate attribute',
     );
   }
   const name = v2 ? 'signingCertificateV2' : 'signingCertificate';
-  const ess = readEssCertId(attribute, name);
+  const ess = readEssCertId(value, name);
   if (!createHash(ess.hash).update(signer.der).digest().equals(ess.certHash)) {
     throw signatureError(
       `the ${name} attribute's certificate hash does not match the signer certificate`,
@@ -239,11 +259,11 @@ function checkSigningCertificate(attributes: pkijs.Attribute[], signer: Certific
  * certificate signs them), and PKI.js throws a plain Error on a shape it does not expect: every
  * failure is a VerificationError that names the attribute.
  */
-function readEssCertId(attribute: pkijs.Attribute, name: string): EssCertId {
+function readEssCertId(value: asn1js.AsnType, name: string): EssCertId {
   const malformed = (detail?: string) =>
     signatureError(`the ${name} attribute is malformed${detail ? `: ${detail}` : ''}`);
   try {
-    return readEssCertIdFields(attribute, name === 'signingCertificateV2', malformed);
+    return readEssCertIdFields(value, name === 'signingCertificateV2', malformed);
   } catch (error) {
     if (error instanceof VerificationError) throw error;
     throw malformed(error instanceof Error ? error.message : String(error));
@@ -251,11 +271,10 @@ function readEssCertId(attribute: pkijs.Attribute, name: string): EssCertId {
 }
 
 function readEssCertIdFields(
-  attribute: pkijs.Attribute,
+  signingCertificate: asn1js.AsnType,
   v2: boolean,
   malformed: () => VerificationError,
 ): EssCertId {
-  const signingCertificate = attribute.values[0];
   if (!(signingCertificate instanceof asn1js.Sequence)) throw malformed();
   const certs = signingCertificate.valueBlock.value[0];
   if (!(certs instanceof asn1js.Sequence)) throw malformed();

@@ -9,7 +9,13 @@ import {
 } from '../../../src/index.js';
 import { verifySignerInfo } from '../../../src/verify/cms-signer.js';
 import { makePki, type Pki } from '../../helpers/pki.js';
-import { FORGED_AT, forgeToken, replaceAttribute, type Forgery } from './forged-token.js';
+import {
+  FORGED_AT,
+  forgeToken,
+  isAttribute,
+  replaceAttribute,
+  type Forgery,
+} from './forged-token.js';
 
 const artifact = Buffer.from('signed attributes\n');
 
@@ -74,5 +80,79 @@ describe('signed attributes the signer made', () => {
         ),
       });
     }
+  });
+
+  /** The refusal of `forgery`, the same from verifyTimestampResponse and verifySignerInfo. */
+  async function refusal(forgery: Forgery): Promise<string> {
+    const { verify, signerInfo } = await refusals(forgery);
+    expect(verify).toBeInstanceOf(VerificationError);
+    expect(signerInfo).toEqual(verify);
+    return (verify as Error).message;
+  }
+  const withCopyOf =
+    (dotted: string) =>
+    (attributes: Buffer[]): Buffer[] =>
+      [...attributes, ...attributes.filter((attribute) => isAttribute(attribute, dotted))].sort(
+        Buffer.compare,
+      );
+
+  it.each([
+    ['contentType', OID.contentType],
+    ['messageDigest', OID.messageDigest],
+    ['signingTime', OID.signingTime],
+    ['signingCertificateV2', OID.signingCertificateV2],
+  ])('a repeated %s attribute is refused, not read as its first', async (name, dotted) => {
+    expect(await refusal({ attributes: withCopyOf(dotted) })).toBe(
+      `error while verifying signature: the ${name} attribute appears more than once`,
+    );
+  });
+
+  it('a repeated signingCertificate (v1) is refused beside a signingCertificateV2', async () => {
+    const v1 = sequence(
+      oid(OID.signingCertificate),
+      set(
+        sequence(sequence(sequence(octetString(createHash('sha1').update(pki.leaf.der).digest())))),
+      ),
+    );
+    expect(await refusal({ attributes: (a) => [...a, v1, v1].sort(Buffer.compare) })).toBe(
+      'error while verifying signature: the signingCertificate attribute appears more than once',
+    );
+    await expect(
+      verifyTimestampResponse(
+        await forgeToken(pki, artifact, { attributes: (a) => [...a, v1].sort(Buffer.compare) }),
+        artifact,
+        trust(),
+      ),
+    ).resolves.toBeDefined();
+  });
+
+  it('a signingCertificateV2 with two values is refused', async () => {
+    const ess = sequence(sequence(sequence(leafHash())));
+    expect(
+      await refusal({
+        attributes: replaceAttribute(
+          OID.signingCertificateV2,
+          sequence(
+            oid(OID.signingCertificateV2),
+            set(...[ess, sequence(ess)].sort(Buffer.compare)),
+          ),
+        ),
+      }),
+    ).toBe(
+      'error while verifying signature: the signingCertificateV2 attribute must have exactly one value',
+    );
+  });
+
+  it('a signingTime that is not a time is refused, not skipped', async () => {
+    expect(
+      await refusal({
+        attributes: replaceAttribute(
+          OID.signingTime,
+          sequence(oid(OID.signingTime), set(integer(5))),
+        ),
+      }),
+    ).toBe(
+      'error while verifying signature: the signingTime attribute is not a UTCTime or GeneralizedTime',
+    );
   });
 });

@@ -1,13 +1,9 @@
 import { verifySignerInfo } from './cms-signer.js';
 import { viewCertificate, type CertificateView } from './certificate-view.js';
 import { VerificationError } from './errors.js';
-import { parseTimestampResponse } from './parse-response.js';
+import { parseTimestampResponse, type ParsedToken } from './parse-response.js';
 import type { Timestamp } from './timestamp.js';
-import {
-  verifyTimestampResponse,
-  type ArtifactInput,
-  type VerifyOptions,
-} from './verify-timestamp.js';
+import { verifyParsedToken, type ArtifactInput, type VerifyOptions } from './verify-timestamp.js';
 
 /**
  * Verification against the `timestampAuthorities` of a Sigstore trusted_root.json
@@ -79,17 +75,39 @@ const within = (entry: TimestampAuthorityEntry, time: Date): boolean =>
   (entry.start === undefined || entry.start <= time) &&
   (entry.end === undefined || time <= entry.end);
 
-/** Whether `entry`'s leaf signed the token (its signature verifies under the leaf's key). */
-function signedBy(
-  token: ReturnType<typeof parseTimestampResponse>,
-  entry: TimestampAuthorityEntry,
-) {
-  try {
-    verifySignerInfo(token, [entry.chain[0]!]);
-    return true;
-  } catch {
-    return false;
+/** An authority whose leaf signed the token, with that leaf as verifySignerInfo returned it. */
+interface SigningAuthority {
+  entry: TimestampAuthorityEntry;
+  signer: CertificateView;
+}
+
+/**
+ * The authorities whose leaf signed the token. When none did, the reason of the last one whose
+ * leaf the token's sid designates (its signature, key or signed attributes failed: more useful
+ * than "none signed") is thrown, or "no authority signed" when the sid designates none.
+ */
+function signingAuthorities(
+  token: ParsedToken,
+  authorities: readonly TimestampAuthorityEntry[],
+): SigningAuthority[] {
+  const found: SigningAuthority[] = [];
+  let reason: VerificationError | undefined;
+  for (const entry of authorities) {
+    try {
+      found.push({ entry, signer: verifySignerInfo(token, [entry.chain[0]!]) });
+    } catch (error) {
+      if (!(error instanceof VerificationError)) throw error;
+      if (error.code !== 'no-signer-certificate') reason = error;
+    }
   }
+  if (found.length > 0) return found;
+  throw (
+    reason ??
+    new VerificationError(
+      'no-signer-certificate',
+      'no timestamp authority of the trusted root signed this token',
+    )
+  );
 }
 
 /**
@@ -104,23 +122,24 @@ export async function verifyWithTrustedRoot(
 ): Promise<Timestamp> {
   const token = parseTimestampResponse(tsr);
   const { genTime } = token.timestamp;
-  const signers = authorities.filter((entry) => signedBy(token, entry));
-  if (signers.length === 0)
-    throw new VerificationError(
-      'no-signer-certificate',
-      'no timestamp authority of the trusted root signed this token',
-    );
-  const authority = signers.find((entry) => within(entry, genTime));
+  const authority = signingAuthorities(token, authorities).find(({ entry }) =>
+    within(entry, genTime),
+  );
   if (!authority)
     throw new VerificationError(
       'chain',
       `the token's genTime ${genTime.toISOString()} is outside the validity window of its timestamp authority in the trusted root`,
     );
-  const [leaf, ...rest] = authority.chain;
-  return verifyTimestampResponse(tsr, artifact, {
-    ...options,
-    roots: [authority.chain.at(-1)!.der],
-    intermediates: rest.slice(0, -1).map((certificate) => certificate.der),
-    tsaCertificate: leaf!.der,
-  });
+  const [leaf, ...rest] = authority.entry.chain;
+  return verifyParsedToken(
+    token,
+    artifact,
+    {
+      ...options,
+      roots: [authority.entry.chain.at(-1)!.der],
+      intermediates: rest.slice(0, -1).map((certificate) => certificate.der),
+      tsaCertificate: leaf!.der,
+    },
+    authority.signer,
+  );
 }

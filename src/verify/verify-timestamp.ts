@@ -5,7 +5,7 @@ import { verifySignerInfo } from './cms-signer.js';
 import { subjectText, viewCertificate, type CertificateView } from './certificate-view.js';
 import { VerificationError } from './errors.js';
 import { checkGenTimeInValidity, checkTsaCertificate } from './leaf-checks.js';
-import { parseTimestampResponse } from './parse-response.js';
+import { parseTimestampResponse, type ParsedToken } from './parse-response.js';
 import type { Timestamp } from './timestamp.js';
 
 /** A certificate as DER bytes or a Node X509Certificate. */
@@ -55,7 +55,20 @@ export async function verifyTimestampResponse(
   artifact: ArtifactInput,
   options: VerifyOptions,
 ): Promise<Timestamp> {
-  const token = parseTimestampResponse(tsr);
+  return verifyParsedToken(parseTimestampResponse(tsr), artifact, options);
+}
+
+/**
+ * verifyTimestampResponse for a response already parsed. `knownSigner`: the certificate the caller
+ * already found with verifySignerInfo (trusted-root.ts, among the authorities' leaves), so that the
+ * signature is not checked twice; it must then be `options.tsaCertificate`.
+ */
+export async function verifyParsedToken(
+  token: ParsedToken,
+  artifact: ArtifactInput,
+  options: VerifyOptions,
+  knownSigner?: CertificateView,
+): Promise<Timestamp> {
   const { timestamp } = token;
 
   requireAcceptedHash(timestamp.hashAlgorithm);
@@ -80,7 +93,7 @@ export async function verifyTimestampResponse(
 
   // The provided TSA certificate also counts for tokens that embed only part of the chain.
   const candidates = tsaCertificate ? [...embedded, tsaCertificate] : embedded;
-  const signer = verifySignerInfo(token, candidates);
+  const signer = knownSigner ?? verifySignerInfo(token, candidates);
   if (tsaCertificate && !tsaCertificate.der.equals(signer.der)) {
     throw new VerificationError(
       'certificate-mismatch',

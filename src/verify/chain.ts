@@ -1,5 +1,5 @@
 import { certificateKeyProblem, certificateSignatureProblem } from './algorithm-policy.js';
-import type { CertificateView } from './certificate-view.js';
+import { subjectText, type CertificateView } from './certificate-view.js';
 import { VERIFY_OID } from './oids.js';
 
 /** Longest path tried, leaf to root. */
@@ -77,7 +77,7 @@ export function buildChains(leaf: CertificateView, options: ChainOptions): Chain
     );
     if (issuers.length === 0) {
       return fail(
-        `x509: certificate signed by unknown authority (no trusted issuer for "${subject(current)}")`,
+        `x509: certificate signed by unknown authority (no trusted issuer for "${subjectText(current)}")`,
       );
     }
     for (const issuer of issuers) {
@@ -91,13 +91,13 @@ export function buildChains(leaf: CertificateView, options: ChainOptions): Chain
       const algorithmProblem = certificateSignatureProblem(current, issuer);
       if (algorithmProblem) {
         fail(
-          `x509: cannot verify the signature of "${subject(current)}" by "${subject(issuer)}": ${algorithmProblem}`,
+          `x509: cannot verify the signature of "${subjectText(current)}" by "${subjectText(issuer)}": ${algorithmProblem}`,
         );
         continue;
       }
-      if (!signedBy(current, issuer)) {
+      if (!issuerSignatureHolds(current, issuer)) {
         fail(
-          `x509: certificate "${subject(current)}" has an invalid signature from "${subject(issuer)}"`,
+          `x509: certificate "${subjectText(current)}" has an invalid signature from "${subjectText(issuer)}"`,
         );
         continue;
       }
@@ -108,7 +108,8 @@ export function buildChains(leaf: CertificateView, options: ChainOptions): Chain
   return result;
 }
 
-function signedBy(certificate: CertificateView, issuer: CertificateView): boolean {
+/** Whether `issuer`'s key verifies the signature on `certificate`. */
+function issuerSignatureHolds(certificate: CertificateView, issuer: CertificateView): boolean {
   try {
     return certificate.x509.verify(issuer.x509.publicKey);
   } catch {
@@ -118,13 +119,13 @@ function signedBy(certificate: CertificateView, issuer: CertificateView): boolea
 
 function weakKeyProblem(certificate: CertificateView): string | undefined {
   const problem = certificateKeyProblem(certificate);
-  return problem ? `x509: "${subject(certificate)}" has a refused key: ${problem}` : undefined;
+  return problem ? `x509: "${subjectText(certificate)}" has a refused key: ${problem}` : undefined;
 }
 
 function validityProblem(certificate: CertificateView, at: Date): string | undefined {
   if (at < certificate.notBefore || at > certificate.notAfter) {
     return (
-      `x509: certificate has expired or is not yet valid: "${subject(certificate)}" is valid from ` +
+      `x509: certificate has expired or is not yet valid: "${subjectText(certificate)}" is valid from ` +
       `${certificate.notBefore.toISOString()} to ${certificate.notAfter.toISOString()}, not at ${at.toISOString()}`
     );
   }
@@ -134,19 +135,19 @@ function validityProblem(certificate: CertificateView, at: Date): string | undef
 function criticalExtensionProblem(certificate: CertificateView): string | undefined {
   const [unhandled] = certificate.unhandledCriticalExtensions;
   return unhandled
-    ? `x509: unhandled critical extension ${unhandled} in "${subject(certificate)}"`
+    ? `x509: unhandled critical extension ${unhandled} in "${subjectText(certificate)}"`
     : undefined;
 }
 
 /** `below` is the number of CA certificates between this issuer and the leaf. */
 function issuerProblem(issuer: CertificateView, below: number): string | undefined {
   if (!issuer.isCA)
-    return `x509: "${subject(issuer)}" is not a CA certificate but issued another certificate`;
+    return `x509: "${subjectText(issuer)}" is not a CA certificate but issued another certificate`;
   if (issuer.keyUsage && !issuer.keyUsage.has('keyCertSign')) {
-    return `x509: "${subject(issuer)}" may not sign certificates (keyUsage lacks keyCertSign)`;
+    return `x509: "${subjectText(issuer)}" may not sign certificates (keyUsage lacks keyCertSign)`;
   }
   if (issuer.pathLenConstraint !== undefined && below > issuer.pathLenConstraint) {
-    return `x509: too many intermediates for the path length constraint of "${subject(issuer)}"`;
+    return `x509: too many intermediates for the path length constraint of "${subjectText(issuer)}"`;
   }
   return undefined;
 }
@@ -166,8 +167,4 @@ function dedupe(certificates: CertificateView[]): CertificateView[] {
     (certificate, index) =>
       certificates.findIndex((other) => other.der.equals(certificate.der)) === index,
   );
-}
-
-function subject(certificate: CertificateView): string {
-  return certificate.x509.subject.split('\n').join(', ');
 }

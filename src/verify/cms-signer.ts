@@ -1,21 +1,13 @@
 import { constants, createHash, verify as verifySignature } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
-import { VerificationError } from './errors.js';
+import { signatureError, VerificationError } from './errors.js';
 import type { CertificateView } from './certificate-view.js';
 import { certificateKeyProblem, pssParameters, requireAcceptedHash } from './algorithm-policy.js';
-import {
-  digestByOid,
-  signatureAlgorithm,
-  VERIFY_OID,
-  type DigestName,
-  type KeyType,
-} from './oids.js';
+import { checkSigningCertificate, checkSigningTime, singleValue } from './signed-attributes.js';
+import { signatureAlgorithm, VERIFY_OID, type DigestName, type KeyType } from './oids.js';
 import { sidKeyIdentifier } from './describe.js';
 import type { ParsedToken } from './parse-response.js';
-
-const signatureError = (message: string) =>
-  new VerificationError('signature', `error while verifying signature: ${message}`);
 
 /**
  * Verifies the CMS SignerInfo of a token (RFC 5652 section 5.4, RFC 3161, RFC 5816) and returns
@@ -175,140 +167,4 @@ function subjectKeyIdentifierOf(certificate: CertificateView): Buffer | undefine
   return value instanceof asn1js.OctetString
     ? Buffer.from(value.valueBlock.valueHexView)
     : undefined;
-}
-
-/** The value of the signed attribute of type `oid`, or undefined when absent. */
-type SingleValue = (oid: string, name: string) => asn1js.AsnType | undefined;
-
-/**
- * The one value of a single-instance signed attribute (contentType, messageDigest, signingTime:
- * RFC 5652 section 11; signingCertificate and signingCertificateV2: RFC 5035): a repeated
- * attribute, or one with other than one value, is refused, never read as its first.
- */
-function singleValue(
-  attributes: readonly pkijs.Attribute[],
-  oid: string,
-  name: string,
-): asn1js.AsnType | undefined {
-  const matches = attributes.filter((attribute) => attribute.type === oid);
-  if (matches.length > 1) throw signatureError(`the ${name} attribute appears more than once`);
-  const values = matches[0]?.values;
-  if (values && values.length !== 1)
-    throw signatureError(`the ${name} attribute must have exactly one value`);
-  return values?.[0];
-}
-
-/** signingTime, when present, is a Time (RFC 5652 section 11.3) within the signer's validity. */
-function checkSigningTime(value: asn1js.AsnType | undefined, signer: CertificateView): void {
-  if (value === undefined) return;
-  if (!(value instanceof asn1js.UTCTime || value instanceof asn1js.GeneralizedTime)) {
-    throw signatureError('the signingTime attribute is not a UTCTime or GeneralizedTime');
-  }
-  const at = value.toDate();
-  if (at < signer.notBefore || at > signer.notAfter) {
-    throw signatureError(
-      `the signing time ${at.toISOString()} is outside the signer certificate's validity`,
-    );
-  }
-}
-
-/** The first ESSCertID(v2) of a signingCertificate(V2) attribute, read. */
-interface EssCertId {
-  hash: DigestName;
-  certHash: Buffer;
-  /** IssuerSerial, when present: the directoryName DERs of its GeneralNames, and the serial. */
-  issuerSerial: { directoryNames: Buffer[]; serialNumber: bigint } | undefined;
-}
-
-/**
- * SigningCertificateV2 ::= SEQUENCE { certs SEQUENCE OF ESSCertIDv2, policies ... OPTIONAL }
- * ESSCertIDv2 ::= SEQUENCE { hashAlgorithm AlgorithmIdentifier DEFAULT sha256,
- *   certHash OCTET STRING, issuerSerial IssuerSerial OPTIONAL }
- * SigningCertificate (v1) is the same with ESSCertID { certHash (SHA-1), issuerSerial OPTIONAL }.
- * The first ESSCertID identifies the signer certificate (RFC 5035 section 5.4).
- */
-function checkSigningCertificate(single: SingleValue, signer: CertificateView): void {
-  // Both are read, so that either repeated is refused even where the other is the one checked.
-  const v2 = single(VERIFY_OID.signingCertificateV2, 'signingCertificateV2');
-  const v1 = single(VERIFY_OID.signingCertificate, 'signingCertificate');
-  const value = v2 ?? v1;
-  if (!value) {
-    throw signatureError(
-      'the token has neither a signingCertificateV2 nor a signingCertificate attribute',
-    );
-  }
-  const name = v2 ? 'signingCertificateV2' : 'signingCertificate';
-  const ess = readEssCertId(value, name);
-  if (!createHash(ess.hash).update(signer.der).digest().equals(ess.certHash)) {
-    throw signatureError(
-      `the ${name} attribute's certificate hash does not match the signer certificate`,
-    );
-  }
-  const { issuerSerial } = ess;
-  if (!issuerSerial) return;
-  const issuerMatches = issuerSerial.directoryNames.some((der) => der.equals(signer.issuerDer));
-  if (!issuerMatches || issuerSerial.serialNumber !== signer.serialNumber) {
-    throw signatureError(
-      `the ${name} attribute's issuerSerial does not match the signer certificate`,
-    );
-  }
-}
-
-/**
- * Reads the first ESSCertID(v2) of `attribute`. The signer chose these bytes (any self-made
- * certificate signs them), and PKI.js throws a plain Error on a shape it does not expect: every
- * failure is a VerificationError that names the attribute.
- */
-function readEssCertId(value: asn1js.AsnType, name: string): EssCertId {
-  const malformed = (detail?: string) =>
-    signatureError(`the ${name} attribute is malformed${detail ? `: ${detail}` : ''}`);
-  try {
-    return readEssCertIdFields(value, name === 'signingCertificateV2', malformed);
-  } catch (error) {
-    if (error instanceof VerificationError) throw error;
-    throw malformed(error instanceof Error ? error.message : String(error));
-  }
-}
-
-function readEssCertIdFields(
-  signingCertificate: asn1js.AsnType,
-  v2: boolean,
-  malformed: () => VerificationError,
-): EssCertId {
-  if (!(signingCertificate instanceof asn1js.Sequence)) throw malformed();
-  const certs = signingCertificate.valueBlock.value[0];
-  if (!(certs instanceof asn1js.Sequence)) throw malformed();
-  const first = certs.valueBlock.value[0];
-  if (!(first instanceof asn1js.Sequence)) throw malformed();
-  const fields = [...first.valueBlock.value];
-
-  let hash: DigestName = v2 ? 'sha256' : 'sha1';
-  if (v2 && fields[0] instanceof asn1js.Sequence) {
-    const algorithm = new pkijs.AlgorithmIdentifier({ schema: fields.shift() });
-    const digest = digestByOid(algorithm.algorithmId);
-    if (!digest)
-      throw signatureError(`unknown ESSCertIDv2 hash algorithm ${algorithm.algorithmId}`);
-    // SHA-1 stays only in ESSCertID (v1), where RFC 5035 fixes it.
-    requireAcceptedHash(digest, 'the ESSCertIDv2 hashAlgorithm');
-    hash = digest;
-  }
-  const certHash = fields.shift();
-  if (!(certHash instanceof asn1js.OctetString)) throw malformed();
-  const issuerSerial = fields.shift();
-  const read = { hash, certHash: Buffer.from(certHash.valueBlock.valueHexView) };
-  if (issuerSerial === undefined) return { ...read, issuerSerial: undefined };
-  if (!(issuerSerial instanceof asn1js.Sequence)) throw malformed();
-  const [issuerNames, serialNumber] = issuerSerial.valueBlock.value;
-  if (!(issuerNames instanceof asn1js.Sequence) || !(serialNumber instanceof asn1js.Integer))
-    throw malformed();
-  const directoryNames = issuerNames.valueBlock.value
-    .map((generalName) => new pkijs.GeneralName({ schema: generalName }))
-    .filter(
-      (generalName) =>
-        generalName.type === 4 && generalName.value instanceof pkijs.RelativeDistinguishedNames,
-    )
-    .map((generalName) =>
-      Buffer.from((generalName.value as pkijs.RelativeDistinguishedNames).valueBeforeDecode),
-    );
-  return { ...read, issuerSerial: { directoryNames, serialNumber: serialNumber.toBigInt() } };
 }

@@ -34,6 +34,10 @@ export class VerificationError<
   override name = 'VerificationError';
 }
 
+/** A SignerInfo whose signature or signed attributes do not verify ('signature'). */
+export const signatureError = (message: string): VerificationError<'signature'> =>
+  new VerificationError('signature', `error while verifying signature: ${message}`);
+
 /** Bytes that do not decode; the caller wraps it in a VerificationError that says what they were. */
 export class DecodeError extends CodedError<'not-der' | 'unexpected-type'> {
   override name = 'DecodeError';

@@ -159,6 +159,20 @@ const INSECURE_SIGNATURES: Record<string, string> = {
 /** The smallest RSA key a chain may sign with (the verifier's rule; Go refuses under 1024). */
 const MIN_RSA_BITS = 2048;
 
+/**
+ * Why an RSA key's public exponent is refused, or undefined: the verifier's rule
+ * (src/verify/algorithm-policy.ts, which imports nothing of the server), Go's crypto/rsa: odd, from
+ * 3 to 2^31-1. Tokens under such a key would be refused by `timestamp-cli verify` and by Go.
+ */
+function rsaExponentProblem(key: KeyObject): string | undefined {
+  const exponent = key.asymmetricKeyDetails?.publicExponent;
+  if (exponent === undefined) return undefined; // not an RSA key
+  if (exponent < 3n || exponent > 2n ** 31n - 1n || exponent % 2n === 0n) {
+    return `RSA public exponent ${exponent} (must be odd, from 3 to 2^31-1)`;
+  }
+  return undefined;
+}
+
 type CertificateKind = 'leaf' | 'intermediate' | 'root';
 
 /**
@@ -173,7 +187,8 @@ function verifyLikeGo(
   root: Certificate,
   now: Date,
 ): void {
-  const leafProblem = checkCertificate(leaf, 'leaf', [], now);
+  const leafProblem =
+    checkCertificate(leaf, 'leaf', [], now) ?? leafKeyProblem(leaf.x509.publicKey);
   if (leafProblem) throw new ChainRuleError('INVALID_CERTIFICATE', leafProblem);
   const chains: Certificate[][] = [];
   let hint: { error: string; certificate: Certificate } | undefined;
@@ -219,6 +234,12 @@ function verifyLikeGo(
       'x509: certificate specifies an incompatible key usage',
     );
   }
+}
+
+/** The leaf's key is the one tokens are verified with: the verifier's rules for it. */
+function leafKeyProblem(key: KeyObject): string | undefined {
+  const exponent = rsaExponentProblem(key);
+  return exponent && `the leaf certificate's ${exponent}: tokens signed with it would not verify`;
 }
 
 /** Go's isValid: validity at `now`, CA constraints and path length for issuers. */
@@ -280,6 +301,8 @@ function checkSignatureFrom(child: Certificate, parent: Certificate): string | u
   if (modulusLength !== undefined && modulusLength < MIN_RSA_BITS) {
     return `x509: cannot verify signature: the issuer's RSA key has ${modulusLength} bits, fewer than ${MIN_RSA_BITS}`;
   }
+  const exponent = rsaExponentProblem(parent.x509.publicKey);
+  if (exponent) return `x509: cannot verify signature: the issuer's ${exponent}`;
   let valid: boolean;
   try {
     valid = child.x509.verify(parent.x509.publicKey);

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyCertChain } from '../../../src/x509/chain-rules.js';
 import { decodeCertificatesPem } from '../../../src/x509/pem.js';
-import { tempDir } from '../../helpers/openssl.js';
+import { openssl, tempDir } from '../../helpers/openssl.js';
 import { EXT, OpensslPki } from '../../helpers/openssl-pki.js';
 
 const work = tempDir();
@@ -120,6 +120,36 @@ describe('start-up chain rules (Go VerifyCertChain), each broken by an openssl-m
       await leafWith('under-weak-root', EXT.leaf, 'weak-root');
       expect(check(['under-weak-root', 'weak-root'], 'under-weak-root')).toThrow(
         'x509: certificate signed by unknown authority (possibly because of "x509: cannot verify signature: the issuer\'s RSA key has 1024 bits, fewer than 2048"',
+      );
+    });
+
+    it('an issuer or a leaf whose RSA public exponent is over 2^31-1 (Go and the verifier refuse them)', async () => {
+      const bigExponentKey = async (name: string) =>
+        openssl([
+          'genpkey',
+          '-algorithm',
+          'RSA',
+          '-pkeyopt',
+          'rsa_keygen_bits:2048',
+          '-pkeyopt',
+          'rsa_keygen_pubexp:4294967297',
+          '-out',
+          pki.path(`${name}.key`),
+        ]);
+      await bigExponentKey('big-e-root');
+      await pki.cert('big-e-root', { subject: '/O=test/CN=Big Exponent Root', ext: EXT.root });
+      await leafWith('under-big-e-root', EXT.leaf, 'big-e-root');
+      expect(check(['under-big-e-root', 'big-e-root'], 'under-big-e-root')).toThrow(
+        'x509: certificate signed by unknown authority (possibly because of "x509: cannot verify signature: the issuer\'s RSA public exponent 4294967297 (must be odd, from 3 to 2^31-1)"',
+      );
+      await bigExponentKey('big-e-leaf');
+      await pki.cert('big-e-leaf', {
+        subject: '/O=test/CN=big-e-leaf',
+        ext: EXT.leaf,
+        issuer: 'intermediate',
+      });
+      expect(check(['big-e-leaf', 'intermediate', 'root'], 'big-e-leaf')).toThrow(
+        "the leaf certificate's RSA public exponent 4294967297 (must be odd, from 3 to 2^31-1): tokens signed with it would not verify",
       );
     });
 

@@ -18,7 +18,9 @@ export interface VaultConnection {
   namespace?: string;
 }
 
-export class VaultError extends CodedError<'NO_ADDRESS' | 'NO_TOKEN' | 'HTTP_ERROR' | 'NO_DATA'> {
+export class VaultError extends CodedError<
+  'NO_ADDRESS' | 'NO_TOKEN' | 'BAD_TOKEN' | 'HTTP_ERROR' | 'NO_DATA'
+> {
   override name = 'VaultError';
   constructor(
     code: VaultError['code'],
@@ -31,9 +33,24 @@ export class VaultError extends CodedError<'NO_ADDRESS' | 'NO_TOKEN' | 'HTTP_ERR
 }
 
 /**
- * Reads VAULT_ADDR, VAULT_NAMESPACE and the token (VAULT_TOKEN, else the file named by VAULT_TOKEN_FILE, else
- * ~/.vault-token as Vault's default token helper does); `BAO_*` for OpenBao. A token from a file is
- * read again when Vault refuses it (vaultRequest).
+ * Why `token` cannot be a Vault token, or undefined if it can. A token travels in the X-Vault-Token
+ * header, whose value fetch refuses with an error that quotes it (a CR or LF: a token file with a
+ * second line); Vault's tokens are visible ASCII, so anything else is refused before any call, and
+ * the caller's message names where the token came from, never the token.
+ */
+export function vaultTokenProblem(token: string): string | undefined {
+  if (token === '') return 'is empty';
+  if (!/^[\x21-\x7e]+$/.test(token))
+    return 'does not hold a single Vault token: it has a space, a line break or a character no token has';
+  return undefined;
+}
+
+/**
+ * Reads VAULT_ADDR, VAULT_NAMESPACE and the token (VAULT_TOKEN, else the file named by
+ * VAULT_TOKEN_FILE, else ~/.vault-token as Vault's default token helper does); `BAO_*` for OpenBao.
+ * A token from a file is read again when Vault refuses it (vaultRequest). A token file that was
+ * named but is empty or unreadable is an error, not a reason to use ~/.vault-token: that would
+ * sign with someone's personal token, and re-read it instead of the named file.
  */
 export function vaultConnectionFromEnv(
   prefix: 'VAULT' | 'BAO',
@@ -41,34 +58,60 @@ export function vaultConnectionFromEnv(
 ): VaultConnection {
   const address = env[`${prefix}_ADDR`];
   if (!address) throw new VaultError('NO_ADDRESS', `${prefix}_ADDR is not set`);
-  let token = env[`${prefix}_TOKEN`];
-  let tokenFile = token ? undefined : env[`${prefix}_TOKEN_FILE`];
-  if (tokenFile) token = readFileSync(tokenFile, 'utf8').trim();
-  if (!token) {
-    try {
-      tokenFile = join(homedir(), '.vault-token');
-      token = readFileSync(tokenFile, 'utf8').trim();
-    } catch {
-      throw new VaultError(
-        'NO_TOKEN',
-        `no Vault token: set ${prefix}_TOKEN or ${prefix}_TOKEN_FILE`,
-      );
-    }
-  }
   const namespace = env[`${prefix}_NAMESPACE`];
   return {
     address: address.replace(/\/+$/, ''),
-    token,
-    ...(tokenFile ? { tokenFile } : {}),
+    ...tokenFromEnv(prefix, env),
     ...(namespace ? { namespace } : {}),
   };
+}
+
+function tokenFromEnv(
+  prefix: 'VAULT' | 'BAO',
+  env: NodeJS.ProcessEnv,
+): { token: string; tokenFile?: string } {
+  const inline = env[`${prefix}_TOKEN`];
+  if (inline) return { token: checkedToken(inline, `${prefix}_TOKEN`) };
+  const named = env[`${prefix}_TOKEN_FILE`];
+  if (named) {
+    const token = readTokenFileSync(named, `${prefix}_TOKEN_FILE ${named}`);
+    return { token: checkedToken(token, `${prefix}_TOKEN_FILE ${named}`), tokenFile: named };
+  }
+  const helperFile = join(homedir(), '.vault-token');
+  let token: string;
+  try {
+    token = readFileSync(helperFile, 'utf8').trim();
+  } catch {
+    token = '';
+  }
+  if (!token)
+    throw new VaultError('NO_TOKEN', `no Vault token: set ${prefix}_TOKEN or ${prefix}_TOKEN_FILE`);
+  return { token: checkedToken(token, helperFile), tokenFile: helperFile };
+}
+
+/** The token file's content without the whitespace at its ends (an editor's final newline). */
+function readTokenFileSync(path: string, source: string): string {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? 'failed';
+    throw new VaultError('NO_TOKEN', `${source}: cannot read it (${reason})`);
+  }
+}
+
+function checkedToken(token: string, source: string): string {
+  const problem = vaultTokenProblem(token);
+  if (problem)
+    throw new VaultError(token === '' ? 'NO_TOKEN' : 'BAD_TOKEN', `${source} ${problem}`);
+  return token;
 }
 
 /**
  * One Vault HTTP API call with plain fetch (node-vault would add axios, mustache and tv4 for three
  * endpoints, and its requests cannot take an AbortSignal). The token goes in a header only and
  * never into an error message. A 403 with a token from a file reads the file again and, when it
- * holds another token, retries the call once with it (and keeps it for the next calls).
+ * holds another token, retries the call once with it (and keeps it for the next calls); a file
+ * that no longer holds a usable token leaves the 403, with what is wrong with the file.
  */
 export async function vaultRequest(
   connection: VaultConnection,
@@ -85,19 +128,29 @@ export async function vaultRequest(
       throw error;
     const fresh = await readTokenFile(connection.tokenFile);
     // Another call may have found the new token meanwhile: retry with whatever is newer.
-    if (fresh && fresh !== sentToken) connection.token = fresh;
-    if (connection.token === sentToken) throw error;
-    return vaultCall(connection, method, path, body, signal);
+    if ('token' in fresh && fresh.token !== sentToken) connection.token = fresh.token;
+    if (connection.token !== sentToken) return vaultCall(connection, method, path, body, signal);
+    if ('problem' in fresh) {
+      throw new VaultError(
+        'HTTP_ERROR',
+        `${error.message} (re-reading ${connection.tokenFile}: it ${fresh.problem})`,
+        error.status,
+      );
+    }
+    throw error;
   }
 }
 
-/** The token in `path`, or undefined when the file is unreadable or empty (mid-rotation). */
-async function readTokenFile(path: string): Promise<string | undefined> {
+/** The token in `path`, or why it holds none now (unreadable, empty mid-rotation, malformed). */
+async function readTokenFile(path: string): Promise<{ token: string } | { problem: string }> {
+  let token: string;
   try {
-    return (await readFile(path, 'utf8')).trim() || undefined;
-  } catch {
-    return undefined;
+    token = (await readFile(path, 'utf8')).trim();
+  } catch (error) {
+    return { problem: `cannot be read (${(error as NodeJS.ErrnoException).code ?? 'failed'})` };
   }
+  const problem = vaultTokenProblem(token);
+  return problem ? { problem } : { token };
 }
 
 async function vaultCall(
@@ -107,6 +160,9 @@ async function vaultCall(
   body: unknown,
   signal?: AbortSignal,
 ): Promise<Record<string, unknown>> {
+  // Every source checks its token; this guards one that did not (fetch would quote it).
+  if (vaultTokenProblem(connection.token))
+    throw new VaultError('BAD_TOKEN', 'the Vault token is malformed; it was not sent');
   const response = await fetch(`${connection.address}/v1/${path}`, {
     method,
     headers: {

@@ -25,8 +25,7 @@ export async function openKek(
   if (problem) throw new SignerError('INVALID_KEY_URI', `invalid Tink KEK URI ${uri}: ${problem}`);
   if (uri.startsWith('gcp-kms://')) return openGcpKek(uri);
   if (uri.startsWith('aws-kms://')) return openAwsKek(uri);
-  if (uri.startsWith('hcvault://'))
-    return openVaultKek(uri, options.vaultToken ?? process.env['VAULT_TOKEN']);
+  if (uri.startsWith('hcvault://')) return openVaultKek(uri, vaultKekToken(options.vaultToken));
   throw new SignerError('INVALID_KEY_URI', 'unsupported Tink KMS key type');
 }
 
@@ -97,7 +96,25 @@ async function openAwsKek(uri: string): Promise<KeyEncryptionKey> {
   };
 }
 
-async function openVaultKek(uri: string, token: string | undefined): Promise<KeyEncryptionKey> {
+/** The Vault token of an hcvault:// KEK and where it was given (for errors; never the token). */
+interface VaultKekToken {
+  token: string | undefined;
+  source: string;
+}
+
+/** The token of --tink-hcvault-token (or its file, or its variable), else VAULT_TOKEN. */
+function vaultKekToken(option: string | undefined): VaultKekToken {
+  if (option === undefined) return { token: process.env['VAULT_TOKEN'], source: 'VAULT_TOKEN' };
+  return {
+    token: option,
+    source: '--tink-hcvault-token, --tink-hcvault-token-file or TINK_HCVAULT_TOKEN',
+  };
+}
+
+async function openVaultKek(
+  uri: string,
+  { token, source }: VaultKekToken,
+): Promise<KeyEncryptionKey> {
   const match = TINK_VAULT_KEK_URI.exec(uri);
   if (!match?.[1] || !match[2] || !match[3]) {
     throw new SignerError(
@@ -110,8 +127,14 @@ async function openVaultKek(uri: string, token: string | undefined): Promise<Key
       'NO_CREDENTIALS',
       'no Vault token for the Tink KEK: set --tink-hcvault-token or VAULT_TOKEN',
     );
+  const { vaultRequest, vaultTokenProblem } = await import('../kms/vault-client.js');
+  const problem = vaultTokenProblem(token);
+  if (problem)
+    throw new SignerError(
+      'NO_CREDENTIALS',
+      `the Vault token for the Tink KEK (${source}) ${problem}`,
+    );
   const address = process.env['TINK_HCVAULT_ADDR'] ?? `https://${match[1]}`;
-  const { vaultRequest } = await import('../kms/vault-client.js');
   const connection = { address: address.replace(/\/+$/, ''), token };
   const path = `${match[2]}/decrypt/${match[3]}`;
   return {

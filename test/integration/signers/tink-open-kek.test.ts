@@ -72,6 +72,32 @@ describe('openKek', () => {
     await expect(wrongToken.decrypt(ciphertext, EMPTY)).rejects.toThrow(/HTTP 403/);
   });
 
+  it('hcvault:// refuses a token with a line break, naming where it came from, never the token', async () => {
+    const secret = 'hvs.TINK-secret-marker';
+    const uri = 'hcvault://127.0.0.1:9/transit/keys/k';
+    const failure = (tokenOption: string | undefined) =>
+      openKek(uri, tokenOption === undefined ? {} : { vaultToken: tokenOption }).then(
+        () => new Error('opened'),
+        (error: unknown) => error as Error,
+      );
+    const fromOption = await failure(`${secret}\r\nx`);
+    expect(fromOption).toMatchObject({
+      code: 'NO_CREDENTIALS',
+      message:
+        'the Vault token for the Tink KEK (--tink-hcvault-token, --tink-hcvault-token-file or TINK_HCVAULT_TOKEN) does not hold a single Vault token: it has a space, a line break or a character no token has',
+    });
+    const saved = process.env['VAULT_TOKEN'];
+    process.env['VAULT_TOKEN'] = `${secret}\n\n`;
+    try {
+      const fromEnv = await failure(undefined);
+      expect(fromEnv.message).toMatch(/^the Vault token for the Tink KEK \(VAULT_TOKEN\) does not/);
+      expect(`${fromOption.message} ${fromEnv.message}`).not.toContain(secret);
+    } finally {
+      if (saved === undefined) delete process.env['VAULT_TOKEN'];
+      else process.env['VAULT_TOKEN'] = saved;
+    }
+  });
+
   it('refuses other URIs with the Go message', async () => {
     await expect(openKek('fake-kms://abc', {})).rejects.toThrow('unsupported Tink KMS key type');
     await expect(openKek(`gcp-kms-x://${randomBytes(2).toString('hex')}`, {})).rejects.toThrow(

@@ -1,3 +1,5 @@
+import { performance } from 'node:perf_hooks';
+
 export type CircuitState = 'closed' | 'open' | 'half-open';
 
 export interface CircuitBreakerOptions {
@@ -5,6 +7,10 @@ export interface CircuitBreakerOptions {
   threshold: number;
   /** How long an open circuit refuses calls before it lets one probe through. */
   cooldownMs: number;
+  /**
+   * A monotonic clock in ms (default performance.now): the wall clock is stepped (NTP, chronyd
+   * at start), and a step back while open would lengthen the cool-down by the step.
+   */
   now?: () => number;
 }
 
@@ -36,7 +42,7 @@ export class CircuitBreaker {
   private generation = 0;
 
   constructor(private readonly options: CircuitBreakerOptions) {
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? (() => performance.now());
   }
 
   get state(): CircuitState {

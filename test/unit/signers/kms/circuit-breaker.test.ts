@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { performance } from 'node:perf_hooks';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CircuitBreaker } from '../../../../src/signers/kms/circuit-breaker.js';
 import { classifyServiceError } from '../../../../src/signers/kms/failure-reason.js';
 
@@ -10,6 +11,26 @@ function breakerWithClock(threshold = 3, cooldownMs = 1_000) {
 }
 
 describe('CircuitBreaker', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it('times its cool-down on the monotonic clock: a wall-clock step back does not lengthen it', () => {
+    let monotonic = 5_000;
+    vi.spyOn(performance, 'now').mockImplementation(() => monotonic);
+    const wall = Date.now();
+    vi.spyOn(Date, 'now').mockReturnValue(wall);
+    const breaker = new CircuitBreaker({ threshold: 1, cooldownMs: 100 });
+    breaker.enter()?.failed();
+    expect(breaker.openForMs).toBe(100);
+    // chronyd steps the wall clock back an hour while the breaker is open.
+    vi.spyOn(Date, 'now').mockReturnValue(wall - 3_600_000);
+    monotonic += 100;
+    expect(breaker.state).toBe('half-open');
+    expect(breaker.openForMs).toBeUndefined();
+    expect(breaker.refusal()).toBeUndefined();
+  });
+
   it('opens after `threshold` consecutive failures, not before', () => {
     const { breaker, fail } = breakerWithClock(3);
     fail();

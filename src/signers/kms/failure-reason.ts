@@ -3,7 +3,7 @@
  * - timeout: no answer within --kms-timeout;
  * - connection: network error (reset, refused, TLS...) or gRPC UNAVAILABLE;
  * - server_error: HTTP 5xx, or gRPC INTERNAL, UNKNOWN, DATA_LOSS, DEADLINE_EXCEEDED;
- * - throttled: throttling outlasted the retries;
+ * - throttled: throttling outlasted the retries, or the deadline left no time for the next one;
  * - client_error: any other definite refusal from the service (HTTP 4xx, other gRPC codes);
  * - aborted: the caller gave up while waiting for a free slot (a call sent runs to its answer);
  * - saturated: no slot came free within --kms-timeout (--kms-max-concurrency calls in flight), or

@@ -4,7 +4,7 @@ import type { HashName } from '../../asn1/algorithms.js';
 import { preferredHashFor, signatureAlgorithmFor } from '../../crypto/key-algorithms.js';
 import type { AcceptSignature, SignatureAlgorithm, Signer } from '../../crypto/signer.js';
 import { sameRsaKey } from '../../x509/public-key.js';
-import { CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker.js';
+import { CircuitBreaker, type CircuitBreakerOptions, type CircuitCall } from './circuit-breaker.js';
 import { deadline, sleep, untilAborted, withDeadline } from './deadline.js';
 import { classifyServiceError, SERVICE_FAILURES, type FailureReason } from './failure-reason.js';
 import { recordSignerFailure, unwatchCircuitBreaker } from './remote-signer-metrics.js';
@@ -47,6 +47,11 @@ export interface RemoteCallPolicy {
   backoffMs: number;
   /** The circuit breaker; none when absent. */
   breaker?: CircuitBreakerOptions;
+  /**
+   * A monotonic clock in ms, for the deadline left (default performance.now); the breaker's too,
+   * unless `breaker.now` is given. Tests pass one that follows their fake timers.
+   */
+  now?: () => number;
 }
 
 export const DEFAULT_REMOTE_CALL_POLICY: RemoteCallPolicy = {
@@ -95,6 +100,7 @@ export class RemoteSigner implements Signer {
   readonly keyOutsideProcess = true;
   readonly breaker: CircuitBreaker;
   private readonly slots: Semaphore;
+  private readonly now: () => number;
 
   private constructor(
     private readonly api: RemoteSignatureApi,
@@ -104,7 +110,11 @@ export class RemoteSigner implements Signer {
   ) {
     this.id = api.id;
     this.slots = new Semaphore(policy.maxConcurrency);
-    this.breaker = new CircuitBreaker(policy.breaker ?? { threshold: 0, cooldownMs: 0 });
+    this.now = policy.now ?? (() => performance.now());
+    this.breaker = new CircuitBreaker({
+      now: this.now,
+      ...(policy.breaker ?? { threshold: 0, cooldownMs: 0 }),
+    });
   }
 
   /** The circuit breaker's refusal while it is open (the authority refuses issuance meanwhile). */
@@ -211,25 +221,26 @@ export class RemoteSigner implements Signer {
       );
     }
     const digest = createHash(this.algorithm.hash).update(data).digest();
-    const startedAt = performance.now();
+    const attempt: Attempt = {
+      endsAt: this.now() + this.policy.timeoutMs,
+      waited: false,
+    };
     let release = this.slots.tryAcquire();
-    const waited = release === undefined;
     if (!release) {
+      attempt.waited = true;
       try {
         release = await this.waitForSlot(signal);
       } catch (error) {
         // The service was not called: nothing to learn about it.
-        call.abandoned();
-        recordSignerFailure(signal?.aborted ? 'aborted' : 'saturated');
+        this.judge(call, signal?.aborted ? 'aborted' : 'saturated');
         throw error;
       }
     }
-    const remainingMs = Math.max(0, this.policy.timeoutMs - (performance.now() - startedAt));
     const outcome = withDeadline(
-      remainingMs,
+      Math.max(0, attempt.endsAt - this.now()),
       undefined,
       async (deadline) => {
-        const signature = await this.signWithRetries(digest, deadline);
+        const signature = await this.signWithRetries(digest, deadline, attempt);
         if (accept) await accept(signature);
         return signature;
       },
@@ -241,14 +252,19 @@ export class RemoteSigner implements Signer {
         let reason = this.failureReason(error);
         // Given what was left of its deadline after waiting for a slot, the service was not
         // given the whole of it: local overload, not evidence that the service is down.
-        if (reason === 'timeout' && waited) reason = 'saturated';
-        recordSignerFailure(reason);
-        if (SERVICE_FAILURES.has(reason)) call.failed();
-        else if (reason === 'saturated') call.abandoned();
-        else call.answered(); // a definite refusal (4xx, throttling): the service is up
+        if (reason === 'timeout' && attempt.waited) reason = 'saturated';
+        this.judge(call, reason);
       },
     );
     return signal ? untilAborted(outcome, signal) : outcome;
+  }
+
+  /** Counts a failed call in the metric and tells the breaker what it says about the service. */
+  private judge(call: CircuitCall, reason: FailureReason): void {
+    recordSignerFailure(reason);
+    if (SERVICE_FAILURES.has(reason)) call.failed();
+    else if (reason === 'saturated' || reason === 'aborted') call.abandoned();
+    else call.answered(); // a definite refusal (4xx, throttling): the service is up
   }
 
   /**
@@ -279,16 +295,29 @@ export class RemoteSigner implements Signer {
     return classifyServiceError(error);
   }
 
-  private async signWithRetries(digest: Buffer, signal: AbortSignal): Promise<Uint8Array> {
-    for (let attempt = 0; ; attempt++) {
+  /**
+   * The signature, retrying throttling after a backoff. A backoff that would not end before the
+   * deadline is not started: the throttling is the answer (a timeout instead would count against
+   * a service that answered, and open the breaker on a throttling KMS).
+   */
+  private async signWithRetries(
+    digest: Buffer,
+    signal: AbortSignal,
+    attempt: Attempt,
+  ): Promise<Uint8Array> {
+    for (let retry = 0; ; retry++) {
+      let failure: unknown;
       try {
         return await untilAborted(this.api.signDigest(digest, this.algorithm, signal), signal);
       } catch (error) {
-        if (signal.aborted || attempt >= this.policy.maxRetries || !this.api.isThrottling(error))
-          throw error;
+        failure = error;
       }
-      const backoff = this.policy.backoffMs * 2 ** attempt;
-      await sleep(backoff / 2 + Math.random() * (backoff / 2), signal);
+      if (signal.aborted || retry >= this.policy.maxRetries || !this.api.isThrottling(failure))
+        throw failure;
+      const backoff = this.policy.backoffMs * 2 ** retry;
+      const pause = backoff / 2 + Math.random() * (backoff / 2);
+      if (this.now() + pause >= attempt.endsAt) throw failure;
+      await sleep(pause, signal);
     }
   }
 
@@ -300,4 +329,12 @@ export class RemoteSigner implements Signer {
 
 export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** Where one signature is. */
+interface Attempt {
+  /** Its deadline on the signer's clock: --kms-timeout from the call, waiting included. */
+  endsAt: number;
+  /** Whether it waited for a slot. */
+  waited: boolean;
 }

@@ -6,9 +6,10 @@
  * - throttled: throttling outlasted the retries, or the deadline left no time for the next one;
  * - client_error: any other definite refusal from the service (HTTP 4xx, other gRPC codes);
  * - aborted: the caller gave up while waiting for a free slot (a call sent runs to its answer);
- * - saturated: no slot came free within --kms-timeout (--kms-max-concurrency calls in flight), or
- *   the call got one late and the service did not answer in what was left of the deadline: local
- *   overload, which does not count against the service;
+ * - saturated: the call waited for a slot (--kms-max-concurrency calls in flight) and ran out of
+ *   its deadline, waiting or in what was left of it, while the service answered other calls: local
+ *   overload, which does not count against the service (a call that waited while the service
+ *   answered none is a `timeout`: a hung service holds every slot);
  * - other: anything else (an answer without a usable signature, one the token's check refused...).
  */
 export const FAILURE_REASONS = [

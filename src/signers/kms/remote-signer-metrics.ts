@@ -7,7 +7,7 @@ const CIRCUIT_STATES: readonly CircuitState[] = ['closed', 'open', 'half-open'];
 
 export const signerFailuresTotal = new Counter({
   name: 'timestamp_authority_signer_failures_total',
-  help: 'Calls to the remote signature service that failed, by reason (timeout, connection, server_error, throttled, client_error, aborted, other)',
+  help: 'Calls to the remote signature service that failed, by reason (timeout, connection, server_error, throttled, client_error, aborted, saturated, other)',
   labelNames: ['reason'] as const,
   registers: [registry],
 });

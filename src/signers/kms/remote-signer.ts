@@ -101,6 +101,11 @@ export class RemoteSigner implements Signer {
   readonly breaker: CircuitBreaker;
   private readonly slots: Semaphore;
   private readonly now: () => number;
+  /**
+   * Answers the service gave so far (signatures and refusals; not failed connections, nor calls
+   * given up): a call that waited for a slot and timed out while this grew met a busy service.
+   */
+  private answers = 0;
 
   private constructor(
     private readonly api: RemoteSignatureApi,
@@ -205,7 +210,9 @@ export class RemoteSigner implements Signer {
    * answer, or its silence until the deadline, is still what the breaker learns from (clients that
    * give up before --kms-timeout would otherwise keep a dead service looking alive), and the call
    * keeps its slot meanwhile. `accept` checks the answer before it counts as one (the token's
-   * self-check): a signature it refuses is an unusable answer, a failure of the service.
+   * self-check): a signature it refuses is an unusable answer, a failure of the service. A call
+   * that timed out after waiting for a slot counts against the service only if it answered no
+   * other call meanwhile (see timeoutReason).
    */
   async sign(
     data: Uint8Array,
@@ -224,6 +231,8 @@ export class RemoteSigner implements Signer {
     const attempt: Attempt = {
       endsAt: this.now() + this.policy.timeoutMs,
       waited: false,
+      answersBefore: this.answers,
+      ownAnswers: 0,
     };
     let release = this.slots.tryAcquire();
     if (!release) {
@@ -231,8 +240,7 @@ export class RemoteSigner implements Signer {
       try {
         release = await this.waitForSlot(signal);
       } catch (error) {
-        // The service was not called: nothing to learn about it.
-        this.judge(call, signal?.aborted ? 'aborted' : 'saturated');
+        this.judge(call, signal?.aborted ? 'aborted' : this.timeoutReason(attempt));
         throw error;
       }
     }
@@ -249,14 +257,23 @@ export class RemoteSigner implements Signer {
     outcome.then(
       () => call.answered(),
       (error: unknown) => {
-        let reason = this.failureReason(error);
-        // Given what was left of its deadline after waiting for a slot, the service was not
-        // given the whole of it: local overload, not evidence that the service is down.
-        if (reason === 'timeout' && attempt.waited) reason = 'saturated';
-        this.judge(call, reason);
+        const reason = this.failureReason(error);
+        this.judge(call, reason === 'timeout' ? this.timeoutReason(attempt) : reason);
       },
     );
     return signal ? untilAborted(outcome, signal) : outcome;
+  }
+
+  /**
+   * Why a call timed out. One that waited for a slot while the service answered others (any,
+   * refusals included) was not given its whole deadline by a busy service: `saturated`, local
+   * overload that says nothing against the service. One that waited while the service answered
+   * none met a hung one (every slot held by a call it does not answer: under steady load every
+   * later call waits), and one that never waited had the whole deadline: `timeout`, a failure.
+   */
+  private timeoutReason(attempt: Attempt): FailureReason {
+    const othersAnswered = this.answers - attempt.answersBefore - attempt.ownAnswers;
+    return attempt.waited && othersAnswered > 0 ? 'saturated' : 'timeout';
   }
 
   /** Counts a failed call in the metric and tells the breaker what it says about the service. */
@@ -308,7 +325,7 @@ export class RemoteSigner implements Signer {
     for (let retry = 0; ; retry++) {
       let failure: unknown;
       try {
-        return await untilAborted(this.api.signDigest(digest, this.algorithm, signal), signal);
+        return await untilAborted(this.heard(digest, signal, attempt), signal);
       } catch (error) {
         failure = error;
       }
@@ -321,6 +338,20 @@ export class RemoteSigner implements Signer {
     }
   }
 
+  /** One call of the service, counted in `answers` when the service answers it (timeoutReason). */
+  private heard(digest: Buffer, signal: AbortSignal, attempt: Attempt): Promise<Uint8Array> {
+    const answer = this.api.signDigest(digest, this.algorithm, signal);
+    const count = () => {
+      this.answers++;
+      attempt.ownAnswers++;
+    };
+    answer.then(count, (error: unknown) => {
+      // A failed connection is no answer; nor is the SDK's error for a call given up.
+      if (!signal.aborted && classifyServiceError(error) !== 'connection') count();
+    });
+    return answer;
+  }
+
   async [Symbol.asyncDispose](): Promise<void> {
     unwatchCircuitBreaker(this.breaker);
     await this.api.close?.();
@@ -331,10 +362,14 @@ export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** Where one signature is. */
+/** Where one signature is, for what its failure says about the service (timeoutReason). */
 interface Attempt {
   /** Its deadline on the signer's clock: --kms-timeout from the call, waiting included. */
   endsAt: number;
   /** Whether it waited for a slot. */
   waited: boolean;
+  /** The signer's `answers` when it began. */
+  answersBefore: number;
+  /** Answers to this call itself (a throttled try), which say nothing of the others. */
+  ownAnswers: number;
 }

@@ -5,7 +5,7 @@ import {
   type RemoteSignatureApi,
 } from '../../../../src/signers/kms/remote-signer.js';
 import { signerFailuresTotal } from '../../../../src/signers/kms/remote-signer-metrics.js';
-import { generateFakeKey } from '../../../fakes/keys.js';
+import { generateFakeKey, signDigest } from '../../../fakes/keys.js';
 import { watchUnhandledRejections } from '../../../helpers/fault-tsa.js';
 
 // RSA: the fake signs in-process and at once (its ECDSA path runs openssl), so only the timers the
@@ -77,6 +77,17 @@ function outcomeOf(pending: Promise<Uint8Array>): Promise<string> {
   );
 }
 
+/** One request every 20 ms, `count` of them, then time for the last ones to end. */
+async function steadyLoad(signer: RemoteSigner, count: number): Promise<string[]> {
+  const outcomes: Promise<string>[] = [];
+  for (let i = 0; i < count; i++) {
+    outcomes.push(outcomeOf(signer.sign(Buffer.from([i]))));
+    await vi.advanceTimersByTimeAsync(20);
+  }
+  await vi.advanceTimersByTimeAsync(1_000);
+  return Promise.all(outcomes);
+}
+
 describe('RemoteSigner: throttling against the deadline', () => {
   it('gives up at once when the next backoff would outlast --kms-timeout: throttled, not a timeout', async () => {
     // The longest backoffs (no jitter): 50, 100, 200 ms, then 400 ms would end at 750 ms.
@@ -105,5 +116,82 @@ describe('RemoteSigner: throttling against the deadline', () => {
     // The KMS answered every call: throttling keeps the breaker closed.
     expect(signer.breaker.state).toBe('closed');
     expect(await failuresSince(before)).toEqual({ throttled: 4 });
+  });
+});
+
+describe('RemoteSigner: a hung service under steady load, fewer slots than the breaker threshold', () => {
+  it('opens the breaker: calls that waited for a slot while the service answered none are timeouts', async () => {
+    const service = serviceWith(() => new Promise(() => {}));
+    const signer = await RemoteSigner.create(service.api, 'sha256', policy({}));
+    const before = await failureCounts();
+    const outcomes = await steadyLoad(signer, 50);
+    expect(signer.breaker.state).toBe('open');
+    expect(outcomes.at(-1)).toBe('CIRCUIT_OPEN');
+    expect(outcomes.slice(0, 5)).toEqual(Array(5).fill('TIMEOUT'));
+    const grown = await failuresSince(before);
+    expect(grown['timeout']).toBeGreaterThanOrEqual(5);
+    expect(grown['saturated']).toBeUndefined();
+    // Once open, the hung service is no longer called.
+    expect(service.calls()).toBeLessThan(10);
+  });
+
+  it('leaves it closed for a busy service that answers: calls that waited meanwhile are saturated', async () => {
+    // 60 ms a signature, 2 slots: 33 signatures a second against the 50 asked for.
+    const service = serviceWith(
+      (digest) =>
+        new Promise((resolve) =>
+          setTimeout(() => resolve(signDigest(fakeKey, digest, 'sha256')), 60),
+        ),
+    );
+    const signer = await RemoteSigner.create(service.api, 'sha256', policy({}));
+    const before = await failureCounts();
+    const outcomes = await steadyLoad(signer, 50);
+    expect(signer.breaker.state).toBe('closed');
+    expect(outcomes).toContain('signed');
+    expect(outcomes).toContain('TIMEOUT');
+    expect(outcomes).not.toContain('CIRCUIT_OPEN');
+    const grown = await failuresSince(before);
+    expect(grown['saturated']).toBeGreaterThan(0);
+    expect(grown['timeout']).toBeUndefined();
+  });
+
+  it('counts a refusal as an answer, a failed connection as none', async () => {
+    // One slot. A is answered at 90 ms; B, asked at 10 ms, waits for A's slot, gets it with 20 ms
+    // of its deadline left, and the service does not answer it.
+    const outcomesWhenAIs = async (answerToA: Error) => {
+      let call = 0;
+      const service = serviceWith(() =>
+        call++ === 0
+          ? new Promise((_, reject) => setTimeout(() => reject(answerToA), 90))
+          : new Promise(() => {}),
+      );
+      const signer = await RemoteSigner.create(
+        service.api,
+        'sha256',
+        policy({ maxConcurrency: 1, breaker: { threshold: 1, cooldownMs: 60_000 } }),
+      );
+      const before = await failureCounts();
+      const a = outcomeOf(signer.sign(Buffer.from('a')));
+      await vi.advanceTimersByTimeAsync(10);
+      const b = outcomeOf(signer.sign(Buffer.from('b')));
+      await vi.advanceTimersByTimeAsync(1_000);
+      return {
+        a: await a,
+        b: await b,
+        grown: await failuresSince(before),
+        breaker: signer.breaker,
+      };
+    };
+    // A refused (403): the service was answering during B's deadline, B met a busy service.
+    const refused = await outcomesWhenAIs(httpError(403, 'denied'));
+    expect(refused).toMatchObject({ a: 'HTTP 403', b: 'TIMEOUT' });
+    expect(refused.grown).toEqual({ client_error: 1, saturated: 1 });
+    expect(refused.breaker.state).toBe('closed');
+    // A's connection reset: nothing answered during B's deadline, B's timeout counts.
+    const reset = await outcomesWhenAIs(
+      Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }),
+    );
+    expect(reset).toMatchObject({ a: 'ECONNRESET', b: 'TIMEOUT' });
+    expect(reset.grown).toEqual({ connection: 1, timeout: 1 });
   });
 });

@@ -12,7 +12,7 @@ import {
  * The key-encryption key behind a `--tink-key-resource` URI, called exactly as Tink's KMS AEADs
  * call each service (fixtures/tink/README.md section 4):
  * - `gcp-kms://projects/…/cryptoKeys/K`: Cloud KMS Decrypt with CRC32C integrity fields;
- * - `aws-kms://arn:…:key/…`: KMS Decrypt in the ARN's region, EncryptionContext
+ * - `aws-kms://arn:…:key/…` or `…:alias/…`: KMS Decrypt in the ARN's region, EncryptionContext
  *   `{associatedData: hex(AD)}` only when AD is not empty;
  * - `hcvault://host[:port]/{mount}/keys/{name}`: transit decrypt with the legacy `context` field.
  * Endpoint overrides: GCP_KMS_ENDPOINT, AWS_ENDPOINT_URL_KMS, TINK_HCVAULT_ADDR.
@@ -82,8 +82,9 @@ async function openAwsKek(uri: string): Promise<KeyEncryptionKey> {
         }),
         signal ? { abortSignal: signal } : {},
       );
-      // As tink-java: the key that decrypted must be the one named.
-      if (response.KeyId !== keyArn)
+      // As Tink: the key that decrypted must be the one a key ARN names. An alias ARN names
+      // whichever key the alias points to, and KMS answers with that key's ARN.
+      if (isKeyArn(keyArn) && response.KeyId !== keyArn)
         throw new SignerError(
           'DECRYPTION_FAILED',
           `AWS KMS decrypted with ${String(response.KeyId)}, not ${keyArn}`,
@@ -109,6 +110,12 @@ function vaultKekToken(option: string | undefined): VaultKekToken {
     token: option,
     source: '--tink-hcvault-token, --tink-hcvault-token-file or TINK_HCVAULT_TOKEN',
   };
+}
+
+/** Whether `arn` names a key, not an alias (Tink's isKeyArnFormat: `arn:…:…:…:…:key/…`). */
+function isKeyArn(arn: string): boolean {
+  const parts = arn.split(':');
+  return parts.length === 6 && parts[5]!.startsWith('key/');
 }
 
 async function openVaultKek(

@@ -42,6 +42,16 @@ describe('openKek', () => {
     });
   });
 
+  it('aws-kms:// takes an alias ARN: KMS answers with the key ARN, checked only for a key ARN (as Tink)', async () => {
+    const { id, arn } = aws.createKey('aes-256', 'tink-kek');
+    const aliasArn = arn.replace(/key\/.*$/, 'alias/tink-kek');
+    const ciphertext = aws.encrypt(id, KEYSET);
+    const byAlias = await openKek(`aws-kms://${aliasArn}`, {});
+    expect(Buffer.from(await byAlias.decrypt(ciphertext, EMPTY))).toEqual(KEYSET);
+    const byKey = await openKek(`aws-kms://${arn}`, {});
+    expect(Buffer.from(await byKey.decrypt(ciphertext, EMPTY))).toEqual(KEYSET);
+  });
+
   it('gcp-kms:// decrypts with Cloud KMS Decrypt and CRC32C fields', async () => {
     const cryptoKey = 'projects/p/locations/global/keyRings/r/cryptoKeys/kek';
     gcp.addVersion(cryptoKey, 1, 'aes-256');

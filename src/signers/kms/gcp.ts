@@ -54,9 +54,16 @@ interface Cancellable<T> extends Promise<T> {
   cancel?: () => void;
 }
 
-/** Cancels a gax call when the signal aborts (gax calls take no AbortSignal). */
+/**
+ * Cancels a gax call when the signal aborts (gax calls take no AbortSignal), or at once when it
+ * already has: its 'abort' event has passed, and the gRPC call would run on to its own end.
+ */
 export function cancelOnAbort<T>(call: Cancellable<T>, signal: AbortSignal): Promise<T> {
   const cancel = () => call.cancel?.();
+  if (signal.aborted) {
+    cancel();
+    return call;
+  }
   signal.addEventListener('abort', cancel, { once: true });
   return call.finally(() => signal.removeEventListener('abort', cancel));
 }

@@ -23,6 +23,8 @@ export async function startFakeAzureKeyVault() {
   const accessToken = randomBytes(24).toString('hex');
   const keys = new Map<string, { key: FakeKey; version: string }>();
   let tokensIssued = 0;
+  /** When set, ECDSA signatures are cut to this many bytes (a faulty vault or proxy). */
+  let ecdsaLength: number | undefined;
 
   const identity = await listen((request, _body, response) => {
     const url = new URL(request.url ?? '/', 'http://identity');
@@ -100,7 +102,7 @@ export async function startFakeAzureKeyVault() {
       signature = derToRaw(
         await signDigest(key, digest, hash),
         key.kind === 'ec-p256' ? 32 : key.kind === 'ec-p384' ? 48 : 66,
-      );
+      ).subarray(0, ecdsaLength);
     } else if (body.alg.startsWith('RS') && key.kind.startsWith('rsa-')) {
       signature = await signDigest(key, digest, hash);
     } else if (body.alg.startsWith('PS') && key.kind.startsWith('rsa-')) {
@@ -120,6 +122,10 @@ export async function startFakeAzureKeyVault() {
     cert: tls.cert,
     faults,
     tokensIssued: () => tokensIssued,
+    /** Cuts the ECDSA signatures it answers to `length` bytes; undefined: whole again. */
+    cutEcdsaSignatures(length: number | undefined) {
+      ecdsaLength = length;
+    },
     /** Environment for DefaultAzureCredential's managed identity (App Service) source. */
     identityEnv: {
       IDENTITY_ENDPOINT: `${identity.origin}/msi/token`,

@@ -1,6 +1,6 @@
 import { createPublicKey, type JsonWebKey as NodeJsonWebKey } from 'node:crypto';
 import type { HashName } from '../../asn1/algorithms.js';
-import { ecdsaRawToDer } from './ecdsa-signature.js';
+import { ecdsaRawToDer, RAW_ECDSA_SIGNATURE_LENGTH } from './ecdsa-signature.js';
 import type { ProviderOptions } from './provider-options.js';
 import type { RemoteSignatureApi } from './remote-signer.js';
 import { SignerError } from '../signer-error.js';
@@ -56,6 +56,8 @@ export async function createAzureKeyVaultApi(
   const keyClient = new KeyClient(vaultUrl, credential, clientOptions);
   let cryptography: InstanceType<typeof CryptographyClient> | undefined;
   let keyType = '';
+  /** The raw signature's length on the EC key's curve. */
+  let rawEcdsaLength: number | undefined;
 
   return {
     id: `azurekms:${host}/${keyName}${version ? `/${version}` : ''}`,
@@ -84,6 +86,7 @@ export async function createAzureKeyVaultApi(
       const hash = keyType === 'EC' ? EC_HASHES[jwk.crv ?? ''] : undefined;
       if (keyType === 'EC' && !hash)
         throw new SignerError('UNSUPPORTED_KEY', `unsupported curve ${jwk.crv ?? 'unknown'}`);
+      rawEcdsaLength = RAW_ECDSA_SIGNATURE_LENGTH[jwk.crv ?? ''];
       return hash ? { publicKey, hash } : { publicKey };
     },
     async signDigest(digest, algorithm, signal) {
@@ -93,7 +96,7 @@ export async function createAzureKeyVaultApi(
       const result = await cryptography.sign(name, digest, {
         abortSignal: signal,
       });
-      return keyType === 'EC' ? ecdsaRawToDer(result.result) : result.result;
+      return keyType === 'EC' ? ecdsaRawToDer(result.result, rawEcdsaLength) : result.result;
     },
     isThrottling(error) {
       return (error as { statusCode?: unknown } | null)?.statusCode === 429;

@@ -146,4 +146,20 @@ describe('Azure Key Vault signer (real @azure/keyvault-keys + DefaultAzureCreden
     expect(await issueAndVerify(authority, paths.root)).toContain('Verification: OK');
     await signer[Symbol.asyncDispose]();
   });
+
+  it("refuses an ECDSA signature not of the curve's length (P-384: 96 bytes), even of even length", async () => {
+    const { signer } = await authorityFor('ec-p384', 'sha384');
+    try {
+      fake.cutEcdsaSignatures(64);
+      await expect(signer.sign(Buffer.from('signed attributes'))).rejects.toMatchObject({
+        code: 'BAD_ANSWER',
+        message: "raw ECDSA signature has 64 bytes, not the curve's 96",
+      });
+      fake.cutEcdsaSignatures(undefined);
+      await expect(signer.sign(Buffer.from('signed attributes'))).resolves.toBeInstanceOf(Buffer);
+    } finally {
+      fake.cutEcdsaSignatures(undefined);
+      await signer[Symbol.asyncDispose]();
+    }
+  });
 });

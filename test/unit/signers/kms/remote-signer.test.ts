@@ -237,5 +237,10 @@ describe('ecdsaRawToDer', () => {
       ).toBe(true);
     }
     expect(() => ecdsaRawToDer(Buffer.alloc(63))).toThrow(/odd length/);
+    // With the curve known (P-384: 96 bytes), another even length is refused too.
+    expect(() => ecdsaRawToDer(Buffer.alloc(64, 1), 96)).toThrow(
+      "raw ECDSA signature has 64 bytes, not the curve's 96",
+    );
+    expect(ecdsaRawToDer(Buffer.alloc(96, 1), 96)[0]).toBe(0x30);
   });
 });

@@ -34,14 +34,14 @@ export async function createFileSigner(options: FileSignerOptions): Promise<Loca
       file.fill(0);
     }
   } catch (error) {
-    // A system error says its errno code; our own errors say their message.
+    // A system error says its errno code; our own errors say their message and keep their code
+    // (a wrong password is DECRYPTION_FAILED and a missing one KEY_ENCRYPTED, not an unreadable file).
     const reason =
       error instanceof CodedError
         ? error.message
         : ((error as NodeJS.ErrnoException).code ?? (error as Error).message);
-    throw new SignerError('KEY_UNREADABLE', `file: reading key path ${keyPath}: ${reason}`, {
-      cause: error,
-    });
+    const code = error instanceof SignerError ? error.code : 'KEY_UNREADABLE';
+    throw new SignerError(code, `file: reading key path ${keyPath}: ${reason}`, { cause: error });
   }
   const loose = await looseKeyFilePermissions(keyPath);
   if (loose) options.warn(loose);

@@ -128,6 +128,24 @@ describe('file signer: key formats made by openssl', () => {
     },
   );
 
+  it('keeps the code of a wrong password (DECRYPTION_FAILED) and a missing one (KEY_ENCRYPTED)', async () => {
+    for (const name of ['pkcs8-encrypted', 'legacy-rsa', 'sigstore-ec']) {
+      await expect(load(keys[name]!, 'wrong password')).rejects.toMatchObject({
+        code: 'DECRYPTION_FAILED',
+        message: expect.stringMatching(
+          /^file: reading key path .*: (encrypted key: )?decryption failed \(wrong password\?\)$/,
+        ),
+      });
+    }
+    for (const name of ['pkcs8-encrypted', 'legacy-ec']) {
+      await expect(load(keys[name]!, '')).rejects.toMatchObject({
+        code: 'KEY_ENCRYPTED',
+        message: `file: reading key path ${keys[name]}: the key is encrypted: set --file-signer-passwd-file (or --file-signer-passwd)`,
+      });
+    }
+    await expect(load(work.path('missing.pem'))).rejects.toMatchObject({ code: 'KEY_UNREADABLE' });
+  });
+
   it('reads an Ed25519 key in the cosign format; Ed25519 needs SHA-512 (RFC 8419)', async () => {
     const { signer } = await load(keys['cosign-ed25519']!, PASSWORD, 'sha512');
     expect(signer.algorithm.keyType).toBe('ed25519');

@@ -19,8 +19,9 @@ const PROVIDERS: Record<
   gcpkms: async (uri) => (await import('./gcp.js')).createGcpKmsApi(uri),
   azurekms: async (uri, options) =>
     (await import('./azure.js')).createAzureKeyVaultApi(uri, options),
-  hashivault: async (uri) => (await import('./vault.js')).createVaultTransitApi(uri),
-  openbao: async (uri) => (await import('./vault.js')).createVaultTransitApi(uri),
+  hashivault: async (uri, options) =>
+    (await import('./vault.js')).createVaultTransitApi(uri, options),
+  openbao: async (uri, options) => (await import('./vault.js')).createVaultTransitApi(uri, options),
 };
 
 /**

@@ -21,10 +21,12 @@ export function remoteCallPolicyFrom(limits: RemoteCallLimits): RemoteCallPolicy
 /**
  * `--timestamp-signer kms`: the remote signer of --kms-key-resource and the chain of
  * --certificate-chain-path. Its circuit breaker is watched by the state gauge; whoever builds the
- * authority guards issuance with it (Signer.unavailableReason).
+ * authority guards issuance with it (Signer.unavailableReason). `warn` gets the start-up warnings
+ * (a Vault token file others can read).
  */
 export async function createKmsSignerWithChain(
   config: Extract<SignerConfig, { kind: 'kms' }>,
+  warn: (message: string) => void = () => {},
 ): Promise<SignerWithChain> {
   if (!config.keyResource)
     throw new SignerError('OPTION_MISSING', '--timestamp-signer kms needs --kms-key-resource');
@@ -41,7 +43,7 @@ export async function createKmsSignerWithChain(
     config.keyResource,
     config.hash,
     remoteCallPolicyFrom(config.limits),
-    {},
+    { warn },
     certifiedKey,
   );
   watchCircuitBreaker(signer.breaker);

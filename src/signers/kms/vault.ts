@@ -1,7 +1,9 @@
 import { createPublicKey } from 'node:crypto';
+import type { ProviderOptions } from './provider-options.js';
 import type { RemoteSignatureApi } from './remote-signer.js';
 import { vaultConnectionFromEnv, vaultRequest, VaultError } from './vault-client.js';
 import { SignerError } from '../signer-error.js';
+import { looseKeyFilePermissions } from '../file/key-file-permissions.js';
 import { KMS_URI_FORMATS, VAULT_KMS_URI } from '../../config/key-uri.js';
 
 const HASH_PATHS = { sha256: 'sha2-256', sha384: 'sha2-384', sha512: 'sha2-512' } as const;
@@ -19,9 +21,17 @@ export function parseVaultUri(uri: string): { prefix: 'VAULT' | 'BAO'; keyName: 
  * the leaf certificate restricts the key to it), and pins
  * the key version read at start, so a rotation cannot silently sign with a key the leaf does not hold.
  */
-export async function createVaultTransitApi(uri: string): Promise<RemoteSignatureApi> {
+export async function createVaultTransitApi(
+  uri: string,
+  options: ProviderOptions = {},
+): Promise<RemoteSignatureApi> {
   const { prefix, keyName } = parseVaultUri(uri);
   const connection = vaultConnectionFromEnv(prefix);
+  // A token file is a secret file like a key file: warned about alike.
+  if (connection.tokenFile && options.warn) {
+    const loose = await looseKeyFilePermissions(connection.tokenFile);
+    if (loose) options.warn(loose);
+  }
   const mount = (process.env['TRANSIT_SECRET_ENGINE_PATH'] ?? 'transit').replace(/^\/+|\/+$/g, '');
   let keyVersion = 0;
 

@@ -1,3 +1,4 @@
+import { chmodSync } from 'node:fs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeVault } from '../../../fakes/vault-transit.js';
 import { tempDir } from '../../../helpers/openssl.js';
@@ -143,6 +144,31 @@ describe('Vault / OpenBao transit signer (fetch against a fake transit engine)',
     } finally {
       await server?.close();
       vault.setToken(TOKEN);
+      delete process.env['VAULT_TOKEN_FILE'];
+      process.env['VAULT_TOKEN'] = TOKEN;
+    }
+  });
+
+  it('warns about a VAULT_TOKEN_FILE others can read, as about a key file', async () => {
+    const tokenFile = dir.write('loose-vault-token', `${TOKEN}\n`);
+    delete process.env['VAULT_TOKEN'];
+    process.env['VAULT_TOKEN_FILE'] = tokenFile;
+    vault.createKey('loose', 'ec-p256');
+    const warnings: string[] = [];
+    const warn = (message: string) => warnings.push(message);
+    try {
+      chmodSync(tokenFile, 0o644);
+      const loose = await createKmsSigner('hashivault://loose', 'auto', undefined, { warn });
+      await loose[Symbol.asyncDispose]();
+      expect(warnings).toEqual([
+        expect.stringContaining(`${tokenFile} is readable by group or others (mode 0644)`),
+      ]);
+      expect(warnings.join()).not.toContain(TOKEN);
+      chmodSync(tokenFile, 0o600);
+      const tight = await createKmsSigner('hashivault://loose', 'auto', undefined, { warn });
+      await tight[Symbol.asyncDispose]();
+      expect(warnings).toHaveLength(1);
+    } finally {
       delete process.env['VAULT_TOKEN_FILE'];
       process.env['VAULT_TOKEN'] = TOKEN;
     }

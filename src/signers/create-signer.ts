@@ -38,7 +38,7 @@ export async function createSigner(
     case 'memory':
       return deps.memoryKey ? memorySignerFrom(deps.memoryKey, hash) : createMemorySigner(hash);
     case 'kms':
-      return createKmsSignerWithChain(config);
+      return createKmsSignerWithChain(config, warn);
     case 'file': {
       const password = await secretOption(config.password, warn);
       const signer = await createFileSigner({ keyPath: config.keyPath, password, hash, warn });

@@ -10,6 +10,9 @@ import {
   writeChainFor,
 } from '../../../helpers/remote-tsa.js';
 import { createKmsSigner } from '../../../../src/signers/kms/create-kms-signer.js';
+import { createSigner } from '../../../../src/signers/create-signer.js';
+import { resolveServeConfig } from '../../../../src/config/resolve.js';
+import { signerConfigFrom } from '../../../../src/config/signer-config.js';
 
 const TOKEN = 'hvs.fake-test-token-do-not-log';
 let vault: Awaited<ReturnType<typeof startFakeVault>>;
@@ -168,6 +171,20 @@ describe('Vault / OpenBao transit signer (fetch against a fake transit engine)',
       const tight = await createKmsSigner('hashivault://loose', 'auto', undefined, { warn });
       await tight[Symbol.asyncDispose]();
       expect(warnings).toHaveLength(1);
+      // The server's way in (createSigner, with its logger's warn) shows it too.
+      chmodSync(tokenFile, 0o640);
+      const paths = await writeChainFor(vault.createKey('served', 'ec-p256').publicKey!, dir);
+      const config = resolveServeConfig({
+        timestampSigner: 'kms',
+        kmsKeyResource: 'hashivault://served',
+        certificateChainPath: paths.chain,
+      });
+      const served = await createSigner(signerConfigFrom(config), { warn });
+      await served.signer[Symbol.asyncDispose]();
+      expect(warnings).toEqual([
+        expect.stringContaining('(mode 0644)'),
+        expect.stringContaining(`${tokenFile} is readable by group or others (mode 0640)`),
+      ]);
     } finally {
       delete process.env['VAULT_TOKEN_FILE'];
       process.env['VAULT_TOKEN'] = TOKEN;

@@ -529,14 +529,15 @@ export class ClockMonitor {
     }
     if (evidence) this.authenticated = evidence.authenticated;
     const rounds = this.current.rounds + 1;
-    // The wall clock's offset when chronyd measured it: its offset now less the steps since.
+    // The wall clock's offset when chronyd measured it, from the detector's history: every step
+    // since, however small, counts (the offset now less that).
     const measuredAtMs =
       refTime === undefined ? Number.NEGATIVE_INFINITY : this.chronyMeasuredAt(refTime);
     const checked = this.verifiedBound(
       { state, detail },
       evidence?.boundMs,
       measuredAtMs,
-      this.step.wallOffsetMs - this.step.netSince(measuredAtMs),
+      this.step.offsetAt(measuredAtMs),
     );
     this.setStatus({
       rounds,
@@ -546,17 +547,17 @@ export class ClockMonitor {
   }
 
   /**
-   * The monotonic instant of chronyd's last update (`refTime`, its wall clock then): steps since
-   * are not in its estimate. now - refTime over-counts the time since by the net of the steps since
-   * (counting more steps: safe) but under-counts it by a backward step's size, so those are taken
-   * off (counting more steps again). Never before the last detected step: the step hold let this
-   * reading through only if chronyd measured the clock after it, so that step is in its estimate.
+   * The monotonic instant of chronyd's last update (`refTime`, its wall clock then), or earlier:
+   * the wall clock read refTime at the monotonic instant refTime less its offset then, which is at
+   * most the highest offset it has had since the last detected step (an earlier instant counts
+   * more of the steps since, and ages the bound more: safe). Never before that step: the step hold
+   * let this reading through only if chronyd measured the clock after it, so that step is in its
+   * estimate.
    */
   private chronyMeasuredAt(refTime: number): number {
-    const monotonic = this.monotonic();
     const floor = this.stepMonotonicMs;
-    const measuredAt = monotonic - (this.now() - refTime * 1000) - this.step.backwardSince(floor);
-    return Math.max(floor, Math.min(monotonic, measuredAt));
+    const measuredAt = refTime * 1000 - this.step.highestOffsetSince(floor);
+    return Math.max(floor, Math.min(this.monotonic(), measuredAt));
   }
 
   private queryRound(): Promise<ServerOutcome[]> {

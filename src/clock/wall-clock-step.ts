@@ -5,9 +5,10 @@ export const DEFAULT_JUMP_TOLERANCE_MS = 250;
 export const seconds = (ms: number) => `${Number((ms / 1000).toFixed(2))} s`;
 
 /**
- * Steps of up to this are not told apart from the two clocks' reading jitter (Date.now has whole
- * milliseconds): smaller ones are not remembered for `netSince`. The divergence from what was
- * verified compares the wall clock's offsets instead (`wallOffsetMs`), so they add up there.
+ * Two readings of a steady clock's offset from the monotonic clock differ by less than this
+ * (Date.now has whole milliseconds): the offsets remembered for `offsetAt` move by at least this,
+ * so reading jitter never fills the ring. The divergence from what was verified compares the
+ * offsets themselves, so steps of any size add up there.
  */
 export const DIVERGENCE_NOISE_MS = 2;
 
@@ -19,8 +20,12 @@ export const DIVERGENCE_NOISE_MS = 2;
  */
 export const systemMonotonicMs = (): number => Number(process.hrtime.bigint()) / 1e6;
 
-/** Steps remembered for `netSince`; the oldest are overwritten (a monitor that never verifies). */
-const MAX_REMEMBERED_STEPS = 1000;
+/**
+ * Offsets remembered for `offsetAt`, the oldest overwritten: a lookup reaches back to chronyd's
+ * last update, at most 1024 s ago with chrony's default maxpoll, which this covers even if the
+ * wall clock stepped by 2 ms or more four times a second throughout.
+ */
+const MAX_REMEMBERED_OFFSETS = 4096;
 
 export const clockJumpDetail = (stepMs: number) =>
   `local clock jumped by ${seconds(stepMs)}; re-verifying against NTP`;
@@ -32,17 +37,22 @@ export const clockDivergenceDetail = (divergenceMs: number, thresholdMs: number)
 /**
  * Compares how far the wall clock and the monotonic clock moved since the last check. Checked
  * often (every second and before each token), so the slew NTP applies never adds up to a step.
- * `check` and `wallOffsetMs` are O(1) and allocate nothing (they run before each token); the steps
- * are kept in a fixed ring for `netSince`/`backwardSince`, which a round's evaluation calls.
+ * `check` and `wallOffsetMs` are O(1) and allocate nothing (they run before each token); the
+ * offset's history is kept in a fixed ring for `offsetAt`/`highestOffsetSince`, which a chrony
+ * reading's evaluation calls.
  */
 export class WallClockStepDetector {
   private wallBase: number;
   private monotonicBase: number;
-  /** The steps seen (beyond the noise, under the tolerance too): a ring, oldest overwritten. */
-  private readonly stepAt = new Float64Array(MAX_REMEMBERED_STEPS);
-  private readonly stepBy = new Float64Array(MAX_REMEMBERED_STEPS);
-  /** Steps ever recorded (the ring holds the last MAX_REMEMBERED_STEPS of them). */
-  private recorded = 0;
+  /**
+   * The wall clock's offset from the monotonic clock (`offsetOf`) at the checks (`offsetFrom`,
+   * monotonic ms) where it had moved by DIVERGENCE_NOISE_MS or more from the last one remembered:
+   * a ring, oldest overwritten. Between two entries it stayed within that of the earlier one.
+   */
+  private readonly offsetFrom = new Float64Array(MAX_REMEMBERED_OFFSETS);
+  private readonly offsetOf = new Float64Array(MAX_REMEMBERED_OFFSETS);
+  /** Offsets ever remembered (the ring holds the last MAX_REMEMBERED_OFFSETS of them). */
+  private remembered = 0;
 
   constructor(
     private readonly toleranceMs = DEFAULT_JUMP_TOLERANCE_MS,
@@ -52,6 +62,7 @@ export class WallClockStepDetector {
   ) {
     this.wallBase = now();
     this.monotonicBase = monotonic();
+    this.remember(this.monotonicBase, this.wallOffsetMs);
   }
 
   /** The step since the last check in ms, when beyond the tolerance; otherwise undefined. */
@@ -61,11 +72,11 @@ export class WallClockStepDetector {
     const stepMs = wall - this.wallBase - (monotonic - this.monotonicBase);
     this.wallBase = wall;
     this.monotonicBase = monotonic;
-    if (Math.abs(stepMs) > DIVERGENCE_NOISE_MS) {
-      const slot = this.recorded % MAX_REMEMBERED_STEPS;
-      this.stepAt[slot] = monotonic;
-      this.stepBy[slot] = stepMs;
-      this.recorded++;
+    // Compared with the last offset remembered, not the last reading: steps within the noise
+    // add up until they are remembered.
+    const offset = this.wallOffsetMs;
+    if (Math.abs(offset - this.offsetOfEntry(this.remembered - 1)) >= DIVERGENCE_NOISE_MS) {
+      this.remember(monotonic, offset);
     }
     return Math.abs(stepMs) <= this.toleranceMs ? undefined : stepMs;
   }
@@ -76,26 +87,39 @@ export class WallClockStepDetector {
   }
 
   /**
-   * The net of the steps recorded after `monotonicMs`, in ms (signed). Only the last
-   * MAX_REMEMBERED_STEPS steps are remembered.
+   * The wall clock's offset from the monotonic clock at the monotonic instant `monotonicMs`, to
+   * within DIVERGENCE_NOISE_MS: as of the last check at or before it that moved it. Before the
+   * oldest offset remembered (the detector's start, or MAX_REMEMBERED_OFFSETS ago), that offset.
    */
-  netSince(monotonicMs: number): number {
-    return this.sumSince(monotonicMs, (stepMs) => stepMs);
+  offsetAt(monotonicMs: number): number {
+    return this.offsetOfEntry(this.indexAt(monotonicMs));
   }
 
-  /** The sum of the backward steps recorded after `monotonicMs`, as a positive number of ms. */
-  backwardSince(monotonicMs: number): number {
-    return this.sumSince(monotonicMs, (stepMs) => Math.max(0, -stepMs));
-  }
-
-  private sumSince(monotonicMs: number, part: (stepMs: number) => number): number {
-    let sum = 0;
-    const oldest = Math.max(0, this.recorded - MAX_REMEMBERED_STEPS);
-    for (let i = this.recorded - 1; i >= oldest; i--) {
-      const slot = i % MAX_REMEMBERED_STEPS;
-      if (this.stepAt[slot]! <= monotonicMs) break;
-      sum += part(this.stepBy[slot]!);
+  /** The highest offset the wall clock had from the monotonic instant `monotonicMs` until now. */
+  highestOffsetSince(monotonicMs: number): number {
+    let highest = this.wallOffsetMs;
+    for (let i = this.indexAt(monotonicMs); i < this.remembered; i++) {
+      highest = Math.max(highest, this.offsetOfEntry(i));
     }
-    return sum;
+    return highest;
+  }
+
+  private remember(monotonicMs: number, offsetMs: number): void {
+    const slot = this.remembered % MAX_REMEMBERED_OFFSETS;
+    this.offsetFrom[slot] = monotonicMs;
+    this.offsetOf[slot] = offsetMs;
+    this.remembered++;
+  }
+
+  private offsetOfEntry(index: number): number {
+    return this.offsetOf[index % MAX_REMEMBERED_OFFSETS]!;
+  }
+
+  /** The index of the offset in force at `monotonicMs` (the oldest remembered, if before it). */
+  private indexAt(monotonicMs: number): number {
+    const oldest = Math.max(0, this.remembered - MAX_REMEMBERED_OFFSETS);
+    let i = this.remembered - 1;
+    while (i > oldest && this.offsetFrom[i % MAX_REMEMBERED_OFFSETS]! > monotonicMs) i--;
+    return i;
   }
 }

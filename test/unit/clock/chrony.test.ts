@@ -503,6 +503,24 @@ describe('a backward step, and small steps, with chrony', () => {
   });
 });
 
+describe("small steps between chronyd's update and the reading", () => {
+  it('count however small: 300 steps of +2 ms add 600 ms to the bound chronyd measured', async () => {
+    const clock = fakeClocks(); // the wall clock at 1796403900.000
+    // chronyd measured the clock (System time ~0) at 1796403900; it is read 300 s later.
+    const { monitor } = chronyMonitor([syncedAt(1_796_403_900)], 'auto', false, clock.clocks);
+    const gate = createClockGate(monitor, { requireTimeSync: false });
+    for (let i = 0; i < 300; i++) {
+      clock.advance(1000, 2); // each within the two clocks' 2 ms reading noise
+      gate();
+    }
+    const status = await monitor.runRound();
+    expect(status.state).toBe('synced');
+    // 0.01 ms measured + 600 ms of steps + 15 ppm of the 300.6 s since (4.5 ms: the instant is
+    // taken as early as the steps since allow), rounded up, + 1.
+    expect(status.accuracyMs).toBe(606);
+  });
+});
+
 describe('a Ref time in the future', () => {
   it('is an unusable answer: unverified, as when chronyd cannot be read', async () => {
     const clock = fakeClocks(); // the wall clock at 1796403900.000

@@ -111,20 +111,29 @@ export function parseTracking(line: string): ChronyTracking {
 }
 
 /**
- * chronyd's last update ("Ref time", on its own corrected clock) is never later than the local
- * wall clock plus its "System time" (what it has still to correct; with chronyd -x the clock's
- * whole offset). Beyond that by more than this slack (the two clocks' readings, chronyd's slew
- * since its update), it is refused.
+ * How far chronyd's last update on the local wall clock may be from what Ref time less the System
+ * time now says: the two clocks' readings, and how far System time has moved since the update
+ * (what chronyd has slewed off since; with chronyd -x, the free-running clock's drift).
  */
 const REF_TIME_SLACK_MS = 1000;
+
+/**
+ * chronyd's last update on the local wall clock (ms since the Unix epoch), as early as it can have
+ * been. Ref time is on chronyd's NTP clock, which is System time ahead of the local clock
+ * (chrony's sign: positive, the local clock is slow; with chronyd -x, the clock's whole offset):
+ * compared with the local clock as it is, a clock 4 s slow would take an update from before a
+ * step for one 4 s later, after it.
+ */
+export function earliestLocalRefTimeMs(tracking: ChronyTracking): number {
+  return (tracking.refTime - tracking.systemTime) * 1000 - REF_TIME_SLACK_MS;
+}
 
 /**
  * Refuses a tracking whose Ref time is in the future: taken as fresh, it would pass the hold after
  * a step, and the wall clock's steps since it would not count. `nowMs`: the local wall clock now.
  */
 export function checkRefTime(tracking: ChronyTracking, nowMs: number): void {
-  const latestMs = nowMs + Math.max(0, tracking.systemTime * 1000) + REF_TIME_SLACK_MS;
-  if (tracking.refTime * 1000 > latestMs) {
+  if (earliestLocalRefTimeMs(tracking) > nowMs) {
     throw new ChronyError('CHRONYC_OUTPUT', 'chronyc: ref time is in the future');
   }
 }

@@ -10,6 +10,7 @@ import {
   CHRONYC_KILL_GRACE_MS,
   checkRefTime,
   ChronyError,
+  earliestLocalRefTimeMs,
   readChrony,
   type ChronyRead,
   type ChronyReading,
@@ -461,9 +462,10 @@ export class ClockMonitor {
     }
     return () => {
       const stepWallMs = this.stepWallMs;
+      const updatedMs = earliestLocalRefTimeMs(reading.tracking);
       // chronyd notices a step under 10 s only at its next measurement (64 s to 17 min later):
       // until then its tracking still describes the clock before the step.
-      if (stepWallMs !== undefined && reading.tracking.refTime * 1000 <= stepWallMs) {
+      if (stepWallMs !== undefined && updatedMs <= stepWallMs) {
         this.holdAfterStep(reading.tracking.refTime);
         return;
       }
@@ -477,7 +479,7 @@ export class ClockMonitor {
       this.stepWallMs = undefined;
       this.evaluateChrony(
         chronyVerdict(reading, { thresholdMs: this.thresholdMs, requireNts }),
-        reading.tracking.refTime,
+        updatedMs,
       );
     };
   }
@@ -506,10 +508,13 @@ export class ClockMonitor {
     });
   }
 
-  /** `refTime`: chronyd's last update (seconds since the Unix epoch), when its evidence is from. */
+  /**
+   * `updatedMs`: chronyd's last update, when its evidence is from, on the local wall clock
+   * (earliestLocalRefTimeMs).
+   */
   private evaluateChrony(
     { state, detail, evidence }: ReturnType<typeof chronyVerdict>,
-    refTime?: number,
+    updatedMs?: number,
   ): void {
     recordChronyEvidence(evidence);
     if (state === 'drifted') ntpErrorsTotal.inc({ reason: 'err_inv_time' });
@@ -532,7 +537,7 @@ export class ClockMonitor {
     // The wall clock's offset when chronyd measured it, from the detector's history: every step
     // since, however small, counts (the offset now less that).
     const measuredAtMs =
-      refTime === undefined ? Number.NEGATIVE_INFINITY : this.chronyMeasuredAt(refTime);
+      updatedMs === undefined ? Number.NEGATIVE_INFINITY : this.chronyMeasuredAt(updatedMs);
     const checked = this.verifiedBound(
       { state, detail },
       evidence?.boundMs,
@@ -547,16 +552,16 @@ export class ClockMonitor {
   }
 
   /**
-   * The monotonic instant of chronyd's last update (`refTime`, its wall clock then), or earlier:
-   * the wall clock read refTime at the monotonic instant refTime less its offset then, which is at
-   * most the highest offset it has had since the last detected step (an earlier instant counts
-   * more of the steps since, and ages the bound more: safe). Never before that step: the step hold
-   * let this reading through only if chronyd measured the clock after it, so that step is in its
-   * estimate.
+   * The monotonic instant of chronyd's last update (`updatedMs`, the local wall clock then), or
+   * earlier: the wall clock read updatedMs at the monotonic instant updatedMs less its offset
+   * then, which is at most the highest offset it has had since the last detected step (an
+   * earlier instant counts more of the steps since, and ages the bound more: safe). Never before
+   * that step: the step hold let this reading through only if chronyd measured the clock after
+   * it, so that step is in its estimate.
    */
-  private chronyMeasuredAt(refTime: number): number {
+  private chronyMeasuredAt(updatedMs: number): number {
     const floor = this.stepMonotonicMs;
-    const measuredAt = refTime * 1000 - this.step.highestOffsetSince(floor);
+    const measuredAt = updatedMs - this.step.highestOffsetSince(floor);
     return Math.max(floor, Math.min(this.monotonic(), measuredAt));
   }
 

@@ -449,8 +449,13 @@ describe('a backward step, and small steps, with chrony', () => {
   it('after a -5 s step, stays drifted on a measurement from just before it', async () => {
     const clock = fakeClocks(); // the wall clock at 1796403900.000
     const { monitor } = chronyMonitor(
-      // chronyd's update 0.5 s before the step, read before and after it; then one after the step.
-      [syncedAt(1_796_403_899.5), syncedAt(1_796_403_899.5), syncedAt(1_796_403_900.5)],
+      // chronyd's update 0.5 s before the step, read before and after it; then two after it.
+      [
+        syncedAt(1_796_403_899.5),
+        syncedAt(1_796_403_899.5),
+        syncedAt(1_796_403_900.5),
+        syncedAt(1_796_403_901.5),
+      ],
       'auto',
       false,
       clock.clocks,
@@ -464,7 +469,11 @@ describe('a backward step, and small steps, with chrony', () => {
     expect(held.detail).toMatch(/^local clock jumped; waiting for chronyd's next measurement/);
     expect(held.accuracyMs).toBe(2000);
     expect(gate()?.failInfo).toBe('timeNotAvailable');
-    clock.advance(6000); // the wall clock at 1796403901.01; chronyd measured at 1796403900.5
+    // The wall clock at 1796403901.01; chronyd measured at 1796403900.5, within 1 s of the step
+    // (its System time may have moved that much since): that could still predate it.
+    clock.advance(6000);
+    expect((await monitor.runRound()).detail).toMatch(/^local clock jumped; waiting for chronyd/);
+    clock.advance(1000); // the wall clock at 1796403902.01; chronyd measured at 1796403901.5
     const fresh = await monitor.runRound();
     expect(fresh.state).toBe('synced');
     expect(fresh.accuracyMs).toBe(2); // the -5 s step predates that measurement
@@ -521,6 +530,54 @@ describe("small steps between chronyd's update and the reading", () => {
   });
 });
 
+describe("chronyd's Ref time is on its own clock, System time ahead of the local one", () => {
+  /** SYNCED with chronyd's last update at `refTime` (its clock) and System time `systemTime` (s). */
+  const trackedAt = (refTime: number, systemTime: number) =>
+    syncedAt(refTime).replace('-0.000002412', systemTime.toFixed(9));
+
+  it('a backward step after the update, under the jump tolerance, counts against its estimate', async () => {
+    const clock = fakeClocks(); // the wall clock at 1796403900.000, 1.5 s slow (chronyd -x)
+    // chronyd measured it 0.5 s ago (1796403899.5 local): Ref time 1796403901 on its clock.
+    const { monitor } = chronyMonitor([trackedAt(1_796_403_901, 1.5)], 'auto', false, clock.clocks);
+    const gate = createClockGate(monitor, { requireTimeSync: false });
+    clock.advance(1000, -200);
+    gate();
+    clock.advance(1000);
+    const status = await monitor.runRound();
+    // The clock is now 1.7 s slow: 1500.01 ms measured + the 200 ms step + 15 ppm of the 3.5 s
+    // since (the update taken as early as chrony's slew since allows), rounded up, + 1.
+    expect(status.state).toBe('synced');
+    expect(status.accuracyMs).toBe(1702);
+  });
+
+  it('a detected step holds the gate until a measurement after it on the local clock', async () => {
+    const clock = fakeClocks(); // the wall clock at 1796403900.000, 1.8 s slow (chronyd -x)
+    const { monitor } = chronyMonitor(
+      [
+        // chronyd measured it 0.5 s ago (1796403899.5 local): 1796403901.3 on its clock.
+        trackedAt(1_796_403_901.3, 1.8),
+        trackedAt(1_796_403_901.3, 1.8),
+        // Its next measurement, 2.7 s after the start on the local clock: 2.1 s slow now.
+        trackedAt(1_796_403_904.8, 2.1),
+      ],
+      'auto',
+      false,
+      clock.clocks,
+    );
+    const gate = createClockGate(monitor, { requireTimeSync: false });
+    expect((await monitor.runRound()).state).toBe('synced');
+    clock.advance(1000, -300); // at 1796403900.7 after the step: chronyd's update reads as later
+    expect(gate()?.failInfo).toBe('timeNotAvailable');
+    const held = await monitor.runRound();
+    expect(held.state).toBe('drifted');
+    expect(held.detail).toMatch(/^local clock jumped; waiting for chronyd's next measurement/);
+    clock.advance(3000);
+    const measured = await monitor.runRound();
+    expect(measured.state).toBe('drifted');
+    expect(measured.detail).toMatch(/by up to 2\.1 s, more than 2 s$/);
+  });
+});
+
 describe('a Ref time in the future', () => {
   it('is an unusable answer: unverified, as when chronyd cannot be read', async () => {
     const clock = fakeClocks(); // the wall clock at 1796403900.000
@@ -535,6 +592,22 @@ describe('a Ref time in the future', () => {
     expect(future.state).toBe('unverified');
     expect(future.detail).toBe('unusable answer from chronyd: chronyc: ref time is in the future');
     expect((await monitor.runRound()).state).toBe('synced'); // within the 1 s slack
+  });
+
+  it('is judged on the local clock: one whose clock is fast has Ref times behind it', async () => {
+    const clock = fakeClocks(); // the wall clock at 1796403900.000, 5 s fast (System time -5 s)
+    const fast = (refTime: number) => syncedAt(refTime).replace('-0.000002412', '-5.000000000');
+    const { monitor } = chronyMonitor(
+      [fast(1_796_403_897), fast(1_796_403_895.5)],
+      5000,
+      false,
+      clock.clocks,
+    );
+    // 1796403897 on chronyd's clock is 1796403902 on the local one: 2 s ahead of it.
+    expect((await monitor.runRound()).detail).toBe(
+      'unusable answer from chronyd: chronyc: ref time is in the future',
+    );
+    expect((await monitor.runRound()).state).toBe('drifted'); // 0.5 s ahead: within the slack
   });
 
   it('may be ahead of the local clock by what chronyd has still to correct', async () => {

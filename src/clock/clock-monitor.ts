@@ -27,9 +27,9 @@ import {
 } from './clock-metrics.js';
 import { genTimeErrorMs, MILLISECOND_GEN_TIME_ERROR_MS } from '../tsp/gen-time.js';
 import type { ClockMonitorSettings } from './ntp-config.js';
-import { KissHoldOff, queryRound, type LogFn, type ServerOutcome } from './round.js';
+import { KissHoldOff, onePerAddress, queryRound, type LogFn, type ServerOutcome } from './round.js';
 import { querySntp, type SntpQuery } from './sntp-client.js';
-import { clockVerdict, type ServerSample } from './verdict.js';
+import { clockVerdict } from './verdict.js';
 import {
   clockJumpDetail,
   DEFAULT_JUMP_TOLERANCE_MS,
@@ -578,8 +578,13 @@ export class ClockMonitor {
   }
 
   private evaluate(outcomes: ServerOutcome[]): void {
-    const samples: ServerSample[] = [];
-    for (const { server, sample } of outcomes) if (sample) samples.push({ server, sample });
+    const { samples, duplicates } = onePerAddress(outcomes);
+    for (const { server, sameAs, address } of duplicates) {
+      this.logger.debug(
+        { server: server.name, sameAs: sameAs.name, address },
+        `ntp servers ${sameAs.name} and ${server.name} answered from ${address}: counted once`,
+      );
+    }
     const { serverThreshold, numServers } = this.settings;
     const verdict = clockVerdict(samples, {
       thresholdMs: this.thresholdMs,

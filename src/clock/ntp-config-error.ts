@@ -8,7 +8,8 @@ export type NtpConfigErrorCode =
   | 'DELTA_TOO_SMALL'
   | 'INVALID_ATTEMPTS'
   | 'INVALID_PERIOD'
-  | 'INVALID_SERVER';
+  | 'INVALID_SERVER'
+  | 'DUPLICATE_SERVER';
 
 /** An NTP monitoring configuration the server refuses; the messages are Go's where Go has one. */
 export class NtpConfigError extends CodedError<NtpConfigErrorCode> {

@@ -106,12 +106,26 @@ export function validateNtpConfig(config: NtpMonitoringConfig, withServers = tru
   if (withServers && config.request_attempts < 1)
     throw new NtpConfigError('INVALID_ATTEMPTS', NTP_CONFIG_ERRORS.attempts);
   if (config.period < 1) throw new NtpConfigError('INVALID_PERIOD', NTP_CONFIG_ERRORS.period);
+  // Host (case aside) and port: the entry that named it first.
+  const listed = new Map<string, string>();
   for (const entry of servers) {
+    let address: NtpServerAddress;
     try {
-      parseServerAddress(entry);
+      address = parseServerAddress(entry);
     } catch (error) {
       throw new NtpConfigError('INVALID_SERVER', (error as Error).message, { cause: error });
     }
+    // One server listed twice would count as two agreeing with the clock. Names that differ but
+    // resolve to one server are counted once per answering address instead (round.ts).
+    const key = `${address.host.toLowerCase()} ${address.port}`;
+    const first = listed.get(key);
+    if (first !== undefined) {
+      throw new NtpConfigError(
+        'DUPLICATE_SERVER',
+        `ntp server ${JSON.stringify(address.name)} is listed twice (as ${JSON.stringify(first)} and ${JSON.stringify(address.name)}): one server must not count as two`,
+      );
+    }
+    listed.set(key, address.name);
   }
 }
 

@@ -65,6 +65,41 @@ export class KissHoldOff {
   }
 }
 
+/** An answer not counted: its server answered from the address an earlier answer came from. */
+export interface DuplicateAnswer {
+  server: NtpServerAddress;
+  /** The server whose answer from that address counts. */
+  sameAs: NtpServerAddress;
+  address: string;
+}
+
+/**
+ * The round's answers, one per answering address (and port): two configured names of one server
+ * (127.0.0.1 and localhost, or two pool names that resolved alike) are one server, and must not
+ * count as two agreeing with the clock. The first answer counts. An answer without an address
+ * (an injected query) counts by its server's name.
+ */
+export function onePerAddress(outcomes: readonly ServerOutcome[]): {
+  samples: { server: NtpServerAddress; sample: SntpSample }[];
+  duplicates: DuplicateAnswer[];
+} {
+  const counted = new Map<string, NtpServerAddress>();
+  const samples: { server: NtpServerAddress; sample: SntpSample }[] = [];
+  const duplicates: DuplicateAnswer[] = [];
+  for (const { server, sample } of outcomes) {
+    if (!sample) continue;
+    const key = sample.address ?? `name ${server.name}`;
+    const sameAs = counted.get(key);
+    if (sameAs) {
+      duplicates.push({ server, sameAs, address: key });
+    } else {
+      counted.set(key, server);
+      samples.push({ server, sample });
+    }
+  }
+  return { samples, duplicates };
+}
+
 /** What one round needs: the configured servers and attempts, and the monitor's clocks and signal. */
 export interface RoundOptions extends Pick<
   ClockMonitorSettings,

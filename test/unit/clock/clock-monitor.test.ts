@@ -147,6 +147,26 @@ describe('clock monitor rounds', () => {
     expect((await monitorFor(servers, { serverThreshold: 2 }).runRound()).state).toBe('synced');
   });
 
+  it('counts a server that answers under two names once', async () => {
+    const [server] = await startResponders(answer());
+    const { port } = server!.address;
+    const debug: string[] = [];
+    const monitor = monitorFor([server!, server!], {
+      // A second name for the same server (as localhost would be for 127.0.0.1).
+      servers: [server!.address, { name: `alias:${port}`, host: '127.0.0.1', port }],
+      logger: {
+        info: () => {},
+        warn: () => {},
+        error: () => {},
+        debug: (_fields, message) => debug.push(message),
+      },
+    });
+    const status = await monitor.runRound();
+    expect(status.state).toBe('unverified');
+    expect(status.detail).toBe('only 1 of 2 NTP servers gave a usable answer, 2 needed');
+    expect(debug.filter((line) => line.includes('counted once'))).toHaveLength(1);
+  });
+
   it('recovers by itself when a later round agrees', async () => {
     const [server] = await startResponders(answer({ offsetMs: 30_000 }));
     const monitor = monitorFor([server!]);

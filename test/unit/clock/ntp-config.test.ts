@@ -162,6 +162,22 @@ describe('NTP configuration validation (Go rules and messages, reference 7.1)', 
       { servers: ['a', 'b', 'c', ''] },
       'invalid ntp server "": expected host or host:port',
     ],
+    // One server listed twice would count as two agreeing servers.
+    [
+      'a server listed twice',
+      { servers: ['a', 'b', 'c', 'b'] },
+      'ntp server "b" is listed twice (as "b" and "b"): one server must not count as two',
+    ],
+    [
+      'a server listed twice, spelt differently',
+      { servers: ['a', 'Time.Example:123', 'c', 'time.example'] },
+      'ntp server "time.example" is listed twice (as "Time.Example:123" and "time.example"): one server must not count as two',
+    ],
+    [
+      'an IPv6 server listed twice',
+      { servers: ['a', '[::1]:123', 'c', '::1'] },
+      'ntp server "::1" is listed twice (as "[::1]:123" and "::1"): one server must not count as two',
+    ],
   ])('refuses %s', (_name, change, message) => {
     const validate = () => validateNtpConfig({ ...valid, ...change });
     expect(validate).toThrow(NtpConfigError);
@@ -175,6 +191,12 @@ describe('NTP configuration validation (Go rules and messages, reference 7.1)', 
     expect(() => validateNtpConfig({ ...valid, request_timeout: 0, period: 0 })).toThrow(
       NTP_CONFIG_ERRORS.deltaTooSmall,
     );
+  });
+
+  it('accepts one host on two ports: two servers', () => {
+    expect(() =>
+      validateNtpConfig({ ...valid, servers: ['a', '127.0.0.1:1123', '127.0.0.1:2123', 'd'] }),
+    ).not.toThrow();
   });
 
   it('accepts the boundaries Go accepts', () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   KissHoldOff,
+  onePerAddress,
   pickServers,
   queryRound,
   type RoundOptions,
@@ -148,5 +149,35 @@ describe('kiss-o-death hold-offs, kept by the address that answered', () => {
       outcomes.map((outcome) => (outcome ? (outcome.failure ?? 'answer') : 'not picked')),
     ).toEqual(['kiss-o-death', 'answer', 'held-off', 'answer']);
     expect(sent).toEqual(['10.0.0.1:123', '10.0.0.2:123', '10.0.0.2:123']);
+  });
+});
+
+describe('onePerAddress', () => {
+  it('counts the answers of one address once: two names of one server are one server', async () => {
+    const servers = ['127.0.0.1', 'localhost', 'other'].map(address);
+    const answering: Record<string, string> = {
+      '127.0.0.1': '127.0.0.1:123',
+      localhost: '127.0.0.1:123',
+      other: '127.0.0.2:123',
+    };
+    const outcomes = await round(
+      (server) => Promise.resolve({ ...answer, address: answering[server.name]! }),
+      { servers },
+    );
+    const { samples, duplicates } = onePerAddress(outcomes);
+    expect(samples.map(({ server }) => server.name)).toEqual(['127.0.0.1', 'other']);
+    expect(duplicates).toEqual([
+      { server: address('localhost'), sameAs: address('127.0.0.1'), address: '127.0.0.1:123' },
+    ]);
+  });
+
+  it('keeps answers without an address (an injected query) by name, and skips failures', () => {
+    const { samples, duplicates } = onePerAddress([
+      { server: address('a'), sample: answer, attempts: 1 },
+      { server: address('b'), sample: answer, attempts: 1 },
+      { server: address('c'), failure: 'timeout', attempts: 3 },
+    ]);
+    expect(samples.map(({ server }) => server.name)).toEqual(['a', 'b']);
+    expect(duplicates).toEqual([]);
   });
 });

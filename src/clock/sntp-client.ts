@@ -227,7 +227,17 @@ export const querySntp: SntpQuery = async (server, options) => {
               const t1 = sentAtMs;
               const t4 = sentAtMs + arrivedAfter;
               const offsetMs = (reply.receiveMs - t1 + (reply.transmitMs - t4)) / 2;
-              const delayMs = Math.max(0, t4 - t1 - (reply.transmitMs - reply.receiveMs));
+              const delayMs = t4 - t1 - (reply.transmitMs - reply.receiveMs);
+              // The four timestamps (RFC 4330 section 5's T1-T4) bound the offset to
+              // [T3 - T4, T2 - T1], delay wide: a server that says it held our request longer
+              // than it was gone contradicts itself (empty), and a delay clamped to 0 would give
+              // the midpoint with no error at all.
+              if (delayMs < 0) {
+                throw new SntpError(
+                  'malformed',
+                  `negative round-trip delay (${delayMs.toFixed(3)} ms): the server's timestamps contradict the round trip`,
+                );
+              }
               const { rootDelayMs, rootDispersionMs } = reply;
               const errorBoundMs = delayMs / 2 + rootDelayMs / 2 + rootDispersionMs;
               resolve({

@@ -109,16 +109,26 @@ describe('SNTP client', () => {
     ['version 0', { version: 0 }, /^malformed: not an NTP server reply \(mode 4, version 0\)$/],
     ['version 5', { version: 5 }, /^malformed: not an NTP server reply \(mode 4, version 5\)$/],
     ['a zero transmit timestamp', { zeroTransmit: true }, /^malformed: zero transmit timestamp$/],
+    // Its receive timestamp a minute before its transmit one, in a round trip within the 5 s
+    // timeout: its timestamps (RFC 4330 section 5) bound the offset to [T3 - T4, T2 - T1], an
+    // empty interval; its midpoint, with no error, would be up to 30 s wrong.
+    [
+      'its own timestamps longer apart than the round trip',
+      { receivedEarlierMs: 60_000 },
+      /^malformed: negative round-trip delay \(-\d+\.\d{3} ms\): the server's timestamps contradict the round trip$/,
+    ],
   ])('refuses an answer with %s', async (_name, options, expected) => {
-    const { version, zeroTransmit, ...replyOptions } = {
+    const { version, zeroTransmit, receivedEarlierMs, ...replyOptions } = {
       version: 4,
       zeroTransmit: false,
+      receivedEarlierMs: 0,
       ...options,
     };
     const server = await responder((request) => {
       const packet = reply(request, replyOptions);
       packet[0] = (packet[0]! & 0b1100_0111) | (version << 3);
       if (zeroTransmit) packet.fill(0, 40, 48);
+      if (receivedEarlierMs) unixMsToNtp(Date.now() - receivedEarlierMs, packet, 32);
       return packet;
     });
     const error = await querySntp(server.address, { timeoutMs: 5000 }).catch((e: unknown) => e);

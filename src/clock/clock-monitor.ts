@@ -113,6 +113,9 @@ const silent: ClockLogger = { debug: () => {}, info: () => {}, warn: () => {}, e
 
 export const DEFAULT_REMINDER_INTERVAL_MS = 5 * 60_000;
 
+/** The longest delay setTimeout takes (2^31 - 1 ms, 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** A round without a usable answer while the clock must be re-verified (`cause`: why). */
 const reverifyDetail = ({ detail }: ClockStatus, cause: string) =>
   `re-verification got no usable answer (${detail}), after: ${cause}`;
@@ -198,6 +201,11 @@ export class ClockMonitor {
     }
     for (const key of ['requestTimeoutMs', 'maxTimeDeltaMs', 'periodMs'] as const) {
       if (!(options[key] > 0)) throw new RangeError(`${key} must be positive`);
+    }
+    // Beyond setTimeout's range Node fires a timer after 1 ms: rounds in a loop.
+    for (const key of ['requestTimeoutMs', 'periodMs'] as const) {
+      if (options[key] > MAX_TIMER_MS)
+        throw new RangeError(`${key} must be at most ${MAX_TIMER_MS} (a timer)`);
     }
     if (options.accuracyMs !== 'auto' && !(options.accuracyMs > 0))
       throw new RangeError('accuracyMs must be positive');

@@ -8,6 +8,7 @@ export type NtpConfigErrorCode =
   | 'DELTA_TOO_SMALL'
   | 'INVALID_ATTEMPTS'
   | 'INVALID_PERIOD'
+  | 'INVALID_TIMEOUT'
   | 'INVALID_SERVER'
   | 'DUPLICATE_SERVER';
 

@@ -25,7 +25,25 @@ export const NTP_CONFIG_ERRORS = {
   // The two traps Go leaves open: retrying a silent server forever, and polling in a busy loop.
   attempts: 'request_attempts must be at least 1',
   period: 'period must be at least 1 second',
+  // And no upper bound: see the maxima below.
+  attemptsTooMany: 'request_attempts must be at most 10',
+  timeoutTooLong: 'request_timeout must be at most 60 seconds',
+  periodTooLong: 'period must be at most 3600 seconds',
 } as const;
+
+/**
+ * Upper bounds Go does not set. Beyond setTimeout's range (2^31 - 1 ms, 24.8 days) Node fires a
+ * timer after 1 ms: a period or timeout that large was a query flood. Within it, a round against
+ * silent servers lasts request_attempts x (request_timeout + 1 s), and the last synced verdict
+ * stays in force that long (its lifetime: a period plus the longest round, clock-bound.ts):
+ * - request_timeout: no NTP answer takes more than a second or two on any path; a minute is ample.
+ * - request_attempts: Go's default is 3; 10 already makes a silent server's round 10 minutes.
+ * - period: an hour, over which RFC 5905's PHI widens a bound by 54 ms; beyond, tokens would rest
+ *   on evidence older than any NTP poll interval chrony uses by default (1024 s at most).
+ */
+export const MAX_REQUEST_ATTEMPTS = 10;
+export const MAX_REQUEST_TIMEOUT_S = 60;
+export const MAX_PERIOD_S = 3600;
 
 const INTEGER_KEYS = [
   'request_attempts',
@@ -106,6 +124,12 @@ export function validateNtpConfig(config: NtpMonitoringConfig, withServers = tru
   if (withServers && config.request_attempts < 1)
     throw new NtpConfigError('INVALID_ATTEMPTS', NTP_CONFIG_ERRORS.attempts);
   if (config.period < 1) throw new NtpConfigError('INVALID_PERIOD', NTP_CONFIG_ERRORS.period);
+  if (withServers && config.request_attempts > MAX_REQUEST_ATTEMPTS)
+    throw new NtpConfigError('INVALID_ATTEMPTS', NTP_CONFIG_ERRORS.attemptsTooMany);
+  if (config.request_timeout > MAX_REQUEST_TIMEOUT_S)
+    throw new NtpConfigError('INVALID_TIMEOUT', NTP_CONFIG_ERRORS.timeoutTooLong);
+  if (config.period > MAX_PERIOD_S)
+    throw new NtpConfigError('INVALID_PERIOD', NTP_CONFIG_ERRORS.periodTooLong);
   // Host (case aside) and port: the entry that named it first.
   const listed = new Map<string, string>();
   for (const entry of servers) {

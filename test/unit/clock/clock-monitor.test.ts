@@ -881,6 +881,51 @@ describe('monitor lifecycle', () => {
     expect(() => new ClockMonitor({ ...base, serverThreshold: 2 })).toThrow(/threshold/);
     // genTime is read to the millisecond: a 1 ms accuracy leaves the clock no room at all.
     expect(() => new ClockMonitor({ ...base, accuracyMs: 1 })).toThrow(/genTime/);
+    // Beyond what setTimeout takes (2^31 - 1 ms), Node fires the timer after 1 ms: a flood.
+    expect(() => new ClockMonitor({ ...base, periodMs: 2_147_484_000 })).toThrow(
+      'periodMs must be at most 2147483647 (a timer)',
+    );
+    expect(
+      () => new ClockMonitor({ ...base, requestTimeoutMs: 2_147_484_000, maxTimeDeltaMs: 3e9 }),
+    ).toThrow('requestTimeoutMs must be at most 2147483647 (a timer)');
+  });
+
+  it('a round in flight keeps the last synced verdict no longer than its lifetime', async () => {
+    const t = { wall: 1_800_000_000_000, mono: 10_000 };
+    let release: (() => void) | undefined;
+    const monitor = new ClockMonitor({
+      ...ONE_SERVER_SETTINGS,
+      query: () =>
+        release === undefined
+          ? Promise.resolve({
+              offsetMs: 0,
+              delayMs: 1,
+              errorBoundMs: 0.5,
+              leapIndicator: 0,
+              stratum: 1,
+              serverTimeMs: t.wall,
+            })
+          : new Promise((_resolve, reject) => {
+              release = () => reject(new SntpError('timeout', 'released'));
+            }),
+      now: () => t.wall,
+      monotonic: () => t.mono,
+    });
+    const strict = createClockGate(monitor, { requireTimeSync: true });
+    await monitor.runRound();
+    release = () => {}; // the next round's query never ends by itself (it ignores its timeout)
+    const hung = monitor.runRound();
+    // An hour's period + one attempt's 1 s timeout + the 10 s margin.
+    t.mono += 3_611_000;
+    t.wall += 3_611_000;
+    expect(strict()).toBeUndefined();
+    t.mono += 1;
+    t.wall += 1;
+    expect(strict()?.detail).toBe(
+      'clock unverified: no clock check has completed within a period of the last synced one: its verdict has expired',
+    );
+    release();
+    expect((await hung).state).toBe('unverified');
   });
 
   it("holds the clock to the accuracy less genTime's rounding, a profile's too", async () => {

@@ -152,6 +152,16 @@ describe('NTP configuration validation (Go rules and messages, reference 7.1)', 
     ['request_attempts 0', { request_attempts: 0 }, NTP_CONFIG_ERRORS.attempts],
     ['negative request_attempts', { request_attempts: -2 }, NTP_CONFIG_ERRORS.attempts],
     ['period 0', { period: 0 }, NTP_CONFIG_ERRORS.period],
+    // Upper bounds: a period or timeout beyond a timer's range fires at once (a query flood), and
+    // a long round keeps the last verdict in force meanwhile.
+    ['period over an hour', { period: 3601 }, NTP_CONFIG_ERRORS.periodTooLong],
+    ['period beyond a timer', { period: 2_147_484 }, NTP_CONFIG_ERRORS.periodTooLong],
+    [
+      'request_timeout over a minute',
+      { request_timeout: 61, max_time_delta: 61 },
+      NTP_CONFIG_ERRORS.timeoutTooLong,
+    ],
+    ['request_attempts over 10', { request_attempts: 11 }, NTP_CONFIG_ERRORS.attemptsTooMany],
     [
       'a bad port',
       { servers: ['a', 'b', 'c', 'd:99999'] },
@@ -216,6 +226,16 @@ describe('NTP configuration validation (Go rules and messages, reference 7.1)', 
         server_threshold: 1,
         request_timeout: 1,
         max_time_delta: 1,
+      }),
+    ).not.toThrow();
+    // And the upper bounds this server adds.
+    expect(() =>
+      validateNtpConfig({
+        ...valid,
+        period: 3600,
+        request_timeout: 60,
+        max_time_delta: 60,
+        request_attempts: 10,
       }),
     ).not.toThrow();
   });

@@ -35,10 +35,11 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm rebuild pkcs1
 FROM node:24-bookworm-slim AS deploy
 ENV NODE_ENV=production
 # The container's only default that differs from the server's (a container must listen on every
-# interface). An environment variable, not a flag: flags beat the environment and a config file,
-# so a flag in CMD would pin it against `docker run -e` and a mounted --config. Port 3000 and the
-# memory signer are the server's own defaults.
-ENV HOST=0.0.0.0
+# interface). An image default, neither HOST nor a flag: HOST would beat a mounted --config's
+# `host:` (the environment wins over the file) and a flag in CMD would beat `docker run -e` too;
+# TIMESTAMP_SERVER_DEFAULT_HOST is below both (docs/configuration.md). Port 3000 and the memory
+# signer are the server's own defaults.
+ENV TIMESTAMP_SERVER_DEFAULT_HOST=0.0.0.0
 # chrony: chronyc for --time-source chrony, and chronyd for the optional NTS sidecar (same image);
 # ca-certificates: the trust store chronyd checks NTS servers' certificates against;
 # /run/chrony-shared: where a volume shared with the sidecar is mounted (node's, so a fresh

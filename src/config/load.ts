@@ -1,6 +1,7 @@
 import { homedir } from 'node:os';
 import { findConfigFile, readConfigFile } from './config-file.js';
 import { readEnvironment } from './environment.js';
+import { readImageDefaults } from './image-defaults.js';
 import { resolveLayers, type ConfigLayer, type ConfigValues } from './resolve.js';
 import type { ServeConfig } from './schema.js';
 
@@ -22,13 +23,14 @@ export interface LoadedConfig {
   warnings: string[];
 }
 
-/** defaults < config file < environment < flags. */
+/** defaults < image defaults (TIMESTAMP_SERVER_DEFAULT_*) < config file < environment < flags. */
 export function loadServeConfig(options: LoadOptions): LoadedConfig {
   const searchDirs = options.searchDirs ?? [homedir(), process.cwd()];
+  const env = options.env ?? process.env;
   const configFile = findConfigFile(options.configPath, searchDirs);
-  const layers: ConfigLayer[] = [];
+  const layers: ConfigLayer[] = [readImageDefaults(env)];
   if (configFile) layers.push(readConfigFile(configFile));
-  layers.push(readEnvironment(options.env ?? process.env));
+  layers.push(readEnvironment(env));
   layers.push({ source: 'flags', values: options.flags });
   return { ...resolveLayers(layers), configFile };
 }

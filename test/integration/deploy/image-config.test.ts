@@ -8,9 +8,11 @@ import { tempDir } from '../../helpers/openssl.js';
 import { cliArguments, REPO_ROOT } from '../../helpers/spawn-server.js';
 
 /**
- * Flags beat environment variables, which beat the config file. So the image and compose set their
- * choices as variables, never as flags in their commands: a flag there would silently win over
- * `docker run -e TIMESTAMP_SIGNER=kms` and a mounted config file. This runs the server's own
+ * Flags beat environment variables, which beat the config file, which beats the image's defaults
+ * (TIMESTAMP_SERVER_DEFAULT_*). So the image sets its defaults as those and compose its choices as
+ * variables, never as flags in their commands: a flag there would silently win over
+ * `docker run -e TIMESTAMP_SIGNER=kms` and a mounted config file, and an image's HOST over the
+ * file's `host:`. This runs the server's own
  * --print-config with the image's command line and environment, as the container would.
  */
 const work = tempDir();
@@ -99,13 +101,23 @@ describe('the image: defaults that -e and a mounted config file can change', () 
     });
   });
 
-  it("a mounted config file's signer, port and log type apply; HOST stays the image's", () => {
+  it("a mounted config file's signer, port and log type apply; the host stays the image's", () => {
     expect(effective(imageCmd, imageEnv, A_FILE_SIGNER)).toMatchObject({
       host: '0.0.0.0',
       port: 8443,
       'timestamp-signer': 'file',
       'log-type': 'prod',
     });
+  });
+
+  it("a mounted config file's host: 127.0.0.1 applies, to the metrics listener too", () => {
+    // Loopback behind an mTLS or auth sidecar: the image's default must not beat the file.
+    expect(effective(imageCmd, imageEnv, 'host: 127.0.0.1\n')).toMatchObject({
+      host: '127.0.0.1',
+      'metrics-host': '',
+    });
+    expect(imageEnv).not.toHaveProperty('HOST');
+    expect(imageEnv).not.toHaveProperty('PORT');
   });
 });
 

@@ -1,0 +1,52 @@
+import { ConfigError } from './config-error.js';
+import { environmentName } from './environment.js';
+import type { OptionSpec } from './option-spec.js';
+import type { ConfigLayer, ConfigValues } from './resolve.js';
+import { SERVE_OPTIONS, type ServeOptionName } from './schema.js';
+
+/**
+ * TIMESTAMP_SERVER_DEFAULT_<FLAG_NAME>: a default of a packaged server (the container image sets
+ * TIMESTAMP_SERVER_DEFAULT_HOST=0.0.0.0). It is a layer between the built-in defaults and the
+ * config file, so a mounted file's `host:` still applies; an image's HOST would beat the file (the
+ * environment wins over it) and put a server meant for loopback on every interface.
+ */
+export const IMAGE_DEFAULT_PREFIX = 'TIMESTAMP_SERVER_DEFAULT_';
+
+const OPTION_BY_VARIABLE = new Map<string, { name: ServeOptionName; spec: OptionSpec<unknown> }>(
+  (Object.entries(SERVE_OPTIONS) as [ServeOptionName, OptionSpec<unknown>][]).map(
+    ([name, spec]) => [`${IMAGE_DEFAULT_PREFIX}${environmentName(spec)}`, { name, spec }] as const,
+  ),
+);
+
+const SOURCE = 'image defaults';
+
+/**
+ * The image-defaults layer. A variable with the prefix that names no option is refused (a typo
+ * would otherwise fall back to the built-in default unseen), and so is a secret option's: an
+ * image's variables are readable by anyone who can pull or inspect it.
+ */
+export function readImageDefaults(env: NodeJS.ProcessEnv): ConfigLayer {
+  const values: ConfigValues = {};
+  for (const [variable, value] of Object.entries(env)) {
+    if (!variable.startsWith(IMAGE_DEFAULT_PREFIX) || value === undefined) continue;
+    const option = OPTION_BY_VARIABLE.get(variable);
+    if (!option) {
+      throw new ConfigError(
+        'UNKNOWN_KEY',
+        `${SOURCE}: ${variable} names no option (${IMAGE_DEFAULT_PREFIX} and the flag name in upper case with underscores, e.g. ${IMAGE_DEFAULT_PREFIX}HOST)`,
+      );
+    }
+    if (option.spec.secret) {
+      throw new ConfigError(
+        'INVALID_VALUE',
+        `${SOURCE}: ${variable} sets a secret, which an image must not hold: give --${option.spec.flag} at run time`,
+      );
+    }
+    values[option.name] = value;
+  }
+  return {
+    source: SOURCE,
+    values,
+    nameOf: (spec) => `${IMAGE_DEFAULT_PREFIX}${environmentName(spec)}`,
+  };
+}

@@ -1,0 +1,56 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadServeConfig } from '../../../src/config/load.js';
+import { tempDir } from '../../helpers/openssl.js';
+
+const dirs: ReturnType<typeof tempDir>[] = [];
+afterEach(() => dirs.splice(0).forEach((dir) => dir.cleanup()));
+
+/** The configuration from `env` and, if given, a config file holding `text`. */
+function load(env: NodeJS.ProcessEnv, text?: string) {
+  const dir = tempDir();
+  dirs.push(dir);
+  const configPath = text === undefined ? undefined : dir.write('tsa.yaml', text);
+  return loadServeConfig({ flags: {}, env, configPath, searchDirs: [] });
+}
+
+describe('image defaults: TIMESTAMP_SERVER_DEFAULT_<FLAG_NAME>, below the config file', () => {
+  const image = { TIMESTAMP_SERVER_DEFAULT_HOST: '0.0.0.0' };
+
+  it('sets a default that a config file, the environment and a flag each beat', () => {
+    expect(load(image).config.host).toBe('0.0.0.0');
+    expect(load(image, 'port: 3000\n').config.host).toBe('0.0.0.0');
+    // The operator binding to loopback behind a sidecar gets loopback, metrics included.
+    const file = load(image, 'host: 127.0.0.1\n').config;
+    expect([file.host, file.metricsHost]).toEqual(['127.0.0.1', '']);
+    expect(load({ ...image, HOST: '10.0.0.7' }, 'host: 127.0.0.1\n').config.host).toBe('10.0.0.7');
+    const flags = loadServeConfig({ flags: { host: '::1' }, env: image, searchDirs: [] });
+    expect(flags.config.host).toBe('::1');
+  });
+
+  it('parses and bounds values as the other layers do, naming the variable', () => {
+    expect(load({ TIMESTAMP_SERVER_DEFAULT_PORT: '8080' }).config.port).toBe(8080);
+    expect(() => load({ TIMESTAMP_SERVER_DEFAULT_PORT: '70000' })).toThrow(
+      'image defaults: invalid value for TIMESTAMP_SERVER_DEFAULT_PORT: "70000" (at most 65535)',
+    );
+  });
+
+  it('refuses a variable that names no option, and a secret option', () => {
+    expect(() => load({ TIMESTAMP_SERVER_DEFAULT_HOSTT: '0.0.0.0' })).toThrow(
+      expect.objectContaining({
+        code: 'UNKNOWN_KEY',
+        message: expect.stringContaining('TIMESTAMP_SERVER_DEFAULT_HOSTT names no option'),
+      }),
+    );
+    let error: unknown;
+    try {
+      load({ TIMESTAMP_SERVER_DEFAULT_FILE_SIGNER_PASSWD: 'hunter2' });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toMatchObject({ name: 'ConfigError', code: 'INVALID_VALUE' });
+    expect(String((error as Error).message)).toContain(
+      'TIMESTAMP_SERVER_DEFAULT_FILE_SIGNER_PASSWD',
+    );
+    expect(String((error as Error).message)).not.toContain('hunter2');
+  });
+});

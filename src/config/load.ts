@@ -2,8 +2,9 @@ import { homedir } from 'node:os';
 import { findConfigFile, readConfigFile } from './config-file.js';
 import { readEnvironment } from './environment.js';
 import { readImageDefaults } from './image-defaults.js';
+import type { OptionSpec } from './option-spec.js';
 import { resolveLayers, type ConfigLayer, type ConfigValues } from './resolve.js';
-import type { ServeConfig } from './schema.js';
+import { SERVE_OPTIONS, type ServeConfig, type ServeOptionName } from './schema.js';
 
 export interface LoadOptions {
   /** Values given as flags (commander's parsed options; unknown keys are ignored). */
@@ -28,9 +29,33 @@ export function loadServeConfig(options: LoadOptions): LoadedConfig {
   const searchDirs = options.searchDirs ?? [homedir(), process.cwd()];
   const env = options.env ?? process.env;
   const configFile = findConfigFile(options.configPath, searchDirs);
-  const layers: ConfigLayer[] = [readImageDefaults(env)];
-  if (configFile) layers.push(readConfigFile(configFile));
-  layers.push(readEnvironment(env));
-  layers.push({ source: 'flags', values: options.flags });
-  return { ...resolveLayers(layers), configFile };
+  const file = configFile ? readConfigFile(configFile) : undefined;
+  const environment = readEnvironment(env);
+  const { config, warnings } = resolveLayers([
+    readImageDefaults(env),
+    ...(file ? [file] : []),
+    environment,
+    { source: 'flags', values: options.flags },
+  ]);
+  const overrides = file ? environmentOverrides(file, environment) : [];
+  return { config, warnings: [...overrides, ...warnings], configFile };
+}
+
+/**
+ * A warning for each option that both the config file and the environment set: the environment
+ * wins, and a variable not meant for this server (PORT from a hosting platform, HOST that tcsh
+ * exports to every program) would otherwise override the file unseen. A secret's values are not
+ * shown.
+ */
+function environmentOverrides(file: ConfigLayer, environment: ConfigLayer): string[] {
+  const options = Object.entries(SERVE_OPTIONS) as [ServeOptionName, OptionSpec<unknown>][];
+  return options
+    .filter(([name]) => file.values[name] !== undefined && environment.values[name] !== undefined)
+    .map(([name, spec]) => {
+      const variable = environment.nameOf?.(spec) ?? spec.flag;
+      const what = spec.secret
+        ? `${variable} overrides ${spec.flag} of ${file.source} (values not shown: secret)`
+        : `${variable}=${JSON.stringify(environment.values[name])} overrides ${spec.flag}: ${JSON.stringify(file.values[name])} of ${file.source}`;
+      return `environment variable ${what}: the environment wins over a config file; unset ${variable} to use the file's`;
+    });
 }

@@ -1,0 +1,55 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadServeConfig } from '../../../src/config/load.js';
+import { tempDir } from '../../helpers/openssl.js';
+
+const dirs: ReturnType<typeof tempDir>[] = [];
+afterEach(() => dirs.splice(0).forEach((dir) => dir.cleanup()));
+
+/** The configuration and warnings from a config file holding `text` and the variables `env`. */
+function load(text: string, env: NodeJS.ProcessEnv) {
+  const dir = tempDir();
+  dirs.push(dir);
+  const configPath = dir.write('tsa.yaml', text);
+  return { configPath, ...loadServeConfig({ flags: {}, env, configPath, searchDirs: [] }) };
+}
+
+describe('a variable that overrides a config file key is warned about', () => {
+  it("names the variable, the key, both values and the file (HOST from tcsh, a platform's PORT)", () => {
+    const { config, warnings, configPath } = load('host: 127.0.0.1\nport: 3000\n', {
+      HOST: 'build-box.example',
+      PORT: '8080',
+    });
+    // The environment still wins (flags > environment > file, as in the Go server).
+    expect([config.host, config.port]).toEqual(['build-box.example', 8080]);
+    expect(warnings).toEqual([
+      `environment variable HOST="build-box.example" overrides host: "127.0.0.1" of config file ${configPath}: the environment wins over a config file; unset HOST to use the file's`,
+      `environment variable PORT="8080" overrides port: 3000 of config file ${configPath}: the environment wins over a config file; unset PORT to use the file's`,
+    ]);
+  });
+
+  it('names the spelling that was set, and shows no value of a secret option', () => {
+    const loaded = load('file-signer-passwd: file-Secret-1\nread-timeout: 5s\n', {
+      FILE_SIGNER_PASSWD: 'env-Secret-2',
+      'READ-TIMEOUT': '7s',
+    });
+    // (Besides the warning that the memory signer ignores the password.)
+    const warnings = loaded.warnings.filter((line) => line.startsWith('environment variable'));
+    expect(warnings).toHaveLength(2);
+    expect(warnings[0]).toMatch(
+      /^environment variable FILE_SIGNER_PASSWD overrides file-signer-passwd of config file .* \(values not shown: secret\)/,
+    );
+    expect(warnings[1]).toMatch(
+      /^environment variable READ-TIMEOUT="7s" overrides read-timeout: "5s"/,
+    );
+    expect(loaded.warnings.join('\n')).not.toMatch(/Secret-/);
+  });
+
+  it('says nothing for a variable whose option the file does not set, nor for the image defaults', () => {
+    const { config, warnings } = load('port: 3000\n', {
+      HOST: '0.0.0.0',
+      TIMESTAMP_SERVER_DEFAULT_PORT: '8080',
+    });
+    expect([config.host, config.port]).toEqual(['0.0.0.0', 3000]);
+    expect(warnings).toEqual([]);
+  });
+});

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseDocument, type YAMLError } from 'yaml';
+import { parseDocument, visit, type Document, type YAMLError } from 'yaml';
 import { ConfigError, type ConfigLayer, type ConfigValues } from './resolve.js';
 import type { OptionSpec } from './option-spec.js';
 import { SERVE_OPTIONS, type ServeOptionName } from './schema.js';
@@ -52,6 +52,23 @@ function describeYamlError(error: YAMLError): string {
   return `${what}${where}`;
 }
 
+/**
+ * An unquoted value that YAML reads as a number keeps the text written wherever the number would
+ * not print back as that text: a password `0123` is not 123, nor `1e3` 1000, `0x1F` 31, a 20-digit
+ * number its float, nor a policy OID `1.20` 1.2. Each option then parses that text as it parses a
+ * flag's (`port: 0x1F` is refused, as `--port 0x1F` is); `port: 3000` is the number it was.
+ */
+function keepNumbersAsWritten(document: Document): void {
+  visit(document, {
+    Scalar(_key, node) {
+      const written = node.source;
+      // An explicit tag (`!!int 0123`) asked for the number; a quoted value is a string already.
+      if (typeof node.value !== 'number' || node.type !== 'PLAIN' || node.tag !== undefined) return;
+      if (written !== undefined && String(node.value) !== written) node.value = written;
+    },
+  });
+}
+
 /** The config file to read: `--config` if given (it must exist), else the first one found. */
 export function findConfigFile(
   explicitPath: string | undefined,
@@ -98,6 +115,7 @@ export function readConfigFile(path: string): ConfigLayer {
       `${source}: cannot parse: ${describeYamlError(firstError)}`,
     );
   }
+  keepNumbersAsWritten(document);
   const content: unknown = document.toJS();
   if (content === null || content === undefined) return { source, values: {} };
   if (typeof content !== 'object' || Array.isArray(content)) {

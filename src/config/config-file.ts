@@ -4,6 +4,7 @@ import { ConfigError, type ConfigLayer, type ConfigValues } from './resolve.js';
 import type { OptionSpec } from './option-spec.js';
 import { SERVE_OPTIONS, type ServeOptionName } from './schema.js';
 import { readYaml } from './yaml-document.js';
+import { shownKey } from './key-name.js';
 
 /** The Go server's viper search: config name `timestamp-server` in $HOME, then the working directory. */
 const CONFIG_NAMES = ['timestamp-server.yaml', 'timestamp-server.yml', 'timestamp-server.json'];
@@ -52,7 +53,8 @@ export function readConfigFile(path: string): ConfigLayer {
       },
     );
   }
-  const content = readYaml(text, source);
+  const yaml = readYaml(text, source);
+  const content = yaml.value;
   if (content === null || content === undefined) return { source, values: {} };
   if (typeof content !== 'object' || Array.isArray(content)) {
     throw new ConfigError('FILE_INVALID', `${source}: expected a mapping of flag names to values`);
@@ -70,7 +72,12 @@ export function readConfigFile(path: string): ConfigLayer {
       continue;
     }
     const name = OPTION_BY_FLAG.get(key);
-    if (!name) throw new ConfigError('UNKNOWN_KEY', `${source}: unknown key "${key}"`);
+    if (!name) {
+      throw new ConfigError(
+        'UNKNOWN_KEY',
+        `${source}: unknown key ${shownKey(key)}${yaml.whereIsKey(key)}`,
+      );
+    }
     if (value === null)
       throw new ConfigError('INVALID_VALUE', `${source}: key "${key}" has no value`);
     values[name] = value;

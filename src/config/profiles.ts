@@ -1,5 +1,6 @@
 import { ConfigError } from './config-error.js';
 import { DurationError, parseDuration } from './duration.js';
+import { shownKey } from './key-name.js';
 import type { OptionSpec } from './option-spec.js';
 import { SERVE_OPTIONS, type ServeConfig, type ServeOptionName } from './schema.js';
 import {
@@ -92,7 +93,7 @@ export function parsePreviousChains(raw: unknown, where: string): PreviousChain[
       throw new ConfigError('INVALID_VALUE', `${label}: expected a file path or {path, retired}`);
     for (const key of Object.keys(entry))
       if (key !== 'path' && key !== 'retired')
-        throw new ConfigError('UNKNOWN_KEY', `${label}: unknown key "${key}"`);
+        throw new ConfigError('UNKNOWN_KEY', `${label}: unknown key ${shownKey(key)}`);
     if (entry.retired === undefined) return { path: entry.path };
     const retired =
       entry.retired instanceof Date
@@ -133,7 +134,7 @@ function parseProfile(
   for (const [key, value] of Object.entries(raw)) {
     if (PROFILE_ONLY_KEYS.has(key)) continue;
     const option = PROFILE_OPTIONS.get(key);
-    if (!option) throw new ConfigError('UNKNOWN_KEY', `${at}: unknown key "${key}"`);
+    if (!option) throw new ConfigError('UNKNOWN_KEY', `${at}: unknown key ${shownKey(key)}`);
     if (value === null) throw new ConfigError('INVALID_VALUE', `${at}: key "${key}" has no value`);
     try {
       values[option.name] = options[option.name] = parse(option.spec, value, `key "${key}"`);

@@ -1,4 +1,12 @@
-import { parseDocument, visit, type Document, type YAMLError } from 'yaml';
+import {
+  isMap,
+  isScalar,
+  LineCounter,
+  parseDocument,
+  visit,
+  type Document,
+  type YAMLError,
+} from 'yaml';
 import { ConfigError } from './config-error.js';
 
 /**
@@ -56,12 +64,28 @@ function keepNumbersAsWritten(document: Document): void {
   });
 }
 
+/** A YAML text's value, and where its top-level keys are (for errors that do not quote them). */
+export interface YamlContent {
+  value: unknown;
+  /** " at line L, column C" of a top-level key, or '' where it is not found. */
+  whereIsKey: (key: string) => string;
+}
+
 /**
  * The value of a YAML or JSON text, or a ConfigError naming `source` that says what is wrong by
  * line and column, never with a line of the text: it may hold a secret.
  */
-export function readYaml(text: string, source: string): unknown {
-  const document = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+export function readYaml(text: string, source: string): YamlContent {
+  const lines = new LineCounter();
+  const at = (offset: number) => {
+    const { line, col } = lines.linePos(offset);
+    return ` at line ${line}, column ${col}`;
+  };
+  const document = parseDocument(text, {
+    uniqueKeys: true,
+    prettyErrors: true,
+    lineCounter: lines,
+  });
   const [firstError] = document.errors;
   if (firstError) {
     throw new ConfigError(
@@ -69,6 +93,47 @@ export function readYaml(text: string, source: string): unknown {
       `${source}: cannot parse: ${describeYamlError(firstError)}`,
     );
   }
+  const unresolved = unresolvedAlias(document);
+  if (unresolved !== undefined) {
+    throw new ConfigError(
+      'FILE_INVALID',
+      `${source}: cannot parse: an alias (a plain value starting with *) names no anchor before it${at(unresolved)}; quote a value that starts with *`,
+    );
+  }
   keepNumbersAsWritten(document);
-  return document.toJS();
+  let value: unknown;
+  try {
+    value = document.toJS();
+  } catch {
+    // yaml's message (a ReferenceError: too many aliases, say) may quote the text, and its stack
+    // is no help: fixed words, and no cause to print.
+    throw new ConfigError(
+      'FILE_INVALID',
+      `${source}: cannot parse: its aliases (*name) cannot be expanded (too many, or one within its own anchor)`,
+    );
+  }
+  return { value, whereIsKey: (key) => keyOffset(document, key).map(at).join('') };
+}
+
+/** The offset of the first alias that names no anchor set before it (toJS would throw), if any. */
+function unresolvedAlias(document: Document): number | undefined {
+  let offset: number | undefined;
+  visit(document, {
+    Alias(_key, node) {
+      if (node.resolve(document) !== undefined) return undefined;
+      offset = node.range?.[0] ?? 0;
+      return visit.BREAK;
+    },
+  });
+  return offset;
+}
+
+/** Where a top-level key is, as a list of none or one offset. */
+function keyOffset(document: Document, key: string): number[] {
+  if (!isMap(document.contents)) return [];
+  const pair = document.contents.items.find(
+    (item) => isScalar(item.key) && String(item.key.value) === key,
+  );
+  const range = isScalar(pair?.key) ? pair.key.range : undefined;
+  return range ? [range[0]] : [];
 }

@@ -73,6 +73,21 @@ describe.each(secretOptions.map((spec) => [spec.flag, spec] as const))(
         /cannot parse: Map keys must be unique at line 3, column 1$/,
       ],
       [
+        'as a plain value starting with *, an alias that names no anchor',
+        `port: 3000\n${flag}: *${SECRET}\n`,
+        /cannot parse: an alias \(a plain value starting with \*\) names no anchor before it at line 2, column \d+; quote a value that starts with \*$/,
+      ],
+      [
+        'as a key, pasted without its own key',
+        `port: 3000\n${SECRET}: x\n`,
+        /unknown key \(not shown: not an option name\) at line 2, column 1$/,
+      ],
+      [
+        'as a key in a profile',
+        `profiles:\n  - name: a\n    policy-oids: [1.2.3]\n    ${SECRET}: x\n`,
+        /profile "a": unknown key \(not shown: not an option name\)$/,
+      ],
+      [
         'in a JSON config file with a syntax error',
         `{"${flag}": "${SECRET}\\x"}`,
         /cannot parse: invalid escape sequence .* at line 1/,
@@ -101,7 +116,49 @@ describe.each(secretOptions.map((spec) => [spec.flag, spec] as const))(
   },
 );
 
+describe('a config file key that names no option', () => {
+  it('is named, with its position, where it looks like an option name (a typo)', () => {
+    expect(errorOf(() => loadFile('port: 1\ntimestamp-signr: kms\n'))).toMatch(
+      /: unknown key "timestamp-signr" at line 2, column 1$/,
+    );
+    const long = `a${'-b'.repeat(40)}`;
+    expect(errorOf(() => loadFile(`${long}: 1\n`))).toMatch(
+      /: unknown key \(not shown: not an option name\) at line 1, column 1$/,
+    );
+    expect(errorOf(() => loadFile('previous-chains:\n  - path: /c.pem\n    Hunter2: x\n'))).toMatch(
+      /previous-chains\[0\]: unknown key \(not shown: not an option name\)$/,
+    );
+  });
+});
+
+describe('aliases a config file cannot expand', () => {
+  it('stop start-up with a ConfigError in fixed words, not a ReferenceError', () => {
+    // A billion laughs, cut short by yaml's limit on expanded aliases.
+    const laughs = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
+    for (const name of 'bcdefg')
+      laughs.push(
+        `${name}: &${name} [${`*${String.fromCharCode(name.charCodeAt(0) - 1)}, `.repeat(10).slice(0, -2)}]`,
+      );
+    const error = errorOf(() => loadFile(`${laughs.join('\n')}\n`));
+    expect(error).toMatch(/cannot parse: its aliases \(\*name\) cannot be expanded/);
+  });
+});
+
 describe('the CLI never prints a secret in a start-up error', () => {
+  it('a value that YAML reads as an alias: exit 2, one line, no stack', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const file = dir.write(
+      'tsa.yaml',
+      `timestamp-signer: memory\nfile-signer-passwd: *${SECRET}\n`,
+    );
+    const run = runCli(['serve', '--config', file, '--print-config']);
+    expect(await run.exited).toBe(2);
+    expect(run.stderr()).toContain(`config file ${file}: cannot parse: an alias`);
+    expect(run.stderr() + run.stdout()).not.toContain(SECRET);
+    expect(run.stderr()).not.toMatch(/ReferenceError|\n\s+at /);
+  });
+
   it('a mistyped secret flag (--x=value) is named without its value', async () => {
     const run = runCli(['serve', `--file-signer-pasword=${SECRET}`, '--print-config']);
     expect(await run.exited).not.toBe(0);

@@ -15,6 +15,14 @@ export const MAX_KMS_TIMEOUT_MS = 5 * 60_000;
 /** Longest --kms-breaker-cooldown: an open breaker refuses all issuance until it probes again. */
 export const MAX_KMS_BREAKER_COOLDOWN_MS = 60 * 60_000;
 
+/**
+ * Longest --read-timeout, --write-timeout, --cleanup-timeout and --graceful-timeout: a day is past
+ * any use, and far below the 2^31-1 ms (24.8 days) past which Node's timers fire after 1 ms
+ * instead, which would cut a drain or a connection at once. --rate-limit-window arms no timer; it
+ * takes no more than a day either (a longer window is a ban, not a rate).
+ */
+export const MAX_TIMEOUT_MS = 24 * 60 * 60_000;
+
 /** The largest TCP port; 0 asks the system for any free one. */
 export const MAX_PORT = 65_535;
 
@@ -350,7 +358,8 @@ export const SERVE_OPTIONS = {
     flag: 'rate-limit-window',
     kind: 'integer',
     default: 60,
-    description: 'length of the rate-limit window in seconds',
+    max: MAX_TIMEOUT_MS / 1000,
+    description: 'length of the rate-limit window in seconds (at most 86400, a day)',
   }),
   trustedProxies: option<readonly string[]>({
     flag: 'trusted-proxies',
@@ -382,25 +391,29 @@ export const SERVE_OPTIONS = {
     flag: 'read-timeout',
     kind: 'duration',
     default: 30_000,
-    description: 'longest time to receive a whole request (headers and body)',
+    max: MAX_TIMEOUT_MS,
+    description: 'longest time to receive a whole request (headers and body; at most 24h)',
   }),
   writeTimeout: option({
     flag: 'write-timeout',
     kind: 'duration',
     default: 30_000,
-    description: 'longest socket inactivity while a request is being answered',
+    max: MAX_TIMEOUT_MS,
+    description: 'longest socket inactivity while a request is being answered (at most 24h)',
   }),
   cleanupTimeout: option({
     flag: 'cleanup-timeout',
     kind: 'duration',
     default: 620_000,
-    description: 'keep-alive idle timeout (above the 600 s of cloud load balancers)',
+    max: MAX_TIMEOUT_MS,
+    description: 'keep-alive idle timeout (above the 600 s of cloud load balancers; at most 24h)',
   }),
   gracefulTimeout: option({
     flag: 'graceful-timeout',
     kind: 'duration',
     default: 15_000,
-    description: 'on SIGTERM/SIGINT, how long in-flight requests may take to finish',
+    max: MAX_TIMEOUT_MS,
+    description: 'on SIGTERM/SIGINT, how long in-flight requests may take to finish (at most 24h)',
   }),
   maxHeaderSize: option({
     flag: 'max-header-size',
@@ -472,7 +485,7 @@ export const SERVE_OPTIONS = {
     kind: 'string',
     default: '1',
     description:
-      'processes serving the port (node:cluster): a number, or auto for one per core the process may use (capped by the cgroup CPU limit); 1 = no cluster',
+      'processes serving the port (node:cluster): 1 to 1024, or auto for one per core the process may use (capped by the cgroup CPU limit); 1 = no cluster',
   }),
   ...GO_ONLY_OPTIONS,
 } as const;

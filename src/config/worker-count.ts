@@ -82,6 +82,12 @@ export function cgroupCpuLimit(root = '/'): CpuLimit | undefined {
   return undefined;
 }
 
+/**
+ * Most --workers: a process each (tens of MiB, a signer and its connections each), forked at
+ * start; more than the largest machines' CPUs is a typo, not a plan (5000 was accepted).
+ */
+export const MAX_WORKERS = 1024;
+
 export interface WorkerCount {
   count: number;
   /** For `auto`: how the count was found, for the start-up log. */
@@ -126,10 +132,10 @@ export function resolveWorkerCount(value: string, sources: AutoWorkerSources = {
 export function checkWorkerCount(value: string): number | 'auto' {
   if (value.trim().toLowerCase() === 'auto') return 'auto';
   const count = /^\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
-  if (!Number.isSafeInteger(count) || count < 1) {
+  if (!Number.isSafeInteger(count) || count < 1 || count > MAX_WORKERS) {
     throw new ConfigError(
       'INVALID_VALUE',
-      `invalid value for --workers: ${JSON.stringify(value)} (a number of at least 1, or auto)`,
+      `invalid value for --workers: ${JSON.stringify(value)} (a number from 1 to ${MAX_WORKERS}, or auto)`,
     );
   }
   return count;

@@ -223,7 +223,7 @@ describe('rules between options', () => {
     [
       'a worker count of 0',
       { workers: '0' },
-      'invalid value for --workers: "0" (a number of at least 1, or auto)',
+      'invalid value for --workers: "0" (a number from 1 to 1024, or auto)',
     ],
   ];
   for (const [what, flags, message] of refusals) {

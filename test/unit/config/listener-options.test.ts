@@ -97,3 +97,32 @@ describe('two listeners on one port', () => {
     expect(resolveServeConfig({ port: 0, metricsPort: 0, tlsPort: 0, ...TLS }).port).toBe(0);
   });
 });
+
+describe('timeouts that arm a timer', () => {
+  // Past 2^31-1 ms Node fires a timer after 1 ms (TimeoutOverflowWarning): a 600h drain would end
+  // at once. A day is the most each takes, from any layer.
+  const timeouts = [
+    ['--read-timeout', 'readTimeout', 'READ_TIMEOUT', 'read-timeout'],
+    ['--write-timeout', 'writeTimeout', 'WRITE_TIMEOUT', 'write-timeout'],
+    ['--cleanup-timeout', 'cleanupTimeout', 'CLEANUP_TIMEOUT', 'cleanup-timeout'],
+    ['--graceful-timeout', 'gracefulTimeout', 'GRACEFUL_TIMEOUT', 'graceful-timeout'],
+  ] as const;
+
+  it.each(timeouts)('%s is at most 24h', (flag, name, env, key) => {
+    expect(load({ flags: { [name]: '24h' } })[name]).toBe(86_400_000);
+    expect(refusal(() => load({ flags: { [name]: '600h' } })).message).toBe(
+      `invalid value for ${flag}: "600h" (at most 86400s)`,
+    );
+    expect(refusal(() => load({ env: { [env]: '24h1ms' } })).code).toBe('INVALID_VALUE');
+    expect(refusal(() => load({ file: `${key}: 25h\n` })).message).toContain(
+      `invalid value for key "${key}": "25h" (at most 86400s)`,
+    );
+  });
+
+  it('--rate-limit-window is at most 86400 seconds', () => {
+    expect(load({ flags: { rateLimitWindow: '86400' } }).rateLimitWindow).toBe(86_400);
+    expect(refusal(() => load({ flags: { rateLimitWindow: '2160000' } })).message).toBe(
+      'invalid value for --rate-limit-window: "2160000" (at most 86400)',
+    );
+  });
+});

@@ -124,4 +124,12 @@ describe('--workers auto', () => {
     expect(checkWorkerCount(' AUTO ')).toBe('auto');
     expect(() => checkWorkerCount('0')).toThrow('invalid value for --workers: "0"');
   });
+
+  it('a number is at most 1024: 5000 is a typo, not a plan', () => {
+    expect(checkWorkerCount('1024')).toBe(1024);
+    expect(() => checkWorkerCount('1025')).toThrow(
+      'invalid value for --workers: "1025" (a number from 1 to 1024, or auto)',
+    );
+    expect(() => resolveWorkerCount('5000')).toThrow(ConfigError);
+  });
 });

@@ -37,6 +37,14 @@ export function checkServeConfig(config: ServeConfig): string[] {
       '--accuracy auto needs clock monitoring: remove --disable-ntp-monitoring',
     );
   }
+  // Refused, as the two above: chronyd would never be read, and the operator who chose it expects
+  // a clock gate.
+  if (config.timeSource === 'chrony' && config.disableNtpMonitoring) {
+    throw new ConfigError(
+      'CONFLICTING_OPTIONS',
+      '--time-source chrony needs clock monitoring: remove --disable-ntp-monitoring',
+    );
+  }
   checkWorkerCount(config.workers);
   if (config.timestampSigner === 'pkcs11' && config.pkcs11Uri === '') {
     throw new ConfigError('OPTION_MISSING', '--timestamp-signer pkcs11 needs --pkcs11-uri');
@@ -55,7 +63,17 @@ export function checkServeConfig(config: ServeConfig): string[] {
   checkListenerPorts(config);
   checkProfiles(config);
   checkLedgerConfig(config);
-  return [...ignoredSignerOptions(config), ...checkGoOnlyOptions(config)];
+  return [
+    ...ignoredSignerOptions(config),
+    ...ignoredClockOptions(config),
+    ...checkGoOnlyOptions(config),
+  ];
+}
+
+/** --ntp-monitoring with --disable-ntp-monitoring: accepted, as the Go server accepts it, but unread. */
+function ignoredClockOptions(config: ServeConfig): string[] {
+  if (!config.disableNtpMonitoring || config.ntpMonitoring === '') return [];
+  return ['--ntp-monitoring is ignored: --disable-ntp-monitoring turns clock monitoring off'];
 }
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseAccuracy } from '../../../src/config/accuracy.js';
-import { ConfigError, resolveServeConfig } from '../../../src/config/resolve.js';
+import { ConfigError, resolveLayers, resolveServeConfig } from '../../../src/config/resolve.js';
 import { clockOptionsFrom } from '../../../src/runtime/clock-monitor.js';
 
 describe('clock options: --time-source, --chrony-socket, --require-nts, --accuracy', () => {
@@ -37,6 +37,13 @@ describe('clock options: --time-source, --chrony-socket, --require-nts, --accura
       /--disable-ntp-monitoring/,
     );
     expect(() => resolveServeConfig({ timeSource: 'ntp' })).toThrow(/sntp, chrony/);
+    // chronyd would never be read (the chrony options were silently ignored).
+    expect(() => resolveServeConfig({ timeSource: 'chrony', disableNtpMonitoring: true })).toThrow(
+      new ConfigError(
+        'CONFLICTING_OPTIONS',
+        '--time-source chrony needs clock monitoring: remove --disable-ntp-monitoring',
+      ),
+    );
     const config = resolveServeConfig({
       timeSource: 'chrony',
       requireNts: true,
@@ -50,5 +57,18 @@ describe('clock options: --time-source, --chrony-socket, --require-nts, --accura
       chronySocket: '/run/shared/chrony/chronyd.sock',
       requireNts: true,
     });
+  });
+});
+
+describe('--ntp-monitoring with --disable-ntp-monitoring', () => {
+  const warningsOf = (flags: Record<string, unknown>) =>
+    resolveLayers([{ source: 'flags', values: flags }]).warnings;
+
+  it('is accepted, as in the Go server, with a warning that the file is not read', () => {
+    expect(warningsOf({ ntpMonitoring: '/etc/ntp.yaml', disableNtpMonitoring: true })).toEqual([
+      '--ntp-monitoring is ignored: --disable-ntp-monitoring turns clock monitoring off',
+    ]);
+    expect(warningsOf({ ntpMonitoring: '/etc/ntp.yaml' })).toEqual([]);
+    expect(warningsOf({ disableNtpMonitoring: true })).toEqual([]);
   });
 });

@@ -60,7 +60,15 @@ export function readConfigFile(path: string): ConfigLayer {
     throw new ConfigError('FILE_INVALID', `${source}: expected a mapping of flag names to values`);
   }
   const values: ConfigValues = {};
-  const layer: ConfigLayer = { source, values, nameOf: (spec) => `key "${spec.flag}"` };
+  const warnings: string[] = [];
+  // The key the file used for each option, by flag: an error names `listen-limit` where it was.
+  const keys = new Map<string, string>();
+  const layer: ConfigLayer = {
+    source,
+    values,
+    warnings,
+    nameOf: (spec) => `key "${keys.get(spec.flag) ?? spec.flag}"`,
+  };
   for (const [key, value] of Object.entries(content)) {
     // File-only keys (docs/configuration.md, "Profiles"): lists of mappings, not flags.
     if (key === 'profiles') {
@@ -80,6 +88,20 @@ export function readConfigFile(path: string): ConfigLayer {
     }
     if (value === null)
       throw new ConfigError('INVALID_VALUE', `${source}: key "${key}" has no value`);
+    const flag = SERVE_OPTIONS[name].flag;
+    const earlier = keys.get(flag);
+    if (earlier !== undefined) {
+      // An option's two names (max-connections, listen-limit): refused where they differ, as
+      // yaml refuses a key given twice; values not shown, as they may be secrets.
+      const both = `keys "${earlier}" and "${key}" both set ${flag}`;
+      if (JSON.stringify(values[name]) !== JSON.stringify(value))
+        throw new ConfigError(
+          'CONFLICTING_OPTIONS',
+          `${source}: ${both}, to different values: remove one`,
+        );
+      warnings.push(`${source}: ${both} (to the same value): remove one`);
+    }
+    keys.set(flag, key);
     values[name] = value;
   }
   return layer;

@@ -1,3 +1,4 @@
+import { ConfigError } from './config-error.js';
 import type { ConfigLayer, ConfigValues } from './resolve.js';
 import type { OptionSpec } from './option-spec.js';
 import { SERVE_OPTIONS, type ServeOptionName } from './schema.js';
@@ -10,32 +11,52 @@ export function environmentName(spec: OptionSpec<unknown>): string {
 /**
  * The environment layer. Besides FLAG_NAME, the Go server's viper spelling with dashes
  * (TIMESTAMP-SIGNER, settable in Kubernetes and Docker) and an option's extra names are read.
+ * Two of an option's names set (MAX_CONNECTIONS and LISTEN_LIMIT) are refused where their values
+ * differ, as no order between them is obvious, and warned about where they agree.
  */
 export function readEnvironment(env: NodeJS.ProcessEnv): ConfigLayer {
   const values: ConfigValues = {};
   const names = new Map<string, string>();
+  const warnings: string[] = [];
   for (const [name, spec] of Object.entries(SERVE_OPTIONS) as [
     ServeOptionName,
     OptionSpec<unknown>,
   ][]) {
-    const found = variableNames(spec).find((candidate) => env[candidate] !== undefined);
+    const [found, ...others] = variableNames(spec).filter(
+      (variable) => env[variable] !== undefined,
+    );
     if (found === undefined) continue;
+    if (others.length > 0) {
+      // Names only: the values may be secrets.
+      const set = `${[found, ...others].join(' and ')} ${others.length > 1 ? 'all' : 'both'} set --${spec.flag}`;
+      const unset = `unset ${others.length > 1 ? 'all but one' : 'one'}`;
+      if (others.some((other) => env[other] !== env[found])) {
+        throw new ConfigError(
+          'CONFLICTING_OPTIONS',
+          `environment: ${set}, to different values: ${unset}`,
+        );
+      }
+      warnings.push(`environment: ${set} (to the same value): ${unset}`);
+    }
     values[name] = env[found];
     names.set(spec.flag, found);
   }
   return {
     source: 'environment',
     values,
+    warnings,
     nameOf: (spec) => `${names.get(spec.flag) ?? environmentName(spec)}`,
   };
 }
 
-/** The variables that may set an option, in the order they are looked for. */
+/** The variables that may set an option, each once (HOST is both spellings of host). */
 function variableNames(spec: OptionSpec<unknown>): string[] {
   const flags = [spec.flag, ...(spec.aliases ?? [])];
   return [
-    ...flags.flatMap((flag) => [flag.toUpperCase().replaceAll('-', '_'), flag.toUpperCase()]),
-    ...(spec.env ?? []),
+    ...new Set([
+      ...flags.flatMap((flag) => [flag.toUpperCase().replaceAll('-', '_'), flag.toUpperCase()]),
+      ...(spec.env ?? []),
+    ]),
   ];
 }
 
@@ -43,5 +64,5 @@ function variableNames(spec: OptionSpec<unknown>): string[] {
 export function optionVariables(env: NodeJS.ProcessEnv): string[] {
   return Object.values(SERVE_OPTIONS as Record<string, OptionSpec<unknown>>)
     .flatMap(variableNames)
-    .filter((name) => env[name] !== undefined);
+    .filter((variable) => env[variable] !== undefined);
 }

@@ -16,6 +16,8 @@ export interface ConfigLayer {
   values: ConfigValues;
   /** How an option is named in this layer's errors; defaults to `--flag`. */
   nameOf?: (spec: OptionSpec<unknown>) => string;
+  /** What reading the layer warns about (two names of one option set alike), for the CLI to print. */
+  warnings?: readonly string[];
   /** A config file's `profiles:` and `previous-chains:`, as read (the file layer only). */
   profiles?: unknown;
   previousChains?: unknown;
@@ -158,7 +160,11 @@ export function resolveLayers(layers: readonly ConfigLayer[]): {
       config.previousChains = parsePreviousChains(layer.previousChains, layer.source);
   }
   const resolved = Object.freeze(config) as unknown as ServeConfig;
-  const warnings = [...secretsOnTheCommandLine(layers), ...checkServeConfig(resolved)];
+  const warnings = [
+    ...layers.flatMap((layer) => layer.warnings ?? []),
+    ...secretsOnTheCommandLine(layers),
+    ...checkServeConfig(resolved),
+  ];
   return { config: resolved, warnings };
 }
 

@@ -1,0 +1,83 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadServeConfig } from '../../../src/config/load.js';
+import { ConfigError } from '../../../src/config/resolve.js';
+import { tempDir } from '../../helpers/openssl.js';
+
+const dirs: ReturnType<typeof tempDir>[] = [];
+afterEach(() => dirs.splice(0).forEach((dir) => dir.cleanup()));
+
+function load(env: NodeJS.ProcessEnv, text?: string) {
+  const dir = tempDir();
+  dirs.push(dir);
+  const configPath = text === undefined ? undefined : dir.write('tsa.yaml', text);
+  return loadServeConfig({ flags: {}, env, configPath, searchDirs: [] });
+}
+
+function refusal(run: () => unknown): ConfigError {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('two names of one option in the environment', () => {
+  it('are refused where their values differ, naming both and neither value', () => {
+    // Was settled silently by search order: MAX_CONNECTIONS won, LISTEN_LIMIT was ignored.
+    const aliases = refusal(() => load({ MAX_CONNECTIONS: '10', LISTEN_LIMIT: '5000' }));
+    expect(aliases.code).toBe('CONFLICTING_OPTIONS');
+    expect(aliases.message).toBe(
+      'environment: MAX_CONNECTIONS and LISTEN_LIMIT both set --max-connections, to different values: unset one',
+    );
+    expect(refusal(() => load({ TIME_SOURCE: 'sntp', 'TIME-SOURCE': 'chrony' })).message).toBe(
+      'environment: TIME_SOURCE and TIME-SOURCE both set --time-source, to different values: unset one',
+    );
+    const secret = refusal(() =>
+      load({ FILE_SIGNER_PASSWD: 'Secret-one', 'FILE-SIGNER-PASSWD': 'Secret-two' }),
+    );
+    expect(secret.message).not.toContain('Secret-');
+  });
+
+  it('are accepted with a warning where they agree', () => {
+    const { config, warnings } = load({
+      MAX_CONNECTIONS: '10',
+      LISTEN_LIMIT: '10',
+      'LISTEN-LIMIT': '10',
+    });
+    expect(config.maxConnections).toBe(10);
+    expect(warnings).toEqual([
+      'environment: MAX_CONNECTIONS and LISTEN_LIMIT and LISTEN-LIMIT all set --max-connections (to the same value): unset all but one',
+    ]);
+  });
+
+  it('count a name once where two spellings are the same (HOST, TLS_CERTIFICATE)', () => {
+    const { config, warnings } = load({ HOST: '0.0.0.0', TLS_CERTIFICATE: '/c', TLS_KEY: '/k' });
+    expect([config.host, config.tlsCertificate]).toEqual(['0.0.0.0', '/c']);
+    expect(warnings).toEqual([]);
+  });
+});
+
+describe('two names of one option in a config file', () => {
+  it('are refused where their values differ, naming both keys', () => {
+    const error = refusal(() => load({}, 'max-connections: 10\nlisten-limit: 5000\n'));
+    expect(error.code).toBe('CONFLICTING_OPTIONS');
+    expect(error.message).toMatch(
+      /^config file .*tsa\.yaml: keys "max-connections" and "listen-limit" both set max-connections, to different values: remove one$/,
+    );
+  });
+
+  it('are accepted with a warning where they agree; an error names the key the file used', () => {
+    const { config, warnings } = load({}, 'listen-limit: 10\nmax-connections: 10\n');
+    expect(config.maxConnections).toBe(10);
+    expect(warnings).toEqual([
+      expect.stringMatching(
+        /^config file .*: keys "listen-limit" and "max-connections" both set max-connections \(to the same value\): remove one$/,
+      ),
+    ]);
+    expect(refusal(() => load({}, 'listen-limit: many\n')).message).toContain(
+      'invalid value for key "listen-limit": "many"',
+    );
+  });
+});

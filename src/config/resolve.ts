@@ -168,29 +168,44 @@ export function resolveLayers(layers: readonly ConfigLayer[]): {
   return { config: resolved, warnings };
 }
 
+/** A PKCS#11 URI's PIN given inline (RFC 7512 `pin-value`), not by `pin-source`. */
+const carriesPinValue = (value: string) => /^pkcs11:/i.test(value) && /pin-value=/i.test(value);
+
 /**
- * Secrets a flag can carry, with where else to give them: a flag's value is in the process list
- * (`ps`, /proc/<pid>/cmdline) for every user of the machine to read, and in shell history.
+ * Secrets a flag can carry, whether a value carries one, and where else to give them: a flag's
+ * value is in the process list (`ps`, /proc/<pid>/cmdline) for every user of the machine to read,
+ * and in shell history.
  */
-const SECRET_FLAGS: readonly [ServeOptionName, string][] = [
-  ['fileSignerPasswd', '--file-signer-passwd-file or FILE_SIGNER_PASSWD'],
-  ['tinkHcvaultToken', '--tink-hcvault-token-file or TINK_HCVAULT_TOKEN'],
-  ['ledgerUrl', 'TIMESTAMP_LEDGER_URL or a config file'],
+const SECRET_FLAGS: readonly [ServeOptionName, (value: string) => boolean, string][] = [
+  ['fileSignerPasswd', () => true, '--file-signer-passwd-file or FILE_SIGNER_PASSWD'],
+  ['tinkHcvaultToken', () => true, '--tink-hcvault-token-file or TINK_HCVAULT_TOKEN'],
+  // A database URL is a secret only when it carries a password
+  // (as redactUrl reads it: any query parameter whose name holds "password", sslpassword too).
+  [
+    'ledgerUrl',
+    (value) => /^[^/]*\/\/[^/@]*:[^/@]*@|[?&][^=&]*password[^=&]*=/i.test(value),
+    'TIMESTAMP_LEDGER_URL or a config file',
+  ],
+  [
+    'pkcs11Uri',
+    carriesPinValue,
+    'pin-source=file:/path/to/pin in place of pin-value, or PKCS11_URI',
+  ],
+  [
+    'ledgerKey',
+    carriesPinValue,
+    'pin-source=file:/path/to/pin in place of pin-value, or LEDGER_KEY',
+  ],
 ];
 
 /** A warning for each secret given as a flag (accepted, as in the Go server, but visible). */
 function secretsOnTheCommandLine(layers: readonly ConfigLayer[]): string[] {
   const flags = layers.find((layer) => layer.source === 'flags')?.values ?? {};
-  return SECRET_FLAGS.filter(([name]) => {
+  return SECRET_FLAGS.filter(([name, carriesSecret]) => {
     const value = flags[name];
-    if (typeof value !== 'string' || value === '') return false;
-    // A database URL is a secret only when it carries a password
-    // (as redactUrl reads it: any query parameter whose name holds "password", sslpassword too).
-    return (
-      name !== 'ledgerUrl' || /^[^/]*\/\/[^/@]*:[^/@]*@|[?&][^=&]*password[^=&]*=/i.test(value)
-    );
+    return typeof value === 'string' && value !== '' && carriesSecret(value);
   }).map(
-    ([name, instead]) =>
+    ([name, , instead]) =>
       `--${SERVE_OPTIONS[name].flag} on the command line is visible to every user of this machine in the process list; give it with ${instead} instead`,
   );
 }

@@ -222,6 +222,30 @@ describe('a secret given as a flag is accepted with a warning (the process list 
     for (const warning of warnings) expect(warning).not.toContain(SECRET);
   });
 
+  it('warns for a PKCS#11 URI with pin-value, as --pkcs11-uri or --ledger-key; not with pin-source', () => {
+    const uri = (query: string) => `pkcs11:token=tsa;object=key?module-path=/lib/p11.so&${query}`;
+    const warnings = warningsOf({
+      pkcs11Uri: uri(`pin-value=${SECRET}`),
+      ledgerUrl: 'postgres://tsa@127.0.0.1/tsa',
+      ledgerKey: `pkcs11:token=log;object=key;pin-value=${SECRET}`,
+      ledgerOrigin: 'tsa.example/log',
+    });
+    expect(warnings).toEqual([
+      '--pkcs11-uri on the command line is visible to every user of this machine in the process list; give it with pin-source=file:/path/to/pin in place of pin-value, or PKCS11_URI instead',
+      '--ledger-key on the command line is visible to every user of this machine in the process list; give it with pin-source=file:/path/to/pin in place of pin-value, or LEDGER_KEY instead',
+    ]);
+    for (const warning of warnings) expect(warning).not.toContain(SECRET);
+    expect(
+      warningsOf({
+        pkcs11Uri: uri('pin-source=file:/run/secrets/pin'),
+        ledgerUrl: 'postgres://tsa@127.0.0.1/tsa',
+        ledgerKey: '/keys/log.pem',
+        ledgerOrigin: 'tsa.example/log',
+      }),
+    ).toEqual([]);
+    expect(warningsOf({}, { PKCS11_URI: uri(`pin-value=${SECRET}`) })).toEqual([]);
+  });
+
   it('warns for a password in the URL query too; not for secrets from the environment, nor a URL without one', () => {
     expect(
       warningsOf({ ledgerUrl: `postgres://tsa@127.0.0.1/tsa?sslpassword=${SECRET}` }),

@@ -113,6 +113,9 @@ export const SERVE_OPTIONS = {
     flag: 'kms-max-retries',
     kind: 'integer',
     default: 3,
+    // From the 10th on, one backoff alone outlasts any sensible --kms-timeout.
+    min: 0,
+    max: 10,
     description: 'retries of a throttled remote signature (other errors are not retried)',
   }),
   enforceIntermediateEku: option({

@@ -248,3 +248,14 @@ describe('top-level signer options that the signer does not use', () => {
     ]);
   });
 });
+
+describe('--kms-max-retries', () => {
+  it('takes 0 to 10: from the 10th retry on, one backoff alone outlasts any sensible --kms-timeout', () => {
+    expect(resolveServeConfig({ kmsMaxRetries: '0' }).kmsMaxRetries).toBe(0);
+    expect(resolveServeConfig({ kmsMaxRetries: '10' }).kmsMaxRetries).toBe(10);
+    expect(() => resolveServeConfig({ kmsMaxRetries: '11' })).toThrow(
+      'invalid value for --kms-max-retries: "11" (at most 10)',
+    );
+    expect(() => resolveServeConfig({ kmsMaxRetries: '-1' })).toThrow(ConfigError);
+  });
+});

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-import { Command, CommanderError, Option } from 'commander';
-import { option, parseServerUrl, parseTimeout } from './timestamp-cli/arguments.js';
+import { Command, CommanderError } from 'commander';
+import { aliasOption, option, parseServerUrl, parseTimeout } from './timestamp-cli/arguments.js';
 import { certificatesCommand } from './timestamp-cli/certificates-command.js';
 import { applyConfigFile } from './timestamp-cli/cli-config.js';
 import { inspectCommand } from './timestamp-cli/inspect-command.js';
@@ -19,21 +19,16 @@ const program = new Command('timestamp-cli')
   )
   .exitOverride();
 
-// Go spells it --timestamp_server; --timestamp-server is accepted too.
+// Go spells it --timestamp_server; --timestamp-server is accepted too, as the same option.
+const timestampServer = option(
+  '--timestamp_server <url>',
+  'URL of the timestamp server, http:// or https:// (only scheme, host and port are used)',
+)
+  .default('https://timestamp.sigstore.dev')
+  .argParser(parseServerUrl);
 program
-  .addOption(
-    option(
-      '--timestamp_server <url>',
-      'URL of the timestamp server, http:// or https:// (only scheme, host and port are used)',
-    )
-      .default('https://timestamp.sigstore.dev')
-      .argParser(parseServerUrl),
-  )
-  .addOption(
-    new Option('--timestamp-server <url>', 'alias of --timestamp_server')
-      .argParser(parseServerUrl)
-      .hideHelp(),
-  )
+  .addOption(timestampServer)
+  .addOption(aliasOption('--timestamp-server <url>', timestampServer))
   .addOption(
     option('--format <format>', 'Command output format')
       .choices(['default', 'json'])
@@ -49,12 +44,11 @@ program
 const globals = (): GlobalOptions => {
   const options = program.opts<{
     timestamp_server: string;
-    timestampServer?: string;
     format: 'default' | 'json';
     timeout: number;
   }>();
   return {
-    timestampServer: options.timestampServer ?? options.timestamp_server,
+    timestampServer: options.timestamp_server,
     format: options.format,
     timeout: options.timeout,
   };

@@ -11,6 +11,30 @@ export function option(flags: string, description: string): Option {
   return option;
 }
 
+/**
+ * Another spelling of `of` (--timestamp-server for Go's --timestamp_server) that stores into the
+ * same value: commander then ranks a flag, the environment and the config file the same whichever
+ * spelling each used, and of two spellings on one command line the last wins, as for one flag.
+ */
+class AliasOption extends Option {
+  constructor(
+    flags: string,
+    private readonly of: Option,
+  ) {
+    super(flags, `alias of ${of.long ?? of.name()}`);
+    if (of.parseArg) this.argParser(of.parseArg);
+    this.hideHelp();
+  }
+
+  override attributeName(): string {
+    return this.of.attributeName();
+  }
+}
+
+export function aliasOption(flags: string, of: Option): Option {
+  return new AliasOption(flags, of);
+}
+
 /** A Go-style boolean flag: `--flag`, `--flag=true`, `--flag=false`. */
 export function booleanOption(flag: string, description: string, defaultValue: boolean): Option {
   return option(`--${flag} [bool]`, description).default(defaultValue).argParser(parseBoolean);

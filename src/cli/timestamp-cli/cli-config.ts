@@ -43,10 +43,19 @@ export function applyConfigFile(explicitPath: string | undefined, commands: Comm
     throw new CliError('CONFIG_FILE', `config file ${path} is not a mapping`);
   const entries = values as Record<string, unknown>;
   for (const command of commands) {
+    // An option's spellings (timestamp_server, timestamp-server) share one attribute.
+    const keyOf = new Map<string, string>();
     for (const option of command.options) {
       const key = option.long?.replace(/^--/, '');
       if (!key || !(key in entries)) continue;
       const name = option.attributeName();
+      const other = keyOf.get(name);
+      if (other !== undefined)
+        throw new CliError(
+          'CONFIG_FILE',
+          `config file ${path}: ${other} and ${key} are one option: set it once`,
+        );
+      keyOf.set(name, key);
       const source = command.getOptionValueSource(name);
       if (source === 'cli' || source === 'env') continue;
       const raw = String(entries[key]);

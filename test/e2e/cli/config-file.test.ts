@@ -1,0 +1,104 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../helpers/cli.js';
+import { tempDir } from '../../helpers/openssl.js';
+
+/**
+ * The layers a timestamp-cli option is read from (docs/cli.md): flag > environment > config file
+ * > default, whichever spelling of an option each layer used.
+ */
+
+const dir = tempDir();
+afterAll(() => dir.cleanup());
+
+/** A TSA that refuses every request with its own name, so the error says which one was asked. */
+async function namedServer(name: string): Promise<{ url: string; server: Server }> {
+  const server = createServer((_request, response) =>
+    response.writeHead(500, { 'Content-Type': 'application/json' }).end(`{"message":"${name}"}`),
+  );
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+}
+
+describe('timestamp-cli --timestamp_server and its alias --timestamp-server', () => {
+  const servers: Record<'flag' | 'env' | 'config', { url: string; server: Server }> = {} as never;
+  beforeAll(async () => {
+    for (const name of ['flag', 'env', 'config'] as const) servers[name] = await namedServer(name);
+    dir.write('artifact', 'artifact\n');
+  });
+  afterAll(async () => {
+    for (const { server } of Object.values(servers))
+      await new Promise((resolve) => server.close(resolve));
+  });
+
+  /** Which of the three servers `timestamp` asked. */
+  async function askedServer(flag: string | undefined, env: boolean, key: string | undefined) {
+    const args = ['timestamp', '--artifact', 'artifact', '--out', 'unused.tsr'];
+    if (key !== undefined) {
+      const config = dir.write(`${key}.yaml`, `${key}: ${servers.config.url}\n`);
+      args.unshift('--config', config);
+    }
+    if (flag !== undefined) args.unshift(flag, servers.flag.url);
+    const result = await runCli(args, {
+      cwd: dir.dir,
+      env: env ? { TIMESTAMP_TIMESTAMP_SERVER: servers.env.url } : {},
+    });
+    expect(result.code, result.stderr).toBe(1);
+    return /HTTP 500: (\w+)$/m.exec(result.stderr)?.[1] ?? result.stderr;
+  }
+
+  const flags = [undefined, '--timestamp_server', '--timestamp-server'];
+  const keys = [undefined, 'timestamp_server', 'timestamp-server'];
+  const combinations = flags.flatMap((flag) =>
+    [false, true].flatMap((env) =>
+      keys
+        .filter((key) => flag !== undefined || env || key !== undefined)
+        .map((key) => [flag ?? '(none)', env ? 'set' : 'unset', key ?? '(none)'] as const),
+    ),
+  );
+
+  it.each(combinations)(
+    'flag %s, TIMESTAMP_TIMESTAMP_SERVER %s, config key %s',
+    async (flag, env, key) => {
+      const asked = await askedServer(
+        flag === '(none)' ? undefined : flag,
+        env === 'set',
+        key === '(none)' ? undefined : key,
+      );
+      expect(asked).toBe(flag !== '(none)' ? 'flag' : env === 'set' ? 'env' : 'config');
+    },
+  );
+
+  it('takes the last of the two spellings given on the command line, as a repeated flag', async () => {
+    const result = await runCli(
+      [
+        '--timestamp-server',
+        servers.env.url,
+        '--timestamp_server',
+        servers.flag.url,
+        'timestamp',
+        '--artifact',
+        'artifact',
+      ],
+      { cwd: dir.dir },
+    );
+    expect(result.stderr).toMatch(/HTTP 500: flag$/m);
+  });
+
+  it('refuses a config file that sets both spellings', async () => {
+    const config = dir.write(
+      'both.yaml',
+      `timestamp_server: ${servers.config.url}\ntimestamp-server: ${servers.env.url}\n`,
+    );
+    const result = await runCli(
+      ['--config', config, 'timestamp', '--artifact', 'artifact', '--out', 'unused.tsr'],
+      { cwd: dir.dir },
+    );
+    expect(result).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `config file ${config}: timestamp_server and timestamp-server are one option: set it once\n`,
+    });
+  });
+});

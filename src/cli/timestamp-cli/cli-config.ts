@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command, type Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { CliError } from './output.js';
 
@@ -58,9 +58,43 @@ export function applyConfigFile(explicitPath: string | undefined, commands: Comm
       keyOf.set(name, key);
       const source = command.getOptionValueSource(name);
       if (source === 'cli' || source === 'env') continue;
-      const raw = String(entries[key]);
-      const value = option.parseArg ? option.parseArg(raw, undefined) : raw;
-      command.setOptionValueWithSource(name, value, 'config');
+      const raw = configText(path, key, entries[key]);
+      command.setOptionValueWithSource(name, parseConfigValue(path, key, raw, option), 'config');
     }
+  }
+}
+
+/** Keys whose value may be a secret (a PIN in a key URI): an error never shows it. */
+const SECRET_KEY = /key|pin|password|secret|token|credential/i;
+
+/** A value as the text a flag would give; a list, a mapping or nothing is refused. */
+function configText(path: string, key: string, value: unknown): string {
+  if (value === null || value === undefined)
+    throw new CliError('CONFIG_FILE', `config file ${path}: ${key} has no value`);
+  if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean')
+    throw new CliError(
+      'CONFIG_FILE',
+      `config file ${path}: ${key} is not a string, number or boolean`,
+    );
+  return String(value);
+}
+
+/**
+ * `raw` through the option's own parser, as a flag's value; a refusal names the file and the key
+ * (commander's InvalidArgumentError inside a hook would end the command with no message at all).
+ */
+function parseConfigValue(path: string, key: string, raw: string, option: Option): unknown {
+  if (!option.parseArg) return raw;
+  try {
+    return option.parseArg(raw, undefined);
+  } catch (error) {
+    if (!(error instanceof InvalidArgumentError)) throw error;
+    const why =
+      SECRET_KEY.test(key) && raw !== ''
+        ? error.message.replaceAll(raw, '(value not shown)')
+        : error.message;
+    throw new CliError('CONFIG_FILE', `config file ${path}: invalid value for ${key}: ${why}`, {
+      cause: error,
+    });
   }
 }

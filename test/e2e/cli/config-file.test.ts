@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../helpers/cli.js';
 import { tempDir } from '../../helpers/openssl.js';
+import { issueToken, makePki } from '../../helpers/pki.js';
 
 /**
  * The layers a timestamp-cli option is read from (docs/cli.md): flag > environment > config file
@@ -100,5 +101,68 @@ describe('timestamp-cli --timestamp_server and its alias --timestamp-server', ()
       stdout: '',
       stderr: `config file ${config}: timestamp_server and timestamp-server are one option: set it once\n`,
     });
+  });
+});
+
+describe('timestamp-cli config file values', () => {
+  const AT = new Date('2025-01-02T03:04:05Z');
+  beforeAll(async () => {
+    const pki = await makePki({}, AT);
+    dir.write('good.tsr', await issueToken(pki, { artifact: Buffer.from('a'), genTime: AT }));
+    dir.write('garbage.tsr', 'not a response');
+  });
+  const inspect = (config: string, args: string[] = [], env: Record<string, string> = {}) =>
+    runCli(['--config', dir.write('values.yaml', config), 'inspect', ...args], {
+      cwd: dir.dir,
+      env,
+    });
+
+  it.each([
+    [
+      'timeout: bogus\n',
+      'invalid value for timeout: invalid duration "bogus": expected a number at "bogus"',
+    ],
+    ['format: yaml\n', 'invalid value for format: Allowed choices are default, json.'],
+    ['timeout: [1s, 2s]\n', 'timeout is not a string, number or boolean'],
+    ['timeout:\n', 'timeout has no value'],
+  ])('refuses %j, naming the file, the key and why', async (config, why) => {
+    const result = await inspect(config, ['--timestamp', 'good.tsr']);
+    expect(result).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `config file ${dir.path('values.yaml')}: ${why}\n`,
+    });
+  });
+
+  it('never shows the value of a key that may hold a secret', async () => {
+    const result = await runCli(
+      [
+        '--config',
+        dir.write('secret.yaml', 'log-key: pin-value=1234\n'),
+        'log-audit',
+        'http://127.0.0.1:9',
+      ],
+      { cwd: dir.dir },
+    );
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(
+      /^config file .*secret\.yaml: invalid value for log-key: "\(value not shown\)" is not a log verifier key/,
+    );
+    expect(result.stderr).not.toContain('1234');
+  });
+
+  it('applies to the options of a subcommand of a subcommand (certificates csr)', async () => {
+    const result = await runCli(
+      [
+        '--config',
+        dir.write('csr.yaml', 'common-name: Config TSA\nsignature-hash: md5\n'),
+        'certificates',
+        'csr',
+        '--leaf-key',
+        'missing.key',
+      ],
+      { cwd: dir.dir },
+    );
+    expect(result.stderr).toMatch(/^config file .*csr\.yaml: invalid value for signature-hash: /);
   });
 });

@@ -2,7 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { aliasOption, option, parseServerUrl, parseTimeout } from './timestamp-cli/arguments.js';
 import { certificatesCommand } from './timestamp-cli/certificates-command.js';
-import { applyConfigFile } from './timestamp-cli/cli-config.js';
+import { useConfigFile } from './timestamp-cli/cli-config.js';
 import { inspectCommand } from './timestamp-cli/inspect-command.js';
 import { logAuditCommand } from './timestamp-cli/log-audit-command.js';
 import { logProofCommand } from './timestamp-cli/log-proof-command.js';
@@ -54,11 +54,7 @@ const globals = (): GlobalOptions => {
   };
 };
 
-program.hook('preAction', (_program, action) => {
-  const chain: Command[] = [];
-  for (let command: Command | null = action; command; command = command.parent) chain.push(command);
-  applyConfigFile(program.opts<{ config?: string }>().config, chain);
-});
+useConfigFile(program);
 
 program.addCommand(timestampCommand(globals, processOutput));
 program.addCommand(verifyCommand(globals, processOutput));

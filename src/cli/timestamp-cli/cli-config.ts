@@ -19,47 +19,94 @@ function configPath(explicit: string | undefined): string | undefined {
 }
 
 /**
- * Fills options neither given as a flag nor from the environment with the config file's values
- * (keys are flag names), passing them through each option's own parser so they are validated as
- * flags are. Precedence: flag > environment > config file > default.
+ * Reads the config file (keys are flag names) into the program's options: precedence flag >
+ * environment > config file > default. Before a subcommand parses its arguments, every option
+ * that neither a flag nor the environment has set gets the file's value as text, with source
+ * 'config': commander then lets the subcommand's flags and environment replace it, and counts it
+ * for a required option (checked before any preAction hook). Before the action, the values still
+ * from the file go through their options' parsers, so only the values used are checked.
  */
-export function applyConfigFile(explicitPath: string | undefined, commands: Command[]): void {
-  const path = configPath(explicitPath);
-  if (!path) return;
-  let values: unknown;
-  try {
-    values = parseYaml(readFileSync(path, 'utf8'));
-  } catch (error) {
-    throw new CliError(
-      'CONFIG_FILE',
-      `error reading config file ${path}: ${(error as Error).message}`,
-      {
-        cause: error,
-      },
-    );
+export function useConfigFile(program: Command): void {
+  let config: ConfigFile | undefined;
+  program.hook('preSubcommand', (_program, subcommand) => {
+    config = ConfigFile.read(program.opts<{ config?: string }>().config);
+    config?.preset([program, ...withSubcommands(subcommand)]);
+  });
+  program.hook('preAction', (_program, action) => {
+    for (let command: Command | null = action; command; command = command.parent)
+      config?.parse(command);
+  });
+}
+
+/** `command` and all its subcommands, at any depth (`certificates create`). */
+function withSubcommands(command: Command): Command[] {
+  return [command, ...command.commands.flatMap(withSubcommands)];
+}
+
+class ConfigFile {
+  /** The key each preset option's value came from, by command and option attribute. */
+  private readonly keys = new Map<Command, Map<string, { key: string; option: Option }>>();
+
+  private constructor(
+    private readonly path: string,
+    private readonly values: Record<string, unknown>,
+  ) {}
+
+  static read(explicitPath: string | undefined): ConfigFile | undefined {
+    const path = configPath(explicitPath);
+    if (!path) return undefined;
+    let values: unknown;
+    try {
+      values = parseYaml(readFileSync(path, 'utf8'));
+    } catch (error) {
+      throw new CliError(
+        'CONFIG_FILE',
+        `error reading config file ${path}: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+    if (values === null || values === undefined) return undefined;
+    if (typeof values !== 'object' || Array.isArray(values))
+      throw new CliError('CONFIG_FILE', `config file ${path} is not a mapping`);
+    return new ConfigFile(path, values as Record<string, unknown>);
   }
-  if (values === null || values === undefined) return;
-  if (typeof values !== 'object' || Array.isArray(values))
-    throw new CliError('CONFIG_FILE', `config file ${path} is not a mapping`);
-  const entries = values as Record<string, unknown>;
-  for (const command of commands) {
-    // An option's spellings (timestamp_server, timestamp-server) share one attribute.
-    const keyOf = new Map<string, string>();
-    for (const option of command.options) {
-      const key = option.long?.replace(/^--/, '');
-      if (!key || !(key in entries)) continue;
-      const name = option.attributeName();
-      const other = keyOf.get(name);
-      if (other !== undefined)
-        throw new CliError(
-          'CONFIG_FILE',
-          `config file ${path}: ${other} and ${key} are one option: set it once`,
-        );
-      keyOf.set(name, key);
-      const source = command.getOptionValueSource(name);
-      if (source === 'cli' || source === 'env') continue;
-      const raw = configText(path, key, entries[key]);
-      command.setOptionValueWithSource(name, parseConfigValue(path, key, raw, option), 'config');
+
+  /** Sets, unparsed, each option of `commands` that no flag or environment variable has set. */
+  preset(commands: Command[]): void {
+    for (const command of commands) {
+      // An option's spellings (timestamp_server, timestamp-server) share one attribute.
+      const keys = new Map<string, { key: string; option: Option }>();
+      this.keys.set(command, keys);
+      for (const option of command.options) {
+        const key = option.long?.replace(/^--/, '');
+        if (!key || !Object.hasOwn(this.values, key)) continue;
+        const name = option.attributeName();
+        const other = keys.get(name);
+        if (other !== undefined)
+          throw new CliError(
+            'CONFIG_FILE',
+            `config file ${this.path}: ${other.key} and ${key} are one option: set it once`,
+          );
+        keys.set(name, { key, option });
+        const source = command.getOptionValueSource(name);
+        if (source === 'cli' || source === 'env') continue;
+        command.setOptionValueWithSource(name, this.values[key], 'config');
+      }
+    }
+  }
+
+  /** Parses the values of `command` still from the file, as its flags' values are parsed. */
+  parse(command: Command): void {
+    const keys = this.keys.get(command);
+    for (const [name, { key, option }] of keys ?? []) {
+      keys?.delete(name); // parsed once
+      if (command.getOptionValueSource(name) !== 'config') continue;
+      const raw = configText(this.path, key, command.getOptionValue(name));
+      command.setOptionValueWithSource(
+        name,
+        parseConfigValue(this.path, key, raw, option),
+        'config',
+      );
     }
   }
 }

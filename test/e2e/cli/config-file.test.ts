@@ -151,6 +151,32 @@ describe('timestamp-cli config file values', () => {
     expect(result.stderr).not.toContain('1234');
   });
 
+  it('supplies a required option, below a flag and the environment', async () => {
+    const fromConfig = await inspect('timestamp: good.tsr\n');
+    expect(fromConfig.stderr).toBe('');
+    expect(fromConfig.stdout).toContain('Time stamp:        2025-01-02T03:04:05Z');
+    // The flag and the environment variable win; the config's garbage.tsr is not read.
+    const fromFlag = await inspect('timestamp: garbage.tsr\n', ['--timestamp', 'good.tsr']);
+    expect(fromFlag.stdout).toContain('Time stamp:        2025-01-02T03:04:05Z');
+    const fromEnv = await inspect('timestamp: garbage.tsr\n', [], {
+      TIMESTAMP_TIMESTAMP: 'good.tsr',
+    });
+    expect(fromEnv.stdout).toContain('Time stamp:        2025-01-02T03:04:05Z');
+    // The config's value is used, and checked, when nothing else gives one.
+    const garbage = await inspect('timestamp: garbage.tsr\n');
+    expect(garbage.stderr).toMatch(/^error parsing response into Timestamp/);
+    const missing = await inspect('timestamp: missing.tsr\n');
+    expect(missing.stderr).toBe(
+      `config file ${dir.path('values.yaml')}: invalid value for timestamp: file missing.tsr does not exist\n`,
+    );
+  });
+
+  it('still says a required option is missing when no layer gives it', async () => {
+    const result = await inspect('format: json\n');
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^error: required option '--timestamp <file>' not specified\n/);
+  });
+
   it('applies to the options of a subcommand of a subcommand (certificates csr)', async () => {
     const result = await runCli(
       [

@@ -57,13 +57,14 @@ class ConfigFile {
     if (!path) return undefined;
     let values: unknown;
     try {
-      values = parseYaml(readFileSync(path, 'utf8'));
+      // Warnings (which quote the file) are dropped; errors are thrown.
+      values = parseYaml(readFileSync(path, 'utf8'), { logLevel: 'error' });
     } catch (error) {
-      throw new CliError(
-        'CONFIG_FILE',
-        `error reading config file ${path}: ${(error as Error).message}`,
-        { cause: error },
-      );
+      // The first line only: YAML's error goes on to quote the line, which may hold a secret.
+      const why = ((error as Error).message.split('\n')[0] ?? '').replace(/:$/, '');
+      throw new CliError('CONFIG_FILE', `error reading config file ${path}: ${why}`, {
+        cause: error,
+      });
     }
     if (values === null || values === undefined) return undefined;
     if (typeof values !== 'object' || Array.isArray(values))

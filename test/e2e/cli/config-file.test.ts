@@ -192,3 +192,20 @@ describe('timestamp-cli config file values', () => {
     expect(result.stderr).toMatch(/^config file .*csr\.yaml: invalid value for signature-hash: /);
   });
 });
+
+describe('timestamp-cli config file that is not YAML', () => {
+  it('says where, never quoting the line (it may hold a secret)', async () => {
+    const config = dir.write(
+      'broken.yaml',
+      'format: json\nleaf-key: "pkcs11:token=t;object=k?pin-value=1234\n',
+    );
+    const result = await runCli(['--config', config, 'inspect', '--timestamp', 'x'], {
+      cwd: dir.dir,
+    });
+    expect(result).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `error reading config file ${config}: Missing closing "quote at line 3, column 1\n`,
+    });
+  });
+});

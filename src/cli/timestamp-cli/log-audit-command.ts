@@ -24,9 +24,13 @@ import {
 } from '../../tlog/index.js';
 import { decodeCertificatesPem } from '../../x509/pem.js';
 import { verifySignerInfo } from '../../verify/cms-signer.js';
-import { VerificationError } from '../../verify/errors.js';
-import { parseTimestampToken } from '../../verify/parse-response.js';
-import { verifyTimestampResponse } from '../../verify/verify-timestamp.js';
+import {
+  parseTimestampToken,
+  VerificationError,
+  verifyTimestampResponse,
+  type ParsedToken,
+  type Timestamp,
+} from '../../verify/index.js';
 import { option, parseExistingFile } from './arguments.js';
 import {
   getLogResource,
@@ -57,6 +61,11 @@ export interface LogAuditReport {
   keyFromServer: boolean;
   /** 'chain' with --chain, else 'signature' (each token's signature by its embedded certificate) */
   tokensChecked: 'chain' | 'signature';
+  /**
+   * Tokens not checked: without --chain, those that embed no signer certificate (requested
+   * without certReq). Always 0 with --chain, where such a token fails the audit.
+   */
+  tokensUnchecked: number;
   /** the size of the saved checkpoint this one was proven consistent with */
   consistentWithSize?: number;
 }
@@ -102,8 +111,12 @@ function printReport(report: LogAuditReport, format: GlobalOptions['format'], ou
   const lines = [
     `log ${report.origin}: ${report.size} entries, root hash ${report.rootHash}`,
     `checkpoint signature verified with ${report.logKey}${report.keyFromServer ? ' (the key the server publishes: pass --log-key to pin it)' : ''}`,
-    `${report.size} tokens valid (${report.tokensChecked === 'chain' ? 'signed under the given chain' : 'signature by the embedded certificate only: pass --chain to check the TSA'}), serial numbers unique`,
+    `${report.size - report.tokensUnchecked} tokens valid (${report.tokensChecked === 'chain' ? 'signed under the given chain' : 'signature by the embedded certificate only: pass --chain to check the TSA'}), serial numbers unique`,
   ];
+  if (report.tokensUnchecked > 0)
+    lines.push(
+      `${report.tokensUnchecked} tokens cannot be checked without --chain: they embed no signer certificate (requested without certReq)`,
+    );
   if (report.consistentWithSize !== undefined)
     lines.push(`consistent with the saved checkpoint of size ${report.consistentWithSize}`);
   output.stdout(`${lines.join('\n')}\n`);
@@ -189,6 +202,7 @@ export async function auditLog(
     logKey,
     keyFromServer,
     tokensChecked,
+    tokensUnchecked: tokens.unchecked,
   };
   if (consistentWithSize !== undefined) report.consistentWithSize = consistentWithSize;
   if (options.saveCheckpoint !== undefined)
@@ -263,9 +277,16 @@ async function readChain(chainFile: string | undefined): Promise<Buffer[] | unde
   return chain;
 }
 
-/** Checks that each entry is a time-stamp token of this TSA and that no serial number repeats. */
+/**
+ * Checks that each entry is a time-stamp token of this TSA and that no serial number repeats. The
+ * log records tokens as sent: one requested without certReq (RFC 3161 section 2.4.1; openssl's
+ * default) embeds no certificate, and its signer certificate, the one its SignerInfo's sid names
+ * (RFC 5652 section 5.3), can only come from --chain.
+ */
 class TokenChecker {
   private readonly serials = new Map<bigint, number>();
+  /** Entries whose signer certificate is not embedded, counted without --chain. */
+  unchecked = 0;
 
   /** `chain`: PEM certificates, root last; without it, only each token's own signature. */
   constructor(readonly chain: Buffer[] | undefined) {}
@@ -274,22 +295,9 @@ class TokenChecker {
     let serial: bigint;
     try {
       const token = parseTimestampToken(entry);
-      const { timestamp } = token;
-      if (this.chain) {
-        const leaf = timestamp.certificates.length === 0 ? this.chain[0] : undefined;
-        await verifyTimestampResponse(
-          grantedResponse(entry),
-          { digest: timestamp.hashedMessage },
-          {
-            roots: this.chain.slice(-1),
-            intermediates: this.chain.slice(0, -1),
-            ...(leaf ? { tsaCertificate: leaf } : {}),
-          },
-        );
-      } else {
-        verifySignerInfo(token, timestamp.certificates);
-      }
-      serial = timestamp.serialNumber;
+      if (this.chain) await this.verifyUnderChain(entry, token.timestamp, this.chain, index);
+      else if (!signedByEmbedded(token)) this.unchecked++;
+      serial = token.timestamp.serialNumber;
     } catch (error) {
       auditError(`entry ${index} is not a valid token of this TSA`, error);
     }
@@ -300,6 +308,55 @@ class TokenChecker {
         `entries ${earlier} and ${index} have the same serial number 0x${serial.toString(16)}`,
       );
     this.serials.set(serial, index);
+  }
+
+  /**
+   * The checks of `verify --certificate-chain`, with the signer certificate the sid names among
+   * the token's certificates, else among the chain's: each is offered as the TSA certificate in
+   * turn, and the verifier refuses one the sid does not name ('no-signer-certificate').
+   */
+  private async verifyUnderChain(
+    entry: Uint8Array,
+    timestamp: Timestamp,
+    chain: Buffer[],
+    index: number,
+  ): Promise<void> {
+    const offers = timestamp.certificates.length > 0 ? [undefined, ...chain] : chain;
+    for (const tsaCertificate of offers) {
+      try {
+        await verifyTimestampResponse(
+          grantedResponse(entry),
+          { digest: timestamp.hashedMessage },
+          {
+            roots: chain.slice(-1),
+            intermediates: chain.slice(0, -1),
+            ...(tsaCertificate ? { tsaCertificate } : {}),
+          },
+        );
+        return;
+      } catch (error) {
+        if (!(error instanceof VerificationError && error.code === 'no-signer-certificate'))
+          throw error;
+      }
+    }
+    throw new CliError(
+      'VERIFICATION_FAILED',
+      `entry ${index}: its signer certificate (${timestamp.signer.identifier}) is in neither the token nor --chain: put the TSA certificate in the --chain file`,
+    );
+  }
+}
+
+/**
+ * Whether the token's signature verifies by the embedded certificate its sid names; false when
+ * none is embedded. The messageDigest attribute is checked either way.
+ */
+function signedByEmbedded(token: ParsedToken): boolean {
+  try {
+    verifySignerInfo(token, token.timestamp.certificates);
+    return true;
+  } catch (error) {
+    if (error instanceof VerificationError && error.code === 'no-signer-certificate') return false;
+    throw error;
   }
 }
 

@@ -5,6 +5,7 @@ import { parseTimestampResponse } from '../../verify/parse-response.js';
 import { timestampToJson, type TimestampJson } from '../../verify/timestamp-json.js';
 import { option, parseExistingFile } from './arguments.js';
 import { CliError, type Output } from './output.js';
+import { terminalJson, terminalText } from './terminal-text.js';
 import { MAX_TIMESTAMP_RESPONSE_BYTES, readFileCapped } from './read-body.js';
 import type { GlobalOptions } from './timestamp-command.js';
 
@@ -45,7 +46,7 @@ export function inspectCommand(globals: () => GlobalOptions, output: Output): Co
       const signature = embeddedSignatureCheck(token);
       if (globals().format === 'json') {
         output.stdout(
-          `${JSON.stringify({ TimestampResponse: json, EmbeddedSignature: signature }, null, 2)}\n`,
+          `${terminalJson({ TimestampResponse: json, EmbeddedSignature: signature }, 2)}\n`,
         );
       } else {
         output.stdout(renderText(json, signature));
@@ -88,5 +89,6 @@ function renderText(ts: TimestampJson, signature: string): string {
       `      SHA-256:     ${c.sha256Fingerprint}`,
     ]),
   ];
-  return `${lines.join('\n')}\n`;
+  // Names, extensions and the signature check's words come from the token: each line escaped.
+  return `${lines.map(terminalText).join('\n')}\n`;
 }

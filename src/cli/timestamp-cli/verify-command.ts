@@ -11,6 +11,7 @@ import { parseLogKey } from './log-client.js';
 import { CliError, type Output } from './output.js';
 import { readArtifact } from './read-artifact.js';
 import { MAX_TIMESTAMP_RESPONSE_BYTES, readFileCapped } from './read-body.js';
+import { terminalJson } from './terminal-text.js';
 import type { GlobalOptions } from './timestamp-command.js';
 
 interface VerifyCommandOptions {
@@ -202,7 +203,7 @@ async function verify(
       },
     };
     output.stdout(
-      `${JSON.stringify({ TimestampPath: options.timestamp, ParsedTimestamp: timestampToJson(timestamp), ...log })}\n`,
+      `${terminalJson({ TimestampPath: options.timestamp, ParsedTimestamp: timestampToJson(timestamp), ...log })}\n`,
     );
   } else {
     output.stdout(`Successfully verified timestamp ${options.timestamp}\n`);

@@ -3,6 +3,7 @@ import { inspectCommand } from '../../../src/cli/timestamp-cli/inspect-command.j
 import { verifyCommand } from '../../../src/cli/timestamp-cli/verify-command.js';
 import { CliError } from '../../../src/cli/timestamp-cli/output.js';
 import { tempDir } from '../../helpers/openssl.js';
+import { issueToken, makePki } from '../../helpers/pki.js';
 
 async function inspect(path: string): Promise<unknown> {
   const command = inspectCommand(
@@ -49,6 +50,84 @@ describe('timestamp-cli inspect on hostile files', () => {
     }
   });
 });
+
+describe('timestamp-cli inspect of a token whose names hold control characters', () => {
+  // Anyone's own PKI may name itself so: a screen clear, a colour, a window title, a C1 CSI.
+  const LEAF = 'TSA\x1b[2J\x1b[31m\u009b1m';
+  const INTERMEDIATE = 'Interm\x1b]0;owned\x07\x7f';
+  const AT = new Date('2025-05-06T07:08:09Z');
+
+  /** The stdout of `inspect` (or `verify`, which checks the token under its chain) of the token. */
+  async function inspected(format: 'default' | 'json', command = inspectCommand): Promise<string> {
+    const pki = await makePki(
+      {
+        intermediate: { subject: { organization: 'test', commonName: INTERMEDIATE } },
+        leaf: { subject: { organization: 'test', commonName: LEAF } },
+      },
+      AT,
+    );
+    const dir = tempDir();
+    try {
+      const path = dir.write(
+        'escape.tsr',
+        await issueToken(pki, { artifact: Buffer.from('a'), genTime: AT }),
+      );
+      const verifyArgs = ['--artifact', dir.write('a', 'a'), '--certificate-chain'];
+      let stdout = '';
+      await command(() => ({ timestampServer: 'http://127.0.0.1', format, timeout: 0 }), {
+        stdout: (text) => (stdout += text),
+        stderr: () => {},
+      })
+        .exitOverride()
+        .parseAsync(
+          [
+            '--timestamp',
+            path,
+            ...(command === verifyCommand
+              ? [...verifyArgs, dir.write('chain.pem', pki.chainPem)]
+              : []),
+          ],
+          { from: 'user' },
+        );
+      return stdout;
+    } finally {
+      dir.cleanup();
+    }
+  }
+
+  it('prints them escaped as \\xNN, in every line that shows a name', async () => {
+    const text = await inspected('default');
+    // No control character but the line breaks between our own lines.
+    // eslint-disable-next-line no-control-regex
+    expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+    const leaf = 'O=test, CN=TSA\\x1b[2J\\x1b[31m\\x9b1m';
+    const intermediate = 'O=test, CN=Interm\\x1b]0;owned\\x07\\x7f';
+    expect(text).toContain(`TSA name:          ${leaf}\n`);
+    expect(text).toMatch(new RegExp(`Identifier: +issuer "${escapeRegExp(intermediate)}"`));
+    // Certificate names are Node's (OpenSSL's), which writes C0 and DEL as \1B but leaves C1.
+    const nodeLeaf = 'O=test, CN=TSA\\1B[2J\\1B[31m\\x9b1m';
+    expect(text).toContain(`Subject:     ${nodeLeaf}\n`);
+    expect(text).toContain(`Issuer:      O=test, CN=Interm\\1B]0\\;owned\\07\\7F\n`);
+    expect(text).toContain(`valid, by the embedded certificate ${nodeLeaf} (chain not checked)`);
+  });
+
+  it('prints JSON with every control character escaped, the same values once parsed', async () => {
+    const json = await inspected('json');
+    // JSON.stringify escapes C0 itself, not DEL or C1 (U+009B is a CSI to some terminals).
+    // eslint-disable-next-line no-control-regex
+    expect(json).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+    const parsed = JSON.parse(json) as { TimestampResponse: { tsaName: string } };
+    expect(parsed.TimestampResponse.tsaName).toBe(`O=test, CN=${LEAF}`);
+    // verify --format json prints the same timestamp object.
+    const verified = await inspected('json', verifyCommand);
+    // eslint-disable-next-line no-control-regex
+    expect(verified).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+    const timestamp = JSON.parse(verified) as { ParsedTimestamp: { tsaName: string } };
+    expect(timestamp.ParsedTimestamp.tsaName).toBe(`O=test, CN=${LEAF}`);
+  });
+});
+
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 describe('timestamp-cli verify on hostile files', () => {
   it('refuses a --timestamp file over 1 MiB without reading it whole', async () => {

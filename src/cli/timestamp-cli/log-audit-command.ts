@@ -41,6 +41,7 @@ import {
   parseServedLogKey,
 } from './log-client.js';
 import { CliError, type Output } from './output.js';
+import { terminalJson, terminalText } from './terminal-text.js';
 import { PUBLIC_FILE_MODE, writeFileAtomic } from './write-output.js';
 import type { GlobalOptions } from './timestamp-command.js';
 
@@ -105,7 +106,7 @@ export function logAuditCommand(globals: () => GlobalOptions, output: Output): C
 
 function printReport(report: LogAuditReport, format: GlobalOptions['format'], output: Output) {
   if (format === 'json') {
-    output.stdout(`${JSON.stringify(report)}\n`);
+    output.stdout(`${terminalJson(report)}\n`);
     return;
   }
   const lines = [
@@ -119,7 +120,8 @@ function printReport(report: LogAuditReport, format: GlobalOptions['format'], ou
     );
   if (report.consistentWithSize !== undefined)
     lines.push(`consistent with the saved checkpoint of size ${report.consistentWithSize}`);
-  output.stdout(`${lines.join('\n')}\n`);
+  // The origin and a served key are the server's words.
+  output.stdout(`${lines.map(terminalText).join('\n')}\n`);
 }
 
 /** Fails the audit with one line; TlogErrors keep their message. */

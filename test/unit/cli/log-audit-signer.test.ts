@@ -119,3 +119,30 @@ describe('log-audit of tokens issued without certReq', () => {
     );
   });
 });
+
+describe("log-audit's report", () => {
+  it("escapes control characters of the log's origin and key (the server's words)", async () => {
+    // A note refuses C0 controls, not C1 ones (U+009B is a CSI to some terminals).
+    const log = new TestLog('tsa\u009b1m.example/log');
+    await log.append(await token(1, true));
+    await log.publish();
+    const server = await startLogServer(log);
+    try {
+      for (const format of ['default', 'json'] as const) {
+        let stdout = '';
+        await logAuditCommand(() => ({ timestampServer: server.url, format, timeout: 30_000 }), {
+          stdout: (text) => (stdout += text),
+          stderr: () => undefined,
+        })
+          .exitOverride()
+          .parseAsync([server.url], { from: 'user' });
+        // eslint-disable-next-line no-control-regex
+        expect(stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+        if (format === 'default') expect(stdout).toContain('log tsa\\x9b1m.example/log: 1 entries');
+        else expect(JSON.parse(stdout)).toMatchObject({ origin: 'tsa\u009b1m.example/log' });
+      }
+    } finally {
+      await server.close();
+    }
+  });
+});

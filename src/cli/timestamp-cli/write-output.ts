@@ -1,28 +1,38 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { open, rename, stat, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { lstat, open, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 
 /** The mode of what the CLI writes that holds nothing secret (a chain, a CSR, a checkpoint, a proof). */
 export const PUBLIC_FILE_MODE = 0o644;
 
 /**
+ * A path that names a descriptor or device (`--out /dev/stdout`, `>(cmd)`'s /dev/fd/63): reached
+ * through links by design, and never a place to create a file in.
+ */
+const DEVICE_PATH = /^\/(dev|proc\/self\/fd)\//;
+
+/**
  * Writes `data` to `path` atomically with `mode`: into a new file beside it (created exclusively,
  * so never through a link), flushed, then renamed over `path`. A reader sees the old file or the
- * whole new one, never a truncated one; a symlink at `path` is replaced, not followed, so the file
- * it points to is neither overwritten nor re-moded; and the mode is the new file's own, whatever
- * an existing file had. Two exceptions, written in place: a path that is not a regular file (a
- * device, a FIFO), and an existing file in a folder the process may not create files in.
+ * whole new one, never a truncated one; a symlink at `path` is replaced, not followed, whatever it
+ * points to (a file, a FIFO, a device), so its target is neither written nor re-moded; and the
+ * mode is the new file's own, whatever an existing file had. Written in place instead: a path
+ * under /dev/ or /proc/self/fd/, through its links and appended to (as the shell's stdout would
+ * be); a FIFO, socket or device that is itself at `path`; and an existing file in a folder the
+ * process may not create files in.
  */
 export async function writeFileAtomic(
   path: string,
   data: string | Uint8Array,
   mode: number,
 ): Promise<void> {
-  // A device, a FIFO or a socket (`--out /dev/stdout`, `>(cmd)`) is written as it is: renaming a
-  // file over its name would lose the output (and needs a writable /dev).
-  const target = await stat(path).catch(() => undefined);
-  if (target && !target.isFile()) return writeInPlace(path, data, constants.O_WRONLY);
+  // Renaming a file over such a name would lose the output (and, as root, litter /dev).
+  if (DEVICE_PATH.test(resolve(path)))
+    return writeInPlace(path, data, constants.O_WRONLY | constants.O_APPEND);
+  const target = await lstat(path).catch(() => undefined);
+  if (target && !target.isFile() && !target.isSymbolicLink())
+    return writeInPlace(path, data, constants.O_WRONLY | constants.O_NOFOLLOW);
   const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   let file;
   try {

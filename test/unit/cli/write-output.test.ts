@@ -1,9 +1,14 @@
 import { execFileSync } from 'node:child_process';
 import {
   chmodSync,
+  closeSync,
+  constants,
   createReadStream,
+  existsSync,
   lstatSync,
+  openSync,
   readFileSync,
+  readSync,
   statSync,
   symlinkSync,
 } from 'node:fs';
@@ -57,6 +62,73 @@ describe('writeFileAtomic', () => {
       }
     } finally {
       dir.cleanup();
+    }
+  });
+
+  /** A FIFO with a reader that never blocks, so a write through a link to it completes. */
+  function openFifo(path: string): { read: () => string; close: () => void } {
+    execFileSync('mkfifo', [path]);
+    const reader = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    return {
+      read: () => {
+        const buffer = Buffer.alloc(1024);
+        try {
+          return buffer.subarray(0, readSync(reader, buffer)).toString();
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code === 'EAGAIN') return '';
+          throw error;
+        }
+      },
+      close: () => closeSync(reader),
+    };
+  }
+
+  it('replaces a symlink to a FIFO or a device instead of writing through it', async () => {
+    const dir = tempDir();
+    const fifo = openFifo(dir.path('victim.fifo'));
+    try {
+      symlinkSync(dir.path('victim.fifo'), dir.path('to-fifo.tsr'));
+      symlinkSync('/dev/null', dir.path('to-null.tsr'));
+      for (const link of ['to-fifo.tsr', 'to-null.tsr']) {
+        await writeFileAtomic(dir.path(link), 'response', 0o600);
+        expect(lstatSync(dir.path(link)).isFile()).toBe(true);
+        expect(readFileSync(dir.path(link), 'utf8')).toBe('response');
+      }
+      expect(fifo.read()).toBe('');
+      expect(statSync(dir.path('victim.fifo')).isFIFO()).toBe(true);
+      expect(statSync('/dev/null').isCharacterDevice()).toBe(true);
+    } finally {
+      fifo.close();
+      dir.cleanup();
+    }
+  });
+
+  it('follows the links of an explicit /dev/fd/N or /proc/self/fd/N (--out /dev/stdout)', async () => {
+    const dir = tempDir();
+    const fifo = openFifo(dir.path('out.fifo'));
+    // The descriptor a shell would hand over (>(cmd) is /dev/fd/63; /dev/stdout is /proc/self/fd/1).
+    const writer = openSync(dir.path('out.fifo'), constants.O_WRONLY | constants.O_NONBLOCK);
+    try {
+      await writeFileAtomic(`/dev/fd/${writer}`, 'one,', 0o600);
+      await writeFileAtomic(`/proc/self/fd/${writer}`, 'two', 0o600);
+      expect(fifo.read()).toBe('one,two');
+      expect(statSync(dir.path('out.fifo')).isFIFO()).toBe(true);
+    } finally {
+      closeSync(writer);
+      fifo.close();
+      dir.cleanup();
+    }
+  });
+
+  it('never creates a file under /dev: a device path that does not exist is an error', async () => {
+    const path = `/dev/tsa-test-${process.pid}-missing`;
+    try {
+      await expect(writeFileAtomic(path, 'response', 0o600)).rejects.toMatchObject({
+        code: 'ENOENT',
+      });
+      expect(existsSync(path)).toBe(false);
+    } finally {
+      if (existsSync(path)) execFileSync('rm', ['-f', path]);
     }
   });
 });

@@ -101,13 +101,23 @@ export function verifyCommand(globals: () => GlobalOptions, output: Output): Com
     });
 }
 
-async function loadPem(path: string): Promise<Buffer[]> {
+/** What each PEM flag holds, in the words of Go's message for --certificate-chain. */
+const PEM_FLAGS = {
+  'certificate-chain': 'intermediate and root certs',
+  'root-certificates': 'root certs',
+  'intermediate-certificates': 'intermediate certs',
+  certificate: 'the TSA certificate',
+} as const;
+
+async function loadPem(path: string, flag: keyof typeof PEM_FLAGS): Promise<Buffer[]> {
   try {
     return decodeCertificatesPem(await readFile(path, 'utf8'));
   } catch (error) {
-    throw new CliError('INVALID_PEM', 'failed to parse intermediate and root certs from PEM file', {
-      cause: error,
-    });
+    throw new CliError(
+      'INVALID_PEM',
+      `failed to parse ${PEM_FLAGS[flag]} from PEM file ${path} (--${flag}): ${(error as Error).message}`,
+      { cause: error },
+    );
   }
 }
 
@@ -121,17 +131,17 @@ async function trustOptions(options: VerifyCommandOptions): Promise<VerifyOption
   let intermediates: Buffer[] = [];
   if (options.certificateChain !== undefined) {
     // Root last; everything before it (a leaf included) only helps build the path.
-    const chain = await loadPem(options.certificateChain);
+    const chain = await loadPem(options.certificateChain, 'certificate-chain');
     roots = chain.slice(-1);
     intermediates = chain.slice(0, -1);
   } else {
-    roots = await loadPem(options.rootCertificates as string);
+    roots = await loadPem(options.rootCertificates as string, 'root-certificates');
     if (options.intermediateCertificates !== undefined)
-      intermediates = await loadPem(options.intermediateCertificates);
+      intermediates = await loadPem(options.intermediateCertificates, 'intermediate-certificates');
   }
   const trust: VerifyOptions = { roots, intermediates };
   if (options.certificate !== undefined) {
-    const certificates = await loadPem(options.certificate);
+    const certificates = await loadPem(options.certificate, 'certificate');
     if (certificates.length !== 1)
       throw new CliError(
         'INVALID_PEM',

@@ -296,7 +296,7 @@ describe('timestamp-cli end to end against a running server (reference 12.3)', (
     ]);
     expect(badPem).toMatchObject({
       code: 1,
-      stderr: 'failed to parse intermediate and root certs from PEM file\n',
+      stderr: `failed to parse intermediate and root certs from PEM file invalid.pem (--certificate-chain): no certificates found in PEM\n`,
     });
   });
 

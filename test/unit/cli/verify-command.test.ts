@@ -1,0 +1,58 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { CliError } from '../../../src/cli/timestamp-cli/output.js';
+import { verifyCommand } from '../../../src/cli/timestamp-cli/verify-command.js';
+import { tempDir } from '../../helpers/openssl.js';
+
+const dir = tempDir();
+afterAll(() => dir.cleanup());
+
+/** The error `verify` ends with. */
+async function verifyError(args: string[]): Promise<unknown> {
+  const command = verifyCommand(
+    () => ({ timestampServer: 'http://127.0.0.1', format: 'default', timeout: 0 }),
+    { stdout: () => {}, stderr: () => {} },
+  ).exitOverride();
+  return command.parseAsync(args, { from: 'user' }).then(
+    () => undefined,
+    (caught: unknown) => caught,
+  );
+}
+
+describe('timestamp-cli verify: a PEM file it cannot use', () => {
+  const base = () => [
+    '--artifact',
+    dir.write('artifact', 'a'),
+    '--timestamp',
+    dir.write('response.tsr', 'not read before the PEM files'),
+  ];
+  const chain = () =>
+    dir.write('chain.pem', '-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n');
+  const invalid = () => dir.write('invalid.pem', 'invalid PEM');
+
+  it.each([
+    [
+      '--certificate-chain',
+      (file: string) => ['--certificate-chain', file],
+      'intermediate and root certs',
+    ],
+    ['--root-certificates', (file: string) => ['--root-certificates', file], 'root certs'],
+    [
+      '--intermediate-certificates',
+      (file: string) => ['--root-certificates', chain(), '--intermediate-certificates', file],
+      'intermediate certs',
+    ],
+    [
+      '--certificate',
+      (file: string) => ['--certificate-chain', chain(), '--certificate', file],
+      'the TSA certificate',
+    ],
+  ])('names %s, the file and why', async (flag, args, what) => {
+    const file = invalid();
+    const error = await verifyError([...base(), ...args(file)]);
+    expect(error).toBeInstanceOf(CliError);
+    expect((error as CliError).code).toBe('INVALID_PEM');
+    expect((error as CliError).message).toBe(
+      `failed to parse ${what} from PEM file ${file} (${flag}): no certificates found in PEM`,
+    );
+  });
+});

@@ -115,15 +115,7 @@ async function timestamp(
     if (ts.certificates.length > 0) verifySignerInfo(token, ts.certificates);
     genTime = ts.genTime;
   } catch (error) {
-    if (error instanceof VerificationError) {
-      // A parse failure already says so ("error parsing response…", "…is not valid: …").
-      const parseError = error.code === 'malformed';
-      throw new CliError(
-        'INVALID_RESPONSE',
-        parseError ? error.message : `error parsing response into Timestamp: ${error.message}`,
-        { cause: error },
-      );
-    }
+    if (error instanceof VerificationError) throw answerError(error, globals.timestampServer);
     throw error;
   }
 
@@ -136,4 +128,22 @@ async function timestamp(
       `Artifact timestamped at ${goTimeString(genTime)}\nWrote timestamp response to ${options.out}\n`,
     );
   }
+}
+
+/**
+ * Why the server's answer is not kept: a status other than granted is the server's refusal, as a
+ * rejection is (http-client.ts); a parse failure says so itself ("error parsing response…", "…is
+ * not valid: …"); anything else (another imprint, nonce or policy, a signature that does not
+ * hold) is a well-formed answer that is not the one asked for.
+ */
+function answerError(error: VerificationError, server: string): CliError {
+  if (error.code === 'not-granted')
+    return new CliError('SERVER_REFUSED', `error getting timestamp: ${error.message}`, {
+      cause: error,
+    });
+  if (error.code === 'malformed')
+    return new CliError('INVALID_RESPONSE', error.message, { cause: error });
+  return new CliError('INVALID_RESPONSE', `invalid response from ${server}: ${error.message}`, {
+    cause: error,
+  });
 }

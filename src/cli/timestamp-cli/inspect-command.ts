@@ -1,8 +1,12 @@
 import { Command } from 'commander';
 import { verifySignerInfo } from '../../verify/cms-signer.js';
-import { VerificationError } from '../../verify/errors.js';
-import { parseTimestampResponse } from '../../verify/parse-response.js';
-import { timestampToJson, type TimestampJson } from '../../verify/timestamp-json.js';
+import {
+  parseTimestampResponse,
+  timestampToJson,
+  VerificationError,
+  type ParsedToken,
+  type TimestampJson,
+} from '../../verify/index.js';
 import { option, parseExistingFile } from './arguments.js';
 import { CliError, type Output } from './output.js';
 import { terminalJson, terminalText } from './terminal-text.js';
@@ -13,11 +17,13 @@ import type { GlobalOptions } from './timestamp-command.js';
  * Whether the token's signature verifies with the certificate its SignerInfo designates among
  * the embedded ones. No chain or trust check: inspect only shows what the token says.
  */
-function embeddedSignatureCheck(token: ReturnType<typeof parseTimestampResponse>): string {
-  if (token.timestamp.certificates.length === 0) return 'not checked (no certificate embedded)';
+function embeddedSignatureCheck(token: ParsedToken, json: TimestampJson): string {
+  const { certificates } = token.timestamp;
+  if (certificates.length === 0) return 'not checked (no certificate embedded)';
   try {
-    const signer = verifySignerInfo(token, token.timestamp.certificates);
-    return `valid, by the embedded certificate ${signer.x509.subject.split('\n').join(', ')} (chain not checked)`;
+    // The signer is one of the embedded certificates, named as the JSON view names them.
+    const signer = json.certificates[certificates.indexOf(verifySignerInfo(token, certificates))];
+    return `valid, by the embedded certificate ${signer?.subject} (chain not checked)`;
   } catch (error) {
     if (error instanceof VerificationError) return `INVALID: ${error.message}`;
     throw error;
@@ -43,7 +49,7 @@ export function inspectCommand(globals: () => GlobalOptions, output: Output): Co
         throw error;
       }
       const json = timestampToJson(token.timestamp);
-      const signature = embeddedSignatureCheck(token);
+      const signature = embeddedSignatureCheck(token, json);
       if (globals().format === 'json') {
         output.stdout(
           `${terminalJson({ TimestampResponse: json, EmbeddedSignature: signature }, 2)}\n`,

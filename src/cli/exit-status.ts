@@ -1,5 +1,6 @@
 import { ConfigError, type ConfigErrorCode } from '../config/config-error.js';
 import { CliError, type CliErrorCode } from './timestamp-cli/output.js';
+import { terminalText } from './terminal-text.js';
 
 /** The exit statuses of timestamp-server and timestamp-cli (docs/cli.md, "Exit status"). */
 export const EXIT_STATUS = {
@@ -52,9 +53,5 @@ export function exitStatusOf(error: unknown): ExitStatus {
  * would obey its escape sequences or show its line breaks as lines of ours.
  */
 export function errorLine(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).replace(
-    // eslint-disable-next-line no-control-regex
-    /[\u0000-\u001f\u007f-\u009f]/g,
-    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
-  );
+  return terminalText(error instanceof Error ? error.message : String(error));
 }

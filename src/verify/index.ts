@@ -1,5 +1,6 @@
 export { VerificationError, type VerificationErrorCode } from './errors.js';
 export { parseTimestampResponse, parseTimestampToken, type ParsedToken } from './parse-response.js';
+export { verifySignerInfo } from './cms-signer.js';
 export {
   verifyTimestampResponse,
   type ArtifactInput,

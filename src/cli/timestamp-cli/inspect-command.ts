@@ -1,15 +1,15 @@
 import { Command } from 'commander';
-import { verifySignerInfo } from '../../verify/cms-signer.js';
 import {
   parseTimestampResponse,
   timestampToJson,
   VerificationError,
   type ParsedToken,
   type TimestampJson,
+  verifySignerInfo,
 } from '../../verify/index.js';
 import { option, parseExistingFile } from './arguments.js';
 import { CliError, type Output } from './output.js';
-import { terminalJson, terminalText } from './terminal-text.js';
+import { terminalJson, terminalText } from '../terminal-text.js';
 import { MAX_TIMESTAMP_RESPONSE_BYTES, readFileCapped } from './read-body.js';
 import type { GlobalOptions } from './timestamp-command.js';
 

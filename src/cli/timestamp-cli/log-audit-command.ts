@@ -23,13 +23,13 @@ import {
   type Tile,
 } from '../../tlog/index.js';
 import { decodeCertificatesPem } from '../../x509/pem.js';
-import { verifySignerInfo } from '../../verify/cms-signer.js';
 import {
   parseTimestampToken,
   VerificationError,
   verifyTimestampResponse,
   type ParsedToken,
   type Timestamp,
+  verifySignerInfo,
 } from '../../verify/index.js';
 import { option, parseExistingFile } from './arguments.js';
 import {
@@ -41,7 +41,7 @@ import {
   parseServedLogKey,
 } from './log-client.js';
 import { CliError, type Output } from './output.js';
-import { terminalJson, terminalText } from './terminal-text.js';
+import { terminalJson, terminalText } from '../terminal-text.js';
 import { PUBLIC_FILE_MODE, writeFileAtomic } from './write-output.js';
 import type { GlobalOptions } from './timestamp-command.js';
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Command, InvalidArgumentError } from 'commander';
 import { parseHashName, type HashName } from '../../asn1/algorithms.js';
-import { verifySignerInfo } from '../../verify/cms-signer.js';
+import { verifySignerInfo } from '../../verify/index.js';
 import { VerificationError } from '../../verify/errors.js';
 import { parseTimestampResponse } from '../../verify/parse-response.js';
 import { rfc3339 } from '../../verify/timestamp-json.js';

@@ -11,7 +11,7 @@ import { parseLogKey } from './log-client.js';
 import { CliError, type Output } from './output.js';
 import { readArtifact } from './read-artifact.js';
 import { MAX_TIMESTAMP_RESPONSE_BYTES, readFileCapped } from './read-body.js';
-import { terminalJson } from './terminal-text.js';
+import { terminalJson } from '../terminal-text.js';
 import type { GlobalOptions } from './timestamp-command.js';
 
 interface VerifyCommandOptions {

@@ -4,7 +4,7 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
 
 /**
  * Untrusted text (a token's names, a log's origin) made safe to print: every control character
- * as \xNN, the escaping errorLine (cli/exit-status.ts) gives error lines, so a terminal neither
+ * as \xNN (errorLine in cli/exit-status.ts escapes error lines with it), so a terminal neither
  * obeys an escape sequence nor shows a line break as a line of ours.
  */
 export function terminalText(text: string): string {
@@ -17,7 +17,6 @@ export function terminalText(text: string): string {
  */
 export function terminalJson(value: unknown, indent?: number): string {
   return JSON.stringify(value, null, indent).replace(
-    // eslint-disable-next-line no-control-regex
     /[\u007f-\u009f]/g,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
   );

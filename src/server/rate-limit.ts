@@ -24,7 +24,9 @@ const REMEMBERED_CLIENTS = 5000;
 export class RateLimitStore implements FastifyRateLimitStore {
   private readonly windows = new Map<string, { count: number; startMs: number }>();
 
-  constructor(private readonly now: () => number = Date.now) {}
+  // Monotonic: a wall clock stepped back (TSAs' clocks are disciplined) would keep clients limited
+  // for the window plus the step.
+  constructor(private readonly now: () => number = () => performance.now()) {}
 
   incr(
     key: string,

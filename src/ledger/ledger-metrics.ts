@@ -57,14 +57,16 @@ export const logUnintegratedAge = new Gauge({
 export const logSequencerRefusals = new Counter({
   name: 'timestamp_authority_log_sequencer_refusals_total',
   help:
-    'Checkpoints the sequencer refused to sign, by reason: foreign_checkpoint (the latest one is ' +
-    "not signed by this process's --ledger-key and --ledger-origin), inconsistent (the stored " +
-    'log disagrees with the signed checkpoint)',
+    'Checkpoints the sequencer refused to sign, by reason: foreign_checkpoint (the ' +
+    "latest one is not signed by this process's --ledger-key and --ledger-origin), inconsistent " +
+    '(the stored log disagrees with the signed checkpoint), ledger_mismatch (the ledger no longer ' +
+    "holds the latest checkpoint's last entry: a partial restore)",
   labelNames: ['reason'] as const,
   registers: [registry],
 });
 logSequencerRefusals.inc({ reason: 'foreign_checkpoint' }, 0);
 logSequencerRefusals.inc({ reason: 'inconsistent' }, 0);
+logSequencerRefusals.inc({ reason: 'ledger_mismatch' }, 0);
 
 export function watchLedger(isAvailable: () => boolean): void {
   available = isAvailable;

@@ -52,6 +52,13 @@ export const MAX_COLLISION_RETRIES = 3;
 /** Why issuance is refused while the counter row is not after the ledger's last log index. */
 export const COUNTER_BEHIND = 'ledger counter row is behind the ledger (tsa_ledger_counter)';
 /**
+ * Why issuance is refused while the counter row is behind the log's latest checkpoint: the ledger
+ * was restored from an older backup than the log (a partial restore), and new tokens would take
+ * log indexes that the signed checkpoints already commit to other tokens.
+ */
+export const COUNTER_BEHIND_LOG =
+  "ledger counter row is behind the log's latest checkpoint (tsa_ledger_counter, tsa_log_checkpoints)";
+/**
  * How the reason starts while commits fail with a definite error, one that says the database
  * answers but refuses the commit and will until someone changes it (a privilege revoked, a table
  * or column missing, a constraint or a type changed): followed by the error's SQLSTATE, e.g.
@@ -165,8 +172,8 @@ export class Ledger {
   }
 
   /**
-   * Why issuance must be refused now (the database is down, read-only, its counter row behind,
-   * or it refuses commits), or undefined.
+   * Why issuance must be refused now (the database is down, read-only, its counter row behind the
+   * ledger or the log, or it refuses commits), or undefined.
    */
   unavailableReason(): string | undefined {
     return this.refusal?.reason;
@@ -404,18 +411,30 @@ export class Ledger {
 
   /**
    * The probe: the database answers, takes writes and its counter row is after the last log
-   * index; while issuance is refused, a trial commit must succeed too before it is resumed.
+   * index and not behind the log's latest checkpoint; while issuance is refused, a trial commit
+   * must succeed too before it is resumed.
    */
   private async probe(): Promise<void> {
     this.probing = true;
     try {
-      const { rows } = await this.pool.query<{ behind: boolean; read_only: boolean }>(PROBE);
+      const { rows } = await this.pool.query<{
+        behind: boolean;
+        behind_log: boolean;
+        read_only: boolean;
+      }>(PROBE);
       if (rows[0]?.read_only) {
         this.refuse(REFUSED_READ_ONLY, new LedgerError('UNAVAILABLE', READ_ONLY));
         return;
       }
       if (rows[0]?.behind) {
         this.refuse(REFUSED_COUNTER_BEHIND, new LedgerError('INCONSISTENT', COUNTER_BEHIND));
+        return;
+      }
+      if (rows[0]?.behind_log) {
+        this.refuse(
+          REFUSED_COUNTER_BEHIND_LOG,
+          new LedgerError('INCONSISTENT', COUNTER_BEHIND_LOG),
+        );
         return;
       }
       if (this.refusal !== undefined) await this.trialCommit();
@@ -462,6 +481,7 @@ const UNAVAILABLE = 'ledger database unavailable';
 const REFUSED_UNAVAILABLE: Refusal = { reason: UNAVAILABLE, temporary: true };
 const REFUSED_READ_ONLY: Refusal = { reason: READ_ONLY, temporary: true };
 const REFUSED_COUNTER_BEHIND: Refusal = { reason: COUNTER_BEHIND, temporary: false };
+const REFUSED_COUNTER_BEHIND_LOG: Refusal = { reason: COUNTER_BEHIND_LOG, temporary: false };
 
 /** No free connection in time, or commits that kept conflicting: this process is busy. */
 function isBusy(error: unknown): boolean {
@@ -531,12 +551,15 @@ function trialEntry(): LedgerEntry {
 }
 
 /**
- * The probe: the database answers, and the counter row is after the last log index (an index
- * lookup: cheap). A missing counter row reads as behind too (the INSERT would add nothing).
+ * The probe: the database answers, the counter row is after the last log index and not behind the
+ * latest checkpoint's tree size (index lookups: cheap). A missing counter row reads as behind too
+ * (the INSERT would add nothing).
  */
 const PROBE = `
 SELECT coalesce((SELECT next_index FROM tsa_ledger_counter WHERE id), -1)
          <= coalesce((SELECT max(log_index) FROM tsa_ledger), -1) AS behind,
+       coalesce((SELECT next_index FROM tsa_ledger_counter WHERE id), -1)
+         < coalesce((SELECT max(tree_size) FROM tsa_log_checkpoints), 0) AS behind_log,
        pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on' AS read_only`;
 
 function takeBatch(pending: Pending[]): Pending[] {

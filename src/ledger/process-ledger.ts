@@ -34,9 +34,9 @@ export interface ProcessLedger extends AsyncDisposable {
   record(granted: GrantedOutcome): Promise<LedgerReceipt>;
   /**
    * Refuses issuance (systemFailure, /readyz red) while the database is unavailable or read-only
-   * (temporary: HTTP 503 with Retry-After), while the counter row is behind the ledger or commits
-   * fail with a definite error, a privilege or the schema (500: it needs a repair), and while the
-   * commit queue is full (temporary).
+   * (temporary: HTTP 503 with Retry-After), while the counter row is behind the ledger or the
+   * log's latest checkpoint or commits fail with a definite error, a privilege or the schema (500:
+   * it needs a repair), and while the commit queue is full (temporary).
    */
   guard: IssuanceGuard;
   /** The transparency log, with --ledger-key. */

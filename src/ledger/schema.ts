@@ -100,21 +100,38 @@ export async function migrate(pool: Pool): Promise<void> {
 
 /**
  * Refuses a counter row that is not after the last log index: every commit would collide with
- * an existing row (a restore of the rows without the counter, a manual change). Not repaired
- * silently: which rows are right is for a person to decide (docs/ledger.md).
+ * an existing row (a restore of the rows without the counter, a manual change). Refuses one behind
+ * the log's latest checkpoint too: tsa_ledger restored from an older backup than tsa_log_* (a
+ * partial restore) would hand out indexes the log has already signed, and new tokens would take
+ * the places of tokens the checkpoints commit to. Not repaired silently: which rows are right is
+ * for a person to decide (docs/ledger.md).
  */
 async function checkCounter(client: Pick<PoolClient, 'query'>): Promise<void> {
-  const { rows } = await client.query<{ next: string | null; last: string | null }>(
+  const { rows } = await client.query<{
+    next: string | null;
+    last: string | null;
+    signed: string | null;
+  }>(
     `SELECT (SELECT next_index FROM tsa_ledger_counter WHERE id) AS next,
-            (SELECT max(log_index) FROM tsa_ledger) AS last`,
+            (SELECT max(log_index) FROM tsa_ledger) AS last,
+            (SELECT max(tree_size) FROM tsa_log_checkpoints) AS signed`,
   );
   const next = rows[0]?.next ?? null;
   const last = rows[0]?.last ?? null;
+  const signed = rows[0]?.signed ?? null;
   if (next === null || (last !== null && BigInt(next) <= BigInt(last))) {
     throw new LedgerError(
       'INCONSISTENT',
       `tsa_ledger_counter.next_index (${next ?? 'missing'}) is not after the last log index ` +
         `(${last}): set it to max(log_index) + 1 (docs/ledger.md)`,
+    );
+  }
+  if (signed !== null && BigInt(next) < BigInt(signed)) {
+    throw new LedgerError(
+      'INCONSISTENT',
+      `tsa_ledger_counter.next_index (${next}) is behind the log's latest checkpoint (tree size ` +
+        `${signed}): tsa_ledger was restored from an older backup than tsa_log_checkpoints; ` +
+        `restore the ledger rows the checkpoint covers (docs/ledger.md)`,
     );
   }
 }

@@ -3,13 +3,14 @@ import { formatCheckpoint, openCheckpoint } from '../tlog/checkpoint.js';
 import {
   EMPTY_TREE_HASH,
   hashEqual,
+  recordHash,
   storedHashes,
   storedHashIndex,
   treeHash,
   type Hash,
 } from '../tlog/hash.js';
 import { newVerifier, signNote, type NoteSigner, type NoteVerifier } from '../tlog/note.js';
-import { checkTree, proveTree } from '../tlog/proof.js';
+import { checkRecord, checkTree, proveRecord, proveTree } from '../tlog/proof.js';
 import { LedgerError } from './errors.js';
 import { logSequencerRefusals, recordTreeSize, recordUnintegratedAge } from './ledger-metrics.js';
 import { databaseHashReader, latestCheckpoint, type StoredCheckpoint } from './log-store.js';
@@ -57,8 +58,10 @@ export function leaseMs(intervalMs: number): number {
  * lock's connection. Every replica tries for the lock each interval.
  *
  * A checkpoint is signed only after checking, with a consistency proof from the stored hashes,
- * that the new tree contains the tree of the previous checkpoint, and that the stored hashes still
- * give the previous root: the log never signs a checkpoint inconsistent with an earlier one.
+ * that the new tree contains the tree of the previous checkpoint, that the stored hashes still
+ * give the previous root, and that the ledger still holds the previous checkpoint's last entry:
+ * the log never signs a checkpoint inconsistent with an earlier one, nor one over entries it did
+ * not integrate.
  */
 export class Sequencer {
   private client: pg.PoolClient | undefined;
@@ -214,6 +217,54 @@ export class Sequencer {
     return { size: checkpoint.size, hash: checkpoint.hash, note: stored.note };
   }
 
+  /**
+   * The ledger's row at the previous checkpoint's last index must be the entry that checkpoint
+   * holds there (an inclusion proof against its signed root): if tsa_ledger was restored from an
+   * older backup than the log's tables (a partial restore), or rows were removed, the rows from
+   * the previous size on are not the ones that follow it in the log, and a new checkpoint would
+   * commit to tokens no longer in the ledger while its entry bundles serve others. The stored
+   * leaf hash must pass the same proof, else the stored hashes are what disagrees.
+   */
+  private async checkLastEntry(
+    client: pg.PoolClient,
+    previous: StoredCheckpoint,
+    reader: ReturnType<typeof databaseHashReader>,
+  ): Promise<void> {
+    if (previous.size === 0) return;
+    const last = previous.size - 1;
+    const proof = await proveRecord(previous.size, last, reader);
+    const proves = (leaf: Hash): boolean => {
+      try {
+        checkRecord(proof, previous.size, previous.hash, last, leaf);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const [stored] = await reader.readHashes([storedHashIndex(0, last)]);
+    if (!stored || !proves(stored)) {
+      logSequencerRefusals.inc({ reason: 'inconsistent' });
+      throw new LedgerError(
+        'INCONSISTENT',
+        `stored hashes no longer prove entry ${last} of the checkpoint of size ${previous.size}: ` +
+          `not signing`,
+      );
+    }
+    const { rows } = await client.query<{ token: Buffer }>(
+      'SELECT token FROM tsa_ledger WHERE log_index = $1',
+      [last],
+    );
+    const token = rows[0]?.token;
+    if (token && proves(recordHash(token))) return;
+    logSequencerRefusals.inc({ reason: 'ledger_mismatch' });
+    throw new LedgerError(
+      'INCONSISTENT',
+      `the ledger row at log index ${last}, the last entry of the checkpoint of size ` +
+        `${previous.size}, is ${token ? 'not the entry the checkpoint holds' : 'missing'}: ` +
+        `tsa_ledger was restored apart from the log, or changed (docs/ledger.md); not signing`,
+    );
+  }
+
   private verifierKey(): NoteVerifier {
     this.verifier ??= newVerifier(this.options.verifierKey);
     return this.verifier;
@@ -235,6 +286,7 @@ export class Sequencer {
       }
       const added = new Map<number, Hash>();
       const reader = databaseHashReader(client, added);
+      if (previous) await this.checkLastEntry(client, previous, reader);
       let size = oldSize;
       for (const row of rows) {
         // log_index is gapless by construction (the counter row): a gap would be a bug.

@@ -1,0 +1,271 @@
+import { generateKeyPairSync } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveServeConfig } from '../../../src/config/resolve.js';
+import { poolConfig } from '../../../src/ledger/connection.js';
+import { COUNTER_BEHIND_LOG, Ledger, type LedgerLogger } from '../../../src/ledger/ledger.js';
+import type { StoredCheckpoint } from '../../../src/ledger/log-store.js';
+import { openProcessLedger } from '../../../src/ledger/process-ledger.js';
+import { Sequencer } from '../../../src/ledger/sequencer.js';
+import { registry } from '../../../src/metrics/registry.js';
+import { storedHashIndex } from '../../../src/tlog/hash.js';
+import { newEd25519Signer, verifierKey, type NoteSigner } from '../../../src/tlog/note.js';
+import { randomLedgerEntry } from '../../helpers/ledger-entry.js';
+import { writeLedgerKey } from '../../helpers/ledger-key.js';
+import { waitUntil } from '../../helpers/poll.js';
+import { startPostgres, type TestPostgres } from '../../helpers/postgres.js';
+
+// What the sequencer refuses to sign or publish, and how a ledger restored apart from the log
+// (a partial restore: tsa_ledger and its counter older than tsa_log_*) is refused.
+
+let postgres: TestPostgres;
+let db: pg.Pool;
+
+beforeAll(async () => {
+  postgres = await startPostgres();
+  db = new pg.Pool({ connectionString: postgres.url, max: 4 });
+  db.on('error', () => undefined);
+});
+afterAll(async () => {
+  await db?.end();
+  await postgres?.destroy();
+});
+
+const ORIGIN = 'tsa.test/log';
+
+interface Warning {
+  fields: { reason?: string };
+  message: string;
+}
+
+function recordingLogger() {
+  const warnings: Warning[] = [];
+  const logger: LedgerLogger = {
+    info: () => undefined,
+    warn: (fields, message) => void warnings.push({ fields, message }),
+  };
+  return { logger, warnings };
+}
+
+async function openLedger(logger: LedgerLogger = recordingLogger().logger) {
+  return Ledger.open(await poolConfig(postgres.url, '', 2), logger);
+}
+
+/** Drops the ledger's tables: the next Ledger.open creates them afresh. */
+async function resetSchema() {
+  await db.query(
+    'DROP TABLE IF EXISTS tsa_ledger, tsa_ledger_counter, tsa_log_hashes, tsa_log_checkpoints, ' +
+      'tsa_schema_version',
+  );
+}
+
+/** A sequencer on its own one-connection pool, its WARN lines recorded. */
+function newSequencer(
+  options: {
+    key?: ReturnType<typeof generateKeyPairSync>;
+    signer?: NoteSigner;
+    onCheckpoint?: (checkpoint: StoredCheckpoint) => void;
+  } = {},
+) {
+  const pool = new pg.Pool({ connectionString: postgres.url, max: 1 });
+  pool.on('error', () => undefined);
+  const { privateKey, publicKey } = options.key ?? generateKeyPairSync('ed25519');
+  const { logger, warnings } = recordingLogger();
+  const signed: StoredCheckpoint[] = [];
+  const sequencer = new Sequencer(pool, {
+    signer: options.signer ?? newEd25519Signer(ORIGIN, privateKey),
+    origin: ORIGIN,
+    verifierKey: verifierKey(ORIGIN, publicKey),
+    intervalMs: 60_000,
+    logger,
+    onCheckpoint: (checkpoint) => {
+      signed.push(checkpoint);
+      options.onCheckpoint?.(checkpoint);
+    },
+  });
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    await sequencer.stop();
+    await pool.end();
+  };
+  return { sequencer, pool, warnings, signed, close };
+}
+
+async function refusals(reason: string): Promise<number> {
+  const text = await registry.getSingleMetricAsString(
+    'timestamp_authority_log_sequencer_refusals_total',
+  );
+  const line = text.split('\n').find((l) => l.includes(`reason="${reason}"`));
+  return Number(line!.split(' ').pop());
+}
+
+async function checkpointSizes(): Promise<number[]> {
+  const { rows } = await db.query<{ tree_size: string }>(
+    'SELECT tree_size FROM tsa_log_checkpoints ORDER BY tree_size',
+  );
+  return rows.map((row) => Number(row.tree_size));
+}
+
+/**
+ * tsa_ledger and its counter as an older backup had them, `kept` rows, while the log's tables
+ * stay as they are (a partial restore).
+ */
+async function restoreLedgerOnly(kept: number) {
+  await db.query('DELETE FROM tsa_ledger WHERE log_index >= $1', [kept]);
+  await db.query('UPDATE tsa_ledger_counter SET next_index = $1', [kept]);
+}
+
+/** `count` made-up rows from log index `from` on, as commits would add them; the counter after. */
+async function insertRows(from: number, count: number) {
+  await db.query(
+    `INSERT INTO tsa_ledger (log_index, serial, gen_time, policy, hash_algorithm, hashed_message, token)
+     SELECT i, decode(md5(random()::text), 'hex'), now(), '1.2.3', 'sha256',
+            sha256(int8send(i)), decode(md5(random()::text), 'hex')
+     FROM generate_series($1::bigint, $2::bigint) AS i`,
+    [from, from + count - 1],
+  );
+  await db.query('UPDATE tsa_ledger_counter SET next_index = $1', [from + count]);
+}
+
+describe('a ledger restored apart from the log (partial restore)', () => {
+  it("refuses to start with a counter row behind the log's latest checkpoint", async () => {
+    await resetSchema();
+    const ledger = await openLedger();
+    const { sequencer, close } = newSequencer();
+    try {
+      for (let i = 0; i < 3; i++) await ledger.record(randomLedgerEntry());
+      await sequencer.round();
+      expect(await checkpointSizes()).toEqual([3]);
+    } finally {
+      await close();
+      await ledger.close();
+    }
+    await restoreLedgerOnly(1);
+    // The counter (1) is after the last log index (0): only the checkpoint shows the restore.
+    await expect(openLedger()).rejects.toMatchObject({
+      code: 'INCONSISTENT',
+      message: expect.stringMatching(
+        /next_index \(1\) is behind the log's latest checkpoint \(tree size 3\)/,
+      ),
+    });
+  });
+
+  it('refuses issuance as a fault once the probe finds it, until the counter is repaired', async () => {
+    await resetSchema();
+    const { logger, warnings } = recordingLogger();
+    const processLedger = (await openProcessLedger(
+      resolveServeConfig({
+        ledgerUrl: postgres.urlWithoutPassword,
+        ledgerPasswordFile: postgres.passwordFile,
+        ledgerKey: writeLedgerKey(postgres.dir, 'log-key.pem'),
+        ledgerOrigin: ORIGIN,
+        ledgerCheckpointInterval: '1h',
+      }),
+      logger,
+    ))!;
+    try {
+      for (let i = 0; i < 3; i++) await processLedger.ledger.record(randomLedgerEntry());
+      await processLedger.log!.sequencer.round();
+      // (The sequencer's first round, at start, may have signed a smaller one.)
+      expect((await checkpointSizes()).at(-1)).toBe(3);
+      await restoreLedgerOnly(1);
+      await waitUntil(() => processLedger.ledger.unavailableReason() !== undefined);
+      expect(processLedger.ledger.unavailableReason()).toBe(COUNTER_BEHIND_LOG);
+      // A fault (500, /readyz red with the reason): it takes a repair, not a retry.
+      expect(processLedger.guard()).toMatchObject({
+        failInfo: 'systemFailure',
+        detail: COUNTER_BEHIND_LOG,
+      });
+      expect(processLedger.ledger.unavailableIsTemporary()).toBe(false);
+      await expect(processLedger.ledger.record(randomLedgerEntry())).rejects.toMatchObject({
+        code: 'NOT_RECORDED',
+        message: COUNTER_BEHIND_LOG,
+      });
+      expect(warnings.map((w) => w.message)).toContain(
+        `${COUNTER_BEHIND_LOG}: refusing issuance until it is repaired`,
+      );
+      // The counter set past the checkpoint: issuance resumes, at the checkpoint's size.
+      await db.query('UPDATE tsa_ledger_counter SET next_index = 3');
+      await waitUntil(() => processLedger.ledger.unavailableReason() === undefined);
+      expect(await processLedger.ledger.record(randomLedgerEntry())).toEqual({ index: 3 });
+    } finally {
+      await processLedger[Symbol.asyncDispose]();
+    }
+  });
+
+  it('never signs over entries it did not integrate: new tokens at indexes a checkpoint holds', async () => {
+    await resetSchema();
+    const ledger = await openLedger();
+    const { sequencer, warnings, close } = newSequencer();
+    try {
+      for (let i = 0; i < 3; i++) await ledger.record(randomLedgerEntry());
+      await sequencer.round();
+      await ledger.record(randomLedgerEntry());
+      await sequencer.round();
+      // Intact, the last entry of the previous checkpoint checks out.
+      expect(await checkpointSizes()).toEqual([3, 4]);
+      expect(warnings).toEqual([]);
+
+      // Restored to 1 row; new tokens committed at 1, 2, 3 (before a probe noticed) and 4.
+      await restoreLedgerOnly(1);
+      await insertRows(1, 4);
+      const before = await refusals('ledger_mismatch');
+      await sequencer.round();
+      expect(await checkpointSizes()).toEqual([3, 4]);
+      expect(await refusals('ledger_mismatch')).toBe(before + 1);
+      expect(warnings).toEqual([
+        {
+          message: 'transparency log sequencer round failed',
+          fields: {
+            reason: expect.stringMatching(
+              /log index 3, the last entry of the checkpoint of size 4, is not the entry the checkpoint holds/,
+            ),
+          },
+        },
+      ]);
+
+      // Rows from an older backup and the counter past the checkpoint: index 3 is missing.
+      await restoreLedgerOnly(1);
+      await db.query('UPDATE tsa_ledger_counter SET next_index = 4');
+      await insertRows(4, 1);
+      await sequencer.round();
+      expect(await checkpointSizes()).toEqual([3, 4]);
+      expect(await refusals('ledger_mismatch')).toBe(before + 2);
+      expect(warnings[1]?.fields.reason).toMatch(
+        /log index 3, the last entry of the checkpoint of size 4, is missing/,
+      );
+    } finally {
+      await close();
+      await ledger.close();
+    }
+  });
+
+  it('blames the stored hashes, not the ledger, when they no longer prove the last entry', async () => {
+    await resetSchema();
+    const ledger = await openLedger();
+    const { sequencer, warnings, close } = newSequencer();
+    try {
+      for (let i = 0; i < 4; i++) await ledger.record(randomLedgerEntry());
+      await sequencer.round();
+      // The leaf hash of entry 3: the root of size 4 is read from a level-2 hash, never from it.
+      await db.query('UPDATE tsa_log_hashes SET hash = sha256(hash) WHERE hash_index = $1', [
+        storedHashIndex(0, 3),
+      ]);
+      await ledger.record(randomLedgerEntry());
+      const inconsistent = await refusals('inconsistent');
+      const mismatch = await refusals('ledger_mismatch');
+      await sequencer.round();
+      expect(await checkpointSizes()).toEqual([4]);
+      expect(await refusals('inconsistent')).toBe(inconsistent + 1);
+      expect(await refusals('ledger_mismatch')).toBe(mismatch);
+      expect(warnings.map((w) => w.fields.reason)).toEqual([
+        'stored hashes no longer prove entry 3 of the checkpoint of size 4: not signing',
+      ]);
+    } finally {
+      await close();
+      await ledger.close();
+    }
+  });
+});

@@ -5,7 +5,8 @@ import { CodedError } from '../errors.js';
  * SCHEMA: the database holds a ledger schema this version does not know.
  * CONFIG: --ledger-url or --ledger-password-file cannot be used (with --ledger-key, a database
  *   that cannot store a checkpoint note's text unchanged).
- * KEY: --ledger-key cannot be read or is not an Ed25519 key.
+ * KEY: --ledger-key cannot be read or is not an Ed25519 key, or what it signs does not verify with
+ *   its public key.
  * INCONSISTENT: the log's stored state disagrees with itself (never signed).
  * BUSY: every connection for the log's reads is in use (the database is not down): answer 503
  *   with Retry-After, and retry.

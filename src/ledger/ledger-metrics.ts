@@ -57,16 +57,18 @@ export const logUnintegratedAge = new Gauge({
 export const logSequencerRefusals = new Counter({
   name: 'timestamp_authority_log_sequencer_refusals_total',
   help:
-    'Checkpoints the sequencer refused to sign, by reason: foreign_checkpoint (the ' +
+    'Checkpoints the sequencer refused to sign or publish, by reason: foreign_checkpoint (the ' +
     "latest one is not signed by this process's --ledger-key and --ledger-origin), inconsistent " +
     '(the stored log disagrees with the signed checkpoint), ledger_mismatch (the ledger no longer ' +
-    "holds the latest checkpoint's last entry: a partial restore)",
+    "holds the latest checkpoint's last entry: a partial restore), bad_signature (a new " +
+    "checkpoint did not verify with the log's own key)",
   labelNames: ['reason'] as const,
   registers: [registry],
 });
 logSequencerRefusals.inc({ reason: 'foreign_checkpoint' }, 0);
 logSequencerRefusals.inc({ reason: 'inconsistent' }, 0);
 logSequencerRefusals.inc({ reason: 'ledger_mismatch' }, 0);
+logSequencerRefusals.inc({ reason: 'bad_signature' }, 0);
 
 export function watchLedger(isAvailable: () => boolean): void {
   available = isAvailable;

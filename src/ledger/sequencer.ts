@@ -61,7 +61,7 @@ export function leaseMs(intervalMs: number): number {
  * that the new tree contains the tree of the previous checkpoint, that the stored hashes still
  * give the previous root, and that the ledger still holds the previous checkpoint's last entry:
  * the log never signs a checkpoint inconsistent with an earlier one, nor one over entries it did
- * not integrate.
+ * not integrate. A new checkpoint is published only once it verifies with the log's own key.
  */
 export class Sequencer {
   private client: pg.PoolClient | undefined;
@@ -265,6 +265,27 @@ export class Sequencer {
     );
   }
 
+  /**
+   * A new checkpoint must verify with the log's verifier key (the one /api/v1/log/key serves)
+   * before it is published: a --ledger-key whose signatures do not (a PKCS#11 public-key object
+   * that is not the private key's pair, a token that returns a bad signature) would publish a note
+   * no client can verify, anchor it, and every later round would refuse it as another log's.
+   */
+  private checkOwnSignature(note: string, size: number): void {
+    try {
+      openCheckpoint(note, this.verifierKey(), this.options.origin);
+    } catch (error) {
+      logSequencerRefusals.inc({ reason: 'bad_signature' });
+      throw new LedgerError(
+        'KEY',
+        `the checkpoint of size ${size} just signed does not verify with the log's verifier ` +
+          `key (the public key of --ledger-key): not publishing it ` +
+          `(${error instanceof Error ? error.message : String(error)})`,
+        { cause: error },
+      );
+    }
+  }
+
   private verifierKey(): NoteVerifier {
     this.verifier ??= newVerifier(this.options.verifierKey);
     return this.verifier;
@@ -311,6 +332,7 @@ export class Sequencer {
         formatCheckpoint({ origin: this.options.origin, size, hash: root }),
         this.options.signer,
       );
+      this.checkOwnSignature(note, size);
       await client.query(
         'INSERT INTO tsa_log_checkpoints (tree_size, root_hash, note) VALUES ($1, $2, $3)',
         [size, root, note],

@@ -9,7 +9,12 @@ import { openProcessLedger } from '../../../src/ledger/process-ledger.js';
 import { Sequencer } from '../../../src/ledger/sequencer.js';
 import { registry } from '../../../src/metrics/registry.js';
 import { storedHashIndex } from '../../../src/tlog/hash.js';
-import { newEd25519Signer, verifierKey, type NoteSigner } from '../../../src/tlog/note.js';
+import {
+  newEd25519KeySigner,
+  newEd25519Signer,
+  verifierKey,
+  type NoteSigner,
+} from '../../../src/tlog/note.js';
 import { randomLedgerEntry } from '../../helpers/ledger-entry.js';
 import { writeLedgerKey } from '../../helpers/ledger-key.js';
 import { waitUntil } from '../../helpers/poll.js';
@@ -265,6 +270,53 @@ describe('a ledger restored apart from the log (partial restore)', () => {
       ]);
     } finally {
       await close();
+      await ledger.close();
+    }
+  });
+});
+
+describe('the sequencer checks the checkpoint it signed before publishing it', () => {
+  it("publishes nothing that does not verify with the log's key, and counts it", async () => {
+    await resetSchema();
+    const ledger = await openLedger();
+    const key = generateKeyPairSync('ed25519');
+    // --ledger-key's public key is `key`'s, its signatures another key's (a PKCS#11 token whose
+    // public-key object is not the private key's pair).
+    const other = newEd25519Signer(ORIGIN, generateKeyPairSync('ed25519').privateKey);
+    const mismatched = newSequencer({
+      key,
+      signer: newEd25519KeySigner(ORIGIN, key.publicKey, async (msg) => other.sign(msg)),
+    });
+    const good = newSequencer({ key });
+    try {
+      await ledger.record(randomLedgerEntry());
+      const before = await refusals('bad_signature');
+      await mismatched.sequencer.round();
+      expect(await checkpointSizes()).toEqual([]);
+      expect(mismatched.signed).toEqual([]);
+      expect(await refusals('bad_signature')).toBe(before + 1);
+      expect(mismatched.warnings).toEqual([
+        {
+          message: 'transparency log sequencer round failed',
+          fields: {
+            reason: expect.stringMatching(
+              /the checkpoint of size 1 just signed does not verify with the log's verifier key/,
+            ),
+          },
+        },
+      ]);
+      // Nothing was stored (the round's stored hashes neither): a signer that works goes on.
+      const { rows } = await db.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM tsa_log_hashes',
+      );
+      expect(rows[0]!.n).toBe(0);
+      await mismatched.close();
+      await good.sequencer.round();
+      expect(await checkpointSizes()).toEqual([1]);
+      expect(good.warnings).toEqual([]);
+    } finally {
+      await mismatched.close();
+      await good.close();
       await ledger.close();
     }
   });

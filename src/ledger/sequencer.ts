@@ -69,6 +69,8 @@ export class Sequencer {
   private running: Promise<void> | undefined;
   private stopped = false;
   private verifier: NoteVerifier | undefined;
+  /** Why the lock's connection was lost between two slices of a round (its 'error'). */
+  private lost: unknown;
   /** Whether this process holds the lock now. */
   leader = false;
 
@@ -109,7 +111,7 @@ export class Sequencer {
     try {
       if (await this.acquire()) {
         // A backlog: integrate it all now rather than one slice per interval.
-        while (!this.stopped && (await this.integrate(this.client!)) === MAX_INTEGRATE);
+        while (!this.stopped && (await this.integrate(this.lockClient())) === MAX_INTEGRATE);
       }
     } catch (error) {
       this.options.logger.warn(
@@ -148,8 +150,13 @@ export class Sequencer {
       throw error;
     }
     // An error on the idle connection (the database went away, or ended the session) loses the
-    // lock with it.
-    client.on('error', () => void this.release(true));
+    // lock with it; a round under way ends with that error (lockClient).
+    this.lost = undefined;
+    client.on('error', (error) => {
+      if (this.client !== client) return;
+      this.lost = error;
+      void this.release(true);
+    });
     try {
       await client.query(LEASE, [this.lease()]);
     } catch (error) {
@@ -215,6 +222,20 @@ export class Sequencer {
       );
     }
     return { size: checkpoint.size, hash: checkpoint.hash, note: stored.note };
+  }
+
+  /**
+   * The lock's connection, for the next slice of a round: an error on it may have released the
+   * lock since the last slice, and the round then ends with that error as its reason.
+   */
+  private lockClient(): pg.PoolClient {
+    if (this.client) return this.client;
+    const cause = this.lost instanceof Error ? this.lost.message : String(this.lost);
+    throw new LedgerError(
+      'UNAVAILABLE',
+      `the sequencer's database session was lost, and the lock with it: ${cause}`,
+      { cause: this.lost },
+    );
   }
 
   /**

@@ -6,7 +6,7 @@ import { poolConfig } from '../../../src/ledger/connection.js';
 import { COUNTER_BEHIND_LOG, Ledger, type LedgerLogger } from '../../../src/ledger/ledger.js';
 import type { StoredCheckpoint } from '../../../src/ledger/log-store.js';
 import { openProcessLedger } from '../../../src/ledger/process-ledger.js';
-import { Sequencer } from '../../../src/ledger/sequencer.js';
+import { MAX_INTEGRATE, Sequencer } from '../../../src/ledger/sequencer.js';
 import { registry } from '../../../src/metrics/registry.js';
 import { storedHashIndex } from '../../../src/tlog/hash.js';
 import {
@@ -318,6 +318,47 @@ describe('the sequencer checks the checkpoint it signed before publishing it', (
       await mismatched.close();
       await good.close();
       await ledger.close();
+    }
+  });
+});
+
+describe("the sequencer's lock session lost mid-backlog", () => {
+  it('ends the round with the error that lost it, and the next round goes on', async () => {
+    await resetSchema();
+    await (await openLedger()).close();
+    await insertRows(0, MAX_INTEGRATE + 1);
+    let lockClient: pg.PoolClient | undefined;
+    let lost = false;
+    const { sequencer, pool, warnings, signed, close } = newSequencer({
+      // After the first slice of the backlog commits, the idle lock connection fails (as pg
+      // reports a connection cut between queries).
+      onCheckpoint: () => {
+        if (lost) return;
+        lost = true;
+        lockClient!.emit('error', new Error('Connection terminated unexpectedly'));
+      },
+    });
+    pool.on('acquire', (client) => {
+      lockClient ??= client;
+    });
+    try {
+      await sequencer.round();
+      expect(signed.map((c) => c.size)).toEqual([MAX_INTEGRATE]);
+      expect(sequencer.leader).toBe(false);
+      expect(warnings).toEqual([
+        {
+          message: 'transparency log sequencer round failed',
+          fields: {
+            reason:
+              "the sequencer's database session was lost, and the lock with it: " +
+              'Connection terminated unexpectedly',
+          },
+        },
+      ]);
+      await sequencer.round();
+      expect(await checkpointSizes()).toEqual([MAX_INTEGRATE, MAX_INTEGRATE + 1]);
+    } finally {
+      await close();
     }
   });
 });

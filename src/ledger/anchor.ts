@@ -5,8 +5,10 @@ import type { StoredCheckpoint } from './log-store.js';
 
 /**
  * The TimeStampReq that anchors a checkpoint: SHA-256 of its signed note, a random nonce, certReq.
- * The token it gets is logged like any other, so every checkpoint is followed within
- * --ledger-anchor-interval by a token whose genTime bounds its age.
+ * The token it gets is logged like any other, and its genTime bounds the checkpoint's age. Only
+ * the first checkpoint after --ledger-anchor-interval has passed is anchored: one signed inside
+ * the interval is anchored only through a later checkpoint that is (which contains it), and not
+ * at all if none comes.
  */
 export function anchorRequest(checkpoint: StoredCheckpoint): Buffer {
   const digest = createHash('sha256').update(checkpoint.note).digest();

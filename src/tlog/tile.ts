@@ -83,8 +83,11 @@ function tileHash(data: Uint8Array): Hash {
 
 /**
  * The tiles of height h (hash tiles only; each level-0 tile has an entry bundle of the same n and
- * w) to publish when the tree grows from oldTreeSize to newTreeSize: new full tiles and every
- * partial width in between.
+ * w) to publish when the tree grows from oldTreeSize to newTreeSize, as Go's NewTiles lists them:
+ * new full tiles and every partial width from the old tree's to the new tree's. The old tree's
+ * partial tile of each level is listed again, even where the level did not grow (300 to 301 lists
+ * tile/0/001.p/44, .p/45 and tile/1/000.p/1): publishing a tile again is harmless, since a tile's
+ * content never changes.
  */
 export function newTiles(h: number, oldTreeSize: number, newTreeSize: number): Tile[] {
   if (!(h >= 1 && h <= 30)) throw new TlogError('BAD_INPUT', `newTiles: invalid height ${h}`);

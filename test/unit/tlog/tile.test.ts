@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   formatEntryBundle,
+  newTiles,
   parseEntryBundle,
   parseTilePath,
   tilePath,
@@ -60,6 +61,23 @@ describe('tile paths', () => {
     'tile/0/+01',
   ])('rejects the malformed or non-canonical path %s', (path) => {
     expect(() => parseTilePath(path)).toThrow(expect.objectContaining({ code: 'BAD_TILE' }));
+  });
+});
+
+describe('newTiles', () => {
+  it("lists what Go's NewTiles lists: the old tree's partial tiles again, then the new ones", () => {
+    // golang.org/x/mod/sumdb/tlog NewTiles: minW = oldN - n<<H, and no level is skipped.
+    expect(newTiles(8, 300, 301).map(tilePath)).toEqual([
+      'tile/0/001.p/44',
+      'tile/0/001.p/45',
+      'tile/1/000.p/1',
+    ]);
+    expect(newTiles(8, 255, 257).map(tilePath)).toEqual([
+      'tile/0/000',
+      'tile/0/001.p/1',
+      'tile/1/000.p/1',
+    ]);
+    expect(newTiles(8, 0, 0)).toEqual([]);
   });
 });
 

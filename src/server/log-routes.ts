@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseSerialHex } from '../ledger/entry.js';
 import { isTransientDatabaseError } from '../ledger/errors.js';
 import type { ProcessLog } from '../ledger/process-ledger.js';
+import { TlogError } from '../tlog/errors.js';
 import { parseTilePath } from '../tlog/tile.js';
 import { acceptsGzip } from './accept-encoding.js';
 import { sendGoError } from './http-outcome.js';
@@ -79,7 +80,11 @@ export function registerLogRoutes(app: FastifyInstance, log: ProcessLog): void {
     let tile;
     try {
       tile = parseTilePath(`tile/${request.params['*']}`);
-    } catch {
+    } catch (error) {
+      // Well-formed, but beyond 2^53: no log has that tile.
+      if (error instanceof TlogError && error.code === 'TILE_OUT_OF_RANGE') {
+        return refuse(reply, 404, 'no such tile in the log yet');
+      }
       return refuse(reply, 400, 'malformed tile path');
     }
     let read;

@@ -7,6 +7,7 @@ export type TlogErrorCode =
   | 'BAD_PROOF' // an inclusion or consistency proof that does not verify
   | 'BAD_READER' // a HashReader or TileReader returned the wrong number or size of results
   | 'BAD_TILE' // a malformed tile path, a tile of the wrong size, an index outside the tree
+  | 'TILE_OUT_OF_RANGE' // a well-formed tile path whose index is beyond 2^53: no log has it
   | 'INCONSISTENT_TILE' // downloaded tiles that do not hash to the trusted tree
   | 'BAD_ENTRY_BUNDLE' // a malformed entries/ bundle
   | 'BAD_KEY' // a malformed, unknown-algorithm or ambiguous signer/verifier key

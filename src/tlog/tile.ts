@@ -131,34 +131,52 @@ export function tilePath(t: Tile): string {
   return `tile/${level}/${nStr}${partial}`;
 }
 
-/** Parses a C2SP tile path (tiles of height h, 8 by default); only the canonical spelling. */
+/**
+ * Parses a C2SP tile path (tiles of height h, 8 by default); only the canonical spelling. A
+ * well-formed path whose index N is beyond the 2^53 this library counts is TILE_OUT_OF_RANGE: it
+ * names a tile that no log holds, not a malformed path.
+ */
 export function parseTilePath(path: string, h: number = TILE_HEIGHT): Tile {
   const bad = (): TlogError =>
     new TlogError('BAD_TILE', `malformed tile path ${JSON.stringify(path)}`);
   let f = path.split('/');
   if (f.length < 3 || f[0] !== 'tile') throw bad();
   const levelText = f[1]!;
-  const l = levelText === 'entries' ? -1 : /^\d{1,2}$/.test(levelText) ? Number(levelText) : NaN;
+  const l =
+    levelText === 'entries' ? -1 : /^(0|[1-9]\d?)$/.test(levelText) ? Number(levelText) : NaN;
   if (Number.isNaN(l) || l > 63) throw bad();
   let w = pow2(h);
   const dotP = f[f.length - 2]!;
   if (dotP.endsWith('.p')) {
     const widthText = f[f.length - 1]!;
-    const ww = /^\d+$/.test(widthText) ? Number(widthText) : NaN;
+    const ww = /^[1-9]\d*$/.test(widthText) ? Number(widthText) : NaN;
     if (!(ww > 0 && ww < w)) throw bad();
     w = ww;
     f = [...f.slice(0, -2), dotP.slice(0, -'.p'.length)];
   }
-  let n = 0;
-  for (const element of f.slice(2)) {
-    const digits = element.startsWith('x') ? element.slice(1) : element;
-    if (!/^\d{3}$/.test(digits)) throw bad();
-    n = n * PATH_BASE + Number(digits);
+  const elements = f.slice(2);
+  if (!isCanonicalIndex(elements)) throw bad();
+  const n = elements.reduce((sum, element) => sum * PATH_BASE + Number(element.slice(-3)), 0);
+  // Well-formed, but beyond the indexes a JavaScript number counts: no log has that tile.
+  if (!Number.isSafeInteger(n)) {
+    throw new TlogError('TILE_OUT_OF_RANGE', `tile path ${JSON.stringify(path)} is beyond 2^53`);
   }
-  if (!Number.isSafeInteger(n)) throw bad();
   const t: Tile = { h, l, n, w };
   if (tilePath(t) !== path) throw bad();
   return t;
+}
+
+/**
+ * Whether the N elements of a tile path are as tilePath writes them: three digits each, an "x"
+ * before all but the last, and a first element that is not x000.
+ */
+function isCanonicalIndex(elements: readonly string[]): boolean {
+  const last = elements.length - 1;
+  return elements.every((element, i) =>
+    i === last
+      ? /^\d{3}$/.test(element)
+      : /^x\d{3}$/.test(element) && (i > 0 || element !== 'x000'),
+  );
 }
 
 /** The largest entry an entry bundle can hold: its length is a big-endian uint16. */

@@ -64,6 +64,31 @@ describe('tile paths', () => {
   });
 });
 
+describe('tile paths beyond 2^53', () => {
+  it('names a well-formed one TILE_OUT_OF_RANGE (no log has it), a malformed one BAD_TILE', () => {
+    expect(() => parseTilePath('tile/0/x009/x007/x199/x254/x740/x991/000')).toThrow(
+      expect.objectContaining({ code: 'TILE_OUT_OF_RANGE' }),
+    );
+    expect(() => parseTilePath('tile/entries/x009/x007/x199/x254/x740/x991/000.p/7')).toThrow(
+      expect.objectContaining({ code: 'TILE_OUT_OF_RANGE' }),
+    );
+    for (const path of [
+      'tile/0/x000/x009/x007/x199/x254/x740/x991/000',
+      'tile/0/009/x007/x199/x254/x740/x991/000',
+      'tile/0/x009/x007/x199/x254/x740/x991/000.p/07',
+      'tile/01/x009/x007/x199/x254/x740/x991/000',
+    ]) {
+      expect(() => parseTilePath(path), path).toThrow(
+        expect.objectContaining({ code: 'BAD_TILE' }),
+      );
+    }
+    // The largest index a number counts exactly is still a tile.
+    expect(parseTilePath('tile/0/x009/x007/x199/x254/x740/991')).toMatchObject({
+      n: Number.MAX_SAFE_INTEGER,
+    });
+  });
+});
+
 describe('newTiles', () => {
   it("lists what Go's NewTiles lists: the old tree's partial tiles again, then the new ones", () => {
     // golang.org/x/mod/sumdb/tlog NewTiles: minW = oldN - n<<H, and no level is skipped.

@@ -5,7 +5,7 @@ import { parseSerialHex } from '../ledger/entry.js';
 import { isTransientDatabaseError } from '../ledger/errors.js';
 import type { ProcessLog } from '../ledger/process-ledger.js';
 import { TlogError } from '../tlog/errors.js';
-import { parseTilePath } from '../tlog/tile.js';
+import { parseTilePath, type Tile } from '../tlog/tile.js';
 import { acceptsGzip } from './accept-encoding.js';
 import { sendGoError } from './http-outcome.js';
 import { addVary } from './request-origin.js';
@@ -21,12 +21,32 @@ function refuse(reply: FastifyReply, code: number, message: string): FastifyRepl
   return sendGoError(reply.header('cache-control', 'no-store'), code, message);
 }
 
+const LOG_PREFIX = '/api/v1/log/';
+
 export const LOG_ROUTES = {
   checkpoint: '/api/v1/log/checkpoint',
   tile: '/api/v1/log/tile/*',
   key: '/api/v1/log/key',
   proof: '/api/v1/log/proof',
 } as const;
+
+/**
+ * The tile a request names, from its path as the client sent it: Fastify hands the wildcard over
+ * percent-decoded, so "0%2F000" or "%30%30%30" would pass for "0/000", each spelling its own
+ * cache key of one tile. Only the canonical C2SP spelling names a tile (a percent sign never
+ * does): 'malformed' otherwise (400), and 'none' for a well-formed path beyond 2^53 (404: no log
+ * has that tile).
+ */
+function requestedTile(url: string): Tile | 'malformed' | 'none' {
+  const query = url.indexOf('?');
+  const path = query < 0 ? url : url.slice(0, query);
+  if (!path.startsWith(`${LOG_PREFIX}tile/`)) return 'malformed';
+  try {
+    return parseTilePath(path.slice(LOG_PREFIX.length));
+  } catch (error) {
+    return error instanceof TlogError && error.code === 'TILE_OUT_OF_RANGE' ? 'none' : 'malformed';
+  }
+}
 
 const TEXT = 'text/plain; charset=utf-8';
 /** A full tile never changes (C2SP tlog-tiles): cache it for good. */
@@ -76,17 +96,10 @@ export function registerLogRoutes(app: FastifyInstance, log: ProcessLog): void {
     reply.header('cache-control', 'max-age=86400').type(TEXT).send(`${log.verifierKey}\n`),
   );
 
-  app.get<{ Params: { '*': string } }>(LOG_ROUTES.tile, async (request, reply) => {
-    let tile;
-    try {
-      tile = parseTilePath(`tile/${request.params['*']}`);
-    } catch (error) {
-      // Well-formed, but beyond 2^53: no log has that tile.
-      if (error instanceof TlogError && error.code === 'TILE_OUT_OF_RANGE') {
-        return refuse(reply, 404, 'no such tile in the log yet');
-      }
-      return refuse(reply, 400, 'malformed tile path');
-    }
+  app.get(LOG_ROUTES.tile, async (request, reply) => {
+    const tile = requestedTile(request.url);
+    if (tile === 'malformed') return refuse(reply, 400, 'malformed tile path');
+    if (tile === 'none') return refuse(reply, 404, 'no such tile in the log yet');
     let read;
     try {
       read = await log.reader.tile(tile);

@@ -42,6 +42,17 @@ describe('the tile route', () => {
     expect(asked).toEqual([{ h: 8, l: 0, n: 1234, w: 5 }]);
   });
 
+  it.each(['tile/0%2F000', 'tile/0/%30%30%30', 'tile/entries/000.p%2F5', 't%69le/0/000'])(
+    'refuses the percent-encoded spelling %s (400, no-store), as it arrived, not as decoded',
+    async (path) => {
+      const response = await get(path);
+      expect(response.statusCode).toBe(400);
+      expect(response.headers['cache-control']).toBe('no-store');
+      expect(response.json()).toEqual({ code: 400, message: 'malformed tile path' });
+      expect(asked).toEqual([]);
+    },
+  );
+
   it('answers a well-formed tile beyond 2^53 404 (no-store): no log has it', async () => {
     const response = await get('tile/0/x009/x007/x199/x254/x740/x991/000');
     expect(response.statusCode).toBe(404);

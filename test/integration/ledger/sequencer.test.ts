@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../../../src/config/resolve.js';
 import { poolConfig } from '../../../src/ledger/connection.js';
 import { COUNTER_BEHIND_LOG, Ledger, type LedgerLogger } from '../../../src/ledger/ledger.js';
+import { LogReader } from '../../../src/ledger/log-reader.js';
 import type { StoredCheckpoint } from '../../../src/ledger/log-store.js';
 import { openProcessLedger } from '../../../src/ledger/process-ledger.js';
 import { MAX_INTEGRATE, Sequencer } from '../../../src/ledger/sequencer.js';
@@ -241,6 +242,49 @@ describe('a ledger restored apart from the log (partial restore)', () => {
       expect(warnings[1]?.fields.reason).toMatch(
         /log index 3, the last entry of the checkpoint of size 4, is missing/,
       );
+    } finally {
+      await close();
+      await ledger.close();
+    }
+  });
+
+  it("serves no proof nor entry bundle for tokens that took the places of the log's entries", async () => {
+    await resetSchema();
+    const ledger = await openLedger();
+    const { sequencer, close } = newSequencer();
+    const reader = new LogReader(db);
+    const serialAt = async (index: number) =>
+      (
+        await db.query<{ serial: Buffer }>('SELECT serial FROM tsa_ledger WHERE log_index = $1', [
+          index,
+        ])
+      ).rows[0]!.serial;
+    const bundle = { h: 8, l: -1, n: 0, w: 3 };
+    try {
+      for (let i = 0; i < 3; i++) await ledger.record(randomLedgerEntry());
+      await sequencer.round();
+      expect(await reader.proof(await serialAt(1))).toMatchObject({ found: true });
+      expect(await reader.tile(bundle)).toMatchObject({ found: true });
+      // Restored to 1 row; new tokens committed at 1 and 2 (before a probe noticed).
+      await restoreLedgerOnly(1);
+      await insertRows(1, 2);
+      await expect(reader.proof(await serialAt(1))).rejects.toMatchObject({
+        code: 'INCONSISTENT',
+        message: "the ledger's token at log index 1 is not the log's entry there: proof not served",
+      });
+      await expect(reader.tile(bundle)).rejects.toMatchObject({
+        code: 'INCONSISTENT',
+        message:
+          "the ledger's tokens at log indexes 0 to 2 are not the log's entries: entry bundle not served",
+      });
+      // Entry 0 is the log's still.
+      expect(await reader.proof(await serialAt(0))).toMatchObject({ found: true });
+      expect(await reader.tile({ ...bundle, w: 1 })).toMatchObject({ found: true });
+      // A row missing from a bundle is refused too, not served short.
+      await db.query('DELETE FROM tsa_ledger WHERE log_index >= 1');
+      await expect(reader.tile({ ...bundle, w: 2 })).rejects.toMatchObject({
+        code: 'INCONSISTENT',
+      });
     } finally {
       await close();
       await ledger.close();

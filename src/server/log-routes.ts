@@ -49,10 +49,13 @@ function requestedTile(url: string): Tile | 'malformed' | 'none' {
 }
 
 const TEXT = 'text/plain; charset=utf-8';
-/** A full tile never changes (C2SP tlog-tiles): cache it for good. */
+/**
+ * Tiles and entry bundles, full and partial, are immutable (C2SP tlog-tiles): cache them for good.
+ * A partial one at .p/<W> is served only once a checkpoint covers its W entries, from stored
+ * hashes and ledger rows that are only ever added, and never deleted here: the same W hashes or
+ * entries as the prefix of the full tile, for as long as the path is served.
+ */
 const IMMUTABLE = 'public, max-age=31536000, immutable';
-/** Partial tiles and checkpoints change as the log grows. */
-const SHORT = 'public, max-age=1';
 
 /**
  * The transparency log's read routes (C2SP tlog-tiles under /api/v1/log/, plus the key and a
@@ -107,8 +110,7 @@ export function registerLogRoutes(app: FastifyInstance, log: ProcessLog): void {
       return readFailed(request, reply, error);
     }
     if (!read.found) return refuse(reply, 404, 'no such tile in the log yet');
-    const full = tile.w === 2 ** tile.h;
-    reply.header('cache-control', full ? IMMUTABLE : SHORT).type('application/octet-stream');
+    reply.header('cache-control', IMMUTABLE).type('application/octet-stream');
     // Hash tiles are hashes, which do not compress; entry bundles (DER tokens) do, and tlog-tiles
     // says they SHOULD be compressed.
     if (tile.l !== -1) return reply.send(Buffer.from(read.value));

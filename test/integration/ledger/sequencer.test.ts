@@ -319,6 +319,37 @@ describe('a ledger restored apart from the log (partial restore)', () => {
   });
 });
 
+describe('partial tiles', () => {
+  it('serve the same bytes at the same path as the log grows: the full tile starts with them', async () => {
+    await resetSchema();
+    const ledger = await openLedger();
+    const { sequencer, close } = newSequencer();
+    const reader = new LogReader(db);
+    const read = async (tile: { h: number; l: number; n: number; w: number }) => {
+      const result = await reader.tile(tile);
+      if (!result.found) throw new Error(`tile ${JSON.stringify(tile)} not found`);
+      return Buffer.from(result.value);
+    };
+    try {
+      for (let i = 0; i < 3; i++) await ledger.record(randomLedgerEntry());
+      await sequencer.round();
+      const hashes = await read({ h: 8, l: 0, n: 0, w: 3 });
+      const bundle = await read({ h: 8, l: -1, n: 0, w: 3 });
+      await insertRows(3, 300);
+      await sequencer.round();
+      expect(await read({ h: 8, l: 0, n: 0, w: 3 })).toEqual(hashes);
+      expect(await read({ h: 8, l: -1, n: 0, w: 3 })).toEqual(bundle);
+      const full = await read({ h: 8, l: 0, n: 0, w: 256 });
+      expect(full.subarray(0, hashes.length)).toEqual(hashes);
+      const fullBundle = await read({ h: 8, l: -1, n: 0, w: 256 });
+      expect(fullBundle.subarray(0, bundle.length)).toEqual(bundle);
+    } finally {
+      await close();
+      await ledger.close();
+    }
+  });
+});
+
 describe('the sequencer checks the checkpoint it signed before publishing it', () => {
   it("publishes nothing that does not verify with the log's key, and counts it", async () => {
     await resetSchema();

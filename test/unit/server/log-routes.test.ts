@@ -42,6 +42,18 @@ describe('the tile route', () => {
     expect(asked).toEqual([{ h: 8, l: 0, n: 1234, w: 5 }]);
   });
 
+  it.each([
+    'tile/0/000',
+    'tile/0/000.p/5',
+    'tile/1/000.p/1',
+    'tile/entries/000',
+    'tile/entries/000.p/5',
+  ])('serves %s immutable: a path, full or partial, never changes content', async (path) => {
+    const response = await get(path);
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+  });
+
   it.each(['tile/0%2F000', 'tile/0/%30%30%30', 'tile/entries/000.p%2F5', 't%69le/0/000'])(
     'refuses the percent-encoded spelling %s (400, no-store), as it arrived, not as decoded',
     async (path) => {

@@ -39,7 +39,8 @@ import {
   applyConnectionLimits,
   closeGracefully,
   listenBacklog,
-  trackSessions,
+  trackConnections,
+  type DrainedListener,
 } from '../server/listeners.js';
 import { listenAs } from '../server/listen-error.js';
 import { metricsListenerFlags, startMetricsListener } from '../server/metrics-listener.js';
@@ -359,12 +360,11 @@ async function serve(
   const shared = stack.use(await openListenerShared(config, logger, options.openAuditFile));
   // A worker's lines must not read as the process group's (the primary announces the address).
   const announce = worker ? `worker ${worker.id} ` : '';
-  const apps: TsaServer[] = [];
-  const sessions: ReturnType<typeof trackSessions>[] = [];
+  const listeners: DrainedListener[] = [];
   // Graceful: /readyz turns 503, listeners stop accepting, in-flight requests get --graceful-timeout.
   stack.defer(async () => {
     state.draining = true;
-    await closeGracefully(apps, config.gracefulTimeout, logger, sessions);
+    await closeGracefully(listeners, config.gracefulTimeout, logger);
   });
   // One app per listener, all over the same authority, profiles, state and shared pieces.
   const buildListener = async (transport: Transport): Promise<TsaServer> => {
@@ -381,7 +381,7 @@ async function serve(
       transport,
     });
     applyConnectionLimits(built.server, config);
-    apps.push(built);
+    listeners.push({ app: built, connections: trackConnections(built.server) });
     return built;
   };
   const app = await buildListener({ kind: 'http', pingOnly: config.httpPingOnly });
@@ -406,7 +406,6 @@ async function serve(
       readTimeoutMs: config.readTimeout,
       writeTimeoutMs: config.writeTimeout,
     });
-    sessions.push(trackSessions(tlsApp.server));
     const tlsHost = config.tlsHost || config.host;
     tlsUrl = await listenAs(
       () => tlsApp.listen({ host: tlsHost, port: config.tlsPort, backlog }),

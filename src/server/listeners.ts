@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
-import type { Server, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Server as NetServer, type Server, type Socket } from 'node:net';
+import { Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ServeConfig } from '../config/schema.js';
 import { closeInactiveConnections } from './inactive-connections.js';
@@ -11,7 +13,6 @@ interface HttpServerLimits {
   maxHeaderSize?: number;
   connectionsCheckingInterval?: number;
   setTimeout?(ms: number): unknown;
-  closeAllConnections?(): void;
 }
 
 /**
@@ -59,18 +60,92 @@ interface Closable {
   server: Server;
 }
 
+/**
+ * How long a drain leaves a connection that has not begun a request yet (accepted just before the
+ * signal, its request still on the way): Go's Server.Shutdown counts a new connection as active
+ * for its first 5 s.
+ */
+export const FIRST_REQUEST_GRACE_MS = 5_000;
+
 interface Http2Session {
   close(): void;
   destroy(): void;
 }
 
+/** What Node's HTTP/1.1 server keeps on a connection's socket (its parser, internal). */
+interface HttpConnection extends Socket {
+  parser?: { duration?(): number } | null;
+}
+
+/** An HTTP/1.x connection as the drain sees it. */
+interface ConnectionState {
+  /** Requests whose headers have arrived and whose response has not ended. */
+  inFlight: number;
+  /** Whether a request has arrived whole on it yet. */
+  served: boolean;
+  /** Bytes read when it was accepted (a TLS connection's handshake is done by then). */
+  bytesAtStart: number;
+}
+
+/** One listener's connections, for its drain (closeGracefully). */
+export interface ListenerConnections {
+  /**
+   * Begins the drain: every HTTP/1.x response not yet sent says `Connection: close` and its
+   * connection closes once it is sent; a kept-alive connection with no request closes now; HTTP/2
+   * sessions get GOAWAY (their streams in flight still finish).
+   */
+  drain(): void;
+  /** Closes every connection on which no request has begun (FIRST_REQUEST_GRACE_MS in). */
+  closeIdle(): void;
+  /** Cuts every connection, sessions included (at --graceful-timeout). */
+  destroy(): void;
+}
+
 /**
- * Node 20's HTTP/2 server waits for open sessions on close, and an idle one lives until the session
- * timeout (620 s). Tracks them so shutdown can send GOAWAY (streams in flight still finish).
+ * Tracks a listener's connections so that a drain ends as soon as its requests are answered, as
+ * Go's Server.Shutdown does: HTTP/1.x connections each carry at most one more answer, and close as
+ * they go idle (Node's own close() only closes those idle at that moment, and a kept-alive one
+ * would live until --cleanup-timeout); HTTP/2 sessions end by GOAWAY (Node 20's HTTP/2 server
+ * waits for open sessions on close, and an idle one lives until the session timeout).
+ * Call before the server listens.
  */
-export function trackSessions(server: Server): { goAway(): void; destroy(): void } {
-  const sessions = new Set<Http2Session>();
+export function trackConnections(server: Server): ListenerConnections {
+  /** Every TCP connection, a TLS one still in its handshake included. */
   const sockets = new Set<Socket>();
+  /** The HTTP/1.x ones (over TLS: the TLS socket, which Node's parser reads). */
+  const connections = new Map<HttpConnection, ConnectionState>();
+  /** Responses not yet ended. */
+  const open = new Set<ServerResponse>();
+  const sessions = new Set<Http2Session>();
+  let draining = false;
+
+  const watch = (socket: HttpConnection) => {
+    connections.set(socket, { inFlight: 0, served: false, bytesAtStart: socket.bytesRead });
+    socket.once('close', () => connections.delete(socket));
+  };
+  /**
+   * No request in flight and none begun (Go's StateIdle, or StateNew): Node's parser clock reads 0
+   * between two requests and runs from a request's first byte; before the first request it runs
+   * from the connection's start, so there the bytes read tell.
+   */
+  const idle = (socket: HttpConnection, state: ConnectionState) =>
+    state.inFlight === 0 &&
+    (state.served
+      ? (socket.parser?.duration?.() ?? 0) === 0
+      : socket.bytesRead === state.bytesAtStart);
+  /** As Node closes an idle connection; one Node is ending already (`Connection: close`) is left to it. */
+  const closeIfIdle = (socket: HttpConnection, state: ConnectionState) => {
+    if (idle(socket, state) && !socket.writableEnded && !socket.destroyed) socket.destroy();
+  };
+
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    if (!(server instanceof TlsServer)) watch(socket);
+  });
+  server.on('secureConnection', (socket: TLSSocket) => {
+    if (socket.alpnProtocol !== 'h2') watch(socket);
+  });
   server.on(
     'session',
     (session: Http2Session & { once(event: 'close', listener: () => void): void }) => {
@@ -78,45 +153,92 @@ export function trackSessions(server: Server): { goAway(): void; destroy(): void
       session.once('close', () => sessions.delete(session));
     },
   );
-  server.on('secureConnection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+  // Before Fastify's handler, so a request arriving during the drain is answered as any other
+  // (logged, counted), only with `Connection: close`.
+  server.prependListener('request', (request: IncomingMessage, response: ServerResponse) => {
+    if (request.httpVersionMajor >= 2) return;
+    const socket = request.socket as HttpConnection;
+    const state = connections.get(socket);
+    if (!state) return;
+    state.inFlight++;
+    state.served = true;
+    open.add(response);
+    if (draining) response.setHeader('connection', 'close');
+    response.once('close', () => {
+      open.delete(response);
+      state.inFlight--;
+      // One answered with `Connection: close` is closed by Node; one whose headers went out before
+      // the drain began said keep-alive.
+      if (draining) closeIfIdle(socket, state);
+    });
   });
+
   return {
-    goAway: () => sessions.forEach((session) => session.close()),
-    destroy: () => {
+    drain() {
+      draining = true;
+      for (const response of open)
+        if (!response.headersSent) response.setHeader('connection', 'close');
+      for (const [socket, state] of connections) if (state.served) closeIfIdle(socket, state);
+      sessions.forEach((session) => session.close());
+    },
+    closeIdle() {
+      for (const [socket, state] of connections) closeIfIdle(socket, state);
+    },
+    destroy() {
       sessions.forEach((session) => session.destroy());
       sockets.forEach((socket) => socket.destroy());
     },
   };
 }
 
+/** A listener to drain: its app and its connections (trackConnections). */
+export interface DrainedListener {
+  app: Closable;
+  connections: ListenerConnections;
+}
+
 /**
- * Stops accepting on every listener and lets in-flight requests finish; after `timeoutMs` the
- * remaining connections are cut. Resolves true when everything finished in time.
+ * Stops accepting on every listener and closes each connection once it has nothing left to answer
+ * (trackConnections); after `timeoutMs` the remaining connections are cut. Resolves true when every
+ * connection closed in time.
  */
 export async function closeGracefully(
-  apps: readonly Closable[],
+  listeners: readonly DrainedListener[],
   timeoutMs: number,
   logger: FastifyBaseLogger,
-  sessions: readonly ReturnType<typeof trackSessions>[] = [],
+  firstRequestGraceMs = FIRST_REQUEST_GRACE_MS,
 ): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), timeoutMs);
-    timer.unref();
-  });
-  const closed = Promise.all(apps.map((app) => app.close())).then(() => true as const);
-  sessions.forEach((tracker) => tracker.goAway());
+  const timers: NodeJS.Timeout[] = [];
+  const after = (ms: number, run: () => void) => timers.push(setTimeout(run, ms).unref());
+  const closed = Promise.all(
+    listeners.map(({ app, connections }) => {
+      const allClosed = stopAccepting(app.server);
+      connections.drain();
+      return allClosed;
+    }),
+  ).then(() => true as const);
+  after(firstRequestGraceMs, () => listeners.forEach(({ connections }) => connections.closeIdle()));
+  const expired = new Promise<false>((resolve) => after(timeoutMs, () => resolve(false)));
   const inTime = await Promise.race([closed, expired]);
-  clearTimeout(timer);
+  timers.forEach(clearTimeout);
   if (!inTime) {
     logger.warn(
       `in-flight requests did not finish within ${timeoutMs} ms, closing their connections`,
     );
-    for (const app of apps) (app.server as Server & HttpServerLimits).closeAllConnections?.();
-    sessions.forEach((tracker) => tracker.destroy());
+    listeners.forEach(({ connections }) => connections.destroy());
     await closed;
   }
+  // Fastify's own close (its onClose hooks) once no connection is left: a closing Fastify answers
+  // any request with a bare 503 of its own (return503OnClosing), unlogged and uncounted.
+  await Promise.all(listeners.map(({ app }) => app.close()));
   return inTime;
+}
+
+/**
+ * Stops accepting; resolves once every connection has closed. net's close, not http's: that one
+ * also closes the connections Node deems idle, which since nodejs/node#63470 include those that
+ * have not sent their first request yet (the drain gives them FIRST_REQUEST_GRACE_MS).
+ */
+function stopAccepting(server: Server): Promise<void> {
+  return new Promise((resolve) => NetServer.prototype.close.call(server, () => resolve()));
 }

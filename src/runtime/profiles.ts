@@ -13,7 +13,7 @@ import { loadCertificateChain } from '../x509/load-certificate-chain.js';
 import { authorityWindows, trustedRootJson, type AuthorityWindow } from '../x509/trusted-root.js';
 import type { DisposableStack } from './disposables.js';
 
-/** What serve.ts's createAuthority builds for a profile. */
+/** What authority.ts's createAuthority builds for a profile. */
 export interface BuiltAuthority {
   authority: TimestampAuthority;
   signer: Signer;

@@ -16,9 +16,8 @@ import { createClockGate } from '../clock/clock-gate.js';
 import { timeSourceSnapshot } from '../clock/time-source-snapshot.js';
 import { clockOptionsFrom, createClockMonitor } from './clock-monitor.js';
 import { openProcessLedger, type ProcessLedger } from '../ledger/process-ledger.js';
-import { createAnchoring } from '../ledger/anchor.js';
-import type { StoredCheckpoint } from '../ledger/log-store.js';
 import { buildServer, openListenerShared, type TsaServer } from '../server/app.js';
+import { stoppableAnchoring, type ProcessAnchoring } from './anchoring.js';
 import { createAuthority } from './authority.js';
 import { buildOrTearDown, type DisposableStack } from './disposables.js';
 import { createNamedProfiles, createTrustedRoot } from './profiles.js';
@@ -133,7 +132,7 @@ async function serve(
   // Before the authority (its guard refuses issuance while the database is down); closed after
   // the listeners, so their last tokens are committed.
   // Anchoring needs the authority, built after the ledger: bound below.
-  let anchor: ((checkpoint: StoredCheckpoint) => void) | undefined;
+  let anchoring: ProcessAnchoring | undefined;
   // Every PKCS#11 key of this server offers its token's PIN through one gate (a cluster worker's
   // leads to the primary): a wrong PIN costs the HSM one attempt, not one per key.
   const pkcs11PinGate = options.signerDependencies?.pkcs11PinGate ?? localPinGate();
@@ -149,7 +148,7 @@ async function serve(
         )
       : undefined;
   const ledger: ProcessLedger | undefined = stack.use(
-    await openProcessLedger(config, logger, (checkpoint) => anchor?.(checkpoint), logKey),
+    await openProcessLedger(config, logger, (checkpoint) => anchoring?.offer(checkpoint), logKey),
   );
   const guards = [...(clockGate ? [clockGate] : []), ...(ledger ? [ledger.guard] : [])];
   // A profile's own memory key, never another's (each profile has its own chain).
@@ -168,12 +167,15 @@ async function serve(
   stack.use(signer);
   if (ledger?.log) {
     const record = async (granted: GrantedOutcome) => void (await ledger.record(granted));
-    anchor = createAnchoring({
+    const started = stoppableAnchoring({
       intervalMs: config.ledgerAnchorInterval,
       issue: async (request) =>
         (await authority.issue(request, 'der', { record })).status === 'granted',
       warn: (fields, message) => logger.warn(fields, message),
     });
+    // Stopped before the signer is disposed; the ledger, closed after it, may still offer one.
+    stack.defer(() => started.stop());
+    anchoring = started;
   }
   // One authority per named profile, each with its own signer, chain and breaker, and the shared
   // guards (the clock gate, the ledger).

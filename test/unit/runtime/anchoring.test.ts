@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import type { StoredCheckpoint } from '../../../src/ledger/log-store.js';
+import { stoppableAnchoring } from '../../../src/runtime/anchoring.js';
+
+/**
+ * The process stops anchoring before it disposes the signer that issues the anchors' tokens (the
+ * ledger, closed after the signers, may still offer a checkpoint while it closes): once stopped, a
+ * checkpoint asks for no token, and the stop waits for the token already asked for.
+ */
+
+const checkpoint = (size: number) => ({ size, note: `checkpoint ${size}\n` }) as StoredCheckpoint;
+
+/** Where a promise stands after the callbacks that are due have run. */
+async function outcome(promise: Promise<unknown>): Promise<string> {
+  return Promise.race([
+    promise.then(() => 'resolved'),
+    new Promise<string>((resolve) => setImmediate(() => resolve('pending'))),
+  ]);
+}
+
+function anchoring() {
+  const asked: { release: (granted: boolean) => void }[] = [];
+  const warnings: string[] = [];
+  const running = stoppableAnchoring({
+    intervalMs: 1,
+    issue: () => new Promise<boolean>((release) => asked.push({ release })),
+    warn: (_fields, message) => warnings.push(message),
+    // Every checkpoint is due: the interval is never what holds one back here.
+    now: (() => {
+      let t = 0;
+      return () => (t += 1_000);
+    })(),
+  });
+  return { running, asked, warnings };
+}
+
+describe('the process anchoring', () => {
+  it('anchors a checkpoint while running', async () => {
+    const { running, asked } = anchoring();
+    running.offer(checkpoint(1));
+    expect(asked).toHaveLength(1);
+    asked[0]?.release(true);
+    await outcome(Promise.resolve());
+    running.offer(checkpoint(2));
+    expect(asked).toHaveLength(2);
+  });
+
+  it('once stopped, asks for no token; the stop waits for the token in flight', async () => {
+    const { running, asked, warnings } = anchoring();
+    running.offer(checkpoint(1));
+    const stopping = running.stop();
+    expect(await outcome(stopping)).toBe('pending');
+    running.offer(checkpoint(2));
+    asked[0]?.release(true);
+    expect(await outcome(stopping)).toBe('resolved');
+    running.offer(checkpoint(3));
+    expect(asked).toHaveLength(1);
+    expect(warnings).toEqual([]);
+  });
+
+  it('stops at once with nothing in flight', async () => {
+    const { running, asked } = anchoring();
+    expect(await outcome(running.stop())).toBe('resolved');
+    running.offer(checkpoint(1));
+    expect(asked).toEqual([]);
+  });
+});

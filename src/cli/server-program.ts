@@ -16,7 +16,6 @@ import { startCluster } from '../runtime/cluster/primary.js';
 import { isClusterWorker, runWorker } from '../runtime/cluster/worker.js';
 import { versionInfo } from '../version.js';
 import { errorLine, exitStatusOf } from './exit-status.js';
-import { untilAborted } from '../signers/kms/deadline.js';
 import { serveUntilSignalled } from './serve-lifecycle.js';
 import { flagSpellings, normalizeFlags } from './go-flag-spellings.js';
 import { pointToHelpAfterErrors, serverExitStatusOf, throwInsteadOfExit } from './usage-errors.js';
@@ -95,7 +94,7 @@ serve.action(async (_options: unknown, command: Command) => {
     (signal) =>
       workers > 1
         ? startCluster(config, workers, logger, signal)
-        : untilAborted(startServer(config, logger), signal),
+        : startServer(config, logger, { stop: signal }),
     { logger, gracefulTimeoutMs: config.gracefulTimeout },
   );
   if (status !== undefined) process.exitCode = status;

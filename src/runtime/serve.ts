@@ -21,6 +21,8 @@ import { stoppableAnchoring, type ProcessAnchoring } from './anchoring.js';
 import { createAuthority } from './authority.js';
 import { buildOrTearDown, type DisposableStack } from './disposables.js';
 import { createNamedProfiles, createTrustedRoot } from './profiles.js';
+import { startStoppedBySignal } from './runtime-error.js';
+import { startGate, type StartGate } from './start-gate.js';
 import type { OpenAuditFile } from '../server/audit-log.js';
 import { observeCertificateChain, startRuntimeMetrics } from '../server/http-metrics.js';
 import { enforceStreamTimeouts } from '../server/http2-stream-timeouts.js';
@@ -90,6 +92,12 @@ export interface StartOptions {
   tls?: TlsMaterial;
   /** How --audit-log's file is opened (tests count and fail opens). */
   openAuditFile?: OpenAuditFile;
+  /**
+   * Stops the start-up (SIGTERM or SIGINT while starting): rejects at once with START_STOPPED
+   * while no listener accepts yet; from the first listen on, the start-up completes all the same
+   * and the caller drains it (start-gate.ts).
+   */
+  stop?: AbortSignal;
 }
 
 /** The gate's strictness: --require-nts implies --require-time-sync (see docs/clock.md). */
@@ -102,7 +110,11 @@ export async function startServer(
 ): Promise<RunningServer> {
   // Each long-lived thing joins the stack as it is built: a start-up that fails half way tears
   // down what was built, last first; close() does the same once the listeners have drained.
-  return buildOrTearDown((stack) => serve(config, logger, options, stack));
+  if (options.stop?.aborted) throw startStoppedBySignal();
+  const gate = startGate(options.stop);
+  return gate.untilListening(
+    buildOrTearDown((stack) => serve(config, logger, options, stack, gate)),
+  );
 }
 
 async function serve(
@@ -110,6 +122,7 @@ async function serve(
   logger: FastifyBaseLogger,
   options: StartOptions,
   stack: DisposableStack,
+  gate: StartGate,
 ): Promise<RunningServer> {
   const { worker } = options;
   // Built (an invalid NTP configuration stops the start-up) before the authority it gates;
@@ -255,6 +268,8 @@ async function serve(
   };
   const app = await buildListener({ kind: 'http', pingOnly: config.httpPingOnly });
   await worker?.beforeListen?.();
+  // From here on a stop waits for the start-up, then drains it: this listener may accept.
+  gate.listening();
   const backlog = listenBacklog();
   const url = await listenAs(
     () => app.listen({ host: config.host, port: config.port, backlog }),

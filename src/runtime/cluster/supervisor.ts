@@ -210,8 +210,8 @@ export function createWorkerSupervisor(options: SupervisorOptions): WorkerSuperv
           stopped,
         ])) as [WorkerAddresses];
       } catch (error) {
-        // Workers still starting have no drain handler yet: SIGTERM ends them at once. Those that
-        // serve are left to drain().
+        // SIGTERM ends a worker still starting at once, or, once its listener may accept, drains
+        // it as soon as it has started (worker.ts). Those that serve are left to drain().
         for (const { worker } of started)
           if (live.has(worker) && !serving.has(worker)) worker.process.kill('SIGTERM');
         throw error;

@@ -5,6 +5,7 @@ import { auditPathForSlot } from '../../server/audit-log.js';
 import { createLogger } from '../../server/logger.js';
 import type { TlsMaterial } from '../../server/tls.js';
 import type { MemoryKeyMaterial } from '../../signers/memory.js';
+import { RuntimeError, startStoppedBySignal } from '../runtime-error.js';
 import { requireTimeSync, startServer, type RunningServer } from '../serve.js';
 import { answerMetricsRequests, sendFinalMetrics } from './cluster-metrics.js';
 import {
@@ -82,7 +83,7 @@ export async function runWorker(): Promise<void> {
     if (isMessage(message, 'tsa:clock')) clock.update(message.status);
   });
   answerMetricsRequests();
-  // Asked to stop while still starting: nothing is in flight yet. Replaced once serving.
+  // Asked to stop before the start-up begins: nothing is in flight. Replaced as it begins.
   let drain: (why: string) => void = () => process.exit(0);
   process.on('message', (message: unknown) => {
     if (isMessage(message, 'tsa:drain')) drain('asked by the primary');
@@ -115,9 +116,20 @@ export async function runWorker(): Promise<void> {
   process.off('error', beforeSetup);
   if (setup.clock) clock.update(setup.clock);
   if (!config.disableNtpMonitoring) clock.start();
+  // Asked to stop while starting: the start-up is abandoned while no listener accepts (nothing is
+  // in flight: exit 0 at once); once one may, it completes and drains at once (start-gate.ts).
+  const stopStart = new AbortController();
+  let stoppedWhy: string | undefined;
+  drain = (why: string) => {
+    if (stoppedWhy !== undefined) return;
+    stoppedWhy = why;
+    logger.info(`${why} while starting: stopping the start-up`);
+    stopStart.abort(startStoppedBySignal());
+  };
   let server: RunningServer;
   try {
     server = await startServer(config, logger, {
+      stop: stopStart.signal,
       signerDependencies: { pkcs11PinGate: primaryPinGate(Buffer.from(setup.pinKey, 'base64')) },
       memoryKeys: new Map(
         Object.entries(setup.memoryKeys).map(([name, key]) => [name, toMaterial(key)]),
@@ -125,7 +137,14 @@ export async function runWorker(): Promise<void> {
       ...(setup.tls ? { tls: fromTlsTransfer(setup.tls) } : {}),
       worker: {
         id,
-        beforeListen: () => checkPinnedFiles(setup.files),
+        beforeListen: async () => {
+          await checkPinnedFiles(setup.files);
+          // A listener may accept from now on: SIGTERM (the primary's, to a worker still starting)
+          // must drain it, not end it by default as before. on, not once: a second Ctrl-C with no
+          // listener would end the worker mid-drain.
+          process.on('SIGTERM', () => drain('received SIGTERM'));
+          process.on('SIGINT', () => drain('received SIGINT'));
+        },
         clockGate: config.disableNtpMonitoring
           ? undefined
           : createClockGate(clock, { requireTimeSync: requireTimeSync(config) }),
@@ -133,7 +152,13 @@ export async function runWorker(): Promise<void> {
       },
     });
   } catch (error) {
-    logger.fatal(`cannot start: ${error instanceof Error ? error.message : String(error)}`);
+    if (stoppedWhy !== undefined) {
+      if (!(error instanceof RuntimeError && error.code === 'START_STOPPED'))
+        logger.info(`the start-up ended with: ${errorMessage(error)}`);
+      logger.flush();
+      process.exit(0);
+    }
+    logger.fatal(`cannot start: ${errorMessage(error)}`);
     logger.debug({ err: error }, 'start-up failure');
     logger.flush();
     process.exit(1);
@@ -163,12 +188,15 @@ export async function runWorker(): Promise<void> {
       process.exit(status);
     })();
   };
-  // on, not once: a second Ctrl-C with no listener would end the worker mid-drain.
-  process.on('SIGTERM', () => drain('received SIGTERM'));
-  process.on('SIGINT', () => drain('received SIGINT'));
+  if (stoppedWhy !== undefined) {
+    drain(`${stoppedWhy}: started all the same`);
+    return;
+  }
   process.send?.({
     type: 'tsa:serving',
     url: server.url,
     ...(server.tlsUrl ? { tlsUrl: server.tlsUrl } : {}),
   } satisfies ServingMessage);
 }
+
+const errorMessage = (error: unknown) => (error instanceof Error ? error.message : String(error));

@@ -8,6 +8,11 @@ export { stoppedStatus, type StopSignal };
 export interface Stoppable {
   /** Graceful: drains, then resolves; rejects when the shutdown failed. */
   close(): Promise<void>;
+  /**
+   * Resolves with the reason if the server can no longer serve (a cluster whose workers all died
+   * and stay down): the process then shuts it down and exits 1, for its orchestrator to restart it.
+   */
+  failed?: Promise<Error>;
 }
 
 /** The logger calls the lifecycle makes (pino's). */
@@ -46,6 +51,7 @@ export interface LifecycleOptions {
  *   before anything started: `start` is not called.
  * - Signalled while serving: drains; exit 0, or 1 when the shutdown failed (`shutdown failed`).
  *   A second signal during the drain is logged and waits for it.
+ * - Failed while serving (`failed`): logs `cannot serve: ...`, drains, exits 1.
  * - A start-up failure is logged (`cannot start: ...`); the returned status is the exit status
  *   the caller sets (the process then ends by itself).
  */
@@ -65,20 +71,14 @@ export async function serveUntilSignalled(
   let stopping: StopSignal | undefined;
   let draining = false;
 
-  const shutdown = (signal: StopSignal, line: string) => {
-    // A later SIGTERM/SIGINT waits for the drain under way: the first signal's handler exits once
-    // it ends; the orchestrator's SIGKILL is the forced quit.
-    if (draining) {
-      logger.info(`received ${signal}, a drain is already under way: waiting for it to end`);
-      return;
-    }
+  /** Drains, then exits with `status` (1 if the shutdown fails). */
+  const drainAndExit = (status: number) => {
     draining = true;
-    logger.info(line);
     (server as Stoppable).close().then(
       () => {
         logger.info('shut down');
         logger.flush?.();
-        exit(0);
+        exit(status);
       },
       (error: unknown) => {
         logger.error({ err: error }, 'shutdown failed');
@@ -86,6 +86,16 @@ export async function serveUntilSignalled(
         exit(1);
       },
     );
+  };
+  const shutdown = (signal: StopSignal, line: string) => {
+    // A later SIGTERM/SIGINT waits for the drain under way: the first signal's handler exits once
+    // it ends; the orchestrator's SIGKILL is the forced quit.
+    if (draining) {
+      logger.info(`received ${signal}, a drain is already under way: waiting for it to end`);
+      return;
+    }
+    logger.info(line);
+    drainAndExit(0);
   };
   const drainLine = (signal: StopSignal) =>
     `received ${signal}, draining: in-flight requests have ${options.gracefulTimeoutMs} ms to finish`;
@@ -129,6 +139,12 @@ export async function serveUntilSignalled(
     logger.flush?.();
     return exitStatusOf(error);
   }
+  void (server as Stoppable).failed?.then((error) => {
+    // A drain under way (a signal came first) ends as it would have.
+    if (draining) return;
+    logger.fatal(`cannot serve: ${errorLine(error)}; draining, then exiting with 1`);
+    drainAndExit(1);
+  });
   if (stopping) shutdown(stopping, `started after ${stopping}: draining at once`);
   return undefined;
 }

@@ -1,5 +1,5 @@
 import type { Worker } from 'node:cluster';
-import { AggregatorRegistry, Counter } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge } from 'prom-client';
 import { CLOCK_METRICS } from '../../clock/clock-metrics.js';
 import { registry } from '../../metrics/registry.js';
 import type { MetricsSource } from '../../server/metrics-listener.js';
@@ -19,6 +19,17 @@ import { RuntimeError } from '../runtime-error.js';
 export const workerExitsTotal = new Counter({
   name: 'timestamp_authority_cluster_worker_exits_total',
   help: 'Cluster workers that exited while the server ran (each is replaced)',
+  registers: [],
+});
+
+/**
+ * The primary's count of workers serving now. At 0 the port is closed, yet the primary answers
+ * /metrics (Prometheus' `up` stays 1): alert on it. The primary gives up after a while of it
+ * (supervisor.ts, NO_WORKER_SERVING_LIMIT_MS). In no registry, as the exits' count.
+ */
+export const workersServing = new Gauge({
+  name: 'timestamp_authority_cluster_workers_serving',
+  help: 'Cluster workers serving now (0: the port is closed)',
   registers: [],
 });
 
@@ -168,7 +179,9 @@ export function clusterMetricsSource(workers: () => Iterable<Worker>): ClusterMe
             return answer;
           }),
         ),
-        Promise.all([...CLOCK_METRICS, workerExitsTotal].map((metric) => metric.get())),
+        Promise.all(
+          [...CLOCK_METRICS, workerExitsTotal, workersServing].map((metric) => metric.get()),
+        ),
       ]);
       // Gone: exited before it answered (it was still `connected` when asked), or no longer
       // listening. One that answered this scrape is in its sum as it is: retired at the next.

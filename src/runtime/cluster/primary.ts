@@ -12,7 +12,7 @@ import { metricsListenerFlags, startMetricsListener } from '../../server/metrics
 import { clockOptionsFrom } from '../clock-monitor.js';
 import { buildOrTearDown } from '../disposables.js';
 import { createClockRelay, type ClockRelay } from './clock-relay.js';
-import { clusterMetricsSource, workerExitsTotal } from './cluster-metrics.js';
+import { clusterMetricsSource, workerExitsTotal, workersServing } from './cluster-metrics.js';
 import {
   encodeConfig,
   isMessage,
@@ -30,6 +30,12 @@ export interface RunningCluster extends AsyncDisposable {
   metricsUrl: string;
   /** Drains every worker (as the single process drains) and resolves once all have exited. */
   close(): Promise<void>;
+  /**
+   * Resolves with the reason once the cluster can no longer serve (no worker has served for a
+   * minute, its replacements failing): the caller closes it and exits non-zero, for the
+   * orchestrator to restart the process.
+   */
+  failed: Promise<Error>;
 }
 
 /**
@@ -55,6 +61,8 @@ export async function startCluster(
 
   // Built in order, torn down last first: on close and when the start-up fails half way.
   return buildOrTearDown(async (stack) => {
+    let fail: (error: Error) => void = () => undefined;
+    const failed = new Promise<Error>((resolve) => (fail = resolve));
     let clock: ClockRelay | undefined;
     if (config.allowCustomExtensions) logger.warn(ANY_EXTENSION_WARNING);
     if (config.disableNtpMonitoring) {
@@ -79,6 +87,8 @@ export async function startCluster(
         pinKey,
       }),
       onUnexpectedExit: () => workerExitsTotal.inc(),
+      onServingChange: (count) => workersServing.set(count),
+      onNoWorkerServing: (error) => fail(error),
       onExit: (worker) => pins.forget(worker),
       onMessage: (message, worker) => {
         if (isMessage(message, 'tsa:clock-jump')) clock?.clockJumped();
@@ -138,7 +148,7 @@ export async function startCluster(
       );
     }
     const close = () => stack[Symbol.asyncDispose]();
-    return { ...addresses, metricsUrl: metrics.url, close, [Symbol.asyncDispose]: close };
+    return { ...addresses, metricsUrl: metrics.url, close, failed, [Symbol.asyncDispose]: close };
   });
 }
 

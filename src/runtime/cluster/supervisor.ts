@@ -18,6 +18,13 @@ export const FIRST_RESTART_PAUSE_MS = 1_000;
 export const MAX_RESTART_PAUSE_MS = 60_000;
 /** Beyond --graceful-timeout, how long a draining worker may take to exit before it is killed. */
 const EXIT_GRACE_MS = 5_000;
+/**
+ * How long the server may run with no worker serving (each died, and none of their replacements
+ * has served since: about five tries of each slot, at the pauses above) before it gives up, so
+ * that the orchestrator restarts the process, which is all it can watch: the port is closed but
+ * the process lives, and /metrics answers.
+ */
+export const NO_WORKER_SERVING_LIMIT_MS = 60_000;
 
 export interface WorkerAddresses {
   url: string;
@@ -37,6 +44,15 @@ export interface SupervisorOptions {
   onUnexpectedExit?: () => void;
   /** Any worker exited (first, before the supervisor acts on it). */
   onExit?: (worker: Worker) => void;
+  /** How many workers serve, each time it changes (for /metrics). */
+  onServingChange?: (serving: number) => void;
+  /**
+   * No worker has served for `noWorkerServingLimitMs` while the server runs: the caller shuts the
+   * server down and exits non-zero.
+   */
+  onNoWorkerServing?: (error: RuntimeError) => void;
+  /** Default NO_WORKER_SERVING_LIMIT_MS (tests give their own). */
+  noWorkerServingLimitMs?: number;
   /** Starts one worker process (cluster.fork; tests give a fake). */
   forkWorker?: (env: Record<string, string>) => Worker;
   /** A monotonic clock in ms, for how long a worker served (tests give a fake). */
@@ -91,6 +107,25 @@ export function createWorkerSupervisor(options: SupervisorOptions): WorkerSuperv
   const restartTimers = new Set<NodeJS.Timeout>();
   /** Each slot's next pause after a quick death; absent: FIRST_RESTART_PAUSE_MS. */
   const restartPauses = new Map<number, number>();
+  /** Set while the server runs with no worker serving: when it fires, the server gives up. */
+  let noneServing: NodeJS.Timeout | undefined;
+  const noWorkerLimitMs = options.noWorkerServingLimitMs ?? NO_WORKER_SERVING_LIMIT_MS;
+  const servingChanged = () => {
+    options.onServingChange?.(serving.size);
+    if (serving.size > 0 || !running || shuttingDown) {
+      clearTimeout(noneServing);
+      noneServing = undefined;
+    } else {
+      noneServing ??= setTimeout(() => {
+        const error = new RuntimeError(
+          'NO_WORKER_SERVING',
+          `no worker has served for ${noWorkerLimitMs / 1000} s: the last one exited, and no replacement has served since`,
+        );
+        logger.error(error.message);
+        options.onNoWorkerServing?.(error);
+      }, noWorkerLimitMs);
+    }
+  };
 
   /** The pause before the slot's next replacement after a quick death; doubles the one after. */
   const nextPause = (slot: number) => {
@@ -130,6 +165,7 @@ export function createWorkerSupervisor(options: SupervisorOptions): WorkerSuperv
         worker.send(options.setup());
       } else if (isMessage(message, 'tsa:serving')) {
         serving.add(worker);
+        servingChanged();
         servedAt = now();
         onServing({ url: message.url, ...(message.tlsUrl ? { tlsUrl: message.tlsUrl } : {}) });
       }
@@ -138,7 +174,7 @@ export function createWorkerSupervisor(options: SupervisorOptions): WorkerSuperv
       options.onExit?.(worker);
       live.delete(worker);
       listening.delete(worker);
-      serving.delete(worker);
+      if (serving.delete(worker)) servingChanged();
       if (shuttingDown) return;
       if (!running) {
         // A worker failing while the server starts stops the start-up, one that already served
@@ -224,6 +260,7 @@ export function createWorkerSupervisor(options: SupervisorOptions): WorkerSuperv
     },
     async drain() {
       shuttingDown = true;
+      servingChanged();
       restartTimers.forEach(clearTimeout);
       restartTimers.clear();
       // Only these count for the exit status: the others had nothing in flight.

@@ -140,8 +140,8 @@ export async function runWorker(): Promise<void> {
         beforeListen: async () => {
           await checkPinnedFiles(setup.files);
           // A listener may accept from now on: SIGTERM (the primary's, to a worker still starting)
-          // must drain it, not end it by default as before. on, not once: a second Ctrl-C with no
-          // listener would end the worker mid-drain.
+          // drains it; until here its default action ends the worker, with nothing in flight.
+          // on, not once: a second Ctrl-C with no listener would end the worker mid-drain.
           process.on('SIGTERM', () => drain('received SIGTERM'));
           process.on('SIGINT', () => drain('received SIGINT'));
         },

@@ -1,4 +1,4 @@
-import { untilAborted } from '../signers/kms/deadline.js';
+import { untilAborted } from '../deadline.js';
 import { startStoppedBySignal } from './runtime-error.js';
 
 /**

@@ -5,7 +5,7 @@ import { preferredHashFor, signatureAlgorithmFor } from '../../crypto/key-algori
 import type { AcceptSignature, SignatureAlgorithm, Signer } from '../../crypto/signer.js';
 import { sameRsaKey } from '../../x509/public-key.js';
 import { CircuitBreaker, type CircuitBreakerOptions, type CircuitCall } from './circuit-breaker.js';
-import { deadline, sleep, untilAborted, withDeadline } from './deadline.js';
+import { deadline, sleep, untilAborted, withDeadline } from '../../deadline.js';
 import { classifyServiceError, SERVICE_FAILURES, type FailureReason } from './failure-reason.js';
 import { recordSignerFailure, unwatchCircuitBreaker } from './remote-signer-metrics.js';
 import { Semaphore } from './semaphore.js';

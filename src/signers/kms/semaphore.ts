@@ -1,4 +1,4 @@
-import { untilAborted } from './deadline.js';
+import { untilAborted } from '../../deadline.js';
 
 /** A counting semaphore whose waiters give up when their signal aborts. */
 export class Semaphore {

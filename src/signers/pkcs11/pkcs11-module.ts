@@ -1,4 +1,4 @@
-import { settledWithin, withDeadline } from '../kms/deadline.js';
+import { settledWithin, withDeadline } from '../../deadline.js';
 import { Semaphore } from '../kms/semaphore.js';
 import { CKF_OS_LOCKING_OK } from './pkcs11-constants.js';
 import { Pkcs11Error } from './pkcs11-error.js';

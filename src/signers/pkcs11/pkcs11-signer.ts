@@ -11,7 +11,7 @@ import {
   type CircuitBreakerOptions,
   type CircuitCall,
 } from '../kms/circuit-breaker.js';
-import { settledWithin, untilAborted, withDeadline } from '../kms/deadline.js';
+import { settledWithin, untilAborted, withDeadline } from '../../deadline.js';
 import { ecdsaRawToDer } from '../kms/ecdsa-signature.js';
 import { recordSignerFailure, unwatchCircuitBreaker } from '../kms/remote-signer-metrics.js';
 import { Semaphore } from '../kms/semaphore.js';

@@ -6,7 +6,7 @@ import type { openKek as defaultOpenKek } from './open-kek.js';
 import { SignerError } from '../signer-error.js';
 import { readKeyFile } from '../file/read-key-file.js';
 import { CodedError } from '../../errors.js';
-import { withDeadline } from '../kms/deadline.js';
+import { withDeadline } from '../../deadline.js';
 import { DEFAULT_REMOTE_CALL_POLICY, RemoteSignerTimeout } from '../kms/remote-signer.js';
 
 export type OpenKek = typeof defaultOpenKek;

@@ -7,7 +7,7 @@ import {
   type StopSignal,
 } from '../../../src/cli/serve-lifecycle.js';
 import { RuntimeError } from '../../../src/runtime/runtime-error.js';
-import { untilAborted } from '../../../src/signers/kms/deadline.js';
+import { untilAborted } from '../../../src/deadline.js';
 
 /** A promise and the hands that settle it. */
 function deferred<T>() {

@@ -1,10 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import {
-  settledWithin,
-  sleep,
-  untilAborted,
-  withDeadline,
-} from '../../../../src/signers/kms/deadline.js';
+import { settledWithin, sleep, untilAborted, withDeadline } from '../../src/deadline.js';
 
 class Late extends Error {}
 const late = (options?: ErrorOptions) => new Late('too late', options);

@@ -1,3 +1,8 @@
+/**
+ * Deadlines and aborts for async calls that may hang (a KMS, an HSM, a start-up step). It imports
+ * nothing: any layer may use it.
+ */
+
 /** A signal that aborts at a deadline or with an outer signal, until cleared. */
 export interface Deadline {
   readonly signal: AbortSignal;

@@ -72,19 +72,13 @@ interface Http2Session {
   destroy(): void;
 }
 
-/** What Node's HTTP/1.1 server keeps on a connection's socket (its parser, internal). */
+/**
+ * What Node's HTTP/1.1 server keeps on a connection's socket (internal): its parser, and the
+ * response it is writing (set from the request's arrival until the response has finished).
+ */
 interface HttpConnection extends Socket {
   parser?: { duration?(): number } | null;
-}
-
-/** An HTTP/1.x connection as the drain sees it. */
-interface ConnectionState {
-  /** Requests whose headers have arrived and whose response has not ended. */
-  inFlight: number;
-  /** Whether a request has arrived whole on it yet. */
-  served: boolean;
-  /** Bytes read when it was accepted (a TLS connection's handshake is done by then). */
-  bytesAtStart: number;
+  _httpMessage?: ServerResponse | null;
 }
 
 /** One listener's connections, for its drain (closeGracefully). */
@@ -107,35 +101,46 @@ export interface ListenerConnections {
  * they go idle (Node's own close() only closes those idle at that moment, and a kept-alive one
  * would live until --cleanup-timeout); HTTP/2 sessions end by GOAWAY (Node 20's HTTP/2 server
  * waits for open sessions on close, and an idle one lives until the session timeout).
+ * Nothing is done per request until the drain begins: the hot path pays only per connection.
  * Call before the server listens.
  */
 export function trackConnections(server: Server): ListenerConnections {
   /** Every TCP connection, a TLS one still in its handshake included. */
   const sockets = new Set<Socket>();
-  /** The HTTP/1.x ones (over TLS: the TLS socket, which Node's parser reads). */
-  const connections = new Map<HttpConnection, ConnectionState>();
-  /** Responses not yet ended. */
-  const open = new Set<ServerResponse>();
+  /**
+   * The HTTP/1.x ones (over TLS: the TLS socket, which Node's parser reads), with the bytes read
+   * when accepted (a TLS connection's handshake is done by then): more read since, a request has
+   * begun on it.
+   */
+  const connections = new Map<HttpConnection, number>();
   const sessions = new Set<Http2Session>();
-  let draining = false;
 
   const watch = (socket: HttpConnection) => {
-    connections.set(socket, { inFlight: 0, served: false, bytesAtStart: socket.bytesRead });
+    connections.set(socket, socket.bytesRead);
     socket.once('close', () => connections.delete(socket));
   };
+  const begun = (socket: HttpConnection) => socket.bytesRead !== connections.get(socket);
   /**
-   * No request in flight and none begun (Go's StateIdle, or StateNew): Node's parser clock reads 0
-   * between two requests and runs from a request's first byte; before the first request it runs
-   * from the connection's start, so there the bytes read tell.
+   * No response being written and no request begun (Go's StateIdle, or StateNew): Node's parser
+   * clock reads 0 between two requests and runs from a request's first byte; before the first
+   * request it runs from the connection's start, so there the bytes read tell.
    */
-  const idle = (socket: HttpConnection, state: ConnectionState) =>
-    state.inFlight === 0 &&
-    (state.served
-      ? (socket.parser?.duration?.() ?? 0) === 0
-      : socket.bytesRead === state.bytesAtStart);
+  const idle = (socket: HttpConnection) =>
+    !socket._httpMessage && (begun(socket) ? (socket.parser?.duration?.() ?? 0) === 0 : true);
   /** As Node closes an idle connection; one Node is ending already (`Connection: close`) is left to it. */
-  const closeIfIdle = (socket: HttpConnection, state: ConnectionState) => {
-    if (idle(socket, state) && !socket.writableEnded && !socket.destroyed) socket.destroy();
+  const closeIfIdle = (socket: HttpConnection) => {
+    if (idle(socket) && !socket.writableEnded && !socket.destroyed) socket.destroy();
+  };
+  /**
+   * During the drain: the response being written on `socket` says `Connection: close` if its
+   * headers have not gone out, and once it is done the connection closes if idle (one whose headers
+   * went out before the drain said keep-alive), or its next (pipelined) response is treated so.
+   */
+  const closeWhenAnswered = (socket: HttpConnection) => {
+    const response = socket._httpMessage;
+    if (!response) return closeIfIdle(socket);
+    if (!response.headersSent) response.setHeader('connection', 'close');
+    response.once('close', () => closeWhenAnswered(socket));
   };
 
   server.on('connection', (socket: Socket) => {
@@ -153,36 +158,24 @@ export function trackConnections(server: Server): ListenerConnections {
       session.once('close', () => sessions.delete(session));
     },
   );
-  // Before Fastify's handler, so a request arriving during the drain is answered as any other
-  // (logged, counted), only with `Connection: close`.
-  server.prependListener('request', (request: IncomingMessage, response: ServerResponse) => {
-    if (request.httpVersionMajor >= 2) return;
+  /**
+   * A request that arrives during the drain is answered as any other (logged, counted: this runs
+   * before Fastify's handler), only with `Connection: close`.
+   */
+  const whileDraining = (request: IncomingMessage) => {
     const socket = request.socket as HttpConnection;
-    const state = connections.get(socket);
-    if (!state) return;
-    state.inFlight++;
-    state.served = true;
-    open.add(response);
-    if (draining) response.setHeader('connection', 'close');
-    response.once('close', () => {
-      open.delete(response);
-      state.inFlight--;
-      // One answered with `Connection: close` is closed by Node; one whose headers went out before
-      // the drain began said keep-alive.
-      if (draining) closeIfIdle(socket, state);
-    });
-  });
+    if (request.httpVersionMajor < 2 && connections.has(socket)) closeWhenAnswered(socket);
+  };
 
   return {
     drain() {
-      draining = true;
-      for (const response of open)
-        if (!response.headersSent) response.setHeader('connection', 'close');
-      for (const [socket, state] of connections) if (state.served) closeIfIdle(socket, state);
+      server.prependListener('request', whileDraining);
+      // One on which no request has begun keeps FIRST_REQUEST_GRACE_MS (closeIdle).
+      for (const socket of connections.keys()) if (begun(socket)) closeWhenAnswered(socket);
       sessions.forEach((session) => session.close());
     },
     closeIdle() {
-      for (const [socket, state] of connections) closeIfIdle(socket, state);
+      for (const socket of connections.keys()) closeIfIdle(socket);
     },
     destroy() {
       sessions.forEach((session) => session.destroy());

@@ -15,7 +15,7 @@ import { TimestampAuthority } from '../tsp/authority.js';
 import { certificateValidityGuard } from '../tsp/certificate-validity-guard.js';
 import { acceptedExtensionSet } from '../tsp/extension-policy.js';
 import { TokenProfileError } from '../tsp/profile-error.js';
-import { signerAvailabilityGuard, type IssuanceGuard } from '../tsp/guards.js';
+import { signerGuard, type IssuanceGuard } from '../tsp/guards.js';
 import type { TimeSourceSnapshot } from '../tsp/time-source.js';
 import { ChainRuleError, keyMismatch, verifyCertChain } from '../x509/chain-rules.js';
 import { tsaKeyWarnings } from '../x509/csbr.js';
@@ -52,15 +52,8 @@ export async function selfTest(signer: Signer, leaf: Certificate): Promise<void>
 
 /** Refuse issuance while the signer says it would refuse (a remote signer's open circuit breaker). */
 function signerGuards(signer: Signer): IssuanceGuard[] {
-  const { unavailableReason, unavailableIsTemporary, unavailableForMs } = signer;
-  if (!unavailableReason) return [];
-  return [
-    signerAvailabilityGuard(
-      () => unavailableReason.call(signer),
-      () => unavailableIsTemporary?.call(signer) ?? true,
-      () => unavailableForMs?.call(signer),
-    ),
-  ];
+  const guard = signerGuard(signer);
+  return guard ? [guard] : [];
 }
 
 /**

@@ -1,6 +1,6 @@
 import { toHex } from '../asn1/der.js';
 import { CodedError } from '../errors.js';
-import type { IssuanceGuard } from './guards.js';
+import { signerGuard, type IssuanceGuard } from './guards.js';
 import { parseJsonTimeStampReq } from './json-request.js';
 import { reject, TimeStampRejection, type FailInfoName } from './rejection.js';
 import {
@@ -141,6 +141,8 @@ export class TimestampAuthority implements Issuer {
   private readonly now: () => number;
   private readonly nextSerialNumber: () => Uint8Array;
   private readonly guards: readonly IssuanceGuard[];
+  /** Whether the signer refuses now (see signingFailure); the guards given include it in a server. */
+  private readonly signerRefusal: IssuanceGuard | undefined;
   private readonly timeSource: (() => TimeSourceSnapshot | undefined) | undefined;
 
   constructor(options: AuthorityOptions) {
@@ -150,6 +152,7 @@ export class TimestampAuthority implements Issuer {
     this.now = options.now ?? Date.now;
     this.nextSerialNumber = options.serialNumber ?? createSerialNumberSource();
     this.guards = [...(options.guards ?? [])];
+    this.signerRefusal = signerGuard(options.profile.signer);
     this.timeSource = options.timeSource;
     this.name = options.name;
   }
@@ -254,14 +257,15 @@ export class TimestampAuthority implements Issuer {
   }
 
   /**
-   * The refusal for an error while signing or encoding a token. Where the failure left a guard
+   * The refusal for an error while signing or encoding a token. Where the failure left the signer
    * refusing (a PIN the token refused, a breaker the failure opened), this request is refused as
-   * the next ones will be: a 503 to retry where that refusal is temporary, not a 500 first. A
-   * signature that did not verify stays a fault (500) whatever its breaker does.
+   * the next ones will be: a 503 to retry where that refusal is temporary, not a 500 first. Other
+   * guards' refusals (the ledger's, the clock's) say nothing about this failure. A signature that
+   * did not verify stays a fault (500) whatever its breaker does.
    */
   private signingFailure(error: unknown): TimeStampRejection {
     if (!(error instanceof TokenSignatureError)) {
-      const refusal = this.unavailableReason();
+      const refusal = this.signerRefusal?.();
       if (refusal) return causedBy(refusal, error);
     }
     return signingFailure(error);

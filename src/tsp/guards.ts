@@ -1,3 +1,4 @@
+import type { Signer } from '../crypto/signer.js';
 import { reject, type TimeStampRejection } from './rejection.js';
 
 /** Why issuance is refused right now: a failInfo, the Go server's message and a detail. */
@@ -29,4 +30,15 @@ export function signerAvailabilityGuard(
       ? reject.unavailable(reason, unavailableForMs())
       : reject.systemFailure(reason);
   };
+}
+
+/** {@link signerAvailabilityGuard} for `signer`; undefined for one that never refuses up front. */
+export function signerGuard(signer: Signer): IssuanceGuard | undefined {
+  const { unavailableReason, unavailableIsTemporary, unavailableForMs } = signer;
+  if (!unavailableReason) return undefined;
+  return signerAvailabilityGuard(
+    () => unavailableReason.call(signer),
+    () => unavailableIsTemporary?.call(signer) ?? true,
+    () => unavailableForMs?.call(signer),
+  );
 }

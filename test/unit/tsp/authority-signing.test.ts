@@ -15,9 +15,8 @@ import {
   type RemoteSignatureApi,
 } from '../../../src/signers/kms/remote-signer.js';
 import { TimestampAuthority } from '../../../src/tsp/authority.js';
-import { signerAvailabilityGuard } from '../../../src/tsp/guards.js';
 import { TokenProfileError } from '../../../src/tsp/profile-error.js';
-import { GO_MESSAGES } from '../../../src/tsp/rejection.js';
+import { GO_MESSAGES, reject } from '../../../src/tsp/rejection.js';
 import type { TimeSourceSnapshot } from '../../../src/tsp/time-source.js';
 import { TokenEncoder, TokenSignatureError } from '../../../src/tsp/token-encoder.js';
 import { parseCertificate } from '../../../src/x509/certificate.js';
@@ -89,25 +88,22 @@ describe('TimestampAuthority: no token it cannot stand behind', () => {
     expect(decodeResponse(outcome.der).failInfo).toEqual(['systemFailure']);
   });
 
-  it('refuses a signature that failed as the guards refuse after it (503 for a temporary one), keeping the cause', async () => {
+  it('refuses a signature that failed as the signer refuses after it (503 for a temporary refusal), keeping the cause', async () => {
     // A signer whose failure leaves it refusing: an HSM that refused its PIN at the reconnection.
     let refusal: string | undefined;
     let temporary = true;
     const failure = new Error('CKR_PIN_INCORRECT');
-    const failing = (s: Signer) =>
-      withSign(s, () => {
-        refusal = 'the token refused the PIN; update the PIN file';
-        return Promise.reject(failure);
-      });
-    const guards = [
-      signerAvailabilityGuard(
-        () => refusal,
-        () => temporary,
-      ),
-    ];
-    const tsa = await authority({ signer: failing, guards });
+    const failing = (s: Signer): Signer =>
+      Object.assign(
+        withSign(s, () => {
+          refusal = 'the token refused the PIN; update the PIN file';
+          return Promise.reject(failure);
+        }),
+        { unavailableReason: () => refusal, unavailableIsTemporary: () => temporary },
+      );
+    const tsa = await authority({ signer: failing });
     const outcome = await tsa.issue(encodeRequest(), 'der');
-    // The same answer the next request gets from the guard up front: clients are told to retry.
+    // The answer the next request gets from the signer's guard up front: clients are told to retry.
     expect(outcome).toMatchObject({
       status: 'rejection',
       failInfo: 'systemFailure',
@@ -115,12 +111,8 @@ describe('TimestampAuthority: no token it cannot stand behind', () => {
       temporary: true,
     });
     expect(outcome.status === 'rejection' && outcome.cause).toBe(failure);
-    expect(await tsa.issue(encodeRequest(), 'der')).toMatchObject({
-      detail: 'the token refused the PIN; update the PIN file',
-      temporary: true,
-    });
 
-    // One only a restart mends (a locked PIN): the guard's fault, not temporary.
+    // One only a restart mends (a locked PIN): the signer's fault, not temporary.
     refusal = undefined;
     temporary = false;
     const locked = await tsa.issue(encodeRequest(), 'der');
@@ -132,15 +124,37 @@ describe('TimestampAuthority: no token it cannot stand behind', () => {
     expect(locked.status === 'rejection' && locked.cause).toBe(failure);
   });
 
-  it('keeps a signature that did not verify a fault (500) though the guards refuse after it', async () => {
+  it("answers a failed signature 'signing failed' (500) while only another guard refuses (a full ledger queue)", async () => {
+    let ledgerBusy = false;
+    const failure = new Error('KMS answered 400');
+    const tsa = await authority({
+      signer: (s) =>
+        Object.assign(
+          withSign(s, () => {
+            ledgerBusy = true;
+            return Promise.reject(failure);
+          }),
+          { unavailableReason: () => undefined },
+        ),
+      guards: [() => (ledgerBusy ? reject.unavailable('the ledger is busy', 1_000) : undefined)],
+    });
+    const outcome = await tsa.issue(encodeRequest(), 'der');
+    expect(outcome).toMatchObject({ failInfo: 'systemFailure', detail: 'signing failed' });
+    expect(outcome.status === 'rejection' && outcome.temporary).toBeUndefined();
+    expect(outcome.status === 'rejection' && outcome.cause).toBe(failure);
+  });
+
+  it('keeps a signature that did not verify a fault (500) though the signer refuses after it', async () => {
     let refusal: string | undefined;
     const tsa = await authority({
       signer: (s) =>
-        withSign(s, async (data) => {
-          refusal = 'circuit breaker open';
-          return corrupted(await s.sign(data));
-        }),
-      guards: [signerAvailabilityGuard(() => refusal)],
+        Object.assign(
+          withSign(s, async (data) => {
+            refusal = 'circuit breaker open';
+            return corrupted(await s.sign(data));
+          }),
+          { unavailableReason: () => refusal },
+        ),
     });
     const outcome = await tsa.issue(encodeRequest(), 'der');
     expect(outcome).toMatchObject({ detail: 'token signature did not verify' });

@@ -7,18 +7,20 @@ import { basename, dirname, join, resolve } from 'node:path';
 export const PUBLIC_FILE_MODE = 0o644;
 
 /**
- * A path that names a descriptor or device (`--out /dev/stdout`, `>(cmd)`'s /dev/fd/63): reached
- * through links by design, and never a place to create a file in.
+ * A path that names a device or one of the process's descriptors (`--out /dev/stdout`, /dev/null,
+ * `>(cmd)`'s /dev/fd/63): reached through links by design (to a file the shell opened, a pipe, a
+ * terminal), and never a place to create a file in. Files in the folders below /dev (a tmpfs at
+ * /dev/shm) are files like any other.
  */
-const DEVICE_PATH = /^\/(dev|proc\/self\/fd)\//;
+const DEVICE_PATH = /^\/(dev\/[^/]+|dev\/fd\/\d+|proc\/self\/fd\/\d+)$/;
 
 /**
  * Writes `data` to `path` atomically with `mode`: into a new file beside it (created exclusively,
  * so never through a link), flushed, then renamed over `path`. A reader sees the old file or the
  * whole new one, never a truncated one; a symlink at `path` is replaced, not followed, whatever it
  * points to (a file, a FIFO, a device), so its target is neither written nor re-moded; and the
- * mode is the new file's own, whatever an existing file had. Written in place instead: a path
- * under /dev/ or /proc/self/fd/, through its links and appended to (as the shell's stdout would
+ * mode is the new file's own, whatever an existing file had. Written in place instead: a device
+ * or descriptor path (DEVICE_PATH), through its links and appended to (as the shell's stdout would
  * be); a FIFO, socket or device that is itself at `path`; and an existing file in a folder the
  * process may not create files in.
  */

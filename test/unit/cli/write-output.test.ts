@@ -9,6 +9,7 @@ import {
   openSync,
   readFileSync,
   readSync,
+  rmSync,
   statSync,
   symlinkSync,
 } from 'node:fs';
@@ -117,6 +118,18 @@ describe('writeFileAtomic', () => {
       closeSync(writer);
       fifo.close();
       dir.cleanup();
+    }
+  });
+
+  it('writes a file in a folder below /dev (the /dev/shm tmpfs) as any other: created, then replaced whole', async () => {
+    const path = `/dev/shm/tsa-test-${process.pid}.tsr`;
+    try {
+      await writeFileAtomic(path, 'one', 0o600);
+      await writeFileAtomic(path, 'two', 0o600);
+      expect(readFileSync(path, 'utf8')).toBe('two');
+      expect(statSync(path).mode & 0o777).toBe(0o600);
+    } finally {
+      rmSync(path, { force: true });
     }
   });
 

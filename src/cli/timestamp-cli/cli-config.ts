@@ -2,7 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { InvalidArgumentError, type Command, type Option } from 'commander';
-import { parse as parseYaml } from 'yaml';
+import { ConfigError } from '../../config/config-error.js';
+import { readYaml } from '../../config/yaml-document.js';
 import { CliError } from './output.js';
 
 /** Environment variables are TIMESTAMP_ + the flag name, dashes as underscores (Go's viper setup). */
@@ -57,14 +58,15 @@ class ConfigFile {
     if (!path) return undefined;
     let values: unknown;
     try {
-      // Warnings (which quote the file) are dropped; errors are thrown.
-      values = parseYaml(readFileSync(path, 'utf8'), { logLevel: 'error' });
+      // The server's reader: errors by position, never quoting a line (it may hold a secret), and
+      // unquoted numbers kept as written (a policy OID 1.20 is not 1.2, a nonce not a float).
+      values = readYaml(readFileSync(path, 'utf8'), `config file ${path}`).value;
     } catch (error) {
-      // The first line only: YAML's error goes on to quote the line, which may hold a secret.
-      const why = ((error as Error).message.split('\n')[0] ?? '').replace(/:$/, '');
-      throw new CliError('CONFIG_FILE', `error reading config file ${path}: ${why}`, {
-        cause: error,
-      });
+      const why =
+        error instanceof ConfigError
+          ? error.message
+          : `config file ${path}: ${String((error as NodeJS.ErrnoException).code ?? error)}`;
+      throw new CliError('CONFIG_FILE', `error reading ${why}`, { cause: error });
     }
     if (values === null || values === undefined) return undefined;
     if (typeof values !== 'object' || Array.isArray(values))

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../helpers/cli.js';
-import { tempDir } from '../../helpers/openssl.js';
+import { openssl, tempDir } from '../../helpers/openssl.js';
 import { issueToken, makePki } from '../../helpers/pki.js';
 
 /**
@@ -193,6 +193,37 @@ describe('timestamp-cli config file values', () => {
   });
 });
 
+describe('timestamp-cli config file numbers', () => {
+  it('keeps an unquoted value YAML reads as a number as written (common-name: 0123 is not 123)', async () => {
+    const key = dir.path('csr-leaf.key');
+    await openssl([
+      'genpkey',
+      '-algorithm',
+      'EC',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-out',
+      key,
+    ]);
+    const output = dir.path('numbers.csr');
+    const result = await runCli(
+      [
+        '--config',
+        dir.write('numbers.yaml', 'common-name: 0123\n'),
+        'certificates',
+        'csr',
+        '--leaf-key',
+        key,
+        '--output',
+        output,
+      ],
+      { cwd: dir.dir },
+    );
+    expect(result.stderr).toBe('');
+    expect(await openssl(['req', '-in', output, '-noout', '-subject'])).toMatch(/CN ?= ?0123\b/);
+  });
+});
+
 describe('timestamp-cli config file that is not YAML', () => {
   it('says where, never quoting the line (it may hold a secret)', async () => {
     const config = dir.write(
@@ -205,7 +236,7 @@ describe('timestamp-cli config file that is not YAML', () => {
     expect(result).toEqual({
       code: 1,
       stdout: '',
-      stderr: `error reading config file ${config}: Missing closing "quote at line 3, column 1\n`,
+      stderr: `error reading config file ${config}: cannot parse: Missing closing "quote at line 3, column 1\n`,
     });
   });
 });

@@ -20,7 +20,8 @@ export const MAX_RESTART_PAUSE_MS = 60_000;
 const EXIT_GRACE_MS = 5_000;
 /**
  * How long the server may run with no worker serving (each died, and none of their replacements
- * has served since: about five tries of each slot, at the pauses above) before it gives up, so
+ * has served since: from a steady state about five tries of each slot at the pauses above, one or
+ * none where a crash loop had already grown them to MAX_RESTART_PAUSE_MS) before it gives up, so
  * that the orchestrator restarts the process, which is all it can watch: the port is closed but
  * the process lives, and /metrics answers.
  */

@@ -114,6 +114,9 @@ export function trackConnections(server: Server): ListenerConnections {
    */
   const connections = new Map<HttpConnection, number>();
   const sessions = new Set<Http2Session>();
+  /** The drain has begun; its first-request grace is over (closeIdle). */
+  let draining = false;
+  let graceOver = false;
 
   const watch = (socket: HttpConnection) => {
     connections.set(socket, socket.bytesRead);
@@ -149,13 +152,18 @@ export function trackConnections(server: Server): ListenerConnections {
     if (!(server instanceof TlsServer)) watch(socket);
   });
   server.on('secureConnection', (socket: TLSSocket) => {
-    if (socket.alpnProtocol !== 'h2') watch(socket);
+    if (socket.alpnProtocol === 'h2') return;
+    watch(socket);
+    // Its handshake ended after the first-request grace: no request has begun on it.
+    if (graceOver) closeIfIdle(socket);
   });
   server.on(
     'session',
     (session: Http2Session & { once(event: 'close', listener: () => void): void }) => {
       sessions.add(session);
       session.once('close', () => sessions.delete(session));
+      // Its handshake ended during the drain: GOAWAY at once, as the others got.
+      if (draining) session.close();
     },
   );
   /**
@@ -169,12 +177,14 @@ export function trackConnections(server: Server): ListenerConnections {
 
   return {
     drain() {
+      draining = true;
       server.prependListener('request', whileDraining);
       // One on which no request has begun keeps FIRST_REQUEST_GRACE_MS (closeIdle).
       for (const socket of connections.keys()) if (begun(socket)) closeWhenAnswered(socket);
       sessions.forEach((session) => session.close());
     },
     closeIdle() {
+      graceOver = true;
       for (const socket of connections.keys()) closeIfIdle(socket);
     },
     destroy() {

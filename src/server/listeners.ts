@@ -239,8 +239,9 @@ export async function closeGracefully(
 
 /**
  * Stops accepting; resolves once every connection has closed. net's close, not http's: that one
- * also closes the connections Node deems idle, which since nodejs/node#63470 include those that
- * have not sent their first request yet (the drain gives them FIRST_REQUEST_GRACE_MS).
+ * also closes the connections Node deems idle, which in the Node versions with nodejs/node#63470
+ * (not Node 20's) include those that have not sent their first request yet, which the drain gives
+ * FIRST_REQUEST_GRACE_MS instead.
  */
 function stopAccepting(server: Server): Promise<void> {
   return new Promise((resolve) => NetServer.prototype.close.call(server, () => resolve()));

@@ -1,7 +1,7 @@
 /**
  * The pkcs11 signer's session pool and recovery on SoftHSM2: concurrent signatures use several
  * sessions (never more than --pkcs11-max-sessions), and a token removed mid-load (its directory
- * moved away) gives clean systemFailure 500s and a red /readyz, then tokens again once it is back.
+ * moved away) gives clean systemFailure answers and a red /readyz, then tokens again once it is back.
  */
 import { readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
@@ -80,7 +80,7 @@ describe('pkcs11 session pool', () => {
     expect(sessions).toBeLessThanOrEqual(MAX_SESSIONS);
   });
 
-  it('a token removed mid-load: clean 500s, then 503s and a red /readyz, then tokens again once it is back', async () => {
+  it('a token removed mid-load: clean systemFailures, then 503s and a red /readyz, then tokens again once it is back', async () => {
     const [tokenDir = ''] = readdirSync(hsm.tokens);
     const away = join(hsm.dir.dir, 'removed-token');
     const statuses: number[] = [];
@@ -105,7 +105,9 @@ describe('pkcs11 session pool', () => {
     });
     await Promise.all(clients);
     expect(statuses.slice(0, 16)).toEqual(Array(16).fill(200));
-    expect(statuses).toContain(500);
+    // The signatures that failed: 500, or 503 for those whose failure found the breaker open (the
+    // ones that opened it included; with eight clients, which those are depends on the timing).
+    expect(statuses.slice(16).some((status) => status !== 200)).toBe(true);
     // Enough consecutive failures opened the breaker: not ready, and refused without a C_Sign,
     // for now (503, to retry later).
     await eventually(

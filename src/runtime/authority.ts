@@ -15,7 +15,7 @@ import { TimestampAuthority } from '../tsp/authority.js';
 import { certificateValidityGuard } from '../tsp/certificate-validity-guard.js';
 import { acceptedExtensionSet } from '../tsp/extension-policy.js';
 import { TokenProfileError } from '../tsp/profile-error.js';
-import { signerGuard, type IssuanceGuard } from '../tsp/guards.js';
+import type { IssuanceGuard } from '../tsp/guards.js';
 import type { TimeSourceSnapshot } from '../tsp/time-source.js';
 import { ChainRuleError, keyMismatch, verifyCertChain } from '../x509/chain-rules.js';
 import { tsaKeyWarnings } from '../x509/csbr.js';
@@ -48,12 +48,6 @@ export async function selfTest(signer: Signer, leaf: Certificate): Promise<void>
       `signer ${signer.id} self-test failed: its signature does not verify`,
     );
   }
-}
-
-/** Refuse issuance while the signer says it would refuse (a remote signer's open circuit breaker). */
-function signerGuards(signer: Signer): IssuanceGuard[] {
-  const guard = signerGuard(signer);
-  return guard ? [guard] : [];
 }
 
 /**
@@ -124,7 +118,8 @@ export async function createAuthority(
         allowCustomExtensions: config.allowCustomExtensions,
         acceptedExtensions: acceptedExtensionSet(config.acceptedExtensionOids),
       },
-      guards: [...signerGuards(signer), validity, ...guards],
+      // The signer's own guard comes first, from the authority itself.
+      guards: [validity, ...guards],
       ...(timeSource ? { timeSource } : {}),
       ...(config.profiles?.length ? { name: profile?.name ?? DEFAULT_PROFILE_NAME } : {}),
     });

@@ -109,7 +109,10 @@ export interface AuthorityOptions {
   policy: RequestPolicy;
   now?: () => number;
   serialNumber?: () => Uint8Array;
-  /** Checked in this order before each token; the first refusal wins. */
+  /**
+   * Checked in this order before each token, after the signer's own (a remote signer's open
+   * breaker, a PIN the token refused: see signerGuard); the first refusal wins.
+   */
   guards?: readonly IssuanceGuard[];
   /** The clock's evidence, read once per token after the guards (audit record, auto accuracy). */
   timeSource?: () => TimeSourceSnapshot | undefined;
@@ -141,7 +144,7 @@ export class TimestampAuthority implements Issuer {
   private readonly now: () => number;
   private readonly nextSerialNumber: () => Uint8Array;
   private readonly guards: readonly IssuanceGuard[];
-  /** Whether the signer refuses now (see signingFailure); the guards given include it in a server. */
+  /** Whether the signer refuses now: the first guard, and the answer to a failed signature. */
   private readonly signerRefusal: IssuanceGuard | undefined;
   private readonly timeSource: (() => TimeSourceSnapshot | undefined) | undefined;
 
@@ -151,8 +154,8 @@ export class TimestampAuthority implements Issuer {
     this.policy = options.policy;
     this.now = options.now ?? Date.now;
     this.nextSerialNumber = options.serialNumber ?? createSerialNumberSource();
-    this.guards = [...(options.guards ?? [])];
     this.signerRefusal = signerGuard(options.profile.signer);
+    this.guards = [...(this.signerRefusal ? [this.signerRefusal] : []), ...(options.guards ?? [])];
     this.timeSource = options.timeSource;
     this.name = options.name;
   }

@@ -22,6 +22,11 @@ import { registry } from '../../../src/metrics/registry.js';
 import { newEd25519Signer, verifierKey } from '../../../src/tlog/note.js';
 import { writeLedgerKey } from '../../helpers/ledger-key.js';
 import { randomLedgerEntry } from '../../helpers/ledger-entry.js';
+import {
+  openTestLedger,
+  recordingLedgerLogger,
+  resetLedgerSchema,
+} from '../../helpers/ledger-db.js';
 import { waitUntil } from '../../helpers/poll.js';
 import { startPostgres, type TestPostgres } from '../../helpers/postgres.js';
 
@@ -38,19 +43,9 @@ afterAll(async () => {
   await postgres?.destroy();
 });
 
-function recordingLogger() {
-  const warnings: { fields: object; message: string }[] = [];
-  const infos: string[] = [];
-  const logger: LedgerLogger = {
-    info: (message) => void infos.push(message),
-    warn: (fields, message) => void warnings.push({ fields, message }),
-  };
-  return { logger, warnings, infos };
-}
-
-async function openLedger(logger: LedgerLogger = recordingLogger().logger, url = postgres.url) {
-  return Ledger.open(await poolConfig(url, '', 2), logger);
-}
+const recordingLogger = recordingLedgerLogger;
+const openLedger = (logger?: LedgerLogger, url = postgres.url) => openTestLedger(url, logger);
+const resetSchema = () => resetLedgerSchema(db);
 
 /** Whether a promise has settled, without waiting for it. */
 function settled(promise: Promise<unknown>): () => boolean {
@@ -77,14 +72,6 @@ describe('ledger: group commit queue', () => {
     await expect(second).resolves.toEqual({ index: expect.any(Number) });
   });
 });
-
-/** Drops the ledger's tables: the next Ledger.open creates them afresh. */
-async function resetSchema() {
-  await db.query(
-    'DROP TABLE IF EXISTS tsa_ledger, tsa_ledger_counter, tsa_log_hashes, tsa_log_checkpoints, ' +
-      'tsa_schema_version',
-  );
-}
 
 /** Transactions of the 'tsa' database so far (the probe's among them). */
 async function transactions(): Promise<number> {

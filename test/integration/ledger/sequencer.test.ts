@@ -2,8 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../../../src/config/resolve.js';
-import { poolConfig } from '../../../src/ledger/connection.js';
-import { COUNTER_BEHIND_LOG, Ledger, type LedgerLogger } from '../../../src/ledger/ledger.js';
+import { COUNTER_BEHIND_LOG, type LedgerLogger } from '../../../src/ledger/ledger.js';
 import { LogReader } from '../../../src/ledger/log-reader.js';
 import type { StoredCheckpoint } from '../../../src/ledger/log-store.js';
 import { openProcessLedger } from '../../../src/ledger/process-ledger.js';
@@ -17,6 +16,11 @@ import {
   type NoteSigner,
 } from '../../../src/tlog/note.js';
 import { randomLedgerEntry } from '../../helpers/ledger-entry.js';
+import {
+  openTestLedger,
+  recordingLedgerLogger,
+  resetLedgerSchema,
+} from '../../helpers/ledger-db.js';
 import { writeLedgerKey } from '../../helpers/ledger-key.js';
 import { waitUntil } from '../../helpers/poll.js';
 import { startPostgres, type TestPostgres } from '../../helpers/postgres.js';
@@ -39,31 +43,9 @@ afterAll(async () => {
 
 const ORIGIN = 'tsa.test/log';
 
-interface Warning {
-  fields: { reason?: string };
-  message: string;
-}
-
-function recordingLogger() {
-  const warnings: Warning[] = [];
-  const logger: LedgerLogger = {
-    info: () => undefined,
-    warn: (fields, message) => void warnings.push({ fields, message }),
-  };
-  return { logger, warnings };
-}
-
-async function openLedger(logger: LedgerLogger = recordingLogger().logger) {
-  return Ledger.open(await poolConfig(postgres.url, '', 2), logger);
-}
-
-/** Drops the ledger's tables: the next Ledger.open creates them afresh. */
-async function resetSchema() {
-  await db.query(
-    'DROP TABLE IF EXISTS tsa_ledger, tsa_ledger_counter, tsa_log_hashes, tsa_log_checkpoints, ' +
-      'tsa_schema_version',
-  );
-}
+const recordingLogger = recordingLedgerLogger;
+const openLedger = (logger?: LedgerLogger) => openTestLedger(postgres.url, logger);
+const resetSchema = () => resetLedgerSchema(db);
 
 /** A sequencer on its own one-connection pool, its WARN lines recorded. */
 function newSequencer(

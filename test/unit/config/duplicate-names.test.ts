@@ -1,27 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { loadServeConfig } from '../../../src/config/load.js';
-import { ConfigError } from '../../../src/config/resolve.js';
-import { tempDir } from '../../helpers/openssl.js';
-
-const dirs: ReturnType<typeof tempDir>[] = [];
-afterEach(() => dirs.splice(0).forEach((dir) => dir.cleanup()));
-
-function load(env: NodeJS.ProcessEnv, text?: string) {
-  const dir = tempDir();
-  dirs.push(dir);
-  const configPath = text === undefined ? undefined : dir.write('tsa.yaml', text);
-  return loadServeConfig({ flags: {}, env, configPath, searchDirs: [] });
-}
-
-function refusal(run: () => unknown): ConfigError {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return error as ConfigError;
-  }
-  throw new Error('expected a ConfigError');
-}
+import { describe, expect, it } from 'vitest';
+import {
+  configRefusal as refusal,
+  loadFromEnvAndFile as load,
+} from '../../helpers/config-layers.js';
 
 describe('two names of one option in the environment', () => {
   it('are refused where their values differ, naming both and neither value', () => {

@@ -1,17 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { loadServeConfig } from '../../../src/config/load.js';
-import { tempDir } from '../../helpers/openssl.js';
+import { describe, expect, it } from 'vitest';
+import { loadFromEnvAndFile } from '../../helpers/config-layers.js';
 
-const dirs: ReturnType<typeof tempDir>[] = [];
-afterEach(() => dirs.splice(0).forEach((dir) => dir.cleanup()));
-
-/** The configuration and warnings from a config file holding `text` and the variables `env`. */
-function load(text: string, env: NodeJS.ProcessEnv) {
-  const dir = tempDir();
-  dirs.push(dir);
-  const configPath = dir.write('tsa.yaml', text);
-  return { configPath, ...loadServeConfig({ flags: {}, env, configPath, searchDirs: [] }) };
-}
+const load = (text: string, env: NodeJS.ProcessEnv) => loadFromEnvAndFile(env, text);
 
 describe('a variable that overrides a config file key is warned about', () => {
   it("names the variable, the key, both values and the file (HOST from tcsh, a platform's PORT)", () => {

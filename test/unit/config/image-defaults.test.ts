@@ -1,17 +1,6 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadServeConfig } from '../../../src/config/load.js';
-import { tempDir } from '../../helpers/openssl.js';
-
-const dirs: ReturnType<typeof tempDir>[] = [];
-afterEach(() => dirs.splice(0).forEach((dir) => dir.cleanup()));
-
-/** The configuration from `env` and, if given, a config file holding `text`. */
-function load(env: NodeJS.ProcessEnv, text?: string) {
-  const dir = tempDir();
-  dirs.push(dir);
-  const configPath = text === undefined ? undefined : dir.write('tsa.yaml', text);
-  return loadServeConfig({ flags: {}, env, configPath, searchDirs: [] });
-}
+import { loadFromEnvAndFile as load } from '../../helpers/config-layers.js';
 
 describe('image defaults: TIMESTAMP_SERVER_DEFAULT_<FLAG_NAME>, below the config file', () => {
   const image = { TIMESTAMP_SERVER_DEFAULT_HOST: '0.0.0.0' };

@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadServeConfig } from '../../../src/config/load.js';
-import { ConfigError, resolveServeConfig } from '../../../src/config/resolve.js';
+import { resolveServeConfig } from '../../../src/config/resolve.js';
+import { configRefusal as refusal } from '../../helpers/config-layers.js';
 import { tempDir } from '../../helpers/openssl.js';
 
 const dir = tempDir();
@@ -17,15 +18,6 @@ function load(options: { flags?: object; env?: NodeJS.ProcessEnv; file?: string 
 }
 
 /** The ConfigError `run` throws (fails the test when it throws none, or another error). */
-function refusal(run: () => unknown): ConfigError {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return error as ConfigError;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 const TLS = { tlsCertificate: '/tls.crt', tlsKey: '/tls.key' };
 

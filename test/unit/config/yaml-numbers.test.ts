@@ -1,16 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { loadServeConfig } from '../../../src/config/load.js';
-import { tempDir } from '../../helpers/openssl.js';
+import { describe, expect, it } from 'vitest';
+import { loadFromEnvAndFile } from '../../helpers/config-layers.js';
 
-const dirs: ReturnType<typeof tempDir>[] = [];
-afterEach(() => dirs.splice(0).forEach((dir) => dir.cleanup()));
-
-function load(text: string) {
-  const dir = tempDir();
-  dirs.push(dir);
-  const configPath = dir.write('tsa.yaml', text);
-  return loadServeConfig({ flags: {}, env: {}, configPath, searchDirs: [] }).config;
-}
+const load = (text: string) => loadFromEnvAndFile({}, text).config;
 
 const FILE_SIGNER =
   'timestamp-signer: file\nfile-signer-key-path: /k.pem\ncertificate-chain-path: /c.pem\n';

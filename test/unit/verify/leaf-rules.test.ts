@@ -2,23 +2,14 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { oid, set } from '../../../src/asn1/der.js';
 import { OID } from '../../../src/asn1/oids.js';
 import { KeyUsage } from '../../../src/x509/certificate-builder.js';
-import { VerificationError, verifyTimestampResponse } from '../../../src/index.js';
+import { verifyTimestampResponse } from '../../../src/index.js';
+import { verificationRefusal as refusal } from '../../helpers/verification.js';
 import { acceptedRequest, encoderFor, issueToken, makePki, type Pki } from '../../helpers/pki.js';
 
 const artifact = Buffer.from('leaf rules\n');
 const DAY = 86_400_000;
 // A fixed instant: no test here depends on the wall clock.
 const NOW = new Date('2030-06-01T12:00:00Z');
-
-async function refusal(promise: Promise<unknown>): Promise<VerificationError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(VerificationError);
-    return error as VerificationError;
-  }
-  throw new Error('verification unexpectedly succeeded');
-}
 
 /** A token at `genTime` without the signingTime attribute (as some TSAs issue them). */
 async function tokenWithoutSigningTime(pki: Pki, genTime: Date): Promise<Buffer> {

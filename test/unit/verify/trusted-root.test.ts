@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { octetString, oid, sequence, set } from '../../../src/asn1/der.js';
 import { OID } from '../../../src/asn1/oids.js';
-import { VerificationError } from '../../../src/index.js';
+import { verificationRefusal as refusal } from '../../helpers/verification.js';
 import { verifySignerInfo } from '../../../src/verify/cms-signer.js';
 import { readTrustedRoot, verifyWithTrustedRoot } from '../../../src/verify/trusted-root.js';
 import { makePki, type Pki } from '../../helpers/pki.js';
@@ -32,16 +32,6 @@ function trustedRoot(...pkis: Pki[]) {
       })),
     }),
   );
-}
-
-async function refusal(promise: Promise<unknown>): Promise<VerificationError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(VerificationError);
-    return error as VerificationError;
-  }
-  throw new Error('verification unexpectedly succeeded');
 }
 
 describe('verifyWithTrustedRoot', () => {

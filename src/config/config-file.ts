@@ -94,7 +94,7 @@ export function readConfigFile(path: string): ConfigLayer {
       // An option's two names (max-connections, listen-limit): refused where they differ, as
       // yaml refuses a key given twice; values not shown, as they may be secrets.
       const both = `keys "${earlier}" and "${key}" both set ${flag}`;
-      if (JSON.stringify(values[name]) !== JSON.stringify(value))
+      if (!sameValue(values[name], value))
         throw new ConfigError(
           'CONFLICTING_OPTIONS',
           `${source}: ${both}, to different values: remove one`,
@@ -105,4 +105,11 @@ export function readConfigFile(path: string): ConfigLayer {
     values[name] = value;
   }
   return layer;
+}
+
+/** Equal as options: `100` and `"100"` name one value, as they do on the command line. */
+function sameValue(a: unknown, b: unknown): boolean {
+  const scalar = (v: unknown) => typeof v !== 'object' || v === null;
+  if (scalar(a) && scalar(b)) return String(a) === String(b);
+  return JSON.stringify(a) === JSON.stringify(b);
 }

@@ -57,6 +57,8 @@ describe('two names of one option in a config file', () => {
         /^config file .*: keys "listen-limit" and "max-connections" both set max-connections \(to the same value\): remove one$/,
       ),
     ]);
+    // A number and the same number quoted are one value, as on the command line.
+    expect(load({}, 'listen-limit: 10\nmax-connections: "10"\n').config.maxConnections).toBe(10);
     expect(refusal(() => load({}, 'listen-limit: many\n')).message).toContain(
       'invalid value for key "listen-limit": "many"',
     );

@@ -311,6 +311,9 @@ export class Ledger {
       entries.map((e) => e.token),
       entries.map((e) => (e.timeSource === undefined ? null : JSON.stringify(e.timeSource))),
     ]);
+    // No index handed out: the counter row is behind the log (or missing: the probe, which
+    // runs next, tells the two apart).
+    if (rows.length === 0) throw new LedgerError('INCONSISTENT', COUNTER_BEHIND_LOG);
     const bySerial = new Map(
       rows.map((row) => [row.serial.toString('hex'), Number(row.log_index)]),
     );
@@ -496,6 +499,9 @@ function isBusy(error: unknown): boolean {
 function refusalFor(error: unknown): Refusal | undefined {
   const { code, constraint } = error as { code?: string; constraint?: string };
   if (isBusy(error)) return undefined;
+  if (error instanceof LedgerError && error.message === COUNTER_BEHIND_LOG) {
+    return REFUSED_COUNTER_BEHIND_LOG;
+  }
   // A log index already taken: the counter row is behind the rows (a restore, a manual change).
   // Every commit would fail so, forever: refuse issuance until it is repaired.
   if (code === UNIQUE_VIOLATION && constraint !== SERIAL_CONSTRAINT) return REFUSED_COUNTER_BEHIND;
@@ -527,7 +533,7 @@ function failureMessage(error: unknown, refusal: Refusal | undefined): string {
     return 'the ledger is busy: commits kept conflicting with other transactions';
   }
   if (code === READ_ONLY_TRANSACTION) return READ_ONLY;
-  if (refusal?.failing) return refusal.reason;
+  if (refusal?.failing || refusal === REFUSED_COUNTER_BEHIND_LOG) return refusal.reason;
   if (code !== UNIQUE_VIOLATION) return 'the ledger database is unavailable';
   return constraint === SERIAL_CONSTRAINT
     ? 'serial numbers kept colliding in the ledger: not recorded'
@@ -578,10 +584,14 @@ function describe(error: unknown): string {
 /**
  * The group commit: the counter row's lock (held to the end of this statement's implicit
  * transaction) hands out `count` consecutive indexes; the rows keep the order of the batch.
+ * A counter behind the log's latest checkpoint (a partial restore) hands out none, so the
+ * statement inserts nothing: no token takes an index a signed checkpoint holds, not even in the
+ * seconds before the probe would notice (an index lookup a batch).
  */
 const INSERT = `
 WITH counter AS (
-  UPDATE tsa_ledger_counter SET next_index = next_index + $1 WHERE id
+  UPDATE tsa_ledger_counter SET next_index = next_index + $1
+  WHERE id AND next_index >= (SELECT coalesce(max(tree_size), 0) FROM tsa_log_checkpoints)
   RETURNING next_index - $1 AS base
 )
 INSERT INTO tsa_ledger

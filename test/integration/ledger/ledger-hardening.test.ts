@@ -185,39 +185,42 @@ describe("ledger: the log's public reads", () => {
     const processLedger = await openProcess(logger);
     const locker = await db.connect();
     try {
+      await processLedger.ledger.record(randomLedgerEntry());
       await processLedger.log!.sequencer.round();
-      // Every read of the checkpoint waits on this lock (a slow query, as many as come).
+      // Every read of a hash tile waits on this lock (a slow query, as many as come); commits
+      // never read the log's hashes.
       await locker.query('BEGIN');
-      await locker.query('LOCK TABLE tsa_log_checkpoints IN ACCESS EXCLUSIVE MODE');
-      const reads = Array.from({ length: 40 }, () =>
-        processLedger.log!.reader.checkpoint().then(
+      await locker.query('LOCK TABLE tsa_log_hashes IN ACCESS EXCLUSIVE MODE');
+      const firstTile = { h: 8, l: 0, n: 0, w: 1 };
+      const read = () =>
+        processLedger.log!.reader.tile(firstTile).then(
           () => 'read',
           (error: { code?: string }) => error.code ?? 'other',
-        ),
-      );
-      // The reads hold every read connection and queue for more; tokens still commit.
+        );
+      // As many reads as the pool has connections, each held at the lock ...
+      const held = Array.from({ length: READ_POOL_SIZE }, read);
       await waitUntil(async () => {
         const { rows } = await db.query<{ n: number }>(
-          "SELECT count(*)::int AS n FROM pg_locks WHERE relation = 'tsa_log_checkpoints'::regclass " +
+          "SELECT count(*)::int AS n FROM pg_locks WHERE relation = 'tsa_log_hashes'::regclass " +
             'AND NOT granted',
         );
         return rows[0]!.n >= READ_POOL_SIZE;
       });
+      // ... then more, which queue for a connection; tokens still commit.
+      const beyond = Array.from({ length: 30 }, read);
       const receipts = await Promise.all(
         Array.from({ length: 10 }, () => processLedger.ledger.record(randomLedgerEntry())),
       );
       expect(receipts).toHaveLength(10);
-      const outcomes = await Promise.all(reads.slice(READ_POOL_SIZE));
+      const outcomes = await Promise.all(beyond);
       // Beyond the pool's connections: refused as busy, not as the database down.
       expect(new Set(outcomes)).toEqual(new Set(['BUSY']));
       expect(processLedger.guard()).toBeUndefined();
       expect(processLedger.ledger.unavailableReason()).toBeUndefined();
       expect(warnings).toEqual([]);
       await locker.query('ROLLBACK');
-      expect(await Promise.all(reads.slice(0, READ_POOL_SIZE))).toEqual(
-        Array(READ_POOL_SIZE).fill('read'),
-      );
-      expect(await processLedger.log!.reader.checkpoint()).toMatchObject({ found: true });
+      expect(await Promise.all(held)).toEqual(Array(READ_POOL_SIZE).fill('read'));
+      expect(await processLedger.log!.reader.tile(firstTile)).toMatchObject({ found: true });
     } finally {
       await locker.query('ROLLBACK').catch(() => undefined);
       locker.release();

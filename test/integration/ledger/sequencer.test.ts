@@ -140,6 +140,35 @@ describe('a ledger restored apart from the log (partial restore)', () => {
     });
   });
 
+  it('commits no token at an index a checkpoint holds, even before the probe runs', async () => {
+    await resetSchema();
+    const { logger, warnings } = recordingLogger();
+    const ledger = await openLedger(logger);
+    const { sequencer, close } = newSequencer();
+    try {
+      for (let i = 0; i < 3; i++) await ledger.record(randomLedgerEntry());
+      await sequencer.round();
+      await restoreLedgerOnly(1);
+      // The commit itself refuses: the token is withheld, and issuance with it.
+      await expect(ledger.record(randomLedgerEntry())).rejects.toMatchObject({
+        code: 'NOT_RECORDED',
+        message: COUNTER_BEHIND_LOG,
+      });
+      expect(ledger.unavailableReason()).toBe(COUNTER_BEHIND_LOG);
+      expect(ledger.unavailableIsTemporary()).toBe(false);
+      expect(warnings.map((w) => w.message)).toContain(
+        `${COUNTER_BEHIND_LOG}: refusing issuance until it is repaired`,
+      );
+      const { rows } = await db.query<{ rows: string; next: string }>(
+        'SELECT (SELECT count(*) FROM tsa_ledger) AS rows, (SELECT next_index FROM tsa_ledger_counter) AS next',
+      );
+      expect(rows[0]).toEqual({ rows: '1', next: '1' });
+    } finally {
+      await close();
+      await ledger.close();
+    }
+  });
+
   it('refuses issuance as a fault once the probe finds it, until the counter is repaired', async () => {
     await resetSchema();
     const { logger, warnings } = recordingLogger();
@@ -196,7 +225,8 @@ describe('a ledger restored apart from the log (partial restore)', () => {
       expect(await checkpointSizes()).toEqual([3, 4]);
       expect(warnings).toEqual([]);
 
-      // Restored to 1 row; new tokens committed at 1, 2, 3 (before a probe noticed) and 4.
+      // Restored to 1 row; rows written at 1, 2, 3 and 4 (by hand,
+      // or by a server older than the commit's own check).
       await restoreLedgerOnly(1);
       await insertRows(1, 4);
       const before = await refusals('ledger_mismatch');
@@ -247,7 +277,8 @@ describe('a ledger restored apart from the log (partial restore)', () => {
       await sequencer.round();
       expect(await reader.proof(await serialAt(1))).toMatchObject({ found: true });
       expect(await reader.tile(bundle)).toMatchObject({ found: true });
-      // Restored to 1 row; new tokens committed at 1 and 2 (before a probe noticed).
+      // Restored to 1 row; rows written at 1 and 2 (by hand, or by a
+      // server older than the commit's own check).
       await restoreLedgerOnly(1);
       await insertRows(1, 2);
       await expect(reader.proof(await serialAt(1))).rejects.toMatchObject({

@@ -15,22 +15,40 @@ export const PUBLIC_FILE_MODE = 0o644;
 const DEVICE_PATH = /^\/(dev\/[^/]+|dev\/fd\/\d+|proc\/self\/fd\/\d+)$/;
 
 /**
+ * The names of this process's standard output and error. Linux opens /proc/self/fd/N anew, which
+ * a socket refuses (ENXIO: a Node parent's stdio is a socket pair), so these are written through
+ * the process's own streams instead, as the shell meant.
+ */
+const STANDARD_STREAMS = new Map<string, () => NodeJS.WriteStream>([
+  ['/dev/stdout', () => process.stdout],
+  ['/dev/fd/1', () => process.stdout],
+  ['/proc/self/fd/1', () => process.stdout],
+  ['/dev/stderr', () => process.stderr],
+  ['/dev/fd/2', () => process.stderr],
+  ['/proc/self/fd/2', () => process.stderr],
+]);
+
+/**
  * Writes `data` to `path` atomically with `mode`: into a new file beside it (created exclusively,
  * so never through a link), flushed, then renamed over `path`. A reader sees the old file or the
  * whole new one, never a truncated one; a symlink at `path` is replaced, not followed, whatever it
  * points to (a file, a FIFO, a device), so its target is neither written nor re-moded; and the
- * mode is the new file's own, whatever an existing file had. Written in place instead: a device
- * or descriptor path (DEVICE_PATH), through its links and appended to (as the shell's stdout would
- * be); a FIFO, socket or device that is itself at `path`; and an existing file in a folder the
- * process may not create files in.
+ * mode is the new file's own, whatever an existing file had. Written in place instead: the
+ * process's stdout or stderr (STANDARD_STREAMS), through its stream; another device or descriptor
+ * path (DEVICE_PATH), through its links and appended to (as the shell's stdout would be); a FIFO,
+ * socket or device that is itself at `path`; and an existing file in a folder the process may not
+ * create files in.
  */
 export async function writeFileAtomic(
   path: string,
   data: string | Uint8Array,
   mode: number,
 ): Promise<void> {
+  const absolute = resolve(path);
+  const stream = STANDARD_STREAMS.get(absolute);
+  if (stream) return writeToStream(stream(), data);
   // Renaming a file over such a name would lose the output (and, as root, litter /dev).
-  if (DEVICE_PATH.test(resolve(path)))
+  if (DEVICE_PATH.test(absolute))
     return writeInPlace(path, data, constants.O_WRONLY | constants.O_APPEND);
   const target = await lstat(path).catch(() => undefined);
   if (target && !target.isFile() && !target.isSymbolicLink())
@@ -84,4 +102,11 @@ async function writeInPlace(
   } finally {
     await file.close();
   }
+}
+
+/** Writes `data` to the process's own stdout or stderr, settled once the stream took it. */
+function writeToStream(stream: NodeJS.WriteStream, data: string | Uint8Array): Promise<void> {
+  return new Promise((resolve, reject) => {
+    stream.write(data, (error) => (error ? reject(error) : resolve()));
+  });
 }

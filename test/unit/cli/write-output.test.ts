@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import {
   chmodSync,
   closeSync,
@@ -13,9 +13,12 @@ import {
   statSync,
   symlinkSync,
 } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { writeFileAtomic } from '../../../src/cli/timestamp-cli/write-output.js';
 import { tempDir } from '../../helpers/openssl.js';
+import { REPO_ROOT } from '../../helpers/spawn-server.js';
 
 describe('writeFileAtomic', () => {
   it('writes a FIFO as it is (--out >(cmd), /dev/stdout), not a file renamed over it', async () => {
@@ -117,6 +120,29 @@ describe('writeFileAtomic', () => {
     } finally {
       closeSync(writer);
       fifo.close();
+      dir.cleanup();
+    }
+  });
+
+  it('writes /dev/stdout and /dev/stderr through the process, also where they are sockets', () => {
+    // A Node parent's stdio is a socket pair, which Linux refuses to open anew (ENXIO).
+    const dir = tempDir();
+    try {
+      const module = pathToFileURL(join(REPO_ROOT, 'src/cli/timestamp-cli/write-output.ts')).href;
+      const script = dir.write(
+        'write.mts',
+        `import { writeFileAtomic } from ${JSON.stringify(module)};\n` +
+          `for (const path of process.argv.slice(2)) await writeFileAtomic(path, path + ',', 0o600);\n`,
+      );
+      const paths = ['/dev/stdout', '/dev/fd/1', '/proc/self/fd/1', '/dev/stderr', '/dev/fd/2'];
+      const child = spawnSync(process.execPath, ['--import', 'tsx', script, ...paths], {
+        cwd: REPO_ROOT,
+        encoding: 'utf8',
+      });
+      expect(child.stderr).toBe('/dev/stderr,/dev/fd/2,');
+      expect(child.stdout).toBe('/dev/stdout,/dev/fd/1,/proc/self/fd/1,');
+      expect(child.status).toBe(0);
+    } finally {
       dir.cleanup();
     }
   });

@@ -1,4 +1,5 @@
-import { STATUS_CODES, type ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
 import type { Socket } from 'node:net';
 import { CLOSED_WITHOUT_RESPONSE, markCut } from './server-cuts.js';
 
@@ -33,6 +34,24 @@ function responseInFlight(socket: Socket): ServerResponse | null | undefined {
   return (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
 }
 
+/** The request whose headers Node's parser read last on the socket, while it is still current. */
+function requestArriving(socket: Socket): IncomingMessage | null | undefined {
+  return (socket as Socket & { parser?: { incoming?: IncomingMessage | null } | null }).parser
+    ?.incoming;
+}
+
+/**
+ * Whether answering `request` now leaves body unread on its HTTP/1.x connection (Content-Length
+ * above 0, or chunked): kept alive, Node would read and discard any amount of it until
+ * --read-timeout. Its answer must close the connection, as Go's does. A bodyless request may not
+ * be `complete` yet either; HTTP/2 has no Connection header, and a stream's body has its limits.
+ */
+export function leavesBodyUnread(request: IncomingMessage | Http2ServerRequest): boolean {
+  if (request.complete !== false || request.httpVersionMajor !== 1) return false;
+  const { headers } = request;
+  return headers['transfer-encoding'] !== undefined || (headers['content-length'] ?? '0') !== '0';
+}
+
 /**
  * Fastify's clientErrorHandler: what Node's HTTP/1.1 parser refuses (malformed, headers over
  * --max-header-size) and a request not received within --read-timeout get the Go JSON body, then
@@ -45,6 +64,12 @@ export function clientErrorHandler(maxHeaderSize: number, onUnparsed: UnparsedRe
     if (error.code === 'ECONNRESET' || socket.destroyed) return;
     const [status, message] = answerFor(error.code, maxHeaderSize);
     const response = responseInFlight(socket);
+    // The request still arriving was answered already (Node's own 417 keeps the connection alive):
+    // its client gets no second response, and it was no unparsed request.
+    if (!response && requestArriving(socket)?.complete === false) {
+      socket.destroy(error);
+      return;
+    }
     // A response already under way (a pipelined request's) must not be cut into, as Node's own
     // fallback: its client gets nothing more.
     const answering = socket.writable && !response?.headersSent;

@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { leavesBodyUnread } from './client-errors.js';
 import { sendGoError } from './http-outcome.js';
 import { reportUnhooked } from './unhooked-requests.js';
 
@@ -17,6 +18,8 @@ const MESSAGES: ReadonlyMap<string, string> = new Map([
 export function frameworkErrorHandler(requestIdHeader: string) {
   return (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void => {
     const status = error.statusCode ?? 400;
+    // No onSend hook runs here: the same close as app.ts's for a body not read.
+    if (leavesBodyUnread(request.raw)) reply.header('connection', 'close');
     sendGoError(
       reply.header(requestIdHeader, request.id),
       status,

@@ -1,10 +1,13 @@
+import { connect as connectTls } from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../../../src/config/resolve.js';
 import type { ServeOptionName } from '../../../src/config/schema.js';
 import { createLogger } from '../../../src/server/logger.js';
 import { startServer, type RunningServer } from '../../../src/runtime/serve.js';
 import { logSink } from '../../helpers/log-sink.js';
-import { open, timestampHeaders, watch } from '../../helpers/slow-client.js';
+import { open, timestampHeaders, watch, type Observed } from '../../helpers/slow-client.js';
+import { tempDir } from '../../helpers/openssl.js';
+import { selfSignedTls } from '../../fakes/tls.js';
 import { helloTimeStampReq } from '../../loadtest/request.js';
 import { UNTIL_SETTLED } from '../../helpers/poll.js';
 
@@ -184,5 +187,139 @@ describe('a request in flight when its connection fails', () => {
       ]);
     expect(await unparsed()).toEqual({});
     expect(await requests()).toEqual({ '408': 1 });
+  });
+});
+
+/**
+ * A response sent before the request's body was read (refused from its headers) must close the
+ * connection: kept alive, Node would read and discard any amount of body until --read-timeout and
+ * then write a second response (408) on it, logged and counted as an unparsed request.
+ */
+describe('a request answered before its body arrived (HTTP/1.1)', () => {
+  /** Headers announcing a body far larger than any limit, of which the client sends nothing. */
+  const announcing = (requestLine: string, contentType: string) =>
+    `${requestLine} HTTP/1.1\r\nHost: tsa\r\nContent-Type: ${contentType}\r\n` +
+    `Content-Length: ${10 ** 12}\r\n\r\n`;
+
+  /** The head of the first response on `connection`, once its whole body has arrived. */
+  async function firstResponseHead(connection: Observed): Promise<string> {
+    const whole = () => {
+      const received = connection.received();
+      const end = received.indexOf('\r\n\r\n');
+      const length = /\r\ncontent-length: (\d+)\r\n/i.exec(received)?.[1];
+      return end >= 0 && length !== undefined && received.length >= end + 4 + Number(length);
+    };
+    await expect.poll(whole, UNTIL_SETTLED).toBe(true);
+    return connection.received().slice(0, connection.received().indexOf('\r\n\r\n') + 2);
+  }
+
+  /** Sends `head` only; expects one answer with `status` and Connection: close, then the close. */
+  async function expectClosedAfterAnswer(server: RunningServer, socket: Observed, head: string) {
+    const lines = linesFromNow();
+    const unparsed = await growthFromNow(server);
+    socket.socket.write(head);
+    const response = await firstResponseHead(socket);
+    expect(response).toMatch(/\r\nconnection: close\r\n/i);
+    // The server closes the connection without waiting for the body.
+    const { received } = await socket.closed;
+    expect(received.match(/HTTP\/1\.1 \d{3} /g)).toHaveLength(1);
+    await expect.poll(lines, UNTIL_SETTLED).toHaveLength(1);
+    expect(await unparsed()).toEqual({});
+    return { status: Number(/^HTTP\/1\.1 (\d{3}) /.exec(response)?.[1]), lines: lines() };
+  }
+
+  it.each([
+    ['an unsupported media type', 'POST /api/v1/timestamp', 'text/plain', 415],
+    ['an unknown path', 'POST /nowhere', 'application/timestamp-query', 404],
+    ['a method the path does not allow', 'PUT /api/v1/timestamp', 'application/json', 405],
+    ['a GET with a body', 'GET /api/v1/timestamp/certchain', 'application/json', 200],
+    ['a URL the router cannot decode', 'POST /%zz', 'application/timestamp-query', 400],
+  ])('%s is answered with Connection: close and the connection closed', async (...test) => {
+    const [, requestLine, contentType, status] = test;
+    const server = await start();
+    const socket = watch(await open(server.url));
+    const answer = await expectClosedAfterAnswer(
+      server,
+      socket,
+      announcing(requestLine, contentType),
+    );
+    expect(answer.status).toBe(status);
+    expect(answer.lines).toEqual([expect.objectContaining({ statusCode: status })]);
+  });
+
+  it('over the rate limit, 429 closes the connection too', async () => {
+    const server = await start({ rateLimitMax: 1 });
+    const first = await fetch(`${server.url}/api/v1/timestamp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/timestamp-query' },
+      body: helloTimeStampReq(),
+    });
+    expect(first.status).toBe(200);
+    const socket = watch(await open(server.url));
+    const head = announcing('POST /api/v1/timestamp', 'application/timestamp-query');
+    expect((await expectClosedAfterAnswer(server, socket, head)).status).toBe(429);
+  });
+
+  it('with --http-ping-only, the 404 closes the connection too', async () => {
+    const server = await start({ httpPingOnly: true });
+    const socket = watch(await open(server.url));
+    const head = announcing('POST /api/v1/timestamp', 'application/timestamp-query');
+    expect((await expectClosedAfterAnswer(server, socket, head)).status).toBe(404);
+  });
+
+  it('on the HTTPS listener’s HTTP/1.1 too', async () => {
+    const dir = tempDir();
+    try {
+      const tls = selfSignedTls();
+      const server = await start({
+        tlsPort: 0,
+        tlsCertificate: dir.write('server.pem', tls.cert),
+        tlsKey: dir.write('server.key', tls.key),
+      });
+      const { hostname, port } = new URL(server.tlsUrl ?? '');
+      const tlsSocket = connectTls({
+        host: hostname,
+        port: Number(port),
+        ca: tls.cert,
+        ALPNProtocols: ['http/1.1'],
+      });
+      await new Promise((resolve, reject) => {
+        tlsSocket.once('secureConnect', resolve);
+        tlsSocket.once('error', reject);
+      });
+      const head = announcing('POST /api/v1/timestamp', 'text/plain');
+      expect((await expectClosedAfterAnswer(server, watch(tlsSocket), head)).status).toBe(415);
+    } finally {
+      dir.cleanup();
+    }
+  });
+
+  it('Node’s own answer (417 to an unknown Expect) gets no second one at --read-timeout', async () => {
+    const server = await start({ readTimeout: '300ms' });
+    const lines = linesFromNow();
+    const unparsed = await growthFromNow(server);
+    const connection = watch(await open(server.url));
+    connection.socket.write(
+      announcing('POST /api/v1/timestamp', 'application/timestamp-query').replace(
+        '\r\n\r\n',
+        '\r\nExpect: the-unexpected\r\n\r\n',
+      ),
+    );
+    // Node keeps the connection alive after its 417; the read timeout closes it.
+    const { received } = await connection.closed;
+    expect(received).toMatch(/^HTTP\/1\.1 417 /);
+    expect(received.match(/HTTP\/1\.1 \d{3} /g)).toHaveLength(1);
+    expect(lines()).toEqual([]);
+    expect(await unparsed()).toEqual({});
+  });
+
+  it('keeps alive a connection whose bodyless request was answered', async () => {
+    const server = await start();
+    const connection = watch(await open(server.url));
+    connection.socket.write('GET /nowhere HTTP/1.1\r\nHost: tsa\r\n\r\n');
+    const head = await firstResponseHead(connection);
+    expect(head).toMatch(/^HTTP\/1\.1 404 /);
+    expect(head).toMatch(/\r\nconnection: keep-alive\r\n/i);
+    connection.socket.end();
   });
 });

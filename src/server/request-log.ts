@@ -8,6 +8,16 @@ import { requestLineWriter, type RequestLineFields, type RequestLineLevel } from
 import { observeUnhooked } from './unhooked-requests.js';
 
 /**
+ * The longest URL a line carries whole: a URL may be up to --max-header-size long (16 KB a line,
+ * refused requests included), as request IDs are capped for the same reason (request-id.ts).
+ */
+const MAX_LOGGED_URL = 256;
+
+/** `url`, or its first MAX_LOGGED_URL characters marked as cut. */
+const loggedUrl = (url: string): string =>
+  url.length <= MAX_LOGGED_URL ? url : `${url.slice(0, MAX_LOGGED_URL)}…`;
+
+/**
  * One line per request once it is answered (or its client went away), health probes aside: what
  * was asked, the status, the time taken, and the token's serial number or the refusal's reason.
  * The prod logger's lines are built by its request-line writer; an error's (its stack through
@@ -21,7 +31,7 @@ export function registerRequestLog(app: FastifyInstance, logger: FastifyBaseLogg
     const outcome = request.tsaOutcome;
     const fields: RequestLineFields = {
       method: request.method,
-      url: request.url,
+      url: loggedUrl(request.url),
       statusCode: status,
       responseTime: reply.elapsedTime,
     };

@@ -163,6 +163,23 @@ describe('request logs', () => {
     },
   );
 
+  it('carry at most 256 characters of a URL, marked where it was cut', async () => {
+    const { app, raw, lines } = await loggedServer();
+    // Up to --max-header-size of URL would otherwise make each line (a refused one too) 16 KB.
+    const long = `/api/v1/timestamp/certchain?pad=${'a'.repeat(16_000)}`;
+    expect((await app.inject({ method: 'GET', url: long })).statusCode).toBe(200);
+    expect(lines().at(-1)?.url).toBe(`${long.slice(0, 256)}…`);
+    expect(raw().at(-1)?.length).toBeLessThan(1024);
+    const refused = `/nowhere/${'%22'.repeat(5_000)}`;
+    expect((await app.inject({ method: 'GET', url: refused })).statusCode).toBe(404);
+    expect(lines().at(-1)?.url).toBe(`${refused.slice(0, 256)}…`);
+    expect(raw().at(-1)?.length).toBeLessThan(1024);
+    const short = `/nowhere/${'b'.repeat(247)}`;
+    expect(short).toHaveLength(256);
+    await app.inject({ method: 'GET', url: short });
+    expect(lines().at(-1)?.url).toBe(short);
+  });
+
   it('are human-readable lines with --log-type dev', async () => {
     const run = runCli(['serve', '--log-type', 'dev', '--print-config']);
     expect(await run.exited).toBe(0);

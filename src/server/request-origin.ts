@@ -13,12 +13,23 @@ export function isHostAndPort(host: string): boolean {
   return match !== null && (match[1] === undefined || Number(match[1]) <= 0xffff);
 }
 
+/** Whether `rawHeaders` (name, value, name...) hold more than one Host header. */
+function manyHosts(rawHeaders: readonly string[]): boolean {
+  let hosts = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if (rawHeaders[i]?.toLowerCase() === 'host' && ++hosts > 1) return true;
+  }
+  return false;
+}
+
 /**
  * The scheme://host[:port] the client reached us at, from its Host (HTTP/2: :authority; with
  * --trusted-proxies, the proxy's X-Forwarded-Host and -Proto): undefined when there is none
- * (HTTP/1.0), null when it is not host[:port] (RFC 9112 section 3.2 answers that 400).
+ * (HTTP/1.0), null when it is not host[:port] or there are two Host headers, of which Node keeps
+ * the first (RFC 9112 section 3.2 answers both 400).
  */
 export function requestOrigin(request: FastifyRequest): string | undefined | null {
+  if (manyHosts(request.raw.rawHeaders)) return null;
   const host = request.host;
   if (host === '') return undefined;
   if (!isHostAndPort(host)) return null;

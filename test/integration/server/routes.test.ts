@@ -119,6 +119,40 @@ describe('routes', () => {
       }
     });
 
+    it('refuses a request with two Host headers with 400, over a real socket', async () => {
+      // inject() cannot send a header twice: Node keeps the first Host, RFC 9112 asks for 400.
+      const listening = await startServer(
+        resolveServeConfig({ port: 0, metricsPort: 0, disableNtpMonitoring: true }),
+        pino({ level: 'silent' }),
+      );
+      try {
+        const { port } = new URL(listening.url);
+        const answer = (hosts: string) =>
+          new Promise<string>((resolve, reject) => {
+            const socket = connect(Number(port), '127.0.0.1', () =>
+              socket.write(
+                `GET /api/v1/timestamp/trusted-root HTTP/1.1\r\n${hosts}Connection: close\r\n\r\n`,
+              ),
+            );
+            let text = '';
+            socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
+            socket.on('end', () => resolve(text));
+            socket.on('error', reject);
+          });
+        for (const hosts of [
+          'Host: tsa.example.com\r\nHost: evil.example\r\n',
+          'Host: tsa.example.com\r\nhOST: tsa.example.com\r\n',
+        ]) {
+          const received = await answer(hosts);
+          expect(received).toMatch(/^HTTP\/1\.1 400 /);
+          expect(received).not.toContain('example');
+        }
+        expect(await answer('Host: tsa.example.com\r\n')).toMatch(/^HTTP\/1\.1 200 /);
+      } finally {
+        await listening.close();
+      }
+    });
+
     it('from a trusted proxy, checks X-Forwarded-Host the same way and varies with it', async () => {
       const { app } = await createTestServer({ trustedProxies: ['127.0.0.1'] });
       const forwarded = await trustedRoot(app, {

@@ -17,6 +17,9 @@ const MESSAGES: ReadonlyMap<string, string> = new Map([
  */
 export function frameworkErrorHandler(requestIdHeader: string) {
   return (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void => {
+    // Called as the request arrives (Fastify's router, before any route), where a route's reply
+    // timer would start; that timer never runs here, and elapsedTime would read 0.
+    const arrived = performance.now();
     const status = error.statusCode ?? 400;
     // No onSend hook runs here: the same close as app.ts's for a body not read.
     if (leavesBodyUnread(request.raw)) reply.header('connection', 'close');
@@ -25,6 +28,8 @@ export function frameworkErrorHandler(requestIdHeader: string) {
       status,
       MESSAGES.get(error.code) ?? 'the request cannot be routed',
     );
+    // Until the answer is handed to the socket: the log line and the duration metric read it.
+    Object.defineProperty(reply, 'elapsedTime', { value: performance.now() - arrived });
     reportUnhooked(request.server, request, reply, status);
   };
 }

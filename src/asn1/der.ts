@@ -276,12 +276,29 @@ const monthToSecond = (date: Date): string =>
   'Z';
 
 /**
+ * The UTC year of a time both types can hold: four digits, so 0000 to 9999 (RFC 5280 4.1.2.5:
+ * 99991231235959Z is the latest). An Invalid Date or a year past that is a bug or a lifetime too
+ * long, refused here: written, it was "NaNNaN…Z" or a five-digit year that OpenSSL, Go and Node
+ * cannot read, and a certificate holding it was taken as valid forever.
+ */
+function fourDigitYear(date: Date): number {
+  const year = date.getUTCFullYear();
+  if (!(year >= 0 && year <= 9999)) {
+    throw new DerError(
+      'INVALID_VALUE',
+      `time ${Number.isNaN(year) ? 'Invalid Date' : date.toISOString()} is not between years 0000 and 9999`,
+    );
+  }
+  return year;
+}
+
+/**
  * GeneralizedTime "YYYYMMDDHHMMSSZ" (whole seconds, UTC), as RFC 5280 requires in certificates.
  * With `milliseconds`, a fraction of a second is kept as DER writes it (X.690 11.7): "SS.fffZ"
  * without trailing zeros, and no decimal point for a whole second (RFC 3161 genTime).
  */
 export function generalizedTime(date: Date, milliseconds = false): Buffer {
-  let text = String(date.getUTCFullYear()).padStart(4, '0') + monthToSecond(date);
+  let text = String(fourDigitYear(date)).padStart(4, '0') + monthToSecond(date);
   const ms = date.getUTCMilliseconds();
   if (milliseconds && ms !== 0) {
     const fraction = String(ms).padStart(3, '0').replace(/0+$/, '');
@@ -292,7 +309,7 @@ export function generalizedTime(date: Date, milliseconds = false): Buffer {
 
 /** RFC 5280 / RFC 5652 Time: UTCTime for 1950–2049, GeneralizedTime otherwise. */
 export function time(date: Date): Buffer {
-  const year = date.getUTCFullYear();
+  const year = fourDigitYear(date);
   if (year < 1950 || year >= 2050) return generalizedTime(date);
   return tlv(Tag.UTC_TIME, Buffer.from(pad2(year % 100) + monthToSecond(date), 'latin1'));
 }

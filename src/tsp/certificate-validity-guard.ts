@@ -11,11 +11,21 @@ export interface ValidityPeriod {
 /**
  * Refuses issuance (systemFailure) while any certificate of the TSA chain is outside its validity
  * period: a token signed then would not verify (ETSI EN 319 421; the Go server keeps issuing).
+ * A period that could not be read (an Invalid Date) refuses always.
  */
 export function certificateValidityGuard(
   chain: readonly ValidityPeriod[],
   now: () => number = () => Date.now(),
 ): IssuanceGuard {
+  // An Invalid Date compares false both ways, so it would pass as valid forever: refuse instead.
+  const unreadable = chain.find(
+    ({ notBefore, notAfter }) =>
+      Number.isNaN(notBefore.getTime()) || Number.isNaN(notAfter.getTime()),
+  );
+  if (unreadable) {
+    const name = JSON.stringify(unreadable.name);
+    return () => reject.systemFailure(`TSA certificate ${name} has an unreadable validity period`);
+  }
   const expiresFirst = [...chain].sort((a, b) => a.notAfter.getTime() - b.notAfter.getTime())[0];
   const startsLast = [...chain].sort((a, b) => b.notBefore.getTime() - a.notBefore.getTime())[0];
   return () => {

@@ -56,8 +56,9 @@ export function verifyCertChain(
     );
   if (!signerPublicKey) throw new ChainRuleError('NO_SIGNER_KEY', 'signer must not be nil');
   const certificates = chain.map((der, index) => {
+    let certificate: Certificate;
     try {
-      return parseCertificate(der);
+      certificate = parseCertificate(der);
     } catch (error) {
       throw new ChainRuleError(
         'UNPARSABLE_CERTIFICATE',
@@ -65,6 +66,8 @@ export function verifyCertChain(
         { cause: error },
       );
     }
+    validityOf(certificate, `certificate ${index} of the chain`);
+    return certificate;
   });
   const leaf = certificates[0] as Certificate;
   const root = certificates[certificates.length - 1] as Certificate;
@@ -242,6 +245,31 @@ function leafKeyProblem(key: KeyObject): string | undefined {
   return exponent && `the leaf certificate's ${exponent}: tokens signed with it would not verify`;
 }
 
+/**
+ * notBefore and notAfter as Node reads them. OpenSSL prints "Bad time value" for a time it cannot
+ * read (a five-digit year, a UTCTime of "NaN"s), a certificate Go's crypto/x509 refuses to parse:
+ * refused here too, as an Invalid Date compares false both ways and would pass as valid forever.
+ */
+function validityOf(certificate: Certificate, which: string): { notBefore: Date; notAfter: Date } {
+  const { validFrom, validTo } = certificate.x509;
+  const notBefore = new Date(validFrom);
+  const notAfter = new Date(validTo);
+  for (const [field, date, text] of [
+    ['notBefore', notBefore, validFrom],
+    ['notAfter', notAfter, validTo],
+  ] as const) {
+    if (Number.isNaN(date.getTime())) {
+      throw new ChainRuleError(
+        'INVALID_CERTIFICATE',
+        `${which} ${JSON.stringify(displayName(certificate))} has a ${field} that cannot be read ` +
+          `(${JSON.stringify(text)}: a year past 9999 or a malformed time); Go's crypto/x509 ` +
+          'refuses to parse such a certificate, and openssl ts -verify refuses its tokens',
+      );
+    }
+  }
+  return { notBefore, notAfter };
+}
+
 /** Go's isValid: validity at `now`, CA constraints and path length for issuers. */
 function checkCertificate(
   certificate: Certificate,
@@ -256,8 +284,7 @@ function checkCertificate(
         (extension.oid === OID.nameConstraints && certificate.nameConstraints?.hasUnsupportedForm)),
   );
   if (critical) return `x509: unhandled critical extension (${critical.oid})`;
-  const notBefore = new Date(certificate.x509.validFrom);
-  const notAfter = new Date(certificate.x509.validTo);
+  const { notBefore, notAfter } = validityOf(certificate, 'certificate');
   if (now < notBefore) {
     return `x509: certificate has expired or is not yet valid: current time ${rfc3339(now)} is before ${rfc3339(notBefore)}`;
   }

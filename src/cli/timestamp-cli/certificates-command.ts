@@ -79,11 +79,34 @@ function parseHash(value: string): HashName {
   }
 }
 
+/** RFC 5280 4.1.2.5: 99991231235959Z, the latest time a certificate's validity can hold. */
+const LATEST_NOT_AFTER = new Date(Date.UTC(9999, 11, 31, 23, 59, 59));
+const EARLIEST_NOT_BEFORE = new Date(Date.UTC(0, 0, 1)).setUTCFullYear(0);
+
 function parseDate(value: string): Date {
   const date = new Date(value);
   if (Number.isNaN(date.getTime()))
     throw new InvalidArgumentError(`"${value}" is not an RFC 3339 time`);
+  if (date.getTime() < EARLIEST_NOT_BEFORE || date > LATEST_NOT_AFTER)
+    throw new InvalidArgumentError(`"${value}" is not in the years 0000 to 9999 (RFC 5280)`);
   return date;
+}
+
+/**
+ * notBefore + the lifetime. One past 9999-12-31T23:59:59Z has no encoding that OpenSSL, Go or Node
+ * reads (a five-digit year, or NaN past JavaScript's last date): refused before any key is opened.
+ */
+function notAfterOf(notBefore: Date, lifetimeMs: number, flag: string): Date {
+  const notAfter = new Date(notBefore.getTime() + lifetimeMs);
+  if (!(notAfter <= LATEST_NOT_AFTER)) {
+    throw new CliError(
+      'USAGE',
+      `--${flag} ${lifetimeMs / 3_600_000}h from ${notBefore.toISOString()} ends after ` +
+        `${LATEST_NOT_AFTER.toISOString().replace('.000', '')}, the latest notAfter a certificate ` +
+        'can hold (RFC 5280 4.1.2.5)',
+    );
+  }
+  return notAfter;
 }
 
 function subject(commonName: string, organization: string | undefined): NameAttributes {
@@ -188,30 +211,38 @@ export function certificatesCommand(output: Output): Command {
       ['leaf', options.leafKey],
     ]);
     const notBefore = options.notBefore ?? new Date();
+    const validity = (lifetimeMs: number, flag: string) => ({
+      notBefore,
+      notAfter: notAfterOf(notBefore, lifetimeMs, flag),
+    });
+    const rootValidity = validity(options.rootLifetime, 'root-lifetime');
+    const intermediateValidity =
+      options.intermediateKey && validity(options.intermediateLifetime, 'intermediate-lifetime');
+    const leafValidity = validity(options.leafLifetime, 'leaf-lifetime');
     const warn = (warning: string) => output.stderr(`warning: ${warning}\n`);
     const member = async (
       reference: string,
       commonName: string,
-      lifetimeMs: number,
+      period: Pick<ChainMember, 'notBefore' | 'notAfter'>,
       rsaBits: number = CSBR_MIN_RSA_BITS.ca,
     ): Promise<ChainMember> => ({
       signer: await open(reference, options, rsaBits, warn),
       subject: subject(commonName, options.organization),
-      notBefore,
-      notAfter: new Date(notBefore.getTime() + lifetimeMs),
+      ...period,
     });
-    const root = await member(options.rootKey, options.rootCommonName, options.rootLifetime);
-    const intermediate = options.intermediateKey
-      ? await member(
-          options.intermediateKey,
-          options.intermediateCommonName,
-          options.intermediateLifetime,
-        )
-      : undefined;
+    const root = await member(options.rootKey, options.rootCommonName, rootValidity);
+    const intermediate =
+      options.intermediateKey && intermediateValidity
+        ? await member(
+            options.intermediateKey,
+            options.intermediateCommonName,
+            intermediateValidity,
+          )
+        : undefined;
     const leaf = await member(
       options.leafKey,
       options.leafCommonName,
-      options.leafLifetime,
+      leafValidity,
       CSBR_MIN_RSA_BITS.tsa,
     );
     const chain = await makeCertificateChain(

@@ -19,6 +19,7 @@ import {
   readExactly,
   sequence,
   Tag,
+  time,
   toHex,
 } from '../../../src/asn1/der.js';
 
@@ -68,6 +69,33 @@ describe('DER encoder', () => {
       expect((result as asn1js.GeneralizedTime).toDate().getTime()).toBe(date.getTime());
     },
   );
+
+  it('writes the years 0000 to 9999, UTCTime for 1950 to 2049 (RFC 5280 4.1.2.5)', () => {
+    const text = (encoded: Buffer) => `${encoded[0]}:${encoded.subarray(2).toString('latin1')}`;
+    const latest = new Date(Date.UTC(9999, 11, 31, 23, 59, 59));
+    expect(text(time(latest))).toBe(`${Tag.GENERALIZED_TIME}:99991231235959Z`);
+    expect(text(generalizedTime(latest))).toBe(`${Tag.GENERALIZED_TIME}:99991231235959Z`);
+    const earliest = new Date(Date.UTC(0, 0, 1));
+    earliest.setUTCFullYear(0);
+    expect(text(time(earliest))).toBe(`${Tag.GENERALIZED_TIME}:00000101000000Z`);
+    expect(text(time(new Date(Date.UTC(2049, 11, 31, 23, 59, 59))))).toBe(
+      `${Tag.UTC_TIME}:491231235959Z`,
+    );
+    expect(text(time(new Date(Date.UTC(2050, 0, 1))))).toBe(
+      `${Tag.GENERALIZED_TIME}:20500101000000Z`,
+    );
+  });
+
+  it.each([
+    ['an Invalid Date', new Date(Number.NaN), 'time Invalid Date is not between'],
+    ['year 10000', new Date(Date.UTC(10_000, 0, 1)), 'time +010000-01-01T00:00:00.000Z'],
+    ['year -1', new Date(Date.UTC(-1, 11, 31)), 'time -000001-12-31T00:00:00.000Z'],
+  ])('refuses to write %s, which no parser reads back', (_name, date, message) => {
+    for (const encode of [time, generalizedTime, (d: Date) => generalizedTime(d, true)]) {
+      expect(() => encode(date)).toThrow(message);
+      expect(() => encode(date)).toThrow(expect.objectContaining({ code: 'INVALID_VALUE' }));
+    }
+  });
 
   it('encodes INTEGERs as asn1js does and reads them back', () => {
     fc.assert(

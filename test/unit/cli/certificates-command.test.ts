@@ -1,7 +1,10 @@
+import { X509Certificate } from 'node:crypto';
 import { chmodSync, lstatSync, readdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { certificatesCommand } from '../../../src/cli/timestamp-cli/certificates-command.js';
 import { CliError } from '../../../src/cli/timestamp-cli/output.js';
+import { throwInsteadOfExit } from '../../../src/cli/usage-errors.js';
+import { decodeCertificatesPem } from '../../../src/x509/pem.js';
 import { tempDir } from '../../helpers/openssl.js';
 
 async function run(args: string[]): Promise<unknown> {
@@ -102,6 +105,105 @@ describe('timestamp-cli certificates writes its output atomically, never through
       expect(readFileSync(target, 'utf8')).toBe('keep me');
       expect(statSync(target).mode & 0o777).toBe(0o600);
       expect(readdirSync(dir.dir).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+    } finally {
+      dir.cleanup();
+    }
+  });
+});
+
+describe('timestamp-cli certificates create never writes a notAfter past 9999-12-31T23:59:59Z', () => {
+  it.each([
+    // A five-digit GeneralizedTime year, which no parser reads.
+    ['root-lifetime', '90000000h'],
+    // Past JavaScript's last date: the Invalid Date was written as UTCTime "NaNNaNNaNNaNNaNNaNZ".
+    ['root-lifetime', '9000000000000h'],
+    ['intermediate-lifetime', '90000000h'],
+    ['leaf-lifetime', '90000000h'],
+  ])('refuses --%s %s before any key is made', async (flag, lifetime) => {
+    const dir = tempDir();
+    try {
+      const error = await run([
+        'create',
+        '--generate-keys',
+        'ecdsa-p256',
+        '--root-key',
+        dir.path('root.key'),
+        '--intermediate-key',
+        dir.path('intermediate.key'),
+        '--leaf-key',
+        dir.path('leaf.key'),
+        '--not-before',
+        '2026-01-01T00:00:00Z',
+        `--${flag}`,
+        lifetime,
+        '--output',
+        dir.path('chain.pem'),
+      ]);
+      expect(error).toBeInstanceOf(CliError);
+      expect((error as CliError).code).toBe('USAGE');
+      expect((error as CliError).message).toBe(
+        `--${flag} ${lifetime} from 2026-01-01T00:00:00.000Z ends after 9999-12-31T23:59:59Z, ` +
+          'the latest notAfter a certificate can hold (RFC 5280 4.1.2.5)',
+      );
+      expect(readdirSync(dir.dir)).toEqual([]);
+    } finally {
+      dir.cleanup();
+    }
+  });
+
+  it('makes a chain whose notAfter is 9999-12-31T23:59:59Z exactly', async () => {
+    const dir = tempDir();
+    try {
+      const error = await run([
+        'create',
+        '--generate-keys',
+        'ecdsa-p256',
+        '--root-key',
+        dir.path('root.key'),
+        '--leaf-key',
+        dir.path('leaf.key'),
+        '--not-before',
+        '9999-12-31T22:59:59Z',
+        '--root-lifetime',
+        '1h',
+        '--leaf-lifetime',
+        '1h',
+        '--output',
+        dir.path('chain.pem'),
+      ]);
+      expect(error).toBeUndefined();
+      const chain = decodeCertificatesPem(readFileSync(dir.path('chain.pem'), 'utf8'));
+      for (const der of chain)
+        expect(new X509Certificate(der).validTo).toBe('Dec 31 23:59:59 9999 GMT');
+    } finally {
+      dir.cleanup();
+    }
+  });
+
+  it('refuses a --not-before outside the years 0000 to 9999', async () => {
+    const command = certificatesCommand({ stdout: () => {}, stderr: () => {} });
+    throwInsteadOfExit(command);
+    for (const sub of command.commands) sub.configureOutput({ writeErr: () => {} });
+    const dir = tempDir();
+    try {
+      for (const notBefore of ['+010000-01-01T00:00:00Z', '-000001-12-31T00:00:00Z']) {
+        const refused = command.parseAsync(
+          [
+            'create',
+            '--root-key',
+            dir.path('root.key'),
+            '--leaf-key',
+            dir.path('leaf.key'),
+            '--not-before',
+            notBefore,
+          ],
+          { from: 'user' },
+        );
+        await expect(refused).rejects.toThrow(
+          `option '--not-before <time>' argument '${notBefore}' is invalid. ` +
+            `"${notBefore}" is not in the years 0000 to 9999 (RFC 5280)`,
+        );
+      }
     } finally {
       dir.cleanup();
     }

@@ -60,4 +60,18 @@ describe('certificateValidityGuard', () => {
     );
     expect(certificateValidityGuard([])()).toBeUndefined();
   });
+
+  it.each([
+    ['notAfter', { notBefore: new Date(0), notAfter: new Date('Bad time value') }],
+    ['notBefore', { notBefore: new Date('Bad time value'), notAfter: new Date(1000) }],
+  ])('refuses always when a %s could not be read, naming the certificate', (_field, period) => {
+    const unreadable = [...chain, { name: 'root-nan', ...period }];
+    for (const time of ['2026-06-01T00:00:00Z', '1960-01-01T00:00:00Z', '9999-01-01T00:00:00Z']) {
+      expect(certificateValidityGuard(unreadable, () => at(time))()).toMatchObject({
+        failInfo: 'systemFailure',
+        message: GO_MESSAGES.generic,
+        detail: 'TSA certificate "root-nan" has an unreadable validity period',
+      });
+    }
+  });
 });

@@ -1,7 +1,8 @@
 import { createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifyCertChain } from '../../../src/x509/chain-rules.js';
+import { DerSequenceReader, readExactly, sequence, Tag, tlv } from '../../../src/asn1/der.js';
+import { ChainRuleError, verifyCertChain } from '../../../src/x509/chain-rules.js';
 import { decodeCertificatesPem } from '../../../src/x509/pem.js';
 import { openssl, tempDir } from '../../helpers/openssl.js';
 import { EXT, OpensslPki } from '../../helpers/openssl-pki.js';
@@ -244,6 +245,52 @@ describe('start-up chain rules (Go VerifyCertChain), each broken by an openssl-m
       );
     });
   });
+
+  /** `certificate` with its notBefore or notAfter replaced, unsigned again (no one checks a root's). */
+  function withTime(certificate: Buffer, field: 'notBefore' | 'notAfter', time: Buffer): Buffer {
+    const outer = new DerSequenceReader(readExactly(certificate, Tag.SEQUENCE).value);
+    const tbs = new DerSequenceReader(outer.next(Tag.SEQUENCE).value);
+    const fields: Uint8Array[] = [];
+    while (!tbs.done) fields.push(tbs.next().bytes);
+    // version, serialNumber, signature, issuer, validity
+    const validity = new DerSequenceReader(readExactly(fields[4]!, Tag.SEQUENCE).value);
+    const [notBefore, notAfter] = [validity.next().bytes, validity.next().bytes];
+    fields[4] = field === 'notBefore' ? sequence(time, notAfter) : sequence(notBefore, time);
+    return sequence(sequence(...fields), outer.next().bytes, outer.next().bytes);
+  }
+
+  it.each([
+    // What `certificates create --root-lifetime 90000000h` wrote: a five-digit year.
+    ['notAfter', tlv(Tag.GENERALIZED_TIME, Buffer.from('102740101000000Z'))],
+    // ... and --root-lifetime 9000000000000h: an Invalid Date written as UTCTime.
+    ['notAfter', tlv(Tag.UTC_TIME, Buffer.from('NaNNaNNaNNaNNaNNaNZ'))],
+    ['notBefore', tlv(Tag.UTC_TIME, Buffer.from('NaNNaNNaNNaNNaNNaNZ'))],
+  ] as const)(
+    'a root whose %s cannot be read (Go refuses it at parse time), not taken as valid forever',
+    (field, time) => {
+      const [leaf, intermediate, root] = der('leaf', 'intermediate', 'root');
+      const unreadable = withTime(root!, field, time);
+      expect(new X509Certificate(unreadable)[field === 'notAfter' ? 'validTo' : 'validFrom']).toBe(
+        'Bad time value',
+      );
+      let refusal: unknown;
+      try {
+        verifyCertChain([leaf!, intermediate!, unreadable], publicKeyOf('leaf'), {
+          enforceIntermediateEku: true,
+        });
+      } catch (error) {
+        refusal = error;
+      }
+      expect(refusal).toBeInstanceOf(ChainRuleError);
+      expect(refusal).toMatchObject({
+        code: 'INVALID_CERTIFICATE',
+        message:
+          `certificate 2 of the chain "Test Root" has a ${field} that cannot be read ` +
+          '("Bad time value": a year past 9999 or a malformed time); Go\'s crypto/x509 refuses ' +
+          'to parse such a certificate, and openssl ts -verify refuses its tokens',
+      });
+    },
+  );
 
   it('rule 5: a root that is not a CA (an X.509 v1 root passes Go Verify, then fails here)', async () => {
     await pki.key('v1-root');

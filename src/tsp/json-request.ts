@@ -1,6 +1,5 @@
 import { HASHES } from '../asn1/algorithms.js';
 import { integer, integerContent, oid, oidContent } from '../asn1/der.js';
-import { OID } from '../asn1/oids.js';
 import { JsonNumber, parseJson, type JsonValue } from './json-value.js';
 import { reject } from './rejection.js';
 import { MAX_NONCE_OCTETS, type TimeStampReq } from './request.js';
@@ -20,7 +19,6 @@ const NEWLINES = /[\r\n]/g;
 
 // A Map: the name is client input, and a plain object would also find "constructor"...
 const JSON_HASH_OIDS: ReadonlyMap<string, Uint8Array> = new Map([
-  ['sha1', oidContent(OID.sha1)],
   ['sha256', oidContent(HASHES.sha256.oid)],
   ['sha384', oidContent(HASHES.sha384.oid)],
   ['sha512', oidContent(HASHES.sha512.oid)],
@@ -30,7 +28,7 @@ const JSON_HASH_OIDS: ReadonlyMap<string, Uint8Array> = new Map([
  * Reads the Go server's JSON request into a TimeStampReq:
  *   {"artifactHash": "<std base64>", "hashAlgorithm": "sha256", "certificates": true,
  *    "nonce": 1234, "tsaPolicyOID": "1.2.3"}
- * Checks run in Go's order: size, JSON, hash name, OID syntax, base64.
+ * Checks run in Go's order: size, JSON, hash name (SHA-1 refused as weak), OID syntax, base64.
  */
 export function parseJsonTimeStampReq(body: Uint8Array): TimeStampReq {
   if (body.length > MAX_JSON_REQUEST_BYTES) throw reject.jsonTooLarge();
@@ -50,7 +48,10 @@ export function parseJsonTimeStampReq(body: Uint8Array): TimeStampReq {
   }
   const fields = readFields(document);
 
-  const hashAlgorithmOid = JSON_HASH_OIDS.get(fields.hashAlgorithm.toLowerCase());
+  const hashName = fields.hashAlgorithm.toLowerCase();
+  // Go's getHashAlg answers "sha1" with the weak-hash error itself, before any other field.
+  if (hashName === 'sha1') throw reject.weakHash();
+  const hashAlgorithmOid = JSON_HASH_OIDS.get(hashName);
   if (!hashAlgorithmOid) throw reject.unsupportedHash();
   const request: TimeStampReq = {
     version: 1n,

@@ -133,14 +133,29 @@ describe('the JSON request (the Go server’s body)', () => {
     if (detail) expect(refused.detail).toBe(detail);
   });
 
-  it('refuses an unknown hash as badAlg, and knows SHA-1 to refuse it later as weak', () => {
+  it('refuses an unknown hash as badAlg', () => {
     expect(refusal(() => parse({ hashAlgorithm: 'md5', artifactHash: DIGEST })).code).toBe(
       'badAlg',
     );
-    expect(parse({ hashAlgorithm: 'sha1', artifactHash: DIGEST }).hashAlgorithmOid).toEqual(
-      oidContent('1.3.14.3.2.26'),
-    );
   });
+
+  it.each([
+    ['a valid request', { artifactHash: Buffer.alloc(20).toString('base64') }],
+    ['an artifactHash that is not base64', { artifactHash: '@@@@' }],
+    ['a malformed tsaPolicyOID', { artifactHash: 'AAAA', tsaPolicyOID: '1.2.x' }],
+    ['both', { artifactHash: '@@@@', tsaPolicyOID: '1.2.x' }],
+  ])(
+    "refuses SHA-1 (any case) with Go's weak-hash message before the other fields: %s",
+    (_what, body) => {
+      for (const hashAlgorithm of ['sha1', 'SHA1', 'Sha1']) {
+        expect(refusal(() => parse({ hashAlgorithm, ...body }))).toEqual({
+          code: 'badAlg',
+          message: 'Weak hash algorithm in timestamp request',
+          detail: undefined,
+        });
+      }
+    },
+  );
 
   it.each(['constructor', '__proto__', 'toString', 'valueOf', 'hasOwnProperty'])(
     'refuses hashAlgorithm %s (inherited by plain objects) as badAlg, like md5',

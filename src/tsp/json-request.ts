@@ -6,8 +6,11 @@ import { MAX_NONCE_OCTETS, type TimeStampReq } from './request.js';
 
 /** The Go server's cap on a JSON request body (#1402: its nonce parse was quadratic). */
 export const MAX_JSON_REQUEST_BYTES = 1024;
-/** The Go server's cap on tsaPolicyOID components (GHSA-4qg8-fj49-pxjh). */
-export const MAX_JSON_OID_COMPONENTS = 128;
+/**
+ * The Go server's cap on tsaPolicyOID components (GHSA-4qg8-fj49-pxjh): it refuses more than 128
+ * dots, so 129 components pass, though its message says "at most 128 components".
+ */
+export const MAX_JSON_OID_COMPONENTS = 129;
 
 const INT64_MAX = (1n << 63n) - 1n;
 const BASE64_STD = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -109,8 +112,8 @@ function readFields(document: { [key: string]: JsonValue }): JsonFields {
 }
 
 /**
- * The reqPolicy TLV for a dotted OID, following Go: more than 128 components, or a component that
- * is not an int64, is an OID error. A syntactically valid OID that DER cannot express (a negative
+ * The reqPolicy TLV for a dotted OID, following Go: more than 128 dots, or a component that is
+ * not an int64, is an OID error. A syntactically valid OID that DER cannot express (a negative
  * arc) yields an empty TLV, which equals no accepted policy and so is refused as unaccepted.
  */
 function policyFromDotted(dotted: string): Uint8Array {

@@ -689,13 +689,22 @@ describe('routes', () => {
         'Error generating timestamp response',
       ],
       [
-        'an OID of 129 components',
+        'an OID of 130 components (Go refuses more than 128 dots)',
+        JSON.stringify({
+          artifactHash: hash,
+          hashAlgorithm: 'sha256',
+          tsaPolicyOID: Array(130).fill('1').join('.'),
+        }),
+        'OID should be comprised of at most 128 components',
+      ],
+      [
+        'an OID of 129 components: read, then not an accepted policy',
         JSON.stringify({
           artifactHash: hash,
           hashAlgorithm: 'sha256',
           tsaPolicyOID: Array(129).fill('1').join('.'),
         }),
-        'OID should be comprised of at most 128 components',
+        'unaccepted policy: requested TSA policy is not supported by the TSA',
       ],
       [
         'an OID with a bad component',

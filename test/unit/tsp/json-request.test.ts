@@ -166,11 +166,14 @@ describe('the JSON request (the Go server’s body)', () => {
     },
   );
 
+  it("takes a tsaPolicyOID of 129 components (128 dots), Go's limit", () => {
+    expect(MAX_JSON_OID_COMPONENTS).toBe(129);
+    const dotted = Array.from({ length: 129 }, () => '1').join('.');
+    expect(parse({ hashAlgorithm: 'sha256', tsaPolicyOID: dotted }).reqPolicy).toEqual(oid(dotted));
+  });
+
   it.each([
-    [
-      'too many components',
-      Array.from({ length: MAX_JSON_OID_COMPONENTS + 1 }, () => '1').join('.'),
-    ],
+    ['130 components (129 dots)', Array.from({ length: 130 }, () => '1').join('.')],
     ['a component that is not a number', '1.2.x'],
     ['a component beyond int64', `1.2.${(1n << 63n).toString()}`],
   ])("refuses a tsaPolicyOID with %s with Go's OID message", (_what, dotted) => {

@@ -20,9 +20,10 @@ import { reject } from './rejection.js';
 
 /**
  * Largest nonce accepted, in INTEGER content octets. RFC 3161 sets no limit and suggests 64 bits;
- * a positive 256-bit nonce takes 33 octets when its top bit is set, so allow room for 512 bits.
+ * a positive n-bit nonce takes n/8 + 1 octets when its top bit is set (the sign octet): room for
+ * any 512-bit one.
  */
-export const MAX_NONCE_OCTETS = 64;
+export const MAX_NONCE_OCTETS = 65;
 /** Largest OID accepted in a request, in content octets (bounds work on hostile input). */
 export const MAX_OID_OCTETS = 128;
 

@@ -63,7 +63,7 @@ describe('openssl-made requests with large nonces and either hash parameter form
 
   it.each([
     ['a 256-bit nonce with its top bit set (33 octets)', (1n << 256n) - 12345n, true],
-    ['a 512-bit nonce (64 octets)', (1n << 511n) - 1n, true],
+    ['a 512-bit nonce with its top bit set (65 octets)', (1n << 512n) - 1n, true],
     ['absent hash parameters', (1n << 255n) + 7n, false],
   ])('%s: granted, verified by openssl and src/verify', async (name, nonce, nullParameters) => {
     const query = await opensslRequest(name.replace(/\W+/g, '-'), nonce, nullParameters);

@@ -489,7 +489,7 @@ describe('routes', () => {
         'unacceptedExtension',
         'unaccepted extension: requested extensions are not supported by the TSA',
       ],
-      ['a 65-octet nonce', encodeRequest({ nonce: 1n << 512n }), 'badDataFormat', generic],
+      ['a 66-octet nonce', encodeRequest({ nonce: 1n << 520n }), 'badDataFormat', generic],
       [
         'hash parameters other than NULL',
         sequence(
@@ -535,6 +535,7 @@ describe('routes', () => {
     it.each([
       ['33 octets (a 256-bit nonce with its top bit set)', (1n << 256n) - 1n],
       ['exactly 64 octets', (1n << 511n) - 1n],
+      ['65 octets (a 512-bit nonce with its top bit set)', (1n << 512n) - 1n],
     ])('accepts and echoes a nonce of %s', async (_name, nonce) => {
       const response = await post(encodeRequest({ nonce }));
       expect(response.statusCode).toBe(200);
@@ -783,8 +784,8 @@ describe('routes', () => {
       expect(response.statusCode).toBe(400);
     });
 
-    it('accepts a 256-bit nonce with its top bit set and 64-octet nonces, refuses 65 octets', async () => {
-      for (const nonce of [(1n << 256n) - 1n, (1n << 511n) - 1n]) {
+    it('accepts 256- and 512-bit nonces with their top bit set (33 and 65 octets), refuses 66 octets', async () => {
+      for (const nonce of [(1n << 256n) - 1n, (1n << 512n) - 1n]) {
         const response = await postJson(
           `{"artifactHash":"${hash}","hashAlgorithm":"sha256","nonce":${nonce}}`,
         );
@@ -792,7 +793,7 @@ describe('routes', () => {
         expect(nonceOf(decodeResponse(response.rawPayload).tstInfo as pkijs.TSTInfo)).toBe(nonce);
       }
       const refused = await postJson(
-        `{"artifactHash":"${hash}","hashAlgorithm":"sha256","nonce":${1n << 511n}}`,
+        `{"artifactHash":"${hash}","hashAlgorithm":"sha256","nonce":${1n << 520n}}`,
       );
       expect(refused.statusCode).toBe(400);
       expect(refused.json()).toEqual({ code: 400, message: 'Error generating timestamp response' });

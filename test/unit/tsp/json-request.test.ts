@@ -83,6 +83,12 @@ describe('the JSON request (the Go server’s body)', () => {
     expect(request.reqPolicy).toBeUndefined();
   });
 
+  it('takes any positive 512-bit nonce (65 INTEGER octets with its top bit set)', () => {
+    const nonce = (1n << 512n) - 1n;
+    const request = parse(`{"artifactHash":"${DIGEST}","hashAlgorithm":"sha256","nonce":${nonce}}`);
+    expect(request.nonce).toEqual(integer(nonce));
+  });
+
   it('refuses a body over the cap before reading it', () => {
     expect(refusal(() => parse(' '.repeat(MAX_JSON_REQUEST_BYTES + 1)))).toEqual({
       code: 'badDataFormat',

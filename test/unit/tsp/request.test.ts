@@ -74,7 +74,7 @@ describe('parseTimeStampReq: only DER of the TimeStampReq shape', () => {
       'truncated OID arc',
     ],
     [
-      'a nonce over 64 octets',
+      'a nonce over 65 octets',
       { nonce: 1n << BigInt(8 * MAX_NONCE_OCTETS) },
       `nonce longer than ${MAX_NONCE_OCTETS} octets`,
     ],
@@ -96,6 +96,15 @@ describe('parseTimeStampReq: only DER of the TimeStampReq shape', () => {
     const error = thrownBy(() => parseTimeStampReq(der));
     expect(error).toBeInstanceOf(TypeError);
     expect(error).not.toBeInstanceOf(TimeStampRejection);
+  });
+
+  it('accepts any positive 512-bit nonce: 65 content octets when its top bit is set', () => {
+    const nonce = (1n << 512n) - 1n;
+    const der = integer(nonce);
+    // INTEGER, 65 content octets: a zero sign octet, then 64 of 0xff.
+    expect(der.subarray(0, 4).toString('hex')).toBe('024100ff');
+    const parsed = parseTimeStampReq(encodeTimeStampReq(fields({ nonce })));
+    expect(hexOf(parsed.nonce)).toBe(toHex(der));
   });
 
   it('accepts the largest nonce and keeps the fields as received', () => {

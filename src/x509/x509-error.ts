@@ -5,6 +5,7 @@ export class X509Error extends CodedError<
   | 'NO_CERTIFICATES'
   | 'NOT_A_CERTIFICATE'
   | 'TRAILING_DATA'
+  | 'INVALID_NAME'
   | 'INVALID_NAME_CONSTRAINT'
   | 'NO_SELF_SIGNER'
   | 'CHAIN_PATH_MISSING'

@@ -68,7 +68,13 @@ function keyOptions(command: Command): Command {
         .default('auto')
         .argParser((value: string) => (value === 'auto' ? 'auto' : parseHash(value))),
     )
-    .option('--organization <name>', 'organization (O) of every subject');
+    .option('--organization <name>', 'organization (O) of every subject', nameAttribute);
+}
+
+/** X.520 DirectoryString is SIZE (1..ub): an empty O or CN would not be one. */
+function nameAttribute(value: string): string {
+  if (value === '') throw new InvalidArgumentError('a name attribute cannot be empty (X.520)');
+  return value;
 }
 
 function parseHash(value: string): HashName {
@@ -185,13 +191,19 @@ export function certificatesCommand(output: Output): Command {
         'intermediate key (same forms); without it the root issues the leaf',
       )
       .requiredOption('--leaf-key <ref>', 'TSA signing key (same forms)')
-      .option('--root-common-name <cn>', 'root subject CN', 'Timestamp Authority Root CA')
+      .option(
+        '--root-common-name <cn>',
+        'root subject CN',
+        nameAttribute,
+        'Timestamp Authority Root CA',
+      )
       .option(
         '--intermediate-common-name <cn>',
         'intermediate subject CN',
+        nameAttribute,
         'Timestamp Authority Intermediate CA',
       )
-      .option('--leaf-common-name <cn>', 'leaf subject CN', 'Timestamp Authority')
+      .option('--leaf-common-name <cn>', 'leaf subject CN', nameAttribute, 'Timestamp Authority')
       .addOption(lifetime('root-lifetime', DEFAULT_LIFETIMES.root, 'root validity'))
       .addOption(
         lifetime('intermediate-lifetime', DEFAULT_LIFETIMES.intermediate, 'intermediate validity'),
@@ -263,7 +275,7 @@ export function certificatesCommand(output: Output): Command {
     new Command('csr')
       .description('write a PKCS#10 request for the TSA key, for a CA of your own to sign')
       .requiredOption('--leaf-key <ref>', 'TSA signing key: PEM file, pkcs11: URI or KMS URI')
-      .option('--common-name <cn>', 'subject CN', 'Timestamp Authority')
+      .option('--common-name <cn>', 'subject CN', nameAttribute, 'Timestamp Authority')
       .option('--output <file>', 'PEM CSR to write', 'leaf.csr'),
   ).action(async (options: CsrOptions) => {
     refuseOutputOverKey(options.output, [['leaf', options.leafKey]]);

@@ -1,11 +1,23 @@
 import { X509Certificate } from 'node:crypto';
 import { chmodSync, lstatSync, readdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
+import { CommanderError } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { certificatesCommand } from '../../../src/cli/timestamp-cli/certificates-command.js';
 import { CliError } from '../../../src/cli/timestamp-cli/output.js';
 import { throwInsteadOfExit } from '../../../src/cli/usage-errors.js';
 import { decodeCertificatesPem } from '../../../src/x509/pem.js';
 import { tempDir } from '../../helpers/openssl.js';
+
+/** The commander error (an invalid option value) `args` end with, as the CLI reports it. */
+async function invalidArgument(args: string[]): Promise<unknown> {
+  const command = certificatesCommand({ stdout: () => {}, stderr: () => {} });
+  throwInsteadOfExit(command);
+  for (const sub of command.commands) sub.configureOutput({ writeErr: () => {} });
+  return command.parseAsync(args, { from: 'user' }).then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+}
 
 async function run(args: string[]): Promise<unknown> {
   const command = certificatesCommand({ stdout: () => {}, stderr: () => {} });
@@ -181,29 +193,55 @@ describe('timestamp-cli certificates create never writes a notAfter past 9999-12
   });
 
   it('refuses a --not-before outside the years 0000 to 9999', async () => {
-    const command = certificatesCommand({ stdout: () => {}, stderr: () => {} });
-    throwInsteadOfExit(command);
-    for (const sub of command.commands) sub.configureOutput({ writeErr: () => {} });
     const dir = tempDir();
     try {
       for (const notBefore of ['+010000-01-01T00:00:00Z', '-000001-12-31T00:00:00Z']) {
-        const refused = command.parseAsync(
-          [
-            'create',
-            '--root-key',
-            dir.path('root.key'),
-            '--leaf-key',
-            dir.path('leaf.key'),
-            '--not-before',
-            notBefore,
-          ],
-          { from: 'user' },
-        );
-        await expect(refused).rejects.toThrow(
-          `option '--not-before <time>' argument '${notBefore}' is invalid. ` +
+        const keys = ['--root-key', dir.path('root.key'), '--leaf-key', dir.path('leaf.key')];
+        const error = await invalidArgument(['create', ...keys, '--not-before', notBefore]);
+        expect(error).toBeInstanceOf(CommanderError);
+        expect((error as CommanderError).message).toBe(
+          `error: option '--not-before <time>' argument '${notBefore}' is invalid. ` +
             `"${notBefore}" is not in the years 0000 to 9999 (RFC 5280)`,
         );
       }
+    } finally {
+      dir.cleanup();
+    }
+  });
+});
+
+describe('timestamp-cli certificates refuses an empty name attribute (X.520: 1 or more characters)', () => {
+  it.each([
+    ['create', '--organization <name>'],
+    ['create', '--root-common-name <cn>'],
+    ['create', '--intermediate-common-name <cn>'],
+    ['create', '--leaf-common-name <cn>'],
+    ['csr', '--organization <name>'],
+    ['csr', '--common-name <cn>'],
+  ])('%s %s "", before any key is made', async (command, option) => {
+    const dir = tempDir();
+    try {
+      const keys =
+        command === 'create'
+          ? ['--root-key', dir.path('root.key'), '--intermediate-key', dir.path('i.key')]
+          : [];
+      const error = await invalidArgument([
+        command,
+        '--generate-keys',
+        'ecdsa-p256',
+        ...keys,
+        '--leaf-key',
+        dir.path('leaf.key'),
+        option.split(' ')[0]!,
+        '',
+        '--output',
+        dir.path('out.pem'),
+      ]);
+      expect(error).toBeInstanceOf(CommanderError);
+      expect((error as CommanderError).message).toBe(
+        `error: option '${option}' argument '' is invalid. a name attribute cannot be empty (X.520)`,
+      );
+      expect(readdirSync(dir.dir)).toEqual([]);
     } finally {
       dir.cleanup();
     }

@@ -132,9 +132,20 @@ async function open(
   });
 }
 
-/** Releases the keys' clients and sessions (a PKCS#11 token's login) once the chain is made. */
-async function closeAll(members: (ChainMember | undefined)[]): Promise<void> {
-  for (const member of members) await member?.signer[Symbol.asyncDispose]();
+/**
+ * Releases the keys' clients and sessions (a PKCS#11 token's login, a KMS client that would keep
+ * the process alive): every one, even after one fails; then throws the first failure.
+ */
+async function closeAll(signers: readonly Signer[]): Promise<void> {
+  let failure: { error: unknown } | undefined;
+  for (const signer of signers) {
+    try {
+      await signer[Symbol.asyncDispose]();
+    } catch (error) {
+      failure ??= { error };
+    }
+  }
+  if (failure) throw failure.error;
 }
 
 /** The file a key reference names, or undefined for a pkcs11: or KMS URI. */
@@ -232,42 +243,49 @@ export function certificatesCommand(output: Output): Command {
       options.intermediateKey && validity(options.intermediateLifetime, 'intermediate-lifetime');
     const leafValidity = validity(options.leafLifetime, 'leaf-lifetime');
     const warn = (warning: string) => output.stderr(`warning: ${warning}\n`);
+    // Every key opened is released whatever fails next: a later key that does not open, too.
+    const opened: Signer[] = [];
     const member = async (
       reference: string,
       commonName: string,
       period: Pick<ChainMember, 'notBefore' | 'notAfter'>,
       rsaBits: number = CSBR_MIN_RSA_BITS.ca,
-    ): Promise<ChainMember> => ({
-      signer: await open(reference, options, rsaBits, warn),
-      subject: subject(commonName, options.organization),
-      ...period,
-    });
-    const root = await member(options.rootKey, options.rootCommonName, rootValidity);
-    const intermediate =
-      options.intermediateKey && intermediateValidity
-        ? await member(
-            options.intermediateKey,
-            options.intermediateCommonName,
-            intermediateValidity,
-          )
-        : undefined;
-    const leaf = await member(
-      options.leafKey,
-      options.leafCommonName,
-      leafValidity,
-      CSBR_MIN_RSA_BITS.tsa,
-    );
-    const chain = await makeCertificateChain(
-      { root, leaf, ...(intermediate ? { intermediate } : {}) },
-      warn,
-    ).finally(() => closeAll([root, intermediate, leaf]));
+    ): Promise<ChainMember> => {
+      const signer = await open(reference, options, rsaBits, warn);
+      opened.push(signer);
+      return { signer, subject: subject(commonName, options.organization), ...period };
+    };
+    let chain: Buffer[];
+    try {
+      const root = await member(options.rootKey, options.rootCommonName, rootValidity);
+      const intermediate =
+        options.intermediateKey && intermediateValidity
+          ? await member(
+              options.intermediateKey,
+              options.intermediateCommonName,
+              intermediateValidity,
+            )
+          : undefined;
+      const leaf = await member(
+        options.leafKey,
+        options.leafCommonName,
+        leafValidity,
+        CSBR_MIN_RSA_BITS.tsa,
+      );
+      chain = await makeCertificateChain(
+        { root, leaf, ...(intermediate ? { intermediate } : {}) },
+        warn,
+      );
+    } finally {
+      await closeAll(opened);
+    }
     await writeFileAtomic(
       options.output,
       chain.map((der) => encodePem('CERTIFICATE', der)).join(''),
       PUBLIC_FILE_MODE,
     );
     output.stdout(
-      `Wrote certificate chain (${intermediate ? 'leaf, intermediate, root' : 'leaf, root'}) to ${options.output}\n`,
+      `Wrote certificate chain (${chain.length === 3 ? 'leaf, intermediate, root' : 'leaf, root'}) to ${options.output}\n`,
     );
   });
 

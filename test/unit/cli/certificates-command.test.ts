@@ -1,10 +1,11 @@
 import { X509Certificate } from 'node:crypto';
 import { chmodSync, lstatSync, readdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
 import { CommanderError } from 'commander';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { certificatesCommand } from '../../../src/cli/timestamp-cli/certificates-command.js';
 import { CliError } from '../../../src/cli/timestamp-cli/output.js';
 import { throwInsteadOfExit } from '../../../src/cli/usage-errors.js';
+import { LocalKeySigner } from '../../../src/signers/local-key.js';
 import { decodeCertificatesPem } from '../../../src/x509/pem.js';
 import { tempDir } from '../../helpers/openssl.js';
 
@@ -243,6 +244,74 @@ describe('timestamp-cli certificates refuses an empty name attribute (X.520: 1 o
       );
       expect(readdirSync(dir.dir)).toEqual([]);
     } finally {
+      dir.cleanup();
+    }
+  });
+});
+
+describe('timestamp-cli certificates create releases every key it opened, whatever fails', () => {
+  it.each([
+    ['the intermediate key', ['root'], 'missing.key', 'leaf.key'],
+    ['the leaf key', ['root', 'intermediate'], 'intermediate.key', 'missing.key'],
+  ])(
+    'when %s does not exist, the keys opened before it are disposed',
+    async (_what, disposed, intermediateKey, leafKey) => {
+      const dir = tempDir();
+      const dispose = vi.spyOn(LocalKeySigner.prototype, Symbol.asyncDispose);
+      try {
+        // Existing root, intermediate and leaf keys, made by a first run.
+        const keys = ['--root-key', dir.path('root.key'), '--leaf-key', dir.path('leaf.key')];
+        const generate = ['create', '--generate-keys', 'ecdsa-p256', ...keys];
+        const withIntermediate = ['--intermediate-key', dir.path('intermediate.key')];
+        expect(
+          await run([...generate, ...withIntermediate, '--output', dir.path('first.pem')]),
+        ).toBeUndefined();
+        dispose.mockClear();
+
+        const error = await run([
+          'create',
+          '--root-key',
+          dir.path('root.key'),
+          '--intermediate-key',
+          dir.path(intermediateKey),
+          '--leaf-key',
+          dir.path(leafKey),
+          '--output',
+          dir.path('chain.pem'),
+        ]);
+        expect((error as Error).message).toContain(
+          `cannot read key file ${dir.path('missing.key')}`,
+        );
+        const ids = dispose.mock.contexts.map((signer) => (signer as LocalKeySigner).id);
+        expect(ids).toEqual(disposed.map((name) => `file:${dir.path(`${name}.key`)}`));
+      } finally {
+        dispose.mockRestore();
+        dir.cleanup();
+      }
+    },
+  );
+
+  it('disposes the others when one disposal fails, then reports that failure', async () => {
+    const dir = tempDir();
+    const dispose = vi
+      .spyOn(LocalKeySigner.prototype, Symbol.asyncDispose)
+      .mockRejectedValueOnce(new Error('logout failed'));
+    try {
+      const error = await run([
+        'create',
+        '--generate-keys',
+        'ecdsa-p256',
+        '--root-key',
+        dir.path('root.key'),
+        '--leaf-key',
+        dir.path('leaf.key'),
+        '--output',
+        dir.path('chain.pem'),
+      ]);
+      expect((error as Error).message).toBe('logout failed');
+      expect(dispose).toHaveBeenCalledTimes(2);
+    } finally {
+      dispose.mockRestore();
       dir.cleanup();
     }
   });

@@ -1,12 +1,36 @@
 import { execFile } from 'node:child_process';
-import { chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chownSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from './process.js';
 
 const run = promisify(execFile);
-const BIN = '/usr/lib/postgresql/15/bin';
+
+/**
+ * The newest PostgreSQL server Debian's or Ubuntu's postgresql package installed: its version is
+ * the release's (Debian 12: 15, Ubuntu 22.04: 14, 24.04: 16, Debian 13: 17).
+ */
+export function postgresBin(root = '/usr/lib/postgresql'): string {
+  const versions = (existsSync(root) ? readdirSync(root) : [])
+    .filter((name) => /^\d+(\.\d+)?$/.test(name) && existsSync(join(root, name, 'bin', 'initdb')))
+    .sort((a, b) => Number(b) - Number(a));
+  if (versions[0] === undefined) {
+    throw new Error(
+      `no PostgreSQL server (${root}/*/bin/initdb): run \`make test-deps\` (Debian package postgresql)`,
+    );
+  }
+  return join(root, versions[0], 'bin');
+}
+
 /** initdb and postgres refuse to run as root: as root, the cluster belongs to `nobody`. */
 const NOBODY = { uid: 65534, gid: 65534 };
 
@@ -34,11 +58,12 @@ export interface TestPostgres {
 }
 
 /**
- * A throw-away PostgreSQL 15 cluster (Debian's postgresql-15 package): initdb in a temporary
+ * A throw-away PostgreSQL cluster ({@link postgresBin}'s server): initdb in a temporary
  * folder, listening on a free 127.0.0.1 port and a socket in that folder, password auth (scram).
  * `fsync` off unless asked: tests check what the server does, not what the disk does.
  */
 export async function startPostgres(options: { fsync?: boolean } = {}): Promise<TestPostgres> {
+  const bin = postgresBin();
   const dir = mkdtempSync(join(tmpdir(), 'tsa-pg-'));
   const data = join(dir, 'data');
   const password = 'test-password-' + Math.random().toString(36).slice(2);
@@ -54,7 +79,7 @@ export async function startPostgres(options: { fsync?: boolean } = {}): Promise<
     root
       ? run('runuser', ['-u', 'nobody', '--', command, ...args], { cwd: dir, env })
       : run(command, args, { cwd: dir, env });
-  await as(`${BIN}/initdb`, [
+  await as(`${bin}/initdb`, [
     '-D',
     data,
     '-U',
@@ -74,7 +99,7 @@ export async function startPostgres(options: { fsync?: boolean } = {}): Promise<
     '-c max_connections=100',
   ].join(' ');
   const start = async () => {
-    await as(`${BIN}/pg_ctl`, [
+    await as(`${bin}/pg_ctl`, [
       '-D',
       data,
       '-o',
@@ -88,7 +113,7 @@ export async function startPostgres(options: { fsync?: boolean } = {}): Promise<
     ]);
   };
   const stop = async () => {
-    await as(`${BIN}/pg_ctl`, ['-D', data, '-m', 'immediate', '-w', 'stop']).catch(() => undefined);
+    await as(`${bin}/pg_ctl`, ['-D', data, '-m', 'immediate', '-w', 'stop']).catch(() => undefined);
   };
   const freeze = async () => {
     // By PID (this cluster's postmaster.pid, then its children), never by name: other clusters
@@ -126,7 +151,7 @@ export async function startPostgres(options: { fsync?: boolean } = {}): Promise<
   };
   await start();
   // A database named like its owner, so the URL's path is simply /tsa.
-  await as(`${BIN}/createdb`, ['-h', dir, '-p', String(port), '-U', 'tsa', 'tsa']);
+  await as(`${bin}/createdb`, ['-h', dir, '-p', String(port), '-U', 'tsa', 'tsa']);
   const passwordFile = join(dir, 'ledger-password');
   writeFileSync(passwordFile, password + '\n', { mode: 0o600 });
   return {

@@ -124,7 +124,7 @@ new Gauge({
 let chainNotAfter = Number.POSITIVE_INFINITY;
 new Gauge({
   name: 'timestamp_authority_certificate_valid_days_remaining',
-  help: 'Days until the first certificate of the signing chain expires',
+  help: 'Days until the earliest-expiring certificate of any chain served expires',
   registers: [registry],
   aggregator: 'min',
   collect() {

@@ -20,6 +20,13 @@ const OPTION_BY_VARIABLE = new Map<string, { name: ServeOptionName; spec: Option
 
 const SOURCE = 'image defaults';
 
+/** Where a secret goes at run time: never its flag, which `ps` shows every user. */
+function runTimeSecret(spec: OptionSpec<unknown>): string {
+  const variable = `the ${environmentName(spec)} environment variable`;
+  const file = Object.values(SERVE_OPTIONS).find((other) => other.flag === `${spec.flag}-file`);
+  return file ? `--${file.flag} or ${variable}` : `${variable} or a mounted config file`;
+}
+
 /**
  * The image-defaults layer. A variable with the prefix that names no option is refused (a typo
  * would otherwise fall back to the built-in default unseen), and so is a secret option's: an
@@ -39,7 +46,7 @@ export function readImageDefaults(env: NodeJS.ProcessEnv): ConfigLayer {
     if (option.spec.secret) {
       throw new ConfigError(
         'INVALID_VALUE',
-        `${SOURCE}: ${variable} sets a secret, which an image must not hold: give --${option.spec.flag} at run time`,
+        `${SOURCE}: ${variable} sets a secret, which an image must not hold: give it at run time with ${runTimeSecret(option.spec)}`,
       );
     }
     values[option.name] = value;

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { environmentName } from '../../../src/config/environment.js';
 import { loadServeConfig } from '../../../src/config/load.js';
+import { SERVE_OPTIONS } from '../../../src/config/schema.js';
 import { loadFromEnvAndFile as load } from '../../helpers/config-layers.js';
 
 describe('image defaults: TIMESTAMP_SERVER_DEFAULT_<FLAG_NAME>, below the config file', () => {
@@ -41,5 +43,30 @@ describe('image defaults: TIMESTAMP_SERVER_DEFAULT_<FLAG_NAME>, below the config
       'TIMESTAMP_SERVER_DEFAULT_FILE_SIGNER_PASSWD',
     );
     expect(String((error as Error).message)).not.toContain('hunter2');
+  });
+
+  it('points a refused secret to its file option or the environment, never to its flag', () => {
+    const refusal = (variable: string) => {
+      try {
+        load({ [variable]: 'hunter2' });
+      } catch (error) {
+        return String((error as Error).message);
+      }
+      throw new Error(`${variable} was accepted`);
+    };
+    expect(refusal('TIMESTAMP_SERVER_DEFAULT_FILE_SIGNER_PASSWD')).toContain(
+      'give it at run time with --file-signer-passwd-file or the FILE_SIGNER_PASSWD environment variable',
+    );
+    expect(refusal('TIMESTAMP_SERVER_DEFAULT_TINK_HCVAULT_TOKEN')).toContain(
+      'give it at run time with --tink-hcvault-token-file or the TINK_HCVAULT_TOKEN environment variable',
+    );
+    expect(refusal('TIMESTAMP_SERVER_DEFAULT_LEDGER_URL')).toContain(
+      'give it at run time with the LEDGER_URL environment variable or a mounted config file',
+    );
+    for (const spec of Object.values(SERVE_OPTIONS).filter((option) => option.secret)) {
+      const message = refusal(`TIMESTAMP_SERVER_DEFAULT_${environmentName(spec)}`);
+      expect(message).not.toMatch(new RegExp(`--${spec.flag}(?!-file)`));
+      expect(message).toContain(`the ${environmentName(spec)} environment variable`);
+    }
   });
 });

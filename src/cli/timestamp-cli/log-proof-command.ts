@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { parseTlogProof, TlogError } from '../../tlog/index.js';
 import { option } from './arguments.js';
-import { getLogResource, parseLogUrl, parseSerialHex } from './log-client.js';
+import { getLogResource, LOG_PATH, parseLogUrl, parseSerialHex } from './log-client.js';
 import { CliError, type Output } from './output.js';
 import { PUBLIC_FILE_MODE, writeFileAtomic } from './write-output.js';
 import type { GlobalOptions } from './timestamp-command.js';
@@ -43,11 +43,16 @@ async function fetchLogProof(
 ): Promise<void> {
   const base = options.url ?? parseLogUrl(globals.timestampServer);
   const body = await getLogResource(base, `proof?serial=${options.serial}`, globals.timeout, true);
-  if (body === undefined)
+  if (body === undefined) {
+    // A server without a log answers 404 for every log route; one with a log always serves its key.
+    const key = await getLogResource(base, 'key', globals.timeout, true);
     throw new CliError(
       'SERVER_REFUSED',
-      `the log has no token with serial number 0x${options.serial}`,
+      key === undefined
+        ? `${base} has no transparency log (GET ${LOG_PATH}key: 404; a TSA publishes one with --ledger-url and --ledger-key)`
+        : `the log has no token with serial number 0x${options.serial}`,
     );
+  }
   const text = body.toString('utf8');
   let index: number;
   try {

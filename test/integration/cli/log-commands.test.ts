@@ -118,6 +118,29 @@ describe('timestamp-cli log-proof', () => {
       /not a hexadecimal serial number/,
     );
   });
+
+  it('says so when the server has no log at all (no ledger), not that the serial is unknown', async () => {
+    // As our server without --ledger-key: the Go 404 of an unknown route, on every log path.
+    const paths: string[] = [];
+    const bare = createServer((request, response) => {
+      const path = (request.url ?? '').split('?')[0] ?? '';
+      paths.push(path);
+      response
+        .writeHead(404, { 'Content-Type': 'application/json' })
+        .end(JSON.stringify({ code: 404, message: `path ${path} was not found` }));
+    });
+    await new Promise<void>((resolve) => bare.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(bare.address() as AddressInfo).port}`;
+    try {
+      const refusal = run(logProofCommand, ['--serial', 'ffff', '--out', join(dir, 'no-log')], url);
+      await expect(refusal).rejects.toThrow(
+        `${url} has no transparency log (GET /api/v1/log/key: 404; a TSA publishes one with --ledger-url and --ledger-key)`,
+      );
+      expect(paths).toEqual(['/api/v1/log/proof', '/api/v1/log/key']);
+    } finally {
+      await new Promise((resolve) => bare.close(resolve));
+    }
+  });
 });
 
 describe('timestamp-cli verify --log-proof', () => {

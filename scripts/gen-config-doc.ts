@@ -5,7 +5,8 @@
  *   npm run docs:config           rewrite docs/configuration.md
  *   npm run docs:config -- --check exit 1 when the committed file is not current
  *
- * test/docs/config-reference.test.ts fails while the committed file differs from what this makes.
+ * test/unit/docs/config-reference.test.ts fails while the committed file differs from what this
+ * makes.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';

@@ -5,8 +5,8 @@
  * root made from our chain). Where a client cannot check a token by a limitation of its own, the test
  * asserts that limitation, so the table in docs/api.md (generated here) stays honest.
  *
- * `UPDATE_CLIENT_MATRIX=1 npx vitest run test/interop/client-matrix.test.ts` rewrites the
- * docs/api.md section between the client-matrix markers.
+ * `UPDATE_CLIENT_MATRIX=1 npx vitest run test/integration/interop/client-matrix.test.ts` rewrites
+ * the docs/api.md section between the client-matrix markers.
  */
 import { execFile } from 'node:child_process';
 import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';

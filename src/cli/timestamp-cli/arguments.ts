@@ -60,7 +60,7 @@ export function parseHttpUrl(value: string): URL {
   return url;
 }
 
-/** The TSA's URL as Go takes it: only scheme and host are used. */
+/** The TSA's URL as Go takes it: its scheme, host and port; a path is dropped. */
 export const parseServerUrl = (value: string): string => parseHttpUrl(value).origin;
 
 export function parseTimeout(value: string): number {

@@ -79,17 +79,6 @@ export async function startPostgres(options: { fsync?: boolean } = {}): Promise<
     root
       ? run('runuser', ['-u', 'nobody', '--', command, ...args], { cwd: dir, env })
       : run(command, args, { cwd: dir, env });
-  await as(`${bin}/initdb`, [
-    '-D',
-    data,
-    '-U',
-    'tsa',
-    '--auth=scram-sha-256',
-    `--pwfile=${pwFile}`,
-    '--no-sync',
-    '-E',
-    'UTF8',
-  ]);
   const port = await freePort();
   const settings = [
     `-p ${port}`,
@@ -149,9 +138,27 @@ export async function startPostgres(options: { fsync?: boolean } = {}): Promise<
     }
     return thaw;
   };
-  await start();
-  // A database named like its owner, so the URL's path is simply /tsa.
-  await as(`${bin}/createdb`, ['-h', dir, '-p', String(port), '-U', 'tsa', 'tsa']);
+  try {
+    await as(`${bin}/initdb`, [
+      '-D',
+      data,
+      '-U',
+      'tsa',
+      '--auth=scram-sha-256',
+      `--pwfile=${pwFile}`,
+      '--no-sync',
+      '-E',
+      'UTF8',
+    ]);
+    await start();
+    // A database named like its owner, so the URL's path is simply /tsa.
+    await as(`${bin}/createdb`, ['-h', dir, '-p', String(port), '-U', 'tsa', 'tsa']);
+  } catch (error) {
+    // No caller gets destroy() then: stop what started, remove the folder.
+    await stop();
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
   const passwordFile = join(dir, 'ledger-password');
   writeFileSync(passwordFile, password + '\n', { mode: 0o600 });
   return {

@@ -92,7 +92,11 @@ function attributes(
     }
     // Vendor attributes (x-...) are allowed and ignored; unknown standard ones are refused.
     if (name.startsWith('x-')) continue;
-    if (!known.has(name)) throw invalid(display, `unknown attribute "${name}"`);
+    if (!known.has(name)) {
+      // After a pin-value, an unknown "name" may be the rest of a PIN holding `&`: not repeated.
+      const which = found.has('pin-value') ? '' : ` "${name}"`;
+      throw invalid(display, `unknown attribute${which}`);
+    }
     if (found.has(name)) throw invalid(display, `"${name}" is given twice`);
     found.set(name, percentDecode(attribute.slice(equals + 1), name, display));
   }
@@ -119,10 +123,21 @@ function displayOf(path: string): string {
       const value = attribute.slice(equals + 1);
       const ampersand = value.indexOf('&');
       const cut = ampersand < 0 ? value : `${value.slice(0, ampersand)}&…`;
-      return /pin-/i.test(cut) ? `${name}=…` : `${name}=${cut}`;
+      return holdsPin(cut) ? `${name}=…` : `${name}=${cut}`;
     });
   return `pkcs11:${shown.join(';')}`;
 }
+
+/** Whether a value may hold a PIN: `pin-` in it, as written or percent-decoded (`%70in-`). */
+function holdsPin(value: string): boolean {
+  const decoded = value.replace(/%([0-9a-fA-F]{2})/g, (_, hex: string) =>
+    String.fromCharCode(parseInt(hex, 16)),
+  );
+  return /pin-/i.test(value) || /pin-/i.test(decoded);
+}
+
+/** The `type` values of RFC 7512: the only ones an error repeats (another may be a PIN). */
+const OBJECT_TYPES = new Set(['public', 'private', 'cert', 'secret-key', 'data']);
 
 /**
  * Whether a query value that names a file runs into another attribute: `;` where `&` belongs
@@ -144,7 +159,11 @@ export function parsePkcs11Uri(uri: string): Pkcs11Uri {
 
   const type = text(pathAttributes, 'type');
   if (type !== undefined && type !== 'private') {
-    throw invalid(display, `type=${type}: the signer needs the private key (type=private)`);
+    // Only a type RFC 7512 defines is repeated: `type=private&module-path=…&pin-value=…` (`&`
+    // where `?` belongs) would show the PIN.
+    const shown = OBJECT_TYPES.has(type) ? `type=${type}` : 'type is not private';
+    const hint = type.includes('&') ? "; the query (module-path, pin-source) follows a '?'" : '';
+    throw invalid(display, `${shown}: the signer needs the private key (type=private)${hint}`);
   }
   const modulePath = text(queryAttributes, 'module-path');
   if (modulePath === undefined) {

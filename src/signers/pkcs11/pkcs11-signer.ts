@@ -1,5 +1,6 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import type { HashName } from '../../asn1/algorithms.js';
 import { HASHES } from '../../asn1/algorithms.js';
 import { octetString, sequence } from '../../asn1/der.js';
@@ -42,7 +43,7 @@ import {
 } from './pkcs11-module.js';
 import type { SignMechanism } from './pkcs11-host.js';
 import { parsePkcs11Uri, pinSourcePath, type Pkcs11Uri } from './pkcs11-uri.js';
-import type { PinAnswer, PinGate, PinRefusal } from './pin-gate.js';
+import type { PinAdmission, PinAnswer, PinGate, PinRefusal } from './pin-gate.js';
 
 export interface Pkcs11SignerOptions {
   /** Sessions (so signatures in flight) at most; more signatures wait for one. */
@@ -72,6 +73,11 @@ export interface Pkcs11SignerOptions {
    * of them is not offered again (pin-gate.ts).
    */
   pinGate?: PinGate;
+  /**
+   * How long a reconnection may take as a whole before it is given up and the next signature
+   * starts another (default RECONNECT_TIMEOUTS × timeoutMs; tests give less).
+   */
+  reconnectTimeoutMs?: number;
 }
 
 export const DEFAULT_PKCS11_MAX_SESSIONS = 8;
@@ -115,7 +121,7 @@ export async function createPkcs11Signer(
     );
   }
   // Read before the module is loaded: a PIN file that cannot be read stops start-up first.
-  const pin = await readPin(uri);
+  const pin = await readPin(uri, options.timeoutMs ?? DEFAULT_PKCS11_TIMEOUT_MS);
   const module = await acquireModule(uri.modulePath, {
     timeoutMs: options.timeoutMs ?? DEFAULT_PKCS11_TIMEOUT_MS,
     warn: options.warn,
@@ -132,19 +138,67 @@ export async function createPkcs11Signer(
   }
 }
 
-/** The PIN, read from its source (the PIN file is read again at each reconnection). */
-async function readPin(uri: Pkcs11Uri): Promise<string | undefined> {
+/** Far above any PIN: bounds what a pin-source naming the wrong file costs. */
+export const MAX_PIN_FILE_BYTES = 4096;
+
+/**
+ * The PIN, read from its source (the PIN file is read again at each reconnection) within
+ * `timeoutMs`: a regular file of MAX_PIN_FILE_BYTES at most, so that a FIFO nobody writes, a
+ * device (`/dev/zero`) or a huge file is refused, never waited for or read to the end.
+ */
+async function readPin(uri: Pkcs11Uri, timeoutMs: number): Promise<string | undefined> {
   if (uri.pinValue !== undefined) return uri.pinValue;
   if (uri.pinSource === undefined) return undefined;
   const path = pinSourcePath(uri.pinSource, uri.display);
-  try {
-    return (await readFile(path, 'utf8')).replace(/\r?\n$/, '');
-  } catch (error) {
-    throw new Pkcs11Error(
+  const refused = (why: string, options?: ErrorOptions) =>
+    new Pkcs11Error(
       'PIN_SOURCE',
-      `${uri.display}: cannot read the PIN file ${path}: ${(error as NodeJS.ErrnoException).code ?? 'failed'}`,
-      { cause: error },
+      `${uri.display}: cannot read the PIN file ${path}: ${why}`,
+      options,
     );
+  return withDeadline(
+    timeoutMs,
+    undefined,
+    () => readPinFile(path, refused),
+    (options) => refused(`not read within ${timeoutMs} ms`, options),
+  );
+}
+
+async function readPinFile(
+  path: string,
+  refused: (why: string, options?: ErrorOptions) => Pkcs11Error,
+): Promise<string> {
+  let handle: FileHandle;
+  try {
+    // O_NONBLOCK: opening a FIFO with no writer would wait for one, on a libuv thread, for ever.
+    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+  } catch (error) {
+    throw refused((error as NodeJS.ErrnoException).code ?? 'failed', { cause: error });
+  }
+  try {
+    if (!(await handle.stat()).isFile()) {
+      throw refused('not a regular file (a FIFO, a device or a directory)');
+    }
+    const buffer = Buffer.alloc(MAX_PIN_FILE_BYTES + 1);
+    try {
+      let length = 0;
+      while (length < buffer.length) {
+        const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
+        if (bytesRead === 0) break;
+        length += bytesRead;
+      }
+      if (length > MAX_PIN_FILE_BYTES) {
+        throw refused(`larger than ${MAX_PIN_FILE_BYTES} bytes, not a PIN file`);
+      }
+      return buffer.toString('utf8', 0, length).replace(/\r?\n$/, '');
+    } finally {
+      buffer.fill(0);
+    }
+  } catch (error) {
+    if (error instanceof Pkcs11Error) throw error;
+    throw refused((error as NodeJS.ErrnoException).code ?? 'failed', { cause: error });
+  } finally {
+    await handle.close().catch(() => {});
   }
 }
 
@@ -202,6 +256,7 @@ export class Pkcs11Signer implements Signer {
   private readonly pinScope: string;
   private readonly pinRecheckMs: number;
   private readonly now: () => number;
+  private readonly reconnectTimeoutMs: number;
 
   constructor(
     private readonly uri: Pkcs11Uri,
@@ -219,6 +274,7 @@ export class Pkcs11Signer implements Signer {
     this.pinScope = pinScope(uri);
     this.now = options.now ?? (() => performance.now());
     this.pinKey = options.pinGate?.key ?? randomBytes(32);
+    this.reconnectTimeoutMs = options.reconnectTimeoutMs ?? RECONNECT_TIMEOUTS * this.timeoutMs;
   }
 
   /**
@@ -475,8 +531,10 @@ export class Pkcs11Signer implements Signer {
       for (;;) {
         // A reconnection now would start a module process nothing stops.
         if (this.disposed) throw this.closedError();
-        // Never while tracked: a re-initialization waits for the tracked work.
-        const connection = this.current() ?? (await this.reconnect());
+        // Never while tracked: a re-initialization waits for the tracked work. Waited for within
+        // the deadline: the slot is given back then, however long the reconnection takes.
+        const connection =
+          this.current() ?? (await untilAborted(this.reconnect(), untilOf(deadline, signal)));
         // Nobody waits for this signature any more: the token is not asked.
         deadline.throwIfAborted();
         signal?.throwIfAborted();
@@ -551,13 +609,18 @@ export class Pkcs11Signer implements Signer {
       const error = this.wrap(caught);
       if (error.code === 'TOKEN_UNAVAILABLE') this.drop(connection);
       else if (session && this.isCurrent(connection)) {
-        // The failed session (its state unknown) is closed below, after a new one is opened:
-        // closing the last session would log the token out and invalidate the key handle.
-        try {
-          this.giveBack(await this.openSession(connection), connection);
-        } catch {
-          // the next signature finds out what is wrong
-        }
+        // The failed session (its state unknown) is closed once a new one is opened (or could
+        // not be): closing the last session would log the token out and invalidate the key
+        // handle. Waited for within a deadline of its own, since the slot is held meanwhile.
+        const failed = session;
+        session = undefined;
+        const replacing = this.openSession(connection)
+          .then(
+            (replacement) => this.giveBack(replacement, connection),
+            () => {}, // the next signature finds out what is wrong
+          )
+          .finally(() => this.closeSession(failed, connection));
+        await settledWithin([replacing], this.timeoutMs);
       }
       throw error;
     } finally {
@@ -587,7 +650,7 @@ export class Pkcs11Signer implements Signer {
       // Capped: this signature asks again, those that come meanwhile wait for a session.
       if (cappedAt !== undefined) connection.cappedAt = this.now();
       try {
-        const session = await this.openSession(connection);
+        const session = await this.openSessionUntil(connection, untilOf(deadline, signal));
         connection.cappedAt = undefined; // the token gives sessions again: the pool grows
         return session;
       } catch (error) {
@@ -750,23 +813,42 @@ export class Pkcs11Signer implements Signer {
    * one saw the error), then find everything again. One at a time per signer.
    */
   private reconnect(): Promise<Connection> {
-    this.connecting ??= (async () => {
-      // Read again (it may have been changed since), and refused without asking the token when it
-      // is the PIN the token refused: offered at each reconnection, it would lock the user out.
-      // Neither that nor the token's refusal of a PIN says anything about the module.
-      const pin = await this.pinToOffer();
-      try {
-        await reinitialize(this.module, this.failedGeneration, this.timeoutMs);
-        return await this.whenSettled(() => this.connect(pin));
-      } catch (error) {
-        const refused =
-          error instanceof Pkcs11Error &&
-          (error.code === 'PIN_INCORRECT' || error.code === 'PIN_LOCKED');
-        if (!refused) this.failedGeneration = this.module.generation;
-        throw error;
-      }
-    })().finally(() => (this.connecting = undefined));
-    return this.connecting;
+    if (this.connecting) return this.connecting;
+    // Within a deadline as a whole: one stuck anywhere is given up (its late result too: see
+    // connect), and the next signature starts another, instead of every signature waiting on it.
+    const connecting = withDeadline(
+      this.reconnectTimeoutMs,
+      undefined,
+      (abandoned) => this.connectAgain(abandoned),
+      (options) =>
+        new Pkcs11Error(
+          'TIMEOUT',
+          `${this.id}: no reconnection within ${this.reconnectTimeoutMs} ms`,
+          options,
+        ),
+    ).finally(() => {
+      if (this.connecting === connecting) this.connecting = undefined;
+    });
+    this.connecting = connecting;
+    return connecting;
+  }
+
+  private async connectAgain(abandoned: AbortSignal): Promise<Connection> {
+    // Read again (it may have been changed since), and refused without asking the token when it
+    // is the PIN the token refused: offered at each reconnection, it would lock the user out.
+    // Neither that nor the token's refusal of a PIN says anything about the module.
+    const pin = await this.pinToOffer();
+    try {
+      await reinitialize(this.module, this.failedGeneration, this.timeoutMs);
+      return await this.whenSettled(() => this.connect(pin, abandoned));
+    } catch (error) {
+      const refused =
+        error instanceof Pkcs11Error &&
+        (error.code === 'PIN_INCORRECT' || error.code === 'PIN_LOCKED');
+      // One given up says nothing of the module now: the next reconnection's failures do.
+      if (!refused && !abandoned.aborted) this.failedGeneration = this.module.generation;
+      throw error;
+    }
   }
 
   /**
@@ -782,9 +864,10 @@ export class Pkcs11Signer implements Signer {
 
   /**
    * Finds the token and key and logs in; the session it used stays in the pool. The generation it
-   * records is the one when it starts (see whenSettled).
+   * records is the one when it starts (see whenSettled). Once `abandoned` aborts (a reconnection
+   * given up), it makes no connection: another may have been made since.
    */
-  private async connect(pin: string | undefined): Promise<Connection> {
+  private async connect(pin: string | undefined, abandoned?: AbortSignal): Promise<Connection> {
     const { calls } = this.module;
     const generation = this.module.generation;
     const slot = await this.findSlot();
@@ -803,6 +886,8 @@ export class Pkcs11Signer implements Signer {
       throw this.wrap(error, 'C_OpenSession');
     }
     try {
+      // A reconnection given up offers no PIN: the next one offers it, once.
+      abandoned?.throwIfAborted();
       await this.login(session, pin);
       const key = await this.findKey(session);
       if (this.spki) {
@@ -815,6 +900,7 @@ export class Pkcs11Signer implements Signer {
           );
         }
       }
+      abandoned?.throwIfAborted();
       const connection: Connection = {
         slot,
         key,
@@ -902,7 +988,7 @@ export class Pkcs11Signer implements Signer {
     const gate = this.pinGate;
     let ticket: number | undefined;
     if (gate) {
-      const admission = await gate.admit(this.pinScope, digest.toString('base64'));
+      const admission = await this.admitted(gate, digest);
       if (!admission.offer) {
         const error = this.rememberRefusal(digest, admission.code, admission.reason);
         NOT_OFFERED.add(error);
@@ -940,6 +1026,38 @@ export class Pkcs11Signer implements Signer {
     }
   }
 
+  /**
+   * The gate's admission of the PIN, within the deadline of a module call (a cluster's primary
+   * that never answers must not hold the connection). One that comes later is still heard: a
+   * refusal is remembered, and an offer admitted is settled unanswered at once, or the gate would
+   * keep every other signer of the token waiting for it.
+   */
+  private async admitted(gate: PinGate, digest: Buffer): Promise<PinAdmission> {
+    const admitting = gate.admit(this.pinScope, digest.toString('base64'));
+    try {
+      return await withDeadline(
+        this.timeoutMs,
+        undefined,
+        () => admitting,
+        (options) =>
+          new Pkcs11Error(
+            'TIMEOUT',
+            `${this.id}: the PIN gate did not admit the login within ${this.timeoutMs} ms`,
+            options,
+          ),
+      );
+    } catch (error) {
+      void admitting.then(
+        (late) => {
+          if (late.offer) gate.settle(late.ticket, 'unanswered');
+          else this.rememberRefusal(digest, late.code, late.reason);
+        },
+        () => {},
+      );
+      throw error;
+    }
+  }
+
   /** What a C_Login that failed says of the PIN; a refusal is remembered (see refusedPin). */
   private loginAnswer(error: unknown, digest: Buffer): PinAnswer {
     const name = errorName(error);
@@ -967,7 +1085,7 @@ export class Pkcs11Signer implements Signer {
 
   /** The PIN to log in with, read from its source; refused when it is the one the token refused. */
   private async pinToOffer(): Promise<string | undefined> {
-    const pin = await readPin(this.uri);
+    const pin = await readPin(this.uri, this.timeoutMs);
     const refused = this.refusedPin;
     if (!refused || pin === undefined) return pin;
     if (!timingSafeEqual(this.pinDigest(pin), refused.digest)) {
@@ -990,7 +1108,7 @@ export class Pkcs11Signer implements Signer {
     if (refused.checkedAt !== 0 && now - refused.checkedAt < this.pinRecheckMs) return;
     refused.checking = true;
     refused.checkedAt = now;
-    readPin(this.uri)
+    readPin(this.uri, this.timeoutMs)
       .then(
         (pin) => {
           const same = pin !== undefined && timingSafeEqual(this.pinDigest(pin), refused.digest);
@@ -1136,18 +1254,44 @@ export class Pkcs11Signer implements Signer {
     return undefined;
   }
 
-  private async openSession(connection: Connection): Promise<Handle> {
-    // No deadline of its own: the signature's bounds the request, and a session opened late is kept.
-    let session: Handle;
+  /** A new session of `connection`, counted once opened. */
+  private openSession(connection: Connection): Promise<Handle> {
+    let opening: Promise<Handle>;
     try {
-      session = await this.module.calls.C_OpenSession(connection.slot, CKF_SERIAL_SESSION);
+      opening = this.module.calls.C_OpenSession(connection.slot, CKF_SERIAL_SESSION);
     } catch (error) {
-      throw this.wrap(error, 'C_OpenSession');
+      opening = Promise.reject(error);
     }
-    connection.sessions++;
-    pkcs11SessionsOpened.inc();
-    pkcs11SessionsOpen.inc();
-    return session;
+    return opening.then(
+      (session) => {
+        connection.sessions++;
+        pkcs11SessionsOpened.inc();
+        pkcs11SessionsOpen.inc();
+        return session;
+      },
+      (error: unknown) => {
+        throw this.wrap(error, 'C_OpenSession');
+      },
+    );
+  }
+
+  /**
+   * A new session for a signature, waited for until `until` aborts (its deadline, its client gone):
+   * the slot it holds is not kept by a C_OpenSession that hangs; one opened late goes to the pool.
+   */
+  private async openSessionUntil(connection: Connection, until: AbortSignal): Promise<Handle> {
+    const opening = this.openSession(connection);
+    try {
+      return await untilAborted(opening, until);
+    } catch (error) {
+      if (until.aborted) {
+        void opening.then(
+          (late) => this.giveBack(late, connection),
+          () => {},
+        );
+      }
+      throw error;
+    }
   }
 
   /**
@@ -1197,6 +1341,18 @@ export class Pkcs11Signer implements Signer {
 }
 
 export const DEFAULT_PIN_RECHECK_MS = 1_000;
+
+/**
+ * A reconnection's deadline as a whole, in --pkcs11-timeout: it makes some fifteen module calls
+ * (each within the deadline; a slow HSM takes a fraction of it for each), reads the PIN file and
+ * may wait for the module's re-initialization and the PIN gate.
+ */
+export const RECONNECT_TIMEOUTS = 8;
+
+/** The signature's deadline, and its client going away when there is one. */
+function untilOf(deadline: AbortSignal, signal: AbortSignal | undefined): AbortSignal {
+  return signal ? AbortSignal.any([deadline, signal]) : deadline;
+}
 
 /** How long a session pool the token capped (CKR_SESSION_COUNT) waits before asking for another. */
 export const SESSION_RETRY_MS = 30_000;

@@ -12,7 +12,9 @@ export type Handle = Pkcs11Js.Handle;
 const FUNCTIONS = [
   'C_Initialize',
   'C_Finalize',
+  'C_GetInfo',
   'C_GetSlotList',
+  'C_GetSlotInfo',
   'C_GetTokenInfo',
   'C_OpenSession',
   'C_CloseSession',

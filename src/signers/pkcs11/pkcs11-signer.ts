@@ -923,10 +923,14 @@ export class Pkcs11Signer implements Signer {
     }
   }
 
-  /** The slot whose token matches the URI's token attributes (or its slot-id). */
+  /**
+   * The slot whose token matches the URI's token attributes, slot-id and slot attributes, in a
+   * module that matches its library attributes.
+   */
   private async findSlot(): Promise<Handle> {
     const { calls } = this.module;
     const { token, manufacturer, model, serial, slotId } = this.uri;
+    await this.checkLibrary();
     let slots: Handle[];
     try {
       slots = await this.answered(calls.C_GetSlotList(true), 'C_GetSlotList');
@@ -935,6 +939,7 @@ export class Pkcs11Signer implements Signer {
     }
     const matchesUri = async (slot: Handle): Promise<boolean> => {
       if (slotId !== undefined && slotNumber(slot) !== slotId) return false;
+      if (!(await this.slotMatches(slot))) return false;
       if (
         token === undefined &&
         manufacturer === undefined &&
@@ -975,6 +980,63 @@ export class Pkcs11Signer implements Signer {
       );
     }
     return slot;
+  }
+
+  /**
+   * Whether the module is the one the URI's library attributes name (CK_INFO: RFC 7512's exact
+   * match of the blank-padded value, and "M" for version M.0); TOKEN_NOT_FOUND if not.
+   */
+  private async checkLibrary(): Promise<void> {
+    const { libraryManufacturer, libraryDescription, libraryVersion } = this.uri;
+    if (
+      libraryManufacturer === undefined &&
+      libraryDescription === undefined &&
+      libraryVersion === undefined
+    ) {
+      return;
+    }
+    let info;
+    try {
+      info = await this.answered(this.module.calls.C_GetInfo(), 'C_GetInfo');
+    } catch (error) {
+      throw this.wrap(error, 'C_GetInfo');
+    }
+    const { major, minor } = info.libraryVersion;
+    const differs = [
+      libraryManufacturer !== undefined &&
+        info.manufacturerID.trimEnd() !== libraryManufacturer &&
+        `library-manufacturer (the module's is "${info.manufacturerID.trimEnd()}")`,
+      libraryDescription !== undefined &&
+        info.libraryDescription.trimEnd() !== libraryDescription &&
+        `library-description (the module's is "${info.libraryDescription.trimEnd()}")`,
+      libraryVersion !== undefined &&
+        (libraryVersion.major !== major || libraryVersion.minor !== minor) &&
+        `library-version (the module's is ${major}.${minor})`,
+    ].filter((each) => each !== false);
+    if (differs.length > 0) {
+      throw new Pkcs11Error(
+        'TOKEN_NOT_FOUND',
+        `${this.id}: the module ${this.module.path} does not match ${differs.join(', ')}`,
+      );
+    }
+  }
+
+  /** Whether `slot` matches the URI's slot attributes (CK_SLOT_INFO), if it has any. */
+  private async slotMatches(slot: Handle): Promise<boolean> {
+    const { slotDescription, slotManufacturer } = this.uri;
+    if (slotDescription === undefined && slotManufacturer === undefined) return true;
+    let info;
+    try {
+      info = await this.answered(this.module.calls.C_GetSlotInfo(slot), 'C_GetSlotInfo');
+    } catch (error) {
+      if (error instanceof Pkcs11Error) throw error; // not answered
+      if (errorName(error) === 'CKR_SLOT_ID_INVALID') return false; // gone since listed
+      throw this.wrap(error, 'C_GetSlotInfo');
+    }
+    return (
+      (slotDescription === undefined || info.slotDescription.trimEnd() === slotDescription) &&
+      (slotManufacturer === undefined || info.manufacturerID.trimEnd() === slotManufacturer)
+    );
   }
 
   /**
@@ -1361,8 +1423,19 @@ export const SESSION_RETRY_MS = 30_000;
  * The token a login is for, as a PIN gate's scope: the module and the URI's token attributes (a
  * PKCS#11 login belongs to the token, whichever key it is for). Never the PIN.
  */
-function pinScope({ modulePath, token, manufacturer, model, serial, slotId }: Pkcs11Uri): string {
-  return JSON.stringify([modulePath, token, manufacturer, model, serial, slotId]);
+function pinScope(uri: Pkcs11Uri): string {
+  const { modulePath, token, manufacturer, model, serial, slotId } = uri;
+  const { slotDescription, slotManufacturer } = uri;
+  return JSON.stringify([
+    modulePath,
+    token,
+    manufacturer,
+    model,
+    serial,
+    slotId,
+    slotDescription,
+    slotManufacturer,
+  ]);
 }
 
 /** What C_Login answers for a PIN that will not do, and the error it makes. */

@@ -13,6 +13,13 @@ export interface Pkcs11Uri {
   serial?: string;
   /** The slot's CK_SLOT_ID, when no token attribute says which token (slot IDs may change). */
   slotId?: number;
+  /** Slot attributes (CK_SLOT_INFO): its description and manufacturer ID. */
+  slotDescription?: string;
+  slotManufacturer?: string;
+  /** Module attributes (CK_INFO): its manufacturer ID, description and version ("M" is "M.0"). */
+  libraryManufacturer?: string;
+  libraryDescription?: string;
+  libraryVersion?: { major: number; minor: number };
   /** The key's CKA_LABEL and CKA_ID (raw bytes, percent-encoded in the URI). */
   object?: string;
   id?: Buffer;
@@ -188,6 +195,11 @@ export function parsePkcs11Uri(uri: string): Pkcs11Uri {
   if (slot !== undefined && !/^\d+$/.test(slot)) {
     throw invalid(display, `slot-id must be a decimal number`);
   }
+  const version = text(pathAttributes, 'library-version');
+  const versionParts = version === undefined ? undefined : /^(\d+)(?:\.(\d+))?$/.exec(version);
+  if (version !== undefined && !versionParts) {
+    throw invalid(display, 'library-version must be M or M.m (decimal numbers)');
+  }
   const parsed: Pkcs11Uri = { modulePath, display };
   const token = text(pathAttributes, 'token');
   const manufacturer = text(pathAttributes, 'manufacturer');
@@ -202,6 +214,17 @@ export function parsePkcs11Uri(uri: string): Pkcs11Uri {
   if (model !== undefined) parsed.model = model;
   if (serial !== undefined) parsed.serial = serial;
   if (slot !== undefined) parsed.slotId = Number(slot);
+  const slotDescription = text(pathAttributes, 'slot-description');
+  const slotManufacturer = text(pathAttributes, 'slot-manufacturer');
+  const libraryManufacturer = text(pathAttributes, 'library-manufacturer');
+  const libraryDescription = text(pathAttributes, 'library-description');
+  if (slotDescription !== undefined) parsed.slotDescription = slotDescription;
+  if (slotManufacturer !== undefined) parsed.slotManufacturer = slotManufacturer;
+  if (libraryManufacturer !== undefined) parsed.libraryManufacturer = libraryManufacturer;
+  if (libraryDescription !== undefined) parsed.libraryDescription = libraryDescription;
+  if (versionParts) {
+    parsed.libraryVersion = { major: Number(versionParts[1]), minor: Number(versionParts[2] ?? 0) };
+  }
   if (object !== undefined) parsed.object = object;
   if (id !== undefined) parsed.id = id;
   if (pinSource !== undefined) parsed.pinSource = pinSource;

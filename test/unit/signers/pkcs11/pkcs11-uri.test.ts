@@ -43,6 +43,24 @@ describe('PKCS#11 URI (RFC 7512)', () => {
     expect(uri.display).not.toContain('1234');
   });
 
+  it('reads the slot and library attributes: RFC 7512 selects by them too', () => {
+    const uri = parsePkcs11Uri(
+      `pkcs11:object=k;slot-description=SoftHSM%20slot;slot-manufacturer=SoftHSM%20project;library-manufacturer=SoftHSM;library-description=Implementation%20of%20PKCS11;library-version=2.6?${MODULE}`,
+    );
+    expect(uri).toMatchObject({
+      slotDescription: 'SoftHSM slot',
+      slotManufacturer: 'SoftHSM project',
+      libraryManufacturer: 'SoftHSM',
+      libraryDescription: 'Implementation of PKCS11',
+      libraryVersion: { major: 2, minor: 6 },
+    });
+    // "M" is "M.0".
+    expect(parsePkcs11Uri(`pkcs11:object=k;library-version=3?${MODULE}`).libraryVersion).toEqual({
+      major: 3,
+      minor: 0,
+    });
+  });
+
   it.each([
     ['pkcs11:object=k', /module-path .* is required/],
     ['pkcs11:object=k?module-name=softhsm2', /module-name is not supported/],
@@ -53,6 +71,8 @@ describe('PKCS#11 URI (RFC 7512)', () => {
     [`pkcs11:object=k%zz?${MODULE}`, /bad percent-encoding in object/],
     [`pkcs11:object=k;type=cert?${MODULE}`, /type=cert/],
     [`pkcs11:object=k;slot-id=0x1?${MODULE}`, /slot-id must be a decimal number/],
+    [`pkcs11:object=k;library-version=2.x?${MODULE}`, /library-version must be M or M.m/],
+    [`pkcs11:object=k;library-version=.6?${MODULE}`, /library-version must be M or M.m/],
     [`pkcs11:object?${MODULE}`, /"object" has no value/],
     [`pkcs11:object=k;S3cret-PIN?${MODULE}`, /: an attribute has no value/],
     [`pkcs11:object=k?${MODULE}&pin-value=1&pin-source=/p`, /only one of pin-source and pin-value/],

@@ -244,10 +244,29 @@ export function parsePkcs11Uri(uri: string): Pkcs11Uri {
   return parsed;
 }
 
-/** The file `pin-source` names: `file:` URIs (`file:/p`, `file:///p`) and plain absolute paths. */
+/**
+ * The file `pin-source` names: `file:` URIs (`file:/p`, `file:///p`, `file://localhost/p`) and
+ * plain absolute paths. Never a relative path (it would depend on the server's working directory)
+ * nor another host's file (RFC 8089: `file://host/p` is not read here as `host/p`).
+ */
 export function pinSourcePath(pinSource: string, display: string): string {
-  if (pinSource.startsWith('file://')) return pinSource.slice('file://'.length);
-  if (pinSource.startsWith('file:')) return pinSource.slice('file:'.length);
-  if (pinSource.startsWith('/')) return pinSource;
-  throw invalid(display, 'pin-source must be a file: URI or an absolute path');
+  let path = pinSource;
+  if (pinSource.startsWith('file://')) {
+    const rest = pinSource.slice('file://'.length);
+    const slash = rest.indexOf('/');
+    const host = slash < 0 ? rest : rest.slice(0, slash);
+    if (host !== '' && host.toLowerCase() !== 'localhost') {
+      throw invalid(display, "pin-source must name a local file: file:///path, not another host's");
+    }
+    path = slash < 0 ? '' : rest.slice(slash);
+  } else if (pinSource.startsWith('file:')) {
+    path = pinSource.slice('file:'.length);
+  }
+  if (!path.startsWith('/')) {
+    throw invalid(
+      display,
+      'pin-source must be an absolute path: file:/path, file:///path or /path',
+    );
+  }
+  return path;
 }

@@ -161,8 +161,28 @@ describe('PKCS#11 URI (RFC 7512)', () => {
 
   it('reads pin-source as a file: URI or an absolute path, nothing else', () => {
     expect(pinSourcePath('file:///run/pin', 'u')).toBe('/run/pin');
+    expect(pinSourcePath('file:/run/pin', 'u')).toBe('/run/pin');
+    expect(pinSourcePath('file://localhost/run/pin', 'u')).toBe('/run/pin');
+    expect(pinSourcePath('file://LOCALHOST/run/pin', 'u')).toBe('/run/pin');
     expect(pinSourcePath('/run/pin', 'u')).toBe('/run/pin');
-    expect(() => pinSourcePath('env:PIN', 'u')).toThrow(/pin-source must be a file: URI/);
+    expect(() => pinSourcePath('env:PIN', 'u')).toThrow(/pin-source must be an absolute path/);
+  });
+
+  it.each([
+    ['file:run/pin', /pin-source must be an absolute path/],
+    ['run/pin', /pin-source must be an absolute path/],
+    ['file://', /pin-source must be an absolute path/],
+    ['file://localhost', /pin-source must be an absolute path/],
+    ['file://localhostrun/pin', /pin-source must name a local file/],
+    ['file://hsm.example/run/pin', /pin-source must name a local file/],
+    ['file://run/pin', /pin-source must name a local file/],
+  ])('refuses pin-source %s: relative, or on another host', (pinSource, message) => {
+    expect(() => pinSourcePath(pinSource, 'pkcs11:object=k')).toThrow(message);
+    try {
+      pinSourcePath(pinSource, 'pkcs11:object=k');
+    } catch (error) {
+      expect((error as { code: string }).code).toBe('URI_INVALID');
+    }
   });
 
   it('recognizes the scheme case-insensitively', () => {

@@ -61,17 +61,19 @@ export function isPkcs11Uri(value: string): boolean {
 /** Decodes %XX escapes to bytes; any other `%` is an error (RFC 7512 section 2.3, pk11-pchar). */
 function percentDecode(value: string, name: string, display: string): Buffer {
   const bytes: number[] = [];
-  for (let i = 0; i < value.length; i++) {
-    const char = value[i] as string;
-    if (char === '%') {
+  for (let i = 0; i < value.length;) {
+    if (value[i] === '%') {
       const hex = value.slice(i + 1, i + 3);
       if (!/^[0-9a-fA-F]{2}$/.test(hex)) {
         throw invalid(display, `bad percent-encoding in ${name}`);
       }
       bytes.push(parseInt(hex, 16));
-      i += 2;
+      i += 3;
     } else {
+      // By code point: a character outside the BMP is two UTF-16 units, one UTF-8 sequence.
+      const char = String.fromCodePoint(value.codePointAt(i) as number);
       bytes.push(...Buffer.from(char, 'utf8'));
+      i += char.length;
     }
   }
   return Buffer.from(bytes);

@@ -33,6 +33,14 @@ describe('PKCS#11 URI (RFC 7512)', () => {
     expect(uri.serial).toBe('00/1');
   });
 
+  it('reads characters outside the BMP written as they are, as their percent-encoded UTF-8 is read', () => {
+    const raw = parsePkcs11Uri(`pkcs11:object=k\u{1F511};token=t\u00e9\u{1F511}x?${MODULE}`);
+    expect(Buffer.from(raw.object ?? '', 'utf8').toString('hex')).toBe('6bf09f9491');
+    expect(raw.object).toBe('k\u{1F511}');
+    expect(raw.token).toBe('t\u00e9\u{1F511}x');
+    expect(parsePkcs11Uri(`pkcs11:object=k%F0%9F%94%91?${MODULE}`).object).toBe('k\u{1F511}');
+  });
+
   it('selects by id and slot-id, accepts pin-value, and ignores vendor x- attributes', () => {
     const uri = parsePkcs11Uri(
       `pkcs11:slot-id=42;id=%02;x-vendor=1;type=private?${MODULE}&pin-value=1234`,

@@ -786,7 +786,14 @@ export class Pkcs11Signer implements Signer {
    * signature the self-check refused: finding the key again is enough).
    */
   private drop(connection: Connection, { reinitialize = true } = {}): void {
-    if (this.connection !== connection) return;
+    if (this.connection !== connection) {
+      // Dropped already, maybe without re-initializing (a refused self-check): a token error of
+      // its generation, seen since, still re-initializes the module at the next reconnection.
+      if (reinitialize && connection.generation === this.module.generation) {
+        this.failedGeneration = connection.generation;
+      }
+      return;
+    }
     this.connection = undefined;
     this.failedGeneration = reinitialize ? connection.generation : NO_FAILED_GENERATION;
     for (const session of this.idle.splice(0)) this.closeSession(session, connection);

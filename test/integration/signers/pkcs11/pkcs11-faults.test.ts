@@ -25,8 +25,11 @@ const calls = { initialize: [] as unknown[], finalize: 0, sign: 0, findObjects: 
 let sessionsLeft: number | undefined;
 /** Signatures come back with their last byte flipped (a token that answers wrong). */
 let corrupt = false;
-/** Signatures held as a token that does not answer would; each resumes (signs) when called. */
-const held: (() => Promise<Buffer>)[] = [];
+/**
+ * Signatures held as a token that does not answer would; each resumes (signs) when called, or
+ * fails with the CKR_ it is given.
+ */
+const held: ((fault?: string) => Promise<Buffer>)[] = [];
 let holdNext = 0;
 /** Sessions being closed (a dispose closes its idle sessions without waiting for the module). */
 const closing: Promise<unknown>[] = [];
@@ -78,8 +81,8 @@ const faultyModule: LoadModule = async (path, settings) => {
       if (holdNext > 0) {
         holdNext--;
         return new Promise<Buffer>((resolve, reject) =>
-          held.push(() => {
-            const signing = module.sign(...args);
+          held.push((fault) => {
+            const signing = fault ? Promise.reject(new Error(fault)) : module.sign(...args);
             signing.then(resolve, reject);
             return signing;
           }),
@@ -200,6 +203,33 @@ describe('pkcs11 signer faults', () => {
     const accepted = randomBytes(20);
     await signer.sign(accepted, undefined, () => {});
     expect(signer.unavailableReason()).toBeUndefined();
+  });
+
+  it('a token error after a refused signature dropped the connection still re-initializes the module', async () => {
+    await signsAndVerifies();
+    const finalizations = calls.finalize;
+    const initializations = calls.initialize.length;
+    // Two signatures in flight on one connection, the first held in the token.
+    holdNext = 1;
+    const failing = signer.sign(randomBytes(20));
+    failing.catch(() => {});
+    while (held.length === 0) await turn();
+    // The second's signature is refused by the self-check: the connection is dropped, for the key
+    // to be found again (without re-initializing: the token answered).
+    await expect(
+      signer.sign(randomBytes(20), undefined, () => {
+        throw new Error('does not verify');
+      }),
+    ).rejects.toThrow('does not verify');
+    // Then the first fails as a token gone does: the module is re-initialized all the same.
+    await held
+      .shift()?.('CKR_DEVICE_ERROR')
+      .catch(() => {});
+    await expect(failing).rejects.toMatchObject({ code: 'TOKEN_UNAVAILABLE' });
+    now += 1_000;
+    await signsAndVerifies();
+    expect(calls.finalize).toBe(finalizations + 1);
+    expect(calls.initialize.length).toBe(initializations + 1);
   });
 
   it('a token out of sessions (CKR_SESSION_COUNT): signatures wait for the sessions the signer has, with one warning, and the breaker is not fed; the pool grows again once the token gives sessions', async () => {

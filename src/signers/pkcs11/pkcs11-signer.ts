@@ -3,6 +3,7 @@ import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { HashName } from '../../asn1/algorithms.js';
 import { HASHES } from '../../asn1/algorithms.js';
+import { SERVE_OPTIONS } from '../../config/schema.js';
 import { octetString, sequence } from '../../asn1/der.js';
 import { preferredHashFor, signatureAlgorithmFor } from '../../crypto/key-algorithms.js';
 import type { AcceptSignature, SignatureAlgorithm, Signer } from '../../crypto/signer.js';
@@ -80,8 +81,9 @@ export interface Pkcs11SignerOptions {
   reconnectTimeoutMs?: number;
 }
 
-export const DEFAULT_PKCS11_MAX_SESSIONS = 8;
-export const DEFAULT_PKCS11_TIMEOUT_MS = 5_000;
+/** --pkcs11-max-sessions' and --pkcs11-timeout's defaults, for a signer not given them (tests). */
+const DEFAULT_MAX_SESSIONS = SERVE_OPTIONS.pkcs11MaxSessions.default;
+const DEFAULT_TIMEOUT_MS = SERVE_OPTIONS.pkcs11Timeout.default;
 
 /**
  * The token and key found on it, in one generation of the module: its handles (and its sessions')
@@ -121,9 +123,9 @@ export async function createPkcs11Signer(
     );
   }
   // Read before the module is loaded: a PIN file that cannot be read stops start-up first.
-  const pin = await readPin(uri, options.timeoutMs ?? DEFAULT_PKCS11_TIMEOUT_MS);
+  const pin = await readPin(uri, options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   const module = await acquireModule(uri.modulePath, {
-    timeoutMs: options.timeoutMs ?? DEFAULT_PKCS11_TIMEOUT_MS,
+    timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     warn: options.warn,
     load: options.loadModule,
     maxSigningThreads: options.maxSigningThreads,
@@ -264,10 +266,10 @@ export class Pkcs11Signer implements Signer {
     options: Pkcs11SignerOptions,
   ) {
     this.id = uri.display;
-    this.maxSessions = options.maxSessions ?? DEFAULT_PKCS11_MAX_SESSIONS;
+    this.maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS;
     this.slots = new Semaphore(this.maxSessions);
     this.warn = options.warn;
-    this.timeoutMs = options.timeoutMs ?? DEFAULT_PKCS11_TIMEOUT_MS;
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.breaker = new CircuitBreaker(options.breaker ?? { threshold: 0, cooldownMs: 0 });
     this.pinRecheckMs = options.pinRecheckMs ?? DEFAULT_PIN_RECHECK_MS;
     this.pinGate = options.pinGate;

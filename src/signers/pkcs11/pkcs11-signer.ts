@@ -1,6 +1,4 @@
-import { createHash, createHmac, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
-import { constants } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { createHash, randomBytes, type KeyObject } from 'node:crypto';
 import type { HashName } from '../../asn1/algorithms.js';
 import { HASHES } from '../../asn1/algorithms.js';
 import { SERVE_OPTIONS } from '../../config/schema.js';
@@ -34,8 +32,9 @@ import {
   type LoadModule,
 } from './pkcs11-module.js';
 import type { SignMechanism } from './pkcs11-host.js';
-import { parsePkcs11Uri, pinSourcePath, type Pkcs11Uri } from './pkcs11-uri.js';
-import type { PinAdmission, PinAnswer, PinGate, PinRefusal } from './pin-gate.js';
+import { parsePkcs11Uri, type Pkcs11Uri } from './pkcs11-uri.js';
+import type { PinAdmission, PinAnswer, PinGate } from './pin-gate.js';
+import { NOT_OFFERED, PinKeeper, readPin } from './pkcs11-pin.js';
 
 export interface Pkcs11SignerOptions {
   /** Sessions (so signatures in flight) at most; more signatures wait for one. */
@@ -131,70 +130,6 @@ export async function createPkcs11Signer(
   }
 }
 
-/** Far above any PIN: bounds what a pin-source naming the wrong file costs. */
-export const MAX_PIN_FILE_BYTES = 4096;
-
-/**
- * The PIN, read from its source (the PIN file is read again at each reconnection) within
- * `timeoutMs`: a regular file of MAX_PIN_FILE_BYTES at most, so that a FIFO nobody writes, a
- * device (`/dev/zero`) or a huge file is refused, never waited for or read to the end.
- */
-async function readPin(uri: Pkcs11Uri, timeoutMs: number): Promise<string | undefined> {
-  if (uri.pinValue !== undefined) return uri.pinValue;
-  if (uri.pinSource === undefined) return undefined;
-  const path = pinSourcePath(uri.pinSource, uri.display);
-  const refused = (why: string, options?: ErrorOptions) =>
-    new Pkcs11Error(
-      'PIN_SOURCE',
-      `${uri.display}: cannot read the PIN file ${path}: ${why}`,
-      options,
-    );
-  return withDeadline(
-    timeoutMs,
-    undefined,
-    () => readPinFile(path, refused),
-    (options) => refused(`not read within ${timeoutMs} ms`, options),
-  );
-}
-
-async function readPinFile(
-  path: string,
-  refused: (why: string, options?: ErrorOptions) => Pkcs11Error,
-): Promise<string> {
-  let handle: FileHandle;
-  try {
-    // O_NONBLOCK: opening a FIFO with no writer would wait for one, on a libuv thread, for ever.
-    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
-  } catch (error) {
-    throw refused((error as NodeJS.ErrnoException).code ?? 'failed', { cause: error });
-  }
-  try {
-    if (!(await handle.stat()).isFile()) {
-      throw refused('not a regular file (a FIFO, a device or a directory)');
-    }
-    const buffer = Buffer.alloc(MAX_PIN_FILE_BYTES + 1);
-    try {
-      let length = 0;
-      while (length < buffer.length) {
-        const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
-        if (bytesRead === 0) break;
-        length += bytesRead;
-      }
-      if (length > MAX_PIN_FILE_BYTES) {
-        throw refused(`larger than ${MAX_PIN_FILE_BYTES} bytes, not a PIN file`);
-      }
-      return buffer.toString('utf8', 0, length).replace(/\r?\n$/, '');
-    } finally {
-      buffer.fill(0);
-    }
-  } catch (error) {
-    if (error instanceof Pkcs11Error) throw error;
-    throw refused((error as NodeJS.ErrnoException).code ?? 'failed', { cause: error });
-  } finally {
-    await handle.close().catch(() => {});
-  }
-}
-
 /**
  * Signs with a private key in a PKCS#11 token. The digest is computed here; the token signs it
  * (CKM_ECDSA, CKM_RSA_PKCS over a DigestInfo, CKM_RSA_PKCS_PSS) or, for Ed25519, the data itself
@@ -237,17 +172,11 @@ export class Pkcs11Signer implements Signer {
   /** This signer's work that holds the module's handles: disposing waits for it. */
   private readonly working = new Set<Promise<unknown>>();
 
-  /**
-   * The PIN the token last refused, as a keyed digest (the PIN itself is not kept: it is read from
-   * its source at each connection, and compared with this), and why: it is not offered again.
-   */
-  private refusedPin: RefusedPin | undefined;
-  /** The digest's key: random, this signer's own, or its PIN gate's (shared with the gate's). */
-  private readonly pinKey: Buffer;
+  /** The PIN read at each connection, and the one the token refused (pkcs11-pin.ts). */
+  private readonly pins: PinKeeper;
   private readonly pinGate: PinGate | undefined;
   /** The token and user the PIN is for, as the gate knows them (see pinScope). */
   private readonly pinScope: string;
-  private readonly pinRecheckMs: number;
   private readonly now: () => number;
   private readonly reconnectTimeoutMs: number;
   /** Finds the token, the key and its public parts (pkcs11-discovery.ts). */
@@ -264,11 +193,18 @@ export class Pkcs11Signer implements Signer {
     this.warn = options.warn;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.breaker = new CircuitBreaker(options.breaker ?? { threshold: 0, cooldownMs: 0 });
-    this.pinRecheckMs = options.pinRecheckMs ?? DEFAULT_PIN_RECHECK_MS;
     this.pinGate = options.pinGate;
     this.pinScope = pinScope(uri);
     this.now = options.now ?? (() => performance.now());
-    this.pinKey = options.pinGate?.key ?? randomBytes(32);
+    // The digests' key: random, this signer's own, or its PIN gate's (shared with the gate's).
+    this.pins = new PinKeeper(
+      uri,
+      this.id,
+      options.pinGate?.key ?? randomBytes(32),
+      this.timeoutMs,
+      options.pinRecheckMs ?? DEFAULT_PIN_RECHECK_MS,
+      () => this.disposed,
+    );
     this.reconnectTimeoutMs = options.reconnectTimeoutMs ?? RECONNECT_TIMEOUTS * this.timeoutMs;
     this.discovery = new TokenDiscovery(
       module,
@@ -285,15 +221,15 @@ export class Pkcs11Signer implements Signer {
    * is refused), else the breaker's refusal.
    */
   unavailableReason(): string | undefined {
-    const refused = this.refusedPin;
+    const refused = this.pins.refusedPin;
     if (!refused) return this.breaker.refusal();
-    this.recheckPin(refused);
+    this.pins.recheckPin(refused);
     return refused.message;
   }
 
   /** The breaker's cool-down left; unknown for a refused PIN (it lasts until the file is fixed). */
   unavailableForMs(): number | undefined {
-    return this.refusedPin ? undefined : this.breaker.openForMs;
+    return this.pins.refusedPin ? undefined : this.breaker.openForMs;
   }
 
   /**
@@ -302,7 +238,7 @@ export class Pkcs11Signer implements Signer {
    * does not.
    */
   unavailableIsTemporary(): boolean {
-    const refused = this.refusedPin;
+    const refused = this.pins.refusedPin;
     return (
       refused === undefined ||
       (refused.code === 'PIN_INCORRECT' && this.uri.pinSource !== undefined)
@@ -846,7 +782,7 @@ export class Pkcs11Signer implements Signer {
     // Read again (it may have been changed since), and refused without asking the token when it
     // is the PIN the token refused: offered at each reconnection, it would lock the user out.
     // Neither that nor the token's refusal of a PIN says anything about the module.
-    const pin = await this.pinToOffer();
+    const pin = await this.pins.pinToOffer();
     try {
       await reinitialize(this.module, this.failedGeneration, this.timeoutMs);
       return await this.whenSettled(() => this.connect(pin, abandoned));
@@ -942,13 +878,13 @@ export class Pkcs11Signer implements Signer {
    */
   private async login(session: Handle, pin: string | undefined): Promise<void> {
     if (pin === undefined) return;
-    const digest = this.pinDigest(pin);
+    const digest = this.pins.pinDigest(pin);
     const gate = this.pinGate;
     let ticket: number | undefined;
     if (gate) {
       const admission = await this.admitted(gate, digest);
       if (!admission.offer) {
-        const error = this.rememberRefusal(digest, admission.code, admission.reason);
+        const error = this.pins.rememberRefusal(digest, admission.code, admission.reason);
         NOT_OFFERED.add(error);
         throw error;
       }
@@ -965,7 +901,7 @@ export class Pkcs11Signer implements Signer {
     // other signer offers the PIN while the token still weighs it.
     const answer = login.then(
       (): PinAnswer => 'accepted',
-      (error: unknown) => this.loginAnswer(error, digest),
+      (error: unknown) => this.pins.loginAnswer(error, digest),
     );
     if (gate && ticket !== undefined) {
       const offered = ticket;
@@ -973,14 +909,14 @@ export class Pkcs11Signer implements Signer {
     }
     try {
       await this.answered(login, 'C_Login');
-      this.refusedPin = undefined; // another PIN, which the file holds now, was refused before
+      this.pins.refusedPin = undefined; // another PIN, which the file holds now, was refused before
     } catch (error) {
       if (error instanceof Pkcs11Error) throw error; // not answered
       // The token's answer, as loginAnswer read it (and remembered a refusal).
       const settled = await answer;
       if (settled === 'accepted') return; // CKR_USER_ALREADY_LOGGED_IN: another session did
       if (settled === 'unanswered') throw this.wrap(error, 'C_Login');
-      throw this.pinRefusal(settled.code, settled.reason);
+      throw this.pins.pinRefusal(settled.code, settled.reason);
     }
   }
 
@@ -1008,89 +944,12 @@ export class Pkcs11Signer implements Signer {
       void admitting.then(
         (late) => {
           if (late.offer) gate.settle(late.ticket, 'unanswered');
-          else this.rememberRefusal(digest, late.code, late.reason);
+          else this.pins.rememberRefusal(digest, late.code, late.reason);
         },
         () => {},
       );
       throw error;
     }
-  }
-
-  /** What a C_Login that failed says of the PIN; a refusal is remembered (see refusedPin). */
-  private loginAnswer(error: unknown, digest: Buffer): PinAnswer {
-    const name = errorName(error);
-    if (name === 'CKR_USER_ALREADY_LOGGED_IN') return 'accepted';
-    const code = PIN_REFUSALS[name];
-    // Another error of the token, or its process stopped: nothing learnt about the PIN.
-    if (!code) return 'unanswered';
-    this.rememberRefusal(digest, code, name);
-    return { code, reason: name };
-  }
-
-  /** Remembers the PIN (its digest) as refused: not offered again; returns the refusal's error. */
-  private rememberRefusal(digest: Buffer, code: PinRefusal, reason: string): Pkcs11Error {
-    const refused = this.pinRefusal(code, reason);
-    this.refusedPin = {
-      digest,
-      code,
-      reason,
-      message: refused.message,
-      checking: false,
-      checkedAt: 0,
-    };
-    return refused;
-  }
-
-  /** The PIN to log in with, read from its source; refused when it is the one the token refused. */
-  private async pinToOffer(): Promise<string | undefined> {
-    const pin = await readPin(this.uri, this.timeoutMs);
-    const refused = this.refusedPin;
-    if (!refused || pin === undefined) return pin;
-    if (!timingSafeEqual(this.pinDigest(pin), refused.digest)) {
-      // Changed: offered once; a refusal is remembered again.
-      if (this.refusedPin === refused) this.refusedPin = undefined;
-      return pin;
-    }
-    const error = this.pinRefusal(refused.code, refused.reason);
-    NOT_OFFERED.add(error);
-    throw error;
-  }
-
-  /**
-   * Reads the PIN file again, unless a read is under way or was made less than `pinRecheckMs`
-   * ago: once it holds another PIN, the refusal is forgotten (the next signature offers it).
-   */
-  private recheckPin(refused: RefusedPin): void {
-    if (this.uri.pinSource === undefined || refused.checking || this.disposed) return;
-    const now = performance.now();
-    if (refused.checkedAt !== 0 && now - refused.checkedAt < this.pinRecheckMs) return;
-    refused.checking = true;
-    refused.checkedAt = now;
-    readPin(this.uri, this.timeoutMs)
-      .then(
-        (pin) => {
-          const same = pin !== undefined && timingSafeEqual(this.pinDigest(pin), refused.digest);
-          if (!same && this.refusedPin === refused) this.refusedPin = undefined;
-        },
-        () => {}, // unreadable: still refused (a reconnection says why)
-      )
-      .finally(() => (refused.checking = false));
-  }
-
-  private pinDigest(pin: string): Buffer {
-    return createHmac('sha256', this.pinKey).update(pin, 'utf8').digest();
-  }
-
-  /** The error of a PIN refused (never the PIN): what to update, and that it is not offered again. */
-  private pinRefusal(code: PinRefusal, reason: string): Pkcs11Error {
-    const source =
-      this.uri.pinSource !== undefined
-        ? `the PIN file ${pinSourcePath(this.uri.pinSource, this.id)}`
-        : "the URI's pin-value (and restart)";
-    return new Pkcs11Error(
-      code,
-      `${this.id}: the token refused the PIN (${reason}); update ${source}: this PIN is not offered again`,
-    );
   }
 
   /** A new session of `connection`, counted once opened. */
@@ -1214,31 +1073,6 @@ function pinScope(uri: Pkcs11Uri): string {
     slotManufacturer,
   ]);
 }
-
-/** What C_Login answers for a PIN that will not do, and the error it makes. */
-const PIN_REFUSALS: Partial<Record<string, PinRefusal>> = {
-  CKR_PIN_INCORRECT: 'PIN_INCORRECT',
-  CKR_PIN_INVALID: 'PIN_INCORRECT',
-  CKR_PIN_LEN_RANGE: 'PIN_INCORRECT',
-  CKR_PIN_LOCKED: 'PIN_LOCKED',
-  CKR_PIN_EXPIRED: 'PIN_LOCKED',
-};
-
-/** A PIN the token refused (see Pkcs11Signer.refusedPin). */
-interface RefusedPin {
-  digest: Buffer;
-  code: PinRefusal;
-  /** The CKR_ the token answered. */
-  reason: string;
-  /** Why signatures fail meanwhile (the refusal's message). */
-  message: string;
-  /** A read of the PIN file under way (unavailableReason), and when the last began. */
-  checking: boolean;
-  checkedAt: number;
-}
-
-/** Refusals of a PIN made without offering it to the token. */
-const NOT_OFFERED = new WeakSet<Error>();
 
 /** Where a signature is (see Pkcs11Signer.sign). */
 interface Attempt {

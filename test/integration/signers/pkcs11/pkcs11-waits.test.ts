@@ -14,9 +14,9 @@ import { nodeSignatureArguments } from '../../../../src/crypto/key-algorithms.js
 import { localPinGate, type PinGate } from '../../../../src/signers/pkcs11/pin-gate.js';
 import type { Pkcs11Calls } from '../../../../src/signers/pkcs11/pkcs11-host.js';
 import { loadInHost, type LoadModule } from '../../../../src/signers/pkcs11/pkcs11-module.js';
+import { MAX_PIN_FILE_BYTES } from '../../../../src/signers/pkcs11/pkcs11-pin.js';
 import {
   createPkcs11Signer,
-  MAX_PIN_FILE_BYTES,
   type Pkcs11Signer,
   type Pkcs11SignerOptions,
 } from '../../../../src/signers/pkcs11/pkcs11-signer.js';

@@ -1,0 +1,200 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { constants } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { withDeadline } from '../../deadline.js';
+import type { PinAnswer, PinRefusal } from './pin-gate.js';
+import { Pkcs11Error } from './pkcs11-error.js';
+import { errorName } from './pkcs11-module.js';
+import { pinSourcePath, type Pkcs11Uri } from './pkcs11-uri.js';
+
+/** Far above any PIN: bounds what a pin-source naming the wrong file costs. */
+export const MAX_PIN_FILE_BYTES = 4096;
+
+/**
+ * The PIN, read from its source (the PIN file is read again at each reconnection) within
+ * `timeoutMs`: a regular file of MAX_PIN_FILE_BYTES at most, so that a FIFO nobody writes, a
+ * device (`/dev/zero`) or a huge file is refused, never waited for or read to the end.
+ */
+export async function readPin(uri: Pkcs11Uri, timeoutMs: number): Promise<string | undefined> {
+  if (uri.pinValue !== undefined) return uri.pinValue;
+  if (uri.pinSource === undefined) return undefined;
+  const path = pinSourcePath(uri.pinSource, uri.display);
+  const refused = (why: string, options?: ErrorOptions) =>
+    new Pkcs11Error(
+      'PIN_SOURCE',
+      `${uri.display}: cannot read the PIN file ${path}: ${why}`,
+      options,
+    );
+  return withDeadline(
+    timeoutMs,
+    undefined,
+    () => readPinFile(path, refused),
+    (options) => refused(`not read within ${timeoutMs} ms`, options),
+  );
+}
+
+async function readPinFile(
+  path: string,
+  refused: (why: string, options?: ErrorOptions) => Pkcs11Error,
+): Promise<string> {
+  let handle: FileHandle;
+  try {
+    // O_NONBLOCK: opening a FIFO with no writer would wait for one, on a libuv thread, for ever.
+    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+  } catch (error) {
+    throw refused((error as NodeJS.ErrnoException).code ?? 'failed', { cause: error });
+  }
+  try {
+    if (!(await handle.stat()).isFile()) {
+      throw refused('not a regular file (a FIFO, a device or a directory)');
+    }
+    const buffer = Buffer.alloc(MAX_PIN_FILE_BYTES + 1);
+    try {
+      let length = 0;
+      while (length < buffer.length) {
+        const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
+        if (bytesRead === 0) break;
+        length += bytesRead;
+      }
+      if (length > MAX_PIN_FILE_BYTES) {
+        throw refused(`larger than ${MAX_PIN_FILE_BYTES} bytes, not a PIN file`);
+      }
+      return buffer.toString('utf8', 0, length).replace(/\r?\n$/, '');
+    } finally {
+      buffer.fill(0);
+    }
+  } catch (error) {
+    if (error instanceof Pkcs11Error) throw error;
+    throw refused((error as NodeJS.ErrnoException).code ?? 'failed', { cause: error });
+  } finally {
+    await handle.close().catch(() => {});
+  }
+}
+
+/**
+ * A signer's PIN between connections: read from its source at each one, and, once the token
+ * refused it, remembered as a keyed digest (never the PIN itself) and not offered again until the
+ * source holds another.
+ */
+export class PinKeeper {
+  /**
+   * The PIN the token last refused, as a keyed digest (the PIN itself is not kept: it is read from
+   * its source at each connection, and compared with this), and why: it is not offered again.
+   */
+  refusedPin: RefusedPin | undefined;
+
+  /**
+   * `pinKey` keys the digests (the PIN gate's key when there is one); `closed` says the signer is
+   * closed (no more reads of the PIN file).
+   */
+  constructor(
+    private readonly uri: Pkcs11Uri,
+    private readonly id: string,
+    private readonly pinKey: Buffer,
+    private readonly timeoutMs: number,
+    private readonly pinRecheckMs: number,
+    private readonly closed: () => boolean,
+  ) {}
+
+  /** What a C_Login that failed says of the PIN; a refusal is remembered (see refusedPin). */
+  loginAnswer(error: unknown, digest: Buffer): PinAnswer {
+    const name = errorName(error);
+    if (name === 'CKR_USER_ALREADY_LOGGED_IN') return 'accepted';
+    const code = PIN_REFUSALS[name];
+    // Another error of the token, or its process stopped: nothing learnt about the PIN.
+    if (!code) return 'unanswered';
+    this.rememberRefusal(digest, code, name);
+    return { code, reason: name };
+  }
+
+  /** Remembers the PIN (its digest) as refused: not offered again; returns the refusal's error. */
+  rememberRefusal(digest: Buffer, code: PinRefusal, reason: string): Pkcs11Error {
+    const refused = this.pinRefusal(code, reason);
+    this.refusedPin = {
+      digest,
+      code,
+      reason,
+      message: refused.message,
+      checking: false,
+      checkedAt: 0,
+    };
+    return refused;
+  }
+
+  /** The PIN to log in with, read from its source; refused when it is the one the token refused. */
+  async pinToOffer(): Promise<string | undefined> {
+    const pin = await readPin(this.uri, this.timeoutMs);
+    const refused = this.refusedPin;
+    if (!refused || pin === undefined) return pin;
+    if (!timingSafeEqual(this.pinDigest(pin), refused.digest)) {
+      // Changed: offered once; a refusal is remembered again.
+      if (this.refusedPin === refused) this.refusedPin = undefined;
+      return pin;
+    }
+    const error = this.pinRefusal(refused.code, refused.reason);
+    NOT_OFFERED.add(error);
+    throw error;
+  }
+
+  /**
+   * Reads the PIN file again, unless a read is under way or was made less than `pinRecheckMs`
+   * ago: once it holds another PIN, the refusal is forgotten (the next signature offers it).
+   */
+  recheckPin(refused: RefusedPin): void {
+    if (this.uri.pinSource === undefined || refused.checking || this.closed()) return;
+    const now = performance.now();
+    if (refused.checkedAt !== 0 && now - refused.checkedAt < this.pinRecheckMs) return;
+    refused.checking = true;
+    refused.checkedAt = now;
+    readPin(this.uri, this.timeoutMs)
+      .then(
+        (pin) => {
+          const same = pin !== undefined && timingSafeEqual(this.pinDigest(pin), refused.digest);
+          if (!same && this.refusedPin === refused) this.refusedPin = undefined;
+        },
+        () => {}, // unreadable: still refused (a reconnection says why)
+      )
+      .finally(() => (refused.checking = false));
+  }
+
+  pinDigest(pin: string): Buffer {
+    return createHmac('sha256', this.pinKey).update(pin, 'utf8').digest();
+  }
+
+  /** The error of a PIN refused (never the PIN): what to update, and that it is not offered again. */
+  pinRefusal(code: PinRefusal, reason: string): Pkcs11Error {
+    const source =
+      this.uri.pinSource !== undefined
+        ? `the PIN file ${pinSourcePath(this.uri.pinSource, this.id)}`
+        : "the URI's pin-value (and restart)";
+    return new Pkcs11Error(
+      code,
+      `${this.id}: the token refused the PIN (${reason}); update ${source}: this PIN is not offered again`,
+    );
+  }
+}
+
+/** What C_Login answers for a PIN that will not do, and the error it makes. */
+const PIN_REFUSALS: Partial<Record<string, PinRefusal>> = {
+  CKR_PIN_INCORRECT: 'PIN_INCORRECT',
+  CKR_PIN_INVALID: 'PIN_INCORRECT',
+  CKR_PIN_LEN_RANGE: 'PIN_INCORRECT',
+  CKR_PIN_LOCKED: 'PIN_LOCKED',
+  CKR_PIN_EXPIRED: 'PIN_LOCKED',
+};
+
+/** A PIN the token refused (see PinKeeper.refusedPin). */
+export interface RefusedPin {
+  digest: Buffer;
+  code: PinRefusal;
+  /** The CKR_ the token answered. */
+  reason: string;
+  /** Why signatures fail meanwhile (the refusal's message). */
+  message: string;
+  /** A read of the PIN file under way (unavailableReason), and when the last began. */
+  checking: boolean;
+  checkedAt: number;
+}
+
+/** Refusals of a PIN made without offering it to the token. */
+export const NOT_OFFERED = new WeakSet<Error>();

@@ -1,6 +1,15 @@
 import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { integer, octetString, oid, sequence, set, tlv } from '../../../src/asn1/der.js';
+import {
+  contextTag,
+  integer,
+  octetString,
+  oid,
+  sequence,
+  set,
+  time,
+  tlv,
+} from '../../../src/asn1/der.js';
 import { OID } from '../../../src/asn1/oids.js';
 import {
   VerificationError,
@@ -8,6 +17,8 @@ import {
   verifyTimestampResponse,
 } from '../../../src/index.js';
 import { verifySignerInfo } from '../../../src/verify/cms-signer.js';
+import { parseCertificate } from '../../../src/x509/certificate.js';
+import { encodeName } from '../../../src/x509/name.js';
 import { makePki, type Pki } from '../../helpers/pki.js';
 import {
   FORGED_AT,
@@ -18,6 +29,7 @@ import {
 } from './forged-token.js';
 
 const artifact = Buffer.from('signed attributes\n');
+const DAY = 86_400_000;
 
 /**
  * Signed attributes a token's key holder chose (any self-made certificate signs one): whatever
@@ -153,6 +165,57 @@ describe('signed attributes the signer made', () => {
       }),
     ).toBe(
       'error while verifying signature: the signingTime attribute is not a UTCTime or GeneralizedTime',
+    );
+  });
+
+  /** makePki's leaf (FORGED_AT): valid from 30 days before to 365 days after. */
+  it.each([
+    ['after notAfter', new Date(FORGED_AT.getTime() + 366 * DAY)],
+    ['before notBefore', new Date(FORGED_AT.getTime() - 31 * DAY)],
+  ])('a signingTime %s of the signer certificate is refused', async (_name, at) => {
+    expect(
+      await refusal({
+        attributes: replaceAttribute(
+          OID.signingTime,
+          sequence(oid(OID.signingTime), set(time(at))),
+        ),
+      }),
+    ).toBe(
+      `error while verifying signature: the signing time ${at.toISOString()} is outside the signer certificate's validity`,
+    );
+  });
+
+  /** A signingCertificateV2 with the leaf's hash and issuerSerial { [4] `issuer`, `serial` }. */
+  const withIssuerSerial = (issuer: Buffer, serial: Buffer) =>
+    replaceAttribute(
+      OID.signingCertificateV2,
+      essCertIdV2(leafHash(), sequence(sequence(tlv(contextTag(4, true), issuer)), serial)),
+    );
+
+  it('an issuerSerial naming the signer by its own issuer and serial verifies', async () => {
+    const leaf = parseCertificate(pki.leaf.der);
+    const tsr = await forgeToken(pki, artifact, {
+      attributes: withIssuerSerial(leaf.issuer, leaf.serialNumber),
+    });
+    await expect(verifyTimestampResponse(tsr, artifact, trust())).resolves.toBeDefined();
+  });
+
+  it.each([
+    [
+      'the right issuer but another serial',
+      () => {
+        const leaf = parseCertificate(pki.leaf.der);
+        return withIssuerSerial(leaf.issuer, integer(BigInt(`0x${leaf.x509.serialNumber}`) + 1n));
+      },
+    ],
+    [
+      'another issuer (the root) but the right serial',
+      () =>
+        withIssuerSerial(encodeName(pki.root.subject), parseCertificate(pki.leaf.der).serialNumber),
+    ],
+  ])('an issuerSerial with %s is refused', async (_name, attributes) => {
+    expect(await refusal({ attributes: attributes() })).toBe(
+      "error while verifying signature: the signingCertificateV2 attribute's issuerSerial does not match the signer certificate",
     );
   });
 });

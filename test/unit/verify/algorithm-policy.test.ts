@@ -1,5 +1,6 @@
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NULL, oid, sequence, set } from '../../../src/asn1/der.js';
 import { OID } from '../../../src/asn1/oids.js';
@@ -166,18 +167,33 @@ describe('certificate and signer algorithms of openssl-made tokens (F1, F2)', ()
     ]); // prettier-ignore
   }
 
-  /** A token signed by `leaf`, its chain (`chain`, leaf excluded) embedded; `digest`: signer_digest. */
-  async function reply(leaf: string, chain: string[], digest = 'sha256'): Promise<Buffer> {
+  /**
+   * A token signed by `leaf`, its chain (`chain`, leaf excluded) embedded; `digest`: signer_digest;
+   * `queryFile`: the request answered (the artifact's SHA-256 query by default).
+   */
+  async function reply(
+    leaf: string,
+    chain: string[],
+    digest = 'sha256',
+    queryFile = query,
+  ): Promise<Buffer> {
     writeFileSync(
       p(`${leaf}-chain.pem`),
       chain.map((name) => readFileSync(p(`${name}.pem`))).join(''),
     );
-    const out = p(`${leaf}-${digest}.tsr`);
+    const out = p(`${leaf}-${digest}-${basename(queryFile)}.tsr`);
     await openssl([
-      'ts', '-reply', '-config', p('ts.cnf'), '-queryfile', query, '-signer', p(`${leaf}.pem`),
+      'ts', '-reply', '-config', p('ts.cnf'), '-queryfile', queryFile, '-signer', p(`${leaf}.pem`),
       '-inkey', p(`${leaf}.key`), '-chain', p(`${leaf}-chain.pem`), `-${digest}`, '-out', out,
     ]); // prettier-ignore
     return readFileSync(out);
+  }
+
+  /** `openssl ts -query` for the artifact with message imprint digest `md`. */
+  async function queryWith(md: string): Promise<string> {
+    const file = p(`q-${md}.tsq`);
+    await openssl(['ts', '-query', '-data', p('artifact'), `-${md}`, '-cert', '-out', file]);
+    return file;
   }
 
   const verify = (tsr: Buffer, root = 'root') =>
@@ -195,7 +211,7 @@ describe('certificate and signer algorithms of openssl-made tokens (F1, F2)', ()
         `serial = ${p('serial')}`,
         'signer_digest = sha256',
         'default_policy = 1.2.3.4.1',
-        'digests = sha1, sha256, sha384, sha512',
+        'digests = sha1, sha224, sha256, sha384, sha512',
         'accuracy = secs:1',
         'ess_cert_id_alg = sha256',
         '',
@@ -227,6 +243,15 @@ describe('certificate and signer algorithms of openssl-made tokens (F1, F2)', ()
     expect((await refusal(verify(await reply('leaf', ['root'], 'sha224')))).code).toBe(
       'unsupported-hash',
     );
+  });
+
+  // openssl grants both (the ts.cnf digests list them); the SignerInfo digest stays SHA-256.
+  it.each([
+    ['SHA-1', 'sha1', 'weak-hash', 'weak hash algorithm: must be SHA-256, SHA-384, or SHA-512'],
+    ['SHA-224', 'sha224', 'unsupported-hash', 'unsupported hash algorithm'],
+  ])('a message imprint of %s is refused', async (_name, md, code, message) => {
+    const tsr = await reply('leaf', ['root'], 'sha256', await queryWith(md));
+    expect(await refusal(verify(tsr))).toEqual({ code, message });
   });
 
   it.each([

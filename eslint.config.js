@@ -26,6 +26,21 @@ export default tseslint.config(
     },
   },
   {
+    // vitest's expect.poll gives up after 1 s by default, a deadline a loaded machine misses.
+    files: ['test/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector:
+            "CallExpression[callee.object.name='expect'][callee.property.name='poll'][arguments.length<2]",
+          message:
+            'expect.poll without options gives up after 1 s: pass UNTIL_SETTLED (test/helpers/poll.ts).',
+        },
+      ],
+    },
+  },
+  {
     // Plain JavaScript (this file, test and bench helpers) is outside the TypeScript program.
     files: ['**/*.js', '**/*.mjs', '**/*.cjs'],
     ...tseslint.configs.disableTypeChecked,

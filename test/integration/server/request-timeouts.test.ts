@@ -156,7 +156,7 @@ describe('a request the server cuts at --write-timeout while handling it', () =>
     try {
       expect(await sendAndWait(server.url, request)).toBe('');
       await expect
-        .poll(lines)
+        .poll(lines, UNTIL_SETTLED)
         .toEqual([{ statusCode: 444, message: 'connection closed without response' }]);
       expect(increase(before, await requestCounts(server))).toEqual({ '444': 1 });
     } finally {

@@ -363,7 +363,7 @@ describe('slow and idle clients on the HTTPS listener (HTTP/2 and HTTP/1.1)', ()
         const session = await openHttp2(server.tlsUrl ?? '').catch(() => undefined);
         session?.destroy();
         return session !== undefined;
-      })
+      }, UNTIL_SETTLED)
       .toBe(true);
   });
 

@@ -23,6 +23,7 @@ import {
 import { parseDockerfile } from '../../helpers/dockerfile.js';
 import { renderKustomization } from '../../helpers/kustomize.js';
 import { openssl, tempDir } from '../../helpers/openssl.js';
+import { UNTIL_SETTLED } from '../../helpers/poll.js';
 import { watch } from '../../helpers/slow-client.js';
 import { silentLogger } from '../../helpers/tsa.js';
 import { REPO_ROOT } from '../../helpers/spawn-server.js';
@@ -246,10 +247,13 @@ describe('HTTPS listener', () => {
     try {
       // Two refusals, and the chain for the request at the limit.
       await expect
-        .poll(() => ({
-          refusals: connection.received().split(refusal).length - 1,
-          chain: connection.received().includes('-----END CERTIFICATE-----'),
-        }))
+        .poll(
+          () => ({
+            refusals: connection.received().split(refusal).length - 1,
+            chain: connection.received().includes('-----END CERTIFICATE-----'),
+          }),
+          UNTIL_SETTLED,
+        )
         .toEqual({ refusals: 2, chain: true });
     } finally {
       connection.socket.destroy();

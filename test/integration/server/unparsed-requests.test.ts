@@ -120,7 +120,7 @@ describe('a request the HTTP parser refuses', () => {
       `GET /ping HTTP/1.1\r\nHost: tsa\r\nX-Pad: ${'a'.repeat(2000)}\r\n\r\n`,
     );
     expect(received).toMatch(/^HTTP\/1\.1 431 /);
-    await expect.poll(lines).toEqual([
+    await expect.poll(lines, UNTIL_SETTLED).toEqual([
       expect.objectContaining({
         statusCode: 431,
         reason: expect.stringMatching(/^HPE_HEADER_OVERFLOW/),
@@ -163,7 +163,7 @@ describe('a request the HTTP parser refuses', () => {
     const { received } = await connection.closed;
     expect(received).toMatch(/HTTP\/1\.1 400 Bad Request\r\n/);
     await expect
-      .poll(lines)
+      .poll(lines, UNTIL_SETTLED)
       .toEqual([
         expect.objectContaining({ statusCode: 200, url: '/api/v1/timestamp' }),
         expect.objectContaining({ statusCode: 400, message: 'request rejected' }),
@@ -181,7 +181,7 @@ describe('a request in flight when its connection fails', () => {
     const received = await sendAndWait(server.url, `${timestampHeaders(67)}0123456789`);
     expect(received).toMatch(/^HTTP\/1\.1 408 /);
     await expect
-      .poll(lines)
+      .poll(lines, UNTIL_SETTLED)
       .toEqual([
         expect.objectContaining({ statusCode: 408, url: '/api/v1/timestamp', reason: undefined }),
       ]);

@@ -3,6 +3,7 @@ import { createSocket, type RemoteInfo } from 'node:dgram';
 import { once } from 'node:events';
 import { unixMsToNtp } from '../../src/clock/sntp-client.js';
 import { parseServerAddress, type NtpServerAddress } from '../../src/clock/server-address.js';
+import { waitUntil } from './poll.js';
 
 export interface ReplyOptions {
   /** Added to the responder's clock (server minus true time), ms. */
@@ -88,18 +89,18 @@ export class SntpResponder {
 }
 
 /**
- * Polls `condition` every 10 ms until it holds. No deadline of its own: a condition that never
- * holds fails the test at vitest's test timeout, never because the machine is slow or busy.
- * `what` (text, or a function read at that moment) is printed if the test fails while waiting.
+ * waitUntil (no deadline of its own), polling `condition` every `everyMs` (10 ms by default), that
+ * prints `what` (text, or a function read at that moment) if the test fails while waiting.
  */
 export async function until(
-  condition: () => boolean,
+  condition: () => boolean | Promise<boolean>,
   what: string | (() => string) = 'condition',
+  everyMs = 10,
 ): Promise<void> {
   let waiting = true;
   onTestFailed(() => {
     if (waiting) console.error(`still waiting for ${typeof what === 'string' ? what : what()}`);
   });
-  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 10));
+  await waitUntil(condition, everyMs);
   waiting = false;
 }

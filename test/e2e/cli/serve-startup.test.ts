@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openssl, tempDir } from '../../helpers/openssl.js';
 import { EXT, OpensslPki } from '../../helpers/openssl-pki.js';
+import { waitUntil } from '../../helpers/poll.js';
 import { cliArguments } from '../../helpers/spawn-server.js';
 
 const REPO = resolve(import.meta.dirname, '..', '..', '..');
@@ -110,7 +111,7 @@ describe('timestamp-server serve: start-up failures exit 1 with one clear line',
     ]);
 
     const relaxed = serve([...args, '--enforce-intermediate-eku=false']);
-    await waitFor(() => relaxed.output().includes('serving timestamps on'));
+    await waitUntil(() => relaxed.output().includes('serving timestamps on'));
     relaxed.child.kill('SIGTERM');
     expect(await relaxed.exited).toBe(0);
   });
@@ -192,7 +193,7 @@ describe('timestamp-server serve: start-up failures exit 1 with one clear line',
       '--certificate-chain-path',
       between,
     ]);
-    await waitFor(() => running.output().includes('serving timestamps on'));
+    await waitUntil(() => running.output().includes('serving timestamps on'));
     running.child.kill('SIGTERM');
     expect(await running.exited).toBe(0);
   });
@@ -259,7 +260,7 @@ describe('timestamp-server serve with the file signer', () => {
       chain,
     ]);
     try {
-      await waitFor(() => running.output().includes('serving timestamps on'));
+      await waitUntil(() => running.output().includes('serving timestamps on'));
       const url = /serving timestamps on (http:\/\/\S+?)"/.exec(running.output())?.[1];
       const data = work.write('cli-data.txt', 'served by the CLI');
       await openssl([
@@ -301,11 +302,3 @@ describe('timestamp-server serve with the file signer', () => {
     }
   });
 });
-
-/**
- * Waits until `condition` holds, with no deadline of its own: a busy machine is slow, not wrong
- * (the test's timeout bounds the wait).
- */
-async function waitFor(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolveWait) => setTimeout(resolveWait, 50));
-}

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { afterEach, describe, expect, it, onTestFailed } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import {
   freeTcpPort,
   freeUdpPort,
@@ -10,6 +10,7 @@ import {
 } from '../../helpers/chrony.js';
 import { auditPathForSlot } from '../../../src/server/audit-log.js';
 import { tempDir } from '../../helpers/openssl.js';
+import { until } from '../../helpers/sntp-responder.js';
 import { spawnServer } from '../../helpers/spawn-server.js';
 import { helloTimeStampReq } from '../../loadtest/request.js';
 
@@ -17,19 +18,6 @@ const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-
-/**
- * Polls until `condition` resolves true. No deadline of its own: the test timeout bounds the wait,
- * and `what` is printed if the test fails while waiting.
- */
-async function until(condition: () => Promise<boolean>, what: string): Promise<void> {
-  let waiting = true;
-  onTestFailed(() => {
-    if (waiting) console.error(`still waiting for ${what}`);
-  });
-  while (!(await condition())) await new Promise((resolve) => setTimeout(resolve, 50));
-  waiting = false;
-}
 
 describe('--time-source chrony with --workers 2 (the primary reads chronyd, workers gate on it)', () => {
   it('tokens issued by the workers record the NTS-authenticated source and declare the measured accuracy', async () => {
@@ -72,7 +60,7 @@ describe('--time-source chrony with --workers 2 (the primary reads chronyd, work
       { DISABLE_NTP_MONITORING: 'false' },
     );
     cleanups.push(() => tsa.stop());
-    await until(async () => (await fetch(`${tsa.url}/readyz`)).status === 200, 'ready');
+    await until(async () => (await fetch(`${tsa.url}/readyz`)).status === 200, 'ready', 50);
 
     const statuses = await Promise.all(
       Array.from({ length: 6 }, async () => {

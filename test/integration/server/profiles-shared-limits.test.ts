@@ -9,6 +9,7 @@ import { readConfigFile } from '../../../src/config/config-file.js';
 import { resolveLayers } from '../../../src/config/resolve.js';
 import { startServer, type RunningServer } from '../../../src/runtime/serve.js';
 import { openssl, tempDir } from '../../helpers/openssl.js';
+import { waitUntil } from '../../helpers/poll.js';
 import { silentLogger } from '../../helpers/tsa.js';
 
 const dir = tempDir();
@@ -48,17 +49,17 @@ const post = (url: string) =>
     payload: query,
   });
 
-/**
- * The audit lines, once there are `count` of them (rejections are written in the background); no
- * deadline of its own: the test's timeout bounds the wait on a busy machine.
- */
+const readAudit = () =>
+  readFileSync(dir.path('audit.log'), 'utf8')
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+
+/** The audit lines, once there are `count` of them (rejections are written in the background). */
 async function auditLines(count: number) {
-  for (;;) {
-    const lines = readFileSync(dir.path('audit.log'), 'utf8').trim().split('\n').filter(Boolean);
-    if (lines.length >= count)
-      return lines.map((line) => JSON.parse(line) as Record<string, unknown>);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+  await waitUntil(() => readAudit().length >= count, 25);
+  return readAudit();
 }
 
 describe('server-wide limits with profiles', () => {

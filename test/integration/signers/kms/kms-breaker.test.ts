@@ -4,6 +4,7 @@ import { registry } from '../../../../src/metrics/registry.js';
 import { startFakeAwsKms } from '../../../fakes/aws-kms.js';
 import { signerFailureCounts, watchUnhandledRejections } from '../../../helpers/fault-tsa.js';
 import { openssl, tempDir } from '../../../helpers/openssl.js';
+import { waitUntil } from '../../../helpers/poll.js';
 import {
   createFlagServer,
   issueAndVerify,
@@ -59,15 +60,9 @@ async function circuitState(): Promise<string | undefined> {
   return /state="([a-z-]+)"} 1$/m.exec(text)?.[1];
 }
 
-/**
- * Polls /readyz until it answers `status` (the cool-down ends in real time); no deadline of its
- * own: the test's timeout bounds the wait on a busy machine.
- */
-async function readyzBecomes(status: number) {
-  while ((await get('/readyz')).statusCode !== status) {
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
+/** Once /readyz answers `status` (the cool-down ends in real time). */
+const readyzBecomes = (status: number) =>
+  waitUntil(async () => (await get('/readyz')).statusCode === status, 25);
 
 async function expectSystemFailure() {
   const failed = await requestToken(server.app, dir);

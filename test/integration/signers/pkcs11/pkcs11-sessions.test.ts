@@ -10,6 +10,7 @@ import { registry } from '../../../../src/metrics/registry.js';
 import { createPkcs11Signer } from '../../../../src/signers/pkcs11/pkcs11-signer.js';
 import { decodeResponse } from '../../../helpers/decode.js';
 import { tempDir } from '../../../helpers/openssl.js';
+import { waitUntil } from '../../../helpers/poll.js';
 import { writeChainFor } from '../../../helpers/remote-tsa.js';
 import { encodeRequest } from '../../../helpers/requests.js';
 import { SoftHsm } from '../../../helpers/softhsm.js';
@@ -60,15 +61,6 @@ async function timestamp(nonce: number) {
 
 const readyz = async () => (await server.app.inject({ url: '/readyz' })).statusCode;
 
-/** Polls `check` until it holds (a generous hang guard, not a deadline on the behaviour). */
-async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
-  for (let attempt = 0; attempt < 600; attempt++) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`never: ${what}`);
-}
-
 describe('pkcs11 session pool', () => {
   it('64 concurrent requests are signed on several sessions, at most --pkcs11-max-sessions', async () => {
     expect(await metric('timestamp_authority_pkcs11_sessions')).toBe(1); // the start-up session
@@ -110,18 +102,17 @@ describe('pkcs11 session pool', () => {
     expect(statuses.slice(16).some((status) => status !== 200)).toBe(true);
     // Enough consecutive failures opened the breaker: not ready, and refused without a C_Sign,
     // for now (503, to retry later).
-    await eventually(
+    // /readyz 503
+    await waitUntil(
       async () => (await timestamp(5000)).status === 503 && (await readyz()) === 503,
-      '/readyz 503',
+      100,
     );
 
     renameSync(away, join(hsm.tokens, tokenDir));
     // The breaker lets a probe through after its cool-down; the probe reopens module, token, key.
-    await eventually(
-      async () => (await timestamp(6000)).status === 200,
-      'a token after the return',
-    );
-    await eventually(async () => (await readyz()) === 200, '/readyz 200');
+    // A token after the return, then /readyz 200.
+    await waitUntil(async () => (await timestamp(6000)).status === 200, 100);
+    await waitUntil(async () => (await readyz()) === 200, 100);
     const after = await Promise.all(Array.from({ length: 16 }, (_, i) => timestamp(7000 + i)));
     expect(after.map((result) => result.status)).toEqual(Array(16).fill(200));
     expect(await metric('timestamp_authority_pkcs11_sessions')).toBeLessThanOrEqual(MAX_SESSIONS);

@@ -42,7 +42,9 @@ beforeAll(async () => {
     timestampSigner: 'kms',
     kmsKeyResource: `awskms:///${created.arn}`,
     certificateChainPath: paths.chain,
-    kmsTimeout: '1s',
+    // Generous: every failure below is immediate (500, 503, reset); granted calls, the SDK's
+    // first included, need not be fast.
+    kmsTimeout: '30s',
     kmsBreakerThreshold: 3,
     kmsBreakerCooldown: '1s',
   });
@@ -92,7 +94,8 @@ describe('remote signer circuit breaker (--kms-breaker-threshold 3, --kms-breake
     expect((await get('/readyz')).statusCode).toBe(200);
     expect(await circuitState()).toBe('closed');
 
-    // The KMS dies: three consecutive failures of different kinds open the circuit.
+    // The KMS dies: three consecutive failures of different kinds open the circuit. (A timeout
+    // counts as one too: remote-signer-breaker.test.ts, and kms-faults-cli.test.ts end to end.)
     const before = await signerFailureCounts();
     const query = await preparedQuery();
     fake.faults.calls.length = 0;
@@ -103,7 +106,7 @@ describe('remote signer circuit breaker (--kms-breaker-threshold 3, --kms-breake
     await expectSystemFailure();
     expect((await get('/readyz')).statusCode).toBe(200); // two failures: still closed
     fake.faults.resetConnection = false;
-    fake.faults.hang = true;
+    fake.faults.errorStatus = 503;
     // The third opens the breaker: answered as the refusals after it are (503, retry later).
     expect((await post(query)).statusCode).toBe(503);
     expect(fake.faults.count('Sign')).toBe(3);
@@ -134,8 +137,10 @@ describe('remote signer circuit breaker (--kms-breaker-threshold 3, --kms-breake
       /circuit breaker open after 3 consecutive failures\nFailure info: .*system failure/,
     );
 
-    // Still dead after the cool-down: the probe fails and the circuit opens again (503, as the
-    // refusals after it).
+    // Still dead after the cool-down: the probe fails (its connection reset) and the circuit
+    // opens again (503, as the refusals after it).
+    fake.faults.errorStatus = undefined;
+    fake.faults.resetConnection = true;
     await readyzBecomes(200);
     expect(await circuitState()).toBe('half-open');
     const probe = {
@@ -147,7 +152,7 @@ describe('remote signer circuit breaker (--kms-breaker-threshold 3, --kms-breake
     expect(probe).toEqual({ status: 503, signCalls: 4, readyz: 503, state: 'open' });
 
     // The KMS recovers: after the cool-down the probe succeeds and the circuit closes.
-    fake.faults.hang = false;
+    fake.faults.resetConnection = false;
     await readyzBecomes(200);
     expect(await issueAndVerify(server.app, dir, root)).toContain('Verification: OK');
     expect(fake.faults.count('Sign')).toBe(5);
@@ -155,9 +160,9 @@ describe('remote signer circuit breaker (--kms-breaker-threshold 3, --kms-breake
     expect((await get('/readyz')).statusCode).toBe(200);
     expect((await get('/ping')).statusCode).toBe(200);
 
-    // Failed calls to the KMS by reason: 500, reset, hang, failed probe (hang).
+    // Failed calls to the KMS by reason: 500, reset, 503, failed probe (reset).
     const after = await signerFailureCounts();
     const delta = (reason: string) => (after[reason] ?? 0) - (before[reason] ?? 0);
-    expect([delta('server_error'), delta('connection'), delta('timeout')]).toEqual([1, 1, 2]);
+    expect([delta('server_error'), delta('connection'), delta('timeout')]).toEqual([2, 2, 0]);
   });
 });

@@ -3,7 +3,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/** A self-signed certificate for 127.0.0.1 made by openssl, for fakes whose SDK insists on https. */
+/**
+ * A self-signed certificate for 127.0.0.1 made by openssl: for fakes whose SDK insists on https,
+ * and for tests that need any certificate and key (its details do not matter to them).
+ */
 export function selfSignedTls(): { key: string; cert: string } {
   const dir = mkdtempSync(join(tmpdir(), 'fake-tls-'));
   try {

@@ -5,6 +5,29 @@ import { contextTag, DerSequenceReader, oid, readExactly, Tag, tlv } from '../..
 import { OID } from '../../src/asn1/oids.js';
 import { openssl, tempDir } from './openssl.js';
 
+/** What `openssl ts -verify` checks the token's imprint against. */
+export type VerifyAgainst =
+  | { data: string } // the artifact's file
+  | { queryfile: string } // the request's file (its nonce and policy compared too)
+  | { digest: string }; // the artifact's digest, hex
+
+/**
+ * `openssl ts -verify` of the reply file `reply` for `against`, its chain trusted to `trust.root`
+ * (-CAfile) through `trust.untrusted` (-untrusted). Returns openssl's output; rejects with its
+ * error when verification fails.
+ */
+export function opensslTsVerify(
+  reply: string,
+  against: VerifyAgainst,
+  trust: { root: string; untrusted: string },
+): Promise<string> {
+  const [option, value] = Object.entries(against)[0] as [string, string];
+  return openssl([
+    'ts', '-verify', '-in', reply, `-${option}`, value, '-CAfile', trust.root,
+    '-untrusted', trust.untrusted,
+  ]); // prettier-ignore
+}
+
 /**
  * Asks `app` for a token over openssl's own query (SHA-256 digest, certReq) and checks it with
  * `openssl ts -verify` against the chain's root. Returns openssl's output.
@@ -43,18 +66,7 @@ export async function timestampAndVerify(
     const leaf = work.write('leaf.pem', pems[0] ?? '');
     const leafText = await openssl(['x509', '-in', leaf, '-noout', '-text']);
     if (!leafText.includes('ED25519')) {
-      return await openssl([
-        'ts',
-        '-verify',
-        '-in',
-        reply,
-        '-queryfile',
-        query,
-        '-CAfile',
-        root,
-        '-untrusted',
-        untrusted,
-      ]);
+      return await opensslTsVerify(reply, { queryfile: query }, { root, untrusted });
     }
     return await verifyEd25519Piecewise(work, { reply, query, root, untrusted, leaf });
   } finally {

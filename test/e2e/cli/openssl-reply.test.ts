@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VerificationError, verifyTimestampResponse } from '../../../src/index.js';
 import { decodeCertificatesPem } from '../../../src/x509/pem.js';
 import { runCli } from '../../helpers/cli.js';
+import { selfSignedTls } from '../../fakes/tls.js';
 import { openssl, tempDir } from '../../helpers/openssl.js';
 
 const artifact = Buffer.from('signed by openssl ts -reply\n');
@@ -125,24 +126,7 @@ describe.each([
       await expect(
         verifyTimestampResponse(token, Buffer.from('x'), { roots: [root] }),
       ).rejects.toThrow("hashed messages don't match");
-      await openssl([
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-keyout',
-        dir.path('other.key'),
-        '-out',
-        dir.path('other.pem'),
-        '-subj',
-        '/CN=Other Root',
-        '-days',
-        '30',
-      ]);
-      const otherRoot = decodeCertificatesPem(readFileSync(dir.path('other.pem'), 'utf8'));
+      const otherRoot = decodeCertificatesPem(selfSignedTls().cert);
       const failure = verifyTimestampResponse(token, artifact, {
         roots: otherRoot,
         intermediates: [intermediate],

@@ -3,7 +3,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../../../src/config/resolve.js';
 import type { ServeOptionName } from '../../../src/config/schema.js';
 import { startServer } from '../../../src/runtime/serve.js';
-import { openssl, tempDir } from '../../helpers/openssl.js';
+import { selfSignedTls } from '../../fakes/tls.js';
+import { tempDir } from '../../helpers/openssl.js';
 import { runCli } from '../../helpers/spawn-server.js';
 import { silentLogger } from '../../helpers/tsa.js';
 
@@ -19,24 +20,10 @@ const held: Server[] = [];
 afterEach(() => held.splice(0).forEach((server) => server.close()));
 
 const dir = tempDir();
-beforeAll(async () => {
-  await openssl([
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    dir.path('tls.key'),
-    '-out',
-    dir.path('tls.crt'),
-    '-subj',
-    '/CN=127.0.0.1',
-    '-days',
-    '2',
-  ]);
+beforeAll(() => {
+  const { key, cert } = selfSignedTls();
+  dir.write('tls.key', key);
+  dir.write('tls.crt', cert);
 });
 afterAll(() => dir.cleanup());
 

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openssl, tempDir } from '../../helpers/openssl.js';
 import { EXT, OpensslPki } from '../../helpers/openssl-pki.js';
 import { waitUntil } from '../../helpers/poll.js';
+import { opensslTsVerify } from '../../helpers/timestamp-roundtrip.js';
 import { cliArguments } from '../../helpers/spawn-server.js';
 
 const REPO = resolve(import.meta.dirname, '..', '..', '..');
@@ -281,18 +282,11 @@ describe('timestamp-server serve with the file signer', () => {
       expect(response.status).toBe(200);
       const reply = work.write('cli.tsr', Buffer.from(await response.arrayBuffer()));
       const root = pki.path('root.pem');
-      const verified = await openssl([
-        'ts',
-        '-verify',
-        '-in',
+      const verified = await opensslTsVerify(
         reply,
-        '-queryfile',
-        work.path('cli.tsq'),
-        '-CAfile',
-        root,
-        '-untrusted',
-        chain,
-      ]);
+        { queryfile: work.path('cli.tsq') },
+        { root, untrusted: chain },
+      );
       expect(verified).toContain('Verification: OK');
       expect(running.output()).not.toContain(PASSWORD);
       expect(running.output()).not.toContain('readable by group or others');

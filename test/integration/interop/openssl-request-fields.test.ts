@@ -13,14 +13,14 @@ import { verifyTimestampResponse } from '../../../src/verify/index.js';
 import { encodePem } from '../../../src/x509/pem.js';
 import { decodeResponse } from '../../helpers/decode.js';
 import { openssl, tempDir } from '../../helpers/openssl.js';
+import { opensslTsVerify } from '../../helpers/timestamp-roundtrip.js';
 import { silentLogger } from '../../helpers/tsa.js';
 
 describe('openssl-made requests with large nonces and either hash parameter form', () => {
   let server: RunningServer;
   const files = tempDir();
   const digest = createHash('sha256').update('artifact\n').digest();
-  let root: string;
-  let untrusted: string;
+  let trust: { root: string; untrusted: string };
 
   beforeAll(async () => {
     server = await startServer(
@@ -28,8 +28,10 @@ describe('openssl-made requests with large nonces and either hash parameter form
       silentLogger,
     );
     const chain = server.chain.map((certificate) => encodePem('CERTIFICATE', certificate.der));
-    root = files.write('root.pem', chain.at(-1) ?? '');
-    untrusted = files.write('chain.pem', chain.slice(0, -1).join(''));
+    trust = {
+      root: files.write('root.pem', chain.at(-1) ?? ''),
+      untrusted: files.write('chain.pem', chain.slice(0, -1).join('')),
+    };
   });
   afterAll(async () => {
     await server.close();
@@ -78,20 +80,7 @@ describe('openssl-made requests with large nonces and either hash parameter form
     expect(response.status).toBe(200);
     const tsr = new Uint8Array(await response.arrayBuffer());
     const reply = files.write(`${name.replace(/\W+/g, '-')}.tsr`, tsr);
-    expect(
-      await openssl([
-        'ts',
-        '-verify',
-        '-in',
-        reply,
-        '-queryfile',
-        query,
-        '-CAfile',
-        root,
-        '-untrusted',
-        untrusted,
-      ]),
-    ).toMatch(/Verification: OK/);
+    expect(await opensslTsVerify(reply, { queryfile: query }, trust)).toMatch(/Verification: OK/);
 
     // The messageImprint TLV of the request, byte for byte in the TSTInfo.
     const start = 2 + ((body[1] as number) & 0x80 ? (body[1] as number) & 0x7f : 0) + 3;

@@ -8,14 +8,14 @@ import { resolveServeConfig } from '../../../src/config/resolve.js';
 import { startServer, type RunningServer } from '../../../src/runtime/serve.js';
 import { encodePem } from '../../../src/x509/pem.js';
 import { openssl, tempDir } from '../../helpers/openssl.js';
+import { opensslTsVerify } from '../../helpers/timestamp-roundtrip.js';
 import { silentLogger } from '../../helpers/tsa.js';
 
 describe('openssl interop against a listening server', () => {
   let server: RunningServer;
   const files = tempDir();
   const data = files.write('myblob', 'myblob\n');
-  let root: string;
-  let untrusted: string;
+  let trust: { root: string; untrusted: string };
 
   beforeAll(async () => {
     server = await startServer(
@@ -28,8 +28,10 @@ describe('openssl interop against a listening server', () => {
       silentLogger,
     );
     const chain = server.chain.map((certificate) => encodePem('CERTIFICATE', certificate.der));
-    root = files.write('root.pem', chain.at(-1) ?? '');
-    untrusted = files.write('chain.pem', chain.slice(0, -1).join(''));
+    trust = {
+      root: files.write('root.pem', chain.at(-1) ?? ''),
+      untrusted: files.write('chain.pem', chain.slice(0, -1).join('')),
+    };
   });
   afterAll(async () => {
     await server.close();
@@ -65,34 +67,8 @@ describe('openssl interop against a listening server', () => {
     ['policy', ['-sha256', '-cert', '-tspolicy', '1.2.3.4']],
   ])('%s: verifies with -data and with -queryfile', async (name, args) => {
     const { query, reply } = await fetchToken(args, name);
-    expect(
-      await openssl([
-        'ts',
-        '-verify',
-        '-in',
-        reply,
-        '-data',
-        data,
-        '-CAfile',
-        root,
-        '-untrusted',
-        untrusted,
-      ]),
-    ).toMatch(/Verification: OK/);
-    expect(
-      await openssl([
-        'ts',
-        '-verify',
-        '-in',
-        reply,
-        '-queryfile',
-        query,
-        '-CAfile',
-        root,
-        '-untrusted',
-        untrusted,
-      ]),
-    ).toMatch(/Verification: OK/);
+    expect(await opensslTsVerify(reply, { data }, trust)).toMatch(/Verification: OK/);
+    expect(await opensslTsVerify(reply, { queryfile: query }, trust)).toMatch(/Verification: OK/);
   });
 
   it('openssl ts -reply -text shows policy, serial, accuracy, nonce and TSA name', async () => {
@@ -110,20 +86,9 @@ describe('openssl interop against a listening server', () => {
   it('a tampered artifact fails verification', async () => {
     const { reply } = await fetchToken(['-sha256', '-cert'], 'tamper');
     const other = files.write('other', 'other\n');
-    await expect(
-      openssl([
-        'ts',
-        '-verify',
-        '-in',
-        reply,
-        '-data',
-        other,
-        '-CAfile',
-        root,
-        '-untrusted',
-        untrusted,
-      ]),
-    ).rejects.toThrow(/message imprint mismatch/);
+    await expect(opensslTsVerify(reply, { data: other }, trust)).rejects.toThrow(
+      /message imprint mismatch/,
+    );
   });
 
   it('a JSON request token verifies with -digest and echoes a nonce of 2^64+1 exactly', async () => {
@@ -133,20 +98,7 @@ describe('openssl interop against a listening server', () => {
     const response = await post(Buffer.from(body), 'application/json');
     expect(response.status).toBe(200);
     const reply = files.write('json.tsr', new Uint8Array(await response.arrayBuffer()));
-    expect(
-      await openssl([
-        'ts',
-        '-verify',
-        '-in',
-        reply,
-        '-digest',
-        digestHex,
-        '-CAfile',
-        root,
-        '-untrusted',
-        untrusted,
-      ]),
-    ).toMatch(/Verification: OK/);
+    expect(await opensslTsVerify(reply, { digest: digestHex }, trust)).toMatch(/Verification: OK/);
     expect(await openssl(['ts', '-reply', '-in', reply, '-text'])).toMatch(
       /Nonce: 0x010000000000000001\n/,
     );

@@ -311,9 +311,7 @@ export class Ledger {
       entries.map((e) => e.token),
       entries.map((e) => (e.timeSource === undefined ? null : JSON.stringify(e.timeSource))),
     ]);
-    // No index handed out: the counter row is behind the log (or missing: the probe, which
-    // runs next, tells the two apart).
-    if (rows.length === 0) throw new LedgerError('INCONSISTENT', COUNTER_BEHIND_LOG);
+    if (rows.length === 0) throw await whyNoIndex(client);
     const bySerial = new Map(
       rows.map((row) => [row.serial.toString('hex'), Number(row.log_index)]),
     );
@@ -499,9 +497,7 @@ function isBusy(error: unknown): boolean {
 function refusalFor(error: unknown): Refusal | undefined {
   const { code, constraint } = error as { code?: string; constraint?: string };
   if (isBusy(error)) return undefined;
-  if (error instanceof LedgerError && error.message === COUNTER_BEHIND_LOG) {
-    return REFUSED_COUNTER_BEHIND_LOG;
-  }
+  if (error instanceof NoIndexError) return error.refusal;
   // A log index already taken: the counter row is behind the rows (a restore, a manual change).
   // Every commit would fail so, forever: refuse issuance until it is repaired.
   if (code === UNIQUE_VIOLATION && constraint !== SERIAL_CONSTRAINT) return REFUSED_COUNTER_BEHIND;
@@ -525,6 +521,24 @@ function refusalFor(error: unknown): Refusal | undefined {
   };
 }
 
+/** A commit that took no log index (the counter row is behind the log, or missing). */
+class NoIndexError extends LedgerError {
+  constructor(readonly refusal: Refusal) {
+    super('INCONSISTENT', refusal.reason);
+  }
+}
+
+/**
+ * Why the group commit took no index: its counter row is missing (read as behind, as the probe
+ * reads it) or behind the log's latest checkpoint. Asked only then: a commit is one statement.
+ */
+async function whyNoIndex(client: pg.Pool | pg.PoolClient): Promise<NoIndexError> {
+  const { rows } = await client.query<{ present: boolean }>(
+    'SELECT EXISTS (SELECT 1 FROM tsa_ledger_counter WHERE id) AS present',
+  );
+  return new NoIndexError(rows[0]?.present ? REFUSED_COUNTER_BEHIND_LOG : REFUSED_COUNTER_BEHIND);
+}
+
 /** Why a batch failed, for the RecordError (its cause has the database's own words). */
 function failureMessage(error: unknown, refusal: Refusal | undefined): string {
   const { code, constraint } = error as { code?: string; constraint?: string };
@@ -533,7 +547,8 @@ function failureMessage(error: unknown, refusal: Refusal | undefined): string {
     return 'the ledger is busy: commits kept conflicting with other transactions';
   }
   if (code === READ_ONLY_TRANSACTION) return READ_ONLY;
-  if (refusal?.failing || refusal === REFUSED_COUNTER_BEHIND_LOG) return refusal.reason;
+  if (error instanceof NoIndexError) return error.refusal.reason;
+  if (refusal?.failing) return refusal.reason;
   if (code !== UNIQUE_VIOLATION) return 'the ledger database is unavailable';
   return constraint === SERIAL_CONSTRAINT
     ? 'serial numbers kept colliding in the ledger: not recorded'

@@ -2,7 +2,11 @@ import { generateKeyPairSync } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../../../src/config/resolve.js';
-import { COUNTER_BEHIND_LOG, type LedgerLogger } from '../../../src/ledger/ledger.js';
+import {
+  COUNTER_BEHIND,
+  COUNTER_BEHIND_LOG,
+  type LedgerLogger,
+} from '../../../src/ledger/ledger.js';
 import { LogReader } from '../../../src/ledger/log-reader.js';
 import type { StoredCheckpoint } from '../../../src/ledger/log-store.js';
 import { openProcessLedger } from '../../../src/ledger/process-ledger.js';
@@ -165,6 +169,22 @@ describe('a ledger restored apart from the log (partial restore)', () => {
       expect(rows[0]).toEqual({ rows: '1', next: '1' });
     } finally {
       await close();
+      await ledger.close();
+    }
+  });
+
+  it('names a missing counter row as such when a commit finds it gone, not as behind the log', async () => {
+    await resetSchema();
+    const ledger = await openLedger();
+    try {
+      await ledger.record(randomLedgerEntry());
+      await db.query('DELETE FROM tsa_ledger_counter');
+      await expect(ledger.record(randomLedgerEntry())).rejects.toMatchObject({
+        code: 'NOT_RECORDED',
+        message: COUNTER_BEHIND,
+      });
+      expect(ledger.unavailableReason()).toBe(COUNTER_BEHIND);
+    } finally {
       await ledger.close();
     }
   });

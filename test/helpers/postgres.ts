@@ -79,20 +79,22 @@ export async function startPostgres(options: { fsync?: boolean } = {}): Promise<
     root
       ? run('runuser', ['-u', 'nobody', '--', command, ...args], { cwd: dir, env })
       : run(command, args, { cwd: dir, env });
-  const port = await freePort();
-  const settings = [
-    `-p ${port}`,
-    `-k ${dir}`,
-    "-c listen_addresses='127.0.0.1'",
-    `-c fsync=${options.fsync ? 'on' : 'off'}`,
-    '-c max_connections=100',
-  ].join(' ');
+  // Taken once initdb is done, as late as can be: another test may bind a free port meanwhile.
+  let port = 0;
+  const settings = () =>
+    [
+      `-p ${port}`,
+      `-k ${dir}`,
+      "-c listen_addresses='127.0.0.1'",
+      `-c fsync=${options.fsync ? 'on' : 'off'}`,
+      '-c max_connections=100',
+    ].join(' ');
   const start = async () => {
     await as(`${bin}/pg_ctl`, [
       '-D',
       data,
       '-o',
-      settings,
+      settings(),
       '-l',
       join(dir, 'log'),
       '-w',
@@ -150,6 +152,7 @@ export async function startPostgres(options: { fsync?: boolean } = {}): Promise<
       '-E',
       'UTF8',
     ]);
+    port = await freePort();
     await start();
     // A database named like its owner, so the URL's path is simply /tsa.
     await as(`${bin}/createdb`, ['-h', dir, '-p', String(port), '-U', 'tsa', 'tsa']);

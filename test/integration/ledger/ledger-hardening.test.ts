@@ -188,7 +188,7 @@ describe("ledger: the log's public reads", () => {
       await processLedger.ledger.record(randomLedgerEntry());
       await processLedger.log!.sequencer.round();
       // Every read of a hash tile waits on this lock (a slow query, as many as come); commits
-      // never read the log's hashes.
+      // never read the log's hashes (they do read tsa_log_checkpoints: not that table's lock).
       await locker.query('BEGIN');
       await locker.query('LOCK TABLE tsa_log_hashes IN ACCESS EXCLUSIVE MODE');
       const firstTile = { h: 8, l: 0, n: 0, w: 1 };

@@ -45,7 +45,7 @@ import {
   RequestCutError,
   requestCut,
 } from './client-aborts.js';
-import { clientErrorHandler, leavesBodyUnread } from './client-errors.js';
+import { clientErrorHandler, leavesLargeBodyUnread } from './client-errors.js';
 import { frameworkErrorHandler } from './framework-errors.js';
 
 export const ROUTES = {
@@ -210,8 +210,8 @@ export async function buildServer(deps: ServerDependencies) {
   // Callback hooks, not async ones, on every request: no promise each.
   app.addHook('onSend', (request, reply, payload, done) => {
     reply.header(requestIdHeader, request.id);
-    // Answered before its body was read (404, 405, 415, 429...): closing stops the reading.
-    if (leavesBodyUnread(request.raw)) reply.header('connection', 'close');
+    // Answered before a large body was read (404, 405, 415, 429...): closing stops the reading.
+    if (leavesLargeBodyUnread(request.raw)) reply.header('connection', 'close');
     done(null, payload);
   });
   registerRequestLog(app, deps.logger);

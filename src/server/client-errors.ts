@@ -41,15 +41,23 @@ function requestArriving(socket: Socket): IncomingMessage | null | undefined {
 }
 
 /**
- * Whether answering `request` now leaves body unread on its HTTP/1.x connection (Content-Length
- * above 0, or chunked): kept alive, Node would read and discard any amount of it until
- * --read-timeout. Its answer must close the connection, as Go's does. A bodyless request may not
- * be `complete` yet either; HTTP/2 has no Connection header, and a stream's body has its limits.
+ * How much of a body its handler left unread Go's net/http reads away to keep the connection
+ * (maxPostHandlerReadBytes); more, and it closes the connection instead.
  */
-export function leavesBodyUnread(request: IncomingMessage | Http2ServerRequest): boolean {
+const MAX_BODY_READ_AWAY = 256 * 1024;
+
+/**
+ * Whether answering `request` now leaves more of its body unread on its HTTP/1.x connection than
+ * Go would read away (a Content-Length over 256 KiB, or chunked: of unknown length): kept alive,
+ * Node would read and discard all of it, however large, until --read-timeout. Such an answer must
+ * close the connection, as Go's does. A bodyless request may not be `complete` yet either; HTTP/2
+ * has no Connection header, and a stream's body has its limits.
+ */
+export function leavesLargeBodyUnread(request: IncomingMessage | Http2ServerRequest): boolean {
   if (request.complete !== false || request.httpVersionMajor !== 1) return false;
   const { headers } = request;
-  return headers['transfer-encoding'] !== undefined || (headers['content-length'] ?? '0') !== '0';
+  if (headers['transfer-encoding'] !== undefined) return true;
+  return Number(headers['content-length'] ?? 0) > MAX_BODY_READ_AWAY;
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { leavesBodyUnread } from './client-errors.js';
+import { leavesLargeBodyUnread } from './client-errors.js';
 import { sendGoError } from './http-outcome.js';
 import { reportUnhooked } from './unhooked-requests.js';
 
@@ -21,8 +21,8 @@ export function frameworkErrorHandler(requestIdHeader: string) {
     // timer would start; that timer never runs here, and elapsedTime would read 0.
     const arrived = performance.now();
     const status = error.statusCode ?? 400;
-    // No onSend hook runs here: the same close as app.ts's for a body not read.
-    if (leavesBodyUnread(request.raw)) reply.header('connection', 'close');
+    // No onSend hook runs here: the same close as app.ts's for a large body not read.
+    if (leavesLargeBodyUnread(request.raw)) reply.header('connection', 'close');
     sendGoError(
       reply.header(requestIdHeader, request.id),
       status,

@@ -313,6 +313,23 @@ describe('a request answered before its body arrived (HTTP/1.1)', () => {
     expect(await unparsed()).toEqual({});
   });
 
+  it('reads away a body of 256 KiB at most, as Go does, and keeps the connection', async () => {
+    const server = await start();
+    const connection = watch(await open(server.url));
+    const body = 'x'.repeat(256 * 1024);
+    connection.socket.write(
+      `POST /api/v1/timestamp HTTP/1.1\r\nHost: tsa\r\nContent-Type: text/plain\r\n` +
+        `Content-Length: ${body.length}\r\n\r\n`,
+    );
+    const head = await firstResponseHead(connection);
+    expect(head).toMatch(/^HTTP\/1\.1 415 /);
+    expect(head).toMatch(/\r\nconnection: keep-alive\r\n/i);
+    // The body sent after the answer is read away; the next request on the connection is served.
+    connection.socket.write(`${body}GET /ping HTTP/1.1\r\nHost: tsa\r\nConnection: close\r\n\r\n`);
+    const { received } = await connection.closed;
+    expect(received.match(/HTTP\/1\.1 \d{3} /g)).toEqual(['HTTP/1.1 415 ', 'HTTP/1.1 200 ']);
+  });
+
   it('keeps alive a connection whose bodyless request was answered', async () => {
     const server = await start();
     const connection = watch(await open(server.url));

@@ -9,6 +9,7 @@ import type { Signer } from '../crypto/signer.js';
 import type { ServedProfile, TrustedRootSource } from '../server/app.js';
 import type { TimestampAuthority } from '../tsp/authority.js';
 import { parseCertificate, type Certificate } from '../x509/certificate.js';
+import { validityOf } from '../x509/chain-rules.js';
 import { loadCertificateChain } from '../x509/load-certificate-chain.js';
 import { authorityWindows, trustedRootJson, type AuthorityWindow } from '../x509/trusted-root.js';
 import type { DisposableStack } from './disposables.js';
@@ -48,13 +49,19 @@ export async function createNamedProfiles(
   return built;
 }
 
+/**
+ * Each previous chain, refused at start-up with the served chain's validity rule: a date Node
+ * cannot read would make its trusted-root window NaN, and every GET of the trusted root a 500.
+ */
 async function loadPrevious(previous: readonly PreviousChain[]) {
   return Promise.all(
-    previous.map(async ({ path, retired }) => ({
-      chain: (await loadCertificateChain(path)).map(parseCertificate),
-      source: path,
-      ...(retired ? { retired } : {}),
-    })),
+    previous.map(async ({ path, retired }) => {
+      const chain = (await loadCertificateChain(path)).map(parseCertificate);
+      chain.forEach((certificate, index) =>
+        validityOf(certificate, `previous chain ${path}: certificate ${index}`),
+      );
+      return { chain, source: path, ...(retired ? { retired } : {}) };
+    }),
   );
 }
 

@@ -250,7 +250,10 @@ function leafKeyProblem(key: KeyObject): string | undefined {
  * read (a five-digit year, a UTCTime of "NaN"s), a certificate Go's crypto/x509 refuses to parse:
  * refused here too, as an Invalid Date compares false both ways and would pass as valid forever.
  */
-function validityOf(certificate: Certificate, which: string): { notBefore: Date; notAfter: Date } {
+export function validityOf(
+  certificate: Certificate,
+  which: string,
+): { notBefore: Date; notAfter: Date } {
   const { validFrom, validTo } = certificate.x509;
   const notBefore = new Date(validFrom);
   const notAfter = new Date(validTo);

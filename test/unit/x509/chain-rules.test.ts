@@ -1,9 +1,9 @@
 import { createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DerSequenceReader, readExactly, sequence, Tag, tlv } from '../../../src/asn1/der.js';
 import { ChainRuleError, verifyCertChain } from '../../../src/x509/chain-rules.js';
 import { decodeCertificatesPem } from '../../../src/x509/pem.js';
+import { UNREADABLE_TIME, withTime } from '../../helpers/certificate-time.js';
 import { openssl, tempDir } from '../../helpers/openssl.js';
 import { EXT, OpensslPki } from '../../helpers/openssl-pki.js';
 
@@ -246,25 +246,12 @@ describe('start-up chain rules (Go VerifyCertChain), each broken by an openssl-m
     });
   });
 
-  /** `certificate` with its notBefore or notAfter replaced, unsigned again (no one checks a root's). */
-  function withTime(certificate: Buffer, field: 'notBefore' | 'notAfter', time: Buffer): Buffer {
-    const outer = new DerSequenceReader(readExactly(certificate, Tag.SEQUENCE).value);
-    const tbs = new DerSequenceReader(outer.next(Tag.SEQUENCE).value);
-    const fields: Uint8Array[] = [];
-    while (!tbs.done) fields.push(tbs.next().bytes);
-    // version, serialNumber, signature, issuer, validity
-    const validity = new DerSequenceReader(readExactly(fields[4]!, Tag.SEQUENCE).value);
-    const [notBefore, notAfter] = [validity.next().bytes, validity.next().bytes];
-    fields[4] = field === 'notBefore' ? sequence(time, notAfter) : sequence(notBefore, time);
-    return sequence(sequence(...fields), outer.next().bytes, outer.next().bytes);
-  }
-
   it.each([
     // What `certificates create --root-lifetime 90000000h` wrote: a five-digit year.
-    ['notAfter', tlv(Tag.GENERALIZED_TIME, Buffer.from('102740101000000Z'))],
+    ['notAfter', UNREADABLE_TIME.fiveDigitYear],
     // ... and --root-lifetime 9000000000000h: an Invalid Date written as UTCTime.
-    ['notAfter', tlv(Tag.UTC_TIME, Buffer.from('NaNNaNNaNNaNNaNNaNZ'))],
-    ['notBefore', tlv(Tag.UTC_TIME, Buffer.from('NaNNaNNaNNaNNaNNaNZ'))],
+    ['notAfter', UNREADABLE_TIME.nanUtcTime],
+    ['notBefore', UNREADABLE_TIME.nanUtcTime],
   ] as const)(
     'a root whose %s cannot be read (Go refuses it at parse time), not taken as valid forever',
     (field, time) => {

@@ -1,0 +1,52 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { resolveServeConfig } from '../../../src/config/resolve.js';
+import { createTrustedRoot } from '../../../src/runtime/profiles.js';
+import { parseCertificate } from '../../../src/x509/certificate.js';
+import { ChainRuleError } from '../../../src/x509/chain-rules.js';
+import { encodePem } from '../../../src/x509/pem.js';
+import { UNREADABLE_TIME, withTime } from '../../helpers/certificate-time.js';
+import { tempDir } from '../../helpers/openssl.js';
+import { makePki, type Pki } from '../../helpers/pki.js';
+
+const YEAR = 365 * 86_400_000;
+const dir = tempDir();
+afterAll(() => dir.cleanup());
+
+const chainOf = (pki: Pki) => [pki.leaf.der, pki.intermediate.der, pki.root.der];
+const pemOf = (ders: readonly Uint8Array[]) =>
+  ders.map((der) => encodePem('CERTIFICATE', der)).join('');
+
+describe('createTrustedRoot with previous-chains', () => {
+  it('refuses at start-up a previous chain with a date Node cannot read, naming file and certificate', async () => {
+    const current = await makePki();
+    const old = await makePki({}, new Date(Date.now() - YEAR));
+    const config = resolveServeConfig({});
+    const trustedRoot = (previous: readonly Uint8Array[], name: string) =>
+      createTrustedRoot(
+        { ...config, previousChains: [{ path: dir.write(name, pemOf(previous)) }] },
+        chainOf(current).map(parseCertificate),
+        [],
+        () => {},
+      );
+
+    // The same chain with its root readable is served: the refusal is the date's alone.
+    const served = (await trustedRoot(chainOf(old), 'good.pem'))('https://tsa.example');
+    expect(served.timestampAuthorities).toHaveLength(2);
+
+    const [leaf, intermediate, root] = chainOf(old);
+    const unreadable = withTime(root!, 'notAfter', UNREADABLE_TIME.nanUtcTime);
+    // Without the check the start succeeded, and every GET of the trusted root threw a
+    // RangeError (toISOString of the NaN window end): a 500.
+    const refusal = await trustedRoot([leaf!, intermediate!, unreadable], 'old.pem').catch(
+      (error: unknown) => error,
+    );
+    expect(refusal).toBeInstanceOf(ChainRuleError);
+    expect(refusal).toMatchObject({
+      code: 'INVALID_CERTIFICATE',
+      message: expect.stringContaining(
+        `previous chain ${dir.path('old.pem')}: certificate 2 "Test Root" has a notAfter ` +
+          'that cannot be read ("Bad time value"',
+      ),
+    });
+  });
+});

@@ -17,6 +17,7 @@ import {
 import { CSBR_MIN_RSA_BITS } from '../../x509/csbr.js';
 import type { NameAttributes } from '../../x509/name.js';
 import { encodePem } from '../../x509/pem.js';
+import { errorLine } from '../exit-status.js';
 import { parseTimeout } from './arguments.js';
 import { CliError, type Output } from './output.js';
 import { PUBLIC_FILE_MODE, writeFileAtomic } from './write-output.js';
@@ -148,6 +149,28 @@ async function closeAll(signers: readonly Signer[]): Promise<void> {
   if (failure) throw failure.error;
 }
 
+/**
+ * `work`, then every key in `opened` released. When `work` fails, its error is the one thrown:
+ * a key that then fails to close is a warning (the CLI prints only the ending error's message).
+ */
+async function releasingKeys<T>(
+  opened: readonly Signer[],
+  warn: (message: string) => void,
+  work: () => Promise<T>,
+): Promise<T> {
+  let result: T;
+  try {
+    result = await work();
+  } catch (error) {
+    await closeAll(opened).catch((closing: unknown) =>
+      warn(`releasing the keys after that failure also failed: ${errorLine(closing)}`),
+    );
+    throw error;
+  }
+  await closeAll(opened);
+  return result;
+}
+
 /** The file a key reference names, or undefined for a pkcs11: or KMS URI. */
 function keyFilePath(reference: string): string | undefined {
   if (reference.startsWith('file://')) return reference.slice('file://'.length);
@@ -255,8 +278,7 @@ export function certificatesCommand(output: Output): Command {
       opened.push(signer);
       return { signer, subject: subject(commonName, options.organization), ...period };
     };
-    let chain: Buffer[];
-    try {
+    const chain = await releasingKeys(opened, warn, async () => {
       const root = await member(options.rootKey, options.rootCommonName, rootValidity);
       const intermediate =
         options.intermediateKey && intermediateValidity
@@ -272,13 +294,8 @@ export function certificatesCommand(output: Output): Command {
         leafValidity,
         CSBR_MIN_RSA_BITS.tsa,
       );
-      chain = await makeCertificateChain(
-        { root, leaf, ...(intermediate ? { intermediate } : {}) },
-        warn,
-      );
-    } finally {
-      await closeAll(opened);
-    }
+      return makeCertificateChain({ root, leaf, ...(intermediate ? { intermediate } : {}) }, warn);
+    });
     await writeFileAtomic(
       options.output,
       chain.map((der) => encodePem('CERTIFICATE', der)).join(''),
@@ -297,13 +314,11 @@ export function certificatesCommand(output: Output): Command {
       .option('--output <file>', 'PEM CSR to write', 'leaf.csr'),
   ).action(async (options: CsrOptions) => {
     refuseOutputOverKey(options.output, [['leaf', options.leafKey]]);
-    const signer = await open(options.leafKey, options, CSBR_MIN_RSA_BITS.tsa, (warning) =>
-      output.stderr(`warning: ${warning}\n`),
+    const warn = (warning: string) => output.stderr(`warning: ${warning}\n`);
+    const signer = await open(options.leafKey, options, CSBR_MIN_RSA_BITS.tsa, warn);
+    const request = await releasingKeys([signer], warn, () =>
+      createCertificationRequest(signer, subject(options.commonName, options.organization)),
     );
-    const request = await createCertificationRequest(
-      signer,
-      subject(options.commonName, options.organization),
-    ).finally(() => signer[Symbol.asyncDispose]());
     await writeFileAtomic(
       options.output,
       encodePem('CERTIFICATE REQUEST', request),

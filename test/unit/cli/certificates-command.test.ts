@@ -316,3 +316,77 @@ describe('timestamp-cli certificates create releases every key it opened, whatev
     }
   });
 });
+
+describe('timestamp-cli certificates: a key that fails to close after a failure does not hide it', () => {
+  /** The error `args` end with, and what the command wrote to stderr. */
+  async function runCapturing(args: string[]) {
+    let stderr = '';
+    const command = certificatesCommand({
+      stdout: () => {},
+      stderr: (text) => (stderr += text),
+    });
+    const error = await command.parseAsync(args, { from: 'user' }).then(
+      () => undefined,
+      (failure: unknown) => failure,
+    );
+    return { error, stderr };
+  }
+
+  it('create: the missing key is the error, the close failure a warning', async () => {
+    const dir = tempDir();
+    const dispose = vi
+      .spyOn(LocalKeySigner.prototype, Symbol.asyncDispose)
+      .mockRejectedValueOnce(new Error('logout failed'));
+    try {
+      const { error, stderr } = await runCapturing([
+        'create',
+        '--generate-keys',
+        'ecdsa-p256',
+        '--root-key',
+        dir.path('root.key'),
+        // A directory: not a key file, and not one --generate-keys can write.
+        '--leaf-key',
+        dir.dir,
+        '--output',
+        dir.path('chain.pem'),
+      ]);
+      expect((error as Error).message).toContain(`cannot read key file ${dir.dir}`);
+      expect(stderr).toBe(
+        'warning: releasing the keys after that failure also failed: logout failed\n',
+      );
+      expect(dispose).toHaveBeenCalledTimes(1);
+    } finally {
+      dispose.mockRestore();
+      dir.cleanup();
+    }
+  });
+
+  it('csr: the signing failure is the error, the close failure a warning', async () => {
+    const dir = tempDir();
+    const sign = vi
+      .spyOn(LocalKeySigner.prototype, 'sign')
+      .mockRejectedValueOnce(new Error('token removed'));
+    const dispose = vi
+      .spyOn(LocalKeySigner.prototype, Symbol.asyncDispose)
+      .mockRejectedValueOnce(new Error('logout failed'));
+    try {
+      const { error, stderr } = await runCapturing([
+        'csr',
+        '--generate-keys',
+        'ecdsa-p256',
+        '--leaf-key',
+        dir.path('leaf.key'),
+        '--output',
+        dir.path('leaf.csr'),
+      ]);
+      expect((error as Error).message).toBe('token removed');
+      expect(stderr).toBe(
+        'warning: releasing the keys after that failure also failed: logout failed\n',
+      );
+    } finally {
+      sign.mockRestore();
+      dispose.mockRestore();
+      dir.cleanup();
+    }
+  });
+});

@@ -42,15 +42,19 @@ async function fetchLogProof(
   output: Output,
 ): Promise<void> {
   const base = options.url ?? parseLogUrl(globals.timestampServer);
+  // One --timeout for the command: the key probe below gets what the proof's GET left of it.
+  const deadline = globals.timeout > 0 ? performance.now() + globals.timeout : undefined;
   const body = await getLogResource(base, `proof?serial=${options.serial}`, globals.timeout, true);
   if (body === undefined) {
-    // A server without a log answers 404 for every log route; one with a log always serves its key.
-    const key = await getLogResource(base, 'key', globals.timeout, true);
+    const noSuchSerial = `the log has no token with serial number 0x${options.serial}`;
+    const hasLog = await logKeyServed(base, deadline);
     throw new CliError(
       'SERVER_REFUSED',
-      key === undefined
-        ? `${base} has no transparency log (GET ${LOG_PATH}key: 404; a TSA publishes one with --ledger-url and --ledger-key)`
-        : `the log has no token with serial number 0x${options.serial}`,
+      hasLog === true
+        ? noSuchSerial
+        : hasLog === false
+          ? `${base} has no transparency log (GET ${LOG_PATH}key: 404; a TSA publishes one with --ledger-url and --ledger-key)`
+          : `${noSuchSerial}, or ${base} has no transparency log (could not tell which: ${hasLog.unknown})`,
     );
   }
   const text = body.toString('utf8');
@@ -71,4 +75,26 @@ async function fetchLogProof(
     output.stdout(
       `Log proof of serial 0x${options.serial} (index ${index}) saved to ${options.out}\n`,
     );
+}
+
+/**
+ * Whether the server has a log: one without answers 404 for every log route, one with a log always
+ * serves its key. Unknown (with why) when asking fails or the `deadline` (performance.now(); none
+ * if undefined) passes: the answer only refines a 404, never replaces it.
+ */
+async function logKeyServed(
+  base: string,
+  deadline: number | undefined,
+): Promise<boolean | { unknown: string }> {
+  let timeoutMs = 0;
+  if (deadline !== undefined) {
+    timeoutMs = Math.ceil(deadline - performance.now());
+    if (timeoutMs <= 0) return { unknown: `--timeout ran out before GET ${LOG_PATH}key` };
+  }
+  try {
+    return (await getLogResource(base, 'key', timeoutMs, true)) !== undefined;
+  } catch (error) {
+    if (error instanceof CliError) return { unknown: error.message };
+    throw error;
+  }
 }

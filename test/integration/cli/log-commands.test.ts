@@ -1,5 +1,5 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
+import { createServer, type RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,16 +44,34 @@ let log: TestLog;
 let server: LogServer;
 let savedCheckpoint: string;
 
-async function run(make: Make, args: string[], url = server.url): Promise<string> {
+async function run(
+  make: Make,
+  args: string[],
+  url = server.url,
+  timeout = 30_000,
+): Promise<string> {
   let stdout = '';
   const output: Output = { stdout: (text) => (stdout += text), stderr: () => undefined };
   const globals = (): GlobalOptions => ({
     timestampServer: url,
     format: 'default',
-    timeout: 30_000,
+    timeout,
   });
   await make(globals, output).exitOverride().parseAsync(args, { from: 'user' });
   return stdout;
+}
+
+/** A server on 127.0.0.1 for the answers the static log server does not give. */
+async function localServer(handler: RequestListener) {
+  const local = createServer(handler);
+  await new Promise<void>((resolve) => local.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(local.address() as AddressInfo).port}`,
+    close: () => {
+      local.closeAllConnections();
+      return new Promise((resolve) => local.close(resolve));
+    },
+  };
 }
 
 const file = async (name: string, data: string | Uint8Array): Promise<string> => {
@@ -122,25 +140,71 @@ describe('timestamp-cli log-proof', () => {
   it('says so when the server has no log at all (no ledger), not that the serial is unknown', async () => {
     // As our server without --ledger-key: the Go 404 of an unknown route, on every log path.
     const paths: string[] = [];
-    const bare = createServer((request, response) => {
+    const bare = await localServer((request, response) => {
       const path = (request.url ?? '').split('?')[0] ?? '';
       paths.push(path);
       response
         .writeHead(404, { 'Content-Type': 'application/json' })
         .end(JSON.stringify({ code: 404, message: `path ${path} was not found` }));
     });
-    await new Promise<void>((resolve) => bare.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(bare.address() as AddressInfo).port}`;
     try {
-      const refusal = run(logProofCommand, ['--serial', 'ffff', '--out', join(dir, 'no-log')], url);
+      const out = join(dir, 'no-log');
+      const refusal = run(logProofCommand, ['--serial', 'ffff', '--out', out], bare.url);
       await expect(refusal).rejects.toThrow(
-        `${url} has no transparency log (GET /api/v1/log/key: 404; a TSA publishes one with --ledger-url and --ledger-key)`,
+        `${bare.url} has no transparency log (GET /api/v1/log/key: 404; a TSA publishes one with --ledger-url and --ledger-key)`,
       );
       expect(paths).toEqual(['/api/v1/log/proof', '/api/v1/log/key']);
     } finally {
-      await new Promise((resolve) => bare.close(resolve));
+      await bare.close();
     }
   });
+
+  // The key is asked only to refine the proof's 404: its failure must not replace that answer.
+  it.each([
+    [
+      'drops the connection',
+      ((request) => request.socket.destroy()) satisfies RequestListener,
+      30_000,
+      /: fetch failed/,
+    ],
+    [
+      'answers 500',
+      ((_request, response) => response.writeHead(500).end('boom')) satisfies RequestListener,
+      30_000,
+      /: HTTP 500: boom\)$/,
+    ],
+    // A short --timeout where the probe must time out; it is never answered.
+    ['never answers', (() => {}) satisfies RequestListener, 1_000, /: .*timeout.*\)$/i],
+  ])(
+    'a 404 for the proof, then GET /api/v1/log/key %s: the 404 is reported, the log unknown',
+    async (_what, keyRoute, timeout, why) => {
+      const paths: string[] = [];
+      const flaky = await localServer((request, response) => {
+        const path = (request.url ?? '').split('?')[0] ?? '';
+        paths.push(path);
+        if (path === '/api/v1/log/key') keyRoute(request, response);
+        else response.writeHead(404).end();
+      });
+      try {
+        const out = join(dir, 'unknown-log');
+        const error: unknown = await run(
+          logProofCommand,
+          ['--serial', 'ffff', '--out', out],
+          flaky.url,
+          timeout,
+        ).catch((e: unknown) => e);
+        const message = (error as Error).message;
+        expect(message).toContain(
+          `the log has no token with serial number 0xffff, or ${flaky.url} has no transparency ` +
+            `log (could not tell which: GET ${flaky.url}/api/v1/log/key`,
+        );
+        expect(message).toMatch(why);
+        expect(paths.filter((path) => path === '/api/v1/log/proof')).toEqual(['/api/v1/log/proof']);
+      } finally {
+        await flaky.close();
+      }
+    },
+  );
 });
 
 describe('timestamp-cli verify --log-proof', () => {
@@ -263,19 +327,17 @@ describe('timestamp-cli log-audit', () => {
   });
 
   it("escapes control characters of the server's error text (no terminal escapes)", async () => {
-    const hostile = createServer((_request, response) =>
+    const hostile = await localServer((_request, response) =>
       response.writeHead(500).end('\x1b[2K\r\x1b[1ASuccessfully verified\x07'),
     );
-    await new Promise<void>((resolve) => hostile.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(hostile.address() as AddressInfo).port}`;
     try {
-      const error: unknown = await run(logAuditCommand, [url]).catch((e: unknown) => e);
+      const error: unknown = await run(logAuditCommand, [hostile.url]).catch((e: unknown) => e);
       // What the CLI prints (timestamp-cli.ts): the server's text, its escapes made visible.
       expect(errorLine(error)).toBe(
-        `GET ${url}/api/v1/log/key: HTTP 500: \\x1b[2K\\x0d\\x1b[1ASuccessfully verified\\x07`,
+        `GET ${hostile.url}/api/v1/log/key: HTTP 500: \\x1b[2K\\x0d\\x1b[1ASuccessfully verified\\x07`,
       );
     } finally {
-      await new Promise((resolve) => hostile.close(resolve));
+      await hostile.close();
     }
   });
 

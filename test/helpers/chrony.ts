@@ -1,12 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { querySntp } from '../../src/clock/sntp-client.js';
-import { openssl, tempDir } from './openssl.js';
+import { selfSignedTls } from '../fakes/tls.js';
+import { tempDir } from './openssl.js';
 
 /** A free UDP port on 127.0.0.1 (bound, read, released). */
 export async function freeUdpPort(): Promise<number> {
@@ -173,27 +174,12 @@ export async function ntsCertificate(
   dir: string,
   name = 'nts',
 ): Promise<{ cert: string; key: string }> {
+  // selfSignedTls's is what NTS-KE needs: a P-256 key and subjectAltName IP:127.0.0.1.
+  const tls = selfSignedTls();
   const cert = join(dir, `${name}.crt`);
   const key = join(dir, `${name}.key`);
-  await openssl([
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    key,
-    '-out',
-    cert,
-    '-days',
-    '2',
-    '-subj',
-    '/CN=127.0.0.1',
-    '-addext',
-    'subjectAltName=IP:127.0.0.1',
-  ]);
+  writeFileSync(cert, tls.cert);
+  writeFileSync(key, tls.key, { mode: 0o600 });
   return { cert, key };
 }
 

@@ -14,6 +14,8 @@ import { verifyTimestampResponse } from '../../../src/index.js';
 import { runCli } from '../../helpers/cli.js';
 import { openssl, tempDir } from '../../helpers/openssl.js';
 import { acceptedRequest, encoderFor } from '../../helpers/pki.js';
+import { opensslTsVerify } from '../../helpers/timestamp-roundtrip.js';
+import { selfSignedTls } from '../../fakes/tls.js';
 
 const HOUR = 3_600_000;
 const artifact = Buffer.from('chain maker artifact\n');
@@ -126,18 +128,11 @@ describe('timestamp-cli certificates create', () => {
     expect(timestamp.certificates).toHaveLength(3);
     dir.write('token.tsr', token);
     dir.write('artifact', artifact);
-    const output = await openssl([
-      'ts',
-      '-verify',
-      '-in',
+    const output = await opensslTsVerify(
       dir.path('token.tsr'),
-      '-data',
-      dir.path('artifact'),
-      '-CAfile',
-      dir.path('root.pem'),
-      '-untrusted',
-      dir.path('intermediate.pem'),
-    ]);
+      { data: dir.path('artifact') },
+      { root: dir.path('root.pem'), untrusted: dir.path('intermediate.pem') },
+    );
     expect(output).toContain('Verification: OK');
   });
 
@@ -350,23 +345,10 @@ describe('timestamp-cli certificates csr', () => {
       expect(text).toMatch(/X509v3 Extended Key Usage: critical\s+Time Stamping/);
       expect(text).toContain('ecdsa-with-SHA384');
       // The corporate CA path: a CA signs it, copying the requested extensions; the result is a TSA leaf.
-      await openssl([
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-keyout',
-        dir.path('ca.key'),
-        '-out',
-        dir.path('ca.pem'),
-        '-subj',
-        '/CN=Corp CA',
-        '-days',
-        '30',
-      ]);
+      // Any self-signed certificate will do: openssl req -x509 makes it a CA (v3_ca).
+      const ca = selfSignedTls();
+      dir.write('ca.key', ca.key);
+      dir.write('ca.pem', ca.cert);
       await openssl([
         'x509',
         '-req',

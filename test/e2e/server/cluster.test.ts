@@ -19,6 +19,7 @@ import { answer, SntpResponder } from '../../helpers/sntp-responder.js';
 import { helloTimeStampReq } from '../../loadtest/request.js';
 import { decodeResponse, dotted } from '../../helpers/decode.js';
 import { selfSignedTls } from '../../fakes/tls.js';
+import { opensslTsVerify } from '../../helpers/timestamp-roundtrip.js';
 
 interface Answer {
   status: number;
@@ -114,18 +115,7 @@ async function timestampAndVerify(url: string, root: string, untrusted: string, 
   });
   expect(reply.status).toBe(200);
   const replyPath = work.write('reply.tsr', reply.body);
-  return openssl([
-    'ts',
-    '-verify',
-    '-in',
-    replyPath,
-    '-queryfile',
-    query,
-    '-CAfile',
-    root,
-    '-untrusted',
-    untrusted,
-  ]);
+  return opensslTsVerify(replyPath, { queryfile: query }, { root, untrusted });
 }
 
 const sample = (text: string, name: string, labels = '') =>

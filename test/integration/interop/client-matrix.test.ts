@@ -28,6 +28,7 @@ import { openssl, tempDir } from '../../helpers/openssl.js';
 import { EXT, OpensslPki } from '../../helpers/openssl-pki.js';
 import { REPO_ROOT } from '../../helpers/spawn-server.js';
 import { silentLogger } from '../../helpers/tsa.js';
+import { opensslTsVerify } from '../../helpers/timestamp-roundtrip.js';
 
 const run = promisify(execFile);
 const BC_CLASSPATH = ['bcprov', 'bcutil', 'bcpkix'].map((jar) => `/usr/share/java/${jar}.jar`);
@@ -195,18 +196,11 @@ async function checkWithOpenssl(item: Case, queryFile = join(item.dir, 'request.
       .join(''),
   );
   try {
-    const output = await openssl([
-      'ts',
-      '-verify',
-      '-in',
+    const output = await opensslTsVerify(
       join(item.dir, 'response.tsr'),
-      '-queryfile',
-      queryFile,
-      '-CAfile',
-      pki.path('root.pem'),
-      '-untrusted',
-      intermediates,
-    ]);
+      { queryfile: queryFile },
+      { root: pki.path('root.pem'), untrusted: intermediates },
+    );
     return { accepted: /^Verification: OK$/m.test(output), detail: output };
   } catch (error) {
     return { accepted: false, detail: (error as Error).message };

@@ -22,6 +22,7 @@ import { EXT, OpensslPki } from '../../helpers/openssl-pki.js';
 import { openssl, tempDir } from '../../helpers/openssl.js';
 import { signScriptWithTimestamp, verifySignedScript } from '../../helpers/osslsigncode.js';
 import { silentLogger } from '../../helpers/tsa.js';
+import { opensslTsVerify } from '../../helpers/timestamp-roundtrip.js';
 
 const RSA_POLICY = '1.2.3.4.100';
 const dir = tempDir();
@@ -122,19 +123,7 @@ async function jsonToken(policy?: string) {
 
 /** openssl ts -verify against a profile's chain: true when it verifies. */
 async function verifiesWith(token: { reply: string; data: string }, chain: 'default' | 'rsa') {
-  const { root, untrusted } = chains[chain];
-  return openssl([
-    'ts',
-    '-verify',
-    '-in',
-    token.reply,
-    '-data',
-    token.data,
-    '-CAfile',
-    root,
-    '-untrusted',
-    untrusted,
-  ])
+  return opensslTsVerify(token.reply, { data: token.data }, chains[chain])
     .then((out) => /Verification: OK/.test(out))
     .catch(() => false);
 }

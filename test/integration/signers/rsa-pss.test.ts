@@ -10,6 +10,7 @@ import { decodeCertificatesPem } from '../../../src/x509/pem.js';
 import { openssl, tempDir } from '../../helpers/openssl.js';
 import { EXT, OpensslPki } from '../../helpers/openssl-pki.js';
 import { createFlagServer, requestToken } from '../../helpers/remote-tsa.js';
+import { opensslTsVerify } from '../../helpers/timestamp-roundtrip.js';
 
 const dir = tempDir();
 const pki = new OpensslPki(dir.dir);
@@ -34,18 +35,7 @@ async function issueAndVerifyBoth(
   const { statusCode, body, data } = await requestToken(server.app, dir, hash);
   expect(statusCode).toBe(200);
   const reply = dir.write('pss.tsr', body);
-  const verified = await openssl([
-    'ts',
-    '-verify',
-    '-in',
-    reply,
-    '-data',
-    data,
-    '-CAfile',
-    root,
-    '-untrusted',
-    chainPath,
-  ]);
+  const verified = await opensslTsVerify(reply, { data }, { root, untrusted: chainPath });
   expect(verified).toContain('Verification: OK');
   const timestamp = await verifyTimestampResponse(body, readFileSync(data), {
     roots: [decodeCertificatesPem(readFileSync(root, 'utf8'))[0] as Buffer],

@@ -15,6 +15,7 @@ import {
   spawnServer,
 } from '../../../helpers/spawn-server.js';
 import { SoftHsm, SOFTHSM_MODULE, TEST_PIN } from '../../../helpers/softhsm.js';
+import { opensslTsVerify } from '../../../helpers/timestamp-roundtrip.js';
 
 const hsm = new SoftHsm();
 const dir = tempDir();
@@ -80,18 +81,7 @@ describe('pkcs11 keys end to end', () => {
       });
       expect(response.status).toBe(200);
       const reply = dir.write('reply.tsr', Buffer.from(await response.arrayBuffer()));
-      const verified = await openssl([
-        'ts',
-        '-verify',
-        '-in',
-        reply,
-        '-data',
-        data,
-        '-CAfile',
-        root,
-        '-untrusted',
-        chainPath,
-      ]);
+      const verified = await opensslTsVerify(reply, { data }, { root, untrusted: chainPath });
       expect(verified).toContain('Verification: OK');
       const started = server.lines.find((line) => line.includes('serving timestamps on'));
       expect(started).toContain('"signer":"pkcs11:token=tsa;object=tsa-key"');

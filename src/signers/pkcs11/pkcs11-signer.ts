@@ -162,7 +162,7 @@ export class Pkcs11Signer implements Signer {
   private readonly warn: ((message: string) => void) | undefined;
   private readonly idle: Handle[] = [];
   private connection: Connection | undefined;
-  private connecting: Promise<Connection> | undefined;
+  private reconnection: Reconnection | undefined;
   private spki: Buffer | undefined;
   private signatureLength = 0;
   private mechanism: SignMechanism = { mechanism: 0 };
@@ -313,7 +313,8 @@ export class Pkcs11Signer implements Signer {
    * token: a signature that timed out after waiting for a session or thread while the token
    * answered others (any key's of the module: the HSM busy, not gone) or whose client went away
    * before the token was asked (`signal`: it leaves the queue) is abandoned (reason "saturated" or
-   * "aborted"), as for a remote signer; one that timed out while the token answered none is a
+   * "aborted"), as for a remote signer, and so is one whose reconnection was held by the PIN gate
+   * (reason "timeout": the token was not asked); one that timed out while the token answered none is a
    * failure, waited or not (a token that stopped answering holds every session: under load, every
    * later signature waits for one). A client that goes away once the token was asked gets its
    * answer at once; the signature still runs to its end, which the breaker learns from. `accept`
@@ -341,6 +342,8 @@ export class Pkcs11Signer implements Signer {
       waited: false,
       refused: false,
       signAnswersBefore: this.module.signAnswers,
+      reconnecting: undefined,
+      atGate: false,
     };
     const outcome = withDeadline(
       this.timeoutMs,
@@ -394,6 +397,13 @@ export class Pkcs11Signer implements Signer {
       return caught;
     }
     const error = this.wrap(caught);
+    if (attempt.atGate || NOT_ASKED.has(error)) {
+      // Its reconnection waited for the PIN gate (a cluster's primary, another signer's login)
+      // until its deadline: the token was not asked, so nothing is learnt about it.
+      recordSignerFailure('timeout');
+      call.abandoned();
+      return error;
+    }
     if (error.code === 'PIN_INCORRECT' || error.code === 'PIN_LOCKED') {
       if (NOT_OFFERED.has(error)) {
         // The PIN was not offered to the token: nothing learnt about it.
@@ -424,10 +434,14 @@ export class Pkcs11Signer implements Signer {
 
   /** The deadline's error: the signature's, or the wait's when it never got to the token. */
   private timeoutError(attempt: Attempt, options?: ErrorOptions): Pkcs11Error {
+    // Read at the deadline: where its reconnection is then decides what the breaker learns.
+    attempt.atGate = attempt.reconnecting?.atGate ?? false;
     const what =
       attempt.waiting > 0
         ? `no session free for a signature within ${this.timeoutMs} ms (--pkcs11-max-sessions signatures in flight)`
-        : `no signature within ${this.timeoutMs} ms`;
+        : attempt.atGate
+          ? `no signature within ${this.timeoutMs} ms (its reconnection waits for the PIN gate to admit the login)`
+          : `no signature within ${this.timeoutMs} ms`;
     return new Pkcs11Error('TIMEOUT', `${this.id}: ${what}`, options);
   }
 
@@ -472,7 +486,7 @@ export class Pkcs11Signer implements Signer {
         // Never while tracked: a re-initialization waits for the tracked work. Waited for within
         // the deadline: the slot is given back then, however long the reconnection takes.
         const connection =
-          this.current() ?? (await untilAborted(this.reconnect(), untilOf(deadline, signal)));
+          this.current() ?? (await this.reconnected(attempt, untilOf(deadline, signal)));
         // Nobody waits for this signature any more: the token is not asked.
         deadline.throwIfAborted();
         signal?.throwIfAborted();
@@ -757,41 +771,61 @@ export class Pkcs11Signer implements Signer {
    * After a token error: re-initialize the module (unless another of its signers did since this
    * one saw the error), then find everything again. One at a time per signer.
    */
-  private reconnect(): Promise<Connection> {
-    if (this.connecting) return this.connecting;
+  private reconnect(): Reconnection {
+    if (this.reconnection) return this.reconnection;
+    const progress: GateWait = { atGate: false };
     // Within a deadline as a whole: one stuck anywhere is given up (its late result too: see
     // connect), and the next signature starts another, instead of every signature waiting on it.
-    const connecting = withDeadline(
+    const connected = withDeadline(
       this.reconnectTimeoutMs,
       undefined,
-      (abandoned) => this.connectAgain(abandoned),
-      (options) =>
-        new Pkcs11Error(
+      (abandoned) => this.connectAgain(abandoned, progress),
+      (options) => {
+        const error = new Pkcs11Error(
           'TIMEOUT',
           `${this.id}: no reconnection within ${this.reconnectTimeoutMs} ms`,
           options,
-        ),
+        );
+        if (progress.atGate) NOT_ASKED.add(error);
+        return error;
+      },
     ).finally(() => {
-      if (this.connecting === connecting) this.connecting = undefined;
+      if (this.reconnection === reconnection) this.reconnection = undefined;
     });
-    this.connecting = connecting;
-    return connecting;
+    const reconnection: Reconnection = { connected, progress };
+    this.reconnection = reconnection;
+    return reconnection;
   }
 
-  private async connectAgain(abandoned: AbortSignal): Promise<Connection> {
+  /** The reconnection's connection, waited for until `until` aborts (see timeoutError). */
+  private async reconnected(attempt: Attempt, until: AbortSignal): Promise<Connection> {
+    const { connected, progress } = this.reconnect();
+    attempt.reconnecting = progress;
+    try {
+      return await untilAborted(connected, until);
+    } finally {
+      attempt.reconnecting = undefined;
+    }
+  }
+
+  private async connectAgain(abandoned: AbortSignal, progress: GateWait): Promise<Connection> {
     // Read again (it may have been changed since), and refused without asking the token when it
     // is the PIN the token refused: offered at each reconnection, it would lock the user out.
     // Neither that nor the token's refusal of a PIN says anything about the module.
     const pin = await this.pins.pinToOffer();
     try {
       await reinitialize(this.module, this.failedGeneration, this.timeoutMs);
-      return await this.whenSettled(() => this.connect(pin, abandoned));
+      return await this.whenSettled(() => this.connect(pin, abandoned, progress));
     } catch (error) {
       const refused =
         error instanceof Pkcs11Error &&
         (error.code === 'PIN_INCORRECT' || error.code === 'PIN_LOCKED');
-      // One given up says nothing of the module now: the next reconnection's failures do.
-      if (!refused && !abandoned.aborted) this.failedGeneration = this.module.generation;
+      // Only the module's failures re-initialize it (C_Finalize ends every session of every key
+      // on it): not a PIN refused, not a login the PIN gate did not admit in time, and not one
+      // given up, which says nothing of the module now (the next reconnection's failures do).
+      if (!refused && !(error instanceof Error && NOT_ASKED.has(error)) && !abandoned.aborted) {
+        this.failedGeneration = this.module.generation;
+      }
       throw error;
     }
   }
@@ -812,7 +846,11 @@ export class Pkcs11Signer implements Signer {
    * records is the one when it starts (see whenSettled). Once `abandoned` aborts (a reconnection
    * given up), it makes no connection: another may have been made since.
    */
-  private async connect(pin: string | undefined, abandoned?: AbortSignal): Promise<Connection> {
+  private async connect(
+    pin: string | undefined,
+    abandoned?: AbortSignal,
+    progress?: GateWait,
+  ): Promise<Connection> {
     const { calls } = this.module;
     const generation = this.module.generation;
     const slot = await this.discovery.findSlot();
@@ -833,7 +871,7 @@ export class Pkcs11Signer implements Signer {
     try {
       // A reconnection given up offers no PIN: the next one offers it, once.
       abandoned?.throwIfAborted();
-      await this.login(session, pin);
+      await this.login(session, pin, progress);
       const key = await this.discovery.findKey(session);
       if (this.spki) {
         // After a reconnection: the same key must be found, not a new one under the same label.
@@ -876,13 +914,23 @@ export class Pkcs11Signer implements Signer {
    * offers it, this one waits for the token's answer, and one the token refused there is refused
    * here unoffered.
    */
-  private async login(session: Handle, pin: string | undefined): Promise<void> {
+  private async login(
+    session: Handle,
+    pin: string | undefined,
+    progress?: GateWait,
+  ): Promise<void> {
     if (pin === undefined) return;
     const digest = this.pins.pinDigest(pin);
     const gate = this.pinGate;
     let ticket: number | undefined;
     if (gate) {
-      const admission = await this.admitted(gate, digest);
+      let admission: PinAdmission;
+      if (progress) progress.atGate = true;
+      try {
+        admission = await this.admitted(gate, digest);
+      } finally {
+        if (progress) progress.atGate = false;
+      }
       if (!admission.offer) {
         const error = this.pins.rememberRefusal(digest, admission.code, admission.reason);
         NOT_OFFERED.add(error);
@@ -940,7 +988,15 @@ export class Pkcs11Signer implements Signer {
             options,
           ),
       );
-    } catch (error) {
+    } catch (caught) {
+      // Neither the module nor the token was asked: see connectAgain and failure.
+      const error =
+        caught instanceof Pkcs11Error
+          ? caught
+          : new Pkcs11Error('TOKEN_UNAVAILABLE', `${this.id}: the PIN gate failed`, {
+              cause: caught,
+            });
+      NOT_ASKED.add(error);
       void admitting.then(
         (late) => {
           if (late.offer) gate.settle(late.ticket, 'unanswered');
@@ -1087,7 +1143,29 @@ interface Attempt {
   signAnswersBefore: number;
   /** Whether `accept` refused the signature. */
   refused: boolean;
+  /** The reconnection it waits for, if it does. */
+  reconnecting: GateWait | undefined;
+  /** Whether its deadline found that reconnection waiting for the PIN gate (see failure). */
+  atGate: boolean;
 }
+
+/** A reconnection under way, shared by the signatures that wait for it (see reconnect). */
+interface Reconnection {
+  connected: Promise<Connection>;
+  progress: GateWait;
+}
+
+/** Where a reconnection is: whether it waits for the PIN gate to admit its login. */
+interface GateWait {
+  atGate: boolean;
+}
+
+/**
+ * Errors of a reconnection in which neither the module nor the token was asked anything that
+ * failed: the PIN gate did not admit its login in time (a cluster's primary slow, another signer's
+ * login under way). They neither re-initialize the module nor feed the breaker.
+ */
+const NOT_ASKED = new WeakSet<Error>();
 
 /**
  * A failed generation no module has: reinitialize() then re-initializes only a module whose last

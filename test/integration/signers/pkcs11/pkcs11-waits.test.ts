@@ -30,6 +30,8 @@ let holdOpens = false;
 const heldOpens: (() => void)[] = [];
 /** The error the next C_Sign fails with, by CKR_ name (pkcs11js puts it in the message). */
 let failNextSign: string | undefined;
+/** C_Finalize calls, every process's: a re-initialization of the module. */
+let finalizes = 0;
 const recordingModule: LoadModule = async (path, settings) => {
   const host = await loadInHost(path, settings);
   hosts.push(host);
@@ -37,6 +39,10 @@ const recordingModule: LoadModule = async (path, settings) => {
     C_OpenSession: async (...args) => {
       if (holdOpens) await new Promise<void>((resolve) => heldOpens.push(resolve));
       return host.C_OpenSession(...args);
+    },
+    C_Finalize: () => {
+      finalizes++;
+      return host.C_Finalize();
     },
     sign: (...args) => {
       const fault = failNextSign;
@@ -226,6 +232,65 @@ describe('a reconnection that waits', () => {
       holdAdmits = false;
       for (const admit of heldAdmits.splice(0)) admit();
       expect(await signs(signer)).toBe(true);
+      expect(admissions).toBe(2);
+    } finally {
+      await release(signer);
+    }
+  });
+
+  it('a gate that does not admit the login in time re-initializes nothing and feeds no breaker: the token was not asked', async () => {
+    gateTakesMs = 0;
+    holdAdmits = false;
+    const signer = await createPkcs11Signer(hsm.uri('tsa', 'tsa-key'), 'auto', {
+      loadModule: recordingModule,
+      maxSessions: 2,
+      timeoutMs: T,
+      pinGate: slowGate(),
+      breaker: { threshold: 10, cooldownMs: T },
+    });
+    try {
+      expect(await signs(signer)).toBe(true);
+      // A signature the self-check refuses: the connection is dropped, the module is not
+      // re-initialized (the token answered), and the breaker counts it.
+      const refused = new Error('refused by the self-check');
+      await expect(
+        signer.sign(randomBytes(20), undefined, () => {
+          throw refused;
+        }),
+      ).rejects.toBe(refused);
+      expect(signer.breaker.consecutiveFailures).toBe(1);
+      const hostsBefore = hosts.length;
+      finalizes = 0;
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+      holdAdmits = true;
+      admissions = 0;
+      gateTakesMs = T / 2; // the gate's deadline ends half a deadline after the first signature's
+      // The next signature reconnects, and its deadline passes while the gate holds the login.
+      const first = signer.sign(randomBytes(20));
+      first.catch(() => {});
+      while (admissions < 1) await turn();
+      await vi.advanceTimersByTimeAsync(T / 2);
+      await expect(first).rejects.toThrow(
+        'pkcs11:token=tsa;object=tsa-key: no signature within 60000 ms (its reconnection waits for the PIN gate to admit the login)',
+      );
+      // One that waits for the same reconnection gets the gate's refusal at its deadline.
+      const second = signer.sign(randomBytes(20));
+      second.catch(() => {});
+      await vi.advanceTimersByTimeAsync(T / 2);
+      await expect(second).rejects.toThrow(
+        'pkcs11:token=tsa;object=tsa-key: the PIN gate did not admit the login within 60000 ms',
+      );
+      // Neither was the token's failure.
+      expect(signer.breaker.consecutiveFailures).toBe(1);
+      vi.useRealTimers();
+      gateTakesMs = 0;
+      holdAdmits = false;
+      for (const admit of heldAdmits.splice(0)) admit();
+      // The next reconnection finds the key again in the same module: no C_Finalize, which would
+      // end the sessions of every other key on the module too.
+      expect(await signs(signer)).toBe(true);
+      expect(finalizes).toBe(0);
+      expect(hosts.length).toBe(hostsBefore);
       expect(admissions).toBe(2);
     } finally {
       await release(signer);

@@ -566,12 +566,14 @@ export class Pkcs11Signer implements Signer {
         // handle. Waited for within a deadline of its own, since the slot is held meanwhile.
         const failed = session;
         session = undefined;
-        const replacing = this.openSession(connection)
-          .then(
-            (replacement) => this.giveBack(replacement, connection),
-            () => {}, // the next signature finds out what is wrong
-          )
-          .finally(() => this.closeSession(failed, connection));
+        const replacing = this.openSession(connection).then(
+          (replacement) => {
+            // Closed first: the replacement (maybe late) then counts against the pool's size.
+            this.closeSession(failed, connection);
+            this.keepOpened(replacement, connection);
+          },
+          () => this.closeSession(failed, connection), // the next signature finds out what is wrong
+        );
         await settledWithin([replacing], this.timeoutMs);
       }
       throw error;
@@ -1031,7 +1033,8 @@ export class Pkcs11Signer implements Signer {
 
   /**
    * A new session for a signature, waited for until `until` aborts (its deadline, its client gone):
-   * the slot it holds is not kept by a C_OpenSession that hangs; one opened late goes to the pool.
+   * the slot it holds is not kept by a C_OpenSession that hangs; one opened late goes to the pool
+   * (see keepOpened).
    */
   private async openSessionUntil(connection: Connection, until: AbortSignal): Promise<Handle> {
     const opening = this.openSession(connection);
@@ -1040,12 +1043,25 @@ export class Pkcs11Signer implements Signer {
     } catch (error) {
       if (until.aborted) {
         void opening.then(
-          (late) => this.giveBack(late, connection),
+          (late) => this.keepOpened(late, connection),
           () => {},
         );
       }
       throw error;
     }
+  }
+
+  /**
+   * A session opened for nobody now (late, or a replacement): given back, unless the connection
+   * holds more than `maxSessions` with it (counted in `sessions`, pooled or in use): its slot was
+   * freed at the deadline and others opened meanwhile, and the partition's session limit is shared
+   * with every worker and application, so it is closed.
+   */
+  private keepOpened(session: Handle, connection: Connection): void {
+    if (this.isCurrent(connection) && connection.sessions > this.maxSessions) {
+      return this.closeSession(session, connection);
+    }
+    this.giveBack(session, connection);
   }
 
   /**

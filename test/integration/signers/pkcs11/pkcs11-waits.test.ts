@@ -32,13 +32,28 @@ const heldOpens: (() => void)[] = [];
 let failNextSign: string | undefined;
 /** C_Finalize calls, every process's: a re-initialization of the module. */
 let finalizes = 0;
+/** Sessions the token opened and the signer has not closed (hex handles; a test clears it). */
+const liveSessions = new Set<string>();
+/** C_OpenSession calls not answered yet. */
+let opening = 0;
 const recordingModule: LoadModule = async (path, settings) => {
   const host = await loadInHost(path, settings);
   hosts.push(host);
   const overrides: Partial<Pkcs11Calls> = {
     C_OpenSession: async (...args) => {
-      if (holdOpens) await new Promise<void>((resolve) => heldOpens.push(resolve));
-      return host.C_OpenSession(...args);
+      opening++;
+      try {
+        if (holdOpens) await new Promise<void>((resolve) => heldOpens.push(resolve));
+        const session = await host.C_OpenSession(...args);
+        liveSessions.add(session.toString('hex'));
+        return session;
+      } finally {
+        opening--;
+      }
+    },
+    C_CloseSession: (session) => {
+      liveSessions.delete(session.toString('hex'));
+      return host.C_CloseSession(session);
     },
     C_Finalize: () => {
       finalizes++;
@@ -320,8 +335,9 @@ describe('a reconnection that waits', () => {
 });
 
 describe('a C_OpenSession that does not return', () => {
-  it('holds no session slot past a deadline, whether it replaces a failed session or opens one for a signature; the sessions it opens late are kept', async () => {
+  it('holds no session slot past a deadline, whether it replaces a failed session or opens one for a signature; the sessions it opens late are kept up to --pkcs11-max-sessions, the others closed', async () => {
     const T = 60_000;
+    liveSessions.clear();
     const signer = await createPkcs11Signer(hsm.uri('tsa', 'tsa-key'), 'auto', {
       loadModule: recordingModule,
       maxSessions: 1,
@@ -350,16 +366,24 @@ describe('a C_OpenSession that does not return', () => {
       while (heldOpens.length < 3) await turn();
       await vi.advanceTimersByTimeAsync(T);
       await expect(third).rejects.toThrow('no signature within 60000 ms');
-      // The token answers at last: the sessions opened late go to the pool, and signatures sign.
+      // The token answers at last: the replacement goes to the pool (the failed session is
+      // closed), the two sessions opened late are closed (the pool has its one session), and
+      // signatures sign.
       holdOpens = false;
       for (const open of heldOpens.splice(0)) open();
+      while (opening > 0) await turn();
+      await turn();
+      expect(liveSessions.size).toBe(1);
       expect(await signs(signer)).toBe(true);
       expect(await signs(signer)).toBe(true);
+      expect(liveSessions.size).toBe(1);
     } finally {
       vi.useRealTimers();
       holdOpens = false;
       for (const open of heldOpens.splice(0)) open();
       await signer[Symbol.asyncDispose]();
     }
+    // Every session opened was pooled or closed: dispose closed the pool's.
+    expect(liveSessions).toEqual(new Set());
   });
 });

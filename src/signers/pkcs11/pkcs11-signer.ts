@@ -816,6 +816,7 @@ export class Pkcs11Signer implements Signer {
     // Neither that nor the token's refusal of a PIN says anything about the module.
     const pin = await this.pins.pinToOffer();
     try {
+      abandoned.throwIfAborted();
       await reinitialize(this.module, this.failedGeneration, this.timeoutMs);
       return await this.whenSettled(() => this.connect(pin, abandoned, progress));
     } catch (error) {
@@ -853,6 +854,8 @@ export class Pkcs11Signer implements Signer {
     abandoned?: AbortSignal,
     progress?: GateWait,
   ): Promise<Connection> {
+    // Given up while it waited for the module's re-initialization: it asks the module nothing.
+    abandoned?.throwIfAborted();
     const { calls } = this.module;
     const generation = this.module.generation;
     const slot = await this.discovery.findSlot();

@@ -36,6 +36,11 @@ let finalizes = 0;
 const liveSessions = new Set<string>();
 /** C_OpenSession calls not answered yet. */
 let opening = 0;
+/** While set, C_Initialize calls wait here until the test lets them through. */
+let holdInitialize = false;
+const heldInitialize: (() => void)[] = [];
+/** C_GetSlotList calls, every process's: the first call of a connection. */
+let slotLists = 0;
 const recordingModule: LoadModule = async (path, settings) => {
   const host = await loadInHost(path, settings);
   hosts.push(host);
@@ -58,6 +63,14 @@ const recordingModule: LoadModule = async (path, settings) => {
     C_Finalize: () => {
       finalizes++;
       return host.C_Finalize();
+    },
+    C_Initialize: async (...args) => {
+      if (holdInitialize) await new Promise<void>((resolve) => heldInitialize.push(resolve));
+      return host.C_Initialize(...args);
+    },
+    C_GetSlotList: (...args) => {
+      slotLists++;
+      return host.C_GetSlotList(...args);
     },
     sign: (...args) => {
       const fault = failNextSign;
@@ -329,6 +342,34 @@ describe('a reconnection that waits', () => {
       expect(await signs(signer)).toBe(true);
       expect(admissions).toBe(2);
     } finally {
+      await release(signer);
+    }
+  });
+
+  it('one given up while the module is re-initialized asks the module nothing once that is done', async () => {
+    const signer = await openSigner({ reconnectTimeoutMs: 1_000 });
+    try {
+      holdAdmits = false;
+      holdInitialize = true;
+      // The module's process is started again; its C_Initialize does not answer in time.
+      const first = signer.sign(randomBytes(20));
+      first.catch(() => {});
+      while (heldInitialize.length < 1) await turn();
+      await vi.advanceTimersByTimeAsync(1_000);
+      await expect(first).rejects.toThrow(
+        'pkcs11:token=tsa;object=tsa-key: no reconnection within 1000 ms',
+      );
+      vi.useRealTimers();
+      slotLists = 0;
+      holdInitialize = false;
+      for (const initialize of heldInitialize.splice(0)) initialize();
+      // The reconnection given up was waiting for that C_Initialize: it makes no connection (no
+      // C_GetSlotList, no C_OpenSession); the next signature's reconnection does, and signs.
+      expect(await signs(signer)).toBe(true);
+      expect(slotLists).toBe(1);
+    } finally {
+      holdInitialize = false;
+      for (const initialize of heldInitialize.splice(0)) initialize();
       await release(signer);
     }
   });

@@ -34,12 +34,16 @@ describe('a cluster with no worker serving', () => {
     expect(await serving()).toBe('2');
 
     rmSync(dir.path(''), { recursive: true, force: true });
-    const workers = new Set(
-      server.lines
-        .map((line) => JSON.parse(line) as { worker?: number; pid?: number })
-        .flatMap((line) => (line.worker && line.pid ? [line.pid] : [])),
-    );
-    expect(workers.size).toBe(2);
+    const workerPids = () =>
+      new Set(
+        server.lines
+          .map((line) => JSON.parse(line) as { worker?: number; pid?: number })
+          .flatMap((line) => (line.worker && line.pid ? [line.pid] : [])),
+      );
+    // The primary's "serving" line may be read before a worker's first (each process's log
+    // writer flushes on its own).
+    await waitUntil(() => workerPids().size === 2);
+    const workers = workerPids();
     for (const pid of workers) process.kill(pid, 'SIGKILL');
     await waitUntil(async () => (await serving()) === '0');
 

@@ -68,8 +68,18 @@ afterEach(async () => {
 async function cluster(args: string[], env: NodeJS.ProcessEnv = {}): Promise<SpawnedServer> {
   const server = await spawnServer(['--workers', '2', ...args], env);
   cleanups.push(() => server.stop());
+  // The primary's "serving" line may be read before a worker's own lines (each process's log
+  // writer flushes on its own): once both workers' are, the tests know their pids.
+  await untilLogged(
+    server,
+    (line) => line.worker !== undefined && SERVING.test(line.message ?? ''),
+    2,
+  );
   return server;
 }
+
+/** A worker's announcement that it serves (runtime/serve.ts). */
+const SERVING = /^worker \d+ serving timestamps/;
 
 interface LogLine {
   message?: string;

@@ -632,7 +632,12 @@ describe('--workers 2 (node:cluster)', () => {
       server,
       (line) => line.pid === survivor && line.message === 'asked by the primary, draining',
     );
-    process.kill(replacement, 'SIGCONT');
+    try {
+      process.kill(replacement, 'SIGCONT');
+    } catch (error) {
+      // Gone already (seen once, under load, in CI): how it ended is checked below.
+      expect((error as NodeJS.ErrnoException).code).toBe('ESRCH');
+    }
     expect(await server.exited).toBe(0);
     const messages = logLines(server).map((line) => line.message ?? '');
     expect(messages.filter((message) => message.endsWith('killing it'))).toEqual([]);

@@ -54,11 +54,16 @@ export class CircuitBreaker {
     return this.failures;
   }
 
-  /** How long an open circuit still refuses calls before it admits a probe; undefined unless open. */
-  get openForMs(): number | undefined {
+  /**
+   * How long a call made now would still be refused, as far as the breaker knows: an open
+   * circuit's cool-down left; PROBE_WAIT_MS while a half-open circuit's probe is in flight (its
+   * answer, a call's time away, closes or re-opens it); undefined when a call would be admitted.
+   */
+  get refusedForMs(): number | undefined {
     if (this.openedAt === undefined) return undefined;
     const left = this.openedAt + this.options.cooldownMs - this.now();
-    return left > 0 ? left : undefined;
+    if (left > 0) return left;
+    return this.probeInFlight ? PROBE_WAIT_MS : undefined;
   }
 
   /** Why a call made now would be refused, or undefined if it would be admitted. */
@@ -104,5 +109,8 @@ export class CircuitBreaker {
     };
   }
 }
+
+/** What a refusal while the probe is in flight asks clients to wait: the probe's answer is near. */
+export const PROBE_WAIT_MS = 1_000;
 
 const IGNORED: CircuitCall = { answered() {}, failed() {}, abandoned() {} };

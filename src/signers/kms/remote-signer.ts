@@ -129,7 +129,7 @@ export class RemoteSigner implements Signer {
 
   /** The breaker's cool-down left while it is open. */
   unavailableForMs(): number | undefined {
-    return this.breaker.openForMs;
+    return this.breaker.refusedForMs;
   }
 
   /**

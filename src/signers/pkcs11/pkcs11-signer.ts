@@ -229,7 +229,7 @@ export class Pkcs11Signer implements Signer {
 
   /** The breaker's cool-down left; unknown for a refused PIN (it lasts until the file is fixed). */
   unavailableForMs(): number | undefined {
-    return this.pins.refusedPin ? undefined : this.breaker.openForMs;
+    return this.pins.refusedPin ? undefined : this.breaker.refusedForMs;
   }
 
   /**

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { CircuitBreaker } from '../../../../src/signers/kms/circuit-breaker.js';
+import { CircuitBreaker, PROBE_WAIT_MS } from '../../../../src/signers/kms/circuit-breaker.js';
 import { classifyServiceError } from '../../../../src/signers/kms/failure-reason.js';
 
 function breakerWithClock(threshold = 3, cooldownMs = 1_000) {
@@ -22,12 +22,12 @@ describe('CircuitBreaker', () => {
     vi.spyOn(Date, 'now').mockReturnValue(wall);
     const breaker = new CircuitBreaker({ threshold: 1, cooldownMs: 100 });
     breaker.enter()?.failed();
-    expect(breaker.openForMs).toBe(100);
+    expect(breaker.refusedForMs).toBe(100);
     // chronyd steps the wall clock back an hour while the breaker is open.
     vi.spyOn(Date, 'now').mockReturnValue(wall - 3_600_000);
     monotonic += 100;
     expect(breaker.state).toBe('half-open');
-    expect(breaker.openForMs).toBeUndefined();
+    expect(breaker.refusedForMs).toBeUndefined();
     expect(breaker.refusal()).toBeUndefined();
   });
 
@@ -68,19 +68,20 @@ describe('CircuitBreaker', () => {
   it('refuses for the cool-down, then admits exactly one probe; its answer closes the circuit', () => {
     const { breaker, clock, fail } = breakerWithClock(1, 1_000);
     fail();
-    expect(breaker.openForMs).toBe(1_000);
+    expect(breaker.refusedForMs).toBe(1_000);
     clock.now += 999;
     expect(breaker.state).toBe('open');
-    expect(breaker.openForMs).toBe(1);
+    expect(breaker.refusedForMs).toBe(1);
     expect(breaker.enter()).toBeUndefined();
     clock.now += 1;
     expect(breaker.state).toBe('half-open');
     expect(breaker.refusal()).toBeUndefined();
     const probe = breaker.enter();
     expect(probe).toBeDefined();
-    // While the probe is in flight, everyone else is refused.
+    // While the probe is in flight, everyone else is refused, for about as long as it takes.
     expect(breaker.enter()).toBeUndefined();
     expect(breaker.refusal()).toMatch(/probe in flight/);
+    expect(breaker.refusedForMs).toBe(PROBE_WAIT_MS);
     probe?.answered();
     expect(breaker.state).toBe('closed');
     expect(breaker.consecutiveFailures).toBe(0);
@@ -93,7 +94,7 @@ describe('CircuitBreaker', () => {
     clock.now += 1_000;
     breaker.enter()?.failed();
     expect(breaker.state).toBe('open');
-    expect(breaker.openForMs).toBe(1_000);
+    expect(breaker.refusedForMs).toBe(1_000);
     clock.now += 500;
     expect(breaker.enter()).toBeUndefined();
   });

@@ -192,10 +192,14 @@ export class Pkcs11Signer implements Signer {
     this.slots = new Semaphore(this.maxSessions);
     this.warn = options.warn;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    this.breaker = new CircuitBreaker(options.breaker ?? { threshold: 0, cooldownMs: 0 });
+    this.now = options.now ?? (() => performance.now());
+    // On the signer's clock unless given its own, as the remote signer's.
+    this.breaker = new CircuitBreaker({
+      now: this.now,
+      ...(options.breaker ?? { threshold: 0, cooldownMs: 0 }),
+    });
     this.pinGate = options.pinGate;
     this.pinScope = pinScope(uri);
-    this.now = options.now ?? (() => performance.now());
     // The digests' key: random, this signer's own, or its PIN gate's (shared with the gate's).
     this.pins = new PinKeeper(
       uri,

@@ -330,7 +330,9 @@ describe('pkcs11 signer faults', () => {
         loadModule: faultyModule,
         maxSessions: 1,
         timeoutMs: TIMEOUT_MS,
-        breaker: { threshold: 2, cooldownMs: 1_000, now: () => now },
+        // The signer's clock is its breaker's too.
+        breaker: { threshold: 2, cooldownMs: 60_000 },
+        now: () => now,
       });
       vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     });
@@ -369,7 +371,7 @@ describe('pkcs11 signer faults', () => {
       // The token answers at last (the session comes back); after the cool-down the probe signs.
       await held.shift()?.();
       await turn();
-      now += 1_000;
+      now += 60_000;
       await signsAndVerifies(slow);
       expect(calls.sign).toBe(signs + 1);
       expect(slow.unavailableReason()).toBeUndefined();

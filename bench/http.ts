@@ -16,6 +16,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { freePort } from '../test/helpers/process.js';
 import { encodeRequest } from '../test/helpers/requests.js';
+import { parseTimestampResponse } from '../src/verify/parse-response.js';
 import {
   cpuPlan,
   pinSelf,
@@ -78,9 +79,47 @@ export async function load(
     requestsPerSecond: result.requests.average,
     p50: result.latency.p50,
     p99: result.latency.p99,
-    errors: result.errors + result.timeouts,
+    // autocannon's `errors` already counts its timeouts.
+    errors: result.errors,
     non2xx: result.non2xx,
   };
+}
+
+/**
+ * Sends the bench's request once and checks the answer before any load: autocannon counts every
+ * response whatever it says, so a server refusing the request (or answering a rejection) would
+ * otherwise be measured as if it issued tokens. Ours (and --against) must answer 200 with a
+ * granted TimeStampResp (PKIStatus 0, parsed by src/verify); the floor answers a bare signature,
+ * so only 200 and a non-empty body are required of it.
+ */
+export async function checkAnswer(name: string, url: string, kind: 'tsa' | 'floor'): Promise<void> {
+  const response = await fetch(`${url}/api/v1/timestamp`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/timestamp-query' },
+    body: LOAD_TEST_REQUEST,
+  });
+  const body = new Uint8Array(await response.arrayBuffer());
+  if (response.status !== 200 || body.length === 0)
+    throw new Error(
+      `http: ${name} answers the bench request ${response.status}, ${body.length} bytes`,
+    );
+  if (kind === 'tsa') {
+    try {
+      parseTimestampResponse(body);
+    } catch (error) {
+      throw new Error(
+        `http: ${name} does not grant the bench request: ${(error as Error).message}`,
+      );
+    }
+  }
+}
+
+/** A run with any error, timeout or non-2xx answer measured something else than issuance. */
+function requireClean(name: string, pair: number, result: LoadResult): void {
+  if (result.errors + result.non2xx > 0)
+    throw new Error(
+      `http pair ${pair}: invalid run, no ratio: ${name} had ${result.errors} errors/timeouts and ${result.non2xx} non-2xx answers`,
+    );
 }
 
 const describe = (name: string, r: LoadResult) =>
@@ -148,12 +187,15 @@ export async function benchHttp(
   const p99Ratios: number[] = [];
   const results: Record<string, LoadResult[]> = { server: [], floor: [], against: [] };
   try {
+    for (const [name, server] of servers)
+      await checkAnswer(name, server.url, name === 'floor' ? 'floor' : 'tsa');
     for (const [, server] of servers) await load(server.url, 1, connections); // warm-up
     for (let pair = 0; pair < pairs; pair++) {
       for (const [name, server] of servers) {
         const result = await measure(server, seconds, connections);
         results[name]?.push(result);
         console.log(`http pair ${pair + 1}: ${describe(name, result)}`);
+        requireClean(name, pair + 1, result);
       }
       const server = results['server']?.at(-1) as LoadResult;
       const floor = results['floor']?.at(-1) as LoadResult;

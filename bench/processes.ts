@@ -133,7 +133,8 @@ export async function startNode(args: string[], cpus?: string): Promise<BenchPro
 
 /**
  * Our server from dist/ (run `npm run build` first), or the `entry` of another checkout, with prod
- * logs to a discarded stdout.
+ * logs to a discarded stdout. Without NTP monitoring: the bench machine may have no NTP server to
+ * reach (the clock would stay `unverified`), and the skipped clock gate is a small advantage to our server (docs/performance.md).
  */
 export const startTimestampServer = (
   flags: string[] = [],

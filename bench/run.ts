@@ -17,10 +17,24 @@ import { benchStartup } from './startup.js';
 import { KEY_KINDS, type KeyKind } from './keys.js';
 import { parseArgs } from './stats.js';
 
-const [part, ...rest] = process.argv
-  .slice(2)
-  .filter((arg, i, all) => i > 0 || !arg.startsWith('--') || all.length === 0);
+// The part, when named, comes first; otherwise every part runs.
+const part = process.argv[2];
 const args = parseArgs(process.argv.slice(2));
+
+/**
+ * --server-flags takes the server's flags as one argument with `=`: with a space, parseArgs reads
+ * the next argument (itself a `--flag`) as a flag of the bench, and the value as 'true'.
+ */
+function serverFlags(): string[] {
+  const value = args['server-flags'];
+  if (value === 'true') {
+    console.error(
+      'http: write --server-flags="--log-type prod ..." (with =): with a space the flags are read as the bench\'s own',
+    );
+    process.exit(2);
+  }
+  return value?.split(' ').filter(Boolean) ?? [];
+}
 const parts: Record<string, () => Promise<unknown>> = {
   'in-process': () =>
     benchInProcess({
@@ -38,7 +52,7 @@ const parts: Record<string, () => Promise<unknown>> = {
     }),
   http: () =>
     benchHttp({
-      serverFlags: args['server-flags']?.split(' ').filter(Boolean) ?? [],
+      serverFlags: serverFlags(),
       seconds: Number(args['seconds'] ?? 10),
       pairs: Number(args['pairs'] ?? 3),
       connections: Number(args['connections'] ?? 64),
@@ -96,4 +110,3 @@ for (const name of selected) {
   }
   await run();
 }
-void rest;

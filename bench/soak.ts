@@ -16,26 +16,21 @@ export async function benchSoak(
   const requests = options.requests ?? 1_000_000;
   const server = await startTimestampServer();
   try {
+    const load = (amount: number) =>
+      autocannon({
+        url: `${server.url}/api/v1/timestamp`,
+        method: 'POST',
+        headers: { 'content-type': 'application/timestamp-query' },
+        body: LOAD_TEST_REQUEST,
+        connections: options.connections ?? 50,
+        amount,
+      });
     // Warm up first so the baseline includes JIT code and pools, then sample.
-    await autocannon({
-      url: `${server.url}/api/v1/timestamp`,
-      method: 'POST',
-      headers: { 'content-type': 'application/timestamp-query' },
-      body: LOAD_TEST_REQUEST,
-      connections: options.connections ?? 50,
-      amount: options.warmUp ?? 50_000,
-    });
+    await load(options.warmUp ?? 50_000);
     const before = server.rss();
     const samples: number[] = [];
     const timer = setInterval(() => samples.push(server.rss()), 1000);
-    const result = await autocannon({
-      url: `${server.url}/api/v1/timestamp`,
-      method: 'POST',
-      headers: { 'content-type': 'application/timestamp-query' },
-      body: LOAD_TEST_REQUEST,
-      connections: options.connections ?? 50,
-      amount: requests,
-    });
+    const result = await load(requests);
     clearInterval(timer);
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const after = server.rss();

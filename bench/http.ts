@@ -32,6 +32,9 @@ export const LOAD_TEST_REQUEST = encodeRequest({
   nonce: 0x45ea49f1aac25d41n,
 });
 
+/** The fixed offered load of the latency comparison, as a share of our server's closed-loop req/s. */
+const FIXED_RATE_SHARE = 0.7;
+
 export interface LoadResult {
   requestsPerSecond: number;
   p50: number;
@@ -66,6 +69,8 @@ export async function load(
   seconds: number,
   connections: number,
   body = LOAD_TEST_REQUEST,
+  /** Requests per second from all connections together (open loop); unset: as fast as answered. */
+  overallRate?: number,
 ): Promise<LoadResult> {
   const result = await autocannon({
     url: `${url}/api/v1/timestamp`,
@@ -74,6 +79,7 @@ export async function load(
     body,
     connections,
     duration: seconds,
+    ...(overallRate === undefined ? {} : { overallRate }),
   });
   return {
     requestsPerSecond: result.requests.average,
@@ -115,10 +121,10 @@ export async function checkAnswer(name: string, url: string, kind: 'tsa' | 'floo
 }
 
 /** A run with any error, timeout or non-2xx answer measured something else than issuance. */
-function requireClean(name: string, pair: number, result: LoadResult): void {
+function requireClean(name: string, run: string, result: LoadResult): void {
   if (result.errors + result.non2xx > 0)
     throw new Error(
-      `http pair ${pair}: invalid run, no ratio: ${name} had ${result.errors} errors/timeouts and ${result.non2xx} non-2xx answers`,
+      `http ${run}: invalid run, no ratio: ${name} had ${result.errors} errors/timeouts and ${result.non2xx} non-2xx answers`,
     );
 }
 
@@ -132,10 +138,11 @@ async function measure(
   server: BenchProcess,
   seconds: number,
   connections: number,
+  overallRate?: number,
 ): Promise<LoadResult> {
   const cpuBefore = server.cpuSeconds();
   const overflowsBefore = listenOverflows();
-  const result = await load(server.url, seconds, connections);
+  const result = await load(server.url, seconds, connections, LOAD_TEST_REQUEST, overallRate);
   const overflowsAfter = listenOverflows();
   const requests = result.requestsPerSecond * seconds;
   return {
@@ -186,6 +193,8 @@ export async function benchHttp(
   const ratios: number[] = [];
   const p99Ratios: number[] = [];
   const results: Record<string, LoadResult[]> = { server: [], floor: [], against: [] };
+  const fixed: Record<string, LoadResult> = {};
+  let rate = 0;
   try {
     for (const [name, server] of servers)
       await checkAnswer(name, server.url, name === 'floor' ? 'floor' : 'tsa');
@@ -195,12 +204,24 @@ export async function benchHttp(
         const result = await measure(server, seconds, connections);
         results[name]?.push(result);
         console.log(`http pair ${pair + 1}: ${describe(name, result)}`);
-        requireClean(name, pair + 1, result);
+        requireClean(name, `pair ${pair + 1}`, result);
       }
       const server = results['server']?.at(-1) as LoadResult;
       const floor = results['floor']?.at(-1) as LoadResult;
       ratios.push(server.requestsPerSecond / floor.requestsPerSecond);
       p99Ratios.push(server.p99 / Math.max(floor.p99, 1));
+    }
+    // Closed loop, every connection always waits on an answer, so p99 is about connections / req/s
+    // and its ratio repeats the throughput's. At one offered rate for all (70 % of our server's
+    // req/s, which every server sustains), the latencies compare the servers' answers themselves.
+    rate = Math.round(
+      FIXED_RATE_SHARE * median((results['server'] ?? []).map((r) => r.requestsPerSecond)),
+    );
+    for (const [name, server] of servers) {
+      const result = await measure(server, seconds, connections, rate);
+      fixed[name] = result;
+      console.log(`http fixed ${format(rate)} req/s: ${describe(name, result)}`);
+      requireClean(name, 'fixed rate', result);
     }
   } finally {
     for (const [, server] of servers) await server.stop();
@@ -236,7 +257,22 @@ export async function benchHttp(
     `http ratio server/floor (median of ${pairs} pairs): req/s ${format(median(ratios), 2)}, p99 ${format(median(p99Ratios), 2)}` +
       `  (${workers} process${workers > 1 ? 'es' : ''} each, ${connections} connections, ${seconds} s per run)`,
   );
+  const fixedServer = fixed['server'] as LoadResult;
+  const fixedFloor = fixed['floor'] as LoadResult;
+  const fixedRate = {
+    rate,
+    server: fixedServer,
+    floor: fixedFloor,
+    p50Ratio: fixedServer.p50 / Math.max(fixedFloor.p50, 1),
+    p99Ratio: fixedServer.p99 / Math.max(fixedFloor.p99, 1),
+  };
+  console.log(
+    `http latency at a fixed offered load of ${format(fixedRate.rate)} req/s (${FIXED_RATE_SHARE * 100} % of the server's, open loop, one run each):` +
+      ` p50 ${format(fixedServer.p50, 1)} vs ${format(fixedFloor.p50, 1)} ms (ratio ${format(fixedRate.p50Ratio, 2)}),` +
+      ` p99 ${format(fixedServer.p99, 1)} vs ${format(fixedFloor.p99, 1)} ms (ratio ${format(fixedRate.p99Ratio, 2)})`,
+  );
   return {
+    fixedRate,
     ratio: median(ratios),
     p99Ratio: median(p99Ratios),
     server: summary('server'),

@@ -42,6 +42,8 @@ describe('benchmarks (smoke)', { timeout: 120_000 }, () => {
     expect((http.against?.errors ?? 1) + (http.against?.non2xx ?? 1)).toBe(0);
     expect(http.ratio).toBeGreaterThan(0);
     expect(http.p99Ratio).toBeGreaterThan(0);
+    expect(http.fixedRate.rate).toBeGreaterThan(0);
+    expect(http.fixedRate.p99Ratio).toBeGreaterThan(0);
     const ping = await benchPingUnderLoad({ seconds: 1, connections: 4 });
     expect(ping.issuance.errors + ping.issuance.non2xx).toBe(0);
     expect(await benchStartup({ runs: 1 })).toBeGreaterThan(0);

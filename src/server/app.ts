@@ -45,7 +45,7 @@ import {
   RequestCutError,
   requestCut,
 } from './client-aborts.js';
-import { clientErrorHandler, leavesLargeBodyUnread } from './client-errors.js';
+import { clientErrorHandler, leavesLargeBodyUnread, refuseExpectation } from './client-errors.js';
 import { frameworkErrorHandler } from './framework-errors.js';
 
 export const ROUTES = {
@@ -190,6 +190,8 @@ export async function buildServer(deps: ServerDependencies) {
     trustProxy: trustProxySetting(config),
   });
   app.decorateRequest('tsaOutcome', null);
+  // An Expect other than 100-continue: 417, closing the connection as Go does (client-errors.ts).
+  app.server.on('checkExpectation', refuseExpectation);
   registerOperations(app, { transport: deps.transport, pingPath: ROUTES.ping });
   if (deps.transport?.kind === 'https') enforceHttp2HeaderLimit(app, config.maxHeaderSize);
 

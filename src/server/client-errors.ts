@@ -1,5 +1,5 @@
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Http2ServerRequest } from 'node:http2';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Socket } from 'node:net';
 import { CLOSED_WITHOUT_RESPONSE, markCut } from './server-cuts.js';
 
@@ -61,6 +61,19 @@ export function leavesLargeBodyUnread(request: IncomingMessage | Http2ServerRequ
 }
 
 /**
+ * The answer to an `Expect` other than 100-continue (Node's 'checkExpectation'): 417, as Node's
+ * own, but closing an HTTP/1.x connection, as Go's does; Node's kept it alive and read the refused
+ * body until --read-timeout.
+ */
+export function refuseExpectation(
+  request: IncomingMessage | Http2ServerRequest,
+  response: ServerResponse | Http2ServerResponse,
+): void {
+  if (request.httpVersionMajor === 1) response.setHeader('connection', 'close');
+  response.writeHead(417).end();
+}
+
+/**
  * Fastify's clientErrorHandler: what Node's HTTP/1.1 parser refuses (malformed, headers over
  * --max-header-size) and a request not received within --read-timeout get the Go JSON body, then
  * the connection is closed, as Fastify's own handler does. A request in flight on the connection
@@ -72,7 +85,7 @@ export function clientErrorHandler(maxHeaderSize: number, onUnparsed: UnparsedRe
     if (error.code === 'ECONNRESET' || socket.destroyed) return;
     const [status, message] = answerFor(error.code, maxHeaderSize);
     const response = responseInFlight(socket);
-    // The request still arriving was answered already (Node's own 417 keeps the connection alive):
+    // The request still arriving was answered already (an early answer whose body is read away):
     // its client gets no second response, and it was no unparsed request.
     if (!response && requestArriving(socket)?.complete === false) {
       socket.destroy(error);

@@ -1,7 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -48,6 +48,7 @@ function spawnChronyd(conf: string, skewSeconds = 0) {
   const chronyd = [CHRONYD, '-d', '-x', '-f', conf];
   if (process.getuid?.() === 0) chronyd.push('-u', 'root');
   else chronyd.push('-U', '-u', userInfo().username);
+  if (skewSeconds) removeStaleFaketimeFiles();
   const command = skewSeconds
     ? ['faketime', '-f', `${skewSeconds >= 0 ? '+' : ''}${skewSeconds}s`, ...chronyd]
     : chronyd;
@@ -62,8 +63,13 @@ function spawnChronyd(conf: string, skewSeconds = 0) {
   const exited = once(child, 'exit');
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null && child.pid) {
+      // Under faketime, chronyd alone: the wrapper then exits by itself and removes its /dev/shm
+      // semaphore and segment, which a signal to it leaves behind (a later wrapper given the same
+      // pid then fails "sem_open: File exists").
+      const chronyds = skewSeconds ? childrenOf(child.pid) : [];
       try {
-        process.kill(-child.pid, 'SIGTERM');
+        if (chronyds.length > 0) chronyds.forEach((pid) => process.kill(pid, 'SIGTERM'));
+        else process.kill(-child.pid, 'SIGTERM');
       } catch {
         // already gone
       }
@@ -71,6 +77,24 @@ function spawnChronyd(conf: string, skewSeconds = 0) {
     }
   };
   return { child, output: () => output, stop };
+}
+
+function childrenOf(pid: number): number[] {
+  const { stdout } = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' });
+  return stdout.split('\n').filter(Boolean).map(Number);
+}
+
+/**
+ * Removes what faketime wrappers that were killed left in /dev/shm (`sem.faketime_sem_<pid>`,
+ * `faketime_shm_<pid>`), for processes that no longer exist: a new wrapper whose pid is one of
+ * theirs fails at start.
+ */
+function removeStaleFaketimeFiles(): void {
+  const alive = (pid: number) => existsSync(`/proc/${pid}`);
+  for (const name of existsSync('/dev/shm') ? readdirSync('/dev/shm') : []) {
+    const pid = /^(?:sem\.faketime_sem|faketime_shm)_(\d+)$/.exec(name)?.[1];
+    if (pid !== undefined && !alive(Number(pid))) rmSync(`/dev/shm/${name}`, { force: true });
+  }
 }
 
 /** Waits until `ready` resolves, failing with chronyd's output when it exits or takes 10 s. */

@@ -2,6 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { withDeadline } from '../../deadline.js';
+import { readInto } from '../file/read-key-file.js';
 import type { PinAnswer, PinRefusal } from './pin-gate.js';
 import { Pkcs11Error } from './pkcs11-error.js';
 import { errorName } from './pkcs11-module.js';
@@ -50,12 +51,7 @@ async function readPinFile(
     }
     const buffer = Buffer.alloc(MAX_PIN_FILE_BYTES + 1);
     try {
-      let length = 0;
-      while (length < buffer.length) {
-        const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
-        if (bytesRead === 0) break;
-        length += bytesRead;
-      }
+      const length = await readInto(handle, buffer);
       if (length > MAX_PIN_FILE_BYTES) {
         throw refused(`larger than ${MAX_PIN_FILE_BYTES} bytes, not a PIN file`);
       }

@@ -14,6 +14,7 @@ import {
 } from '../../../../src/signers/pkcs11/pkcs11-signer.js';
 import { signerFailureCounts } from '../../../helpers/fault-tsa.js';
 import { SoftHsm } from '../../../helpers/softhsm.js';
+import { overridden } from '../../../helpers/overridden.js';
 
 const hsm = new SoftHsm();
 let host: Pkcs11Calls | undefined;
@@ -28,10 +29,7 @@ const holdingModule: LoadModule = async (path, settings) => {
       return calls.sign(...args);
     },
   };
-  return new Proxy(calls, {
-    get: (target, name) =>
-      (overrides as Record<string | symbol, unknown>)[name] ?? Reflect.get(target, name),
-  });
+  return overridden(calls, overrides);
 };
 // The deadline is a timer: faked, so that it fires when the test says.
 const TIMEOUT_MS = 60_000;

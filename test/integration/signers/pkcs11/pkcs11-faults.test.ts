@@ -16,6 +16,7 @@ import {
 } from '../../../../src/signers/pkcs11/pkcs11-signer.js';
 import { signerFailureCounts } from '../../../helpers/fault-tsa.js';
 import { SoftHsm } from '../../../helpers/softhsm.js';
+import { overridden } from '../../../helpers/overridden.js';
 
 const hsm = new SoftHsm();
 /** Errors the next signatures fail with, by CKR_ name (pkcs11js puts it in the message). */
@@ -97,10 +98,7 @@ const faultyModule: LoadModule = async (path, settings) => {
       return module.sign(...args);
     },
   };
-  return new Proxy(module, {
-    get: (target, name) =>
-      (overrides as Record<string | symbol, unknown>)[name] ?? Reflect.get(target, name),
-  });
+  return overridden(module, overrides);
 };
 
 let now = 0;

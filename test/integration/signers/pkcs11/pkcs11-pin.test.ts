@@ -17,6 +17,7 @@ import {
   type Pkcs11Signer,
 } from '../../../../src/signers/pkcs11/pkcs11-signer.js';
 import { SOFTHSM_MODULE, SoftHsm, TEST_PIN } from '../../../helpers/softhsm.js';
+import { overridden } from '../../../helpers/overridden.js';
 
 const hsm = new SoftHsm();
 const ROTATED_PIN = '9999-rotated-pin';
@@ -58,10 +59,7 @@ const countingModule: LoadModule = async (path, settings) => {
       return fault ? Promise.reject(new Error(fault)) : host.sign(...args);
     },
   };
-  return new Proxy(host, {
-    get: (target, name) =>
-      (overrides as Record<string | symbol, unknown>)[name] ?? Reflect.get(target, name),
-  });
+  return overridden(host, overrides);
 };
 
 const turn = () => new Promise((resolve) => setImmediate(resolve));

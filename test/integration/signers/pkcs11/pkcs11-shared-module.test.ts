@@ -19,6 +19,7 @@ import {
   type Pkcs11Signer,
 } from '../../../../src/signers/pkcs11/pkcs11-signer.js';
 import { SoftHsm } from '../../../helpers/softhsm.js';
+import { overridden } from '../../../helpers/overridden.js';
 
 const hsm = new SoftHsm();
 /** Every process the module was loaded in, the latest last, and the settings it was given. */
@@ -57,10 +58,7 @@ const sharedModule: LoadModule = async (path, given) => {
       return host.sign(...args);
     },
   };
-  return new Proxy(host, {
-    get: (target, name) =>
-      (overrides as Record<string | symbol, unknown>)[name] ?? Reflect.get(target, name),
-  });
+  return overridden(host, overrides);
 };
 
 let first: Pkcs11Signer;

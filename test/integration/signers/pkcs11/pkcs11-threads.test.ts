@@ -15,6 +15,7 @@ import {
 } from '../../../../src/signers/pkcs11/pkcs11-signer.js';
 import { signerFailureCounts } from '../../../helpers/fault-tsa.js';
 import { SoftHsm } from '../../../helpers/softhsm.js';
+import { overridden } from '../../../helpers/overridden.js';
 
 const hsm = new SoftHsm();
 /** The module's process, as loaded (its calls unaltered). */
@@ -43,10 +44,7 @@ const holdingModule: LoadModule = async (path, settings) => {
       return calls.C_CloseSession(...args);
     },
   };
-  return new Proxy(calls, {
-    get: (target, name) =>
-      (overrides as Record<string | symbol, unknown>)[name] ?? Reflect.get(target, name),
-  });
+  return overridden(calls, overrides);
 };
 
 let signer: Pkcs11Signer;

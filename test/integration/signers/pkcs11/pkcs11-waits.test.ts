@@ -21,6 +21,7 @@ import {
   type Pkcs11SignerOptions,
 } from '../../../../src/signers/pkcs11/pkcs11-signer.js';
 import { SOFTHSM_MODULE, SoftHsm, TEST_PIN } from '../../../helpers/softhsm.js';
+import { overridden } from '../../../helpers/overridden.js';
 
 const hsm = new SoftHsm();
 /** Every process the module was loaded in, the latest last. */
@@ -78,10 +79,7 @@ const recordingModule: LoadModule = async (path, settings) => {
       return fault ? Promise.reject(new Error(fault)) : host.sign(...args);
     },
   };
-  return new Proxy(host, {
-    get: (target, name) =>
-      (overrides as Record<string | symbol, unknown>)[name] ?? Reflect.get(target, name),
-  });
+  return overridden(host, overrides);
 };
 /** FIFOs made by a test: a reader still blocked on one (without the fix) is let go after it. */
 const fifos: string[] = [];

@@ -17,7 +17,7 @@ import { acceptedExtensionSet } from '../tsp/extension-policy.js';
 import { TokenProfileError } from '../tsp/profile-error.js';
 import type { IssuanceGuard } from '../tsp/guards.js';
 import type { TimeSourceSnapshot } from '../tsp/time-source.js';
-import { ChainRuleError, keyMismatch, verifyCertChain } from '../x509/chain-rules.js';
+import { ChainRuleError, keyMismatch, validityOf, verifyCertChain } from '../x509/chain-rules.js';
 import { tsaKeyWarnings } from '../x509/csbr.js';
 import { parseCertificate, type Certificate } from '../x509/certificate.js';
 import { encodePem } from '../x509/pem.js';
@@ -93,10 +93,9 @@ export async function createAuthority(
       );
     await selfTest(signer, leaf);
     const validity = certificateValidityGuard(
-      chain.map(({ x509 }) => ({
-        name: x509.subject.replace(/\n/g, ', '),
-        notBefore: new Date(x509.validFrom),
-        notAfter: new Date(x509.validTo),
+      chain.map((certificate) => ({
+        name: certificate.x509.subject.replace(/\n/g, ', '),
+        ...validityOf(certificate, 'certificate'),
       })),
     );
     const policies = profile ? profile.policyOids : config.acceptedPolicyOids;

@@ -18,7 +18,7 @@ const MESSAGES: ReadonlyMap<string, string> = new Map([
 export function frameworkErrorHandler(requestIdHeader: string) {
   return (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void => {
     // Called as the request arrives (Fastify's router, before any route), where a route's reply
-    // timer would start; that timer never runs here, and elapsedTime would read 0.
+    // timer would start; that timer never runs here (reply.elapsedTime reads 0): timed here.
     const arrived = performance.now();
     const status = error.statusCode ?? 400;
     // No onSend hook runs here: the same close as app.ts's for a large body not read.
@@ -28,8 +28,7 @@ export function frameworkErrorHandler(requestIdHeader: string) {
       status,
       MESSAGES.get(error.code) ?? 'the request cannot be routed',
     );
-    // Until the answer is handed to the socket: the log line and the duration metric read it.
-    Object.defineProperty(reply, 'elapsedTime', { value: performance.now() - arrived });
-    reportUnhooked(request.server, request, reply, status);
+    // Until the answer is handed to the socket, for the log line and the duration metric.
+    reportUnhooked(request.server, request, status, performance.now() - arrived);
   };
 }

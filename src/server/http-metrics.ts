@@ -1,5 +1,5 @@
 import { Gauge, collectDefaultMetrics } from 'prom-client';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Certificate } from '../x509/certificate.js';
 import { versionInfo } from '../version.js';
 import { registry } from '../metrics/registry.js';
@@ -196,10 +196,10 @@ function issuanceCounterFor(failInfo: string, profile: string | undefined): { in
   return counter;
 }
 
-function observe(request: FastifyRequest, reply: FastifyReply, status: number): void {
+function observe(request: FastifyRequest, status: number, elapsedMs: number): void {
   // A method refused on a known path (405) may have no route: the path is still known.
   const path = pathLabel(request.routeOptions.url ?? request.url.split('?')[0]);
-  observerFor(path, methodLabel(request.method), String(status))(reply.elapsedTime);
+  observerFor(path, methodLabel(request.method), String(status))(elapsedMs);
 }
 
 /**
@@ -209,7 +209,7 @@ function observe(request: FastifyRequest, reply: FastifyReply, status: number): 
 export function registerRequestMetrics(app: FastifyInstance): void {
   // Callback hooks, not async ones: no promise per request on the hot path.
   app.addHook('onResponse', (request, reply, done) => {
-    if (!clientAborted(request)) observe(request, reply, reply.statusCode);
+    if (!clientAborted(request)) observe(request, reply.statusCode, reply.elapsedTime);
     done();
   });
   observeUnhooked(app, observe);

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import type { ClientError } from './client-errors.js';
 import { CLIENT_CLOSED_REQUEST, clientAborted } from './client-aborts.js';
 import { CLOSED_WITHOUT_RESPONSE } from './server-cuts.js';
@@ -26,14 +26,14 @@ const loggedUrl = (url: string): string =>
 export function registerRequestLog(app: FastifyInstance, logger: FastifyBaseLogger): void {
   const writeLine = requestLineWriter(logger);
   const healthPaths = new Set(HEALTH_PATHS);
-  const logRequest = (request: FastifyRequest, reply: FastifyReply, status: number): void => {
+  const logRequest = (request: FastifyRequest, status: number, elapsedMs: number): void => {
     if (healthPaths.has(request.routeOptions.url ?? '')) return;
     const outcome = request.tsaOutcome;
     const fields: RequestLineFields = {
       method: request.method,
       url: loggedUrl(request.url),
       statusCode: status,
-      responseTime: reply.elapsedTime,
+      responseTime: elapsedMs,
     };
     let cause: unknown;
     if (outcome?.status === 'granted') fields.serialNumber = outcome.serialNumber;
@@ -49,7 +49,7 @@ export function registerRequestLog(app: FastifyInstance, logger: FastifyBaseLogg
   };
   // A callback hook, not an async one: no promise per request.
   app.addHook('onResponse', (request, reply, done) => {
-    if (!clientAborted(request)) logRequest(request, reply, reply.statusCode);
+    if (!clientAborted(request)) logRequest(request, reply.statusCode, reply.elapsedTime);
     done();
   });
   observeUnhooked(app, logRequest);

@@ -1,12 +1,8 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { watchClientAborts } from './client-aborts.js';
 
-/** Logs or counts one request with the status it ended with. */
-export type RequestObserver = (
-  request: FastifyRequest,
-  reply: FastifyReply,
-  status: number,
-) => void;
+/** Logs or counts one request with the status it ended with and its duration in milliseconds. */
+export type RequestObserver = (request: FastifyRequest, status: number, elapsedMs: number) => void;
 
 const observers = new WeakMap<FastifyInstance, RequestObserver[]>();
 
@@ -22,15 +18,17 @@ export function observeUnhooked(app: FastifyInstance, observer: RequestObserver)
     return;
   }
   observers.set(app, [observer]);
-  watchClientAborts(app, (request, reply, status) => reportUnhooked(app, request, reply, status));
+  watchClientAborts(app, (request, reply, status) =>
+    reportUnhooked(app, request, status, reply.elapsedTime),
+  );
 }
 
 /** Hands a request that ended outside the hooks to `app`'s observers. */
 export function reportUnhooked(
   app: FastifyInstance,
   request: FastifyRequest,
-  reply: FastifyReply,
   status: number,
+  elapsedMs: number,
 ): void {
-  for (const observer of observers.get(app) ?? []) observer(request, reply, status);
+  for (const observer of observers.get(app) ?? []) observer(request, status, elapsedMs);
 }

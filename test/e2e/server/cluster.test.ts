@@ -20,6 +20,7 @@ import { helloTimeStampReq } from '../../loadtest/request.js';
 import { decodeResponse, dotted } from '../../helpers/decode.js';
 import { selfSignedTls } from '../../fakes/tls.js';
 import { opensslTsVerify } from '../../helpers/timestamp-roundtrip.js';
+import { waitUntil } from '../../helpers/poll.js';
 
 interface Answer {
   status: number;
@@ -106,9 +107,18 @@ async function untilLogged(
   predicate: (line: LogLine) => boolean,
   count = 1,
 ) {
-  while (logLines(server).filter(predicate).length < count) {
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  // A server that exited meanwhile fails the test at once, with its output, not at the timeout
+  // ('close': its last lines are read by then).
+  let exit: { code: number | null } | undefined;
+  void server.exited.then((code) => (exit = { code }));
+  await waitUntil(() => {
+    if (logLines(server).filter(predicate).length >= count) return true;
+    if (exit)
+      throw new Error(
+        `the server exited (${exit.code}) before the awaited line:\n${server.stderr()}`,
+      );
+    return false;
+  }, 20);
 }
 
 /** openssl's own query (certReq), the reply from the cluster, verified against the served chain. */

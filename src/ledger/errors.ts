@@ -23,6 +23,11 @@ export class LedgerError extends CodedError<LedgerErrorCode> {
  * each connection).
  */
 const TRANSIENT_SQLSTATE = /^(08|28P01|53|57P0[1-3]|57014|40001|40P01|55P03)/;
+/**
+ * A Node system error (ECONNREFUSED, ENOTFOUND; getaddrinfo's EAI_AGAIN, a resolver restarting):
+ * the network, for now. Not Node's own ERR_ codes (ERR_ASSERTION: a fault of ours).
+ */
+const NODE_ERRNO = /^(E[A-Z]+|EAI_AGAIN)$/;
 
 /**
  * Whether `error` says the database is unavailable for now (unreachable, restarting, overloaded,
@@ -36,7 +41,7 @@ export function isTransientDatabaseError(error: unknown): boolean {
   if (error instanceof LedgerError) return error.code === 'BUSY' || error.code === 'UNAVAILABLE';
   if (!(error instanceof Error)) return false;
   const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string') return TRANSIENT_SQLSTATE.test(code) || /^E[A-Z]+$/.test(code);
+  if (typeof code === 'string') return TRANSIENT_SQLSTATE.test(code) || NODE_ERRNO.test(code);
   // pg's own, without a code: a connection that ended or did not open in time, or a query the
   // database did not answer within the client's query_timeout (it stopped answering: SIGSTOP, a
   // partition; a live database cancels it first, 57014, at its statement_timeout).

@@ -136,27 +136,34 @@ export class Sequencer {
   private async acquire(): Promise<boolean> {
     if (this.client) return true;
     const client = await this.pool.connect();
+    // From the checkout on: a checked-out client has none of the pool's listeners, and a
+    // connection cut during the lock query emits 'error' besides rejecting it, which unheard would
+    // end the process (as withClient, pools.ts). Once the lock is held, an error on the idle
+    // connection (the database went away, or ended the session) loses the lock with it; a round
+    // under way ends with that error (lockClient).
+    const onError = (error: Error) => {
+      if (this.client !== client) return;
+      this.lost = error;
+      void this.release(true);
+    };
+    client.on('error', onError);
     try {
       const { rows } = await client.query<{ locked: boolean }>(
         'SELECT pg_try_advisory_lock($1) AS locked',
         [SEQUENCER_LOCK],
       );
       if (!rows[0]?.locked) {
+        // Back to the pool, which listens again: another replica is the sequencer.
+        client.off('error', onError);
         client.release();
         return false;
       }
     } catch (error) {
+      // Destroyed, listener kept: its 'error' may still come after the query's rejection.
       client.release(true);
       throw error;
     }
-    // An error on the idle connection (the database went away, or ended the session) loses the
-    // lock with it; a round under way ends with that error (lockClient).
     this.lost = undefined;
-    client.on('error', (error) => {
-      if (this.client !== client) return;
-      this.lost = error;
-      void this.release(true);
-    });
     try {
       await client.query(LEASE, [this.lease()]);
     } catch (error) {

@@ -12,6 +12,8 @@ describe('isTransientDatabaseError: a 503 to retry, or a fault', () => {
     ['the database unavailable', new LedgerError('UNAVAILABLE', 'down')],
     ['connection refused', raised('connect ECONNREFUSED /tmp/.s.PGSQL.5432', 'ECONNREFUSED')],
     ['connection reset', raised('read ECONNRESET', 'ECONNRESET')],
+    // A resolver restarting (CoreDNS in Kubernetes): a name that resolves again in a moment.
+    ['a name not resolved for now', raised('getaddrinfo EAI_AGAIN db', 'EAI_AGAIN')],
     ['admin shutdown', raised('terminating connection due to administrator command', '57P01')],
     ['the database starting up', raised('the database system is starting up', '57P03')],
     ['too many connections', raised('sorry, too many clients already', '53300')],
@@ -40,6 +42,7 @@ describe('isTransientDatabaseError: a 503 to retry, or a fault', () => {
       new TlogError('BAD_ENTRY_BUNDLE', 'entry of 70689 bytes exceeds 65535'),
     ],
     ['a fault of ours', new TypeError("Cannot read properties of undefined (reading 'hash')")],
+    ['an assertion of ours', raised('The expression evaluated to a falsy value', 'ERR_ASSERTION')],
     ['a missing table', raised('relation "tsa_log_hashes" does not exist', '42P01')],
     // A login refused for another reason than its password: pg_hba.conf, a role that may not log in.
     ['a login refused by pg_hba.conf', raised('no pg_hba.conf entry for host "10.0.0.1"', '28000')],

@@ -1,16 +1,20 @@
 /**
- * The probe's trial commit (a commit's INSERT in a transaction it rolls back, run while issuance is
- * refused) when the network fails under it, through a TCP proxy between the ledger and PostgreSQL:
+ * The network failing under the ledger, through a TCP proxy between it and PostgreSQL. The probe's
+ * trial commit (a commit's INSERT in a transaction it rolls back, run while issuance is refused):
  * a connection cut mid-trial is a refused probe, not an uncaught error that ends the process; and
  * a trial cut off before its ROLLBACK (a partition: the database never hears the client go) does
  * not keep the counter row's lock, which every replica's commits wait for, beyond the trial's
- * idle timeout.
+ * idle timeout. The sequencer's round: a connection cut during its lock query fails the round, not
+ * the process.
  */
+import { generateKeyPairSync } from 'node:crypto';
 import { connect, createServer, type Socket } from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { poolConfig } from '../../../src/ledger/connection.js';
 import { Ledger, type LedgerLogger } from '../../../src/ledger/ledger.js';
+import { Sequencer } from '../../../src/ledger/sequencer.js';
+import { newEd25519Signer, verifierKey } from '../../../src/tlog/note.js';
 import { randomLedgerEntry } from '../../helpers/ledger-entry.js';
 import { waitUntil } from '../../helpers/poll.js';
 import { startPostgres, type TestPostgres } from '../../helpers/postgres.js';
@@ -18,8 +22,12 @@ import { startPostgres, type TestPostgres } from '../../helpers/postgres.js';
 let postgres: TestPostgres;
 let db: pg.Pool;
 
-/** What the proxy does to the traffic: pass it, or, once a ROLLBACK is seen, drop it both ways. */
+/**
+ * What the proxy does to the traffic: pass it; or, once a ROLLBACK is seen, drop it both ways; or,
+ * once the sequencer's lock query is seen, close both connections before it reaches the database.
+ */
 let partitionAtRollback = false;
+let cutAtLockQuery = false;
 const clientSockets: Socket[] = [];
 const proxy = createServer((client) => {
   const server = connect(postgres.port, '127.0.0.1');
@@ -27,6 +35,11 @@ const proxy = createServer((client) => {
   let partitioned = false;
   client.on('data', (chunk: Buffer) => {
     if (partitionAtRollback && chunk.includes('ROLLBACK')) partitioned = true;
+    if (cutAtLockQuery && chunk.includes('pg_try_advisory_lock')) {
+      client.destroy();
+      server.destroy();
+      return;
+    }
     if (!partitioned) server.write(chunk);
   });
   server.on('data', (chunk: Buffer) => {
@@ -147,6 +160,46 @@ describe("the ledger probe's trial commit, the network failing under it", () => 
       for (const socket of clientSockets.splice(0)) socket.destroy();
       await healthy.close();
       await cleanup();
+    }
+  });
+});
+
+describe("the sequencer's lock query, the network failing under it", () => {
+  it('a connection cut during it fails the round, and nothing else; the next round leads', async () => {
+    const uncaught: Error[] = [];
+    const onUncaught = (error: Error) => void uncaught.push(error);
+    process.prependListener('uncaughtException', onUncaught);
+    const pool = new pg.Pool({
+      connectionString: postgres.url.replace(`:${postgres.port}/`, `:${proxyPort}/`),
+      max: 1,
+    });
+    pool.on('error', () => undefined);
+    const origin = 'cuts.example/log';
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const warnings: string[] = [];
+    const sequencer = new Sequencer(pool, {
+      signer: newEd25519Signer(origin, privateKey),
+      origin,
+      verifierKey: verifierKey(origin, publicKey),
+      intervalMs: 60_000,
+      logger: { info: () => {}, warn: (_fields, message) => void warnings.push(message) },
+    });
+    try {
+      cutAtLockQuery = true;
+      await sequencer.round();
+      cutAtLockQuery = false;
+      // pg emits the cut connection's 'error' after it rejects the query: let it come.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(uncaught).toEqual([]);
+      expect(warnings).toEqual(['transparency log sequencer round failed']);
+      expect(sequencer.leader).toBe(false);
+      await sequencer.round();
+      expect(sequencer.leader).toBe(true);
+    } finally {
+      cutAtLockQuery = false;
+      process.off('uncaughtException', onUncaught);
+      await sequencer.stop();
+      await pool.end();
     }
   });
 });

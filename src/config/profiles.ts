@@ -55,7 +55,22 @@ const PROFILE_NAME = /^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
 /** Path segments of the timestamp routes, and the default profile's own name. */
 export const RESERVED_PROFILE_NAMES: readonly string[] = ['default', 'certchain', 'trusted-root'];
 export const DEFAULT_PROFILE_NAME = 'default';
-const DOTTED_OID = /^[0-2](?:\.(?:0|[1-9]\d{0,17}))+$/;
+/** Dotted arcs without leading zeros (one spelling per OID), each of at most 18 digits. */
+const DOTTED_OID = /^([0-2])\.(0|[1-9]\d{0,17})(?:\.(?:0|[1-9]\d{0,17}))*$/;
+
+/**
+ * An OID in canonical dotted form, or a ConfigError: `1.2.03` would be the OID of `1.2.3` (two
+ * spellings defeat the one-policy-one-profile rule), and `1.40` has no encoding (der.ts would
+ * refuse it only once the signer is built). `what` names the value: `--default-policy-oid`.
+ */
+export function checkDottedOid(dotted: string, what: string): void {
+  const match = DOTTED_OID.exec(dotted);
+  if (match && (match[1] === '2' || Number(match[2]) <= 39)) return;
+  throw new ConfigError(
+    'INVALID_VALUE',
+    `${what}: invalid OID ${JSON.stringify(dotted)} (dotted, without leading zeros: first arc 0 to 2, second at most 39 under 0 and 1)`,
+  );
+}
 
 /**
  * The top-level options a profile may set: the signer's (SIGNER_OPTIONS, by prefix, so that the
@@ -151,9 +166,7 @@ function parseProfile(
       'INVALID_VALUE',
       `${at}: policy-oids must list at least one OID (the first is the default)`,
     );
-  for (const dotted of policyOids)
-    if (!DOTTED_OID.test(dotted))
-      throw new ConfigError('INVALID_VALUE', `${at}: invalid policy OID "${dotted}"`);
+  for (const dotted of policyOids) checkDottedOid(dotted, `${at}: policy-oids`);
   const config = values as unknown as ServeConfig;
   // Refused, not ignored (the top level only warns, as Go does): a profile that forgot its
   // timestamp-signer would otherwise serve a throw-away in-memory key in place of its own.

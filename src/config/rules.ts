@@ -1,7 +1,9 @@
+import { oidContent, toHex } from '../asn1/der.js';
 import { parseAccuracy } from './accuracy.js';
 import { ConfigError } from './config-error.js';
 import { formatDuration } from './duration.js';
 import type { OptionSpec } from './option-spec.js';
+import { checkDottedOid } from './profiles.js';
 import { SERVE_OPTIONS, type ServeConfig } from './schema.js';
 import { SIGNER_OPTIONS, signerOptionsIgnoredBy } from './signer-config.js';
 import { checkWorkerCount } from './worker-count.js';
@@ -61,6 +63,7 @@ export function checkServeConfig(config: ServeConfig): string[] {
     );
   }
   checkListenerPorts(config);
+  checkOidOptions(config);
   checkProfiles(config);
   checkLedgerConfig(config);
   return [
@@ -132,15 +135,25 @@ function checkListenerPorts(config: ServeConfig): void {
   }
 }
 
+/** The top-level OIDs, as a profile's policy-oids are checked (profiles.ts): before any signer starts. */
+function checkOidOptions(config: ServeConfig): void {
+  checkDottedOid(config.defaultPolicyOid, '--default-policy-oid');
+  for (const dotted of config.acceptedPolicyOids) checkDottedOid(dotted, '--accepted-policy-oids');
+  for (const dotted of config.acceptedExtensionOids)
+    checkDottedOid(dotted, '--accepted-extension-oids');
+}
+
 /**
  * A request's policy picks at most one profile: no two profiles share a name or a policy OID
- * (the default profile's are --default-policy-oid and --accepted-policy-oids).
+ * (the default profile's are --default-policy-oid and --accepted-policy-oids). OIDs are compared
+ * by their encoding, as a request's are matched.
  */
 function checkProfiles(config: ServeConfig): void {
   const names = new Set<string>();
   const owners = new Map<string, string>();
+  const key = (dotted: string) => toHex(oidContent(dotted));
   for (const dotted of [config.defaultPolicyOid, ...config.acceptedPolicyOids])
-    owners.set(dotted, 'the default profile');
+    owners.set(key(dotted), 'the default profile');
   for (const profile of config.profiles ?? []) {
     if (names.has(profile.name))
       throw new ConfigError(
@@ -149,13 +162,13 @@ function checkProfiles(config: ServeConfig): void {
       );
     names.add(profile.name);
     for (const dotted of new Set(profile.policyOids)) {
-      const owner = owners.get(dotted);
+      const owner = owners.get(key(dotted));
       if (owner)
         throw new ConfigError(
           'CONFLICTING_OPTIONS',
           `policy OID ${dotted} of profile "${profile.name}" is also ${owner === 'the default profile' ? owner : `profile "${owner}"`}'s: a policy selects one profile`,
         );
-      owners.set(dotted, profile.name);
+      owners.set(key(dotted), profile.name);
     }
   }
 }

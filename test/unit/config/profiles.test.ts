@@ -117,7 +117,37 @@ profiles:
     [
       'an invalid policy',
       'profiles:\n  - {name: a, policy-oids: [1.2.x]}\n',
-      /invalid policy OID "1\.2\.x"/,
+      /profile "a": policy-oids: invalid OID "1\.2\.x"/,
+    ],
+    [
+      'a policy OID without an encoding (second arc over 39 under arc 1)',
+      'profiles:\n  - {name: a, policy-oids: [1.40.5]}\n',
+      /profile "a": policy-oids: invalid OID "1\.40\.5"/,
+    ],
+    [
+      'a policy OID with a leading zero',
+      'profiles:\n  - {name: a, policy-oids: [1.2.03]}\n',
+      /profile "a": policy-oids: invalid OID "1\.2\.03"/,
+    ],
+    [
+      "the default profile's policy spelt with a leading zero",
+      'accepted-policy-oids: [1.3.6.1.4.1.57264.02]\nprofiles:\n  - {name: a, policy-oids: [1.3.6.1.4.1.57264.2]}\n',
+      /--accepted-policy-oids: invalid OID "1\.3\.6\.1\.4\.1\.57264\.02"/,
+    ],
+    [
+      'a top-level default policy with a leading zero',
+      'default-policy-oid: 1.3.6.1.4.1.57264.02\n',
+      /--default-policy-oid: invalid OID "1\.3\.6\.1\.4\.1\.57264\.02"/,
+    ],
+    [
+      'a top-level default policy without an encoding',
+      'default-policy-oid: 3.1\n',
+      /--default-policy-oid: invalid OID "3\.1"/,
+    ],
+    [
+      'an accepted extension OID that is not one',
+      'accepted-extension-oids: [1.2.3, 0.40.1]\n',
+      /--accepted-extension-oids: invalid OID "0\.40\.1"/,
     ],
     [
       'a sub-second accuracy',
@@ -137,6 +167,17 @@ profiles:
   ])('refuses %s', (_what, text, message) => {
     expect(() => load(text)).toThrow(ConfigError);
     expect(() => load(text)).toThrow(message);
+  });
+
+  it('accepts OIDs in canonical dotted form at the bounds of their first two arcs', () => {
+    const config = load(`default-policy-oid: 0.39
+accepted-policy-oids: [0.39, 1.0]
+accepted-extension-oids: [2.999.5, 1.2.840.113549]
+profiles:
+  - {name: a, policy-oids: [2.40, 1.39.0.123456789012345678]}
+`);
+    expect(config.profiles?.[0]?.policyOids).toEqual(['2.40', '1.39.0.123456789012345678']);
+    expect(config.acceptedExtensionOids).toEqual(['2.999.5', '1.2.840.113549']);
   });
 
   it("refuses a signer option that the profile's signer does not use, naming profile and option", () => {

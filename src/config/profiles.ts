@@ -96,6 +96,25 @@ export type ParseOption = (spec: OptionSpec<unknown>, raw: unknown, label: strin
 const isMapping = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
+/** RFC 3339 date-time (section 5.6): the offset is required, so no time is read in the host's zone. */
+const RFC_3339 =
+  /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:Z|[+-](\d{2}):(\d{2}))$/i;
+
+/** The instant of an RFC 3339 time, or undefined: Date alone takes "2026" or a local time. */
+function parseRfc3339(text: string): Date | undefined {
+  const fields = RFC_3339.exec(text)
+    ?.slice(1)
+    .map((field = '0') => Number(field));
+  if (!fields) return undefined;
+  const [year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, offsetH = 0, offsetM = 0] =
+    fields;
+  // Date would roll 2026-02-30 over to March 2.
+  const monthDays = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (month < 1 || month > 12 || day < 1 || day > monthDays) return undefined;
+  if (hour > 23 || minute > 59 || second > 59 || offsetH > 23 || offsetM > 59) return undefined;
+  return new Date(text.toUpperCase());
+}
+
 /** `previous-chains:` of a profile or of the top level: paths, or `{path, retired}` mappings. */
 export function parsePreviousChains(raw: unknown, where: string): PreviousChain[] {
   if (raw === undefined) return [];
@@ -114,7 +133,7 @@ export function parsePreviousChains(raw: unknown, where: string): PreviousChain[
       entry.retired instanceof Date
         ? entry.retired
         : typeof entry.retired === 'string'
-          ? new Date(entry.retired)
+          ? parseRfc3339(entry.retired)
           : undefined;
     if (!retired || Number.isNaN(retired.getTime()))
       throw new ConfigError(

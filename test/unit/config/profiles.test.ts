@@ -82,6 +82,29 @@ profiles:
     ]);
   });
 
+  it('reads a retirement time as RFC 3339 with its offset, whatever the host time zone', () => {
+    const retired = (text: string) =>
+      load(`previous-chains:\n  - path: /old.pem\n    retired: "${text}"\n`).previousChains?.[0]
+        ?.retired;
+    expect(retired('2026-03-01T10:00:00+02:00')).toEqual(new Date(Date.UTC(2026, 2, 1, 8)));
+    expect(retired('2026-03-01t10:00:00.250z')).toEqual(
+      new Date(Date.UTC(2026, 2, 1, 10, 0, 0, 250)),
+    );
+    expect(retired('2024-02-29T23:59:59-00:30')).toEqual(new Date(Date.UTC(2024, 2, 1, 0, 29, 59)));
+    // No offset (read in the host's zone by Date), or not RFC 3339 at all; Feb 30 (Date rolls it over).
+    for (const text of [
+      '2026-03-01T10:00:00',
+      '2026-03-01',
+      '2026',
+      'March 1, 2026 10:00',
+      'Sun, 01 Mar 2026 10:00:00 GMT',
+      '2026-02-30T00:00:00Z',
+      '2026-03-01T24:00:00Z',
+      '2026-03-01T10:00:00+24:00',
+    ])
+      expect(() => retired(text), text).toThrow(/retired must be an RFC 3339 time/);
+  });
+
   it.each([
     [
       'two profiles with one name',

@@ -11,7 +11,13 @@ import type { TimestampAuthority } from '../tsp/authority.js';
 import { parseCertificate, type Certificate } from '../x509/certificate.js';
 import { validityOf } from '../x509/chain-rules.js';
 import { loadCertificateChain } from '../x509/load-certificate-chain.js';
-import { authorityWindows, trustedRootJson, type AuthorityWindow } from '../x509/trusted-root.js';
+import {
+  authorityWindows,
+  leafKey,
+  trustedRootJson,
+  TrustedRootError,
+  type AuthorityWindow,
+} from '../x509/trusted-root.js';
 import type { DisposableStack } from './disposables.js';
 
 /** What authority.ts's createAuthority builds for a profile. */
@@ -66,9 +72,29 @@ async function loadPrevious(previous: readonly PreviousChain[]) {
 }
 
 /**
- * The trusted root of every profile's current and previous chains, checked at start-up (a
- * previous chain newer than the current one, or retired before it began, stops the start; one
- * retired after it expired is `warn`ed about).
+ * Each profile its own key: two profiles with one key are one signer under two names, and the
+ * trusted root would list its leaf for both.
+ */
+function checkDistinctKeys(
+  current: readonly { name: string; chain: readonly Certificate[]; source: string }[],
+) {
+  const owners = new Map<string, { name: string; source: string }>();
+  for (const { name, chain, source } of current) {
+    const key = leafKey(chain).toString('hex');
+    const owner = owners.get(key);
+    if (owner)
+      throw new TrustedRootError(
+        'SHARED_KEY',
+        `profiles "${owner.name}" (${owner.source}) and "${name}" (${source}) sign with one key: each profile needs its own`,
+      );
+    owners.set(key, { name, source });
+  }
+}
+
+/**
+ * The trusted root of every profile's current and previous chains, checked at start-up (two
+ * profiles with one key, a previous chain with the current chain's key, newer than it, or retired
+ * before it began, stop the start; one retired after it expired is `warn`ed about).
  * Each entry's uri is the profile's timestamp URL under the origin the client asked (none
  * without one).
  */
@@ -78,34 +104,34 @@ export async function createTrustedRoot(
   named: readonly { name: string; chain: readonly Certificate[] }[],
   warn: (message: string) => void,
 ): Promise<TrustedRootSource> {
+  const profiles = [
+    {
+      path: '/api/v1/timestamp',
+      name: DEFAULT_PROFILE_NAME,
+      chain: defaultChain,
+      chainPath: config.certificateChainPath,
+      previous: config.previousChains ?? [],
+    },
+    ...named.map(({ name, chain }) => {
+      const profile = config.profiles?.find((candidate) => candidate.name === name);
+      return {
+        path: `/api/v1/timestamp/${name}`,
+        name,
+        chain,
+        chainPath: profile?.certificateChainPath ?? '',
+        previous: profile?.previousChains ?? [],
+      };
+    }),
+  ].map((profile) => ({
+    ...profile,
+    source: profile.chainPath || `(profile ${profile.name}, memory)`,
+  }));
+  checkDistinctKeys(profiles);
   const windows: { path: string; window: AuthorityWindow }[] = [];
-  const add = async (
-    path: string,
-    name: string,
-    chain: readonly Certificate[],
-    chainPath: string,
-    previous: readonly PreviousChain[],
-  ) => {
-    const current = { chain, source: chainPath || `(profile ${name}, memory)` };
+  for (const { path, chain, source, previous } of profiles) {
+    const current = { chain, source };
     for (const window of authorityWindows(current, await loadPrevious(previous), warn))
       windows.push({ path, window });
-  };
-  await add(
-    '/api/v1/timestamp',
-    DEFAULT_PROFILE_NAME,
-    defaultChain,
-    config.certificateChainPath,
-    config.previousChains ?? [],
-  );
-  for (const { name, chain } of named) {
-    const profile = config.profiles?.find((candidate) => candidate.name === name);
-    await add(
-      `/api/v1/timestamp/${name}`,
-      name,
-      chain,
-      profile?.certificateChainPath ?? '',
-      profile?.previousChains ?? [],
-    );
   }
   return (origin) =>
     trustedRootJson(

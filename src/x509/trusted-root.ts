@@ -9,7 +9,9 @@ import type { Certificate } from './certificate.js';
 
 export const TRUSTED_ROOT_MEDIA_TYPE = 'application/vnd.dev.sigstore.trustedroot+json;version=0.1';
 
-export class TrustedRootError extends CodedError<'CHAIN_ORDER' | 'RETIRED_OUT_OF_ORDER'> {
+export class TrustedRootError extends CodedError<
+  'CHAIN_ORDER' | 'RETIRED_OUT_OF_ORDER' | 'SHARED_KEY'
+> {
   override name = 'TrustedRootError';
 }
 
@@ -48,12 +50,16 @@ export interface AuthorityWindow {
 }
 
 const notBefore = (chain: readonly Certificate[]) => new Date(chain[0]!.x509.validFrom);
+/** The leaf's public key as SPKI DER: one key, however many certificates it has. */
+export const leafKey = (chain: readonly Certificate[]): Buffer =>
+  chain[0]!.x509.publicKey.export({ type: 'spki', format: 'der' });
 /** validFor may not outlast any certificate of the chain. */
 const chainNotAfter = (chain: readonly Certificate[]) =>
   new Date(Math.min(...chain.map((certificate) => Date.parse(certificate.x509.validTo))));
 
 /**
- * The windows of one profile, oldest first. The current chain is the newest (by leaf notBefore).
+ * The windows of one profile, oldest first. The current chain is the newest (by leaf notBefore),
+ * and no previous chain has its key.
  * A window starts at its leaf's notBefore and ends at the key's retirement: the explicit `retired`
  * time, else the next chain's leaf notBefore; never after its chain's validity, with which the
  * current one ends. `warn` is told of a `retired` later than that validity (a likely typo: no
@@ -67,6 +73,12 @@ export function authorityWindows(
   const older = [...previous].sort((a, b) => +notBefore(a.chain) - +notBefore(b.chain));
   const ordered = [...older, current];
   for (const old of older) {
+    // A retired key that still signs: its window would end where the current one begins.
+    if (leafKey(old.chain).equals(leafKey(current.chain)))
+      throw new TrustedRootError(
+        'SHARED_KEY',
+        `previous chain ${old.source} has the current chain ${current.source}'s key (leaf public key): a previous chain is one of a retired key`,
+      );
     if (notBefore(old.chain) > notBefore(current.chain))
       throw new TrustedRootError(
         'CHAIN_ORDER',

@@ -1,9 +1,11 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import type { ProfileConfig } from '../../../src/config/profiles.js';
 import { resolveServeConfig } from '../../../src/config/resolve.js';
 import { createTrustedRoot } from '../../../src/runtime/profiles.js';
 import { parseCertificate } from '../../../src/x509/certificate.js';
 import { ChainRuleError } from '../../../src/x509/chain-rules.js';
 import { encodePem } from '../../../src/x509/pem.js';
+import { TrustedRootError } from '../../../src/x509/trusted-root.js';
 import { UNREADABLE_TIME, withTime } from '../../helpers/certificate-time.js';
 import { tempDir } from '../../helpers/openssl.js';
 import { makePki, type Pki } from '../../helpers/pki.js';
@@ -48,5 +50,39 @@ describe('createTrustedRoot with previous-chains', () => {
           'that cannot be read ("Bad time value"',
       ),
     });
+  });
+
+  it('refuses two profiles with one key, and a previous chain with the current key, naming both', async () => {
+    const [one, two] = [await makePki(), await makePki()];
+    const profile = (name: string, path: string) =>
+      ({ name, certificateChainPath: path, previousChains: [] }) as unknown as ProfileConfig;
+    const config = {
+      ...resolveServeConfig({}),
+      certificateChainPath: '/keys/default.pem',
+      profiles: [profile('a', '/keys/a.pem'), profile('b', '/keys/b.pem')],
+    };
+    const trustedRoot = (named: readonly Pki[], previous = config.previousChains) =>
+      createTrustedRoot(
+        { ...config, ...(previous ? { previousChains: previous } : {}) },
+        chainOf(one).map(parseCertificate),
+        named.map((pki, index) => ({
+          name: index === 0 ? 'a' : 'b',
+          chain: chainOf(pki).map(parseCertificate),
+        })),
+        () => {},
+      );
+    expect((await trustedRoot([two]))(undefined).timestampAuthorities).toHaveLength(2);
+    await expect(trustedRoot([two, two])).rejects.toThrow(
+      'profiles "a" (/keys/a.pem) and "b" (/keys/b.pem) sign with one key: each profile needs its own',
+    );
+    await expect(trustedRoot([one])).rejects.toThrow(
+      /^profiles "default" \(\/keys\/default\.pem\) and "a" \(\/keys\/a\.pem\) sign with one key/,
+    );
+    // The current chain listed again as a previous one: a window from its notBefore to itself.
+    const again = dir.write('current.pem', pemOf(chainOf(one)));
+    await expect(trustedRoot([two], [{ path: again }])).rejects.toThrow(TrustedRootError);
+    await expect(trustedRoot([two], [{ path: again }])).rejects.toThrow(
+      `previous chain ${again} has the current chain /keys/default.pem's key`,
+    );
   });
 });

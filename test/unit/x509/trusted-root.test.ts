@@ -12,11 +12,15 @@ import {
 
 const DAY = 86_400_000;
 const T0 = Date.UTC(2026, 0, 1);
-const keys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-const signer = new LocalKeySigner('self', keys.privateKey, 'sha256');
 
-/** A one-certificate chain valid from T0 + `from` days to T0 + `to` days. */
-async function chain(name: string, from: number, to = 400) {
+/** A one-certificate chain valid from T0 + `from` days to T0 + `to` days, of its own key or `keys`. */
+async function chain(
+  name: string,
+  from: number,
+  to = 400,
+  keys = generateKeyPairSync('ec', { namedCurve: 'P-256' }),
+) {
+  const signer = new LocalKeySigner(name, keys.privateKey, 'sha256');
   const der = await createCertificate(
     {
       subject: { organization: 'test org', commonName: name },
@@ -29,7 +33,7 @@ async function chain(name: string, from: number, to = 400) {
     'self-signed',
     signer,
   );
-  return { chain: [parseCertificate(der)], source: name };
+  return { chain: [parseCertificate(der)], source: name, keys };
 }
 const day = (days: number) => new Date(T0 + days * DAY);
 
@@ -96,6 +100,18 @@ describe('trusted root windows', () => {
       expect.unreachable();
     } catch (error) {
       expect((error as TrustedRootError).code).toBe('RETIRED_OUT_OF_ORDER');
+    }
+  });
+
+  it("refuses a previous chain with the current chain's key, even one certified anew", async () => {
+    const current = await chain('current', 100);
+    // The current chain again (a zero-length window), and an older certificate of its key.
+    for (const previous of [current, await chain('older', 0, 400, current.keys)]) {
+      const windows = () => authorityWindows(current, [previous]);
+      expect(windows).toThrow(TrustedRootError);
+      expect(windows).toThrow(
+        `previous chain ${previous.source} has the current chain current's key (leaf public key)`,
+      );
     }
   });
 });

@@ -97,6 +97,9 @@ export function clearGauge(gauge: Gauge): void {
 export function clearClockMeasurements(): void {
   for (const gauge of [ntpOffset, timeSourceRootDispersion, clockErrorBound]) clearGauge(gauge);
 }
+// Unknown until measured: before the first round, with --disable-ntp-monitoring, and (the bound
+// and root dispersion) with SNTP, which measures neither.
+clearClockMeasurements();
 
 /**
  * Records one reading of chronyd; without evidence (chronyd unreadable, or no selected source) the

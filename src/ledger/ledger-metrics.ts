@@ -21,10 +21,18 @@ export const ledgerBatchSize = new Histogram({
   registers: [registry],
 });
 
+const LEDGER_AVAILABLE = 'timestamp_authority_ledger_available';
+/**
+ * Registered by watchLedger, when a ledger opens: a server without one has no such series (0 would
+ * fire an outage alert on every ledger-less server).
+ */
 export const ledgerAvailable = new Gauge({
-  name: 'timestamp_authority_ledger_available',
-  help: '1 while the ledger database answers (issuance allowed), 0 during an outage',
-  registers: [registry],
+  name: LEDGER_AVAILABLE,
+  help:
+    '1 while the ledger takes tokens, 0 while it refuses issuance: database unreachable or ' +
+    'read-only, login refused, counter row behind the log, or commits failing (the reason is on ' +
+    '/readyz); a full commit queue reads 1',
+  registers: [],
   // Each cluster worker has its own pool: 0 when any worker is cut off.
   aggregator: 'min',
   collect() {
@@ -72,6 +80,7 @@ logSequencerRefusals.inc({ reason: 'bad_signature' }, 0);
 
 export function watchLedger(isAvailable: () => boolean): void {
   available = isAvailable;
+  if (!registry.getSingleMetric(LEDGER_AVAILABLE)) registry.registerMetric(ledgerAvailable);
 }
 
 export function recordTreeSize(size: number): void {

@@ -4,6 +4,7 @@ import type { Certificate } from '../x509/certificate.js';
 import { versionInfo } from '../version.js';
 import { registry } from '../metrics/registry.js';
 import { clientAborted } from './client-aborts.js';
+import { HEALTH_PATHS } from './health.js';
 import { observeUnhooked } from './unhooked-requests.js';
 import { BoundCounter } from './bound-counter.js';
 import { BucketHistogram } from './bucket-histogram.js';
@@ -11,10 +12,11 @@ import { SumCountSummary } from './sum-count-summary.js';
 
 /**
  * The Go server's label bounds (#1374): three paths, four methods, everything else `unrecognized`;
- * plus the trusted root and the configured profiles' routes (bounded by the configuration).
+ * plus the trusted root, the health probes (kept apart from 404 scanners) and the configured
+ * profiles' routes (bounded by the configuration).
  */
 const KNOWN_PATHS = new Set([
-  '/ping',
+  ...HEALTH_PATHS,
   '/api/v1/timestamp',
   '/api/v1/timestamp/certchain',
   '/api/v1/timestamp/trusted-root',

@@ -30,6 +30,8 @@ beforeAll(async () => {
   // A DER rejection: HTTP 200 with the TimeStampResp (--der-rejection-status=rfc).
   expect((await post(Buffer.from([0x30, 0x00]), 'application/timestamp-query')).status).toBe(200);
   expect((await fetch(`${server.url}/ping`)).status).toBe(200);
+  expect((await fetch(`${server.url}/livez`)).status).toBe(200);
+  expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
   expect((await fetch(`${server.url}/no/such/path`)).status).toBe(404);
   expect((await fetch(`${server.url}/api/v1/timestamp/`)).status).toBe(404);
   expect((await fetch(`${server.url}/api/v1/timestamp`, { method: 'PATCH' })).status).toBe(405);
@@ -68,6 +70,16 @@ describe('Prometheus endpoint', () => {
     expect(
       sample('timestamp_authority_http_requests_total', 'code="200",path="/ping",method="GET"'),
     ).toBe('1');
+    // The health probes under their own paths, apart from the 404s of unknown ones.
+    for (const probe of ['/livez', '/readyz'])
+      expect(
+        sample(
+          'timestamp_authority_http_requests_total',
+          `code="200",path="${probe}",method="GET"`,
+        ),
+        probe,
+      ).toBe('1');
+    expect(text).not.toMatch(/code="200",path="unrecognized"/);
     // Unknown paths (also with a trailing slash) and methods outside GET/POST/HEAD/OPTIONS are bounded.
     expect(
       sample(

@@ -83,7 +83,7 @@ export async function createAuthority(
       );
     }
     for (const warning of tsaKeyWarnings(signer.algorithm, signer.publicKey, chainDer[0] ?? EMPTY))
-      logger.warn(warning);
+      logger.warn(`${named}${warning}`);
     const chain = chainDer.map(parseCertificate);
     const leaf = chain[0];
     if (!leaf)

@@ -340,7 +340,8 @@ export const SERVE_OPTIONS = {
     default: 1_000,
     min: 10,
     max: 60 * 60_000,
-    description: 'longest time between two signed checkpoints of the log (10ms to 1h)',
+    description:
+      'longest time between new log entries and a signed checkpoint covering them; an idle log signs none (10ms to 1h)',
   }),
   ledgerAnchorInterval: option({
     flag: 'ledger-anchor-interval',
@@ -348,7 +349,7 @@ export const SERVE_OPTIONS = {
     default: 600_000,
     max: 24 * 60 * 60_000,
     description:
-      'how often the TSA timestamps its latest checkpoint and logs that token too (0 = never)',
+      'least time between anchors: the TSA timestamps the first checkpoint signed once it has passed (none while the log is idle) and logs that token too; counted per process, so a new sequencer anchors its first checkpoint at once (0 = never)',
   }),
   rateLimitMax: option({
     flag: 'rate-limit-max',

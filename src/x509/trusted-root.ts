@@ -10,7 +10,7 @@ import type { Certificate } from './certificate.js';
 export const TRUSTED_ROOT_MEDIA_TYPE = 'application/vnd.dev.sigstore.trustedroot+json;version=0.1';
 
 export class TrustedRootError extends CodedError<
-  'CHAIN_ORDER' | 'RETIRED_OUT_OF_ORDER' | 'SHARED_KEY'
+  'CHAIN_ORDER' | 'RETIRED_OUT_OF_ORDER' | 'SHARED_KEY' | 'DUPLICATE_CHAIN'
 > {
   override name = 'TrustedRootError';
 }
@@ -59,7 +59,9 @@ const chainNotAfter = (chain: readonly Certificate[]) =>
 
 /**
  * The windows of one profile, oldest first. The current chain is the newest (by leaf notBefore),
- * and no previous chain has its key.
+ * and no two chains have one leaf certificate. A previous chain may hold the current key under an
+ * older certificate (a certificate renewed for the same key): tokens name their certificate
+ * (ESSCertIDv2), and those of the old one verify in its window.
  * A window starts at its leaf's notBefore and ends at the key's retirement: the explicit `retired`
  * time, else the next chain's leaf notBefore; never after its chain's validity, with which the
  * current one ends. `warn` is told of a `retired` later than that validity (a likely typo: no
@@ -72,13 +74,19 @@ export function authorityWindows(
 ): AuthorityWindow[] {
   const older = [...previous].sort((a, b) => +notBefore(a.chain) - +notBefore(b.chain));
   const ordered = [...older, current];
-  for (const old of older) {
-    // A retired key that still signs: its window would end where the current one begins.
-    if (leafKey(old.chain).equals(leafKey(current.chain)))
+  const sources = new Map<string, string>();
+  for (const { chain, source } of ordered) {
+    // One certificate twice: the window of the first would end where the second begins.
+    const leaf = chain[0]!.der.toString('hex');
+    const first = sources.get(leaf);
+    if (first !== undefined)
       throw new TrustedRootError(
-        'SHARED_KEY',
-        `previous chain ${old.source} has the current chain ${current.source}'s key (leaf public key): a previous chain is one of a retired key`,
+        'DUPLICATE_CHAIN',
+        `chains ${first} and ${source} have one leaf certificate: list each chain once, the current one not among the previous`,
       );
+    sources.set(leaf, source);
+  }
+  for (const old of older) {
     if (notBefore(old.chain) > notBefore(current.chain))
       throw new TrustedRootError(
         'CHAIN_ORDER',

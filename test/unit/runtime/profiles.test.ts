@@ -52,7 +52,7 @@ describe('createTrustedRoot with previous-chains', () => {
     });
   });
 
-  it('refuses two profiles with one key, and a previous chain with the current key, naming both', async () => {
+  it('refuses two profiles with one key, and the current chain as a previous one, naming both', async () => {
     const [one, two] = [await makePki(), await makePki()];
     const profile = (name: string, path: string) =>
       ({ name, certificateChainPath: path, previousChains: [] }) as unknown as ProfileConfig;
@@ -82,7 +82,7 @@ describe('createTrustedRoot with previous-chains', () => {
     const again = dir.write('current.pem', pemOf(chainOf(one)));
     await expect(trustedRoot([two], [{ path: again }])).rejects.toThrow(TrustedRootError);
     await expect(trustedRoot([two], [{ path: again }])).rejects.toThrow(
-      `previous chain ${again} has the current chain /keys/default.pem's key`,
+      `chains ${again} and /keys/default.pem have one leaf certificate`,
     );
   });
 });

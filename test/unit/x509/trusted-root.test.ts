@@ -103,15 +103,25 @@ describe('trusted root windows', () => {
     }
   });
 
-  it("refuses a previous chain with the current chain's key, even one certified anew", async () => {
+  it('refuses one leaf certificate twice: the current one among the previous, or a previous one listed twice', async () => {
     const current = await chain('current', 100);
-    // The current chain again (a zero-length window), and an older certificate of its key.
-    for (const previous of [current, await chain('older', 0, 400, current.keys)]) {
-      const windows = () => authorityWindows(current, [previous]);
+    const older = await chain('older', 0);
+    for (const [previous, first, second] of [
+      [[current], 'current', 'current'],
+      [[older, { ...older, source: 'older again' }], 'older', 'older again'],
+    ] as const) {
+      const windows = () => authorityWindows(current, previous);
       expect(windows).toThrow(TrustedRootError);
-      expect(windows).toThrow(
-        `previous chain ${previous.source} has the current chain current's key (leaf public key)`,
-      );
+      expect(windows).toThrow(`chains ${first} and ${second} have one leaf certificate`);
     }
+  });
+
+  it('takes an older certificate of the current key as a previous chain (a certificate renewed)', async () => {
+    const current = await chain('current', 100);
+    const renewed = await chain('older', 0, 400, current.keys);
+    expect(authorityWindows(current, [renewed]).map(({ start, end }) => [start, end])).toEqual([
+      [day(0), day(100)],
+      [day(100), day(400)],
+    ]);
   });
 });

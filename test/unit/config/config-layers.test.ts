@@ -1,5 +1,4 @@
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { DurationError, parseByteSize, parseDuration } from '../../../src/config/duration.js';
@@ -9,7 +8,6 @@ import { ConfigError, resolveServeConfig } from '../../../src/config/resolve.js'
 import type { OptionSpec } from '../../../src/config/option-spec.js';
 import { SERVE_OPTIONS } from '../../../src/config/schema.js';
 import { tempDir } from '../../helpers/openssl.js';
-import { runCli } from '../../helpers/spawn-server.js';
 
 const dirs: ReturnType<typeof tempDir>[] = [];
 function workspace() {
@@ -277,33 +275,5 @@ describe('--print-config', () => {
     expect(printed['vault-token']).toBe(MASK);
     expect(printed['tls-key']).toBe('/k.pem');
     expect(JSON.stringify(printed)).not.toContain('hunter2');
-  });
-
-  it('is printed by the CLI with every layer applied, and a bad file stops the CLI before it serves', async () => {
-    const dir = workspace();
-    dir.write('cwd/timestamp-server.yaml', 'port: 4000\nlog-type: prod\n');
-    const printed = runCli(
-      ['serve', '--print-config', '--read-timeout', '9s'],
-      { HOME: dir.path('home'), PORT: '4500' },
-      dir.path('cwd'),
-    );
-    expect(await printed.exited).toBe(0);
-    expect(parse(printed.stdout())).toMatchObject({
-      port: 4500,
-      'log-type': 'prod',
-      'read-timeout': '9s',
-    });
-
-    dir.write('cwd/timestamp-server.yaml', 'timestamp-signer: memory\nkms-key-resoruce: x\n');
-    const failed = runCli(
-      ['serve', '--port', '0', '--metrics-port', '0'],
-      { HOME: dir.path('home') },
-      dir.path('cwd'),
-    );
-    expect(await failed.exited).toBe(2);
-    expect(failed.stderr()).toContain(
-      `config file ${join(dir.path('cwd'), 'timestamp-server.yaml')}: unknown key "kms-key-resoruce"`,
-    );
-    expect(failed.stdout()).not.toContain('serving');
   });
 });

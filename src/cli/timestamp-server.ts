@@ -7,8 +7,31 @@
  * SIGTERM, 130 for SIGINT). Imports nothing heavy (no logger, no configuration) before the program.
  */
 import cluster from 'node:cluster';
+import { writeSync } from 'node:fs';
 import { WORKER_ROLE_VARIABLE } from '../runtime/cluster/messages.js';
 import { holdStopSignals, stoppedStatus, takeOverStopSignals } from './held-signals.js';
+
+/**
+ * Node's own printer of an uncaught error shows its message, stack and, for a JSON.parse error,
+ * the source line it stopped at: a library's error can quote a credentials file or a URL with its
+ * password (a malformed GOOGLE_APPLICATION_CREDENTIALS printed its private_key line). Instead one
+ * line with the error's class and code, never its message, and exit 1 as Node would ('exit'
+ * listeners still run: the log destination writes what it kept).
+ */
+function exitOnUncaught(kind: string) {
+  return (error: unknown) => {
+    const name = error instanceof Error ? error.name : typeof error;
+    const code = (error as { code?: unknown } | null)?.code;
+    const shown = `${name}${typeof code === 'string' || typeof code === 'number' ? ` ${code}` : ''}`;
+    writeSync(
+      2,
+      `timestamp-server: ${kind} (${shown.replace(/[^\w .:-]/g, '?')}), exiting with 1; its message is not printed (it may quote a secret)\n`,
+    );
+    process.exit(1);
+  };
+}
+process.on('uncaughtException', exitOnUncaught('uncaught exception'));
+process.on('unhandledRejection', exitOnUncaught('unhandled promise rejection'));
 
 // Not in a worker of our cluster: the primary ends a worker still starting with SIGTERM, which must
 // kill it as it always did (runtime/cluster/supervisor.ts), and the worker is never PID 1.

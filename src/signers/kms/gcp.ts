@@ -68,10 +68,36 @@ export function cancelOnAbort<T>(call: Cancellable<T>, signal: AbortSignal): Pro
   return call.finally(() => signal.removeEventListener('abort', cancel));
 }
 
-/** A Cloud KMS client (gRPC, Application Default Credentials), honouring GCP_KMS_ENDPOINT. */
+/**
+ * A Cloud KMS client (gRPC, Application Default Credentials), honouring GCP_KMS_ENDPOINT. It loads
+ * the credentials here: left to the first call, a credentials file that does not load rejected a
+ * promise nobody handles (the SDK's methods rethrow initialize()'s error), and Node's crash printer
+ * showed the JSON line it stopped at, a private key's. The SDK's message may quote the file too,
+ * so the error names only what failed (and is not kept as `cause`: debug logs print causes).
+ */
 export async function createGcpKmsClient() {
   const { KeyManagementServiceClient } = await import('@google-cloud/kms');
-  return new KeyManagementServiceClient(await endpointOptions(process.env['GCP_KMS_ENDPOINT']));
+  const client = new KeyManagementServiceClient(
+    await endpointOptions(process.env['GCP_KMS_ENDPOINT']),
+  );
+  try {
+    await client.initialize();
+  } catch (error) {
+    // close() waits on the same rejected stub: nothing to close then.
+    await client.close().catch(() => undefined);
+    throw new SignerError(
+      'NO_CREDENTIALS',
+      `cannot load Google credentials (${safeErrorKind(error)}): check GOOGLE_APPLICATION_CREDENTIALS or the Application Default Credentials`,
+    );
+  }
+  return client;
+}
+
+/** An error's code (ENOENT, EACCES) or class name: never its message, which may quote a file. */
+function safeErrorKind(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && /^[A-Z][A-Z0-9_]*$/.test(code)) return code;
+  return error instanceof Error ? error.name : typeof error;
 }
 
 /** Cloud KMS through @google-cloud/kms (gRPC) with Application Default Credentials. */

@@ -19,7 +19,13 @@ export interface VaultConnection {
 }
 
 export class VaultError extends CodedError<
-  'NO_ADDRESS' | 'NO_TOKEN' | 'BAD_TOKEN' | 'HTTP_ERROR' | 'NO_DATA'
+  | 'NO_ADDRESS'
+  | 'BAD_ADDRESS'
+  | 'NO_TOKEN'
+  | 'BAD_TOKEN'
+  | 'HTTP_ERROR'
+  | 'REQUEST_FAILED'
+  | 'NO_DATA'
 > {
   override name = 'VaultError';
   constructor(
@@ -27,8 +33,9 @@ export class VaultError extends CodedError<
     message: string,
     /** The HTTP status of a refused call (failure-reason.ts reads it). */
     readonly status?: number,
+    options?: { cause?: unknown },
   ) {
-    super(code, message);
+    super(code, message, options);
   }
 }
 
@@ -46,6 +53,34 @@ export function vaultTokenProblem(token: string): string | undefined {
 }
 
 /**
+ * The Vault address in `value` (from `source`, which errors name), without a trailing slash. An
+ * address is not quoted in any error: `http://user:password@host` would carry its password there
+ * (fetch refuses such a URL with a message that quotes it), so credentials in it are refused, as
+ * are a query and a fragment (a token pasted as `?token=`), and an unparsable one is not echoed.
+ */
+export function vaultAddress(value: string, source: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new VaultError(
+      'BAD_ADDRESS',
+      `${source} is not a URL such as https://vault.example:8200 (it is not shown: it may hold credentials)`,
+    );
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new VaultError('BAD_ADDRESS', `${source} must be an http:// or https:// URL`);
+  if (url.username || url.password)
+    throw new VaultError(
+      'BAD_ADDRESS',
+      `${source} must not hold credentials (user:password@); authenticate with a Vault token`,
+    );
+  if (url.search || url.hash || value.includes('?') || value.includes('#'))
+    throw new VaultError('BAD_ADDRESS', `${source} must not have a query or a fragment`);
+  return `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, '')}`;
+}
+
+/**
  * Reads VAULT_ADDR, VAULT_NAMESPACE and the token (VAULT_TOKEN, else the file named by
  * VAULT_TOKEN_FILE, else ~/.vault-token as Vault's default token helper does); `BAO_*` for OpenBao.
  * A token from a file is read again when Vault refuses it (vaultRequest). A token file that was
@@ -60,7 +95,7 @@ export function vaultConnectionFromEnv(
   if (!address) throw new VaultError('NO_ADDRESS', `${prefix}_ADDR is not set`);
   const namespace = env[`${prefix}_NAMESPACE`];
   return {
-    address: address.replace(/\/+$/, ''),
+    address: vaultAddress(address, `${prefix}_ADDR`),
     ...tokenFromEnv(prefix, env),
     ...(namespace ? { namespace } : {}),
   };
@@ -163,16 +198,33 @@ async function vaultCall(
   // Every source checks its token; this guards one that did not (fetch would quote it).
   if (vaultTokenProblem(connection.token))
     throw new VaultError('BAD_TOKEN', 'the Vault token is malformed; it was not sent');
-  const response = await fetch(`${connection.address}/v1/${path}`, {
-    method,
-    headers: {
-      'X-Vault-Token': connection.token,
-      'content-type': 'application/json',
-      ...(connection.namespace ? { 'X-Vault-Namespace': connection.namespace } : {}),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    ...(signal ? { signal } : {}),
-  });
+  let response: Response;
+  try {
+    response = await fetch(`${connection.address}/v1/${path}`, {
+      method,
+      headers: {
+        'X-Vault-Token': connection.token,
+        'content-type': 'application/json',
+        ...(connection.namespace ? { 'X-Vault-Namespace': connection.namespace } : {}),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      ...(signal ? { signal } : {}),
+    });
+  } catch (error) {
+    // fetch's TypeError, and its cause's fields (ERR_INVALID_URL's `input`), may quote the URL,
+    // password and all: only the cause's code is kept, in the message and as a cause of its own
+    // for failure-reason.ts (ECONNREFUSED is a `connection` failure). An abort passes as it is.
+    if (!(error instanceof TypeError)) throw error;
+    const causeCode = (error.cause as { code?: unknown } | null | undefined)?.code;
+    const code =
+      typeof causeCode === 'string' && /^[A-Z][A-Z0-9_]*$/.test(causeCode) ? causeCode : undefined;
+    throw new VaultError(
+      'REQUEST_FAILED',
+      `Vault ${method} /v1/${path}: request failed (${code ?? error.name})`,
+      undefined,
+      code ? { cause: new CodedError(code, code) } : undefined,
+    );
+  }
   const text = await response.text();
   if (!response.ok) {
     let detail = '';

@@ -22,11 +22,23 @@ export async function openKek(
   options: { vaultToken?: string },
 ): Promise<KeyEncryptionKey> {
   const problem = tinkKekUriProblem(uri);
-  if (problem) throw new SignerError('INVALID_KEY_URI', `invalid Tink KEK URI ${uri}: ${problem}`);
+  if (problem)
+    throw new SignerError(
+      'INVALID_KEY_URI',
+      `invalid Tink KEK URI ${kekUriShown(uri)}: ${problem}`,
+    );
   if (uri.startsWith('gcp-kms://')) return openGcpKek(uri);
   if (uri.startsWith('aws-kms://')) return openAwsKek(uri);
   if (uri.startsWith('hcvault://')) return openVaultKek(uri, vaultKekToken(options.vaultToken));
   throw new SignerError('INVALID_KEY_URI', 'unsupported Tink KMS key type');
+}
+
+/**
+ * The KEK URI as errors quote it: credentials before a host (`hcvault://user:password@host/…`,
+ * refused by openKek) replaced with `********`, as --print-config masks a secret.
+ */
+export function kekUriShown(uri: string): string {
+  return uri.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/]*@/i, '$1********@');
 }
 
 async function openGcpKek(uri: string): Promise<KeyEncryptionKey> {
@@ -126,23 +138,33 @@ async function openVaultKek(
   if (!match?.[1] || !match[2] || !match[3]) {
     throw new SignerError(
       'INVALID_KEY_URI',
-      `invalid Vault key URI ${uri}: ${TINK_KEK_URI_FORMATS.hcvault}`,
+      `invalid Vault key URI ${kekUriShown(uri)}: ${TINK_KEK_URI_FORMATS.hcvault}`,
     );
+  }
+  const { vaultAddress, vaultRequest, vaultTokenProblem } = await import('../kms/vault-client.js');
+  // Parsed here, once: a host with user:password@ (or an unparsable address) is refused without
+  // being quoted, never handed to fetch, whose error would quote it. The URI's host is checked
+  // even when TINK_HCVAULT_ADDR replaces it: errors quote the URI.
+  const override = process.env['TINK_HCVAULT_ADDR'];
+  let address: string;
+  try {
+    address = vaultAddress(`https://${match[1]}`, 'the host of the hcvault:// Tink KEK URI');
+    if (override) address = vaultAddress(override, 'TINK_HCVAULT_ADDR');
+  } catch (error) {
+    throw new SignerError('INVALID_KEY_URI', (error as Error).message);
   }
   if (!token)
     throw new SignerError(
       'NO_CREDENTIALS',
       'no Vault token for the Tink KEK: set --tink-hcvault-token or VAULT_TOKEN',
     );
-  const { vaultRequest, vaultTokenProblem } = await import('../kms/vault-client.js');
   const problem = vaultTokenProblem(token);
   if (problem)
     throw new SignerError(
       'NO_CREDENTIALS',
       `the Vault token for the Tink KEK (${source}) ${problem}`,
     );
-  const address = process.env['TINK_HCVAULT_ADDR'] ?? `https://${match[1]}`;
-  const connection = { address: address.replace(/\/+$/, ''), token };
+  const connection = { address, token };
   const path = `${match[2]}/decrypt/${match[3]}`;
   return {
     uri,

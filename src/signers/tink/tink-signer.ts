@@ -2,7 +2,7 @@ import type { HashName } from '../../asn1/algorithms.js';
 import { LocalKeySigner } from '../local-key.js';
 import type { KeyEncryptionKey } from './kek.js';
 import { parseKeyset, primaryKey, privateKeyFromTinkKey, readEncryptedKeyset } from './keyset.js';
-import type { openKek as defaultOpenKek } from './open-kek.js';
+import { kekUriShown, type openKek as defaultOpenKek } from './open-kek.js';
 import { SignerError } from '../signer-error.js';
 import { readKeyFile } from '../file/read-key-file.js';
 import { CodedError } from '../../errors.js';
@@ -71,7 +71,7 @@ export async function createTinkSigner(options: TinkSignerOptions): Promise<Loca
     },
     (errorOptions) =>
       new RemoteSignerTimeout(
-        `tink: keyset ${keysetPath}: the KEK ${kekUri} did not answer within ${timeoutMs} ms (--kms-timeout)`,
+        `tink: keyset ${keysetPath}: the KEK ${kekUriShown(kekUri)} did not answer within ${timeoutMs} ms (--kms-timeout)`,
         errorOptions,
       ),
   );

@@ -51,25 +51,36 @@ export interface ProcessLog {
   sequencer: Sequencer;
 }
 
-/** Reads --ledger-key: an Ed25519 private key in a PKCS#8 PEM file. Errors never quote it. */
+/**
+ * Reads --ledger-key: an Ed25519 private key in a PKCS#8 PEM file. Errors quote neither the key
+ * nor the value: it is a secret option, and a `pkcs11:` URI that missed the runtime's check (a
+ * quote or a space before it, as Docker's --env-file keeps them) is read as a path here, with its
+ * pin-value in it. Such a value is refused as what it is.
+ */
 async function readLogKey(path: string) {
+  if (/pkcs11:|pin-value|pin-source/i.test(path)) {
+    throw new LedgerError(
+      'KEY',
+      '--ledger-key holds a PKCS#11 URI that does not start with pkcs11: (quotes or spaces around it?); it is not shown: it may hold a PIN',
+    );
+  }
   let pem: Buffer;
   try {
     pem = await readFile(path);
   } catch (error) {
     throw new LedgerError(
       'KEY',
-      `reading --ledger-key ${path}: ${(error as NodeJS.ErrnoException).code ?? 'failed'}`,
+      `reading --ledger-key (the file it names): ${(error as NodeJS.ErrnoException).code ?? 'failed'}`,
     );
   }
   let key;
   try {
     key = createPrivateKey(pem);
   } catch {
-    throw new LedgerError('KEY', `--ledger-key ${path} is not a PEM private key (PKCS#8)`);
+    throw new LedgerError('KEY', 'the --ledger-key file is not a PEM private key (PKCS#8)');
   }
   if (key.asymmetricKeyType !== 'ed25519') {
-    throw new LedgerError('KEY', `--ledger-key ${path} is not an Ed25519 key`);
+    throw new LedgerError('KEY', 'the --ledger-key file is not an Ed25519 key');
   }
   return key;
 }

@@ -40,7 +40,8 @@ export function flagSpellings(
  * - a boolean given alone (`--disable-ntp-monitoring serve`) is `=true`, as in pflag, so it never
  *   swallows the next argument;
  * - an unknown `--flag=value` loses its value, so the "unknown option" error never echoes it (a
- *   mistyped `--file-signer-pasword=...` holds a password).
+ *   mistyped `--file-signer-pasword=...` holds a password); so does any `-flag=value` (Go's
+ *   single-dash spelling, which pflag and this CLI read as short options).
  * Values (the argument after a valued flag, or after `=`) and everything after `--` are untouched.
  */
 export function normalizeFlags(args: readonly string[], spellings: FlagSpellings): string[] {
@@ -52,7 +53,10 @@ export function normalizeFlags(args: readonly string[], spellings: FlagSpellings
       break;
     }
     if (!arg.startsWith('--')) {
-      out.push(arg);
+      // No option has a short name but -h, and none takes `-x=value`: a Go-style single-dash
+      // `-file-signer-passwd=...` is an unknown option, whose error would echo it whole.
+      const equals = arg.indexOf('=');
+      out.push(arg.startsWith('-') && equals > 1 ? arg.slice(0, equals) : arg);
       continue;
     }
     const equals = arg.indexOf('=');

@@ -11,7 +11,8 @@ export type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
 /**
  * The cluster IPC protocol between the primary and its workers. JSON over the channel node:cluster
  * opens to each worker; the configuration and the memory signers' keys travel only here, never in
- * argv or the environment.
+ * argv or the environment (the variables that set options are not even copied into a worker's:
+ * supervisor.ts).
  */
 
 /** Worker -> primary, once its message listener is attached (earlier messages would be lost). */

@@ -7,6 +7,7 @@ import {
   type SetupMessage,
 } from './messages.js';
 import { RuntimeError, startStoppedBySignal } from '../runtime-error.js';
+import { optionVariables } from '../../config/environment.js';
 
 /** A worker that served this long is replaced at once, and its slot's restart pause starts over. */
 export const STABLE_SERVING_MS = 10_000;
@@ -87,11 +88,20 @@ const describeExit = (code: number | null, signal: string | null) =>
 
 /**
  * A worker takes its configuration from tsa:setup, so its command line is `serve` alone: no flags,
- * and none of the secrets an operator gave as flags in N more process listings.
+ * and none of the secrets an operator gave as flags in N more process listings. Nor does it get
+ * the variables that set the server's options (FILE_SIGNER_PASSWD, TINK_HCVAULT_TOKEN, LEDGER_KEY,
+ * TIMESTAMP_LEDGER_URL…; undefined: fork drops them from the primary's environment), as the
+ * PKCS#11 host does not: it never reads them, and each copy is one more /proc/<pid>/environ
+ * holding the secrets. What the SDKs read when the worker's signer runs (AWS_*, AZURE_*,
+ * GOOGLE_APPLICATION_CREDENTIALS, VAULT_ADDR and VAULT_TOKEN, TINK_HCVAULT_ADDR, PG*…) names no
+ * option and stays.
  */
 function forkServeWorker(env: Record<string, string>): Worker {
   cluster.setupPrimary({ args: ['serve'] });
-  return cluster.fork(env);
+  const withoutOptions = Object.fromEntries(
+    optionVariables(process.env).map((name) => [name, undefined]),
+  );
+  return cluster.fork({ ...withoutOptions, ...env });
 }
 
 export function createWorkerSupervisor(options: SupervisorOptions): WorkerSupervisor {

@@ -15,8 +15,9 @@ import { holdStopSignals, stoppedStatus, takeOverStopSignals } from './held-sign
  * Node's own printer of an uncaught error shows its message, stack and, for a JSON.parse error,
  * the source line it stopped at: a library's error can quote a credentials file or a URL with its
  * password (a malformed GOOGLE_APPLICATION_CREDENTIALS printed its private_key line). Instead one
- * line with the error's class and code, never its message, and exit 1 as Node would ('exit'
- * listeners still run: the log destination writes what it kept).
+ * line with the error's class and code, never its message, then its stack frames (where, for the
+ * bug report), and exit 1 as Node would ('exit' listeners still run: the log destination writes
+ * what it kept).
  */
 function exitOnUncaught(kind: string) {
   return (error: unknown) => {
@@ -25,10 +26,22 @@ function exitOnUncaught(kind: string) {
     const shown = `${name}${typeof code === 'string' || typeof code === 'number' ? ` ${code}` : ''}`;
     writeSync(
       2,
-      `timestamp-server: ${kind} (${shown.replace(/[^\w .:-]/g, '?')}), exiting with 1; its message is not printed (it may quote a secret)\n`,
+      `timestamp-server: ${kind} (${shown.replace(/[^\w .:-]/g, '?')}), exiting with 1; its message is not printed (it may quote a secret)\n${stackFrames(error)}`,
     );
     process.exit(1);
   };
+}
+
+/**
+ * The frames of V8's stack, which follow the error's `name: message` header: none when the stack
+ * does not start with that header (a message changed after the error was made), as the frames
+ * could not be told from the message then.
+ */
+function stackFrames(error: unknown): string {
+  if (!(error instanceof Error) || typeof error.stack !== 'string') return '';
+  const header = error.message ? `${error.name}: ${error.message}` : error.name;
+  if (!error.stack.startsWith(`${header}\n`)) return '';
+  return `${error.stack.slice(header.length + 1)}\n`;
 }
 process.on('uncaughtException', exitOnUncaught('uncaught exception'));
 process.on('unhandledRejection', exitOnUncaught('unhandled promise rejection'));

@@ -55,12 +55,32 @@ describe('timestamp-server: an error nobody handles', () => {
       `setImmediate(() => { throw Object.assign(new Error('${SECRET}'), { code: 'E_PLANTED' }); });`,
       'Error E_PLANTED',
     ],
-  ])('%s: one line with its class, exit 1, never its message', async (kind, raise, shown) => {
-    const run = runWith(raiser(kind.replaceAll(' ', '-'), raise));
+  ])(
+    '%s: one line with its class, its frames, exit 1, never its message',
+    async (kind, raise, shown) => {
+      const file = raiser(kind.replaceAll(' ', '-'), raise);
+      const run = runWith(file);
+      expect(await run.exited).toBe(1);
+      expect(run.output()).not.toContain(SECRET);
+      const [line, ...frames] = run.stderr().trimEnd().split('\n');
+      expect(line).toBe(
+        `timestamp-server: ${kind} (${shown}), exiting with 1; its message is not printed (it may quote a secret)`,
+      );
+      // Where it was raised, for the bug report: the frames alone.
+      expect(frames.length).toBeGreaterThan(0);
+      for (const frame of frames) expect(frame).toMatch(/^ {4}at /);
+      expect(frames[0]).toContain(file);
+    },
+  );
+
+  it('a multi-line message is not taken for frames', async () => {
+    const run = runWith(
+      raiser(
+        'multi-line',
+        `const error = new Error('first\\n    at ${SECRET}'); error.message = 'changed'; throw error;`,
+      ),
+    );
     expect(await run.exited).toBe(1);
     expect(run.output()).not.toContain(SECRET);
-    expect(run.stderr()).toBe(
-      `timestamp-server: ${kind} (${shown}), exiting with 1; its message is not printed (it may quote a secret)\n`,
-    );
   });
 });

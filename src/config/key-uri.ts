@@ -83,3 +83,13 @@ export function tinkKekUriProblem(uri: string): string | undefined {
   const known = scheme as keyof typeof TINK_KEK_URI_FORMATS;
   return TINK_KEK_URI_SHAPES[known](uri) ? undefined : TINK_KEK_URI_FORMATS[known];
 }
+
+/** `scheme://user:password@…`: credentials a key URI never carries (and no message may repeat). */
+const USERINFO = /^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i;
+
+/** Whether `uri` carries credentials in its authority (user:password@). */
+export const hasUserinfo = (uri: string): boolean => USERINFO.test(uri);
+
+/** `uri` with the credentials of its authority replaced by `mask`, for output. */
+export const withoutUserinfo = (uri: string, mask: string): string =>
+  uri.replace(USERINFO, `$1${mask}@`);

@@ -1,5 +1,6 @@
 import { stringify } from 'yaml';
 import { formatDuration } from './duration.js';
+import { withoutUserinfo } from './key-uri.js';
 import type { OptionSpec } from './option-spec.js';
 import type { PreviousChain } from './profiles.js';
 import { SERVE_OPTIONS, type ServeConfig } from './schema.js';
@@ -41,6 +42,8 @@ function byFlag(
     if (value === undefined) continue; // an option that is not given (Go-only ones)
     if (spec.secret && value !== '') out[spec.flag] = MASK;
     else if (spec.kind === 'duration') out[spec.flag] = formatDuration(value as number);
+    // A URI with credentials (refused as a key URI, but printed before that check runs).
+    else if (typeof value === 'string') out[spec.flag] = withoutUserinfo(value, MASK);
     else out[spec.flag] = value;
   }
   return out;

@@ -1,6 +1,6 @@
 import type { HashName } from '../asn1/algorithms.js';
 import { ConfigError } from './config-error.js';
-import { kmsKeyUriProblem, tinkKekUriProblem } from './key-uri.js';
+import { hasUserinfo, kmsKeyUriProblem, tinkKekUriProblem } from './key-uri.js';
 import type { OptionSpec } from './option-spec.js';
 import { SERVE_OPTIONS, type ServeConfig, type ServeOptionName } from './schema.js';
 
@@ -208,13 +208,21 @@ function checkSigner(signer: SignerConfig, where: string): void {
       );
     }
   };
-  // A key URI of one of `schemes`, of that scheme's shape (key URIs hold no secrets).
+  // A key URI of one of `schemes`, of that scheme's shape. Key URIs hold no secrets, so they are
+  // quoted in errors: one with credentials (user:password@) is refused without quoting it.
   const keyUri = (
     flag: string,
     uri: string,
     schemes: readonly string[],
     problemOf: (uri: string) => string | undefined,
   ) => {
+    if (hasUserinfo(uri)) {
+      throw new ConfigError(
+        'INVALID_VALUE',
+        `${where}--${flag} holds credentials (user:password@), which a key URI never carries: ` +
+          "give them to the service's own client (its environment variables or files)",
+      );
+    }
     if (!hasScheme(uri, schemes)) {
       throw new ConfigError(
         'INVALID_VALUE',

@@ -276,4 +276,17 @@ describe('--print-config', () => {
     expect(printed['tls-key']).toBe('/k.pem');
     expect(JSON.stringify(printed)).not.toContain('hunter2');
   });
+
+  it('masks the credentials of a URI in any option (printed before the key URI checks refuse it)', () => {
+    const printed = parse(
+      formatConfig({
+        ...resolveServeConfig({
+          timestampSigner: 'tink',
+          tinkKeyResource: 'hcvault://u:hunter2@127.0.0.1:8200/transit/keys/k',
+        }),
+      }),
+    ) as Record<string, unknown>;
+    expect(printed['tink-key-resource']).toBe(`hcvault://${MASK}@127.0.0.1:8200/transit/keys/k`);
+    expect(JSON.stringify(printed)).not.toContain('hunter2');
+  });
 });

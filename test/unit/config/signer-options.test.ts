@@ -125,6 +125,23 @@ describe('checkSignerOptions: what a signer cannot start without, before anythin
     expect(message).toMatch(new RegExp(`^invalid --${flag} "${escape(uri)}": .*${escape(format)}`));
   });
 
+  it('refuses a key URI with credentials without quoting it, whatever its shape', () => {
+    const SECRET = 'PLANTED_S3CRET_42';
+    for (const flags of [
+      {
+        timestampSigner: 'tink',
+        tinkKeyResource: `hcvault://u:${SECRET}@127.0.0.1:8200/transit/keys/k`,
+      },
+      { timestampSigner: 'tink', tinkKeyResource: `hcvault://u:${SECRET}@127.0.0.1` },
+      { timestampSigner: 'kms', kmsKeyResource: `awskms://u:${SECRET}@localhost:4566/alias/k` },
+    ]) {
+      const [code, message] = refusal({ ...flags, tinkKeysetPath: '/keyset.json', ...CHAIN }) ?? [];
+      expect(code).toBe('INVALID_VALUE');
+      expect(message).toMatch(/^--(tink|kms)-key-resource holds credentials \(user:password@\)/);
+      expect(message).not.toContain(SECRET);
+    }
+  });
+
   it('checks the key URI of each profile, naming the profile', () => {
     const path = dir.write(
       'kms-profiles.yaml',

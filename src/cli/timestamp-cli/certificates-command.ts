@@ -20,7 +20,7 @@ import { encodePem } from '../../x509/pem.js';
 import { errorLine } from '../exit-status.js';
 import { parseTimeout } from './arguments.js';
 import { CliError, type Output } from './output.js';
-import { PUBLIC_FILE_MODE, writeFileAtomic } from './write-output.js';
+import { PUBLIC_FILE_MODE, summaryStream, writeFileAtomic } from './write-output.js';
 
 interface KeyOptions {
   generateKeys?: GeneratedKeyType;
@@ -301,7 +301,11 @@ export function certificatesCommand(output: Output): Command {
       chain.map((der) => encodePem('CERTIFICATE', der)).join(''),
       PUBLIC_FILE_MODE,
     );
-    output.stdout(
+    // With --output /dev/stdout the PEM is the output: the summary goes to stderr.
+    summaryStream(
+      output,
+      options.output,
+    )(
       `Wrote certificate chain (${chain.length === 3 ? 'leaf, intermediate, root' : 'leaf, root'}) to ${options.output}\n`,
     );
   });
@@ -324,7 +328,7 @@ export function certificatesCommand(output: Output): Command {
       encodePem('CERTIFICATE REQUEST', request),
       PUBLIC_FILE_MODE,
     );
-    output.stdout(`Wrote certificate request to ${options.output}\n`);
+    summaryStream(output, options.output)(`Wrote certificate request to ${options.output}\n`);
   });
 
   return certificates.addCommand(create).addCommand(csr);

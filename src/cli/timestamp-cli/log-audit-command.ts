@@ -42,7 +42,7 @@ import {
 } from './log-client.js';
 import { CliError, type Output } from './output.js';
 import { terminalJson, terminalText } from '../terminal-text.js';
-import { PUBLIC_FILE_MODE, writeFileAtomic } from './write-output.js';
+import { PUBLIC_FILE_MODE, summaryStream, writeFileAtomic } from './write-output.js';
 import type { GlobalOptions } from './timestamp-command.js';
 
 export interface LogAuditOptions {
@@ -100,13 +100,22 @@ export function logAuditCommand(globals: () => GlobalOptions, output: Output): C
     .addOption(option('--save-checkpoint <file>', 'write the audited checkpoint to this file'))
     .action(async (url: string, options: LogAuditOptions) => {
       const report = await auditLog(url, options, globals().timeout);
-      printReport(report, globals().format, output);
+      // With --save-checkpoint /dev/stdout the checkpoint is the output: the report goes to stderr.
+      const print =
+        options.saveCheckpoint === undefined
+          ? output.stdout
+          : summaryStream(output, options.saveCheckpoint);
+      printReport(report, globals().format, print);
     });
 }
 
-function printReport(report: LogAuditReport, format: GlobalOptions['format'], output: Output) {
+function printReport(
+  report: LogAuditReport,
+  format: GlobalOptions['format'],
+  print: (text: string) => void,
+) {
   if (format === 'json') {
-    output.stdout(`${terminalJson(report)}\n`);
+    print(`${terminalJson(report)}\n`);
     return;
   }
   const lines = [
@@ -121,7 +130,7 @@ function printReport(report: LogAuditReport, format: GlobalOptions['format'], ou
   if (report.consistentWithSize !== undefined)
     lines.push(`consistent with the saved checkpoint of size ${report.consistentWithSize}`);
   // The origin and a served key are the server's words.
-  output.stdout(`${lines.map(terminalText).join('\n')}\n`);
+  print(`${lines.map(terminalText).join('\n')}\n`);
 }
 
 /** Fails the audit with one line; TlogErrors keep their message. */

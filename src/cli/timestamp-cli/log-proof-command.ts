@@ -3,7 +3,7 @@ import { parseTlogProof, TlogError } from '../../tlog/index.js';
 import { option } from './arguments.js';
 import { getLogResource, LOG_PATH, parseLogUrl, parseSerialHex } from './log-client.js';
 import { CliError, type Output } from './output.js';
-import { PUBLIC_FILE_MODE, writeFileAtomic } from './write-output.js';
+import { PUBLIC_FILE_MODE, summaryStream, writeFileAtomic } from './write-output.js';
 import type { GlobalOptions } from './timestamp-command.js';
 
 interface LogProofOptions {
@@ -67,14 +67,14 @@ async function fetchLogProof(
     throw error;
   }
   await writeFileAtomic(options.out, text, PUBLIC_FILE_MODE);
+  // With --out /dev/stdout the proof is the output: the summary goes to stderr.
+  const summary = summaryStream(output, options.out);
   if (globals.format === 'json')
-    output.stdout(
+    summary(
       `${JSON.stringify({ Serial: `0x${options.serial}`, LogIndex: index, ProofPath: options.out })}\n`,
     );
   else
-    output.stdout(
-      `Log proof of serial 0x${options.serial} (index ${index}) saved to ${options.out}\n`,
-    );
+    summary(`Log proof of serial 0x${options.serial} (index ${index}) saved to ${options.out}\n`);
 }
 
 /**

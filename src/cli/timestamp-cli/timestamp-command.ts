@@ -10,7 +10,7 @@ import { requestTimestamp } from './http-client.js';
 import { CliError, goTimeString, type Output } from './output.js';
 import { readArtifact } from './read-artifact.js';
 import { encodeTimeStampReq, randomNonce } from './timestamp-request.js';
-import { writeFileAtomic } from './write-output.js';
+import { summaryStream, writeFileAtomic } from './write-output.js';
 
 export interface GlobalOptions {
   timestampServer: string;
@@ -121,10 +121,12 @@ async function timestamp(
 
   // Mode 0600 as Go; atomic, and a symlink at --out is replaced rather than written through.
   await writeFileAtomic(options.out, response, 0o600);
+  // With --out /dev/stdout the response is the output: the summary must not follow it there.
+  const summary = summaryStream(output, options.out);
   if (globals.format === 'json') {
-    output.stdout(`${JSON.stringify({ Timestamp: rfc3339(genTime), Location: options.out })}\n`);
+    summary(`${JSON.stringify({ Timestamp: rfc3339(genTime), Location: options.out })}\n`);
   } else {
-    output.stdout(
+    summary(
       `Artifact timestamped at ${goTimeString(genTime)}\nWrote timestamp response to ${options.out}\n`,
     );
   }

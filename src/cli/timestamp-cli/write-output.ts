@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { lstat, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
+import type { Output } from './output.js';
 
 /** The mode of what the CLI writes that holds nothing secret (a chain, a CSR, a checkpoint, a proof). */
 export const PUBLIC_FILE_MODE = 0o644;
@@ -27,6 +28,19 @@ const STANDARD_STREAMS = new Map<string, () => NodeJS.WriteStream>([
   ['/dev/fd/2', () => process.stderr],
   ['/proc/self/fd/2', () => process.stderr],
 ]);
+
+/**
+ * Whether `path` names this process's standard output: a command then prints its summary line on
+ * stderr, so that what it wrote there (a DER response, a PEM chain) can be piped on intact.
+ */
+export function isStandardOutput(path: string): boolean {
+  return STANDARD_STREAMS.get(resolve(path))?.() === process.stdout;
+}
+
+/** Where a command's summary of writing `path` goes: stderr when `path` is the stdout itself. */
+export function summaryStream(output: Output, path: string): (text: string) => void {
+  return isStandardOutput(path) ? output.stderr : output.stdout;
+}
 
 /**
  * Writes `data` to `path` atomically with `mode`: into a new file beside it (created exclusively,

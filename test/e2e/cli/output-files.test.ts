@@ -24,20 +24,28 @@ describe('timestamp-cli output files (built binary)', () => {
       { cwd: dir.dir },
     );
 
-  it('writes --output /dev/stdout to the standard output (a shell pipe)', async () => {
+  it('writes --output /dev/stdout to the standard output (a shell pipe), the PEM alone', async () => {
     // Through sh and cat: node's own child stdout is a socket, which /dev/stdout cannot open.
     const command = `"${process.execPath}" "${CLI_JS}" certificates csr --generate-keys ecdsa-p256 --leaf-key "${dir.path('leaf.key')}" --output /dev/stdout | cat`;
-    const stdout = await new Promise<string>((resolve, reject) =>
-      execFile(
-        'sh',
-        ['-c', command],
-        { cwd: dir.dir, env: { PATH: process.env['PATH'] ?? '', HOME: dir.dir }, encoding: 'utf8' },
-        (error, out, err) => (error ? reject(new Error(err)) : resolve(out)),
-      ),
+    const { stdout, stderr } = await new Promise<{ stdout: string; stderr: string }>(
+      (resolve, reject) =>
+        execFile(
+          'sh',
+          ['-c', command],
+          {
+            cwd: dir.dir,
+            env: { PATH: process.env['PATH'] ?? '', HOME: dir.dir },
+            encoding: 'utf8',
+          },
+          (error, out, err) =>
+            error ? reject(new Error(err)) : resolve({ stdout: out, stderr: err }),
+        ),
     );
+    // The summary would corrupt the PEM for the next command of the pipe: it goes to stderr.
     expect(stdout).toMatch(
-      /^-----BEGIN CERTIFICATE REQUEST-----\n[\s\S]+-----END CERTIFICATE REQUEST-----\nWrote certificate request to \/dev\/stdout\n$/,
+      /^-----BEGIN CERTIFICATE REQUEST-----\n[\s\S]+-----END CERTIFICATE REQUEST-----\n$/,
     );
+    expect(stderr).toBe('Wrote certificate request to /dev/stdout\n');
   });
 
   it('replaces a link to /dev/null in the output folder rather than writing through it', async () => {

@@ -26,6 +26,16 @@ describe('timestamp-cli end to end against a running server (reference 12.3)', (
   let url: string;
   const cli = (args: string[], env: Record<string, string> = {}) =>
     runCli(args, { cwd: dir.dir, env });
+  const shell = (command: string) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+      execFile(
+        'sh',
+        ['-c', command],
+        { cwd: dir.dir, env: { PATH: process.env['PATH'] ?? '', HOME: dir.dir }, encoding: 'utf8' },
+        (error, stdout, stderr) =>
+          resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+      ),
+    );
 
   beforeAll(async () => {
     server = await startServer(
@@ -526,6 +536,25 @@ describe('timestamp-cli end to end against a running server (reference 12.3)', (
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => silent.close(resolve));
     }
+  });
+
+  it('--out /dev/stdout writes the DER response alone there, the summary on stderr: it pipes into inspect', async () => {
+    // Through sh: node's own child stdout is a socket, which /dev/stdout cannot open.
+    const node = `"${process.execPath}" "${CLI_JS}"`;
+    const piped = await shell(
+      `${node} --timestamp_server ${url} timestamp --artifact myblob --out /dev/stdout 2>stamp.err` +
+        ` | ${node} inspect --timestamp /dev/stdin`,
+    );
+    expect(piped.stderr).toBe('');
+    expect(piped.code).toBe(0);
+    expect(piped.stdout).toMatch(/^Status: {12}granted\n/);
+    expect(readFileSync(dir.path('stamp.err'), 'utf8')).toMatch(
+      /^Generating a new signed timestamp\nArtifact timestamped at .*\nWrote timestamp response to \/dev\/stdout\n$/,
+    );
+    const json = await shell(
+      `${node} --timestamp_server ${url} --format json timestamp --artifact myblob --out /dev/stdout 2>/dev/null | od -An -tx1 | head -c 3`,
+    );
+    expect(json.stdout.trim()).toBe('30'); // the DER SEQUENCE first, no JSON line before or after
   });
 
   it('reports an unreachable server without a stack trace', async () => {

@@ -11,7 +11,7 @@ import { parseLogKey } from './log-client.js';
 import { CliError, type Output } from './output.js';
 import { readArtifact } from './read-artifact.js';
 import { MAX_TIMESTAMP_RESPONSE_BYTES, readFileCapped } from './read-body.js';
-import { terminalJson } from '../terminal-text.js';
+import { terminalJson, terminalText } from '../terminal-text.js';
 import type { GlobalOptions } from './timestamp-command.js';
 
 interface VerifyCommandOptions {
@@ -217,9 +217,10 @@ async function verify(
     );
   } else {
     output.stdout(`Successfully verified timestamp ${options.timestamp}\n`);
+    // The origin is the log key's name, which may hold C1 controls or DEL: escaped as log-audit does.
     if (logged)
       output.stdout(
-        `The token is entry ${logged.index} of log ${logged.checkpoint.origin} (checkpoint of size ${logged.checkpoint.size})\n`,
+        `The token is entry ${logged.index} of log ${terminalText(logged.checkpoint.origin)} (checkpoint of size ${logged.checkpoint.size})\n`,
       );
   }
 }

@@ -1,6 +1,11 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
-import { aliasOption, option, parseServerUrl, parseTimeout } from './timestamp-cli/arguments.js';
+import {
+  aliasOption,
+  option,
+  parseRequestTimeout,
+  parseServerUrl,
+} from './timestamp-cli/arguments.js';
 import { certificatesCommand } from './timestamp-cli/certificates-command.js';
 import { useConfigFile } from './timestamp-cli/cli-config.js';
 import { inspectCommand } from './timestamp-cli/inspect-command.js';
@@ -35,9 +40,9 @@ program
       .default('default'),
   )
   .addOption(
-    option('--timeout <duration>', 'HTTP timeout (Go duration)')
+    option('--timeout <duration>', 'HTTP timeout (Go duration, at most 596h31m23.647s; 0: none)')
       .default(30_000, '30s')
-      .argParser(parseTimeout),
+      .argParser(parseRequestTimeout),
   )
   .addOption(option('--config <file>', 'config file (default is $HOME/.timestamp.yaml)'));
 

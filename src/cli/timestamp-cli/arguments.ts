@@ -71,6 +71,33 @@ export function parseTimeout(value: string): number {
   }
 }
 
+/**
+ * The longest --timeout: Node's timers hold a signed 32-bit count of milliseconds, and
+ * AbortSignal.timeout fires at once past it (or throws, past 2^32 - 1).
+ */
+export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
+/**
+ * --timeout: a Go duration of at most MAX_TIMEOUT_MS (0: none), in whole milliseconds (rounded
+ * up: AbortSignal.timeout takes an integer, and 1us must not become no timeout).
+ */
+export function parseRequestTimeout(value: string): number {
+  const ms = Math.ceil(parseTimeout(value));
+  if (ms > MAX_TIMEOUT_MS)
+    throw new InvalidArgumentError(
+      `"${value}" is longer than ${formatGoDuration(MAX_TIMEOUT_MS)} (${MAX_TIMEOUT_MS} ms), the longest timeout (0 for none)`,
+    );
+  return ms;
+}
+
+/** Whole milliseconds as a Go duration: 2147483647 -> "596h31m23.647s". */
+function formatGoDuration(ms: number): string {
+  const hours = Math.floor(ms / 3_600_000);
+  const minutes = Math.floor((ms % 3_600_000) / 60_000);
+  const seconds = (ms % 60_000) / 1000;
+  return `${hours}h${minutes}m${seconds}s`;
+}
+
 export function parseExistingFile(value: string): string {
   if (!existsSync(value)) throw new InvalidArgumentError(`file ${value} does not exist`);
   return value;

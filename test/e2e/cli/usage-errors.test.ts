@@ -167,6 +167,23 @@ describe('timestamp-cli: usage errors and help texts', () => {
     expect(refused.stderr).toContain('"localhost:3000" must start with http or https');
   });
 
+  it('refuses a --timeout longer than a Node timer holds, naming the flag and the limit', async () => {
+    // Past 2^31 - 1 ms AbortSignal.timeout fires at once, or throws 'The value of "delay" is out of
+    // range': every request would fail. The artifact does not exist: the flag is refused first.
+    for (const timeout of ['99999999h', '596h31m23.648s']) {
+      const refused = await runTimestampCli(
+        ['--timeout', timeout, 'timestamp', '--artifact', 'missing'],
+        { cwd: dir.dir },
+      );
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toBe(
+        `error: option '--timeout <duration>' argument '${timeout}' is invalid. "${timeout}" is ` +
+          'longer than 596h31m23.647s (2147483647 ms), the longest timeout (0 for none)\n' +
+          '(see timestamp-cli --help)\n',
+      );
+    }
+  });
+
   it('certificates create --help lists every KMS scheme, openbao:// included', async () => {
     const help = (await runTimestampCli(['certificates', 'create', '--help'], { cwd: dir.dir }))
       .stdout;

@@ -1,0 +1,25 @@
+import { InvalidArgumentError } from 'commander';
+import { describe, expect, it } from 'vitest';
+import { MAX_TIMEOUT_MS, parseRequestTimeout } from '../../../src/cli/timestamp-cli/arguments.js';
+
+describe('timestamp-cli --timeout', () => {
+  it('is whole milliseconds that AbortSignal.timeout takes and honours', () => {
+    expect(parseRequestTimeout('30s')).toBe(30_000);
+    expect(parseRequestTimeout('0')).toBe(0);
+    // Rounded up: AbortSignal.timeout refuses a fraction, and 1us is not "no timeout".
+    expect(parseRequestTimeout('1us')).toBe(1);
+    expect(parseRequestTimeout('1.5ms')).toBe(2);
+    expect(parseRequestTimeout('596h31m23.647s')).toBe(MAX_TIMEOUT_MS);
+    for (const ms of [1, parseRequestTimeout('1.5ms'), MAX_TIMEOUT_MS])
+      expect(AbortSignal.timeout(ms).aborted).toBe(false);
+  });
+
+  it('refuses more than 2^31 - 1 ms, where a Node timer would fire at once or throw', () => {
+    for (const value of ['596h31m23.648s', '99999999h'])
+      expect(() => parseRequestTimeout(value)).toThrow(
+        new InvalidArgumentError(
+          `"${value}" is longer than 596h31m23.647s (2147483647 ms), the longest timeout (0 for none)`,
+        ),
+      );
+  });
+});

@@ -38,6 +38,7 @@ const CLI_STATUS: Record<CliErrorCode, ExitStatus> = {
   SERVER_REFUSED: EXIT_STATUS.failed,
   INVALID_RESPONSE: EXIT_STATUS.failed,
   VERIFICATION_FAILED: EXIT_STATUS.failed,
+  FILE: EXIT_STATUS.failed,
 };
 
 /** The exit status for the error that ends a command; any error without a table entry is 1. */

@@ -39,7 +39,11 @@ export function inspectCommand(globals: () => GlobalOptions, output: Output): Co
         .makeOptionMandatory(),
     )
     .action(async (options: { timestamp: string }) => {
-      const tsr = await readFileCapped(options.timestamp, MAX_TIMESTAMP_RESPONSE_BYTES);
+      const tsr = await readFileCapped(
+        options.timestamp,
+        MAX_TIMESTAMP_RESPONSE_BYTES,
+        '--timestamp',
+      );
       let token;
       try {
         token = parseTimestampResponse(tsr);

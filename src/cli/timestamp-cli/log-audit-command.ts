@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { Tag, tlv } from '../../asn1/der.js';
 import {
@@ -39,14 +38,17 @@ import {
   parseLogKey,
   parseLogUrl,
   parseServedLogKey,
+  readLogKey,
+  type LogKeyArgument,
 } from './log-client.js';
+import { MAX_TEXT_FILE_BYTES, readFileCapped } from './read-body.js';
 import { CliError, type Output } from './output.js';
 import { terminalJson, terminalText } from '../terminal-text.js';
 import { PUBLIC_FILE_MODE, summaryStream, writeFileAtomic } from './write-output.js';
 import type { GlobalOptions } from './timestamp-command.js';
 
 export interface LogAuditOptions {
-  logKey?: string;
+  logKey?: LogKeyArgument;
   checkpoint?: string;
   chain?: string;
   saveCheckpoint?: string;
@@ -148,11 +150,12 @@ export async function auditLog(
 ): Promise<LogAuditReport> {
   const keyFromServer = options.logKey === undefined;
   const logKey =
-    options.logKey ??
-    parseServedLogKey(
-      (await getLogResource(base, 'key', timeoutMs)) as Buffer,
-      `${base}${LOG_PATH}key`,
-    );
+    options.logKey !== undefined
+      ? await readLogKey(options.logKey)
+      : parseServedLogKey(
+          (await getLogResource(base, 'key', timeoutMs)) as Buffer,
+          `${base}${LOG_PATH}key`,
+        );
   const signed = (await getLogResource(base, 'checkpoint', timeoutMs)) as Buffer;
   let checkpoint: Checkpoint;
   try {
@@ -168,7 +171,7 @@ export async function auditLog(
       : await checkConsistency(
           base,
           checkpoint,
-          await readFile(options.checkpoint),
+          await readFileCapped(options.checkpoint, MAX_TEXT_FILE_BYTES, '--checkpoint'),
           logKey,
           timeoutMs,
         );
@@ -278,9 +281,10 @@ const grantedResponse = (token: Uint8Array): Buffer =>
 
 async function readChain(chainFile: string | undefined): Promise<Buffer[] | undefined> {
   if (chainFile === undefined) return undefined;
+  const text = (await readFileCapped(chainFile, MAX_TEXT_FILE_BYTES, '--chain')).toString('utf8');
   let chain: Buffer[];
   try {
-    chain = decodeCertificatesPem(await readFile(chainFile, 'utf8'));
+    chain = decodeCertificatesPem(text);
   } catch {
     throw new CliError('INVALID_PEM', `failed to parse the certificates of ${chainFile}`);
   }

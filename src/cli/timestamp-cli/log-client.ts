@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
 import {
   newVerifier,
@@ -10,7 +10,12 @@ import {
 import { parseHttpUrl } from './arguments.js';
 import { userAgent } from './http-client.js';
 import { CliError } from './output.js';
-import { MAX_LOG_RESOURCE_BYTES, readBodyCapped } from './read-body.js';
+import {
+  MAX_LOG_RESOURCE_BYTES,
+  MAX_TEXT_FILE_BYTES,
+  readBodyCapped,
+  readFileCapped,
+} from './read-body.js';
 
 /** Where a TSA publishes its transparency log (issue 15's routes). */
 export const LOG_PATH = '/api/v1/log/';
@@ -38,17 +43,39 @@ export function parseServedLogKey(body: Buffer, url: string): string {
   return key;
 }
 
+/** The --log-key argument: the key itself, or a file that holds it (read by readLogKey). */
+export type LogKeyArgument = { key: string } | { file: string };
+
 /**
  * The --log-key argument: the log's note verifier key ("origin+hash+base64"), given as the key
- * itself or as a file that holds it (what GET /api/v1/log/key returns).
+ * itself or as a file that holds it (what GET /api/v1/log/key returns). A file is only read when
+ * the command runs (readLogKey), without blocking and at most MAX_TEXT_FILE_BYTES of it: an
+ * argument parser is synchronous, and a FIFO or /dev/zero there would hang or fill memory.
  */
-export function parseLogKey(value: string): string {
-  const key = existsSync(value) ? readFileSync(value, 'utf8').trim() : value.trim();
+export function parseLogKey(value: string): LogKeyArgument {
+  if (existsSync(value)) return { file: value };
+  const key = value.trim();
   try {
     newVerifier(key);
   } catch (error) {
     throw new InvalidArgumentError(
       `"${value}" is not a log verifier key (origin+hash+base64): ${(error as Error).message}`,
+    );
+  }
+  return { key };
+}
+
+/** The key of a --log-key argument: as given, or read from its file and checked. */
+export async function readLogKey(argument: LogKeyArgument): Promise<string> {
+  if ('key' in argument) return argument.key;
+  const text = await readFileCapped(argument.file, MAX_TEXT_FILE_BYTES, '--log-key');
+  const key = text.toString('utf8').trim();
+  try {
+    newVerifier(key);
+  } catch (error) {
+    throw new CliError(
+      'USAGE',
+      `--log-key ${argument.file} does not hold a log verifier key (origin+hash+base64): ${(error as Error).message}`,
     );
   }
   return key;

@@ -24,11 +24,24 @@ export type CliErrorCode =
   | 'SERVER_REFUSED'
   /** The answer is not a usable timestamp response, or not for this request. */
   | 'INVALID_RESPONSE'
-  | 'VERIFICATION_FAILED';
+  | 'VERIFICATION_FAILED'
+  /** A file the command reads or writes: unreadable, too large, or not writable there. */
+  | 'FILE';
 
 /** An error whose message is the whole user-facing text (no stack). */
 export class CliError extends CodedError<CliErrorCode> {
   override name = 'CliError';
+}
+
+/**
+ * A file error's reason without the syscall and path Node appends ("EISDIR: illegal operation on
+ * a directory", not "…, read"): the caller names the user's path, never a temporary file's.
+ */
+export function fileErrorReason(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const { code, syscall } = error as NodeJS.ErrnoException;
+  const at = syscall === undefined ? -1 : message.lastIndexOf(`, ${syscall}`);
+  return code !== undefined && at > 0 ? message.slice(0, at) : message;
 }
 
 /** Go's time.Time.String() in UTC: "2025-01-02 03:04:05 +0000 UTC". */

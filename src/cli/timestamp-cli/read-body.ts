@@ -1,10 +1,14 @@
 import { createReadStream } from 'node:fs';
-import { CliError } from './output.js';
+import { CliError, fileErrorReason } from './output.js';
 
 /** Largest TimeStampResp accepted: a token with a long chain is a few KiB. */
 export const MAX_TIMESTAMP_RESPONSE_BYTES = 1 << 20;
 /** Largest log resource accepted: an entry bundle holds up to 256 entries of 65,535 bytes. */
 export const MAX_LOG_RESOURCE_BYTES = 20 << 20;
+/** Largest PEM file, log proof, log key or checkpoint read: each is a few KiB at most. */
+export const MAX_TEXT_FILE_BYTES = 1 << 20;
+/** Largest --trusted-root: a trusted_root.json holds a few chains per authority, tens of KiB. */
+export const MAX_TRUSTED_ROOT_BYTES = 4 << 20;
 
 /**
  * Collects `source`'s bytes, stopping once they exceed `limit`: throws `tooLarge()` then, and the
@@ -50,9 +54,11 @@ export async function readBodyCapped(
 
 /**
  * Reads a file of at most `limit` bytes as a stream, stopping once it is larger, so a huge file
- * or an endless device (`/dev/zero`, a pipe) is refused instead of filling memory.
+ * or an endless device (`/dev/zero`, a pipe) is refused instead of filling memory. Its errors
+ * name the file, and the `flag` that gave it when there is one.
  */
-export async function readFileCapped(path: string, limit: number): Promise<Buffer> {
+export async function readFileCapped(path: string, limit: number, flag?: string): Promise<Buffer> {
+  const named = flag === undefined ? path : `${flag} ${path}`;
   const stream = createReadStream(path, { highWaterMark: 64 * 1024 });
   try {
     return await collectCapped(
@@ -60,10 +66,15 @@ export async function readFileCapped(path: string, limit: number): Promise<Buffe
       limit,
       () =>
         new CliError(
-          'INVALID_RESPONSE',
-          `error reading ${path}: the file is larger than ${limit} bytes (${limit >> 20} MiB), the most accepted`,
+          'FILE',
+          `error reading ${named}: the file is larger than ${limit} bytes (${limit >> 20} MiB), the most accepted`,
         ),
     );
+  } catch (error) {
+    if (error instanceof CliError) throw error;
+    throw new CliError('FILE', `error reading ${named}: ${fileErrorReason(error)}`, {
+      cause: error,
+    });
   } finally {
     stream.destroy();
   }

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { TlogError, verifyTlogProof, type Checkpoint } from '../../tlog/index.js';
 import { decodeCertificatesPem } from '../../x509/pem.js';
@@ -7,10 +6,15 @@ import { timestampToJson } from '../../verify/timestamp-json.js';
 import { verifyTimestampResponse, type VerifyOptions } from '../../verify/verify-timestamp.js';
 import { readTrustedRoot, verifyWithTrustedRoot } from '../../verify/trusted-root.js';
 import { option, parseDecimalBigInt, parseExistingFile, parseOid } from './arguments.js';
-import { parseLogKey } from './log-client.js';
+import { parseLogKey, readLogKey, type LogKeyArgument } from './log-client.js';
 import { CliError, type Output } from './output.js';
 import { readArtifact } from './read-artifact.js';
-import { MAX_TIMESTAMP_RESPONSE_BYTES, readFileCapped } from './read-body.js';
+import {
+  MAX_TEXT_FILE_BYTES,
+  MAX_TIMESTAMP_RESPONSE_BYTES,
+  MAX_TRUSTED_ROOT_BYTES,
+  readFileCapped,
+} from './read-body.js';
 import { terminalJson, terminalText } from '../terminal-text.js';
 import type { GlobalOptions } from './timestamp-command.js';
 
@@ -26,7 +30,7 @@ interface VerifyCommandOptions {
   oid?: string;
   commonName?: string;
   logProof?: string;
-  logKey?: string;
+  logKey?: LogKeyArgument;
 }
 
 const FLAG_RULE =
@@ -110,8 +114,9 @@ const PEM_FLAGS = {
 } as const;
 
 async function loadPem(path: string, flag: keyof typeof PEM_FLAGS): Promise<Buffer[]> {
+  const text = (await readFileCapped(path, MAX_TEXT_FILE_BYTES, `--${flag}`)).toString('utf8');
   try {
-    return decodeCertificatesPem(await readFile(path, 'utf8'));
+    return decodeCertificatesPem(text);
   } catch (error) {
     throw new CliError(
       'INVALID_PEM',
@@ -167,7 +172,10 @@ async function verifyAgainstTrustedRoot(options: VerifyCommandOptions, tsr: Buff
       'USAGE',
       '--trusted-root cannot be combined with --certificate-chain, --root-certificates, --intermediate-certificates or --certificate',
     );
-  const authorities = readTrustedRoot(await readFile(options.trustedRoot as string, 'utf8'));
+  const file = options.trustedRoot as string;
+  const authorities = readTrustedRoot(
+    (await readFileCapped(file, MAX_TRUSTED_ROOT_BYTES, '--trusted-root')).toString('utf8'),
+  );
   return verifyWithTrustedRoot(tsr, readArtifact(options.artifact), authorities, {
     ...(options.nonce !== undefined ? { nonce: options.nonce } : {}),
     ...(options.oid !== undefined ? { oid: options.oid } : {}),
@@ -182,7 +190,7 @@ async function verify(
 ): Promise<void> {
   if ((options.logProof === undefined) !== (options.logKey === undefined))
     throw new CliError('USAGE', '--log-proof and --log-key go together');
-  const tsr = await readFileCapped(options.timestamp, MAX_TIMESTAMP_RESPONSE_BYTES);
+  const tsr = await readFileCapped(options.timestamp, MAX_TIMESTAMP_RESPONSE_BYTES, '--timestamp');
   let timestamp;
   try {
     timestamp =
@@ -232,10 +240,12 @@ async function verify(
 async function checkLogProof(
   tokenDer: Uint8Array,
   proofFile: string,
-  logKey: string,
+  logKeyArgument: LogKeyArgument,
 ): Promise<{ index: number; checkpoint: Checkpoint }> {
+  const logKey = await readLogKey(logKeyArgument);
+  const proof = await readFileCapped(proofFile, MAX_TEXT_FILE_BYTES, '--log-proof');
   try {
-    return verifyTlogProof(await readFile(proofFile, 'utf8'), tokenDer, logKey);
+    return verifyTlogProof(proof.toString('utf8'), tokenDer, logKey);
   } catch (error) {
     if (error instanceof TlogError)
       throw new CliError('VERIFICATION_FAILED', `failed to verify log proof: ${error.message}`);

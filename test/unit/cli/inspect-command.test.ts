@@ -25,9 +25,9 @@ describe('timestamp-cli inspect on hostile files', () => {
       const path = dir.write('big.tsr', Buffer.alloc((1 << 20) + 1, 0x30));
       const error = await inspect(path);
       expect(error).toBeInstanceOf(CliError);
-      expect((error as CliError).code).toBe('INVALID_RESPONSE');
+      expect((error as CliError).code).toBe('FILE');
       expect((error as CliError).message).toBe(
-        `error reading ${path}: the file is larger than 1048576 bytes (1 MiB), the most accepted`,
+        `error reading --timestamp ${path}: the file is larger than 1048576 bytes (1 MiB), the most accepted`,
       );
     } finally {
       dir.cleanup();
@@ -36,7 +36,9 @@ describe('timestamp-cli inspect on hostile files', () => {
 
   it('stops reading an endless device (/dev/zero) at the cap', async () => {
     const error = await inspect('/dev/zero');
-    expect((error as CliError).message).toMatch(/^error reading \/dev\/zero: the file is larger/);
+    expect((error as CliError).message).toMatch(
+      /^error reading --timestamp \/dev\/zero: the file is larger/,
+    );
   });
 
   it('reports garbage as an invalid response, not a crash', async () => {
@@ -150,7 +152,7 @@ describe('timestamp-cli verify on hostile files', () => {
         );
       expect(error).toBeInstanceOf(CliError);
       expect((error as CliError).message).toBe(
-        'error reading /dev/zero: the file is larger than 1048576 bytes (1 MiB), the most accepted',
+        'error reading --timestamp /dev/zero: the file is larger than 1048576 bytes (1 MiB), the most accepted',
       );
     } finally {
       dir.cleanup();

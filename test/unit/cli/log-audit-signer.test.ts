@@ -120,6 +120,16 @@ describe('log-audit of tokens issued without certReq', () => {
   });
 });
 
+describe('log-audit reading its files', () => {
+  it('stops reading --chain and --checkpoint at 1 MiB, naming the flag and the file', async () => {
+    const entries = [await token(1, true)];
+    for (const flag of ['--chain', '--checkpoint'])
+      expect(await audit(entries, [flag, '/dev/zero'])).toBe(
+        `FAILED: error reading ${flag} /dev/zero: the file is larger than 1048576 bytes (1 MiB), the most accepted`,
+      );
+  });
+});
+
 describe("log-audit's report", () => {
   it("escapes control characters of the log's origin and key (the server's words)", async () => {
     // A note refuses C0 controls, not C1 ones (U+009B is a CSI to some terminals).

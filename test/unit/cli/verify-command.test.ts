@@ -56,3 +56,41 @@ describe('timestamp-cli verify: a PEM file it cannot use', () => {
     );
   });
 });
+
+describe('timestamp-cli verify: a file too large or unreadable', () => {
+  const base = () => [
+    '--artifact',
+    dir.write('artifact', 'a'),
+    '--timestamp',
+    dir.write('response.tsr', 'not read before the PEM files'),
+  ];
+  const chain = () =>
+    dir.write('chain.pem', '-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n');
+
+  // An endless device read whole grew to 620 MB before failing 'Invalid string length'.
+  it.each([
+    ['--certificate-chain', (file: string) => ['--certificate-chain', file], 1],
+    ['--root-certificates', (file: string) => ['--root-certificates', file], 1],
+    [
+      '--intermediate-certificates',
+      (file: string) => ['--root-certificates', chain(), '--intermediate-certificates', file],
+      1,
+    ],
+    ['--certificate', (file: string) => ['--certificate-chain', chain(), '--certificate', file], 1],
+    ['--trusted-root', (file: string) => ['--trusted-root', file], 4],
+  ])('stops reading %s at its cap, naming the flag and the file', async (flag, args, mib) => {
+    const error = await verifyError([...base(), ...args('/dev/zero')]);
+    expect(error).toBeInstanceOf(CliError);
+    expect((error as CliError).code).toBe('FILE');
+    expect((error as CliError).message).toBe(
+      `error reading ${flag} /dev/zero: the file is larger than ${mib << 20} bytes (${mib} MiB), the most accepted`,
+    );
+  });
+
+  it('names the flag and the file it cannot read', async () => {
+    const error = await verifyError([...base(), '--certificate-chain', dir.dir]);
+    expect((error as CliError).message).toBe(
+      `error reading --certificate-chain ${dir.dir}: EISDIR: illegal operation on a directory`,
+    );
+  });
+});

@@ -10,6 +10,8 @@ import { TestLog } from '../../helpers/tlog-log.js';
 let dir: string;
 /** verify's arguments for a token logged as entry 0 of a log named 'tsa\u009b1m.example/log'. */
 let args: string[];
+/** The log's verifier key. */
+let key: string;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'verify-log-proof-'));
@@ -20,6 +22,7 @@ beforeAll(async () => {
   const log = new TestLog('tsa\u009b1m.example/log');
   await log.append(parseTimestampResponse(response).timestamp.tokenDer);
   await log.publish();
+  key = log.vkey;
   const file = async (name: string, data: string | Uint8Array) => {
     await writeFile(join(dir, name), data);
     return join(dir, name);
@@ -67,5 +70,52 @@ describe('timestamp-cli verify --log-proof', () => {
     expect(JSON.parse(json)).toMatchObject({
       LogProof: { Index: 0, Origin: 'tsa\u009b1m.example/log', TreeSize: 1 },
     });
+  });
+
+  it('stops reading --log-proof and a --log-key file at 1 MiB', async () => {
+    // /dev/zero as a --log-proof grew to 620 MB; a key file was read whole, synchronously.
+    const big = join(dir, 'big.key');
+    await writeFile(big, Buffer.alloc((1 << 20) + 1, 0x61));
+    for (const [flag, file] of [
+      ['--log-proof', '/dev/zero'],
+      ['--log-key', big],
+    ] as const) {
+      const swapped = [...args];
+      swapped[args.indexOf(flag) + 1] = file;
+      await expect(
+        verifyCommand(
+          () => ({ timestampServer: 'http://127.0.0.1', format: 'default', timeout: 0 }),
+          { stdout: () => undefined, stderr: () => undefined },
+        )
+          .exitOverride()
+          .parseAsync(swapped, { from: 'user' }),
+      ).rejects.toThrow(
+        `error reading ${flag} ${file}: the file is larger than 1048576 bytes (1 MiB), the most accepted`,
+      );
+    }
+  });
+
+  it('reads the key from a --log-key file', async () => {
+    const file = join(dir, 'log.key');
+    await writeFile(file, `${key}\n`);
+    const swapped = [...args];
+    swapped[args.indexOf('--log-key') + 1] = file;
+    let stdout = '';
+    await verifyCommand(
+      () => ({ timestampServer: 'http://127.0.0.1', format: 'default', timeout: 0 }),
+      { stdout: (text) => (stdout += text), stderr: () => undefined },
+    )
+      .exitOverride()
+      .parseAsync(swapped, { from: 'user' });
+    expect(stdout).toContain('The token is entry 0 of log');
+    await writeFile(file, 'not a key\n');
+    await expect(
+      verifyCommand(
+        () => ({ timestampServer: 'http://127.0.0.1', format: 'default', timeout: 0 }),
+        { stdout: () => undefined, stderr: () => undefined },
+      )
+        .exitOverride()
+        .parseAsync(swapped, { from: 'user' }),
+    ).rejects.toThrow(`--log-key ${file} does not hold a log verifier key (origin+hash+base64): `);
   });
 });

@@ -193,10 +193,56 @@ describe('timestamp-cli certificates create never writes a notAfter past 9999-12
     }
   });
 
+  it('takes --not-before in RFC 3339 only: a zone required, T and Z in either case', async () => {
+    const dir = tempDir();
+    try {
+      const keys = ['--root-key', dir.path('root.key'), '--leaf-key', dir.path('leaf.key')];
+      // Date's parser took "12" for 2001-12-01, a time without zone as local time, and rolled
+      // February 30 over to March.
+      for (const notBefore of [
+        '12',
+        '2025-01-02T03:04:05',
+        '2025-01-02 03:04:05Z',
+        '2025-01-02',
+        '2025-02-30T00:00:00Z',
+        '2025-01-02T24:00:00Z',
+        '2025-01-02T03:04:05+0100',
+        '+010000-01-01T00:00:00Z',
+        '-000001-12-31T00:00:00Z',
+      ]) {
+        const error = await invalidArgument(['create', ...keys, '--not-before', notBefore]);
+        expect(error).toBeInstanceOf(CommanderError);
+        expect((error as CommanderError).message).toBe(
+          `error: option '--not-before <time>' argument '${notBefore}' is invalid. ` +
+            `"${notBefore}" is not an RFC 3339 time (YYYY-MM-DDThh:mm:ss[.fraction] and Z or ±hh:mm)`,
+        );
+      }
+      expect(
+        await run([
+          'create',
+          '--generate-keys',
+          'ecdsa-p256',
+          ...keys,
+          '--not-before',
+          '2025-01-02t03:04:05+01:00',
+          '--output',
+          dir.path('chain.pem'),
+        ]),
+      ).toBeUndefined();
+      for (const der of decodeCertificatesPem(readFileSync(dir.path('chain.pem'), 'utf8')))
+        expect(new Date(new X509Certificate(der).validFrom).toISOString()).toBe(
+          '2025-01-02T02:04:05.000Z',
+        );
+    } finally {
+      dir.cleanup();
+    }
+  });
+
   it('refuses a --not-before outside the years 0000 to 9999', async () => {
     const dir = tempDir();
     try {
-      for (const notBefore of ['+010000-01-01T00:00:00Z', '-000001-12-31T00:00:00Z']) {
+      // Four-digit years an offset takes past either end.
+      for (const notBefore of ['0000-01-01T00:00:00+01:00', '9999-12-31T23:59:59-01:00']) {
         const keys = ['--root-key', dir.path('root.key'), '--leaf-key', dir.path('leaf.key')];
         const error = await invalidArgument(['create', ...keys, '--not-before', notBefore]);
         expect(error).toBeInstanceOf(CommanderError);

@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { parseHashName, type HashName } from '../../asn1/algorithms.js';
 import {
   GENERATED_KEY_TYPES,
@@ -18,7 +18,7 @@ import { CSBR_MIN_RSA_BITS } from '../../x509/csbr.js';
 import type { NameAttributes } from '../../x509/name.js';
 import { encodePem } from '../../x509/pem.js';
 import { errorLine } from '../exit-status.js';
-import { parseTimeout } from './arguments.js';
+import { option, parseTimeout } from './arguments.js';
 import { CliError, type Output } from './output.js';
 import { PUBLIC_FILE_MODE, summaryStream, writeFileAtomic } from './write-output.js';
 
@@ -48,28 +48,31 @@ interface CsrOptions extends KeyOptions {
   output: string;
 }
 
+// Each flag through option(): its TIMESTAMP_* variable is bound, as for the other commands.
 const lifetime = (flag: string, defaultMs: number, what: string) =>
-  new Option(`--${flag} <duration>`, `${what} (Go duration)`)
+  option(`--${flag} <duration>`, `${what} (Go duration)`)
     .default(defaultMs, `${defaultMs / 3_600_000}h`)
     .argParser(parseTimeout);
 
 function keyOptions(command: Command): Command {
   return command
     .addOption(
-      new Option(
+      option(
         '--generate-keys <type>',
         'write a fresh key to every key file that does not exist (development only)',
       ).choices(GENERATED_KEY_TYPES),
     )
     .addOption(
-      new Option(
+      option(
         '--signature-hash <hash>',
         'digest of the signatures: sha256, sha384, sha512, or auto (from the key)',
       )
         .default('auto')
         .argParser((value: string) => (value === 'auto' ? 'auto' : parseHash(value))),
     )
-    .option('--organization <name>', 'organization (O) of every subject', nameAttribute);
+    .addOption(
+      option('--organization <name>', 'organization (O) of every subject').argParser(nameAttribute),
+    );
 }
 
 /** X.520 DirectoryString is SIZE (1..ub): an empty O or CN would not be one. */
@@ -244,41 +247,50 @@ export function certificatesCommand(output: Output): Command {
   const create = keyOptions(
     new Command('create')
       .description('make root -> [intermediate] -> leaf and write the PEM chain, leaf first')
-      .requiredOption(
-        '--root-key <ref>',
-        'root key: PEM file, pkcs11: URI (RFC 7512), or an awskms://, gcpkms://, azurekms://, ' +
-          'hashivault:// or openbao:// URI',
+      .addOption(
+        option(
+          '--root-key <ref>',
+          'root key: PEM file, pkcs11: URI (RFC 7512), or an awskms://, gcpkms://, azurekms://, ' +
+            'hashivault:// or openbao:// URI',
+        ).makeOptionMandatory(),
       )
-      .option(
-        '--intermediate-key <ref>',
-        'intermediate key (same forms); without it the root issues the leaf',
+      .addOption(
+        option(
+          '--intermediate-key <ref>',
+          'intermediate key (same forms); without it the root issues the leaf',
+        ),
       )
-      .requiredOption('--leaf-key <ref>', 'TSA signing key (same forms)')
-      .option(
-        '--root-common-name <cn>',
-        'root subject CN',
-        nameAttribute,
-        'Timestamp Authority Root CA',
+      .addOption(option('--leaf-key <ref>', 'TSA signing key (same forms)').makeOptionMandatory())
+      .addOption(
+        option('--root-common-name <cn>', 'root subject CN')
+          .default('Timestamp Authority Root CA')
+          .argParser(nameAttribute),
       )
-      .option(
-        '--intermediate-common-name <cn>',
-        'intermediate subject CN',
-        nameAttribute,
-        'Timestamp Authority Intermediate CA',
+      .addOption(
+        option('--intermediate-common-name <cn>', 'intermediate subject CN')
+          .default('Timestamp Authority Intermediate CA')
+          .argParser(nameAttribute),
       )
-      .option('--leaf-common-name <cn>', 'leaf subject CN', nameAttribute, 'Timestamp Authority')
+      .addOption(
+        option('--leaf-common-name <cn>', 'leaf subject CN')
+          .default('Timestamp Authority')
+          .argParser(nameAttribute),
+      )
       .addOption(lifetime('root-lifetime', DEFAULT_LIFETIMES.root, 'root validity'))
       .addOption(
         lifetime('intermediate-lifetime', DEFAULT_LIFETIMES.intermediate, 'intermediate validity'),
       )
       .addOption(lifetime('leaf-lifetime', DEFAULT_LIFETIMES.leaf, 'leaf validity'))
       .addOption(
-        new Option(
-          '--not-before <time>',
-          'start of every validity, RFC 3339 (default: now)',
-        ).argParser(parseDate),
+        option('--not-before <time>', 'start of every validity, RFC 3339 (default: now)').argParser(
+          parseDate,
+        ),
       )
-      .option('--output <file>', 'PEM chain to write (leaf, [intermediate], root)', 'chain.pem'),
+      .addOption(
+        option('--output <file>', 'PEM chain to write (leaf, [intermediate], root)').default(
+          'chain.pem',
+        ),
+      ),
   ).action(async (options: CreateOptions) => {
     refuseOutputOverKey(options.output, [
       ['root', options.rootKey],
@@ -342,9 +354,18 @@ export function certificatesCommand(output: Output): Command {
   const csr = keyOptions(
     new Command('csr')
       .description('write a PKCS#10 request for the TSA key, for a CA of your own to sign')
-      .requiredOption('--leaf-key <ref>', 'TSA signing key: PEM file, pkcs11: URI or KMS URI')
-      .option('--common-name <cn>', 'subject CN', nameAttribute, 'Timestamp Authority')
-      .option('--output <file>', 'PEM CSR to write', 'leaf.csr'),
+      .addOption(
+        option(
+          '--leaf-key <ref>',
+          'TSA signing key: PEM file, pkcs11: URI or KMS URI',
+        ).makeOptionMandatory(),
+      )
+      .addOption(
+        option('--common-name <cn>', 'subject CN')
+          .default('Timestamp Authority')
+          .argParser(nameAttribute),
+      )
+      .addOption(option('--output <file>', 'PEM CSR to write').default('leaf.csr')),
   ).action(async (options: CsrOptions) => {
     refuseOutputOverKey(options.output, [['leaf', options.leafKey]]);
     const warn = (warning: string) => output.stderr(`warning: ${warning}\n`);

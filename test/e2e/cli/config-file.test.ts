@@ -193,6 +193,49 @@ describe('timestamp-cli config file values', () => {
   });
 });
 
+describe('timestamp-cli environment variables', () => {
+  it('bind the flags of certificates create and csr too (TIMESTAMP_LEAF_KEY …)', async () => {
+    // Was: "required option '--leaf-key <ref>' not specified", as if no variable were set.
+    const csr = await runCli(['certificates', 'csr'], {
+      cwd: dir.dir,
+      env: {
+        TIMESTAMP_LEAF_KEY: dir.path('env-leaf.key'),
+        TIMESTAMP_GENERATE_KEYS: 'ecdsa-p256',
+        TIMESTAMP_COMMON_NAME: 'Env TSA',
+        TIMESTAMP_OUTPUT: dir.path('env.csr'),
+      },
+    });
+    expect(csr.stderr).toBe('');
+    expect(csr.code).toBe(0);
+    expect(await openssl(['req', '-in', dir.path('env.csr'), '-noout', '-subject'])).toMatch(
+      /CN ?= ?Env TSA\b/,
+    );
+    const create = await runCli(['certificates', 'create'], {
+      cwd: dir.dir,
+      env: {
+        TIMESTAMP_ROOT_KEY: dir.path('env-root.key'),
+        TIMESTAMP_LEAF_KEY: dir.path('env-leaf.key'),
+        TIMESTAMP_GENERATE_KEYS: 'ecdsa-p256',
+        TIMESTAMP_LEAF_COMMON_NAME: 'Env Leaf',
+        TIMESTAMP_NOT_BEFORE: '2025-01-02T03:04:05Z',
+        TIMESTAMP_OUTPUT: dir.path('env-chain.pem'),
+      },
+    });
+    expect(create.stderr).toBe('');
+    expect(create.code).toBe(0);
+    const leaf = await openssl([
+      'x509',
+      '-in',
+      dir.path('env-chain.pem'),
+      '-noout',
+      '-subject',
+      '-startdate',
+    ]);
+    expect(leaf).toMatch(/CN ?= ?Env Leaf\b/);
+    expect(leaf).toContain('notBefore=Jan  2 03:04:05 2025 GMT');
+  });
+});
+
 describe('timestamp-cli config file numbers', () => {
   it('keeps an unquoted value YAML reads as a number as written (common-name: 0123 is not 123)', async () => {
     const key = dir.path('csr-leaf.key');

@@ -268,6 +268,19 @@ describe('timestamp-cli config file numbers', () => {
 });
 
 describe('timestamp-cli config file that is not YAML', () => {
+  it("ends a command's --help, not the top-level help, which runs no command (docs/cli.md)", async () => {
+    const config = dir.write('unparsable.yaml', 'format: "json\n');
+    const top = await runCli(['--config', config, '--help'], { cwd: dir.dir });
+    expect(top.code).toBe(0);
+    expect(top.stdout).toMatch(/^Usage: timestamp-cli /);
+    const command = await runCli(['--config', config, 'inspect', '--help'], { cwd: dir.dir });
+    expect(command).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `error reading config file ${config}: cannot parse: Missing closing "quote at line 2, column 1\n`,
+    });
+  });
+
   it('says where, never quoting the line (it may hold a secret)', async () => {
     const config = dir.write(
       'broken.yaml',

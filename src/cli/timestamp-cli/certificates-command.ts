@@ -20,7 +20,12 @@ import { encodePem } from '../../x509/pem.js';
 import { errorLine } from '../exit-status.js';
 import { option, parseTimeout } from './arguments.js';
 import { CliError, type Output } from './output.js';
-import { PUBLIC_FILE_MODE, summaryStream, writeFileAtomic } from './write-output.js';
+import {
+  checkOutputFile,
+  PUBLIC_FILE_MODE,
+  summaryStream,
+  writeOutputFile,
+} from './write-output.js';
 
 interface KeyOptions {
   generateKeys?: GeneratedKeyType;
@@ -297,6 +302,8 @@ export function certificatesCommand(output: Output): Command {
       ['intermediate', options.intermediateKey],
       ['leaf', options.leafKey],
     ]);
+    // Before any key is opened or generated.
+    await checkOutputFile(options.output);
     const notBefore = options.notBefore ?? new Date();
     const validity = (lifetimeMs: number, flag: string) => ({
       notBefore,
@@ -337,7 +344,7 @@ export function certificatesCommand(output: Output): Command {
       );
       return makeCertificateChain({ root, leaf, ...(intermediate ? { intermediate } : {}) }, warn);
     });
-    await writeFileAtomic(
+    await writeOutputFile(
       options.output,
       chain.map((der) => encodePem('CERTIFICATE', der)).join(''),
       PUBLIC_FILE_MODE,
@@ -368,12 +375,13 @@ export function certificatesCommand(output: Output): Command {
       .addOption(option('--output <file>', 'PEM CSR to write').default('leaf.csr')),
   ).action(async (options: CsrOptions) => {
     refuseOutputOverKey(options.output, [['leaf', options.leafKey]]);
+    await checkOutputFile(options.output);
     const warn = (warning: string) => output.stderr(`warning: ${warning}\n`);
     const signer = await open(options.leafKey, options, CSBR_MIN_RSA_BITS.tsa, warn);
     const request = await releasingKeys([signer], warn, () =>
       createCertificationRequest(signer, subject(options.commonName, options.organization)),
     );
-    await writeFileAtomic(
+    await writeOutputFile(
       options.output,
       encodePem('CERTIFICATE REQUEST', request),
       PUBLIC_FILE_MODE,

@@ -44,7 +44,12 @@ import {
 import { MAX_TEXT_FILE_BYTES, readFileCapped } from './read-body.js';
 import { CliError, type Output } from './output.js';
 import { terminalJson, terminalText } from '../terminal-text.js';
-import { PUBLIC_FILE_MODE, summaryStream, writeFileAtomic } from './write-output.js';
+import {
+  checkOutputFile,
+  PUBLIC_FILE_MODE,
+  summaryStream,
+  writeOutputFile,
+} from './write-output.js';
 import type { GlobalOptions } from './timestamp-command.js';
 
 export interface LogAuditOptions {
@@ -148,6 +153,8 @@ export async function auditLog(
   options: LogAuditOptions,
   timeoutMs: number,
 ): Promise<LogAuditReport> {
+  // Before a long audit whose checkpoint could not be kept.
+  if (options.saveCheckpoint !== undefined) await checkOutputFile(options.saveCheckpoint);
   const keyFromServer = options.logKey === undefined;
   const logKey =
     options.logKey !== undefined
@@ -220,7 +227,7 @@ export async function auditLog(
   };
   if (consistentWithSize !== undefined) report.consistentWithSize = consistentWithSize;
   if (options.saveCheckpoint !== undefined)
-    await writeFileAtomic(options.saveCheckpoint, signed, PUBLIC_FILE_MODE);
+    await writeOutputFile(options.saveCheckpoint, signed, PUBLIC_FILE_MODE);
   return report;
 }
 

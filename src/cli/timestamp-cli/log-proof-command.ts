@@ -3,7 +3,12 @@ import { parseTlogProof, TlogError } from '../../tlog/index.js';
 import { option } from './arguments.js';
 import { getLogResource, LOG_PATH, parseLogUrl, parseSerialHex } from './log-client.js';
 import { CliError, type Output } from './output.js';
-import { PUBLIC_FILE_MODE, summaryStream, writeFileAtomic } from './write-output.js';
+import {
+  checkOutputFile,
+  PUBLIC_FILE_MODE,
+  summaryStream,
+  writeOutputFile,
+} from './write-output.js';
 import type { GlobalOptions } from './timestamp-command.js';
 
 interface LogProofOptions {
@@ -42,6 +47,7 @@ async function fetchLogProof(
   output: Output,
 ): Promise<void> {
   const base = options.url ?? parseLogUrl(globals.timestampServer);
+  await checkOutputFile(options.out);
   // One --timeout for the command: the key probe below gets what the proof's GET left of it.
   const deadline = globals.timeout > 0 ? performance.now() + globals.timeout : undefined;
   const body = await getLogResource(base, `proof?serial=${options.serial}`, globals.timeout, true);
@@ -66,7 +72,7 @@ async function fetchLogProof(
       throw new CliError('INVALID_RESPONSE', `the server's proof is malformed: ${error.message}`);
     throw error;
   }
-  await writeFileAtomic(options.out, text, PUBLIC_FILE_MODE);
+  await writeOutputFile(options.out, text, PUBLIC_FILE_MODE);
   // With --out /dev/stdout the proof is the output: the summary goes to stderr.
   const summary = summaryStream(output, options.out);
   if (globals.format === 'json')

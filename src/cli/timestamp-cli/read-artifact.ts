@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { CliError, fileErrorReason } from './output.js';
 
 /** Progress appears only when reading takes longer than this. */
 const PROGRESS_AFTER_MS = 1000;
@@ -12,7 +13,12 @@ export async function* readArtifact(
   path: string,
   stderr: NodeJS.WriteStream = process.stderr,
 ): AsyncGenerator<Buffer> {
-  const stats = await stat(path);
+  // Named by the user's path: Node's "EISDIR: illegal operation on a directory, read" names none.
+  const failed = (error: unknown) =>
+    new CliError('FILE', `error reading ${path}: ${fileErrorReason(error)}`, { cause: error });
+  const stats = await stat(path).catch((error: unknown) => {
+    throw failed(error);
+  });
   // A pipe or device has no size to measure progress against.
   const size = stats.isFile() ? stats.size : undefined;
   let read = 0;
@@ -29,9 +35,13 @@ export async function* readArtifact(
   const timer = setInterval(report, PROGRESS_AFTER_MS);
   timer.unref();
   try {
-    for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
-      read += (chunk as Buffer).length;
-      yield chunk as Buffer;
+    try {
+      for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
+        read += (chunk as Buffer).length;
+        yield chunk as Buffer;
+      }
+    } catch (error) {
+      throw failed(error);
     }
   } finally {
     clearInterval(timer);

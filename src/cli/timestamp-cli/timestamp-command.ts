@@ -10,7 +10,7 @@ import { requestTimestamp } from './http-client.js';
 import { CliError, goTimeString, type Output } from './output.js';
 import { readArtifact } from './read-artifact.js';
 import { encodeTimeStampReq, randomNonce } from './timestamp-request.js';
-import { summaryStream, writeFileAtomic } from './write-output.js';
+import { checkOutputFile, summaryStream, writeOutputFile } from './write-output.js';
 
 export interface GlobalOptions {
   timestampServer: string;
@@ -75,6 +75,8 @@ async function timestamp(
   globals: GlobalOptions,
   output: Output,
 ): Promise<void> {
+  // Before the TSA issues (and may log) a token that could not be kept.
+  await checkOutputFile(options.out);
   output.stderr('Generating a new signed timestamp\n');
   const hasher = createHash(options.hash);
   for await (const chunk of readArtifact(options.artifact)) hasher.update(chunk);
@@ -120,7 +122,7 @@ async function timestamp(
   }
 
   // Mode 0600 as Go; atomic, and a symlink at --out is replaced rather than written through.
-  await writeFileAtomic(options.out, response, 0o600);
+  await writeOutputFile(options.out, response, 0o600);
   // With --out /dev/stdout the response is the output: the summary must not follow it there.
   const summary = summaryStream(output, options.out);
   if (globals.format === 'json') {

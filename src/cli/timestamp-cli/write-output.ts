@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { lstat, open, rename, unlink } from 'node:fs/promises';
+import { access, lstat, open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import type { Output } from './output.js';
+import { CliError, fileErrorReason, type Output } from './output.js';
 
 /** The mode of what the CLI writes that holds nothing secret (a chain, a CSR, a checkpoint, a proof). */
 export const PUBLIC_FILE_MODE = 0o644;
@@ -40,6 +40,49 @@ export function isStandardOutput(path: string): boolean {
 /** Where a command's summary of writing `path` goes: stderr when `path` is the stdout itself. */
 export function summaryStream(output: Output, path: string): (text: string) => void {
   return isStandardOutput(path) ? output.stderr : output.stdout;
+}
+
+/**
+ * writeFileAtomic for a command's output: a failure is one line naming `path`, never the
+ * temporary file beside it ("ENOENT: … open '/x/.out.tsr.<random>.tmp'").
+ */
+export async function writeOutputFile(
+  path: string,
+  data: string | Uint8Array,
+  mode: number,
+): Promise<void> {
+  try {
+    await writeFileAtomic(path, data, mode);
+  } catch (error) {
+    throw new CliError('FILE', `error writing ${path}: ${fileErrorReason(error)}`, {
+      cause: error,
+    });
+  }
+}
+
+/**
+ * Refuses, before the work whose result it is to hold (a token the TSA issues and logs, keys
+ * generated), an output that cannot be written: a folder, or a path whose folder is missing, not
+ * a folder, or not writable (unless the file exists and is writable: it is then written in place).
+ * Device and descriptor paths are left to the write itself.
+ */
+export async function checkOutputFile(path: string): Promise<void> {
+  const absolute = resolve(path);
+  if (STANDARD_STREAMS.has(absolute) || DEVICE_PATH.test(absolute)) return;
+  const refused = (why: string) => new CliError('FILE', `error writing ${path}: ${why}`);
+  if ((await stat(absolute).catch(() => undefined))?.isDirectory()) throw refused('it is a folder');
+  try {
+    if (!(await stat(dirname(absolute))).isDirectory())
+      throw refused(`${dirname(path)} is not a folder`);
+    await access(dirname(absolute), constants.W_OK | constants.X_OK);
+  } catch (error) {
+    if (error instanceof CliError) throw error;
+    const writable = await access(absolute, constants.W_OK).then(
+      () => true,
+      () => false,
+    );
+    if (!writable) throw refused(fileErrorReason(error));
+  }
 }
 
 /**

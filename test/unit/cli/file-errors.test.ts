@@ -1,0 +1,111 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { certificatesCommand } from '../../../src/cli/timestamp-cli/certificates-command.js';
+import { CliError } from '../../../src/cli/timestamp-cli/output.js';
+import { timestampCommand } from '../../../src/cli/timestamp-cli/timestamp-command.js';
+import { checkOutputFile, writeOutputFile } from '../../../src/cli/timestamp-cli/write-output.js';
+import { tempDir } from '../../helpers/openssl.js';
+
+/** File errors name the user's path: never Node's bare "EISDIR … read", nor a temporary file. */
+describe('timestamp-cli file errors', () => {
+  const dir = tempDir();
+  let server: Server;
+  let url: string;
+  let requests = 0;
+
+  beforeAll(async () => {
+    server = createServer((request, response) => {
+      requests++;
+      request.resume();
+      request.on('end', () => response.writeHead(500).end('{"message":"not here"}'));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    dir.write('artifact', 'artifact');
+    mkdirSync(dir.path('folder'));
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => server.close(resolve));
+    dir.cleanup();
+  });
+
+  async function timestamp(args: string[]): Promise<unknown> {
+    return timestampCommand(() => ({ timestampServer: url, format: 'default', timeout: 30_000 }), {
+      stdout: () => undefined,
+      stderr: () => undefined,
+    })
+      .exitOverride()
+      .parseAsync(args, { from: 'user' })
+      .then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
+  }
+
+  it('an --artifact that cannot be read: error reading <artifact>: <reason>', async () => {
+    const error = await timestamp(['--artifact', dir.path('folder'), '--out', dir.path('a.tsr')]);
+    expect(error).toBeInstanceOf(CliError);
+    expect((error as CliError).message).toBe(
+      `error reading ${dir.path('folder')}: EISDIR: illegal operation on a directory`,
+    );
+    expect(requests).toBe(0);
+  });
+
+  it.each([
+    ['a missing folder', () => dir.path('missing/x.tsr'), 'ENOENT: no such file or directory'],
+    [
+      'a file as its folder',
+      () => dir.path('artifact/x.tsr'),
+      `${dir.path('artifact')} is not a folder`,
+    ],
+    ['a folder', () => dir.path('folder'), 'it is a folder'],
+  ])(
+    'an --out in %s: refused before the TSA is asked for a token, naming --out',
+    async (_, out, why) => {
+      const error = await timestamp(['--artifact', dir.path('artifact'), '--out', out()]);
+      expect(error).toBeInstanceOf(CliError);
+      expect((error as CliError).message).toBe(`error writing ${out()}: ${why}`);
+      expect(requests).toBe(0);
+    },
+  );
+
+  it('certificates csr: an --output that cannot be written is refused before a key is generated', async () => {
+    const error = await certificatesCommand({ stdout: () => undefined, stderr: () => undefined })
+      .parseAsync(
+        [
+          'csr',
+          '--generate-keys',
+          'ecdsa-p256',
+          '--leaf-key',
+          dir.path('new.key'),
+          '--output',
+          dir.path('missing/leaf.csr'),
+        ],
+        { from: 'user' },
+      )
+      .then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
+    expect((error as CliError).message).toBe(
+      `error writing ${dir.path('missing/leaf.csr')}: ENOENT: no such file or directory`,
+    );
+    expect(existsSync(dir.path('new.key'))).toBe(false);
+    // The key's own folder is writable: only the output was refused.
+    await expect(checkOutputFile(dir.path('new.key'))).resolves.toBeUndefined();
+  });
+
+  it('a write that fails names the output, not the temporary file beside it', async () => {
+    const out = `/dev/tsa-test-${process.pid}-missing`;
+    await expect(writeOutputFile(out, 'x', 0o600)).rejects.toThrow(
+      new CliError('FILE', `error writing ${out}: ENOENT: no such file or directory`),
+    );
+    const nested = dir.path('missing/x.tsr');
+    const error = await writeOutputFile(nested, 'x', 0o600).catch((caught: unknown) => caught);
+    expect((error as CliError).message).toBe(
+      `error writing ${nested}: ENOENT: no such file or directory`,
+    );
+  });
+});

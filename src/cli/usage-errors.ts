@@ -11,11 +11,27 @@ function commandPath(command: Command): string {
 /**
  * After a usage error, each command (and its subcommands) prints one line pointing at its own help,
  * `(see timestamp-server serve --help)`, instead of the whole help text: the error line (with
- * commander's "Did you mean" hint) stays the last thing read. Call it once every command is added.
+ * commander's "Did you mean" hint) stays the last thing read. An unknown `--flag=value` is named
+ * without its value, which may be a secret under a mistyped name (`--pasword=…`). Call it once
+ * every command is added.
  */
 export function pointToHelpAfterErrors(command: Command): void {
   command.showHelpAfterError(`(see ${commandPath(command)} --help)`);
+  command.configureOutput({ outputError: (text, write) => write(withoutOptionValue(text)) });
   for (const subcommand of command.commands) pointToHelpAfterErrors(subcommand);
+}
+
+/**
+ * commander's `error: unknown option '<flag>'` (and its hint) with the flag cut at its `=`; the
+ * flag is taken up to the line's last quote, so a value holding quotes or newlines is cut whole.
+ */
+const UNKNOWN_OPTION = /^error: unknown option '(.*)'(\n\(Did you mean [^)\n]*\))?\n?$/s;
+
+export function withoutOptionValue(text: string): string {
+  const unknown = UNKNOWN_OPTION.exec(text);
+  const flag = unknown?.[1];
+  if (flag === undefined || !flag.includes('=')) return text;
+  return `error: unknown option '${flag.slice(0, flag.indexOf('='))}'${unknown?.[2] ?? ''}\n`;
 }
 
 /** commander's own usage errors: an unknown flag or command, a missing or invalid value. */

@@ -4,6 +4,7 @@ import {
   pointToHelpAfterErrors,
   serverExitStatusOf,
   throwInsteadOfExit,
+  withoutOptionValue,
 } from '../../../src/cli/usage-errors.js';
 
 /** A `tool serve` program whose output is captured; parses `args` and returns what it printed. */
@@ -35,6 +36,23 @@ async function parse(args: string[]) {
 }
 
 describe('usage errors', () => {
+  it('name an unknown --flag=value without its value (a secret under a mistyped name)', async () => {
+    const SECRET = 'PLANTED_S3CRET_42';
+    for (const [flag, shown, hint] of [
+      [`--prot=${SECRET}`, '--prot', ''],
+      [`-pot=${SECRET}`, '-pot', ''],
+      [`--pasword=it's\n${SECRET}'`, '--pasword', ''],
+    ] as const) {
+      const { err, status } = await parse(['serve', flag]);
+      expect(err).toBe(`error: unknown option '${shown}'${hint}\n(see tool serve --help)\n`);
+      expect(status).toBe(2);
+    }
+    // Other errors as they were.
+    expect(withoutOptionValue("error: option '--port <value>' argument missing\n")).toBe(
+      "error: option '--port <value>' argument missing\n",
+    );
+  });
+
   it("print the error, the hint and a line pointing at the command's help, exit 2", async () => {
     expect(await parse(['serve', '--prot', '3000'])).toEqual({
       err: "error: unknown option '--prot'\n(Did you mean --port?)\n(see tool serve --help)\n",

@@ -45,8 +45,75 @@ export const QUERY_TIMEOUT_MS = STATEMENT_TIMEOUT_MS + 1_000;
  * them the only writer of the log's tables).
  */
 export const ISOLATION_OPTION = '-c default_transaction_isolation=read\\ committed';
+/**
+ * Every ledger connection waits for its commit's WAL flush, whatever the database's or role's
+ * synchronous_commit: with `off` a commit returns before its flush, and a crash loses tokens
+ * clients already hold (docs/ledger.md promises committed before the response). Added only where
+ * the URL's own options (or PGOPTIONS) do not already choose a level that flushes locally.
+ */
+export const SYNCHRONOUS_COMMIT_OPTION = '-c synchronous_commit=on';
+/** synchronous_commit's values (PostgreSQL's, any case) that wait for the local WAL flush. */
+const FLUSHING_LEVELS = new Set([
+  'on',
+  'true',
+  'yes',
+  '1',
+  'local',
+  'remote_write',
+  'remote_apply',
+]);
+
+/**
+ * The synchronous_commit that libpq-style options (`-c name=value`, `-cname=value`,
+ * `--name=value`; whitespace escaped with `\`) set last, as the server reads them; undefined
+ * if none does.
+ */
+export function optionsSynchronousCommit(options: string): string | undefined {
+  // pg_split_opts: words split at unescaped whitespace, a backslash escaping the next character.
+  const words: string[] = [];
+  let word: string | undefined;
+  for (let i = 0; i < options.length; i++) {
+    let c = options[i]!;
+    if (/\s/.test(c)) {
+      if (word !== undefined) words.push(word);
+      word = undefined;
+      continue;
+    }
+    if (c === '\\' && i + 1 < options.length) c = options[++i]!;
+    word = (word ?? '') + c;
+  }
+  if (word !== undefined) words.push(word);
+  let level: string | undefined;
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i]!;
+    let setting: string | undefined;
+    if (w === '-c') setting = words[++i];
+    else if (w.startsWith('--')) setting = w.slice(2);
+    else if (w.startsWith('-c')) setting = w.slice(2);
+    const eq = setting?.indexOf('=') ?? -1;
+    if (setting === undefined || eq < 0) continue;
+    // The server folds case and takes `-` in a name for `_`.
+    const name = setting.slice(0, eq).toLowerCase().replaceAll('-', '_');
+    if (name === 'synchronous_commit') level = setting.slice(eq + 1);
+  }
+  return level;
+}
+
 /** How long opening a connection may take. */
 export const CONNECT_TIMEOUT_MS = 3_000;
+
+/**
+ * The startup options of every ledger connection: the user's first, then ours, which override
+ * theirs (the server applies them in order), except a synchronous_commit of theirs that flushes.
+ */
+function connectionOptions(userOptions: string | null): string {
+  const options = userOptions ? [userOptions, ISOLATION_OPTION] : [ISOLATION_OPTION];
+  const level = userOptions ? optionsSynchronousCommit(userOptions) : undefined;
+  if (level === undefined || !FLUSHING_LEVELS.has(level.toLowerCase())) {
+    options.push(SYNCHRONOUS_COMMIT_OPTION);
+  }
+  return options.join(' ');
+}
 
 /**
  * The pool settings for --ledger-url and --ledger-password-file. Errors name the flags, never the
@@ -82,7 +149,7 @@ export async function poolConfig(
     // Client-side too: a database that stops answering (SIGSTOP, a dropped link) fails the query.
     query_timeout: QUERY_TIMEOUT_MS,
     statement_timeout: STATEMENT_TIMEOUT_MS,
-    options: userOptions ? `${userOptions} ${ISOLATION_OPTION}` : ISOLATION_OPTION,
+    options: connectionOptions(userOptions),
     idleTimeoutMillis: 30_000,
     keepAlive: true,
     application_name: 'timestamp-server',

@@ -659,6 +659,47 @@ describe('ledger: a database whose default isolation level is above READ COMMITT
   });
 });
 
+describe('ledger: a database whose synchronous_commit is off', () => {
+  const level = async (pool: pg.Pool) =>
+    (await pool.query<{ level: string }>("SELECT current_setting('synchronous_commit') AS level"))
+      .rows[0]!.level;
+
+  it('commits on connections that wait for the WAL flush, keeping a level the URL chose', async () => {
+    await (await openLedger()).close(); // the tables
+    // A commit confirmed with off is lost to a crash before the WAL writer flushes it.
+    await db.query('ALTER DATABASE tsa SET synchronous_commit = off');
+    const ledgers: Ledger[] = [];
+    try {
+      const other = new pg.Client({ connectionString: postgres.url });
+      await other.connect();
+      const { rows } = await other.query<{ level: string }>(
+        "SELECT current_setting('synchronous_commit') AS level",
+      );
+      await other.end();
+      expect(rows[0]!.level).toBe('off');
+
+      const ledger = await openLedger();
+      ledgers.push(ledger);
+      expect(await level(ledger.pool)).toBe('on');
+      await expect(ledger.record(randomLedgerEntry())).resolves.toEqual({
+        index: expect.any(Number),
+      });
+
+      const own = (options: string) =>
+        `${postgres.url}?options=${encodeURIComponent(`-c synchronous_commit=${options}`)}`;
+      const stronger = await openLedger(undefined, own('remote_apply'));
+      ledgers.push(stronger);
+      expect(await level(stronger.pool)).toBe('remote_apply');
+      const off = await openLedger(undefined, own('off'));
+      ledgers.push(off);
+      expect(await level(off.pool)).toBe('on');
+    } finally {
+      for (const ledger of ledgers) await ledger.close();
+      await db.query('ALTER DATABASE tsa RESET synchronous_commit');
+    }
+  });
+});
+
 describe('ledger: the commit queue during an outage', () => {
   /** A ledger whose statements time out after 300 ms (the production value is 5 s). */
   async function quickLedger(logger: LedgerLogger) {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { poolConfig, redactUrl } from '../../../src/ledger/connection.js';
+import { optionsSynchronousCommit, poolConfig, redactUrl } from '../../../src/ledger/connection.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsa-ledger-connection-'));
 const passwordFile = join(dir, 'pw');
@@ -52,7 +52,7 @@ describe('ledger connection settings', () => {
       return client.getStartupConf();
     };
     expect((await startup('postgres://tsa:pw@db/tsa')).options).toBe(
-      '-c default_transaction_isolation=read\\ committed',
+      '-c default_transaction_isolation=read\\ committed -c synchronous_commit=on',
     );
     const own = await startup(
       'postgres://tsa:pw@db:6432/tsa?sslmode=disable&options=-c%20search_path%3Dtsa&application_name=x',
@@ -61,7 +61,8 @@ describe('ledger connection settings', () => {
       user: 'tsa',
       database: 'tsa',
       application_name: 'x',
-      options: '-c search_path=tsa -c default_transaction_isolation=read\\ committed',
+      options:
+        '-c search_path=tsa -c default_transaction_isolation=read\\ committed -c synchronous_commit=on',
     });
   });
 
@@ -70,11 +71,50 @@ describe('ledger connection settings', () => {
       PGOPTIONS: '-c search_path=tsa',
     });
     expect(config.options).toBe(
-      '-c search_path=tsa -c default_transaction_isolation=read\\ committed',
+      '-c search_path=tsa -c default_transaction_isolation=read\\ committed -c synchronous_commit=on',
     );
     const url = await poolConfig('postgres://db/tsa?options=-c%20work_mem%3D8MB', '', 1, {
       PGOPTIONS: '-c search_path=tsa',
     });
-    expect(url.options).toBe('-c work_mem=8MB -c default_transaction_isolation=read\\ committed');
+    expect(url.options).toBe(
+      '-c work_mem=8MB -c default_transaction_isolation=read\\ committed -c synchronous_commit=on',
+    );
+  });
+
+  it('pins synchronous_commit=on unless the own options choose a level that flushes', async () => {
+    const options = async (own: string) =>
+      (await poolConfig(`postgres://db/tsa?options=${encodeURIComponent(own)}`, '', 1)).options;
+    // Kept: every level but off waits for the local WAL flush.
+    for (const own of [
+      '-c synchronous_commit=remote_apply',
+      '-csynchronous_commit=local',
+      '--synchronous-commit=remote_write',
+      '-c Synchronous_Commit=ON',
+    ]) {
+      expect(await options(own)).toBe(`${own} -c default_transaction_isolation=read\\ committed`);
+    }
+    // Overridden (ours last): off, or an earlier level that a later off replaces.
+    for (const own of [
+      '-c synchronous_commit=off',
+      '-c synchronous_commit=local -c synchronous_commit=OFF',
+      '--synchronous_commit=false',
+      '-c application_name=synchronous_commit=on',
+    ]) {
+      expect(await options(own)).toMatch(/ -c synchronous_commit=on$/);
+    }
+    const env = await poolConfig('postgres://db/tsa', '', 1, {
+      PGOPTIONS: '-c synchronous_commit=remote_apply',
+    });
+    expect(env.options).not.toMatch(/synchronous_commit=on/);
+  });
+
+  it('reads options as the server does: escaped whitespace, the last setting wins', () => {
+    expect(optionsSynchronousCommit('-c search_path=a\\ b -c synchronous_commit=local')).toBe(
+      'local',
+    );
+    expect(optionsSynchronousCommit('-c x=a\\ -c\\ synchronous_commit=off')).toBeUndefined();
+    expect(optionsSynchronousCommit('  -c   synchronous_commit=off  ')).toBe('off');
+    expect(optionsSynchronousCommit('-c synchronous_commit')).toBeUndefined();
+    expect(optionsSynchronousCommit('')).toBeUndefined();
   });
 });

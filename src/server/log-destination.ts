@@ -7,8 +7,9 @@ let exitListener = false;
 
 /**
  * Slots of the shared counters: batches handed to the writer thread and batches it has written,
- * the memory of those batches (their buffers' sizes) handed over and given back, and a flag that
- * tells a writer that cannot write to give up (the process is exiting). Counts wrap at 2^32: only
+ * the memory of those batches (their buffers' sizes) handed over and given back, a flag that
+ * tells a writer that cannot write to give up (the process is exiting), and the lines the writer
+ * could not write (a write error), not yet taken for a notice. Counts wrap at 2^32: only
  * differences are read.
  */
 const POSTED = 0;
@@ -16,7 +17,8 @@ const WRITTEN = 1;
 const POSTED_BYTES = 2;
 const WRITTEN_BYTES = 3;
 const GIVE_UP = 4;
-const COUNTERS = 5;
+const LOST_LINES = 5;
+const COUNTERS = 6;
 /** How long an exiting process waits for a writer that cannot write (a reader that stopped reading). */
 const EXIT_WAIT_MS = 10_000;
 
@@ -24,6 +26,10 @@ const EXIT_WAIT_MS = 10_000;
  * The writer thread: writes each batch to `out`, counts it written and sends its buffer back. A
  * full non-blocking pipe (see outputDescriptor) is retried every millisecond, so that the thread
  * can always be stopped: a thread blocked in write(2) would hold the process's exit forever.
+ * Any other write error (ENOSPC, EIO, EFBIG: a full or failing disk) drops the rest of that batch
+ * only: its lines (or, for a notice, the count it carried) are added to LOST_LINES for the main
+ * thread to report, and the next batch is tried, on a new line. Only EPIPE (no reader left) stops
+ * the writing for good. The first error is sent to the main thread, to be said on standard error.
  * Plain CommonJS, evaluated as is: no file to find from src/, dist/ or a bundle.
  */
 const WRITER = `
@@ -31,19 +37,40 @@ const { parentPort, workerData } = require('node:worker_threads');
 const { writeSync } = require('node:fs');
 const { out, counters } = workerData;
 const pause = new Int32Array(new SharedArrayBuffer(4));
+const NEWLINE = Buffer.from('\\n');
 let broken = false;
-parentPort.on('message', (bytes) => {
-  const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+let reported = false;
+let midLine = false; // a failed write ended inside a line: what follows starts on a new one
+function newlines(data, from) {
+  let count = 0;
+  for (let i = data.indexOf(10, from); i !== -1; i = data.indexOf(10, i + 1)) count += 1;
+  return count;
+}
+parentPort.on('message', ({ bytes, notice }) => {
+  let data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const prefixed = midLine;
+  if (prefixed) data = Buffer.concat([NEWLINE, data]);
   let offset = 0;
   while (!broken && offset < data.length) {
     try {
       offset += writeSync(out, data, offset);
     } catch (error) {
-      if (error.code !== 'EAGAIN') broken = true; // EPIPE: the reader is gone; later lines are dropped
-      else if (Atomics.load(counters, ${GIVE_UP}) === 1) break;
-      else Atomics.wait(pause, 0, 0, 1);
+      if (error.code === 'EAGAIN') {
+        if (Atomics.load(counters, ${GIVE_UP}) === 1) break;
+        Atomics.wait(pause, 0, 0, 1);
+        continue;
+      }
+      if (error.code === 'EPIPE') broken = true; // the reader is gone; later lines are dropped
+      const lost = notice > 0 ? notice : newlines(data, offset) - (prefixed && offset === 0 ? 1 : 0);
+      Atomics.add(counters, ${LOST_LINES}, lost);
+      if (!reported) {
+        reported = true;
+        parentPort.postMessage({ failed: String(error.code ?? error.message) });
+      }
+      break;
     }
   }
+  if (offset > 0) midLine = data[offset - 1] !== 10;
   Atomics.add(counters, ${WRITTEN_BYTES}, bytes.buffer.byteLength);
   Atomics.add(counters, ${WRITTEN}, 1);
   Atomics.notify(counters, ${WRITTEN});
@@ -74,7 +101,8 @@ const DEFAULT_HAND_OVER: HandOverPolicy = {
 /** The line written where lines were dropped, in the log's own format. */
 export type DroppedLinesNotice = (count: number) => string;
 
-export const DROPPED_LINES_MESSAGE = 'log lines dropped: standard output was not read';
+export const DROPPED_LINES_MESSAGE =
+  'log lines dropped: standard output was not read or could not be written';
 
 const defaultNotice: DroppedLinesNotice = (count) =>
   `${JSON.stringify({ droppedLines: count, message: DROPPED_LINES_MESSAGE })}\n`;
@@ -144,7 +172,10 @@ export class BatchedLogDestination {
       eval: true,
       workerData: { out: this.out, counters: this.counters },
     });
-    this.writer.on('message', (returned: Uint8Array) => this.takeBack(returned.buffer));
+    this.writer.on('message', (returned: Uint8Array | { failed: string }) => {
+      if (returned instanceof Uint8Array) this.takeBack(returned.buffer);
+      else this.writeFailed(fd, returned.failed);
+    });
     // A thread that cannot be made (a process or memory limit) or that died must not take the
     // server down with it (an 'error' event without a listener is thrown) nor lose what follows.
     this.writer.on('error', (error: Error) => this.writerDied(error.message));
@@ -172,6 +203,21 @@ export class BatchedLogDestination {
     );
   }
 
+  /**
+   * Said once, on standard error: the lines the writer cannot write are counted in the next
+   * notice, which the log itself shows only once writing works again (a disk with space again).
+   */
+  private writeFailed(fd: number, code: string): void {
+    if (this.ended) return;
+    const output = fd === 1 ? 'standard output' : `descriptor ${fd}`;
+    process.emitWarning(
+      `the log could not be written to ${output} (${code}): ` +
+        (code === 'EPIPE'
+          ? 'nothing reads it, later log lines are dropped'
+          : 'log lines are dropped and counted until it can be written again'),
+    );
+  }
+
   /** pino's DestinationStream: one serialized line, newline included. */
   write(line: string): void {
     // At most 3 bytes per UTF-16 unit: a line that might not fit goes after a hand-over.
@@ -194,6 +240,7 @@ export class BatchedLogDestination {
    * while the writer is held up they are dropped and counted instead, unless `always` (a flush).
    */
   private handOver(always = false): void {
+    this.takeLost();
     if (this.keptBytes === 0 && this.droppedLines === 0) return;
     const lines = this.keptLines;
     this.keptLines = 0;
@@ -229,24 +276,34 @@ export class BatchedLogDestination {
     this.transfer(encode(line));
   }
 
-  private reportDropped(): void {
-    if (this.droppedLines === 0) return;
-    const notice = encode(this.droppedNotice(this.droppedLines));
-    this.droppedLines = 0;
-    this.transfer(notice);
+  /** Lines the writer could not write are counted with those dropped here. */
+  private takeLost(): void {
+    this.droppedLines += Atomics.exchange(this.counters, LOST_LINES, 0);
   }
 
-  /** Moves `batch`, which views the start of an ArrayBuffer of its own, to the writer. */
-  private transfer(batch: Buffer): void {
+  private reportDropped(): void {
+    this.takeLost();
+    if (this.droppedLines === 0) return;
+    const count = this.droppedLines;
+    this.droppedLines = 0;
+    this.transfer(encode(this.droppedNotice(count)), count);
+  }
+
+  /**
+   * Moves `batch`, which views the start of an ArrayBuffer of its own, to the writer. A notice
+   * carries its count: if it cannot be written, those lines are still to be reported.
+   */
+  private transfer(batch: Buffer, notice = 0): void {
     if (this.writerGone) {
-      writeHere(this.out, batch);
+      const lost = writeHere(this.out, batch);
+      if (lost > 0) this.droppedLines += notice > 0 ? notice : lost;
       this.takeBack(batch.buffer);
       return;
     }
     const buffer = batch.buffer as ArrayBuffer;
     Atomics.add(this.counters, POSTED_BYTES, buffer.byteLength);
     Atomics.add(this.counters, POSTED, 1);
-    this.writer.postMessage(batch, [buffer]);
+    this.writer.postMessage({ bytes: batch, notice }, [buffer]);
   }
 
   /** A written batch's buffer, kept to be filled again if it is a whole one. */
@@ -274,16 +331,24 @@ export class BatchedLogDestination {
     return this.dropping;
   }
 
-  /** Hands over what is kept and blocks until every line is written (or `timeoutMs` passed). */
+  /**
+   * Hands over what is kept and blocks until every line is written (or `timeoutMs` passed). Lines
+   * the writer failed to write meanwhile get their notice handed over too, once: one that failed
+   * as well waits for the next lines.
+   */
   flushSync(timeoutMs = this.policy.exitWaitMs): void {
-    this.handOver(true);
-    if (this.writerGone) return;
     const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const written = Atomics.load(this.counters, WRITTEN);
-      const remaining = deadline - Date.now();
-      if (this.pendingBatches() <= 0 || remaining <= 0) return;
-      Atomics.wait(this.counters, WRITTEN, written, remaining);
+    for (let round = 0; round < 2; round++) {
+      this.handOver(true);
+      if (this.writerGone) return;
+      for (;;) {
+        const written = Atomics.load(this.counters, WRITTEN);
+        const remaining = deadline - Date.now();
+        if (remaining <= 0) return;
+        if (this.pendingBatches() <= 0) break;
+        Atomics.wait(this.counters, WRITTEN, written, remaining);
+      }
+      if (Atomics.load(this.counters, LOST_LINES) === 0) return;
     }
   }
 
@@ -317,14 +382,18 @@ export class BatchedLogDestination {
 /**
  * Writes `batch` on this thread, once the writer thread is gone. `out` is non-blocking for a pipe,
  * so a reader that stopped reading cannot block the event loop: what it cannot take now is dropped.
+ * Returns how many lines were (partly) not written.
  */
-function writeHere(out: number, batch: Buffer): void {
+function writeHere(out: number, batch: Buffer): number {
   let offset = 0;
   try {
     while (offset < batch.length) offset += writeSync(out, batch, offset);
   } catch {
-    // EAGAIN (the reader is behind) or EPIPE (it is gone): the rest of the batch is dropped.
+    // EAGAIN (the reader is behind), EPIPE (it is gone), ENOSPC...: the rest is dropped, counted.
   }
+  let lost = 0;
+  for (let i = batch.indexOf(10, offset); i !== -1; i = batch.indexOf(10, i + 1)) lost += 1;
+  return lost;
 }
 
 /**

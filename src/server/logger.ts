@@ -96,7 +96,7 @@ function requestLine(
   return `${line},"message":${jsonString(message)}}\n`;
 }
 
-/** The prod log's line where the destination dropped lines (nobody read standard output). */
+/** The prod log's line where the destination dropped lines (standard output not read or failing). */
 const droppedLinesNotice: DroppedLinesNotice = (count) =>
   `${JSON.stringify({
     severity: 'WARN',

@@ -1,0 +1,126 @@
+/**
+ * A write error on the prod log's output (a full disk, a file size limit, an I/O error) costs the
+ * lines of that batch only: they are counted in a "log lines dropped" notice once the output can
+ * be written again, standard error says so once, and the lines after it are written.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync, truncateSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, describe, expect, it, onTestFinished, vi } from 'vitest';
+import {
+  BatchedLogDestination,
+  DROPPED_LINES_MESSAGE,
+} from '../../../src/server/log-destination.js';
+import { createLogger } from '../../../src/server/logger.js';
+import { tempDir } from '../../helpers/openssl.js';
+import { REPO_ROOT } from '../../helpers/spawn-server.js';
+
+/** How long to wait for the writer thread at most: a busy machine is slow, never wrong. */
+const WAIT = 60_000;
+
+const dir = tempDir();
+afterAll(() => dir.cleanup());
+
+const TSX = pathToFileURL(join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
+const LOGGER = pathToFileURL(join(REPO_ROOT, 'src', 'server', 'logger.ts')).href;
+
+describe('BatchedLogDestination: write errors', () => {
+  it('says once on standard error that the output fails (/dev/full: ENOSPC), not silently', async () => {
+    const fd = openSync('/dev/full', 'w');
+    const destination = new BatchedLogDestination(fd);
+    const logger = createLogger('prod', 'info', destination);
+    const warnings: string[] = [];
+    const listener = (warning: Error) => {
+      if (warning.message.startsWith('the log could not be written'))
+        warnings.push(warning.message);
+    };
+    process.on('warning', listener);
+    onTestFinished(() => {
+      process.off('warning', listener);
+      destination.end();
+      closeSync(fd);
+    });
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 100; i++) logger.info({ i }, 'line');
+      destination.flushSync();
+    }
+    await vi.waitFor(() => expect(warnings).toHaveLength(1), { timeout: WAIT });
+    expect(warnings[0]).toBe(
+      `the log could not be written to descriptor ${fd} (ENOSPC): ` +
+        'log lines are dropped and counted until it can be written again',
+    );
+    // Every batch failed, and still one warning.
+    for (let i = 0; i < 100; i++) logger.info({ i }, 'line');
+    destination.flushSync();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(warnings).toHaveLength(1);
+  });
+
+  it('a file that hit its size limit (EFBIG), then truncated (copytruncate): later lines are written, the lost ones counted', async () => {
+    // The child logs to standard output, a file opened for appending, under a file size limit
+    // (ulimit -f: 1 or 2 MiB, as sh counts blocks) until a write fails, then waits for the test
+    // to copy and truncate the file, as logrotate's copytruncate does, and logs again.
+    const script = dir.write(
+      'efbig.mts',
+      `import { createLogger } from '${LOGGER}';\n` +
+        `const logger = createLogger('prod', 'info');\n` +
+        `let failed = false;\n` +
+        `process.on('warning', (w) => { if (w.message.startsWith('the log could not be written')) failed = true; });\n` +
+        `let i = 0;\n` +
+        `while (!failed && i < 1_000_000) {\n` +
+        `  for (let n = 0; n < 1000; n++) logger.info({ i: i++, text: 'x'.repeat(200) }, 'before');\n` +
+        `  logger.flush();\n` +
+        `  await new Promise((resolve) => setTimeout(resolve, 1));\n` +
+        `}\n` +
+        `logger.flush();\n` +
+        `process.send!({ logged: i });\n` +
+        `await new Promise((resolve) => process.once('message', resolve));\n` +
+        `for (let n = 0; n < 10; n++) logger.info({ n }, 'after');\n` +
+        `process.disconnect();\n`,
+    );
+    const path = dir.path('capped.log');
+    const out = openSync(path, 'a');
+    const child = spawn(
+      'sh',
+      ['-c', 'ulimit -f 2048 && exec "$0" "$@"', process.execPath, '--import', TSX, script],
+      { stdio: ['ignore', out, 'pipe', 'ipc'] },
+    );
+    closeSync(out);
+    onTestFinished(() => void child.kill('SIGKILL'));
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const { logged } = await new Promise<{ logged: number }>((resolve) =>
+      child.once('message', (message) => resolve(message as { logged: number })),
+    );
+    const copy = readFileSync(path, 'utf8');
+    truncateSync(path, 0);
+    child.send('go');
+    expect(await exited).toBe(0);
+
+    // The copy: the lines written before the limit, in order, the last one perhaps cut.
+    const copied = copy.split('\n').slice(0, -1);
+    expect(copied.length).toBeGreaterThan(0);
+    expect(copied.map((line) => (JSON.parse(line) as { i: number }).i)).toEqual(
+      Array.from({ length: copied.length }, (_, i) => i),
+    );
+    // After the truncation: one notice counting every line not in the copy, then the new lines.
+    const entries = readFileSync(path, 'utf8')
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(entries[0]).toMatchObject({
+      severity: 'WARN',
+      message: DROPPED_LINES_MESSAGE,
+      droppedLines: logged - copied.length,
+    });
+    expect(entries.slice(1).map((entry) => [entry['message'], entry['n']])).toEqual(
+      Array.from({ length: 10 }, (_, n) => ['after', n]),
+    );
+    expect(stderr.match(/the log could not be written/g)).toHaveLength(1);
+    expect(stderr).toContain(
+      'the log could not be written to standard output (EFBIG): log lines are dropped',
+    );
+  });
+});

@@ -4,7 +4,10 @@ import { constants } from 'node:os';
  * SIGTERM and SIGINT from the process's first moment until `serve`'s lifecycle has its own
  * handlers: the executable entry (timestamp-server.ts) holds them while the program's modules load
  * (a few hundred milliseconds). As PID 1 in a container the kernel ignores a signal without a
- * handler, so one sent then would be lost. Imports nothing but node:os: it runs before them.
+ * handler, so one sent then would be lost. SIGHUP (log rotation: logrotate's `kill -HUP`) is
+ * ignored from then on, for the life of the process: its default action would kill a server whose
+ * audit log is not open (starting, closed, none), or a cluster primary with no audit log. Imports
+ * nothing but node:os: it runs before them.
  */
 
 export type StopSignal = 'SIGTERM' | 'SIGINT';
@@ -22,9 +25,22 @@ interface Holding {
 }
 
 let holding: Holding | undefined;
+/** The sources whose SIGHUP is ignored already. */
+const hangupIgnored = new WeakSet<SignalSource>();
 
-/** Installs handlers that remember the first SIGTERM or SIGINT (and ignore any later one). */
+/** A handler that does nothing: SIGHUP never kills; the audit log adds its own to reopen. */
+export function ignoreHangup(source: SignalSource = process): void {
+  if (hangupIgnored.has(source)) return;
+  hangupIgnored.add(source);
+  source.on('SIGHUP', () => undefined);
+}
+
+/**
+ * Installs handlers that remember the first SIGTERM or SIGINT (and ignore any later one), and
+ * one that ignores SIGHUP, never removed.
+ */
 export function holdStopSignals(source: SignalSource = process): void {
+  ignoreHangup(source);
   if (holding) return;
   const held: Holding = {
     source,

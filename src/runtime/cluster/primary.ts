@@ -124,16 +124,10 @@ export async function startCluster(
     stack.defer(() => metrics.close());
     logger.info(`serving metrics for ${workerCount} workers on ${metrics.url}`);
     clock?.start();
-    // Drains every worker before the metrics listener closes and the clock monitor stops.
-    stack.defer(async () => {
-      clock?.stopResending();
-      await workers.drain();
-    });
-    const addresses = await workers.start(signal);
-
     // The audit log reopens on SIGHUP (log rotation): every worker holds the file open. Only those
     // that said hello, which have a SIGHUP handler: a replacement still loading would die of it
-    // (it opens the file fresh anyway).
+    // (it opens the file fresh anyway). Deferred before the drain, so removed after it: draining
+    // workers still write their files, and are told of a rotation meanwhile.
     if (config.auditLog !== '') {
       const onHangup = (): void => {
         for (const worker of workers.listening) worker.process.kill('SIGHUP');
@@ -141,6 +135,13 @@ export async function startCluster(
       process.on('SIGHUP', onHangup);
       stack.defer(() => process.off('SIGHUP', onHangup));
     }
+    // Drains every worker before the metrics listener closes and the clock monitor stops.
+    stack.defer(async () => {
+      clock?.stopResending();
+      await workers.drain();
+    });
+    const addresses = await workers.start(signal);
+
     logger.info(`serving timestamps with ${workerCount} workers on ${addresses.url}`);
     if (addresses.tlsUrl) {
       logger.info(

@@ -30,6 +30,19 @@ describe('SIGTERM and SIGINT held until the lifecycle takes them over', () => {
     expect(signals.listenerCount('SIGTERM')).toBe(0);
   });
 
+  it('SIGHUP is ignored from the hold on, for good: handed over with nothing, installed once', () => {
+    const signals = new EventEmitter();
+    holdStopSignals(signals);
+    expect(signals.listenerCount('SIGHUP')).toBe(1);
+    signals.emit('SIGHUP');
+    expect(takeOverStopSignals()).toBeUndefined();
+    // Its default action would kill a server with no audit log open: it stays.
+    expect(signals.listenerCount('SIGHUP')).toBe(1);
+    holdStopSignals(signals);
+    expect(signals.listenerCount('SIGHUP')).toBe(1);
+    expect(takeOverStopSignals()).toBeUndefined();
+  });
+
   it('a held signal ends a process that no lifecycle took it over with 128 + its number', () => {
     expect(stoppedStatus('SIGTERM')).toBe(143);
     expect(stoppedStatus('SIGINT')).toBe(130);

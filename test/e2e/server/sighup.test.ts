@@ -1,0 +1,170 @@
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { tempDir } from '../../helpers/openssl.js';
+import { waitUntil } from '../../helpers/poll.js';
+import {
+  cliArguments,
+  REPO_ROOT,
+  SERVE_ON_EPHEMERAL_PORTS,
+  spawnServer,
+} from '../../helpers/spawn-server.js';
+import { listenerClosed, splitRequest } from '../../helpers/split-request.js';
+
+/**
+ * SIGHUP (logrotate's `kill -HUP`, docs/operations.md) never kills the server, whenever it comes:
+ * while it starts, before any audit log is open (the executable entry ignores it from its first
+ * moment), and in a cluster primary while it drains its workers, which are still told to reopen
+ * their audit logs. A start-up is held by a module hook (test/helpers/hold-import.mjs) at an import
+ * it makes, and released once the signal was sent; a drain by requests sent in part.
+ */
+
+const HOLD = pathToFileURL(join(REPO_ROOT, 'test', 'helpers', 'hold-import.mjs')).href;
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+interface LogLine {
+  message?: string;
+  pid?: number;
+  worker?: number;
+}
+
+/** GET /ping on a connection of its own (node:cluster hands each new one to the next worker). */
+function ping(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const outgoing = request(`${url}/ping`, { agent: false }, (response) => {
+      response.resume();
+      response.on('end', () => resolve(response.statusCode ?? 0));
+    });
+    outgoing.on('error', reject);
+    outgoing.end();
+  });
+}
+
+const parse = (stdout: string): LogLine[] =>
+  stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as LogLine);
+
+describe('SIGHUP while the server starts', () => {
+  const holds = {
+    // While the program's modules load, before any of serve runs.
+    'the modules load': String.raw`/src/cli/server-program\.[jt]s$`,
+    // Half way through serve's start-up: the authority made, the HTTP app being built.
+    'the app is built': String.raw`/node_modules/@fastify/rate-limit/`,
+  };
+  for (const [when, module] of Object.entries(holds)) {
+    it(`while ${when}: no audit log, the start-up goes on, serves, and a SIGTERM ends it with 0`, async () => {
+      const dir = tempDir();
+      cleanups.push(() => dir.cleanup());
+      const marker = dir.path('holding');
+      const release = dir.path('release');
+      const child = spawn(
+        process.execPath,
+        [
+          '--import',
+          HOLD,
+          ...cliArguments(),
+          ...SERVE_ON_EPHEMERAL_PORTS,
+          '--rate-limit-max',
+          '100',
+        ],
+        {
+          cwd: REPO_ROOT,
+          env: {
+            ...process.env,
+            HOME: `${REPO_ROOT}/test/fixtures-none`,
+            HOLD_IMPORT: module,
+            HOLD_IMPORT_MARKER: marker,
+            HOLD_IMPORT_RELEASE: release,
+          },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      cleanups.push(() => {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
+        (resolve) => child.once('close', (code, signal) => resolve({ code, signal })),
+      );
+      let ended = false;
+      void closed.then(() => (ended = true));
+      await waitUntil(() => {
+        if (ended) throw new Error(`the process ended before the hold:\n${stderr}`);
+        return existsSync(marker);
+      }, 5);
+      child.kill('SIGHUP');
+      writeFileSync(release, '');
+      await waitUntil(() => {
+        if (ended) throw new Error(`the process ended before serving:\n${stderr}\n${stdout}`);
+        return parse(stdout).some((line) => line.message?.startsWith('serving timestamps'));
+      }, 20);
+      child.kill('SIGTERM');
+      expect(await closed, stderr).toEqual({ code: 0, signal: null });
+      expect(parse(stdout).at(-1)?.message).toBe('shut down');
+    });
+  }
+});
+
+describe('SIGHUP while a cluster primary drains', () => {
+  it('the primary lives on, the draining workers reopen their audit logs, the requests in flight are answered and recorded there, exit 0', async () => {
+    const dir = tempDir();
+    cleanups.push(() => dir.cleanup());
+    const slot = (n: number, suffix = '') => dir.path(`audit.worker-${n}.jsonl${suffix}`);
+    const server = await spawnServer(['--workers', '2', '--audit-log', dir.path('audit.jsonl')]);
+    cleanups.push(() => server.stop());
+    const lines = () => server.lines.map((line) => JSON.parse(line) as LogLine);
+    // Both workers serve (the primary's line may come before theirs).
+    await waitUntil(
+      () =>
+        lines().filter((line) => /^worker \d+ serving timestamps/.test(line.message ?? ''))
+          .length === 2,
+      20,
+    );
+    // Requests in flight hold the drain: node:cluster hands connections out in turn, so both
+    // workers have some.
+    const inFlight = Array.from({ length: 4 }, () => splitRequest(server.url));
+    await Promise.all(inFlight.map((request) => request.sendFirstPart()));
+    // The primary hands connections to the workers in turn: once a later one to each worker is
+    // answered, the workers have those in flight (a drain would reset one still on its way).
+    expect(await ping(server.url)).toBe(200);
+    expect(await ping(server.url)).toBe(200);
+
+    server.child.kill('SIGTERM');
+    await listenerClosed(server.url);
+    // Rotated while draining.
+    renameSync(slot(1), slot(1, '.1'));
+    renameSync(slot(2), slot(2, '.1'));
+    server.child.kill('SIGHUP');
+    await waitUntil(
+      () => lines().filter((line) => line.message === 'audit log reopened').length === 2,
+      20,
+    );
+    inFlight.forEach((request) => request.sendRest());
+    const responses = await Promise.all(inFlight.map((request) => request.response));
+    expect(responses.map((response) => response.status)).toEqual([200, 200, 200, 200]);
+    expect(await server.exited, server.stderr()).toBe(0);
+    const messages = lines().map((line) => line.message);
+    expect(messages.filter((message) => message === 'asked by the primary, draining')).toHaveLength(
+      2,
+    );
+    expect(messages).toContain('shut down');
+    // Every granted token of the drain is in the reopened files.
+    const granted = [slot(1), slot(2)]
+      .flatMap((file) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n') : []))
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as { status?: string });
+    expect(granted.filter((record) => record.status === 'granted')).toHaveLength(4);
+  });
+});

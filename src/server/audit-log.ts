@@ -113,6 +113,8 @@ export class AuditLog {
    * Writes what is queued and closes the file. With `grace`, stops waiting when it settles first
    * (an fdatasync that never returns): the lines not yet on disk are rejected and their number
    * returned. FileHandle.close waits for the stalled call, so it is left to finish in the background.
+   * Their text was written already: it may still reach the disk and read `granted` for a token that
+   * was never sent (docs/operations.md, Audit log).
    */
   async close(grace?: Promise<unknown>): Promise<number> {
     this.closed = true;

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * The executable entry of `timestamp-server`: it holds SIGTERM and SIGINT (held-signals.ts) before
- * the program's modules load, then runs the program (server-program.ts). As PID 1 in a container a
+ * the program's modules load, and ignores SIGHUP from then on (log rotation must never kill the
+ * server), then runs the program (server-program.ts). As PID 1 in a container a
  * signal without a handler is ignored: one sent while the modules load would be lost. `serve`'s
  * lifecycle takes the held signal over and handles it as one received while starting (exit 143 for
  * SIGTERM, 130 for SIGINT). Imports nothing heavy (no logger, no configuration) before the program.

@@ -1,5 +1,6 @@
 import { ConfigError } from './config-error.js';
 import { DurationError, parseDuration } from './duration.js';
+import { parseRfc3339 } from './rfc3339.js';
 import { shownKey } from './key-name.js';
 import type { OptionSpec } from './option-spec.js';
 import { SERVE_OPTIONS, type ServeConfig, type ServeOptionName } from './schema.js';
@@ -55,8 +56,11 @@ const PROFILE_NAME = /^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
 /** Path segments of the timestamp routes, and the default profile's own name. */
 export const RESERVED_PROFILE_NAMES: readonly string[] = ['default', 'certchain', 'trusted-root'];
 export const DEFAULT_PROFILE_NAME = 'default';
-/** Dotted arcs without leading zeros (one spelling per OID), each of at most 18 digits. */
-const DOTTED_OID = /^([0-2])\.(0|[1-9]\d{0,17})(?:\.(?:0|[1-9]\d{0,17}))*$/;
+/**
+ * Dotted arcs without leading zeros (one spelling per OID), of any size: der.ts encodes arcs as
+ * BigInt, and a UUID OID (2.25.<UUID as an integer>, X.667) has a 39-digit arc.
+ */
+const DOTTED_OID = /^([0-2])\.(0|[1-9]\d*)(?:\.(?:0|[1-9]\d*))*$/;
 
 /**
  * An OID in canonical dotted form, or a ConfigError: `1.2.03` would be the OID of `1.2.3` (two
@@ -95,25 +99,6 @@ export type ParseOption = (spec: OptionSpec<unknown>, raw: unknown, label: strin
 
 const isMapping = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
-
-/** RFC 3339 date-time (section 5.6): the offset is required, so no time is read in the host's zone. */
-const RFC_3339 =
-  /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:Z|[+-](\d{2}):(\d{2}))$/i;
-
-/** The instant of an RFC 3339 time, or undefined: Date alone takes "2026" or a local time. */
-function parseRfc3339(text: string): Date | undefined {
-  const fields = RFC_3339.exec(text)
-    ?.slice(1)
-    .map((field = '0') => Number(field));
-  if (!fields) return undefined;
-  const [year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, offsetH = 0, offsetM = 0] =
-    fields;
-  // Date would roll 2026-02-30 over to March 2.
-  const monthDays = new Date(Date.UTC(year, month, 0)).getUTCDate();
-  if (month < 1 || month > 12 || day < 1 || day > monthDays) return undefined;
-  if (hour > 23 || minute > 59 || second > 59 || offsetH > 23 || offsetM > 59) return undefined;
-  return new Date(text.toUpperCase());
-}
 
 /** `previous-chains:` of a profile or of the top level: paths, or `{path, retired}` mappings. */
 export function parsePreviousChains(raw: unknown, where: string): PreviousChain[] {

@@ -15,7 +15,6 @@ import {
   authorityWindows,
   leafKey,
   trustedRootJson,
-  TrustedRootError,
   type AuthorityWindow,
 } from '../x509/trusted-root.js';
 import type { DisposableStack } from './disposables.js';
@@ -72,29 +71,30 @@ async function loadPrevious(previous: readonly PreviousChain[]) {
 }
 
 /**
- * Each profile its own key: two profiles with one key are one signer under two names, and the
- * trusted root would list its leaf for both.
+ * Two profiles with one key are `warn`ed about: a token of either verifies under the other's
+ * trust entry (only its policy tells them apart), which a profile of its own key avoids. Not
+ * refused: profiles that differ only in their digest or accuracy may share a key on purpose.
  */
-function checkDistinctKeys(
+function warnOfSharedKeys(
   current: readonly { name: string; chain: readonly Certificate[]; source: string }[],
+  warn: (message: string) => void,
 ) {
   const owners = new Map<string, { name: string; source: string }>();
   for (const { name, chain, source } of current) {
     const key = leafKey(chain).toString('hex');
     const owner = owners.get(key);
     if (owner)
-      throw new TrustedRootError(
-        'SHARED_KEY',
-        `profiles "${owner.name}" (${owner.source}) and "${name}" (${source}) sign with one key: each profile needs its own`,
+      warn(
+        `profiles "${owner.name}" (${owner.source}) and "${name}" (${source}) sign with one key: a token of either verifies with the other's chain, its policy OID alone tells them apart`,
       );
-    owners.set(key, { name, source });
+    else owners.set(key, { name, source });
   }
 }
 
 /**
- * The trusted root of every profile's current and previous chains, checked at start-up (two
- * profiles with one key, a previous chain with the current chain's key, newer than it, or retired
- * before it began, stop the start; one retired after it expired is `warn`ed about).
+ * The trusted root of every profile's current and previous chains, checked at start-up (one leaf
+ * certificate twice, a previous chain newer than the current one, or retired before it began, stop
+ * the start; one retired after it expired, and two profiles with one key, are `warn`ed about).
  * Each entry's uri is the profile's timestamp URL under the origin the client asked (none
  * without one).
  */
@@ -126,7 +126,7 @@ export async function createTrustedRoot(
     ...profile,
     source: profile.chainPath || `(profile ${profile.name}, memory)`,
   }));
-  checkDistinctKeys(profiles);
+  warnOfSharedKeys(profiles, warn);
   const windows: { path: string; window: AuthorityWindow }[] = [];
   for (const { path, chain, source, previous } of profiles) {
     const current = { chain, source };

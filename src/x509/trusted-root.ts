@@ -10,7 +10,7 @@ import type { Certificate } from './certificate.js';
 export const TRUSTED_ROOT_MEDIA_TYPE = 'application/vnd.dev.sigstore.trustedroot+json;version=0.1';
 
 export class TrustedRootError extends CodedError<
-  'CHAIN_ORDER' | 'RETIRED_OUT_OF_ORDER' | 'SHARED_KEY' | 'DUPLICATE_CHAIN'
+  'CHAIN_ORDER' | 'RETIRED_OUT_OF_ORDER' | 'DUPLICATE_CHAIN'
 > {
   override name = 'TrustedRootError';
 }

@@ -17,6 +17,7 @@ import {
 import { CSBR_MIN_RSA_BITS } from '../../x509/csbr.js';
 import type { NameAttributes } from '../../x509/name.js';
 import { encodePem } from '../../x509/pem.js';
+import { parseRfc3339 } from '../../config/rfc3339.js';
 import { errorLine } from '../exit-status.js';
 import { option, parseTimeout } from './arguments.js';
 import { CliError, type Output } from './output.js';
@@ -98,39 +99,16 @@ function parseHash(value: string): HashName {
 const LATEST_NOT_AFTER = new Date(Date.UTC(9999, 11, 31, 23, 59, 59));
 const EARLIEST_NOT_BEFORE = new Date(Date.UTC(0, 0, 1)).setUTCFullYear(0);
 
-/** RFC 3339's date-time: a zone is required (Z or an offset), T and Z in either case. */
-const RFC3339 = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d+)?(Z|[+-](\d\d):(\d\d))$/i;
-
 /**
  * An RFC 3339 time, nothing else: Date's own parser takes "12" for 2001-12-01, a time without a
  * zone as local time, and rolls 2025-02-30 over to March.
  */
 function parseDate(value: string): Date {
-  const notRfc3339 = () =>
-    new InvalidArgumentError(
+  const date = parseRfc3339(value);
+  if (!date)
+    throw new InvalidArgumentError(
       `"${value}" is not an RFC 3339 time (YYYY-MM-DDThh:mm:ss[.fraction] and Z or ±hh:mm)`,
     );
-  const match = RFC3339.exec(value);
-  if (!match) throw notRfc3339();
-  const [year, month, day, hour, minute, second] = match.slice(1, 7).map(Number) as number[];
-  const [offsetHours = 0, offsetMinutes = 0] = match.slice(9, 11).map(Number);
-  // Day 0 of the next month is the last of this one (setUTCFullYear: years below 100 as written).
-  const monthDays = new Date(0);
-  monthDays.setUTCFullYear(year!, month!, 0);
-  if (
-    month! < 1 ||
-    month! > 12 ||
-    day! < 1 ||
-    day! > monthDays.getUTCDate() ||
-    hour! > 23 ||
-    minute! > 59 ||
-    second! > 59 ||
-    offsetHours > 23 ||
-    offsetMinutes > 59
-  )
-    throw notRfc3339();
-  const date = new Date(value.toUpperCase());
-  if (Number.isNaN(date.getTime())) throw notRfc3339();
   if (date.getTime() < EARLIEST_NOT_BEFORE || date > LATEST_NOT_AFTER)
     throw new InvalidArgumentError(`"${value}" is not in the years 0000 to 9999 (RFC 5280)`);
   return date;

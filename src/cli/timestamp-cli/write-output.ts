@@ -163,7 +163,15 @@ async function writeInPlace(
 
 /** Writes `data` to the process's own stdout or stderr, settled once the stream took it. */
 function writeToStream(stream: NodeJS.WriteStream, data: string | Uint8Array): Promise<void> {
+  // The output itself (a token, a chain) on stdout: a reader gone meanwhile ends the process with
+  // 1, not quietly (timestamp-cli.ts's EPIPE handler keeps the status set so far).
+  const status = process.exitCode;
+  if (stream === process.stdout) process.exitCode = 1;
   return new Promise((resolve, reject) => {
-    stream.write(data, (error) => (error ? reject(error) : resolve()));
+    stream.write(data, (error) => {
+      if (error) return reject(error);
+      if (stream === process.stdout) process.exitCode = status;
+      resolve();
+    });
   });
 }

@@ -6,6 +6,7 @@ import {
   TINK_KEK_URI_FORMATS,
   TINK_VAULT_KEK_URI,
   tinkKekUriProblem,
+  withoutUserinfo,
 } from '../../config/key-uri.js';
 
 /**
@@ -38,7 +39,7 @@ export async function openKek(
  * refused by openKek) replaced with `********`, as --print-config masks a secret.
  */
 export function kekUriShown(uri: string): string {
-  return uri.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/]*@/i, '$1********@');
+  return withoutUserinfo(uri, '********');
 }
 
 async function openGcpKek(uri: string): Promise<KeyEncryptionKey> {

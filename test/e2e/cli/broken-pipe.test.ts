@@ -64,4 +64,25 @@ describe('timestamp-cli with a broken stdout pipe (built binary)', () => {
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
   });
+
+  it('a command whose output itself (--output /dev/stdout) is lost exits 1', async () => {
+    const result = await withBrokenStdout(
+      fifo,
+      [
+        'certificates',
+        'create',
+        '--generate-keys',
+        'ecdsa-p256',
+        '--root-key',
+        'root.key',
+        '--leaf-key',
+        'leaf.key',
+        '--output',
+        '/dev/stdout',
+      ],
+      dir.dir,
+    );
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(1);
+  });
 });

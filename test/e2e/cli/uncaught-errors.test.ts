@@ -77,7 +77,7 @@ describe('timestamp-server: an error nobody handles', () => {
     const run = runWith(
       raiser(
         'multi-line',
-        `const error = new Error('first\\n    at ${SECRET}'); error.message = 'changed'; throw error;`,
+        `const error = new Error('first\\n    at ${SECRET}'); void error.stack; error.message = 'changed'; throw error;`,
       ),
     );
     expect(await run.exited).toBe(1);

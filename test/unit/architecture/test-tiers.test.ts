@@ -14,7 +14,9 @@ const UNIT = resolve(import.meta.dirname, '..');
 const STARTS_SOMETHING = [
   /\bcreateServer\(/,
   /\.listen\(/,
-  /(?<!\.)\b(spawn|spawnSync|fork|exec)\(/,
+  /(?<!\.)\b(spawn|spawnSync|fork|exec|execSync)\(/,
+  // execFile and execFileSync for git only (the repository tests read the checkout with it).
+  /\bexecFile(Sync)?\((?!\s*'git')/,
   /\b(runCli|spawnServer|startProcess|startPostgres|startLogServer|startNtpServer)\b/,
   /\b(startChronyClient|startKekServices|startFake[A-Za-z]+|createRemoteTsa|createFlagServer)\b/,
   /\b(SntpResponder|SoftHsm)\b/,
@@ -44,5 +46,9 @@ describe('the unit tier', () => {
     expect(STARTS_SOMETHING.some((pattern) => pattern.test('server.listen(0)'))).toBe(true);
     expect(STARTS_SOMETHING.some((pattern) => pattern.test('await startFakeVault()'))).toBe(true);
     expect(STARTS_SOMETHING.some((pattern) => pattern.test('/^a (.*)$/.exec(line)'))).toBe(false);
+    const nodeChild = "execFileSync(process.execPath, ['-e', ''])";
+    expect(STARTS_SOMETHING.some((pattern) => pattern.test(nodeChild))).toBe(true);
+    const git = "execFileSync(\n  'git', ['ls-files'])";
+    expect(STARTS_SOMETHING.some((pattern) => pattern.test(git))).toBe(false);
   });
 });

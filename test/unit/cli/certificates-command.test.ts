@@ -193,7 +193,7 @@ describe('timestamp-cli certificates create never writes a notAfter past 9999-12
     }
   });
 
-  it('takes --not-before in RFC 3339 only: a zone required, T and Z in either case', async () => {
+  it('takes --not-before in RFC 3339 only: a zone required, T (or a space) and Z in either case', async () => {
     const dir = tempDir();
     try {
       const keys = ['--root-key', dir.path('root.key'), '--leaf-key', dir.path('leaf.key')];
@@ -202,7 +202,7 @@ describe('timestamp-cli certificates create never writes a notAfter past 9999-12
       for (const notBefore of [
         '12',
         '2025-01-02T03:04:05',
-        '2025-01-02 03:04:05Z',
+        '2025-01-02T03:04Z',
         '2025-01-02',
         '2025-02-30T00:00:00Z',
         '2025-01-02T24:00:00Z',
@@ -232,6 +232,21 @@ describe('timestamp-cli certificates create never writes a notAfter past 9999-12
       for (const der of decodeCertificatesPem(readFileSync(dir.path('chain.pem'), 'utf8')))
         expect(new Date(new X509Certificate(der).validFrom).toISOString()).toBe(
           '2025-01-02T02:04:05.000Z',
+        );
+      // RFC 3339's note: a space for the T (`date --rfc-3339=seconds` writes it so).
+      expect(
+        await run([
+          'create',
+          ...keys,
+          '--not-before',
+          '2025-01-02 03:04:05Z',
+          '--output',
+          dir.path('space.pem'),
+        ]),
+      ).toBeUndefined();
+      for (const der of decodeCertificatesPem(readFileSync(dir.path('space.pem'), 'utf8')))
+        expect(new Date(new X509Certificate(der).validFrom).toISOString()).toBe(
+          '2025-01-02T03:04:05.000Z',
         );
     } finally {
       dir.cleanup();

@@ -91,6 +91,8 @@ profiles:
       new Date(Date.UTC(2026, 2, 1, 10, 0, 0, 250)),
     );
     expect(retired('2024-02-29T23:59:59-00:30')).toEqual(new Date(Date.UTC(2024, 2, 1, 0, 29, 59)));
+    // RFC 3339's note: a space for the T (`date --rfc-3339=seconds` writes it so).
+    expect(retired('2026-12-06 02:00:23+00:00')).toEqual(new Date(Date.UTC(2026, 11, 6, 2, 0, 23)));
     // No offset (read in the host's zone by Date), or not RFC 3339 at all; Feb 30 (Date rolls it over).
     for (const text of [
       '2026-03-01T10:00:00',
@@ -192,13 +194,16 @@ profiles:
     expect(() => load(text)).toThrow(message);
   });
 
-  it('accepts OIDs in canonical dotted form at the bounds of their first two arcs', () => {
+  it('accepts OIDs in canonical dotted form at the bounds of their first two arcs, and arcs of any size', () => {
+    // A UUID OID (X.667): 2.25 and the UUID as one 39-digit integer.
+    const uuid = '2.25.329800735698586629295641978511506172918';
     const config = load(`default-policy-oid: 0.39
-accepted-policy-oids: [0.39, 1.0]
+accepted-policy-oids: [0.39, 1.0, ${uuid}]
 accepted-extension-oids: [2.999.5, 1.2.840.113549]
 profiles:
   - {name: a, policy-oids: [2.40, 1.39.0.123456789012345678]}
 `);
+    expect(config.acceptedPolicyOids).toContain(uuid);
     expect(config.profiles?.[0]?.policyOids).toEqual(['2.40', '1.39.0.123456789012345678']);
     expect(config.acceptedExtensionOids).toEqual(['2.999.5', '1.2.840.113549']);
   });

@@ -11,3 +11,13 @@ export class CodedError<Code extends string = string> extends Error {
     this.code = code;
   }
 }
+
+/**
+ * `error`'s code when it is a constant's name (ECONNREFUSED, ERR_INVALID_URL), else undefined: what
+ * an error may say of a library's error whose message could quote a secret (a URL with its
+ * password, a line of a credentials file).
+ */
+export function errorCodeOf(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null | undefined)?.code;
+  return typeof code === 'string' && /^[A-Z][A-Z0-9_]*$/.test(code) ? code : undefined;
+}

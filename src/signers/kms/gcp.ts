@@ -2,6 +2,7 @@ import { createPublicKey } from 'node:crypto';
 import type { HashName } from '../../asn1/algorithms.js';
 import type { RemoteSignatureApi } from './remote-signer.js';
 import { SignerError } from '../signer-error.js';
+import { errorCodeOf } from '../../errors.js';
 import { GCP_KMS_URI, KMS_URI_FORMATS } from '../../config/key-uri.js';
 
 /** Parses `gcpkms://projects/P/locations/L/keyRings/R/cryptoKeys/K[/cryptoKeyVersions/V]`. */
@@ -95,9 +96,7 @@ export async function createGcpKmsClient() {
 
 /** An error's code (ENOENT, EACCES) or class name: never its message, which may quote a file. */
 function safeErrorKind(error: unknown): string {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && /^[A-Z][A-Z0-9_]*$/.test(code)) return code;
-  return error instanceof Error ? error.name : typeof error;
+  return errorCodeOf(error) ?? (error instanceof Error ? error.name : typeof error);
 }
 
 /** Cloud KMS through @google-cloud/kms (gRPC) with Application Default Credentials. */

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { CodedError } from '../../errors.js';
+import { CodedError, errorCodeOf } from '../../errors.js';
 
 /** Where a Vault or OpenBao server is and how to authenticate, from the environment. */
 export interface VaultConnection {
@@ -215,9 +215,7 @@ async function vaultCall(
     // password and all: only the cause's code is kept, in the message and as a cause of its own
     // for failure-reason.ts (ECONNREFUSED is a `connection` failure). An abort passes as it is.
     if (!(error instanceof TypeError)) throw error;
-    const causeCode = (error.cause as { code?: unknown } | null | undefined)?.code;
-    const code =
-      typeof causeCode === 'string' && /^[A-Z][A-Z0-9_]*$/.test(causeCode) ? causeCode : undefined;
+    const code = errorCodeOf(error.cause);
     throw new VaultError(
       'REQUEST_FAILED',
       `Vault ${method} /v1/${path}: request failed (${code ?? error.name})`,

@@ -82,7 +82,15 @@ export async function createAuthority(
         `${named}using the in-memory signer: a new key and chain at every start, for testing only`,
       );
     }
-    for (const warning of tsaKeyWarnings(signer.algorithm, signer.publicKey, chainDer[0] ?? EMPTY))
+    const hashSetting = profile
+      ? (hash: string) => `the profile's timestamp-signer-hash: ${hash}`
+      : undefined;
+    for (const warning of tsaKeyWarnings(
+      signer.algorithm,
+      signer.publicKey,
+      chainDer[0] ?? EMPTY,
+      hashSetting,
+    ))
       logger.warn(`${named}${warning}`);
     const chain = chainDer.map(parseCertificate);
     const leaf = chain[0];

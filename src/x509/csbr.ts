@@ -36,12 +36,14 @@ export function weakRsaKeyWarning(
 
 /**
  * The TSA's start-up warnings under CSBR 6.1.5: an RSA key below 3072 bits, and a token digest
- * other than the one that signed the TSA certificate.
+ * other than the one that signed the TSA certificate. `hashSetting` says how to set the digest
+ * (the flag; a profile's key in the config file).
  */
 export function tsaKeyWarnings(
   algorithm: SignatureAlgorithm,
   key: KeyObject,
   leafDer: Uint8Array,
+  hashSetting: (hash: string) => string = (hash) => `--timestamp-signer-hash=${hash}`,
 ): string[] {
   const warnings: string[] = [];
   const weak = weakRsaKeyWarning(key, 'the TSA key', CSBR_MIN_RSA_BITS.tsa);
@@ -51,7 +53,7 @@ export function tsaKeyWarnings(
     warnings.push(
       `the token digest ${algorithm.hash.toUpperCase()} differs from the ${certificateHash.toUpperCase()} that signed the TSA certificate; ` +
         `the CA/Browser Forum code-signing requirements (CSBR 6.1.5) want them equal` +
-        (isHashName(certificateHash) ? ` (set --timestamp-signer-hash=${certificateHash})` : ''),
+        (isHashName(certificateHash) ? ` (set ${hashSetting(certificateHash)})` : ''),
     );
   }
   return warnings;

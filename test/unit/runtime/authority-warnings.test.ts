@@ -23,6 +23,10 @@ describe("a named profile's start-up warnings", () => {
     await tsa.signer[Symbol.asyncDispose]();
     const warnings = lines.map((line) => (JSON.parse(line) as { msg: string }).msg);
     expect(warnings).toContainEqual(expect.stringMatching(/^profile rsa: the token digest SHA512/));
+    // How to set the digest there: the profile's own key, not the top-level flag.
+    expect(warnings).toContainEqual(
+      expect.stringMatching(/\(set the profile's timestamp-signer-hash: sha256\)$/),
+    );
     for (const warning of warnings) expect(warning).toMatch(/^profile rsa: /);
   });
 });

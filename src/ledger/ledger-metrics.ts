@@ -40,22 +40,26 @@ export const ledgerAvailable = new Gauge({
   },
 });
 
+const LOG_TREE_SIZE = 'timestamp_authority_log_tree_size';
+const LOG_UNINTEGRATED_AGE = 'timestamp_authority_log_unintegrated_age_seconds';
+/** Registered by watchLog, when a transparency log's sequencer starts: none without a log. */
 export const logTreeSize = new Gauge({
-  name: 'timestamp_authority_log_tree_size',
+  name: LOG_TREE_SIZE,
   help: 'Size of the latest checkpoint this process signed as the transparency log sequencer',
-  registers: [registry],
+  registers: [],
   aggregator: 'max',
   collect() {
     this.set(treeSize);
   },
 });
 
+/** Registered by watchLog, as logTreeSize. */
 export const logUnintegratedAge = new Gauge({
-  name: 'timestamp_authority_log_unintegrated_age_seconds',
+  name: LOG_UNINTEGRATED_AGE,
   help:
     'Age of the oldest ledger entry not yet in a signed checkpoint (0 when every entry is), as ' +
     'every replica sees it each checkpoint interval: a stalled sequencer makes it grow',
-  registers: [registry],
+  registers: [],
   aggregator: 'max',
   collect() {
     this.set(unintegratedAge);
@@ -81,6 +85,15 @@ logSequencerRefusals.inc({ reason: 'bad_signature' }, 0);
 export function watchLedger(isAvailable: () => boolean): void {
   available = isAvailable;
   if (!registry.getSingleMetric(LEDGER_AVAILABLE)) registry.registerMetric(ledgerAvailable);
+}
+
+/** The log's gauges, once a sequencer runs in this process (a server without a log has none). */
+export function watchLog(): void {
+  for (const [name, gauge] of [
+    [LOG_TREE_SIZE, logTreeSize],
+    [LOG_UNINTEGRATED_AGE, logUnintegratedAge],
+  ] as const)
+    if (!registry.getSingleMetric(name)) registry.registerMetric(gauge);
 }
 
 export function recordTreeSize(size: number): void {

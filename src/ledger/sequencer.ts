@@ -12,7 +12,12 @@ import {
 import { newVerifier, signNote, type NoteSigner, type NoteVerifier } from '../tlog/note.js';
 import { checkRecord, checkTree, proveRecord, proveTree } from '../tlog/proof.js';
 import { LedgerError } from './errors.js';
-import { logSequencerRefusals, recordTreeSize, recordUnintegratedAge } from './ledger-metrics.js';
+import {
+  logSequencerRefusals,
+  recordTreeSize,
+  recordUnintegratedAge,
+  watchLog,
+} from './ledger-metrics.js';
 import { databaseHashReader, latestCheckpoint, type StoredCheckpoint } from './log-store.js';
 import { SEQUENCER_LOCK } from './schema.js';
 
@@ -80,6 +85,7 @@ export class Sequencer {
   ) {}
 
   start(): void {
+    watchLog();
     this.schedule(0);
   }
 

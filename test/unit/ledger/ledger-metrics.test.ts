@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Worker } from 'node:cluster';
 import { describe, expect, it } from 'vitest';
-import { watchLedger } from '../../../src/ledger/ledger-metrics.js';
+import { recordTreeSize, watchLedger, watchLog } from '../../../src/ledger/ledger-metrics.js';
 import { registry } from '../../../src/metrics/registry.js';
 import { clusterMetricsSource } from '../../../src/runtime/cluster/cluster-metrics.js';
 import type { MetricsJson } from '../../../src/runtime/cluster/messages.js';
@@ -53,5 +53,20 @@ describe('timestamp_authority_ledger_available', () => {
     });
     const answer = () => registry.getMetricsAsJSON() as Promise<MetricsJson>;
     expect(series(await clusterMetricsSource(() => [worker(1, answer), down]).metrics())).toBe('0');
+  });
+});
+
+describe("the transparency log's gauges", () => {
+  it('are absent until a sequencer runs in the process, then read what it recorded', async () => {
+    const TREE_SIZE = /^timestamp_authority_log_tree_size (\S+)$/m;
+    const AGE = /^timestamp_authority_log_unintegrated_age_seconds (\S+)$/m;
+    expect(await registry.metrics()).not.toMatch(TREE_SIZE);
+    expect(await registry.metrics()).not.toMatch(AGE);
+    watchLog();
+    watchLog(); // registered once
+    recordTreeSize(42);
+    const text = await registry.metrics();
+    expect(TREE_SIZE.exec(text)?.[1]).toBe('42');
+    expect(AGE.exec(text)?.[1]).toBe('0');
   });
 });

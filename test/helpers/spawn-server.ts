@@ -40,6 +40,14 @@ export const SERVE_ON_EPHEMERAL_PORTS = [
   'prod',
 ] as const;
 
+/** The messages of the FATAL lines in a prod log's `output` (a start-up that failed). */
+export function fatalMessages(output: string): string[] {
+  return output
+    .split('\n')
+    .filter((line) => line.includes('"FATAL"'))
+    .map((line) => (JSON.parse(line) as { message: string }).message);
+}
+
 /**
  * The built CLI (`make test` builds it first) when it is newer than every source file, else the
  * sources through tsx, so a test never runs stale code.

@@ -5,7 +5,7 @@ import type { ServeOptionName } from '../../../src/config/schema.js';
 import { startServer } from '../../../src/runtime/serve.js';
 import { selfSignedTls } from '../../fakes/tls.js';
 import { tempDir } from '../../helpers/openssl.js';
-import { runCli } from '../../helpers/spawn-server.js';
+import { fatalMessages, runCli } from '../../helpers/spawn-server.js';
 import { silentLogger } from '../../helpers/tsa.js';
 
 /** Holds a port on 127.0.0.1 so the server under test cannot bind it. */
@@ -62,10 +62,7 @@ describe('a port in use stops start-up naming the flag that chose it', () => {
       '--log-type=prod',
     ]);
     expect(await run.exited).toBe(1);
-    const fatal = run
-      .stdout()
-      .split('\n')
-      .filter((line) => line.includes('"FATAL"'));
+    const fatal = fatalMessages(run.stdout());
     expect(fatal).toHaveLength(1);
     expect(fatal[0]).toContain(`cannot start: --metrics-port ${port} is in use on 127.0.0.1`);
     expect(run.stdout()).not.toContain('EADDRINUSE');

@@ -7,7 +7,7 @@ import { openssl, tempDir } from '../../helpers/openssl.js';
 import { EXT, OpensslPki } from '../../helpers/openssl-pki.js';
 import { waitUntil } from '../../helpers/poll.js';
 import { opensslTsVerify } from '../../helpers/timestamp-roundtrip.js';
-import { cliArguments } from '../../helpers/spawn-server.js';
+import { cliArguments, fatalMessages } from '../../helpers/spawn-server.js';
 
 const REPO = resolve(import.meta.dirname, '..', '..', '..');
 const PASSWORD = 'cli-Secret-Marker-42';
@@ -53,12 +53,7 @@ function spkiFingerprint(keyPath: string): string {
 async function failedStart(args: string[]) {
   const run = serve(args);
   const code = await run.exited;
-  const fatal = run
-    .output()
-    .split('\n')
-    .filter((line) => line.includes('"FATAL"'))
-    .map((line) => (JSON.parse(line) as { message: string }).message);
-  return { code, fatal, output: run.output() };
+  return { code, fatal: fatalMessages(run.output()), output: run.output() };
 }
 
 beforeAll(async () => {

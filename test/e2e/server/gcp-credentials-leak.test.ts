@@ -3,7 +3,12 @@ import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../../helpers/openssl.js';
 import { writeChainFor } from '../../helpers/remote-tsa.js';
-import { REPO_ROOT, runCli } from '../../helpers/spawn-server.js';
+import {
+  fatalMessages,
+  REPO_ROOT,
+  runCli,
+  SERVE_ON_EPHEMERAL_PORTS,
+} from '../../helpers/spawn-server.js';
 
 /**
  * A GOOGLE_APPLICATION_CREDENTIALS file that is not JSON (a stray `\q` in private_key): the SDK's
@@ -57,13 +62,7 @@ describe('a malformed Google credentials file', () => {
     async (signer, flags) => {
       const run = runCli(
         [
-          'serve',
-          '--port',
-          '0',
-          '--metrics-port',
-          '0',
-          '--log-type',
-          'prod',
+          ...SERVE_ON_EPHEMERAL_PORTS,
           '--timestamp-signer',
           signer,
           ...flags,
@@ -82,12 +81,7 @@ describe('a malformed Google credentials file', () => {
       expect(output).not.toContain(SECRET);
       expect(output).not.toContain('private_key');
       expect(run.stderr()).toBe('');
-      const fatal = run
-        .stdout()
-        .split('\n')
-        .filter((line) => line.includes('"FATAL"'))
-        .map((line) => (JSON.parse(line) as { message: string }).message);
-      expect(fatal).toEqual([
+      expect(fatalMessages(run.stdout())).toEqual([
         'cannot start: cannot load Google credentials (SyntaxError): check GOOGLE_APPLICATION_CREDENTIALS or the Application Default Credentials',
       ]);
     },

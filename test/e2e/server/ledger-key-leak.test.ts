@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT, runCli } from '../../helpers/spawn-server.js';
+import {
+  fatalMessages,
+  REPO_ROOT,
+  runCli,
+  SERVE_ON_EPHEMERAL_PORTS,
+} from '../../helpers/spawn-server.js';
 
 /**
  * --ledger-key is a secret option: a `pkcs11:` URI may carry pin-value. One with a quote or a space
@@ -13,13 +18,7 @@ const URI = `pkcs11:token=tsa;object=log?module-path=/usr/lib/softhsm/libsofthsm
 async function startWithLedgerKey(ledgerKey: string) {
   const run = runCli(
     [
-      'serve',
-      '--port',
-      '0',
-      '--metrics-port',
-      '0',
-      '--log-type',
-      'prod',
+      ...SERVE_ON_EPHEMERAL_PORTS,
       '--ledger-url',
       'postgres://tsa@127.0.0.1:1/tsa',
       '--ledger-origin',
@@ -28,12 +27,7 @@ async function startWithLedgerKey(ledgerKey: string) {
     { LEDGER_KEY: ledgerKey, HOME: `${REPO_ROOT}test/fixtures-none` },
   );
   const code = await run.exited;
-  const fatal = run
-    .stdout()
-    .split('\n')
-    .filter((line) => line.includes('"FATAL"'))
-    .map((line) => (JSON.parse(line) as { message: string }).message);
-  return { code, fatal, output: run.stdout() + run.stderr() };
+  return { code, fatal: fatalMessages(run.stdout()), output: run.stdout() + run.stderr() };
 }
 
 describe('--ledger-key in start-up errors', () => {

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../../../src/config/resolve.js';
 import type { OpenAuditFile } from '../../../src/server/audit-log.js';
 import type { AuditRecord } from '../../../src/server/audit-record.js';
 import { startServer } from '../../../src/runtime/serve.js';
+import { openAuditFileWith } from '../../helpers/audit-file.js';
 import { tempDir } from '../../helpers/openssl.js';
 import { grantableRequest } from '../../helpers/seeds.js';
 import { listenerClosed } from '../../helpers/split-request.js';
@@ -28,10 +28,8 @@ describe('the audit log at shutdown', () => {
     const held = new Promise<void>((resolve) => (release = resolve));
     let syncing = (): void => undefined;
     const syncStarted = new Promise<void>((resolve) => (syncing = resolve));
-    const opener: OpenAuditFile = async (file) => {
-      const real = await open(file, 'a+', 0o640);
-      return {
-        appendFile: (data) => real.appendFile(data),
+    const opener: OpenAuditFile = (file) =>
+      openAuditFileWith(file, (real) => ({
         datasync: async () => {
           if (holding) {
             syncing();
@@ -39,12 +37,7 @@ describe('the audit log at shutdown', () => {
           }
           return real.datasync();
         },
-        truncate: (length) => real.truncate(length),
-        stat: () => real.stat(),
-        read: (buffer, offset, length, position) => real.read(buffer, offset, length, position),
-        close: () => real.close(),
-      };
-    };
+      }));
     const server = await startServer(
       resolveServeConfig({ port: 0, metricsPort: 0, disableNtpMonitoring: true, auditLog: path }),
       silentLogger,

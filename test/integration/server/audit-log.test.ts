@@ -1,12 +1,10 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   AuditLog,
   openProcessAuditLog,
-  type AuditFile,
   type OpenAuditFile,
 } from '../../../src/server/audit-log.js';
 import { buildServer } from '../../../src/server/app.js';
@@ -15,6 +13,7 @@ import type { ProcessLedger } from '../../../src/ledger/process-ledger.js';
 import { createAuthority } from '../../../src/runtime/serve.js';
 import type { AuditRecord } from '../../../src/server/audit-record.js';
 import { RecordError, type GrantedOutcome } from '../../../src/tsp/authority.js';
+import { openAuditFileWith } from '../../helpers/audit-file.js';
 import { openssl, tempDir } from '../../helpers/openssl.js';
 import { derSeeds, grantableRequest, SEED_DATA } from '../../helpers/seeds.js';
 import { spawnServer, type SpawnedServer } from '../../helpers/spawn-logged-server.js';
@@ -233,11 +232,10 @@ type Fault = 'torn-write' | 'datasync' | 'truncate';
  */
 function faultyFiles() {
   const faults: Fault[] = [];
-  const opener: OpenAuditFile = async (path) => {
-    const real = await open(path, 'a+', 0o640);
-    const enospc = () =>
-      Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
-    const file: AuditFile = {
+  const enospc = () =>
+    Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+  const opener: OpenAuditFile = (path) =>
+    openAuditFileWith(path, (real) => ({
       appendFile: async (data) => {
         if (faults[0] !== 'torn-write') return real.appendFile(data);
         faults.shift();
@@ -254,12 +252,7 @@ function faultyFiles() {
         faults.shift();
         throw Object.assign(new Error('EIO: i/o error, ftruncate'), { code: 'EIO' });
       },
-      stat: () => real.stat(),
-      read: (buffer, offset, length, position) => real.read(buffer, offset, length, position),
-      close: () => real.close(),
-    };
-    return file;
-  };
+    }));
   return { opener, inject: (...next: Fault[]) => faults.push(...next) };
 }
 
@@ -397,24 +390,18 @@ describe('audit log at shutdown', () => {
     cleanups.push(() => release());
     let syncing = (): void => undefined;
     const syncStarted = new Promise<void>((resolve) => (syncing = resolve));
-    const opener: OpenAuditFile = async (file) => {
-      const real = await open(file, 'a+', 0o640);
-      return {
-        appendFile: (data) => real.appendFile(data),
+    const opener: OpenAuditFile = (file) =>
+      openAuditFileWith(file, (real) => ({
         datasync: async () => {
           syncing();
           await stalled;
           return real.datasync();
         },
-        truncate: (length) => real.truncate(length),
-        stat: () => real.stat(),
-        read: (buffer, offset, length, position) => real.read(buffer, offset, length, position),
         close: async () => {
           await stalled; // as FileHandle.close waits for the stalled call
           return real.close();
         },
-      };
-    };
+      }));
     const errors: { fields: unknown; message: string }[] = [];
     const logger = {
       ...silentLogger,

@@ -1,4 +1,5 @@
-import { expect } from 'vitest';
+import { mkdirSync } from 'node:fs';
+import { expect, onTestFinished } from 'vitest';
 import { loadServeConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/config/resolve.js';
 import { tempDir } from './openssl.js';
@@ -27,4 +28,16 @@ export function configRefusal(run: () => unknown): ConfigError {
     return error as ConfigError;
   }
   throw new Error('expected a ConfigError');
+}
+
+/**
+ * A temporary folder with empty `home/` and `cwd/` (the $HOME and working directory a config file
+ * is searched in), removed when the test ends.
+ */
+export function configWorkspace() {
+  const dir = tempDir();
+  onTestFinished(() => dir.cleanup());
+  mkdirSync(dir.path('home'));
+  mkdirSync(dir.path('cwd'));
+  return dir;
 }

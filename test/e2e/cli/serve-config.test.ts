@@ -1,7 +1,7 @@
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { parse } from 'yaml';
+import { configWorkspace } from '../../helpers/config-layers.js';
 import { tempDir } from '../../helpers/openssl.js';
 import { runCli } from '../../helpers/spawn-server.js';
 
@@ -14,19 +14,9 @@ import { runCli } from '../../helpers/spawn-server.js';
 /** Planted in a secret option: it must never be printed. */
 const SECRET = 'Sup3r-s3cret-value';
 
-const dirs: ReturnType<typeof tempDir>[] = [];
-function workspace() {
-  const dir = tempDir();
-  dirs.push(dir);
-  mkdirSync(dir.path('home'));
-  mkdirSync(dir.path('cwd'));
-  return dir;
-}
-afterEach(() => dirs.splice(0).forEach((dir) => dir.cleanup()));
-
 describe('timestamp-server serve --print-config', () => {
   it('is printed by the CLI with every layer applied, and a bad file stops the CLI before it serves', async () => {
-    const dir = workspace();
+    const dir = configWorkspace();
     dir.write('cwd/timestamp-server.yaml', 'port: 4000\nlog-type: prod\n');
     const printed = runCli(
       ['serve', '--print-config', '--read-timeout', '9s'],
@@ -57,7 +47,7 @@ describe('timestamp-server serve --print-config', () => {
 describe('the CLI never prints a secret in a start-up error', () => {
   it('a value that YAML reads as an alias: exit 2, one line, no stack', async () => {
     const dir = tempDir();
-    dirs.push(dir);
+    onTestFinished(() => dir.cleanup());
     const file = dir.write(
       'tsa.yaml',
       `timestamp-signer: memory\nfile-signer-passwd: *${SECRET}\n`,
@@ -78,7 +68,7 @@ describe('the CLI never prints a secret in a start-up error', () => {
 
   it('a secret from a flag, the environment (dashed and underscored) or a config file, when start-up fails', async () => {
     const dir = tempDir();
-    dirs.push(dir);
+    onTestFinished(() => dir.cleanup());
     const file = dir.write('tsa.yaml', `tink-hcvault-token: ${SECRET}-file\nport: eighty\n`);
     const byFile = runCli(['serve', '--config', file, '--print-config']);
     const byEnv = runCli(['serve', '--port', 'eighty', '--print-config'], {

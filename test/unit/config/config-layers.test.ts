@@ -1,5 +1,4 @@
-import { mkdirSync } from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { DurationError, parseByteSize, parseDuration } from '../../../src/config/duration.js';
 import { loadServeConfig } from '../../../src/config/load.js';
@@ -7,20 +6,10 @@ import { formatConfig, MASK } from '../../../src/config/print-config.js';
 import { ConfigError, resolveServeConfig } from '../../../src/config/resolve.js';
 import type { OptionSpec } from '../../../src/config/option-spec.js';
 import { SERVE_OPTIONS } from '../../../src/config/schema.js';
-import { tempDir } from '../../helpers/openssl.js';
-
-const dirs: ReturnType<typeof tempDir>[] = [];
-function workspace() {
-  const dir = tempDir();
-  dirs.push(dir);
-  mkdirSync(dir.path('home'));
-  mkdirSync(dir.path('cwd'));
-  return dir;
-}
-afterEach(() => dirs.splice(0).forEach((dir) => dir.cleanup()));
+import { configWorkspace } from '../../helpers/config-layers.js';
 
 function load(
-  dir: ReturnType<typeof workspace>,
+  dir: ReturnType<typeof configWorkspace>,
   options: { flags?: object; env?: NodeJS.ProcessEnv; configPath?: string } = {},
 ) {
   return loadServeConfig({
@@ -33,7 +22,7 @@ function load(
 
 describe('configuration layers', () => {
   it('uses the schema defaults when nothing is given', () => {
-    const { config, configFile } = load(workspace());
+    const { config, configFile } = load(configWorkspace());
     expect(configFile).toBeUndefined();
     expect(config.port).toBe(3000);
     expect(config.timestampSigner).toBe('memory');
@@ -43,7 +32,7 @@ describe('configuration layers', () => {
   });
 
   it('layers defaults < file < environment < flags', () => {
-    const dir = workspace();
+    const dir = configWorkspace();
     dir.write(
       'cwd/timestamp-server.yaml',
       'port: 4000\nread-timeout: 5s\nlog-type: prod\nuse-http-201: true\n',
@@ -63,7 +52,7 @@ describe('configuration layers', () => {
   });
 
   it('finds timestamp-server.yaml in $HOME before the working directory, and honours --config', () => {
-    const dir = workspace();
+    const dir = configWorkspace();
     const inCwd = dir.write('cwd/timestamp-server.yaml', 'port: 1\n');
     expect(load(dir)).toMatchObject({ configFile: inCwd, config: { port: 1 } });
     const inHome = dir.write('home/timestamp-server.yml', 'port: 2\n');
@@ -79,7 +68,7 @@ describe('configuration layers', () => {
   });
 
   it('reads FLAG_NAME, the Go dashed spelling and go-swagger TLS names from the environment', () => {
-    const dir = workspace();
+    const dir = configWorkspace();
     const config = load(dir, {
       env: {
         TIMESTAMP_SIGNER_HASH: 'SHA384',
@@ -119,24 +108,24 @@ describe('configuration layers', () => {
   ];
   for (const [what, text, message] of failures) {
     it(`stops on a config file with ${what}, naming file and key`, () => {
-      const dir = workspace();
+      const dir = configWorkspace();
       dir.write('cwd/timestamp-server.yaml', text);
       expect(() => load(dir)).toThrow(message);
     });
   }
 
   it('stops when --config names a missing file', () => {
-    const dir = workspace();
+    const dir = configWorkspace();
     expect(() => load(dir, { configPath: dir.path('missing.yaml') })).toThrow(
       /config file .*missing\.yaml: not found/,
     );
   });
 
   it('names the environment variable holding a bad value', () => {
-    expect(() => load(workspace(), { env: { PORT: 'eighty' } })).toThrow(
+    expect(() => load(configWorkspace(), { env: { PORT: 'eighty' } })).toThrow(
       'environment: invalid value for PORT: "eighty"',
     );
-    expect(() => load(workspace(), { env: { 'CLEANUP-TIMEOUT': '10 minutes' } })).toThrow(
+    expect(() => load(configWorkspace(), { env: { 'CLEANUP-TIMEOUT': '10 minutes' } })).toThrow(
       'environment: invalid value for CLEANUP-TIMEOUT',
     );
   });
@@ -183,7 +172,7 @@ describe('value kinds', () => {
     expect(() => resolveServeConfig({ kmsMaxConcurrency: '0' })).toThrow(
       new ConfigError('INVALID_VALUE', 'invalid value for --kms-max-concurrency: "0" (at least 1)'),
     );
-    const dir = workspace();
+    const dir = configWorkspace();
     dir.write('cwd/timestamp-server.yaml', 'kms-timeout: 10m\n');
     expect(() => load(dir)).toThrow(/config file .*: invalid value for key "kms-timeout": "10m"/);
   });
@@ -241,7 +230,7 @@ describe('rules between options', () => {
 
 describe('--print-config', () => {
   it('prints a config file that reads back to the same configuration', () => {
-    const dir = workspace();
+    const dir = configWorkspace();
     const config = resolveServeConfig({
       port: '4321',
       cleanupTimeout: '10m',

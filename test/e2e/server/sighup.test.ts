@@ -1,17 +1,10 @@
-import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { request } from 'node:http';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { spawnHeldAtImport } from '../../helpers/held-import.js';
 import { tempDir } from '../../helpers/openssl.js';
 import { waitUntil } from '../../helpers/poll.js';
-import {
-  cliArguments,
-  REPO_ROOT,
-  SERVE_ON_EPHEMERAL_PORTS,
-  spawnServer,
-} from '../../helpers/spawn-server.js';
+import { cliArguments, SERVE_ON_EPHEMERAL_PORTS, spawnServer } from '../../helpers/spawn-server.js';
 import { listenerClosed, splitRequest } from '../../helpers/split-request.js';
 
 /**
@@ -21,8 +14,6 @@ import { listenerClosed, splitRequest } from '../../helpers/split-request.js';
  * their audit logs. A start-up is held by a module hook (test/helpers/hold-import.mjs) at an import
  * it makes, and released once the signal was sent; a drain by requests sent in part.
  */
-
-const HOLD = pathToFileURL(join(REPO_ROOT, 'test', 'helpers', 'hold-import.mjs')).href;
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -62,57 +53,23 @@ describe('SIGHUP while the server starts', () => {
   };
   for (const [when, module] of Object.entries(holds)) {
     it(`while ${when}: no audit log, the start-up goes on, serves, and a SIGTERM ends it with 0`, async () => {
-      const dir = tempDir();
-      cleanups.push(() => dir.cleanup());
-      const marker = dir.path('holding');
-      const release = dir.path('release');
-      const child = spawn(
-        process.execPath,
-        [
-          '--import',
-          HOLD,
-          ...cliArguments(),
-          ...SERVE_ON_EPHEMERAL_PORTS,
-          '--rate-limit-max',
-          '100',
-        ],
-        {
-          cwd: REPO_ROOT,
-          env: {
-            ...process.env,
-            HOME: `${REPO_ROOT}/test/fixtures-none`,
-            HOLD_IMPORT: module,
-            HOLD_IMPORT_MARKER: marker,
-            HOLD_IMPORT_RELEASE: release,
-          },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        },
-      );
-      cleanups.push(() => {
-        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
-        (resolve) => child.once('close', (code, signal) => resolve({ code, signal })),
-      );
-      let ended = false;
-      void closed.then(() => (ended = true));
+      const run = spawnHeldAtImport(module, [
+        ...cliArguments(),
+        ...SERVE_ON_EPHEMERAL_PORTS,
+        '--rate-limit-max',
+        '100',
+      ]);
+      await run.held;
+      run.child.kill('SIGHUP');
+      run.release();
       await waitUntil(() => {
-        if (ended) throw new Error(`the process ended before the hold:\n${stderr}`);
-        return existsSync(marker);
-      }, 5);
-      child.kill('SIGHUP');
-      writeFileSync(release, '');
-      await waitUntil(() => {
-        if (ended) throw new Error(`the process ended before serving:\n${stderr}\n${stdout}`);
-        return parse(stdout).some((line) => line.message?.startsWith('serving timestamps'));
+        if (run.ended())
+          throw new Error(`the process ended before serving:\n${run.stderr()}\n${run.stdout()}`);
+        return parse(run.stdout()).some((line) => line.message?.startsWith('serving timestamps'));
       }, 20);
-      child.kill('SIGTERM');
-      expect(await closed, stderr).toEqual({ code: 0, signal: null });
-      expect(parse(stdout).at(-1)?.message).toBe('shut down');
+      run.child.kill('SIGTERM');
+      expect(await run.closed, run.stderr()).toEqual({ code: 0, signal: null });
+      expect(parse(run.stdout()).at(-1)?.message).toBe('shut down');
     });
   }
 });

@@ -1,13 +1,10 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
-import { tempDir } from '../../helpers/openssl.js';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { spawnHeldAtImport } from '../../helpers/held-import.js';
 import {
   cliArguments,
   MISSING_FILE_SIGNER,
-  REPO_ROOT,
   SERVE_ON_EPHEMERAL_PORTS,
 } from '../../helpers/spawn-server.js';
 
@@ -19,7 +16,6 @@ import {
  * signal is sent while it is held, and the load released only then. No timing involved.
  */
 
-const HOLD = pathToFileURL(join(REPO_ROOT, 'test', 'helpers', 'hold-import.mjs')).href;
 /** The program module, built (.js) or through tsx (.ts). */
 const PROGRAM = String.raw`/src/cli/server-program\.[jt]s$`;
 /** How the program ran before it had an entry of its own: as the executable itself. */
@@ -28,19 +24,6 @@ const programAsEntry = () =>
 
 /** Whether this machine lets a process be PID 1 of a new PID namespace (user namespaces). */
 const canBePid1 = spawnSync('unshare', ['-Urpf', 'true']).status === 0;
-
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-/** Resolves once `path` exists; rejects if the process ended first. */
-async function fileAppears(path: string, ended: () => boolean): Promise<void> {
-  while (!existsSync(path)) {
-    if (ended()) throw new Error(`the process ended before ${path} appeared`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 /**
  * Runs `node <script> <args>` with the program's import held, sends `signal` to node while it is
@@ -53,46 +36,21 @@ async function signalWhileLoading(
   signal: NodeJS.Signals,
   { pid1 = false } = {},
 ) {
-  const dir = tempDir();
-  cleanups.push(() => dir.cleanup());
-  const marker = dir.path('holding');
-  const release = dir.path('release');
-  const node = [process.execPath, '--import', HOLD, ...script, ...args];
   // --kill-child: node goes too if unshare is killed (the cleanup).
-  const [command, ...argv] = pid1 ? ['unshare', '-Urpf', '--kill-child', ...node] : node;
-  const child = spawn(command as string, argv, {
-    cwd: REPO_ROOT,
-    env: {
-      ...process.env,
-      HOME: `${REPO_ROOT}/test/fixtures-none`,
-      HOLD_IMPORT: PROGRAM,
-      HOLD_IMPORT_MARKER: marker,
-      HOLD_IMPORT_RELEASE: release,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  cleanups.push(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  // 'close', not 'exit': the last lines may still be in the pipe when 'exit' fires.
-  const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('close', (code, signalCode) => resolve({ code, signal: signalCode })),
+  const run = spawnHeldAtImport(
+    PROGRAM,
+    [...script, ...args],
+    pid1 ? ['unshare', '-Urpf', '--kill-child'] : [],
   );
-  let ended = false;
-  void closed.then(() => (ended = true));
-  await fileAppears(marker, () => ended);
+  await run.held;
   // unshare's only child is node (it wrote the marker).
   const pid = pid1
-    ? Number(readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim())
-    : (child.pid as number);
+    ? Number(readFileSync(`/proc/${run.child.pid}/task/${run.child.pid}/children`, 'utf8').trim())
+    : (run.child.pid as number);
   process.kill(pid, signal);
-  writeFileSync(release, '');
-  const { code, signal: killedBy } = await closed;
-  return { code, killedBy, stdout, stderr };
+  run.release();
+  const { code, signal: killedBy } = await run.closed;
+  return { code, killedBy, stdout: run.stdout(), stderr: run.stderr() };
 }
 
 const SERVE = [

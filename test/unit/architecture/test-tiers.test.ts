@@ -19,7 +19,7 @@ const STARTS_SOMETHING = [
   /\bexecFile(Sync)?\((?!\s*'git')/,
   /\b(runCli|spawnServer|startProcess|startPostgres|startLogServer|startNtpServer)\b/,
   /\b(startChronyClient|startKekServices|startFake[A-Za-z]+|createRemoteTsa|createFlagServer)\b/,
-  /\b(SntpResponder|SoftHsm)\b/,
+  /\b(SntpResponder|SoftHsm|spawnHeldAtImport)\b/,
 ];
 
 function testFiles(dir: string): string[] {

@@ -1,13 +1,14 @@
 import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { vaultConnectionFromEnv, vaultRequest } from '../../../../src/signers/kms/vault-client.js';
 import { createKmsSigner } from '../../../../src/signers/kms/create-kms-signer.js';
 import { classifyServiceError } from '../../../../src/signers/kms/failure-reason.js';
 import { openKek } from '../../../../src/signers/tink/open-kek.js';
 import { createTinkSigner } from '../../../../src/signers/tink/tink-signer.js';
 import { startFakeVault } from '../../../fakes/vault-transit.js';
+import { restoreEnvAfterEach } from '../../../helpers/env.js';
 
 /**
  * A Vault address with credentials (`http://user:password@host`) or one that does not parse was
@@ -17,7 +18,7 @@ import { startFakeVault } from '../../../fakes/vault-transit.js';
  */
 const SECRET = 'PLANTED_S3CRET_42';
 const TOKEN = 'hvs.vault-address-test-token';
-const ENV_SET_HERE = [
+restoreEnvAfterEach([
   'HOME',
   'VAULT_ADDR',
   'VAULT_TOKEN',
@@ -25,15 +26,7 @@ const ENV_SET_HERE = [
   'BAO_ADDR',
   'BAO_TOKEN',
   'TINK_HCVAULT_ADDR',
-] as const;
-const savedEnv = Object.fromEntries(ENV_SET_HERE.map((name) => [name, process.env[name]]));
-afterEach(() => {
-  for (const name of ENV_SET_HERE) {
-    const value = savedEnv[name];
-    if (value === undefined) delete process.env[name];
-    else process.env[name] = value;
-  }
-});
+]);
 
 let vault: Awaited<ReturnType<typeof startFakeVault>>;
 let hostPort: string;

@@ -1,5 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   vaultConnectionFromEnv,
   vaultRequest,
@@ -7,20 +7,12 @@ import {
 } from '../../../../src/signers/kms/vault-client.js';
 import { createKmsSigner } from '../../../../src/signers/kms/create-kms-signer.js';
 import { startFakeVault } from '../../../fakes/vault-transit.js';
+import { restoreEnvAfterEach } from '../../../helpers/env.js';
 import { tempDir } from '../../../helpers/openssl.js';
 
 const SECRET = 'hvs.CAESIJ-secret-token-marker';
 const dir = tempDir();
-const ENV_SET_HERE = ['HOME', 'VAULT_ADDR', 'VAULT_TOKEN', 'VAULT_TOKEN_FILE'] as const;
-const savedEnv = Object.fromEntries(ENV_SET_HERE.map((name) => [name, process.env[name]]));
-afterEach(() => {
-  // Key by key: os.homedir() reads the real environment, which a new process.env object detaches.
-  for (const name of ENV_SET_HERE) {
-    const value = savedEnv[name];
-    if (value === undefined) delete process.env[name];
-    else process.env[name] = value;
-  }
-});
+restoreEnvAfterEach(['HOME', 'VAULT_ADDR', 'VAULT_TOKEN', 'VAULT_TOKEN_FILE']);
 afterAll(() => dir.cleanup());
 
 /** What vaultConnectionFromEnv throws for `env`, with HOME at `home` (~/.vault-token's place). */

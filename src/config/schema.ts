@@ -215,7 +215,7 @@ export const SERVE_OPTIONS = {
     flag: 'accepted-policy-oids',
     kind: 'list',
     default: ['1.3.6.1.4.1.57264.2'],
-    description: 'policies a request may name (comma-separated)',
+    description: 'policies a request may name besides the default one (comma-separated)',
   }),
   allowCustomExtensions: option({
     flag: 'allow-custom-extensions',

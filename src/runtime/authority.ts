@@ -106,7 +106,11 @@ export async function createAuthority(
         ...validityOf(certificate, 'certificate'),
       })),
     );
-    const policies = profile ? profile.policyOids : config.acceptedPolicyOids;
+    // The policy a token is issued under by default is one a request may name (RFC 3161
+    // section 2.4.2: only a policy the TSA does not support is refused); Go refuses it unless listed.
+    const policies = profile
+      ? profile.policyOids
+      : [config.defaultPolicyOid, ...config.acceptedPolicyOids];
     const acceptedPolicies = new Set(policies.map((dotted) => toHex(oid(dotted))));
     const authority = new TimestampAuthority({
       profile: {

@@ -2,13 +2,18 @@ import { integer, namedBitString, readElement, sequence, Tag, tlv } from '../asn
 import { FailInfo, type TimeStampRejection } from './rejection.js';
 
 const REJECTION = 2;
+/**
+ * Most reasons are fixed texts, but a clock's detail names its measured offset and changes each
+ * round: past this many, an encoding is made each time rather than kept for good.
+ */
+export const CACHED_REJECTIONS = 64;
 const cache = new Map<string, Buffer>();
 
 /**
  * TimeStampResp with status rejection (RFC 3161 section 2.4.2):
  *   PKIStatusInfo ::= SEQUENCE { status PKIStatus, statusString PKIFreeText OPTIONAL,
  *                                failInfo PKIFailureInfo OPTIONAL }
- * The strings are fixed per reason, so each encoding is made once.
+ * Each reason's encoding is made once, up to CACHED_REJECTIONS of them.
  */
 export function encodeRejection(rejection: TimeStampRejection): Buffer {
   const key = `${rejection.failInfo}\0${rejection.message}\0${rejection.detail ?? ''}`;
@@ -21,7 +26,7 @@ export function encodeRejection(rejection: TimeStampRejection): Buffer {
     encoded = sequence(
       sequence(integer(REJECTION), statusString, namedBitString([FailInfo[rejection.failInfo]])),
     );
-    cache.set(key, encoded);
+    if (cache.size < CACHED_REJECTIONS) cache.set(key, encoded);
   }
   return encoded;
 }

@@ -144,6 +144,28 @@ describe('Go api_test.go cases (reference 12.1)', () => {
     );
   });
 
+  it('beyond Go: a request may name the default policy, listed among the accepted ones or not', async () => {
+    const { app } = await createTestServer({ defaultPolicyOid: '1.2.3.9' });
+    const named = await timestamp(
+      app,
+      'application/timestamp-query',
+      encodeRequest({ digest, policy: '1.2.3.9' }),
+    );
+    expect(named.decoded?.tstInfo?.policy).toBe('1.2.3.9');
+    const listed = await timestamp(
+      app,
+      'application/timestamp-query',
+      encodeRequest({ digest, policy: OID.sigstoreTsaPolicy }),
+    );
+    expect(listed.decoded?.tstInfo?.policy).toBe(OID.sigstoreTsaPolicy);
+    const other = await timestamp(
+      app,
+      'application/timestamp-query',
+      encodeRequest({ digest, policy: '1.2.3.10' }),
+    );
+    expect(decodeResponse(other.response.rawPayload).failInfo).toEqual(['unacceptedPolicy']);
+  });
+
   it('7: certReq false and no nonce: no certificates, no nonce (DER and JSON)', async () => {
     const { app } = await createTestServer();
     const der = await timestamp(

@@ -7,7 +7,7 @@ import { OID } from '../../../src/asn1/oids.js';
 import { createMemorySigner } from '../../../src/signers/memory.js';
 import { TimestampAuthority } from '../../../src/tsp/authority.js';
 import { GO_MESSAGES, reject, type TimeStampRejection } from '../../../src/tsp/rejection.js';
-import { encodeRejection, timeStampTokenOf } from '../../../src/tsp/response.js';
+import { CACHED_REJECTIONS, encodeRejection, timeStampTokenOf } from '../../../src/tsp/response.js';
 import { parseCertificate } from '../../../src/x509/certificate.js';
 import { decodeResponse } from '../../helpers/decode.js';
 import { encodeRequest } from '../../helpers/requests.js';
@@ -66,6 +66,17 @@ describe('encodeRejection', () => {
     const first = encodeRejection(reject.timeNotAvailable('a'));
     expect(encodeRejection(reject.timeNotAvailable('a'))).toBe(first);
     expect(encodeRejection(reject.timeNotAvailable('b'))).not.toEqual(first);
+  });
+
+  it('keeps a bounded number: details that change each clock round are encoded anew past it', () => {
+    const kept = encodeRejection(reject.timeNotAvailable('kept'));
+    for (let round = 0; round < CACHED_REJECTIONS; round++)
+      encodeRejection(reject.timeNotAvailable(`median offset ${round}.01 s`));
+    const late = reject.timeNotAvailable('median offset 1e9 s');
+    const once = encodeRejection(late);
+    expect(encodeRejection(late)).toEqual(once);
+    expect(encodeRejection(late)).not.toBe(once);
+    expect(encodeRejection(reject.timeNotAvailable('kept'))).toBe(kept);
   });
 });
 

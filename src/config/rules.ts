@@ -1,4 +1,6 @@
 import { oidContent, toHex } from '../asn1/der.js';
+import { OID } from '../asn1/oids.js';
+import { QC_STATEMENTS_NEVER_ACCEPTED } from '../tsp/extension-policy.js';
 import { parseAccuracy } from './accuracy.js';
 import { ConfigError } from './config-error.js';
 import { formatDuration } from './duration.js';
@@ -139,8 +141,11 @@ function checkListenerPorts(config: ServeConfig): void {
 function checkOidOptions(config: ServeConfig): void {
   checkDottedOid(config.defaultPolicyOid, '--default-policy-oid');
   for (const dotted of config.acceptedPolicyOids) checkDottedOid(dotted, '--accepted-policy-oids');
-  for (const dotted of config.acceptedExtensionOids)
+  for (const dotted of config.acceptedExtensionOids) {
     checkDottedOid(dotted, '--accepted-extension-oids');
+    if (oidContent(dotted).equals(oidContent(OID.qcStatements)))
+      throw new ConfigError('INVALID_VALUE', QC_STATEMENTS_NEVER_ACCEPTED);
+  }
 }
 
 /**

@@ -27,6 +27,8 @@ export interface ExtensionPolicy {
 
 const QC_STATEMENTS = toHex(oidContent(OID.qcStatements));
 
+export const QC_STATEMENTS_NEVER_ACCEPTED = `--accepted-extension-oids: qcStatements (${OID.qcStatements}) are never accepted from a client: they would make a token claim to be qualified`;
+
 /** The allow-list of --accepted-extension-oids; throws on an invalid OID or qcStatements. */
 export function acceptedExtensionSet(dottedOids: readonly string[]): ReadonlySet<string> {
   const accepted = new Set<string>();
@@ -44,10 +46,7 @@ export function acceptedExtensionSet(dottedOids: readonly string[]): ReadonlySet
       );
     }
     if (toHex(content) === QC_STATEMENTS) {
-      throw new TokenProfileError(
-        'EXTENSION_NEVER_ACCEPTED',
-        `--accepted-extension-oids: qcStatements (${OID.qcStatements}) are never accepted from a client: they would make a token claim to be qualified`,
-      );
+      throw new TokenProfileError('EXTENSION_NEVER_ACCEPTED', QC_STATEMENTS_NEVER_ACCEPTED);
     }
     accepted.add(toHex(content));
   }

@@ -175,6 +175,11 @@ profiles:
       /--accepted-extension-oids: invalid OID "0\.40\.1"/,
     ],
     [
+      'qcStatements among the accepted extensions (refused before anything starts, exit 2)',
+      'accepted-extension-oids: [1.2.3, 1.3.6.1.5.5.7.1.3]\n',
+      /qcStatements \(1\.3\.6\.1\.5\.5\.7\.1\.3\) are never accepted/,
+    ],
+    [
       'a sub-second accuracy',
       'profiles:\n  - {name: a, policy-oids: [1.2.3], accuracy: 500ms}\n',
       /accuracy must be whole seconds/,

@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { Ajv2019 } from 'ajv/dist/2019.js';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { parseDuration } from '../../../src/config/duration.js';
+import { SERVE_OPTIONS } from '../../../src/config/schema.js';
 import { parseDockerfile } from '../../helpers/dockerfile.js';
 import { REPO_ROOT } from '../../helpers/spawn-server.js';
 
@@ -40,6 +42,7 @@ interface Service {
   volumes?: string[];
   ports?: string[];
   healthcheck?: { test: string[] };
+  stop_grace_period?: string;
   depends_on?: Record<string, { condition: string }>;
 }
 const compose = parse(readFileSync(join(REPO_ROOT, 'docker-compose.yml'), 'utf8')) as {
@@ -76,6 +79,22 @@ describe('docker-compose.yml', () => {
     );
     expect(loadtest?.depends_on).toEqual({ 'timestamp-server': { condition: 'service_healthy' } });
     expect(loadtest?.command).toEqual(['http://timestamp-server:3000']);
+  });
+
+  it("gives each server longer to stop than its drain (Docker's default is 10 s)", () => {
+    const drainSeconds = SERVE_OPTIONS.gracefulTimeout.default / 1000;
+    const servers = Object.entries(compose.services).filter(
+      // The chrony sidecar runs the same image with chronyd as its entrypoint.
+      ([, service]) => service.build.target === 'deploy' && !service.entrypoint,
+    );
+    expect(servers.map(([name]) => name).sort()).toEqual([
+      'timestamp-server',
+      'timestamp-server-nts',
+    ]);
+    for (const [, service] of servers) {
+      const graceMs = parseDuration(service.stop_grace_period ?? '10s') ?? 0;
+      expect(graceMs / 1000).toBeGreaterThan(drainSeconds);
+    }
   });
 
   it('builds targets that the Dockerfile defines', () => {

@@ -55,7 +55,10 @@ program.addOption(new Option('--config <path>').hideHelp());
 const serve = program.command('serve').description('start the HTTP server');
 for (const spec of serveOptions) serve.addOption(flagFor(spec));
 serve
-  .option('--config <path>', 'config file (default: timestamp-server.yaml in $HOME, then .)')
+  .option(
+    '--config <path>',
+    'config file (default: timestamp-server.yaml, .yml or .json in $HOME, then .)',
+  )
   .option('--print-config', 'print the effective configuration (secrets masked) and exit');
 serve.action(async (_options: unknown, command: Command) => {
   // A worker serves the primary's configuration (sent over IPC), never a reading of its own.

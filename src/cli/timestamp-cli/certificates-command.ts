@@ -77,7 +77,10 @@ function keyOptions(command: Command): Command {
         .argParser((value: string) => (value === 'auto' ? 'auto' : parseHash(value))),
     )
     .addOption(
-      option('--organization <name>', 'organization (O) of every subject').argParser(nameAttribute),
+      option(
+        '--organization <name>',
+        'organization (O) of each certificate subject (create: all three; csr: its one)',
+      ).argParser(nameAttribute),
     );
 }
 

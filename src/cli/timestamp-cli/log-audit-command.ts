@@ -89,7 +89,7 @@ export function logAuditCommand(globals: () => GlobalOptions, output: Output): C
     .addOption(
       option(
         '--log-key <key>',
-        'the log verifier key (origin+hash+base64), or a file holding it; by default the key the server publishes, which proves nothing',
+        'the log verifier key (origin+keyid+base64), or a file holding it; by default the key the server publishes, which proves nothing',
       ).argParser(parseLogKey),
     )
     .addOption(

@@ -27,7 +27,7 @@ export function parseLogUrl(value: string): string {
 }
 
 /**
- * The log's note verifier key ("origin+hash+base64") as the log serves it (GET /api/v1/log/key):
+ * The log's note verifier key ("origin+keyid+base64") as the log serves it (GET /api/v1/log/key):
  * text only, never a path, since the server is not trusted to name local files.
  */
 export function parseServedLogKey(body: Buffer, url: string): string {
@@ -37,7 +37,7 @@ export function parseServedLogKey(body: Buffer, url: string): string {
   } catch (error) {
     throw new CliError(
       'INVALID_RESPONSE',
-      `GET ${url}: not a log verifier key (origin+hash+base64): ${(error as Error).message}`,
+      `GET ${url}: not a log verifier key (origin+keyid+base64): ${(error as Error).message}`,
     );
   }
   return key;
@@ -47,7 +47,7 @@ export function parseServedLogKey(body: Buffer, url: string): string {
 export type LogKeyArgument = { key: string } | { file: string };
 
 /**
- * The --log-key argument: the log's note verifier key ("origin+hash+base64"), given as the key
+ * The --log-key argument: the log's note verifier key ("origin+keyid+base64"), given as the key
  * itself or as a file that holds it (what GET /api/v1/log/key returns). A file is only read when
  * the command runs (readLogKey), without blocking and at most MAX_TEXT_FILE_BYTES of it: an
  * argument parser is synchronous, and a FIFO or /dev/zero there would hang or fill memory.
@@ -59,7 +59,7 @@ export function parseLogKey(value: string): LogKeyArgument {
     newVerifier(key);
   } catch (error) {
     throw new InvalidArgumentError(
-      `"${value}" is not a log verifier key (origin+hash+base64): ${(error as Error).message}`,
+      `"${value}" is not a log verifier key (origin+keyid+base64): ${(error as Error).message}`,
     );
   }
   return { key };
@@ -75,7 +75,7 @@ export async function readLogKey(argument: LogKeyArgument): Promise<string> {
   } catch (error) {
     throw new CliError(
       'USAGE',
-      `--log-key ${argument.file} does not hold a log verifier key (origin+hash+base64): ${(error as Error).message}`,
+      `--log-key ${argument.file} does not hold a log verifier key (origin+keyid+base64): ${(error as Error).message}`,
     );
   }
   return key;

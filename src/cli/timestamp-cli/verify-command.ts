@@ -40,7 +40,7 @@ export function verifyCommand(globals: () => GlobalOptions, output: Output): Com
   return new Command('verify')
     .description('Verify the timestamp response using a timestamp certificate chain.')
     .addOption(
-      option('--artifact <file>', 'path to an blob with signed data')
+      option('--artifact <file>', 'path to a blob with signed data')
         .argParser(parseExistingFile)
         .makeOptionMandatory(),
     )
@@ -97,7 +97,7 @@ export function verifyCommand(globals: () => GlobalOptions, output: Output): Com
     .addOption(
       option(
         '--log-key <key>',
-        'the log verifier key (origin+hash+base64), or a file holding it; required with --log-proof',
+        'the log verifier key (origin+keyid+base64), or a file holding it; required with --log-proof',
       ).argParser(parseLogKey),
     )
     .action(async (options: VerifyCommandOptions) => {

@@ -318,7 +318,7 @@ describe('timestamp-cli log-audit', () => {
     try {
       const refused = run(logAuditCommand, [server.url]);
       await expect(refused).rejects.toThrow(
-        `GET ${server.url}/api/v1/log/key: not a log verifier key (origin+hash+base64)`,
+        `GET ${server.url}/api/v1/log/key: not a log verifier key (origin+keyid+base64)`,
       );
       await expect(refused).rejects.toMatchObject({ code: 'INVALID_RESPONSE' });
     } finally {

@@ -116,6 +116,6 @@ describe('timestamp-cli verify --log-proof', () => {
       )
         .exitOverride()
         .parseAsync(swapped, { from: 'user' }),
-    ).rejects.toThrow(`--log-key ${file} does not hold a log verifier key (origin+hash+base64): `);
+    ).rejects.toThrow(`--log-key ${file} does not hold a log verifier key (origin+keyid+base64): `);
   });
 });

@@ -51,22 +51,55 @@ export async function endpointOptions(
   return options;
 }
 
-interface Cancellable<T> extends Promise<T> {
-  cancel?: () => void;
+/** gRPC CANCELLED (grpc/status.h). */
+const GRPC_CANCELLED = 1;
+
+/** The one method of a grpc-js call that a cancelling interceptor needs. */
+interface CancellableGrpcCall {
+  cancelWithStatus(code: number, details: string): void;
+}
+
+/** The gax call options of `gaxCall`: one attempt, and the interceptor that cancels it. */
+export interface GaxCallOptions {
+  retry: { retryCodes: number[] };
+  otherArgs: { options: { interceptors: unknown[] } };
 }
 
 /**
- * Cancels a gax call when the signal aborts (gax calls take no AbortSignal), or at once when it
- * already has: its 'abort' event has passed, and the gRPC call would run on to its own end.
+ * Runs one Cloud KMS call that ends when `signal` aborts. The client's public methods return a
+ * plain Promise (they end in .then/.catch), so gax's cancel() is out of reach, and gax takes no
+ * AbortSignal: a grpc-js call interceptor (call options reach the channel through
+ * `otherArgs.options`) holds the gRPC call and cancels it, which resets its HTTP/2 stream. Without
+ * it the call ran on to gax's own 60 s timeout after the deadline gave up on it: a freed slot
+ * while the service still had the call, and a process that could not exit after a failed start.
+ * One attempt (no gax retries): retries are the remote signer's business, within the deadline.
  */
-export function cancelOnAbort<T>(call: Cancellable<T>, signal: AbortSignal): Promise<T> {
-  const cancel = () => call.cancel?.();
-  if (signal.aborted) {
-    cancel();
-    return call;
+export async function gaxCall<T>(
+  signal: AbortSignal | undefined,
+  call: (options: GaxCallOptions) => Promise<T>,
+): Promise<T> {
+  signal?.throwIfAborted();
+  let cancel: (() => void) | undefined;
+  const interceptor = (
+    options: unknown,
+    nextCall: (options: unknown) => CancellableGrpcCall,
+  ): CancellableGrpcCall => {
+    const grpcCall = nextCall(options);
+    cancel = () => grpcCall.cancelWithStatus(GRPC_CANCELLED, 'cancelled by the caller');
+    // The abort may come while gax still waits for its stub, before the call exists.
+    if (signal?.aborted) cancel();
+    return grpcCall;
+  };
+  const onAbort = () => cancel?.();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    return await call({
+      retry: { retryCodes: [] },
+      otherArgs: { options: { interceptors: [interceptor] } },
+    });
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
   }
-  signal.addEventListener('abort', cancel, { once: true });
-  return call.finally(() => signal.removeEventListener('abort', cancel));
 }
 
 /**
@@ -103,20 +136,17 @@ function safeErrorKind(error: unknown): string {
 export async function createGcpKmsApi(uri: string): Promise<RemoteSignatureApi> {
   const { cryptoKey, version } = parseGcpKmsUri(uri);
   const client = await createGcpKmsClient();
-  // Retries are the remote signer's business: throttling only, within the deadline.
-  const once = { retry: { retryCodes: [] } };
   let versionName = version ? `${cryptoKey}/cryptoKeyVersions/${version}` : '';
 
   return {
     id: `gcpkms:${cryptoKey}${version ? `/cryptoKeyVersions/${version}` : ''}`,
     async describeKey(signal) {
       if (!versionName) {
-        const [versions] = await cancelOnAbort(
+        const [versions] = await gaxCall(signal, (options) =>
           client.listCryptoKeyVersions(
             { parent: cryptoKey, filter: 'state=ENABLED', orderBy: 'name desc' },
-            once,
+            options,
           ),
-          signal,
         );
         // Newest enabled version, by number (a name sort would put 9 after 10).
         const newest = versions
@@ -126,9 +156,8 @@ export async function createGcpKmsApi(uri: string): Promise<RemoteSignatureApi> 
         if (!newest) throw new SignerError('KEY_NOT_USABLE', `${cryptoKey} has no ENABLED version`);
         versionName = newest;
       }
-      const [keyVersion] = await cancelOnAbort(
-        client.getCryptoKeyVersion({ name: versionName }, once),
-        signal,
+      const [keyVersion] = await gaxCall(signal, (options) =>
+        client.getCryptoKeyVersion({ name: versionName }, options),
       );
       if (keyVersion.state !== 'ENABLED')
         throw new SignerError(
@@ -143,17 +172,15 @@ export async function createGcpKmsApi(uri: string): Promise<RemoteSignatureApi> 
           `${algorithm} is not a supported asymmetric signing algorithm (use EC_SIGN_P256/P384, RSA_SIGN_PKCS1_* or RSA_SIGN_PSS_*)`,
         );
       }
-      const [publicKey] = await cancelOnAbort(
-        client.getPublicKey({ name: versionName }, once),
-        signal,
+      const [publicKey] = await gaxCall(signal, (options) =>
+        client.getPublicKey({ name: versionName }, options),
       );
       if (!publicKey.pem) throw new SignerError('BAD_ANSWER', `${versionName} has no public key`);
       return { publicKey: createPublicKey(publicKey.pem), ...known };
     },
     async signDigest(digest, algorithm, signal) {
-      const [response] = await cancelOnAbort(
-        client.asymmetricSign({ name: versionName, digest: { [algorithm.hash]: digest } }, once),
-        signal,
+      const [response] = await gaxCall(signal, (options) =>
+        client.asymmetricSign({ name: versionName, digest: { [algorithm.hash]: digest } }, options),
       );
       if (!response.signature)
         throw new SignerError('BAD_ANSWER', 'AsymmetricSign returned no signature');

@@ -44,19 +44,24 @@ export function kekUriShown(uri: string): string {
 
 async function openGcpKek(uri: string): Promise<KeyEncryptionKey> {
   const keyName = uri.slice('gcp-kms://'.length);
-  const { createGcpKmsClient, cancelOnAbort } = await import('../kms/gcp.js');
+  const { createGcpKmsClient, gaxCall } = await import('../kms/gcp.js');
   const client = await createGcpKmsClient();
   return {
     uri,
     async decrypt(ciphertext, associatedData, signal) {
-      const call = client.decrypt({
-        name: keyName,
-        ciphertext,
-        ciphertextCrc32c: { value: crc32c(ciphertext) },
-        ...(associatedData.length > 0 ? { additionalAuthenticatedData: associatedData } : {}),
-        additionalAuthenticatedDataCrc32c: { value: crc32c(associatedData) },
-      });
-      const [response] = await (signal ? cancelOnAbort(call, signal) : call);
+      // One attempt, as the AWS KEK: --kms-timeout bounds the whole read.
+      const [response] = await gaxCall(signal, (options) =>
+        client.decrypt(
+          {
+            name: keyName,
+            ciphertext,
+            ciphertextCrc32c: { value: crc32c(ciphertext) },
+            ...(associatedData.length > 0 ? { additionalAuthenticatedData: associatedData } : {}),
+            additionalAuthenticatedDataCrc32c: { value: crc32c(associatedData) },
+          },
+          options,
+        ),
+      );
       const plaintext = Buffer.from((response.plaintext as Uint8Array | null) ?? []);
       const checksum = response.plaintextCrc32c?.value;
       if (checksum !== undefined && checksum !== null && Number(checksum) !== crc32c(plaintext)) {

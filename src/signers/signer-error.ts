@@ -16,6 +16,8 @@ export type SignerErrorCode =
   | 'DECRYPTION_FAILED'
   /** A KMS or KEK key URI is malformed or names an unknown scheme. */
   | 'INVALID_KEY_URI'
+  /** An endpoint override (GCP_KMS_ENDPOINT, AWS_ENDPOINT_URL_KMS...) is malformed. */
+  | 'INVALID_ENDPOINT'
   /** The KMS key exists but cannot sign here (disabled, wrong usage, no enabled version). */
   | 'KEY_NOT_USABLE'
   /** No credentials for the key service. */

@@ -4,6 +4,7 @@ import type { HashName } from '../../asn1/algorithms.js';
 import type { RemoteSignatureApi } from './remote-signer.js';
 import { SignerError } from '../signer-error.js';
 import { AWS_KMS_URI, KMS_URI_FORMATS } from '../../config/key-uri.js';
+import { checkedAwsEndpointVariable } from './endpoint-override.js';
 
 export interface AwsKmsKey {
   /** `https://host[:port]`, or undefined for the SDK's own choice (region, AWS_ENDPOINT_URL_KMS). */
@@ -36,6 +37,7 @@ export async function createAwsKmsApi(uri: string): Promise<RemoteSignatureApi> 
   const { KMSClient, DescribeKeyCommand, GetPublicKeyCommand, SignCommand } =
     await import('@aws-sdk/client-kms');
   const key = parseAwsKmsUri(uri);
+  checkedAwsEndpointVariable(key.endpoint);
   const client = new KMSClient({
     ...(key.endpoint ? { endpoint: key.endpoint } : {}),
     ...(key.region ? { region: key.region } : {}),

@@ -3,6 +3,7 @@ import type { HashName } from '../../asn1/algorithms.js';
 import type { RemoteSignatureApi } from './remote-signer.js';
 import { SignerError } from '../signer-error.js';
 import { errorCodeOf } from '../../errors.js';
+import { endpointFromVariable } from './endpoint-override.js';
 import { GCP_KMS_URI, KMS_URI_FORMATS } from '../../config/key-uri.js';
 
 /** Parses `gcpkms://projects/P/locations/L/keyRings/R/cryptoKeys/K[/cryptoKeyVersions/V]`. */
@@ -27,18 +28,25 @@ const ALGORITHMS: Record<string, { hash: HashName; pss?: boolean }> = {
   RSA_SIGN_PSS_4096_SHA512: { hash: 'sha512', pss: true },
 };
 
+/** The variable of the Cloud KMS endpoint override. */
+const GCP_ENDPOINT_VARIABLE = 'GCP_KMS_ENDPOINT';
+
 /** gRPC RESOURCE_EXHAUSTED: Cloud KMS's quota/throttling answer. */
 const RESOURCE_EXHAUSTED = 8;
 
 /**
  * The client options for GCP_KMS_ENDPOINT: `http://host:port` is a plaintext channel without
- * credentials (emulators, tests); `https://host[:port]` or `host[:port]` keeps TLS and ADC.
+ * credentials (emulators, tests); `https://host[:port]` or `host[:port]` keeps TLS and ADC. A
+ * value that is not such an address is refused naming the variable, never quoting it.
  */
 export async function endpointOptions(
   endpoint: string | undefined,
 ): Promise<Record<string, string | number | object>> {
   if (!endpoint) return {};
-  const url = new URL(endpoint.includes('://') ? endpoint : `https://${endpoint}`);
+  const url = endpointFromVariable(GCP_ENDPOINT_VARIABLE, endpoint, {
+    example: 'kms.example:443, https://kms.example or http://127.0.0.1:8080',
+    defaultScheme: 'https',
+  });
   const options: Record<string, string | number | object> = {
     apiEndpoint: url.hostname.replace(/^\[|\]$/g, ''),
   };
@@ -112,7 +120,7 @@ export async function gaxCall<T>(
 export async function createGcpKmsClient() {
   const { KeyManagementServiceClient } = await import('@google-cloud/kms');
   const client = new KeyManagementServiceClient(
-    await endpointOptions(process.env['GCP_KMS_ENDPOINT']),
+    await endpointOptions(process.env[GCP_ENDPOINT_VARIABLE]),
   );
   try {
     await client.initialize();

@@ -1,6 +1,7 @@
 import type { KeyEncryptionKey } from './kek.js';
 import { crc32c } from './crc32c.js';
 import { SignerError } from '../signer-error.js';
+import { checkedAwsEndpointVariable } from '../kms/endpoint-override.js';
 import {
   TINK_AWS_KEK_ARN,
   TINK_KEK_URI_FORMATS,
@@ -83,6 +84,7 @@ async function openAwsKek(uri: string): Promise<KeyEncryptionKey> {
       'INVALID_KEY_URI',
       `invalid AWS KMS key URI ${uri}: ${TINK_KEK_URI_FORMATS['aws-kms']}`,
     );
+  checkedAwsEndpointVariable(undefined);
   const { KMSClient, DecryptCommand } = await import('@aws-sdk/client-kms');
   // One attempt, as the AWS signer: --kms-timeout bounds the whole read, and the SDK's retries
   // (with backoff) would spend it on a KEK that does not answer.

@@ -1,0 +1,66 @@
+import { SignerError } from '../signer-error.js';
+
+/**
+ * The endpoint in the override variable `variable` (GCP_KMS_ENDPOINT, AWS_ENDPOINT_URL_KMS...),
+ * checked before any SDK sees it, as vaultAddress checks VAULT_ADDR. Its value is never quoted:
+ * `http://user:password@host` would carry a password (URL's error and its `input` field, which a
+ * debug log prints, quote it whole), so an address that does not parse is refused naming only the
+ * variable, and so are credentials, a query and a fragment (a token pasted as `?token=`), and a
+ * scheme other than http(s). `defaultScheme` is the one of a bare `host[:port]`, when it may be one.
+ */
+export function endpointFromVariable(
+  variable: string,
+  value: string,
+  options: { example: string; defaultScheme?: 'https' },
+): URL {
+  const withScheme =
+    options.defaultScheme && !value.includes('://') ? `${options.defaultScheme}://${value}` : value;
+  let url: URL;
+  try {
+    url = new URL(withScheme);
+  } catch {
+    throw new SignerError(
+      'INVALID_ENDPOINT',
+      `${variable} is not a URL such as ${options.example} (it is not shown: it may hold credentials)`,
+    );
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new SignerError('INVALID_ENDPOINT', `${variable} must be an http:// or https:// URL`);
+  if (url.username || url.password)
+    throw new SignerError(
+      'INVALID_ENDPOINT',
+      `${variable} must not hold credentials (user:password@); the SDK's own credentials authenticate`,
+    );
+  if (url.search || url.hash || value.includes('?') || value.includes('#'))
+    throw new SignerError('INVALID_ENDPOINT', `${variable} must not have a query or a fragment`);
+  return url;
+}
+
+/**
+ * The variable whose endpoint the AWS SDK will call KMS at, as @smithy/core reads them:
+ * AWS_ENDPOINT_URL_KMS, else AWS_ENDPOINT_URL (empty ones skipped), none when
+ * AWS_IGNORE_CONFIGURED_ENDPOINT_URLS is `true`. (A profile's `endpoint_url` in ~/.aws/config is
+ * the SDK's to read and report.)
+ */
+export function awsEndpointVariable(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env['AWS_IGNORE_CONFIGURED_ENDPOINT_URLS'] === 'true') return undefined;
+  return ['AWS_ENDPOINT_URL_KMS', 'AWS_ENDPOINT_URL'].find((name) => env[name]);
+}
+
+/**
+ * Checks the AWS endpoint override the SDK would use, if any (none when the key URI names its own
+ * endpoint, which comes first): an unparsable one reached the SDK, whose error said only
+ * `Invalid URL`. Returns the variable, for the errors of the calls that go there.
+ */
+export function checkedAwsEndpointVariable(
+  uriEndpoint: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
+  if (uriEndpoint) return undefined;
+  const variable = awsEndpointVariable(env);
+  if (variable)
+    endpointFromVariable(variable, env[variable] ?? '', {
+      example: 'https://kms.eu-west-1.amazonaws.com or http://127.0.0.1:4566',
+    });
+  return variable;
+}

@@ -5,6 +5,7 @@ import type { RemoteSignatureApi } from './remote-signer.js';
 import { SignerError } from '../signer-error.js';
 import { AWS_KMS_URI, KMS_URI_FORMATS } from '../../config/key-uri.js';
 import { checkedAwsEndpointVariable } from './endpoint-override.js';
+import { describeServiceError, type ServiceLabel } from './failure-reason.js';
 
 export interface AwsKmsKey {
   /** `https://host[:port]`, or undefined for the SDK's own choice (region, AWS_ENDPOINT_URL_KMS). */
@@ -37,7 +38,10 @@ export async function createAwsKmsApi(uri: string): Promise<RemoteSignatureApi> 
   const { KMSClient, DescribeKeyCommand, GetPublicKeyCommand, SignCommand } =
     await import('@aws-sdk/client-kms');
   const key = parseAwsKmsUri(uri);
-  checkedAwsEndpointVariable(key.endpoint);
+  const service: ServiceLabel = {
+    name: 'AWS KMS',
+    override: key.endpoint ? 'the awskms:// URI' : checkedAwsEndpointVariable(key.endpoint),
+  };
   const client = new KMSClient({
     ...(key.endpoint ? { endpoint: key.endpoint } : {}),
     ...(key.region ? { region: key.region } : {}),
@@ -128,6 +132,9 @@ export async function createAwsKmsApi(uri: string): Promise<RemoteSignatureApi> 
       const status = (error as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata
         ?.httpStatusCode;
       return name === 'ThrottlingException' || status === 429;
+    },
+    describeError(error) {
+      return describeServiceError(error, service);
     },
     close() {
       client.destroy();

@@ -4,6 +4,12 @@ import { ecdsaRawToDer, RAW_ECDSA_SIGNATURE_LENGTH } from './ecdsa-signature.js'
 import type { ProviderOptions } from './provider-options.js';
 import type { RemoteSignatureApi } from './remote-signer.js';
 import { SignerError } from '../signer-error.js';
+import {
+  describeServiceError,
+  MAX_EXCERPT,
+  type AnswerSeen,
+  type ServiceLabel,
+} from './failure-reason.js';
 import { AZURE_KMS_URI, KMS_URI_FORMATS } from '../../config/key-uri.js';
 
 /** Parses `azurekms://<vault host>/<key>[/<version>]` (sigstore's rule). */
@@ -28,6 +34,13 @@ const EC_HASHES: Record<string, HashName> = {
   'P-384': 'sha384',
   'P-521': 'sha512',
 };
+
+/** What onResponse gives of an answer (@azure/core-client's FullOperationResponse). */
+interface AzureRawResponse {
+  status: number;
+  headers: { get(name: string): string | undefined };
+  bodyAsText?: string | null;
+}
 
 const base64url = (bytes: Uint8Array | undefined) => Buffer.from(bytes ?? []).toString('base64url');
 
@@ -54,6 +67,36 @@ export async function createAzureKeyVaultApi(
     ...(options.httpsAgent ? { agent: options.httpsAgent } : {}),
   };
   const keyClient = new KeyClient(vaultUrl, credential, clientOptions);
+  const service: ServiceLabel = {
+    name: 'Azure Key Vault',
+    override: KEY_VAULT_DOMAINS.test(host.replace(/:\d+$/, ''))
+      ? undefined
+      : 'the azurekms:// host, not an Azure Key Vault domain',
+  };
+  /**
+   * The answers SDK errors came from, where the error does not say (a 200 the SDK could not read
+   * fails with a TypeError of its own: `Cannot read properties of undefined (reading 'kid')`).
+   */
+  const answers = new WeakMap<object, AnswerSeen>();
+  /** Runs an SDK call with an onResponse that records its answer for the error it may throw. */
+  const recorded = async <T>(
+    call: (onResponse: (response: AzureRawResponse) => void) => Promise<T>,
+  ): Promise<T> => {
+    let seen: AnswerSeen | undefined;
+    try {
+      return await call((response) => {
+        seen = {
+          status: response.status,
+          contentType: response.headers.get('content-type'),
+          // Enough for an excerpt; a large body is not kept.
+          body: response.bodyAsText?.slice(0, 4 * MAX_EXCERPT) ?? undefined,
+        };
+      });
+    } catch (error) {
+      if (seen && typeof error === 'object' && error !== null) answers.set(error, seen);
+      throw error;
+    }
+  };
   let cryptography: InstanceType<typeof CryptographyClient> | undefined;
   let keyType = '';
   /** The raw signature's length on the EC key's curve. */
@@ -62,10 +105,13 @@ export async function createAzureKeyVaultApi(
   return {
     id: `azurekms:${host}/${keyName}${version ? `/${version}` : ''}`,
     async describeKey(signal) {
-      const key = await keyClient.getKey(keyName, {
-        ...(version ? { version } : {}),
-        abortSignal: signal,
-      });
+      const key = await recorded((onResponse) =>
+        keyClient.getKey(keyName, {
+          ...(version ? { version } : {}),
+          abortSignal: signal,
+          onResponse,
+        }),
+      );
       const jwk = key.key;
       if (!jwk?.kty || !key.id) throw new SignerError('BAD_ANSWER', 'Key Vault returned no key');
       if (key.properties.enabled === false)
@@ -93,13 +139,18 @@ export async function createAzureKeyVaultApi(
       if (!cryptography) throw new SignerError('KEY_NOT_USABLE', 'key not read yet');
       const bits = algorithm.hash.slice(3);
       const name = keyType === 'EC' ? `ES${bits}` : algorithm.pss ? `PS${bits}` : `RS${bits}`;
-      const result = await cryptography.sign(name, digest, {
-        abortSignal: signal,
-      });
+      const client = cryptography;
+      const result = await recorded((onResponse) =>
+        client.sign(name, digest, { abortSignal: signal, onResponse }),
+      );
       return keyType === 'EC' ? ecdsaRawToDer(result.result, rawEcdsaLength) : result.result;
     },
     isThrottling(error) {
       return (error as { statusCode?: unknown } | null)?.statusCode === 429;
+    },
+    describeError(error) {
+      const answer = typeof error === 'object' && error !== null ? answers.get(error) : undefined;
+      return describeServiceError(error, service, answer);
     },
   };
 }

@@ -81,3 +81,108 @@ export function classifyServiceError(error: unknown): FailureReason {
   }
   return 'other';
 }
+
+/** A remote service as the description of a failed call names it. */
+export interface ServiceLabel {
+  /** e.g. 'AWS KMS', 'Cloud KMS', 'Azure Key Vault'. */
+  name: string;
+  /**
+   * Where the endpoint comes from when it is not the service's own: a variable's name or a
+   * phrase (`AWS_ENDPOINT_URL_KMS`), never the address, which may hold credentials.
+   */
+  override?: string | undefined;
+}
+
+/** What was seen of an HTTP answer whose SDK error does not say it (a provider records it). */
+export interface AnswerSeen {
+  status: number;
+  contentType?: string | undefined;
+  body?: string | undefined;
+}
+
+/** The longest excerpt of a service's text that a description quotes, escapes included. */
+export const MAX_EXCERPT = 300;
+
+// eslint-disable-next-line no-control-regex -- C0 controls, DEL, C1 controls, line separators
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+
+/**
+ * A service's text (an SDK message, an answer's body) as a description quotes it: on one line,
+ * every control character as \xNN (\u2028 as \u2028), and at most `max` characters, an ellipsis
+ * included when it is cut: a 300 KB body once made a 300 KB log line.
+ */
+export function serviceTextExcerpt(text: string, max = MAX_EXCERPT): string {
+  let excerpt = '';
+  for (const char of text) {
+    const code = char.codePointAt(0) ?? 0;
+    const piece = CONTROL.test(char)
+      ? code > 0xff
+        ? `\\u${code.toString(16)}`
+        : `\\x${code.toString(16).padStart(2, '0')}`
+      : char;
+    if (excerpt.length + piece.length > max - 1) return `${excerpt}…`;
+    excerpt += piece;
+  }
+  return excerpt;
+}
+
+/** The Content-Type of the answer an SDK error came from: AWS ($response), Azure (response). */
+function contentTypeOf(error: object): string | undefined {
+  const aws = (error as { $response?: { headers?: Record<string, unknown> } }).$response?.headers;
+  const azure = (error as { response?: { headers?: { get?: (name: string) => unknown } } }).response
+    ?.headers;
+  const value =
+    aws?.['content-type'] ?? (typeof azure?.get === 'function' ? azure.get('content-type') : '');
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+/** The body the SDK kept of that answer, as text (Azure's `bodyAsText`; AWS keeps a stream). */
+function bodyOf(error: object): string | undefined {
+  const body = (error as { response?: { bodyAsText?: unknown } }).response?.bodyAsText;
+  return typeof body === 'string' ? body : undefined;
+}
+
+/** An error's first line, after its class name unless that says nothing the message does not. */
+function namedMessage(error: unknown): string {
+  if (!(error instanceof Error)) return String(error).split('\n')[0] ?? '';
+  const message = error.message.split('\n')[0] ?? '';
+  const name = error.name;
+  return name && name !== 'Error' && !message.includes(name) ? `${name}: ${message}` : message;
+}
+
+/** gRPC codes of a call that failed on the way rather than an answer: CANCELLED, DEADLINE_EXCEEDED, UNAVAILABLE. */
+const GRPC_NO_ANSWER = new Set([1, 4, GRPC_UNAVAILABLE]);
+
+/**
+ * One line for a failed call of a service's SDK (not for our own coded errors, which say enough):
+ * the service, the HTTP status and Content-Type when known (from the error, or `answer` where the
+ * SDK failed on an answer without saying so), one excerpt at most (serviceTextExcerpt: the body
+ * of an answer that is not JSON, a proxy's page, else the SDK's message), and the endpoint
+ * override in effect, which is the first suspect when a service answers what it never would.
+ * Never the SDK's other fields (an AWS error copies the answer's fields onto itself).
+ */
+export function describeServiceError(
+  error: unknown,
+  service: ServiceLabel,
+  answer?: AnswerSeen,
+): string {
+  const fields = typeof error === 'object' && error !== null ? error : {};
+  const status = httpStatusOf(fields) ?? answer?.status;
+  const contentType = contentTypeOf(fields) ?? answer?.contentType;
+  const body = bodyOf(fields) ?? answer?.body;
+  const override = service.override ? ` (endpoint override: ${service.override})` : '';
+  const message = serviceTextExcerpt(namedMessage(error));
+  if (status === undefined) {
+    const code = (fields as { code?: unknown }).code;
+    const answered =
+      typeof code === 'number' && code > 0 && code <= 16 && !GRPC_NO_ANSWER.has(code);
+    return `${service.name} ${answered ? 'answered' : 'call failed:'} ${message}${override}`;
+  }
+  const type = contentType ? ` (${serviceTextExcerpt(contentType, 80)})` : '';
+  const unread = status < 300 ? ', an answer the SDK could not read' : '';
+  const detail =
+    body !== undefined && body !== '' && !/json/i.test(contentType ?? '')
+      ? `"${serviceTextExcerpt(body, MAX_EXCERPT - 2)}"`
+      : message;
+  return `${service.name} answered HTTP ${status}${type}${unread}: ${detail}${override}`;
+}

@@ -4,6 +4,7 @@ import type { RemoteSignatureApi } from './remote-signer.js';
 import { SignerError } from '../signer-error.js';
 import { errorCodeOf } from '../../errors.js';
 import { endpointFromVariable } from './endpoint-override.js';
+import { describeServiceError, type ServiceLabel } from './failure-reason.js';
 import { GCP_KMS_URI, KMS_URI_FORMATS } from '../../config/key-uri.js';
 
 /** Parses `gcpkms://projects/P/locations/L/keyRings/R/cryptoKeys/K[/cryptoKeyVersions/V]`. */
@@ -57,6 +58,14 @@ export async function endpointOptions(
     options['port'] ??= 80;
   }
   return options;
+}
+
+/** Cloud KMS as failed calls' descriptions name it, with GCP_KMS_ENDPOINT when it is set. */
+export function gcpServiceLabel(): ServiceLabel {
+  return {
+    name: 'Cloud KMS',
+    override: process.env[GCP_ENDPOINT_VARIABLE] ? GCP_ENDPOINT_VARIABLE : undefined,
+  };
 }
 
 /** gRPC CANCELLED (grpc/status.h). */
@@ -145,6 +154,7 @@ export async function createGcpKmsApi(uri: string): Promise<RemoteSignatureApi> 
   const { cryptoKey, version } = parseGcpKmsUri(uri);
   const client = await createGcpKmsClient();
   let versionName = version ? `${cryptoKey}/cryptoKeyVersions/${version}` : '';
+  const service = gcpServiceLabel();
 
   return {
     id: `gcpkms:${cryptoKey}${version ? `/cryptoKeyVersions/${version}` : ''}`,
@@ -196,6 +206,9 @@ export async function createGcpKmsApi(uri: string): Promise<RemoteSignatureApi> 
     },
     isThrottling(error) {
       return (error as { code?: unknown } | null)?.code === RESOURCE_EXHAUSTED;
+    },
+    describeError(error) {
+      return describeServiceError(error, service);
     },
     async close() {
       await client.close();

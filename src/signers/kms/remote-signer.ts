@@ -33,6 +33,12 @@ export interface RemoteSignatureApi {
   ): Promise<Uint8Array>;
   /** True when the service refused the call because of its rate limits (the only retried error). */
   isThrottling(error: unknown): boolean;
+  /**
+   * One line for an error of the service's SDK (failure-reason.ts describeServiceError): the
+   * service, the HTTP status, a capped excerpt, the endpoint override. Our own coded errors are
+   * reported as they are; without it, an SDK's error is too.
+   */
+  describeError?(error: unknown): string;
   close?(): Promise<void> | void;
 }
 
@@ -69,7 +75,9 @@ export type RemoteSignerErrorCode =
   | 'HASH_MISMATCH'
   | 'UNSUPPORTED_KEY'
   | 'CIRCUIT_OPEN'
-  | 'TIMEOUT';
+  | 'TIMEOUT'
+  /** The service's SDK failed the call; the message describes it (RemoteSignatureApi.describeError). */
+  | 'SERVICE_FAILED';
 
 export class RemoteSignerError extends CodedError<RemoteSignerErrorCode> {
   override name = 'RemoteSignerError';
@@ -151,12 +159,12 @@ export class RemoteSigner implements Signer {
       (signal) => api.describeKey(signal),
       timeoutAfter(policy.timeoutMs),
     ).catch((error: unknown) => {
+      const described = describedServiceError(api, error);
       throw new RemoteSignerError(
         'KEY_UNREADABLE',
-        `${api.id}: cannot read the public key: ${messageOf(error)}`,
-        {
-          cause: error,
-        },
+        `${api.id}: cannot read the public key: ${described ?? messageOf(error)}`,
+        // Not the SDK's error when it is described: debug logs print causes, its message whole.
+        described === undefined ? { cause: error } : undefined,
       );
     });
     const certifiedPss =
@@ -261,7 +269,13 @@ export class RemoteSigner implements Signer {
         this.judge(call, reason === 'timeout' ? this.timeoutReason(attempt) : reason);
       },
     );
-    return signal ? untilAborted(outcome, signal) : outcome;
+    const reported = outcome.catch((error: unknown) => {
+      const described = describedServiceError(this.api, error);
+      throw described === undefined
+        ? error
+        : new RemoteSignerError('SERVICE_FAILED', `${this.id}: ${described}`);
+    });
+    return signal ? untilAborted(reported, signal) : reported;
   }
 
   /**
@@ -356,6 +370,15 @@ export class RemoteSigner implements Signer {
     unwatchCircuitBreaker(this.breaker);
     await this.api.close?.();
   }
+}
+
+/**
+ * The provider's description of an error of its SDK, or undefined for our own coded errors (a
+ * timeout, a refused key, a token check), which say what they mean, and where it has none.
+ */
+function describedServiceError(api: RemoteSignatureApi, error: unknown): string | undefined {
+  if (error instanceof CodedError || !api.describeError) return undefined;
+  return api.describeError(error);
 }
 
 export function messageOf(error: unknown): string {

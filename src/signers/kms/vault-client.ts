@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { CodedError, errorCodeOf } from '../../errors.js';
+import { serviceTextExcerpt } from './failure-reason.js';
 
 /** Where a Vault or OpenBao server is and how to authenticate, from the environment. */
 export interface VaultConnection {
@@ -26,6 +27,7 @@ export class VaultError extends CodedError<
   | 'HTTP_ERROR'
   | 'REQUEST_FAILED'
   | 'NO_DATA'
+  | 'BAD_ANSWER'
 > {
   override name = 'VaultError';
   constructor(
@@ -228,7 +230,7 @@ async function vaultCall(
     let detail = '';
     try {
       const errors = (JSON.parse(text) as { errors?: unknown }).errors;
-      if (Array.isArray(errors)) detail = `: ${errors.map(String).join('; ').slice(0, 300)}`;
+      if (Array.isArray(errors)) detail = `: ${serviceTextExcerpt(errors.map(String).join('; '))}`;
     } catch {
       // not JSON: the status says enough
     }
@@ -238,7 +240,17 @@ async function vaultCall(
       response.status,
     );
   }
-  const parsed = JSON.parse(text) as { data?: unknown };
+  let parsed: { data?: unknown };
+  try {
+    parsed = JSON.parse(text) as { data?: unknown };
+  } catch {
+    // A proxy's page, or not Vault at all: no status kept, it is no refusal (failure-reason.ts).
+    const type = response.headers.get('content-type');
+    throw new VaultError(
+      'BAD_ANSWER',
+      `Vault ${method} /v1/${path}: HTTP ${response.status}${type ? ` (${serviceTextExcerpt(type, 80)})` : ''} answer is not JSON: "${serviceTextExcerpt(text, 298)}"`,
+    );
+  }
   if (typeof parsed.data !== 'object' || parsed.data === null)
     throw new VaultError('NO_DATA', `Vault /v1/${path}: no data in the answer`);
   return parsed.data as Record<string, unknown>;

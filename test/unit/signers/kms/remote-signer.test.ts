@@ -106,6 +106,36 @@ describe('RemoteSigner', () => {
     expect(failing.state.calls).toBe(1);
   });
 
+  it("reports an SDK's error as its provider describes it, judged on the error itself", async () => {
+    const { api, state } = scriptedApi(['throttle', 'fail', 'hang']);
+    api.describeError = (error) => `Fake KMS: ${(error as Error).message.length} characters`;
+    const signer = await RemoteSigner.create(api, 'sha256', {
+      ...policy,
+      timeoutMs: 500,
+      breaker: { threshold: 1, cooldownMs: 60_000 },
+    });
+    // The throttling was retried (isThrottling saw the SDK's error), then the failure described.
+    await expect(signer.sign(Buffer.from('x'))).rejects.toMatchObject({
+      code: 'SERVICE_FAILED',
+      message: 'test:key: Fake KMS: 4 characters',
+    });
+    expect(state.calls).toBe(2);
+    expect(signer.breaker.state).toBe('open');
+    // Our own errors are not described: the deadline's stays itself.
+    const hung = await RemoteSigner.create(api, 'sha256', { ...policy, timeoutMs: 50 });
+    await expect(hung.sign(Buffer.from('x'))).rejects.toMatchObject({ code: 'TIMEOUT' });
+    // At start: described, and the SDK's error (its message whole) is not kept as the cause.
+    api.describeKey = () => Promise.reject(new Error('x'.repeat(300_000)));
+    const failure = (await RemoteSigner.create(api, 'sha256', policy).catch(
+      (error: unknown) => error,
+    )) as Error;
+    expect(failure).toMatchObject({
+      code: 'KEY_UNREADABLE',
+      message: 'test:key: cannot read the public key: Fake KMS: 300000 characters',
+    });
+    expect(failure.cause).toBeUndefined();
+  });
+
   it('rejects at the deadline when the service hangs, aborting the signal it was given', async () => {
     const { api, state } = scriptedApi(['hang']);
     const signer = await RemoteSigner.create(api, 'sha256', { ...policy, timeoutMs: 100 });

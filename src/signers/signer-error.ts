@@ -14,6 +14,11 @@ export type SignerErrorCode =
   | 'KEY_ENCRYPTED'
   /** Decrypting the key (or keyset) failed: wrong password or KEK, or a damaged file. */
   | 'DECRYPTION_FAILED'
+  /**
+   * The KEK's service was not reached, or answered but not with a decryption or a refusal to
+   * decrypt (an error page, a 5xx, no permission): the keyset was not tried.
+   */
+  | 'KEK_UNAVAILABLE'
   /** A KMS or KEK key URI is malformed or names an unknown scheme. */
   | 'INVALID_KEY_URI'
   /** An endpoint override (GCP_KMS_ENDPOINT, AWS_ENDPOINT_URL_KMS...) is malformed. */

@@ -2,6 +2,8 @@ import type { KeyEncryptionKey } from './kek.js';
 import { crc32c } from './crc32c.js';
 import { SignerError } from '../signer-error.js';
 import { checkedAwsEndpointVariable } from '../kms/endpoint-override.js';
+import { describeServiceError, type ServiceLabel } from '../kms/failure-reason.js';
+import { CodedError } from '../../errors.js';
 import {
   TINK_AWS_KEK_ARN,
   TINK_KEK_URI_FORMATS,
@@ -45,8 +47,9 @@ export function kekUriShown(uri: string): string {
 
 async function openGcpKek(uri: string): Promise<KeyEncryptionKey> {
   const keyName = uri.slice('gcp-kms://'.length);
-  const { createGcpKmsClient, gaxCall } = await import('../kms/gcp.js');
+  const { createGcpKmsClient, gaxCall, gcpServiceLabel } = await import('../kms/gcp.js');
   const client = await createGcpKmsClient();
+  const service = gcpServiceLabel();
   return {
     uri,
     async decrypt(ciphertext, associatedData, signal) {
@@ -62,11 +65,18 @@ async function openGcpKek(uri: string): Promise<KeyEncryptionKey> {
           },
           options,
         ),
-      );
+      ).catch((error: unknown) => {
+        // Cloud KMS refuses a ciphertext it cannot decrypt with INVALID_ARGUMENT.
+        throw kekError(error, service, (code) => code === GRPC_INVALID_ARGUMENT);
+      });
       const plaintext = Buffer.from((response.plaintext as Uint8Array | null) ?? []);
       const checksum = response.plaintextCrc32c?.value;
       if (checksum !== undefined && checksum !== null && Number(checksum) !== crc32c(plaintext)) {
-        throw new SignerError('DECRYPTION_FAILED', 'Cloud KMS decrypt: plaintext CRC32C mismatch');
+        // The answer was damaged on its way, not the keyset.
+        throw new SignerError(
+          'KEK_UNAVAILABLE',
+          `Cloud KMS decrypt: plaintext CRC32C mismatch${overrideNote(service)}`,
+        );
       }
       return plaintext;
     },
@@ -84,7 +94,10 @@ async function openAwsKek(uri: string): Promise<KeyEncryptionKey> {
       'INVALID_KEY_URI',
       `invalid AWS KMS key URI ${uri}: ${TINK_KEK_URI_FORMATS['aws-kms']}`,
     );
-  checkedAwsEndpointVariable(undefined);
+  const service: ServiceLabel = {
+    name: 'AWS KMS',
+    override: checkedAwsEndpointVariable(undefined),
+  };
   const { KMSClient, DecryptCommand } = await import('@aws-sdk/client-kms');
   // One attempt, as the AWS signer: --kms-timeout bounds the whole read, and the SDK's retries
   // (with backoff) would spend it on a KEK that does not answer.
@@ -92,24 +105,38 @@ async function openAwsKek(uri: string): Promise<KeyEncryptionKey> {
   return {
     uri,
     async decrypt(ciphertext, associatedData, signal) {
-      const response = await client.send(
-        new DecryptCommand({
-          KeyId: keyArn,
-          CiphertextBlob: ciphertext,
-          ...(associatedData.length > 0
-            ? { EncryptionContext: { associatedData: Buffer.from(associatedData).toString('hex') } }
-            : {}),
-        }),
-        signal ? { abortSignal: signal } : {},
-      );
+      const response = await client
+        .send(
+          new DecryptCommand({
+            KeyId: keyArn,
+            CiphertextBlob: ciphertext,
+            ...(associatedData.length > 0
+              ? {
+                  EncryptionContext: {
+                    associatedData: Buffer.from(associatedData).toString('hex'),
+                  },
+                }
+              : {}),
+          }),
+          signal ? { abortSignal: signal } : {},
+        )
+        .catch((error: unknown) => {
+          // KMS's refusals of a ciphertext: not its key's (wrong KEK, context), or damaged.
+          throw kekError(error, service, (_, name) => AWS_DECRYPT_REFUSALS.has(name));
+        });
+      if (!response.KeyId || !response.Plaintext)
+        throw new SignerError(
+          'KEK_UNAVAILABLE',
+          `AWS KMS Decrypt answered without a KeyId or a Plaintext${overrideNote(service)}`,
+        );
       // As Tink: the key that decrypted must be the one a key ARN names. An alias ARN names
       // whichever key the alias points to, and KMS answers with that key's ARN.
       if (isKeyArn(keyArn) && response.KeyId !== keyArn)
         throw new SignerError(
           'DECRYPTION_FAILED',
-          `AWS KMS decrypted with ${String(response.KeyId)}, not ${keyArn}`,
+          `AWS KMS decrypted with ${response.KeyId}, not ${keyArn}`,
         );
-      return Buffer.from(response.Plaintext ?? []);
+      return Buffer.from(response.Plaintext);
     },
     close() {
       client.destroy();
@@ -174,6 +201,10 @@ async function openVaultKek(
     );
   const connection = { address, token };
   const path = `${match[2]}/decrypt/${match[3]}`;
+  const service: ServiceLabel = {
+    name: 'Vault',
+    override: override ? 'TINK_HCVAULT_ADDR' : undefined,
+  };
   return {
     uri,
     async decrypt(ciphertext, associatedData, signal) {
@@ -186,8 +217,46 @@ async function openVaultKek(
           context: Buffer.from(associatedData).toString('base64'),
         },
         signal,
-      );
+      ).catch((error: unknown) => {
+        // Transit refuses a ciphertext it cannot decrypt with 400 (`cipher: message
+        // authentication failed`, `invalid ciphertext`); a 403 is a token's problem.
+        throw kekError(error, service, () => (error as { status?: unknown }).status === 400);
+      });
       return Buffer.from(typeof data['plaintext'] === 'string' ? data['plaintext'] : '', 'base64');
     },
   };
+}
+
+/** gRPC INVALID_ARGUMENT: Cloud KMS's refusal of a ciphertext it cannot decrypt. */
+const GRPC_INVALID_ARGUMENT = 3;
+
+/** AWS KMS's refusals of a ciphertext (Decrypt's errors); KMSInvalidStateException and AccessDenied are not. */
+const AWS_DECRYPT_REFUSALS = new Set(['InvalidCiphertextException', 'IncorrectKeyException']);
+
+/** ` (endpoint override: …)` when the KEK's service has one. */
+function overrideNote(service: ServiceLabel): string {
+  return service.override ? ` (endpoint override: ${service.override})` : '';
+}
+
+/**
+ * A KEK call's error as the Tink signer reports it (tink-signer.ts decryptKeyset): the service's
+ * refusal to decrypt (`refused` decides, from the gRPC code or the error's name) is
+ * DECRYPTION_FAILED, which points at the KEK or the keyset; anything else (unreachable, an error
+ * page, a 5xx, no permission) is KEK_UNAVAILABLE, which points at the service. An SDK's error is
+ * described on one line (describeServiceError) and not kept: its message may be long.
+ */
+function kekError(
+  error: unknown,
+  service: ServiceLabel,
+  refused: (code: unknown, name: string) => boolean,
+): SignerError {
+  if (error instanceof SignerError) return error;
+  const code = (error as { code?: unknown } | null)?.code;
+  const name = error instanceof Error ? error.name : '';
+  const refusal = refused(code, name);
+  const message =
+    error instanceof CodedError
+      ? `${error.message}${refusal ? '' : overrideNote(service)}`
+      : describeServiceError(error, refusal ? { name: service.name } : service);
+  return new SignerError(refusal ? 'DECRYPTION_FAILED' : 'KEK_UNAVAILABLE', message);
 }

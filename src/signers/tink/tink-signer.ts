@@ -8,6 +8,7 @@ import { readKeyFile } from '../file/read-key-file.js';
 import { CodedError } from '../../errors.js';
 import { withDeadline } from '../../deadline.js';
 import { DEFAULT_REMOTE_CALL_POLICY, RemoteSignerTimeout } from '../kms/remote-signer.js';
+import { classifyServiceError } from '../kms/failure-reason.js';
 
 export type OpenKek = typeof defaultOpenKek;
 
@@ -95,12 +96,32 @@ async function decryptKeyset(
     return await kek.decrypt(ciphertext, NO_ASSOCIATED_DATA, signal);
   } catch (error) {
     const scheme = kek.uri.split('://')[0] ?? 'the KEK';
+    const message = error instanceof Error ? error.message : String(error);
+    // Only a refusal to decrypt says something of the KEK or the keyset; a service that could
+    // not be reached, or answered an error page or a 5xx, says nothing of either.
+    if (!isDecryptionRefusal(error))
+      throw new SignerError(
+        'KEK_UNAVAILABLE',
+        `tink: keyset ${path}: cannot reach or use the ${scheme}:// KEK: ${message}`,
+        { cause: error },
+      );
     throw new SignerError(
       'DECRYPTION_FAILED',
-      `tink: keyset ${path}: decryption failed with the ${scheme}:// KEK (wrong KEK, a keyset written with associated data, or a damaged file): ${(error as Error).message}`,
+      `tink: keyset ${path}: decryption failed with the ${scheme}:// KEK (wrong KEK, a keyset written with associated data, or a damaged file): ${message}`,
       { cause: error },
     );
   }
+}
+
+/**
+ * Whether a KEK's error is its refusal to decrypt. The KEKs of open-kek.ts say so by their code
+ * (DECRYPTION_FAILED, else KEK_UNAVAILABLE); another KEK's (a test's fake-kms://) error counts as
+ * one unless it is a failed connection or a server's failure.
+ */
+function isDecryptionRefusal(error: unknown): boolean {
+  if (error instanceof CodedError) return error.code === 'DECRYPTION_FAILED';
+  const reason = classifyServiceError(error);
+  return reason !== 'connection' && reason !== 'server_error';
 }
 
 function tinkStep<T>(path: string, step: () => T): T {

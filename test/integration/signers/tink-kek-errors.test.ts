@@ -1,0 +1,175 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTinkSigner } from '../../../src/signers/tink/tink-signer.js';
+import { openKek } from '../../../src/signers/tink/open-kek.js';
+import { startKekServices, type KekServices } from '../../fakes/kek-services.js';
+import { HTML_PAGE, startFakeOddService, type OddAnswer } from '../../helpers/odd-answers.js';
+import { freePort } from '../../helpers/process.js';
+import { tempDir } from '../../helpers/openssl.js';
+
+/**
+ * A Tink keyset's KEK that cannot be reached, or answers an error page or a 5xx, said nothing of
+ * the keyset, yet was reported as `decryption failed with the aws-kms:// KEK (wrong KEK, a keyset
+ * written with associated data, or a damaged file): connect ECONNREFUSED …`. Only the service's
+ * refusal to decrypt gets that hint; anything else says the KEK's service failed, how, and the
+ * endpoint override in effect. Through the real SDKs and fetch, against fakes on 127.0.0.1.
+ */
+const VAULT_TOKEN = 'hvs.kek-errors-token';
+const work = tempDir();
+const keysetPath = work.write(
+  'keyset.json',
+  JSON.stringify({ encryptedKeyset: randomBytes(64).toString('base64') }),
+);
+const WRONG_KEK = '(wrong KEK, a keyset written with associated data, or a damaged file)';
+let services: KekServices;
+let odd: Awaited<ReturnType<typeof startFakeOddService>>;
+let closedPort: number;
+const VARIABLES = [
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'METADATA_SERVER_DETECTION',
+  'AWS_ENDPOINT_URL_KMS',
+  'GCP_KMS_ENDPOINT',
+  'TINK_HCVAULT_ADDR',
+] as const;
+const saved = Object.fromEntries(VARIABLES.map((name) => [name, process.env[name]]));
+
+beforeAll(async () => {
+  services = await startKekServices(VAULT_TOKEN);
+  odd = await startFakeOddService();
+  closedPort = await freePort();
+});
+afterAll(async () => {
+  await services?.close();
+  await odd?.close();
+  for (const name of VARIABLES) {
+    if (saved[name] === undefined) delete process.env[name];
+    else process.env[name] = saved[name];
+  }
+  work.cleanup();
+});
+
+/** The start-up error of the Tink signer on `keyset` with the KEK `kekUri`. */
+async function startupFailure(kekUri: string, keyset = keysetPath) {
+  return createTinkSigner({
+    keysetPath: keyset,
+    kekUri,
+    vaultToken: VAULT_TOKEN,
+    hash: 'sha256',
+    openKek,
+    timeoutMs: 30_000,
+  }).then(
+    () => {
+      throw new Error('it started');
+    },
+    (error: unknown) => error as Error & { code?: string },
+  );
+}
+
+/** A keyset file whose encryptedKeyset is `ciphertext`. */
+function keysetOf(ciphertext: Uint8Array): string {
+  return work.write(
+    `keyset-${randomBytes(4).toString('hex')}.json`,
+    JSON.stringify({ encryptedKeyset: Buffer.from(ciphertext).toString('base64') }),
+  );
+}
+
+const GCP_KEY = 'projects/p/locations/global/keyRings/r/cryptoKeys/kek-errors';
+
+describe('Tink: a KEK service that fails is not a wrong KEK', () => {
+  it('unreachable (connection refused): aws-kms://, gcp-kms://, hcvault://', async () => {
+    const closed = `http://127.0.0.1:${closedPort}`;
+    const arn = services.aws.createKey('aes-256').arn;
+    process.env['AWS_ENDPOINT_URL_KMS'] = closed;
+    const aws = await startupFailure(`aws-kms://${arn}`);
+    expect(aws).toMatchObject({
+      code: 'KEK_UNAVAILABLE',
+      message: `tink: keyset ${keysetPath}: cannot reach or use the aws-kms:// KEK: AWS KMS call failed: connect ECONNREFUSED 127.0.0.1:${closedPort} (endpoint override: AWS_ENDPOINT_URL_KMS)`,
+    });
+    process.env['GCP_KMS_ENDPOINT'] = closed;
+    const gcp = await startupFailure(`gcp-kms://${GCP_KEY}`);
+    expect(gcp).toMatchObject({ code: 'KEK_UNAVAILABLE' });
+    expect(gcp.message).toMatch(
+      /cannot reach or use the gcp-kms:\/\/ KEK: Cloud KMS call failed: 14 UNAVAILABLE: .* \(endpoint override: GCP_KMS_ENDPOINT\)$/,
+    );
+    process.env['TINK_HCVAULT_ADDR'] = closed;
+    const vault = await startupFailure('hcvault://vault.example/transit/keys/k');
+    expect(vault).toMatchObject({
+      code: 'KEK_UNAVAILABLE',
+      message: `tink: keyset ${keysetPath}: cannot reach or use the hcvault:// KEK: Vault PUT /v1/transit/decrypt/k: request failed (ECONNREFUSED) (endpoint override: TINK_HCVAULT_ADDR)`,
+    });
+    for (const failure of [aws, gcp, vault]) expect(failure.message).not.toContain(WRONG_KEK);
+  });
+
+  it.each<[string, OddAnswer, RegExp]>([
+    ['an HTML page', HTML_PAGE, /AWS KMS answered HTTP 502 \(text\/html\): SyntaxError: /],
+    [
+      'a 500',
+      { status: 500, contentType: 'application/json', body: '{}' },
+      /AWS KMS answered HTTP 500 \(application\/json\): UnknownError/,
+    ],
+  ])('aws-kms:// answering %s', async (_, answer, described) => {
+    odd.answer(answer);
+    process.env['AWS_ENDPOINT_URL_KMS'] = odd.origin;
+    const failure = await startupFailure(`aws-kms://${services.aws.createKey('aes-256').arn}`);
+    expect(failure).toMatchObject({ code: 'KEK_UNAVAILABLE' });
+    expect(failure.message).toMatch(described);
+    expect(failure.message).toMatch(
+      /^tink: keyset .*: cannot reach or use the aws-kms:\/\/ KEK: .*\(endpoint override: AWS_ENDPOINT_URL_KMS\)$/,
+    );
+  });
+
+  it.each<[string, OddAnswer, string]>([
+    ['an HTML page', HTML_PAGE, 'failed with HTTP 502'],
+    [
+      'a 500',
+      { status: 500, contentType: 'application/json', body: '{"errors":["internal error"]}' },
+      'failed with HTTP 500: internal error',
+    ],
+  ])('hcvault:// answering %s', async (_, answer, described) => {
+    odd.answer(answer);
+    process.env['TINK_HCVAULT_ADDR'] = odd.origin;
+    const failure = await startupFailure('hcvault://vault.example/transit/keys/k');
+    expect(failure).toMatchObject({
+      code: 'KEK_UNAVAILABLE',
+      message: `tink: keyset ${keysetPath}: cannot reach or use the hcvault:// KEK: Vault PUT /v1/transit/decrypt/k ${described} (endpoint override: TINK_HCVAULT_ADDR)`,
+    });
+  });
+
+  it("the service's refusal to decrypt keeps the wrong-KEK hint, on each service", async () => {
+    process.env['AWS_ENDPOINT_URL_KMS'] = services.aws.origin;
+    process.env['GCP_KMS_ENDPOINT'] = services.gcp.endpoint;
+    process.env['TINK_HCVAULT_ADDR'] = services.vault.origin;
+    const blob = randomBytes(40);
+    // Wrapped by another key of the same service than the KEK named.
+    const awsOther = services.aws.createKey('aes-256');
+    const awsKek = services.aws.createKey('aes-256');
+    const aws = await startupFailure(
+      `aws-kms://${awsKek.arn}`,
+      keysetOf(services.aws.encrypt(awsOther.id, blob, { associatedData: 'ab' })),
+    );
+    services.gcp.addVersion(GCP_KEY, 1, 'aes-256');
+    const tampered = services.gcp.encrypt(GCP_KEY, blob);
+    tampered[20] = (tampered[20] ?? 0) ^ 1;
+    const gcp = await startupFailure(`gcp-kms://${GCP_KEY}`, keysetOf(tampered));
+    services.vault.createKey('kek-errors', 'aes-256');
+    const vaultCiphertext = services.vault.encrypt('kek-errors', blob).replace(/.{4}$/, 'AAAA');
+    const vault = await startupFailure(
+      'hcvault://vault.example/transit/keys/kek-errors',
+      keysetOf(Buffer.from(vaultCiphertext, 'utf8')),
+    );
+    expect(aws.message).toMatch(/InvalidCiphertextException/);
+    expect(gcp.message).toMatch(/Cloud KMS answered 3 INVALID_ARGUMENT: Decryption failed/);
+    expect(vault.message).toMatch(/HTTP 400: cipher: message authentication failed/);
+    for (const [scheme, failure] of [
+      ['aws-kms', aws],
+      ['gcp-kms', gcp],
+      ['hcvault', vault],
+    ] as const) {
+      expect(failure).toMatchObject({ code: 'DECRYPTION_FAILED' });
+      expect(failure.message).toContain(
+        `decryption failed with the ${scheme}:// KEK ${WRONG_KEK}: `,
+      );
+    }
+  });
+});

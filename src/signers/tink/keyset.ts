@@ -153,13 +153,32 @@ interface Curve {
   name: string;
   oid: string;
   size: number;
+  /** The order n of the base point: a private scalar is in [1, n - 1] (SEC 1 section 3.2.1). */
+  order: bigint;
 }
 
 /** EllipticCurveType: NIST_P256=2, NIST_P384=3, NIST_P521=4. */
 const CURVES: Record<number, Curve> = {
-  2: { name: 'P-256', oid: '1.2.840.10045.3.1.7', size: 32 },
-  3: { name: 'P-384', oid: '1.3.132.0.34', size: 48 },
-  4: { name: 'P-521', oid: '1.3.132.0.35', size: 66 },
+  2: {
+    name: 'P-256',
+    oid: '1.2.840.10045.3.1.7',
+    size: 32,
+    order: 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n,
+  },
+  3: {
+    name: 'P-384',
+    oid: '1.3.132.0.34',
+    size: 48,
+    order:
+      0xffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973n,
+  },
+  4: {
+    name: 'P-521',
+    oid: '1.3.132.0.35',
+    size: 66,
+    order:
+      0x01fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409n,
+  },
 };
 
 /**
@@ -210,6 +229,14 @@ function ecdsaPrivateKey(value: Uint8Array): KeyObject {
   const d = fixedWidth(bytes(privateKey, 3), curve.size, 'key_value');
   const x = fixedWidth(bytes(publicKey, 3), curve.size, 'x');
   const y = fixedWidth(bytes(publicKey, 4), curve.size, 'y');
+  // As Go and Tink: OpenSSL would take d = n + 1 as d = 1 (its d*G then matched a stored G), and
+  // refused 0 and n only with "point at infinity".
+  const scalar = BigInt(`0x${d.toString('hex')}`);
+  if (scalar === 0n || scalar >= curve.order)
+    throw new SignerError(
+      'INVALID_KEY',
+      `Tink ECDSA key: key_value is not a ${curve.name} private key (it must be from 1 to the curve's order minus 1)`,
+    );
   // SEC1 ECPrivateKey without its public key: OpenSSL computes d*G.
   const sec1 = sequence(integer(1), octetString(d), tlv(contextTag(0, true), oid(curve.oid)));
   const key = createPrivateKey({ key: sec1, format: 'der', type: 'sec1' });

@@ -1,5 +1,11 @@
+import { createECDH, sign, verify } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { parseKeyset, primaryKey, TYPE_URL } from '../../../src/signers/tink/keyset.js';
+import {
+  parseKeyset,
+  primaryKey,
+  privateKeyFromTinkKey,
+  TYPE_URL,
+} from '../../../src/signers/tink/keyset.js';
 import {
   bytesField,
   encodeKeyset,
@@ -38,5 +44,51 @@ describe('Tink keyset validation: every key, not only the primary, as tink-go ke
     const bare = bytesField(2, Buffer.concat([uintField(2, 1), uintField(3, 8), uintField(4, 3)]));
     const keyset = Buffer.concat([encodeKeyset(7, [primary]), bare]);
     expect(() => primaryOf(keyset)).toThrow('Tink keyset: key 8 has no key data');
+  });
+});
+
+/** The order n of P-256's base point. */
+const P256_ORDER = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+
+const be32 = (value: bigint) => Buffer.from(value.toString(16).padStart(64, '0'), 'hex');
+
+/** The public point d*G of a P-256 scalar in [1, n - 1], as (x, y). */
+function publicPoint(d: bigint): { x: Buffer; y: Buffer } {
+  const ecdh = createECDH('prime256v1');
+  ecdh.setPrivateKey(be32(d));
+  const uncompressed = ecdh.getPublicKey();
+  return { x: uncompressed.subarray(1, 33), y: uncompressed.subarray(33) };
+}
+
+/** A Tink EcdsaPrivateKey key (P-256, SHA-256, DER) with scalar `d` and stored point (x, y). */
+function ecdsaKey(d: Uint8Array, { x, y }: { x: Buffer; y: Buffer }) {
+  const params = Buffer.concat([uintField(1, 3), uintField(2, 2), uintField(3, 2)]);
+  const publicKey = Buffer.concat([bytesField(2, params), bytesField(3, x), bytesField(4, y)]);
+  const value = Buffer.concat([bytesField(2, publicKey), bytesField(3, d)]);
+  return primaryOf(
+    encodeKeyset(7, [{ keyId: 7, typeUrl: TYPE_URL.ecdsaPrivateKey, value, outputPrefixType: 1 }]),
+  );
+}
+
+describe('Tink ECDSA key: the private scalar is in [1, n - 1], as Go and Tink require', () => {
+  const G = publicPoint(1n);
+  const refusal =
+    "Tink ECDSA key: key_value is not a P-256 private key (it must be from 1 to the curve's order minus 1)";
+
+  it.each([
+    ['n + 1 with the stored point G (OpenSSL signed with d = 1)', P256_ORDER + 1n],
+    ['n (OpenSSL: point at infinity)', P256_ORDER],
+    ['0 (OpenSSL: point at infinity)', 0n],
+  ])('refuses d = %s', (_, d) => {
+    expect(() => privateKeyFromTinkKey(ecdsaKey(be32(d), G))).toThrow(refusal);
+  });
+
+  it('accepts d = 1 and d = n - 1, which signs', () => {
+    expect(privateKeyFromTinkKey(ecdsaKey(be32(1n), G)).asymmetricKeyType).toBe('ec');
+    const key = privateKeyFromTinkKey(
+      ecdsaKey(be32(P256_ORDER - 1n), publicPoint(P256_ORDER - 1n)),
+    );
+    const signature = sign('sha256', Buffer.from('x'), key);
+    expect(verify('sha256', Buffer.from('x'), key, signature)).toBe(true);
   });
 });

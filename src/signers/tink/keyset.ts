@@ -111,15 +111,14 @@ function toUint32(fields: Map<number, FieldValue[]>, number: number): number {
 
 /**
  * The primary key, checked as Tink's keyset validation (tink-go keyset.Validate) does: every key,
- * primary or not, has key data, a known status and a known output prefix type.
+ * primary or not, has key data, a known status and a known output prefix type, and no two ENABLED
+ * keys have the primary key id. As there (and in the Go server's getPrimaryKey), the primary is
+ * the ENABLED key with that id: another key may share an id with it, or with any key, when one of
+ * them is not ENABLED (a disabled copy of a rotated key), which decides nothing here.
  */
 export function primaryKey(keyset: Keyset): TinkKey {
   if (keyset.keys.length === 0) throw new SignerError('INVALID_KEY', 'Tink keyset has no keys');
-  const ids = new Set<number>();
   for (const key of keyset.keys) {
-    if (ids.has(key.keyId))
-      throw new SignerError('INVALID_KEY', `Tink keyset has duplicate key id ${key.keyId}`);
-    ids.add(key.keyId);
     if (!key.hasKeyData)
       throw new SignerError('INVALID_KEY', `Tink keyset: key ${key.keyId} has no key data`);
     if (key.status < KeyStatus.ENABLED || key.status > KeyStatus.DESTROYED)
@@ -133,20 +132,26 @@ export function primaryKey(keyset: Keyset): TinkKey {
         `Tink keyset: key ${key.keyId} has unknown output prefix type ${key.outputPrefixType}`,
       );
   }
-  const primary = keyset.keys.find((key) => key.keyId === keyset.primaryKeyId);
-  if (!primary)
+  const withPrimaryId = keyset.keys.filter((key) => key.keyId === keyset.primaryKeyId);
+  const enabled = withPrimaryId.filter((key) => key.status === KeyStatus.ENABLED);
+  if (enabled.length > 1)
+    throw new SignerError(
+      'INVALID_KEY',
+      `Tink keyset has ${enabled.length} ENABLED keys with the primary key id ${keyset.primaryKeyId}`,
+    );
+  const primary = enabled[0];
+  if (primary) return primary;
+  const other = withPrimaryId[0];
+  if (!other)
     throw new SignerError(
       'INVALID_KEY',
       `Tink keyset has no key with the primary key id ${keyset.primaryKeyId}`,
     );
-  if (primary.status !== KeyStatus.ENABLED) {
-    const status = STATUS_NAMES[primary.status] ?? String(primary.status);
-    throw new SignerError(
-      'KEY_NOT_USABLE',
-      `Tink primary key ${primary.keyId} is ${status}, not ENABLED`,
-    );
-  }
-  return primary;
+  const status = STATUS_NAMES[other.status] ?? String(other.status);
+  throw new SignerError(
+    'KEY_NOT_USABLE',
+    `Tink primary key ${other.keyId} is ${status}, not ENABLED`,
+  );
 }
 
 interface Curve {

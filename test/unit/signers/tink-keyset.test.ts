@@ -40,6 +40,29 @@ describe('Tink keyset validation: every key, not only the primary, as tink-go ke
     );
   });
 
+  it('a key id shared with a key that is not ENABLED is no conflict; the primary is the ENABLED key with its id', () => {
+    const enabledPrimary = { ...primary, value: Buffer.from('enabled') };
+    const disabledCopy = { ...primary, status: 2, value: Buffer.from('disabled') };
+    for (const keys of [
+      [disabledCopy, enabledPrimary],
+      [enabledPrimary, disabledCopy],
+    ])
+      expect(Buffer.from(primaryOf(encodeKeyset(7, keys)).value).toString()).toBe('enabled');
+    // Non-primary keys sharing an id, ENABLED or not: tink-go accepts them, and they sign nothing.
+    expect(primaryOf(encodeKeyset(7, [primary, other, other, { ...other, status: 3 }])).keyId).toBe(
+      7,
+    );
+  });
+
+  it('refuses two ENABLED keys with the primary key id, and a primary id whose keys are none ENABLED', () => {
+    expect(() => primaryOf(encodeKeyset(7, [primary, other, primary]))).toThrow(
+      'Tink keyset has 2 ENABLED keys with the primary key id 7',
+    );
+    expect(() =>
+      primaryOf(encodeKeyset(7, [{ ...primary, status: 2 }, { ...primary, status: 3 }, other])),
+    ).toThrow('Tink primary key 7 is DISABLED, not ENABLED');
+  });
+
   it('refuses a key without key data', () => {
     const bare = bytesField(2, Buffer.concat([uintField(2, 1), uintField(3, 8), uintField(4, 3)]));
     const keyset = Buffer.concat([encodeKeyset(7, [primary]), bare]);

@@ -10,6 +10,7 @@ import { tempDir } from '../../helpers/openssl.js';
 import { selfSignedTls } from '../../fakes/tls.js';
 import { helloTimeStampReq } from '../../loadtest/request.js';
 import { UNTIL_SETTLED } from '../../helpers/poll.js';
+import { growthFromNow } from '../../helpers/metric-growth.js';
 
 /**
  * Requests Node's HTTP/1.1 parser refuses before a request exists (bad syntax, headers over
@@ -51,34 +52,6 @@ function linesFromNow() {
       }));
 }
 
-/** A metric's samples by code: `timestamp_authority_http_unparsed_requests_total` by default. */
-async function countsByCode(
-  server: RunningServer,
-  metric = 'timestamp_authority_http_unparsed_requests_total',
-): Promise<Record<string, number>> {
-  const text = await (await fetch(server.metricsUrl)).text();
-  const counts: Record<string, number> = {};
-  for (const [, code, value] of text.matchAll(
-    new RegExp(`^${metric}\\{code="(\\d+)"[^}]*\\} (\\d+)$`, 'gm'),
-  ))
-    counts[code!] = (counts[code!] ?? 0) + Number(value);
-  return counts;
-}
-
-/**
- * How much each code of `metric` has grown since now: the registry is the process's, shared by
- * every server this file starts.
- */
-async function growthFromNow(server: RunningServer, metric?: string) {
-  const before = await countsByCode(server, metric);
-  return async () =>
-    Object.fromEntries(
-      Object.entries(await countsByCode(server, metric))
-        .map(([code, value]) => [code, value - (before[code] ?? 0)] as const)
-        .filter(([, growth]) => growth > 0),
-    );
-}
-
 /** Writes `data` on a new connection and resolves with all the server sent before closing. */
 async function sendAndWait(url: string, data: string): Promise<string> {
   const connection = watch(await open(url));
@@ -90,7 +63,7 @@ describe('a request the HTTP parser refuses', () => {
   it('is answered 400, logged once without its bytes, and counted', async () => {
     const server = await start();
     const lines = linesFromNow();
-    const unparsed = await growthFromNow(server);
+    const unparsed = await growthFromNow(server.metricsUrl);
     const received = await sendAndWait(
       server.url,
       'GET /ping HTTP/1.1\r\nHost: tsa\r\nAuthorization: Bearer s3cret-token\r\nBad Header\r\n\r\n',
@@ -114,7 +87,7 @@ describe('a request the HTTP parser refuses', () => {
   it('with headers over --max-header-size is answered 431, logged and counted as 431', async () => {
     const server = await start({ maxHeaderSize: '1KiB' });
     const lines = linesFromNow();
-    const unparsed = await growthFromNow(server);
+    const unparsed = await growthFromNow(server.metricsUrl);
     const received = await sendAndWait(
       server.url,
       `GET /ping HTTP/1.1\r\nHost: tsa\r\nX-Pad: ${'a'.repeat(2000)}\r\n\r\n`,
@@ -132,8 +105,11 @@ describe('a request the HTTP parser refuses', () => {
   it('whose headers stop arriving is answered 408, logged as timed out and counted', async () => {
     const server = await start({ readTimeout: '300ms' });
     const lines = linesFromNow();
-    const unparsed = await growthFromNow(server);
-    const requests = await growthFromNow(server, 'timestamp_authority_http_requests_total');
+    const unparsed = await growthFromNow(server.metricsUrl);
+    const requests = await growthFromNow(
+      server.metricsUrl,
+      'timestamp_authority_http_requests_total',
+    );
     const received = await sendAndWait(server.url, 'POST /api/v1/timestamp HTTP/1.1\r\nHost: t');
     expect(received).toMatch(/^HTTP\/1\.1 408 /);
     await expect.poll(lines, UNTIL_SETTLED).toEqual([
@@ -152,7 +128,7 @@ describe('a request the HTTP parser refuses', () => {
   it('after an answered request on a kept-alive connection is reported on its own', async () => {
     const server = await start();
     const lines = linesFromNow();
-    const unparsed = await growthFromNow(server);
+    const unparsed = await growthFromNow(server.metricsUrl);
     const connection = watch(await open(server.url));
     const body = helloTimeStampReq();
     connection.socket.write(timestampHeaders(body.length));
@@ -176,8 +152,11 @@ describe('a request in flight when its connection fails', () => {
   it('is logged and counted by its own hooks, not as an unparsed request', async () => {
     const server = await start({ readTimeout: '300ms' });
     const lines = linesFromNow();
-    const unparsed = await growthFromNow(server);
-    const requests = await growthFromNow(server, 'timestamp_authority_http_requests_total');
+    const unparsed = await growthFromNow(server.metricsUrl);
+    const requests = await growthFromNow(
+      server.metricsUrl,
+      'timestamp_authority_http_requests_total',
+    );
     const received = await sendAndWait(server.url, `${timestampHeaders(67)}0123456789`);
     expect(received).toMatch(/^HTTP\/1\.1 408 /);
     await expect
@@ -216,7 +195,7 @@ describe('a request answered before its body arrived (HTTP/1.1)', () => {
   /** Sends `head` only; expects one answer with `status` and Connection: close, then the close. */
   async function expectClosedAfterAnswer(server: RunningServer, socket: Observed, head: string) {
     const lines = linesFromNow();
-    const unparsed = await growthFromNow(server);
+    const unparsed = await growthFromNow(server.metricsUrl);
     socket.socket.write(head);
     const response = await firstResponseHead(socket);
     expect(response).toMatch(/\r\nconnection: close\r\n/i);
@@ -297,7 +276,7 @@ describe('a request answered before its body arrived (HTTP/1.1)', () => {
   it('an unknown Expect is answered 417 and the connection closed, as Go does, not read until --read-timeout', async () => {
     const server = await start({ readTimeout: '300ms' });
     const lines = linesFromNow();
-    const unparsed = await growthFromNow(server);
+    const unparsed = await growthFromNow(server.metricsUrl);
     const connection = watch(await open(server.url));
     connection.socket.write(
       announcing('POST /api/v1/timestamp', 'application/timestamp-query').replace(

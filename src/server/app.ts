@@ -47,6 +47,7 @@ import {
 } from './client-aborts.js';
 import { clientErrorHandler, leavesLargeBodyUnread, refuseExpectation } from './client-errors.js';
 import { frameworkErrorHandler } from './framework-errors.js';
+import { routeUnknownMethods } from './unrouted-methods.js';
 
 export const ROUTES = {
   timestamp: '/api/v1/timestamp',
@@ -190,6 +191,9 @@ export async function buildServer(deps: ServerDependencies) {
     trustProxy: trustProxySetting(config),
   });
   app.decorateRequest('tsaOutcome', null);
+  // First: every later hook, the request log and the metrics see the request's own method. Only
+  // HTTP/2 carries methods Node's HTTP/1.1 parser does not know: the plain listener pays no hook.
+  if (deps.transport?.kind === 'https') routeUnknownMethods(app);
   // An Expect other than 100-continue: 417, closing the connection as Go does (client-errors.ts).
   app.server.on('checkExpectation', refuseExpectation);
   registerOperations(app, { transport: deps.transport, pingPath: ROUTES.ping });
@@ -275,7 +279,8 @@ export async function buildServer(deps: ServerDependencies) {
     sendGoError(
       reply.header('allow', allowed.join(', ')),
       405,
-      `method ${request.method} is not allowed, but [${allowed.join(' ')}] are`,
+      // An HTTP/2 method may be any token, up to --max-header-size long.
+      `method ${request.method.slice(0, 100)} is not allowed, but [${allowed.join(' ')}] are`,
     );
   const notFound = (request: FastifyRequest, reply: FastifyReply) => {
     const path = request.url.split('?')[0] ?? '';

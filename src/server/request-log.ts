@@ -17,6 +17,13 @@ const MAX_LOGGED_URL = 256;
 const loggedUrl = (url: string): string =>
   url.length <= MAX_LOGGED_URL ? url : `${url.slice(0, MAX_LOGGED_URL)}…`;
 
+/** An HTTP/2 method may be any token, up to --max-header-size long (HTTP/1.1 knows a few dozen). */
+const MAX_LOGGED_METHOD = 32;
+
+/** `method`, or its first MAX_LOGGED_METHOD characters marked as cut. */
+const loggedMethod = (method: string): string =>
+  method.length <= MAX_LOGGED_METHOD ? method : `${method.slice(0, MAX_LOGGED_METHOD)}…`;
+
 /**
  * One line per request once it is answered (or its client went away), health probes aside: what
  * was asked, the status, the time taken, and the token's serial number or the refusal's reason.
@@ -30,7 +37,7 @@ export function registerRequestLog(app: FastifyInstance, logger: FastifyBaseLogg
     if (healthPaths.has(request.routeOptions.url ?? '')) return;
     const outcome = request.tsaOutcome;
     const fields: RequestLineFields = {
-      method: request.method,
+      method: loggedMethod(request.method),
       url: loggedUrl(request.url),
       statusCode: status,
       responseTime: elapsedMs,

@@ -1,0 +1,147 @@
+import { connect, constants, type ClientHttp2Session } from 'node:http2';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveServeConfig } from '../../../src/config/resolve.js';
+import { createLogger } from '../../../src/server/logger.js';
+import { startServer, type RunningServer } from '../../../src/runtime/serve.js';
+import { selfSignedTls } from '../../fakes/tls.js';
+import { logSink } from '../../helpers/log-sink.js';
+import { growthFromNow } from '../../helpers/metric-growth.js';
+import { tempDir } from '../../helpers/openssl.js';
+import { UNTIL_SETTLED } from '../../helpers/poll.js';
+
+/**
+ * What HTTP/2 lets through that HTTP/1.1's parser would not, answered as the HTTP/1.1 listener
+ * answers its nearest equivalent, and logged and counted as any other request.
+ */
+const dir = tempDir();
+const tls = selfSignedTls();
+const { sink, records } = logSink();
+let server: RunningServer;
+let session: ClientHttp2Session;
+
+beforeAll(async () => {
+  server = await startServer(
+    resolveServeConfig({
+      port: 0,
+      metricsPort: 0,
+      disableNtpMonitoring: true,
+      tlsPort: 0,
+      tlsCertificate: dir.write('tls.pem', tls.cert),
+      tlsKey: dir.write('tls.key', tls.key),
+    }),
+    createLogger('prod', 'info', sink),
+  );
+  session = connect(server.tlsUrl ?? '', { ca: tls.cert });
+  session.on('error', () => undefined);
+});
+afterAll(async () => {
+  session.close();
+  await server.close();
+  dir.cleanup();
+});
+
+interface Answer {
+  status: number;
+  headers: Record<string, unknown>;
+  body: Buffer;
+}
+
+/**
+ * One request on the session: `body` is sent in DATA frames after the HEADERS frame, which then
+ * does not end the stream; without `body` the HEADERS frame ends it.
+ */
+function request(headers: Record<string, string>, body?: Buffer): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const stream = session.request(headers, { endStream: body === undefined });
+    const chunks: Buffer[] = [];
+    let head: Record<string, unknown> = {};
+    stream.on('response', (received) => (head = received));
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    stream.on('error', reject);
+    stream.on('close', () =>
+      resolve({
+        status: Number(head[constants.HTTP2_HEADER_STATUS]),
+        headers: head,
+        body: Buffer.concat(chunks),
+      }),
+    );
+    if (body !== undefined) stream.end(body);
+  });
+}
+
+/** The request log's lines from now on: method, URL, status and message. */
+function linesFromNow() {
+  const before = records().length;
+  return () =>
+    records()
+      .slice(before)
+      .map(({ severity, message, method, url, statusCode }) => ({
+        severity,
+        message,
+        method,
+        url,
+        statusCode,
+      }));
+}
+
+const REQUESTS_TOTAL = 'timestamp_authority_http_requests_total';
+
+describe('an HTTP/2 method the router does not know', () => {
+  it('is 405 with Allow on a known path and 404 elsewhere, logged once and counted, with no warning', async () => {
+    const lines = linesFromNow();
+    const counted = await growthFromNow(server.metricsUrl, REQUESTS_TOTAL);
+    const answers = [];
+    for (const method of ['FOO', 'get', 'X']) {
+      answers.push(
+        await request({ ':method': method, ':path': '/api/v1/timestamp' }).then((answer) => ({
+          status: answer.status,
+          allow: answer.headers.allow,
+          body: answer.body.toString(),
+        })),
+      );
+    }
+    expect(answers).toEqual(
+      ['FOO', 'get', 'X'].map((method) => ({
+        status: 405,
+        allow: 'POST',
+        body: JSON.stringify({
+          code: 405,
+          message: `method ${method} is not allowed, but [POST] are`,
+        }),
+      })),
+    );
+    const elsewhere = await request({ ':method': 'FOO', ':path': '/nowhere' });
+    expect({ status: elsewhere.status, body: elsewhere.body.toString() }).toEqual({
+      status: 404,
+      body: '{"code":404,"message":"path /nowhere was not found"}',
+    });
+    // Fastify's own answer was a 404 with two WARN lines ("this is likely a fastify bug" and the
+    // route tree), and no request line.
+    await expect.poll(lines, UNTIL_SETTLED).toEqual([
+      ...['FOO', 'get', 'X'].map((method) => ({
+        severity: 'WARN',
+        message: 'request rejected',
+        method,
+        url: '/api/v1/timestamp',
+        statusCode: 405,
+      })),
+      {
+        severity: 'WARN',
+        message: 'request rejected',
+        method: 'FOO',
+        url: '/nowhere',
+        statusCode: 404,
+      },
+    ]);
+    expect(await counted()).toEqual({ '405': 3, '404': 1 });
+  });
+
+  it('is logged cut to its first 32 characters: an HTTP/2 method may be as long as a header', async () => {
+    const lines = linesFromNow();
+    const method = 'M'.repeat(1000);
+    expect((await request({ ':method': method, ':path': '/api/v1/timestamp' })).status).toBe(405);
+    await expect
+      .poll(lines, UNTIL_SETTLED)
+      .toEqual([expect.objectContaining({ method: `${'M'.repeat(32)}…`, statusCode: 405 })]);
+  });
+});

@@ -1,3 +1,5 @@
+import type { IncomingMessage } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
 import Fastify, {
   LogController,
   type FastifyBaseLogger,
@@ -82,6 +84,18 @@ const PEM_CHAIN = 'application/pem-certificate-chain';
 const REQUEST_BODY_REQUIRED = 'request in body is required';
 /** The format a request's media type names; the default (no body, no type) is DER, as in Go. */
 const requestFormat = (type: string): RequestFormat => (type === JSON_MEDIA_TYPE ? 'json' : 'der');
+
+/**
+ * Whether a request without Content-Type may carry a body Fastify did not read: an HTTP/2 one
+ * whose HEADERS frame did not end the stream, with no content-length. Fastify takes a request
+ * with neither Content-Type, Content-Length nor Transfer-Encoding for bodyless, and HTTP/2 has no
+ * Transfer-Encoding: such a body is the HTTP/1.1 chunked one, refused for its (missing) type.
+ */
+const mayHaveUntypedBody = (raw: IncomingMessage | Http2ServerRequest): boolean =>
+  'stream' in raw &&
+  !raw.stream.endAfterHeaders &&
+  raw.headers['content-type'] === undefined &&
+  raw.headers['content-length'] === undefined;
 
 /** chi's NoCache middleware, which the Go server puts on the timestamp route. */
 const NO_CACHE_HEADERS = {
@@ -222,6 +236,12 @@ export async function buildServer(deps: ServerDependencies) {
   });
   registerRequestLog(app, deps.logger);
 
+  const unsupportedMediaType = (request: FastifyRequest, reply: FastifyReply) =>
+    sendGoError(
+      reply,
+      415,
+      `unsupported media type ${JSON.stringify(mediaType(request.headers['content-type']).slice(0, 100) || 'application/octet-stream')}, only [${TIMESTAMP_QUERY} ${JSON_MEDIA_TYPE}] are allowed`,
+    );
   app.setErrorHandler((error: FastifyError, request, reply) => {
     // No one to answer (an abort is logged when the connection or stream closes), or already answered.
     if (error instanceof RequestCutError || clientAborted(request)) {
@@ -236,11 +256,7 @@ export async function buildServer(deps: ServerDependencies) {
           `request body is larger than ${config.maxRequestBodySize} bytes`,
         );
       case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-        return sendGoError(
-          reply,
-          415,
-          `unsupported media type ${JSON.stringify(mediaType(request.headers['content-type']).slice(0, 100) || 'application/octet-stream')}, only [${TIMESTAMP_QUERY} ${JSON_MEDIA_TYPE}] are allowed`,
-        );
+        return unsupportedMediaType(request, reply);
     }
     const status = error.statusCode ?? 500;
     if (status < 500) return sendGoError(reply, status, error.message);
@@ -335,7 +351,12 @@ export async function buildServer(deps: ServerDependencies) {
     app.post(path, async (request, reply) => {
       reply.headers(NO_CACHE_HEADERS);
       const format = requestFormat(mediaType(request.headers['content-type']));
-      const body = (request.body as Buffer | undefined) ?? Buffer.alloc(0);
+      const given = request.body as Buffer | undefined;
+      // "No body and no type is DER" holds only where there is no body.
+      if (given === undefined && mayHaveUntypedBody(request.raw)) {
+        return unsupportedMediaType(request, reply);
+      }
+      const body = given ?? Buffer.alloc(0);
       // Go's answer to a JSON client that sent nothing (go-openapi's validation code 602, sent as
       // 422). An empty DER body is read as a request and refused as one, for DER clients.
       if (format === 'json' && body.length === 0) {

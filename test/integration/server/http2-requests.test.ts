@@ -8,6 +8,7 @@ import { logSink } from '../../helpers/log-sink.js';
 import { growthFromNow } from '../../helpers/metric-growth.js';
 import { tempDir } from '../../helpers/openssl.js';
 import { UNTIL_SETTLED } from '../../helpers/poll.js';
+import { helloTimeStampReq } from '../../loadtest/request.js';
 
 /**
  * What HTTP/2 lets through that HTTP/1.1's parser would not, answered as the HTTP/1.1 listener
@@ -143,5 +144,31 @@ describe('an HTTP/2 method the router does not know', () => {
     await expect
       .poll(lines, UNTIL_SETTLED)
       .toEqual([expect.objectContaining({ method: `${'M'.repeat(32)}…`, statusCode: 405 })]);
+  });
+});
+
+describe('an HTTP/2 POST without Content-Type', () => {
+  const post = { ':method': 'POST', ':path': '/api/v1/timestamp' };
+
+  it('with a body of no announced length is 415, as the HTTP/1.1 listener answers a chunked one', async () => {
+    const lines = linesFromNow();
+    const answer = await request(post, helloTimeStampReq());
+    expect({ status: answer.status, body: JSON.parse(answer.body.toString()) as unknown }).toEqual({
+      status: 415,
+      body: {
+        code: 415,
+        message:
+          'unsupported media type "application/octet-stream", only [application/timestamp-query application/json] are allowed',
+      },
+    });
+    await expect
+      .poll(lines, UNTIL_SETTLED)
+      .toEqual([expect.objectContaining({ method: 'POST', statusCode: 415 })]);
+  });
+
+  it('whose HEADERS frame ends the stream has no body: an empty DER request, refused as such', async () => {
+    const answer = await request(post);
+    expect(answer.status).toBe(200);
+    expect(answer.headers['content-type']).toBe('application/timestamp-reply');
   });
 });

@@ -79,16 +79,31 @@ export function refuseExpectation(
  * the connection is closed, as Fastify's own handler does. A request in flight on the connection
  * (a body that stopped arriving) is logged and counted with the status sent, not as 499, by its own
  * hooks; with none, `onUnparsed` is told.
+ *
+ * A malformed request pipelined behind requests that arrived whole (in the same write, say) is
+ * refused once their answers are sent, in order, as Go answers pipelined requests; Node's own
+ * fallback would write the refusal in place of the first answer, which its client never got. A
+ * parse error stops Node's parser: nothing after it becomes a request. While the answers are
+ * pending the connection keeps its timeouts: --write-timeout cuts a silent one (its request is
+ * logged 444), and --read-timeout, which Node counts from the malformed request's first byte,
+ * answers 408 in place of an answer not begun, as for a request arriving too slowly.
  */
 export function clientErrorHandler(maxHeaderSize: number, onUnparsed: UnparsedRequestListener) {
-  return (error: ClientError, socket: Socket): void => {
-    if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  /** Connections whose parse error waits for the answers before it. */
+  const waiting = new WeakSet<Socket>();
+
+  const refuse = (error: ClientError, socket: Socket): void => {
+    if (socket.destroyed) return;
     const [status, message] = answerFor(error.code, maxHeaderSize);
     const response = responseInFlight(socket);
     // The request still arriving was answered already (an early answer whose body is read away):
     // its client gets no second response, and it was no unparsed request.
     if (!response && requestArriving(socket)?.complete === false) {
       socket.destroy(error);
+      return;
+    }
+    if (response && response.req.complete && error.code?.startsWith('HPE_')) {
+      refuseAfter(response, error, socket);
       return;
     }
     // A response already under way (a pipelined request's) must not be cut into, as Node's own
@@ -107,5 +122,29 @@ export function clientErrorHandler(maxHeaderSize: number, onUnparsed: UnparsedRe
       );
     }
     socket.destroy(error);
+  };
+
+  /**
+   * Refuses once `response` (of a request that arrived whole) is sent: then the next pipelined
+   * answer, if any, is waited for in turn. A connection closed meanwhile (cut by --write-timeout,
+   * or by its client) never sent the refusal.
+   */
+  const refuseAfter = (response: ServerResponse, error: ClientError, socket: Socket): void => {
+    waiting.add(socket);
+    const closed = () => onUnparsed(CLOSED_WITHOUT_RESPONSE, error, socket);
+    socket.once('close', closed);
+    // After Node's own listener, which hands the connection to the next pipelined response.
+    response.once('finish', () => {
+      socket.off('close', closed);
+      waiting.delete(socket);
+      refuse(error, socket);
+    });
+  };
+
+  return (error: ClientError, socket: Socket): void => {
+    if (error.code === 'ECONNRESET' || socket.destroyed) return;
+    // Node's parser repeats its error for whatever arrives after it; a read deadline still cuts.
+    if (waiting.has(socket) && error.code !== 'ERR_HTTP_REQUEST_TIMEOUT') return;
+    refuse(error, socket);
   };
 }

@@ -126,25 +126,30 @@ describe('HTTP/1.1: a request that stops arriving', () => {
   });
 });
 
+/** An audit log whose disk stops answering until `release()`: a request waits for its record. */
+function stalledAuditLog() {
+  let release = () => undefined as void;
+  const stalled = new Promise<void>((resolve) => (release = resolve));
+  const openAuditFile: OpenAuditFile = async (path) => {
+    const file = await openFile(path, 'a+', 0o640);
+    return Object.assign(Object.create(file) as typeof file, {
+      datasync: async () => {
+        await stalled;
+        return file.datasync();
+      },
+      appendFile: (data: string) => file.appendFile(data),
+      stat: () => file.stat(),
+      read: file.read.bind(file),
+      truncate: (length: number) => file.truncate(length),
+      close: () => file.close(),
+    });
+  };
+  return { openAuditFile, release };
+}
+
 describe('a request the server cuts at --write-timeout while handling it', () => {
   it('is logged and counted as 444 (no answer), not as the client’s 499', async () => {
-    // An audit log whose disk stops answering: the request waits for its record.
-    let release = () => undefined as void;
-    const stalled = new Promise<void>((resolve) => (release = resolve));
-    const openAuditFile: OpenAuditFile = async (path) => {
-      const file = await openFile(path, 'a+', 0o640);
-      return Object.assign(Object.create(file) as typeof file, {
-        datasync: async () => {
-          await stalled;
-          return file.datasync();
-        },
-        appendFile: (data: string) => file.appendFile(data),
-        stat: () => file.stat(),
-        read: file.read.bind(file),
-        truncate: (length: number) => file.truncate(length),
-        close: () => file.close(),
-      });
-    };
+    const { openAuditFile, release } = stalledAuditLog();
     const server = await start(
       { readTimeout: '30s', writeTimeout: '200ms', auditLog: dir.path('stalled.jsonl') },
       { openAuditFile },
@@ -159,6 +164,69 @@ describe('a request the server cuts at --write-timeout while handling it', () =>
         .poll(lines, UNTIL_SETTLED)
         .toEqual([{ statusCode: 444, message: 'connection closed without response' }]);
       expect(increase(before, await requestCounts(server))).toEqual({ '444': 1 });
+    } finally {
+      release();
+    }
+  });
+
+  /** A whole POST /api/v1/timestamp with a malformed request behind it, in one write. */
+  const pipelinedWithMalformed = () => {
+    const body = helloTimeStampReq();
+    return Buffer.concat([
+      Buffer.from(timestampHeaders(body.length)),
+      body,
+      Buffer.from('BOGUS\r\n\r\n'),
+    ]);
+  };
+  /** Status, message and URL of the log lines from now on. */
+  const linesFromNow = () => {
+    const before = records().length;
+    return () =>
+      records()
+        .slice(before)
+        .map(({ statusCode, message, url }) => ({ statusCode, message, url }));
+  };
+
+  // The refusal of the malformed request waits for the first answer, which never comes.
+  it('with a malformed request pipelined behind it: both are cut at --write-timeout, logged 444', async () => {
+    const { openAuditFile, release } = stalledAuditLog();
+    const server = await start(
+      { readTimeout: '30s', writeTimeout: '200ms', auditLog: dir.path('pipelined.jsonl') },
+      { openAuditFile },
+    );
+    const lines = linesFromNow();
+    try {
+      expect(await sendAndWait(server.url, pipelinedWithMalformed())).toBe('');
+      await expect.poll(lines, UNTIL_SETTLED).toEqual([
+        {
+          statusCode: 444,
+          message: 'connection closed without response',
+          url: '/api/v1/timestamp',
+        },
+        { statusCode: 444, message: 'connection closed without response', url: undefined },
+      ]);
+    } finally {
+      release();
+    }
+  });
+
+  it('with a malformed request pipelined behind it and no --write-timeout: --read-timeout cuts both', async () => {
+    const { openAuditFile, release } = stalledAuditLog();
+    const server = await start(
+      { readTimeout: '300ms', writeTimeout: '0s', auditLog: dir.path('pipelined-read.jsonl') },
+      { openAuditFile },
+    );
+    const lines = linesFromNow();
+    try {
+      // Node's read deadline runs from the malformed request's first byte: its 408 takes the
+      // place of the answer not begun, as for a request arriving too slowly behind another.
+      const received = await sendAndWait(server.url, pipelinedWithMalformed());
+      expect(received).toMatch(/^HTTP\/1\.1 408 /);
+      expect(received.endsWith(`\r\n\r\n${READ_TIMEOUT_BODY}`)).toBe(true);
+      await expect.poll(lines, UNTIL_SETTLED).toEqual([
+        { statusCode: 408, message: 'request timed out', url: '/api/v1/timestamp' },
+        { statusCode: 444, message: 'connection closed without response', url: undefined },
+      ]);
     } finally {
       release();
     }

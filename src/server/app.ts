@@ -35,7 +35,7 @@ import { httpAnswers, JSON_TYPE, sendAnswer, sendGoError } from './http-outcome.
 import { countUnparsedRequest, knowPaths } from './http-metrics.js';
 import type { ProcessLedger } from '../ledger/process-ledger.js';
 import { LOG_ROUTES, registerLogRoutes } from './log-routes.js';
-import { addVary, requestOrigin } from './request-origin.js';
+import { addVary, missingHost, requestOrigin } from './request-origin.js';
 import { requestIdFrom } from './request-id.js';
 import { enforceHttp2HeaderLimit } from './http2-header-limit.js';
 import { logUnparsedRequest, registerRequestLog } from './request-log.js';
@@ -208,6 +208,12 @@ export async function buildServer(deps: ServerDependencies) {
   // First: every later hook, the request log and the metrics see the request's own method. Only
   // HTTP/2 carries methods Node's HTTP/1.1 parser does not know: the plain listener pays no hook.
   if (deps.transport?.kind === 'https') routeUnknownMethods(app);
+  // Node's own check (requireHostHeader, off in transport.ts) answered a bare 400 before any hook,
+  // on the plain-HTTP listener only. Go: 400 "missing required Host header", connection closed.
+  app.addHook('onRequest', (request, reply, done) => {
+    if (!missingHost(request.raw)) return done();
+    sendGoError(reply.header('connection', 'close'), 400, 'missing required Host header');
+  });
   // An Expect other than 100-continue: 417, closing the connection as Go does (client-errors.ts).
   app.server.on('checkExpectation', refuseExpectation);
   registerOperations(app, { transport: deps.transport, pingPath: ROUTES.ping });

@@ -1,3 +1,5 @@
+import type { IncomingMessage } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
 import type { FastifyRequest } from 'fastify';
 
 /**
@@ -20,6 +22,18 @@ function manyHosts(rawHeaders: readonly string[]): boolean {
     if (rawHeaders[i]?.toLowerCase() === 'host' && ++hosts > 1) return true;
   }
   return false;
+}
+
+/**
+ * Whether an HTTP/1.1 request has no Host header, which RFC 9112 section 3.2 requires (HTTP/1.0
+ * may leave it out, as in Go; HTTP/2 has :authority). An empty Host is one, as in Go and Node.
+ */
+export function missingHost(request: IncomingMessage | Http2ServerRequest): boolean {
+  return (
+    request.httpVersionMajor === 1 &&
+    request.httpVersionMinor >= 1 &&
+    request.headers.host === undefined
+  );
 }
 
 /**

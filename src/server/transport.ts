@@ -17,5 +17,8 @@ export function transportOptions(config: ServeConfig, transport: Transport | und
       http2SessionTimeout: config.cleanupTimeout,
     };
   }
-  return { http: { maxHeaderSize: config.maxHeaderSize } };
+  // A request without Host is refused by app.ts's hook, answered as any other refusal (logged,
+  // counted, the JSON body): Node's own check answers a bare 400 before any event we see. The
+  // HTTPS listener's HTTP/1.1 has no such check.
+  return { http: { maxHeaderSize: config.maxHeaderSize, requireHostHeader: false } };
 }

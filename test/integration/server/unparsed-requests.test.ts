@@ -1,4 +1,4 @@
-import { connect as connectTls } from 'node:tls';
+import { connect as connectTls, type TLSSocket } from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../../../src/config/resolve.js';
 import type { ServeOptionName } from '../../../src/config/schema.js';
@@ -187,6 +187,92 @@ describe('a malformed request pipelined behind whole ones', () => {
     ]);
     expect(await unparsed()).toEqual({ '400': 1 });
     expect(await requests()).toEqual({ '200': 2 });
+  });
+});
+
+/**
+ * An HTTP/1.1 request without Host (RFC 9112 section 3.2): Node's own check answered it on the
+ * plain-HTTP listener with a bare 400 before any request existed (no log line, no count, and a
+ * body then read as the next request); the HTTPS listener's HTTP/1.1 served it.
+ */
+describe('an HTTP/1.1 request without Host', () => {
+  // Not /ping: health probes have no request line.
+  const HOSTLESS = 'GET /api/v1/timestamp/certchain HTTP/1.1\r\nX: y\r\n\r\n';
+
+  /** A TLS connection to the server's HTTPS listener speaking HTTP/1.1. */
+  async function openHttps1(server: RunningServer, ca: string): Promise<TLSSocket> {
+    const { hostname, port } = new URL(server.tlsUrl ?? '');
+    const socket = connectTls({
+      host: hostname,
+      port: Number(port),
+      ca,
+      ALPNProtocols: ['http/1.1'],
+    });
+    await new Promise((resolve, reject) => {
+      socket.once('secureConnect', resolve);
+      socket.once('error', reject);
+    });
+    return socket;
+  }
+
+  it.each(['plain HTTP', 'HTTPS'])(
+    'is answered 400 "missing required Host header" on the %s listener, logged, counted, the connection closed',
+    async (listener) => {
+      const dir = tempDir();
+      try {
+        const tls = selfSignedTls();
+        const server = await start({
+          tlsPort: 0,
+          tlsCertificate: dir.write('server.pem', tls.cert),
+          tlsKey: dir.write('server.key', tls.key),
+        });
+        const lines = linesFromNow();
+        const unparsed = await growthFromNow(server.metricsUrl);
+        const requests = await growthFromNow(
+          server.metricsUrl,
+          'timestamp_authority_http_requests_total',
+        );
+        const connection = watch(
+          listener === 'HTTPS' ? await openHttps1(server, tls.cert) : await open(server.url),
+        );
+        connection.socket.write(HOSTLESS);
+        const { received } = await connection.closed;
+        expect(received).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+        expect(received).toMatch(/\r\nconnection: close\r\n/i);
+        expect(received).toMatch(/\r\nx-request-id: [\w-]+\r\n/i);
+        expect(
+          received.endsWith('\r\n\r\n{"code":400,"message":"missing required Host header"}'),
+        ).toBe(true);
+        await expect.poll(lines, UNTIL_SETTLED).toEqual([
+          expect.objectContaining({
+            statusCode: 400,
+            url: '/api/v1/timestamp/certchain',
+            reason: undefined,
+          }),
+        ]);
+        expect(await requests()).toEqual({ '400': 1 });
+        expect(await unparsed()).toEqual({});
+      } finally {
+        dir.cleanup();
+      }
+    },
+  );
+
+  it('does not have its body read as the next request', async () => {
+    const server = await start();
+    const smuggled = 'GET /ping HTTP/1.1\r\nHost: tsa\r\n\r\n';
+    const received = await sendAndWait(
+      server.url,
+      `POST /api/v1/timestamp HTTP/1.1\r\nContent-Type: application/timestamp-query\r\n` +
+        `Content-Length: ${smuggled.length}\r\n\r\n${smuggled}`,
+    );
+    expect(received.match(/HTTP\/1\.1 \d{3} /g)).toEqual(['HTTP/1.1 400 ']);
+  });
+
+  it('is served over HTTP/1.0, which may leave Host out (as in Go)', async () => {
+    const server = await start();
+    const received = await sendAndWait(server.url, 'GET /ping HTTP/1.0\r\n\r\n');
+    expect(received).toMatch(/^HTTP\/1\.1 200 /);
   });
 });
 

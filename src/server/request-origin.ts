@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import type { FastifyRequest } from 'fastify';
 
@@ -25,6 +25,21 @@ function manyHosts(rawHeaders: readonly string[]): boolean {
 }
 
 /**
+ * Whether an HTTP/2 request carries a Host header naming another authority than its :authority
+ * (Fastify's request.host reads Host first): RFC 9113 section 8.3.1 says a server should treat
+ * such a request as malformed.
+ */
+function hostBesideAuthority(headers: IncomingHttpHeaders): boolean {
+  const authority = headers[':authority'];
+  const { host } = headers;
+  return (
+    typeof authority === 'string' &&
+    typeof host === 'string' &&
+    authority.toLowerCase() !== host.toLowerCase()
+  );
+}
+
+/**
  * Whether an HTTP/1.1 request has no Host header, which RFC 9112 section 3.2 requires (HTTP/1.0
  * may leave it out, as in Go; HTTP/2 has :authority). An empty Host is one, as in Go and Node.
  */
@@ -39,11 +54,12 @@ export function missingHost(request: IncomingMessage | Http2ServerRequest): bool
 /**
  * The scheme://host[:port] the client reached us at, from its Host (HTTP/2: :authority; with
  * --trusted-proxies, the proxy's X-Forwarded-Host and -Proto): undefined when there is none
- * (HTTP/1.0), null when it is not host[:port] or there are two Host headers, of which Node keeps
- * the first (RFC 9112 section 3.2 answers both 400).
+ * (HTTP/1.0), null when it is not host[:port], when there are two Host headers, of which Node
+ * keeps the first (RFC 9112 section 3.2 answers both 400), or when an HTTP/2 request's Host and
+ * :authority differ.
  */
 export function requestOrigin(request: FastifyRequest): string | undefined | null {
-  if (manyHosts(request.raw.rawHeaders)) return null;
+  if (manyHosts(request.raw.rawHeaders) || hostBesideAuthority(request.raw.headers)) return null;
   const host = request.host;
   if (host === '') return undefined;
   if (!isHostAndPort(host)) return null;

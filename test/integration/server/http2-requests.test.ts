@@ -172,3 +172,20 @@ describe('an HTTP/2 POST without Content-Type', () => {
     expect(answer.headers['content-type']).toBe('application/timestamp-reply');
   });
 });
+
+describe('an HTTP/2 request with a Host header besides :authority', () => {
+  const trustedRoot = (authority: string, host: string) =>
+    request({ ':path': '/api/v1/timestamp/trusted-root', ':authority': authority, host });
+
+  it('naming another authority is refused by trusted-root, as two Host headers are (RFC 9113 section 8.3.1)', async () => {
+    const answer = await trustedRoot('tsa.example', 'evil.example');
+    expect(answer.status).toBe(400);
+    expect(answer.body.toString()).not.toContain('evil.example');
+  });
+
+  it('naming the same one is served, its entries under that origin', async () => {
+    const answer = await trustedRoot('tsa.example:8443', 'TSA.example:8443');
+    expect(answer.status).toBe(200);
+    expect(answer.body.toString()).toContain('"https://tsa.example:8443/api/v1/timestamp');
+  });
+});

@@ -208,12 +208,6 @@ export async function buildServer(deps: ServerDependencies) {
   // First: every later hook, the request log and the metrics see the request's own method. Only
   // HTTP/2 carries methods Node's HTTP/1.1 parser does not know: the plain listener pays no hook.
   if (deps.transport?.kind === 'https') routeUnknownMethods(app);
-  // Node's own check (requireHostHeader, off in transport.ts) answered a bare 400 before any hook,
-  // on the plain-HTTP listener only. Go: 400 "missing required Host header", connection closed.
-  app.addHook('onRequest', (request, reply, done) => {
-    if (!missingHost(request.raw)) return done();
-    sendGoError(reply.header('connection', 'close'), 400, 'missing required Host header');
-  });
   // An Expect other than 100-continue: 417, closing the connection as Go does (client-errors.ts).
   app.server.on('checkExpectation', refuseExpectation);
   registerOperations(app, { transport: deps.transport, pingPath: ROUTES.ping });
@@ -312,7 +306,14 @@ export async function buildServer(deps: ServerDependencies) {
     return sendGoError(reply, 404, `path ${path.slice(0, 200)} was not found`);
   };
   // Before the body is read: a body method (QUERY...) would otherwise be refused for its type.
+  // One hook for two checks (each hook costs every request its run). Node's own Host check
+  // (requireHostHeader, off in transport.ts) answered a bare 400 before any hook, on the plain-HTTP
+  // listener only. Go: 400 "missing required Host header", connection closed.
   app.addHook('onRequest', (request, reply, done) => {
+    if (missingHost(request.raw)) {
+      sendGoError(reply.header('connection', 'close'), 400, 'missing required Host header');
+      return;
+    }
     if (!request.is404) return done();
     notFound(request, reply);
   });

@@ -78,12 +78,29 @@ interface JsonFields {
   tsaPolicyOID: string;
 }
 
+/**
+ * Non-ASCII letters that Go's encoding/json folds to an ASCII one (its key fold is
+ * unicode.ToUpper(unicode.ToLower(r)) since Go 1.21, its foldName): the Kelvin sign, the long s,
+ * the dotted capital I and the dotless small i. JavaScript's toLowerCase keeps ſ and ı as they
+ * are and turns İ into two code points, so these are mapped first.
+ */
+const GO_FOLDS_TO_ASCII: Readonly<Record<string, string>> = {
+  '\u212a': 'k',
+  '\u017f': 's',
+  '\u0130': 'i',
+  '\u0131': 'i',
+};
+
+/** A JSON field name as Go's encoding/json matches it (our names are ASCII). */
+const foldName = (name: string): string =>
+  name.replace(/[\u212a\u017f\u0130\u0131]/g, (letter) => GO_FOLDS_TO_ASCII[letter]!).toLowerCase();
+
 /** Field names match case-insensitively and the last duplicate wins, as Go's encoding/json. */
 function readFields(document: { [key: string]: JsonValue }): JsonFields {
   const byName = new Map<string, JsonValue>();
-  for (const [key, value] of Object.entries(document)) byName.set(key.toLowerCase(), value);
+  for (const [key, value] of Object.entries(document)) byName.set(foldName(key), value);
   const string = (name: string): string => {
-    const value = byName.get(name.toLowerCase());
+    const value = byName.get(foldName(name));
     if (value === undefined || value === null) return '';
     if (typeof value !== 'string') throw reject.malformed(`${name} must be a string`);
     return value;

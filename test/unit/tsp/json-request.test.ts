@@ -43,6 +43,17 @@ describe('the JSON request (the Go server’s body)', () => {
     expect(request.reqPolicy).toEqual(oid('1.2.3.4'));
   });
 
+  it("matches names as Go's case fold does: the Kelvin sign, the long s, İ and ı are k, s and i", () => {
+    const request = parse(
+      `{"artifactHash":"AAAA","art\u0131factHa\u017fh":"${DIGEST}",` +
+        `"ha\u017fhAlgor\u0130thm":"sha256","nonce":1,"t\u017faPol\u0131cyOID":"1.2.3.4",` +
+        `"certificates":false,"certificate\u017f":true,"\u212aey":"ignored"}`,
+    );
+    expect(request.certReq).toBe(true);
+    expect(request.reqPolicy).toEqual(oid('1.2.3.4'));
+    expect(Buffer.from(request.hashedMessage).toString('base64')).toBe(DIGEST);
+  });
+
   it('takes the last value in document order, across spellings of a name', () => {
     // Go assigns fields as it reads them: NONCE=2, nonce=1, NONCE=3 gives 3.
     const request = parse(

@@ -9,6 +9,7 @@
  */
 import cluster from 'node:cluster';
 import { writeSync } from 'node:fs';
+import { stackFrames } from '../errors.js';
 import { WORKER_ROLE_VARIABLE } from '../runtime/cluster/messages.js';
 import { holdStopSignals, stoppedStatus, takeOverStopSignals } from './held-signals.js';
 
@@ -33,17 +34,6 @@ function exitOnUncaught(kind: string) {
   };
 }
 
-/**
- * The frames of V8's stack, which follow the error's `name: message` header: none when the stack
- * does not start with that header (a message changed after the error was made), as the frames
- * could not be told from the message then.
- */
-function stackFrames(error: unknown): string {
-  if (!(error instanceof Error) || typeof error.stack !== 'string') return '';
-  const header = error.message ? `${error.name}: ${error.message}` : error.name;
-  if (!error.stack.startsWith(`${header}\n`)) return '';
-  return `${error.stack.slice(header.length + 1)}\n`;
-}
 process.on('uncaughtException', exitOnUncaught('uncaught exception'));
 process.on('unhandledRejection', exitOnUncaught('unhandled promise rejection'));
 

@@ -35,10 +35,10 @@ import { httpAnswers, JSON_TYPE, sendAnswer, sendGoError } from './http-outcome.
 import { countUnparsedRequest, knowPaths } from './http-metrics.js';
 import type { ProcessLedger } from '../ledger/process-ledger.js';
 import { LOG_ROUTES, registerLogRoutes } from './log-routes.js';
-import { addVary, missingHost, requestOrigin } from './request-origin.js';
+import { addVary, ambiguousAuthority, missingHost, requestOrigin } from './request-origin.js';
 import { requestIdFrom } from './request-id.js';
 import { enforceHttp2HeaderLimit } from './http2-header-limit.js';
-import { logUnparsedRequest, registerRequestLog } from './request-log.js';
+import { loggedMethod, logUnparsedRequest, registerRequestLog } from './request-log.js';
 import { LazyChildLogger } from './lazy-child-logger.js';
 import { RateLimitStore, registerRateLimit, trustProxySetting } from './rate-limit.js';
 import {
@@ -296,7 +296,7 @@ export async function buildServer(deps: ServerDependencies) {
       reply.header('allow', allowed.join(', ')),
       405,
       // An HTTP/2 method may be any token, up to --max-header-size long.
-      `method ${request.method.slice(0, 100)} is not allowed, but [${allowed.join(' ')}] are`,
+      `method ${loggedMethod(request.method)} is not allowed, but [${allowed.join(' ')}] are`,
     );
   const notFound = (request: FastifyRequest, reply: FastifyReply) => {
     const path = request.url.split('?')[0] ?? '';
@@ -427,6 +427,12 @@ export async function buildServer(deps: ServerDependencies) {
     const varies =
       config.trustedProxies.length > 0 ? 'Host, X-Forwarded-Host, X-Forwarded-Proto' : 'Host';
     app.get(ROUTES.trustedRoot, async (request, reply) => {
+      if (ambiguousAuthority(request))
+        return sendGoError(
+          reply,
+          400,
+          "the request's host is ambiguous (two Host headers, or a host header unlike :authority)",
+        );
       const origin = requestOrigin(request);
       if (origin === null) return sendGoError(reply, 400, 'the Host header is not host[:port]');
       return (

@@ -20,8 +20,8 @@ const loggedUrl = (url: string): string =>
 /** An HTTP/2 method may be any token, up to --max-header-size long (HTTP/1.1 knows a few dozen). */
 const MAX_LOGGED_METHOD = 32;
 
-/** `method`, or its first MAX_LOGGED_METHOD characters marked as cut. */
-const loggedMethod = (method: string): string =>
+/** `method`, or its first MAX_LOGGED_METHOD characters marked as cut: in the log and in the 405's message. */
+export const loggedMethod = (method: string): string =>
   method.length <= MAX_LOGGED_METHOD ? method : `${method.slice(0, MAX_LOGGED_METHOD)}…`;
 
 /**

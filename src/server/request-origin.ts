@@ -24,10 +24,13 @@ function manyHosts(rawHeaders: readonly string[]): boolean {
   return false;
 }
 
+/** An authority as RFC 3986 section 6.2 compares them: lower case, without https's default port. */
+const normalAuthority = (authority: string): string => authority.toLowerCase().replace(/:443$/, '');
+
 /**
  * Whether an HTTP/2 request carries a Host header naming another authority than its :authority
  * (Fastify's request.host reads Host first): RFC 9113 section 8.3.1 says a server should treat
- * such a request as malformed.
+ * such a request as malformed. HTTP/2 is served over TLS only, so 443 is the default port.
  */
 function hostBesideAuthority(headers: IncomingHttpHeaders): boolean {
   const authority = headers[':authority'];
@@ -35,8 +38,17 @@ function hostBesideAuthority(headers: IncomingHttpHeaders): boolean {
   return (
     typeof authority === 'string' &&
     typeof host === 'string' &&
-    authority.toLowerCase() !== host.toLowerCase()
+    normalAuthority(authority) !== normalAuthority(host)
   );
+}
+
+/**
+ * Whether the request names its authority twice, differently: two Host headers, of which Node
+ * keeps the first (RFC 9112 section 3.2 answers 400), or an HTTP/2 host header unlike its
+ * :authority.
+ */
+export function ambiguousAuthority(request: FastifyRequest): boolean {
+  return manyHosts(request.raw.rawHeaders) || hostBesideAuthority(request.raw.headers);
 }
 
 /**
@@ -54,12 +66,9 @@ export function missingHost(request: IncomingMessage | Http2ServerRequest): bool
 /**
  * The scheme://host[:port] the client reached us at, from its Host (HTTP/2: :authority; with
  * --trusted-proxies, the proxy's X-Forwarded-Host and -Proto): undefined when there is none
- * (HTTP/1.0), null when it is not host[:port], when there are two Host headers, of which Node
- * keeps the first (RFC 9112 section 3.2 answers both 400), or when an HTTP/2 request's Host and
- * :authority differ.
+ * (HTTP/1.0), null when it is not host[:port]. Check ambiguousAuthority first.
  */
 export function requestOrigin(request: FastifyRequest): string | undefined | null {
-  if (manyHosts(request.raw.rawHeaders) || hostBesideAuthority(request.raw.headers)) return null;
   const host = request.host;
   if (host === '') return undefined;
   if (!isHostAndPort(host)) return null;

@@ -4,7 +4,7 @@ import { FailInfo, type TimeStampRejection } from './rejection.js';
 const REJECTION = 2;
 /**
  * Most reasons are fixed texts, but a clock's detail names its measured offset and changes each
- * round: past this many, an encoding is made each time rather than kept for good.
+ * round: at most this many encodings are kept, the oldest dropped for a new one.
  */
 export const CACHED_REJECTIONS = 64;
 const cache = new Map<string, Buffer>();
@@ -13,7 +13,7 @@ const cache = new Map<string, Buffer>();
  * TimeStampResp with status rejection (RFC 3161 section 2.4.2):
  *   PKIStatusInfo ::= SEQUENCE { status PKIStatus, statusString PKIFreeText OPTIONAL,
  *                                failInfo PKIFailureInfo OPTIONAL }
- * Each reason's encoding is made once, up to CACHED_REJECTIONS of them.
+ * A reason's encoding is made once and kept while it is among the last CACHED_REJECTIONS seen.
  */
 export function encodeRejection(rejection: TimeStampRejection): Buffer {
   const key = `${rejection.failInfo}\0${rejection.message}\0${rejection.detail ?? ''}`;
@@ -26,7 +26,8 @@ export function encodeRejection(rejection: TimeStampRejection): Buffer {
     encoded = sequence(
       sequence(integer(REJECTION), statusString, namedBitString([FailInfo[rejection.failInfo]])),
     );
-    if (cache.size < CACHED_REJECTIONS) cache.set(key, encoded);
+    if (cache.size >= CACHED_REJECTIONS) cache.delete(cache.keys().next().value!);
+    cache.set(key, encoded);
   }
   return encoded;
 }

@@ -7,6 +7,8 @@ export interface OddAnswer {
   status: number;
   contentType: string;
   body: string;
+  /** More headers, as a service's request ID. */
+  headers?: Record<string, string>;
 }
 
 /** An HTML page, as a proxy or a load balancer in front of the service answers. */
@@ -51,7 +53,10 @@ export async function startFakeOddService(options: { azure?: boolean } = {}) {
       return response.end();
     }
     state.calls++;
-    response.writeHead(state.answer.status, { 'content-type': state.answer.contentType });
+    response.writeHead(state.answer.status, {
+      ...state.answer.headers,
+      'content-type': state.answer.contentType,
+    });
     response.end(state.answer.body);
   }, tls);
   return {

@@ -1,3 +1,6 @@
+import { CodedError, stackFrames } from '../../errors.js';
+import { GrpcStatus } from './grpc-status.js';
+
 /**
  * Why a call to the remote signature service failed, as a bounded metric label:
  * - timeout: no answer within --kms-timeout;
@@ -33,8 +36,12 @@ export const SERVICE_FAILURES: ReadonlySet<FailureReason> = new Set([
 ]);
 
 /** gRPC status codes (grpc/status.h) that mean the server failed rather than refused. */
-const GRPC_UNAVAILABLE = 14;
-const GRPC_SERVER_FAILURES = new Set([2, 4, 13, 15]); // UNKNOWN, DEADLINE_EXCEEDED, INTERNAL, DATA_LOSS
+const GRPC_SERVER_FAILURES: ReadonlySet<number> = new Set([
+  GrpcStatus.UNKNOWN,
+  GrpcStatus.DEADLINE_EXCEEDED,
+  GrpcStatus.INTERNAL,
+  GrpcStatus.DATA_LOSS,
+]);
 
 /** Node and undici error codes of a failed connection. */
 const NETWORK_CODES = new Set([
@@ -71,7 +78,7 @@ export function classifyServiceError(error: unknown): FailureReason {
     const code = (current as { code?: unknown }).code;
     if (typeof code === 'string' && NETWORK_CODES.has(code)) return 'connection';
     if (typeof code === 'number' && depth === 0) {
-      if (code === GRPC_UNAVAILABLE) return 'connection';
+      if (code === GrpcStatus.UNAVAILABLE) return 'connection';
       if (GRPC_SERVER_FAILURES.has(code)) return 'server_error';
       if (code > 0 && code <= 16) return 'client_error';
     }
@@ -151,7 +158,16 @@ function namedMessage(error: unknown): string {
 }
 
 /** gRPC codes of a call that failed on the way rather than an answer: CANCELLED, DEADLINE_EXCEEDED, UNAVAILABLE. */
-const GRPC_NO_ANSWER = new Set([1, 4, GRPC_UNAVAILABLE]);
+const GRPC_NO_ANSWER: ReadonlySet<number> = new Set([
+  GrpcStatus.CANCELLED,
+  GrpcStatus.DEADLINE_EXCEEDED,
+  GrpcStatus.UNAVAILABLE,
+]);
+
+/** ` (endpoint override: …)` when the service has one in effect. */
+export function overrideNote(service: ServiceLabel): string {
+  return service.override ? ` (endpoint override: ${service.override})` : '';
+}
 
 /**
  * One line for a failed call of a service's SDK (not for our own coded errors, which say enough):
@@ -170,12 +186,12 @@ export function describeServiceError(
   const status = httpStatusOf(fields) ?? answer?.status;
   const contentType = contentTypeOf(fields) ?? answer?.contentType;
   const body = bodyOf(fields) ?? answer?.body;
-  const override = service.override ? ` (endpoint override: ${service.override})` : '';
+  const override = overrideNote(service);
   const message = serviceTextExcerpt(namedMessage(error));
   if (status === undefined) {
     const code = (fields as { code?: unknown }).code;
     const answered =
-      typeof code === 'number' && code > 0 && code <= 16 && !GRPC_NO_ANSWER.has(code);
+      typeof code === 'number' && code > 0 && code <= GrpcStatus.LAST && !GRPC_NO_ANSWER.has(code);
     return `${service.name} ${answered ? 'answered' : 'call failed:'} ${message}${override}`;
   }
   const type = contentType ? ` (${serviceTextExcerpt(contentType, 80)})` : '';
@@ -185,4 +201,53 @@ export function describeServiceError(
       ? `"${serviceTextExcerpt(body, MAX_EXCERPT - 2)}"`
       : message;
   return `${service.name} answered HTTP ${status}${type}${unread}: ${detail}${override}`;
+}
+
+/** The request ID the service gave the failed call: AWS's `$metadata.requestId`, Azure's `x-ms-request-id`. */
+function requestIdOf(error: object): string | undefined {
+  const aws = (error as { $metadata?: { requestId?: unknown } }).$metadata?.requestId;
+  const headers = (error as { response?: { headers?: { get?: (name: string) => unknown } } })
+    .response?.headers;
+  const azure = typeof headers?.get === 'function' ? headers.get('x-ms-request-id') : undefined;
+  const id = typeof aws === 'string' ? aws : azure;
+  return typeof id === 'string' && id !== '' ? serviceTextExcerpt(id, 100) : undefined;
+}
+
+/**
+ * What our error keeps as its cause of an SDK error it describes (describeServiceError): the SDK
+ * error's class and code, the HTTP status, the service's request ID (what the provider's audit
+ * trail and support ask for) and its stack frames (where it was thrown, for a bug of ours), never
+ * its message or other fields, which may hold a whole answer. Debug logs print causes whole.
+ */
+export class ServiceErrorSummary extends CodedError<'SERVICE_ERROR'> {
+  override name = 'ServiceErrorSummary';
+  /** The SDK error's class, as KMSInternalException or RestError. */
+  readonly errorClass: string;
+  /** Its own code: an AWS error name, a gRPC status, a Node network code. */
+  readonly serviceCode?: string | number;
+  readonly httpStatus?: number;
+  readonly requestId?: string;
+
+  constructor(error: unknown) {
+    const fields = typeof error === 'object' && error !== null ? error : {};
+    const errorClass = serviceTextExcerpt(error instanceof Error ? error.name : typeof error, 80);
+    const code = (fields as { code?: unknown }).code;
+    const serviceCode =
+      typeof code === 'string'
+        ? serviceTextExcerpt(code, 80)
+        : typeof code === 'number'
+          ? code
+          : undefined;
+    super(
+      'SERVICE_ERROR',
+      `${errorClass}${serviceCode === undefined ? '' : ` ${serviceCode}`} (message not kept)`,
+    );
+    this.errorClass = errorClass;
+    if (serviceCode !== undefined) this.serviceCode = serviceCode;
+    const status = httpStatusOf(fields);
+    if (status !== undefined) this.httpStatus = status;
+    const requestId = requestIdOf(fields);
+    if (requestId !== undefined) this.requestId = requestId;
+    this.stack = `${this.name}: ${this.message}\n${stackFrames(error)}`.trimEnd();
+  }
 }

@@ -5,6 +5,7 @@ import { SignerError } from '../signer-error.js';
 import { errorCodeOf } from '../../errors.js';
 import { endpointFromVariable } from './endpoint-override.js';
 import { describeServiceError, type ServiceLabel } from './failure-reason.js';
+import { GrpcStatus } from './grpc-status.js';
 import { GCP_KMS_URI, KMS_URI_FORMATS } from '../../config/key-uri.js';
 
 /** Parses `gcpkms://projects/P/locations/L/keyRings/R/cryptoKeys/K[/cryptoKeyVersions/V]`. */
@@ -31,9 +32,6 @@ const ALGORITHMS: Record<string, { hash: HashName; pss?: boolean }> = {
 
 /** The variable of the Cloud KMS endpoint override. */
 const GCP_ENDPOINT_VARIABLE = 'GCP_KMS_ENDPOINT';
-
-/** gRPC RESOURCE_EXHAUSTED: Cloud KMS's quota/throttling answer. */
-const RESOURCE_EXHAUSTED = 8;
 
 /**
  * The client options for GCP_KMS_ENDPOINT: `http://host:port` is a plaintext channel without
@@ -68,9 +66,6 @@ export function gcpServiceLabel(): ServiceLabel {
   };
 }
 
-/** gRPC CANCELLED (grpc/status.h). */
-const GRPC_CANCELLED = 1;
-
 /** The one method of a grpc-js call that a cancelling interceptor needs. */
 interface CancellableGrpcCall {
   cancelWithStatus(code: number, details: string): void;
@@ -102,7 +97,7 @@ export async function gaxCall<T>(
     nextCall: (options: unknown) => CancellableGrpcCall,
   ): CancellableGrpcCall => {
     const grpcCall = nextCall(options);
-    cancel = () => grpcCall.cancelWithStatus(GRPC_CANCELLED, 'cancelled by the caller');
+    cancel = () => grpcCall.cancelWithStatus(GrpcStatus.CANCELLED, 'cancelled by the caller');
     // The abort may come while gax still waits for its stub, before the call exists.
     if (signal?.aborted) cancel();
     return grpcCall;
@@ -205,7 +200,7 @@ export async function createGcpKmsApi(uri: string): Promise<RemoteSignatureApi> 
       return Buffer.from(response.signature as Uint8Array);
     },
     isThrottling(error) {
-      return (error as { code?: unknown } | null)?.code === RESOURCE_EXHAUSTED;
+      return (error as { code?: unknown } | null)?.code === GrpcStatus.RESOURCE_EXHAUSTED; // quota, throttling
     },
     describeError(error) {
       return describeServiceError(error, service);

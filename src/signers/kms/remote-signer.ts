@@ -6,7 +6,12 @@ import type { AcceptSignature, SignatureAlgorithm, Signer } from '../../crypto/s
 import { sameRsaKey } from '../../x509/public-key.js';
 import { CircuitBreaker, type CircuitBreakerOptions, type CircuitCall } from './circuit-breaker.js';
 import { deadline, sleep, untilAborted, withDeadline } from '../../deadline.js';
-import { classifyServiceError, SERVICE_FAILURES, type FailureReason } from './failure-reason.js';
+import {
+  classifyServiceError,
+  SERVICE_FAILURES,
+  ServiceErrorSummary,
+  type FailureReason,
+} from './failure-reason.js';
 import { recordSignerFailure, unwatchCircuitBreaker } from './remote-signer-metrics.js';
 import { Semaphore } from './semaphore.js';
 import { CodedError } from '../../errors.js';
@@ -163,8 +168,8 @@ export class RemoteSigner implements Signer {
       throw new RemoteSignerError(
         'KEY_UNREADABLE',
         `${api.id}: cannot read the public key: ${described ?? messageOf(error)}`,
-        // Not the SDK's error when it is described: debug logs print causes, its message whole.
-        described === undefined ? { cause: error } : undefined,
+        // A described SDK error is kept as its summary: debug logs print causes, messages whole.
+        { cause: described === undefined ? error : new ServiceErrorSummary(error) },
       );
     });
     const certifiedPss =
@@ -273,7 +278,9 @@ export class RemoteSigner implements Signer {
       const described = describedServiceError(this.api, error);
       throw described === undefined
         ? error
-        : new RemoteSignerError('SERVICE_FAILED', `${this.id}: ${described}`);
+        : new RemoteSignerError('SERVICE_FAILED', `${this.id}: ${described}`, {
+            cause: new ServiceErrorSummary(error),
+          });
     });
     return signal ? untilAborted(reported, signal) : reported;
   }

@@ -1,8 +1,14 @@
 import type { KeyEncryptionKey } from './kek.js';
 import { crc32c } from './crc32c.js';
+import { GrpcStatus } from '../kms/grpc-status.js';
 import { SignerError } from '../signer-error.js';
 import { checkedAwsEndpointVariable } from '../kms/endpoint-override.js';
-import { describeServiceError, type ServiceLabel } from '../kms/failure-reason.js';
+import {
+  describeServiceError,
+  overrideNote,
+  ServiceErrorSummary,
+  type ServiceLabel,
+} from '../kms/failure-reason.js';
 import { CodedError } from '../../errors.js';
 import {
   TINK_AWS_KEK_ARN,
@@ -67,7 +73,7 @@ async function openGcpKek(uri: string): Promise<KeyEncryptionKey> {
         ),
       ).catch((error: unknown) => {
         // Cloud KMS refuses a ciphertext it cannot decrypt with INVALID_ARGUMENT.
-        throw kekError(error, service, (code) => code === GRPC_INVALID_ARGUMENT);
+        throw kekError(error, service, (code) => code === GrpcStatus.INVALID_ARGUMENT); // a ciphertext it cannot decrypt
       });
       const plaintext = Buffer.from((response.plaintext as Uint8Array | null) ?? []);
       const checksum = response.plaintextCrc32c?.value;
@@ -227,23 +233,16 @@ async function openVaultKek(
   };
 }
 
-/** gRPC INVALID_ARGUMENT: Cloud KMS's refusal of a ciphertext it cannot decrypt. */
-const GRPC_INVALID_ARGUMENT = 3;
-
 /** AWS KMS's refusals of a ciphertext (Decrypt's errors); KMSInvalidStateException and AccessDenied are not. */
 const AWS_DECRYPT_REFUSALS = new Set(['InvalidCiphertextException', 'IncorrectKeyException']);
-
-/** ` (endpoint override: …)` when the KEK's service has one. */
-function overrideNote(service: ServiceLabel): string {
-  return service.override ? ` (endpoint override: ${service.override})` : '';
-}
 
 /**
  * A KEK call's error as the Tink signer reports it (tink-signer.ts decryptKeyset): the service's
  * refusal to decrypt (`refused` decides, from the gRPC code or the error's name) is
  * DECRYPTION_FAILED, which points at the KEK or the keyset; anything else (unreachable, an error
  * page, a 5xx, no permission) is KEK_UNAVAILABLE, which points at the service. An SDK's error is
- * described on one line (describeServiceError) and not kept: its message may be long.
+ * described on one line (describeServiceError) and kept as its summary (ServiceErrorSummary): its
+ * message may be long.
  */
 function kekError(
   error: unknown,
@@ -254,9 +253,11 @@ function kekError(
   const code = (error as { code?: unknown } | null)?.code;
   const name = error instanceof Error ? error.name : '';
   const refusal = refused(code, name);
-  const message =
-    error instanceof CodedError
-      ? `${error.message}${refusal ? '' : overrideNote(service)}`
-      : describeServiceError(error, refusal ? { name: service.name } : service);
-  return new SignerError(refusal ? 'DECRYPTION_FAILED' : 'KEK_UNAVAILABLE', message);
+  const coded = error instanceof CodedError;
+  const message = coded
+    ? `${error.message}${refusal ? '' : overrideNote(service)}`
+    : describeServiceError(error, refusal ? { name: service.name } : service);
+  return new SignerError(refusal ? 'DECRYPTION_FAILED' : 'KEK_UNAVAILABLE', message, {
+    cause: coded ? error : new ServiceErrorSummary(error),
+  });
 }

@@ -137,10 +137,15 @@ describe('an HTTP/2 method the router does not know', () => {
     expect(await counted()).toEqual({ '405': 3, '404': 1 });
   });
 
-  it('is logged cut to its first 32 characters: an HTTP/2 method may be as long as a header', async () => {
+  it('is logged and quoted cut to its first 32 characters: an HTTP/2 method may be as long as a header', async () => {
     const lines = linesFromNow();
     const method = 'M'.repeat(1000);
-    expect((await request({ ':method': method, ':path': '/api/v1/timestamp' })).status).toBe(405);
+    const answer = await request({ ':method': method, ':path': '/api/v1/timestamp' });
+    expect(answer.status).toBe(405);
+    expect(JSON.parse(answer.body.toString())).toEqual({
+      code: 405,
+      message: `method ${'M'.repeat(32)}… is not allowed, but [POST] are`,
+    });
     await expect
       .poll(lines, UNTIL_SETTLED)
       .toEqual([expect.objectContaining({ method: `${'M'.repeat(32)}…`, statusCode: 405 })]);
@@ -180,12 +185,19 @@ describe('an HTTP/2 request with a Host header besides :authority', () => {
   it('naming another authority is refused by trusted-root, as two Host headers are (RFC 9113 section 8.3.1)', async () => {
     const answer = await trustedRoot('tsa.example', 'evil.example');
     expect(answer.status).toBe(400);
-    expect(answer.body.toString()).not.toContain('evil.example');
+    expect(JSON.parse(answer.body.toString())).toEqual({
+      code: 400,
+      message:
+        "the request's host is ambiguous (two Host headers, or a host header unlike :authority)",
+    });
   });
 
   it('naming the same one is served, its entries under that origin', async () => {
     const answer = await trustedRoot('tsa.example:8443', 'TSA.example:8443');
     expect(answer.status).toBe(200);
     expect(answer.body.toString()).toContain('"https://tsa.example:8443/api/v1/timestamp');
+    // RFC 3986 section 6.2.3: https's default port written out names the same authority.
+    const defaultPort = await trustedRoot('tsa.example', 'tsa.example:443');
+    expect(defaultPort.status).toBe(200);
   });
 });

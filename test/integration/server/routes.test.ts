@@ -145,6 +145,7 @@ describe('routes', () => {
         ]) {
           const received = await answer(hosts);
           expect(received).toMatch(/^HTTP\/1\.1 400 /);
+          expect(received).toContain('two Host headers');
           expect(received).not.toContain('example');
         }
         expect(await answer('Host: tsa.example.com\r\n')).toMatch(/^HTTP\/1\.1 200 /);

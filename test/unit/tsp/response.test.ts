@@ -68,15 +68,16 @@ describe('encodeRejection', () => {
     expect(encodeRejection(reject.timeNotAvailable('b'))).not.toEqual(first);
   });
 
-  it('keeps a bounded number: details that change each clock round are encoded anew past it', () => {
-    const kept = encodeRejection(reject.timeNotAvailable('kept'));
+  it('keeps a bounded number, the oldest dropped: a clock detail changes each round', () => {
+    const oldest = encodeRejection(reject.timeNotAvailable('oldest'));
     for (let round = 0; round < CACHED_REJECTIONS; round++)
       encodeRejection(reject.timeNotAvailable(`median offset ${round}.01 s`));
+    // A reason seen now is kept (the same buffer again); the oldest was dropped for it.
     const late = reject.timeNotAvailable('median offset 1e9 s');
-    const once = encodeRejection(late);
-    expect(encodeRejection(late)).toEqual(once);
-    expect(encodeRejection(late)).not.toBe(once);
-    expect(encodeRejection(reject.timeNotAvailable('kept'))).toBe(kept);
+    expect(encodeRejection(late)).toBe(encodeRejection(late));
+    const again = encodeRejection(reject.timeNotAvailable('oldest'));
+    expect(again).toEqual(oldest);
+    expect(again).not.toBe(oldest);
   });
 });
 

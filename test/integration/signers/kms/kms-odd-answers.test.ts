@@ -4,6 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKmsSigner } from '../../../../src/signers/kms/create-kms-signer.js';
 import { DEFAULT_REMOTE_CALL_POLICY } from '../../../../src/signers/kms/remote-signer.js';
+import { ServiceErrorSummary } from '../../../../src/signers/kms/failure-reason.js';
+import { stdSerializers } from 'pino';
 import type { ProviderOptions } from '../../../../src/signers/kms/provider-options.js';
 import { HTML_PAGE, startFakeOddService, type OddAnswer } from '../../../helpers/odd-answers.js';
 
@@ -67,20 +69,25 @@ afterAll(async () => {
   }
 });
 
-/** The start-up error's message for `uri` while its service answers `answer`. */
-async function startupFailure(
+/** The start-up error for `uri` while its service answers `answer`. */
+async function startupError(
   service: { answer(answer: OddAnswer): void },
   answer: OddAnswer,
   uri: string,
   options: ProviderOptions = {},
-): Promise<string> {
+): Promise<Error> {
   service.answer(answer);
   try {
     await createKmsSigner(uri, 'auto', DEFAULT_REMOTE_CALL_POLICY, options);
   } catch (error) {
-    return (error as Error).message;
+    return error as Error;
   }
   throw new Error('it started');
+}
+
+/** The start-up error's message for `uri` while its service answers `answer`. */
+async function startupFailure(...args: Parameters<typeof startupError>): Promise<string> {
+  return (await startupError(...args)).message;
 }
 
 /** One line, bounded: what any description must be. */
@@ -111,6 +118,31 @@ describe('a KMS endpoint that answers what no KMS would', () => {
       'awskms:alias/tsa: cannot read the public key: AWS KMS answered HTTP 500 (application/json): UnknownError (endpoint override: AWS_ENDPOINT_URL_KMS)',
     );
     for (const message of [html, ok, failed]) expectOneBoundedLine(message);
+  });
+
+  it("keeps the SDK error's class, status, request ID and frames as the cause, never its message", async () => {
+    const error = await startupError(
+      aws,
+      {
+        status: 500,
+        contentType: 'application/x-amz-json-1.1',
+        body: JSON.stringify({ __type: 'KMSInternalException', message: 'PLANTED_S3CRET_42' }),
+        headers: { 'x-amzn-requestid': '946ee832-0000-4000-8000-000000000001' },
+      },
+      'awskms:///alias/tsa',
+    );
+    expect(error.message).toContain('AWS KMS answered HTTP 500');
+    expect(error.cause).toBeInstanceOf(ServiceErrorSummary);
+    expect(error.cause).toMatchObject({
+      errorClass: 'KMSInternalException',
+      httpStatus: 500,
+      requestId: '946ee832-0000-4000-8000-000000000001',
+      message: 'KMSInternalException (message not kept)',
+    });
+    // What a debug log prints of the cause: pino's error serialiser, as the logger uses it.
+    const logged = JSON.stringify(stdSerializers.err(error.cause as Error));
+    expect(logged).not.toContain('PLANTED_S3CRET_42');
+    expect(logged).toMatch(/ {4}at /);
   });
 
   it("Azure Key Vault: a 200 it could not read, a proxy's page quoted once, a 300 KB body cut", async () => {

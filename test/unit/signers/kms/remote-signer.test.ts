@@ -6,6 +6,7 @@ import {
   type RemoteSignatureApi,
 } from '../../../../src/signers/kms/remote-signer.js';
 import { ecdsaRawToDer } from '../../../../src/signers/kms/ecdsa-signature.js';
+import { ServiceErrorSummary } from '../../../../src/signers/kms/failure-reason.js';
 import { generateFakeKey, signDigest } from '../../../fakes/keys.js';
 
 const fakeKey = generateFakeKey('ec-p256');
@@ -124,7 +125,7 @@ describe('RemoteSigner', () => {
     // Our own errors are not described: the deadline's stays itself.
     const hung = await RemoteSigner.create(api, 'sha256', { ...policy, timeoutMs: 50 });
     await expect(hung.sign(Buffer.from('x'))).rejects.toMatchObject({ code: 'TIMEOUT' });
-    // At start: described, and the SDK's error (its message whole) is not kept as the cause.
+    // At start: described, and the SDK's error (its message whole) is kept only as its summary.
     api.describeKey = () => Promise.reject(new Error('x'.repeat(300_000)));
     const failure = (await RemoteSigner.create(api, 'sha256', policy).catch(
       (error: unknown) => error,
@@ -133,7 +134,9 @@ describe('RemoteSigner', () => {
       code: 'KEY_UNREADABLE',
       message: 'test:key: cannot read the public key: Fake KMS: 300000 characters',
     });
-    expect(failure.cause).toBeUndefined();
+    expect(failure.cause).toBeInstanceOf(ServiceErrorSummary);
+    expect(JSON.stringify(failure.cause).length).toBeLessThan(200);
+    expect((failure.cause as Error).stack).not.toContain('xxx');
   });
 
   it('rejects at the deadline when the service hangs, aborting the signal it was given', async () => {

@@ -238,15 +238,21 @@ export class ServiceErrorSummary extends CodedError<'SERVICE_ERROR'> {
         : typeof code === 'number'
           ? code
           : undefined;
+    const status = httpStatusOf(fields);
+    const requestId = requestIdOf(fields);
+    // In the message too: a log line's serialiser prints a cause's message and stack, not its fields.
+    const known = [
+      ...(status === undefined ? [] : [`HTTP ${status}`]),
+      ...(requestId === undefined ? [] : [`request ID ${requestId}`]),
+      'its message not kept',
+    ];
     super(
       'SERVICE_ERROR',
-      `${errorClass}${serviceCode === undefined ? '' : ` ${serviceCode}`} (message not kept)`,
+      `${errorClass}${serviceCode === undefined ? '' : ` ${serviceCode}`} (${known.join(', ')})`,
     );
     this.errorClass = errorClass;
     if (serviceCode !== undefined) this.serviceCode = serviceCode;
-    const status = httpStatusOf(fields);
     if (status !== undefined) this.httpStatus = status;
-    const requestId = requestIdOf(fields);
     if (requestId !== undefined) this.requestId = requestId;
     this.stack = `${this.name}: ${this.message}\n${stackFrames(error)}`.trimEnd();
   }

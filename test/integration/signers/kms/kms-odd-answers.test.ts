@@ -126,7 +126,7 @@ describe('a KMS endpoint that answers what no KMS would', () => {
       {
         status: 500,
         contentType: 'application/x-amz-json-1.1',
-        body: JSON.stringify({ __type: 'KMSInternalException', message: 'PLANTED_S3CRET_42' }),
+        body: JSON.stringify({ __type: 'KMSInternalException', message: 'the-sdk-message' }),
         headers: { 'x-amzn-requestid': '946ee832-0000-4000-8000-000000000001' },
       },
       'awskms:///alias/tsa',
@@ -137,12 +137,17 @@ describe('a KMS endpoint that answers what no KMS would', () => {
       errorClass: 'KMSInternalException',
       httpStatus: 500,
       requestId: '946ee832-0000-4000-8000-000000000001',
-      message: 'KMSInternalException (message not kept)',
+      message: expect.stringMatching(
+        /^KMSInternalException\b.* \(HTTP 500, request ID 946ee832-0000-4000-8000-000000000001, its message not kept\)$/,
+      ),
     });
-    // What a debug log prints of the cause: pino's error serialiser, as the logger uses it.
-    const logged = JSON.stringify(stdSerializers.err(error.cause as Error));
-    expect(logged).not.toContain('PLANTED_S3CRET_42');
-    expect(logged).toMatch(/ {4}at /);
+    // What the request's log line prints of the error: pino's error serialiser, as the logger's.
+    const logged = stdSerializers.err(error);
+    expect(logged.message).toContain('request ID 946ee832-0000-4000-8000-000000000001');
+    const cause = logged.stack.slice(logged.stack.indexOf('caused by:'));
+    expect(cause).toMatch(/^caused by: ServiceErrorSummary: .*\n {4}at /);
+    // The description above quotes a capped excerpt of it; the cause, nothing.
+    expect(cause).not.toContain('the-sdk-message');
   });
 
   it("Azure Key Vault: a 200 it could not read, a proxy's page quoted once, a 300 KB body cut", async () => {

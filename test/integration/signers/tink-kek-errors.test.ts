@@ -6,6 +6,7 @@ import { startKekServices, type KekServices } from '../../fakes/kek-services.js'
 import { HTML_PAGE, startFakeOddService, type OddAnswer } from '../../helpers/odd-answers.js';
 import { freePort } from '../../helpers/process.js';
 import { tempDir } from '../../helpers/openssl.js';
+import { restoreEnvAfterAll } from '../../helpers/env.js';
 
 /**
  * A Tink keyset's KEK that cannot be reached, or answers an error page or a 5xx, said nothing of
@@ -32,7 +33,7 @@ const VARIABLES = [
   'GCP_KMS_ENDPOINT',
   'TINK_HCVAULT_ADDR',
 ] as const;
-const saved = Object.fromEntries(VARIABLES.map((name) => [name, process.env[name]]));
+restoreEnvAfterAll(VARIABLES);
 
 beforeAll(async () => {
   services = await startKekServices(VAULT_TOKEN);
@@ -42,10 +43,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await services?.close();
   await odd?.close();
-  for (const name of VARIABLES) {
-    if (saved[name] === undefined) delete process.env[name];
-    else process.env[name] = saved[name];
-  }
   work.cleanup();
 });
 

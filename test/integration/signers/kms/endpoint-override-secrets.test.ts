@@ -3,6 +3,7 @@ import { createKmsSigner } from '../../../../src/signers/kms/create-kms-signer.j
 import { createAwsKmsApi } from '../../../../src/signers/kms/aws.js';
 import { openKek } from '../../../../src/signers/tink/open-kek.js';
 import { restoreEnvAfterEach } from '../../../helpers/env.js';
+import { failureOf, shownError } from '../../../helpers/errors.js';
 
 /**
  * An endpoint override that does not parse reached `new URL` (GCP_KMS_ENDPOINT) or the AWS SDK
@@ -26,25 +27,6 @@ restoreEnvAfterEach(VARIABLES);
 afterAll(() => {
   for (const name of VARIABLES) delete process.env[name];
 });
-
-/** Everything an error would show: its message, stack and causes, and their fields. */
-function shown(error: unknown): string {
-  const parts: string[] = [];
-  for (let current = error, depth = 0; current && depth < 5; depth++) {
-    parts.push(String(current), (current as Error).stack ?? '', JSON.stringify(current));
-    current = (current as { cause?: unknown }).cause;
-  }
-  return parts.join('\n');
-}
-
-async function failure(run: () => Promise<unknown>): Promise<Error> {
-  try {
-    await run();
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('it did not fail');
-}
 
 /** The values refused, and the start of the message each gets (after the variable's name). */
 const REFUSED: [string, string][] = [
@@ -78,10 +60,10 @@ describe('endpoint override variables', () => {
       });
       for (const [value, problem] of REFUSED) {
         process.env[variable] = value;
-        const error = await failure(start);
+        const error = await failureOf(start);
         expect(error).toMatchObject({ code: 'INVALID_ENDPOINT' });
         expect(error.message).toMatch(new RegExp(`^${variable} ${escape(problem)}`));
-        expect(shown(error)).not.toContain(SECRET);
+        expect(shownError(error)).not.toContain(SECRET);
       }
     },
   );

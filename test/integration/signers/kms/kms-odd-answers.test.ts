@@ -8,6 +8,7 @@ import { ServiceErrorSummary } from '../../../../src/signers/kms/failure-reason.
 import { stdSerializers } from 'pino';
 import type { ProviderOptions } from '../../../../src/signers/kms/provider-options.js';
 import { HTML_PAGE, startFakeOddService, type OddAnswer } from '../../../helpers/odd-answers.js';
+import { restoreEnvAfterAll } from '../../../helpers/env.js';
 
 /**
  * What a KMS endpoint aimed at the wrong thing (a proxy's error page, a web server, a service
@@ -41,7 +42,7 @@ const VARIABLES = [
   'GCP_KMS_ENDPOINT',
   'METADATA_SERVER_DETECTION',
 ] as const;
-const saved = Object.fromEntries(VARIABLES.map((name) => [name, process.env[name]]));
+restoreEnvAfterAll(VARIABLES);
 
 beforeAll(async () => {
   [aws, azure, vault] = await Promise.all([
@@ -63,10 +64,6 @@ beforeAll(async () => {
 afterAll(async () => {
   agent?.destroy();
   await Promise.all([aws?.close(), azure?.close(), vault?.close()]);
-  for (const name of VARIABLES) {
-    if (saved[name] === undefined) delete process.env[name];
-    else process.env[name] = saved[name];
-  }
 });
 
 /** The start-up error for `uri` while its service answers `answer`. */

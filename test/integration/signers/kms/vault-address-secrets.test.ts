@@ -9,6 +9,7 @@ import { openKek } from '../../../../src/signers/tink/open-kek.js';
 import { createTinkSigner } from '../../../../src/signers/tink/tink-signer.js';
 import { startFakeVault } from '../../../fakes/vault-transit.js';
 import { restoreEnvAfterEach } from '../../../helpers/env.js';
+import { failureOf, shownError } from '../../../helpers/errors.js';
 
 /**
  * A Vault address with credentials (`http://user:password@host`) or one that does not parse was
@@ -39,25 +40,6 @@ afterAll(async () => {
   await vault.close();
 });
 
-/** Everything an error would show: its message, stack and causes, and their fields. */
-function shown(error: unknown): string {
-  const parts: string[] = [];
-  for (let current = error, depth = 0; current && depth < 5; depth++) {
-    parts.push(String(current), (current as Error).stack ?? '', JSON.stringify(current));
-    current = (current as { cause?: unknown }).cause;
-  }
-  return parts.join('\n');
-}
-
-async function failure(run: () => Promise<unknown>): Promise<Error> {
-  try {
-    await run();
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('it did not fail');
-}
-
 const withCredentials = () => `http://u:${SECRET}@${hostPort}`;
 const unparsable = `http://[${SECRET}`;
 
@@ -81,9 +63,9 @@ describe('VAULT_ADDR and BAO_ADDR', () => {
       for (const [address, message] of cases) {
         process.env[`${prefix}_ADDR`] = address;
         expect(() => vaultConnectionFromEnv(prefix)).toThrow(message);
-        const error = await failure(() => createKmsSigner(`${scheme}://k`, 'auto'));
+        const error = await failureOf(() => createKmsSigner(`${scheme}://k`, 'auto'));
         expect(error.message).toContain(message);
-        expect(shown(error)).not.toContain(SECRET);
+        expect(shownError(error)).not.toContain(SECRET);
       }
     },
   );
@@ -100,11 +82,11 @@ describe('vaultRequest: a failed request', () => {
     ['credentials in the address', withCredentials(), 'TypeError'],
     ['an unparsable address', unparsable, 'ERR_INVALID_URL'],
   ])('%s: the call and a code, never the URL', async (_what, address, code) => {
-    const error = await failure(() =>
+    const error = await failureOf(() =>
       vaultRequest({ address, token: TOKEN }, 'GET', 'transit/keys/k', undefined),
     );
     expect(error.message).toBe(`Vault GET /v1/transit/keys/k: request failed (${code})`);
-    expect(shown(error)).not.toContain(SECRET);
+    expect(shownError(error)).not.toContain(SECRET);
   });
 
   it('a refused connection keeps its code for the failure metrics', async () => {
@@ -113,7 +95,7 @@ describe('vaultRequest: a failed request', () => {
     await once(server, 'listening');
     const { port } = server.address() as AddressInfo;
     await new Promise((closed) => server.close(closed));
-    const error = await failure(() =>
+    const error = await failureOf(() =>
       vaultRequest(
         { address: `http://127.0.0.1:${port}`, token: TOKEN },
         'GET',
@@ -135,24 +117,24 @@ describe('the hcvault:// Tink KEK', () => {
 
   it('credentials in the URI host: refused, the URI never quoted', async () => {
     delete process.env['TINK_HCVAULT_ADDR'];
-    const error = await failure(() => decryptWith(kekUri(`u:${SECRET}@${hostPort}`)));
+    const error = await failureOf(() => decryptWith(kekUri(`u:${SECRET}@${hostPort}`)));
     expect(error.message).toBe(
       'the host of the hcvault:// Tink KEK URI must not hold credentials (user:password@); authenticate with a Vault token',
     );
-    expect(shown(error)).not.toContain(SECRET);
+    expect(shownError(error)).not.toContain(SECRET);
     // Also when TINK_HCVAULT_ADDR would replace the host.
     process.env['TINK_HCVAULT_ADDR'] = vault.origin;
     expect(
-      shown(await failure(() => decryptWith(kekUri(`u:${SECRET}@${hostPort}`)))),
+      shownError(await failureOf(() => decryptWith(kekUri(`u:${SECRET}@${hostPort}`)))),
     ).not.toContain(SECRET);
   });
 
   it('a malformed URI with credentials is quoted masked', async () => {
-    const error = await failure(() => decryptWith(`hcvault://u:${SECRET}@${hostPort}/transit/k`));
+    const error = await failureOf(() => decryptWith(`hcvault://u:${SECRET}@${hostPort}/transit/k`));
     expect(error.message).toBe(
       `invalid Tink KEK URI hcvault://********@${hostPort}/transit/k: expected hcvault://host[:port]/{mount}/keys/{name}`,
     );
-    expect(shown(error)).not.toContain(SECRET);
+    expect(shownError(error)).not.toContain(SECRET);
   });
 
   it.each([
@@ -160,9 +142,9 @@ describe('the hcvault:// Tink KEK', () => {
     ['no URL shape', () => unparsable, 'TINK_HCVAULT_ADDR is not a URL'],
   ])('TINK_HCVAULT_ADDR with %s: refused, never quoted', async (_what, address, message) => {
     process.env['TINK_HCVAULT_ADDR'] = address();
-    const error = await failure(() => decryptWith(kekUri(hostPort)));
+    const error = await failureOf(() => decryptWith(kekUri(hostPort)));
     expect(error.message).toContain(message);
-    expect(shown(error)).not.toContain(SECRET);
+    expect(shownError(error)).not.toContain(SECRET);
   });
 
   it('the deadline of opening the KEK quotes its URI masked', async () => {
@@ -172,7 +154,7 @@ describe('the hcvault:// Tink KEK', () => {
     );
     const uri = kekUri(`u:${SECRET}@${hostPort}`);
     // A KEK that never opens: the deadline is what ends it, whatever its length.
-    const error = await failure(() =>
+    const error = await failureOf(() =>
       createTinkSigner({
         keysetPath,
         kekUri: uri,
@@ -185,6 +167,6 @@ describe('the hcvault:// Tink KEK', () => {
     expect(error.message).toContain(
       `the KEK hcvault://********@${hostPort}/transit/keys/k did not answer`,
     );
-    expect(shown(error)).not.toContain(SECRET);
+    expect(shownError(error)).not.toContain(SECRET);
   });
 });

@@ -5,8 +5,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CLI = join(REPO_ROOT, 'src', 'cli', 'timestamp-server.ts');
-/** tsx's loader by path, so the CLI runs from source whatever the working directory. */
-const TSX = pathToFileURL(join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
+/** tsx's loader by path (`node --import`), so TypeScript runs from source whatever the working directory. */
+export const TSX_LOADER = pathToFileURL(
+  join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs'),
+).href;
 const BUILT_CLI = join(REPO_ROOT, 'dist', 'src', 'cli', 'timestamp-server.js');
 
 function newestSource(dir: string): number {
@@ -55,7 +57,7 @@ export function fatalMessages(output: string): string[] {
 export function cliArguments(): string[] {
   const fresh =
     existsSync(BUILT_CLI) && statSync(BUILT_CLI).mtimeMs >= newestSource(join(REPO_ROOT, 'src'));
-  return fresh ? [BUILT_CLI] : ['--import', TSX, CLI];
+  return fresh ? [BUILT_CLI] : ['--import', TSX_LOADER, CLI];
 }
 
 export interface SpawnedServer {

@@ -16,7 +16,7 @@ import {
 import { createLogger, isoTime } from '../../../src/server/logger.js';
 import { pino } from 'pino';
 import { tempDir } from '../../helpers/openssl.js';
-import { REPO_ROOT } from '../../helpers/spawn-server.js';
+import { REPO_ROOT, TSX_LOADER } from '../../helpers/spawn-server.js';
 
 /** How long to wait for the writer thread at most: a busy machine is slow, never wrong. */
 const WAIT = 60_000;
@@ -24,7 +24,6 @@ const WAIT = 60_000;
 const dir = tempDir();
 afterAll(() => dir.cleanup());
 
-const TSX = pathToFileURL(join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
 const LOGGER = pathToFileURL(join(REPO_ROOT, 'src', 'server', 'logger.ts')).href;
 
 /** Runs a module that logs through createLogger('prod'); resolves with its exit code and stdout. */
@@ -33,7 +32,7 @@ function runScript(body: string): Promise<{ code: number | null; lines: string[]
     `script-${Math.random().toString(36).slice(2)}.ts`,
     `import { createLogger } from '${LOGGER}';\nconst logger = createLogger('prod', 'info');\n${body}\n`,
   );
-  const child = spawn(process.execPath, ['--import', TSX, script], {
+  const child = spawn(process.execPath, ['--import', TSX_LOADER, script], {
     stdio: ['ignore', 'pipe', 'ignore'],
   });
   let stdout = '';
@@ -179,7 +178,7 @@ describe('BatchedLogDestination', () => {
         `for (let i = 0; i < 20_000; i++) destination.write(JSON.stringify({ i, text: 'x'.repeat(80) }) + '\\n');\n` +
         `process.exit(7);\n`,
     );
-    const child = spawn(process.execPath, ['--import', TSX, script], { stdio: 'ignore' });
+    const child = spawn(process.execPath, ['--import', TSX_LOADER, script], { stdio: 'ignore' });
     // Before, the writer thread stayed blocked in write(2) on the full pipe and the exit never ended.
     const code = await new Promise((resolve) => child.once('exit', resolve));
     expect(code).toBe(7);
@@ -206,7 +205,7 @@ describe('BatchedLogDestination', () => {
         `for (let i = 0; i < 20_000; i++) destination.write(JSON.stringify({ i, text: 'x'.repeat(80) }) + '\\n');\n` +
         `process.exit(7);\n`,
     );
-    const child = spawn(process.execPath, ['--import', TSX, script], {
+    const child = spawn(process.execPath, ['--import', TSX_LOADER, script], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     onTestFinished(() => void child.kill('SIGKILL')); // a child that hangs is not left behind

@@ -14,7 +14,7 @@ import {
 } from '../../../src/server/log-destination.js';
 import { createLogger } from '../../../src/server/logger.js';
 import { tempDir } from '../../helpers/openssl.js';
-import { REPO_ROOT } from '../../helpers/spawn-server.js';
+import { REPO_ROOT, TSX_LOADER } from '../../helpers/spawn-server.js';
 
 /** How long to wait for the writer thread at most: a busy machine is slow, never wrong. */
 const WAIT = 60_000;
@@ -22,7 +22,6 @@ const WAIT = 60_000;
 const dir = tempDir();
 afterAll(() => dir.cleanup());
 
-const TSX = pathToFileURL(join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
 const LOGGER = pathToFileURL(join(REPO_ROOT, 'src', 'server', 'logger.ts')).href;
 
 describe('BatchedLogDestination: write errors', () => {
@@ -83,7 +82,7 @@ describe('BatchedLogDestination: write errors', () => {
     const out = openSync(path, 'a');
     const child = spawn(
       'sh',
-      ['-c', 'ulimit -f 2048 && exec "$0" "$@"', process.execPath, '--import', TSX, script],
+      ['-c', 'ulimit -f 2048 && exec "$0" "$@"', process.execPath, '--import', TSX_LOADER, script],
       { stdio: ['ignore', out, 'pipe', 'ipc'] },
     );
     closeSync(out);

@@ -21,7 +21,6 @@ import {
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { nodeSignatureArguments } from '../../../../src/crypto/key-algorithms.js';
 import { registry } from '../../../../src/metrics/registry.js';
@@ -43,12 +42,11 @@ import {
   type Pkcs11Calls,
 } from '../../../../src/signers/pkcs11/pkcs11-host.js';
 import { tempDir } from '../../../helpers/openssl.js';
-import { REPO_ROOT } from '../../../helpers/process.js';
+import { TSX_LOADER } from '../../../helpers/spawn-server.js';
 import { SOFTHSM_MODULE, SoftHsm, TEST_PIN } from '../../../helpers/softhsm.js';
 
 const HANGING_BINDING = join(import.meta.dirname, '../../../helpers/pkcs11-hanging-binding.cjs');
 const EXIT_WHILE_HUNG = join(import.meta.dirname, '../../../helpers/pkcs11-exit-while-hung.ts');
-const TSX = pathToFileURL(join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
 const TIMEOUT_MS = 60_000;
 const hsm = new SoftHsm();
 const dir = tempDir();
@@ -258,7 +256,7 @@ describe('exit with a module call that never returns', () => {
   async function hungProcess() {
     const hangDir = tempDir();
     const initialize = hang('C_Initialize', hangDir.dir);
-    const child = spawn(process.execPath, ['--import', TSX, EXIT_WHILE_HUNG], {
+    const child = spawn(process.execPath, ['--import', TSX_LOADER, EXIT_WHILE_HUNG], {
       env: { ...process.env, PKCS11_HANG_DIR: hangDir.dir },
       stdio: ['pipe', 'pipe', 'inherit'],
     });

@@ -26,19 +26,27 @@ export function parseLogUrl(value: string): string {
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
 }
 
+/** What a --log-key and the log's served key must be: a signed-note verifier key. */
+const LOG_KEY = 'log verifier key (origin+keyid+base64)';
+
 /**
  * The log's note verifier key ("origin+keyid+base64") as the log serves it (GET /api/v1/log/key):
  * text only, never a path, since the server is not trusted to name local files.
  */
 export function parseServedLogKey(body: Buffer, url: string): string {
-  const key = body.toString('utf8').trim();
+  return verifierKey(
+    body.toString('utf8'),
+    (why) => new CliError('INVALID_RESPONSE', `GET ${url}: not a ${LOG_KEY}: ${why}`),
+  );
+}
+
+/** `text` trimmed, when it is a log verifier key; else `refusal` of newVerifier's reason. */
+function verifierKey(text: string, refusal: (why: string) => Error): string {
+  const key = text.trim();
   try {
     newVerifier(key);
   } catch (error) {
-    throw new CliError(
-      'INVALID_RESPONSE',
-      `GET ${url}: not a log verifier key (origin+keyid+base64): ${(error as Error).message}`,
-    );
+    throw refusal((error as Error).message);
   }
   return key;
 }
@@ -54,14 +62,10 @@ export type LogKeyArgument = { key: string } | { file: string };
  */
 export function parseLogKey(value: string): LogKeyArgument {
   if (existsSync(value)) return { file: value };
-  const key = value.trim();
-  try {
-    newVerifier(key);
-  } catch (error) {
-    throw new InvalidArgumentError(
-      `"${value}" is not a log verifier key (origin+keyid+base64): ${(error as Error).message}`,
-    );
-  }
+  const key = verifierKey(
+    value,
+    (why) => new InvalidArgumentError(`"${value}" is not a ${LOG_KEY}: ${why}`),
+  );
   return { key };
 }
 
@@ -69,16 +73,10 @@ export function parseLogKey(value: string): LogKeyArgument {
 export async function readLogKey(argument: LogKeyArgument): Promise<string> {
   if ('key' in argument) return argument.key;
   const text = await readFileCapped(argument.file, MAX_TEXT_FILE_BYTES, '--log-key');
-  const key = text.toString('utf8').trim();
-  try {
-    newVerifier(key);
-  } catch (error) {
-    throw new CliError(
-      'USAGE',
-      `--log-key ${argument.file} does not hold a log verifier key (origin+keyid+base64): ${(error as Error).message}`,
-    );
-  }
-  return key;
+  return verifierKey(
+    text.toString('utf8'),
+    (why) => new CliError('USAGE', `--log-key ${argument.file} does not hold a ${LOG_KEY}: ${why}`),
+  );
 }
 
 /** A serial number in hexadecimal as `openssl ts -reply -text` prints it: any case, 0x optional. */

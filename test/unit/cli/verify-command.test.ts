@@ -18,15 +18,17 @@ async function verifyError(args: string[]): Promise<unknown> {
   );
 }
 
+/** The arguments before the PEM flags: files that are not read before the PEM files are. */
+const base = () => [
+  '--artifact',
+  dir.write('artifact', 'a'),
+  '--timestamp',
+  dir.write('response.tsr', 'not read before the PEM files'),
+];
+const chain = () =>
+  dir.write('chain.pem', '-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n');
+
 describe('timestamp-cli verify: a PEM file it cannot use', () => {
-  const base = () => [
-    '--artifact',
-    dir.write('artifact', 'a'),
-    '--timestamp',
-    dir.write('response.tsr', 'not read before the PEM files'),
-  ];
-  const chain = () =>
-    dir.write('chain.pem', '-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n');
   const invalid = () => dir.write('invalid.pem', 'invalid PEM');
 
   it.each([
@@ -58,15 +60,6 @@ describe('timestamp-cli verify: a PEM file it cannot use', () => {
 });
 
 describe('timestamp-cli verify: a file too large or unreadable', () => {
-  const base = () => [
-    '--artifact',
-    dir.write('artifact', 'a'),
-    '--timestamp',
-    dir.write('response.tsr', 'not read before the PEM files'),
-  ];
-  const chain = () =>
-    dir.write('chain.pem', '-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n');
-
   // An endless device read whole grew to 620 MB before failing 'Invalid string length'.
   it.each([
     ['--certificate-chain', (file: string) => ['--certificate-chain', file], 1],

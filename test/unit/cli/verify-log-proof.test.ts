@@ -45,15 +45,20 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-async function verify(format: 'default' | 'json', extra: string[] = []): Promise<string> {
+/** Runs `verify` with `argv`; resolves with what it printed. */
+async function verifyWith(argv: string[], format: 'default' | 'json' = 'default'): Promise<string> {
   let stdout = '';
   await verifyCommand(() => ({ timestampServer: 'http://127.0.0.1', format, timeout: 0 }), {
     stdout: (text) => (stdout += text),
     stderr: () => undefined,
   })
     .exitOverride()
-    .parseAsync([...args, ...extra], { from: 'user' });
+    .parseAsync(argv, { from: 'user' });
   return stdout;
+}
+
+async function verify(format: 'default' | 'json', extra: string[] = []): Promise<string> {
+  return verifyWith([...args, ...extra], format);
 }
 
 describe('timestamp-cli verify --log-proof', () => {
@@ -82,14 +87,7 @@ describe('timestamp-cli verify --log-proof', () => {
     ] as const) {
       const swapped = [...args];
       swapped[args.indexOf(flag) + 1] = file;
-      await expect(
-        verifyCommand(
-          () => ({ timestampServer: 'http://127.0.0.1', format: 'default', timeout: 0 }),
-          { stdout: () => undefined, stderr: () => undefined },
-        )
-          .exitOverride()
-          .parseAsync(swapped, { from: 'user' }),
-      ).rejects.toThrow(
+      await expect(verifyWith(swapped)).rejects.toThrow(
         `error reading ${flag} ${file}: the file is larger than 1048576 bytes (1 MiB), the most accepted`,
       );
     }
@@ -100,22 +98,10 @@ describe('timestamp-cli verify --log-proof', () => {
     await writeFile(file, `${key}\n`);
     const swapped = [...args];
     swapped[args.indexOf('--log-key') + 1] = file;
-    let stdout = '';
-    await verifyCommand(
-      () => ({ timestampServer: 'http://127.0.0.1', format: 'default', timeout: 0 }),
-      { stdout: (text) => (stdout += text), stderr: () => undefined },
-    )
-      .exitOverride()
-      .parseAsync(swapped, { from: 'user' });
-    expect(stdout).toContain('The token is entry 0 of log');
+    expect(await verifyWith(swapped)).toContain('The token is entry 0 of log');
     await writeFile(file, 'not a key\n');
-    await expect(
-      verifyCommand(
-        () => ({ timestampServer: 'http://127.0.0.1', format: 'default', timeout: 0 }),
-        { stdout: () => undefined, stderr: () => undefined },
-      )
-        .exitOverride()
-        .parseAsync(swapped, { from: 'user' }),
-    ).rejects.toThrow(`--log-key ${file} does not hold a log verifier key (origin+keyid+base64): `);
+    await expect(verifyWith(swapped)).rejects.toThrow(
+      `--log-key ${file} does not hold a log verifier key (origin+keyid+base64): `,
+    );
   });
 });

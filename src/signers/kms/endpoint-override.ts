@@ -1,12 +1,40 @@
 import { SignerError } from '../signer-error.js';
 
 /**
- * The endpoint in the override variable `variable` (GCP_KMS_ENDPOINT, AWS_ENDPOINT_URL_KMS...),
- * checked before any SDK sees it, as vaultAddress checks VAULT_ADDR. Its value is never quoted:
+ * The http(s) URL in `value`, which errors name `source` (a variable, a flag), never quoting it:
  * `http://user:password@host` would carry a password (URL's error and its `input` field, which a
- * debug log prints, quote it whole), so an address that does not parse is refused naming only the
- * variable, and so are credentials, a query and a fragment (a token pasted as `?token=`), and a
- * scheme other than http(s). `defaultScheme` is the one of a bare `host[:port]`, when it may be one.
+ * debug log prints, quote it whole), so an address that does not parse is refused naming only its
+ * source, and so are credentials (`credentials` says what authenticates instead), a query and a
+ * fragment (a token pasted as `?token=`), and a scheme other than http(s). `refusal` makes the
+ * caller's error of a message.
+ */
+export function checkedServiceUrl(
+  value: string,
+  source: string,
+  options: { example: string; credentials: string },
+  refusal: (message: string) => Error,
+): URL {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw refusal(
+      `${source} is not a URL such as ${options.example} (it is not shown: it may hold credentials)`,
+    );
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw refusal(`${source} must be an http:// or https:// URL`);
+  if (url.username || url.password)
+    throw refusal(`${source} must not hold credentials (user:password@); ${options.credentials}`);
+  if (url.search || url.hash || value.includes('?') || value.includes('#'))
+    throw refusal(`${source} must not have a query or a fragment`);
+  return url;
+}
+
+/**
+ * The endpoint in the override variable `variable` (GCP_KMS_ENDPOINT, AWS_ENDPOINT_URL_KMS...),
+ * checked before any SDK sees it (checkedServiceUrl), as vaultAddress checks VAULT_ADDR.
+ * `defaultScheme` is the one of a bare `host[:port]`, when it may be one.
  */
 export function endpointFromVariable(
   variable: string,
@@ -15,25 +43,12 @@ export function endpointFromVariable(
 ): URL {
   const withScheme =
     options.defaultScheme && !value.includes('://') ? `${options.defaultScheme}://${value}` : value;
-  let url: URL;
-  try {
-    url = new URL(withScheme);
-  } catch {
-    throw new SignerError(
-      'INVALID_ENDPOINT',
-      `${variable} is not a URL such as ${options.example} (it is not shown: it may hold credentials)`,
-    );
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:')
-    throw new SignerError('INVALID_ENDPOINT', `${variable} must be an http:// or https:// URL`);
-  if (url.username || url.password)
-    throw new SignerError(
-      'INVALID_ENDPOINT',
-      `${variable} must not hold credentials (user:password@); the SDK's own credentials authenticate`,
-    );
-  if (url.search || url.hash || value.includes('?') || value.includes('#'))
-    throw new SignerError('INVALID_ENDPOINT', `${variable} must not have a query or a fragment`);
-  return url;
+  return checkedServiceUrl(
+    withScheme,
+    variable,
+    { example: options.example, credentials: "the SDK's own credentials authenticate" },
+    (message) => new SignerError('INVALID_ENDPOINT', message),
+  );
 }
 
 /**

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { CodedError, errorCodeOf } from '../../errors.js';
+import { checkedServiceUrl } from './endpoint-override.js';
 import { serviceTextExcerpt } from './failure-reason.js';
 
 /** Where a Vault or OpenBao server is and how to authenticate, from the environment. */
@@ -55,30 +56,17 @@ export function vaultTokenProblem(token: string): string | undefined {
 }
 
 /**
- * The Vault address in `value` (from `source`, which errors name), without a trailing slash. An
- * address is not quoted in any error: `http://user:password@host` would carry its password there
- * (fetch refuses such a URL with a message that quotes it), so credentials in it are refused, as
- * are a query and a fragment (a token pasted as `?token=`), and an unparsable one is not echoed.
+ * The Vault address in `value` (from `source`, which errors name), without a trailing slash,
+ * checked as any service URL (checkedServiceUrl): never quoted, no credentials, query or
+ * fragment (fetch refuses a URL with credentials with a message that quotes it).
  */
 export function vaultAddress(value: string, source: string): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new VaultError(
-      'BAD_ADDRESS',
-      `${source} is not a URL such as https://vault.example:8200 (it is not shown: it may hold credentials)`,
-    );
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:')
-    throw new VaultError('BAD_ADDRESS', `${source} must be an http:// or https:// URL`);
-  if (url.username || url.password)
-    throw new VaultError(
-      'BAD_ADDRESS',
-      `${source} must not hold credentials (user:password@); authenticate with a Vault token`,
-    );
-  if (url.search || url.hash || value.includes('?') || value.includes('#'))
-    throw new VaultError('BAD_ADDRESS', `${source} must not have a query or a fragment`);
+  const url = checkedServiceUrl(
+    value,
+    source,
+    { example: 'https://vault.example:8200', credentials: 'authenticate with a Vault token' },
+    (message) => new VaultError('BAD_ADDRESS', message),
+  );
   return `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, '')}`;
 }
 

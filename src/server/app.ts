@@ -36,6 +36,10 @@ import { countUnparsedRequest, knowPaths } from './http-metrics.js';
 import type { ProcessLedger } from '../ledger/process-ledger.js';
 import { LOG_ROUTES, registerLogRoutes } from './log-routes.js';
 import { addVary, ambiguousAuthority, missingHost, requestOrigin } from './request-origin.js';
+import {
+  UNSUPPORTED_TRANSFER_CODING_MESSAGE,
+  unsupportedTransferCoding,
+} from './transfer-coding.js';
 import { requestIdFrom } from './request-id.js';
 import { enforceHttp2HeaderLimit } from './http2-header-limit.js';
 import { loggedMethod, logUnparsedRequest, registerRequestLog } from './request-log.js';
@@ -306,12 +310,17 @@ export async function buildServer(deps: ServerDependencies) {
     return sendGoError(reply, 404, `path ${path.slice(0, 200)} was not found`);
   };
   // Before the body is read: a body method (QUERY...) would otherwise be refused for its type.
-  // One hook for two checks (each hook costs every request its run). Node's own Host check
+  // One hook for three checks (each hook costs every request its run). Node's own Host check
   // (requireHostHeader, off in transport.ts) answered a bare 400 before any hook, on the plain-HTTP
-  // listener only. Go: 400 "missing required Host header", connection closed.
+  // listener only. Go: 400 "missing required Host header", connection closed; 501 for a transfer
+  // coding, its body left unread (here 400: transfer-coding.ts).
   app.addHook('onRequest', (request, reply, done) => {
     if (missingHost(request.raw)) {
       sendGoError(reply.header('connection', 'close'), 400, 'missing required Host header');
+      return;
+    }
+    if (unsupportedTransferCoding(request.raw)) {
+      sendGoError(reply.header('connection', 'close'), 400, UNSUPPORTED_TRANSFER_CODING_MESSAGE);
       return;
     }
     if (!request.is404) return done();

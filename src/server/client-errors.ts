@@ -2,6 +2,7 @@ import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Socket } from 'node:net';
 import { CLOSED_WITHOUT_RESPONSE, markCut } from './server-cuts.js';
+import { UNSUPPORTED_TRANSFER_CODING_MESSAGE } from './transfer-coding.js';
 
 /** The HTTP/2 listener's 408 body (http2-stream-timeouts.ts) says the same. */
 export const READ_TIMEOUT_MESSAGE = 'request not received within the read timeout';
@@ -14,6 +15,9 @@ function answerFor(code: string | undefined, maxHeaderSize: number): [number, st
       return [431, `request headers are larger than ${maxHeaderSize} bytes`];
     case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
       return [413, 'chunk extensions are too large'];
+    // A transfer coding not ending in chunked: a body of no known length.
+    case 'HPE_INVALID_TRANSFER_ENCODING':
+      return [400, UNSUPPORTED_TRANSFER_CODING_MESSAGE];
     default:
       return [400, 'malformed HTTP request'];
   }
@@ -96,9 +100,13 @@ export function clientErrorHandler(maxHeaderSize: number, onUnparsed: UnparsedRe
     if (socket.destroyed) return;
     const [status, message] = answerFor(error.code, maxHeaderSize);
     const response = responseInFlight(socket);
-    // The request still arriving was answered already (an early answer whose body is read away):
-    // its client gets no second response, and it was no unparsed request.
-    if (!response && requestArriving(socket)?.complete === false) {
+    // The request still arriving was answered already (an early answer whose body is read away,
+    // or is being sent): its client gets no second response, and it was no unparsed request.
+    const arriving = requestArriving(socket);
+    if (
+      arriving?.complete === false &&
+      (!response || (response.req === arriving && response.writableEnded))
+    ) {
       socket.destroy(error);
       return;
     }

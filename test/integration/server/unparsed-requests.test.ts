@@ -276,6 +276,78 @@ describe('an HTTP/1.1 request without Host', () => {
   });
 });
 
+/**
+ * Node's parser removes the chunked framing of `gzip, chunked` and hands the gzip bytes on as the
+ * body (a DER client got a badDataFormat token for them); Go answers 501 "Unsupported transfer
+ * encoding", here 400 as every refusal of client input.
+ */
+describe('a request in a transfer coding other than chunked alone', () => {
+  const smuggled = 'GET /ping HTTP/1.1\r\nHost: tsa\r\n\r\n';
+  it.each([
+    ['gzip, chunked', `${smuggled.length.toString(16)}\r\n${smuggled}\r\n0\r\n\r\n`],
+    ['gzip', smuggled],
+  ])(
+    'is answered 400 "unsupported transfer encoding" (%s), logged, counted, the connection closed',
+    async (coding, body) => {
+      const server = await start();
+      const lines = linesFromNow();
+      const requests = await growthFromNow(
+        server.metricsUrl,
+        'timestamp_authority_http_requests_total',
+      );
+      const unparsed = await growthFromNow(server.metricsUrl);
+      const received = await sendAndWait(
+        server.url,
+        'POST /api/v1/timestamp HTTP/1.1\r\nHost: tsa\r\n' +
+          `Content-Type: application/timestamp-query\r\nTransfer-Encoding: ${coding}\r\n\r\n${body}`,
+      );
+      expect(received.match(/HTTP\/1\.1 \d{3} /g)).toEqual(['HTTP/1.1 400 ']);
+      expect(received).toMatch(/\r\nconnection: close\r\n/i);
+      expect(
+        received.endsWith('\r\n\r\n{"code":400,"message":"unsupported transfer encoding"}'),
+      ).toBe(true);
+      await expect
+        .poll(lines, UNTIL_SETTLED)
+        .toEqual([
+          expect.objectContaining({ severity: 'WARN', statusCode: 400, url: '/api/v1/timestamp' }),
+        ]);
+      expect(await requests()).toEqual({ '400': 1 });
+      expect(await unparsed()).toEqual({});
+    },
+  );
+
+  it('refused by the HTTP parser (chunked twice) gets the same answer, as an unparsed request', async () => {
+    const server = await start();
+    const unparsed = await growthFromNow(server.metricsUrl);
+    const received = await sendAndWait(
+      server.url,
+      'POST /api/v1/timestamp HTTP/1.1\r\nHost: tsa\r\n' +
+        `Transfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n${smuggled}`,
+    );
+    expect(received.match(/HTTP\/1\.1 \d{3} /g)).toEqual(['HTTP/1.1 400 ']);
+    expect(
+      received.endsWith('\r\n\r\n{"code":400,"message":"unsupported transfer encoding"}'),
+    ).toBe(true);
+    expect(await unparsed()).toEqual({ '400': 1 });
+  });
+
+  it('is served when the coding is chunked in any case', async () => {
+    const server = await start();
+    const body = helloTimeStampReq();
+    const connection = watch(await open(server.url));
+    connection.socket.write(
+      'POST /api/v1/timestamp HTTP/1.1\r\nHost: tsa\r\nConnection: close\r\n' +
+        'Content-Type: application/timestamp-query\r\nTransfer-Encoding: Chunked\r\n\r\n' +
+        `${body.length.toString(16)}\r\n`,
+    );
+    connection.socket.write(body);
+    connection.socket.write('\r\n0\r\n\r\n');
+    const { received } = await connection.closed;
+    expect(received).toMatch(/^HTTP\/1\.1 200 /);
+    expect(received).toMatch(/\r\ncontent-type: application\/timestamp-reply\r\n/i);
+  });
+});
+
 describe('a request in flight when its connection fails', () => {
   it('is logged and counted by its own hooks, not as an unparsed request', async () => {
     const server = await start({ readTimeout: '300ms' });

@@ -83,6 +83,9 @@ export function loadTlsMaterial(config: ServeConfig): TlsMaterial {
   return { cert, key, ca };
 }
 
+/** SETTINGS_MAX_CONCURRENT_STREAMS of the HTTPS listener's HTTP/2 connections, as Go's. */
+export const MAX_CONCURRENT_STREAMS = 250;
+
 /** Options of the HTTPS listener: HTTP/2 with HTTP/1.1 fallback (ALPN h2, http/1.1), mTLS with a CA. */
 export function secureServerOptions(
   material: TlsMaterial,
@@ -95,7 +98,9 @@ export function secureServerOptions(
     minVersion: 'TLSv1.2',
     ciphers: TLS12_CIPHERS,
     maxHeaderSize,
-    settings: { maxHeaderListSize: maxHeaderSize },
+    // Go's HTTP/2 server allows 250 streams at once on a connection; Node's default (2^32 - 1)
+    // let one client put thousands of requests in flight on one connection.
+    settings: { maxHeaderListSize: maxHeaderSize, maxConcurrentStreams: MAX_CONCURRENT_STREAMS },
     ...(material.ca ? { ca: material.ca, requestCert: true, rejectUnauthorized: true } : {}),
   } as SecureServerOptions;
 }

@@ -2,8 +2,9 @@
 
 export const CONNECTION_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
-export const FRAME = { headers: 0x1, settings: 0x4, continuation: 0x9 } as const;
-export const FLAG = { endStream: 0x1, endHeaders: 0x4 } as const;
+export const FRAME = { headers: 0x1, rstStream: 0x3, settings: 0x4, continuation: 0x9 } as const;
+/** ack is SETTINGS' and PING's flag, endStream that of HEADERS and DATA. */
+export const FLAG = { endStream: 0x1, ack: 0x1, endHeaders: 0x4 } as const;
 /** SETTINGS_MAX_FRAME_SIZE until the peer says otherwise (RFC 9113 section 6.5.2). */
 const DEFAULT_MAX_FRAME_SIZE = 16_384;
 
@@ -35,6 +36,21 @@ function hpackInteger(value: number, prefixBits: number): number[] {
   }
   octets.push(rest);
   return octets;
+}
+
+/** The frames in `bytes` (RFC 9113 section 4.1): type, stream and payload of each. */
+export function framesIn(bytes: Buffer): { type: number; streamId: number; payload: Buffer }[] {
+  const frames = [];
+  for (let at = 0; at + 9 <= bytes.length;) {
+    const length = bytes.readUIntBE(at, 3);
+    frames.push({
+      type: bytes[at + 3] ?? 0,
+      streamId: bytes.readUInt32BE(at + 5) & 0x7fffffff,
+      payload: bytes.subarray(at + 9, at + 9 + length),
+    });
+    at += 9 + length;
+  }
+  return frames;
 }
 
 /** A literal field without indexing, new name, no Huffman coding (RFC 7541 section 6.2.2). */

@@ -1,8 +1,18 @@
 import { connect, constants, type ClientHttp2Session } from 'node:http2';
+import { connect as connectTls } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../../../src/config/resolve.js';
 import { createLogger } from '../../../src/server/logger.js';
 import { startServer, type RunningServer } from '../../../src/runtime/serve.js';
+import { MAX_CONCURRENT_STREAMS } from '../../../src/server/tls.js';
+import {
+  CONNECTION_PREFACE,
+  FLAG,
+  FRAME,
+  framesIn,
+  hpackLiteral,
+  http2Frame,
+} from '../../helpers/http2-frames.js';
 import { selfSignedTls } from '../../fakes/tls.js';
 import { logSink } from '../../helpers/log-sink.js';
 import { growthFromNow } from '../../helpers/metric-growth.js';
@@ -199,5 +209,68 @@ describe('an HTTP/2 request with a Host header besides :authority', () => {
     // RFC 3986 section 6.2.3: https's default port written out names the same authority.
     const defaultPort = await trustedRoot('tsa.example', 'tsa.example:443');
     expect(defaultPort.status).toBe(200);
+  });
+});
+
+/** SETTINGS_MAX_CONCURRENT_STREAMS's identifier (RFC 9113 section 6.5.2). */
+const SETTINGS_MAX_CONCURRENT_STREAMS = 0x3;
+
+describe('HTTP/2 streams at once on one connection', () => {
+  it(`are at most ${MAX_CONCURRENT_STREAMS}, as in Go: a client that opens more loses its connection`, async () => {
+    const { hostname, port } = new URL(server.tlsUrl ?? '');
+    const socket = connectTls({
+      host: hostname,
+      port: Number(port),
+      ca: tls.cert,
+      ALPNProtocols: ['h2'],
+    });
+    await new Promise((resolve, reject) => {
+      socket.once('secureConnect', resolve);
+      socket.once('error', reject);
+    });
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    socket.on('error', () => undefined);
+    const received = () => framesIn(Buffer.concat(chunks));
+    try {
+      socket.write(Buffer.concat([CONNECTION_PREFACE, http2Frame(FRAME.settings, 0, 0, [])]));
+      // The server's limit applies once its SETTINGS are acknowledged.
+      await expect
+        .poll(() => received().some(({ type }) => type === FRAME.settings), UNTIL_SETTLED)
+        .toBe(true);
+      const advertised = received().find(
+        ({ type, payload }) => type === FRAME.settings && payload.length > 0,
+      );
+      const settings = new Map<number, number>();
+      for (let at = 0; advertised && at + 6 <= advertised.payload.length; at += 6)
+        settings.set(advertised.payload.readUInt16BE(at), advertised.payload.readUInt32BE(at + 2));
+      expect(settings.get(SETTINGS_MAX_CONCURRENT_STREAMS)).toBe(MAX_CONCURRENT_STREAMS);
+      socket.write(http2Frame(FRAME.settings, FLAG.ack, 0, []));
+      // Requests whose bodies never come: each stream stays open.
+      const post = Buffer.concat([
+        Buffer.of(0x83, 0x87), // :method POST, :scheme https (HPACK's static table)
+        hpackLiteral(':authority', 'tsa'),
+        hpackLiteral(':path', '/api/v1/timestamp'),
+        hpackLiteral('content-type', 'application/timestamp-query'),
+      ]);
+      const opened = MAX_CONCURRENT_STREAMS + 5;
+      socket.write(
+        Buffer.concat(
+          Array.from({ length: opened }, (_, i) =>
+            http2Frame(FRAME.headers, FLAG.endHeaders, 2 * i + 1, post),
+          ),
+        ),
+      );
+      // Node ends the connection (RST_STREAM on its first stream); with its own default it held
+      // them all open.
+      await closed;
+      expect(received().find(({ type }) => type === FRAME.rstStream)).toMatchObject({
+        streamId: 1,
+      });
+      expect(records().filter(({ severity }) => severity === 'ERROR')).toEqual([]);
+    } finally {
+      socket.destroy();
+    }
   });
 });

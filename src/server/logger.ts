@@ -1,4 +1,5 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
+import { prettyFactory } from 'pino-pretty';
 import {
   BatchedLogDestination,
   DROPPED_LINES_MESSAGE,
@@ -133,11 +134,14 @@ export function createLogger(
     });
     return logger;
   }
-  return pino({
-    level,
-    transport: {
-      target: 'pino-pretty',
-      options: { colorize: process.stdout.isTTY, translateTime: 'SYS:standard' },
-    },
-  });
+  // pino-pretty's formatting on the event loop, into the same bounded, batched destination as prod
+  // (its lines survive every exit; a stalled terminal or pipe drops lines past 16 MiB). As a pino
+  // transport, in a thread of its own, its queues grew without bound while stdout was not read.
+  const pretty = prettyFactory({ colorize: process.stdout.isTTY, translateTime: 'SYS:standard' });
+  const stream =
+    destination ??
+    new BatchedLogDestination(1, {}, (count) =>
+      pretty({ level: 40, time: Date.now(), droppedLines: count, msg: DROPPED_LINES_MESSAGE }),
+    );
+  return pino({ level }, { write: (line: string) => stream.write(pretty(line)) });
 }

@@ -292,6 +292,39 @@ describe('BatchedLogDestination', () => {
   });
 });
 
+describe("the dev log (pino-pretty's lines)", () => {
+  it('goes through the same bounded destination: while nobody reads, lines are dropped and counted', async () => {
+    const script = dir.write(
+      'dev-unread.ts',
+      `import { createLogger } from '${LOGGER}';\nconst logger = createLogger('dev', 'info');\n` +
+        // 24 MB while standard output is not read: more than the 16 MiB that may wait.
+        `for (let i = 0; i < 24_000; i++) logger.info({ i, text: 'x'.repeat(1000) }, 'flood');\n` +
+        `process.send!('logged');\n` +
+        `process.once('message', () => { logger.info('after'); process.exit(0); });\n`,
+    );
+    const child = spawn(process.execPath, ['--import', TSX_LOADER, script], {
+      stdio: ['ignore', 'pipe', 'ignore', 'ipc'],
+    });
+    onTestFinished(() => void child.kill('SIGKILL'));
+    const output = child.stdout!;
+    output.pause();
+    await new Promise((resolve) => child.once('message', resolve));
+    let stdout = '';
+    output.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    output.resume();
+    child.send('go');
+    const code = await new Promise((resolve) => child.once('close', resolve));
+    expect(code).toBe(0);
+    // pino-pretty's lines, the notice among them; as a transport thread, every line was kept.
+    expect(stdout).toContain(DROPPED_LINES_MESSAGE);
+    const dropped = [...stdout.matchAll(/droppedLines: (\d+)/g)].map(([, n]) => Number(n));
+    const written = stdout.match(/INFO.*: flood/g)?.length ?? 0;
+    expect(dropped.length).toBeGreaterThan(0);
+    expect(written + dropped.reduce((sum, n) => sum + n, 0)).toBe(24_000);
+    expect(stdout).toMatch(/INFO.*: after\n/);
+  });
+});
+
 describe('isoTime', () => {
   it("is pino's isoTime field, formatted again only when the millisecond changes", () => {
     let now = Date.UTC(2026, 0, 2, 3, 4, 5, 678);

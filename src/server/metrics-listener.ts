@@ -4,6 +4,7 @@ import type { ServeConfig } from '../config/schema.js';
 import type { ListenerFlags } from './listen-error.js';
 import { registry } from '../metrics/registry.js';
 import { closeInactiveConnections } from './inactive-connections.js';
+import { SingleFlight } from './single-flight.js';
 
 export const METRICS_PATH = '/metrics';
 
@@ -25,14 +26,30 @@ export const metricsListenerFlags = (config: ServeConfig): ListenerFlags => ({
   port: '--metrics-port',
 });
 
-/** The Prometheus endpoint on its own listener, so it never shares a port with the public API. */
+/**
+ * Scrapes waiting for a collection at once; the next are refused 503 with Retry-After. Prometheus
+ * scrapes one target once per interval (a pair of servers for HA: twice); a flood of scrapes
+ * would otherwise hold a response each until the collection ends.
+ */
+export const MAX_WAITING_SCRAPES = 16;
+
+/**
+ * The Prometheus endpoint on its own listener, so it never shares a port with the public API.
+ * Scrapes that come while a collection runs share it (a cluster's asks every worker over IPC),
+ * none is kept once sent: each scrape after it starts a new one.
+ */
 export async function startMetricsListener(options: {
   host: string;
   port: number;
   timeoutMs: number;
   source?: MetricsSource;
+  /** MAX_WAITING_SCRAPES by default. */
+  maxWaiting?: number;
 }): Promise<MetricsListener> {
   const source = options.source ?? registry;
+  const maxWaiting = options.maxWaiting ?? MAX_WAITING_SCRAPES;
+  const collections = new SingleFlight<string>();
+  let waiting = 0;
   // --read-timeout is checked every connectionsCheckingInterval (30 s by default): each second.
   const server = createServer({ connectionsCheckingInterval: 1_000 }, (request, response) => {
     const path = (request.url ?? '/').split('?')[0];
@@ -42,13 +59,23 @@ export async function startMetricsListener(options: {
         .end('not found: metrics are at /metrics\n');
       return;
     }
-    source.metrics().then(
-      (text) => response.writeHead(200, { 'content-type': source.contentType }).end(text),
-      (error: unknown) =>
-        response
-          .writeHead(500, { 'content-type': 'text/plain' })
-          .end(`cannot collect metrics: ${String(error)}\n`),
-    );
+    if (waiting >= maxWaiting) {
+      response
+        .writeHead(503, { 'content-type': 'text/plain', 'retry-after': '1' })
+        .end('too many scrapes at once: retry in a second\n');
+      return;
+    }
+    waiting++;
+    collections
+      .run('metrics', () => source.metrics())
+      .then(
+        (text) => response.writeHead(200, { 'content-type': source.contentType }).end(text),
+        (error: unknown) =>
+          response
+            .writeHead(500, { 'content-type': 'text/plain' })
+            .end(`cannot collect metrics: ${String(error)}\n`),
+      )
+      .finally(() => waiting--);
   });
   server.requestTimeout = options.timeoutMs;
   server.setTimeout(options.timeoutMs);

@@ -90,12 +90,37 @@ export async function sendFinalMetrics(): Promise<void> {
 
 let nextRequestId = 0;
 
+/** A worker's answer to one request, or 'gone' when it exited (or cannot be written to) first. */
+type Answer = MetricsMessage | 'gone';
+
+/**
+ * Each worker's requests waiting for their answer, by id, behind one message listener and one exit
+ * listener per worker, attached at its first request: a listener per request would pile up on a
+ * worker while scrapes wait for it (MaxListenersExceededWarning).
+ */
+const waiting = new WeakMap<Worker, Map<number, (answer: Answer) => void>>();
+
+function waitingOn(worker: Worker): Map<number, (answer: Answer) => void> {
+  const known = waiting.get(worker);
+  if (known) return known;
+  const pending = new Map<number, (answer: Answer) => void>();
+  worker.on('message', (message: unknown) => {
+    if (isMessage(message, 'tsa:metrics')) pending.get(message.id)?.(message);
+  });
+  worker.on('exit', () => {
+    for (const settle of [...pending.values()]) settle('gone');
+  });
+  waiting.set(worker, pending);
+  return pending;
+}
+
 /** One worker's metrics; undefined when it exits before answering (its counts went with it). */
 function requestMetrics(worker: Worker): Promise<MetricsJson | undefined> {
   const id = nextRequestId++;
+  const requests = waitingOn(worker);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
-      finish();
+      requests.delete(id);
       reject(
         new RuntimeError(
           'WORKER_METRICS_TIMEOUT',
@@ -103,27 +128,17 @@ function requestMetrics(worker: Worker): Promise<MetricsJson | undefined> {
         ),
       );
     }, WORKER_ANSWER_TIMEOUT_MS);
-    const onMessage = (message: unknown) => {
-      if (!isMessage(message, 'tsa:metrics') || message.id !== id) return;
-      finish();
-      if (message.error !== undefined)
-        reject(new RuntimeError('WORKER_METRICS_FAILED', message.error));
-      else resolve(message.metrics ?? []);
-    };
-    const onExit = () => {
-      finish();
-      resolve(undefined);
-    };
-    const finish = () => {
+    requests.set(id, (answer) => {
+      requests.delete(id);
       clearTimeout(timer);
-      worker.off('message', onMessage);
-      worker.off('exit', onExit);
-    };
-    worker.on('message', onMessage);
-    worker.once('exit', onExit);
+      if (answer === 'gone') resolve(undefined);
+      else if (answer.error !== undefined)
+        reject(new RuntimeError('WORKER_METRICS_FAILED', answer.error));
+      else resolve(answer.metrics ?? []);
+    });
     // A worker that died before its exit is seen cannot be written to (EPIPE): its counts went too.
     worker.send({ type: 'tsa:metrics-request', id }, (error) => {
-      if (error) onExit();
+      if (error) requests.get(id)?.('gone');
     });
   });
 }

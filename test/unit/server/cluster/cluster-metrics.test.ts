@@ -128,4 +128,51 @@ describe("the cluster's /metrics sums", () => {
     source.finalAnswer(b as unknown as Worker, counter(8));
     expect(await total()).toBe(15);
   });
+
+  it('ask each worker through one message listener, whatever scrapes wait on it at once', async () => {
+    const { workers, total } = cluster(10, 5);
+    const scrapes = Array.from({ length: 30 }, () => total());
+    // All 30 requests are out: one listener per worker holds them all.
+    for (const worker of workers) {
+      expect(worker.listenerCount('message')).toBe(1);
+      expect(worker.listenerCount('exit')).toBe(1);
+    }
+    expect(new Set(await Promise.all(scrapes))).toEqual(new Set([15]));
+    expect(await total()).toBe(15);
+    for (const worker of workers) expect(worker.listenerCount('message')).toBe(1);
+  });
+
+  it("hand each scrape its own request's answer, whatever order the worker answers in", async () => {
+    const { workers, total } = cluster(10, 5);
+    const [a] = workers as [FakeWorker];
+    const asked: number[] = [];
+    a.send = (message, callback) => {
+      callback?.(null);
+      asked.push(message.id);
+      return true;
+    };
+    const first = total();
+    const second = total();
+    expect(asked).toHaveLength(2);
+    const [firstId, secondId] = asked as [number, number];
+    a.emit('message', { type: 'tsa:metrics', id: secondId, metrics: counter(11) });
+    a.emit('message', { type: 'tsa:metrics', id: firstId, metrics: counter(10) });
+    expect(await first).toBe(15);
+    expect(await second).toBe(16);
+  });
+
+  it('count a worker that exits with several requests out as gone, once', async () => {
+    const { workers, total } = cluster(10, 5);
+    expect(await total()).toBe(15);
+    const [, b] = workers as [FakeWorker, FakeWorker];
+    b.send = (_message, callback) => {
+      callback?.(null);
+      return true;
+    };
+    const scrapes = [total(), total(), total()];
+    b.connected = false;
+    b.emit('exit', null, 'SIGKILL');
+    expect(await Promise.all(scrapes)).toEqual([15, 15, 15]);
+    expect(await total()).toBe(15);
+  });
 });

@@ -1,5 +1,3 @@
-import { promisify } from 'node:util';
-import { gzip as gzipCallback } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseSerialHex } from '../ledger/entry.js';
 import { isTransientDatabaseError } from '../ledger/errors.js';
@@ -8,9 +6,8 @@ import { TlogError } from '../tlog/errors.js';
 import { parseTilePath, type Tile } from '../tlog/tile.js';
 import { acceptsGzip } from './accept-encoding.js';
 import { sendGoError } from './http-outcome.js';
+import { logReadCacheOf, type LogReadCache } from './log-read-cache.js';
 import { addVary } from './request-origin.js';
-
-const gzip = promisify(gzipCallback);
 
 /**
  * The Go JSON error of a log route, never stored by a cache (`Cache-Control: no-store`): a 404
@@ -63,9 +60,14 @@ const IMMUTABLE = 'public, max-age=31536000, immutable';
  * one 404, a token not yet in a checkpoint 404 with Retry-After (the sequencer signs every
  * --ledger-checkpoint-interval), and a database that does not answer 503 with Retry-After, as
  * before the first checkpoint; none of these is cached (`no-store`). Entry bundles are
- * gzip-compressed for a client that accepts gzip. Other methods are 405 (app.ts).
+ * gzip-compressed for a client that accepts gzip. Other methods are 405 (app.ts). Reads go
+ * through the process's LogReadCache: one read per resource at a time, full tiles kept.
  */
-export function registerLogRoutes(app: FastifyInstance, log: ProcessLog): void {
+export function registerLogRoutes(
+  app: FastifyInstance,
+  log: ProcessLog,
+  reads: LogReadCache = logReadCacheOf(log.reader),
+): void {
   const unavailable = (reply: FastifyReply) =>
     refuse(reply.header('retry-after', '1'), 503, 'the log is not available');
 
@@ -87,7 +89,7 @@ export function registerLogRoutes(app: FastifyInstance, log: ProcessLog): void {
   app.get(LOG_ROUTES.checkpoint, async (request, reply) => {
     let read;
     try {
-      read = await log.reader.checkpoint();
+      read = await reads.checkpoint();
     } catch (error) {
       return readFailed(request, reply, error);
     }
@@ -103,28 +105,22 @@ export function registerLogRoutes(app: FastifyInstance, log: ProcessLog): void {
     const tile = requestedTile(request.url);
     if (tile === 'malformed') return refuse(reply, 400, 'malformed tile path');
     if (tile === 'none') return refuse(reply, 404, 'no such tile in the log yet');
+    // Hash tiles are hashes, which do not compress; entry bundles (DER tokens) do, and tlog-tiles
+    // says they SHOULD be compressed.
+    const gzipped = tile.l === -1 && acceptsGzip(request.headers['accept-encoding']);
     let read;
     try {
-      read = await log.reader.tile(tile);
+      read = await (gzipped ? reads.gzipped(tile) : reads.tile(tile));
     } catch (error) {
       return readFailed(request, reply, error);
     }
     if (!read.found) return refuse(reply, 404, 'no such tile in the log yet');
     reply.header('cache-control', IMMUTABLE).type('application/octet-stream');
-    // Hash tiles are hashes, which do not compress; entry bundles (DER tokens) do, and tlog-tiles
-    // says they SHOULD be compressed.
-    if (tile.l !== -1) return reply.send(Buffer.from(read.value));
-    reply.header('vary', addVary(reply.getHeader('vary'), 'Accept-Encoding'));
-    if (!acceptsGzip(request.headers['accept-encoding']))
-      return reply.send(Buffer.from(read.value));
-    let body;
-    try {
-      // Off the event loop: a full bundle holds 256 tokens.
-      body = await gzip(read.value);
-    } catch (error) {
-      return readFailed(request, reply, error);
-    }
-    return reply.header('content-encoding', 'gzip').send(body);
+    if (tile.l === -1) reply.header('vary', addVary(reply.getHeader('vary'), 'Accept-Encoding'));
+    if (gzipped) reply.header('content-encoding', 'gzip');
+    // A view, not a copy: every response of a kept tile sends the one buffer.
+    const { buffer, byteOffset, byteLength } = read.value;
+    return reply.send(Buffer.from(buffer, byteOffset, byteLength));
   });
 
   app.get<{ Querystring: { serial?: string } }>(LOG_ROUTES.proof, async (request, reply) => {
@@ -135,7 +131,7 @@ export function registerLogRoutes(app: FastifyInstance, log: ProcessLog): void {
     }
     let read;
     try {
-      read = await log.reader.proof(serial);
+      read = await reads.proof(serial);
     } catch (error) {
       return readFailed(request, reply, error);
     }

@@ -246,12 +246,18 @@ export async function buildServer(deps: ServerDependencies) {
       415,
       `unsupported media type ${JSON.stringify(mediaType(request.headers['content-type']).slice(0, 100) || 'application/octet-stream')}, only [${TIMESTAMP_QUERY} ${JSON_MEDIA_TYPE}] are allowed`,
     );
+  const timestampPaths = [
+    ROUTES.timestamp,
+    ...profiles.map((profile) => profileRoutes(profile.name).timestamp),
+  ];
   app.setErrorHandler((error: FastifyError, request, reply) => {
     // No one to answer (an abort is logged when the connection or stream closes), or already answered.
     if (error instanceof RequestCutError || clientAborted(request)) {
       reply.hijack();
       return undefined;
     }
+    // Refused before the handler ran (415, 413): Go's NoCache wraps the route, its body parsing too.
+    if (timestampPaths.includes(request.routeOptions.url ?? '')) reply.headers(NO_CACHE_HEADERS);
     switch (error.code) {
       case 'FST_ERR_CTP_BODY_TOO_LARGE':
         return sendGoError(
@@ -274,10 +280,6 @@ export async function buildServer(deps: ServerDependencies) {
     app.addHook('onClose', () => own[Symbol.asyncDispose]());
     shared = own;
   }
-  const timestampPaths = [
-    ROUTES.timestamp,
-    ...profiles.map((profile) => profileRoutes(profile.name).timestamp),
-  ];
   await registerRateLimit(app, config, shared.rateLimitStore, timestampPaths);
   const answer = httpAnswers(config);
   const audit = installAuditLog(

@@ -300,6 +300,8 @@ describe('routes', () => {
       });
       expect(response.statusCode).toBe(415);
       expect(response.headers['content-type']).toMatch(/^application\/json/);
+      // Go's NoCache wraps the route, its body parsing included.
+      expect(response.headers.pragma).toBe('no-cache');
       expect(response.json()).toEqual({
         code: 415,
         message: `unsupported media type "${shown}", only [application/timestamp-query application/json] are allowed`,
@@ -324,6 +326,9 @@ describe('routes', () => {
         payload: Buffer.alloc(101),
       });
       expect(response.statusCode).toBe(413);
+      expect(response.headers['cache-control']).toBe(
+        'no-cache, no-store, no-transform, must-revalidate, private, max-age=0',
+      );
       expect(response.json()).toEqual({
         code: 413,
         message: 'request body is larger than 100 bytes',

@@ -7,7 +7,7 @@ import {
   parseServerUrl,
 } from './timestamp-cli/arguments.js';
 import { certificatesCommand } from './timestamp-cli/certificates-command.js';
-import { useConfigFile } from './timestamp-cli/cli-config.js';
+import { unsetEmptyVariables, useConfigFile } from './timestamp-cli/cli-config.js';
 import { inspectCommand } from './timestamp-cli/inspect-command.js';
 import { logAuditCommand } from './timestamp-cli/log-audit-command.js';
 import { logProofCommand } from './timestamp-cli/log-proof-command.js';
@@ -78,6 +78,7 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
 });
 // A usage error prints its line and a pointer to the command's help (exit status 1, as Go's cobra).
 pointToHelpAfterErrors(program);
+unsetEmptyVariables();
 try {
   await program.parseAsync();
 } catch (error) {

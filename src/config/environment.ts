@@ -9,6 +9,14 @@ export function environmentName(spec: OptionSpec<unknown>): string {
 }
 
 /**
+ * A variable set to the empty string is unset, as in the Go server: viper ignores it
+ * (AllowEmptyEnv is false) and so do go-swagger's HOST, PORT and TLS_* overrides. `HOST=` must not
+ * put the server on every interface, nor `PORT=` stop it.
+ */
+export const isSet = (value: string | undefined): value is string =>
+  value !== undefined && value !== '';
+
+/**
  * The environment layer. Besides FLAG_NAME, the Go server's viper spelling with dashes
  * (TIMESTAMP-SIGNER, settable in Kubernetes and Docker) and an option's extra names are read.
  * Two of an option's names set (MAX_CONNECTIONS and LISTEN_LIMIT) are refused where their values
@@ -22,9 +30,7 @@ export function readEnvironment(env: NodeJS.ProcessEnv): ConfigLayer {
     ServeOptionName,
     OptionSpec<unknown>,
   ][]) {
-    const [found, ...others] = variableNames(spec).filter(
-      (variable) => env[variable] !== undefined,
-    );
+    const [found, ...others] = variableNames(spec).filter((variable) => isSet(env[variable]));
     if (found === undefined) continue;
     if (others.length > 0) {
       // Names only: the values may be secrets.

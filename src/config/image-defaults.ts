@@ -1,5 +1,5 @@
 import { ConfigError } from './config-error.js';
-import { environmentName } from './environment.js';
+import { environmentName, isSet } from './environment.js';
 import type { OptionSpec } from './option-spec.js';
 import type { ConfigLayer, ConfigValues } from './resolve.js';
 import { SERVE_OPTIONS, type ServeOptionName } from './schema.js';
@@ -35,7 +35,7 @@ function runTimeSecret(spec: OptionSpec<unknown>): string {
 export function readImageDefaults(env: NodeJS.ProcessEnv): ConfigLayer {
   const values: ConfigValues = {};
   for (const [variable, value] of Object.entries(env)) {
-    if (!variable.startsWith(IMAGE_DEFAULT_PREFIX) || value === undefined) continue;
+    if (!variable.startsWith(IMAGE_DEFAULT_PREFIX) || !isSet(value)) continue;
     const option = OPTION_BY_VARIABLE.get(variable);
     if (!option) {
       throw new ConfigError(

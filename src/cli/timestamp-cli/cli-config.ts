@@ -11,6 +11,17 @@ export function envName(flag: string): string {
   return `TIMESTAMP_${flag.replace(/-/g, '_').toUpperCase()}`;
 }
 
+/**
+ * Unsets every empty TIMESTAMP_* variable of `env`, for commander counts a variable that is set at
+ * all: the Go CLI's viper ignores an empty one (AllowEmptyEnv is false), so `TIMESTAMP_FORMAT=`
+ * keeps the default, where it would be an invalid value.
+ */
+export function unsetEmptyVariables(env: NodeJS.ProcessEnv = process.env): void {
+  for (const [name, value] of Object.entries(env)) {
+    if (name.startsWith('TIMESTAMP_') && value === '') delete env[name];
+  }
+}
+
 /** `--config`, else the first of $HOME/.timestamp.{yaml,yml,json} that exists. */
 function configPath(explicit: string | undefined): string | undefined {
   if (explicit) return explicit;

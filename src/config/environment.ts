@@ -2,6 +2,7 @@ import { ConfigError } from './config-error.js';
 import type { ConfigLayer, ConfigValues } from './resolve.js';
 import type { OptionSpec } from './option-spec.js';
 import { SERVE_OPTIONS, type ServeOptionName } from './schema.js';
+import { isServiceLink, serviceLinkWarning } from './service-links.js';
 
 /** TIMESTAMP_SIGNER for --timestamp-signer; HOST and PORT fall out of the rule as in Go. */
 export function environmentName(spec: OptionSpec<unknown>): string {
@@ -20,7 +21,8 @@ export const isSet = (value: string | undefined): value is string =>
  * The environment layer. Besides FLAG_NAME, the Go server's viper spelling with dashes
  * (TIMESTAMP-SIGNER, settable in Kubernetes and Docker) and an option's extra names are read.
  * Two of an option's names set (MAX_CONNECTIONS and LISTEN_LIMIT) are refused where their values
- * differ, as no order between them is obvious, and warned about where they agree.
+ * differ, as no order between them is obvious, and warned about where they agree. A service link
+ * (METRICS_PORT=tcp://…, service-links.ts) is ignored with a warning.
  */
 export function readEnvironment(env: NodeJS.ProcessEnv): ConfigLayer {
   const values: ConfigValues = {};
@@ -30,7 +32,13 @@ export function readEnvironment(env: NodeJS.ProcessEnv): ConfigLayer {
     ServeOptionName,
     OptionSpec<unknown>,
   ][]) {
-    const [found, ...others] = variableNames(spec).filter((variable) => isSet(env[variable]));
+    const [found, ...others] = variableNames(spec).filter((variable) => {
+      const value = env[variable];
+      if (!isSet(value)) return false;
+      if (!isServiceLink(variable, value)) return true;
+      warnings.push(serviceLinkWarning(variable, spec.flag));
+      return false;
+    });
     if (found === undefined) continue;
     if (others.length > 0) {
       // Names only: the values may be secrets.

@@ -14,7 +14,7 @@ export type ConfigErrorCode =
   | 'UNKNOWN_KEY'
   | 'FILE_NOT_FOUND'
   | 'FILE_UNREADABLE'
-  /** The config file is not YAML, or not a mapping. */
+  /** The config file is not YAML, not a mapping, or of a type only the Go server reads (TOML …). */
   | 'FILE_INVALID'
   /** A secret given both inline and as a file (found when the signer starts). */
   | 'SECRET_CONFLICT'

@@ -1,13 +1,36 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { basename, extname, join, resolve } from 'node:path';
 import { ConfigError, type ConfigLayer, type ConfigValues } from './resolve.js';
 import type { OptionSpec } from './option-spec.js';
 import { SERVE_OPTIONS, type ServeOptionName } from './schema.js';
 import { readYaml } from './yaml-document.js';
 import { shownKey } from './key-name.js';
 
-/** The Go server's viper search: config name `timestamp-server` in $HOME, then the working directory. */
-const CONFIG_NAMES = ['timestamp-server.yaml', 'timestamp-server.yml', 'timestamp-server.json'];
+const CONFIG_NAME = 'timestamp-server';
+/** The types this server reads (JSON is YAML). */
+const READ_TYPES = ['yaml', 'yml', 'json'];
+/** viper's SupportedExts, in the order its search tries them. */
+const VIPER_TYPES = [
+  'json',
+  'toml',
+  'yaml',
+  'yml',
+  'properties',
+  'props',
+  'prop',
+  'hcl',
+  'tfvars',
+  'dotenv',
+  'env',
+  'ini',
+];
+/**
+ * What the Go server's viper search takes in a directory, in its order: the config name with each
+ * of viper's extensions, then the bare name (read as YAML, the type the Go server sets).
+ */
+const GO_NAMES = [...VIPER_TYPES.map((type) => `${CONFIG_NAME}.${type}`), CONFIG_NAME];
+const READ_NAMES = READ_TYPES.map((type) => `${CONFIG_NAME}.${type}`);
+const READ_LIST = 'timestamp-server.yaml, .yml or .json';
 
 const OPTION_BY_FLAG = new Map(
   (Object.entries(SERVE_OPTIONS) as [ServeOptionName, OptionSpec<unknown>][]).flatMap(
@@ -15,24 +38,69 @@ const OPTION_BY_FLAG = new Map(
   ),
 );
 
-/** The config file to read: `--config` if given (it must exist), else the first one found. */
+/**
+ * The config file to read: `--config` if given (it must exist), else the one the Go server's search
+ * finds in the first of `searchDirs` holding any ($HOME, then the working directory). Where the Go
+ * server would read a file this server does not (timestamp-server.toml, a bare timestamp-server,
+ * or .json beside .yaml), start-up stops: starting without it would mean the defaults, so the
+ * memory signer. `program` (this program's path) is never taken for a bare `timestamp-server`.
+ */
 export function findConfigFile(
   explicitPath: string | undefined,
   searchDirs: readonly string[],
+  program?: string,
 ): string | undefined {
   if (explicitPath) {
     const path = resolve(explicitPath);
     if (!existsSync(path))
       throw new ConfigError('FILE_NOT_FOUND', `config file ${path}: not found`);
+    const type = extname(path).slice(1).toLowerCase();
+    if (VIPER_TYPES.includes(type) && !READ_TYPES.includes(type))
+      throw new ConfigError(
+        'FILE_INVALID',
+        `config file ${path}: a .${type} file, which this server does not read: give it as YAML or JSON`,
+      );
     return path;
   }
+  const self = program === undefined ? undefined : realPath(program);
   for (const dir of searchDirs) {
-    for (const name of CONFIG_NAMES) {
-      const path = join(dir, name);
-      if (existsSync(path) && statSync(path).isFile()) return path;
+    const found = GO_NAMES.map((name) => join(dir, name)).filter(
+      (path) => isFile(path) && (self === undefined || realPath(path) !== self),
+    );
+    const [first, ...others] = found;
+    if (first === undefined) continue;
+    if (others.length > 0) {
+      throw new ConfigError(
+        'FILE_INVALID',
+        `config file search: ${dir} holds ${found.map((path) => basename(path)).join(' and ')}; the Go server reads ${basename(first)} (viper's order), this server only one of ${READ_LIST}: keep one, or name it with --config`,
+      );
     }
+    if (!READ_NAMES.includes(basename(first))) {
+      throw new ConfigError(
+        'FILE_INVALID',
+        `config file search: found ${first}, which the Go server reads as its config file, but this server reads only ${READ_LIST} and would start without it: convert it to YAML or JSON, remove it, or name a config file with --config`,
+      );
+    }
+    return first;
   }
   return undefined;
+}
+
+/** A file (or a link to one), as viper's search takes it; a directory or nothing is not. */
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function realPath(path: string): string | undefined {
+  try {
+    return realpathSync(path);
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -14,6 +14,8 @@ export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
   /** Where a config file is looked for when `--config` is absent: $HOME, then the working directory. */
   searchDirs?: readonly string[];
+  /** This program's path (process.argv[1]): a bare `timestamp-server` that is it is no config file. */
+  program?: string;
 }
 
 export interface LoadedConfig {
@@ -28,7 +30,8 @@ export interface LoadedConfig {
 export function loadServeConfig(options: LoadOptions): LoadedConfig {
   const searchDirs = options.searchDirs ?? [homedir(), process.cwd()];
   const env = options.env ?? process.env;
-  const configFile = findConfigFile(options.configPath, searchDirs);
+  const program = options.program ?? process.argv[1];
+  const configFile = findConfigFile(options.configPath, searchDirs, program);
   const file = configFile ? readConfigFile(configFile) : undefined;
   const environment = readEnvironment(env);
   const { config, warnings } = resolveLayers([

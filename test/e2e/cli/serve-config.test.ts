@@ -44,6 +44,23 @@ describe('timestamp-server serve --print-config', () => {
   });
 });
 
+describe('timestamp-server serve beside a Go config file it does not read', () => {
+  it('stops with exit 2 naming timestamp-server.toml, where it would start with the memory signer', async () => {
+    const dir = configWorkspace();
+    const toml = dir.write('cwd/timestamp-server.toml', 'timestamp-signer = "kms"\n');
+    const run = runCli(
+      ['serve', '--port', '0', '--metrics-port', '0'],
+      { HOME: dir.path('home') },
+      dir.path('cwd'),
+    );
+    expect(await run.exited).toBe(2);
+    expect(run.stderr()).toContain(
+      `error: config file search: found ${toml}, which the Go server reads as its config file`,
+    );
+    expect(run.stdout()).not.toContain('serving');
+  });
+});
+
 describe('the CLI never prints a secret in a start-up error', () => {
   it('a value that YAML reads as an alias: exit 2, one line, no stack', async () => {
     const dir = tempDir();

@@ -1,5 +1,6 @@
 import { ConfigError } from './config-error.js';
 import { DurationError, formatDuration, parseByteSize, parseDuration } from './duration.js';
+import { GO_BOOLEAN_SPELLINGS, parseGoBool } from './go-bool.js';
 import type { OptionSpec } from './option-spec.js';
 import { parsePreviousChains, parseProfiles } from './profiles.js';
 import { checkServeConfig } from './rules.js';
@@ -26,7 +27,7 @@ export interface ConfigLayer {
 const flagName = (spec: OptionSpec<unknown>) => `--${spec.flag}`;
 
 const EXPECTED: Record<string, string> = {
-  boolean: 'true or false',
+  boolean: GO_BOOLEAN_SPELLINGS,
   integer: 'a whole number',
   duration: 'a duration such as 30s, 1m30s or 250ms',
   size: 'bytes, or a size such as 1MB or 64KiB',
@@ -57,10 +58,14 @@ export function parseOptionValue(
   let value: unknown;
   switch (spec.kind) {
     case 'boolean':
-      if (typeof raw === 'boolean') value = raw;
-      else if (raw === 'true' || raw === '1') value = true;
-      else if (raw === 'false' || raw === '0') value = false;
-      else invalid();
+      // A file's unquoted 1 or 0 is a number: read as its text, as a flag's would be.
+      value =
+        typeof raw === 'boolean'
+          ? raw
+          : typeof raw === 'string' || typeof raw === 'number'
+            ? parseGoBool(String(raw))
+            : undefined;
+      if (value === undefined) invalid();
       break;
     case 'integer': {
       const text = typeof raw === 'number' ? String(raw) : raw;

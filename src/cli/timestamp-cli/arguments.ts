@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { InvalidArgumentError, Option } from 'commander';
 import { parseDuration } from '../../config/duration.js';
+import { GO_BOOLEAN_SPELLINGS, parseGoBool } from '../../config/go-bool.js';
 import { envName } from './cli-config.js';
 
 /** An option whose value may also come from its TIMESTAMP_* environment variable. */
@@ -40,10 +41,13 @@ export function booleanOption(flag: string, description: string, defaultValue: b
   return option(`--${flag} [bool]`, description).default(defaultValue).argParser(parseBoolean);
 }
 
+/** Go's strconv.ParseBool spellings (pflag's), `--flag` alone being true. */
 export function parseBoolean(value: string | boolean | undefined): boolean {
-  if (value === undefined || value === true || value === 'true' || value === '1') return true;
-  if (value === false || value === 'false' || value === '0') return false;
-  throw new InvalidArgumentError(`"${String(value)}" is not a boolean (true or false)`);
+  if (value === undefined || typeof value === 'boolean') return value ?? true;
+  const parsed = parseGoBool(value);
+  if (parsed === undefined)
+    throw new InvalidArgumentError(`"${value}" is not a boolean (${GO_BOOLEAN_SPELLINGS})`);
+  return parsed;
 }
 
 /** Go: required,url,startswith=http|startswith=https. */

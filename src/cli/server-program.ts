@@ -32,10 +32,11 @@ function flagFor(spec: OptionSpec<unknown>): Option {
       ? new Option(`--${spec.flag} [bool]`, description)
       : new Option(`--${spec.flag} <value>`, description);
   if (spec.kind === 'list') {
-    // pflag string slices: comma-separated, repeatable.
+    // pflag string slices: comma-separated, repeatable; an empty value is an empty list
+    // (readAsCSV), so `--accepted-policy-oids ''` clears the default.
     option.argParser((value: string, previous: string[] | undefined) => [
       ...(previous ?? []),
-      ...value.split(','),
+      ...(value === '' ? [] : value.split(',')),
     ]);
   }
   return option;

@@ -138,4 +138,14 @@ describe('entry bundles', () => {
       }),
     );
   });
+
+  it('refuses a bundle of exactly 257 entries: one past the limit, not only far past it', () => {
+    const entries = Array.from({ length: 257 }, (_, i) => new Uint8Array([i & 0xff]));
+    expect(() => parseEntryBundle(formatEntryBundle(entries))).toThrow(
+      expect.objectContaining({
+        code: 'BAD_ENTRY_BUNDLE',
+        message: 'more than 256 entries in entry bundle',
+      }),
+    );
+  });
 });

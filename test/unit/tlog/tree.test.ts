@@ -180,27 +180,74 @@ describe('tlog tree (Go TestTree)', () => {
     );
   });
 
-  it('authenticates every full tile, also when the tree-hash tiles share a tile', async () => {
-    // Size 300: the subtree hashes of [256, 300) all sit in tile/0/001.p/44, so the tree hash needs
-    // two tiles for four hashes. Go's TileHashReader then skips authenticating tile/0/000 and
-    // returns a tampered leaf hash (golang.org/x/mod/sumdb/tlog as packaged by Debian).
+  /**
+   * A tile hash reader over the tiles of a 300-record tree (height 8), one octet of the tile at
+   * `tampered` flipped.
+   */
+  async function readerOf300(tampered: Tile, octet: number) {
     const storage = new MemoryHashStorage();
     for (let i = 0; i < 300; i++) await storage.append(new TextEncoder().encode(`e${i}`));
     const tiles = new Map<string, Uint8Array>();
     for (const tile of newTiles(8, 0, 300)) tiles.set(key(tile), await readTileData(tile, storage));
-    const full = key({ h: 8, l: 0, n: 0, w: 256 });
-    const tampered = tiles.get(full)!.slice();
-    tampered[40] = tampered[40]! ^ 1;
-    tiles.set(full, tampered);
+    const changed = tiles.get(key(tampered))!.slice();
+    changed[octet] = changed[octet]! ^ 1;
+    tiles.set(key(tampered), changed);
     const reader: TileReader = {
       height: () => 8,
       readTiles: (ts) => Promise.resolve(ts.map((t) => tiles.get(key(t))!)),
     };
-    const thr = tileHashReader({ n: 300, hash: await treeHash(300, storage) }, reader);
+    return tileHashReader({ n: 300, hash: await treeHash(300, storage) }, reader);
+  }
+
+  it('authenticates every full tile, also when the tree-hash tiles share a tile', async () => {
+    // Size 300: the subtree hashes of [256, 300) all sit in tile/0/001.p/44, so the tree hash needs
+    // two tiles for four hashes. Go's TileHashReader then skips authenticating tile/0/000 and
+    // returns a tampered leaf hash (golang.org/x/mod/sumdb/tlog as packaged by Debian).
+    const thr = await readerOf300({ h: 8, l: 0, n: 0, w: 256 }, 40);
     await expect(thr.readHashes([storedHashIndex(0, 1)])).rejects.toMatchObject({
       code: 'INCONSISTENT_TILE',
     });
     await expect(thr.readHashes([storedHashIndex(0, 299)])).resolves.toHaveLength(1);
+  });
+
+  it('authenticates the rightmost partial tile against the tree hash', async () => {
+    // tile/0/001.p/44 has no parent tile: only the recomputed tree hash vouches for it. The octet
+    // flipped is in record 299's leaf hash, the one read.
+    const thr = await readerOf300({ h: 8, l: 0, n: 1, w: 44 }, 43 * 32);
+    await expect(thr.readHashes([storedHashIndex(0, 299)])).rejects.toMatchObject({
+      code: 'INCONSISTENT_TILE',
+    });
+  });
+
+  it('compares hashes in full: a difference in the last octet makes them unequal', () => {
+    const a = recordHash(new TextEncoder().encode('a'));
+    const b = a.slice();
+    b[31] = b[31]! ^ 1;
+    expect(hashEqual(a, a.slice())).toBe(true);
+    expect(hashEqual(a, b)).toBe(false);
+  });
+
+  it('checks inclusion proofs strictly: record n = t is out of range, a leftover hash is refused', async () => {
+    const storage = new MemoryHashStorage();
+    const leaves: Hash[] = [];
+    for (let i = 0; i < 5; i++) {
+      const data = new TextEncoder().encode(`r${i}`);
+      leaves.push(recordHash(data));
+      await storage.append(data);
+    }
+    const root = await treeHash(5, storage);
+    const proof = await proveRecord(5, 4, storage);
+    checkRecord(proof, 5, root, 4, leaves[4]!);
+    // The last record's proof also folds up to the root as if for n = t: the range check alone
+    // refuses it.
+    expect(() => checkRecord(proof, 5, root, 5, leaves[4]!)).toThrow(
+      expect.objectContaining({ code: 'BAD_INPUT' }),
+    );
+    // An extra hash before the proof is never consumed: the proof is not the one for this tree.
+    const padded = [new Uint8Array(32), ...(await proveRecord(5, 2, storage))];
+    expect(() => checkRecord(padded, 5, root, 2, leaves[2]!)).toThrow(
+      expect.objectContaining({ code: 'BAD_PROOF' }),
+    );
   });
 
   it('rejects inputs out of range as Go does', async () => {

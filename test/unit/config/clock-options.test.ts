@@ -21,6 +21,8 @@ describe('clock options: --time-source, --chrony-socket, --require-nts, --accura
     expect(parseAccuracy('250ms')).toBe(250);
     expect(parseAccuracy('1.5s')).toBe(1500);
     expect(parseAccuracy('2ms')).toBe(2);
+    // Tokens declare whole milliseconds: a fraction rounds up, never to a bound tighter than asked.
+    expect(parseAccuracy('2.5ms')).toBe(3);
     // 1 ms: genTime's own millisecond would leave the clock no room.
     for (const bad of ['0', '1', '1ms', 'soon', '0.5ms', '2m']) {
       expect(() => parseAccuracy(bad)).toThrow(ConfigError);

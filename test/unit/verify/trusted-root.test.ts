@@ -17,9 +17,16 @@ vi.mock('../../../src/verify/cms-signer.js', async (importOriginal) => {
 const artifact = Buffer.from('trusted root\n');
 const DAY = 86_400_000;
 
+/** FORGED_AT (the tokens' genTime) moved by `days`, as RFC 3339. */
+const at = (days: number) => new Date(FORGED_AT.getTime() + days * DAY).toISOString();
+
 /** A trusted_root.json with one timestamp authority per PKI (chain leaf first, root last). */
 function trustedRoot(...pkis: Pki[]) {
-  const at = (days: number) => new Date(FORGED_AT.getTime() + days * DAY).toISOString();
+  return trustedRootValidFor({ start: at(-30), end: at(30) }, ...pkis);
+}
+
+/** The same, its authorities valid for `validFor` (an absent bound is open). */
+function trustedRootValidFor(validFor: { start?: string; end?: string }, ...pkis: Pki[]) {
   return readTrustedRoot(
     JSON.stringify({
       timestampAuthorities: pkis.map((pki) => ({
@@ -28,7 +35,7 @@ function trustedRoot(...pkis: Pki[]) {
             rawBytes: party.der.toString('base64'),
           })),
         },
-        validFor: { start: at(-30), end: at(30) },
+        validFor,
       })),
     }),
   );
@@ -70,6 +77,21 @@ describe('verifyWithTrustedRoot', () => {
     expect(error.code).toBe('signature');
     expect(error.message).toBe(
       "error while verifying signature: the signingCertificateV2 attribute's certificate hash does not match the signer certificate",
+    );
+  });
+
+  it("refuses a token from before its authority's validFor.start, the end being open", async () => {
+    const tsr = await forgeToken(tsa, artifact);
+    // The start is inclusive: an authority starting at genTime itself covers the token.
+    await expect(
+      verifyWithTrustedRoot(tsr, artifact, trustedRootValidFor({ start: at(0) }, tsa)),
+    ).resolves.toBeDefined();
+    const error = await refusal(
+      verifyWithTrustedRoot(tsr, artifact, trustedRootValidFor({ start: at(1) }, tsa)),
+    );
+    expect(error.code).toBe('chain');
+    expect(error.message).toBe(
+      `the token's genTime ${FORGED_AT.toISOString()} is outside the validity window of its timestamp authority in the trusted root`,
     );
   });
 });

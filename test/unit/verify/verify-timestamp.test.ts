@@ -1,12 +1,17 @@
-import { X509Certificate } from 'node:crypto';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OID } from '../../../src/asn1/oids.js';
+import { LocalKeySigner } from '../../../src/signers/local-key.js';
 import { KeyUsage } from '../../../src/x509/certificate-builder.js';
+import { decodeCertificatesPem } from '../../../src/x509/pem.js';
 import {
   VerificationError,
   verifyTimestampResponse,
   type VerifyOptions,
 } from '../../../src/index.js';
+import { tempDir } from '../../helpers/openssl.js';
+import { EXT, OpensslPki } from '../../helpers/openssl-pki.js';
 import { issue, issueToken, makePki, newSigner, type Party, type Pki } from '../../helpers/pki.js';
 
 const artifact = Buffer.from('an artifact to timestamp\n');
@@ -149,6 +154,24 @@ describe('verifyTimestampResponse (reference 12.4)', () => {
         ),
       ).toMatch(
         /^error while verifying signer certificate chain: x509: certificate signed by unknown authority/,
+      );
+    });
+
+    it("a chain ending in another root with the trusted root's name fails", async () => {
+      // makePki names every PKI alike: the attacker's own "Test Root", embedded in the token, is
+      // no trust anchor though its subject is the trusted root's.
+      const attacker = await makePki();
+      const forged = await issueToken(attacker, {
+        artifact,
+        embedded: [attacker.leaf.der, attacker.intermediate.der, attacker.root.der],
+      });
+      await expect(
+        verifyTimestampResponse(forged, artifact, { roots: [attacker.root.der] }),
+      ).resolves.toBeDefined();
+      expect(
+        await failure(verifyTimestampResponse(forged, artifact, { roots: [pki.root.der] })),
+      ).toBe(
+        'error while verifying signer certificate chain: x509: certificate signed by unknown authority (no trusted issuer for "O=test, CN=Test Root")',
       );
     });
 
@@ -381,6 +404,16 @@ describe('verifyTimestampResponse (reference 12.4)', () => {
         { intermediate: { basicConstraints: undefined } },
         /is not a CA certificate/,
       ],
+      [
+        'root pathLenConstraint 0 above an intermediate',
+        { root: { basicConstraints: { pathLenConstraint: 0 } } },
+        /^error while verifying signer certificate chain: x509: too many intermediates for the path length constraint of "O=test, CN=Test Root"$/,
+      ],
+      [
+        'root pathLenConstraint 1 above an intermediate',
+        { root: { basicConstraints: { pathLenConstraint: 1 } } },
+        null,
+      ],
     ];
     it.each(cases)('%s', async (_name, changes, expected) => {
       const variant = await makePki(changes);
@@ -419,6 +452,57 @@ describe('verifyTimestampResponse (reference 12.4)', () => {
           }),
         ),
       ).toMatch(/no verified certificate chain met EKU requirements/);
+    });
+  });
+
+  describe('a CA keyUsage that is not DER', () => {
+    const work = tempDir();
+    afterAll(() => work.cleanup());
+
+    it('is refused as lacking keyCertSign, though OpenSSL reads keyCertSign in it', async () => {
+      // 23 04 03 02 01 06: keyCertSign and cRLSign as a constructed BIT STRING, which DER forbids.
+      // OpenSSL's checkIssued reads the bits and lets the intermediate issue; the certificate view
+      // reads none, and only the chain's keyUsage rule refuses it.
+      const made = new OpensslPki(work.dir);
+      await made.key('root');
+      await made.cert('root', { subject: '/O=test/CN=Test Root', ext: EXT.root, days: 3650 });
+      await made.key('intermediate');
+      await made.cert('intermediate', {
+        subject: '/O=test/CN=Test Intermediate',
+        ext: EXT.intermediate.replace('keyCertSign,cRLSign', 'DER:23:04:03:02:01:06'),
+        issuer: 'root',
+      });
+      await made.key('leaf');
+      await made.cert('leaf', {
+        subject: '/O=test/CN=Test TSA',
+        ext: EXT.leaf,
+        issuer: 'intermediate',
+      });
+      const der = (name: string) =>
+        decodeCertificatesPem(readFileSync(made.path(`${name}.pem`), 'utf8'))[0]!;
+      const leaf: Party = {
+        signer: new LocalKeySigner(
+          'leaf',
+          createPrivateKey(readFileSync(made.path('leaf.key'))),
+          'sha256',
+        ),
+        subject: { organization: 'test', commonName: 'Test TSA' },
+        der: der('leaf'),
+      };
+      expect(
+        new X509Certificate(leaf.der).checkIssued(new X509Certificate(der('intermediate'))),
+      ).toBe(true);
+      const madeToken = await issueToken({ ...pki, leaf }, { artifact });
+      expect(
+        await failure(
+          verifyTimestampResponse(madeToken, artifact, {
+            roots: [der('root')],
+            intermediates: [der('intermediate')],
+          }),
+        ),
+      ).toBe(
+        'error while verifying signer certificate chain: x509: "O=test, CN=Test Intermediate" may not sign certificates (keyUsage lacks keyCertSign)',
+      );
     });
   });
 

@@ -15,6 +15,7 @@ import {
   recordingLedgerLogger,
   resetLedgerSchema,
 } from '../../helpers/ledger-db.js';
+import { randomLedgerEntry } from '../../helpers/ledger-entry.js';
 import { startPostgres, type TestPostgres } from '../../helpers/postgres.js';
 
 // The log routes over PostgreSQL: how many reads a flood of one tile makes, and what they serve
@@ -173,5 +174,19 @@ describe('the log routes over PostgreSQL', () => {
     expect(queries.length).toBeGreaterThan(before);
     expect((await get(app, 'tile/1/000.p/2')).rawPayload).toHaveLength(64);
     expect((await get(app, 'checkpoint')).body.split('\n')[1]).toBe('512');
+  });
+
+  it("answer 404 with Retry-After for the token at the index the latest checkpoint's size names", async () => {
+    const app = await routes();
+    const size = Number((await get(app, 'checkpoint')).body.split('\n')[1]);
+    const entry = randomLedgerEntry();
+    // The first index no checkpoint holds yet: the tree size itself.
+    expect(await ledger.record(entry)).toEqual({ index: size });
+    const path = `proof?serial=${Buffer.from(entry.serial).toString('hex')}`;
+    const pending = await get(app, path);
+    expect(pending.statusCode).toBe(404);
+    expect(pending.headers['retry-after']).toBe('1');
+    await sequencer.round();
+    expect((await get(app, path)).statusCode).toBe(200);
   });
 });

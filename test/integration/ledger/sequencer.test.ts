@@ -144,6 +144,32 @@ describe('a ledger restored apart from the log (partial restore)', () => {
     });
   });
 
+  it("refuses a counter one short of the log's latest checkpoint, at open and on the probe", async () => {
+    await resetSchema();
+    const ledger = await openLedger();
+    const { sequencer, close } = newSequencer();
+    try {
+      for (let i = 0; i < 3; i++) await ledger.record(randomLedgerEntry());
+      await sequencer.round();
+      expect(ledger.unavailableReason()).toBeUndefined();
+      // The counter (2) is after the last log index (1), and one short of the tree size (3).
+      await restoreLedgerOnly(2);
+      // The second probe from now began after the restore (the first may have read before it).
+      const probes = ledger.probes;
+      await waitUntil(() => ledger.probes > probes + 1);
+      expect(ledger.unavailableReason()).toBe(COUNTER_BEHIND_LOG);
+    } finally {
+      await close();
+      await ledger.close();
+    }
+    await expect(openLedger()).rejects.toMatchObject({
+      code: 'INCONSISTENT',
+      message: expect.stringMatching(
+        /next_index \(2\) is behind the log's latest checkpoint \(tree size 3\)/,
+      ),
+    });
+  });
+
   it('commits no token at an index a checkpoint holds, even before the probe runs', async () => {
     await resetSchema();
     const { logger, warnings } = recordingLogger();
@@ -344,6 +370,49 @@ describe('a ledger restored apart from the log (partial restore)', () => {
       expect(await refusals('ledger_mismatch')).toBe(mismatch);
       expect(warnings.map((w) => w.fields.reason)).toEqual([
         'stored hashes no longer prove entry 3 of the checkpoint of size 4: not signing',
+      ]);
+    } finally {
+      await close();
+      await ledger.close();
+    }
+  });
+});
+
+describe('the log tables changed by hand', () => {
+  it('refuses a gap among the ledger rows to integrate, and signs nothing', async () => {
+    await resetSchema();
+    const ledger = await openLedger();
+    const { sequencer, warnings, close } = newSequencer();
+    try {
+      for (let i = 0; i < 3; i++) await ledger.record(randomLedgerEntry());
+      await sequencer.round();
+      for (let i = 0; i < 3; i++) await ledger.record(randomLedgerEntry());
+      await db.query('DELETE FROM tsa_ledger WHERE log_index = 4');
+      await sequencer.round();
+      expect(await checkpointSizes()).toEqual([3]);
+      expect(warnings.map((w) => w.fields.reason)).toEqual(['ledger index 4 is missing']);
+    } finally {
+      await close();
+      await ledger.close();
+    }
+  });
+
+  it("refuses a stored root hash that is not the latest checkpoint's signed one", async () => {
+    await resetSchema();
+    const ledger = await openLedger();
+    const { sequencer, warnings, close } = newSequencer();
+    try {
+      for (let i = 0; i < 3; i++) await ledger.record(randomLedgerEntry());
+      await sequencer.round();
+      // Only the unsigned column: the note still verifies, and says another root.
+      await db.query('UPDATE tsa_log_checkpoints SET root_hash = sha256(root_hash)');
+      await ledger.record(randomLedgerEntry());
+      const before = await refusals('inconsistent');
+      await sequencer.round();
+      expect(await checkpointSizes()).toEqual([3]);
+      expect(await refusals('inconsistent')).toBe(before + 1);
+      expect(warnings.map((w) => w.fields.reason)).toEqual([
+        'the stored size or root hash of the checkpoint of size 3 is not what its signed note says: not signing',
       ]);
     } finally {
       await close();

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { createAnchoring } from '../../../src/ledger/anchor.js';
 import type { StoredCheckpoint } from '../../../src/ledger/log-store.js';
 import { stoppableAnchoring } from '../../../src/runtime/anchoring.js';
 
@@ -63,5 +64,27 @@ describe('the process anchoring', () => {
     expect(await outcome(running.stop())).toBe('resolved');
     running.offer(checkpoint(1));
     expect(asked).toEqual([]);
+  });
+});
+
+describe('the anchoring interval (ledger/anchor.ts)', () => {
+  it('anchors no checkpoint before the interval has passed since the last granted anchor', async () => {
+    let now = 0;
+    const asked: ((granted: boolean) => void)[] = [];
+    const anchor = createAnchoring({
+      intervalMs: 1_000,
+      issue: () => new Promise<boolean>((release) => asked.push(release)),
+      warn: () => undefined,
+      now: () => now,
+    });
+    anchor(checkpoint(1));
+    asked[0]?.(true);
+    await outcome(Promise.resolve());
+    now = 500;
+    anchor(checkpoint(2));
+    expect(asked).toHaveLength(1);
+    now = 1_000;
+    anchor(checkpoint(3));
+    expect(asked).toHaveLength(2);
   });
 });

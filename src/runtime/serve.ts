@@ -23,7 +23,7 @@ import { buildOrTearDown, type DisposableStack } from './disposables.js';
 import { createNamedProfiles, createTrustedRoot } from './profiles.js';
 import { startStoppedBySignal } from './runtime-error.js';
 import { startGate, type StartGate } from './start-gate.js';
-import type { OpenAuditFile } from '../server/audit-log.js';
+import type { AuditLogOptions, OpenAuditFile } from '../server/audit-log.js';
 import { observeCertificateChain, startRuntimeMetrics } from '../server/http-metrics.js';
 import { enforceStreamTimeouts } from '../server/http2-stream-timeouts.js';
 import {
@@ -92,6 +92,8 @@ export interface StartOptions {
   tls?: TlsMaterial;
   /** How --audit-log's file is opened (tests count and fail opens). */
   openAuditFile?: OpenAuditFile;
+  /** --audit-log's bounds, deadline and clock (tests make them small and settle them by hand). */
+  auditLog?: Omit<AuditLogOptions, 'openFile'>;
   /**
    * Stops the start-up (SIGTERM or SIGINT while starting): rejects at once with START_STOPPED
    * while no listener accepts yet; from the first listen on, the start-up completes all the same
@@ -163,7 +165,20 @@ async function serve(
   const ledger: ProcessLedger | undefined = stack.use(
     await openProcessLedger(config, logger, (checkpoint) => anchoring?.offer(checkpoint), logKey),
   );
-  const guards = [...(clockGate ? [clockGate] : []), ...(ledger ? [ledger.guard] : [])];
+  // Before the authority too (its guard refuses issuance while the audit queue is full); closed
+  // after the listeners: their last requests' lines are written.
+  const shared = stack.use(
+    await openListenerShared(config, logger, {
+      ...options.auditLog,
+      ...(options.openAuditFile ? { openFile: options.openAuditFile } : {}),
+    }),
+  );
+  const auditGuard = shared.auditLog?.guard;
+  const guards = [
+    ...(clockGate ? [clockGate] : []),
+    ...(ledger ? [ledger.guard] : []),
+    ...(auditGuard ? [auditGuard] : []),
+  ];
   // A profile's own memory key, never another's (each profile has its own chain).
   const signerDependencies = (profile: string): SignerDependencies => {
     const memoryKey = options.memoryKeys?.get(profile);
@@ -238,8 +253,6 @@ async function serve(
   }
   if (config.allowCustomExtensions && !worker) logger.warn(ANY_EXTENSION_WARNING);
   clock?.start();
-  // Closed after the listeners: their last requests' lines are written.
-  const shared = stack.use(await openListenerShared(config, logger, options.openAuditFile));
   // A worker's lines must not read as the process group's (the primary announces the address).
   const announce = worker ? `worker ${worker.id} ` : '';
   const listeners: DrainedListener[] = [];

@@ -28,6 +28,7 @@ import { transportOptions, type Transport } from './transport.js';
 import {
   installAuditLog,
   openProcessAuditLog,
+  type AuditLogOptions,
   type OpenAuditFile,
   type ProcessAuditLog,
 } from './audit-log.js';
@@ -146,9 +147,9 @@ export interface ListenerShared extends AsyncDisposable {
 export async function openListenerShared(
   config: ServeConfig,
   logger: FastifyBaseLogger,
-  openAuditFile?: OpenAuditFile,
+  auditOptions?: AuditLogOptions,
 ): Promise<ListenerShared> {
-  const auditLog = await openProcessAuditLog(config, logger, openAuditFile);
+  const auditLog = await openProcessAuditLog(config, logger, auditOptions);
   return {
     auditLog,
     rateLimitStore: new RateLimitStore(),
@@ -276,7 +277,11 @@ export async function buildServer(deps: ServerDependencies) {
 
   let shared = deps.shared;
   if (!shared) {
-    const own = await openListenerShared(config, deps.logger, deps.openAuditFile);
+    const own = await openListenerShared(
+      config,
+      deps.logger,
+      deps.openAuditFile ? { openFile: deps.openAuditFile } : {},
+    );
     app.addHook('onClose', () => own[Symbol.asyncDispose]());
     shared = own;
   }

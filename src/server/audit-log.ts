@@ -1,5 +1,6 @@
 import { open } from 'node:fs/promises';
 import { dirname, extname } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import type { ServeConfig } from '../config/schema.js';
 import type {
@@ -8,16 +9,50 @@ import type {
   RejectionOutcome,
   RequestFormat,
 } from '../tsp/authority.js';
+import type { IssuanceGuard } from '../tsp/guards.js';
+import { reject, TimeStampRejection } from '../tsp/rejection.js';
+import { auditTokensWithheld, watchAuditQueue } from './audit-log-metrics.js';
+import {
+  droppedLinesReport,
+  lineWaitMs,
+  timerDeadline,
+  withinDeadline,
+  type LineDeadline,
+} from './audit-overflow.js';
 import { auditRecord } from './audit-record.js';
 import { clientAborted } from './client-aborts.js';
 import type { AnswerOutcome } from './http-outcome.js';
 import { ServerError } from './server-error.js';
 
-interface PendingLine {
-  text: string;
+interface Waiter {
   resolve: () => void;
   reject: (error: unknown) => void;
 }
+
+interface PendingLine extends Waiter {
+  text: string;
+  /** Buffer.byteLength(text): what the line holds of the queue's byte bound. */
+  bytes: number;
+}
+
+/** How much may wait for the disk at once, the batch being written included. */
+export interface AuditQueueLimits {
+  lines: number;
+  bytes: number;
+}
+
+/**
+ * The queue's bounds. A healthy disk writes whatever is queued in one write+fdatasync, so the
+ * queue only fills while a round does not return: 10,000 lines are about a second of a process's
+ * peak rate (docs/operations.md: ~8,500 tokens/s with the log), and 8 MiB holds them (a line is
+ * ~500 bytes) while keeping a stalled disk from growing the heap. Beyond, tokens are refused
+ * (503) and the lines of refused requests dropped.
+ */
+export const AUDIT_QUEUE_LIMITS: AuditQueueLimits = { lines: 10_000, bytes: 8 * 1024 * 1024 };
+
+/** Why issuance is refused while the queue is full. */
+export const AUDIT_QUEUE_FULL =
+  'the audit log is not keeping up: too many lines are waiting for the disk';
 
 /** The file operations the audit log uses (a FileHandle has them); tests inject failures. */
 export interface AuditFile {
@@ -52,7 +87,8 @@ export type OpenAuditFile = (path: string) => Promise<AuditFile>;
  * An append-only JSON-lines file whose appends resolve once the line is on disk.
  *
  * Group commit: lines appended while a write+fdatasync is under way wait and go out together in
- * the next one, so N concurrent requests cost about one fsync rather than N.
+ * the next one, so N concurrent requests cost about one fsync rather than N. What waits is
+ * bounded (AUDIT_QUEUE_LIMITS): a disk whose fdatasync stalls must not grow the heap.
  *
  * One writer per file (a cluster worker writes its slot's file, see auditPathForSlot): the cut
  * below assumes no other process appends, and so does appendFile, which writes a batch over
@@ -65,11 +101,14 @@ export type OpenAuditFile = (path: string) => Promise<AuditFile>;
  * would still read `granted`.
  */
 export class AuditLog {
+  /** Lines waiting for the next round; with inFlight, within `limits` (see enqueue). */
   private pending: PendingLine[] = [];
+  private pendingBytes = 0;
   /** The batch being written and fdatasync'ed. */
   private inFlight: PendingLine[] = [];
+  private inFlightBytes = 0;
   private flushing: Promise<void> | undefined;
-  private reopenWaiters: PendingLine[] = [];
+  private reopenWaiters: Waiter[] = [];
   private closed = false;
   /** Set when a round failed: the file may end with part of it until cut back. */
   private torn = false;
@@ -84,19 +123,55 @@ export class AuditLog {
     private readonly openFile: OpenAuditFile,
     /** Bytes of a partial record found at the end of the file when it was opened, and removed. */
     public repairedBytes: number,
+    private readonly limits: AuditQueueLimits,
   ) {}
 
-  static async open(path: string, openFile: OpenAuditFile = openDurably): Promise<AuditLog> {
+  static async open(
+    path: string,
+    openFile: OpenAuditFile = openDurably,
+    limits: AuditQueueLimits = AUDIT_QUEUE_LIMITS,
+  ): Promise<AuditLog> {
     const { handle, committed, repairedBytes } = await openAtRecordBoundary(path, openFile);
-    return new AuditLog(path, handle, committed, openFile, repairedBytes);
+    return new AuditLog(path, handle, committed, openFile, repairedBytes, limits);
   }
 
-  /** Resolves when `record`'s line has been written and fdatasync'ed. */
+  /** Lines and bytes waiting for the disk, the batch being written included. */
+  get queued(): { lines: number; bytes: number } {
+    return {
+      lines: this.pending.length + this.inFlight.length,
+      bytes: this.pendingBytes + this.inFlightBytes,
+    };
+  }
+
+  /** Whether the queue is at its bounds: enqueue() takes no line meanwhile (unless beyondBound). */
+  get full(): boolean {
+    const { lines, bytes } = this.queued;
+    return lines >= this.limits.lines || bytes >= this.limits.bytes;
+  }
+
+  /**
+   * Resolves when `record`'s line has been written and fdatasync'ed. A full queue refuses it at
+   * once, as a temporary refusal (the disk may catch up): nothing is queued.
+   */
   append(record: object): Promise<void> {
+    return this.enqueue(record) ?? Promise.reject(reject.unavailable(AUDIT_QUEUE_FULL));
+  }
+
+  /**
+   * {@link append}, or undefined (nothing queued) while the queue is full. `beyondBound` queues it
+   * all the same: for lines whose number the caller bounds otherwise.
+   */
+  enqueue(record: object, beyondBound = false): Promise<void> | undefined {
     if (this.closed)
       return Promise.reject(new ServerError('AUDIT_LOG_CLOSED', 'audit log is closed'));
+    if (!beyondBound && this.pending.length + this.inFlight.length >= this.limits.lines)
+      return undefined;
+    const text = `${JSON.stringify(record)}\n`;
+    const bytes = Buffer.byteLength(text);
+    if (!beyondBound && this.queued.bytes + bytes > this.limits.bytes) return undefined;
     return new Promise((resolve, reject) => {
-      this.pending.push({ text: `${JSON.stringify(record)}\n`, resolve, reject });
+      this.pending.push({ text, bytes, resolve, reject });
+      this.pendingBytes += bytes;
       this.startFlushing();
     });
   }
@@ -104,7 +179,7 @@ export class AuditLog {
   /** Closes and reopens the path (after logrotate moved the file), between two batches. */
   reopen(): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.reopenWaiters.push({ text: '', resolve, reject });
+      this.reopenWaiters.push({ resolve, reject });
       this.startFlushing();
     });
   }
@@ -125,7 +200,9 @@ export class AuditLog {
     }
     const abandoned = [...this.inFlight, ...this.pending];
     this.inFlight = [];
+    this.inFlightBytes = 0;
     this.pending = [];
+    this.pendingBytes = 0;
     const error = new ServerError(
       'AUDIT_LOG_CLOSED',
       'audit log closed before the line was on disk',
@@ -148,14 +225,18 @@ export class AuditLog {
       if (this.reopenWaiters.length > 0) await this.reopenNow();
       const batch = this.pending;
       if (batch.length === 0) continue;
+      const bytes = this.pendingBytes;
       this.pending = [];
+      this.pendingBytes = 0;
       this.inFlight = batch;
-      const text = batch.map((line) => line.text).join('');
+      this.inFlightBytes = bytes;
       try {
+        // In the try: whatever fails, every line of the batch is settled.
+        const text = batch.map((line) => line.text).join('');
         await this.cutToCommitted();
         await this.handle.appendFile(text);
         await this.handle.datasync();
-        if (this.committed !== undefined) this.committed += Buffer.byteLength(text);
+        if (this.committed !== undefined) this.committed += bytes;
         this.commits++;
         for (const line of batch) line.resolve();
       } catch (error) {
@@ -165,6 +246,7 @@ export class AuditLog {
         for (const line of batch) line.reject(error);
       }
       this.inFlight = [];
+      this.inFlightBytes = 0;
     }
   }
 
@@ -278,6 +360,19 @@ const NO_AUDIT: RequestAudit = { rejected: () => {}, withheld: () => {} };
  */
 export interface ProcessAuditLog extends AsyncDisposable {
   log: AuditLog;
+  /** Refuses issuance (temporary: 503, /readyz red) while the queue is at its bounds. */
+  guard: IssuanceGuard;
+  /**
+   * Queues a granted token's line: resolves once it is durable, rejects with a temporary refusal
+   * when it is not within its deadline (the line stays queued). Undefined, nothing queued, while
+   * the queue is full.
+   */
+  appendGranted(record: object): Promise<void> | undefined;
+  /**
+   * Queues a refused request's line without waiting for it; while the queue is full it is dropped
+   * (counted, WARNed), unless `beyondBound`. Failures go to `logger`, the request's own.
+   */
+  appendInBackground(record: object, logger: FastifyBaseLogger, beyondBound?: boolean): void;
 }
 
 /**
@@ -291,18 +386,31 @@ export const AUDIT_CLOSE_GRACE_MS = 2_000;
 const closeGraceTimer = (): Promise<void> =>
   new Promise((resolve) => setTimeout(resolve, AUDIT_CLOSE_GRACE_MS).unref());
 
-/**
- * Opens --audit-log for the process (undefined when it is not set). `closeGrace` bounds the wait
- * for the last batch at close (default AUDIT_CLOSE_GRACE_MS; tests settle it by hand).
- */
+/** How the process's audit log is opened and bounded; tests replace the file, timers and clock. */
+export interface AuditLogOptions {
+  openFile?: OpenAuditFile;
+  /** Bounds the wait for the last batch at close (default AUDIT_CLOSE_GRACE_MS). */
+  closeGrace?: () => Promise<unknown>;
+  /** A granted line's deadline (default lineWaitMs(--write-timeout) on a timer). */
+  lineDeadline?: LineDeadline;
+  limits?: AuditQueueLimits;
+  /** A monotonic clock in ms, for the dropped lines' WARN (default performance.now). */
+  now?: () => number;
+}
+
+/** Opens --audit-log for the process (undefined when it is not set). */
 export async function openProcessAuditLog(
   config: ServeConfig,
   logger: FastifyBaseLogger,
-  openFile?: OpenAuditFile,
-  closeGrace: () => Promise<unknown> = closeGraceTimer,
+  options: AuditLogOptions = {},
 ): Promise<ProcessAuditLog | undefined> {
   if (config.auditLog === '') return undefined;
-  const log = await AuditLog.open(config.auditLog, openFile);
+  const log = await AuditLog.open(config.auditLog, options.openFile, options.limits);
+  const waitMs = lineWaitMs(config.writeTimeout);
+  const lineDeadline = options.lineDeadline ?? timerDeadline(waitMs);
+  const dropped = droppedLinesReport(logger, log.path, options.now ?? (() => performance.now()));
+  const late = () =>
+    reject.unavailable(`the audit log line was not on disk within ${waitMs} ms: token withheld`);
   const reportRepair = (): void => {
     if (log.repairedBytes > 0) {
       logger.warn(
@@ -323,11 +431,38 @@ export async function openProcessAuditLog(
     );
   };
   process.on('SIGHUP', onHangup);
+  const unwatch = watchAuditQueue(() => log.queued.lines);
   return {
     log,
+    // No Retry-After of its own: a healthy disk empties the queue in one round, so a full one is
+    // a stalled disk, for as long as it stalls.
+    guard: () => (log.full ? reject.unavailable(AUDIT_QUEUE_FULL) : undefined),
+    appendGranted: (record) => {
+      const line = log.enqueue(record);
+      if (!line) {
+        auditTokensWithheld.inc({ reason: 'queue_full' });
+        return undefined;
+      }
+      return withinDeadline(line, lineDeadline, () => {
+        auditTokensWithheld.inc({ reason: 'deadline' });
+        return late();
+      }).catch((error: unknown) => {
+        if (!(error instanceof TimeStampRejection)) auditTokensWithheld.inc({ reason: 'failed' });
+        throw error;
+      });
+    },
+    appendInBackground: (record, requestLogger, beyondBound = false) => {
+      // Only the logger is kept while the line waits, never the request (its body).
+      const line = log.enqueue(record, beyondBound);
+      if (!line) return dropped();
+      line.catch((error: unknown) =>
+        requestLogger.error({ err: error }, 'cannot write the audit log'),
+      );
+    },
     [Symbol.asyncDispose]: async () => {
       process.off('SIGHUP', onHangup);
-      const abandoned = await log.close(closeGrace());
+      unwatch();
+      const abandoned = await log.close(options.closeGrace?.() ?? closeGraceTimer());
       if (abandoned > 0) {
         logger.error(
           { path: log.path, records: abandoned },
@@ -342,7 +477,8 @@ export async function openProcessAuditLog(
  * --audit-log: one JSON line per POST /api/v1/timestamp. A granted token is sent only after its
  * line is durable (the authority's record step); if the line cannot be written the client gets
  * systemFailure instead of an unrecorded token, and the rejection's line names the withheld
- * serial number. Rejections are written in the same batches without holding the response.
+ * serial number: 503 (temporary) when the queue is full or the line misses its deadline, 500 when
+ * the write fails. Rejections are written in the same batches without holding the response.
  * Requests refused before the handler (413, 415, 429) get a line from the onResponse hook.
  * `processLog` is the process's (see openProcessAuditLog); the listener does not close it.
  */
@@ -355,18 +491,12 @@ export function installAuditLog(
   profileDefaultPolicies: ReadonlyMap<string, string> = new Map(),
 ): AuditRequest {
   if (!processLog) return () => NO_AUDIT;
-  const { log } = processLog;
   const auditedRoutes = new Set(typeof routes === 'string' ? [routes] : routes);
   /** The token's policy when the request names none: the issuing profile's default. */
   const defaultPolicy = (outcome: IssueOutcome | undefined): string =>
     (outcome?.profile !== undefined && profileDefaultPolicies.get(outcome.profile)) ||
     config.defaultPolicyOid;
   const audited = new WeakSet<FastifyRequest>();
-  const appendInBackground = (request: FastifyRequest, record: object): void => {
-    log
-      .append(record)
-      .catch((error: unknown) => request.log.error({ err: error }, 'cannot write the audit log'));
-  };
 
   app.addHook('onResponse', async (request, reply) => {
     if (
@@ -377,20 +507,27 @@ export function installAuditLog(
       return;
     // Nothing was asked: the body never arrived whole (or no answer could be sent).
     if (clientAborted(request)) return;
-    appendInBackground(
-      request,
+    processLog.appendInBackground(
       auditRecord(request, reply.statusCode, undefined, config.defaultPolicyOid),
+      request.log,
     );
   });
 
   return (request, format) => {
     audited.add(request);
     let withheldSerialNumber: string | undefined;
+    /** Whether the token's own line was queued: its withheld line is then never dropped. */
+    let grantedLineQueued = false;
     return {
       record: async (granted) => {
         const httpStatus = answer(granted, format).status;
+        const line = processLog.appendGranted(
+          auditRecord(request, httpStatus, granted, defaultPolicy(granted)),
+        );
         try {
-          await log.append(auditRecord(request, httpStatus, granted, defaultPolicy(granted)));
+          if (!line) throw reject.unavailable(AUDIT_QUEUE_FULL);
+          grantedLineQueued = true;
+          await line;
         } catch (error) {
           withheldSerialNumber = granted.serialNumber;
           throw error;
@@ -401,9 +538,11 @@ export function installAuditLog(
       },
       rejected: (outcome, httpStatus) => {
         const record = auditRecord(request, httpStatus, outcome, defaultPolicy(outcome));
-        appendInBackground(
-          request,
+        // At most one per queued granted line: the queue stays under twice its bounds.
+        processLog.appendInBackground(
           withheldSerialNumber === undefined ? record : { ...record, withheldSerialNumber },
+          request.log,
+          withheldSerialNumber !== undefined && grantedLineQueued,
         );
       },
     };

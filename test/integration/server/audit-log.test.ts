@@ -409,12 +409,10 @@ describe('audit log at shutdown', () => {
     } as unknown as typeof silentLogger;
     let graceOver = (): void => undefined;
     const grace = new Promise<void>((resolve) => (graceOver = resolve));
-    const processLog = await openProcessAuditLog(
-      resolveServeConfig({ auditLog: path }),
-      logger,
-      opener,
-      () => grace,
-    );
+    const processLog = await openProcessAuditLog(resolveServeConfig({ auditLog: path }), logger, {
+      openFile: opener,
+      closeGrace: () => grace,
+    });
     const inFlight = processLog!.log.append({ n: 1 });
     await syncStarted;
     const queued = processLog!.log.append({ n: 2 });

@@ -267,6 +267,8 @@ export class TimestampAuthority implements Issuer {
    * did not verify stays a fault (500) whatever its breaker does.
    */
   private signingFailure(error: unknown): TimeStampRejection {
+    // A signer's own temporary refusal (a remote signer's full wait queue) stays one: a 503.
+    if (error instanceof TimeStampRejection && error.temporary) return error;
     if (!(error instanceof TokenSignatureError)) {
       const refusal = this.signerRefusal?.();
       if (refusal) return causedBy(refusal, error);

@@ -5,14 +5,22 @@ import { FAILURE_REASONS, type FailureReason } from './failure-reason.js';
 
 const CIRCUIT_STATES: readonly CircuitState[] = ['closed', 'open', 'half-open'];
 
+/**
+ * Calls refused before they reached the service, beside the failures' reasons: queue_full, every
+ * slot taken and the wait queue at its bound (remote-signer.ts WAITERS_PER_SLOT).
+ */
+const LOCAL_REFUSALS = ['queue_full'] as const;
+export type SignerFailureLabel = FailureReason | (typeof LOCAL_REFUSALS)[number];
+
 export const signerFailuresTotal = new Counter({
   name: 'timestamp_authority_signer_failures_total',
-  help: 'Calls to the remote signature service that failed, by reason (timeout, connection, server_error, throttled, client_error, aborted, saturated, other)',
+  help: 'Calls to the remote signature service that failed, by reason (timeout, connection, server_error, throttled, client_error, aborted, saturated, other), or were refused before it: queue_full',
   labelNames: ['reason'] as const,
   registers: [registry],
 });
 // Every reason present from the start, so rate() and alerts see zeros rather than gaps.
-for (const reason of FAILURE_REASONS) signerFailuresTotal.inc({ reason }, 0);
+for (const reason of [...FAILURE_REASONS, ...LOCAL_REFUSALS])
+  signerFailuresTotal.inc({ reason }, 0);
 
 /** The breakers of the process's signers: one per profile whose key is remote or in an HSM. */
 const watched = new Set<CircuitBreaker>();
@@ -48,7 +56,7 @@ export const signerCircuitState = new Gauge({
   },
 });
 
-export function recordSignerFailure(reason: FailureReason): void {
+export function recordSignerFailure(reason: SignerFailureLabel): void {
   signerFailuresTotal.inc({ reason });
 }
 

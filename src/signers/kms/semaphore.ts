@@ -6,6 +6,11 @@ export class Semaphore {
 
   constructor(private available: number) {}
 
+  /** Callers waiting for a slot now. */
+  get waiting(): number {
+    return this.waiters.length;
+  }
+
   /** A free slot's release at once, or undefined when every slot is taken. */
   tryAcquire(): (() => void) | undefined {
     if (this.available <= 0) return undefined;

@@ -1,10 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
+  QUEUE_FULL_RETRY_MS,
+  REMOTE_SIGNER_QUEUE_FULL,
   RemoteSigner,
+  WAITERS_PER_SLOT,
   type RemoteCallPolicy,
   type RemoteSignatureApi,
 } from '../../../../src/signers/kms/remote-signer.js';
 import { signerFailuresTotal } from '../../../../src/signers/kms/remote-signer-metrics.js';
+import { TimeStampRejection } from '../../../../src/tsp/rejection.js';
 import { generateFakeKey, signDigest } from '../../../fakes/keys.js';
 import { watchUnhandledRejections } from '../../../helpers/fault-tsa.js';
 
@@ -193,5 +197,54 @@ describe('RemoteSigner: a hung service under steady load, fewer slots than the b
     );
     expect(reset).toMatchObject({ a: 'ECONNRESET', b: 'TIMEOUT' });
     expect(reset.grown).toEqual({ connection: 1, timeout: 1 });
+  });
+});
+
+describe('RemoteSigner: a slow KMS that still answers (the breaker stays closed)', () => {
+  it('lets 4 calls per slot wait, refuses the next at once (temporary, queue_full), and takes calls again once answers come', async () => {
+    // The service holds every answer until the test lets them go.
+    let releaseAnswers = (): void => undefined;
+    const held = new Promise<void>((resolve) => (releaseAnswers = resolve));
+    const service = serviceWith(async (digest) => {
+      await held;
+      return signDigest(fakeKey, digest, 'sha256');
+    });
+    const signer = await RemoteSigner.create(
+      service.api,
+      'sha256',
+      policy({ maxConcurrency: 2, timeoutMs: 300_000 }),
+    );
+    expect(WAITERS_PER_SLOT).toBe(4);
+    const before = await failureCounts();
+    // 2 in flight, then 8 waiting: the bound.
+    const admitted = Array.from({ length: 10 }, (_, i) => outcomeOf(signer.sign(Buffer.from([i]))));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(service.calls()).toBe(2);
+    expect(signer.waiting).toBe(8);
+
+    let refused: unknown = 'still waiting';
+    void signer.sign(Buffer.from('one more')).then(
+      () => (refused = 'signed'),
+      (error: unknown) => (refused = error),
+    );
+    await vi.advanceTimersByTimeAsync(0);
+    expect(refused).toBeInstanceOf(TimeStampRejection);
+    expect(refused).toMatchObject({
+      failInfo: 'systemFailure',
+      temporary: true,
+      retryInMs: QUEUE_FULL_RETRY_MS,
+      detail: REMOTE_SIGNER_QUEUE_FULL,
+    });
+    // Refused without queueing or calling the service, and not held against it.
+    expect(signer.waiting).toBe(8);
+    expect(service.calls()).toBe(2);
+    expect(signer.breaker.state).toBe('closed');
+    expect(await failuresSince(before)).toEqual({ queue_full: 1 });
+
+    releaseAnswers();
+    expect(await Promise.all(admitted)).toEqual(Array(10).fill('signed'));
+    expect(signer.waiting).toBe(0);
+    expect(await outcomeOf(signer.sign(Buffer.from('after')))).toBe('signed');
+    expect(await failuresSince(before)).toEqual({ queue_full: 1 });
   });
 });

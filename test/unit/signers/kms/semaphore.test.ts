@@ -20,6 +20,22 @@ describe('Semaphore', () => {
     expect(order).toEqual(['third']);
   });
 
+  it('counts its waiters: those that got a slot or gave up no longer count', async () => {
+    const slots = new Semaphore(1);
+    const release = await slots.acquire(never());
+    expect(slots.waiting).toBe(0);
+    const controller = new AbortController();
+    const gaveUp = slots.acquire(controller.signal);
+    const next = slots.acquire(never());
+    expect(slots.waiting).toBe(2);
+    controller.abort(new Error('deadline'));
+    await expect(gaveUp).rejects.toThrow('deadline');
+    expect(slots.waiting).toBe(1);
+    release();
+    await next;
+    expect(slots.waiting).toBe(0);
+  });
+
   it('releases a slot once however often its release is called', async () => {
     const slots = new Semaphore(1);
     const release = await slots.acquire(never());

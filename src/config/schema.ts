@@ -107,7 +107,8 @@ export const SERVE_OPTIONS = {
     kind: 'integer',
     default: 32,
     min: 1,
-    description: 'remote signature calls in flight at most; more wait within their deadline',
+    description:
+      'remote signature calls in flight at most; up to 4 times as many wait within their deadline, more are refused (503)',
   }),
   kmsMaxRetries: option({
     flag: 'kms-max-retries',

@@ -82,7 +82,7 @@ export const SERVE_OPTIONS = {
     min: 1,
     max: 1024,
     description:
-      'PKCS#11 sessions, so signatures in flight, at most (one login; and at most 32 signatures in flight per module process, ~8.5 MiB each); more requests wait for a session',
+      'PKCS#11 sessions, so signatures in flight, at most (one login; and at most 32 signatures in flight per module process, ~8.5 MiB each); up to 1024 more requests wait for a session, more are refused (503)',
   }),
   pkcs11Timeout: option({
     flag: 'pkcs11-timeout',
@@ -108,7 +108,7 @@ export const SERVE_OPTIONS = {
     default: 32,
     min: 1,
     description:
-      'remote signature calls in flight at most; up to 4 times as many wait within their deadline, more are refused (503)',
+      'remote signature calls in flight at most; up to 1024 more wait within their deadline, more are refused (503)',
   }),
   kmsMaxRetries: option({
     flag: 'kms-max-retries',

@@ -7,7 +7,7 @@ const CIRCUIT_STATES: readonly CircuitState[] = ['closed', 'open', 'half-open'];
 
 /**
  * Calls refused before they reached the service, beside the failures' reasons: queue_full, every
- * slot taken and the wait queue at its bound (remote-signer.ts WAITERS_PER_SLOT).
+ * slot taken and the wait queue at its bound (slot-queue.ts MAX_WAITING_SIGNATURES).
  */
 const LOCAL_REFUSALS = ['queue_full'] as const;
 export type SignerFailureLabel = FailureReason | (typeof LOCAL_REFUSALS)[number];

@@ -15,7 +15,7 @@ import {
 import { recordSignerFailure, unwatchCircuitBreaker } from './remote-signer-metrics.js';
 import { Semaphore } from './semaphore.js';
 import { CodedError } from '../../errors.js';
-import { reject } from '../../tsp/rejection.js';
+import { MAX_WAITING_SIGNATURES, queueFull } from '../slot-queue.js';
 
 /** What a remote signature API (cloud KMS, Vault transit) offers the TSA. */
 export interface RemoteSignatureApi {
@@ -53,9 +53,11 @@ export interface RemoteCallPolicy {
   timeoutMs: number;
   /**
    * Calls in flight at most; further calls wait for a slot (within their deadline), up to
-   * WAITERS_PER_SLOT per slot, and beyond are refused at once.
+   * `maxWaiting`, and beyond are refused at once.
    */
   maxConcurrency: number;
+  /** Calls that may wait for a slot at once (MAX_WAITING_SIGNATURES unless a test says). */
+  maxWaiting?: number;
   /** Retries of a throttled call; other errors are never retried. */
   maxRetries: number;
   /** First backoff; doubled per retry, with jitter. */
@@ -77,19 +79,9 @@ export const DEFAULT_REMOTE_CALL_POLICY: RemoteCallPolicy = {
   breaker: { threshold: 5, cooldownMs: 10_000 },
 };
 
-/**
- * Calls that may wait for a slot, per --kms-max-concurrency slot. The slots carry the signatures:
- * a deeper queue adds no throughput, only waits (and the requests held meanwhile). A healthy KMS
- * answers in tens of ms, so the last of 4 per slot waits ~4 round trips, well within
- * --kms-timeout; against a slow KMS that still answers (the breaker stays closed) the waiters
- * would otherwise grow with the arrival rate times --kms-timeout (up to 5 min).
- */
-export const WAITERS_PER_SLOT = 4;
 /** Why a signature is refused behind a full wait queue (sent to the client: names no key). */
 export const REMOTE_SIGNER_QUEUE_FULL =
   'remote signer busy: too many signatures waiting for a free slot';
-/** When to retry a signature refused behind a full wait queue: a few round trips empty it. */
-export const QUEUE_FULL_RETRY_MS = 1_000;
 
 /** Why a remote signer refused to start or to sign (a failed service call keeps its own error). */
 export type RemoteSignerErrorCode =
@@ -131,7 +123,7 @@ export class RemoteSigner implements Signer {
   readonly keyOutsideProcess = true;
   readonly breaker: CircuitBreaker;
   private readonly slots: Semaphore;
-  /** Calls that may wait for a slot at once (WAITERS_PER_SLOT per slot). */
+  /** Calls that may wait for a slot at once. */
   private readonly maxWaiters: number;
   private readonly now: () => number;
   /**
@@ -148,7 +140,7 @@ export class RemoteSigner implements Signer {
   ) {
     this.id = api.id;
     this.slots = new Semaphore(policy.maxConcurrency);
-    this.maxWaiters = WAITERS_PER_SLOT * policy.maxConcurrency;
+    this.maxWaiters = policy.maxWaiting ?? MAX_WAITING_SIGNATURES;
     this.now = policy.now ?? (() => performance.now());
     this.breaker = new CircuitBreaker({
       now: this.now,
@@ -161,7 +153,7 @@ export class RemoteSigner implements Signer {
     return this.breaker.refusal();
   }
 
-  /** Signatures waiting for a slot now (at most WAITERS_PER_SLOT per slot). */
+  /** Signatures waiting for a slot now (at most MAX_WAITING_SIGNATURES). */
   get waiting(): number {
     return this.slots.waiting;
   }
@@ -251,7 +243,7 @@ export class RemoteSigner implements Signer {
    * keeps its slot meanwhile. `accept` checks the answer before it counts as one (the token's
    * self-check): a signature it refuses is an unusable answer, a failure of the service. A call
    * that timed out after waiting for a slot counts against the service only if it answered no
-   * other call meanwhile (see timeoutReason). With every slot taken and WAITERS_PER_SLOT per slot
+   * other call meanwhile (see timeoutReason). With every slot taken and MAX_WAITING_SIGNATURES
    * already waiting, it is refused at once, temporarily (`queue_full`).
    */
   async sign(
@@ -279,7 +271,7 @@ export class RemoteSigner implements Signer {
       // Local overload, not the service's: a temporary refusal (503), counted apart.
       call.abandoned();
       recordSignerFailure('queue_full');
-      throw reject.unavailable(REMOTE_SIGNER_QUEUE_FULL, QUEUE_FULL_RETRY_MS);
+      throw queueFull(REMOTE_SIGNER_QUEUE_FULL);
     }
     if (!release) {
       attempt.waited = true;

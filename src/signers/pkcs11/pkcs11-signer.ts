@@ -15,6 +15,7 @@ import { settledWithin, untilAborted, withDeadline } from '../../deadline.js';
 import { ecdsaRawToDer } from '../kms/ecdsa-signature.js';
 import { recordSignerFailure, unwatchCircuitBreaker } from '../kms/remote-signer-metrics.js';
 import { Semaphore } from '../kms/semaphore.js';
+import { MAX_WAITING_SIGNATURES, queueFull } from '../slot-queue.js';
 import { CKF_SERIAL_SESSION, CKG_MGF1, CKM, CKU_USER, TOKEN_GONE } from './pkcs11-constants.js';
 import { Pkcs11CallError, Pkcs11Error } from './pkcs11-error.js';
 import { TokenDiscovery } from './pkcs11-discovery.js';
@@ -37,8 +38,10 @@ import type { PinAdmission, PinAnswer, PinGate } from './pin-gate.js';
 import { NOT_OFFERED, PinKeeper, readPin } from './pkcs11-pin.js';
 
 export interface Pkcs11SignerOptions {
-  /** Sessions (so signatures in flight) at most; more signatures wait for one. */
+  /** Sessions (so signatures in flight) at most; more signatures wait for one, up to `maxWaiting`. */
   maxSessions?: number;
+  /** Signatures that may wait for a session at once (MAX_WAITING_SIGNATURES unless a test says). */
+  maxWaiting?: number;
   /** Deadline of one signature, waiting for a session included (--pkcs11-timeout). */
   timeoutMs?: number;
   /** The circuit breaker that closes /readyz while the token is gone; none when absent. */
@@ -70,6 +73,10 @@ export interface Pkcs11SignerOptions {
    */
   reconnectTimeoutMs?: number;
 }
+
+/** Why a signature is refused behind a full wait queue (sent to the client: names no key). */
+export const PKCS11_QUEUE_FULL =
+  'PKCS#11 signer busy: too many signatures waiting for a free session';
 
 /** --pkcs11-max-sessions' and --pkcs11-timeout's defaults, for a signer not given them (tests). */
 const DEFAULT_MAX_SESSIONS = SERVE_OPTIONS.pkcs11MaxSessions.default;
@@ -159,6 +166,7 @@ export class Pkcs11Signer implements Signer {
   private readonly slots: Semaphore;
   private readonly timeoutMs: number;
   private readonly maxSessions: number;
+  private readonly maxWaiting: number;
   private readonly warn: ((message: string) => void) | undefined;
   private readonly idle: Handle[] = [];
   private connection: Connection | undefined;
@@ -189,6 +197,7 @@ export class Pkcs11Signer implements Signer {
   ) {
     this.id = uri.display;
     this.maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS;
+    this.maxWaiting = options.maxWaiting ?? MAX_WAITING_SIGNATURES;
     this.slots = new Semaphore(this.maxSessions);
     this.warn = options.warn;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -333,6 +342,11 @@ export class Pkcs11Signer implements Signer {
   ): Promise<Uint8Array> {
     if (this.disposed) throw this.closedError();
     signal?.throwIfAborted();
+    // Every session busy and the wait queue full: refused at once, not held against the token.
+    if (this.slots.waiting >= this.maxWaiting) {
+      recordSignerFailure('queue_full');
+      throw queueFull(PKCS11_QUEUE_FULL);
+    }
     const call = this.breaker.enter();
     if (!call) {
       throw new Pkcs11Error(

@@ -6,11 +6,12 @@ import { waitUntil } from '../../../helpers/poll.js';
 import { createFlagServer, replyStatus, writeChainFor } from '../../../helpers/remote-tsa.js';
 import { grantableRequest } from '../../../helpers/seeds.js';
 import type { RemoteSigner } from '../../../../src/signers/kms/remote-signer.js';
+import { MAX_WAITING_SIGNATURES } from '../../../../src/signers/slot-queue.js';
 
 /**
  * The remote signer's wait queue, wired from the flags as `serve` wires it: a KMS that is slow but
- * answers keeps the breaker closed, so only the queue's bound (4 waiters per
- * --kms-max-concurrency slot) keeps requests from piling up for --kms-timeout. Beyond it a request
+ * answers keeps the breaker closed, so only the queue's bound (MAX_WAITING_SIGNATURES) keeps
+ * requests from piling up for --kms-timeout. Beyond it a request
  * is refused at once: 503 with Retry-After, `reason="queue_full"`, /readyz still green.
  */
 
@@ -70,7 +71,7 @@ const post = () =>
   });
 
 describe('remote signer wait queue (--kms-max-concurrency 1)', () => {
-  it('refuses beyond 4 waiters at once with 503 and Retry-After, counted as queue_full, and serves again once the KMS answers', async () => {
+  it('refuses beyond MAX_WAITING_SIGNATURES waiters at once with 503 and Retry-After, counted as queue_full, and serves again once the KMS answers', async () => {
     // A first token: the SDK's first call (its connection) is behind us.
     expect((await post()).statusCode).toBe(200);
     const signer = server.signer as RemoteSigner;
@@ -78,22 +79,22 @@ describe('remote signer wait queue (--kms-max-concurrency 1)', () => {
     signsHeld = new Promise((resolve) => (releaseSigns = resolve));
     holding = true;
 
-    // One in flight (held by the KMS), four waiting for its slot.
-    const admitted = Array.from({ length: 5 }, () => post());
-    await waitUntil(() => heldSigns === 1 && signer.waiting === 4, 10);
+    // One in flight (held by the KMS), the queue's bound waiting for its slot.
+    const admitted = Array.from({ length: 1 + MAX_WAITING_SIGNATURES }, () => post());
+    await waitUntil(() => heldSigns === 1 && signer.waiting === MAX_WAITING_SIGNATURES, 10);
 
     let answered = false;
     const refusing = post().finally(() => (answered = true));
-    // Answered at once, or (the failure this guards against) queued as a fifth waiter.
-    await waitUntil(() => answered || signer.waiting > 4, 10);
-    expect(signer.waiting).toBe(4);
+    // Answered at once, or (the failure this guards against) queued as one more waiter.
+    await waitUntil(() => answered || signer.waiting > MAX_WAITING_SIGNATURES, 10);
+    expect(signer.waiting).toBe(MAX_WAITING_SIGNATURES);
     const refused = await refusing;
     expect(refused.statusCode).toBe(503);
     expect(refused.headers['retry-after']).toBe('1');
     expect(await replyStatus(refused.rawPayload, dir)).toMatch(
       /remote signer busy: too many signatures waiting for a free slot\nFailure info: .*system failure/,
     );
-    expect(signer.waiting).toBe(4);
+    expect(signer.waiting).toBe(MAX_WAITING_SIGNATURES);
     expect(heldSigns).toBe(1);
     const after = await signerFailureCounts();
     expect(after['queue_full']).toBe((before['queue_full'] ?? 0) + 1);
@@ -104,7 +105,7 @@ describe('remote signer wait queue (--kms-max-concurrency 1)', () => {
     holding = false;
     releaseSigns();
     expect((await Promise.all(admitted)).map((response) => response.statusCode)).toEqual(
-      Array(5).fill(200),
+      Array(1 + MAX_WAITING_SIGNATURES).fill(200),
     );
     expect((await post()).statusCode).toBe(200);
     expect(signer.waiting).toBe(0);

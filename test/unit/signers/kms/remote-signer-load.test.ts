@@ -1,12 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
-  QUEUE_FULL_RETRY_MS,
   REMOTE_SIGNER_QUEUE_FULL,
   RemoteSigner,
-  WAITERS_PER_SLOT,
   type RemoteCallPolicy,
   type RemoteSignatureApi,
 } from '../../../../src/signers/kms/remote-signer.js';
+import { QUEUE_FULL_RETRY_MS } from '../../../../src/signers/slot-queue.js';
 import { signerFailuresTotal } from '../../../../src/signers/kms/remote-signer-metrics.js';
 import { TimeStampRejection } from '../../../../src/tsp/rejection.js';
 import { generateFakeKey, signDigest } from '../../../fakes/keys.js';
@@ -201,7 +200,7 @@ describe('RemoteSigner: a hung service under steady load, fewer slots than the b
 });
 
 describe('RemoteSigner: a slow KMS that still answers (the breaker stays closed)', () => {
-  it('lets 4 calls per slot wait, refuses the next at once (temporary, queue_full), and takes calls again once answers come', async () => {
+  it('lets maxWaiting calls wait, refuses the next at once (temporary, queue_full), and takes calls again once answers come', async () => {
     // The service holds every answer until the test lets them go.
     let releaseAnswers = (): void => undefined;
     const held = new Promise<void>((resolve) => (releaseAnswers = resolve));
@@ -212,9 +211,8 @@ describe('RemoteSigner: a slow KMS that still answers (the breaker stays closed)
     const signer = await RemoteSigner.create(
       service.api,
       'sha256',
-      policy({ maxConcurrency: 2, timeoutMs: 300_000 }),
+      policy({ maxConcurrency: 2, maxWaiting: 8, timeoutMs: 300_000 }),
     );
-    expect(WAITERS_PER_SLOT).toBe(4);
     const before = await failureCounts();
     // 2 in flight, then 8 waiting: the bound.
     const admitted = Array.from({ length: 10 }, (_, i) => outcomeOf(signer.sign(Buffer.from([i]))));

@@ -8,18 +8,20 @@ import { HEALTH_PATHS } from './health.js';
 import { observeUnhooked } from './unhooked-requests.js';
 import { BoundCounter } from './bound-counter.js';
 import { BucketHistogram } from './bucket-histogram.js';
+import { OPENAPI_PATH } from './openapi.js';
 import { SumCountSummary } from './sum-count-summary.js';
 
 /**
  * The Go server's label bounds (#1374): three paths, four methods, everything else `unrecognized`;
  * plus the trusted root, the health probes (kept apart from 404 scanners) and the configured
- * profiles' routes (bounded by the configuration).
+ * profiles' routes (bounded by the configuration) and the OpenAPI description.
  */
 const KNOWN_PATHS = new Set([
   ...HEALTH_PATHS,
   '/api/v1/timestamp',
   '/api/v1/timestamp/certchain',
   '/api/v1/timestamp/trusted-root',
+  OPENAPI_PATH,
 ]);
 
 /** Adds the routes of the configured profiles to the known paths. */

@@ -32,6 +32,7 @@ beforeAll(async () => {
   expect((await fetch(`${server.url}/ping`)).status).toBe(200);
   expect((await fetch(`${server.url}/livez`)).status).toBe(200);
   expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+  expect((await fetch(`${server.url}/openapi.yaml`)).status).toBe(200);
   expect((await fetch(`${server.url}/no/such/path`)).status).toBe(404);
   expect((await fetch(`${server.url}/api/v1/timestamp/`)).status).toBe(404);
   expect((await fetch(`${server.url}/api/v1/timestamp`, { method: 'PATCH' })).status).toBe(405);
@@ -70,8 +71,8 @@ describe('Prometheus endpoint', () => {
     expect(
       sample('timestamp_authority_http_requests_total', 'code="200",path="/ping",method="GET"'),
     ).toBe('1');
-    // The health probes under their own paths, apart from the 404s of unknown ones.
-    for (const probe of ['/livez', '/readyz'])
+    // The health probes and the API description under their own paths, apart from unknown ones.
+    for (const probe of ['/livez', '/readyz', '/openapi.yaml'])
       expect(
         sample(
           'timestamp_authority_http_requests_total',

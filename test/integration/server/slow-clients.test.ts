@@ -16,7 +16,13 @@ import { startServer, type RunningServer } from '../../../src/runtime/serve.js';
 import { selfSignedTls } from '../../fakes/tls.js';
 import { http2Frame } from '../../helpers/http2-frames.js';
 import { openssl, tempDir } from '../../helpers/openssl.js';
-import { open, timestampHeaders, trickle, watch } from '../../helpers/slow-client.js';
+import {
+  open,
+  timestampHeaders,
+  trickle,
+  watch,
+  type Observed,
+} from '../../helpers/slow-client.js';
 import { silentLogger } from '../../helpers/tsa.js';
 import { helloTimeStampReq } from '../../loadtest/request.js';
 import { UNTIL_SETTLED } from '../../helpers/poll.js';
@@ -133,66 +139,83 @@ describe('slow clients on the metrics listener', () => {
 
 describe('many slow clients', () => {
   const SLOW_CLIENTS = 200;
+  /** A body that takes 42 minutes to trickle: it is never all sent. */
+  const SLOW_BODY = 10_000;
+  /**
+   * No timer of the server's cuts a slow client while the test runs (it ends them itself): what is
+   * tested here is that they do not hold up others, however slowly a busy machine serves those.
+   * That the server cuts slow clients at --read-timeout is the tests above's.
+   */
+  const HOLD = { readTimeout: '1h', writeTimeout: '1h', cleanupTimeout: '1h' };
 
-  /** Opens `count` connections that trickle a request's headers one byte every 250 ms. */
-  async function holdSlowConnections(url: string, count: number) {
+  /**
+   * Opens `count` connections, each sending a time-stamp request's headers whole and then its body
+   * one byte every 250 ms, and waits until the server has accepted them all. Only --read-timeout
+   * (Node's requestTimeout) applies to a body still arriving: Node's headersTimeout (at most 60 s)
+   * is over once the headers are in.
+   */
+  async function holdSlowConnections(server: RunningServer, count: number) {
     const connections = await Promise.all(
-      Array.from({ length: count }, async () => watch(await open(url))),
+      Array.from({ length: count }, async () => watch(await open(server.url))),
     );
-    for (const connection of connections) trickle(connection.socket, timestampHeaders(10), 250);
+    for (const { socket } of connections) {
+      socket.write(timestampHeaders(SLOW_BODY));
+      trickle(socket, Buffer.alloc(SLOW_BODY), 250);
+    }
+    await expect.poll(() => accepted(server), UNTIL_SETTLED).toBe(count);
     return connections;
   }
 
-  it('keeps issuing timestamps and answering /ping while 200 slow clients are connected', async () => {
-    const readTimeoutMs = 3_000;
-    const server = await start({ readTimeout: `${readTimeoutMs}ms` });
-    const slow = await holdSlowConnections(server.url, SLOW_CLIENTS);
+  /** The connections the server holds now. */
+  const accepted = (server: RunningServer) =>
+    new Promise<number>((resolve, reject) =>
+      server.app.server.getConnections((error, count) => (error ? reject(error) : resolve(count))),
+    );
 
-    const response = await fetch(`${server.url}/api/v1/timestamp`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/timestamp-query' },
-      body: helloTimeStampReq(),
-    });
-    expect(response.status).toBe(200);
+  /** The client ends its slow connections; resolves once the server has let go of them all. */
+  async function endSlowConnections(server: RunningServer, slow: Observed[]) {
+    for (const { socket } of slow) socket.destroy();
+    await Promise.all(slow.map((connection) => connection.closed));
+    await expect.poll(() => accepted(server), UNTIL_SETTLED).toBe(0);
+  }
+
+  it('keeps issuing timestamps and answering /ping while 200 slow clients are connected', async () => {
+    const server = await start(HOLD);
+    const slow = await holdSlowConnections(server, SLOW_CLIENTS);
+
+    // Raw requests with `Connection: close`: a kept-alive connection of fetch's would still count
+    // below, where the server must have let go of every connection.
+    const answer = await exchange(server.url, TIMESTAMP);
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
     const dir = tempDir();
     try {
-      const tsr = dir.write('reply.tsr', Buffer.from(await response.arrayBuffer()));
+      const body = Buffer.from(answer.slice(answer.indexOf('\r\n\r\n') + 4), 'latin1');
+      const tsr = dir.write('reply.tsr', body);
       expect(await openssl(['ts', '-reply', '-in', tsr, '-text'])).toContain('Status: Granted.');
     } finally {
       dir.cleanup();
     }
-    expect((await fetch(`${server.url}/ping`)).status).toBe(200);
-    // The slow clients were all still connected while those requests were served.
+    expect(await exchange(server.url, PING)).toMatch(/^HTTP\/1\.1 200 /);
+    // The slow clients were all still connected, their requests still arriving, while those
+    // requests were served: none was answered or cut to make room.
     expect(slow.filter((connection) => connection.isClosed())).toHaveLength(0);
+    expect(slow.filter((connection) => connection.received() !== '')).toHaveLength(0);
 
-    const cuts = await Promise.all(slow.map((connection) => connection.closed));
-    for (const { received, afterMs } of cuts) {
-      expect(received).toMatch(/^HTTP\/1\.1 408 /);
-      expect(afterMs).toBeLessThan(OTHER_TIMERS_MS);
-    }
+    await endSlowConnections(server, slow);
     expect(await exchange(server.url, PING)).toMatch(/^HTTP\/1\.1 200 /);
   });
 
-  it('at --max-connections refuses new connections until the slow ones are cut', async () => {
+  it('at --max-connections refuses new connections until slow ones go', async () => {
     const maxConnections = 20;
-    const server = await start({ readTimeout: `${READ_MS * 2}ms`, maxConnections });
-    const slow = await holdSlowConnections(server.url, maxConnections);
-    const accepted = () =>
-      new Promise<number>((resolve, reject) =>
-        server.app.server.getConnections((error, count) =>
-          error ? reject(error) : resolve(count),
-        ),
-      );
-    await expect.poll(accepted, UNTIL_SETTLED).toBe(maxConnections);
+    const server = await start({ ...HOLD, maxConnections });
+    const slow = await holdSlowConnections(server, maxConnections);
 
     // Node closes a connection beyond the limit as soon as it accepts it: nothing is answered.
     expect(await exchange(server.url, PING)).toBe('');
     expect(await exchange(server.url, TIMESTAMP)).toBe('');
+    expect(slow.filter((connection) => connection.isClosed())).toHaveLength(0);
 
-    for (const { received } of await Promise.all(slow.map((connection) => connection.closed))) {
-      expect(received).toMatch(/^HTTP\/1\.1 408 /);
-    }
-    await expect.poll(accepted, UNTIL_SETTLED).toBe(0);
+    await endSlowConnections(server, slow);
     expect(await exchange(server.url, PING)).toMatch(/^HTTP\/1\.1 200 /);
     expect(await exchange(server.url, TIMESTAMP)).toMatch(/^HTTP\/1\.1 200 /);
   });

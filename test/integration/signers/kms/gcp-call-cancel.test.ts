@@ -9,6 +9,7 @@ import {
 } from '../../../../src/signers/kms/remote-signer.js';
 import { openKek } from '../../../../src/signers/tink/open-kek.js';
 import { createTinkSigner } from '../../../../src/signers/tink/tink-signer.js';
+import { HELD_DEADLINE_MS, holdTimers } from '../../../helpers/held-timer.js';
 import { tempDir } from '../../../helpers/openssl.js';
 import { waitUntil } from '../../../helpers/poll.js';
 import { startFakeSilentGrpcServer, type SilentStream } from '../../../helpers/silent-grpc.js';
@@ -45,14 +46,37 @@ afterAll(async () => {
   work.cleanup();
 });
 
-/** The next stream the server is sent for `method`, once it is open. */
-async function nextStream(method: string, before: number): Promise<SilentStream> {
+/** A call's outcome: its error (undefined if it succeeded), and whether it has settled yet. */
+function settle(call: Promise<unknown>) {
+  const outcome = {
+    settled: false,
+    error: call.then(
+      () => undefined,
+      (error: unknown) => error,
+    ),
+  };
+  void outcome.error.then(() => (outcome.settled = true));
+  return outcome;
+}
+
+/**
+ * The next stream the server is sent for `method`, once it is open; fails if `call` settles before
+ * (it would never be sent).
+ */
+async function nextStream(
+  method: string,
+  before: number,
+  call?: { settled: boolean; error: Promise<unknown> },
+): Promise<SilentStream> {
   const path = `/google.cloud.kms.v1.KeyManagementService/${method}`;
   let found: SilentStream | undefined;
   await waitUntil(
-    () => (found = silent.streams.slice(before).find((s) => s.path === path)) !== undefined,
+    () =>
+      (found = silent.streams.slice(before).find((s) => s.path === path)) !== undefined ||
+      call?.settled === true,
   );
-  return found!;
+  if (!found) throw new Error(`no ${method} call: it ended with ${String(await call?.error)}`);
+  return found;
 }
 
 /** Waits until `stream` closes; expects a reset by the client (CANCEL) on a live connection. */
@@ -100,14 +124,22 @@ describe('a Cloud KMS call given up ends at the service', () => {
     ['a key (its versions listed)', `gcpkms://${RING}/cryptoKeys/k`, 'ListCryptoKeyVersions'],
   ])('start-up on %s: the deadline fails it and cancels the call', async (_, uri, method) => {
     const before = silent.streams.length;
-    const failure = createKmsSigner(uri, 'auto', {
-      ...DEFAULT_REMOTE_CALL_POLICY,
-      timeoutMs: 500,
-    });
-    await expect(failure).rejects.toThrow(
-      /cannot read the public key: remote signer did not answer within 500 ms/,
+    // The deadline fires once the call is open at the service (holdTimers), however long the
+    // machine takes to get there: a deadline that fired first would cancel nothing there.
+    const deadline = holdTimers(HELD_DEADLINE_MS);
+    const failure = settle(
+      createKmsSigner(uri, 'auto', { ...DEFAULT_REMOTE_CALL_POLICY, timeoutMs: HELD_DEADLINE_MS }),
     );
-    await expectCancelled(await nextStream(method, before));
+    const stream = await nextStream(method, before, failure);
+    expect(stream.rstCode).toBeUndefined();
+    expect(deadline.count()).toBe(1);
+    deadline.release();
+    expect(await failure.error).toMatchObject({
+      message: expect.stringContaining(
+        `cannot read the public key: remote signer did not answer within ${HELD_DEADLINE_MS} ms`,
+      ),
+    });
+    await expectCancelled(stream);
   });
 
   it('the Tink gcp-kms:// KEK: an abort cancels Decrypt, and the start-up deadline does', async () => {
@@ -129,15 +161,21 @@ describe('a Cloud KMS call given up ends at the service', () => {
       'keyset.json',
       JSON.stringify({ encryptedKeyset: randomBytes(64).toString('base64') }),
     );
-    const failure = createTinkSigner({
-      keysetPath,
-      kekUri: `gcp-kms://${RING}/cryptoKeys/kek`,
-      vaultToken: '',
-      hash: 'sha256',
-      openKek,
-      timeoutMs: 500,
-    });
-    await expect(failure).rejects.toBeInstanceOf(RemoteSignerTimeout);
-    await expectCancelled(await nextStream('Decrypt', before));
+    const deadline = holdTimers(HELD_DEADLINE_MS);
+    const failure = settle(
+      createTinkSigner({
+        keysetPath,
+        kekUri: `gcp-kms://${RING}/cryptoKeys/kek`,
+        vaultToken: '',
+        hash: 'sha256',
+        openKek,
+        timeoutMs: HELD_DEADLINE_MS,
+      }),
+    );
+    const stream = await nextStream('Decrypt', before, failure);
+    expect(deadline.count()).toBe(1);
+    deadline.release();
+    expect(await failure.error).toBeInstanceOf(RemoteSignerTimeout);
+    await expectCancelled(stream);
   });
 });

@@ -6,7 +6,9 @@ import { decodeCertificatesPem } from '../../../../src/x509/pem.js';
 import { createKmsSigner } from '../../../../src/signers/kms/create-kms-signer.js';
 import { DEFAULT_REMOTE_CALL_POLICY } from '../../../../src/signers/kms/remote-signer.js';
 import { startFakeAzureKeyVault } from '../../../fakes/azure-key-vault.js';
+import { HELD_DEADLINE_MS, holdTimers } from '../../../helpers/held-timer.js';
 import { openssl, tempDir } from '../../../helpers/openssl.js';
+import { waitUntil } from '../../../helpers/poll.js';
 import { asRsaPssKey, writeChainFor } from '../../../helpers/remote-tsa.js';
 import { readFileSync } from 'node:fs';
 import { defaultAuthority } from '../../../helpers/authority.js';
@@ -28,6 +30,12 @@ afterAll(async () => {
 });
 beforeEach(() => fake.faults.reset());
 
+/**
+ * No call to the fake, which answers unless told to hang, should meet its deadline however slow
+ * the machine: the one test of the deadline holds it until the call has reached the vault.
+ */
+const POLICY = { ...DEFAULT_REMOTE_CALL_POLICY, timeoutMs: HELD_DEADLINE_MS };
+
 /** The signer and an authority using it; Azure needs a TLS agent, so this bypasses the flag path. */
 async function authorityFor(
   kind: Parameters<typeof fake.createKey>[1],
@@ -42,7 +50,7 @@ async function authorityFor(
   const signer = await createKmsSigner(
     `azurekms://${fake.host}/${name}`,
     hash,
-    { ...DEFAULT_REMOTE_CALL_POLICY, ...policy },
+    { ...POLICY, ...policy },
     { httpsAgent: agent },
     leafKey,
   );
@@ -104,7 +112,7 @@ describe('Azure Key Vault signer (real @azure/keyvault-keys + DefaultAzureCreden
     );
     fake.createKey('symmetric', 'aes-256');
     await expect(
-      createKmsSigner(`azurekms://${fake.host}/symmetric`, 'sha256', DEFAULT_REMOTE_CALL_POLICY, {
+      createKmsSigner(`azurekms://${fake.host}/symmetric`, 'sha256', POLICY, {
         httpsAgent: agent,
       }),
     ).rejects.toThrow(/key type oct-HSM cannot sign/);
@@ -136,12 +144,21 @@ describe('Azure Key Vault signer (real @azure/keyvault-keys + DefaultAzureCreden
   });
 
   it('systemFailure when the vault hangs past the timeout, then recovers', async () => {
-    const { signer, authority, paths } = await authorityFor('ec-p256', 'sha256', {
-      // Long enough that a normal call on a busy machine fits; the hang waits it out once.
-      timeoutMs: 2_000,
-    });
+    // A clock that stands still: a signature's deadline timer is then set for the whole timeout,
+    // not for what is left of it, and holdTimers holds it until the hung call has reached the
+    // vault, however slow the machine is in getting there. The call after it has all the time
+    // it needs.
+    const { signer, authority, paths } = await authorityFor('ec-p256', 'sha256', { now: () => 0 });
+    const deadline = holdTimers(HELD_DEADLINE_MS);
     fake.faults.hang = true;
-    expect((await issue(authority)).outcome).toMatchObject({ failInfo: 'systemFailure' });
+    fake.faults.calls.length = 0;
+    let settled = false;
+    const issuing = issue(authority).finally(() => (settled = true));
+    await waitUntil(() => fake.faults.count('sign') > 0 || settled);
+    expect(deadline.count()).toBe(1);
+    deadline.release();
+    expect((await issuing).outcome).toMatchObject({ failInfo: 'systemFailure' });
+    expect(fake.faults.count('sign')).toBe(1);
     fake.faults.hang = false;
     expect(await issueAndVerify(authority, paths.root)).toContain('Verification: OK');
     await signer[Symbol.asyncDispose]();

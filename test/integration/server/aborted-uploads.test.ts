@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { connect as connectHttp2, constants, type ClientHttp2Session } from 'node:http2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../../../src/config/resolve.js';
@@ -8,6 +9,7 @@ import { startServer, type RunningServer } from '../../../src/runtime/serve.js';
 import { selfSignedTls } from '../../fakes/tls.js';
 import { logSink } from '../../helpers/log-sink.js';
 import { tempDir } from '../../helpers/openssl.js';
+import { waitUntil } from '../../helpers/poll.js';
 import { open, timestampHeaders, watch } from '../../helpers/slow-client.js';
 import { helloTimeStampReq } from '../../loadtest/request.js';
 
@@ -79,12 +81,40 @@ const aborted = (text: string) =>
     'code="499",path="/api/v1/timestamp",method="POST"',
   );
 
-/** Resolves once `count` more request lines than `before` have been logged. */
+/** Resolves once `count` more request lines than `before` have been logged; no deadline of its own. */
 async function requestLinesAfter(before: number, count: number) {
-  for (let waited = 0; requestLines().length < before + count && waited < 20_000; waited += 20) {
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  await waitUntil(() => requestLines().length >= before + count, 20);
   return requestLines().slice(before);
+}
+
+let barriers = 0;
+/**
+ * Shows that the requests sent before have logged all they will: a whole time-stamp request, sent
+ * now on a connection of its own (HTTP/1.1, written as it connects, so that no --read-timeout cuts
+ * it), goes through everything a wrongly handled earlier request would (its body parsed, a token
+ * signed and audited, the request line), so by the time its line is logged theirs would be. Checks
+ * the barrier's answer and that its line is the last; resolves with the lines logged since `before`,
+ * the barrier's left out.
+ */
+async function linesBeforeBarrier(url: string, before: number) {
+  const id = `barrier-${++barriers}`;
+  const body = helloTimeStampReq();
+  const headers = timestampHeaders(body.length).replace(
+    '\r\n\r\n',
+    `\r\nX-Request-Id: ${id}\r\nConnection: close\r\n\r\n`,
+  );
+  const { hostname, port } = new URL(url);
+  const connection = watch(connect(Number(port), hostname));
+  connection.socket.write(Buffer.concat([Buffer.from(headers), body]));
+  expect((await connection.closed).received).toMatch(/^HTTP\/1\.1 200 /);
+  await waitUntil(() => requestLines().some((line) => line.requestID === id), 20);
+  const lines = requestLines().slice(before);
+  expect(lines.at(-1)).toMatchObject({
+    requestID: id,
+    statusCode: 200,
+    message: 'request completed',
+  });
+  return lines.slice(0, -1);
 }
 
 /** A whole POST on `session`: its status. */
@@ -149,9 +179,9 @@ describe('uploads cancelled mid-body', () => {
     expect(await post(session, body)).toBe(200);
     session.close();
 
-    const after = await requestLinesAfter(logged, 41);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(requestLines().length - logged).toBe(41);
+    await requestLinesAfter(logged, 41);
+    const after = await linesBeforeBarrier(server.url, logged);
+    expect(after).toHaveLength(41);
     const completed = after.filter((line) => line.message === 'request completed');
     expect(completed).toHaveLength(1);
     expect(completed[0]).toMatchObject({ statusCode: 200, serialNumber: expect.any(String) });
@@ -161,12 +191,13 @@ describe('uploads cancelled mid-body', () => {
       expect(line).toMatchObject({ message: 'request aborted', statusCode: 499, severity: 'INFO' });
     }
 
+    // Issued and audited: the whole request, and the barrier's.
     const now = await metrics();
-    expect(issued(now) - issued(before)).toBe(1);
+    expect(issued(now) - issued(before)).toBe(2);
     expect(rejected(now) - rejected(before)).toBe(0);
     expect(aborted(now) - aborted(before)).toBe(40);
     const audit = auditLines();
-    expect(audit.filter((line) => line.status === 'granted')).toHaveLength(1);
+    expect(audit.filter((line) => line.status === 'granted')).toHaveLength(2);
     expect(audit.filter((line) => line.status !== 'granted')).toHaveLength(0);
     expect(audit[0]!.serialNumber).toBe(completed[0]!.serialNumber);
   });
@@ -190,17 +221,18 @@ describe('uploads cancelled mid-body', () => {
       });
       await connection.closed;
     }
-    const after = await requestLinesAfter(logged, 4);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(requestLines().length - logged).toBe(4);
+    await requestLinesAfter(logged, 4);
+    const after = await linesBeforeBarrier(server.url, logged);
+    expect(after).toHaveLength(4);
     for (const line of after) {
       expect(line).toMatchObject({ message: 'request aborted', statusCode: 499, severity: 'INFO' });
     }
+    // Issued and audited: the barrier only.
     const now = await metrics();
-    expect(issued(now) - issued(before)).toBe(0);
+    expect(issued(now) - issued(before)).toBe(1);
     expect(rejected(now) - rejected(before)).toBe(0);
     expect(aborted(now) - aborted(before)).toBe(4);
-    expect(auditLines()).toHaveLength(auditBefore);
+    expect(auditLines()).toHaveLength(auditBefore + 1);
   });
 
   it('HTTP/2: a whole body cut by --read-timeout before END_STREAM gets 408 and no token', async () => {
@@ -230,14 +262,19 @@ describe('uploads cancelled mid-body', () => {
       });
       session.close();
       expect(status).toBe(408);
-      const [line] = await requestLinesAfter(logged, 1);
-      // Give a wrongly handled body time to be signed and logged.
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      expect(requestLines().length - logged).toBe(1);
-      expect(line).toMatchObject({ statusCode: 408, message: 'request timed out' });
-      expect(issued(await metrics()) - issued(before)).toBe(0);
-      const audit = readFileSync(auditFile, 'utf8');
-      expect(audit).not.toContain('"granted"');
+      await requestLinesAfter(logged, 1);
+      // A wrongly handled body would have been signed and logged by the barrier's line.
+      const after = await linesBeforeBarrier(slow.url, logged);
+      expect(after).toHaveLength(1);
+      expect(after[0]).toMatchObject({ statusCode: 408, message: 'request timed out' });
+      // Issued and audited: the barrier only.
+      expect(issued(await metrics()) - issued(before)).toBe(1);
+      const granted = readFileSync(auditFile, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .filter((line) => line.status === 'granted');
+      expect(granted).toEqual([expect.objectContaining({ requestId: `barrier-${barriers}` })]);
     } finally {
       await slow.close();
     }

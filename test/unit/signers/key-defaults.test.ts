@@ -123,7 +123,7 @@ describe('CA/Browser Forum code-signing key sizes (CSBR 6.1.5)', () => {
     expect([await bits('root'), await bits('intermediate'), await bits('leaf')]).toEqual([
       4096, 4096, 3072,
     ]);
-  }, 120_000);
+  });
 
   it('the chain maker warns when asked for weaker RSA keys', async () => {
     const made = await createChain('weak', ['--generate-keys', 'rsa-2048']);

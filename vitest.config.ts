@@ -1,4 +1,5 @@
 import { configDefaults, defineConfig, type ViteUserConfig } from 'vitest/config';
+import { TEST_RUN_ENV } from './test/helpers/test-run-env.js';
 
 /** What both tiers share. */
 export const shared = {
@@ -10,10 +11,8 @@ export const shared = {
   hookTimeout: 300_000,
   // Live-server and openssl tests spawn processes; two cores are all CI has.
   maxWorkers: 2,
-  // Servers the tests spawn read these through the environment layer: no NTP queries to the
-  // internet, and no fixed metrics port shared between parallel tests. Tests of the clock and of
-  // the configuration set their own values.
-  env: { DISABLE_NTP_MONITORING: 'true', METRICS_PORT: '0' },
+  // Servers the tests spawn read these through the environment layer (test-run-env.ts).
+  env: { ...TEST_RUN_ENV },
 } satisfies ViteUserConfig['test'];
 
 /**

@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { onTestFinished } from 'vitest';
 import { tempDir } from './openssl.js';
 import { waitUntil } from './poll.js';
+import { childEnvironment } from './process.js';
 import { REPO_ROOT } from './spawn-server.js';
 
 const HOLD = pathToFileURL(join(REPO_ROOT, 'test', 'helpers', 'hold-import.mjs')).href;
@@ -39,13 +40,11 @@ export function spawnHeldAtImport(
   const [command, ...argv] = [...wrapper, process.execPath, '--import', HOLD, ...args];
   const child = spawn(command as string, argv, {
     cwd: REPO_ROOT,
-    env: {
-      ...process.env,
-      HOME: `${REPO_ROOT}/test/fixtures-none`,
+    env: childEnvironment({
       HOLD_IMPORT: module,
       HOLD_IMPORT_MARKER: marker,
       HOLD_IMPORT_RELEASE: releaseFile,
-    },
+    }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   onTestFinished(() => {

@@ -1,15 +1,93 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { afterAll, onTestFailed } from 'vitest';
+import { optionVariables } from '../../src/config/environment.js';
+import { TEST_RUN_ENV } from './test-run-env.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const SERVER_BIN = `${REPO_ROOT}bin/timestamp-server`;
+/** A HOME without a config file: the server reads $HOME/timestamp-server.yaml (and the like). */
+export const NO_CONFIG_HOME = `${REPO_ROOT}test/fixtures-none`;
 
 /** Fails with the fix when the build the test drives is missing. */
 export function requireBuild(bin = SERVER_BIN): void {
   if (!existsSync(bin))
     throw new Error(`${bin} is missing: run \`make timestamp-server\` (make test does)`);
+}
+
+/**
+ * Variables the server reads besides its options' (optionVariables): libpq's PG* defaults (pg),
+ * the cloud SDKs' and the KEK and KMS endpoint overrides (src/signers), and NODE_OPTIONS.
+ */
+const READ_BY_THE_SERVER =
+  /^(PG[A-Z]+|AWS_\w+|GOOGLE_\w+|GCP_KMS_ENDPOINT|AZURE_\w+|VAULT_\w+|TINK_HCVAULT_ADDR|TRANSIT_SECRET_ENGINE_PATH|NODE_OPTIONS)$/;
+
+/**
+ * The environment of a server or CLI a test spawns: this process's, less every variable that would
+ * change what the server does (an option's, whatever the developer's shell set: LOG_LEVEL=warn
+ * hides the line a test waits for), with HOME where no config file is, the test run's own settings
+ * (test-run-env.ts) and then `env`, the test's. PATH, TMPDIR and the like stay.
+ */
+export function childEnvironment(env: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const inherited = { ...process.env };
+  for (const name of optionVariables(inherited)) delete inherited[name];
+  for (const name of Object.keys(inherited)) {
+    if (READ_BY_THE_SERVER.test(name)) delete inherited[name];
+  }
+  return { ...inherited, HOME: NO_CONFIG_HOME, ...TEST_RUN_ENV, ...env };
+}
+
+/** The children reapChild watches, one set per process whatever the module copies. */
+const RUNNING: Set<ChildProcess> = ((globalThis as Record<symbol, unknown>)[
+  Symbol.for('timestamp-authority.test.children')
+] ??= (() => {
+  const running = new Set<ChildProcess>();
+  // The last resort, should the process end before the afterAll below (synchronous: a signal is
+  // all 'exit' allows).
+  process.once('exit', () => running.forEach((child) => child.kill('SIGKILL')));
+  return running;
+})()) as Set<ChildProcess>;
+
+try {
+  // Imported by a test file: the children it did not stop, once its own afterAll hooks have run
+  // (after hooks run in stack order: this one, registered at import, last).
+  afterAll(async () => {
+    await Promise.all([...RUNNING].map(kill));
+  });
+} catch {
+  // Imported outside vitest (bench/): nothing registers.
+}
+
+/** Whether `child` has ended (by itself or by a signal). */
+export const ended = (child: ChildProcess): boolean =>
+  child.exitCode !== null || child.signalCode !== null;
+
+/** SIGKILL to `child` unless it has ended; resolves once it has. */
+export async function kill(child: ChildProcess): Promise<void> {
+  if (ended(child) || child.pid === undefined) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGKILL');
+  await exited;
+}
+
+/**
+ * Kills `child` (SIGKILL) if it still runs when the test that spawned it fails (a failed assertion,
+ * a timeout: onTestFailed runs after the afterEach hooks), and at the latest once the test file's
+ * hooks are done (the afterAll above: a file may share a server between its tests, and stop it in
+ * its own afterAll). The server's own children (cluster workers, the PKCS#11 host) end with it:
+ * they exit when their parent's IPC channel closes.
+ */
+export function reapChild(child: ChildProcess): void {
+  RUNNING.add(child);
+  child.once('exit', () => RUNNING.delete(child));
+  try {
+    onTestFailed(() => kill(child));
+  } catch {
+    // Not in a test (a beforeAll): the afterAll above.
+  }
 }
 
 /** A port that was free a moment ago (for commands that need a fixed --port). */
@@ -24,38 +102,60 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Starts a long-running command and waits until `ready(url)` answers true. */
+/** A started server (startProcess). */
+export interface StartedProcess {
+  child: ChildProcess;
+  /** The URL the server logged it serves timestamps on. */
+  url: string;
+  output: () => string;
+  stop: () => Promise<number | null>;
+}
+
+// eslint-disable-next-line no-control-regex -- the escape sequences of a coloured dev log
+const ANSI = /\x1b\[[0-9;]*m/g;
+
+/**
+ * Starts a `timestamp-server serve` command (give it `--port 0`: the URL is read from its log,
+ * either log type) in childEnvironment(env), and resolves once it serves. No deadline of its own:
+ * it fails when the process exits first (with its output), and a hang is the test's timeout, after
+ * which reapChild ends the process.
+ */
 export async function startProcess(
   command: string,
   args: string[],
-  readyUrl: string,
   options: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
-): Promise<{ child: ChildProcess; output: () => string; stop: () => Promise<number | null> }> {
+): Promise<StartedProcess> {
   const child = spawn(command, args, {
-    env: { ...process.env, ...options.env },
+    env: childEnvironment(options.env),
     cwd: options.cwd ?? REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  reapChild(child);
   let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  // 'close', not 'exit': the last lines (why it stopped) may still be in the pipe at 'exit'.
   const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => resolve(code)),
+    child.once('close', (code) => resolve(code)),
   );
-  for (let attempt = 0; ; attempt++) {
-    if (child.exitCode !== null) throw new Error(`${command} exited early:\n${output}`);
-    try {
-      if ((await fetch(readyUrl)).ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (attempt > 200) throw new Error(`${command} did not become ready:\n${output}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  const url = await new Promise<string>((resolve, reject) => {
+    const read = (chunk: Buffer) => {
+      output += chunk.toString();
+      const found = /serving timestamps on (https?:\/\/[^\s"]+)/.exec(output.replace(ANSI, ''));
+      if (found?.[1]) resolve(found[1]);
+    };
+    child.stdout.on('data', read);
+    child.stderr.on('data', read);
+    child.once('error', (error) => reject(new Error(`${command}: ${error.message}`)));
+    void exited.then((code) => reject(new Error(`${command} exited early (${code}):\n${output}`)));
+  }).catch(async (error: unknown) => {
+    await kill(child);
+    throw error;
+  });
   return {
     child,
+    url,
     output: () => output,
     stop: async () => {
-      if (child.exitCode === null) child.kill('SIGTERM');
+      if (!ended(child)) child.kill('SIGTERM');
       return exited;
     },
   };

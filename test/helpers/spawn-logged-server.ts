@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { childEnvironment, reapChild } from './process.js';
 import { cliArguments } from './spawn-server.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -34,8 +35,10 @@ export async function spawnServer(args: string[], wrapper: string[] = []): Promi
   ];
   const child = spawn(command[0] as string, command.slice(1), {
     cwd: ROOT,
+    env: childEnvironment(),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  reapChild(child);
   const lines: string[] = [];
   const watchers: { pattern: RegExp; resolve: (line: string) => void }[] = [];
   const collect = (stream: NodeJS.ReadableStream): void => {

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { childEnvironment, reapChild } from './process.js';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CLI = join(REPO_ROOT, 'src', 'cli', 'timestamp-server.ts');
@@ -73,13 +74,18 @@ export interface SpawnedServer {
   stop(): Promise<number | null>;
 }
 
-/** Runs `timestamp-server <args>` from source, as a separate process, on ephemeral ports. */
+/**
+ * Runs `timestamp-server <args>` from source, as a separate process, in childEnvironment(env): no
+ * option variable of the developer's shell, HOME without a config file. Killed if the test fails
+ * while it runs, or at the end of the test file (reapChild).
+ */
 export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, cwd = REPO_ROOT) {
   const child = spawn(process.execPath, [...cliArguments(), ...args], {
     cwd,
-    env: { ...process.env, ...env },
+    env: childEnvironment(env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  reapChild(child);
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -91,15 +97,25 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, cwd = REPO_R
   return { child, exited, stdout: () => stdout, stderr: () => stderr };
 }
 
-/** Starts `timestamp-server serve` with prod logs and waits until it serves. */
+/** The message of a prod log line; '' for a line that is not one. */
+function messageOf(line: string): string {
+  try {
+    return (JSON.parse(line) as { message?: string }).message ?? '';
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Starts `timestamp-server serve` with prod logs and waits until it serves: no deadline of its
+ * own, it fails when the process exits first, and a hang is the test's timeout, after which the
+ * process is killed (runCli).
+ */
 export async function spawnServer(
   args: string[] = [],
   env: NodeJS.ProcessEnv = {},
 ): Promise<SpawnedServer> {
-  const run = runCli([...SERVE_ON_EPHEMERAL_PORTS, ...args], {
-    HOME: REPO_ROOT + '/test/fixtures-none',
-    ...env,
-  });
+  const run = runCli([...SERVE_ON_EPHEMERAL_PORTS, ...args], env);
   const lines: string[] = [];
   const addresses = await new Promise<Record<string, string>>((resolve, reject) => {
     const found: Record<string, string> = {};
@@ -110,7 +126,7 @@ export async function spawnServer(
       buffered = parts.pop() ?? '';
       for (const line of parts) {
         lines.push(line);
-        const message = (JSON.parse(line) as { message?: string }).message ?? '';
+        const message = messageOf(line);
         const match = /^serving (metrics|timestamps over HTTPS|timestamps).* on (\S+)$/.exec(
           message,
         );

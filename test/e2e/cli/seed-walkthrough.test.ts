@@ -8,13 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../../helpers/openssl.js';
-import {
-  freePort,
-  REPO_ROOT,
-  requireBuild,
-  SERVER_BIN,
-  startProcess,
-} from '../../helpers/process.js';
+import { REPO_ROOT, requireBuild, SERVER_BIN, startProcess } from '../../helpers/process.js';
 
 const run = promisify(execFile);
 
@@ -34,17 +28,13 @@ function walkthrough(): string {
 
 describe('seed README walkthrough', () => {
   let server: Awaited<ReturnType<typeof startProcess>>;
-  let port: number;
+  let port: string;
   const dir = tempDir();
 
   beforeAll(async () => {
     requireBuild();
-    port = await freePort();
-    server = await startProcess(
-      SERVER_BIN,
-      ['serve', '--port', String(port), '--disable-ntp-monitoring'],
-      `http://127.0.0.1:${port}/ping`,
-    );
+    server = await startProcess(SERVER_BIN, ['serve', '--port', '0', '--disable-ntp-monitoring']);
+    port = new URL(server.url).port;
   });
   afterAll(async () => {
     await server?.stop();

@@ -5,9 +5,15 @@ import { createTestServer, silentLogger } from '../../helpers/tsa.js';
 import { spawnServer, type SpawnedServer } from '../../helpers/spawn-server.js';
 import { listenerClosed, splitRequest } from '../../helpers/split-request.js';
 
-/** Resolves once the server has logged a line containing `text`. */
+/**
+ * Resolves once the server has logged a line containing `text`; rejects once it has ended without.
+ * (A server a failed test leaves running is killed when the test ends: spawnServer.)
+ */
 async function logged(server: SpawnedServer, text: string): Promise<void> {
+  let ended = false;
+  void server.exited.then(() => (ended = true));
   while (!server.lines.some((line) => line.includes(text))) {
+    if (ended) throw new Error(`the server ended without logging "${text}"`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeAwsKms } from '../../fakes/aws-kms.js';
 import { openssl, tempDir } from '../../helpers/openssl.js';
 import { waitUntil } from '../../helpers/poll.js';
-import { freePort, requireBuild, SERVER_BIN, startProcess } from '../../helpers/process.js';
+import { requireBuild, SERVER_BIN, startProcess } from '../../helpers/process.js';
 import { writeChainFor } from '../../helpers/remote-tsa.js';
 
 /**
@@ -29,14 +29,12 @@ let server: Server;
 let shortServer: Server;
 
 async function startServer(kmsTimeout: string, breakerThreshold: number) {
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
   const running = await startProcess(
     SERVER_BIN,
     [
       'serve',
       '--port',
-      String(port),
+      '0',
       '--disable-ntp-monitoring',
       '--log-type',
       'prod',
@@ -55,7 +53,6 @@ async function startServer(kmsTimeout: string, breakerThreshold: number) {
       '--kms-breaker-cooldown',
       '2s',
     ],
-    `${url}/livez`,
     {
       env: {
         AWS_ACCESS_KEY_ID: 'AKIDFAKEFORTESTS',
@@ -65,7 +62,7 @@ async function startServer(kmsTimeout: string, breakerThreshold: number) {
       },
     },
   );
-  return { url, running };
+  return { url: running.url, running };
 }
 
 beforeAll(async () => {

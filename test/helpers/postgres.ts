@@ -6,6 +6,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,6 +31,24 @@ export function postgresBin(root = '/usr/lib/postgresql'): string {
   }
   return join(root, versions[0], 'bin');
 }
+
+/**
+ * The environment of initdb, pg_ctl and createdb: this process's less libpq's PG* variables (a
+ * developer's PGHOST, PGPORT or PGSSLMODE would redirect createdb) and the locale (initdb refuses a
+ * LANG the machine has no locale for, `invalid locale settings`; the cluster is made with
+ * --no-locale anyway), in the C locale.
+ */
+function postgresEnvironment(password: string): NodeJS.ProcessEnv {
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(
+      ([name]) => !/^PG[A-Z]+$/.test(name) && !/^(LANG|LANGUAGE|LC_[A-Z_]+)$/.test(name),
+    ),
+  );
+  return { ...env, LC_ALL: 'C', PGPASSWORD: password };
+}
+
+/** Attempts at a start on a free port before giving up (each lost only to a race for the port). */
+const PORT_ATTEMPTS = 10;
 
 /** initdb and postgres refuse to run as root: as root, the cluster belongs to `nobody`. */
 const NOBODY = { uid: 65534, gid: 65534 };
@@ -74,7 +93,7 @@ export async function startPostgres(options: { fsync?: boolean } = {}): Promise<
     chownSync(dir, NOBODY.uid, NOBODY.gid);
     chownSync(pwFile, NOBODY.uid, NOBODY.gid);
   }
-  const env = { ...process.env, PGPASSWORD: password };
+  const env = postgresEnvironment(password);
   const as = (command: string, args: string[]) =>
     root
       ? run('runuser', ['-u', 'nobody', '--', command, ...args], { cwd: dir, env })
@@ -89,19 +108,12 @@ export async function startPostgres(options: { fsync?: boolean } = {}): Promise<
       `-c fsync=${options.fsync ? 'on' : 'off'}`,
       '-c max_connections=100',
     ].join(' ');
+  const log = join(dir, 'log');
+  const logSize = () => (existsSync(log) ? statSync(log).size : 0);
+  const logSince = (offset: number) =>
+    existsSync(log) ? readFileSync(log).subarray(offset).toString() : '';
   const start = async () => {
-    await as(`${bin}/pg_ctl`, [
-      '-D',
-      data,
-      '-o',
-      settings(),
-      '-l',
-      join(dir, 'log'),
-      '-w',
-      '-t',
-      '60',
-      'start',
-    ]);
+    await as(`${bin}/pg_ctl`, ['-D', data, '-o', settings(), '-l', log, '-w', '-t', '60', 'start']);
   };
   const stop = async () => {
     await as(`${bin}/pg_ctl`, ['-D', data, '-m', 'immediate', '-w', 'stop']).catch(() => undefined);
@@ -151,9 +163,22 @@ export async function startPostgres(options: { fsync?: boolean } = {}): Promise<
       '--no-sync',
       '-E',
       'UTF8',
+      // The C locale, whatever the machine's (sorting and messages do not vary with it).
+      '--no-locale',
     ]);
-    port = await freePort();
-    await start();
+    // The port is free when taken and bound a moment later: another process may bind it meanwhile
+    // (the server then fails "Address already in use"), so a new one is taken.
+    for (let attempt = 1; ; attempt++) {
+      port = await freePort();
+      const logged = logSize();
+      try {
+        await start();
+        break;
+      } catch (error) {
+        const lostPort = /could not bind .*Address already in use/.test(logSince(logged));
+        if (!lostPort || attempt === PORT_ATTEMPTS) throw error;
+      }
+    }
     // A database named like its owner, so the URL's path is simply /tsa.
     await as(`${bin}/createdb`, ['-h', dir, '-p', String(port), '-U', 'tsa', 'tsa']);
   } catch (error) {

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, onTestFailed } from 'vitest';
 import { optionVariables } from '../../src/config/environment.js';
@@ -100,6 +100,71 @@ export async function freePort(): Promise<number> {
       server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
     });
   });
+}
+
+/**
+ * A port of 127.0.0.1 where nothing listens, and nothing can until close(): it is the local port
+ * of a connection this process holds open (to a listener of its own), so a bind to it fails with
+ * EADDRINUSE, while a connection to it is refused (ECONNREFUSED). A socket merely bound would not
+ * do: Node sets SO_REUSEADDR, and Linux lets another socket with it listen on a port bound so.
+ */
+export async function closedPort(): Promise<{ port: number; close: () => Promise<void> }> {
+  const accepted: Socket[] = [];
+  const server = createServer((socket) => accepted.push(socket));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const client = connect((server.address() as { port: number }).port, '127.0.0.1');
+  await once(client, 'connect');
+  const port = client.localPort;
+  if (port === undefined) throw new Error('the holding connection has no local port');
+  return {
+    port,
+    close: async () => {
+      client.destroy();
+      accepted.forEach((socket) => socket.destroy());
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/**
+ * The TCP ports `pid` listens on (Linux: its socket descriptors, looked up in its network
+ * namespace's /proc tables): for a server that logs no address (--log-level warn).
+ */
+export function listeningPorts(pid: number): number[] {
+  const inodes = new Set<string>();
+  let fds: string[];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return []; // ended
+  }
+  for (const fd of fds) {
+    try {
+      const socket = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1];
+      if (socket) inodes.add(socket);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  const ports = new Set<number>();
+  for (const table of ['tcp', 'tcp6']) {
+    let lines: string[];
+    try {
+      lines = readFileSync(`/proc/${pid}/net/${table}`, 'utf8').trim().split('\n').slice(1);
+    } catch {
+      continue; // no IPv6, or ended
+    }
+    for (const line of lines) {
+      // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+      const fields = line.trim().split(/\s+/);
+      const [local, state, inode] = [fields[1], fields[3], fields[9]];
+      if (state === '0A' && inode !== undefined && inodes.has(inode) && local) {
+        ports.add(parseInt(local.split(':').at(-1) ?? '', 16));
+      }
+    }
+  }
+  return [...ports];
 }
 
 /** A started server (startProcess). */

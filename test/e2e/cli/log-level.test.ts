@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { loadServeConfig } from '../../../src/config/load.js';
 import { createLogger } from '../../../src/server/logger.js';
 import { logSink } from '../../helpers/log-sink.js';
-import { freePort } from '../../helpers/process.js';
+import { listeningPorts } from '../../helpers/process.js';
 import { runCli } from '../../helpers/spawn-server.js';
 
 const severities = (stdout: string) =>
@@ -11,14 +11,20 @@ const severities = (stdout: string) =>
     .filter(Boolean)
     .map((line) => (JSON.parse(line) as { severity: string }).severity);
 
-async function untilPing(port: number, run: ReturnType<typeof runCli>): Promise<void> {
+/**
+ * Waits until the server answers /ping on one of the ports it listens on (--port 0: a warn-level
+ * log does not say which), read from /proc: never another process's port.
+ */
+async function untilPing(run: ReturnType<typeof runCli>): Promise<void> {
   for (;;) {
     if (run.child.exitCode !== null) throw new Error(`server exited:\n${run.stderr()}`);
-    const ok = await fetch(`http://127.0.0.1:${port}/ping`).then(
-      (response) => response.ok,
-      () => false,
-    );
-    if (ok) return;
+    for (const port of listeningPorts(run.child.pid as number)) {
+      const ok = await fetch(`http://127.0.0.1:${port}/ping`).then(
+        (response) => response.ok,
+        () => false,
+      );
+      if (ok) return;
+    }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
@@ -46,16 +52,15 @@ describe('--log-level', () => {
   });
 
   it('warn: a serving server writes its warnings and no info lines', async () => {
-    const port = await freePort();
     const run = runCli([
       'serve',
-      `--port=${port}`,
+      '--port=0',
       '--metrics-port=0',
       '--log-type=prod',
       '--log-level=warn',
       '--disable-ntp-monitoring',
     ]);
-    await untilPing(port, run);
+    await untilPing(run);
     run.child.kill('SIGTERM');
     await run.exited;
     const seen = severities(run.stdout());

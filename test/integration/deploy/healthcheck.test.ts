@@ -6,7 +6,7 @@ import { parse } from 'yaml';
 import { createClockGate } from '../../../src/clock/clock-gate.js';
 import { ClockMonitor } from '../../../src/clock/clock-monitor.js';
 import { execForm, parseDockerfile } from '../../helpers/dockerfile.js';
-import { freePort } from '../../helpers/process.js';
+import { closedPort } from '../../helpers/process.js';
 import { renderKustomization } from '../../helpers/kustomize.js';
 import { answer, SntpResponder } from '../../helpers/sntp-responder.js';
 import { REPO_ROOT } from '../../helpers/spawn-server.js';
@@ -104,8 +104,13 @@ describe('container health checks on a server whose clock drifted', () => {
   });
 
   it('the checks fail where nothing listens', async () => {
-    const closed = `http://127.0.0.1:${await freePort()}`;
-    expect(await runCheck(dockerHealthcheck, closed)).not.toBe(0);
-    expect(await runCheck(composeHealthcheck, closed)).not.toBe(0);
+    const port = await closedPort();
+    try {
+      const closed = `http://127.0.0.1:${port.port}`;
+      expect(await runCheck(dockerHealthcheck, closed)).not.toBe(0);
+      expect(await runCheck(composeHealthcheck, closed)).not.toBe(0);
+    } finally {
+      await port.close();
+    }
   });
 });

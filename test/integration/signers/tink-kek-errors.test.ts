@@ -4,7 +4,7 @@ import { createTinkSigner } from '../../../src/signers/tink/tink-signer.js';
 import { openKek } from '../../../src/signers/tink/open-kek.js';
 import { startKekServices, type KekServices } from '../../fakes/kek-services.js';
 import { HTML_PAGE, startFakeOddService, type OddAnswer } from '../../helpers/odd-answers.js';
-import { freePort } from '../../helpers/process.js';
+import { closedPort } from '../../helpers/process.js';
 import { tempDir } from '../../helpers/openssl.js';
 import { restoreEnvAfterAll } from '../../helpers/env.js';
 
@@ -24,7 +24,8 @@ const keysetPath = work.write(
 const WRONG_KEK = '(wrong KEK, a keyset written with associated data, or a damaged file)';
 let services: KekServices;
 let odd: Awaited<ReturnType<typeof startFakeOddService>>;
-let closedPort: number;
+/** A port nothing listens on, and nothing can take while the file runs. */
+let closed: Awaited<ReturnType<typeof closedPort>>;
 const VARIABLES = [
   'AWS_ACCESS_KEY_ID',
   'AWS_SECRET_ACCESS_KEY',
@@ -38,9 +39,10 @@ restoreEnvAfterAll(VARIABLES);
 beforeAll(async () => {
   services = await startKekServices(VAULT_TOKEN);
   odd = await startFakeOddService();
-  closedPort = await freePort();
+  closed = await closedPort();
 });
 afterAll(async () => {
+  await closed?.close();
   await services?.close();
   await odd?.close();
   work.cleanup();
@@ -75,21 +77,21 @@ const GCP_KEY = 'projects/p/locations/global/keyRings/r/cryptoKeys/kek-errors';
 
 describe('Tink: a KEK service that fails is not a wrong KEK', () => {
   it('unreachable (connection refused): aws-kms://, gcp-kms://, hcvault://', async () => {
-    const closed = `http://127.0.0.1:${closedPort}`;
+    const refusing = `http://127.0.0.1:${closed.port}`;
     const arn = services.aws.createKey('aes-256').arn;
-    process.env['AWS_ENDPOINT_URL_KMS'] = closed;
+    process.env['AWS_ENDPOINT_URL_KMS'] = refusing;
     const aws = await startupFailure(`aws-kms://${arn}`);
     expect(aws).toMatchObject({
       code: 'KEK_UNAVAILABLE',
-      message: `tink: keyset ${keysetPath}: cannot reach or use the aws-kms:// KEK: AWS KMS call failed: connect ECONNREFUSED 127.0.0.1:${closedPort} (endpoint override: AWS_ENDPOINT_URL_KMS)`,
+      message: `tink: keyset ${keysetPath}: cannot reach or use the aws-kms:// KEK: AWS KMS call failed: connect ECONNREFUSED 127.0.0.1:${closed.port} (endpoint override: AWS_ENDPOINT_URL_KMS)`,
     });
-    process.env['GCP_KMS_ENDPOINT'] = closed;
+    process.env['GCP_KMS_ENDPOINT'] = refusing;
     const gcp = await startupFailure(`gcp-kms://${GCP_KEY}`);
     expect(gcp).toMatchObject({ code: 'KEK_UNAVAILABLE' });
     expect(gcp.message).toMatch(
       /cannot reach or use the gcp-kms:\/\/ KEK: Cloud KMS call failed: 14 UNAVAILABLE: .* \(endpoint override: GCP_KMS_ENDPOINT\)$/,
     );
-    process.env['TINK_HCVAULT_ADDR'] = closed;
+    process.env['TINK_HCVAULT_ADDR'] = refusing;
     const vault = await startupFailure('hcvault://vault.example/transit/keys/k');
     expect(vault).toMatchObject({
       code: 'KEK_UNAVAILABLE',

@@ -175,20 +175,26 @@ export async function startNtpServer(options: NtpServerOptions): Promise<Chrony>
     await spawned.stop();
     dir.cleanup();
   };
-  await waitReady(spawned, answersSntp(address, port), `chronyd did not answer on port ${port}`);
-  if (nts) {
-    await waitReady(
-      spawned,
-      () =>
-        new Promise<void>((resolve, reject) => {
-          const socket = connect(nts.ntsPort, '127.0.0.1', () => {
-            socket.destroy();
-            resolve();
-          });
-          socket.on('error', reject);
-        }),
-      `chronyd's NTS-KE did not listen on port ${nts.ntsPort}`,
-    );
+  try {
+    await waitReady(spawned, answersSntp(address, port), `chronyd did not answer on port ${port}`);
+    if (nts) {
+      await waitReady(
+        spawned,
+        () =>
+          new Promise<void>((resolve, reject) => {
+            const socket = connect(nts.ntsPort, '127.0.0.1', () => {
+              socket.destroy();
+              resolve();
+            });
+            socket.on('error', reject);
+          }),
+        `chronyd's NTS-KE did not listen on port ${nts.ntsPort}`,
+      );
+    }
+  } catch (error) {
+    // No caller gets stop() then: chronyd is stopped (waitReady did), its folder removed.
+    await stop();
+    throw error;
   }
   return { port, output: spawned.output, stop };
 }
@@ -242,19 +248,22 @@ export async function startChronyClient(
     ].join('\n'),
   );
   const spawned = spawnChronyd(conf);
-  await waitReady(
-    spawned,
-    async () => {
-      if (!existsSync(socket)) throw new Error('no command socket yet');
-    },
-    'chronyd did not open its command socket',
-  );
-  return {
-    socket,
-    output: spawned.output,
-    stop: async () => {
-      await spawned.stop();
-      dir.cleanup();
-    },
+  const stop = async () => {
+    await spawned.stop();
+    dir.cleanup();
   };
+  try {
+    await waitReady(
+      spawned,
+      async () => {
+        if (!existsSync(socket)) throw new Error('no command socket yet');
+      },
+      'chronyd did not open its command socket',
+    );
+  } catch (error) {
+    // No caller gets stop() then: chronyd is stopped (waitReady did), its folder removed.
+    await stop();
+    throw error;
+  }
+  return { socket, output: spawned.output, stop };
 }

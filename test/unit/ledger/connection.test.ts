@@ -1,13 +1,14 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { optionsSynchronousCommit, poolConfig, redactUrl } from '../../../src/ledger/connection.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsa-ledger-connection-'));
 const passwordFile = join(dir, 'pw');
 writeFileSync(passwordFile, 'from-the-file\n');
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('ledger connection settings', () => {
   it('redacts passwords given as query parameters, not only in the userinfo', () => {

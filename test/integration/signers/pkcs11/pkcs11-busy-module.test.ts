@@ -57,10 +57,13 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   vi.useRealTimers();
-  while (held.length > 0) held.shift()?.();
-  await waiting?.[Symbol.asyncDispose]();
-  await busy?.[Symbol.asyncDispose]();
-  hsm.cleanup();
+  try {
+    while (held.length > 0) held.shift()?.();
+    await waiting?.[Symbol.asyncDispose]();
+    await busy?.[Symbol.asyncDispose]();
+  } finally {
+    hsm.cleanup();
+  }
 });
 
 const turn = () => new Promise((resolve) => setImmediate(resolve));

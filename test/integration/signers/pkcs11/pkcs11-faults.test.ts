@@ -113,8 +113,11 @@ beforeAll(async () => {
   });
 });
 afterAll(async () => {
-  await signer?.[Symbol.asyncDispose]();
-  hsm.cleanup();
+  try {
+    await signer?.[Symbol.asyncDispose]();
+  } finally {
+    hsm.cleanup();
+  }
 });
 
 async function signsAndVerifies(by: Pkcs11Signer = signer): Promise<void> {

@@ -42,6 +42,7 @@ import {
   type Pkcs11Calls,
 } from '../../../../src/signers/pkcs11/pkcs11-host.js';
 import { tempDir } from '../../../helpers/openssl.js';
+import { kill } from '../../../helpers/process.js';
 import { TSX_LOADER } from '../../../helpers/spawn-server.js';
 import { SOFTHSM_MODULE, SoftHsm, TEST_PIN } from '../../../helpers/softhsm.js';
 
@@ -82,9 +83,12 @@ beforeAll(async () => {
 afterAll(async () => {
   vi.useRealTimers();
   delete process.env['PKCS11_HANG_DIR'];
-  await signer?.[Symbol.asyncDispose]();
-  hsm.cleanup();
-  dir.cleanup();
+  try {
+    await signer?.[Symbol.asyncDispose]();
+  } finally {
+    hsm.cleanup();
+    dir.cleanup();
+  }
 });
 
 /** setTimeout before the tests fake it: for waiting on another process, never as a deadline. */
@@ -261,31 +265,44 @@ describe('exit with a module call that never returns', () => {
       stdio: ['pipe', 'pipe', 'inherit'],
     });
     const exited = once(child, 'exit');
-    const [pidLine] = (await once(createInterface({ input: child.stdout }), 'line')) as [string];
-    await initialize.blocked();
-    const cleanup = () => {
+    // Killed (and the folder removed) first, whatever fails.
+    const cleanup = async () => {
+      await kill(child);
       initialize.answer();
       hangDir.cleanup();
     };
-    return { child, exited, hostPid: Number(pidLine), cleanup };
+    try {
+      const [pidLine] = (await once(createInterface({ input: child.stdout }), 'line')) as [string];
+      await initialize.blocked();
+      return { child, exited, hostPid: Number(pidLine), cleanup };
+    } catch (error) {
+      await cleanup();
+      throw error;
+    }
   }
 
   it("the process exits all the same, and its module's process is killed with it", async () => {
     const { child, exited, hostPid, cleanup } = await hungProcess();
-    child.stdin.end();
-    expect(await exited).toEqual([0, null]);
-    while (!gone(hostPid)) await turn();
-    cleanup();
+    try {
+      child.stdin.end();
+      expect(await exited).toEqual([0, null]);
+      while (!gone(hostPid)) await turn();
+    } finally {
+      await cleanup();
+    }
   });
 
   it("a process killed (SIGKILL) cannot kill its module's process: that one ends itself", async () => {
     const { child, exited, hostPid, cleanup } = await hungProcess();
-    child.kill('SIGKILL');
-    expect(await exited).toEqual([null, 'SIGKILL']);
-    // Its channel closed: it kills itself, the module call notwithstanding (its main thread
-    // never calls the module, so it always sees that).
-    while (!gone(hostPid)) await new Promise((resolve) => realSetTimeout(resolve, 50));
-    cleanup();
+    try {
+      child.kill('SIGKILL');
+      expect(await exited).toEqual([null, 'SIGKILL']);
+      // Its channel closed: it kills itself, the module call notwithstanding (its main thread
+      // never calls the module, so it always sees that).
+      while (!gone(hostPid)) await new Promise((resolve) => realSetTimeout(resolve, 50));
+    } finally {
+      await cleanup();
+    }
   });
 });
 

@@ -38,10 +38,13 @@ beforeAll(async () => {
   });
 });
 afterAll(async () => {
-  await server?.app.close();
-  await server?.signer[Symbol.asyncDispose]();
-  hsm.cleanup();
-  dir.cleanup();
+  try {
+    await server?.app.close();
+    await server?.signer[Symbol.asyncDispose]();
+  } finally {
+    hsm.cleanup();
+    dir.cleanup();
+  }
 });
 
 async function metric(name: string): Promise<number> {

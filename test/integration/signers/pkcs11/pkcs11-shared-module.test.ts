@@ -78,9 +78,12 @@ beforeAll(async () => {
   });
 });
 afterAll(async () => {
-  await first?.[Symbol.asyncDispose]();
-  await second?.[Symbol.asyncDispose]();
-  hsm.cleanup();
+  try {
+    await first?.[Symbol.asyncDispose]();
+    await second?.[Symbol.asyncDispose]();
+  } finally {
+    hsm.cleanup();
+  }
 });
 
 /** Signs with `signer` and checks the signature against its own public key. */

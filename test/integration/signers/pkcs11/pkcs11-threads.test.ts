@@ -59,8 +59,11 @@ beforeAll(async () => {
   });
 });
 afterAll(async () => {
-  await signer?.[Symbol.asyncDispose]();
-  hsm.cleanup();
+  try {
+    await signer?.[Symbol.asyncDispose]();
+  } finally {
+    hsm.cleanup();
+  }
 });
 
 const turn = () => new Promise((resolve) => setImmediate(resolve));

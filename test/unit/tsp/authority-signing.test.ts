@@ -88,6 +88,19 @@ describe('TimestampAuthority: no token it cannot stand behind', () => {
     expect(decodeResponse(outcome.der).failInfo).toEqual(['systemFailure']);
   });
 
+  it("passes a signer's own temporary refusal on as it is (a full wait queue: 503 with its retry time)", async () => {
+    const busy = reject.unavailable('remote signer busy: too many signatures waiting', 1_000);
+    const tsa = await authority({ signer: (s) => withSign(s, () => Promise.reject(busy)) });
+    const outcome = await tsa.issue(encodeRequest(), 'der');
+    expect(outcome).toMatchObject({
+      status: 'rejection',
+      failInfo: 'systemFailure',
+      detail: 'remote signer busy: too many signatures waiting',
+      temporary: true,
+      retryInMs: 1_000,
+    });
+  });
+
   it('refuses a signature that failed as the signer refuses after it (503 for a temporary refusal), keeping the cause', async () => {
     // A signer whose failure leaves it refusing: an HSM that refused its PIN at the reconnection.
     let refusal: string | undefined;

@@ -8,6 +8,7 @@ import { EXT, OpensslPki } from '../../helpers/openssl-pki.js';
 import { waitUntil } from '../../helpers/poll.js';
 import { opensslTsVerify } from '../../helpers/timestamp-roundtrip.js';
 import { cliArguments, fatalMessages } from '../../helpers/spawn-server.js';
+import { childEnvironment, reapChild } from '../../helpers/process.js';
 
 const REPO = resolve(import.meta.dirname, '..', '..', '..');
 const PASSWORD = 'cli-Secret-Marker-42';
@@ -29,9 +30,11 @@ function serve(args: string[]): {
     [...cliArguments(), 'serve', '--log-type', 'prod', '--port', '0', ...args],
     {
       cwd: REPO,
+      env: childEnvironment(),
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
+  reapChild(child);
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -6,6 +6,7 @@ import { startFakeAzureKeyVault } from '../../fakes/azure-key-vault.js';
 import { startFakeVault } from '../../fakes/vault-transit.js';
 import { selfSignedTls } from '../../fakes/tls.js';
 import { cliArguments } from '../../helpers/spawn-server.js';
+import { childEnvironment, reapChild } from '../../helpers/process.js';
 import { openssl, tempDir } from '../../helpers/openssl.js';
 import { writeChainFor } from '../../helpers/remote-tsa.js';
 
@@ -27,10 +28,11 @@ function serve(args: string[], env: Record<string, string>) {
     process.execPath,
     [...cliArguments(), 'serve', '--port', '0', '--log-type', 'prod', ...args],
     {
-      env: { ...process.env, ...env },
+      env: childEnvironment(env),
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
+  reapChild(child);
   let output = '';
   const ready = new Promise<{ url?: string; code?: number | null }>((resolve) => {
     const onData = (chunk: Buffer) => {

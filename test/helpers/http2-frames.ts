@@ -1,4 +1,15 @@
 /** Raw HTTP/2 frames, for tests that must send what Node's own client would not. */
+import { connect as connectTls, type TLSSocket } from 'node:tls';
+
+/** A TLS connection to `url` that negotiated h2, on which a test writes raw HTTP/2 frames. */
+export function openH2Socket(url: string, ca: string | Buffer): Promise<TLSSocket> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connectTls({ host: hostname, port: Number(port), ca, ALPNProtocols: ['h2'] });
+    socket.once('secureConnect', () => resolve(socket));
+    socket.once('error', reject);
+  });
+}
 
 export const CONNECTION_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 

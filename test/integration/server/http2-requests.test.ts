@@ -1,5 +1,4 @@
 import { connect, constants, type ClientHttp2Session } from 'node:http2';
-import { connect as connectTls } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../../../src/config/resolve.js';
 import { createLogger } from '../../../src/server/logger.js';
@@ -12,6 +11,7 @@ import {
   framesIn,
   hpackLiteral,
   http2Frame,
+  openH2Socket,
 } from '../../helpers/http2-frames.js';
 import { selfSignedTls } from '../../fakes/tls.js';
 import { logSink } from '../../helpers/log-sink.js';
@@ -217,17 +217,7 @@ const SETTINGS_MAX_CONCURRENT_STREAMS = 0x3;
 
 describe('HTTP/2 streams at once on one connection', () => {
   it(`are at most ${MAX_CONCURRENT_STREAMS}, as in Go: a client that opens more loses its connection`, async () => {
-    const { hostname, port } = new URL(server.tlsUrl ?? '');
-    const socket = connectTls({
-      host: hostname,
-      port: Number(port),
-      ca: tls.cert,
-      ALPNProtocols: ['h2'],
-    });
-    await new Promise((resolve, reject) => {
-      socket.once('secureConnect', resolve);
-      socket.once('error', reject);
-    });
+    const socket = await openH2Socket(server.tlsUrl ?? '', tls.cert);
     const chunks: Buffer[] = [];
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
     const closed = new Promise((resolve) => socket.once('close', resolve));

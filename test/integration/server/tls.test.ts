@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, constants } from 'node:http2';
 import { request, type RequestOptions } from 'node:https';
-import { connect as connectTls, type TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import { promisify } from 'node:util';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +17,7 @@ import {
   FRAME,
   headerBlockFrames,
   hpackGet,
+  openH2Socket,
   hpackLiteral,
   http2Frame,
 } from '../../helpers/http2-frames.js';
@@ -148,21 +149,6 @@ function getHttp2(url: string, requests: { path: string; headers?: Record<string
   })().finally(() => session.close());
 }
 
-/** A TLS connection that negotiated h2, on which a test writes raw HTTP/2 frames. */
-function openH2Socket(url: string): Promise<TLSSocket> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve, reject) => {
-    const socket = connectTls({
-      host: hostname,
-      port: Number(port),
-      ca: readFileSync(pki.ca),
-      ALPNProtocols: ['h2'],
-    });
-    socket.once('secureConnect', () => resolve(socket));
-    socket.once('error', reject);
-  });
-}
-
 /** One HTTPS/1.1 request; the client certificate is optional. */
 function getHttps(url: string, path: string, client?: { cert: Buffer; key: Buffer }) {
   return new Promise<{ status: number; alpn: string | false | null; body: string }>(
@@ -228,7 +214,7 @@ describe('HTTPS listener', () => {
   it('answers 431 to HTTP/2 headers over --max-header-size sent before SETTINGS are acknowledged', async () => {
     // Node applies its advertised limit only once the client acknowledges the server's SETTINGS:
     // a client's first flight (curl's one request) went through with up to 64 KiB of headers.
-    const connection = watch(await openH2Socket(server.tlsUrl ?? ''));
+    const connection = watch(await openH2Socket(server.tlsUrl ?? '', readFileSync(pki.ca)));
     const certchain = hpackGet('/api/v1/timestamp/certchain');
     // RFC 9113 counts each field's name and value plus 32 octets: the four pseudo-headers take
     // 195, x-big 37 plus its value; --max-header-size is 16384 by default.

@@ -30,26 +30,56 @@ const EXIT_WAIT_MS = 10_000;
  * only: its lines (or, for a notice, the count it carried) are added to LOST_LINES for the main
  * thread to report, and the next batch is tried, on a new line. Only EPIPE (no reader left) stops
  * the writing for good. The first error is sent to the main thread, to be said on standard error.
+ * With a LineFormat, the writer formats each line before writing it (the dev log's pino-pretty),
+ * so that the formatting costs the event loop nothing.
  * Plain CommonJS, evaluated as is: no file to find from src/, dist/ or a bundle.
  */
 const WRITER = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { writeSync } = require('node:fs');
-const { out, counters } = workerData;
+const { out, counters, format } = workerData;
 const pause = new Int32Array(new SharedArrayBuffer(4));
 const NEWLINE = Buffer.from('\\n');
+const formatLine = format ? require(format.module)[format.factory](format.options) : undefined;
 let broken = false;
 let reported = false;
 let midLine = false; // a failed write ended inside a line: what follows starts on a new one
-function newlines(data, from) {
+// Each line formatted (formatLine), and where each one's text ends in the formatted bytes.
+function formatted(data) {
+  const text = data.toString('utf8');
+  let output = '';
+  const ends = [];
+  let length = 0;
+  for (let start = 0, end = text.indexOf('\\n'); end !== -1; start = end + 1, end = text.indexOf('\\n', start)) {
+    let line;
+    try {
+      line = formatLine(text.slice(start, end));
+    } catch {
+      line = text.slice(start, end + 1); // as it came: a line is never lost to its formatting
+    }
+    output += line;
+    length += Buffer.byteLength(line);
+    ends.push(length);
+  }
+  return { data: Buffer.from(output), ends };
+}
+// How many lines were not (wholly) written: those ending at or past \`offset\`, the newline that
+// starts \`data\` after a cut line (\`prefix\` 1) not counted.
+function unwritten(data, ends, offset, prefix) {
   let count = 0;
-  for (let i = data.indexOf(10, from); i !== -1; i = data.indexOf(10, i + 1)) count += 1;
+  if (ends) {
+    for (const end of ends) if (end + prefix > offset) count += 1;
+    return count;
+  }
+  for (let i = data.indexOf(10, Math.max(offset, prefix)); i !== -1; i = data.indexOf(10, i + 1)) count += 1;
   return count;
 }
 parentPort.on('message', ({ bytes, notice }) => {
   let data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const prefixed = midLine;
-  if (prefixed) data = Buffer.concat([NEWLINE, data]);
+  let ends;
+  if (formatLine) ({ data, ends } = formatted(data));
+  const prefix = midLine ? 1 : 0;
+  if (prefix) data = Buffer.concat([NEWLINE, data]);
   let offset = 0;
   while (!broken && offset < data.length) {
     try {
@@ -61,7 +91,7 @@ parentPort.on('message', ({ bytes, notice }) => {
         continue;
       }
       if (error.code === 'EPIPE') broken = true; // the reader is gone; later lines are dropped
-      const lost = notice > 0 ? notice : newlines(data, offset) - (prefixed && offset === 0 ? 1 : 0);
+      const lost = notice > 0 ? notice : unwritten(data, ends, offset, prefix);
       Atomics.add(counters, ${LOST_LINES}, lost);
       if (!reported) {
         reported = true;
@@ -97,6 +127,19 @@ const DEFAULT_HAND_OVER: HandOverPolicy = {
   maxBytesInFlight: 16 * 1024 * 1024,
   exitWaitMs: EXIT_WAIT_MS,
 };
+
+/**
+ * How the writer thread turns each line (without its newline) into the text written, newline
+ * included: `require(module)[factory](options)` made once in the thread. A line it throws on is
+ * written as it came, as are all lines once the thread is gone (JSON lines: still every line).
+ */
+export interface LineFormat {
+  /** A resolved path (the thread's `require` has no package of its own to resolve from). */
+  module: string;
+  factory: string;
+  /** Structured-cloned into the thread. */
+  options: Record<string, unknown>;
+}
 
 /** The line written where lines were dropped, in the log's own format. */
 export type DroppedLinesNotice = (count: number) => string;
@@ -146,7 +189,7 @@ export class BatchedLogDestination {
   private readonly writer: Worker;
   /**
    * Set once the writer thread is gone although the destination is open (it could not start, or
-   * it died): lines are then written here, at each hand-over, on the event loop.
+   * it died): lines are then written here, at each hand-over, on the event loop, unformatted.
    */
   private writerGone = false;
   /** Where lines are written, by the writer thread or, once it is gone, here (outputDescriptor). */
@@ -163,6 +206,7 @@ export class BatchedLogDestination {
     fd = 1,
     policy: Partial<HandOverPolicy> = {},
     private readonly droppedNotice: DroppedLinesNotice = defaultNotice,
+    format?: LineFormat,
   ) {
     this.out = outputDescriptor(fd);
     this.ownsOut = this.out !== fd;
@@ -170,7 +214,7 @@ export class BatchedLogDestination {
     this.kept = Buffer.allocUnsafeSlow(2 * this.policy.bytes);
     this.writer = new Worker(WRITER, {
       eval: true,
-      workerData: { out: this.out, counters: this.counters },
+      workerData: { out: this.out, counters: this.counters, format },
     });
     this.writer.on('message', (returned: Uint8Array | { failed: string }) => {
       if (returned instanceof Uint8Array) this.takeBack(returned.buffer);

@@ -16,6 +16,7 @@ import {
 import { createLogger, isoTime } from '../../../src/server/logger.js';
 import { pino } from 'pino';
 import { tempDir } from '../../helpers/openssl.js';
+import { childEnvironment } from '../../helpers/process.js';
 import { REPO_ROOT, TSX_LOADER } from '../../helpers/spawn-server.js';
 
 /** How long to wait for the writer thread at most: a busy machine is slow, never wrong. */
@@ -34,6 +35,7 @@ function runScript(body: string): Promise<{ code: number | null; lines: string[]
   );
   const child = spawn(process.execPath, ['--import', TSX_LOADER, script], {
     stdio: ['ignore', 'pipe', 'ignore'],
+    env: childEnvironment(),
   });
   let stdout = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -178,7 +180,10 @@ describe('BatchedLogDestination', () => {
         `for (let i = 0; i < 20_000; i++) destination.write(JSON.stringify({ i, text: 'x'.repeat(80) }) + '\\n');\n` +
         `process.exit(7);\n`,
     );
-    const child = spawn(process.execPath, ['--import', TSX_LOADER, script], { stdio: 'ignore' });
+    const child = spawn(process.execPath, ['--import', TSX_LOADER, script], {
+      stdio: 'ignore',
+      env: childEnvironment(),
+    });
     // Before, the writer thread stayed blocked in write(2) on the full pipe and the exit never ended.
     const code = await new Promise((resolve) => child.once('exit', resolve));
     expect(code).toBe(7);
@@ -207,6 +212,7 @@ describe('BatchedLogDestination', () => {
     );
     const child = spawn(process.execPath, ['--import', TSX_LOADER, script], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: childEnvironment(),
     });
     onTestFinished(() => void child.kill('SIGKILL')); // a child that hangs is not left behind
     child.stdout.pause(); // read up to the stream's high-water mark, then nothing: 2 MB do not fit
@@ -292,6 +298,69 @@ describe('BatchedLogDestination', () => {
   });
 });
 
+describe('BatchedLogDestination with a LineFormat', () => {
+  it('formats each line in the writer thread, off the event loop; a line the format throws on is written as it came', async () => {
+    const path = dir.path('formatted.log');
+    const fd = openSync(path, 'w');
+    const destination = new BatchedLogDestination(fd, {}, undefined, {
+      module: join(REPO_ROOT, 'test', 'fixtures', 'log-format', 'thread-tagged.cjs'),
+      factory: 'threadTagged',
+      options: { tag: 'thread ' },
+    });
+    onTestFinished(() => {
+      destination.end();
+      closeSync(fd);
+    });
+    destination.write('{"a":1}\n');
+    destination.write('throw\n');
+    destination.write('{"a":2}\n');
+    destination.flushSync(WAIT);
+    const lines = readFileSync(path, 'utf8').split('\n');
+    expect(lines).toHaveLength(4);
+    const threads = new Set(
+      lines
+        .filter((line) => line.startsWith('thread '))
+        .map((line) => line.slice(7, line.indexOf('|'))),
+    );
+    expect(threads.size).toBe(1);
+    // Not the main thread (0): the writer's.
+    expect(Number([...threads][0])).toBeGreaterThan(0);
+    expect(lines.map((line) => line.replace(/^thread \d+\|/, ''))).toEqual([
+      '{"a":1}',
+      'throw',
+      '{"a":2}',
+      '',
+    ]);
+    expect(lines[1]).toBe('throw');
+  });
+
+  it('a format that cannot be loaded: the writer is gone, and lines are written as they came', async () => {
+    const path = dir.path('unformatted.log');
+    const fd = openSync(path, 'w');
+    const warned = new Promise<string>((resolve) => {
+      const listener = (warning: Error) => {
+        if (!warning.message.startsWith('the log writer thread stopped')) return;
+        process.off('warning', listener);
+        resolve(warning.message);
+      };
+      process.on('warning', listener);
+    });
+    const destination = new BatchedLogDestination(fd, {}, undefined, {
+      module: dir.path('no-such-format.cjs'),
+      factory: 'nothing',
+      options: {},
+    });
+    onTestFinished(() => {
+      destination.end();
+      closeSync(fd);
+    });
+    expect(await warned).toMatch(/^the log writer thread stopped \(/);
+    destination.write('{"a":1}\n');
+    destination.flushSync(WAIT);
+    expect(readFileSync(path, 'utf8')).toBe('{"a":1}\n');
+  });
+});
+
 describe("the dev log (pino-pretty's lines)", () => {
   it('goes through the same bounded destination: while nobody reads, lines are dropped and counted', async () => {
     const script = dir.write(
@@ -304,6 +373,7 @@ describe("the dev log (pino-pretty's lines)", () => {
     );
     const child = spawn(process.execPath, ['--import', TSX_LOADER, script], {
       stdio: ['ignore', 'pipe', 'ignore', 'ipc'],
+      env: childEnvironment(),
     });
     onTestFinished(() => void child.kill('SIGKILL'));
     const output = child.stdout!;
@@ -315,7 +385,7 @@ describe("the dev log (pino-pretty's lines)", () => {
     child.send('go');
     const code = await new Promise((resolve) => child.once('close', resolve));
     expect(code).toBe(0);
-    // pino-pretty's lines, the notice among them; as a transport thread, every line was kept.
+    // pino-pretty's lines, the notice among them (as a pino transport, every line was kept).
     expect(stdout).toContain(DROPPED_LINES_MESSAGE);
     const dropped = [...stdout.matchAll(/droppedLines: (\d+)/g)].map(([, n]) => Number(n));
     const written = stdout.match(/INFO.*: flood/g)?.length ?? 0;

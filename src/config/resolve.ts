@@ -2,6 +2,7 @@ import { ConfigError } from './config-error.js';
 import { DurationError, formatDuration, parseByteSize, parseDuration } from './duration.js';
 import { GO_BOOLEAN_SPELLINGS, parseGoBool } from './go-bool.js';
 import type { OptionSpec } from './option-spec.js';
+import { MASK } from './print-config.js';
 import { parsePreviousChains, parseProfiles } from './profiles.js';
 import { checkServeConfig } from './rules.js';
 import { SERVE_OPTIONS, type ServeConfig, type ServeOptionName } from './schema.js';
@@ -103,6 +104,13 @@ export function parseOptionValue(
       if (typeof raw !== 'string' && typeof raw !== 'number') invalid();
       value = String(raw);
       break;
+  }
+  // --print-config's output saved as a config file: its secrets are masks, not secrets.
+  if (spec.secret && value === MASK) {
+    throw new ConfigError(
+      'INVALID_VALUE',
+      `invalid value for ${name}: ${MASK} is how --print-config masks a secret, not the secret: give it again`,
+    );
   }
   if (typeof value === 'number') checkBounds(spec, value, invalid);
   if (spec.choices && !spec.choices.includes(String(value).toLowerCase())) {

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadServeConfig } from '../../../src/config/load.js';
 import { ConfigError, parseOptionValue } from '../../../src/config/resolve.js';
 import type { OptionKind, OptionSpec } from '../../../src/config/option-spec.js';
+import { MASK, formatConfig } from '../../../src/config/print-config.js';
 import { SERVE_OPTIONS } from '../../../src/config/schema.js';
 import { tempDir } from '../../helpers/openssl.js';
 
@@ -200,5 +201,35 @@ describe('a secret given as a flag is accepted with a warning (the process list 
         { FILE_SIGNER_PASSWD: SECRET, TINK_HCVAULT_TOKEN: SECRET },
       ),
     ).toEqual([]);
+  });
+});
+
+describe("--print-config's output saved as a config file", () => {
+  it('is refused where it holds a masked secret, naming the option, instead of taking ******** as the secret', () => {
+    const saved = formatConfig(
+      loadServeConfig({
+        flags: {},
+        env: { FILE_SIGNER_PASSWD: SECRET, TIMESTAMP_SIGNER: 'file' },
+        searchDirs: [],
+      }).config,
+    );
+    expect(saved).toContain('file-signer-passwd: "********"');
+    expect(errorOf(() => loadFile(saved))).toMatch(
+      /^config file \S+timestamp-server\.yaml: invalid value for key "file-signer-passwd": \*{8} is how --print-config masks a secret, not the secret: give it again$/,
+    );
+  });
+
+  it.each(secretOptions.map((spec) => [spec.flag, spec] as const))(
+    '%s: the mask is refused in every layer',
+    (flag, spec) => {
+      expect(errorOf(() => parseOptionValue(spec, MASK))).toContain(
+        `invalid value for --${flag}: ******** is how --print-config masks a secret`,
+      );
+    },
+  );
+
+  it('a secret that merely contains asterisks is taken', () => {
+    const spec = secretOptions.find((candidate) => candidate.flag === 'file-signer-passwd')!;
+    expect(parseOptionValue(spec, '*********')).toBe('*********');
   });
 });

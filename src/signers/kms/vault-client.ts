@@ -213,7 +213,7 @@ async function vaultCall(
       code ? { cause: new CodedError(code, code) } : undefined,
     );
   }
-  const text = await response.text();
+  const text = await answerText(response, method, path);
   if (!response.ok) {
     let detail = '';
     try {
@@ -242,4 +242,27 @@ async function vaultCall(
   if (typeof parsed.data !== 'object' || parsed.data === null)
     throw new VaultError('NO_DATA', `Vault /v1/${path}: no data in the answer`);
   return parsed.data as Record<string, unknown>;
+}
+
+/**
+ * The most of an answer read: Vault's are a few KB (a key with many versions, tens). A larger or
+ * endless one (a proxy, or not Vault at all) is cut there rather than held whole in memory.
+ */
+export const MAX_VAULT_ANSWER_BYTES = 4 * 1024 * 1024;
+
+async function answerText(response: Response, method: string, path: string): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of response.body ?? []) {
+    size += chunk.byteLength;
+    // Thrown inside the loop: leaving it cancels the body, which closes the connection.
+    if (size > MAX_VAULT_ANSWER_BYTES) {
+      throw new VaultError(
+        'BAD_ANSWER',
+        `Vault ${method} /v1/${path}: HTTP ${response.status} answer larger than ${MAX_VAULT_ANSWER_BYTES / 1024 / 1024} MiB, not read`,
+      );
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }

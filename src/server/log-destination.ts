@@ -54,9 +54,9 @@ function formatted(data) {
     let line;
     try {
       line = formatLine(text.slice(start, end));
-    } catch {
-      line = text.slice(start, end + 1); // as it came: a line is never lost to its formatting
-    }
+    } catch {}
+    // As it came where the format fails: a line is never lost to its formatting.
+    if (typeof line !== 'string') line = text.slice(start, end + 1);
     output += line;
     length += Buffer.byteLength(line);
     ends.push(length);

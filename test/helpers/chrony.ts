@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { querySntp } from '../../src/clock/sntp-client.js';
 import { selfSignedTls } from '../fakes/tls.js';
 import { tempDir } from './openssl.js';
+import { childEnvironment, reapChild } from './process.js';
 
 /** A free UDP port on 127.0.0.1 (bound, read, released). */
 export async function freeUdpPort(): Promise<number> {
@@ -42,7 +43,8 @@ const CHRONYD = existsSync('/usr/sbin/chronyd') ? '/usr/sbin/chronyd' : 'chronyd
  * Runs `chronyd -d -x -f conf` (never touching the system clock) in its own process group, as the
  * current user: as root `-u root` (else chronyd drops to _chrony, which can read neither the
  * temporary key nor the directories), otherwise `-U -u <me>` (chronyd refuses non-root otherwise).
- * With skewSeconds it runs under faketime, so it serves a clock that far ahead.
+ * With skewSeconds it runs under faketime, so it serves a clock that far ahead. Its environment is
+ * childEnvironment()'s; the group is killed (reapChild) if the test fails with it still running.
  */
 function spawnChronyd(conf: string, skewSeconds = 0) {
   const chronyd = [CHRONYD, '-d', '-x', '-f', conf];
@@ -55,8 +57,11 @@ function spawnChronyd(conf: string, skewSeconds = 0) {
   // Its own process group: faketime forks chronyd, and stop() must end both.
   const child: ChildProcess = spawn(command[0]!, command.slice(1), {
     detached: true,
+    env: childEnvironment(),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // A detached group outlives this process: killed whole, should the test fail before stop().
+  reapChild(child, { group: true });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));

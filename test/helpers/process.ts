@@ -40,6 +40,24 @@ export function childEnvironment(env: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv
   return { ...inherited, HOME: NO_CONFIG_HOME, ...TEST_RUN_ENV, ...env };
 }
 
+/** The children whose whole process group is killed (reapChild's `group`), one set per process. */
+const GROUP_LEADERS: WeakSet<ChildProcess> = ((globalThis as Record<symbol, unknown>)[
+  Symbol.for('timestamp-authority.test.group-leaders')
+] ??= new WeakSet<ChildProcess>()) as WeakSet<ChildProcess>;
+
+/** SIGKILL to `child`, or to its process group where reapChild was asked to (synchronous). */
+function sigkill(child: ChildProcess): void {
+  if (GROUP_LEADERS.has(child) && child.pid !== undefined) {
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+      return;
+    } catch {
+      // The group is gone: the child alone, below.
+    }
+  }
+  child.kill('SIGKILL');
+}
+
 /** The children reapChild watches, one set per process whatever the module copies. */
 const RUNNING: Set<ChildProcess> = ((globalThis as Record<symbol, unknown>)[
   Symbol.for('timestamp-authority.test.children')
@@ -47,7 +65,7 @@ const RUNNING: Set<ChildProcess> = ((globalThis as Record<symbol, unknown>)[
   const running = new Set<ChildProcess>();
   // The last resort, should the process end before the afterAll below (synchronous: a signal is
   // all 'exit' allows).
-  process.once('exit', () => running.forEach((child) => child.kill('SIGKILL')));
+  process.once('exit', () => running.forEach(sigkill));
   return running;
 })()) as Set<ChildProcess>;
 
@@ -65,11 +83,14 @@ try {
 export const ended = (child: ChildProcess): boolean =>
   child.exitCode !== null || child.signalCode !== null;
 
-/** SIGKILL to `child` unless it has ended; resolves once it has. */
+/**
+ * SIGKILL to `child` (to its process group where reapChild was given `group`) unless it has ended;
+ * resolves once it has.
+ */
 export async function kill(child: ChildProcess): Promise<void> {
   if (ended(child) || child.pid === undefined) return;
   const exited = once(child, 'exit');
-  child.kill('SIGKILL');
+  sigkill(child);
   await exited;
 }
 
@@ -78,9 +99,12 @@ export async function kill(child: ChildProcess): Promise<void> {
  * a timeout: onTestFailed runs after the afterEach hooks), and at the latest once the test file's
  * hooks are done (the afterAll above: a file may share a server between its tests, and stop it in
  * its own afterAll). The server's own children (cluster workers, the PKCS#11 host) end with it:
- * they exit when their parent's IPC channel closes.
+ * they exit when their parent's IPC channel closes. `group`: for a child spawned `detached` (the
+ * leader of a process group of its own, as chronyd under faketime), the whole group is killed:
+ * such a group outlives this process otherwise.
  */
-export function reapChild(child: ChildProcess): void {
+export function reapChild(child: ChildProcess, options: { group?: boolean } = {}): void {
+  if (options.group) GROUP_LEADERS.add(child);
   RUNNING.add(child);
   child.once('exit', () => RUNNING.delete(child));
   try {

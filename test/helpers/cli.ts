@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { reapChild } from './process.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI_JS = join(ROOT, 'dist', 'src', 'cli', 'timestamp-cli.js');
@@ -12,7 +13,11 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the BUILT timestamp-cli (`npm run build` or `make test` first), as users run it. */
+/**
+ * Runs the BUILT timestamp-cli (`npm run build` or `make test` first), as users run it: with PATH,
+ * HOME and `env` alone (not childEnvironment(), which keeps the CLI's own TIMESTAMP_* variables);
+ * killed if the test fails first (reapChild).
+ */
 export function runCli(
   args: string[],
   options: { cwd?: string; env?: Record<string, string> } = {},
@@ -20,7 +25,7 @@ export function runCli(
   if (!existsSync(CLI_JS))
     throw new Error(`${CLI_JS} is missing: run \`npm run build\` (make test does)`);
   return new Promise((resolve) => {
-    execFile(
+    const child = execFile(
       process.execPath,
       [CLI_JS, ...args],
       {
@@ -39,5 +44,6 @@ export function runCli(
         resolve({ code, stdout, stderr });
       },
     );
+    reapChild(child);
   });
 }

@@ -2,25 +2,28 @@ import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { REPO_ROOT } from './process.js';
+import { childEnvironment, REPO_ROOT } from './process.js';
 
 const run = promisify(execFile);
 
 /**
  * Builds test/fixtures/go-tlog (Go's golang.org/x/mod/sumdb/{note,tlog} from Debian's
- * golang-golang-x-mod-dev) offline into `dir`, with its own GOCACHE; returns the binary.
+ * golang-golang-x-mod-dev) offline into `dir`, with its own GOCACHE and HOME (whatever go writes
+ * below HOME stays in `dir`), with the local toolchain whatever GOTOOLCHAIN the shell sets;
+ * returns the binary.
  */
 export async function buildGoTlog(dir: string): Promise<string> {
   const bin = join(dir, 'go-tlog');
   await run('go', ['build', '-o', bin, join(REPO_ROOT, 'test/fixtures/go-tlog/main.go')], {
-    env: {
-      ...process.env,
+    env: childEnvironment({
+      HOME: dir,
       GOPATH: '/usr/share/gocode',
       GO111MODULE: 'off',
       GOCACHE: join(dir, 'gocache'),
       GOFLAGS: '',
+      GOTOOLCHAIN: 'local',
       CGO_ENABLED: '0',
-    },
+    }),
   });
   return bin;
 }
@@ -28,7 +31,7 @@ export async function buildGoTlog(dir: string): Promise<string> {
 /** Runs the Go cross-checker; resolves to its stdout, rejects with its stderr in the message. */
 export async function goTlog(bin: string, ...args: string[]): Promise<string> {
   try {
-    return (await run(bin, args)).stdout;
+    return (await run(bin, args, { env: childEnvironment() })).stdout;
   } catch (error) {
     const stderr = (error as { stderr?: string }).stderr ?? '';
     throw new Error(`go-tlog ${args.join(' ')} failed: ${stderr}`, { cause: error });

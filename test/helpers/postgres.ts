@@ -12,7 +12,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from './process.js';
+import { childEnvironment, freePort } from './process.js';
 
 const run = promisify(execFile);
 
@@ -33,16 +33,15 @@ export function postgresBin(root = '/usr/lib/postgresql'): string {
 }
 
 /**
- * The environment of initdb, pg_ctl and createdb: this process's less libpq's PG* variables (a
- * developer's PGHOST, PGPORT or PGSSLMODE would redirect createdb) and the locale (initdb refuses a
- * LANG the machine has no locale for, `invalid locale settings`; the cluster is made with
- * --no-locale anyway), in the C locale.
+ * The environment of initdb, pg_ctl and createdb: childEnvironment()'s, which has none of libpq's
+ * PG* variables (a developer's PGHOST, PGPORT or PGSSLMODE would redirect createdb), less the
+ * locale (initdb refuses a LANG the machine has no locale for, `invalid locale settings`; the
+ * cluster is made with --no-locale anyway), in the C locale, with the cluster's password.
  */
 function postgresEnvironment(password: string): NodeJS.ProcessEnv {
+  const locale = /^(LANG|LANGUAGE|LC_[A-Z_]+)$/;
   const env = Object.fromEntries(
-    Object.entries(process.env).filter(
-      ([name]) => !/^PG[A-Z]+$/.test(name) && !/^(LANG|LANGUAGE|LC_[A-Z_]+)$/.test(name),
-    ),
+    Object.entries(childEnvironment()).filter(([name]) => !locale.test(name)),
   );
   return { ...env, LC_ALL: 'C', PGPASSWORD: password };
 }

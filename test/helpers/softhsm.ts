@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { tempDir } from './openssl.js';
+import { childEnvironment } from './process.js';
 
 const run = promisify(execFile);
 
@@ -24,7 +25,7 @@ export type HsmKeyType =
 /**
  * A SoftHSM2 whose token directory is a temporary folder: SOFTHSM2_CONF points at its own
  * configuration, set in this process's environment (SoftHSM reads it at C_Initialize) and passed
- * to the tools and servers the test starts. `cleanup()` removes it all.
+ * to the tools and servers the test starts (`env`). `cleanup()` removes it all.
  */
 export class SoftHsm {
   readonly dir = tempDir();
@@ -43,8 +44,9 @@ export class SoftHsm {
     process.env['SOFTHSM2_CONF'] = this.conf;
   }
 
+  /** For a tool or server that opens the token: childEnvironment() with SOFTHSM2_CONF. */
   get env(): NodeJS.ProcessEnv {
-    return { ...process.env, SOFTHSM2_CONF: this.conf };
+    return childEnvironment({ SOFTHSM2_CONF: this.conf });
   }
 
   async initToken(label: string): Promise<void> {

@@ -5,6 +5,7 @@ import { parseTimestampResponse } from '../../../src/verify/parse-response.js';
 import { CLI_JS } from '../../helpers/cli.js';
 import { tempDir } from '../../helpers/openssl.js';
 import { issueToken, makePki } from '../../helpers/pki.js';
+import { reapChild } from '../../helpers/process.js';
 
 /**
  * The CLI with its stdout a pipe whose reader is gone before it starts, as `timestamp-cli … | true`
@@ -23,6 +24,7 @@ function withBrokenStdout(
     env: { PATH: process.env['PATH'] ?? '', HOME: cwd },
     stdio: ['ignore', writer, 'pipe'],
   });
+  reapChild(child);
   closeSync(writer);
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));

@@ -8,9 +8,17 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../../helpers/openssl.js';
-import { REPO_ROOT, requireBuild, SERVER_BIN, startProcess } from '../../helpers/process.js';
+import {
+  childEnvironment,
+  REPO_ROOT,
+  requireBuild,
+  SERVER_BIN,
+  startProcess,
+} from '../../helpers/process.js';
 
-const run = promisify(execFile);
+/** bash, curl, openssl and the server's version command, in a spawned server's environment. */
+const run = (file: string, args: string[], options: { cwd?: string } = {}) =>
+  promisify(execFile)(file, args, { ...options, env: childEnvironment() });
 
 /**
  * The README's block, read from README.md so that it cannot drift from what is tested. Its first

@@ -15,6 +15,7 @@ import { startServer, type RunningServer } from '../../../src/runtime/serve.js';
 import { encodePem } from '../../../src/x509/pem.js';
 import { CLI_JS, runCli } from '../../helpers/cli.js';
 import { tempDir } from '../../helpers/openssl.js';
+import { reapChild } from '../../helpers/process.js';
 import { silentLogger } from '../../helpers/tsa.js';
 
 const FLAG_RULE =
@@ -468,6 +469,8 @@ describe('timestamp-cli end to end against a running server (reference 12.3)', (
         env: { PATH: process.env['PATH'] ?? '', HOME: dir.dir },
       },
     );
+    // Blocked on the FIFO should the test fail before the write: killed then.
+    reapChild(child);
     let stderr = '';
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
     const progressShown = new Promise<void>((resolve) =>

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../../helpers/openssl.js';
+import { childEnvironment, reapChild } from '../../helpers/process.js';
 import { cliArguments, REPO_ROOT } from '../../helpers/spawn-server.js';
 
 /**
@@ -28,8 +29,10 @@ function raiser(name: string, raise: string): string {
 function runWith(preload: string) {
   const child = spawn(process.execPath, ['--import', preload, ...cliArguments(), 'version'], {
     cwd: REPO_ROOT,
+    env: childEnvironment(),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  reapChild(child);
   let output = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -10,6 +10,7 @@ import {
 } from '../../helpers/chrony.js';
 import { auditPathForSlot } from '../../../src/server/audit-log.js';
 import { tempDir } from '../../helpers/openssl.js';
+import { childEnvironment } from '../../helpers/process.js';
 import { until } from '../../helpers/sntp-responder.js';
 import { spawnServer } from '../../helpers/spawn-server.js';
 import { helloTimeStampReq } from '../../loadtest/request.js';
@@ -83,7 +84,7 @@ describe('--time-source chrony with --workers 2 (the primary reads chronyd, work
     expect(records).toHaveLength(6);
     // docs/operations.md merges them with `sort -m`: each line starts with its `time`.
     const merged = execFileSync('sort', ['-m', ...files], {
-      env: { ...process.env, LC_ALL: 'C' },
+      env: childEnvironment({ LC_ALL: 'C' }),
       encoding: 'utf8',
     })
       .split('\n')

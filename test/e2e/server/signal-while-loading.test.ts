@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { spawnHeldAtImport } from '../../helpers/held-import.js';
+import { childEnvironment } from '../../helpers/process.js';
 import {
   cliArguments,
   MISSING_FILE_SIGNER,
@@ -36,6 +37,7 @@ function pid1Command(): string[] {
     ['unshare', '-pf'],
   ]) {
     const tried = spawnSync(command[0] as string, [...command.slice(1), 'true'], {
+      env: childEnvironment(),
       encoding: 'utf8',
     });
     if (tried.status === 0) return command;

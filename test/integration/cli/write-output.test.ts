@@ -18,6 +18,7 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { writeFileAtomic } from '../../../src/cli/timestamp-cli/write-output.js';
 import { tempDir } from '../../helpers/openssl.js';
+import { childEnvironment } from '../../helpers/process.js';
 import { REPO_ROOT } from '../../helpers/spawn-server.js';
 
 describe('writeFileAtomic', () => {
@@ -137,6 +138,7 @@ describe('writeFileAtomic', () => {
       const paths = ['/dev/stdout', '/dev/fd/1', '/proc/self/fd/1', '/dev/stderr', '/dev/fd/2'];
       const child = spawnSync(process.execPath, ['--import', 'tsx', script, ...paths], {
         cwd: REPO_ROOT,
+        env: childEnvironment(),
         encoding: 'utf8',
       });
       expect(child.stderr).toBe('/dev/stderr,/dev/fd/2,');

@@ -3,19 +3,25 @@ import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { childEnvironment, reapChild } from '../../helpers/process.js';
 import { replayCase, ReplayPathError } from '../../fuzz/replay.js';
 import { FuzzUsageError, parseFuzzOptions, TARGET_NAMES } from '../../fuzz/run-options.js';
 
 const REPO = resolve(import.meta.dirname, '..', '..', '..');
 
-/** `npm run fuzz -- <args>` as the script runs it: its exit status and output. */
+/**
+ * `npm run fuzz -- <args>` as the script runs it (in a spawned server's environment, killed if the
+ * test fails first): its exit status and output.
+ */
 async function fuzz(args: string[]) {
   try {
-    const { stdout, stderr } = await promisify(execFile)(
+    const running = promisify(execFile)(
       process.execPath,
       ['--import', 'tsx', 'test/fuzz/run.ts', ...args],
-      { cwd: REPO, encoding: 'utf8' },
+      { cwd: REPO, env: childEnvironment(), encoding: 'utf8' },
     );
+    reapChild(running.child);
+    const { stdout, stderr } = await running;
     return { status: 0, stdout, stderr };
   } catch (error) {
     const failed = error as { code: number; stdout: string; stderr: string };

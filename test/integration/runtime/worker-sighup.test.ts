@@ -2,11 +2,17 @@ import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
+import { childEnvironment, reapChild } from '../../helpers/process.js';
 
 const WORKER = fileURLToPath(new URL('../../fixtures/cluster/run-worker.ts', import.meta.url));
 
 it('a worker still starting (no setup, no audit log open) survives SIGHUP', async () => {
-  const child = fork(WORKER, [], { execArgv: ['--import', 'tsx'], stdio: 'ignore' });
+  const child = fork(WORKER, [], {
+    execArgv: ['--import', 'tsx'],
+    env: childEnvironment(),
+    stdio: 'ignore',
+  });
+  reapChild(child);
   const [hello] = (await once(child, 'message')) as [{ type: string }];
   expect(hello.type).toBe('tsa:hello');
   // The primary passes SIGHUP (log rotation) to every worker, serving or not.

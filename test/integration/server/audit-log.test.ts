@@ -15,6 +15,7 @@ import type { AuditRecord } from '../../../src/server/audit-record.js';
 import { RecordError, type GrantedOutcome } from '../../../src/tsp/authority.js';
 import { openAuditFileWith } from '../../helpers/audit-file.js';
 import { openssl, tempDir } from '../../helpers/openssl.js';
+import { childEnvironment } from '../../helpers/process.js';
 import { derSeeds, grantableRequest, SEED_DATA } from '../../helpers/seeds.js';
 import { spawnServer, type SpawnedServer } from '../../helpers/spawn-logged-server.js';
 import { createTestServer, silentLogger } from '../../helpers/tsa.js';
@@ -468,7 +469,7 @@ describe('audit log in a running server', () => {
         '-p',
         String(server.child.pid),
       ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
+      { env: childEnvironment(), stdio: ['ignore', 'ignore', 'pipe'] },
     );
     const straceExited = new Promise((resolve) => strace.once('exit', resolve));
     cleanups.push(() => {

@@ -25,6 +25,7 @@ import { parseDockerfile } from '../../helpers/dockerfile.js';
 import { renderKustomization } from '../../helpers/kustomize.js';
 import { openssl, tempDir } from '../../helpers/openssl.js';
 import { UNTIL_SETTLED } from '../../helpers/poll.js';
+import { childEnvironment } from '../../helpers/process.js';
 import { watch } from '../../helpers/slow-client.js';
 import { silentLogger } from '../../helpers/tsa.js';
 import { REPO_ROOT } from '../../helpers/spawn-server.js';
@@ -197,17 +198,22 @@ describe('HTTPS listener', () => {
     const response = await getHttps(server.tlsUrl ?? '', '/api/v1/timestamp/certchain');
     expect(response).toMatchObject({ status: 200, alpn: 'http/1.1' });
     expect(response.body).toContain('-----BEGIN CERTIFICATE-----');
-    const { stdout } = await promisify(execFile)('curl', [
-      '-sS',
-      '--http2',
-      '--cacert',
-      pki.ca,
-      '-o',
-      '/dev/null',
-      '-w',
-      '%{http_version} %{http_code}',
-      `${server.tlsUrl}/ping`,
-    ]);
+    // No ~/.curlrc of the developer's (childEnvironment's HOME has none).
+    const { stdout } = await promisify(execFile)(
+      'curl',
+      [
+        '-sS',
+        '--http2',
+        '--cacert',
+        pki.ca,
+        '-o',
+        '/dev/null',
+        '-w',
+        '%{http_version} %{http_code}',
+        `${server.tlsUrl}/ping`,
+      ],
+      { env: childEnvironment() },
+    );
     expect(stdout).toBe('2 200');
   });
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../../helpers/openssl.js';
 import { postgresBin } from '../../helpers/postgres.js';
+import { childEnvironment } from '../../helpers/process.js';
 import { REPO_ROOT } from '../../helpers/spawn-server.js';
 
 /**
@@ -57,7 +58,7 @@ function installTestDeps(root: string) {
     });
   }
   const result = spawnSync('bash', [join(dir, 'script.sh')], {
-    env: { ...process.env, PATH: `${join(dir, 'bin')}:${process.env.PATH ?? ''}` },
+    env: childEnvironment({ PATH: `${join(dir, 'bin')}:${process.env.PATH ?? ''}` }),
     encoding: 'utf8',
   });
   const installs = existsSync(log)

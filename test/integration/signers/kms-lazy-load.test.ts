@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../../helpers/openssl.js';
+import { childEnvironment } from '../../helpers/process.js';
 
 const run = promisify(execFile);
 const dir = tempDir();
@@ -34,9 +35,8 @@ describe('cloud SDKs and the PKCS#11 binding are loaded lazily', () => {
         '-e',
         script,
       ],
-      {
-        env: { ...process.env, IMPORT_LOG: log },
-      },
+      // No NODE_OPTIONS (a --require would load modules of its own) nor SDK variables of the shell.
+      { env: childEnvironment({ IMPORT_LOG: log }) },
     );
     const [before = '', after = ''] = readFileSync(log, 'utf8').split('MARKER\n');
     expect(before).toContain('/src/signers/create-signer.ts');

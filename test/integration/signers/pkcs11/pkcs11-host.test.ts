@@ -42,7 +42,7 @@ import {
   type Pkcs11Calls,
 } from '../../../../src/signers/pkcs11/pkcs11-host.js';
 import { tempDir } from '../../../helpers/openssl.js';
-import { kill } from '../../../helpers/process.js';
+import { childEnvironment, kill, reapChild } from '../../../helpers/process.js';
 import { TSX_LOADER } from '../../../helpers/spawn-server.js';
 import { SOFTHSM_MODULE, SoftHsm, TEST_PIN } from '../../../helpers/softhsm.js';
 
@@ -260,10 +260,12 @@ describe('exit with a module call that never returns', () => {
   async function hungProcess() {
     const hangDir = tempDir();
     const initialize = hang('C_Initialize', hangDir.dir);
+    // SOFTHSM2_CONF is this file's token's (SoftHsm set it in this process's environment).
     const child = spawn(process.execPath, ['--import', TSX_LOADER, EXIT_WHILE_HUNG], {
-      env: { ...process.env, PKCS11_HANG_DIR: hangDir.dir },
+      env: childEnvironment({ PKCS11_HANG_DIR: hangDir.dir }),
       stdio: ['pipe', 'pipe', 'inherit'],
     });
+    reapChild(child);
     const exited = once(child, 'exit');
     // Killed (and the folder removed) first, whatever fails.
     const cleanup = async () => {

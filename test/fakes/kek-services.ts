@@ -1,3 +1,4 @@
+import { aimAwsSdkAt } from '../helpers/fake-aws-kms.js';
 import { startFakeAwsKms } from './aws-kms.js';
 import { startFakeGcpKms } from './gcp-kms.js';
 import { startFakeVault } from './vault-transit.js';
@@ -12,18 +13,17 @@ export interface KekServices {
 
 /**
  * Starts fake AWS KMS, Cloud KMS and Vault transit servers on 127.0.0.1 and points the SDKs' and
- * Tink's environment variables at them (fake AWS credentials, no GCP metadata server).
+ * Tink's environment variables at them (fake AWS credentials and region, no GCP metadata server;
+ * the Tink AWS KEK takes its region from the key ARN).
  */
 export async function startKekServices(vaultToken: string): Promise<KekServices> {
-  process.env['AWS_ACCESS_KEY_ID'] = 'AKIDFAKEFORTESTS';
-  process.env['AWS_SECRET_ACCESS_KEY'] = 'fake-secret';
   process.env['METADATA_SERVER_DETECTION'] = 'none';
   const [aws, gcp, vault] = await Promise.all([
     startFakeAwsKms(),
     startFakeGcpKms(),
     startFakeVault({ token: vaultToken }),
   ]);
-  process.env['AWS_ENDPOINT_URL_KMS'] = aws.origin;
+  aimAwsSdkAt(aws.origin);
   process.env['GCP_KMS_ENDPOINT'] = gcp.endpoint;
   process.env['TINK_HCVAULT_ADDR'] = vault.origin;
   return {

@@ -5,6 +5,7 @@ import { startFakeAwsKms } from '../../fakes/aws-kms.js';
 import { startFakeAzureKeyVault } from '../../fakes/azure-key-vault.js';
 import { startFakeVault } from '../../fakes/vault-transit.js';
 import { selfSignedTls } from '../../fakes/tls.js';
+import { awsKmsEnvironment } from '../../helpers/fake-aws-kms.js';
 import { cliArguments } from '../../helpers/spawn-server.js';
 import { childEnvironment, reapChild } from '../../helpers/process.js';
 import { openssl, tempDir } from '../../helpers/openssl.js';
@@ -132,12 +133,8 @@ describe('timestamp-server serve --timestamp-signer kms', () => {
     try {
       const created = aws.createKey('ec-p256', 'cli');
       const paths = await writeChainFor(created.key.publicKey!, dir);
-      const env = {
-        AWS_ACCESS_KEY_ID: 'AKIDFAKE',
-        AWS_SECRET_ACCESS_KEY: 'x',
-        AWS_REGION: 'us-east-1',
-        AWS_ENDPOINT_URL_KMS: '',
-      };
+      // No endpoint override: the key URI names the endpoint.
+      const env = awsKmsEnvironment('');
       const args = [
         '--timestamp-signer',
         'kms',

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeAwsKms } from '../../fakes/aws-kms.js';
+import { awsKmsEnvironment, type FakeAwsKms } from '../../helpers/fake-aws-kms.js';
 import { openssl, tempDir } from '../../helpers/openssl.js';
 import { waitUntil } from '../../helpers/poll.js';
 import { requireBuild, SERVER_BIN, startProcess } from '../../helpers/process.js';
@@ -20,7 +21,7 @@ const KMS_TIMEOUT = '30s';
 const SHORT_KMS_TIMEOUT = '1s';
 
 const dir = tempDir();
-let fake: Awaited<ReturnType<typeof startFakeAwsKms>>;
+let fake: FakeAwsKms;
 let chain: string;
 let root: string;
 let keyArn: string;
@@ -53,14 +54,7 @@ async function startServer(kmsTimeout: string, breakerThreshold: number) {
       '--kms-breaker-cooldown',
       '2s',
     ],
-    {
-      env: {
-        AWS_ACCESS_KEY_ID: 'AKIDFAKEFORTESTS',
-        AWS_SECRET_ACCESS_KEY: 'fake-secret',
-        AWS_REGION: 'us-east-1',
-        AWS_ENDPOINT_URL_KMS: fake.origin,
-      },
-    },
+    { env: awsKmsEnvironment(fake.origin) },
   );
   return { url: running.url, running };
 }

@@ -2,6 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { awsKmsEnvironment } from '../../helpers/fake-aws-kms.js';
 import { tempDir } from '../../helpers/openssl.js';
 import { writeChainFor } from '../../helpers/remote-tsa.js';
 import { REPO_ROOT, runCli, SERVE_ON_EPHEMERAL_PORTS } from '../../helpers/spawn-server.js';
@@ -54,10 +55,7 @@ async function startHeld(workers: number) {
     ],
     {
       HOME: `${REPO_ROOT}/test/fixtures-none`,
-      AWS_ACCESS_KEY_ID: 'AKIDFAKEFORTESTS',
-      AWS_SECRET_ACCESS_KEY: 'fake-secret',
-      AWS_REGION: 'us-east-1',
-      AWS_ENDPOINT_URL_KMS: kms.url,
+      ...awsKmsEnvironment(kms.url),
     },
   );
   cleanups.push(() => {

@@ -1,23 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../../../src/config/resolve.js';
 import { createAuthority } from '../../../src/runtime/serve.js';
-import { startFakeAwsKms } from '../../fakes/aws-kms.js';
+import { startFakeAwsKmsForSdk, type FakeAwsKms } from '../../helpers/fake-aws-kms.js';
 import { tempDir } from '../../helpers/openssl.js';
 import { UNTIL_SETTLED } from '../../helpers/poll.js';
 import { writeChainFor } from '../../helpers/remote-tsa.js';
 import { silentLogger } from '../../helpers/tsa.js';
 
-let fake: Awaited<ReturnType<typeof startFakeAwsKms>>;
+let fake: FakeAwsKms;
 const dir = tempDir();
 
 beforeAll(async () => {
-  process.env['AWS_ACCESS_KEY_ID'] = 'AKIDFAKEFORTESTS';
-  process.env['AWS_SECRET_ACCESS_KEY'] = 'fake-secret';
-  process.env['AWS_REGION'] = 'us-east-1';
-  fake = await startFakeAwsKms();
+  fake = await startFakeAwsKmsForSdk();
   // Idle keep-alive connections stay until the client closes them.
   fake.server.keepAliveTimeout = 600_000;
-  process.env['AWS_ENDPOINT_URL_KMS'] = fake.origin;
 });
 afterAll(async () => {
   await fake.close();

@@ -6,24 +6,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readConfigFile } from '../../../src/config/config-file.js';
 import { resolveLayers } from '../../../src/config/resolve.js';
 import { startServer, type RunningServer } from '../../../src/runtime/serve.js';
-import { startFakeAwsKms } from '../../fakes/aws-kms.js';
+import { startFakeAwsKmsForSdk, type FakeAwsKms } from '../../helpers/fake-aws-kms.js';
 import { openssl, tempDir } from '../../helpers/openssl.js';
 import { writeChainFor } from '../../helpers/remote-tsa.js';
 import { silentLogger } from '../../helpers/tsa.js';
 
 const dir = tempDir();
-let fake: Awaited<ReturnType<typeof startFakeAwsKms>>;
+let fake: FakeAwsKms;
 let server: RunningServer;
 let kmsRoot: string;
 
 beforeAll(async () => {
-  Object.assign(process.env, {
-    AWS_ACCESS_KEY_ID: 'AKIDFAKEFORTESTS',
-    AWS_SECRET_ACCESS_KEY: 'fake-secret',
-    AWS_REGION: 'us-east-1',
-  });
-  fake = await startFakeAwsKms();
-  process.env['AWS_ENDPOINT_URL_KMS'] = fake.origin;
+  fake = await startFakeAwsKmsForSdk();
   const created = fake.createKey('ec-p256', 'profile');
   const paths = await writeChainFor(created.key.publicKey!, dir);
   kmsRoot = paths.root;

@@ -7,6 +7,7 @@ import { HTML_PAGE, startFakeOddService, type OddAnswer } from '../../helpers/od
 import { closedPort } from '../../helpers/process.js';
 import { tempDir } from '../../helpers/openssl.js';
 import { restoreEnvAfterAll } from '../../helpers/env.js';
+import { AWS_KMS_VARIABLES } from '../../helpers/fake-aws-kms.js';
 
 /**
  * A Tink keyset's KEK that cannot be reached, or answers an error page or a 5xx, said nothing of
@@ -27,10 +28,8 @@ let odd: Awaited<ReturnType<typeof startFakeOddService>>;
 /** A port nothing listens on, and nothing can take while the file runs. */
 let closed: Awaited<ReturnType<typeof closedPort>>;
 const VARIABLES = [
-  'AWS_ACCESS_KEY_ID',
-  'AWS_SECRET_ACCESS_KEY',
+  ...AWS_KMS_VARIABLES,
   'METADATA_SERVER_DETECTION',
-  'AWS_ENDPOINT_URL_KMS',
   'GCP_KMS_ENDPOINT',
   'TINK_HCVAULT_ADDR',
 ] as const;

@@ -4,6 +4,7 @@ import { createAwsKmsApi } from '../../../../src/signers/kms/aws.js';
 import { openKek } from '../../../../src/signers/tink/open-kek.js';
 import { restoreEnvAfterEach } from '../../../helpers/env.js';
 import { failureOf, shownError } from '../../../helpers/errors.js';
+import { FAKE_AWS_CREDENTIALS } from '../../../helpers/fake-aws-kms.js';
 
 /**
  * An endpoint override that does not parse reached `new URL` (GCP_KMS_ENDPOINT) or the AWS SDK
@@ -52,12 +53,7 @@ describe('endpoint override variables', () => {
   it.each(SIGNERS)(
     '%s for %s: refused naming the variable, its value never shown',
     async (variable, _scheme, start) => {
-      Object.assign(process.env, {
-        METADATA_SERVER_DETECTION: 'none',
-        AWS_ACCESS_KEY_ID: 'AKIDFAKEFORTESTS',
-        AWS_SECRET_ACCESS_KEY: 'fake-secret',
-        AWS_REGION: 'us-east-1',
-      });
+      Object.assign(process.env, { METADATA_SERVER_DETECTION: 'none', ...FAKE_AWS_CREDENTIALS });
       for (const [value, problem] of REFUSED) {
         process.env[variable] = value;
         const error = await failureOf(start);

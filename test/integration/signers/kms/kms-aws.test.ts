@@ -1,6 +1,6 @@
 import { DescribeKeyCommand, KMSClient, UpdateAliasCommand } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startFakeAwsKms } from '../../../fakes/aws-kms.js';
+import { startFakeAwsKmsForSdk, type FakeAwsKms } from '../../../helpers/fake-aws-kms.js';
 import { tempDir } from '../../../helpers/openssl.js';
 import {
   createFlagServer,
@@ -9,16 +9,12 @@ import {
   writeChainFor,
 } from '../../../helpers/remote-tsa.js';
 
-let fake: Awaited<ReturnType<typeof startFakeAwsKms>>;
+let fake: FakeAwsKms;
 const dir = tempDir();
 
 beforeAll(async () => {
-  process.env['AWS_ACCESS_KEY_ID'] = 'AKIDFAKEFORTESTS';
-  process.env['AWS_SECRET_ACCESS_KEY'] = 'fake-secret';
-  process.env['AWS_REGION'] = 'us-east-1';
-  fake = await startFakeAwsKms();
-  // The AWS SDK's own endpoint override.
-  process.env['AWS_ENDPOINT_URL_KMS'] = fake.origin;
+  // Through the AWS SDK's own endpoint override (AWS_ENDPOINT_URL_KMS).
+  fake = await startFakeAwsKmsForSdk();
 });
 afterAll(async () => {
   await fake.close();

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { registry } from '../../../../src/metrics/registry.js';
-import { startFakeAwsKms } from '../../../fakes/aws-kms.js';
+import { startFakeAwsKmsForSdk, type FakeAwsKms } from '../../../helpers/fake-aws-kms.js';
 import { signerFailureCounts, watchUnhandledRejections } from '../../../helpers/fault-tsa.js';
 import { openssl, tempDir } from '../../../helpers/openssl.js';
 import { waitUntil } from '../../../helpers/poll.js';
@@ -23,18 +23,12 @@ const dir = tempDir();
 const unhandled = watchUnhandledRejections();
 afterEach(() => expect(unhandled).toEqual([]));
 
-let fake: Awaited<ReturnType<typeof startFakeAwsKms>>;
+let fake: FakeAwsKms;
 let server: Awaited<ReturnType<typeof createFlagServer>>;
 let root: string;
 
 beforeAll(async () => {
-  Object.assign(process.env, {
-    AWS_ACCESS_KEY_ID: 'AKIDFAKEFORTESTS',
-    AWS_SECRET_ACCESS_KEY: 'fake-secret',
-    AWS_REGION: 'us-east-1',
-  });
-  fake = await startFakeAwsKms();
-  process.env['AWS_ENDPOINT_URL_KMS'] = fake.origin;
+  fake = await startFakeAwsKmsForSdk();
   const created = fake.createKey('ec-p256', 'breaker');
   const paths = await writeChainFor(created.key.publicKey!, dir);
   root = paths.root;

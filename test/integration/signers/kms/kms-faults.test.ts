@@ -7,10 +7,10 @@ import {
   RemoteSignerTimeout,
   type RemoteCallPolicy,
 } from '../../../../src/signers/kms/remote-signer.js';
-import { startFakeAwsKms } from '../../../fakes/aws-kms.js';
 import { startFakeAzureKeyVault } from '../../../fakes/azure-key-vault.js';
 import { startFakeGcpKms } from '../../../fakes/gcp-kms.js';
 import { startFakeVault } from '../../../fakes/vault-transit.js';
+import { startFakeAwsKmsForSdk } from '../../../helpers/fake-aws-kms.js';
 import {
   createRemoteTsa,
   signerFailureCounts,
@@ -85,13 +85,7 @@ const PROVIDERS: Provider[] = [
     signOperation: 'Sign',
     unavailableReason: 'server_error',
     async start() {
-      const fake = await startFakeAwsKms();
-      Object.assign(process.env, {
-        AWS_ACCESS_KEY_ID: 'AKIDFAKEFORTESTS',
-        AWS_SECRET_ACCESS_KEY: 'fake-secret',
-        AWS_REGION: 'us-east-1',
-        AWS_ENDPOINT_URL_KMS: fake.origin,
-      });
+      const fake = await startFakeAwsKmsForSdk();
       const created = fake.createKey('ec-p256', 'faults');
       return {
         faults: fake.faults,

@@ -9,6 +9,7 @@ import { stdSerializers } from 'pino';
 import type { ProviderOptions } from '../../../../src/signers/kms/provider-options.js';
 import { HTML_PAGE, startFakeOddService, type OddAnswer } from '../../../helpers/odd-answers.js';
 import { restoreEnvAfterAll } from '../../../helpers/env.js';
+import { AWS_KMS_VARIABLES, awsKmsEnvironment } from '../../../helpers/fake-aws-kms.js';
 
 /**
  * What a KMS endpoint aimed at the wrong thing (a proxy's error page, a web server, a service
@@ -31,10 +32,7 @@ let azure: Awaited<ReturnType<typeof startFakeOddService>>;
 let vault: Awaited<ReturnType<typeof startFakeOddService>>;
 let agent: Agent;
 const VARIABLES = [
-  'AWS_ACCESS_KEY_ID',
-  'AWS_SECRET_ACCESS_KEY',
-  'AWS_REGION',
-  'AWS_ENDPOINT_URL_KMS',
+  ...AWS_KMS_VARIABLES,
   'VAULT_ADDR',
   'VAULT_TOKEN',
   'IDENTITY_ENDPOINT',
@@ -52,10 +50,7 @@ beforeAll(async () => {
   ]);
   agent = new Agent({ ca: azure.cert });
   Object.assign(process.env, {
-    AWS_ACCESS_KEY_ID: 'AKIDFAKEFORTESTS',
-    AWS_SECRET_ACCESS_KEY: 'fake-secret',
-    AWS_REGION: 'us-east-1',
-    AWS_ENDPOINT_URL_KMS: aws.origin,
+    ...awsKmsEnvironment(aws.origin),
     VAULT_ADDR: vault.origin,
     VAULT_TOKEN: 'hvs.odd-answers-token',
     ...azure.identityEnv,

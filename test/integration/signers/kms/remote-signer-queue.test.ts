@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeAwsKms } from '../../../fakes/aws-kms.js';
+import { startFakeAwsKmsForSdk, type FakeAwsKms } from '../../../helpers/fake-aws-kms.js';
 import { signerFailureCounts, watchUnhandledRejections } from '../../../helpers/fault-tsa.js';
 import { tempDir } from '../../../helpers/openssl.js';
 import { waitUntil } from '../../../helpers/poll.js';
@@ -19,7 +19,7 @@ const dir = tempDir();
 const unhandled = watchUnhandledRejections();
 afterEach(() => expect(unhandled).toEqual([]));
 
-let fake: Awaited<ReturnType<typeof startFakeAwsKms>>;
+let fake: FakeAwsKms;
 let server: Awaited<ReturnType<typeof createFlagServer>>;
 /** Sign calls wait for this while `holding` (the fake's other operations never do). */
 let holding = false;
@@ -29,13 +29,7 @@ let releaseSigns = (): void => undefined;
 let signsHeld = Promise.resolve();
 
 beforeAll(async () => {
-  Object.assign(process.env, {
-    AWS_ACCESS_KEY_ID: 'AKIDFAKEFORTESTS',
-    AWS_SECRET_ACCESS_KEY: 'fake-secret',
-    AWS_REGION: 'us-east-1',
-  });
-  fake = await startFakeAwsKms();
-  process.env['AWS_ENDPOINT_URL_KMS'] = fake.origin;
+  fake = await startFakeAwsKmsForSdk();
   const decide = fake.faults.decide.bind(fake.faults);
   fake.faults.decide = async (operation) => {
     if (operation === 'Sign' && holding) {

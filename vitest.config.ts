@@ -4,7 +4,7 @@ import { TEST_RUN_ENV } from './test/helpers/test-run-env.js';
 /** What both tiers share. */
 export const shared = {
   globalSetup: ['test/global-setup.ts'],
-  setupFiles: ['test/setup/fast-check-seed.ts'],
+  setupFiles: ['test/setup/fast-check-seed.ts', 'test/setup/developer-environment.ts'],
   // Hang guards, not deadlines: a CPU-bound test on a loaded 2-core machine took 48 s of a 30 s
   // limit once. A test that hangs still fails, five minutes later.
   testTimeout: 300_000,

@@ -5,6 +5,7 @@ import { connect, createServer, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, onTestFailed } from 'vitest';
 import { optionVariables } from '../../src/config/environment.js';
+import { READ_BY_THE_SERVER } from './server-variables.js';
 import { TEST_RUN_ENV } from './test-run-env.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -17,13 +18,6 @@ export function requireBuild(bin = SERVER_BIN): void {
   if (!existsSync(bin))
     throw new Error(`${bin} is missing: run \`make timestamp-server\` (make test does)`);
 }
-
-/**
- * Variables the server reads besides its options' (optionVariables): libpq's PG* defaults (pg),
- * the cloud SDKs' and the KEK and KMS endpoint overrides (src/signers), and NODE_OPTIONS.
- */
-const READ_BY_THE_SERVER =
-  /^(PG[A-Z]+|AWS_\w+|GOOGLE_\w+|GCP_KMS_ENDPOINT|AZURE_\w+|VAULT_\w+|TINK_HCVAULT_ADDR|TRANSIT_SECRET_ENGINE_PATH|NODE_OPTIONS)$/;
 
 /**
  * The environment of a server or CLI a test spawns: this process's, less every variable that would

@@ -39,3 +39,22 @@ export async function resetLedgerSchema(db: pg.Pool): Promise<void> {
       'tsa_schema_version',
   );
 }
+
+/**
+ * `count` made-up rows from log index `from` on, as commits add them, and the counter after them,
+ * in one statement: a ledger open on the database probes it at any moment, and a counter seen
+ * behind the rows (between two statements) refuses issuance until its next probe.
+ */
+export async function insertLedgerRows(db: pg.Pool, from: number, count: number): Promise<void> {
+  await db.query(
+    `WITH inserted AS (
+       INSERT INTO tsa_ledger (log_index, serial, gen_time, policy, hash_algorithm, hashed_message, token)
+       SELECT i, decode(md5(random()::text), 'hex'), now(), '1.2.3', 'sha256',
+              sha256(int8send(i)), decode(md5(random()::text) || md5(random()::text), 'hex')
+       FROM generate_series($1::bigint, $2::bigint) AS i
+       RETURNING 1
+     )
+     UPDATE tsa_ledger_counter SET next_index = $2::bigint + 1`,
+    [from, from + count - 1],
+  );
+}

@@ -11,6 +11,7 @@ import { registerLogRoutes } from '../../../src/server/log-routes.js';
 import { newEd25519Signer, verifierKey } from '../../../src/tlog/note.js';
 import { parseEntryBundle } from '../../../src/tlog/tile.js';
 import {
+  insertLedgerRows,
   openTestLedger,
   recordingLedgerLogger,
   resetLedgerSchema,
@@ -74,14 +75,7 @@ afterEach(async () => {
 
 /** `count` made-up rows from log index `from` on, as commits add them, then signed. */
 async function growLog(from: number, count: number): Promise<void> {
-  await db.query(
-    `INSERT INTO tsa_ledger (log_index, serial, gen_time, policy, hash_algorithm, hashed_message, token)
-     SELECT i, decode(md5(random()::text), 'hex'), now(), '1.2.3', 'sha256',
-            sha256(int8send(i)), decode(md5(random()::text) || md5(random()::text), 'hex')
-     FROM generate_series($1::bigint, $2::bigint) AS i`,
-    [from, from + count - 1],
-  );
-  await db.query('UPDATE tsa_ledger_counter SET next_index = $1', [from + count]);
+  await insertLedgerRows(db, from, count);
   await sequencer.round();
 }
 

@@ -21,6 +21,7 @@ import {
 } from '../../../src/tlog/note.js';
 import { randomLedgerEntry } from '../../helpers/ledger-entry.js';
 import {
+  insertLedgerRows,
   openTestLedger,
   recordingLedgerLogger,
   resetLedgerSchema,
@@ -107,18 +108,6 @@ async function checkpointSizes(): Promise<number[]> {
 async function restoreLedgerOnly(kept: number) {
   await db.query('DELETE FROM tsa_ledger WHERE log_index >= $1', [kept]);
   await db.query('UPDATE tsa_ledger_counter SET next_index = $1', [kept]);
-}
-
-/** `count` made-up rows from log index `from` on, as commits would add them; the counter after. */
-async function insertRows(from: number, count: number) {
-  await db.query(
-    `INSERT INTO tsa_ledger (log_index, serial, gen_time, policy, hash_algorithm, hashed_message, token)
-     SELECT i, decode(md5(random()::text), 'hex'), now(), '1.2.3', 'sha256',
-            sha256(int8send(i)), decode(md5(random()::text), 'hex')
-     FROM generate_series($1::bigint, $2::bigint) AS i`,
-    [from, from + count - 1],
-  );
-  await db.query('UPDATE tsa_ledger_counter SET next_index = $1', [from + count]);
 }
 
 describe('a ledger restored apart from the log (partial restore)', () => {
@@ -274,7 +263,7 @@ describe('a ledger restored apart from the log (partial restore)', () => {
       // Restored to 1 row; rows written at 1, 2, 3 and 4 (by hand,
       // or by a server older than the commit's own check).
       await restoreLedgerOnly(1);
-      await insertRows(1, 4);
+      await insertLedgerRows(db, 1, 4);
       const before = await refusals('ledger_mismatch');
       await sequencer.round();
       expect(await checkpointSizes()).toEqual([3, 4]);
@@ -293,7 +282,7 @@ describe('a ledger restored apart from the log (partial restore)', () => {
       // Rows from an older backup and the counter past the checkpoint: index 3 is missing.
       await restoreLedgerOnly(1);
       await db.query('UPDATE tsa_ledger_counter SET next_index = 4');
-      await insertRows(4, 1);
+      await insertLedgerRows(db, 4, 1);
       await sequencer.round();
       expect(await checkpointSizes()).toEqual([3, 4]);
       expect(await refusals('ledger_mismatch')).toBe(before + 2);
@@ -326,7 +315,7 @@ describe('a ledger restored apart from the log (partial restore)', () => {
       // Restored to 1 row; rows written at 1 and 2 (by hand, or by a
       // server older than the commit's own check).
       await restoreLedgerOnly(1);
-      await insertRows(1, 2);
+      await insertLedgerRows(db, 1, 2);
       await expect(reader.proof(await serialAt(1))).rejects.toMatchObject({
         code: 'INCONSISTENT',
         message: "the ledger's token at log index 1 is not the log's entry there: proof not served",
@@ -437,7 +426,7 @@ describe('partial tiles', () => {
       await sequencer.round();
       const hashes = await read({ h: 8, l: 0, n: 0, w: 3 });
       const bundle = await read({ h: 8, l: -1, n: 0, w: 3 });
-      await insertRows(3, 300);
+      await insertLedgerRows(db, 3, 300);
       await sequencer.round();
       expect(await read({ h: 8, l: 0, n: 0, w: 3 })).toEqual(hashes);
       expect(await read({ h: 8, l: -1, n: 0, w: 3 })).toEqual(bundle);
@@ -503,7 +492,7 @@ describe("the sequencer's lock session lost mid-backlog", () => {
   it('ends the round with the error that lost it, and the next round goes on', async () => {
     await resetSchema();
     await (await openLedger()).close();
-    await insertRows(0, MAX_INTEGRATE + 1);
+    await insertLedgerRows(db, 0, MAX_INTEGRATE + 1);
     let lockClient: pg.PoolClient | undefined;
     let lost = false;
     const { sequencer, pool, warnings, signed, close } = newSequencer({

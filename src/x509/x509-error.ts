@@ -3,6 +3,8 @@ import { CodedError } from '../errors.js';
 /** A certificate file or structure this module cannot use; the chain rules have ChainRuleError. */
 export class X509Error extends CodedError<
   | 'NO_CERTIFICATES'
+  /** A PEM text cut short or garbled: a block without its END line, a body not in base64. */
+  | 'INVALID_PEM'
   | 'NOT_A_CERTIFICATE'
   | 'TRAILING_DATA'
   | 'INVALID_NAME'

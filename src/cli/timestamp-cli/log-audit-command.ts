@@ -21,7 +21,7 @@ import {
   type Hash,
   type Tile,
 } from '../../tlog/index.js';
-import { decodeCertificatesPem } from '../../x509/pem.js';
+import { decodeCertificatesPemStrictly } from '../../x509/pem.js';
 import {
   parseTimestampToken,
   VerificationError,
@@ -155,6 +155,8 @@ export async function auditLog(
 ): Promise<LogAuditReport> {
   // Before a long audit whose checkpoint could not be kept.
   if (options.saveCheckpoint !== undefined) await checkOutputFile(options.saveCheckpoint);
+  // Before any request too: a --chain file it cannot use ends the audit at once.
+  const chain = await readChain(options.chain);
   const keyFromServer = options.logKey === undefined;
   const logKey =
     options.logKey !== undefined
@@ -185,7 +187,7 @@ export async function auditLog(
   // Bundle by bundle, so that only the hashes of a large log stay in memory; each entry is first
   // matched with the leaf hash of the checkpoint's tree (from tiles authenticated against it).
   const storage = new MemoryHashStorage();
-  const tokens = new TokenChecker(await readChain(options.chain));
+  const tokens = new TokenChecker(chain);
   const leaves = tileHashReader(
     { n: checkpoint.size, hash: checkpoint.hash },
     httpTileReader(base, timeoutMs),
@@ -289,14 +291,16 @@ const grantedResponse = (token: Uint8Array): Buffer =>
 async function readChain(chainFile: string | undefined): Promise<Buffer[] | undefined> {
   if (chainFile === undefined) return undefined;
   const text = (await readFileCapped(chainFile, MAX_TEXT_FILE_BYTES, '--chain')).toString('utf8');
-  let chain: Buffer[];
   try {
-    chain = decodeCertificatesPem(text);
-  } catch {
-    throw new CliError('INVALID_PEM', `failed to parse the certificates of ${chainFile}`);
+    // Strictly: a chain file cut short must not lose its root, nor a key in it be skipped.
+    return decodeCertificatesPemStrictly(text);
+  } catch (error) {
+    throw new CliError(
+      'INVALID_PEM',
+      `failed to parse the certificates of ${chainFile} (--chain): ${(error as Error).message}`,
+      { cause: error },
+    );
   }
-  if (chain.length === 0) throw new CliError('INVALID_PEM', `${chainFile} holds no certificate`);
-  return chain;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { TlogError, verifyTlogProof, type Checkpoint } from '../../tlog/index.js';
-import { decodeCertificatesPem } from '../../x509/pem.js';
+import { decodeCertificatesPemStrictly } from '../../x509/pem.js';
 import { VerificationError } from '../../verify/errors.js';
 import { timestampToJson } from '../../verify/timestamp-json.js';
 import { verifyTimestampResponse, type VerifyOptions } from '../../verify/verify-timestamp.js';
@@ -116,7 +116,7 @@ const PEM_FLAGS = {
 async function loadPem(path: string, flag: keyof typeof PEM_FLAGS): Promise<Buffer[]> {
   const text = (await readFileCapped(path, MAX_TEXT_FILE_BYTES, `--${flag}`)).toString('utf8');
   try {
-    return decodeCertificatesPem(text);
+    return decodeCertificatesPemStrictly(text);
   } catch (error) {
     throw new CliError(
       'INVALID_PEM',

@@ -1,7 +1,8 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CliError } from '../../../src/cli/timestamp-cli/output.js';
 import { verifyCommand } from '../../../src/cli/timestamp-cli/verify-command.js';
 import { tempDir } from '../../helpers/openssl.js';
+import { makePki } from '../../helpers/pki.js';
 
 const dir = tempDir();
 afterAll(() => dir.cleanup());
@@ -25,8 +26,12 @@ const base = () => [
   '--timestamp',
   dir.write('response.tsr', 'not read before the PEM files'),
 ];
-const chain = () =>
-  dir.write('chain.pem', '-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n');
+// A real certificate: the PEM files are read strictly, each block must be one.
+let chainPem = '';
+beforeAll(async () => {
+  chainPem = (await makePki()).chainPem;
+});
+const chain = () => dir.write('chain.pem', chainPem);
 
 describe('timestamp-cli verify: a PEM file it cannot use', () => {
   const invalid = () => dir.write('invalid.pem', 'invalid PEM');

@@ -1,6 +1,6 @@
 import { ConfigError } from './config-error.js';
 import { DurationError, parseDuration } from './duration.js';
-import { parseRfc3339 } from './rfc3339.js';
+import { parseRfc3339 } from '../rfc3339.js';
 import { shownKey } from './key-name.js';
 import type { OptionSpec } from './option-spec.js';
 import { SERVE_OPTIONS, type ServeConfig, type ServeOptionName } from './schema.js';

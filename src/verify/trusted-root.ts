@@ -1,3 +1,4 @@
+import { parseRfc3339 } from '../rfc3339.js';
 import { verifySignerInfo } from './cms-signer.js';
 import { viewCertificate, type CertificateView } from './certificate-view.js';
 import { VerificationError } from './errors.js';
@@ -27,10 +28,18 @@ const fail = (message: string): never => {
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
+/**
+ * A validFor time: RFC 3339 with `Z` or an offset, as protobuf's JSON writes a Timestamp. Not
+ * Date's parser, which reads a time without a zone in the host's (TZ decided whether a token
+ * verified) and takes "2020" or "Dec 1 2020".
+ */
 function readTime(value: unknown, where: string): Date | undefined {
   if (value === undefined) return undefined;
-  const time = typeof value === 'string' ? new Date(value) : undefined;
-  if (!time || Number.isNaN(time.getTime())) return fail(`${where} is not an RFC 3339 time`);
+  const time = typeof value === 'string' ? parseRfc3339(value) : undefined;
+  if (!time)
+    return fail(
+      `${where} is not an RFC 3339 time (YYYY-MM-DDThh:mm:ss[.fraction] and Z or ±hh:mm)`,
+    );
   return time;
 }
 

@@ -17,7 +17,7 @@ import {
 import { CSBR_MIN_RSA_BITS } from '../../x509/csbr.js';
 import type { NameAttributes } from '../../x509/name.js';
 import { encodePem } from '../../x509/pem.js';
-import { parseRfc3339 } from '../../config/rfc3339.js';
+import { parseRfc3339 } from '../../rfc3339.js';
 import { errorLine } from '../exit-status.js';
 import { option, parseTimeout } from './arguments.js';
 import { CliError, type Output } from './output.js';

@@ -1,6 +1,8 @@
+import type { Response } from 'undici';
 import { parseTimestampResponse } from '../../verify/parse-response.js';
 import { VerificationError } from '../../verify/errors.js';
 import { versionInfo } from '../../version.js';
+import { cliFetch } from './http-fetch.js';
 import { CliError } from './output.js';
 import { MAX_TIMESTAMP_RESPONSE_BYTES, readBodyCapped } from './read-body.js';
 
@@ -22,19 +24,22 @@ export async function requestTimestamp(
   let response: Response;
   let body: Buffer;
   try {
-    response = await fetch(new URL(TIMESTAMP_PATH, server), {
-      method: 'POST',
-      headers: {
-        'Content-Type': 'application/timestamp-query',
-        Accept: 'application/timestamp-reply',
-        'User-Agent': userAgent(),
+    response = await cliFetch(
+      new URL(TIMESTAMP_PATH, server),
+      {
+        method: 'POST',
+        headers: {
+          'Content-Type': 'application/timestamp-query',
+          Accept: 'application/timestamp-reply',
+          'User-Agent': userAgent(),
+        },
+        body: request,
+        // Never follow a redirect (Go's client does): it could send the request to another host or
+        // from https to http, and take the answer from there. Reported below with its Location.
+        redirect: 'manual',
       },
-      body: request,
-      // Never follow a redirect (Go's client does): it could send the request to another host or
-      // from https to http, and take the answer from there. Reported below with its Location.
-      redirect: 'manual',
-      ...(timeoutMs > 0 ? { signal: AbortSignal.timeout(timeoutMs) } : {}),
-    });
+      timeoutMs,
+    );
     // Inside the try: a server that stalls after its headers times out here.
     body = await readBodyCapped(response, MAX_TIMESTAMP_RESPONSE_BYTES, 'error getting timestamp');
   } catch (error) {

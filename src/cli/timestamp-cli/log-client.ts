@@ -1,3 +1,4 @@
+import type { Response } from 'undici';
 import { existsSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
 import {
@@ -9,6 +10,7 @@ import {
 } from '../../tlog/index.js';
 import { parseHttpUrl } from './arguments.js';
 import { userAgent } from './http-client.js';
+import { cliFetch } from './http-fetch.js';
 import { CliError } from './output.js';
 import {
   MAX_LOG_RESOURCE_BYTES,
@@ -100,10 +102,11 @@ export async function getLogResource(
   // (ECONNRESET after a long pause between fetches, e.g. while an audit checks a bundle).
   for (let attempt = 1; !response; attempt++) {
     try {
-      response = await fetch(url, {
-        headers: { 'User-Agent': userAgent(), 'Accept-Encoding': 'gzip, identity' },
-        ...(timeoutMs > 0 ? { signal: AbortSignal.timeout(timeoutMs) } : {}),
-      });
+      response = await cliFetch(
+        url,
+        { headers: { 'User-Agent': userAgent(), 'Accept-Encoding': 'gzip, identity' } },
+        timeoutMs,
+      );
     } catch (error) {
       if (attempt < 2 && !(error instanceof DOMException)) continue;
       const cause = (error as { cause?: { message?: string } }).cause?.message;

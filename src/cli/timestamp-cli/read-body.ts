@@ -29,12 +29,18 @@ async function collectCapped(
   return Buffer.concat(chunks, total);
 }
 
+/** What readBodyCapped reads of a fetch Response (the global one's or undici's). */
+export interface FetchedResponse {
+  headers: { get(name: string): string | null };
+  body: (AsyncIterable<Uint8Array> & { cancel(): Promise<void> }) | null;
+}
+
 /**
  * Reads a fetch body, stopping (and cancelling the stream) once it exceeds `limit` bytes, so a
  * hostile server cannot make the client buffer gigabytes. `what` prefixes the error message.
  */
 export async function readBodyCapped(
-  response: Response,
+  response: FetchedResponse,
   limit: number,
   what: string,
 ): Promise<Buffer> {

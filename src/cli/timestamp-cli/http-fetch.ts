@@ -1,0 +1,156 @@
+import type { Socket } from 'node:net';
+import {
+  buildConnector,
+  EnvHttpProxyAgent,
+  fetch as undiciFetch,
+  Pool,
+  type Dispatcher,
+  type RequestInit,
+  type Response,
+} from 'undici';
+
+/**
+ * timestamp-cli's HTTP client: undici's fetch (Node's own client, the one behind the global fetch)
+ * with a dispatcher of its own, so that it
+ * - honours HTTP_PROXY, HTTPS_PROXY and NO_PROXY (and their lower-case spellings) as Go's client
+ *   does: an http:// URL is sent to the proxy as an absolute-form request, an https:// one is
+ *   tunnelled with CONNECT; localhost, 127.0.0.1 and [::1] are never proxied (Go's rule for
+ *   loopback);
+ * - has no deadline but --timeout's: undici's own (300 s for the headers and between body
+ *   chunks, 10 s to connect) are off, the connection's time is --timeout's, and the request's
+ *   AbortSignal ends it all at --timeout (0: none).
+ */
+
+/** The proxy variables as Go reads them: the upper-case name first, an empty one unset. */
+function proxyVariable(environment: NodeJS.ProcessEnv, name: string): string | undefined {
+  const value = environment[name.toUpperCase()] || environment[name.toLowerCase()];
+  return value ? value : undefined;
+}
+
+/** Hosts never proxied, whatever NO_PROXY says: Go's httpproxy skips localhost and loopback. */
+const LOOPBACK = ['localhost', '127.0.0.1', '[::1]'];
+
+/**
+ * NO_PROXY with the loopback hosts added; `*` (an entry of it, for Go) alone, which undici
+ * understands only as the whole value.
+ */
+function noProxyList(noProxy: string | undefined): string {
+  const entries = (noProxy ?? '').split(/[,\s]+/).filter((entry) => entry !== '');
+  return entries.includes('*') ? '*' : [...entries, ...LOOPBACK].join(',');
+}
+
+/**
+ * undici's connector with `timeoutMs` (0: none), which keeps the sockets it is connecting in
+ * `connecting` until they connect or fail: undici cannot end those itself (destroying a
+ * dispatcher ends its requests and connections, not a connection being made), and one would keep
+ * the process alive after the request it was for has been aborted.
+ */
+function trackingConnector(timeoutMs: number, connecting: Set<Socket>): buildConnector.connector {
+  // It returns the socket, though its type says void.
+  const connect = buildConnector({ timeout: timeoutMs }) as unknown as (
+    options: buildConnector.Options,
+    callback: buildConnector.Callback,
+  ) => Socket;
+  return (options, callback) => {
+    const socket = connect(options, (...result) => {
+      connecting.delete(socket);
+      callback(...result);
+    });
+    connecting.add(socket);
+  };
+}
+
+/**
+ * The EnvHttpProxyAgent options for a --timeout of `timeoutMs` (0: none) and an environment.
+ * Exported for the tests: each undici deadline is set here, for every connection it makes (to
+ * the server, to a proxy, through a proxy's tunnel). The sockets being connected to the server or
+ * to a CONNECT proxy are kept in `connecting`.
+ */
+export function dispatcherOptions(
+  timeoutMs: number,
+  environment: NodeJS.ProcessEnv = process.env,
+  connecting = new Set<Socket>(),
+): EnvHttpProxyAgent.Options {
+  // No headers or body deadline (undici's default is 300 s each): --timeout's signal is the one.
+  const noDeadlines = { headersTimeout: 0, bodyTimeout: 0 };
+  // Connecting (and the TLS handshake) may take all of --timeout, not undici's 10 s; 0 is none.
+  const timeout = { timeout: timeoutMs };
+  const connect = trackingConnector(timeoutMs, connecting);
+  // Every pool undici makes, those to a proxy included, gets no deadline of its own.
+  const pool = (origin: URL, options: object): Dispatcher =>
+    new Pool(origin, { ...options, ...noDeadlines });
+  const httpProxy = proxyVariable(environment, 'http_proxy');
+  const httpsProxy = proxyVariable(environment, 'https_proxy');
+  const noProxy = proxyVariable(environment, 'no_proxy');
+  return {
+    ...noDeadlines,
+    connect,
+    // The connection to a proxy that forwards http:// requests, and the TLS handshake through a
+    // CONNECT tunnel, are undici's own: their timeout is set here.
+    proxyTls: timeout,
+    requestTls: timeout,
+    factory: pool,
+    // The connection to a CONNECT proxy.
+    clientFactory: (origin: URL, options: object): Dispatcher =>
+      new Pool(origin, { ...options, ...noDeadlines, connect }),
+    // http:// through an HTTP proxy as a forwarded request, as Go sends it: CONNECT is often
+    // allowed to port 443 only.
+    proxyTunnel: false,
+    ...(httpProxy !== undefined ? { httpProxy } : {}),
+    ...(httpsProxy !== undefined ? { httpsProxy } : {}),
+    noProxy: noProxyList(noProxy),
+  };
+}
+
+interface SharedDispatcher {
+  timeoutMs: number;
+  dispatcher: EnvHttpProxyAgent;
+  connecting: Set<Socket>;
+}
+
+/** One dispatcher per process and --timeout: its connections are kept alive between requests. */
+let shared: SharedDispatcher | undefined;
+
+function dispatcherFor(timeoutMs: number): SharedDispatcher {
+  if (shared?.timeoutMs !== timeoutMs) {
+    const connecting = new Set<Socket>();
+    shared = {
+      timeoutMs,
+      connecting,
+      dispatcher: new EnvHttpProxyAgent(dispatcherOptions(timeoutMs, process.env, connecting)),
+    };
+  }
+  return shared;
+}
+
+/**
+ * fetch through the CLI's dispatcher, ended at `timeoutMs` (0: never). Once a request is aborted
+ * (its deadline passed), the dispatcher is destroyed, with the connections it is still making: one
+ * would otherwise keep the process alive after the command has failed.
+ */
+export async function cliFetch(
+  url: string | URL,
+  init: Omit<RequestInit, 'dispatcher' | 'signal'>,
+  timeoutMs: number,
+): Promise<Response> {
+  const current = dispatcherFor(timeoutMs);
+  const signal = timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : undefined;
+  try {
+    return await undiciFetch(url, {
+      ...init,
+      dispatcher: current.dispatcher,
+      ...(signal ? { signal } : {}),
+    });
+  } catch (error) {
+    if (signal?.aborted) abandon(current);
+    throw error;
+  }
+}
+
+/** Destroys a dispatcher and the sockets it is connecting; the next request gets a new one. */
+function abandon(abandoned: SharedDispatcher): void {
+  if (shared === abandoned) shared = undefined;
+  for (const socket of abandoned.connecting) socket.destroy();
+  abandoned.connecting.clear();
+  void abandoned.dispatcher.destroy().catch(() => undefined);
+}

@@ -8,6 +8,7 @@ import {
   type Tile,
   type TileReader,
 } from '../../tlog/index.js';
+import { answerText } from './answer-text.js';
 import { parseHttpUrl } from './arguments.js';
 import { userAgent } from './http-client.js';
 import { cliFetch } from './http-fetch.js';
@@ -129,7 +130,7 @@ export async function getLogResource(
   if (response.status !== 200)
     throw new CliError(
       'SERVER_REFUSED',
-      `GET ${url}: HTTP ${response.status}: ${body.toString('utf8').slice(0, 200)}`,
+      `GET ${url}: ${answerText(response.status, response.headers.get('content-type'), body)}`,
     );
   return body;
 }

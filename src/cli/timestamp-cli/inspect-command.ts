@@ -11,6 +11,7 @@ import { option, parseExistingFile } from './arguments.js';
 import { CliError, type Output } from './output.js';
 import { terminalJson, terminalText } from '../terminal-text.js';
 import { MAX_TIMESTAMP_RESPONSE_BYTES, readFileCapped } from './read-body.js';
+import { readTimestampFile } from './timestamp-file.js';
 import type { GlobalOptions } from './timestamp-command.js';
 
 /**
@@ -34,7 +35,10 @@ export function inspectCommand(globals: () => GlobalOptions, output: Output): Co
   return new Command('inspect')
     .description('Inspect timestamp')
     .addOption(
-      option('--timestamp <file>', 'path to timestamp response to inspect')
+      option(
+        '--timestamp <file>',
+        'path to timestamp response to inspect (or a bare TimeStampToken, as openssl -token_out writes)',
+      )
         .argParser(parseExistingFile)
         .makeOptionMandatory(),
     )
@@ -44,9 +48,11 @@ export function inspectCommand(globals: () => GlobalOptions, output: Output): Co
         MAX_TIMESTAMP_RESPONSE_BYTES,
         '--timestamp',
       );
+      // A bare TimeStampToken (openssl ts -reply -token_out) too: it has no status.
+      const { response, bareToken } = readTimestampFile(tsr);
       let token;
       try {
-        token = parseTimestampResponse(tsr);
+        token = parseTimestampResponse(response);
       } catch (error) {
         if (error instanceof VerificationError)
           throw new CliError('INVALID_RESPONSE', error.message, { cause: error });
@@ -55,21 +61,22 @@ export function inspectCommand(globals: () => GlobalOptions, output: Output): Co
       const json = timestampToJson(token.timestamp);
       const signature = embeddedSignatureCheck(token, json);
       if (globals().format === 'json') {
+        const shown = bareToken ? { ...json, status: null } : json;
         output.stdout(
-          `${terminalJson({ TimestampResponse: json, EmbeddedSignature: signature }, 2)}\n`,
+          `${terminalJson({ TimestampResponse: shown, EmbeddedSignature: signature }, 2)}\n`,
         );
       } else {
-        output.stdout(renderText(json, signature));
+        output.stdout(renderText(json, signature, bareToken));
       }
     });
 }
 
-function renderText(ts: TimestampJson, signature: string): string {
+function renderText(ts: TimestampJson, signature: string, bareToken: boolean): string {
   const accuracy = ts.accuracy
     ? `${ts.accuracy.seconds}s ${ts.accuracy.millis}ms ${ts.accuracy.micros}us`
     : '(unspecified)';
   const lines = [
-    `Status:            ${ts.status}`,
+    `Status:            ${bareToken ? '(none: a bare TimeStampToken, not a TimeStampResp)' : ts.status}`,
     `Version:           ${ts.version}`,
     `Policy OID:        ${ts.policy}`,
     `Serial number:     0x${ts.serialNumber}`,

@@ -1,5 +1,4 @@
 import { Command } from 'commander';
-import { Tag, tlv } from '../../asn1/der.js';
 import {
   checkTree,
   EMPTY_TREE_HASH,
@@ -51,6 +50,7 @@ import {
   writeOutputFile,
 } from './write-output.js';
 import type { GlobalOptions } from './timestamp-command.js';
+import { grantedResponse } from './timestamp-file.js';
 
 export interface LogAuditOptions {
   logKey?: LogKeyArgument;
@@ -283,10 +283,6 @@ async function checkHashTiles(
     }
   }
 }
-
-/** A TimeStampResp with status granted around a token, for the response verifier. */
-const grantedResponse = (token: Uint8Array): Buffer =>
-  tlv(Tag.SEQUENCE, tlv(Tag.SEQUENCE, tlv(Tag.INTEGER, new Uint8Array([0]))), token);
 
 async function readChain(chainFile: string | undefined): Promise<Buffer[] | undefined> {
   if (chainFile === undefined) return undefined;

@@ -9,6 +9,7 @@ import { option, parseDecimalBigInt, parseExistingFile, parseOid } from './argum
 import { parseLogKey, readLogKey, type LogKeyArgument } from './log-client.js';
 import { CliError, type Output } from './output.js';
 import { readArtifact } from './read-artifact.js';
+import { readTimestampFile } from './timestamp-file.js';
 import {
   MAX_TEXT_FILE_BYTES,
   MAX_TIMESTAMP_RESPONSE_BYTES,
@@ -45,7 +46,10 @@ export function verifyCommand(globals: () => GlobalOptions, output: Output): Com
         .makeOptionMandatory(),
     )
     .addOption(
-      option('--timestamp <file>', 'path to timestamp response to verify')
+      option(
+        '--timestamp <file>',
+        'path to timestamp response to verify (or a bare TimeStampToken, as openssl -token_out writes)',
+      )
         .argParser(parseExistingFile)
         .makeOptionMandatory(),
     )
@@ -190,7 +194,10 @@ async function verify(
 ): Promise<void> {
   if ((options.logProof === undefined) !== (options.logKey === undefined))
     throw new CliError('USAGE', '--log-proof and --log-key go together');
-  const tsr = await readFileCapped(options.timestamp, MAX_TIMESTAMP_RESPONSE_BYTES, '--timestamp');
+  // A bare TimeStampToken too, as openssl's -token_in reads one: its status is not checked.
+  const { response: tsr, bareToken } = readTimestampFile(
+    await readFileCapped(options.timestamp, MAX_TIMESTAMP_RESPONSE_BYTES, '--timestamp'),
+  );
   let timestamp;
   try {
     timestamp =
@@ -213,6 +220,8 @@ async function verify(
       ? await checkLogProof(timestamp.tokenDer, options.logProof, options.logKey)
       : undefined;
   if (globals.format === 'json') {
+    const json = timestampToJson(timestamp);
+    const parsed = bareToken ? { ...json, status: null } : json;
     const log = logged && {
       LogProof: {
         Index: logged.index,
@@ -221,7 +230,7 @@ async function verify(
       },
     };
     output.stdout(
-      `${terminalJson({ TimestampPath: options.timestamp, ParsedTimestamp: timestampToJson(timestamp), ...log })}\n`,
+      `${terminalJson({ TimestampPath: options.timestamp, ParsedTimestamp: parsed, ...log })}\n`,
     );
   } else {
     output.stdout(`Successfully verified timestamp ${options.timestamp}\n`);

@@ -18,6 +18,9 @@ export interface GlobalOptions {
   timeout: number;
 }
 
+/** Where `timestamp` writes the response without --out, or with an empty one. */
+const DEFAULT_OUT = 'response.tsr';
+
 interface TimestampOptions {
   artifact: string;
   hash: HashName;
@@ -64,7 +67,7 @@ export function timestampCommand(globals: () => GlobalOptions, output: Output): 
         'optional dotted OID notation for the policy that the TSA should use',
       ).argParser(parseOid),
     )
-    .addOption(option('--out <file>', 'path to a file to write response').default('response.tsr'))
+    .addOption(option('--out <file>', 'path to a file to write response').default(DEFAULT_OUT))
     .action(async (options: TimestampOptions) => {
       await timestamp(options, globals(), output);
     });
@@ -75,8 +78,10 @@ async function timestamp(
   globals: GlobalOptions,
   output: Output,
 ): Promise<void> {
+  // An empty --out (flag or config file) is the default, as Go's command falls back to it.
+  const out = options.out === '' ? DEFAULT_OUT : options.out;
   // Before the TSA issues (and may log) a token that could not be kept.
-  await checkOutputFile(options.out);
+  await checkOutputFile(out);
   output.stderr('Generating a new signed timestamp\n');
   const hasher = createHash(options.hash);
   for await (const chunk of readArtifact(options.artifact)) hasher.update(chunk);
@@ -122,14 +127,14 @@ async function timestamp(
   }
 
   // Mode 0600 as Go; atomic, and a symlink at --out is replaced rather than written through.
-  await writeOutputFile(options.out, response, 0o600);
+  await writeOutputFile(out, response, 0o600);
   // With --out /dev/stdout the response is the output: the summary must not follow it there.
-  const summary = summaryStream(output, options.out);
+  const summary = summaryStream(output, out);
   if (globals.format === 'json') {
-    summary(`${JSON.stringify({ Timestamp: rfc3339(genTime), Location: options.out })}\n`);
+    summary(`${JSON.stringify({ Timestamp: rfc3339(genTime), Location: out })}\n`);
   } else {
     summary(
-      `Artifact timestamped at ${goTimeString(genTime)}\nWrote timestamp response to ${options.out}\n`,
+      `Artifact timestamped at ${goTimeString(genTime)}\nWrote timestamp response to ${out}\n`,
     );
   }
 }

@@ -30,20 +30,18 @@ function jsonMessage(mediaType: string, body: Buffer): string | undefined {
 }
 
 /**
- * An HTTP answer that is not the one asked for, in words safe to print: the status, the
- * Content-Type when there is one, and a JSON error's message or else the start of the body, each
- * bounded and with its control characters escaped (`HTTP 502 (text/html): <html>…`,
- * `HTTP 500: internal error`): an error page is neither parsed as a TimeStampResp nor printed whole.
+ * An HTTP answer that is not the one asked for, in words safe to print, each part bounded and with
+ * its control characters escaped: the status and a JSON error's message (`HTTP 500: error
+ * signing`, as Go's client words its errors), or else the status, the Content-Type when there is
+ * one and the start of the body (`HTTP 502 (text/html): <html>…`). An error page is neither
+ * parsed as a TimeStampResp nor printed whole.
  */
 export function answerText(status: number, contentType: string | null, body: Buffer): string {
   const mediaType = mediaTypeOf(contentType);
-  const type = mediaType === '' ? '' : ` (${quoted(mediaType, 100)})`;
   const message = jsonMessage(mediaType, body);
+  if (message !== undefined) return `HTTP ${status}: ${quoted(message, QUOTED_MESSAGE_CHARACTERS)}`;
+  const type = mediaType === '' ? '' : ` (${quoted(mediaType, 100)})`;
   const text =
-    message !== undefined
-      ? quoted(message, QUOTED_MESSAGE_CHARACTERS)
-      : body.length === 0
-        ? '(empty body)'
-        : quoted(body.toString('utf8'), QUOTED_BODY_CHARACTERS);
+    body.length === 0 ? '(empty body)' : quoted(body.toString('utf8'), QUOTED_BODY_CHARACTERS);
   return `HTTP ${status}${type}: ${text}`;
 }

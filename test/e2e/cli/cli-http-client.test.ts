@@ -258,7 +258,7 @@ describe('timestamp-cli through a proxy (HTTP_PROXY, HTTPS_PROXY, NO_PROXY)', ()
         NODE_EXTRA_CA_CERTS: dir.path('tls.pem'),
       });
       expect(result.stderr).toBe(
-        'Generating a new signed timestamp\nerror getting timestamp: HTTP 500 (application/json): reached over TLS\n',
+        'Generating a new signed timestamp\nerror getting timestamp: HTTP 500: reached over TLS\n',
       );
       expect(result.code).toBe(1);
       expect(routed.tunnels).toEqual([`CONNECT ${TSA_HOST}:${tlsPort}`]);

@@ -4,7 +4,7 @@ import type { ServeOptionName } from '../../src/config/schema.js';
 import { buildServer } from '../../src/server/app.js';
 import type { SignerDependencies } from '../../src/signers/create-signer.js';
 import type { IssuanceGuard } from '../../src/tsp/guards.js';
-import { createAuthority } from '../../src/runtime/serve.js';
+import { createAuthority, startServer, type RunningServer } from '../../src/runtime/serve.js';
 import { createTrustedRoot } from '../../src/runtime/profiles.js';
 import { createServingState } from '../../src/server/serving-state.js';
 
@@ -31,4 +31,23 @@ export async function createTestServer(
     state,
   });
   return { app, config, state, ...tsa };
+}
+
+/**
+ * A listening in-process server on 127.0.0.1 with the memory signer (no clock monitoring: no
+ * NTP server is reached) and any other `flags`, on free ports.
+ */
+export function startLocalServer(
+  flags: Partial<Record<ServeOptionName, unknown>> = {},
+): Promise<RunningServer> {
+  return startServer(
+    resolveServeConfig({
+      host: '127.0.0.1',
+      port: 0,
+      metricsPort: 0,
+      disableNtpMonitoring: true,
+      ...flags,
+    }),
+    silentLogger,
+  );
 }

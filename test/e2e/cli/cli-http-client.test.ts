@@ -7,14 +7,13 @@ import { connect, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveServeConfig } from '../../../src/config/resolve.js';
-import { startServer, type RunningServer } from '../../../src/runtime/serve.js';
+import type { RunningServer } from '../../../src/runtime/serve.js';
 import { CLI_JS } from '../../helpers/cli.js';
 import { heldTimerEnvironment } from '../../helpers/held-timer.js';
 import { tempDir } from '../../helpers/openssl.js';
 import { waitUntil } from '../../helpers/poll.js';
 import { childEnvironment, REPO_ROOT, reapChild } from '../../helpers/process.js';
-import { silentLogger } from '../../helpers/tsa.js';
+import { startLocalServer } from '../../helpers/tsa.js';
 
 /**
  * timestamp-cli's HTTP client (src/cli/timestamp-cli/http-fetch.ts): the proxy variables as Go's
@@ -171,15 +170,7 @@ describe('timestamp-cli through a proxy (HTTP_PROXY, HTTPS_PROXY, NO_PROXY)', ()
   let proxy: Awaited<ReturnType<typeof startProxy>>;
 
   beforeAll(async () => {
-    tsa = await startServer(
-      resolveServeConfig({
-        host: '127.0.0.1',
-        port: 0,
-        metricsPort: 0,
-        disableNtpMonitoring: true,
-      }),
-      silentLogger,
-    );
+    tsa = await startLocalServer();
     tsaPort = Number(new URL(tsa.url).port);
     dir.write('artifact', 'through a proxy\n');
     // An https server for TSA_HOST (its certificate trusted through NODE_EXTRA_CA_CERTS), which
@@ -299,15 +290,7 @@ describe('timestamp-cli has no deadline but --timeout', () => {
   const dir = tempDir();
   let tsa: RunningServer;
   beforeAll(async () => {
-    tsa = await startServer(
-      resolveServeConfig({
-        host: '127.0.0.1',
-        port: 0,
-        metricsPort: 0,
-        disableNtpMonitoring: true,
-      }),
-      silentLogger,
-    );
+    tsa = await startLocalServer();
     dir.write('artifact', 'deadlines\n');
   });
   afterAll(async () => {

@@ -1,10 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveServeConfig } from '../../../src/config/resolve.js';
-import { startServer, type RunningServer } from '../../../src/runtime/serve.js';
+import type { RunningServer } from '../../../src/runtime/serve.js';
 import { runCli } from '../../helpers/cli.js';
 import { tempDir } from '../../helpers/openssl.js';
-import { silentLogger } from '../../helpers/tsa.js';
+import { startLocalServer } from '../../helpers/tsa.js';
 
 /**
  * `timestamp` where it meets or leaves Go's command on purpose (docs/compatibility.md): an empty
@@ -16,15 +15,7 @@ describe('timestamp-cli timestamp and Go', () => {
   const dir = tempDir();
   let server: RunningServer;
   beforeAll(async () => {
-    server = await startServer(
-      resolveServeConfig({
-        host: '127.0.0.1',
-        port: 0,
-        metricsPort: 0,
-        disableNtpMonitoring: true,
-      }),
-      silentLogger,
-    );
+    server = await startLocalServer();
     dir.write('artifact', 'go differences\n');
   });
   afterAll(async () => {

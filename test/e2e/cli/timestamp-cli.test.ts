@@ -10,13 +10,12 @@ import {
   symlinkSync,
 } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveServeConfig } from '../../../src/config/resolve.js';
-import { startServer, type RunningServer } from '../../../src/runtime/serve.js';
+import type { RunningServer } from '../../../src/runtime/serve.js';
 import { encodePem } from '../../../src/x509/pem.js';
 import { CLI_JS, runCli } from '../../helpers/cli.js';
 import { tempDir } from '../../helpers/openssl.js';
 import { reapChild } from '../../helpers/process.js';
-import { silentLogger } from '../../helpers/tsa.js';
+import { startLocalServer } from '../../helpers/tsa.js';
 
 const FLAG_RULE =
   'the verify command must be called with either only the --certificate-chain flag or with the --root-certificates and --intermediate-certificates flags';
@@ -39,15 +38,7 @@ describe('timestamp-cli end to end against a running server (reference 12.3)', (
     );
 
   beforeAll(async () => {
-    server = await startServer(
-      resolveServeConfig({
-        host: '127.0.0.1',
-        port: 0,
-        metricsPort: 0,
-        disableNtpMonitoring: true,
-      }),
-      silentLogger,
-    );
+    server = await startLocalServer();
     url = server.url;
     const pem = (index: number) =>
       encodePem('CERTIFICATE', (server.chain[index] as { der: Buffer }).der);
@@ -561,15 +552,7 @@ describe('timestamp-cli end to end against a running server (reference 12.3)', (
   });
 
   it('reports an unreachable server without a stack trace', async () => {
-    const closed = await startServer(
-      resolveServeConfig({
-        host: '127.0.0.1',
-        port: 0,
-        metricsPort: 0,
-        disableNtpMonitoring: true,
-      }),
-      silentLogger,
-    );
+    const closed = await startLocalServer();
     const closedUrl = closed.url;
     await closed.close();
     const result = await cli([

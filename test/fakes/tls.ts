@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /**
- * A self-signed certificate for 127.0.0.1 made by openssl: for fakes whose SDK insists on https,
- * and for tests that need any certificate and key (its details do not matter to them).
+ * A self-signed certificate for 127.0.0.1 (or for the host name `dnsName`) made by openssl: for
+ * fakes whose SDK insists on https, and for tests that need any certificate and key.
  */
-export function selfSignedTls(): { key: string; cert: string } {
+export function selfSignedTls(dnsName?: string): { key: string; cert: string } {
   const dir = mkdtempSync(join(tmpdir(), 'fake-tls-'));
   try {
     execFileSync(
@@ -23,9 +23,9 @@ export function selfSignedTls(): { key: string; cert: string } {
         '-days',
         '2',
         '-subj',
-        '/CN=127.0.0.1',
+        `/CN=${dnsName ?? '127.0.0.1'}`,
         '-addext',
-        'subjectAltName=IP:127.0.0.1',
+        `subjectAltName=${dnsName ? `DNS:${dnsName}` : 'IP:127.0.0.1'}`,
         '-keyout',
         join(dir, 'key.pem'),
         '-out',

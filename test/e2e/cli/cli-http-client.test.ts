@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type Server } from 'node:http';
@@ -14,6 +14,7 @@ import { tempDir } from '../../helpers/openssl.js';
 import { waitUntil } from '../../helpers/poll.js';
 import { childEnvironment, REPO_ROOT, reapChild } from '../../helpers/process.js';
 import { startLocalServer } from '../../helpers/tsa.js';
+import { selfSignedTls } from '../../fakes/tls.js';
 
 /**
  * timestamp-cli's HTTP client (src/cli/timestamp-cli/http-fetch.ts): the proxy variables as Go's
@@ -175,35 +176,12 @@ describe('timestamp-cli through a proxy (HTTP_PROXY, HTTPS_PROXY, NO_PROXY)', ()
     dir.write('artifact', 'through a proxy\n');
     // An https server for TSA_HOST (its certificate trusted through NODE_EXTRA_CA_CERTS), which
     // answers every request with an error of its own words.
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-days',
-        '2',
-        '-subj',
-        `/CN=${TSA_HOST}`,
-        '-addext',
-        `subjectAltName=DNS:${TSA_HOST}`,
-        '-keyout',
-        dir.path('tls.key'),
-        '-out',
-        dir.path('tls.pem'),
-      ],
-      { stdio: 'ignore' },
-    );
-    tls = createHttpsServer(
-      { key: readFileSync(dir.path('tls.key')), cert: readFileSync(dir.path('tls.pem')) },
-      (_request, response) =>
-        response
-          .writeHead(500, { 'Content-Type': 'application/json' })
-          .end('{"message":"reached over TLS"}'),
+    const certificate = selfSignedTls(TSA_HOST);
+    dir.write('tls.pem', certificate.cert);
+    tls = createHttpsServer(certificate, (_request, response) =>
+      response
+        .writeHead(500, { 'Content-Type': 'application/json' })
+        .end('{"message":"reached over TLS"}'),
     );
     await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', resolve));
     tlsPort = (tls.address() as AddressInfo).port;

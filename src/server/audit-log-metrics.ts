@@ -20,8 +20,20 @@ export const auditTokensWithheld = new Counter({
 for (const reason of ['queue_full', 'deadline', 'failed'] as const)
   auditTokensWithheld.inc({ reason }, 0);
 
-/** The queues the gauge reports: one per process (the process's --audit-log). */
-const watched = new Set<() => number>();
+export const auditLogFailures = new Counter({
+  name: 'timestamp_authority_audit_log_failures_total',
+  help: 'Times the audit log began failing: a write, fdatasync or cut-back failed (a full disk, an I/O error), and issuance was refused until a write succeeded',
+  registers: [registry],
+});
+
+/** The logs the gauges report: one per process (the process's --audit-log). */
+interface WatchedLog {
+  queuedLines(): number;
+  /** Whether it is failing (issuance refused until a write succeeds). */
+  failing(): boolean;
+}
+
+const watched = new Set<WatchedLog>();
 
 export const auditQueuedLines = new Gauge({
   name: 'timestamp_authority_audit_log_queued_lines',
@@ -31,13 +43,25 @@ export const auditQueuedLines = new Gauge({
   aggregator: 'sum',
   collect() {
     let lines = 0;
-    for (const queued of watched) lines += queued();
+    for (const log of watched) lines += log.queuedLines();
     this.set(lines);
   },
 });
 
-/** Adds a queue to those the gauge reports; returns what removes it (when the log closes). */
-export function watchAuditQueue(queuedLines: () => number): () => void {
-  watched.add(queuedLines);
-  return () => watched.delete(queuedLines);
+export const auditLogFailing = new Gauge({
+  name: 'timestamp_authority_audit_log_failing',
+  help: 'Audit logs failing (1 per process; summed over --workers): the last write, fdatasync or cut-back failed and no write succeeded since, so issuance is refused',
+  registers: [registry],
+  aggregator: 'sum',
+  collect() {
+    let failing = 0;
+    for (const log of watched) if (log.failing()) failing++;
+    this.set(failing);
+  },
+});
+
+/** Adds a log to those the gauges report; returns what removes it (when the log closes). */
+export function watchAuditLog(log: WatchedLog): () => void {
+  watched.add(log);
+  return () => watched.delete(log);
 }

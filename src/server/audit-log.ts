@@ -11,7 +11,7 @@ import type {
 } from '../tsp/authority.js';
 import type { IssuanceGuard } from '../tsp/guards.js';
 import { reject, TimeStampRejection } from '../tsp/rejection.js';
-import { auditTokensWithheld, watchAuditQueue } from './audit-log-metrics.js';
+import { auditLogFailures, auditTokensWithheld, watchAuditLog } from './audit-log-metrics.js';
 import {
   droppedLinesReport,
   lineWaitMs,
@@ -53,6 +53,50 @@ export const AUDIT_QUEUE_LIMITS: AuditQueueLimits = { lines: 10_000, bytes: 8 * 
 /** Why issuance is refused while the queue is full. */
 export const AUDIT_QUEUE_FULL =
   'the audit log is not keeping up: too many lines are waiting for the disk';
+
+/**
+ * Why issuance is refused while the audit log's writes fail (a full disk, an I/O error), with the
+ * error's code: `the audit log cannot be written (ENOSPC)`.
+ */
+export const AUDIT_LOG_FAILING = 'the audit log cannot be written';
+
+/**
+ * How often a failing audit log is probed while no line comes to try the disk (issuance refused,
+ * /readyz red: the load balancer sends nothing); also its refusals' Retry-After.
+ */
+export const AUDIT_PROBE_INTERVAL_MS = 5_000;
+
+/**
+ * What the probe writes after the last committed record, fdatasyncs and cuts off again: a real
+ * write (a full disk refuses it, where an fdatasync of nothing succeeds), no newline, so that a
+ * crash before the cut leaves a partial record, cut at the next open.
+ */
+const PROBE_BYTES = ' '.repeat(4096);
+
+/** Arms a timer: calls `fire` once it passes; returns what disarms it. */
+export type ArmTimer = (fire: () => void) => () => void;
+
+const probeTimer: ArmTimer = (fire) => {
+  const timer = setTimeout(fire, AUDIT_PROBE_INTERVAL_MS).unref();
+  return () => clearTimeout(timer);
+};
+
+/** Who hears of the log's failing state, and the probe's timer (tests fire it by hand). */
+export interface AuditLogWatch {
+  /** A round failed (write, fdatasync or the cut-back) while the log was not failing. */
+  failing?: (error: unknown) => void;
+  /** A round or a probe succeeded while the log was failing. */
+  recovered?: () => void;
+  /** The probe's timer (default: AUDIT_PROBE_INTERVAL_MS, unref'ed). */
+  probeTimer?: ArmTimer;
+}
+
+/** An error's code (`ENOSPC`, `EIO`), else its name. */
+function errorCode(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && code !== '') return code;
+  return error instanceof Error ? error.name : 'unknown error';
+}
 
 /** The file operations the audit log uses (a FileHandle has them); tests inject failures. */
 export interface AuditFile {
@@ -99,6 +143,10 @@ export type OpenAuditFile = (path: string) => Promise<AuditFile>;
  * back to the end of the last committed record before anything else is written. Otherwise the
  * next record would be glued to a fragment, and a fragment of a record whose token was withheld
  * would still read `granted`.
+ *
+ * A failed round (write, fdatasync or cut-back) makes the log `failing` until a round succeeds:
+ * the next batch's, or, while no line comes, a probe every AUDIT_PROBE_INTERVAL_MS (a write of
+ * PROBE_BYTES, fdatasync'ed and cut off again). The process refuses issuance meanwhile.
  */
 export class AuditLog {
   /** Lines waiting for the next round; with inFlight, within `limits` (see enqueue). */
@@ -114,6 +162,13 @@ export class AuditLog {
   private torn = false;
   /** Write+fdatasync rounds done so far (each carries one or more lines). */
   commits = 0;
+  /** The code of the error that made the log fail (`ENOSPC`), until a round succeeds. */
+  private failure: string | undefined;
+  private disarmProbe: (() => void) | undefined;
+  /** The probe's timer fired: the next round is a probe, unless a batch comes first. */
+  private probeDue = false;
+  /** Probes finished so far (successful or not). */
+  probes = 0;
 
   private constructor(
     readonly path: string,
@@ -124,15 +179,25 @@ export class AuditLog {
     /** Bytes of a partial record found at the end of the file when it was opened, and removed. */
     public repairedBytes: number,
     private readonly limits: AuditQueueLimits,
+    private readonly watch: AuditLogWatch,
   ) {}
 
   static async open(
     path: string,
     openFile: OpenAuditFile = openDurably,
     limits: AuditQueueLimits = AUDIT_QUEUE_LIMITS,
+    watch: AuditLogWatch = {},
   ): Promise<AuditLog> {
     const { handle, committed, repairedBytes } = await openAtRecordBoundary(path, openFile);
-    return new AuditLog(path, handle, committed, openFile, repairedBytes, limits);
+    return new AuditLog(path, handle, committed, openFile, repairedBytes, limits, watch);
+  }
+
+  /**
+   * While the last round failed (and no round or probe succeeded since): the error's code
+   * (`ENOSPC`, `EIO`); else undefined.
+   */
+  get failing(): string | undefined {
+    return this.failure;
   }
 
   /** Lines and bytes waiting for the disk, the batch being written included. */
@@ -193,6 +258,8 @@ export class AuditLog {
    */
   async close(grace?: Promise<unknown>): Promise<number> {
     this.closed = true;
+    this.disarmProbe?.();
+    this.disarmProbe = undefined;
     const flushed = (this.flushing ?? Promise.resolve()).then(() => false);
     if (!(await (grace ? Promise.race([flushed, grace.then(() => true)]) : flushed))) {
       await this.handle.close();
@@ -216,15 +283,21 @@ export class AuditLog {
     this.flushing ??= this.flushLoop().finally(() => {
       this.flushing = undefined;
       // A line appended after the loop's last check, before this callback, would wait forever.
-      if (this.pending.length > 0 || this.reopenWaiters.length > 0) this.startFlushing();
+      if (this.pending.length > 0 || this.reopenWaiters.length > 0 || this.probeDue)
+        this.startFlushing();
     });
   }
 
   private async flushLoop(): Promise<void> {
-    while (this.pending.length > 0 || this.reopenWaiters.length > 0) {
+    while (this.pending.length > 0 || this.reopenWaiters.length > 0 || this.probeDue) {
       if (this.reopenWaiters.length > 0) await this.reopenNow();
       const batch = this.pending;
-      if (batch.length === 0) continue;
+      if (batch.length === 0) {
+        if (this.probeDue) await this.probe();
+        continue;
+      }
+      // The batch's round is the probe.
+      this.probeDue = false;
       const bytes = this.pendingBytes;
       this.pending = [];
       this.pendingBytes = 0;
@@ -238,16 +311,70 @@ export class AuditLog {
         await this.handle.datasync();
         if (this.committed !== undefined) this.committed += bytes;
         this.commits++;
+        this.recover();
         for (const line of batch) line.resolve();
       } catch (error) {
         this.torn = true;
         // At once, so the file does not keep a fragment while no other record comes.
         await this.cutToCommitted().catch(() => undefined);
+        // Before the lines hear of it: their callers see the log failing.
+        this.fail(error);
         for (const line of batch) line.reject(error);
       }
       this.inFlight = [];
       this.inFlightBytes = 0;
     }
+  }
+
+  /** Enters (or stays in) the failing state, and arms the probe. */
+  private fail(error: unknown): void {
+    if (this.failure === undefined) {
+      this.failure = errorCode(error);
+      this.watch.failing?.(error);
+    }
+    if (this.closed || this.disarmProbe) return;
+    this.disarmProbe = (this.watch.probeTimer ?? probeTimer)(() => {
+      this.disarmProbe = undefined;
+      if (this.closed || this.failure === undefined) return;
+      this.probeDue = true;
+      this.startFlushing();
+    });
+  }
+
+  /** Leaves the failing state (a round succeeded). */
+  private recover(): void {
+    if (this.failure === undefined) return;
+    this.failure = undefined;
+    this.disarmProbe?.();
+    this.disarmProbe = undefined;
+    this.watch.recovered?.();
+  }
+
+  /**
+   * Tries the disk while no line comes: cuts what a failed round left, then writes PROBE_BYTES,
+   * fdatasyncs them and cuts them off again. A file that cannot be cut (a device) is only
+   * fdatasync'ed.
+   */
+  private async probe(): Promise<void> {
+    this.probeDue = false;
+    if (this.failure === undefined || this.closed) return;
+    try {
+      await this.cutToCommitted();
+      if (this.committed !== undefined) {
+        this.torn = true;
+        await this.handle.appendFile(PROBE_BYTES);
+        await this.handle.datasync();
+        await this.cutToCommitted();
+      } else {
+        await this.handle.datasync();
+      }
+      this.recover();
+    } catch (error) {
+      this.torn = true;
+      await this.cutToCommitted().catch(() => undefined);
+      this.fail(error);
+    }
+    this.probes++;
   }
 
   /** Cuts a torn file back to the end of its last committed record, durably. */
@@ -360,7 +487,10 @@ const NO_AUDIT: RequestAudit = { rejected: () => {}, withheld: () => {} };
  */
 export interface ProcessAuditLog extends AsyncDisposable {
   log: AuditLog;
-  /** Refuses issuance (temporary: 503, /readyz red) while the queue is at its bounds. */
+  /**
+   * Refuses issuance (temporary: 503, /readyz red) while the log is failing (a round failed, no
+   * round or probe succeeded since) or its queue is at its bounds.
+   */
   guard: IssuanceGuard;
   /**
    * Queues a granted token's line: resolves once it is durable, rejects with a temporary refusal
@@ -396,6 +526,8 @@ export interface AuditLogOptions {
   limits?: AuditQueueLimits;
   /** A monotonic clock in ms, for the dropped lines' WARN (default performance.now). */
   now?: () => number;
+  /** The failing log's probe timer (default AUDIT_PROBE_INTERVAL_MS). */
+  probeTimer?: ArmTimer;
 }
 
 /** Opens --audit-log for the process (undefined when it is not set). */
@@ -405,7 +537,19 @@ export async function openProcessAuditLog(
   options: AuditLogOptions = {},
 ): Promise<ProcessAuditLog | undefined> {
   if (config.auditLog === '') return undefined;
-  const log = await AuditLog.open(config.auditLog, options.openFile, options.limits);
+  const path = config.auditLog;
+  const log = await AuditLog.open(path, options.openFile, options.limits, {
+    // One ERROR when the state begins, one INFO when it ends: not one per request.
+    failing: (error) => {
+      auditLogFailures.inc();
+      logger.error(
+        { err: error, path, code: errorCode(error) },
+        `${AUDIT_LOG_FAILING} (${errorCode(error)}): refusing issuance until a write succeeds`,
+      );
+    },
+    recovered: () => logger.info({ path }, 'audit log written again: issuance resumes'),
+    ...(options.probeTimer ? { probeTimer: options.probeTimer } : {}),
+  });
   const waitMs = lineWaitMs(config.writeTimeout);
   const lineDeadline = options.lineDeadline ?? timerDeadline(waitMs);
   const dropped = droppedLinesReport(logger, log.path, options.now ?? (() => performance.now()));
@@ -431,12 +575,21 @@ export async function openProcessAuditLog(
     );
   };
   process.on('SIGHUP', onHangup);
-  const unwatch = watchAuditQueue(() => log.queued.lines);
+  const unwatch = watchAuditLog({
+    queuedLines: () => log.queued.lines,
+    failing: () => log.failing !== undefined,
+  });
   return {
     log,
-    // No Retry-After of its own: a healthy disk empties the queue in one round, so a full one is
-    // a stalled disk, for as long as it stalls.
-    guard: () => (log.full ? reject.unavailable(AUDIT_QUEUE_FULL) : undefined),
+    guard: () => {
+      const code = log.failing;
+      // Retry-After: the probe's interval, the soonest the refusal can end while no line comes.
+      if (code !== undefined)
+        return reject.unavailable(`${AUDIT_LOG_FAILING} (${code})`, AUDIT_PROBE_INTERVAL_MS);
+      // No Retry-After of its own: a healthy disk empties the queue in one round, so a full one
+      // is a stalled disk, for as long as it stalls.
+      return log.full ? reject.unavailable(AUDIT_QUEUE_FULL) : undefined;
+    },
     appendGranted: (record) => {
       const line = log.enqueue(record);
       if (!line) {
@@ -455,9 +608,11 @@ export async function openProcessAuditLog(
       // Only the logger is kept while the line waits, never the request (its body).
       const line = log.enqueue(record, beyondBound);
       if (!line) return dropped();
-      line.catch((error: unknown) =>
-        requestLogger.error({ err: error }, 'cannot write the audit log'),
-      );
+      line.catch((error: unknown) => {
+        // The failing state's own ERROR says it once, not once per request.
+        if (log.failing === undefined)
+          requestLogger.error({ err: error }, 'cannot write the audit log');
+      });
     },
     [Symbol.asyncDispose]: async () => {
       process.off('SIGHUP', onHangup);

@@ -1,0 +1,248 @@
+import { readFileSync } from 'node:fs';
+import type { FastifyBaseLogger } from 'fastify';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { resolveServeConfig } from '../../../src/config/resolve.js';
+import { registry } from '../../../src/metrics/registry.js';
+import { startServer } from '../../../src/runtime/serve.js';
+import {
+  AUDIT_LOG_FAILING,
+  AUDIT_PROBE_INTERVAL_MS,
+  AuditLog,
+  type ArmTimer,
+  type OpenAuditFile,
+} from '../../../src/server/audit-log.js';
+import { auditLogFailures } from '../../../src/server/audit-log-metrics.js';
+import { openAuditFileWith } from '../../helpers/audit-file.js';
+import { decodeResponse } from '../../helpers/decode.js';
+import { watchUnhandledRejections } from '../../helpers/fault-tsa.js';
+import { tempDir } from '../../helpers/openssl.js';
+import { waitUntil } from '../../helpers/poll.js';
+import { grantableRequest } from '../../helpers/seeds.js';
+import { TokenEncoder } from '../../../src/tsp/token-encoder.js';
+import { silentLogger } from '../../helpers/tsa.js';
+
+/**
+ * The audit log's failing state: a write or fdatasync that fails (a full disk) makes the process
+ * refuse issuance before signing (503, /readyz red) until a write succeeds again, the next
+ * batch's or the probe's (its timer fired by the test, never by the clock).
+ */
+
+const dir = tempDir();
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+const unhandled = watchUnhandledRejections();
+afterEach(() => expect(unhandled).toEqual([]));
+
+let files = 0;
+const newPath = () => dir.path(`failing-${files++}.jsonl`);
+const linesOf = (path: string) =>
+  readFileSync(path, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+
+/** A disk that is full (ENOSPC on every write and fdatasync) while the test says so. */
+function fullDisk() {
+  let full = false;
+  const enospc = (call: string) =>
+    Object.assign(new Error(`ENOSPC: no space left on device, ${call}`), { code: 'ENOSPC' });
+  const opener: OpenAuditFile = (path) =>
+    openAuditFileWith(path, (real) => ({
+      appendFile: async (data) => {
+        if (full) throw enospc('write');
+        return real.appendFile(data);
+      },
+      datasync: async () => {
+        if (full) throw enospc('fdatasync');
+        return real.datasync();
+      },
+    }));
+  return {
+    opener,
+    fill: () => void (full = true),
+    free: () => void (full = false),
+  };
+}
+
+/** The probe's timers: armed by the log, fired by the test. */
+function manualProbes() {
+  const armed: { fire: () => void; disarmed: boolean }[] = [];
+  const arm: ArmTimer = (fire) => {
+    const timer = { fire, disarmed: false };
+    armed.push(timer);
+    return () => void (timer.disarmed = true);
+  };
+  return {
+    arm,
+    /** Timers armed and neither fired nor disarmed. */
+    pending: () => armed.filter((timer) => !timer.disarmed).length,
+    /** Fires the last timer armed (it must be pending). */
+    fire(): void {
+      const timer = armed.at(-1);
+      if (!timer || timer.disarmed) throw new Error('no probe timer is armed');
+      timer.disarmed = true;
+      timer.fire();
+    },
+  };
+}
+
+async function failures(): Promise<number> {
+  return (await auditLogFailures.get()).values[0]?.value ?? 0;
+}
+
+describe('AuditLog while its disk fails', () => {
+  it('fails from the first failed round until a probe or a round succeeds, telling each change once', async () => {
+    const path = newPath();
+    const disk = fullDisk();
+    const probes = manualProbes();
+    const events: string[] = [];
+    const log = await AuditLog.open(path, disk.opener, undefined, {
+      failing: (error) => events.push(`failing ${(error as { code: string }).code}`),
+      recovered: () => events.push('recovered'),
+      probeTimer: probes.arm,
+    });
+    cleanups.push(() => log.close());
+    await log.append({ n: 1 });
+    expect(log.failing).toBeUndefined();
+
+    disk.fill();
+    await expect(log.append({ n: 2 })).rejects.toMatchObject({ code: 'ENOSPC' });
+    expect(log.failing).toBe('ENOSPC');
+    await expect(log.append({ n: 3 })).rejects.toMatchObject({ code: 'ENOSPC' });
+    expect(events).toEqual(['failing ENOSPC']);
+    expect(probes.pending()).toBe(1);
+
+    // The probe tries the disk, still full: still failing, a new probe armed.
+    probes.fire();
+    await waitUntil(() => log.probes === 1, 5);
+    expect(log.failing).toBe('ENOSPC');
+    expect(probes.pending()).toBe(1);
+
+    // Space again: the probe's write succeeds, and its bytes are cut off again.
+    disk.free();
+    probes.fire();
+    await waitUntil(() => log.failing === undefined, 5);
+    expect(events).toEqual(['failing ENOSPC', 'recovered']);
+    expect(probes.pending()).toBe(0);
+    expect(readFileSync(path, 'utf8')).toBe('{"n":1}\n');
+
+    // A batch is a probe too.
+    disk.fill();
+    await expect(log.append({ n: 4 })).rejects.toMatchObject({ code: 'ENOSPC' });
+    disk.free();
+    await log.append({ n: 5 });
+    expect(log.failing).toBeUndefined();
+    expect(events).toEqual(['failing ENOSPC', 'recovered', 'failing ENOSPC', 'recovered']);
+    expect(probes.pending()).toBe(0);
+    expect(linesOf(path)).toEqual([{ n: 1 }, { n: 5 }]);
+  });
+});
+
+describe('a server whose audit disk fails', () => {
+  it('refuses issuance before signing (503, /readyz red) while failing, logs it once, and resumes by itself', async () => {
+    const path = newPath();
+    const disk = fullDisk();
+    const probes = manualProbes();
+    const logged: { level: string; message: string; fields: Record<string, unknown> }[] = [];
+    const record =
+      (level: string) =>
+      (fields: Record<string, unknown>, message = '') => {
+        if (typeof fields['path'] === 'string') logged.push({ level, message, fields });
+      };
+    const logger = {
+      ...silentLogger,
+      error: record('error'),
+      warn: record('warn'),
+      info: record('info'),
+      child: () => logger,
+    } as unknown as FastifyBaseLogger;
+    // Every token is signed in encode().
+    const signs = vi.spyOn(TokenEncoder.prototype, 'encode');
+    cleanups.push(() => signs.mockRestore());
+    const server = await startServer(
+      resolveServeConfig({ port: 0, metricsPort: 0, disableNtpMonitoring: true, auditLog: path }),
+      logger,
+      { openAuditFile: disk.opener, auditLog: { probeTimer: probes.arm } },
+    );
+    cleanups.push(() => server.close());
+    const post = () =>
+      fetch(`${server.url}/api/v1/timestamp`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/timestamp-query' },
+        body: grantableRequest(),
+      }).then(async (response) => ({
+        status: response.status,
+        retryAfter: response.headers.get('retry-after'),
+        body: Buffer.from(await response.arrayBuffer()),
+      }));
+    const readyz = () =>
+      fetch(`${server.url}/readyz`).then(async (response) => ({
+        status: response.status,
+        text: await response.text(),
+      }));
+    const failingGauge = async () =>
+      /^timestamp_authority_audit_log_failing (\d+)$/m.exec(
+        await registry.getSingleMetricAsString('timestamp_authority_audit_log_failing'),
+      )?.[1];
+
+    expect((await post()).status).toBe(200);
+    expect(await failingGauge()).toBe('0');
+    const failuresBefore = await failures();
+
+    disk.fill();
+    // Signed before the failure was known: withheld (500), and the log fails from now on.
+    expect((await post()).status).toBe(500);
+    expect(await failingGauge()).toBe('1');
+    expect(await failures()).toBe(failuresBefore + 1);
+    const reason = `${AUDIT_LOG_FAILING} (ENOSPC)`;
+    expect(await readyz()).toEqual({ status: 503, text: reason });
+
+    const signed = signs.mock.calls.length;
+    for (let i = 0; i < 20; i++) {
+      const refused = await post();
+      expect(refused.status).toBe(503);
+      expect(refused.retryAfter).toBe(String(AUDIT_PROBE_INTERVAL_MS / 1000));
+      expect(decodeResponse(refused.body)).toMatchObject({
+        status: 2,
+        failInfo: ['systemFailure'],
+        statusStrings: [expect.any(String), reason],
+      });
+    }
+    // Nothing signed: no token (nor ledger row) any client lacks.
+    expect(signs.mock.calls.length).toBe(signed);
+    // The refused requests' lines fail too, and are not logged one by one.
+    expect(logged.filter((entry) => entry.level !== 'info')).toEqual([
+      {
+        level: 'error',
+        message: `${reason}: refusing issuance until a write succeeds`,
+        fields: expect.objectContaining({ path, code: 'ENOSPC' }),
+      },
+    ]);
+
+    // The disk has room again; the probe (no line needed) finds it, issuance resumes by itself.
+    const queued = async () =>
+      /^timestamp_authority_audit_log_queued_lines (\d+)$/m.exec(
+        await registry.getSingleMetricAsString('timestamp_authority_audit_log_queued_lines'),
+      )?.[1];
+    await waitUntil(async () => (await queued()) === '0', 5);
+    disk.free();
+    await waitUntil(() => probes.pending() === 1, 5);
+    probes.fire();
+    await waitUntil(async () => (await readyz()).status === 200, 5);
+    expect(await failingGauge()).toBe('0');
+    expect(logged.at(-1)).toEqual({
+      level: 'info',
+      message: 'audit log written again: issuance resumes',
+      fields: { path },
+    });
+    expect((await post()).status).toBe(200);
+    expect(signs.mock.calls.length).toBe(signed + 1);
+    await server.close();
+    expect(linesOf(path).map((line) => [line['status'], line['httpStatus']])).toEqual([
+      ['granted', 200],
+      ['granted', 200],
+    ]);
+  });
+});

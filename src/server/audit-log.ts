@@ -1,4 +1,4 @@
-import { open } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { dirname, extname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
@@ -19,6 +19,12 @@ import {
   withinDeadline,
   type LineDeadline,
 } from './audit-overflow.js';
+import {
+  acquireAuditLock,
+  AuditLogError,
+  lockWaitMs,
+  type AuditLockOptions,
+} from './audit-lock.js';
 import { auditRecord } from './audit-record.js';
 import { clientAborted } from './client-aborts.js';
 import type { AnswerOutcome } from './http-outcome.js';
@@ -160,6 +166,8 @@ export class AuditLog {
   private closed = false;
   /** Set when a round failed: the file may end with part of it until cut back. */
   private torn = false;
+  /** What this process appended after `committed` in the last round (torn: what a cut removes). */
+  private written = 0;
   /** Write+fdatasync rounds done so far (each carries one or more lines). */
   commits = 0;
   /** The code of the error that made the log fail (`ENOSPC`), until a round succeeds. */
@@ -307,18 +315,17 @@ export class AuditLog {
         // In the try: whatever fails, every line of the batch is settled.
         const text = batch.map((line) => line.text).join('');
         await this.cutToCommitted();
+        this.written = bytes;
         await this.handle.appendFile(text);
         await this.handle.datasync();
         if (this.committed !== undefined) this.committed += bytes;
+        this.written = 0;
         this.commits++;
         this.recover();
         for (const line of batch) line.resolve();
       } catch (error) {
-        this.torn = true;
-        // At once, so the file does not keep a fragment while no other record comes.
-        await this.cutToCommitted().catch(() => undefined);
         // Before the lines hear of it: their callers see the log failing.
-        this.fail(error);
+        this.fail(await this.cutAfterFailure(error));
         for (const line of batch) line.reject(error);
       }
       this.inFlight = [];
@@ -326,10 +333,26 @@ export class AuditLog {
     }
   }
 
-  /** Enters (or stays in) the failing state, and arms the probe. */
+  /**
+   * After a failed round: cuts the file back at once (so it does not keep a fragment while no
+   * other record comes). Returns why the log fails: `error`, or the cut's AUDIT_LOG_SHARED.
+   */
+  private async cutAfterFailure(error: unknown): Promise<unknown> {
+    if (error instanceof AuditLogError) return error;
+    this.torn = true;
+    try {
+      await this.cutToCommitted();
+      return error;
+    } catch (cutError) {
+      return cutError instanceof AuditLogError ? cutError : error;
+    }
+  }
+
+  /** Enters (or stays in) the failing state, and arms the probe; tells a new cause. */
   private fail(error: unknown): void {
-    if (this.failure === undefined) {
-      this.failure = errorCode(error);
+    const code = errorCode(error);
+    if (this.failure !== code) {
+      this.failure = code;
       this.watch.failing?.(error);
     }
     if (this.closed || this.disarmProbe) return;
@@ -362,6 +385,7 @@ export class AuditLog {
       await this.cutToCommitted();
       if (this.committed !== undefined) {
         this.torn = true;
+        this.written = PROBE_BYTES.length;
         await this.handle.appendFile(PROBE_BYTES);
         await this.handle.datasync();
         await this.cutToCommitted();
@@ -370,23 +394,34 @@ export class AuditLog {
       }
       this.recover();
     } catch (error) {
-      this.torn = true;
-      await this.cutToCommitted().catch(() => undefined);
-      this.fail(error);
+      this.fail(await this.cutAfterFailure(error));
     }
     this.probes++;
   }
 
-  /** Cuts a torn file back to the end of its last committed record, durably. */
+  /**
+   * Cuts a torn file back to the end of its last committed record, durably. First, at every
+   * round, checks that the file holds no more than this process wrote: bytes beyond it are
+   * another writer's (two processes on one file, an outside append), never cut: AUDIT_LOG_SHARED.
+   */
   private async cutToCommitted(): Promise<void> {
-    if (!this.torn || this.committed === undefined) return;
+    if (this.committed === undefined) return;
+    const { size } = await this.handle.stat();
+    const mine = this.committed + (this.torn ? this.written : 0);
+    if (size > mine) {
+      throw new AuditLogError(
+        'AUDIT_LOG_SHARED',
+        `another process appends to ${this.path} (or it was changed from outside): it holds ${size} bytes where this process wrote ${mine}; nothing is cut or appended, issuance is refused until the file is reopened (SIGHUP) or the process restarted`,
+      );
+    }
+    if (!this.torn) return;
     // Truncated from outside (copytruncate, unsupported): cutting to the old offset would extend
     // the file with NULs and keep the fragment, so find the boundary in what is there now.
-    const { size } = await this.handle.stat();
     if (size < this.committed) this.committed = await endOfLastRecord(this.handle, size);
     await this.handle.truncate(this.committed);
     await this.handle.datasync();
     this.torn = false;
+    this.written = 0;
   }
 
   private async reopenNow(): Promise<void> {
@@ -399,6 +434,7 @@ export class AuditLog {
       this.committed = next.committed;
       this.repairedBytes = next.repairedBytes;
       this.torn = false;
+      this.written = 0;
       await previous.close();
       for (const waiter of waiters) waiter.resolve();
     } catch (error) {
@@ -528,7 +564,11 @@ export interface AuditLogOptions {
   now?: () => number;
   /** The failing log's probe timer (default AUDIT_PROBE_INTERVAL_MS). */
   probeTimer?: ArmTimer;
+  /** The lock file's clocks and timers, and its wait (default lockWaitMs(--graceful-timeout)). */
+  lock?: Partial<AuditLockOptions>;
 }
+
+const NO_LOCK = { release: async () => {} };
 
 /** Opens --audit-log for the process (undefined when it is not set). */
 export async function openProcessAuditLog(
@@ -538,18 +578,45 @@ export async function openProcessAuditLog(
 ): Promise<ProcessAuditLog | undefined> {
   if (config.auditLog === '') return undefined;
   const path = config.auditLog;
-  const log = await AuditLog.open(path, options.openFile, options.limits, {
-    // One ERROR when the state begins, one INFO when it ends: not one per request.
-    failing: (error) => {
-      auditLogFailures.inc();
-      logger.error(
-        { err: error, path, code: errorCode(error) },
-        `${AUDIT_LOG_FAILING} (${errorCode(error)}): refusing issuance until a write succeeds`,
+  // One writer per file: waits for a writer still draining, fails the start past the wait. A
+  // device (no lock file beside it in /dev, and nothing of it is ever cut) takes none.
+  const device = await stat(path).then(
+    (found) => !found.isFile(),
+    () => false,
+  );
+  const lock = device
+    ? NO_LOCK
+    : await acquireAuditLock(
+        path,
+        { waitMs: lockWaitMs(config.gracefulTimeout), ...options.lock },
+        (lockPath, holder, ageMs) =>
+          logger.warn(
+            { path, lockPath, holder, ageMs },
+            `audit log lock ${lockPath} of ${holder} not refreshed for ${Math.round(ageMs / 1000)} s (a writer that died): taken over`,
+          ),
       );
-    },
-    recovered: () => logger.info({ path }, 'audit log written again: issuance resumes'),
-    ...(options.probeTimer ? { probeTimer: options.probeTimer } : {}),
-  });
+  let log: AuditLog;
+  try {
+    log = await AuditLog.open(path, options.openFile, options.limits, {
+      // One ERROR when the state begins (or its cause changes), one INFO when it ends: not one
+      // per request.
+      failing: (error) => {
+        auditLogFailures.inc();
+        const code = errorCode(error);
+        logger.error(
+          { err: error, path, code },
+          error instanceof AuditLogError
+            ? error.message
+            : `${AUDIT_LOG_FAILING} (${code}): refusing issuance until a write succeeds`,
+        );
+      },
+      recovered: () => logger.info({ path }, 'audit log written again: issuance resumes'),
+      ...(options.probeTimer ? { probeTimer: options.probeTimer } : {}),
+    });
+  } catch (error) {
+    await lock.release();
+    throw error;
+  }
   const waitMs = lineWaitMs(config.writeTimeout);
   const lineDeadline = options.lineDeadline ?? timerDeadline(waitMs);
   const dropped = droppedLinesReport(logger, log.path, options.now ?? (() => performance.now()));
@@ -617,7 +684,9 @@ export async function openProcessAuditLog(
     [Symbol.asyncDispose]: async () => {
       process.off('SIGHUP', onHangup);
       unwatch();
-      const abandoned = await log.close(options.closeGrace?.() ?? closeGraceTimer());
+      const abandoned = await log
+        .close(options.closeGrace?.() ?? closeGraceTimer())
+        .finally(() => lock.release());
       if (abandoned > 0) {
         logger.error(
           { path: log.path, records: abandoned },

@@ -1,0 +1,205 @@
+import { appendFileSync, existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import type { FastifyBaseLogger } from 'fastify';
+import { afterEach, describe, expect, it } from 'vitest';
+import { resolveServeConfig } from '../../../src/config/resolve.js';
+import {
+  AuditLog,
+  openProcessAuditLog,
+  type OpenAuditFile,
+  type ProcessAuditLog,
+} from '../../../src/server/audit-log.js';
+import { LOCK_POLL_MS, LOCK_STALE_MS, lockWaitMs } from '../../../src/server/audit-lock.js';
+import { openAuditFileWith } from '../../helpers/audit-file.js';
+import { watchUnhandledRejections } from '../../helpers/fault-tsa.js';
+import { tempDir } from '../../helpers/openssl.js';
+import { silentLogger } from '../../helpers/tsa.js';
+
+/**
+ * One writer per audit log file: a lock file beside it (waited for, then refused; a stale one
+ * taken over), and, should two writers share a file all the same, a check at each round that
+ * never cuts bytes this process did not write. The lock's clock and sleeps are the test's.
+ */
+
+const dir = tempDir();
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+const unhandled = watchUnhandledRejections();
+afterEach(() => expect(unhandled).toEqual([]));
+
+let files = 0;
+const newPath = () => dir.path(`lock-${files++}.jsonl`);
+
+/** A wall clock that moves only when the lock sleeps; `onSleep` sees each sleep. */
+function lockClock(onSleep: (slept: number) => unknown = () => undefined) {
+  const clock = { now: Date.now(), slept: 0 };
+  return {
+    clock,
+    options: {
+      now: () => clock.now,
+      sleep: async (ms: number) => {
+        clock.now += ms;
+        clock.slept++;
+        await onSleep(clock.slept);
+      },
+      heartbeat: () => () => undefined,
+    },
+  };
+}
+
+async function openProcess(path: string, lock: object, logger: FastifyBaseLogger = silentLogger) {
+  const processLog = (await openProcessAuditLog(resolveServeConfig({ auditLog: path }), logger, {
+    lock,
+  })) as ProcessAuditLog;
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    await processLog[Symbol.asyncDispose]();
+  };
+  cleanups.push(close);
+  return { processLog, close };
+}
+
+describe('the audit log lock', () => {
+  it('makes a second writer wait for the first, and refuses it past the wait, naming the lock and its holder', async () => {
+    const path = newPath();
+    const first = await openProcess(path, lockClock().options);
+    const lockFile = `${path}.lock`;
+    expect(JSON.parse(readFileSync(lockFile, 'utf8'))).toMatchObject({
+      pid: process.pid,
+      hostname: hostname(),
+    });
+
+    // The first writer's heartbeat, on the test's clock: its lock stays fresh.
+    const { clock, options } = lockClock(() => {
+      const at = new Date(clock.now);
+      utimesSync(lockFile, at, at);
+    });
+    await expect(openProcess(path, options)).rejects.toMatchObject({
+      code: 'AUDIT_LOG_LOCKED',
+      message: expect.stringContaining(
+        `its lock ${lockFile} is held by pid ${process.pid} on ${hostname()}`,
+      ),
+    });
+    // It polled until the wait (--graceful-timeout's default, 15 s, is under the stale bound).
+    expect(clock.slept).toBe(Math.ceil(lockWaitMs(15_000) / LOCK_POLL_MS));
+    // The first writer's lock and lines are untouched.
+    await first.processLog.log.append({ n: 1 });
+    expect(existsSync(lockFile)).toBe(true);
+    await first.close();
+    expect(existsSync(lockFile)).toBe(false);
+  });
+
+  it('opens the second writer once the first closes', async () => {
+    const path = newPath();
+    const first = await openProcess(path, lockClock().options);
+    await first.processLog.log.append({ n: 1 });
+    // The first closes while the second waits (its third look at the lock).
+    const { clock, options } = lockClock((slept) => (slept === 3 ? first.close() : undefined));
+    const second = await openProcess(path, options);
+    expect(clock.slept).toBe(3);
+    await second.processLog.log.append({ n: 2 });
+    await second.close();
+    expect(readFileSync(path, 'utf8')).toBe('{"n":1}\n{"n":2}\n');
+  });
+
+  it('takes over a stale lock (a writer that died elsewhere), with a WARN', async () => {
+    const path = newPath();
+    const lockFile = `${path}.lock`;
+    writeFileSync(
+      lockFile,
+      JSON.stringify({ pid: 1, hostname: 'elsewhere', startedAt: 'then', token: 'x' }),
+    );
+    const { clock, options } = lockClock();
+    const old = new Date(clock.now - LOCK_STALE_MS - 1_000);
+    utimesSync(lockFile, old, old);
+    const warnings: string[] = [];
+    const logger = {
+      ...silentLogger,
+      warn: (_fields: unknown, message: string) => warnings.push(message),
+    } as unknown as FastifyBaseLogger;
+    const { processLog } = await openProcess(path, options, logger);
+    expect(clock.slept).toBe(0);
+    expect(warnings).toEqual([
+      `audit log lock ${lockFile} of pid 1 on elsewhere (started then) not refreshed for 31 s (a writer that died): taken over`,
+    ]);
+    expect(JSON.parse(readFileSync(lockFile, 'utf8'))).toMatchObject({ pid: process.pid });
+    await processLog.log.append({ n: 1 });
+  });
+
+  it('waits for a fresh lock of another host until it goes stale, then takes it over', async () => {
+    const path = newPath();
+    const lockFile = `${path}.lock`;
+    writeFileSync(lockFile, JSON.stringify({ pid: 1, hostname: 'elsewhere' }));
+    const { clock, options } = lockClock();
+    // Touched a little after the clock's start: no look falls on the bound itself.
+    const touched = new Date(clock.now + 200);
+    utimesSync(lockFile, touched, touched);
+    await openProcess(path, options);
+    expect(clock.slept).toBe(Math.ceil((LOCK_STALE_MS + 200) / LOCK_POLL_MS));
+  });
+});
+
+describe('an audit log that another process appends to', () => {
+  /** ENOSPC on the next write, after `during` (another writer's append meanwhile) and half the data. */
+  function failingOnce(during: (path: string) => void = () => undefined) {
+    let fail = false;
+    const opener: OpenAuditFile = (path) =>
+      openAuditFileWith(path, (real) => ({
+        appendFile: async (data) => {
+          if (!fail) return real.appendFile(data);
+          fail = false;
+          during(path);
+          await real.appendFile(data.slice(0, data.length >> 1));
+          throw Object.assign(new Error('ENOSPC: no space left on device, write'), {
+            code: 'ENOSPC',
+          });
+        },
+      }));
+    return { opener, failNext: () => void (fail = true) };
+  }
+
+  const OUTSIDE = '{"outside":true}\n';
+
+  it('never cuts a line appended from outside between rounds: it fails instead', async () => {
+    const path = newPath();
+    const disk = failingOnce();
+    const events: string[] = [];
+    const log = await AuditLog.open(path, disk.opener, undefined, {
+      failing: (error) => events.push((error as { code: string }).code),
+      probeTimer: () => () => undefined,
+    });
+    cleanups.push(() => log.close());
+    await log.append({ n: 1 });
+    appendFileSync(path, OUTSIDE);
+    disk.failNext();
+    await expect(log.append({ n: 2 })).rejects.toMatchObject({
+      code: 'AUDIT_LOG_SHARED',
+      message: expect.stringContaining(`another process appends to ${path}`),
+    });
+    expect(log.failing).toBe('AUDIT_LOG_SHARED');
+    expect(events).toEqual(['AUDIT_LOG_SHARED']);
+    // Nothing was appended on top of it, nothing cut.
+    expect(readFileSync(path, 'utf8')).toBe(`{"n":1}\n${OUTSIDE}`);
+    await expect(log.append({ n: 3 })).rejects.toMatchObject({ code: 'AUDIT_LOG_SHARED' });
+    expect(readFileSync(path, 'utf8')).toBe(`{"n":1}\n${OUTSIDE}`);
+  });
+
+  it("does not cut back a failed round over another writer's line appended during it", async () => {
+    const path = newPath();
+    const disk = failingOnce((file) => appendFileSync(file, OUTSIDE));
+    const log = await AuditLog.open(path, disk.opener, undefined, {
+      probeTimer: () => () => undefined,
+    });
+    cleanups.push(() => log.close());
+    await log.append({ n: 1 });
+    disk.failNext();
+    await expect(log.append({ n: 2 })).rejects.toMatchObject({ code: 'ENOSPC' });
+    expect(log.failing).toBe('AUDIT_LOG_SHARED');
+    const text = readFileSync(path, 'utf8');
+    expect(text.startsWith(`{"n":1}\n${OUTSIDE}`)).toBe(true);
+  });
+});

@@ -94,13 +94,18 @@ async function readHolder(
   }
 }
 
+/** The lock files this process holds. */
+const heldHere = new Set<string>();
+
 /**
  * Whether the holder is a process of this host that no longer runs (a worker killed -9): its
- * lock is taken over at once rather than when stale.
+ * lock is taken over at once rather than when stale. A lock naming this very process that it does
+ * not hold is a predecessor's with the same pid: a container restarted on a persistent volume,
+ * where the server is pid 1 again.
  */
-function deadOnThisHost(holder: Partial<LockHolder>): boolean {
+function deadOnThisHost(holder: Partial<LockHolder>, lockPath: string): boolean {
   if (holder.hostname !== hostname() || typeof holder.pid !== 'number') return false;
-  if (holder.pid === process.pid) return false;
+  if (holder.pid === process.pid) return !heldHere.has(lockPath);
   try {
     process.kill(holder.pid, 0);
     return false;
@@ -148,7 +153,7 @@ export async function acquireAuditLock(
     const held = await readHolder(lockPath);
     if (!held) continue; // Released meanwhile.
     const ageMs = now() - held.mtimeMs;
-    if (ageMs > LOCK_STALE_MS || deadOnThisHost(held.holder)) {
+    if (ageMs > LOCK_STALE_MS || deadOnThisHost(held.holder, lockPath)) {
       // A dead writer's. Removed only if it is still the lock just read (another starting writer
       // may have taken it over already).
       const again = await readHolder(lockPath);
@@ -168,6 +173,7 @@ export async function acquireAuditLock(
     }
     await sleep(LOCK_POLL_MS);
   }
+  heldHere.add(lockPath);
   const stopHeartbeat = (options.heartbeat ?? defaultHeartbeat)(() => {
     const at = new Date(now());
     // A lock removed from outside is not recreated: the safety net at each round protects the
@@ -181,6 +187,7 @@ export async function acquireAuditLock(
       if (released) return;
       released = true;
       stopHeartbeat();
+      heldHere.delete(lockPath);
       const held = await readHolder(lockPath);
       if (held?.holder.token === mine.token) {
         await unlink(lockPath).catch((error: unknown) => {

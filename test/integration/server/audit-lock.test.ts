@@ -130,6 +130,21 @@ describe('the audit log lock', () => {
     await processLog.log.append({ n: 1 });
   });
 
+  it("takes over at once a fresh lock naming this process's pid that it does not hold (a restarted container, pid 1 again)", async () => {
+    const path = newPath();
+    const lockFile = `${path}.lock`;
+    writeFileSync(
+      lockFile,
+      JSON.stringify({ pid: process.pid, hostname: hostname(), startedAt: 'then', token: 'x' }),
+    );
+    const { clock, options } = lockClock();
+    const touched = new Date(clock.now);
+    utimesSync(lockFile, touched, touched);
+    await openProcess(path, options);
+    expect(clock.slept).toBe(0);
+    expect(JSON.parse(readFileSync(lockFile, 'utf8'))).not.toMatchObject({ token: 'x' });
+  });
+
   it('waits for a fresh lock of another host until it goes stale, then takes it over', async () => {
     const path = newPath();
     const lockFile = `${path}.lock`;

@@ -120,12 +120,14 @@ const describeHolder = (holder: Partial<LockHolder>): string =>
 /**
  * Takes the lock of the audit log at `path`: at once when it is free or stale, else after waiting
  * for its holder to release it, up to `waitMs`; past that, fails with AUDIT_LOG_LOCKED naming
- * the lock file and its holder. `onTakeover` hears of a stale lock taken over.
+ * the lock file and its holder. `onTakeover` hears of a stale lock taken over, `onWait` of the
+ * wait, once, when it begins.
  */
 export async function acquireAuditLock(
   path: string,
   options: AuditLockOptions,
   onTakeover: (lockPath: string, holder: string, ageMs: number) => void = () => undefined,
+  onWait: (lockPath: string, holder: string) => void = () => undefined,
 ): Promise<AuditLock> {
   const now = options.now ?? Date.now;
   const sleep = options.sleep ?? defaultSleep;
@@ -137,6 +139,7 @@ export async function acquireAuditLock(
     token: randomUUID(),
   };
   const deadline = now() + options.waitMs;
+  let waiting = false;
   for (;;) {
     try {
       const handle = await open(lockPath, 'wx', 0o640);
@@ -171,6 +174,8 @@ export async function acquireAuditLock(
         `the audit log ${path} is in use by another process: its lock ${lockPath} is held by ${describeHolder(held.holder)}, last refreshed ${Math.round(ageMs / 1000)} s ago; waited ${options.waitMs} ms for it (two processes must never share an audit log)`,
       );
     }
+    if (!waiting) onWait(lockPath, describeHolder(held.holder));
+    waiting = true;
     await sleep(LOCK_POLL_MS);
   }
   heldHere.add(lockPath);

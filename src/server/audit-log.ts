@@ -594,6 +594,11 @@ export async function openProcessAuditLog(
             { path, lockPath, holder, ageMs },
             `audit log lock ${lockPath} of ${holder} not refreshed for ${Math.round(ageMs / 1000)} s (a writer that died): taken over`,
           ),
+        (lockPath, holder) =>
+          logger.warn(
+            { path, lockPath, holder },
+            `waiting for the audit log lock ${lockPath}, held by ${holder}: another process writes ${path}`,
+          ),
       );
   let log: AuditLog;
   try {

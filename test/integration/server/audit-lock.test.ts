@@ -78,12 +78,22 @@ describe('the audit log lock', () => {
       const at = new Date(clock.now);
       utimesSync(lockFile, at, at);
     });
-    await expect(openProcess(path, options)).rejects.toMatchObject({
+    const warnings: string[] = [];
+    const logger = {
+      ...silentLogger,
+      warn: (_fields: unknown, message: string) => warnings.push(message),
+    } as unknown as FastifyBaseLogger;
+    await expect(openProcess(path, options, logger)).rejects.toMatchObject({
       code: 'AUDIT_LOG_LOCKED',
       message: expect.stringContaining(
         `its lock ${lockFile} is held by pid ${process.pid} on ${hostname()}`,
       ),
     });
+    // Said once, when the wait began.
+    expect(warnings).toEqual([
+      `waiting for the audit log lock ${lockFile}, held by pid ${process.pid} on ${hostname()} ` +
+        `(started ${JSON.parse(readFileSync(lockFile, 'utf8')).startedAt}): another process writes ${path}`,
+    ]);
     // It polled until the wait (--graceful-timeout's default, 15 s, is under the stale bound).
     expect(clock.slept).toBe(Math.ceil(lockWaitMs(15_000) / LOCK_POLL_MS));
     // The first writer's lock and lines are untouched.

@@ -417,6 +417,10 @@ describe('audit log at shutdown', () => {
     const inFlight = processLog!.log.append({ n: 1 });
     await syncStarted;
     const queued = processLog!.log.append({ n: 2 });
+    // Handled from now on: they are rejected during the dispose, which then releases the lock
+    // file (real I/O), before the expectations below look at them.
+    inFlight.catch(() => undefined);
+    queued.catch(() => undefined);
     const closed = processLog![Symbol.asyncDispose]();
     graceOver();
     await closed;

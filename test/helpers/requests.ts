@@ -52,3 +52,27 @@ export function encodeRequest(spec: RequestSpec = {}): Buffer {
 
 export const sha256 = (data: string | Uint8Array): Buffer =>
   createHash('sha256').update(data).digest();
+
+/** POSTs `body` to the server at `url`'s timestamp route: the status, Retry-After and body. */
+export async function postTimestampRequest(
+  url: string,
+  body: Uint8Array,
+  contentType = 'application/timestamp-query',
+): Promise<{ status: number; retryAfter: string | null; body: Buffer }> {
+  const response = await fetch(`${url}/api/v1/timestamp`, {
+    method: 'POST',
+    headers: { 'content-type': contentType },
+    body,
+  });
+  return {
+    status: response.status,
+    retryAfter: response.headers.get('retry-after'),
+    body: Buffer.from(await response.arrayBuffer()),
+  };
+}
+
+/** GET /readyz of the server at `url`: its status and text. */
+export async function getReadyz(url: string): Promise<{ status: number; text: string }> {
+  const response = await fetch(`${url}/readyz`);
+  return { status: response.status, text: await response.text() };
+}

@@ -10,6 +10,7 @@ import { decodeResponse } from '../../helpers/decode.js';
 import { watchUnhandledRejections } from '../../helpers/fault-tsa.js';
 import { tempDir } from '../../helpers/openssl.js';
 import { waitUntil } from '../../helpers/poll.js';
+import { getReadyz, postTimestampRequest } from '../../helpers/requests.js';
 import { grantableRequest } from '../../helpers/seeds.js';
 import { manualDeadlines, stallingDisk } from '../../helpers/stalling-disk.js';
 import { silentLogger } from '../../helpers/tsa.js';
@@ -48,21 +49,9 @@ describe('a server whose audit log disk stalls', () => {
         auditLog: { limits: { lines: 2, bytes: 1 << 20 }, lineDeadline: deadlines.arm },
       },
     );
-    const post = (body: Buffer, contentType = 'application/timestamp-query') =>
-      fetch(`${server.url}/api/v1/timestamp`, {
-        method: 'POST',
-        headers: { 'content-type': contentType },
-        body,
-      }).then(async (response) => ({
-        status: response.status,
-        retryAfter: response.headers.get('retry-after'),
-        body: Buffer.from(await response.arrayBuffer()),
-      }));
-    const readyz = () =>
-      fetch(`${server.url}/readyz`).then(async (response) => ({
-        status: response.status,
-        text: await response.text(),
-      }));
+    const post = (body: Buffer, contentType?: string) =>
+      postTimestampRequest(server.url, body, contentType);
+    const readyz = () => getReadyz(server.url);
     try {
       expect((await post(grantableRequest())).status).toBe(200);
 

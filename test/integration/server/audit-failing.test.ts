@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyBaseLogger } from 'fastify';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { resolveServeConfig } from '../../../src/config/resolve.js';
 import { registry } from '../../../src/metrics/registry.js';
 import { startServer } from '../../../src/runtime/serve.js';
@@ -12,11 +12,10 @@ import {
   type OpenAuditFile,
 } from '../../../src/server/audit-log.js';
 import { auditLogFailures } from '../../../src/server/audit-log-metrics.js';
-import { openAuditFileWith } from '../../helpers/audit-file.js';
+import { auditLogTestFiles, auditRecords, openAuditFileWith } from '../../helpers/audit-file.js';
 import { decodeResponse } from '../../helpers/decode.js';
-import { watchUnhandledRejections } from '../../helpers/fault-tsa.js';
-import { tempDir } from '../../helpers/openssl.js';
 import { waitUntil } from '../../helpers/poll.js';
+import { getReadyz, postTimestampRequest } from '../../helpers/requests.js';
 import { grantableRequest } from '../../helpers/seeds.js';
 import { TokenEncoder } from '../../../src/tsp/token-encoder.js';
 import { silentLogger } from '../../helpers/tsa.js';
@@ -27,21 +26,7 @@ import { silentLogger } from '../../helpers/tsa.js';
  * batch's or the probe's (its timer fired by the test, never by the clock).
  */
 
-const dir = tempDir();
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-const unhandled = watchUnhandledRejections();
-afterEach(() => expect(unhandled).toEqual([]));
-
-let files = 0;
-const newPath = () => dir.path(`failing-${files++}.jsonl`);
-const linesOf = (path: string) =>
-  readFileSync(path, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
+const { newPath, cleanups } = auditLogTestFiles('failing');
 
 /** A disk that is full (ENOSPC on every write and fdatasync) while the test says so. */
 function fullDisk() {
@@ -136,7 +121,7 @@ describe('AuditLog while its disk fails', () => {
     expect(log.failing).toBeUndefined();
     expect(events).toEqual(['failing ENOSPC', 'recovered', 'failing ENOSPC', 'recovered']);
     expect(probes.pending()).toBe(0);
-    expect(linesOf(path)).toEqual([{ n: 1 }, { n: 5 }]);
+    expect(auditRecords(path)).toEqual([{ n: 1 }, { n: 5 }]);
   });
 });
 
@@ -167,21 +152,8 @@ describe('a server whose audit disk fails', () => {
       { openAuditFile: disk.opener, auditLog: { probeTimer: probes.arm } },
     );
     cleanups.push(() => server.close());
-    const post = () =>
-      fetch(`${server.url}/api/v1/timestamp`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/timestamp-query' },
-        body: grantableRequest(),
-      }).then(async (response) => ({
-        status: response.status,
-        retryAfter: response.headers.get('retry-after'),
-        body: Buffer.from(await response.arrayBuffer()),
-      }));
-    const readyz = () =>
-      fetch(`${server.url}/readyz`).then(async (response) => ({
-        status: response.status,
-        text: await response.text(),
-      }));
+    const post = () => postTimestampRequest(server.url, grantableRequest());
+    const readyz = () => getReadyz(server.url);
     const failingGauge = async () =>
       /^timestamp_authority_audit_log_failing (\d+)$/m.exec(
         await registry.getSingleMetricAsString('timestamp_authority_audit_log_failing'),
@@ -240,7 +212,7 @@ describe('a server whose audit disk fails', () => {
     expect((await post()).status).toBe(200);
     expect(signs.mock.calls.length).toBe(signed + 1);
     await server.close();
-    expect(linesOf(path).map((line) => [line['status'], line['httpStatus']])).toEqual([
+    expect(auditRecords(path).map((line) => [line['status'], line['httpStatus']])).toEqual([
       ['granted', 200],
       ['granted', 200],
     ]);

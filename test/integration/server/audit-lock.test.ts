@@ -1,7 +1,7 @@
 import { appendFileSync, existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { FastifyBaseLogger } from 'fastify';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../../../src/config/resolve.js';
 import {
   AuditLog,
@@ -10,9 +10,7 @@ import {
   type ProcessAuditLog,
 } from '../../../src/server/audit-log.js';
 import { LOCK_POLL_MS, LOCK_STALE_MS, lockWaitMs } from '../../../src/server/audit-lock.js';
-import { openAuditFileWith } from '../../helpers/audit-file.js';
-import { watchUnhandledRejections } from '../../helpers/fault-tsa.js';
-import { tempDir } from '../../helpers/openssl.js';
+import { auditLogTestFiles, openAuditFileWith } from '../../helpers/audit-file.js';
 import { silentLogger } from '../../helpers/tsa.js';
 
 /**
@@ -21,16 +19,7 @@ import { silentLogger } from '../../helpers/tsa.js';
  * never cuts bytes this process did not write. The lock's clock and sleeps are the test's.
  */
 
-const dir = tempDir();
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-const unhandled = watchUnhandledRejections();
-afterEach(() => expect(unhandled).toEqual([]));
-
-let files = 0;
-const newPath = () => dir.path(`lock-${files++}.jsonl`);
+const { newPath, cleanups } = auditLogTestFiles('lock');
 
 /** A wall clock that moves only when the lock sleeps; `onSleep` sees each sleep. */
 function lockClock(onSleep: (slept: number) => unknown = () => undefined) {

@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
 import type { FastifyBaseLogger } from 'fastify';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../../../src/config/resolve.js';
 import {
   AUDIT_QUEUE_FULL,
@@ -10,8 +9,7 @@ import {
 } from '../../../src/server/audit-log.js';
 import { auditLinesDropped, auditTokensWithheld } from '../../../src/server/audit-log-metrics.js';
 import { DROP_WARN_INTERVAL_MS, lineWaitMs } from '../../../src/server/audit-overflow.js';
-import { watchUnhandledRejections } from '../../helpers/fault-tsa.js';
-import { tempDir } from '../../helpers/openssl.js';
+import { auditLogTestFiles, auditRecords } from '../../helpers/audit-file.js';
 import { waitUntil } from '../../helpers/poll.js';
 import { manualDeadlines, stallingDisk } from '../../helpers/stalling-disk.js';
 import { silentLogger } from '../../helpers/tsa.js';
@@ -22,21 +20,7 @@ import { silentLogger } from '../../helpers/tsa.js';
  * refused requests' lines dropped and counted. Every wait is on an event the test causes.
  */
 
-const dir = tempDir();
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-const unhandled = watchUnhandledRejections();
-afterEach(() => expect(unhandled).toEqual([]));
-
-let files = 0;
-const newPath = () => dir.path(`bounds-${files++}.jsonl`);
-const linesOf = (path: string) =>
-  readFileSync(path, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
+const { newPath, cleanups } = auditLogTestFiles('bounds');
 
 async function droppedLines(): Promise<number> {
   return (await auditLinesDropped.get()).values[0]?.value ?? 0;
@@ -76,7 +60,7 @@ describe('AuditLog queue bounds', () => {
     expect(log.queued).toEqual({ lines: 0, bytes: 0 });
     expect(log.full).toBe(false);
     await log.append({ n: 6 });
-    expect(linesOf(path)).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }, { n: 6 }]);
+    expect(auditRecords(path)).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }, { n: 6 }]);
   });
 
   it('takes no line beyond its bound in bytes, except one queued beyond it on purpose', async () => {
@@ -100,7 +84,7 @@ describe('AuditLog queue bounds', () => {
 
     disk.recover();
     await Promise.all([first, second, beyond]);
-    expect(linesOf(path).map((line) => line['n'])).toEqual([1, 2, 4]);
+    expect(auditRecords(path).map((line) => line['n'])).toEqual([1, 2, 4]);
   });
 });
 
@@ -145,7 +129,7 @@ describe('the process audit log while the disk stalls', () => {
     disk.recover();
     await processLog.log.append({ n: 2 });
     // "Granted" for a token never sent: the rejection's line (withheldSerialNumber) says so.
-    expect(linesOf(path)).toEqual([{ n: 1, status: 'granted' }, { n: 2 }]);
+    expect(auditRecords(path)).toEqual([{ n: 1, status: 'granted' }, { n: 2 }]);
     expect(deadlines.pending()).toBe(0);
   });
 
@@ -196,6 +180,6 @@ describe('the process audit log while the disk stalls', () => {
     await first;
     await waitUntil(() => processLog.log.queued.lines === 0, 5);
     expect(processLog.guard()).toBeUndefined();
-    expect(linesOf(path)).toEqual([{ n: 1 }, { n: 2 }, { n: 'withheld' }]);
+    expect(auditRecords(path)).toEqual([{ n: 1 }, { n: 2 }, { n: 'withheld' }]);
   });
 });

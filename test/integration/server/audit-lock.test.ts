@@ -38,6 +38,16 @@ function lockClock(onSleep: (slept: number) => unknown = () => undefined) {
   };
 }
 
+/** A silent logger that keeps its WARN lines' messages. */
+function warningsLogger(): { logger: FastifyBaseLogger; warnings: string[] } {
+  const warnings: string[] = [];
+  const logger = {
+    ...silentLogger,
+    warn: (_fields: unknown, message: string) => warnings.push(message),
+  } as unknown as FastifyBaseLogger;
+  return { logger, warnings };
+}
+
 async function openProcess(path: string, lock: object, logger: FastifyBaseLogger = silentLogger) {
   const processLog = (await openProcessAuditLog(resolveServeConfig({ auditLog: path }), logger, {
     lock,
@@ -67,11 +77,7 @@ describe('the audit log lock', () => {
       const at = new Date(clock.now);
       utimesSync(lockFile, at, at);
     });
-    const warnings: string[] = [];
-    const logger = {
-      ...silentLogger,
-      warn: (_fields: unknown, message: string) => warnings.push(message),
-    } as unknown as FastifyBaseLogger;
+    const { logger, warnings } = warningsLogger();
     await expect(openProcess(path, options, logger)).rejects.toMatchObject({
       code: 'AUDIT_LOG_LOCKED',
       message: expect.stringContaining(
@@ -115,11 +121,7 @@ describe('the audit log lock', () => {
     const { clock, options } = lockClock();
     const old = new Date(clock.now - LOCK_STALE_MS - 1_000);
     utimesSync(lockFile, old, old);
-    const warnings: string[] = [];
-    const logger = {
-      ...silentLogger,
-      warn: (_fields: unknown, message: string) => warnings.push(message),
-    } as unknown as FastifyBaseLogger;
+    const { logger, warnings } = warningsLogger();
     const { processLog } = await openProcess(path, options, logger);
     expect(clock.slept).toBe(0);
     expect(warnings).toEqual([

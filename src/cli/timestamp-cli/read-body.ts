@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs';
+import { collectCapped } from '../../capped-read.js';
 import { CliError, fileErrorReason } from './output.js';
 
 /** Largest TimeStampResp accepted: a token with a long chain is a few KiB. */
@@ -9,25 +10,6 @@ export const MAX_LOG_RESOURCE_BYTES = 20 << 20;
 export const MAX_TEXT_FILE_BYTES = 1 << 20;
 /** Largest --trusted-root: a trusted_root.json holds a few chains per authority, tens of KiB. */
 export const MAX_TRUSTED_ROOT_BYTES = 4 << 20;
-
-/**
- * Collects `source`'s bytes, stopping once they exceed `limit`: throws `tooLarge()` then, and the
- * loop's exit ends the source (a fetch body is cancelled, a file stream destroyed).
- */
-async function collectCapped(
-  source: AsyncIterable<Uint8Array>,
-  limit: number,
-  tooLarge: () => Error,
-): Promise<Buffer> {
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for await (const chunk of source) {
-    total += chunk.byteLength;
-    if (total > limit) throw tooLarge();
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, total);
-}
 
 /** What readBodyCapped reads of a fetch Response (the global one's or undici's). */
 export interface FetchedResponse {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { collectCapped } from '../../capped-read.js';
 import { CodedError, errorCodeOf } from '../../errors.js';
 import { checkedServiceUrl } from './endpoint-override.js';
 import { serviceTextExcerpt } from './failure-reason.js';
@@ -251,18 +252,16 @@ async function vaultCall(
 export const MAX_VAULT_ANSWER_BYTES = 4 * 1024 * 1024;
 
 async function answerText(response: Response, method: string, path: string): Promise<string> {
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of response.body ?? []) {
-    size += chunk.byteLength;
-    // Thrown inside the loop: leaving it cancels the body, which closes the connection.
-    if (size > MAX_VAULT_ANSWER_BYTES) {
-      throw new VaultError(
+  if (!response.body) return '';
+  // Past the cap, leaving the loop cancels the body, which closes the connection.
+  const bytes = await collectCapped(
+    response.body as AsyncIterable<Uint8Array>,
+    MAX_VAULT_ANSWER_BYTES,
+    () =>
+      new VaultError(
         'BAD_ANSWER',
         `Vault ${method} /v1/${path}: HTTP ${response.status} answer larger than ${MAX_VAULT_ANSWER_BYTES / 1024 / 1024} MiB, not read`,
-      );
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+      ),
+  );
+  return bytes.toString('utf8');
 }

@@ -34,6 +34,7 @@ const LEAVES: readonly string[] = [
   'errors.ts',
   'deadline.ts',
   'rfc3339.ts',
+  'capped-read.ts',
 ];
 
 /**

@@ -2,51 +2,10 @@ import { X509Certificate } from 'node:crypto';
 import { readExactly, Tag } from '../asn1/der.js';
 import { X509Error } from './x509-error.js';
 
-const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n([\s\S]*?)-----END \1-----/g;
-
-export interface PemBlock {
-  label: string;
-  der: Buffer;
-  /** Headers of legacy encrypted PEM (Proc-Type, DEK-Info), if any. */
-  headers: Record<string, string>;
-}
-
-/** All PEM blocks of a text, in order. */
-export function decodePem(text: string): PemBlock[] {
-  const blocks: PemBlock[] = [];
-  for (const match of text.matchAll(PEM_BLOCK)) {
-    const label = match[1] ?? '';
-    const body = match[2] ?? '';
-    const headers: Record<string, string> = {};
-    const lines: string[] = [];
-    for (const line of body.split(/\r?\n/)) {
-      const header = /^([A-Za-z-]+):\s*(.*)$/.exec(line);
-      if (header) headers[header[1] ?? ''] = header[2] ?? '';
-      else lines.push(line.trim());
-    }
-    blocks.push({ label, der: Buffer.from(lines.join(''), 'base64'), headers });
-  }
-  return blocks;
-}
-
 export function encodePem(label: string, der: Uint8Array): string {
   const base64 = Buffer.from(der).toString('base64');
   const lines = base64.match(/.{1,64}/g) ?? [];
   return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
-}
-
-/**
- * The DER certificates of a PEM chain, in file order; throws if it holds none. Lenient (other
- * blocks are skipped, a block without its END line is not seen): for PEM this project wrote. A
- * file a user gives is read with decodeCertificatesPemStrictly or decodeCertificateChainPem.
- */
-export function decodeCertificatesPem(text: string): Buffer[] {
-  const certificates = decodePem(text)
-    .filter((block) => block.label === 'CERTIFICATE')
-    .map((block) => block.der);
-  if (certificates.length === 0)
-    throw new X509Error('NO_CERTIFICATES', 'no certificates found in PEM');
-  return certificates;
 }
 
 /** An armour line: `-----BEGIN LABEL-----` or `-----END LABEL-----`, trailing blanks allowed. */

@@ -8,7 +8,7 @@ import type { RemoteCallPolicy } from '../../src/signers/kms/remote-signer.js';
 import { signerFailuresTotal } from '../../src/signers/kms/remote-signer-metrics.js';
 import { signerAvailabilityGuard } from '../../src/tsp/guards.js';
 import { parseCertificate } from '../../src/x509/certificate.js';
-import { decodeCertificatesPem } from '../../src/x509/pem.js';
+import { decodeCertificatesPem } from './pem.js';
 import type { tempDir } from './openssl.js';
 import { writeChainFor } from './remote-tsa.js';
 import { silentLogger } from './tsa.js';

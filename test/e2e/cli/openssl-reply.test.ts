@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VerificationError, verifyTimestampResponse } from '../../../src/index.js';
-import { decodeCertificatesPem } from '../../../src/x509/pem.js';
+import { decodeCertificatesPem } from '../../helpers/pem.js';
 import { runCli } from '../../helpers/cli.js';
 import { selfSignedTls } from '../../fakes/tls.js';
 import { openssl, tempDir } from '../../helpers/openssl.js';

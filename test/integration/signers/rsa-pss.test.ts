@@ -6,7 +6,7 @@ import { verifyTimestampResponse } from '../../../src/verify/index.js';
 import { openKeyReference } from '../../../src/signers/key-reference.js';
 import { makeCertificateChain } from '../../../src/x509/chain-maker.js';
 import { verifyCertChain } from '../../../src/x509/chain-rules.js';
-import { decodeCertificatesPem } from '../../../src/x509/pem.js';
+import { decodeCertificatesPem } from '../../helpers/pem.js';
 import { openssl, tempDir } from '../../helpers/openssl.js';
 import { EXT, OpensslPki } from '../../helpers/openssl-pki.js';
 import { createFlagServer, requestToken } from '../../helpers/remote-tsa.js';

@@ -6,7 +6,7 @@ import { certificatesCommand } from '../../../src/cli/timestamp-cli/certificates
 import { CliError } from '../../../src/cli/timestamp-cli/output.js';
 import { throwInsteadOfExit } from '../../../src/cli/usage-errors.js';
 import { LocalKeySigner } from '../../../src/signers/local-key.js';
-import { decodeCertificatesPem } from '../../../src/x509/pem.js';
+import { decodeCertificatesPem } from '../../helpers/pem.js';
 import { tempDir } from '../../helpers/openssl.js';
 
 /** The commander error (an invalid option value) `args` end with, as the CLI reports it. */

@@ -7,7 +7,7 @@ import { OID } from '../../../src/asn1/oids.js';
 import type { Signer } from '../../../src/crypto/signer.js';
 import { LocalKeySigner } from '../../../src/signers/local-key.js';
 import { KeyUsage } from '../../../src/x509/certificate-builder.js';
-import { decodeCertificatesPem } from '../../../src/x509/pem.js';
+import { decodeCertificatesPem } from '../../helpers/pem.js';
 import {
   VerificationError,
   verifyTimestampResponse,

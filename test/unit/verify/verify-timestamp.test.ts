@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OID } from '../../../src/asn1/oids.js';
 import { LocalKeySigner } from '../../../src/signers/local-key.js';
 import { KeyUsage } from '../../../src/x509/certificate-builder.js';
-import { decodeCertificatesPem } from '../../../src/x509/pem.js';
+import { decodeCertificatesPem } from '../../helpers/pem.js';
 import {
   VerificationError,
   verifyTimestampResponse,

@@ -2,7 +2,7 @@ import { createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChainRuleError, verifyCertChain } from '../../../src/x509/chain-rules.js';
-import { decodeCertificatesPem } from '../../../src/x509/pem.js';
+import { decodeCertificatesPem } from '../../helpers/pem.js';
 import { UNREADABLE_TIME, withTime } from '../../helpers/certificate-time.js';
 import { openssl, tempDir } from '../../helpers/openssl.js';
 import { EXT, OpensslPki } from '../../helpers/openssl-pki.js';

@@ -2,7 +2,7 @@ import { Agent } from 'node:https';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { TimestampAuthority } from '../../../../src/tsp/authority.js';
 import { parseCertificate } from '../../../../src/x509/certificate.js';
-import { decodeCertificatesPem } from '../../../../src/x509/pem.js';
+import { decodeCertificatesPem } from '../../../helpers/pem.js';
 import { createKmsSigner } from '../../../../src/signers/kms/create-kms-signer.js';
 import { DEFAULT_REMOTE_CALL_POLICY } from '../../../../src/signers/kms/remote-signer.js';
 import { startFakeAzureKeyVault } from '../../../fakes/azure-key-vault.js';

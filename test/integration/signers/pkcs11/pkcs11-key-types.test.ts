@@ -13,7 +13,7 @@ import { OID } from '../../../../src/asn1/oids.js';
 import { nodeSignatureArguments } from '../../../../src/crypto/key-algorithms.js';
 import { createPkcs11Signer } from '../../../../src/signers/pkcs11/pkcs11-signer.js';
 import { verifyTimestampResponse } from '../../../../src/verify/index.js';
-import { decodeCertificatesPem } from '../../../../src/x509/pem.js';
+import { decodeCertificatesPem } from '../../../helpers/pem.js';
 import { openssl, tempDir } from '../../../helpers/openssl.js';
 import {
   asRsaPssKey,

@@ -6,7 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeCertificatesPem, encodePem } from '../../../../src/x509/pem.js';
+import { encodePem } from '../../../../src/x509/pem.js';
+import { decodeCertificatesPem } from '../../../helpers/pem.js';
 import { runCli as runTimestampCli } from '../../../helpers/cli.js';
 import { openssl, tempDir } from '../../../helpers/openssl.js';
 import {

@@ -1,8 +1,7 @@
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { reapChild } from './process.js';
+import { runToEnd } from './process.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI_JS = join(ROOT, 'dist', 'src', 'cli', 'timestamp-cli.js');
@@ -16,34 +15,19 @@ export interface CliResult {
 /**
  * Runs the BUILT timestamp-cli (`npm run build` or `make test` first), as users run it: with PATH,
  * HOME and `env` alone (not childEnvironment(), which keeps the CLI's own TIMESTAMP_* variables);
- * killed if the test fails first (reapChild).
+ * no deadline of its own: killed if the test fails or times out first (runToEnd).
  */
-export function runCli(
+export async function runCli(
   args: string[],
   options: { cwd?: string; env?: Record<string, string> } = {},
 ): Promise<CliResult> {
   if (!existsSync(CLI_JS))
     throw new Error(`${CLI_JS} is missing: run \`npm run build\` (make test does)`);
-  return new Promise((resolve) => {
-    const child = execFile(
-      process.execPath,
-      [CLI_JS, ...args],
-      {
-        cwd: options.cwd ?? ROOT,
-        // HOME points away from any real ~/.timestamp.yaml.
-        env: {
-          PATH: process.env['PATH'] ?? '',
-          HOME: options.cwd ?? '/nonexistent',
-          ...options.env,
-        },
-        encoding: 'utf8',
-        timeout: 60_000,
-      },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-    reapChild(child);
+  const run = await runToEnd(process.execPath, [CLI_JS, ...args], {
+    cwd: options.cwd ?? ROOT,
+    // HOME points away from any real ~/.timestamp.yaml.
+    env: { PATH: process.env['PATH'] ?? '', HOME: options.cwd ?? '/nonexistent', ...options.env },
   });
+  // A signal (the test's failure, through reapChild) is exit status 1.
+  return { code: run.status ?? 1, stdout: run.stdout, stderr: run.stderr };
 }

@@ -108,6 +108,39 @@ export function reapChild(child: ChildProcess, options: { group?: boolean } = {}
   }
 }
 
+/** What a program run to its end (runToEnd) wrote and how it ended. */
+export interface EndedRun {
+  /** the exit code; null when a signal ended it */
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `command` to its end, as spawnSync would, without blocking this process: a program that
+ * hangs is the test's timeout, after which reapChild ends it (spawnSync would hold the test
+ * worker's event loop, so that no timeout could fire).
+ */
+export async function runToEnd(
+  command: string,
+  args: readonly string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<EndedRun> {
+  const child = spawn(command, args, {
+    cwd: options.cwd ?? REPO_ROOT,
+    env: options.env ?? childEnvironment(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  reapChild(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  // 'close', not 'exit': the last output may still be in the pipes at 'exit'.
+  const [status] = (await once(child, 'close')) as [number | null];
+  return { status, stdout, stderr };
+}
+
 /** A port that was free a moment ago (for commands that need a fixed --port). */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -14,7 +14,7 @@ import { benchStartup } from '../../bench/startup.js';
 import { requireBuild } from '../helpers/process.js';
 import { REPO_ROOT } from '../helpers/spawn-server.js';
 
-describe('benchmarks (smoke)', { timeout: 120_000 }, () => {
+describe('benchmarks (smoke)', () => {
   it('in-process issuance and raw signatures for every key type', async () => {
     // --against this very checkout: the other version's path is exercised too.
     const results = await benchInProcess({ seconds: 0.1, runs: 1, against: REPO_ROOT });

@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import {
   chmodSync,
   closeSync,
@@ -18,7 +18,7 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { writeFileAtomic } from '../../../src/cli/timestamp-cli/write-output.js';
 import { tempDir } from '../../helpers/openssl.js';
-import { childEnvironment } from '../../helpers/process.js';
+import { runToEnd } from '../../helpers/process.js';
 import { REPO_ROOT } from '../../helpers/spawn-server.js';
 
 describe('writeFileAtomic', () => {
@@ -125,7 +125,7 @@ describe('writeFileAtomic', () => {
     }
   });
 
-  it('writes /dev/stdout and /dev/stderr through the process, also where they are sockets', () => {
+  it('writes /dev/stdout and /dev/stderr through the process, also where they are sockets', async () => {
     // A Node parent's stdio is a socket pair, which Linux refuses to open anew (ENXIO).
     const dir = tempDir();
     try {
@@ -136,11 +136,7 @@ describe('writeFileAtomic', () => {
           `for (const path of process.argv.slice(2)) await writeFileAtomic(path, path + ',', 0o600);\n`,
       );
       const paths = ['/dev/stdout', '/dev/fd/1', '/proc/self/fd/1', '/dev/stderr', '/dev/fd/2'];
-      const child = spawnSync(process.execPath, ['--import', 'tsx', script, ...paths], {
-        cwd: REPO_ROOT,
-        env: childEnvironment(),
-        encoding: 'utf8',
-      });
+      const child = await runToEnd(process.execPath, ['--import', 'tsx', script, ...paths]);
       expect(child.stderr).toBe('/dev/stderr,/dev/fd/2,');
       expect(child.stdout).toBe('/dev/stdout,/dev/fd/1,/proc/self/fd/1,');
       expect(child.status).toBe(0);

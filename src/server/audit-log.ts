@@ -89,8 +89,11 @@ const probeTimer: ArmTimer = (fire) => {
 
 /** Who hears of the log's failing state, and the probe's timer (tests fire it by hand). */
 export interface AuditLogWatch {
-  /** A round failed (write, fdatasync or the cut-back) while the log was not failing. */
-  failing?: (error: unknown) => void;
+  /**
+   * A round failed (write, fdatasync or the cut-back) while the log was not failing (`began`), or
+   * failed for another cause than the last (an ENOSPC that became an EIO).
+   */
+  failing?: (error: unknown, began: boolean) => void;
   /** A round or a probe succeeded while the log was failing. */
   recovered?: () => void;
   /** The probe's timer (default: AUDIT_PROBE_INTERVAL_MS, unref'ed). */
@@ -352,8 +355,9 @@ export class AuditLog {
   private fail(error: unknown): void {
     const code = errorCode(error);
     if (this.failure !== code) {
+      const began = this.failure === undefined;
       this.failure = code;
-      this.watch.failing?.(error);
+      this.watch.failing?.(error, began);
     }
     if (this.closed || this.disarmProbe) return;
     this.disarmProbe = (this.watch.probeTimer ?? probeTimer)(() => {
@@ -605,8 +609,9 @@ export async function openProcessAuditLog(
     log = await AuditLog.open(path, options.openFile, options.limits, {
       // One ERROR when the state begins (or its cause changes), one INFO when it ends: not one
       // per request.
-      failing: (error) => {
-        auditLogFailures.inc();
+      failing: (error, began) => {
+        // The times it began failing; a new cause gets its own ERROR, not another count.
+        if (began) auditLogFailures.inc();
         const code = errorCode(error);
         logger.error(
           { err: error, path, code },

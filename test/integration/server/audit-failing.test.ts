@@ -28,26 +28,30 @@ import { silentLogger } from '../../helpers/tsa.js';
 
 const { newPath, cleanups } = auditLogTestFiles('failing');
 
-/** A disk that is full (ENOSPC on every write and fdatasync) while the test says so. */
+/**
+ * A disk that is full (ENOSPC on every write and fdatasync) while the test says so, or fails
+ * with another code (`fail('EIO')`).
+ */
 function fullDisk() {
-  let full = false;
-  const enospc = (call: string) =>
-    Object.assign(new Error(`ENOSPC: no space left on device, ${call}`), { code: 'ENOSPC' });
+  let failure: string | undefined;
+  const failed = (call: string) =>
+    Object.assign(new Error(`${failure}: the disk fails, ${call}`), { code: failure });
   const opener: OpenAuditFile = (path) =>
     openAuditFileWith(path, (real) => ({
       appendFile: async (data) => {
-        if (full) throw enospc('write');
+        if (failure) throw failed('write');
         return real.appendFile(data);
       },
       datasync: async () => {
-        if (full) throw enospc('fdatasync');
+        if (failure) throw failed('fdatasync');
         return real.datasync();
       },
     }));
   return {
     opener,
-    fill: () => void (full = true),
-    free: () => void (full = false),
+    fill: () => void (failure = 'ENOSPC'),
+    fail: (code: string) => void (failure = code),
+    free: () => void (failure = undefined),
   };
 }
 
@@ -193,12 +197,23 @@ describe('a server whose audit disk fails', () => {
       },
     ]);
 
-    // The disk has room again; the probe (no line needed) finds it, issuance resumes by itself.
+    // Another cause while failing: an ERROR of its own, but the same failure counted once.
     const queued = async () =>
       /^timestamp_authority_audit_log_queued_lines (\d+)$/m.exec(
         await registry.getSingleMetricAsString('timestamp_authority_audit_log_queued_lines'),
       )?.[1];
     await waitUntil(async () => (await queued()) === '0', 5);
+    disk.fail('EIO');
+    await waitUntil(() => probes.pending() === 1, 5);
+    probes.fire();
+    await waitUntil(async () => (await readyz()).text === `${AUDIT_LOG_FAILING} (EIO)`, 5);
+    expect(logged.at(-1)).toMatchObject({
+      level: 'error',
+      message: `${AUDIT_LOG_FAILING} (EIO): refusing issuance until a write succeeds`,
+    });
+    expect(await failures()).toBe(failuresBefore + 1);
+
+    // The disk works again; the probe (no line needed) finds it, issuance resumes by itself.
     disk.free();
     await waitUntil(() => probes.pending() === 1, 5);
     probes.fire();

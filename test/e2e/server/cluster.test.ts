@@ -91,6 +91,47 @@ interface LogLine {
   statusCode?: number;
   url?: string;
 }
+
+/**
+ * The worker the primary forks to replace a dead one (a child of `primary` not among `workers`),
+ * stopped (SIGSTOP) as soon as it runs Node, long before it says hello; SIGCONT at the test's end
+ * (a worker ends with its primary's IPC channel). Not before its exec (its environment then has cluster's NODE_UNIQUE_ID): between fork
+ * and exec, libuv's spawn holds the primary's event loop until the exec, so stopping the child
+ * there stopped the primary too (a test hung until its timeout, once, on a loaded machine).
+ */
+async function stoppedReplacement(
+  primary: number,
+  workers: ReadonlySet<number | undefined>,
+): Promise<number> {
+  for (;;) {
+    const forked = spawnSync('ps', ['-o', 'pid=', '--ppid', String(primary)], { encoding: 'utf8' })
+      .stdout.split('\n')
+      .map(Number)
+      .find((pid) => pid > 0 && !workers.has(pid));
+    if (forked !== undefined && execed(forked)) {
+      process.kill(forked, 'SIGSTOP');
+      cleanups.push(() => {
+        try {
+          process.kill(forked, 'SIGCONT');
+        } catch {
+          // gone already
+        }
+      });
+      return forked;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** Whether a forked cluster worker has exec'd Node (false once it is gone). */
+function execed(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/environ`, 'latin1').includes('\0NODE_UNIQUE_ID=');
+  } catch {
+    return false;
+  }
+}
+
 const logLines = (server: SpawnedServer): LogLine[] =>
   server.lines.map((line) => JSON.parse(line) as LogLine);
 
@@ -613,29 +654,7 @@ describe('--workers 2 (node:cluster)', () => {
     expect(workers.size).toBe(2);
     const [victim, survivor] = [...workers];
     process.kill(victim ?? 0, 'SIGKILL');
-    // The replacement as soon as it is forked, stopped there, long before it says hello.
-    let replacement: number | undefined;
-    while (replacement === undefined) {
-      const children = spawnSync('ps', ['-o', 'pid=', '--ppid', String(primary)], {
-        encoding: 'utf8',
-      })
-        .stdout.split('\n')
-        .map(Number)
-        .filter((pid) => pid > 0 && !workers.has(pid));
-      replacement = children[0];
-      if (replacement === undefined) await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-    process.kill(replacement, 'SIGSTOP');
-    const stopped = replacement;
-    cleanups.push(() => {
-      for (const signal of ['SIGCONT', 'SIGKILL'] as const) {
-        try {
-          process.kill(stopped, signal);
-        } catch {
-          // gone already
-        }
-      }
-    });
+    const replacement = await stoppedReplacement(primary, workers);
 
     server.child.kill('SIGTERM');
     // The survivor drains on the primary's word; the replacement's signal was sent in that turn.
@@ -731,24 +750,8 @@ describe('--workers 2 (node:cluster)', () => {
     const workers = new Set(logLines(server).flatMap((line) => (line.worker ? [line.pid] : [])));
     const [victim, survivor] = [...workers];
     process.kill(victim ?? 0, 'SIGKILL');
-    // The replacement as soon as it is forked, stopped there: it has no SIGHUP handler yet.
-    let replacement: number | undefined;
-    while (replacement === undefined) {
-      replacement = spawnSync('ps', ['-o', 'pid=', '--ppid', String(primary)], { encoding: 'utf8' })
-        .stdout.split('\n')
-        .map(Number)
-        .find((pid) => pid > 0 && !workers.has(pid));
-      if (replacement === undefined) await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-    process.kill(replacement, 'SIGSTOP');
-    const stopped = replacement;
-    cleanups.push(() => {
-      try {
-        process.kill(stopped, 'SIGCONT');
-      } catch {
-        // gone already
-      }
-    });
+    // Stopped before it has a SIGHUP handler.
+    const replacement = await stoppedReplacement(primary, workers);
     server.child.kill('SIGHUP');
     await untilLogged(
       server,

@@ -21,6 +21,7 @@ import type { TrustedRootJson } from '../x509/trusted-root.js';
 import { TRUSTED_ROOT_MEDIA_TYPE } from '../x509/trusted-root.js';
 import { HEALTH_PATHS, registerHealthRoutes } from './health.js';
 import { accepts, mediaType } from './media-type.js';
+import { contentTypeParseRefusal } from './go-media-type.js';
 import { OPENAPI_PATH } from './openapi.js';
 import { registerOperations } from './operations.js';
 import { createServingState, type ServingState } from './serving-state.js';
@@ -101,6 +102,18 @@ const mayHaveUntypedBody = (raw: IncomingMessage | Http2ServerRequest): boolean 
   !raw.stream.endAfterHeaders &&
   raw.headers['content-type'] === undefined &&
   raw.headers['content-length'] === undefined;
+
+/**
+ * Whether a request has a body, as go-openapi's runtime.HasBody tells before it checks the
+ * Content-Type: a Content-Length above 0, or a body of unknown length (chunked, or an HTTP/2
+ * stream its HEADERS frame did not end).
+ */
+const hasBody = (raw: IncomingMessage | Http2ServerRequest): boolean => {
+  const length = raw.headers['content-length'];
+  if (length !== undefined) return Number(length) > 0;
+  if ('stream' in raw) return !raw.stream.endAfterHeaders;
+  return raw.headers['transfer-encoding'] !== undefined;
+};
 
 /** chi's NoCache middleware, which the Go server puts on the timestamp route. */
 const NO_CACHE_HEADERS = {
@@ -316,8 +329,21 @@ export async function buildServer(deps: ServerDependencies) {
     if (allowed) return refuseMethod(request, reply, allowed);
     return sendGoError(reply, 404, `path ${path.slice(0, 200)} was not found`);
   };
+  const timestampRoutes = new Set(timestampPaths);
+  /**
+   * go-openapi's 400 for a timestamp request whose Content-Type Go cannot parse (`;;;`, `a/`),
+   * before the body is read, as Go refuses it: not read as DER (a bad parameter) nor 415.
+   */
+  const unparsableContentType = (request: FastifyRequest): string | undefined => {
+    const contentType = request.headers['content-type'];
+    // The types clients send cost one comparison.
+    if (contentType === TIMESTAMP_QUERY || contentType === JSON_MEDIA_TYPE) return undefined;
+    if (request.method !== 'POST' || !timestampRoutes.has(request.routeOptions.url ?? ''))
+      return undefined;
+    return hasBody(request.raw) ? contentTypeParseRefusal(contentType) : undefined;
+  };
   // Before the body is read: a body method (QUERY...) would otherwise be refused for its type.
-  // One hook for three checks (each hook costs every request its run). Node's own Host check
+  // One hook for four checks (each hook costs every request its run). Node's own Host check
   // (requireHostHeader, off in transport.ts) answered a bare 400 before any hook, on the plain-HTTP
   // listener only. Go: 400 "missing required Host header", connection closed; 501 for a transfer
   // coding, its body left unread (here 400: transfer-coding.ts).
@@ -330,8 +356,14 @@ export async function buildServer(deps: ServerDependencies) {
       sendGoError(reply.header('connection', 'close'), 400, UNSUPPORTED_TRANSFER_CODING_MESSAGE);
       return;
     }
-    if (!request.is404) return done();
-    notFound(request, reply);
+    if (request.is404) {
+      notFound(request, reply);
+      return;
+    }
+    const unparsable = unparsableContentType(request);
+    if (unparsable === undefined) return done();
+    // Go's NoCache wraps the route, go-openapi's checks too.
+    sendGoError(reply.headers(NO_CACHE_HEADERS), 400, unparsable);
   });
   app.setNotFoundHandler(notFound);
 

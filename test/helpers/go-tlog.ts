@@ -7,14 +7,14 @@ import { childEnvironment, REPO_ROOT } from './process.js';
 const run = promisify(execFile);
 
 /**
- * Builds test/fixtures/go-tlog (Go's golang.org/x/mod/sumdb/{note,tlog} from Debian's
- * golang-golang-x-mod-dev) offline into `dir`, with its own GOCACHE and HOME (whatever go writes
- * below HOME stays in `dir`), with the local toolchain whatever GOTOOLCHAIN the shell sets;
- * returns the binary.
+ * Builds the Go program test/fixtures/NAME/main.go offline into `dir`, with its own GOCACHE and
+ * HOME (whatever go writes below HOME stays in `dir`), with the local toolchain whatever
+ * GOTOOLCHAIN the shell sets, and Debian's Go packages (GOPATH /usr/share/gocode); returns the
+ * binary.
  */
-export async function buildGoTlog(dir: string): Promise<string> {
-  const bin = join(dir, 'go-tlog');
-  await run('go', ['build', '-o', bin, join(REPO_ROOT, 'test/fixtures/go-tlog/main.go')], {
+export async function buildGoFixture(dir: string, name: string): Promise<string> {
+  const bin = join(dir, name);
+  await run('go', ['build', '-o', bin, join(REPO_ROOT, `test/fixtures/${name}/main.go`)], {
     env: childEnvironment({
       HOME: dir,
       GOPATH: '/usr/share/gocode',
@@ -27,6 +27,12 @@ export async function buildGoTlog(dir: string): Promise<string> {
   });
   return bin;
 }
+
+/**
+ * Builds test/fixtures/go-tlog (Go's golang.org/x/mod/sumdb/{note,tlog} from Debian's
+ * golang-golang-x-mod-dev) into `dir`; returns the binary.
+ */
+export const buildGoTlog = (dir: string): Promise<string> => buildGoFixture(dir, 'go-tlog');
 
 /** Runs the Go cross-checker; resolves to its stdout, rejects with its stderr in the message. */
 export async function goTlog(bin: string, ...args: string[]): Promise<string> {

@@ -37,6 +37,8 @@ export interface ProfileConfig {
   accuracySeconds: number;
   /** With certReq, embed the whole chain. */
   includeChain: boolean;
+  /** Its tokens state that they are EU qualified time-stamps (`qualified`). */
+  qualified: boolean;
   previousChains: readonly PreviousChain[];
   /** The options the profile set, parsed, by option name (--print-config writes them back). */
   options: Readonly<Partial<Record<ServeOptionName, unknown>>>;
@@ -85,6 +87,7 @@ const PROFILE_OPTION_NAMES = new Set<ServeOptionName>([
   'timestampSigner',
   'timestampSignerHash',
   'includeChainInResponse',
+  'qualified',
 ]);
 const PROFILE_ONLY_KEYS = new Set(['name', 'policy-oids', 'accuracy', 'previous-chains']);
 
@@ -194,6 +197,7 @@ function parseProfile(
     certificateChainPath: config.certificateChainPath,
     accuracySeconds: parseAccuracy(raw.accuracy, at),
     includeChain: config.includeChainInResponse,
+    qualified: config.qualified,
     previousChains: parsePreviousChains(raw['previous-chains'], at),
     options,
   };

@@ -67,6 +67,7 @@ export function checkServeConfig(config: ServeConfig): string[] {
   checkListenerPorts(config);
   checkOidOptions(config);
   checkProfiles(config);
+  checkQualified(config);
   checkLedgerConfig(config);
   return [
     ...ignoredSignerOptions(config),
@@ -145,6 +146,37 @@ function checkOidOptions(config: ServeConfig): void {
     checkDottedOid(dotted, '--accepted-extension-oids');
     if (oidContent(dotted).equals(oidContent(OID.qcStatements)))
       throw new ConfigError('INVALID_VALUE', QC_STATEMENTS_NEVER_ACCEPTED);
+  }
+}
+
+/**
+ * Qualified time-stamps (ETSI EN 319 421's policies for them): never issued by a clock not checked
+ * against UTC, and declaring an accuracy of 1 s or better. `auto` is refused: it may declare up to
+ * max_time_delta (6 s by default).
+ */
+function checkQualified(config: ServeConfig): void {
+  const qualified = [
+    ...(config.qualified
+      ? [{ what: '--qualified', accuracy: parseAccuracy(config.accuracy) }]
+      : []),
+    ...(config.profiles ?? [])
+      .filter((profile) => profile.qualified)
+      .map((profile) => ({
+        what: `profile "${profile.name}": qualified`,
+        accuracy: profile.accuracySeconds * 1000,
+      })),
+  ];
+  for (const { what, accuracy } of qualified) {
+    if (!config.requireTimeSync && !config.requireNts)
+      throw new ConfigError(
+        'CONFLICTING_OPTIONS',
+        `${what} needs --require-time-sync: a qualified time-stamp is never issued by a clock not checked against UTC (ETSI EN 319 421)`,
+      );
+    if (accuracy === 'auto' || accuracy > 1000)
+      throw new ConfigError(
+        'CONFLICTING_OPTIONS',
+        `${what} needs an accuracy of at most 1s (ETSI EN 319 421), not ${accuracy === 'auto' ? 'auto' : formatDuration(accuracy)}`,
+      );
   }
 }
 

@@ -200,6 +200,13 @@ export const SERVE_OPTIONS = {
     default: false,
     description: 'with certReq, embed the whole chain, not only the leaf',
   }),
+  qualified: option({
+    flag: 'qualified',
+    kind: 'boolean',
+    default: false,
+    description:
+      'state in each token that it is an EU qualified electronic time-stamp (ETSI EN 319 422 qcStatements, esi4-qtstStatement-1); needs --require-time-sync and an accuracy of at most 1s',
+  }),
   useHttp201: option({
     flag: 'use-http-201',
     kind: 'boolean',

@@ -121,6 +121,7 @@ export async function createAuthority(
         // A profile's own accuracy wins over the top-level --accuracy.
         ...(profile?.accuracySeconds === undefined ? fixedAccuracy(config) : {}),
         includeChain: profile ? profile.includeChain : config.includeChainInResponse,
+        qualified: profile ? profile.qualified : config.qualified,
         // Unset: check what comes back from outside the process (Signer.keyOutsideProcess).
         verifySignatures: config.verifyTokens ?? signer.keyOutsideProcess,
       },

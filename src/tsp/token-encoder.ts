@@ -44,7 +44,19 @@ export interface TokenProfile {
   includeChain: boolean;
   /** Verify each signature with the signer's public key before the token leaves (default true). */
   verifySignatures?: boolean;
+  /** State in each token that it is an EU qualified time-stamp (QUALIFIED_STATEMENT_EXTENSION). */
+  qualified?: boolean;
 }
+
+/**
+ * The TSTInfo extension of an EU qualified electronic time-stamp (ETSI EN 319 422 section 9.1):
+ * qcStatements (RFC 3739), non-critical, holding the one statement esi4-qtstStatement-1, without
+ * statementInfo. Extension ::= SEQUENCE { extnID, critical DEFAULT FALSE, extnValue OCTET STRING }.
+ */
+export const QUALIFIED_STATEMENT_EXTENSION: Buffer = sequence(
+  oid(OID.qcStatements),
+  octetString(sequence(sequence(oid(OID.esi4QtstStatement1)))),
+);
 
 /** A token whose signature does not verify with the signer's public key; it is never sent. */
 export class TokenSignatureError extends CodedError<'SIGNATURE_DOES_NOT_VERIFY'> {
@@ -91,6 +103,8 @@ export class TokenEncoder {
   /** The accuracy tokens declare when no clock check gives theirs (--accuracy). */
   private readonly profileAccuracyMs: number;
   private readonly tsaName: Buffer;
+  /** The extensions the TSA adds to every token, after the request's (Extension TLVs). */
+  private readonly tsaExtensions: Buffer;
   private readonly signedDataHead: Buffer;
   /** certificates [0] IMPLICIT CertificateSet, sent with certReq; never present and empty. */
   private readonly certificates: Buffer;
@@ -133,6 +147,7 @@ export class TokenEncoder {
     this.profileAccuracyMs = profile.accuracyMs ?? profile.accuracySeconds * 1000;
     // tsa [0] EXPLICIT GeneralName: directoryName [4] EXPLICIT Name of the leaf subject.
     this.tsaName = tlv(contextTag(0, true), tlv(contextTag(4, true), leaf.subject));
+    this.tsaExtensions = profile.qualified ? QUALIFIED_STATEMENT_EXTENSION : EMPTY;
 
     // SignedData version 3, digestAlgorithms, encapContentInfo's eContentType come before eContent.
     this.signedDataHead = Buffer.concat([integer(3), set(this.signerHash.identifier)]);
@@ -190,6 +205,8 @@ export class TokenEncoder {
     const accuracy =
       fields.accuracyMs === undefined ? this.accuracy : this.accuracyEncoding(fields.accuracyMs);
     const { nonce, extensions } = request;
+    // Extensions ::= SEQUENCE OF Extension: the request's accepted ones, then the TSA's own.
+    const extensionsLength = (extensions ? extensions.length : 0) + this.tsaExtensions.length;
     const content =
       V1.length +
       policy.length +
@@ -199,7 +216,7 @@ export class TokenEncoder {
       accuracy.length +
       (nonce ? nonce.length : 0) +
       this.tsaName.length +
-      (extensions ? tlvLength(extensions.length) : 0);
+      (extensionsLength > 0 ? tlvLength(extensionsLength) : 0);
     const out = new DerWriter(tlvLength(content))
       .header(Tag.SEQUENCE, content)
       .bytes(V1)
@@ -211,7 +228,11 @@ export class TokenEncoder {
     out.bytes(genTime).bytes(accuracy);
     if (nonce) out.bytes(nonce);
     out.bytes(this.tsaName);
-    if (extensions) out.header(contextTag(1, true), extensions.length).bytes(extensions);
+    if (extensionsLength > 0) {
+      out.header(contextTag(1, true), extensionsLength);
+      if (extensions) out.bytes(extensions);
+      out.bytes(this.tsaExtensions);
+    }
     return out.finish();
   }
 

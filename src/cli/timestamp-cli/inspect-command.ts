@@ -1,4 +1,6 @@
 import { Command } from 'commander';
+import { oid, sequence, toHex } from '../../asn1/der.js';
+import { OID } from '../../asn1/oids.js';
 import {
   parseTimestampResponse,
   timestampToJson,
@@ -71,6 +73,17 @@ export function inspectCommand(globals: () => GlobalOptions, output: Output): Co
     });
 }
 
+/** qcStatements' value in a qualified token: one QCStatement, esi4-qtstStatement-1 (ETSI EN 319 422). */
+const QUALIFIED_STATEMENT = toHex(sequence(sequence(oid(OID.esi4QtstStatement1))));
+
+/** The name shown after an extension's OID: for qcStatements, and what a qualified one says. */
+function extensionName(extension: TimestampJson['extensions'][number]): string {
+  if (extension.oid !== OID.qcStatements) return '';
+  return extension.value === QUALIFIED_STATEMENT
+    ? ' (qcStatements: esi4-qtstStatement-1, an EU qualified time-stamp)'
+    : ' (qcStatements)';
+}
+
 function renderText(ts: TimestampJson, signature: string, bareToken: boolean): string {
   const accuracy = ts.accuracy
     ? `${ts.accuracy.seconds}s ${ts.accuracy.millis}ms ${ts.accuracy.micros}us`
@@ -88,7 +101,9 @@ function renderText(ts: TimestampJson, signature: string, bareToken: boolean): s
     `Hash algorithm:    ${ts.messageImprint.hashAlgorithm} (${ts.messageImprint.hashAlgorithmOid})`,
     `Message digest:    ${ts.messageImprint.hashedMessage}`,
     `Extensions:        ${ts.extensions.length === 0 ? '(none)' : ''}`,
-    ...ts.extensions.map((e) => `  ${e.oid}${e.critical ? ' (critical)' : ''}: ${e.value}`),
+    ...ts.extensions.map(
+      (e) => `  ${e.oid}${extensionName(e)}${e.critical ? ' (critical)' : ''}: ${e.value}`,
+    ),
     'Signer:',
     `  Identifier:      ${ts.signer.identifier}`,
     `  Digest:          ${ts.signer.digestAlgorithm}`,

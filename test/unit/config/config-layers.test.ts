@@ -212,6 +212,21 @@ describe('rules between options', () => {
       { workers: '0' },
       'invalid value for --workers: "0" (a number from 1 to 1024, or auto)',
     ],
+    [
+      'qualified tokens from a clock the gate does not hold',
+      { qualified: true },
+      '--qualified needs --require-time-sync: a qualified time-stamp is never issued by a clock not checked against UTC (ETSI EN 319 421)',
+    ],
+    [
+      'qualified tokens declaring more than 1 s',
+      { qualified: true, requireTimeSync: true, accuracy: '2s' },
+      '--qualified needs an accuracy of at most 1s (ETSI EN 319 421), not 2s',
+    ],
+    [
+      'qualified tokens declaring whatever the clock measured',
+      { qualified: true, requireTimeSync: true, accuracy: 'auto' },
+      '--qualified needs an accuracy of at most 1s (ETSI EN 319 421), not auto',
+    ],
   ];
   for (const [what, flags, message] of refusals) {
     it(`refuses ${what} when the configuration is resolved`, () => {
@@ -225,6 +240,13 @@ describe('rules between options', () => {
     expect(() => resolveServeConfig({ requireTimeSync: true })).not.toThrow();
     expect(() => resolveServeConfig({ rateLimitWindow: 0 })).not.toThrow();
     expect(() => resolveServeConfig({ tlsKey: '/k', tlsCertificate: '/c' })).not.toThrow();
+    expect(() => resolveServeConfig({ qualified: true, requireTimeSync: true })).not.toThrow();
+    expect(() =>
+      resolveServeConfig({ qualified: true, requireTimeSync: true, accuracy: '250ms' }),
+    ).not.toThrow();
+    expect(() =>
+      resolveServeConfig({ qualified: true, requireNts: true, timeSource: 'chrony' }),
+    ).not.toThrow();
   });
 });
 

@@ -213,6 +213,29 @@ profiles:
     expect(config.acceptedExtensionOids).toEqual(['2.999.5', '1.2.840.113549']);
   });
 
+  it('reads qualified per profile, and holds a qualified profile to 1 s and a checked clock', () => {
+    const profile = (accuracy: string) => `profiles:
+  - name: qualified
+    policy-oids: [0.4.0.2023.1.1]
+    qualified: true
+    accuracy: ${accuracy}
+  - name: plain
+    policy-oids: [1.2.3.4.5]
+`;
+    const config = load(`require-time-sync: true\n${profile('1s')}`);
+    expect(config.qualified).toBe(false);
+    expect(config.profiles?.map((entry) => [entry.name, entry.qualified])).toEqual([
+      ['qualified', true],
+      ['plain', false],
+    ]);
+    expect(() => load(profile('1s'))).toThrow(
+      'profile "qualified": qualified needs --require-time-sync',
+    );
+    expect(() => load(`require-time-sync: true\n${profile('2s')}`)).toThrow(
+      'profile "qualified": qualified needs an accuracy of at most 1s (ETSI EN 319 421), not 2s',
+    );
+  });
+
   it("refuses a signer option that the profile's signer does not use, naming profile and option", () => {
     const refusal = (text: string) => {
       try {

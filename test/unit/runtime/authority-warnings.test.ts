@@ -16,6 +16,7 @@ describe("a named profile's start-up warnings", () => {
       certificateChainPath: '',
       accuracySeconds: 1,
       includeChain: false,
+      qualified: false,
       previousChains: [],
       options: {},
     } satisfies ProfileConfig;

@@ -44,9 +44,28 @@ function pkijsResponse(
   includeChain: boolean,
   attributes: Buffer[],
   signature: Uint8Array,
+  qualified = false,
 ): Uint8Array {
   const { request } = inputs;
   const leaf = chain[0] as Certificate;
+  const requestExtensions = request.extensions
+    ? (
+        fromDer(
+          Buffer.concat([Buffer.of(0x30), lengthOf(request.extensions), request.extensions]),
+        ) as asn1js.Sequence
+      ).valueBlock.value.map((schema) => new pkijs.Extension({ schema }))
+    : [];
+  // ETSI EN 319 422 section 9.1: qcStatements { QCStatement { esi4-qtstStatement-1 } }.
+  const qualifiedStatement = new pkijs.Extension({
+    extnID: '1.3.6.1.5.5.7.1.3',
+    critical: false,
+    extnValue: new asn1js.Sequence({
+      value: [
+        new asn1js.Sequence({ value: [new asn1js.ObjectIdentifier({ value: '0.4.0.19422.1.1' })] }),
+      ],
+    }).toBER(),
+  });
+  const extensions = [...requestExtensions, ...(qualified ? [qualifiedStatement] : [])];
   const tstInfo = new pkijs.TSTInfo({
     version: 1,
     policy: request.reqPolicy ? toDotted(request.reqPolicy) : OID.sigstoreTsaPolicy,
@@ -63,15 +82,7 @@ function pkijsResponse(
       type: 4,
       value: new pkijs.RelativeDistinguishedNames({ schema: fromDer(leaf.subject) }),
     }),
-    ...(request.extensions
-      ? {
-          extensions: (
-            fromDer(
-              Buffer.concat([Buffer.of(0x30), lengthOf(request.extensions), request.extensions]),
-            ) as asn1js.Sequence
-          ).valueBlock.value.map((schema) => new pkijs.Extension({ schema })),
-        }
-      : {}),
+    ...(extensions.length > 0 ? { extensions } : {}),
   });
   const tstInfoDer = new Uint8Array(tstInfo.toSchema().toBER());
   const signedData = new pkijs.SignedData({
@@ -179,14 +190,19 @@ describe('TokenEncoder', () => {
     allowCustomExtensions: true,
   };
 
-  it('encodes exactly what PKI.js encodes for the same inputs', async () => {
-    for (const includeChain of [false, true]) {
+  it('encodes exactly what PKI.js encodes for the same inputs, qualified or not', async () => {
+    for (const [includeChain, qualified] of [
+      [false, false],
+      [true, false],
+      [false, true],
+    ] as const) {
       const encoder = new TokenEncoder({
         signer: memory.signer,
         chain,
         defaultPolicy: oid(OID.sigstoreTsaPolicy),
         accuracySeconds: 1,
         includeChain,
+        qualified,
       });
       await fc.assert(
         fc.asyncProperty(arbitraryRequest, async (spec) => {
@@ -209,6 +225,7 @@ describe('TokenEncoder', () => {
             includeChain,
             attributes,
             signature,
+            qualified,
           );
           expect(toHex(ours)).toBe(toHex(theirs));
         }),

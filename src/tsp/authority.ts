@@ -160,10 +160,10 @@ export class TimestampAuthority implements Issuer {
     this.name = options.name;
   }
 
-  /** The first reason issuance is refused right now, if any. */
-  unavailableReason(): TimeStampRejection | undefined {
+  /** The first reason issuance is refused right now (or at `now`, a token's time), if any. */
+  unavailableReason(now?: number): TimeStampRejection | undefined {
     for (const guard of this.guards) {
-      const rejection = guard();
+      const rejection = guard(now);
       if (rejection) return rejection;
     }
     return undefined;
@@ -278,7 +278,9 @@ export class TimestampAuthority implements Issuer {
 
   /** The next token's fields, after the guards; throws the first guard's refusal. */
   private tokenFields(request: AcceptedRequest): PendingToken {
-    const unavailable = this.unavailableReason();
+    // One instant for the guards and genTime: a certificate valid when checked is valid at genTime.
+    const now = this.now();
+    const unavailable = this.unavailableReason(now);
     if (unavailable) throw unavailable;
     const timeSource = this.timeSource?.();
     const accuracyMs = timeSource?.accuracyMs;
@@ -286,7 +288,7 @@ export class TimestampAuthority implements Issuer {
       request,
       serialNumber: this.nextSerialNumber(),
       // signingTime is the same instant, in whole seconds (UTCTime has no fractions).
-      genTime: this.encoder.genTimeAt(this.now(), accuracyMs),
+      genTime: this.encoder.genTimeAt(now, accuracyMs),
     };
     if (accuracyMs !== undefined) fields.accuracyMs = accuracyMs;
     return { fields, timeSource };

@@ -28,8 +28,9 @@ export function certificateValidityGuard(
   }
   const expiresFirst = [...chain].sort((a, b) => a.notAfter.getTime() - b.notAfter.getTime())[0];
   const startsLast = [...chain].sort((a, b) => b.notBefore.getTime() - a.notBefore.getTime())[0];
-  return () => {
-    const time = now();
+  return (at) => {
+    // The token's own instant where there is one: genTime then lies within every validity.
+    const time = at ?? now();
     if (expiresFirst && time > expiresFirst.notAfter.getTime()) {
       return reject.systemFailure(
         `TSA certificate ${JSON.stringify(expiresFirst.name)} expired at ${expiresFirst.notAfter.toISOString()}`,

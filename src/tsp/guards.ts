@@ -6,9 +6,10 @@ export type Refusal = TimeStampRejection;
 
 /**
  * Refuses issuance while the TSA cannot vouch for its tokens (clock, certificate validity...).
- * Plain values given to the authority when it is built, checked in order before each token.
+ * Plain values given to the authority when it is built, checked in order before each token, with
+ * the time (ms) the token's genTime is taken from; without it (readiness), their own clock's.
  */
-export type IssuanceGuard = () => Refusal | undefined;
+export type IssuanceGuard = (now?: number) => Refusal | undefined;
 
 /**
  * The issuance guard of a signer that knows it would refuse (a remote signer's or an HSM's open

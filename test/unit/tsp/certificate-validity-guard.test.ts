@@ -2,6 +2,10 @@
 import { describe, expect, it } from 'vitest';
 import { certificateValidityGuard } from '../../../src/tsp/certificate-validity-guard.js';
 import { GO_MESSAGES, TimeStampRejection } from '../../../src/tsp/rejection.js';
+import { createMemorySigner } from '../../../src/signers/memory.js';
+import { parseCertificate } from '../../../src/x509/certificate.js';
+import { defaultAuthority } from '../../helpers/authority.js';
+import { encodeRequest } from '../../helpers/requests.js';
 
 const at = (iso: string) => new Date(iso).getTime();
 const chain = [
@@ -73,5 +77,30 @@ describe('certificateValidityGuard', () => {
         detail: 'TSA certificate "root-nan" has an unreadable validity period',
       });
     }
+  });
+});
+
+describe('the guard in an authority', () => {
+  it("checks the token's own instant, not a second read of the clock: genTime never lies past notAfter", async () => {
+    const { signer, chain: memoryChain } = await createMemorySigner('sha256');
+    const certificates = memoryChain.map(parseCertificate);
+    const notAfter = new Date(certificates[0]!.x509.validTo).getTime();
+    const validity = [{ name: 'leaf', notBefore: new Date(0), notAfter: new Date(notAfter) }];
+    // The guard's own clock a millisecond earlier than the authority's, as two reads can be.
+    const tsa = (now: number) =>
+      defaultAuthority(signer, certificates, {
+        guards: [certificateValidityGuard(validity, () => now - 1)],
+        now: () => now,
+        verifySignatures: false,
+      });
+    expect(await tsa(notAfter).issue(encodeRequest(), 'der')).toMatchObject({
+      status: 'granted',
+      genTime: new Date(notAfter),
+    });
+    expect(await tsa(notAfter + 1).issue(encodeRequest(), 'der')).toMatchObject({
+      status: 'rejection',
+      failInfo: 'systemFailure',
+    });
+    await signer[Symbol.asyncDispose]();
   });
 });

@@ -31,6 +31,7 @@ import {
 interface KeyOptions {
   generateKeys?: GeneratedKeyType;
   signatureHash: HashName | 'auto';
+  country?: string;
   organization?: string;
 }
 
@@ -78,10 +79,23 @@ function keyOptions(command: Command): Command {
     )
     .addOption(
       option(
+        '--country <code>',
+        'country (C) of each certificate subject, two capital letters of ISO 3166 (create: all three; csr: its one)',
+      ).argParser(countryCode),
+    )
+    .addOption(
+      option(
         '--organization <name>',
         'organization (O) of each certificate subject (create: all three; csr: its one)',
       ).argParser(nameAttribute),
     );
+}
+
+/** X.520 countryName: PrintableString (SIZE (2)), an ISO 3166 alpha-2 code (RFC 5280 appendix A). */
+function countryCode(value: string): string {
+  if (!/^[A-Z]{2}$/.test(value))
+    throw new InvalidArgumentError('a country is two capital letters of ISO 3166, e.g. DE');
+  return value;
 }
 
 /** X.520 DirectoryString is SIZE (1..ub): an empty O or CN would not be one. */
@@ -134,8 +148,12 @@ function notAfterOf(notBefore: Date, lifetimeMs: number, flag: string): Date {
   return notAfter;
 }
 
-function subject(commonName: string, organization: string | undefined): NameAttributes {
-  return organization === undefined ? { commonName } : { organization, commonName };
+function subject(commonName: string, options: KeyOptions): NameAttributes {
+  return {
+    ...(options.country === undefined ? {} : { country: options.country }),
+    ...(options.organization === undefined ? {} : { organization: options.organization }),
+    commonName,
+  };
 }
 
 /** `rsaBits`: the size of a generated `rsa` key (CSBR 6.1.5: CA 4096, TSA 3072). */
@@ -305,7 +323,7 @@ export function certificatesCommand(output: Output): Command {
     ): Promise<ChainMember> => {
       const signer = await open(reference, options, rsaBits, warn);
       opened.push(signer);
-      return { signer, subject: subject(commonName, options.organization), ...period };
+      return { signer, subject: subject(commonName, options), ...period };
     };
     const chain = await releasingKeys(opened, warn, async () => {
       const root = await member(options.rootKey, options.rootCommonName, rootValidity);
@@ -360,7 +378,7 @@ export function certificatesCommand(output: Output): Command {
     const warn = (warning: string) => output.stderr(`warning: ${warning}\n`);
     const signer = await open(options.leafKey, options, CSBR_MIN_RSA_BITS.tsa, warn);
     const request = await releasingKeys([signer], warn, () =>
-      createCertificationRequest(signer, subject(options.commonName, options.organization)),
+      createCertificationRequest(signer, subject(options.commonName, options)),
     );
     await writeOutputFile(
       options.output,

@@ -451,3 +451,30 @@ describe('timestamp-cli certificates: a key that fails to close after a failure 
     }
   });
 });
+
+describe('timestamp-cli certificates --country', () => {
+  it('writes C before O and CN in every subject (create) and refuses what is not ISO 3166 alpha-2', async () => {
+    const dir = tempDir();
+    try {
+      const keys = ['--root-key', dir.path('root.key'), '--leaf-key', dir.path('leaf.key')];
+      const common = ['create', '--generate-keys', 'ecdsa-p256', ...keys];
+      expect(
+        await run([
+          ...common,
+          ...['--country', 'DE', '--organization', 'Example SA', '--output', dir.path('c.pem')],
+        ]),
+      ).toBeUndefined();
+      const [leaf, root] = decodeCertificatesPem(readFileSync(dir.path('c.pem'), 'utf8'));
+      expect(new X509Certificate(leaf!).subject).toMatch(/^C=DE\nO=Example SA\nCN=/);
+      expect(new X509Certificate(root!).subject).toMatch(/^C=DE\nO=Example SA\nCN=/);
+      for (const country of ['de', 'DEU', '', 'D1']) {
+        const error = await invalidArgument([...common, '--country', country]);
+        expect((error as CommanderError).message, country).toBe(
+          `error: option '--country <code>' argument '${country}' is invalid. a country is two capital letters of ISO 3166, e.g. DE`,
+        );
+      }
+    } finally {
+      dir.cleanup();
+    }
+  });
+});

@@ -29,6 +29,26 @@ export function opensslTsVerify(
 }
 
 /**
+ * POSTs openssl's own query (SHA-256 digest of the file `data`, certReq) to the server at `url`
+ * (HTTP, live), expecting 200; returns the query's and the reply's files, written in `dir`.
+ */
+export async function opensslTimestampOverHttp(
+  url: string,
+  dir: ReturnType<typeof tempDir>,
+  data: string,
+): Promise<{ query: string; reply: string }> {
+  const query = dir.path('query.tsq');
+  await openssl(['ts', '-query', '-data', data, '-sha256', '-cert', '-out', query]);
+  const response = await fetch(`${url}/api/v1/timestamp`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/timestamp-query' },
+    body: readFileSync(query),
+  });
+  if (response.status !== 200) throw new Error(`HTTP ${response.status}: ${await response.text()}`);
+  return { query, reply: dir.write('reply.tsr', Buffer.from(await response.arrayBuffer())) };
+}
+
+/**
  * Asks `app` for a token over openssl's own query (SHA-256 digest, certReq) and checks it with
  * `openssl ts -verify` against the chain's root. Returns openssl's output.
  *

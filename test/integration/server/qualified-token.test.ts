@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { afterEach, expect, it } from 'vitest';
 import { inspectCommand } from '../../../src/cli/timestamp-cli/inspect-command.js';
 import { resolveServeConfig } from '../../../src/config/resolve.js';
@@ -6,7 +5,7 @@ import { startServer } from '../../../src/runtime/serve.js';
 import { openssl, tempDir } from '../../helpers/openssl.js';
 import { waitUntil } from '../../helpers/poll.js';
 import { answer, SntpResponder } from '../../helpers/sntp-responder.js';
-import { opensslTsVerify } from '../../helpers/timestamp-roundtrip.js';
+import { opensslTimestampOverHttp, opensslTsVerify } from '../../helpers/timestamp-roundtrip.js';
 import { silentLogger } from '../../helpers/tsa.js';
 
 /**
@@ -42,15 +41,7 @@ it('issues tokens with the qualified statement that openssl verifies and inspect
   await waitUntil(async () => (await fetch(`${server.url}/readyz`)).status === 200);
 
   const data = dir.write('data.txt', 'a qualified time-stamp');
-  const query = dir.path('query.tsq');
-  await openssl(['ts', '-query', '-data', data, '-sha256', '-cert', '-out', query]);
-  const response = await fetch(`${server.url}/api/v1/timestamp`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/timestamp-query' },
-    body: readFileSync(query),
-  });
-  expect(response.status).toBe(200);
-  const reply = dir.write('reply.tsr', Buffer.from(await response.arrayBuffer()));
+  const { query, reply } = await opensslTimestampOverHttp(server.url, dir, data);
 
   // OpenSSL names the extension (and shows its value as text: 0.0.......^..).
   const text = await openssl(['ts', '-reply', '-in', reply, '-text']);

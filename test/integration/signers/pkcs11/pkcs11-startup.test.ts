@@ -9,14 +9,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodePem } from '../../../../src/x509/pem.js';
 import { decodeCertificatesPem } from '../../../helpers/pem.js';
 import { runCli as runTimestampCli } from '../../../helpers/cli.js';
-import { openssl, tempDir } from '../../../helpers/openssl.js';
+import { tempDir } from '../../../helpers/openssl.js';
 import {
   runCli as runServer,
   SERVE_ON_EPHEMERAL_PORTS,
   spawnServer,
 } from '../../../helpers/spawn-server.js';
 import { SoftHsm, SOFTHSM_MODULE, TEST_PIN } from '../../../helpers/softhsm.js';
-import { opensslTsVerify } from '../../../helpers/timestamp-roundtrip.js';
+import { opensslTimestampOverHttp, opensslTsVerify } from '../../../helpers/timestamp-roundtrip.js';
 
 const hsm = new SoftHsm();
 const dir = tempDir();
@@ -73,15 +73,7 @@ describe('pkcs11 keys end to end', () => {
     try {
       expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
       const data = dir.write('data.txt', 'an artifact');
-      const query = dir.path('request.tsq');
-      await openssl(['ts', '-query', '-data', data, '-sha256', '-cert', '-out', query]);
-      const response = await fetch(`${server.url}/api/v1/timestamp`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/timestamp-query' },
-        body: readFileSync(query),
-      });
-      expect(response.status).toBe(200);
-      const reply = dir.write('reply.tsr', Buffer.from(await response.arrayBuffer()));
+      const { reply } = await opensslTimestampOverHttp(server.url, dir, data);
       const verified = await opensslTsVerify(reply, { data }, { root, untrusted: chainPath });
       expect(verified).toContain('Verification: OK');
       const started = server.lines.find((line) => line.includes('serving timestamps on'));

@@ -152,6 +152,22 @@ function readExtensions(content: Uint8Array): Extension[] {
 /** KeyUsage bit for keyCertSign, numbered as Go's x509.KeyUsageCertSign. */
 export const KEY_USAGE_CERT_SIGN = 1 << 5;
 
+/**
+ * The KeyUsage bits' names (RFC 5280 section 4.2.1.3, bit 1 by its openssl name), indexed as
+ * {@link Certificate.keyUsage} numbers them.
+ */
+export const KEY_USAGE_NAMES = [
+  'digitalSignature',
+  'nonRepudiation',
+  'keyEncipherment',
+  'dataEncipherment',
+  'keyAgreement',
+  'keyCertSign',
+  'cRLSign',
+  'encipherOnly',
+  'decipherOnly',
+] as const;
+
 /** The first CN of a certificate's subject, else O, else the serial (as Go names certificates). */
 export function displayName(facts: Certificate): string {
   const attribute = (name: string) =>

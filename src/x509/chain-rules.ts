@@ -6,11 +6,12 @@ import { describePublicKey } from './public-key.js';
 import {
   displayName,
   KEY_USAGE_CERT_SIGN,
+  KEY_USAGE_NAMES,
   parseCertificate,
   type Certificate,
 } from './certificate.js';
 
-/** Which of the Go server's start-up chain rules the chain breaks. */
+/** Which start-up chain rule the chain breaks: Go's ten, then the two on the leaf's purpose. */
 export type ChainRuleCode =
   | 'NO_LEAF'
   | 'CHAIN_TOO_SHORT'
@@ -39,7 +40,8 @@ export interface ChainRuleOptions {
 
 /**
  * The Go server's start-up chain rules (pkg/x509 VerifyCertChain), in its order and with its
- * messages. `chain` is DER, leaf first and root last, as read from --certificate-chain-path.
+ * messages, then two of its own on the leaf (11 and 12), so that a chain Go refuses gets Go's
+ * message. `chain` is DER, leaf first and root last, as read from --certificate-chain-path.
  */
 export function verifyCertChain(
   chain: readonly Uint8Array[],
@@ -115,6 +117,42 @@ export function verifyCertChain(
       keyMismatch(leaf.x509.publicKey, signerPublicKey, options),
     );
   }
+  // 11-12, beyond Go, which starts with such a leaf and issues tokens that neither
+  // `openssl ts -verify` nor `timestamp-cli verify` accepts.
+  checkLeafPurpose(leaf);
+}
+
+/** The keyUsage bits a TSA certificate may have (OpenSSL's check_purpose_timestamp_sign). */
+const TSA_KEY_USAGE = 0b11; // digitalSignature, nonRepudiation
+
+/**
+ * The TSA certificate as RFC 3161 section 2.3 and `openssl ts -verify` (crypto/x509/v3_purp.c,
+ * check_purpose_timestamp_sign) require it, past rules 7 and 8 (one EKU, critical): that one EKU
+ * is id-kp-timeStamping itself, not anyExtendedKeyUsage (which Go's chain EKU check accepts); a
+ * keyUsage, when present, allows digitalSignature and/or nonRepudiation and no other bit. A leaf
+ * without keyUsage passes, as in OpenSSL.
+ */
+function checkLeafPurpose(leaf: Certificate): void {
+  // 11
+  const [eku] = leaf.extKeyUsage;
+  if (eku !== OID.timeStamping) {
+    const found = eku === OID.anyExtendedKeyUsage ? 'anyExtendedKeyUsage' : eku;
+    throw new ChainRuleError(
+      'EXTENDED_KEY_USAGE',
+      `the TSA certificate's extended key usage must be id-kp-timeStamping (RFC 3161 section 2.3), not ${found}`,
+    );
+  }
+  // 12
+  if (!leaf.extensions.some((extension) => extension.oid === OID.keyUsage)) return;
+  const { keyUsage } = leaf;
+  if ((keyUsage & TSA_KEY_USAGE) !== 0 && (keyUsage & ~TSA_KEY_USAGE) === 0) return;
+  const names = KEY_USAGE_NAMES.filter((_name, bit) => (keyUsage & (1 << bit)) !== 0);
+  throw new ChainRuleError(
+    'INCOMPATIBLE_KEY_USAGE',
+    `the TSA certificate's keyUsage allows ${names.length ? names.join(', ') : 'nothing'}: ` +
+      'it must allow digitalSignature or nonRepudiation and nothing else, or be absent ' +
+      '(openssl ts -verify refuses the tokens of any other: unsuitable certificate purpose)',
+  );
 }
 
 /**

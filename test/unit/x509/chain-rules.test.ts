@@ -336,6 +336,132 @@ describe('start-up chain rules (Go VerifyCertChain), each broken by an openssl-m
     );
   });
 
+  describe("rules 11 and 12, beyond Go: the leaf's purpose as RFC 3161 section 2.3 and openssl ts -verify require", () => {
+    /** openssl's own verdict on the leaf for time-stamp signing (check_purpose_timestamp_sign). */
+    const opensslVerdict = (name: string) =>
+      openssl([
+        'verify',
+        '-purpose',
+        'timestampsign',
+        '-CAfile',
+        pki.path('root.pem'),
+        '-untrusted',
+        pki.path('intermediate.pem'),
+        pki.path(`${name}.pem`),
+      ]).then(
+        (output) => output,
+        (error: Error) => error.message,
+      );
+    const refusal = (name: string): unknown => {
+      try {
+        check([name, 'intermediate', 'root'], name)();
+      } catch (error) {
+        return error;
+      }
+      return undefined;
+    };
+    const KEY_USAGE_RULE =
+      'it must allow digitalSignature or nonRepudiation and nothing else, or be absent ' +
+      '(openssl ts -verify refuses the tokens of any other: unsuitable certificate purpose)';
+
+    it.each([
+      {
+        leaf: 'any-eku',
+        what: 'a critical anyExtendedKeyUsage as the one EKU',
+        ext: 'keyUsage=critical,digitalSignature\nextendedKeyUsage=critical,anyExtendedKeyUsage',
+        code: 'EXTENDED_KEY_USAGE',
+        message:
+          "the TSA certificate's extended key usage must be id-kp-timeStamping (RFC 3161 section 2.3), not anyExtendedKeyUsage",
+      },
+      {
+        leaf: 'key-encipherment',
+        what: 'keyUsage keyEncipherment',
+        ext: 'keyUsage=critical,keyEncipherment\nextendedKeyUsage=critical,timeStamping',
+        code: 'INCOMPATIBLE_KEY_USAGE',
+        message: `the TSA certificate's keyUsage allows keyEncipherment: ${KEY_USAGE_RULE}`,
+      },
+      {
+        leaf: 'cert-sign',
+        what: 'keyUsage digitalSignature and keyCertSign',
+        ext: 'keyUsage=critical,digitalSignature,keyCertSign\nextendedKeyUsage=critical,timeStamping',
+        code: 'INCOMPATIBLE_KEY_USAGE',
+        message: `the TSA certificate's keyUsage allows digitalSignature, keyCertSign: ${KEY_USAGE_RULE}`,
+      },
+      {
+        leaf: 'non-repudiation-encipherment',
+        what: 'keyUsage nonRepudiation and keyEncipherment',
+        ext: 'keyUsage=critical,nonRepudiation,keyEncipherment\nextendedKeyUsage=critical,timeStamping',
+        code: 'INCOMPATIBLE_KEY_USAGE',
+        message: `the TSA certificate's keyUsage allows nonRepudiation, keyEncipherment: ${KEY_USAGE_RULE}`,
+      },
+      {
+        leaf: 'decipher-only',
+        what: 'keyUsage digitalSignature, keyAgreement and decipherOnly (bit 8, in the second octet)',
+        ext: 'keyUsage=critical,digitalSignature,keyAgreement,decipherOnly\nextendedKeyUsage=critical,timeStamping',
+        code: 'INCOMPATIBLE_KEY_USAGE',
+        message: `the TSA certificate's keyUsage allows digitalSignature, keyAgreement, decipherOnly: ${KEY_USAGE_RULE}`,
+      },
+    ])('refuses $what, as openssl does', async ({ leaf, ext, code, message }) => {
+      await leafWith(leaf, ext);
+      expect(await opensslVerdict(leaf)).toContain('unsuitable certificate purpose');
+      const error = refusal(leaf);
+      expect(error).toBeInstanceOf(ChainRuleError);
+      expect(error).toMatchObject({ code, message });
+    });
+
+    it('refuses an empty keyUsage (OpenSSL: an invalid certificate)', async () => {
+      await leafWith(
+        'empty-key-usage',
+        'keyUsage=critical,DER:03:01:00\nextendedKeyUsage=critical,timeStamping',
+      );
+      expect(await opensslVerdict('empty-key-usage')).toContain('invalid certificate');
+      expect(refusal('empty-key-usage')).toMatchObject({
+        code: 'INCOMPATIBLE_KEY_USAGE',
+        message: `the TSA certificate's keyUsage allows nothing: ${KEY_USAGE_RULE}`,
+      });
+    });
+
+    it.each([
+      { leaf: 'leaf', what: 'keyUsage digitalSignature (the conventional leaf)' },
+      {
+        leaf: 'non-repudiation',
+        what: 'keyUsage nonRepudiation',
+        ext: 'keyUsage=critical,nonRepudiation\nextendedKeyUsage=critical,timeStamping',
+      },
+      {
+        leaf: 'both-signing-bits',
+        what: 'keyUsage digitalSignature and nonRepudiation, not critical',
+        ext: 'keyUsage=digitalSignature,nonRepudiation\nextendedKeyUsage=critical,timeStamping',
+      },
+      {
+        leaf: 'no-key-usage',
+        what: 'no keyUsage',
+        ext: 'extendedKeyUsage=critical,timeStamping',
+      },
+    ])('accepts $what, as openssl does', async ({ leaf, ext }) => {
+      if (ext) await leafWith(leaf, ext);
+      expect(await opensslVerdict(leaf)).toMatch(/: OK\n/);
+      expect(refusal(leaf)).toBeUndefined();
+    });
+
+    it("comes after Go's rules: a chain Go refuses keeps Go's message", async () => {
+      await leafWith(
+        'any-eku-ca',
+        'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign\nextendedKeyUsage=critical,anyExtendedKeyUsage',
+      );
+      expect(check(['any-eku-ca', 'intermediate', 'root'], 'any-eku-ca')).toThrow(
+        'leaf certificate must be an end-entity certificate, not a CA',
+      );
+      await leafWith(
+        'any-eku-other-key',
+        'keyUsage=critical,keyCertSign\nextendedKeyUsage=critical,anyExtendedKeyUsage',
+      );
+      expect(check(['any-eku-other-key', 'intermediate', 'root'], 'leaf')).toThrow(
+        'public keys are not equal',
+      );
+    });
+  });
+
   it('checks the rules in Go order: rule 4 before rule 7', async () => {
     await leafWith(
       'expired-two-ekus',

@@ -2,11 +2,15 @@ import { VerificationError } from './errors.js';
 import type { CertificateView } from './certificate-view.js';
 import { VERIFY_OID } from './oids.js';
 
+/** The keyUsage bits a TSA certificate may have (OpenSSL's check_purpose_timestamp_sign). */
+const TSA_KEY_USAGE: ReadonlySet<string> = new Set(['digitalSignature', 'contentCommitment']);
+
 /**
  * The Go library's checks of the TSA certificate (pkg/verification verifyLeafCert), applied to the
  * certificate that actually signed: end-entity, EKU critical, exactly one EKU and it is
  * timeStamping, and the expected common name when one is given. Beyond Go: a keyUsage, when
- * present, allows digitalSignature or nonRepudiation (RFC 3161 section 2.3 signs tokens).
+ * present, allows digitalSignature and/or nonRepudiation and no other bit, as `openssl ts -verify`
+ * requires (crypto/x509/v3_purp.c, check_purpose_timestamp_sign; the key signs tokens only).
  */
 export function checkTsaCertificate(signer: CertificateView, expectedCommonName?: string): void {
   const tsaFailure = (message: string) =>
@@ -15,6 +19,12 @@ export function checkTsaCertificate(signer: CertificateView, expectedCommonName?
   const keyUsage = signer.keyUsage;
   if (keyUsage && !keyUsage.has('digitalSignature') && !keyUsage.has('contentCommitment')) {
     throw tsaFailure('keyUsage allows neither digitalSignature nor nonRepudiation');
+  }
+  const beyond = [...(keyUsage ?? [])].filter((bit) => !TSA_KEY_USAGE.has(bit));
+  if (beyond.length > 0) {
+    throw tsaFailure(
+      `keyUsage also allows ${beyond.join(', ')}: only digitalSignature and nonRepudiation may be set`,
+    );
   }
   const eku = signer.extendedKeyUsage;
   if (eku && !eku.critical) throw tsaFailure('certificate must set EKU to critical');

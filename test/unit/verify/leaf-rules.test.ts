@@ -4,7 +4,10 @@ import { OID } from '../../../src/asn1/oids.js';
 import { KeyUsage } from '../../../src/x509/certificate-builder.js';
 import { verifyTimestampResponse } from '../../../src/index.js';
 import { verificationRefusal as refusal } from '../../helpers/verification.js';
+import { encodePem } from '../../../src/x509/pem.js';
+import { tempDir } from '../../helpers/openssl.js';
 import { acceptedRequest, encoderFor, issueToken, makePki, type Pki } from '../../helpers/pki.js';
+import { opensslTsVerify } from '../../helpers/timestamp-roundtrip.js';
 
 const artifact = Buffer.from('leaf rules\n');
 const DAY = 86_400_000;
@@ -93,31 +96,71 @@ describe('genTime within the TSA certificate validity, whatever currentTime (F5)
   });
 });
 
-describe('TSA certificate keyUsage (F6)', () => {
+describe('TSA certificate keyUsage (F6): digitalSignature and/or nonRepudiation, nothing else', () => {
+  const NEITHER = 'keyUsage allows neither digitalSignature nor nonRepudiation';
+  const ONLY = 'only digitalSignature and nonRepudiation may be set';
   it.each([
-    ['digitalSignature', [KeyUsage.digitalSignature], true],
-    ['nonRepudiation (contentCommitment)', [KeyUsage.contentCommitment], true],
+    ['digitalSignature', [KeyUsage.digitalSignature], null],
+    ['nonRepudiation (contentCommitment)', [KeyUsage.contentCommitment], null],
+    [
+      'digitalSignature and nonRepudiation',
+      [KeyUsage.digitalSignature, KeyUsage.contentCommitment],
+      null,
+    ],
+    // openssl ts -verify refuses these too: "unsuitable certificate purpose".
+    [
+      'digitalSignature and keyCertSign',
+      [KeyUsage.digitalSignature, KeyUsage.keyCertSign],
+      `keyUsage also allows keyCertSign: ${ONLY}`,
+    ],
     [
       'keyEncipherment and digitalSignature',
       [KeyUsage.keyEncipherment, KeyUsage.digitalSignature],
-      true,
+      `keyUsage also allows keyEncipherment: ${ONLY}`,
     ],
-    ['keyEncipherment only', [KeyUsage.keyEncipherment], false],
-    ['keyAgreement only', [KeyUsage.keyAgreement], false],
-  ])('keyUsage %s', async (_name, keyUsage, verifies) => {
+    [
+      'nonRepudiation, dataEncipherment and cRLSign',
+      [KeyUsage.contentCommitment, KeyUsage.dataEncipherment, KeyUsage.cRLSign],
+      `keyUsage also allows dataEncipherment, cRLSign: ${ONLY}`,
+    ],
+    ['keyEncipherment only', [KeyUsage.keyEncipherment], NEITHER],
+    ['keyAgreement only', [KeyUsage.keyAgreement], NEITHER],
+  ])('keyUsage %s', async (_name, keyUsage, refused) => {
     const pki = await makePki({ leaf: { keyUsage } });
-    const result = verifyTimestampResponse(await issueToken(pki, { artifact }), artifact, {
+    const token = await issueToken(pki, { artifact });
+    // openssl ts -verify, the oracle: it refuses exactly the same tokens.
+    const files = tempDir();
+    try {
+      const opensslVerdict = await opensslTsVerify(
+        files.write('reply.tsr', token),
+        { data: files.write('artifact', artifact) },
+        {
+          root: files.write('root.pem', encodePem('CERTIFICATE', pki.root.der)),
+          untrusted: files.write(
+            'intermediate.pem',
+            encodePem('CERTIFICATE', pki.intermediate.der),
+          ),
+        },
+      ).then(
+        (output) => output,
+        (error: Error) => error.message,
+      );
+      expect(opensslVerdict).toMatch(
+        refused === null ? /Verification: OK/ : /unsuitable certificate purpose/,
+      );
+    } finally {
+      files.cleanup();
+    }
+    const result = verifyTimestampResponse(token, artifact, {
       roots: [pki.root.der],
       intermediates: [pki.intermediate.der],
     });
-    if (verifies) {
+    if (refused === null) {
       await expect(result).resolves.toBeDefined();
       return;
     }
     const error = await refusal(result);
     expect(error.code).toBe('tsa-certificate');
-    expect(error.message).toBe(
-      'failed to verify TSA certificate: keyUsage allows neither digitalSignature nor nonRepudiation',
-    );
+    expect(error.message).toBe(`failed to verify TSA certificate: ${refused}`);
   });
 });

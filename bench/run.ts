@@ -1,12 +1,13 @@
 /**
  * Benchmark suite. `npm run bench` runs every part (about ten minutes, the soak being most of it);
  * `npm run bench -- <part> [options]` runs one. Parts: in-process, signing, http, ping, remote,
- * pkcs11, audit, ledger, startup, soak; each file's header lists its options. The HTTP parts start dist/ servers:
- * `npm run build` first.
+ * pkcs11, audit, ledger, log-audit, startup, soak; each file's header lists its options. The HTTP
+ * parts start dist/ servers: `npm run build` first.
  */
 import { benchAuditLog } from './audit-log.js';
 import { benchHttp } from './http.js';
 import { benchLedger } from './ledger.js';
+import { benchLogAudit } from './log-audit.js';
 import { benchInProcess } from './in-process.js';
 import { benchPingUnderLoad } from './ping-under-load.js';
 import { benchPkcs11 } from './pkcs11.js';
@@ -89,6 +90,13 @@ const parts: Record<string, () => Promise<unknown>> = {
       seconds: Number(args['seconds'] ?? 5),
       repeats: Number(args['repeats'] ?? 2),
       connections: Number(args['connections'] ?? 32),
+    }),
+  'log-audit': () =>
+    benchLogAudit({
+      entries: Number(args['entries'] ?? 20_000),
+      runs: Number(args['runs'] ?? 1),
+      certless: Number(args['certless'] ?? 0),
+      ...(args['against'] ? { against: args['against'] } : {}),
     }),
   startup: () => benchStartup({ runs: Number(args['runs'] ?? 5) }),
   soak: () =>

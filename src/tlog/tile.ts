@@ -74,11 +74,22 @@ export function hashFromTile(t: Tile, data: Uint8Array, index: number): Hash {
   return tileHash(data.subarray(start, end));
 }
 
-/** The subtree hash of the 2^k hashes in data. */
-function tileHash(data: Uint8Array): Hash {
+/**
+ * The subtree hash of the 2^k hashes in data (Go's unexported tileHash): of a full tile's data, the
+ * tree's stored hash one tile level up.
+ */
+export function tileHash(data: Uint8Array): Hash {
+  const count = data.length / HASH_SIZE;
+  // A power of two: a whole number with one bit set.
+  if (!(Number.isInteger(count) && count >= 1 && 2 ** Math.round(Math.log2(count)) === count))
+    throw new TlogError('BAD_INPUT', `tileHash: ${data.length} bytes are not 2^k hashes`);
+  return subtreeHash(data);
+}
+
+function subtreeHash(data: Uint8Array): Hash {
   if (data.length === HASH_SIZE) return data.slice();
   const half = data.length / 2;
-  return nodeHash(tileHash(data.subarray(0, half)), tileHash(data.subarray(half)));
+  return nodeHash(subtreeHash(data.subarray(0, half)), subtreeHash(data.subarray(half)));
 }
 
 /**

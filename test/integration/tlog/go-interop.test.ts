@@ -13,11 +13,13 @@ import {
   recordHash,
   storedHashIndex,
   TILE_HEIGHT,
+  TileHasher,
   tileHashReader,
   tilePath,
   treeHash,
   verifyTlogProof,
   type Tile,
+  type TileData,
   type TileReader,
 } from '../../../src/tlog/index.js';
 import { buildGoTlog, goTlog, writeGoTlogDir } from '../../helpers/go-tlog.js';
@@ -142,7 +144,10 @@ describe('Go log, we verify', () => {
       expect(() => verifyTlogProof(proof, entry(Number(name) + 1), vkey)).toThrow();
     }
 
-    // Every entry of every bundle is the leaf its level-0 tile holds.
+    // Every entry of every bundle is the leaf its level-0 tile holds; and our TileHasher, fed the
+    // entries in order (as log-audit does), recomputes every tile Go wrote and the root Go signed.
+    const hasher = new TileHasher(TILE_HEIGHT);
+    const recomputed: TileData[] = [];
     for (let n = 0; n * 256 < SIZE; n++) {
       const w = Math.min(256, SIZE - n * 256);
       const bundle = parseEntryBundle(await readFile(join(out, tilePath({ h: 8, l: -1, n, w }))));
@@ -150,6 +155,20 @@ describe('Go log, we verify', () => {
       const leaves = await thr.readHashes(bundle.map((_, i) => storedHashIndex(0, n * 256 + i)));
       const mismatched = bundle.filter((e, i) => !hashEqual(leaves[i]!, recordHash(e)));
       expect(mismatched).toHaveLength(0);
+      for (const e of bundle) recomputed.push(...hasher.append(e));
+    }
+    recomputed.push(...hasher.partialTiles());
+    expect(hashEqual(hasher.treeHash(), checkpoint.hash)).toBe(true);
+    // 273 full and 1 partial at level 0, 1 full and 1 partial at level 1, 1 partial at level 2.
+    expect(recomputed.map(({ tile }) => tilePath(tile)).slice(-3)).toEqual([
+      'tile/0/273.p/112',
+      'tile/1/001.p/17',
+      'tile/2/000.p/1',
+    ]);
+    expect(recomputed).toHaveLength(273 + 1 + 1 + 1 + 1);
+    for (const { tile, data } of recomputed) {
+      const goTile = await readFile(join(out, tilePath(tile)));
+      expect(goTile.equals(data), tilePath(tile)).toBe(true);
     }
 
     const old = openCheckpoint(await readFile(join(out, 'old-checkpoint')), vkey).checkpoint;

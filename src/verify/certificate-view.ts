@@ -52,8 +52,50 @@ const KEY_USAGE_BITS = [
   'decipherOnly',
 ];
 
+/**
+ * The views of the certificates parsed last, by their DER: a batch of tokens (an audit of a log, a
+ * verifier's chain) embeds or names the same few certificates again and again, and parsing one
+ * (Node, asn1js and PKI.js) costs more than a token's signature check. A view is a function of the
+ * DER alone, so a kept one is what parsing again would give; each caller gets its own copy
+ * (copyView), so that a caller changing its view cannot change another's. Bounded: the oldest
+ * goes first.
+ */
+const recentViews = new Map<string, CertificateView>();
+const RECENT_VIEWS = 32;
+
 /** Parses one DER certificate; throws (Node's error or a DecodeError) on anything that is not one. */
 export function viewCertificate(der: Uint8Array): CertificateView {
+  const key = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('latin1');
+  const known = recentViews.get(key);
+  if (known) return copyView(known);
+  const view = parseView(der);
+  recentViews.set(key, copyView(view));
+  if (recentViews.size > RECENT_VIEWS) recentViews.delete(recentViews.keys().next().value!);
+  return view;
+}
+
+/**
+ * A copy of a view that shares nothing mutable with it but the X509Certificate (immutable) and the
+ * PKI.js AlgorithmIdentifier (read only here).
+ */
+function copyView(view: CertificateView): CertificateView {
+  return {
+    ...view,
+    der: Buffer.from(view.der),
+    subjectDer: Buffer.from(view.subjectDer),
+    issuerDer: Buffer.from(view.issuerDer),
+    notBefore: new Date(view.notBefore),
+    notAfter: new Date(view.notAfter),
+    keyUsage: view.keyUsage && new Set(view.keyUsage),
+    extendedKeyUsage: view.extendedKeyUsage && {
+      purposes: [...view.extendedKeyUsage.purposes],
+      critical: view.extendedKeyUsage.critical,
+    },
+    unhandledCriticalExtensions: [...view.unhandledCriticalExtensions],
+  };
+}
+
+function parseView(der: Uint8Array): CertificateView {
   const buffer = Buffer.from(der);
   const x509 = new X509Certificate(buffer);
   const parsed = asn1js.fromBER(buffer);

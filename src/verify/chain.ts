@@ -108,6 +108,53 @@ export function buildChains(leaf: CertificateView, options: ChainOptions): Chain
   return result;
 }
 
+/**
+ * buildChains for many tokens signed under the same trust (an audit of a log: every token names
+ * the same leaf, intermediates and root), each path built and checked once per validity period
+ * rather than once per token: two signature checks and the parsing of a path cost more than the
+ * token's own signature.
+ *
+ * Why a kept result is the one buildChains would compute again: buildChains reads its inputs'
+ * certificates (their DER, of which a view is a function) and the instant `at`, and `at` only in
+ * validityProblem, for the leaf and for pool certificates (roots and intermediates) as it reaches
+ * them. Every other step (critical extensions, keys, CA flags, path length, EKU, issuer names and
+ * signatures, the path budget) is a function of the certificates alone, in the order given. So two
+ * calls with the same leaf, the same roots and intermediates in the same order, and an `at` at
+ * which the same of those certificates are valid (`validAt`, part of the key) examine the same
+ * paths with the same outcomes. The one exception is the text of `failure`, which names `at`:
+ * only results that found a chain are kept, and kept without `failure`, which verifyParsedToken
+ * reads only when none was found. Bounded: the oldest goes first.
+ */
+export class ChainCache {
+  private readonly results = new Map<string, ChainResult>();
+
+  constructor(private readonly limit = 64) {}
+
+  build(leaf: CertificateView, options: ChainOptions): ChainResult {
+    const certificates = [leaf, ...options.roots, ...options.intermediates];
+    const key = [
+      options.roots.length,
+      options.intermediates.length,
+      certificates.map((certificate) => (validAt(certificate, options.at) ? '1' : '0')).join(''),
+      ...certificates.map((certificate) => certificate.der.toString('latin1')),
+    ]
+      .map((part) => `${String(part).length}:${part}`)
+      .join('');
+    const kept = this.results.get(key);
+    if (kept) return kept;
+    const result = buildChains(leaf, options);
+    if (result.chains.length > 0) {
+      this.results.set(key, { ...result, failure: undefined });
+      if (this.results.size > this.limit) this.results.delete(this.results.keys().next().value!);
+    }
+    return result;
+  }
+}
+
+/** validityProblem's test, word for word (an invalid Date is no problem there). */
+const validAt = (certificate: CertificateView, at: Date): boolean =>
+  !(at < certificate.notBefore || at > certificate.notAfter);
+
 /** Whether `issuer`'s key verifies the signature on `certificate`. */
 function issuerSignatureHolds(certificate: CertificateView, issuer: CertificateView): boolean {
   try {
@@ -123,7 +170,7 @@ function weakKeyProblem(certificate: CertificateView): string | undefined {
 }
 
 function validityProblem(certificate: CertificateView, at: Date): string | undefined {
-  if (at < certificate.notBefore || at > certificate.notAfter) {
+  if (!validAt(certificate, at)) {
     return (
       `x509: certificate has expired or is not yet valid: "${subjectText(certificate)}" is valid from ` +
       `${certificate.notBefore.toISOString()} to ${certificate.notAfter.toISOString()}, not at ${at.toISOString()}`

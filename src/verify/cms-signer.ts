@@ -157,8 +157,30 @@ function designates(signerInfo: pkijs.SignerInfo, certificate: CertificateView):
   );
 }
 
+/**
+ * The subjectKeyIdentifiers of the certificates looked at last, by DER: a function of the DER
+ * alone, and parsing a certificate again for it costs more than a token's signature check when a
+ * batch of tokens (log-audit) names the same certificate by key identifier. Bounded: the oldest
+ * goes first. Callers get their own copy.
+ */
+const recentKeyIdentifiers = new Map<string, Buffer | undefined>();
+const RECENT_KEY_IDENTIFIERS = 32;
+
 function subjectKeyIdentifierOf(certificate: CertificateView): Buffer | undefined {
-  const parsed = pkijs.Certificate.fromBER(certificate.der);
+  const key = certificate.der.toString('latin1');
+  if (recentKeyIdentifiers.has(key)) {
+    const known = recentKeyIdentifiers.get(key);
+    return known && Buffer.from(known);
+  }
+  const identifier = readSubjectKeyIdentifier(certificate.der);
+  recentKeyIdentifiers.set(key, identifier && Buffer.from(identifier));
+  if (recentKeyIdentifiers.size > RECENT_KEY_IDENTIFIERS)
+    recentKeyIdentifiers.delete(recentKeyIdentifiers.keys().next().value!);
+  return identifier;
+}
+
+function readSubjectKeyIdentifier(der: Buffer): Buffer | undefined {
+  const parsed = pkijs.Certificate.fromBER(der);
   const extension = parsed.extensions?.find(
     (candidate) => candidate.extnID === VERIFY_OID.subjectKeyIdentifier,
   );

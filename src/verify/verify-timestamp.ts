@@ -1,6 +1,6 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { requireAcceptedHash } from './algorithm-policy.js';
-import { buildChains } from './chain.js';
+import { buildChains, type ChainCache } from './chain.js';
 import { verifySignerInfo } from './cms-signer.js';
 import { subjectText, viewCertificate, type CertificateView } from './certificate-view.js';
 import { VerificationError } from './errors.js';
@@ -61,13 +61,15 @@ export async function verifyTimestampResponse(
 /**
  * verifyTimestampResponse for a response already parsed. `knownSigner`: the certificate the caller
  * already found with verifySignerInfo (trusted-root.ts, among the authorities' leaves), so that the
- * signature is not checked twice; it must then be `options.tsaCertificate`.
+ * signature is not checked twice; it must then be `options.tsaCertificate`. `chainCache`: paths
+ * kept across calls that verify many tokens under the same trust (log-audit), see ChainCache.
  */
 export async function verifyParsedToken(
   token: ParsedToken,
   artifact: ArtifactInput,
   options: VerifyOptions,
   knownSigner?: CertificateView,
+  chainCache?: ChainCache,
 ): Promise<Timestamp> {
   const { timestamp } = token;
 
@@ -105,11 +107,10 @@ export async function verifyParsedToken(
     ...(options.intermediates ?? []).map((cert) => toView(cert, 'intermediate certificate')),
     ...embedded,
   ];
-  const chains = buildChains(signer, {
-    intermediates,
-    roots,
-    at: options.currentTime ?? timestamp.genTime,
-  });
+  const chainOptions = { intermediates, roots, at: options.currentTime ?? timestamp.genTime };
+  const chains = chainCache
+    ? chainCache.build(signer, chainOptions)
+    : buildChains(signer, chainOptions);
   if (chains.chains.length === 0) {
     throw new VerificationError(
       'chain',

@@ -4,31 +4,31 @@ import {
   EMPTY_TREE_HASH,
   formatHash,
   hashEqual,
-  MemoryHashStorage,
   openCheckpoint,
   parseEntryBundle,
   proveTree,
-  readTileData,
   recordHash,
   storedHashIndex,
   TILE_HEIGHT,
   tileHashReader,
+  TileHasher,
   tilePath,
   TlogError,
-  treeHash,
   type Checkpoint,
   type Hash,
   type Tile,
+  type TileData,
+  type TileReader,
 } from '../../tlog/index.js';
 import { decodeCertificatesPemStrictly } from '../../x509/pem.js';
+import { ChainCache } from '../../verify/chain.js';
 import {
   parseTimestampToken,
   VerificationError,
-  verifyTimestampResponse,
   type ParsedToken,
-  type Timestamp,
   verifySignerInfo,
 } from '../../verify/index.js';
+import { verifyParsedToken } from '../../verify/verify-timestamp.js';
 import { option, parseExistingFile } from './arguments.js';
 import {
   getLogResource,
@@ -50,7 +50,6 @@ import {
   writeOutputFile,
 } from './write-output.js';
 import type { GlobalOptions } from './timestamp-command.js';
-import { grantedResponse } from './timestamp-file.js';
 
 export interface LogAuditOptions {
   logKey?: LogKeyArgument;
@@ -184,38 +183,41 @@ export async function auditLog(
           logKey,
           timeoutMs,
         );
-  // Bundle by bundle, so that only the hashes of a large log stay in memory; each entry is first
-  // matched with the leaf hash of the checkpoint's tree (from tiles authenticated against it).
-  const storage = new MemoryHashStorage();
+  // Bundle by bundle, each entry first matched with the leaf hash of the checkpoint's tree (from
+  // tiles authenticated against it), then checked as a token; the tree's hash tiles are recomputed
+  // from the entries as they come and each compared with the served one once complete. What is
+  // held is one bundle, the tiles on the tree's right edge and the serial numbers seen.
   const tokens = new TokenChecker(chain);
-  const leaves = tileHashReader(
-    { n: checkpoint.size, hash: checkpoint.hash },
-    httpTileReader(base, timeoutMs),
-  );
+  const tiles = new TileHasher(TILE_HEIGHT);
+  const served = httpTileReader(base, timeoutMs);
+  const leaves = tileHashReader({ n: checkpoint.size, hash: checkpoint.hash }, served);
   for (let n = 0; n * TILE_WIDTH < checkpoint.size; n++) {
     const bundle = await fetchEntryBundle(base, n, checkpoint.size, timeoutMs);
     let hashes: Hash[];
     try {
-      hashes = await leaves.readHashes(bundle.map((_, i) => storedHashIndex(0, storage.size + i)));
+      hashes = await leaves.readHashes(bundle.map((_, i) => storedHashIndex(0, tiles.size + i)));
     } catch (error) {
       auditError(`the tiles do not hash to the checkpoint's root hash`, error);
     }
     for (const [i, entry] of bundle.entries()) {
-      if (!hashEqual(recordHash(entry), hashes[i]!))
+      const leaf = recordHash(entry);
+      if (!hashEqual(leaf, hashes[i]!))
         throw new CliError(
           'VERIFICATION_FAILED',
-          `entry ${storage.size} is not the entry the checkpoint's tree holds`,
+          `entry ${tiles.size} is not the entry the checkpoint's tree holds`,
         );
-      await tokens.check(entry, storage.size);
-      await storage.append(entry);
+      await tokens.check(entry, tiles.size);
+      for (const full of tiles.appendLeafHash(leaf)) await checkServedTile(served, full);
     }
   }
-  if (!hashEqual(await treeHash(storage.size, storage), checkpoint.hash))
+  if (!hashEqual(tiles.treeHash(), checkpoint.hash))
     throw new CliError(
       'VERIFICATION_FAILED',
       `the ${checkpoint.size} entries do not hash to the checkpoint's root hash ${formatHash(checkpoint.hash)}`,
     );
-  await checkHashTiles(base, checkpoint.size, storage, timeoutMs);
+  // The partial tiles last: with the full ones compared as they completed, every hash tile the
+  // tree has at this size.
+  for (const partial of tiles.partialTiles()) await checkServedTile(served, partial);
   const tokensChecked = tokens.chain ? 'chain' : 'signature';
 
   const report: LogAuditReport = {
@@ -258,30 +260,14 @@ async function fetchEntryBundle(
   return bundle.slice(0, w);
 }
 
-/** Every hash tile of the tree at `size` must be the one recomputed from the entries. */
-async function checkHashTiles(
-  base: string,
-  size: number,
-  storage: MemoryHashStorage,
-  timeoutMs: number,
-): Promise<void> {
-  for (let level = 0; Math.floor(size / TILE_WIDTH ** level) > 0; level++) {
-    const hashes = Math.floor(size / TILE_WIDTH ** level);
-    for (let n = 0; n * TILE_WIDTH < hashes; n++) {
-      const tile: Tile = {
-        h: TILE_HEIGHT,
-        l: level,
-        n,
-        w: Math.min(TILE_WIDTH, hashes - n * TILE_WIDTH),
-      };
-      const served = (await getLogResource(base, tilePath(tile), timeoutMs)) as Buffer;
-      if (!served.equals(await readTileData(tile, storage)))
-        throw new CliError(
-          'VERIFICATION_FAILED',
-          `tile ${tilePath(tile)} is not the tile recomputed from the entries`,
-        );
-    }
-  }
+/** A hash tile recomputed from the entries must be the one the log serves. */
+async function checkServedTile(served: TileReader, { tile, data }: TileData): Promise<void> {
+  const [servedData] = await served.readTiles([tile]);
+  if (!servedData || !Buffer.from(data).equals(servedData))
+    throw new CliError(
+      'VERIFICATION_FAILED',
+      `tile ${tilePath(tile)} is not the tile recomputed from the entries`,
+    );
 }
 
 async function readChain(chainFile: string | undefined): Promise<Buffer[] | undefined> {
@@ -309,6 +295,8 @@ class TokenChecker {
   private readonly serials = new Map<bigint, number>();
   /** Entries whose signer certificate is not embedded, counted without --chain. */
   unchecked = 0;
+  /** Every token names the same chain: each path is built and checked once (see ChainCache). */
+  private readonly chains = new ChainCache();
 
   /** `chain`: PEM certificates, root last; without it, only each token's own signature. */
   constructor(readonly chain: Buffer[] | undefined) {}
@@ -317,7 +305,7 @@ class TokenChecker {
     let serial: bigint;
     try {
       const token = parseTimestampToken(entry);
-      if (this.chain) await this.verifyUnderChain(entry, token.timestamp, this.chain, index);
+      if (this.chain) await this.verifyUnderChain(token, this.chain, index);
       else if (!signedByEmbedded(token)) this.unchecked++;
       serial = token.timestamp.serialNumber;
     } catch (error) {
@@ -335,25 +323,29 @@ class TokenChecker {
   /**
    * The checks of `verify --certificate-chain`, with the signer certificate the sid names among
    * the token's certificates, else among the chain's: each is offered as the TSA certificate in
-   * turn, and the verifier refuses one the sid does not name ('no-signer-certificate').
+   * turn, and the verifier refuses one the sid does not name ('no-signer-certificate'). The token
+   * is parsed once (by check) for all of them: verify parses the response's bytes, here the entry
+   * itself, into the same ParsedToken.
    */
   private async verifyUnderChain(
-    entry: Uint8Array,
-    timestamp: Timestamp,
+    token: ParsedToken,
     chain: Buffer[],
     index: number,
   ): Promise<void> {
+    const { timestamp } = token;
     const offers = timestamp.certificates.length > 0 ? [undefined, ...chain] : chain;
     for (const tsaCertificate of offers) {
       try {
-        await verifyTimestampResponse(
-          grantedResponse(entry),
+        await verifyParsedToken(
+          token,
           { digest: timestamp.hashedMessage },
           {
             roots: chain.slice(-1),
             intermediates: chain.slice(0, -1),
             ...(tsaCertificate ? { tsaCertificate } : {}),
           },
+          undefined,
+          this.chains,
         );
         return;
       } catch (error) {

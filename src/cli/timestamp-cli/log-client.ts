@@ -2,10 +2,10 @@ import type { Response } from 'undici';
 import { existsSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
 import {
+  latestTilesReader,
   newVerifier,
   TILE_HEIGHT,
   tilePath,
-  type Tile,
   type TileReader,
 } from '../../tlog/index.js';
 import { answerText } from './answer-text.js';
@@ -135,20 +135,20 @@ export async function getLogResource(
   return body;
 }
 
-/** Reads C2SP tiles over HTTP, each once (a tileHashReader authenticates them). */
+/**
+ * Reads C2SP tiles over HTTP, keeping the latest full and partial tile of each level
+ * (latestTilesReader): an audit asking for a tree's leaves bundle by bundle reads each tile once
+ * and holds a few, and a tileHashReader authenticates them all the same.
+ */
 export function httpTileReader(base: string, timeoutMs: number): TileReader {
-  const cache = new Map<string, Promise<Buffer | undefined>>();
-  const read = async (tile: Tile): Promise<Uint8Array> => {
-    const path = tilePath(tile);
-    let pending = cache.get(path);
-    if (!pending) {
-      pending = getLogResource(base, path, timeoutMs);
-      cache.set(path, pending);
-    }
-    return new Uint8Array((await pending) as Buffer);
-  };
-  return {
+  return latestTilesReader({
     height: () => TILE_HEIGHT,
-    readTiles: (tiles) => Promise.all(tiles.map(read)),
-  };
+    readTiles: (tiles) =>
+      Promise.all(
+        tiles.map(
+          async (tile) =>
+            new Uint8Array((await getLogResource(base, tilePath(tile), timeoutMs)) as Buffer),
+        ),
+      ),
+  });
 }

@@ -402,6 +402,48 @@ describe('timestamp-cli log-audit', () => {
     }
   });
 
+  it('fetches each entry bundle and hash tile once: every hash tile the tree has, no other', async () => {
+    server.requests.length = 0;
+    await run(logAuditCommand, [server.url, '--log-key', log.vkey]);
+    const tiles = server.requests.filter((path) => path.startsWith('tile/'));
+    expect(tiles).toHaveLength(new Set(tiles).size);
+    expect(tiles.sort()).toEqual([
+      'tile/0/000',
+      'tile/0/001.p/44',
+      'tile/1/000.p/1',
+      'tile/entries/000',
+      'tile/entries/001.p/44',
+    ]);
+  });
+
+  it('refuses a tampered partial hash tile, at level 0 and at level 1', async () => {
+    for (const path of ['tile/0/001.p/44', 'tile/1/000.p/1']) {
+      const tile = Buffer.from(log.tiles.get(path)!);
+      tile[tile.length - 1] = tile[tile.length - 1]! ^ 1;
+      server.overrides.set(path, tile);
+      try {
+        await expect(run(logAuditCommand, [server.url, '--log-key', log.vkey])).rejects.toThrow(
+          "the tiles do not hash to the checkpoint's root hash: downloaded inconsistent tile",
+        );
+      } finally {
+        server.overrides.delete(path);
+      }
+    }
+  });
+
+  it('refuses two entries swapped in the partial entry bundle', async () => {
+    const entries = log.entries.slice(256);
+    [entries[10], entries[11]] = [entries[11]!, entries[10]!];
+    server.overrides.set('tile/entries/001.p/44', formatEntryBundle(entries));
+    try {
+      await expect(run(logAuditCommand, [server.url, '--log-key', log.vkey])).rejects.toThrow(
+        "entry 266 is not the entry the checkpoint's tree holds",
+      );
+    } finally {
+      server.overrides.delete('tile/entries/001.p/44');
+    }
+  });
+
   it('refuses a repeated serial, an entry that is no token, and tokens of another TSA', async () => {
     const audit = async (entries: Uint8Array[], chain?: string): Promise<string> => {
       const other = new TestLog('tsa.example.com/log', log.privateKey);

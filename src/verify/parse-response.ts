@@ -19,6 +19,7 @@ import {
   type Opaque,
 } from './der.js';
 import { digestByOid, VERIFY_OID, type DigestName } from './oids.js';
+import { readSignedData, SIGNED_DATA } from './signed-data.js';
 import type { SignedAttribute, Timestamp } from './timestamp.js';
 
 /** A parsed token with the CMS pieces signature verification needs. */
@@ -66,7 +67,6 @@ const elementsOf = (value: asn1js.AsnType | undefined): asn1js.AsnType[] =>
   value instanceof asn1js.Constructed ? value.valueBlock.value : [];
 
 const SEQUENCE = universal(16);
-const SET = universal(17);
 const INTEGER = universal(2);
 const OID = universal(6);
 const OCTET_STRING = universal(4);
@@ -85,14 +85,6 @@ const PKI_STATUS_INFO: Field[] = [
 const CONTENT_INFO: Field[] = [
   { name: 'contentType', is: OID },
   { name: 'content', is: context(0) },
-];
-const SIGNED_DATA: Field[] = [
-  { name: 'version', is: INTEGER },
-  { name: 'digestAlgorithms', is: SET },
-  { name: 'encapContentInfo', is: SEQUENCE },
-  { name: 'certificates', is: context(0), optional: true },
-  { name: 'crls', is: context(1), optional: true },
-  { name: 'signerInfos', is: SET },
 ];
 const ENCAPSULATED_CONTENT_INFO: Field[] = [
   { name: 'eContentType', is: OID },
@@ -261,7 +253,7 @@ function readToken(token: Uint8Array, status: number): ParsedToken {
     throw invalid(`token content type is ${contentInfo.contentType}, not SignedData`);
   }
   const signedData = fromSchema(
-    () => new pkijs.SignedData({ schema: contentInfo.content }),
+    () => readSignedData(contentInfo.content as asn1js.Constructed),
     'not a SignedData',
   );
   const encapsulated = signedData.encapContentInfo;

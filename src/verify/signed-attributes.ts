@@ -95,15 +95,38 @@ export function checkSigningCertificate(single: SingleValue, signer: Certificate
  * failure is a VerificationError that names the attribute.
  */
 function readEssCertId(value: asn1js.AsnType, name: string): EssCertId {
+  const bytes = value.valueBeforeDecodeView;
+  // A value made rather than decoded has no bytes to know it by: read, never kept.
+  const key =
+    bytes.byteLength > 0
+      ? `${name}:${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')}`
+      : undefined;
+  const known = key === undefined ? undefined : recentEssCertIds.get(key);
+  if (known) return known;
   const malformed = (detail?: string) =>
     signatureError(`the ${name} attribute is malformed${detail ? `: ${detail}` : ''}`);
+  let read: EssCertId;
   try {
-    return readEssCertIdFields(value, name === 'signingCertificateV2', malformed);
+    read = readEssCertIdFields(value, name === 'signingCertificateV2', malformed);
   } catch (error) {
     if (error instanceof VerificationError) throw error;
     throw malformed(error instanceof Error ? error.message : String(error));
   }
+  if (key === undefined) return read;
+  recentEssCertIds.set(key, read);
+  if (recentEssCertIds.size > RECENT_ESS_CERT_IDS)
+    recentEssCertIds.delete(recentEssCertIds.keys().next().value!);
+  return read;
 }
+
+/**
+ * The ESSCertIDs read last, by the attribute's kind and DER: a function of those alone (the value's
+ * asn1js tree is decoded from them), and every token of a TSA carries the same one, whose
+ * GeneralNames cost PKI.js more than the token's signature check to read. Only read ones are kept;
+ * checkSigningCertificate only reads them. Bounded: the oldest goes first.
+ */
+const recentEssCertIds = new Map<string, EssCertId>();
+const RECENT_ESS_CERT_IDS = 16;
 
 function readEssCertIdFields(
   signingCertificate: asn1js.AsnType,

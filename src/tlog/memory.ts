@@ -2,8 +2,9 @@ import { storedHashes, type Hash, type HashReader } from './hash.js';
 import { TlogError } from './errors.js';
 
 /**
- * A tree held in memory: the stored hashes of its records in order (Go's testHashStorage). Builds
- * a whole log from its entries, e.g. to audit it, and serves as the HashReader of tests.
+ * A tree held in memory: the stored hashes of its records in order (Go's testHashStorage), two a
+ * record. The HashReader of tests and of logs built in memory; to recompute a large tree's tiles
+ * from its records (an audit), TileHasher holds its right edge only.
  */
 export class MemoryHashStorage implements HashReader {
   readonly hashes: Hash[] = [];

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { benchHttp } from '../../bench/http.js';
 import { benchInProcess } from '../../bench/in-process.js';
 import { benchLedger } from '../../bench/ledger.js';
+import { benchLogAudit } from '../../bench/log-audit.js';
 import { benchPingUnderLoad } from '../../bench/ping-under-load.js';
 import { benchPkcs11 } from '../../bench/pkcs11.js';
 import { benchSigningStrategies } from '../../bench/signing-strategies.js';
@@ -59,6 +60,22 @@ describe('benchmarks (smoke)', () => {
         expect(result.tokens).toBeGreaterThan(0);
         expect(result.rawSign).toBeGreaterThan(0);
       }
+    }
+  });
+
+  it("log-audit of the ledger's log against raw verifications, and against this checkout", async () => {
+    requireBuild();
+    const results = await benchLogAudit({ entries: 300, certless: 0.5, against: REPO_ROOT });
+    expect(results.map((r) => r.name)).toEqual([
+      'audit',
+      'audit --chain',
+      'against: audit',
+      'against: audit --chain',
+    ]);
+    for (const result of results) {
+      expect(result.seconds).toBeGreaterThan(0);
+      expect(result.ratio).toBeGreaterThan(0);
+      expect(result.maxRssBytes).toBeGreaterThan(0);
     }
   });
 

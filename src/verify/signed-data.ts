@@ -37,7 +37,7 @@ export interface SignedDataParts {
  *    element matches its schema element: that is what is compared here, one by one, with the
  *    same schema elements.
  * 2. Then, in PKI.js's order, the objects: each digestAlgorithm, the encapContentInfo, the
- *    certificate set (its CertificateSet; its failure rethrown with PKI.js's message), each CRL,
+ *    certificate set (its CertificateSet; what PKI.js threw parsing it, thrown again), each CRL,
  *    each SignerInfo. The version PKI.js reads needs no reading: the token reader checked it.
  */
 export function readSignedData(value: asn1js.Constructed): SignedDataParts {
@@ -86,7 +86,7 @@ export function readSignedData(value: asn1js.Constructed): SignedDataParts {
   const encapContentInfo = new pkijs.EncapsulatedContentInfo({ schema: encapsulated });
   if (certificates !== undefined) {
     const judged = judgeCertificates(certificates);
-    if (judged.failure !== undefined) throw new Error(judged.failure);
+    if (judged.failure) throw judged.failure.thrown;
   }
   for (const crl of crls?.valueBlock.value ?? []) {
     if (crl.idBlock.tagClass === 1) {
@@ -107,7 +107,8 @@ export function readSignedData(value: asn1js.Constructed): SignedDataParts {
 /** What PKI.js makes of a certificate set: whether it matches the schema, and its parse's error. */
 interface Judgement {
   matches: boolean;
-  failure: string | undefined;
+  /** what `new pkijs.CertificateSet` threw, if it did (the token reader reads its message) */
+  failure: { thrown: unknown } | undefined;
 }
 
 /**
@@ -143,7 +144,7 @@ function judgeCertificates(element: asn1js.AsnType): Judgement {
         schema: new asn1js.Set({ value: (element as asn1js.Constructed).valueBlock.value }),
       });
     } catch (error) {
-      judged.failure = error instanceof Error ? error.message : String(error);
+      judged.failure = { thrown: error };
     }
   }
   if (key === undefined) return judged;

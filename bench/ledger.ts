@@ -37,6 +37,32 @@ async function measure(
   }
 }
 
+/**
+ * The flags of a server whose ledger and transparency log are in `postgres`, signed with a new
+ * Ed25519 log key written in its folder.
+ */
+export function ledgerFlags(postgres: {
+  dir: string;
+  urlWithoutPassword: string;
+  passwordFile: string;
+}): string[] {
+  const keyPath = join(postgres.dir, 'log-key.pem');
+  writeFileSync(
+    keyPath,
+    generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }),
+  );
+  return [
+    '--ledger-url',
+    postgres.urlWithoutPassword,
+    '--ledger-password-file',
+    postgres.passwordFile,
+    '--ledger-key',
+    keyPath,
+    '--ledger-origin',
+    'bench.example/log',
+  ];
+}
+
 export async function benchLedger(
   options: { seconds?: number; repeats?: number; connections?: number } = {},
 ) {
@@ -46,27 +72,13 @@ export async function benchLedger(
   const postgres = await startPostgres({ fsync: true });
   const results: { processes: number; without: number; with: number; errors: number }[] = [];
   try {
-    const keyPath = join(postgres.dir, 'log-key.pem');
-    writeFileSync(
-      keyPath,
-      generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }),
-    );
-    const ledgerFlags = [
-      '--ledger-url',
-      postgres.urlWithoutPassword,
-      '--ledger-password-file',
-      postgres.passwordFile,
-      '--ledger-key',
-      keyPath,
-      '--ledger-origin',
-      'bench.example/log',
-    ];
+    const flags = ledgerFlags(postgres);
     for (const processes of [1, 2]) {
       let without = { rate: 0, errors: 0 };
       let withLedger = { rate: 0, errors: 0 };
       for (let i = 0; i < repeats; i++) {
         const a = await measure(processes, [], seconds, connections);
-        const b = await measure(processes, ledgerFlags, seconds, connections);
+        const b = await measure(processes, flags, seconds, connections);
         if (a.rate > without.rate) without = a;
         if (b.rate > withLedger.rate) withLedger = b;
       }

@@ -13,13 +13,14 @@
  * tsx), in the same alternation.
  */
 import { execFile } from 'node:child_process';
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { startPostgres } from '../test/helpers/postgres.js';
 import { encodeRequest } from '../test/helpers/requests.js';
 import type { ChildResult, ChildTask } from './log-audit-child.js';
+import { ledgerFlags } from './ledger.js';
 import { REPO_ROOT, startTimestampServer, type BenchProcess } from './processes.js';
 import { format, median } from './stats.js';
 
@@ -94,22 +95,10 @@ export async function benchLogAudit(options: LogAuditOptions = {}): Promise<LogA
   const postgres = await startPostgres();
   let server: BenchProcess | undefined;
   try {
-    const keyPath = join(postgres.dir, 'log-key.pem');
-    writeFileSync(
-      keyPath,
-      generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }),
-    );
     server = await startTimestampServer([
       '--metrics-port',
       '0',
-      '--ledger-url',
-      postgres.urlWithoutPassword,
-      '--ledger-password-file',
-      postgres.passwordFile,
-      '--ledger-key',
-      keyPath,
-      '--ledger-origin',
-      'bench.example/log',
+      ...ledgerFlags(postgres),
       '--ledger-checkpoint-interval',
       '100ms',
       // No anchor tokens of the TSA's own: the log holds the N entries and stays that size.

@@ -8,51 +8,13 @@ import {
 import { derProblem } from '../../../src/verify/der.js';
 import { subjectKeyIdentifier } from '../../../src/x509/certificate-builder.js';
 import { acceptedRequest, encoderFor, makePki, type Pki } from '../../helpers/pki.js';
+import {
+  encodeTlv as encode,
+  parseTlvs as parse,
+  type TlvNode as Node,
+} from '../../helpers/tlv-tree.js';
 
 const artifact = Buffer.from('one token, one encoding\n');
-
-/** A TLV tree (primitive: content; constructed: children), re-encodable with BER liberties. */
-interface Node {
-  tag: number;
-  content?: Buffer;
-  children?: Node[];
-  /** Extra leading zero octets in a long-form length (BER allows them, DER does not). */
-  lengthPadding?: number;
-}
-
-function parse(bytes: Buffer): Node[] {
-  const nodes: Node[] = [];
-  let offset = 0;
-  while (offset < bytes.length) {
-    const tag = bytes[offset++] as number;
-    let length = bytes[offset++] as number;
-    if (length & 0x80) {
-      const count = length & 0x7f;
-      length = bytes.readUIntBE(offset, count);
-      offset += count;
-    }
-    const content = bytes.subarray(offset, offset + length);
-    offset += length;
-    nodes.push(tag & 0x20 ? { tag, children: parse(content) } : { tag, content });
-  }
-  return nodes;
-}
-
-function encode(node: Node): Buffer {
-  const content = node.children ? Buffer.concat(node.children.map(encode)) : node.content!;
-  const n = content.length;
-  let length: Buffer;
-  if (n < 0x80 && !node.lengthPadding) length = Buffer.from([n]);
-  else {
-    const digits = Buffer.from(
-      n.toString(16).padStart(2 * Math.ceil(n.toString(16).length / 2), '0'),
-      'hex',
-    );
-    const octets = Buffer.concat([Buffer.alloc(node.lengthPadding ?? 0), digits]);
-    length = Buffer.concat([Buffer.from([0x80 | octets.length]), octets]);
-  }
-  return Buffer.concat([Buffer.from([node.tag]), length, content]);
-}
 
 const root = (bytes: Buffer) => parse(bytes)[0] as Node;
 const child = (node: Node, ...path: number[]): Node =>

@@ -5,6 +5,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { shapeProblem } from '../../../src/verify/der.js';
 import { readSignedData, SIGNED_DATA } from '../../../src/verify/signed-data.js';
 import { issueToken, makePki, type Pki } from '../../helpers/pki.js';
+import {
+  encodeTlv as encode,
+  parseTlvs as parse,
+  type TlvNode as Node,
+} from '../../helpers/tlv-tree.js';
 
 /**
  * readSignedData against PKI.js's own `new pkijs.SignedData({ schema })`, which it replaces in the
@@ -13,43 +18,6 @@ import { issueToken, makePki, type Pki } from '../../helpers/pki.js';
  * random edits of them, both must throw the same message or give the same encapContentInfo and
  * SignerInfos. Each reader gets its own decoding: PKI.js writes into the tree it reads.
  */
-
-/** A TLV tree: a primitive's content, a constructed element's children. */
-interface Node {
-  tag: number;
-  content?: Buffer;
-  children?: Node[];
-}
-
-function parse(bytes: Buffer): Node[] {
-  const nodes: Node[] = [];
-  let offset = 0;
-  while (offset < bytes.length) {
-    const tag = bytes[offset++]!;
-    let length = bytes[offset++]!;
-    if (length & 0x80) {
-      const count = length & 0x7f;
-      length = bytes.readUIntBE(offset, count);
-      offset += count;
-    }
-    const content = bytes.subarray(offset, offset + length);
-    offset += length;
-    nodes.push(tag & 0x20 ? { tag, children: parse(content) } : { tag, content });
-  }
-  return nodes;
-}
-
-function encode(node: Node): Buffer {
-  const content = node.children ? Buffer.concat(node.children.map(encode)) : node.content!;
-  const n = content.length;
-  const digits =
-    n < 0x80
-      ? Buffer.alloc(0)
-      : Buffer.from(n.toString(16).padStart(n < 0x100 ? 2 : 4, '0'), 'hex');
-  const length =
-    n < 0x80 ? Buffer.from([n]) : Buffer.concat([Buffer.from([0x80 | digits.length]), digits]);
-  return Buffer.concat([Buffer.from([node.tag]), length, content]);
-}
 
 const clone = (node: Node): Node => structuredClone(node);
 /** TimeStampResp > token ContentInfo > [0] > SignedData */

@@ -152,7 +152,8 @@ export class TimestampAuthority implements Issuer {
     this.encoder = new TokenEncoder(options.profile);
     this.cancellable = options.profile.signer.cancellable === true;
     this.policy = options.policy;
-    this.now = options.now ?? Date.now;
+    // Date.now looked up at each call, as the guards' clocks do: one clock for genTime and them.
+    this.now = options.now ?? (() => Date.now());
     this.nextSerialNumber = options.serialNumber ?? createSerialNumberSource();
     this.signerRefusal = signerGuard(options.profile.signer);
     this.guards = [...(this.signerRefusal ? [this.signerRefusal] : []), ...(options.guards ?? [])];

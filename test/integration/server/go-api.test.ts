@@ -227,7 +227,10 @@ describe('Go timestamp_test.go cases (reference 12.2)', () => {
     ['application/timestamp-query', 200],
     ['application/json; charset=utf-8', 200],
     ['application/timestamp-query; charset=utf-8', 200],
-    ['multipart/form-data; boundary=application/json', 415],
+    // Go's handler test says "error": over HTTP go-openapi refuses it first, a "/" in a bare
+    // parameter value being a parse error (400, routes.test.ts); quoted, it is another type (415).
+    ['multipart/form-data; boundary=application/json', 400],
+    ['multipart/form-data; boundary="application/json"', 415],
     ['text/plain', 415],
   ])('content type %s -> %i', async (contentType, status) => {
     const { app } = await createTestServer();

@@ -112,6 +112,8 @@ export function reapChild(child: ChildProcess, options: { group?: boolean } = {}
 export interface EndedRun {
   /** the exit code; null when a signal ended it */
   status: number | null;
+  /** the signal that ended it, if one did */
+  signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
 }
@@ -137,8 +139,8 @@ export async function runToEnd(
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   // 'close', not 'exit': the last output may still be in the pipes at 'exit'.
-  const [status] = (await once(child, 'close')) as [number | null];
-  return { status, stdout, stderr };
+  const [status, signal] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null];
+  return { status, signal, stdout, stderr };
 }
 
 /** A port that was free a moment ago (for commands that need a fixed --port). */

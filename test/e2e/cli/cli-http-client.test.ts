@@ -12,7 +12,7 @@ import { CLI_JS } from '../../helpers/cli.js';
 import { heldTimerEnvironment } from '../../helpers/held-timer.js';
 import { tempDir } from '../../helpers/openssl.js';
 import { waitUntil } from '../../helpers/poll.js';
-import { childEnvironment, REPO_ROOT, reapChild } from '../../helpers/process.js';
+import { childEnvironment, REPO_ROOT, reapChild, runToEnd } from '../../helpers/process.js';
 import { startLocalServer } from '../../helpers/tsa.js';
 import { selfSignedTls } from '../../fakes/tls.js';
 
@@ -48,18 +48,11 @@ interface Exit {
 async function cli(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): Promise<Exit> {
   const environment = childEnvironment(env);
   for (const name of PROXY_VARIABLES) if (!(name in env)) delete environment[name];
-  const child = spawn(process.execPath, [CLI_JS, ...args], {
+  const run = await runToEnd(process.execPath, [CLI_JS, ...args], {
     env: environment,
-    cwd,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(cwd === undefined ? {} : { cwd }),
   });
-  reapChild(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const [code, signal] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null];
-  return { code, signal, stdout, stderr };
+  return { code: run.status, signal: run.signal, stdout: run.stdout, stderr: run.stderr };
 }
 
 /** How to reach the TSA host a forwarded request or a CONNECT names: this machine's `port`. */

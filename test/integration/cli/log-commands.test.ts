@@ -282,6 +282,22 @@ describe('timestamp-cli verify --log-proof', () => {
 });
 
 describe('timestamp-cli log-audit', () => {
+  /** The audit (with the log key) refused with `message` while the log serves `body` at `path`. */
+  async function refusedWhileServing(
+    path: string,
+    body: string | Uint8Array,
+    message: string | RegExp,
+  ): Promise<void> {
+    server.overrides.set(path, body);
+    try {
+      await expect(run(logAuditCommand, [server.url, '--log-key', log.vkey])).rejects.toThrow(
+        message,
+      );
+    } finally {
+      server.overrides.delete(path);
+    }
+  }
+
   it('recomputes the tree, checks every token and serial, and consistency with a saved checkpoint', async () => {
     const out = join(dir, 'audited-checkpoint');
     const stdout = await run(logAuditCommand, [
@@ -366,14 +382,11 @@ describe('timestamp-cli log-audit', () => {
       /— (\S+) (\S{10})/,
       (_, n: string, s: string) => `— ${n} ${s.slice(0, 9)}${s[9] === 'A' ? 'B' : 'A'}`,
     );
-    server.overrides.set('checkpoint', forged);
-    try {
-      await expect(run(logAuditCommand, [server.url, '--log-key', log.vkey])).rejects.toThrow(
-        /the log checkpoint does not verify: invalid signature/,
-      );
-    } finally {
-      server.overrides.delete('checkpoint');
-    }
+    await refusedWhileServing(
+      'checkpoint',
+      forged,
+      /the log checkpoint does not verify: invalid signature/,
+    );
     await expect(
       run(logAuditCommand, [server.url, '--log-key', new TestLog('tsa.example.com/log').vkey]),
     ).rejects.toThrow('the log checkpoint does not verify: note has no verifiable signatures');
@@ -382,24 +395,18 @@ describe('timestamp-cli log-audit', () => {
   it('refuses an entry bundle that differs from the signed tree, and a tampered hash tile', async () => {
     const entries = log.entries.slice(0, 256);
     entries[3] = tokens[200]!.token;
-    server.overrides.set('tile/entries/000', formatEntryBundle(entries));
-    try {
-      await expect(run(logAuditCommand, [server.url, '--log-key', log.vkey])).rejects.toThrow(
-        "entry 3 is not the entry the checkpoint's tree holds",
-      );
-    } finally {
-      server.overrides.delete('tile/entries/000');
-    }
+    await refusedWhileServing(
+      'tile/entries/000',
+      formatEntryBundle(entries),
+      "entry 3 is not the entry the checkpoint's tree holds",
+    );
     const tile = Buffer.from(log.tiles.get('tile/0/000')!);
     tile[40] = tile[40]! ^ 1;
-    server.overrides.set('tile/0/000', tile);
-    try {
-      await expect(run(logAuditCommand, [server.url, '--log-key', log.vkey])).rejects.toThrow(
-        "the tiles do not hash to the checkpoint's root hash: downloaded inconsistent tile",
-      );
-    } finally {
-      server.overrides.delete('tile/0/000');
-    }
+    await refusedWhileServing(
+      'tile/0/000',
+      tile,
+      "the tiles do not hash to the checkpoint's root hash: downloaded inconsistent tile",
+    );
   });
 
   it('fetches each entry bundle and hash tile once: every hash tile the tree has, no other', async () => {
@@ -420,28 +427,22 @@ describe('timestamp-cli log-audit', () => {
     for (const path of ['tile/0/001.p/44', 'tile/1/000.p/1']) {
       const tile = Buffer.from(log.tiles.get(path)!);
       tile[tile.length - 1] = tile[tile.length - 1]! ^ 1;
-      server.overrides.set(path, tile);
-      try {
-        await expect(run(logAuditCommand, [server.url, '--log-key', log.vkey])).rejects.toThrow(
-          "the tiles do not hash to the checkpoint's root hash: downloaded inconsistent tile",
-        );
-      } finally {
-        server.overrides.delete(path);
-      }
+      await refusedWhileServing(
+        path,
+        tile,
+        "the tiles do not hash to the checkpoint's root hash: downloaded inconsistent tile",
+      );
     }
   });
 
   it('refuses two entries swapped in the partial entry bundle', async () => {
     const entries = log.entries.slice(256);
     [entries[10], entries[11]] = [entries[11]!, entries[10]!];
-    server.overrides.set('tile/entries/001.p/44', formatEntryBundle(entries));
-    try {
-      await expect(run(logAuditCommand, [server.url, '--log-key', log.vkey])).rejects.toThrow(
-        "entry 266 is not the entry the checkpoint's tree holds",
-      );
-    } finally {
-      server.overrides.delete('tile/entries/001.p/44');
-    }
+    await refusedWhileServing(
+      'tile/entries/001.p/44',
+      formatEntryBundle(entries),
+      "entry 266 is not the entry the checkpoint's tree holds",
+    );
   });
 
   it('refuses a repeated serial, an entry that is no token, and tokens of another TSA', async () => {

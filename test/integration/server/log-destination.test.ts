@@ -16,7 +16,7 @@ import {
 import { createLogger, isoTime } from '../../../src/server/logger.js';
 import { pino } from 'pino';
 import { tempDir } from '../../helpers/openssl.js';
-import { childEnvironment } from '../../helpers/process.js';
+import { childEnvironment, runToEnd } from '../../helpers/process.js';
 import { REPO_ROOT, TSX_LOADER } from '../../helpers/spawn-server.js';
 
 /** How long to wait for the writer thread at most: a busy machine is slow, never wrong. */
@@ -28,22 +28,13 @@ afterAll(() => dir.cleanup());
 const LOGGER = pathToFileURL(join(REPO_ROOT, 'src', 'server', 'logger.ts')).href;
 
 /** Runs a module that logs through createLogger('prod'); resolves with its exit code and stdout. */
-function runScript(body: string): Promise<{ code: number | null; lines: string[] }> {
+async function runScript(body: string): Promise<{ code: number | null; lines: string[] }> {
   const script = dir.write(
     `script-${Math.random().toString(36).slice(2)}.ts`,
     `import { createLogger } from '${LOGGER}';\nconst logger = createLogger('prod', 'info');\n${body}\n`,
   );
-  const child = spawn(process.execPath, ['--import', TSX_LOADER, script], {
-    stdio: ['ignore', 'pipe', 'ignore'],
-    env: childEnvironment(),
-  });
-  let stdout = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  return new Promise((resolve) =>
-    child.once('close', (code) =>
-      resolve({ code, lines: stdout.split('\n').filter((line) => line !== '') }),
-    ),
-  );
+  const run = await runToEnd(process.execPath, ['--import', TSX_LOADER, script]);
+  return { code: run.status, lines: run.stdout.split('\n').filter((line) => line !== '') };
 }
 
 describe('BatchedLogDestination', () => {

@@ -32,6 +32,7 @@ export const OID = {
   subjectAltName: '2.5.29.17',
   nameConstraints: '2.5.29.30',
   keyUsage: '2.5.29.15',
+  privateKeyUsagePeriod: '2.5.29.16',
   basicConstraints: '2.5.29.19',
   authorityKeyIdentifier: '2.5.29.35',
   extKeyUsage: '2.5.29.37',

@@ -20,12 +20,16 @@ import type { TimeSourceSnapshot } from '../tsp/time-source.js';
 import { ChainRuleError, keyMismatch, validityOf, verifyCertChain } from '../x509/chain-rules.js';
 import { tsaKeyWarnings } from '../x509/csbr.js';
 import { parseCertificate, type Certificate } from '../x509/certificate.js';
+import { privateKeyUsagePeriod } from '../x509/private-key-usage-period.js';
 import { encodePem } from '../x509/pem.js';
 import { trackCertificateValidity } from '../server/certificate-validity-metric.js';
 import { clockOptionsFrom } from './clock-monitor.js';
 import { RuntimeError } from './runtime-error.js';
 
 const EMPTY = new Uint8Array(0);
+/** The earliest and latest instants a Date holds (ECMA-262 section 21.4.1.22). */
+const UNBOUNDED_PAST = new Date(-8.64e15);
+const UNBOUNDED_FUTURE = new Date(8.64e15);
 
 /** The accuracy every token declares; the clock gate holds the clock to it. */
 export const TOKEN_ACCURACY_SECONDS = 1;
@@ -100,12 +104,25 @@ export async function createAuthority(
         'certificate chain must contain a leaf certificate',
       );
     await selfTest(signer, leaf);
-    const validity = certificateValidityGuard(
-      chain.map((certificate) => ({
-        name: certificate.x509.subject.replace(/\n/g, ', '),
+    const nameOf = (certificate: Certificate) => certificate.x509.subject.replace(/\n/g, ', ');
+    // The start-up rules read the leaf's period already: it parses here.
+    const keyUsage = privateKeyUsagePeriod(leaf);
+    const validity = certificateValidityGuard([
+      ...chain.map((certificate) => ({
+        name: nameOf(certificate),
         ...validityOf(certificate, 'certificate'),
       })),
-    );
+      ...(keyUsage
+        ? [
+            {
+              name: nameOf(leaf),
+              notBefore: keyUsage.notBefore ?? UNBOUNDED_PAST,
+              notAfter: keyUsage.notAfter ?? UNBOUNDED_FUTURE,
+              period: 'privateKeyUsage' as const,
+            },
+          ]
+        : []),
+    ]);
     // The policy a token is issued under by default is one a request may name (RFC 3161
     // section 2.4.2: only a policy the TSA does not support is refused); Go refuses it unless listed.
     const policies = profile

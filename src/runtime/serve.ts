@@ -24,7 +24,7 @@ import { createNamedProfiles, createTrustedRoot } from './profiles.js';
 import { startStoppedBySignal } from './runtime-error.js';
 import { startGate, type StartGate } from './start-gate.js';
 import type { AuditLogOptions, OpenAuditFile } from '../server/audit-log.js';
-import { observeCertificateChain, startRuntimeMetrics } from '../server/http-metrics.js';
+import { observeCertificateChains, startRuntimeMetrics } from '../server/http-metrics.js';
 import { enforceStreamTimeouts } from '../server/http2-stream-timeouts.js';
 import {
   applyConnectionLimits,
@@ -225,9 +225,9 @@ async function serve(
     logger.warn(message),
   );
   if (profiles.length > 0) {
-    observeCertificateChain([...chain, ...profiles.flatMap((profile) => profile.chain)]);
+    observeCertificateChains([chain, ...profiles.map((profile) => profile.chain)]);
     trackCertificateValidity(() => chainValid() && profiles.every((p) => p.chainValid()));
-  } else observeCertificateChain(chain);
+  } else observeCertificateChains([chain]);
   startRuntimeMetrics();
   const state = createServingState();
   const tls = options.tls ?? (tlsRequested(config) ? loadTlsMaterial(config) : undefined);

@@ -1,6 +1,7 @@
 import { Gauge, collectDefaultMetrics } from 'prom-client';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Certificate } from '../x509/certificate.js';
+import { privateKeyUsagePeriod } from '../x509/private-key-usage-period.js';
 import { versionInfo } from '../version.js';
 import { registry } from '../metrics/registry.js';
 import { clientAborted } from './client-aborts.js';
@@ -139,9 +140,19 @@ new Gauge({
   },
 });
 
-/** Records the chain whose earliest expiry `..._certificate_valid_days_remaining` reports. */
-export function observeCertificateChain(chain: readonly Certificate[]): void {
-  chainNotAfter = Math.min(...chain.map((certificate) => Date.parse(certificate.x509.validTo)));
+/**
+ * Records the chains (leaf first) whose earliest end `..._certificate_valid_days_remaining`
+ * reports: a certificate's expiry, or the end of a leaf's private key usage period, after which
+ * its key signs no more tokens either.
+ */
+export function observeCertificateChains(chains: readonly (readonly Certificate[])[]): void {
+  chainNotAfter = Math.min(
+    ...chains.flatMap((chain) => [
+      ...chain.map((certificate) => Date.parse(certificate.x509.validTo)),
+      // The start-up rules have read each leaf's period: it parses.
+      chain[0] ? (privateKeyUsagePeriod(chain[0])?.notAfter?.getTime() ?? Infinity) : Infinity,
+    ]),
+  );
 }
 
 let runtimeMetricsStarted = false;

@@ -6,11 +6,17 @@ export interface ValidityPeriod {
   name: string;
   notBefore: Date;
   notAfter: Date;
+  /**
+   * 'privateKeyUsage': the leaf's privateKeyUsagePeriod (the key may sign only within it),
+   * else the certificate's validity.
+   */
+  period?: 'validity' | 'privateKeyUsage';
 }
 
 /**
  * Refuses issuance (systemFailure) while any certificate of the TSA chain is outside its validity
- * period: a token signed then would not verify (ETSI EN 319 421; the Go server keeps issuing).
+ * period: a token signed then would not verify (ETSI EN 319 421; the Go server keeps issuing);
+ * and outside the leaf's private key usage period, when the chain's caller adds it.
  * A period that could not be read (an Invalid Date) refuses always.
  */
 export function certificateValidityGuard(
@@ -32,13 +38,19 @@ export function certificateValidityGuard(
     // The token's own instant where there is one: genTime then lies within every validity.
     const time = at ?? now();
     if (expiresFirst && time > expiresFirst.notAfter.getTime()) {
+      const { name, notAfter, period } = expiresFirst;
       return reject.systemFailure(
-        `TSA certificate ${JSON.stringify(expiresFirst.name)} expired at ${expiresFirst.notAfter.toISOString()}`,
+        period === 'privateKeyUsage'
+          ? `the private key usage period of TSA certificate ${JSON.stringify(name)} ended at ${notAfter.toISOString()}`
+          : `TSA certificate ${JSON.stringify(name)} expired at ${notAfter.toISOString()}`,
       );
     }
     if (startsLast && time < startsLast.notBefore.getTime()) {
+      const { name, notBefore, period } = startsLast;
       return reject.systemFailure(
-        `TSA certificate ${JSON.stringify(startsLast.name)} is not valid before ${startsLast.notBefore.toISOString()}`,
+        period === 'privateKeyUsage'
+          ? `the private key usage period of TSA certificate ${JSON.stringify(name)} begins at ${notBefore.toISOString()}`
+          : `TSA certificate ${JSON.stringify(name)} is not valid before ${notBefore.toISOString()}`,
       );
     }
     return undefined;

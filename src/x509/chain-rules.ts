@@ -3,6 +3,7 @@ import { OID } from '../asn1/oids.js';
 import { CodedError } from '../errors.js';
 import { checkName } from './name-constraints.js';
 import { describePublicKey } from './public-key.js';
+import { privateKeyUsagePeriod, type PrivateKeyUsagePeriod } from './private-key-usage-period.js';
 import {
   displayName,
   KEY_USAGE_CERT_SIGN,
@@ -11,7 +12,10 @@ import {
   type Certificate,
 } from './certificate.js';
 
-/** Which start-up chain rule the chain breaks: Go's ten, then the two on the leaf's purpose. */
+/**
+ * Which start-up chain rule the chain breaks: Go's ten, then the two on the leaf's purpose and the
+ * one on its private key usage period.
+ */
 export type ChainRuleCode =
   | 'NO_LEAF'
   | 'CHAIN_TOO_SHORT'
@@ -23,7 +27,8 @@ export type ChainRuleCode =
   | 'KEY_MISMATCH'
   | 'INVALID_CERTIFICATE'
   | 'UNKNOWN_AUTHORITY'
-  | 'INCOMPATIBLE_KEY_USAGE';
+  | 'INCOMPATIBLE_KEY_USAGE'
+  | 'PRIVATE_KEY_USAGE_PERIOD';
 
 export class ChainRuleError extends CodedError<ChainRuleCode> {
   override name = 'ChainRuleError';
@@ -40,7 +45,7 @@ export interface ChainRuleOptions {
 
 /**
  * The Go server's start-up chain rules (pkg/x509 VerifyCertChain), in its order and with its
- * messages, then two of its own on the leaf (11 and 12), so that a chain Go refuses gets Go's
+ * messages, then three of its own on the leaf (11 to 13), so that a chain Go refuses gets Go's
  * message. `chain` is DER, leaf first and root last, as read from --certificate-chain-path.
  */
 export function verifyCertChain(
@@ -74,9 +79,10 @@ export function verifyCertChain(
   const leaf = certificates[0] as Certificate;
   const root = certificates[certificates.length - 1] as Certificate;
   const intermediates = certificates.slice(1, -1);
+  const now = options.now ?? new Date();
 
   // 4: Go's leaf.Verify with Roots {last}, Intermediates certs[1:last], KeyUsages [TimeStamping].
-  verifyLikeGo(leaf, intermediates, root, options.now ?? new Date());
+  verifyLikeGo(leaf, intermediates, root, now);
 
   // 5
   for (const certificate of certificates.slice(1)) {
@@ -120,6 +126,38 @@ export function verifyCertChain(
   // 11-12, beyond Go, which starts with such a leaf and issues tokens that neither
   // `openssl ts -verify` nor `timestamp-cli verify` accepts.
   checkLeafPurpose(leaf);
+  // 13, which Go's crypto/x509 does not read either.
+  checkPrivateKeyUsagePeriod(leaf, now);
+}
+
+/**
+ * A leaf whose privateKeyUsagePeriod (X.509 section 9.2.2.5) does not hold now: its key may not
+ * sign, though its certificate is valid. While serving, the issuance guard refuses tokens outside
+ * the period as outside the certificate's validity (runtime/authority.ts).
+ */
+function checkPrivateKeyUsagePeriod(leaf: Certificate, now: Date): void {
+  let period: PrivateKeyUsagePeriod | undefined;
+  try {
+    period = privateKeyUsagePeriod(leaf);
+  } catch (error) {
+    throw new ChainRuleError(
+      'INVALID_CERTIFICATE',
+      `the TSA certificate's private key usage period cannot be read: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+  if (period?.notBefore && now < period.notBefore)
+    throw new ChainRuleError(
+      'PRIVATE_KEY_USAGE_PERIOD',
+      `the TSA certificate's private key usage period begins at ${rfc3339(period.notBefore)}, ` +
+        `after the current time ${rfc3339(now)}: its key may not sign before then`,
+    );
+  if (period?.notAfter && now > period.notAfter)
+    throw new ChainRuleError(
+      'PRIVATE_KEY_USAGE_PERIOD',
+      `the TSA certificate's private key usage period ended at ${rfc3339(period.notAfter)}, ` +
+        `before the current time ${rfc3339(now)}: its key may sign no more (start with its successor's key and certificate)`,
+    );
 }
 
 /** The keyUsage bits a TSA certificate may have (OpenSSL's check_purpose_timestamp_sign). */

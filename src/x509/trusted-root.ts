@@ -1,5 +1,6 @@
 import { CodedError } from '../errors.js';
 import type { Certificate } from './certificate.js';
+import { privateKeyUsagePeriod, type PrivateKeyUsagePeriod } from './private-key-usage-period.js';
 
 /**
  * The `timestampAuthorities` of a Sigstore trusted_root.json (sigstore/protobuf-specs,
@@ -10,7 +11,7 @@ import type { Certificate } from './certificate.js';
 export const TRUSTED_ROOT_MEDIA_TYPE = 'application/vnd.dev.sigstore.trustedroot+json;version=0.1';
 
 export class TrustedRootError extends CodedError<
-  'CHAIN_ORDER' | 'RETIRED_OUT_OF_ORDER' | 'DUPLICATE_CHAIN'
+  'CHAIN_ORDER' | 'RETIRED_OUT_OF_ORDER' | 'DUPLICATE_CHAIN' | 'INVALID_KEY_USAGE_PERIOD'
 > {
   override name = 'TrustedRootError';
 }
@@ -57,6 +58,22 @@ export const leafKey = (chain: readonly Certificate[]): Buffer =>
 const chainNotAfter = (chain: readonly Certificate[]) =>
   new Date(Math.min(...chain.map((certificate) => Date.parse(certificate.x509.validTo))));
 
+const latest = (date: Date, other: Date | undefined) => (other && other > date ? other : date);
+const earliest = (date: Date, other: Date | undefined) => (other && other < date ? other : date);
+
+/** The leaf's privateKeyUsagePeriod (X.509 section 9.2.2.5), if it has one. */
+function leafKeyUsagePeriod({ chain, source }: ProfileChain): PrivateKeyUsagePeriod | undefined {
+  try {
+    return privateKeyUsagePeriod(chain[0]!);
+  } catch (error) {
+    throw new TrustedRootError(
+      'INVALID_KEY_USAGE_PERIOD',
+      `chain ${source}: the TSA certificate's private key usage period cannot be read: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+}
+
 /**
  * The windows of one profile, oldest first. The current chain is the newest (by leaf notBefore),
  * and no two chains have one leaf certificate. A previous chain may hold the current key under an
@@ -64,7 +81,7 @@ const chainNotAfter = (chain: readonly Certificate[]) =>
  * (ESSCertIDv2), and those of the old one verify in its window.
  * A window starts at its leaf's notBefore and ends at the key's retirement: the explicit `retired`
  * time, else the next chain's leaf notBefore; never after its chain's validity, with which the
- * current one ends. `warn` is told of a `retired` later than that validity (a likely typo: no
+ * current one ends. A leaf's privateKeyUsagePeriod narrows its window to that period. `warn` is told of a `retired` later than that validity (a likely typo: no
  * token of that key verifies past it).
  */
 export function authorityWindows(
@@ -94,7 +111,8 @@ export function authorityWindows(
       );
   }
   return ordered.map((entry, index) => {
-    const start = notBefore(entry.chain);
+    const keyUsage = leafKeyUsagePeriod(entry);
+    const start = latest(notBefore(entry.chain), keyUsage?.notBefore);
     const next = ordered[index + 1];
     const expiry = chainNotAfter(entry.chain);
     if (next !== undefined && entry.retired && entry.retired > expiry)
@@ -103,7 +121,8 @@ export function authorityWindows(
           `expires (${rfc3339(expiry)}); its trusted-root window ends at the expiry`,
       );
     const retirement = next === undefined ? expiry : (entry.retired ?? notBefore(next.chain));
-    const end = retirement < expiry ? retirement : expiry;
+    // The key signs no token past its private key usage period either.
+    const end = earliest(retirement < expiry ? retirement : expiry, keyUsage?.notAfter);
     if (end < start)
       throw new TrustedRootError(
         'RETIRED_OUT_OF_ORDER',

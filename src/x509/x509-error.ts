@@ -13,6 +13,8 @@ export class X509Error extends CodedError<
   | 'CHAIN_PATH_MISSING'
   | 'CHAIN_UNREADABLE'
   | 'CHAIN_INVALID'
+  /** An extension whose value does not follow its ASN.1 definition. */
+  | 'INVALID_EXTENSION'
 > {
   override name = 'X509Error';
 }

@@ -23,6 +23,25 @@ export const EXT = {
   leaf: 'keyUsage=critical,digitalSignature\nextendedKeyUsage=critical,timeStamping\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid',
 };
 
+/**
+ * An extension line (openssl's arbitrary-extension syntax) for a privateKeyUsagePeriod (X.509
+ * section 9.2.2.5): SEQUENCE { notBefore [0] GeneralizedTime, notAfter [1] GeneralizedTime },
+ * either bound left out when not given; `time` writes a bound's text (default YYYYMMDDHHMMSSZ).
+ */
+export function privateKeyUsagePeriodExt(
+  period: { notBefore?: Date; notAfter?: Date },
+  time = (date: Date) => date.toISOString().replace(/[-:T]|\.\d{3}/g, ''),
+): string {
+  const field = (tag: number, date: Date | undefined) => {
+    if (!date) return Buffer.alloc(0);
+    const text = Buffer.from(time(date), 'latin1');
+    return Buffer.concat([Buffer.from([tag, text.length]), text]);
+  };
+  const content = Buffer.concat([field(0x80, period.notBefore), field(0x81, period.notAfter)]);
+  const der = Buffer.concat([Buffer.from([0x30, content.length]), content]);
+  return `2.5.29.16=DER:${[...der].map((byte) => byte.toString(16).padStart(2, '0')).join(':')}`;
+}
+
 export interface CertOptions {
   subject: string;
   /** Extension lines; omitted: an X.509 v1 certificate without extensions. */

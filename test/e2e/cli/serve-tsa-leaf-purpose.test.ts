@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../../helpers/openssl.js';
-import { EXT, OpensslPki } from '../../helpers/openssl-pki.js';
+import { EXT, OpensslPki, privateKeyUsagePeriodExt } from '../../helpers/openssl-pki.js';
 import {
   fatalMessages,
   runCli,
@@ -9,10 +9,11 @@ import {
 } from '../../helpers/spawn-server.js';
 
 /**
- * A TSA leaf that RFC 3161 section 2.3 or OpenSSL's time-stamp purpose forbids stops the real
- * `timestamp-server serve` (file signer, default flags): Go starts with it and issues tokens that
- * neither `openssl ts -verify` nor `timestamp-cli verify` accept. Each leaf certifies the same
- * P-256 key, issued by the standard intermediate.
+ * A TSA leaf that RFC 3161 section 2.3 or OpenSSL's time-stamp purpose forbids, or whose private
+ * key usage period has ended, stops the real `timestamp-server serve` (file signer, default
+ * flags). Go starts with each: with the first kind it issues tokens that neither `openssl ts
+ * -verify` nor `timestamp-cli verify` accept, with the last it signs with a key past its period.
+ * Each leaf certifies the same P-256 key, issued by the standard intermediate.
  */
 const work = tempDir();
 const pki = new OpensslPki(work.dir);
@@ -79,6 +80,24 @@ describe('timestamp-server serve refuses a TSA leaf whose tokens would not verif
     if (outcome === 'started') run.child.kill('SIGTERM');
     expect(outcome).toBe(1);
     expect(fatalMessages(run.stdout())).toEqual([fatal]);
+  });
+
+  it('a leaf whose private key usage period has ended: exit 1 with one line', async () => {
+    const ended = new Date(Math.floor(Date.now() / 1000) * 1000 - 3_600_000);
+    const chain = await chainFor(
+      'key-usage-period-ended',
+      `${EXT.leaf}\n${privateKeyUsagePeriodExt({ notAfter: ended })}`,
+    );
+    const run = runCli([...SERVE_ON_EPHEMERAL_PORTS, ...fileSigner(chain)]);
+    expect(await run.exited).toBe(1);
+    const rfc3339 = ended.toISOString().replace('.000Z', 'Z');
+    expect(fatalMessages(run.stdout())).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^cannot start: the TSA certificate's private key usage period ended at ${rfc3339}, before the current time \\S+Z: its key may sign no more \\(start with its successor's key and certificate\\)$`,
+        ),
+      ),
+    ]);
   });
 
   it('a leaf without keyUsage starts, as openssl accepts its tokens', async () => {

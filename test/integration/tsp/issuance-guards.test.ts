@@ -7,7 +7,8 @@ import { LocalKeySigner } from '../../../src/signers/local-key.js';
 import { createMemorySigner } from '../../../src/signers/memory.js';
 import { parseCertificate } from '../../../src/x509/certificate.js';
 import { openssl, tempDir } from '../../helpers/openssl.js';
-import { EXT, OpensslPki } from '../../helpers/openssl-pki.js';
+import { EXT, OpensslPki, privateKeyUsagePeriodExt } from '../../helpers/openssl-pki.js';
+import { observeCertificateChains } from '../../../src/server/http-metrics.js';
 import { createTestServer } from '../../helpers/tsa.js';
 import { pino } from 'pino';
 import { resolveServeConfig } from '../../../src/config/resolve.js';
@@ -145,6 +146,55 @@ describe('beyond Go: no tokens while the TSA certificate is expired or not yet v
     vi.setSystemTime(notBefore.getTime() - 60_000);
     expect((await post(app, query)).statusCode).toBe(500);
     expect(authority.unavailableReason()?.detail).toContain('is not valid before');
+    await app.close();
+  });
+});
+
+describe("beyond Go: no tokens outside the TSA key's private key usage period", () => {
+  it('refuses with systemFailure after the period ends, though the certificate is valid, and the lifetime gauge counts down to it', async () => {
+    // Valid for a day; its key may sign for an hour of it (openssl-made, the extension as DER).
+    const keyUsageEnd = new Date(Math.floor(Date.now() / 1000) * 1000 + 3_600_000);
+    await pki.key('period-leaf');
+    await pki.cert('period-leaf', {
+      subject: '/O=test/CN=Key Period TSA',
+      ext: `${EXT.leaf}\n${privateKeyUsagePeriodExt({ notAfter: keyUsageEnd })}`,
+      issuer: 'root',
+      days: 1,
+    });
+    const { app, authority, chain } = await createTestServer({
+      timestampSigner: 'file',
+      fileSignerKeyPath: pki.path('period-leaf.key'),
+      certificateChainPath: pki.chain('period-chain.pem', 'period-leaf', 'root'),
+    });
+    expect((await post(app, query)).statusCode).toBe(200);
+    expect(await gauge()).toBe('timestamp_authority_certificate_chain_valid 1');
+
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(keyUsageEnd.getTime() - 86_400_000 / 4);
+    observeCertificateChains([chain]);
+    expect(
+      await registry.getSingleMetricAsString(
+        'timestamp_authority_certificate_valid_days_remaining',
+      ),
+    ).toMatch(/^timestamp_authority_certificate_valid_days_remaining 0.25$/m);
+
+    vi.setSystemTime(keyUsageEnd.getTime() + 1000);
+    const refused = await post(app, query);
+    expect(refused.statusCode).toBe(500);
+    const reason = `the private key usage period of TSA certificate "O=test, CN=Key Period TSA" ended at ${keyUsageEnd.toISOString()}`;
+    expect(authority.unavailableReason()?.detail).toBe(reason);
+    const text = await openssl([
+      'ts',
+      '-reply',
+      '-in',
+      work.write('period-refused.tsr', refused.rawPayload),
+      '-text',
+    ]);
+    expect(text).toContain(reason);
+    expect(await gauge()).toBe('timestamp_authority_certificate_chain_valid 0');
+
+    vi.useRealTimers();
+    expect((await post(app, query)).statusCode).toBe(200);
     await app.close();
   });
 });

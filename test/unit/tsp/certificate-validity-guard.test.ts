@@ -52,6 +52,32 @@ describe('certificateValidityGuard', () => {
     });
   });
 
+  it("refuses outside the leaf's private key usage period, naming it as such", () => {
+    const keyUsage = {
+      name: 'leaf',
+      notBefore: new Date('2026-04-01T00:00:00Z'),
+      notAfter: new Date('2026-09-01T00:00:00Z'),
+      period: 'privateKeyUsage' as const,
+    };
+    const guard = (iso: string) => certificateValidityGuard([...chain, keyUsage], () => at(iso))();
+    expect(guard('2026-06-01T00:00:00Z')).toBeUndefined();
+    expect(guard('2026-09-01T00:00:01Z')).toMatchObject({
+      failInfo: 'systemFailure',
+      detail:
+        'the private key usage period of TSA certificate "leaf" ended at 2026-09-01T00:00:00.000Z',
+    });
+    expect(guard('2026-03-31T23:59:59Z')).toMatchObject({
+      failInfo: 'systemFailure',
+      detail:
+        'the private key usage period of TSA certificate "leaf" begins at 2026-04-01T00:00:00.000Z',
+    });
+    // A period that ends with a certificate of the chain: the certificate's expiry is named.
+    const sameEnd = { ...keyUsage, notAfter: chain[2]!.notAfter };
+    expect(
+      certificateValidityGuard([...chain, sameEnd], () => at('2026-12-01T00:00:01Z'))()?.detail,
+    ).toBe('TSA certificate "intermediate" expired at 2026-12-01T00:00:00.000Z');
+  });
+
   it('reads the clock at each check, the system clock by default', () => {
     let now = at('2026-06-01T00:00:00Z');
     const guard = certificateValidityGuard(chain, () => now);

@@ -5,7 +5,7 @@ import { ChainRuleError, verifyCertChain } from '../../../src/x509/chain-rules.j
 import { decodeCertificatesPem } from '../../helpers/pem.js';
 import { UNREADABLE_TIME, withTime } from '../../helpers/certificate-time.js';
 import { openssl, tempDir } from '../../helpers/openssl.js';
-import { EXT, OpensslPki } from '../../helpers/openssl-pki.js';
+import { EXT, OpensslPki, privateKeyUsagePeriodExt } from '../../helpers/openssl-pki.js';
 
 const work = tempDir();
 const pki = new OpensslPki(work.dir);
@@ -459,6 +459,99 @@ describe('start-up chain rules (Go VerifyCertChain), each broken by an openssl-m
       expect(check(['any-eku-other-key', 'intermediate', 'root'], 'leaf')).toThrow(
         'public keys are not equal',
       );
+    });
+  });
+
+  describe("rule 13, beyond Go: the leaf's private key usage period holds now", () => {
+    const HOUR = 3_600_000;
+    const at = (offset: number) => new Date(Math.floor(Date.now() / 1000) * 1000 + offset);
+    const rfc3339 = (date: Date) => date.toISOString().replace('.000Z', 'Z');
+    const refusal = (name: string): unknown => {
+      try {
+        verifyCertChain(der(name, 'intermediate', 'root'), publicKeyOf(name), {
+          enforceIntermediateEku: true,
+        });
+      } catch (error) {
+        return error;
+      }
+      return undefined;
+    };
+    const leafWithPeriod = (name: string, period: { notBefore?: Date; notAfter?: Date }) =>
+      leafWith(name, `${EXT.leaf}\n${privateKeyUsagePeriodExt(period)}`);
+
+    it('openssl reads the extension the tests write as the privateKeyUsagePeriod', async () => {
+      await leafWithPeriod('period-text', {
+        notBefore: new Date('2026-01-02T03:04:05Z'),
+        notAfter: new Date('2026-07-08T09:10:11Z'),
+      });
+      const text = await openssl(['x509', '-noout', '-text', '-in', pki.path('period-text.pem')]);
+      expect(text).toMatch(
+        /Private Key Usage Period:\s*\n\s*Not Before: Jan +2 03:04:05 2026 GMT, Not After: Jul +8 09:10:11 2026 GMT/,
+      );
+    });
+
+    it('accepts a leaf within its period, or with one bound that holds', async () => {
+      await leafWithPeriod('period-now', { notBefore: at(-HOUR), notAfter: at(HOUR) });
+      await leafWithPeriod('period-until', { notAfter: at(HOUR) });
+      await leafWithPeriod('period-from', { notBefore: at(-HOUR) });
+      expect(refusal('period-now')).toBeUndefined();
+      expect(refusal('period-until')).toBeUndefined();
+      expect(refusal('period-from')).toBeUndefined();
+    });
+
+    it('refuses a leaf whose period has ended, though the certificate is valid', async () => {
+      const notAfter = at(-HOUR);
+      await leafWithPeriod('period-ended', { notBefore: at(-2 * HOUR), notAfter });
+      const error = refusal('period-ended');
+      expect(error).toBeInstanceOf(ChainRuleError);
+      expect(error).toMatchObject({
+        code: 'PRIVATE_KEY_USAGE_PERIOD',
+        message: expect.stringMatching(
+          new RegExp(
+            `^the TSA certificate's private key usage period ended at ${rfc3339(notAfter)}, before the current time \\S+Z: its key may sign no more`,
+          ),
+        ),
+      });
+    });
+
+    it('refuses a leaf whose period has not begun', async () => {
+      const notBefore = at(HOUR);
+      await leafWithPeriod('period-later', { notBefore });
+      expect(refusal('period-later')).toMatchObject({
+        code: 'PRIVATE_KEY_USAGE_PERIOD',
+        message: expect.stringContaining(
+          `the TSA certificate's private key usage period begins at ${rfc3339(notBefore)}, after the current time`,
+        ),
+      });
+    });
+
+    it('refuses a period that cannot be read, saying why', async () => {
+      await leafWithPeriod('period-reversed', { notBefore: at(HOUR), notAfter: at(-HOUR) });
+      expect(refusal('period-reversed')).toMatchObject({
+        code: 'INVALID_CERTIFICATE',
+        message: `the TSA certificate's private key usage period cannot be read: it ends (${at(-HOUR).toISOString()}) before it begins (${at(HOUR).toISOString()})`,
+      });
+      await leafWith(
+        'period-utc-time',
+        `${EXT.leaf}\n${privateKeyUsagePeriodExt({ notAfter: at(HOUR) }, (date) => date.toISOString().replace(/^\d\d|[-:T]|\.\d{3}/g, ''))}`,
+      );
+      expect(refusal('period-utc-time')).toMatchObject({
+        code: 'INVALID_CERTIFICATE',
+        message: expect.stringMatching(
+          /^the TSA certificate's private key usage period cannot be read: its notAfter "\d{12}Z" is not a GeneralizedTime YYYYMMDDHHMMSSZ$/,
+        ),
+      });
+    });
+
+    it("comes after Go's rules: an expired leaf keeps Go's message", async () => {
+      await leafWith(
+        'expired-period-ended',
+        `${EXT.leaf}\n${privateKeyUsagePeriodExt({ notAfter: at(-2 * 86_400_000) })}`,
+        'intermediate',
+        { days: -1 },
+      );
+      expect(refusal('expired-period-ended')).toMatchObject({ code: 'INVALID_CERTIFICATE' });
+      expect((refusal('expired-period-ended') as Error).message).toMatch(/has expired/);
     });
   });
 

@@ -88,6 +88,45 @@ describe('trusted root windows', () => {
     ]);
   });
 
+  it("narrows a window to its leaf's private key usage period", async () => {
+    /** The chain with a privateKeyUsagePeriod (DER `period`) added to its leaf's extensions. */
+    const withPeriod = (entry: Awaited<ReturnType<typeof chain>>, period: string) => {
+      const leaf = entry.chain[0]!;
+      const extension = {
+        oid: OID.privateKeyUsagePeriod,
+        critical: false,
+        value: Buffer.from(period, 'hex'),
+      };
+      return { ...entry, chain: [{ ...leaf, extensions: [...leaf.extensions, extension] }] };
+    };
+    const generalizedTime = (tag: string, days: number) =>
+      `${tag}0f${Buffer.from(
+        day(days)
+          .toISOString()
+          .replace(/[-:T]|\.\d{3}/g, ''),
+      ).toString('hex')}`;
+    // The current key signs from day 210 to 300 of its certificate's 200 to 590; the previous
+    // one stopped at day 150 of its certificate's 100 to 400, before the next leaf began.
+    const current = withPeriod(
+      await chain('current', 200, 590),
+      `3022${generalizedTime('80', 210)}${generalizedTime('81', 300)}`,
+    );
+    const previous = withPeriod(await chain('previous', 100), `3011${generalizedTime('81', 150)}`);
+    const windows = authorityWindows(current, [previous]);
+    expect(windows.map(({ start, end }) => [start, end])).toEqual([
+      [day(100), day(150)],
+      [day(210), day(300)],
+    ]);
+    const unreadable = withPeriod(await chain('unreadable', 0), '3000ff');
+    expect(() => authorityWindows(current, [unreadable])).toThrow(
+      expect.objectContaining({
+        code: 'INVALID_KEY_USAGE_PERIOD',
+        message:
+          "chain unreadable: the TSA certificate's private key usage period cannot be read: it is not a PrivateKeyUsagePeriod: trailing bytes",
+      }),
+    );
+  });
+
   it('refuses a previous chain newer than the current one, or retired before it began', async () => {
     const newer = () => authorityWindows({ ...current }, [later]);
     const current = await chain('current', 10);

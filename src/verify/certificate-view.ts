@@ -150,15 +150,20 @@ function parseView(der: Uint8Array): CertificateView {
   return view;
 }
 
+/**
+ * The keyUsage bits set, by name; bits 9 to 15, which RFC 5280 does not name, as `bit 9` ...:
+ * OpenSSL reads two octets, and its time-stamp purpose check refuses a TSA certificate with any
+ * of them (Go reads bits 0 to 8).
+ */
 function keyUsageBits(value: asn1js.AsnType): Set<string> {
   if (!(value instanceof asn1js.BitString))
     throw new DecodeError('unexpected-type', 'keyUsage is not a BIT STRING');
   const bytes = new Uint8Array(value.valueBlock.valueHexView);
   const names = new Set<string>();
-  KEY_USAGE_BITS.forEach((name, bit) => {
+  for (let bit = 0; bit < 16; bit++) {
     const byte = bytes[bit >> 3] ?? 0;
-    if (byte & (0x80 >> (bit & 7))) names.add(name);
-  });
+    if (byte & (0x80 >> (bit & 7))) names.add(KEY_USAGE_BITS[bit] ?? `bit ${bit}`);
+  }
   return names;
 }
 

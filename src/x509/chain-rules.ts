@@ -1,4 +1,5 @@
 import type { KeyObject } from 'node:crypto';
+import { readElement } from '../asn1/der.js';
 import { OID } from '../asn1/oids.js';
 import { CodedError } from '../errors.js';
 import { checkName } from './name-constraints.js';
@@ -181,16 +182,35 @@ function checkLeafPurpose(leaf: Certificate): void {
     );
   }
   // 12
-  if (!leaf.extensions.some((extension) => extension.oid === OID.keyUsage)) return;
+  const extension = leaf.extensions.find(({ oid }) => oid === OID.keyUsage);
+  if (!extension) return;
   const { keyUsage } = leaf;
-  if ((keyUsage & TSA_KEY_USAGE) !== 0 && (keyUsage & ~TSA_KEY_USAGE) === 0) return;
-  const names = KEY_USAGE_NAMES.filter((_name, bit) => (keyUsage & (1 << bit)) !== 0);
+  const unnamed = unnamedKeyUsageBits(extension.value);
+  if ((keyUsage & TSA_KEY_USAGE) !== 0 && (keyUsage & ~TSA_KEY_USAGE) === 0 && !unnamed.length)
+    return;
+  const names = [
+    ...KEY_USAGE_NAMES.filter((_name, bit) => (keyUsage & (1 << bit)) !== 0),
+    ...unnamed.map((bit) => `bit ${bit}`),
+  ];
   throw new ChainRuleError(
     'INCOMPATIBLE_KEY_USAGE',
     `the TSA certificate's keyUsage allows ${names.length ? names.join(', ') : 'nothing'}: ` +
       'it must allow digitalSignature or nonRepudiation and nothing else, or be absent ' +
       '(openssl ts -verify refuses the tokens of any other: unsuitable certificate purpose)',
   );
+}
+
+/**
+ * The bits set among 9 to 15 of a keyUsage BIT STRING (the extension's value): RFC 5280 names
+ * bits 0 to 8 only, and Go reads those, but OpenSSL reads two octets and refuses a TSA certificate
+ * with any of them set (`unsuitable certificate purpose`).
+ */
+function unnamedKeyUsageBits(value: Uint8Array): number[] {
+  const octets = readElement(value).value.subarray(1);
+  const set: number[] = [];
+  for (let bit = 9; bit < 16 && bit < octets.length * 8; bit++)
+    if (((octets[bit >> 3] as number) & (0x80 >> (bit & 7))) !== 0) set.push(bit);
+  return set;
 }
 
 /**

@@ -123,6 +123,13 @@ describe('TSA certificate keyUsage (F6): digitalSignature and/or nonRepudiation,
       [KeyUsage.contentCommitment, KeyUsage.dataEncipherment, KeyUsage.cRLSign],
       `keyUsage also allows dataEncipherment, cRLSign: ${ONLY}`,
     ],
+    // Bits RFC 5280 does not name: openssl reads two octets (bits 0 to 15), Go nine bits.
+    [
+      'digitalSignature and bit 9',
+      [KeyUsage.digitalSignature, 9],
+      `keyUsage also allows bit 9: ${ONLY}`,
+    ],
+    ['digitalSignature and bit 16', [KeyUsage.digitalSignature, 16], null],
     ['keyEncipherment only', [KeyUsage.keyEncipherment], NEITHER],
     ['keyAgreement only', [KeyUsage.keyAgreement], NEITHER],
   ])('keyUsage %s', async (_name, keyUsage, refused) => {

@@ -401,6 +401,13 @@ describe('start-up chain rules (Go VerifyCertChain), each broken by an openssl-m
         code: 'INCOMPATIBLE_KEY_USAGE',
         message: `the TSA certificate's keyUsage allows digitalSignature, keyAgreement, decipherOnly: ${KEY_USAGE_RULE}`,
       },
+      {
+        leaf: 'unnamed-bit',
+        what: 'keyUsage digitalSignature and bit 9, which RFC 5280 does not name (Go ignores it)',
+        ext: 'keyUsage=critical,DER:03:03:06:80:40\nextendedKeyUsage=critical,timeStamping',
+        code: 'INCOMPATIBLE_KEY_USAGE',
+        message: `the TSA certificate's keyUsage allows digitalSignature, bit 9: ${KEY_USAGE_RULE}`,
+      },
     ])('refuses $what, as openssl does', async ({ leaf, ext, code, message }) => {
       await leafWith(leaf, ext);
       expect(await opensslVerdict(leaf)).toContain('unsuitable certificate purpose');
@@ -432,6 +439,11 @@ describe('start-up chain rules (Go VerifyCertChain), each broken by an openssl-m
         leaf: 'both-signing-bits',
         what: 'keyUsage digitalSignature and nonRepudiation, not critical',
         ext: 'keyUsage=digitalSignature,nonRepudiation\nextendedKeyUsage=critical,timeStamping',
+      },
+      {
+        leaf: 'bit-16',
+        what: 'keyUsage digitalSignature and bit 16 (OpenSSL reads two octets only)',
+        ext: 'keyUsage=critical,DER:03:04:07:80:00:80\nextendedKeyUsage=critical,timeStamping',
       },
       {
         leaf: 'no-key-usage',
@@ -526,10 +538,11 @@ describe('start-up chain rules (Go VerifyCertChain), each broken by an openssl-m
     });
 
     it('refuses a period that cannot be read, saying why', async () => {
-      await leafWithPeriod('period-reversed', { notBefore: at(HOUR), notAfter: at(-HOUR) });
+      const [start, end] = [at(HOUR), at(-HOUR)];
+      await leafWithPeriod('period-reversed', { notBefore: start, notAfter: end });
       expect(refusal('period-reversed')).toMatchObject({
         code: 'INVALID_CERTIFICATE',
-        message: `the TSA certificate's private key usage period cannot be read: it ends (${at(-HOUR).toISOString()}) before it begins (${at(HOUR).toISOString()})`,
+        message: `the TSA certificate's private key usage period cannot be read: it ends (${end.toISOString()}) before it begins (${start.toISOString()})`,
       });
       await leafWith(
         'period-utc-time',

@@ -118,3 +118,13 @@ export function parseDecimalBigInt(value: string): bigint {
   if (!/^-?\d+$/.test(value)) throw new InvalidArgumentError(`"${value}" is not a decimal integer`);
   return BigInt(value);
 }
+
+/** A parser of a whole number from `min` to `max`, in decimal digits (not 1e3, 0x10, 2.0 or +2). */
+export function parseIntegerIn(min: number, max: number): (value: string) => number {
+  return (value) => {
+    const number = /^\d{1,15}$/.test(value) ? Number(value) : NaN;
+    if (!(number >= min && number <= max))
+      throw new InvalidArgumentError(`"${value}" is not a whole number from ${min} to ${max}`);
+    return number;
+  };
+}

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { Command } from 'commander';
 import {
   checkTree,
@@ -21,15 +22,8 @@ import {
   type TileReader,
 } from '../../tlog/index.js';
 import { decodeCertificatesPemStrictly } from '../../x509/pem.js';
-import { ChainCache } from '../../verify/chain.js';
-import {
-  parseTimestampToken,
-  VerificationError,
-  type ParsedToken,
-  verifySignerInfo,
-} from '../../verify/index.js';
-import { verifyParsedToken } from '../../verify/verify-timestamp.js';
-import { option, parseExistingFile } from './arguments.js';
+import { VerificationError } from '../../verify/index.js';
+import { option, parseExistingFile, parseIntegerIn } from './arguments.js';
 import {
   getLogResource,
   httpTileReader,
@@ -50,12 +44,16 @@ import {
   writeOutputFile,
 } from './write-output.js';
 import type { GlobalOptions } from './timestamp-command.js';
+import { TokenCheckPool } from './token-check-pool.js';
+import { TokenCheck, type TokenOutcome, type TokenVerdict } from './token-check.js';
 
 export interface LogAuditOptions {
   logKey?: LogKeyArgument;
   checkpoint?: string;
   chain?: string;
   saveCheckpoint?: string;
+  /** threads checking the tokens; 1: the main thread alone. Default: availableParallelism() */
+  jobs?: number;
 }
 
 /** What an audit established. */
@@ -78,6 +76,10 @@ export interface LogAuditReport {
 }
 
 const TILE_WIDTH = 2 ** TILE_HEIGHT;
+/** The most --jobs: a thread each, each with its own heap of PKI.js. */
+const MAX_JOBS = 256;
+/** Entries sent to a worker thread at a time, at most (fewer in a log too small to share out). */
+const MAX_BATCH = 128;
 
 export function logAuditCommand(globals: () => GlobalOptions, output: Output): Command {
   return new Command('log-audit')
@@ -104,6 +106,12 @@ export function logAuditCommand(globals: () => GlobalOptions, output: Output): C
       ).argParser(parseExistingFile),
     )
     .addOption(option('--save-checkpoint <file>', 'write the audited checkpoint to this file'))
+    .addOption(
+      option(
+        '--jobs <n>',
+        `check the tokens on n threads (1: on the main thread alone; at most ${MAX_JOBS}); default: the number of cores`,
+      ).argParser(parseIntegerIn(1, MAX_JOBS)),
+    )
     .action(async (url: string, options: LogAuditOptions) => {
       const report = await auditLog(url, options, globals().timeout);
       // With --save-checkpoint /dev/stdout the checkpoint is the output: the report goes to stderr.
@@ -186,8 +194,50 @@ export async function auditLog(
   // Bundle by bundle, each entry first matched with the leaf hash of the checkpoint's tree (from
   // tiles authenticated against it), then checked as a token; the tree's hash tiles are recomputed
   // from the entries as they come and each compared with the served one once complete. What is
-  // held is one bundle, the tiles on the tree's right edge and the serial numbers seen.
-  const tokens = new TokenChecker(chain);
+  // held is one bundle, the tiles on the tree's right edge, the serial numbers seen and, with
+  // --jobs above 1, the batches of entries the worker threads hold (a bounded number).
+  const tokens = new TokenChecker(chain, options.jobs ?? availableParallelism(), checkpoint.size);
+  try {
+    try {
+      await auditEntries(base, checkpoint, tokens, timeoutMs);
+    } catch (error) {
+      // With the tokens checked on other threads, the tree and tiles run ahead of them: a failure
+      // there at entry N stands only if no token before N fails, as when checked one by one.
+      await tokens.settle();
+      throw error;
+    }
+    await tokens.settle();
+  } finally {
+    await tokens.close();
+  }
+  const tokensChecked = tokens.chain ? 'chain' : 'signature';
+
+  const report: LogAuditReport = {
+    origin: checkpoint.origin,
+    size: checkpoint.size,
+    rootHash: formatHash(checkpoint.hash),
+    logKey,
+    keyFromServer,
+    tokensChecked,
+    tokensUnchecked: tokens.unchecked,
+  };
+  if (consistentWithSize !== undefined) report.consistentWithSize = consistentWithSize;
+  if (options.saveCheckpoint !== undefined)
+    await writeOutputFile(options.saveCheckpoint, signed, PUBLIC_FILE_MODE);
+  return report;
+}
+
+/**
+ * Every entry of the log at `checkpoint`, in order: matched with the tree's leaf hash, handed to
+ * `tokens`, hashed into the tree's tiles, each compared with the served one as it completes; then
+ * the root hash and the partial tiles.
+ */
+async function auditEntries(
+  base: string,
+  checkpoint: Checkpoint,
+  tokens: TokenChecker,
+  timeoutMs: number,
+): Promise<void> {
   const tiles = new TileHasher(TILE_HEIGHT);
   const served = httpTileReader(base, timeoutMs);
   const leaves = tileHashReader({ n: checkpoint.size, hash: checkpoint.hash }, served);
@@ -209,6 +259,8 @@ export async function auditLog(
       await tokens.check(entry, tiles.size);
       for (const full of tiles.appendLeafHash(leaf)) await checkServedTile(served, full);
     }
+    // The worker threads get this bundle's last entries before the next is fetched.
+    await tokens.flush();
   }
   if (!hashEqual(tiles.treeHash(), checkpoint.hash))
     throw new CliError(
@@ -218,21 +270,6 @@ export async function auditLog(
   // The partial tiles last: with the full ones compared as they completed, every hash tile the
   // tree has at this size.
   for (const partial of tiles.partialTiles()) await checkServedTile(served, partial);
-  const tokensChecked = tokens.chain ? 'chain' : 'signature';
-
-  const report: LogAuditReport = {
-    origin: checkpoint.origin,
-    size: checkpoint.size,
-    rootHash: formatHash(checkpoint.hash),
-    logKey,
-    keyFromServer,
-    tokensChecked,
-    tokensUnchecked: tokens.unchecked,
-  };
-  if (consistentWithSize !== undefined) report.consistentWithSize = consistentWithSize;
-  if (options.saveCheckpoint !== undefined)
-    await writeOutputFile(options.saveCheckpoint, signed, PUBLIC_FILE_MODE);
-  return report;
 }
 
 /** The entries of bundle n of the tree at `size` (the partial one, or its full tile once complete). */
@@ -286,31 +323,73 @@ async function readChain(chainFile: string | undefined): Promise<Buffer[] | unde
 }
 
 /**
- * Checks that each entry is a time-stamp token of this TSA and that no serial number repeats. The
- * log records tokens as sent: one requested without certReq (RFC 3161 section 2.4.1; openssl's
- * default) embeds no certificate, and its signer certificate, the one its SignerInfo's sid names
- * (RFC 5652 section 5.3), can only come from --chain.
+ * Checks that each entry is a time-stamp token of this TSA (token-check.ts) and that no serial
+ * number repeats. With `jobs` 1 each check runs here as the entry comes; with more, on worker
+ * threads (token-check-pool.ts), their outcomes taken here in entry order: the serial numbers, the
+ * count of unchecked tokens and the first failure are the same either way.
  */
 class TokenChecker {
   private readonly serials = new Map<bigint, number>();
   /** Entries whose signer certificate is not embedded, counted without --chain. */
   unchecked = 0;
-  /** Every token names the same chain: each path is built and checked once (see ChainCache). */
-  private readonly chains = new ChainCache();
+  private readonly local: TokenCheck | undefined;
+  private readonly pool: TokenCheckPool | undefined;
 
   /** `chain`: PEM certificates, root last; without it, only each token's own signature. */
-  constructor(readonly chain: Buffer[] | undefined) {}
+  constructor(
+    readonly chain: Buffer[] | undefined,
+    jobs: number,
+    size: number,
+  ) {
+    if (jobs === 1) {
+      this.local = new TokenCheck(chain);
+      return;
+    }
+    this.pool = new TokenCheckPool({
+      jobs,
+      // Batches enough for every thread (two each) in a small log.
+      batchSize: Math.max(1, Math.min(MAX_BATCH, Math.ceil(size / (2 * jobs)))),
+      chain,
+      take: (index, outcome) => this.take(index, outcome),
+    });
+  }
 
+  /** Checks entry `index`, the next in order: at once with jobs 1, else queued to the pool. */
   async check(entry: Uint8Array, index: number): Promise<void> {
-    let serial: bigint;
+    if (this.pool) return this.pool.submit(entry, index);
+    let verdict: TokenVerdict;
     try {
-      const token = parseTimestampToken(entry);
-      if (this.chain) await this.verifyUnderChain(token, this.chain, index);
-      else if (!signedByEmbedded(token)) this.unchecked++;
-      serial = token.timestamp.serialNumber;
+      verdict = await this.local!.check(entry, index);
     } catch (error) {
       auditError(`entry ${index} is not a valid token of this TSA`, error);
     }
+    this.record(index, verdict);
+  }
+
+  /** Hands the entries queued so far to the worker threads. */
+  async flush(): Promise<void> {
+    await this.pool?.flush();
+  }
+
+  /** Every entry handed to check() so far checked, and the first failure thrown. */
+  async settle(): Promise<void> {
+    await this.pool?.settle();
+  }
+
+  /** Ends the worker threads. */
+  async close(): Promise<void> {
+    await this.pool?.close();
+  }
+
+  /** A worker's outcome for entry `index`, taken in entry order. */
+  private take(index: number, outcome: TokenOutcome): void {
+    if ('error' in outcome)
+      auditError(`entry ${index} is not a valid token of this TSA`, outcome.error);
+    this.record(index, outcome.verdict);
+  }
+
+  private record(index: number, { serial, unchecked }: TokenVerdict): void {
+    if (unchecked) this.unchecked++;
     const earlier = this.serials.get(serial);
     if (earlier !== undefined)
       throw new CliError(
@@ -318,59 +397,6 @@ class TokenChecker {
         `entries ${earlier} and ${index} have the same serial number 0x${serial.toString(16)}`,
       );
     this.serials.set(serial, index);
-  }
-
-  /**
-   * The checks of `verify --certificate-chain`, with the signer certificate the sid names among
-   * the token's certificates, else among the chain's: each is offered as the TSA certificate in
-   * turn, and the verifier refuses one the sid does not name ('no-signer-certificate'). The token
-   * is parsed once (by check) for all of them: verify parses the response's bytes, here the entry
-   * itself, into the same ParsedToken.
-   */
-  private async verifyUnderChain(
-    token: ParsedToken,
-    chain: Buffer[],
-    index: number,
-  ): Promise<void> {
-    const { timestamp } = token;
-    const offers = timestamp.certificates.length > 0 ? [undefined, ...chain] : chain;
-    for (const tsaCertificate of offers) {
-      try {
-        await verifyParsedToken(
-          token,
-          { digest: timestamp.hashedMessage },
-          {
-            roots: chain.slice(-1),
-            intermediates: chain.slice(0, -1),
-            ...(tsaCertificate ? { tsaCertificate } : {}),
-          },
-          undefined,
-          this.chains,
-        );
-        return;
-      } catch (error) {
-        if (!(error instanceof VerificationError && error.code === 'no-signer-certificate'))
-          throw error;
-      }
-    }
-    throw new CliError(
-      'VERIFICATION_FAILED',
-      `entry ${index}: its signer certificate (${timestamp.signer.identifier}) is in neither the token nor --chain: put the TSA certificate in the --chain file`,
-    );
-  }
-}
-
-/**
- * Whether the token's signature verifies by the embedded certificate its sid names; false when
- * none is embedded. The messageDigest attribute is checked either way.
- */
-function signedByEmbedded(token: ParsedToken): boolean {
-  try {
-    verifySignerInfo(token, token.timestamp.certificates);
-    return true;
-  } catch (error) {
-    if (error instanceof VerificationError && error.code === 'no-signer-certificate') return false;
-    throw error;
   }
 }
 

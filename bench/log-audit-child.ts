@@ -5,8 +5,10 @@
  * floor, the set-up), and the process's peak RSS.
  *
  * Variants: `floor`, N raw verifications (crypto.verify) of the first entry's signature with the
- * TSA's key; `audit`, auditLog() of the log at `url` (with `chain` when given), imported from
- * `root`'s src/ (this checkout, or another for --against).
+ * TSA's key; `audit`, auditLog() of the log at `url` (with `chain` when given, and `jobs`: its
+ * threads checking the tokens), imported from `root`'s src/ (this checkout, or another for
+ * --against: a checkout before --jobs ignores it). The CPU seconds are the process's, all its
+ * threads.
  */
 import { createPublicKey, verify, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -26,6 +28,8 @@ export interface ChildTask {
   /** the checkout whose auditLog runs */
   root: string;
   entries: number;
+  /** log-audit --jobs; absent: its default */
+  jobs?: number;
 }
 
 export interface ChildResult {
@@ -36,7 +40,7 @@ export interface ChildResult {
 
 type AuditLog = (
   base: string,
-  options: { logKey?: { key: string }; chain?: string },
+  options: { logKey?: { key: string }; chain?: string; jobs?: number },
   timeoutMs: number,
 ) => Promise<{ size: number; tokensUnchecked: number }>;
 
@@ -66,7 +70,11 @@ async function audit(task: ChildTask): Promise<() => Promise<unknown>> {
   return async () => {
     const report = await auditLog(
       task.url,
-      { logKey: { key: task.logKey }, ...(task.withChain ? { chain: task.chainFile } : {}) },
+      {
+        logKey: { key: task.logKey },
+        ...(task.withChain ? { chain: task.chainFile } : {}),
+        ...(task.jobs !== undefined ? { jobs: task.jobs } : {}),
+      },
       60_000,
     );
     if (report.size !== task.entries)

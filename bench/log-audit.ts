@@ -7,10 +7,13 @@
  * own (bench/log-audit-child.ts) for its peak RSS; runs alternate (floor, audit, audit --chain,
  * ...), medians reported. `npm run build` first.
  *   npm run bench -- log-audit [--entries 20000] [--runs 1] [--certless 0] [--against ../other]
+ *     [--jobs 1,2]
  * --certless F: the share of tokens requested without certReq (they embed no certificate: with
  * --chain their signer comes from the chain file, which then holds the leaf too; without --chain
  * they are counted unchecked). --against also audits with another checkout's src/ (loaded through
- * tsx), in the same alternation.
+ * tsx), in the same alternation. --jobs N,M,...: each audit variant once per value of log-audit's
+ * --jobs (threads checking the tokens), in the same alternation; without it, the audit's default
+ * (one thread a core).
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -31,6 +34,8 @@ export interface LogAuditOptions {
   runs?: number;
   certless?: number;
   against?: string;
+  /** log-audit --jobs values, each a variant of its own; none: the audit's default */
+  jobs?: number[];
 }
 
 export interface LogAuditVariant {
@@ -118,16 +123,31 @@ export async function benchLogAudit(options: LogAuditOptions = {}): Promise<LogA
     const chainFile = join(postgres.dir, 'chain.pem');
     writeFileSync(chainFile, await (await fetch(`${url}/api/v1/timestamp/certchain`)).text());
 
-    const task = (variant: ChildTask['variant'], withChain: boolean, root = REPO_ROOT) =>
-      ({ variant, url, logKey, chainFile, withChain, root, entries }) satisfies ChildTask;
-    const variants: [string, ChildTask][] = [
-      ['audit', task('audit', false)],
-      ['audit --chain', task('audit', true)],
-    ];
-    if (options.against) {
-      const other = resolve(options.against);
-      variants.push(['against: audit', task('audit', false, other)]);
-      variants.push(['against: audit --chain', task('audit', true, other)]);
+    const task = (
+      variant: ChildTask['variant'],
+      withChain: boolean,
+      root = REPO_ROOT,
+      jobs?: number,
+    ): ChildTask => ({
+      variant,
+      url,
+      logKey,
+      chainFile,
+      withChain,
+      root,
+      entries,
+      ...(jobs !== undefined ? { jobs } : {}),
+    });
+    const variants: [string, ChildTask][] = [];
+    for (const jobs of options.jobs ?? [undefined]) {
+      const suffix = jobs === undefined ? '' : ` --jobs ${jobs}`;
+      variants.push([`audit${suffix}`, task('audit', false, REPO_ROOT, jobs)]);
+      variants.push([`audit --chain${suffix}`, task('audit', true, REPO_ROOT, jobs)]);
+      if (options.against) {
+        const other = resolve(options.against);
+        variants.push([`against: audit${suffix}`, task('audit', false, other, jobs)]);
+        variants.push([`against: audit --chain${suffix}`, task('audit', true, other, jobs)]);
+      }
     }
     const floors: ChildResult[] = [];
     const measured = new Map<string, { result: ChildResult; ratio: number; server: number }[]>();
@@ -162,7 +182,7 @@ export async function benchLogAudit(options: LogAuditOptions = {}): Promise<LogA
       };
       results.push(variant);
       console.log(
-        `log-audit ${name.padEnd(22)}: ${variant.seconds.toFixed(2)} s (${format(entries / variant.seconds)} entries/s, ` +
+        `log-audit ${name.padEnd(32)}: ${variant.seconds.toFixed(2)} s (${format(entries / variant.seconds)} entries/s, ` +
           `${variant.ratio.toFixed(1)} × the floor), CPU ${variant.cpuSeconds.toFixed(2)} s, ` +
           `server CPU ${variant.serverCpuSeconds.toFixed(2)} s, peak RSS ${format(variant.maxRssBytes / 2 ** 20)} MiB`,
       );

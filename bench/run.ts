@@ -97,6 +97,7 @@ const parts: Record<string, () => Promise<unknown>> = {
       runs: Number(args['runs'] ?? 1),
       certless: Number(args['certless'] ?? 0),
       ...(args['against'] ? { against: args['against'] } : {}),
+      ...(args['jobs'] ? { jobs: args['jobs'].split(',').map(Number) } : {}),
     }),
   startup: () => benchStartup({ runs: Number(args['runs'] ?? 5) }),
   soak: () =>

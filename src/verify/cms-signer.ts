@@ -1,13 +1,13 @@
 import { constants, createHash, verify as verifySignature } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
+import { oidText, UNIVERSAL } from './der-node.js';
 import { signatureError, VerificationError } from './errors.js';
 import type { CertificateView } from './certificate-view.js';
 import { certificateKeyProblem, pssParameters, requireAcceptedHash } from './algorithm-policy.js';
 import { checkSigningCertificate, checkSigningTime, singleValue } from './signed-attributes.js';
 import { signatureAlgorithm, VERIFY_OID, type DigestName, type KeyType } from './oids.js';
-import { sidKeyIdentifier } from './describe.js';
-import type { ParsedToken } from './parse-response.js';
+import type { ParsedToken, SignerInfoFields } from './parse-response.js';
 
 /**
  * Verifies the CMS SignerInfo of a token (RFC 5652 section 5.4, RFC 3161, RFC 5816) and returns
@@ -24,18 +24,18 @@ export function verifySignerInfo(
 ): CertificateView {
   const { signerInfo, timestamp } = token;
   requireAcceptedHash(timestamp.signer.digestAlgorithm, 'the SignerInfo digestAlgorithm');
-  const signedAttributes = signerInfo.signedAttrs?.attributes;
+  const { signedAttributes } = signerInfo;
   if (!signedAttributes || !token.signedAttributesDer) {
     throw signatureError('the SignerInfo has no signed attributes (RFC 3161 requires them)');
   }
   const single = (oid: string, name: string) => singleValue(signedAttributes, oid, name);
   const messageDigest = single(VERIFY_OID.messageDigest, 'messageDigest');
-  if (!(messageDigest instanceof asn1js.OctetString))
+  if (!messageDigest?.is(UNIVERSAL, 4) || messageDigest.constructed)
     throw signatureError('the messageDigest attribute is missing');
   const tstInfoDigest = createHash(timestamp.signer.digestAlgorithm)
     .update(timestamp.tstInfoDer)
     .digest();
-  if (!tstInfoDigest.equals(Buffer.from(messageDigest.valueBlock.valueHexView))) {
+  if (!tstInfoDigest.equals(messageDigest.content)) {
     throw signatureError(
       'the messageDigest attribute does not match the TSTInfo: the token content was altered',
     );
@@ -47,7 +47,11 @@ export function verifySignerInfo(
   if (!algorithm) throw signatureError(`unsupported signature algorithm ${algorithmOid}`);
   let pss: { digest: DigestName; saltLength: number } | undefined;
   if (algorithmOid === VERIFY_OID.rsassaPss) {
-    const parameters = pssParameters(signerInfo.signatureAlgorithm);
+    const parameters = pssParameters(
+      new pkijs.AlgorithmIdentifier({
+        schema: asn1js.fromBER(signerInfo.signatureAlgorithmDer).result,
+      }),
+    );
     if (typeof parameters === 'string') throw signatureError(parameters);
     pss = parameters;
   }
@@ -98,13 +102,12 @@ export function verifySignerInfo(
 
   // The attributes mean something only once the signature over them holds.
   const contentType = single(VERIFY_OID.contentType, 'contentType');
-  if (!(contentType instanceof asn1js.ObjectIdentifier)) {
+  if (!contentType?.is(UNIVERSAL, 6) || contentType.constructed) {
     throw signatureError('the contentType signed attribute is missing');
   }
-  if (contentType.valueBlock.toString() !== VERIFY_OID.tstInfo) {
-    throw signatureError(
-      `the contentType attribute is ${contentType.valueBlock.toString()}, not id-ct-TSTInfo`,
-    );
+  const contentTypeOid = oidText(contentType.content);
+  if (contentTypeOid !== VERIFY_OID.tstInfo) {
+    throw signatureError(`the contentType attribute is ${contentTypeOid}, not id-ct-TSTInfo`);
   }
 
   checkSigningCertificate(single, signer);
@@ -121,7 +124,7 @@ const MAX_DESIGNATED_CERTIFICATES = 4;
 
 /** The different certificates of `candidates` the sid designates (a copy of one counts once). */
 function designatedCertificates(
-  signerInfo: pkijs.SignerInfo,
+  signerInfo: SignerInfoFields,
   candidates: readonly CertificateView[],
 ): CertificateView[] {
   const designated: CertificateView[] = [];
@@ -142,19 +145,12 @@ function designatedCertificates(
 }
 
 /** Whether the SignerInfo's sid (IssuerAndSerialNumber or SubjectKeyIdentifier) names `certificate`. */
-function designates(signerInfo: pkijs.SignerInfo, certificate: CertificateView): boolean {
-  const sid: unknown = signerInfo.sid;
-  if (sid instanceof pkijs.IssuerAndSerialNumber) {
+function designates({ sid }: SignerInfoFields, certificate: CertificateView): boolean {
+  if ('issuerDer' in sid)
     return (
-      Buffer.from(sid.issuer.valueBeforeDecode).equals(certificate.issuerDer) &&
-      sid.serialNumber.toBigInt() === certificate.serialNumber
+      sid.issuerDer.equals(certificate.issuerDer) && sid.serialNumber === certificate.serialNumber
     );
-  }
-  const keyIdentifier = sidKeyIdentifier(signerInfo);
-  return (
-    keyIdentifier !== undefined &&
-    keyIdentifier.equals(subjectKeyIdentifierOf(certificate) ?? Buffer.alloc(0))
-  );
+  return sid.keyIdentifier.equals(subjectKeyIdentifierOf(certificate) ?? Buffer.alloc(0));
 }
 
 /**

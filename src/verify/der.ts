@@ -1,4 +1,4 @@
-import * as asn1js from 'asn1js';
+import { CONTEXT, UNIVERSAL, type DerNode } from './der-node.js';
 
 /**
  * DER (X.690 section 10) checks for what the verifier parses: asn1js decodes BER, so without them
@@ -9,13 +9,17 @@ import * as asn1js from 'asn1js';
 export type Opaque = (path: readonly number[], tag: number) => boolean;
 
 const UNIVERSAL_STRINGS = new Set([3, 4, 12, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30]);
+/** The universal types encoded constructed: EXTERNAL, EMBEDDED PDV, SEQUENCE, SET (X.690 8.18-8.12). */
+const CONSTRUCTED_TYPES = new Set([8, 11, 16, 17]);
 
 /**
  * Why `bytes` (one complete value) is not DER, or undefined: indefinite or non-minimal lengths,
  * a tag number in the long form below 31, constructed strings, non-minimal INTEGERs or
  * ENUMERATEDs, a BOOLEAN other than 00/FF, a non-empty NULL, BIT STRING padding bits set,
  * GeneralizedTime or UTCTime not in the DER form (Z, no trailing fraction zeros) or with a field
- * out of range (month 13, February 30, hour 24, second 60: see calendarProblem). An `opaque`
+ * out of range (month 13, February 30, hour 24, second 60: see calendarProblem), an OBJECT
+ * IDENTIFIER empty, cut short or with a padded subidentifier, end-of-contents octets, a BMPString
+ * or UniversalString not a whole number of characters. An `opaque`
  * value has its header checked only (embedded certificates are hashed as received).
  */
 export function derProblem(bytes: Uint8Array, opaque?: Opaque): string | undefined {
@@ -54,6 +58,19 @@ export function derProblem(bytes: Uint8Array, opaque?: Opaque): string | undefin
       const universal = (tag & 0xc0) === 0;
       const number = tag & 0x1f;
       if (!opaque?.(childPath, tag)) {
+        // Tag 0 is end-of-contents, which only indefinite lengths (BER) have.
+        if (tag === 0 || tag === 0x20) return `end-of-contents octets ${at}`;
+        // 15 is reserved; no type of these structures has a universal tag number past 30.
+        if (universal && (number === 15 || number === 31)) return `reserved universal tag ${at}`;
+        if (
+          universal &&
+          constructed &&
+          !CONSTRUCTED_TYPES.has(number) &&
+          !UNIVERSAL_STRINGS.has(number)
+        )
+          return `constructed encoding of a primitive type ${at}`;
+        if (universal && !constructed && CONSTRUCTED_TYPES.has(number))
+          return `primitive encoding of a constructed type ${at}`;
         const problem = constructed
           ? universal && UNIVERSAL_STRINGS.has(number)
             ? `constructed string ${at}`
@@ -90,6 +107,24 @@ function primitiveProblem(number: number, content: Uint8Array, at: string): stri
     }
     case 5:
       return content.length === 0 ? undefined : `NULL with contents ${at}`;
+    case 28:
+      return content.length % 4 === 0
+        ? undefined
+        : `UniversalString of ${content.length} octets ${at}`;
+    case 30:
+      return content.length % 2 === 0 ? undefined : `BMPString of ${content.length} octets ${at}`;
+    case 6:
+    case 13: {
+      // X.690 8.19.2: subidentifiers in as few octets as possible, the last octet of each with
+      // bit 8 clear; none at all is no OBJECT IDENTIFIER.
+      if (content.length === 0) return `empty OBJECT IDENTIFIER ${at}`;
+      if ((content[content.length - 1] as number) & 0x80)
+        return `OBJECT IDENTIFIER cut short ${at}`;
+      const padded = content.some(
+        (octet, i) => octet === 0x80 && (i === 0 || !((content[i - 1] as number) & 0x80)),
+      );
+      return padded ? `non-minimal OBJECT IDENTIFIER ${at}` : undefined;
+    }
     case 23: {
       const text = Buffer.from(content).toString('latin1');
       if (!/^\d{12}Z$/.test(text)) return `UTCTime not in the DER form ${at}`;
@@ -146,28 +181,35 @@ const withOffset = (problem: string | undefined, at: string) => problem && `${pr
 /** One element of a SEQUENCE's schema: a predicate on its tag, and whether it may be absent. */
 export interface Field {
   name: string;
-  is: (element: asn1js.AsnType) => boolean;
+  is: (element: DerNode) => boolean;
   optional?: boolean;
 }
 
-const tagged = (tagClass: number, tagNumber: number) => (element: asn1js.AsnType) =>
-  element.idBlock.tagClass === tagClass && element.idBlock.tagNumber === tagNumber;
-/** A universal type by tag number (16 SEQUENCE, 17 SET, 2 INTEGER ...). */
-export const universal = (tagNumber: number) => tagged(1, tagNumber);
-/** A context-specific [n] element. */
-export const context = (tagNumber: number) => tagged(3, tagNumber);
+/** A universal type by tag number (16 SEQUENCE, 17 SET, 2 INTEGER ...), in its DER form. */
+export const universal = (tagNumber: number) => {
+  const constructed = tagNumber === 16 || tagNumber === 17;
+  return (element: DerNode) =>
+    element.is(UNIVERSAL, tagNumber) && element.constructed === constructed;
+};
+/** A context-specific [n] element, primitive or constructed (an IMPLICIT tag's type says which). */
+export const context = (tagNumber: number) => (element: DerNode) => element.is(CONTEXT, tagNumber);
+/** A constructed context-specific [n] element: EXPLICIT, or an IMPLICIT SEQUENCE or SET. */
+export const contextConstructed = (tagNumber: number) => (element: DerNode) =>
+  element.is(CONTEXT, tagNumber) && element.constructed;
 
 /**
- * Why the elements of `value` do not follow `fields` in order, optional ones possibly absent, and
- * nothing after (no extension marker in these schemas): undefined when they do.
+ * Why `value` is not a SEQUENCE (or, implicitly tagged, the `tagged` element) whose elements
+ * follow `fields` in order, optional ones possibly absent, and nothing after (no extension marker
+ * in these schemas): undefined when it is.
  */
 export function shapeProblem(
-  value: asn1js.AsnType | undefined,
+  value: DerNode | undefined,
   fields: readonly Field[],
   what: string,
+  tagged: (element: DerNode) => boolean = universal(16),
 ): string | undefined {
-  if (!(value instanceof asn1js.Constructed)) return `the ${what} is not a SEQUENCE`;
-  const elements = value.valueBlock.value;
+  if (!value?.constructed || !tagged(value)) return `the ${what} is not a SEQUENCE`;
+  const elements = value.children;
   let next = 0;
   for (const field of fields) {
     const element = elements[next];

@@ -65,9 +65,10 @@ export function describeAttribute(attribute: pkijs.Attribute): string {
   return attribute.values.map((item) => Buffer.from(item.toBER()).toString('hex')).join(', ');
 }
 
-export function failInfoText(failInfo: asn1js.BitString | undefined): string {
-  if (!failInfo) return 'no failure info';
-  const bytes = new Uint8Array(failInfo.valueBlock.valueHexView);
+/** The names of the failInfo bits set; `bits` is the BIT STRING's bits (after its unused-bits octet). */
+export function failInfoText(bits: Uint8Array | undefined): string {
+  if (!bits) return 'no failure info';
+  const bytes = bits;
   const names: string[] = [];
   for (let bit = 0; bit < bytes.length * 8; bit++) {
     if ((bytes[bit >> 3] ?? 0) & (0x80 >> (bit & 7)))

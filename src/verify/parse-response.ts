@@ -11,6 +11,7 @@ import {
 } from './describe.js';
 import {
   context,
+  contextConstructed,
   derProblem,
   integerProblem,
   shapeProblem,
@@ -18,14 +19,38 @@ import {
   type Field,
   type Opaque,
 } from './der.js';
+import {
+  CONTEXT,
+  integerValue,
+  oidText,
+  readNode,
+  timeValue,
+  UNIVERSAL,
+  type DerNode,
+} from './der-node.js';
 import { digestByOid, VERIFY_OID, type DigestName } from './oids.js';
-import { readSignedData, SIGNED_DATA } from './signed-data.js';
 import type { SignedAttribute, Timestamp } from './timestamp.js';
+
+/** One attribute of a SignerInfo (RFC 5652 section 5.3): its type and values, as DER. */
+export interface AttributeNode {
+  type: string;
+  values: DerNode[];
+}
+
+/** The SignerInfo fields signature verification reads, as DER. */
+export interface SignerInfoFields {
+  /** The sid: IssuerAndSerialNumber, or a subjectKeyIdentifier [0]. */
+  sid: { issuerDer: Buffer; serialNumber: bigint } | { keyIdentifier: Buffer };
+  /** The signatureAlgorithm AlgorithmIdentifier TLV (its parameters, for RSASSA-PSS). */
+  signatureAlgorithmDer: Buffer;
+  /** The signedAttrs, in order; undefined when absent. */
+  signedAttributes: AttributeNode[] | undefined;
+}
 
 /** A parsed token with the CMS pieces signature verification needs. */
 export interface ParsedToken {
   timestamp: Timestamp;
-  signerInfo: pkijs.SignerInfo;
+  signerInfo: SignerInfoFields;
   /** DER of the signed attributes as signed: a SET OF Attribute (tag 0x31). */
   signedAttributesDer: Buffer | undefined;
   signature: Buffer;
@@ -37,39 +62,41 @@ const invalid = (message: string) =>
   new VerificationError('malformed', `timestamp response is not valid: ${message}`);
 
 /**
- * Exactly one DER value: asn1js accepts trailing bytes and BER (non-minimal lengths, padded
- * INTEGERs ...), under which other byte strings would verify as the same token. `opaque` values
- * are left unwalked (embedded certificates, hashed as received).
+ * Exactly one DER value: other byte strings must not verify as the same token (trailing bytes,
+ * BER's non-minimal lengths, padded INTEGERs ...). `opaque` values are left unwalked (embedded
+ * certificates, hashed as received).
  */
-function decodeExactly(bytes: Uint8Array, what: string, opaque?: Opaque): asn1js.AsnType {
-  let decoded: ReturnType<typeof asn1js.fromBER>;
+function decodeExactly(bytes: Uint8Array, what: string, opaque?: Opaque): DerNode {
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let decoded: DerNode;
   try {
-    decoded = asn1js.fromBER(bytes);
+    decoded = readNode(buffer);
   } catch (error) {
-    // asn1js throws (rather than reporting) on some malformed values, e.g. a bad GeneralizedTime.
     throw parseFailure(`${what} is not valid ASN.1: ${(error as Error).message}`);
   }
-  if (decoded.offset === -1)
-    throw parseFailure(`${what} is not valid ASN.1: ${decoded.result.error}`);
-  if (decoded.offset !== bytes.byteLength) throw parseFailure(`trailing data after the ${what}`);
-  const problem = derProblem(bytes, opaque);
+  if (decoded.der.length !== buffer.length) throw parseFailure(`trailing data after the ${what}`);
+  const problem = derProblem(buffer, opaque);
   if (problem) throw parseFailure(`the ${what} is not DER: ${problem}`);
-  return decoded.result;
+  return decoded;
 }
 
 /** Refuses a SEQUENCE whose elements break its schema, extra trailing ones included. */
-function requireShape(value: asn1js.AsnType | undefined, fields: readonly Field[], what: string) {
-  const problem = shapeProblem(value, fields, what);
+function requireShape(
+  value: DerNode | undefined,
+  fields: readonly Field[],
+  what: string,
+  tagged?: (element: DerNode) => boolean,
+) {
+  const problem = shapeProblem(value, fields, what, tagged);
   if (problem) throw invalid(problem);
 }
 
-const elementsOf = (value: asn1js.AsnType | undefined): asn1js.AsnType[] =>
-  value instanceof asn1js.Constructed ? value.valueBlock.value : [];
-
 const SEQUENCE = universal(16);
+const SET = universal(17);
 const INTEGER = universal(2);
 const OID = universal(6);
 const OCTET_STRING = universal(4);
+const BOOLEAN = universal(1);
 
 /** RFC 3161 section 2.4.2 TimeStampResp and PKIStatusInfo (RFC 4210). */
 const TIME_STAMP_RESP: Field[] = [
@@ -84,20 +111,56 @@ const PKI_STATUS_INFO: Field[] = [
 /** RFC 5652 sections 3, 5.1, 5.2 and 5.3. */
 const CONTENT_INFO: Field[] = [
   { name: 'contentType', is: OID },
-  { name: 'content', is: context(0) },
+  { name: 'content', is: contextConstructed(0) },
+];
+const SIGNED_DATA: Field[] = [
+  { name: 'version', is: INTEGER },
+  { name: 'digestAlgorithms', is: SET },
+  { name: 'encapContentInfo', is: SEQUENCE },
+  { name: 'certificates', is: contextConstructed(0), optional: true },
+  { name: 'crls', is: contextConstructed(1), optional: true },
+  { name: 'signerInfos', is: SET },
 ];
 const ENCAPSULATED_CONTENT_INFO: Field[] = [
   { name: 'eContentType', is: OID },
-  { name: 'eContent', is: context(0), optional: true },
+  { name: 'eContent', is: contextConstructed(0), optional: true },
 ];
 const SIGNER_INFO: Field[] = [
   { name: 'version', is: INTEGER },
   { name: 'sid', is: (element) => SEQUENCE(element) || context(0)(element) },
   { name: 'digestAlgorithm', is: SEQUENCE },
-  { name: 'signedAttrs', is: context(0), optional: true },
+  { name: 'signedAttrs', is: contextConstructed(0), optional: true },
   { name: 'signatureAlgorithm', is: SEQUENCE },
   { name: 'signature', is: OCTET_STRING },
-  { name: 'unsignedAttrs', is: context(1), optional: true },
+  { name: 'unsignedAttrs', is: contextConstructed(1), optional: true },
+];
+/** RFC 5280 section 4.1.1.2, RFC 5652 section 5.3, RFC 5280 section 4.1.2.9. */
+const ALGORITHM_IDENTIFIER: Field[] = [
+  { name: 'algorithm', is: OID },
+  { name: 'parameters', is: () => true, optional: true },
+];
+const ISSUER_AND_SERIAL_NUMBER: Field[] = [
+  { name: 'issuer', is: SEQUENCE },
+  { name: 'serialNumber', is: INTEGER },
+];
+const ATTRIBUTE: Field[] = [
+  { name: 'attrType', is: OID },
+  { name: 'attrValues', is: SET },
+];
+const EXTENSION: Field[] = [
+  { name: 'extnID', is: OID },
+  { name: 'critical', is: BOOLEAN, optional: true },
+  { name: 'extnValue', is: OCTET_STRING },
+];
+/** RFC 5280 section 5.1 CertificateList, and RFC 5652 section 10.2.1 OtherRevocationInfoFormat. */
+const CERTIFICATE_LIST: Field[] = [
+  { name: 'tbsCertList', is: SEQUENCE },
+  { name: 'signatureAlgorithm', is: SEQUENCE },
+  { name: 'signatureValue', is: universal(3) },
+];
+const OTHER_REVOCATION_INFO_FORMAT: Field[] = [
+  { name: 'otherRevInfoFormat', is: OID },
+  { name: 'otherRevInfo', is: () => true },
 ];
 /** RFC 3161 section 2.4.2 TSTInfo, MessageImprint and Accuracy. */
 const TST_INFO: Field[] = [
@@ -107,10 +170,10 @@ const TST_INFO: Field[] = [
   { name: 'serialNumber', is: INTEGER },
   { name: 'genTime', is: universal(24) },
   { name: 'accuracy', is: SEQUENCE, optional: true },
-  { name: 'ordering', is: universal(1), optional: true },
+  { name: 'ordering', is: BOOLEAN, optional: true },
   { name: 'nonce', is: INTEGER, optional: true },
-  { name: 'tsa', is: context(0), optional: true },
-  { name: 'extensions', is: context(1), optional: true },
+  { name: 'tsa', is: contextConstructed(0), optional: true },
+  { name: 'extensions', is: contextConstructed(1), optional: true },
 ];
 const MESSAGE_IMPRINT: Field[] = [
   { name: 'hashAlgorithm', is: SEQUENCE },
@@ -122,21 +185,38 @@ const ACCURACY: Field[] = [
   { name: 'micros', is: context(1), optional: true },
 ];
 
+/** The OBJECT IDENTIFIER a shape check placed, as dotted text. */
+const oidOf = (node: DerNode | undefined): string => oidText(node?.content ?? Buffer.alloc(0));
+/** The INTEGER a shape check placed. */
+const integerOf = (node: DerNode | undefined): bigint =>
+  integerValue(node?.content ?? Buffer.alloc(0));
+/** The OCTET STRING a shape check placed: primitive (DER has no constructed strings). */
+const octetsOf = (node: DerNode | undefined): Buffer => node?.content ?? Buffer.alloc(0);
+
+/** An AlgorithmIdentifier's OID, after its shape. */
+function algorithmOid(node: DerNode | undefined, what: string): string {
+  requireShape(node, ALGORITHM_IDENTIFIER, what);
+  return oidOf(node?.children[0]);
+}
+
 /**
  * Accuracy's shape, and its millis [0] and micros [1] as DER INTEGERs: implicitly tagged, so the
  * DER walk cannot tell they are INTEGERs (Go's encoding/asn1 refuses them padded too).
  */
-function requireAccuracy(accuracy: asn1js.AsnType) {
+function readAccuracy(accuracy: DerNode): Timestamp['accuracy'] {
   requireShape(accuracy, ACCURACY, 'Accuracy');
-  for (const element of elementsOf(accuracy)) {
-    if (element.idBlock.tagClass !== 3) continue;
-    const name = element.idBlock.tagNumber === 0 ? 'millis' : 'micros';
-    const problem =
-      element instanceof asn1js.Primitive
-        ? integerProblem(element.valueBlock.valueHexView)
-        : 'constructed';
+  const read = { seconds: 0, millis: 0, micros: 0 };
+  for (const element of accuracy.children) {
+    if (element.tagClass !== CONTEXT) {
+      read.seconds = Number(integerOf(element));
+      continue;
+    }
+    const name = element.tagNumber === 0 ? 'millis' : 'micros';
+    const problem = element.constructed ? 'constructed' : integerProblem(element.content);
     if (problem) throw invalid(`the Accuracy's ${name} is not a DER INTEGER: ${problem}`);
+    read[name] = Number(integerOf(element));
   }
+  return read;
 }
 
 /**
@@ -145,9 +225,9 @@ function requireAccuracy(accuracy: asn1js.AsnType) {
  * with a v2 attribute certificate [2]; else 3, the eContentType, TSTInfo, not being id-data); and
  * in place of 3, version 1, which Go's TSA writes (digitorus/pkcs7 always does): its tokens verify.
  */
-function signedDataVersions(signedDataElements: readonly asn1js.AsnType[]): bigint[] {
+function signedDataVersions(signedDataElements: readonly DerNode[]): bigint[] {
   const setOf = (tagNumber: number) =>
-    elementsOf(signedDataElements.find((element) => context(tagNumber)(element)));
+    signedDataElements.find((element) => context(tagNumber)(element))?.children ?? [];
   const certificates = setOf(0);
   if (certificates.some(context(3)) || setOf(1).some(context(1))) return [5n];
   return certificates.some(context(2)) ? [4n] : [3n, 1n];
@@ -158,11 +238,11 @@ function signedDataVersions(signedDataElements: readonly asn1js.AsnType[]): bigi
  * more encoding of the same token.
  */
 function requireVersion(
-  version: asn1js.AsnType | undefined,
+  version: DerNode | undefined,
   accepted: readonly bigint[],
   what: string,
 ): void {
-  const value = version instanceof asn1js.Integer ? version.toBigInt() : undefined;
+  const value = version && INTEGER(version) ? integerOf(version) : undefined;
   if (value === undefined || !accepted.includes(value)) {
     throw invalid(`the ${what} version is ${value ?? 'missing'}, not ${accepted.join(' or ')}`);
   }
@@ -174,7 +254,259 @@ const RESPONSE_OPAQUE: Opaque = (path) => path.length === 2 && path[1] === 1;
 const TOKEN_OPAQUE: Opaque = (path, tag) =>
   path.length === 4 && path[1] === 1 && (tag === 0xa0 || tag === 0xa1);
 
-function fromSchema<T>(build: () => T, what: string): T {
+/**
+ * Parses a TimeStampResp (RFC 3161 section 2.4.2). Only a granted response with one SignedData
+ * over a version 1 TSTInfo and exactly one SignerInfo is a token. No signature or chain check
+ * happens here (see verifyTimestampResponse).
+ */
+export function parseTimestampResponse(tsr: Uint8Array): ParsedToken {
+  const decoded = decodeExactly(tsr, 'response', RESPONSE_OPAQUE);
+  requireShape(decoded, TIME_STAMP_RESP, 'TimeStampResp');
+  const [statusInfo, token] = decoded.children as [DerNode, DerNode | undefined];
+  requireShape(statusInfo, PKI_STATUS_INFO, 'PKIStatusInfo');
+  const [statusNode, ...rest] = statusInfo.children as [DerNode, ...DerNode[]];
+  const status = integerOf(statusNode);
+  // PKIFreeText ::= SEQUENCE SIZE (1..MAX) OF UTF8String (RFC 4210 section 5.1.1).
+  const texts = rest.find(SEQUENCE)?.children ?? [];
+  if (texts.some((text) => !text.is(UNIVERSAL, 12) || text.constructed))
+    throw parseFailure('not a TimeStampResp: its statusString is not a SEQUENCE OF UTF8String');
+  if (status !== 0n) {
+    const failInfo = rest.find(universal(3));
+    throw new VerificationError(
+      'not-granted',
+      status === 1n
+        ? 'the response status is grantedWithMods: only granted tokens are accepted'
+        : `the request is rejected: ${texts.map((text) => text.content.toString('utf8')).join('; ')} (${failInfoText(failInfo?.content.subarray(1))})`,
+    );
+  }
+  if (!token) throw invalid('the granted response carries no timeStampToken');
+  return parseTimestampToken(token.der, 0);
+}
+
+/** Parses a TimeStampToken (a CMS ContentInfo), e.g. one carried in a sigstore bundle. */
+export function parseTimestampToken(token: Uint8Array, status = 0): ParsedToken {
+  try {
+    return readToken(token, status);
+  } catch (error) {
+    // A structure that decodes but holds what its type cannot (an OID cut short ...).
+    if (error instanceof VerificationError) throw error;
+    throw invalid(error instanceof Error ? error.message : String(error));
+  }
+}
+
+function readToken(token: Uint8Array, status: number): ParsedToken {
+  const decoded = decodeExactly(token, 'token', TOKEN_OPAQUE);
+  requireShape(decoded, CONTENT_INFO, 'ContentInfo');
+  const [contentType, content] = decoded.children as [DerNode, DerNode];
+  if (content.children.length !== 1) throw invalid('the ContentInfo content is not one value');
+  const signedDataValue = content.children[0];
+  requireShape(signedDataValue, SIGNED_DATA, 'SignedData');
+  const signedDataElements = signedDataValue!.children;
+  const encapsulatedValue = signedDataElements[2];
+  requireShape(encapsulatedValue, ENCAPSULATED_CONTENT_INFO, 'EncapsulatedContentInfo');
+  const [eContentType, eContent] = encapsulatedValue!.children as [DerNode, DerNode | undefined];
+  if (eContent && eContent.children.length !== 1)
+    throw invalid('the eContent is not one OCTET STRING');
+  requireVersion(signedDataElements[0], signedDataVersions(signedDataElements), 'SignedData');
+  const signerInfoValues = signedDataElements[signedDataElements.length - 1]!.children;
+  for (const signerInfoValue of signerInfoValues) {
+    requireShape(signerInfoValue, SIGNER_INFO, 'SignerInfo');
+    // RFC 5652 section 5.3: 1 with an issuerAndSerialNumber sid, 3 with a subjectKeyIdentifier.
+    const [version, sid] = signerInfoValue.children;
+    requireVersion(version, [sid && SEQUENCE(sid) ? 1n : 3n], 'SignerInfo');
+  }
+  const contentTypeOid = oidOf(contentType);
+  if (contentTypeOid !== VERIFY_OID.signedData) {
+    throw invalid(`token content type is ${contentTypeOid}, not SignedData`);
+  }
+  for (const algorithm of signedDataElements[1]!.children)
+    algorithmOid(algorithm, 'SignedData digestAlgorithm');
+  const certificates = signedDataElements.find(context(0));
+  const crls = signedDataElements.find(context(1));
+  readRevocationInfo(crls);
+  const signerInfos = signerInfoValues.map(readSignerInfo);
+  const eContentTypeOid = oidOf(eContentType);
+  if (eContentTypeOid !== VERIFY_OID.tstInfo) {
+    throw invalid(`encapsulated content type is ${eContentTypeOid}, not TSTInfo`);
+  }
+  const octets = eContent?.children[0];
+  if (!octets || !OCTET_STRING(octets)) throw invalid('the SignedData carries no TSTInfo');
+  const tstInfoDer = Buffer.from(octets.content);
+  const tstInfo = readTstInfo(decodeExactly(tstInfoDer, 'TSTInfo'));
+  if (signerInfos.length !== 1) {
+    throw invalid(`the SignedData has ${signerInfos.length} signers, expected exactly one`);
+  }
+  const signerInfo = signerInfos[0]!;
+
+  const hashAlgorithm = digestByOid(tstInfo.hashAlgorithmOid);
+  if (!hashAlgorithm)
+    throw invalid(`unknown hash algorithm ${tstInfo.hashAlgorithmOid} in the message imprint`);
+  const digestAlgorithm = digestByOid(signerInfo.digestAlgorithmOid);
+  if (!digestAlgorithm)
+    throw invalid(`unknown SignerInfo digest algorithm ${signerInfo.digestAlgorithmOid}`);
+
+  const embedded = (certificates?.children ?? []).map((certificate) => {
+    if (!SEQUENCE(certificate)) throw invalid('the SignedData embeds a non-X.509 certificate');
+    return fromParts(() => viewCertificate(certificate.der), 'embedded certificate');
+  });
+
+  const { fields } = signerInfo;
+  const signingTimeValue = fields.signedAttributes?.find(
+    ({ type }) => type === VERIFY_OID.signingTime,
+  )?.values[0];
+  const timestamp: Timestamp = {
+    status,
+    version: tstInfo.version,
+    policy: tstInfo.policy,
+    hashAlgorithm,
+    hashAlgorithmOid: tstInfo.hashAlgorithmOid,
+    hashedMessage: tstInfo.hashedMessage,
+    serialNumber: tstInfo.serialNumber,
+    genTime: tstInfo.genTime,
+    accuracy: tstInfo.accuracy,
+    ordering: tstInfo.ordering,
+    nonce: tstInfo.nonce,
+    tsaName: tstInfo.tsaName?.text,
+    tsaNameDer: tstInfo.tsaName?.directoryNameDer,
+    extensions: tstInfo.extensions,
+    certificates: embedded,
+    signer: {
+      identifier: signerInfo.sidText,
+      digestAlgorithm,
+      signatureAlgorithmOid: signerInfo.signatureAlgorithmOid,
+      signedAttributes: [],
+      signingTime: signingTimeValue && timeValue(signingTimeValue),
+    },
+    tstInfoDer,
+    tokenDer: Buffer.from(token),
+  };
+  // The signed attributes' readings for people (inspect) go through PKI.js, when asked for.
+  lazily(timestamp.signer, 'signedAttributes', () =>
+    (fields.signedAttributes ?? []).map((attribute) => describeSigned(attribute)),
+  );
+  return {
+    timestamp,
+    signerInfo: fields,
+    signedAttributesDer: signerInfo.signedAttributesDer,
+    signature: signerInfo.signature,
+  };
+}
+
+/**
+ * Defines `key` of `target` as computed on first read, then kept: an enumerable property, so that
+ * spreading or comparing the object reads it as any other.
+ */
+function lazily<T extends object, K extends keyof T>(target: T, key: K, compute: () => T[K]): void {
+  let value: { of: T[K] } | undefined;
+  Object.defineProperty(target, key, {
+    enumerable: true,
+    configurable: true,
+    get: () => (value ??= { of: compute() }).of,
+    set: (of: T[K]) => {
+      value = { of };
+    },
+  });
+}
+
+/** An asn1js tree of DER bytes the reader has already checked. */
+function asn1Value(der: Buffer): asn1js.AsnType {
+  return asn1js.fromBER(der).result;
+}
+
+/**
+ * What PKI.js made of the values seen last, by their kind and DER: a function of those alone, and
+ * every token of a TSA has the same sid and tsa name, whose Names PKI.js reads in several times a
+ * token's signature check. Bounded: the oldest goes first.
+ */
+const recentReadings = new Map<string, unknown>();
+const RECENT_READINGS = 32;
+
+function remembered<T>(kind: string, der: Buffer, read: () => T): T {
+  const key = `${kind}:${der.toString('latin1')}`;
+  if (recentReadings.has(key)) return recentReadings.get(key) as T;
+  const value = read();
+  recentReadings.set(key, value);
+  if (recentReadings.size > RECENT_READINGS)
+    recentReadings.delete(recentReadings.keys().next().value!);
+  return value;
+}
+
+/**
+ * The SignerInfo sid (an IssuerAndSerialNumber, or a [0] subjectKeyIdentifier) as PKI.js reads it,
+ * the issuer Name's RDNs included, and its text; what PKI.js throws is a malformed SignedData.
+ */
+function readSid(der: Buffer): { sid: SignerInfoFields['sid']; text: string } {
+  type Read = { sid: SignerInfoFields['sid']; text: string };
+  const read = remembered('sid', der, () =>
+    fromParts((): Read => {
+      const value = asn1Value(der);
+      if (!(value instanceof asn1js.Sequence)) {
+        const keyIdentifier = Buffer.from((value as asn1js.Primitive).valueBlock.valueHexView);
+        return {
+          sid: { keyIdentifier },
+          text: signerIdentifierText(new pkijs.SignerInfo({ sid: value })),
+        };
+      }
+      const sid = new pkijs.IssuerAndSerialNumber({ schema: value });
+      return {
+        sid: {
+          issuerDer: Buffer.from(sid.issuer.valueBeforeDecode),
+          serialNumber: sid.serialNumber.toBigInt(),
+        },
+        text: signerIdentifierText(new pkijs.SignerInfo({ sid })),
+      };
+    }, 'not a SignedData'),
+  );
+  // Each caller gets its own copy of the bytes.
+  const { sid } = read;
+  return {
+    sid:
+      'issuerDer' in sid
+        ? { issuerDer: Buffer.from(sid.issuerDer), serialNumber: sid.serialNumber }
+        : { keyIdentifier: Buffer.from(sid.keyIdentifier) },
+    text: read.text,
+  };
+}
+
+/**
+ * The TSTInfo tsa GeneralName as PKI.js reads it: its text, and the Name's DER when it is a
+ * directoryName; what PKI.js throws is a malformed TSTInfo.
+ */
+function readTsaName(der: Buffer): { text: string; directoryNameDer: Buffer | undefined } {
+  const read = remembered('tsa', der, () =>
+    fromParts(() => {
+      const name = new pkijs.GeneralName({ schema: asn1Value(der) });
+      return {
+        text: generalNameText(name),
+        directoryNameDer:
+          name.type === 4 && name.value instanceof pkijs.RelativeDistinguishedNames
+            ? Buffer.from(name.value.valueBeforeDecode)
+            : undefined,
+      };
+    }, 'not a TSTInfo'),
+  );
+  return { ...read, directoryNameDer: read.directoryNameDer && Buffer.from(read.directoryNameDer) };
+}
+
+function describeSigned(attribute: AttributeNode): SignedAttribute {
+  const valuesHex = attribute.values.map((value) => value.der.toString('hex'));
+  let description: string;
+  try {
+    description = describeAttribute(
+      new pkijs.Attribute({
+        type: attribute.type,
+        values: attribute.values.map((value) => asn1Value(value.der)),
+      }),
+    );
+  } catch {
+    // A value of a type asn1js cannot encode again (TIME, DATE ...): shown as its DER, as any
+    // value describeAttribute does not read.
+    description = valuesHex.join(', ');
+  }
+  return { oid: attribute.type, name: attributeName(attribute.type), valuesHex, description };
+}
+
+function fromParts<T>(build: () => T, what: string): T {
   try {
     return build();
   } catch (error) {
@@ -184,196 +516,117 @@ function fromSchema<T>(build: () => T, what: string): T {
 }
 
 /**
- * Parses a TimeStampResp (RFC 3161 section 2.4.2) with PKI.js. Only a granted response with one
- * SignedData over a version 1 TSTInfo and exactly one SignerInfo is a token. No signature or
- * chain check happens here (see verifyTimestampResponse).
+ * The crls [1] RevocationInfoChoices, each read by PKI.js as before (a CertificateList, or a [1]
+ * OtherRevocationInfoFormat): nothing here uses them, but a token's CRLs are not taken unread.
+ * Kept by their DER, as every token of a TSA that adds CRLs carries the same ones.
  */
-export function parseTimestampResponse(tsr: Uint8Array): ParsedToken {
-  const decoded = decodeExactly(tsr, 'response', RESPONSE_OPAQUE);
-  requireShape(decoded, TIME_STAMP_RESP, 'TimeStampResp');
-  requireShape(elementsOf(decoded)[0], PKI_STATUS_INFO, 'PKIStatusInfo');
-  const response = fromSchema(
-    () => new pkijs.TimeStampResp({ schema: decoded }),
-    'not a TimeStampResp',
-  );
-  const status = response.status.status;
-  if (status !== 0) {
-    const texts =
-      response.status.statusStrings?.map((text) => text.valueBlock.value).join('; ') ?? '';
-    const failInfo = failInfoText(response.status.failInfo);
-    throw new VerificationError(
-      'not-granted',
-      status === 1
-        ? 'the response status is grantedWithMods: only granted tokens are accepted'
-        : `the request is rejected: ${texts} (${failInfo})`,
+function readRevocationInfo(crls: DerNode | undefined): void {
+  for (const crl of crls?.children ?? []) {
+    if (SEQUENCE(crl)) requireShape(crl, CERTIFICATE_LIST, 'CertificateList');
+    else if (contextConstructed(1)(crl))
+      requireShape(
+        crl,
+        OTHER_REVOCATION_INFO_FORMAT,
+        'OtherRevocationInfoFormat',
+        contextConstructed(1),
+      );
+    else throw invalid('the SignedData crls hold neither a CertificateList nor an other format');
+    remembered('crl', crl.der, () =>
+      fromParts(() => {
+        const value = asn1Value(crl.der);
+        if (SEQUENCE(crl)) return new pkijs.CertificateRevocationList({ schema: value });
+        // As PKI.js reads it: the [1] as a SEQUENCE, in place.
+        value.idBlock.tagClass = 1;
+        value.idBlock.tagNumber = 16;
+        return new pkijs.OtherRevocationInfoFormat({ schema: value });
+      }, 'not a SignedData'),
     );
-  }
-  const token = decoded instanceof asn1js.Sequence ? decoded.valueBlock.value[1] : undefined;
-  if (!response.timeStampToken || !token)
-    throw invalid('the granted response carries no timeStampToken');
-  return parseTimestampToken(Buffer.from(token.valueBeforeDecodeView), status);
-}
-
-/** Parses a TimeStampToken (a CMS ContentInfo), e.g. one carried in a sigstore bundle. */
-export function parseTimestampToken(token: Uint8Array, status = 0): ParsedToken {
-  try {
-    return readToken(token, status);
-  } catch (error) {
-    // PKI.js objects built from odd but decodable ASN.1 can fail in surprising ways.
-    if (error instanceof VerificationError) throw error;
-    throw invalid(error instanceof Error ? error.message : String(error));
   }
 }
 
-function readToken(token: Uint8Array, status: number): ParsedToken {
-  const decoded = decodeExactly(token, 'token', TOKEN_OPAQUE);
-  requireShape(decoded, CONTENT_INFO, 'ContentInfo');
-  const content = elementsOf(decoded)[1];
-  if (elementsOf(content).length !== 1) throw invalid('the ContentInfo content is not one value');
-  const signedDataValue = elementsOf(content)[0];
-  requireShape(signedDataValue, SIGNED_DATA, 'SignedData');
-  const signedDataElements = elementsOf(signedDataValue);
-  const encapsulatedValue = signedDataElements[2];
-  requireShape(encapsulatedValue, ENCAPSULATED_CONTENT_INFO, 'EncapsulatedContentInfo');
-  const eContent = elementsOf(encapsulatedValue)[1];
-  if (eContent && elementsOf(eContent).length !== 1)
-    throw invalid('the eContent is not one OCTET STRING');
-  requireVersion(signedDataElements[0], signedDataVersions(signedDataElements), 'SignedData');
-  for (const signerInfoValue of elementsOf(signedDataElements[signedDataElements.length - 1])) {
-    requireShape(signerInfoValue, SIGNER_INFO, 'SignerInfo');
-    // RFC 5652 section 5.3: 1 with an issuerAndSerialNumber sid, 3 with a subjectKeyIdentifier.
-    const [version, sid] = elementsOf(signerInfoValue);
-    requireVersion(version, [sid && SEQUENCE(sid) ? 1n : 3n], 'SignerInfo');
-  }
-  const contentInfo = fromSchema(
-    () => new pkijs.ContentInfo({ schema: decoded }),
-    'not a ContentInfo',
-  );
-  if (contentInfo.contentType !== VERIFY_OID.signedData) {
-    throw invalid(`token content type is ${contentInfo.contentType}, not SignedData`);
-  }
-  const signedData = fromSchema(
-    () => readSignedData(contentInfo.content as asn1js.Constructed),
-    'not a SignedData',
-  );
-  const encapsulated = signedData.encapContentInfo;
-  if (encapsulated.eContentType !== VERIFY_OID.tstInfo) {
-    throw invalid(`encapsulated content type is ${encapsulated.eContentType}, not TSTInfo`);
-  }
-  if (!(encapsulated.eContent instanceof asn1js.OctetString))
-    throw invalid('the SignedData carries no TSTInfo');
-  const tstInfoDer = Buffer.from(encapsulated.eContent.getValue());
-  const tstInfoValue = decodeExactly(tstInfoDer, 'TSTInfo');
-  requireShape(tstInfoValue, TST_INFO, 'TSTInfo');
-  requireShape(elementsOf(tstInfoValue)[2], MESSAGE_IMPRINT, 'MessageImprint');
-  const accuracy = elementsOf(tstInfoValue).find(
-    (element, index) => index === 5 && SEQUENCE(element),
-  );
-  if (accuracy) requireAccuracy(accuracy);
-  const tstInfo = fromSchema(() => new pkijs.TSTInfo({ schema: tstInfoValue }), 'not a TSTInfo');
-  if (tstInfo.version !== 1) throw invalid(`TSTInfo version is ${tstInfo.version}, expected 1`);
-  if (signedData.signerInfos.length !== 1) {
-    throw invalid(
-      `the SignedData has ${signedData.signerInfos.length} signers, expected exactly one`,
-    );
-  }
-  const signerInfo = signedData.signerInfos[0] as pkijs.SignerInfo;
-
-  const hashAlgorithmOid = tstInfo.messageImprint.hashAlgorithm.algorithmId;
-  const hashAlgorithm = digestByOid(hashAlgorithmOid);
-  if (!hashAlgorithm)
-    throw invalid(`unknown hash algorithm ${hashAlgorithmOid} in the message imprint`);
-  const digestAlgorithm = digestByOid(signerInfo.digestAlgorithm.algorithmId);
-  if (!digestAlgorithm)
-    throw invalid(`unknown SignerInfo digest algorithm ${signerInfo.digestAlgorithm.algorithmId}`);
-
-  const certificates = embeddedCertificates(contentInfo.content).map((der) =>
-    fromSchema(() => viewCertificate(der), 'embedded certificate'),
-  );
-
-  const signedAttributes: SignedAttribute[] = (signerInfo.signedAttrs?.attributes ?? []).map(
-    (attribute) => ({
-      oid: attribute.type,
-      name: attributeName(attribute.type),
-      valuesHex: attribute.values.map((value) => Buffer.from(value.toBER()).toString('hex')),
-      description: describeAttribute(attribute),
-    }),
-  );
-  const signingTimeAttribute = signerInfo.signedAttrs?.attributes.find(
-    (a) => a.type === VERIFY_OID.signingTime,
-  );
-  const signingTimeValue = signingTimeAttribute?.values[0];
-  const tsa = tstInfo.tsa;
-  const tsaNameDer =
-    tsa?.type === 4 && tsa.value instanceof pkijs.RelativeDistinguishedNames
-      ? Buffer.from(tsa.value.valueBeforeDecode)
-      : undefined;
-
-  const timestamp: Timestamp = {
-    status,
-    version: tstInfo.version,
-    policy: tstInfo.policy,
-    hashAlgorithm,
-    hashAlgorithmOid,
-    hashedMessage: Buffer.from(tstInfo.messageImprint.hashedMessage.getValue()),
-    serialNumber: tstInfo.serialNumber.toBigInt(),
-    genTime: tstInfo.genTime,
-    accuracy: tstInfo.accuracy
-      ? {
-          seconds: tstInfo.accuracy.seconds ?? 0,
-          millis: tstInfo.accuracy.millis ?? 0,
-          micros: tstInfo.accuracy.micros ?? 0,
-        }
-      : undefined,
-    ordering: tstInfo.ordering ?? false,
-    nonce: tstInfo.nonce?.toBigInt(),
-    tsaName: tsa ? generalNameText(tsa) : undefined,
-    tsaNameDer,
-    extensions: (tstInfo.extensions ?? []).map((extension) => ({
-      oid: extension.extnID,
-      critical: extension.critical,
-      valueHex: Buffer.from(extension.extnValue.getValue()).toString('hex'),
-    })),
-    certificates,
-    signer: {
-      identifier: signerIdentifierText(signerInfo),
-      digestAlgorithm,
-      signatureAlgorithmOid: signerInfo.signatureAlgorithm.algorithmId,
-      signedAttributes,
-      signingTime:
-        signingTimeValue instanceof asn1js.UTCTime ||
-        signingTimeValue instanceof asn1js.GeneralizedTime
-          ? signingTimeValue.toDate()
-          : undefined,
-    },
-    tstInfoDer,
-    tokenDer: Buffer.from(token),
-  };
+/** The SignerInfo parts verification reads, its shape already checked (SIGNER_INFO). */
+function readSignerInfo(value: DerNode) {
+  const elements = value.children;
+  const [, sidNode, digestAlgorithm] = elements as [DerNode, DerNode, DerNode];
+  if (SEQUENCE(sidNode)) requireShape(sidNode, ISSUER_AND_SERIAL_NUMBER, 'IssuerAndSerialNumber');
+  else if (sidNode.constructed) throw invalid('the SignerInfo subjectKeyIdentifier is constructed');
+  const { sid, text: sidText } = readSid(sidNode.der);
+  const signedAttrs = elements.find((element, index) => index === 3 && context(0)(element));
+  const unsignedAttrs = elements.find(context(1));
+  const signatureAlgorithm = elements[signedAttrs ? 4 : 3]!;
+  const signature = elements[signedAttrs ? 5 : 4]!;
+  const attributes = (set: DerNode | undefined, what: string) =>
+    set?.children.map((attribute) => {
+      requireShape(attribute, ATTRIBUTE, what);
+      const [type, values] = attribute.children as [DerNode, DerNode];
+      return { type: oidOf(type), values: values.children };
+    });
+  attributes(unsignedAttrs, 'unsigned Attribute');
   return {
-    timestamp,
-    signerInfo,
-    signedAttributesDer: signerInfo.signedAttrs
-      ? Buffer.from(signerInfo.signedAttrs.encodedValue)
+    sidText,
+    digestAlgorithmOid: algorithmOid(digestAlgorithm, 'SignerInfo digestAlgorithm'),
+    signatureAlgorithmOid: algorithmOid(signatureAlgorithm, 'SignerInfo signatureAlgorithm'),
+    fields: {
+      sid,
+      signatureAlgorithmDer: signatureAlgorithm.der,
+      signedAttributes: attributes(signedAttrs, 'signed Attribute'),
+    } satisfies SignerInfoFields,
+    // The [0] IMPLICIT SET is signed as a SET (RFC 5652 section 5.4): the same bytes, tag 0x31.
+    signedAttributesDer: signedAttrs
+      ? Buffer.concat([Buffer.of(0x31), signedAttrs.der.subarray(1)])
       : undefined,
-    signature: Buffer.from(signerInfo.signature.getValue()),
+    signature: Buffer.from(signature.content),
   };
 }
 
-/**
- * The certificates [0] IMPLICIT CertificateSet of a SignedData, as the exact bytes received (the
- * ESS certificate hash is over those bytes, not over a re-encoding).
- */
-function embeddedCertificates(signedData: asn1js.AsnType): Buffer[] {
-  if (!(signedData instanceof asn1js.Sequence)) throw invalid('the SignedData is not a SEQUENCE');
-  const set = signedData.valueBlock.value.find(
-    (element) => element.idBlock.tagClass === 3 && element.idBlock.tagNumber === 0,
-  );
-  if (!(set instanceof asn1js.Constructed)) return [];
-  return set.valueBlock.value.map((element) => {
-    if (!(element instanceof asn1js.Sequence))
-      throw invalid('the SignedData embeds a non-X.509 certificate');
-    return Buffer.from(element.valueBeforeDecodeView);
-  });
+/** The TSTInfo's fields, its shapes checked against RFC 3161's definitions. */
+function readTstInfo(value: DerNode) {
+  requireShape(value, TST_INFO, 'TSTInfo');
+  const elements = value.children;
+  const [version, policy, messageImprint, serialNumber, genTime] = elements as [
+    DerNode,
+    DerNode,
+    DerNode,
+    DerNode,
+    DerNode,
+  ];
+  requireShape(messageImprint, MESSAGE_IMPRINT, 'MessageImprint');
+  const [hashAlgorithm, hashedMessage] = messageImprint.children as [DerNode, DerNode];
+  const optional = elements.slice(5);
+  const accuracy = optional.find(SEQUENCE);
+  const ordering = optional.find(BOOLEAN);
+  const nonce = optional.find(INTEGER);
+  const tsa = optional.find(context(0));
+  const extensions = optional.find(context(1));
+  const versionValue = integerOf(version);
+  if (versionValue !== 1n) throw invalid(`TSTInfo version is ${versionValue}, expected 1`);
+  // tsa [0] EXPLICIT GeneralName: one value.
+  if (tsa && (!tsa.constructed || tsa.children.length !== 1))
+    throw invalid('the TSTInfo tsa is not one GeneralName');
+  const tsaName = tsa && readTsaName(tsa.children[0]!.der);
+  const genTimeValue = timeValue(genTime);
+  if (!genTimeValue) throw invalid('the TSTInfo genTime is not a GeneralizedTime');
+  return {
+    version: Number(versionValue),
+    policy: oidOf(policy),
+    hashAlgorithmOid: algorithmOid(hashAlgorithm, 'MessageImprint hashAlgorithm'),
+    hashedMessage: Buffer.from(octetsOf(hashedMessage)),
+    serialNumber: integerOf(serialNumber),
+    genTime: genTimeValue,
+    accuracy: accuracy ? readAccuracy(accuracy) : undefined,
+    ordering: ordering ? ordering.content[0] !== 0 : false,
+    nonce: nonce ? integerOf(nonce) : undefined,
+    tsaName,
+    extensions: (extensions?.children ?? []).map((extension) => {
+      requireShape(extension, EXTENSION, 'Extension');
+      const [extnID, second, third] = extension.children as [DerNode, DerNode, DerNode?];
+      return {
+        oid: oidOf(extnID),
+        critical: third ? second.content[0] !== 0 : false,
+        valueHex: octetsOf(third ?? second).toString('hex'),
+      };
+    }),
+  };
 }
 
 export type { DigestName };

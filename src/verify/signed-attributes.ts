@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { requireAcceptedHash } from './algorithm-policy.js';
+import { timeValue, type DerNode } from './der-node.js';
+import type { AttributeNode } from './parse-response.js';
 import type { CertificateView } from './certificate-view.js';
 import { signatureError, VerificationError } from './errors.js';
 import { digestByOid, VERIFY_OID, type DigestName } from './oids.js';
@@ -13,7 +15,7 @@ import { digestByOid, VERIFY_OID, type DigestName } from './oids.js';
  */
 
 /** The value of the signed attribute of type `oid`, or undefined when absent. */
-export type SingleValue = (oid: string, name: string) => asn1js.AsnType | undefined;
+export type SingleValue = (oid: string, name: string) => DerNode | undefined;
 
 /**
  * The one value of a single-instance signed attribute (contentType, messageDigest, signingTime:
@@ -21,10 +23,10 @@ export type SingleValue = (oid: string, name: string) => asn1js.AsnType | undefi
  * attribute, or one with other than one value, is refused, never read as its first.
  */
 export function singleValue(
-  attributes: readonly pkijs.Attribute[],
+  attributes: readonly AttributeNode[],
   oid: string,
   name: string,
-): asn1js.AsnType | undefined {
+): DerNode | undefined {
   const matches = attributes.filter((attribute) => attribute.type === oid);
   if (matches.length > 1) throw signatureError(`the ${name} attribute appears more than once`);
   const values = matches[0]?.values;
@@ -34,12 +36,12 @@ export function singleValue(
 }
 
 /** signingTime, when present, is a Time (RFC 5652 section 11.3) within the signer's validity. */
-export function checkSigningTime(value: asn1js.AsnType | undefined, signer: CertificateView): void {
+export function checkSigningTime(value: DerNode | undefined, signer: CertificateView): void {
   if (value === undefined) return;
-  if (!(value instanceof asn1js.UTCTime || value instanceof asn1js.GeneralizedTime)) {
+  const at = timeValue(value);
+  if (!at) {
     throw signatureError('the signingTime attribute is not a UTCTime or GeneralizedTime');
   }
-  const at = value.toDate();
   if (at < signer.notBefore || at > signer.notAfter) {
     throw signatureError(
       `the signing time ${at.toISOString()} is outside the signer certificate's validity`,
@@ -94,25 +96,23 @@ export function checkSigningCertificate(single: SingleValue, signer: Certificate
  * certificate signs them), and PKI.js throws a plain Error on a shape it does not expect: every
  * failure is a VerificationError that names the attribute.
  */
-function readEssCertId(value: asn1js.AsnType, name: string): EssCertId {
-  const bytes = value.valueBeforeDecodeView;
-  // A value made rather than decoded has no bytes to know it by: read, never kept.
-  const key =
-    bytes.byteLength > 0
-      ? `${name}:${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')}`
-      : undefined;
-  const known = key === undefined ? undefined : recentEssCertIds.get(key);
+function readEssCertId(value: DerNode, name: string): EssCertId {
+  const key = `${name}:${value.der.toString('latin1')}`;
+  const known = recentEssCertIds.get(key);
   if (known) return known;
   const malformed = (detail?: string) =>
     signatureError(`the ${name} attribute is malformed${detail ? `: ${detail}` : ''}`);
   let read: EssCertId;
   try {
-    read = readEssCertIdFields(value, name === 'signingCertificateV2', malformed);
+    read = readEssCertIdFields(
+      asn1js.fromBER(value.der).result,
+      name === 'signingCertificateV2',
+      malformed,
+    );
   } catch (error) {
     if (error instanceof VerificationError) throw error;
     throw malformed(error instanceof Error ? error.message : String(error));
   }
-  if (key === undefined) return read;
   recentEssCertIds.set(key, read);
   if (recentEssCertIds.size > RECENT_ESS_CERT_IDS)
     recentEssCertIds.delete(recentEssCertIds.keys().next().value!);
@@ -121,7 +121,7 @@ function readEssCertId(value: asn1js.AsnType, name: string): EssCertId {
 
 /**
  * The ESSCertIDs read last, by the attribute's kind and DER: a function of those alone (the value's
- * asn1js tree is decoded from them), and every token of a TSA carries the same one, whose
+ * asn1js tree is decoded from them, when not kept), and every token of a TSA carries the same one, whose
  * GeneralNames cost PKI.js more than the token's signature check to read. Only read ones are kept;
  * checkSigningCertificate only reads them. Bounded: the oldest goes first.
  */

@@ -158,8 +158,9 @@ export async function verifyParsedToken(
 
 /** RFC 3161 section 2.4.2: when present, tsa names the TSA, i.e. the signer certificate's subject. */
 function checkTsaName(timestamp: Timestamp, signer: CertificateView): void {
-  if (timestamp.tsaName === undefined) return;
+  // The DER first: the tsa name's text is read only when it is needed.
   if (timestamp.tsaNameDer?.equals(signer.subjectDer)) return;
+  if (timestamp.tsaName === undefined) return;
   throw new VerificationError(
     'tsa-name',
     `the TSTInfo tsa name "${timestamp.tsaName}" does not match the signer certificate subject "${subjectText(signer)}"`,

@@ -14,8 +14,8 @@ import { VERIFY_OID } from '../../../src/verify/oids.js';
 const attribute = (type: string, value: asn1js.AsnType) =>
   new pkijs.Attribute({ type, values: [value] });
 const octets = (hex: string) => new asn1js.OctetString({ valueHex: Buffer.from(hex, 'hex') });
-const bits = (bytes: number[]) =>
-  new asn1js.BitString({ valueHex: new Uint8Array(bytes).buffer, unusedBits: 0 });
+/** A failInfo BIT STRING's bits, after its unused-bits octet. */
+const bits = (bytes: number[]) => Uint8Array.from(bytes);
 const cn = (value: string) =>
   new pkijs.RelativeDistinguishedNames({
     typesAndValues: [

@@ -226,7 +226,11 @@ describe('the token reader, against asn1js and PKI.js', () => {
           expect(ours, `${firstDifference(ours, oracle)} (${refusal(der)})`).toEqual(oracle);
         },
       ),
-      { numRuns: Number(process.env.RUNS ?? 3000), seed: Number(process.env.SEED ?? 20261206) },
+      // Fixed; TOKEN_READER_RUNS and TOKEN_READER_SEED run more or other edits, by hand.
+      {
+        numRuns: Number(process.env.TOKEN_READER_RUNS ?? 3000),
+        seed: Number(process.env.TOKEN_READER_SEED ?? 20261206),
+      },
     );
     // Edits outside what the readers read (a certificate's signature, the token's signature, a
     // serial's last octet ...) leave readable tokens: both paths are exercised.

@@ -3,15 +3,16 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { logAuditCommand } from '../../../src/cli/timestamp-cli/log-audit-command.js';
-import type { Output } from '../../../src/cli/timestamp-cli/output.js';
 import { formatEntryBundle } from '../../../src/tlog/index.js';
 import { parseTimestampResponse } from '../../../src/verify/parse-response.js';
 import { encodePem } from '../../../src/x509/pem.js';
 import { runCli } from '../../helpers/cli.js';
-import { startLogServer, type LogServer } from '../../helpers/log-server.js';
-import { acceptedRequest, encoderFor, makePki, type Pki } from '../../helpers/pki.js';
+import { auditServedLog } from '../../helpers/log-audit.js';
+import { logAuditCommand } from '../../../src/cli/timestamp-cli/log-audit-command.js';
+import type { Output } from '../../../src/cli/timestamp-cli/output.js';
+import { startLogServer } from '../../helpers/log-server.js';
 import { TestLog } from '../../helpers/tlog-log.js';
+import { acceptedRequest, encoderFor, makePki, type Pki } from '../../helpers/pki.js';
 
 /**
  * log-audit --jobs: the tokens checked on worker threads must establish and report what the
@@ -47,36 +48,12 @@ function tampered(good: Buffer): Buffer {
   return altered;
 }
 
-/**
- * Audits a log of `entries` with `args`: its stdout, or FAILED and the error's message. `serve`
- * changes what the server serves (by path) from what the log holds.
- */
-async function audit(
+/** Audits a log of `entries` signed with the one `logKey`: see auditServedLog. */
+const audit = (
   entries: Uint8Array[],
   args: string[],
   options: { format?: 'default' | 'json'; serve?: Record<string, Uint8Array> } = {},
-): Promise<string> {
-  const log = new TestLog('tsa.example.com/log', logKey);
-  await log.append(...entries);
-  await log.publish();
-  const server: LogServer = await startLogServer(log);
-  for (const [path, body] of Object.entries(options.serve ?? {})) server.overrides.set(path, body);
-  let stdout = '';
-  const output: Output = { stdout: (text) => (stdout += text), stderr: () => undefined };
-  try {
-    await logAuditCommand(
-      () => ({ timestampServer: server.url, format: options.format ?? 'default', timeout: 30_000 }),
-      output,
-    )
-      .exitOverride()
-      .parseAsync([server.url, '--log-key', log.vkey, ...args], { from: 'user' });
-    return stdout;
-  } catch (error) {
-    return `FAILED: ${(error as Error).message}`;
-  } finally {
-    await server.close();
-  }
-}
+): Promise<string> => auditServedLog(entries, args, { ...options, logKey });
 
 /** The audit's outcome with each of `jobs`, which must all be the same: that outcome. */
 async function sameWithJobs(

@@ -2,13 +2,13 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { logAuditCommand } from '../../../src/cli/timestamp-cli/log-audit-command.js';
-import type { Output } from '../../../src/cli/timestamp-cli/output.js';
 import { parseTimestampResponse } from '../../../src/verify/parse-response.js';
 import { encodePem } from '../../../src/x509/pem.js';
-import { startLogServer, type LogServer } from '../../helpers/log-server.js';
-import { acceptedRequest, encoderFor, makePki, type Pki } from '../../helpers/pki.js';
+import { auditServedLog } from '../../helpers/log-audit.js';
+import { logAuditCommand } from '../../../src/cli/timestamp-cli/log-audit-command.js';
+import { startLogServer } from '../../helpers/log-server.js';
 import { TestLog } from '../../helpers/tlog-log.js';
+import { acceptedRequest, encoderFor, makePki, type Pki } from '../../helpers/pki.js';
 
 /**
  * log-audit finds each token's signer certificate by its SignerInfo's sid, among the token's
@@ -31,25 +31,9 @@ async function token(serial: number, certReq: boolean, from = pki): Promise<Buff
   return parseTimestampResponse(response).timestamp.tokenDer;
 }
 
-/** Audits a log of `entries`: its stdout, or the error's message. */
-async function audit(entries: Buffer[], args: string[], format: 'default' | 'json' = 'default') {
-  const log = new TestLog('tsa.example.com/log');
-  await log.append(...entries);
-  await log.publish();
-  const server: LogServer = await startLogServer(log);
-  let stdout = '';
-  const output: Output = { stdout: (text) => (stdout += text), stderr: () => undefined };
-  try {
-    await logAuditCommand(() => ({ timestampServer: server.url, format, timeout: 30_000 }), output)
-      .exitOverride()
-      .parseAsync([server.url, '--log-key', log.vkey, ...args], { from: 'user' });
-    return stdout;
-  } catch (error) {
-    return `FAILED: ${(error as Error).message}`;
-  } finally {
-    await server.close();
-  }
-}
+/** Audits a log of `entries`: its stdout, or FAILED and the error's message. */
+const audit = (entries: Buffer[], args: string[], format: 'default' | 'json' = 'default') =>
+  auditServedLog(entries, args, { format });
 
 beforeAll(async () => {
   pki = await makePki({}, AT);

@@ -1,6 +1,10 @@
 import { InvalidArgumentError } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { MAX_TIMEOUT_MS, parseRequestTimeout } from '../../../src/cli/timestamp-cli/arguments.js';
+import {
+  MAX_TIMEOUT_MS,
+  parseIntegerIn,
+  parseRequestTimeout,
+} from '../../../src/cli/timestamp-cli/arguments.js';
 
 describe('timestamp-cli --timeout', () => {
   it('is whole milliseconds that AbortSignal.timeout takes and honours', () => {
@@ -22,4 +26,21 @@ describe('timestamp-cli --timeout', () => {
         ),
       );
   });
+});
+
+describe('parseIntegerIn (log-audit --jobs)', () => {
+  const jobs = parseIntegerIn(1, 256);
+  it('takes a whole number within the bounds, the bounds included', () => {
+    expect(jobs('1')).toBe(1);
+    expect(jobs('256')).toBe(256);
+    expect(jobs('007')).toBe(7);
+  });
+
+  it.each(['0', '257', '-1', '1.0', '1e2', '0x10', ' 2', '2 ', '', '9999999999999999'])(
+    'refuses "%s", naming the bounds',
+    (value) => {
+      expect(() => jobs(value)).toThrow(InvalidArgumentError);
+      expect(() => jobs(value)).toThrow(`"${value}" is not a whole number from 1 to 256`);
+    },
+  );
 });

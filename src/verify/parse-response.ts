@@ -67,7 +67,9 @@ const invalid = (message: string) =>
  * certificates, hashed as received).
  */
 function decodeExactly(bytes: Uint8Array, what: string, opaque?: Opaque): DerNode {
-  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // A copy: what is read from it (the values a ParsedToken holds) stays as parsed, whatever the
+  // caller does with its bytes afterwards.
+  const buffer = Buffer.from(bytes);
   let decoded: DerNode;
   try {
     decoded = readNode(buffer);

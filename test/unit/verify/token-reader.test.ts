@@ -9,6 +9,7 @@ import * as pkijs from 'pkijs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseTimestampResponse, parseTimestampToken } from '../../../src/verify/parse-response.js';
 import { readNode, type DerNode } from '../../../src/verify/der-node.js';
+import { verifySignerInfo } from '../../../src/verify/cms-signer.js';
 import { VerificationError } from '../../../src/verify/errors.js';
 import { openssl, tempDir } from '../../helpers/openssl.js';
 import { OpensslPki } from '../../helpers/openssl-pki.js';
@@ -183,6 +184,15 @@ describe('the token reader, against asn1js and PKI.js', () => {
       expect(ours, name).toEqual(oracle);
       sidsAgree(der);
     }
+  });
+
+  it("keeps what it read when the caller's bytes change afterwards", () => {
+    const bytes = Buffer.from(tokens[0]!.der);
+    const parsed = parseTimestampToken(bytes);
+    const before = plain(parsed);
+    bytes.fill(0);
+    expect(plain(parsed)).toEqual(before);
+    expect(() => verifySignerInfo(parsed, parsed.timestamp.certificates)).not.toThrow();
   });
 
   it('accepts and refuses the same edited tokens, and reads the accepted ones alike', () => {

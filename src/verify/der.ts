@@ -1,15 +1,16 @@
 import { CONTEXT, UNIVERSAL, type DerNode } from './der-node.js';
 
 /**
- * DER (X.690 section 10) checks for what the verifier parses: asn1js decodes BER, so without them
- * different byte strings verify as the same token.
+ * DER (X.690 section 10) checks for what the verifier parses, and the shapes of its structures:
+ * the reader (der-node.ts) reads BER's definite forms too, so without them different byte strings
+ * would verify as the same token.
  */
 
 /** Whether the TLV at `path` (child indexes from the top value) with identifier octet `tag` is left unwalked. */
 export type Opaque = (path: readonly number[], tag: number) => boolean;
 
 const UNIVERSAL_STRINGS = new Set([3, 4, 12, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30]);
-/** The universal types encoded constructed: EXTERNAL, EMBEDDED PDV, SEQUENCE, SET (X.690 8.18-8.12). */
+/** The universal types whose encoding is constructed: EXTERNAL, EMBEDDED PDV, SEQUENCE, SET. */
 const CONSTRUCTED_TYPES = new Set([8, 11, 16, 17]);
 
 /**
@@ -18,7 +19,8 @@ const CONSTRUCTED_TYPES = new Set([8, 11, 16, 17]);
  * ENUMERATEDs, a BOOLEAN other than 00/FF, a non-empty NULL, BIT STRING padding bits set,
  * GeneralizedTime or UTCTime not in the DER form (Z, no trailing fraction zeros) or with a field
  * out of range (month 13, February 30, hour 24, second 60: see calendarProblem), an OBJECT
- * IDENTIFIER empty, cut short or with a padded subidentifier, end-of-contents octets, a BMPString
+ * IDENTIFIER empty, cut short or with a padded subidentifier, end-of-contents octets, a reserved
+ * universal tag, a primitive type encoded constructed or a SEQUENCE or SET primitive, a BMPString
  * or UniversalString not a whole number of characters. An `opaque`
  * value has its header checked only (embedded certificates are hashed as received).
  */

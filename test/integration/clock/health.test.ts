@@ -5,6 +5,7 @@ import { resolveServeConfig } from '../../../src/config/resolve.js';
 import { startServer } from '../../../src/runtime/serve.js';
 import { reject } from '../../../src/tsp/rejection.js';
 import { openssl, tempDir } from '../../helpers/openssl.js';
+import { replyStatus } from '../../helpers/remote-tsa.js';
 import { answer, silent, SntpResponder, until } from '../../helpers/sntp-responder.js';
 import { createTestServer, silentLogger } from '../../helpers/tsa.js';
 import { ONE_SERVER_SETTINGS } from '../../helpers/clock-settings.js';
@@ -77,13 +78,7 @@ describe('health routes and the clock gate', () => {
     expect(der.statusCode).toBe(503);
     expect(der.headers['retry-after']).toBe('10');
     expect(der.headers['content-type']).toBe('application/timestamp-reply');
-    const text = await openssl([
-      'ts',
-      '-reply',
-      '-in',
-      dir.write('reply.tsr', der.rawPayload),
-      '-text',
-    ]);
+    const text = await replyStatus(der.rawPayload, dir);
     expect(text).toContain('Status: Rejected.');
     expect(text).toContain("the TSA's time source is not available");
     expect(text).toContain(

@@ -15,6 +15,7 @@ import type { AuditRecord } from '../../../src/server/audit-record.js';
 import { RecordError, type GrantedOutcome } from '../../../src/tsp/authority.js';
 import { openAuditFileWith } from '../../helpers/audit-file.js';
 import { openssl, tempDir } from '../../helpers/openssl.js';
+import { replyStatus } from '../../helpers/remote-tsa.js';
 import { childEnvironment } from '../../helpers/process.js';
 import { derSeeds, grantableRequest, SEED_DATA } from '../../helpers/seeds.js';
 import { spawnServer, type SpawnedServer } from '../../helpers/spawn-logged-server.js';
@@ -150,13 +151,7 @@ describe('audit log', () => {
     });
     expect(response.statusCode).toBe(500);
     const dir = scratch();
-    const text = await openssl([
-      'ts',
-      '-reply',
-      '-in',
-      dir.write('r.tsr', response.rawPayload),
-      '-text',
-    ]);
+    const text = await replyStatus(response.rawPayload, dir);
     expect(text).toMatch(/Status: Rejected/);
     expect(text).toMatch(/system failure/i);
   });

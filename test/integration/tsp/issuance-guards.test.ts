@@ -7,6 +7,7 @@ import { LocalKeySigner } from '../../../src/signers/local-key.js';
 import { createMemorySigner } from '../../../src/signers/memory.js';
 import { parseCertificate } from '../../../src/x509/certificate.js';
 import { openssl, tempDir } from '../../helpers/openssl.js';
+import { replyStatus } from '../../helpers/remote-tsa.js';
 import { EXT, OpensslPki, privateKeyUsagePeriodExt } from '../../helpers/openssl-pki.js';
 import { observeCertificateChains } from '../../../src/server/http-metrics.js';
 import { createTestServer } from '../../helpers/tsa.js';
@@ -80,13 +81,7 @@ describe('beyond Go: no tokens while the TSA certificate is expired or not yet v
     expect(refused.statusCode).toBe(500);
     const reason = `TSA certificate "O=test, CN=Short Lived TSA" expired at ${notAfter.toISOString()}`;
     expect(authority.unavailableReason()?.detail).toBe(reason);
-    const text = await openssl([
-      'ts',
-      '-reply',
-      '-in',
-      work.write('refused.tsr', refused.rawPayload),
-      '-text',
-    ]);
+    const text = await replyStatus(refused.rawPayload, work);
     expect(text).toContain('Status: Rejected.');
     expect(text).toContain(reason);
     expect(text).toContain('Failure info: the request cannot be handled due to system failure');
@@ -183,13 +178,7 @@ describe("beyond Go: no tokens outside the TSA key's private key usage period", 
     expect(refused.statusCode).toBe(500);
     const reason = `the private key usage period of TSA certificate "O=test, CN=Key Period TSA" ended at ${keyUsageEnd.toISOString()}`;
     expect(authority.unavailableReason()?.detail).toBe(reason);
-    const text = await openssl([
-      'ts',
-      '-reply',
-      '-in',
-      work.write('period-refused.tsr', refused.rawPayload),
-      '-text',
-    ]);
+    const text = await replyStatus(refused.rawPayload, work);
     expect(text).toContain(reason);
     expect(await gauge()).toBe('timestamp_authority_certificate_chain_valid 0');
 

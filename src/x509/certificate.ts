@@ -104,14 +104,11 @@ export function parseCertificate(der: Uint8Array): Certificate {
         if (pathLen) facts.maxPathLen = Number(integerToBigInt(pathLen.value));
         break;
       }
-      case OID.keyUsage: {
-        // BIT STRING: bit 0 is the most significant bit of the first content octet.
-        const bits = value.value.subarray(1);
-        for (let bit = 0; bit < bits.length * 8 && bit < 9; bit++) {
-          if (((bits[bit >> 3] as number) & (0x80 >> (bit & 7))) !== 0) facts.keyUsage |= 1 << bit;
-        }
+      case OID.keyUsage:
+        // Go reads the nine bits RFC 5280 names.
+        for (const bit of keyUsageBitsSet(extension.value))
+          if (bit < KEY_USAGE_NAMES.length) facts.keyUsage |= 1 << bit;
         break;
-      }
       case OID.extKeyUsage: {
         const reader = new DerSequenceReader(value.value);
         while (!reader.done) facts.extKeyUsage.push(oidToString(reader.next(Tag.OID).value));
@@ -147,6 +144,18 @@ function readExtensions(content: Uint8Array): Extension[] {
     extensions.push({ oid, critical, value: reader.next(Tag.OCTET_STRING).value });
   }
   return extensions;
+}
+
+/**
+ * The bits set among the first sixteen of a keyUsage extension's value (a BIT STRING: bit 0 is
+ * the most significant bit of the first content octet). Sixteen, as OpenSSL reads two octets.
+ */
+export function keyUsageBitsSet(value: Uint8Array): number[] {
+  const octets = readElement(value).value.subarray(1);
+  const set: number[] = [];
+  for (let bit = 0; bit < 16 && bit < octets.length * 8; bit++)
+    if (((octets[bit >> 3] as number) & (0x80 >> (bit & 7))) !== 0) set.push(bit);
+  return set;
 }
 
 /** KeyUsage bit for keyCertSign, numbered as Go's x509.KeyUsageCertSign. */

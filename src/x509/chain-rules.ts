@@ -1,5 +1,4 @@
 import type { KeyObject } from 'node:crypto';
-import { readElement } from '../asn1/der.js';
 import { OID } from '../asn1/oids.js';
 import { CodedError } from '../errors.js';
 import { checkName } from './name-constraints.js';
@@ -9,6 +8,7 @@ import {
   displayName,
   KEY_USAGE_CERT_SIGN,
   KEY_USAGE_NAMES,
+  keyUsageBitsSet,
   parseCertificate,
   type Certificate,
 } from './certificate.js';
@@ -185,7 +185,9 @@ function checkLeafPurpose(leaf: Certificate): void {
   const extension = leaf.extensions.find(({ oid }) => oid === OID.keyUsage);
   if (!extension) return;
   const { keyUsage } = leaf;
-  const unnamed = unnamedKeyUsageBits(extension.value);
+  // RFC 5280 names bits 0 to 8 only, and Go reads those, but OpenSSL reads two octets and refuses
+  // a TSA certificate with any of bits 9 to 15 set (`unsuitable certificate purpose`).
+  const unnamed = keyUsageBitsSet(extension.value).filter((bit) => bit >= KEY_USAGE_NAMES.length);
   if ((keyUsage & TSA_KEY_USAGE) !== 0 && (keyUsage & ~TSA_KEY_USAGE) === 0 && !unnamed.length)
     return;
   const names = [
@@ -198,19 +200,6 @@ function checkLeafPurpose(leaf: Certificate): void {
       'it must allow digitalSignature or nonRepudiation and nothing else, or be absent ' +
       '(openssl ts -verify refuses the tokens of any other: unsuitable certificate purpose)',
   );
-}
-
-/**
- * The bits set among 9 to 15 of a keyUsage BIT STRING (the extension's value): RFC 5280 names
- * bits 0 to 8 only, and Go reads those, but OpenSSL reads two octets and refuses a TSA certificate
- * with any of them set (`unsuitable certificate purpose`).
- */
-function unnamedKeyUsageBits(value: Uint8Array): number[] {
-  const octets = readElement(value).value.subarray(1);
-  const set: number[] = [];
-  for (let bit = 9; bit < 16 && bit < octets.length * 8; bit++)
-    if (((octets[bit >> 3] as number) & (0x80 >> (bit & 7))) !== 0) set.push(bit);
-  return set;
 }
 
 /**

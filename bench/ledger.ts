@@ -9,7 +9,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startPostgres } from '../test/helpers/postgres.js';
+import { ledgerServeFlags, startPostgres } from '../test/helpers/postgres.js';
 import { load } from './http.js';
 import { startTimestampServer, type BenchProcess } from './processes.js';
 import { format } from './stats.js';
@@ -51,16 +51,7 @@ export function ledgerFlags(postgres: {
     keyPath,
     generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }),
   );
-  return [
-    '--ledger-url',
-    postgres.urlWithoutPassword,
-    '--ledger-password-file',
-    postgres.passwordFile,
-    '--ledger-key',
-    keyPath,
-    '--ledger-origin',
-    'bench.example/log',
-  ];
+  return ledgerServeFlags(postgres, keyPath, 'bench.example/log');
 }
 
 export async function benchLedger(

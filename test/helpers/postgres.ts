@@ -204,3 +204,24 @@ export async function startPostgres(options: { fsync?: boolean } = {}): Promise<
     },
   };
 }
+
+/**
+ * The serve flags of a ledger and transparency log in `postgres` (its password from its file),
+ * the log signed with the key at `logKeyPath` under `origin`.
+ */
+export function ledgerServeFlags(
+  postgres: Pick<TestPostgres, 'urlWithoutPassword' | 'passwordFile'>,
+  logKeyPath: string,
+  origin: string,
+): string[] {
+  return [
+    '--ledger-url',
+    postgres.urlWithoutPassword,
+    '--ledger-password-file',
+    postgres.passwordFile,
+    '--ledger-key',
+    logKeyPath,
+    '--ledger-origin',
+    origin,
+  ];
+}

@@ -14,7 +14,7 @@ import { timeStampTokenOf } from '../../../src/tsp/response.js';
 import { decodeResponse } from '../../helpers/decode.js';
 import { buildGoTlog, goTlog, writeGoTlogDir } from '../../helpers/go-tlog.js';
 import { waitUntil } from '../../helpers/poll.js';
-import { startPostgres, type TestPostgres } from '../../helpers/postgres.js';
+import { ledgerServeFlags, startPostgres, type TestPostgres } from '../../helpers/postgres.js';
 import { encodeRequest } from '../../helpers/requests.js';
 import { spawnServer, type SpawnedServer } from '../../helpers/spawn-server.js';
 
@@ -44,14 +44,7 @@ afterAll(async () => {
 
 async function start(): Promise<SpawnedServer> {
   const server = await spawnServer([
-    '--ledger-url',
-    postgres.urlWithoutPassword,
-    '--ledger-password-file',
-    postgres.passwordFile,
-    '--ledger-key',
-    keyPath,
-    '--ledger-origin',
-    ORIGIN,
+    ...ledgerServeFlags(postgres, keyPath, ORIGIN),
     '--ledger-checkpoint-interval',
     '200ms',
     // Anchoring tokens would be entries too (they have their own test): counts stay exact.

@@ -3,6 +3,7 @@ import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { VERIFY_OID } from './oids.js';
 import { DecodeError } from './errors.js';
+import { RecentByBytes } from './recent.js';
 
 /** What the verifier needs to know about one certificate, read with PKI.js and Node. */
 export interface CertificateView {
@@ -60,18 +61,11 @@ const KEY_USAGE_BITS = [
  * (copyView), so that a caller changing its view cannot change another's. Bounded: the oldest
  * goes first.
  */
-const recentViews = new Map<string, CertificateView>();
-const RECENT_VIEWS = 32;
+const recentViews = new RecentByBytes<CertificateView>(32);
 
 /** Parses one DER certificate; throws (Node's error or a DecodeError) on anything that is not one. */
 export function viewCertificate(der: Uint8Array): CertificateView {
-  const key = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('latin1');
-  const known = recentViews.get(key);
-  if (known) return copyView(known);
-  const view = parseView(der);
-  recentViews.set(key, copyView(view));
-  if (recentViews.size > RECENT_VIEWS) recentViews.delete(recentViews.keys().next().value!);
-  return view;
+  return copyView(recentViews.get(der, () => parseView(der)));
 }
 
 /**

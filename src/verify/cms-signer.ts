@@ -3,6 +3,7 @@ import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { oidText, UNIVERSAL } from './der-node.js';
 import { signatureError, VerificationError } from './errors.js';
+import { RecentByBytes } from './recent.js';
 import type { CertificateView } from './certificate-view.js';
 import { certificateKeyProblem, pssParameters, requireAcceptedHash } from './algorithm-policy.js';
 import { checkSigningCertificate, checkSigningTime, singleValue } from './signed-attributes.js';
@@ -159,20 +160,13 @@ function designates({ sid }: SignerInfoFields, certificate: CertificateView): bo
  * batch of tokens (log-audit) names the same certificate by key identifier. Bounded: the oldest
  * goes first. Callers get their own copy.
  */
-const recentKeyIdentifiers = new Map<string, Buffer | undefined>();
-const RECENT_KEY_IDENTIFIERS = 32;
+const recentKeyIdentifiers = new RecentByBytes<Buffer | undefined>(32);
 
 function subjectKeyIdentifierOf(certificate: CertificateView): Buffer | undefined {
-  const key = certificate.der.toString('latin1');
-  if (recentKeyIdentifiers.has(key)) {
-    const known = recentKeyIdentifiers.get(key);
-    return known && Buffer.from(known);
-  }
-  const identifier = readSubjectKeyIdentifier(certificate.der);
-  recentKeyIdentifiers.set(key, identifier && Buffer.from(identifier));
-  if (recentKeyIdentifiers.size > RECENT_KEY_IDENTIFIERS)
-    recentKeyIdentifiers.delete(recentKeyIdentifiers.keys().next().value!);
-  return identifier;
+  const known = recentKeyIdentifiers.get(certificate.der, () =>
+    readSubjectKeyIdentifier(certificate.der),
+  );
+  return known && Buffer.from(known);
 }
 
 function readSubjectKeyIdentifier(der: Buffer): Buffer | undefined {

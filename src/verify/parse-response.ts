@@ -29,6 +29,7 @@ import {
   type DerNode,
 } from './der-node.js';
 import { digestByOid, VERIFY_OID, type DigestName } from './oids.js';
+import { RecentByBytes } from './recent.js';
 import type { SignedAttribute, Timestamp } from './timestamp.js';
 
 /** One attribute of a SignerInfo (RFC 5652 section 5.3): its type and values, as DER. */
@@ -420,17 +421,10 @@ function asn1Value(der: Buffer): asn1js.AsnType {
  * every token of a TSA has the same sid and tsa name, whose Names PKI.js reads in several times a
  * token's signature check. Bounded: the oldest goes first.
  */
-const recentReadings = new Map<string, unknown>();
-const RECENT_READINGS = 32;
+const recentReadings = new RecentByBytes<unknown>(32);
 
 function remembered<T>(kind: string, der: Buffer, read: () => T): T {
-  const key = `${kind}:${der.toString('latin1')}`;
-  if (recentReadings.has(key)) return recentReadings.get(key) as T;
-  const value = read();
-  recentReadings.set(key, value);
-  if (recentReadings.size > RECENT_READINGS)
-    recentReadings.delete(recentReadings.keys().next().value!);
-  return value;
+  return recentReadings.get(der, read, kind) as T;
 }
 
 /**

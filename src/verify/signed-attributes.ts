@@ -3,6 +3,7 @@ import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { requireAcceptedHash } from './algorithm-policy.js';
 import { timeValue, type DerNode } from './der-node.js';
+import { RecentByBytes } from './recent.js';
 import type { AttributeNode } from './parse-response.js';
 import type { CertificateView } from './certificate-view.js';
 import { signatureError, VerificationError } from './errors.js';
@@ -97,26 +98,24 @@ export function checkSigningCertificate(single: SingleValue, signer: Certificate
  * failure is a VerificationError that names the attribute.
  */
 function readEssCertId(value: DerNode, name: string): EssCertId {
-  const key = `${name}:${value.der.toString('latin1')}`;
-  const known = recentEssCertIds.get(key);
-  if (known) return known;
   const malformed = (detail?: string) =>
     signatureError(`the ${name} attribute is malformed${detail ? `: ${detail}` : ''}`);
-  let read: EssCertId;
-  try {
-    read = readEssCertIdFields(
-      asn1js.fromBER(value.der).result,
-      name === 'signingCertificateV2',
-      malformed,
-    );
-  } catch (error) {
-    if (error instanceof VerificationError) throw error;
-    throw malformed(error instanceof Error ? error.message : String(error));
-  }
-  recentEssCertIds.set(key, read);
-  if (recentEssCertIds.size > RECENT_ESS_CERT_IDS)
-    recentEssCertIds.delete(recentEssCertIds.keys().next().value!);
-  return read;
+  return recentEssCertIds.get(
+    value.der,
+    () => {
+      try {
+        return readEssCertIdFields(
+          asn1js.fromBER(value.der).result,
+          name === 'signingCertificateV2',
+          malformed,
+        );
+      } catch (error) {
+        if (error instanceof VerificationError) throw error;
+        throw malformed(error instanceof Error ? error.message : String(error));
+      }
+    },
+    name,
+  );
 }
 
 /**
@@ -125,8 +124,7 @@ function readEssCertId(value: DerNode, name: string): EssCertId {
  * GeneralNames cost PKI.js more than the token's signature check to read. Only read ones are kept;
  * checkSigningCertificate only reads them. Bounded: the oldest goes first.
  */
-const recentEssCertIds = new Map<string, EssCertId>();
-const RECENT_ESS_CERT_IDS = 16;
+const recentEssCertIds = new RecentByBytes<EssCertId>(16);
 
 function readEssCertIdFields(
   signingCertificate: asn1js.AsnType,

@@ -35,6 +35,7 @@ import {
   type LogKeyArgument,
 } from './log-client.js';
 import { MAX_TEXT_FILE_BYTES, readFileCapped } from './read-body.js';
+import { SerialNumberSet } from './serial-number-set.js';
 import { CliError, type Output } from './output.js';
 import { terminalJson, terminalText } from '../terminal-text.js';
 import {
@@ -338,7 +339,7 @@ async function readChain(chainFile: string | undefined): Promise<Buffer[] | unde
  * count of unchecked tokens and the first failure are the same either way.
  */
 class TokenChecker {
-  private readonly serials = new Map<bigint, number>();
+  private readonly serials = new SerialNumberSet();
   /** Entries whose signer certificate is not embedded, counted without --chain. */
   unchecked = 0;
   private readonly local: TokenCheck | undefined;
@@ -399,13 +400,12 @@ class TokenChecker {
 
   private record(index: number, { serial, unchecked }: TokenVerdict): void {
     if (unchecked) this.unchecked++;
-    const earlier = this.serials.get(serial);
+    const earlier = this.serials.add(serial, index);
     if (earlier !== undefined)
       throw new CliError(
         'VERIFICATION_FAILED',
         `entries ${earlier} and ${index} have the same serial number 0x${serial.toString(16)}`,
       );
-    this.serials.set(serial, index);
   }
 }
 

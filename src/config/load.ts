@@ -56,9 +56,10 @@ function environmentOverrides(file: ConfigLayer, environment: ConfigLayer): stri
     .filter(([name]) => file.values[name] !== undefined && environment.values[name] !== undefined)
     .map(([name, spec]) => {
       const variable = environment.nameOf?.(spec) ?? spec.flag;
-      const what = spec.secret
-        ? `${variable} overrides ${spec.flag} of ${file.source} (values not shown: secret)`
-        : `${variable}=${JSON.stringify(environment.values[name])} overrides ${spec.flag}: ${JSON.stringify(file.values[name])} of ${file.source}`;
+      const what =
+        spec.secret || spec.secretFile
+          ? `${variable} overrides ${spec.flag} of ${file.source} (values not shown: secret)`
+          : `${variable}=${JSON.stringify(environment.values[name])} overrides ${spec.flag}: ${JSON.stringify(file.values[name])} of ${file.source}`;
       return `environment variable ${what}: the environment wins over a config file; unset ${variable} to use the file's`;
     });
 }

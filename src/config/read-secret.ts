@@ -4,7 +4,7 @@ import { ConfigError } from './config-error.js';
 /**
  * A secret given either inline (`--x`) or as a file (`--x-file`, e.g. a mounted Kubernetes Secret,
  * so it never shows in `ps`). One trailing newline is dropped: `echo secret > file` adds it.
- * Errors name the flags, never the value.
+ * Errors name the flags, never the values (not even the file's name: see option-spec.ts, secretFile).
  */
 export async function readSecret(inline: string, filePath: string, flag: string): Promise<string> {
   if (inline !== '' && filePath !== '') {
@@ -17,7 +17,8 @@ export async function readSecret(inline: string, filePath: string, flag: string)
   } catch (error) {
     throw new ConfigError(
       'SECRET_UNREADABLE',
-      `reading --${flag}-file ${filePath}: ${(error as NodeJS.ErrnoException).code ?? 'failed'}`,
+      // Not the value: it may be the secret itself, set where its file belongs.
+      `reading --${flag}-file (the file it names): ${(error as NodeJS.ErrnoException).code ?? 'failed'}`,
       { cause: error },
     );
   }

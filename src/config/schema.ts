@@ -128,6 +128,7 @@ export const SERVE_OPTIONS = {
   }),
   fileSignerKeyPath: option({
     flag: 'file-signer-key-path',
+    secretFile: true,
     kind: 'string',
     default: '',
     description:
@@ -142,6 +143,7 @@ export const SERVE_OPTIONS = {
   }),
   fileSignerPasswdFile: option({
     flag: 'file-signer-passwd-file',
+    secretFile: true,
     kind: 'string',
     default: '',
     description: 'file holding the file signer key password, e.g. a mounted Kubernetes Secret',
@@ -154,6 +156,7 @@ export const SERVE_OPTIONS = {
   }),
   tinkKeysetPath: option({
     flag: 'tink-keyset-path',
+    secretFile: true,
     kind: 'string',
     default: '',
     description: 'KMS-encrypted Tink keyset (JSON or binary) written by tinkey',
@@ -167,6 +170,7 @@ export const SERVE_OPTIONS = {
   }),
   tinkHcvaultTokenFile: option({
     flag: 'tink-hcvault-token-file',
+    secretFile: true,
     kind: 'string',
     default: '',
     description: 'file holding the Vault token for an hcvault:// Tink KEK',
@@ -322,6 +326,7 @@ export const SERVE_OPTIONS = {
   }),
   ledgerPasswordFile: option({
     flag: 'ledger-password-file',
+    secretFile: true,
     kind: 'string',
     default: '',
     description: "file holding the ledger database user's password (instead of one in the URL)",
@@ -449,6 +454,7 @@ export const SERVE_OPTIONS = {
   }),
   tlsKey: option({
     flag: 'tls-key',
+    secretFile: true,
     kind: 'string',
     default: '',
     env: ['TLS_PRIVATE_KEY'],

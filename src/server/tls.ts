@@ -41,12 +41,28 @@ function readPem(path: string, what: string): Buffer {
 }
 
 /**
+ * The key file: an error names the flag, not the value, which may be the key itself pasted where
+ * its path belongs (option-spec.ts, secretFile).
+ */
+function readKeyPem(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw new ServerError(
+      'TLS_FILE_UNREADABLE',
+      `cannot read TLS key --tls-key (the file it names): ${(error as NodeJS.ErrnoException).code ?? 'failed'}`,
+      { cause: error },
+    );
+  }
+}
+
+/**
  * Reads and checks the listener's certificate, key and client CAs; fails start-up on any problem.
  * That both the certificate and the key are given is a config rule (config/rules.ts).
  */
 export function loadTlsMaterial(config: ServeConfig): TlsMaterial {
   const cert = readPem(config.tlsCertificate, 'TLS certificate');
-  const key = readPem(config.tlsKey, 'TLS key');
+  const key = readKeyPem(config.tlsKey);
   let certificate: X509Certificate;
   try {
     certificate = new X509Certificate(cert);

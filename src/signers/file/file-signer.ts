@@ -25,23 +25,36 @@ export async function createFileSigner(options: FileSignerOptions): Promise<Loca
       'OPTION_MISSING',
       'file: --file-signer-key-path is required with --timestamp-signer=file',
     );
+  let file: Buffer;
+  try {
+    file = await readKeyFile(keyPath);
+  } catch (error) {
+    // Not opened, the value is not shown: it may be the key itself pasted where its path belongs
+    // (option-spec.ts, secretFile). Opened and too large, it is a file: named.
+    if (error instanceof SignerError)
+      throw new SignerError(error.code, `file: reading key path ${keyPath}: ${error.message}`, {
+        cause: error,
+      });
+    throw new SignerError(
+      'KEY_UNREADABLE',
+      `file: reading key path --file-signer-key-path (the file it names): ${(error as NodeJS.ErrnoException).code ?? 'failed'}`,
+      { cause: error },
+    );
+  }
   let key;
   try {
-    const file = await readKeyFile(keyPath);
-    try {
-      key = await parsePrivateKeyPem(file.toString('utf8'), options.password);
-    } finally {
-      file.fill(0);
-    }
+    key = await parsePrivateKeyPem(file.toString('utf8'), options.password);
   } catch (error) {
-    // A system error says its errno code; our own errors say their message and keep their code
-    // (a wrong password is DECRYPTION_FAILED and a missing one KEY_ENCRYPTED, not an unreadable file).
+    // Our own errors say their message and keep their code (a wrong password is
+    // DECRYPTION_FAILED and a missing one KEY_ENCRYPTED, not an unreadable file).
     const reason =
       error instanceof CodedError
         ? error.message
         : ((error as NodeJS.ErrnoException).code ?? (error as Error).message);
     const code = error instanceof SignerError ? error.code : 'KEY_UNREADABLE';
     throw new SignerError(code, `file: reading key path ${keyPath}: ${reason}`, { cause: error });
+  } finally {
+    file.fill(0);
   }
   const loose = await looseKeyFilePermissions(keyPath);
   if (loose) options.warn(loose);

@@ -49,7 +49,10 @@ export async function createTinkSigner(options: TinkSignerOptions): Promise<Loca
       error instanceof CodedError
         ? error.message
         : ((error as NodeJS.ErrnoException).code ?? 'failed');
-    throw new SignerError('KEY_UNREADABLE', `tink: reading keyset ${keysetPath}: ${reason}`, {
+    // Not opened: the value is not shown, it may be the keyset itself (option-spec.ts, secretFile).
+    const named =
+      error instanceof CodedError ? keysetPath : '--tink-keyset-path (the file it names)';
+    throw new SignerError('KEY_UNREADABLE', `tink: reading keyset ${named}: ${reason}`, {
       cause: error,
     });
   }

@@ -199,7 +199,7 @@ describe('file signer: key formats made by openssl', () => {
       `file: reading key path ${certificateOnly}: unknown private key PEM file type: CERTIFICATE`,
     );
     await expect(load(work.path('missing.pem'))).rejects.toThrow(
-      `file: reading key path ${work.path('missing.pem')}: ENOENT`,
+      'file: reading key path --file-signer-key-path (the file it names): ENOENT',
     );
     const garbage = work.write('garbage.pem', 'hello');
     await expect(load(garbage)).rejects.toThrow('PEM decoding failed');

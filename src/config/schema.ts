@@ -423,7 +423,8 @@ export const SERVE_OPTIONS = {
     kind: 'duration',
     default: 620_000,
     max: MAX_TIMEOUT_MS,
-    description: 'keep-alive idle timeout (above the 600 s of cloud load balancers; at most 24h)',
+    description:
+      'keep-alive idle timeout (above the 600 s of cloud load balancers; 0: --read-timeout, as Go; at most 24h)',
   }),
   gracefulTimeout: option({
     flag: 'graceful-timeout',

@@ -5,6 +5,7 @@ import { Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ServeConfig } from '../config/schema.js';
 import { closeInactiveConnections } from './inactive-connections.js';
+import { idleTimeout } from './transport.js';
 
 interface HttpServerLimits {
   requestTimeout?: number;
@@ -27,7 +28,7 @@ export function applyConnectionLimits(server: Server, config: ServeConfig): void
   const limits = server as Server & HttpServerLimits;
   limits.requestTimeout = config.readTimeout;
   limits.headersTimeout = Math.min(config.readTimeout, 60_000) || 60_000;
-  limits.keepAliveTimeout = config.cleanupTimeout;
+  limits.keepAliveTimeout = idleTimeout(config);
   limits.maxHeaderSize = config.maxHeaderSize;
   limits.connectionsCheckingInterval = 1_000;
   limits.setTimeout?.(config.writeTimeout);

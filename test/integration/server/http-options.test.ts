@@ -131,6 +131,14 @@ describe('listener limits', () => {
     );
   });
 
+  it('--cleanup-timeout 0 means --read-timeout, as Go’s IdleTimeout 0 means ReadTimeout', async () => {
+    // Node's keepAliveTimeout 0 alone would keep idle connections open for ever.
+    const zero = await start({ cleanupTimeout: '0s', readTimeout: '45s' });
+    expect(await raw(zero.url, 'GET /ping HTTP/1.1\r\nHost: x\r\n\r\n')).toContain(
+      'Keep-Alive: timeout=45',
+    );
+  });
+
   it('refuses headers larger than --max-header-size with 431', async () => {
     const server = await start({ maxHeaderSize: '1KiB' });
     const small = await raw(

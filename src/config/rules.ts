@@ -4,6 +4,7 @@ import { QC_STATEMENTS_NEVER_ACCEPTED } from '../tsp/extension-policy.js';
 import { parseAccuracy } from './accuracy.js';
 import { ConfigError } from './config-error.js';
 import { formatDuration } from './duration.js';
+import { checkRequestIdHeaderName, checkTrustedProxies } from './http-names.js';
 import type { OptionSpec } from './option-spec.js';
 import { checkDottedOid } from './profiles.js';
 import { SERVE_OPTIONS, type ServeConfig } from './schema.js';
@@ -65,6 +66,8 @@ export function checkServeConfig(config: ServeConfig): string[] {
     );
   }
   checkListenerPorts(config);
+  checkRequestIdHeaderName(config);
+  checkTrustedProxies(config);
   checkOidOptions(config);
   checkProfiles(config);
   checkQualified(config);

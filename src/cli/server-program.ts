@@ -53,6 +53,26 @@ const program = new Command('timestamp-server')
 for (const spec of serveOptions) program.addOption(flagFor(spec).hideHelp());
 program.addOption(new Option('--config <path>').hideHelp());
 
+/**
+ * The flags given before `serve` and after it, as pflag reads a persistent flag given twice: the
+ * last value wins (serve's), and a list's values add up. Commander's optsWithGlobals let the first
+ * win: `--port 7000 serve --port 8000` served on 7000.
+ */
+function mergedFlags(
+  before: Record<string, unknown>,
+  after: Record<string, unknown>,
+): Record<string, unknown> {
+  const merged = { ...before };
+  for (const [name, value] of Object.entries(after)) {
+    if (value === undefined) continue;
+    const earlier = merged[name];
+    const list = SERVE_OPTIONS[name as ServeOptionName]?.kind === 'list';
+    merged[name] =
+      list && Array.isArray(earlier) ? [...(earlier as unknown[]), ...(value as unknown[])] : value;
+  }
+  return merged;
+}
+
 const serve = program.command('serve').description('start the HTTP server');
 for (const spec of serveOptions) serve.addOption(flagFor(spec));
 serve
@@ -64,7 +84,7 @@ serve
 serve.action(async (_options: unknown, command: Command) => {
   // A worker serves the primary's configuration (sent over IPC), never a reading of its own.
   if (isClusterWorker()) return runWorker();
-  const flags = command.optsWithGlobals<Record<string, unknown>>();
+  const flags = mergedFlags(program.opts(), command.opts());
   let config;
   let configFile;
   let workers;

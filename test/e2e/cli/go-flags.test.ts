@@ -118,6 +118,33 @@ describe('the Go server flags', () => {
     });
   });
 
+  it('a flag given before serve and after it: the last wins, and a list adds up, as pflag', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const printed = await printConfig([
+      '--port',
+      '7000',
+      '--disable-ntp-monitoring',
+      `--config=${dir.write('a.yaml', 'log-level: warn\n')}`,
+      '--accepted-policy-oids',
+      '1.2.3',
+      'serve',
+      '--port',
+      '8000',
+      '--disable-ntp-monitoring=false',
+      `--config=${dir.write('b.yaml', 'log-level: error\n')}`,
+      '--accepted-policy-oids',
+      '1.2.4',
+      '--print-config',
+    ]);
+    expect(printed).toMatchObject({
+      port: 8000,
+      'disable-ntp-monitoring': false,
+      'log-level': 'error',
+      'accepted-policy-oids': ['1.2.3', '1.2.4'],
+    });
+  });
+
   it('reads Go-only options and aliases from the environment like the others', () => {
     const { config, warnings } = loadServeConfig({
       flags: {},

@@ -135,6 +135,22 @@ describe('configuration layers', () => {
       new ConfigError('INVALID_VALUE', 'invalid value for --max-header-size: "lots"'),
     );
   });
+
+  it('bounds --max-header-size: 0 refused every HTTP/2 request, 10GB meant no limit', () => {
+    expect(resolveServeConfig({ maxHeaderSize: '1KiB' }).maxHeaderSize).toBe(1024);
+    expect(resolveServeConfig({ maxHeaderSize: '64MiB' }).maxHeaderSize).toBe(64 * 1024 * 1024);
+    for (const [value, bound] of [
+      ['0', 'at least 1024'],
+      ['1000', 'at least 1024'],
+      ['10GB', 'at most 67108864'],
+    ])
+      expect(() => resolveServeConfig({ maxHeaderSize: value })).toThrow(
+        new ConfigError(
+          'INVALID_VALUE',
+          `invalid value for --max-header-size: "${value}" (${bound})`,
+        ),
+      );
+  });
 });
 
 describe('value kinds', () => {

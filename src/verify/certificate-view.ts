@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
+import { readNode } from './der-node.js';
 import { VERIFY_OID } from './oids.js';
 import { DecodeError } from './errors.js';
 import { RecentByBytes } from './recent.js';
@@ -18,6 +19,8 @@ export interface CertificateView {
   /** The issuer's signature algorithm on this certificate (RFC 5280 section 4.1.1.2). */
   signatureAlgorithm: pkijs.AlgorithmIdentifier;
   subjectCommonName: string | undefined;
+  /** The X.509 version, as Go's Certificate.Version: 1, 2 or 3. */
+  version: number;
   /** basicConstraints cA; false when the extension is absent. */
   isCA: boolean;
   pathLenConstraint: number | undefined;
@@ -27,6 +30,8 @@ export interface CertificateView {
   extendedKeyUsage: { purposes: string[]; critical: boolean } | undefined;
   /** OIDs of critical extensions this verifier does not process. */
   unhandledCriticalExtensions: string[];
+  /** The subjectAltName's GeneralNames, each as its DER; empty without the extension. */
+  subjectAltNames: Buffer[];
 }
 
 const HANDLED_EXTENSIONS = new Set<string>([
@@ -107,15 +112,23 @@ function parseView(der: Uint8Array): CertificateView {
     notAfter: certificate.notAfter.value,
     signatureAlgorithm: certificate.signatureAlgorithm,
     subjectCommonName: commonNameOf(certificate.subject),
+    version: certificate.version + 1,
     isCA: false,
     pathLenConstraint: undefined,
     keyUsage: undefined,
     extendedKeyUsage: undefined,
     unhandledCriticalExtensions: [],
+    subjectAltNames: [],
   };
   for (const extension of certificate.extensions ?? []) {
     const value = asn1js.fromBER(extension.extnValue.getValue()).result;
     switch (extension.extnID) {
+      case VERIFY_OID.subjectAltName:
+        // GeneralNames ::= SEQUENCE OF GeneralName
+        view.subjectAltNames = readNode(Buffer.from(extension.extnValue.getValue())).children.map(
+          (name) => Buffer.from(name.der),
+        );
+        break;
       case VERIFY_OID.basicConstraints: {
         const constraints = new pkijs.BasicConstraints({ schema: value });
         view.isCA = constraints.cA;

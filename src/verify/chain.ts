@@ -60,11 +60,12 @@ export function buildChains(leaf: CertificateView, options: ChainOptions): Chain
       criticalExtensionProblem(current) ??
       weakKeyProblem(current);
     if (problem) return fail(problem);
+    const root = isRoot(current);
     if (path.length > 1) {
-      const caProblem = issuerProblem(current, path.length - 2);
+      const caProblem = issuerProblem(current, path.length - 2, root);
       if (caProblem) return fail(caProblem);
     }
-    if (isRoot(current)) {
+    if (root) {
       result.chains.push(path);
       if (path.slice(1).every(allowsTimestamping)) result.timestampingChains.push(path);
       return;
@@ -186,9 +187,18 @@ function criticalExtensionProblem(certificate: CertificateView): string | undefi
     : undefined;
 }
 
-/** `below` is the number of CA certificates between this issuer and the leaf. */
-function issuerProblem(issuer: CertificateView, below: number): string | undefined {
-  if (!issuer.isCA)
+/**
+ * `below` is the number of CA certificates between this issuer and the leaf. A version 1 trust
+ * anchor has no basicConstraints and is a CA all the same: Go's CheckSignatureFrom lets a v1
+ * parent sign (its Verify asks IsCA of intermediates only), and OpenSSL takes a self-signed v1
+ * certificate for a CA; `openssl x509 -req -signkey` still makes such roots.
+ */
+function issuerProblem(
+  issuer: CertificateView,
+  below: number,
+  trustAnchor: boolean,
+): string | undefined {
+  if (!issuer.isCA && !(trustAnchor && issuer.version === 1))
     return `x509: "${subjectText(issuer)}" is not a CA certificate but issued another certificate`;
   if (issuer.keyUsage && !issuer.keyUsage.has('keyCertSign')) {
     return `x509: "${subjectText(issuer)}" may not sign certificates (keyUsage lacks keyCertSign)`;

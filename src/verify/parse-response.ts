@@ -371,6 +371,7 @@ function readToken(token: Uint8Array, status: number): ParsedToken {
     nonce: tstInfo.nonce,
     tsaName: tstInfo.tsaName?.text,
     tsaNameDer: tstInfo.tsaName?.directoryNameDer,
+    tsaGeneralNameDer: tstInfo.tsaName?.der,
     extensions: tstInfo.extensions,
     certificates: embedded,
     signer: {
@@ -599,7 +600,10 @@ function readTstInfo(value: DerNode) {
   // tsa [0] EXPLICIT GeneralName: one value.
   if (tsa && (!tsa.constructed || tsa.children.length !== 1))
     throw invalid('the TSTInfo tsa is not one GeneralName');
-  const tsaName = tsa && readTsaName(tsa.children[0]!.der);
+  const tsaName = tsa && {
+    ...readTsaName(tsa.children[0]!.der),
+    der: Buffer.from(tsa.children[0]!.der),
+  };
   const genTimeValue = timeValue(genTime);
   if (!genTimeValue) throw invalid('the TSTInfo genTime is not a GeneralizedTime');
   return {

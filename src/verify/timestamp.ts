@@ -36,6 +36,8 @@ export interface Timestamp {
   /** TSTInfo tsa name as text, and its directoryName DER when it is one. */
   tsaName: string | undefined;
   tsaNameDer: Buffer | undefined;
+  /** The tsa GeneralName's DER, whatever its kind (compared with a subjectAltName). */
+  tsaGeneralNameDer: Buffer | undefined;
   extensions: { oid: string; critical: boolean; valueHex: string }[];
   /** Certificates embedded in the SignedData, in order. */
   certificates: CertificateView[];

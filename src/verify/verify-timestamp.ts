@@ -156,14 +156,20 @@ export async function verifyParsedToken(
   return timestamp;
 }
 
-/** RFC 3161 section 2.4.2: when present, tsa names the TSA, i.e. the signer certificate's subject. */
+/**
+ * RFC 3161 section 2.4.2: when present, tsa "MUST correspond to one of the subject names included
+ * in the certificate": the signer certificate's subject, or one of its subjectAltNames (as
+ * OpenSSL's ts_check_signer_name compares them: the same kind and value).
+ */
 function checkTsaName(timestamp: Timestamp, signer: CertificateView): void {
   // The DER first: the tsa name's text is read only when it is needed.
   if (timestamp.tsaNameDer?.equals(signer.subjectDer)) return;
   if (timestamp.tsaName === undefined) return;
+  const general = timestamp.tsaGeneralNameDer;
+  if (general && signer.subjectAltNames.some((name) => name.equals(general))) return;
   throw new VerificationError(
     'tsa-name',
-    `the TSTInfo tsa name "${timestamp.tsaName}" does not match the signer certificate subject "${subjectText(signer)}"`,
+    `the TSTInfo tsa name "${timestamp.tsaName}" is neither the signer certificate subject "${subjectText(signer)}" nor one of its subjectAltNames`,
   );
 }
 

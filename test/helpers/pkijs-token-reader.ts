@@ -414,6 +414,10 @@ function readToken(token: Uint8Array, status: number): OracleToken {
   );
   if (accuracy) requireAccuracy(accuracy);
   const tstInfo = fromSchema(() => new pkijs.TSTInfo({ schema: tstInfoValue }), 'not a TSTInfo');
+  // The tsa GeneralName's bytes as received (PKI.js's GeneralName keeps none).
+  const tsaElement = elementsOf(tstInfoValue).find((element) => context(0)(element));
+  const tsaGeneralName = elementsOf(tsaElement)[0] as asn1js.BaseBlock | undefined;
+  const tsaGeneralNameDer = tsaGeneralName && Buffer.from(tsaGeneralName.valueBeforeDecodeView);
   if (tstInfo.version !== 1) throw invalid(`TSTInfo version is ${tstInfo.version}, expected 1`);
   if (signedData.signerInfos.length !== 1) {
     throw invalid(
@@ -472,6 +476,7 @@ function readToken(token: Uint8Array, status: number): OracleToken {
     nonce: tstInfo.nonce?.toBigInt(),
     tsaName: tsa ? generalNameText(tsa) : undefined,
     tsaNameDer,
+    tsaGeneralNameDer,
     extensions: (tstInfo.extensions ?? []).map((extension) => ({
       oid: extension.extnID,
       critical: extension.critical,

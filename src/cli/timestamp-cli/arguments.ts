@@ -107,9 +107,13 @@ export function parseExistingFile(value: string): string {
   return value;
 }
 
-/** A dotted OID of at least two numeric arcs. */
+/**
+ * A dotted OID of at least two numeric arcs, the second at most 39 under 0 and 1 (X.660: DER
+ * encodes the first two arcs in one number, 40 × first + second).
+ */
 export function parseOid(value: string): string {
-  if (!/^[0-2](\.(0|[1-9]\d*))+$/.test(value))
+  const arcs = /^([0-2])\.(0|[1-9]\d*)(\.(0|[1-9]\d*))*$/.exec(value);
+  if (!arcs || (arcs[1] !== '2' && Number(arcs[2]) > 39))
     throw new InvalidArgumentError(`"${value}" is not a valid OID`);
   return value;
 }

@@ -70,6 +70,8 @@ export async function checkOutputFile(path: string): Promise<void> {
   const absolute = resolve(path);
   if (STANDARD_STREAMS.has(absolute) || DEVICE_PATH.test(absolute)) return;
   const refused = (why: string) => new CliError('FILE', `error writing ${path}: ${why}`);
+  // resolve() drops the slash, which the write would not: `nodir/` failed only after the work.
+  if (path.endsWith('/')) throw refused('a file name cannot end in /');
   if ((await stat(absolute).catch(() => undefined))?.isDirectory()) throw refused('it is a folder');
   try {
     if (!(await stat(dirname(absolute))).isDirectory())

@@ -61,6 +61,13 @@ describe('timestamp-cli file errors', () => {
       `${dir.path('artifact')} is not a folder`,
     ],
     ['a folder', () => dir.path('folder'), 'it is a folder'],
+    // resolve() drops the slash; the rename after the token would have failed (ENOTDIR).
+    ['a name ending in /', () => `${dir.path('missing')}/`, 'a file name cannot end in /'],
+    [
+      'an existing file’s name and /',
+      () => `${dir.path('artifact')}/`,
+      'a file name cannot end in /',
+    ],
   ])(
     'an --out in %s: refused before the TSA is asked for a token, naming --out',
     async (_, out, why) => {

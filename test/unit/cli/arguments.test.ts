@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   MAX_TIMEOUT_MS,
   parseIntegerIn,
+  parseOid,
   parseRequestTimeout,
 } from '../../../src/cli/timestamp-cli/arguments.js';
 
@@ -41,6 +42,20 @@ describe('parseIntegerIn (log-audit --jobs)', () => {
     (value) => {
       expect(() => jobs(value)).toThrow(InvalidArgumentError);
       expect(() => jobs(value)).toThrow(`"${value}" is not a whole number from 1 to 256`);
+    },
+  );
+});
+
+describe('timestamp-cli --tsa-policy', () => {
+  it('takes the OIDs DER can encode', () => {
+    for (const oid of ['1.3.6.1.4.1.57264.2', '2.999', '0.39', '1.2.840.113549'])
+      expect(parseOid(oid)).toBe(oid);
+  });
+
+  it.each(['1.40', '0.40', '1', '3.1', '1.2.', '1.02', '1.a.3'])(
+    'refuses %s before any artifact is hashed',
+    (oid) => {
+      expect(() => parseOid(oid)).toThrow(new InvalidArgumentError(`"${oid}" is not a valid OID`));
     },
   );
 });

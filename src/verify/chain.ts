@@ -77,8 +77,15 @@ export function buildChains(leaf: CertificateView, options: ChainOptions): Chain
         current.x509.checkIssued(candidate.x509),
     );
     if (issuers.length === 0) {
+      // Node's checkIssued (OpenSSL's X509_check_issued) also passes over an issuer whose keyUsage
+      // lacks keyCertSign: name that one rather than an unknown authority.
+      const unfit = pool.find(
+        (candidate) =>
+          candidate.subjectDer.equals(current.issuerDer) && keyCertSignProblem(candidate),
+      );
       return fail(
-        `x509: certificate signed by unknown authority (no trusted issuer for "${subjectText(current)}")`,
+        (unfit && keyCertSignProblem(unfit)) ??
+          `x509: certificate signed by unknown authority (no trusted issuer for "${subjectText(current)}")`,
       );
     }
     for (const issuer of issuers) {
@@ -200,13 +207,18 @@ function issuerProblem(
 ): string | undefined {
   if (!issuer.isCA && !(trustAnchor && issuer.version === 1))
     return `x509: "${subjectText(issuer)}" is not a CA certificate but issued another certificate`;
-  if (issuer.keyUsage && !issuer.keyUsage.has('keyCertSign')) {
-    return `x509: "${subjectText(issuer)}" may not sign certificates (keyUsage lacks keyCertSign)`;
-  }
+  const keyUsageProblem = keyCertSignProblem(issuer);
+  if (keyUsageProblem) return keyUsageProblem;
   if (issuer.pathLenConstraint !== undefined && below > issuer.pathLenConstraint) {
     return `x509: too many intermediates for the path length constraint of "${subjectText(issuer)}"`;
   }
   return undefined;
+}
+
+function keyCertSignProblem(issuer: CertificateView): string | undefined {
+  return issuer.keyUsage && !issuer.keyUsage.has('keyCertSign')
+    ? `x509: "${subjectText(issuer)}" may not sign certificates (keyUsage lacks keyCertSign)`
+    : undefined;
 }
 
 /** Go's EKU chaining (#1078): an issuer with no EKU, or one listing timeStamping or anyEKU. */

@@ -198,6 +198,31 @@ describe('verifyTimestampResponse (reference 12.4)', () => {
       ).toMatch(/unknown authority/);
     });
 
+    it('an intermediate whose keyUsage lacks keyCertSign: named, not an unknown authority', async () => {
+      const signerOnly = await issue(
+        pki.intermediate.signer,
+        {
+          subject: pki.intermediate.subject,
+          notBefore: new Date(Date.now() - YEAR),
+          notAfter: new Date(Date.now() + YEAR),
+          publicKey: pki.intermediate.signer.publicKey,
+          basicConstraints: {},
+          keyUsage: [KeyUsage.digitalSignature],
+        },
+        pki.root,
+      );
+      expect(
+        await failure(
+          verifyTimestampResponse(token, artifact, {
+            roots: [pki.root.der],
+            intermediates: [signerOnly],
+          }),
+        ),
+      ).toBe(
+        'error while verifying signer certificate chain: x509: "O=test, CN=Test Intermediate" may not sign certificates (keyUsage lacks keyCertSign)',
+      );
+    });
+
     it('validates the chain at genTime by default; now+20y and now-24h fail', async () => {
       await expect(
         verifyTimestampResponse(token, artifact, trust(pki, { currentTime: new Date() })),

@@ -106,3 +106,31 @@ export async function settledWithin(promises: Promise<unknown>[], ms: number): P
     clearTimeout(timer);
   }
 }
+
+/**
+ * Runs the tasks together with one signal, aborted as soon as one of them fails: a batch of
+ * requests ends at its first failure, where Promise.all would leave the others running (one never
+ * answered, forever). Rejects with that first failure once every task has settled (the others'
+ * rejections, their aborts, are dropped); resolves with every value, in order, otherwise. Each
+ * task must honour the signal.
+ */
+export async function allOrAbort<T>(
+  tasks: readonly ((signal: AbortSignal) => Promise<T>)[],
+): Promise<T[]> {
+  const controller = new AbortController();
+  let failure: { error: unknown } | undefined;
+  const running = tasks.map(async (task) => {
+    try {
+      return await task(controller.signal);
+    } catch (error) {
+      if (!failure) {
+        failure = { error };
+        controller.abort();
+      }
+      throw error;
+    }
+  });
+  const results = await Promise.allSettled(running);
+  if (failure) throw failure.error;
+  return results.map((result) => (result as PromiseFulfilledResult<T>).value);
+}

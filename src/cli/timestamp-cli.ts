@@ -7,6 +7,7 @@ import {
   parseServerUrl,
 } from './timestamp-cli/arguments.js';
 import { certificatesCommand } from './timestamp-cli/certificates-command.js';
+import { abandonCliRequests } from './timestamp-cli/http-fetch.js';
 import { unsetEmptyVariables, useConfigFile } from './timestamp-cli/cli-config.js';
 import { inspectCommand } from './timestamp-cli/inspect-command.js';
 import { logAuditCommand } from './timestamp-cli/log-audit-command.js';
@@ -88,4 +89,7 @@ try {
     processOutput.stderr(`${errorLine(error)}\n`);
     process.exitCode = exitStatusOf(error);
   }
+  // A failed command may leave requests running (a tile never answered, under --timeout 0):
+  // the process ends with the command, not with them.
+  abandonCliRequests();
 }

@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseTimestampResponse, parseTimestampToken } from '../../src/verify/parse-response.js';
 import { acceptedRequest, encoderFor, type Pki } from './pki.js';
@@ -33,8 +33,11 @@ export async function issueTokens(
 
 export interface LogServer {
   url: string;
-  /** bodies served instead of the log's, by path under /api/v1/log/; null answers 404 */
-  overrides: Map<string, string | Uint8Array | null>;
+  /**
+   * bodies served instead of the log's, by path under /api/v1/log/; null answers 404, a function
+   * answers as it will (or never)
+   */
+  overrides: Map<string, string | Uint8Array | null | RequestListener>;
   /** paths requested, in order */
   requests: string[];
   /** paths whose next request gets its connection reset instead of an answer */
@@ -47,7 +50,7 @@ export interface LogServer {
  * /key, /tile/<L>/<N>[.p/<W>], /tile/entries/<N>[.p/<W>] and /proof?serial=<hex>.
  */
 export async function startLogServer(log: TestLog): Promise<LogServer> {
-  const overrides = new Map<string, string | Uint8Array | null>();
+  const overrides = new Map<string, string | Uint8Array | null | RequestListener>();
   const requests: string[] = [];
   const resetOnce = new Set<string>();
   const server: Server = createServer((request, response) => {
@@ -59,7 +62,12 @@ export async function startLogServer(log: TestLog): Promise<LogServer> {
         request.socket.destroy();
         return;
       }
-      let body: string | Uint8Array | null | undefined = overrides.get(path);
+      const override = overrides.get(path);
+      if (typeof override === 'function') {
+        override(request, response);
+        return;
+      }
+      let body: string | Uint8Array | null | undefined = override;
       if (body === undefined && url.pathname.startsWith('/api/v1/log/')) {
         if (path === 'checkpoint') body = log.signed;
         else if (path === 'key') body = `${log.vkey}\n`;
@@ -87,7 +95,11 @@ export async function startLogServer(log: TestLog): Promise<LogServer> {
     overrides,
     requests,
     resetOnce,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    close: () => {
+      // A request left unanswered would hold server.close() open.
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
   };
 }
 

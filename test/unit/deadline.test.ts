@@ -1,5 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { settledWithin, sleep, untilAborted, withDeadline } from '../../src/deadline.js';
+import {
+  allOrAbort,
+  settledWithin,
+  sleep,
+  untilAborted,
+  withDeadline,
+} from '../../src/deadline.js';
 
 class Late extends Error {}
 const late = (options?: ErrorOptions) => new Late('too late', options);
@@ -172,5 +178,66 @@ describe('settledWithin', () => {
     expect(settled).toBeUndefined();
     await vi.advanceTimersByTimeAsync(1);
     expect(await result).toBe(false);
+  });
+});
+
+describe('allOrAbort', () => {
+  it('resolves with every value in order, the signal never aborted', async () => {
+    const signals: AbortSignal[] = [];
+    const values = allOrAbort(
+      [30, 10, 20].map((value) => (signal: AbortSignal) => {
+        signals.push(signal);
+        return sleep(value, signal).then(() => value);
+      }),
+    );
+    await vi.advanceTimersByTimeAsync(30);
+    expect(await values).toEqual([30, 10, 20]);
+    expect(signals.some((signal) => signal.aborted)).toBe(false);
+  });
+
+  it('aborts the others at the first failure, and rejects with it once they have settled', async () => {
+    const failure = new Error('404');
+    let rejectFirst!: (error: Error) => void;
+    let hungSignal: AbortSignal | undefined;
+    const { result } = settled(
+      allOrAbort<number>([
+        (signal) => {
+          hungSignal = signal;
+          return hanging(signal);
+        },
+        () => new Promise<number>((_, reject) => (rejectFirst = reject)),
+        // Never settles by itself: only the abort ends it.
+        (signal) => hanging(signal),
+      ]),
+    );
+    await vi.advanceTimersByTimeAsync(0);
+    expect(hungSignal?.aborted).toBe(false);
+    rejectFirst(failure);
+    // The others' own rejections (their aborts) are not what it rejects with, nor unhandled.
+    expect(await result).toEqual({ error: failure });
+    expect(hungSignal?.aborted).toBe(true);
+  });
+
+  it('waits for a task that settles late after the abort before rejecting', async () => {
+    let settledLate = false;
+    const { result } = settled(
+      allOrAbort<number>([
+        () => Promise.reject(new Error('first')),
+        (signal) =>
+          new Promise<number>((_, reject) =>
+            signal.addEventListener('abort', () =>
+              setTimeout(() => {
+                settledLate = true;
+                reject(new Error('aborted'));
+              }, 100),
+            ),
+          ),
+      ]),
+    );
+    await vi.advanceTimersByTimeAsync(99);
+    expect(settledLate).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await result).toEqual({ error: new Error('first') });
+    expect(settledLate).toBe(true);
   });
 });

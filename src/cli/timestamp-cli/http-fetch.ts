@@ -124,17 +124,23 @@ function dispatcherFor(timeoutMs: number): SharedDispatcher {
 }
 
 /**
- * fetch through the CLI's dispatcher, ended at `timeoutMs` (0: never). Once a request is aborted
- * (its deadline passed), the dispatcher is destroyed, with the connections it is still making: one
- * would otherwise keep the process alive after the command has failed.
+ * fetch through the CLI's dispatcher, ended at `timeoutMs` (0: never) or when `signal` aborts
+ * (another request of its batch failed). Once a request is aborted, the dispatcher is destroyed,
+ * with the connections it is still making: one would otherwise keep the process alive after the
+ * command has failed.
  */
 export async function cliFetch(
   url: string | URL,
   init: Omit<RequestInit, 'dispatcher' | 'signal'>,
   timeoutMs: number,
+  options: { signal?: AbortSignal } = {},
 ): Promise<Response> {
   const current = dispatcherFor(timeoutMs);
-  const signal = timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : undefined;
+  const timeout = timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : undefined;
+  const signal =
+    timeout && options.signal
+      ? AbortSignal.any([timeout, options.signal])
+      : (timeout ?? options.signal);
   try {
     return await undiciFetch(url, {
       ...init,
@@ -145,6 +151,14 @@ export async function cliFetch(
     if (signal?.aborted) abandon(current);
     throw error;
   }
+}
+
+/**
+ * Ends every request and connection of the CLI's dispatcher: what a failed command left behind
+ * (a request nobody awaits any more) must not keep the process alive, with --timeout 0 forever.
+ */
+export function abandonCliRequests(): void {
+  if (shared) abandon(shared);
 }
 
 /** Destroys a dispatcher and the sockets it is connecting; the next request gets a new one. */

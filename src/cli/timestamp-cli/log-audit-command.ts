@@ -291,7 +291,9 @@ async function fetchEntryBundle(
 ): Promise<Uint8Array[]> {
   const w = Math.min(TILE_WIDTH, size - n * TILE_WIDTH);
   const tile: Tile = { h: TILE_HEIGHT, l: -1, n, w };
-  let data = await getLogResource(base, tilePath(tile), timeoutMs, w < TILE_WIDTH);
+  let data = await getLogResource(base, tilePath(tile), timeoutMs, {
+    missingOk: w < TILE_WIDTH,
+  });
   data ??= await getLogResource(base, tilePath({ ...tile, w: TILE_WIDTH }), timeoutMs);
   let bundle: Uint8Array[];
   try {

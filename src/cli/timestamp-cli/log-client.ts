@@ -1,6 +1,7 @@
 import type { Response } from 'undici';
 import { existsSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
+import { allOrAbort } from '../../deadline.js';
 import {
   latestTilesReader,
   newVerifier,
@@ -90,12 +91,20 @@ export function parseSerialHex(value: string): string {
   return BigInt(`0x${hex}`).toString(16);
 }
 
+/** How getLogResource asks. */
+export interface LogResourceOptions {
+  /** resolve to undefined on 404 rather than throw */
+  missingOk?: boolean;
+  /** ends the GET early, without a retry: another GET of its batch failed */
+  signal?: AbortSignal;
+}
+
 /** GETs a log resource; resolves to undefined on 404 when `missingOk`, else throws a CliError. */
 export async function getLogResource(
   base: string,
   path: string,
   timeoutMs: number,
-  missingOk = false,
+  { missingOk = false, signal }: LogResourceOptions = {},
 ): Promise<Buffer | undefined> {
   const url = `${base}${LOG_PATH}${path}`;
   let response: Response | undefined;
@@ -107,9 +116,10 @@ export async function getLogResource(
         url,
         { headers: { 'User-Agent': userAgent(), 'Accept-Encoding': 'gzip, identity' } },
         timeoutMs,
+        signal ? { signal } : {},
       );
     } catch (error) {
-      if (attempt < 2 && !(error instanceof DOMException)) continue;
+      if (attempt < 2 && !(error instanceof DOMException) && !signal?.aborted) continue;
       const cause = (error as { cause?: { message?: string } }).cause?.message;
       throw new CliError(
         'REQUEST_FAILED',
@@ -138,16 +148,19 @@ export async function getLogResource(
 /**
  * Reads C2SP tiles over HTTP, keeping the latest full and partial tile of each level
  * (latestTilesReader): an audit asking for a tree's leaves bundle by bundle reads each tile once
- * and holds a few, and a tileHashReader authenticates them all the same.
+ * and holds a few, and a tileHashReader authenticates them all the same. The tiles of a batch are
+ * fetched together, and the first that fails aborts the others (allOrAbort).
  */
 export function httpTileReader(base: string, timeoutMs: number): TileReader {
   return latestTilesReader({
     height: () => TILE_HEIGHT,
     readTiles: (tiles) =>
-      Promise.all(
+      allOrAbort(
         tiles.map(
-          async (tile) =>
-            new Uint8Array((await getLogResource(base, tilePath(tile), timeoutMs)) as Buffer),
+          (tile) => async (signal) =>
+            new Uint8Array(
+              (await getLogResource(base, tilePath(tile), timeoutMs, { signal })) as Buffer,
+            ),
         ),
       ),
   });

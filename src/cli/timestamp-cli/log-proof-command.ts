@@ -50,7 +50,9 @@ async function fetchLogProof(
   await checkOutputFile(options.out);
   // One --timeout for the command: the key probe below gets what the proof's GET left of it.
   const deadline = globals.timeout > 0 ? performance.now() + globals.timeout : undefined;
-  const body = await getLogResource(base, `proof?serial=${options.serial}`, globals.timeout, true);
+  const body = await getLogResource(base, `proof?serial=${options.serial}`, globals.timeout, {
+    missingOk: true,
+  });
   if (body === undefined) {
     const noSuchSerial = `the log has no token with serial number 0x${options.serial}`;
     const hasLog = await logKeyServed(base, deadline);
@@ -98,7 +100,7 @@ async function logKeyServed(
     if (timeoutMs <= 0) return { unknown: `--timeout ran out before GET ${LOG_PATH}key` };
   }
   try {
-    return (await getLogResource(base, 'key', timeoutMs, true)) !== undefined;
+    return (await getLogResource(base, 'key', timeoutMs, { missingOk: true })) !== undefined;
   } catch (error) {
     if (error instanceof CliError) return { unknown: error.message };
     throw error;

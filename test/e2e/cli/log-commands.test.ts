@@ -111,4 +111,34 @@ describe('timestamp-cli log-proof, verify --log-proof and log-audit (built binar
     });
     expect(readFileSync(dir.path('next.txt'), 'utf8')).toBe(log.signed);
   });
+
+  it('exits once an audit failed, with --timeout 0, while a tile of the failed batch is never answered', async () => {
+    // 300 entries (not tokens: the audit fails before any is checked), for a batch of tiles.
+    const wide = new TestLog('tsa.example.com/log');
+    for (let i = 0; i < 300; i++) await wide.append(new TextEncoder().encode(`entry ${i}`));
+    await wide.publish();
+    const wideServer = await startLogServer(wide);
+    let hungAsked!: () => void;
+    const asked = new Promise<void>((resolve) => (hungAsked = resolve));
+    wideServer.overrides.set('tile/0/000', () => hungAsked());
+    wideServer.overrides.set('tile/0/001.p/44', (_request, response) => {
+      void asked.then(() => response.writeHead(404).end());
+    });
+    try {
+      const audit = await cli([
+        '--timeout',
+        '0',
+        'log-audit',
+        wideServer.url,
+        '--log-key',
+        wide.vkey,
+      ]);
+      expect(audit).toMatchObject({
+        code: 1,
+        stderr: `GET ${wideServer.url}/api/v1/log/tile/0/001.p/44: HTTP 404: (empty body)\n`,
+      });
+    } finally {
+      await wideServer.close();
+    }
+  });
 });

@@ -423,6 +423,50 @@ describe('timestamp-cli log-audit', () => {
     ]);
   });
 
+  /**
+   * The audit (--timeout 0: none) while `hung` is never answered and `missing` answers 404 once
+   * `hung` has been asked for, both in one batch of tiles: it must fail with the 404 and close the
+   * request it no longer waits for (left open, it would keep the process alive for ever).
+   */
+  async function refusedWhileOneTileHangs(hung: string, missing: string, args: string[] = []) {
+    let hungAsked!: () => void;
+    const asked = new Promise<void>((resolve) => (hungAsked = resolve));
+    let closedByClient: Promise<void> | undefined;
+    server.overrides.set(hung, (request) => {
+      closedByClient = new Promise((resolve) => request.socket.once('close', resolve));
+      hungAsked();
+    });
+    server.overrides.set(missing, (_request, response) => {
+      void asked.then(() => response.writeHead(404).end());
+    });
+    server.requests.length = 0;
+    try {
+      await expect(
+        run(logAuditCommand, [server.url, '--log-key', log.vkey, ...args], server.url, 0),
+      ).rejects.toThrow(`GET ${server.url}/api/v1/log/${missing}: HTTP 404`);
+      expect(closedByClient).toBeDefined();
+      await closedByClient;
+    } finally {
+      server.overrides.delete(hung);
+      server.overrides.delete(missing);
+    }
+  }
+
+  it('ends the other GETs of a batch of tiles when one fails, even with --timeout 0', async () => {
+    // The first bundle's leaf hashes: tile/0/000, authenticated by tile/0/001.p/44 and more.
+    await refusedWhileOneTileHangs('tile/0/000', 'tile/0/001.p/44');
+  });
+
+  it('ends the other GETs of the consistency check when one fails, even with --timeout 0', async () => {
+    // The proof from 150 to 300 reads tile/0/000 and tile/0/001.p/44 in one batch.
+    await refusedWhileOneTileHangs('tile/0/001.p/44', 'tile/0/000', [
+      '--checkpoint',
+      join(dir, 'saved-checkpoint'),
+    ]);
+    // It stopped there, before the entries.
+    expect(server.requests.filter((path) => path.startsWith('tile/entries/'))).toEqual([]);
+  });
+
   it('refuses a tampered partial hash tile, at level 0 and at level 1', async () => {
     for (const path of ['tile/0/001.p/44', 'tile/1/000.p/1']) {
       const tile = Buffer.from(log.tiles.get(path)!);

@@ -156,6 +156,9 @@ function printReport(
   print(`${lines.map(terminalText).join('\n')}\n`);
 }
 
+/** Why tiles that a tileHashReader refused fail the audit: they are not the checkpoint's tree. */
+const TILES_NOT_THE_CHECKPOINTS = "the tiles do not hash to the checkpoint's root hash";
+
 /** Fails the audit with one line; TlogErrors keep their message. */
 function auditError(what: string, error: unknown): never {
   if (error instanceof TlogError || error instanceof VerificationError)
@@ -257,7 +260,7 @@ async function auditEntries(
     try {
       hashes = await leaves.readHashes(bundle.map((_, i) => storedHashIndex(0, tiles.size + i)));
     } catch (error) {
-      auditError(`the tiles do not hash to the checkpoint's root hash`, error);
+      auditError(TILES_NOT_THE_CHECKPOINTS, error);
     }
     for (const [i, entry] of bundle.entries()) {
       const leaf = recordHash(entry);
@@ -411,7 +414,12 @@ class TokenChecker {
   }
 }
 
-/** The log at `checkpoint` extends the saved one: a consistency proof computed from the tiles. */
+/**
+ * The log at `checkpoint` extends the saved one: a consistency proof computed from the tiles. Only
+ * a proof that does not check says the log forked; tiles that do not hash to the checkpoint (a
+ * corrupted cache, a bad server) fail as they do in the entry pass, and an older checkpoint than
+ * the saved one as what it most likely is, not as a log that shrank.
+ */
 async function checkConsistency(
   base: string,
   checkpoint: Checkpoint,
@@ -425,20 +433,28 @@ async function checkConsistency(
   } catch (error) {
     auditError('the saved checkpoint does not verify with the log key', error);
   }
-  const inconsistent = `the log (size ${checkpoint.size}) is not consistent with the saved checkpoint (size ${old.size})`;
   if (old.size > checkpoint.size)
-    throw new CliError('VERIFICATION_FAILED', `${inconsistent}: the log shrank`);
+    throw new CliError(
+      'VERIFICATION_FAILED',
+      `older checkpoint served (a stale cache or a rollback): size ${checkpoint.size}, where the saved checkpoint has size ${old.size}`,
+    );
+  const inconsistent = `the log (size ${checkpoint.size}) is not consistent with the saved checkpoint (size ${old.size})`;
   if (old.size === 0) {
     if (!hashEqual(old.hash, EMPTY_TREE_HASH))
       throw new CliError('VERIFICATION_FAILED', inconsistent);
     return 0;
   }
+  let proof: Hash[];
   try {
     const tiles = tileHashReader(
       { n: checkpoint.size, hash: checkpoint.hash },
       httpTileReader(base, timeoutMs),
     );
-    const proof = await proveTree(checkpoint.size, old.size, tiles);
+    proof = await proveTree(checkpoint.size, old.size, tiles);
+  } catch (error) {
+    auditError(TILES_NOT_THE_CHECKPOINTS, error);
+  }
+  try {
     checkTree(proof, checkpoint.size, checkpoint.hash, old.size, old.hash);
   } catch (error) {
     auditError(inconsistent, error);

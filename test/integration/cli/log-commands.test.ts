@@ -368,14 +368,52 @@ describe('timestamp-cli log-audit', () => {
     );
   });
 
-  it('refuses a saved checkpoint of a larger tree (the log shrank)', async () => {
+  it('refuses an older checkpoint than the saved one as served stale or rolled back', async () => {
     const longer = new TestLog('tsa.example.com/log', log.privateKey);
     await longer.append(...tokens.map((t) => t.token), tokens[0]!.token);
     const saved = await file('longer-checkpoint', await longer.publish());
-    await expect(
-      run(logAuditCommand, [server.url, '--log-key', log.vkey, '--checkpoint', saved]),
-    ).rejects.toThrow('the log shrank');
+    const refused = run(logAuditCommand, [
+      server.url,
+      '--log-key',
+      log.vkey,
+      '--checkpoint',
+      saved,
+    ]);
+    await expect(refused).rejects.toThrow(
+      'older checkpoint served (a stale cache or a rollback): size 300, where the saved checkpoint has size 301',
+    );
+    await expect(refused).rejects.toMatchObject({ code: 'VERIFICATION_FAILED' });
   });
+
+  // A tile the consistency proof reads that is not the checkpoint's: a corrupted cache or a bad
+  // server, which the entry pass reports the same way, never a fork.
+  it.each([
+    ['a tampered tile', 40, 'downloaded inconsistent tile'],
+    ['a tile cut short', -1, 'tile tile/0/000 is 8160 bytes, want 8192'],
+  ])(
+    "refuses %s of the consistency proof as tiles not the checkpoint's, not as a fork",
+    async (_what, at, why) => {
+      const tile = Buffer.from(log.tiles.get('tile/0/000')!);
+      if (at >= 0) tile[at] = tile[at]! ^ 1;
+      server.overrides.set('tile/0/000', at >= 0 ? tile : tile.subarray(32));
+      server.requests.length = 0;
+      try {
+        await expect(
+          run(logAuditCommand, [
+            server.url,
+            '--log-key',
+            log.vkey,
+            '--checkpoint',
+            join(dir, 'saved-checkpoint'),
+          ]),
+        ).rejects.toThrow(`the tiles do not hash to the checkpoint's root hash: ${why}`);
+        // Found by the consistency check, which comes before the entries.
+        expect(server.requests.filter((path) => path.startsWith('tile/entries/'))).toEqual([]);
+      } finally {
+        server.overrides.delete('tile/0/000');
+      }
+    },
+  );
 
   it('refuses a forged checkpoint, and a checkpoint under another key', async () => {
     const forged = log.signed.replace(

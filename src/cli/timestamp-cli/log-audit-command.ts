@@ -26,6 +26,7 @@ import { VerificationError } from '../../verify/index.js';
 import { option, parseExistingFile, parseIntegerIn } from './arguments.js';
 import {
   getLogResource,
+  getTileOrFull,
   httpTileReader,
   LOG_PATH,
   parseLogKey,
@@ -285,7 +286,10 @@ async function auditEntries(
   for (const partial of tiles.partialTiles()) await checkServedTile(served, partial);
 }
 
-/** The entries of bundle n of the tree at `size` (the partial one, or its full tile once complete). */
+/**
+ * The entries of bundle n of the tree at `size`: the partial one, or its full bundle once the log
+ * has it (getTileOrFull), of which the first w.
+ */
 async function fetchEntryBundle(
   base: string,
   n: number,
@@ -294,13 +298,10 @@ async function fetchEntryBundle(
 ): Promise<Uint8Array[]> {
   const w = Math.min(TILE_WIDTH, size - n * TILE_WIDTH);
   const tile: Tile = { h: TILE_HEIGHT, l: -1, n, w };
-  let data = await getLogResource(base, tilePath(tile), timeoutMs, {
-    missingOk: w < TILE_WIDTH,
-  });
-  data ??= await getLogResource(base, tilePath({ ...tile, w: TILE_WIDTH }), timeoutMs);
+  const { data } = await getTileOrFull(base, tile, timeoutMs);
   let bundle: Uint8Array[];
   try {
-    bundle = parseEntryBundle(data as Buffer);
+    bundle = parseEntryBundle(data);
   } catch (error) {
     auditError(`entry bundle ${tilePath(tile)}`, error);
   }

@@ -3,10 +3,12 @@ import { existsSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
 import { allOrAbort } from '../../deadline.js';
 import {
+  HASH_SIZE,
   latestTilesReader,
   newVerifier,
   TILE_HEIGHT,
   tilePath,
+  type Tile,
   type TileReader,
 } from '../../tlog/index.js';
 import { answerText } from './answer-text.js';
@@ -146,22 +148,53 @@ export async function getLogResource(
 }
 
 /**
+ * GETs tile `tile` (a hash tile or an entry bundle). A partial one the log no longer serves is
+ * taken from its full tile (`full`: true), whose first w hashes or entries are the partial's: C2SP
+ * tlog-tiles lets a log delete a partial tile once the full one exists, and clients fetch that
+ * instead. When both are missing, the error names the partial tile, the one the checkpoint needs.
+ */
+export async function getTileOrFull(
+  base: string,
+  tile: Tile,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<{ data: Buffer; full: boolean }> {
+  const path = tilePath(tile);
+  const fullWidth = 2 ** tile.h;
+  const options = signal ? { signal } : {};
+  const data = await getLogResource(base, path, timeoutMs, {
+    ...options,
+    missingOk: tile.w < fullWidth,
+  });
+  if (data !== undefined) return { data, full: tile.w === fullWidth };
+  const fullPath = tilePath({ ...tile, w: fullWidth });
+  const full = await getLogResource(base, fullPath, timeoutMs, { ...options, missingOk: true });
+  if (full === undefined)
+    throw new CliError(
+      'SERVER_REFUSED',
+      `GET ${base}${LOG_PATH}${path}: HTTP 404 (as for ${fullPath}, the full tile that may replace it)`,
+    );
+  return { data: full, full: true };
+}
+
+/**
  * Reads C2SP tiles over HTTP, keeping the latest full and partial tile of each level
  * (latestTilesReader): an audit asking for a tree's leaves bundle by bundle reads each tile once
  * and holds a few, and a tileHashReader authenticates them all the same. The tiles of a batch are
- * fetched together, and the first that fails aborts the others (allOrAbort).
+ * fetched together, and the first that fails aborts the others (allOrAbort). A partial tile the
+ * log deleted is read from its full tile (getTileOrFull).
  */
 export function httpTileReader(base: string, timeoutMs: number): TileReader {
   return latestTilesReader({
     height: () => TILE_HEIGHT,
     readTiles: (tiles) =>
       allOrAbort(
-        tiles.map(
-          (tile) => async (signal) =>
-            new Uint8Array(
-              (await getLogResource(base, tilePath(tile), timeoutMs, { signal })) as Buffer,
-            ),
-        ),
+        tiles.map((tile) => async (signal) => {
+          const { data, full } = await getTileOrFull(base, tile, timeoutMs, signal);
+          // A full tile standing in for a partial one: its first w hashes, which the
+          // tileHashReader authenticates as it would the partial tile's.
+          return new Uint8Array(full ? data.subarray(0, tile.w * HASH_SIZE) : data);
+        }),
       ),
   });
 }

@@ -135,7 +135,7 @@ describe('timestamp-cli log-proof, verify --log-proof and log-audit (built binar
       ]);
       expect(audit).toMatchObject({
         code: 1,
-        stderr: `GET ${wideServer.url}/api/v1/log/tile/0/001.p/44: HTTP 404: (empty body)\n`,
+        stderr: `GET ${wideServer.url}/api/v1/log/tile/0/001.p/44: HTTP 404 (as for tile/0/001, the full tile that may replace it)\n`,
       });
     } finally {
       await wideServer.close();

@@ -505,6 +505,72 @@ describe('timestamp-cli log-audit', () => {
     expect(server.requests.filter((path) => path.startsWith('tile/entries/'))).toEqual([]);
   });
 
+  describe('a log grown past the checkpoint, its partial tiles deleted (C2SP tlog-tiles allows it)', () => {
+    /**
+     * The log at 512 entries (the tokens, then entries no audit of 300 reads), serving the
+     * checkpoint of 300 while tile/0/001.p/44 and tile/entries/001.p/44 are gone: tile/0/001 and
+     * tile/entries/001 hold them. `serve` changes what the server serves beyond that.
+     */
+    async function auditGrownLog(
+      serve: (grown: TestLog) => Record<string, Uint8Array | null> = () => ({}),
+    ) {
+      const grown = new TestLog('tsa.example.com/log', log.privateKey);
+      await grown.append(...tokens.map((t) => t.token));
+      const checkpoint = await grown.publish();
+      for (let i = 300; i < 512; i++) await grown.append(new TextEncoder().encode(`later ${i}`));
+      await grown.publish();
+      const grownServer = await startLogServer(grown);
+      grownServer.overrides.set('checkpoint', checkpoint);
+      grownServer.overrides.set('tile/0/001.p/44', null);
+      grownServer.overrides.set('tile/entries/001.p/44', null);
+      for (const [path, body] of Object.entries(serve(grown)))
+        grownServer.overrides.set(path, body);
+      try {
+        const stdout = await run(logAuditCommand, [
+          grownServer.url,
+          '--log-key',
+          log.vkey,
+          '--chain',
+          join(dir, 'chain.pem'),
+          '--checkpoint',
+          join(dir, 'saved-checkpoint'),
+        ]);
+        return { stdout, requests: grownServer.requests };
+      } finally {
+        await grownServer.close();
+      }
+    }
+
+    it('reads each deleted partial tile from its full tile, for the consistency proof and the entries', async () => {
+      const { stdout, requests } = await auditGrownLog();
+      expect(stdout).toContain('log tsa.example.com/log: 300 entries');
+      expect(stdout).toContain('300 tokens valid (signed under the given chain)');
+      expect(stdout).toContain('consistent with the saved checkpoint of size 150');
+      expect(requests).toContain('tile/0/001');
+      expect(requests).toContain('tile/entries/001');
+    });
+
+    it('authenticates what it takes from the full tile', async () => {
+      const tampered = (grown: TestLog) => {
+        const tile = Buffer.from(grown.tiles.get('tile/0/001')!);
+        tile[10 * 32] = tile[10 * 32]! ^ 1; // a hash among the first 44
+        return { 'tile/0/001': tile };
+      };
+      await expect(auditGrownLog(tampered)).rejects.toThrow(
+        "the tiles do not hash to the checkpoint's root hash: downloaded inconsistent tile",
+      );
+    });
+
+    it('names the partial tile the checkpoint needs when its full tile is missing too', async () => {
+      await expect(auditGrownLog(() => ({ 'tile/0/001': null }))).rejects.toThrow(
+        /\/api\/v1\/log\/tile\/0\/001\.p\/44: HTTP 404 \(as for tile\/0\/001, the full tile that may replace it\)$/,
+      );
+      await expect(auditGrownLog(() => ({ 'tile/entries/001': null }))).rejects.toThrow(
+        /\/api\/v1\/log\/tile\/entries\/001\.p\/44: HTTP 404 \(as for tile\/entries\/001, the full tile that may replace it\)$/,
+      );
+    });
+  });
+
   it('refuses a tampered partial hash tile, at level 0 and at level 1', async () => {
     for (const path of ['tile/0/001.p/44', 'tile/1/000.p/1']) {
       const tile = Buffer.from(log.tiles.get(path)!);

@@ -9,6 +9,7 @@ export type TlogErrorCode =
   | 'BAD_TILE' // a malformed tile path, a tile of the wrong size, an index outside the tree
   | 'TILE_OUT_OF_RANGE' // a well-formed tile path whose index is beyond 2^53: no log has it
   | 'INCONSISTENT_TILE' // downloaded tiles that do not hash to the trusted tree
+  | 'TREE_TOO_LARGE' // a tree beyond MAX_TREE_SIZE, whose stored-hash indexes a number cannot hold
   | 'BAD_ENTRY_BUNDLE' // a malformed entries/ bundle
   | 'BAD_KEY' // a malformed, unknown-algorithm or ambiguous signer/verifier key
   | 'BAD_NOTE' // a malformed signed note

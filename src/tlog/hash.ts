@@ -72,6 +72,12 @@ export function maxpow2(n: number): [k: number, l: number] {
 }
 
 /**
+ * The largest tree whose stored-hash indexes (about twice the tree size) are exact in a JavaScript
+ * number: storedHashIndex(0, 2^52) is 2^53 - 1. Past it the tile math silently goes wrong.
+ */
+export const MAX_TREE_SIZE = 2 ** 52;
+
+/**
  * The index in the sequence of stored hashes of the hash at `level` and offset `n`: record n's
  * leaf hash comes first, followed by the interior hashes that record completes.
  */

@@ -2,6 +2,7 @@ import { TlogError } from './errors.js';
 import {
   HASH_SIZE,
   hashEqual,
+  MAX_TREE_SIZE,
   nodeHash,
   pow2,
   readHashesChecked,
@@ -249,9 +250,16 @@ export interface TileReader {
 
 /**
  * A HashReader that loads tiles of the given tree from tr and authenticates them against the
- * tree's root hash before answering, so every hash it returns is proven to be in the tree.
+ * tree's root hash before answering, so every hash it returns is proven to be in the tree. A tree
+ * larger than MAX_TREE_SIZE (a checkpoint's size, read from a log) is refused here, before any
+ * index of it is computed: a client starts its tile math, and its proofs over tiles, here.
  */
 export function tileHashReader(tree: Tree, tr: TileReader): HashReader {
+  if (tree.n > MAX_TREE_SIZE)
+    throw new TlogError(
+      'TREE_TOO_LARGE',
+      `tree size ${tree.n} is beyond what this client supports (at most 2^52 entries)`,
+    );
   return { readHashes: (indexes) => readTileHashes(tree, tr, indexes) };
 }
 

@@ -17,6 +17,7 @@ import {
   TlogError,
   type Checkpoint,
   type Hash,
+  type HashReader,
   type Tile,
   type TileData,
   type TileReader,
@@ -192,17 +193,20 @@ export async function auditLog(
   } catch (error) {
     auditError('the log checkpoint does not verify', error);
   }
+  // The tiles of the checkpoint's tree, for the consistency proof and the entries alike; a tree
+  // too large for this client is refused here, before anything else is fetched or started.
+  const served = httpTileReader(base, timeoutMs);
+  const tree = checkpointTree(checkpoint, served);
 
   // The cheap check first: consistency needs a few tiles, the entries need every bundle.
   const consistentWithSize =
     options.checkpoint === undefined
       ? undefined
       : await checkConsistency(
-          base,
           checkpoint,
+          tree,
           await readFileCapped(options.checkpoint, MAX_TEXT_FILE_BYTES, '--checkpoint'),
           logKey,
-          timeoutMs,
         );
   // Bundle by bundle, each entry first matched with the leaf hash of the checkpoint's tree (from
   // tiles authenticated against it), then checked as a token; the tree's hash tiles are recomputed
@@ -213,7 +217,7 @@ export async function auditLog(
   const tokens = new TokenChecker(chain, jobs, checkpoint.size);
   try {
     try {
-      await auditEntries(base, checkpoint, tokens, timeoutMs);
+      await auditEntries(base, checkpoint, { served, tree }, tokens, timeoutMs);
     } catch (error) {
       // With the tokens checked on other threads, the tree and tiles run ahead of them: a failure
       // there at entry N stands only if no token before N fails, as when checked one by one.
@@ -249,12 +253,11 @@ export async function auditLog(
 async function auditEntries(
   base: string,
   checkpoint: Checkpoint,
+  { served, tree: leaves }: { served: TileReader; tree: HashReader },
   tokens: TokenChecker,
   timeoutMs: number,
 ): Promise<void> {
   const tiles = new TileHasher(TILE_HEIGHT);
-  const served = httpTileReader(base, timeoutMs);
-  const leaves = tileHashReader({ n: checkpoint.size, hash: checkpoint.hash }, served);
   for (let n = 0; n * TILE_WIDTH < checkpoint.size; n++) {
     const bundle = await fetchEntryBundle(base, n, checkpoint.size, timeoutMs);
     let hashes: Hash[];
@@ -311,6 +314,18 @@ async function fetchEntryBundle(
       `entry bundle ${tilePath(tile)} has ${bundle.length} entries, want ${w}`,
     );
   return bundle.slice(0, w);
+}
+
+/**
+ * The hashes of the checkpoint's tree, from `served` tiles authenticated against its root hash; a
+ * tree larger than the tile math counts exactly (tileHashReader's MAX_TREE_SIZE) fails the audit.
+ */
+function checkpointTree(checkpoint: Checkpoint, served: TileReader): HashReader {
+  try {
+    return tileHashReader({ n: checkpoint.size, hash: checkpoint.hash }, served);
+  } catch (error) {
+    auditError('the log checkpoint', error);
+  }
 }
 
 /** A hash tile recomputed from the entries must be the one the log serves. */
@@ -422,11 +437,10 @@ class TokenChecker {
  * the saved one as what it most likely is, not as a log that shrank.
  */
 async function checkConsistency(
-  base: string,
   checkpoint: Checkpoint,
+  tree: HashReader,
   saved: Uint8Array,
   logKey: string,
-  timeoutMs: number,
 ): Promise<number> {
   let old: Checkpoint;
   try {
@@ -447,11 +461,7 @@ async function checkConsistency(
   }
   let proof: Hash[];
   try {
-    const tiles = tileHashReader(
-      { n: checkpoint.size, hash: checkpoint.hash },
-      httpTileReader(base, timeoutMs),
-    );
-    proof = await proveTree(checkpoint.size, old.size, tiles);
+    proof = await proveTree(checkpoint.size, old.size, tree);
   } catch (error) {
     auditError(TILES_NOT_THE_CHECKPOINTS, error);
   }

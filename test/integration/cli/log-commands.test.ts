@@ -415,6 +415,20 @@ describe('timestamp-cli log-audit', () => {
     },
   );
 
+  it('refuses a checkpoint of a tree beyond 2^52 entries before fetching anything else', async () => {
+    const huge = await signNote(
+      formatCheckpoint({ origin: log.origin, size: 2 ** 53 - 1, hash: new Uint8Array(32) }),
+      log.signer,
+    );
+    server.requests.length = 0;
+    await refusedWhileServing(
+      'checkpoint',
+      huge,
+      'the log checkpoint: tree size 9007199254740991 is beyond what this client supports (at most 2^52 entries)',
+    );
+    expect(server.requests).toEqual(['checkpoint']);
+  });
+
   it('refuses a forged checkpoint, and a checkpoint under another key', async () => {
     const forged = log.signed.replace(
       /— (\S+) (\S{10})/,

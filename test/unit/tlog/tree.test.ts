@@ -4,6 +4,7 @@ import {
   checkTree,
   hashEqual,
   hashFromTile,
+  MAX_TREE_SIZE,
   MemoryHashStorage,
   newTiles,
   proveRecord,
@@ -16,6 +17,7 @@ import {
   storedHashIndex,
   tileForIndex,
   tileHashReader,
+  tilePath,
   treeHash,
   TlogError,
   type Hash,
@@ -257,5 +259,64 @@ describe('tlog tree (Go TestTree)', () => {
     await expect(proveTree(1, 0, storage)).rejects.toMatchObject({ code: 'BAD_INPUT' });
     expect(() => checkRecord([], 1, new Uint8Array(32), 2, new Uint8Array(32))).toThrow(TlogError);
     expect(() => checkTree([], 0, new Uint8Array(32), 0, new Uint8Array(32))).toThrow(TlogError);
+  });
+
+  it('counts stored-hash indexes exactly up to MAX_TREE_SIZE (2^52), where 2^53 would not', () => {
+    // Go's storedHashIndex in 64-bit integers, as the reference.
+    const exact = (level: number, n: number): bigint => {
+      let m = BigInt(n);
+      for (let l = level; l > 0; l--) m = 2n * m + 1n;
+      let i = 0n;
+      for (; m > 0n; m >>= 1n) i += m;
+      return i + BigInt(level);
+    };
+    expect(MAX_TREE_SIZE).toBe(2 ** 52);
+    // Of a tree of `size` entries: the last complete subtree at each level, and at level 0 the
+    // index just past the tree (tileHashReader's bound).
+    for (const size of [MAX_TREE_SIZE, MAX_TREE_SIZE - 1, MAX_TREE_SIZE - 12345, 2 ** 51 + 3]) {
+      expect(BigInt(storedHashIndex(0, size))).toBe(exact(0, size));
+      for (const level of [0, 1, 8, 16, 40, 52]) {
+        const n = Math.floor(size / 2 ** level) - 1;
+        if (n >= 0) expect(BigInt(storedHashIndex(level, n))).toBe(exact(level, n));
+      }
+    }
+    expect(storedHashIndex(0, MAX_TREE_SIZE)).toBe(Number.MAX_SAFE_INTEGER);
+    // The precision lost one bit further: what made tiles of a tree of 2^53 - 1 nonsense.
+    expect(BigInt(storedHashIndex(0, 2 ** 53 - 1))).not.toBe(exact(0, 2 ** 53 - 1));
+  });
+
+  it('tileHashReader refuses a tree larger than MAX_TREE_SIZE before reading any tile', async () => {
+    const requested: string[] = [];
+    const reader: TileReader = {
+      height: () => 8,
+      readTiles: (ts) => {
+        requested.push(...ts.map(tilePath));
+        return Promise.resolve(ts.map((t) => new Uint8Array(t.w * 32)));
+      },
+    };
+    for (const n of [MAX_TREE_SIZE + 1, 2 ** 53 - 1]) {
+      expect(() => tileHashReader({ n, hash: new Uint8Array(32) }, reader)).toThrow(
+        expect.objectContaining({
+          code: 'TREE_TOO_LARGE',
+          message: `tree size ${n} is beyond what this client supports (at most 2^52 entries)`,
+        }),
+      );
+    }
+    expect(requested).toEqual([]);
+    // At the limit, the tiles asked for are the right ones: a partial tile of 16 at level 6,
+    // full tiles below it down to record 0's.
+    const atLimit = tileHashReader({ n: MAX_TREE_SIZE, hash: new Uint8Array(32) }, reader);
+    await expect(atLimit.readHashes([storedHashIndex(0, 0)])).rejects.toMatchObject({
+      code: 'INCONSISTENT_TILE',
+    });
+    expect(requested).toEqual([
+      'tile/6/000.p/16',
+      'tile/5/000',
+      'tile/4/000',
+      'tile/3/000',
+      'tile/2/000',
+      'tile/1/000',
+      'tile/0/000',
+    ]);
   });
 });

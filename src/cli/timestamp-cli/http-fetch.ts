@@ -124,19 +124,22 @@ function dispatcherFor(timeoutMs: number): SharedDispatcher {
 }
 
 /**
- * fetch through the CLI's dispatcher, ended at `timeoutMs` (0: never) or when `signal` aborts
- * (another request of its batch failed). Once a request is aborted, the dispatcher is destroyed,
- * with the connections it is still making: one would otherwise keep the process alive after the
- * command has failed.
+ * fetch through the CLI's dispatcher, ended at `timeoutMs` (0: never), or at `leftMs` where the
+ * request shares its --timeout with others (what they left of it, at least 1), or when `signal`
+ * aborts (another request of its batch failed). Once a request is aborted, the dispatcher is
+ * destroyed, with the connections it is still making: one would otherwise keep the process alive
+ * after the command has failed.
  */
 export async function cliFetch(
   url: string | URL,
   init: Omit<RequestInit, 'dispatcher' | 'signal'>,
   timeoutMs: number,
-  options: { signal?: AbortSignal } = {},
+  options: { leftMs?: number; signal?: AbortSignal } = {},
 ): Promise<Response> {
+  // The dispatcher is --timeout's (its connections' deadline); the request's is what is left.
   const current = dispatcherFor(timeoutMs);
-  const timeout = timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : undefined;
+  const limitMs = options.leftMs ?? timeoutMs;
+  const timeout = limitMs > 0 ? AbortSignal.timeout(limitMs) : undefined;
   const signal =
     timeout && options.signal
       ? AbortSignal.any([timeout, options.signal])

@@ -16,6 +16,7 @@ import { parseHttpUrl } from './arguments.js';
 import { userAgent } from './http-client.js';
 import { cliFetch } from './http-fetch.js';
 import { CliError } from './output.js';
+import { TimeBudget } from './time-budget.js';
 import {
   MAX_LOG_RESOURCE_BYTES,
   MAX_TEXT_FILE_BYTES,
@@ -99,6 +100,8 @@ export interface LogResourceOptions {
   missingOk?: boolean;
   /** ends the GET early, without a retry: another GET of its batch failed */
   signal?: AbortSignal;
+  /** the --timeout this GET shares with others; by default its own, for it and its retry */
+  budget?: TimeBudget;
 }
 
 /** GETs a log resource; resolves to undefined on 404 when `missingOk`, else throws a CliError. */
@@ -106,27 +109,38 @@ export async function getLogResource(
   base: string,
   path: string,
   timeoutMs: number,
-  { missingOk = false, signal }: LogResourceOptions = {},
+  { missingOk = false, signal, budget = new TimeBudget(timeoutMs) }: LogResourceOptions = {},
 ): Promise<Buffer | undefined> {
   const url = `${base}${LOG_PATH}${path}`;
   let response: Response | undefined;
+  let firstFailure: string | undefined;
   // GETs are idempotent: one retry covers a kept-alive connection the server closed meanwhile
-  // (ECONNRESET after a long pause between fetches, e.g. while an audit checks a bundle).
+  // (ECONNRESET after a long pause between fetches, e.g. while an audit checks a bundle). It gets
+  // what the first attempt left of the --timeout, not a --timeout of its own.
   for (let attempt = 1; !response; attempt++) {
+    const leftMs = budget.leftMs();
+    if (leftMs === 0) {
+      const why =
+        firstFailure === undefined
+          ? '--timeout ran out before it was sent'
+          : `${firstFailure}, and --timeout ran out before a retry`;
+      throw new CliError('REQUEST_FAILED', `GET ${url}: ${why}`);
+    }
     try {
       response = await cliFetch(
         url,
         { headers: { 'User-Agent': userAgent(), 'Accept-Encoding': 'gzip, identity' } },
         timeoutMs,
-        signal ? { signal } : {},
+        { ...(leftMs !== undefined ? { leftMs } : {}), ...(signal ? { signal } : {}) },
       );
     } catch (error) {
-      if (attempt < 2 && !(error instanceof DOMException) && !signal?.aborted) continue;
       const cause = (error as { cause?: { message?: string } }).cause?.message;
-      throw new CliError(
-        'REQUEST_FAILED',
-        `GET ${url}: ${(error as Error).message}${cause ? `: ${cause}` : ''}`,
-      );
+      const failure = `${(error as Error).message}${cause ? `: ${cause}` : ''}`;
+      if (attempt < 2 && !(error instanceof DOMException) && !signal?.aborted) {
+        firstFailure = failure;
+        continue;
+      }
+      throw new CliError('REQUEST_FAILED', `GET ${url}: ${failure}`);
     }
   }
   let body: Buffer;

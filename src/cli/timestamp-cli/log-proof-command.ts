@@ -3,6 +3,7 @@ import { parseTlogProof, TlogError } from '../../tlog/index.js';
 import { option } from './arguments.js';
 import { getLogResource, LOG_PATH, parseLogUrl, parseSerialHex } from './log-client.js';
 import { CliError, type Output } from './output.js';
+import { TimeBudget } from './time-budget.js';
 import {
   checkOutputFile,
   PUBLIC_FILE_MODE,
@@ -17,7 +18,12 @@ interface LogProofOptions {
   url?: string;
 }
 
-export function logProofCommand(globals: () => GlobalOptions, output: Output): Command {
+/** `clock`: the monotonic clock --timeout is measured on (the tests give their own). */
+export function logProofCommand(
+  globals: () => GlobalOptions,
+  output: Output,
+  clock: () => number = () => performance.now(),
+): Command {
   return new Command('log-proof')
     .description(
       "Fetch the transparency-log proof (C2SP tlog-proof) of the token with a serial number from the TSA's log",
@@ -37,7 +43,7 @@ export function logProofCommand(globals: () => GlobalOptions, output: Output): C
       ),
     )
     .action(async (options: LogProofOptions) => {
-      await fetchLogProof(options, globals(), output);
+      await fetchLogProof(options, globals(), output, clock);
     });
 }
 
@@ -45,17 +51,20 @@ async function fetchLogProof(
   options: LogProofOptions,
   globals: GlobalOptions,
   output: Output,
+  clock: () => number,
 ): Promise<void> {
   const base = options.url ?? parseLogUrl(globals.timestampServer);
   await checkOutputFile(options.out);
-  // One --timeout for the command: the key probe below gets what the proof's GET left of it.
-  const deadline = globals.timeout > 0 ? performance.now() + globals.timeout : undefined;
+  // One --timeout for the command: the proof's GET, its retry and the key probe below each get
+  // what the others left of it.
+  const budget = new TimeBudget(globals.timeout, clock);
   const body = await getLogResource(base, `proof?serial=${options.serial}`, globals.timeout, {
     missingOk: true,
+    budget,
   });
   if (body === undefined) {
     const noSuchSerial = `the log has no token with serial number 0x${options.serial}`;
-    const hasLog = await logKeyServed(base, deadline);
+    const hasLog = await logKeyServed(base, globals.timeout, budget);
     throw new CliError(
       'SERVER_REFUSED',
       hasLog === true
@@ -87,20 +96,19 @@ async function fetchLogProof(
 
 /**
  * Whether the server has a log: one without answers 404 for every log route, one with a log always
- * serves its key. Unknown (with why) when asking fails or the `deadline` (performance.now(); none
- * if undefined) passes: the answer only refines a 404, never replaces it.
+ * serves its key. Unknown (with why) when asking fails or the command's --timeout (`budget`) runs
+ * out: the answer only refines a 404, never replaces it.
  */
 async function logKeyServed(
   base: string,
-  deadline: number | undefined,
+  timeoutMs: number,
+  budget: TimeBudget,
 ): Promise<boolean | { unknown: string }> {
-  let timeoutMs = 0;
-  if (deadline !== undefined) {
-    timeoutMs = Math.ceil(deadline - performance.now());
-    if (timeoutMs <= 0) return { unknown: `--timeout ran out before GET ${LOG_PATH}key` };
-  }
+  if (budget.leftMs() === 0) return { unknown: `--timeout ran out before GET ${LOG_PATH}key` };
   try {
-    return (await getLogResource(base, 'key', timeoutMs, { missingOk: true })) !== undefined;
+    return (
+      (await getLogResource(base, 'key', timeoutMs, { missingOk: true, budget })) !== undefined
+    );
   } catch (error) {
     if (error instanceof CliError) return { unknown: error.message };
     throw error;

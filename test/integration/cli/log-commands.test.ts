@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { errorLine } from '../../../src/cli/exit-status.js';
 import { logAuditCommand } from '../../../src/cli/timestamp-cli/log-audit-command.js';
 import { logProofCommand } from '../../../src/cli/timestamp-cli/log-proof-command.js';
@@ -119,6 +119,72 @@ describe('timestamp-cli log-proof', () => {
     await run(logProofCommand, ['--serial', '1009', '--out', out]);
     expect(parseTlogProof(await readFile(out, 'utf8')).index).toBe(9);
     expect(server.requests.slice(-2)).toEqual(['proof?serial=1009', 'proof?serial=1009']);
+  });
+
+  describe('one --timeout for the command (a clock of the test: no real time)', () => {
+    const TIMEOUT = 1_000;
+    let now = 0;
+    const withClock: Make = (globals, output) => logProofCommand(globals, output, () => now);
+
+    /** The proof's route: the first request takes `firstTakesMs` of the clock and is reset. */
+    function resetAfter(firstTakesMs: number): void {
+      let calls = 0;
+      server.overrides.set('proof', (request, response) => {
+        if (++calls === 1) {
+          now += firstTakesMs;
+          request.socket.destroy();
+          return;
+        }
+        void log.proof(9).then((proof) => response.end(proof));
+      });
+    }
+
+    afterEach(() => {
+      server.overrides.delete('proof');
+      vi.restoreAllMocks();
+    });
+
+    it('gives the retry of a GET only what the first attempt left of --timeout', async () => {
+      resetAfter(400);
+      const timeouts = vi.spyOn(AbortSignal, 'timeout');
+      server.requests.length = 0;
+      const out = join(dir, 'proof-budget');
+      await run(withClock, ['--serial', '1009', '--out', out], server.url, TIMEOUT);
+      expect(parseTlogProof(await readFile(out, 'utf8')).index).toBe(9);
+      expect(server.requests).toEqual(['proof?serial=1009', 'proof?serial=1009']);
+      expect(timeouts.mock.calls).toEqual([[TIMEOUT], [TIMEOUT - 400]]);
+    });
+
+    it('makes no retry once the first attempt has spent --timeout', async () => {
+      resetAfter(TIMEOUT);
+      server.requests.length = 0;
+      const refused = run(
+        withClock,
+        ['--serial', '1009', '--out', join(dir, 'proof-spent')],
+        server.url,
+        TIMEOUT,
+      );
+      await expect(refused).rejects.toThrow(
+        new RegExp(
+          `^GET ${server.url}/api/v1/log/proof\\?serial=1009: fetch failed: .*, and --timeout ran out before a retry$`,
+        ),
+      );
+      expect(server.requests).toEqual(['proof?serial=1009']);
+    });
+
+    it("asks for the key only with time left after the proof's 404", async () => {
+      server.overrides.set('proof', (_request, response) => {
+        now += TIMEOUT;
+        response.writeHead(404).end();
+      });
+      server.requests.length = 0;
+      await expect(
+        run(withClock, ['--serial', 'ffff', '--out', join(dir, 'no-key')], server.url, TIMEOUT),
+      ).rejects.toThrow(
+        `the log has no token with serial number 0xffff, or ${server.url} has no transparency log (could not tell which: --timeout ran out before GET /api/v1/log/key)`,
+      );
+      expect(server.requests).toEqual(['proof?serial=ffff']);
+    });
   });
 
   it('takes the TSA from --url, and says when the log has no such serial', async () => {

@@ -25,6 +25,8 @@ export async function startFakeAzureKeyVault() {
   let tokensIssued = 0;
   /** When set, ECDSA signatures are cut to this many bytes (a faulty vault or proxy). */
   let ecdsaLength: number | undefined;
+  /** When set, the host of every kid, as a real vault's own name (reached through a front). */
+  let canonicalHost: string | undefined;
 
   const identity = await listen((request, _body, response) => {
     const url = new URL(request.url ?? '/', 'http://identity');
@@ -78,7 +80,8 @@ export async function startFakeAzureKeyVault() {
           message: `A key with (name/id) ${name} was not found in this key vault.`,
         },
       });
-    const kid = `https://${request.headers.host}/keys/${name}/${entry.version}`;
+    // A real vault names its keys by its own name, whatever host the client reached it by.
+    const kid = `https://${canonicalHost ?? request.headers.host}/keys/${name}/${entry.version}`;
 
     if (operation === 'getKey') {
       return sendJson(response, 200, {
@@ -122,6 +125,10 @@ export async function startFakeAzureKeyVault() {
     cert: tls.cert,
     faults,
     tokensIssued: () => tokensIssued,
+    /** Names its keys (their kid) by `host`, not by the Host the client sent; undefined: the latter. */
+    nameKeysBy(host: string | undefined) {
+      canonicalHost = host;
+    },
     /** Cuts the ECDSA signatures it answers to `length` bytes; undefined: whole again. */
     cutEcdsaSignatures(length: number | undefined) {
       ecdsaLength = length;

@@ -126,8 +126,17 @@ export async function createAzureKeyVaultApi(
         keyType === 'EC'
           ? { kty: 'EC', crv: jwk.crv ?? '', x: base64url(jwk.x), y: base64url(jwk.y) }
           : { kty: 'RSA', n: base64url(jwk.n), e: base64url(jwk.e) };
-      // Sign with exactly the version read here, even if the key rotates later.
-      cryptography = new CryptographyClient(key, credential, clientOptions);
+      // Sign with exactly the version read here, even if the key rotates later, at the configured
+      // endpoint: a client built from the KeyVaultKey signs at the host of the answer's kid, which
+      // a vault writes with its own name, so a private endpoint or front in azurekms:// (the
+      // documented host override) would be bypassed, bearer token and all.
+      const readVersion = key.properties.version;
+      if (key.name !== keyName || !readVersion)
+        throw new SignerError('BAD_ANSWER', `Key Vault answered another key than ${keyName}`);
+      // The key as read (no second GET, as a client built from an id would make), named at the
+      // configured endpoint, where its RemoteCryptographyProvider takes the vault URL from.
+      const id = `${vaultUrl}keys/${encodeURIComponent(keyName)}/${encodeURIComponent(readVersion)}`;
+      cryptography = new CryptographyClient({ ...key, id }, credential, clientOptions);
       const publicKey = createPublicKey({ key: publicJwk, format: 'jwk' });
       const hash = keyType === 'EC' ? EC_HASHES[jwk.crv ?? ''] : undefined;
       if (keyType === 'EC' && !hash)

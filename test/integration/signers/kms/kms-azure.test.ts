@@ -99,6 +99,20 @@ describe('Azure Key Vault signer (real @azure/keyvault-keys + DefaultAzureCreden
     },
   );
 
+  it('signs at the configured endpoint, whatever host the vault names its keys by', async () => {
+    // A real vault writes every kid with its own name: reached through a private endpoint or a
+    // front given as the azurekms:// host, the SDK's client built from the key signed at the
+    // kid's host instead. Here that host does not answer at all.
+    fake.nameKeysBy('127.0.0.1:1');
+    try {
+      const { signer, authority, paths } = await authorityFor('ec-p256', 'sha256');
+      expect(await issueAndVerify(authority, paths.root)).toContain('Verification: OK');
+      await signer[Symbol.asyncDispose]();
+    } finally {
+      fake.nameKeysBy(undefined);
+    }
+  });
+
   it('an RSA key whose leaf certificate restricts it to PSS signs PS512', async () => {
     const { signer, authority, paths } = await authorityFor('rsa-2048', 'sha512', {}, true);
     expect(signer.algorithm).toMatchObject({ oid: '1.2.840.113549.1.1.10', pss: true });

@@ -19,6 +19,8 @@ export const MAX_BATCH = 500;
 export const MAX_PENDING = 4 * MAX_BATCH;
 /** Why a token is refused while MAX_PENDING tokens wait for a commit. */
 export const LEDGER_BUSY = 'the ledger is busy: too many tokens are waiting for a commit';
+/** When to retry a token refused behind a full commit queue: it drains within a few commits. */
+export const BUSY_RETRY_MS = 1_000;
 /**
  * Commits retried at once after a serialization failure or a deadlock (40001, 40P01: the
  * statement was rolled back, nothing was written), in a row, before the batch is withheld.
@@ -213,7 +215,13 @@ export class Ledger {
       return Promise.reject(new RecordError('NOT_RECORDED', reason, { temporary }));
     }
     if (this.queueFull()) {
-      return Promise.reject(new RecordError('NOT_RECORDED', LEDGER_BUSY, { temporary: true }));
+      return Promise.reject(
+        new RecordError('NOT_RECORDED', LEDGER_BUSY, {
+          temporary: true,
+          retryInMs: BUSY_RETRY_MS,
+          detail: LEDGER_BUSY,
+        }),
+      );
     }
     return new Promise((resolve, reject) => {
       this.pending.push({ entry, resolve, reject });

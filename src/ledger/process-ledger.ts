@@ -13,7 +13,13 @@ import { reject } from '../tsp/rejection.js';
 import { poolConfig, redactUrl } from './connection.js';
 import { ledgerEntry } from './entry.js';
 import { newReadPool } from './pools.js';
-import { Ledger, LEDGER_BUSY, type LedgerLogger, type LedgerReceipt } from './ledger.js';
+import {
+  BUSY_RETRY_MS,
+  Ledger,
+  LEDGER_BUSY,
+  type LedgerLogger,
+  type LedgerReceipt,
+} from './ledger.js';
 
 /**
  * Connections per process, in three pools, so that none starves another: the commits' (one
@@ -23,9 +29,6 @@ import { Ledger, LEDGER_BUSY, type LedgerLogger, type LedgerReceipt } from './le
 export const COMMIT_POOL_SIZE = 3;
 export const SEQUENCER_POOL_SIZE = 1;
 export const READ_POOL_SIZE = 3;
-
-/** When to retry a token refused behind a full commit queue: it drains within a few commits. */
-const BUSY_RETRY_MS = 1_000;
 
 /** The process's --ledger-url: one pool and one group-commit queue shared by every listener. */
 export interface ProcessLedger extends AsyncDisposable {

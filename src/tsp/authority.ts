@@ -81,6 +81,20 @@ export interface IssueContext {
   record?: (granted: GrantedOutcome) => Promise<void>;
 }
 
+/** What a record step says of a token it did not keep, besides its code and message. */
+export interface RecordErrorOptions {
+  cause?: unknown;
+  /** Its store is unavailable or busy for now (an outage, a full queue): the refusal is too. */
+  temporary?: boolean;
+  /** For a temporary one, how long it is expected to last (ms), where known. */
+  retryInMs?: number;
+  /**
+   * A fixed reason the client is told (the TimeStampResp's second statusString): never a
+   * database's or the disk's own words. Default 'token could not be recorded'.
+   */
+  detail?: string;
+}
+
 /**
  * Thrown by a record step. SERIAL_NUMBER_TAKEN: a shared record (the ledger of several replicas)
  * already holds a token with this serial number, which must stay unique to the TSA (RFC 3161
@@ -90,14 +104,18 @@ export interface IssueContext {
  */
 export class RecordError extends CodedError<'SERIAL_NUMBER_TAKEN' | 'NOT_RECORDED'> {
   readonly temporary: boolean;
+  readonly retryInMs: number | undefined;
+  readonly detail: string | undefined;
 
   constructor(
     code: 'SERIAL_NUMBER_TAKEN' | 'NOT_RECORDED',
     message: string,
-    options?: { cause?: unknown; temporary?: boolean },
+    options?: RecordErrorOptions,
   ) {
     super(code, message, options);
     this.temporary = options?.temporary === true;
+    this.retryInMs = options?.retryInMs;
+    this.detail = options?.detail;
   }
 }
 
@@ -334,13 +352,16 @@ function causedBy(refusal: TimeStampRejection, cause: unknown): TimeStampRejecti
 
 /**
  * systemFailure for a token its record step did not keep: temporary when the record's store
- * is unavailable or busy for now (RecordError.temporary).
+ * is unavailable or busy for now (RecordError.temporary), with the store's retry time and reason
+ * (a full ledger queue: 1 s, "the ledger is busy…"), so that it answers as its guard does.
  */
 function recordFailure(error: unknown): TimeStampRejection {
   if (isSerialNumberTaken(error)) return reject.systemFailure('serial number collision');
   if (!(error instanceof RecordError)) return reject.systemFailure('audit log write failed');
-  const detail = 'token could not be recorded';
-  return error.temporary ? reject.unavailable(detail) : reject.systemFailure(detail);
+  const detail = error.detail ?? 'token could not be recorded';
+  return error.temporary
+    ? reject.unavailable(detail, error.retryInMs)
+    : reject.systemFailure(detail);
 }
 
 function isSerialNumberTaken(error: unknown): boolean {

@@ -761,6 +761,9 @@ describe('ledger: the commit queue during an outage', () => {
           code: 'NOT_RECORDED',
           message: LEDGER_BUSY,
           temporary: true,
+          // Answered as the guard answers: 503, Retry-After: 1, the busy reason.
+          retryInMs: 1_000,
+          detail: LEDGER_BUSY,
         });
       }
       expect(ledger.queueFull()).toBe(true);

@@ -168,6 +168,46 @@ describe('TimestampAuthority.issue: a record step that finds the serial number t
     });
     // The TimeStampResp says what RFC 3161 says: systemFailure.
     expect(decodeResponse(outcome.der).failInfo).toEqual(['systemFailure']);
+    // No retry time of its own: the server's default Retry-After.
+    expect(outcome.retryInMs).toBeUndefined();
+  });
+
+  it("passes a temporary RecordError's retry time and reason on (a full ledger queue: 1 s, busy)", async () => {
+    const busy = 'the ledger is busy: too many tokens are waiting for a commit';
+    const outcome = await issue([], {
+      record: async () => {
+        throw new RecordError('NOT_RECORDED', busy, {
+          temporary: true,
+          retryInMs: 1_000,
+          detail: busy,
+        });
+      },
+    });
+    expect(outcome).toMatchObject({
+      status: 'rejection',
+      failInfo: 'systemFailure',
+      detail: busy,
+      temporary: true,
+      retryInMs: 1_000,
+    });
+    expect(decodeResponse(outcome.der).statusStrings).toContain(busy);
+  });
+
+  it('keeps a lasting RecordError a plain systemFailure with its reason, no retry time', async () => {
+    const outcome = await issue([], {
+      record: async () => {
+        throw new RecordError('NOT_RECORDED', 'commits fail', {
+          retryInMs: 1_000,
+          detail: 'ledger commits fail (SQLSTATE 42501)',
+        });
+      },
+    });
+    expect(outcome).toMatchObject({
+      status: 'rejection',
+      detail: 'ledger commits fail (SQLSTATE 42501)',
+    });
+    expect(outcome.status === 'rejection' && outcome.temporary).toBeUndefined();
+    expect(outcome.status === 'rejection' && outcome.retryInMs).toBeUndefined();
   });
 });
 

@@ -3,11 +3,12 @@ import { dirname, extname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import type { ServeConfig } from '../config/schema.js';
-import type {
-  GrantedOutcome,
-  IssueOutcome,
-  RejectionOutcome,
-  RequestFormat,
+import {
+  RecordError,
+  type GrantedOutcome,
+  type IssueOutcome,
+  type RejectionOutcome,
+  type RequestFormat,
 } from '../tsp/authority.js';
 import type { IssuanceGuard } from '../tsp/guards.js';
 import { reject, TimeStampRejection } from '../tsp/rejection.js';
@@ -677,8 +678,9 @@ export async function openProcessAuditLog(
         auditTokensWithheld.inc({ reason: 'deadline' });
         return late();
       }).catch((error: unknown) => {
-        if (!(error instanceof TimeStampRejection)) auditTokensWithheld.inc({ reason: 'failed' });
-        throw error;
+        if (error instanceof TimeStampRejection) throw error;
+        auditTokensWithheld.inc({ reason: 'failed' });
+        throw writeFailure(error, log.failing);
       });
     },
     appendInBackground: (record, requestLogger, beyondBound = false) => {
@@ -708,11 +710,28 @@ export async function openProcessAuditLog(
 }
 
 /**
+ * A granted line whose round failed, refused as the guard refuses the tokens after it (the log
+ * is failing by the time its lines hear of it): a temporary refusal, 503 with the probe's interval
+ * as Retry-After and the same reason, not a 500 for the one batch that hit the failure. An error
+ * while the log is not failing (closed at shutdown) is passed on as it is.
+ */
+function writeFailure(error: unknown, failing: string | undefined): unknown {
+  if (failing === undefined) return error;
+  const reason = `${AUDIT_LOG_FAILING} (${failing})`;
+  return new RecordError('NOT_RECORDED', reason, {
+    cause: error,
+    temporary: true,
+    retryInMs: AUDIT_PROBE_INTERVAL_MS,
+    detail: reason,
+  });
+}
+
+/**
  * --audit-log: one JSON line per POST /api/v1/timestamp. A granted token is sent only after its
  * line is durable (the authority's record step); if the line cannot be written the client gets
  * systemFailure instead of an unrecorded token, and the rejection's line names the withheld
- * serial number: 503 (temporary) when the queue is full or the line misses its deadline, 500 when
- * the write fails. Rejections are written in the same batches without holding the response.
+ * serial number: 503 (temporary) when the queue is full, the line misses its deadline or the write
+ * fails (see writeFailure). Rejections are written in the same batches without holding the response.
  * Requests refused before the handler (413, 415, 429) get a line from the onResponse hook.
  * `processLog` is the process's (see openProcessAuditLog); the listener does not close it.
  */

@@ -168,11 +168,19 @@ describe('a server whose audit disk fails', () => {
     const failuresBefore = await failures();
 
     disk.fill();
-    // Signed before the failure was known: withheld (500), and the log fails from now on.
-    expect((await post()).status).toBe(500);
+    const reason = `${AUDIT_LOG_FAILING} (ENOSPC)`;
+    // Signed before the failure was known: withheld, and the log fails from now on. The same
+    // outage, the same answer as the requests after it: 503, Retry-After the probe's interval.
+    const hit = await post();
+    expect(hit.status).toBe(503);
+    expect(hit.retryAfter).toBe(String(AUDIT_PROBE_INTERVAL_MS / 1000));
+    expect(decodeResponse(hit.body)).toMatchObject({
+      status: 2,
+      failInfo: ['systemFailure'],
+      statusStrings: [expect.any(String), reason],
+    });
     expect(await failingGauge()).toBe('1');
     expect(await failures()).toBe(failuresBefore + 1);
-    const reason = `${AUDIT_LOG_FAILING} (ENOSPC)`;
     expect(await readyz()).toEqual({ status: 503, text: reason });
 
     const signed = signs.mock.calls.length;

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  AUDIT_PROBE_INTERVAL_MS,
   AuditLog,
   openProcessAuditLog,
   type OpenAuditFile,
@@ -140,7 +141,7 @@ describe('audit log', () => {
     ]);
   });
 
-  it('withholds the token (500 systemFailure) when its line cannot be written', async () => {
+  it('withholds the token (503 systemFailure, Retry-After) when its line cannot be written', async () => {
     const { app } = await createTestServer({ auditLog: '/dev/full' });
     cleanups.push(() => app.close());
     const response = await app.inject({
@@ -149,7 +150,8 @@ describe('audit log', () => {
       headers: { 'content-type': 'application/timestamp-query' },
       payload: grantableRequest(),
     });
-    expect(response.statusCode).toBe(500);
+    expect(response.statusCode).toBe(503);
+    expect(response.headers['retry-after']).toBe(String(AUDIT_PROBE_INTERVAL_MS / 1000));
     const dir = scratch();
     const text = await replyStatus(response.rawPayload, dir);
     expect(text).toMatch(/Status: Rejected/);
@@ -354,7 +356,9 @@ describe('audit log after a failed write (full disk, I/O error)', () => {
     expect((await post()).statusCode).toBe(200);
     files.inject('torn-write');
     const refused = await post();
-    expect(refused.statusCode).toBe(500);
+    // The disk's failure is an outage, as for the requests after it: 503 with Retry-After.
+    expect(refused.statusCode).toBe(503);
+    expect(refused.headers['retry-after']).toBe(String(AUDIT_PROBE_INTERVAL_MS / 1000));
     const reply = await openssl([
       'ts',
       '-reply',
@@ -369,7 +373,7 @@ describe('audit log after a failed write (full disk, I/O error)', () => {
     // granted, the withheld one's rejection (written after the cut), granted: no fragment.
     expect(lines.map((line) => [line.status, line.httpStatus])).toEqual([
       ['granted', 200],
-      ['rejection', 500],
+      ['rejection', 503],
       ['granted', 200],
     ]);
     const withheld = lines[1]!.withheldSerialNumber;

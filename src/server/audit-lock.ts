@@ -11,8 +11,13 @@ import { CodedError } from '../errors.js';
  * process of this host that no longer runs, is a crashed writer's, and is taken over.
  */
 
-/** Why the audit log cannot be opened, or written without harm to another writer's lines. */
-export class AuditLogError extends CodedError<'AUDIT_LOG_LOCKED' | 'AUDIT_LOG_SHARED'> {
+/**
+ * Why the audit log cannot be opened, or written without harm to another writer's lines.
+ * AUDIT_LOG_NOT_DURABLE: not a regular file, and fdatasync fails on it (a pipe, /dev/null).
+ */
+export class AuditLogError extends CodedError<
+  'AUDIT_LOG_LOCKED' | 'AUDIT_LOG_SHARED' | 'AUDIT_LOG_NOT_DURABLE'
+> {
   override name = 'AuditLogError';
 }
 

@@ -478,7 +478,10 @@ async function openAtRecordBoundary(path: string, openFile: OpenAuditFile) {
   const handle = await openFile(path);
   try {
     const stat = await handle.stat();
-    if (!stat.isFile()) return { handle, committed: undefined, repairedBytes: 0 };
+    if (!stat.isFile()) {
+      await syncOnce(path, handle);
+      return { handle, committed: undefined, repairedBytes: 0 };
+    }
     const committed = await endOfLastRecord(handle, stat.size);
     if (committed < stat.size) {
       await handle.truncate(committed);
@@ -488,6 +491,23 @@ async function openAtRecordBoundary(path: string, openFile: OpenAuditFile) {
   } catch (error) {
     await handle.close();
     throw error;
+  }
+}
+
+/**
+ * For a file that is not a regular one: fdatasyncs it once, as every round will. A pipe or a
+ * character device such as /dev/null or /dev/stdout under Docker refuses it (EINVAL), so every
+ * token would be withheld for good: such a file is refused when it is opened instead.
+ */
+async function syncOnce(path: string, handle: AuditFile): Promise<void> {
+  try {
+    await handle.datasync();
+  } catch (error) {
+    throw new AuditLogError(
+      'AUDIT_LOG_NOT_DURABLE',
+      `--audit-log ${path} is not a regular file and cannot be fdatasync'ed (${errorCode(error)}): a token is sent only once its line is on disk, so a pipe, /dev/null or /dev/stdout cannot hold the audit log; give a file on a disk`,
+      { cause: error },
+    );
   }
 }
 

@@ -20,6 +20,11 @@ import { replyStatus } from '../../helpers/remote-tsa.js';
 import { childEnvironment } from '../../helpers/process.js';
 import { derSeeds, grantableRequest, SEED_DATA } from '../../helpers/seeds.js';
 import { spawnServer, type SpawnedServer } from '../../helpers/spawn-logged-server.js';
+import {
+  fatalMessages,
+  runCli as runServer,
+  SERVE_ON_EPHEMERAL_PORTS,
+} from '../../helpers/spawn-server.js';
 import { createTestServer, silentLogger } from '../../helpers/tsa.js';
 
 const cleanups: (() => unknown)[] = [];
@@ -142,7 +147,24 @@ describe('audit log', () => {
   });
 
   it('withholds the token (503 systemFailure, Retry-After) when its line cannot be written', async () => {
-    const { app } = await createTestServer({ auditLog: '/dev/full' });
+    const path = scratch().path('full.jsonl');
+    const config = resolveServeConfig({ auditLog: path });
+    const tsa = await createAuthority(config, silentLogger);
+    // A full disk: every write fails.
+    const enospc = () =>
+      Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    const app = await buildServer({
+      config,
+      authority: tsa.authority,
+      chainPem: tsa.chainPem,
+      logger: silentLogger,
+      openAuditFile: (file) =>
+        openAuditFileWith(file, () => ({
+          appendFile: async () => {
+            throw enospc();
+          },
+        })),
+    });
     cleanups.push(() => app.close());
     const response = await app.inject({
       method: 'POST',
@@ -379,6 +401,65 @@ describe('audit log after a failed write (full disk, I/O error)', () => {
     const withheld = lines[1]!.withheldSerialNumber;
     expect(withheld).toEqual(expect.any(String));
     expect(lines.filter((line) => line.serialNumber === withheld)).toEqual([]);
+  });
+});
+
+describe('an audit log that is not a regular file', () => {
+  it.each([
+    ['/dev/null', () => '/dev/null'],
+    ['/dev/full', () => '/dev/full'],
+    [
+      'a FIFO',
+      () => {
+        const fifo = scratch().path('audit.fifo');
+        execFileSync('mkfifo', [fifo]);
+        return fifo;
+      },
+    ],
+  ])('is refused when opened, where fdatasync fails on it: %s', async (_name, pathOf) => {
+    const path = pathOf();
+    await expect(AuditLog.open(path)).rejects.toMatchObject({
+      code: 'AUDIT_LOG_NOT_DURABLE',
+      message: expect.stringMatching(
+        new RegExp(
+          `^--audit-log ${path} is not a regular file and cannot be fdatasync'ed \\(EINVAL\\)`,
+        ),
+      ),
+    });
+  });
+
+  it('keeps a device whose fdatasync works (nothing of it is ever cut)', async () => {
+    const path = scratch().path('device.jsonl');
+    const synced: string[] = [];
+    // A regular file seen as a device: its stat says it is not one.
+    const log = await AuditLog.open(path, (file) =>
+      openAuditFileWith(file, (real) => ({
+        stat: async () => ({ size: 0, isFile: () => false }),
+        datasync: async () => {
+          synced.push('datasync');
+          return real.datasync();
+        },
+      })),
+    );
+    cleanups.push(() => log.close());
+    expect(synced).toEqual(['datasync']);
+    await log.append({ n: 1 });
+    expect(readLines(path)).toEqual([{ n: 1 }]);
+  });
+
+  it('stops the server at start-up with one line naming --audit-log and exit status 1', async () => {
+    const server = runServer([
+      ...SERVE_ON_EPHEMERAL_PORTS,
+      '--disable-ntp-monitoring',
+      '--audit-log',
+      '/dev/null',
+    ]);
+    expect(await server.exited).toBe(1);
+    expect(fatalMessages(server.stdout())).toEqual([
+      expect.stringMatching(
+        /^cannot start: --audit-log \/dev\/null is not a regular file and cannot be fdatasync'ed \(EINVAL\)/,
+      ),
+    ]);
   });
 });
 

@@ -433,6 +433,9 @@ export class AuditLog {
     const waiters = this.reopenWaiters;
     this.reopenWaiters = [];
     try {
+      // The rotated file must not end with a withheld batch's fragment (`granted` lines for
+      // tokens never sent): cut it from the old file first; if that fails, keep the old file.
+      await this.cutBeforeLettingGo();
       const next = await openAtRecordBoundary(this.path, this.openFile);
       const previous = this.handle;
       this.handle = next.handle;
@@ -445,6 +448,20 @@ export class AuditLog {
     } catch (error) {
       // Keep writing to the old file rather than lose lines.
       for (const waiter of waiters) waiter.reject(error);
+    }
+  }
+
+  /**
+   * Cuts what a failed round left in the file about to be let go. Not when the file holds
+   * another writer's lines (AUDIT_LOG_SHARED): nothing of it may be cut, and reopening is the
+   * way out of that state.
+   */
+  private async cutBeforeLettingGo(): Promise<void> {
+    if (!this.torn) return;
+    try {
+      await this.cutToCommitted();
+    } catch (error) {
+      if (!(error instanceof AuditLogError)) throw error;
     }
   }
 }

@@ -1,6 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   AUDIT_PROBE_INTERVAL_MS,
@@ -328,6 +328,43 @@ describe('audit log after a failed write (full disk, I/O error)', () => {
     expect(readFileSync(path, 'utf8')).not.toMatch(/\n$/); // the fragment is still there
     await log.append({ n: 3 });
     expect(wholeLines(path)).toEqual([{ n: 1 }, { n: 3 }]);
+  });
+
+  it("cuts a failed batch's fragment from the old file before a reopen (SIGHUP) lets it go", async () => {
+    const path = scratch().path('rotated-torn.jsonl');
+    const files = faultyFiles();
+    const log = await AuditLog.open(path, files.opener);
+    cleanups.push(() => log.close());
+    await log.append({ n: 1 });
+    // The cut after the failed write fails too: the fragment stays until the next cut.
+    files.inject('torn-write', 'truncate');
+    await expect(log.append({ n: 2, status: 'granted', serialNumber: 'withheld' })).rejects.toThrow(
+      /ENOSPC/,
+    );
+    expect(readFileSync(path, 'utf8')).toBe('{"n":1}\n{"n":2,"status":"granted",');
+    renameSync(path, `${path}.1`);
+    await log.reopen();
+    // The rotated file ends at its last whole record, without the withheld token's line.
+    expect(readFileSync(`${path}.1`, 'utf8')).toBe('{"n":1}\n');
+    await log.append({ n: 3 });
+    expect(wholeLines(path)).toEqual([{ n: 3 }]);
+  });
+
+  it('keeps the old file and fails the reopen when the fragment cannot be cut', async () => {
+    const path = scratch().path('rotated-uncut.jsonl');
+    const files = faultyFiles();
+    const log = await AuditLog.open(path, files.opener);
+    cleanups.push(() => log.close());
+    await log.append({ n: 1 });
+    // The cut after the failed write, and the one before the reopen, fail.
+    files.inject('torn-write', 'truncate', 'truncate');
+    await expect(log.append({ n: 2, status: 'granted' })).rejects.toThrow(/ENOSPC/);
+    renameSync(path, `${path}.1`);
+    await expect(log.reopen()).rejects.toMatchObject({ code: 'EIO' });
+    // Nothing was opened at the path; the old file is still written, cut first.
+    expect(existsSync(path)).toBe(false);
+    await log.append({ n: 3 });
+    expect(wholeLines(`${path}.1`)).toEqual([{ n: 1 }, { n: 3 }]);
   });
 
   it('after an outside truncation (copytruncate), a failed write is cut without NULs', async () => {

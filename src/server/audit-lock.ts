@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { open, readFile, stat, unlink, utimes } from 'node:fs/promises';
+import { open, readFile, rename, stat, unlink, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { CodedError } from '../errors.js';
 
@@ -8,7 +8,11 @@ import { CodedError } from '../errors.js';
  * so a lock file beside the log (`PATH.lock`), created exclusively (O_EXCL), holding the writer's
  * pid, host and start time, kept fresh by a heartbeat (its mtime touched every
  * LOCK_HEARTBEAT_MS) and removed at close. A lock not touched for LOCK_STALE_MS, or held by a
- * process of this host that no longer runs, is a crashed writer's, and is taken over.
+ * process of this host that no longer runs, is a crashed writer's, and is taken over: ours is
+ * renamed over it (atomic, unlike a delete and a create), then read again after LOCK_SETTLE_MS, as
+ * two writers may take it over at once and only the last rename holds. A writer whose lock no
+ * longer holds its token (taken over all the same, or removed) has lost it: the heartbeat and each
+ * round of the log check, and the log stops writing (AUDIT_LOG_SHARED).
  */
 
 /**
@@ -27,6 +31,12 @@ export const LOCK_HEARTBEAT_MS = 5_000;
 export const LOCK_STALE_MS = 30_000;
 /** How often a waiting writer looks at the lock again. */
 export const LOCK_POLL_MS = 500;
+/**
+ * How long a writer that renamed its lock over a stale one waits before reading it again: a writer
+ * that found the same stale lock at the same moment has renamed its own by then (a later one is
+ * found by the heartbeat and the rounds' check).
+ */
+export const LOCK_SETTLE_MS = 200;
 
 /** The margin, over --graceful-timeout, for which a new writer waits for the lock. */
 export const LOCK_WAIT_MARGIN_MS = 10_000;
@@ -64,6 +74,11 @@ export interface AuditLockOptions {
 
 export interface AuditLock {
   readonly lockPath: string;
+  /**
+   * Throws an AuditLogError AUDIT_LOG_SHARED when the lock file no longer holds this writer's
+   * token (another writer took it over, or it was removed): the log must not be written then.
+   */
+  assertHeld(): Promise<void>;
   /** Stops the heartbeat and removes the lock file, if it is still this writer's. */
   release(): Promise<void>;
 }
@@ -99,8 +114,8 @@ async function readHolder(
   }
 }
 
-/** The lock files this process holds. */
-const heldHere = new Set<string>();
+/** The tokens of the locks this process holds, or has just renamed over a stale one (settling). */
+const tokensHere = new Set<string>();
 
 /**
  * Whether the holder is a process of this host that no longer runs (a worker killed -9): its
@@ -108,9 +123,9 @@ const heldHere = new Set<string>();
  * not hold is a predecessor's with the same pid: a container restarted on a persistent volume,
  * where the server is pid 1 again.
  */
-function deadOnThisHost(holder: Partial<LockHolder>, lockPath: string): boolean {
+function deadOnThisHost(holder: Partial<LockHolder>): boolean {
   if (holder.hostname !== hostname() || typeof holder.pid !== 'number') return false;
-  if (holder.pid === process.pid) return !heldHere.has(lockPath);
+  if (holder.pid === process.pid) return !tokensHere.has(holder.token ?? '');
   try {
     process.kill(holder.pid, 0);
     return false;
@@ -121,6 +136,46 @@ function deadOnThisHost(holder: Partial<LockHolder>, lockPath: string): boolean 
 
 const describeHolder = (holder: Partial<LockHolder>): string =>
   `pid ${holder.pid ?? '?'} on ${holder.hostname ?? '?'} (started ${holder.startedAt ?? '?'})`;
+
+/** Writes `text` to a new file at `path` (never an existing one), on disk before it returns. */
+async function createDurably(path: string, text: string): Promise<void> {
+  const handle = await open(path, 'wx', 0o640);
+  try {
+    await handle.writeFile(text);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+const removeIfThere = (path: string): Promise<void> =>
+  unlink(path).catch((error: unknown) => {
+    if (!isCode(error, 'ENOENT')) throw error;
+  });
+
+/**
+ * Replaces the stale lock `stale` with `text`: written whole under a name of its own, then renamed
+ * over the lock if the lock is still the one found stale. A rename leaves no moment without a
+ * lock, where a delete then a create let a third writer's O_EXCL in between. Returns whether it
+ * renamed; another writer may still rename its own over it (see LOCK_SETTLE_MS).
+ */
+async function replaceStaleLock(
+  lockPath: string,
+  stale: { ino: number; mtimeMs: number },
+  text: string,
+  token: string,
+): Promise<boolean> {
+  const temporary = `${lockPath}.${token}.tmp`;
+  await createDurably(temporary, text);
+  try {
+    const again = await readHolder(lockPath);
+    if (!again || again.ino !== stale.ino || again.mtimeMs !== stale.mtimeMs) return false;
+    await rename(temporary, lockPath);
+    return true;
+  } finally {
+    await removeIfThere(temporary);
+  }
+}
 
 /**
  * Takes the lock of the audit log at `path`: at once when it is free or stale, else after waiting
@@ -133,6 +188,7 @@ export async function acquireAuditLock(
   options: AuditLockOptions,
   onTakeover: (lockPath: string, holder: string, ageMs: number) => void = () => undefined,
   onWait: (lockPath: string, holder: string) => void = () => undefined,
+  onLost: (error: AuditLogError) => void = () => undefined,
 ): Promise<AuditLock> {
   const now = options.now ?? Date.now;
   const sleep = options.sleep ?? defaultSleep;
@@ -143,17 +199,12 @@ export async function acquireAuditLock(
     startedAt: new Date(now()).toISOString(),
     token: randomUUID(),
   };
+  const text = `${JSON.stringify(mine)}\n`;
   const deadline = now() + options.waitMs;
   let waiting = false;
   for (;;) {
     try {
-      const handle = await open(lockPath, 'wx', 0o640);
-      try {
-        await handle.writeFile(`${JSON.stringify(mine)}\n`);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
+      await createDurably(lockPath, text);
       break;
     } catch (error) {
       if (!isCode(error, 'EEXIST')) throw error;
@@ -161,17 +212,19 @@ export async function acquireAuditLock(
     const held = await readHolder(lockPath);
     if (!held) continue; // Released meanwhile.
     const ageMs = now() - held.mtimeMs;
-    if (ageMs > LOCK_STALE_MS || deadOnThisHost(held.holder, lockPath)) {
-      // A dead writer's. Removed only if it is still the lock just read (another starting writer
-      // may have taken it over already).
-      const again = await readHolder(lockPath);
-      if (again && again.ino === held.ino && again.mtimeMs === held.mtimeMs) {
-        await unlink(lockPath).catch((unlinkError: unknown) => {
-          if (!isCode(unlinkError, 'ENOENT')) throw unlinkError;
-        });
-        onTakeover(lockPath, describeHolder(held.holder), ageMs);
+    if (ageMs > LOCK_STALE_MS || deadOnThisHost(held.holder)) {
+      // A dead writer's: replaced only if it is still the lock just read (another starting writer
+      // may have taken it over already); ours only if no other writer renamed its own over it.
+      if (!(await replaceStaleLock(lockPath, held, text, mine.token))) continue;
+      // Alive while it settles: another writer of this process must not take it for a dead one's.
+      tokensHere.add(mine.token);
+      await sleep(LOCK_SETTLE_MS);
+      if ((await readHolder(lockPath))?.holder.token !== mine.token) {
+        tokensHere.delete(mine.token);
+        continue;
       }
-      continue;
+      onTakeover(lockPath, describeHolder(held.holder), ageMs);
+      break;
     }
     if (now() >= deadline) {
       throw new AuditLogError(
@@ -183,27 +236,37 @@ export async function acquireAuditLock(
     waiting = true;
     await sleep(LOCK_POLL_MS);
   }
-  heldHere.add(lockPath);
+  tokensHere.add(mine.token);
+  let lost: AuditLogError | undefined;
+  const assertHeld = async (): Promise<void> => {
+    if (lost) throw lost;
+    const found = await readHolder(lockPath);
+    if (found?.holder.token === mine.token) return;
+    lost = new AuditLogError(
+      'AUDIT_LOG_SHARED',
+      `the audit log lock ${lockPath} is no longer this process's: ${found ? `it is held by ${describeHolder(found.holder)}` : 'it was removed'} (another writer took it over); nothing is cut or appended to ${path}, issuance is refused until this process is restarted`,
+    );
+    onLost(lost);
+    throw lost;
+  };
   const stopHeartbeat = (options.heartbeat ?? defaultHeartbeat)(() => {
     const at = new Date(now());
-    // A lock removed from outside is not recreated: the safety net at each round protects the
-    // lines of whoever took it.
-    utimes(lockPath, at, at).catch(() => undefined);
+    // Only our own lock is touched: a lost one is never kept fresh for its new holder.
+    assertHeld()
+      .then(() => utimes(lockPath, at, at))
+      .catch(() => undefined);
   });
   let released = false;
   return {
     lockPath,
+    assertHeld,
     release: async () => {
       if (released) return;
       released = true;
       stopHeartbeat();
-      heldHere.delete(lockPath);
+      tokensHere.delete(mine.token);
       const held = await readHolder(lockPath);
-      if (held?.holder.token === mine.token) {
-        await unlink(lockPath).catch((error: unknown) => {
-          if (!isCode(error, 'ENOENT')) throw error;
-        });
-      }
+      if (held?.holder.token === mine.token) await removeIfThere(lockPath);
     },
   };
 }

@@ -99,6 +99,11 @@ export interface AuditLogWatch {
   recovered?: () => void;
   /** The probe's timer (default: AUDIT_PROBE_INTERVAL_MS, unref'ed). */
   probeTimer?: ArmTimer;
+  /**
+   * Throws an AuditLogError while this process no longer holds the file's lock (another writer
+   * took it over): checked at each round and probe, before anything is appended or cut.
+   */
+  lockHeld?: () => Promise<void>;
 }
 
 /** An error's code (`ENOSPC`, `EIO`), else its name. */
@@ -369,6 +374,14 @@ export class AuditLog {
     });
   }
 
+  /**
+   * Enters the failing state for a cause found between rounds (the lock's heartbeat found it
+   * lost), so that issuance is refused before the next token is signed.
+   */
+  lockLost(error: AuditLogError): void {
+    this.fail(error);
+  }
+
   /** Leaves the failing state (a round succeeded). */
   private recover(): void {
     if (this.failure === undefined) return;
@@ -411,6 +424,7 @@ export class AuditLog {
    */
   private async cutToCommitted(): Promise<void> {
     if (this.committed === undefined) return;
+    await this.watch.lockHeld?.();
     const { size } = await this.handle.stat();
     const mine = this.committed + (this.torn ? this.written : 0);
     if (size > mine) {
@@ -610,7 +624,7 @@ export interface AuditLogOptions {
   lock?: Partial<AuditLockOptions>;
 }
 
-const NO_LOCK = { release: async () => {} };
+const NO_LOCK = { assertHeld: async () => {}, release: async () => {} };
 
 /** Opens --audit-log for the process (undefined when it is not set). */
 export async function openProcessAuditLog(
@@ -626,6 +640,8 @@ export async function openProcessAuditLog(
     (found) => !found.isFile(),
     () => false,
   );
+  // Set once the log is open: the lock's heartbeat may find the lock lost after that.
+  let opened: AuditLog | undefined;
   const lock = device
     ? NO_LOCK
     : await acquireAuditLock(
@@ -641,6 +657,7 @@ export async function openProcessAuditLog(
             { path, lockPath, holder },
             `waiting for the audit log lock ${lockPath}, held by ${holder}: another process writes ${path}`,
           ),
+        (error) => opened?.lockLost(error),
       );
   let log: AuditLog;
   try {
@@ -660,7 +677,9 @@ export async function openProcessAuditLog(
       },
       recovered: () => logger.info({ path }, 'audit log written again: issuance resumes'),
       ...(options.probeTimer ? { probeTimer: options.probeTimer } : {}),
+      lockHeld: () => lock.assertHeld(),
     });
+    opened = log;
   } catch (error) {
     await lock.release();
     throw error;

@@ -237,10 +237,10 @@ export class RemoteSigner implements Signer {
   }
 
   /**
-   * The client's abort (`signal`) ends the wait for a slot, not a call already sent: the service's
-   * answer, or its silence until the deadline, is still what the breaker learns from (clients that
-   * give up before --kms-timeout would otherwise keep a dead service looking alive), and the call
-   * keeps its slot meanwhile. `accept` checks the answer before it counts as one (the token's
+   * The client's abort (`signal`) ends the wait for a slot and the retries after throttling, not a
+   * call already sent: the service's answer, or its silence until the deadline, is still what the
+   * breaker learns from (clients that give up before --kms-timeout would otherwise keep a dead
+   * service looking alive), and the call keeps its slot meanwhile. `accept` checks the answer before it counts as one (the token's
    * self-check): a signature it refuses is an unusable answer, a failure of the service. A call
    * that timed out after waiting for a slot counts against the service only if it answered no
    * other call meanwhile (see timeoutReason). With every slot taken and MAX_WAITING_SIGNATURES
@@ -251,6 +251,8 @@ export class RemoteSigner implements Signer {
     signal?: AbortSignal,
     accept?: AcceptSignature,
   ): Promise<Uint8Array> {
+    // A client already gone takes no slot and calls nothing.
+    signal?.throwIfAborted();
     const call = this.breaker.enter();
     if (!call) {
       // Not counted as a failure: the service was not called.
@@ -286,7 +288,7 @@ export class RemoteSigner implements Signer {
       Math.max(0, attempt.endsAt - this.now()),
       undefined,
       async (deadline) => {
-        const signature = await this.signWithRetries(digest, deadline, attempt);
+        const signature = await this.signWithRetries(digest, deadline, attempt, signal);
         if (accept) await accept(signature);
         return signature;
       },
@@ -363,10 +365,16 @@ export class RemoteSigner implements Signer {
    * deadline is not started: the throttling is the answer (a timeout instead would count against
    * a service that answered, and open the breaker on a throttling KMS).
    */
+  /**
+   * Throttled calls are made again, within the deadline (`signal`), while the client is there
+   * (`client`): a retry for a client gone would sign for nothing, holding a slot while the
+   * service is over its quota. Ended so, the call fails as throttled (the service answered).
+   */
   private async signWithRetries(
     digest: Buffer,
     signal: AbortSignal,
     attempt: Attempt,
+    client: AbortSignal | undefined,
   ): Promise<Uint8Array> {
     for (let retry = 0; ; retry++) {
       let failure: unknown;
@@ -375,12 +383,18 @@ export class RemoteSigner implements Signer {
       } catch (error) {
         failure = error;
       }
-      if (signal.aborted || retry >= this.policy.maxRetries || !this.api.isThrottling(failure))
-        throw failure;
+      const retrying =
+        !signal.aborted && retry < this.policy.maxRetries && this.api.isThrottling(failure);
+      if (!retrying || client?.aborted) throw failure;
       const backoff = this.policy.backoffMs * 2 ** retry;
       const pause = backoff / 2 + Math.random() * (backoff / 2);
       if (this.now() + pause >= attempt.endsAt) throw failure;
-      await sleep(pause, signal);
+      await sleep(pause, client ? AbortSignal.any([signal, client]) : signal).catch(
+        (error: unknown) => {
+          if (!client?.aborted) throw error;
+        },
+      );
+      if (client?.aborted) throw failure;
     }
   }
 

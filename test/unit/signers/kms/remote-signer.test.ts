@@ -107,6 +107,36 @@ describe('RemoteSigner', () => {
     expect(failing.state.calls).toBe(1);
   });
 
+  it('a client gone ends the retries after throttling: no more calls, the slot freed at once', async () => {
+    const { api, state } = scriptedApi(['throttle']);
+    // One slot, and a backoff long enough that the client's abort lands during the first pause
+    // (a retry would sign, for no one, before the next request got the slot).
+    const signer = await RemoteSigner.create(api, 'sha256', {
+      ...policy,
+      maxConcurrency: 1,
+      backoffMs: 60_000,
+      timeoutMs: 300_000,
+    });
+    const client = new AbortController();
+    const gone = signer.sign(Buffer.from('x'), client.signal);
+    gone.catch(() => undefined);
+    while (!(state.calls === 1 && state.inFlight === 0)) await new Promise((r) => setTimeout(r, 5));
+    client.abort(new Error('client went away'));
+    await expect(gone).rejects.toThrow();
+    // The next request gets the slot the retries held: signed by the next call, the second.
+    await expect(signer.sign(Buffer.from('y'))).resolves.toBeInstanceOf(Buffer);
+    expect(state.calls).toBe(2);
+  });
+
+  it('a client already gone calls nothing', async () => {
+    const { api, state } = scriptedApi();
+    const signer = await RemoteSigner.create(api, 'sha256', policy);
+    await expect(
+      signer.sign(Buffer.from('x'), AbortSignal.abort(new Error('gone'))),
+    ).rejects.toThrow('gone');
+    expect(state.calls).toBe(0);
+  });
+
   it("reports an SDK's error as its provider describes it, judged on the error itself", async () => {
     const { api, state } = scriptedApi(['throttle', 'fail', 'hang']);
     api.describeError = (error) => `Fake KMS: ${(error as Error).message.length} characters`;

@@ -26,6 +26,25 @@ describe('key references', () => {
     });
   });
 
+  it('refuses a KMS URI with credentials without quoting them, and a malformed one', async () => {
+    for (const uri of [
+      'azurekms://admin:S3cretPw@127.0.0.1:9/tsa-key',
+      'awskms://admin:S3cretPw@127.0.0.1:9/alias/tsa',
+    ]) {
+      const refused = await openKeyReference(uri, 'auto').then(
+        () => undefined,
+        (error: unknown) => error as Error & { code: string },
+      );
+      expect(refused?.code).toBe('INVALID_KEY_URI');
+      expect(refused?.message).toMatch(/holds credentials/);
+      expect(refused?.message).not.toContain('S3cretPw');
+    }
+    await expect(openKeyReference('gcpkms://projects/p', 'auto')).rejects.toMatchObject({
+      code: 'INVALID_KEY_URI',
+      message: expect.stringContaining('kms specification should be in the format gcpkms://'),
+    });
+  });
+
   it('still refuses other URI schemes it has no signer for', async () => {
     await expect(openKeyReference('s3://bucket/key.pem', 'auto')).rejects.toMatchObject({
       code: 'INVALID_KEY_URI',

@@ -33,23 +33,17 @@ describe('--http-request-id-header-name', () => {
 });
 
 describe('--trusted-proxies', () => {
+  const succeeds = (run: () => unknown) => {
+    try {
+      run();
+      return true;
+    } catch {
+      return false;
+    }
+  };
   /** Whether Fastify (proxy-addr) builds a server with this trustProxy entry. */
-  const fastifyTakes = (entry: string) => {
-    try {
-      Fastify({ trustProxy: [entry] });
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  const accepted = (entry: string) => {
-    try {
-      load({ trustedProxies: [entry] });
-      return true;
-    } catch {
-      return false;
-    }
-  };
+  const fastifyTakes = (entry: string) => succeeds(() => Fastify({ trustProxy: [entry] }));
+  const accepted = (entry: string) => succeeds(() => load({ trustedProxies: [entry] }));
 
   it('accepts what proxy-addr accepts, up front where it threw once the app was built', () => {
     const entries = [

@@ -19,8 +19,9 @@ export interface OptionSpec<T> {
   /**
    * Names a file that holds a secret (a private key, a password, a token). The commonest mistake
    * with such an option is the secret itself where its path belongs (a Kubernetes secretKeyRef of
-   * tls.key mapped to TLS_PRIVATE_KEY), so errors and warnings name the flag, never the value,
-   * until the file was opened; --print-config masks a value that holds key material.
+   * tls.key mapped to TLS_PRIVATE_KEY), so errors (unopenedSecretFile) and warnings name the
+   * flag, never the value, until the file was opened; --print-config masks a value that holds key
+   * material.
    */
   secretFile?: boolean;
   /** Environment names read besides the derived one (FLAG_NAME), e.g. go-swagger's TLS_PRIVATE_KEY. */

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { ConfigError } from './config-error.js';
+import { unopenedSecretFile } from './secret-file.js';
 
 /**
  * A secret given either inline (`--x`) or as a file (`--x-file`, e.g. a mounted Kubernetes Secret,
@@ -17,8 +18,7 @@ export async function readSecret(inline: string, filePath: string, flag: string)
   } catch (error) {
     throw new ConfigError(
       'SECRET_UNREADABLE',
-      // Not the value: it may be the secret itself, set where its file belongs.
-      `reading --${flag}-file (the file it names): ${(error as NodeJS.ErrnoException).code ?? 'failed'}`,
+      `reading ${unopenedSecretFile(`${flag}-file`, error)}`,
       { cause: error },
     );
   }

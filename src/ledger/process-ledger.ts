@@ -2,6 +2,7 @@ import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import pg from 'pg';
 import type { ServeConfig } from '../config/schema.js';
+import { unopenedSecretFile } from '../config/secret-file.js';
 import { newEd25519KeySigner, newEd25519Signer, verifierKey } from '../tlog/note.js';
 import { LedgerError } from './errors.js';
 import { LogReader } from './log-reader.js';
@@ -71,10 +72,7 @@ async function readLogKey(path: string) {
   try {
     pem = await readFile(path);
   } catch (error) {
-    throw new LedgerError(
-      'KEY',
-      `reading --ledger-key (the file it names): ${(error as NodeJS.ErrnoException).code ?? 'failed'}`,
-    );
+    throw new LedgerError('KEY', `reading ${unopenedSecretFile('ledger-key', error)}`);
   }
   let key;
   try {

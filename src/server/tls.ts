@@ -2,6 +2,7 @@ import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { SecureServerOptions } from 'node:http2';
 import type { ServeConfig } from '../config/schema.js';
+import { unopenedSecretFile } from '../config/secret-file.js';
 import { ServerError } from './server-error.js';
 
 /** The Go server's TLS 1.2 suites (go-swagger's restapi server): ECDHE with AEAD only. */
@@ -26,33 +27,17 @@ export function tlsRequested(config: ServeConfig): boolean {
   return config.tlsCertificate !== '' || config.tlsKey !== '' || config.tlsCa !== '';
 }
 
-function readPem(path: string, what: string): Buffer {
+/** `secretFlag`: the file holds a secret, and is named by that flag (see unopenedSecretFile). */
+function readPem(path: string, what: string, secretFlag?: string): Buffer {
   try {
     return readFileSync(path);
   } catch (error) {
-    throw new ServerError(
-      'TLS_FILE_UNREADABLE',
-      `cannot read ${what} ${path}: ${(error as Error).message}`,
-      {
-        cause: error,
-      },
-    );
-  }
-}
-
-/**
- * The key file: an error names the flag, not the value, which may be the key itself pasted where
- * its path belongs (option-spec.ts, secretFile).
- */
-function readKeyPem(path: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (error) {
-    throw new ServerError(
-      'TLS_FILE_UNREADABLE',
-      `cannot read TLS key --tls-key (the file it names): ${(error as NodeJS.ErrnoException).code ?? 'failed'}`,
-      { cause: error },
-    );
+    const named = secretFlag
+      ? unopenedSecretFile(secretFlag, error)
+      : `${path}: ${(error as Error).message}`;
+    throw new ServerError('TLS_FILE_UNREADABLE', `cannot read ${what} ${named}`, {
+      cause: error,
+    });
   }
 }
 
@@ -62,7 +47,7 @@ function readKeyPem(path: string): Buffer {
  */
 export function loadTlsMaterial(config: ServeConfig): TlsMaterial {
   const cert = readPem(config.tlsCertificate, 'TLS certificate');
-  const key = readKeyPem(config.tlsKey);
+  const key = readPem(config.tlsKey, 'TLS key', 'tls-key');
   let certificate: X509Certificate;
   try {
     certificate = new X509Certificate(cert);

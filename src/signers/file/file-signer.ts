@@ -5,6 +5,7 @@ import { parsePrivateKeyPem } from './private-key-pem.js';
 import { readKeyFile } from './read-key-file.js';
 import { SignerError } from '../signer-error.js';
 import { CodedError } from '../../errors.js';
+import { unopenedSecretFile } from '../../config/secret-file.js';
 
 const SUPPORTED_KEY_TYPES = new Set(['rsa', 'rsa-pss', 'ec', 'ed25519']);
 
@@ -37,7 +38,7 @@ export async function createFileSigner(options: FileSignerOptions): Promise<Loca
       });
     throw new SignerError(
       'KEY_UNREADABLE',
-      `file: reading key path --file-signer-key-path (the file it names): ${(error as NodeJS.ErrnoException).code ?? 'failed'}`,
+      `file: reading key path ${unopenedSecretFile('file-signer-key-path', error)}`,
       { cause: error },
     );
   }

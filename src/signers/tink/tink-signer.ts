@@ -6,6 +6,7 @@ import { kekUriShown, type openKek as defaultOpenKek } from './open-kek.js';
 import { SignerError } from '../signer-error.js';
 import { readKeyFile } from '../file/read-key-file.js';
 import { CodedError } from '../../errors.js';
+import { unopenedSecretFile } from '../../config/secret-file.js';
 import { withDeadline } from '../../deadline.js';
 import { DEFAULT_REMOTE_CALL_POLICY, RemoteSignerTimeout } from '../kms/remote-signer.js';
 import { classifyServiceError } from '../kms/failure-reason.js';
@@ -45,14 +46,12 @@ export async function createTinkSigner(options: TinkSignerOptions): Promise<Loca
   try {
     file = await readKeyFile(keysetPath);
   } catch (error) {
-    const reason =
-      error instanceof CodedError
-        ? error.message
-        : ((error as NodeJS.ErrnoException).code ?? 'failed');
-    // Not opened: the value is not shown, it may be the keyset itself (option-spec.ts, secretFile).
+    // Opened (too large, our own error): a file, named; else the value is not shown.
     const named =
-      error instanceof CodedError ? keysetPath : '--tink-keyset-path (the file it names)';
-    throw new SignerError('KEY_UNREADABLE', `tink: reading keyset ${named}: ${reason}`, {
+      error instanceof CodedError
+        ? `${keysetPath}: ${error.message}`
+        : unopenedSecretFile('tink-keyset-path', error);
+    throw new SignerError('KEY_UNREADABLE', `tink: reading keyset ${named}`, {
       cause: error,
     });
   }

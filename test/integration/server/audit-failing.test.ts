@@ -171,29 +171,23 @@ describe('a server whose audit disk fails', () => {
     const reason = `${AUDIT_LOG_FAILING} (ENOSPC)`;
     // Signed before the failure was known: withheld, and the log fails from now on. The same
     // outage, the same answer as the requests after it: 503, Retry-After the probe's interval.
-    const hit = await post();
-    expect(hit.status).toBe(503);
-    expect(hit.retryAfter).toBe(String(AUDIT_PROBE_INTERVAL_MS / 1000));
-    expect(decodeResponse(hit.body)).toMatchObject({
-      status: 2,
-      failInfo: ['systemFailure'],
-      statusStrings: [expect.any(String), reason],
-    });
+    /** The answer of the failing state: 503, Retry-After the probe's interval, the reason. */
+    const expectFailingRefusal = (answer: Awaited<ReturnType<typeof post>>) => {
+      expect(answer.status).toBe(503);
+      expect(answer.retryAfter).toBe(String(AUDIT_PROBE_INTERVAL_MS / 1000));
+      expect(decodeResponse(answer.body)).toMatchObject({
+        status: 2,
+        failInfo: ['systemFailure'],
+        statusStrings: [expect.any(String), reason],
+      });
+    };
+    expectFailingRefusal(await post());
     expect(await failingGauge()).toBe('1');
     expect(await failures()).toBe(failuresBefore + 1);
     expect(await readyz()).toEqual({ status: 503, text: reason });
 
     const signed = signs.mock.calls.length;
-    for (let i = 0; i < 20; i++) {
-      const refused = await post();
-      expect(refused.status).toBe(503);
-      expect(refused.retryAfter).toBe(String(AUDIT_PROBE_INTERVAL_MS / 1000));
-      expect(decodeResponse(refused.body)).toMatchObject({
-        status: 2,
-        failInfo: ['systemFailure'],
-        statusStrings: [expect.any(String), reason],
-      });
-    }
+    for (let i = 0; i < 20; i++) expectFailingRefusal(await post());
     // Nothing signed: no token (nor ledger row) any client lacks.
     expect(signs.mock.calls.length).toBe(signed);
     // The refused requests' lines fail too, and are not logged one by one.

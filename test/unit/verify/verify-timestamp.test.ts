@@ -175,31 +175,12 @@ describe('verifyTimestampResponse (reference 12.4)', () => {
       );
     });
 
-    it('an intermediate with another issuer name (same key) fails', async () => {
-      const renamed = await issue(
-        pki.intermediate.signer,
-        {
-          subject: { organization: 'test', commonName: 'Renamed Intermediate' },
-          notBefore: new Date(Date.now() - YEAR),
-          notAfter: new Date(Date.now() + YEAR),
-          publicKey: pki.intermediate.signer.publicKey,
-          basicConstraints: {},
-          keyUsage: [KeyUsage.keyCertSign],
-        },
-        pki.root,
-      );
-      expect(
-        await failure(
-          verifyTimestampResponse(token, artifact, {
-            roots: [pki.root.der],
-            intermediates: [renamed],
-          }),
-        ),
-      ).toMatch(/unknown authority/);
-    });
-
-    it('an intermediate whose keyUsage lacks keyCertSign: named, not an unknown authority', async () => {
-      const signerOnly = await issue(
+    /** The refusal of `token` under the root, with the intermediate's key certified again so. */
+    const failureWithIntermediate = async (changes: {
+      subject?: typeof pki.intermediate.subject;
+      keyUsage?: number[];
+    }) => {
+      const intermediate = await issue(
         pki.intermediate.signer,
         {
           subject: pki.intermediate.subject,
@@ -207,18 +188,29 @@ describe('verifyTimestampResponse (reference 12.4)', () => {
           notAfter: new Date(Date.now() + YEAR),
           publicKey: pki.intermediate.signer.publicKey,
           basicConstraints: {},
-          keyUsage: [KeyUsage.digitalSignature],
+          keyUsage: [KeyUsage.keyCertSign],
+          ...changes,
         },
         pki.root,
       );
+      return failure(
+        verifyTimestampResponse(token, artifact, {
+          roots: [pki.root.der],
+          intermediates: [intermediate],
+        }),
+      );
+    };
+
+    it('an intermediate with another issuer name (same key) fails', async () => {
       expect(
-        await failure(
-          verifyTimestampResponse(token, artifact, {
-            roots: [pki.root.der],
-            intermediates: [signerOnly],
-          }),
-        ),
-      ).toBe(
+        await failureWithIntermediate({
+          subject: { organization: 'test', commonName: 'Renamed Intermediate' },
+        }),
+      ).toMatch(/unknown authority/);
+    });
+
+    it('an intermediate whose keyUsage lacks keyCertSign: named, not an unknown authority', async () => {
+      expect(await failureWithIntermediate({ keyUsage: [KeyUsage.digitalSignature] })).toBe(
         'error while verifying signer certificate chain: x509: "O=test, CN=Test Intermediate" may not sign certificates (keyUsage lacks keyCertSign)',
       );
     });

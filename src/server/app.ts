@@ -53,7 +53,14 @@ import {
   RequestCutError,
   requestCut,
 } from './client-aborts.js';
-import { clientErrorHandler, leavesLargeBodyUnread, refuseExpectation } from './client-errors.js';
+import {
+  clientErrorHandler,
+  fragmentInPath,
+  leavesLargeBodyUnread,
+  refuseExpectation,
+  unsupportedHttpVersion,
+} from './client-errors.js';
+import { routeConnectRequests } from './connect-requests.js';
 import { frameworkErrorHandler } from './framework-errors.js';
 import { routeUnknownMethods } from './unrouted-methods.js';
 
@@ -228,6 +235,7 @@ export async function buildServer(deps: ServerDependencies) {
   if (deps.transport?.kind === 'https') routeUnknownMethods(app);
   // An Expect other than 100-continue: 417, closing the connection as Go does (client-errors.ts).
   app.server.on('checkExpectation', refuseExpectation);
+  routeConnectRequests(app.server);
   registerOperations(app, { transport: deps.transport, pingPath: ROUTES.ping });
   if (deps.transport?.kind === 'https') enforceHttp2HeaderLimit(app, config.maxHeaderSize);
 
@@ -343,11 +351,17 @@ export async function buildServer(deps: ServerDependencies) {
     return hasBody(request.raw) ? contentTypeParseRefusal(contentType) : undefined;
   };
   // Before the body is read: a body method (QUERY...) would otherwise be refused for its type.
-  // One hook for four checks (each hook costs every request its run). Node's own Host check
+  // One hook for these checks (each hook costs every request its run). Node's own Host check
   // (requireHostHeader, off in transport.ts) answered a bare 400 before any hook, on the plain-HTTP
   // listener only. Go: 400 "missing required Host header", connection closed; 501 for a transfer
   // coding, its body left unread (here 400: transfer-coding.ts).
   app.addHook('onRequest', (request, reply, done) => {
+    const version = unsupportedHttpVersion(request.raw);
+    if (version !== undefined) {
+      // Go: 400 without a version, 505 for another; a 4xx here, as every refusal of client input.
+      sendGoError(reply.header('connection', 'close'), 400, `${version} is not supported`);
+      return;
+    }
     if (missingHost(request.raw)) {
       sendGoError(reply.header('connection', 'close'), 400, 'missing required Host header');
       return;
@@ -356,7 +370,7 @@ export async function buildServer(deps: ServerDependencies) {
       sendGoError(reply.header('connection', 'close'), 400, UNSUPPORTED_TRANSFER_CODING_MESSAGE);
       return;
     }
-    if (request.is404) {
+    if (request.is404 || fragmentInPath(request.raw.url)) {
       notFound(request, reply);
       return;
     }

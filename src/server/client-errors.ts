@@ -65,6 +65,31 @@ export function leavesLargeBodyUnread(request: IncomingMessage | Http2ServerRequ
 }
 
 /**
+ * The HTTP version of a request Node's HTTP/1.1 parser took though it is not HTTP/1.x: a request
+ * line without a version (HTTP/0.9, which Node reports as 0.9) or `HTTP/2.0` on a connection that
+ * does not speak HTTP/2. Go refuses them (400, 505); undefined for an HTTP/1.x request or a stream
+ * of the HTTP/2 listener.
+ */
+export function unsupportedHttpVersion(
+  request: IncomingMessage | Http2ServerRequest,
+): string | undefined {
+  if (request.httpVersionMajor === 1 || 'stream' in request) return undefined;
+  return `HTTP/${request.httpVersion}`;
+}
+
+/**
+ * Whether a request-target's path holds a `#`: a request-target has no fragment (RFC 9112 section
+ * 3.2), so Go reads it as part of the path, which no route has (404); Node's router dropped it and
+ * served `POST /api/v1/timestamp#x` as a timestamp request. In the query it is the query's.
+ */
+export function fragmentInPath(url: string | undefined): boolean {
+  const hash = url?.indexOf('#') ?? -1;
+  if (hash < 0) return false;
+  const query = (url as string).indexOf('?');
+  return query < 0 || hash < query;
+}
+
+/**
  * The answer to an `Expect` other than 100-continue (Node's 'checkExpectation'): 417, as Node's
  * own, but closing an HTTP/1.x connection, as Go's does; Node's kept it alive and read the refused
  * body until --read-timeout.

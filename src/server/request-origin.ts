@@ -63,13 +63,30 @@ export function missingHost(request: IncomingMessage | Http2ServerRequest): bool
   );
 }
 
+/** The authority of an absolute-form request-target (`GET http://host/path`): 1 the authority. */
+const ABSOLUTE_FORM = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#]*)/;
+
 /**
- * The scheme://host[:port] the client reached us at, from its Host (HTTP/2: :authority; with
- * --trusted-proxies, the proxy's X-Forwarded-Host and -Proto): undefined when there is none
+ * The authority of an absolute-form request-target, which RFC 9112 section 3.2.2 says a server
+ * takes in place of Host, as Go does; undefined for the usual origin form, or where a trusted
+ * proxy's X-Forwarded-Host names the host (Fastify's request.host reads it in place of Host).
+ */
+function absoluteFormAuthority(request: FastifyRequest): string | undefined {
+  const url = request.raw.url;
+  if (url === undefined || url.startsWith('/')) return undefined;
+  const { headers } = request.raw;
+  if (request.host !== (headers.host ?? headers[':authority'] ?? '')) return undefined;
+  return ABSOLUTE_FORM.exec(url)?.[1];
+}
+
+/**
+ * The scheme://host[:port] the client reached us at, from its Host (HTTP/2: :authority; an
+ * absolute-form request-target's authority; with --trusted-proxies, the proxy's X-Forwarded-Host
+ * and -Proto): undefined when there is none
  * (HTTP/1.0), null when it is not host[:port]. Check ambiguousAuthority first.
  */
 export function requestOrigin(request: FastifyRequest): string | undefined | null {
-  const host = request.host;
+  const host = absoluteFormAuthority(request) ?? request.host;
   if (host === '') return undefined;
   if (!isHostAndPort(host)) return null;
   const scheme = request.protocol === 'https' ? 'https' : 'http';

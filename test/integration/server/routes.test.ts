@@ -92,66 +92,75 @@ describe('routes', () => {
       },
     );
 
-    it('leaves the uri out when the client names no host (HTTP/1.0 without Host)', async () => {
+    /**
+     * Sends `request` on a new connection to a started server (inject() cannot send a request
+     * line of our own, a header twice or no Host) and resolves with all it answered.
+     */
+    async function overSocket(requests: string[]): Promise<string[]> {
       const listening = await startServer(
         resolveServeConfig({ port: 0, metricsPort: 0, disableNtpMonitoring: true }),
         pino({ level: 'silent' }),
       );
       try {
         const { port } = new URL(listening.url);
-        const received = await new Promise<string>((resolve, reject) => {
-          const socket = connect(Number(port), '127.0.0.1', () =>
-            socket.end('GET /api/v1/timestamp/trusted-root HTTP/1.0\r\n\r\n'),
+        const answers: string[] = [];
+        for (const request of requests) {
+          answers.push(
+            await new Promise<string>((resolve, reject) => {
+              const socket = connect(Number(port), '127.0.0.1', () => socket.end(request));
+              let text = '';
+              socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
+              socket.on('end', () => resolve(text));
+              socket.on('error', reject);
+            }),
           );
-          let text = '';
-          socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
-          socket.on('end', () => resolve(text));
-          socket.on('error', reject);
-        });
-        expect(received).toMatch(/^HTTP\/1\.1 200 /);
-        const body = JSON.parse(received.slice(received.indexOf('\r\n\r\n') + 4)) as {
-          timestampAuthorities: object[];
-        };
-        expect(body.timestampAuthorities).toHaveLength(1);
-        expect(body.timestampAuthorities[0]).not.toHaveProperty('uri');
+        }
+        return answers;
       } finally {
         await listening.close();
       }
+    }
+    const bodyOf = (received: string) =>
+      JSON.parse(received.slice(received.indexOf('\r\n\r\n') + 4)) as {
+        timestampAuthorities: { uri?: string }[];
+      };
+
+    it('leaves the uri out when the client names no host (HTTP/1.0 without Host)', async () => {
+      const [received] = await overSocket(['GET /api/v1/timestamp/trusted-root HTTP/1.0\r\n\r\n']);
+      expect(received).toMatch(/^HTTP\/1\.1 200 /);
+      const body = bodyOf(received ?? '');
+      expect(body.timestampAuthorities).toHaveLength(1);
+      expect(body.timestampAuthorities[0]).not.toHaveProperty('uri');
+    });
+
+    it('takes the host of an absolute-form request-target, not Host (RFC 9112 section 3.2.2, as Go)', async () => {
+      const answers = await overSocket([
+        'GET http://TSA.example.com:8080/api/v1/timestamp/trusted-root HTTP/1.1\r\nHost: other.example\r\n\r\n',
+        'GET http://user@tsa/api/v1/timestamp/trusted-root HTTP/1.1\r\nHost: tsa\r\n\r\n',
+      ]);
+      expect(bodyOf(answers[0] ?? '').timestampAuthorities.map((entry) => entry.uri)).toEqual([
+        'http://tsa.example.com:8080/api/v1/timestamp',
+      ]);
+      expect(answers[1]).toMatch(/^HTTP\/1\.1 400 /);
+      expect(answers[1]).toContain('the Host header is not host[:port]');
     });
 
     it('refuses a request with two Host headers with 400, over a real socket', async () => {
-      // inject() cannot send a header twice: Node keeps the first Host, RFC 9112 asks for 400.
-      const listening = await startServer(
-        resolveServeConfig({ port: 0, metricsPort: 0, disableNtpMonitoring: true }),
-        pino({ level: 'silent' }),
+      // Node keeps the first Host, RFC 9112 asks for 400.
+      const hostPairs = [
+        'Host: tsa.example.com\r\nHost: evil.example\r\n',
+        'Host: tsa.example.com\r\nhOST: tsa.example.com\r\n',
+        'Host: tsa.example.com\r\n',
+      ];
+      const answers = await overSocket(
+        hostPairs.map((hosts) => `GET /api/v1/timestamp/trusted-root HTTP/1.1\r\n${hosts}\r\n`),
       );
-      try {
-        const { port } = new URL(listening.url);
-        const answer = (hosts: string) =>
-          new Promise<string>((resolve, reject) => {
-            const socket = connect(Number(port), '127.0.0.1', () =>
-              socket.write(
-                `GET /api/v1/timestamp/trusted-root HTTP/1.1\r\n${hosts}Connection: close\r\n\r\n`,
-              ),
-            );
-            let text = '';
-            socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
-            socket.on('end', () => resolve(text));
-            socket.on('error', reject);
-          });
-        for (const hosts of [
-          'Host: tsa.example.com\r\nHost: evil.example\r\n',
-          'Host: tsa.example.com\r\nhOST: tsa.example.com\r\n',
-        ]) {
-          const received = await answer(hosts);
-          expect(received).toMatch(/^HTTP\/1\.1 400 /);
-          expect(received).toContain('two Host headers');
-          expect(received).not.toContain('example');
-        }
-        expect(await answer('Host: tsa.example.com\r\n')).toMatch(/^HTTP\/1\.1 200 /);
-      } finally {
-        await listening.close();
+      for (const received of answers.slice(0, 2)) {
+        expect(received).toMatch(/^HTTP\/1\.1 400 /);
+        expect(received).toContain('two Host headers');
+        expect(received).not.toContain('example');
       }
+      expect(answers[2]).toMatch(/^HTTP\/1\.1 200 /);
     });
 
     it('from a trusted proxy, checks X-Forwarded-Host the same way and varies with it', async () => {

@@ -93,3 +93,29 @@ export const hasUserinfo = (uri: string): boolean => USERINFO.test(uri);
 /** `uri` with the credentials of its authority replaced by `mask`, for output. */
 export const withoutUserinfo = (uri: string, mask: string): string =>
   uri.replace(USERINFO, `$1${mask}@`);
+
+const schemeList = (schemes: readonly string[]): string =>
+  schemes.map((scheme) => `${scheme}://`).join(', ');
+
+/**
+ * Why the key URI `uri` (--kms-key-resource, --tink-key-resource, a key reference: `name` in the
+ * message) is refused, or undefined: credentials (user:password@), a scheme not in `schemes`, a
+ * shape `problemOf` refuses (kmsKeyUriProblem, tinkKekUriProblem). Key URIs hold no secrets, so a
+ * malformed one is quoted; one with credentials is refused without quoting it.
+ */
+export function keyUriRefusal(
+  name: string,
+  uri: string,
+  schemes: readonly string[],
+  problemOf: (uri: string) => string | undefined,
+): string | undefined {
+  if (hasUserinfo(uri))
+    return (
+      `${name} holds credentials (user:password@), which a key URI never carries: ` +
+      "give them to the service's own client (its environment variables or files)"
+    );
+  if (!schemes.some((scheme) => uri.startsWith(`${scheme}://`)))
+    return `unsupported ${name} ${JSON.stringify(uri)}: use ${schemeList(schemes)}`;
+  const problem = problemOf(uri);
+  return problem === undefined ? undefined : `invalid ${name} ${JSON.stringify(uri)}: ${problem}`;
+}

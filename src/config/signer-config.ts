@@ -1,6 +1,6 @@
 import type { HashName } from '../asn1/algorithms.js';
 import { ConfigError } from './config-error.js';
-import { hasUserinfo, kmsKeyUriProblem, tinkKekUriProblem } from './key-uri.js';
+import { keyUriRefusal, kmsKeyUriProblem, tinkKekUriProblem } from './key-uri.js';
 import type { OptionSpec } from './option-spec.js';
 import { SERVE_OPTIONS, type ServeConfig, type ServeOptionName } from './schema.js';
 
@@ -172,12 +172,6 @@ export const KMS_SCHEMES = ['awskms', 'gcpkms', 'azurekms', 'hashivault', 'openb
 /** The schemes of --tink-key-resource, the key that wraps a Tink keyset (signers/tink). */
 export const TINK_KEK_SCHEMES = ['gcp-kms', 'aws-kms', 'hcvault'] as const;
 
-const schemeList = (schemes: readonly string[]): string =>
-  schemes.map((scheme) => `${scheme}://`).join(', ');
-
-const hasScheme = (uri: string, schemes: readonly string[]): boolean =>
-  schemes.some((scheme) => uri.startsWith(`${scheme}://`));
-
 /**
  * What a server about to start needs of its signers, its own and each profile's: every option the
  * chosen signer cannot start without, a key URI of a known scheme and shape, and each secret given
@@ -208,34 +202,15 @@ function checkSigner(signer: SignerConfig, where: string): void {
       );
     }
   };
-  // A key URI of one of `schemes`, of that scheme's shape. Key URIs hold no secrets, so they are
-  // quoted in errors: one with credentials (user:password@) is refused without quoting it.
+  // A key URI of one of `schemes`, of that scheme's shape (keyUriRefusal: secrets never quoted).
   const keyUri = (
     flag: string,
     uri: string,
     schemes: readonly string[],
     problemOf: (uri: string) => string | undefined,
   ) => {
-    if (hasUserinfo(uri)) {
-      throw new ConfigError(
-        'INVALID_VALUE',
-        `${where}--${flag} holds credentials (user:password@), which a key URI never carries: ` +
-          "give them to the service's own client (its environment variables or files)",
-      );
-    }
-    if (!hasScheme(uri, schemes)) {
-      throw new ConfigError(
-        'INVALID_VALUE',
-        `${where}unsupported --${flag} ${JSON.stringify(uri)}: use ${schemeList(schemes)}`,
-      );
-    }
-    const problem = problemOf(uri);
-    if (problem !== undefined) {
-      throw new ConfigError(
-        'INVALID_VALUE',
-        `${where}invalid --${flag} ${JSON.stringify(uri)}: ${problem}`,
-      );
-    }
+    const refusal = keyUriRefusal(`--${flag}`, uri, schemes, problemOf);
+    if (refusal !== undefined) throw new ConfigError('INVALID_VALUE', `${where}${refusal}`);
   };
   switch (signer.kind) {
     case 'memory':

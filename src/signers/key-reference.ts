@@ -4,7 +4,7 @@ import { readKeyFile } from './file/read-key-file.js';
 import type { HashName } from '../asn1/algorithms.js';
 import { preferredHashFor } from '../crypto/key-algorithms.js';
 import type { Signer } from '../crypto/signer.js';
-import { hasUserinfo, kmsKeyUriProblem } from '../config/key-uri.js';
+import { keyUriRefusal, kmsKeyUriProblem } from '../config/key-uri.js';
 import { KMS_SCHEMES } from '../config/signer-config.js';
 import { LocalKeySigner } from './local-key.js';
 import { isPkcs11Uri } from './pkcs11/pkcs11-uri.js';
@@ -47,18 +47,9 @@ export async function openKeyReference(
   options: KeyReferenceOptions = {},
 ): Promise<Signer> {
   if (KMS_PREFIXES.some((prefix) => reference.startsWith(prefix))) {
-    // The checks of --kms-key-resource (config/signer-config.ts): credentials refused unquoted.
-    if (hasUserinfo(reference))
-      throw new SignerError(
-        'INVALID_KEY_URI',
-        "the key reference holds credentials (user:password@), which a key URI never carries: give them to the service's own client (its environment variables or files)",
-      );
-    const problem = kmsKeyUriProblem(reference);
-    if (problem !== undefined)
-      throw new SignerError(
-        'INVALID_KEY_URI',
-        `invalid key reference ${JSON.stringify(reference)}: ${problem}`,
-      );
+    // The checks of --kms-key-resource (config/signer-config.ts): secrets never quoted.
+    const refusal = keyUriRefusal('key reference', reference, KMS_SCHEMES, kmsKeyUriProblem);
+    if (refusal !== undefined) throw new SignerError('INVALID_KEY_URI', refusal);
     // Same providers, credentials and endpoint overrides as --kms-key-resource; SDKs load lazily.
     const { createKmsSigner } = await import('./kms/create-kms-signer.js');
     return createKmsSigner(reference, hash);

@@ -4,6 +4,8 @@
  * URIs with the same patterns, for callers that build a signer without that check.
  */
 
+import { serviceUrlProblem } from './service-url.js';
+
 const AWS_KEY_REFERENCE =
   '(?:mrk-)?[-a-fA-F0-9]+|alias/[\\w/-]+|arn:(?:aws|aws-us-gov|aws-cn):kms:[a-z0-9-]+:\\d{12}:(?:key/(?:mrk-)?[-a-fA-F0-9]+|alias/[\\w/-]+)';
 
@@ -94,14 +96,31 @@ export const hasUserinfo = (uri: string): boolean => USERINFO.test(uri);
 export const withoutUserinfo = (uri: string, mask: string): string =>
   uri.replace(USERINFO, `$1${mask}@`);
 
+/** The endpoint of `awskms://ENDPOINT[/…]` of any shape: checked first (a shape error quotes). */
+const AWS_KMS_ENDPOINT = /^awskms:\/\/([^/]+)/;
+
+/**
+ * Why the endpoint of an awskms:// URI (AWS_KMS_URI's group 1, `host[:port]`, which the AWS SDK
+ * calls as `https://ENDPOINT`, as sigstore's client does) is refused, or undefined: it is checked
+ * as any service URL (serviceUrlProblem, as AWS_ENDPOINT_URL_KMS and VAULT_ADDR are) and never
+ * quoted, as it may hold credentials or a token. `name` is the URI's, for the message.
+ */
+export function awsKmsEndpointProblem(endpoint: string, name: string): string | undefined {
+  return serviceUrlProblem(`https://${endpoint}`, `the endpoint of ${name}`, {
+    example: 'kms.eu-west-1.amazonaws.com or localhost:4566',
+    credentials: "the SDK's own credentials authenticate",
+  });
+}
+
 const schemeList = (schemes: readonly string[]): string =>
   schemes.map((scheme) => `${scheme}://`).join(', ');
 
 /**
  * Why the key URI `uri` (--kms-key-resource, --tink-key-resource, a key reference: `name` in the
- * message) is refused, or undefined: credentials (user:password@), a scheme not in `schemes`, a
- * shape `problemOf` refuses (kmsKeyUriProblem, tinkKekUriProblem). Key URIs hold no secrets, so a
- * malformed one is quoted; one with credentials is refused without quoting it.
+ * message) is refused, or undefined: credentials (user:password@), a scheme not in `schemes`, an
+ * awskms:// endpoint that is no service URL, a shape `problemOf` refuses (kmsKeyUriProblem,
+ * tinkKekUriProblem). Key URIs hold no secrets, so a malformed one is quoted; what may hold one
+ * (credentials, an endpoint) is refused without quoting it.
  */
 export function keyUriRefusal(
   name: string,
@@ -116,6 +135,9 @@ export function keyUriRefusal(
     );
   if (!schemes.some((scheme) => uri.startsWith(`${scheme}://`)))
     return `unsupported ${name} ${JSON.stringify(uri)}: use ${schemeList(schemes)}`;
+  const endpoint = AWS_KMS_ENDPOINT.exec(uri)?.[1];
+  const endpointProblem = endpoint && awsKmsEndpointProblem(endpoint, name);
+  if (endpointProblem) return endpointProblem;
   const problem = problemOf(uri);
   return problem === undefined ? undefined : `invalid ${name} ${JSON.stringify(uri)}: ${problem}`;
 }

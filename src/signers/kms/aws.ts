@@ -3,7 +3,7 @@ import { createPublicKey } from 'node:crypto';
 import type { HashName } from '../../asn1/algorithms.js';
 import type { RemoteSignatureApi } from './remote-signer.js';
 import { SignerError } from '../signer-error.js';
-import { AWS_KMS_URI, KMS_URI_FORMATS } from '../../config/key-uri.js';
+import { AWS_KMS_URI, awsKmsEndpointProblem, KMS_URI_FORMATS } from '../../config/key-uri.js';
 import { checkedAwsEndpointVariable } from './endpoint-override.js';
 import { describeServiceError, type ServiceLabel } from './failure-reason.js';
 
@@ -21,7 +21,13 @@ export function parseAwsKmsUri(uri: string): AwsKmsKey {
   const keyId = match?.[2];
   if (!match || !keyId) throw new SignerError('INVALID_KEY_URI', KMS_URI_FORMATS.awskms);
   const key: AwsKmsKey = { keyId };
-  if (match[1]) key.endpoint = `https://${match[1]}`;
+  if (match[1]) {
+    // As --kms-key-resource is checked (keyUriRefusal), for callers that skip that check: a
+    // malformed endpoint reached the SDK, credentials and all, and failed only at its first call.
+    const problem = awsKmsEndpointProblem(match[1], '--kms-key-resource');
+    if (problem !== undefined) throw new SignerError('INVALID_KEY_URI', problem);
+    key.endpoint = `https://${match[1]}`;
+  }
   const region = /^arn:[^:]+:kms:([a-z0-9-]+):/.exec(keyId)?.[1];
   if (region) key.region = region;
   return key;

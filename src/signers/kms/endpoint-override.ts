@@ -1,12 +1,10 @@
+import { serviceUrlProblem } from '../../config/service-url.js';
 import { SignerError } from '../signer-error.js';
 
 /**
- * The http(s) URL in `value`, which errors name `source` (a variable, a flag), never quoting it:
- * `http://user:password@host` would carry a password (URL's error and its `input` field, which a
- * debug log prints, quote it whole), so an address that does not parse is refused naming only its
- * source, and so are credentials (`credentials` says what authenticates instead), a query and a
- * fragment (a token pasted as `?token=`), and a scheme other than http(s). `refusal` makes the
- * caller's error of a message.
+ * The http(s) URL in `value`, which errors name `source` (a variable, a flag), never quoting it
+ * (serviceUrlProblem says what is refused, and why). `refusal` makes the caller's error of a
+ * message.
  */
 export function checkedServiceUrl(
   value: string,
@@ -14,21 +12,9 @@ export function checkedServiceUrl(
   options: { example: string; credentials: string },
   refusal: (message: string) => Error,
 ): URL {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw refusal(
-      `${source} is not a URL such as ${options.example} (it is not shown: it may hold credentials)`,
-    );
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:')
-    throw refusal(`${source} must be an http:// or https:// URL`);
-  if (url.username || url.password)
-    throw refusal(`${source} must not hold credentials (user:password@); ${options.credentials}`);
-  if (url.search || url.hash || value.includes('?') || value.includes('#'))
-    throw refusal(`${source} must not have a query or a fragment`);
-  return url;
+  const problem = serviceUrlProblem(value, source, options);
+  if (problem !== undefined) throw refusal(problem);
+  return new URL(value);
 }
 
 /**

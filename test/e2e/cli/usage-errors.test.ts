@@ -66,6 +66,19 @@ describe('timestamp-server: a refused command line or configuration', () => {
       {},
       `invalid --kms-key-resource "${uri}": kms specification should be in the format ${format}`,
     ]),
+    // The endpoint of an awskms:// URI is checked as a service URL is, never quoted.
+    [
+      [
+        '--timestamp-signer',
+        'kms',
+        '--kms-key-resource',
+        'awskms://127.0.0.1:4566?token=PLANTED/alias/k',
+        '--certificate-chain-path',
+        '/c.pem',
+      ],
+      {},
+      'the endpoint of --kms-key-resource must not have a query or a fragment',
+    ],
     [
       [
         '--timestamp-signer',

@@ -142,6 +142,51 @@ describe('checkSignerOptions: what a signer cannot start without, before anythin
     }
   });
 
+  it('refuses an awskms:// endpoint that is no host[:port] as a service URL is, never quoting it', () => {
+    // The endpoint reached the SDK as https://ENDPOINT unchecked: a query or a fragment was
+    // dropped silently, an address that does not parse failed at the first call ("Invalid URL").
+    const SECRET = 'PLANTED_S3CRET_42';
+    for (const [endpoint, problem] of [
+      [`127.0.0.1:9?token=${SECRET}`, 'must not have a query or a fragment'],
+      [`127.0.0.1:9#${SECRET}`, 'must not have a query or a fragment'],
+      [`ht tp${SECRET}`, 'is not a URL such as'],
+      [`[${SECRET}`, 'is not a URL such as'],
+      [`127.0.0.1:99999${SECRET}`, 'is not a URL such as'],
+    ]) {
+      // Also before the shape (`alias/a b` is malformed), whose error quotes the URI.
+      for (const key of ['alias/k', 'alias/a b']) {
+        const [code, message] =
+          refusal({
+            timestampSigner: 'kms',
+            kmsKeyResource: `awskms://${endpoint}/${key}`,
+            ...CHAIN,
+          }) ?? [];
+        expect(code).toBe('INVALID_VALUE');
+        expect(message).toMatch(
+          new RegExp(`^the endpoint of --kms-key-resource ${escape(problem!)}`),
+        );
+        expect(message).not.toContain(SECRET);
+      }
+    }
+  });
+
+  it('accepts an awskms:// endpoint of host[:port], as sigstore does (https to it)', () => {
+    for (const endpoint of [
+      'localhost:4566',
+      '127.0.0.1:4566',
+      '[::1]:4566',
+      'vpce-0123.kms.eu-west-1.vpce.amazonaws.com',
+    ]) {
+      expect(
+        refusal({
+          timestampSigner: 'kms',
+          kmsKeyResource: `awskms://${endpoint}/alias/k`,
+          ...CHAIN,
+        }),
+      ).toBeUndefined();
+    }
+  });
+
   it('checks the key URI of each profile, naming the profile', () => {
     const path = dir.write(
       'kms-profiles.yaml',

@@ -45,6 +45,22 @@ describe('key references', () => {
     });
   });
 
+  it('refuses an awskms:// endpoint that is no host[:port] before any client is built, never quoting it', async () => {
+    for (const [uri, problem] of [
+      ['awskms://127.0.0.1:9?token=S3cretPw/alias/tsa', 'must not have a query or a fragment'],
+      ['awskms://127.0.0.1:9#S3cretPw/alias/tsa', 'must not have a query or a fragment'],
+      ['awskms://ht tpS3cretPw/alias/tsa', 'is not a URL such as'],
+    ]) {
+      const refused = await openKeyReference(uri!, 'auto').then(
+        () => undefined,
+        (error: unknown) => error as Error & { code: string },
+      );
+      expect(refused?.code).toBe('INVALID_KEY_URI');
+      expect(refused?.message).toMatch(new RegExp(`^the endpoint of key reference ${problem}`));
+      expect(refused?.message).not.toContain('S3cretPw');
+    }
+  });
+
   it('still refuses other URI schemes it has no signer for', async () => {
     await expect(openKeyReference('s3://bucket/key.pem', 'auto')).rejects.toMatchObject({
       code: 'INVALID_KEY_URI',

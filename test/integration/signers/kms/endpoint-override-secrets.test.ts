@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { createKmsSigner } from '../../../../src/signers/kms/create-kms-signer.js';
-import { createAwsKmsApi } from '../../../../src/signers/kms/aws.js';
+import { createAwsKmsApi, parseAwsKmsUri } from '../../../../src/signers/kms/aws.js';
 import { openKek } from '../../../../src/signers/tink/open-kek.js';
 import { restoreEnvAfterEach } from '../../../helpers/env.js';
 import { failureOf, shownError } from '../../../helpers/errors.js';
@@ -63,6 +63,31 @@ describe('endpoint override variables', () => {
       }
     },
   );
+
+  it('the endpoint of an awskms:// URI: checked as the variables are, naming --kms-key-resource, before the SDK sees it', async () => {
+    // For callers that build the signer without checkSignerOptions: the endpoint reached the SDK,
+    // which dropped a query or a fragment, and failed at its first call on one that did not parse.
+    Object.assign(process.env, FAKE_AWS_CREDENTIALS);
+    for (const [endpoint, problem] of [
+      [`u:${SECRET}@127.0.0.1:9`, 'must not hold credentials (user:password@)'],
+      [`127.0.0.1:9?token=${SECRET}`, 'must not have a query or a fragment'],
+      [`127.0.0.1:9#${SECRET}`, 'must not have a query or a fragment'],
+      [`u:${SECRET}@[x`, 'is not a URL such as'],
+      [`ht tp${SECRET}`, 'is not a URL such as'],
+    ] as const) {
+      const error = await failureOf(() => createAwsKmsApi(`awskms://${endpoint}/alias/tsa`));
+      expect(error).toMatchObject({ code: 'INVALID_KEY_URI' });
+      expect(error.message).toMatch(
+        new RegExp(`^the endpoint of --kms-key-resource ${escape(problem)}`),
+      );
+      expect(shownError(error)).not.toContain(SECRET);
+    }
+    // host:port without a scheme stays sigstore's: https to it.
+    expect(parseAwsKmsUri('awskms://localhost:4566/alias/tsa')).toEqual({
+      endpoint: 'https://localhost:4566',
+      keyId: 'alias/tsa',
+    });
+  });
 
   it('AWS_ENDPOINT_URL_KMS comes before AWS_ENDPOINT_URL, and neither counts when the SDK ignores them or the URI names an endpoint', async () => {
     Object.assign(process.env, { AWS_REGION: 'us-east-1' });

@@ -3,6 +3,7 @@ import {
   bitString,
   boolean,
   contextTag,
+  generalizedTime,
   integer,
   namedBitString,
   octetString,
@@ -18,6 +19,7 @@ import {
 import { OID } from '../asn1/oids.js';
 import type { Signer } from '../crypto/signer.js';
 import { encodeName, type NameAttributes } from './name.js';
+import type { PrivateKeyUsagePeriod } from './private-key-usage-period.js';
 import { X509Error } from './x509-error.js';
 
 /** RFC 5280 KeyUsage bit numbers. */
@@ -40,6 +42,11 @@ export interface CertificateTemplate {
   basicConstraints?: { pathLenConstraint?: number };
   keyUsage: readonly number[];
   extendedKeyUsage?: { purposes: readonly string[]; critical: boolean };
+  /**
+   * When the key may sign (X.509 section 9.2.2.5, RFC 3280 section 4.2.1.4), a TSA leaf's: written
+   * non-critical with the bounds given, at least one.
+   */
+  privateKeyUsagePeriod?: PrivateKeyUsagePeriod;
   /** Unsigned big-endian serial; a random positive serial below 2^159 when absent. */
   serialNumber?: Uint8Array;
 }
@@ -105,6 +112,15 @@ export async function createCertificate(
       extension(OID.extKeyUsage, template.extendedKeyUsage.critical, sequence(...purposes)),
     );
   }
+  if (template.privateKeyUsagePeriod) {
+    extensions.push(
+      extension(
+        OID.privateKeyUsagePeriod,
+        false,
+        privateKeyUsagePeriodValue(template.privateKeyUsagePeriod),
+      ),
+    );
+  }
   extensions.push(extension(OID.subjectKeyIdentifier, false, octetString(ownKeyId)));
   extensions.push(
     extension(
@@ -127,6 +143,25 @@ export async function createCertificate(
   );
   const signature = await resolved.signer.sign(tbsCertificate);
   return sequence(tbsCertificate, signatureAlgorithm, bitString(signature));
+}
+
+/**
+ * PrivateKeyUsagePeriod ::= SEQUENCE { notBefore [0] GeneralizedTime OPTIONAL, notAfter [1]
+ * GeneralizedTime OPTIONAL }, implicitly tagged, in whole seconds (RFC 5280 section 4.1.2.5.2).
+ */
+function privateKeyUsagePeriodValue({ notBefore, notAfter }: PrivateKeyUsagePeriod): Buffer {
+  // RFC 3280: CAs "MUST NOT generate" the extension "unless at least one of the two components is present".
+  if (!notBefore && !notAfter)
+    throw new X509Error(
+      'INVALID_EXTENSION',
+      'a private key usage period needs a notBefore, a notAfter or both',
+    );
+  const bound = (tag: number, date: Date) =>
+    tlv(contextTag(tag, false), readExactly(generalizedTime(date), Tag.GENERALIZED_TIME).value);
+  return sequence(
+    ...(notBefore ? [bound(0, notBefore)] : []),
+    ...(notAfter ? [bound(1, notAfter)] : []),
+  );
 }
 
 function mustHave(signer: Signer | undefined): Signer {

@@ -49,8 +49,8 @@ function readGeneralizedTime(content: Uint8Array, field: string): Date {
 /**
  * The certificate's privateKeyUsagePeriod, or undefined without one. PrivateKeyUsagePeriod ::=
  * SEQUENCE { notBefore [0] GeneralizedTime OPTIONAL, notAfter [1] GeneralizedTime OPTIONAL },
- * implicitly tagged. Throws an X509Error when it does not follow that definition, or ends before
- * it begins.
+ * implicitly tagged. Throws an X509Error when it does not follow that definition, has neither
+ * bound, or ends before it begins.
  */
 export function privateKeyUsagePeriod(certificate: Certificate): PrivateKeyUsagePeriod | undefined {
   const extension = certificate.extensions.find(({ oid }) => oid === OID.privateKeyUsagePeriod);
@@ -61,6 +61,10 @@ export function privateKeyUsagePeriod(certificate: Certificate): PrivateKeyUsage
     const notBefore = reader.optional(contextTag(0, false));
     const notAfter = reader.optional(contextTag(1, false));
     reader.end();
+    // RFC 3280 section 4.2.1.4: "at least one of the two components is present"; an empty one
+    // would say nothing, and timestamp-cli verify refuses the tokens of its key.
+    if (!notBefore && !notAfter)
+      throw new X509Error('INVALID_EXTENSION', 'it has neither notBefore nor notAfter');
     if (notBefore) period.notBefore = readGeneralizedTime(notBefore.value, 'notBefore');
     if (notAfter) period.notAfter = readGeneralizedTime(notAfter.value, 'notAfter');
   } catch (error) {

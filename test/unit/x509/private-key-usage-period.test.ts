@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { OID } from '../../../src/asn1/oids.js';
-import type { Certificate } from '../../../src/x509/certificate.js';
+import { parseCertificate, type Certificate } from '../../../src/x509/certificate.js';
+import { createCertificate, KeyUsage } from '../../../src/x509/certificate-builder.js';
 import { privateKeyUsagePeriod } from '../../../src/x509/private-key-usage-period.js';
 import { X509Error } from '../../../src/x509/x509-error.js';
+import { newSigner } from '../../helpers/pki.js';
 
 /** A certificate whose extensions are `value` as its privateKeyUsagePeriod (the reader's input). */
 const withPeriod = (hex: string): Certificate =>
@@ -24,7 +26,7 @@ describe('privateKeyUsagePeriod (X.509 section 9.2.2.5)', () => {
     expect(privateKeyUsagePeriod({ extensions: [] } as unknown as Certificate)).toBeUndefined();
   });
 
-  it('reads either bound, both, or neither', () => {
+  it('reads either bound, or both', () => {
     const from = time('80', '20260102030405Z');
     const until = time('81', '20270708091011Z');
     expect(privateKeyUsagePeriod(withPeriod(sequence(from, until)))).toEqual({
@@ -37,7 +39,6 @@ describe('privateKeyUsagePeriod (X.509 section 9.2.2.5)', () => {
     expect(privateKeyUsagePeriod(withPeriod(sequence(from)))).toEqual({
       notBefore: new Date('2026-01-02T03:04:05Z'),
     });
-    expect(privateKeyUsagePeriod(withPeriod(sequence()))).toEqual({});
   });
 
   it.each([
@@ -87,6 +88,11 @@ describe('privateKeyUsagePeriod (X.509 section 9.2.2.5)', () => {
       reason: /not a PrivateKeyUsagePeriod: trailing bytes/,
     },
     {
+      what: 'neither bound (RFC 3280 section 4.2.1.4: at least one)',
+      hex: sequence(),
+      reason: /^it has neither notBefore nor notAfter$/,
+    },
+    {
       what: 'an end before the start',
       hex: sequence(time('80', '20270101000000Z'), time('81', '20260101000000Z')),
       reason:
@@ -104,5 +110,41 @@ describe('privateKeyUsagePeriod (X.509 section 9.2.2.5)', () => {
       code: 'INVALID_EXTENSION',
       message: expect.stringMatching(reason),
     });
+  });
+});
+
+describe("the certificate builder's privateKeyUsagePeriod", () => {
+  const template = (privateKeyUsagePeriod: { notBefore?: Date; notAfter?: Date }) => {
+    const signer = newSigner('period');
+    return {
+      signer,
+      template: {
+        subject: { commonName: 'Period TSA' },
+        notBefore: new Date('2026-01-01T00:00:00Z'),
+        notAfter: new Date('2027-01-01T00:00:00Z'),
+        publicKey: signer.publicKey,
+        keyUsage: [KeyUsage.digitalSignature],
+        privateKeyUsagePeriod,
+      },
+    };
+  };
+
+  it.each([
+    { notBefore: new Date('2026-01-01T00:00:00Z'), notAfter: new Date('2026-04-01T12:00:00Z') },
+    { notAfter: new Date('2026-04-01T12:00:00Z') },
+    { notBefore: new Date('2026-02-01T00:00:00Z') },
+  ])('writes, non-critical, what the reader reads: %o', async (period) => {
+    const { signer, template: made } = template(period);
+    const certificate = parseCertificate(await createCertificate(made, 'self-signed', signer));
+    expect(privateKeyUsagePeriod(certificate)).toEqual(period);
+    const extension = certificate.extensions.find(({ oid }) => oid === OID.privateKeyUsagePeriod);
+    expect(extension?.critical).toBe(false);
+  });
+
+  it('refuses to write one with neither bound (RFC 3280 section 4.2.1.4)', async () => {
+    const { signer, template: made } = template({});
+    await expect(createCertificate(made, 'self-signed', signer)).rejects.toThrow(
+      'a private key usage period needs a notBefore, a notAfter or both',
+    );
   });
 });

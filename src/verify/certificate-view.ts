@@ -32,6 +32,11 @@ export interface CertificateView {
   unhandledCriticalExtensions: string[];
   /** The subjectAltName's GeneralNames, each as its DER; empty without the extension. */
   subjectAltNames: Buffer[];
+  /**
+   * The privateKeyUsagePeriod's value (extnValue's contents), undefined without the extension:
+   * read, for the TSA certificate only, by leaf-checks.ts.
+   */
+  privateKeyUsagePeriodDer: Buffer | undefined;
 }
 
 const HANDLED_EXTENSIONS = new Set<string>([
@@ -91,6 +96,8 @@ function copyView(view: CertificateView): CertificateView {
       critical: view.extendedKeyUsage.critical,
     },
     unhandledCriticalExtensions: [...view.unhandledCriticalExtensions],
+    privateKeyUsagePeriodDer:
+      view.privateKeyUsagePeriodDer && Buffer.from(view.privateKeyUsagePeriodDer),
   };
 }
 
@@ -119,6 +126,7 @@ function parseView(der: Uint8Array): CertificateView {
     extendedKeyUsage: undefined,
     unhandledCriticalExtensions: [],
     subjectAltNames: [],
+    privateKeyUsagePeriodDer: undefined,
   };
   for (const extension of certificate.extensions ?? []) {
     const value = asn1js.fromBER(extension.extnValue.getValue()).result;
@@ -147,6 +155,11 @@ function parseView(der: Uint8Array): CertificateView {
           purposes: new pkijs.ExtKeyUsage({ schema: value }).keyPurposes,
           critical: extension.critical,
         };
+        break;
+      case VERIFY_OID.privateKeyUsagePeriod:
+        view.privateKeyUsagePeriodDer = Buffer.from(extension.extnValue.getValue());
+        // RFC 3280 has it non-critical; a critical one stays unhandled, as in Go and OpenSSL.
+        if (extension.critical) view.unhandledCriticalExtensions.push(extension.extnID);
         break;
       default:
         if (extension.critical && !HANDLED_EXTENSIONS.has(extension.extnID)) {

@@ -135,15 +135,23 @@ function primitiveProblem(number: number, content: Uint8Array, at: string): stri
       const problem = calendarProblem(yy < 50 ? 2000 + yy : 1900 + yy, text.slice(2, 12));
       return problem && `UTCTime ${text} has ${problem} ${at}`;
     }
-    case 24: {
-      const text = Buffer.from(content).toString('latin1');
-      if (!/^\d{14}(\.\d*[1-9])?Z$/.test(text)) return `GeneralizedTime not in the DER form ${at}`;
-      const problem = calendarProblem(Number(text.slice(0, 4)), text.slice(4, 14));
-      return problem && `GeneralizedTime ${text} has ${problem} ${at}`;
-    }
+    case 24:
+      return withOffset(generalizedTimeProblem(content), at);
     default:
       return undefined;
   }
+}
+
+/**
+ * Why `content` is not a GeneralizedTime's contents in the DER form (Z, no trailing fraction zeros)
+ * naming a real instant (calendarProblem), or undefined. Exported for the implicitly tagged ones
+ * (a privateKeyUsagePeriod's bounds), whose tag does not say so.
+ */
+export function generalizedTimeProblem(content: Uint8Array): string | undefined {
+  const text = Buffer.from(content).toString('latin1');
+  if (!/^\d{14}(\.\d*[1-9])?Z$/.test(text)) return 'GeneralizedTime not in the DER form';
+  const problem = calendarProblem(Number(text.slice(0, 4)), text.slice(4, 14));
+  return problem && `GeneralizedTime ${text} has ${problem}`;
 }
 
 /**

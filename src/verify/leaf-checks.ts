@@ -1,6 +1,10 @@
 import { VerificationError } from './errors.js';
 import type { CertificateView } from './certificate-view.js';
 import { VERIFY_OID } from './oids.js';
+import {
+  readPrivateKeyUsagePeriod,
+  type PrivateKeyUsagePeriod,
+} from './private-key-usage-period.js';
 
 /** The keyUsage bits a TSA certificate may have (OpenSSL's check_purpose_timestamp_sign). */
 const TSA_KEY_USAGE: ReadonlySet<string> = new Set(['digitalSignature', 'contentCommitment']);
@@ -52,6 +56,40 @@ export function checkGenTimeInValidity(signer: CertificateView, genTime: Date): 
       'tsa-certificate',
       `failed to verify TSA certificate: the token's genTime ${genTime.toISOString()} is outside its validity, ` +
         `${signer.notBefore.toISOString()} to ${signer.notAfter.toISOString()}`,
+    );
+  }
+}
+
+/**
+ * Beyond Go (crypto/x509 does not parse the extension), `openssl ts -verify` and Bouncy Castle's
+ * TimeStampToken.validate, none of which reads it: the TSA certificate's key may sign only within
+ * its privateKeyUsagePeriod (X.509 section 9.2.2.5), so a token dated outside it was not signed
+ * as the CA allowed (the key may have been retired, or leaked since). One that cannot be read is
+ * refused too, as the server refuses such a leaf at start.
+ */
+export function checkGenTimeInPrivateKeyUsagePeriod(signer: CertificateView, genTime: Date): void {
+  if (!signer.privateKeyUsagePeriodDer) return;
+  let period: PrivateKeyUsagePeriod;
+  try {
+    period = readPrivateKeyUsagePeriod(signer.privateKeyUsagePeriodDer);
+  } catch (error) {
+    throw new VerificationError(
+      'tsa-certificate',
+      `failed to verify TSA certificate: its private key usage period (2.5.29.16) cannot be read: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+  const { notBefore, notAfter } = period;
+  if ((notBefore && genTime < notBefore) || (notAfter && genTime > notAfter)) {
+    const bounds =
+      notBefore && notAfter
+        ? `${notBefore.toISOString()} to ${notAfter.toISOString()}`
+        : notBefore
+          ? `from ${notBefore.toISOString()}`
+          : `until ${(notAfter as Date).toISOString()}`;
+    throw new VerificationError(
+      'tsa-certificate',
+      `failed to verify TSA certificate: the token's genTime ${genTime.toISOString()} is outside its private key usage period, ${bounds}`,
     );
   }
 }

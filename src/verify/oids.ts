@@ -18,6 +18,7 @@ export const VERIFY_OID = {
   commonName: '2.5.4.3',
   subjectKeyIdentifier: '2.5.29.14',
   keyUsage: '2.5.29.15',
+  privateKeyUsagePeriod: '2.5.29.16',
   subjectAltName: '2.5.29.17',
   basicConstraints: '2.5.29.19',
   crlDistributionPoints: '2.5.29.31',

@@ -4,7 +4,11 @@ import { buildChains, type ChainCache } from './chain.js';
 import { verifySignerInfo } from './cms-signer.js';
 import { subjectText, viewCertificate, type CertificateView } from './certificate-view.js';
 import { VerificationError } from './errors.js';
-import { checkGenTimeInValidity, checkTsaCertificate } from './leaf-checks.js';
+import {
+  checkGenTimeInPrivateKeyUsagePeriod,
+  checkGenTimeInValidity,
+  checkTsaCertificate,
+} from './leaf-checks.js';
 import { parseTimestampResponse, type ParsedToken } from './parse-response.js';
 import type { Timestamp } from './timestamp.js';
 
@@ -119,6 +123,8 @@ export async function verifyParsedToken(
   }
   // With currentTime the chain was checked then, not at genTime: the leaf must still cover genTime.
   checkGenTimeInValidity(signer, timestamp.genTime);
+  // And its key must have been allowed to sign then (X.509 section 9.2.2.5).
+  checkGenTimeInPrivateKeyUsagePeriod(signer, timestamp.genTime);
 
   if (options.nonce !== undefined) {
     if (timestamp.nonce === undefined) {

@@ -8,6 +8,7 @@ import {
 } from './certificate-builder.js';
 import { CSBR_MIN_RSA_BITS, weakRsaKeyWarning } from './csbr.js';
 import { encodeName, type NameAttributes } from './name.js';
+import type { PrivateKeyUsagePeriod } from './private-key-usage-period.js';
 
 const HOUR = 3_600_000;
 
@@ -30,7 +31,10 @@ export interface ChainPlan {
   root: ChainMember;
   /** Without an intermediate, the root issues the leaf directly. */
   intermediate?: ChainMember;
-  leaf: ChainMember;
+  leaf: ChainMember & {
+    /** The leaf's privateKeyUsagePeriod (X.509 section 9.2.2.5); none when absent. */
+    privateKeyUsagePeriod?: PrivateKeyUsagePeriod;
+  };
 }
 
 /**
@@ -41,9 +45,11 @@ export interface ChainPlan {
  * - root: CA, pathLen 1, keyCertSign + cRLSign, no EKU (certificate-maker's root template);
  * - intermediate: CA, pathLen 0, keyCertSign + cRLSign, EKU timeStamping, so the server's default
  *   --enforce-intermediate-eku accepts it (the template trap of Go issues #1088/#1141);
- * - leaf: end-entity, digitalSignature only, EKU timeStamping alone and critical (RFC 3161 2.3).
- * A certificate never outlives its issuer: notAfter is clamped to the issuer's. RSA keys below
- * CSBR 6.1.5's sizes (CA 4096, TSA 3072 bits) are warned about through `warn`.
+ * - leaf: end-entity, digitalSignature only, EKU timeStamping alone and critical (RFC 3161 2.3),
+ *   and the privateKeyUsagePeriod asked for, non-critical (RFC 3280 section 4.2.1.4).
+ * A certificate never outlives its issuer: notAfter is clamped to the issuer's, and the leaf key's
+ * usage period to the leaf's validity. RSA keys below CSBR 6.1.5's sizes (CA 4096, TSA 3072 bits)
+ * are warned about through `warn`.
  */
 export async function makeCertificateChain(
   plan: ChainPlan,
@@ -92,15 +98,23 @@ export async function makeCertificateChain(
     );
   }
 
+  const leafNotAfter = earliest(leaf.notAfter, leafIssuer.notAfter);
+  const period = leaf.privateKeyUsagePeriod;
   chain.unshift(
     await createCertificate(
       {
         subject: leaf.subject,
         notBefore: leaf.notBefore,
-        notAfter: earliest(leaf.notAfter, leafIssuer.notAfter),
+        notAfter: leafNotAfter,
         publicKey: leaf.signer.publicKey,
         keyUsage: [KeyUsage.digitalSignature],
         extendedKeyUsage: { purposes: [OID.timeStamping], critical: true },
+        ...(period && {
+          privateKeyUsagePeriod: {
+            ...period,
+            ...(period.notAfter && { notAfter: earliest(period.notAfter, leafNotAfter) }),
+          },
+        }),
       },
       issuedBy(leafIssuer),
     ),

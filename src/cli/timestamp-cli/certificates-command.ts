@@ -45,6 +45,7 @@ interface CreateOptions extends KeyOptions {
   rootLifetime: number;
   intermediateLifetime: number;
   leafLifetime: number;
+  leafPrivateKeyUsagePeriod?: number;
   notBefore?: Date;
   output: string;
 }
@@ -146,6 +147,36 @@ function notAfterOf(notBefore: Date, lifetimeMs: number, flag: string): Date {
     );
   }
   return notAfter;
+}
+
+/** Whole seconds, as certificates hold times (RFC 5280 section 4.1.2.5.2): at least one. */
+function parseKeyUsagePeriod(value: string): number {
+  const period = parseTimeout(value);
+  if (period < 1000)
+    throw new InvalidArgumentError(
+      'the leaf key must be allowed to sign for at least 1s (certificates hold whole seconds)',
+    );
+  return period;
+}
+
+/**
+ * The leaf key's privateKeyUsagePeriod: from the leaf's notBefore, `periodMs` long. One longer
+ * than the leaf's lifetime would say nothing the validity does not (and is likely a slip of the
+ * unit): refused before any key is opened.
+ */
+function keyUsagePeriodOf(
+  notBefore: Date,
+  periodMs: number,
+  leafLifetimeMs: number,
+): { notBefore: Date; notAfter: Date } {
+  if (periodMs > leafLifetimeMs) {
+    throw new CliError(
+      'USAGE',
+      `--leaf-private-key-usage-period ${periodMs / 3_600_000}h is longer than --leaf-lifetime ` +
+        `${leafLifetimeMs / 3_600_000}h: the leaf key cannot sign past the leaf's notAfter`,
+    );
+  }
+  return { notBefore, notAfter: new Date(notBefore.getTime() + periodMs) };
 }
 
 function subject(commonName: string, options: KeyOptions): NameAttributes {
@@ -286,6 +317,13 @@ export function certificatesCommand(output: Output): Command {
       )
       .addOption(lifetime('leaf-lifetime', DEFAULT_LIFETIMES.leaf, 'leaf validity'))
       .addOption(
+        option(
+          '--leaf-private-key-usage-period <duration>',
+          "how long the leaf key may sign from the leaf's notBefore, written as its " +
+            'privateKeyUsagePeriod (Go duration, at most --leaf-lifetime; default: no such extension)',
+        ).argParser(parseKeyUsagePeriod),
+      )
+      .addOption(
         option('--not-before <time>', 'start of every validity, RFC 3339 (default: now)').argParser(
           parseDate,
         ),
@@ -312,6 +350,10 @@ export function certificatesCommand(output: Output): Command {
     const intermediateValidity =
       options.intermediateKey && validity(options.intermediateLifetime, 'intermediate-lifetime');
     const leafValidity = validity(options.leafLifetime, 'leaf-lifetime');
+    const keyUsagePeriod =
+      options.leafPrivateKeyUsagePeriod === undefined
+        ? undefined
+        : keyUsagePeriodOf(notBefore, options.leafPrivateKeyUsagePeriod, options.leafLifetime);
     const warn = (warning: string) => output.stderr(`warning: ${warning}\n`);
     // Every key opened is released whatever fails next: a later key that does not open, too.
     const opened: Signer[] = [];
@@ -341,7 +383,14 @@ export function certificatesCommand(output: Output): Command {
         leafValidity,
         CSBR_MIN_RSA_BITS.tsa,
       );
-      return makeCertificateChain({ root, leaf, ...(intermediate ? { intermediate } : {}) }, warn);
+      return makeCertificateChain(
+        {
+          root,
+          leaf: { ...leaf, ...(keyUsagePeriod && { privateKeyUsagePeriod: keyUsagePeriod }) },
+          ...(intermediate ? { intermediate } : {}),
+        },
+        warn,
+      );
     });
     await writeOutputFile(
       options.output,

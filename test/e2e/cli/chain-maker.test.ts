@@ -314,6 +314,113 @@ describe('timestamp-cli certificates create', () => {
   });
 });
 
+describe('timestamp-cli certificates create --leaf-private-key-usage-period', () => {
+  const dir = tempDir();
+  let chain: Buffer[];
+  let leafFrom: number;
+  beforeAll(async () => {
+    const result = await runCli([
+      'certificates',
+      'create',
+      '--generate-keys',
+      'ecdsa-p256',
+      '--root-key',
+      dir.path('root.key'),
+      '--leaf-key',
+      dir.path('leaf.key'),
+      '--leaf-private-key-usage-period',
+      '1h',
+      '--output',
+      dir.path('chain.pem'),
+    ]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    chain = decodeCertificatesPem(readFileSync(dir.path('chain.pem'), 'utf8'));
+    dir.write('leaf.pem', encodePem('CERTIFICATE', chain[0] as Buffer));
+    dir.write('artifact', artifact);
+    leafFrom = Date.parse(new X509Certificate(chain[0] as Buffer).validFrom);
+  });
+  afterAll(() => dir.cleanup());
+
+  /** `timestamp-cli verify` of the response `token` against chain.pem (leaf, root). */
+  const cliVerify = (token: Buffer, name: string) =>
+    runCli([
+      'verify',
+      '--artifact',
+      dir.path('artifact'),
+      '--timestamp',
+      dir.write(name, token),
+      '--certificate-chain',
+      dir.path('chain.pem'),
+    ]);
+
+  it('writes the extension openssl reads: from the leaf notBefore, an hour long', async () => {
+    const text = await openssl(['x509', '-in', dir.path('leaf.pem'), '-noout', '-text']);
+    const match =
+      /X509v3 Private Key Usage Period: ?\n\s*Not Before: (.+ GMT), Not After: (.+ GMT)\n/.exec(
+        text,
+      );
+    expect(match, text).not.toBeNull();
+    expect(Date.parse(match![1]!)).toBe(leafFrom);
+    expect(Date.parse(match![2]!)).toBe(leafFrom + HOUR);
+    // Non-critical (RFC 3280 section 4.2.1.4): openssl writes "critical" after the name otherwise.
+    expect(text).not.toMatch(/Private Key Usage Period: critical/);
+  });
+
+  it('the server starts with the leaf and issues tokens that verify', async () => {
+    const server = await startServer(
+      resolveServeConfig({
+        port: 0,
+        metricsPort: 0,
+        disableNtpMonitoring: true,
+        timestampSigner: 'file',
+        fileSignerKeyPath: dir.path('leaf.key'),
+        certificateChainPath: dir.path('chain.pem'),
+      }),
+      silentLogger,
+    );
+    let token: Buffer;
+    try {
+      const response = await fetch(`${server.url}/api/v1/timestamp`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          artifactHash: createHash('sha256').update(artifact).digest('base64'),
+          hashAlgorithm: 'sha256',
+          certificates: true,
+        }),
+      });
+      expect(response.status).toBe(200);
+      token = Buffer.from(await response.arrayBuffer());
+    } finally {
+      await server.close();
+    }
+    await expect(
+      verifyTimestampResponse(token, artifact, { roots: [chain[1] as Buffer] }),
+    ).resolves.toBeDefined();
+    const verified = await cliVerify(token, 'issued.tsr');
+    expect(verified.stderr).toBe('');
+    expect(verified.stdout).toBe(`Successfully verified timestamp ${dir.path('issued.tsr')}\n`);
+    expect(verified.code).toBe(0);
+  });
+
+  it('timestamp-cli verify refuses a token the leaf key signed after the period, within the validity', async () => {
+    const signer = await openKeyReference(dir.path('leaf.key'), 'sha256');
+    const genTime = new Date(leafFrom + HOUR + 1000);
+    const token = await encoderFor(signer, chain, false).encode({
+      request: acceptedRequest({ artifact }),
+      serialNumber: Buffer.from('04', 'hex'),
+      genTime,
+    });
+    const refused = await cliVerify(token, 'late.tsr');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(
+      `failed to verify timestamp: failed to verify TSA certificate: the token's genTime ${genTime.toISOString()} ` +
+        `is outside its private key usage period, ${new Date(leafFrom).toISOString()} to ${new Date(leafFrom + HOUR).toISOString()}`,
+    );
+  });
+});
+
 describe('timestamp-cli certificates csr', () => {
   it('writes a CSR for the leaf key that openssl verifies, asking for the TSA extensions', async () => {
     const dir = tempDir();

@@ -5,7 +5,11 @@ import { describe, expect, it, vi } from 'vitest';
 import { certificatesCommand } from '../../../src/cli/timestamp-cli/certificates-command.js';
 import { CliError } from '../../../src/cli/timestamp-cli/output.js';
 import { throwInsteadOfExit } from '../../../src/cli/usage-errors.js';
+import { OID } from '../../../src/asn1/oids.js';
 import { LocalKeySigner } from '../../../src/signers/local-key.js';
+import { readPrivateKeyUsagePeriod } from '../../../src/verify/private-key-usage-period.js';
+import { parseCertificate } from '../../../src/x509/certificate.js';
+import { privateKeyUsagePeriod } from '../../../src/x509/private-key-usage-period.js';
 import { decodeCertificatesPem } from '../../helpers/pem.js';
 import { tempDir } from '../../helpers/openssl.js';
 
@@ -473,6 +477,123 @@ describe('timestamp-cli certificates --country', () => {
           `error: option '--country <code>' argument '${country}' is invalid. a country is two capital letters of ISO 3166, e.g. DE`,
         );
       }
+    } finally {
+      dir.cleanup();
+    }
+  });
+});
+
+describe('timestamp-cli certificates create --leaf-private-key-usage-period', () => {
+  const keysIn = (dir: ReturnType<typeof tempDir>) => [
+    '--generate-keys',
+    'ecdsa-p256',
+    '--root-key',
+    dir.path('root.key'),
+    '--intermediate-key',
+    dir.path('intermediate.key'),
+    '--leaf-key',
+    dir.path('leaf.key'),
+  ];
+
+  it("writes the leaf's privateKeyUsagePeriod, non-critical, from its notBefore; no other certificate has one", async () => {
+    const dir = tempDir();
+    try {
+      const error = await run([
+        'create',
+        ...keysIn(dir),
+        ...['--not-before', '2026-01-01T00:00:00Z', '--leaf-lifetime', '8760h'],
+        ...['--leaf-private-key-usage-period', '2190h', '--output', dir.path('chain.pem')],
+      ]);
+      expect(error).toBeUndefined();
+      const [leaf, ...issuers] = decodeCertificatesPem(
+        readFileSync(dir.path('chain.pem'), 'utf8'),
+      ).map(parseCertificate);
+      expect(privateKeyUsagePeriod(leaf!)).toEqual({
+        notBefore: new Date('2026-01-01T00:00:00Z'),
+        notAfter: new Date('2026-04-02T06:00:00Z'),
+      });
+      const extension = leaf!.extensions.find(({ oid }) => oid === OID.privateKeyUsagePeriod);
+      expect(extension?.critical).toBe(false);
+      for (const issuer of issuers) expect(privateKeyUsagePeriod(issuer)).toBeUndefined();
+      // The verifier reads the same bounds from the same bytes.
+      expect(readPrivateKeyUsagePeriod(Buffer.from(extension!.value))).toEqual(
+        privateKeyUsagePeriod(leaf!),
+      );
+    } finally {
+      dir.cleanup();
+    }
+  });
+
+  it("ends the period with the leaf's validity when the issuer's cuts the leaf short", async () => {
+    const dir = tempDir();
+    try {
+      const error = await run([
+        'create',
+        ...keysIn(dir),
+        ...['--not-before', '2026-01-01T00:00:00Z', '--intermediate-lifetime', '5h'],
+        ...['--leaf-private-key-usage-period', '10h', '--output', dir.path('chain.pem')],
+      ]);
+      expect(error).toBeUndefined();
+      const leaf = parseCertificate(
+        decodeCertificatesPem(readFileSync(dir.path('chain.pem'), 'utf8'))[0]!,
+      );
+      expect(privateKeyUsagePeriod(leaf)?.notAfter).toEqual(new Date('2026-01-01T05:00:00Z'));
+    } finally {
+      dir.cleanup();
+    }
+  });
+
+  it('writes no privateKeyUsagePeriod without the flag', async () => {
+    const dir = tempDir();
+    try {
+      expect(await run(['create', ...keysIn(dir), '--output', dir.path('c.pem')])).toBeUndefined();
+      for (const der of decodeCertificatesPem(readFileSync(dir.path('c.pem'), 'utf8')))
+        expect(privateKeyUsagePeriod(parseCertificate(der))).toBeUndefined();
+    } finally {
+      dir.cleanup();
+    }
+  });
+
+  const TOO_SHORT =
+    'the leaf key must be allowed to sign for at least 1s (certificates hold whole seconds)';
+  it.each([
+    ['0', TOO_SHORT],
+    ['500ms', TOO_SHORT],
+    ['-1h', 'invalid duration "-1h": expected a number at "-1h"'],
+    ['1y', 'invalid duration "1y": unknown unit "y" (one of ns, us, µs, ms, s, m, h)'],
+  ])('refuses %s before any key is made', async (period, reason) => {
+    const dir = tempDir();
+    try {
+      const error = await invalidArgument([
+        'create',
+        ...keysIn(dir),
+        ...['--leaf-private-key-usage-period', period, '--output', dir.path('c.pem')],
+      ]);
+      expect(error).toBeInstanceOf(CommanderError);
+      expect((error as CommanderError).message).toBe(
+        `error: option '--leaf-private-key-usage-period <duration>' argument '${period}' is invalid. ${reason}`,
+      );
+      expect(readdirSync(dir.dir)).toEqual([]);
+    } finally {
+      dir.cleanup();
+    }
+  });
+
+  it('refuses a period longer than --leaf-lifetime before any key is made', async () => {
+    const dir = tempDir();
+    try {
+      const error = await run([
+        'create',
+        ...keysIn(dir),
+        ...['--leaf-lifetime', '24h', '--leaf-private-key-usage-period', '25h'],
+        ...['--output', dir.path('c.pem')],
+      ]);
+      expect(error).toBeInstanceOf(CliError);
+      expect((error as CliError).code).toBe('USAGE');
+      expect((error as CliError).message).toBe(
+        "--leaf-private-key-usage-period 25h is longer than --leaf-lifetime 24h: the leaf key cannot sign past the leaf's notAfter",
+      );
+      expect(readdirSync(dir.dir)).toEqual([]);
     } finally {
       dir.cleanup();
     }

@@ -96,19 +96,35 @@ export const hasUserinfo = (uri: string): boolean => USERINFO.test(uri);
 export const withoutUserinfo = (uri: string, mask: string): string =>
   uri.replace(USERINFO, `$1${mask}@`);
 
-/** The endpoint of `awskms://ENDPOINT[/…]` of any shape: checked first (a shape error quotes). */
-const AWS_KMS_ENDPOINT = /^awskms:\/\/([^/]+)/;
+/**
+ * The host[:port] a key URI of any shape names, which its client calls as `https://HOST`: the
+ * endpoint of `awskms://ENDPOINT/…` (as sigstore's client), the vault of `azurekms://VAULT/…`,
+ * the Vault server of Tink's `hcvault://HOST/…`. Checked before the shape, whose error quotes.
+ */
+const KEY_URI_ENDPOINT = /^(awskms|azurekms|hcvault):\/\/([^/]+)/;
+
+/** What the endpoint of each scheme is called in messages, and an example of one. */
+const ENDPOINTS = {
+  awskms: { called: 'endpoint', example: 'kms.eu-west-1.amazonaws.com or localhost:4566' },
+  azurekms: { called: 'vault host', example: 'myvault.vault.azure.net' },
+  hcvault: { called: 'Vault host', example: 'vault.example.com:8200' },
+} as const;
 
 /**
- * Why the endpoint of an awskms:// URI (AWS_KMS_URI's group 1, `host[:port]`, which the AWS SDK
- * calls as `https://ENDPOINT`, as sigstore's client does) is refused, or undefined: it is checked
- * as any service URL (serviceUrlProblem, as AWS_ENDPOINT_URL_KMS and VAULT_ADDR are) and never
- * quoted, as it may hold credentials or a token. `name` is the URI's, for the message.
+ * Why the host[:port] `endpoint` of a key URI of `scheme` (KEY_URI_ENDPOINT) is refused, or
+ * undefined: it is checked as any service URL (serviceUrlProblem, as AWS_ENDPOINT_URL_KMS and
+ * VAULT_ADDR are: credentials, a query or a fragment, what does not parse) and never quoted, as it
+ * may hold credentials or a token. `name` is the URI's, for the message.
  */
-export function awsKmsEndpointProblem(endpoint: string, name: string): string | undefined {
-  return serviceUrlProblem(`https://${endpoint}`, `the endpoint of ${name}`, {
-    example: 'kms.eu-west-1.amazonaws.com or localhost:4566',
-    credentials: "the SDK's own credentials authenticate",
+export function keyUriEndpointProblem(
+  scheme: keyof typeof ENDPOINTS,
+  endpoint: string,
+  name: string,
+): string | undefined {
+  const { called, example } = ENDPOINTS[scheme];
+  return serviceUrlProblem(`https://${endpoint}`, `the ${called} of ${name}`, {
+    example,
+    credentials: "the service's own credentials authenticate",
   });
 }
 
@@ -118,7 +134,7 @@ const schemeList = (schemes: readonly string[]): string =>
 /**
  * Why the key URI `uri` (--kms-key-resource, --tink-key-resource, a key reference: `name` in the
  * message) is refused, or undefined: credentials (user:password@), a scheme not in `schemes`, an
- * awskms:// endpoint that is no service URL, a shape `problemOf` refuses (kmsKeyUriProblem,
+ * endpoint (awskms://, azurekms://, hcvault://) that is no service URL, a shape `problemOf` refuses (kmsKeyUriProblem,
  * tinkKekUriProblem). Key URIs hold no secrets, so a malformed one is quoted; what may hold one
  * (credentials, an endpoint) is refused without quoting it.
  */
@@ -135,8 +151,10 @@ export function keyUriRefusal(
     );
   if (!schemes.some((scheme) => uri.startsWith(`${scheme}://`)))
     return `unsupported ${name} ${JSON.stringify(uri)}: use ${schemeList(schemes)}`;
-  const endpoint = AWS_KMS_ENDPOINT.exec(uri)?.[1];
-  const endpointProblem = endpoint && awsKmsEndpointProblem(endpoint, name);
+  const endpoint = KEY_URI_ENDPOINT.exec(uri);
+  const endpointProblem =
+    endpoint &&
+    keyUriEndpointProblem(endpoint[1] as keyof typeof ENDPOINTS, endpoint[2] as string, name);
   if (endpointProblem) return endpointProblem;
   const problem = problemOf(uri);
   return problem === undefined ? undefined : `invalid ${name} ${JSON.stringify(uri)}: ${problem}`;

@@ -3,7 +3,7 @@ import { createPublicKey } from 'node:crypto';
 import type { HashName } from '../../asn1/algorithms.js';
 import type { RemoteSignatureApi } from './remote-signer.js';
 import { SignerError } from '../signer-error.js';
-import { AWS_KMS_URI, awsKmsEndpointProblem, KMS_URI_FORMATS } from '../../config/key-uri.js';
+import { AWS_KMS_URI, keyUriEndpointProblem, KMS_URI_FORMATS } from '../../config/key-uri.js';
 import { checkedAwsEndpointVariable } from './endpoint-override.js';
 import { describeServiceError, type ServiceLabel } from './failure-reason.js';
 
@@ -24,7 +24,7 @@ export function parseAwsKmsUri(uri: string): AwsKmsKey {
   if (match[1]) {
     // As --kms-key-resource is checked (keyUriRefusal), for callers that skip that check: a
     // malformed endpoint reached the SDK, credentials and all, and failed only at its first call.
-    const problem = awsKmsEndpointProblem(match[1], '--kms-key-resource');
+    const problem = keyUriEndpointProblem('awskms', match[1], '--kms-key-resource');
     if (problem !== undefined) throw new SignerError('INVALID_KEY_URI', problem);
     key.endpoint = `https://${match[1]}`;
   }

@@ -10,7 +10,7 @@ import {
   type AnswerSeen,
   type ServiceLabel,
 } from './failure-reason.js';
-import { AZURE_KMS_URI, KMS_URI_FORMATS } from '../../config/key-uri.js';
+import { AZURE_KMS_URI, keyUriEndpointProblem, KMS_URI_FORMATS } from '../../config/key-uri.js';
 
 /** Parses `azurekms://<vault host>/<key>[/<version>]` (sigstore's rule). */
 export function parseAzureKmsUri(uri: string): {
@@ -21,6 +21,9 @@ export function parseAzureKmsUri(uri: string): {
 } {
   const match = AZURE_KMS_URI.exec(uri);
   if (!match?.[1] || !match[2]) throw new SignerError('INVALID_KEY_URI', KMS_URI_FORMATS.azurekms);
+  // As --kms-key-resource is checked (keyUriRefusal), for callers that skip that check.
+  const problem = keyUriEndpointProblem('azurekms', match[1], '--kms-key-resource');
+  if (problem !== undefined) throw new SignerError('INVALID_KEY_URI', problem);
   const parsed = { vaultUrl: `https://${match[1]}/`, host: match[1], keyName: match[2] };
   return match[3] ? { ...parsed, version: match[3] } : parsed;
 }

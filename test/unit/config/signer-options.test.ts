@@ -142,48 +142,69 @@ describe('checkSignerOptions: what a signer cannot start without, before anythin
     }
   });
 
-  it('refuses an awskms:// endpoint that is no host[:port] as a service URL is, never quoting it', () => {
-    // The endpoint reached the SDK as https://ENDPOINT unchecked: a query or a fragment was
-    // dropped silently, an address that does not parse failed at the first call ("Invalid URL").
-    const SECRET = 'PLANTED_S3CRET_42';
-    for (const [endpoint, problem] of [
-      [`127.0.0.1:9?token=${SECRET}`, 'must not have a query or a fragment'],
-      [`127.0.0.1:9#${SECRET}`, 'must not have a query or a fragment'],
-      [`ht tp${SECRET}`, 'is not a URL such as'],
-      [`[${SECRET}`, 'is not a URL such as'],
-      [`127.0.0.1:99999${SECRET}`, 'is not a URL such as'],
-    ]) {
-      // Also before the shape (`alias/a b` is malformed), whose error quotes the URI.
-      for (const key of ['alias/k', 'alias/a b']) {
-        const [code, message] =
-          refusal({
-            timestampSigner: 'kms',
-            kmsKeyResource: `awskms://${endpoint}/${key}`,
-            ...CHAIN,
-          }) ?? [];
-        expect(code).toBe('INVALID_VALUE');
-        expect(message).toMatch(
-          new RegExp(`^the endpoint of --kms-key-resource ${escape(problem!)}`),
-        );
-        expect(message).not.toContain(SECRET);
-      }
-    }
-  });
+  /** Each key URI scheme naming a host its client calls as https://HOST, with its options. */
+  const ENDPOINT_URIS = [
+    [
+      'the endpoint',
+      (host: string, key: string) => ({
+        timestampSigner: 'kms',
+        kmsKeyResource: `awskms://${host}/${key === 'good' ? 'alias/k' : 'alias/a b'}`,
+        ...CHAIN,
+      }),
+    ],
+    [
+      'the vault host',
+      (host: string, key: string) => ({
+        timestampSigner: 'kms',
+        kmsKeyResource: `azurekms://${host}/${key === 'good' ? 'k' : 'a b'}`,
+        ...CHAIN,
+      }),
+    ],
+    [
+      'the Vault host',
+      (host: string, key: string) => ({
+        timestampSigner: 'tink',
+        tinkKeysetPath: '/k.json',
+        tinkKeyResource: `hcvault://${host}/${key === 'good' ? 'transit/keys/k' : 'transit'}`,
+        ...CHAIN,
+      }),
+    ],
+  ] as const;
 
-  it('accepts an awskms:// endpoint of host[:port], as sigstore does (https to it)', () => {
+  it.each(ENDPOINT_URIS)(
+    'refuses %s of a key URI that is no host[:port] as a service URL is, never quoting it',
+    (called, options) => {
+      // The host reached the client as https://HOST unchecked: a query or a fragment was dropped
+      // silently, an address that does not parse failed at the first call ("Invalid URL").
+      const SECRET = 'PLANTED_S3CRET_42';
+      for (const [endpoint, problem] of [
+        [`127.0.0.1:9?token=${SECRET}`, 'must not have a query or a fragment'],
+        [`127.0.0.1:9#${SECRET}`, 'must not have a query or a fragment'],
+        [`ht tp${SECRET}`, 'is not a URL such as'],
+        [`[${SECRET}`, 'is not a URL such as'],
+        [`127.0.0.1:99999${SECRET}`, 'is not a URL such as'],
+      ]) {
+        // Also before the shape (a malformed key), whose error quotes the URI.
+        for (const key of ['good', 'malformed']) {
+          const [code, message] = refusal(options(endpoint!, key)) ?? [];
+          expect(code).toBe('INVALID_VALUE');
+          expect(message).toMatch(
+            new RegExp(`^${called} of --[a-z-]+-key-resource ${escape(problem!)}`),
+          );
+          expect(message).not.toContain(SECRET);
+        }
+      }
+    },
+  );
+
+  it.each(ENDPOINT_URIS)('accepts %s of a key URI as host[:port] (https to it)', (_, options) => {
     for (const endpoint of [
       'localhost:4566',
       '127.0.0.1:4566',
       '[::1]:4566',
       'vpce-0123.kms.eu-west-1.vpce.amazonaws.com',
     ]) {
-      expect(
-        refusal({
-          timestampSigner: 'kms',
-          kmsKeyResource: `awskms://${endpoint}/alias/k`,
-          ...CHAIN,
-        }),
-      ).toBeUndefined();
+      expect(refusal(options(endpoint, 'good'))).toBeUndefined();
     }
   });
 

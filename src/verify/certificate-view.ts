@@ -128,7 +128,15 @@ function parseView(der: Uint8Array): CertificateView {
     subjectAltNames: [],
     privateKeyUsagePeriodDer: undefined,
   };
+  // RFC 5280 section 4.2: each extension at most once (Go's parser and OpenSSL refuse a second).
+  const seen = new Set<string>();
   for (const extension of certificate.extensions ?? []) {
+    if (seen.has(extension.extnID))
+      throw new DecodeError(
+        'unexpected-type',
+        `certificate has extension ${extension.extnID} twice (RFC 5280 section 4.2)`,
+      );
+    seen.add(extension.extnID);
     const value = asn1js.fromBER(extension.extnValue.getValue()).result;
     switch (extension.extnID) {
       case VERIFY_OID.subjectAltName:

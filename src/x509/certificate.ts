@@ -16,6 +16,7 @@ import {
   type NameConstraints,
   type SubjectAltName,
 } from './name-constraints.js';
+import { X509Error } from './x509-error.js';
 
 export interface Extension {
   oid: string;
@@ -133,12 +134,20 @@ export function parseCertificate(der: Uint8Array): Certificate {
   return facts;
 }
 
+/**
+ * The extensions, each at most once (RFC 5280 section 4.2: "MUST NOT include more than one
+ * instance of a particular extension"): Go's parser refuses a second one ("certificate contains
+ * duplicate extensions") and OpenSSL's verification too; read by the first or the last, two
+ * privateKeyUsagePeriods or EKUs would say different things to different readers.
+ */
 function readExtensions(content: Uint8Array): Extension[] {
   const list = new DerSequenceReader(readExactly(content, Tag.SEQUENCE).value);
   const extensions: Extension[] = [];
   while (!list.done) {
     const reader = new DerSequenceReader(list.next(Tag.SEQUENCE).value);
     const oid = oidToString(reader.next(Tag.OID).value);
+    if (extensions.some((extension) => extension.oid === oid))
+      throw new X509Error('INVALID_EXTENSION', `the certificate has extension ${oid} twice`);
     const criticalElement = reader.optional(Tag.BOOLEAN);
     const critical = criticalElement ? readBoolean(criticalElement) : false;
     extensions.push({ oid, critical, value: reader.next(Tag.OCTET_STRING).value });

@@ -8,6 +8,9 @@ import { encodePem } from '../../../src/x509/pem.js';
 import { tempDir } from '../../helpers/openssl.js';
 import { acceptedRequest, encoderFor, issueToken, makePki, type Pki } from '../../helpers/pki.js';
 import { opensslTsVerify } from '../../helpers/timestamp-roundtrip.js';
+import { withExtensionTwice } from '../../helpers/certificate-extensions.js';
+import { TokenEncoder } from '../../../src/tsp/token-encoder.js';
+import { parseCertificate } from '../../../src/x509/certificate.js';
 
 const artifact = Buffer.from('leaf rules\n');
 const DAY = 86_400_000;
@@ -169,5 +172,75 @@ describe('TSA certificate keyUsage (F6): digitalSignature and/or nonRepudiation,
     const error = await refusal(result);
     expect(error.code).toBe('tsa-certificate');
     expect(error.message).toBe(`failed to verify TSA certificate: ${refused}`);
+  });
+});
+
+describe('a TSA certificate with an extension twice (RFC 5280 section 4.2)', () => {
+  /** A token whose embedded leaf has `extension` (its OID) twice, signed as the leaf was read. */
+  async function tokenWithLeafExtensionTwice(pki: Pki, extension: string): Promise<Buffer> {
+    const leaf = await withExtensionTwice(pki.leaf.der, extension, (tbs) =>
+      pki.intermediate.signer.sign(tbs),
+    );
+    // The server's parser refuses it too (parseCertificate): the encoder is given it as read.
+    const encoder = new TokenEncoder({
+      signer: pki.leaf.signer,
+      chain: [{ ...parseCertificate(pki.leaf.der), der: leaf }],
+      defaultPolicy: oid(OID.sigstoreTsaPolicy),
+      accuracySeconds: 1,
+      includeChain: false,
+    });
+    return encoder.encode({
+      request: acceptedRequest({ artifact }),
+      serialNumber: Buffer.from('01', 'hex'),
+      genTime: encoder.genTimeAt(Date.now()),
+    });
+  }
+  const verify = (pki: Pki, token: Buffer) =>
+    verifyTimestampResponse(token, artifact, {
+      roots: [pki.root.der],
+      intermediates: [pki.intermediate.der],
+    });
+
+  it("is refused, as openssl refuses it (and Go's parser)", async () => {
+    const pki = await makePki();
+    const token = await tokenWithLeafExtensionTwice(pki, OID.extKeyUsage);
+    const files = tempDir();
+    try {
+      const opensslVerdict = await opensslTsVerify(
+        files.write('reply.tsr', token),
+        { data: files.write('artifact', artifact) },
+        {
+          root: files.write('root.pem', encodePem('CERTIFICATE', pki.root.der)),
+          untrusted: files.write(
+            'intermediate.pem',
+            encodePem('CERTIFICATE', pki.intermediate.der),
+          ),
+        },
+      ).then(
+        (output) => output,
+        (error: Error) => error.message,
+      );
+      expect(opensslVerdict).toMatch(/ossl_x509v3_cache_extensions:invalid certificate/);
+    } finally {
+      files.cleanup();
+    }
+    const error = await refusal(verify(pki, token));
+    expect(error.message).toContain(
+      `certificate has extension ${OID.extKeyUsage} twice (RFC 5280 section 4.2)`,
+    );
+    // The same leaf with it once is accepted: the repetition alone is refused.
+    await expect(verify(pki, await issueToken(pki, { artifact }))).resolves.toBeDefined();
+  });
+
+  it('is refused for an extension openssl does not read: two privateKeyUsagePeriods', async () => {
+    // One reader would take the first, another the last: openssl ts -verify takes the token.
+    const pki = await makePki({
+      leaf: { privateKeyUsagePeriod: { notAfter: new Date(Date.now() + 30 * DAY) } },
+    });
+    const token = await tokenWithLeafExtensionTwice(pki, OID.privateKeyUsagePeriod);
+    const error = await refusal(verify(pki, token));
+    expect(error.message).toContain(
+      `certificate has extension ${OID.privateKeyUsagePeriod} twice (RFC 5280 section 4.2)`,
+    );
   });
 });

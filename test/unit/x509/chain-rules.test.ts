@@ -1,9 +1,16 @@
-import { createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  sign,
+  X509Certificate,
+  type KeyObject,
+} from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChainRuleError, verifyCertChain } from '../../../src/x509/chain-rules.js';
 import { decodeCertificatesPem } from '../../helpers/pem.js';
 import { UNREADABLE_TIME, withTime } from '../../helpers/certificate-time.js';
+import { withExtensionTwice } from '../../helpers/certificate-extensions.js';
 import { openssl, tempDir } from '../../helpers/openssl.js';
 import { EXT, OpensslPki, privateKeyUsagePeriodExt } from '../../helpers/openssl-pki.js';
 
@@ -278,6 +285,25 @@ describe('start-up chain rules (Go VerifyCertChain), each broken by an openssl-m
       });
     },
   );
+
+  it('a leaf with an extension twice (RFC 5280 section 4.2), which Go refuses at parse time', async () => {
+    const [leaf, intermediate, root] = der('leaf', 'intermediate', 'root');
+    const intermediateKey = createPrivateKey(readFileSync(pki.path('intermediate.key')));
+    const twice = await withExtensionTwice(leaf!, '2.5.29.37', async (tbs) =>
+      sign('sha256', tbs, intermediateKey),
+    );
+    // Signed by its issuer: only the repetition is wrong with it.
+    expect(new X509Certificate(twice).verify(new X509Certificate(intermediate!).publicKey)).toBe(
+      true,
+    );
+    expect(() =>
+      verifyCertChain([twice, intermediate!, root!], publicKeyOf('leaf'), {
+        enforceIntermediateEku: true,
+      }),
+    ).toThrow(
+      'certificate 0 of the chain does not parse: the certificate has extension 2.5.29.37 twice',
+    );
+  });
 
   it('rule 5: a root that is not a CA (an X.509 v1 root passes Go Verify, then fails here)', async () => {
     await pki.key('v1-root');

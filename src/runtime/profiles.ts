@@ -9,7 +9,7 @@ import type { Signer } from '../crypto/signer.js';
 import type { ServedProfile, TrustedRootSource } from '../server/app.js';
 import type { TimestampAuthority } from '../tsp/authority.js';
 import { parseCertificate, type Certificate } from '../x509/certificate.js';
-import { validityOf } from '../x509/chain-rules.js';
+import { ChainRuleError, verifyPreviousChain } from '../x509/chain-rules.js';
 import { loadCertificateChain } from '../x509/load-certificate-chain.js';
 import {
   authorityWindows,
@@ -55,16 +55,23 @@ export async function createNamedProfiles(
 }
 
 /**
- * Each previous chain, refused at start-up with the served chain's validity rule: a date Node
- * cannot read would make its trusted-root window NaN, and every GET of the trusted root a 500.
+ * Each previous chain, refused at start-up unless it is one verifiers can follow
+ * (verifyPreviousChain: a reversed chain or a root alone was published, and its tokens no longer
+ * verified) and its dates can be read (a date Node cannot read would make its trusted-root window
+ * NaN, and every GET of the trusted root a 500).
  */
 async function loadPrevious(previous: readonly PreviousChain[]) {
   return Promise.all(
     previous.map(async ({ path, retired }) => {
       const chain = (await loadCertificateChain(path)).map(parseCertificate);
-      chain.forEach((certificate, index) =>
-        validityOf(certificate, `previous chain ${path}: certificate ${index}`),
-      );
+      try {
+        verifyPreviousChain(chain);
+      } catch (error) {
+        if (!(error instanceof ChainRuleError)) throw error;
+        throw new ChainRuleError(error.code, `previous chain ${path}: ${error.message}`, {
+          cause: error,
+        });
+      }
       return { chain, source: path, ...(retired ? { retired } : {}) };
     }),
   );

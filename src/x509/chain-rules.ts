@@ -78,33 +78,11 @@ export function verifyCertChain(
     return certificate;
   });
   const leaf = certificates[0] as Certificate;
-  const root = certificates[certificates.length - 1] as Certificate;
   const intermediates = certificates.slice(1, -1);
   const now = options.now ?? new Date();
 
-  // 4: Go's leaf.Verify with Roots {last}, Intermediates certs[1:last], KeyUsages [TimeStamping].
-  verifyLikeGo(leaf, intermediates, root, now);
-
-  // 5
-  for (const certificate of certificates.slice(1)) {
-    if (!certificate.isCA)
-      throw new ChainRuleError('NOT_A_CA', 'certificate is not a CA certificate');
-  }
-  // 6
-  if (leaf.isCA)
-    throw new ChainRuleError(
-      'LEAF_IS_A_CA',
-      'leaf certificate must be an end-entity certificate, not a CA',
-    );
-  // 7
-  if (leaf.extKeyUsage.length !== 1)
-    throw new ChainRuleError('EXTENDED_KEY_USAGE', 'certificate should only contain one EKU');
-  // 8
-  if (
-    !leaf.extensions.some((extension) => extension.oid === OID.extKeyUsage && extension.critical)
-  ) {
-    throw new ChainRuleError('EXTENDED_KEY_USAGE', 'certificate must set EKU to critical');
-  }
+  // 4-8
+  checkChainStructure(certificates, now);
   // 9
   if (options.enforceIntermediateEku) {
     for (const intermediate of intermediates) {
@@ -132,14 +110,67 @@ export function verifyCertChain(
 }
 
 /**
- * A leaf whose privateKeyUsagePeriod (X.509 section 9.2.2.5) does not hold now: its key may not
- * sign, though its certificate is valid. While serving, the issuance guard refuses tokens outside
- * the period as outside the certificate's validity (runtime/authority.ts).
+ * Rules 4 to 8, on the chain's shape at `at`: the leaf chains up to the last certificate through
+ * the others (Go's Verify with KeyUsages [TimeStamping], validity and CA constraints at `at`),
+ * every certificate but the leaf is a CA, the leaf is not, and it has one EKU, critical.
  */
-function checkPrivateKeyUsagePeriod(leaf: Certificate, now: Date): void {
-  let period: PrivateKeyUsagePeriod | undefined;
+function checkChainStructure(certificates: readonly Certificate[], at: Date): void {
+  const leaf = certificates[0] as Certificate;
+  const root = certificates[certificates.length - 1] as Certificate;
+  // 4: Go's leaf.Verify with Roots {last}, Intermediates certs[1:last], KeyUsages [TimeStamping].
+  verifyLikeGo(leaf, certificates.slice(1, -1), root, at);
+  // 5
+  for (const certificate of certificates.slice(1)) {
+    if (!certificate.isCA)
+      throw new ChainRuleError('NOT_A_CA', 'certificate is not a CA certificate');
+  }
+  // 6
+  if (leaf.isCA)
+    throw new ChainRuleError(
+      'LEAF_IS_A_CA',
+      'leaf certificate must be an end-entity certificate, not a CA',
+    );
+  // 7
+  if (leaf.extKeyUsage.length !== 1)
+    throw new ChainRuleError('EXTENDED_KEY_USAGE', 'certificate should only contain one EKU');
+  // 8
+  if (
+    !leaf.extensions.some((extension) => extension.oid === OID.extKeyUsage && extension.critical)
+  ) {
+    throw new ChainRuleError('EXTENDED_KEY_USAGE', 'certificate must set EKU to critical');
+  }
+}
+
+/**
+ * A previous chain (a retired key's, published in the trusted root so that its tokens still
+ * verify): the served chain's rules that depend neither on the signer's key nor on now (the
+ * retired leaf may have expired), so that the trusted root never lists a chain no verifier can
+ * follow (reversed, a root alone, a CA as the leaf). Rules 4 to 8 hold at the latest notBefore
+ * of its certificates, when all of them were first valid; 11 and 12 as for the served leaf; its
+ * privateKeyUsagePeriod must be readable. Not rule 9 (--enforce-intermediate-eku), a serving
+ * policy the retired chain may predate.
+ */
+export function verifyPreviousChain(certificates: readonly Certificate[]): void {
+  if (certificates.length < 2)
+    throw new ChainRuleError(
+      'CHAIN_TOO_SHORT',
+      'certificate chain must contain at least two certificates, leaf first',
+    );
+  const firstValid = Math.max(
+    ...certificates.map((certificate, index) =>
+      validityOf(certificate, `certificate ${index}`).notBefore.getTime(),
+    ),
+  );
+  checkChainStructure(certificates, new Date(firstValid));
+  const leaf = certificates[0] as Certificate;
+  checkLeafPurpose(leaf);
+  readablePrivateKeyUsagePeriod(leaf);
+}
+
+/** The leaf's privateKeyUsagePeriod, if any; one that does not parse stops the start. */
+function readablePrivateKeyUsagePeriod(leaf: Certificate): PrivateKeyUsagePeriod | undefined {
   try {
-    period = privateKeyUsagePeriod(leaf);
+    return privateKeyUsagePeriod(leaf);
   } catch (error) {
     throw new ChainRuleError(
       'INVALID_CERTIFICATE',
@@ -147,6 +178,15 @@ function checkPrivateKeyUsagePeriod(leaf: Certificate, now: Date): void {
       { cause: error },
     );
   }
+}
+
+/**
+ * A leaf whose privateKeyUsagePeriod (X.509 section 9.2.2.5) does not hold now: its key may not
+ * sign, though its certificate is valid. While serving, the issuance guard refuses tokens outside
+ * the period as outside the certificate's validity (runtime/authority.ts).
+ */
+function checkPrivateKeyUsagePeriod(leaf: Certificate, now: Date): void {
+  const period = readablePrivateKeyUsagePeriod(leaf);
   if (period?.notBefore && now < period.notBefore)
     throw new ChainRuleError(
       'PRIVATE_KEY_USAGE_PERIOD',

@@ -52,6 +52,56 @@ describe('createTrustedRoot with previous-chains', () => {
     });
   });
 
+  it('refuses a previous chain verifiers cannot follow (reversed, a root alone, a CA as leaf), naming the file', async () => {
+    const current = await makePki();
+    // A retired chain: its leaf expired a month ago, which is no reason to refuse it.
+    const old = await makePki(
+      { leaf: { notAfter: new Date(Date.now() - YEAR / 12) } },
+      new Date(Date.now() - YEAR),
+    );
+    const config = resolveServeConfig({});
+    const trustedRoot = (previous: readonly Uint8Array[], name: string) =>
+      createTrustedRoot(
+        { ...config, previousChains: [{ path: dir.write(name, pemOf(previous)) }] },
+        chainOf(current).map(parseCertificate),
+        [],
+        () => {},
+      );
+    const served = (await trustedRoot(chainOf(old), 'expired.pem'))('https://tsa.example');
+    expect(served.timestampAuthorities).toHaveLength(2);
+
+    // Each was published as given: tokens of the retired key then failed to verify against
+    // the trusted root ("no timestamp authority of the trusted root signed this token").
+    const [leaf, intermediate, root] = chainOf(old);
+    for (const [name, chain, code, message] of [
+      [
+        'reversed.pem',
+        [root!, intermediate!, leaf!],
+        'UNKNOWN_AUTHORITY',
+        'x509: certificate signed by unknown authority',
+      ],
+      [
+        'root-alone.pem',
+        [root!],
+        'CHAIN_TOO_SHORT',
+        'certificate chain must contain at least two certificates',
+      ],
+      [
+        'ca-leaf.pem',
+        [intermediate!, root!],
+        'LEAF_IS_A_CA',
+        'leaf certificate must be an end-entity certificate',
+      ],
+    ] as const) {
+      const refusal = await trustedRoot(chain, name).catch((error: unknown) => error);
+      expect(refusal).toBeInstanceOf(ChainRuleError);
+      expect(refusal).toMatchObject({
+        code,
+        message: expect.stringContaining(`previous chain ${dir.path(name)}: ${message}`),
+      });
+    }
+  });
+
   it('warns of two profiles with one key and refuses the current chain as a previous one, naming both', async () => {
     const [one, two] = [await makePki(), await makePki()];
     const profile = (name: string, path: string) =>

@@ -8,7 +8,6 @@ export type RuntimeErrorCode =
   | 'WORKER_DRAIN_FAILED'
   | 'NO_WORKER_SERVING'
   | 'START_STOPPED'
-  | 'WORKER_METRICS_TIMEOUT'
   | 'WORKER_METRICS_FAILED'
   | 'FILE_CHANGED';
 

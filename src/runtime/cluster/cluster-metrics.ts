@@ -33,7 +33,17 @@ export const workersServing = new Gauge({
   registers: [],
 });
 
-/** A worker that does not answer a scrape within this fails it (partial sums would look like resets). */
+/**
+ * The primary's count of scrapes a worker did not answer in time (a blocked event loop, a stopped
+ * process): its last answer was served in its place. In no registry, as the exits' count.
+ */
+export const workerScrapeTimeoutsTotal = new Counter({
+  name: 'timestamp_authority_cluster_worker_scrape_timeouts_total',
+  help: 'Scrapes a cluster worker did not answer within 5 s (its last answer was served instead)',
+  registers: [],
+});
+
+/** How long a scrape waits for a worker's answer before it serves the worker's last one. */
 const WORKER_ANSWER_TIMEOUT_MS = 5_000;
 
 const clockMetricNames = async () =>
@@ -93,6 +103,9 @@ let nextRequestId = 0;
 /** A worker's answer to one request, or 'gone' when it exited (or cannot be written to) first. */
 type Answer = MetricsMessage | 'gone';
 
+/** A worker still there that did not answer within the timeout. */
+const SILENT = Symbol('silent');
+
 /**
  * Each worker's requests waiting for their answer, by id, behind one message listener and one exit
  * listener per worker, attached at its first request: a listener per request would pile up on a
@@ -114,20 +127,21 @@ function waitingOn(worker: Worker): Map<number, (answer: Answer) => void> {
   return pending;
 }
 
-/** One worker's metrics; undefined when it exits before answering (its counts went with it). */
-function requestMetrics(worker: Worker): Promise<MetricsJson | undefined> {
+/**
+ * One worker's metrics; undefined when it exits before answering (its counts went with it), SILENT
+ * when it has not answered within `timeoutMs`.
+ */
+function requestMetrics(
+  worker: Worker,
+  timeoutMs: number,
+): Promise<MetricsJson | undefined | typeof SILENT> {
   const id = nextRequestId++;
   const requests = waitingOn(worker);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       requests.delete(id);
-      reject(
-        new RuntimeError(
-          'WORKER_METRICS_TIMEOUT',
-          `worker ${worker.id} did not send its metrics within 5 s`,
-        ),
-      );
-    }, WORKER_ANSWER_TIMEOUT_MS);
+      resolve(SILENT);
+    }, timeoutMs);
     requests.set(id, (answer) => {
       requests.delete(id);
       clearTimeout(timer);
@@ -149,13 +163,27 @@ export interface ClusterMetricsSource extends MetricsSource {
   finalAnswer(worker: Worker, metrics: MetricsJson): void;
 }
 
+export interface ClusterMetricsOptions {
+  /** Told of each worker that did not answer a scrape in time (a WARN line). */
+  onSilentWorker?: (worker: Worker) => void;
+  /** How long a scrape waits for each worker: WORKER_ANSWER_TIMEOUT_MS (tests shorten it). */
+  answerTimeoutMs?: number;
+}
+
 /**
  * In the primary: one /metrics answer for the process group. Each worker's registry is merged by
  * prom-client's AggregatorRegistry with each metric's aggregator (counters and histograms sum;
  * gauges say how, e.g. build_info `first`), plus the NTP metrics of the primary's own monitor.
  * `workers` are those listening for the request (a worker still loading its modules would not).
+ * A worker that does not answer in time (a blocked event loop, a stopped process) is served by its
+ * last answer, so the sums never go down, and counted: a scrape that failed instead took the
+ * primary's own series (the clock's, the workers serving) with it for as long as the worker hung.
  */
-export function clusterMetricsSource(workers: () => Iterable<Worker>): ClusterMetricsSource {
+export function clusterMetricsSource(
+  workers: () => Iterable<Worker>,
+  options: ClusterMetricsOptions = {},
+): ClusterMetricsSource {
+  const timeoutMs = options.answerTimeoutMs ?? WORKER_ANSWER_TIMEOUT_MS;
   /**
    * Each worker's latest answer (a scrape's, or its final counts), to be kept as `retired` once it
    * is gone. Set as each arrives, so the latest always wins.
@@ -186,18 +214,25 @@ export function clusterMetricsSource(workers: () => Iterable<Worker>): ClusterMe
     },
     async metrics() {
       const asked = [...workers()].filter((worker) => worker.isConnected() && !gone.has(worker));
-      const [answers, own] = await Promise.all([
-        Promise.all(
-          asked.map(async (worker) => {
-            const answer = await requestMetrics(worker);
-            if (answer && !gone.has(worker)) lastAnswers.set(worker, answer);
-            return answer;
-          }),
+      const answers = await Promise.all(
+        asked.map(async (worker) => {
+          const answer = await requestMetrics(worker, timeoutMs);
+          if (answer === SILENT) {
+            workerScrapeTimeoutsTotal.inc();
+            options.onSilentWorker?.(worker);
+            // Still there: its counts as last heard (none yet: left out, as before its first).
+            return lastAnswers.get(worker) ?? [];
+          }
+          if (answer && !gone.has(worker)) lastAnswers.set(worker, answer);
+          return answer;
+        }),
+      );
+      // After the workers' answers: this scrape's timeouts are counted in it.
+      const own = await Promise.all(
+        [...CLOCK_METRICS, workerExitsTotal, workersServing, workerScrapeTimeoutsTotal].map(
+          (metric) => metric.get(),
         ),
-        Promise.all(
-          [...CLOCK_METRICS, workerExitsTotal, workersServing].map((metric) => metric.get()),
-        ),
-      ]);
+      );
       // Gone: exited before it answered (it was still `connected` when asked), or no longer
       // listening. One that answered this scrape is in its sum as it is: retired at the next.
       const answered = new Set(asked.filter((_, i) => answers[i] !== undefined));

@@ -72,7 +72,14 @@ export async function startCluster(
       stack.defer(() => relay.stop());
       clock = relay;
     }
-    const metricsSource = clusterMetricsSource(() => workers.listening);
+    const metricsSource = clusterMetricsSource(() => workers.listening, {
+      onSilentWorker: (worker) =>
+        logger.warn(
+          { worker: worker.id, workerPid: worker.process.pid },
+          `worker ${worker.id} (pid ${worker.process.pid}) did not send its metrics within 5 s: ` +
+            'its last counts are served (is its event loop blocked?)',
+        ),
+    });
     const workers = createWorkerSupervisor({
       workerCount,
       gracefulTimeoutMs: config.gracefulTimeout,

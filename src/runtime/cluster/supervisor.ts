@@ -205,7 +205,7 @@ export function createWorkerSupervisor(options: SupervisorOptions): WorkerSuperv
       if (stable) restartPauses.delete(slot);
       const pause = stable ? 0 : nextPause(slot);
       logger.error(
-        { worker: worker.id, pid: worker.process.pid, code, signal },
+        { worker: worker.id, workerPid: worker.process.pid, code, signal },
         `worker ${worker.id} (pid ${worker.process.pid}) exited with ${describeExit(code, signal)}; starting a replacement${pause > 0 ? ` in ${pause / 1000} s` : ''}`,
       );
       // Forked after this exit: the slot's file never has two writers.
@@ -237,7 +237,10 @@ export function createWorkerSupervisor(options: SupervisorOptions): WorkerSuperv
     const { worker, served } = forked;
     // If it exits first, its exit handler logs it and tries again.
     void served.then(() =>
-      logger.info({ worker: worker.id, pid: worker.process.pid }, `worker ${worker.id} replaced`),
+      logger.info(
+        { worker: worker.id, workerPid: worker.process.pid },
+        `worker ${worker.id} replaced`,
+      ),
     );
   };
 

@@ -66,6 +66,22 @@ function receiveSetup(): Promise<SetupMessage> {
 }
 
 /**
+ * Feeds `clock` the primary's clock status, the setup's and each relayed one, in the order they
+ * arrive. The setup is awaited: applied after the await, its status overwrote one relayed just
+ * after it (a round that ended as this worker said hello), and the worker issued on the older
+ * verdict until the next resend.
+ */
+export function followClockStatus(
+  clock: Pick<RelayedClock, 'update'>,
+  messages: Pick<NodeJS.EventEmitter, 'on'> = process,
+): void {
+  messages.on('message', (message: unknown) => {
+    if (isMessage(message, 'tsa:clock')) clock.update(message.status);
+    if (isMessage(message, 'tsa:setup') && message.clock) clock.update(message.clock);
+  });
+}
+
+/**
  * A cluster worker: the single-process server (runtime/serve.ts) with the primary's configuration,
  * TLS material and memory keys, a clock gate fed by the primary's NTP monitor and no metrics
  * listener of its own. It loads no configuration itself, and refuses to serve if a file it reads
@@ -79,9 +95,7 @@ export async function runWorker(): Promise<void> {
   process.on('SIGHUP', () => undefined);
   const id = cluster.worker?.id ?? 0;
   const clock = new RelayedClock(() => process.send?.({ type: 'tsa:clock-jump' }));
-  process.on('message', (message: unknown) => {
-    if (isMessage(message, 'tsa:clock')) clock.update(message.status);
-  });
+  followClockStatus(clock);
   answerMetricsRequests();
   // Asked to stop before the start-up begins: nothing is in flight. Replaced as it begins.
   let drain: (why: string) => void = () => process.exit(0);
@@ -114,7 +128,6 @@ export async function runWorker(): Promise<void> {
   }
   process.on('error', (error) => logger.warn({ err: error }, 'cannot message the primary'));
   process.off('error', beforeSetup);
-  if (setup.clock) clock.update(setup.clock);
   if (!config.disableNtpMonitoring) clock.start();
   // Asked to stop while starting: the start-up is abandoned while no listener accepts (nothing is
   // in flight: exit 0 at once); once one may, it completes and drains at once (start-gate.ts).

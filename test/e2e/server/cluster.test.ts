@@ -88,6 +88,8 @@ interface LogLine {
   severity?: string;
   pid?: number;
   worker?: number;
+  /** The primary's lines about a worker: that worker's pid (its own `pid` is not the worker's). */
+  workerPid?: number;
   statusCode?: number;
   url?: string;
 }
@@ -759,7 +761,7 @@ describe('--workers 2 (node:cluster)', () => {
     );
     process.kill(replacement, 'SIGCONT');
     await untilLogged(server, (line) => /^worker \d+ replaced$/.test(line.message ?? ''));
-    expect(logLines(server).find((line) => line.message?.endsWith('replaced'))?.pid).toBe(
+    expect(logLines(server).find((line) => line.message?.endsWith('replaced'))?.workerPid).toBe(
       replacement,
     );
     expect(logLines(server).some((line) => /signal SIGHUP/.test(line.message ?? ''))).toBe(false);

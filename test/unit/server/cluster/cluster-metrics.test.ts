@@ -45,7 +45,12 @@ class FakeWorker extends EventEmitter {
 function cluster(...counts: number[]) {
   const workers = counts.map((count, i) => new FakeWorker(i + 1, count));
   let listening = [...workers];
-  const source = clusterMetricsSource(() => listening as unknown as Worker[]);
+  const silent: number[] = [];
+  const source = clusterMetricsSource(() => listening as unknown as Worker[], {
+    onSilentWorker: (worker) => silent.push(worker.id),
+    // A worker that does not answer never will in these tests: the wait's length is no matter.
+    answerTimeoutMs: 10,
+  });
   const total = async () => {
     const text = await source.metrics();
     return Number(/^review_requests_total (\d+)$/m.exec(text)?.[1]);
@@ -55,7 +60,7 @@ function cluster(...counts: number[]) {
     if (worker) worker.connected = false;
     listening = listening.filter((each) => each !== worker);
   };
-  return { workers, source, total, gone };
+  return { workers, source, total, gone, silent };
 }
 
 describe("the cluster's /metrics sums", () => {
@@ -106,6 +111,30 @@ describe("the cluster's /metrics sums", () => {
     };
     expect(await Promise.all([total(), total()])).toEqual([15, 15]);
     expect(await total()).toBe(15);
+  });
+
+  it('serve a worker that does not answer by its last answer, counted and told, not as gone', async () => {
+    const { workers, source, total, silent } = cluster(10, 5);
+    expect(await total()).toBe(15);
+    const [a, b] = workers as [FakeWorker, FakeWorker];
+    // b's event loop is blocked: it takes requests and answers none.
+    const answersB = b.send.bind(b);
+    b.send = (_message, callback) => {
+      callback?.(null);
+      return true;
+    };
+    a.count = 11;
+    // Was: every scrape failed (a 500), the primary's own series with it, while b hung.
+    const text = await source.metrics();
+    expect(Number(/^review_requests_total (\d+)$/m.exec(text)?.[1])).toBe(16);
+    expect(text).toMatch(/^timestamp_authority_cluster_worker_scrape_timeouts_total \d+$/m);
+    expect(silent).toEqual([2]);
+    expect(await total()).toBe(16);
+    expect(silent).toEqual([2, 2]);
+    // b answers again with what it counted meanwhile: counted once, the sum never went down.
+    b.send = answersB;
+    b.count = 9;
+    expect(await total()).toBe(20);
   });
 
   it("keep a drained worker's final counts, which the last scrape did not see", async () => {

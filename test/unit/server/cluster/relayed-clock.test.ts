@@ -1,8 +1,10 @@
+import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { createClockGate } from '../../../../src/clock/clock-gate.js';
 import type { VerifiedClock } from '../../../../src/clock/clock-monitor.js';
 import { WallClockStepDetector } from '../../../../src/clock/wall-clock-step.js';
 import { RelayedClock } from '../../../../src/runtime/cluster/relayed-clock.js';
+import { followClockStatus } from '../../../../src/runtime/cluster/worker.js';
 
 /** A worker's clock over hand-driven wall and monotonic clocks. */
 function workerClock() {
@@ -169,5 +171,24 @@ describe('a cluster worker checks the wall clock against what the primary verifi
     expect(clock.status.accuracyMs).toBe(1000);
     clock.update(verifiedRound(2, { ...verified, ...measuredNow(time) }, 1));
     expect(strict()).toBeUndefined();
+  });
+});
+
+describe('the status a starting worker follows (followClockStatus)', () => {
+  it('is the last to arrive: a round relayed just after the setup is not overwritten by the setup', () => {
+    const { clock } = workerClock();
+    const messages = new EventEmitter();
+    followClockStatus(clock, messages);
+    // The primary answers the hello, and a round ends at once: both arrive before the worker's
+    // await of its setup resumes. Was: the setup's status applied after the await, over the newer.
+    messages.emit('message', { type: 'tsa:setup', clock: synced(5) });
+    messages.emit('message', {
+      type: 'tsa:clock',
+      status: { state: 'drifted', detail: 'servers disagree', rounds: 6 },
+    });
+    expect(clock.status).toMatchObject({ state: 'drifted', rounds: 6 });
+    // A setup without a status (NTP monitoring off) leaves the clock alone.
+    messages.emit('message', { type: 'tsa:setup' });
+    expect(clock.status).toMatchObject({ state: 'drifted', rounds: 6 });
   });
 });

@@ -65,3 +65,10 @@ export function timestampHeaders(length: number): string {
     `Content-Type: application/timestamp-query\r\nContent-Length: ${length}\r\n\r\n`
   );
 }
+
+/** Writes `data` on a new connection to `url` and resolves with all the server sent before closing. */
+export async function sendAndWait(url: string, data: string): Promise<string> {
+  const connection = watch(await open(url));
+  connection.socket.write(data);
+  return (await connection.closed).received;
+}

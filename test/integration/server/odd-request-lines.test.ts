@@ -1,12 +1,9 @@
 import { connect as connectHttp2 } from 'node:http2';
 import { connect as connectTls } from 'node:tls';
-import { afterEach, describe, expect, it } from 'vitest';
-import { resolveServeConfig } from '../../../src/config/resolve.js';
-import type { ServeOptionName } from '../../../src/config/schema.js';
-import { createLogger } from '../../../src/server/logger.js';
-import { startServer, type RunningServer } from '../../../src/runtime/serve.js';
+import { describe, expect, it } from 'vitest';
 import { logSink } from '../../helpers/log-sink.js';
-import { open, watch } from '../../helpers/slow-client.js';
+import { startedServers } from '../../helpers/started-servers.js';
+import { sendAndWait, watch } from '../../helpers/slow-client.js';
 import { tempDir } from '../../helpers/openssl.js';
 import { selfSignedTls } from '../../fakes/tls.js';
 import { UNTIL_SETTLED } from '../../helpers/poll.js';
@@ -19,22 +16,7 @@ import { growthFromNow } from '../../helpers/metric-growth.js';
  * and a count, and the server goes on serving.
  */
 const { sink, records } = logSink();
-const running: RunningServer[] = [];
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((server) => server.close()));
-});
-
-async function start(flags: Partial<Record<ServeOptionName, unknown>> = {}) {
-  const config = resolveServeConfig({
-    port: 0,
-    metricsPort: 0,
-    disableNtpMonitoring: true,
-    ...flags,
-  });
-  const server = await startServer(config, createLogger('prod', 'info', sink), {});
-  running.push(server);
-  return server;
-}
+const start = startedServers(sink);
 
 /** The request log's lines from now on: status, method and URL. */
 function requestLinesFromNow() {
@@ -43,13 +25,6 @@ function requestLinesFromNow() {
     records()
       .slice(before)
       .map(({ statusCode, method, url }) => ({ statusCode, method, url }));
-}
-
-/** Writes `data` on a new connection and resolves with all the server sent before closing. */
-async function sendAndWait(url: string, data: string): Promise<string> {
-  const connection = watch(await open(url));
-  connection.socket.write(data);
-  return (await connection.closed).received;
 }
 
 /** The body after the head of the first answer in `received`. */

@@ -1,11 +1,15 @@
 import { connect as connectTls, type TLSSocket } from 'node:tls';
-import { afterEach, describe, expect, it } from 'vitest';
-import { resolveServeConfig } from '../../../src/config/resolve.js';
-import type { ServeOptionName } from '../../../src/config/schema.js';
-import { createLogger } from '../../../src/server/logger.js';
-import { startServer, type RunningServer } from '../../../src/runtime/serve.js';
+import { describe, expect, it } from 'vitest';
+import type { RunningServer } from '../../../src/runtime/serve.js';
 import { logSink } from '../../helpers/log-sink.js';
-import { open, timestampHeaders, watch, type Observed } from '../../helpers/slow-client.js';
+import { startedServers } from '../../helpers/started-servers.js';
+import {
+  type Observed,
+  open,
+  sendAndWait,
+  timestampHeaders,
+  watch,
+} from '../../helpers/slow-client.js';
 import { tempDir } from '../../helpers/openssl.js';
 import { selfSignedTls } from '../../fakes/tls.js';
 import { helloTimeStampReq } from '../../loadtest/request.js';
@@ -19,22 +23,7 @@ import { growthFromNow } from '../../helpers/metric-growth.js';
  * log. A request in flight when its connection fails is logged and counted by its own hooks only.
  */
 const { sink, records } = logSink();
-const running: RunningServer[] = [];
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((server) => server.close()));
-});
-
-async function start(flags: Partial<Record<ServeOptionName, unknown>> = {}) {
-  const config = resolveServeConfig({
-    port: 0,
-    metricsPort: 0,
-    disableNtpMonitoring: true,
-    ...flags,
-  });
-  const server = await startServer(config, createLogger('prod', 'info', sink), {});
-  running.push(server);
-  return server;
-}
+const start = startedServers(sink);
 
 /** Log lines from now on, with what the parser's lines carry. */
 function linesFromNow() {
@@ -50,13 +39,6 @@ function linesFromNow() {
         remoteAddress,
         url,
       }));
-}
-
-/** Writes `data` on a new connection and resolves with all the server sent before closing. */
-async function sendAndWait(url: string, data: string): Promise<string> {
-  const connection = watch(await open(url));
-  connection.socket.write(data);
-  return (await connection.closed).received;
 }
 
 describe('a request the HTTP parser refuses', () => {

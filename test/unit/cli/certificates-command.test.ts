@@ -494,20 +494,29 @@ describe('timestamp-cli certificates create --leaf-private-key-usage-period', ()
     '--leaf-key',
     dir.path('leaf.key'),
   ];
+  /** `certificates create` with fresh keys in `dir` and `flags`, the chain to dir/chain.pem. */
+  const create = (dir: ReturnType<typeof tempDir>, ...flags: string[]) => [
+    'create',
+    ...keysIn(dir),
+    ...flags,
+    ...['--output', dir.path('chain.pem')],
+  ];
+  /** The certificates create wrote, leaf first. */
+  const chainIn = (dir: ReturnType<typeof tempDir>) =>
+    decodeCertificatesPem(readFileSync(dir.path('chain.pem'), 'utf8')).map(parseCertificate);
 
   it("writes the leaf's privateKeyUsagePeriod, non-critical, from its notBefore; no other certificate has one", async () => {
     const dir = tempDir();
     try {
-      const error = await run([
-        'create',
-        ...keysIn(dir),
-        ...['--not-before', '2026-01-01T00:00:00Z', '--leaf-lifetime', '8760h'],
-        ...['--leaf-private-key-usage-period', '2190h', '--output', dir.path('chain.pem')],
-      ]);
+      const error = await run(
+        create(
+          dir,
+          ...['--not-before', '2026-01-01T00:00:00Z', '--leaf-lifetime', '8760h'],
+          ...['--leaf-private-key-usage-period', '2190h'],
+        ),
+      );
       expect(error).toBeUndefined();
-      const [leaf, ...issuers] = decodeCertificatesPem(
-        readFileSync(dir.path('chain.pem'), 'utf8'),
-      ).map(parseCertificate);
+      const [leaf, ...issuers] = chainIn(dir);
       expect(privateKeyUsagePeriod(leaf!)).toEqual({
         notBefore: new Date('2026-01-01T00:00:00Z'),
         notAfter: new Date('2026-04-02T06:00:00Z'),
@@ -527,17 +536,16 @@ describe('timestamp-cli certificates create --leaf-private-key-usage-period', ()
   it("ends the period with the leaf's validity when the issuer's cuts the leaf short", async () => {
     const dir = tempDir();
     try {
-      const error = await run([
-        'create',
-        ...keysIn(dir),
-        ...['--not-before', '2026-01-01T00:00:00Z', '--intermediate-lifetime', '5h'],
-        ...['--leaf-private-key-usage-period', '10h', '--output', dir.path('chain.pem')],
-      ]);
-      expect(error).toBeUndefined();
-      const leaf = parseCertificate(
-        decodeCertificatesPem(readFileSync(dir.path('chain.pem'), 'utf8'))[0]!,
+      const error = await run(
+        create(
+          dir,
+          ...['--not-before', '2026-01-01T00:00:00Z', '--intermediate-lifetime', '5h'],
+          ...['--leaf-private-key-usage-period', '10h'],
+        ),
       );
-      expect(privateKeyUsagePeriod(leaf)?.notAfter).toEqual(new Date('2026-01-01T05:00:00Z'));
+      expect(error).toBeUndefined();
+      const [leaf] = chainIn(dir);
+      expect(privateKeyUsagePeriod(leaf!)?.notAfter).toEqual(new Date('2026-01-01T05:00:00Z'));
     } finally {
       dir.cleanup();
     }
@@ -546,9 +554,9 @@ describe('timestamp-cli certificates create --leaf-private-key-usage-period', ()
   it('writes no privateKeyUsagePeriod without the flag', async () => {
     const dir = tempDir();
     try {
-      expect(await run(['create', ...keysIn(dir), '--output', dir.path('c.pem')])).toBeUndefined();
-      for (const der of decodeCertificatesPem(readFileSync(dir.path('c.pem'), 'utf8')))
-        expect(privateKeyUsagePeriod(parseCertificate(der))).toBeUndefined();
+      expect(await run(create(dir))).toBeUndefined();
+      for (const certificate of chainIn(dir))
+        expect(privateKeyUsagePeriod(certificate)).toBeUndefined();
     } finally {
       dir.cleanup();
     }
@@ -564,11 +572,7 @@ describe('timestamp-cli certificates create --leaf-private-key-usage-period', ()
   ])('refuses %s before any key is made', async (period, reason) => {
     const dir = tempDir();
     try {
-      const error = await invalidArgument([
-        'create',
-        ...keysIn(dir),
-        ...['--leaf-private-key-usage-period', period, '--output', dir.path('c.pem')],
-      ]);
+      const error = await invalidArgument(create(dir, '--leaf-private-key-usage-period', period));
       expect(error).toBeInstanceOf(CommanderError);
       expect((error as CommanderError).message).toBe(
         `error: option '--leaf-private-key-usage-period <duration>' argument '${period}' is invalid. ${reason}`,
@@ -582,12 +586,9 @@ describe('timestamp-cli certificates create --leaf-private-key-usage-period', ()
   it('refuses a period longer than --leaf-lifetime before any key is made', async () => {
     const dir = tempDir();
     try {
-      const error = await run([
-        'create',
-        ...keysIn(dir),
-        ...['--leaf-lifetime', '24h', '--leaf-private-key-usage-period', '25h'],
-        ...['--output', dir.path('c.pem')],
-      ]);
+      const error = await run(
+        create(dir, '--leaf-lifetime', '24h', '--leaf-private-key-usage-period', '25h'),
+      );
       expect(error).toBeInstanceOf(CliError);
       expect((error as CliError).code).toBe('USAGE');
       expect((error as CliError).message).toBe(

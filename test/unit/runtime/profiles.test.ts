@@ -18,18 +18,21 @@ const chainOf = (pki: Pki) => [pki.leaf.der, pki.intermediate.der, pki.root.der]
 const pemOf = (ders: readonly Uint8Array[]) =>
   ders.map((der) => encodePem('CERTIFICATE', der)).join('');
 
+/** The trusted root of `current`'s chain with one previous chain, written to the file `name`. */
+const trustedRootWithPrevious = (current: Pki, previous: readonly Uint8Array[], name: string) =>
+  createTrustedRoot(
+    { ...resolveServeConfig({}), previousChains: [{ path: dir.write(name, pemOf(previous)) }] },
+    chainOf(current).map(parseCertificate),
+    [],
+    () => {},
+  );
+
 describe('createTrustedRoot with previous-chains', () => {
   it('refuses at start-up a previous chain with a date Node cannot read, naming file and certificate', async () => {
     const current = await makePki();
     const old = await makePki({}, new Date(Date.now() - YEAR));
-    const config = resolveServeConfig({});
     const trustedRoot = (previous: readonly Uint8Array[], name: string) =>
-      createTrustedRoot(
-        { ...config, previousChains: [{ path: dir.write(name, pemOf(previous)) }] },
-        chainOf(current).map(parseCertificate),
-        [],
-        () => {},
-      );
+      trustedRootWithPrevious(current, previous, name);
 
     // The same chain with its root readable is served: the refusal is the date's alone.
     const served = (await trustedRoot(chainOf(old), 'good.pem'))('https://tsa.example');
@@ -59,14 +62,8 @@ describe('createTrustedRoot with previous-chains', () => {
       { leaf: { notAfter: new Date(Date.now() - YEAR / 12) } },
       new Date(Date.now() - YEAR),
     );
-    const config = resolveServeConfig({});
     const trustedRoot = (previous: readonly Uint8Array[], name: string) =>
-      createTrustedRoot(
-        { ...config, previousChains: [{ path: dir.write(name, pemOf(previous)) }] },
-        chainOf(current).map(parseCertificate),
-        [],
-        () => {},
-      );
+      trustedRootWithPrevious(current, previous, name);
     const served = (await trustedRoot(chainOf(old), 'expired.pem'))('https://tsa.example');
     expect(served.timestampAuthorities).toHaveLength(2);
 

@@ -35,6 +35,26 @@ async function tokenWithoutSigningTime(pki: Pki, genTime: Date): Promise<Buffer>
   return encoder.assemble(tstInfo, attributes, signature, true);
 }
 
+/** What `openssl ts -verify` says of `token` under `pki`'s root: its output, or its failure's. */
+async function opensslVerdict(pki: Pki, token: Buffer): Promise<string> {
+  const files = tempDir();
+  try {
+    return await opensslTsVerify(
+      files.write('reply.tsr', token),
+      { data: files.write('artifact', artifact) },
+      {
+        root: files.write('root.pem', encodePem('CERTIFICATE', pki.root.der)),
+        untrusted: files.write('intermediate.pem', encodePem('CERTIFICATE', pki.intermediate.der)),
+      },
+    ).then(
+      (output) => output,
+      (error: Error) => error.message,
+    );
+  } finally {
+    files.cleanup();
+  }
+}
+
 describe('genTime within the TSA certificate validity, whatever currentTime (F5)', () => {
   type Case = { pki: Pki; token: Buffer };
   const trust = ({ pki, token }: Case, currentTime?: Date) =>
@@ -139,28 +159,9 @@ describe('TSA certificate keyUsage (F6): digitalSignature and/or nonRepudiation,
     const pki = await makePki({ leaf: { keyUsage } });
     const token = await issueToken(pki, { artifact });
     // openssl ts -verify, the oracle: it refuses exactly the same tokens.
-    const files = tempDir();
-    try {
-      const opensslVerdict = await opensslTsVerify(
-        files.write('reply.tsr', token),
-        { data: files.write('artifact', artifact) },
-        {
-          root: files.write('root.pem', encodePem('CERTIFICATE', pki.root.der)),
-          untrusted: files.write(
-            'intermediate.pem',
-            encodePem('CERTIFICATE', pki.intermediate.der),
-          ),
-        },
-      ).then(
-        (output) => output,
-        (error: Error) => error.message,
-      );
-      expect(opensslVerdict).toMatch(
-        refused === null ? /Verification: OK/ : /unsuitable certificate purpose/,
-      );
-    } finally {
-      files.cleanup();
-    }
+    expect(await opensslVerdict(pki, token)).toMatch(
+      refused === null ? /Verification: OK/ : /unsuitable certificate purpose/,
+    );
     const result = verifyTimestampResponse(token, artifact, {
       roots: [pki.root.der],
       intermediates: [pki.intermediate.der],
@@ -204,26 +205,9 @@ describe('a TSA certificate with an extension twice (RFC 5280 section 4.2)', () 
   it("is refused, as openssl refuses it (and Go's parser)", async () => {
     const pki = await makePki();
     const token = await tokenWithLeafExtensionTwice(pki, OID.extKeyUsage);
-    const files = tempDir();
-    try {
-      const opensslVerdict = await opensslTsVerify(
-        files.write('reply.tsr', token),
-        { data: files.write('artifact', artifact) },
-        {
-          root: files.write('root.pem', encodePem('CERTIFICATE', pki.root.der)),
-          untrusted: files.write(
-            'intermediate.pem',
-            encodePem('CERTIFICATE', pki.intermediate.der),
-          ),
-        },
-      ).then(
-        (output) => output,
-        (error: Error) => error.message,
-      );
-      expect(opensslVerdict).toMatch(/ossl_x509v3_cache_extensions:invalid certificate/);
-    } finally {
-      files.cleanup();
-    }
+    expect(await opensslVerdict(pki, token)).toMatch(
+      /ossl_x509v3_cache_extensions:invalid certificate/,
+    );
     const error = await refusal(verify(pki, token));
     expect(error.message).toContain(
       `certificate has extension ${OID.extKeyUsage} twice (RFC 5280 section 4.2)`,

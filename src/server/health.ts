@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { TimestampAuthority } from '../tsp/authority.js';
+import { readinessReason } from '../tsp/guards.js';
 import type { ServingState } from './serving-state.js';
 
 /**
@@ -26,7 +27,8 @@ export interface ProfileHealth {
 
 const reasonOf = (authority: TimestampAuthority): string | undefined => {
   const reason = authority.unavailableReason();
-  return reason ? (reason.detail ?? reason.message) : undefined;
+  // The signer's whole reason, where its clients are told less (a PIN refused: the PIN file).
+  return reason ? readinessReason(reason) : undefined;
 };
 
 /** `state.draining` (set on SIGTERM, shared by every listener) turns /readyz red at once. */

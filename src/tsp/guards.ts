@@ -16,30 +16,55 @@ export type IssuanceGuard = (now?: number) => Refusal | undefined;
  * circuit breaker, see Signer.unavailableReason): systemFailure flagged temporary (the breaker
  * closes by itself: clients are told to retry) while it refuses, which also turns the server's
  * readiness red. It opens again when the signer does (the breaker's cool-down ends), so the next
- * request can be the probe.
+ * request can be the probe. `clientDetail` is what the client is told where the reason names what
+ * only operators may read (a PIN file's path, a key's labels: see readinessReason).
  */
 export function signerAvailabilityGuard(
   unavailableReason: () => string | undefined,
   isTemporary: () => boolean = () => true,
   unavailableForMs: () => number | undefined = () => undefined,
+  clientDetail: () => string | undefined = () => undefined,
 ): IssuanceGuard {
   return () => {
     const reason = unavailableReason();
     if (!reason) return undefined;
+    const detail = clientDetail() ?? reason;
     // One that needs a restart or an officer (a locked PIN) is a fault: no retry would mend it.
-    return isTemporary()
-      ? reject.unavailable(reason, unavailableForMs())
-      : reject.systemFailure(reason);
+    const refusal = isTemporary()
+      ? reject.unavailable(detail, unavailableForMs())
+      : reject.systemFailure(detail);
+    if (detail !== reason) READINESS_REASONS.set(refusal, reason);
+    return refusal;
   };
 }
 
+/** The signer's own reasons of refusals whose client detail says less (signerAvailabilityGuard). */
+const READINESS_REASONS = new WeakMap<Refusal, string>();
+
+/**
+ * What /readyz says of a refusal: the signer's whole reason where the client was told a fixed
+ * text, else the refusal's detail (or message).
+ */
+export function readinessReason(refusal: Refusal): string {
+  return READINESS_REASONS.get(refusal) ?? refusal.detail ?? refusal.message;
+}
+
+/**
+ * A signer whose refusals name what a client must not read (the pkcs11 signer: its key's URI, its
+ * PIN file): what the client is told instead, or undefined to tell unavailableReason().
+ */
+interface SignerWithClientDetail extends Signer {
+  unavailableDetail?(): string | undefined;
+}
+
 /** {@link signerAvailabilityGuard} for `signer`; undefined for one that never refuses up front. */
-export function signerGuard(signer: Signer): IssuanceGuard | undefined {
-  const { unavailableReason, unavailableIsTemporary, unavailableForMs } = signer;
+export function signerGuard(signer: SignerWithClientDetail): IssuanceGuard | undefined {
+  const { unavailableReason, unavailableIsTemporary, unavailableForMs, unavailableDetail } = signer;
   if (!unavailableReason) return undefined;
   return signerAvailabilityGuard(
     () => unavailableReason.call(signer),
     () => unavailableIsTemporary?.call(signer) ?? true,
     () => unavailableForMs?.call(signer),
+    () => unavailableDetail?.call(signer),
   );
 }

@@ -78,6 +78,12 @@ export interface Pkcs11SignerOptions {
 export const PKCS11_QUEUE_FULL =
   'PKCS#11 signer busy: too many signatures waiting for a free session';
 
+/**
+ * What clients are told while the token refuses the PIN: the reason itself names the key, the
+ * token and the PIN file, for /readyz and the log only.
+ */
+export const PKCS11_PIN_REFUSED = 'signer unavailable: the HSM refused the PIN';
+
 /** --pkcs11-max-sessions' and --pkcs11-timeout's defaults, for a signer not given them (tests). */
 const DEFAULT_MAX_SESSIONS = SERVE_OPTIONS.pkcs11MaxSessions.default;
 const DEFAULT_TIMEOUT_MS = SERVE_OPTIONS.pkcs11Timeout.default;
@@ -231,13 +237,22 @@ export class Pkcs11Signer implements Signer {
   /**
    * Why a signature would fail now: a PIN the token refused (until the PIN file changes: reading it
    * again is started here, at most every `pinRecheckMs`, since nothing else would while issuance
-   * is refused), else the breaker's refusal.
+   * is refused), else the breaker's refusal. The PIN's names the key and the PIN file: clients are
+   * told unavailableDetail().
    */
   unavailableReason(): string | undefined {
     const refused = this.pins.refusedPin;
     if (!refused) return this.breaker.refusal();
     this.pins.recheckPin(refused);
     return refused.message;
+  }
+
+  /**
+   * What a client is told of unavailableReason(): a fixed text for a refused PIN (its reason names
+   * the key, the token and the PIN file); the breaker's own, which names none.
+   */
+  unavailableDetail(): string | undefined {
+    return this.pins.refusedPin ? PKCS11_PIN_REFUSED : undefined;
   }
 
   /** The breaker's cool-down left; unknown for a refused PIN (it lasts until the file is fixed). */

@@ -34,6 +34,8 @@ export const CKG_MGF1 = { sha256: 0x02, sha384: 0x03, sha512: 0x04 } as const;
 export const CKU_USER = 1;
 export const CKF_SERIAL_SESSION = 0x4;
 export const CKF_OS_LOCKING_OK = 0x2;
+/** CK_TOKEN_INFO: the token's private objects are usable only after C_Login. */
+export const CKF_LOGIN_REQUIRED = 0x4;
 
 /**
  * Return values that say the token, the session or the key handle is gone (token removed, HSM

@@ -1,4 +1,10 @@
-import { CKA, CKK, CKO_PRIVATE_KEY, CKO_PUBLIC_KEY } from './pkcs11-constants.js';
+import {
+  CKA,
+  CKF_LOGIN_REQUIRED,
+  CKK,
+  CKO_PRIVATE_KEY,
+  CKO_PUBLIC_KEY,
+} from './pkcs11-constants.js';
 import { Pkcs11Error } from './pkcs11-error.js';
 import type { KeyAttributes } from './pkcs11-key.js';
 import { errorName, type Handle, type LoadedModule } from './pkcs11-module.js';
@@ -132,6 +138,21 @@ export class TokenDiscovery {
       (slotDescription === undefined || info.slotDescription.trimEnd() === slotDescription) &&
       (slotManufacturer === undefined || info.manufacturerID.trimEnd() === slotManufacturer)
     );
+  }
+
+  /**
+   * Whether the token in `slot` makes its private keys usable only after C_Login
+   * (CKF_LOGIN_REQUIRED): a key of it needs a PIN of its own, since another key's login would show
+   * it only until the module is initialized again.
+   */
+  async loginRequired(slot: Handle): Promise<boolean> {
+    let info;
+    try {
+      info = await this.answered(this.module.calls.C_GetTokenInfo(slot), 'C_GetTokenInfo');
+    } catch (error) {
+      throw this.wrap(error, 'C_GetTokenInfo');
+    }
+    return (info.flags & CKF_LOGIN_REQUIRED) !== 0;
   }
 
   async findKey(session: Handle): Promise<Handle> {

@@ -1,8 +1,9 @@
 import { CodedError } from '../../errors.js';
 
 /**
- * What can go wrong with a PKCS#11 key. URI_INVALID, PIN_SOURCE, MODULE_LOAD, TOKEN_NOT_FOUND,
- * KEY_NOT_FOUND, KEY_AMBIGUOUS, KEY_UNSUPPORTED, PIN_INCORRECT and PIN_LOCKED stop start-up;
+ * What can go wrong with a PKCS#11 key. URI_INVALID, PIN_SOURCE, PIN_MISSING (no PIN for a token
+ * that requires a login), MODULE_LOAD, TOKEN_NOT_FOUND, KEY_NOT_FOUND, KEY_AMBIGUOUS,
+ * KEY_UNSUPPORTED, PIN_INCORRECT and PIN_LOCKED stop start-up;
  * TOKEN_UNAVAILABLE (token removed, session or handle gone) makes the signer reopen its sessions;
  * TIMEOUT is a signature, or another module call, not answered within --pkcs11-timeout;
  * SIGN_FAILED is any other refusal of a signature.
@@ -10,6 +11,7 @@ import { CodedError } from '../../errors.js';
 export type Pkcs11ErrorCode =
   | 'URI_INVALID'
   | 'PIN_SOURCE'
+  | 'PIN_MISSING'
   | 'MODULE_LOAD'
   | 'TOKEN_NOT_FOUND'
   | 'KEY_NOT_FOUND'

@@ -3,6 +3,7 @@ import { Semaphore } from '../kms/semaphore.js';
 import { CKF_OS_LOCKING_OK } from './pkcs11-constants.js';
 import { Pkcs11Error } from './pkcs11-error.js';
 import { startPkcs11Host, type HostOptions, type Pkcs11Calls } from './pkcs11-host.js';
+import { TokenLogins } from './token-logins.js';
 
 export type { Handle, Pkcs11Calls } from './pkcs11-host.js';
 
@@ -41,6 +42,8 @@ export interface LoadedModule {
    * token answers some while a signature waits for a session or thread, a hung one none.
    */
   signAnswers: number;
+  /** The PINs that logged its tokens in (a login is the token's: see TokenLogins). */
+  readonly logins: TokenLogins;
   users: number;
 }
 
@@ -117,6 +120,7 @@ export function acquireModule(path: string, options: AcquireOptions): Promise<Lo
         inFlight: new Set(),
         signingThreads: new Semaphore(options.maxSigningThreads ?? MAX_SIGNING_THREADS),
         signAnswers: 0,
+        logins: new TokenLogins(),
         users: 0,
       };
       return module;

@@ -92,10 +92,25 @@ export class PinKeeper {
     private readonly closed: () => boolean,
   ) {}
 
-  /** What a C_Login that failed says of the PIN; a refusal is remembered (see refusedPin). */
-  loginAnswer(error: unknown, digest: Buffer): PinAnswer {
+  /**
+   * What a C_Login that failed says of the PIN; a refusal is remembered (see refusedPin).
+   * CKR_USER_ALREADY_LOGGED_IN says nothing of it (another key's login holds the token, whatever
+   * PIN this one offered): `loggedInWith` tells whether it is the PIN of that login
+   * (TokenLogins.loggedInWith); another one is wrong, the token having one user PIN, and is
+   * refused as the token would have.
+   */
+  async loginAnswer(
+    error: unknown,
+    digest: Buffer,
+    loggedInWith: () => Promise<boolean | undefined>,
+  ): Promise<PinAnswer> {
     const name = errorName(error);
-    if (name === 'CKR_USER_ALREADY_LOGGED_IN') return 'accepted';
+    if (name === 'CKR_USER_ALREADY_LOGGED_IN') {
+      // Undefined: a login this process did not make, which it cannot compare with.
+      if ((await loggedInWith()) !== false) return 'accepted';
+      this.rememberRefusal(digest, 'PIN_INCORRECT', ANOTHER_PIN_LOGGED_IN);
+      return { code: 'PIN_INCORRECT', reason: ANOTHER_PIN_LOGGED_IN };
+    }
     const code = PIN_REFUSALS[name];
     // Another error of the token, or its process stopped: nothing learnt about the PIN.
     if (!code) return 'unanswered';
@@ -163,12 +178,23 @@ export class PinKeeper {
       this.uri.pinSource !== undefined
         ? `the PIN file ${pinSourcePath(this.uri.pinSource, this.id)}`
         : "the URI's pin-value (and restart)";
+    const why =
+      reason === ANOTHER_PIN_LOGGED_IN
+        ? "the token is logged in with another key's PIN, which it accepted: a token has one user PIN"
+        : `the token refused the PIN (${reason})`;
     return new Pkcs11Error(
       code,
-      `${this.id}: the token refused the PIN (${reason}); update ${source}: this PIN is not offered again`,
+      `${this.id}: ${why}; update ${source}: this PIN is not offered again`,
     );
   }
 }
+
+/**
+ * The reason of a PIN that differs from the one whose login holds the token (C_Login answered
+ * CKR_USER_ALREADY_LOGGED_IN): refused as a wrong one, by this signer and, through the PIN gate,
+ * by the others of the token.
+ */
+export const ANOTHER_PIN_LOGGED_IN = 'CKR_USER_ALREADY_LOGGED_IN with another PIN';
 
 /** What C_Login answers for a PIN that will not do, and the error it makes. */
 const PIN_REFUSALS: Partial<Record<string, PinRefusal>> = {

@@ -892,6 +892,14 @@ export class Pkcs11Signer implements Signer {
     const { calls } = this.module;
     const generation = this.module.generation;
     const slot = await this.discovery.findSlot();
+    // Without a PIN, the key of a token that requires a login is visible only while another key's
+    // login holds the token: until the module is initialized again, for ever unfound then.
+    if (pin === undefined && (await this.discovery.loginRequired(slot))) {
+      throw new Pkcs11Error(
+        'PIN_MISSING',
+        `${this.id}: the token requires a login (CKF_LOGIN_REQUIRED) and the URI gives no PIN: add pin-source=file:/path/to/pin`,
+      );
+    }
     let session: Handle;
     try {
       const opening = calls.C_OpenSession(slot, CKF_SERIAL_SESSION);
@@ -909,7 +917,7 @@ export class Pkcs11Signer implements Signer {
     try {
       // A reconnection given up offers no PIN: the next one offers it, once.
       abandoned?.throwIfAborted();
-      await this.login(session, pin, progress);
+      await this.login(session, slot, generation, pin, progress);
       const key = await this.discovery.findKey(session);
       if (this.spki) {
         // After a reconnection: the same key must be found, not a new one under the same label.
@@ -950,10 +958,13 @@ export class Pkcs11Signer implements Signer {
   /**
    * Offers the PIN, through the PIN gate when there is one: while another signer of the token
    * offers it, this one waits for the token's answer, and one the token refused there is refused
-   * here unoffered.
+   * here unoffered. CKR_USER_ALREADY_LOGGED_IN (another key's login holds the token, in the
+   * module's `generation`) passes only for the PIN of that login (TokenLogins).
    */
   private async login(
     session: Handle,
+    slot: Handle,
+    generation: number,
     pin: string | undefined,
     progress?: GateWait,
   ): Promise<void> {
@@ -982,12 +993,14 @@ export class Pkcs11Signer implements Signer {
     } catch (error) {
       login = Promise.reject(error);
     }
+    const offer = this.module.logins.offer(generation, slot, pin, login);
     // The token's answer, however late (many HSMs answer a wrong PIN slowly, maybe past the
     // deadline below): a refusal is remembered, and the gate's offer lasts until then, so that no
     // other signer offers the PIN while the token still weighs it.
     const answer = login.then(
       (): PinAnswer => 'accepted',
-      (error: unknown) => this.pins.loginAnswer(error, digest),
+      (error: unknown) =>
+        this.pins.loginAnswer(error, digest, () => this.module.logins.loggedInWith(offer)),
     );
     if (gate && ticket !== undefined) {
       const offered = ticket;
@@ -1000,7 +1013,7 @@ export class Pkcs11Signer implements Signer {
       if (error instanceof Pkcs11Error) throw error; // not answered
       // The token's answer, as loginAnswer read it (and remembered a refusal).
       const settled = await answer;
-      if (settled === 'accepted') return; // CKR_USER_ALREADY_LOGGED_IN: another session did
+      if (settled === 'accepted') return; // CKR_USER_ALREADY_LOGGED_IN, with this PIN
       if (settled === 'unanswered') throw this.wrap(error, 'C_Login');
       throw this.pins.pinRefusal(settled.code, settled.reason);
     }

@@ -14,6 +14,7 @@ import type { Pkcs11Calls } from '../../../../src/signers/pkcs11/pkcs11-host.js'
 import { localPinGate, type PinGate } from '../../../../src/signers/pkcs11/pin-gate.js';
 import {
   createPkcs11Signer,
+  PKCS11_PIN_REFUSED,
   type Pkcs11Signer,
 } from '../../../../src/signers/pkcs11/pkcs11-signer.js';
 import { SOFTHSM_MODULE, SoftHsm, TEST_PIN } from '../../../helpers/softhsm.js';
@@ -239,6 +240,120 @@ describe('two keys of one token through one PIN gate (a server: its profiles, it
       holdLogins = false;
       for (const release of heldLogins.splice(0)) release();
       if (tokenPin !== TEST_PIN) await hsm.changePin('tsa', tokenPin, TEST_PIN);
+      await ledger[Symbol.asyncDispose]();
+      await tsa[Symbol.asyncDispose]();
+    }
+  });
+});
+
+describe('two keys of one token, one login (a PKCS#11 login is the token’s, not a key’s)', () => {
+  const WRONG_PIN = '1111-wrong-pin';
+  /** A PIN file of its own for the second key. */
+  const pinFile = (name: string, pin: string) => hsm.dir.write(name, `${pin}\n`);
+  const ledgerUri = (query: string) =>
+    `pkcs11:token=tsa;object=ledger-key?module-path=${SOFTHSM_MODULE}${query}`;
+
+  it.each([
+    ['without a PIN gate', undefined],
+    ['through a PIN gate', localPinGate()],
+  ])(
+    'a second key whose PIN differs from the one that logged the token in is refused at start, without the PIN (%s); the same PIN starts',
+    async (_, pinGate) => {
+      const options = { loadModule: countingModule, maxSessions: 1, ...(pinGate && { pinGate }) };
+      const tsa = await createPkcs11Signer(hsm.uri('tsa', 'tsa-key'), 'auto', options);
+      try {
+        expect(await outcome(tsa)).toBe('signed');
+        const wrongFile = pinFile('wrong-pin', WRONG_PIN);
+        for (const [query, source] of [
+          [`&pin-source=file:${wrongFile}`, `the PIN file ${wrongFile}`],
+          [`&pin-value=${WRONG_PIN}`, "the URI's pin-value (and restart)"],
+        ] as const) {
+          const opening = createPkcs11Signer(ledgerUri(query), 'auto', options);
+          await expect(opening).rejects.toMatchObject({
+            code: 'PIN_INCORRECT',
+            message: `pkcs11:token=tsa;object=ledger-key: the token is logged in with another key's PIN, which it accepted: a token has one user PIN; update ${source}: this PIN is not offered again`,
+          });
+          const { message } = (await opening.catch((error: unknown) => error)) as Error;
+          for (const pin of [WRONG_PIN, TEST_PIN]) expect(message).not.toContain(pin);
+        }
+        if (pinGate) {
+          // The gate heard of it: another signer of the token with that PIN does not offer it.
+          const before = logins.length;
+          await expect(
+            createPkcs11Signer(ledgerUri(`&pin-source=file:${wrongFile}`), 'auto', options),
+          ).rejects.toMatchObject({ code: 'PIN_INCORRECT' });
+          expect(logins).toHaveLength(before);
+        }
+        // The same PIN, from a file of its own: the key starts and signs with its own key.
+        const ledger = await createPkcs11Signer(
+          ledgerUri(`&pin-source=file:${pinFile('same-pin', TEST_PIN)}`),
+          'auto',
+          options,
+        );
+        try {
+          expect(await outcome(ledger)).toBe('signed');
+          expect(ledger.publicKey.equals(tsa.publicKey)).toBe(false);
+        } finally {
+          await ledger[Symbol.asyncDispose]();
+        }
+        expect(await outcome(tsa)).toBe('signed');
+      } finally {
+        await tsa[Symbol.asyncDispose]();
+      }
+    },
+  );
+
+  it('a key without a PIN on a token that requires a login is refused at start, the token logged in by another key or not', async () => {
+    const refusal = {
+      code: 'PIN_MISSING',
+      message:
+        'pkcs11:token=tsa;object=ledger-key: the token requires a login (CKF_LOGIN_REQUIRED) and the URI gives no PIN: add pin-source=file:/path/to/pin',
+    };
+    const options = { loadModule: countingModule, maxSessions: 1 };
+    await expect(createPkcs11Signer(ledgerUri(''), 'auto', options)).rejects.toMatchObject(refusal);
+    const tsa = await createPkcs11Signer(hsm.uri('tsa', 'tsa-key'), 'auto', options);
+    try {
+      // Its key is visible now (the token is logged in): refused all the same.
+      await expect(createPkcs11Signer(ledgerUri(''), 'auto', options)).rejects.toMatchObject(
+        refusal,
+      );
+      expect(await outcome(tsa)).toBe('signed');
+    } finally {
+      await tsa[Symbol.asyncDispose]();
+    }
+  });
+
+  it("after the module is initialized again, a key whose PIN file now differs from the login's is refused, its PIN not offered again", async () => {
+    const ledgerPin = pinFile('ledger-pin', TEST_PIN);
+    const options = { loadModule: countingModule, maxSessions: 1, pinRecheckMs: 0 };
+    const tsa = await createPkcs11Signer(hsm.uri('tsa', 'tsa-key'), 'auto', options);
+    const ledger = await createPkcs11Signer(
+      ledgerUri(`&pin-source=file:${ledgerPin}`),
+      'auto',
+      options,
+    );
+    try {
+      expect(await outcome(ledger)).toBe('signed');
+      writeFileSync(ledgerPin, `${WRONG_PIN}\n`);
+      const host = hosts.at(-1)!;
+      process.kill(host.pid, 'SIGKILL');
+      while (!host.stopped) await turn();
+      // The first key logs the token in again; the second's C_Login answers
+      // CKR_USER_ALREADY_LOGGED_IN, whatever its PIN.
+      expect(await outcome(tsa)).toBe('signed');
+      expect(await outcome(ledger)).toBe('PIN_INCORRECT');
+      const reason = `pkcs11:token=tsa;object=ledger-key: the token is logged in with another key's PIN, which it accepted: a token has one user PIN; update the PIN file ${ledgerPin}: this PIN is not offered again`;
+      expect(ledger.unavailableReason()).toBe(reason);
+      expect(ledger.unavailableDetail()).toBe(PKCS11_PIN_REFUSED);
+      const before = logins.length;
+      expect(await outcome(ledger)).toBe('PIN_INCORRECT');
+      expect(logins).toHaveLength(before);
+      // The file mended: the next reconnection offers it, and the key signs again.
+      writeFileSync(ledgerPin, `${TEST_PIN}\n`);
+      while (ledger.unavailableReason() !== undefined) await turn();
+      expect(await outcome(ledger)).toBe('signed');
+      expect(await outcome(tsa)).toBe('signed');
+    } finally {
       await ledger[Symbol.asyncDispose]();
       await tsa[Symbol.asyncDispose]();
     }

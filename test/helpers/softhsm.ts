@@ -81,6 +81,20 @@ export class SoftHsm {
     );
   }
 
+  /** Deletes a key pair (its private and public key objects) from the token, as an HSM administrator might. */
+  async deleteKeyPair(token: string, label: string): Promise<void> {
+    for (const type of ['privkey', 'pubkey']) {
+      await run(
+        'pkcs11-tool',
+        [
+          ...['--module', SOFTHSM_MODULE, '--token-label', token, '--login', '--pin', TEST_PIN],
+          ...['--delete-object', '--type', type, '--label', label],
+        ],
+        { env: this.env },
+      );
+    }
+  }
+
   /** Changes the user PIN on the token, as an HSM administrator would. */
   async changePin(token: string, from: string, to: string): Promise<void> {
     await run(

@@ -17,7 +17,7 @@ import { recordSignerFailure, unwatchCircuitBreaker } from '../kms/remote-signer
 import { Semaphore } from '../kms/semaphore.js';
 import { MAX_WAITING_SIGNATURES, queueFull } from '../slot-queue.js';
 import { CKF_SERIAL_SESSION, CKG_MGF1, CKM, CKU_USER, TOKEN_GONE } from './pkcs11-constants.js';
-import { Pkcs11CallError, Pkcs11Error } from './pkcs11-error.js';
+import { Pkcs11CallError, Pkcs11Error, type Pkcs11ErrorCode } from './pkcs11-error.js';
 import { TokenDiscovery } from './pkcs11-discovery.js';
 import { publicKeyFromAttributes } from './pkcs11-key.js';
 import { pkcs11SessionsOpened, pkcs11SessionsOpen } from './pkcs11-metrics.js';
@@ -853,13 +853,14 @@ export class Pkcs11Signer implements Signer {
       await reinitialize(this.module, this.failedGeneration, this.timeoutMs);
       return await this.whenSettled(() => this.connect(pin, abandoned, progress));
     } catch (error) {
-      const refused =
-        error instanceof Pkcs11Error &&
-        (error.code === 'PIN_INCORRECT' || error.code === 'PIN_LOCKED');
+      // A login the PIN gate did not admit in time, or a reconnection given up, says nothing of
+      // the module or the key now (the next reconnection's failures do).
+      if ((error instanceof Error && NOT_ASKED.has(error)) || abandoned.aborted) throw error;
       // Only the module's failures re-initialize it (C_Finalize ends every session of every key
-      // on it): not a PIN refused, not a login the PIN gate did not admit in time, and not one
-      // given up, which says nothing of the module now (the next reconnection's failures do).
-      if (!refused && !(error instanceof Error && NOT_ASKED.has(error)) && !abandoned.aborted) {
+      // on it): a token gone or not found (many modules see a returned token only after
+      // C_Initialize), an answer not given in time, a module that did not initialize. Not a PIN
+      // refused, nor a key the token answered it does not hold or cannot use, nor another refusal.
+      if (!(error instanceof Pkcs11Error) || REINITIALIZING.has(error.code)) {
         this.failedGeneration = this.module.generation;
       }
       throw error;
@@ -1160,6 +1161,14 @@ export class Pkcs11Signer implements Signer {
 }
 
 export const DEFAULT_PIN_RECHECK_MS = 1_000;
+
+/** Errors of a reconnection that re-initialize the module before the next one (connectAgain). */
+const REINITIALIZING: ReadonlySet<Pkcs11ErrorCode> = new Set<Pkcs11ErrorCode>([
+  'TOKEN_UNAVAILABLE',
+  'TOKEN_NOT_FOUND',
+  'TIMEOUT',
+  'MODULE_LOAD',
+]);
 
 /**
  * A reconnection's deadline as a whole, in --pkcs11-timeout: it makes some fifteen module calls

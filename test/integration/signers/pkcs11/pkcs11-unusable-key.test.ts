@@ -1,0 +1,133 @@
+/**
+ * A key the token no longer holds (deleted, replaced by another under its label) while another
+ * key of the same module signs on: the token answers, so its reconnections find the token and
+ * look for the key again without re-initializing the module (C_Finalize would end the other key's
+ * sessions and login at every attempt).
+ */
+import { randomBytes, verify } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nodeSignatureArguments } from '../../../../src/crypto/key-algorithms.js';
+import { CKA, CKO_PRIVATE_KEY } from '../../../../src/signers/pkcs11/pkcs11-constants.js';
+import { loadInHost, type LoadModule } from '../../../../src/signers/pkcs11/pkcs11-module.js';
+import {
+  createPkcs11Signer,
+  type Pkcs11Signer,
+  type Pkcs11SignerOptions,
+} from '../../../../src/signers/pkcs11/pkcs11-signer.js';
+import { SoftHsm } from '../../../helpers/softhsm.js';
+import { overridden } from '../../../helpers/overridden.js';
+
+const hsm = new SoftHsm();
+/** The module's calls, counted. */
+const calls = { initialize: 0, finalize: 0, openSession: 0, findKey: 0 };
+/** The error the next signature fails with, by CKR_ name (pkcs11js puts it in the message). */
+let failNextSign: string | undefined;
+
+const countingModule: LoadModule = async (path, settings) => {
+  const host = await loadInHost(path, settings);
+  return overridden(host, {
+    C_Initialize: (options) => {
+      calls.initialize++;
+      return host.C_Initialize(options);
+    },
+    C_Finalize: () => {
+      calls.finalize++;
+      return host.C_Finalize();
+    },
+    C_OpenSession: (...args) => {
+      calls.openSession++;
+      return host.C_OpenSession(...args);
+    },
+    C_FindObjectsInit: (session, template) => {
+      if (template.some((each) => each.type === CKA.CLASS && each.value === CKO_PRIVATE_KEY)) {
+        calls.findKey++;
+      }
+      return host.C_FindObjectsInit(session, template);
+    },
+    sign: (...args) => {
+      const fault = failNextSign;
+      failNextSign = undefined;
+      return fault ? Promise.reject(new Error(fault)) : host.sign(...args);
+    },
+  });
+};
+
+/** Its breaker disabled: every reconnection is counted. */
+const OPTIONS: Pkcs11SignerOptions = {
+  loadModule: countingModule,
+  maxSessions: 1,
+  breaker: { threshold: 0, cooldownMs: 0 },
+};
+
+let healthy: Pkcs11Signer;
+
+beforeAll(async () => {
+  await hsm.initToken('tsa');
+  await hsm.keygen('tsa', 'tsa-key', 'EC:prime256v1', '01');
+  await hsm.keygen('tsa', 'ledger-key', 'EC:prime256v1', '02');
+  healthy = await createPkcs11Signer(hsm.uri('tsa', 'tsa-key'), 'auto', OPTIONS);
+});
+afterAll(async () => {
+  try {
+    await healthy?.[Symbol.asyncDispose]();
+  } finally {
+    hsm.cleanup();
+  }
+});
+
+/** The code a signature fails with, or 'signed' (checked against the signer's key). */
+async function outcome(signer: Pkcs11Signer): Promise<string> {
+  const data = randomBytes(20);
+  try {
+    const signature = await signer.sign(data);
+    const [digest, key] = nodeSignatureArguments(signer.algorithm, signer.publicKey);
+    expect(verify(digest, data, key, signature)).toBe(true);
+    return 'signed';
+  } catch (error) {
+    return (error as { code: string }).code;
+  }
+}
+
+describe('a key the token no longer holds', () => {
+  it('is looked for again without re-initializing the module: the other key keeps its sessions and login', async () => {
+    const broken = await createPkcs11Signer(hsm.uri('tsa', 'ledger-key'), 'auto', OPTIONS);
+    try {
+      expect(await outcome(broken)).toBe('signed');
+      expect(await outcome(healthy)).toBe('signed');
+      await hsm.deleteKeyPair('tsa', 'ledger-key');
+      // The token goes away and comes back: the module is re-initialized once, as it should be.
+      failNextSign = 'CKR_DEVICE_REMOVED';
+      expect(await outcome(broken)).toBe('TOKEN_UNAVAILABLE');
+      const reinitialized = calls.finalize;
+      await expect(broken.sign(randomBytes(20))).rejects.toMatchObject({
+        code: 'KEY_NOT_FOUND',
+        message: 'pkcs11:token=tsa;object=ledger-key: no private key matches',
+      });
+      expect(calls.finalize).toBe(reinitialized + 1);
+      expect(await outcome(healthy)).toBe('signed'); // its connection is of the older generation
+
+      const before = { ...calls };
+      for (let i = 0; i < 5; i++) expect(await outcome(broken)).toBe('KEY_NOT_FOUND');
+      expect(await outcome(healthy)).toBe('signed');
+      // Five reconnections, one session each (closed): no re-initialization, and the other key
+      // signed with the session and login it had.
+      expect(calls.finalize).toBe(before.finalize);
+      expect(calls.initialize).toBe(before.initialize);
+      expect(calls.openSession - before.openSession).toBe(5);
+      expect(calls.findKey - before.findKey).toBe(5);
+
+      // Another key under its label: found, but not the certified one; the module is still left
+      // alone.
+      await hsm.keygen('tsa', 'ledger-key', 'EC:prime256v1', '02');
+      await expect(broken.sign(randomBytes(20))).rejects.toMatchObject({
+        code: 'KEY_NOT_FOUND',
+        message:
+          'pkcs11:token=tsa;object=ledger-key: the token is back but the key found is not the certified one',
+      });
+      expect(calls.finalize).toBe(before.finalize);
+      expect(await outcome(healthy)).toBe('signed');
+    } finally {
+      await broken[Symbol.asyncDispose]();
+    }
+  });
+});

@@ -57,6 +57,11 @@ export interface Pkcs11SignerOptions {
    * again to see whether it changed (default 1 s; tests pass 0).
    */
   pinRecheckMs?: number;
+  /**
+   * While a reconnection finds the token but no key to use (see unavailableReason), how often (at
+   * most) unavailableReason() tries another (default 1 s; tests pass 0).
+   */
+  keyRecheckMs?: number;
   /** Signing threads of the module's process at most, if this signer loads it (tests). */
   maxSigningThreads?: number;
   /** A monotonic clock in ms, for how long the session pool stays capped (tests give a fake). */
@@ -79,10 +84,11 @@ export const PKCS11_QUEUE_FULL =
   'PKCS#11 signer busy: too many signatures waiting for a free session';
 
 /**
- * What clients are told while the token refuses the PIN: the reason itself names the key, the
- * token and the PIN file, for /readyz and the log only.
+ * What clients are told while the token refuses the PIN, or while the key cannot be used: the
+ * reasons themselves name the key, the token and the PIN file, for /readyz and the log only.
  */
 export const PKCS11_PIN_REFUSED = 'signer unavailable: the HSM refused the PIN';
+export const PKCS11_KEY_UNUSABLE = 'signer unavailable: its key cannot be used on the HSM';
 
 /** --pkcs11-max-sessions' and --pkcs11-timeout's defaults, for a signer not given them (tests). */
 const DEFAULT_MAX_SESSIONS = SERVE_OPTIONS.pkcs11MaxSessions.default;
@@ -188,6 +194,9 @@ export class Pkcs11Signer implements Signer {
 
   /** The PIN read at each connection, and the one the token refused (pkcs11-pin.ts). */
   private readonly pins: PinKeeper;
+  /** The last reconnection reached the token but found no key to use (see unavailableReason). */
+  private unusable: Unusable | undefined;
+  private readonly keyRecheckMs: number;
   private readonly pinGate: PinGate | undefined;
   /** The token and user the PIN is for, as the gate knows them (see pinScope). */
   private readonly pinScope: string;
@@ -225,6 +234,7 @@ export class Pkcs11Signer implements Signer {
       () => this.disposed,
     );
     this.reconnectTimeoutMs = options.reconnectTimeoutMs ?? RECONNECT_TIMEOUTS * this.timeoutMs;
+    this.keyRecheckMs = options.keyRecheckMs ?? DEFAULT_KEY_RECHECK_MS;
     this.discovery = new TokenDiscovery(
       module,
       uri,
@@ -237,27 +247,57 @@ export class Pkcs11Signer implements Signer {
   /**
    * Why a signature would fail now: a PIN the token refused (until the PIN file changes: reading it
    * again is started here, at most every `pinRecheckMs`, since nothing else would while issuance
-   * is refused), else the breaker's refusal. The PIN's names the key and the PIN file: clients are
-   * told unavailableDetail().
+   * is refused); a key the last reconnection did not find, or could not use, on a token that
+   * answered (deleted, replaced, no PIN for it: until a reconnection, tried here at most every
+   * `keyRecheckMs`, finds it; every signature would fail meanwhile, whatever the breaker, which
+   * may be disabled); else the breaker's refusal. Each names the key (and the PIN file): clients
+   * are told unavailableDetail().
    */
   unavailableReason(): string | undefined {
     const refused = this.pins.refusedPin;
-    if (!refused) return this.breaker.refusal();
-    this.pins.recheckPin(refused);
-    return refused.message;
+    if (refused) {
+      this.pins.recheckPin(refused);
+      return refused.message;
+    }
+    const unusable = this.unusable;
+    if (unusable) {
+      this.recheckKey(unusable);
+      return unusable.message;
+    }
+    return this.breaker.refusal();
   }
 
   /**
-   * What a client is told of unavailableReason(): a fixed text for a refused PIN (its reason names
-   * the key, the token and the PIN file); the breaker's own, which names none.
+   * What a client is told of unavailableReason(): a fixed text for a refused PIN or an unusable key
+   * (their reasons name the key, the token and the PIN file); the breaker's own, which names none.
    */
   unavailableDetail(): string | undefined {
-    return this.pins.refusedPin ? PKCS11_PIN_REFUSED : undefined;
+    if (this.pins.refusedPin) return PKCS11_PIN_REFUSED;
+    return this.unusable ? PKCS11_KEY_UNUSABLE : undefined;
   }
 
-  /** The breaker's cool-down left; unknown for a refused PIN (it lasts until the file is fixed). */
+  /**
+   * The breaker's cool-down left; for an unusable key, the interval of the reconnections tried;
+   * unknown for a refused PIN (it lasts until the file is fixed).
+   */
   unavailableForMs(): number | undefined {
-    return this.pins.refusedPin ? undefined : this.breaker.refusedForMs;
+    if (this.pins.refusedPin) return undefined;
+    return this.unusable ? this.keyRecheckMs : this.breaker.refusedForMs;
+  }
+
+  /**
+   * Tries a reconnection (none under way, at most every `keyRecheckMs`): once it finds the key, the
+   * signer is available again (connectAgain forgets `unusable`), with the session it opened.
+   */
+  private recheckKey(unusable: Unusable): void {
+    if (this.disposed || unusable.checking || this.reconnection) return;
+    const now = performance.now();
+    if (unusable.checkedAt !== 0 && now - unusable.checkedAt < this.keyRecheckMs) return;
+    unusable.checking = true;
+    unusable.checkedAt = now;
+    this.reconnect()
+      .connected.catch(() => {}) // still unusable (connectAgain says why), or another failure
+      .finally(() => (unusable.checking = false));
   }
 
   /**
@@ -851,7 +891,9 @@ export class Pkcs11Signer implements Signer {
     try {
       abandoned.throwIfAborted();
       await reinitialize(this.module, this.failedGeneration, this.timeoutMs);
-      return await this.whenSettled(() => this.connect(pin, abandoned, progress));
+      const connection = await this.whenSettled(() => this.connect(pin, abandoned, progress));
+      this.unusable = undefined;
+      return connection;
     } catch (error) {
       // A login the PIN gate did not admit in time, or a reconnection given up, says nothing of
       // the module or the key now (the next reconnection's failures do).
@@ -863,6 +905,12 @@ export class Pkcs11Signer implements Signer {
       if (!(error instanceof Pkcs11Error) || REINITIALIZING.has(error.code)) {
         this.failedGeneration = this.module.generation;
       }
+      // The token answered that the key is not there, or not usable: so will it until someone
+      // mends it, and issuance is refused meanwhile (a breaker may be disabled).
+      this.unusable =
+        error instanceof Pkcs11Error && UNUSABLE.has(error.code)
+          ? { message: error.message, checking: false, checkedAt: performance.now() }
+          : undefined;
       throw error;
     }
   }
@@ -1161,6 +1209,7 @@ export class Pkcs11Signer implements Signer {
 }
 
 export const DEFAULT_PIN_RECHECK_MS = 1_000;
+export const DEFAULT_KEY_RECHECK_MS = 1_000;
 
 /** Errors of a reconnection that re-initialize the module before the next one (connectAgain). */
 const REINITIALIZING: ReadonlySet<Pkcs11ErrorCode> = new Set<Pkcs11ErrorCode>([
@@ -1169,6 +1218,25 @@ const REINITIALIZING: ReadonlySet<Pkcs11ErrorCode> = new Set<Pkcs11ErrorCode>([
   'TIMEOUT',
   'MODULE_LOAD',
 ]);
+
+/**
+ * Errors of a reconnection in which the token answered that the key is not there or cannot be
+ * used: the signer is unavailable until a reconnection finds it (see unavailableReason).
+ */
+const UNUSABLE: ReadonlySet<Pkcs11ErrorCode> = new Set<Pkcs11ErrorCode>([
+  'KEY_NOT_FOUND',
+  'KEY_AMBIGUOUS',
+  'KEY_UNSUPPORTED',
+  'PIN_MISSING',
+]);
+
+/** A key a reconnection did not find, or could not use; a reconnection tried since (recheckKey). */
+interface Unusable {
+  /** The reconnection's error. */
+  message: string;
+  checking: boolean;
+  checkedAt: number;
+}
 
 /**
  * A reconnection's deadline as a whole, in --pkcs11-timeout: it makes some fifteen module calls

@@ -1,8 +1,9 @@
 /**
- * A server whose profile signs with a PKCS#11 key whose PIN the token refuses after the module is
- * initialized again: the profile's requests are refused as unavailable, its /readyz line says why
- * (the key, the PIN file), and clients are told a fixed text that names neither; the default
- * profile, on the same module, goes on issuing.
+ * A server whose profiles sign with PKCS#11 keys that stop working while it runs (the token
+ * refuses one's PIN after the module is initialized again; the other's key is deleted), their
+ * breakers disabled: the profile's requests are refused as unavailable (503 with Retry-After, not
+ * a 500 at each one), its /readyz line says why (the key, the PIN file), and clients are told a
+ * fixed text that names neither; the default profile, on the same module, goes on issuing.
  */
 import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +14,7 @@ import type { Pkcs11Calls } from '../../../../src/signers/pkcs11/pkcs11-host.js'
 import { loadInHost, type LoadModule } from '../../../../src/signers/pkcs11/pkcs11-module.js';
 import {
   createPkcs11Signer,
+  PKCS11_KEY_UNUSABLE,
   PKCS11_PIN_REFUSED,
 } from '../../../../src/signers/pkcs11/pkcs11-signer.js';
 import { decodeResponse } from '../../../helpers/decode.js';
@@ -23,7 +25,7 @@ import { silentLogger } from '../../../helpers/tsa.js';
 import { helloTimeStampReq } from '../../../loadtest/request.js';
 
 const hsm = new SoftHsm();
-const dirs = [tempDir(), tempDir()] as const;
+const dirs = [tempDir(), tempDir(), tempDir()] as const;
 /** The profile's PIN file: its own, so that it can go wrong alone. */
 const profilePin = hsm.dir.write('profile-pin', `${TEST_PIN}\n`);
 const profileUri = hsm
@@ -53,9 +55,11 @@ beforeAll(async () => {
   await hsm.initToken('tsa');
   await hsm.initToken('tsb');
   await hsm.keygen('tsa', 'tsa-key', 'EC:prime256v1', '01');
+  await hsm.keygen('tsa', 'gone-key', 'EC:prime256v1', '02');
   await hsm.keygen('tsb', 'profile-key', 'EC:prime256v1', '01');
   const defaultChain = await chainFor(hsm.uri('tsa', 'tsa-key'), dirs[0]);
   const profileChain = await chainFor(profileUri, dirs[1]);
+  const goneChain = await chainFor(hsm.uri('tsa', 'gone-key'), dirs[2]);
   const config = dirs[0].write(
     'timestamp-server.yaml',
     [
@@ -71,6 +75,12 @@ beforeAll(async () => {
       '    timestamp-signer: pkcs11',
       `    pkcs11-uri: "${profileUri}"`,
       `    certificate-chain-path: ${profileChain}`,
+      '    kms-breaker-threshold: 0',
+      '  - name: gone',
+      '    policy-oids: [1.2.3.4.300]',
+      '    timestamp-signer: pkcs11',
+      `    pkcs11-uri: "${hsm.uri('tsa', 'gone-key')}"`,
+      `    certificate-chain-path: ${goneChain}`,
       '    kms-breaker-threshold: 0',
       '',
     ].join('\n'),
@@ -88,7 +98,7 @@ afterAll(async () => {
   }
 });
 
-async function issue(profile: '' | '/hsm') {
+async function issue(profile: '' | '/hsm' | '/gone') {
   const response = await fetch(`${server.url}/api/v1/timestamp${profile}`, {
     method: 'POST',
     headers: { 'content-type': 'application/timestamp-query' },
@@ -116,9 +126,9 @@ async function killModule(): Promise<void> {
   while (!host.stopped) await turn();
 }
 
-/** What a client may not read: the key, the token, the PIN file and the PINs. */
+/** What a client may not read: the keys, the tokens, the PIN files and the PINs. */
 function expectNothingSecret(statusStrings: string[]): void {
-  const secrets = ['profile-key', 'tsb', profilePin];
+  const secrets = ['profile-key', 'gone-key', 'tsa', 'tsb', profilePin, hsm.pinFile];
   for (const secret of [...secrets, TEST_PIN, ROTATED_PIN]) {
     expect(statusStrings.join('\n')).not.toContain(secret);
   }
@@ -141,18 +151,39 @@ describe('a pkcs11 profile whose key stops working', () => {
       expectNothingSecret(refused.statusStrings);
       expect(await readyz()).toEqual({
         status: 200,
-        body: `ok\ndefault: ok\nhsm: pkcs11:token=tsb;object=profile-key: the token refused the PIN (CKR_PIN_INCORRECT); update the PIN file ${profilePin}: this PIN is not offered again`,
+        body: `ok\ndefault: ok\nhsm: pkcs11:token=tsb;object=profile-key: the token refused the PIN (CKR_PIN_INCORRECT); update the PIN file ${profilePin}: this PIN is not offered again\ngone: ok`,
       });
       expect((await issue('')).status).toBe(200);
       expect(await issue('/hsm')).toMatchObject({ status: 503 });
 
       // The file mended: available again, by itself.
       writeFileSync(profilePin, `${ROTATED_PIN}\n`);
-      while ((await readyz()).body !== 'ok\ndefault: ok\nhsm: ok') await turn();
+      while ((await readyz()).body !== 'ok\ndefault: ok\nhsm: ok\ngone: ok') await turn();
       expect((await issue('/hsm')).status).toBe(200);
     } finally {
       await hsm.changePin('tsb', ROTATED_PIN, TEST_PIN);
       writeFileSync(profilePin, `${TEST_PIN}\n`);
     }
+  });
+
+  it('while its key is missing: its requests are unavailable (503, not a 500 at each), whatever its breaker, /readyz naming the key, and the default profile issues', async () => {
+    expect((await issue('/gone')).status).toBe(200);
+    // Its key deleted; the module's process dies.
+    await hsm.deleteKeyPair('tsa', 'gone-key');
+    await killModule();
+    for (let i = 0; i < 3; i++) {
+      const unusable = await issue('/gone');
+      expect(unusable).toMatchObject({ status: 503, retryAfter: '1' });
+      expect(unusable.statusStrings).toEqual([
+        'Error generating timestamp response',
+        PKCS11_KEY_UNUSABLE,
+      ]);
+      expectNothingSecret(unusable.statusStrings);
+    }
+    expect(await readyz()).toEqual({
+      status: 200,
+      body: 'ok\ndefault: ok\nhsm: ok\ngone: pkcs11:token=tsa;object=gone-key: no private key matches',
+    });
+    expect((await issue('')).status).toBe(200);
   });
 });

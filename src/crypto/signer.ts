@@ -61,6 +61,11 @@ export interface Signer extends AsyncDisposable {
    */
   unavailableForMs?(): number | undefined;
   /**
+   * What a client is told of that refusal where unavailableReason() names what only operators may
+   * read (the pkcs11 signer's key URI and PIN file); undefined to tell the reason itself.
+   */
+  unavailableDetail?(): string | undefined;
+  /**
    * Signs `data` (the DER of the signed attributes, or a TBSCertificate) with the algorithm's digest.
    * Returns a DER ECDSA-Sig-Value, a PKCS#1 v1.5 signature, or a raw Ed25519 signature. A signer
    * with a circuit breaker passes its answer to `accept` (the token's self-check) before it counts

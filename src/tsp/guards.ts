@@ -49,16 +49,8 @@ export function readinessReason(refusal: Refusal): string {
   return READINESS_REASONS.get(refusal) ?? refusal.detail ?? refusal.message;
 }
 
-/**
- * A signer whose refusals name what a client must not read (the pkcs11 signer: its key's URI, its
- * PIN file): what the client is told instead, or undefined to tell unavailableReason().
- */
-interface SignerWithClientDetail extends Signer {
-  unavailableDetail?(): string | undefined;
-}
-
 /** {@link signerAvailabilityGuard} for `signer`; undefined for one that never refuses up front. */
-export function signerGuard(signer: SignerWithClientDetail): IssuanceGuard | undefined {
+export function signerGuard(signer: Signer): IssuanceGuard | undefined {
   const { unavailableReason, unavailableIsTemporary, unavailableForMs, unavailableDetail } = signer;
   if (!unavailableReason) return undefined;
   return signerAvailabilityGuard(

@@ -900,9 +900,9 @@ export class Pkcs11Signer implements Signer {
       if ((error instanceof Error && NOT_ASKED.has(error)) || abandoned.aborted) throw error;
       // Only the module's failures re-initialize it (C_Finalize ends every session of every key
       // on it): a token gone or not found (many modules see a returned token only after
-      // C_Initialize), an answer not given in time, a module that did not initialize. Not a PIN
-      // refused, nor a key the token answered it does not hold or cannot use, nor another refusal.
-      if (!(error instanceof Pkcs11Error) || REINITIALIZING.has(error.code)) {
+      // C_Initialize), an answer not given in time, a device error. Not a PIN refused, nor a key
+      // the token answered it does not hold or cannot use.
+      if (!(error instanceof Pkcs11Error) || !NOT_THE_MODULE.has(error.code)) {
         this.failedGeneration = this.module.generation;
       }
       // The token answered that the key is not there, or not usable: so will it until someone
@@ -1211,12 +1211,21 @@ export class Pkcs11Signer implements Signer {
 export const DEFAULT_PIN_RECHECK_MS = 1_000;
 export const DEFAULT_KEY_RECHECK_MS = 1_000;
 
-/** Errors of a reconnection that re-initialize the module before the next one (connectAgain). */
-const REINITIALIZING: ReadonlySet<Pkcs11ErrorCode> = new Set<Pkcs11ErrorCode>([
-  'TOKEN_UNAVAILABLE',
-  'TOKEN_NOT_FOUND',
-  'TIMEOUT',
-  'MODULE_LOAD',
+/**
+ * Errors of a reconnection that say nothing is wrong with the module (connectAgain): the token
+ * answered about the PIN or the key, or the token was never asked (the PIN file, the URI). Every
+ * other failure re-initializes the module before the next reconnection, as before: a network HSM
+ * may need C_Initialize again after a device error.
+ */
+const NOT_THE_MODULE: ReadonlySet<Pkcs11ErrorCode> = new Set<Pkcs11ErrorCode>([
+  'PIN_INCORRECT',
+  'PIN_LOCKED',
+  'PIN_SOURCE',
+  'URI_INVALID',
+  'KEY_NOT_FOUND',
+  'KEY_AMBIGUOUS',
+  'KEY_UNSUPPORTED',
+  'PIN_MISSING',
 ]);
 
 /**

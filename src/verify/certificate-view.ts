@@ -128,7 +128,8 @@ function parseView(der: Uint8Array): CertificateView {
     subjectAltNames: [],
     privateKeyUsagePeriodDer: undefined,
   };
-  // RFC 5280 section 4.2: each extension at most once (Go's parser and OpenSSL refuse a second).
+  // RFC 5280 section 4.2: each extension at most once (Go's parser refuses a second; OpenSSL, of
+  // the extensions it reads).
   const seen = new Set<string>();
   for (const extension of certificate.extensions ?? []) {
     if (seen.has(extension.extnID))

@@ -137,8 +137,9 @@ export function parseCertificate(der: Uint8Array): Certificate {
 /**
  * The extensions, each at most once (RFC 5280 section 4.2: "MUST NOT include more than one
  * instance of a particular extension"): Go's parser refuses a second one ("certificate contains
- * duplicate extensions") and OpenSSL's verification too; read by the first or the last, two
- * privateKeyUsagePeriods or EKUs would say different things to different readers.
+ * duplicate extensions"), OpenSSL's verification a second one of those it reads (EKU, keyUsage...);
+ * read by the first or the last, two privateKeyUsagePeriods would say different things to
+ * different readers.
  */
 function readExtensions(content: Uint8Array): Extension[] {
   const list = new DerSequenceReader(readExactly(content, Tag.SEQUENCE).value);

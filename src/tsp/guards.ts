@@ -28,25 +28,20 @@ export function signerAvailabilityGuard(
   return () => {
     const reason = unavailableReason();
     if (!reason) return undefined;
-    const detail = clientDetail() ?? reason;
+    const detail = clientDetail();
     // One that needs a restart or an officer (a locked PIN) is a fault: no retry would mend it.
-    const refusal = isTemporary()
-      ? reject.unavailable(detail, unavailableForMs())
-      : reject.systemFailure(detail);
-    if (detail !== reason) READINESS_REASONS.set(refusal, reason);
-    return refusal;
+    return isTemporary()
+      ? reject.unavailable(detail ?? reason, unavailableForMs(), detail && reason)
+      : reject.systemFailure(detail ?? reason, detail && reason);
   };
 }
-
-/** The signer's own reasons of refusals whose client detail says less (signerAvailabilityGuard). */
-const READINESS_REASONS = new WeakMap<Refusal, string>();
 
 /**
  * What /readyz says of a refusal: the signer's whole reason where the client was told a fixed
  * text, else the refusal's detail (or message).
  */
 export function readinessReason(refusal: Refusal): string {
-  return READINESS_REASONS.get(refusal) ?? refusal.detail ?? refusal.message;
+  return refusal.operatorDetail ?? refusal.detail ?? refusal.message;
 }
 
 /** {@link signerAvailabilityGuard} for `signer`; undefined for one that never refuses up front. */

@@ -44,6 +44,11 @@ export class TimeStampRejection extends CodedError<FailInfoName> {
     readonly temporary = false,
     /** For a temporary one, how long it is expected to last (ms), where that is known. */
     readonly retryInMs?: number,
+    /**
+     * What readiness says where `detail` is kept short for clients: the whole reason, which names
+     * what only operators may read (a PIN refused: the key's labels, the PIN file's path).
+     */
+    readonly operatorDetail?: string,
   ) {
     super(failInfo, message);
   }
@@ -82,13 +87,27 @@ export const reject = {
     ),
   timeNotAvailable: (detail: string) =>
     new TimeStampRejection('timeNotAvailable', GO_MESSAGES.generic, detail),
-  systemFailure: (detail?: string) =>
-    new TimeStampRejection('systemFailure', GO_MESSAGES.generic, detail),
+  systemFailure: (detail?: string, operatorDetail?: string) =>
+    new TimeStampRejection(
+      'systemFailure',
+      GO_MESSAGES.generic,
+      detail,
+      false,
+      undefined,
+      operatorDetail,
+    ),
   /**
    * systemFailure because something the TSA depends on is unavailable for now (an outage, a full
    * queue, an open circuit breaker): flagged temporary, so that clients are told to retry. Never
    * for a fault a retry would not mend (an expired certificate, a signature that failed).
    */
-  unavailable: (detail: string, retryInMs?: number) =>
-    new TimeStampRejection('systemFailure', GO_MESSAGES.generic, detail, true, retryInMs),
+  unavailable: (detail: string, retryInMs?: number, operatorDetail?: string) =>
+    new TimeStampRejection(
+      'systemFailure',
+      GO_MESSAGES.generic,
+      detail,
+      true,
+      retryInMs,
+      operatorDetail,
+    ),
 };

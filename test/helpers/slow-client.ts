@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import { connect as connectTls, type TLSSocket } from 'node:tls';
 
 /** A raw client connection and what the server did to it. */
 export interface Observed {
@@ -38,6 +39,22 @@ export function open(url: string): Promise<Socket> {
     const socket = connect(Number(port), hostname, () => resolve(socket));
     socket.once('error', reject);
   });
+}
+
+/** A TLS connection to the HTTPS listener at `tlsUrl` speaking HTTP/1.1, resolved once secure. */
+export async function openHttps1(tlsUrl: string, ca: string): Promise<TLSSocket> {
+  const { hostname, port } = new URL(tlsUrl);
+  const socket = connectTls({
+    host: hostname,
+    port: Number(port),
+    ca,
+    ALPNProtocols: ['http/1.1'],
+  });
+  await new Promise((resolve, reject) => {
+    socket.once('secureConnect', resolve);
+    socket.once('error', reject);
+  });
+  return socket;
 }
 
 /** Writes `data` one byte every `everyMs` until it is all sent, the socket closes or `stop()`. */

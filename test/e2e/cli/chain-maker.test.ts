@@ -21,6 +21,20 @@ import { selfSignedTls } from '../../fakes/tls.js';
 const HOUR = 3_600_000;
 const artifact = Buffer.from('chain maker artifact\n');
 
+/** The server with the file signer over `dir`'s leaf.key and chain.pem (create's output). */
+const serverOver = (dir: ReturnType<typeof tempDir>) =>
+  startServer(
+    resolveServeConfig({
+      port: 0,
+      metricsPort: 0,
+      disableNtpMonitoring: true,
+      timestampSigner: 'file',
+      fileSignerKeyPath: dir.path('leaf.key'),
+      certificateChainPath: dir.path('chain.pem'),
+    }),
+    silentLogger,
+  );
+
 describe('timestamp-cli certificates create', () => {
   const dir = tempDir();
   let chain: Buffer[];
@@ -138,17 +152,7 @@ describe('timestamp-cli certificates create', () => {
   });
 
   it('starts the server with the file signer (start-up chain rules pass) and its tokens verify', async () => {
-    const server = await startServer(
-      resolveServeConfig({
-        port: 0,
-        metricsPort: 0,
-        disableNtpMonitoring: true,
-        timestampSigner: 'file',
-        fileSignerKeyPath: dir.path('leaf.key'),
-        certificateChainPath: dir.path('chain.pem'),
-      }),
-      silentLogger,
-    );
+    const server = await serverOver(dir);
     try {
       const digest = createHash('sha256').update(artifact).digest('base64');
       const response = await fetch(`${server.url}/api/v1/timestamp`, {
@@ -368,17 +372,7 @@ describe('timestamp-cli certificates create --leaf-private-key-usage-period', ()
   });
 
   it('the server starts with the leaf and issues tokens that verify', async () => {
-    const server = await startServer(
-      resolveServeConfig({
-        port: 0,
-        metricsPort: 0,
-        disableNtpMonitoring: true,
-        timestampSigner: 'file',
-        fileSignerKeyPath: dir.path('leaf.key'),
-        certificateChainPath: dir.path('chain.pem'),
-      }),
-      silentLogger,
-    );
+    const server = await serverOver(dir);
     let token: Buffer;
     try {
       const response = await fetch(`${server.url}/api/v1/timestamp`, {

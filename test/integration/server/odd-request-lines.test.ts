@@ -1,11 +1,9 @@
 import { connect as connectHttp2 } from 'node:http2';
-import { connect as connectTls } from 'node:tls';
 import { describe, expect, it } from 'vitest';
 import { logSink } from '../../helpers/log-sink.js';
-import { startedServers } from '../../helpers/started-servers.js';
-import { sendAndWait, watch } from '../../helpers/slow-client.js';
+import { selfSignedTlsListener, startedServers } from '../../helpers/started-servers.js';
+import { openHttps1, sendAndWait, watch } from '../../helpers/slow-client.js';
 import { tempDir } from '../../helpers/openssl.js';
-import { selfSignedTls } from '../../fakes/tls.js';
 import { UNTIL_SETTLED } from '../../helpers/poll.js';
 import { growthFromNow } from '../../helpers/metric-growth.js';
 
@@ -76,26 +74,17 @@ describe('a CONNECT request', () => {
   it('is routed the same on the HTTPS listener, over HTTP/1.1 and as an HTTP/2 stream', async () => {
     const dir = tempDir();
     try {
-      const tls = selfSignedTls();
-      const server = await start({
-        tlsPort: 0,
-        tlsCertificate: dir.write('server.pem', tls.cert),
-        tlsKey: dir.write('server.key', tls.key),
-      });
-      const { hostname, port } = new URL(server.tlsUrl ?? '');
+      const tls = selfSignedTlsListener(dir);
+      const server = await start(tls.flags);
       const lines = requestLinesFromNow();
 
-      const socket = connectTls({ host: hostname, port: Number(port), ca: tls.cert });
-      await new Promise((resolve, reject) => {
-        socket.once('secureConnect', resolve);
-        socket.once('error', reject);
-      });
+      const socket = await openHttps1(server.tlsUrl ?? '', tls.ca);
       const connection = watch(socket);
       socket.write('CONNECT /api/v1/timestamp HTTP/1.1\r\nHost: tsa\r\n\r\n');
       expect((await connection.closed).received).toMatch(/^HTTP\/1\.1 405 /);
 
       // Node answered a bare 405 with no log line.
-      const session = connectHttp2(server.tlsUrl ?? '', { ca: tls.cert });
+      const session = connectHttp2(server.tlsUrl ?? '', { ca: tls.ca });
       try {
         const stream = session.request({ ':method': 'CONNECT', ':authority': 'tsa.example:443' });
         const [status, body] = await new Promise<[number, string]>((resolve, reject) => {

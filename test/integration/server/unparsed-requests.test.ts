@@ -1,17 +1,16 @@
-import { connect as connectTls, type TLSSocket } from 'node:tls';
 import { describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../../src/runtime/serve.js';
 import { logSink } from '../../helpers/log-sink.js';
-import { startedServers } from '../../helpers/started-servers.js';
+import { selfSignedTlsListener, startedServers } from '../../helpers/started-servers.js';
 import {
   type Observed,
   open,
+  openHttps1,
   sendAndWait,
   timestampHeaders,
   watch,
 } from '../../helpers/slow-client.js';
 import { tempDir } from '../../helpers/openssl.js';
-import { selfSignedTls } from '../../fakes/tls.js';
 import { helloTimeStampReq } from '../../loadtest/request.js';
 import { UNTIL_SETTLED } from '../../helpers/poll.js';
 import { growthFromNow } from '../../helpers/metric-growth.js';
@@ -181,33 +180,13 @@ describe('an HTTP/1.1 request without Host', () => {
   // Not /ping: health probes have no request line.
   const HOSTLESS = 'GET /api/v1/timestamp/certchain HTTP/1.1\r\nX: y\r\n\r\n';
 
-  /** A TLS connection to the server's HTTPS listener speaking HTTP/1.1. */
-  async function openHttps1(server: RunningServer, ca: string): Promise<TLSSocket> {
-    const { hostname, port } = new URL(server.tlsUrl ?? '');
-    const socket = connectTls({
-      host: hostname,
-      port: Number(port),
-      ca,
-      ALPNProtocols: ['http/1.1'],
-    });
-    await new Promise((resolve, reject) => {
-      socket.once('secureConnect', resolve);
-      socket.once('error', reject);
-    });
-    return socket;
-  }
-
   it.each(['plain HTTP', 'HTTPS'])(
     'is answered 400 "missing required Host header" on the %s listener, logged, counted, the connection closed',
     async (listener) => {
       const dir = tempDir();
       try {
-        const tls = selfSignedTls();
-        const server = await start({
-          tlsPort: 0,
-          tlsCertificate: dir.write('server.pem', tls.cert),
-          tlsKey: dir.write('server.key', tls.key),
-        });
+        const tls = selfSignedTlsListener(dir);
+        const server = await start(tls.flags);
         const lines = linesFromNow();
         const unparsed = await growthFromNow(server.metricsUrl);
         const requests = await growthFromNow(
@@ -215,7 +194,9 @@ describe('an HTTP/1.1 request without Host', () => {
           'timestamp_authority_http_requests_total',
         );
         const connection = watch(
-          listener === 'HTTPS' ? await openHttps1(server, tls.cert) : await open(server.url),
+          listener === 'HTTPS'
+            ? await openHttps1(server.tlsUrl ?? '', tls.ca)
+            : await open(server.url),
         );
         connection.socket.write(HOSTLESS);
         const { received } = await connection.closed;
@@ -431,23 +412,9 @@ describe('a request answered before its body arrived (HTTP/1.1)', () => {
   it('on the HTTPS listener’s HTTP/1.1 too', async () => {
     const dir = tempDir();
     try {
-      const tls = selfSignedTls();
-      const server = await start({
-        tlsPort: 0,
-        tlsCertificate: dir.write('server.pem', tls.cert),
-        tlsKey: dir.write('server.key', tls.key),
-      });
-      const { hostname, port } = new URL(server.tlsUrl ?? '');
-      const tlsSocket = connectTls({
-        host: hostname,
-        port: Number(port),
-        ca: tls.cert,
-        ALPNProtocols: ['http/1.1'],
-      });
-      await new Promise((resolve, reject) => {
-        tlsSocket.once('secureConnect', resolve);
-        tlsSocket.once('error', reject);
-      });
+      const tls = selfSignedTlsListener(dir);
+      const server = await start(tls.flags);
+      const tlsSocket = await openHttps1(server.tlsUrl ?? '', tls.ca);
       const head = announcing('POST /api/v1/timestamp', 'text/plain');
       expect((await expectClosedAfterAnswer(server, watch(tlsSocket), head)).status).toBe(415);
     } finally {

@@ -5,10 +5,9 @@
  * out after a few wrong PINs), says what to update, and is unavailable; once the file holds another
  * PIN, that one is offered, once.
  */
-import { randomBytes, verify } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { nodeSignatureArguments } from '../../../../src/crypto/key-algorithms.js';
 import { loadInHost, type LoadModule } from '../../../../src/signers/pkcs11/pkcs11-module.js';
 import type { Pkcs11Calls } from '../../../../src/signers/pkcs11/pkcs11-host.js';
 import { localPinGate, type PinGate } from '../../../../src/signers/pkcs11/pin-gate.js';
@@ -19,6 +18,7 @@ import {
 } from '../../../../src/signers/pkcs11/pkcs11-signer.js';
 import { SOFTHSM_MODULE, SoftHsm, TEST_PIN } from '../../../helpers/softhsm.js';
 import { overridden } from '../../../helpers/overridden.js';
+import { signOutcome, turn } from '../../../helpers/sign-outcome.js';
 
 const hsm = new SoftHsm();
 const ROTATED_PIN = '9999-rotated-pin';
@@ -63,24 +63,13 @@ const countingModule: LoadModule = async (path, settings) => {
   return overridden(host, overrides);
 };
 
-const turn = () => new Promise((resolve) => setImmediate(resolve));
-
-/** The code a signature fails with, or 'signed'. */
-async function outcome(signer: Pkcs11Signer): Promise<string> {
-  const data = randomBytes(20);
-  try {
-    const signature = await signer.sign(data);
-    const [digest, key] = nodeSignatureArguments(signer.algorithm, signer.publicKey);
-    expect(verify(digest, data, key, signature)).toBe(true);
-    return 'signed';
-  } catch (error) {
-    const { code, message } = error as { code: string; message: string };
+/** The code a signature fails with, whose message names no PIN, or 'signed'. */
+const outcome = (signer: Pkcs11Signer): Promise<string> =>
+  signOutcome(signer, ({ message }) => {
     for (const pin of [TEST_PIN, ROTATED_PIN, ANOTHER_WRONG_PIN]) {
       expect(message).not.toContain(pin);
     }
-    return code;
-  }
-}
+  });
 
 beforeAll(async () => {
   await hsm.initToken('tsa');

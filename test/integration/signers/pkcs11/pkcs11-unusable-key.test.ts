@@ -5,9 +5,8 @@
  * sessions and login at every attempt), and the signer is unavailable (issuance refused, /readyz
  * red, whatever its breaker) until a reconnection, tried in the background, finds the key again.
  */
-import { randomBytes, verify } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nodeSignatureArguments } from '../../../../src/crypto/key-algorithms.js';
 import { CKA, CKO_PRIVATE_KEY } from '../../../../src/signers/pkcs11/pkcs11-constants.js';
 import { loadInHost, type LoadModule } from '../../../../src/signers/pkcs11/pkcs11-module.js';
 import {
@@ -18,6 +17,7 @@ import {
 } from '../../../../src/signers/pkcs11/pkcs11-signer.js';
 import { SoftHsm } from '../../../helpers/softhsm.js';
 import { overridden } from '../../../helpers/overridden.js';
+import { signOutcome, turn } from '../../../helpers/sign-outcome.js';
 
 const hsm = new SoftHsm();
 /** The module's calls, counted. */
@@ -90,20 +90,7 @@ afterAll(async () => {
   }
 });
 
-const turn = () => new Promise((resolve) => setImmediate(resolve));
-
-/** The code a signature fails with, or 'signed' (checked against the signer's key). */
-async function outcome(signer: Pkcs11Signer): Promise<string> {
-  const data = randomBytes(20);
-  try {
-    const signature = await signer.sign(data);
-    const [digest, key] = nodeSignatureArguments(signer.algorithm, signer.publicKey);
-    expect(verify(digest, data, key, signature)).toBe(true);
-    return 'signed';
-  } catch (error) {
-    return (error as { code: string }).code;
-  }
-}
+const outcome = (signer: Pkcs11Signer): Promise<string> => signOutcome(signer);
 
 describe('a key the token no longer holds', () => {
   it('is looked for again without re-initializing the module: the other key keeps its sessions and login; the signer is unavailable, whatever its breaker', async () => {

@@ -20,6 +20,8 @@ RUN printf '{"gitVersion":"%s","gitCommit":"%s","gitTreeState":"clean","buildDat
 # loadtest: the build stage plus the load test (docker-compose's loadtest service).
 FROM build AS loadtest
 COPY test/loadtest ./test/loadtest
+# A client needs no root: the files stay root's, read-only to it.
+USER node
 ENTRYPOINT ["npm", "run", "--silent", "loadtest", "--"]
 
 # deps: production dependencies only, in their own layer. Install scripts stay off except for

@@ -33,9 +33,20 @@ for needed in "${!packages[@]}"; do
 done
 if ((${#missing[@]})); then
   echo "installing: ${missing[*]}"
-  apt_get() { if [ "$(id -u)" -eq 0 ]; then apt-get "$@"; else sudo apt-get "$@"; fi; }
+  # sudo resets the environment: DEBIAN_FRONTEND goes on its command line, or a package's debconf
+  # question (tzdata's) would stop the tests for an answer.
+  apt_get() {
+    if [ "$(id -u)" -eq 0 ]; then
+      DEBIAN_FRONTEND=noninteractive apt-get "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+      sudo DEBIAN_FRONTEND=noninteractive apt-get "$@"
+    else
+      echo "not root and no sudo: install them as root with apt-get install ${missing[*]}" >&2
+      exit 1
+    fi
+  }
   apt_get update -qq
-  DEBIAN_FRONTEND=noninteractive apt_get install -y -qq --no-install-recommends "${missing[@]}"
+  apt_get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 # The server's version differs by release (Debian 12: 15, Ubuntu 24.04: 16): any will do, and
 # test/helpers/postgres.ts runs the newest.

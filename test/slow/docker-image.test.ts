@@ -41,9 +41,11 @@ const stageByName = new Map(stages.map((stage) => [stage.name, stage]));
 const context = work.path('context');
 
 function cleanCopy(): void {
+  // Comments skipped; a leading `/` anchors a pattern at the root, where this copy matches all.
   const ignored = readFileSync(join(REPO_ROOT, '.dockerignore'), 'utf8')
     .split('\n')
-    .filter(Boolean);
+    .filter((line) => line && !line.startsWith('#'))
+    .map((pattern) => pattern.replace(/^\//, ''));
   const files = execFileSync(
     'git',
     ['ls-files', '--cached', '--others', '--exclude-standard', '-z'],

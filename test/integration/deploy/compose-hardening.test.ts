@@ -26,6 +26,15 @@ const longRunning = Object.entries(compose.services).filter(
 );
 
 describe('docker-compose.yml hardening', () => {
+  it('runs the load test without root or capabilities', () => {
+    const loadtest = compose.services['loadtest'] as Service;
+    expect(loadtest.cap_drop).toEqual(['ALL']);
+    expect(loadtest.security_opt).toContain('no-new-privileges:true');
+    expect(readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8')).toMatch(
+      /FROM \S+ AS loadtest\n(?:(?!FROM ).*\n)*USER node\n/,
+    );
+  });
+
   it('covers the servers and the chronyd sidecar', () => {
     expect(longRunning.map(([name]) => name).sort()).toEqual([
       'chrony',
@@ -68,13 +77,16 @@ describe('docker-compose.yml hardening', () => {
     }
   });
 
-  it('chronyd writes only to its volume (pid, drift, NTS keys, socket), so read-only holds', () => {
+  it('chronyd writes only to its volume and /tmp (drift, NTS keys, socket; pid), so read-only holds', () => {
     const chrony = compose.services['chrony'] as Service;
     const confMount = chrony.volumes?.find((entry) => entry.endsWith('/chrony.conf:ro')) ?? '';
     const conf = readFileSync(join(REPO_ROOT, confMount.split(':')[0] ?? ''), 'utf8');
-    const writable = (chrony.volumes ?? [])
-      .filter((entry) => !entry.endsWith(':ro'))
-      .map((entry) => entry.split(':')[1] ?? '');
+    const writable = [
+      ...(chrony.volumes ?? [])
+        .filter((entry) => !entry.endsWith(':ro'))
+        .map((entry) => entry.split(':')[1] ?? ''),
+      ...(chrony.tmpfs ?? []),
+    ];
     const paths = [
       ...conf.matchAll(/^(pidfile|driftfile|ntsdumpdir|dumpdir|logdir|bindcmdaddress)\s+(\S+)/gm),
     ].map((match) => [match[1], match[2] ?? ''] as const);
@@ -87,6 +99,10 @@ describe('docker-compose.yml hardening', () => {
         writable.some((mount) => path === mount || path.startsWith(`${mount}/`)),
         `${directive} ${path}`,
       ).toBe(true);
+    // chronyd is PID 1 in its container: a pidfile that outlived a SIGKILL on the volume would
+    // name a live process (chronyd itself) and stop every restart. A tmpfs is emptied at each.
+    const pidfile = paths.find(([directive]) => directive === 'pidfile')?.[1] ?? '';
+    expect(chrony.tmpfs?.some((mount) => pidfile.startsWith(`${mount}/`))).toBe(true);
     // It runs as the image's user: `-u node` then drops no root, which would need capabilities.
     expect(chrony.entrypoint).toEqual(expect.arrayContaining(['-u', 'node']));
     expect(readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8')).toMatch(

@@ -34,7 +34,7 @@ const composeSchema = withoutDraft4Ids(
 delete composeSchema['$schema'];
 
 interface Service {
-  build: { context: string; target: string };
+  build: { context: string; target: string; args?: Record<string, string> };
   command?: string[];
   environment?: Record<string, string>;
   entrypoint?: string[];
@@ -71,7 +71,7 @@ describe('docker-compose.yml', () => {
   it('serves on 3000 with metrics on 2112, checks /livez, and load-tests once healthy', () => {
     const server = compose.services['timestamp-server'];
     const loadtest = compose.services['loadtest'];
-    expect(server?.ports).toEqual(['3000:3000', '2112:2112']);
+    expect(server?.ports).toEqual(['3000:3000', '127.0.0.1:2112:2112']);
     // The image's `serve` and defaults (image-config.test.ts); the check follows $PORT, else 3000.
     expect(server?.command).toBeUndefined();
     expect(server?.healthcheck?.test.join(' ')).toContain(
@@ -94,6 +94,28 @@ describe('docker-compose.yml', () => {
     for (const [, service] of servers) {
       const graceMs = parseDuration(service.stop_grace_period ?? '10s') ?? 0;
       expect(graceMs / 1000).toBeGreaterThan(drainSeconds);
+    }
+  });
+
+  it('publishes every metrics port on the loopback address only', () => {
+    const published = Object.values(compose.services).flatMap((service) => service.ports ?? []);
+    const metrics = published.filter((port) => port.endsWith(':2112'));
+    expect(metrics.length).toBe(2);
+    for (const port of metrics) expect(port).toMatch(/^127\.0\.0\.1:\d+:2112$/);
+  });
+
+  it('builds the server image once, with its version, for every service that runs it', () => {
+    const deployBuilds = Object.values(compose.services)
+      .map((service) => service.build)
+      .filter((build) => build.target === 'deploy');
+    expect(deployBuilds.length).toBe(3);
+    for (const build of deployBuilds) {
+      expect(build).toEqual(deployBuilds[0]);
+      expect(Object.keys(build.args ?? {}).sort()).toEqual([
+        'BUILD_DATE',
+        'GIT_COMMIT',
+        'GIT_VERSION',
+      ]);
     }
   });
 

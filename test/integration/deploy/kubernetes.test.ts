@@ -1,5 +1,8 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { dirname, join } from 'node:path';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
@@ -11,6 +14,7 @@ import { loadServeConfig } from '../../../src/config/load.js';
 import { loadKubernetesModels, unknownFields } from '../../helpers/kube-fields.js';
 import { kubectlKustomize, renderKustomization, type KubeObject } from '../../helpers/kustomize.js';
 import { tempDir } from '../../helpers/openssl.js';
+import { childEnvironment, reapChild } from '../../helpers/process.js';
 import { REPO_ROOT } from '../../helpers/spawn-server.js';
 
 const KUBERNETES = join(REPO_ROOT, 'deploy', 'kubernetes');
@@ -42,7 +46,7 @@ function validate(object: KubeObject): void {
 
 interface DeploymentShape {
   spec: {
-    replicas: number;
+    replicas?: number;
     template: {
       metadata: { labels: Record<string, string> };
       spec: {
@@ -215,12 +219,22 @@ for (const overlay of ['memory', 'aws-kms']) {
         'PodDisruptionBudget',
       );
       const hpa = find<{
-        spec: { minReplicas: number; metrics: { resource: { name: string } }[] };
+        spec: {
+          minReplicas: number;
+          maxReplicas: number;
+          metrics: { resource: { name: string } }[];
+        };
       }>(objects, 'HorizontalPodAutoscaler');
       expect(labels).toMatchObject(service.spec.selector);
       expect(labels).toMatchObject(pdb.spec.selector.matchLabels);
       expect(hpa.spec.metrics[0]?.resource.name).toBe('cpu');
-      expect(hpa.spec.minReplicas).toBe(deployment.spec.replicas);
+      // A fixed count only where the autoscaler cannot change it: `kubectl apply` would put an
+      // autoscaled Deployment back to its `replicas`, whatever the load.
+      if (deployment.spec.replicas !== undefined)
+        expect([hpa.spec.minReplicas, hpa.spec.maxReplicas]).toEqual([
+          deployment.spec.replicas,
+          deployment.spec.replicas,
+        ]);
     });
   });
 }
@@ -269,11 +283,15 @@ describe('overlay specifics', () => {
     }
   });
 
-  it('base: three replicas', () => {
+  it('base: the autoscaler owns the replica count, three to ten', () => {
+    const objects = renderKustomization(join(KUBERNETES, 'base'));
+    expect(find<DeploymentShape>(objects, 'Deployment').spec.replicas).toBeUndefined();
     expect(
-      find<DeploymentShape>(renderKustomization(join(KUBERNETES, 'base')), 'Deployment').spec
-        .replicas,
-    ).toBe(3);
+      find<{ spec: { minReplicas: number; maxReplicas: number } }>(
+        objects,
+        'HorizontalPodAutoscaler',
+      ).spec,
+    ).toMatchObject({ minReplicas: 3, maxReplicas: 10 });
   });
 
   it('aws-kms: IRSA role on the service account, KMS signer, chain mounted, no credentials', () => {
@@ -406,6 +424,11 @@ describe('overlay chrony-nts (NTS through a chronyd sidecar)', () => {
     data: Record<string, string>;
   }[];
   const data = (name: string) => configMaps.find((map) => map.metadata.name === name)?.data ?? {};
+  /** chronyd's own argv: the sidecar's command runs it through `sh -c '...; exec "$@"' sh`. */
+  const chronydArguments = (container?: Container) => {
+    const command = container?.command ?? [];
+    return command[0] === 'sh' ? command.slice(4) : command;
+  };
 
   it('renders as kubectl kustomize does, every object valid', () => {
     const kubectl = kubectlKustomize(dir);
@@ -433,12 +456,61 @@ describe('overlay chrony-nts (NTS through a chronyd sidecar)', () => {
     expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(preStopSeconds(chrony));
   });
 
+  it('starts chronyd again after it was killed, though its pidfile names a live process', async () => {
+    // In its container chronyd is PID 1, so a pidfile a SIGKILL left on the chrony-state emptyDir
+    // (which outlives the container) names a live process at the next start: chronyd itself.
+    // Here the sidecar's command runs as written, each of its mounts a temporary folder, the
+    // pidfile naming this test's process; `server` lines dropped (no network in tests).
+    const chrony = pod.containers.find((container) => container.name === 'chrony');
+    const root = tempDir();
+    try {
+      const mounts = (chrony?.volumeMounts ?? []).map((mount) => mount.mountPath);
+      const moved = (text: string) =>
+        mounts.reduce((out, mount) => out.replaceAll(mount, root.path(mount.slice(1))), text);
+      for (const mount of mounts) mkdirSync(root.path(mount.slice(1)), { recursive: true });
+      const conf = (data('timestamp-server-chrony')['chrony.conf'] ?? '')
+        .split('\n')
+        .filter((line) => !line.startsWith('server '))
+        .join('\n');
+      const confPath = chronydArguments(chrony).find((argument) => argument.endsWith('.conf'));
+      writeFileSync(moved(confPath ?? ''), moved(conf));
+      const pidfile = moved(/^pidfile (\S+)$/m.exec(conf)?.[1] ?? '');
+      expect(dirname(pidfile)).not.toBe(root.dir);
+      writeFileSync(pidfile, `${process.pid}\n`);
+      // The image's user is `node` (-u node); here the user running the test.
+      const user = process.getuid?.() === 0 ? 'root' : userInfo().username;
+      const command = (chrony?.command ?? []).map((argument) =>
+        argument === 'node' ? user : moved(argument),
+      );
+      const child = spawn(command[0] ?? '', command.slice(1), {
+        env: childEnvironment({ PATH: `${process.env.PATH ?? ''}:/usr/sbin` }),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      reapChild(child);
+      let output = '';
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      const exited = once(child, 'exit');
+      // Until chronyd has written its own pid there (`exec` kept the shell's), or has exited.
+      const pidInFile = () => (existsSync(pidfile) ? Number(readFileSync(pidfile, 'utf8')) : 0);
+      while (pidInFile() !== child.pid && child.exitCode === null)
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      const running = child.exitCode === null;
+      child.kill('SIGTERM');
+      await exited;
+      expect(output).not.toMatch(/Another chronyd may already be running/);
+      expect(running, output).toBe(true);
+    } finally {
+      root.cleanup();
+    }
+  });
+
   it('runs chronyd beside the TSA, same image, without touching the clock, read-only and unprivileged', () => {
     const [tsa, chrony] = ['timestamp-server', 'chrony'].map((name) =>
       pod.containers.find((container) => container.name === name),
     );
     expect(chrony?.image).toBe(tsa?.image);
-    expect(chrony?.command?.slice(0, 3)).toEqual(['chronyd', '-d', '-x']);
+    expect(chronydArguments(chrony).slice(0, 3)).toEqual(['chronyd', '-d', '-x']);
     expect(chrony?.securityContext).toMatchObject({
       readOnlyRootFilesystem: true,
       allowPrivilegeEscalation: false,
@@ -453,7 +525,7 @@ describe('overlay chrony-nts (NTS through a chronyd sidecar)', () => {
     const socket = /^bindcmdaddress (\S+)$/m.exec(chronyConf)?.[1];
     expect(socket?.startsWith(`${shared(chrony)}/`)).toBe(true);
     const configMount = chrony?.volumeMounts.find((mount) => mount.name === 'chrony-config');
-    expect(chrony?.command).toContain(`${configMount?.mountPath}/chrony.conf`);
+    expect(chronydArguments(chrony)).toContain(`${configMount?.mountPath}/chrony.conf`);
     // Every server is NTS, and an unauthenticated one is never selected.
     const servers = chronyConf.split('\n').filter((line) => line.startsWith('server '));
     expect(servers.length).toBeGreaterThanOrEqual(3);

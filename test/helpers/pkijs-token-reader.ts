@@ -4,7 +4,8 @@
  * the differential test (test/unit/verify/token-reader-oracle.test.ts): the reader in
  * src/verify/parse-response.ts must accept exactly the tokens this one accepts, and read them alike.
  * Copied from src/verify/parse-response.ts and src/verify/signed-data.ts at c160aad, with only the
- * response parsing left out and the imports redirected.
+ * response parsing left out and the imports redirected, and one fix (accuracyOf): PKI.js read an
+ * Accuracy value of four octets or more as 0, which the new reader does not.
  */
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
@@ -316,6 +317,21 @@ function requireAccuracy(accuracy: asn1js.AsnType) {
 }
 
 /**
+ * The Accuracy's values, each INTEGER read whole: PKI.js's Accuracy takes asn1js's valueDec, which
+ * is 0 for an INTEGER of four octets or more (a seconds of 2^23 or more read as no error at all).
+ */
+function accuracyOf(accuracy: asn1js.AsnType) {
+  const read = { seconds: 0, millis: 0, micros: 0 };
+  for (const element of elementsOf(accuracy)) {
+    const { valueHexView } = (element as asn1js.Primitive).valueBlock;
+    const value = Number(new asn1js.Integer({ valueHex: valueHexView }).toBigInt());
+    if (element.idBlock.tagClass !== 3) read.seconds = value;
+    else read[element.idBlock.tagNumber === 0 ? 'millis' : 'micros'] = value;
+  }
+  return read;
+}
+
+/**
  * The SignedData versions accepted: the one RFC 5652 section 5.1 sets, from the CertificateChoices
  * and RevocationInfoChoices present (5 with an other format, [3] certificate or [1] CRL; else 4
  * with a v2 attribute certificate [2]; else 3, the eContentType, TSTInfo, not being id-data); and
@@ -465,13 +481,7 @@ function readToken(token: Uint8Array, status: number): OracleToken {
     hashedMessage: Buffer.from(tstInfo.messageImprint.hashedMessage.getValue()),
     serialNumber: tstInfo.serialNumber.toBigInt(),
     genTime: tstInfo.genTime,
-    accuracy: tstInfo.accuracy
-      ? {
-          seconds: tstInfo.accuracy.seconds ?? 0,
-          millis: tstInfo.accuracy.millis ?? 0,
-          micros: tstInfo.accuracy.micros ?? 0,
-        }
-      : undefined,
+    accuracy: accuracy ? accuracyOf(accuracy) : undefined,
     ordering: tstInfo.ordering ?? false,
     nonce: tstInfo.nonce?.toBigInt(),
     tsaName: tsa ? generalNameText(tsa) : undefined,

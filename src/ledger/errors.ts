@@ -18,16 +18,27 @@ export class LedgerError extends CodedError<LedgerErrorCode> {
 }
 
 /**
- * SQLSTATE classes and codes of a database that is away or overloaded for now, not broken; and
- * 28P01, a password refused: rotated on one side first (--ledger-password-file is read again for
- * each connection).
+ * SQLSTATE classes and codes of a database that is away or overloaded for now, not broken; a
+ * session the server ended for idling (25P03 idle_in_transaction_session_timeout, which the
+ * probe's trial commit sets on itself; 57P05 idle_session_timeout): the next connection is a new
+ * one; and 28P01, a password refused: rotated on one side first (--ledger-password-file is read
+ * again for each connection).
  */
-const TRANSIENT_SQLSTATE = /^(08|28P01|53|57P0[1-3]|57014|40001|40P01|55P03)/;
+const TRANSIENT_SQLSTATE = /^(08|25P03|28P01|53|57P0[1235]|57014|40001|40P01|55P03)/;
 /**
  * A Node system error (ECONNREFUSED, ENOTFOUND; getaddrinfo's EAI_AGAIN, a resolver restarting):
  * the network, for now. Not Node's own ERR_ codes (ERR_ASSERTION: a fault of ours).
  */
 const NODE_ERRNO = /^(E[A-Z]+|EAI_AGAIN)$/;
+
+/**
+ * pg's own errors, without a code: a connection that ended or did not open in time, a statement
+ * sent on a connection that had failed (withClient throws that failure instead, where it has it),
+ * or a query the database did not answer within the client's query_timeout (it stopped answering:
+ * SIGSTOP, a partition; a live database cancels it first, 57014, at its statement_timeout).
+ */
+const PG_TRANSIENT =
+  /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error and is not queryable$|Query read timeout$)/;
 
 /**
  * Whether `error` says the database is unavailable for now (unreachable, restarting, overloaded,
@@ -42,10 +53,5 @@ export function isTransientDatabaseError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string') return TRANSIENT_SQLSTATE.test(code) || NODE_ERRNO.test(code);
-  // pg's own, without a code: a connection that ended or did not open in time, or a query the
-  // database did not answer within the client's query_timeout (it stopped answering: SIGSTOP, a
-  // partition; a live database cancels it first, 57014, at its statement_timeout).
-  return /^(Connection terminated|timeout exceeded when trying to connect|Query read timeout$)/.test(
-    error.message,
-  );
+  return PG_TRANSIENT.test(error.message);
 }

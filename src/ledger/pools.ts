@@ -43,27 +43,38 @@ export function newReadPool(config: pg.PoolConfig): pg.Pool {
   return pool;
 }
 
+/** pg's rejection of a statement sent on a client whose connection already failed. */
+const NOT_QUERYABLE = 'Client has encountered a connection error and is not queryable';
+
 /**
  * Runs `work` on a connection checked out of `pool` and gives it back, dropped when `work` failed
  * (a transaction still open ends with it, rolled back). A checked-out client has none of the
  * pool's listeners: a connection cut meanwhile with no word from the server (a reset, a host gone)
  * would be an uncaught 'error' that ends the process. `work`'s query rejects too, and says so.
+ * A connection that fails between two of `work`'s statements (the server ends the session: a
+ * failover, pg_terminate_backend, an idle timeout) rejects the next one with pg's bare
+ * NOT_QUERYABLE, no code: the connection's own error, with the server's SQLSTATE or the socket's
+ * errno, is thrown instead, so that it is classified as what it was (an outage, not a fault).
  */
 export async function withClient<T>(
   pool: pg.Pool,
   work: (client: pg.PoolClient) => Promise<T>,
 ): Promise<T> {
   const client = await pool.connect();
-  const ignore = () => undefined;
-  client.on('error', ignore);
+  // The first one: the server's FATAL comes before pg's "Connection terminated unexpectedly".
+  let failure: Error | undefined;
+  const keep = (error: Error) => void (failure ??= error);
+  client.on('error', keep);
   let broken = false;
   try {
     return await work(client);
   } catch (error) {
     broken = true;
-    throw error;
+    throw failure !== undefined && error instanceof Error && error.message === NOT_QUERYABLE
+      ? failure
+      : error;
   } finally {
-    client.off('error', ignore);
+    client.off('error', keep);
     client.release(broken);
   }
 }

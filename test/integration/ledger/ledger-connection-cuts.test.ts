@@ -4,8 +4,9 @@
  * a connection cut mid-trial is a refused probe, not an uncaught error that ends the process; and
  * a trial cut off before its ROLLBACK (a partition: the database never hears the client go) does
  * not keep the counter row's lock, which every replica's commits wait for, beyond the trial's
- * idle timeout. The sequencer's round: a connection cut during its lock query fails the round, not
- * the process.
+ * idle timeout; and a session the database ends between the trial's statements is the outage it
+ * is (503), not a fault. The sequencer's round: a connection cut during its lock query fails the
+ * round, not the process.
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { connect, createServer, type Socket } from 'node:net';
@@ -15,6 +16,7 @@ import { poolConfig } from '../../../src/ledger/connection.js';
 import { Ledger, type LedgerLogger } from '../../../src/ledger/ledger.js';
 import { Sequencer } from '../../../src/ledger/sequencer.js';
 import { newEd25519Signer, verifierKey } from '../../../src/tlog/note.js';
+import { recordingLedgerLogger } from '../../helpers/ledger-db.js';
 import { randomLedgerEntry } from '../../helpers/ledger-entry.js';
 import { waitUntil } from '../../helpers/poll.js';
 import { startPostgres, type TestPostgres } from '../../helpers/postgres.js';
@@ -24,15 +26,23 @@ let db: pg.Pool;
 
 /**
  * What the proxy does to the traffic: pass it; or, once a ROLLBACK is seen, drop it both ways; or,
- * once the sequencer's lock query is seen, close both connections before it reaches the database.
+ * once the sequencer's lock query is seen, close both connections before it reaches the database;
+ * or, once a trial commit's BEGIN is seen, end that session (terminateAfterBegin) after the
+ * database acknowledged it and before the client hears so.
  */
 let partitionAtRollback = false;
 let cutAtLockQuery = false;
+let terminateAfterBegin: ((backendPort: number) => Promise<void>) | undefined;
 const clientSockets: Socket[] = [];
+/** ReadyForQuery inside a transaction: the reply to the trial's BEGIN is complete. */
+const READY_IN_TRANSACTION = Buffer.from('Z\0\0\0\x05T', 'latin1');
 const proxy = createServer((client) => {
   const server = connect(postgres.port, '127.0.0.1');
   clientSockets.push(client);
   let partitioned = false;
+  /** The database's replies held back while its session is ended, once terminating. */
+  let held: Buffer[] | undefined;
+  let terminate: ((backendPort: number) => Promise<void>) | undefined;
   client.on('data', (chunk: Buffer) => {
     if (partitionAtRollback && chunk.includes('ROLLBACK')) partitioned = true;
     if (cutAtLockQuery && chunk.includes('pg_try_advisory_lock')) {
@@ -40,16 +50,36 @@ const proxy = createServer((client) => {
       server.destroy();
       return;
     }
+    if (terminateAfterBegin && chunk.includes('idle_in_transaction_session_timeout')) {
+      [terminate, terminateAfterBegin] = [terminateAfterBegin, undefined];
+      held = [];
+    }
     if (!partitioned) server.write(chunk);
   });
   server.on('data', (chunk: Buffer) => {
+    if (held) {
+      held.push(chunk);
+      if (terminate && Buffer.concat(held).includes(READY_IN_TRANSACTION)) {
+        void terminate(server.localPort!);
+        terminate = undefined;
+      }
+      return;
+    }
     if (!partitioned) client.write(chunk);
+  });
+  // Once the database ended the session: its acknowledgement of BEGIN and its FATAL error in one
+  // write, so that the error arrives while no statement is active, as it does when the session
+  // ends between two statements.
+  server.on('end', () => {
+    if (held) client.end(Buffer.concat(held));
   });
   // Partitioned, the database never hears that the client went.
   client.on('close', () => {
     if (!partitioned) server.destroy();
   });
-  server.on('close', () => client.destroy());
+  server.on('close', () => {
+    if (!held) client.destroy();
+  });
   client.on('error', () => {});
   server.on('error', () => {});
 });
@@ -85,13 +115,13 @@ async function sessions(role: string, where: string): Promise<number> {
  * A ledger through the proxy as `role`, whose commits are refused (INSERT revoked): its probe runs
  * trial commits from then on. `cleanup` ends it and drops the role.
  */
-async function refusedLedger(role: string) {
+async function refusedLedger(role: string, logger = quiet) {
   await db.query(`DROP ROLE IF EXISTS ${role}`);
   await db.query(`CREATE ROLE ${role} LOGIN PASSWORD 'proxy-password'`);
   await db.query(`GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO ${role}`);
   const ledger = await Ledger.open(
     await poolConfig(`postgres://${role}:proxy-password@127.0.0.1:${proxyPort}/tsa`, '', 2),
-    quiet,
+    logger,
   );
   await ledger.record(randomLedgerEntry());
   await db.query(`REVOKE INSERT ON tsa_ledger FROM ${role}`);
@@ -159,6 +189,39 @@ describe("the ledger probe's trial commit, the network failing under it", () => 
       partitionAtRollback = false;
       for (const socket of clientSockets.splice(0)) socket.destroy();
       await healthy.close();
+      await cleanup();
+    }
+  });
+});
+
+describe("the ledger probe's trial commit, its session ended by the database", () => {
+  it('between BEGIN and INSERT is the outage it is (503, the FATAL logged), not a fault', async () => {
+    const { logger, warnings } = recordingLedgerLogger();
+    const { ledger, cleanup } = await refusedLedger('tsa_terminated', logger);
+    let probesAtCut = -1;
+    try {
+      // As a failover or pg_terminate_backend does: the database ends the trial's session.
+      terminateAfterBegin = async (backendPort) => {
+        probesAtCut = ledger.probes;
+        await db.query(
+          'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE client_port = $1',
+          [backendPort],
+        );
+      };
+      await db.query('GRANT INSERT ON tsa_ledger TO tsa_terminated');
+      await waitUntil(() => probesAtCut >= 0 && ledger.probes > probesAtCut);
+      expect(ledger.unavailableReason()).toBe('ledger database unavailable');
+      expect(ledger.unavailableIsTemporary()).toBe(true);
+      // The database's own error, not pg's "… is not queryable".
+      expect(warnings.at(-1)).toEqual({
+        fields: { reason: '57P01: terminating connection due to administrator command' },
+        message: 'ledger database unavailable: refusing issuance until it answers',
+      });
+      // The next trial, on a new connection, succeeds: issuance resumes.
+      await waitUntil(() => ledger.unavailableReason() === undefined);
+      await ledger.record(randomLedgerEntry());
+    } finally {
+      terminateAfterBegin = undefined;
       await cleanup();
     }
   });

@@ -16,6 +16,16 @@ describe('isTransientDatabaseError: a 503 to retry, or a fault', () => {
     ['a name not resolved for now', raised('getaddrinfo EAI_AGAIN db', 'EAI_AGAIN')],
     ['admin shutdown', raised('terminating connection due to administrator command', '57P01')],
     ['the database starting up', raised('the database system is starting up', '57P03')],
+    // A session the database ended for idling (the probe's trial sets the first on itself): the
+    // next connection is a new one.
+    [
+      'a transaction idle too long',
+      raised('terminating connection due to idle-in-transaction timeout', '25P03'),
+    ],
+    [
+      'a session idle too long',
+      raised('terminating connection due to idle-session timeout', '57P05'),
+    ],
     ['too many connections', raised('sorry, too many clients already', '53300')],
     [
       'a query cancelled at its timeout',
@@ -26,6 +36,11 @@ describe('isTransientDatabaseError: a 503 to retry, or a fault', () => {
     ['a login refused', raised('password authentication failed for user "tsa"', '28P01')],
     ['a pool checkout wait', raised('timeout exceeded when trying to connect')],
     ['a connection that ended', raised('Connection terminated unexpectedly')],
+    // A statement sent on a connection that had failed (withClient throws that failure instead).
+    [
+      'a connection that had failed',
+      raised('Client has encountered a connection error and is not queryable'),
+    ],
     // pg's query_timeout: the database stopped answering (SIGSTOP, a partition).
     ['a query the database never answered', raised('Query read timeout')],
   ])('%s: transient', (_what, error) => {
@@ -44,6 +59,7 @@ describe('isTransientDatabaseError: a 503 to retry, or a fault', () => {
     ['a fault of ours', new TypeError("Cannot read properties of undefined (reading 'hash')")],
     ['an assertion of ours', raised('The expression evaluated to a falsy value', 'ERR_ASSERTION')],
     ['a missing table', raised('relation "tsa_log_hashes" does not exist', '42P01')],
+    ['the database dropped', raised('terminating connection due to dropped database', '57P04')],
     // A login refused for another reason than its password: pg_hba.conf, a role that may not log in.
     ['a login refused by pg_hba.conf', raised('no pg_hba.conf entry for host "10.0.0.1"', '28000')],
     // The database answers and refuses the statement: the ledger's commits fail as a fault.

@@ -72,14 +72,16 @@ export const logSequencerRefusals = new Counter({
     'Checkpoints the sequencer refused to sign or publish, by reason: foreign_checkpoint (the ' +
     "latest one is not signed by this process's --ledger-key and --ledger-origin), inconsistent " +
     '(the stored log disagrees with the signed checkpoint), ledger_mismatch (the ledger no longer ' +
-    "holds the latest checkpoint's last entry: a partial restore), bad_signature (a new " +
-    "checkpoint did not verify with the log's own key)",
+    "holds the latest checkpoint's last entry: a partial restore), ledger_gap (a log index " +
+    'missing among the ledger rows to integrate: rows removed, or a counter row moved past ' +
+    "them), bad_signature (a new checkpoint did not verify with the log's own key)",
   labelNames: ['reason'] as const,
   registers: [registry],
 });
 logSequencerRefusals.inc({ reason: 'foreign_checkpoint' }, 0);
 logSequencerRefusals.inc({ reason: 'inconsistent' }, 0);
 logSequencerRefusals.inc({ reason: 'ledger_mismatch' }, 0);
+logSequencerRefusals.inc({ reason: 'ledger_gap' }, 0);
 logSequencerRefusals.inc({ reason: 'bad_signature' }, 0);
 
 export function watchLedger(isAvailable: () => boolean): void {

@@ -344,8 +344,10 @@ export class Sequencer {
       if (previous) await this.checkLastEntry(client, previous, reader);
       let size = oldSize;
       for (const row of rows) {
-        // log_index is gapless by construction (the counter row): a gap would be a bug.
+        // log_index is gapless by construction (the counter row): a gap is rows removed, a
+        // restore, a counter moved by hand. The log stops there: counted, for the alert.
         if (Number(row.log_index) !== size) {
+          logSequencerRefusals.inc({ reason: 'ledger_gap' });
           throw new LedgerError('INCONSISTENT', `ledger index ${size} is missing`);
         }
         const hashes = await storedHashes(size, row.token, reader);
@@ -436,8 +438,15 @@ WHERE name IN ('idle_session_timeout', 'idle_in_transaction_session_timeout',
                'tcp_keepalives_idle', 'tcp_keepalives_interval', 'tcp_keepalives_count',
                'tcp_user_timeout')`;
 
-/** Seconds the oldest ledger entry beyond the latest checkpoint has waited (0: none waits). */
+/**
+ * Seconds the oldest ledger entry beyond the latest checkpoint has waited (0: none waits): the
+ * first row at or after its size, which need not be at it (a gap there stops the log, and must
+ * not read as none waiting). The first by log_index, one index lookup however long the backlog:
+ * indexes follow commit order, so it is the oldest but for commits that waited for each other's
+ * counter row lock (at most a statement_timeout apart).
+ */
 const UNINTEGRATED_AGE = `
-SELECT coalesce(extract(epoch FROM now() - l.recorded_at), 0)::float8 AS age
-FROM (SELECT coalesce(max(tree_size), 0) AS size FROM tsa_log_checkpoints) c
-LEFT JOIN tsa_ledger l ON l.log_index = c.size`;
+SELECT coalesce(extract(epoch FROM now() - (
+  SELECT recorded_at FROM tsa_ledger
+  WHERE log_index >= (SELECT coalesce(max(tree_size), 0) FROM tsa_log_checkpoints)
+  ORDER BY log_index LIMIT 1)), 0)::float8 AS age`;

@@ -9,6 +9,7 @@ import {
 } from '../../../src/ledger/ledger.js';
 import { LogReader } from '../../../src/ledger/log-reader.js';
 import type { StoredCheckpoint } from '../../../src/ledger/log-store.js';
+import { watchLog } from '../../../src/ledger/ledger-metrics.js';
 import { openProcessLedger } from '../../../src/ledger/process-ledger.js';
 import { MAX_INTEGRATE, Sequencer } from '../../../src/ledger/sequencer.js';
 import { registry } from '../../../src/metrics/registry.js';
@@ -92,6 +93,15 @@ async function refusals(reason: string): Promise<number> {
   );
   const line = text.split('\n').find((l) => l.includes(`reason="${reason}"`));
   return Number(line!.split(' ').pop());
+}
+
+/** The age the last round measured (its gauge registered here: only start() registers it). */
+async function unintegratedAge(): Promise<number> {
+  watchLog();
+  const text = await registry.getSingleMetricAsString(
+    'timestamp_authority_log_unintegrated_age_seconds',
+  );
+  return Number(/^timestamp_authority_log_unintegrated_age_seconds (\S+)$/m.exec(text)![1]);
 }
 
 async function checkpointSizes(): Promise<number[]> {
@@ -377,9 +387,41 @@ describe('the log tables changed by hand', () => {
       await sequencer.round();
       for (let i = 0; i < 3; i++) await ledger.record(randomLedgerEntry());
       await db.query('DELETE FROM tsa_ledger WHERE log_index = 4');
+      const before = await refusals('ledger_gap');
       await sequencer.round();
       expect(await checkpointSizes()).toEqual([3]);
       expect(warnings.map((w) => w.fields.reason)).toEqual(['ledger index 4 is missing']);
+      expect(await refusals('ledger_gap')).toBe(before + 1);
+    } finally {
+      await close();
+      await ledger.close();
+    }
+  });
+
+  it('shows a gap right after the latest checkpoint in both alert metrics, not as none waiting', async () => {
+    await resetSchema();
+    const ledger = await openLedger();
+    const { sequencer, warnings, close } = newSequencer();
+    try {
+      for (let i = 0; i < 3; i++) await ledger.record(randomLedgerEntry());
+      await sequencer.round();
+      for (let i = 0; i < 3; i++) await ledger.record(randomLedgerEntry());
+      // The row at the checkpoint's size is gone; the ones after it have waited an hour (their
+      // time set back, rather than waited for).
+      await db.query('DELETE FROM tsa_ledger WHERE log_index = 3');
+      await db.query(
+        "UPDATE tsa_ledger SET recorded_at = now() - interval '1 hour' WHERE log_index > 3",
+      );
+      const before = await refusals('ledger_gap');
+      await sequencer.round();
+      await sequencer.round();
+      expect(await checkpointSizes()).toEqual([3]);
+      expect(warnings.map((w) => w.fields.reason)).toEqual([
+        'ledger index 3 is missing',
+        'ledger index 3 is missing',
+      ]);
+      expect(await refusals('ledger_gap')).toBe(before + 2);
+      expect(await unintegratedAge()).toBeGreaterThanOrEqual(3600);
     } finally {
       await close();
       await ledger.close();

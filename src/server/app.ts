@@ -37,7 +37,13 @@ import { httpAnswers, JSON_TYPE, sendAnswer, sendGoError } from './http-outcome.
 import { countUnparsedRequest, knowPaths } from './http-metrics.js';
 import type { ProcessLedger } from '../ledger/process-ledger.js';
 import { LOG_ROUTES, registerLogRoutes } from './log-routes.js';
-import { addVary, ambiguousAuthority, missingHost, requestOrigin } from './request-origin.js';
+import {
+  addVary,
+  ambiguousAuthority,
+  missingHost,
+  originFormTarget,
+  requestOrigin,
+} from './request-origin.js';
 import {
   UNSUPPORTED_TRANSFER_CODING_MESSAGE,
   unsupportedTransferCoding,
@@ -331,7 +337,8 @@ export async function buildServer(deps: ServerDependencies) {
       `method ${loggedMethod(request.method)} is not allowed, but [${allowed.join(' ')}] are`,
     );
   const notFound = (request: FastifyRequest, reply: FastifyReply) => {
-    const path = request.url.split('?')[0] ?? '';
+    // As the router reads an absolute-form target: by its path.
+    const path = originFormTarget(request.url).split('?')[0] ?? '';
     // Methods Fastify does not route (TRACE, PROPFIND, QUERY...) on a known path are 405 too.
     const allowed = allowedAt(path);
     if (allowed) return refuseMethod(request, reply, allowed);

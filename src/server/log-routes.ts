@@ -7,7 +7,7 @@ import { parseTilePath, type Tile } from '../tlog/tile.js';
 import { acceptsGzip } from './accept-encoding.js';
 import { sendGoError } from './http-outcome.js';
 import { logReadCacheOf, type LogReadCache } from './log-read-cache.js';
-import { addVary } from './request-origin.js';
+import { addVary, originFormTarget } from './request-origin.js';
 
 /**
  * The Go JSON error of a log route, never stored by a cache (`Cache-Control: no-store`): a 404
@@ -28,15 +28,16 @@ export const LOG_ROUTES = {
 } as const;
 
 /**
- * The tile a request names, from its path as the client sent it: Fastify hands the wildcard over
- * percent-decoded, so "0%2F000" or "%30%30%30" would pass for "0/000", each spelling its own
- * cache key of one tile. Only the canonical C2SP spelling names a tile (a percent sign never
- * does): 'malformed' otherwise (400), and 'none' for a well-formed path beyond 2^53 (404: no log
- * has that tile).
+ * The tile a request names, from its path as the client sent it (in origin or absolute form):
+ * Fastify hands the wildcard over percent-decoded, so "0%2F000" or "%30%30%30" would pass for
+ * "0/000", each spelling its own cache key of one tile. Only the canonical C2SP spelling names a
+ * tile (a percent sign never does): 'malformed' otherwise (400), and 'none' for a well-formed path
+ * beyond 2^53 (404: no log has that tile).
  */
 function requestedTile(url: string): Tile | 'malformed' | 'none' {
-  const query = url.indexOf('?');
-  const path = query < 0 ? url : url.slice(0, query);
+  const target = originFormTarget(url);
+  const query = target.indexOf('?');
+  const path = query < 0 ? target : target.slice(0, query);
   if (!path.startsWith(`${LOG_PREFIX}tile/`)) return 'malformed';
   try {
     return parseTilePath(path.slice(LOG_PREFIX.length));

@@ -80,6 +80,19 @@ function absoluteFormAuthority(request: FastifyRequest): string | undefined {
 }
 
 /**
+ * The path and query of a request-target as the client sent it: an absolute-form one (`GET
+ * http://host/path`, which RFC 9112 section 3.2.2 says a server must accept, and Fastify's router
+ * routes by its path) less its scheme and authority; any other form unchanged. Nothing decoded.
+ */
+export function originFormTarget(url: string): string {
+  if (url.startsWith('/')) return url;
+  const absolute = ABSOLUTE_FORM.exec(url);
+  if (!absolute) return url;
+  const rest = url.slice(absolute[0].length);
+  return rest.startsWith('/') ? rest : `/${rest}`;
+}
+
+/**
  * The scheme://host[:port] the client reached us at, from its Host (HTTP/2: :authority; an
  * absolute-form request-target's authority; with --trusted-proxies, the proxy's X-Forwarded-Host
  * and -Proto): undefined when there is none

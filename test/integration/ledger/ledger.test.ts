@@ -513,6 +513,39 @@ describe('issuance ledger (PostgreSQL)', () => {
     }
   });
 
+  it('serves tiles and entry bundles asked for in absolute form (RFC 9112 section 3.2.2) as in origin form', async () => {
+    // A log of its own: earlier tests' checkpoints are signed by other keys.
+    await emptyLog();
+    const server = await start(logFlags('absolute'));
+    try {
+      const issued = await timestamp(server, 0);
+      expect(issued.granted).toBe(true);
+      const index = Number(issued.logIndex);
+      const size = await treeSizeBeyond(server, index);
+      const n = Math.floor(index / 256);
+      const w = Math.min(256, size - n * 256);
+      for (const l of [0, -1]) {
+        const path = `/api/v1/log/${tilePath({ h: 8, l, n, w })}`;
+        const origin = await rawRequest(server.url, 'GET', path);
+        expect(origin.status, path).toBe(200);
+        // Was: 400 "malformed tile path", while the checkpoint was served so.
+        const absolute = await rawRequest(server.url, 'GET', `http://tsa${path}?x=1`);
+        expect(absolute.status, path).toBe(200);
+        expect(absolute.headers['cache-control'], path).toBe(origin.headers['cache-control']);
+        expect(absolute.body.equals(origin.body), path).toBe(true);
+        // A method the router does not route: 405 at a tile as at any path of ours (was: 404).
+        const trace = await rawRequest(server.url, 'TRACE', `http://tsa${path}`);
+        expect(trace.status, path).toBe(405);
+        expect(trace.headers.allow, path).toBe('GET, HEAD');
+      }
+      // Still read as sent, not decoded.
+      const encoded = await rawRequest(server.url, 'GET', 'http://tsa/api/v1/log/tile/0/%30%30%30');
+      expect(encoded.status).toBe(400);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('serves the log routes 503 with Retry-After while the database is down, and 405 for other methods', async () => {
     const server = await start(logFlags('outage'));
     const paths = [
@@ -740,19 +773,25 @@ describe('issuance ledger (PostgreSQL)', () => {
   });
 });
 
-/** One request as written (fetch cannot send TRACE): its status and headers. */
+/**
+ * One request as written (fetch cannot send TRACE, nor an absolute-form target): its status,
+ * headers and body (as it came: the answers here have a Content-Length).
+ */
 async function rawRequest(url: string, method: string, path: string) {
   const { hostname, port } = new URL(url);
-  const received = await new Promise<string>((resolve, reject) => {
+  const received = await new Promise<Buffer>((resolve, reject) => {
     const socket = connect(Number(port), hostname, () =>
-      socket.end(`${method} ${path} HTTP/1.1\r\nHost: tsa\r\nConnection: close\r\n\r\n`),
+      // Not end(): the server would drop a connection half-closed before an answer it awaits.
+      socket.write(`${method} ${path} HTTP/1.1\r\nHost: tsa\r\nConnection: close\r\n\r\n`),
     );
-    let text = '';
-    socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
-    socket.on('end', () => resolve(text));
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('end', () => resolve(Buffer.concat(chunks)));
     socket.on('error', reject);
   });
-  const [head = ''] = received.split('\r\n\r\n');
+  const headEnd = received.indexOf('\r\n\r\n');
+  const head = received.subarray(0, headEnd).toString('latin1');
+  const body = received.subarray(headEnd + 4);
   const [statusLine = '', ...headerLines] = head.split('\r\n');
   const headers = Object.fromEntries(
     headerLines.map((line) => {
@@ -760,7 +799,7 @@ async function rawRequest(url: string, method: string, path: string) {
       return [line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim()];
     }),
   );
-  return { status: Number(statusLine.split(' ')[1]), headers };
+  return { status: Number(statusLine.split(' ')[1]), headers, body };
 }
 
 /** A GET (or HEAD) through node:http, which leaves the body encoded as it came. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addVary, isHostAndPort } from '../../../src/server/request-origin.js';
+import { addVary, isHostAndPort, originFormTarget } from '../../../src/server/request-origin.js';
 
 describe('host[:port] of a Host header', () => {
   it.each([
@@ -40,4 +40,20 @@ describe('Vary', () => {
     expect(addVary(undefined, 'Host')).toBe('Host');
     expect(addVary('', 'Host')).toBe('Host');
   });
+});
+
+describe('the path and query of a request-target', () => {
+  it.each([
+    ['/api/v1/log/tile/0/000.p/5', '/api/v1/log/tile/0/000.p/5'],
+    ['http://tsa/api/v1/log/tile/0/000.p/5', '/api/v1/log/tile/0/000.p/5'],
+    ['HTTPS://TSA.example:8443/api/v1/log/checkpoint?x=1', '/api/v1/log/checkpoint?x=1'],
+    ['http://user@tsa/a', '/a'],
+    ['http://tsa', '/'],
+    ['http://tsa?x=1', '/?x=1'],
+    // Read as sent: nothing decoded.
+    ['http://tsa/api/v1/log/tile/0/%30%30%30', '/api/v1/log/tile/0/%30%30%30'],
+    // Not absolute-form: CONNECT's authority form, '*', as they are.
+    ['tsa.example:443', 'tsa.example:443'],
+    ['*', '*'],
+  ])('of %j is %j', (url, target) => expect(originFormTarget(url)).toBe(target));
 });

@@ -47,6 +47,17 @@ export interface ChronySource {
   stratum: number;
   /** The reachability register, 0-255 (printed in octal). */
   reach: number;
+  /**
+   * The last sample, seconds, with `sources`' sign: positive when chronyd's clock (its estimate of
+   * true time) was ahead of the source, the opposite of System time's (chronyd 4.3, -x, after its
+   * source jumped 2 s ahead: -2.0 s measured, +0.36 s System time). Adjusted: as measured, less
+   * chronyd's corrections since, so the part of the sample System time has not yet taken in.
+   */
+  sampleOffset: number;
+  /** The last sample as measured. */
+  sampleMeasuredOffset: number;
+  /** The last sample's error (its root distance: root delay / 2 + root dispersion), >= 0. */
+  sampleError: number;
 }
 
 /** One line of `chronyc -c authdata`. */
@@ -144,18 +155,26 @@ function isSourceLine(fields: readonly string[]): boolean {
   return fields.length === 10 && SOURCE_MODES.has(fields[0]!) && fields[1]!.length === 1;
 }
 
+/** A sources line, with a negative sample error refused (it would shrink the bound). */
 export function parseSource(fields: readonly string[]): ChronySource {
   const reach = Number.parseInt(fields[5]!, 8);
   if (!/^[0-7]{1,3}$/.test(fields[5]!) || reach > 255) {
     throw new ChronyError('CHRONYC_OUTPUT', 'chronyc: unexpected reachability');
   }
-  return {
+  const source: ChronySource = {
     mode: fields[0]!,
     state: fields[1]!,
     name: fields[2]!,
     stratum: number(fields[3], 'stratum'),
     reach,
+    sampleOffset: number(fields[7], 'sample offset'),
+    sampleMeasuredOffset: number(fields[8], 'measured sample offset'),
+    sampleError: number(fields[9], 'sample error'),
   };
+  if (source.sampleError < 0) {
+    throw new ChronyError('CHRONYC_OUTPUT', 'chronyc: negative sample error');
+  }
+  return source;
 }
 
 /**

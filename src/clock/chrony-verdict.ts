@@ -1,5 +1,5 @@
 import type { ClockState } from './clock-metrics.js';
-import type { ChronyReading } from './chrony-client.js';
+import type { ChronyReading, ChronySource, ChronyTracking } from './chrony-client.js';
 import { seconds } from './wall-clock-step.js';
 
 /** chronyd's bounds are often far below 10 ms, where `seconds` would print 0 s. */
@@ -12,11 +12,19 @@ export interface ChronyEvidence {
   stratum: number;
   /** The selected source is NTS-authenticated (chrony drops unauthenticated replies of an NTS source). */
   authenticated: boolean;
-  /** Server (true time) minus local, ms: chrony's "System time". */
+  /** Server (true time) minus local, ms, as chronyd estimates it: chrony's "System time". */
   offsetMs: number;
+  /**
+   * The selected source minus chronyd's estimate at the source's last sample, ms (chronyc prints
+   * the opposite sign), adjusted for chronyd's corrections since: what offsetMs has not absorbed
+   * of that sample yet. Microseconds in steady state; after a step, much of the step.
+   */
+  sampleOffsetMs: number;
+  /** That sample's error (its root distance), ms. */
+  sampleErrorMs: number;
   rootDispersionMs: number;
   rootDelayMs: number;
-  /** |offset| + root dispersion + root delay / 2: chrony's bound on the local clock's error. */
+  /** The bound on the local clock's error (see chronyBoundMs). */
   boundMs: number;
 }
 
@@ -36,11 +44,32 @@ export interface ChronyThresholds {
 }
 
 /**
+ * The bound on the local clock's error, ms. That error is the sum of three parts: the local clock
+ * from chronyd's estimate (System time); the estimate from the selected source at its last sample
+ * (the sample's adjusted offset, give or take its error); and the source from true time, within
+ * chronyd's root dispersion + root delay / 2. By the triangle inequality the sum of the parts'
+ * magnitudes bounds it whatever their signs (chrony's two offsets have opposite signs, and may
+ * cancel or add). chrony's own bound, |System time| + root dispersion + root delay / 2, leaves out
+ * the middle part, which after a sudden offset change (a step) holds what chronyd's first updates
+ * have not yet absorbed: up to most of the step.
+ */
+export function chronyBoundMs(tracking: ChronyTracking, selected: ChronySource): number {
+  const parts = [
+    Math.abs(tracking.systemTime),
+    Math.abs(selected.sampleOffset),
+    selected.sampleError,
+    tracking.rootDispersion,
+    tracking.rootDelay / 2,
+  ];
+  return parts.reduce((sum, part) => sum + part, 0) * 1000;
+}
+
+/**
  * The clock's state from one reading of chronyd:
  * - unverified: no selected source (none reachable, or all rejected), chronyd's leap status says
  *   unsynchronised (alarm), or, with --require-nts, the selected source is not NTS-authenticated;
- * - synced: |offset| + root dispersion + root delay / 2 (chronyc's documented bound on the clock
- *   error, assuming the stratum-1 server is right) within the threshold;
+ * - synced: the bound (chronyBoundMs: chronyc's documented bound on the clock error, assuming
+ *   the stratum-1 server is right, plus the selected source's last sample) within the threshold;
  * - drifted: beyond it.
  */
 export function chronyVerdict(
@@ -63,9 +92,11 @@ export function chronyVerdict(
     stratum: tracking.stratum,
     authenticated,
     offsetMs,
+    sampleOffsetMs: -selected.sampleOffset * 1000,
+    sampleErrorMs: selected.sampleError * 1000,
     rootDispersionMs,
     rootDelayMs,
-    boundMs: Math.abs(offsetMs) + rootDispersionMs + rootDelayMs / 2,
+    boundMs: chronyBoundMs(tracking, selected),
   };
   const source = `${selected.name} (stratum ${tracking.stratum}, ${authenticated ? 'NTS-authenticated' : 'not authenticated'})`;
   if (requireNts && !authenticated) {

@@ -666,6 +666,7 @@ export class ClockMonitor {
             timeSource: 'chrony',
             reference: chrony.reference,
             authenticated: chrony.authenticated,
+            sampleOffsetMs: chrony.sampleOffsetMs,
             rootDispersionMs: chrony.rootDispersionMs,
             boundMs: chrony.boundMs,
           }

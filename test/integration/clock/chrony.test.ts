@@ -1,5 +1,3 @@
-import { createSocket, type Socket } from 'node:dgram';
-import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { readChrony } from '../../../src/clock/chrony-client.js';
@@ -13,6 +11,7 @@ import {
   type Chrony,
 } from '../../helpers/chrony.js';
 import { holdTimers } from '../../helpers/held-timer.js';
+import { ntpRelay } from '../../helpers/ntp-relay.js';
 import { openssl, tempDir } from '../../helpers/openssl.js';
 import { until } from '../../helpers/sntp-responder.js';
 import { silentLogger } from '../../helpers/tsa.js';
@@ -21,43 +20,6 @@ const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-
-/**
- * A UDP relay on 127.0.0.1 that forwards each NTP query to the server of the moment (`to`) and its
- * answer back: the monitor is configured with the relay's port once, and the test changes servers
- * in one step, with no server stopped under a round in flight and no port given up and taken
- * again. It counts the answers it relays from each server.
- */
-async function ntpRelay(port: number) {
-  const socket = createSocket('udp4');
-  socket.bind(0, '127.0.0.1');
-  await once(socket, 'listening');
-  const upstreams = new Set<Socket>();
-  const answers = new Map<number, number>();
-  let target = port;
-  socket.on('message', (query, client) => {
-    const server = target;
-    const upstream = createSocket('udp4');
-    upstreams.add(upstream);
-    upstream.on('error', () => undefined);
-    upstream.once('message', (answer) => {
-      answers.set(server, (answers.get(server) ?? 0) + 1);
-      socket.send(answer, client.port, client.address);
-      upstream.close();
-      upstreams.delete(upstream);
-    });
-    upstream.send(query, server, '127.0.0.1');
-  });
-  return {
-    address: `127.0.0.1:${socket.address().port}`,
-    to: (port: number) => (target = port),
-    answersFrom: (port: number) => answers.get(port) ?? 0,
-    close: () => {
-      for (const upstream of upstreams) upstream.close();
-      socket.close();
-    },
-  };
-}
 
 describe('clock gate against a real NTP server (chronyd, faketime)', () => {
   it('is synced, drifted within a period when the server runs 30 s ahead, then synced again', async () => {

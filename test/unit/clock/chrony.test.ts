@@ -54,6 +54,25 @@ const NEVER_SYNCED = [
   '127.0.0.1,-,0,0,0,4294967295,0,0,0,0',
 ].join('\n');
 
+/**
+ * chronyd -x's first update after its one source jumped 2 s ahead of the local clock (real chrony
+ * 4.3 output, through a relay switched to a server under faketime): System time has taken in
+ * 0.36 s of it; the last sample, measured -2.0 s (the local clock behind), still holds -1.64 s
+ * after that correction. chrony's own bound, 0.36 + 0.39 + 0.0005 s, is under the 2 s error.
+ */
+const JUMPED_AHEAD = [
+  '7F000001,127.0.0.1,9,1796593599.856713286,0.360370278,-0.360166043,0.113894574,-3.601,-48155.961,12.234,0.001017529,0.391825259,2.0,Normal',
+  '^,*,127.0.0.1,8,1,377,1,-1.639924645,-2.000090599,0.000508857',
+  '127.0.0.1,-,0,0,0,0,0,0,0,0',
+].join('\n');
+
+/** The same after a jump 2 s behind (the local clock ahead): the signs turn, the sum does not. */
+const JUMPED_BEHIND = [
+  '7F000001,127.0.0.1,9,1796594164.867315531,-0.127128854,0.127313107,0.040260069,-4.128,18125.596,30.265,0.002481781,0.253425121,2.0,Normal',
+  '^,*,127.0.0.1,8,1,377,0,1.871808648,1.999121785,0.001241041',
+  '127.0.0.1,-,0,0,0,0,0,0,0,0',
+].join('\n');
+
 const thresholds = { thresholdMs: 1000, requireNts: false };
 
 describe('chronyc -c output', () => {
@@ -70,7 +89,16 @@ describe('chronyc -c output', () => {
       leapStatus: 'Normal',
     });
     expect(reading.sources).toEqual([
-      { mode: '^', state: '*', name: '127.0.0.1', stratum: 8, reach: 0o377 },
+      {
+        mode: '^',
+        state: '*',
+        name: '127.0.0.1',
+        stratum: 8,
+        reach: 0o377,
+        sampleOffset: 0.000000196,
+        sampleMeasuredOffset: 0.00000066,
+        sampleError: 0.000004491,
+      },
     ]);
     expect(reading.authdata).toEqual([{ name: '127.0.0.1', mode: 'NTS' }]);
     expect(parseChronycOutput(FALLBACK).sources.map(({ state }) => state)).toEqual(['?', '*']);
@@ -89,6 +117,28 @@ describe('chronyc -c output', () => {
       expect(() => parseChronycOutput(text)).toThrow(ChronyError);
     }
     expect(() => parseTracking('1,2')).toThrow(expect.objectContaining({ code: 'CHRONYC_OUTPUT' }));
+  });
+
+  it("reads the sources' last sample, and refuses one that is not a number or has a negative error", () => {
+    expect(parseChronycOutput(JUMPED_AHEAD).sources[0]).toMatchObject({
+      sampleOffset: -1.639924645,
+      sampleMeasuredOffset: -2.000090599,
+      sampleError: 0.000508857,
+    });
+    /** SYNCED's source line with its last sample's three fields (offset, measured, error). */
+    const sample = (fields: string) =>
+      SYNCED.replace('0.000000196,0.000000660,0.000004491', fields);
+    for (const fields of [
+      'nan,0.000000660,0.000004491',
+      '0.000000196,,0.000004491',
+      '0.000000196,0.000000660,inf',
+      '0.000000196,0.000000660,-0.000004491',
+    ]) {
+      expect(() => parseChronycOutput(sample(fields)), fields).toThrow(
+        expect.objectContaining({ code: 'CHRONYC_OUTPUT' }),
+      );
+    }
+    expect(parseChronycOutput(sample('-0.5,-0.5,0')).sources[0]!.sampleError).toBe(0);
   });
 
   it('refuses a negative root delay or dispersion, and a stratum outside 1-15', () => {
@@ -140,9 +190,34 @@ describe('chronyVerdict', () => {
       stratum: 9,
       authenticated: true,
     });
-    // |offset| + root dispersion + root delay / 2
-    expect(verdict.evidence!.boundMs).toBeCloseTo(0.002412 + 0.003317 + 0.008909 / 2, 9);
+    // |offset| + |last sample's offset| + its error + root dispersion + root delay / 2
+    expect(verdict.evidence!.boundMs).toBeCloseTo(
+      0.002412 + 0.000196 + 0.004491 + 0.003317 + 0.008909 / 2,
+      9,
+    );
     expect(verdict.evidence!.offsetMs).toBeCloseTo(-0.002412, 9);
+    // chronyc's sign turned to offsetMs's: the source minus chronyd's estimate.
+    expect(verdict.evidence!.sampleOffsetMs).toBeCloseTo(-0.000196, 9);
+    expect(verdict.evidence!.sampleErrorMs).toBeCloseTo(0.004491, 9);
+  });
+
+  it("counts the last sample after a jump, which chronyd's System time has taken in only partly", () => {
+    for (const [text, direction] of [
+      [JUMPED_AHEAD, 1],
+      [JUMPED_BEHIND, -1],
+    ] as const) {
+      const reading = parseChronycOutput(text);
+      const { tracking } = reading;
+      const chronysOwn =
+        Math.abs(tracking.systemTime) + tracking.rootDispersion + tracking.rootDelay / 2;
+      expect(chronysOwn * 1000).toBeLessThan(1000); // under the 2 s error: it would be synced
+      const verdict = chronyVerdict(reading, { ...thresholds, thresholdMs: 1900 });
+      expect(verdict.state).toBe('drifted');
+      expect(verdict.evidence!.boundMs).toBeGreaterThan(2000);
+      // offsetMs + sampleOffsetMs: the source minus the local clock, within the sample's error.
+      const { offsetMs, sampleOffsetMs, sampleErrorMs } = verdict.evidence!;
+      expect(Math.abs(offsetMs + sampleOffsetMs - direction * 2000)).toBeLessThan(sampleErrorMs);
+    }
   });
 
   it('is drifted when the bound exceeds the threshold, positive offset: the local clock is slow', () => {
@@ -159,7 +234,9 @@ describe('chronyVerdict', () => {
       tracking: { ...reading.tracking, systemTime: 0.9, rootDispersion: 0.05, rootDelay: 0.2 },
     };
     expect(chronyVerdict(loose, thresholds).state).toBe('drifted');
-    expect(chronyVerdict(loose, { ...thresholds, thresholdMs: 1050 }).state).toBe('synced');
+    // 900 + 50 + 100 ms, and the last sample's 0.0047 ms.
+    expect(chronyVerdict(loose, { ...thresholds, thresholdMs: 1050 }).state).toBe('drifted');
+    expect(chronyVerdict(loose, { ...thresholds, thresholdMs: 1051 }).state).toBe('synced');
   });
 
   it('is unverified without a selected reachable source, or when chronyd is unsynchronised', () => {
@@ -364,7 +441,7 @@ describe('ClockMonitor with --time-source chrony', () => {
     );
     const synced = await monitor.runRound();
     expect(synced.detail).toBe(
-      "chronyd's source 127.0.0.1 (stratum 9, NTS-authenticated) bounds the local clock's error to 0.01 ms, within 0.5 s",
+      "chronyd's source 127.0.0.1 (stratum 9, NTS-authenticated) bounds the local clock's error to 0.015 ms, within 0.5 s",
     );
     for (let i = 0; i < 4; i++) await monitor.runRound();
     const after = await Promise.all(

@@ -1,5 +1,10 @@
 import type { ClockState } from './clock-metrics.js';
-import type { ChronyReading, ChronySource, ChronyTracking } from './chrony-client.js';
+import type {
+  ChronyAuthData,
+  ChronyReading,
+  ChronySource,
+  ChronyTracking,
+} from './chrony-client.js';
 import { seconds } from './wall-clock-step.js';
 
 /** chronyd's bounds are often far below 10 ms, where `seconds` would print 0 s. */
@@ -10,8 +15,13 @@ export interface ChronyEvidence {
   /** The selected source's address (or refclock name). */
   reference: string;
   stratum: number;
-  /** The selected source is NTS-authenticated (chrony drops unauthenticated replies of an NTS source). */
+  /**
+   * Every source chronyd's estimate rests on is NTS-authenticated: the selected one and those it
+   * combines with it (chrony drops unauthenticated replies of an NTS source).
+   */
   authenticated: boolean;
+  /** When one is not: the first such (the selected source, else a combined one). */
+  unauthenticated?: string;
   /** Server (true time) minus local, ms, as chronyd estimates it: chrony's "System time". */
   offsetMs: number;
   /**
@@ -65,9 +75,32 @@ export function chronyBoundMs(tracking: ChronyTracking, selected: ChronySource):
 }
 
 /**
+ * The first source chronyd's estimate rests on that is not NTS-authenticated: the selected one,
+ * then those combined with it (`+`). chronyd's System time is a weighted combination of them all,
+ * and with its default authselectmode, mix, unauthenticated sources that agree are combined too.
+ */
+function firstUnauthenticated(
+  selected: ChronySource,
+  sources: readonly ChronySource[],
+  authdata: readonly ChronyAuthData[],
+): ChronySource | undefined {
+  const nts = new Set(authdata.filter(({ mode }) => mode === 'NTS').map(({ name }) => name));
+  const combined = sources.filter(({ state }) => state === '+');
+  return [selected, ...combined].find(({ name }) => !nts.has(name));
+}
+
+/** How the verdict's detail describes the selected source's authentication. */
+function authentication(selected: ChronySource, unauthenticated: ChronySource | undefined): string {
+  if (!unauthenticated) return 'NTS-authenticated';
+  if (unauthenticated === selected) return 'not authenticated';
+  return `NTS-authenticated, combined with unauthenticated ${unauthenticated.name}`;
+}
+
+/**
  * The clock's state from one reading of chronyd:
  * - unverified: no selected source (none reachable, or all rejected), chronyd's leap status says
- *   unsynchronised (alarm), or, with --require-nts, the selected source is not NTS-authenticated;
+ *   unsynchronised (alarm), or, with --require-nts, the selected source or one combined with it
+ *   is not NTS-authenticated;
  * - synced: the bound (chronyBoundMs: chronyc's documented bound on the clock error, assuming
  *   the stratum-1 server is right, plus the selected source's last sample) within the threshold;
  * - drifted: beyond it.
@@ -81,16 +114,15 @@ export function chronyVerdict(
   if (tracking.leapStatus === 'Not synchronised') {
     return { state: 'unverified', detail: 'chronyd reports its clock as not synchronised' };
   }
-  const authenticated = authdata.some(
-    (entry) => entry.name === selected.name && entry.mode === 'NTS',
-  );
+  const unauthenticated = firstUnauthenticated(selected, sources, authdata);
   const offsetMs = tracking.systemTime * 1000;
   const rootDispersionMs = tracking.rootDispersion * 1000;
   const rootDelayMs = tracking.rootDelay * 1000;
   const evidence: ChronyEvidence = {
     reference: selected.name,
     stratum: tracking.stratum,
-    authenticated,
+    authenticated: !unauthenticated,
+    ...(unauthenticated ? { unauthenticated: unauthenticated.name } : {}),
     offsetMs,
     sampleOffsetMs: -selected.sampleOffset * 1000,
     sampleErrorMs: selected.sampleError * 1000,
@@ -98,11 +130,14 @@ export function chronyVerdict(
     rootDelayMs,
     boundMs: chronyBoundMs(tracking, selected),
   };
-  const source = `${selected.name} (stratum ${tracking.stratum}, ${authenticated ? 'NTS-authenticated' : 'not authenticated'})`;
-  if (requireNts && !authenticated) {
+  const source = `${selected.name} (stratum ${tracking.stratum}, ${authentication(selected, unauthenticated)})`;
+  if (requireNts && unauthenticated) {
     return {
       state: 'unverified',
-      detail: `chronyd's selected source ${source} is not NTS-authenticated and NTS is required`,
+      detail:
+        unauthenticated === selected
+          ? `chronyd's selected source ${source} is not NTS-authenticated and NTS is required`
+          : `chronyd combines source ${unauthenticated.name}, which is not NTS-authenticated, with its selected source ${selected.name} (stratum ${tracking.stratum}), and NTS is required`,
       evidence,
     };
   }

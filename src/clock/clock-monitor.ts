@@ -73,7 +73,7 @@ export type { VerifiedClock } from './clock-bound.js';
 export interface ChronySourceOptions {
   /** chronyd's command socket (--chrony-socket). */
   socket: string;
-  /** --require-nts: an unauthenticated selected source counts as unverified. */
+  /** --require-nts: an unauthenticated selected or combined source counts as unverified. */
   requireNts: boolean;
   read?: ChronyRead;
 }
@@ -138,7 +138,7 @@ export class ClockMonitor {
   private readonly settings: ClockMonitorSettings;
   private readonly accuracy: number | 'auto';
   private readonly chrony: (ChronySourceOptions & { read: ChronyRead }) | undefined;
-  /** Whether the last selected chrony source was authenticated (logged when it changes). */
+  /** Whether chronyd's last estimate rested on NTS sources only (logged when it changes). */
   private authenticated: boolean | undefined;
   private readonly step: WallClockStepDetector;
   private readonly jumpCheckIntervalMs: number;
@@ -526,17 +526,22 @@ export class ClockMonitor {
   ): void {
     recordChronyEvidence(evidence);
     if (state === 'drifted') ntpErrorsTotal.inc({ reason: 'err_inv_time' });
-    // Unverified with evidence: a selected source that is not NTS-authenticated (--require-nts).
+    // Unverified with evidence: a selected or combined source not NTS-authenticated (--require-nts).
     if (state === 'unverified')
       ntpErrorsTotal.inc({ reason: evidence ? 'err_not_authenticated' : 'err_too_few' });
     if (evidence && evidence.authenticated !== this.authenticated) {
-      const fields = { timeSource: 'chrony', reference: evidence.reference };
-      if (evidence.authenticated) {
-        this.logger.info(fields, `time source ${evidence.reference} is NTS-authenticated`);
+      const { reference, unauthenticated } = evidence;
+      const fields = { timeSource: 'chrony', reference };
+      if (unauthenticated === undefined) {
+        this.logger.info(fields, `time source ${reference} is NTS-authenticated`);
       } else {
+        const which =
+          unauthenticated === reference
+            ? `time source ${reference} is`
+            : `time source ${reference} is combined with ${unauthenticated}, which is`;
         this.logger.warn(
-          { ...fields, authenticated: false },
-          `time source ${evidence.reference} is not authenticated (no NTS): its time could be forged on the path`,
+          { ...fields, authenticated: false, unauthenticated },
+          `${which} not authenticated (no NTS): its time could be forged on the path`,
         );
       }
     }

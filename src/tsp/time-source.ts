@@ -8,7 +8,7 @@ export interface TimeSourceSnapshot {
   state: 'synced' | 'drifted' | 'unverified';
   /** chrony: the selected source's address. */
   reference?: string;
-  /** chrony: whether the selected source is NTS-authenticated. */
+  /** chrony: whether the selected source and every source combined with it are NTS-authenticated. */
   authenticated?: boolean;
   /** Server minus local clock, ms, in the last check. */
   offsetMs?: number;

@@ -1,6 +1,9 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { readChrony, type ChronyReading } from '../../../src/clock/chrony-client.js';
+import { createClockGate } from '../../../src/clock/clock-gate.js';
+import { ClockMonitor } from '../../../src/clock/clock-monitor.js';
 import { resolveServeConfig } from '../../../src/config/resolve.js';
 import { startServer, type RunningServer } from '../../../src/runtime/serve.js';
 import {
@@ -219,5 +222,99 @@ describe('clock gate on chronyd with an NTS server (--time-source chrony)', () =
       readFileSync(lenient.auditLog, 'utf8').trim().split('\n').at(-1)!,
     ) as { timeSource: Record<string, unknown> };
     expect(record.timeSource).toMatchObject({ reference: '127.0.0.2', authenticated: false });
+  });
+});
+
+/**
+ * Reads chronyd until it selects an NTS source and combines (`+`) a plain one with it: the
+ * reading, and that plain source's name.
+ */
+async function readingCombiningPlain(client: { socket: string; output: () => string }) {
+  let found: { reading: ChronyReading; plain: string } | undefined;
+  await until(
+    async () => {
+      const reading = await readChrony({ socket: client.socket, timeoutMs: 10_000 });
+      const nts = new Set(
+        reading.authdata.filter(({ mode }) => mode === 'NTS').map(({ name }) => name),
+      );
+      const selected = reading.sources.find(({ state }) => state === '*');
+      const plain = reading.sources.find(({ state, name }) => state === '+' && !nts.has(name));
+      if (selected && nts.has(selected.name) && plain) found = { reading, plain: plain.name };
+      return found !== undefined;
+    },
+    () => `an NTS source selected and a plain one combined: ${client.output()}`,
+    50,
+  );
+  return found!;
+}
+
+/** A monitor of chronyd's answer `reading` (the period and threshold of setup()'s YAML). */
+function monitorOf(reading: ChronyReading, requireNts: boolean) {
+  const warnings: { fields: object; message: string }[] = [];
+  const monitor = new ClockMonitor({
+    servers: [],
+    numServers: 0,
+    serverThreshold: 0,
+    requestAttempts: 0,
+    requestTimeoutMs: 1000,
+    maxTimeDeltaMs: 1000,
+    periodMs: 1000,
+    retryDelayMs: 0,
+    accuracyMs: 'auto',
+    chrony: { socket: 'unused', requireNts, read: () => Promise.resolve(reading) },
+    logger: {
+      debug: () => {},
+      info: () => {},
+      warn: (fields, message) => warnings.push({ fields, message }),
+      error: () => {},
+    },
+  });
+  return { monitor, warnings };
+}
+
+describe("chronyd's default authselectmode (mix): plain sources combined with an NTS one", () => {
+  it('--require-nts refuses, naming the plain source; without it the time is not counted as authenticated', async () => {
+    const env = await setup();
+    const server = await env.startNts();
+    cleanups.push(() => server.stop());
+    const plainServers = await Promise.all(
+      ['127.0.0.2', '127.0.0.3'].map(async (address) =>
+        startNtpServer({ port: await freeUdpPort(), address }),
+      ),
+    );
+    for (const plain of plainServers) cleanups.push(() => plain.stop());
+    // No authselectmode: chronyd's default, mix.
+    const client = await startChronyClient(
+      [
+        env.ntsSource,
+        ...plainServers.map(
+          ({ port }, i) => `server 127.0.0.${i + 2} port ${port} iburst minpoll -6 maxpoll -6`,
+        ),
+      ],
+      [`ntstrustedcerts ${env.cert}`],
+    );
+    cleanups.push(() => client.stop());
+    const { reading, plain } = await readingCombiningPlain(client);
+
+    const strict = monitorOf(reading, true).monitor;
+    const refused = await strict.runRound();
+    expect(refused.state).toBe('unverified');
+    expect(refused.detail).toBe(
+      `chronyd combines source ${plain}, which is not NTS-authenticated, with its selected source 127.0.0.1 (stratum 9), and NTS is required`,
+    );
+    expect(refused.chrony).toMatchObject({ authenticated: false, unauthenticated: plain });
+    expect(createClockGate(strict, { requireTimeSync: true })()?.failInfo).toBe('timeNotAvailable');
+
+    const { monitor: lenient, warnings } = monitorOf(reading, false);
+    const issued = await lenient.runRound();
+    expect(issued.state).toBe('synced');
+    expect(issued.chrony).toMatchObject({
+      reference: '127.0.0.1',
+      authenticated: false,
+      unauthenticated: plain,
+    });
+    expect(warnings.map(({ message }) => message)).toEqual([
+      `time source 127.0.0.1 is combined with ${plain}, which is not authenticated (no NTS): its time could be forged on the path`,
+    ]);
   });
 });

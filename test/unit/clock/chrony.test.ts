@@ -73,6 +73,20 @@ const JUMPED_BEHIND = [
   '127.0.0.1,-,0,0,0,0,0,0,0,0',
 ].join('\n');
 
+/**
+ * chronyd's default authselectmode (mix): the NTS source selected, a plain one (127.0.0.3)
+ * combined with it into System time, another (127.0.0.2) not (real chrony 4.3 output).
+ */
+const MIXED = [
+  '7F000001,127.0.0.1,9,1796594579.499370036,-0.000001238,-0.000000008,0.000000304,0.001,-0.002,0.165,0.000006330,0.000000827,0.0,Normal',
+  '^,*,127.0.0.1,8,-6,377,0,0.000001924,0.000001916,0.000005667',
+  '^,?,127.0.0.2,8,-6,377,0,0.000001431,0.000001423,0.000004587',
+  '^,+,127.0.0.3,8,-6,377,0,0.000000738,0.000000738,0.000003385',
+  '127.0.0.1,NTS,1,15,256,1,0,0,8,100',
+  '127.0.0.2,-,0,0,0,4294967295,0,0,0,0',
+  '127.0.0.3,-,0,0,0,4294967295,0,0,0,0',
+].join('\n');
+
 const thresholds = { thresholdMs: 1000, requireNts: false };
 
 describe('chronyc -c output', () => {
@@ -273,6 +287,55 @@ describe('chronyVerdict', () => {
       chronyVerdict(parseChronycOutput(SYNCED), { ...thresholds, requireNts: true }).state,
     ).toBe('synced');
   });
+
+  it('counts the sources combined with the selected one (+): a plain one makes the time unauthenticated', () => {
+    const reading = parseChronycOutput(MIXED);
+    const lenient = chronyVerdict(reading, thresholds);
+    expect(lenient.state).toBe('synced');
+    expect(lenient.evidence).toMatchObject({
+      reference: '127.0.0.1',
+      authenticated: false,
+      unauthenticated: '127.0.0.3',
+    });
+    expect(lenient.detail).toMatch(
+      /^chronyd's source 127\.0\.0\.1 \(stratum 9, NTS-authenticated, combined with unauthenticated 127\.0\.0\.3\) bounds/,
+    );
+    const strict = chronyVerdict(reading, { ...thresholds, requireNts: true });
+    expect(strict.state).toBe('unverified');
+    expect(strict.detail).toBe(
+      'chronyd combines source 127.0.0.3, which is not NTS-authenticated, with its selected source 127.0.0.1 (stratum 9), and NTS is required',
+    );
+    // A plain source chronyd does not combine (?, -, x, ~) is not in its estimate.
+    for (const state of ['?', '-', 'x', '~']) {
+      const notCombined = parseChronycOutput(
+        MIXED.replace('^,+,127.0.0.3', `^,${state},127.0.0.3`),
+      );
+      const verdict = chronyVerdict(notCombined, { ...thresholds, requireNts: true });
+      expect(verdict.state, state).toBe('synced');
+      expect(verdict.evidence, state).toMatchObject({ authenticated: true });
+      expect(verdict.evidence, state).not.toHaveProperty('unauthenticated');
+    }
+    // Both plain ones combined: the first is named; a plain selected one before either.
+    const both = parseChronycOutput(MIXED.replace('^,?,127.0.0.2', '^,+,127.0.0.2'));
+    expect(chronyVerdict(both, thresholds).evidence).toMatchObject({
+      unauthenticated: '127.0.0.2',
+    });
+    const plainSelected: ChronyReading = {
+      ...both,
+      sources: both.sources.map((source) => ({
+        ...source,
+        state: { '127.0.0.1': '+', '127.0.0.2': '+', '127.0.0.3': '*' }[source.name]!,
+      })),
+    };
+    const refused = chronyVerdict(plainSelected, { ...thresholds, requireNts: true });
+    expect(refused.evidence).toMatchObject({
+      reference: '127.0.0.3',
+      unauthenticated: '127.0.0.3',
+    });
+    expect(refused.detail).toBe(
+      "chronyd's selected source 127.0.0.3 (stratum 9, not authenticated) is not NTS-authenticated and NTS is required",
+    );
+  });
 });
 
 function chronyMonitor(
@@ -371,8 +434,13 @@ describe('ClockMonitor with --time-source chrony', () => {
   });
 
   it('logs an unauthenticated selected source once, and its authentication when it returns', async () => {
-    const { monitor, lines } = chronyMonitor([SYNCED, FALLBACK, FALLBACK, SYNCED], 1000);
-    for (let i = 0; i < 4; i++) await monitor.runRound();
+    // MIXED's Ref time moved to SYNCED's, before the monitor's wall clock.
+    const mixed = MIXED.replace('1796594579.499370036', '1796403887.850427866');
+    const { monitor, lines } = chronyMonitor(
+      [SYNCED, FALLBACK, FALLBACK, SYNCED, mixed, SYNCED],
+      1000,
+    );
+    for (let i = 0; i < 6; i++) await monitor.runRound();
     const about = lines.filter(({ message }) => message.startsWith('time source'));
     expect(about.map(({ level, message }) => [level, message])).toEqual([
       ['info', 'time source 127.0.0.1 is NTS-authenticated'],
@@ -381,7 +449,13 @@ describe('ClockMonitor with --time-source chrony', () => {
         'time source 127.0.0.2 is not authenticated (no NTS): its time could be forged on the path',
       ],
       ['info', 'time source 127.0.0.1 is NTS-authenticated'],
+      [
+        'warn',
+        'time source 127.0.0.1 is combined with 127.0.0.3, which is not authenticated (no NTS): its time could be forged on the path',
+      ],
+      ['info', 'time source 127.0.0.1 is NTS-authenticated'],
     ]);
+    expect(about[3]!.fields).toMatchObject({ authenticated: false, unauthenticated: '127.0.0.3' });
   });
 
   it('--accuracy auto: tokens declare the measured bound, rounded up, never beyond the threshold', async () => {

@@ -124,7 +124,8 @@ export function chronyVerdict(
     authenticated: !unauthenticated,
     ...(unauthenticated ? { unauthenticated: unauthenticated.name } : {}),
     offsetMs,
-    sampleOffsetMs: -selected.sampleOffset * 1000,
+    // `|| 0`: a sample offset of 0 is +0 here, not -0.
+    sampleOffsetMs: -selected.sampleOffset * 1000 || 0,
     sampleErrorMs: selected.sampleError * 1000,
     rootDispersionMs,
     rootDelayMs,

@@ -213,6 +213,11 @@ describe('chronyVerdict', () => {
     // chronyc's sign turned to offsetMs's: the source minus chronyd's estimate.
     expect(verdict.evidence!.sampleOffsetMs).toBeCloseTo(-0.000196, 9);
     expect(verdict.evidence!.sampleErrorMs).toBeCloseTo(0.004491, 9);
+    // A sample offset of 0 is 0 in the evidence (logged, audited), not -0.
+    const zero = SYNCED.replace(',0.000000196,', ',0.000000000,');
+    expect(
+      Object.is(chronyVerdict(parseChronycOutput(zero), thresholds).evidence!.sampleOffsetMs, 0),
+    ).toBe(true);
   });
 
   it("counts the last sample after a jump, which chronyd's System time has taken in only partly", () => {

@@ -3,7 +3,6 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readChrony, type ChronyReading } from '../../../src/clock/chrony-client.js';
 import { createClockGate } from '../../../src/clock/clock-gate.js';
-import { ClockMonitor } from '../../../src/clock/clock-monitor.js';
 import { resolveServeConfig } from '../../../src/config/resolve.js';
 import { startServer, type RunningServer } from '../../../src/runtime/serve.js';
 import {
@@ -14,6 +13,7 @@ import {
   startNtpServer,
   type Chrony,
 } from '../../helpers/chrony.js';
+import { chronyMonitorOn } from '../../helpers/chrony-monitor.js';
 import { openssl, tempDir } from '../../helpers/openssl.js';
 import { until } from '../../helpers/sntp-responder.js';
 
@@ -250,26 +250,13 @@ async function readingCombiningPlain(client: { socket: string; output: () => str
 
 /** A monitor of chronyd's answer `reading` (the period and threshold of setup()'s YAML). */
 function monitorOf(reading: ChronyReading, requireNts: boolean) {
-  const warnings: { fields: object; message: string }[] = [];
-  const monitor = new ClockMonitor({
-    servers: [],
-    numServers: 0,
-    serverThreshold: 0,
-    requestAttempts: 0,
-    requestTimeoutMs: 1000,
+  const { monitor, lines } = chronyMonitorOn(() => Promise.resolve(reading), {
+    accuracyMs: 'auto',
+    requireNts,
     maxTimeDeltaMs: 1000,
     periodMs: 1000,
-    retryDelayMs: 0,
-    accuracyMs: 'auto',
-    chrony: { socket: 'unused', requireNts, read: () => Promise.resolve(reading) },
-    logger: {
-      debug: () => {},
-      info: () => {},
-      warn: (fields, message) => warnings.push({ fields, message }),
-      error: () => {},
-    },
   });
-  return { monitor, warnings };
+  return { monitor, warnings: () => lines.filter(({ level }) => level === 'warn') };
 }
 
 describe("chronyd's default authselectmode (mix): plain sources combined with an NTS one", () => {
@@ -313,7 +300,7 @@ describe("chronyd's default authselectmode (mix): plain sources combined with an
       authenticated: false,
       unauthenticated: plain,
     });
-    expect(warnings.map(({ message }) => message)).toEqual([
+    expect(warnings().map(({ message }) => message)).toEqual([
       `time source 127.0.0.1 is combined with ${plain}, which is not authenticated (no NTS): its time could be forged on the path`,
     ]);
   });

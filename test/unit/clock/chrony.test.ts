@@ -7,7 +7,6 @@ import {
   type ChronyReading,
 } from '../../../src/clock/chrony-client.js';
 import { chronyVerdict } from '../../../src/clock/chrony-verdict.js';
-import { ClockMonitor, type ClockLogger } from '../../../src/clock/clock-monitor.js';
 import { createClockGate } from '../../../src/clock/clock-gate.js';
 import {
   clockErrorBound,
@@ -16,6 +15,7 @@ import {
   timeSourceRootDispersion,
 } from '../../../src/clock/clock-metrics.js';
 import { timeSourceSnapshot } from '../../../src/clock/time-source-snapshot.js';
+import { chronyMonitorOn } from '../../helpers/chrony-monitor.js';
 
 /** Real `chronyc -c -n -m tracking sources authdata` output of chrony 4.3 (an NTS source). */
 const SYNCED = [
@@ -350,39 +350,11 @@ function chronyMonitor(
   // By default, a wall clock just after the fixtures' Ref times (the bound ages from them).
   clocks: { now?: () => number; monotonic?: () => number } = fakeClocks(1_796_403_950_000).clocks,
 ) {
-  const lines: { level: string; fields: object; message: string }[] = [];
-  const log = (level: string) => (fields: object, message: string) =>
-    lines.push({ level, fields, message });
-  const logger: ClockLogger = {
-    debug: () => {},
-    info: log('info'),
-    warn: log('warn'),
-    error: log('error'),
+  const read = () => {
+    const next = outputs.shift() ?? new Error('no more readings');
+    return next instanceof Error ? Promise.reject(next) : Promise.resolve(parseChronycOutput(next));
   };
-  const monitor = new ClockMonitor({
-    servers: [],
-    numServers: 0,
-    serverThreshold: 0,
-    requestAttempts: 0,
-    requestTimeoutMs: 1000,
-    maxTimeDeltaMs: 2000,
-    periodMs: 3_600_000,
-    retryDelayMs: 0,
-    accuracyMs,
-    chrony: {
-      socket: '/run/test/chronyd.sock',
-      requireNts,
-      read: () => {
-        const next = outputs.shift() ?? new Error('no more readings');
-        return next instanceof Error
-          ? Promise.reject(next)
-          : Promise.resolve(parseChronycOutput(next));
-      },
-    },
-    logger,
-    ...clocks,
-  });
-  return { monitor, lines };
+  return chronyMonitorOn(read, { accuracyMs, requireNts, clocks });
 }
 
 /** An injected wall clock and monotonic clock (ms), the wall one after the fixtures' Ref time. */

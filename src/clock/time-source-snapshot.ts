@@ -16,7 +16,7 @@ export function timeSourceSnapshot(
     state: status.state,
     ...(chrony ? { reference: chrony.reference, authenticated: chrony.authenticated } : {}),
     ...(status.offsetMs === undefined ? {} : { offsetMs: status.offsetMs }),
-    ...(chrony ? { boundMs: chrony.boundMs } : {}),
+    ...(chrony ? { sampleOffsetMs: chrony.sampleOffsetMs, boundMs: chrony.boundMs } : {}),
     ...(followAccuracy && status.accuracyMs !== undefined ? { accuracyMs: status.accuracyMs } : {}),
   };
 }

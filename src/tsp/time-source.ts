@@ -10,8 +10,14 @@ export interface TimeSourceSnapshot {
   reference?: string;
   /** chrony: whether the selected source and every source combined with it are NTS-authenticated. */
   authenticated?: boolean;
-  /** Server minus local clock, ms, in the last check. */
+  /** Server minus local clock, ms, in the last check (chrony: its System time, its estimate). */
   offsetMs?: number;
+  /**
+   * chrony: the selected source minus chronyd's estimate at the source's last sample, ms: what
+   * offsetMs has not taken in yet (after a jump, much of it). offsetMs plus this is the source
+   * minus the local clock as that sample measured it.
+   */
+  sampleOffsetMs?: number;
   /** The bound on the local clock's error the last check measured, ms (chrony). */
   boundMs?: number;
   /** The accuracy this token declares, ms, when it follows the clock (--accuracy auto). */

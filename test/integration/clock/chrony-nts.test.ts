@@ -132,6 +132,9 @@ describe('clock gate on chronyd with an NTS server (--time-source chrony)', () =
       state: 'synced',
       reference: '127.0.0.1',
       authenticated: true,
+      offsetMs: expect.any(Number),
+      sampleOffsetMs: expect.any(Number),
+      boundMs: expect.any(Number),
     });
     const metrics = await (await fetch(tsa.metricsUrl)).text();
     expect(metrics).toContain(

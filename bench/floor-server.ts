@@ -2,16 +2,25 @@
  * The floor: the least an RFC 3161 server over Fastify can do per request. It reads the same body
  * and answers one raw crypto.sign over 300 bytes with a P-256 key. Our server is compared to it.
  * With --workers N, N such processes share the port through node:cluster (as `serve --workers N`).
- *   tsx bench/floor-server.ts --port 3001 [--workers 1]
+ *
+ * With --token, the token floor: the same route answers the TimeStampResp our TimestampAuthority
+ * makes of the body (P-256 memory key, the server's default profile), and nothing else a server
+ * does (no log line, metrics, Go headers, request ID, CORS or abort hooks). Between the floor and
+ * our server it tells the cost of the token from that of the server around it.
+ *   tsx bench/floor-server.ts --port 3001 [--workers 1] [--token]
  */
 import cluster from 'node:cluster';
 import { generateKeyPairSync, sign } from 'node:crypto';
 import Fastify from 'fastify';
+import { parseCertificate } from '../src/x509/certificate.js';
+import { defaultAuthority } from '../test/helpers/authority.js';
+import { createBenchSigner } from './keys.js';
 import { parseArgs } from './stats.js';
 
 const args = parseArgs(process.argv.slice(2));
 const port = Number(args['port'] ?? 3001);
 const workers = Number(args['workers'] ?? 1);
+const token = args['token'] !== undefined;
 if (workers > 1 && cluster.isPrimary) {
   for (let i = 0; i < workers; i++) cluster.fork();
   await new Promise(() => {});
@@ -27,8 +36,17 @@ app.addContentTypeParser(
   (_request, body, done) => done(null, body),
 );
 app.get('/ping', async () => '.');
+// The server's defaults for a memory key: no check of each signature (in-process key).
+const authority = token
+  ? await createBenchSigner('p256').then(({ signer, chain }) =>
+      defaultAuthority(signer, chain.map(parseCertificate), { verifySignatures: false }),
+    )
+  : undefined;
 app.post('/api/v1/timestamp', async (request, reply) => {
   if (!(request.body instanceof Buffer) || request.body.length === 0) return reply.code(400).send();
-  return reply.type('application/timestamp-reply').send(sign('sha256', toBeSigned, privateKey));
+  const answer = authority
+    ? (await authority.issue(request.body, 'der')).der
+    : sign('sha256', toBeSigned, privateKey);
+  return reply.type('application/timestamp-reply').send(answer);
 });
 await app.listen({ host: '127.0.0.1', port });

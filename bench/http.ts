@@ -4,8 +4,12 @@
  * ratios server/floor of req/s and of p99. With --workers N both run N processes.
  *   npm run bench -- http [--seconds 10] [--pairs 3] [--connections 64] [--workers 1]
  *     [--server-flags="--log-type prod --verify-tokens=true"] [--no-pin] [--against ../other]
+ *     [--token-floor]
  * --against runs the server of another checkout (built: its dist/) with the same flags as a third
  * server in the same alternation, to compare two versions on the same machine minutes.
+ * --token-floor adds the token floor (floor-server.ts --token: the floor answering our tokens,
+ * nothing else) to the alternation, and prints the ratios token floor/floor (what the token costs)
+ * and server/token floor (what the server around it costs).
  * On Linux the servers run on every core but the last and the load generator on the last
  * (processes.ts cpuPlan), so that each server is measured with the same CPU, not against the
  * load generator; --no-pin shares every core among all of them.
@@ -31,6 +35,9 @@ export const LOAD_TEST_REQUEST = encodeRequest({
   digest: createHash('sha256').update('hello').digest(),
   nonce: 0x45ea49f1aac25d41n,
 });
+
+/** The token floor's name in the runs' output (floor-server.ts --token). */
+const TOKEN_FLOOR = 'token-floor';
 
 /** The fixed offered load of the latency comparison, as a share of our server's closed-loop req/s. */
 const FIXED_RATE_SHARE = 0.7;
@@ -129,7 +136,7 @@ function requireClean(name: string, run: string, result: LoadResult): void {
 }
 
 const describe = (name: string, r: LoadResult) =>
-  `${name.padEnd(8)} ${format(r.requestsPerSecond).padStart(7)} req/s  p50 ${format(r.p50, 1)} ms  p99 ${format(r.p99, 1)} ms` +
+  `${name.padEnd(11)} ${format(r.requestsPerSecond).padStart(7)} req/s  p50 ${format(r.p50, 1)} ms  p99 ${format(r.p99, 1)} ms` +
   `  server CPU ${format(r.cpuMicroseconds ?? 0, 1)} us/request  errors ${r.errors + r.non2xx}` +
   (r.listenOverflows === undefined ? '' : `  listen overflows ${r.listenOverflows}`);
 
@@ -164,6 +171,8 @@ export async function benchHttp(
     pin?: boolean;
     /** Another checkout whose dist/ server runs alongside, with the same flags. */
     against?: string;
+    /** The token floor runs alongside (floor-server.ts --token). */
+    tokenFloor?: boolean;
   } = {},
 ) {
   const seconds = options.seconds ?? 10;
@@ -189,10 +198,18 @@ export async function benchHttp(
     const entry = join(resolve(options.against), 'dist', 'src', 'cli', 'timestamp-server.js');
     servers.push(['against', await startTimestampServer(await flags(), plan?.servers, entry)]);
   }
+  if (options.tokenFloor) {
+    servers.push([TOKEN_FLOOR, await startFloorServer(workers, plan?.servers, true)]);
+  }
   if (plan) pinSelf(plan.load);
   const ratios: number[] = [];
   const p99Ratios: number[] = [];
-  const results: Record<string, LoadResult[]> = { server: [], floor: [], against: [] };
+  const results: Record<string, LoadResult[]> = {
+    server: [],
+    floor: [],
+    against: [],
+    [TOKEN_FLOOR]: [],
+  };
   const fixed: Record<string, LoadResult> = {};
   let rate = 0;
   try {
@@ -243,14 +260,24 @@ export async function benchHttp(
   };
   console.log(`http median: ${describe('server', summary('server'))}`);
   console.log(`http median: ${describe('floor', summary('floor'))}`);
-  if (options.against) {
-    const against = results['against'] ?? [];
-    const againstRatios = against.map(
-      (r, i) => r.requestsPerSecond / (results['floor']?.[i]?.requestsPerSecond ?? Infinity),
+  // The median over the pairs of one server's req/s over another's in the same pair.
+  const pairRatio = (of: string, to: string) =>
+    median(
+      (results[of] ?? []).map(
+        (r, i) => r.requestsPerSecond / (results[to]?.[i]?.requestsPerSecond ?? Infinity),
+      ),
     );
+  if (options.against) {
     console.log(`http median: ${describe('against', summary('against'))}`);
     console.log(
-      `http ratio against/floor (${options.against}): req/s ${format(median(againstRatios), 2)}`,
+      `http ratio against/floor (${options.against}): req/s ${format(pairRatio('against', 'floor'), 2)}`,
+    );
+  }
+  if (options.tokenFloor) {
+    console.log(`http median: ${describe(TOKEN_FLOOR, summary(TOKEN_FLOOR))}`);
+    console.log(
+      `http ratio token floor/floor (the token): req/s ${format(pairRatio(TOKEN_FLOOR, 'floor'), 2)};` +
+        ` server/token floor (the server around it): req/s ${format(pairRatio('server', TOKEN_FLOOR), 2)}`,
     );
   }
   console.log(
@@ -278,5 +305,6 @@ export async function benchHttp(
     server: summary('server'),
     floor: summary('floor'),
     ...(options.against ? { against: summary('against') } : {}),
+    ...(options.tokenFloor ? { tokenFloor: summary(TOKEN_FLOOR) } : {}),
   };
 }

@@ -143,5 +143,20 @@ export const startTimestampServer = (
 ): Promise<BenchProcess> =>
   startNode([entry, 'serve', '--log-type', 'prod', '--disable-ntp-monitoring', ...flags], cpus);
 
-export const startFloorServer = (workers = 1, cpus?: string): Promise<BenchProcess> =>
-  startNode(['--import', 'tsx', 'bench/floor-server.ts', '--workers', String(workers)], cpus);
+/** The floor server (bench/floor-server.ts); `token`: the token floor, answering real tokens. */
+export const startFloorServer = (
+  workers = 1,
+  cpus?: string,
+  token = false,
+): Promise<BenchProcess> =>
+  startNode(
+    [
+      '--import',
+      'tsx',
+      'bench/floor-server.ts',
+      '--workers',
+      String(workers),
+      ...(token ? ['--token'] : []),
+    ],
+    cpus,
+  );

@@ -59,6 +59,7 @@ const parts: Record<string, () => Promise<unknown>> = {
       connections: Number(args['connections'] ?? 64),
       workers: Number(args['workers'] ?? 1),
       pin: args['no-pin'] === undefined,
+      tokenFloor: args['token-floor'] !== undefined,
       ...(args['against'] ? { against: args['against'] } : {}),
     }),
   ping: () =>

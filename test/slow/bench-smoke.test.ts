@@ -34,13 +34,22 @@ describe('benchmarks (smoke)', () => {
     ).resolves.toBeUndefined();
   });
 
-  it('HTTP against the floor server, ping under a P-384 load, and a short soak', async () => {
+  it('HTTP against the floor and token floor servers, ping under a P-384 load, and a short soak', async () => {
     requireBuild();
-    const http = await benchHttp({ seconds: 1, pairs: 1, connections: 4, against: REPO_ROOT });
+    const http = await benchHttp({
+      seconds: 1,
+      pairs: 1,
+      connections: 4,
+      against: REPO_ROOT,
+      tokenFloor: true,
+    });
     expect(http.server.errors + http.server.non2xx).toBe(0);
     expect(http.floor.errors + http.floor.non2xx).toBe(0);
     expect(http.against?.requestsPerSecond).toBeGreaterThan(0);
     expect((http.against?.errors ?? 1) + (http.against?.non2xx ?? 1)).toBe(0);
+    // The token floor answered granted tokens (checkAnswer) and every measured request.
+    expect(http.tokenFloor?.requestsPerSecond).toBeGreaterThan(0);
+    expect((http.tokenFloor?.errors ?? 1) + (http.tokenFloor?.non2xx ?? 1)).toBe(0);
     expect(http.ratio).toBeGreaterThan(0);
     expect(http.p99Ratio).toBeGreaterThan(0);
     expect(http.fixedRate.rate).toBeGreaterThan(0);

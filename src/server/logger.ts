@@ -11,16 +11,26 @@ export type LogType = 'dev' | 'prod';
 
 /**
  * pino's isoTime (`,"time":"2026-01-02T03:04:05.678Z"`), formatted once per millisecond: a busy
- * server writes many lines within one.
+ * server writes many lines within one. Date#toISOString runs once per second; each millisecond
+ * adds its three digits to that second's text (~0.07 against ~0.9 µs a millisecond).
  */
 export function isoTime(now: () => number = Date.now): () => string {
   let last = Number.NaN;
   let field = '';
+  let second = Number.NaN;
+  /** `,"time":"2026-01-02T03:04:05.`: the second's text, without its milliseconds and `Z`. */
+  let secondField = '';
   return () => {
     const ms = now();
     if (ms !== last) {
       last = ms;
-      field = `,"time":"${new Date(ms).toISOString()}"`;
+      // Milliseconds into the second, 0-999 also before 1970 (where % is negative).
+      const milli = ((ms % 1000) + 1000) % 1000;
+      if (ms - milli !== second) {
+        second = ms - milli;
+        secondField = `,"time":"${new Date(second).toISOString().slice(0, -4)}`;
+      }
+      field = `${secondField}${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z"`;
     }
     return field;
   };

@@ -401,4 +401,20 @@ describe('isoTime', () => {
       Date.now = realNow;
     }
   });
+
+  it('writes every millisecond as Date#toISOString does, across seconds and before 1970', () => {
+    let now = 0;
+    const field = isoTime(() => now);
+    const instants = [
+      ...[0, 1, 999, 1_000, 1_001, -1, -999, -1_000, -1_001],
+      // A second's last and next millisecond, a leap day, the last 4-digit year, a 6-digit one.
+      ...[Date.UTC(2026, 0, 2, 3, 4, 5, 999), Date.UTC(2028, 1, 29, 23, 59, 59, 999)],
+      ...[253_402_300_799_999, 253_402_300_800_000, -62_198_755_200_001, 8.64e15, -8.64e15],
+      ...Array.from({ length: 2_000 }, (_, i) => 1_780_000_000_000 + i * 7),
+    ];
+    for (const instant of instants) {
+      now = instant;
+      expect(field()).toBe(`,"time":"${new Date(instant).toISOString()}"`);
+    }
+  });
 });

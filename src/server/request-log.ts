@@ -17,6 +17,12 @@ const MAX_LOGGED_URL = 256;
 const loggedUrl = (url: string): string =>
   url.length <= MAX_LOGGED_URL ? url : `${url.slice(0, MAX_LOGGED_URL)}…`;
 
+/**
+ * Milliseconds to the microsecond: the timer's digits beyond are noise, and writing a double of 17
+ * significant digits cost ~2 µs a line in a loaded server (~0.1 µs for one of this length).
+ */
+const wholeMicroseconds = (ms: number): number => Math.round(ms * 1_000) / 1_000;
+
 /** An HTTP/2 method may be any token, up to --max-header-size long (HTTP/1.1 knows a few dozen). */
 const MAX_LOGGED_METHOD = 32;
 
@@ -40,7 +46,7 @@ export function registerRequestLog(app: FastifyInstance, logger: FastifyBaseLogg
       method: loggedMethod(request.method),
       url: loggedUrl(request.url),
       statusCode: status,
-      responseTime: elapsedMs,
+      responseTime: wholeMicroseconds(elapsedMs),
     };
     let cause: unknown;
     if (outcome?.status === 'granted') fields.serialNumber = outcome.serialNumber;

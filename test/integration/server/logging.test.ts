@@ -60,6 +60,8 @@ describe('request logs', () => {
       statusCode: 200,
       message: 'request completed',
     });
+    // Milliseconds to the microsecond, as written in the line.
+    expect(raw().at(-1)).toMatch(/"responseTime":\d+(\.\d{1,3})?,/);
   });
 
   it('carry the request ID from X-Request-Id and echo it, or generate one', async () => {

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Deployment } from 'kubernetes-models/apps/v1';
@@ -492,7 +492,16 @@ describe('overlay chrony-nts (NTS through a chronyd sidecar)', () => {
       child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
       const exited = once(child, 'exit');
       // Until chronyd has written its own pid there (`exec` kept the shell's), or has exited.
-      const pidInFile = () => (existsSync(pidfile) ? Number(readFileSync(pidfile, 'utf8')) : 0);
+      const pidInFile = (): number => {
+        try {
+          return Number(readFileSync(pidfile, 'utf8'));
+        } catch (error) {
+          // Gone between the sidecar's `rm -f` and chronyd writing its own (checked then read, it
+          // could vanish in between).
+          if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+          throw error;
+        }
+      };
       while (pidInFile() !== child.pid && child.exitCode === null)
         await new Promise((resolve) => setTimeout(resolve, 50));
       const running = child.exitCode === null;

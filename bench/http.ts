@@ -4,12 +4,14 @@
  * ratios server/floor of req/s and of p99. With --workers N both run N processes.
  *   npm run bench -- http [--seconds 10] [--pairs 3] [--connections 64] [--workers 1]
  *     [--server-flags="--log-type prod --verify-tokens=true"] [--no-pin] [--against ../other]
- *     [--token-floor]
+ *     [--token-floor] [--turn-floor]
  * --against runs the server of another checkout (built: its dist/) with the same flags as a third
  * server in the same alternation, to compare two versions on the same machine minutes.
  * --token-floor adds the token floor (floor-server.ts --token: the floor answering our tokens,
  * nothing else) to the alternation, and prints the ratios token floor/floor (what the token costs)
  * and server/token floor (what the server around it costs).
+ * --turn-floor adds the turn floor (floor-server.ts --turns: the floor's signatures made a turn's
+ * requests at a time, as our server makes its tokens) and prints the ratio server/turn floor.
  * On Linux the servers run on every core but the last and the load generator on the last
  * (processes.ts cpuPlan), so that each server is measured with the same CPU, not against the
  * load generator; --no-pin shares every core among all of them.
@@ -38,6 +40,8 @@ export const LOAD_TEST_REQUEST = encodeRequest({
 
 /** The token floor's name in the runs' output (floor-server.ts --token). */
 const TOKEN_FLOOR = 'token-floor';
+/** The turn floor's name in the runs' output (floor-server.ts --turns). */
+const TURN_FLOOR = 'turn-floor';
 
 /** The fixed offered load of the latency comparison, as a share of our server's closed-loop req/s. */
 const FIXED_RATE_SHARE = 0.7;
@@ -173,6 +177,8 @@ export async function benchHttp(
     against?: string;
     /** The token floor runs alongside (floor-server.ts --token). */
     tokenFloor?: boolean;
+    /** The turn floor runs alongside (floor-server.ts --turns). */
+    turnFloor?: boolean;
   } = {},
 ) {
   const seconds = options.seconds ?? 10;
@@ -199,7 +205,10 @@ export async function benchHttp(
     servers.push(['against', await startTimestampServer(await flags(), plan?.servers, entry)]);
   }
   if (options.tokenFloor) {
-    servers.push([TOKEN_FLOOR, await startFloorServer(workers, plan?.servers, true)]);
+    servers.push([TOKEN_FLOOR, await startFloorServer(workers, plan?.servers, 'token')]);
+  }
+  if (options.turnFloor) {
+    servers.push([TURN_FLOOR, await startFloorServer(workers, plan?.servers, 'turns')]);
   }
   if (plan) pinSelf(plan.load);
   const ratios: number[] = [];
@@ -209,12 +218,17 @@ export async function benchHttp(
     floor: [],
     against: [],
     [TOKEN_FLOOR]: [],
+    [TURN_FLOOR]: [],
   };
   const fixed: Record<string, LoadResult> = {};
   let rate = 0;
   try {
     for (const [name, server] of servers)
-      await checkAnswer(name, server.url, name === 'floor' ? 'floor' : 'tsa');
+      await checkAnswer(
+        name,
+        server.url,
+        name === 'floor' || name === TURN_FLOOR ? 'floor' : 'tsa',
+      );
     for (const [, server] of servers) await load(server.url, 1, connections); // warm-up
     for (let pair = 0; pair < pairs; pair++) {
       for (const [name, server] of servers) {
@@ -280,6 +294,13 @@ export async function benchHttp(
         ` server/token floor (the server around it): req/s ${format(pairRatio('server', TOKEN_FLOOR), 2)}`,
     );
   }
+  if (options.turnFloor) {
+    console.log(`http median: ${describe(TURN_FLOOR, summary(TURN_FLOOR))}`);
+    console.log(
+      `http ratio turn floor/floor (signatures in turns): req/s ${format(pairRatio(TURN_FLOOR, 'floor'), 2)};` +
+        ` server/turn floor: req/s ${format(pairRatio('server', TURN_FLOOR), 2)}`,
+    );
+  }
   console.log(
     `http ratio server/floor (median of ${pairs} pairs): req/s ${format(median(ratios), 2)}, p99 ${format(median(p99Ratios), 2)}` +
       `  (${workers} process${workers > 1 ? 'es' : ''} each, ${connections} connections, ${seconds} s per run)`,
@@ -306,5 +327,6 @@ export async function benchHttp(
     floor: summary('floor'),
     ...(options.against ? { against: summary('against') } : {}),
     ...(options.tokenFloor ? { tokenFloor: summary(TOKEN_FLOOR) } : {}),
+    ...(options.turnFloor ? { turnFloor: summary(TURN_FLOOR) } : {}),
   };
 }

@@ -143,11 +143,14 @@ export const startTimestampServer = (
 ): Promise<BenchProcess> =>
   startNode([entry, 'serve', '--log-type', 'prod', '--disable-ntp-monitoring', ...flags], cpus);
 
-/** The floor server (bench/floor-server.ts); `token`: the token floor, answering real tokens. */
+/** Which floor server (bench/floor-server.ts) to start; see its comment. */
+export type FloorKind = 'floor' | 'turns' | 'token';
+
+/** The floor server (bench/floor-server.ts): the floor, the turn floor or the token floor. */
 export const startFloorServer = (
   workers = 1,
   cpus?: string,
-  token = false,
+  kind: FloorKind = 'floor',
 ): Promise<BenchProcess> =>
   startNode(
     [
@@ -156,7 +159,7 @@ export const startFloorServer = (
       'bench/floor-server.ts',
       '--workers',
       String(workers),
-      ...(token ? ['--token'] : []),
+      ...(kind === 'floor' ? [] : [`--${kind}`]),
     ],
     cpus,
   );

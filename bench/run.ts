@@ -1,8 +1,8 @@
 /**
  * Benchmark suite. `npm run bench` runs every part (about ten minutes, the soak being most of it);
- * `npm run bench -- <part> [options]` runs one. Parts: in-process, signing, http, ping, remote,
- * pkcs11, audit, ledger, log-audit, startup, soak; each file's header lists its options. The HTTP
- * parts start dist/ servers: `npm run build` first.
+ * `npm run bench -- <part> [options]` runs one. Parts: in-process, signing, sign-cache, http, ping,
+ * remote, pkcs11, audit, ledger, log-audit, startup, soak; each file's header lists its options.
+ * The HTTP parts start dist/ servers: `npm run build` first.
  */
 import { benchAuditLog } from './audit-log.js';
 import { benchHttp } from './http.js';
@@ -12,6 +12,7 @@ import { benchInProcess } from './in-process.js';
 import { benchPingUnderLoad } from './ping-under-load.js';
 import { benchPkcs11 } from './pkcs11.js';
 import { benchRemote } from './remote.js';
+import { benchSignatureCache } from './signature-cache.js';
 import { benchSigningStrategies } from './signing-strategies.js';
 import { benchSoak } from './soak.js';
 import { benchStartup } from './startup.js';
@@ -51,6 +52,12 @@ const parts: Record<string, () => Promise<unknown>> = {
       runs: Number(args['runs'] ?? 3),
       concurrency: Number(args['concurrency'] ?? 8),
     }),
+  'sign-cache': async () =>
+    benchSignatureCache({
+      seconds: Number(args['seconds'] ?? 1),
+      runs: Number(args['runs'] ?? 3),
+      ...(args['kb'] ? { kb: args['kb'].split(',').map(Number) } : {}),
+    }),
   http: () =>
     benchHttp({
       serverFlags: serverFlags(),
@@ -60,6 +67,7 @@ const parts: Record<string, () => Promise<unknown>> = {
       workers: Number(args['workers'] ?? 1),
       pin: args['no-pin'] === undefined,
       tokenFloor: args['token-floor'] !== undefined,
+      turnFloor: args['turn-floor'] !== undefined,
       ...(args['against'] ? { against: args['against'] } : {}),
     }),
   ping: () =>

@@ -9,6 +9,7 @@ import { benchLedger } from '../../bench/ledger.js';
 import { benchLogAudit } from '../../bench/log-audit.js';
 import { benchPingUnderLoad } from '../../bench/ping-under-load.js';
 import { benchPkcs11 } from '../../bench/pkcs11.js';
+import { benchSignatureCache } from '../../bench/signature-cache.js';
 import { benchSigningStrategies } from '../../bench/signing-strategies.js';
 import { benchSoak } from '../../bench/soak.js';
 import { benchStartup } from '../../bench/startup.js';
@@ -34,7 +35,13 @@ describe('benchmarks (smoke)', () => {
     ).resolves.toBeUndefined();
   });
 
-  it('HTTP against the floor and token floor servers, ping under a P-384 load, and a short soak', async () => {
+  it('a signature after other work has written to memory', () => {
+    const results = benchSignatureCache({ seconds: 0.05, runs: 1, kb: [0, 1024] });
+    expect(results.map((result) => result.kb)).toEqual([0, 1024]);
+    for (const result of results) expect(result.microseconds).toBeGreaterThan(0);
+  });
+
+  it('HTTP against the floor, turn floor and token floor servers, ping under a P-384 load, and a short soak', async () => {
     requireBuild();
     const http = await benchHttp({
       seconds: 1,
@@ -42,6 +49,7 @@ describe('benchmarks (smoke)', () => {
       connections: 4,
       against: REPO_ROOT,
       tokenFloor: true,
+      turnFloor: true,
     });
     expect(http.server.errors + http.server.non2xx).toBe(0);
     expect(http.floor.errors + http.floor.non2xx).toBe(0);
@@ -50,6 +58,8 @@ describe('benchmarks (smoke)', () => {
     // The token floor answered granted tokens (checkAnswer) and every measured request.
     expect(http.tokenFloor?.requestsPerSecond).toBeGreaterThan(0);
     expect((http.tokenFloor?.errors ?? 1) + (http.tokenFloor?.non2xx ?? 1)).toBe(0);
+    expect(http.turnFloor?.requestsPerSecond).toBeGreaterThan(0);
+    expect((http.turnFloor?.errors ?? 1) + (http.turnFloor?.non2xx ?? 1)).toBe(0);
     expect(http.ratio).toBeGreaterThan(0);
     expect(http.p99Ratio).toBeGreaterThan(0);
     expect(http.fixedRate.rate).toBeGreaterThan(0);

@@ -6,13 +6,19 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { TurnBatch } from '../../../src/server/turn-batch.js';
 
-/** A batch whose work records, per item, which batch it ran in. */
-function recordingBatch() {
+/**
+ * A batch whose work records, per item, which batch it ran in, and adds the items that
+ * `addsWhileRunning` names for it while the batch runs.
+ */
+function recordingBatch(addsWhileRunning: Record<number, number> = {}) {
   let batch = 0;
   const ran: [item: number, batch: number][] = [];
-  const turns = new TurnBatch(
+  const addedWhileRunning: Promise<number>[] = [];
+  const turns: TurnBatch<number, number> = new TurnBatch(
     (item: number) => {
       ran.push([item, batch]);
+      const next = addsWhileRunning[item];
+      if (next !== undefined) addedWhileRunning.push(turns.add(next));
       return item * 10;
     },
     (callback) =>
@@ -21,7 +27,7 @@ function recordingBatch() {
         callback();
       }),
   );
-  return { turns, ran };
+  return { turns, ran, addedWhileRunning };
 }
 
 describe('TurnBatch', () => {
@@ -59,12 +65,13 @@ describe('TurnBatch', () => {
   });
 
   it('puts an item added while a batch runs in the next batch', async () => {
-    const { turns, ran } = recordingBatch();
-    const later = turns.add(1).then(() => turns.add(2));
-    expect(await later).toBe(20);
+    const { turns, ran, addedWhileRunning } = recordingBatch({ 1: 3 });
+    expect(await Promise.all([turns.add(1), turns.add(2)])).toEqual([10, 20]);
+    expect(await Promise.all(addedWhileRunning)).toEqual([30]);
     expect(ran).toEqual([
       [1, 1],
-      [2, 2],
+      [2, 1],
+      [3, 2],
     ]);
   });
 

@@ -7,6 +7,26 @@ export interface RawResponse {
   body: Buffer;
 }
 
+/**
+ * The first HTTP/1.1 response in `data` once its head and its Content-Length body are all there,
+ * and the bytes after it; undefined until then.
+ */
+export function takeResponse(data: Buffer): { response: RawResponse; rest: Buffer } | undefined {
+  const end = data.indexOf('\r\n\r\n');
+  if (end === -1) return undefined;
+  const headers = data.subarray(0, end).toString('latin1');
+  const length = Number(/content-length: (\d+)/i.exec(headers)?.[1] ?? 0);
+  if (data.length < end + 4 + length) return undefined;
+  return {
+    response: {
+      status: Number(headers.split(' ')[1]),
+      headers,
+      body: data.subarray(end + 4, end + 4 + length),
+    },
+    rest: data.subarray(end + 4 + length),
+  };
+}
+
 /** A raw HTTP/1.1 POST whose body is sent in two parts, so the request is in flight in between. */
 export function splitRequest(url: string) {
   const { hostname, port } = new URL(url);
@@ -16,16 +36,9 @@ export function splitRequest(url: string) {
     let data = Buffer.alloc(0);
     socket.on('data', (chunk: Buffer) => {
       data = Buffer.concat([data, chunk]);
-      const end = data.indexOf('\r\n\r\n');
-      if (end === -1) return;
-      const headers = data.subarray(0, end).toString();
-      const length = Number(/content-length: (\d+)/i.exec(headers)?.[1] ?? 0);
-      if (data.length >= end + 4 + length) {
-        resolve({
-          status: Number(headers.split(' ')[1]),
-          headers,
-          body: data.subarray(end + 4, end + 4 + length),
-        });
+      const taken = takeResponse(data);
+      if (taken) {
+        resolve(taken.response);
         socket.end();
       }
     });

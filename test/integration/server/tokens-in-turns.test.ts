@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Signer } from '../../../src/crypto/signer.js';
 import { parseTimestampResponse } from '../../../src/verify/parse-response.js';
 import { helloTimeStampReq } from '../../loadtest/request.js';
+import { takeResponse, type RawResponse } from '../../helpers/split-request.js';
 import { createTestServer } from '../../helpers/tsa.js';
 
 const cleanups: (() => unknown)[] = [];
@@ -39,27 +40,19 @@ function countRuns(signer: Signer): number[] {
   return runs;
 }
 
-/** Reads `count` HTTP/1.1 responses with a Content-Length body from one connection. */
+/** Sends `requests` on one connection and reads `count` responses. */
 async function readResponses(port: number, requests: Buffer, count: number) {
   const client = connect(port, '127.0.0.1');
   cleanups.push(() => client.destroy());
   await once(client, 'connect');
   client.write(requests);
-  let data = Buffer.alloc(0);
-  const responses: { status: number; body: Buffer }[] = [];
+  let data: Buffer = Buffer.alloc(0);
+  const responses: RawResponse[] = [];
   for await (const chunk of client) {
     data = Buffer.concat([data, chunk as Buffer]);
-    for (;;) {
-      const end = data.indexOf('\r\n\r\n');
-      if (end === -1) break;
-      const head = data.subarray(0, end).toString('latin1');
-      const length = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0);
-      if (data.length < end + 4 + length) break;
-      responses.push({
-        status: Number(head.split(' ')[1]),
-        body: data.subarray(end + 4, end + 4 + length),
-      });
-      data = data.subarray(end + 4 + length);
+    for (let taken = takeResponse(data); taken; taken = takeResponse(data)) {
+      responses.push(taken.response);
+      data = taken.rest;
     }
     if (responses.length === count) break;
   }

@@ -929,7 +929,8 @@ export class Pkcs11Signer implements Signer {
   /**
    * Finds the token and key and logs in; the session it used stays in the pool. The generation it
    * records is the one when it starts (see whenSettled). Once `abandoned` aborts (a reconnection
-   * given up), it makes no connection: another may have been made since.
+   * given up), it makes no connection: another may have been made since; nor once the signer is
+   * closed.
    */
   private async connect(
     pin: string | undefined,
@@ -982,6 +983,9 @@ export class Pkcs11Signer implements Signer {
         }
       }
       abandoned?.throwIfAborted();
+      // Closed meanwhile: dispose has already closed the pool, and another signer may keep the
+      // module initialized, so a session pooled now would stay open for as long as it does.
+      if (this.disposed) throw this.closedError();
       const connection: Connection = {
         slot,
         key,

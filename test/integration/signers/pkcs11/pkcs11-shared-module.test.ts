@@ -32,6 +32,10 @@ const failNext: string[] = [];
 /** C_OpenSession answers held back until the test lets them through. */
 let holdOpenSession = 0;
 const heldOpenSessions: (() => void)[] = [];
+/** Sessions opened and closed, by handle, in order. */
+const opened: string[] = [];
+const closed: string[] = [];
+const handleName = (session: Uint8Array) => Buffer.from(session).toString('hex');
 
 /** The module in its process, its answers altered as the tests ask. */
 const sharedModule: LoadModule = async (path, given) => {
@@ -45,12 +49,17 @@ const sharedModule: LoadModule = async (path, given) => {
     },
     C_OpenSession: async (...args) => {
       const session = await host.C_OpenSession(...args);
+      opened.push(handleName(session));
       if (holdOpenSession > 0) {
         holdOpenSession--;
         await new Promise<void>((resolve) => heldOpenSessions.push(resolve));
       }
       events.push('C_OpenSession');
       return session;
+    },
+    C_CloseSession: (session) => {
+      closed.push(handleName(session));
+      return host.C_CloseSession(session);
     },
     sign: (...args) => {
       const fault = failNext.shift();
@@ -161,5 +170,34 @@ describe('two signers of one PKCS#11 module', () => {
     });
     expect(hosts).toHaveLength(loads);
     await signsWithOwnKey(first); // the others' module goes on
+  });
+
+  it('a signer closed while it reconnects keeps no session of the module the others go on using', async () => {
+    const third = await createPkcs11Signer(hsm.uri('tsa', 'tsa-key'), 'auto', {
+      loadModule: sharedModule,
+    });
+    failNext.push('CKR_DEVICE_REMOVED');
+    await expect(third.sign(Buffer.from('x'))).rejects.toMatchObject({
+      code: 'TOKEN_UNAVAILABLE',
+    });
+    // Its next signature reconnects; the session the reconnection opens is answered once the
+    // signer is being closed.
+    const openedBefore = opened.length;
+    holdOpenSession = 1;
+    const signing = third.sign(Buffer.from('x'));
+    while (heldOpenSessions.length === 0) await turn();
+    const disposing = third[Symbol.asyncDispose]();
+    heldOpenSessions.shift()?.();
+    await expect(signing).rejects.toMatchObject({
+      code: 'TOKEN_UNAVAILABLE',
+      message: 'pkcs11:token=tsa;object=tsa-key: the signer is closed',
+    });
+    await disposing;
+    // The reconnection's session is closed, not pooled by a signer nobody will close.
+    const reconnections = opened.slice(openedBefore);
+    expect(reconnections).toHaveLength(1);
+    while (!closed.includes(reconnections[0]!)) await turn();
+    await signsWithOwnKey(first); // the others' module goes on
+    await signsWithOwnKey(second);
   });
 });

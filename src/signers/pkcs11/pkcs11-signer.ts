@@ -17,10 +17,15 @@ import { recordSignerFailure, unwatchCircuitBreaker } from '../kms/remote-signer
 import { Semaphore } from '../kms/semaphore.js';
 import { MAX_WAITING_SIGNATURES, queueFull } from '../slot-queue.js';
 import { CKF_SERIAL_SESSION, CKG_MGF1, CKM, CKU_USER, TOKEN_GONE } from './pkcs11-constants.js';
+import {
+  closeUncounted,
+  Pkcs11Connection,
+  SESSION_RETRY_MS,
+  type ConnectionContext,
+} from './pkcs11-connection.js';
 import { Pkcs11CallError, Pkcs11Error, type Pkcs11ErrorCode } from './pkcs11-error.js';
 import { TokenDiscovery } from './pkcs11-discovery.js';
 import { publicKeyFromAttributes } from './pkcs11-key.js';
-import { pkcs11SessionsOpened, pkcs11SessionsOpen } from './pkcs11-metrics.js';
 import {
   acquireModule,
   answered,
@@ -95,28 +100,6 @@ const DEFAULT_MAX_SESSIONS = SERVE_OPTIONS.pkcs11MaxSessions.default;
 const DEFAULT_TIMEOUT_MS = SERVE_OPTIONS.pkcs11Timeout.default;
 
 /**
- * The token and key found on it, in one generation of the module: its handles (and its sessions')
- * are valid until the module is re-initialized, after which they may name other objects.
- */
-interface Connection {
-  slot: Handle;
-  key: Handle;
-  generation: number;
-  /** Its sessions open, idle or signing. */
-  sessions: number;
-  /**
-   * When the token last refused it another session (CKR_SESSION_COUNT: the partition's limit,
-   * shared with other workers and applications), or undefined: it signs with those it has, and asks
-   * for one more at most every SESSION_RETRY_MS (the others may have closed theirs since).
-   */
-  cappedAt: number | undefined;
-  /** Whether the cap was warned of (once per connection, however often the pool shrinks). */
-  capWarned: boolean;
-  /** Signatures waiting for one of its sessions (capped), the first served first. */
-  waiters: ((session: Handle | undefined) => void)[];
-}
-
-/**
  * Opens the key of a `pkcs11:` URI (RFC 7512): loads the module, finds the token, logs in once,
  * finds the private key and derives the signature algorithm from its attributes.
  */
@@ -180,8 +163,7 @@ export class Pkcs11Signer implements Signer {
   private readonly maxSessions: number;
   private readonly maxWaiting: number;
   private readonly warn: ((message: string) => void) | undefined;
-  private readonly idle: Handle[] = [];
-  private connection: Connection | undefined;
+  private connection: Pkcs11Connection | undefined;
   private reconnection: Reconnection | undefined;
   private spki: Buffer | undefined;
   private signatureLength = 0;
@@ -204,6 +186,8 @@ export class Pkcs11Signer implements Signer {
   private readonly reconnectTimeoutMs: number;
   /** Finds the token, the key and its public parts (pkcs11-discovery.ts). */
   private readonly discovery: TokenDiscovery;
+  /** What its connections need of it (pkcs11-connection.ts). */
+  private readonly connectionContext: ConnectionContext;
 
   constructor(
     private readonly uri: Pkcs11Uri,
@@ -235,6 +219,14 @@ export class Pkcs11Signer implements Signer {
     );
     this.reconnectTimeoutMs = options.reconnectTimeoutMs ?? RECONNECT_TIMEOUTS * this.timeoutMs;
     this.keyRecheckMs = options.keyRecheckMs ?? DEFAULT_KEY_RECHECK_MS;
+    this.connectionContext = {
+      module,
+      id: this.id,
+      maxSessions: this.maxSessions,
+      now: this.now,
+      warn: this.warn,
+      wrap: (error, name) => this.wrap(error, name),
+    };
     this.discovery = new TokenDiscovery(
       module,
       uri,
@@ -321,14 +313,14 @@ export class Pkcs11Signer implements Signer {
   ): Promise<void> {
     const attributes = await this.whenSettled(async () => {
       const connection = await this.connect(pin);
-      const session = this.takeIdle(connection);
+      const session = connection.takeIdle();
       if (!session) throw new Pkcs11Error('TOKEN_UNAVAILABLE', `${this.id}: no session`);
       try {
         return await this.discovery.keyAttributes(session, connection.key);
       } catch (error) {
         throw this.wrap(error, 'C_FindObjects');
       } finally {
-        this.giveBack(session, connection);
+        connection.giveBack(session);
       }
     });
     const hsmKey = publicKeyFromAttributes(attributes, this.id);
@@ -548,7 +540,7 @@ export class Pkcs11Signer implements Signer {
     deadline: AbortSignal,
     signal: AbortSignal | undefined,
     attempt: Attempt,
-  ): Promise<[Buffer, Connection]> {
+  ): Promise<[Buffer, Pkcs11Connection]> {
     const release =
       this.slots.tryAcquire() ??
       (await this.waitFor(attempt, deadline, signal, (until) => this.slots.acquire(until)));
@@ -580,18 +572,18 @@ export class Pkcs11Signer implements Signer {
    * and its slot are given back only when C_Sign returns.
    */
   private async signWith(
-    connection: Connection,
+    connection: Pkcs11Connection,
     input: Buffer,
     deadline: AbortSignal,
     signal: AbortSignal | undefined,
     attempt: Attempt,
   ): Promise<Buffer | undefined> {
     // Checked as the work starts: a re-initialization begun since waits for no work begun after.
-    if (!this.isCurrent(connection)) return undefined;
+    if (!connection.current) return undefined;
     let session: Handle | undefined;
     try {
       session =
-        this.takeIdle(connection) ?? (await this.newSession(connection, deadline, signal, attempt));
+        connection.takeIdle() ?? (await this.newSession(connection, deadline, signal, attempt));
       // None: the connection went while this one waited for a session, or lost its last.
       if (session === undefined) return undefined;
       let thread = this.module.signingThreads.tryAcquire();
@@ -602,17 +594,17 @@ export class Pkcs11Signer implements Signer {
           );
         } catch (error) {
           // Not used: the session goes back as it was.
-          this.giveBack(session, connection);
+          connection.giveBack(session);
           session = undefined;
           throw error;
         }
       }
-      if (!this.isCurrent(connection) || deadline.aborted || signal?.aborted) {
+      if (!connection.current || deadline.aborted || signal?.aborted) {
         // The session is kept for the next signature (or forgotten with its generation); opening
         // it, or waiting for a thread, outlived the deadline, its client or its generation: the
         // token is not asked.
         thread();
-        this.giveBack(session, connection);
+        connection.giveBack(session);
         session = undefined;
         deadline.throwIfAborted();
         signal?.throwIfAborted();
@@ -625,7 +617,7 @@ export class Pkcs11Signer implements Signer {
         // Its thread is free once C_Sign returns, not at the deadline.
         thread();
       }
-      this.giveBack(session, connection);
+      connection.giveBack(session);
       session = undefined;
       return raw;
     } catch (caught) {
@@ -633,25 +625,25 @@ export class Pkcs11Signer implements Signer {
       if (signal?.aborted && caught === signal.reason) throw caught;
       const error = this.wrap(caught);
       if (error.code === 'TOKEN_UNAVAILABLE') this.drop(connection);
-      else if (session && this.isCurrent(connection)) {
+      else if (session && connection.current) {
         // The failed session (its state unknown) is closed once a new one is opened (or could
         // not be): closing the last session would log the token out and invalidate the key
         // handle. Waited for within a deadline of its own, since the slot is held meanwhile.
         const failed = session;
         session = undefined;
-        const replacing = this.openSession(connection).then(
+        const replacing = connection.openSession().then(
           (replacement) => {
             // Closed first: the replacement (maybe late) then counts against the pool's size.
-            this.closeSession(failed, connection);
-            this.keepOpened(replacement, connection);
+            connection.closeSession(failed);
+            connection.keepOpened(replacement);
           },
-          () => this.closeSession(failed, connection), // the next signature finds out what is wrong
+          () => connection.closeSession(failed), // the next signature finds out what is wrong
         );
         await settledWithin([replacing], this.timeoutMs);
       }
       throw error;
     } finally {
-      if (session) this.closeSession(session, connection);
+      if (session) connection.closeSession(session);
     }
   }
 
@@ -660,10 +652,10 @@ export class Pkcs11Signer implements Signer {
    * (CKR_SESSION_COUNT) while the connection holds some, the next of those given back, waited for
    * within the deadline like a session slot: a partition out of sessions makes signatures queue for
    * the sessions the signer has, not fail (nor feed the breaker). Undefined when there is none to
-   * wait for (see idleSession).
+   * wait for (see Pkcs11Connection.idleSession).
    */
   private async newSession(
-    connection: Connection,
+    connection: Pkcs11Connection,
     deadline: AbortSignal,
     signal: AbortSignal | undefined,
     attempt: Attempt,
@@ -677,61 +669,17 @@ export class Pkcs11Signer implements Signer {
       // Capped: this signature asks again, those that come meanwhile wait for a session.
       if (cappedAt !== undefined) connection.cappedAt = this.now();
       try {
-        const session = await this.openSessionUntil(connection, untilOf(deadline, signal));
+        const session = await connection.openSessionUntil(untilOf(deadline, signal));
         connection.cappedAt = undefined; // the token gives sessions again: the pool grows
         return session;
       } catch (error) {
         const outOfSessions =
           error instanceof Pkcs11Error && errorName(error.cause) === 'CKR_SESSION_COUNT';
-        if (!outOfSessions || connection.sessions === 0 || !this.isCurrent(connection)) throw error;
-        this.cap(connection);
+        if (!outOfSessions || connection.sessions === 0 || !connection.current) throw error;
+        connection.cap();
       }
     }
-    return this.waitFor(attempt, deadline, signal, (until) => this.idleSession(connection, until));
-  }
-
-  /**
-   * The pool keeps the sessions it has for SESSION_RETRY_MS: the token refused another
-   * (CKR_SESSION_COUNT). Warned once per connection, not at each refused retry or new cap.
-   */
-  private cap(connection: Connection): void {
-    connection.cappedAt = this.now();
-    if (connection.capWarned) return;
-    connection.capWarned = true;
-    const sessions = `${connection.sessions} session${connection.sessions === 1 ? '' : 's'}`;
-    this.warn?.(
-      `${this.id}: the token refused another session (CKR_SESSION_COUNT: its limit, shared by every worker and application, is reached); signatures share the ${sessions} this signer has (--pkcs11-max-sessions ${this.maxSessions}), asking for another at most every ${SESSION_RETRY_MS / 1000} s`,
-    );
-  }
-
-  /**
-   * The next session of a capped connection given back (see giveBack), or undefined at once when
-   * the connection is gone or has no session left to give back (the caller tries again: it
-   * reconnects, or opens one); rejects when `until` aborts.
-   */
-  private idleSession(connection: Connection, until: AbortSignal): Promise<Handle | undefined> {
-    if (!this.isCurrent(connection) || connection.sessions === 0) return Promise.resolve(undefined);
-    const idle = this.takeIdle(connection);
-    if (idle) return Promise.resolve(idle);
-    if (until.aborted) return Promise.reject(until.reason as Error);
-    return new Promise((resolve, reject) => {
-      const onAbort = () => {
-        const at = connection.waiters.indexOf(waiter);
-        if (at >= 0) connection.waiters.splice(at, 1);
-        reject(until.reason as Error);
-      };
-      const waiter = (session: Handle | undefined) => {
-        until.removeEventListener('abort', onAbort);
-        resolve(session);
-      };
-      connection.waiters.push(waiter);
-      until.addEventListener('abort', onAbort, { once: true });
-    });
-  }
-
-  /** Wakes the signatures waiting for a session of `connection`, with none: they try again. */
-  private wakeWaiters(connection: Connection): void {
-    for (const waiter of connection.waiters.splice(0)) waiter(undefined);
+    return this.waitFor(attempt, deadline, signal, (until) => connection.idleSession(until));
   }
 
   /** C_SignInit, then C_Sign, in the module's process (counted in signAnswers once answered). */
@@ -782,11 +730,6 @@ export class Pkcs11Signer implements Signer {
     });
   }
 
-  /** Whether `connection` is this signer's, in the module's current generation. */
-  private isCurrent(connection: Connection): boolean {
-    return connection === this.connection && connection.generation === this.module.generation;
-  }
-
   /**
    * The connection to sign with, if there is one: one of an older generation (the module was
    * re-initialized, by another signer of it, or its process replaced) is forgotten with its
@@ -794,7 +737,7 @@ export class Pkcs11Signer implements Signer {
    * module process stopped while idle (a crash, a kill): the signature about to be made starts a
    * new one instead of failing on the dead one.
    */
-  private current(): Connection | undefined {
+  private current(): Pkcs11Connection | undefined {
     const { connection } = this;
     if (!connection) return undefined;
     if (connection.generation === this.module.generation && !this.module.calls.stopped) {
@@ -802,8 +745,7 @@ export class Pkcs11Signer implements Signer {
     }
     this.connection = undefined;
     this.failedGeneration = connection.generation;
-    pkcs11SessionsOpen.dec(this.idle.splice(0).length);
-    this.wakeWaiters(connection);
+    connection.retire('forget');
     return undefined;
   }
 
@@ -812,7 +754,7 @@ export class Pkcs11Signer implements Signer {
    * signature re-initializes the module, unless told not to (the token answered, but with a
    * signature the self-check refused: finding the key again is enough).
    */
-  private drop(connection: Connection, { reinitialize = true } = {}): void {
+  private drop(connection: Pkcs11Connection, { reinitialize = true } = {}): void {
     if (this.connection !== connection) {
       // Dropped already, maybe without re-initializing (a refused self-check): a token error of
       // its generation, seen since, still re-initializes the module at the next reconnection.
@@ -823,23 +765,7 @@ export class Pkcs11Signer implements Signer {
     }
     this.connection = undefined;
     this.failedGeneration = reinitialize ? connection.generation : NO_FAILED_GENERATION;
-    for (const session of this.idle.splice(0)) this.closeSession(session, connection);
-    this.wakeWaiters(connection);
-  }
-
-  private takeIdle(connection: Connection): Handle | undefined {
-    return this.isCurrent(connection) ? this.idle.pop() : undefined;
-  }
-
-  /**
-   * A session done with: back to the pool when its connection is still this signer's; closed when
-   * the connection was dropped in the same generation; forgotten when the generation is gone.
-   */
-  private giveBack(session: Handle, connection: Connection): void {
-    if (!this.isCurrent(connection)) return this.closeSession(session, connection);
-    const waiter = connection.waiters.shift();
-    if (waiter) waiter(session);
-    else this.idle.push(session);
+    connection.retire('close');
   }
 
   /**
@@ -873,7 +799,7 @@ export class Pkcs11Signer implements Signer {
   }
 
   /** The reconnection's connection, waited for until `until` aborts (see timeoutError). */
-  private async reconnected(attempt: Attempt, until: AbortSignal): Promise<Connection> {
+  private async reconnected(attempt: Attempt, until: AbortSignal): Promise<Pkcs11Connection> {
     const { connected, progress } = this.reconnect();
     attempt.reconnecting = progress;
     try {
@@ -883,7 +809,10 @@ export class Pkcs11Signer implements Signer {
     }
   }
 
-  private async connectAgain(abandoned: AbortSignal, progress: GateWait): Promise<Connection> {
+  private async connectAgain(
+    abandoned: AbortSignal,
+    progress: GateWait,
+  ): Promise<Pkcs11Connection> {
     // Read again (it may have been changed since), and refused without asking the token when it
     // is the PIN the token refused: offered at each reconnection, it would lock the user out.
     // Neither that nor the token's refusal of a PIN says anything about the module.
@@ -936,7 +865,7 @@ export class Pkcs11Signer implements Signer {
     pin: string | undefined,
     abandoned?: AbortSignal,
     progress?: GateWait,
-  ): Promise<Connection> {
+  ): Promise<Pkcs11Connection> {
     // Given up while it waited for the module's re-initialization: it asks the module nothing.
     abandoned?.throwIfAborted();
     const { calls } = this.module;
@@ -956,7 +885,7 @@ export class Pkcs11Signer implements Signer {
       session = await this.answered(opening, 'C_OpenSession').catch((error: unknown) => {
         // Not answered in time: the session it opens later is closed, not lost.
         void opening.then(
-          (late) => this.closeUncounted(late, generation),
+          (late) => closeUncounted(this.module, late, generation),
           () => {},
         );
         throw error;
@@ -986,23 +915,20 @@ export class Pkcs11Signer implements Signer {
       // Closed meanwhile: dispose has already closed the pool, and another signer may keep the
       // module initialized, so a session pooled now would stay open for as long as it does.
       if (this.disposed) throw this.closedError();
-      const connection: Connection = {
+      const connection = new Pkcs11Connection(
         slot,
         key,
         generation,
-        sessions: 1,
-        cappedAt: undefined,
-        capWarned: false,
-        waiters: [],
-      };
+        session,
+        this.connectionContext,
+      );
+      // Never one before it (one reconnection at a time), but one would keep its sessions open.
+      this.connection?.retire('close');
       this.connection = connection;
-      this.idle.push(session);
-      pkcs11SessionsOpened.inc();
-      pkcs11SessionsOpen.inc();
       // Re-initialized meanwhile: current() forgets it, and the signature goes again.
       return connection;
     } catch (error) {
-      this.closeUncounted(session, generation);
+      closeUncounted(this.module, session, generation);
       // login() names its own refusals: what is left failed finding or reading the key.
       throw this.wrap(error, 'C_FindObjects');
     }
@@ -1112,60 +1038,6 @@ export class Pkcs11Signer implements Signer {
     }
   }
 
-  /** A new session of `connection`, counted once opened. */
-  private openSession(connection: Connection): Promise<Handle> {
-    let opening: Promise<Handle>;
-    try {
-      opening = this.module.calls.C_OpenSession(connection.slot, CKF_SERIAL_SESSION);
-    } catch (error) {
-      opening = Promise.reject(error);
-    }
-    return opening.then(
-      (session) => {
-        connection.sessions++;
-        pkcs11SessionsOpened.inc();
-        pkcs11SessionsOpen.inc();
-        return session;
-      },
-      (error: unknown) => {
-        throw this.wrap(error, 'C_OpenSession');
-      },
-    );
-  }
-
-  /**
-   * A new session for a signature, waited for until `until` aborts (its deadline, its client gone):
-   * the slot it holds is not kept by a C_OpenSession that hangs; one opened late goes to the pool
-   * (see keepOpened).
-   */
-  private async openSessionUntil(connection: Connection, until: AbortSignal): Promise<Handle> {
-    const opening = this.openSession(connection);
-    try {
-      return await untilAborted(opening, until);
-    } catch (error) {
-      if (until.aborted) {
-        void opening.then(
-          (late) => this.keepOpened(late, connection),
-          () => {},
-        );
-      }
-      throw error;
-    }
-  }
-
-  /**
-   * A session opened for nobody now (late, or a replacement): given back, unless the connection
-   * holds more than `maxSessions` with it (counted in `sessions`, pooled or in use): its slot was
-   * freed at the deadline and others opened meanwhile, and the partition's session limit is shared
-   * with every worker and application, so it is closed.
-   */
-  private keepOpened(session: Handle, connection: Connection): void {
-    if (this.isCurrent(connection) && connection.sessions > this.maxSessions) {
-      return this.closeSession(session, connection);
-    }
-    this.giveBack(session, connection);
-  }
-
   /**
    * A module call other than a signature, or a TIMEOUT once it has not been answered within the
    * deadline (a module call cannot be stopped: it keeps the module's process until it returns, or
@@ -1175,36 +1047,13 @@ export class Pkcs11Signer implements Signer {
     return answered(call, name, this.id, this.timeoutMs);
   }
 
-  /** Not waited for: nothing depends on it having happened. */
-  private closeSession(session: Handle, connection: Connection): void {
-    pkcs11SessionsOpen.dec();
-    // Its last gone, a capped connection has none to give back: its waiters try to open one.
-    if (--connection.sessions === 0) this.wakeWaiters(connection);
-    this.closeUncounted(session, connection.generation);
-  }
-
-  /**
-   * Closes a session that the metrics never counted (connect's, until it succeeds), unless its
-   * generation is gone: its handle may name another signer's session now. A close sent before a
-   * re-initialization runs before its C_Finalize (the module's calls run in order).
-   */
-  private closeUncounted(session: Handle, generation: number): void {
-    if (generation !== this.module.generation) return;
-    this.module.calls.C_CloseSession(session).catch(() => {
-      // gone with the token
-    });
-  }
-
   async [Symbol.asyncDispose](): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
     unwatchCircuitBreaker(this.breaker);
     const { connection } = this;
     this.connection = undefined;
-    if (connection) {
-      for (const session of this.idle.splice(0)) this.closeSession(session, connection);
-      this.wakeWaiters(connection);
-    }
+    connection?.retire('close');
     // C_Finalize under a running C_Sign is undefined behaviour: signatures past their deadline get
     // one deadline more, and a module still signing after that is left loaded.
     if (!(await settledWithin([...this.working], this.timeoutMs))) return;
@@ -1263,9 +1112,6 @@ function untilOf(deadline: AbortSignal, signal: AbortSignal | undefined): AbortS
   return signal ? AbortSignal.any([deadline, signal]) : deadline;
 }
 
-/** How long a session pool the token capped (CKR_SESSION_COUNT) waits before asking for another. */
-export const SESSION_RETRY_MS = 30_000;
-
 /**
  * The token a login is for, as a PIN gate's scope: the module and the URI's token attributes (a
  * PKCS#11 login belongs to the token, whichever key it is for). Never the PIN.
@@ -1306,7 +1152,7 @@ interface Attempt {
 
 /** A reconnection under way, shared by the signatures that wait for it (see reconnect). */
 interface Reconnection {
-  connected: Promise<Connection>;
+  connected: Promise<Pkcs11Connection>;
   progress: GateWait;
 }
 

@@ -9,9 +9,9 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { nodeSignatureArguments } from '../../../../src/crypto/key-algorithms.js';
 import { CKF_OS_LOCKING_OK } from '../../../../src/signers/pkcs11/pkcs11-constants.js';
 import { loadInHost, type LoadModule } from '../../../../src/signers/pkcs11/pkcs11-module.js';
+import { SESSION_RETRY_MS } from '../../../../src/signers/pkcs11/pkcs11-connection.js';
 import {
   createPkcs11Signer,
-  SESSION_RETRY_MS,
   type Pkcs11Signer,
 } from '../../../../src/signers/pkcs11/pkcs11-signer.js';
 import { signerFailureCounts } from '../../../helpers/fault-tsa.js';

@@ -16,7 +16,7 @@ import { ecdsaRawToDer } from '../kms/ecdsa-signature.js';
 import { recordSignerFailure, unwatchCircuitBreaker } from '../kms/remote-signer-metrics.js';
 import { Semaphore } from '../kms/semaphore.js';
 import { MAX_WAITING_SIGNATURES, queueFull } from '../slot-queue.js';
-import { CKF_SERIAL_SESSION, CKG_MGF1, CKM, CKU_USER, TOKEN_GONE } from './pkcs11-constants.js';
+import { CKF_SERIAL_SESSION, CKG_MGF1, CKM, TOKEN_GONE } from './pkcs11-constants.js';
 import {
   closeUncounted,
   Pkcs11Connection,
@@ -39,7 +39,8 @@ import {
 } from './pkcs11-module.js';
 import type { SignMechanism } from './pkcs11-host.js';
 import { parsePkcs11Uri, type Pkcs11Uri } from './pkcs11-uri.js';
-import type { PinAdmission, PinAnswer, PinGate } from './pin-gate.js';
+import type { PinGate } from './pin-gate.js';
+import { NOT_ASKED, TokenLogin, type GateWait } from './pkcs11-login.js';
 import { NOT_OFFERED, PinKeeper, readPin } from './pkcs11-pin.js';
 
 export interface Pkcs11SignerOptions {
@@ -179,9 +180,8 @@ export class Pkcs11Signer implements Signer {
   /** The last reconnection reached the token but found no key to use (see unavailableReason). */
   private unusable: Unusable | undefined;
   private readonly keyRecheckMs: number;
-  private readonly pinGate: PinGate | undefined;
-  /** The token and user the PIN is for, as the gate knows them (see pinScope). */
-  private readonly pinScope: string;
+  /** Logs in at each connection, through the PIN gate (pkcs11-login.ts). */
+  private readonly tokenLogin: TokenLogin;
   private readonly now: () => number;
   private readonly reconnectTimeoutMs: number;
   /** Finds the token, the key and its public parts (pkcs11-discovery.ts). */
@@ -206,8 +206,6 @@ export class Pkcs11Signer implements Signer {
       now: this.now,
       ...(options.breaker ?? { threshold: 0, cooldownMs: 0 }),
     });
-    this.pinGate = options.pinGate;
-    this.pinScope = pinScope(uri);
     // The digests' key: random, this signer's own, or its PIN gate's (shared with the gate's).
     this.pins = new PinKeeper(
       uri,
@@ -227,6 +225,16 @@ export class Pkcs11Signer implements Signer {
       warn: this.warn,
       wrap: (error, name) => this.wrap(error, name),
     };
+    this.tokenLogin = new TokenLogin({
+      module,
+      uri,
+      id: this.id,
+      pins: this.pins,
+      gate: options.pinGate,
+      timeoutMs: this.timeoutMs,
+      answered: (call, name) => this.answered(call, name),
+      wrap: (error, name) => this.wrap(error, name),
+    });
     this.discovery = new TokenDiscovery(
       module,
       uri,
@@ -896,7 +904,7 @@ export class Pkcs11Signer implements Signer {
     try {
       // A reconnection given up offers no PIN: the next one offers it, once.
       abandoned?.throwIfAborted();
-      await this.login(session, slot, generation, pin, progress);
+      await this.tokenLogin.login(session, slot, generation, pin, progress);
       const key = await this.discovery.findKey(session);
       if (this.spki) {
         // After a reconnection: the same key must be found, not a new one under the same label.
@@ -929,112 +937,8 @@ export class Pkcs11Signer implements Signer {
       return connection;
     } catch (error) {
       closeUncounted(this.module, session, generation);
-      // login() names its own refusals: what is left failed finding or reading the key.
+      // TokenLogin names its own refusals: what is left failed finding or reading the key.
       throw this.wrap(error, 'C_FindObjects');
-    }
-  }
-
-  /**
-   * Offers the PIN, through the PIN gate when there is one: while another signer of the token
-   * offers it, this one waits for the token's answer, and one the token refused there is refused
-   * here unoffered. CKR_USER_ALREADY_LOGGED_IN (another key's login holds the token, in the
-   * module's `generation`) passes only for the PIN of that login (TokenLogins).
-   */
-  private async login(
-    session: Handle,
-    slot: Handle,
-    generation: number,
-    pin: string | undefined,
-    progress?: GateWait,
-  ): Promise<void> {
-    if (pin === undefined) return;
-    const digest = this.pins.pinDigest(pin);
-    const gate = this.pinGate;
-    let ticket: number | undefined;
-    if (gate) {
-      let admission: PinAdmission;
-      if (progress) progress.atGate = true;
-      try {
-        admission = await this.admitted(gate, digest);
-      } finally {
-        if (progress) progress.atGate = false;
-      }
-      if (!admission.offer) {
-        const error = this.pins.rememberRefusal(digest, admission.code, admission.reason);
-        NOT_OFFERED.add(error);
-        throw error;
-      }
-      ticket = admission.ticket;
-    }
-    let login: Promise<void>;
-    try {
-      login = this.module.calls.C_Login(session, CKU_USER, pin);
-    } catch (error) {
-      login = Promise.reject(error);
-    }
-    const offer = this.module.logins.offer(generation, slot, pin, login);
-    // The token's answer, however late (many HSMs answer a wrong PIN slowly, maybe past the
-    // deadline below): a refusal is remembered, and the gate's offer lasts until then, so that no
-    // other signer offers the PIN while the token still weighs it.
-    const answer = login.then(
-      (): PinAnswer => 'accepted',
-      (error: unknown) =>
-        this.pins.loginAnswer(error, digest, () => this.module.logins.loggedInWith(offer)),
-    );
-    if (gate && ticket !== undefined) {
-      const offered = ticket;
-      void answer.then((settled) => gate.settle(offered, settled));
-    }
-    try {
-      await this.answered(login, 'C_Login');
-      this.pins.refusedPin = undefined; // another PIN, which the file holds now, was refused before
-    } catch (error) {
-      if (error instanceof Pkcs11Error) throw error; // not answered
-      // The token's answer, as loginAnswer read it (and remembered a refusal).
-      const settled = await answer;
-      if (settled === 'accepted') return; // CKR_USER_ALREADY_LOGGED_IN, with this PIN
-      if (settled === 'unanswered') throw this.wrap(error, 'C_Login');
-      throw this.pins.pinRefusal(settled.code, settled.reason);
-    }
-  }
-
-  /**
-   * The gate's admission of the PIN, within the deadline of a module call (a cluster's primary
-   * that never answers must not hold the connection). One that comes later is still heard: a
-   * refusal is remembered, and an offer admitted is settled unanswered at once, or the gate would
-   * keep every other signer of the token waiting for it.
-   */
-  private async admitted(gate: PinGate, digest: Buffer): Promise<PinAdmission> {
-    const admitting = gate.admit(this.pinScope, digest.toString('base64'));
-    try {
-      return await withDeadline(
-        this.timeoutMs,
-        undefined,
-        () => admitting,
-        (options) =>
-          new Pkcs11Error(
-            'TIMEOUT',
-            `${this.id}: the PIN gate did not admit the login within ${this.timeoutMs} ms`,
-            options,
-          ),
-      );
-    } catch (caught) {
-      // Neither the module nor the token was asked: see connectAgain and failure.
-      const error =
-        caught instanceof Pkcs11Error
-          ? caught
-          : new Pkcs11Error('TOKEN_UNAVAILABLE', `${this.id}: the PIN gate failed`, {
-              cause: caught,
-            });
-      NOT_ASKED.add(error);
-      void admitting.then(
-        (late) => {
-          if (late.offer) gate.settle(late.ticket, 'unanswered');
-          else this.pins.rememberRefusal(digest, late.code, late.reason);
-        },
-        () => {},
-      );
-      throw error;
     }
   }
 
@@ -1112,25 +1016,6 @@ function untilOf(deadline: AbortSignal, signal: AbortSignal | undefined): AbortS
   return signal ? AbortSignal.any([deadline, signal]) : deadline;
 }
 
-/**
- * The token a login is for, as a PIN gate's scope: the module and the URI's token attributes (a
- * PKCS#11 login belongs to the token, whichever key it is for). Never the PIN.
- */
-function pinScope(uri: Pkcs11Uri): string {
-  const { modulePath, token, manufacturer, model, serial, slotId } = uri;
-  const { slotDescription, slotManufacturer } = uri;
-  return JSON.stringify([
-    modulePath,
-    token,
-    manufacturer,
-    model,
-    serial,
-    slotId,
-    slotDescription,
-    slotManufacturer,
-  ]);
-}
-
 /** Where a signature is (see Pkcs11Signer.sign). */
 interface Attempt {
   /** Waits under way (a session slot, an idle session): the deadline fires before the token. */
@@ -1155,18 +1040,6 @@ interface Reconnection {
   connected: Promise<Pkcs11Connection>;
   progress: GateWait;
 }
-
-/** Where a reconnection is: whether it waits for the PIN gate to admit its login. */
-interface GateWait {
-  atGate: boolean;
-}
-
-/**
- * Errors of a reconnection in which neither the module nor the token was asked anything that
- * failed: the PIN gate did not admit its login in time (a cluster's primary slow, another signer's
- * login under way). They neither re-initialize the module nor feed the breaker.
- */
-const NOT_ASKED = new WeakSet<Error>();
 
 /**
  * A failed generation no module has: reinitialize() then re-initializes only a module whose last

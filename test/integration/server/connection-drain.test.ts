@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { buildServer } from '../../../src/server/app.js';
 import { closeGracefully, trackConnections } from '../../../src/server/listeners.js';
 import { logSink } from '../../helpers/log-sink.js';
+import { takeResponse } from '../../helpers/split-request.js';
 import { waitUntil } from '../../helpers/poll.js';
 import { createTestServer } from '../../helpers/tsa.js';
 
@@ -49,16 +50,13 @@ async function listening() {
 /** The next response on `client`: its head, and its body once Content-Length bytes are in. */
 function nextResponse(client: Socket): Promise<{ head: string; body: string }> {
   return new Promise((resolve) => {
-    let data = '';
+    let data = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
-      data += chunk.toString('latin1');
-      const end = data.indexOf('\r\n\r\n');
-      if (end === -1) return;
-      const head = data.slice(0, end);
-      const length = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0);
-      if (data.length < end + 4 + length) return;
+      data = Buffer.concat([data, chunk]);
+      const taken = takeResponse(data);
+      if (!taken) return;
       client.off('data', onData);
-      resolve({ head, body: data.slice(end + 4, end + 4 + length) });
+      resolve({ head: taken.response.headers, body: taken.response.body.toString('latin1') });
     };
     client.on('data', onData);
   });

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
-import { lookup } from 'node:dns/promises';
 import { performance } from 'node:perf_hooks';
+import { oneLookupAtATime } from './host-lookup.js';
 import type { NtpServerAddress } from './server-address.js';
 import { CodedError } from '../errors.js';
 
@@ -86,6 +86,9 @@ export type SntpQuery = (
   server: NtpServerAddress,
   options: SntpQueryOptions,
 ) => Promise<SntpSample>;
+
+/** The process's NTP name lookups: one at a time, off most of libuv's thread pool. */
+const lookup = oneLookupAtATime();
 
 const PACKET_LENGTH = 48;
 const MODE_CLIENT = 3;

@@ -24,8 +24,9 @@ export const SESSION_RETRY_MS = 30_000;
 /**
  * The token and key a PKCS#11 signer found in one generation of its module, and the pool of
  * sessions it opened there. Its handles (and its sessions') are valid until the module is
- * re-initialized, after which they may name other objects; so a session is pooled, or closed,
- * only while the connection is current: its signer's, in the module's generation.
+ * re-initialized, after which they may name other objects. So a session is pooled only while the
+ * connection is current (its signer's, in the module's generation), and closed only in its
+ * generation: after it, it is forgotten.
  */
 export class Pkcs11Connection {
   /** Its sessions open, idle or signing. */

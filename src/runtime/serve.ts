@@ -23,7 +23,8 @@ import { buildOrTearDown, type DisposableStack } from './disposables.js';
 import { createNamedProfiles, createTrustedRoot } from './profiles.js';
 import { startStoppedBySignal } from './runtime-error.js';
 import { startGate, type StartGate } from './start-gate.js';
-import type { AuditLogOptions, OpenAuditFile } from '../server/audit-log.js';
+import type { OpenAuditFile } from '../server/audit-log-file.js';
+import type { AuditLogOptions } from '../server/audit-log.js';
 import { observeCertificateChains, startRuntimeMetrics } from '../server/http-metrics.js';
 import { enforceStreamTimeouts } from '../server/http2-stream-timeouts.js';
 import {

@@ -26,11 +26,11 @@ import { OPENAPI_PATH } from './openapi.js';
 import { registerOperations } from './operations.js';
 import { createServingState, type ServingState } from './serving-state.js';
 import { transportOptions, type Transport } from './transport.js';
+import type { OpenAuditFile } from './audit-log-file.js';
 import {
   installAuditLog,
   openProcessAuditLog,
   type AuditLogOptions,
-  type OpenAuditFile,
   type ProcessAuditLog,
 } from './audit-log.js';
 import { httpAnswers, JSON_TYPE, sendAnswer, sendGoError } from './http-outcome.js';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { afterAll, afterEach, expect } from 'vitest';
-import type { AuditFile } from '../../src/server/audit-log.js';
+import type { AuditFile } from '../../src/server/audit-log-file.js';
 import { watchUnhandledRejections } from './fault-tsa.js';
 import { tempDir } from './openssl.js';
 

@@ -1,4 +1,4 @@
-import type { OpenAuditFile } from '../../src/server/audit-log.js';
+import type { OpenAuditFile } from '../../src/server/audit-log-file.js';
 import type { LineDeadline } from '../../src/server/audit-overflow.js';
 import { openAuditFileWith } from './audit-file.js';
 

@@ -1,7 +1,7 @@
 import cluster from 'node:cluster';
 import { createPrivateKey } from 'node:crypto';
 import { createClockGate } from '../../clock/clock-gate.js';
-import { auditPathForSlot } from '../../server/audit-log.js';
+import { auditPathForSlot } from '../../server/audit-log-file.js';
 import { createLogger } from '../../server/logger.js';
 import type { TlsMaterial } from '../../server/tls.js';
 import type { MemoryKeyMaterial } from '../../signers/memory.js';

@@ -8,7 +8,7 @@ import {
   startChronyClient,
   startNtpServer,
 } from '../../helpers/chrony.js';
-import { auditPathForSlot } from '../../../src/server/audit-log.js';
+import { auditPathForSlot } from '../../../src/server/audit-log-file.js';
 import { tempDir } from '../../helpers/openssl.js';
 import { childEnvironment } from '../../helpers/process.js';
 import { until } from '../../helpers/sntp-responder.js';

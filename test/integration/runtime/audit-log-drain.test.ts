@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../../../src/config/resolve.js';
-import type { OpenAuditFile } from '../../../src/server/audit-log.js';
+import type { OpenAuditFile } from '../../../src/server/audit-log-file.js';
 import type { AuditRecord } from '../../../src/server/audit-record.js';
 import { startServer } from '../../../src/runtime/serve.js';
 import { openAuditFileWith } from '../../helpers/audit-file.js';

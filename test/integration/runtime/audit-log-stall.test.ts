@@ -3,7 +3,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../../../src/config/resolve.js';
 import { registry } from '../../../src/metrics/registry.js';
 import { startServer } from '../../../src/runtime/serve.js';
-import { AUDIT_QUEUE_FULL } from '../../../src/server/audit-log.js';
+import { AUDIT_QUEUE_FULL } from '../../../src/server/audit-log-file.js';
 import { auditLinesDropped } from '../../../src/server/audit-log-metrics.js';
 import { RETRY_AFTER_SECONDS } from '../../../src/server/http-outcome.js';
 import { decodeResponse } from '../../helpers/decode.js';

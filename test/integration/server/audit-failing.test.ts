@@ -5,12 +5,12 @@ import { resolveServeConfig } from '../../../src/config/resolve.js';
 import { registry } from '../../../src/metrics/registry.js';
 import { startServer } from '../../../src/runtime/serve.js';
 import {
-  AUDIT_LOG_FAILING,
   AUDIT_PROBE_INTERVAL_MS,
   AuditLog,
   type ArmTimer,
   type OpenAuditFile,
-} from '../../../src/server/audit-log.js';
+} from '../../../src/server/audit-log-file.js';
+import { AUDIT_LOG_FAILING } from '../../../src/server/audit-log.js';
 import { auditLogFailures } from '../../../src/server/audit-log-metrics.js';
 import { auditLogTestFiles, auditRecords, openAuditFileWith } from '../../helpers/audit-file.js';
 import { decodeResponse } from '../../helpers/decode.js';

@@ -16,10 +16,9 @@ import { resolveServeConfig } from '../../../src/config/resolve.js';
 import {
   AUDIT_PROBE_INTERVAL_MS,
   AuditLog,
-  openProcessAuditLog,
   type OpenAuditFile,
-  type ProcessAuditLog,
-} from '../../../src/server/audit-log.js';
+} from '../../../src/server/audit-log-file.js';
+import { openProcessAuditLog, type ProcessAuditLog } from '../../../src/server/audit-log.js';
 import {
   acquireAuditLock,
   LOCK_POLL_MS,

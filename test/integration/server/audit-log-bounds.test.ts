@@ -1,12 +1,8 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../../../src/config/resolve.js';
-import {
-  AUDIT_QUEUE_FULL,
-  AuditLog,
-  openProcessAuditLog,
-  type ProcessAuditLog,
-} from '../../../src/server/audit-log.js';
+import { AUDIT_QUEUE_FULL, AuditLog } from '../../../src/server/audit-log-file.js';
+import { openProcessAuditLog, type ProcessAuditLog } from '../../../src/server/audit-log.js';
 import { auditLinesDropped, auditTokensWithheld } from '../../../src/server/audit-log-metrics.js';
 import { DROP_WARN_INTERVAL_MS, lineWaitMs } from '../../../src/server/audit-overflow.js';
 import { auditLogTestFiles, auditRecords } from '../../helpers/audit-file.js';

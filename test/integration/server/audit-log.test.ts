@@ -5,9 +5,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   AUDIT_PROBE_INTERVAL_MS,
   AuditLog,
-  openProcessAuditLog,
   type OpenAuditFile,
-} from '../../../src/server/audit-log.js';
+} from '../../../src/server/audit-log-file.js';
+import { openProcessAuditLog } from '../../../src/server/audit-log.js';
 import { buildServer } from '../../../src/server/app.js';
 import { resolveServeConfig } from '../../../src/config/resolve.js';
 import type { ProcessLedger } from '../../../src/ledger/process-ledger.js';

@@ -3,7 +3,7 @@ import { connect as connectHttp2, constants } from 'node:http2';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../../../src/config/resolve.js';
 import type { ServeOptionName } from '../../../src/config/schema.js';
-import type { OpenAuditFile } from '../../../src/server/audit-log.js';
+import type { OpenAuditFile } from '../../../src/server/audit-log-file.js';
 import { createLogger } from '../../../src/server/logger.js';
 import { startServer, type RunningServer, type StartOptions } from '../../../src/runtime/serve.js';
 import { selfSignedTls } from '../../fakes/tls.js';

@@ -4,7 +4,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WORKER_SLOT_VARIABLE } from '../../../../src/runtime/cluster/messages.js';
 import { createWorkerSupervisor } from '../../../../src/runtime/cluster/supervisor.js';
-import { auditPathForSlot } from '../../../../src/server/audit-log.js';
+import { auditPathForSlot } from '../../../../src/server/audit-log-file.js';
 
 /** A worker process as the supervisor sees it: events, an id, a pid; records what it is sent. */
 class FakeWorker extends EventEmitter {

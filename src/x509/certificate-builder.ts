@@ -149,7 +149,7 @@ export async function createCertificate(
  * PrivateKeyUsagePeriod ::= SEQUENCE { notBefore [0] GeneralizedTime OPTIONAL, notAfter [1]
  * GeneralizedTime OPTIONAL }, implicitly tagged, in whole seconds (RFC 5280 section 4.1.2.5.2).
  */
-function privateKeyUsagePeriodValue({ notBefore, notAfter }: PrivateKeyUsagePeriod): Buffer {
+export function privateKeyUsagePeriodValue({ notBefore, notAfter }: PrivateKeyUsagePeriod): Buffer {
   // RFC 3280: CAs "MUST NOT generate" the extension "unless at least one of the two components is present".
   if (!notBefore && !notAfter)
     throw new X509Error(

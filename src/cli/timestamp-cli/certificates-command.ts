@@ -53,6 +53,8 @@ interface CreateOptions extends KeyOptions {
 interface CsrOptions extends KeyOptions {
   leafKey: string;
   commonName: string;
+  privateKeyUsagePeriod?: number;
+  notBefore?: Date;
   output: string;
 }
 
@@ -177,6 +179,26 @@ function keyUsagePeriodOf(
     );
   }
   return { notBefore, notAfter: new Date(notBefore.getTime() + periodMs) };
+}
+
+/**
+ * The privateKeyUsagePeriod a CSR asks for: from --not-before (default now), for
+ * --private-key-usage-period. The CA decides the certificate's validity, so no lifetime bounds it
+ * here; a --not-before alone asks for nothing, and is refused.
+ */
+function requestedKeyUsagePeriod(
+  options: Pick<CsrOptions, 'privateKeyUsagePeriod' | 'notBefore'>,
+): { notBefore: Date; notAfter: Date } | undefined {
+  const { privateKeyUsagePeriod: periodMs, notBefore } = options;
+  if (periodMs === undefined) {
+    if (notBefore === undefined) return undefined;
+    throw new CliError(
+      'USAGE',
+      '--not-before starts the privateKeyUsagePeriod a CSR asks for: give --private-key-usage-period too',
+    );
+  }
+  const from = notBefore ?? new Date();
+  return { notBefore: from, notAfter: notAfterOf(from, periodMs, 'private-key-usage-period') };
 }
 
 function subject(commonName: string, options: KeyOptions): NameAttributes {
@@ -420,14 +442,29 @@ export function certificatesCommand(output: Output): Command {
           .default('Timestamp Authority')
           .argParser(nameAttribute),
       )
+      .addOption(
+        option(
+          '--private-key-usage-period <duration>',
+          'how long the key may sign from --not-before, asked for as a privateKeyUsagePeriod ' +
+            '(Go duration; default: not asked for)',
+        ).argParser(parseKeyUsagePeriod),
+      )
+      .addOption(
+        option(
+          '--not-before <time>',
+          'start of the privateKeyUsagePeriod asked for, RFC 3339 (default: now)',
+        ).argParser(parseDate),
+      )
       .addOption(option('--output <file>', 'PEM CSR to write').default('leaf.csr')),
   ).action(async (options: CsrOptions) => {
     refuseOutputOverKey(options.output, [['leaf', options.leafKey]]);
+    // Before any key is opened or generated.
+    const keyUsagePeriod = requestedKeyUsagePeriod(options);
     await checkOutputFile(options.output);
     const warn = (warning: string) => output.stderr(`warning: ${warning}\n`);
     const signer = await open(options.leafKey, options, CSBR_MIN_RSA_BITS.tsa, warn);
     const request = await releasingKeys([signer], warn, () =>
-      createCertificationRequest(signer, subject(options.commonName, options)),
+      createCertificationRequest(signer, subject(options.commonName, options), keyUsagePeriod),
     );
     await writeOutputFile(
       options.output,

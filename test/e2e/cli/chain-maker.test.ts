@@ -9,6 +9,7 @@ import { silentLogger } from '../../helpers/tsa.js';
 import { verifyCertChain } from '../../../src/x509/chain-rules.js';
 import { startFakeVault } from '../../fakes/vault-transit.js';
 import { parseCertificate } from '../../../src/x509/certificate.js';
+import { privateKeyUsagePeriod } from '../../../src/x509/private-key-usage-period.js';
 import { encodePem } from '../../../src/x509/pem.js';
 import { decodeCertificatesPem } from '../../helpers/pem.js';
 import { verifyTimestampResponse } from '../../../src/index.js';
@@ -478,6 +479,93 @@ describe('timestamp-cli certificates csr', () => {
           dir.path('leaf.pem'),
         ]),
       ).toContain(': OK');
+    } finally {
+      dir.cleanup();
+    }
+  });
+});
+
+describe('timestamp-cli certificates csr --private-key-usage-period', () => {
+  it('asks for the period; a CA that copies the requested extensions issues a leaf whose period the server reads', async () => {
+    const dir = tempDir();
+    try {
+      const result = await runCli([
+        'certificates',
+        'csr',
+        '--generate-keys',
+        'ecdsa-p256',
+        '--leaf-key',
+        dir.path('leaf.key'),
+        '--not-before',
+        '2026-01-01T00:00:00Z',
+        '--private-key-usage-period',
+        '8760h',
+        '--output',
+        dir.path('leaf.csr'),
+      ]);
+      expect(result.code).toBe(0);
+      const text = await openssl([
+        'req',
+        '-in',
+        dir.path('leaf.csr'),
+        '-verify',
+        '-noout',
+        '-text',
+      ]);
+      expect(text).toMatch(/verify OK/i);
+      expect(text).toMatch(
+        /X509v3 Private Key Usage Period: \s+Not Before: Jan {2}1 00:00:00 2026 GMT, Not After: Jan {2}1 00:00:00 2027 GMT/,
+      );
+      const ca = selfSignedTls();
+      dir.write('ca.key', ca.key);
+      dir.write('ca.pem', ca.cert);
+      await openssl([
+        'x509',
+        '-req',
+        '-in',
+        dir.path('leaf.csr'),
+        '-CA',
+        dir.path('ca.pem'),
+        '-CAkey',
+        dir.path('ca.key'),
+        '-CAcreateserial',
+        '-copy_extensions',
+        'copy',
+        '-days',
+        '10',
+        '-out',
+        dir.path('leaf.pem'),
+      ]);
+      const [leaf] = decodeCertificatesPem(readFileSync(dir.path('leaf.pem'), 'utf8'));
+      expect(privateKeyUsagePeriod(parseCertificate(leaf!))).toEqual({
+        notBefore: new Date('2026-01-01T00:00:00Z'),
+        notAfter: new Date('2027-01-01T00:00:00Z'),
+      });
+    } finally {
+      dir.cleanup();
+    }
+  });
+
+  it('refuses --not-before without a period, before any key is made', async () => {
+    const dir = tempDir();
+    try {
+      const result = await runCli([
+        'certificates',
+        'csr',
+        '--generate-keys',
+        'ecdsa-p256',
+        '--leaf-key',
+        dir.path('leaf.key'),
+        '--not-before',
+        '2026-01-01T00:00:00Z',
+        '--output',
+        dir.path('leaf.csr'),
+      ]);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(
+        '--not-before starts the privateKeyUsagePeriod a CSR asks for: give --private-key-usage-period too',
+      );
+      expect(() => statSync(dir.path('leaf.key'))).toThrow(/ENOENT/);
     } finally {
       dir.cleanup();
     }

@@ -416,6 +416,34 @@ describe('timestamp-cli certificates create --leaf-private-key-usage-period', ()
   });
 });
 
+/**
+ * Signs `leaf.csr` in `dir` into `leaf.pem` as a corporate CA would, copying the requested
+ * extensions (OpenSSL's -copy_extensions copy); the CA is `ca.pem`, `ca.key` there. Any
+ * self-signed certificate will do: openssl req -x509 makes it a CA (v3_ca).
+ */
+async function signAsCorporateCa(dir: ReturnType<typeof tempDir>): Promise<void> {
+  const ca = selfSignedTls();
+  dir.write('ca.key', ca.key);
+  dir.write('ca.pem', ca.cert);
+  await openssl([
+    'x509',
+    '-req',
+    '-in',
+    dir.path('leaf.csr'),
+    '-CA',
+    dir.path('ca.pem'),
+    '-CAkey',
+    dir.path('ca.key'),
+    '-CAcreateserial',
+    '-copy_extensions',
+    'copy',
+    '-days',
+    '10',
+    '-out',
+    dir.path('leaf.pem'),
+  ]);
+}
+
 describe('timestamp-cli certificates csr', () => {
   it('writes a CSR for the leaf key that openssl verifies, asking for the TSA extensions', async () => {
     const dir = tempDir();
@@ -448,27 +476,7 @@ describe('timestamp-cli certificates csr', () => {
       expect(text).toMatch(/X509v3 Extended Key Usage: critical\s+Time Stamping/);
       expect(text).toContain('ecdsa-with-SHA384');
       // The corporate CA path: a CA signs it, copying the requested extensions; the result is a TSA leaf.
-      // Any self-signed certificate will do: openssl req -x509 makes it a CA (v3_ca).
-      const ca = selfSignedTls();
-      dir.write('ca.key', ca.key);
-      dir.write('ca.pem', ca.cert);
-      await openssl([
-        'x509',
-        '-req',
-        '-in',
-        dir.path('leaf.csr'),
-        '-CA',
-        dir.path('ca.pem'),
-        '-CAkey',
-        dir.path('ca.key'),
-        '-CAcreateserial',
-        '-copy_extensions',
-        'copy',
-        '-days',
-        '10',
-        '-out',
-        dir.path('leaf.pem'),
-      ]);
+      await signAsCorporateCa(dir);
       expect(
         await openssl([
           'verify',
@@ -516,26 +524,7 @@ describe('timestamp-cli certificates csr --private-key-usage-period', () => {
       expect(text).toMatch(
         /X509v3 Private Key Usage Period: \s+Not Before: Jan {2}1 00:00:00 2026 GMT, Not After: Jan {2}1 00:00:00 2027 GMT/,
       );
-      const ca = selfSignedTls();
-      dir.write('ca.key', ca.key);
-      dir.write('ca.pem', ca.cert);
-      await openssl([
-        'x509',
-        '-req',
-        '-in',
-        dir.path('leaf.csr'),
-        '-CA',
-        dir.path('ca.pem'),
-        '-CAkey',
-        dir.path('ca.key'),
-        '-CAcreateserial',
-        '-copy_extensions',
-        'copy',
-        '-days',
-        '10',
-        '-out',
-        dir.path('leaf.pem'),
-      ]);
+      await signAsCorporateCa(dir);
       const [leaf] = decodeCertificatesPem(readFileSync(dir.path('leaf.pem'), 'utf8'));
       expect(privateKeyUsagePeriod(parseCertificate(leaf!))).toEqual({
         notBefore: new Date('2026-01-01T00:00:00Z'),

@@ -416,6 +416,13 @@ describe('timestamp-cli certificates create --leaf-private-key-usage-period', ()
   });
 });
 
+/** `openssl req -text` of a CSR whose signature OpenSSL verified. */
+async function verifiedCsrText(path: string): Promise<string> {
+  const text = await openssl(['req', '-in', path, '-verify', '-noout', '-text']);
+  expect(text).toMatch(/verify OK/i);
+  return text;
+}
+
 /**
  * Signs `leaf.csr` in `dir` into `leaf.pem` as a corporate CA would, copying the requested
  * extensions (OpenSSL's -copy_extensions copy); the CA is `ca.pem`, `ca.key` there. Any
@@ -463,15 +470,7 @@ describe('timestamp-cli certificates csr', () => {
         dir.path('leaf.csr'),
       ]);
       expect(result.code).toBe(0);
-      const text = await openssl([
-        'req',
-        '-in',
-        dir.path('leaf.csr'),
-        '-verify',
-        '-noout',
-        '-text',
-      ]);
-      expect(text).toMatch(/verify OK/i);
+      const text = await verifiedCsrText(dir.path('leaf.csr'));
       expect(text).toContain('Subject: O = Corp, CN = Corp TSA');
       expect(text).toMatch(/X509v3 Extended Key Usage: critical\s+Time Stamping/);
       expect(text).toContain('ecdsa-with-SHA384');
@@ -512,15 +511,7 @@ describe('timestamp-cli certificates csr --private-key-usage-period', () => {
         dir.path('leaf.csr'),
       ]);
       expect(result.code).toBe(0);
-      const text = await openssl([
-        'req',
-        '-in',
-        dir.path('leaf.csr'),
-        '-verify',
-        '-noout',
-        '-text',
-      ]);
-      expect(text).toMatch(/verify OK/i);
+      const text = await verifiedCsrText(dir.path('leaf.csr'));
       expect(text).toMatch(
         /X509v3 Private Key Usage Period: \s+Not Before: Jan {2}1 00:00:00 2026 GMT, Not After: Jan {2}1 00:00:00 2027 GMT/,
       );

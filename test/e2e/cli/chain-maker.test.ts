@@ -416,6 +416,24 @@ describe('timestamp-cli certificates create --leaf-private-key-usage-period', ()
   });
 });
 
+/**
+ * timestamp-cli certificates csr with `flags`, for `leaf.key` in `dir` (generated as `keyType`
+ * when missing), to `leaf.csr` there.
+ */
+function csrFor(dir: ReturnType<typeof tempDir>, keyType: string, flags: string[]) {
+  return runCli([
+    'certificates',
+    'csr',
+    '--generate-keys',
+    keyType,
+    '--leaf-key',
+    dir.path('leaf.key'),
+    ...flags,
+    '--output',
+    dir.path('leaf.csr'),
+  ]);
+}
+
 /** `openssl req -text` of a CSR whose signature OpenSSL verified. */
 async function verifiedCsrText(path: string): Promise<string> {
   const text = await openssl(['req', '-in', path, '-verify', '-noout', '-text']);
@@ -455,19 +473,11 @@ describe('timestamp-cli certificates csr', () => {
   it('writes a CSR for the leaf key that openssl verifies, asking for the TSA extensions', async () => {
     const dir = tempDir();
     try {
-      const result = await runCli([
-        'certificates',
-        'csr',
-        '--generate-keys',
-        'ecdsa-p384',
-        '--leaf-key',
-        dir.path('leaf.key'),
+      const result = await csrFor(dir, 'ecdsa-p384', [
         '--common-name',
         'Corp TSA',
         '--organization',
         'Corp',
-        '--output',
-        dir.path('leaf.csr'),
       ]);
       expect(result.code).toBe(0);
       const text = await verifiedCsrText(dir.path('leaf.csr'));
@@ -490,25 +500,15 @@ describe('timestamp-cli certificates csr', () => {
       dir.cleanup();
     }
   });
-});
 
-describe('timestamp-cli certificates csr --private-key-usage-period', () => {
-  it('asks for the period; a CA that copies the requested extensions issues a leaf whose period the server reads', async () => {
+  it('--private-key-usage-period asks for the period; a CA that copies the requested extensions issues a leaf whose period the server reads', async () => {
     const dir = tempDir();
     try {
-      const result = await runCli([
-        'certificates',
-        'csr',
-        '--generate-keys',
-        'ecdsa-p256',
-        '--leaf-key',
-        dir.path('leaf.key'),
+      const result = await csrFor(dir, 'ecdsa-p256', [
         '--not-before',
         '2026-01-01T00:00:00Z',
         '--private-key-usage-period',
         '8760h',
-        '--output',
-        dir.path('leaf.csr'),
       ]);
       expect(result.code).toBe(0);
       const text = await verifiedCsrText(dir.path('leaf.csr'));
@@ -526,21 +526,10 @@ describe('timestamp-cli certificates csr --private-key-usage-period', () => {
     }
   });
 
-  it('refuses --not-before without a period, before any key is made', async () => {
+  it('refuses --not-before without --private-key-usage-period, before any key is made', async () => {
     const dir = tempDir();
     try {
-      const result = await runCli([
-        'certificates',
-        'csr',
-        '--generate-keys',
-        'ecdsa-p256',
-        '--leaf-key',
-        dir.path('leaf.key'),
-        '--not-before',
-        '2026-01-01T00:00:00Z',
-        '--output',
-        dir.path('leaf.csr'),
-      ]);
+      const result = await csrFor(dir, 'ecdsa-p256', ['--not-before', '2026-01-01T00:00:00Z']);
       expect(result.code).toBe(1);
       expect(result.stderr).toContain(
         '--not-before starts the privateKeyUsagePeriod a CSR asks for: give --private-key-usage-period too',

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { performance } from 'node:perf_hooks';
-import { oneLookupAtATime } from './host-lookup.js';
 import type { NtpServerAddress } from './server-address.js';
 import { CodedError } from '../errors.js';
+import { oneLookupAtATime } from '../host-lookup.js';
 
 /**
  * A minimal SNTPv4 client (RFC 4330) on node:dgram: one request, one answer, the clock offset.
@@ -88,7 +88,7 @@ export type SntpQuery = (
 ) => Promise<SntpSample>;
 
 /** The process's NTP name lookups: one at a time, off most of libuv's thread pool. */
-const lookup = oneLookupAtATime();
+const lookups = oneLookupAtATime();
 
 const PACKET_LENGTH = 48;
 const MODE_CLIENT = 3;
@@ -198,7 +198,7 @@ export const querySntp: SntpQuery = async (server, options) => {
       onAbort = () => reject(new SntpError('timeout', 'query aborted'));
       signal?.addEventListener('abort', onAbort, { once: true });
 
-      lookup(server.host).then(
+      lookups.address(server.host).then(
         ({ address, family }) => {
           if (settled) return;
           const answerer =

@@ -1,5 +1,7 @@
+import { type LookupFunction, Socket } from 'node:net';
 import pg, { type PoolConfig } from 'pg';
 import { readSecret } from '../config/read-secret.js';
+import { type HostLookups, oneLookupAtATime } from '../host-lookup.js';
 import { LedgerError } from './errors.js';
 
 /**
@@ -115,15 +117,37 @@ function connectionOptions(userOptions: string | null): string {
   return options.join(' ');
 }
 
+/** The process's lookups of the database's host: one at a time, as its pools open connections. */
+const databaseLookups = oneLookupAtATime();
+
+/**
+ * pg's `stream` option: the socket of each new connection, which resolves the database's host
+ * through `lookup` (pg's own would call dns.lookup, a thread of libuv's pool each). pg calls
+ * connect(port, host), or connect(path) for a Unix socket, which is not looked up.
+ */
+function socketsResolvingWith(lookup: LookupFunction): () => Socket {
+  return () => {
+    const socket = new Socket();
+    const connect = socket.connect.bind(socket) as (options: object) => Socket;
+    return Object.assign(socket, {
+      connect: (portOrPath: number | string, host?: string) =>
+        typeof portOrPath === 'number'
+          ? connect({ port: portOrPath, host, lookup })
+          : connect({ path: portOrPath }),
+    });
+  };
+}
+
 /**
  * The pool settings for --ledger-url and --ledger-password-file. Errors name the flags, never the
- * URL (it may hold a password).
+ * URL (it may hold a password). `lookups` resolves the host (the tests' own resolver).
  */
 export async function poolConfig(
   url: string,
   passwordFile: string,
   max: number,
   env: NodeJS.ProcessEnv = process.env,
+  lookups: HostLookups = databaseLookups,
 ): Promise<PoolConfig> {
   let parsed: URL;
   try {
@@ -153,6 +177,7 @@ export async function poolConfig(
     idleTimeoutMillis: 30_000,
     keepAlive: true,
     application_name: 'timestamp-server',
+    stream: socketsResolvingWith(lookups.forSockets),
   };
   if (passwordFile !== '') {
     // `?password=` too: pg-connection-string would take it over the file's, silently.

@@ -14,11 +14,11 @@ const CURVES: Partial<Record<FakeKeyKind, string>> = {
  * A fake Azure Key Vault over https (self-signed; the SDK refuses bearer tokens over http): the
  * bearer challenge, get key and sign (ES256/384/512 raw r||s, RS256/384/512), plus a managed
  * identity token endpoint (App Service protocol: IDENTITY_ENDPOINT + IDENTITY_HEADER) that
- * DefaultAzureCredential uses.
+ * DefaultAzureCredential uses. Its certificate is for 127.0.0.1, or for `dnsName`.
  */
-export async function startFakeAzureKeyVault() {
+export async function startFakeAzureKeyVault(options: { dnsName?: string } = {}) {
   const faults = new Faults();
-  const tls = selfSignedTls();
+  const tls = selfSignedTls(options.dnsName);
   const identityHeader = randomUUID();
   const accessToken = randomBytes(24).toString('hex');
   const keys = new Map<string, { key: FakeKey; version: string }>();

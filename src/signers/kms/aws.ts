@@ -1,4 +1,3 @@
-import { Agent } from 'node:https';
 import { createPublicKey } from 'node:crypto';
 import type { HashName } from '../../asn1/algorithms.js';
 import type { RemoteSignatureApi } from './remote-signer.js';
@@ -6,6 +5,7 @@ import { SignerError } from '../signer-error.js';
 import { AWS_KMS_URI, keyUriEndpointProblem, KMS_URI_FORMATS } from '../../config/key-uri.js';
 import { checkedAwsEndpointVariable } from './endpoint-override.js';
 import { describeServiceError, type ServiceLabel } from './failure-reason.js';
+import { type ProviderOptions, SERVICE_LOOKUPS } from './provider-options.js';
 
 export interface AwsKmsKey {
   /** `https://host[:port]`, or undefined for the SDK's own choice (region, AWS_ENDPOINT_URL_KMS). */
@@ -40,7 +40,10 @@ const EC_HASHES: Record<string, HashName> = {
 };
 
 /** AWS KMS through @aws-sdk/client-kms, with the SDK's default credential chain (env, profile, IRSA...). */
-export async function createAwsKmsApi(uri: string): Promise<RemoteSignatureApi> {
+export async function createAwsKmsApi(
+  uri: string,
+  options: ProviderOptions = {},
+): Promise<RemoteSignatureApi> {
   const { KMSClient, DescribeKeyCommand, GetPublicKeyCommand, SignCommand } =
     await import('@aws-sdk/client-kms');
   const key = parseAwsKmsUri(uri);
@@ -48,14 +51,18 @@ export async function createAwsKmsApi(uri: string): Promise<RemoteSignatureApi> 
     name: 'AWS KMS',
     override: key.endpoint ? 'the awskms:// URI' : checkedAwsEndpointVariable(key.endpoint),
   };
+  const lookup = (options.lookups ?? SERVICE_LOOKUPS).forSockets;
+  const tls = {
+    ...(options.ca ? { ca: options.ca } : {}),
+    ...(process.env['AWS_TLS_INSECURE_SKIP_VERIFY'] === '1' ? { rejectUnauthorized: false } : {}),
+  };
   const client = new KMSClient({
     ...(key.endpoint ? { endpoint: key.endpoint } : {}),
     ...(key.region ? { region: key.region } : {}),
     // Retries are the remote signer's business: throttling only, within the deadline.
     maxAttempts: 1,
-    ...(process.env['AWS_TLS_INSECURE_SKIP_VERIFY'] === '1'
-      ? { requestHandler: { httpsAgent: new Agent({ rejectUnauthorized: false }) } }
-      : {}),
+    // The SDK's agents (keep-alive, 50 sockets) with the host resolved one lookup at a time.
+    requestHandler: { httpAgent: { lookup }, httpsAgent: { lookup, ...tls } },
   });
   let signingAlgorithms: string[] = [];
   let ecHash: HashName | undefined;

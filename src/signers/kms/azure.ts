@@ -1,7 +1,8 @@
 import { createPublicKey, type JsonWebKey as NodeJsonWebKey } from 'node:crypto';
+import { Agent } from 'node:https';
 import type { HashName } from '../../asn1/algorithms.js';
 import { ecdsaRawToDer, RAW_ECDSA_SIGNATURE_LENGTH } from './ecdsa-signature.js';
-import type { ProviderOptions } from './provider-options.js';
+import { type ProviderOptions, SERVICE_LOOKUPS } from './provider-options.js';
 import type { RemoteSignatureApi } from './remote-signer.js';
 import { SignerError } from '../signer-error.js';
 import {
@@ -63,11 +64,17 @@ export async function createAzureKeyVaultApi(
   ]);
   const { vaultUrl, host, keyName, version } = parseAzureKmsUri(uri);
   const credential = new DefaultAzureCredential();
+  // The SDK's own agent would be a keep-alive one too; this one resolves the host one lookup at a time.
+  const agent = new Agent({
+    keepAlive: true,
+    lookup: (options.lookups ?? SERVICE_LOOKUPS).forSockets,
+    ...(options.ca ? { ca: options.ca } : {}),
+  });
   const clientOptions = {
     // Retries are the remote signer's business: throttling only, within the deadline.
     retryOptions: { maxRetries: 0 },
     disableChallengeResourceVerification: !KEY_VAULT_DOMAINS.test(host.replace(/:\d+$/, '')),
-    ...(options.httpsAgent ? { agent: options.httpsAgent } : {}),
+    agent,
   };
   const keyClient = new KeyClient(vaultUrl, credential, clientOptions);
   const service: ServiceLabel = {
@@ -163,6 +170,9 @@ export async function createAzureKeyVaultApi(
     describeError(error) {
       const answer = typeof error === 'object' && error !== null ? answers.get(error) : undefined;
       return describeServiceError(error, service, answer);
+    },
+    close() {
+      agent.destroy();
     },
   };
 }

@@ -15,7 +15,7 @@ const PROVIDERS: Record<
   (typeof KMS_SCHEMES)[number],
   (uri: string, options: ProviderOptions) => Promise<RemoteSignatureApi>
 > = {
-  awskms: async (uri) => (await import('./aws.js')).createAwsKmsApi(uri),
+  awskms: async (uri, options) => (await import('./aws.js')).createAwsKmsApi(uri, options),
   gcpkms: async (uri) => (await import('./gcp.js')).createGcpKmsApi(uri),
   azurekms: async (uri, options) =>
     (await import('./azure.js')).createAzureKeyVaultApi(uri, options),

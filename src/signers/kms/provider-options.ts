@@ -1,9 +1,18 @@
-import type { Agent } from 'node:https';
+import { type HostLookups, oneLookupAtATime } from '../../host-lookup.js';
 
 /** Programmatic options of the providers (not flags). */
 export interface ProviderOptions {
-  /** A TLS agent trusting a private CA, for tests. */
-  httpsAgent?: Agent;
+  /** A private CA the service's TLS certificate chains to, for tests (else the system's CAs). */
+  ca?: string;
+  /** How the service's host is resolved: SERVICE_LOOKUPS unless a test says. */
+  lookups?: HostLookups;
   /** Start-up warnings (a Vault token file others can read). */
   warn?: (message: string) => void;
 }
+
+/**
+ * The remote signers' lookups of their services' hosts, one at a time (host-lookup.ts): an HTTP
+ * agent opens connections as load comes, each resolving the host on a thread of libuv's pool.
+ * gRPC (gcpkms://) resolves its channel's host one lookup at a time itself.
+ */
+export const SERVICE_LOOKUPS = oneLookupAtATime();

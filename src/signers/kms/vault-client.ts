@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { type Dispatcher, fetch, type Response } from 'undici';
 import { collectCapped } from '../../capped-read.js';
 import { CodedError, errorCodeOf } from '../../errors.js';
 import { checkedServiceUrl } from './endpoint-override.js';
@@ -19,6 +20,8 @@ export interface VaultConnection {
   tokenFile?: string;
   /** Vault Enterprise / OpenBao namespace (X-Vault-Namespace). */
   namespace?: string;
+  /** The connections the calls go through (a signer's own pool); else undici's global one. */
+  dispatcher?: Dispatcher;
 }
 
 export class VaultError extends CodedError<
@@ -200,6 +203,7 @@ async function vaultCall(
       },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       ...(signal ? { signal } : {}),
+      ...(connection.dispatcher ? { dispatcher: connection.dispatcher } : {}),
     });
   } catch (error) {
     // fetch's TypeError, and its cause's fields (ERR_INVALID_URL's `input`), may quote the URL,

@@ -1,5 +1,6 @@
 import { createPublicKey } from 'node:crypto';
-import type { ProviderOptions } from './provider-options.js';
+import { Agent } from 'undici';
+import { type ProviderOptions, SERVICE_LOOKUPS } from './provider-options.js';
 import type { RemoteSignatureApi } from './remote-signer.js';
 import { vaultConnectionFromEnv, vaultRequest, VaultError } from './vault-client.js';
 import { SignerError } from '../signer-error.js';
@@ -27,6 +28,11 @@ export async function createVaultTransitApi(
 ): Promise<RemoteSignatureApi> {
   const { prefix, keyName } = parseVaultUri(uri);
   const connection = vaultConnectionFromEnv(prefix);
+  // The signer's own connections: their host resolved one lookup at a time.
+  const dispatcher = new Agent({
+    connect: { lookup: (options.lookups ?? SERVICE_LOOKUPS).forSockets },
+  });
+  connection.dispatcher = dispatcher;
   // A token file is a secret file like a key file: warned about alike.
   if (connection.tokenFile && options.warn) {
     const loose = await looseKeyFilePermissions(connection.tokenFile);
@@ -87,5 +93,6 @@ export async function createVaultTransitApi(
     isThrottling(error) {
       return error instanceof VaultError && error.status === 429;
     },
+    close: () => dispatcher.destroy(),
   };
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../../../src/config/resolve.js';
+import { type HostLookups, oneLookupAtATime } from '../../../src/host-lookup.js';
 import type { ServeOptionName } from '../../../src/config/schema.js';
 import { poolConfig } from '../../../src/ledger/connection.js';
 import {
@@ -865,6 +866,62 @@ describe('ledger: a password rotated on the database before the password file', 
       await ledger.close();
       await db.query('REVOKE ALL ON ALL TABLES IN SCHEMA public FROM tsa_pw');
       await db.query('DROP ROLE tsa_pw');
+    }
+  });
+});
+
+describe("ledger: the database's host", () => {
+  /** Lookups whose resolver knows one name, answering when the test says. */
+  function heldLookups(name: string) {
+    const asked: string[] = [];
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const lookups = oneLookupAtATime(async (host) => {
+      asked.push(host);
+      await released;
+      if (host !== name) throw Object.assign(new Error(`no ${host}`), { code: 'ENOTFOUND' });
+      return [{ address: '127.0.0.1', family: 4 }];
+    });
+    let socketsWaiting = 0;
+    const counted: HostLookups = {
+      address: lookups.address,
+      forSockets: (host, options, callback) => {
+        socketsWaiting++;
+        lookups.forSockets(host, options, callback);
+      },
+    };
+    return { lookups: counted, asked, release, socketsWaiting: () => socketsWaiting };
+  }
+
+  it('is resolved by the ledger, once for the connections that want it at the same time', async () => {
+    // A name only the ledger's resolver knows: pg's own lookup (dns.lookup) would not find it.
+    const held = heldLookups('ledger-db.test');
+    const url = postgres.url.replace('@127.0.0.1:', '@ledger-db.test:');
+    const pool = new pg.Pool(await poolConfig(url, '', 4, process.env, held.lookups));
+    try {
+      const queries = Array.from({ length: 4 }, () => pool.query('SELECT 1 AS one'));
+      await waitUntil(() => held.socketsWaiting() === 4);
+      // Four connections wait for the name, and one getaddrinfo (one of libuv's threads) runs.
+      expect(held.asked).toEqual(['ledger-db.test']);
+      held.release();
+      const answers = await Promise.all(queries);
+      expect(answers.map(({ rows }) => rows[0].one)).toEqual([1, 1, 1, 1]);
+      expect(pool.totalCount).toBe(4);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('a Unix socket is not looked up', async () => {
+    const held = heldLookups('ledger-db.test'); // never released: a lookup would hang
+    const url = `${postgres.url}?host=${encodeURIComponent(postgres.dir)}`;
+    const pool = new pg.Pool(await poolConfig(url, '', 1, process.env, held.lookups));
+    try {
+      const { rows } = await pool.query('SELECT 1 AS one');
+      expect(rows[0].one).toBe(1);
+      expect(held.socketsWaiting()).toBe(0);
+    } finally {
+      await pool.end();
     }
   });
 });

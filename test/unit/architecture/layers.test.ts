@@ -35,6 +35,7 @@ const LEAVES: readonly string[] = [
   'deadline.ts',
   'rfc3339.ts',
   'capped-read.ts',
+  'host-lookup.ts',
 ];
 
 /**

@@ -1,4 +1,3 @@
-import { Agent } from 'node:https';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { TimestampAuthority } from '../../../../src/tsp/authority.js';
 import { parseCertificate } from '../../../../src/x509/certificate.js';
@@ -14,17 +13,13 @@ import { readFileSync } from 'node:fs';
 import { defaultAuthority } from '../../../helpers/authority.js';
 
 let fake: Awaited<ReturnType<typeof startFakeAzureKeyVault>>;
-let agent: Agent;
 const dir = tempDir();
 
 beforeAll(async () => {
   fake = await startFakeAzureKeyVault();
   Object.assign(process.env, fake.identityEnv);
-  // The test trusts the fake's self-signed certificate; production uses the system CAs (or NODE_EXTRA_CA_CERTS).
-  agent = new Agent({ ca: fake.cert });
 });
 afterAll(async () => {
-  agent.destroy();
   await fake.close();
   dir.cleanup();
 });
@@ -36,7 +31,11 @@ beforeEach(() => fake.faults.reset());
  */
 const POLICY = { ...DEFAULT_REMOTE_CALL_POLICY, timeoutMs: HELD_DEADLINE_MS };
 
-/** The signer and an authority using it; Azure needs a TLS agent, so this bypasses the flag path. */
+/**
+ * The signer and an authority using it. The signer trusts the fake's self-signed certificate (a
+ * provider option; production uses the system CAs, or NODE_EXTRA_CA_CERTS), so this bypasses the
+ * flag path.
+ */
 async function authorityFor(
   kind: Parameters<typeof fake.createKey>[1],
   hash: 'sha256' | 'sha384' | 'sha512',
@@ -51,7 +50,7 @@ async function authorityFor(
     `azurekms://${fake.host}/${name}`,
     hash,
     { ...POLICY, ...policy },
-    { httpsAgent: agent },
+    { ca: fake.cert },
     leafKey,
   );
   const chain = decodeCertificatesPem(readFileSync(paths.chain, 'utf8')).map(parseCertificate);
@@ -126,9 +125,7 @@ describe('Azure Key Vault signer (real @azure/keyvault-keys + DefaultAzureCreden
     );
     fake.createKey('symmetric', 'aes-256');
     await expect(
-      createKmsSigner(`azurekms://${fake.host}/symmetric`, 'sha256', POLICY, {
-        httpsAgent: agent,
-      }),
+      createKmsSigner(`azurekms://${fake.host}/symmetric`, 'sha256', POLICY, { ca: fake.cert }),
     ).rejects.toThrow(/key type oct-HSM cannot sign/);
   });
 

@@ -1,4 +1,3 @@
-import { Agent } from 'node:https';
 import type { KeyObject } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Faults } from '../../../fakes/faults.js';
@@ -137,15 +136,13 @@ const PROVIDERS: Provider[] = [
     async start() {
       const fake = await startFakeAzureKeyVault();
       Object.assign(process.env, fake.identityEnv);
-      const agent = new Agent({ ca: fake.cert });
       const key = fake.createKey('faults', 'ec-p256');
       return {
         faults: fake.faults,
         uri: `azurekms://${fake.host}/faults`,
         publicKey: key.publicKey!,
-        options: { httpsAgent: agent },
+        options: { ca: fake.cert },
         stop: async () => {
-          agent.destroy();
           await fake.close();
         },
       };

@@ -1,5 +1,4 @@
 import { createServer, type Http2Server } from 'node:http2';
-import { Agent } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKmsSigner } from '../../../../src/signers/kms/create-kms-signer.js';
@@ -30,7 +29,6 @@ const HTML_200: OddAnswer = { ...HTML_PAGE, status: 200 };
 let aws: Awaited<ReturnType<typeof startFakeOddService>>;
 let azure: Awaited<ReturnType<typeof startFakeOddService>>;
 let vault: Awaited<ReturnType<typeof startFakeOddService>>;
-let agent: Agent;
 const VARIABLES = [
   ...AWS_KMS_VARIABLES,
   'VAULT_ADDR',
@@ -48,7 +46,6 @@ beforeAll(async () => {
     startFakeOddService({ azure: true }),
     startFakeOddService(),
   ]);
-  agent = new Agent({ ca: azure.cert });
   Object.assign(process.env, {
     ...awsKmsEnvironment(aws.origin),
     VAULT_ADDR: vault.origin,
@@ -57,7 +54,6 @@ beforeAll(async () => {
   });
 });
 afterAll(async () => {
-  agent?.destroy();
   await Promise.all([aws?.close(), azure?.close(), vault?.close()]);
 });
 
@@ -144,7 +140,7 @@ describe('a KMS endpoint that answers what no KMS would', () => {
 
   it("Azure Key Vault: a 200 it could not read, a proxy's page quoted once, a 300 KB body cut", async () => {
     const uri = `azurekms://${azure.host}/tsa`;
-    const options = { httpsAgent: agent };
+    const options = { ca: azure.cert! };
     const override = '(endpoint override: the azurekms:// host, not an Azure Key Vault domain)';
     const ok = await startupFailure(azure, HTML_200, uri, options);
     expect(ok).toBe(

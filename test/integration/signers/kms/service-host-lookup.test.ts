@@ -1,0 +1,113 @@
+/**
+ * The remote signers resolve their service's host through the process's SERVICE_LOOKUPS, one
+ * lookup at a time (src/host-lookup.ts), not through dns.lookup per new connection: each service
+ * here is named by a host only the test's resolver knows, so a signer that used the system's
+ * resolver could not reach it. gcpkms:// is not here: gRPC resolves its channel's host itself, one
+ * lookup at a time.
+ */
+import { verify, type KeyObject } from 'node:crypto';
+import { afterAll, describe, expect, it } from 'vitest';
+import { oneLookupAtATime } from '../../../../src/host-lookup.js';
+import { createKmsSigner } from '../../../../src/signers/kms/create-kms-signer.js';
+import type { Signer } from '../../../../src/crypto/signer.js';
+import { startFakeAwsKms } from '../../../fakes/aws-kms.js';
+import { startFakeAzureKeyVault } from '../../../fakes/azure-key-vault.js';
+import { selfSignedTls } from '../../../fakes/tls.js';
+import { startFakeVault } from '../../../fakes/vault-transit.js';
+import { restoreEnvAfterAll } from '../../../helpers/env.js';
+import { AWS_KMS_VARIABLES, FAKE_AWS_CREDENTIALS } from '../../../helpers/fake-aws-kms.js';
+
+restoreEnvAfterAll([
+  ...AWS_KMS_VARIABLES,
+  'IDENTITY_ENDPOINT',
+  'IDENTITY_HEADER',
+  'VAULT_ADDR',
+  'VAULT_TOKEN',
+]);
+
+const stops: (() => Promise<unknown>)[] = [];
+afterAll(async () => {
+  for (const stop of stops.reverse()) await stop();
+});
+
+/** Lookups whose resolver knows one name (127.0.0.1), and the names it was asked, in order. */
+function lookupsKnowing(name: string) {
+  const asked: string[] = [];
+  const lookups = oneLookupAtATime(async (host) => {
+    asked.push(host);
+    if (host !== name) throw Object.assign(new Error(`no ${host}`), { code: 'ENOTFOUND' });
+    return [{ address: '127.0.0.1', family: 4 }];
+  });
+  return { lookups, asked };
+}
+
+/** Eight signatures at once (connections opened as they come), each checked with `publicKey`. */
+async function signsAtOnce(signer: Signer, publicKey: KeyObject): Promise<void> {
+  const messages = Array.from({ length: 8 }, (_, i) => Buffer.from(`signed attributes ${i}`));
+  const signatures = await Promise.all(messages.map((message) => signer.sign(message)));
+  signatures.forEach((signature, i) => {
+    expect(verify('sha256', messages[i]!, publicKey, signature)).toBe(true);
+  });
+}
+
+describe("a remote signer's service host", () => {
+  it('awskms://: resolved by the signer, for HTTPS', async () => {
+    const name = 'aws-kms.test';
+    const tls = selfSignedTls(name);
+    const fake = await startFakeAwsKms({ tls });
+    stops.push(() => fake.close());
+    Object.assign(process.env, FAKE_AWS_CREDENTIALS);
+    delete process.env['AWS_ENDPOINT_URL_KMS'];
+    const { key, arn } = fake.createKey('ec-p256');
+    const { lookups, asked } = lookupsKnowing(name);
+    const signer = await createKmsSigner(
+      `awskms://${name}:${fake.port}/${arn}`,
+      'sha256',
+      undefined,
+      {
+        lookups,
+        ca: tls.cert,
+      },
+    );
+    stops.push(() => signer[Symbol.asyncDispose]());
+    await signsAtOnce(signer, key.publicKey!);
+    expect(asked.length).toBeGreaterThan(0);
+    expect(new Set(asked)).toEqual(new Set([name]));
+  });
+
+  it('azurekms://: resolved by the signer', async () => {
+    const name = 'key-vault.test';
+    const fake = await startFakeAzureKeyVault({ dnsName: name });
+    stops.push(() => fake.close());
+    Object.assign(process.env, fake.identityEnv);
+    const key = fake.createKey('tsa', 'ec-p256');
+    const { lookups, asked } = lookupsKnowing(name);
+    const signer = await createKmsSigner(
+      `azurekms://${fake.host.replace('127.0.0.1', name)}/tsa`,
+      'sha256',
+      undefined,
+      { lookups, ca: fake.cert },
+    );
+    stops.push(() => signer[Symbol.asyncDispose]());
+    await signsAtOnce(signer, key.publicKey!);
+    expect(asked.length).toBeGreaterThan(0);
+    expect(new Set(asked)).toEqual(new Set([name]));
+  });
+
+  it('hashivault://: resolved by the signer', async () => {
+    const name = 'vault.test';
+    const vault = await startFakeVault({ token: 'hvs.lookup-test-token' });
+    stops.push(() => vault.close());
+    Object.assign(process.env, {
+      VAULT_ADDR: `http://${name}:${vault.port}`,
+      VAULT_TOKEN: 'hvs.lookup-test-token',
+    });
+    const key = vault.createKey('tsa', 'ec-p256');
+    const { lookups, asked } = lookupsKnowing(name);
+    const signer = await createKmsSigner('hashivault://tsa', 'sha256', undefined, { lookups });
+    stops.push(() => signer[Symbol.asyncDispose]());
+    await signsAtOnce(signer, key.publicKey!);
+    expect(asked.length).toBeGreaterThan(0);
+    expect(new Set(asked)).toEqual(new Set([name]));
+  });
+});

@@ -1,7 +1,8 @@
 /**
  * Benchmark suite. `npm run bench` runs every part (about ten minutes, the soak being most of it);
  * `npm run bench -- <part> [options]` runs one. Parts: in-process, signing, sign-cache, http, ping,
- * remote, pkcs11, audit, ledger, log-audit, startup, soak; each file's header lists its options.
+ * remote, pkcs11, audit, ledger, log-audit, startup, webcrypto, soak; each file's header lists its
+ * options.
  * The HTTP parts start dist/ servers: `npm run build` first.
  */
 import { benchAuditLog } from './audit-log.js';
@@ -16,6 +17,7 @@ import { benchSignatureCache } from './signature-cache.js';
 import { benchSigningStrategies } from './signing-strategies.js';
 import { benchSoak } from './soak.js';
 import { benchStartup } from './startup.js';
+import { benchWebCrypto } from './webcrypto.js';
 import { KEY_KINDS, type KeyKind } from './keys.js';
 import { parseArgs } from './stats.js';
 
@@ -109,6 +111,8 @@ const parts: Record<string, () => Promise<unknown>> = {
       ...(args['jobs'] ? { jobs: args['jobs'].split(',').map(Number) } : {}),
     }),
   startup: () => benchStartup({ runs: Number(args['runs'] ?? 5) }),
+  webcrypto: () =>
+    benchWebCrypto({ seconds: Number(args['seconds'] ?? 1), runs: Number(args['runs'] ?? 5) }),
   soak: () =>
     benchSoak({
       requests: Number(args['requests'] ?? 1_000_000),

@@ -1,5 +1,6 @@
 import { createPublicKey, type JsonWebKey as NodeJsonWebKey } from 'node:crypto';
 import { Agent } from 'node:https';
+import type { KeyClientOptions } from '@azure/keyvault-keys';
 import type { HashName } from '../../asn1/algorithms.js';
 import { ecdsaRawToDer, RAW_ECDSA_SIGNATURE_LENGTH } from './ecdsa-signature.js';
 import { type ProviderOptions, SERVICE_LOOKUPS } from './provider-options.js';
@@ -46,7 +47,23 @@ interface AzureRawResponse {
   bodyAsText?: string | null;
 }
 
+type AdditionalPolicy = NonNullable<KeyClientOptions['additionalPolicies']>[number];
+
 const base64url = (bytes: Uint8Array | undefined) => Buffer.from(bytes ?? []).toString('base64url');
+
+/** A policy of the SDK's pipeline that sends a request through `agent` unless it has one. */
+function withAgentUnlessProxied(agent: Agent): AdditionalPolicy {
+  return {
+    position: 'perRetry', // after the proxy policy
+    policy: {
+      name: 'agentUnlessProxied',
+      sendRequest(request, next) {
+        request.agent ??= agent;
+        return next(request);
+      },
+    },
+  };
+}
 
 /**
  * Azure Key Vault (or Managed HSM) through @azure/keyvault-keys with DefaultAzureCredential
@@ -64,7 +81,9 @@ export async function createAzureKeyVaultApi(
   ]);
   const { vaultUrl, host, keyName, version } = parseAzureKmsUri(uri);
   const credential = new DefaultAzureCredential();
-  // The SDK's own agent would be a keep-alive one too; this one resolves the host one lookup at a time.
+  // A keep-alive agent as the SDK's own, whose host is resolved one lookup at a time. Set per
+  // request after the SDK's proxy policy, and only where it set none: not as the `agent` option,
+  // which would turn HTTPS_PROXY off (that policy leaves a request with an agent alone).
   const agent = new Agent({
     keepAlive: true,
     lookup: (options.lookups ?? SERVICE_LOOKUPS).forSockets,
@@ -74,7 +93,7 @@ export async function createAzureKeyVaultApi(
     // Retries are the remote signer's business: throttling only, within the deadline.
     retryOptions: { maxRetries: 0 },
     disableChallengeResourceVerification: !KEY_VAULT_DOMAINS.test(host.replace(/:\d+$/, '')),
-    agent,
+    additionalPolicies: [withAgentUnlessProxied(agent)],
   };
   const keyClient = new KeyClient(vaultUrl, credential, clientOptions);
   const service: ServiceLabel = {

@@ -1,14 +1,15 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer, request as httpRequest, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { connect, type AddressInfo, type Socket } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../../src/runtime/serve.js';
 import { CLI_JS } from '../../helpers/cli.js';
+import { startForwardProxy } from '../../helpers/forward-proxy.js';
 import { heldTimerEnvironment } from '../../helpers/held-timer.js';
 import { tempDir } from '../../helpers/openssl.js';
 import { waitUntil } from '../../helpers/poll.js';
@@ -55,76 +56,6 @@ async function cli(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): P
   return { code: run.status, signal: run.signal, stdout: run.stdout, stderr: run.stderr };
 }
 
-/** How to reach the TSA host a forwarded request or a CONNECT names: this machine's `port`. */
-type Route = (host: string) => number | undefined;
-
-/**
- * A forward proxy on 127.0.0.1 that records what it receives: absolute-form requests (an http://
- * URL), forwarded; CONNECT requests (https://), tunnelled. It knows where TSA_HOST is.
- */
-async function startProxy(route: Route) {
-  const forwarded: string[] = [];
-  const tunnels: string[] = [];
-  const sockets = new Set<Socket>();
-  const server = createServer((request, response) => {
-    forwarded.push(`${request.method} ${request.url}`);
-    const target = new URL(request.url ?? '');
-    const port = route(target.hostname);
-    if (port === undefined) {
-      response.writeHead(502).end();
-      return;
-    }
-    const upstream = httpRequest(
-      {
-        host: '127.0.0.1',
-        port,
-        method: request.method,
-        path: target.pathname,
-        headers: request.headers,
-      },
-      (answer) => {
-        response.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(response);
-      },
-    );
-    request.pipe(upstream);
-  });
-  server.on('connect', (request, client: Socket, head: Buffer) => {
-    tunnels.push(`${request.method} ${request.url}`);
-    sockets.add(client);
-    const [host = '', port = ''] = (request.url ?? '').split(':');
-    const to = route(host);
-    if (to === undefined || port === '') {
-      client.end('HTTP/1.1 502 Bad Gateway\r\n\r\n');
-      return;
-    }
-    const upstream = connect(to, '127.0.0.1', () => {
-      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      upstream.write(head);
-      upstream.pipe(client);
-      client.pipe(upstream);
-    });
-    sockets.add(upstream);
-    upstream.on('error', () => client.destroy());
-    client.on('error', () => upstream.destroy());
-  });
-  server.on('connection', (socket: Socket) => sockets.add(socket));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    forwarded,
-    tunnels,
-    reset: () => {
-      forwarded.length = 0;
-      tunnels.length = 0;
-    },
-    close: async () => {
-      sockets.forEach((socket) => socket.destroy());
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
-}
-
 /**
  * A port of 127.0.0.1 where a connection is never made: a listener (in a process of its own,
  * stopped with SIGSTOP, so it never accepts) whose backlog is full, so the kernel drops the SYNs
@@ -161,7 +92,7 @@ describe('timestamp-cli through a proxy (HTTP_PROXY, HTTPS_PROXY, NO_PROXY)', ()
   let tsaPort: number;
   let tls: Server;
   let tlsPort: number;
-  let proxy: Awaited<ReturnType<typeof startProxy>>;
+  let proxy: Awaited<ReturnType<typeof startForwardProxy>>;
 
   beforeAll(async () => {
     tsa = await startLocalServer();
@@ -179,7 +110,7 @@ describe('timestamp-cli through a proxy (HTTP_PROXY, HTTPS_PROXY, NO_PROXY)', ()
     await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', resolve));
     tlsPort = (tls.address() as AddressInfo).port;
     // The proxy these tests must not use: it routes nowhere.
-    proxy = await startProxy(() => undefined);
+    proxy = await startForwardProxy(() => undefined);
   });
   afterAll(async () => {
     await proxy.close();
@@ -198,7 +129,7 @@ describe('timestamp-cli through a proxy (HTTP_PROXY, HTTPS_PROXY, NO_PROXY)', ()
     );
 
   it('sends an http:// request to HTTP_PROXY in absolute form, as Go does, and gets its token', async () => {
-    const routed = await startProxy((host) => (host === TSA_HOST ? tsaPort : undefined));
+    const routed = await startForwardProxy((host) => (host === TSA_HOST ? tsaPort : undefined));
     try {
       const result = await timestamp(`http://${TSA_HOST}:${tsaPort}`, {
         HTTP_PROXY: routed.url,
@@ -213,7 +144,7 @@ describe('timestamp-cli through a proxy (HTTP_PROXY, HTTPS_PROXY, NO_PROXY)', ()
   });
 
   it('tunnels an https:// request through HTTPS_PROXY with CONNECT', async () => {
-    const routed = await startProxy((host) => (host === TSA_HOST ? tlsPort : undefined));
+    const routed = await startForwardProxy((host) => (host === TSA_HOST ? tlsPort : undefined));
     try {
       const result = await timestamp(`https://${TSA_HOST}:${tlsPort}`, {
         HTTPS_PROXY: routed.url,

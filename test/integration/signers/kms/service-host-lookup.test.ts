@@ -15,6 +15,7 @@ import { startFakeAzureKeyVault } from '../../../fakes/azure-key-vault.js';
 import { selfSignedTls } from '../../../fakes/tls.js';
 import { startFakeVault } from '../../../fakes/vault-transit.js';
 import { restoreEnvAfterAll } from '../../../helpers/env.js';
+import { startForwardProxy } from '../../../helpers/forward-proxy.js';
 import { AWS_KMS_VARIABLES, FAKE_AWS_CREDENTIALS } from '../../../helpers/fake-aws-kms.js';
 
 restoreEnvAfterAll([
@@ -23,6 +24,7 @@ restoreEnvAfterAll([
   'IDENTITY_HEADER',
   'VAULT_ADDR',
   'VAULT_TOKEN',
+  'HTTPS_PROXY',
 ]);
 
 const stops: (() => Promise<unknown>)[] = [];
@@ -92,6 +94,32 @@ describe("a remote signer's service host", () => {
     await signsAtOnce(signer, key.publicKey!);
     expect(asked.length).toBeGreaterThan(0);
     expect(new Set(asked)).toEqual(new Set([name]));
+  });
+
+  it("azurekms:// through HTTPS_PROXY: the proxy is asked, not the signer's lookups", async () => {
+    const name = 'proxied-vault.test';
+    const fake = await startFakeAzureKeyVault({ dnsName: name });
+    stops.push(() => fake.close());
+    Object.assign(process.env, fake.identityEnv);
+    const port = Number(fake.host.split(':')[1]);
+    const proxy = await startForwardProxy((host) => (host === name ? port : undefined));
+    stops.push(() => proxy.close());
+    const { lookups, asked } = lookupsKnowing(name);
+    process.env['HTTPS_PROXY'] = proxy.url;
+    try {
+      // Through the proxy the SDK's own agent connects, which trusts the system's CAs only: the
+      // fake's certificate is refused, once the proxy has opened the tunnel.
+      await expect(
+        createKmsSigner(`azurekms://${name}:${port}/tsa`, 'sha256', undefined, {
+          lookups,
+          ca: fake.cert,
+        }),
+      ).rejects.toThrow(/certificate/);
+    } finally {
+      delete process.env['HTTPS_PROXY'];
+    }
+    expect(proxy.tunnels).toEqual([`CONNECT ${name}:${port}`]);
+    expect(asked).toEqual([]);
   });
 
   it('hashivault://: resolved by the signer', async () => {

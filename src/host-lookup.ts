@@ -28,8 +28,9 @@ export interface HostLookups {
 
 /**
  * Resolves names with the system's resolver (getaddrinfo: /etc/hosts and the search domains, as
- * every other program on the host), one name at a time, and once for all the connections that want
- * a name while it is being resolved. An address is not looked up.
+ * every other program on the host), one lookup at a time, and once for all the connections that
+ * want a name (for the same family and flags) while it is being resolved. An address is not looked
+ * up.
  *
  * Why one at a time: dns.lookup runs getaddrinfo on libuv's thread pool (4 threads by default),
  * where RSA and P-384 keys sign, P-384 and P-521 tokens are checked, and files are written. A

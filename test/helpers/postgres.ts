@@ -78,9 +78,12 @@ export interface TestPostgres {
 /**
  * A throw-away PostgreSQL cluster ({@link postgresBin}'s server): initdb in a temporary
  * folder, listening on a free 127.0.0.1 port and a socket in that folder, password auth (scram).
- * `fsync` off unless asked: tests check what the server does, not what the disk does.
+ * `fsync` off unless asked: tests check what the server does, not what the disk does. With `tls`
+ * (a key and certificate in PEM), it also answers TLS (`ssl=on`: a client may ask for it or not).
  */
-export async function startPostgres(options: { fsync?: boolean } = {}): Promise<TestPostgres> {
+export async function startPostgres(
+  options: { fsync?: boolean; tls?: { key: string; cert: string } } = {},
+): Promise<TestPostgres> {
   const bin = postgresBin();
   const dir = mkdtempSync(join(tmpdir(), 'tsa-pg-'));
   const data = join(dir, 'data');
@@ -91,6 +94,13 @@ export async function startPostgres(options: { fsync?: boolean } = {}): Promise<
   if (root) {
     chownSync(dir, NOBODY.uid, NOBODY.gid);
     chownSync(pwFile, NOBODY.uid, NOBODY.gid);
+  }
+  // The key must be the server's own and unreadable by others, or postgres refuses to start.
+  const tlsFiles = options.tls && { key: join(dir, 'server.key'), cert: join(dir, 'server.crt') };
+  if (options.tls && tlsFiles) {
+    writeFileSync(tlsFiles.key, options.tls.key, { mode: 0o600 });
+    writeFileSync(tlsFiles.cert, options.tls.cert);
+    if (root) chownSync(tlsFiles.key, NOBODY.uid, NOBODY.gid);
   }
   const env = postgresEnvironment(password);
   const as = (command: string, args: string[]) =>
@@ -106,6 +116,9 @@ export async function startPostgres(options: { fsync?: boolean } = {}): Promise<
       "-c listen_addresses='127.0.0.1'",
       `-c fsync=${options.fsync ? 'on' : 'off'}`,
       '-c max_connections=100',
+      ...(tlsFiles
+        ? ['-c ssl=on', `-c ssl_cert_file=${tlsFiles.cert}`, `-c ssl_key_file=${tlsFiles.key}`]
+        : []),
     ].join(' ');
   const log = join(dir, 'log');
   const logSize = () => (existsSync(log) ? statSync(log).size : 0);

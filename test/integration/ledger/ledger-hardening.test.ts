@@ -30,12 +30,18 @@ import {
 } from '../../helpers/ledger-db.js';
 import { waitUntil } from '../../helpers/poll.js';
 import { startPostgres, type TestPostgres } from '../../helpers/postgres.js';
+import { tempDir } from '../../helpers/openssl.js';
+import { selfSignedTls } from '../../fakes/tls.js';
 
 let postgres: TestPostgres;
 let db: pg.Pool;
 
+/** The name the database's certificate is for (its clients resolve it with a resolver of their own). */
+const DATABASE_NAME = 'ledger-db.test';
+const databaseTls = selfSignedTls(DATABASE_NAME);
+
 beforeAll(async () => {
-  postgres = await startPostgres();
+  postgres = await startPostgres({ tls: databaseTls });
   db = new pg.Pool({ connectionString: postgres.url, max: 4 });
   db.on('error', () => undefined);
 });
@@ -895,14 +901,14 @@ describe("ledger: the database's host", () => {
 
   it('is resolved by the ledger, once for the connections that want it at the same time', async () => {
     // A name only the ledger's resolver knows: pg's own lookup (dns.lookup) would not find it.
-    const held = heldLookups('ledger-db.test');
-    const url = postgres.url.replace('@127.0.0.1:', '@ledger-db.test:');
+    const held = heldLookups(DATABASE_NAME);
+    const url = postgres.url.replace('@127.0.0.1:', `@${DATABASE_NAME}:`);
     const pool = new pg.Pool(await poolConfig(url, '', 4, process.env, held.lookups));
     try {
       const queries = Array.from({ length: 4 }, () => pool.query('SELECT 1 AS one'));
       await waitUntil(() => held.socketsWaiting() === 4);
       // Four connections wait for the name, and one getaddrinfo (one of libuv's threads) runs.
-      expect(held.asked).toEqual(['ledger-db.test']);
+      expect(held.asked).toEqual([DATABASE_NAME]);
       held.release();
       const answers = await Promise.all(queries);
       expect(answers.map(({ rows }) => rows[0].one)).toEqual([1, 1, 1, 1]);
@@ -912,8 +918,39 @@ describe("ledger: the database's host", () => {
     }
   });
 
+  it('over TLS (verify-full), the certificate is checked for the name, not the address', async () => {
+    const dir = tempDir();
+    const rootCert = dir.write('root.crt', databaseTls.cert);
+    const tlsUrl = (host: string) =>
+      `${postgres.url.replace('@127.0.0.1:', `@${host}:`)}?sslmode=verify-full&sslrootcert=${rootCert}`;
+    const named = heldLookups(DATABASE_NAME);
+    named.release();
+    const pool = new pg.Pool(
+      await poolConfig(tlsUrl(DATABASE_NAME), '', 1, process.env, named.lookups),
+    );
+    // The same database under another name (the certificate is not for it): refused.
+    const misnamed = heldLookups('other-db.test');
+    misnamed.release();
+    const wrongPool = new pg.Pool(
+      await poolConfig(tlsUrl('other-db.test'), '', 1, process.env, misnamed.lookups),
+    );
+    try {
+      const { rows } = await pool.query('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()');
+      expect(rows[0].ssl).toBe(true);
+      expect(named.asked).toEqual([DATABASE_NAME]);
+      await expect(wrongPool.query('SELECT 1')).rejects.toMatchObject({
+        code: 'ERR_TLS_CERT_ALTNAME_INVALID',
+      });
+      expect(misnamed.asked).toEqual(['other-db.test']);
+    } finally {
+      await pool.end();
+      await wrongPool.end();
+      dir.cleanup();
+    }
+  });
+
   it('a Unix socket is not looked up', async () => {
-    const held = heldLookups('ledger-db.test'); // never released: a lookup would hang
+    const held = heldLookups(DATABASE_NAME); // never released: a lookup would hang
     const url = `${postgres.url}?host=${encodeURIComponent(postgres.dir)}`;
     const pool = new pg.Pool(await poolConfig(url, '', 1, process.env, held.lookups));
     try {

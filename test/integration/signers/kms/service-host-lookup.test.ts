@@ -62,19 +62,11 @@ describe("a remote signer's service host", () => {
     delete process.env['AWS_ENDPOINT_URL_KMS'];
     const { key, arn } = fake.createKey('ec-p256');
     const { lookups, asked } = lookupsKnowing(name);
-    const signer = await createKmsSigner(
-      `awskms://${name}:${fake.port}/${arn}`,
-      'sha256',
-      undefined,
-      {
-        lookups,
-        ca: tls.cert,
-      },
-    );
+    const uri = `awskms://${name}:${fake.port}/${arn}`;
+    const signer = await createKmsSigner(uri, 'sha256', undefined, { lookups, ca: tls.cert });
     stops.push(() => signer[Symbol.asyncDispose]());
     await signsAtOnce(signer, key.publicKey!);
-    expect(asked.length).toBeGreaterThan(0);
-    expect(new Set(asked)).toEqual(new Set([name]));
+    expect(new Set(asked)).toEqual(new Set([name])); // asked, and for nothing else
   });
 
   it('azurekms://: resolved by the signer', async () => {
@@ -92,8 +84,7 @@ describe("a remote signer's service host", () => {
     );
     stops.push(() => signer[Symbol.asyncDispose]());
     await signsAtOnce(signer, key.publicKey!);
-    expect(asked.length).toBeGreaterThan(0);
-    expect(new Set(asked)).toEqual(new Set([name]));
+    expect(new Set(asked)).toEqual(new Set([name])); // asked, and for nothing else
   });
 
   it("azurekms:// through HTTPS_PROXY: the proxy is asked, not the signer's lookups", async () => {
@@ -135,7 +126,6 @@ describe("a remote signer's service host", () => {
     const signer = await createKmsSigner('hashivault://tsa', 'sha256', undefined, { lookups });
     stops.push(() => signer[Symbol.asyncDispose]());
     await signsAtOnce(signer, key.publicKey!);
-    expect(asked.length).toBeGreaterThan(0);
-    expect(new Set(asked)).toEqual(new Set([name]));
+    expect(new Set(asked)).toEqual(new Set([name])); // asked, and for nothing else
   });
 });

@@ -75,7 +75,10 @@ export function oneLookupAtATime(lookup: AddressesLookup = systemAddresses): Hos
         if (options.all) process.nextTick(callback, null, found);
         else process.nextTick(callback, null, first.address, first.family);
       },
-      (error: NodeJS.ErrnoException) => process.nextTick(callback, error, ''),
+      // Each socket its own error, as dns.lookup's: SDKs add fields to the errors they see (an
+      // object whose prototype is the shared one reads as it, and keeps its own writes).
+      (error: NodeJS.ErrnoException) =>
+        process.nextTick(callback, Object.create(error) as NodeJS.ErrnoException, ''),
     );
   };
 

@@ -140,15 +140,25 @@ describe('the lookup option of sockets', () => {
     expect(resolver.asked).toEqual(['db.example', 'db.example (family 4, hints 0)']);
   });
 
-  it('a failed lookup calls back with its error', async () => {
+  it('a failed lookup calls back each socket with an error of its own', async () => {
     const resolver = handResolver();
     const { forSockets } = oneLookupAtATime(resolver.lookup);
-    const failed = socketLookup(forSockets, 'gone.example', { all: true });
+    const failed = [1, 2].map(() => socketLookup(forSockets, 'gone.example', { all: true }));
     await turns();
     const error = Object.assign(new Error('getaddrinfo ENOTFOUND gone.example'), {
       code: 'ENOTFOUND',
     });
     resolver.answers[0]!.reject(error);
-    expect((await failed)[0]).toBe(error);
+    const [first, second] = (await Promise.all(failed)).map(
+      ([received]) => received as Error & { code: string; $metadata?: object },
+    );
+    expect(resolver.asked).toEqual(['gone.example']);
+    for (const received of [first!, second!]) {
+      expect(received).toBeInstanceOf(Error);
+      expect(received.message).toBe('getaddrinfo ENOTFOUND gone.example');
+      expect(received.code).toBe('ENOTFOUND');
+    }
+    first!.$metadata = {}; // as an SDK's middleware does to the error it sees
+    expect(second!.$metadata).toBeUndefined();
   });
 });

@@ -136,9 +136,9 @@ function checkedToken(token: string, source: string): string {
 }
 
 /**
- * One Vault HTTP API call with undici's fetch, the one behind Node's global fetch, which takes the
- * connection's dispatcher (node-vault would add axios, mustache and tv4 for three endpoints, and its
- * requests cannot take an AbortSignal). The token goes in a header only and
+ * One Vault HTTP API call with undici's fetch (the npm package; Node's global fetch is built on an
+ * older undici), which takes the connection's dispatcher (node-vault would add axios, mustache and
+ * tv4 for three endpoints, and its requests cannot take an AbortSignal). The token goes in a header only and
  * never into an error message. A 403 with a token from a file reads the file again and, when it
  * holds another token, retries the call once with it (and keeps it for the next calls); a file
  * that no longer holds a usable token leaves the 403, with what is wrong with the file.

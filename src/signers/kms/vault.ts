@@ -1,5 +1,5 @@
 import { createPublicKey } from 'node:crypto';
-import { Agent } from 'undici';
+import { Agent, EnvHttpProxyAgent } from 'undici';
 import { type ProviderOptions, SERVICE_LOOKUPS } from './provider-options.js';
 import type { RemoteSignatureApi } from './remote-signer.js';
 import { vaultConnectionFromEnv, vaultRequest, VaultError } from './vault-client.js';
@@ -18,6 +18,19 @@ export function parseVaultUri(uri: string): { prefix: 'VAULT' | 'BAO'; keyName: 
 }
 
 /**
+ * Whether Node's own fetch goes through HTTP_PROXY, HTTPS_PROXY and NO_PROXY (NODE_USE_ENV_PROXY=1
+ * or --use-env-proxy, Node 22.21+ and 24, the container's): the Vault calls, once made with that
+ * fetch, then go through them too.
+ */
+export function nodeFetchUsesEnvProxy(
+  env: NodeJS.ProcessEnv = process.env,
+  execArgv: readonly string[] = process.execArgv,
+): boolean {
+  const flags = [...execArgv, ...(env['NODE_OPTIONS']?.split(/\s+/) ?? [])];
+  return flags.includes('--use-env-proxy') || env['NODE_USE_ENV_PROXY'] === '1';
+}
+
+/**
  * A Vault or OpenBao transit key. Signs the digest (`prehashed`) with PKCS#1 v1.5 for RSA (PSS when
  * the leaf certificate restricts the key to it), and pins
  * the key version read at start, so a rotation cannot silently sign with a key the leaf does not hold.
@@ -28,10 +41,11 @@ export async function createVaultTransitApi(
 ): Promise<RemoteSignatureApi> {
   const { prefix, keyName } = parseVaultUri(uri);
   const connection = vaultConnectionFromEnv(prefix);
-  // The signer's own connections: their host resolved one lookup at a time.
-  const dispatcher = new Agent({
-    connect: { lookup: (options.lookups ?? SERVICE_LOOKUPS).forSockets },
-  });
+  // The signer's own connections: their host (or the proxy's) resolved one lookup at a time.
+  const connect = { lookup: (options.lookups ?? SERVICE_LOOKUPS).forSockets };
+  const dispatcher = nodeFetchUsesEnvProxy()
+    ? new EnvHttpProxyAgent({ connect })
+    : new Agent({ connect });
   connection.dispatcher = dispatcher;
   // A token file is a secret file like a key file: warned about alike.
   if (connection.tokenFile && options.warn) {

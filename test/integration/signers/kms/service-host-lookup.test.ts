@@ -9,6 +9,7 @@ import { verify, type KeyObject } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { oneLookupAtATime } from '../../../../src/host-lookup.js';
 import { createKmsSigner } from '../../../../src/signers/kms/create-kms-signer.js';
+import { nodeFetchUsesEnvProxy } from '../../../../src/signers/kms/vault.js';
 import type { Signer } from '../../../../src/crypto/signer.js';
 import { startFakeAwsKms } from '../../../fakes/aws-kms.js';
 import { startFakeAzureKeyVault } from '../../../fakes/azure-key-vault.js';
@@ -25,6 +26,8 @@ restoreEnvAfterAll([
   'VAULT_ADDR',
   'VAULT_TOKEN',
   'HTTPS_PROXY',
+  'HTTP_PROXY',
+  'NODE_USE_ENV_PROXY',
 ]);
 
 const stops: (() => Promise<unknown>)[] = [];
@@ -127,5 +130,48 @@ describe("a remote signer's service host", () => {
     stops.push(() => signer[Symbol.asyncDispose]());
     await signsAtOnce(signer, key.publicKey!);
     expect(new Set(asked)).toEqual(new Set([name])); // asked, and for nothing else
+  });
+
+  it("hashivault:// with NODE_USE_ENV_PROXY=1: through HTTP_PROXY, as Node's own fetch then", async () => {
+    const name = 'proxied-vault.test';
+    const vault = await startFakeVault({ token: 'hvs.lookup-test-token' });
+    stops.push(() => vault.close());
+    const proxy = await startForwardProxy((host) => (host === name ? vault.port : undefined));
+    stops.push(() => proxy.close());
+    Object.assign(process.env, {
+      VAULT_ADDR: `http://${name}:${vault.port}`,
+      VAULT_TOKEN: 'hvs.lookup-test-token',
+      NODE_USE_ENV_PROXY: '1',
+      HTTP_PROXY: proxy.url,
+    });
+    const key = vault.createKey('proxied', 'ec-p256');
+    const { lookups, asked } = lookupsKnowing(name);
+    try {
+      const signer = await createKmsSigner('hashivault://proxied', 'sha256', undefined, {
+        lookups,
+      });
+      stops.push(() => signer[Symbol.asyncDispose]());
+      await signsAtOnce(signer, key.publicKey!);
+    } finally {
+      delete process.env['NODE_USE_ENV_PROXY'];
+      delete process.env['HTTP_PROXY'];
+    }
+    // The proxy reached the vault by its name; the signer's lookups were not asked for it.
+    const viaProxy = [...proxy.forwarded, ...proxy.tunnels];
+    expect(viaProxy.length).toBeGreaterThan(0);
+    expect(viaProxy.every((line) => line.includes(`${name}:${vault.port}`))).toBe(true);
+    expect(asked).toEqual([]);
+  });
+});
+
+describe("whether Node's fetch goes through the proxy variables", () => {
+  it('NODE_USE_ENV_PROXY=1, or --use-env-proxy on the command line or in NODE_OPTIONS', () => {
+    expect(nodeFetchUsesEnvProxy({}, [])).toBe(false);
+    expect(nodeFetchUsesEnvProxy({ NODE_USE_ENV_PROXY: '1' }, [])).toBe(true);
+    expect(nodeFetchUsesEnvProxy({ NODE_USE_ENV_PROXY: '0' }, [])).toBe(false);
+    expect(nodeFetchUsesEnvProxy({}, ['--use-env-proxy'])).toBe(true);
+    expect(
+      nodeFetchUsesEnvProxy({ NODE_OPTIONS: '--max-old-space-size=512 --use-env-proxy' }, []),
+    ).toBe(true);
   });
 });

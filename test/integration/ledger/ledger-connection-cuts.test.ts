@@ -175,10 +175,10 @@ describe("the ledger probe's trial commit, the network failing under it", () => 
     try {
       partitionAtRollback = true;
       await db.query('GRANT INSERT ON tsa_ledger TO tsa_partitioned');
-      // The next trial: BEGIN and INSERT reach the database, its ROLLBACK never does.
-      await waitUntil(
-        async () => (await sessions('tsa_partitioned', "state = 'idle in transaction'")) > 0,
-      );
+      // The next trial: BEGIN and INSERT reach the database, its ROLLBACK never does. Waited for
+      // after its INSERT (which holds the counter row), not between BEGIN and INSERT.
+      const holdingCounter = "state = 'idle in transaction' AND query LIKE '%tsa_ledger_counter%'";
+      await waitUntil(async () => (await sessions('tsa_partitioned', holdingCounter)) > 0);
       // Another replica commits while that trial holds the counter row's lock: its commit waits
       // until the database ends the trial's session itself (the trial's idle timeout), and the
       // lock with it, which must come well within the commit's own statement timeout.

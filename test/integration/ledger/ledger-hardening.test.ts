@@ -913,6 +913,7 @@ describe("ledger: the database's host", () => {
       const answers = await Promise.all(queries);
       expect(answers.map(({ rows }) => rows[0].one)).toEqual([1, 1, 1, 1]);
       expect(pool.totalCount).toBe(4);
+      expect(held.asked).toEqual([DATABASE_NAME]); // the four shared that one lookup
     } finally {
       await pool.end();
     }

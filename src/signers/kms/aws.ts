@@ -61,7 +61,10 @@ export async function createAwsKmsApi(
     ...(key.region ? { region: key.region } : {}),
     // Retries are the remote signer's business: throttling only, within the deadline.
     maxAttempts: 1,
-    // The SDK's agents (keep-alive, 50 sockets) with the host resolved one lookup at a time.
+    // The SDK's agents (keep-alive, 50 sockets) with the host resolved one lookup at a time. Options
+    // of our own replace the SDK's defaults-mode provider, whose one setting here is a connection
+    // timeout (AWS_DEFAULTS_MODE other than legacy, the default): the remote signer's deadline
+    // (--kms-timeout) bounds every call, connecting included.
     requestHandler: { httpAgent: { lookup }, httpsAgent: { lookup, ...tls } },
   });
   let signingAlgorithms: string[] = [];

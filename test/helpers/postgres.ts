@@ -95,9 +95,10 @@ export async function startPostgres(
     chownSync(dir, NOBODY.uid, NOBODY.gid);
     chownSync(pwFile, NOBODY.uid, NOBODY.gid);
   }
-  // The key must be the server's own and unreadable by others, or postgres refuses to start.
-  const tlsFiles = options.tls && { key: join(dir, 'server.key'), cert: join(dir, 'server.crt') };
-  if (options.tls && tlsFiles) {
+  let tlsFiles: { key: string; cert: string } | undefined;
+  if (options.tls) {
+    tlsFiles = { key: join(dir, 'server.key'), cert: join(dir, 'server.crt') };
+    // The key must be the server's own and unreadable by others, or postgres refuses to start.
     writeFileSync(tlsFiles.key, options.tls.key, { mode: 0o600 });
     writeFileSync(tlsFiles.cert, options.tls.cert);
     if (root) chownSync(tlsFiles.key, NOBODY.uid, NOBODY.gid);

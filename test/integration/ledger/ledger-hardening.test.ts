@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../../../src/config/resolve.js';
-import { type HostLookups, oneLookupAtATime } from '../../../src/host-lookup.js';
 import type { ServeOptionName } from '../../../src/config/schema.js';
 import { poolConfig } from '../../../src/ledger/connection.js';
 import {
@@ -29,6 +28,7 @@ import {
   resetLedgerSchema,
 } from '../../helpers/ledger-db.js';
 import { waitUntil } from '../../helpers/poll.js';
+import { lookupsKnowing } from '../../helpers/named-lookups.js';
 import { startPostgres, type TestPostgres } from '../../helpers/postgres.js';
 import { tempDir } from '../../helpers/openssl.js';
 import { selfSignedTls } from '../../fakes/tls.js';
@@ -877,36 +877,14 @@ describe('ledger: a password rotated on the database before the password file', 
 });
 
 describe("ledger: the database's host", () => {
-  /** Lookups whose resolver knows one name, answering when the test says. */
-  function heldLookups(name: string) {
-    const asked: string[] = [];
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    const lookups = oneLookupAtATime(async (host) => {
-      asked.push(host);
-      await released;
-      if (host !== name) throw Object.assign(new Error(`no ${host}`), { code: 'ENOTFOUND' });
-      return [{ address: '127.0.0.1', family: 4 }];
-    });
-    let socketsWaiting = 0;
-    const counted: HostLookups = {
-      address: lookups.address,
-      forSockets: (host, options, callback) => {
-        socketsWaiting++;
-        lookups.forSockets(host, options, callback);
-      },
-    };
-    return { lookups: counted, asked, release, socketsWaiting: () => socketsWaiting };
-  }
-
   it('is resolved by the ledger, once for the connections that want it at the same time', async () => {
     // A name only the ledger's resolver knows: pg's own lookup (dns.lookup) would not find it.
-    const held = heldLookups(DATABASE_NAME);
+    const held = lookupsKnowing(DATABASE_NAME, { held: true });
     const url = postgres.url.replace('@127.0.0.1:', `@${DATABASE_NAME}:`);
     const pool = new pg.Pool(await poolConfig(url, '', 4, process.env, held.lookups));
     try {
       const queries = Array.from({ length: 4 }, () => pool.query('SELECT 1 AS one'));
-      await waitUntil(() => held.socketsWaiting() === 4);
+      await waitUntil(() => held.socketsAsking() === 4);
       // Four connections wait for the name, and one getaddrinfo (one of libuv's threads) runs.
       expect(held.asked).toEqual([DATABASE_NAME]);
       held.release();
@@ -924,14 +902,12 @@ describe("ledger: the database's host", () => {
     const rootCert = dir.write('root.crt', databaseTls.cert);
     const tlsUrl = (host: string) =>
       `${postgres.url.replace('@127.0.0.1:', `@${host}:`)}?sslmode=verify-full&sslrootcert=${rootCert}`;
-    const named = heldLookups(DATABASE_NAME);
-    named.release();
+    const named = lookupsKnowing(DATABASE_NAME);
     const pool = new pg.Pool(
       await poolConfig(tlsUrl(DATABASE_NAME), '', 1, process.env, named.lookups),
     );
     // The same database under another name (the certificate is not for it): refused.
-    const misnamed = heldLookups('other-db.test');
-    misnamed.release();
+    const misnamed = lookupsKnowing('other-db.test');
     const wrongPool = new pg.Pool(
       await poolConfig(tlsUrl('other-db.test'), '', 1, process.env, misnamed.lookups),
     );
@@ -951,13 +927,13 @@ describe("ledger: the database's host", () => {
   });
 
   it('a Unix socket is not looked up', async () => {
-    const held = heldLookups(DATABASE_NAME); // never released: a lookup would hang
+    const held = lookupsKnowing(DATABASE_NAME, { held: true }); // never released: a lookup would hang
     const url = `${postgres.url}?host=${encodeURIComponent(postgres.dir)}`;
     const pool = new pg.Pool(await poolConfig(url, '', 1, process.env, held.lookups));
     try {
       const { rows } = await pool.query('SELECT 1 AS one');
       expect(rows[0].one).toBe(1);
-      expect(held.socketsWaiting()).toBe(0);
+      expect(held.socketsAsking()).toBe(0);
     } finally {
       await pool.end();
     }

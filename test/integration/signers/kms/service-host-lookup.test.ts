@@ -7,7 +7,6 @@
  */
 import { verify, type KeyObject } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { oneLookupAtATime } from '../../../../src/host-lookup.js';
 import { createKmsSigner } from '../../../../src/signers/kms/create-kms-signer.js';
 import { nodeFetchUsesEnvProxy } from '../../../../src/signers/kms/vault.js';
 import type { Signer } from '../../../../src/crypto/signer.js';
@@ -17,6 +16,7 @@ import { selfSignedTls } from '../../../fakes/tls.js';
 import { startFakeVault } from '../../../fakes/vault-transit.js';
 import { restoreEnvAfterAll } from '../../../helpers/env.js';
 import { startForwardProxy } from '../../../helpers/forward-proxy.js';
+import { lookupsKnowing } from '../../../helpers/named-lookups.js';
 import { AWS_KMS_VARIABLES, FAKE_AWS_CREDENTIALS } from '../../../helpers/fake-aws-kms.js';
 
 restoreEnvAfterAll([
@@ -34,17 +34,6 @@ const stops: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
   for (const stop of stops.reverse()) await stop();
 });
-
-/** Lookups whose resolver knows one name (127.0.0.1), and the names it was asked, in order. */
-function lookupsKnowing(name: string) {
-  const asked: string[] = [];
-  const lookups = oneLookupAtATime(async (host) => {
-    asked.push(host);
-    if (host !== name) throw Object.assign(new Error(`no ${host}`), { code: 'ENOTFOUND' });
-    return [{ address: '127.0.0.1', family: 4 }];
-  });
-  return { lookups, asked };
-}
 
 /** Eight signatures at once (connections opened as they come), each checked with `publicKey`. */
 async function signsAtOnce(signer: Signer, publicKey: KeyObject): Promise<void> {

@@ -5,6 +5,15 @@ import { readNode } from './der-node.js';
 import { VERIFY_OID } from './oids.js';
 import { DecodeError } from './errors.js';
 import { RecentByBytes } from './recent.js';
+import {
+  NO_POLICY_EXTENSIONS,
+  readCertificatePolicies,
+  readInhibitAnyPolicy,
+  readPolicyConstraints,
+  readPolicyMappings,
+  type PolicyExtensions,
+} from './certificate-policies.js';
+import { readNameConstraints, type NameConstraints } from './name-constraints.js';
 
 /** What the verifier needs to know about one certificate, read with PKI.js and Node. */
 export interface CertificateView {
@@ -37,6 +46,10 @@ export interface CertificateView {
    * read, for the TSA certificate only, by leaf-checks.ts.
    */
   privateKeyUsagePeriodDer: Buffer | undefined;
+  /** The nameConstraints extension, read (frozen); undefined without it. */
+  nameConstraints: NameConstraints | undefined;
+  /** The certificatePolicies, policyMappings, policyConstraints and inhibitAnyPolicy, read (frozen). */
+  policyExtensions: PolicyExtensions;
 }
 
 const HANDLED_EXTENSIONS = new Set<string>([
@@ -47,6 +60,9 @@ const HANDLED_EXTENSIONS = new Set<string>([
   VERIFY_OID.basicConstraints,
   VERIFY_OID.subjectAltName,
   VERIFY_OID.certificatePolicies,
+  VERIFY_OID.policyMappings,
+  VERIFY_OID.policyConstraints,
+  VERIFY_OID.inhibitAnyPolicy,
   VERIFY_OID.crlDistributionPoints,
   VERIFY_OID.authorityInfoAccess,
 ]);
@@ -96,8 +112,10 @@ function copyView(view: CertificateView): CertificateView {
       critical: view.extendedKeyUsage.critical,
     },
     unhandledCriticalExtensions: [...view.unhandledCriticalExtensions],
+    subjectAltNames: view.subjectAltNames.map((name) => Buffer.from(name)),
     privateKeyUsagePeriodDer:
       view.privateKeyUsagePeriodDer && Buffer.from(view.privateKeyUsagePeriodDer),
+    // nameConstraints and policyExtensions are frozen: shared.
   };
 }
 
@@ -127,6 +145,8 @@ function parseView(der: Uint8Array): CertificateView {
     unhandledCriticalExtensions: [],
     subjectAltNames: [],
     privateKeyUsagePeriodDer: undefined,
+    nameConstraints: undefined,
+    policyExtensions: NO_POLICY_EXTENSIONS,
   };
   // RFC 5280 section 4.2: each extension at most once (Go's parser refuses a second; OpenSSL, of
   // the extensions it reads).
@@ -139,6 +159,7 @@ function parseView(der: Uint8Array): CertificateView {
       );
     seen.add(extension.extnID);
     const value = asn1js.fromBER(extension.extnValue.getValue()).result;
+    const extnValue = Buffer.from(extension.extnValue.getValue());
     switch (extension.extnID) {
       case VERIFY_OID.subjectAltName:
         // GeneralNames ::= SEQUENCE OF GeneralName
@@ -163,6 +184,33 @@ function parseView(der: Uint8Array): CertificateView {
         view.extendedKeyUsage = {
           purposes: new pkijs.ExtKeyUsage({ schema: value }).keyPurposes,
           critical: extension.critical,
+        };
+        break;
+      case VERIFY_OID.nameConstraints:
+        view.nameConstraints = readNameConstraints(extnValue);
+        // A subtree of a form not checked here leaves a critical extension unhandled, as in Go.
+        if (extension.critical && view.nameConstraints.hasUnsupportedForm)
+          view.unhandledCriticalExtensions.push(extension.extnID);
+        break;
+      case VERIFY_OID.certificatePolicies:
+        view.policyExtensions = {
+          ...view.policyExtensions,
+          policies: readCertificatePolicies(extnValue),
+        };
+        break;
+      case VERIFY_OID.policyMappings:
+        view.policyExtensions = {
+          ...view.policyExtensions,
+          mappings: readPolicyMappings(extnValue),
+        };
+        break;
+      case VERIFY_OID.policyConstraints:
+        view.policyExtensions = { ...view.policyExtensions, ...readPolicyConstraints(extnValue) };
+        break;
+      case VERIFY_OID.inhibitAnyPolicy:
+        view.policyExtensions = {
+          ...view.policyExtensions,
+          inhibitAnyPolicy: readInhibitAnyPolicy(extnValue),
         };
         break;
       case VERIFY_OID.privateKeyUsagePeriod:

@@ -1,6 +1,8 @@
 import { certificateKeyProblem, certificateSignatureProblem } from './algorithm-policy.js';
 import { subjectText, type CertificateView } from './certificate-view.js';
 import { VERIFY_OID } from './oids.js';
+import { nameConstraintsProblem } from './name-constraints.js';
+import { policyProblem } from './certificate-policies.js';
 
 /** Longest path tried, leaf to root. */
 const MAX_PATH_LENGTH = 8;
@@ -30,10 +32,11 @@ export interface ChainResult {
 /**
  * Builds and checks every certification path from `leaf` to one of `roots` (RFC 5280 section 6,
  * the parts Go's x509.Verify applies): issuer name and signature, validity at `at`, CA and
- * keyCertSign for issuers, pathLenConstraint, no unhandled critical extension; every key (the
- * root's included) RSA of 2048 bits or more with an exponent Go accepts, P-256/384/521 or
- * Ed25519, checked before the key verifies anything; every link signed with
- * SHA-2 or Ed25519 (no MD5, SHA-1). Roots are trust anchors: a path ends at a certificate
+ * keyCertSign for issuers, pathLenConstraint, name constraints (of the names below each CA),
+ * certificate policies (those a path's own certificates require), no unhandled critical
+ * extension; every key (the root's included) RSA of 2048 bits or more with an exponent Go
+ * accepts, P-256/384/521 or Ed25519, checked before the key verifies anything; every link signed
+ * with SHA-2 or Ed25519 (no MD5, SHA-1). Roots are trust anchors: a path ends at a certificate
  * byte-identical to a provided root, and the root's own self-signature is not checked (as Go).
  */
 export function buildChains(leaf: CertificateView, options: ChainOptions): ChainResult {
@@ -62,10 +65,15 @@ export function buildChains(leaf: CertificateView, options: ChainOptions): Chain
     if (problem) return fail(problem);
     const root = isRoot(current);
     if (path.length > 1) {
-      const caProblem = issuerProblem(current, path.length - 2, root);
+      const caProblem =
+        issuerProblem(current, path.length - 2, root) ??
+        (current.nameConstraints &&
+          nameConstraintsProblem(current.nameConstraints, path.slice(0, -1)));
       if (caProblem) return fail(caProblem);
     }
     if (root) {
+      const policiesProblem = policyProblem(path);
+      if (policiesProblem) return fail(policiesProblem);
       result.chains.push(path);
       if (path.slice(1).every(allowsTimestamping)) result.timestampingChains.push(path);
       return;

@@ -211,13 +211,21 @@ function readAccuracy(accuracy: DerNode): Timestamp['accuracy'] {
   const read = { seconds: 0, millis: 0, micros: 0 };
   for (const element of accuracy.children) {
     if (element.tagClass !== CONTEXT) {
-      read.seconds = Number(integerOf(element));
+      const seconds = integerOf(element);
+      // A negative or unbounded accuracy would turn the interval it bounds inside out.
+      if (seconds < 0n || seconds > BigInt(Number.MAX_SAFE_INTEGER))
+        throw invalid(`the Accuracy's seconds (${seconds}) is out of range`);
+      read.seconds = Number(seconds);
       continue;
     }
     const name = element.tagNumber === 0 ? 'millis' : 'micros';
     const problem = element.constructed ? 'constructed' : integerProblem(element.content);
     if (problem) throw invalid(`the Accuracy's ${name} is not a DER INTEGER: ${problem}`);
-    read[name] = Number(integerOf(element));
+    const value = integerOf(element);
+    // RFC 3161 section 2.4.2: millis and micros are INTEGER (1..999), as Bouncy Castle enforces.
+    if (value < 1n || value > 999n)
+      throw invalid(`the Accuracy's ${name} (${value}) is outside 1..999 (RFC 3161 section 2.4.2)`);
+    read[name] = Number(value);
   }
   return read;
 }

@@ -1,5 +1,6 @@
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
+import { derProblem } from './der.js';
 import { DecodeError, VerificationError } from './errors.js';
 import { digestByOid, type DigestName } from './oids.js';
 
@@ -29,6 +30,10 @@ export function verifyTimestampRequest(tsq: Uint8Array): CheckedRequest {
     if (decoded.offset === -1 || decoded.offset !== tsq.byteLength) {
       throw new DecodeError('not-der', 'not a single DER value');
     }
+    // asn1js reads BER: a request the TSA (and Go's encoding/asn1) refuses as not DER must not
+    // pass here (indefinite or non-minimal lengths, padded INTEGERs, a BOOLEAN other than FF).
+    const problem = derProblem(tsq);
+    if (problem) throw new DecodeError('not-der', `not DER: ${problem}`);
     request = new pkijs.TimeStampReq({ schema: decoded.result });
   } catch (error) {
     throw new RequestVerificationError(

@@ -132,6 +132,32 @@ describe('only DER responses, tokens and TSTInfos verify (F4)', () => {
     );
   });
 
+  it('an Accuracy out of its range is refused, even signed so: millis and micros are 1..999 (RFC 3161), seconds not negative', async () => {
+    const withAccuracy = (...children: Node[]) =>
+      resigned((tstInfo) => {
+        child(tstInfo, 5).children = children;
+      });
+    const seconds = (content: number[]): Node => ({ tag: 0x02, content: Buffer.from(content) });
+    const millis = (content: number[]): Node => ({ tag: 0x80, content: Buffer.from(content) });
+    const micros = (content: number[]): Node => ({ tag: 0x81, content: Buffer.from(content) });
+    const bounds = await verify(
+      await withAccuracy(seconds([1]), millis([1]), micros([0x03, 0xe7])),
+    );
+    expect(bounds.accuracy).toEqual({ seconds: 1, millis: 1, micros: 999 });
+    expect(await message(await withAccuracy(seconds([1]), millis([0])))).toBe(
+      "timestamp response is not valid: the Accuracy's millis (0) is outside 1..999 (RFC 3161 section 2.4.2)",
+    );
+    expect(await message(await withAccuracy(millis([0x03, 0xe8])))).toBe(
+      "timestamp response is not valid: the Accuracy's millis (1000) is outside 1..999 (RFC 3161 section 2.4.2)",
+    );
+    expect(await message(await withAccuracy(micros([0xff])))).toBe(
+      "timestamp response is not valid: the Accuracy's micros (-1) is outside 1..999 (RFC 3161 section 2.4.2)",
+    );
+    expect(await message(await withAccuracy(seconds([0xfb])))).toBe(
+      "timestamp response is not valid: the Accuracy's seconds (-5) is out of range",
+    );
+  });
+
   it('a genTime of month 13 is refused, even signed so (asn1js read it as January of the next year)', async () => {
     const month13 = await resigned((tstInfo) => {
       const genTime = child(tstInfo, 4);

@@ -42,4 +42,31 @@ describe('verifyTimestampRequest (Go VerifyRequest)', () => {
       'malformed',
     );
   });
+  it('refuses BER that is not DER, as the TSA and Go do', () => {
+    const der = request('2.16.840.1.101.3.4.2.1', 32);
+    expect(code(der)).toBe('ok');
+    const contents = der.subarray(2);
+    const variants = {
+      'an indefinite length': Buffer.concat([
+        Buffer.from([0x30, 0x80]),
+        contents,
+        Buffer.from([0, 0]),
+      ]),
+      'a non-minimal length': Buffer.concat([Buffer.from([0x30, 0x81, contents.length]), contents]),
+      'a padded nonce': sequence(
+        integer(1),
+        sequence(sequence(oid('2.16.840.1.101.3.4.2.1'), NULL), octetString(Buffer.alloc(32, 7))),
+        Buffer.from([0x02, 0x02, 0x00, 0x05]),
+      ),
+      'certReq as 01': sequence(
+        integer(1),
+        sequence(sequence(oid('2.16.840.1.101.3.4.2.1'), NULL), octetString(Buffer.alloc(32, 7))),
+        Buffer.from([0x01, 0x01, 0x01]),
+      ),
+    };
+    for (const [what, tsq] of Object.entries(variants)) {
+      expect(() => verifyTimestampRequest(tsq), what).toThrow(/not DER/);
+      expect(code(tsq), what).toBe('malformed');
+    }
+  });
 });

@@ -44,7 +44,7 @@ function type(spec: OptionSpec<unknown>): string {
     case 'duration':
       return 'duration (`30s`, `1m30s`)';
     case 'size':
-      return 'bytes (`1MB`, `64KiB`)';
+      return 'bytes (`16384`, `64k`, `1MB`)';
     case 'list':
       return 'list (comma-separated, or a YAML list)';
     default:

@@ -138,16 +138,18 @@ export function readConfigFile(path: string): ConfigLayer {
     nameOf: (spec) => `key "${keys.get(spec.flag) ?? spec.flag}"`,
   };
   for (const [key, value] of Object.entries(content)) {
+    // Keys without case, as viper reads the Go server's (`Port:`, `LOG-TYPE:`).
+    const lowerCaseKey = key.toLowerCase();
     // File-only keys (docs/configuration.md, "Profiles"): lists of mappings, not flags.
-    if (key === 'profiles') {
+    if (lowerCaseKey === 'profiles') {
       layer.profiles = value;
       continue;
     }
-    if (key === 'previous-chains') {
+    if (lowerCaseKey === 'previous-chains') {
       layer.previousChains = value;
       continue;
     }
-    const name = OPTION_BY_FLAG.get(key);
+    const name = OPTION_BY_FLAG.get(lowerCaseKey);
     if (!name) {
       throw new ConfigError(
         'UNKNOWN_KEY',

@@ -4,7 +4,8 @@ import { CodedError } from '../errors.js';
 const UNIT_MS: Record<string, number> = {
   ns: 1e-6,
   us: 1e-3,
-  µs: 1e-3,
+  µs: 1e-3, // U+00B5 MICRO SIGN
+  μs: 1e-3, // U+03BC GREEK SMALL LETTER MU: Go's unitMap has both
   ms: 1,
   s: 1_000,
   m: 60_000,
@@ -26,13 +27,14 @@ export class DurationError extends CodedError<'INVALID_DURATION'> {
 
 /**
  * Parses a Go duration ("30s", "1m30s", "620s", "1.5h", "500us", "0") into milliseconds, fractions
- * kept; the one parser of the server's options and the CLI's. Signs are refused: no option takes a
- * negative duration. Throws a DurationError that says what is wrong, e.g. `invalid duration "30":
+ * kept; the one parser of the server's options and the CLI's. A leading '+' is read as Go reads
+ * it; '-' is refused: no option takes a negative duration. Throws a DurationError that says what is wrong, e.g. `invalid duration "30":
  * missing unit (one of ns, us, µs, ms, s, m, h)`.
  */
-export function parseDuration(text: string): number {
+export function parseDuration(written: string): number {
+  const invalid = (reason: string) => new DurationError(written, reason);
+  const text = written.startsWith('+') ? written.slice(1) : written;
   if (text === '0') return 0;
-  const invalid = (reason: string) => new DurationError(text, reason);
   if (text === '') throw invalid('empty');
   const pattern = /(\d+(?:\.\d*)?|\.\d+)([^\d.]*)/y;
   let total = 0;
@@ -62,22 +64,28 @@ export function formatDuration(ms: number): string {
   return ms % 1_000 === 0 ? `${ms / 1_000}s` : `${ms}ms`;
 }
 
-const SIZE_UNITS: Record<string, number> = {
+/** go-units' decimal multipliers (FromHumanSize): 'k' is 1000 whether or not an 'i' follows. */
+const SIZE_MULTIPLIERS: Record<string, number> = {
   '': 1,
-  b: 1,
-  kb: 1e3,
-  mb: 1e6,
-  gb: 1e9,
-  kib: 1024,
-  mib: 1024 ** 2,
-  gib: 1024 ** 3,
+  k: 1e3,
+  m: 1e6,
+  g: 1e9,
+  t: 1e12,
+  p: 1e15,
 };
 
-/** Parses a byte size as go-swagger's ByteSize flag accepts it ("1000000", "1MB", "64KiB"). */
+export const BYTE_SIZE_FORMS =
+  'bytes, or a number and a unit: 16384, 64k, 1MB, 1.5MB (decimal: 1KiB is 1000)';
+
+/**
+ * Parses a byte size as go-swagger's ByteSize flag does (docker/go-units FromHumanSize): a decimal
+ * number, an optional space, an optional k, m, g, t or p, an optional i and b, without case; SI
+ * multipliers always (Go reads "64KiB" as 64000), the bytes truncated to a whole number.
+ */
 export function parseByteSize(text: string): number | undefined {
-  const match = /^(\d+)\s*([a-z]*)$/i.exec(text.trim());
-  const unit = SIZE_UNITS[(match?.[2] ?? '').toLowerCase()];
-  if (!match || unit === undefined) return undefined;
-  const bytes = Number(match[1]) * unit;
+  const match = /^(\d+(?:\.\d+)?) ?([kmgtp]?)i?b?$/i.exec(text);
+  if (!match) return undefined;
+  const multiplier = SIZE_MULTIPLIERS[(match[2] as string).toLowerCase()] as number;
+  const bytes = Math.trunc(Number(match[1]) * multiplier);
   return Number.isSafeInteger(bytes) ? bytes : undefined;
 }

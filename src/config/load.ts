@@ -2,7 +2,9 @@ import { homedir } from 'node:os';
 import { findConfigFile, readConfigFile } from './config-file.js';
 import { readEnvironment } from './environment.js';
 import { readImageDefaults } from './image-defaults.js';
+import { withoutUserinfo } from './key-uri.js';
 import type { OptionSpec } from './option-spec.js';
+import { MASK } from './print-config.js';
 import { resolveLayers, type ConfigLayer, type ConfigValues } from './resolve.js';
 import { SERVE_OPTIONS, type ServeConfig, type ServeOptionName } from './schema.js';
 
@@ -48,7 +50,7 @@ export function loadServeConfig(options: LoadOptions): LoadedConfig {
  * A warning for each option that both the config file and the environment set: the environment
  * wins, and a variable not meant for this server (PORT from a hosting platform, HOST that tcsh
  * exports to every program) would otherwise override the file unseen. A secret's values are not
- * shown.
+ * shown, nor the credentials of a URI (user:password@), as --print-config masks them.
  */
 function environmentOverrides(file: ConfigLayer, environment: ConfigLayer): string[] {
   const options = Object.entries(SERVE_OPTIONS) as [ServeOptionName, OptionSpec<unknown>][];
@@ -59,7 +61,10 @@ function environmentOverrides(file: ConfigLayer, environment: ConfigLayer): stri
       const what =
         spec.secret || spec.secretFile
           ? `${variable} overrides ${spec.flag} of ${file.source} (values not shown: secret)`
-          : `${variable}=${JSON.stringify(environment.values[name])} overrides ${spec.flag}: ${JSON.stringify(file.values[name])} of ${file.source}`;
+          : `${variable}=${shown(environment.values[name])} overrides ${spec.flag}: ${shown(file.values[name])} of ${file.source}`;
       return `environment variable ${what}: the environment wins over a config file; unset ${variable} to use the file's`;
     });
 }
+
+const shown = (value: unknown): string =>
+  JSON.stringify(typeof value === 'string' ? withoutUserinfo(value, MASK) : value);

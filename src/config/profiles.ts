@@ -167,7 +167,15 @@ function parseProfile(
     }
   }
   const policies = raw['policy-oids'];
-  const policyOids = Array.isArray(policies) ? policies.map(String) : [];
+  // A YAML list, or a comma-separated string as the top-level list options take.
+  const policyOids = Array.isArray(policies)
+    ? policies.map(String)
+    : typeof policies === 'string'
+      ? policies
+          .split(',')
+          .map((oid) => oid.trim())
+          .filter(Boolean)
+      : [];
   if (policyOids.length === 0)
     throw new ConfigError(
       'INVALID_VALUE',

@@ -1,5 +1,11 @@
 import { ConfigError } from './config-error.js';
-import { DurationError, formatDuration, parseByteSize, parseDuration } from './duration.js';
+import {
+  BYTE_SIZE_FORMS,
+  DurationError,
+  formatDuration,
+  parseByteSize,
+  parseDuration,
+} from './duration.js';
 import { GO_BOOLEAN_SPELLINGS, parseGoBool } from './go-bool.js';
 import type { OptionSpec } from './option-spec.js';
 import { MASK } from './print-config.js';
@@ -31,7 +37,7 @@ const EXPECTED: Record<string, string> = {
   boolean: GO_BOOLEAN_SPELLINGS,
   integer: 'a whole number',
   duration: 'a duration such as 30s, 1m30s or 250ms',
-  size: 'bytes, or a size such as 1MB or 64KiB',
+  size: BYTE_SIZE_FORMS,
   list: 'a comma-separated list',
   string: 'a string',
 };
@@ -78,8 +84,9 @@ export function parseOptionValue(
     case 'duration':
       if (typeof raw !== 'string' && typeof raw !== 'number') invalid();
       try {
-        // Held in whole milliseconds (a file's bare 0 is Go's "0").
-        value = Math.floor(parseDuration(String(raw)));
+        // Held in whole milliseconds (a file's bare 0 is Go's "0"), rounded up: a nonzero
+        // duration under 1 ms must not become 0, which turns a timeout off.
+        value = Math.ceil(parseDuration(String(raw)));
       } catch (error) {
         if (!(error instanceof DurationError)) throw error;
         invalid(spec.secret ? undefined : error.reason);
@@ -88,7 +95,7 @@ export function parseOptionValue(
     case 'size':
       value =
         typeof raw === 'number' || typeof raw === 'string' ? parseByteSize(String(raw)) : undefined;
-      if (value === undefined) invalid();
+      if (value === undefined) invalid(`expected ${BYTE_SIZE_FORMS}`);
       break;
     case 'list':
       if (Array.isArray(raw) && raw.every((item) => ['string', 'number'].includes(typeof item))) {
@@ -142,20 +149,33 @@ export function resolveLayers(layers: readonly ConfigLayer[]): {
   warnings: string[];
 } {
   const config: Record<string, unknown> = {};
+  const overridden: string[] = [];
   const options = Object.entries(SERVE_OPTIONS) as [ServeOptionName, OptionSpec<unknown>][];
   for (const [name, spec] of options) {
     config[name] = spec.default;
-    for (const layer of layers) {
-      const raw = layer.values[name];
-      if (raw === undefined) continue;
+    const setting = layers.filter((layer) => layer.values[name] !== undefined);
+    for (const [index, layer] of setting.entries()) {
       const label = (layer.nameOf ?? flagName)(spec);
       try {
-        config[name] = parseOptionValue(spec, raw, label);
+        config[name] = parseOptionValue(spec, layer.values[name], label);
       } catch (error) {
-        if (error instanceof ConfigError && layer.source !== 'flags') {
-          throw new ConfigError(error.code, `${layer.source}: ${error.message}`, { cause: error });
+        if (!(error instanceof ConfigError)) throw error;
+        const message =
+          layer.source === 'flags' ? error.message : `${layer.source}: ${error.message}`;
+        // A bad value a later layer overrides is only warned about: the Go server never reads
+        // a variable its flag overrides, and generic names (LOG_LEVEL, PORT) are set for other
+        // programs too.
+        const winner = setting.at(-1) as ConfigLayer;
+        if (index < setting.length - 1) {
+          const winnerLabel =
+            winner.source === 'flags'
+              ? flagName(spec)
+              : `${winner.source} ${(winner.nameOf ?? flagName)(spec)}`;
+          overridden.push(`${message}: ignored, as ${winnerLabel} sets ${spec.flag}`);
+          continue;
         }
-        throw error;
+        if (layer.source === 'flags') throw error;
+        throw new ConfigError(error.code, message, { cause: error });
       }
     }
   }
@@ -175,6 +195,7 @@ export function resolveLayers(layers: readonly ConfigLayer[]): {
   const resolved = Object.freeze(config) as unknown as ServeConfig;
   const warnings = [
     ...layers.flatMap((layer) => layer.warnings ?? []),
+    ...overridden,
     ...secretsOnTheCommandLine(layers),
     ...checkServeConfig(resolved),
   ];

@@ -439,9 +439,10 @@ export const SERVE_OPTIONS = {
     default: 16_384,
     // 0 gave HTTP/1.1 Node's default and every HTTP/2 request a 431; 10GB meant no limit at all.
     // 64 MiB is far above any real header block (Go's default: 1 MB).
-    min: 1024,
+    min: 1000,
     max: 64 * 1024 * 1024,
-    description: 'largest request header block in bytes ("1MB" allowed; 1KiB to 64MiB)',
+    description:
+      'largest request header block in bytes ("64k", "1MB" allowed, decimal as in Go; 1k to 64 MiB)',
   }),
   maxConnections: option({
     flag: 'max-connections',

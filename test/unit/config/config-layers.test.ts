@@ -89,6 +89,14 @@ describe('configuration layers', () => {
     });
   });
 
+  it("reads config file keys without case, as viper reads the Go server's", () => {
+    const dir = configWorkspace();
+    dir.write('cwd/timestamp-server.yaml', 'Port: 4000\nLOG-TYPE: prod\nListen-Limit: 7\n');
+    expect(load(dir).config).toMatchObject({ port: 4000, logType: 'prod', maxConnections: 7 });
+    dir.write('cwd/timestamp-server.yaml', 'port: 4000\nPORT: 4001\n');
+    expect(() => load(dir)).toThrow(/keys "port" and "PORT" both set port, to different values/);
+  });
+
   const failures: [string, string, RegExp][] = [
     ['unparsable YAML', 'port: [1, 2\n', /config file .*timestamp-server\.yaml: cannot parse/],
     [
@@ -130,18 +138,43 @@ describe('configuration layers', () => {
     );
   });
 
+  it('warns of a bad value that a later layer overrides, as the Go server never reads it', () => {
+    const dir = configWorkspace();
+    dir.write('cwd/timestamp-server.yaml', 'port: 4000\nread-timeout: soon\n');
+    const { config, warnings } = load(dir, {
+      env: { LOG_LEVEL: 'warning', PORT: 'eighty', READ_TIMEOUT: '7s' },
+      flags: { logLevel: 'info', port: '5000' },
+    });
+    expect([config.logLevel, config.port, config.readTimeout]).toEqual(['info', 5000, 7000]);
+    expect(warnings).toEqual(
+      expect.arrayContaining([
+        'environment: invalid value for LOG_LEVEL: "warning" (valid: trace, debug, info, warn, error): ignored, as --log-level sets log-level',
+        'environment: invalid value for PORT: "eighty": ignored, as --port sets port',
+        expect.stringMatching(
+          /^config file .*: invalid value for key "read-timeout": "soon" \(.*\): ignored, as environment READ_TIMEOUT sets read-timeout$/,
+        ),
+      ]),
+    );
+    // The value that wins is still checked.
+    expect(() => load(dir, { flags: { port: '5000' } })).toThrow(/config file .*read-timeout/);
+  });
+
   it('names the flag holding a bad value', () => {
     expect(() => resolveServeConfig({ maxHeaderSize: 'lots' })).toThrow(
-      new ConfigError('INVALID_VALUE', 'invalid value for --max-header-size: "lots"'),
+      new ConfigError(
+        'INVALID_VALUE',
+        'invalid value for --max-header-size: "lots" (expected bytes, or a number and a unit: 16384, 64k, 1MB, 1.5MB (decimal: 1KiB is 1000))',
+      ),
     );
   });
 
   it('bounds --max-header-size: 0 refused every HTTP/2 request, 10GB meant no limit', () => {
-    expect(resolveServeConfig({ maxHeaderSize: '1KiB' }).maxHeaderSize).toBe(1024);
-    expect(resolveServeConfig({ maxHeaderSize: '64MiB' }).maxHeaderSize).toBe(64 * 1024 * 1024);
+    expect(resolveServeConfig({ maxHeaderSize: '1k' }).maxHeaderSize).toBe(1000);
+    expect(resolveServeConfig({ maxHeaderSize: '67108864' }).maxHeaderSize).toBe(64 * 1024 * 1024);
     for (const [value, bound] of [
-      ['0', 'at least 1024'],
-      ['1000', 'at least 1024'],
+      ['0', 'at least 1000'],
+      ['999', 'at least 1000'],
+      ['67108865', 'at most 67108864'],
       ['10GB', 'at most 67108864'],
     ])
       expect(() => resolveServeConfig({ maxHeaderSize: value })).toThrow(
@@ -161,10 +194,27 @@ describe('value kinds', () => {
     expect(parseDuration('250ms')).toBe(250);
     expect(parseDuration('0')).toBe(0);
     expect(parseDuration('500us')).toBe(0.5);
-    for (const bad of ['', '30', 's', '5 s', '1d', '-1s', '1s '])
+    // Go's leading '+', and its unit table's two micro signs (U+00B5, U+03BC).
+    expect(parseDuration('+30s')).toBe(30_000);
+    expect(parseDuration('+0')).toBe(0);
+    expect(parseDuration('30000000\u00b5s')).toBe(30_000);
+    expect(parseDuration('30000000\u03bcs')).toBe(30_000);
+    for (const bad of ['', '+', '30', 's', '5 s', '1d', '-1s', '+-1s', '1s '])
       expect(() => parseDuration(bad)).toThrow(DurationError);
     expect(() => parseDuration('30')).toThrow('invalid duration "30": missing unit');
     expect(() => parseDuration('1d')).toThrow('invalid duration "1d": unknown unit "d"');
+  });
+
+  it('rounds a duration up to whole milliseconds: a nonzero timeout never becomes 0, which turns it off', () => {
+    const config = resolveServeConfig({
+      readTimeout: '999us',
+      writeTimeout: '0.5ms',
+      gracefulTimeout: '1.5ms',
+      ledgerAnchorInterval: '1ns',
+    });
+    expect([config.readTimeout, config.writeTimeout, config.gracefulTimeout]).toEqual([1, 1, 2]);
+    expect(config.ledgerAnchorInterval).toBe(1);
+    expect(resolveServeConfig({ readTimeout: '0s' }).readTimeout).toBe(0);
   });
 
   it('refuses a remote signer deadline or cooldown the signer cannot use, naming the flag', () => {
@@ -193,11 +243,21 @@ describe('value kinds', () => {
     expect(() => load(dir)).toThrow(/config file .*: invalid value for key "kms-timeout": "10m"/);
   });
 
-  it('parses byte sizes as go-swagger does', () => {
+  it("parses byte sizes as go-swagger does (docker/go-units' FromHumanSize: decimal, whatever the i)", () => {
     expect(parseByteSize('1000000')).toBe(1_000_000);
     expect(parseByteSize('1MB')).toBe(1_000_000);
-    expect(parseByteSize('64KiB')).toBe(65_536);
-    expect(parseByteSize('1 parsec')).toBeUndefined();
+    expect(parseByteSize('1M')).toBe(1_000_000);
+    expect(parseByteSize('64k')).toBe(64_000);
+    expect(parseByteSize('64KiB')).toBe(64_000);
+    expect(parseByteSize('1.5mb')).toBe(1_500_000);
+    expect(parseByteSize('2 kB')).toBe(2_000);
+    expect(parseByteSize('100b')).toBe(100);
+    expect(parseByteSize('1.0001k')).toBe(1_000);
+    for (const refused of ['1 parsec', '', 'MB', '-1', '1.', '.5k', '1e3', '1  MB', ' 1MB', '1MBB'])
+      expect(parseByteSize(refused), refused).toBeUndefined();
+    expect(() => resolveServeConfig({ maxHeaderSize: '64 bytes' })).toThrow(
+      'invalid value for --max-header-size: "64 bytes" (expected bytes, or a number and a unit: 16384, 64k, 1MB, 1.5MB (decimal: 1KiB is 1000))',
+    );
   });
 });
 

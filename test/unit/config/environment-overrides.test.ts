@@ -34,6 +34,19 @@ describe('a variable that overrides a config file key is warned about', () => {
     expect(loaded.warnings.join('\n')).not.toMatch(/Secret-/);
   });
 
+  it('shows no credentials of a URI value (user:password@), as --print-config masks them', () => {
+    const loaded = load('kms-key-resource: awskms:///alias/file-key\n', {
+      KMS_KEY_RESOURCE: 'awskms://AKIAEXAMPLE:Secret-3@kms.example.com/alias/env-key',
+    });
+    // (Besides the warning that the memory signer ignores the key.)
+    const warnings = loaded.warnings.filter((line) => line.startsWith('environment variable'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(
+      /^environment variable KMS_KEY_RESOURCE="awskms:\/\/\*{8}@kms\.example\.com\/alias\/env-key" overrides kms-key-resource: "awskms:\/\/\/alias\/file-key"/,
+    );
+    expect(loaded.warnings.join('\n')).not.toMatch(/Secret-|AKIAEXAMPLE/);
+  });
+
   it('says nothing for a variable whose option the file does not set, nor for the image defaults', () => {
     const { config, warnings } = load('port: 3000\n', {
       HOST: '0.0.0.0',

@@ -38,6 +38,12 @@ describe('profiles in the config file', () => {
     expect(config.previousChains).toBeUndefined();
   });
 
+  it('reads policy-oids as a YAML list or as a comma-separated string, as the top-level lists', () => {
+    const [profile] =
+      load('profiles:\n  - name: a\n    policy-oids: 1.2.3.4, 1.2.3.5\n').profiles ?? [];
+    expect(profile?.policyOids).toEqual(['1.2.3.4', '1.2.3.5']);
+  });
+
   it('reads a profile: name, policies, the signer union, token options, previous chains', () => {
     const [profile] = load(RSA_PROFILE).profiles ?? [];
     expect(profile).toMatchObject({

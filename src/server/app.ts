@@ -533,6 +533,9 @@ export async function buildServer(deps: ServerDependencies) {
   }
 
   if (deps.ledger?.log) {
+    // Labelled by route (the tiles by their one wildcard route): log reads and log outages apart
+    // from 404 scanners' `unrecognized`.
+    knowPaths(Object.values(LOG_ROUTES));
     registerLogRoutes(app, deps.ledger.log);
     for (const path of Object.values(LOG_ROUTES)) methodNotAllowed(path, ['GET', 'HEAD']);
   }

@@ -582,6 +582,14 @@ describe('issuance ledger (PostgreSQL)', () => {
       expect(lines).toContain('log database unavailable');
       expect(lines).not.toContain('Error generating timestamp response');
       expect(lines).not.toContain('"stack"');
+      // Counted by route, apart from 404 scanners' `unrecognized`: a log outage can be alerted on.
+      const metrics = await (await fetch(server.metricsUrl)).text();
+      for (const route of ['checkpoint', 'proof', 'tile/*'])
+        expect(metrics).toMatch(
+          new RegExp(
+            `timestamp_authority_http_requests_total\\{code="503",path="/api/v1/log/${route.replace('*', '\\*')}",method="GET"\\} \\d+`,
+          ),
+        );
     } finally {
       await postgres.start();
       await server.close();

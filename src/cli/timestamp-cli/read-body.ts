@@ -1,5 +1,7 @@
 import { createReadStream } from 'node:fs';
+import { resolve } from 'node:path';
 import { collectCapped } from '../../capped-read.js';
+import { descriptorPathProblem } from './descriptor-path.js';
 import { CliError, fileErrorReason } from './output.js';
 
 /** Largest TimeStampResp accepted: a token with a long chain is a few KiB. */
@@ -47,6 +49,8 @@ export async function readBodyCapped(
  */
 export async function readFileCapped(path: string, limit: number, flag?: string): Promise<Buffer> {
   const named = flag === undefined ? path : `${flag} ${path}`;
+  const problem = descriptorPathProblem(resolve(path));
+  if (problem) throw new CliError('FILE', `error reading ${named}: ${problem}`);
   const stream = createReadStream(path, { highWaterMark: 64 * 1024 });
   try {
     return await collectCapped(

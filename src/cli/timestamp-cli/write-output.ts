@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, lstat, open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
+import { descriptorPathProblem } from './descriptor-path.js';
 import { CliError, fileErrorReason, type Output } from './output.js';
 
 /** The mode of what the CLI writes that holds nothing secret (a chain, a CSR, a checkpoint, a proof). */
@@ -63,13 +64,21 @@ export async function writeOutputFile(
 /**
  * Refuses, before the work whose result it is to hold (a token the TSA issues and logs, keys
  * generated), an output that cannot be written: a folder, or a path whose folder is missing, not
- * a folder, or not writable (unless the file exists and is writable: it is then written in place).
- * Device and descriptor paths are left to the write itself.
+ * a folder, or not writable (unless the file exists and is writable: it is then written in place);
+ * a device that does not exist (`/dev/nul`), or a descriptor the command was not given.
  */
 export async function checkOutputFile(path: string): Promise<void> {
   const absolute = resolve(path);
-  if (STANDARD_STREAMS.has(absolute) || DEVICE_PATH.test(absolute)) return;
+  if (STANDARD_STREAMS.has(absolute)) return;
   const refused = (why: string) => new CliError('FILE', `error writing ${path}: ${why}`);
+  if (DEVICE_PATH.test(absolute)) {
+    const problem = descriptorPathProblem(absolute);
+    if (problem) throw refused(problem);
+    await stat(absolute).catch((error: unknown) => {
+      throw refused(fileErrorReason(error));
+    });
+    return;
+  }
   // resolve() drops the slash, which the write would not: `nodir/` failed only after the work.
   if (path.endsWith('/')) throw refused('a file name cannot end in /');
   if ((await stat(absolute).catch(() => undefined))?.isDirectory()) throw refused('it is a folder');
@@ -107,8 +116,11 @@ export async function writeFileAtomic(
   const stream = STANDARD_STREAMS.get(absolute);
   if (stream) return writeToStream(stream(), data);
   // Renaming a file over such a name would lose the output (and, as root, litter /dev).
-  if (DEVICE_PATH.test(absolute))
+  if (DEVICE_PATH.test(absolute)) {
+    const problem = descriptorPathProblem(absolute);
+    if (problem) throw new CliError('FILE', problem);
     return writeInPlace(path, data, constants.O_WRONLY | constants.O_APPEND);
+  }
   const target = await lstat(path).catch(() => undefined);
   if (target && !target.isFile() && !target.isSymbolicLink())
     return writeInPlace(path, data, constants.O_WRONLY | constants.O_NOFOLLOW);

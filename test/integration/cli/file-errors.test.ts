@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readlinkSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,6 +30,38 @@ describe('timestamp-cli file errors', () => {
     await new Promise((resolve) => server.close(resolve));
     dir.cleanup();
   });
+
+  /** The first of this process's descriptors whose link starts with `prefix`: one of Node's own. */
+  function runtimeDescriptor(prefix: string): number {
+    const descriptors = readdirSync('/proc/self/fd')
+      .map(Number)
+      .filter((fd) => fd > 2);
+    const found = descriptors
+      .sort((a, b) => a - b)
+      .find((fd) => {
+        try {
+          const link = readlinkSync(`/proc/self/fd/${fd}`);
+          // A pipe with both ends here (libuv's): the other end has the same link.
+          return prefix === 'pipe:'
+            ? link.startsWith(prefix) &&
+                descriptors.some(
+                  (other) => other !== fd && readlinkSync(`/proc/self/fd/${other}`) === link,
+                )
+            : link.startsWith(prefix);
+        } catch {
+          return false;
+        }
+      });
+    expect(found, prefix).toBeDefined();
+    return found as number;
+  }
+
+  function closedDescriptor(): number {
+    const open = new Set(readdirSync('/proc/self/fd').map(Number));
+    let descriptor = 900;
+    while (open.has(descriptor)) descriptor++;
+    return descriptor;
+  }
 
   async function timestamp(args: string[]): Promise<unknown> {
     return timestampCommand(() => ({ timestampServer: url, format: 'default', timeout: 30_000 }), {
@@ -67,6 +99,29 @@ describe('timestamp-cli file errors', () => {
       'an existing file’s name and /',
       () => `${dir.path('artifact')}/`,
       'a file name cannot end in /',
+    ],
+    // A typo of /dev/null: failed only at the write, after the token was issued.
+    [
+      'a device that does not exist',
+      () => `/dev/tsa-test-${process.pid}-missing`,
+      'ENOENT: no such file or directory',
+    ],
+    // Node's runtime holds descriptors from 3 on: written to, one lost the token (a pipe of
+    // libuv's) or crashed the process (its signal pipe).
+    [
+      'a descriptor of the runtime’s epoll',
+      () => `/dev/fd/${runtimeDescriptor('anon_inode:[eventpoll]')}`,
+      `descriptor ${runtimeDescriptor('anon_inode:[eventpoll]')} was not given to the command (it is the runtime's own anon_inode:[eventpoll])`,
+    ],
+    [
+      'a descriptor of one of the runtime’s pipes',
+      () => `/proc/self/fd/${runtimeDescriptor('pipe:')}`,
+      `descriptor ${runtimeDescriptor('pipe:')} was not given to the command (it is the runtime's own ${readlinkSync(`/proc/self/fd/${runtimeDescriptor('pipe:')}`)})`,
+    ],
+    [
+      'a descriptor that is not open',
+      () => `/dev/fd/${closedDescriptor()}`,
+      `descriptor ${closedDescriptor()} is not open (give it to the command, e.g. ${closedDescriptor()}>file)`,
     ],
   ])(
     'an --out in %s: refused before the TSA is asked for a token, naming --out',

@@ -17,7 +17,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { writeFileAtomic } from '../../../src/cli/timestamp-cli/write-output.js';
-import { tempDir } from '../../helpers/openssl.js';
+import { CLI_JS } from '../../helpers/cli.js';
+import { openssl, tempDir } from '../../helpers/openssl.js';
 import { runToEnd } from '../../helpers/process.js';
 import { REPO_ROOT } from '../../helpers/spawn-server.js';
 
@@ -121,6 +122,29 @@ describe('writeFileAtomic', () => {
     } finally {
       closeSync(writer);
       fifo.close();
+      dir.cleanup();
+    }
+  });
+
+  it('timestamp-cli writes the descriptors the shell gives it (3>file, 4>&1 into a pipe), whatever the runtime set on them', async () => {
+    // Node sets close-on-exec on descriptors 0 to 15 at start-up, inherited ones too: the
+    // refusal of the runtime's own descriptors must not refuse these.
+    const dir = tempDir();
+    try {
+      for (const key of ['root', 'leaf'])
+        await openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', dir.path(`${key}.key`)]); // prettier-ignore
+      const cli = `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI_JS)} certificates create --root-key ${dir.path('root.key')} --leaf-key ${dir.path('leaf.key')}`;
+      // A file, and a pipe whose reading end is another process's, given twice (4>&1): the
+      // runtime's own pipes are the ones with both ends here.
+      for (const [redirection, file] of [
+        [`--output /dev/fd/3 3>${dir.path('chain.pem')}`, 'chain.pem'],
+        [`--output /dev/fd/4 4>&1 | cat > ${dir.path('piped.pem')}`, 'piped.pem'],
+      ] as const) {
+        const run = await runToEnd('bash', ['-o', 'pipefail', '-c', `${cli} ${redirection}`]);
+        expect(run.status, run.stderr).toBe(0);
+        expect(readFileSync(dir.path(file), 'utf8')).toMatch(/^-----BEGIN CERTIFICATE-----/);
+      }
+    } finally {
       dir.cleanup();
     }
   });

@@ -8,6 +8,7 @@ import {
   type RequestInit,
   type Response,
 } from 'undici';
+import { CliError } from './output.js';
 
 /**
  * timestamp-cli's HTTP client: undici's fetch (Node's own client, the one behind the global fetch)
@@ -22,9 +23,44 @@ import {
  */
 
 /** The proxy variables as Go reads them: the upper-case name first, an empty one unset. */
-function proxyVariable(environment: NodeJS.ProcessEnv, name: string): string | undefined {
-  const value = environment[name.toUpperCase()] || environment[name.toLowerCase()];
-  return value ? value : undefined;
+function proxyVariable(
+  environment: NodeJS.ProcessEnv,
+  name: string,
+): { name: string; value: string } | undefined {
+  for (const spelling of [name.toUpperCase(), name.toLowerCase()]) {
+    const value = environment[spelling];
+    if (value) return { name: spelling, value };
+  }
+  return undefined;
+}
+
+const parsedUrl = (text: string): URL | undefined => {
+  try {
+    return new URL(text);
+  } catch {
+    return undefined;
+  }
+};
+
+/**
+ * A proxy variable's proxy as Go's httpproxy reads it (parseProxy): a URL, or `host[:port]` taken
+ * as `http://host[:port]`; a value that does not parse either way is ignored, as Go ignores it
+ * (undici would refuse every request, loopback ones too). undici speaks HTTP to a proxy: a
+ * `socks5://` one, which Go's client supports, is refused by name rather than ignored, which
+ * would send the requests around it.
+ */
+function proxyUrl(environment: NodeJS.ProcessEnv, name: string): string | undefined {
+  const variable = proxyVariable(environment, name);
+  if (!variable) return undefined;
+  const asWritten = parsedUrl(variable.value);
+  const url = asWritten?.host ? asWritten : parsedUrl(`http://${variable.value}`);
+  if (!url?.host) return undefined;
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new CliError(
+      'USAGE',
+      `${variable.name}: a ${url.protocol.slice(0, -1)} proxy is not supported: only http:// and https:// proxies`,
+    );
+  return url === asWritten ? variable.value : url.href;
 }
 
 /** Hosts never proxied, whatever NO_PROXY says: Go's httpproxy skips localhost and loopback. */
@@ -79,9 +115,9 @@ export function dispatcherOptions(
   // Every pool undici makes, those to a proxy included, gets no deadline of its own.
   const pool = (origin: URL, options: object): Dispatcher =>
     new Pool(origin, { ...options, ...noDeadlines });
-  const httpProxy = proxyVariable(environment, 'http_proxy');
-  const httpsProxy = proxyVariable(environment, 'https_proxy');
-  const noProxy = proxyVariable(environment, 'no_proxy');
+  const httpProxy = proxyUrl(environment, 'http_proxy');
+  const httpsProxy = proxyUrl(environment, 'https_proxy');
+  const noProxy = proxyVariable(environment, 'no_proxy')?.value;
   return {
     ...noDeadlines,
     connect,
@@ -96,8 +132,10 @@ export function dispatcherOptions(
     // http:// through an HTTP proxy as a forwarded request, as Go sends it: CONNECT is often
     // allowed to port 443 only.
     proxyTunnel: false,
-    ...(httpProxy !== undefined ? { httpProxy } : {}),
-    ...(httpsProxy !== undefined ? { httpsProxy } : {}),
+    // Always given ('' is none): undici reads the variables itself for a missing one, and would
+    // then refuse every request for a value ignored here.
+    httpProxy: httpProxy ?? '',
+    httpsProxy: httpsProxy ?? '',
     noProxy: noProxyList(noProxy),
   };
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { dispatcherOptions } from '../../../src/cli/timestamp-cli/http-fetch.js';
+import { CliError } from '../../../src/cli/timestamp-cli/output.js';
 
 /**
  * The options of timestamp-cli's undici dispatcher (their effect is tested end to end in
@@ -37,9 +38,9 @@ describe('the CLI’s dispatcher options', () => {
       httpsProxy: 'http://lower:2',
       noProxy: 'example.com,localhost,127.0.0.1,[::1]',
     });
+    // '' is none for undici, which reads the variables itself where a property is missing.
     const none = dispatcherOptions(0, { HTTP_PROXY: '', https_proxy: '' });
-    expect(none).not.toHaveProperty('httpProxy');
-    expect(none).not.toHaveProperty('httpsProxy');
+    expect(none).toMatchObject({ httpProxy: '', httpsProxy: '' });
   });
 
   it('never proxy loopback, whatever NO_PROXY says', () => {
@@ -52,5 +53,28 @@ describe('the CLI’s dispatcher options', () => {
   it('keep NO_PROXY=* (any entry *, for Go) as the whole value, all undici understands', () => {
     expect(dispatcherOptions(0, { NO_PROXY: '*' }).noProxy).toBe('*');
     expect(dispatcherOptions(0, { no_proxy: 'example.com,*' }).noProxy).toBe('*');
+  });
+
+  it('read a proxy without a scheme as http://, and ignore one that does not parse, as Go does', () => {
+    // undici refused every request, loopback ones too, for such a value ("Invalid URL protocol").
+    expect(
+      dispatcherOptions(0, { HTTPS_PROXY: 'proxy.corp:3128', http_proxy: 'proxy' }),
+    ).toMatchObject({ httpsProxy: 'http://proxy.corp:3128/', httpProxy: 'http://proxy/' });
+    const ignored = dispatcherOptions(0, { HTTP_PROXY: '::', HTTPS_PROXY: '[::1' });
+    expect(ignored).toMatchObject({ httpProxy: '', httpsProxy: '' });
+    expect(dispatcherOptions(0, { HTTPS_PROXY: 'https://user:pw@proxy:3128' })).toMatchObject({
+      httpsProxy: 'https://user:pw@proxy:3128',
+    });
+  });
+
+  it('refuse a proxy undici cannot speak to, naming the variable, rather than go around it', () => {
+    expect(() =>
+      dispatcherOptions(0, { all_proxy: '', https_proxy: 'socks5://proxy:1080' }),
+    ).toThrow(
+      new CliError(
+        'USAGE',
+        'https_proxy: a socks5 proxy is not supported: only http:// and https:// proxies',
+      ),
+    );
   });
 });

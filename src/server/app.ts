@@ -20,6 +20,7 @@ import { ProfileRouter } from '../tsp/profile-router.js';
 import type { TrustedRootJson } from '../x509/trusted-root.js';
 import { TRUSTED_ROOT_MEDIA_TYPE } from '../x509/trusted-root.js';
 import { HEALTH_PATHS, registerHealthRoutes } from './health.js';
+import { answerExpectations, hasUnmetExpectation } from './expect-header.js';
 import { accepts, mediaType } from './media-type.js';
 import { contentTypeParseRefusal } from './go-media-type.js';
 import { OPENAPI_PATH } from './openapi.js';
@@ -63,7 +64,6 @@ import {
   clientErrorHandler,
   fragmentInPath,
   leavesLargeBodyUnread,
-  refuseExpectation,
   unsupportedHttpVersion,
 } from './client-errors.js';
 import { routeConnectRequests } from './connect-requests.js';
@@ -108,6 +108,8 @@ export type TrustedRootSource = (origin: string | undefined) => TrustedRootJson;
 
 const TIMESTAMP_QUERY = 'application/timestamp-query';
 const JSON_MEDIA_TYPE = 'application/json';
+/** The media types of the bodies the timestamp routes read. */
+const REQUEST_MEDIA_TYPES = new Set([TIMESTAMP_QUERY, JSON_MEDIA_TYPE]);
 const PEM_CHAIN = 'application/pem-certificate-chain';
 const REQUEST_BODY_REQUIRED = 'request in body is required';
 /** The format a request's media type names; the default (no body, no type) is DER, as in Go. */
@@ -248,8 +250,6 @@ export async function buildServer(deps: ServerDependencies) {
   // First: every later hook, the request log and the metrics see the request's own method. Only
   // HTTP/2 carries methods Node's HTTP/1.1 parser does not know: the plain listener pays no hook.
   if (deps.transport?.kind === 'https') routeUnknownMethods(app);
-  // An Expect other than 100-continue: 417, closing the connection as Go does (client-errors.ts).
-  app.server.on('checkExpectation', refuseExpectation);
   routeConnectRequests(app.server);
   registerOperations(app, { transport: deps.transport, pingPath: ROUTES.ping });
   if (deps.transport?.kind === 'https') enforceHttp2HeaderLimit(app, config.maxHeaderSize);
@@ -354,6 +354,18 @@ export async function buildServer(deps: ServerDependencies) {
     return sendGoError(reply, 404, `path ${path.slice(0, 200)} was not found`);
   };
   const timestampRoutes = new Set(timestampPaths);
+  const bodyLimit = config.maxRequestBodySize === 0 ? Infinity : config.maxRequestBodySize;
+  answerExpectations(app.server, (request) => {
+    const target = originFormTarget(request.url ?? '');
+    const query = target.indexOf('?');
+    const declared = Number(request.headers['content-length'] ?? 0);
+    return (
+      request.method === 'POST' &&
+      timestampRoutes.has(query < 0 ? target : target.slice(0, query)) &&
+      REQUEST_MEDIA_TYPES.has(mediaType(request.headers['content-type'])) &&
+      !(declared > bodyLimit)
+    );
+  });
   /**
    * go-openapi's 400 for a timestamp request whose Content-Type Go cannot parse (`;;;`, `a/`),
    * before the body is read, as Go refuses it: not read as DER (a bad parameter) nor 415.
@@ -384,6 +396,12 @@ export async function buildServer(deps: ServerDependencies) {
     }
     if (unsupportedTransferCoding(request.raw)) {
       sendGoError(reply.header('connection', 'close'), 400, UNSUPPORTED_TRANSFER_CODING_MESSAGE);
+      return;
+    }
+    if (hasUnmetExpectation(request.raw)) {
+      // Closing an HTTP/1.x connection, as Go does: its body is never read.
+      if (request.raw.httpVersionMajor === 1) reply.header('connection', 'close');
+      sendGoError(reply, 417, 'unsupported Expect header: only 100-continue is supported');
       return;
     }
     if (request.is404 || fragmentInPath(request.raw.url)) {

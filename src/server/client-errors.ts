@@ -1,5 +1,5 @@
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { Http2ServerRequest } from 'node:http2';
 import type { Socket } from 'node:net';
 import { CLOSED_WITHOUT_RESPONSE, markCut } from './server-cuts.js';
 import { UNSUPPORTED_TRANSFER_CODING_MESSAGE } from './transfer-coding.js';
@@ -87,19 +87,6 @@ export function fragmentInPath(url: string | undefined): boolean {
   if (hash < 0) return false;
   const query = (url as string).indexOf('?');
   return query < 0 || hash < query;
-}
-
-/**
- * The answer to an `Expect` other than 100-continue (Node's 'checkExpectation'): 417, as Node's
- * own, but closing an HTTP/1.x connection, as Go's does; Node's kept it alive and read the refused
- * body until --read-timeout.
- */
-export function refuseExpectation(
-  request: IncomingMessage | Http2ServerRequest,
-  response: ServerResponse | Http2ServerResponse,
-): void {
-  if (request.httpVersionMajor === 1) response.setHeader('connection', 'close');
-  response.writeHead(417).end();
 }
 
 /**

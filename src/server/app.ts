@@ -228,10 +228,12 @@ export async function buildServer(deps: ServerDependencies) {
     // every other path is case-sensitive.
     rewriteUrl: (request) => {
       const url = request.url ?? '/';
-      const query = url.indexOf('?');
-      const path = query < 0 ? url : url.slice(0, query);
+      // The path of an absolute-form target too (GET http://tsa/PING), as the router reads it.
+      const target = originFormTarget(url);
+      const query = target.indexOf('?');
+      const path = query < 0 ? target : target.slice(0, query);
       return path.toLowerCase() === ROUTES.ping && path !== ROUTES.ping
-        ? ROUTES.ping + (query < 0 ? '' : url.slice(query))
+        ? ROUTES.ping + (query < 0 ? '' : target.slice(query))
         : url;
     },
     return503OnClosing: true,
@@ -402,6 +404,12 @@ export async function buildServer(deps: ServerDependencies) {
       // Closing an HTTP/1.x connection, as Go does: its body is never read.
       if (request.raw.httpVersionMajor === 1) reply.header('connection', 'close');
       sendGoError(reply, 417, 'unsupported Expect header: only 100-continue is supported');
+      return;
+    }
+    // `OPTIONS *` asks about the server, not a resource (RFC 9110 section 9.3.7): Go's net/http
+    // answers it 200, empty, before any handler.
+    if (request.raw.url === '*' && request.method === 'OPTIONS') {
+      reply.send();
       return;
     }
     if (request.is404 || fragmentInPath(request.raw.url)) {

@@ -53,10 +53,16 @@ export async function startMetricsListener(options: {
   // --read-timeout is checked every connectionsCheckingInterval (30 s by default): each second.
   const server = createServer({ connectionsCheckingInterval: 1_000 }, (request, response) => {
     const path = (request.url ?? '/').split('?')[0];
-    if (path !== METRICS_PATH || (request.method !== 'GET' && request.method !== 'HEAD')) {
+    if (path !== METRICS_PATH) {
       response
         .writeHead(404, { 'content-type': 'text/plain' })
         .end('not found: metrics are at /metrics\n');
+      return;
+    }
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      response
+        .writeHead(405, { 'content-type': 'text/plain', allow: 'GET, HEAD' })
+        .end(`method ${request.method} is not allowed: metrics are read with GET\n`);
       return;
     }
     if (waiting >= maxWaiting) {

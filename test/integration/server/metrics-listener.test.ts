@@ -140,3 +140,17 @@ describe('the metrics listener under a flood of scrapes', () => {
     expect(await after).toMatchObject({ status: 200, body: 'a_total 2\n' });
   });
 });
+
+describe('the metrics listener’s refusals', () => {
+  it('answers another method on /metrics 405 with Allow, and another path 404', async () => {
+    const { url } = await listen({ contentType: 'text/plain', metrics: async () => 'a_total 1\n' });
+    const post = await fetch(url, { method: 'POST', body: 'x' });
+    expect(post.status).toBe(405);
+    expect(post.headers.get('allow')).toBe('GET, HEAD');
+    expect(await post.text()).toBe('method POST is not allowed: metrics are read with GET\n');
+    const elsewhere = await fetch(new URL('/metric', url));
+    expect(elsewhere.status).toBe(404);
+    expect(await elsewhere.text()).toBe('not found: metrics are at /metrics\n');
+    expect(await (await fetch(url)).text()).toBe('a_total 1\n');
+  });
+});

@@ -145,6 +145,27 @@ describe('routes', () => {
       expect(answers[1]).toContain('the Host header is not host[:port]');
     });
 
+    it('matches /ping without case in an absolute-form request-target too, as Go does', async () => {
+      const answers = await overSocket([
+        'GET http://tsa.example.com/PING HTTP/1.1\r\nHost: tsa.example.com\r\n\r\n',
+        'GET http://tsa.example.com/Ping?probe=1 HTTP/1.1\r\nHost: tsa.example.com\r\n\r\n',
+      ]);
+      for (const received of answers) {
+        expect(received).toMatch(/^HTTP\/1\.1 200 /);
+        expect(received).toMatch(/\r\n\r\n\.$/);
+      }
+    });
+
+    it('answers OPTIONS * (about the server, RFC 9110 section 9.3.7) 200 and empty, as Go does', async () => {
+      const [options, get] = await overSocket([
+        'OPTIONS * HTTP/1.1\r\nHost: tsa\r\n\r\n',
+        'GET * HTTP/1.1\r\nHost: tsa\r\n\r\n',
+      ]);
+      expect(options).toMatch(/^HTTP\/1\.1 200 /);
+      expect(options).toMatch(/\r\ncontent-length: 0\r\n/i);
+      expect(get).toMatch(/^HTTP\/1\.1 404 /);
+    });
+
     it('refuses a request with two Host headers with 400, over a real socket', async () => {
       // Node keeps the first Host, RFC 9112 asks for 400.
       const hostPairs = [

@@ -150,6 +150,8 @@ export function resolveLayers(layers: readonly ConfigLayer[]): {
 } {
   const config: Record<string, unknown> = {};
   const overridden: string[] = [];
+  // Where each option not given as a flag came from: `environment ACCURACY`, `config file … key "workers"`.
+  const origins = new Map<ServeOptionName, string>();
   const options = Object.entries(SERVE_OPTIONS) as [ServeOptionName, OptionSpec<unknown>][];
   for (const [name, spec] of options) {
     config[name] = spec.default;
@@ -158,6 +160,8 @@ export function resolveLayers(layers: readonly ConfigLayer[]): {
       const label = (layer.nameOf ?? flagName)(spec);
       try {
         config[name] = parseOptionValue(spec, layer.values[name], label);
+        if (layer.source === 'flags') origins.delete(name);
+        else origins.set(name, `${layer.source} ${label}`);
       } catch (error) {
         if (!(error instanceof ConfigError)) throw error;
         const message =
@@ -197,9 +201,33 @@ export function resolveLayers(layers: readonly ConfigLayer[]): {
     ...layers.flatMap((layer) => layer.warnings ?? []),
     ...overridden,
     ...secretsOnTheCommandLine(layers),
-    ...checkServeConfig(resolved),
+    ...withOrigins(() => checkServeConfig(resolved), origins),
   ];
   return { config: resolved, warnings };
+}
+
+/**
+ * The rules between options (rules.ts) name options by flag; a refusal of a value that came from
+ * the environment or a config file also says where it came from, as a value's own errors do.
+ */
+function withOrigins(
+  check: () => string[],
+  origins: ReadonlyMap<ServeOptionName, string>,
+): string[] {
+  try {
+    return check();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    const named = [...origins]
+      .filter(([name]) =>
+        new RegExp(`--${SERVE_OPTIONS[name].flag}(?![a-z0-9-])`).test(error.message),
+      )
+      .map(([, origin]) => origin);
+    if (named.length === 0) throw error;
+    throw new ConfigError(error.code, `${error.message} (from ${named.join(', ')})`, {
+      cause: error,
+    });
+  }
 }
 
 /** A PKCS#11 URI's PIN given inline (RFC 7512 `pin-value`), not by `pin-source`. */

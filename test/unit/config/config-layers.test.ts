@@ -159,6 +159,21 @@ describe('configuration layers', () => {
     expect(() => load(dir, { flags: { port: '5000' } })).toThrow(/config file .*read-timeout/);
   });
 
+  it('says where a value a rule between options refuses came from, where not from a flag', () => {
+    expect(() => load(configWorkspace(), { env: { WORKERS: '0' } })).toThrow(
+      'invalid value for --workers: "0" (a number from 1 to 1024, or auto) (from environment WORKERS)',
+    );
+    const dir = configWorkspace();
+    dir.write('cwd/timestamp-server.yaml', 'trusted-proxies: [10.0.0.0/8, foo]\n');
+    expect(() => load(dir)).toThrow(
+      /--trusted-proxies "foo" is not an IP address.* \(from config file .*timestamp-server\.yaml key "trusted-proxies"\)$/,
+    );
+    // A flag is named by the message itself.
+    expect(() => load(configWorkspace(), { flags: { workers: '0' } })).toThrow(
+      /--workers: "0" \(a number from 1 to 1024, or auto\)$/,
+    );
+  });
+
   it('names the flag holding a bad value', () => {
     expect(() => resolveServeConfig({ maxHeaderSize: 'lots' })).toThrow(
       new ConfigError(

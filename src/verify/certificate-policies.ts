@@ -1,5 +1,6 @@
 import { CONTEXT, integerValue, oidText, readNode, UNIVERSAL } from './der-node.js';
 import { DecodeError } from './errors.js';
+import { VERIFY_OID } from './oids.js';
 
 /**
  * Certificate policy processing, RFC 5280 section 6.1 (as RFC 9618 recasts it, and Go's
@@ -33,15 +34,34 @@ export const NO_POLICY_EXTENSIONS: PolicyExtensions = Object.freeze({
   inhibitAnyPolicy: undefined,
 });
 
+/** `extensions` with one policy extension (`oid`, its extnValue) read into them (frozen). */
+export function withPolicyExtension(
+  extensions: PolicyExtensions,
+  oid: string,
+  extnValue: Buffer,
+): PolicyExtensions {
+  const read: Partial<PolicyExtensions> =
+    oid === VERIFY_OID.certificatePolicies
+      ? { policies: readCertificatePolicies(extnValue) }
+      : oid === VERIFY_OID.policyMappings
+        ? { mappings: readPolicyMappings(extnValue) }
+        : oid === VERIFY_OID.policyConstraints
+          ? readPolicyConstraints(extnValue)
+          : oid === VERIFY_OID.inhibitAnyPolicy
+            ? { inhibitAnyPolicy: readInhibitAnyPolicy(extnValue) }
+            : {};
+  return Object.freeze({ ...extensions, ...read });
+}
+
 /** certificatePolicies ::= SEQUENCE OF PolicyInformation { policyIdentifier, qualifiers OPTIONAL } */
-export function readCertificatePolicies(extnValue: Buffer): readonly string[] {
+function readCertificatePolicies(extnValue: Buffer): readonly string[] {
   return Object.freeze(
     readNode(extnValue).children.map((information) => oidOf(information.children[0])),
   );
 }
 
 /** PolicyMappings ::= SEQUENCE OF SEQUENCE { issuerDomainPolicy, subjectDomainPolicy } */
-export function readPolicyMappings(extnValue: Buffer): readonly (readonly [string, string])[] {
+function readPolicyMappings(extnValue: Buffer): readonly (readonly [string, string])[] {
   return Object.freeze(
     readNode(extnValue).children.map((mapping) =>
       Object.freeze([oidOf(mapping.children[0]), oidOf(mapping.children[1])] as const),
@@ -50,7 +70,7 @@ export function readPolicyMappings(extnValue: Buffer): readonly (readonly [strin
 }
 
 /** PolicyConstraints ::= SEQUENCE { requireExplicitPolicy [0] SkipCerts OPTIONAL, inhibitPolicyMapping [1] ... } */
-export function readPolicyConstraints(
+function readPolicyConstraints(
   extnValue: Buffer,
 ): Pick<PolicyExtensions, 'requireExplicitPolicy' | 'inhibitPolicyMapping'> {
   let requireExplicitPolicy: number | undefined;
@@ -64,7 +84,7 @@ export function readPolicyConstraints(
 }
 
 /** InhibitAnyPolicy ::= SkipCerts */
-export function readInhibitAnyPolicy(extnValue: Buffer): number {
+function readInhibitAnyPolicy(extnValue: Buffer): number {
   const value = readNode(extnValue);
   if (!value.is(UNIVERSAL, 2))
     throw new DecodeError('unexpected-type', 'inhibitAnyPolicy is not an INTEGER');

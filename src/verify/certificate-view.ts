@@ -7,10 +7,7 @@ import { DecodeError } from './errors.js';
 import { RecentByBytes } from './recent.js';
 import {
   NO_POLICY_EXTENSIONS,
-  readCertificatePolicies,
-  readInhibitAnyPolicy,
-  readPolicyConstraints,
-  readPolicyMappings,
+  withPolicyExtension,
   type PolicyExtensions,
 } from './certificate-policies.js';
 import { readNameConstraints, type NameConstraints } from './name-constraints.js';
@@ -193,25 +190,14 @@ function parseView(der: Uint8Array): CertificateView {
           view.unhandledCriticalExtensions.push(extension.extnID);
         break;
       case VERIFY_OID.certificatePolicies:
-        view.policyExtensions = {
-          ...view.policyExtensions,
-          policies: readCertificatePolicies(extnValue),
-        };
-        break;
       case VERIFY_OID.policyMappings:
-        view.policyExtensions = {
-          ...view.policyExtensions,
-          mappings: readPolicyMappings(extnValue),
-        };
-        break;
       case VERIFY_OID.policyConstraints:
-        view.policyExtensions = { ...view.policyExtensions, ...readPolicyConstraints(extnValue) };
-        break;
       case VERIFY_OID.inhibitAnyPolicy:
-        view.policyExtensions = {
-          ...view.policyExtensions,
-          inhibitAnyPolicy: readInhibitAnyPolicy(extnValue),
-        };
+        view.policyExtensions = withPolicyExtension(
+          view.policyExtensions,
+          extension.extnID,
+          extnValue,
+        );
         break;
       case VERIFY_OID.privateKeyUsagePeriod:
         view.privateKeyUsagePeriodDer = Buffer.from(extension.extnValue.getValue());

@@ -8,7 +8,7 @@ import {
   type FakeKey,
   type FakeKeyKind,
 } from './keys.js';
-import { listen, resetConnection, sendJson } from './http-server.js';
+import { listen, resetConnection, sendJson, sendPage } from './http-server.js';
 
 const ACCOUNT = '111122223333';
 const REGION = 'us-east-1';
@@ -197,6 +197,7 @@ export async function startFakeAwsKms(options: { tls?: { key: string; cert: stri
     const fault = await faults.decide(operation);
     if (fault === 'hang') return;
     if (fault === 'reset') return resetConnection(request);
+    if (fault === 'page') return sendPage(response);
     const reply = (status: number, value: unknown) =>
       sendJson(response, status, value, {
         'content-type': 'application/x-amz-json-1.1',

@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Faults } from './faults.js';
-import { listen, resetConnection, sendJson } from './http-server.js';
+import { listen, resetConnection, sendJson, sendPage } from './http-server.js';
 import { generateFakeKey, signDigest, type FakeKey, type FakeKeyKind } from './keys.js';
 import { selfSignedTls } from './tls.js';
 
@@ -56,6 +56,7 @@ export async function startFakeAzureKeyVault(options: { dnsName?: string } = {})
     const fault = await faults.decide(operation);
     if (fault === 'hang') return;
     if (fault === 'reset') return resetConnection(request);
+    if (fault === 'page') return sendPage(response);
     if (fault === 'throttle')
       return sendJson(
         response,

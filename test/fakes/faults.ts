@@ -13,15 +13,20 @@ export class Faults {
   hang = false;
   /** Reset the connection (TCP RST) instead of answering while set. */
   resetConnection = false;
+  /** Answer 200 with an HTML page (a proxy's, a captive portal's) while set: HTTP fakes only. */
+  page = false;
   /** Operations seen, in order (e.g. "Sign", "GetPublicKey"). */
   readonly calls: string[] = [];
 
   /** Which fault applies to this call, after the latency. */
-  async decide(operation: string): Promise<'hang' | 'reset' | 'throttle' | 'error' | 'ok'> {
+  async decide(
+    operation: string,
+  ): Promise<'hang' | 'reset' | 'page' | 'throttle' | 'error' | 'ok'> {
     this.calls.push(operation);
     if (this.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.latencyMs));
     if (this.hang) return 'hang';
     if (this.resetConnection) return 'reset';
+    if (this.page) return 'page';
     if (this.throttleCount > 0) {
       this.throttleCount--;
       return 'throttle';
@@ -36,6 +41,7 @@ export class Faults {
     this.errorStatus = undefined;
     this.hang = false;
     this.resetConnection = false;
+    this.page = false;
     this.calls.length = 0;
   }
 
@@ -43,3 +49,6 @@ export class Faults {
     return this.calls.filter((call) => call === operation).length;
   }
 }
+
+/** What a proxy or captive portal answers in the service's place: 200, and a page. */
+export const PAGE_BODY = '<html><body><h1>Sign in to the network</h1></body></html>';

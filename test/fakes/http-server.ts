@@ -6,6 +6,7 @@ import {
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { PAGE_BODY } from './faults.js';
 
 export type Handler = (
   request: IncomingMessage,
@@ -57,6 +58,11 @@ export function sendJson(
  * Resets the request's TCP connection (RST, the client sees ECONNRESET). Under TLS the request's
  * socket wraps the TCP socket (`_parent`), and only a TCP socket can be reset.
  */
+/** A proxy's or captive portal's answer in the service's place: 200 and an HTML page. */
+export function sendPage(response: ServerResponse): void {
+  response.writeHead(200, { 'content-type': 'text/html' }).end(PAGE_BODY);
+}
+
 export function resetConnection(request: IncomingMessage): void {
   const socket = request.socket as IncomingMessage['socket'] & {
     _parent?: IncomingMessage['socket'];

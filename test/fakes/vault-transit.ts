@@ -1,5 +1,5 @@
 import { Faults } from './faults.js';
-import { listen, resetConnection, sendJson } from './http-server.js';
+import { listen, resetConnection, sendJson, sendPage } from './http-server.js';
 import {
   generateFakeKey,
   openWith,
@@ -50,6 +50,7 @@ export async function startFakeVault(options: { token: string; mount?: string })
     const fault = await faults.decide(operation);
     if (fault === 'hang') return;
     if (fault === 'reset') return resetConnection(request);
+    if (fault === 'page') return sendPage(response);
     if (fault === 'throttle')
       return sendJson(response, 429, { errors: ['rate limit quota exceeded'] });
     if (fault === 'error')

@@ -69,6 +69,8 @@ interface Provider {
   signOperation: string;
   /** How a 503 reaches the client: gRPC turns it into UNAVAILABLE. */
   unavailableReason: string;
+  /** Whether the fake can answer a proxy's page in the service's place (HTTP, not gRPC). */
+  answersPages: boolean;
   start(): Promise<{
     faults: Faults;
     uri: string;
@@ -83,6 +85,7 @@ const PROVIDERS: Provider[] = [
     name: 'AWS KMS (@aws-sdk/client-kms)',
     signOperation: 'Sign',
     unavailableReason: 'server_error',
+    answersPages: true,
     async start() {
       const fake = await startFakeAwsKmsForSdk();
       const created = fake.createKey('ec-p256', 'faults');
@@ -98,6 +101,7 @@ const PROVIDERS: Provider[] = [
     name: 'GCP Cloud KMS (@google-cloud/kms over gRPC)',
     signOperation: 'AsymmetricSign',
     unavailableReason: 'connection',
+    answersPages: false,
     async start() {
       process.env['METADATA_SERVER_DETECTION'] = 'none';
       const fake = await startFakeGcpKms();
@@ -116,6 +120,7 @@ const PROVIDERS: Provider[] = [
     name: 'Vault transit (fetch)',
     signOperation: 'sign',
     unavailableReason: 'server_error',
+    answersPages: true,
     async start() {
       const token = 'hvs.faults-test-token';
       const fake = await startFakeVault({ token });
@@ -133,6 +138,7 @@ const PROVIDERS: Provider[] = [
     name: 'Azure Key Vault (@azure/keyvault-keys)',
     signOperation: 'sign',
     unavailableReason: 'server_error',
+    answersPages: true,
     async start() {
       const fake = await startFakeAzureKeyVault();
       Object.assign(process.env, fake.identityEnv);
@@ -294,6 +300,17 @@ describe.each(PROVIDERS)('$name under faults', (provider) => {
     await expectSystemFailure('throttled', POLICY.maxRetries + 1);
     await expectRecovery();
   });
+
+  // Registered where the fake can answer a page: gRPC has no such answer to give.
+  if (provider.answersPages)
+    it('a 200 the client cannot read (a proxy’s page): systemFailure counted as a failure for the breaker, not a refusal', async () => {
+      const failuresBefore = tsa.signer.breaker.consecutiveFailures;
+      service.faults.page = true;
+      await expectSystemFailure('other', 1);
+      // A refusal (4xx) would have reset the count: a proxy answering 200 must open the breaker.
+      expect(tsa.signer.breaker.consecutiveFailures).toBe(failuresBefore + 1);
+      await expectRecovery();
+    });
 
   it('a connection reset mid-request: systemFailure (connection), then recovery', async () => {
     service.faults.resetConnection = true;

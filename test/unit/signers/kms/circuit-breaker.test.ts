@@ -172,6 +172,20 @@ describe('classifyServiceError', () => {
     ],
     ['Vault 403', Object.assign(new Error('permission denied'), { status: 403 }), 'client_error'],
     ['an unusable answer', new Error('Sign returned no signature'), 'other'],
+    // A 200 the SDK could not read (a proxy's page): no signature, not a refusal.
+    [
+      'AWS 200 it could not read',
+      Object.assign(new Error('Deserialization error'), { $metadata: { httpStatusCode: 200 } }),
+      'other',
+    ],
+    [
+      'Azure PARSE_ERROR on a 200',
+      Object.assign(new Error('Error "Unexpected token"'), {
+        code: 'PARSE_ERROR',
+        statusCode: 200,
+      }),
+      'other',
+    ],
   ] as const)('%s -> %s', (_name, error, reason) => {
     expect(classifyServiceError(error)).toBe(reason);
   });

@@ -183,6 +183,45 @@ async function readTokenFile(path: string): Promise<{ token: string } | { proble
   return problem ? { problem } : { token };
 }
 
+/** Redirects followed for one call: a standby names the active node, which answers. */
+const MAX_VAULT_REDIRECTS = 3;
+
+/**
+ * `send` to `url`, following redirects as Vault's own client does: 307 and 308 only (the method
+ * and body kept; a 301, 302 or 303 is answered as the error it is), to the node the Location
+ * names (a performance standby names the active one), at most MAX_VAULT_REDIRECTS times, and
+ * never from https to http, where the token would travel in the clear. fetch followed any
+ * redirect, to any scheme.
+ */
+async function fetchFollowingVaultRedirects(
+  url: URL,
+  send: (url: URL) => Promise<Response>,
+  call: string,
+): Promise<Response> {
+  for (let redirects = 0; ; redirects++) {
+    const response = await send(url);
+    const location = response.headers.get('location');
+    if ((response.status !== 307 && response.status !== 308) || location === null) return response;
+    await response.body?.cancel();
+    if (redirects === MAX_VAULT_REDIRECTS)
+      throw new VaultError('HTTP_ERROR', `${call}: more than ${MAX_VAULT_REDIRECTS} redirects`);
+    let next: URL;
+    try {
+      next = new URL(location, url);
+    } catch {
+      throw new VaultError('HTTP_ERROR', `${call}: redirected to a Location that is not a URL`);
+    }
+    if (url.protocol === 'https:' && next.protocol !== 'https:')
+      throw new VaultError(
+        'HTTP_ERROR',
+        `${call}: redirected from https to ${next.protocol.slice(0, -1)}: refused, the token would travel in the clear`,
+      );
+    if (next.protocol !== 'http:' && next.protocol !== 'https:')
+      throw new VaultError('HTTP_ERROR', `${call}: redirected to a ${next.protocol} URL`);
+    url = next;
+  }
+}
+
 async function vaultCall(
   connection: VaultConnection,
   method: 'GET' | 'POST' | 'PUT',
@@ -195,17 +234,23 @@ async function vaultCall(
     throw new VaultError('BAD_TOKEN', 'the Vault token is malformed; it was not sent');
   let response: Response;
   try {
-    response = await fetch(`${connection.address}/v1/${path}`, {
-      method,
-      headers: {
-        'X-Vault-Token': connection.token,
-        'content-type': 'application/json',
-        ...(connection.namespace ? { 'X-Vault-Namespace': connection.namespace } : {}),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      ...(signal ? { signal } : {}),
-      ...(connection.dispatcher ? { dispatcher: connection.dispatcher } : {}),
-    });
+    response = await fetchFollowingVaultRedirects(
+      new URL(`${connection.address}/v1/${path}`),
+      (url) =>
+        fetch(url, {
+          method,
+          headers: {
+            'X-Vault-Token': connection.token,
+            'content-type': 'application/json',
+            ...(connection.namespace ? { 'X-Vault-Namespace': connection.namespace } : {}),
+          },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+          redirect: 'manual',
+          ...(signal ? { signal } : {}),
+          ...(connection.dispatcher ? { dispatcher: connection.dispatcher } : {}),
+        }),
+      `Vault ${method} /v1/${path}`,
+    );
   } catch (error) {
     // fetch's TypeError, and its cause's fields (ERR_INVALID_URL's `input`), may quote the URL,
     // password and all: only the cause's code is kept, in the message and as a cause of its own

@@ -1,4 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   vaultConnectionFromEnv,
@@ -6,6 +7,8 @@ import {
   type VaultConnection,
 } from '../../../../src/signers/kms/vault-client.js';
 import { createKmsSigner } from '../../../../src/signers/kms/create-kms-signer.js';
+import { listen } from '../../../fakes/http-server.js';
+import { selfSignedTls } from '../../../fakes/tls.js';
 import { startFakeVault } from '../../../fakes/vault-transit.js';
 import { restoreEnvAfterEach } from '../../../helpers/env.js';
 import { tempDir } from '../../../helpers/openssl.js';
@@ -167,6 +170,96 @@ describe('vaultRequest: the token file re-read after a 403', () => {
       message: 'the Vault token is malformed; it was not sent',
     });
     expect(vault.denied()).toBe(denied);
+  });
+});
+
+describe('vaultRequest: redirects, as Vault’s own client follows them', () => {
+  let vault: Awaited<ReturnType<typeof startFakeVault>>;
+  /** Tokens seen by a server that must never get one. */
+  const leaked: string[] = [];
+  let elsewhere: Awaited<ReturnType<typeof listen>>;
+  beforeAll(async () => {
+    vault = await startFakeVault({ token: 'hvs.current' });
+    vault.createKey('k', 'ec-p256');
+    elsewhere = await listen((request, _body, response) => {
+      leaked.push(String(request.headers['x-vault-token']));
+      response.writeHead(200, { 'content-type': 'application/json' }).end('{"data":{}}');
+    });
+  });
+  afterAll(async () => {
+    await Promise.all([vault.close(), elsewhere.close()]);
+  });
+
+  /** A node answering every call with `status` to `location` + the path (a standby, say). */
+  const redirector = (status: number, location: string, tls?: { key: string; cert: string }) =>
+    listen((request, _body, response) => {
+      response.writeHead(status, { location: `${location}${request.url ?? ''}` }).end();
+    }, tls);
+  const call = (address: string, dispatcher?: Agent) =>
+    vaultRequest(
+      { address, token: 'hvs.current', ...(dispatcher ? { dispatcher } : {}) },
+      'GET',
+      'transit/keys/k',
+      undefined,
+    );
+
+  it('follows a 307 or 308 to the node it names (a standby names the active node)', async () => {
+    for (const status of [307, 308]) {
+      const standby = await redirector(status, vault.origin);
+      try {
+        await expect(call(standby.origin)).resolves.toEqual(
+          expect.objectContaining({ type: 'ecdsa-p256' }),
+        );
+      } finally {
+        await standby.close();
+      }
+    }
+  });
+
+  it('answers a 301, 302 or 303 as the error it is, never sending the token on', async () => {
+    for (const status of [301, 302, 303]) {
+      const moved = await redirector(status, elsewhere.origin);
+      try {
+        await expect(call(moved.origin)).rejects.toMatchObject({
+          code: 'HTTP_ERROR',
+          message: `Vault GET /v1/transit/keys/k failed with HTTP ${status}`,
+        });
+      } finally {
+        await moved.close();
+      }
+    }
+    expect(leaked).toEqual([]);
+  });
+
+  it('never follows a redirect from https to http, where the token would travel in the clear', async () => {
+    const tls = selfSignedTls();
+    const downgrade = await redirector(307, elsewhere.origin, tls);
+    const dispatcher = new Agent({ connect: { ca: tls.cert } });
+    try {
+      await expect(call(downgrade.origin, dispatcher)).rejects.toMatchObject({
+        code: 'HTTP_ERROR',
+        message:
+          'Vault GET /v1/transit/keys/k: redirected from https to http: refused, the token would travel in the clear',
+      });
+      expect(leaked).toEqual([]);
+    } finally {
+      await dispatcher.close();
+      await downgrade.close();
+    }
+  });
+
+  it('gives up after 3 redirects', async () => {
+    const loop = await listen((request, _body, response) => {
+      response.writeHead(307, { location: request.url ?? '/' }).end();
+    });
+    try {
+      await expect(call(loop.origin)).rejects.toMatchObject({
+        code: 'HTTP_ERROR',
+        message: 'Vault GET /v1/transit/keys/k: more than 3 redirects',
+      });
+    } finally {
+      await loop.close();
+    }
   });
 });
 

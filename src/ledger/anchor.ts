@@ -24,8 +24,11 @@ export function anchorRequest(checkpoint: StoredCheckpoint): Buffer {
 
 export interface AnchorOptions {
   intervalMs: number;
-  /** Issues (and records) a token for the request; resolves with whether it was granted. */
-  issue: (request: Buffer) => Promise<boolean>;
+  /**
+   * Issues and logs a token for the request; resolves with the log index of its entry, or
+   * undefined when it was refused.
+   */
+  issue: (request: Buffer) => Promise<number | undefined>;
   warn: (fields: object, message: string) => void;
   now?: () => number;
 }
@@ -33,21 +36,31 @@ export interface AnchorOptions {
 /**
  * Offered each checkpoint the sequencer signs: timestamps one when --ledger-anchor-interval has
  * passed since the last anchor (and none is in flight). The anchor's token becomes an entry of the
- * next checkpoint, which is not anchored again before the interval passes.
+ * next checkpoint, which is not anchored again before the interval passes, nor at all when that
+ * token is all it adds to the last anchored checkpoint: anchoring it would log another token, and
+ * an idle log would grow by one anchor an interval for ever.
  */
 export function createAnchoring(options: AnchorOptions): (checkpoint: StoredCheckpoint) => void {
   const now = options.now ?? Date.now;
   let last: number | undefined;
+  /** The last checkpoint anchored, and where its anchor's token went in the log. */
+  let anchored: { size: number; tokenIndex: number } | undefined;
   let inFlight = false;
   return (checkpoint) => {
     if (options.intervalMs <= 0 || inFlight) return;
     if (last !== undefined && now() - last < options.intervalMs) return;
+    if (anchored && anchored.tokenIndex === anchored.size && checkpoint.size === anchored.size + 1)
+      return;
     inFlight = true;
     options
       .issue(anchorRequest(checkpoint))
-      .then((granted) => {
-        if (granted) last = now();
-        else options.warn({ size: checkpoint.size }, 'cannot anchor the checkpoint: refused');
+      .then((tokenIndex) => {
+        if (tokenIndex === undefined) {
+          options.warn({ size: checkpoint.size }, 'cannot anchor the checkpoint: refused');
+          return;
+        }
+        last = now();
+        anchored = { size: checkpoint.size, tokenIndex };
       })
       .catch((error: unknown) =>
         options.warn({ err: error, size: checkpoint.size }, 'cannot anchor the checkpoint'),

@@ -195,11 +195,16 @@ async function serve(
   );
   stack.use(signer);
   if (ledger?.log) {
-    const record = async (granted: GrantedOutcome) => void (await ledger.record(granted));
     const started = stoppableAnchoring({
       intervalMs: config.ledgerAnchorInterval,
-      issue: async (request) =>
-        (await authority.issue(request, 'der', { record })).status === 'granted',
+      issue: async (request) => {
+        let logIndex: number | undefined;
+        const record = async (granted: GrantedOutcome) => {
+          logIndex = (await ledger.record(granted)).index;
+        };
+        const outcome = await authority.issue(request, 'der', { record });
+        return outcome.status === 'granted' ? logIndex : undefined;
+      },
       warn: (fields, message) => logger.warn(fields, message),
     });
     // Stopped before the signer is disposed; the ledger, closed after it, may still offer one.

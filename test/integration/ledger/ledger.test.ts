@@ -391,7 +391,8 @@ describe('issuance ledger (PostgreSQL)', () => {
   });
 
   it('anchors its checkpoints: a token over each signed note (after the interval) is logged', async () => {
-    const server = await start({ ...logFlags('anchor'), ledgerAnchorInterval: '100ms' });
+    // Shorter than the 50 ms between checkpoints: every checkpoint is due for an anchor.
+    const server = await start({ ...logFlags('anchor'), ledgerAnchorInterval: '10ms' });
     try {
       expect((await timestamp(server, 0)).granted).toBe(true);
       await waitUntil(async () => {
@@ -401,6 +402,16 @@ describe('issuance ledger (PostgreSQL)', () => {
         );
         return rows.length > 0;
       });
+      // An idle log then stays idle: the anchor's token is all the next checkpoint adds, and it is
+      // not anchored again (each anchor logged a token that made a checkpoint to anchor, every
+      // interval, for ever). Settled: two counts of the ledger half a second apart agree.
+      let previous = -1;
+      await waitUntil(async () => {
+        const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM tsa_ledger');
+        const settled = rows[0]!.n === previous;
+        previous = rows[0]!.n;
+        return settled;
+      }, 500);
     } finally {
       await server.close();
     }

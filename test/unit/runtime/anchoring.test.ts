@@ -20,11 +20,11 @@ async function outcome(promise: Promise<unknown>): Promise<string> {
 }
 
 function anchoring() {
-  const asked: { release: (granted: boolean) => void }[] = [];
+  const asked: { release: (logIndex: number | undefined) => void }[] = [];
   const warnings: string[] = [];
   const running = stoppableAnchoring({
     intervalMs: 1,
-    issue: () => new Promise<boolean>((release) => asked.push({ release })),
+    issue: () => new Promise<number | undefined>((release) => asked.push({ release })),
     warn: (_fields, message) => warnings.push(message),
     // Every checkpoint is due: the interval is never what holds one back here.
     now: (() => {
@@ -40,9 +40,9 @@ describe('the process anchoring', () => {
     const { running, asked } = anchoring();
     running.offer(checkpoint(1));
     expect(asked).toHaveLength(1);
-    asked[0]?.release(true);
+    asked[0]?.release(5);
     await outcome(Promise.resolve());
-    running.offer(checkpoint(2));
+    running.offer(checkpoint(7));
     expect(asked).toHaveLength(2);
   });
 
@@ -52,7 +52,7 @@ describe('the process anchoring', () => {
     const stopping = running.stop();
     expect(await outcome(stopping)).toBe('pending');
     running.offer(checkpoint(2));
-    asked[0]?.release(true);
+    asked[0]?.release(1);
     expect(await outcome(stopping)).toBe('resolved');
     running.offer(checkpoint(3));
     expect(asked).toHaveLength(1);
@@ -70,15 +70,15 @@ describe('the process anchoring', () => {
 describe('the anchoring interval (ledger/anchor.ts)', () => {
   it('anchors no checkpoint before the interval has passed since the last granted anchor', async () => {
     let now = 0;
-    const asked: ((granted: boolean) => void)[] = [];
+    const asked: ((logIndex: number | undefined) => void)[] = [];
     const anchor = createAnchoring({
       intervalMs: 1_000,
-      issue: () => new Promise<boolean>((release) => asked.push(release)),
+      issue: () => new Promise<number | undefined>((release) => asked.push(release)),
       warn: () => undefined,
       now: () => now,
     });
     anchor(checkpoint(1));
-    asked[0]?.(true);
+    asked[0]?.(1);
     await outcome(Promise.resolve());
     now = 500;
     anchor(checkpoint(2));
@@ -86,5 +86,38 @@ describe('the anchoring interval (ledger/anchor.ts)', () => {
     now = 1_000;
     anchor(checkpoint(3));
     expect(asked).toHaveLength(2);
+  });
+
+  it('anchors no checkpoint whose one new entry is the last anchor’s token: an idle log stays idle', async () => {
+    let now = 0;
+    const asked: ((logIndex: number | undefined) => void)[] = [];
+    const anchor = createAnchoring({
+      intervalMs: 1_000,
+      issue: () => new Promise<number | undefined>((release) => asked.push(release)),
+      warn: () => undefined,
+      now: () => now,
+    });
+    // Checkpoint 10 (entries 0 to 9) is anchored; its token is entry 10, all checkpoint 11 adds.
+    anchor(checkpoint(10));
+    asked[0]?.(10);
+    await outcome(Promise.resolve());
+    now = 5_000;
+    anchor(checkpoint(11));
+    expect(asked).toHaveLength(1);
+    // A client's token besides the anchor's: anchored again.
+    anchor(checkpoint(12));
+    expect(asked).toHaveLength(2);
+    // A client's token (entry 12) logged before this anchor's (entry 13): checkpoint 14 adds the
+    // client's, and is anchored; its anchor's token, entry 14, is all checkpoint 15 adds.
+    asked[1]?.(13);
+    await outcome(Promise.resolve());
+    now = 10_000;
+    anchor(checkpoint(14));
+    expect(asked).toHaveLength(3);
+    asked[2]?.(14);
+    await outcome(Promise.resolve());
+    now = 15_000;
+    anchor(checkpoint(15));
+    expect(asked).toHaveLength(3);
   });
 });

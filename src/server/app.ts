@@ -37,7 +37,7 @@ import {
 import { httpAnswers, JSON_TYPE, sendAnswer, sendGoError } from './http-outcome.js';
 import { countUnparsedRequest, knowPaths } from './http-metrics.js';
 import type { ProcessLedger } from '../ledger/process-ledger.js';
-import { LOG_ROUTES, registerLogRoutes } from './log-routes.js';
+import { LOG_PREFIX, LOG_ROUTES, refuseLogRequest, registerLogRoutes } from './log-routes.js';
 import {
   addVary,
   ambiguousAuthority,
@@ -350,10 +350,14 @@ export async function buildServer(deps: ServerDependencies) {
   const notFound = (request: FastifyRequest, reply: FastifyReply) => {
     // As the router reads an absolute-form target: by its path.
     const path = originFormTarget(request.url).split('?')[0] ?? '';
-    // Methods Fastify does not route (TRACE, PROPFIND, QUERY...) on a known path are 405 too.
+    // Methods Fastify does not route (TRACE, PROPFIND, QUERY...) on a known path are 405 too; an
+    // allowed method here asked for a spelling no route serves (a tile path with a #fragment).
     const allowed = allowedAt(path);
-    if (allowed) return refuseMethod(request, reply, allowed);
-    return sendGoError(reply, 404, `path ${path.slice(0, 200)} was not found`);
+    if (allowed && !allowed.includes(request.method)) return refuseMethod(request, reply, allowed);
+    const message = `path ${path.slice(0, 200)} was not found`;
+    // A log path's 404 is never kept by a cache, as the log routes' own (log-routes.ts).
+    if (path.startsWith(LOG_PREFIX)) return refuseLogRequest(reply, 404, message);
+    return sendGoError(reply, 404, message);
   };
   const timestampRoutes = new Set(timestampPaths);
   const bodyLimit = config.maxRequestBodySize === 0 ? Infinity : config.maxRequestBodySize;

@@ -14,11 +14,11 @@ import { addVary, originFormTarget } from './request-origin.js';
  * for a tile or proof that does not exist yet, or a 503 of an outage, would otherwise be served
  * by a shared cache (404 is cacheable by default) after the log has it.
  */
-function refuse(reply: FastifyReply, code: number, message: string): FastifyReply {
+export function refuseLogRequest(reply: FastifyReply, code: number, message: string): FastifyReply {
   return sendGoError(reply.header('cache-control', 'no-store'), code, message);
 }
 
-const LOG_PREFIX = '/api/v1/log/';
+export const LOG_PREFIX = '/api/v1/log/';
 
 export const LOG_ROUTES = {
   checkpoint: '/api/v1/log/checkpoint',
@@ -70,7 +70,7 @@ export function registerLogRoutes(
   reads: LogReadCache = logReadCacheOf(log.reader),
 ): void {
   const unavailable = (reply: FastifyReply) =>
-    refuse(reply.header('retry-after', '1'), 503, 'the log is not available');
+    refuseLogRequest(reply.header('retry-after', '1'), 503, 'the log is not available');
 
   /**
    * A read that failed: the database does not answer for now, or no connection is free, leaves
@@ -81,7 +81,7 @@ export function registerLogRoutes(
   const readFailed = (request: FastifyRequest, reply: FastifyReply, error: unknown) => {
     if (!isTransientDatabaseError(error)) {
       request.log.error({ err: error }, 'cannot read the transparency log');
-      return refuse(reply, 500, 'the log could not be read');
+      return refuseLogRequest(reply, 500, 'the log could not be read');
     }
     request.log.warn({ reason: describeDatabaseError(error) }, 'log database unavailable');
     return unavailable(reply);
@@ -104,8 +104,8 @@ export function registerLogRoutes(
 
   app.get(LOG_ROUTES.tile, async (request, reply) => {
     const tile = requestedTile(request.url);
-    if (tile === 'malformed') return refuse(reply, 400, 'malformed tile path');
-    if (tile === 'none') return refuse(reply, 404, 'no such tile in the log yet');
+    if (tile === 'malformed') return refuseLogRequest(reply, 400, 'malformed tile path');
+    if (tile === 'none') return refuseLogRequest(reply, 404, 'no such tile in the log yet');
     // Hash tiles are hashes, which do not compress; entry bundles (DER tokens) do, and tlog-tiles
     // says they SHOULD be compressed.
     const gzipped = tile.l === -1 && acceptsGzip(request.headers['accept-encoding']);
@@ -115,7 +115,7 @@ export function registerLogRoutes(
     } catch (error) {
       return readFailed(request, reply, error);
     }
-    if (!read.found) return refuse(reply, 404, 'no such tile in the log yet');
+    if (!read.found) return refuseLogRequest(reply, 404, 'no such tile in the log yet');
     reply.header('cache-control', IMMUTABLE).type('application/octet-stream');
     if (tile.l === -1) reply.header('vary', addVary(reply.getHeader('vary'), 'Accept-Encoding'));
     if (gzipped) reply.header('content-encoding', 'gzip');
@@ -128,7 +128,11 @@ export function registerLogRoutes(
     const text = request.query.serial;
     const serial = typeof text === 'string' ? parseSerialHex(text) : undefined;
     if (!serial) {
-      return refuse(reply, 400, 'serial must be a hexadecimal serial number (0x optional)');
+      return refuseLogRequest(
+        reply,
+        400,
+        'serial must be a hexadecimal serial number (0x optional)',
+      );
     }
     let read;
     try {
@@ -137,8 +141,9 @@ export function registerLogRoutes(
       return readFailed(request, reply, error);
     }
     if (read.found) return reply.header('cache-control', 'no-cache').type(TEXT).send(read.value);
-    if (read.reason === 'unknown') return refuse(reply, 404, 'no token with this serial number');
-    return refuse(
+    if (read.reason === 'unknown')
+      return refuseLogRequest(reply, 404, 'no token with this serial number');
+    return refuseLogRequest(
       reply.header('retry-after', '1'),
       404,
       'the token is not in a signed checkpoint yet: retry in a second',

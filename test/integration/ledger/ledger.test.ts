@@ -669,6 +669,12 @@ describe('issuance ledger (PostgreSQL)', () => {
           expect(response.headers.get('cache-control'), `${method} ${path}`).toBe('no-store');
         }
       }
+      // A #fragment (which fetch never sends) names no resource: 404, not a 405 that allows GET.
+      for (const path of ['/api/v1/log/tile/0/000#x', '/api/v1/log/checkpoint#x']) {
+        const response = await rawRequest(server.url, 'GET', path);
+        expect(response.status, path).toBe(404);
+        expect(response.headers['cache-control'], path).toBe('no-store');
+      }
       // Once signed, the proof is served as before (no-cache, not no-store).
       await locker.query('SELECT pg_advisory_unlock($1)', [SEQUENCER_LOCK]);
       await treeSizeBeyond(server, Number(issued.logIndex));

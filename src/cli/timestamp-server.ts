@@ -11,7 +11,12 @@ import cluster from 'node:cluster';
 import { writeSync } from 'node:fs';
 import { stackFrames } from '../errors.js';
 import { WORKER_ROLE_VARIABLE } from '../runtime/cluster/messages.js';
-import { holdStopSignals, stoppedStatus, takeOverStopSignals } from './held-signals.js';
+import {
+  holdStopSignals,
+  ignoreHangup,
+  stoppedStatus,
+  takeOverStopSignals,
+} from './held-signals.js';
 
 /**
  * Node's own printer of an uncaught error shows its message, stack and, for a JSON.parse error,
@@ -38,8 +43,11 @@ process.on('uncaughtException', exitOnUncaught('uncaught exception'));
 process.on('unhandledRejection', exitOnUncaught('unhandled promise rejection'));
 
 // Not in a worker of our cluster: the primary ends a worker still starting with SIGTERM, which must
-// kill it as it always did (runtime/cluster/supervisor.ts), and the worker is never PID 1.
+// kill it as it always did (runtime/cluster/supervisor.ts), and the worker is never PID 1. SIGHUP
+// is ignored in every process, a worker loading too: a terminal's hang-up, or `kill -HUP` of the
+// process group, reaches the workers as well, and killed those still loading.
 if (!(cluster.isWorker && process.env[WORKER_ROLE_VARIABLE] === '1')) holdStopSignals();
+else ignoreHangup();
 
 await import('./server-program.js');
 

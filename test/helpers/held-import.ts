@@ -33,6 +33,8 @@ export function spawnHeldAtImport(
   module: string,
   args: readonly string[],
   wrapper: readonly string[] = [],
+  /** Variables added to the child's environment, and an IPC channel to it (a cluster worker's). */
+  options: { env?: NodeJS.ProcessEnv; ipc?: boolean } = {},
 ): HeldProcess {
   const dir = tempDir();
   const marker = dir.path('holding');
@@ -41,11 +43,12 @@ export function spawnHeldAtImport(
   const child = spawn(command as string, argv, {
     cwd: REPO_ROOT,
     env: childEnvironment({
+      ...options.env,
       HOLD_IMPORT: module,
       HOLD_IMPORT_MARKER: marker,
       HOLD_IMPORT_RELEASE: releaseFile,
     }),
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe', ...(options.ipc ? (['ipc'] as const) : [])],
   });
   onTestFinished(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

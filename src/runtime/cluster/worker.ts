@@ -91,7 +91,9 @@ export function followClockStatus(
 export async function runWorker(): Promise<void> {
   // First, before the hello: the primary passes SIGHUP (audit log rotation) to every worker that
   // said hello, and one still starting would die of it. A reopen before the log is open is not
-  // needed (it opens fresh).
+  // needed (it opens fresh). The executable (cli/timestamp-server.ts) ignores it from the first
+  // line already, for a hang-up of the process group while the modules load; this holds where
+  // runWorker is started otherwise.
   process.on('SIGHUP', () => undefined);
   const id = cluster.worker?.id ?? 0;
   const clock = new RelayedClock(() => process.send?.({ type: 'tsa:clock-jump' }));

@@ -1,6 +1,8 @@
+import { once } from 'node:events';
 import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
+import { WORKER_ROLE_VARIABLE } from '../../../src/runtime/cluster/messages.js';
 import { spawnHeldAtImport } from '../../helpers/held-import.js';
 import { tempDir } from '../../helpers/openssl.js';
 import { waitUntil } from '../../helpers/poll.js';
@@ -72,6 +74,30 @@ describe('SIGHUP while the server starts', () => {
       expect(parse(run.stdout()).at(-1)?.message).toBe('shut down');
     });
   }
+
+  it('in a cluster worker while its modules load (a hang-up of the process group): it starts, and drains when told', async () => {
+    // A worker as the primary forks one: node:cluster's NODE_UNIQUE_ID, our role variable, IPC.
+    const run = spawnHeldAtImport(
+      String.raw`/src/cli/server-program\.[jt]s$`,
+      [...cliArguments(), 'serve'],
+      [],
+      {
+        env: { NODE_UNIQUE_ID: '1', [WORKER_ROLE_VARIABLE]: '1' },
+        ipc: true,
+      },
+    );
+    await run.held;
+    run.child.kill('SIGHUP');
+    run.release();
+    // Its hello, or its end (killed by the signal, it never says hello).
+    const first = await Promise.race([
+      once(run.child, 'message').then(([message]) => (message as { type: string }).type),
+      run.closed.then((ended) => `ended: ${JSON.stringify(ended)}`),
+    ]);
+    expect(first).toBe('tsa:hello');
+    run.child.send({ type: 'tsa:drain' });
+    expect(await run.closed).toEqual({ code: 0, signal: null });
+  });
 });
 
 describe('SIGHUP while a cluster primary drains', () => {

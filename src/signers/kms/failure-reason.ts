@@ -83,8 +83,9 @@ export function classifyServiceError(error: unknown): FailureReason {
       if (code > 0 && code <= 16) return 'client_error';
     }
     const status = depth === 0 ? httpStatusOf(current) : undefined;
-    // Below 400, an answer the SDK could not read (an HTML page from a proxy with 200, Azure's
-    // PARSE_ERROR): no signature, as a failure counts, never a refusal that resets the breaker.
+    // Below 400, an answer the SDK could not read (a proxy's HTML page with 200, Azure's
+    // PARSE_ERROR): no signature came, a failure of the service, not a refusal (which would
+    // reset the breaker's count).
     if (status !== undefined)
       return status >= 500 ? 'server_error' : status >= 400 ? 'client_error' : 'other';
     current = (current as { cause?: unknown }).cause;

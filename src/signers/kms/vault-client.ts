@@ -194,10 +194,13 @@ const MAX_VAULT_REDIRECTS = 3;
  * redirect, to any scheme.
  */
 async function fetchFollowingVaultRedirects(
-  url: URL,
-  send: (url: URL) => Promise<Response>,
+  address: string,
+  send: (url: string) => Promise<Response>,
   call: string,
 ): Promise<Response> {
+  // A string, as fetch parses it: an address that is no URL fails there, as a request error whose
+  // cause has a code and no URL (a URL made here would throw one that quotes it).
+  let url = address;
   for (let redirects = 0; ; redirects++) {
     const response = await send(url);
     const location = response.headers.get('location');
@@ -211,14 +214,14 @@ async function fetchFollowingVaultRedirects(
     } catch {
       throw new VaultError('HTTP_ERROR', `${call}: redirected to a Location that is not a URL`);
     }
-    if (url.protocol === 'https:' && next.protocol !== 'https:')
+    if (/^https:/i.test(url) && next.protocol !== 'https:')
       throw new VaultError(
         'HTTP_ERROR',
         `${call}: redirected from https to ${next.protocol.slice(0, -1)}: refused, the token would travel in the clear`,
       );
     if (next.protocol !== 'http:' && next.protocol !== 'https:')
       throw new VaultError('HTTP_ERROR', `${call}: redirected to a ${next.protocol} URL`);
-    url = next;
+    url = next.href;
   }
 }
 
@@ -235,7 +238,7 @@ async function vaultCall(
   let response: Response;
   try {
     response = await fetchFollowingVaultRedirects(
-      new URL(`${connection.address}/v1/${path}`),
+      `${connection.address}/v1/${path}`,
       (url) =>
         fetch(url, {
           method,

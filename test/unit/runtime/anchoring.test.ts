@@ -68,40 +68,45 @@ describe('the process anchoring', () => {
 });
 
 describe('the anchoring interval (ledger/anchor.ts)', () => {
-  it('anchors no checkpoint before the interval has passed since the last granted anchor', async () => {
-    let now = 0;
+  /**
+   * An anchoring every 1,000 ms on a clock the test sets (`at`), whose tokens are asked for in
+   * `asked`: each answered with the log index of the anchor's token.
+   */
+  function anchoringAt() {
+    const clock = { now: 0 };
     const asked: ((logIndex: number | undefined) => void)[] = [];
     const anchor = createAnchoring({
       intervalMs: 1_000,
       issue: () => new Promise<number | undefined>((release) => asked.push(release)),
       warn: () => undefined,
-      now: () => now,
+      now: () => clock.now,
     });
+    /** Answers the last token asked for, and lets the anchoring see it. */
+    const answer = async (logIndex: number) => {
+      asked.at(-1)?.(logIndex);
+      await outcome(Promise.resolve());
+    };
+    return { anchor, asked, answer, at: (ms: number) => (clock.now = ms) };
+  }
+
+  it('anchors no checkpoint before the interval has passed since the last granted anchor', async () => {
+    const { anchor, asked, answer, at } = anchoringAt();
     anchor(checkpoint(1));
-    asked[0]?.(1);
-    await outcome(Promise.resolve());
-    now = 500;
+    await answer(1);
+    at(500);
     anchor(checkpoint(2));
     expect(asked).toHaveLength(1);
-    now = 1_000;
+    at(1_000);
     anchor(checkpoint(3));
     expect(asked).toHaveLength(2);
   });
 
   it('anchors no checkpoint whose one new entry is the last anchor’s token: an idle log stays idle', async () => {
-    let now = 0;
-    const asked: ((logIndex: number | undefined) => void)[] = [];
-    const anchor = createAnchoring({
-      intervalMs: 1_000,
-      issue: () => new Promise<number | undefined>((release) => asked.push(release)),
-      warn: () => undefined,
-      now: () => now,
-    });
+    const { anchor, asked, answer, at } = anchoringAt();
     // Checkpoint 10 (entries 0 to 9) is anchored; its token is entry 10, all checkpoint 11 adds.
     anchor(checkpoint(10));
-    asked[0]?.(10);
-    await outcome(Promise.resolve());
-    now = 5_000;
+    await answer(10);
+    at(5_000);
     anchor(checkpoint(11));
     expect(asked).toHaveLength(1);
     // A client's token besides the anchor's: anchored again.
@@ -109,14 +114,12 @@ describe('the anchoring interval (ledger/anchor.ts)', () => {
     expect(asked).toHaveLength(2);
     // A client's token (entry 12) logged before this anchor's (entry 13): checkpoint 14 adds the
     // client's, and is anchored; its anchor's token, entry 14, is all checkpoint 15 adds.
-    asked[1]?.(13);
-    await outcome(Promise.resolve());
-    now = 10_000;
+    await answer(13);
+    at(10_000);
     anchor(checkpoint(14));
     expect(asked).toHaveLength(3);
-    asked[2]?.(14);
-    await outcome(Promise.resolve());
-    now = 15_000;
+    await answer(14);
+    at(15_000);
     anchor(checkpoint(15));
     expect(asked).toHaveLength(3);
   });

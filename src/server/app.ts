@@ -44,6 +44,7 @@ import {
   missingHost,
   originFormTarget,
   requestOrigin,
+  targetPath,
 } from './request-origin.js';
 import {
   UNSUPPORTED_TRANSFER_CODING_MESSAGE,
@@ -209,6 +210,9 @@ export async function buildServer(deps: ServerDependencies) {
   const issuer: Issuer = profiles.length > 0 ? new ProfileRouter(authority, profiles) : authority;
   knowPaths(profiles.flatMap((profile) => Object.values(profileRoutes(profile.name))));
   const requestIdHeader = config.httpRequestIdHeaderName.toLowerCase();
+  // 0 means no limit, as in Go.
+  const bodyLimit =
+    config.maxRequestBodySize === 0 ? Number.MAX_SAFE_INTEGER : config.maxRequestBodySize;
   const app = Fastify({
     loggerInstance: deps.logger,
     // One log line per request, written by our onResponse hook.
@@ -221,9 +225,7 @@ export async function buildServer(deps: ServerDependencies) {
     genReqId: requestIdFrom(requestIdHeader),
     childLoggerFactory: (logger, bindings, options) =>
       new LazyChildLogger(logger, bindings, options),
-    // 0 means no limit, as in Go.
-    bodyLimit:
-      config.maxRequestBodySize === 0 ? Number.MAX_SAFE_INTEGER : config.maxRequestBodySize,
+    bodyLimit,
     // Go serves /ping case-insensitively (chi Heartbeat compares the path, not the query);
     // every other path is case-sensitive.
     rewriteUrl: (request) => {
@@ -349,7 +351,7 @@ export async function buildServer(deps: ServerDependencies) {
     );
   const notFound = (request: FastifyRequest, reply: FastifyReply) => {
     // As the router reads an absolute-form target: by its path.
-    const path = originFormTarget(request.url).split('?')[0] ?? '';
+    const path = targetPath(request.url);
     // Methods Fastify does not route (TRACE, PROPFIND, QUERY...) on a known path are 405 too; an
     // allowed method here asked for a spelling no route serves (a tile path with a #fragment).
     const allowed = allowedAt(path);
@@ -360,14 +362,11 @@ export async function buildServer(deps: ServerDependencies) {
     return sendGoError(reply, 404, message);
   };
   const timestampRoutes = new Set(timestampPaths);
-  const bodyLimit = config.maxRequestBodySize === 0 ? Infinity : config.maxRequestBodySize;
   answerExpectations(app.server, (request) => {
-    const target = originFormTarget(request.url ?? '');
-    const query = target.indexOf('?');
     const declared = Number(request.headers['content-length'] ?? 0);
     return (
       request.method === 'POST' &&
-      timestampRoutes.has(query < 0 ? target : target.slice(0, query)) &&
+      timestampRoutes.has(targetPath(request.url ?? '')) &&
       REQUEST_MEDIA_TYPES.has(mediaType(request.headers['content-type'])) &&
       !(declared > bodyLimit)
     );

@@ -7,7 +7,7 @@ import { parseTilePath, type Tile } from '../tlog/tile.js';
 import { acceptsGzip } from './accept-encoding.js';
 import { sendGoError } from './http-outcome.js';
 import { logReadCacheOf, type LogReadCache } from './log-read-cache.js';
-import { addVary, originFormTarget } from './request-origin.js';
+import { addVary, targetPath } from './request-origin.js';
 
 /**
  * The Go JSON error of a log route, never stored by a cache (`Cache-Control: no-store`): a 404
@@ -35,9 +35,7 @@ export const LOG_ROUTES = {
  * beyond 2^53 (404: no log has that tile).
  */
 function requestedTile(url: string): Tile | 'malformed' | 'none' {
-  const target = originFormTarget(url);
-  const query = target.indexOf('?');
-  const path = query < 0 ? target : target.slice(0, query);
+  const path = targetPath(url);
   if (!path.startsWith(`${LOG_PREFIX}tile/`)) return 'malformed';
   try {
     return parseTilePath(path.slice(LOG_PREFIX.length));

@@ -92,6 +92,13 @@ export function originFormTarget(url: string): string {
   return rest.startsWith('/') ? rest : `/${rest}`;
 }
 
+/** The path of a request-target (origin or absolute form), as the router reads it: no query. */
+export function targetPath(url: string): string {
+  const target = originFormTarget(url);
+  const query = target.indexOf('?');
+  return query < 0 ? target : target.slice(0, query);
+}
+
 /**
  * The scheme://host[:port] the client reached us at, from its Host (HTTP/2: :authority; an
  * absolute-form request-target's authority; with --trusted-proxies, the proxy's X-Forwarded-Host

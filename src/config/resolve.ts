@@ -156,12 +156,11 @@ export function resolveLayers(layers: readonly ConfigLayer[]): {
   for (const [name, spec] of options) {
     config[name] = spec.default;
     const setting = layers.filter((layer) => layer.values[name] !== undefined);
+    const winner = setting.at(-1);
+    if (winner && winner.source !== 'flags') origins.set(name, whereGiven(winner, spec));
     for (const [index, layer] of setting.entries()) {
-      const label = (layer.nameOf ?? flagName)(spec);
       try {
-        config[name] = parseOptionValue(spec, layer.values[name], label);
-        if (layer.source === 'flags') origins.delete(name);
-        else origins.set(name, `${layer.source} ${label}`);
+        config[name] = parseOptionValue(spec, layer.values[name], (layer.nameOf ?? flagName)(spec));
       } catch (error) {
         if (!(error instanceof ConfigError)) throw error;
         const message =
@@ -169,13 +168,9 @@ export function resolveLayers(layers: readonly ConfigLayer[]): {
         // A bad value a later layer overrides is only warned about: the Go server never reads
         // a variable its flag overrides, and generic names (LOG_LEVEL, PORT) are set for other
         // programs too.
-        const winner = setting.at(-1) as ConfigLayer;
         if (index < setting.length - 1) {
-          const winnerLabel =
-            winner.source === 'flags'
-              ? flagName(spec)
-              : `${winner.source} ${(winner.nameOf ?? flagName)(spec)}`;
-          overridden.push(`${message}: ignored, as ${winnerLabel} sets ${spec.flag}`);
+          const by = whereGiven(winner as ConfigLayer, spec);
+          overridden.push(`${message}: ignored, as ${by} sets ${spec.flag}`);
           continue;
         }
         if (layer.source === 'flags') throw error;
@@ -205,6 +200,10 @@ export function resolveLayers(layers: readonly ConfigLayer[]): {
   ];
   return { config: resolved, warnings };
 }
+
+/** Where `layer` gives `spec`: `--port`, `environment PORT`, `config file … key "port"`. */
+const whereGiven = (layer: ConfigLayer, spec: OptionSpec<unknown>): string =>
+  layer.source === 'flags' ? flagName(spec) : `${layer.source} ${(layer.nameOf ?? flagName)(spec)}`;
 
 /**
  * The rules between options (rules.ts) name options by flag; a refusal of a value that came from

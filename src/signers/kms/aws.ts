@@ -5,7 +5,7 @@ import { SignerError } from '../signer-error.js';
 import { AWS_KMS_URI, keyUriEndpointProblem, KMS_URI_FORMATS } from '../../config/key-uri.js';
 import { checkedAwsEndpointVariable } from './endpoint-override.js';
 import { describeServiceError, type ServiceLabel } from './failure-reason.js';
-import { type ProviderOptions, SERVICE_LOOKUPS } from './provider-options.js';
+import { type ProviderOptions, serviceLookup } from './provider-options.js';
 
 export interface AwsKmsKey {
   /** `https://host[:port]`, or undefined for the SDK's own choice (region, AWS_ENDPOINT_URL_KMS). */
@@ -51,7 +51,7 @@ export async function createAwsKmsApi(
     name: 'AWS KMS',
     override: key.endpoint ? 'the awskms:// URI' : checkedAwsEndpointVariable(key.endpoint),
   };
-  const lookup = (options.lookups ?? SERVICE_LOOKUPS).forSockets;
+  const lookup = serviceLookup(options);
   const tls = {
     ...(options.ca ? { ca: options.ca } : {}),
     ...(process.env['AWS_TLS_INSECURE_SKIP_VERIFY'] === '1' ? { rejectUnauthorized: false } : {}),

@@ -3,7 +3,7 @@ import { Agent } from 'node:https';
 import type { KeyClientOptions } from '@azure/keyvault-keys';
 import type { HashName } from '../../asn1/algorithms.js';
 import { ecdsaRawToDer, RAW_ECDSA_SIGNATURE_LENGTH } from './ecdsa-signature.js';
-import { type ProviderOptions, SERVICE_LOOKUPS } from './provider-options.js';
+import { type ProviderOptions, serviceLookup } from './provider-options.js';
 import type { RemoteSignatureApi } from './remote-signer.js';
 import { SignerError } from '../signer-error.js';
 import {
@@ -86,7 +86,7 @@ export async function createAzureKeyVaultApi(
   // which would turn HTTPS_PROXY off (that policy leaves a request with an agent alone).
   const agent = new Agent({
     keepAlive: true,
-    lookup: (options.lookups ?? SERVICE_LOOKUPS).forSockets,
+    lookup: serviceLookup(options),
     ...(options.ca ? { ca: options.ca } : {}),
   });
   const clientOptions = {

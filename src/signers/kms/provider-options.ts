@@ -1,3 +1,4 @@
+import type { LookupFunction } from 'node:net';
 import { type HostLookups, oneLookupAtATime } from '../../host-lookup.js';
 
 /** Programmatic options of the providers (not flags). */
@@ -15,4 +16,8 @@ export interface ProviderOptions {
  * agent opens connections as load comes, each resolving the host on a thread of libuv's pool.
  * gRPC (gcpkms://) resolves its channel's host one lookup at a time itself.
  */
-export const SERVICE_LOOKUPS = oneLookupAtATime();
+const SERVICE_LOOKUPS = oneLookupAtATime();
+
+/** The `lookup` of a provider's sockets: the test's lookups, else SERVICE_LOOKUPS. */
+export const serviceLookup = (options: ProviderOptions): LookupFunction =>
+  (options.lookups ?? SERVICE_LOOKUPS).forSockets;

@@ -1,6 +1,6 @@
 import { createPublicKey } from 'node:crypto';
 import { Agent, EnvHttpProxyAgent } from 'undici';
-import { type ProviderOptions, SERVICE_LOOKUPS } from './provider-options.js';
+import { type ProviderOptions, serviceLookup } from './provider-options.js';
 import type { RemoteSignatureApi } from './remote-signer.js';
 import { vaultConnectionFromEnv, vaultRequest, VaultError } from './vault-client.js';
 import { SignerError } from '../signer-error.js';
@@ -42,7 +42,7 @@ export async function createVaultTransitApi(
   const { prefix, keyName } = parseVaultUri(uri);
   const connection = vaultConnectionFromEnv(prefix);
   // The signer's own connections: their host (or the proxy's) resolved one lookup at a time.
-  const connect = { lookup: (options.lookups ?? SERVICE_LOOKUPS).forSockets };
+  const connect = { lookup: serviceLookup(options) };
   const dispatcher = nodeFetchUsesEnvProxy()
     ? new EnvHttpProxyAgent({ connect })
     : new Agent({ connect });

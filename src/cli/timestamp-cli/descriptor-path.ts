@@ -1,4 +1,5 @@
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { resolve } from 'node:path';
 
 /** /dev/fd/N or /proc/self/fd/N: one of this process's open descriptors. */
 const DESCRIPTOR_PATH = /^\/(?:dev\/fd|proc\/self\/fd)\/(\d+)$/;
@@ -15,9 +16,10 @@ const O_ACCMODE = 0o3;
  * whose other end (the other access mode) is open here too, where a pipe the shell gives has its
  * other end in another process. (Close-on-exec tells nothing: Node sets it on descriptors 0 to 15
  * at start-up, inherited ones included.) Without /proc (not Linux) nothing is told: undefined.
+ * `path` is taken as given and resolved here, as the readers and the writer are handed it.
  */
-export function descriptorPathProblem(absolutePath: string): string | undefined {
-  const match = DESCRIPTOR_PATH.exec(absolutePath);
+export function descriptorPathProblem(path: string): string | undefined {
+  const match = DESCRIPTOR_PATH.exec(resolve(path));
   const descriptor = Number(match?.[1] ?? NaN);
   if (!(descriptor > 2) || !existsSync(DESCRIPTORS)) return undefined;
   const target = linkOf(descriptor);

@@ -1,6 +1,5 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { descriptorPathProblem } from './descriptor-path.js';
 import { CliError, fileErrorReason } from './output.js';
 
@@ -18,7 +17,7 @@ export async function* readArtifact(
   // Named by the user's path: Node's "EISDIR: illegal operation on a directory, read" names none.
   const failed = (error: unknown) =>
     new CliError('FILE', `error reading ${path}: ${fileErrorReason(error)}`, { cause: error });
-  const problem = descriptorPathProblem(resolve(path));
+  const problem = descriptorPathProblem(path);
   if (problem) throw new CliError('FILE', `error reading ${path}: ${problem}`);
   const stats = await stat(path).catch((error: unknown) => {
     throw failed(error);

@@ -1,5 +1,4 @@
 import { createReadStream } from 'node:fs';
-import { resolve } from 'node:path';
 import { collectCapped } from '../../capped-read.js';
 import { descriptorPathProblem } from './descriptor-path.js';
 import { CliError, fileErrorReason } from './output.js';
@@ -49,7 +48,7 @@ export async function readBodyCapped(
  */
 export async function readFileCapped(path: string, limit: number, flag?: string): Promise<Buffer> {
   const named = flag === undefined ? path : `${flag} ${path}`;
-  const problem = descriptorPathProblem(resolve(path));
+  const problem = descriptorPathProblem(path);
   if (problem) throw new CliError('FILE', `error reading ${named}: ${problem}`);
   const stream = createReadStream(path, { highWaterMark: 64 * 1024 });
   try {

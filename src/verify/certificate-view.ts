@@ -5,11 +5,8 @@ import { readNode } from './der-node.js';
 import { VERIFY_OID } from './oids.js';
 import { DecodeError } from './errors.js';
 import { RecentByBytes } from './recent.js';
-import {
-  NO_POLICY_EXTENSIONS,
-  withPolicyExtension,
-  type PolicyExtensions,
-} from './certificate-policies.js';
+import { NO_POLICY_EXTENSIONS, type PolicyExtensions } from '../certificate-policy-tree.js';
+import { withPolicyExtension } from './certificate-policies.js';
 import { readNameConstraints, type NameConstraints } from './name-constraints.js';
 
 /** What the verifier needs to know about one certificate, read with PKI.js and Node. */

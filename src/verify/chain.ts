@@ -2,7 +2,7 @@ import { certificateKeyProblem, certificateSignatureProblem } from './algorithm-
 import { subjectText, type CertificateView } from './certificate-view.js';
 import { VERIFY_OID } from './oids.js';
 import { nameConstraintsProblem } from './name-constraints.js';
-import { policyProblem } from './certificate-policies.js';
+import { policyProblem } from '../certificate-policy-tree.js';
 
 /** Longest path tried, leaf to root. */
 const MAX_PATH_LENGTH = 8;

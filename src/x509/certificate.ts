@@ -10,6 +10,8 @@ import {
   Tag,
 } from '../asn1/der.js';
 import { OID } from '../asn1/oids.js';
+import { NO_POLICY_EXTENSIONS, type PolicyExtensions } from '../certificate-policy-tree.js';
+import { withPolicyExtension } from './certificate-policies.js';
 import {
   parseNameConstraints,
   parseSubjectAltNames,
@@ -55,6 +57,8 @@ export interface Certificate {
   /** DNS, email, URI and IP subjectAltNames; undefined without the extension. */
   subjectAltNames?: SubjectAltName[];
   nameConstraints?: NameConstraints;
+  /** certificatePolicies, policyMappings, policyConstraints and inhibitAnyPolicy, read. */
+  policyExtensions: PolicyExtensions;
 }
 
 /** Parses a DER certificate, keeping its raw fields. Throws on malformed input. */
@@ -92,6 +96,7 @@ export function parseCertificate(der: Uint8Array): Certificate {
     maxPathLen: -1,
     keyUsage: 0,
     extKeyUsage: [],
+    policyExtensions: NO_POLICY_EXTENSIONS,
   };
   for (const extension of extensions) {
     const value = readElement(extension.value);
@@ -129,6 +134,12 @@ export function parseCertificate(der: Uint8Array): Certificate {
         if (keyIdentifier) facts.authorityKeyId = Buffer.from(keyIdentifier.value);
         break;
       }
+      default:
+        facts.policyExtensions = withPolicyExtension(
+          facts.policyExtensions,
+          extension.oid,
+          extension.value,
+        );
     }
   }
   return facts;

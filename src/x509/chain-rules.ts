@@ -1,5 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { OID } from '../asn1/oids.js';
+import { policyProblem } from '../certificate-policy-tree.js';
 import { CodedError } from '../errors.js';
 import { checkName } from './name-constraints.js';
 import { describePublicKey } from './public-key.js';
@@ -267,12 +268,12 @@ const HANDLED_EXTENSIONS = new Set([
   OID.basicConstraints,
   OID.nameConstraints,
   '2.5.29.31', // cRLDistributionPoints
-  '2.5.29.32', // certificatePolicies
-  '2.5.29.33', // policyMappings
+  OID.certificatePolicies,
+  OID.policyMappings,
   OID.authorityKeyIdentifier,
-  '2.5.29.36', // policyConstraints
+  OID.policyConstraints,
   OID.extKeyUsage,
-  '2.5.29.54', // inhibitAnyPolicy
+  OID.inhibitAnyPolicy,
   '1.3.6.1.5.5.7.1.1', // authorityInfoAccess
 ]);
 
@@ -307,7 +308,8 @@ type CertificateKind = 'leaf' | 'intermediate' | 'root';
  * crypto/x509 Certificate.Verify, reduced to what a TSA chain exercises: build every chain from
  * the leaf through the intermediates (any order) to the root, checking each link's signature and
  * constraints and each certificate's validity, then keep the chains whose EKUs allow timeStamping.
- * Name constraints are checked against DNS, email, URI and IP subjectAltNames, as Go does.
+ * Name constraints are checked against DNS, email, URI and IP subjectAltNames, as Go does, and
+ * certificate policies as Go ≥ 1.22 processes them (src/certificate-policy-tree.ts).
  */
 function verifyLikeGo(
   leaf: Certificate,
@@ -356,7 +358,20 @@ function verifyLikeGo(
     }
     throw new ChainRuleError('UNKNOWN_AUTHORITY', message);
   }
-  if (!chains.some(allowsTimeStamping)) {
+  // Go ≥ 1.22 keeps only the chains whose policies hold (RFC 9618), before their key usages.
+  const policyProblems = chains.map((chain) =>
+    policyProblem(
+      chain.map(({ policyExtensions, subject, issuer }) => ({
+        policyExtensions,
+        subjectDer: subject,
+        issuerDer: issuer,
+      })),
+    ),
+  );
+  const validChains = chains.filter((_, index) => policyProblems[index] === undefined);
+  if (validChains.length === 0)
+    throw new ChainRuleError('INVALID_CERTIFICATE', policyProblems[0] as string);
+  if (!validChains.some(allowsTimeStamping)) {
     throw new ChainRuleError(
       'INCOMPATIBLE_KEY_USAGE',
       'x509: certificate specifies an incompatible key usage',

@@ -36,6 +36,7 @@ const LEAVES: readonly string[] = [
   'rfc3339.ts',
   'capped-read.ts',
   'host-lookup.ts',
+  'certificate-policy-tree.ts',
 ];
 
 /**

@@ -1,8 +1,9 @@
-import { createPrivateKey } from 'node:crypto';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalKeySigner } from '../../../src/signers/local-key.js';
 import { verifyTimestampResponse } from '../../../src/verify/index.js';
+import { verifyCertChain } from '../../../src/x509/chain-rules.js';
 import { decodeCertificateChainPem } from '../../../src/x509/pem.js';
 import { openssl, tempDir } from '../../helpers/openssl.js';
 import { EXT, OpensslPki } from '../../helpers/openssl-pki.js';
@@ -87,6 +88,19 @@ async function verdicts(
     (error: Error) => String(error),
   );
   return { ours, openssls };
+}
+
+/** The server's start-up chain rules on the chain `name` (leaf, intermediate, root): 'OK' or the refusal. */
+function startUpVerdict(name: string): string {
+  const key = createPublicKey(readFileSync(pki.path(`${name}-leaf.key`)));
+  try {
+    verifyCertChain([der(`${name}-leaf`), der(`${name}-mid`), der('root')], key, {
+      enforceIntermediateEku: true,
+    });
+    return 'OK';
+  } catch (error) {
+    return (error as Error).message;
+  }
 }
 
 beforeAll(async () => {
@@ -198,8 +212,9 @@ describe('certificate policies, as openssl -policy_check applies them (Go always
     ['a policy mapped to the one the leaf holds', 'mapped'],
     ['a critical inhibitAnyPolicy when no explicit policy is asked for', 'inhibit-any'],
     ['a policyConstraints without requireExplicitPolicy', 'no-explicit'],
-  ])('accepts %s', async (_what, name) => {
+  ])('accepts %s, and so do the server’s start-up chain rules', async (_what, name) => {
     expect(await verdicts(name, POLICY_CHECK)).toEqual({ ours: 'OK', openssls: 'OK' });
+    expect(startUpVerdict(name)).toBe('OK');
   });
 
   it.each([
@@ -210,9 +225,10 @@ describe('certificate policies, as openssl -policy_check applies them (Go always
       'anyPolicy in the leaf where it is inhibited and a policy is required',
       'inhibit-any-explicit',
     ],
-  ])('refuses %s', async (_what, name) => {
+  ])('refuses %s, and so do the server’s start-up chain rules', async (_what, name) => {
     const { ours, openssls } = await verdicts(name, POLICY_CHECK);
     expect(ours).toContain('all candidate chains have invalid policies');
     expect(openssls).toMatch(/Verify error:no explicit policy/);
+    expect(startUpVerdict(name)).toContain('all candidate chains have invalid policies');
   });
 });

@@ -204,6 +204,53 @@ describe('start-up chain rules (Go VerifyCertChain), each broken by an openssl-m
       );
     });
 
+    describe('certificate policies, as Go ≥ 1.22 processes them (the verifier’s test compares more with openssl)', () => {
+      async function policyCa(name: string, extensions: string) {
+        await pki.key(name);
+        await pki.cert(name, {
+          subject: `/O=test/CN=${name}`,
+          ext: `${EXT.intermediate}\n${extensions}`,
+          issuer: 'root',
+        });
+      }
+
+      it('a chain that requires an explicit policy starts only where the leaf keeps one', async () => {
+        await policyCa(
+          'explicit-ca',
+          'policyConstraints=critical,requireExplicitPolicy:0\ncertificatePolicies=1.2.3.4',
+        );
+        await leafWith('kept', `${EXT.leaf}\ncertificatePolicies=1.2.3.4`, 'explicit-ca');
+        expect(check(['kept', 'explicit-ca', 'root'], 'kept')).not.toThrow();
+        await leafWith('dropped', EXT.leaf, 'explicit-ca');
+        expect(check(['dropped', 'explicit-ca', 'root'], 'dropped')).toThrow(
+          /^x509: no valid chains built: all candidate chains have invalid policies/,
+        );
+      });
+
+      it('a SkipCerts past any chain’s length requires nothing; a negative one does not parse', async () => {
+        // requireExplicitPolicy [0] 2^64: SEQUENCE { [0] 01 00 .. 00 }
+        await policyCa('far-ca', '2.5.29.36=critical,DER:30:0B:80:09:01:00:00:00:00:00:00:00:00');
+        await leafWith('under-far', EXT.leaf, 'far-ca');
+        expect(check(['under-far', 'far-ca', 'root'], 'under-far')).not.toThrow();
+        await policyCa('negative-ca', '2.5.29.36=critical,DER:30:03:80:01:FF');
+        await leafWith('under-negative', EXT.leaf, 'negative-ca');
+        expect(check(['under-negative', 'negative-ca', 'root'], 'under-negative')).toThrow(
+          'certificate 1 of the chain does not parse: a policy extension has a negative SkipCerts',
+        );
+      });
+
+      it('a mapping to anyPolicy is refused', async () => {
+        await policyCa(
+          'any-mapping-ca',
+          'certificatePolicies=1.2.3.4\n2.5.29.33=critical,DER:30:0D:30:0B:06:03:2A:03:04:06:04:55:1D:20:00',
+        );
+        await leafWith('under-any-mapping', EXT.leaf, 'any-mapping-ca');
+        expect(check(['under-any-mapping', 'any-mapping-ca', 'root'], 'under-any-mapping')).toThrow(
+          'maps a policy to or from anyPolicy',
+        );
+      });
+    });
+
     describe('name constraints on a CA, against the subjectAltNames below it', () => {
       async function constrainedCa(name: string, constraint: string) {
         await pki.key(name);

@@ -10,7 +10,13 @@ import { requestTimestamp } from './http-client.js';
 import { CliError, goTimeString, type Output } from './output.js';
 import { readArtifact } from './read-artifact.js';
 import { encodeTimeStampReq, randomNonce } from './timestamp-request.js';
-import { checkOutputFile, summaryStream, writeOutputFile } from './write-output.js';
+import {
+  checkOutputFile,
+  isDevicePath,
+  sameFile,
+  summaryStream,
+  writeOutputFile,
+} from './write-output.js';
 
 export interface GlobalOptions {
   timestampServer: string;
@@ -82,6 +88,11 @@ async function timestamp(
   const out = options.out === '' ? DEFAULT_OUT : options.out;
   // Before the TSA issues (and may log) a token that could not be kept.
   await checkOutputFile(out);
+  if (!isDevicePath(out) && sameFile(out, options.artifact))
+    throw new CliError(
+      'USAGE',
+      `--out ${out} is the --artifact file: writing the response there would destroy what it timestamps`,
+    );
   output.stderr('Generating a new signed timestamp\n');
   const hasher = createHash(options.hash);
   for await (const chunk of readArtifact(options.artifact)) hasher.update(chunk);

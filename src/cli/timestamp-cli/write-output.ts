@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
+import { constants, statSync } from 'node:fs';
 import { access, lstat, open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { descriptorPathProblem } from './descriptor-path.js';
@@ -15,6 +15,9 @@ export const PUBLIC_FILE_MODE = 0o644;
  * /dev/shm) are files like any other.
  */
 const DEVICE_PATH = /^\/(dev\/[^/]+|dev\/fd\/\d+|proc\/self\/fd\/\d+)$/;
+
+/** S_ISVTX, which Node's fs.constants leaves out. */
+const STICKY_BIT = 0o1000;
 
 /**
  * The names of this process's standard output and error. Linux opens /proc/self/fd/N anew, which
@@ -36,6 +39,26 @@ const STANDARD_STREAMS = new Map<string, () => NodeJS.WriteStream>([
  */
 export function isStandardOutput(path: string): boolean {
   return STANDARD_STREAMS.get(resolve(path))?.() === process.stdout;
+}
+
+/** Whether two paths name one file: the same path, or (through links) the same inode. */
+export function sameFile(a: string, b: string): boolean {
+  if (resolve(a) === resolve(b)) return true;
+  try {
+    const [x, y] = [statSync(a), statSync(b)];
+    return x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether `path` names a device or a descriptor (DEVICE_PATH, the standard streams): two such
+ * names may reach one terminal, and reading one while writing the other destroys nothing.
+ */
+export function isDevicePath(path: string): boolean {
+  const absolute = resolve(path);
+  return STANDARD_STREAMS.has(absolute) || DEVICE_PATH.test(absolute);
 }
 
 /** Where a command's summary of writing `path` goes: stderr when `path` is the stdout itself. */
@@ -83,9 +106,21 @@ export async function checkOutputFile(path: string): Promise<void> {
   if (path.endsWith('/')) throw refused('a file name cannot end in /');
   if ((await stat(absolute).catch(() => undefined))?.isDirectory()) throw refused('it is a folder');
   try {
-    if (!(await stat(dirname(absolute))).isDirectory())
-      throw refused(`${dirname(path)} is not a folder`);
+    const folder = await stat(dirname(absolute));
+    if (!folder.isDirectory()) throw refused(`${dirname(path)} is not a folder`);
     await access(dirname(absolute), constants.W_OK | constants.X_OK);
+    // A sticky folder (/tmp) lets only the file's or the folder's owner replace a file: anyone
+    // else's is written in place, so it must be writable itself.
+    const file = await lstat(absolute).catch(() => undefined);
+    const uid = process.getuid?.();
+    if (
+      file?.isFile() &&
+      (folder.mode & STICKY_BIT) !== 0 &&
+      uid !== 0 &&
+      file.uid !== uid &&
+      folder.uid !== uid
+    )
+      await access(absolute, constants.W_OK);
   } catch (error) {
     if (error instanceof CliError) throw error;
     const writable = await access(absolute, constants.W_OK).then(
@@ -124,7 +159,7 @@ export async function writeFileAtomic(
   const target = await lstat(path).catch(() => undefined);
   if (target && !target.isFile() && !target.isSymbolicLink())
     return writeInPlace(path, data, constants.O_WRONLY | constants.O_NOFOLLOW);
-  const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  const temporary = join(dirname(path), temporaryName(basename(path)));
   let file;
   try {
     file = await open(temporary, 'wx', mode);
@@ -154,8 +189,31 @@ export async function writeFileAtomic(
     await rename(temporary, path);
   } catch (error) {
     await unlink(temporary).catch(() => undefined);
+    // Someone else's file in a sticky folder (/tmp): only its owner may replace it, so it is
+    // written in place where the file itself is writable.
+    const code = (error as NodeJS.ErrnoException).code;
+    if (target?.isFile() && (code === 'EPERM' || code === 'EACCES'))
+      return writeInPlace(
+        path,
+        data,
+        constants.O_WRONLY | constants.O_TRUNC | constants.O_NOFOLLOW,
+      );
     throw error;
   }
+}
+
+/** The longest file name most file systems take (NAME_MAX), in bytes. */
+const NAME_MAX = 255;
+
+/**
+ * `.NAME.<random>.tmp`, the file written before it is renamed to NAME: NAME cut (whole
+ * characters) where the whole would pass NAME_MAX, since any name that fits may be asked for.
+ */
+export function temporaryName(name: string): string {
+  const suffix = `.${randomBytes(6).toString('hex')}.tmp`;
+  let kept = name;
+  while (Buffer.byteLength(`.${kept}${suffix}`) > NAME_MAX) kept = [...kept].slice(0, -1).join('');
+  return `.${kept}${suffix}`;
 }
 
 /** Writes `data` into the existing `path` opened with `flags`; sets `mode` where it may. */

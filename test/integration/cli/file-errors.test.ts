@@ -1,4 +1,11 @@
-import { existsSync, mkdirSync, readdirSync, readlinkSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  symlinkSync,
+} from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -133,8 +140,28 @@ describe('timestamp-cli file errors', () => {
     },
   );
 
+  it('an --out that is the --artifact, by name or through a link: refused before the TSA is asked', async () => {
+    symlinkSync(dir.path('artifact'), dir.path('artifact-link'));
+    for (const out of [
+      dir.path('artifact'),
+      dir.path('folder/../artifact'),
+      dir.path('artifact-link'),
+    ]) {
+      const error = await timestamp(['--artifact', dir.path('artifact'), '--out', out]);
+      expect((error as CliError).code).toBe('USAGE');
+      expect((error as CliError).message).toBe(
+        `--out ${out} is the --artifact file: writing the response there would destroy what it timestamps`,
+      );
+    }
+    expect(readFileSync(dir.path('artifact'), 'utf8')).toBe('artifact');
+    expect(requests).toBe(0);
+  });
+
   it('certificates csr: an --output that cannot be written is refused before a key is generated', async () => {
-    const error = await certificatesCommand({ stdout: () => undefined, stderr: () => undefined })
+    const error = await certificatesCommand(() => ({ format: 'default' }), {
+      stdout: () => undefined,
+      stderr: () => undefined,
+    })
       .parseAsync(
         [
           'csr',

@@ -16,7 +16,7 @@ import {
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { writeFileAtomic } from '../../../src/cli/timestamp-cli/write-output.js';
+import { temporaryName, writeFileAtomic } from '../../../src/cli/timestamp-cli/write-output.js';
 import { CLI_JS } from '../../helpers/cli.js';
 import { openssl, tempDir } from '../../helpers/openssl.js';
 import { runToEnd } from '../../helpers/process.js';
@@ -168,6 +168,64 @@ describe('writeFileAtomic', () => {
       dir.cleanup();
     }
   });
+
+  it('cuts the temporary file’s name to fit, so a name of 255 bytes may be written', async () => {
+    const dir = tempDir();
+    try {
+      // 'é' is two bytes: the name is cut by whole characters.
+      for (const name of [`${'a'.repeat(251)}.tsr`, `${'é'.repeat(125)}.tsr`]) {
+        await writeFileAtomic(dir.path(name), 'response', 0o600);
+        expect(readFileSync(dir.path(name), 'utf8')).toBe('response');
+      }
+      const temporary = temporaryName('é'.repeat(125));
+      expect(Buffer.byteLength(temporary)).toBeLessThanOrEqual(255);
+      expect(temporary).toMatch(/^\.é+\.[0-9a-f]{12}\.tmp$/);
+    } finally {
+      dir.cleanup();
+    }
+  });
+
+  // Another user's file in a sticky folder: only root can make one, and run the writer as another.
+  if (process.getuid?.() === 0) {
+    it('writes another user’s writable file in a sticky folder (/tmp) in place; one it cannot write is refused before the work', async () => {
+      const dir = tempDir();
+      try {
+        chmodSync(dir.dir, 0o1777);
+        const writable = dir.write('writable.tsr', 'old');
+        chmodSync(writable, 0o666);
+        const readOnly = dir.write('read-only.tsr', 'old');
+        chmodSync(readOnly, 0o644);
+        const module = pathToFileURL(join(REPO_ROOT, 'src/cli/timestamp-cli/write-output.ts')).href;
+        const script = dir.write(
+          'write.mts',
+          `import { checkOutputFile, writeFileAtomic } from ${JSON.stringify(module)};\n` +
+            `const [writable, readOnly] = process.argv.slice(2);\n` +
+            `await checkOutputFile(writable);\n` +
+            `await writeFileAtomic(writable, 'new', 0o644);\n` +
+            `await checkOutputFile(readOnly).catch((error) => console.log(error.message));\n`,
+        );
+        chmodSync(script, 0o644);
+        const child = await runToEnd('runuser', [
+          '-u',
+          'nobody',
+          '--',
+          process.execPath,
+          '--import',
+          'tsx',
+          script,
+          writable,
+          readOnly,
+        ]);
+        expect(child.stderr).toBe('');
+        expect(child.stdout).toBe(`error writing ${readOnly}: EACCES: permission denied\n`);
+        expect(child.status).toBe(0);
+        expect(readFileSync(writable, 'utf8')).toBe('new');
+        expect(statSync(writable).uid).toBe(0);
+      } finally {
+        dir.cleanup();
+      }
+    });
+  }
 
   it('writes a file in a folder below /dev (the /dev/shm tmpfs) as any other: created, then replaced whole', async () => {
     const path = `/dev/shm/tsa-test-${process.pid}.tsr`;

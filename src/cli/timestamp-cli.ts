@@ -67,7 +67,7 @@ program.addCommand(verifyCommand(globals, processOutput));
 program.addCommand(inspectCommand(globals, processOutput));
 program.addCommand(logProofCommand(globals, processOutput));
 program.addCommand(logAuditCommand(globals, processOutput));
-program.addCommand(certificatesCommand(processOutput));
+program.addCommand(certificatesCommand(globals, processOutput));
 program.addCommand(versionCommand((text) => processOutput.stdout(text)));
 // A reader that went away (`timestamp-cli verify … | head -1`) ends the output, not with Node's
 // stack trace for an unhandled 'error': the command's own status stands (process.exitCode).

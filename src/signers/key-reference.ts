@@ -120,10 +120,18 @@ export async function generateKeyFile(
   rsaBits = 4096,
 ): Promise<KeyObject> {
   const { privateKey } = generateKey(type, rsaBits);
-  await writeFile(path, privateKey.export({ type: 'pkcs8', format: 'pem' }), {
-    mode: 0o600,
-    flag: 'wx',
-  });
+  try {
+    await writeFile(path, privateKey.export({ type: 'pkcs8', format: 'pem' }), {
+      mode: 0o600,
+      flag: 'wx',
+    });
+  } catch (error) {
+    throw new SignerError(
+      'KEY_UNREADABLE',
+      `cannot write the new key file ${path}: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
   return privateKey;
 }
 

@@ -4,7 +4,7 @@ import { CodedError } from '../errors.js';
 export type SignerErrorCode =
   /** A signer option the chosen signer needs is not set. */
   | 'OPTION_MISSING'
-  /** The key (or keyset) file cannot be read. */
+  /** The key (or keyset) file cannot be read, or a key generated cannot be written there. */
   | 'KEY_UNREADABLE'
   /** The key material is malformed or inconsistent. */
   | 'INVALID_KEY'

@@ -115,7 +115,13 @@ function copyView(view: CertificateView): CertificateView {
 
 function parseView(der: Uint8Array): CertificateView {
   const buffer = Buffer.from(der);
-  const x509 = new X509Certificate(buffer);
+  let x509: X509Certificate;
+  try {
+    x509 = new X509Certificate(buffer);
+  } catch (error) {
+    // OpenSSL tries PEM after DER fails, and reports that ("PEM routines::no start line").
+    throw new DecodeError('unexpected-type', 'not an X.509 certificate', { cause: error });
+  }
   const parsed = asn1js.fromBER(buffer);
   if (parsed.offset === -1 || parsed.offset !== buffer.length)
     throw new DecodeError('not-der', 'certificate is not DER');

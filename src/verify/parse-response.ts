@@ -283,16 +283,27 @@ export function parseTimestampResponse(tsr: Uint8Array): ParsedToken {
     throw parseFailure('not a TimeStampResp: its statusString is not a SEQUENCE OF UTF8String');
   if (status !== 0n) {
     const failInfo = rest.find(universal(3));
+    const said = texts.map((text) => text.content.toString('utf8')).join('; ');
+    const reason = `${said ? `: ${said}` : ''} (${failInfoText(failInfo?.content.subarray(1))})`;
     throw new VerificationError(
       'not-granted',
       status === 1n
         ? 'the response status is grantedWithMods: only granted tokens are accepted'
-        : `the request is rejected: ${texts.map((text) => text.content.toString('utf8')).join('; ')} (${failInfoText(failInfo?.content.subarray(1))})`,
+        : status === 2n
+          ? `the request is rejected${reason}`
+          : `the response status is ${PKI_STATUS_NAMES[Number(status)] ?? status}, not granted${reason}`,
     );
   }
   if (!token) throw invalid('the granted response carries no timeStampToken');
   return parseTimestampToken(token.der, 0);
 }
+
+/** PKIStatus (RFC 3161 section 2.4.2) past rejection (2), by value; RFC 3161 defines up to 5. */
+const PKI_STATUS_NAMES: Readonly<Record<number, string>> = {
+  3: 'waiting (3)',
+  4: 'revocationWarning (4)',
+  5: 'revocationNotification (5)',
+};
 
 /** Parses a TimeStampToken (a CMS ContentInfo), e.g. one carried in a sigstore bundle. */
 export function parseTimestampToken(token: Uint8Array, status = 0): ParsedToken {

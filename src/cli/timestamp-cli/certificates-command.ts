@@ -1,5 +1,3 @@
-import { statSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { parseHashName, type HashName } from '../../asn1/algorithms.js';
 import {
@@ -21,9 +19,11 @@ import { parseRfc3339 } from '../../rfc3339.js';
 import { errorLine } from '../exit-status.js';
 import { option, parseTimeout } from './arguments.js';
 import { CliError, type Output } from './output.js';
+import type { GlobalOptions } from './timestamp-command.js';
 import {
   checkOutputFile,
   PUBLIC_FILE_MODE,
+  sameFile,
   summaryStream,
   writeOutputFile,
 } from './write-output.js';
@@ -62,7 +62,7 @@ interface CsrOptions extends KeyOptions {
 const lifetime = (flag: string, defaultMs: number, what: string) =>
   option(`--${flag} <duration>`, `${what} (Go duration)`)
     .default(defaultMs, `${defaultMs / 3_600_000}h`)
-    .argParser(parseTimeout);
+    .argParser(atLeastOneSecond(`the ${what}`));
 
 function keyOptions(command: Command): Command {
   return command
@@ -151,15 +151,22 @@ function notAfterOf(notBefore: Date, lifetimeMs: number, flag: string): Date {
   return notAfter;
 }
 
-/** Whole seconds, as certificates hold times (RFC 5280 section 4.1.2.5.2): at least one. */
-function parseKeyUsagePeriod(value: string): number {
-  const period = parseTimeout(value);
-  if (period < 1000)
-    throw new InvalidArgumentError(
-      'the leaf key must be allowed to sign for at least 1s (certificates hold whole seconds)',
-    );
-  return period;
-}
+/**
+ * A Go duration of at least one second, as certificates hold whole seconds (RFC 5280 section
+ * 4.1.2.5.2): a shorter span would make a certificate (or its key's period) end as it begins.
+ */
+const atLeastOneSecond =
+  (what: string) =>
+  (value: string): number => {
+    const duration = parseTimeout(value);
+    if (duration < 1000)
+      throw new InvalidArgumentError(
+        `${what} must be at least 1s (certificates hold whole seconds)`,
+      );
+    return duration;
+  };
+
+const parseKeyUsagePeriod = atLeastOneSecond('the period the leaf key may sign for');
 
 /**
  * The leaf key's privateKeyUsagePeriod: from the leaf's notBefore, `periodMs` long. One longer
@@ -266,17 +273,6 @@ function keyFilePath(reference: string): string | undefined {
   return /^[a-z][a-z0-9+.-]*:/i.test(reference) ? undefined : reference;
 }
 
-/** Whether two paths name one file: the same path, or (through links) the same inode. */
-function sameFile(a: string, b: string): boolean {
-  if (resolve(a) === resolve(b)) return true;
-  try {
-    const [x, y] = [statSync(a), statSync(b)];
-    return x.dev === y.dev && x.ino === y.ino;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Refuses an --output that is one of the key files (directly or through a link), before any key
  * is opened or generated: writing the PEM there would destroy the private key.
@@ -296,7 +292,10 @@ function refuseOutputOverKey(
   }
 }
 
-export function certificatesCommand(output: Output): Command {
+export function certificatesCommand(
+  globals: () => Pick<GlobalOptions, 'format'>,
+  output: Output,
+): Command {
   const certificates = new Command('certificates').description(
     'Make a TSA certificate chain or a CSR for the TSA key',
   );
@@ -419,12 +418,15 @@ export function certificatesCommand(output: Output): Command {
       chain.map((der) => encodePem('CERTIFICATE', der)).join(''),
       PUBLIC_FILE_MODE,
     );
+    const roles = chain.length === 3 ? ['leaf', 'intermediate', 'root'] : ['leaf', 'root'];
     // With --output /dev/stdout the PEM is the output: the summary goes to stderr.
     summaryStream(
       output,
       options.output,
     )(
-      `Wrote certificate chain (${chain.length === 3 ? 'leaf, intermediate, root' : 'leaf, root'}) to ${options.output}\n`,
+      globals().format === 'json'
+        ? `${JSON.stringify({ Location: options.output, Certificates: roles })}\n`
+        : `Wrote certificate chain (${roles.join(', ')}) to ${options.output}\n`,
     );
   });
 
@@ -471,7 +473,14 @@ export function certificatesCommand(output: Output): Command {
       encodePem('CERTIFICATE REQUEST', request),
       PUBLIC_FILE_MODE,
     );
-    summaryStream(output, options.output)(`Wrote certificate request to ${options.output}\n`);
+    summaryStream(
+      output,
+      options.output,
+    )(
+      globals().format === 'json'
+        ? `${JSON.stringify({ Location: options.output })}\n`
+        : `Wrote certificate request to ${options.output}\n`,
+    );
   });
 
   return certificates.addCommand(create).addCommand(csr);

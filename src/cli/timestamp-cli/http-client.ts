@@ -122,7 +122,7 @@ function rejectionOf(body: Buffer): string | undefined {
   try {
     parseTimestampResponse(body);
   } catch (error) {
-    if (error instanceof VerificationError && error.message.startsWith('the request is rejected'))
+    if (error instanceof VerificationError && error.code === 'not-granted')
       return quoted(error.message, QUOTED_MESSAGE_CHARACTERS);
   }
   return undefined;

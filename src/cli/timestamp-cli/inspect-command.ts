@@ -18,17 +18,22 @@ import type { GlobalOptions } from './timestamp-command.js';
 
 /**
  * Whether the token's signature verifies with the certificate its SignerInfo designates among
- * the embedded ones. No chain or trust check: inspect only shows what the token says.
+ * the embedded ones, as the words shown, and the VerificationError when it does not. No chain or
+ * trust check: inspect only shows what the token says.
  */
-function embeddedSignatureCheck(token: ParsedToken, json: TimestampJson): string {
+function embeddedSignatureCheck(
+  token: ParsedToken,
+  json: TimestampJson,
+): { shown: string; failure?: VerificationError } {
   const { certificates } = token.timestamp;
-  if (certificates.length === 0) return 'not checked (no certificate embedded)';
+  if (certificates.length === 0) return { shown: 'not checked (no certificate embedded)' };
   try {
     // The signer is one of the embedded certificates, named as the JSON view names them.
     const signer = json.certificates[certificates.indexOf(verifySignerInfo(token, certificates))];
-    return `valid, by the embedded certificate ${signer?.subject} (chain not checked)`;
+    return { shown: `valid, by the embedded certificate ${signer?.subject} (chain not checked)` };
   } catch (error) {
-    if (error instanceof VerificationError) return `INVALID: ${error.message}`;
+    if (error instanceof VerificationError)
+      return { shown: `INVALID: ${error.message}`, failure: error };
     throw error;
   }
 }
@@ -65,11 +70,19 @@ export function inspectCommand(globals: () => GlobalOptions, output: Output): Co
       if (globals().format === 'json') {
         const shown = bareToken ? { ...json, status: null } : json;
         output.stdout(
-          `${terminalJson({ TimestampResponse: shown, EmbeddedSignature: signature }, 2)}\n`,
+          `${terminalJson({ TimestampResponse: shown, EmbeddedSignature: signature.shown }, 2)}\n`,
         );
       } else {
-        output.stdout(renderText(json, signature, bareToken));
+        output.stdout(renderText(json, signature.shown, bareToken));
       }
+      // Shown whole, then a failure, as Go's inspect fails (its parser verifies the signature
+      // of a token that embeds certificates): a script must not take a forged token for one.
+      if (signature.failure)
+        throw new CliError(
+          'VERIFICATION_FAILED',
+          `the token's signature does not verify with its embedded signer certificate: ${signature.failure.message}`,
+          { cause: signature.failure },
+        );
     });
 }
 

@@ -1,4 +1,5 @@
 import { readElement, Tag, tlv } from '../../asn1/der.js';
+import { CliError } from './output.js';
 
 /** A TimeStampResp with status granted around a token, for the response parser and verifier. */
 export const grantedResponse = (token: Uint8Array): Buffer =>
@@ -20,6 +21,22 @@ function isBareToken(bytes: Uint8Array): boolean {
   }
 }
 
+/**
+ * 'PEM' or 'base64' for a file of that text, where DER is expected, or undefined: DER of either
+ * kind begins with a SEQUENCE's 0x30, and the DER parser's own words for text ("trailing data
+ * after the response": its first character read as a tag) would not say what is wrong.
+ */
+function textInsteadOfDer(bytes: Buffer): 'PEM' | 'base64' | undefined {
+  if (bytes.length === 0 || bytes[0] === Tag.SEQUENCE) return undefined;
+  const text = bytes.toString('latin1');
+  if (/^\s*-----BEGIN [^-\r\n]*-----/.test(text)) return 'PEM';
+  // Base64 lines, and what they hold a DER SEQUENCE: not any word of letters.
+  const lines = text.trim().replace(/\r?\n/g, '');
+  return /^[A-Za-z0-9+/]+={0,2}$/.test(lines) && Buffer.from(lines, 'base64')[0] === Tag.SEQUENCE
+    ? 'base64'
+    : undefined;
+}
+
 /** A --timestamp file: the TimeStampResp to parse, and whether the file held a bare token. */
 export interface TimestampFile {
   response: Buffer;
@@ -33,6 +50,12 @@ export interface TimestampFile {
  * token of a response is (the status is the response's, not the token's: none is checked).
  */
 export function readTimestampFile(bytes: Buffer): TimestampFile {
+  const text = textInsteadOfDer(bytes);
+  if (text)
+    throw new CliError(
+      'INVALID_RESPONSE',
+      `error parsing response into Timestamp: the --timestamp file is ${text} text, where DER is expected: decode it first (base64 -d)`,
+    );
   return isBareToken(bytes)
     ? { response: grantedResponse(bytes), bareToken: true }
     : { response: bytes, bareToken: false };

@@ -66,6 +66,25 @@ describe('timestamp-cli timestamp: a response that does not answer the request',
     );
   });
 
+  it.each([
+    // TimeStampResp { status PKIStatusInfo { status, statusString? } }
+    ['30053003020102', 'the request is rejected (no failure info)'],
+    ['30053003020103', 'the response status is waiting (3), not granted (no failure info)'],
+    [
+      '300b300902010430040c026e6f',
+      'the response status is revocationWarning (4), not granted: no (no failure info)',
+    ],
+    [
+      '30053003020105',
+      'the response status is revocationNotification (5), not granted (no failure info)',
+    ],
+    ['30053003020109', 'the response status is 9, not granted (no failure info)'],
+  ])('a status that is not granted is named: %s', async (hex, said) => {
+    const error = await timestamp(Buffer.from(hex, 'hex'));
+    expect(error.code).toBe('SERVER_REFUSED');
+    expect(error.message).toBe(`error getting timestamp: ${said}`);
+  });
+
   it("another artifact's token or another policy is an invalid response, not a parse error", async () => {
     const pki = await makePki({}, AT);
     const other = await issueToken(pki, { artifact: Buffer.from('other'), genTime: AT });

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Command } from 'commander';
 import { inspectCommand } from '../../../src/cli/timestamp-cli/inspect-command.js';
@@ -131,4 +132,33 @@ describe('verify of a bare TimeStampToken', () => {
     expect(error).toBeInstanceOf(CliError);
     expect((error as CliError).message).toMatch(/^timestamp response is not valid: /);
   });
+});
+
+describe('a --timestamp file of text, where DER is expected', () => {
+  it.each([
+    [
+      'PEM',
+      () =>
+        `-----BEGIN PKCS7-----\n${readFileSync(response).toString('base64')}\n-----END PKCS7-----\n`,
+    ],
+    ['base64', () => `${readFileSync(response).toString('base64')}\n`],
+  ])(
+    '%s is named as such by inspect and verify, not as trailing data after a response',
+    async (kind, text) => {
+      const path = dir.write(`response.${kind}`, text());
+      for (const [make, args] of [
+        [inspectCommand, ['--timestamp', path]],
+        [
+          verifyCommand,
+          ['--artifact', artifact, '--timestamp', path, '--certificate-chain', chain],
+        ],
+      ] as const) {
+        const error = await run(make, [...args]).catch((caught: unknown) => caught);
+        expect(error).toBeInstanceOf(CliError);
+        expect((error as CliError).message).toBe(
+          `error parsing response into Timestamp: the --timestamp file is ${kind} text, where DER is expected: decode it first (base64 -d)`,
+        );
+      }
+    },
+  );
 });

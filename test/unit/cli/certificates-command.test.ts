@@ -15,7 +15,10 @@ import { tempDir } from '../../helpers/openssl.js';
 
 /** The commander error (an invalid option value) `args` end with, as the CLI reports it. */
 async function invalidArgument(args: string[]): Promise<unknown> {
-  const command = certificatesCommand({ stdout: () => {}, stderr: () => {} });
+  const command = certificatesCommand(() => ({ format: 'default' }), {
+    stdout: () => {},
+    stderr: () => {},
+  });
   throwInsteadOfExit(command);
   for (const sub of command.commands) sub.configureOutput({ writeErr: () => {} });
   return command.parseAsync(args, { from: 'user' }).then(
@@ -25,7 +28,10 @@ async function invalidArgument(args: string[]): Promise<unknown> {
 }
 
 async function run(args: string[]): Promise<unknown> {
-  const command = certificatesCommand({ stdout: () => {}, stderr: () => {} });
+  const command = certificatesCommand(() => ({ format: 'default' }), {
+    stdout: () => {},
+    stderr: () => {},
+  });
   try {
     await command.parseAsync(args, { from: 'user' });
   } catch (error) {
@@ -33,6 +39,64 @@ async function run(args: string[]): Promise<unknown> {
   }
   return undefined;
 }
+
+describe('timestamp-cli certificates --generate-keys', () => {
+  it('names the key file it could not write, and why', async () => {
+    const dir = tempDir();
+    try {
+      const missing = dir.path('missing/root.key');
+      const error = await run([
+        'create',
+        '--generate-keys',
+        'ecdsa-p256',
+        '--root-key',
+        missing,
+        '--leaf-key',
+        dir.path('leaf.key'),
+        '--output',
+        dir.path('chain.pem'),
+      ]);
+      expect((error as Error).message).toMatch(
+        new RegExp(`^cannot write the new key file ${missing}: ENOENT: no such file or directory`),
+      );
+    } finally {
+      dir.cleanup();
+    }
+  });
+});
+
+describe('timestamp-cli --format json certificates', () => {
+  async function runJson(args: string[]): Promise<string> {
+    let stdout = '';
+    await certificatesCommand(() => ({ format: 'json' }), {
+      stdout: (text) => (stdout += text),
+      stderr: () => {},
+    }).parseAsync(args, { from: 'user' });
+    return stdout;
+  }
+
+  it('create and csr print where they wrote, and what, as JSON', async () => {
+    const dir = tempDir();
+    try {
+      const keys = ['--root-key', dir.path('root.key'), '--leaf-key', dir.path('leaf.key')];
+      const chain = dir.path('chain.pem');
+      const created = await runJson([
+        'create',
+        '--generate-keys',
+        'ecdsa-p256',
+        ...keys,
+        '--output',
+        chain,
+      ]);
+      expect(JSON.parse(created)).toEqual({ Location: chain, Certificates: ['leaf', 'root'] });
+      const csr = dir.path('leaf.csr');
+      const requested = await runJson(['csr', '--leaf-key', dir.path('leaf.key'), '--output', csr]);
+      expect(JSON.parse(requested)).toEqual({ Location: csr });
+    } finally {
+      dir.cleanup();
+    }
+  });
+});
 
 describe('timestamp-cli certificates never writes its output over a key file', () => {
   it.each([
@@ -386,7 +450,7 @@ describe('timestamp-cli certificates: a key that fails to close after a failure 
   /** The error `args` end with, and what the command wrote to stderr. */
   async function runCapturing(args: string[]) {
     let stderr = '';
-    const command = certificatesCommand({
+    const command = certificatesCommand(() => ({ format: 'default' }), {
       stdout: () => {},
       stderr: (text) => (stderr += text),
     });
@@ -563,7 +627,7 @@ describe('timestamp-cli certificates create --leaf-private-key-usage-period', ()
   });
 
   const TOO_SHORT =
-    'the leaf key must be allowed to sign for at least 1s (certificates hold whole seconds)';
+    'the period the leaf key may sign for must be at least 1s (certificates hold whole seconds)';
   it.each([
     ['0', TOO_SHORT],
     ['500ms', TOO_SHORT],
@@ -582,6 +646,26 @@ describe('timestamp-cli certificates create --leaf-private-key-usage-period', ()
       dir.cleanup();
     }
   });
+
+  it.each([
+    ['--root-lifetime', '0s', 'root validity'],
+    ['--intermediate-lifetime', '999ms', 'intermediate validity'],
+    ['--leaf-lifetime', '0', 'leaf validity'],
+  ])(
+    'refuses %s %s, a certificate that ends as it begins, before any key is made',
+    async (flag, value, what) => {
+      const dir = tempDir();
+      try {
+        const error = await invalidArgument(create(dir, flag, value));
+        expect((error as CommanderError).message).toBe(
+          `error: option '${flag} <duration>' argument '${value}' is invalid. the ${what} must be at least 1s (certificates hold whole seconds)`,
+        );
+        expect(readdirSync(dir.dir)).toEqual([]);
+      } finally {
+        dir.cleanup();
+      }
+    },
+  );
 
   it('refuses a period longer than --leaf-lifetime before any key is made', async () => {
     const dir = tempDir();

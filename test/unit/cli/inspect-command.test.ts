@@ -53,6 +53,39 @@ describe('timestamp-cli inspect on hostile files', () => {
   });
 });
 
+describe('timestamp-cli inspect of a token whose signature does not verify', () => {
+  it.each(['default', 'json'] as const)(
+    'shows it (%s output), then fails with VERIFICATION_FAILED, as Go’s inspect fails',
+    async (format) => {
+      const pki = await makePki();
+      const dir = tempDir();
+      try {
+        const response = await issueToken(pki, { artifact: Buffer.from('a') });
+        response[response.length - 1]! ^= 1; // the last octet of the signature
+        let stdout = '';
+        const error = await inspectCommand(
+          () => ({ timestampServer: 'http://127.0.0.1', format, timeout: 0 }),
+          { stdout: (text) => (stdout += text), stderr: () => {} },
+        )
+          .exitOverride()
+          .parseAsync(['--timestamp', dir.write('forged.tsr', response)], { from: 'user' })
+          .then(
+            () => undefined,
+            (failure: unknown) => failure,
+          );
+        expect(stdout).toContain('INVALID: ');
+        expect(error).toBeInstanceOf(CliError);
+        expect((error as CliError).code).toBe('VERIFICATION_FAILED');
+        expect((error as CliError).message).toMatch(
+          /^the token's signature does not verify with its embedded signer certificate: /,
+        );
+      } finally {
+        dir.cleanup();
+      }
+    },
+  );
+});
+
 describe('timestamp-cli inspect of a token whose names hold control characters', () => {
   // Anyone's own PKI may name itself so: a screen clear, a colour, a window title, a C1 CSI.
   const LEAF = 'TSA\x1b[2J\x1b[31m\u009b1m';

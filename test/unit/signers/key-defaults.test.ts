@@ -15,7 +15,7 @@ afterAll(() => dir.cleanup());
 /** `timestamp-cli certificates create` in process; its stdout and stderr. */
 async function createChain(prefix: string, args: string[]) {
   const out = { stdout: '', stderr: '' };
-  const command = certificatesCommand({
+  const command = certificatesCommand(() => ({ format: 'default' }), {
     stdout: (text) => (out.stdout += text),
     stderr: (text) => (out.stderr += text),
   });

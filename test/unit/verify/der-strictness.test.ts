@@ -70,6 +70,19 @@ describe('only DER responses, tokens and TSTInfos verify (F4)', () => {
     expect(encode(root(good)).equals(good)).toBe(true);
   });
 
+  it('an embedded certificate that is a SEQUENCE but no certificate is named so, not by OpenSSL’s PEM fallback', () => {
+    const response = root(good);
+    // SignedData: version, digestAlgorithms, encapContentInfo, certificates [0], signerInfos.
+    const certificates = child(signedDataOf(response), 3);
+    certificates.children!.push({
+      tag: 0x30,
+      children: [{ tag: 0x02, content: Buffer.from([0]) }],
+    });
+    expect(() => parseTimestampResponse(encode(response))).toThrow(
+      /embedded certificate: not an X\.509 certificate$/,
+    );
+  });
+
   it('a non-minimal length on the TimeStampResp is refused', async () => {
     const response = root(good);
     response.lengthPadding = 1;

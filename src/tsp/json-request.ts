@@ -1,6 +1,6 @@
 import { HASHES } from '../asn1/algorithms.js';
 import { integer, integerContent, oid, oidContent } from '../asn1/der.js';
-import { JsonNumber, parseJson, type JsonValue } from './json-value.js';
+import { JsonNumber, JsonObject, parseJson, type JsonValue } from './json-value.js';
 import { reject } from './rejection.js';
 import { MAX_NONCE_OCTETS, type TimeStampReq } from './request.js';
 
@@ -41,14 +41,7 @@ export function parseJsonTimeStampReq(body: Uint8Array): TimeStampReq {
   } catch {
     throw reject.malformed('not a JSON object');
   }
-  if (
-    document === null ||
-    typeof document !== 'object' ||
-    Array.isArray(document) ||
-    document instanceof JsonNumber
-  ) {
-    throw reject.malformed('not a JSON object');
-  }
+  if (!(document instanceof JsonObject)) throw reject.malformed('not a JSON object');
   const fields = readFields(document);
 
   const hashName = fields.hashAlgorithm.toLowerCase();
@@ -95,37 +88,55 @@ const GO_FOLDS_TO_ASCII: Readonly<Record<string, string>> = {
 const foldName = (name: string): string =>
   name.replace(/[\u212a\u017f\u0130\u0131]/g, (letter) => GO_FOLDS_TO_ASCII[letter]!).toLowerCase();
 
-/** Field names match case-insensitively and the last duplicate wins, as Go's encoding/json. */
-function readFields(document: { [key: string]: JsonValue }): JsonFields {
-  const byName = new Map<string, JsonValue>();
-  for (const [key, value] of Object.entries(document)) byName.set(foldName(key), value);
-  const string = (name: string): string => {
-    const value = byName.get(foldName(name));
-    if (value === undefined || value === null) return '';
-    if (typeof value !== 'string') throw reject.malformed(`${name} must be a string`);
-    return value;
-  };
-  const certificates = byName.get('certificates');
-  if (certificates !== undefined && certificates !== null && typeof certificates !== 'boolean') {
-    throw reject.malformed('certificates must be a boolean');
-  }
+/** The request's fields by their names as foldName() leaves them. */
+const FIELD_NAMES: ReadonlyMap<string, keyof JsonFields> = new Map(
+  (['artifactHash', 'hashAlgorithm', 'certificates', 'nonce', 'tsaPolicyOID'] as const).map(
+    (name) => [foldName(name), name],
+  ),
+);
+
+/**
+ * The fields, each occurrence of a name applied in document order as Go's encoding/json applies
+ * them to its JSONRequest: names match case-insensitively; a later value replaces an earlier one;
+ * null leaves a string or a boolean as it was and clears the nonce (a *big.Int); a value of the
+ * wrong type is skipped, and the first such one refuses the request once all are read; a nonce
+ * that is not an integer refuses it at once (big.Int's UnmarshalJSON fails the whole decoding).
+ */
+function readFields(document: JsonObject): JsonFields {
   const fields: JsonFields = {
-    artifactHash: string('artifactHash'),
-    hashAlgorithm: string('hashAlgorithm'),
-    certificates: certificates === true,
-    tsaPolicyOID: string('tsaPolicyOID'),
+    artifactHash: '',
+    hashAlgorithm: '',
+    certificates: false,
+    tsaPolicyOID: '',
   };
-  const nonce = byName.get('nonce');
-  if (nonce !== undefined && nonce !== null) {
-    if (!(nonce instanceof JsonNumber) || !/^-?(?:0|[1-9]\d*)$/.test(nonce.text)) {
-      throw reject.malformed('nonce must be an integer');
+  let typeError: Error | undefined;
+  for (const [key, value] of document.members) {
+    const name = FIELD_NAMES.get(foldName(key));
+    if (name === 'nonce') {
+      if (value === null) delete fields.nonce;
+      else fields.nonce = nonceOf(value);
+    } else if (name === undefined || value === null) {
+      continue;
+    } else if (name === 'certificates') {
+      if (typeof value === 'boolean') fields.certificates = value;
+      else typeError ??= reject.malformed('certificates must be a boolean');
+    } else if (typeof value === 'string') {
+      fields[name] = value;
+    } else {
+      typeError ??= reject.malformed(`${name} must be a string`);
     }
-    const value = BigInt(nonce.text);
-    if (integerContent(value).length > MAX_NONCE_OCTETS)
-      throw reject.malformed(`nonce longer than ${MAX_NONCE_OCTETS} octets`);
-    fields.nonce = value;
   }
+  if (typeError) throw typeError;
   return fields;
+}
+
+function nonceOf(value: JsonValue): bigint {
+  if (!(value instanceof JsonNumber) || !/^-?(?:0|[1-9]\d*)$/.test(value.text))
+    throw reject.malformed('nonce must be an integer');
+  const nonce = BigInt(value.text);
+  if (integerContent(nonce).length > MAX_NONCE_OCTETS)
+    throw reject.malformed(`nonce longer than ${MAX_NONCE_OCTETS} octets`);
+  return nonce;
 }
 
 /**
@@ -137,7 +148,8 @@ function policyFromDotted(dotted: string): Uint8Array {
   const components = dotted.split('.');
   if (components.length > MAX_JSON_OID_COMPONENTS) throw reject.oidTooLong();
   const arcs = components.map((component) => {
-    if (!/^[+-]?\d{1,20}$/.test(component)) throw reject.oidTooLong();
+    // strconv.Atoi's syntax: any number of digits (leading zeros too), the value an int64.
+    if (!/^[+-]?\d+$/.test(component)) throw reject.oidTooLong();
     const arc = BigInt(component);
     if (arc > INT64_MAX || arc < -INT64_MAX - 1n) throw reject.oidTooLong();
     return arc;

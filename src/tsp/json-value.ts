@@ -1,7 +1,9 @@
 /**
  * A small strict JSON parser (RFC 8259) that keeps numbers as their source text, so an integer of
- * any size is read exactly (JSON.parse rounds above 2^53). Objects have no prototype, so keys such
- * as "__proto__" are plain data. Bounded by the caller's input size and by MAX_DEPTH.
+ * any size is read exactly (JSON.parse rounds above 2^53), and an object's members as a list in
+ * document order, repeated names included, so a reader can apply each occurrence in turn as Go's
+ * encoding/json does (and keys such as "__proto__" are plain data). Bounded by the caller's input
+ * size and by MAX_DEPTH.
  */
 
 import { CodedError } from '../errors.js';
@@ -10,8 +12,12 @@ export class JsonNumber {
   constructor(readonly text: string) {}
 }
 
-export type JsonValue =
-  null | boolean | string | JsonNumber | JsonValue[] | { [key: string]: JsonValue };
+/** An object's members in document order, a name that is repeated once per occurrence. */
+export class JsonObject {
+  constructor(readonly members: readonly (readonly [name: string, value: JsonValue])[]) {}
+}
+
+export type JsonValue = null | boolean | string | JsonNumber | JsonValue[] | JsonObject;
 
 export class JsonSyntaxError extends CodedError<'INVALID_JSON'> {
   override name = 'JsonSyntaxError';
@@ -91,32 +97,26 @@ export function parseJson(text: string): JsonValue {
     switch (c) {
       case '{': {
         position++;
-        const object: { [key: string]: JsonValue } = Object.create(null) as {
-          [key: string]: JsonValue;
-        };
+        const members: (readonly [string, JsonValue])[] = [];
         skipWhitespace();
         if (text[position] === '}') {
           position++;
-          return object;
+          return new JsonObject(members);
         }
         while (true) {
           skipWhitespace();
           if (text[position] !== '"') fail('expected a key');
-          const key = parseString();
+          const name = parseString();
           skipWhitespace();
           expect(':');
-          const value = parseValue(depth + 1);
-          // A repeated key moves to the end, so the entries keep the document's order of last
-          // occurrences (callers matching names case-insensitively see the last one last).
-          delete object[key];
-          object[key] = value;
+          members.push([name, parseValue(depth + 1)]);
           skipWhitespace();
           if (text[position] === ',') {
             position++;
             continue;
           }
           expect('}');
-          return object;
+          return new JsonObject(members);
         }
       }
       case '[': {

@@ -87,6 +87,53 @@ describe('the JSON request (the Go server’s body)', () => {
     );
   });
 
+  it('reads a later null as Go does: a string or boolean keeps its value, the nonce is cleared', () => {
+    const request = parse(
+      `{"artifactHash":"${DIGEST}","hashAlgorithm":"sha256","hashAlgorithm":null,` +
+        `"certificates":true,"Certificates":null,"tsaPolicyOID":"1.2.3.4","tsaPolicyOID":null,` +
+        `"nonce":5,"NONCE":null}`,
+    );
+    expect(request.hashAlgorithmOid).toEqual(oidContent(HASHES.sha256.oid));
+    expect(request.certReq).toBe(true);
+    expect(request.reqPolicy).toEqual(oid('1.2.3.4'));
+    expect(request.nonce).toBeUndefined();
+  });
+
+  it.each([
+    [
+      'a number, then the string',
+      '"hashAlgorithm":5,"hashAlgorithm":"sha256"',
+      'hashAlgorithm must be a string',
+    ],
+    [
+      'a string, then true',
+      '"hashAlgorithm":"sha256","certificates":"yes","certificates":true',
+      'certificates must be a boolean',
+    ],
+    [
+      'the first of two type errors',
+      '"hashAlgorithm":"sha256","certificates":1,"tsaPolicyOID":[]',
+      'certificates must be a boolean',
+    ],
+  ])(
+    'refuses a field of the wrong type even where a later duplicate is right, as Go: %s',
+    (_what, members, detail) => {
+      expect(refusal(() => parse(`{"artifactHash":"${DIGEST}",${members}}`))).toEqual({
+        code: 'badDataFormat',
+        message: 'Error generating timestamp response',
+        detail: `malformed request: ${detail}`,
+      });
+    },
+  );
+
+  it('refuses a nonce that is not an integer even where a later one is (big.Int fails the decoding)', () => {
+    expect(
+      refusal(() =>
+        parse(`{"artifactHash":"${DIGEST}","hashAlgorithm":"sha256","nonce":1.5,"nonce":3}`),
+      ).detail,
+    ).toBe('malformed request: nonce must be an integer');
+  });
+
   it('leaves out what is absent or null', () => {
     const request = parse({ artifactHash: DIGEST, hashAlgorithm: 'sha512', nonce: null });
     expect(request.certReq).toBe(false);
@@ -199,6 +246,15 @@ describe('the JSON request (the Go server’s body)', () => {
       message: 'OID should be comprised of at most 128 components',
       detail: undefined,
     });
+  });
+
+  it('reads tsaPolicyOID arcs as strconv.Atoi does: leading zeros of any length, a sign', () => {
+    expect(
+      parse({ hashAlgorithm: 'sha256', tsaPolicyOID: `1.2.3.${'0'.repeat(30)}5` }).reqPolicy,
+    ).toEqual(oid('1.2.3.5'));
+    expect(parse({ hashAlgorithm: 'sha256', tsaPolicyOID: '+1.2.3' }).reqPolicy).toEqual(
+      oid('1.2.3'),
+    );
   });
 
   it('reads a policy DER cannot express (a negative arc) as an empty one, never accepted', () => {

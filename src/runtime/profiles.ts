@@ -14,6 +14,7 @@ import { loadCertificateChain } from '../x509/load-certificate-chain.js';
 import {
   authorityWindows,
   leafKey,
+  TrustedRootError,
   trustedRootJson,
   type AuthorityWindow,
 } from '../x509/trusted-root.js';
@@ -99,6 +100,40 @@ function warnOfSharedKeys(
 }
 
 /**
+ * Refuses a previous chain of one profile that is another's current chain: its trusted-root entry
+ * would say the key retired while it signs. A previous chain whose leaf is another certificate
+ * for another profile's current key is `warn`ed about (the key may have moved on purpose).
+ */
+function refuseRetiredElsewhere(
+  profiles: readonly {
+    name: string;
+    chain: readonly Certificate[];
+    source: string;
+    older: readonly { chain: readonly Certificate[]; source: string }[];
+  }[],
+  warn: (message: string) => void,
+): void {
+  for (const profile of profiles) {
+    for (const old of profile.older) {
+      for (const other of profiles) {
+        if (other === profile) continue; // authorityWindows refuses it within one profile
+        const where = `previous chain ${old.source} of profile "${profile.name}"`;
+        const current = `the current chain of profile "${other.name}" (${other.source})`;
+        if (old.chain[0]!.der.equals(other.chain[0]!.der))
+          throw new TrustedRootError(
+            'DUPLICATE_CHAIN',
+            `${where} is ${current}: a key cannot be retired in one profile and sign in another`,
+          );
+        if (leafKey(old.chain).equals(leafKey(other.chain)))
+          warn(
+            `${where} has the key of ${current}: its trusted-root entry says the key was retired while it still signs`,
+          );
+      }
+    }
+  }
+}
+
+/**
  * The trusted root of every profile's current and previous chains, checked at start-up (one leaf
  * certificate twice, a previous chain newer than the current one, or retired before it began, stop
  * the start; one retired after it expired, and two profiles with one key, are `warn`ed about).
@@ -134,10 +169,13 @@ export async function createTrustedRoot(
     source: profile.chainPath || `(profile ${profile.name}, memory)`,
   }));
   warnOfSharedKeys(profiles, warn);
+  const loaded = await Promise.all(
+    profiles.map(async (profile) => ({ ...profile, older: await loadPrevious(profile.previous) })),
+  );
+  refuseRetiredElsewhere(loaded, warn);
   const windows: { path: string; window: AuthorityWindow }[] = [];
-  for (const { path, chain, source, previous } of profiles) {
-    const current = { chain, source };
-    for (const window of authorityWindows(current, await loadPrevious(previous), warn))
+  for (const { path, chain, source, older } of loaded) {
+    for (const window of authorityWindows({ chain, source }, older, warn))
       windows.push({ path, window });
   }
   return (origin) =>

@@ -330,7 +330,10 @@ export async function buildServer(deps: ServerDependencies) {
   const audit = installAuditLog(
     app,
     config,
-    timestampPaths,
+    new Map([
+      [ROUTES.timestamp, undefined],
+      ...profiles.map(({ name }) => [profileRoutes(name).timestamp, name] as const),
+    ]),
     answer,
     shared.auditLog,
     new Map(profiles.map((profile) => [profile.name, profile.defaultPolicyOid])),

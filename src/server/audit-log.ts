@@ -289,13 +289,13 @@ function writeFailure(error: unknown, failing: string | undefined): unknown {
 export function installAuditLog(
   app: FastifyInstance,
   config: ServeConfig,
-  routes: string | readonly string[],
+  /** Each audited route, and the profile its path names (none where a policy picks it). */
+  routes: ReadonlyMap<string, string | undefined>,
   answer: AnswerOutcome,
   processLog: ProcessAuditLog | undefined,
   profileDefaultPolicies: ReadonlyMap<string, string> = new Map(),
 ): AuditRequest {
   if (!processLog) return () => NO_AUDIT;
-  const auditedRoutes = new Set(typeof routes === 'string' ? [routes] : routes);
   /** The token's policy when the request names none: the issuing profile's default. */
   const defaultPolicy = (outcome: IssueOutcome | undefined): string =>
     (outcome?.profile !== undefined && profileDefaultPolicies.get(outcome.profile)) ||
@@ -303,18 +303,15 @@ export function installAuditLog(
   const audited = new WeakSet<FastifyRequest>();
 
   app.addHook('onResponse', async (request, reply) => {
-    if (
-      request.method !== 'POST' ||
-      !auditedRoutes.has(request.routeOptions.url ?? '') ||
-      audited.has(request)
-    )
-      return;
+    const route = request.routeOptions.url ?? '';
+    if (request.method !== 'POST' || !routes.has(route) || audited.has(request)) return;
     // Nothing was asked: the body never arrived whole (or no answer could be sent).
     if (clientAborted(request)) return;
-    processLog.appendInBackground(
-      auditRecord(request, reply.statusCode, undefined, config.defaultPolicyOid),
-      request.log,
-    );
+    const record = auditRecord(request, reply.statusCode, undefined, config.defaultPolicyOid);
+    // A profile's own path names it; on /api/v1/timestamp the unread request's policy would.
+    const profile = routes.get(route);
+    if (profile !== undefined) record.profile = profile;
+    processLog.appendInBackground(record, request.log);
   });
 
   return (request, format) => {

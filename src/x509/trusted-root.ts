@@ -148,8 +148,11 @@ function distinguishedName(certificate: Certificate): CertificateAuthorityJson['
   return subject;
 }
 
-/** RFC 3339 in UTC, whole seconds (as Sigstore's own trusted roots write it). */
-const rfc3339 = (date: Date) => date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+/**
+ * RFC 3339 in UTC: whole seconds as Sigstore's own trusted roots write them, and a fraction where
+ * there is one (a `retired:` time, a privateKeyUsagePeriod), which cut would move the window.
+ */
+const rfc3339 = (date: Date) => date.toISOString().replace(/\.000Z$/, 'Z');
 
 /** The CertificateAuthority entry of one window; `uri` is the profile's timestamp URL, if known. */
 export function certificateAuthorityJson(

@@ -1,7 +1,7 @@
 /**
  * The server-wide limits cover the profiles' routes too: one rate-limit quota per client across
  * POST /api/v1/timestamp and /api/v1/timestamp/<name>, and an audit line for a request refused
- * before the handler (429) on a profile's route.
+ * before the handler (429) on a profile's route, naming the profile.
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -70,5 +70,8 @@ describe('server-wide limits with profiles', () => {
     const lines = await auditLines(3);
     expect(lines.map((line) => line.httpStatus)).toEqual([200, 429, 429]);
     expect(lines[0]).toMatchObject({ status: 'granted', profile: 'second', policy: '1.2.3.4.300' });
+    // Refused before it was read: a profile's path names the profile; on /api/v1/timestamp the
+    // unread request's policy would have, so none is written.
+    expect(lines.map((line) => line.profile)).toEqual(['second', 'second', undefined]);
   });
 });

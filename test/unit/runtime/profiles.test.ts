@@ -1,14 +1,16 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { OID } from '../../../src/asn1/oids.js';
 import type { ProfileConfig } from '../../../src/config/profiles.js';
 import { resolveServeConfig } from '../../../src/config/resolve.js';
 import { createTrustedRoot } from '../../../src/runtime/profiles.js';
 import { parseCertificate } from '../../../src/x509/certificate.js';
+import { KeyUsage } from '../../../src/x509/certificate-builder.js';
 import { ChainRuleError } from '../../../src/x509/chain-rules.js';
 import { encodePem } from '../../../src/x509/pem.js';
 import { TrustedRootError } from '../../../src/x509/trusted-root.js';
 import { UNREADABLE_TIME, withTime } from '../../helpers/certificate-time.js';
 import { tempDir } from '../../helpers/openssl.js';
-import { makePki, type Pki } from '../../helpers/pki.js';
+import { issue, makePki, type Pki } from '../../helpers/pki.js';
 
 const YEAR = 365 * 86_400_000;
 const dir = tempDir();
@@ -134,5 +136,52 @@ describe('createTrustedRoot with previous-chains', () => {
     await expect(trustedRoot([two], [{ path: again }])).rejects.toThrow(
       `chains ${again} and /keys/default.pem have one leaf certificate`,
     );
+  });
+
+  it("refuses another profile's current chain as a previous one, and warns of its key in another certificate", async () => {
+    const [live, other] = [await makePki(), await makePki()];
+    const warnings: string[] = [];
+    const trustedRoot = (previous: readonly Uint8Array[]) =>
+      createTrustedRoot(
+        {
+          ...resolveServeConfig({}),
+          certificateChainPath: '/keys/default.pem',
+          profiles: [
+            {
+              name: 'rsa',
+              certificateChainPath: '/keys/rsa.pem',
+              previousChains: [{ path: dir.write('rsa-previous.pem', pemOf(previous)) }],
+            } as unknown as ProfileConfig,
+          ],
+        },
+        chainOf(live).map(parseCertificate),
+        [{ name: 'rsa', chain: chainOf(other).map(parseCertificate) }],
+        (message) => warnings.push(message),
+      );
+    // The default profile's live chain, retired under "rsa": its entry would say the key retired.
+    const refusal = await trustedRoot(chainOf(live)).catch((error: unknown) => error);
+    expect(refusal).toBeInstanceOf(TrustedRootError);
+    expect((refusal as TrustedRootError).message).toBe(
+      `previous chain ${dir.path('rsa-previous.pem')} of profile "rsa" is the current chain of profile "default" (/keys/default.pem): a key cannot be retired in one profile and sign in another`,
+    );
+    expect(warnings).toEqual([]);
+    // Another certificate of the live key (renewed), retired under "rsa": served, with a warning.
+    const renewedLeaf = await issue(
+      live.leaf.signer,
+      {
+        subject: live.leaf.subject,
+        publicKey: live.leaf.signer.publicKey,
+        notBefore: new Date(Date.now() - YEAR / 6),
+        notAfter: new Date(Date.now() + YEAR),
+        keyUsage: [KeyUsage.digitalSignature],
+        extendedKeyUsage: { purposes: [OID.timeStamping], critical: true },
+      },
+      live.intermediate,
+    );
+    const renewed = [renewedLeaf, live.intermediate.der, live.root.der];
+    expect((await trustedRoot(renewed))(undefined).timestampAuthorities).toHaveLength(3);
+    expect(warnings).toEqual([
+      `previous chain ${dir.path('rsa-previous.pem')} of profile "rsa" has the key of the current chain of profile "default" (/keys/default.pem): its trusted-root entry says the key was retired while it still signs`,
+    ]);
   });
 });

@@ -64,6 +64,18 @@ describe('trusted root windows', () => {
     );
   });
 
+  it('writes a `retired` time with its fraction: tokens of the milliseconds before it verify', async () => {
+    const retired = new Date(day(210).getTime() + 700);
+    const windows = authorityWindows(await chain('2026', 200, 390), [
+      { ...(await chain('2025', 100)), retired },
+    ]);
+    const root = trustedRootJson(windows.map((window) => ({ window, uri: undefined })));
+    expect(root.timestampAuthorities.map(({ validFor }) => validFor)).toEqual([
+      { start: '2026-04-11T00:00:00Z', end: '2026-07-30T00:00:00.700Z' },
+      { start: '2026-07-20T00:00:00Z', end: '2027-01-26T00:00:00Z' },
+    ]);
+  });
+
   it('never lets a window outlast its chain; warns of a `retired` after the chain expires', async () => {
     const current = await chain('new', 200, 590);
     const warnings: string[] = [];

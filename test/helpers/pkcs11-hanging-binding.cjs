@@ -1,6 +1,7 @@
 /**
  * pkcs11js, with module calls that do not return while a FIFO named after them exists in the
- * folder PKCS11_HANG_DIR (`C_SignInit`, `C_Login`..., and `load`): the call blocks in
+ * folder PKCS11_HANG_DIR (`C_SignInit`, `C_Login`..., `load`, and `require`: the binding's own
+ * loading): the call blocks in
  * open(2)/read(2) on it, as a network HSM's client blocks on an answer that does not come; and a
  * `load` that fails while a file `load-fails` exists there. Loaded by the module's process in
  * place of pkcs11js (startPkcs11Host's `binding`); a test lets the call go on by opening the FIFO
@@ -10,6 +11,10 @@
 const { existsSync, readFileSync } = require('node:fs');
 const { join } = require('node:path');
 const pkcs11js = require('pkcs11js');
+
+// Loading the binding itself (Node and pkcs11js starting slowly on a busy machine), under `require`.
+const loading = join(process.env.PKCS11_HANG_DIR ?? '', 'require');
+if (process.env.PKCS11_HANG_DIR && existsSync(loading)) readFileSync(loading);
 
 const CALLS = [
   'load',

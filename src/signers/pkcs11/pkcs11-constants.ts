@@ -36,6 +36,8 @@ export const CKF_SERIAL_SESSION = 0x4;
 export const CKF_OS_LOCKING_OK = 0x2;
 /** CK_TOKEN_INFO: the token's private objects are usable only after C_Login. */
 export const CKF_LOGIN_REQUIRED = 0x4;
+/** CK_TOKEN_INFO: the token was initialized (a blank one holds no objects). */
+export const CKF_TOKEN_INITIALIZED = 0x400;
 
 /**
  * Return values that say the token, the session or the key handle is gone (token removed, HSM

@@ -1,6 +1,7 @@
 import {
   CKA,
   CKF_LOGIN_REQUIRED,
+  CKF_TOKEN_INITIALIZED,
   CKK,
   CKO_PRIVATE_KEY,
   CKO_PUBLIC_KEY,
@@ -41,13 +42,6 @@ export class TokenDiscovery {
     const matchesUri = async (slot: Handle): Promise<boolean> => {
       if (slotId !== undefined && slotNumber(slot) !== slotId) return false;
       if (!(await this.slotMatches(slot))) return false;
-      if (
-        token === undefined &&
-        manufacturer === undefined &&
-        model === undefined &&
-        serial === undefined
-      )
-        return true;
       let info;
       try {
         info = await this.answered(calls.C_GetTokenInfo(slot), 'C_GetTokenInfo');
@@ -58,6 +52,9 @@ export class TokenDiscovery {
         if (NO_TOKEN_IN_SLOT.has(errorName(error))) return false;
         throw this.wrap(error, 'C_GetTokenInfo');
       }
+      // A token not initialized (SoftHSM's spare slot, an HSM's blank partition) holds no key:
+      // with it, a URI without token attributes would match two tokens where one is in use.
+      if ((info.flags & CKF_TOKEN_INITIALIZED) === 0) return false;
       return (
         (token === undefined || info.label.trimEnd() === token) &&
         (manufacturer === undefined || info.manufacturerID.trimEnd() === manufacturer) &&
@@ -282,6 +279,6 @@ const NOT_AN_ATTRIBUTE = new Set(['CKR_ATTRIBUTE_TYPE_INVALID', 'CKR_ATTRIBUTE_S
 const NO_TOKEN_IN_SLOT = new Set(['CKR_TOKEN_NOT_PRESENT', 'CKR_TOKEN_NOT_RECOGNIZED']);
 
 /** A CK_SLOT_ID as pkcs11js returns it: a CK_ULONG in host (little-endian) byte order. */
-function slotNumber(slot: Handle): number {
-  return slot.length >= 8 ? Number(slot.readBigUInt64LE(0)) : slot.readUIntLE(0, slot.length);
+function slotNumber(slot: Handle): bigint {
+  return slot.length >= 8 ? slot.readBigUInt64LE(0) : BigInt(slot.readUIntLE(0, slot.length));
 }

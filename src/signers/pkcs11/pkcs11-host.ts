@@ -107,6 +107,8 @@ ${fromWire.toString()}
 let lib, api;
 try {
   lib = require(workerData.binding);
+  // Node and the binding are up: what follows is the vendor module's loading, which may hang.
+  parentPort.postMessage({ id: -2 });
   try {
     api = new lib.PKCS11();
     api.load(workerData.modulePath);
@@ -180,6 +182,7 @@ const failSigner = (thread, why) => {
 const startSigner = () => {
   const thread = moduleThread();
   thread.on('message', (message) => {
+    if (message.id === -2) return;
     if (message.id === -1) {
       if (message.failed) failSigner(thread, 'cannot load the module there: ' + message.error);
       return;
@@ -208,6 +211,7 @@ const sign = (call) => {
 };
 const control = moduleThread()
   .on('message', (message) => {
+    if (message.id === -2) return process.send({ booted: true });
     if (message.id !== -1) return send(message);
     // Loaded, or why not: the server's first answer.
     process.send(message);
@@ -224,6 +228,9 @@ const errorMessage = (error: unknown): string =>
   error instanceof Error ? error.message : String(error);
 
 /** The host's first message: loaded, or what failed. */
+/** How long Node and pkcs11js may take to start in the host, beyond the module's own loading. */
+const HOST_START_MS = 30_000;
+
 interface Loaded {
   failed?: 'binding' | 'module' | 'host' | 'stuck';
   error?: string;
@@ -334,25 +341,32 @@ export async function startPkcs11Host(
     host.unref();
     host.channel?.unref();
   };
-  // Loaded, or why not: the host's first message. A module whose loading does not return (a
-  // vendor client connecting to its HSM there) is stuck like a call that does not.
-  let loading: NodeJS.Timeout | undefined;
+  // Loaded, or why not: the host's first message after `booted`. A module whose loading does not
+  // return (a vendor client connecting to its HSM there) is stuck like a call that does not; the
+  // time Node and pkcs11js take to start before it (a few hundred ms on a busy machine) is not the
+  // module's, and is bounded apart, so a short --pkcs11-timeout does not fail every start.
+  let timer: NodeJS.Timeout | undefined;
+  let onMessage: (message: Loaded & { booted?: true }) => void = () => {};
   const loaded = await new Promise<Loaded>((resolve) => {
-    host.once('message', resolve);
+    const failAfter = (ms: number, failure: Loaded): void => {
+      clearTimeout(timer);
+      timer = setTimeout(() => resolve(failure), ms);
+    };
+    onMessage = (message) => {
+      if (!message.booted) return resolve(message);
+      const error = `not loaded within ${options.stuckAfterMs} ms: the module is stuck`;
+      failAfter(options.stuckAfterMs, { failed: 'stuck', error });
+    };
+    host.on('message', onMessage);
     host.once('error', (error: Error) => resolve({ failed: 'host', error: error.message }));
     host.once('exit', (code, signal) =>
       resolve({ failed: 'host', error: `the process exited (${signal ?? `code ${code}`})` }),
     );
-    loading = setTimeout(
-      () =>
-        resolve({
-          failed: 'stuck',
-          error: `not loaded within ${options.stuckAfterMs} ms: the module is stuck`,
-        }),
-      options.stuckAfterMs,
-    );
+    const startMs = HOST_START_MS + options.stuckAfterMs;
+    failAfter(startMs, { failed: 'host', error: `the process did not start within ${startMs} ms` });
   });
-  clearTimeout(loading);
+  clearTimeout(timer);
+  host.off('message', onMessage);
   if (loaded.failed) {
     stop('not loaded');
     throw loadError(loaded.failed, modulePath, loaded.error ?? '');

@@ -180,7 +180,7 @@ function pinScope(uri: Pkcs11Uri): string {
     manufacturer,
     model,
     serial,
-    slotId,
+    slotId?.toString(),
     slotDescription,
     slotManufacturer,
   ]);

@@ -12,7 +12,7 @@ export interface Pkcs11Uri {
   model?: string;
   serial?: string;
   /** The slot's CK_SLOT_ID, when no token attribute says which token (slot IDs may change). */
-  slotId?: number;
+  slotId?: bigint;
   /** Slot attributes (CK_SLOT_INFO): its description and manufacturer ID. */
   slotDescription?: string;
   slotManufacturer?: string;
@@ -194,8 +194,9 @@ export function parsePkcs11Uri(uri: string): Pkcs11Uri {
     );
   }
   const slot = text(pathAttributes, 'slot-id');
-  if (slot !== undefined && !/^\d+$/.test(slot)) {
-    throw invalid(display, `slot-id must be a decimal number`);
+  // A CK_SLOT_ID is a CK_ULONG: up to 2^64-1, read exactly (a number would round past 2^53).
+  if (slot !== undefined && (!/^\d+$/.test(slot) || BigInt(slot) >= 1n << 64n)) {
+    throw invalid(display, `slot-id must be a decimal number below 2^64`);
   }
   const version = text(pathAttributes, 'library-version');
   const versionParts = version === undefined ? undefined : /^(\d+)(?:\.(\d+))?$/.exec(version);
@@ -215,7 +216,7 @@ export function parsePkcs11Uri(uri: string): Pkcs11Uri {
   if (manufacturer !== undefined) parsed.manufacturer = manufacturer;
   if (model !== undefined) parsed.model = model;
   if (serial !== undefined) parsed.serial = serial;
-  if (slot !== undefined) parsed.slotId = Number(slot);
+  if (slot !== undefined) parsed.slotId = BigInt(slot);
   const slotDescription = text(pathAttributes, 'slot-description');
   const slotManufacturer = text(pathAttributes, 'slot-manufacturer');
   const libraryManufacturer = text(pathAttributes, 'library-manufacturer');

@@ -402,14 +402,40 @@ describe("the module process's threads and limits", () => {
       binding: HANGING_BINDING,
       stuckAfterMs: TIMEOUT_MS,
     });
-    starting.catch(() => {});
+    let settled = false;
+    starting.catch(() => {}).finally(() => (settled = true));
     await load.blocked();
-    vi.advanceTimersByTime(TIMEOUT_MS);
+    // The deadline runs from the host's `booted` (Node and pkcs11js up), which may still be on its
+    // way: one deadline at a time until it has come and passed.
+    while (!settled) {
+      vi.advanceTimersByTime(TIMEOUT_MS);
+      await pause(10);
+    }
     await expect(starting).rejects.toMatchObject({
       code: 'MODULE_LOAD',
       message: `cannot load the PKCS#11 module ${SOFTHSM_MODULE}: not loaded within ${TIMEOUT_MS} ms: the module is stuck`,
     });
     load.answer();
+  });
+
+  it("the host's own start (Node, pkcs11js) is not the module's loading: a slow one is not stuck", async () => {
+    const binding = hang('require');
+    const starting = startPkcs11Host(SOFTHSM_MODULE, {
+      binding: HANGING_BINDING,
+      stuckAfterMs: TIMEOUT_MS,
+    });
+    let settled = false;
+    starting.catch(() => {}).finally(() => (settled = true));
+    await binding.blocked();
+    // Past the module's deadline while pkcs11js is still loading: a start refused as a stuck
+    // module, whatever --pkcs11-timeout, when it was counted from the spawn.
+    vi.advanceTimersByTime(TIMEOUT_MS + 1);
+    await pause(10);
+    expect(settled).toBe(false);
+    binding.answer();
+    const host = await starting;
+    expect(host.stopped).toBe(false);
+    host.stop();
   });
 
   it('a signing thread that cannot load the module fails its signature only; the next one signs', async () => {

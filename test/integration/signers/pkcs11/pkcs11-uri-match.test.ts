@@ -88,6 +88,19 @@ describe('slot and library attributes of a pkcs11: URI', () => {
     },
   );
 
+  it('a URI without token attributes finds the one initialized token, not also the blank spare slot', async () => {
+    // SoftHSM2 always shows one more slot, with a token that is not initialized.
+    const host = await loadInHost(SOFTHSM_MODULE, { stuckAfterMs: 60_000, onStopped: () => {} });
+    try {
+      await host.C_Initialize({ flags: CKF_OS_LOCKING_OK });
+      expect((await host.C_GetSlotList(true)).length).toBe(2);
+      await host.C_Finalize();
+    } finally {
+      host.stop();
+    }
+    expect(await opens(hsm.uri('tsa', 'tsa-key').replace('token=tsa;', ''))).toBe('opened');
+  });
+
   it('library-version M is M.0', async () => {
     const { major, minor } = actual.libraryVersion;
     expect(minor).not.toBe(0); // SoftHSM 2.6 or so: M alone names another version

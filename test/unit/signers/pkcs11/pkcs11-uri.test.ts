@@ -45,7 +45,14 @@ describe('PKCS#11 URI (RFC 7512)', () => {
     const uri = parsePkcs11Uri(
       `pkcs11:slot-id=42;id=%02;x-vendor=1;type=private?${MODULE}&pin-value=1234`,
     );
-    expect(uri.slotId).toBe(42);
+    expect(uri.slotId).toBe(42n);
+    // A CK_ULONG, exactly: 2^53 + 1 stays itself, 2^64 is no slot ID.
+    expect(parsePkcs11Uri(`pkcs11:slot-id=9007199254740993;object=k?${MODULE}`).slotId).toBe(
+      9007199254740993n,
+    );
+    expect(() => parsePkcs11Uri(`pkcs11:slot-id=18446744073709551616;object=k?${MODULE}`)).toThrow(
+      'slot-id must be a decimal number below 2^64',
+    );
     expect(uri.id).toEqual(Buffer.from([2]));
     expect(uri.pinValue).toBe('1234');
     expect(uri.display).not.toContain('1234');

@@ -13,9 +13,10 @@ RUN npm run build
 # What `timestamp-server version` and timestamp_authority_build_info report (make up passes them).
 ARG GIT_VERSION=devel
 ARG GIT_COMMIT=unknown
+ARG GIT_TREE_STATE=unknown
 ARG BUILD_DATE=unknown
-RUN printf '{"gitVersion":"%s","gitCommit":"%s","gitTreeState":"clean","buildDate":"%s"}\n' \
-  "$GIT_VERSION" "$GIT_COMMIT" "$BUILD_DATE" > build-info.json
+RUN printf '{"gitVersion":"%s","gitCommit":"%s","gitTreeState":"%s","buildDate":"%s"}\n' \
+  "$GIT_VERSION" "$GIT_COMMIT" "$GIT_TREE_STATE" "$BUILD_DATE" > build-info.json
 
 # loadtest: the build stage plus the load test (docker-compose's loadtest service).
 FROM build AS loadtest

@@ -4,7 +4,8 @@ SHELL := /bin/bash
 
 GIT_VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo v0.0.0)
 GIT_COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
-GIT_TREE_STATE ?= $(shell test -z "$$(git status --porcelain 2>/dev/null)" && echo clean || echo dirty)
+# Outside a git checkout (an unpacked tarball) the state is unknown, not clean.
+GIT_TREE_STATE ?= $(shell status=$$(git status --porcelain 2>/dev/null) || { echo unknown; exit; }; test -z "$$status" && echo clean || echo dirty)
 
 node_modules: package.json package-lock.json
 	npm ci
@@ -82,7 +83,8 @@ up: ## docker compose: build the image, serve on :3000 (metrics :2112) and run t
 	elif command -v docker-compose >/dev/null 2>&1; then compose=docker-compose; \
 	else echo 'make up needs Docker Compose: neither `docker compose` (the v2 plugin) nor `docker-compose` (v1) is installed' >&2; exit 1; fi; \
 	echo "$$compose up --build"; \
-	GIT_VERSION=$(GIT_VERSION) GIT_COMMIT=$(GIT_COMMIT) BUILD_DATE=$$(date -u +%Y-%m-%dT%H:%M:%SZ) \
+	GIT_VERSION=$(GIT_VERSION) GIT_COMMIT=$(GIT_COMMIT) GIT_TREE_STATE=$(GIT_TREE_STATE) \
+	  BUILD_DATE=$$(date -u +%Y-%m-%dT%H:%M:%SZ) \
 	  $$compose up --build
 
 .PHONY: loadtest
@@ -95,4 +97,4 @@ clean: ## Remove build outputs
 
 .PHONY: help
 help: ## List targets
-	@grep -E '^[a-zA-Z_%/-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z0-9_%/-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'

@@ -15,6 +15,7 @@ import { startServer } from '../runtime/serve.js';
 import { startCluster } from '../runtime/cluster/primary.js';
 import { isClusterWorker, runWorker } from '../runtime/cluster/worker.js';
 import { versionInfo } from '../version.js';
+import { endQuietlyWhenStdoutCloses } from './closed-stdout.js';
 import { errorLine, exitStatusOf } from './exit-status.js';
 import { serveUntilSignalled } from './serve-lifecycle.js';
 import { flagSpellings, normalizeFlags } from './go-flag-spellings.js';
@@ -98,6 +99,7 @@ serve.action(async (_options: unknown, command: Command) => {
     workerCount = resolveWorkerCount(config.workers);
     workers = workerCount.count;
     if (flags['printConfig']) {
+      endQuietlyWhenStdoutCloses();
       process.stdout.write(formatConfig(config));
       return;
     }
@@ -124,7 +126,12 @@ serve.action(async (_options: unknown, command: Command) => {
   if (status !== undefined) process.exitCode = status;
 });
 
-program.addCommand(versionCommand());
+program.addCommand(
+  versionCommand((text) => {
+    endQuietlyWhenStdoutCloses();
+    process.stdout.write(text);
+  }),
+);
 // A usage error prints its line and a pointer to the command's help, then exits 2 (docs/cli.md).
 pointToHelpAfterErrors(program);
 throwInsteadOfExit(program);

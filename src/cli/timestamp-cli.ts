@@ -6,6 +6,7 @@ import {
   parseRequestTimeout,
   parseServerUrl,
 } from './timestamp-cli/arguments.js';
+import { endQuietlyWhenStdoutCloses } from './closed-stdout.js';
 import { certificatesCommand } from './timestamp-cli/certificates-command.js';
 import { abandonCliRequests } from './timestamp-cli/http-fetch.js';
 import { unsetEmptyVariables, useConfigFile } from './timestamp-cli/cli-config.js';
@@ -69,14 +70,8 @@ program.addCommand(logProofCommand(globals, processOutput));
 program.addCommand(logAuditCommand(globals, processOutput));
 program.addCommand(certificatesCommand(globals, processOutput));
 program.addCommand(versionCommand((text) => processOutput.stdout(text)));
-// A reader that went away (`timestamp-cli verify … | head -1`) ends the output, not with Node's
-// stack trace for an unhandled 'error': the command's own status stands (process.exitCode).
-// Any other failure to write stdout is one line and status 1.
-process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-  if (error.code === 'EPIPE') process.exit();
-  processOutput.stderr(`error writing to stdout: ${errorLine(error)}\n`);
-  process.exit(1);
-});
+// `timestamp-cli verify … | head -1`: the command's own status stands (process.exitCode).
+endQuietlyWhenStdoutCloses();
 // A usage error prints its line and a pointer to the command's help (exit status 1, as Go's cobra).
 pointToHelpAfterErrors(program);
 unsetEmptyVariables();

@@ -173,6 +173,7 @@ describe('Dockerfile', () => {
       expect(existsSync(join(app, 'LICENSE')) && existsSync(join(app, 'NOTICE'))).toBe(true);
       expect(JSON.parse(readFileSync(join(app, 'build-info.json'), 'utf8'))).toMatchObject({
         gitVersion: 'devel',
+        gitTreeState: 'unknown',
       });
     });
 

@@ -1,11 +1,15 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseTimestampResponse } from '../../../src/verify/parse-response.js';
 import { CLI_JS } from '../../helpers/cli.js';
 import { tempDir } from '../../helpers/openssl.js';
 import { issueToken, makePki } from '../../helpers/pki.js';
 import { reapChild } from '../../helpers/process.js';
+import { REPO_ROOT } from '../../helpers/spawn-server.js';
+
+const SERVER_JS = join(REPO_ROOT, 'dist', 'src', 'cli', 'timestamp-server.js');
 
 /**
  * The CLI with its stdout a pipe whose reader is gone before it starts, as `timestamp-cli … | true`
@@ -15,11 +19,12 @@ function withBrokenStdout(
   fifo: string,
   args: string[],
   cwd: string,
+  program = CLI_JS,
 ): Promise<{ code: number | null; stderr: string }> {
   const reader = openSync(fifo, 'r+');
   const writer = openSync(fifo, 'w');
   closeSync(reader);
-  const child = spawn(process.execPath, [CLI_JS, ...args], {
+  const child = spawn(process.execPath, [program, ...args], {
     cwd,
     env: { PATH: process.env['PATH'] ?? '', HOME: cwd },
     stdio: ['ignore', writer, 'pipe'],
@@ -86,5 +91,22 @@ describe('timestamp-cli with a broken stdout pipe (built binary)', () => {
     );
     expect(result.stderr).toBe('');
     expect(result.code).toBe(1);
+  });
+});
+
+describe('timestamp-server with a broken stdout pipe (built binary)', () => {
+  const dir = tempDir();
+  afterAll(() => dir.cleanup());
+
+  it.each([
+    ['version', ['version']],
+    ['version --json', ['version', '--json']],
+    ['serve --print-config', ['serve', '--print-config']],
+  ])('%s exits quietly with status 0, no stack trace', async (_, args) => {
+    const fifo = dir.path(`${args.join('-')}.fifo`);
+    execFileSync('mkfifo', [fifo]);
+    const result = await withBrokenStdout(fifo, args, dir.dir, SERVER_JS);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
   });
 });

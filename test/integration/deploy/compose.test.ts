@@ -114,6 +114,7 @@ describe('docker-compose.yml', () => {
       expect(Object.keys(build.args ?? {}).sort()).toEqual([
         'BUILD_DATE',
         'GIT_COMMIT',
+        'GIT_TREE_STATE',
         'GIT_VERSION',
       ]);
     }

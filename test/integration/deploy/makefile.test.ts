@@ -45,13 +45,21 @@ function makeUp(fakes: Fake[]) {
     const [name, behaviour] = FAKES[fake];
     writeFileSync(
       join(bin, name),
-      `#!/bin/bash\nprintf '%s GIT_VERSION=%s\\n' "${name} $*" "$GIT_VERSION" >> '${log}'\n${behaviour}\n`,
+      `#!/bin/bash\nprintf '%s GIT_VERSION=%s GIT_TREE_STATE=%s\\n' "${name} $*" "$GIT_VERSION" "$GIT_TREE_STATE" >> '${log}'\n${behaviour}\n`,
       { mode: 0o755 },
     );
   }
   const result = spawnSync(
     MAKE,
-    ['--no-print-directory', '-C', REPO_ROOT, 'up', 'GIT_VERSION=v9.8.7', 'GIT_COMMIT=abc123'],
+    [
+      '--no-print-directory',
+      '-C',
+      REPO_ROOT,
+      'up',
+      'GIT_VERSION=v9.8.7',
+      'GIT_COMMIT=abc123',
+      'GIT_TREE_STATE=dirty',
+    ],
     { env: { PATH: bin, HOME: work.dir }, encoding: 'utf8' },
   );
   const calls = existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : [];
@@ -62,21 +70,21 @@ describe('make up', () => {
   it('runs `docker compose up --build` where Docker has the Compose plugin, with the build version', () => {
     const { status, calls } = makeUp(['docker with compose plugin', 'docker-compose']);
     expect(status).toBe(0);
-    expect(calls.at(-1)).toBe('docker compose up --build GIT_VERSION=v9.8.7');
+    expect(calls.at(-1)).toBe('docker compose up --build GIT_VERSION=v9.8.7 GIT_TREE_STATE=dirty');
     expect(calls.some((call) => call.startsWith('docker-compose'))).toBe(false);
   });
 
   it('falls back to docker-compose (v1) where Docker lacks the plugin', () => {
     const { status, calls } = makeUp(['docker without compose plugin', 'docker-compose']);
     expect(status).toBe(0);
-    expect(calls.at(-1)).toBe('docker-compose up --build GIT_VERSION=v9.8.7');
+    expect(calls.at(-1)).toBe('docker-compose up --build GIT_VERSION=v9.8.7 GIT_TREE_STATE=dirty');
     expect(calls.filter((call) => call.includes(' up '))).toHaveLength(1);
   });
 
   it('uses docker-compose where there is no docker command at all', () => {
     const { status, calls } = makeUp(['docker-compose']);
     expect(status).toBe(0);
-    expect(calls).toEqual(['docker-compose up --build GIT_VERSION=v9.8.7']);
+    expect(calls).toEqual(['docker-compose up --build GIT_VERSION=v9.8.7 GIT_TREE_STATE=dirty']);
   });
 
   it('fails with a message naming both where neither is installed', () => {
@@ -111,5 +119,23 @@ describe('README and docs', () => {
       expect.arrayContaining(['README.md: make run', 'README.md: make test', 'README.md: make up']),
     );
     expect(named.filter((entry) => !targets.has(entry.split(': make ')[1] ?? ''))).toEqual([]);
+  });
+});
+
+describe('make help', () => {
+  it('lists every target the Makefile describes (## after its name), digits in names too', () => {
+    const described = readFileSync(join(REPO_ROOT, 'Makefile'), 'utf8')
+      .split('\n')
+      .flatMap((line) => /^([^\s:#=]+):.*?## /.exec(line)?.[1] ?? []);
+    expect(described).toContain('pkcs11js');
+    const help = spawnSync(MAKE, ['--no-print-directory', '-C', REPO_ROOT, 'help'], {
+      encoding: 'utf8',
+    });
+    expect(help.status).toBe(0);
+    const listed = help.stdout
+      .trim()
+      .split('\n')
+      .map((line) => line.trim().split(/\s+/)[0]);
+    expect(listed.sort()).toEqual([...described].sort());
   });
 });

@@ -110,17 +110,22 @@ export async function checkOutputFile(path: string): Promise<void> {
     if (!folder.isDirectory()) throw refused(`${dirname(path)} is not a folder`);
     await access(dirname(absolute), constants.W_OK | constants.X_OK);
     // A sticky folder (/tmp) lets only the file's or the folder's owner replace a file: anyone
-    // else's is written in place, so it must be writable itself.
+    // else's is written in place, so it must be writable itself; a link is never written through.
     const file = await lstat(absolute).catch(() => undefined);
     const uid = process.getuid?.();
     if (
-      file?.isFile() &&
+      file &&
       (folder.mode & STICKY_BIT) !== 0 &&
       uid !== 0 &&
       file.uid !== uid &&
       folder.uid !== uid
-    )
-      await access(absolute, constants.W_OK);
+    ) {
+      if (file.isSymbolicLink())
+        throw refused(
+          "it is another user's link in a sticky folder, which only its owner may replace",
+        );
+      if (file.isFile()) await access(absolute, constants.W_OK);
+    }
   } catch (error) {
     if (error instanceof CliError) throw error;
     const writable = await access(absolute, constants.W_OK).then(

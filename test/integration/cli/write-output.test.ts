@@ -195,14 +195,17 @@ describe('writeFileAtomic', () => {
         chmodSync(writable, 0o666);
         const readOnly = dir.write('read-only.tsr', 'old');
         chmodSync(readOnly, 0o644);
+        const link = dir.path('link.tsr');
+        symlinkSync(writable, link);
         const module = pathToFileURL(join(REPO_ROOT, 'src/cli/timestamp-cli/write-output.ts')).href;
         const script = dir.write(
           'write.mts',
           `import { checkOutputFile, writeFileAtomic } from ${JSON.stringify(module)};\n` +
-            `const [writable, readOnly] = process.argv.slice(2);\n` +
+            `const [writable, readOnly, link] = process.argv.slice(2);\n` +
             `await checkOutputFile(writable);\n` +
             `await writeFileAtomic(writable, 'new', 0o644);\n` +
-            `await checkOutputFile(readOnly).catch((error) => console.log(error.message));\n`,
+            `await checkOutputFile(readOnly).catch((error) => console.log(error.message));\n` +
+            `await checkOutputFile(link).catch((error) => console.log(error.message));\n`,
         );
         chmodSync(script, 0o644);
         const child = await runToEnd('runuser', [
@@ -215,9 +218,13 @@ describe('writeFileAtomic', () => {
           script,
           writable,
           readOnly,
+          link,
         ]);
         expect(child.stderr).toBe('');
-        expect(child.stdout).toBe(`error writing ${readOnly}: EACCES: permission denied\n`);
+        expect(child.stdout).toBe(
+          `error writing ${readOnly}: EACCES: permission denied\n` +
+            `error writing ${link}: it is another user's link in a sticky folder, which only its owner may replace\n`,
+        );
         expect(child.status).toBe(0);
         expect(readFileSync(writable, 'utf8')).toBe('new');
         expect(statSync(writable).uid).toBe(0);

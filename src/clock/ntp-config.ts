@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { DEFAULT_NTP_CONFIG_YAML } from './default-ntp-config.js';
 import { NtpConfigError } from './ntp-config-error.js';
-import { parseServerAddress, type NtpServerAddress } from './server-address.js';
+import { parseServerAddress, serverKey, type NtpServerAddress } from './server-address.js';
 
 export { NtpConfigError, type NtpConfigErrorCode } from './ntp-config-error.js';
 
@@ -130,7 +130,7 @@ export function validateNtpConfig(config: NtpMonitoringConfig, withServers = tru
     throw new NtpConfigError('INVALID_TIMEOUT', NTP_CONFIG_ERRORS.timeoutTooLong);
   if (config.period > MAX_PERIOD_S)
     throw new NtpConfigError('INVALID_PERIOD', NTP_CONFIG_ERRORS.periodTooLong);
-  // Host (case aside) and port: the entry that named it first.
+  // Host (however spelt: serverKey) and port: the entry that named it first.
   const listed = new Map<string, string>();
   for (const entry of servers) {
     let address: NtpServerAddress;
@@ -141,7 +141,7 @@ export function validateNtpConfig(config: NtpMonitoringConfig, withServers = tru
     }
     // One server listed twice would count as two agreeing with the clock. Names that differ but
     // resolve to one server are counted once per answering address instead (round.ts).
-    const key = `${address.host.toLowerCase()} ${address.port}`;
+    const key = serverKey(address.host, address.port);
     const first = listed.get(key);
     if (first !== undefined) {
       throw new NtpConfigError(

@@ -50,3 +50,29 @@ export function parseServerAddress(entry: string): NtpServerAddress {
   }
   return { name, host, port };
 }
+
+/**
+ * One spelling of a host, so that a server listed or answering under two ("[::1]" and
+ * "[0:0:0:0:0:0:0:1]", "127.0.0.1" and "[::ffff:127.0.0.1]") counts once: an IPv6 address
+ * compressed and in lower case (RFC 5952, as the WHATWG URL parser writes it), an IPv4-mapped one
+ * as its IPv4 address, a name in lower case.
+ */
+export function canonicalHost(host: string): string {
+  if (!isIPv6(host)) return host.toLowerCase();
+  let compressed: string;
+  try {
+    compressed = new URL(`http://[${host}]/`).hostname.slice(1, -1);
+  } catch {
+    return host.toLowerCase(); // with a zone (fe80::1%eth0), which URLs do not take
+  }
+  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(compressed);
+  if (!mapped) return compressed;
+  const [high, low] = [parseInt(mapped[1]!, 16), parseInt(mapped[2]!, 16)];
+  return `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
+}
+
+/** `host:port` (`[host]:port` for IPv6) of the canonical host: one server, one key. */
+export function serverKey(host: string, port: number): string {
+  const canonical = canonicalHost(host);
+  return canonical.includes(':') ? `[${canonical}]:${port}` : `${canonical}:${port}`;
+}

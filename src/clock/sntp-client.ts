@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { performance } from 'node:perf_hooks';
-import type { NtpServerAddress } from './server-address.js';
+import { serverKey, type NtpServerAddress } from './server-address.js';
 import { CodedError } from '../errors.js';
 import { oneLookupAtATime } from '../host-lookup.js';
 
@@ -201,8 +201,8 @@ export const querySntp: SntpQuery = async (server, options) => {
       lookups.address(server.host).then(
         ({ address, family }) => {
           if (settled) return;
-          const answerer =
-            family === 6 ? `[${address}]:${server.port}` : `${address}:${server.port}`;
+          // However the address is spelt (an IPv4-mapped IPv6 one too): one server, one answerer.
+          const answerer = serverKey(address, server.port);
           if (options.heldOff?.(answerer)) {
             const held = new SntpError('held-off', `${answerer} asked not to be asked now`);
             held.address = answerer;

@@ -36,6 +36,17 @@ describe('SNTP client', () => {
     expect([a.leapIndicator, a.stratum]).toEqual([0, 2]);
   });
 
+  it('names the answering address one way however it is spelt: an IPv4-mapped one as IPv4', async () => {
+    const server = await responder(answer());
+    const plain = await querySntp(server.address, { timeoutMs: 5000 });
+    const mapped = await querySntp(
+      { ...server.address, host: `::ffff:${server.address.host}` },
+      { timeoutMs: 5000 },
+    );
+    expect(plain.address).toBe(`127.0.0.1:${server.address.port}`);
+    expect(mapped.address).toBe(plain.address);
+  });
+
   it('measures against the injected wall clock', async () => {
     const server = await responder(answer());
     const sample = await querySntp(server.address, {

@@ -58,16 +58,28 @@ export function currentBound(
   return { boundMs: verified.boundMs + divergenceMs + PHI * ageMs, divergenceMs, ageMs };
 }
 
-/** Why a verified bound no longer holds within the threshold: the steps since, or its age. */
+/** Whether the wall clock's steps since the measurement, not its age, put the bound past the threshold. */
+export function steppedBeyond(
+  { boundMs, thresholdMs }: Pick<VerifiedClock, 'boundMs' | 'thresholdMs'>,
+  { divergenceMs }: CurrentBound,
+): boolean {
+  return boundMs + divergenceMs > thresholdMs;
+}
+
+/**
+ * Why a verified bound no longer holds within the threshold: the steps since, or its age; `next`,
+ * what the monitor does about it (a round at once, or none before the next period).
+ */
 export function beyondThresholdDetail(
   verified: Pick<VerifiedClock, 'boundMs' | 'thresholdMs'>,
-  { divergenceMs, ageMs }: CurrentBound,
+  bound: CurrentBound,
+  next: 're-verifying' | 'until a reading brings newer evidence',
 ): string {
-  const { boundMs, thresholdMs } = verified;
-  if (boundMs + divergenceMs > thresholdMs) return clockDivergenceDetail(divergenceMs, thresholdMs);
+  const { thresholdMs } = verified;
+  if (steppedBeyond(verified, bound)) return clockDivergenceDetail(bound.divergenceMs, thresholdMs);
   return (
-    `the bound measured ${seconds(ageMs)} ago, widened by 15 ppm since (RFC 5905's PHI) ` +
-    `and by the steps since, is beyond ${seconds(thresholdMs)}; re-verifying`
+    `the bound measured ${seconds(bound.ageMs)} ago, widened by 15 ppm since (RFC 5905's PHI) ` +
+    `and by the steps since, is beyond ${seconds(thresholdMs)}; ${next}`
   );
 }
 

@@ -33,7 +33,10 @@ export const ntpSyncTotal = new Counter({
   registers: [registry],
 });
 
-/** reason: err_too_few (too few servers answered), err_inv_time (too few agreed), err_clock_jump. */
+/**
+ * reason: err_too_few (too few servers answered), err_inv_time (too few agreed), err_clock_jump
+ * (a wall-clock step put the bound past the threshold), err_stale_bound (its age did).
+ */
 export const ntpErrorsTotal = new Counter({
   name: 'timestamp_authority_ntp_errors_total',
   help: 'NTP monitoring errors',
@@ -78,7 +81,7 @@ export const timeSourceRootDispersion = new Gauge({
 
 export const clockErrorBound = new Gauge({
   name: 'timestamp_authority_clock_error_bound_seconds',
-  help: "Bound on the local clock's error in the last chronyd reading: |offset| + root dispersion + root delay / 2",
+  help: "Bound on the local clock's error in the last chronyd reading, as read: |System time| + |last sample offset| + sample error + root dispersion + root delay / 2 (the gate then widens it by 15 ppm of its age and by wall-clock steps)",
   registers: [registry],
 });
 

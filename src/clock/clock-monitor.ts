@@ -2,8 +2,10 @@ import {
   accuracyForBound,
   beyondThresholdDetail,
   currentBound,
+  steppedBeyond,
   VERDICT_EXPIRED_DETAIL,
   VERDICT_MARGIN_MS,
+  type CurrentBound,
   type VerifiedClock,
 } from './clock-bound.js';
 import {
@@ -308,10 +310,13 @@ export class ClockMonitor {
    * closes (drifted), nothing counts as verified (the offset and bound gauges read NaN), and a
    * round runs at once.
    */
-  private closeUntilMeasured(detail: string): void {
+  private closeUntilMeasured(
+    detail: string,
+    reason: 'err_clock_jump' | 'err_stale_bound' = 'err_clock_jump',
+  ): void {
     this.verified = undefined;
     clearClockMeasurements();
-    ntpErrorsTotal.inc({ reason: 'err_clock_jump' });
+    ntpErrorsTotal.inc({ reason });
     this.setStatus(
       {
         state: 'drifted',
@@ -343,7 +348,10 @@ export class ClockMonitor {
     }
     const bound = currentBound(verified, this.step.wallOffsetMs, nowMs);
     if (bound.boundMs > this.thresholdMs) {
-      this.closeUntilMeasured(beyondThresholdDetail(verified, bound));
+      this.closeUntilMeasured(
+        beyondThresholdDetail(verified, bound, 're-verifying'),
+        boundFailure(verified, bound),
+      );
       return true;
     }
     const accuracyMs = this.tokenAccuracy(bound.boundMs);
@@ -397,10 +405,11 @@ export class ClockMonitor {
     };
     const bound = currentBound(verified, this.step.wallOffsetMs, nowMs);
     if (bound.boundMs > this.thresholdMs) {
-      ntpErrorsTotal.inc({ reason: 'err_clock_jump' });
+      // Steps since the reading, or its age alone (chronyd's last update long ago).
+      ntpErrorsTotal.inc({ reason: boundFailure(verified, bound) });
       return {
         state: 'drifted',
-        detail: beyondThresholdDetail(verified, bound),
+        detail: beyondThresholdDetail(verified, bound, 'until a reading brings newer evidence'),
         accuracyMs: this.tokenAccuracy(undefined),
       };
     }
@@ -692,4 +701,12 @@ export class ClockMonitor {
       this.logger.warn({ ...fields, ...since }, `clock ${still}unverified: ${status.detail}`);
     }
   }
+}
+
+/** The errors-counter reason of a bound beyond the threshold: steps since it, or its age. */
+function boundFailure(
+  verified: VerifiedClock,
+  bound: CurrentBound,
+): 'err_clock_jump' | 'err_stale_bound' {
+  return steppedBeyond(verified, bound) ? 'err_clock_jump' : 'err_stale_bound';
 }

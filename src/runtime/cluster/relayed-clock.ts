@@ -75,7 +75,7 @@ export class RelayedClock {
     }
     const bound = currentBound(verified, this.step.wallOffsetMs, nowMs);
     if (bound.boundMs > verified.thresholdMs) {
-      return this.closeUntilNextRound(beyondThresholdDetail(verified, bound));
+      return this.closeUntilNextRound(beyondThresholdDetail(verified, bound, 're-verifying'));
     }
     if (verified.declaresBound) {
       // Never tighter than the primary declares (it counts the same, at other instants).

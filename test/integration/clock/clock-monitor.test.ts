@@ -674,9 +674,18 @@ describe('a verified bound ages', () => {
     wait(20_000); // + 0.3 ms: at the threshold, not beyond
     expect(gate()).toBeUndefined();
     wait(1_000);
+    const [stale, jumps] = [
+      await errorCount('err_stale_bound'),
+      await errorCount('err_clock_jump'),
+    ];
     expect(gate()?.detail).toBe(
       "clock drifted: the bound measured 21 s ago, widened by 15 ppm since (RFC 5905's PHI) and by the steps since, is beyond 0.5 s; re-verifying",
     );
+    // Its age, not a step of the clock.
+    expect([await errorCount('err_stale_bound'), await errorCount('err_clock_jump')]).toEqual([
+      stale + 1,
+      jumps,
+    ]);
     // The round that started: measured now, the bound has no age.
     expect((await monitor.runRound()).state).toBe('synced');
   });

@@ -500,6 +500,23 @@ describe('ClockMonitor with --time-source chrony', () => {
     );
     expect(after.map((value, i) => value - before[i]!)).toEqual([2, 1, 1]);
   });
+
+  it('refuses a reading whose last update is so old that its aged bound passes the threshold: stale, not a jump', async () => {
+    const count = async (reason: string) =>
+      (await ntpErrorsTotal.get()).values.find((value) => value.labels['reason'] === reason)
+        ?.value ?? 0;
+    const before = await Promise.all(['err_stale_bound', 'err_clock_jump'].map(count));
+    // chronyd's last update 200,000 s (2.3 days) before it is read: 15 ppm of that is 3 s.
+    const clock = fakeClocks(1_796_403_887_850 + 200_000_000);
+    const { monitor } = chronyMonitor([SYNCED], 'auto', false, clock.clocks);
+    const stale = await monitor.runRound();
+    expect(stale.state).toBe('drifted');
+    expect(stale.detail).toBe(
+      "the bound measured 200001 s ago, widened by 15 ppm since (RFC 5905's PHI) and by the steps since, is beyond 2 s; until a reading brings newer evidence",
+    );
+    const after = await Promise.all(['err_stale_bound', 'err_clock_jump'].map(count));
+    expect(after.map((value, i) => value - before[i]!)).toEqual([1, 0]);
+  });
 });
 
 describe('a step of the wall clock with chrony', () => {

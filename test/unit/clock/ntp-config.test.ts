@@ -193,14 +193,11 @@ describe('NTP configuration validation (Go rules and messages, reference 7.1)', 
       ['127.0.0.1', '[::ffff:127.0.0.1]'],
       ['[::ffff:7f00:1]', '[::ffff:127.0.0.1]'],
       ['[2001:db8::1]', '[2001:DB8:0::1]'],
-    ].map(
-      ([first, second]) =>
-        [
-          `one address in two spellings: ${first} and ${second}`,
-          { servers: ['a', first!, 'c', second!] },
-          `ntp server "${second}" is listed twice (as "${first}" and "${second}"): one server must not count as two`,
-        ] as const,
-    ),
+    ].map(([first, second]): [string, Partial<NtpMonitoringConfig>, string] => [
+      `one address in two spellings: ${first} and ${second}`,
+      { servers: ['a', first!, 'c', second!] },
+      `ntp server "${second}" is listed twice (as "${first}" and "${second}"): one server must not count as two`,
+    ]),
   ])('refuses %s', (_name, change, message) => {
     const validate = () => validateNtpConfig({ ...valid, ...change });
     expect(validate).toThrow(NtpConfigError);

@@ -53,6 +53,8 @@ export interface ProcessLog {
   verifierKey: string;
   reader: LogReader;
   sequencer: Sequencer;
+  /** --ledger-checkpoint-interval: how long a token may wait for the checkpoint that holds it. */
+  checkpointIntervalMs: number;
 }
 
 /**
@@ -195,6 +197,7 @@ export async function openProcessLedger(
       verifierKey: noteKeys.verifierKey,
       reader: new LogReader(readPool),
       sequencer,
+      checkpointIntervalMs: config.ledgerCheckpointInterval,
     };
   }
   return {

@@ -67,6 +67,7 @@ export function registerLogRoutes(
   log: ProcessLog,
   reads: LogReadCache = logReadCacheOf(log.reader),
 ): void {
+  const pendingRetryAfterS = Math.max(1, Math.ceil(log.checkpointIntervalMs / 1000));
   const unavailable = (reply: FastifyReply) =>
     refuseLogRequest(reply.header('retry-after', '1'), 503, 'the log is not available');
 
@@ -141,10 +142,11 @@ export function registerLogRoutes(
     if (read.found) return reply.header('cache-control', 'no-cache').type(TEXT).send(read.value);
     if (read.reason === 'unknown')
       return refuseLogRequest(reply, 404, 'no token with this serial number');
+    // The next checkpoint holds it: one is signed every --ledger-checkpoint-interval.
     return refuseLogRequest(
-      reply.header('retry-after', '1'),
+      reply.header('retry-after', String(pendingRetryAfterS)),
       404,
-      'the token is not in a signed checkpoint yet: retry in a second',
+      `the token is not in a signed checkpoint yet: retry in ${pendingRetryAfterS} s`,
     );
   });
 }

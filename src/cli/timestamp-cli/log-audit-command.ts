@@ -301,17 +301,19 @@ async function fetchEntryBundle(
 ): Promise<Uint8Array[]> {
   const w = Math.min(TILE_WIDTH, size - n * TILE_WIDTH);
   const tile: Tile = { h: TILE_HEIGHT, l: -1, n, w };
-  const { data } = await getTileOrFull(base, tile, timeoutMs);
+  const { data, full } = await getTileOrFull(base, tile, timeoutMs);
   let bundle: Uint8Array[];
   try {
     bundle = parseEntryBundle(data);
   } catch (error) {
     auditError(`entry bundle ${tilePath(tile)}`, error);
   }
-  if (bundle.length < w || (w === TILE_WIDTH && bundle.length !== w))
+  // Exactly its width (C2SP tlog-tiles): entries past it would escape every check below.
+  const want = full ? TILE_WIDTH : w;
+  if (bundle.length !== want)
     throw new CliError(
       'VERIFICATION_FAILED',
-      `entry bundle ${tilePath(tile)} has ${bundle.length} entries, want ${w}`,
+      `entry bundle ${tilePath({ ...tile, w: full ? TILE_WIDTH : w })} has ${bundle.length} entries, want ${want}`,
     );
   return bundle.slice(0, w);
 }

@@ -104,7 +104,10 @@ export interface LogResourceOptions {
   budget?: TimeBudget;
 }
 
-/** GETs a log resource; resolves to undefined on 404 when `missingOk`, else throws a CliError. */
+/**
+ * GETs a log resource; resolves to undefined on a 404 when `missingOk` (one with Retry-After, a
+ * resource not there yet, is refused with the server's words), else throws a CliError.
+ */
 export async function getLogResource(
   base: string,
   path: string,
@@ -152,7 +155,9 @@ export async function getLogResource(
       cause: error,
     });
   }
-  if (response.status === 404 && missingOk) return undefined;
+  // A 404 with Retry-After is "not yet" (a token not in a signed checkpoint yet), not "none".
+  if (response.status === 404 && missingOk && !response.headers.has('retry-after'))
+    return undefined;
   if (response.status !== 200)
     throw new CliError(
       'SERVER_REFUSED',

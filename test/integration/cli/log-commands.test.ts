@@ -187,6 +187,26 @@ describe('timestamp-cli log-proof', () => {
     });
   });
 
+  it("says a token not in a signed checkpoint yet is that, with the server's words, not missing", async () => {
+    server.overrides.set('proof', (_request, response) => {
+      response.writeHead(404, { 'content-type': 'application/json', 'retry-after': '30' }).end(
+        JSON.stringify({
+          code: 404,
+          message: 'the token is not in a signed checkpoint yet: retry in 30 s',
+        }),
+      );
+    });
+    try {
+      await expect(
+        run(logProofCommand, ['--serial', '1008', '--out', join(dir, 'not-yet')]),
+      ).rejects.toThrow(
+        `GET ${server.url}/api/v1/log/proof?serial=1008: HTTP 404: the token is not in a signed checkpoint yet: retry in 30 s`,
+      );
+    } finally {
+      server.overrides.delete('proof');
+    }
+  });
+
   it('takes the TSA from --url, and says when the log has no such serial', async () => {
     const out = join(dir, 'proof-url');
     await run(
@@ -524,6 +544,16 @@ describe('timestamp-cli log-audit', () => {
       'tile/0/000',
       tile,
       "the tiles do not hash to the checkpoint's root hash: downloaded inconsistent tile",
+    );
+  });
+
+  it('refuses a partial entry bundle holding more entries than its width (one past it escapes every check)', async () => {
+    const partial = log.entries.slice(256, 300);
+    // A 45th entry: a copy of token 0, whose serial the audit would otherwise not see twice.
+    await refusedWhileServing(
+      'tile/entries/001.p/44',
+      formatEntryBundle([...partial, log.entries[0]!]),
+      'entry bundle tile/entries/001.p/44 has 45 entries, want 44',
     );
   });
 

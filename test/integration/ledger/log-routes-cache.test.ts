@@ -82,7 +82,8 @@ async function growLog(from: number, count: number): Promise<void> {
 /** The log routes with a cache of their own (a fresh process's). */
 async function routes(): Promise<FastifyInstance> {
   const app = Fastify();
-  const log = { origin: ORIGIN, verifierKey: '', reader, sequencer };
+  // A checkpoint every 30 s: a token not in one yet is worth asking for again in 30 s.
+  const log = { origin: ORIGIN, verifierKey: '', reader, sequencer, checkpointIntervalMs: 29_500 };
   registerLogRoutes(app, log, new LogReadCache(reader));
   await app.ready();
   apps.push(app);
@@ -179,7 +180,10 @@ describe('the log routes over PostgreSQL', () => {
     const path = `proof?serial=${Buffer.from(entry.serial).toString('hex')}`;
     const pending = await get(app, path);
     expect(pending.statusCode).toBe(404);
-    expect(pending.headers['retry-after']).toBe('1');
+    expect(pending.headers['retry-after']).toBe('30');
+    expect(JSON.parse(pending.body)).toMatchObject({
+      message: 'the token is not in a signed checkpoint yet: retry in 30 s',
+    });
     await sequencer.round();
     expect((await get(app, path)).statusCode).toBe(200);
   });

@@ -24,6 +24,7 @@ beforeEach(async () => {
     verifierKey: 'tsa.test/log+00000000+AQ==',
     reader,
     sequencer: {} as Sequencer,
+    checkpointIntervalMs: 1000,
   };
   app = Fastify();
   registerLogRoutes(app, log);

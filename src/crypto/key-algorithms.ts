@@ -17,6 +17,7 @@ export class KeyAlgorithmError extends CodedError<
   | 'UNSUPPORTED_KEY_SIZE'
   | 'HASH_NOT_ALLOWED'
   | 'SALT_TOO_LONG'
+  | 'SALT_NOT_HASH_LENGTH'
 > {
   override name = 'KeyAlgorithmError';
 }
@@ -102,23 +103,35 @@ export function signatureAlgorithmFor(
   }
 }
 
-/** An RSA-PSS key with parameters may be restricted to one hash and a minimum salt (RFC 4055 3.1). */
+/**
+ * An RSA-PSS key with parameters is restricted to one hash, one MGF1 hash and a salt length (RFC
+ * 4055 section 3.1). This TSA signs with the token's hash for both and a salt of the hash's length;
+ * a key restricted otherwise is refused. A salt of another length would be RFC 4055's minimum only,
+ * but `openssl ts -verify` checks a restricted key's signatures against exactly that length, and
+ * refuses tokens whose salt differs.
+ */
 function checkPssKeyParameters(publicKey: KeyObject, hash: HashName): void {
   const details = publicKey.asymmetricKeyDetails ?? {};
-  const restricted = [details.hashAlgorithm, details.mgf1HashAlgorithm].filter(
-    (name): name is string => name !== undefined,
-  );
-  const mismatch = restricted.find((name) => name.replace('-', '').toLowerCase() !== hash);
-  if (mismatch) {
+  const hashOf = (name: string) => name.replace('-', '').toLowerCase();
+  const { hashAlgorithm, mgf1HashAlgorithm, saltLength } = details;
+  if (hashAlgorithm !== undefined && hashOf(hashAlgorithm) !== hash) {
     throw new KeyAlgorithmError(
       'HASH_NOT_ALLOWED',
-      `the RSA-PSS key is restricted to ${mismatch.toUpperCase()}; set --timestamp-signer-hash to it, not ${hash}`,
+      `the RSA-PSS key is restricted to ${hashAlgorithm.toUpperCase()}; set --timestamp-signer-hash to it, not ${hash}`,
     );
   }
-  if ((details.saltLength ?? 0) > HASHES[hash].length) {
+  const hashLength = HASHES[hash].length;
+  const remake = `make the key with -pkeyopt rsa_pss_keygen_md:${hash} -pkeyopt rsa_pss_keygen_mgf1_md:${hash} -pkeyopt rsa_pss_keygen_saltlen:${hashLength}, or without PSS parameters`;
+  if (mgf1HashAlgorithm !== undefined && hashOf(mgf1HashAlgorithm) !== hash) {
     throw new KeyAlgorithmError(
-      'SALT_TOO_LONG',
-      `the RSA-PSS key requires a salt of ${details.saltLength} bytes, more than the ${HASHES[hash].length} this TSA uses`,
+      'HASH_NOT_ALLOWED',
+      `the RSA-PSS key's MGF1 hash is ${mgf1HashAlgorithm.toUpperCase()} (OpenSSL's default where rsa_pss_keygen_mgf1_md is not given), where this TSA uses ${hash.toUpperCase()}: ${remake}`,
+    );
+  }
+  if (saltLength !== undefined && saltLength !== hashLength) {
+    throw new KeyAlgorithmError(
+      saltLength > hashLength ? 'SALT_TOO_LONG' : 'SALT_NOT_HASH_LENGTH',
+      `the RSA-PSS key requires a salt of ${saltLength} bytes, where this TSA signs with ${hashLength} (the ${hash.toUpperCase()} length; openssl ts -verify checks the key's length exactly): ${remake}`,
     );
   }
 }

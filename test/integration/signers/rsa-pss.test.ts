@@ -122,6 +122,47 @@ describe('RSA-PSS keys (id-RSASSA-PSS, RFC 4055)', () => {
     );
   });
 
+  it.each([
+    [
+      'a salt of the key other than the hash length (openssl ts -verify would check 20 bytes against 32)',
+      ['rsa_pss_keygen_md:sha256', 'rsa_pss_keygen_mgf1_md:sha256'],
+      "the RSA-PSS key requires a salt of 20 bytes, where this TSA signs with 32 (the SHA256 length; openssl ts -verify checks the key's length exactly): make the key with -pkeyopt rsa_pss_keygen_md:sha256 -pkeyopt rsa_pss_keygen_mgf1_md:sha256 -pkeyopt rsa_pss_keygen_saltlen:32, or without PSS parameters",
+    ],
+    [
+      "OpenSSL's default MGF1 hash, SHA-1, beside a SHA-384 restriction",
+      ['rsa_pss_keygen_md:sha384', 'rsa_pss_keygen_saltlen:48'],
+      "the RSA-PSS key's MGF1 hash is SHA1 (OpenSSL's default where rsa_pss_keygen_mgf1_md is not given), where this TSA uses SHA384: make the key with -pkeyopt rsa_pss_keygen_md:sha384 -pkeyopt rsa_pss_keygen_mgf1_md:sha384 -pkeyopt rsa_pss_keygen_saltlen:48, or without PSS parameters",
+    ],
+  ])(
+    'refuses at start a PSS key restricted to %s, saying how to make one',
+    async (_what, options, message) => {
+      const name = `pss-${options.length}-${options[0]!.split(':')[1]}`;
+      await openssl([
+        'genpkey',
+        '-algorithm',
+        'RSA-PSS',
+        '-pkeyopt',
+        'rsa_keygen_bits:2048',
+        ...options.flatMap((option) => ['-pkeyopt', option]),
+        '-out',
+        pki.path(`${name}.key`),
+      ]);
+      await pki.cert(name, {
+        subject: `/O=test/CN=${name}`,
+        ext: EXT.leaf,
+        issuer: 'pss-intermediate',
+      });
+      const chain = pki.chain(`${name}-chain.pem`, name, 'pss-intermediate', 'pss-root');
+      await expect(
+        createFlagServer({
+          timestampSigner: 'file',
+          fileSignerKeyPath: pki.path(`${name}.key`),
+          certificateChainPath: chain,
+        }),
+      ).rejects.toThrow(message);
+    },
+  );
+
   it('the chain maker signs certificates with RSA-PSS keys, and the chain rules accept them', async () => {
     const keys = await Promise.all(
       ['maker-root', 'maker-intermediate', 'maker-leaf'].map(async (name) => {

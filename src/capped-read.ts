@@ -1,3 +1,6 @@
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
+
 /**
  * Collects `source`'s bytes, stopping once they exceed `limit`: throws `tooLarge()` then, and the
  * loop's exit ends the source (a fetch body is cancelled, a file stream destroyed). For what a
@@ -16,4 +19,28 @@ export async function collectCapped(
     chunks.push(chunk);
   }
   return Buffer.concat(chunks, total);
+}
+
+/**
+ * The bytes of the regular file at `path`, up to `limit`. Opened without waiting (O_NONBLOCK): a
+ * FIFO with no writer would hold a thread of libuv's pool, and with it the process's exit, for
+ * ever; a FIFO, a device or a folder is refused (`notRegular()`), a file over `limit` too
+ * (`tooLarge()`), read no further. The open's own errors (ENOENT...) are thrown as they are.
+ */
+export async function readRegularFileCapped(
+  path: string,
+  limit: number,
+  refuse: { notRegular: () => Error; tooLarge: () => Error },
+): Promise<Buffer> {
+  const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+  try {
+    if (!(await handle.stat()).isFile()) throw refuse.notRegular();
+    return await collectCapped(
+      handle.createReadStream({ autoClose: false }),
+      limit,
+      refuse.tooLarge,
+    );
+  } finally {
+    await handle.close();
+  }
 }

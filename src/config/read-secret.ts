@@ -1,6 +1,9 @@
-import { readFile } from 'node:fs/promises';
+import { readRegularFileCapped } from '../capped-read.js';
 import { ConfigError } from './config-error.js';
 import { unopenedSecretFile } from './secret-file.js';
+
+/** Far above any password or token; bounds what a wrong path costs. */
+const MAX_SECRET_FILE_BYTES = 64 << 10;
 
 /**
  * A secret given either inline (`--x`) or as a file (`--x-file`, e.g. a mounted Kubernetes Secret,
@@ -12,10 +15,18 @@ export async function readSecret(inline: string, filePath: string, flag: string)
     throw new ConfigError('SECRET_CONFLICT', `set only one of --${flag} and --${flag}-file`);
   }
   if (filePath === '') return inline;
+  const unreadable = (why: string) =>
+    new ConfigError('SECRET_UNREADABLE', `reading --${flag}-file (the file it names): ${why}`);
   let text: string;
   try {
-    text = await readFile(filePath, 'utf8');
+    text = (
+      await readRegularFileCapped(filePath, MAX_SECRET_FILE_BYTES, {
+        notRegular: () => unreadable('not a regular file (a FIFO, a device or a folder)'),
+        tooLarge: () => unreadable(`larger than ${MAX_SECRET_FILE_BYTES} bytes, not a secret`),
+      })
+    ).toString('utf8');
   } catch (error) {
+    if (error instanceof ConfigError) throw error;
     throw new ConfigError(
       'SECRET_UNREADABLE',
       `reading ${unopenedSecretFile(`${flag}-file`, error)}`,

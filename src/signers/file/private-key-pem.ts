@@ -2,7 +2,8 @@ import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { decryptSigstoreKey } from './sigstore-encrypted-key.js';
 import { SignerError } from '../signer-error.js';
 
-const BEGIN_LINE = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n/g;
+// Blanks may end the BEGIN line (a key pasted into YAML), as Go's encoding/pem and OpenSSL allow.
+const BEGIN_LINE = /-----BEGIN ([A-Z0-9 ]+)-----[ \t]*\r?\n/g;
 const END_LINE = /-----END ([A-Z0-9 ]+)-----/g;
 
 /**
@@ -42,9 +43,11 @@ const OPENSSL_LABELS = new Set([
 const SIGSTORE_LABELS = new Set(['ENCRYPTED SIGSTORE PRIVATE KEY', 'ENCRYPTED COSIGN PRIVATE KEY']);
 
 /**
- * The private key in the first PEM block of `pem`, as Go's cryptoutils reads it: PKCS#8, PKCS#1,
- * SEC1, legacy encrypted PEM (Proc-Type/DEK-Info), encrypted PKCS#8, and the sigstore/cosign
- * encrypted format. The password never appears in an error.
+ * The private key in the first PEM block of `pem`, in the formats Go's file signer reads (its
+ * pemutil): PKCS#8, PKCS#1, SEC1, legacy encrypted PEM (Proc-Type/DEK-Info), encrypted PKCS#8, and
+ * the sigstore/cosign encrypted format. Go refuses a file of several blocks, where this takes the
+ * first, and reads OpenSSH's format, which this does not (docs/signers.md). The password never
+ * appears in an error.
  */
 export async function parsePrivateKeyPem(pem: string, password: string): Promise<KeyObject> {
   const first = firstPemBlock(pem);

@@ -205,6 +205,13 @@ describe('file signer: key formats made by openssl', () => {
     await expect(load(garbage)).rejects.toThrow('PEM decoding failed');
   });
 
+  it('reads a BEGIN line that ends in blanks (a key pasted into YAML), as Go and OpenSSL do', async () => {
+    const pem = readFileSync(keys.ec!, 'utf8').replace(/(-----BEGIN [A-Z ]+-----)\n/, '$1 \t\n');
+    const padded = work.write('padded.pem', pem);
+    chmodSync(padded, 0o600);
+    await expect(load(padded)).resolves.toBeDefined();
+  });
+
   it('warns when the key file is readable by group or others', async () => {
     const loose = work.path('loose.pem');
     writeFileSync(loose, readFileSync(keys.ec!));

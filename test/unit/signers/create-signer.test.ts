@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { chmodSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSecret } from '../../../src/config/read-secret.js';
@@ -52,29 +51,6 @@ describe('secrets given inline or as a file', () => {
     await expect(readSecret('', work.path('missing'), 'tink-hcvault-token')).rejects.toThrow(
       'reading --tink-hcvault-token-file (the file it names): ENOENT',
     );
-  });
-
-  it('refuses a FIFO, a device or a folder as a secret file, a key file or a chain, never waiting for a writer', async () => {
-    const fifo = work.path('secret.fifo');
-    execFileSync('mkfifo', [fifo]);
-    const notRegular = 'not a regular file (a FIFO, a device or a folder)';
-    for (const path of [fifo, '/dev/zero', work.dir]) {
-      await expect(readSecret('', path, 'file-signer-passwd')).rejects.toThrow(
-        `reading --file-signer-passwd-file (the file it names): ${notRegular}`,
-      );
-      await expect(
-        createSigner(signerConfig({ timestampSigner: 'file', fileSignerKeyPath: path })),
-      ).rejects.toThrow(`file: reading key path ${path}: ${notRegular}`);
-      await expect(
-        createSigner(
-          signerConfig({
-            timestampSigner: 'file',
-            fileSignerKeyPath: pki.path('leaf.key'),
-            certificateChainPath: path,
-          }),
-        ),
-      ).rejects.toThrow(`reading certificate chain ${path}: ${notRegular}`);
-    }
   });
 
   it('marks the password and the Vault token secret in the schema', () => {

@@ -45,6 +45,19 @@ async function issueAndVerifyBoth(
   return body;
 }
 
+/** An RSA-PSS 2048 key `name`.key made with these `-pkeyopt` parameters (its restrictions). */
+const pssKey = (name: string, parameters: readonly string[]) =>
+  openssl([
+    'genpkey',
+    '-algorithm',
+    'RSA-PSS',
+    '-pkeyopt',
+    'rsa_keygen_bits:2048',
+    ...parameters.flatMap((parameter) => ['-pkeyopt', parameter]),
+    '-out',
+    pki.path(`${name}.key`),
+  ]);
+
 describe('RSA-PSS keys (id-RSASSA-PSS, RFC 4055)', () => {
   let chain: string;
 
@@ -84,20 +97,10 @@ describe('RSA-PSS keys (id-RSASSA-PSS, RFC 4055)', () => {
   });
 
   it('a PSS key restricted to SHA-384 signs with SHA-384 by default and refuses an explicit SHA-256', async () => {
-    await openssl([
-      'genpkey',
-      '-algorithm',
-      'RSA-PSS',
-      '-pkeyopt',
-      'rsa_keygen_bits:2048',
-      '-pkeyopt',
+    await pssKey('pss384-leaf', [
       'rsa_pss_keygen_md:sha384',
-      '-pkeyopt',
       'rsa_pss_keygen_mgf1_md:sha384',
-      '-pkeyopt',
       'rsa_pss_keygen_saltlen:48',
-      '-out',
-      pki.path('pss384-leaf.key'),
     ]);
     await pki.cert('pss384-leaf', {
       subject: '/O=test/CN=PSS-384 TSA',
@@ -137,16 +140,7 @@ describe('RSA-PSS keys (id-RSASSA-PSS, RFC 4055)', () => {
     'refuses at start a PSS key restricted to %s, saying how to make one',
     async (_what, options, message) => {
       const name = `pss-${options.length}-${options[0]!.split(':')[1]}`;
-      await openssl([
-        'genpkey',
-        '-algorithm',
-        'RSA-PSS',
-        '-pkeyopt',
-        'rsa_keygen_bits:2048',
-        ...options.flatMap((option) => ['-pkeyopt', option]),
-        '-out',
-        pki.path(`${name}.key`),
-      ]);
+      await pssKey(name, options);
       await pki.cert(name, {
         subject: `/O=test/CN=${name}`,
         ext: EXT.leaf,

@@ -25,7 +25,8 @@ export async function collectCapped(
  * The bytes of the regular file at `path`, up to `limit`. Opened without waiting (O_NONBLOCK): a
  * FIFO with no writer would hold a thread of libuv's pool, and with it the process's exit, for
  * ever; a FIFO, a device or a folder is refused (`notRegular()`), a file over `limit` too
- * (`tooLarge()`), read no further. The open's own errors (ENOENT...) are thrown as they are.
+ * (`tooLarge()`), read no further. Read into one buffer, zeroed when refused, so that a secret file
+ * (a key, a PIN) leaves no copies behind. The open's own errors (ENOENT...) are thrown as they are.
  */
 export async function readRegularFileCapped(
   path: string,
@@ -35,11 +36,19 @@ export async function readRegularFileCapped(
   const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   try {
     if (!(await handle.stat()).isFile()) throw refuse.notRegular();
-    return await collectCapped(
-      handle.createReadStream({ autoClose: false }),
-      limit,
-      refuse.tooLarge,
-    );
+    // One byte more than `limit` tells a longer file without reading on.
+    const buffer = Buffer.alloc(limit + 1);
+    let length = 0;
+    while (length < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    if (length > limit) {
+      buffer.fill(0);
+      throw refuse.tooLarge();
+    }
+    return buffer.subarray(0, length);
   } finally {
     await handle.close();
   }

@@ -1,4 +1,3 @@
-import type { FileHandle } from 'node:fs/promises';
 import { readRegularFileCapped } from '../../capped-read.js';
 import { SignerError } from '../signer-error.js';
 
@@ -17,18 +16,4 @@ export async function readKeyFile(path: string, maxBytes = MAX_KEY_FILE_BYTES): 
     tooLarge: () =>
       new SignerError('KEY_UNREADABLE', `larger than ${maxBytes} bytes, not a key file`),
   });
-}
-
-/**
- * Reads `handle` into `buffer` until the buffer is full or the file ends; returns the bytes read.
- * A buffer one byte longer than the most a caller takes tells a longer file without reading on.
- */
-export async function readInto(handle: FileHandle, buffer: Buffer): Promise<number> {
-  let length = 0;
-  while (length < buffer.length) {
-    const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
-    if (bytesRead === 0) break;
-    length += bytesRead;
-  }
-  return length;
 }

@@ -1,8 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { constants } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { readRegularFileCapped } from '../../capped-read.js';
 import { withDeadline } from '../../deadline.js';
-import { readInto } from '../file/read-key-file.js';
 import type { PinAnswer, PinRefusal } from './pin-gate.js';
 import { Pkcs11Error } from './pkcs11-error.js';
 import { errorName } from './pkcs11-module.js';
@@ -38,32 +36,20 @@ async function readPinFile(
   path: string,
   refused: (why: string, options?: ErrorOptions) => Pkcs11Error,
 ): Promise<string> {
-  let handle: FileHandle;
+  let bytes: Buffer;
   try {
-    // O_NONBLOCK: opening a FIFO with no writer would wait for one, on a libuv thread, for ever.
-    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
-  } catch (error) {
-    throw refused((error as NodeJS.ErrnoException).code ?? 'failed', { cause: error });
-  }
-  try {
-    if (!(await handle.stat()).isFile()) {
-      throw refused('not a regular file (a FIFO, a device or a directory)');
-    }
-    const buffer = Buffer.alloc(MAX_PIN_FILE_BYTES + 1);
-    try {
-      const length = await readInto(handle, buffer);
-      if (length > MAX_PIN_FILE_BYTES) {
-        throw refused(`larger than ${MAX_PIN_FILE_BYTES} bytes, not a PIN file`);
-      }
-      return buffer.toString('utf8', 0, length).replace(/\r?\n$/, '');
-    } finally {
-      buffer.fill(0);
-    }
+    bytes = await readRegularFileCapped(path, MAX_PIN_FILE_BYTES, {
+      notRegular: () => refused('not a regular file (a FIFO, a device or a directory)'),
+      tooLarge: () => refused(`larger than ${MAX_PIN_FILE_BYTES} bytes, not a PIN file`),
+    });
   } catch (error) {
     if (error instanceof Pkcs11Error) throw error;
     throw refused((error as NodeJS.ErrnoException).code ?? 'failed', { cause: error });
+  }
+  try {
+    return bytes.toString('utf8').replace(/\r?\n$/, '');
   } finally {
-    await handle.close().catch(() => {});
+    bytes.fill(0);
   }
 }
 

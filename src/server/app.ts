@@ -287,10 +287,11 @@ export async function buildServer(deps: ServerDependencies) {
       415,
       `unsupported media type ${JSON.stringify(mediaType(request.headers['content-type']).slice(0, 100) || 'application/octet-stream')}, only [${TIMESTAMP_QUERY} ${JSON_MEDIA_TYPE}] are allowed`,
     );
-  const timestampPaths = [
-    ROUTES.timestamp,
-    ...profiles.map((profile) => profileRoutes(profile.name).timestamp),
-  ];
+  /** The timestamp routes, each with the profile its path names (none for /api/v1/timestamp). */
+  const timestampRoutes = new Map<string, string | undefined>([
+    [ROUTES.timestamp, undefined],
+    ...profiles.map(({ name }) => [profileRoutes(name).timestamp, name] as const),
+  ]);
   app.setErrorHandler((error: FastifyError, request, reply) => {
     // No one to answer (an abort is logged when the connection or stream closes), or already answered.
     if (error instanceof RequestCutError || clientAborted(request)) {
@@ -298,7 +299,7 @@ export async function buildServer(deps: ServerDependencies) {
       return undefined;
     }
     // Refused before the handler ran (415, 413): Go's NoCache wraps the route, its body parsing too.
-    if (timestampPaths.includes(request.routeOptions.url ?? '')) reply.headers(NO_CACHE_HEADERS);
+    if (timestampRoutes.has(request.routeOptions.url ?? '')) reply.headers(NO_CACHE_HEADERS);
     switch (error.code) {
       case 'FST_ERR_CTP_BODY_TOO_LARGE':
         return sendGoError(
@@ -325,15 +326,12 @@ export async function buildServer(deps: ServerDependencies) {
     app.addHook('onClose', () => own[Symbol.asyncDispose]());
     shared = own;
   }
-  await registerRateLimit(app, config, shared.rateLimitStore, timestampPaths);
+  await registerRateLimit(app, config, shared.rateLimitStore, [...timestampRoutes.keys()]);
   const answer = httpAnswers(config);
   const audit = installAuditLog(
     app,
     config,
-    new Map([
-      [ROUTES.timestamp, undefined],
-      ...profiles.map(({ name }) => [profileRoutes(name).timestamp, name] as const),
-    ]),
+    timestampRoutes,
     answer,
     shared.auditLog,
     new Map(profiles.map((profile) => [profile.name, profile.defaultPolicyOid])),
@@ -364,7 +362,6 @@ export async function buildServer(deps: ServerDependencies) {
     if (path.startsWith(LOG_PREFIX)) return refuseLogRequest(reply, 404, message);
     return sendGoError(reply, 404, message);
   };
-  const timestampRoutes = new Set(timestampPaths);
   answerExpectations(app.server, (request) => {
     const declared = Number(request.headers['content-length'] ?? 0);
     return (

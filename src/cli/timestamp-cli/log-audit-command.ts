@@ -313,7 +313,7 @@ async function fetchEntryBundle(
   if (bundle.length !== want)
     throw new CliError(
       'VERIFICATION_FAILED',
-      `entry bundle ${tilePath({ ...tile, w: full ? TILE_WIDTH : w })} has ${bundle.length} entries, want ${want}`,
+      `entry bundle ${tilePath({ ...tile, w: want })} has ${bundle.length} entries, want ${want}`,
     );
   return bundle.slice(0, w);
 }

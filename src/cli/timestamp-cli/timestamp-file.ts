@@ -50,11 +50,11 @@ export interface TimestampFile {
  * token of a response is (the status is the response's, not the token's: none is checked).
  */
 export function readTimestampFile(bytes: Buffer): TimestampFile {
-  const text = textInsteadOfDer(bytes);
-  if (text)
+  const textKind = textInsteadOfDer(bytes);
+  if (textKind)
     throw new CliError(
       'INVALID_RESPONSE',
-      `error parsing response into Timestamp: the --timestamp file is ${text} text, where DER is expected: decode it first (base64 -d)`,
+      `error parsing response into Timestamp: the --timestamp file is ${textKind} text, where DER is expected: decode it first (base64 -d)`,
     );
   return isBareToken(bytes)
     ? { response: grantedResponse(bytes), bareToken: true }

@@ -227,10 +227,10 @@ const control = moduleThread()
 const errorMessage = (error: unknown): string =>
   error instanceof Error ? error.message : String(error);
 
-/** The host's first message: loaded, or what failed. */
 /** How long Node and pkcs11js may take to start in the host, beyond the module's own loading. */
 const HOST_START_MS = 30_000;
 
+/** The host's first message: loaded, or what failed. */
 interface Loaded {
   failed?: 'binding' | 'module' | 'host' | 'stuck';
   error?: string;
@@ -345,28 +345,30 @@ export async function startPkcs11Host(
   // return (a vendor client connecting to its HSM there) is stuck like a call that does not; the
   // time Node and pkcs11js take to start before it (a few hundred ms on a busy machine) is not the
   // module's, and is bounded apart, so a short --pkcs11-timeout does not fail every start.
-  let timer: NodeJS.Timeout | undefined;
-  let onMessage: (message: Loaded & { booted?: true }) => void = () => {};
   const loaded = await new Promise<Loaded>((resolve) => {
+    let timer: NodeJS.Timeout | undefined;
+    const settle = (result: Loaded): void => {
+      clearTimeout(timer);
+      host.off('message', onMessage);
+      resolve(result);
+    };
     const failAfter = (ms: number, failure: Loaded): void => {
       clearTimeout(timer);
-      timer = setTimeout(() => resolve(failure), ms);
+      timer = setTimeout(() => settle(failure), ms);
     };
-    onMessage = (message) => {
-      if (!message.booted) return resolve(message);
+    const onMessage = (message: Loaded & { booted?: true }): void => {
+      if (!message.booted) return settle(message);
       const error = `not loaded within ${options.stuckAfterMs} ms: the module is stuck`;
       failAfter(options.stuckAfterMs, { failed: 'stuck', error });
     };
     host.on('message', onMessage);
-    host.once('error', (error: Error) => resolve({ failed: 'host', error: error.message }));
+    host.once('error', (error: Error) => settle({ failed: 'host', error: error.message }));
     host.once('exit', (code, signal) =>
-      resolve({ failed: 'host', error: `the process exited (${signal ?? `code ${code}`})` }),
+      settle({ failed: 'host', error: `the process exited (${signal ?? `code ${code}`})` }),
     );
     const startMs = HOST_START_MS + options.stuckAfterMs;
     failAfter(startMs, { failed: 'host', error: `the process did not start within ${startMs} ms` });
   });
-  clearTimeout(timer);
-  host.off('message', onMessage);
   if (loaded.failed) {
     stop('not loaded');
     throw loadError(loaded.failed, modulePath, loaded.error ?? '');

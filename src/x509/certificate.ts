@@ -18,6 +18,7 @@ import {
   type NameConstraints,
   type SubjectAltName,
 } from './name-constraints.js';
+import { hasSpecifiedCurve } from './public-key.js';
 import { X509Error } from './x509-error.js';
 
 export interface Extension {
@@ -76,7 +77,14 @@ export function parseCertificate(der: Uint8Array): Certificate {
   const issuer = Buffer.from(tbs.next(Tag.SEQUENCE).bytes);
   tbs.next(Tag.SEQUENCE);
   const subject = Buffer.from(tbs.next(Tag.SEQUENCE).bytes);
-  tbs.next(Tag.SEQUENCE);
+  if (hasSpecifiedCurve(tbs.next(Tag.SEQUENCE).bytes)) {
+    throw new X509Error(
+      'INVALID_PUBLIC_KEY',
+      'x509: invalid ECDSA parameters: the public key gives its curve as explicit parameters, ' +
+        'where RFC 5480 section 2.1.1 allows a named curve only (issue the certificate for a key ' +
+        'written with `openssl ec -param_enc named_curve`)',
+    );
+  }
   tbs.optional(0x81); // issuerUniqueID
   tbs.optional(0x82); // subjectUniqueID
   const extensionsElement = tbs.optional(contextTag(3, true));

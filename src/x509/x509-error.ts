@@ -13,6 +13,8 @@ export class X509Error extends CodedError<
   | 'CHAIN_PATH_MISSING'
   | 'CHAIN_UNREADABLE'
   | 'CHAIN_INVALID'
+  /** A subject public key Go's crypto/x509 does not parse (an EC curve given by parameters). */
+  | 'INVALID_PUBLIC_KEY'
   /** An extension whose value does not follow its ASN.1 definition. */
   | 'INVALID_EXTENSION'
 > {

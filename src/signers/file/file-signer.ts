@@ -1,3 +1,4 @@
+import { createPublicKey } from 'node:crypto';
 import type { HashName } from '../../asn1/algorithms.js';
 import { LocalKeySigner } from '../local-key.js';
 import { looseKeyFilePermissions } from './key-file-permissions.js';
@@ -6,6 +7,7 @@ import { readKeyFile } from './read-key-file.js';
 import { SignerError } from '../signer-error.js';
 import { CodedError } from '../../errors.js';
 import { unopenedSecretFile } from '../../config/secret-file.js';
+import { hasSpecifiedCurve } from '../../x509/public-key.js';
 
 const SUPPORTED_KEY_TYPES = new Set(['rsa', 'rsa-pss', 'ec', 'ed25519']);
 
@@ -63,6 +65,14 @@ export async function createFileSigner(options: FileSignerOptions): Promise<Loca
     throw new SignerError(
       'UNSUPPORTED_KEY',
       'unsupported private key type, must be RSA, ECDSA, or ED25519',
+    );
+  }
+  if (hasSpecifiedCurve(createPublicKey(key).export({ type: 'spki', format: 'der' }))) {
+    throw new SignerError(
+      'UNSUPPORTED_KEY',
+      `file: ${keyPath} gives its EC curve as explicit parameters, which Go and OpenSSL's verifier ` +
+        `refuse (RFC 5480 section 2.1.1): rewrite it with the curve's name, ` +
+        `openssl ec -in ${keyPath} -param_enc named_curve -out named-key.pem`,
     );
   }
   try {

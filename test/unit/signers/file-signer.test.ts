@@ -190,6 +190,20 @@ describe('file signer: key formats made by openssl', () => {
     );
   });
 
+  it('refuses an EC key that gives its curve as explicit parameters, naming the openssl command that names it', async () => {
+    const explicit = work.path('explicit-curve.pem');
+    await openssl(['pkey', '-in', keys.sec1!, '-ec_param_enc', 'explicit', '-out', explicit]);
+    chmodSync(explicit, 0o600);
+    await expect(load(explicit)).rejects.toThrow(
+      `file: ${explicit} gives its EC curve as explicit parameters, which Go and OpenSSL's verifier refuse (RFC 5480 section 2.1.1): ` +
+        `rewrite it with the curve's name, openssl ec -in ${explicit} -param_enc named_curve -out named-key.pem`,
+    );
+    const named = work.path('named-again.pem');
+    await openssl(['ec', '-in', explicit, '-param_enc', 'named_curve', '-out', named]);
+    chmodSync(named, 0o600);
+    expect((await load(named)).spki).toEqual((await load(keys.ec!)).spki);
+  });
+
   it('refuses an unknown PEM type, a missing file and a non-PEM file with the Go prefix', async () => {
     const certificateOnly = work.write(
       'not-a-key.pem',

@@ -1,6 +1,7 @@
 import {
   createPrivateKey,
   createPublicKey,
+  generateKeyPairSync,
   sign,
   X509Certificate,
   type KeyObject,
@@ -349,6 +350,27 @@ describe('start-up chain rules (Go VerifyCertChain), each broken by an openssl-m
       }),
     ).toThrow(
       'certificate 0 of the chain does not parse: the certificate has extension 2.5.29.37 twice',
+    );
+  });
+
+  it('a leaf whose EC key gives its curve as explicit parameters, which Go refuses at parse time', async () => {
+    const { publicKey } = generateKeyPairSync('ec', {
+      namedCurve: 'P-256',
+      paramEncoding: 'explicit',
+    });
+    await pki.cert('explicit-curve', {
+      subject: '/O=test/CN=explicit-curve',
+      ext: EXT.leaf,
+      issuer: 'intermediate',
+      csrKey: 'leaf',
+      publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }) as string,
+    });
+    expect(() =>
+      verifyCertChain(der('explicit-curve', 'intermediate', 'root'), publicKey, {
+        enforceIntermediateEku: true,
+      }),
+    ).toThrow(
+      'certificate 0 of the chain does not parse: x509: invalid ECDSA parameters: the public key gives its curve as explicit parameters',
     );
   });
 

@@ -1,6 +1,9 @@
-import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, X509Certificate, type KeyObject } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { oid } from '../../../src/asn1/der.js';
 import { OID } from '../../../src/asn1/oids.js';
+import { TokenEncoder } from '../../../src/tsp/token-encoder.js';
+import { parseCertificate } from '../../../src/x509/certificate.js';
 import { LocalKeySigner } from '../../../src/signers/local-key.js';
 import {
   createCertificate,
@@ -72,9 +75,12 @@ describe('keys are judged before they check signatures', () => {
     serialNumber: leafSerial,
   });
 
-  /** A token signed by `rsaSigner` whose sid names `certificates[0]`, all of them embedded. */
-  async function token(certificates: Buffer[]): Promise<Buffer> {
-    const encoder = encoderFor(rsaSigner, certificates, true);
+  /** A token signed by `signer` whose sid names `certificates[0]`, all of them embedded. */
+  async function token(
+    certificates: Buffer[],
+    signer: LocalKeySigner = rsaSigner,
+  ): Promise<Buffer> {
+    const encoder = encoderFor(signer, certificates, true);
     return encoder.encode({
       request: acceptedRequest({ artifact }),
       serialNumber: Buffer.from('0c', 'hex'),
@@ -168,5 +174,47 @@ describe('keys are judged before they check signatures', () => {
     expect(error.message).toBe(
       'error while verifying signer certificate chain: x509: "O=test, CN=Heavy CA" has a refused key: RSA public exponent of 65 bits, more than 2^31-1',
     );
+  });
+
+  it('a signer key that gives its curve as explicit parameters is refused (RFC 5480 section 2.1.1, as Go and OpenSSL)', async () => {
+    // Node reads such a key, signs with it and names its curve: only the encoding is wrong.
+    const explicit = generateKeyPairSync('ec', { namedCurve: 'P-256', paramEncoding: 'explicit' });
+    const signer = new LocalKeySigner('explicit curve', explicit.privateKey, 'sha256');
+    const named = createPublicKey({
+      key: explicit.publicKey.export({ format: 'jwk' }),
+      format: 'jwk',
+    });
+    const namedLeaf = await createCertificate(leafTemplate(named), issuerOf(pki.intermediate));
+    const leaf = await createCertificate(
+      leafTemplate(explicit.publicKey),
+      issuerOf(pki.intermediate),
+    );
+    expect(new X509Certificate(leaf).publicKey.asymmetricKeyDetails?.namedCurve).toBe('prime256v1');
+    // The server refuses to load such a certificate (src/x509/certificate.ts): the token embeds
+    // it in place of its named twin (same issuer and serial).
+    const encoder = new TokenEncoder({
+      signer,
+      chain: [{ ...parseCertificate(namedLeaf), der: leaf }],
+      defaultPolicy: oid(OID.sigstoreTsaPolicy),
+      accuracySeconds: 1,
+      includeChain: true,
+    });
+    const tsr = await encoder.encode({
+      request: acceptedRequest({ artifact }),
+      serialNumber: Buffer.from('0d', 'hex'),
+      genTime: encoder.genTimeAt(FORGED_AT.getTime()),
+    });
+    const error = await refusal(tsr);
+    expect(error.code).toBe('tsa-certificate');
+    expect(error.message).toBe(
+      'failed to verify TSA certificate: the signer key is refused: elliptic curve prime256v1 given by explicit parameters: RFC 5480 section 2.1.1 allows a named curve only',
+    );
+    // The same key, its curve named, is accepted.
+    await expect(
+      verifyTimestampResponse(await token([namedLeaf], signer), artifact, {
+        roots: [pki.root.der],
+        intermediates: [pki.intermediate.der],
+      }),
+    ).resolves.toBeDefined();
   });
 });

@@ -6,8 +6,11 @@
 
 import { serviceUrlProblem } from './service-url.js';
 
-const AWS_KEY_REFERENCE =
-  '(?:mrk-)?[-a-fA-F0-9]+|alias/[\\w/-]+|arn:(?:aws|aws-us-gov|aws-cn):kms:[a-z0-9-]+:\\d{12}:(?:key/(?:mrk-)?[-a-fA-F0-9]+|alias/[\\w/-]+)';
+/** A key id: a UUID, or a multi-Region key's `mrk-` and 32 hex digits (sigstore's uuidRE). */
+const AWS_KEY_ID =
+  '(?:mrk-)?[a-fA-F0-9]{8}-?[a-fA-F0-9]{4}-?[a-fA-F0-9]{4}-?[a-fA-F0-9]{4}-?[a-fA-F0-9]{12}';
+
+const AWS_KEY_REFERENCE = `${AWS_KEY_ID}|alias/[\\w/-]+|arn:(?:aws|aws-us-gov|aws-cn):kms:[a-z0-9-]+:\\d{12}:(?:key/${AWS_KEY_ID}|alias/[\\w/-]+)`;
 
 /** `awskms://[ENDPOINT]/<key id | alias/name | key or alias ARN>`: 1 endpoint, 2 key reference. */
 export const AWS_KMS_URI = new RegExp(`^awskms://([^/]*)/(${AWS_KEY_REFERENCE})$`);

@@ -9,6 +9,8 @@ export interface OddAnswer {
   body: string;
   /** More headers, as a service's request ID. */
   headers?: Record<string, string>;
+  /** After `body`, 64 KiB chunks of 'x' for as long as the client reads (a proxy's download). */
+  endless?: boolean;
 }
 
 /** An HTML page, as a proxy or a load balancer in front of the service answers. */
@@ -27,7 +29,7 @@ export const HTML_PAGE: OddAnswer = {
  * call whose answer is `answer`.
  */
 export async function startFakeOddService(options: { azure?: boolean } = {}) {
-  const state = { answer: HTML_PAGE, calls: 0 };
+  const state = { answer: HTML_PAGE, calls: 0, endlessBytes: 0 };
   const identityHeader = randomUUID();
   const accessToken = randomBytes(24).toString('hex');
   const identity = options.azure
@@ -57,7 +59,17 @@ export async function startFakeOddService(options: { azure?: boolean } = {}) {
       ...state.answer.headers,
       'content-type': state.answer.contentType,
     });
-    response.end(state.answer.body);
+    if (!state.answer.endless) return response.end(state.answer.body);
+    response.write(state.answer.body);
+    const chunk = Buffer.alloc(64 * 1024, 'x');
+    const more = () => {
+      while (!response.destroyed) {
+        state.endlessBytes += chunk.length;
+        if (!response.write(chunk)) return;
+      }
+    };
+    response.on('drain', more);
+    more();
   }, tls);
   return {
     origin: service.origin,
@@ -68,6 +80,8 @@ export async function startFakeOddService(options: { azure?: boolean } = {}) {
       : {},
     /** Calls answered with `answer` so far. */
     calls: () => state.calls,
+    /** The bytes of endless answers written so far. */
+    endlessBytes: () => state.endlessBytes,
     /** Sets what the next calls are answered. */
     answer(answer: OddAnswer) {
       state.answer = answer;

@@ -2,6 +2,7 @@ import { createPublicKey } from 'node:crypto';
 import type { HashName } from '../../asn1/algorithms.js';
 import type { RemoteSignatureApi } from './remote-signer.js';
 import { SignerError } from '../signer-error.js';
+import { readAnswerCapped } from './answer-cap.js';
 import { AWS_KMS_URI, keyUriEndpointProblem, KMS_URI_FORMATS } from '../../config/key-uri.js';
 import { checkedAwsEndpointVariable } from './endpoint-override.js';
 import { describeServiceError, type ServiceLabel } from './failure-reason.js';
@@ -32,6 +33,9 @@ export function parseAwsKmsUri(uri: string): AwsKmsKey {
   if (region) key.region = region;
   return key;
 }
+
+const isAsyncIterable = (value: unknown): value is AsyncIterable<Uint8Array> =>
+  typeof (value as AsyncIterable<Uint8Array> | null)?.[Symbol.asyncIterator] === 'function';
 
 const EC_HASHES: Record<string, HashName> = {
   ECC_NIST_P256: 'sha256',
@@ -67,6 +71,20 @@ export async function createAwsKmsApi(
     // (--kms-timeout) bounds every call, connecting included.
     requestHandler: { httpAgent: { lookup }, httpsAgent: { lookup, ...tls } },
   });
+  // The SDK reads an answer whole, however large: read here first, capped (answer-cap.ts). In the
+  // deserialize step at low priority, this runs inside the SDK's deserializer, on the raw answer.
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const result = await next(args);
+      const response = result.response as { statusCode?: number; body?: unknown };
+      if (isAsyncIterable(response.body)) {
+        const call = `AWS KMS ${(context as { commandName?: string }).commandName ?? 'call'}`;
+        response.body = await readAnswerCapped(response.body, call, response.statusCode, service);
+      }
+      return result;
+    },
+    { step: 'deserialize', priority: 'low', name: 'answerSizeCap' },
+  );
   let signingAlgorithms: string[] = [];
   let ecHash: HashName | undefined;
   // The key the URI named when the signer started (its ARN). An alias is resolved by AWS on every

@@ -6,6 +6,7 @@ import { ecdsaRawToDer, RAW_ECDSA_SIGNATURE_LENGTH } from './ecdsa-signature.js'
 import { type ProviderOptions, serviceLookup } from './provider-options.js';
 import type { RemoteSignatureApi } from './remote-signer.js';
 import { SignerError } from '../signer-error.js';
+import { readAnswerCapped } from './answer-cap.js';
 import {
   describeServiceError,
   MAX_EXCERPT,
@@ -66,6 +67,36 @@ function withAgentUnlessProxied(agent: Agent): AdditionalPolicy {
 }
 
 /**
+ * A policy of the SDK's pipeline that reads each answer itself, capped (answer-cap.ts): its HTTP
+ * client reads an answer whole, however large. Every status is asked for as a stream (Infinity,
+ * core-rest-pipeline's rule for "all"), then given back as the text the deserializer parses.
+ */
+function answersCapped(service: ServiceLabel): AdditionalPolicy {
+  return {
+    position: 'perRetry',
+    policy: {
+      name: 'answerSizeCap',
+      async sendRequest(request, next) {
+        const streamed = request.streamResponseStatusCodes;
+        request.streamResponseStatusCodes = new Set([Number.POSITIVE_INFINITY]);
+        const response = await next(request).finally(() => {
+          if (streamed) request.streamResponseStatusCodes = streamed;
+          else delete request.streamResponseStatusCodes;
+        });
+        const body = response.readableStreamBody;
+        if (!body || streamed?.has(response.status)) return response;
+        const call = `Azure Key Vault ${request.method} ${new URL(request.url).pathname}`;
+        response.bodyAsText = (
+          await readAnswerCapped(body as AsyncIterable<Uint8Array>, call, response.status, service)
+        ).toString('utf8');
+        delete response.readableStreamBody;
+        return response;
+      },
+    },
+  };
+}
+
+/**
  * Azure Key Vault (or Managed HSM) through @azure/keyvault-keys with DefaultAzureCredential
  * (environment, workload identity, managed identity, Azure CLI...). ECDSA signatures come back raw
  * (r || s) and are converted to DER; RSA signs RS256/384/512 (PKCS#1 v1.5) with the configured hash,
@@ -89,19 +120,19 @@ export async function createAzureKeyVaultApi(
     lookup: serviceLookup(options),
     ...(options.ca ? { ca: options.ca } : {}),
   });
-  const clientOptions = {
-    // Retries are the remote signer's business: throttling only, within the deadline.
-    retryOptions: { maxRetries: 0 },
-    disableChallengeResourceVerification: !KEY_VAULT_DOMAINS.test(host.replace(/:\d+$/, '')),
-    additionalPolicies: [withAgentUnlessProxied(agent)],
-  };
-  const keyClient = new KeyClient(vaultUrl, credential, clientOptions);
   const service: ServiceLabel = {
     name: 'Azure Key Vault',
     override: KEY_VAULT_DOMAINS.test(host.replace(/:\d+$/, ''))
       ? undefined
       : 'the azurekms:// host, not an Azure Key Vault domain',
   };
+  const clientOptions = {
+    // Retries are the remote signer's business: throttling only, within the deadline.
+    retryOptions: { maxRetries: 0 },
+    disableChallengeResourceVerification: !KEY_VAULT_DOMAINS.test(host.replace(/:\d+$/, '')),
+    additionalPolicies: [withAgentUnlessProxied(agent), answersCapped(service)],
+  };
+  const keyClient = new KeyClient(vaultUrl, credential, clientOptions);
   /**
    * The answers SDK errors came from, where the error does not say (a 200 the SDK could not read
    * fails with a TypeError of its own: `Cannot read properties of undefined (reading 'kid')`).

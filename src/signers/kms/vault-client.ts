@@ -4,6 +4,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { type Dispatcher, fetch, type Response } from 'undici';
 import { collectCapped } from '../../capped-read.js';
+import { answerTooLarge, MAX_ANSWER_BYTES } from './answer-cap.js';
 import { CodedError, errorCodeOf } from '../../errors.js';
 import { checkedServiceUrl } from './endpoint-override.js';
 import { serviceTextExcerpt } from './failure-reason.js';
@@ -293,28 +294,21 @@ async function vaultCall(
       `Vault ${method} /v1/${path}: HTTP ${response.status}${type ? ` (${serviceTextExcerpt(type, 80)})` : ''} answer is not JSON: "${serviceTextExcerpt(text, 298)}"`,
     );
   }
-  if (typeof parsed.data !== 'object' || parsed.data === null)
+  // JSON's null (or a number, a string) is no object with data either.
+  const data = (parsed as { data?: unknown } | null)?.data;
+  if (typeof data !== 'object' || data === null)
     throw new VaultError('NO_DATA', `Vault /v1/${path}: no data in the answer`);
-  return parsed.data as Record<string, unknown>;
+  return data as Record<string, unknown>;
 }
-
-/**
- * The most of an answer read: Vault's are a few KB (a key with many versions, tens). A larger or
- * endless one (a proxy, or not Vault at all) is cut there rather than held whole in memory.
- */
-export const MAX_VAULT_ANSWER_BYTES = 4 * 1024 * 1024;
 
 async function answerText(response: Response, method: string, path: string): Promise<string> {
   if (!response.body) return '';
   // Past the cap, leaving the loop cancels the body, which closes the connection.
   const bytes = await collectCapped(
     response.body as AsyncIterable<Uint8Array>,
-    MAX_VAULT_ANSWER_BYTES,
+    MAX_ANSWER_BYTES,
     () =>
-      new VaultError(
-        'BAD_ANSWER',
-        `Vault ${method} /v1/${path}: HTTP ${response.status} answer larger than ${MAX_VAULT_ANSWER_BYTES / 1024 / 1024} MiB, not read`,
-      ),
+      new VaultError('BAD_ANSWER', answerTooLarge(`Vault ${method} /v1/${path}`, response.status)),
   );
   return bytes.toString('utf8');
 }

@@ -32,6 +32,15 @@ describe('checkSignerOptions: what a signer cannot start without, before anythin
     expect(refusal({ timestampSigner: 'kms', kmsKeyResource: 'awskms:///alias/k', ...CHAIN })).toBe(
       undefined,
     );
+    for (const key of [
+      '1234abcd-12ab-34cd-56ef-1234567890ab',
+      'mrk-1234abcd12ab34cd56ef1234567890ab',
+      'arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+      'arn:aws:kms:eu-west-1:111122223333:alias/tsa',
+    ]) {
+      const kmsKeyResource = `awskms:///${key}`;
+      expect(refusal({ timestampSigner: 'kms', kmsKeyResource, ...CHAIN })).toBeUndefined();
+    }
     expect(refusal({ timestampSigner: 'pkcs11', pkcs11Uri: 'pkcs11:object=k', ...CHAIN })).toBe(
       undefined,
     );
@@ -104,6 +113,14 @@ describe('checkSignerOptions: what a signer cannot start without, before anythin
   it.each([
     ['kms-key-resource', 'awskms://', 'awskms://[ENDPOINT]/[ID/ALIAS/ARN] (endpoint optional)'],
     ['kms-key-resource', 'awskms:///alias/a b', 'awskms://[ENDPOINT]/[ID/ALIAS/ARN]'],
+    // A key id is a UUID (sigstore's rule), or a multi-Region key's mrk- and 32 hex digits.
+    ['kms-key-resource', 'awskms:///deadbeef', 'awskms://[ENDPOINT]/[ID/ALIAS/ARN]'],
+    ['kms-key-resource', 'awskms:///-', 'awskms://[ENDPOINT]/[ID/ALIAS/ARN]'],
+    [
+      'kms-key-resource',
+      'awskms:///arn:aws:kms:eu-west-1:111122223333:key/1',
+      'awskms://[ENDPOINT]/[ID/ALIAS/ARN]',
+    ],
     ['kms-key-resource', 'hashivault://a/b', 'hashivault://<key> or openbao://<key>'],
     ['kms-key-resource', 'openbao://', 'hashivault://<key> or openbao://<key>'],
     ['kms-key-resource', 'azurekms://h/k/ABC', 'azurekms://[VAULT_NAME][VAULT_URL]/[KEY_NAME]'],

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKmsSigner } from '../../../../src/signers/kms/create-kms-signer.js';
 import { DEFAULT_REMOTE_CALL_POLICY } from '../../../../src/signers/kms/remote-signer.js';
 import { ServiceErrorSummary } from '../../../../src/signers/kms/failure-reason.js';
+import { MAX_ANSWER_BYTES } from '../../../../src/signers/kms/answer-cap.js';
 import { stdSerializers } from 'pino';
 import type { ProviderOptions } from '../../../../src/signers/kms/provider-options.js';
 import { HTML_PAGE, startFakeOddService, type OddAnswer } from '../../../helpers/odd-answers.js';
@@ -165,6 +166,36 @@ describe('a KMS endpoint that answers what no KMS would', () => {
     const html = await startupFailure(vault, HTML_200, 'hashivault://tsa');
     expect(html).toContain('HTTP 200 (text/html) answer is not JSON: "<html><body>');
     expectOneBoundedLine(html);
+    // JSON, but no object: `null` read as one was a TypeError ("reading 'data'") and a 500.
+    for (const body of ['null', '7', '"text"']) {
+      const json = { status: 200, contentType: 'application/json', body };
+      expect(await startupFailure(vault, json, 'hashivault://tsa')).toBe(
+        'hashivault:transit/tsa: cannot read the public key: Vault /v1/transit/keys/tsa: no data in the answer',
+      );
+    }
+  });
+
+  it('AWS KMS and Azure Key Vault: an endless answer is cut at 4 MiB, not read whole', async () => {
+    // The SDKs read an answer whole: 200 MB of it took 1.5 GB and held the event loop for seconds.
+    const endless: OddAnswer = {
+      status: 200,
+      contentType: 'application/json',
+      body: '{"Signature": "',
+      endless: true,
+    };
+    const awsMessage = await startupFailure(aws, endless, 'awskms:///alias/tsa');
+    expect(awsMessage).toBe(
+      'awskms:alias/tsa: cannot read the public key: AWS KMS DescribeKeyCommand: HTTP 200 answer larger than 4 MiB, not read (endpoint override: AWS_ENDPOINT_URL_KMS)',
+    );
+    const azureUri = `azurekms://${azure.host}/tsa`;
+    const azureMessage = await startupFailure(azure, endless, azureUri, { ca: azure.cert! });
+    expect(azureMessage).toMatch(
+      /^azurekms:127\.0\.0\.1:\d+\/tsa: cannot read the public key: Azure Key Vault GET \/keys\/tsa\/: HTTP 200 answer larger than 4 MiB, not read \(endpoint override: the azurekms:\/\/ host, not an Azure Key Vault domain\)$/,
+    );
+    // Each read up to the cap before it gave up.
+    for (const service of [aws, azure])
+      expect(service.endlessBytes()).toBeGreaterThan(MAX_ANSWER_BYTES - 64 * 1024);
+    for (const message of [awsMessage, azureMessage]) expectOneBoundedLine(message);
   });
 
   it('Cloud KMS: an HTTP/2 proxy answering its page instead of gRPC, GCP_KMS_ENDPOINT named', async () => {

@@ -1,16 +1,13 @@
 /**
  * An answer larger than any Vault's (a proxy streaming a download, or not Vault at all) is cut at
- * MAX_VAULT_ANSWER_BYTES with an error naming the call, not read whole into memory: here the
+ * MAX_ANSWER_BYTES with an error naming the call, not read whole into memory: here the
  * answer never ends, so a read without the cap would never return.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import {
-  MAX_VAULT_ANSWER_BYTES,
-  VaultError,
-  vaultRequest,
-} from '../../../../src/signers/kms/vault-client.js';
+import { MAX_ANSWER_BYTES } from '../../../../src/signers/kms/answer-cap.js';
+import { VaultError, vaultRequest } from '../../../../src/signers/kms/vault-client.js';
 
 let server: Server;
 let address: string;
@@ -60,5 +57,5 @@ it('an endless answer: a VaultError naming the call, the connection closed', asy
   });
   await closed;
   // What the server had written when the client went away: the cap and what was in flight.
-  expect(sent).toBeGreaterThan(MAX_VAULT_ANSWER_BYTES - 64 * 1024);
+  expect(sent).toBeGreaterThan(MAX_ANSWER_BYTES - 64 * 1024);
 });

@@ -4,6 +4,7 @@
  * asn1js accepts BER and trailing bytes, so it is not used on untrusted input in the hot path.
  */
 
+import { dottedOid, twosComplementOctets, twosComplementValue } from '../der-numbers.js';
 import { CodedError } from '../errors.js';
 
 /** What is wrong with an encoding: callers branch on it, the message says where. */
@@ -193,19 +194,7 @@ export const bitString = (value: Uint8Array): Buffer =>
   tlv(Tag.BIT_STRING, Uint8Array.of(0), value);
 
 /** Minimal two's-complement content octets of an INTEGER. */
-export function integerContent(value: bigint): Uint8Array {
-  if (value === 0n) return Uint8Array.of(0);
-  const bytes: number[] = [];
-  let v = value;
-  // Emit little-endian bytes until the remaining value is just sign extension.
-  while (true) {
-    const byte = Number(v & 0xffn);
-    bytes.push(byte);
-    v >>= 8n;
-    if ((v === 0n && (byte & 0x80) === 0) || (v === -1n && (byte & 0x80) !== 0)) break;
-  }
-  return Uint8Array.from(bytes.reverse());
-}
+export const integerContent = (value: bigint): Uint8Array => twosComplementOctets(value);
 
 export const integer = (value: bigint | number): Buffer =>
   tlv(Tag.INTEGER, integerContent(BigInt(value)));
@@ -248,20 +237,10 @@ export const oid = (dotted: string): Buffer => tlv(Tag.OID, oidContent(dotted));
  * them with {@link readOid}: empty content or a last arc cut short is refused, not printed as 0.0.
  */
 export function oidToString(content: Uint8Array): string {
-  if (content.length === 0 || ((content.at(-1) as number) & 0x80) !== 0)
+  const dotted = dottedOid(content);
+  if (dotted === undefined)
     throw new DerError('INVALID_VALUE', 'malformed OBJECT IDENTIFIER content');
-  const arcs: bigint[] = [];
-  let value = 0n;
-  for (const byte of content) {
-    value = (value << 7n) | BigInt(byte & 0x7f);
-    if ((byte & 0x80) === 0) {
-      arcs.push(value);
-      value = 0n;
-    }
-  }
-  const first = arcs.shift() as bigint;
-  const head = first < 80n ? [first / 40n, first % 40n] : [2n, first - 80n];
-  return [...head, ...arcs].join('.');
+  return dotted;
 }
 
 const pad2 = (n: number): string => (n < 10 ? `0${n}` : String(n));
@@ -425,10 +404,7 @@ export function checkIntegerContent(content: Uint8Array): void {
 
 export function integerToBigInt(content: Uint8Array): bigint {
   checkIntegerContent(content);
-  let value = 0n;
-  for (const byte of content) value = (value << 8n) | BigInt(byte);
-  if ((content[0] as number) & 0x80) value -= 1n << BigInt(content.length * 8);
-  return value;
+  return twosComplementValue(content);
 }
 
 /** Validates OID content octets: non-empty, minimal arcs, last octet terminates an arc. */

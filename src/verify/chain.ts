@@ -87,9 +87,12 @@ export function buildChains(leaf: CertificateView, options: ChainOptions): Chain
     if (issuers.length === 0) {
       // Node's checkIssued (OpenSSL's X509_check_issued) also passes over an issuer whose keyUsage
       // lacks keyCertSign: name that one rather than an unknown authority.
+      // Not one on the path: a self-signed TSA certificate is its own issuer by name.
       const unfit = pool.find(
         (candidate) =>
-          candidate.subjectDer.equals(current.issuerDer) && keyCertSignProblem(candidate),
+          !path.some((member) => member.der.equals(candidate.der)) &&
+          candidate.subjectDer.equals(current.issuerDer) &&
+          keyCertSignProblem(candidate),
       );
       return fail(
         (unfit && keyCertSignProblem(unfit)) ??

@@ -1,3 +1,4 @@
+import { dottedOid, twosComplementValue } from '../der-numbers.js';
 import { DecodeError } from './errors.js';
 
 /**
@@ -93,38 +94,15 @@ export function readAll(bytes: Buffer): DerNode[] {
 
 /** An OBJECT IDENTIFIER's contents as dotted text (X.690 8.19). */
 export function oidText(content: Uint8Array): string {
-  const arcs: (number | bigint)[] = [];
-  // Numbers while they stay exact, BigInts past 2^46 (an arc may be of any size).
-  let arc: number | bigint = 0;
-  let inArc = false;
-  for (const octet of content) {
-    if (typeof arc === 'number' && arc >= 2 ** 46) arc = BigInt(arc);
-    arc = typeof arc === 'number' ? arc * 128 + (octet & 0x7f) : (arc << 7n) | BigInt(octet & 0x7f);
-    inArc = (octet & 0x80) !== 0;
-    if (!inArc) {
-      arcs.push(arc);
-      arc = 0;
-    }
-  }
-  const [first] = arcs;
-  if (first === undefined || inArc)
-    throw new DecodeError('not-der', 'an OBJECT IDENTIFIER cut short');
-  // The first subidentifier holds two arcs: 40 × X + Y, X at most 2 (X.690 8.19.4).
-  const head =
-    typeof first === 'bigint'
-      ? [2n, first - 80n]
-      : first < 80
-        ? [Math.floor(first / 40), first % 40]
-        : [2, first - 80];
-  return [...head, ...arcs.slice(1)].join('.');
+  const dotted = dottedOid(content);
+  if (dotted === undefined) throw new DecodeError('not-der', 'an OBJECT IDENTIFIER cut short');
+  return dotted;
 }
 
 /** An INTEGER's contents (two's complement) as a bigint. */
 export function integerValue(content: Uint8Array): bigint {
   if (content.length === 0) throw new DecodeError('not-der', 'an empty INTEGER');
-  let value = 0n;
-  for (const octet of content) value = (value << 8n) | BigInt(octet);
-  return (content[0] as number) & 0x80 ? value - (1n << BigInt(content.length * 8)) : value;
+  return twosComplementValue(content);
 }
 
 /**

@@ -9,6 +9,13 @@ import { CONTEXT, UNIVERSAL, type DerNode } from './der-node.js';
 /** Whether the TLV at `path` (child indexes from the top value) with identifier octet `tag` is left unwalked. */
 export type Opaque = (path: readonly number[], tag: number) => boolean;
 
+/**
+ * The deepest nesting walked. A token's deepest value (a name in its ESSCertIDv2's issuerSerial)
+ * is under 20 levels down; thousands of nested SEQUENCEs would exhaust the stack of this
+ * recursive walk (a RangeError, not a refusal). OpenSSL's limit is 30 (ASN1_MAX_CONSTRUCTED_NEST).
+ */
+const MAX_DEPTH = 64;
+
 const UNIVERSAL_STRINGS = new Set([3, 4, 12, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30]);
 /** The universal types whose encoding is constructed: EXTERNAL, EMBEDDED PDV, SEQUENCE, SET. */
 const CONSTRUCTED_TYPES = new Set([8, 11, 16, 17]);
@@ -56,6 +63,7 @@ export function derProblem(bytes: Uint8Array, opaque?: Opaque): string | undefin
       const contentEnd = offset + length;
       if (contentEnd > end) return `length past the end ${at}`;
       const childPath = [...path, index];
+      if (childPath.length > MAX_DEPTH) return `values nested more than ${MAX_DEPTH} deep ${at}`;
       const constructed = (tag & 0x20) !== 0;
       const universal = (tag & 0xc0) === 0;
       const number = tag & 0x1f;

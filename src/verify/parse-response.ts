@@ -283,20 +283,28 @@ export function parseTimestampResponse(tsr: Uint8Array): ParsedToken {
     throw parseFailure('not a TimeStampResp: its statusString is not a SEQUENCE OF UTF8String');
   if (status !== 0n) {
     const failInfo = rest.find(universal(3));
-    const said = texts.map((text) => text.content.toString('utf8')).join('; ');
+    const said = shortened(texts.map((text) => text.content.toString('utf8')).join('; '));
     const reason = `${said ? `: ${said}` : ''} (${failInfoText(failInfo?.content.subarray(1))})`;
+    const named =
+      PKI_STATUS_NAMES[Number(status)] ?? (status > 255n ? 'past any PKIStatus' : status);
     throw new VerificationError(
       'not-granted',
       status === 1n
         ? 'the response status is grantedWithMods: only granted tokens are accepted'
         : status === 2n
           ? `the request is rejected${reason}`
-          : `the response status is ${PKI_STATUS_NAMES[Number(status)] ?? status}, not granted${reason}`,
+          : `the response status is ${named}, not granted${reason}`,
     );
   }
   if (!token) throw invalid('the granted response carries no timeStampToken');
   return parseTimestampToken(token.der, 0);
 }
+
+/** The most of a response's statusString an error quotes: a TSA's own are a line. */
+const MAX_STATUS_TEXT = 1000;
+
+const shortened = (text: string): string =>
+  text.length > MAX_STATUS_TEXT ? `${text.slice(0, MAX_STATUS_TEXT)}…` : text;
 
 /** PKIStatus (RFC 3161 section 2.4.2) past rejection (2), by value; RFC 3161 defines up to 5. */
 const PKI_STATUS_NAMES: Readonly<Record<number, string>> = {

@@ -37,6 +37,7 @@ const LEAVES: readonly string[] = [
   'capped-read.ts',
   'host-lookup.ts',
   'certificate-policy-tree.ts',
+  'der-numbers.ts',
 ];
 
 /**

@@ -1,4 +1,4 @@
-import { constants } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 
 /**
@@ -51,5 +51,27 @@ export async function readRegularFileCapped(
     return buffer.subarray(0, length);
   } finally {
     await handle.close();
+  }
+}
+
+/**
+ * {@link readRegularFileCapped} for a caller that cannot wait (the config file, read before the
+ * server starts): opened without waiting, refused unless a regular file of at most `limit` bytes
+ * by its size, then read whole. A FIFO read blocked the event loop, and with it the SIGTERM
+ * handler, for ever.
+ */
+export function readRegularFileCappedSync(
+  path: string,
+  limit: number,
+  refuse: { notRegular: () => Error; tooLarge: () => Error },
+): Buffer {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+  try {
+    const stats = fstatSync(fd);
+    if (!stats.isFile()) throw refuse.notRegular();
+    if (stats.size > limit) throw refuse.tooLarge();
+    return readFileSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }

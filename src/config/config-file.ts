@@ -1,10 +1,11 @@
-import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import { ConfigError, type ConfigLayer, type ConfigValues } from './resolve.js';
 import type { OptionSpec } from './option-spec.js';
 import { SERVE_OPTIONS, type ServeOptionName } from './schema.js';
 import { readYaml } from './yaml-document.js';
 import { shownKey } from './key-name.js';
+import { readRegularFileCappedSync } from '../capped-read.js';
 
 const CONFIG_NAME = 'timestamp-server';
 /** The types this server reads (JSON is YAML). */
@@ -103,15 +104,24 @@ function realPath(path: string): string | undefined {
   }
 }
 
+/** A config file's most: flag names and values, and profiles, are a few KB. */
+const MAX_CONFIG_FILE_BYTES = 4 * 1024 * 1024;
+
+/** Strict: invalid UTF-8 is an error, not U+FFFD. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 /**
  * Reads a YAML or JSON config file whose keys are flag names. Anything wrong stops start-up naming
  * the file and key: a server must never quietly start with defaults (the memory signer).
  */
 export function readConfigFile(path: string): ConfigLayer {
   const source = `config file ${path}`;
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(path, 'utf8');
+    bytes = readRegularFileCappedSync(path, MAX_CONFIG_FILE_BYTES, {
+      notRegular: () => new Error('not a regular file (a FIFO, a device or a folder)'),
+      tooLarge: () => new Error(`larger than ${MAX_CONFIG_FILE_BYTES / 1024 / 1024} MiB`),
+    });
   } catch (error) {
     throw new ConfigError(
       'FILE_UNREADABLE',
@@ -119,6 +129,17 @@ export function readConfigFile(path: string): ConfigLayer {
       {
         cause: error,
       },
+    );
+  }
+  let text: string;
+  try {
+    text = UTF8.decode(bytes);
+  } catch (error) {
+    // As go-yaml: a Latin-1 password read as U+FFFD would fail later as a wrong password.
+    throw new ConfigError(
+      'FILE_INVALID',
+      `${source}: not UTF-8 text (saved in another encoding, such as Latin-1?): save it as UTF-8`,
+      { cause: error },
     );
   }
   const yaml = readYaml(text, source);
@@ -141,12 +162,17 @@ export function readConfigFile(path: string): ConfigLayer {
     // Keys without case, as viper reads the Go server's (`Port:`, `LOG-TYPE:`).
     const lowerCaseKey = key.toLowerCase();
     // File-only keys (docs/configuration.md, "Profiles"): lists of mappings, not flags.
-    if (lowerCaseKey === 'profiles') {
-      layer.profiles = value;
-      continue;
-    }
-    if (lowerCaseKey === 'previous-chains') {
-      layer.previousChains = value;
+    if (lowerCaseKey === 'profiles' || lowerCaseKey === 'previous-chains') {
+      const field = lowerCaseKey === 'profiles' ? 'profiles' : 'previousChains';
+      const earlier = keys.get(lowerCaseKey);
+      // `profiles:` and `Profiles:` are one key to viper: the second list replaced the first.
+      if (earlier !== undefined)
+        throw new ConfigError(
+          'CONFLICTING_OPTIONS',
+          `${source}: keys "${earlier}" and "${key}" both set ${lowerCaseKey}: make them one list`,
+        );
+      keys.set(lowerCaseKey, key);
+      layer[field] = value;
       continue;
     }
     const name = OPTION_BY_FLAG.get(lowerCaseKey);

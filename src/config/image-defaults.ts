@@ -12,9 +12,17 @@ import { SERVE_OPTIONS, type ServeOptionName } from './schema.js';
  */
 export const IMAGE_DEFAULT_PREFIX = 'TIMESTAMP_SERVER_DEFAULT_';
 
+/** By variable, for each flag name of an option and its aliases (LISTEN_LIMIT, MAX_CONNECTIONS). */
 const OPTION_BY_VARIABLE = new Map<string, { name: ServeOptionName; spec: OptionSpec<unknown> }>(
-  (Object.entries(SERVE_OPTIONS) as [ServeOptionName, OptionSpec<unknown>][]).map(
-    ([name, spec]) => [`${IMAGE_DEFAULT_PREFIX}${environmentName(spec)}`, { name, spec }] as const,
+  (Object.entries(SERVE_OPTIONS) as [ServeOptionName, OptionSpec<unknown>][]).flatMap(
+    ([name, spec]) =>
+      [spec.flag, ...(spec.aliases ?? [])].map(
+        (flag) =>
+          [
+            `${IMAGE_DEFAULT_PREFIX}${flag.toUpperCase().replaceAll('-', '_')}`,
+            { name, spec },
+          ] as const,
+      ),
   ),
 );
 
@@ -34,6 +42,8 @@ function runTimeSecret(spec: OptionSpec<unknown>): string {
  */
 export function readImageDefaults(env: NodeJS.ProcessEnv): ConfigLayer {
   const values: ConfigValues = {};
+  // The variable that set each option, by flag, for errors that name it.
+  const names = new Map<string, string>();
   for (const [variable, value] of Object.entries(env)) {
     if (!variable.startsWith(IMAGE_DEFAULT_PREFIX) || !isSet(value)) continue;
     const option = OPTION_BY_VARIABLE.get(variable);
@@ -49,11 +59,18 @@ export function readImageDefaults(env: NodeJS.ProcessEnv): ConfigLayer {
         `${SOURCE}: ${variable} sets a secret, which an image must not hold: give it at run time with ${runTimeSecret(option.spec)}`,
       );
     }
+    const earlier = names.get(option.spec.flag);
+    if (earlier !== undefined && values[option.name] !== value)
+      throw new ConfigError(
+        'CONFLICTING_OPTIONS',
+        `${SOURCE}: ${earlier} and ${variable} both set --${option.spec.flag}, to different values: unset one`,
+      );
+    names.set(option.spec.flag, variable);
     values[option.name] = value;
   }
   return {
     source: SOURCE,
     values,
-    nameOf: (spec) => `${IMAGE_DEFAULT_PREFIX}${environmentName(spec)}`,
+    nameOf: (spec) => names.get(spec.flag) ?? `${IMAGE_DEFAULT_PREFIX}${environmentName(spec)}`,
   };
 }

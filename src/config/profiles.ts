@@ -28,6 +28,8 @@ export interface PreviousChain {
 export interface ProfileConfig {
   /** URL-safe: POST /api/v1/timestamp/<name>. */
   name: string;
+  /** Where it was read ("config file /etc/tsa.yaml"), for errors that name it. */
+  source: string;
   /** Dotted OIDs the profile accepts; the first is its default policy. */
   policyOids: readonly string[];
   signer: SignerConfig;
@@ -142,7 +144,8 @@ function parseProfile(
 ): ProfileConfig {
   const where = `${source}: profiles[${index}]`;
   if (!isMapping(raw)) throw new ConfigError('INVALID_VALUE', `${where}: expected a mapping`);
-  const name = raw.name;
+  // `name: 123` is a YAML number; as written, it is a name of digits.
+  const name = typeof raw.name === 'number' ? String(raw.name) : raw.name;
   if (typeof name !== 'string' || !PROFILE_NAME.test(name))
     throw new ConfigError(
       'INVALID_VALUE',
@@ -200,6 +203,7 @@ function parseProfile(
   }
   return {
     name,
+    source,
     policyOids,
     signer: signerConfigFrom(config),
     certificateChainPath: config.certificateChainPath,

@@ -33,6 +33,9 @@ export interface ConfigLayer {
 
 const flagName = (spec: OptionSpec<unknown>) => `--${spec.flag}`;
 
+/** Go's other forms (0x1F, 0o17, 0b1, 1_000) are refused rather than read differently. */
+const INTEGER_FORM = 'expected a whole number in decimal digits, without a sign';
+
 const EXPECTED: Record<string, string> = {
   boolean: GO_BOOLEAN_SPELLINGS,
   integer: 'a whole number',
@@ -72,13 +75,16 @@ export function parseOptionValue(
           : typeof raw === 'string' || typeof raw === 'number'
             ? parseGoBool(String(raw))
             : undefined;
-      if (value === undefined) invalid();
+      if (value === undefined) invalid(`expected ${GO_BOOLEAN_SPELLINGS}`);
       break;
     case 'integer': {
       const text = typeof raw === 'number' ? String(raw) : raw;
-      if (typeof text !== 'string' || !/^\d+$/.test(text)) invalid();
+      if (typeof text !== 'string' || !/^\d+$/.test(text)) invalid(INTEGER_FORM);
+      // Go (pflag, viper, yaml.v3) reads a leading zero as octal: its 010 is 8, where Number's is 10.
+      if (/^0\d/.test(text as string))
+        invalid('a leading zero: Go reads 010 as octal, 8; write the number without it');
       value = Number(text);
-      if (!Number.isSafeInteger(value)) invalid();
+      if (!Number.isSafeInteger(value)) invalid(INTEGER_FORM);
       break;
     }
     case 'duration':

@@ -165,7 +165,7 @@ function checkQualified(config: ServeConfig): void {
     ...(config.profiles ?? [])
       .filter((profile) => profile.qualified)
       .map((profile) => ({
-        what: `profile "${profile.name}": qualified`,
+        what: `${profile.source}: profile "${profile.name}": qualified`,
         accuracy: profile.accuracySeconds * 1000,
       })),
   ];
@@ -198,7 +198,7 @@ function checkProfiles(config: ServeConfig): void {
     if (names.has(profile.name))
       throw new ConfigError(
         'CONFLICTING_OPTIONS',
-        `two profiles are named "${profile.name}": names must be unique`,
+        `${profile.source}: two profiles are named "${profile.name}": names must be unique`,
       );
     names.add(profile.name);
     for (const dotted of new Set(profile.policyOids)) {
@@ -206,7 +206,7 @@ function checkProfiles(config: ServeConfig): void {
       if (owner)
         throw new ConfigError(
           'CONFLICTING_OPTIONS',
-          `policy OID ${dotted} of profile "${profile.name}" is also ${owner === 'the default profile' ? owner : `profile "${owner}"`}'s: a policy selects one profile`,
+          `${profile.source}: policy OID ${dotted} of profile "${profile.name}" is also ${owner === 'the default profile' ? owner : `profile "${owner}"`}'s: a policy selects one profile`,
         );
       owners.set(key(dotted), profile.name);
     }

@@ -181,24 +181,25 @@ export const TINK_KEK_SCHEMES = ['gcp-kms', 'aws-kms', 'hcvault'] as const;
  * options of a signer it builds itself; the signers keep their own checks.
  */
 export function checkSignerOptions(config: ServeConfig): void {
-  checkSigner(signerConfigFrom(config), '');
+  checkSigner(signerConfigFrom(config), '', (flag) => `--${flag}`);
+  // A profile is read from the config file alone: its file, and its keys, not flags.
   for (const profile of config.profiles ?? []) {
-    checkSigner(profile.signer, `profile "${profile.name}": `);
+    checkSigner(profile.signer, `${profile.source}: profile "${profile.name}": `, (key) => key);
   }
 }
 
-function checkSigner(signer: SignerConfig, where: string): void {
+function checkSigner(signer: SignerConfig, where: string, option: (flag: string) => string): void {
   const needs = (flag: string): never => {
     throw new ConfigError(
       'OPTION_MISSING',
-      `${where}--timestamp-signer ${signer.kind} needs --${flag}`,
+      `${where}${option('timestamp-signer')} ${signer.kind} needs ${option(flag)}`,
     );
   };
   const secret = ({ flag, inline, file }: SecretSource) => {
     if (inline !== '' && file !== '') {
       throw new ConfigError(
         'CONFLICTING_OPTIONS',
-        `${where}set only one of --${flag} and --${flag}-file`,
+        `${where}set only one of ${option(flag)} and ${option(`${flag}-file`)}`,
       );
     }
   };
@@ -209,7 +210,7 @@ function checkSigner(signer: SignerConfig, where: string): void {
     schemes: readonly string[],
     problemOf: (uri: string) => string | undefined,
   ) => {
-    const refusal = keyUriRefusal(`--${flag}`, uri, schemes, problemOf);
+    const refusal = keyUriRefusal(option(flag), uri, schemes, problemOf);
     if (refusal !== undefined) throw new ConfigError('INVALID_VALUE', `${where}${refusal}`);
   };
   switch (signer.kind) {

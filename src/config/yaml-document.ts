@@ -1,4 +1,5 @@
 import {
+  isCollection,
   isMap,
   isScalar,
   LineCounter,
@@ -100,6 +101,14 @@ export function readYaml(text: string, source: string): YamlContent {
       `${source}: cannot parse: an alias (a plain value starting with *) names no anchor before it${at(unresolved)}; quote a value that starts with *`,
     );
   }
+  const collectionKey = collectionKeyOffset(document);
+  if (collectionKey !== undefined) {
+    // toJS would stringify it, and Node warn on stderr, quoting it: it may be a pasted secret.
+    throw new ConfigError(
+      'FILE_INVALID',
+      `${source}: a key that is a list or a map${at(collectionKey)} (not shown): keys are option names`,
+    );
+  }
   keepNumbersAsWritten(document);
   let value: unknown;
   try {
@@ -122,6 +131,19 @@ function unresolvedAlias(document: Document): number | undefined {
     Alias(_key, node) {
       if (node.resolve(document) !== undefined) return undefined;
       offset = node.range?.[0] ?? 0;
+      return visit.BREAK;
+    },
+  });
+  return offset;
+}
+
+/** The offset of the first key, at any depth, that is a list or a map (`{a: b}: c`), if any. */
+function collectionKeyOffset(document: Document): number | undefined {
+  let offset: number | undefined;
+  visit(document, {
+    Pair(_key, pair) {
+      if (!isCollection(pair.key)) return undefined;
+      offset = pair.key.range?.[0] ?? 0;
       return visit.BREAK;
     },
   });

@@ -29,7 +29,22 @@ describe('timestamp-server: a refused command line or configuration', () => {
     [['--metrics-port', '70000'], {}, 'invalid value for --metrics-port: "70000" (at most 65535)'],
     [['--tls-port', '99999'], {}, 'invalid value for --tls-port: "99999" (at most 65535)'],
     [[], { PORT: '99999' }, 'environment: invalid value for PORT: "99999" (at most 65535)'],
-    [['--port', 'abc'], {}, 'invalid value for --port: "abc"'],
+    [
+      ['--port', 'abc'],
+      {},
+      'invalid value for --port: "abc" (expected a whole number in decimal digits, without a sign)',
+    ],
+    // Go's pflag reads 010 as octal: the Go server listens on 8, where Number would say 10.
+    [
+      ['--port', '010'],
+      {},
+      'invalid value for --port: "010" (a leading zero: Go reads 010 as octal, 8; write the number without it)',
+    ],
+    [
+      [],
+      { MAX_REQUEST_BODY_SIZE: '0100' },
+      'environment: invalid value for MAX_REQUEST_BODY_SIZE: "0100" (a leading zero: Go reads 010 as octal, 8; write the number without it)',
+    ],
     [['--timestamp-signer', 'file'], {}, '--timestamp-signer file needs --file-signer-key-path'],
     [
       ['--timestamp-signer', 'file', '--file-signer-key-path', '/k.pem'],

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadServeConfig } from '../../../src/config/load.js';
 import { readSecret } from '../../../src/config/read-secret.js';
 import { resolveServeConfig } from '../../../src/config/resolve.js';
 import type { ServeOptionName } from '../../../src/config/schema.js';
@@ -43,6 +44,19 @@ describe('files a signer starts from', () => {
           }),
         ),
       ).rejects.toThrow(`reading certificate chain ${path}: ${notRegular}`);
+    }
+  });
+
+  it('refuses a FIFO, a device or a folder as the config file, read before anything starts', () => {
+    // Read synchronously: a FIFO blocked the event loop, and with it the SIGTERM handler.
+    const fifo = work.path('config.fifo');
+    execFileSync('mkfifo', [fifo]);
+    for (const path of [fifo, '/dev/zero']) {
+      expect(() =>
+        loadServeConfig({ flags: {}, configPath: path, env: {}, searchDirs: [] }),
+      ).toThrow(
+        `config file ${path}: cannot read: not a regular file (a FIFO, a device or a folder)`,
+      );
     }
   });
 });

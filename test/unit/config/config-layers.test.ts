@@ -149,7 +149,7 @@ describe('configuration layers', () => {
     expect(warnings).toEqual(
       expect.arrayContaining([
         'environment: invalid value for LOG_LEVEL: "warning" (valid: trace, debug, info, warn, error): ignored, as --log-level sets log-level',
-        'environment: invalid value for PORT: "eighty": ignored, as --port sets port',
+        'environment: invalid value for PORT: "eighty" (expected a whole number in decimal digits, without a sign): ignored, as --port sets port',
         expect.stringMatching(
           /^config file .*: invalid value for key "read-timeout": "soon" \(.*\): ignored, as environment READ_TIMEOUT sets read-timeout$/,
         ),

@@ -116,6 +116,39 @@ describe.each(secretOptions.map((spec) => [spec.flag, spec] as const))(
   },
 );
 
+describe('a config file key that is a list or a map', () => {
+  it('is refused by its position, never quoted, and Node warns nothing (its warning quoted it)', () => {
+    const warnings: unknown[] = [];
+    const record = (warning: unknown) => warnings.push(warning);
+    process.on('warning', record);
+    try {
+      for (const text of [`{file-signer-passwd: ${SECRET}}: x\n`, `[${SECRET}]: x\n`]) {
+        const error = errorOf(() => loadFile(text));
+        expect(error).toMatch(
+          /: a key that is a list or a map at line 1, column 1 \(not shown\): keys are option names$/,
+        );
+        expect(error).not.toContain(SECRET);
+      }
+    } finally {
+      process.off('warning', record);
+    }
+    expect(warnings).toEqual([]);
+  });
+});
+
+describe('a config file that is not UTF-8', () => {
+  it('is refused, where its Latin-1 bytes were read as U+FFFD (a password mangled)', () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const path = dir.write('latin1.yaml', Buffer.from('file-signer-passwd: "caf\xe9"\n', 'latin1'));
+    expect(
+      errorOf(() => loadServeConfig({ flags: {}, env: {}, configPath: path, searchDirs: [] })),
+    ).toBe(
+      `config file ${path}: not UTF-8 text (saved in another encoding, such as Latin-1?): save it as UTF-8`,
+    );
+  });
+});
+
 describe('a config file key that names no option', () => {
   it('is named, with its position, where it looks like an option name (a typo)', () => {
     expect(errorOf(() => loadFile('port: 1\ntimestamp-signr: kms\n'))).toMatch(

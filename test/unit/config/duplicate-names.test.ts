@@ -64,3 +64,20 @@ describe('two names of one option in a config file', () => {
     );
   });
 });
+
+describe('the lists of a config file', () => {
+  it('are one key whatever its case: two are refused, where the second replaced the first', () => {
+    for (const [first, second] of [
+      ['profiles', 'Profiles'],
+      ['previous-chains', 'PREVIOUS-CHAINS'],
+    ] as const) {
+      const error = refusal(() => load({}, `${first}: []\n${second}: []\n`));
+      expect(error.code).toBe('CONFLICTING_OPTIONS');
+      expect(error.message).toMatch(
+        new RegExp(
+          `^config file .*tsa\\.yaml: keys "${first}" and "${second}" both set ${first.toLowerCase()}: make them one list$`,
+        ),
+      );
+    }
+  });
+});

@@ -23,7 +23,7 @@ describe("a boolean option takes exactly Go's spellings", () => {
 
   it.each(NEITHER)('%j is refused, naming the option', (text) => {
     expect(configRefusal(() => resolveServeConfig({ useHttp201: text })).message).toBe(
-      `invalid value for --use-http-201: ${JSON.stringify(text)}`,
+      `invalid value for --use-http-201: ${JSON.stringify(text)} (expected true or false; also 1, t, T, TRUE, True, 0, f, F, FALSE, False)`,
     );
     expect(() => parseBoolean(text)).toThrow(
       `"${text}" is not a boolean (true or false; also 1, t, T, TRUE, True, 0, f, F, FALSE, False)`,

@@ -25,6 +25,22 @@ describe('image defaults: TIMESTAMP_SERVER_DEFAULT_<FLAG_NAME>, below the config
     );
   });
 
+  it("takes an option's other names as the other layers do, naming the one used", () => {
+    // LISTEN_LIMIT was refused here ("names no option"), though a flag, variable and key.
+    expect(load({ TIMESTAMP_SERVER_DEFAULT_LISTEN_LIMIT: '5' }).config.maxConnections).toBe(5);
+    expect(() => load({ TIMESTAMP_SERVER_DEFAULT_LISTEN_LIMIT: 'many' })).toThrow(
+      'image defaults: invalid value for TIMESTAMP_SERVER_DEFAULT_LISTEN_LIMIT: "many"',
+    );
+    expect(() =>
+      load({
+        TIMESTAMP_SERVER_DEFAULT_LISTEN_LIMIT: '5',
+        TIMESTAMP_SERVER_DEFAULT_MAX_CONNECTIONS: '6',
+      }),
+    ).toThrow(
+      /^image defaults: TIMESTAMP_SERVER_DEFAULT_\w+ and TIMESTAMP_SERVER_DEFAULT_\w+ both set --max-connections, to different values: unset one$/,
+    );
+  });
+
   it('refuses a variable that names no option, and a secret option', () => {
     expect(() => load({ TIMESTAMP_SERVER_DEFAULT_HOSTT: '0.0.0.0' })).toThrow(
       expect.objectContaining({

@@ -240,7 +240,7 @@ describe('checkSignerOptions: what a signer cannot start without, before anythin
     );
     const config = resolveLayers([readConfigFile(path)]).config;
     expect(() => checkSignerOptions(config)).toThrow(
-      'profile "vault": invalid --kms-key-resource "hashivault://transit/k": kms specification should be in the format hashivault://<key> or openbao://<key>',
+      `config file ${path}: profile "vault": invalid kms-key-resource "hashivault://transit/k": kms specification should be in the format hashivault://<key> or openbao://<key>`,
     );
   });
 
@@ -282,7 +282,7 @@ describe('checkSignerOptions: what a signer cannot start without, before anythin
     );
     const config = resolveLayers([readConfigFile(path)]).config;
     expect(() => checkSignerOptions(config)).toThrow(
-      'profile "rsa": --timestamp-signer file needs --certificate-chain-path',
+      `config file ${path}: profile "rsa": timestamp-signer file needs certificate-chain-path`,
     );
   });
 });

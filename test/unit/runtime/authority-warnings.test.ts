@@ -11,6 +11,7 @@ describe("a named profile's start-up warnings", () => {
     // A token digest other than the leaf's (the memory chain is signed with SHA-256): a CSBR warning.
     const profile = {
       name: 'rsa',
+      source: 'config file /tsa.yaml',
       policyOids: ['1.2.3.4.100'],
       signer: { kind: 'memory', hash: 'sha512' },
       certificateChainPath: '',

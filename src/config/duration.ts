@@ -36,6 +36,7 @@ export function parseDuration(written: string): number {
   const text = written.startsWith('+') ? written.slice(1) : written;
   if (text === '0') return 0;
   if (text === '') throw invalid('empty');
+  if (text.startsWith('-')) throw invalid('negative: no option takes a negative duration');
   const pattern = /(\d+(?:\.\d*)?|\.\d+)([^\d.]*)/y;
   let total = 0;
   while (pattern.lastIndex < text.length) {

@@ -218,6 +218,9 @@ describe('value kinds', () => {
       expect(() => parseDuration(bad)).toThrow(DurationError);
     expect(() => parseDuration('30')).toThrow('invalid duration "30": missing unit');
     expect(() => parseDuration('1d')).toThrow('invalid duration "1d": unknown unit "d"');
+    expect(() => parseDuration('-1s')).toThrow(
+      'invalid duration "-1s": negative: no option takes a negative duration',
+    );
   });
 
   it('rounds a duration up to whole milliseconds: a nonzero timeout never becomes 0, which turns it off', () => {

@@ -7,7 +7,8 @@ const MAX_SECRET_FILE_BYTES = 64 << 10;
 
 /**
  * A secret given either inline (`--x`) or as a file (`--x-file`, e.g. a mounted Kubernetes Secret,
- * so it never shows in `ps`). One trailing newline is dropped: `echo secret > file` adds it.
+ * so it never shows in `ps`). One trailing newline is dropped: `echo secret > file` adds it. An
+ * empty file is refused.
  * Errors name the flags, never the values (not even the file's name: see option-spec.ts, secretFile).
  */
 export async function readSecret(inline: string, filePath: string, flag: string): Promise<string> {
@@ -33,5 +34,13 @@ export async function readSecret(inline: string, filePath: string, flag: string)
       { cause: error },
     );
   }
-  return text.replace(/\r?\n$/, '');
+  const secret = text.replace(/\r?\n$/, '');
+  // As VAULT_TOKEN_FILE: an empty file (a Secret not yet written, the wrong file) is an error,
+  // not "no secret", which would fall back to another credential (VAULT_TOKEN for the Tink KEK).
+  if (secret === '')
+    throw new ConfigError(
+      'SECRET_UNREADABLE',
+      `reading --${flag}-file (the file it names): it is empty: write the secret in it, or leave --${flag}-file out`,
+    );
+  return secret;
 }

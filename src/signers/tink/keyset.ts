@@ -1,12 +1,18 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
-import { integer, octetString, oid, sequence, tlv, contextTag } from '../../asn1/der.js';
-import { bytes, readMessage, repeatedBytes, uint, type FieldValue } from './protobuf.js';
+import { oid, tlv, contextTag } from '../../asn1/der.js';
+import {
+  bytes,
+  ProtobufError,
+  readMessage,
+  repeatedBytes,
+  uint,
+  type FieldValue,
+} from './protobuf.js';
 import { SignerError } from '../signer-error.js';
 
 /**
- * Tink keysets (tink.proto): the EncryptedKeyset container written by tinkey, and the Keyset
- * inside it.
- *   EncryptedKeyset { bytes encrypted_keyset = 2; KeysetInfo keyset_info = 3; }
+ * Tink keysets (tink.proto): the Keyset inside the EncryptedKeyset container written by tinkey
+ * (encrypted-keyset.ts).
  *   Keyset          { uint32 primary_key_id = 1; repeated Key key = 2; }
  *   Keyset.Key      { KeyData key_data = 1; KeyStatusType status = 2; uint32 key_id = 3;
  *                     OutputPrefixType output_prefix_type = 4; }
@@ -14,7 +20,7 @@ import { SignerError } from '../signer-error.js';
  */
 
 export const KeyStatus = { UNKNOWN_STATUS: 0, ENABLED: 1, DISABLED: 2, DESTROYED: 3 } as const;
-const STATUS_NAMES = ['UNKNOWN_STATUS', 'ENABLED', 'DISABLED', 'DESTROYED'];
+export const STATUS_NAMES = ['UNKNOWN_STATUS', 'ENABLED', 'DISABLED', 'DESTROYED'];
 /** OutputPrefixType: TINK=1, LEGACY=2, RAW=3, CRUNCHY=4; 0 is UNKNOWN_PREFIX. */
 const KNOWN_OUTPUT_PREFIXES = new Set([1, 2, 3, 4]);
 const ASYMMETRIC_PRIVATE = 2;
@@ -41,50 +47,22 @@ export const TYPE_URL = {
 } as const;
 
 /**
- * The KEK ciphertext of an EncryptedKeyset file, JSON (protojson, tinkey's default) or binary.
- * keysetInfo is unencrypted metadata that Tink ignores when decrypting, and so do we.
+ * Parses a serialized Keyset (the KEK's plaintext). Bytes that are no protobuf message are no
+ * Keyset: the KEK decrypted what it was given, which was not what tinkey writes.
  */
-export function readEncryptedKeyset(file: Uint8Array): Uint8Array {
-  const text = Buffer.from(file).toString('utf8').trimStart();
-  if (text.startsWith('{')) return readJsonEncryptedKeyset(text);
-  const ciphertext = bytes(readMessage(file), 2);
-  if (ciphertext.length === 0)
-    throw new SignerError('INVALID_KEY', 'not a Tink EncryptedKeyset: no encrypted_keyset field');
-  return ciphertext;
-}
-
-const JSON_FIELDS = new Set(['encryptedKeyset', 'encrypted_keyset', 'keysetInfo', 'keyset_info']);
-
-function readJsonEncryptedKeyset(text: string): Uint8Array {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw new SignerError('INVALID_KEY', 'not a Tink EncryptedKeyset: invalid JSON');
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new SignerError('INVALID_KEY', 'not a Tink EncryptedKeyset: JSON is not an object');
-  }
-  // Like protojson (tink-go), refuse unknown fields: they mean a different file.
-  const unknown = Object.keys(value).find((key) => !JSON_FIELDS.has(key));
-  if (unknown)
-    throw new SignerError(
-      'INVALID_KEY',
-      `not a Tink EncryptedKeyset: unknown field ${JSON.stringify(unknown)}`,
-    );
-  const record = value as Record<string, unknown>;
-  const encoded = record.encryptedKeyset ?? record.encrypted_keyset;
-  if (typeof encoded !== 'string' || encoded === '' || !/^[A-Za-z0-9+/_-]*={0,2}$/.test(encoded)) {
-    throw new SignerError(
-      'INVALID_KEY',
-      'not a Tink EncryptedKeyset: encryptedKeyset must be non-empty base64',
-    );
-  }
-  return Buffer.from(encoded, 'base64');
-}
-
-/** Parses a serialized Keyset (the KEK's plaintext). */
 export function parseKeyset(plaintext: Uint8Array): Keyset {
+  try {
+    return readKeyset(plaintext);
+  } catch (error) {
+    if (!(error instanceof ProtobufError)) throw error;
+    throw new SignerError(
+      'INVALID_KEY',
+      `the KEK decrypted the file, but the result is not a serialized Tink Keyset (${error.message}): was the keyset encrypted by hand (aws kms encrypt, gcloud kms encrypt) from a cleartext JSON keyset? Encrypt the cleartext keyset with tinkey convert-keyset --new-master-key-uri <the KEK URI>`,
+    );
+  }
+}
+
+function readKeyset(plaintext: Uint8Array): Keyset {
   const fields = readMessage(plaintext);
   const keys = repeatedBytes(fields, 2).map((keyBytes) => {
     const key = readMessage(keyBytes);
@@ -154,36 +132,93 @@ export function primaryKey(keyset: Keyset): TinkKey {
   );
 }
 
+/** The key types whose keys are parsed: those that sign. tink-go keeps a key of a type it has no parser for as it is. */
+const PARSED_TYPE_URLS = new Set<string>([TYPE_URL.ecdsaPrivateKey, TYPE_URL.ed25519PrivateKey]);
+
+/**
+ * The private key of the keyset's primary key (primaryKey), after every key of a type we sign with
+ * is parsed and checked, whatever its status, as tink-go's keyset.Read does (keysetToEntries:
+ * protoserialization.ParseKey of each key): one that does not parse refuses the whole keyset.
+ */
+export function keysetSigningKey(keyset: Keyset): KeyObject {
+  const primary = primaryKey(keyset);
+  let signing: KeyObject | undefined;
+  for (const key of keyset.keys) {
+    if (!PARSED_TYPE_URLS.has(key.typeUrl)) continue;
+    if (key === primary) {
+      signing = privateKeyFromTinkKey(key);
+      continue;
+    }
+    try {
+      privateKeyFromTinkKey(key);
+    } catch (error) {
+      const status = STATUS_NAMES[key.status] ?? String(key.status);
+      throw new SignerError(
+        'INVALID_KEY',
+        `Tink keyset: key ${key.keyId} (${status}, not the primary) is not a valid key: ${(error as Error).message}. Go's Tink refuses a keyset with such a key, whatever its status: remove it (tinkey delete-key --key-id ${key.keyId})`,
+        { cause: error },
+      );
+    }
+  }
+  // A primary of another type is refused by its type URL.
+  return signing ?? privateKeyFromTinkKey(primary);
+}
+
 interface Curve {
   name: string;
+  /** The EllipticCurveType name, as Tink's messages say it. */
+  tinkName: string;
   oid: string;
   size: number;
-  /** The order n of the base point: a private scalar is in [1, n - 1] (SEC 1 section 3.2.1). */
-  order: bigint;
+  /** The order n of the base point, `size` bytes big-endian: a private scalar is in [1, n - 1] (SEC 1 section 3.2.1). */
+  order: Buffer;
+  /** The HashTypes tink-go's ecdsa.NewParameters takes with the curve (checkValidHashForCurve). */
+  hashes: readonly number[];
 }
+
+/** HashType: SHA1=1, SHA384=2, SHA256=3, SHA512=4, SHA224=5. */
+const HASH_NAMES = ['UNKNOWN_HASH', 'SHA1', 'SHA384', 'SHA256', 'SHA512', 'SHA224'];
+const SHA384 = 2;
+const SHA256 = 3;
+const SHA512 = 4;
+/** EcdsaSignatureEncoding: IEEE_P1363=1, DER=2; UNKNOWN_ENCODING=0 is refused by Tink. */
+const ENCODING_NAMES = ['UNKNOWN_ENCODING', 'IEEE_P1363', 'DER'];
+
+const curve = (
+  name: string,
+  tinkName: string,
+  oid: string,
+  size: number,
+  order: string,
+  hashes: readonly number[],
+): Curve => ({ name, tinkName, oid, size, order: Buffer.from(order, 'hex'), hashes });
 
 /** EllipticCurveType: NIST_P256=2, NIST_P384=3, NIST_P521=4. */
 const CURVES: Record<number, Curve> = {
-  2: {
-    name: 'P-256',
-    oid: '1.2.840.10045.3.1.7',
-    size: 32,
-    order: 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n,
-  },
-  3: {
-    name: 'P-384',
-    oid: '1.3.132.0.34',
-    size: 48,
-    order:
-      0xffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973n,
-  },
-  4: {
-    name: 'P-521',
-    oid: '1.3.132.0.35',
-    size: 66,
-    order:
-      0x01fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409n,
-  },
+  2: curve(
+    'P-256',
+    'NIST_P256',
+    '1.2.840.10045.3.1.7',
+    32,
+    'ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551',
+    [SHA256],
+  ),
+  3: curve(
+    'P-384',
+    'NIST_P384',
+    '1.3.132.0.34',
+    48,
+    'ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973',
+    [SHA384, SHA512],
+  ),
+  4: curve(
+    'P-521',
+    'NIST_P521',
+    '1.3.132.0.35',
+    66,
+    '01fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409',
+    [SHA512],
+  ),
 };
 
 /**
@@ -231,28 +266,63 @@ function ecdsaPrivateKey(value: Uint8Array): KeyObject {
       'UNSUPPORTED_KEY',
       `unsupported Tink ECDSA curve ${curveNumber}: use NIST P-256, P-384 or P-521`,
     );
-  const d = fixedWidth(bytes(privateKey, 3), curve.size, 'key_value');
-  const x = fixedWidth(bytes(publicKey, 3), curve.size, 'x');
-  const y = fixedWidth(bytes(publicKey, 4), curve.size, 'y');
-  // As Go and Tink: OpenSSL would take d = n + 1 as d = 1 (its d*G then matched a stored G), and
-  // refused 0 and n only with "point at infinity".
-  const scalar = BigInt(`0x${d.toString('hex')}`);
-  if (scalar === 0n || scalar >= curve.order)
-    throw new SignerError(
-      'INVALID_KEY',
-      `Tink ECDSA key: key_value is not a ${curve.name} private key (it must be from 1 to the curve's order minus 1)`,
-    );
-  // SEC1 ECPrivateKey without its public key: OpenSSL computes d*G.
-  const sec1 = sequence(integer(1), octetString(d), tlv(contextTag(0, true), oid(curve.oid)));
-  const key = createPrivateKey({ key: sec1, format: 'der', type: 'sec1' });
-  const jwk = createPublicKey(key).export({ format: 'jwk' });
-  if (jwk.x !== x.toString('base64url') || jwk.y !== y.toString('base64url')) {
-    throw new SignerError(
-      'INVALID_KEY',
-      "Tink ECDSA key: the stored public key is not the private key's",
-    );
+  checkEcdsaParams(curve, Number(uint(params, 1)), Number(uint(params, 3)));
+  // Every copy of d made here is in memory of its own (Buffer.alloc, not the shared pool) and
+  // zeroed once OpenSSL holds the key.
+  let d: Buffer | undefined;
+  let sec1: Buffer | undefined;
+  try {
+    d = fixedWidth(bytes(privateKey, 3), curve.size, 'key_value');
+    const x = fixedWidth(bytes(publicKey, 3), curve.size, 'x');
+    const y = fixedWidth(bytes(publicKey, 4), curve.size, 'y');
+    // As Go and Tink: OpenSSL would take d = n + 1 as d = 1 (its d*G then matched a stored G),
+    // and refused 0 and n only with "point at infinity". Compared as bytes: no string of d.
+    if (d.every((byte) => byte === 0) || Buffer.compare(d, curve.order) >= 0)
+      throw new SignerError(
+        'INVALID_KEY',
+        `Tink ECDSA key: key_value is not a ${curve.name} private key (it must be from 1 to the curve's order minus 1)`,
+      );
+    // SEC1 ECPrivateKey { 1, d, [0] curve } without its public key: OpenSSL computes d*G. Every
+    // length is below 128 (80 bytes for P-521), so each takes one byte.
+    const parameters = tlv(contextTag(0, true), oid(curve.oid));
+    sec1 = concatOwn([
+      Uint8Array.of(0x30, 3 + 2 + d.length + parameters.length, 0x02, 0x01, 0x01),
+      Uint8Array.of(0x04, d.length),
+      d,
+      parameters,
+    ]);
+    const key = createPrivateKey({ key: sec1, format: 'der', type: 'sec1' });
+    const jwk = createPublicKey(key).export({ format: 'jwk' });
+    if (jwk.x !== x.toString('base64url') || jwk.y !== y.toString('base64url')) {
+      throw new SignerError(
+        'INVALID_KEY',
+        "Tink ECDSA key: the stored public key is not the private key's",
+      );
+    }
+    return key;
+  } finally {
+    d?.fill(0);
+    sec1?.fill(0);
   }
-  return key;
+}
+
+/**
+ * EcdsaParams as tink-go's ecdsa.NewParameters takes them: a known hash and signature encoding,
+ * and a hash its curve allows (checkValidHashForCurve). The signature itself uses neither (the
+ * digest is --timestamp-signer-hash, the token DER), but Go's Tink refuses the keyset.
+ */
+function checkEcdsaParams(curve: Curve, hash: number, encoding: number): void {
+  const hashName = HASH_NAMES[hash] ?? String(hash);
+  if (!curve.hashes.includes(hash))
+    throw new SignerError(
+      'INVALID_KEY',
+      `Tink ECDSA key: hash_type ${hashName} is not allowed with ${curve.tinkName} (Tink allows ${curve.hashes.map((allowed) => HASH_NAMES[allowed]).join(' or ')}): make the key with a tinkey template (ECDSA_P256, ECDSA_P384, ECDSA_P521 …)`,
+    );
+  if (encoding !== 1 && encoding !== 2)
+    throw new SignerError(
+      'INVALID_KEY',
+      `Tink ECDSA key: signature encoding ${ENCODING_NAMES[encoding] ?? String(encoding)} is not DER or IEEE_P1363: make the key with a tinkey template (ECDSA_P256, ECDSA_P256_IEEE_P1363 …)`,
+    );
 }
 
 /**
@@ -268,9 +338,17 @@ function ed25519PrivateKey(value: Uint8Array): KeyObject {
       'INVALID_KEY',
       `Tink Ed25519 key: key_value must be 32 bytes, not ${seed.length}`,
     );
-  const pkcs8 = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]);
-  const key = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' });
-  const stored = Buffer.from(bytes(readMessage(bytes(privateKey, 3)), 2));
+  const publicKey = readMessage(bytes(privateKey, 3));
+  checkVersion(publicKey, 'Ed25519PublicKey');
+  // PKCS#8 in memory of its own (not the shared pool), zeroed once OpenSSL holds the key.
+  const pkcs8 = concatOwn([ED25519_PKCS8_PREFIX, seed]);
+  let key: KeyObject;
+  try {
+    key = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' });
+  } finally {
+    pkcs8.fill(0);
+  }
+  const stored = Buffer.from(bytes(publicKey, 2));
   const derived = createPublicKey(key).export({ format: 'jwk' }).x;
   if (stored.length !== 32 || derived !== stored.toString('base64url')) {
     throw new SignerError(
@@ -280,6 +358,9 @@ function ed25519PrivateKey(value: Uint8Array): KeyObject {
   }
   return key;
 }
+
+/** PrivateKeyInfo { 0, { id-Ed25519 }, OCTET STRING { OCTET STRING (32 bytes) } } up to the seed. */
+const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 
 function checkVersion(fields: Map<number, FieldValue[]>, message: string): void {
   const version = uint(fields, 1);
@@ -292,7 +373,7 @@ function checkVersion(fields: Map<number, FieldValue[]>, message: string): void 
 
 /**
  * Tink writes ECDSA integers minimal, two's complement or with one extra 0x00: strip leading
- * zeros, then left-pad to the field size.
+ * zeros, then left-pad to the field size, in memory of its own (the caller zeroes a secret one).
  */
 function fixedWidth(value: Uint8Array, size: number, field: string): Buffer {
   let start = 0;
@@ -303,5 +384,21 @@ function fixedWidth(value: Uint8Array, size: number, field: string): Buffer {
       'INVALID_KEY',
       `Tink ECDSA key: ${field} is longer than the curve's ${size} bytes`,
     );
-  return Buffer.concat([Buffer.alloc(size - magnitude.length), magnitude]);
+  const out = Buffer.alloc(size);
+  out.set(magnitude, size - magnitude.length);
+  return out;
+}
+
+/**
+ * `parts` joined in memory of its own (Buffer.alloc), for the caller to zero: Buffer.concat, like
+ * der.ts, takes small buffers from Node's shared pool.
+ */
+function concatOwn(parts: readonly Uint8Array[]): Buffer {
+  const out = Buffer.alloc(parts.reduce((length, part) => length + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
 }

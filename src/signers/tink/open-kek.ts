@@ -75,9 +75,19 @@ async function openGcpKek(uri: string): Promise<KeyEncryptionKey> {
         // Cloud KMS refuses a ciphertext it cannot decrypt with INVALID_ARGUMENT.
         throw kekError(error, service, (code) => code === GrpcStatus.INVALID_ARGUMENT); // a ciphertext it cannot decrypt
       });
-      const plaintext = Buffer.from((response.plaintext as Uint8Array | null) ?? []);
+      const answered: unknown = response.plaintext;
+      // No plaintext (proto3 reads an absent one as empty; a keyset never is): the service's
+      // answer is wrong, not the keyset.
+      if (!(answered instanceof Uint8Array) || answered.length === 0)
+        throw new SignerError(
+          'KEK_UNAVAILABLE',
+          `Cloud KMS decrypt answered without a plaintext${overrideNote(service)}`,
+        );
+      // The SDK's own bytes, not a copy: the caller zeroes them once the keyset is read.
+      const plaintext = Buffer.from(answered.buffer, answered.byteOffset, answered.byteLength);
       const checksum = response.plaintextCrc32c?.value;
       if (checksum !== undefined && checksum !== null && Number(checksum) !== crc32c(plaintext)) {
+        plaintext.fill(0);
         // The answer was damaged on its way, not the keyset.
         throw new SignerError(
           'KEK_UNAVAILABLE',
@@ -130,19 +140,25 @@ async function openAwsKek(uri: string): Promise<KeyEncryptionKey> {
           // KMS's refusals of a ciphertext: not its key's (wrong KEK, context), or damaged.
           throw kekError(error, service, (_, name) => AWS_DECRYPT_REFUSALS.has(name));
         });
-      if (!response.KeyId || !response.Plaintext)
+      if (!response.KeyId || !response.Plaintext) {
+        response.Plaintext?.fill(0);
         throw new SignerError(
           'KEK_UNAVAILABLE',
           `AWS KMS Decrypt answered without a KeyId or a Plaintext${overrideNote(service)}`,
         );
+      }
       // As Tink: the key that decrypted must be the one a key ARN names. An alias ARN names
       // whichever key the alias points to, and KMS answers with that key's ARN.
-      if (isKeyArn(keyArn) && response.KeyId !== keyArn)
+      const plaintext = response.Plaintext;
+      if (isKeyArn(keyArn) && response.KeyId !== keyArn) {
+        plaintext.fill(0);
         throw new SignerError(
           'DECRYPTION_FAILED',
           `AWS KMS decrypted with ${response.KeyId}, not ${keyArn}`,
         );
-      return Buffer.from(response.Plaintext);
+      }
+      // The SDK's own bytes, not a copy: the caller zeroes them once the keyset is read.
+      return Buffer.from(plaintext.buffer, plaintext.byteOffset, plaintext.byteLength);
     },
     close() {
       client.destroy();
@@ -228,10 +244,21 @@ async function openVaultKek(
         // authentication failed`, `invalid ciphertext`); a 403 is a token's problem.
         throw kekError(error, service, () => (error as { status?: unknown }).status === 400);
       });
-      return Buffer.from(typeof data['plaintext'] === 'string' ? data['plaintext'] : '', 'base64');
+      // Decoded strictly: Buffer.from(…, 'base64') skips what is not base64, and an answer
+      // without a plaintext would have read as an empty keyset, blamed on the file.
+      const plaintext = data['plaintext'];
+      if (typeof plaintext !== 'string' || plaintext === '' || !STRICT_BASE64.test(plaintext))
+        throw new SignerError(
+          'KEK_UNAVAILABLE',
+          `Vault transit decrypt answered without a base64 plaintext${overrideNote(service)}`,
+        );
+      return Buffer.from(plaintext, 'base64');
     },
   };
 }
+
+/** Standard base64 with its padding, as Vault writes it (Go's base64.StdEncoding). */
+const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /** AWS KMS's refusals of a ciphertext (Decrypt's errors); KMSInvalidStateException and AccessDenied are not. */
 const AWS_DECRYPT_REFUSALS = new Set(['InvalidCiphertextException', 'IncorrectKeyException']);

@@ -1,7 +1,8 @@
 import type { HashName } from '../../asn1/algorithms.js';
 import { LocalKeySigner } from '../local-key.js';
 import type { KeyEncryptionKey } from './kek.js';
-import { parseKeyset, primaryKey, privateKeyFromTinkKey, readEncryptedKeyset } from './keyset.js';
+import { readEncryptedKeyset } from './encrypted-keyset.js';
+import { keysetSigningKey, parseKeyset } from './keyset.js';
 import { kekUriShown, type openKek as defaultOpenKek } from './open-kek.js';
 import { SignerError } from '../signer-error.js';
 import { readKeyFile } from '../file/read-key-file.js';
@@ -80,9 +81,14 @@ export async function createTinkSigner(options: TinkSignerOptions): Promise<Loca
   );
   let key;
   try {
-    key = tinkStep(keysetPath, () => privateKeyFromTinkKey(primaryKey(parseKeyset(plaintext))));
+    key = tinkStep(keysetPath, () => keysetSigningKey(parseKeyset(plaintext)));
   } finally {
-    // The cleartext keyset holds every key's private material; the KeyObject keeps its own copy.
+    // Zeroed here: the cleartext keyset, every key's private material (from AWS and Cloud KMS,
+    // the SDK's own answer bytes, which the KEK hands over uncopied); keyset.ts zeroes its own
+    // copies of a private key. Not wiped, as nothing here can: the KeyObject's copy in OpenSSL's
+    // memory (for as long as the signer lives), those of the KeyObjects made only to check the
+    // other keys (until collected), and the answers as received (AWS's and Vault's JSON text,
+    // whose base64 plaintext is a JS string, and Cloud KMS's gRPC message).
     plaintext.fill(0);
   }
   return tinkStep(keysetPath, () => new LocalKeySigner(`tink:${keysetPath}`, key, options.hash));

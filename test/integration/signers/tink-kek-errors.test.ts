@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KeyManagementServiceClient } from '@google-cloud/kms';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTinkSigner } from '../../../src/signers/tink/tink-signer.js';
 import { openKek } from '../../../src/signers/tink/open-kek.js';
 import { startKekServices, type KekServices } from '../../fakes/kek-services.js';
@@ -168,6 +169,44 @@ describe('Tink: a KEK service that fails is not a wrong KEK', () => {
       expect(failure.message).toContain(
         `decryption failed with the ${scheme}:// KEK ${WRONG_KEK}: `,
       );
+    }
+  });
+});
+
+describe("Tink: a KEK answer without a usable plaintext is the KEK service's failure, not the keyset's", () => {
+  it.each<[string, string]>([
+    ['no plaintext', '{"data":{}}'],
+    ['an empty plaintext', '{"data":{"plaintext":""}}'],
+    ['a plaintext that is not base64', '{"data":{"plaintext":"!!!not base64 at all!!!"}}'],
+    ['base64 with a character past its padding', '{"data":{"plaintext":"AAAA=A"}}'],
+    ['a number', '{"data":{"plaintext":12345}}'],
+  ])('hcvault:// answering 200 with %s', async (_, body) => {
+    odd.answer({ status: 200, contentType: 'application/json', body });
+    process.env['TINK_HCVAULT_ADDR'] = odd.origin;
+    const failure = await startupFailure('hcvault://vault.example/transit/keys/k');
+    expect(failure).toMatchObject({
+      code: 'KEK_UNAVAILABLE',
+      message: `tink: keyset ${keysetPath}: cannot reach or use the hcvault:// KEK: Vault transit decrypt answered without a base64 plaintext (endpoint override: TINK_HCVAULT_ADDR)`,
+    });
+  });
+
+  it.each<[string, unknown]>([
+    ['no plaintext', {}],
+    ['a null plaintext', { plaintext: null }],
+    ['an empty plaintext', { plaintext: Buffer.alloc(0) }],
+  ])('gcp-kms:// answering %s', async (_, response) => {
+    process.env['GCP_KMS_ENDPOINT'] = services.gcp.endpoint;
+    const spy = vi
+      .spyOn(KeyManagementServiceClient.prototype, 'decrypt')
+      .mockResolvedValue([response] as never);
+    try {
+      const failure = await startupFailure(`gcp-kms://${GCP_KEY}`);
+      expect(failure).toMatchObject({
+        code: 'KEK_UNAVAILABLE',
+        message: `tink: keyset ${keysetPath}: cannot reach or use the gcp-kms:// KEK: Cloud KMS decrypt answered without a plaintext (endpoint override: GCP_KMS_ENDPOINT)`,
+      });
+    } finally {
+      spy.mockRestore();
     }
   });
 });

@@ -1,8 +1,14 @@
-import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { KeyManagementServiceClient } from '@google-cloud/kms';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { crc32c } from '../../../src/signers/tink/crc32c.js';
+import { TYPE_URL } from '../../../src/signers/tink/keyset.js';
 import { openKek } from '../../../src/signers/tink/open-kek.js';
+import { createTinkSigner } from '../../../src/signers/tink/tink-signer.js';
 import { startKekServices, type KekServices } from '../../fakes/kek-services.js';
+import { tempDir } from '../../helpers/openssl.js';
+import { bytesField, encodeKeyset, uintField } from '../../helpers/protobuf-encode.js';
 
 /** The blob a KEK wraps: opaque to the KEK, so any bytes stand for a serialized Keyset. */
 const KEYSET = randomBytes(311);
@@ -20,7 +26,9 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await services?.close();
+  work.cleanup();
 });
+const work = tempDir();
 
 describe('openKek', () => {
   it('crc32c matches the Castagnoli check value', () => {
@@ -114,5 +122,82 @@ describe('openKek', () => {
     await expect(openKek(`gcp-kms-x://${randomBytes(2).toString('hex')}`, {})).rejects.toThrow(
       'unsupported Tink KMS key type',
     );
+  });
+});
+
+/** A serialized Keyset of one fresh ECDSA P-256 key (SHA256, DER, TINK), as tinkey writes it. */
+function p256Keyset(): Buffer {
+  const jwk = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({
+    format: 'jwk',
+  });
+  const field = (base64url: string | undefined) => Buffer.from(base64url ?? '', 'base64url');
+  const params = Buffer.concat([uintField(1, 3), uintField(2, 2), uintField(3, 1)]);
+  const publicKey = Buffer.concat([
+    bytesField(2, params),
+    bytesField(3, field(jwk.x)),
+    bytesField(4, field(jwk.y)),
+  ]);
+  const value = Buffer.concat([bytesField(2, publicKey), bytesField(3, field(jwk.d))]);
+  return encodeKeyset(11, [{ keyId: 11, typeUrl: TYPE_URL.ecdsaPrivateKey, value }]);
+}
+
+describe('openKek: the SDK answer holding the cleartext keyset', () => {
+  it("aws-kms:// and gcp-kms:// hand over the SDK's own plaintext bytes, which the Tink signer zeroes", async () => {
+    const keyset = p256Keyset();
+    const answers: Uint8Array[] = [];
+    const awsSend = KMSClient.prototype.send;
+    const awsSpy = vi.spyOn(KMSClient.prototype, 'send').mockImplementation(async function (
+      this: KMSClient,
+      ...args: unknown[]
+    ) {
+      const response = (await (awsSend as (...a: unknown[]) => Promise<unknown>).apply(
+        this,
+        args,
+      )) as { Plaintext?: Uint8Array };
+      if (response.Plaintext) answers.push(response.Plaintext);
+      return response;
+    } as never);
+    const gcpDecrypt = KeyManagementServiceClient.prototype.decrypt;
+    const gcpSpy = vi
+      .spyOn(KeyManagementServiceClient.prototype, 'decrypt')
+      .mockImplementation(async function (this: KeyManagementServiceClient, ...args: unknown[]) {
+        const answer = (await (gcpDecrypt as (...a: unknown[]) => Promise<unknown>).apply(
+          this,
+          args,
+        )) as [{ plaintext?: Uint8Array }];
+        if (answer[0].plaintext) answers.push(answer[0].plaintext);
+        return answer;
+      } as never);
+    try {
+      const { id, arn } = aws.createKey('aes-256');
+      const cryptoKey = 'projects/p/locations/global/keyRings/r/cryptoKeys/zeroed';
+      gcp.addVersion(cryptoKey, 1, 'aes-256');
+      for (const [kekUri, ciphertext] of [
+        [`aws-kms://${arn}`, aws.encrypt(id, keyset)],
+        [`gcp-kms://${cryptoKey}`, gcp.encrypt(cryptoKey, keyset)],
+      ] as const) {
+        const keysetPath = work.write(
+          `zeroed-${answers.length}.json`,
+          JSON.stringify({ encryptedKeyset: Buffer.from(ciphertext).toString('base64') }),
+        );
+        const signer = await createTinkSigner({
+          keysetPath,
+          kekUri,
+          vaultToken: '',
+          hash: 'sha256',
+          openKek,
+        });
+        expect(signer.algorithm.curve).toBe('prime256v1');
+      }
+      expect(answers).toHaveLength(2);
+      // Each was the keyset (its length), and holds nothing of it now.
+      for (const answer of answers) {
+        expect(answer.length).toBe(keyset.length);
+        expect(answer.every((byte) => byte === 0)).toBe(true);
+      }
+    } finally {
+      awsSpy.mockRestore();
+      gcpSpy.mockRestore();
+    }
   });
 });

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPairSync } from 'node:crypto';
 import { createTinkSigner } from '../../../src/signers/tink/tink-signer.js';
 import { openKek } from '../../../src/signers/tink/open-kek.js';
-import { TYPE_URL } from '../../../src/signers/tink/keyset.js';
+import { parseKeyset, TYPE_URL } from '../../../src/signers/tink/keyset.js';
 import { fakeKms, openKekWithFakeKms } from '../../helpers/fake-kms.js';
 import { tempDir } from '../../helpers/openssl.js';
 import { EXT, OpensslPki } from '../../helpers/openssl-pki.js';
@@ -305,6 +305,56 @@ describe('Tink signer refuses, with clear messages', () => {
     const path = work.write('cleartext.json', JSON.stringify({ primaryKeyId: 1, key: [] }));
     await expect(load(path, KEK_A!.uri)).rejects.toThrow(
       'not a Tink EncryptedKeyset: unknown field "primaryKeyId"',
+    );
+  });
+
+  it('a file that is no EncryptedKeyset, and a KEK plaintext that is no Keyset, said as such', async () => {
+    const junk = work.write('junk.bin', Buffer.from('1205616263', 'hex'));
+    await expect(load(junk, KEK_A!.uri)).rejects.toThrow(
+      `tink: keyset ${junk}: not a Tink EncryptedKeyset: length-delimited field overruns its message`,
+    );
+    // A cleartext JSON keyset encrypted as it is, not by tinkey: the KEK opens it.
+    const kek = fakeKms(KEK_A!.uri);
+    const cleartext = readFileSync(
+      resolve(FIXTURES, 'generated/tink-go-2.0.0/ecdsa_p256_sha256_der_tink.cleartext.json'),
+    );
+    const byHand = writeEncrypted('by-hand.json', kek.encrypt(cleartext, new Uint8Array(0)));
+    await expect(load(byHand, KEK_A!.uri)).rejects.toMatchObject({
+      code: 'INVALID_KEY',
+      message: expect.stringContaining(
+        `tink: keyset ${byHand}: the KEK decrypted the file, but the result is not a serialized Tink Keyset (unsupported wire type 3): was the keyset encrypted by hand`,
+      ) as unknown,
+    });
+  });
+
+  it("a keyset Go's Tink refuses: a P-256 key with SHA-512, a broken DISABLED key", async () => {
+    const kek = fakeKms(KEK_A!.uri);
+    const go = vectors.find((vector) => vector.name === 'ecdsa_p256_sha256_der_tink')!;
+    const plaintext = Buffer.from(await kek.decrypt(ciphertextOf(go.path), new Uint8Array(0)));
+    const keyset = parseKeyset(plaintext);
+    const primary = keyset.keys[0]!;
+    // EcdsaParams.hash_type (field 1) SHA256 = 3 → SHA512 = 4, the key otherwise unchanged.
+    const sha512 = Buffer.from(primary.value);
+    const params = Buffer.from([0x08, 0x03, 0x10, 0x02]);
+    const at = sha512.indexOf(params);
+    expect(at).toBeGreaterThan(0);
+    sha512[at + 1] = 4;
+    const rewritten = (keys: Parameters<typeof encodeKeyset>[1]) =>
+      writeEncrypted(
+        'refused.json',
+        kek.encrypt(encodeKeyset(primary.keyId, keys), new Uint8Array(0)),
+      );
+    const asIs = { keyId: primary.keyId, typeUrl: primary.typeUrl, value: primary.value };
+    await expect(load(rewritten([{ ...asIs, value: sha512 }]), KEK_A!.uri)).rejects.toThrow(
+      'Tink ECDSA key: hash_type SHA512 is not allowed with NIST_P256',
+    );
+    await expect(
+      load(rewritten([asIs, { ...asIs, keyId: 5, value: sha512, status: 2 }]), KEK_A!.uri),
+    ).rejects.toThrow('Tink keyset: key 5 (DISABLED, not the primary) is not a valid key');
+    // The same keyset, the copy valid: accepted.
+    const signer = await load(rewritten([asIs, { ...asIs, keyId: 5, status: 2 }]), KEK_A!.uri);
+    expect(signer.publicKey.export({ type: 'spki', format: 'der' }).toString('hex')).toBe(
+      go.keys[0]!.publicKeySpkiDerHex,
     );
   });
 

@@ -53,6 +53,46 @@ describe('secrets given inline or as a file', () => {
     );
   });
 
+  it('refuses an empty file (or one of a newline only), naming the flag: it is no secret', async () => {
+    for (const content of ['', '\n', '\r\n'])
+      await expect(
+        readSecret('', work.write('empty', content), 'tink-hcvault-token'),
+      ).rejects.toMatchObject({
+        code: 'SECRET_UNREADABLE',
+        message:
+          'reading --tink-hcvault-token-file (the file it names): it is empty: write the secret in it, or leave --tink-hcvault-token-file out',
+      });
+  });
+
+  it('an empty --tink-hcvault-token-file stops the Tink signer before any KEK is opened, VAULT_TOKEN set or not', async () => {
+    const saved = process.env['VAULT_TOKEN'];
+    process.env['VAULT_TOKEN'] = 'hvs.another-credential';
+    const opened: unknown[] = [];
+    try {
+      await expect(
+        createSigner(
+          signerConfig({
+            timestampSigner: 'tink',
+            tinkKeysetPath: work.write('keyset.json', '{"encryptedKeyset":"Y3Q="}'),
+            tinkKeyResource: 'hcvault://vault.example/transit/keys/k',
+            tinkHcvaultTokenFile: work.write('empty-token', ''),
+            certificateChainPath: chain,
+          }),
+          {
+            openKek: (uri, options) => {
+              opened.push(options);
+              return Promise.reject(new Error(`opened ${uri}`));
+            },
+          },
+        ),
+      ).rejects.toThrow('reading --tink-hcvault-token-file (the file it names): it is empty');
+      expect(opened).toEqual([]);
+    } finally {
+      if (saved === undefined) delete process.env['VAULT_TOKEN'];
+      else process.env['VAULT_TOKEN'] = saved;
+    }
+  });
+
   it('marks the password and the Vault token secret in the schema', () => {
     expect(SERVE_OPTIONS.fileSignerPasswd.secret).toBe(true);
     expect(SERVE_OPTIONS.tinkHcvaultToken.secret).toBe(true);

@@ -102,6 +102,11 @@ export interface LogResourceOptions {
   signal?: AbortSignal;
   /** the --timeout this GET shares with others; by default its own, for it and its retry */
   budget?: TimeBudget;
+  /**
+   * Asked on a 404 with Retry-After ("not yet") how long the server asks to wait: resolves true
+   * once it has waited (the GET is made again), false to refuse the answer as without it.
+   */
+  waitNotYet?: (retryAfterMs: number) => Promise<boolean>;
 }
 
 /**
@@ -112,8 +117,43 @@ export async function getLogResource(
   base: string,
   path: string,
   timeoutMs: number,
-  { missingOk = false, signal, budget = new TimeBudget(timeoutMs) }: LogResourceOptions = {},
+  options: LogResourceOptions = {},
 ): Promise<Buffer | undefined> {
+  const { missingOk = false, budget = new TimeBudget(timeoutMs), waitNotYet } = options;
+  for (;;) {
+    const answer = await getLogAnswer(base, path, timeoutMs, { ...options, budget });
+    // A 404 with Retry-After is "not yet" (a token not in a signed checkpoint yet), not "none".
+    const retryAfter = answer.status === 404 ? answer.retryAfter : null;
+    if (retryAfter === null) {
+      if (answer.status === 404 && missingOk) return undefined;
+      if (answer.status === 200) return answer.body;
+    } else {
+      // Retry-After in seconds, as the server writes it (an HTTP-date is not waited for); at
+      // least one, as 0 would ask again at once, and again.
+      const seconds = Math.max(1, Number(retryAfter));
+      if (waitNotYet && /^\d{1,9}$/.test(retryAfter) && (await waitNotYet(seconds * 1000)))
+        continue;
+    }
+    throw new CliError(
+      'SERVER_REFUSED',
+      `GET ${answer.url}: ${answerText(answer.status, answer.contentType, answer.body)}`,
+    );
+  }
+}
+
+/** One GET of a log resource (and its retry after a dropped connection), read whole. */
+async function getLogAnswer(
+  base: string,
+  path: string,
+  timeoutMs: number,
+  { signal, budget = new TimeBudget(timeoutMs) }: LogResourceOptions,
+): Promise<{
+  url: string;
+  status: number;
+  contentType: string | null;
+  retryAfter: string | null;
+  body: Buffer;
+}> {
   const url = `${base}${LOG_PATH}${path}`;
   let response: Response | undefined;
   let firstFailure: string | undefined;
@@ -155,15 +195,13 @@ export async function getLogResource(
       cause: error,
     });
   }
-  // A 404 with Retry-After is "not yet" (a token not in a signed checkpoint yet), not "none".
-  if (response.status === 404 && missingOk && !response.headers.has('retry-after'))
-    return undefined;
-  if (response.status !== 200)
-    throw new CliError(
-      'SERVER_REFUSED',
-      `GET ${url}: ${answerText(response.status, response.headers.get('content-type'), body)}`,
-    );
-  return body;
+  return {
+    url,
+    status: response.status,
+    contentType: response.headers.get('content-type'),
+    retryAfter: response.headers.get('retry-after'),
+    body,
+  };
 }
 
 /**

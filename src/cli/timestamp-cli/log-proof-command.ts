@@ -16,13 +16,21 @@ interface LogProofOptions {
   serial: string;
   out: string;
   url?: string;
+  wait?: boolean;
 }
 
-/** `clock`: the monotonic clock --timeout is measured on (the tests give their own). */
+/** Waits `ms` milliseconds. */
+type Sleep = (ms: number) => Promise<void>;
+
+/**
+ * `clock`: the monotonic clock --timeout is measured on; `sleep`: how --wait waits (the tests give
+ * their own of both).
+ */
 export function logProofCommand(
   globals: () => GlobalOptions,
   output: Output,
   clock: () => number = () => performance.now(),
+  sleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 ): Command {
   return new Command('log-proof')
     .description(
@@ -42,8 +50,14 @@ export function logProofCommand(
         parseLogUrl,
       ),
     )
+    .addOption(
+      option(
+        '--wait',
+        'while the token is not in a signed checkpoint yet, wait as the server asks (Retry-After) and ask again, within --timeout',
+      ),
+    )
     .action(async (options: LogProofOptions) => {
-      await fetchLogProof(options, globals(), output, clock);
+      await fetchLogProof(options, globals(), output, clock, sleep);
     });
 }
 
@@ -52,15 +66,24 @@ async function fetchLogProof(
   globals: GlobalOptions,
   output: Output,
   clock: () => number,
+  sleep: Sleep,
 ): Promise<void> {
   const base = options.url ?? parseLogUrl(globals.timestampServer);
   await checkOutputFile(options.out);
   // One --timeout for the command: the proof's GET, its retry and the key probe below each get
   // what the others left of it.
   const budget = new TimeBudget(globals.timeout, clock);
+  // Waits only where the wait ends within --timeout: past it, the server's "not yet" is the answer.
+  const waitNotYet = async (retryAfterMs: number): Promise<boolean> => {
+    const leftMs = budget.leftMs();
+    if (leftMs !== undefined && retryAfterMs >= leftMs) return false;
+    await sleep(retryAfterMs);
+    return true;
+  };
   const body = await getLogResource(base, `proof?serial=${options.serial}`, globals.timeout, {
     missingOk: true,
     budget,
+    ...(options.wait ? { waitNotYet } : {}),
   });
   if (body === undefined) {
     const noSuchSerial = `the log has no token with serial number 0x${options.serial}`;

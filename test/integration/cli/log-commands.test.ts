@@ -172,6 +172,66 @@ describe('timestamp-cli log-proof', () => {
       expect(server.requests).toEqual(['proof?serial=1009']);
     });
 
+    describe('--wait', () => {
+      /** A clock that --wait's sleeps advance, and the sleeps. */
+      const slept: number[] = [];
+      const waiting: Make = (globals, output) =>
+        logProofCommand(
+          globals,
+          output,
+          () => now,
+          async (ms) => {
+            slept.push(ms);
+            now += ms;
+          },
+        );
+
+      /** The proof's route: "not yet" (Retry-After `seconds`) `times` times, then the proof. */
+      function notYet(times: number, seconds: string): void {
+        let calls = 0;
+        server.overrides.set('proof', (_request, response) => {
+          if (++calls > times) return void log.proof(9).then((proof) => response.end(proof));
+          response
+            .writeHead(404, { 'content-type': 'application/json', 'retry-after': seconds })
+            .end(JSON.stringify({ code: 404, message: `not in a signed checkpoint yet` }));
+        });
+      }
+
+      afterEach(() => {
+        slept.length = 0;
+      });
+
+      it('waits as the server asks, at least a second, and asks again until the proof is there', async () => {
+        notYet(2, '0');
+        const out = join(dir, 'proof-waited');
+        await run(waiting, ['--serial', '1009', '--out', out, '--wait'], server.url, 10_000);
+        expect(parseTlogProof(await readFile(out, 'utf8')).index).toBe(9);
+        expect(slept).toEqual([1_000, 1_000]);
+      });
+
+      it('does not wait past --timeout: the "not yet" is the answer', async () => {
+        notYet(1, '2');
+        const refused = run(
+          waiting,
+          ['--serial', '1009', '--out', join(dir, 'proof-late'), '--wait'],
+          server.url,
+          TIMEOUT,
+        );
+        await expect(refused).rejects.toThrow(
+          `GET ${server.url}/api/v1/log/proof?serial=1009: HTTP 404: not in a signed checkpoint yet`,
+        );
+        expect(slept).toEqual([]);
+      });
+
+      it('does not wait without --wait', async () => {
+        notYet(1, '1');
+        await expect(
+          run(waiting, ['--serial', '1009', '--out', join(dir, 'proof-no-wait')]),
+        ).rejects.toThrow('HTTP 404: not in a signed checkpoint yet');
+        expect(slept).toEqual([]);
+      });
+    });
+
     it("asks for the key only with time left after the proof's 404", async () => {
       server.overrides.set('proof', (_request, response) => {
         now += TIMEOUT;

@@ -631,7 +631,7 @@ describe('timestamp-cli certificates create --leaf-private-key-usage-period', ()
   it.each([
     ['0', TOO_SHORT],
     ['500ms', TOO_SHORT],
-    ['-1h', 'invalid duration "-1h": expected a number at "-1h"'],
+    ['-1h', 'invalid duration "-1h": negative: no option takes a negative duration'],
     ['1y', 'invalid duration "1y": unknown unit "y" (one of ns, us, µs, ms, s, m, h)'],
   ])('refuses %s before any key is made', async (period, reason) => {
     const dir = tempDir();

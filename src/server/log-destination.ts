@@ -20,7 +20,7 @@ const GIVE_UP = 4;
 const LOST_LINES = 5;
 const COUNTERS = 6;
 /** How long an exiting process waits for a writer that cannot write (a reader that stopped reading). */
-const EXIT_WAIT_MS = 10_000;
+export const EXIT_WAIT_MS = 10_000;
 
 /**
  * The writer thread: writes each batch to `out`, counts it written and sends its buffer back. A
@@ -197,6 +197,8 @@ export class BatchedLogDestination {
   /** Whether `out` was opened here (a pipe's non-blocking descriptor), to be closed at the end. */
   private readonly ownsOut: boolean;
   private ended = false;
+  /** WRITTEN when a flush last ran out of time with batches pending (see flushSync). */
+  private stuckAt: number | undefined;
   private readonly afterDelay = (): void => {
     this.timer = undefined;
     this.handOver();
@@ -381,14 +383,21 @@ export class BatchedLogDestination {
    * as well waits for the next lines.
    */
   flushSync(timeoutMs = this.policy.exitWaitMs): void {
-    const deadline = Date.now() + timeoutMs;
+    // A writer that has written nothing since a flush waited for it in vain is still stuck: the
+    // exit path's flushes (logger.flush, then the exit listener's) wait for it once, not each.
+    const stuck =
+      this.stuckAt !== undefined && Atomics.load(this.counters, WRITTEN) === this.stuckAt;
+    const deadline = Date.now() + (stuck ? 0 : timeoutMs);
     for (let round = 0; round < 2; round++) {
       this.handOver(true);
       if (this.writerGone) return;
       for (;;) {
         const written = Atomics.load(this.counters, WRITTEN);
         const remaining = deadline - Date.now();
-        if (remaining <= 0) return;
+        if (remaining <= 0) {
+          if (this.pendingBatches() > 0) this.stuckAt = written;
+          return;
+        }
         if (this.pendingBatches() <= 0) break;
         Atomics.wait(this.counters, WRITTEN, written, remaining);
       }

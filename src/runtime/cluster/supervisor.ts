@@ -7,6 +7,7 @@ import {
   type SetupMessage,
 } from './messages.js';
 import { RuntimeError, startStoppedBySignal } from '../runtime-error.js';
+import { EXIT_WAIT_MS } from '../../server/log-destination.js';
 import { optionVariables } from '../../config/environment.js';
 
 /** A worker that served this long is replaced at once, and its slot's restart pause starts over. */
@@ -17,8 +18,12 @@ export const STABLE_SERVING_MS = 10_000;
  */
 export const FIRST_RESTART_PAUSE_MS = 1_000;
 export const MAX_RESTART_PAUSE_MS = 60_000;
-/** Beyond --graceful-timeout, how long a draining worker may take to exit before it is killed. */
-const EXIT_GRACE_MS = 5_000;
+/**
+ * Beyond --graceful-timeout, how long a draining worker may take to exit before it is killed: 5 s,
+ * and the wait for a log reader that stopped reading (log-destination.ts), which a worker whose
+ * drain went well must not be killed for.
+ */
+const EXIT_GRACE_MS = EXIT_WAIT_MS + 5_000;
 /**
  * How long the server may run with no worker serving (each died, and none of their replacements
  * has served since: from a steady state about five tries of each slot at the pauses above, one or

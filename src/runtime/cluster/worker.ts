@@ -110,11 +110,14 @@ export async function runWorker(): Promise<void> {
   // copy of the flag is its own). This process drains instead.
   if (cluster.worker) cluster.worker.exitedAfterDisconnect = true;
   process.once('disconnect', () => drain('the primary is gone'));
-  // A message sent as the primary goes (a metrics answer, a clock jump) fails with EPIPE or
-  // ERR_IPC_CHANNEL_CLOSED; unheard, that 'error' would crash this worker instead of draining it.
-  // Before the setup there is no logger (its settings are the primary's); 'disconnect' follows.
+  // A message sent as the primary goes (a metrics answer, a clock jump, node's own listen request)
+  // fails with EPIPE or ERR_IPC_CHANNEL_CLOSED; unheard, that 'error' would crash this worker
+  // instead of draining it. node's cluster child re-emits the process's 'error' on cluster.worker
+  // (lib/internal/cluster/child.js), where it throws unless heard: it is heard there. Before the
+  // setup there is no logger (its settings are the primary's); 'disconnect' follows.
+  const ipcErrors: NodeJS.EventEmitter = cluster.worker ?? process;
   const beforeSetup = () => undefined;
-  process.on('error', beforeSetup);
+  ipcErrors.on('error', beforeSetup);
 
   const setup = await receiveSetup();
   const primaryConfig = decodeConfig(setup.config);
@@ -128,8 +131,8 @@ export async function runWorker(): Promise<void> {
     logger.flush();
     process.exit(1);
   }
-  process.on('error', (error) => logger.warn({ err: error }, 'cannot message the primary'));
-  process.off('error', beforeSetup);
+  ipcErrors.on('error', (error) => logger.warn({ err: error }, 'cannot message the primary'));
+  ipcErrors.off('error', beforeSetup);
   if (!config.disableNtpMonitoring) clock.start();
   // Asked to stop while starting: the start-up is abandoned while no listener accepts (nothing is
   // in flight: exit 0 at once); once one may, it completes and drains at once (start-gate.ts).

@@ -686,13 +686,13 @@ describe('--workers 2 (node:cluster)', () => {
   });
 
   it('a worker killed at the drain deadline fails the shutdown: exit 1', async () => {
-    // The primary kills a worker still draining 5 s (supervisor.ts EXIT_GRACE_MS) after
+    // The primary kills a worker still draining 15 s (supervisor.ts EXIT_GRACE_MS) after
     // --graceful-timeout: set so, that deadline is HELD_DEADLINE_MS, and held (in the primary and
     // its workers) until the other worker has drained and exited, however long a busy machine
     // takes for that; then it fires, for the stuck worker.
     const deadline = heldTimerEnvironment(HELD_DEADLINE_MS);
     const server = await cluster(
-      ['--graceful-timeout', `${HELD_DEADLINE_MS - 5_000}ms`],
+      ['--graceful-timeout', `${HELD_DEADLINE_MS - 15_000}ms`],
       deadline.env,
     );
     const [stuck] = new Set(logLines(server).flatMap((line) => (line.worker ? [line.pid] : [])));
@@ -742,6 +742,29 @@ describe('--workers 2 (node:cluster)', () => {
     // The primary's status (killed); the stream ends once both workers have exited.
     expect(await server.exited).toBeNull();
     expect(pidsAnswering(server, '/api/v1/timestamp', 200).size).toBe(2);
+  });
+
+  it('a worker that answers a scrape after its primary died drains, not crashes (EPIPE heard)', async () => {
+    const server = await cluster([]);
+    const burst = Array.from({ length: 4 }, () => splitRequest(server.url));
+    await Promise.all(burst.map((request) => request.sendFirstPart()));
+    expect((await call(server.url, '/ping')).status).toBe(200);
+    expect((await call(server.url, '/ping')).status).toBe(200);
+    const workers = [
+      ...new Set(logLines(server).flatMap((line) => (line.worker ? [line.pid] : []))),
+    ];
+    const [paused = 0] = workers;
+    // Paused, it gets the scrape's request but answers it only once its primary is gone: the
+    // answer fails with EPIPE, which node re-emits on cluster.worker, where unheard it crashed.
+    process.kill(paused, 'SIGSTOP');
+    await (await fetch(server.metricsUrl)).text();
+    server.child.kill('SIGKILL');
+    process.kill(paused, 'SIGCONT');
+    await untilLogged(server, (line) => line.message === 'the primary is gone, draining', 2);
+    burst.forEach((request) => request.sendRest());
+    const responses = await Promise.all(burst.map((request) => request.response));
+    expect(responses.map((response) => response.status)).toEqual([200, 200, 200, 200]);
+    expect(await server.exited).toBeNull();
   });
 
   it("SIGHUP while a replacement still loads reopens the serving workers' files and spares it", async () => {

@@ -157,6 +157,27 @@ describe('BatchedLogDestination', () => {
     closeSync(reader);
   });
 
+  it('waits for a stuck writer once: a later flush, nothing written since, does not wait again', () => {
+    // The exit path flushes twice (logger.flush, then the exit listener): with a reader that
+    // stopped reading, each waited its 10 s, and a cluster killed workers that had drained.
+    const path = dir.path('stuck.fifo');
+    execFileSync('mkfifo', [path]);
+    const reader = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    const fd = openSync(path, constants.O_WRONLY);
+    const destination = new BatchedLogDestination(fd, { exitWaitMs: 50 });
+    for (let i = 0; i < 20_000; i++)
+      destination.write(`${JSON.stringify({ i, text: 'x'.repeat(80) })}\n`);
+    destination.flushSync();
+    expect(destination.pendingBatches()).toBeGreaterThan(0);
+    const waits = vi.spyOn(Atomics, 'wait');
+    destination.flushSync();
+    expect(waits).not.toHaveBeenCalled();
+    waits.mockRestore();
+    destination.end();
+    closeSync(fd);
+    closeSync(reader);
+  });
+
   it('a process whose log nobody reads still exits, after the wait', async () => {
     const path = dir.path('exit.fifo');
     execFileSync('mkfifo', [path]);

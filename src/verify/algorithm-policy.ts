@@ -1,7 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import * as pkijs from 'pkijs';
 import type { CertificateView } from './certificate-view.js';
-import { readNode, UNIVERSAL } from './der-node.js';
 import { VerificationError } from './errors.js';
 import {
   CERTIFICATE_SIGNATURES,
@@ -26,9 +25,6 @@ const MAX_RSA_EXPONENT = 2n ** 31n - 1n;
 
 /** The curves Go's crypto/x509 verifies with, as Node names them. */
 const EC_CURVES = new Set(['prime256v1', 'secp384r1', 'secp521r1']);
-
-/** The universal tag number of OBJECT IDENTIFIER (X.680 section 8.6). */
-const OID_TAG = 6;
 
 /**
  * Refuses a digest the message imprint would refuse: SHA-1 is `weak-hash`, SHA-224 (or anything
@@ -59,28 +55,15 @@ export function keyProblem(key: KeyObject): string | undefined {
     }
     case 'ec': {
       const curve = key.asymmetricKeyDetails?.namedCurve;
-      if (curve === undefined || !EC_CURVES.has(curve))
-        return `unsupported elliptic curve ${curve ?? '(explicit parameters)'}: P-256, P-384 or P-521 only`;
-      return namesItsCurve(key)
+      return curve !== undefined && EC_CURVES.has(curve)
         ? undefined
-        : `elliptic curve ${curve} given by explicit parameters: RFC 5480 section 2.1.1 allows a named curve only`;
+        : `unsupported elliptic curve ${curve ?? '(explicit parameters)'}: P-256, P-384 or P-521 only`;
     }
     case 'ed25519':
       return undefined;
     default:
       return `unsupported public key type ${type ?? 'unknown'}`;
   }
-}
-
-/**
- * Whether an EC key's SubjectPublicKeyInfo names its curve (an OID), as RFC 5480 section 2.1.1
- * requires. Node matches explicit parameters to the curve they describe and reports its name,
- * but Go's crypto/x509 and `openssl ts -verify` refuse such a key.
- */
-function namesItsCurve(key: KeyObject): boolean {
-  const spki = readNode(key.export({ type: 'spki', format: 'der' }));
-  const [algorithm] = spki.children;
-  return algorithm?.children[1]?.is(UNIVERSAL, OID_TAG) === true;
 }
 
 /** Why an RSA public exponent is refused (see {@link MAX_RSA_EXPONENT}), or undefined. */
@@ -101,7 +84,10 @@ export function certificateKeyProblem(certificate: CertificateView): string | un
   } catch {
     return 'its public key cannot be read';
   }
-  return keyProblem(key);
+  const problem = keyProblem(key);
+  if (problem !== undefined || !certificate.curveSpecified) return problem;
+  // Read from the certificate: a KeyObject's SPKI export, to tell, costs ~100 us.
+  return `elliptic curve ${key.asymmetricKeyDetails?.namedCurve ?? ''} given by explicit parameters: RFC 5480 section 2.1.1 allows a named curve only`;
 }
 
 /**

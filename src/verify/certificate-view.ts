@@ -44,6 +44,11 @@ export interface CertificateView {
   nameConstraints: NameConstraints | undefined;
   /** The certificatePolicies, policyMappings, policyConstraints and inhibitAnyPolicy, read (frozen). */
   policyExtensions: PolicyExtensions;
+  /**
+   * The subject's EC key gives its curve as explicit parameters, not by name: RFC 5480 section
+   * 2.1.1 forbids it, Go and `openssl ts -verify` refuse it, and Node reads it (and names the curve).
+   */
+  curveSpecified: boolean;
 }
 
 const HANDLED_EXTENSIONS = new Set<string>([
@@ -126,6 +131,7 @@ function parseView(der: Uint8Array): CertificateView {
   if (parsed.offset === -1 || parsed.offset !== buffer.length)
     throw new DecodeError('not-der', 'certificate is not DER');
   const certificate = new pkijs.Certificate({ schema: parsed.result });
+  const keyAlgorithm = certificate.subjectPublicKeyInfo.algorithm;
 
   const view: CertificateView = {
     der: buffer,
@@ -147,6 +153,9 @@ function parseView(der: Uint8Array): CertificateView {
     privateKeyUsagePeriodDer: undefined,
     nameConstraints: undefined,
     policyExtensions: NO_POLICY_EXTENSIONS,
+    curveSpecified:
+      keyAlgorithm.algorithmId === VERIFY_OID.ecPublicKey &&
+      !(keyAlgorithm.algorithmParams instanceof asn1js.ObjectIdentifier),
   };
   // RFC 5280 section 4.2: each extension at most once (Go's parser refuses a second; OpenSSL, of
   // the extensions it reads).

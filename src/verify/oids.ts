@@ -33,6 +33,7 @@ export const VERIFY_OID = {
   authorityInfoAccess: '1.3.6.1.5.5.7.1.1',
   timeStamping: '1.3.6.1.5.5.7.3.8',
   rsassaPss: '1.2.840.113549.1.1.10',
+  ecPublicKey: '1.2.840.10045.2.1',
   mgf1: '1.2.840.113549.1.1.8',
 } as const;
 

@@ -296,8 +296,8 @@ describe('the worker supervisor on shutdown', () => {
     const { supervisor, forked, lines } = await serving({ workerCount: 2 });
     const draining = supervisor.drain();
     forked[0]?.exit(0);
-    // --graceful-timeout (1 s) + 5 s.
-    await vi.advanceTimersByTimeAsync(5_999);
+    // --graceful-timeout (1 s) + 15 s: the 10 s an exiting worker may wait for a log reader, and 5 s.
+    await vi.advanceTimersByTimeAsync(15_999);
     expect(forked[1]?.signals).toEqual([]);
     await vi.advanceTimersByTimeAsync(1);
     expect(forked[1]?.signals).toEqual(['SIGKILL']);

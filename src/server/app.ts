@@ -6,6 +6,7 @@ import Fastify, {
   type FastifyError,
   type FastifyReply,
   type FastifyRequest,
+  type preParsingHookHandler,
 } from 'fastify';
 import type { ServeConfig } from '../config/schema.js';
 import type {
@@ -20,7 +21,7 @@ import { ProfileRouter } from '../tsp/profile-router.js';
 import type { TrustedRootJson } from '../x509/trusted-root.js';
 import { TRUSTED_ROOT_MEDIA_TYPE } from '../x509/trusted-root.js';
 import { HEALTH_PATHS, registerHealthRoutes } from './health.js';
-import { answerExpectations, hasUnmetExpectation } from './expect-header.js';
+import { answerExpectations, hasUnmetExpectation, sendContinue } from './expect-header.js';
 import { accepts, mediaType } from './media-type.js';
 import { contentTypeParseRefusal } from './go-media-type.js';
 import { OPENAPI_PATH } from './openapi.js';
@@ -41,7 +42,7 @@ import { LOG_PREFIX, LOG_ROUTES, refuseLogRequest, registerLogRoutes } from './l
 import {
   addVary,
   ambiguousAuthority,
-  missingHost,
+  hostRefusal,
   originFormTarget,
   requestOrigin,
   targetPath,
@@ -298,6 +299,9 @@ export async function buildServer(deps: ServerDependencies) {
       reply.hijack();
       return undefined;
     }
+    // Fastify's body parser asks to close the connection after a body error (413); HTTP/2 has no
+    // Connection header: Node drops it with a plain-text warning on stderr, amid the JSON log.
+    if (request.raw.httpVersionMajor === 2) reply.removeHeader('connection');
     // Refused before the handler ran (415, 413): Go's NoCache wraps the route, its body parsing too.
     if (timestampRoutes.has(request.routeOptions.url ?? '')) reply.headers(NO_CACHE_HEADERS);
     switch (error.code) {
@@ -362,15 +366,22 @@ export async function buildServer(deps: ServerDependencies) {
     if (path.startsWith(LOG_PREFIX)) return refuseLogRequest(reply, 404, message);
     return sendGoError(reply, 404, message);
   };
-  answerExpectations(app.server, (request) => {
+  answerExpectations(app.server);
+  /**
+   * A timestamp POST's `Expect: 100-continue` is met here, where its body is about to be read:
+   * after every check its headers alone decide (the rate limit's 429 included), and only for a
+   * body that will be read (a media type parsed, within --max-request-body-size).
+   */
+  const continueIfRead: preParsingHookHandler = (request, reply, payload, done) => {
     const declared = Number(request.headers['content-length'] ?? 0);
-    return (
-      request.method === 'POST' &&
-      timestampRoutes.has(targetPath(request.url ?? '')) &&
+    if (
       REQUEST_MEDIA_TYPES.has(mediaType(request.headers['content-type'])) &&
       !(declared > bodyLimit)
-    );
-  });
+    ) {
+      sendContinue(request.raw, reply.raw);
+    }
+    done(null, payload);
+  };
   /**
    * go-openapi's 400 for a timestamp request whose Content-Type Go cannot parse (`;;;`, `a/`),
    * before the body is read, as Go refuses it: not read as DER (a bad parameter) nor 415.
@@ -386,8 +397,8 @@ export async function buildServer(deps: ServerDependencies) {
   // Before the body is read: a body method (QUERY...) would otherwise be refused for its type.
   // One hook for these checks (each hook costs every request its run). Node's own Host check
   // (requireHostHeader, off in transport.ts) answered a bare 400 before any hook, on the plain-HTTP
-  // listener only. Go: 400 "missing required Host header", connection closed; 501 for a transfer
-  // coding, its body left unread (here 400: transfer-coding.ts).
+  // listener only. Go: 400 for a missing, repeated or malformed Host, connection closed; 501 for a
+  // transfer coding, its body left unread (here 400: transfer-coding.ts).
   app.addHook('onRequest', (request, reply, done) => {
     const version = unsupportedHttpVersion(request.raw);
     if (version !== undefined) {
@@ -395,8 +406,11 @@ export async function buildServer(deps: ServerDependencies) {
       sendGoError(reply.header('connection', 'close'), 400, `${version} is not supported`);
       return;
     }
-    if (missingHost(request.raw)) {
-      sendGoError(reply.header('connection', 'close'), 400, 'missing required Host header');
+    const hostRefused = hostRefusal(request.raw);
+    if (hostRefused !== undefined) {
+      // Go closes the connection after its 400.
+      if (request.raw.httpVersionMajor === 1) reply.header('connection', 'close');
+      sendGoError(reply, 400, hostRefused);
       return;
     }
     if (unsupportedTransferCoding(request.raw)) {
@@ -468,7 +482,7 @@ export async function buildServer(deps: ServerDependencies) {
 
   // One request's walk: media type -> issue() (guards, token, audit record) -> HTTP answer.
   const timestampRoute = (path: string, issuer: Issuer): void => {
-    app.post(path, async (request, reply) => {
+    app.post(path, { preParsing: continueIfRead }, async (request, reply) => {
       reply.headers(NO_CACHE_HEADERS);
       const format = requestFormat(mediaType(request.headers['content-type']));
       const given = request.body as Buffer | undefined;

@@ -36,6 +36,7 @@ import {
 } from './audit-lock.js';
 import { auditRecord } from './audit-record.js';
 import { clientAborted } from './client-aborts.js';
+import { cutStatus } from './server-cuts.js';
 import type { AnswerOutcome } from './http-outcome.js';
 
 /*
@@ -305,8 +306,9 @@ export function installAuditLog(
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? '';
     if (request.method !== 'POST' || !routes.has(route) || audited.has(request)) return;
-    // Nothing was asked: the body never arrived whole (or no answer could be sent).
-    if (clientAborted(request)) return;
+    // Nothing was asked: the body never arrived whole (an HTTP/2 stream's 408 at --read-timeout
+    // included, which its hooks see answered), or no answer could be sent.
+    if (clientAborted(request) || cutStatus(request.raw) === 408) return;
     const record = auditRecord(request, reply.statusCode, undefined, config.defaultPolicyOid);
     // A profile's own path names it; on /api/v1/timestamp the unread request's policy would.
     const profile = routes.get(route);

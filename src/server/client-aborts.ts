@@ -64,16 +64,33 @@ export class RequestCutError extends CodedError<'REQUEST_CUT'> {
  * (unhooked-requests.ts).
  */
 export function watchClientAborts(app: FastifyInstance, onAbort: AbortListener): void {
+  const abort = (request: FastifyRequest, reply: FastifyReply): void => {
+    aborted.add(request);
+    onAbort(request, reply, cutStatus(request.raw) ?? CLIENT_CLOSED_REQUEST);
+  };
   // A callback hook, not an async one: no promise per request on the hot path.
   app.addHook('onRequest', (request, reply, done) => {
+    // Node raises a stream it already reset (a body longer than its content-length, read while
+    // an earlier stream's body was) as a request, without 'aborted': its close reads as answered.
+    // There is no one to answer: the rest of its walk (rate limit, parsing, handler) is skipped.
+    if (closedOnArrival(request.raw)) {
+      abort(request, reply);
+      return;
+    }
     reply.raw.once('close', () => {
       // HTTP/2 sets request.raw.aborted when the response had not ended (as HTTP/2 streams say:
       // ended, not necessarily flushed); HTTP/1.1 only when the body was incomplete.
       const answered = 'stream' in request.raw || reply.raw.writableEnded;
       if (!request.raw.aborted && answered) return;
-      aborted.add(request);
-      onAbort(request, reply, cutStatus(request.raw) ?? CLIENT_CLOSED_REQUEST);
+      abort(request, reply);
     });
     done();
   });
+}
+
+/** Whether an HTTP/2 request's stream was closed before anything was sent on it. */
+function closedOnArrival(raw: IncomingMessage | Http2ServerRequest): boolean {
+  if (!('stream' in raw)) return false;
+  const { stream } = raw;
+  return (stream.closed || stream.destroyed) && !stream.headersSent;
 }

@@ -1,6 +1,7 @@
 import { constants, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import type { Server } from 'node:net';
 import { READ_TIMEOUT_MESSAGE } from './client-errors.js';
+import { requestIdHeaderOf } from './request-id.js';
 import { CLOSED_WITHOUT_RESPONSE, markCut } from './server-cuts.js';
 
 const BODY = JSON.stringify({ code: 408, message: READ_TIMEOUT_MESSAGE });
@@ -49,10 +50,16 @@ function cutSlowRequest(request: Http2ServerRequest, response: Http2ServerRespon
   // section 8.1). Sent once the response is flushed: closing earlier can leave the stream open.
   const stopSending = () => stream.close(constants.NGHTTP2_NO_ERROR);
   if (response.headersSent) return stopSending();
-  // Through the compatibility response, so the request log and hooks see the 408.
+  // Marked, as HTTP/1.1's 408 marks its socket: the request never arrived whole, so it gets no
+  // audit line, and if the 408 is not flushed before the stream closes, it is logged 408, not 499.
+  markCut(stream, 408);
+  // Through the compatibility response, so the request log and hooks see the 408; with the
+  // request ID every answer carries, which no onSend hook adds here.
+  const id = requestIdHeaderOf(request);
   response.writeHead(408, {
     [constants.HTTP2_HEADER_CONTENT_TYPE]: 'application/json; charset=utf-8',
     [constants.HTTP2_HEADER_CONTENT_LENGTH]: Buffer.byteLength(BODY),
+    ...(id ? { [id[0]]: id[1] } : {}),
   });
   response.end(BODY, stopSending);
 }

@@ -11,10 +11,26 @@ import type { Http2ServerRequest } from 'node:http2';
  */
 const ACCEPTED_REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
 
+/** A request's ID and the response header that carries it (--http-request-id-header-name). */
+export type RequestIdHeader = readonly [name: string, id: string];
+
+/** Each request's, for the answers written outside Fastify's hooks (the 408s of --read-timeout). */
+const ids = new WeakMap<IncomingMessage | Http2ServerRequest, RequestIdHeader>();
+
 /** Fastify's genReqId for --http-request-id-header-name (`header`, lower-case). */
 export function requestIdFrom(header: string) {
   return (request: IncomingMessage | Http2ServerRequest): string => {
     const given = request.headers[header];
-    return typeof given === 'string' && ACCEPTED_REQUEST_ID.test(given) ? given : randomUUID();
+    const id = typeof given === 'string' && ACCEPTED_REQUEST_ID.test(given) ? given : randomUUID();
+    ids.set(request, [header, id]);
+    return id;
   };
 }
+
+/**
+ * The header requestIdFrom gave `request`, if Fastify asked for its ID: a token
+ * (config/http-names.ts) and visible ASCII, which nothing written raw takes for the header's end.
+ */
+export const requestIdHeaderOf = (
+  request: IncomingMessage | Http2ServerRequest,
+): RequestIdHeader | undefined => ids.get(request);

@@ -19,10 +19,18 @@ export function isHostAndPort(host: string): boolean {
 function manyHosts(rawHeaders: readonly string[]): boolean {
   let hosts = 0;
   for (let i = 0; i < rawHeaders.length; i += 2) {
-    if (rawHeaders[i]?.toLowerCase() === 'host' && ++hosts > 1) return true;
+    const name = rawHeaders[i];
+    // The length first: no lower-cased copy of every other name, on every request.
+    if (name?.length === 4 && name.toLowerCase() === 'host' && ++hosts > 1) return true;
   }
   return false;
 }
+
+/**
+ * Go's httpguts.ValidHostHeader: only octets that RFC 3986's host and port use, in any order (as
+ * lenient as Go's; isHostAndPort is the strict reading, where the host is used).
+ */
+const VALID_HOST_OCTETS = /^[0-9A-Za-z!$%&'()*+,.:;=[\]_~-]*$/;
 
 /** An authority as RFC 3986 section 6.2 compares them: lower case, without https's default port. */
 const normalAuthority = (authority: string): string => authority.toLowerCase().replace(/:443$/, '');
@@ -52,15 +60,20 @@ export function ambiguousAuthority(request: FastifyRequest): boolean {
 }
 
 /**
- * Whether an HTTP/1.1 request has no Host header, which RFC 9112 section 3.2 requires (HTTP/1.0
- * may leave it out, as in Go; HTTP/2 has :authority). An empty Host is one, as in Go and Node.
+ * Why a request's Host header is refused (400), as Go's net/http refuses it, in Go's words;
+ * undefined when it is not. RFC 9112 section 3.2: an HTTP/1.1 request has exactly one (HTTP/1.0
+ * may leave it out, as in Go; an empty Host is one, as in Go and Node); a server answers 400 to
+ * more than one or to an invalid one. Node kept the first of two, and took any octets. HTTP/2
+ * streams with two or a malformed host or :authority never get here: nghttp2 resets them.
  */
-export function missingHost(request: IncomingMessage | Http2ServerRequest): boolean {
-  return (
-    request.httpVersionMajor === 1 &&
-    request.httpVersionMinor >= 1 &&
-    request.headers.host === undefined
-  );
+export function hostRefusal(request: IncomingMessage | Http2ServerRequest): string | undefined {
+  const { host } = request.headers;
+  if (host === undefined) {
+    const required = request.httpVersionMajor === 1 && request.httpVersionMinor >= 1;
+    return required ? 'missing required Host header' : undefined;
+  }
+  if (manyHosts(request.rawHeaders)) return 'too many Host headers';
+  return VALID_HOST_OCTETS.test(host) ? undefined : 'malformed Host header';
 }
 
 /** The authority of an absolute-form request-target (`GET http://host/path`): 1 the authority. */

@@ -87,6 +87,23 @@ export function loadTlsMaterial(config: ServeConfig): TlsMaterial {
 /** SETTINGS_MAX_CONCURRENT_STREAMS of the HTTPS listener's HTTP/2 connections, as Go's. */
 export const MAX_CONCURRENT_STREAMS = 250;
 
+/** The header fields Node's HTTP/1.1 parser takes (http.Server's maxHeadersCount). */
+const HTTP1_MAX_HEADERS = 2000;
+/** A request's pseudo-header fields (:method, :scheme, :authority, :path), which Node counts too. */
+const PSEUDO_HEADERS = 4;
+/** The fewest octets a field counts in HTTP/2's header list size: a one-octet name, no value, 32. */
+const MIN_FIELD_SIZE = 33;
+
+/**
+ * The header fields an HTTP/2 request may have before Node resets its stream (ENHANCE_YOUR_CALM),
+ * with no answer, log line or count: HTTP/1.1's 2000 and its pseudo-headers, and at least as many
+ * as a header list within --max-header-size can hold, so that --max-header-size decides (431,
+ * http2-header-limit.ts). Node's default, 128, reset a request of ~124 headers.
+ */
+export function maxHeaderListPairs(maxHeaderSize: number): number {
+  return Math.max(HTTP1_MAX_HEADERS, Math.floor(maxHeaderSize / MIN_FIELD_SIZE)) + PSEUDO_HEADERS;
+}
+
 /** Options of the HTTPS listener: HTTP/2 with HTTP/1.1 fallback (ALPN h2, http/1.1), mTLS with a CA. */
 export function secureServerOptions(
   material: TlsMaterial,
@@ -99,6 +116,7 @@ export function secureServerOptions(
     minVersion: 'TLSv1.2',
     ciphers: TLS12_CIPHERS,
     maxHeaderSize,
+    maxHeaderListPairs: maxHeaderListPairs(maxHeaderSize),
     // Go's HTTP/2 server allows 250 streams at once on a connection; Node's default (2^32 - 1)
     // let one client put thousands of requests in flight on one connection.
     settings: { maxHeaderListSize: maxHeaderSize, maxConcurrentStreams: MAX_CONCURRENT_STREAMS },

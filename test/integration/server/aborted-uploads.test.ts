@@ -202,6 +202,71 @@ describe('uploads cancelled mid-body', () => {
     expect(audit[0]!.serialNumber).toBe(completed[0]!.serialNumber);
   });
 
+  it('HTTP/2: a stream Node resets before raising its request (a body over its content-length) is aborted, not 200', async () => {
+    const body = helloTimeStampReq();
+    const before = await metrics();
+    const logged = requestLines().length;
+    const auditBefore = auditLines().length;
+    const session = connectHttp2(server.tlsUrl!, { ca });
+    session.on('error', () => undefined);
+    /** A POST on `session`: its status (0: none) and the stream's RST_STREAM code. */
+    const send = (headers: Record<string, string>, sent: Buffer) =>
+      new Promise<{ status: number; rstCode: number | undefined }>((resolve) => {
+        const stream = session.request(
+          {
+            [constants.HTTP2_HEADER_METHOD]: 'POST',
+            [constants.HTTP2_HEADER_PATH]: '/api/v1/timestamp',
+            'content-type': 'application/timestamp-query',
+            ...headers,
+          },
+          { endStream: false },
+        );
+        let status = 0;
+        stream.on('response', (head) => (status = Number(head[constants.HTTP2_HEADER_STATUS])));
+        stream.on('error', () => undefined);
+        stream.on('close', () => resolve({ status, rstCode: stream.rstCode }));
+        stream.resume();
+        stream.end(sent);
+      });
+    // The 413's unread body is still being received when the third stream arrives: Node reads
+    // that stream's DATA past its content-length, resets it, then raises its request, closed.
+    expect(await send({}, body)).toMatchObject({ status: 200 });
+    expect(await send({}, Buffer.alloc(2_000_000))).toMatchObject({ status: 413 });
+    expect(await send({ 'content-length': '5' }, Buffer.alloc(70))).toEqual({
+      status: 0,
+      rstCode: constants.NGHTTP2_PROTOCOL_ERROR,
+    });
+    session.close();
+
+    await requestLinesAfter(logged, 3);
+    const after = await linesBeforeBarrier(server.url, logged);
+    expect(after.map(({ statusCode }) => statusCode).sort()).toEqual([200, 413, 499]);
+    expect(after.find(({ statusCode }) => statusCode === 499)).toMatchObject({
+      message: 'request aborted',
+      severity: 'INFO',
+    });
+    const now = await metrics();
+    expect(aborted(now) - aborted(before)).toBe(1);
+    const okCount = (text: string) =>
+      sample(
+        text,
+        'timestamp_authority_http_requests_total',
+        'code="200",path="/api/v1/timestamp",method="POST"',
+      );
+    // The first request's and the barrier's.
+    expect(okCount(now) - okCount(before)).toBe(2);
+    // No line for a request never asked (it read {"status":"rejection","httpStatus":200}).
+    expect(
+      auditLines()
+        .slice(auditBefore)
+        .map(({ status, httpStatus }) => ({ status, httpStatus })),
+    ).toEqual([
+      { status: 'granted', httpStatus: 200 },
+      { status: 'rejection', httpStatus: 413 },
+      { status: 'granted', httpStatus: 200 },
+    ]);
+  });
+
   it('HTTP/1.1: a connection closed before Content-Length bytes is logged as aborted', async () => {
     const body = helloTimeStampReq();
     const before = await metrics();
@@ -267,14 +332,16 @@ describe('uploads cancelled mid-body', () => {
       const after = await linesBeforeBarrier(slow.url, logged);
       expect(after).toHaveLength(1);
       expect(after[0]).toMatchObject({ statusCode: 408, message: 'request timed out' });
-      // Issued and audited: the barrier only.
+      // Issued and audited: the barrier only. The 408 gets no line, as over HTTP/1.1: its
+      // request never arrived whole (it read "rejection" with httpStatus 408).
       expect(issued(await metrics()) - issued(before)).toBe(1);
-      const granted = readFileSync(auditFile, 'utf8')
+      const audited = readFileSync(auditFile, 'utf8')
         .split('\n')
         .filter(Boolean)
-        .map((line) => JSON.parse(line) as Record<string, unknown>)
-        .filter((line) => line.status === 'granted');
-      expect(granted).toEqual([expect.objectContaining({ requestId: `barrier-${barriers}` })]);
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(audited).toEqual([
+        expect.objectContaining({ status: 'granted', requestId: `barrier-${barriers}` }),
+      ]);
     } finally {
       await slow.close();
     }

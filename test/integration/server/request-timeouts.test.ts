@@ -97,6 +97,29 @@ describe('HTTP/1.1: a request that stops arriving', () => {
     },
   );
 
+  it('gets its request ID on the 408, as every answer, the one its log line has', async () => {
+    const server = await start({ readTimeout: '300ms' });
+    const given = STALLED_BODY.replace('\r\n\r\n', '\r\nX-Request-Id: stalled-1\r\n\r\n');
+    const generated = records().length;
+    for (const [request, id] of [
+      [given, 'stalled-1'],
+      [STALLED_BODY, undefined],
+    ] as const) {
+      const received = await sendAndWait(server.url, request);
+      expect(received).toMatch(/^HTTP\/1\.1 408 /);
+      const answered = /\r\nx-request-id: (\S+)\r\n/i.exec(received)?.[1];
+      expect(answered).toEqual(id ?? expect.stringMatching(/^[\da-f-]{36}$/));
+      await expect
+        .poll(() => records().filter((line) => line.requestID === answered), UNTIL_SETTLED)
+        .toEqual([expect.objectContaining({ statusCode: 408 })]);
+    }
+    expect(
+      records()
+        .slice(generated)
+        .filter((line) => line.statusCode === 408),
+    ).toHaveLength(2);
+  });
+
   it('gets 408 with equal --read-timeout and --write-timeout, logged and counted as 408', async () => {
     const server = await start({ readTimeout: '300ms', writeTimeout: '300ms' });
     const lines = timestampLines();
@@ -253,7 +276,11 @@ describe('HTTP/2: a stream whose request stops arriving', () => {
       });
       let status = 0;
       let body = '';
-      stream.on('response', (headers) => (status = Number(headers[constants.HTTP2_HEADER_STATUS])));
+      let requestId: unknown;
+      stream.on('response', (headers) => {
+        status = Number(headers[constants.HTTP2_HEADER_STATUS]);
+        requestId = headers['x-request-id'];
+      });
       stream.on('data', (chunk: Buffer) => (body += chunk.toString()));
       stream.on('error', () => undefined);
       await new Promise((resolve) => stream.once('close', resolve));
@@ -265,6 +292,11 @@ describe('HTTP/2: a stream whose request stops arriving', () => {
       await expect
         .poll(lines, UNTIL_SETTLED)
         .toEqual([{ statusCode: 408, message: 'request timed out' }]);
+      // The request ID every answer carries, its log line's.
+      expect(requestId).toEqual(expect.any(String));
+      expect(records().filter((line) => line.requestID === requestId)).toEqual([
+        expect.objectContaining({ statusCode: 408 }),
+      ]);
       // Fastify's body reader ends with the stream: no "Reply was already sent" warning.
       expect(records().filter((line) => line.severity === 'WARN' && 'err' in line)).toEqual([]);
     } finally {

@@ -240,6 +240,74 @@ describe('an HTTP/1.1 request without Host', () => {
 });
 
 /**
+ * Two Host headers, or one no host[:port] could be (RFC 9112 section 3.2: 400): Node kept the
+ * first of two and took any octets, and every route served them 200. Go refuses both, before any
+ * handler, with the connection closed.
+ */
+describe('an HTTP/1.x request with two Host headers or a malformed one', () => {
+  it.each([
+    ['two Host headers', 'HTTP/1.1', 'Host: tsa\r\nhost: tsa\r\n', 'too many Host headers'],
+    ['two Host headers (HTTP/1.0)', 'HTTP/1.0', 'Host: a\r\nHost: b\r\n', 'too many Host headers'],
+    ['a Host with a space', 'HTTP/1.1', 'Host: a b\r\n', 'malformed Host header'],
+    ['a Host with a quote', 'HTTP/1.1', 'Host: tsa"><x\r\n', 'malformed Host header'],
+  ])(
+    'is answered 400 as Go answers %s, on every route, logged, counted, the connection closed',
+    async (_what, version, hosts, message) => {
+      const server = await start();
+      const lines = linesFromNow();
+      const requests = await growthFromNow(
+        server.metricsUrl,
+        'timestamp_authority_http_requests_total',
+      );
+      // Refused before it is read: any bytes.
+      const body = '0123456789';
+      const answers = [];
+      for (const head of [
+        'GET /api/v1/timestamp/certchain',
+        'GET /nowhere',
+        `POST /api/v1/timestamp ${version}\r\nContent-Type: application/timestamp-query\r\nContent-Length: ${body.length}`,
+      ]) {
+        const [requestLine, ...fields] = head.split('\r\n');
+        const line = requestLine!.includes(' HTTP/') ? requestLine : `${requestLine} ${version}`;
+        const received = await sendAndWait(
+          server.url,
+          `${line}\r\n${hosts}${fields.map((field) => `${field}\r\n`).join('')}\r\n` +
+            (head.startsWith('POST') ? body : ''),
+        );
+        expect(received).toMatch(/\r\nconnection: close\r\n/i);
+        expect(received).toMatch(/\r\nx-request-id: [\w-]+\r\n/i);
+        answers.push({
+          status: /^HTTP\/1\.1 (\d{3}) /.exec(received)?.[1],
+          body: received.slice(received.indexOf('\r\n\r\n') + 4),
+        });
+      }
+      expect(answers).toEqual(
+        Array(3).fill({ status: '400', body: JSON.stringify({ code: 400, message }) }),
+      );
+      await expect
+        .poll(lines, UNTIL_SETTLED)
+        .toEqual(
+          ['/api/v1/timestamp/certchain', '/nowhere', '/api/v1/timestamp'].map((url) =>
+            expect.objectContaining({ severity: 'WARN', statusCode: 400, url }),
+          ),
+        );
+      expect(await requests()).toEqual({ '400': 3 });
+    },
+  );
+
+  it('is served with one Host of any octets Go takes (it reads no further)', async () => {
+    const server = await start();
+    for (const host of ['tsa.example:8443', '[::1]:80', "a-b_c~!$&'()*+,;=%.example", '']) {
+      const received = await sendAndWait(
+        server.url,
+        `GET /api/v1/timestamp/certchain HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+      );
+      expect(received).toMatch(/^HTTP\/1\.1 200 /);
+    }
+  });
+});
+
+/**
  * Node's parser removes the chunked framing of `gzip, chunked` and hands the gzip bytes on as the
  * body (a DER client got a badDataFormat token for them); Go answers 501 "Unsupported transfer
  * encoding", here 400 as every refusal of client input.
@@ -457,6 +525,23 @@ describe('a request answered before its body arrived (HTTP/1.1)', () => {
     const socket = watch(await open(server.url));
     const head = announcing('POST /api/v1/timestamp', 'application/timestamp-query');
     expect((await expectClosedAfterAnswer(server, socket, head)).status).toBe(429);
+  });
+
+  it('Expect: 100-continue over the rate limit gets 429, never 100 Continue (the limit is decided first)', async () => {
+    const server = await start({ rateLimitMax: 1 });
+    const first = await fetch(`${server.url}/api/v1/timestamp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/timestamp-query' },
+      body: helloTimeStampReq(),
+    });
+    expect(first.status).toBe(200);
+    // A body the server would read: within --max-request-body-size, of a type it parses.
+    const received = await sendAndWait(
+      server.url,
+      'POST /api/v1/timestamp HTTP/1.1\r\nHost: tsa\r\nContent-Type: application/timestamp-query\r\n' +
+        `Content-Length: ${helloTimeStampReq().length}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`,
+    );
+    expect(received.match(/HTTP\/1\.1 \d{3} /g)).toEqual(['HTTP/1.1 429 ']);
   });
 
   it('with --http-ping-only, the 404 closes the connection too', async () => {

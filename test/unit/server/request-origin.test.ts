@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { addVary, isHostAndPort, originFormTarget } from '../../../src/server/request-origin.js';
+import type { IncomingMessage } from 'node:http';
+import {
+  addVary,
+  hostRefusal,
+  isHostAndPort,
+  originFormTarget,
+} from '../../../src/server/request-origin.js';
 
 describe('host[:port] of a Host header', () => {
   it.each([
@@ -56,4 +62,45 @@ describe('the path and query of a request-target', () => {
     ['tsa.example:443', 'tsa.example:443'],
     ['*', '*'],
   ])('of %j is %j', (url, target) => expect(originFormTarget(url)).toBe(target));
+});
+
+describe("a request's Host headers, as Go's net/http reads them", () => {
+  /** A parsed HTTP/1.x request with `rawHeaders`; Node keeps the first Host in `headers`. */
+  const parsed = (rawHeaders: string[], minor = 1) => {
+    const host = rawHeaders.findIndex((part, i) => i % 2 === 0 && part.toLowerCase() === 'host');
+    return {
+      httpVersionMajor: 1,
+      httpVersionMinor: minor,
+      rawHeaders,
+      headers: host < 0 ? {} : { host: rawHeaders[host + 1] },
+    } as unknown as IncomingMessage;
+  };
+
+  it.each([
+    [['Host', 'tsa.example:8443']],
+    [['Host', '[fe80::1%25eth0]:80']],
+    [['Host', "a-b_c~!$&'()*+,;=.example"]],
+    // Go's rule is the octets only: the host[:port] check is trusted-root's (isHostAndPort).
+    [['Host', 'tsa:99999']],
+    [['Host', '']],
+    [['X-Host', 'a', 'Host', 'tsa', 'Hosts', 'b']],
+  ])('takes %j', (rawHeaders) => expect(hostRefusal(parsed(rawHeaders))).toBeUndefined());
+
+  it.each([
+    [[], 'missing required Host header'],
+    [['Host', 'tsa', 'host', 'tsa'], 'too many Host headers'],
+    [['HOST', 'a', 'X', 'y', 'Host', ''], 'too many Host headers'],
+    [['Host', 'a b'], 'malformed Host header'],
+    [['Host', 'evil"><x'], 'malformed Host header'],
+    [['Host', 'user@tsa'], 'malformed Host header'],
+    [['Host', 'tsa/x'], 'malformed Host header'],
+    [['Host', 'tsa\u00e9'], 'malformed Host header'],
+  ])('refuses %j: %s', (rawHeaders, refusal) =>
+    expect(hostRefusal(parsed(rawHeaders))).toBe(refusal),
+  );
+
+  it('lets HTTP/1.0 leave Host out, not repeat it', () => {
+    expect(hostRefusal(parsed([], 0))).toBeUndefined();
+    expect(hostRefusal(parsed(['Host', 'a', 'Host', 'b'], 0))).toBe('too many Host headers');
+  });
 });

@@ -57,9 +57,12 @@ export function dottedOid(content: Uint8Array): string | undefined {
   }
   const [first, ...rest] = subidentifiers;
   if (first === undefined || start !== content.length) return undefined;
+  // A bigint is past 2^49, so past 80, unless padded with 0x80 octets (not DER, but read as BER).
   const head =
     typeof first === 'bigint'
-      ? [2n, first - 80n]
+      ? first < 80n
+        ? [first / 40n, first % 40n]
+        : [2n, first - 80n]
       : first < 80
         ? [Math.floor(first / 40), first % 40]
         : [2, first - 80];

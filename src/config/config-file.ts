@@ -104,6 +104,15 @@ function realPath(path: string): string | undefined {
   }
 }
 
+/** Whether `path` is /dev/null, however named (a link to it). */
+function isDevNull(path: string): boolean {
+  try {
+    return realpathSync(path) === '/dev/null';
+  } catch {
+    return false;
+  }
+}
+
 /** A config file's most: flag names and values, and profiles, are a few KB. */
 const MAX_CONFIG_FILE_BYTES = 4 * 1024 * 1024;
 
@@ -118,10 +127,13 @@ export function readConfigFile(path: string): ConfigLayer {
   const source = `config file ${path}`;
   let bytes: Buffer;
   try {
-    bytes = readRegularFileCappedSync(path, MAX_CONFIG_FILE_BYTES, {
-      notRegular: () => new Error('not a regular file (a FIFO, a device or a folder)'),
-      tooLarge: () => new Error(`larger than ${MAX_CONFIG_FILE_BYTES / 1024 / 1024} MiB`),
-    });
+    // --config /dev/null: no file, and no search; the one device taken.
+    bytes = isDevNull(path)
+      ? Buffer.alloc(0)
+      : readRegularFileCappedSync(path, MAX_CONFIG_FILE_BYTES, {
+          notRegular: () => new Error('not a regular file (a FIFO, a device or a folder)'),
+          tooLarge: () => new Error(`larger than ${MAX_CONFIG_FILE_BYTES / 1024 / 1024} MiB`),
+        });
   } catch (error) {
     throw new ConfigError(
       'FILE_UNREADABLE',

@@ -84,7 +84,7 @@ export function parseOptionValue(
       if (/^0\d/.test(text as string))
         invalid('a leading zero: Go reads 010 as octal, 8; write the number without it');
       value = Number(text);
-      if (!Number.isSafeInteger(value)) invalid(INTEGER_FORM);
+      if (!Number.isSafeInteger(value)) invalid(`too large: at most ${Number.MAX_SAFE_INTEGER}`);
       break;
     }
     case 'duration':

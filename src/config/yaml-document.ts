@@ -1,4 +1,5 @@
 import {
+  isAlias,
   isCollection,
   isMap,
   isScalar,
@@ -142,8 +143,11 @@ function collectionKeyOffset(document: Document): number | undefined {
   let offset: number | undefined;
   visit(document, {
     Pair(_key, pair) {
-      if (!isCollection(pair.key)) return undefined;
-      offset = pair.key.range?.[0] ?? 0;
+      const { key } = pair;
+      // `*k: x`, where &k is a list or a map, is one too.
+      const collection = isAlias(key) ? isCollection(key.resolve(document)) : isCollection(key);
+      if (!collection) return undefined;
+      offset = (key as { range?: [number, number, number] | null }).range?.[0] ?? 0;
       return visit.BREAK;
     },
   });

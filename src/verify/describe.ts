@@ -66,13 +66,18 @@ export function describeAttribute(attribute: pkijs.Attribute): string {
 }
 
 /** The names of the failInfo bits set; `bits` is the BIT STRING's bits (after its unused-bits octet). */
+/** The most failInfo bits named; more are `…`. */
+const MAX_FAIL_INFO_NAMES = 10;
+
 export function failInfoText(bits: Uint8Array | undefined): string {
   if (!bits) return 'no failure info';
   const bytes = bits;
   const names: string[] = [];
   for (let bit = 0; bit < bytes.length * 8; bit++) {
-    if ((bytes[bit >> 3] ?? 0) & (0x80 >> (bit & 7)))
-      names.push(FAIL_INFO_NAMES[bit] ?? `bit ${bit}`);
+    if (!((bytes[bit >> 3] ?? 0) & (0x80 >> (bit & 7)))) continue;
+    // A TSA's own set one bit; a hostile one, thousands (a message of megabytes).
+    if (names.length === MAX_FAIL_INFO_NAMES) return `${names.join(', ')}, …`;
+    names.push(FAIL_INFO_NAMES[bit] ?? `bit ${bit}`);
   }
   return names.join(', ') || 'no failure info';
 }

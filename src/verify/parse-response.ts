@@ -285,8 +285,10 @@ export function parseTimestampResponse(tsr: Uint8Array): ParsedToken {
     const failInfo = rest.find(universal(3));
     const said = shortened(texts.map((text) => text.content.toString('utf8')).join('; '));
     const reason = `${said ? `: ${said}` : ''} (${failInfoText(failInfo?.content.subarray(1))})`;
+    // A hostile status of 200 KB is not printed: one past a byte is only named so.
     const named =
-      PKI_STATUS_NAMES[Number(status)] ?? (status > 255n ? 'past any PKIStatus' : status);
+      PKI_STATUS_NAMES[Number(status)] ??
+      (status >= -255n && status <= 255n ? status : 'past any PKIStatus');
     throw new VerificationError(
       'not-granted',
       status === 1n
@@ -303,8 +305,14 @@ export function parseTimestampResponse(tsr: Uint8Array): ParsedToken {
 /** The most of a response's statusString an error quotes: a TSA's own are a line. */
 const MAX_STATUS_TEXT = 1000;
 
-const shortened = (text: string): string =>
-  text.length > MAX_STATUS_TEXT ? `${text.slice(0, MAX_STATUS_TEXT)}…` : text;
+/** `text` cut to MAX_STATUS_TEXT, never between the two halves of a surrogate pair. */
+const shortened = (text: string): string => {
+  if (text.length <= MAX_STATUS_TEXT) return text;
+  const end = /[\ud800-\udbff]/.test(text.charAt(MAX_STATUS_TEXT - 1))
+    ? MAX_STATUS_TEXT - 1
+    : MAX_STATUS_TEXT;
+  return `${text.slice(0, end)}…`;
+};
 
 /** PKIStatus (RFC 3161 section 2.4.2) past rejection (2), by value; RFC 3161 defines up to 5. */
 const PKI_STATUS_NAMES: Readonly<Record<number, string>> = {

@@ -80,7 +80,7 @@ export function parseCertificate(der: Uint8Array): Certificate {
   if (hasSpecifiedCurve(tbs.next(Tag.SEQUENCE).bytes)) {
     throw new X509Error(
       'INVALID_PUBLIC_KEY',
-      'x509: invalid ECDSA parameters: the public key gives its curve as explicit parameters, ' +
+      'x509: invalid ECDSA parameters: the public key does not name its curve (explicit parameters, or none), ' +
         'where RFC 5480 section 2.1.1 allows a named curve only (issue the certificate for a key ' +
         'written with `openssl ec -param_enc named_curve`)',
     );

@@ -10,8 +10,8 @@ const CURVE_NAMES: Record<string, string> = {
 const ID_EC_PUBLIC_KEY = '1.2.840.10045.2.1';
 
 /**
- * Whether a SubjectPublicKeyInfo holds an EC key whose curve is spelled out (specifiedCurve) rather
- * than named. RFC 5480 section 2.1.1 allows the named form only; Go's crypto/x509 refuses the
+ * Whether a SubjectPublicKeyInfo holds an EC key whose curve is spelled out (specifiedCurve) or
+ * left out (implicitCurve, NULL) rather than named. RFC 5480 section 2.1.1 allows the named form only; Go's crypto/x509 refuses the
  * others ("x509: invalid ECDSA parameters"), and `openssl ts -verify` a certificate holding one
  * ("Certificate public key has explicit ECC parameters"), though Node reads them.
  */

@@ -79,6 +79,10 @@ describe('OBJECT IDENTIFIER contents', () => {
     expect(BigInt(dotted.split('.')[2] ?? '')).toBe(2n ** 700_000n - 1n);
   });
 
+  it('split a first subidentifier padded past 7 octets (BER, not DER) as its value says', () => {
+    expect(dottedOid(Buffer.from('80808080808080802a', 'hex'))).toBe('1.2');
+  });
+
   it('are undefined when empty or cut inside a subidentifier', () => {
     expect(dottedOid(Buffer.alloc(0))).toBeUndefined();
     expect(dottedOid(Buffer.from('2a86', 'hex'))).toBeUndefined();

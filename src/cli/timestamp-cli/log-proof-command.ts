@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { parseTlogProof, TlogError } from '../../tlog/index.js';
-import { option } from './arguments.js';
+import { MAX_TIMEOUT_MS, option } from './arguments.js';
 import { getLogResource, LOG_PATH, parseLogUrl, parseSerialHex } from './log-client.js';
 import { CliError, type Output } from './output.js';
 import { TimeBudget } from './time-budget.js';
@@ -76,7 +76,9 @@ async function fetchLogProof(
   // Waits only where the wait ends within --timeout: past it, the server's "not yet" is the answer.
   const waitNotYet = async (retryAfterMs: number): Promise<boolean> => {
     const leftMs = budget.leftMs();
-    if (leftMs !== undefined && retryAfterMs >= leftMs) return false;
+    // A timer holds at most MAX_TIMEOUT_MS (longer fires at once): a longer wait is not made.
+    if (retryAfterMs > MAX_TIMEOUT_MS || (leftMs !== undefined && retryAfterMs >= leftMs))
+      return false;
     await sleep(retryAfterMs);
     return true;
   };

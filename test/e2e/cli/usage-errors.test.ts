@@ -34,6 +34,11 @@ describe('timestamp-server: a refused command line or configuration', () => {
       {},
       'invalid value for --port: "abc" (expected a whole number in decimal digits, without a sign)',
     ],
+    [
+      ['--max-request-body-size', '99999999999999999999'],
+      {},
+      'invalid value for --max-request-body-size: "99999999999999999999" (too large: at most 9007199254740991)',
+    ],
     // Go's pflag reads 010 as octal: the Go server listens on 8, where Number would say 10.
     [
       ['--port', '010'],

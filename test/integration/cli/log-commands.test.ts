@@ -223,6 +223,19 @@ describe('timestamp-cli log-proof', () => {
         expect(slept).toEqual([]);
       });
 
+      it('does not wait longer than a timer can (2^31 - 1 ms), even without --timeout', async () => {
+        // Longer, setTimeout fires at once: a loop of requests.
+        notYet(1, '999999999');
+        const refused = run(
+          waiting,
+          ['--serial', '1009', '--out', join(dir, 'proof-forever'), '--wait'],
+          server.url,
+          0,
+        );
+        await expect(refused).rejects.toThrow('HTTP 404: not in a signed checkpoint yet');
+        expect(slept).toEqual([]);
+      });
+
       it('does not wait without --wait', async () => {
         notYet(1, '1');
         await expect(

@@ -51,6 +51,10 @@ describe('files a signer starts from', () => {
     // Read synchronously: a FIFO blocked the event loop, and with it the SIGTERM handler.
     const fifo = work.path('config.fifo');
     execFileSync('mkfifo', [fifo]);
+    // /dev/null is taken, as no file: `--config /dev/null` says "none, and do not search".
+    expect(
+      loadServeConfig({ flags: {}, configPath: '/dev/null', env: {}, searchDirs: [] }).config.port,
+    ).toBe(3000);
     for (const path of [fifo, '/dev/zero']) {
       expect(() =>
         loadServeConfig({ flags: {}, configPath: path, env: {}, searchDirs: [] }),

@@ -122,10 +122,15 @@ describe('a config file key that is a list or a map', () => {
     const record = (warning: unknown) => warnings.push(warning);
     process.on('warning', record);
     try {
-      for (const text of [`{file-signer-passwd: ${SECRET}}: x\n`, `[${SECRET}]: x\n`]) {
+      for (const text of [
+        `{file-signer-passwd: ${SECRET}}: x\n`,
+        `[${SECRET}]: x\n`,
+        // An alias of a map, as a key.
+        `a: &k {file-signer-passwd: ${SECRET}}\n*k : x\n`,
+      ]) {
         const error = errorOf(() => loadFile(text));
         expect(error).toMatch(
-          /: a key that is a list or a map at line 1, column 1 \(not shown\): keys are option names$/,
+          /: a key that is a list or a map at line [12], column 1 \(not shown\): keys are option names$/,
         );
         expect(error).not.toContain(SECRET);
       }

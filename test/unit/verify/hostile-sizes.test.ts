@@ -41,12 +41,25 @@ describe('hostile sizes in a response', () => {
     pki = await makePki();
   });
 
-  it('a 200 KB PKIStatus is refused as past any status, not printed', async () => {
+  it('a 200 KB PKIStatus, of either sign, is refused as past any status, not printed', async () => {
     const status = BigInt(`0x5a${'a5'.repeat(200_000)}`);
-    const error = await refusal(sequence(sequence(integer(status))), pki);
-    expect(error.code).toBe('not-granted');
+    for (const value of [status, -status]) {
+      const error = await refusal(sequence(sequence(integer(value))), pki);
+      expect(error.code).toBe('not-granted');
+      expect(error.message).toBe(
+        'the response status is past any PKIStatus, not granted (no failure info)',
+      );
+    }
+    // Within a byte, an unknown status is printed.
+    const six = await refusal(sequence(sequence(integer(6))), pki);
+    expect(six.message).toBe('the response status is 6, not granted (no failure info)');
+  });
+
+  it('a failInfo of 100 KB of set bits names ten, not 800,000 (a message of megabytes)', async () => {
+    const failInfo = tlv(0x03, Buffer.concat([Buffer.of(0), Buffer.alloc(100_000, 0xff)]));
+    const error = await refusal(sequence(sequence(integer(2), failInfo)), pki);
     expect(error.message).toBe(
-      'the response status is past any PKIStatus, not granted (no failure info)',
+      'the request is rejected (badAlg, bit 1, badRequest, bit 3, bit 4, badDataFormat, bit 6, bit 7, bit 8, bit 9, …)',
     );
   });
 

@@ -370,7 +370,7 @@ describe('start-up chain rules (Go VerifyCertChain), each broken by an openssl-m
         enforceIntermediateEku: true,
       }),
     ).toThrow(
-      'certificate 0 of the chain does not parse: x509: invalid ECDSA parameters: the public key gives its curve as explicit parameters',
+      'certificate 0 of the chain does not parse: x509: invalid ECDSA parameters: the public key does not name its curve (explicit parameters, or none)',
     );
   });
 

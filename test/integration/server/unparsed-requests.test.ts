@@ -514,7 +514,8 @@ describe('a request answered before its body arrived (HTTP/1.1)', () => {
     );
   });
 
-  it('over the rate limit, 429 closes the connection too', async () => {
+  /** A server allowing one request, and that one spent. */
+  async function overRateLimit() {
     const server = await start({ rateLimitMax: 1 });
     const first = await fetch(`${server.url}/api/v1/timestamp`, {
       method: 'POST',
@@ -522,19 +523,18 @@ describe('a request answered before its body arrived (HTTP/1.1)', () => {
       body: helloTimeStampReq(),
     });
     expect(first.status).toBe(200);
+    return server;
+  }
+
+  it('over the rate limit, 429 closes the connection too', async () => {
+    const server = await overRateLimit();
     const socket = watch(await open(server.url));
     const head = announcing('POST /api/v1/timestamp', 'application/timestamp-query');
     expect((await expectClosedAfterAnswer(server, socket, head)).status).toBe(429);
   });
 
   it('Expect: 100-continue over the rate limit gets 429, never 100 Continue (the limit is decided first)', async () => {
-    const server = await start({ rateLimitMax: 1 });
-    const first = await fetch(`${server.url}/api/v1/timestamp`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/timestamp-query' },
-      body: helloTimeStampReq(),
-    });
-    expect(first.status).toBe(200);
+    const server = await overRateLimit();
     // A body the server would read: within --max-request-body-size, of a type it parses.
     const received = await sendAndWait(
       server.url,

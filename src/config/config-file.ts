@@ -125,16 +125,19 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true });
  */
 export function readConfigFile(path: string): ConfigLayer {
   const source = `config file ${path}`;
+  const unreadable = (why: string) =>
+    new ConfigError('FILE_UNREADABLE', `${source}: cannot read: ${why}`);
   let bytes: Buffer;
   try {
     // --config /dev/null: no file, and no search; the one device taken.
     bytes = isDevNull(path)
       ? Buffer.alloc(0)
       : readRegularFileCappedSync(path, MAX_CONFIG_FILE_BYTES, {
-          notRegular: () => new Error('not a regular file (a FIFO, a device or a folder)'),
-          tooLarge: () => new Error(`larger than ${MAX_CONFIG_FILE_BYTES / 1024 / 1024} MiB`),
+          notRegular: () => unreadable('not a regular file (a FIFO, a device or a folder)'),
+          tooLarge: () => unreadable(`larger than ${MAX_CONFIG_FILE_BYTES / 1024 / 1024} MiB`),
         });
   } catch (error) {
+    if (error instanceof ConfigError) throw error;
     throw new ConfigError(
       'FILE_UNREADABLE',
       `${source}: cannot read: ${(error as Error).message}`,

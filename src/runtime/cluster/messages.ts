@@ -118,6 +118,15 @@ export interface PinSettledMessage {
   answer: PinAnswer;
 }
 
+/**
+ * Worker -> primary: why its start-up failed, sent before it exits 1, so that the primary's own
+ * FATAL line (the last one printed) says it too.
+ */
+export interface StartFailedMessage {
+  type: 'tsa:start-failed';
+  reason: string;
+}
+
 /** Primary -> worker: stop accepting, finish in-flight requests, exit 0. */
 export interface DrainMessage {
   type: 'tsa:drain';
@@ -135,6 +144,7 @@ export type ClusterMessage =
   | PinAdmitMessage
   | PinAdmissionMessage
   | PinSettledMessage
+  | StartFailedMessage
   | DrainMessage;
 
 /** Narrows a message of the channel to ours (prom-client and node use the same channel). */

@@ -18,6 +18,9 @@ export const STABLE_SERVING_MS = 10_000;
  */
 export const FIRST_RESTART_PAUSE_MS = 1_000;
 export const MAX_RESTART_PAUSE_MS = 60_000;
+/** The most of a worker's start-up failure repeated in the primary's lines. */
+const MAX_REASON_LENGTH = 500;
+
 /**
  * Beyond --graceful-timeout, how long a draining worker may take to exit before it is killed: 5 s,
  * and the wait for a log reader that stopped reading (log-destination.ts), which a worker whose
@@ -161,6 +164,8 @@ export function createWorkerSupervisor(options: SupervisorOptions): WorkerSuperv
     });
     live.add(worker);
     let servedAt: number | undefined;
+    /** `: <why>` of a worker whose start-up failed, as it said (StartFailedMessage). */
+    let failure = '';
     let onServing: (addresses: WorkerAddresses) => void = () => undefined;
     const served = new Promise<WorkerAddresses>((resolve) => (onServing = resolve));
     // A send to a worker that has died but whose exit is not yet seen fails with EPIPE; unheard,
@@ -184,6 +189,8 @@ export function createWorkerSupervisor(options: SupervisorOptions): WorkerSuperv
         servingChanged();
         servedAt = now();
         onServing({ url: message.url, ...(message.tlsUrl ? { tlsUrl: message.tlsUrl } : {}) });
+      } else if (isMessage(message, 'tsa:start-failed') && typeof message.reason === 'string') {
+        failure = `: ${message.reason.slice(0, MAX_REASON_LENGTH)}`;
       }
     });
     worker.once('exit', (code, signal) => {
@@ -199,7 +206,7 @@ export function createWorkerSupervisor(options: SupervisorOptions): WorkerSuperv
           new RuntimeError(
             'WORKER_EXITED_EARLY',
             servedAt === undefined
-              ? `worker ${worker.id} exited with ${describeExit(code, signal)} before serving`
+              ? `worker ${worker.id} exited with ${describeExit(code, signal)} before serving${failure}`
               : `worker ${worker.id} exited with ${describeExit(code, signal)} while the other workers were starting`,
           ),
         );
@@ -211,7 +218,7 @@ export function createWorkerSupervisor(options: SupervisorOptions): WorkerSuperv
       const pause = stable ? 0 : nextPause(slot);
       logger.error(
         { worker: worker.id, workerPid: worker.process.pid, code, signal },
-        `worker ${worker.id} (pid ${worker.process.pid}) exited with ${describeExit(code, signal)}; starting a replacement${pause > 0 ? ` in ${pause / 1000} s` : ''}`,
+        `worker ${worker.id} (pid ${worker.process.pid}) exited with ${describeExit(code, signal)}${failure}; starting a replacement${pause > 0 ? ` in ${pause / 1000} s` : ''}`,
       );
       // Forked after this exit: the slot's file never has two writers.
       replaceAfter(slot, pause);

@@ -16,6 +16,7 @@ import {
   type MemoryKeyTransfer,
   type ServingMessage,
   type SetupMessage,
+  type StartFailedMessage,
   type TlsTransfer,
 } from './messages.js';
 import type { ServeConfig } from '../../config/schema.js';
@@ -179,7 +180,13 @@ export async function runWorker(): Promise<void> {
     logger.fatal(`cannot start: ${errorMessage(error)}`);
     logger.debug({ err: error }, 'start-up failure');
     logger.flush();
-    process.exit(1);
+    const exit = () => process.exit(1);
+    // Exits once the reason is sent (or cannot be: the primary is gone); 1 however it ends.
+    process.exitCode = 1;
+    if (!process.send || !process.connected) exit();
+    const failed: StartFailedMessage = { type: 'tsa:start-failed', reason: errorMessage(error) };
+    process.send?.(failed, undefined, {}, exit);
+    return;
   }
 
   let draining = false;

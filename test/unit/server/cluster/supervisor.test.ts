@@ -47,6 +47,11 @@ class FakeWorker extends EventEmitter {
   exit(code: number | null, signal: string | null = null): void {
     this.emit('exit', code, signal);
   }
+  /** Says why its start-up failed, then exits 1, as a worker whose start-up fails does. */
+  failStart(reason: string): void {
+    this.emit('message', { type: 'tsa:start-failed', reason });
+    this.exit(1);
+  }
 }
 
 function recordingLogger() {
@@ -218,6 +223,16 @@ describe('the worker supervisor while the server starts', () => {
     expect(forked.map((worker) => worker.signals)).toEqual([[], ['SIGTERM'], []]);
   });
 
+  it("says why a worker's start-up failed, as the worker said it (the primary's line is the last)", async () => {
+    const { supervisor, forked } = supervised({ workerCount: 2 });
+    const starting = supervisor.start();
+    forked[0]?.start();
+    forked[1]?.failStart('listen EADDRINUSE: address already in use 127.0.0.1:3443');
+    expect(await outcome(starting)).toBe(
+      'rejected: worker 2 exited with code 1 before serving: listen EADDRINUSE: address already in use 127.0.0.1:3443',
+    );
+  });
+
   it('an aborted start-up ends the workers still starting and leaves the serving ones to drain', async () => {
     const { supervisor, forked } = supervised({ workerCount: 2 });
     const stop = new AbortController();
@@ -345,13 +360,13 @@ describe('the worker supervisor replacing workers', () => {
       while ((await forksWithin(500)) === 0) waited += 500;
       pauses.push(waited + 500);
       forked.at(-1)?.hello();
-      forked.at(-1)?.exit(1);
+      forked.at(-1)?.failStart('the chain file changed since the primary read it');
     }
     expect(pauses).toEqual([1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000, 60_000]);
     expect(exits()).toBe(10);
     expect(lines.filter((line) => line.level === 'error')).toHaveLength(10);
     expect(lines.at(-1)?.message).toBe(
-      `worker ${forked.at(-1)?.id} (pid ${forked.at(-1)?.process.pid}) exited with code 1; starting a replacement in 60 s`,
+      `worker ${forked.at(-1)?.id} (pid ${forked.at(-1)?.process.pid}) exited with code 1: the chain file changed since the primary read it; starting a replacement in 60 s`,
     );
 
     // One serves at last, for long enough: its death is replaced at once, and the pause starts over.

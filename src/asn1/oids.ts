@@ -15,6 +15,8 @@ export const OID = {
   rsassaPss: '1.2.840.113549.1.1.10',
   mgf1: '1.2.840.113549.1.1.8',
   ed25519: '1.3.101.112',
+  // Public keys (RFC 5480)
+  ecPublicKey: '1.2.840.10045.2.1',
   // CMS (RFC 5652) and TSP (RFC 3161)
   signedData: '1.2.840.113549.1.7.2',
   contentType: '1.2.840.113549.1.9.3',

@@ -125,8 +125,8 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true });
  */
 export function readConfigFile(path: string): ConfigLayer {
   const source = `config file ${path}`;
-  const unreadable = (why: string) =>
-    new ConfigError('FILE_UNREADABLE', `${source}: cannot read: ${why}`);
+  const unreadable = (why: string, options?: ErrorOptions) =>
+    new ConfigError('FILE_UNREADABLE', `${source}: cannot read: ${why}`, options);
   let bytes: Buffer;
   try {
     // --config /dev/null: no file, and no search; the one device taken.
@@ -138,13 +138,7 @@ export function readConfigFile(path: string): ConfigLayer {
         });
   } catch (error) {
     if (error instanceof ConfigError) throw error;
-    throw new ConfigError(
-      'FILE_UNREADABLE',
-      `${source}: cannot read: ${(error as Error).message}`,
-      {
-        cause: error,
-      },
-    );
+    throw unreadable((error as Error).message, { cause: error });
   }
   let text: string;
   try {

@@ -4,9 +4,12 @@ import type { OptionSpec } from './option-spec.js';
 import { SERVE_OPTIONS, type ServeOptionName } from './schema.js';
 import { isServiceLink, serviceLinkWarning } from './service-links.js';
 
+/** TIMESTAMP_SIGNER for timestamp-signer: a flag name in upper case with underscores. */
+export const variableNameOf = (flag: string): string => flag.toUpperCase().replaceAll('-', '_');
+
 /** TIMESTAMP_SIGNER for --timestamp-signer; HOST and PORT fall out of the rule as in Go. */
 export function environmentName(spec: OptionSpec<unknown>): string {
-  return spec.flag.toUpperCase().replaceAll('-', '_');
+  return variableNameOf(spec.flag);
 }
 
 /**
@@ -68,7 +71,7 @@ function variableNames(spec: OptionSpec<unknown>): string[] {
   const flags = [spec.flag, ...(spec.aliases ?? [])];
   return [
     ...new Set([
-      ...flags.flatMap((flag) => [flag.toUpperCase().replaceAll('-', '_'), flag.toUpperCase()]),
+      ...flags.flatMap((flag) => [variableNameOf(flag), flag.toUpperCase()]),
       ...(spec.env ?? []),
     ]),
   ];

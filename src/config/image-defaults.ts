@@ -1,5 +1,5 @@
 import { ConfigError } from './config-error.js';
-import { environmentName, isSet } from './environment.js';
+import { environmentName, isSet, variableNameOf } from './environment.js';
 import type { OptionSpec } from './option-spec.js';
 import type { ConfigLayer, ConfigValues } from './resolve.js';
 import { SERVE_OPTIONS, type ServeOptionName } from './schema.js';
@@ -17,11 +17,7 @@ const OPTION_BY_VARIABLE = new Map<string, { name: ServeOptionName; spec: Option
   (Object.entries(SERVE_OPTIONS) as [ServeOptionName, OptionSpec<unknown>][]).flatMap(
     ([name, spec]) =>
       [spec.flag, ...(spec.aliases ?? [])].map(
-        (flag) =>
-          [
-            `${IMAGE_DEFAULT_PREFIX}${flag.toUpperCase().replaceAll('-', '_')}`,
-            { name, spec },
-          ] as const,
+        (flag) => [`${IMAGE_DEFAULT_PREFIX}${variableNameOf(flag)}`, { name, spec }] as const,
       ),
   ),
 );

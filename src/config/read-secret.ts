@@ -38,9 +38,6 @@ export async function readSecret(inline: string, filePath: string, flag: string)
   // As VAULT_TOKEN_FILE: an empty file (a Secret not yet written, the wrong file) is an error,
   // not "no secret", which would fall back to another credential (VAULT_TOKEN for the Tink KEK).
   if (secret === '')
-    throw new ConfigError(
-      'SECRET_UNREADABLE',
-      `reading --${flag}-file (the file it names): it is empty: write the secret in it, or leave --${flag}-file out`,
-    );
+    throw unreadable(`it is empty: write the secret in it, or leave --${flag}-file out`);
   return secret;
 }

@@ -1,5 +1,6 @@
 import { createHash, type KeyObject } from 'node:crypto';
 import { DerSequenceReader, oidToString, readExactly, Tag } from '../asn1/der.js';
+import { OID } from '../asn1/oids.js';
 
 const CURVE_NAMES: Record<string, string> = {
   prime256v1: 'P-256',
@@ -7,19 +8,18 @@ const CURVE_NAMES: Record<string, string> = {
   secp521r1: 'P-521',
 };
 
-const ID_EC_PUBLIC_KEY = '1.2.840.10045.2.1';
-
 /**
  * Whether a SubjectPublicKeyInfo holds an EC key whose curve is spelled out (specifiedCurve) or
- * left out (implicitCurve, NULL) rather than named. RFC 5480 section 2.1.1 allows the named form only; Go's crypto/x509 refuses the
- * others ("x509: invalid ECDSA parameters"), and `openssl ts -verify` a certificate holding one
- * ("Certificate public key has explicit ECC parameters"), though Node reads them.
+ * left out (implicitCurve, NULL) rather than named. RFC 5480 section 2.1.1 allows the named form
+ * only; Go's crypto/x509 refuses the others ("x509: invalid ECDSA parameters"), and `openssl ts
+ * -verify` a certificate holding one ("Certificate public key has explicit ECC parameters"),
+ * though Node reads them.
  */
 export function hasSpecifiedCurve(spki: Uint8Array): boolean {
   const reader = new DerSequenceReader(readExactly(spki, Tag.SEQUENCE).value);
   const algorithm = new DerSequenceReader(reader.next(Tag.SEQUENCE).value);
   const oid = oidToString(algorithm.next(Tag.OID).value);
-  return oid === ID_EC_PUBLIC_KEY && algorithm.peekTag() !== Tag.OID;
+  return oid === OID.ecPublicKey && algorithm.peekTag() !== Tag.OID;
 }
 
 /** The subjectPublicKey BIT STRING's content of a key's SubjectPublicKeyInfo (the key itself). */

@@ -183,9 +183,9 @@ export async function runWorker(): Promise<void> {
     const exit = () => process.exit(1);
     // Exits once the reason is sent (or cannot be: the primary is gone); 1 however it ends.
     process.exitCode = 1;
-    if (!process.send || !process.connected) exit();
+    if (!process.send || !process.connected) return exit();
     const failed: StartFailedMessage = { type: 'tsa:start-failed', reason: errorMessage(error) };
-    process.send?.(failed, undefined, {}, exit);
+    process.send(failed, undefined, {}, exit);
     return;
   }
 

@@ -120,16 +120,15 @@ export async function createAzureKeyVaultApi(
     lookup: serviceLookup(options),
     ...(options.ca ? { ca: options.ca } : {}),
   });
+  const keyVaultDomain = KEY_VAULT_DOMAINS.test(host.replace(/:\d+$/, ''));
   const service: ServiceLabel = {
     name: 'Azure Key Vault',
-    override: KEY_VAULT_DOMAINS.test(host.replace(/:\d+$/, ''))
-      ? undefined
-      : 'the azurekms:// host, not an Azure Key Vault domain',
+    override: keyVaultDomain ? undefined : 'the azurekms:// host, not an Azure Key Vault domain',
   };
   const clientOptions = {
     // Retries are the remote signer's business: throttling only, within the deadline.
     retryOptions: { maxRetries: 0 },
-    disableChallengeResourceVerification: !KEY_VAULT_DOMAINS.test(host.replace(/:\d+$/, '')),
+    disableChallengeResourceVerification: !keyVaultDomain,
     additionalPolicies: [withAgentUnlessProxied(agent), answersCapped(service)],
   };
   const keyClient = new KeyClient(vaultUrl, credential, clientOptions);

@@ -83,6 +83,30 @@ async function cluster(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Spa
 /** A worker's announcement that it serves (runtime/serve.ts). */
 const SERVING = /^worker \d+ serving timestamps/;
 
+/**
+ * `count` timestamp requests in flight, their bodies half sent, on both workers: one ping each
+ * after them, so each worker has been handed its share of the connections before them.
+ */
+async function inFlight(server: SpawnedServer, count: number) {
+  const burst = Array.from({ length: count }, () => splitRequest(server.url));
+  await Promise.all(burst.map((request) => request.sendFirstPart()));
+  expect((await call(server.url, '/ping')).status).toBe(200);
+  expect((await call(server.url, '/ping')).status).toBe(200);
+  return burst;
+}
+
+/** The pids of the workers that have logged, each once, in the order they first did. */
+const workerPids = (server: SpawnedServer) => [
+  ...new Set(logLines(server).flatMap((line) => (line.worker ? [line.pid] : []))),
+];
+
+/** Sends the rest of each request's body; the statuses of their answers. */
+async function finish(burst: Awaited<ReturnType<typeof inFlight>>): Promise<number[]> {
+  burst.forEach((request) => request.sendRest());
+  const responses = await Promise.all(burst.map((request) => request.response));
+  return responses.map((response) => response.status);
+}
+
 interface LogLine {
   message?: string;
   severity?: string;
@@ -216,9 +240,9 @@ describe('--workers 2 (node:cluster)', () => {
     const issuers = pidsAnswering(server, '/api/v1/timestamp', 200);
     expect(issuers.size).toBe(2);
     // Workers, not the primary: the primary logs no requests.
-    const workerPids = new Set(logLines(server).flatMap((line) => (line.worker ? [line.pid] : [])));
-    expect([...issuers].every((pid) => workerPids.has(pid))).toBe(true);
-    expect(workerPids.has(server.child.pid)).toBe(false);
+    const workers = new Set(workerPids(server));
+    expect([...issuers].every((pid) => workers.has(pid))).toBe(true);
+    expect(workers.has(server.child.pid)).toBe(false);
 
     const text = await (await fetch(server.metricsUrl)).text();
     const { status, problems } = checkMetrics(text);
@@ -429,7 +453,7 @@ describe('--workers 2 (node:cluster)', () => {
     const cmdline = (pid: number | undefined) =>
       readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
     expect(cmdline(server.child.pid)).toContain(secret);
-    const workers = new Set(logLines(server).flatMap((line) => (line.worker ? [line.pid] : [])));
+    const workers = new Set(workerPids(server));
     expect(workers.size).toBe(2);
     for (const pid of workers) {
       expect(cmdline(pid).at(-1)).toBe('serve');
@@ -439,16 +463,11 @@ describe('--workers 2 (node:cluster)', () => {
 
   it('SIGTERM drains both workers: in-flight requests all answered, exit 0', async () => {
     const server = await cluster([]);
-    const burst = Array.from({ length: 20 }, () => splitRequest(server.url));
-    await Promise.all(burst.map((request) => request.sendFirstPart()));
-    expect((await call(server.url, '/ping')).status).toBe(200);
-    expect((await call(server.url, '/ping')).status).toBe(200);
+    const burst = await inFlight(server, 20);
 
     server.child.kill('SIGTERM');
     await listenerClosed(server.url);
-    burst.forEach((request) => request.sendRest());
-    const responses = await Promise.all(burst.map((request) => request.response));
-    expect(responses.map((response) => response.status)).toEqual(burst.map(() => 200));
+    expect(await finish(burst)).toEqual(burst.map(() => 200));
     expect(await server.exited).toBe(0);
     expect(pidsAnswering(server, '/api/v1/timestamp', 200).size).toBe(2);
     const drained = logLines(server).filter(
@@ -501,14 +520,9 @@ describe('--workers 2 (node:cluster)', () => {
 
   it('a worker signalled twice (Ctrl-C twice reaches the group) finishes its drain', async () => {
     const server = await cluster([]);
-    const workers = [
-      ...new Set(logLines(server).flatMap((line) => (line.worker ? [line.pid] : []))),
-    ];
+    const workers = workerPids(server);
     expect(workers).toHaveLength(2);
-    const burst = Array.from({ length: 2 }, () => splitRequest(server.url));
-    await Promise.all(burst.map((request) => request.sendFirstPart()));
-    expect((await call(server.url, '/ping')).status).toBe(200);
-    expect((await call(server.url, '/ping')).status).toBe(200);
+    const burst = await inFlight(server, 2);
 
     for (const pid of workers) process.kill(pid ?? 0, 'SIGINT');
     await untilLogged(server, (line) => line.message === 'received SIGINT, draining', 2);
@@ -522,9 +536,7 @@ describe('--workers 2 (node:cluster)', () => {
       untilLogged(server, waits, 2).then(() => 'waits'),
     ]);
     expect(first).toBe('waits');
-    burst.forEach((request) => request.sendRest());
-    const responses = await Promise.all(burst.map((request) => request.response));
-    expect(responses.map((response) => response.status)).toEqual([200, 200]);
+    expect(await finish(burst)).toEqual([200, 200]);
   });
 
   it('the primary NTP monitor gates every worker: drifted refuses everywhere, synced issues again', async () => {
@@ -652,7 +664,7 @@ describe('--workers 2 (node:cluster)', () => {
   it('SIGTERM just after a worker died: its replacement, still loading, ends at once (no kill at the deadline)', async () => {
     const server = await cluster(['--graceful-timeout', '10s']);
     const primary = server.child.pid ?? 0;
-    const workers = new Set(logLines(server).flatMap((line) => (line.worker ? [line.pid] : [])));
+    const workers = new Set(workerPids(server));
     expect(workers.size).toBe(2);
     const [victim, survivor] = [...workers];
     process.kill(victim ?? 0, 'SIGKILL');
@@ -695,7 +707,7 @@ describe('--workers 2 (node:cluster)', () => {
       ['--graceful-timeout', `${HELD_DEADLINE_MS - 15_000}ms`],
       deadline.env,
     );
-    const [stuck] = new Set(logLines(server).flatMap((line) => (line.worker ? [line.pid] : [])));
+    const [stuck] = new Set(workerPids(server));
     process.kill(stuck ?? 0, 'SIGSTOP');
     cleanups.push(() => {
       try {
@@ -728,17 +740,11 @@ describe('--workers 2 (node:cluster)', () => {
 
   it('workers whose primary is killed drain: in-flight requests all answered', async () => {
     const server = await cluster([]);
-    const burst = Array.from({ length: 4 }, () => splitRequest(server.url));
-    await Promise.all(burst.map((request) => request.sendFirstPart()));
-    // One ping per worker: each has been handed its share of the connections before them.
-    expect((await call(server.url, '/ping')).status).toBe(200);
-    expect((await call(server.url, '/ping')).status).toBe(200);
+    const burst = await inFlight(server, 4);
 
     server.child.kill('SIGKILL');
     await untilLogged(server, (line) => line.message === 'the primary is gone, draining', 2);
-    burst.forEach((request) => request.sendRest());
-    const responses = await Promise.all(burst.map((request) => request.response));
-    expect(responses.map((response) => response.status)).toEqual([200, 200, 200, 200]);
+    expect(await finish(burst)).toEqual([200, 200, 200, 200]);
     // The primary's status (killed); the stream ends once both workers have exited.
     expect(await server.exited).toBeNull();
     expect(pidsAnswering(server, '/api/v1/timestamp', 200).size).toBe(2);
@@ -746,13 +752,8 @@ describe('--workers 2 (node:cluster)', () => {
 
   it('a worker that answers a scrape after its primary died drains, not crashes (EPIPE heard)', async () => {
     const server = await cluster([]);
-    const burst = Array.from({ length: 4 }, () => splitRequest(server.url));
-    await Promise.all(burst.map((request) => request.sendFirstPart()));
-    expect((await call(server.url, '/ping')).status).toBe(200);
-    expect((await call(server.url, '/ping')).status).toBe(200);
-    const workers = [
-      ...new Set(logLines(server).flatMap((line) => (line.worker ? [line.pid] : []))),
-    ];
+    const burst = await inFlight(server, 4);
+    const workers = workerPids(server);
     const [paused = 0] = workers;
     // Paused, it gets the scrape's request but answers it only once its primary is gone: the
     // answer fails with EPIPE, which node re-emits on cluster.worker, where unheard it crashed.
@@ -761,9 +762,7 @@ describe('--workers 2 (node:cluster)', () => {
     server.child.kill('SIGKILL');
     process.kill(paused, 'SIGCONT');
     await untilLogged(server, (line) => line.message === 'the primary is gone, draining', 2);
-    burst.forEach((request) => request.sendRest());
-    const responses = await Promise.all(burst.map((request) => request.response));
-    expect(responses.map((response) => response.status)).toEqual([200, 200, 200, 200]);
+    expect(await finish(burst)).toEqual([200, 200, 200, 200]);
     expect(await server.exited).toBeNull();
   });
 
@@ -772,7 +771,7 @@ describe('--workers 2 (node:cluster)', () => {
     cleanups.push(() => dir.cleanup());
     const server = await cluster(['--audit-log', dir.path('audit.jsonl')]);
     const primary = server.child.pid ?? 0;
-    const workers = new Set(logLines(server).flatMap((line) => (line.worker ? [line.pid] : [])));
+    const workers = new Set(workerPids(server));
     const [victim, survivor] = [...workers];
     process.kill(victim ?? 0, 'SIGKILL');
     // Stopped before it has a SIGHUP handler.

@@ -51,12 +51,11 @@ function hostBesideAuthority(headers: IncomingHttpHeaders): boolean {
 }
 
 /**
- * Whether the request names its authority twice, differently: two Host headers, of which Node
- * keeps the first (RFC 9112 section 3.2 answers 400), or an HTTP/2 host header unlike its
- * :authority.
+ * Whether the request names its authority twice, differently: an HTTP/2 host header unlike its
+ * :authority. (Two Host headers never get this far: hostRefusal answers them 400 on every route.)
  */
 export function ambiguousAuthority(request: FastifyRequest): boolean {
-  return manyHosts(request.raw.rawHeaders) || hostBesideAuthority(request.raw.headers);
+  return hostBesideAuthority(request.raw.headers);
 }
 
 /**

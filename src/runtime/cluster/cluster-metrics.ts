@@ -23,13 +23,13 @@ export const workerExitsTotal = new Counter({
 });
 
 /**
- * The primary's count of workers serving now. At 0 the port is closed, yet the primary answers
+ * The primary's count of workers serving now, not those draining. At 0 the port is closed, yet the primary answers
  * /metrics (Prometheus' `up` stays 1): alert on it. The primary gives up after a while of it
  * (supervisor.ts, NO_WORKER_SERVING_LIMIT_MS). In no registry, as the exits' count.
  */
 export const workersServing = new Gauge({
   name: 'timestamp_authority_cluster_workers_serving',
-  help: 'Cluster workers serving now (0: the port is closed)',
+  help: 'Cluster workers serving now, not draining (0: the port is closed)',
   registers: [],
 });
 

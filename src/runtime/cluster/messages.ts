@@ -59,6 +59,14 @@ export interface ServingMessage {
   tlsUrl?: string;
 }
 
+/**
+ * Worker -> primary: this worker has stopped accepting and finishes what is in flight (on its own
+ * SIGTERM, or because the primary is gone); it no longer counts as serving.
+ */
+export interface DrainingMessage {
+  type: 'tsa:draining';
+}
+
 /** Primary -> worker: the NTP monitor's status, at every change and periodically. */
 export interface ClockMessage {
   type: 'tsa:clock';
@@ -136,6 +144,7 @@ export type ClusterMessage =
   | HelloMessage
   | SetupMessage
   | ServingMessage
+  | DrainingMessage
   | ClockMessage
   | ClockJumpMessage
   | MetricsRequestMessage

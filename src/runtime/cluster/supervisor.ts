@@ -118,6 +118,8 @@ export function createWorkerSupervisor(options: SupervisorOptions): WorkerSuperv
   const live = new Set<Worker>();
   const listening = new Set<Worker>();
   const serving = new Set<Worker>();
+  /** Serving workers that have stopped accepting (tsa:draining, or the drain of all). */
+  const draining = new Set<Worker>();
   /** Replacements start only once the first workers all serve; a start-up failure stops the start. */
   let running = false;
   let shuttingDown = false;
@@ -130,8 +132,9 @@ export function createWorkerSupervisor(options: SupervisorOptions): WorkerSuperv
   let noneServing: NodeJS.Timeout | undefined;
   const noWorkerLimitMs = options.noWorkerServingLimitMs ?? NO_WORKER_SERVING_LIMIT_MS;
   const servingChanged = () => {
-    options.onServingChange?.(serving.size);
-    if (serving.size > 0 || !running || shuttingDown) {
+    const accepting = serving.size - draining.size;
+    options.onServingChange?.(accepting);
+    if (accepting > 0 || !running || shuttingDown) {
       clearTimeout(noneServing);
       noneServing = undefined;
     } else {
@@ -189,6 +192,9 @@ export function createWorkerSupervisor(options: SupervisorOptions): WorkerSuperv
         servingChanged();
         servedAt = now();
         onServing({ url: message.url, ...(message.tlsUrl ? { tlsUrl: message.tlsUrl } : {}) });
+      } else if (isMessage(message, 'tsa:draining') && serving.has(worker)) {
+        draining.add(worker);
+        servingChanged();
       } else if (isMessage(message, 'tsa:start-failed') && typeof message.reason === 'string') {
         failure = `: ${message.reason.slice(0, MAX_REASON_LENGTH)}`;
       }
@@ -197,6 +203,7 @@ export function createWorkerSupervisor(options: SupervisorOptions): WorkerSuperv
       options.onExit?.(worker);
       live.delete(worker);
       listening.delete(worker);
+      draining.delete(worker);
       if (serving.delete(worker)) servingChanged();
       if (shuttingDown) return;
       if (!running) {
@@ -286,6 +293,7 @@ export function createWorkerSupervisor(options: SupervisorOptions): WorkerSuperv
     },
     async drain() {
       shuttingDown = true;
+      for (const worker of serving) draining.add(worker);
       servingChanged();
       restartTimers.forEach(clearTimeout);
       restartTimers.clear();

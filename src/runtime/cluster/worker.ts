@@ -13,6 +13,7 @@ import {
   isMessage,
   WORKER_ROLE_VARIABLE,
   WORKER_SLOT_VARIABLE,
+  type DrainingMessage,
   type MemoryKeyTransfer,
   type ServingMessage,
   type SetupMessage,
@@ -197,6 +198,7 @@ export async function runWorker(): Promise<void> {
     }
     draining = true;
     logger.info(`${why}, draining`);
+    if (process.connected) process.send?.({ type: 'tsa:draining' } satisfies DrainingMessage);
     void (async () => {
       let status = 0;
       try {

@@ -818,6 +818,28 @@ describe('--workers 2 (node:cluster)', () => {
     expect(sample(text, 'timestamp_authority_cluster_worker_exits_total')).toBe('1');
   });
 
+  it('a worker that drains on its own no longer counts as serving, while its requests finish', async () => {
+    const server = await cluster([]);
+    const serving = async () =>
+      sample(
+        await (await fetch(server.metricsUrl)).text(),
+        'timestamp_authority_cluster_workers_serving',
+      );
+    expect(await serving()).toBe('2');
+    const burst = await inFlight(server, 4);
+    const [draining = 0] = workerPids(server);
+    process.kill(draining, 'SIGTERM');
+    await untilLogged(
+      server,
+      (line) => line.pid === draining && line.message === 'received SIGTERM, draining',
+    );
+    // Its word travels on the IPC channel, the log line on stdout: either may come first.
+    await waitUntil(async () => (await serving()) === '1');
+    expect(await finish(burst)).toEqual([200, 200, 200, 200]);
+    await untilLogged(server, (line) => /^worker \d+ replaced$/.test(line.message ?? ''));
+    expect(await serving()).toBe('2');
+  });
+
   it('a worker that cannot start stops the start-up: exit 1, the reason logged', async () => {
     const run = runCli([
       'serve',

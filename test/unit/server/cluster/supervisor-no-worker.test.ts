@@ -33,6 +33,10 @@ class FakeWorker extends EventEmitter {
   serve(): void {
     this.emit('message', { type: 'tsa:serving', url: `http://127.0.0.1:${3000 + this.id}` });
   }
+  /** Stops accepting on its own (its SIGTERM), and finishes what is in flight. */
+  drainAlone(): void {
+    this.emit('message', { type: 'tsa:draining' });
+  }
   /** A replacement that refuses its setup: hello, then exit 1 before serving. */
   failToStart(): void {
     this.emit('message', { type: 'tsa:hello' });
@@ -137,5 +141,23 @@ describe('the worker supervisor with no worker serving', () => {
     await vi.advanceTimersByTimeAsync(10 * NO_WORKER_SERVING_LIMIT_MS);
     await draining;
     expect(givenUp).toEqual([]);
+  });
+
+  it('does not count a worker that drains: from its word until it exits, and while all drain', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance', 'Date'] });
+    const { supervisor, forked, counts } = await serving(2);
+    expect(counts.at(-1)).toBe(2);
+    forked[0]?.drainAlone();
+    expect(counts.at(-1)).toBe(1);
+    forked[0]?.exit(0);
+    expect(counts.at(-1)).toBe(1);
+    await vi.advanceTimersByTimeAsync(1_000);
+    forked.at(-1)?.start();
+    expect(forked).toHaveLength(3);
+    expect(counts.at(-1)).toBe(2);
+    const drained = supervisor.drain();
+    expect(counts.at(-1)).toBe(0);
+    for (const worker of forked.slice(1)) worker.exit(0);
+    await drained;
   });
 });

@@ -296,12 +296,6 @@ async function serve(
     config.host,
     config.port,
   );
-  logger.info(
-    { signer: signer.id, algorithm: signer.algorithm.oid },
-    config.httpPingOnly
-      ? `${announce}serving /ping and the health probes only (--http-ping-only) on ${url}`
-      : `${announce}serving timestamps on ${url}`,
-  );
   let tlsUrl: string | undefined;
   if (tls) {
     const tlsApp = await buildListener({ kind: 'https', tls });
@@ -316,8 +310,18 @@ async function serve(
       tlsHost,
       config.tlsPort,
     );
+  }
+  // Announced once every listener is bound: a --tls-port in use fails the start-up, and a line
+  // saying the server serves must not come before that.
+  logger.info(
+    { signer: signer.id, algorithm: signer.algorithm.oid },
+    config.httpPingOnly
+      ? `${announce}serving /ping and the health probes only (--http-ping-only) on ${url}`
+      : `${announce}serving timestamps on ${url}`,
+  );
+  if (tlsUrl) {
     logger.info(
-      `${announce}serving timestamps over HTTPS (HTTP/2, HTTP/1.1${tls.ca ? ', client certificates required' : ''}) on ${tlsUrl}`,
+      `${announce}serving timestamps over HTTPS (HTTP/2, HTTP/1.1${tls?.ca ? ', client certificates required' : ''}) on ${tlsUrl}`,
     );
   }
   return {

@@ -67,4 +67,24 @@ describe('a port in use stops start-up naming the flag that chose it', () => {
     expect(fatal[0]).toContain(`cannot start: --metrics-port ${port} is in use on 127.0.0.1`);
     expect(run.stdout()).not.toContain('EADDRINUSE');
   });
+
+  it('--tls-port in use: no line says the HTTP listener served before the start-up failed', async () => {
+    const { port, server } = await occupy();
+    held.push(server);
+    const run = runCli([
+      'serve',
+      '--host=127.0.0.1',
+      '--port=0',
+      '--metrics-port=0',
+      `--tls-port=${port}`,
+      `--tls-certificate=${dir.path('tls.crt')}`,
+      `--tls-key=${dir.path('tls.key')}`,
+      '--disable-ntp-monitoring',
+      '--log-type=prod',
+    ]);
+    expect(await run.exited).toBe(1);
+    expect(fatalMessages(run.stdout())[0]).toContain(`cannot start: --tls-port ${port} is in use`);
+    expect(run.stdout()).toContain('serving metrics on');
+    expect(run.stdout()).not.toContain('serving timestamps');
+  });
 });

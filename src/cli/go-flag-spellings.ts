@@ -32,6 +32,13 @@ export function flagSpellings(
   return { known, valued, booleans, aliases };
 }
 
+/** A boolean flag given alone, as typed (`--use_http_201`, `--use-http-201`), not `--flag=value`. */
+export function isBooleanFlagAlone(token: string, spellings: FlagSpellings): boolean {
+  if (!token.startsWith('--') || token.includes('=')) return false;
+  const dashed = token.slice(2).replaceAll('_', '-');
+  return spellings.booleans.has(spellings.aliases.get(dashed) ?? dashed);
+}
+
 /**
  * Rewrites the Go server's flag spellings into this CLI's before commander parses them:
  * - `--log_type=prod` (pflag users often write underscores; sigstore's Helm chart does) is

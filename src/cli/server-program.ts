@@ -18,8 +18,13 @@ import { versionInfo } from '../version.js';
 import { endQuietlyWhenStdoutCloses } from './closed-stdout.js';
 import { errorLine, exitStatusOf } from './exit-status.js';
 import { serveUntilSignalled } from './serve-lifecycle.js';
-import { flagSpellings, normalizeFlags } from './go-flag-spellings.js';
-import { pointToHelpAfterErrors, serverExitStatusOf, throwInsteadOfExit } from './usage-errors.js';
+import { flagSpellings, isBooleanFlagAlone, normalizeFlags } from './go-flag-spellings.js';
+import {
+  excessArgumentsMessage,
+  pointToHelpAfterErrors,
+  serverExitStatusOf,
+  throwInsteadOfExit,
+} from './usage-errors.js';
 import { versionCommand } from './version-command.js';
 
 function flagFor(spec: OptionSpec<unknown>): Option {
@@ -81,10 +86,19 @@ serve
     '--config <path>',
     'config file (default: timestamp-server.yaml, .yml or .json in $HOME, then .)',
   )
-  .option('--print-config', 'print the effective configuration (secrets masked) and exit');
+  .option('--print-config', 'print the effective configuration (secrets masked) and exit')
+  // Refused in the action, which can say how a boolean's value is written.
+  .allowExcessArguments();
 serve.action(async (_options: unknown, command: Command) => {
   // A worker serves the primary's configuration (sent over IPC), never a reading of its own.
   if (isClusterWorker()) return runWorker();
+  if (command.args.length > 0) {
+    const typed = process.argv.slice(2);
+    const isBoolean = (token: string) => isBooleanFlagAlone(token, spellings);
+    command.error(excessArgumentsMessage(command, typed, isBoolean), {
+      code: 'commander.excessArguments',
+    });
+  }
   const flags = mergedFlags(program.opts(), command.opts());
   let config;
   let configFile;

@@ -1,4 +1,5 @@
 import type { Command, CommanderError } from 'commander';
+import { parseGoBool } from '../config/go-bool.js';
 import { EXIT_STATUS, type ExitStatus } from './exit-status.js';
 
 /** The full name of a command, as typed: `timestamp-server serve`. */
@@ -32,6 +33,27 @@ export function withoutOptionValue(text: string): string {
   const flag = unknown?.[1];
   if (flag === undefined || !flag.includes('=')) return text;
   return `error: unknown option '${flag.slice(0, flag.indexOf('='))}'${unknown?.[2] ?? ''}\n`;
+}
+
+/**
+ * commander's error for arguments given to a command that takes none, and, where the first one
+ * spells a boolean right after a boolean flag alone (`--use-http-201 false`), how that value is
+ * written: a boolean flag reads its value only after `=`, in Go's pflag as here (Go's serve would
+ * take the flag as true and ignore the word). `typed` is the command line as typed.
+ */
+export function excessArgumentsMessage(
+  command: Command,
+  typed: readonly string[],
+  isBooleanFlag: (token: string) => boolean,
+): string {
+  const { args } = command;
+  const message = `error: too many arguments for '${command.name()}'. Expected 0 arguments but got ${args.length}.`;
+  const [first = ''] = args;
+  if (parseGoBool(first) === undefined) return message;
+  const flag = typed.find((token, at) => typed[at + 1] === first && isBooleanFlag(token));
+  return flag
+    ? `${message}\n(a boolean flag takes its value after '=': ${flag}=${first})`
+    : message;
 }
 
 /** commander's own usage errors: an unknown flag or command, a missing or invalid value. */

@@ -24,6 +24,28 @@ describe('timestamp-server: a refused command line or configuration', () => {
     });
   });
 
+  it('a boolean flag and its value apart: the error says to join them with =; exit 2', async () => {
+    const EXCESS = "error: too many arguments for 'serve'. Expected 0 arguments but got 1.\n";
+    for (const [args, hint] of [
+      [['--use-http-201', 'false'], '--use-http-201=false'],
+      [['--disable_ntp_monitoring', 'T'], '--disable_ntp_monitoring=T'],
+    ] as const) {
+      expect(await server(['serve', ...args])).toEqual({
+        status: 2,
+        stdout: '',
+        stderr: `${EXCESS}(a boolean flag takes its value after '=': ${hint})\n${POINTER}`,
+      });
+    }
+    // No hint where the word is no boolean, or follows a flag that took a value.
+    for (const args of [['--use-http-201', 'no'], ['--use-http-201=true', 'false'], ['stray']]) {
+      expect(await server(['serve', ...args])).toEqual({
+        status: 2,
+        stdout: '',
+        stderr: `${EXCESS}${POINTER}`,
+      });
+    }
+  });
+
   it.each<[string[], NodeJS.ProcessEnv, string]>([
     [['--port', '70000'], {}, 'invalid value for --port: "70000" (at most 65535)'],
     [['--metrics-port', '70000'], {}, 'invalid value for --metrics-port: "70000" (at most 65535)'],

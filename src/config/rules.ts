@@ -5,6 +5,7 @@ import { parseAccuracy } from './accuracy.js';
 import { ConfigError } from './config-error.js';
 import { formatDuration } from './duration.js';
 import { checkRequestIdHeaderName, checkTrustedProxies } from './http-names.js';
+import { ledgerUrlProblem } from './ledger-url.js';
 import type { OptionSpec } from './option-spec.js';
 import { checkDottedOid } from './profiles.js';
 import { SERVE_OPTIONS, type ServeConfig } from './schema.js';
@@ -51,9 +52,6 @@ export function checkServeConfig(config: ServeConfig): string[] {
     );
   }
   checkWorkerCount(config.workers);
-  if (config.timestampSigner === 'pkcs11' && config.pkcs11Uri === '') {
-    throw new ConfigError('OPTION_MISSING', '--timestamp-signer pkcs11 needs --pkcs11-uri');
-  }
   if (config.rateLimitMax > 0 && config.rateLimitWindow < 1) {
     throw new ConfigError('INVALID_VALUE', '--rate-limit-window must be at least 1 second');
   }
@@ -225,11 +223,10 @@ function checkLedgerConfig(config: ServeConfig): void {
     }
     return;
   }
-  if (!/^postgres(ql)?:\/\//.test(config.ledgerUrl)) {
-    throw new ConfigError(
-      'INVALID_VALUE',
-      '--ledger-url must be a postgres:// or postgresql:// URL',
-    );
+  const problem = ledgerUrlProblem(config.ledgerUrl, config.ledgerPasswordFile);
+  if (problem !== undefined) {
+    const code = problem.includes('not both') ? 'CONFLICTING_OPTIONS' : 'INVALID_VALUE';
+    throw new ConfigError(code, problem);
   }
   if (config.ledgerKey !== '' && config.ledgerOrigin === '') {
     throw new ConfigError(

@@ -1,5 +1,6 @@
 import { type LookupFunction, Socket } from 'node:net';
 import pg, { type PoolConfig } from 'pg';
+import { ledgerUrlProblem } from '../config/ledger-url.js';
 import { readSecret } from '../config/read-secret.js';
 import { type HostLookups, oneLookupAtATime } from '../host-lookup.js';
 import { LedgerError } from './errors.js';
@@ -149,13 +150,9 @@ export async function poolConfig(
   env: NodeJS.ProcessEnv = process.env,
   lookups: HostLookups = databaseLookups,
 ): Promise<PoolConfig> {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    // Not the parser's error as cause: it quotes the URL, password included.
-    throw new LedgerError('CONFIG', '--ledger-url is not a valid URL');
-  }
+  const problem = ledgerUrlProblem(url, passwordFile);
+  if (problem !== undefined) throw new LedgerError('CONFIG', problem);
+  const parsed = new URL(url);
   // The URL's own `options` (libpq's: `-c name=value ...`) are kept, with ours last: a connection
   // string's parameters override the settings given beside it, so it goes there.
   // Without them, libpq's PGOPTIONS, which pg reads only when no `options` is given (ours is).
@@ -180,13 +177,6 @@ export async function poolConfig(
     stream: socketsResolvingWith(lookups.forSockets),
   };
   if (passwordFile !== '') {
-    // `?password=` too: pg-connection-string would take it over the file's, silently.
-    if (parsed.password !== '' || parsed.searchParams.has('password')) {
-      throw new LedgerError(
-        'CONFIG',
-        'set the ledger password either in --ledger-url or in --ledger-password-file, not both',
-      );
-    }
     // Read now, so that a missing file fails the start naming the flag, then again for each new
     // connection: a rotated Secret (the file replaced) is used without a restart.
     await readPasswordFile(passwordFile);

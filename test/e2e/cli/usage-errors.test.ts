@@ -179,11 +179,17 @@ describe('timestamp-server: a refused command line or configuration', () => {
     });
   });
 
-  it('--print-config still prints a signer to complete, exit 0', async () => {
-    const printed = await server(['serve', '--timestamp-signer', 'file', '--print-config']);
-    expect(printed.status).toBe(0);
-    expect(printed.stdout).toContain('timestamp-signer: file');
-  });
+  it.each(['file', 'kms', 'tink', 'pkcs11'])(
+    '--print-config still prints a %s signer to complete, exit 0; serve refuses it, exit 2',
+    async (kind) => {
+      const printed = await server(['serve', '--timestamp-signer', kind, '--print-config']);
+      expect(printed.status).toBe(0);
+      expect(printed.stdout).toContain(`timestamp-signer: ${kind}`);
+      const served = await server(['serve', '--timestamp-signer', kind]);
+      expect(served.status).toBe(2);
+      expect(served.stderr).toMatch(new RegExp(`^error: --timestamp-signer ${kind} needs --`));
+    },
+  );
 
   it('a start-up failure (a key file that does not exist) is still exit 1', async () => {
     const failed = await server([

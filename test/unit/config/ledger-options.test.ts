@@ -26,6 +26,29 @@ describe('ledger options', () => {
     ).toBe('pkcs11:token=log');
   });
 
+  it('refuses a password both in the URL and in --ledger-password-file, and a URL that does not parse, before anything starts', () => {
+    for (const url of ['postgres://tsa:pw123@db/tsa', 'postgres://tsa@db/tsa?password=pw123']) {
+      const refusal = (() => {
+        try {
+          resolveServeConfig({ ledgerUrl: url, ledgerPasswordFile: '/run/secrets/pw' });
+        } catch (error) {
+          return error;
+        }
+      })();
+      expect(refusal).toMatchObject({
+        code: 'CONFLICTING_OPTIONS',
+        message:
+          'set the ledger password either in --ledger-url or in --ledger-password-file, not both',
+      });
+    }
+    expect(
+      resolveServeConfig({ ledgerUrl: URL, ledgerPasswordFile: '/run/secrets/pw' }).ledgerUrl,
+    ).toBe(URL);
+    expect(() => resolveServeConfig({ ledgerUrl: 'postgres://u:pw123@[x/tsa' })).toThrow(
+      /^--ledger-url is not a valid URL$/,
+    );
+  });
+
   it('never shows the URL in an error (it may hold a password)', () => {
     expect(() => resolveServeConfig({ ledgerUrl: ['postgres://u:pw123@x'] })).toThrow(/not shown/);
     expect(() => resolveServeConfig({ ledgerUrl: 'mysql://u:pw123@x' })).toThrow(

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSecret } from '../../../src/config/read-secret.js';
 import { resolveServeConfig } from '../../../src/config/resolve.js';
 import { SERVE_OPTIONS, SIGNER_TYPES, type ServeOptionName } from '../../../src/config/schema.js';
-import { signerConfigFrom } from '../../../src/config/signer-config.js';
+import { checkSignerOptions, signerConfigFrom } from '../../../src/config/signer-config.js';
 import { createSigner } from '../../../src/signers/create-signer.js';
 import { openssl, tempDir } from '../../helpers/openssl.js';
 import { OpensslPki } from '../../helpers/openssl-pki.js';
@@ -159,7 +159,7 @@ describe('createSigner: file and tink', () => {
 
 describe('createSigner: pkcs11', () => {
   it('needs --pkcs11-uri, bounds --pkcs11-max-sessions and --pkcs11-timeout, and masks the URI (it may hold a PIN)', () => {
-    expect(() => resolveServeConfig({ timestampSigner: 'pkcs11' })).toThrow(
+    expect(() => checkSignerOptions(resolveServeConfig({ timestampSigner: 'pkcs11' }))).toThrow(
       '--timestamp-signer pkcs11 needs --pkcs11-uri',
     );
     expect(() =>

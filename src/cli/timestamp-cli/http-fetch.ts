@@ -42,26 +42,35 @@ const parsedUrl = (text: string): URL | undefined => {
   }
 };
 
+/** What a proxy variable asks for: a proxy undici can use, one it cannot, or none. */
+type ProxySetting = { url: string } | { refusal: CliError } | undefined;
+
 /**
  * A proxy variable's proxy as Go's httpproxy reads it (parseProxy): a URL, or `host[:port]` taken
  * as `http://host[:port]`; a value that does not parse either way is ignored, as Go ignores it
  * (undici would refuse every request, loopback ones too). undici speaks HTTP to a proxy: a
- * `socks5://` one, which Go's client supports, is refused by name rather than ignored, which
- * would send the requests around it.
+ * `socks5://` one, which Go's client supports, is refused by name for the requests it would carry
+ * (cliFetch), rather than ignored, which would send them around it.
  */
-function proxyUrl(environment: NodeJS.ProcessEnv, name: string): string | undefined {
+function proxySetting(environment: NodeJS.ProcessEnv, name: string): ProxySetting {
   const variable = proxyVariable(environment, name);
   if (!variable) return undefined;
   const asWritten = parsedUrl(variable.value);
   const url = asWritten?.host ? asWritten : parsedUrl(`http://${variable.value}`);
   if (!url?.host) return undefined;
-  if (url.protocol !== 'http:' && url.protocol !== 'https:')
-    throw new CliError(
-      'USAGE',
-      `${variable.name}: a ${url.protocol.slice(0, -1)} proxy is not supported: only http:// and https:// proxies`,
-    );
-  return url === asWritten ? variable.value : url.href;
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    return {
+      refusal: new CliError(
+        'USAGE',
+        `${variable.name}: a ${url.protocol.slice(0, -1)} proxy is not supported: only http:// and https:// proxies`,
+      ),
+    };
+  }
+  return { url: url === asWritten ? variable.value : url.href };
 }
+
+const proxyUrl = (setting: ProxySetting): string =>
+  setting && 'url' in setting ? setting.url : '';
 
 /** Hosts never proxied, whatever NO_PROXY says: Go's httpproxy skips localhost and loopback. */
 const LOOPBACK = ['localhost', '127.0.0.1', '[::1]'];
@@ -73,6 +82,24 @@ const LOOPBACK = ['localhost', '127.0.0.1', '[::1]'];
 function noProxyList(noProxy: string | undefined): string {
   const entries = (noProxy ?? '').split(/[,\s]+/).filter((entry) => entry !== '');
   return entries.includes('*') ? '*' : [...entries, ...LOOPBACK].join(',');
+}
+
+/**
+ * Why `target` cannot be fetched: the proxy variable of its scheme names a proxy undici cannot
+ * speak to. Loopback targets never go through a proxy, nor does any with NO_PROXY=*, so no proxy
+ * stops them. (Another host NO_PROXY lists is refused all the same: undici's matching is its own.)
+ */
+export function proxyRefusal(
+  target: URL,
+  environment: NodeJS.ProcessEnv = process.env,
+): CliError | undefined {
+  if (LOOPBACK.includes(target.hostname)) return undefined;
+  if (noProxyList(proxyVariable(environment, 'no_proxy')?.value) === '*') return undefined;
+  const setting = proxySetting(
+    environment,
+    target.protocol === 'https:' ? 'https_proxy' : 'http_proxy',
+  );
+  return setting && 'refusal' in setting ? setting.refusal : undefined;
 }
 
 /**
@@ -115,8 +142,9 @@ export function dispatcherOptions(
   // Every pool undici makes, those to a proxy included, gets no deadline of its own.
   const pool = (origin: URL, options: object): Dispatcher =>
     new Pool(origin, { ...options, ...noDeadlines });
-  const httpProxy = proxyUrl(environment, 'http_proxy');
-  const httpsProxy = proxyUrl(environment, 'https_proxy');
+  // One undici cannot speak to is left out here: cliFetch refuses what it would carry.
+  const httpProxy = proxyUrl(proxySetting(environment, 'http_proxy'));
+  const httpsProxy = proxyUrl(proxySetting(environment, 'https_proxy'));
   const noProxy = proxyVariable(environment, 'no_proxy')?.value;
   return {
     ...noDeadlines,
@@ -134,8 +162,8 @@ export function dispatcherOptions(
     proxyTunnel: false,
     // Always given ('' is none): undici reads the variables itself for a missing one, and would
     // then refuse every request for a value ignored here.
-    httpProxy: httpProxy ?? '',
-    httpsProxy: httpsProxy ?? '',
+    httpProxy,
+    httpsProxy,
     noProxy: noProxyList(noProxy),
   };
 }
@@ -174,6 +202,8 @@ export async function cliFetch(
   timeoutMs: number,
   options: { leftMs?: number; signal?: AbortSignal } = {},
 ): Promise<Response> {
+  const refusal = proxyRefusal(new URL(url));
+  if (refusal) throw refusal;
   // The dispatcher is --timeout's (its connections' deadline); the request's is what is left.
   const current = dispatcherFor(timeoutMs);
   const limitMs = options.leftMs ?? timeoutMs;

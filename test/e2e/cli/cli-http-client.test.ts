@@ -186,6 +186,17 @@ describe('timestamp-cli through a proxy (HTTP_PROXY, HTTPS_PROXY, NO_PROXY)', ()
     }
     expect([...proxy.forwarded, ...proxy.tunnels]).toEqual([]);
   });
+
+  it('refuses a socks5:// proxy for a request it would carry, not for loopback, which none carries', async () => {
+    const socks = { HTTP_PROXY: 'socks5://127.0.0.1:1', HTTPS_PROXY: 'socks5://127.0.0.1:1' };
+    const refused = await timestamp(`https://${TSA_HOST}:${tlsPort}`, socks);
+    expect(refused.stderr).toContain(
+      'HTTPS_PROXY: a socks5 proxy is not supported: only http:// and https:// proxies',
+    );
+    expect(refused.code).not.toBe(0);
+    const direct = await timestamp(`http://127.0.0.1:${tsaPort}`, socks);
+    expect(direct.code, direct.stderr).toBe(0);
+  });
 });
 
 describe('timestamp-cli has no deadline but --timeout', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dispatcherOptions } from '../../../src/cli/timestamp-cli/http-fetch.js';
+import { dispatcherOptions, proxyRefusal } from '../../../src/cli/timestamp-cli/http-fetch.js';
 import { CliError } from '../../../src/cli/timestamp-cli/output.js';
 
 /**
@@ -67,14 +67,22 @@ describe('the CLI’s dispatcher options', () => {
     });
   });
 
-  it('refuse a proxy undici cannot speak to, naming the variable, rather than go around it', () => {
-    expect(() =>
-      dispatcherOptions(0, { all_proxy: '', https_proxy: 'socks5://proxy:1080' }),
-    ).toThrow(
+  it('refuse a proxy undici cannot speak to, naming the variable, for the requests it would carry', () => {
+    const socks = { all_proxy: '', https_proxy: 'socks5://proxy:1080' };
+    expect(proxyRefusal(new URL('https://tsa.example/api/v1/timestamp'), socks)).toEqual(
       new CliError(
         'USAGE',
         'https_proxy: a socks5 proxy is not supported: only http:// and https:// proxies',
       ),
+    );
+    // Not the dispatcher's: it goes direct only where no proxy is used, as in Go.
+    expect(dispatcherOptions(0, socks)).toMatchObject({ httpsProxy: '', httpProxy: '' });
+    for (const direct of ['https://localhost:3000/', 'https://127.0.0.1/', 'https://[::1]:8443/']) {
+      expect(proxyRefusal(new URL(direct), socks)).toBeUndefined();
+    }
+    expect(proxyRefusal(new URL('http://tsa.example/'), socks)).toBeUndefined();
+    expect(proxyRefusal(new URL('https://tsa.example/'), { ...socks, NO_PROXY: '*' })).toBe(
+      undefined,
     );
   });
 });

@@ -203,7 +203,8 @@ export function createWorkerSupervisor(options: SupervisorOptions): WorkerSuperv
       options.onExit?.(worker);
       live.delete(worker);
       listening.delete(worker);
-      draining.delete(worker);
+      // Drained on its own word (a SIGTERM sent to it), exited 0: told to stop, not a crash.
+      const stoppedWhenTold = draining.delete(worker) && code === 0 && !signal;
       if (serving.delete(worker)) servingChanged();
       if (shuttingDown) return;
       if (!running) {
@@ -223,10 +224,19 @@ export function createWorkerSupervisor(options: SupervisorOptions): WorkerSuperv
       const stable = servedAt !== undefined && now() - servedAt >= STABLE_SERVING_MS;
       if (stable) restartPauses.delete(slot);
       const pause = stable ? 0 : nextPause(slot);
-      logger.error(
-        { worker: worker.id, workerPid: worker.process.pid, code, signal },
-        `worker ${worker.id} (pid ${worker.process.pid}) exited with ${describeExit(code, signal)}${failure}; starting a replacement${pause > 0 ? ` in ${pause / 1000} s` : ''}`,
-      );
+      const replacing = `starting a replacement${pause > 0 ? ` in ${pause / 1000} s` : ''}`;
+      const fields = { worker: worker.id, workerPid: worker.process.pid, code, signal };
+      if (stoppedWhenTold) {
+        logger.warn(
+          fields,
+          `worker ${worker.id} (pid ${worker.process.pid}) drained and exited when told to stop; ${replacing}`,
+        );
+      } else {
+        logger.error(
+          fields,
+          `worker ${worker.id} (pid ${worker.process.pid}) exited with ${describeExit(code, signal)}${failure}; ${replacing}`,
+        );
+      }
       // Forked after this exit: the slot's file never has two writers.
       replaceAfter(slot, pause);
     });

@@ -72,14 +72,20 @@ export async function startMetricsListener(options: {
       return;
     }
     waiting++;
+    // No inactivity deadline while the collection runs: a cluster's waits up to 5 s for a silent
+    // worker, then serves its last answer; a --read-timeout under that cut every such scrape.
+    // Back once the answer is written, for a client that does not read it.
+    const { socket } = request;
+    socket.setTimeout(0);
+    const answer = (status: number, type: string, text: string) => {
+      socket.setTimeout(options.timeoutMs);
+      response.writeHead(status, { 'content-type': type }).end(text);
+    };
     collections
       .run('metrics', () => source.metrics())
       .then(
-        (text) => response.writeHead(200, { 'content-type': source.contentType }).end(text),
-        (error: unknown) =>
-          response
-            .writeHead(500, { 'content-type': 'text/plain' })
-            .end(`cannot collect metrics: ${String(error)}\n`),
+        (text) => answer(200, source.contentType, text),
+        (error: unknown) => answer(500, 'text/plain', `cannot collect metrics: ${String(error)}\n`),
       )
       .finally(() => waiting--);
   });

@@ -39,11 +39,15 @@ function heldSource() {
   };
 }
 
-async function listen(source: MetricsSource, maxWaiting?: number): Promise<MetricsListener> {
+async function listen(
+  source: MetricsSource,
+  maxWaiting?: number,
+  timeoutMs = 60_000,
+): Promise<MetricsListener> {
   listener = await startMetricsListener({
     host: '127.0.0.1',
     port: 0,
-    timeoutMs: 60_000,
+    timeoutMs,
     source,
     ...(maxWaiting === undefined ? {} : { maxWaiting }),
   });
@@ -142,6 +146,18 @@ describe('the metrics listener under a flood of scrapes', () => {
 });
 
 describe('the metrics listener’s refusals', () => {
+  it('keeps a scrape whose collection outlasts --read-timeout (a cluster waiting for a silent worker)', async () => {
+    const held = heldSource();
+    const { server, url } = await listen(held.source, undefined, 100);
+    const collecting = received(server, 1);
+    const answered = scrape(url);
+    await collecting;
+    // Longer than the read timeout and Node's once-a-second check of it.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    held.answer('late_but_whole 1\n');
+    expect(await answered).toEqual({ status: 200, body: 'late_but_whole 1\n' });
+  });
+
   it('answers another method on /metrics 405 with Allow, and another path 404', async () => {
     const { url } = await listen({ contentType: 'text/plain', metrics: async () => 'a_total 1\n' });
     const post = await fetch(url, { method: 'POST', body: 'x' });

@@ -40,6 +40,8 @@ export interface SequencerOptions {
   verifierKey: string;
   intervalMs: number;
   logger: SequencerLogger;
+  /** The clock of the failure reminders (tests). */
+  now?: () => number;
   /** Called with each checkpoint this process signed (anchoring). */
   onCheckpoint?: (checkpoint: StoredCheckpoint) => void;
   /**
@@ -49,6 +51,12 @@ export interface SequencerOptions {
    */
   leaseMs?: number;
 }
+
+/**
+ * While rounds keep failing for one reason (the database down: every replica, every round), the
+ * reason is logged again at most this often, with the rounds failed since; a new reason at once.
+ */
+export const FAILURE_REMINDER_MS = 5 * 60_000;
 
 /** The default lease: well above the round interval, so a live sequencer never loses it. */
 export function leaseMs(intervalMs: number): number {
@@ -78,6 +86,8 @@ export class Sequencer {
   private lost: unknown;
   /** Whether this process holds the lock now. */
   leader = false;
+  /** The failure the rounds keep meeting, since it was last logged. */
+  private failing: { reason: string; loggedAt: number; rounds: number } | undefined;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -119,14 +129,36 @@ export class Sequencer {
         // A backlog: integrate it all now rather than one slice per interval.
         while (!this.stopped && (await this.integrate(this.lockClient())) === MAX_INTEGRATE);
       }
+      this.succeeded();
     } catch (error) {
-      this.options.logger.warn(
-        { reason: error instanceof Error ? error.message : String(error) },
-        'transparency log sequencer round failed',
-      );
+      this.failed(error instanceof Error ? error.message : String(error));
       await this.release(true);
     }
     await this.measureLag();
+  }
+
+  /** Logs a round's failure when its reason is new, else a reminder now and then. */
+  private failed(reason: string): void {
+    const now = (this.options.now ?? Date.now)();
+    const failing = this.failing;
+    if (failing?.reason !== reason) {
+      this.options.logger.warn({ reason }, 'transparency log sequencer round failed');
+      this.failing = { reason, loggedAt: now, rounds: 0 };
+    } else if (now - failing.loggedAt >= FAILURE_REMINDER_MS) {
+      this.options.logger.warn(
+        { reason, roundsSinceLastReport: failing.rounds + 1 },
+        'transparency log sequencer rounds still failing',
+      );
+      this.failing = { reason, loggedAt: now, rounds: 0 };
+    } else {
+      failing.rounds++;
+    }
+  }
+
+  private succeeded(): void {
+    if (!this.failing) return;
+    this.failing = undefined;
+    this.options.logger.info('transparency log sequencer rounds succeed again');
   }
 
   /** Every replica, each round: how long the oldest entry has waited for a checkpoint. */

@@ -23,6 +23,7 @@ import { parseCertificate, type Certificate } from '../x509/certificate.js';
 import { privateKeyUsagePeriod } from '../x509/private-key-usage-period.js';
 import { encodePem } from '../x509/pem.js';
 import { trackCertificateValidity } from '../server/certificate-validity-metric.js';
+import { logBreakerChanges } from './breaker-log.js';
 import { clockOptionsFrom } from './clock-monitor.js';
 import { RuntimeError } from './runtime-error.js';
 
@@ -74,6 +75,7 @@ export async function createAuthority(
     warn: (message) => logger.warn(`${named}${message}`),
     ...signerDependencies,
   });
+  logBreakerChanges(signer, logger, named);
   // The signer may hold a client (KMS): a chain or self-test that refuses it must release it.
   try {
     verifyCertChain(chainDer, signer.publicKey, {

@@ -56,7 +56,7 @@ export function registerRequestLog(app: FastifyInstance, logger: FastifyBaseLogg
       cause = outcome.cause;
     }
     // A DER rejection answered 200 (--der-rejection-status=rfc) is still a rejection.
-    const [level, message] = lineFor(status, outcome?.status === 'rejection');
+    const [level, message] = lineFor(status, outcome?.status === 'rejection', cause !== undefined);
     if (writeLine && !cause) writeLine(request.id, level, fields, message);
     else request.log[level](cause ? { ...fields, err: cause } : fields, message);
   };
@@ -68,11 +68,17 @@ export function registerRequestLog(app: FastifyInstance, logger: FastifyBaseLogg
   observeUnhooked(app, logRequest);
 }
 
-/** The level and message of a request's line, by the status it got. */
-function lineFor(status: number, rejected: boolean): [RequestLineLevel, string] {
+/**
+ * The level and message of a request's line, by the status it got. A 503 refused while something
+ * the server depends on is unavailable (the ledger, the clock, an open breaker: each logs its
+ * fault once, when it begins) is a warning; an outage would otherwise flood the log with errors.
+ * The requests that met the fault (`failed`: the error is their cause) stay errors, with it.
+ */
+function lineFor(status: number, rejected: boolean, failed = false): [RequestLineLevel, string] {
   if (status === CLIENT_CLOSED_REQUEST) return ['info', 'request aborted'];
   if (status === CLOSED_WITHOUT_RESPONSE) return ['warn', 'connection closed without response'];
   if (status === 408) return ['warn', 'request timed out'];
+  if (status === 503 && !failed) return ['warn', 'request refused: service unavailable'];
   if (status >= 500) return ['error', 'request failed'];
   if (status >= 400 || rejected) return ['warn', 'request rejected'];
   return ['info', 'request completed'];

@@ -14,6 +14,10 @@ export interface CircuitBreakerOptions {
   now?: () => number;
 }
 
+/** A change of an enabled breaker: it opened (again, after a failed probe: `reopened`), or closed. */
+export type CircuitChange =
+  { state: 'open'; failures: number; reopened: boolean } | { state: 'closed'; openForMs: number };
+
 /** The verdict on one admitted call; the first one given counts, later ones are ignored. */
 export interface CircuitCall {
   /** The service answered (a signature, or a definite refusal such as a 4xx or throttling). */
@@ -40,6 +44,10 @@ export class CircuitBreaker {
   private probeInFlight = false;
   /** Incremented each time the circuit opens. */
   private generation = 0;
+  /** When it opened after being closed (a failed probe re-opens it without moving this). */
+  private openSince = 0;
+  /** Told of each opening and closing (the runtime logs them: runtime/breaker-log.ts). */
+  onChange: ((change: CircuitChange) => void) | undefined;
 
   constructor(private readonly options: CircuitBreakerOptions) {
     this.now = options.now ?? (() => performance.now());
@@ -96,13 +104,17 @@ export class CircuitBreaker {
     return {
       answered: settle(() => {
         this.failures = 0;
+        if (this.openedAt === undefined) return;
         this.openedAt = undefined;
+        this.onChange?.({ state: 'closed', openForMs: this.now() - this.openSince });
       }),
       failed: settle(() => {
         this.failures++;
         if (probe || this.failures >= this.options.threshold) {
           this.openedAt = this.now();
+          if (!probe) this.openSince = this.openedAt;
           this.generation++;
+          this.onChange?.({ state: 'open', failures: this.failures, reopened: probe });
         }
       }),
       abandoned: settle(() => {}),

@@ -2,6 +2,7 @@
  * A profile whose KMS dies (its circuit breaker opens) leaves the other profile issuing: /readyz
  * and /ping stay 200 and name the profile that cannot issue; the default profile's tokens verify.
  */
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readConfigFile } from '../../../src/config/config-file.js';
 import { resolveLayers } from '../../../src/config/resolve.js';
@@ -9,12 +10,13 @@ import { startServer, type RunningServer } from '../../../src/runtime/serve.js';
 import { startFakeAwsKmsForSdk, type FakeAwsKms } from '../../helpers/fake-aws-kms.js';
 import { openssl, tempDir } from '../../helpers/openssl.js';
 import { writeChainFor } from '../../helpers/remote-tsa.js';
-import { silentLogger } from '../../helpers/tsa.js';
 
 const dir = tempDir();
 let fake: FakeAwsKms;
 let server: RunningServer;
 let kmsRoot: string;
+/** The server's log, one parsed line each. */
+const logged: { level: number; msg: string; statusCode?: number; err?: unknown }[] = [];
 
 beforeAll(async () => {
   fake = await startFakeAwsKmsForSdk();
@@ -39,7 +41,11 @@ beforeAll(async () => {
       '',
     ].join('\n'),
   );
-  server = await startServer(resolveLayers([readConfigFile(config)]).config, silentLogger);
+  const logger = pino(
+    { level: 'info' },
+    { write: (line: string) => logged.push(JSON.parse(line)) },
+  );
+  server = await startServer(resolveLayers([readConfigFile(config)]).config, logger);
 });
 afterAll(async () => {
   await server?.close();
@@ -96,6 +102,22 @@ describe('a profile whose KMS is down', () => {
     expect(Number(refused.retryAfter)).toBeGreaterThan(3_000);
     expect(Number(refused.retryAfter)).toBeLessThanOrEqual(3_600);
     expect(fake.faults.count('Sign')).toBe(signCalls);
+    // The request that met the failure is an error, with its cause; the refusals after it are
+    // warnings, without one: an outage must not flood the log with errors.
+    const lines503 = logged.filter((line) => line.statusCode === 503);
+    expect(lines503).toHaveLength(2);
+    expect(lines503[0]).toMatchObject({ level: 50, msg: 'request failed', err: expect.anything() });
+    expect(lines503[1]).toMatchObject({ level: 40, msg: 'request refused: service unavailable' });
+    expect(lines503[1]).not.toHaveProperty('err');
+    // The breaker's own line says when issuance stopped.
+    expect(logged).toContainEqual(
+      expect.objectContaining({
+        level: 50,
+        msg: expect.stringMatching(
+          /^profile kms: remote signer awskms:\S+ unavailable: circuit breaker opened after 1 consecutive failures; issuance refused/,
+        ),
+      }),
+    );
 
     const readyz = await get('/readyz');
     expect(readyz.status).toBe(200);

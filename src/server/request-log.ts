@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { Socket } from 'node:net';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import type { ClientError } from './client-errors.js';
@@ -38,6 +39,7 @@ export const loggedMethod = (method: string): string =>
  */
 export function registerRequestLog(app: FastifyInstance, logger: FastifyBaseLogger): void {
   const writeLine = requestLineWriter(logger);
+  const causes = new RepeatedCauses();
   const healthPaths = new Set(HEALTH_PATHS);
   const logRequest = (request: FastifyRequest, status: number, elapsedMs: number): void => {
     if (healthPaths.has(request.routeOptions.url ?? '')) return;
@@ -58,7 +60,7 @@ export function registerRequestLog(app: FastifyInstance, logger: FastifyBaseLogg
     // A DER rejection answered 200 (--der-rejection-status=rfc) is still a rejection.
     const [level, message] = lineFor(status, outcome?.status === 'rejection', cause !== undefined);
     if (writeLine && !cause) writeLine(request.id, level, fields, message);
-    else request.log[level](cause ? { ...fields, err: cause } : fields, message);
+    else request.log[level](cause ? { ...fields, err: causes.logged(cause) } : fields, message);
   };
   // A callback hook, not an async one: no promise per request.
   app.addHook('onResponse', (request, reply, done) => {
@@ -66,6 +68,42 @@ export function registerRequestLog(app: FastifyInstance, logger: FastifyBaseLogg
     done();
   });
   observeUnhooked(app, logRequest);
+}
+
+/** A cause's stack is logged again at most this often while its message repeats. */
+export const STACK_REPEAT_MS = 5 * 60_000;
+
+/** Messages remembered at most; past it the memory starts over (stacks are logged again). */
+const MAX_REMEMBERED_CAUSES = 256;
+
+/**
+ * The error a failed request's line carries: whole (pino's serializer: type, message, stack,
+ * cause) the first time its message is seen, then, while the same message keeps coming back within
+ * STACK_REPEAT_MS of its stack (a KMS refusing every call: 2 KB a line), the same error with a
+ * stack of one line saying how long ago its whole stack was logged.
+ */
+export class RepeatedCauses {
+  private readonly stackLoggedAt = new Map<string, number>();
+
+  constructor(private readonly now: () => number = () => performance.now()) {}
+
+  logged(cause: unknown): unknown {
+    if (!(cause instanceof Error)) return cause;
+    const now = this.now();
+    const loggedAt = this.stackLoggedAt.get(cause.message);
+    if (loggedAt === undefined || now - loggedAt >= STACK_REPEAT_MS) {
+      if (this.stackLoggedAt.size >= MAX_REMEMBERED_CAUSES) this.stackLoggedAt.clear();
+      this.stackLoggedAt.set(cause.message, now);
+      return cause;
+    }
+    // The error itself for pino's serializer (its type, its fields such as `code`), with a stack
+    // of one line and no cause: both were logged with the first.
+    const secondsAgo = Math.round((now - loggedAt) / 1_000);
+    return Object.create(cause, {
+      stack: { value: `${cause.name}: ${cause.message}\n    (stack logged ${secondsAgo} s ago)` },
+      cause: { value: undefined },
+    }) as Error;
+  }
 }
 
 /**

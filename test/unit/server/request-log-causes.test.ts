@@ -1,4 +1,4 @@
-import Fastify from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { expect, it } from 'vitest';
 import { registerRequestLog } from '../../../src/server/request-log.js';
@@ -8,7 +8,7 @@ it("a failed request's line carries its cause's stack the first time, its messag
   const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
   const app = Fastify({ loggerInstance: logger, disableRequestLogging: true });
   app.decorateRequest('tsaOutcome', null);
-  registerRequestLog(app, app.log);
+  registerRequestLog(app as unknown as FastifyInstance, app.log);
   app.post('/sign', async (request, reply) => {
     (request as unknown as { tsaOutcome: object }).tsaOutcome = {
       status: 'rejection',

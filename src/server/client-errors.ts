@@ -166,6 +166,12 @@ export function clientErrorHandler(maxHeaderSize: number, onUnparsed: UnparsedRe
   };
 
   return (error: ClientError, socket: Socket): void => {
+    // A TLS connection whose handshake did not end within --read-timeout (a TCP check, a scanner)
+    // never sent a request: an HTTP answer would reach no one, and it was no 400.
+    if (error.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') {
+      socket.destroy();
+      return;
+    }
     if (error.code === 'ECONNRESET' || socket.destroyed) return;
     // Node's parser repeats its error for whatever arrives after it; a read deadline still cuts.
     if (waiting.has(socket) && error.code !== 'ERR_HTTP_REQUEST_TIMEOUT') return;

@@ -250,12 +250,19 @@ describe('slow and idle clients on the HTTPS listener (HTTP/2 and HTTP/1.1)', ()
     });
   }
 
-  it('cuts a connection that never starts the TLS handshake, at --read-timeout', async () => {
+  it('cuts a connection that never starts the TLS handshake, at --read-timeout, as no request', async () => {
     const server = await startTls();
+    const unparsed = async () =>
+      /^timestamp_authority_http_unparsed_requests_total\{code="400"\} (\d+)$/m.exec(
+        await (await fetch(server.metricsUrl)).text(),
+      )?.[1] ?? '0';
+    const before = await unparsed();
     const { received, afterMs } = await watch(await open(server.tlsUrl ?? '')).closed;
     expect(received).toBe('');
     expect(afterMs).toBeGreaterThanOrEqual(READ_MS * NOT_BEFORE);
     expect(afterMs).toBeLessThan(OTHER_TIMERS_MS);
+    // It sent no request: no malformed one (400) is counted, nor logged.
+    expect(await unparsed()).toBe(before);
   });
 
   it('HTTP/1.1 over TLS: cuts slow headers with 408', async () => {

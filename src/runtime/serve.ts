@@ -281,7 +281,7 @@ async function serve(
       ledger,
       transport,
     });
-    applyConnectionLimits(built.server, config);
+    applyConnectionLimits(built.server, config, logger);
     listeners.push({ app: built, connections: trackConnections(built.server) });
     return built;
   };

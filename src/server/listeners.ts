@@ -4,6 +4,7 @@ import { Server as NetServer, type Server, type Socket } from 'node:net';
 import { Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ServeConfig } from '../config/schema.js';
+import { reportDroppedConnections } from './dropped-connections.js';
 import { closeInactiveConnections } from './inactive-connections.js';
 import { idleTimeout } from './transport.js';
 
@@ -24,7 +25,11 @@ interface HttpServerLimits {
  * when the server starts listening: check each second so a slow request is cut near the timeout.
  * The inactivity timer leaves a request still arriving to those deadlines (their 408).
  */
-export function applyConnectionLimits(server: Server, config: ServeConfig): void {
+export function applyConnectionLimits(
+  server: Server,
+  config: ServeConfig,
+  logger: Pick<FastifyBaseLogger, 'warn'>,
+): void {
   const limits = server as Server & HttpServerLimits;
   limits.requestTimeout = config.readTimeout;
   limits.headersTimeout = Math.min(config.readTimeout, 60_000) || 60_000;
@@ -33,7 +38,10 @@ export function applyConnectionLimits(server: Server, config: ServeConfig): void
   limits.connectionsCheckingInterval = 1_000;
   limits.setTimeout?.(config.writeTimeout);
   closeInactiveConnections(server, config.readTimeout);
-  if (config.maxConnections > 0) server.maxConnections = config.maxConnections;
+  if (config.maxConnections > 0) {
+    server.maxConnections = config.maxConnections;
+    reportDroppedConnections(server, logger);
+  }
 }
 
 /** Node's own listen backlog, used where the kernel's cannot be read. */

@@ -1,4 +1,6 @@
 import { connect } from 'node:net';
+import type { FastifyBaseLogger } from 'fastify';
+import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../../../src/config/resolve.js';
 import type { ServeOptionName } from '../../../src/config/schema.js';
@@ -9,10 +11,13 @@ const running: RunningServer[] = [];
 afterEach(async () => {
   await Promise.all(running.splice(0).map((server) => server.close()));
 });
-async function start(flags: Partial<Record<ServeOptionName, unknown>> = {}) {
+async function start(
+  flags: Partial<Record<ServeOptionName, unknown>> = {},
+  logger: FastifyBaseLogger = silentLogger,
+) {
   const server = await startServer(
     resolveServeConfig({ port: 0, metricsPort: 0, disableNtpMonitoring: true, ...flags }),
-    silentLogger,
+    logger,
   );
   running.push(server);
   return server;
@@ -165,16 +170,36 @@ describe('listener limits', () => {
     expect(response).toMatch(/^HTTP\/1\.1 408/);
   });
 
-  it('accepts at most --max-connections connections per listener', async () => {
-    const server = await start({ maxConnections: 1 });
+  it('accepts at most --max-connections connections per listener; says so once a minute, counts each', async () => {
+    const lines: { msg: string; droppedSinceLastReport?: number }[] = [];
+    const logger = pino(
+      { level: 'warn' },
+      { write: (line: string) => lines.push(JSON.parse(line)) },
+    );
+    const server = await start({ maxConnections: 1 }, logger);
+    const dropped = async () =>
+      Number(
+        /^timestamp_authority_http_connections_dropped_total (\d+)$/m.exec(
+          await (await fetch(server.metricsUrl)).text(),
+        )?.[1],
+      );
+    const before = await dropped();
     const { hostname, port } = new URL(server.url);
     const first = connect(Number(port), hostname);
     await new Promise((resolve) => first.once('connect', resolve));
     try {
       // The second connection is accepted by the kernel and closed by the server at once.
       expect(await raw(server.url, 'GET /ping HTTP/1.1\r\nHost: x\r\n\r\n')).toBe('');
+      expect(await raw(server.url, 'GET /ping HTTP/1.1\r\nHost: x\r\n\r\n')).toBe('');
     } finally {
       first.destroy();
     }
+    expect(await dropped()).toBe(before + 2);
+    expect(lines.filter((line) => line.msg.startsWith('--max-connections'))).toEqual([
+      expect.objectContaining({
+        msg: '--max-connections 1 reached: new connections are closed at once',
+        droppedSinceLastReport: 1,
+      }),
+    ]);
   });
 });

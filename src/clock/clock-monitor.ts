@@ -104,6 +104,11 @@ export interface ClockMonitorOptions extends ClockMonitorSettings {
    * the state's change, and the recovery, are logged at once.
    */
   reminderIntervalMs?: number;
+  /**
+   * An unverified clock refuses issuance (--require-time-sync): it is logged as an error that says
+   * so, as a drifted one is; else it is a warning (tokens are still issued).
+   */
+  unverifiedRefuses?: boolean;
   /** Uniform in [0, 1), to pick the servers of a round. */
   random?: () => number;
   logger?: ClockLogger;
@@ -151,6 +156,7 @@ export class ClockMonitor {
   private readonly onStatus: ((status: ClockStatus) => void) | undefined;
   private readonly monotonic: () => number;
   private readonly reminderIntervalMs: number;
+  private readonly unverifiedRefuses: boolean;
   /** The servers' kiss-o'-death requests (DENY, RSTR, RATE), kept across rounds. */
   private readonly holdOff: KissHoldOff;
   /** The state the log last reported, when, and the rounds that kept it since (see `report`). */
@@ -233,6 +239,7 @@ export class ClockMonitor {
     this.now = options.now ?? Date.now;
     this.random = options.random ?? Math.random;
     this.logger = options.logger ?? silent;
+    this.unverifiedRefuses = options.unverifiedRefuses ?? false;
     this.onStatus = options.onStatus;
     this.monotonic = options.monotonic ?? systemMonotonicMs;
     this.reminderIntervalMs = options.reminderIntervalMs ?? DEFAULT_REMINDER_INTERVAL_MS;
@@ -696,6 +703,11 @@ export class ClockMonitor {
       this.logger.error(
         { ...fields, ...since },
         `clock ${still}drifted, issuance refused: ${status.detail}`,
+      );
+    } else if (this.unverifiedRefuses) {
+      this.logger.error(
+        { ...fields, ...since },
+        `clock ${still}unverified, issuance refused (--require-time-sync): ${status.detail}`,
       );
     } else {
       this.logger.warn({ ...fields, ...since }, `clock ${still}unverified: ${status.detail}`);

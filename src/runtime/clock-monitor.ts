@@ -18,13 +18,25 @@ export interface ClockOptions {
   timeSource?: 'sntp' | 'chrony';
   chronySocket?: string;
   requireNts?: boolean;
+  /** --require-time-sync (or --require-nts): an unverified clock refuses issuance too. */
+  requireTimeSync?: boolean;
 }
 
 /** The clock options of a resolved configuration. */
+/** Whether an unverified clock refuses issuance: --require-time-sync, or --require-nts. */
+export const requireTimeSync = (config: Pick<ServeConfig, 'requireTimeSync' | 'requireNts'>) =>
+  config.requireTimeSync || config.requireNts;
+
 export function clockOptionsFrom(
   config: Pick<
     ServeConfig,
-    'ntpMonitoring' | 'accuracy' | 'timeSource' | 'chronySocket' | 'requireNts' | 'profiles'
+    | 'ntpMonitoring'
+    | 'accuracy'
+    | 'timeSource'
+    | 'chronySocket'
+    | 'requireNts'
+    | 'requireTimeSync'
+    | 'profiles'
   >,
 ): ClockOptions {
   const profiles = config.profiles ?? [];
@@ -39,6 +51,7 @@ export function clockOptionsFrom(
     timeSource: config.timeSource,
     chronySocket: config.chronySocket,
     requireNts: config.requireNts,
+    requireTimeSync: requireTimeSync(config),
   };
 }
 
@@ -73,6 +86,7 @@ export async function createClockMonitor(
           },
         }
       : {}),
+    unverifiedRefuses: options.requireTimeSync ?? false,
     logger,
     ...(onStatus ? { onStatus } : {}),
   });

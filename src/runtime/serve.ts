@@ -14,7 +14,7 @@ import type { Certificate } from '../x509/certificate.js';
 import type { ClockMonitor, ClockStatus } from '../clock/clock-monitor.js';
 import { createClockGate } from '../clock/clock-gate.js';
 import { timeSourceSnapshot } from '../clock/time-source-snapshot.js';
-import { clockOptionsFrom, createClockMonitor } from './clock-monitor.js';
+import { clockOptionsFrom, createClockMonitor, requireTimeSync } from './clock-monitor.js';
 import { openProcessLedger, type ProcessLedger } from '../ledger/process-ledger.js';
 import { buildServer, openListenerShared, type TsaServer } from '../server/app.js';
 import { stoppableAnchoring, type ProcessAnchoring } from './anchoring.js';
@@ -104,7 +104,6 @@ export interface StartOptions {
 }
 
 /** The gate's strictness: --require-nts implies --require-time-sync (see docs/clock.md). */
-export const requireTimeSync = (config: ServeConfig) => config.requireTimeSync || config.requireNts;
 
 export async function startServer(
   config: ServeConfig,

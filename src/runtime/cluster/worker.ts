@@ -6,7 +6,8 @@ import { createLogger } from '../../server/logger.js';
 import type { TlsMaterial } from '../../server/tls.js';
 import type { MemoryKeyMaterial } from '../../signers/memory.js';
 import { RuntimeError, startStoppedBySignal } from '../runtime-error.js';
-import { requireTimeSync, startServer, type RunningServer } from '../serve.js';
+import { requireTimeSync } from '../clock-monitor.js';
+import { startServer, type RunningServer } from '../serve.js';
 import { answerMetricsRequests, sendFinalMetrics } from './cluster-metrics.js';
 import {
   decodeConfig,

@@ -995,7 +995,7 @@ describe('clock monitor logs', () => {
   });
 
   /** Four servers behind a firewall (every query times out) until `answer` says otherwise. */
-  function firewalled() {
+  function firewalled(options: { unverifiedRefuses?: boolean } = {}) {
     const state: { offsetMs: number | undefined } = { offsetMs: undefined };
     const query: SntpQuery = async () => {
       if (state.offsetMs === undefined) throw new SntpError('timeout', 'no answer within 1000 ms');
@@ -1018,6 +1018,7 @@ describe('clock monitor logs', () => {
       now: () => 1_800_000_000_000 + clockMs,
       monotonic: () => clockMs,
       logger,
+      ...options,
     });
     monitors.push(monitor);
     /** One round per period (15 s of the injected clock), `count` times. */
@@ -1051,6 +1052,21 @@ describe('clock monitor logs', () => {
     await rounds(40);
     expect(lines.map(([level, message]) => [level, message])).toEqual([
       ['info', 'clock synced: 4 of 4 NTP servers agree with the local clock within 0.5 s'],
+    ]);
+  });
+
+  it('with --require-time-sync, logs an unverified clock as the error that refuses issuance', async () => {
+    const { rounds, lines } = firewalled({ unverifiedRefuses: true });
+    await rounds(21);
+    expect(lines.map(([level, message]) => [level, message])).toEqual([
+      [
+        'error',
+        'clock unverified, issuance refused (--require-time-sync): only 0 of 4 NTP servers gave a usable answer, 3 needed',
+      ],
+      [
+        'error',
+        'clock still unverified, issuance refused (--require-time-sync): only 0 of 4 NTP servers gave a usable answer, 3 needed',
+      ],
     ]);
   });
 

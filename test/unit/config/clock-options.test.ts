@@ -58,7 +58,13 @@ describe('clock options: --time-source, --chrony-socket, --require-nts, --accura
       timeSource: 'chrony',
       chronySocket: '/run/shared/chrony/chronyd.sock',
       requireNts: true,
+      // --require-nts refuses issuance on an unverified clock, as --require-time-sync does.
+      requireTimeSync: true,
     });
+    expect(clockOptionsFrom(resolveServeConfig({ requireTimeSync: true })).requireTimeSync).toBe(
+      true,
+    );
+    expect(clockOptionsFrom(resolveServeConfig({})).requireTimeSync).toBe(false);
   });
 });
 

@@ -14,6 +14,7 @@ import type { Certificate } from '../x509/certificate.js';
 import type { ClockMonitor, ClockStatus } from '../clock/clock-monitor.js';
 import { createClockGate } from '../clock/clock-gate.js';
 import { timeSourceSnapshot } from '../clock/time-source-snapshot.js';
+import { watchCertificateExpiry } from './certificate-expiry.js';
 import { clockOptionsFrom, createClockMonitor, requireTimeSync } from './clock-monitor.js';
 import { openProcessLedger, type ProcessLedger } from '../ledger/process-ledger.js';
 import { buildServer, openListenerShared, type TsaServer } from '../server/app.js';
@@ -229,10 +230,12 @@ async function serve(
   const trustedRoot = await createTrustedRoot(config, chain, profiles, (message) =>
     logger.warn(message),
   );
+  const chains = [chain, ...profiles.map((profile) => profile.chain)];
+  observeCertificateChains(chains);
   if (profiles.length > 0) {
-    observeCertificateChains([chain, ...profiles.map((profile) => profile.chain)]);
     trackCertificateValidity(() => chainValid() && profiles.every((p) => p.chainValid()));
-  } else observeCertificateChains([chain]);
+  }
+  stack.defer(watchCertificateExpiry(chains, logger));
   startRuntimeMetrics();
   const state = createServingState();
   const tls = options.tls ?? (tlsRequested(config) ? loadTlsMaterial(config) : undefined);

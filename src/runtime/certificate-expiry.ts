@@ -1,0 +1,104 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { Certificate } from '../x509/certificate.js';
+import { privateKeyUsagePeriod } from '../x509/private-key-usage-period.js';
+
+const DAY_MS = 86_400_000;
+
+/** From this long before a chain ends, a WARN at start and each day after. */
+export const EXPIRY_WARNING_MS = 30 * DAY_MS;
+
+/** The longest delay setTimeout takes (2^31 - 1 ms, 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+const inDays = (days: number) =>
+  days === 0 ? 'less than a day' : days === 1 ? '1 day' : `${days} days`;
+
+interface ChainEnd {
+  at: number;
+  /** What ends, and how to say it will and it did. */
+  what: string;
+  ends: string;
+  ended: string;
+}
+
+/** When the first certificate of `chains` expires, or a leaf's private key usage period ends. */
+export function earliestChainEnd(
+  chains: readonly (readonly Certificate[])[],
+): ChainEnd | undefined {
+  let earliest: ChainEnd | undefined;
+  const consider = (end: ChainEnd) => {
+    if (Number.isFinite(end.at) && (earliest === undefined || end.at < earliest.at)) {
+      earliest = end;
+    }
+  };
+  for (const chain of chains) {
+    for (const certificate of chain) {
+      const name = certificate.x509.subject.replace(/\n/g, ', ');
+      consider({
+        at: Date.parse(certificate.x509.validTo),
+        what: `TSA chain certificate "${name}"`,
+        ends: 'expires',
+        ended: 'expired',
+      });
+    }
+    const leaf = chain[0];
+    const period = leaf && privateKeyUsagePeriod(leaf)?.notAfter;
+    if (leaf && period) {
+      const name = leaf.x509.subject.replace(/\n/g, ', ');
+      consider({
+        at: period.getTime(),
+        what: `the private key usage period of TSA certificate "${name}"`,
+        ends: 'ends',
+        ended: 'ended',
+      });
+    }
+  }
+  return earliest;
+}
+
+export interface ExpiryWatchOptions {
+  now?: () => number;
+  setTimer?: (run: () => void, ms: number) => { unref(): unknown };
+  clearTimer?: (timer: unknown) => void;
+}
+
+/**
+ * Says ahead when issuance will stop because a chain ends (a WARN at start and each day from
+ * EXPIRY_WARNING_MS before), and once, as an ERROR, when it has: the certificate guard then
+ * refuses every request, and the requests' own lines would be the only trace. Returns the stop.
+ */
+export function watchCertificateExpiry(
+  chains: readonly (readonly Certificate[])[],
+  logger: Pick<FastifyBaseLogger, 'warn' | 'error'>,
+  options: ExpiryWatchOptions = {},
+): () => void {
+  const end = earliestChainEnd(chains);
+  if (!end) return () => undefined;
+  const now = options.now ?? Date.now;
+  const setTimer = options.setTimer ?? setTimeout;
+  const clearTimer = options.clearTimer ?? ((timer) => clearTimeout(timer as NodeJS.Timeout));
+  const at = new Date(end.at).toISOString();
+  let timer: unknown;
+  const check = () => {
+    const left = end.at - now();
+    if (left <= 0) {
+      logger.error(
+        `${end.what} ${end.ended} at ${at}: issuance refused until the chain is replaced`,
+      );
+      return;
+    }
+    if (left <= EXPIRY_WARNING_MS) {
+      const days = Math.floor(left / DAY_MS);
+      logger.warn(
+        { endsAt: at },
+        `${end.what} ${end.ends} in ${inDays(days)} (${at}): issuance stops then; renew the chain`,
+      );
+    }
+    // Again a day later, or as it ends: whichever comes first.
+    const next = setTimer(check, Math.min(left, DAY_MS, MAX_TIMER_MS));
+    next.unref();
+    timer = next;
+  };
+  check();
+  return () => clearTimer(timer);
+}

@@ -1,0 +1,59 @@
+import { X509Certificate } from 'node:crypto';
+import { expect, it } from 'vitest';
+import {
+  EXPIRY_WARNING_MS,
+  watchCertificateExpiry,
+} from '../../../src/runtime/certificate-expiry.js';
+import { parseCertificate } from '../../../src/x509/certificate.js';
+import { selfSignedTls } from '../../fakes/tls.js';
+
+const DAY_MS = 86_400_000;
+
+it('warns each day within 30 days of the chain’s end, and says once, as an error, when it has ended', () => {
+  // openssl's certificate of 2 days.
+  const x509 = new X509Certificate(selfSignedTls().cert);
+  const chain = [parseCertificate(x509.raw)];
+  const end = Date.parse(x509.validTo);
+  const lines: string[] = [];
+  const record = (level: string) => (fields: unknown, message?: string) =>
+    lines.push(`${level} ${typeof fields === 'string' ? fields : message}`);
+  const timers: { run: () => void; ms: number }[] = [];
+  let now = end - EXPIRY_WARNING_MS - DAY_MS;
+  const stop = watchCertificateExpiry(
+    [chain],
+    { warn: record('WARN'), error: record('ERROR') } as never,
+    {
+      now: () => now,
+      setTimer: (run, ms) => {
+        timers.push({ run, ms });
+        return { unref: () => undefined };
+      },
+      clearTimer: () => undefined,
+    },
+  );
+  const at = new Date(end).toISOString();
+  // 31 days ahead: nothing said yet, a look again in a day.
+  expect(lines).toEqual([]);
+  expect(timers.at(-1)?.ms).toBe(DAY_MS);
+  now += DAY_MS + 1;
+  timers.at(-1)?.run();
+  expect(lines).toEqual([
+    `WARN TSA chain certificate "CN=127.0.0.1" expires in 29 days (${at}): issuance stops then; renew the chain`,
+  ]);
+  now = end - 1_000;
+  timers.at(-1)?.run();
+  expect(lines.at(-1)).toBe(
+    `WARN TSA chain certificate "CN=127.0.0.1" expires in less than a day (${at}): issuance stops then; renew the chain`,
+  );
+  // The next look is as it ends.
+  expect(timers.at(-1)?.ms).toBe(1_000);
+  now = end;
+  const scheduled = timers.length;
+  timers.at(-1)?.run();
+  expect(lines.at(-1)).toBe(
+    `ERROR TSA chain certificate "CN=127.0.0.1" expired at ${at}: issuance refused until the chain is replaced`,
+  );
+  // Said once: no timer after it.
+  expect(timers).toHaveLength(scheduled);
+  stop();
+});

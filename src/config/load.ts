@@ -1,4 +1,5 @@
 import { homedir } from 'node:os';
+import { holdsKeyMaterial } from '../shown-path.js';
 import { findConfigFile, readConfigFile } from './config-file.js';
 import { readEnvironment } from './environment.js';
 import { readImageDefaults } from './image-defaults.js';
@@ -67,4 +68,6 @@ function environmentOverrides(file: ConfigLayer, environment: ConfigLayer): stri
 }
 
 const shown = (value: unknown): string =>
-  JSON.stringify(typeof value === 'string' ? withoutUserinfo(value, MASK) : value);
+  holdsKeyMaterial(value)
+    ? JSON.stringify(MASK)
+    : JSON.stringify(typeof value === 'string' ? withoutUserinfo(value, MASK) : value);

@@ -1,4 +1,5 @@
 import { stringify } from 'yaml';
+import { holdsKeyMaterial } from '../shown-path.js';
 import { formatDuration } from './duration.js';
 import { withoutUserinfo } from './key-uri.js';
 import type { OptionSpec } from './option-spec.js';
@@ -41,18 +42,14 @@ function byFlag(
     const value = values[name];
     if (value === undefined) continue; // an option that is not given (Go-only ones)
     if (spec.secret && value !== '') out[spec.flag] = MASK;
-    else if (spec.secretFile && holdsKeyMaterial(value)) out[spec.flag] = MASK;
+    // Key material where a path belongs (a Secret mapped onto the wrong variable), whatever the option.
+    else if (holdsKeyMaterial(value)) out[spec.flag] = MASK;
     else if (spec.kind === 'duration') out[spec.flag] = formatDuration(value as number);
     // A URI with credentials (refused as a key URI, but printed before that check runs).
     else if (typeof value === 'string') out[spec.flag] = withoutUserinfo(value, MASK);
     else out[spec.flag] = value;
   }
   return out;
-}
-
-/** A value no one means as a path: a PEM block, or several lines (a key pasted for its path). */
-function holdsKeyMaterial(value: unknown): boolean {
-  return typeof value === 'string' && /[\r\n]|-----BEGIN/.test(value);
 }
 
 const chainsOut = (chains: readonly PreviousChain[]) =>

@@ -1,8 +1,9 @@
-import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
+import { X509Certificate, constants, createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { SecureServerOptions } from 'node:http2';
 import type { ServeConfig } from '../config/schema.js';
 import { unopenedSecretFile } from '../config/secret-file.js';
+import { holdsKeyMaterial, shownPath } from '../shown-path.js';
 import { ServerError } from './server-error.js';
 
 /** The Go server's TLS 1.2 suites (go-swagger's restapi server): ECDHE with AEAD only. */
@@ -32,11 +33,14 @@ function readPem(path: string, what: string, secretFlag?: string): Buffer {
   try {
     return readFileSync(path);
   } catch (error) {
+    // Node's message quotes the path: the code only where the path is not shown.
     const named = secretFlag
       ? unopenedSecretFile(secretFlag, error)
-      : `${path}: ${(error as Error).message}`;
+      : holdsKeyMaterial(path)
+        ? `${shownPath(path)}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}`
+        : `${path}: ${(error as Error).message}`;
     throw new ServerError('TLS_FILE_UNREADABLE', `cannot read ${what} ${named}`, {
-      cause: error,
+      ...(holdsKeyMaterial(path) ? {} : { cause: error }),
     });
   }
 }
@@ -54,7 +58,7 @@ export function loadTlsMaterial(config: ServeConfig): TlsMaterial {
   } catch {
     throw new ServerError(
       'INVALID_TLS_CERTIFICATE',
-      `cannot parse TLS certificate ${config.tlsCertificate}`,
+      `cannot parse TLS certificate ${shownPath(config.tlsCertificate)}`,
     );
   }
   let privateKey: KeyObject;
@@ -64,14 +68,14 @@ export function loadTlsMaterial(config: ServeConfig): TlsMaterial {
     // The message names the file only: key material must never reach a log.
     throw new ServerError(
       'INVALID_TLS_KEY',
-      `cannot parse TLS key ${config.tlsKey} (an unencrypted PEM key is required)`,
+      `cannot parse TLS key ${shownPath(config.tlsKey)} (an unencrypted PEM key is required)`,
     );
   }
   // Here, before any listener starts, rather than as OpenSSL's "key values mismatch" later.
   if (!certificate.checkPrivateKey(privateKey)) {
     throw new ServerError(
       'TLS_KEY_MISMATCH',
-      `--tls-key ${config.tlsKey} is not the key of --tls-certificate ${config.tlsCertificate}`,
+      `--tls-key ${shownPath(config.tlsKey)} is not the key of --tls-certificate ${shownPath(config.tlsCertificate)}`,
     );
   }
   if (!config.tlsCa) return { cert, key };
@@ -79,7 +83,10 @@ export function loadTlsMaterial(config: ServeConfig): TlsMaterial {
   try {
     new X509Certificate(ca);
   } catch {
-    throw new ServerError('INVALID_TLS_CA', `cannot parse CA certificate ${config.tlsCa}`);
+    throw new ServerError(
+      'INVALID_TLS_CA',
+      `cannot parse CA certificate ${shownPath(config.tlsCa)}`,
+    );
   }
   return { cert, key, ca };
 }
@@ -115,6 +122,9 @@ export function secureServerOptions(
     key: material.key,
     minVersion: 'TLSv1.2',
     ciphers: TLS12_CIPHERS,
+    // A client-initiated TLS 1.2 renegotiation costs a full handshake (a signature) each, and Go's
+    // server never renegotiates: refused.
+    secureOptions: constants.SSL_OP_NO_RENEGOTIATION,
     maxHeaderSize,
     maxHeaderListPairs: maxHeaderListPairs(maxHeaderSize),
     // Go's HTTP/2 server allows 250 streams at once on a connection; Node's default (2^32 - 1)

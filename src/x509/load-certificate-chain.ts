@@ -1,4 +1,5 @@
 import { readRegularFileCapped } from '../capped-read.js';
+import { holdsKeyMaterial, shownPath } from '../shown-path.js';
 import { decodeCertificateChainPem } from './pem.js';
 import { X509Error } from './x509-error.js';
 
@@ -12,8 +13,13 @@ export async function loadCertificateChain(path: string): Promise<Buffer[]> {
       'CHAIN_PATH_MISSING',
       '--certificate-chain-path is required with this signer',
     );
+  // A cause's message quotes the path: none where the path is not shown.
   const unreadable = (why: string, options?: ErrorOptions) =>
-    new X509Error('CHAIN_UNREADABLE', `reading certificate chain ${path}: ${why}`, options);
+    new X509Error(
+      'CHAIN_UNREADABLE',
+      `reading certificate chain ${shownPath(path)}: ${why}`,
+      holdsKeyMaterial(path) ? undefined : options,
+    );
   let text: string;
   try {
     text = (
@@ -31,7 +37,7 @@ export async function loadCertificateChain(path: string): Promise<Buffer[]> {
   } catch (error) {
     throw new X509Error(
       'CHAIN_INVALID',
-      `reading certificate chain ${path}: ${(error as Error).message}`,
+      `reading certificate chain ${shownPath(path)}: ${(error as Error).message}`,
       {
         cause: error,
       },

@@ -106,6 +106,34 @@ describe('a secret set where the file holding it belongs is never printed', () =
     expect(failed.output).not.toContain(PASSWORD);
   });
 
+  it.each([
+    [
+      'TLS_CERTIFICATE',
+      { TLS_CERTIFICATE: KEY, TLS_PRIVATE_KEY: keyPath },
+      'cannot start: cannot read TLS certificate (its value is not shown: it holds PEM content or line breaks, not a file path): ENOENT',
+    ],
+    [
+      'TLS_CA',
+      { TLS_CERTIFICATE: chainPath, TLS_PRIVATE_KEY: keyPath, TLS_CA: KEY },
+      'cannot start: cannot read TLS CA (its value is not shown: it holds PEM content or line breaks, not a file path): ENOENT',
+    ],
+    [
+      'CERTIFICATE_CHAIN_PATH',
+      { ...fileSigner, FILE_SIGNER_KEY_PATH: keyPath, CERTIFICATE_CHAIN_PATH: KEY },
+      'cannot start: reading certificate chain (its value is not shown: it holds PEM content or line breaks, not a file path): ENOENT',
+    ],
+  ])(
+    '%s holding a private key, where a public file belongs: not printed either',
+    async (_variable, env, message) => {
+      const failed = await start(env);
+      expect(failed.code).toBe(1);
+      expect(failed.fatal).toEqual([message]);
+      const printed = await start(env, ['--print-config']);
+      expect(printed.code).toBe(0);
+      for (const run of [failed, printed]) expect(run.output).not.toContain('PRIVATE KEY');
+    },
+  );
+
   it('a real file that is not a key is still named, as before', async () => {
     const failed = await start({ ...fileSigner, FILE_SIGNER_KEY_PATH: chainPath });
     expect(failed.code).toBe(1);

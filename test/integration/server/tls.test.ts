@@ -1,10 +1,11 @@
 import { execFile } from 'node:child_process';
+import { once } from 'node:events';
 import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, constants } from 'node:http2';
 import { request, type RequestOptions } from 'node:https';
-import type { TLSSocket } from 'node:tls';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { promisify } from 'node:util';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -215,6 +216,29 @@ describe('HTTPS listener', () => {
       { env: childEnvironment() },
     );
     expect(stdout).toBe('2 200');
+  });
+
+  it('refuses a client-initiated TLS 1.2 renegotiation (a full handshake each), as Go never renegotiates', async () => {
+    const { port } = new URL(server.tlsUrl ?? '');
+    const socket = tlsConnect({
+      host: '127.0.0.1',
+      port: Number(port),
+      ca: readFileSync(pki.ca),
+      maxVersion: 'TLSv1.2',
+      ALPNProtocols: ['http/1.1'],
+    });
+    try {
+      await once(socket, 'secureConnect');
+      // The server's no_renegotiation alert ends the connection with an error; an accepted
+      // renegotiation calls back without one.
+      const refused = await new Promise<unknown>((resolve) => {
+        socket.once('error', resolve);
+        if (!socket.renegotiate({}, resolve)) resolve(new Error('renegotiate() refused to start'));
+      });
+      expect(refused).toMatchObject({ code: expect.stringMatching(/RENEGOTIATION/) });
+    } finally {
+      socket.destroy();
+    }
   });
 
   it('answers 431 to HTTP/2 headers over --max-header-size sent before SETTINGS are acknowledged', async () => {

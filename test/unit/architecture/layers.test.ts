@@ -38,6 +38,7 @@ const LEAVES: readonly string[] = [
   'host-lookup.ts',
   'certificate-policy-tree.ts',
   'der-numbers.ts',
+  'shown-path.ts',
 ];
 
 /**

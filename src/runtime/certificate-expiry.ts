@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Certificate } from '../x509/certificate.js';
 import { privateKeyUsagePeriod } from '../x509/private-key-usage-period.js';
@@ -62,18 +63,24 @@ export interface ExpiryWatchOptions {
   clearTimer?: (timer: unknown) => void;
 }
 
+/** What an end means, in the lines that say it comes and that it came. */
+interface EndConsequence {
+  /** After "... in 12 days (date): ". */
+  soon: string;
+  /** After "... at date: ". */
+  came: string;
+}
+
 /**
- * Says ahead when issuance will stop because a chain ends (a WARN at start and each day from
- * EXPIRY_WARNING_MS before), and once, as an ERROR, when it has: the certificate guard then
- * refuses every request, and the requests' own lines would be the only trace. Returns the stop.
+ * Says ahead when `end` comes (a WARN at start and each day from EXPIRY_WARNING_MS before), and
+ * once, as an ERROR, when it has. Returns the stop.
  */
-export function watchCertificateExpiry(
-  chains: readonly (readonly Certificate[])[],
+function watchEnd(
+  end: ChainEnd,
+  consequence: EndConsequence,
   logger: Pick<FastifyBaseLogger, 'warn' | 'error'>,
-  options: ExpiryWatchOptions = {},
+  options: ExpiryWatchOptions,
 ): () => void {
-  const end = earliestChainEnd(chains);
-  if (!end) return () => undefined;
   const now = options.now ?? Date.now;
   const setTimer = options.setTimer ?? setTimeout;
   const clearTimer = options.clearTimer ?? ((timer) => clearTimeout(timer as NodeJS.Timeout));
@@ -82,16 +89,14 @@ export function watchCertificateExpiry(
   const check = () => {
     const left = end.at - now();
     if (left <= 0) {
-      logger.error(
-        `${end.what} ${end.ended} at ${at}: issuance refused until the chain is replaced`,
-      );
+      logger.error(`${end.what} ${end.ended} at ${at}: ${consequence.came}`);
       return;
     }
     if (left <= EXPIRY_WARNING_MS) {
       const days = Math.floor(left / DAY_MS);
       logger.warn(
         { endsAt: at },
-        `${end.what} ${end.ends} in ${inDays(days)} (${at}): issuance stops then; renew the chain`,
+        `${end.what} ${end.ends} in ${inDays(days)} (${at}): ${consequence.soon}`,
       );
     }
     // Again a day later, or as it ends: whichever comes first.
@@ -101,4 +106,53 @@ export function watchCertificateExpiry(
   };
   check();
   return () => clearTimer(timer);
+}
+
+/**
+ * Says ahead when issuance will stop because a chain ends, and once when it has: the certificate
+ * guard then refuses every request, and the requests' own lines would be the only trace.
+ */
+export function watchCertificateExpiry(
+  chains: readonly (readonly Certificate[])[],
+  logger: Pick<FastifyBaseLogger, 'warn' | 'error'>,
+  options: ExpiryWatchOptions = {},
+): () => void {
+  const end = earliestChainEnd(chains);
+  if (!end) return () => undefined;
+  const consequence = {
+    soon: 'issuance stops then; renew the chain',
+    came: 'issuance refused until the chain is replaced',
+  };
+  return watchEnd(end, consequence, logger, options);
+}
+
+/**
+ * The same for the HTTPS listener's certificate (--tls-certificate, the first of its file): the
+ * server serves it however old (as Go does), and clients refuse it. One not valid yet is said at
+ * start.
+ */
+export function watchTlsCertificateExpiry(
+  certificatePem: Buffer,
+  logger: Pick<FastifyBaseLogger, 'warn' | 'error'>,
+  options: ExpiryWatchOptions = {},
+): () => void {
+  const certificate = new X509Certificate(certificatePem);
+  const name = certificate.subject.replace(/\n/g, ', ');
+  const notBefore = Date.parse(certificate.validFrom);
+  if (notBefore > (options.now ?? Date.now)()) {
+    logger.warn(
+      `HTTPS certificate "${name}" is not valid before ${new Date(notBefore).toISOString()}: clients refuse it until then`,
+    );
+  }
+  const end = {
+    at: Date.parse(certificate.validTo),
+    what: `HTTPS certificate "${name}"`,
+    ends: 'expires',
+    ended: 'expired',
+  };
+  const consequence = {
+    soon: 'clients refuse it then; renew --tls-certificate (read at start: restart after)',
+    came: 'clients refuse the HTTPS listener until --tls-certificate is renewed and the server restarted',
+  };
+  return watchEnd(end, consequence, logger, options);
 }

@@ -14,7 +14,7 @@ import type { Certificate } from '../x509/certificate.js';
 import type { ClockMonitor, ClockStatus } from '../clock/clock-monitor.js';
 import { createClockGate } from '../clock/clock-gate.js';
 import { timeSourceSnapshot } from '../clock/time-source-snapshot.js';
-import { watchCertificateExpiry } from './certificate-expiry.js';
+import { watchCertificateExpiry, watchTlsCertificateExpiry } from './certificate-expiry.js';
 import { clockOptionsFrom, createClockMonitor, requireTimeSync } from './clock-monitor.js';
 import { openProcessLedger, type ProcessLedger } from '../ledger/process-ledger.js';
 import { buildServer, openListenerShared, type TsaServer } from '../server/app.js';
@@ -239,6 +239,7 @@ async function serve(
   startRuntimeMetrics();
   const state = createServingState();
   const tls = options.tls ?? (tlsRequested(config) ? loadTlsMaterial(config) : undefined);
+  if (tls) stack.defer(watchTlsCertificateExpiry(tls.cert, logger));
   const metrics = worker
     ? undefined
     : await listenAs(

@@ -3,6 +3,7 @@ import { expect, it } from 'vitest';
 import {
   EXPIRY_WARNING_MS,
   watchCertificateExpiry,
+  watchTlsCertificateExpiry,
 } from '../../../src/runtime/certificate-expiry.js';
 import { parseCertificate } from '../../../src/x509/certificate.js';
 import { selfSignedTls } from '../../fakes/tls.js';
@@ -56,4 +57,31 @@ it('warns each day within 30 days of the chain’s end, and says once, as an err
   // Said once: no timer after it.
   expect(timers).toHaveLength(scheduled);
   stop();
+});
+
+it('says when the HTTPS certificate expires, has expired, or is not valid yet', () => {
+  const { cert } = selfSignedTls();
+  const x509 = new X509Certificate(cert);
+  const end = Date.parse(x509.validTo);
+  const lines: string[] = [];
+  const record = (level: string) => (fields: unknown, message?: string) =>
+    lines.push(`${level} ${typeof fields === 'string' ? fields : message}`);
+  const logger = { warn: record('WARN'), error: record('ERROR') } as never;
+  const timers = {
+    setTimer: () => ({ unref: () => undefined }),
+    clearTimer: () => undefined,
+  };
+  const at = new Date(end).toISOString();
+  watchTlsCertificateExpiry(Buffer.from(cert), logger, { ...timers, now: () => end - DAY_MS / 2 });
+  watchTlsCertificateExpiry(Buffer.from(cert), logger, { ...timers, now: () => end + 1 });
+  watchTlsCertificateExpiry(Buffer.from(cert), logger, {
+    ...timers,
+    now: () => Date.parse(x509.validFrom) - 1,
+  });
+  expect(lines).toEqual([
+    `WARN HTTPS certificate "CN=127.0.0.1" expires in less than a day (${at}): clients refuse it then; renew --tls-certificate (read at start: restart after)`,
+    `ERROR HTTPS certificate "CN=127.0.0.1" expired at ${at}: clients refuse the HTTPS listener until --tls-certificate is renewed and the server restarted`,
+    `WARN HTTPS certificate "CN=127.0.0.1" is not valid before ${new Date(Date.parse(x509.validFrom)).toISOString()}: clients refuse it until then`,
+    `WARN HTTPS certificate "CN=127.0.0.1" expires in 2 days (${at}): clients refuse it then; renew --tls-certificate (read at start: restart after)`,
+  ]);
 });

@@ -1,4 +1,9 @@
-import { constants, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
+import {
+  constants,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+  type ServerHttp2Session,
+} from 'node:http2';
 import type { Server } from 'node:net';
 import { READ_TIMEOUT_MESSAGE } from './client-errors.js';
 import { requestIdHeaderOf } from './request-id.js';
@@ -23,6 +28,7 @@ export function enforceStreamTimeouts(
   server: Server,
   { readTimeoutMs, writeTimeoutMs }: { readTimeoutMs: number; writeTimeoutMs: number },
 ): void {
+  enforcePrefaceTimeout(server, readTimeoutMs);
   server.on('request', (request: Http2ServerRequest, response: Http2ServerResponse) => {
     // HTTP/1.1 requests on this listener are Node's own to time out.
     if (request.httpVersionMajor !== 2) return;
@@ -39,6 +45,27 @@ export function enforceStreamTimeouts(
       timer.unref();
       stream.once('close', () => clearTimeout(timer));
     }
+  });
+}
+
+/** Go's HTTP/2 server waits this long for a client's connection preface (prefaceTimeout). */
+export const PREFACE_TIMEOUT_MS = 10_000;
+
+/**
+ * A client that negotiates h2 and then sends no connection preface held its session until
+ * --cleanup-timeout (620 s by default): no stream, so no read timeout. It is closed after
+ * PREFACE_TIMEOUT_MS, or --read-timeout if shorter, as Go closes it.
+ */
+function enforcePrefaceTimeout(server: Server, readTimeoutMs: number): void {
+  const timeoutMs =
+    readTimeoutMs > 0 ? Math.min(readTimeoutMs, PREFACE_TIMEOUT_MS) : PREFACE_TIMEOUT_MS;
+  server.on('session', (session: ServerHttp2Session) => {
+    const timer = setTimeout(() => session.destroy(), timeoutMs);
+    timer.unref();
+    // The preface ends with the client's SETTINGS.
+    const heard = () => clearTimeout(timer);
+    session.once('remoteSettings', heard);
+    session.once('close', heard);
   });
 }
 

@@ -265,6 +265,14 @@ describe('slow and idle clients on the HTTPS listener (HTTP/2 and HTTP/1.1)', ()
     expect(await unparsed()).toBe(before);
   });
 
+  it('HTTP/2: cuts a client that negotiates h2 and sends no connection preface, at --read-timeout', async () => {
+    // Not at --cleanup-timeout (620 s by default): a session without a stream has no read timeout.
+    const server = await startTls({ cleanupTimeout: '30s' });
+    const { afterMs } = await watch(await openTls(server.tlsUrl ?? '', 'h2')).closed;
+    expect(afterMs).toBeGreaterThanOrEqual(READ_MS * NOT_BEFORE);
+    expect(afterMs).toBeLessThan(OTHER_TIMERS_MS);
+  });
+
   it('HTTP/1.1 over TLS: cuts slow headers with 408', async () => {
     const server = await startTls();
     const connection = watch(await openTls(server.tlsUrl ?? '', 'http/1.1'));

@@ -1,5 +1,6 @@
 import { X509Certificate, constants, createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createSecureContext, type SecureContextOptions } from 'node:tls';
 import type { SecureServerOptions } from 'node:http2';
 import type { ServeConfig } from '../config/schema.js';
 import { unopenedSecretFile } from '../config/secret-file.js';
@@ -73,11 +74,23 @@ export function loadTlsMaterial(config: ServeConfig): TlsMaterial {
   }
   // Here, before any listener starts, rather than as OpenSSL's "key values mismatch" later.
   if (!certificate.checkPrivateKey(privateKey)) {
+    const leafLater = certificatesOf(cert)
+      .slice(1)
+      .some((later) => later.checkPrivateKey(privateKey));
     throw new ServerError(
       'TLS_KEY_MISMATCH',
-      `--tls-key ${shownPath(config.tlsKey)} is not the key of --tls-certificate ${shownPath(config.tlsCertificate)}`,
+      `--tls-key ${shownPath(config.tlsKey)} is not the key of --tls-certificate ${shownPath(config.tlsCertificate)}` +
+        (leafLater
+          ? ': it is the key of a later certificate of the file; the leaf must come first'
+          : ''),
     );
   }
+  // The whole file as OpenSSL takes it (X509Certificate read its first block only): a broken
+  // intermediate failed the HTTPS listener after the HTTP one served, naming no file.
+  usableBy('INVALID_TLS_CERTIFICATE', `TLS certificate ${shownPath(config.tlsCertificate)}`, {
+    cert,
+    key,
+  });
   if (!config.tlsCa) return { cert, key };
   const ca = readPem(config.tlsCa, 'TLS CA');
   try {
@@ -88,7 +101,35 @@ export function loadTlsMaterial(config: ServeConfig): TlsMaterial {
       `cannot parse CA certificate ${shownPath(config.tlsCa)}`,
     );
   }
+  usableBy('INVALID_TLS_CA', `CA certificate ${shownPath(config.tlsCa)}`, { ca });
   return { cert, key, ca };
+}
+
+/** Each certificate of a PEM file, as far as they parse. */
+function certificatesOf(pem: Buffer): X509Certificate[] {
+  const blocks = pem
+    .toString('latin1')
+    .match(/-----BEGIN CERTIFICATE-----[^-]*-----END CERTIFICATE-----/g);
+  return (blocks ?? []).flatMap((block) => {
+    try {
+      return [new X509Certificate(block)];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** Refuses `what` if OpenSSL cannot build a TLS context of `parts` (its reason has no secret). */
+function usableBy(
+  code: 'INVALID_TLS_CERTIFICATE' | 'INVALID_TLS_CA',
+  what: string,
+  parts: SecureContextOptions,
+): void {
+  try {
+    createSecureContext(parts);
+  } catch (error) {
+    throw new ServerError(code, `cannot use ${what}: ${(error as Error).message}`);
+  }
 }
 
 /** SETTINGS_MAX_CONCURRENT_STREAMS of the HTTPS listener's HTTP/2 connections, as Go's. */

@@ -414,6 +414,24 @@ describe('TLS configuration errors stop start-up', () => {
     }
   });
 
+  it('names the file of a broken later block, and a leaf that is not first, before any listener starts', async () => {
+    const leaf = readFileSync(pki.cert, 'utf8');
+    const ca = readFileSync(pki.ca, 'utf8');
+    const broken = dir.write(
+      'broken-chain.pem',
+      `${leaf}-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n`,
+    );
+    await expect(start({ tlsCertificate: broken, tlsKey: pki.key })).rejects.toMatchObject({
+      code: 'INVALID_TLS_CERTIFICATE',
+      message: expect.stringMatching(new RegExp(`^cannot use TLS certificate ${broken}: .+`)),
+    });
+    const reversed = dir.write('reversed-chain.pem', `${ca}${leaf}`);
+    await expect(start({ tlsCertificate: reversed, tlsKey: pki.key })).rejects.toMatchObject({
+      code: 'TLS_KEY_MISMATCH',
+      message: `--tls-key ${pki.key} is not the key of --tls-certificate ${reversed}: it is the key of a later certificate of the file; the leaf must come first`,
+    });
+  });
+
   it('refuses a CA file that is not a certificate', async () => {
     await expect(
       start({ tlsCertificate: pki.cert, tlsKey: pki.key, tlsCa: pki.key }),

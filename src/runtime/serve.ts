@@ -28,6 +28,7 @@ import type { OpenAuditFile } from '../server/audit-log-file.js';
 import type { AuditLogOptions } from '../server/audit-log.js';
 import { observeCertificateChains, startRuntimeMetrics } from '../server/http-metrics.js';
 import { enforceStreamTimeouts } from '../server/http2-stream-timeouts.js';
+import { reportTlsHandshakeFailures } from '../server/tls-handshake-failures.js';
 import {
   applyConnectionLimits,
   closeGracefully,
@@ -302,6 +303,7 @@ async function serve(
   let tlsUrl: string | undefined;
   if (tls) {
     const tlsApp = await buildListener({ kind: 'https', tls });
+    reportTlsHandshakeFailures(tlsApp.server, logger);
     enforceStreamTimeouts(tlsApp.server, {
       readTimeoutMs: config.readTimeout,
       writeTimeoutMs: config.writeTimeout,

@@ -7,6 +7,7 @@ import { connect, constants } from 'node:http2';
 import { request, type RequestOptions } from 'node:https';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { promisify } from 'node:util';
+import type { FastifyBaseLogger } from 'fastify';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../../../src/config/resolve.js';
@@ -93,7 +94,10 @@ async function makePki(): Promise<void> {
   }
 }
 
-const start = async (flags: Partial<Record<ServeOptionName, unknown>>) =>
+const start = async (
+  flags: Partial<Record<ServeOptionName, unknown>>,
+  logger: FastifyBaseLogger = silentLogger,
+) =>
   startServer(
     resolveServeConfig({
       port: 0,
@@ -102,7 +106,7 @@ const start = async (flags: Partial<Record<ServeOptionName, unknown>>) =>
       tlsPort: 0,
       ...flags,
     }),
-    silentLogger,
+    logger,
   );
 
 /** One POST over HTTP/2; resolves with status, ALPN protocol and body. */
@@ -301,15 +305,36 @@ describe('HTTPS listener', () => {
 
 describe('mutual TLS (--tls-ca)', () => {
   let server: RunningServer;
+  const lines: { msg: string; reason?: string; failedSinceLastReport?: number }[] = [];
   beforeAll(async () => {
-    server = await start({ tlsCertificate: pki.cert, tlsKey: pki.key, tlsCa: pki.ca });
+    const logger = pino(
+      { level: 'info' },
+      { write: (line: string) => lines.push(JSON.parse(line)) },
+    );
+    server = await start({ tlsCertificate: pki.cert, tlsKey: pki.key, tlsCa: pki.ca }, logger);
   });
   afterAll(() => server.close());
 
-  it('refuses a client without a certificate', async () => {
-    await expect(getHttps(server.tlsUrl ?? '', '/ping')).rejects.toThrow(
-      /certificate|socket hang up|ECONNRESET/i,
-    );
+  it('refuses a client without a certificate; counts it, and says it once a minute', async () => {
+    const refused = async () =>
+      Number(
+        /^timestamp_authority_tls_handshake_failures_total\{reason="client_certificate"\} (\d+)$/m.exec(
+          await (await fetch(server.metricsUrl)).text(),
+        )?.[1],
+      );
+    const before = await refused();
+    for (let i = 0; i < 2; i++) {
+      await expect(getHttps(server.tlsUrl ?? '', '/ping')).rejects.toThrow(
+        /certificate|socket hang up|ECONNRESET/i,
+      );
+    }
+    await expect.poll(refused, UNTIL_SETTLED).toBe(before + 2);
+    expect(lines.filter((line) => line.msg.startsWith('TLS handshake failed'))).toEqual([
+      expect.objectContaining({
+        msg: 'TLS handshake failed: a client certificate was missing or not trusted by --tls-ca',
+        reason: 'client_certificate',
+      }),
+    ]);
   });
 
   it('serves a client with a certificate the CA issued', async () => {

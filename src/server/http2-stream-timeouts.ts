@@ -5,6 +5,7 @@ import {
   type ServerHttp2Session,
 } from 'node:http2';
 import type { Server } from 'node:net';
+import { RequestCutError } from './client-aborts.js';
 import { READ_TIMEOUT_MESSAGE } from './client-errors.js';
 import { requestIdHeaderOf } from './request-id.js';
 import { CLOSED_WITHOUT_RESPONSE, markCut } from './server-cuts.js';
@@ -80,6 +81,10 @@ function cutSlowRequest(request: Http2ServerRequest, response: Http2ServerRespon
   // Marked, as HTTP/1.1's 408 marks its socket: the request never arrived whole, so it gets no
   // audit line, and if the 408 is not flushed before the stream closes, it is logged 408, not 499.
   markCut(stream, 408);
+  // Fastify's body reader, told first: the error handler answers a cut request with nothing. Left
+  // to see the stream close after the 408, it failed a Content-Length body and answered again
+  // ("Reply was already sent", a WARN with a stack).
+  if (request.listenerCount('error') > 0) request.emit('error', new RequestCutError());
   // Through the compatibility response, so the request log and hooks see the 408; with the
   // request ID every answer carries, which no onSend hook adds here.
   const id = requestIdHeaderOf(request);

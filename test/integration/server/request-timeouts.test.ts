@@ -303,4 +303,49 @@ describe('HTTP/2: a stream whose request stops arriving', () => {
       session.destroy();
     }
   });
+
+  it('with part of a Content-Length body sent: the 408 alone, no "Reply was already sent" warning', async () => {
+    const server = await start({ ...tlsFiles, tlsPort: 0, readTimeout: '300ms' });
+    const lines = timestampLines();
+    const before = records().length;
+    const session = connectHttp2(server.tlsUrl ?? '', { ca: tls.cert });
+    session.on('error', () => undefined);
+    try {
+      const stream = session.request({
+        [constants.HTTP2_HEADER_METHOD]: 'POST',
+        [constants.HTTP2_HEADER_PATH]: '/api/v1/timestamp',
+        'content-type': 'application/timestamp-query',
+        'content-length': '67',
+      });
+      stream.write('0123456789');
+      let status = 0;
+      stream.on('response', (headers) => (status = Number(headers[constants.HTTP2_HEADER_STATUS])));
+      stream.on('error', () => undefined);
+      stream.resume();
+      await new Promise((resolve) => stream.once('close', resolve));
+      expect(status).toBe(408);
+      await expect
+        .poll(lines, UNTIL_SETTLED)
+        .toEqual([{ statusCode: 408, message: 'request timed out' }]);
+      // A second request on the session: its line comes after anything the cut one still logs.
+      const ping = session.request({
+        [constants.HTTP2_HEADER_PATH]: '/api/v1/timestamp/certchain',
+      });
+      ping.resume();
+      await new Promise((resolve) => ping.once('close', resolve));
+      await expect
+        .poll(
+          () => records().some((line) => line.url === '/api/v1/timestamp/certchain'),
+          UNTIL_SETTLED,
+        )
+        .toBe(true);
+      expect(
+        records()
+          .slice(before)
+          .filter((line) => 'err' in line),
+      ).toEqual([]);
+    } finally {
+      session.destroy();
+    }
+  });
 });

@@ -201,6 +201,8 @@ export async function openListenerShared(
 declare module 'fastify' {
   interface FastifyRequest {
     tsaOutcome: IssueOutcome | null;
+    /** The message of a refusal answered with the Go JSON error (sendGoError), for its log line. */
+    httpRefusal: string | null;
   }
 }
 
@@ -252,6 +254,7 @@ export async function buildServer(deps: ServerDependencies) {
     trustProxy: trustProxySetting(config),
   });
   app.decorateRequest('tsaOutcome', null);
+  app.decorateRequest('httpRefusal', null);
   // First: every later hook, the request log and the metrics see the request's own method. Only
   // HTTP/2 carries methods Node's HTTP/1.1 parser does not know: the plain listener pays no hook.
   if (deps.transport?.kind === 'https') routeUnknownMethods(app);

@@ -104,6 +104,7 @@ export function goErrorBody(code: number, message: string): Buffer {
 
 /** Answers with the Go server's JSON error. */
 export function sendGoError(reply: FastifyReply, code: number, message: string): FastifyReply {
+  reply.request.httpRefusal = message;
   return reply.code(code).type(JSON_TYPE).send({ code, message });
 }
 

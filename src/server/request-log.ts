@@ -56,7 +56,7 @@ export function registerRequestLog(app: FastifyInstance, logger: FastifyBaseLogg
       fields.failInfo = outcome.failInfo;
       fields.reason = outcome.detail ?? outcome.message;
       cause = outcome.cause;
-    }
+    } else if (request.httpRefusal !== null) fields.reason = request.httpRefusal;
     // A DER rejection answered 200 (--der-rejection-status=rfc) is still a rejection.
     const [level, message] = lineFor(status, outcome?.status === 'rejection', cause !== undefined);
     if (writeLine && !cause) writeLine(request.id, level, fields, message);

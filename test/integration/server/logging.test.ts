@@ -167,6 +167,28 @@ describe('request logs', () => {
     },
   );
 
+  it('say why a request was refused before it reached the authority (415, 413, 404): the answer’s message', async () => {
+    const { app, lines } = await loggedServer();
+    const refused = await app.inject({
+      method: 'POST',
+      url: '/api/v1/timestamp',
+      headers: { 'content-type': 'text/plain' },
+      payload: 'x',
+    });
+    expect(refused.statusCode).toBe(415);
+    expect(lines().at(-1)).toMatchObject({
+      severity: 'WARN',
+      statusCode: 415,
+      message: 'request rejected',
+      reason: refused.json<{ message: string }>().message,
+    });
+    const missing = await app.inject({ method: 'GET', url: '/nowhere' });
+    expect(lines().at(-1)).toMatchObject({
+      statusCode: 404,
+      reason: missing.json<{ message: string }>().message,
+    });
+  });
+
   it('carry at most 256 characters of a URL, marked where it was cut', async () => {
     const { app, raw, lines } = await loggedServer();
     // Up to --max-header-size of URL would otherwise make each line (a refused one too) 16 KB.

@@ -77,10 +77,25 @@ export const STACK_REPEAT_MS = 5 * 60_000;
 const MAX_REMEMBERED_CAUSES = 256;
 
 /**
+ * An error's message with its causes', as pino's serializer writes it (`fetch failed: connect
+ * ECONNREFUSED …`): two failures alike on the surface may differ below it.
+ */
+function messageWithCauses(error: Error): string {
+  let text = error.message;
+  const seen = new Set<unknown>([error]);
+  for (let cause = error.cause; cause instanceof Error && !seen.has(cause); cause = cause.cause) {
+    seen.add(cause);
+    text += `: ${cause.message}`;
+  }
+  return text;
+}
+
+/**
  * The error a failed request's line carries: whole (pino's serializer: type, message, stack,
- * cause) the first time its message is seen, then, while the same message keeps coming back within
- * STACK_REPEAT_MS of its stack (a KMS refusing every call: 2 KB a line), the same error with a
- * stack of one line saying how long ago its whole stack was logged.
+ * causes) the first time its message (with its causes) is seen, then, while the same one keeps
+ * coming back within STACK_REPEAT_MS of its stack (a KMS refusing every call: 2 KB a line), the
+ * same error with its whole message and a stack of one line saying how long ago its whole stack
+ * was logged.
  */
 export class RepeatedCauses {
   private readonly stackLoggedAt = new Map<string, number>();
@@ -89,18 +104,20 @@ export class RepeatedCauses {
 
   logged(cause: unknown): unknown {
     if (!(cause instanceof Error)) return cause;
+    const message = messageWithCauses(cause);
     const now = this.now();
-    const loggedAt = this.stackLoggedAt.get(cause.message);
+    const loggedAt = this.stackLoggedAt.get(message);
     if (loggedAt === undefined || now - loggedAt >= STACK_REPEAT_MS) {
       if (this.stackLoggedAt.size >= MAX_REMEMBERED_CAUSES) this.stackLoggedAt.clear();
-      this.stackLoggedAt.set(cause.message, now);
+      this.stackLoggedAt.set(message, now);
       return cause;
     }
-    // The error itself for pino's serializer (its type, its fields such as `code`), with a stack
-    // of one line and no cause: both were logged with the first.
+    // The error itself for pino's serializer (its type, its fields such as `code`), with the
+    // causes' messages in its own and no cause: their stacks were logged with the first.
     const secondsAgo = Math.round((now - loggedAt) / 1_000);
     return Object.create(cause, {
-      stack: { value: `${cause.name}: ${cause.message}\n    (stack logged ${secondsAgo} s ago)` },
+      message: { value: message },
+      stack: { value: `${cause.name}: ${message}\n    (stack logged ${secondsAgo} s ago)` },
       cause: { value: undefined },
     }) as Error;
   }

@@ -27,3 +27,21 @@ it("logs a failure's stack once while its message repeats, again after STACK_REP
   // Not an Error: as it is.
   expect(causes.logged('text')).toBe('text');
 });
+
+it('tells failures apart by their causes too, and keeps the causes in the shortened one', () => {
+  let now = 0;
+  const causes = new RepeatedCauses(() => now);
+  const failed = (below: string) =>
+    new Error('fetch failed', { cause: new Error(below, { cause: new Error('at the root') }) });
+  const refused = failed('connect ECONNREFUSED 10.0.0.1:8200');
+  expect(causes.logged(refused)).toBe(refused);
+  const untrusted = failed('unable to verify the first certificate');
+  expect(causes.logged(untrusted)).toBe(untrusted);
+  now += 3_000;
+  expect(causes.logged(failed('connect ECONNREFUSED 10.0.0.1:8200'))).toMatchObject({
+    message: 'fetch failed: connect ECONNREFUSED 10.0.0.1:8200: at the root',
+    stack:
+      'Error: fetch failed: connect ECONNREFUSED 10.0.0.1:8200: at the root\n    (stack logged 3 s ago)',
+    cause: undefined,
+  });
+});

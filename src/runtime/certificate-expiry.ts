@@ -108,22 +108,34 @@ function watchEnd(
   return () => clearTimer(timer);
 }
 
+/** A chain whose end is watched: the top level's (no name) or a named profile's. */
+export interface WatchedChain {
+  profile?: string;
+  chain: readonly Certificate[];
+}
+
 /**
  * Says ahead when issuance will stop because a chain ends, and once when it has: the certificate
- * guard then refuses every request, and the requests' own lines would be the only trace.
+ * guard then refuses every request (of that profile), and the requests' own lines would be the
+ * only trace. Each chain is watched on its own, a profile's lines named by it.
  */
 export function watchCertificateExpiry(
-  chains: readonly (readonly Certificate[])[],
+  chains: readonly WatchedChain[],
   logger: Pick<FastifyBaseLogger, 'warn' | 'error'>,
   options: ExpiryWatchOptions = {},
 ): () => void {
-  const end = earliestChainEnd(chains);
-  if (!end) return () => undefined;
-  const consequence = {
-    soon: 'issuance stops then; renew the chain',
-    came: 'issuance refused until the chain is replaced',
-  };
-  return watchEnd(end, consequence, logger, options);
+  const stops = chains.flatMap(({ profile, chain }) => {
+    const end = earliestChainEnd([chain]);
+    if (!end) return [];
+    const named = profile === undefined ? end : { ...end, what: `profile ${profile}: ${end.what}` };
+    const issuance = profile === undefined ? 'issuance' : `issuance of profile ${profile}`;
+    const consequence = {
+      soon: `${issuance} stops then; renew the chain`,
+      came: `${issuance} refused until the chain is replaced`,
+    };
+    return [watchEnd(named, consequence, logger, options)];
+  });
+  return () => stops.forEach((stop) => stop());
 }
 
 /**

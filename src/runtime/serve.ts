@@ -79,6 +79,11 @@ export interface WorkerRole {
    * read are the primary's); a rejection stops the start-up.
    */
   beforeListen?: () => Promise<void>;
+  /**
+   * This worker logs what concerns every worker alike (a chain or HTTPS certificate about to end),
+   * once for the cluster: the worker of slot 1, replacements included.
+   */
+  saysForAll?: boolean;
 }
 
 export interface StartOptions {
@@ -104,8 +109,6 @@ export interface StartOptions {
    */
   stop?: AbortSignal;
 }
-
-/** The gate's strictness: --require-nts implies --require-time-sync (see docs/clock.md). */
 
 export async function startServer(
   config: ServeConfig,
@@ -236,11 +239,22 @@ async function serve(
   if (profiles.length > 0) {
     trackCertificateValidity(() => chainValid() && profiles.every((p) => p.chainValid()));
   }
-  stack.defer(watchCertificateExpiry(chains, logger));
   startRuntimeMetrics();
   const state = createServingState();
   const tls = options.tls ?? (tlsRequested(config) ? loadTlsMaterial(config) : undefined);
-  if (tls) stack.defer(watchTlsCertificateExpiry(tls.cert, logger));
+  // Said by one process of a cluster (the worker of slot 1), not once per worker.
+  if (!worker || worker.saysForAll) {
+    stack.defer(
+      watchCertificateExpiry(
+        [
+          { chain },
+          ...profiles.map((profile) => ({ profile: profile.name, chain: profile.chain })),
+        ],
+        logger,
+      ),
+    );
+    if (tls) stack.defer(watchTlsCertificateExpiry(tls.cert, logger));
+  }
   const metrics = worker
     ? undefined
     : await listenAs(

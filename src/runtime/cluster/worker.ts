@@ -170,6 +170,7 @@ export async function runWorker(): Promise<void> {
           ? undefined
           : createClockGate(clock, { requireTimeSync: requireTimeSync(config) }),
         clock: config.disableNtpMonitoring ? undefined : clock,
+        saysForAll: process.env[WORKER_SLOT_VARIABLE] === '1',
       },
     });
   } catch (error) {

@@ -21,7 +21,7 @@ it('warns each day within 30 days of the chain’s end, and says once, as an err
   const timers: { run: () => void; ms: number }[] = [];
   let now = end - EXPIRY_WARNING_MS - DAY_MS;
   const stop = watchCertificateExpiry(
-    [chain],
+    [{ chain }],
     { warn: record('WARN'), error: record('ERROR') } as never,
     {
       now: () => now,
@@ -83,5 +83,26 @@ it('says when the HTTPS certificate expires, has expired, or is not valid yet', 
     `ERROR HTTPS certificate "CN=127.0.0.1" expired at ${at}: clients refuse the HTTPS listener until --tls-certificate is renewed and the server restarted`,
     `WARN HTTPS certificate "CN=127.0.0.1" is not valid before ${new Date(Date.parse(x509.validFrom)).toISOString()}: clients refuse it until then`,
     `WARN HTTPS certificate "CN=127.0.0.1" expires in 2 days (${at}): clients refuse it then; renew --tls-certificate (read at start: restart after)`,
+  ]);
+});
+
+it("watches each chain on its own, a profile's named in its lines", () => {
+  const x509 = new X509Certificate(selfSignedTls().cert);
+  const chain = [parseCertificate(x509.raw)];
+  const end = Date.parse(x509.validTo);
+  const lines: string[] = [];
+  const record = (level: string) => (fields: unknown, message?: string) =>
+    lines.push(`${level} ${typeof fields === 'string' ? fields : message}`);
+  watchCertificateExpiry(
+    [{ profile: 'qualified', chain }],
+    { warn: record('WARN'), error: record('ERROR') } as never,
+    {
+      now: () => end + 1,
+      setTimer: () => ({ unref: () => undefined }),
+      clearTimer: () => undefined,
+    },
+  );
+  expect(lines).toEqual([
+    `ERROR profile qualified: TSA chain certificate "CN=127.0.0.1" expired at ${new Date(end).toISOString()}: issuance of profile qualified refused until the chain is replaced`,
   ]);
 });

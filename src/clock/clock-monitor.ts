@@ -707,7 +707,7 @@ export class ClockMonitor {
     } else if (this.unverifiedRefuses) {
       this.logger.error(
         { ...fields, ...since },
-        `clock ${still}unverified, issuance refused (--require-time-sync): ${status.detail}`,
+        `clock ${still}unverified, issuance refused (time sync required): ${status.detail}`,
       );
     } else {
       this.logger.warn({ ...fields, ...since }, `clock ${still}unverified: ${status.detail}`);

@@ -4,17 +4,29 @@
  * Checked with the other options (config/rules.ts: exit 2 before anything starts) and again where
  * the pool is configured (ledger/connection.ts), for a configuration built without them.
  */
-export function ledgerUrlProblem(url: string, passwordFile: string): string | undefined {
+export function ledgerUrlProblem(url: string, passwordFile: string): LedgerUrlProblem | undefined {
+  const invalid = (message: string) => ({ kind: 'invalid', message }) as const;
   if (!/^postgres(ql)?:\/\//.test(url))
-    return '--ledger-url must be a postgres:// or postgresql:// URL';
+    return invalid('--ledger-url must be a postgres:// or postgresql:// URL');
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
-    return '--ledger-url is not a valid URL';
+    return invalid('--ledger-url is not a valid URL');
   }
   // `?password=` too: pg-connection-string would take it over the file's, silently.
-  if (passwordFile !== '' && (parsed.password !== '' || parsed.searchParams.has('password')))
-    return 'set the ledger password either in --ledger-url or in --ledger-password-file, not both';
+  if (passwordFile !== '' && (parsed.password !== '' || parsed.searchParams.has('password'))) {
+    return {
+      kind: 'conflict',
+      message:
+        'set the ledger password either in --ledger-url or in --ledger-password-file, not both',
+    };
+  }
   return undefined;
+}
+
+/** A refused --ledger-url: a value that is not one, or one at odds with another option. */
+export interface LedgerUrlProblem {
+  kind: 'invalid' | 'conflict';
+  message: string;
 }

@@ -225,8 +225,8 @@ function checkLedgerConfig(config: ServeConfig): void {
   }
   const problem = ledgerUrlProblem(config.ledgerUrl, config.ledgerPasswordFile);
   if (problem !== undefined) {
-    const code = problem.includes('not both') ? 'CONFLICTING_OPTIONS' : 'INVALID_VALUE';
-    throw new ConfigError(code, problem);
+    const code = problem.kind === 'conflict' ? 'CONFLICTING_OPTIONS' : 'INVALID_VALUE';
+    throw new ConfigError(code, problem.message);
   }
   if (config.ledgerKey !== '' && config.ledgerOrigin === '') {
     throw new ConfigError(

@@ -151,7 +151,7 @@ export async function poolConfig(
   lookups: HostLookups = databaseLookups,
 ): Promise<PoolConfig> {
   const problem = ledgerUrlProblem(url, passwordFile);
-  if (problem !== undefined) throw new LedgerError('CONFIG', problem);
+  if (problem !== undefined) throw new LedgerError('CONFIG', problem.message);
   const parsed = new URL(url);
   // The URL's own `options` (libpq's: `-c name=value ...`) are kept, with ours last: a connection
   // string's parameters override the settings given beside it, so it goes there.

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import { formatCheckpoint, openCheckpoint } from '../tlog/checkpoint.js';
 import {
@@ -40,7 +41,7 @@ export interface SequencerOptions {
   verifierKey: string;
   intervalMs: number;
   logger: SequencerLogger;
-  /** The clock of the failure reminders (tests). */
+  /** The monotonic clock of the failure reminders, in ms (tests). */
   now?: () => number;
   /** Called with each checkpoint this process signed (anchoring). */
   onCheckpoint?: (checkpoint: StoredCheckpoint) => void;
@@ -139,7 +140,8 @@ export class Sequencer {
 
   /** Logs a round's failure when its reason is new, else a reminder now and then. */
   private failed(reason: string): void {
-    const now = (this.options.now ?? Date.now)();
+    // Monotonic: a step of the wall clock would move the reminder.
+    const now = this.options.now ? this.options.now() : performance.now();
     const failing = this.failing;
     if (failing?.reason !== reason) {
       this.options.logger.warn({ reason }, 'transparency log sequencer round failed');

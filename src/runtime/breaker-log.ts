@@ -25,7 +25,7 @@ export function logBreakerChanges(
   let remindedAt = 0;
   let failedProbes = 0;
   breaker.onChange = (change) => {
-    const signerName = `${named}remote signer ${signer.id}`;
+    const signerName = `${named}signer ${signer.id}`;
     if (change.state === 'closed') {
       logger.info(
         `${signerName} answers again: circuit breaker closed after ${seconds(change.openForMs)} s open; issuance resumes`,

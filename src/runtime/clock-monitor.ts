@@ -22,11 +22,14 @@ export interface ClockOptions {
   requireTimeSync?: boolean;
 }
 
-/** The clock options of a resolved configuration. */
-/** Whether an unverified clock refuses issuance: --require-time-sync, or --require-nts. */
+/**
+ * Whether an unverified clock refuses issuance: --require-time-sync, or --require-nts, which
+ * implies it (see docs/clock.md).
+ */
 export const requireTimeSync = (config: Pick<ServeConfig, 'requireTimeSync' | 'requireNts'>) =>
   config.requireTimeSync || config.requireNts;
 
+/** The clock options of a resolved configuration. */
 export function clockOptionsFrom(
   config: Pick<
     ServeConfig,

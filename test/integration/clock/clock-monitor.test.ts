@@ -1061,11 +1061,11 @@ describe('clock monitor logs', () => {
     expect(lines.map(([level, message]) => [level, message])).toEqual([
       [
         'error',
-        'clock unverified, issuance refused (--require-time-sync): only 0 of 4 NTP servers gave a usable answer, 3 needed',
+        'clock unverified, issuance refused (time sync required): only 0 of 4 NTP servers gave a usable answer, 3 needed',
       ],
       [
         'error',
-        'clock still unverified, issuance refused (--require-time-sync): only 0 of 4 NTP servers gave a usable answer, 3 needed',
+        'clock still unverified, issuance refused (time sync required): only 0 of 4 NTP servers gave a usable answer, 3 needed',
       ],
     ]);
   });

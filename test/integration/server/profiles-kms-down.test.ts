@@ -114,7 +114,7 @@ describe('a profile whose KMS is down', () => {
       expect.objectContaining({
         level: 50,
         msg: expect.stringMatching(
-          /^profile kms: remote signer awskms:\S+ unavailable: circuit breaker opened after 1 consecutive failures; issuance refused/,
+          /^profile kms: signer awskms:\S+ unavailable: circuit breaker opened after 1 consecutive failures; issuance refused/,
         ),
       }),
     );

@@ -261,7 +261,7 @@ describe('slow and idle clients on the HTTPS listener (HTTP/2 and HTTP/1.1)', ()
     expect(received).toBe('');
     expect(afterMs).toBeGreaterThanOrEqual(READ_MS * NOT_BEFORE);
     expect(afterMs).toBeLessThan(OTHER_TIMERS_MS);
-    // It sent no request: no malformed one (400) is counted, nor logged.
+    // It sent no request: no malformed one (400) is counted (its failed handshake is).
     expect(await unparsed()).toBe(before);
   });
 

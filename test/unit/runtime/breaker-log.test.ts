@@ -19,7 +19,7 @@ it('logs the breaker opening once, a reminder while probes keep failing, and its
   expect(lines).toEqual([]);
   breaker.enter()?.failed();
   expect(lines).toEqual([
-    'ERROR profile x: remote signer awskms:///k unavailable: circuit breaker opened after 2 consecutive failures; issuance refused until a probe request succeeds (check the service, the network and the credentials)',
+    'ERROR profile x: signer awskms:///k unavailable: circuit breaker opened after 2 consecutive failures; issuance refused until a probe request succeeds (check the service, the network and the credentials)',
   ]);
   lines.length = 0;
   // A probe every cool-down, each failing: one reminder once BREAKER_REMINDER_MS has passed.
@@ -29,13 +29,13 @@ it('logs the breaker opening once, a reminder while probes keep failing, and its
     breaker.enter()?.failed();
   }
   expect(lines).toEqual([
-    `WARN profile x: remote signer awskms:///k still unavailable: circuit breaker open, each probe failing {"failedProbes":${probes}}`,
+    `WARN profile x: signer awskms:///k still unavailable: circuit breaker open, each probe failing {"failedProbes":${probes}}`,
   ]);
   lines.length = 0;
   now += 1_000;
   breaker.enter()?.answered();
   expect(lines).toEqual([
-    'INFO profile x: remote signer awskms:///k answers again: circuit breaker closed after 301 s open; issuance resumes',
+    'INFO profile x: signer awskms:///k answers again: circuit breaker closed after 301 s open; issuance resumes',
   ]);
   // Closed: a call's answer is no change.
   breaker.enter()?.answered();

@@ -10,28 +10,33 @@ import { selfSignedTls } from '../../fakes/tls.js';
 
 const DAY_MS = 86_400_000;
 
+/** A logger that keeps `LEVEL message` of each line, and the lines. */
+function recordingLogger() {
+  const lines: string[] = [];
+  const record = (level: string) => (fields: unknown, message?: string) =>
+    lines.push(`${level} ${typeof fields === 'string' ? fields : message}`);
+  return { lines, logger: { warn: record('WARN'), error: record('ERROR') } as never };
+}
+
+/** Timers that are never run but by hand. */
+const heldTimers = { setTimer: () => ({ unref: () => undefined }), clearTimer: () => undefined };
+
 it('warns each day within 30 days of the chain’s end, and says once, as an error, when it has ended', () => {
   // openssl's certificate of 2 days.
   const x509 = new X509Certificate(selfSignedTls().cert);
   const chain = [parseCertificate(x509.raw)];
   const end = Date.parse(x509.validTo);
-  const lines: string[] = [];
-  const record = (level: string) => (fields: unknown, message?: string) =>
-    lines.push(`${level} ${typeof fields === 'string' ? fields : message}`);
+  const { lines, logger } = recordingLogger();
   const timers: { run: () => void; ms: number }[] = [];
   let now = end - EXPIRY_WARNING_MS - DAY_MS;
-  const stop = watchCertificateExpiry(
-    [{ chain }],
-    { warn: record('WARN'), error: record('ERROR') } as never,
-    {
-      now: () => now,
-      setTimer: (run, ms) => {
-        timers.push({ run, ms });
-        return { unref: () => undefined };
-      },
-      clearTimer: () => undefined,
+  const stop = watchCertificateExpiry([{ chain }], logger, {
+    now: () => now,
+    setTimer: (run, ms) => {
+      timers.push({ run, ms });
+      return { unref: () => undefined };
     },
-  );
+    clearTimer: () => undefined,
+  });
   const at = new Date(end).toISOString();
   // 31 days ahead: nothing said yet, a look again in a day.
   expect(lines).toEqual([]);
@@ -63,14 +68,8 @@ it('says when the HTTPS certificate expires, has expired, or is not valid yet', 
   const { cert } = selfSignedTls();
   const x509 = new X509Certificate(cert);
   const end = Date.parse(x509.validTo);
-  const lines: string[] = [];
-  const record = (level: string) => (fields: unknown, message?: string) =>
-    lines.push(`${level} ${typeof fields === 'string' ? fields : message}`);
-  const logger = { warn: record('WARN'), error: record('ERROR') } as never;
-  const timers = {
-    setTimer: () => ({ unref: () => undefined }),
-    clearTimer: () => undefined,
-  };
+  const { lines, logger } = recordingLogger();
+  const timers = heldTimers;
   const at = new Date(end).toISOString();
   watchTlsCertificateExpiry(Buffer.from(cert), logger, { ...timers, now: () => end - DAY_MS / 2 });
   watchTlsCertificateExpiry(Buffer.from(cert), logger, { ...timers, now: () => end + 1 });
@@ -90,18 +89,11 @@ it("watches each chain on its own, a profile's named in its lines", () => {
   const x509 = new X509Certificate(selfSignedTls().cert);
   const chain = [parseCertificate(x509.raw)];
   const end = Date.parse(x509.validTo);
-  const lines: string[] = [];
-  const record = (level: string) => (fields: unknown, message?: string) =>
-    lines.push(`${level} ${typeof fields === 'string' ? fields : message}`);
-  watchCertificateExpiry(
-    [{ profile: 'qualified', chain }],
-    { warn: record('WARN'), error: record('ERROR') } as never,
-    {
-      now: () => end + 1,
-      setTimer: () => ({ unref: () => undefined }),
-      clearTimer: () => undefined,
-    },
-  );
+  const { lines, logger } = recordingLogger();
+  watchCertificateExpiry([{ profile: 'qualified', chain }], logger, {
+    ...heldTimers,
+    now: () => end + 1,
+  });
   expect(lines).toEqual([
     `ERROR profile qualified: TSA chain certificate "CN=127.0.0.1" expired at ${new Date(end).toISOString()}: issuance of profile qualified refused until the chain is replaced`,
   ]);

@@ -210,7 +210,8 @@ describe('an HTTP/1.1 request without Host', () => {
           expect.objectContaining({
             statusCode: 400,
             url: '/api/v1/timestamp/certchain',
-            reason: undefined,
+            // A request line (with its URL and its answer's message), not an unparsed one's.
+            reason: 'missing required Host header',
           }),
         ]);
         expect(await requests()).toEqual({ '400': 1 });

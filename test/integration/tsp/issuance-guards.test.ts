@@ -10,6 +10,7 @@ import { openssl, tempDir } from '../../helpers/openssl.js';
 import { replyStatus } from '../../helpers/remote-tsa.js';
 import { EXT, OpensslPki, privateKeyUsagePeriodExt } from '../../helpers/openssl-pki.js';
 import { observeCertificateChains } from '../../../src/server/http-metrics.js';
+import { watchCertificateExpiry } from '../../../src/runtime/certificate-expiry.js';
 import { createTestServer } from '../../helpers/tsa.js';
 import { pino } from 'pino';
 import { resolveServeConfig } from '../../../src/config/resolve.js';
@@ -172,6 +173,20 @@ describe("beyond Go: no tokens outside the TSA key's private key usage period", 
         'timestamp_authority_certificate_valid_days_remaining',
       ),
     ).toMatch(/^timestamp_authority_certificate_valid_days_remaining 0.25$/m);
+    // And the log says it, as the period's end, not the certificate's.
+    const said: string[] = [];
+    watchCertificateExpiry(
+      [{ chain }],
+      { warn: (_fields: unknown, line: string) => said.push(line) } as never,
+      {
+        now: () => Date.now(),
+        setTimer: () => ({ unref: () => undefined }),
+        clearTimer: () => undefined,
+      },
+    );
+    expect(said).toEqual([
+      `the private key usage period of TSA certificate "O=test, CN=Key Period TSA" ends in less than a day (${keyUsageEnd.toISOString()}): issuance stops then; renew the chain`,
+    ]);
 
     vi.setSystemTime(keyUsageEnd.getTime() + 1000);
     const refused = await post(app, query);

@@ -22,6 +22,7 @@ import { tsaKeyWarnings } from '../x509/csbr.js';
 import { parseCertificate, type Certificate } from '../x509/certificate.js';
 import { privateKeyUsagePeriod } from '../x509/private-key-usage-period.js';
 import { encodePem } from '../x509/pem.js';
+import { subjectLine } from '../x509/chain-end.js';
 import { trackCertificateValidity } from '../server/certificate-validity-metric.js';
 import { logBreakerChanges } from './breaker-log.js';
 import { clockOptionsFrom } from './clock-monitor.js';
@@ -106,18 +107,17 @@ export async function createAuthority(
         'certificate chain must contain a leaf certificate',
       );
     await selfTest(signer, leaf);
-    const nameOf = (certificate: Certificate) => certificate.x509.subject.replace(/\n/g, ', ');
     // The start-up rules read the leaf's period already: it parses here.
     const keyUsage = privateKeyUsagePeriod(leaf);
     const validity = certificateValidityGuard([
       ...chain.map((certificate) => ({
-        name: nameOf(certificate),
+        name: subjectLine(certificate.x509),
         ...validityOf(certificate, 'certificate'),
       })),
       ...(keyUsage
         ? [
             {
-              name: nameOf(leaf),
+              name: subjectLine(leaf.x509),
               notBefore: keyUsage.notBefore ?? UNBOUNDED_PAST,
               notAfter: keyUsage.notAfter ?? UNBOUNDED_FUTURE,
               period: 'privateKeyUsage' as const,

@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Certificate } from '../x509/certificate.js';
-import { privateKeyUsagePeriod } from '../x509/private-key-usage-period.js';
+import { earliestChainEnd, subjectLine, type ChainEnd } from '../x509/chain-end.js';
 
 const DAY_MS = 86_400_000;
 
@@ -13,49 +13,6 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const inDays = (days: number) =>
   days === 0 ? 'less than a day' : days === 1 ? '1 day' : `${days} days`;
-
-interface ChainEnd {
-  at: number;
-  /** What ends, and how to say it will and it did. */
-  what: string;
-  ends: string;
-  ended: string;
-}
-
-/** When the first certificate of `chains` expires, or a leaf's private key usage period ends. */
-export function earliestChainEnd(
-  chains: readonly (readonly Certificate[])[],
-): ChainEnd | undefined {
-  let earliest: ChainEnd | undefined;
-  const consider = (end: ChainEnd) => {
-    if (Number.isFinite(end.at) && (earliest === undefined || end.at < earliest.at)) {
-      earliest = end;
-    }
-  };
-  for (const chain of chains) {
-    for (const certificate of chain) {
-      const name = certificate.x509.subject.replace(/\n/g, ', ');
-      consider({
-        at: Date.parse(certificate.x509.validTo),
-        what: `TSA chain certificate "${name}"`,
-        ends: 'expires',
-        ended: 'expired',
-      });
-    }
-    const leaf = chain[0];
-    const period = leaf && privateKeyUsagePeriod(leaf)?.notAfter;
-    if (leaf && period) {
-      const name = leaf.x509.subject.replace(/\n/g, ', ');
-      consider({
-        at: period.getTime(),
-        what: `the private key usage period of TSA certificate "${name}"`,
-        ends: 'ends',
-        ended: 'ended',
-      });
-    }
-  }
-  return earliest;
-}
 
 export interface ExpiryWatchOptions {
   now?: () => number;
@@ -149,7 +106,7 @@ export function watchTlsCertificateExpiry(
   options: ExpiryWatchOptions = {},
 ): () => void {
   const certificate = new X509Certificate(certificatePem);
-  const name = certificate.subject.replace(/\n/g, ', ');
+  const name = subjectLine(certificate);
   const notBefore = Date.parse(certificate.validFrom);
   if (notBefore > (options.now ?? Date.now)()) {
     logger.warn(

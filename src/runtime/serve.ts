@@ -234,8 +234,11 @@ async function serve(
   const trustedRoot = await createTrustedRoot(config, chain, profiles, (message) =>
     logger.warn(message),
   );
-  const chains = [chain, ...profiles.map((profile) => profile.chain)];
-  observeCertificateChains(chains);
+  const watchedChains = [
+    { chain },
+    ...profiles.map((profile) => ({ profile: profile.name, chain: profile.chain })),
+  ];
+  observeCertificateChains(watchedChains.map((watched) => watched.chain));
   if (profiles.length > 0) {
     trackCertificateValidity(() => chainValid() && profiles.every((p) => p.chainValid()));
   }
@@ -244,15 +247,7 @@ async function serve(
   const tls = options.tls ?? (tlsRequested(config) ? loadTlsMaterial(config) : undefined);
   // Said by one process of a cluster (the worker of slot 1), not once per worker.
   if (!worker || worker.saysForAll) {
-    stack.defer(
-      watchCertificateExpiry(
-        [
-          { chain },
-          ...profiles.map((profile) => ({ profile: profile.name, chain: profile.chain })),
-        ],
-        logger,
-      ),
-    );
+    stack.defer(watchCertificateExpiry(watchedChains, logger));
     if (tls) stack.defer(watchTlsCertificateExpiry(tls.cert, logger));
   }
   const metrics = worker

@@ -1,7 +1,7 @@
 import { Gauge, collectDefaultMetrics } from 'prom-client';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Certificate } from '../x509/certificate.js';
-import { privateKeyUsagePeriod } from '../x509/private-key-usage-period.js';
+import { earliestChainEnd } from '../x509/chain-end.js';
 import { versionInfo } from '../version.js';
 import { registry } from '../metrics/registry.js';
 import { clientAborted } from './client-aborts.js';
@@ -146,13 +146,8 @@ new Gauge({
  * its key signs no more tokens either.
  */
 export function observeCertificateChains(chains: readonly (readonly Certificate[])[]): void {
-  chainNotAfter = Math.min(
-    ...chains.flatMap((chain) => [
-      ...chain.map((certificate) => Date.parse(certificate.x509.validTo)),
-      // The start-up rules have read each leaf's period: it parses.
-      chain[0] ? (privateKeyUsagePeriod(chain[0])?.notAfter?.getTime() ?? Infinity) : Infinity,
-    ]),
-  );
+  // The start-up rules have read each leaf's period: it parses.
+  chainNotAfter = earliestChainEnd(chains)?.at ?? Number.POSITIVE_INFINITY;
 }
 
 let runtimeMetricsStarted = false;

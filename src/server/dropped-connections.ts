@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { FastifyBaseLogger } from 'fastify';
 import { Counter } from 'prom-client';
 import { registry } from '../metrics/registry.js';
+import { ReportThrottle } from './report-throttle.js';
 
 /** While connections keep being dropped, a line at most this often. */
 export const DROP_REPORT_MS = 60_000;
@@ -24,18 +25,14 @@ export function reportDroppedConnections(
   logger: Pick<FastifyBaseLogger, 'warn'>,
   now: () => number = () => performance.now(),
 ): void {
-  let reportedAt: number | undefined;
-  let dropped = 0;
+  const reports = new ReportThrottle<'drop'>(DROP_REPORT_MS, now);
   server.on('drop', () => {
     droppedTotal.inc();
-    dropped++;
-    const at = now();
-    if (reportedAt !== undefined && at - reportedAt < DROP_REPORT_MS) return;
+    const report = reports.due('drop');
+    if (!report) return;
     logger.warn(
-      { droppedSinceLastReport: dropped, maxConnections: server.maxConnections },
+      { droppedSinceLastReport: report.sinceLastReport, maxConnections: server.maxConnections },
       `--max-connections ${server.maxConnections} reached: new connections are closed at once`,
     );
-    reportedAt = at;
-    dropped = 0;
   });
 }

@@ -4,6 +4,7 @@ import type { TLSSocket } from 'node:tls';
 import type { FastifyBaseLogger } from 'fastify';
 import { Counter } from 'prom-client';
 import { registry } from '../metrics/registry.js';
+import { ReportThrottle } from './report-throttle.js';
 
 /** While handshakes keep failing for one reason, a line at most this often. */
 export const HANDSHAKE_REPORT_MS = 60_000;
@@ -55,24 +56,19 @@ export function reportTlsHandshakeFailures(
   logger: Pick<FastifyBaseLogger, 'warn' | 'info'>,
   now: () => number = () => performance.now(),
 ): void {
-  const reported = new Map<HandshakeFailure, { at: number; since: number }>();
+  const reports = new ReportThrottle<HandshakeFailure>(HANDSHAKE_REPORT_MS, now);
   server.on('tlsClientError', (error: NodeJS.ErrnoException, socket: TLSSocket) => {
     const reason = handshakeFailure(error.code);
     failuresTotal.inc({ reason });
-    const last = reported.get(reason);
-    const at = now();
-    if (last && at - last.at < HANDSHAKE_REPORT_MS) {
-      last.since++;
-      return;
-    }
-    reported.set(reason, { at, since: 0 });
+    const report = reports.due(reason);
+    if (!report) return;
     const level = reason === 'client_certificate' ? 'warn' : 'info';
     logger[level](
       {
         reason,
         code: error.code,
         remoteAddress: socket.remoteAddress,
-        ...(last ? { failedSinceLastReport: last.since + 1 } : {}),
+        ...(report.first ? {} : { failedSinceLastReport: report.sinceLastReport }),
       },
       `TLS handshake failed: ${SAID[reason]}`,
     );

@@ -50,18 +50,24 @@ describe('a port in use stops start-up naming the flag that chose it', () => {
     );
   });
 
-  it('in one line of the CLI, exit code 1', async () => {
+  /** `serve` on 127.0.0.1 with a port held by another process, given by `flags`; exits 1. */
+  async function serveWithPortHeld(flags: (port: number) => string[]) {
     const { port, server } = await occupy();
     held.push(server);
     const run = runCli([
       'serve',
       '--host=127.0.0.1',
       '--port=0',
-      `--metrics-port=${port}`,
+      ...flags(port),
       '--disable-ntp-monitoring',
       '--log-type=prod',
     ]);
     expect(await run.exited).toBe(1);
+    return { port, run };
+  }
+
+  it('in one line of the CLI, exit code 1', async () => {
+    const { port, run } = await serveWithPortHeld((taken) => [`--metrics-port=${taken}`]);
     const fatal = fatalMessages(run.stdout());
     expect(fatal).toHaveLength(1);
     expect(fatal[0]).toContain(`cannot start: --metrics-port ${port} is in use on 127.0.0.1`);
@@ -69,20 +75,12 @@ describe('a port in use stops start-up naming the flag that chose it', () => {
   });
 
   it('--tls-port in use: no line says the HTTP listener served before the start-up failed', async () => {
-    const { port, server } = await occupy();
-    held.push(server);
-    const run = runCli([
-      'serve',
-      '--host=127.0.0.1',
-      '--port=0',
+    const { port, run } = await serveWithPortHeld((taken) => [
       '--metrics-port=0',
-      `--tls-port=${port}`,
+      `--tls-port=${taken}`,
       `--tls-certificate=${dir.path('tls.crt')}`,
       `--tls-key=${dir.path('tls.key')}`,
-      '--disable-ntp-monitoring',
-      '--log-type=prod',
     ]);
-    expect(await run.exited).toBe(1);
     expect(fatalMessages(run.stdout())[0]).toContain(`cannot start: --tls-port ${port} is in use`);
     expect(run.stdout()).toContain('serving metrics on');
     expect(run.stdout()).not.toContain('serving timestamps');

@@ -256,6 +256,19 @@ describe('a request the server cuts at --write-timeout while handling it', () =>
   });
 });
 
+/** A POST /api/v1/timestamp stream, its headers sent without END_STREAM, on a session of its own. */
+function postOverHttp2(server: RunningServer, headers: Record<string, string> = {}) {
+  const session = connectHttp2(server.tlsUrl ?? '', { ca: tls.cert });
+  session.on('error', () => undefined);
+  const stream = session.request({
+    [constants.HTTP2_HEADER_METHOD]: 'POST',
+    [constants.HTTP2_HEADER_PATH]: '/api/v1/timestamp',
+    'content-type': 'application/timestamp-query',
+    ...headers,
+  });
+  return { session, stream };
+}
+
 describe('HTTP/2: a stream whose request stops arriving', () => {
   it('gets 408 with equal --read-timeout and --write-timeout (not CANCEL), logged as 408', async () => {
     const server = await start({
@@ -265,15 +278,9 @@ describe('HTTP/2: a stream whose request stops arriving', () => {
       writeTimeout: '300ms',
     });
     const lines = timestampLines();
-    const session = connectHttp2(server.tlsUrl ?? '', { ca: tls.cert });
-    session.on('error', () => undefined);
+    // Headers without END_STREAM, then nothing.
+    const { session, stream } = postOverHttp2(server);
     try {
-      // Headers without END_STREAM, then nothing.
-      const stream = session.request({
-        [constants.HTTP2_HEADER_METHOD]: 'POST',
-        [constants.HTTP2_HEADER_PATH]: '/api/v1/timestamp',
-        'content-type': 'application/timestamp-query',
-      });
       let status = 0;
       let body = '';
       let requestId: unknown;
@@ -308,15 +315,8 @@ describe('HTTP/2: a stream whose request stops arriving', () => {
     const server = await start({ ...tlsFiles, tlsPort: 0, readTimeout: '300ms' });
     const lines = timestampLines();
     const before = records().length;
-    const session = connectHttp2(server.tlsUrl ?? '', { ca: tls.cert });
-    session.on('error', () => undefined);
+    const { session, stream } = postOverHttp2(server, { 'content-length': '67' });
     try {
-      const stream = session.request({
-        [constants.HTTP2_HEADER_METHOD]: 'POST',
-        [constants.HTTP2_HEADER_PATH]: '/api/v1/timestamp',
-        'content-type': 'application/timestamp-query',
-        'content-length': '67',
-      });
       stream.write('0123456789');
       let status = 0;
       stream.on('response', (headers) => (status = Number(headers[constants.HTTP2_HEADER_STATUS])));

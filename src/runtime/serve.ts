@@ -28,6 +28,7 @@ import type { OpenAuditFile } from '../server/audit-log-file.js';
 import type { AuditLogOptions } from '../server/audit-log.js';
 import { observeCertificateChains, startRuntimeMetrics } from '../server/http-metrics.js';
 import { enforceStreamTimeouts } from '../server/http2-stream-timeouts.js';
+import { answerPlainHttp } from '../server/plain-http-answer.js';
 import { reportTlsHandshakeFailures } from '../server/tls-handshake-failures.js';
 import {
   applyConnectionLimits,
@@ -313,6 +314,7 @@ async function serve(
   if (tls) {
     const tlsApp = await buildListener({ kind: 'https', tls });
     reportTlsHandshakeFailures(tlsApp.server, logger);
+    answerPlainHttp(tlsApp.server);
     enforceStreamTimeouts(tlsApp.server, {
       readTimeoutMs: config.readTimeout,
       writeTimeoutMs: config.writeTimeout,

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { connect, constants } from 'node:http2';
 import { request, type RequestOptions } from 'node:https';
@@ -291,6 +292,19 @@ describe('HTTPS listener', () => {
       [0, constants.NGHTTP2_ENHANCE_YOUR_CALM],
       [200, constants.NGHTTP2_NO_ERROR],
     ]);
+  });
+
+  it("answers plain HTTP sent to the HTTPS port with Go's 400, byte for byte, and keeps serving", async () => {
+    const { port } = new URL(server.tlsUrl ?? '');
+    const socket = createConnection(Number(port), '127.0.0.1');
+    socket.end('GET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    await once(socket, 'close');
+    expect(Buffer.concat(chunks).toString('latin1')).toBe(
+      'HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n',
+    );
+    expect(await getHttps(server.tlsUrl ?? '', '/ping')).toMatchObject({ status: 200 });
   });
 
   it('keeps the plain HTTP listener serving timestamps', async () => {

@@ -40,6 +40,10 @@ export function isoTime(now: () => number = Date.now): () => string {
 export interface RequestLineFields {
   method: string;
   url: string;
+  /** `HTTP/1.1` or `HTTP/2.0`. */
+  protocol: string;
+  /** The client's address (Fastify's request.ip): the peer's, or X-Forwarded-For's from a --trusted-proxies peer. */
+  remoteAddress: string | undefined;
   statusCode: number;
   responseTime: number;
   serialNumber?: string;
@@ -100,6 +104,10 @@ function requestLine(
   let line =
     `${SEVERITY_FIELD[level]}${time},"requestID":${jsonString(requestId)}` +
     `,"method":${jsonString(fields.method)},"url":${jsonString(fields.url)}` +
+    `,"protocol":${jsonString(fields.protocol)}` +
+    (fields.remoteAddress === undefined
+      ? ''
+      : `,"remoteAddress":${jsonString(fields.remoteAddress)}`) +
     `,"statusCode":${jsonNumber(fields.statusCode)},"responseTime":${jsonNumber(fields.responseTime)}`;
   if (fields.serialNumber !== undefined)
     line += `,"serialNumber":${jsonString(fields.serialNumber)}`;

@@ -47,6 +47,8 @@ export function registerRequestLog(app: FastifyInstance, logger: FastifyBaseLogg
     const fields: RequestLineFields = {
       method: loggedMethod(request.method),
       url: loggedUrl(request.url),
+      protocol: `HTTP/${request.raw.httpVersion}`,
+      remoteAddress: request.ip,
       statusCode: status,
       responseTime: wholeMicroseconds(elapsedMs),
     };

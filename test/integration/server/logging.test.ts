@@ -64,6 +64,27 @@ describe('request logs', () => {
     expect(raw().at(-1)).toMatch(/"responseTime":\d+(\.\d{1,3})?,/);
   });
 
+  it("say the protocol and the client: the peer, or X-Forwarded-For's from a --trusted-proxies peer", async () => {
+    const forwarded = { ...timestamp.headers, 'x-forwarded-for': '198.51.100.9' };
+    const { app, lines } = await loggedServer({ trustedProxies: ['192.0.2.1'] });
+    for (const remoteAddress of ['192.0.2.1', '192.0.2.7']) {
+      await app.inject({
+        ...timestamp,
+        headers: forwarded,
+        remoteAddress,
+        payload: helloTimeStampReq(),
+      });
+    }
+    expect(
+      lines()
+        .slice(-2)
+        .map(({ protocol, remoteAddress }) => [protocol, remoteAddress]),
+    ).toEqual([
+      ['HTTP/1.1', '198.51.100.9'],
+      ['HTTP/1.1', '192.0.2.7'],
+    ]);
+  });
+
   it('carry the request ID from X-Request-Id and echo it, or generate one', async () => {
     const { app, lines } = await loggedServer();
     const given = await app.inject({

@@ -39,7 +39,14 @@ function expectSameAsPino(
 }
 
 const ID = '5144f7f2-9914-44e0-82cf-fc7b7a0f86bf';
-const base = { method: 'POST', url: '/api/v1/timestamp', statusCode: 200, responseTime: 5.75 };
+const base: RequestLineFields = {
+  method: 'POST',
+  url: '/api/v1/timestamp',
+  protocol: 'HTTP/1.1',
+  remoteAddress: '192.0.2.7',
+  statusCode: 200,
+  responseTime: 5.75,
+};
 
 describe('the prod request line', () => {
   it('is the line pino writes for a granted token', () => {
@@ -52,6 +59,8 @@ describe('the prod request line', () => {
     expect(JSON.parse(line)).toMatchObject({
       severity: 'INFO',
       requestID: ID,
+      protocol: 'HTTP/1.1',
+      remoteAddress: '192.0.2.7',
       serialNumber: '44aa9adb741f0069b6',
       message: 'request completed',
     });
@@ -68,6 +77,16 @@ describe('the prod request line', () => {
       'request failed',
     );
     expectSameAsPino(ID, 'info', { ...base, statusCode: 499, responseTime: 0 }, 'request aborted');
+  });
+
+  it('leaves the client out, as pino does, where its connection was gone before it was asked', () => {
+    const line = expectSameAsPino(
+      ID,
+      'info',
+      { ...base, protocol: 'HTTP/2.0', remoteAddress: undefined, statusCode: 499 },
+      'request aborted',
+    );
+    expect(line).not.toContain('remoteAddress');
   });
 
   it('escapes what the client chose (URL, request ID) as pino does', () => {

@@ -7,7 +7,6 @@ import { LocalKeySigner } from './local-key.js';
 import type { SignerWithChain } from './signer.js';
 
 const MINUTE = 60_000;
-const YEAR = 365 * 24 * 60 * MINUTE;
 
 /** The memory signer's key and chain (DER, leaf first), e.g. to hand to cluster workers. */
 export interface MemoryKeyMaterial {
@@ -49,13 +48,19 @@ export async function createMemoryKeyMaterial(now = new Date()): Promise<MemoryK
     'sha256',
   );
   const at = (offset: number) => new Date(now.getTime() + offset);
+  /** Go's now.AddDate(years, 0, 0): the same day and time `years` later (29 February: 1 March). */
+  const yearsLater = (years: number) => {
+    const later = new Date(now.getTime());
+    later.setUTCFullYear(later.getUTCFullYear() + years);
+    return later;
+  };
 
   const rootSubject = { organization: 'local', commonName: 'Test TSA Root' };
   const root = await createCertificate(
     {
       subject: rootSubject,
       notBefore: at(-5 * MINUTE),
-      notAfter: at(10 * YEAR),
+      notAfter: yearsLater(10),
       publicKey: rootKeys.publicKey,
       basicConstraints: {},
       keyUsage: [KeyUsage.keyCertSign, KeyUsage.cRLSign],
@@ -68,7 +73,7 @@ export async function createMemoryKeyMaterial(now = new Date()): Promise<MemoryK
     {
       subject: intermediateSubject,
       notBefore: at(-5 * MINUTE),
-      notAfter: at(10 * YEAR),
+      notAfter: yearsLater(10),
       publicKey: intermediateKeys.publicKey,
       basicConstraints: {},
       keyUsage: [KeyUsage.keyCertSign, KeyUsage.cRLSign],
@@ -84,7 +89,7 @@ export async function createMemoryKeyMaterial(now = new Date()): Promise<MemoryK
     {
       subject: { organization: 'local', commonName: 'Test TSA Timestamping' },
       notBefore: at(-3 * MINUTE),
-      notAfter: at(9 * YEAR),
+      notAfter: yearsLater(9),
       publicKey: leafKeys.publicKey,
       keyUsage: [KeyUsage.digitalSignature],
       extendedKeyUsage: { purposes: [OID.timeStamping], critical: true },

@@ -35,7 +35,7 @@ import {
   type AuditLogOptions,
   type ProcessAuditLog,
 } from './audit-log.js';
-import { httpAnswers, JSON_TYPE, sendAnswer, sendGoError } from './http-outcome.js';
+import { httpAnswers, sendAnswer, sendGoError } from './http-outcome.js';
 import { countUnparsedRequest, knowPaths } from './http-metrics.js';
 import type { ProcessLedger } from '../ledger/process-ledger.js';
 import { LOG_PREFIX, LOG_ROUTES, refuseLogRequest, registerLogRoutes } from './log-routes.js';
@@ -52,6 +52,7 @@ import {
   unsupportedTransferCoding,
 } from './transfer-coding.js';
 import { requestIdFrom } from './request-id.js';
+import { cleanPath, mayNeedCleaning } from './clean-path.js';
 import { enforceHttp2HeaderLimit } from './http2-header-limit.js';
 import { loggedMethod, logUnparsedRequest, registerRequestLog } from './request-log.js';
 import { LazyChildLogger } from './lazy-child-logger.js';
@@ -230,16 +231,21 @@ export async function buildServer(deps: ServerDependencies) {
       new LazyChildLogger(logger, bindings, options),
     bodyLimit,
     // Go serves /ping case-insensitively (chi Heartbeat compares the path, not the query);
-    // every other path is case-sensitive.
+    // every other path is case-sensitive, and routed as go-openapi routes it: cleaned (Go's
+    // path.Clean), so that `/api/v1/timestamp/` is the timestamp route. Heartbeat does not clean:
+    // `/ping/` is not found. The log and a 404 say the path as sent (request.originalUrl).
     rewriteUrl: (request) => {
       const url = request.url ?? '/';
       // The path of an absolute-form target too (GET http://tsa/PING), as the router reads it.
       const target = originFormTarget(url);
       const query = target.indexOf('?');
       const path = query < 0 ? target : target.slice(0, query);
-      return path.toLowerCase() === ROUTES.ping && path !== ROUTES.ping
-        ? ROUTES.ping + (query < 0 ? '' : target.slice(query))
-        : url;
+      const lowerCase = path.toLowerCase();
+      if (lowerCase === ROUTES.ping)
+        return path === ROUTES.ping ? url : ROUTES.ping + target.slice(path.length);
+      if (!path.startsWith('/') || !mayNeedCleaning(path)) return url;
+      const clean = cleanPath(path);
+      return clean.toLowerCase() === ROUTES.ping ? url : clean + target.slice(path.length);
     },
     return503OnClosing: true,
     // Node's HTTP/1.1 parser errors and --read-timeout's 408: the Go JSON body, and the status
@@ -364,7 +370,8 @@ export async function buildServer(deps: ServerDependencies) {
     // allowed method here asked for a spelling no route serves (a tile path with a #fragment).
     const allowed = allowedAt(path);
     if (allowed && !allowed.includes(request.method)) return refuseMethod(request, reply, allowed);
-    const message = `path ${path.slice(0, 200)} was not found`;
+    // Go's message says the path as sent, not as cleaned.
+    const message = `path ${targetPath(request.originalUrl).slice(0, 200)} was not found`;
     // A log path's 404 is never kept by a cache, as the log routes' own (log-routes.ts).
     if (path.startsWith(LOG_PREFIX)) return refuseLogRequest(reply, 404, message);
     return sendGoError(reply, 404, message);
@@ -497,7 +504,7 @@ export async function buildServer(deps: ServerDependencies) {
       // Go's answer to a JSON client that sent nothing (go-openapi's validation code 602, sent as
       // 422). An empty DER body is read as a request and refused as one, for DER clients.
       if (format === 'json' && body.length === 0) {
-        return reply.code(422).type(JSON_TYPE).send({ code: 602, message: REQUEST_BODY_REQUIRED });
+        return sendGoError(reply, 422, REQUEST_BODY_REQUIRED, 602);
       }
       const requestAudit = audit(request, format);
       const { ledger } = deps;

@@ -1,6 +1,7 @@
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import type { Socket } from 'node:net';
+import { JSON_TYPE } from './http-outcome.js';
 import { requestIdHeaderOf } from './request-id.js';
 import { CLOSED_WITHOUT_RESPONSE, markCut } from './server-cuts.js';
 import { UNSUPPORTED_TRANSFER_CODING_MESSAGE } from './transfer-coding.js';
@@ -141,7 +142,7 @@ export function clientErrorHandler(maxHeaderSize: number, onUnparsed: UnparsedRe
       socket.write(
         `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\n` +
           (id === undefined ? '' : `${id[0]}: ${id[1]}\r\n`) +
-          `Content-Type: application/json; charset=utf-8\r\n` +
+          `Content-Type: ${JSON_TYPE}\r\n` +
           `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
       );
     }

@@ -10,6 +10,7 @@ import { observeUnhooked } from './unhooked-requests.js';
 import { BoundCounter } from './bound-counter.js';
 import { BucketHistogram } from './bucket-histogram.js';
 import { OPENAPI_PATH } from './openapi.js';
+import { targetPath } from './request-origin.js';
 import { SumCountSummary } from './sum-count-summary.js';
 
 /**
@@ -207,8 +208,9 @@ function issuanceCounterFor(failInfo: string, profile: string | undefined): { in
 }
 
 function observe(request: FastifyRequest, status: number, elapsedMs: number): void {
-  // A method refused on a known path (405) may have no route: the path is still known.
-  const path = pathLabel(request.routeOptions.url ?? request.url.split('?')[0]);
+  // The path as sent, as Go's r.URL.Path: `/PING` and `/api/v1/timestamp/` are served (the
+  // router's rewrite, app.ts) but `unrecognized` here, as in Go; a 405's path is still known.
+  const path = pathLabel(targetPath(request.originalUrl));
   observerFor(path, methodLabel(request.method), String(status))(elapsedMs);
 }
 

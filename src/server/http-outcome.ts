@@ -6,7 +6,7 @@ import type { FailInfoName } from '../tsp/rejection.js';
 /** How an outcome of the TSA is answered over HTTP: the one place that maps the two. */
 
 export const TIMESTAMP_REPLY = 'application/timestamp-reply';
-export const JSON_TYPE = 'application/json; charset=utf-8';
+export const JSON_TYPE = 'application/json';
 
 /**
  * Seconds a client should wait before retrying a 503 (while the clock cannot be vouched for, or
@@ -102,10 +102,18 @@ export function goErrorBody(code: number, message: string): Buffer {
   return Buffer.from(JSON.stringify({ code, message }));
 }
 
-/** Answers with the Go server's JSON error. */
-export function sendGoError(reply: FastifyReply, code: number, message: string): FastifyReply {
+/**
+ * Answers with the Go server's JSON error, labelled `application/json` as go-openapi labels it:
+ * sent as bytes, because Fastify adds `; charset=utf-8` to a JSON type it serializes.
+ */
+export function sendGoError(
+  reply: FastifyReply,
+  status: number,
+  message: string,
+  code = status,
+): FastifyReply {
   reply.request.httpRefusal = message;
-  return reply.code(code).type(JSON_TYPE).send({ code, message });
+  return reply.code(status).type(JSON_TYPE).send(goErrorBody(code, message));
 }
 
 export function sendAnswer(reply: FastifyReply, answer: HttpAnswer): FastifyReply {

@@ -7,6 +7,7 @@ import {
 import type { Server } from 'node:net';
 import { RequestCutError } from './client-aborts.js';
 import { READ_TIMEOUT_MESSAGE } from './client-errors.js';
+import { JSON_TYPE } from './http-outcome.js';
 import { requestIdHeaderOf } from './request-id.js';
 import { CLOSED_WITHOUT_RESPONSE, markCut } from './server-cuts.js';
 
@@ -89,7 +90,7 @@ function cutSlowRequest(request: Http2ServerRequest, response: Http2ServerRespon
   // request ID every answer carries, which no onSend hook adds here.
   const id = requestIdHeaderOf(request);
   response.writeHead(408, {
-    [constants.HTTP2_HEADER_CONTENT_TYPE]: 'application/json; charset=utf-8',
+    [constants.HTTP2_HEADER_CONTENT_TYPE]: JSON_TYPE,
     [constants.HTTP2_HEADER_CONTENT_LENGTH]: Buffer.byteLength(BODY),
     ...(id ? { [id[0]]: id[1] } : {}),
   });

@@ -46,7 +46,8 @@ export function registerRequestLog(app: FastifyInstance, logger: FastifyBaseLogg
     const outcome = request.tsaOutcome;
     const fields: RequestLineFields = {
       method: loggedMethod(request.method),
-      url: loggedUrl(request.url),
+      // As the client sent it: before the /ping case and Go's path cleaning (app.ts).
+      url: loggedUrl(request.originalUrl),
       protocol: `HTTP/${request.raw.httpVersion}`,
       remoteAddress: request.ip,
       statusCode: status,

@@ -102,6 +102,8 @@ function parseFields(der: Uint8Array): TimeStampReq {
   algorithm.end();
   const hashedMessage = messageImprint.next(Tag.OCTET_STRING).value;
   messageImprint.end();
+  // Go's parser (digitorus ParseRequest) refuses it as unparsable, before any hash rule.
+  if (hashedMessage.length === 0) throw new DerError('INVALID_VALUE', 'no hashed message');
 
   const request: TimeStampReq = {
     version,

@@ -40,7 +40,7 @@ describe('the HTTP answer of an outcome (server/http-outcome.ts)', () => {
   it('answers JSON clients with the Go error body and its status, in both modes', () => {
     for (const answer of [rfc, go]) {
       const http = answer(refused('badAlg'), 'json');
-      expect([http.status, http.contentType]).toEqual([400, 'application/json; charset=utf-8']);
+      expect([http.status, http.contentType]).toEqual([400, 'application/json']);
       expect(JSON.parse(http.body.toString())).toEqual({
         code: 400,
         message: 'Error generating timestamp response',

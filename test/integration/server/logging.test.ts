@@ -85,6 +85,17 @@ describe('request logs', () => {
     ]);
   });
 
+  it('say the path as the client sent it, before the router cleaned it (as Go cleans it)', async () => {
+    const { app, lines } = await loggedServer();
+    const response = await app.inject({
+      ...timestamp,
+      url: '//api/v1/./timestamp/',
+      payload: helloTimeStampReq(),
+    });
+    expect(response.statusCode).toBe(200);
+    expect(lines().at(-1)).toMatchObject({ url: '//api/v1/timestamp/', statusCode: 200 });
+  });
+
   it('carry the request ID from X-Request-Id and echo it, or generate one', async () => {
     const { app, lines } = await loggedServer();
     const given = await app.inject({

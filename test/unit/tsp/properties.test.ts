@@ -69,7 +69,7 @@ describe('parse(encode(request))', () => {
         oidArbitrary,
       ),
       hashParametersNull: fc.boolean(),
-      hashedMessage: fc.uint8Array({ maxLength: 80 }),
+      hashedMessage: fc.uint8Array({ minLength: 1, maxLength: 80 }),
       reqPolicy: oidArbitrary,
       nonce: fc.bigInt({ min: -(1n << 511n), max: (1n << 511n) - 1n }),
       certReq: fc.boolean(),

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync, unlinkSync } from 'node:fs';
 import { open, readFile, rename, stat, unlink, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { CodedError } from '../errors.js';
@@ -18,9 +19,15 @@ import { CodedError } from '../errors.js';
 /**
  * Why the audit log cannot be opened, or written without harm to another writer's lines.
  * AUDIT_LOG_NOT_DURABLE: not a regular file, and fdatasync fails on it (a pipe, /dev/null).
+ * AUDIT_LOG_LOCK_FAILED: its lock file could not be written (a full disk, no permission).
+ * AUDIT_LOG_REMOVED: the file was removed while this process wrote it.
  */
 export class AuditLogError extends CodedError<
-  'AUDIT_LOG_LOCKED' | 'AUDIT_LOG_SHARED' | 'AUDIT_LOG_NOT_DURABLE'
+  | 'AUDIT_LOG_LOCKED'
+  | 'AUDIT_LOG_LOCK_FAILED'
+  | 'AUDIT_LOG_SHARED'
+  | 'AUDIT_LOG_NOT_DURABLE'
+  | 'AUDIT_LOG_REMOVED'
 > {
   override name = 'AuditLogError';
 }
@@ -137,15 +144,23 @@ function deadOnThisHost(holder: Partial<LockHolder>): boolean {
 const describeHolder = (holder: Partial<LockHolder>): string =>
   `pid ${holder.pid ?? '?'} on ${holder.hostname ?? '?'} (started ${holder.startedAt ?? '?'})`;
 
-/** Writes `text` to a new file at `path` (never an existing one), on disk before it returns. */
-async function createDurably(path: string, text: string): Promise<void> {
+/**
+ * Writes `text` to a new file at `path` (never an existing one), on disk before it returns;
+ * `created` hears that the file exists. A file it could not write whole (a full disk) is removed:
+ * an empty lock names no holder, and would hold off every writer until it went stale.
+ */
+async function createDurably(path: string, text: string, created?: () => void): Promise<void> {
   const handle = await open(path, 'wx', 0o640);
+  created?.();
   try {
     await handle.writeFile(text);
     await handle.sync();
-  } finally {
-    await handle.close();
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    await unlink(path).catch(() => undefined);
+    throw error;
   }
+  await handle.close();
 }
 
 const removeIfThere = (path: string): Promise<void> =>
@@ -201,40 +216,67 @@ export async function acquireAuditLock(
   };
   const text = `${JSON.stringify(mine)}\n`;
   const deadline = now() + options.waitMs;
-  let waiting = false;
-  for (;;) {
+  // A process that exits while it holds the lock or writes it (a start-up stopped by SIGTERM
+  // exits at once: serve-lifecycle.ts) removes it on the way out, where a lock left behind held
+  // the next start off until it went stale. Its text is ours alone (the token); an empty one is
+  // ours while we are creating it.
+  let creating = false;
+  const removeAtExit = (): void => {
     try {
-      await createDurably(lockPath, text);
-      break;
-    } catch (error) {
-      if (!isCode(error, 'EEXIST')) throw error;
+      const found = readFileSync(lockPath, 'utf8');
+      if (found === text || (creating && found === '')) unlinkSync(lockPath);
+    } catch {
+      // Gone already, or unreadable: nothing of ours to remove.
     }
-    const held = await readHolder(lockPath);
-    if (!held) continue; // Released meanwhile.
-    const ageMs = now() - held.mtimeMs;
-    if (ageMs > LOCK_STALE_MS || deadOnThisHost(held.holder)) {
-      // A dead writer's: replaced only if it is still the lock just read (another starting writer
-      // may have taken it over already); ours only if no other writer renamed its own over it.
-      if (!(await replaceStaleLock(lockPath, held, text, mine.token))) continue;
-      // Alive while it settles: another writer of this process must not take it for a dead one's.
-      tokensHere.add(mine.token);
-      await sleep(LOCK_SETTLE_MS);
-      if ((await readHolder(lockPath))?.holder.token !== mine.token) {
-        tokensHere.delete(mine.token);
-        continue;
+  };
+  process.on('exit', removeAtExit);
+  try {
+    let waiting = false;
+    for (;;) {
+      try {
+        await createDurably(lockPath, text, () => (creating = true));
+        break;
+      } catch (error) {
+        if (!isCode(error, 'EEXIST')) {
+          throw new AuditLogError(
+            'AUDIT_LOG_LOCK_FAILED',
+            `cannot create the audit log lock ${lockPath}: ${(error as Error).message}`,
+            { cause: error },
+          );
+        }
+      } finally {
+        creating = false;
       }
-      onTakeover(lockPath, describeHolder(held.holder), ageMs);
-      break;
+      const held = await readHolder(lockPath);
+      if (!held) continue; // Released meanwhile.
+      const ageMs = now() - held.mtimeMs;
+      if (ageMs > LOCK_STALE_MS || deadOnThisHost(held.holder)) {
+        // A dead writer's: replaced only if it is still the lock just read (another starting writer
+        // may have taken it over already); ours only if no other writer renamed its own over it.
+        if (!(await replaceStaleLock(lockPath, held, text, mine.token))) continue;
+        // Alive while it settles: another writer of this process must not take it for a dead one's.
+        tokensHere.add(mine.token);
+        await sleep(LOCK_SETTLE_MS);
+        if ((await readHolder(lockPath))?.holder.token !== mine.token) {
+          tokensHere.delete(mine.token);
+          continue;
+        }
+        onTakeover(lockPath, describeHolder(held.holder), ageMs);
+        break;
+      }
+      if (now() >= deadline) {
+        throw new AuditLogError(
+          'AUDIT_LOG_LOCKED',
+          `the audit log ${path} is in use by another process: its lock ${lockPath} is held by ${describeHolder(held.holder)}, last refreshed ${Math.round(ageMs / 1000)} s ago; waited ${options.waitMs} ms for it (two processes must never share an audit log)`,
+        );
+      }
+      if (!waiting) onWait(lockPath, describeHolder(held.holder));
+      waiting = true;
+      await sleep(LOCK_POLL_MS);
     }
-    if (now() >= deadline) {
-      throw new AuditLogError(
-        'AUDIT_LOG_LOCKED',
-        `the audit log ${path} is in use by another process: its lock ${lockPath} is held by ${describeHolder(held.holder)}, last refreshed ${Math.round(ageMs / 1000)} s ago; waited ${options.waitMs} ms for it (two processes must never share an audit log)`,
-      );
-    }
-    if (!waiting) onWait(lockPath, describeHolder(held.holder));
-    waiting = true;
-    await sleep(LOCK_POLL_MS);
+  } catch (error) {
+    process.off('exit', removeAtExit);
+    throw error;
   }
   tokensHere.add(mine.token);
   let lost: AuditLogError | undefined;
@@ -263,6 +305,7 @@ export async function acquireAuditLock(
     release: async () => {
       if (released) return;
       released = true;
+      process.off('exit', removeAtExit);
       stopHeartbeat();
       tokensHere.delete(mine.token);
       const held = await readHolder(lockPath);

@@ -1,5 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { awsKmsEnvironment } from '../../helpers/fake-aws-kms.js';
@@ -33,7 +34,7 @@ async function silentEndpoint() {
   return { url: `http://127.0.0.1:${port}`, connections: () => sockets.length, server };
 }
 
-async function startHeld(workers: number) {
+async function startHeld(workers: number, flags: string[] = []) {
   const dir = tempDir();
   cleanups.push(() => dir.cleanup());
   const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -52,6 +53,7 @@ async function startHeld(workers: number) {
       chain,
       '--kms-timeout',
       '5m',
+      ...flags,
     ],
     {
       HOME: `${REPO_ROOT}/test/fixtures-none`,
@@ -81,6 +83,19 @@ describe('a signal while the server starts', () => {
     expect(messages).toContain('received SIGTERM while starting: stopping the start-up');
     expect(messages).toContain('start-up stopped by SIGTERM: exiting with 143');
     expect(messages.some((message) => message?.startsWith('cannot start'))).toBe(false);
+  });
+
+  it('removes the audit log lock it took on its way out: the next start need not wait for it', async () => {
+    const dir = tempDir();
+    cleanups.push(() => dir.cleanup());
+    const auditLog = dir.path('audit.jsonl');
+    // The audit log is opened (its lock taken) before the signer, which holds the start-up.
+    const run = await startHeld(1, ['--audit-log', auditLog]);
+    expect(existsSync(`${auditLog}.lock`)).toBe(true);
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(143);
+    expect(existsSync(`${auditLog}.lock`)).toBe(false);
+    expect(existsSync(auditLog)).toBe(true);
   });
 
   it('a cluster primary ends its workers still starting, then exits 143', async () => {

@@ -18,6 +18,8 @@ interface PendingLine extends Waiter {
   text: string;
   /** Buffer.byteLength(text): what the line holds of the queue's byte bound. */
   bytes: number;
+  /** Kept for the first round after the log recovers when its round fails (a refusal's line). */
+  keep: boolean;
 }
 
 /** How much may wait for the disk at once, the batch being written included. */
@@ -90,7 +92,7 @@ export interface AuditFile {
   appendFile(data: string): Promise<void>;
   datasync(): Promise<void>;
   truncate(length: number): Promise<void>;
-  stat(): Promise<{ size: number; isFile(): boolean }>;
+  stat(): Promise<{ size: number; nlink: number; isFile(): boolean }>;
   read(
     buffer: Buffer,
     offset: number,
@@ -142,6 +144,9 @@ export class AuditLog {
   /** The batch being written and fdatasync'ed. */
   private inFlight: PendingLine[] = [];
   private inFlightBytes = 0;
+  /** Lines to keep whose round failed: written in the first round after the log recovers. */
+  private held: PendingLine[] = [];
+  private heldBytes = 0;
   private flushing: Promise<void> | undefined;
   private reopenWaiters: Waiter[] = [];
   private closed = false;
@@ -158,6 +163,8 @@ export class AuditLog {
   private probeDue = false;
   /** Probes finished so far (successful or not). */
   probes = 0;
+  /** Lines kept through failed rounds and given up at close, the log still failing. */
+  discarded = 0;
 
   private constructor(
     readonly path: string,
@@ -192,8 +199,8 @@ export class AuditLog {
   /** Lines and bytes waiting for the disk, the batch being written included. */
   get queued(): { lines: number; bytes: number } {
     return {
-      lines: this.pending.length + this.inFlight.length,
-      bytes: this.pendingBytes + this.inFlightBytes,
+      lines: this.pending.length + this.inFlight.length + this.held.length,
+      bytes: this.pendingBytes + this.inFlightBytes + this.heldBytes,
     };
   }
 
@@ -213,18 +220,19 @@ export class AuditLog {
 
   /**
    * {@link append}, or undefined (nothing queued) while the queue is full. `beyondBound` queues it
-   * all the same: for lines whose number the caller bounds otherwise.
+   * all the same: for lines whose number the caller bounds otherwise. A line to `keep` (one whose
+   * loss withholds no token: a refusal's) is not given up when its round fails: it waits, within
+   * the queue's bounds, for the first round after the log recovers, and is settled then.
    */
-  enqueue(record: object, beyondBound = false): Promise<void> | undefined {
+  enqueue(record: object, beyondBound = false, keep = false): Promise<void> | undefined {
     if (this.closed)
       return Promise.reject(new ServerError('AUDIT_LOG_CLOSED', 'audit log is closed'));
-    if (!beyondBound && this.pending.length + this.inFlight.length >= this.limits.lines)
-      return undefined;
+    if (!beyondBound && this.queued.lines >= this.limits.lines) return undefined;
     const text = `${JSON.stringify(record)}\n`;
     const bytes = Buffer.byteLength(text);
     if (!beyondBound && this.queued.bytes + bytes > this.limits.bytes) return undefined;
     return new Promise((resolve, reject) => {
-      this.pending.push({ text, bytes, resolve, reject });
+      this.pending.push({ text, bytes, keep, resolve, reject });
       this.pendingBytes += bytes;
       this.startFlushing();
     });
@@ -251,6 +259,7 @@ export class AuditLog {
     this.disarmProbe = undefined;
     const flushed = (this.flushing ?? Promise.resolve()).then(() => false);
     if (!(await (grace ? Promise.race([flushed, grace.then(() => true)]) : flushed))) {
+      this.discardHeld();
       await this.handle.close();
       return 0;
     }
@@ -259,6 +268,7 @@ export class AuditLog {
     this.inFlightBytes = 0;
     this.pending = [];
     this.pendingBytes = 0;
+    this.discardHeld();
     const error = new ServerError(
       'AUDIT_LOG_CLOSED',
       'audit log closed before the line was on disk',
@@ -293,12 +303,14 @@ export class AuditLog {
       this.inFlight = batch;
       this.inFlightBytes = bytes;
       try {
-        // In the try: whatever fails, every line of the batch is settled.
+        // In the try: whatever fails, every line of the batch is settled (or kept).
         const text = batch.map((line) => line.text).join('');
         await this.cutToCommitted();
         this.written = bytes;
         await this.handle.appendFile(text);
         await this.handle.datasync();
+        // Removed while this round wrote it: its lines are in no file.
+        await this.checkLinked();
         if (this.committed !== undefined) this.committed += bytes;
         this.written = 0;
         this.commits++;
@@ -307,7 +319,10 @@ export class AuditLog {
       } catch (error) {
         // Before the lines hear of it: their callers see the log failing.
         this.fail(await this.cutAfterFailure(error));
-        for (const line of batch) line.reject(error);
+        for (const line of batch) {
+          if (line.keep && !this.closed) this.hold(line);
+          else line.reject(error);
+        }
       }
       this.inFlight = [];
       this.inFlightBytes = 0;
@@ -354,13 +369,35 @@ export class AuditLog {
     this.fail(error);
   }
 
-  /** Leaves the failing state (a round succeeded). */
+  /** Leaves the failing state (a round succeeded); the lines held meanwhile go first. */
   private recover(): void {
     if (this.failure === undefined) return;
     this.failure = undefined;
     this.disarmProbe?.();
     this.disarmProbe = undefined;
+    if (this.held.length > 0) {
+      this.pending = [...this.held, ...this.pending];
+      this.pendingBytes += this.heldBytes;
+      this.held = [];
+      this.heldBytes = 0;
+      this.startFlushing();
+    }
     this.watch.recovered?.();
+  }
+
+  private hold(line: PendingLine): void {
+    this.held.push(line);
+    this.heldBytes += line.bytes;
+  }
+
+  /** Gives up the held lines (the log closes while still failing); how many there were. */
+  private discardHeld(): void {
+    const held = this.held;
+    this.discarded += held.length;
+    this.held = [];
+    this.heldBytes = 0;
+    const error = new ServerError('AUDIT_LOG_CLOSED', 'audit log closed while it was failing');
+    for (const line of held) line.reject(error);
   }
 
   /**
@@ -397,7 +434,8 @@ export class AuditLog {
   private async cutToCommitted(): Promise<void> {
     if (this.committed === undefined) return;
     await this.watch.lockHeld?.();
-    const { size } = await this.handle.stat();
+    const { size, nlink } = await this.handle.stat();
+    if (nlink === 0) throw this.removed();
     const mine = this.committed + (this.torn ? this.written : 0);
     if (size > mine) {
       throw new AuditLogError(
@@ -413,6 +451,22 @@ export class AuditLog {
     await this.handle.datasync();
     this.torn = false;
     this.written = 0;
+  }
+
+  /**
+   * Throws AUDIT_LOG_REMOVED when the open file is linked nowhere any more (`rm PATH`; logrotate's
+   * `compress` deleting the rotated file before the reopen): what is written to it is lost.
+   */
+  private async checkLinked(): Promise<void> {
+    if (this.committed === undefined) return;
+    if ((await this.handle.stat()).nlink === 0) throw this.removed();
+  }
+
+  private removed(): AuditLogError {
+    return new AuditLogError(
+      'AUDIT_LOG_REMOVED',
+      `the audit log ${this.path} was removed while this process wrote it: the records it held are in no file any more; issuance is refused until it is reopened (SIGHUP creates it again) or the process restarted`,
+    );
   }
 
   private async reopenNow(): Promise<void> {

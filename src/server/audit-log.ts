@@ -237,7 +237,8 @@ export async function openProcessAuditLog(
     },
     appendInBackground: (record, requestLogger, beyondBound = false) => {
       // Only the logger is kept while the line waits, never the request (its body).
-      const line = log.enqueue(record, beyondBound);
+      // Kept through a failing disk (written once it recovers): no token waits on it.
+      const line = log.enqueue(record, beyondBound, true);
       if (!line) return dropped();
       line.catch((error: unknown) => {
         // The failing state's own ERROR says it once, not once per request.
@@ -255,6 +256,12 @@ export async function openProcessAuditLog(
         logger.error(
           { path: log.path, records: abandoned },
           `audit log: ${abandoned} records still not on disk at shutdown (the disk does not answer), abandoned; their tokens were not sent`,
+        );
+      }
+      if (log.discarded > 0) {
+        logger.error(
+          { path: log.path, records: log.discarded },
+          `audit log: ${log.discarded} records of refused requests kept while it was failing could not be written before shutdown, abandoned`,
         );
       }
     },

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, unlinkSync } from 'node:fs';
 import type { FastifyBaseLogger } from 'fastify';
 import { describe, expect, it, vi } from 'vitest';
 import { resolveServeConfig } from '../../../src/config/resolve.js';
@@ -129,6 +129,80 @@ describe('AuditLog while its disk fails', () => {
   });
 });
 
+describe("AuditLog's lines to keep (refusals')", () => {
+  it('keeps them through failed rounds, writes them first once it recovers, gives them up at close', async () => {
+    const path = newPath();
+    const disk = fullDisk();
+    const probes = manualProbes();
+    const log = await AuditLog.open(path, disk.opener, undefined, { probeTimer: probes.arm });
+    disk.fill();
+    const kept = log.enqueue({ refused: 1 }, false, true);
+    await expect(log.append({ granted: 1 })).rejects.toMatchObject({ code: 'ENOSPC' });
+    expect(log.queued.lines).toBe(1);
+    disk.free();
+    probes.fire();
+    await kept;
+    await log.append({ granted: 2 });
+    expect(auditRecords(path)).toEqual([{ refused: 1 }, { granted: 2 }]);
+
+    disk.fill();
+    const lost = expect(log.enqueue({ refused: 2 }, false, true)).rejects.toMatchObject({
+      code: 'AUDIT_LOG_CLOSED',
+    });
+    await waitUntil(() => log.failing === 'ENOSPC', 5);
+    await log.close();
+    await lost;
+    expect(log.discarded).toBe(1);
+  });
+});
+
+describe('AuditLog whose file is removed while it writes it', () => {
+  it('refuses its lines from then on (the probe does not recover it) until reopened: SIGHUP creates it again', async () => {
+    const path = newPath();
+    const probes = manualProbes();
+    const events: string[] = [];
+    const log = await AuditLog.open(path, undefined, undefined, {
+      failing: (error) => events.push(`failing ${(error as { code: string }).code}`),
+      recovered: () => events.push('recovered'),
+      probeTimer: probes.arm,
+    });
+    cleanups.push(() => log.close());
+    await log.append({ n: 1 });
+    unlinkSync(path);
+    await expect(log.append({ n: 2 })).rejects.toMatchObject({
+      code: 'AUDIT_LOG_REMOVED',
+      message: expect.stringContaining(`the audit log ${path} was removed`) as unknown,
+    });
+    expect(log.failing).toBe('AUDIT_LOG_REMOVED');
+    probes.fire();
+    await waitUntil(() => log.probes === 1, 5);
+    expect(log.failing).toBe('AUDIT_LOG_REMOVED');
+
+    await log.reopen();
+    await log.append({ n: 3 });
+    expect(log.failing).toBeUndefined();
+    expect(events).toEqual(['failing AUDIT_LOG_REMOVED', 'recovered']);
+    expect(auditRecords(path)).toEqual([{ n: 3 }]);
+  });
+
+  it('withholds the lines of the round during which it was removed: they are in no file', async () => {
+    const path = newPath();
+    let removeDuringRound = false;
+    const log = await AuditLog.open(path, (file) =>
+      openAuditFileWith(file, (real) => ({
+        datasync: async () => {
+          if (removeDuringRound) unlinkSync(path);
+          return real.datasync();
+        },
+      })),
+    );
+    cleanups.push(() => log.close());
+    await log.append({ n: 1 });
+    removeDuringRound = true;
+    await expect(log.append({ n: 2 })).rejects.toMatchObject({ code: 'AUDIT_LOG_REMOVED' });
+  });
+});
+
 describe('a server whose audit disk fails', () => {
   it('refuses issuance before signing (503, /readyz red) while failing, logs it once, and resumes by itself', async () => {
     const path = newPath();
@@ -204,7 +278,9 @@ describe('a server whose audit disk fails', () => {
       /^timestamp_authority_audit_log_queued_lines (\d+)$/m.exec(
         await registry.getSingleMetricAsString('timestamp_authority_audit_log_queued_lines'),
       )?.[1];
-    await waitUntil(async () => (await queued()) === '0', 5);
+    // The refused requests' lines are kept for the disk's return (the withheld token's line and
+    // the 20 after it), and tried no more meanwhile: none is in a round now.
+    await waitUntil(async () => (await queued()) === '21', 5);
     disk.fail('EIO');
     await waitUntil(() => probes.pending() === 1, 5);
     probes.fire();
@@ -229,9 +305,15 @@ describe('a server whose audit disk fails', () => {
     expect((await post()).status).toBe(200);
     expect(signs.mock.calls.length).toBe(signed + 1);
     await server.close();
-    expect(auditRecords(path).map((line) => [line['status'], line['httpStatus']])).toEqual([
+    // The refusals' lines, kept while the disk failed, were written once it worked again: the
+    // withheld token's first, naming its serial number.
+    const records = auditRecords(path);
+    expect(records.map((line) => [line['status'], line['httpStatus']])).toEqual([
       ['granted', 200],
+      ...Array.from({ length: 21 }, () => ['rejection', 503]),
       ['granted', 200],
     ]);
+    expect(records[1]?.['withheldSerialNumber']).toMatch(/^[0-9a-f]+$/);
+    expect(records.filter((line) => 'withheldSerialNumber' in line)).toHaveLength(1);
   });
 });

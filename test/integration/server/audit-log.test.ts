@@ -471,7 +471,7 @@ describe('an audit log that is not a regular file', () => {
     // A regular file seen as a device: its stat says it is not one.
     const log = await AuditLog.open(path, (file) =>
       openAuditFileWith(file, (real) => ({
-        stat: async () => ({ size: 0, isFile: () => false }),
+        stat: async () => ({ size: 0, nlink: 1, isFile: () => false }),
         datasync: async () => {
           synced.push('datasync');
           return real.datasync();

@@ -3,14 +3,19 @@ import { beforeEach, describe, expect, it, vi } from 'vitest';
 
 const fills = vi.hoisted(() => ({ count: 0 }));
 
-// A deterministic pool: the first serial of each fill is all zero, the others count up.
+// A deterministic pool that differs on each fill: the first serial of each fill is all zero, the
+// others count up from the fill's number (fill 1: 1, 2, ..., 255; fill 2: 2, ..., 255, 1; ...), so a
+// serial that kept a view of the pool would change when the pool is refilled.
 vi.mock('node:crypto', async (importOriginal) => {
   const actual = await importOriginal<typeof import('node:crypto')>();
   return {
     ...actual,
     randomFillSync: (pool: Uint8Array) => {
       fills.count++;
-      for (let i = 0; i < pool.length; i++) pool[i] = i < 20 ? 0 : (i / 20) & 0xff;
+      for (let i = 0; i < pool.length; i++) {
+        const k = Math.floor(i / 20);
+        pool[i] = k === 0 ? 0 : ((k + fills.count - 2) % 255) + 1;
+      }
       return pool;
     },
   };
@@ -33,7 +38,7 @@ describe('createSerialNumberSource', () => {
     // 255 non-zero serials per pool of 256: the 256th draw needs the second fill, after its zero.
     expect(fills.count).toBe(2);
     expect(serials.at(-2)).toEqual(new Uint8Array(20).fill(255));
-    expect(serials.at(-1)).toEqual(new Uint8Array(20).fill(1));
+    expect(serials.at(-1)).toEqual(new Uint8Array(20).fill(2));
     expect(serials.every((serial) => serial.some((octet) => octet !== 0))).toBe(true);
   });
 
@@ -41,6 +46,7 @@ describe('createSerialNumberSource', () => {
     const next = createSerialNumberSource();
     const first = next();
     for (let i = 0; i < 300; i++) next();
+    expect(fills.count).toBe(2);
     expect(first).toEqual(new Uint8Array(20).fill(1));
   });
 });

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Worker } from 'node:cluster';
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { clusterMetricsSource } from '../../../../src/runtime/cluster/cluster-metrics.js';
 import type { MetricsJson } from '../../../../src/runtime/cluster/messages.js';
 
@@ -14,6 +14,9 @@ const counter = (value: number) =>
       values: [{ value, labels: {} }],
     },
   ] as unknown as MetricsJson;
+
+/** How long a scrape waits for a worker, on the fake clock (beforeEach). */
+const ANSWER_TIMEOUT_MS = 1_000;
 
 /** A worker answering scrapes with its count; one that `dies` exits as it is asked instead. */
 class FakeWorker extends EventEmitter {
@@ -48,8 +51,8 @@ function cluster(...counts: number[]) {
   const silent: number[] = [];
   const source = clusterMetricsSource(() => listening as unknown as Worker[], {
     onSilentWorker: (worker) => silent.push(worker.id),
-    // A worker that does not answer never will in these tests: the wait's length is no matter.
-    answerTimeoutMs: 10,
+    // Fake timers: the wait ends only when a test moves the clock past it, never by itself.
+    answerTimeoutMs: ANSWER_TIMEOUT_MS,
   });
   const total = async () => {
     const text = await source.metrics();
@@ -64,6 +67,15 @@ function cluster(...counts: number[]) {
 }
 
 describe("the cluster's /metrics sums", () => {
+  // The answer timeout is a fake timer: a scrape takes the timeout path only where a test advances
+  // the clock, however slow the machine (the workers still answer on real setImmediate).
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it('keep the counts of a worker that exits mid-scrape, still connected when asked', async () => {
     const { workers, total } = cluster(10, 5);
     expect(await total()).toBe(15);
@@ -84,7 +96,7 @@ describe("the cluster's /metrics sums", () => {
   });
 
   it('count a worker once when it answers one of two scrapes at once and exits before the other', async () => {
-    const { workers, total } = cluster(10, 5);
+    const { workers, total, silent } = cluster(10, 5);
     expect(await total()).toBe(15);
     const [a, b] = workers as [FakeWorker, FakeWorker];
     const answer = (worker: FakeWorker, id: number) =>
@@ -92,9 +104,10 @@ describe("the cluster's /metrics sums", () => {
     // The first scrape waits for a's late answer; b answers it, then exits as the second scrape
     // asks, so the second finishes first and retires b while the first holds b's answer.
     let askedA = 0;
+    let answerLate: (() => void) | undefined;
     a.send = (message, callback) => {
       callback?.(null);
-      if (++askedA === 1) setTimeout(() => answer(a, message.id), 20);
+      if (++askedA === 1) answerLate = () => answer(a, message.id);
       else setImmediate(() => answer(a, message.id));
       return true;
     };
@@ -109,7 +122,13 @@ describe("the cluster's /metrics sums", () => {
         });
       return true;
     };
-    expect(await Promise.all([total(), total()])).toEqual([15, 15]);
+    const first = total();
+    const second = total();
+    expect(await second).toBe(15);
+    answerLate?.();
+    expect(await first).toBe(15);
+    // a answered late, not never: no scrape served its last answer in its place.
+    expect(silent).toEqual([]);
     expect(await total()).toBe(15);
   });
 
@@ -125,11 +144,15 @@ describe("the cluster's /metrics sums", () => {
     };
     a.count = 11;
     // Was: every scrape failed (a 500), the primary's own series with it, while b hung.
-    const text = await source.metrics();
+    const scrape = source.metrics();
+    await vi.advanceTimersByTimeAsync(ANSWER_TIMEOUT_MS);
+    const text = await scrape;
     expect(Number(/^review_requests_total (\d+)$/m.exec(text)?.[1])).toBe(16);
     expect(text).toMatch(/^timestamp_authority_cluster_worker_scrape_timeouts_total \d+$/m);
     expect(silent).toEqual([2]);
-    expect(await total()).toBe(16);
+    const again = total();
+    await vi.advanceTimersByTimeAsync(ANSWER_TIMEOUT_MS);
+    expect(await again).toBe(16);
     expect(silent).toEqual([2, 2]);
     // b answers again with what it counted meanwhile: counted once, the sum never went down.
     b.send = answersB;

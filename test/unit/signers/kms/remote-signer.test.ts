@@ -1,5 +1,5 @@
 import { sign, verify } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   RemoteSigner,
   type RemoteCallPolicy,
@@ -66,6 +66,19 @@ function abortReason(signal: AbortSignal | undefined): Promise<unknown> {
 async function until(condition: () => boolean): Promise<void> {
   while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
 }
+
+/**
+ * For the tests whose point is which deadline passes: fake timers, and the signer's clock (`now`)
+ * following them, so the service's latency, the backoffs and the deadlines run on fake time and a
+ * busy machine cannot change what times out. The test then moves the clock (runAllTimersAsync).
+ */
+function onFakeTime(overrides: Partial<RemoteCallPolicy>): RemoteCallPolicy {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+  return { ...policy, now: () => Date.now(), ...overrides };
+}
+afterEach(() => {
+  vi.useRealTimers();
+});
 
 const unhandled: unknown[] = [];
 const onUnhandled = (reason: unknown) => unhandled.push(reason);
@@ -140,21 +153,25 @@ describe('RemoteSigner', () => {
   it("reports an SDK's error as its provider describes it, judged on the error itself", async () => {
     const { api, state } = scriptedApi(['throttle', 'fail', 'hang']);
     api.describeError = (error) => `Fake KMS: ${(error as Error).message.length} characters`;
-    const signer = await RemoteSigner.create(api, 'sha256', {
-      ...policy,
-      timeoutMs: 500,
-      breaker: { threshold: 1, cooldownMs: 60_000 },
-    });
+    const signer = await RemoteSigner.create(
+      api,
+      'sha256',
+      onFakeTime({ timeoutMs: 500, breaker: { threshold: 1, cooldownMs: 60_000 } }),
+    );
     // The throttling was retried (isThrottling saw the SDK's error), then the failure described.
-    await expect(signer.sign(Buffer.from('x'))).rejects.toMatchObject({
+    const described = expect(signer.sign(Buffer.from('x'))).rejects.toMatchObject({
       code: 'SERVICE_FAILED',
       message: 'test:key: Fake KMS: 4 characters',
     });
+    await vi.runAllTimersAsync();
+    await described;
     expect(state.calls).toBe(2);
     expect(signer.breaker.state).toBe('open');
     // Our own errors are not described: the deadline's stays itself.
-    const hung = await RemoteSigner.create(api, 'sha256', { ...policy, timeoutMs: 50 });
-    await expect(hung.sign(Buffer.from('x'))).rejects.toMatchObject({ code: 'TIMEOUT' });
+    const hung = await RemoteSigner.create(api, 'sha256', onFakeTime({ timeoutMs: 50 }));
+    const timedOut = expect(hung.sign(Buffer.from('x'))).rejects.toMatchObject({ code: 'TIMEOUT' });
+    await vi.runAllTimersAsync();
+    await timedOut;
     // At start: described, and the SDK's error (its message whole) is kept only as its summary.
     api.describeKey = () => Promise.reject(new Error('x'.repeat(300_000)));
     const failure = (await RemoteSigner.create(api, 'sha256', policy).catch(
@@ -180,11 +197,11 @@ describe('RemoteSigner', () => {
 
   it('a call waiting for a slot gives up when its signal aborts, without reaching the service', async () => {
     const { api, state } = scriptedApi(['hang']);
-    const signer = await RemoteSigner.create(api, 'sha256', {
-      ...policy,
-      timeoutMs: 100,
-      maxConcurrency: 1,
-    });
+    const signer = await RemoteSigner.create(
+      api,
+      'sha256',
+      onFakeTime({ timeoutMs: 100, maxConcurrency: 1 }),
+    );
     const holder = new AbortController();
     const first = signer.sign(Buffer.from('a'), holder.signal);
     const waiter = new AbortController();
@@ -197,8 +214,12 @@ describe('RemoteSigner', () => {
     holder.abort(new Error('released'));
     await expect(first).rejects.toThrow('released');
     // Its call ends at its deadline, not with its client.
-    expect(await abortReason(state.signals[0])).toMatchObject({ code: 'TIMEOUT' });
-    await expect(signer.sign(Buffer.from('c'))).resolves.toBeInstanceOf(Buffer);
+    const reason = abortReason(state.signals[0]);
+    await vi.runAllTimersAsync();
+    expect(await reason).toMatchObject({ code: 'TIMEOUT' });
+    const signed = expect(signer.sign(Buffer.from('c'))).resolves.toBeInstanceOf(Buffer);
+    await vi.runAllTimersAsync();
+    await signed;
     expect(state.calls).toBe(2);
   });
 
@@ -254,28 +275,40 @@ describe('RemoteSigner', () => {
 
   it('a call that got its slot late and ran out of time does not count against the service', async () => {
     const { api, state } = scriptedApi(['slow', 'slow']);
-    const signer = await RemoteSigner.create(api, 'sha256', {
-      ...policy,
-      timeoutMs: 100,
-      maxConcurrency: 1,
-      breaker: { threshold: 1, cooldownMs: 60_000 },
-    });
-    // Each call takes ~65 ms of the service: the first answers; the second waits for the slot,
-    // and what is left of its 100 ms is not enough.
-    const first = signer.sign(Buffer.from('a'));
-    const second = signer.sign(Buffer.from('b'));
-    await expect(first).resolves.toBeInstanceOf(Buffer);
-    await expect(second).rejects.toThrow('remote signer did not answer within 100 ms');
+    const signer = await RemoteSigner.create(
+      api,
+      'sha256',
+      onFakeTime({
+        timeoutMs: 100,
+        maxConcurrency: 1,
+        breaker: { threshold: 1, cooldownMs: 60_000 },
+      }),
+    );
+    // Each call takes 65 ms (fake) of the service: the first answers; the second waits for the
+    // slot, and the 35 ms left of its 100 ms are not enough.
+    const first = expect(signer.sign(Buffer.from('a'))).resolves.toBeInstanceOf(Buffer);
+    const second = expect(signer.sign(Buffer.from('b'))).rejects.toThrow(
+      'remote signer did not answer within 100 ms',
+    );
+    await vi.runAllTimersAsync();
+    await first;
+    await second;
     expect(state.calls).toBe(2);
     expect(signer.breaker.consecutiveFailures).toBe(0);
     expect(signer.breaker.state).toBe('closed');
   });
 
   it('does not leak an unhandled rejection when an abandoned call fails later', async () => {
-    const { api } = scriptedApi(['late-failure']);
-    const signer = await RemoteSigner.create(api, 'sha256', { ...policy, timeoutMs: 50 });
-    await expect(signer.sign(Buffer.from('x'))).rejects.toThrow(/did not answer/);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    const { api, state } = scriptedApi(['late-failure']);
+    const signer = await RemoteSigner.create(api, 'sha256', onFakeTime({ timeoutMs: 50 }));
+    const gaveUp = expect(signer.sign(Buffer.from('x'))).rejects.toThrow(/did not answer/);
+    // Past the deadline (50 ms) and the call's late failure (205 ms): every timer has run.
+    await vi.runAllTimersAsync();
+    await gaveUp;
+    expect(state.calls).toBe(1);
+    expect(vi.getTimerCount()).toBe(0);
+    // A turn of the real event loop: Node reports an unhandled rejection after the microtasks.
+    await new Promise((resolve) => setImmediate(resolve));
     // afterEach checks that nothing reached 'unhandledRejection'.
   });
 

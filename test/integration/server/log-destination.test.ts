@@ -17,9 +17,10 @@ import { createLogger, isoTime } from '../../../src/server/logger.js';
 import { pino } from 'pino';
 import { tempDir } from '../../helpers/openssl.js';
 import { childEnvironment, runToEnd } from '../../helpers/process.js';
+import { UNTIL_SETTLED } from '../../helpers/poll.js';
 import { REPO_ROOT, TSX_LOADER } from '../../helpers/spawn-server.js';
 
-/** How long to wait for the writer thread at most: a busy machine is slow, never wrong. */
+/** How long flushSync waits for the writer thread at most: a busy machine is slow, never wrong. */
 const WAIT = 60_000;
 
 const dir = tempDir();
@@ -46,9 +47,9 @@ describe('BatchedLogDestination', () => {
     for (let i = 0; i < 100; i++) logger.info({ i }, 'line');
     expect(readFileSync(path, 'utf8')).toBe('');
     // Written by the writer thread once the delay has passed; wait for it without flushing.
-    await vi.waitFor(() => expect(readFileSync(path, 'utf8').split('\n')).toHaveLength(101), {
-      timeout: WAIT,
-    });
+    await expect
+      .poll(() => readFileSync(path, 'utf8').split('\n'), UNTIL_SETTLED)
+      .toHaveLength(101);
     const lines = readFileSync(path, 'utf8').trim().split('\n');
     expect(lines.map((line) => (JSON.parse(line) as { i: number }).i)).toEqual(
       Array.from({ length: 100 }, (_, i) => i),
@@ -67,9 +68,7 @@ describe('BatchedLogDestination', () => {
     const line = `${JSON.stringify({ text: 'x'.repeat(90) })}\n`; // 103 bytes
     for (let i = 0; i < 25; i++) destination.write(line);
     // 10 lines reach 1,030 bytes: two batches of 10 are handed over, 5 lines are kept.
-    await vi.waitFor(() => expect(readFileSync(path, 'utf8')).toBe(line.repeat(20)), {
-      timeout: WAIT,
-    });
+    await expect.poll(() => readFileSync(path, 'utf8'), UNTIL_SETTLED).toBe(line.repeat(20));
     destination.flushSync();
     expect(readFileSync(path, 'utf8')).toBe(line.repeat(25));
     destination.end();
@@ -117,13 +116,12 @@ describe('BatchedLogDestination', () => {
     // 2 MB while nothing is read: the pipe takes 64 KiB, 4,000 bytes may wait, the rest is dropped.
     const flood = 20_000;
     for (let i = 0; i < flood; i++) destination.write(line(i));
-    await vi.waitFor(
-      () => {
+    await expect
+      .poll(() => {
         drain();
-        expect(destination.pendingBatches()).toBe(0);
-      },
-      { timeout: WAIT },
-    );
+        return destination.pendingBatches();
+      }, UNTIL_SETTLED)
+      .toBe(0);
     // The flood's last batch was dropped (20,000 lines make whole batches): a flush with nothing
     // kept still writes the count.
     destination.flushSync();

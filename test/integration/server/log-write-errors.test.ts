@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterAll, describe, expect, it, onTestFinished, vi } from 'vitest';
+import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import {
   BatchedLogDestination,
   DROPPED_LINES_MESSAGE,
@@ -15,10 +15,8 @@ import {
 import { createLogger } from '../../../src/server/logger.js';
 import { tempDir } from '../../helpers/openssl.js';
 import { childEnvironment } from '../../helpers/process.js';
+import { UNTIL_SETTLED } from '../../helpers/poll.js';
 import { REPO_ROOT, TSX_LOADER } from '../../helpers/spawn-server.js';
-
-/** How long to wait for the writer thread at most: a busy machine is slow, never wrong. */
-const WAIT = 60_000;
 
 const dir = tempDir();
 afterAll(() => dir.cleanup());
@@ -45,7 +43,7 @@ describe('BatchedLogDestination: write errors', () => {
       for (let i = 0; i < 100; i++) logger.info({ i }, 'line');
       destination.flushSync();
     }
-    await vi.waitFor(() => expect(warnings).toHaveLength(1), { timeout: WAIT });
+    await expect.poll(() => warnings, UNTIL_SETTLED).toHaveLength(1);
     expect(warnings[0]).toBe(
       `the log could not be written to descriptor ${fd} (ENOSPC): ` +
         'log lines are dropped and counted until it can be written again',

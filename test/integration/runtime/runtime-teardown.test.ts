@@ -1,9 +1,10 @@
-import { createServer, type Server } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { createServer, Server } from 'node:net';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { resolveServeConfig } from '../../../src/config/resolve.js';
 import { DisposableStack } from '../../../src/runtime/disposables.js';
 import { startServer } from '../../../src/runtime/serve.js';
 import { tempDir } from '../../helpers/openssl.js';
+import { UNTIL_SETTLED } from '../../helpers/poll.js';
 import { silent, SntpResponder } from '../../helpers/sntp-responder.js';
 import { silentLogger } from '../../helpers/tsa.js';
 
@@ -22,9 +23,6 @@ function bind(port = 0): Promise<Server> {
 
 const portOf = (server: Server) => (server.address() as { port: number }).port;
 const closeServer = (server: Server) => new Promise((resolve) => server.close(resolve));
-
-/** Lets handles being closed finish closing. */
-const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
 
 /** How many of each kind of handle (timers, sockets...) keep the process alive. */
 function activeResources(): Record<string, number> {
@@ -59,10 +57,18 @@ describe('a start-up that fails half way', () => {
     // The HTTP port is taken, so the start-up fails once the metrics listener is up.
     const taken = await bind();
     cleanups.push(() => closeServer(taken));
-    const free = await bind();
-    const metricsPort = portOf(free);
-    await closeServer(free);
-    await settle();
+    // The metrics listener on any free port (0), seen as it listens: no port freed here and bound
+    // again later, which another process could take meanwhile.
+    const listening: Server[] = [];
+    const listen = Server.prototype.listen;
+    const spy = vi.spyOn(Server.prototype, 'listen').mockImplementation(function (
+      this: Server,
+      ...args: unknown[]
+    ) {
+      this.once('listening', () => listening.push(this));
+      return (listen as (...a: unknown[]) => Server).apply(this, args);
+    });
+    cleanups.push(() => spy.mockRestore());
     const before = activeResources();
     const hangupListeners = process.listenerCount('SIGHUP');
 
@@ -71,20 +77,22 @@ describe('a start-up that fails half way', () => {
         resolveServeConfig({
           host: '127.0.0.1',
           port: portOf(taken),
-          metricsPort,
+          metricsPort: 0,
           ntpMonitoring: ntp,
           auditLog: dir.path('audit.jsonl'),
         }),
         silentLogger,
       ),
     ).rejects.toThrow(/address already in use|in use/i);
+    spy.mockRestore();
 
-    const again = await bind(metricsPort);
-    await closeServer(again);
+    // The metrics listener was up, and is closed: its port is released.
+    expect(listening).toHaveLength(1);
+    expect(listening[0]?.listening).toBe(false);
     expect(process.listenerCount('SIGHUP')).toBe(hangupListeners);
-    await settle();
     // Only what the start-up added counts: a timer that was pending before may end meanwhile.
-    expect(grownSince(before, activeResources())).toEqual({});
+    // Handles being closed finish closing in their own time: polled until none is left over.
+    await expect.poll(() => grownSince(before, activeResources()), UNTIL_SETTLED).toEqual({});
   });
 });
 

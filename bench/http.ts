@@ -83,6 +83,36 @@ function listenOverflows(): number | undefined {
   }
 }
 
+/** The nearest-rank percentile of ascending `sorted` (NaN when empty). */
+export function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[
+    Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length))) - 1
+  ] as number;
+}
+
+/**
+ * autocannon's run with each answer's latency kept, ascending, in ms with process.hrtime's
+ * resolution: autocannon's own histogram keeps whole milliseconds (0.4 ms reads 0, 1.9 ms reads 1),
+ * which makes latencies and ratios under a few ms meaningless.
+ */
+export async function timedAutocannon(
+  options: autocannon.Options,
+): Promise<{ result: autocannon.Result; sorted: Float64Array }> {
+  // The typings give the promise; the value is also the instance, whose 'response' events carry
+  // each answer's latency: every answer's, as autocannon records them (excludeErrorStats off).
+  const running = autocannon(options);
+  const latencies: number[] = [];
+  (running as unknown as autocannon.Instance).on('response', (_client, _status, _bytes, ms) =>
+    latencies.push(ms),
+  );
+  const result = await running;
+  return { result, sorted: Float64Array.from(latencies).sort() };
+}
+
+/** a / b, NaN when b is not a positive latency (no answers). */
+const latencyRatio = (a: number, b: number): number => (b > 0 ? a / b : NaN);
+
 export async function load(
   url: string,
   seconds: number,
@@ -96,7 +126,7 @@ export async function load(
    */
   overallRate?: number,
 ): Promise<LoadResult> {
-  const result = await autocannon({
+  const { result, sorted } = await timedAutocannon({
     url: `${url}/api/v1/timestamp`,
     method: 'POST',
     headers: { 'content-type': 'application/timestamp-query' },
@@ -117,8 +147,8 @@ export async function load(
     ...(overallRate === undefined
       ? {}
       : { offeredRate: overallRate, sustained: achieved >= overallRate * SUSTAINED_SHARE }),
-    p50: result.latency.p50,
-    p99: result.latency.p99,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
     // autocannon's `errors` already counts its timeouts.
     errors: result.errors,
     non2xx: result.non2xx,
@@ -163,7 +193,7 @@ function requireClean(name: string, run: string, result: LoadResult): void {
 }
 
 const describe = (name: string, r: LoadResult) =>
-  `${name.padEnd(11)} ${format(r.requestsPerSecond).padStart(7)} req/s  p50 ${format(r.p50, 1)} ms  p99 ${format(r.p99, 1)} ms` +
+  `${name.padEnd(11)} ${format(r.requestsPerSecond).padStart(7)} req/s  p50 ${format(r.p50, 2)} ms  p99 ${format(r.p99, 2)} ms` +
   `  server CPU ${format(r.cpuMicroseconds ?? 0, 1)} us/request  errors ${r.errors + r.non2xx}` +
   (r.listenOverflows === undefined ? '' : `  listen overflows ${r.listenOverflows}`) +
   (r.offeredRate === undefined
@@ -268,7 +298,7 @@ export async function benchHttp(
       const server = results['server']?.at(-1) as LoadResult;
       const floor = results['floor']?.at(-1) as LoadResult;
       ratios.push(server.requestsPerSecond / floor.requestsPerSecond);
-      p99Ratios.push(server.p99 / Math.max(floor.p99, 1));
+      p99Ratios.push(latencyRatio(server.p99, floor.p99));
     }
     // Closed loop, every connection always waits on an answer, so p99 is about connections / req/s
     // and its ratio repeats the throughput's. At one offered rate for all (70 % of our server's
@@ -343,8 +373,8 @@ export async function benchHttp(
     rate,
     server: fixedServer,
     floor: fixedFloor,
-    p50Ratio: fixedServer.p50 / Math.max(fixedFloor.p50, 1),
-    p99Ratio: fixedServer.p99 / Math.max(fixedFloor.p99, 1),
+    p50Ratio: latencyRatio(fixedServer.p50, fixedFloor.p50),
+    p99Ratio: latencyRatio(fixedServer.p99, fixedFloor.p99),
   };
   const shortOf = [fixedServer.sustained ? '' : 'server', fixedFloor.sustained ? '' : 'floor']
     .filter(Boolean)
@@ -352,8 +382,8 @@ export async function benchHttp(
   console.log(
     `http latency at a fixed offered load of ${format(fixedRate.rate)} req/s (${FIXED_RATE_SHARE * 100} % of the server's;` +
       ` autocannon's per-connection quota each second, sent in bursts; no omission correction; one run each):` +
-      ` p50 ${format(fixedServer.p50, 1)} vs ${format(fixedFloor.p50, 1)} ms (ratio ${format(fixedRate.p50Ratio, 2)}),` +
-      ` p99 ${format(fixedServer.p99, 1)} vs ${format(fixedFloor.p99, 1)} ms (ratio ${format(fixedRate.p99Ratio, 2)})` +
+      ` p50 ${format(fixedServer.p50, 2)} vs ${format(fixedFloor.p50, 2)} ms (ratio ${format(fixedRate.p50Ratio, 2)}),` +
+      ` p99 ${format(fixedServer.p99, 2)} vs ${format(fixedFloor.p99, 2)} ms (ratio ${format(fixedRate.p99Ratio, 2)})` +
       (shortOf
         ? `  -- NOT COMPARABLE: the ${shortOf} did not sustain the offered rate (within ${Math.round((1 - SUSTAINED_SHARE) * 100)} %)`
         : ''),

@@ -254,21 +254,8 @@ export async function benchHttp(
     ...(options.serverFlags ?? []),
     ...['--workers', String(workers), '--metrics-port', String(await freePort())],
   ];
-  const servers: [string, BenchProcess][] = [
-    ['server', await startTimestampServer(await flags(), plan?.servers)],
-    ['floor', await startFloorServer(workers, plan?.servers)],
-  ];
-  if (options.against) {
-    const entry = join(resolve(options.against), 'dist', 'src', 'cli', 'timestamp-server.js');
-    servers.push(['against', await startTimestampServer(await flags(), plan?.servers, entry)]);
-  }
-  if (options.tokenFloor) {
-    servers.push([TOKEN_FLOOR, await startFloorServer(workers, plan?.servers, 'token')]);
-  }
-  if (options.turnFloor) {
-    servers.push([TURN_FLOOR, await startFloorServer(workers, plan?.servers, 'turns')]);
-  }
-  if (plan) pinSelf(plan.load);
+  // Every server started is stopped in the finally below, whatever fails (a later start included).
+  const servers: [string, BenchProcess][] = [];
   const ratios: number[] = [];
   const p99Ratios: number[] = [];
   const results: Record<string, LoadResult[]> = {
@@ -281,6 +268,19 @@ export async function benchHttp(
   const fixed: Record<string, LoadResult> = {};
   let rate = 0;
   try {
+    servers.push(['server', await startTimestampServer(await flags(), plan?.servers)]);
+    servers.push(['floor', await startFloorServer(workers, plan?.servers)]);
+    if (options.against) {
+      const entry = join(resolve(options.against), 'dist', 'src', 'cli', 'timestamp-server.js');
+      servers.push(['against', await startTimestampServer(await flags(), plan?.servers, entry)]);
+    }
+    if (options.tokenFloor) {
+      servers.push([TOKEN_FLOOR, await startFloorServer(workers, plan?.servers, 'token')]);
+    }
+    if (options.turnFloor) {
+      servers.push([TURN_FLOOR, await startFloorServer(workers, plan?.servers, 'turns')]);
+    }
+    if (plan) pinSelf(plan.load);
     for (const [name, server] of servers)
       await checkAnswer(
         name,

@@ -1,4 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../test/helpers/process.js';
@@ -111,7 +112,17 @@ export async function startNode(args: string[], cpus?: string): Promise<BenchPro
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const url = `http://127.0.0.1:${port}`;
-  await waitReady(url, child, () => stderr);
+  try {
+    await waitReady(url, child, () => stderr);
+  } catch (error) {
+    // Not ready in time: it may still run (and its cluster workers with it).
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = once(child, 'exit');
+      child.kill('SIGKILL');
+      await exited;
+    }
+    throw error;
+  }
   return {
     url,
     child,

@@ -26,6 +26,7 @@ import { parseTimestampResponse } from '../src/verify/parse-response.js';
 import {
   cpuPlan,
   pinSelf,
+  requireCurrentBuild,
   startFloorServer,
   startTimestampServer,
   type BenchProcess,
@@ -243,6 +244,9 @@ export async function benchHttp(
   const pairs = options.pairs ?? 3;
   const connections = options.connections ?? 64;
   const workers = options.workers ?? 1;
+  // Before any server starts: both builds must be current.
+  requireCurrentBuild();
+  if (options.against) requireCurrentBuild(options.against);
   const plan = options.pin === false ? null : cpuPlan();
   console.log(
     plan

@@ -1,6 +1,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../test/helpers/process.js';
 
@@ -142,6 +143,47 @@ export async function startNode(args: string[], cpus?: string): Promise<BenchPro
   };
 }
 
+/** The checkouts whose dist/ was found current (checked once per process). */
+const currentBuilds = new Set<string>();
+
+/**
+ * Throws, saying to run `npm run build`, unless each .ts file under the src/ of the checkout at
+ * `root` has its .js under dist/src/, at least as new: the servers run from dist/ while the floors
+ * (and the in-process parts) run src/ through tsx, so a stale dist/ would compare an old server
+ * with the current floors.
+ * A check of modification times, not a build: a few hundred stat calls, where `npm run build`
+ * takes ~20 s per bench run and would write into another checkout (--against).
+ */
+export class StaleBuildError extends Error {}
+
+export function requireCurrentBuild(root = REPO_ROOT): void {
+  const dir = resolve(root);
+  if (currentBuilds.has(dir)) return;
+  const fix = `run \`npm run build\`${dir === resolve(REPO_ROOT) ? '' : ` in ${dir}`}`;
+  if (!existsSync(join(dir, 'src')))
+    throw new StaleBuildError(`bench: ${dir} has no src/ to check its dist/ against`);
+  if (!existsSync(join(dir, 'dist', 'src')))
+    throw new StaleBuildError(`bench: ${dir} is not built (no dist/src/): ${fix}`);
+  const stale: string[] = [];
+  const walk = (folder: string): void => {
+    for (const entry of readdirSync(folder, { withFileTypes: true })) {
+      const path = join(folder, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) {
+        const built = join(dir, 'dist', relative(dir, path).replace(/\.ts$/, '.js'));
+        if (!existsSync(built) || statSync(built).mtimeMs < statSync(path).mtimeMs)
+          stale.push(relative(dir, path));
+      }
+    }
+  };
+  walk(join(dir, 'src'));
+  if (stale.length > 0)
+    throw new StaleBuildError(
+      `bench: ${dir}'s dist/ is older than its src/ (${stale.slice(0, 3).join(', ')}${stale.length > 3 ? ` and ${stale.length - 3} more` : ''} newer or not built): ${fix}`,
+    );
+  currentBuilds.add(dir);
+}
+
 /**
  * Our server from dist/ (run `npm run build` first), or the `entry` of another checkout, with prod
  * logs to a discarded stdout. Without NTP monitoring: the bench machine may have no NTP server to
@@ -151,8 +193,14 @@ export const startTimestampServer = (
   flags: string[] = [],
   cpus?: string,
   entry = 'dist/src/cli/timestamp-server.js',
-): Promise<BenchProcess> =>
-  startNode([entry, 'serve', '--log-type', 'prod', '--disable-ntp-monitoring', ...flags], cpus);
+): Promise<BenchProcess> => {
+  // entry: <checkout>/dist/src/cli/timestamp-server.js
+  requireCurrentBuild(resolve(REPO_ROOT, entry, '..', '..', '..', '..'));
+  return startNode(
+    [entry, 'serve', '--log-type', 'prod', '--disable-ntp-monitoring', ...flags],
+    cpus,
+  );
+};
 
 /** Which floor server (bench/floor-server.ts) to start; see its comment. */
 export type FloorKind = 'floor' | 'turns' | 'token';

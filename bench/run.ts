@@ -3,7 +3,8 @@
  * `npm run bench -- <part> [options]` runs one. Parts: in-process, signing, sign-cache, http, ping,
  * remote, pkcs11, audit, ledger, log-audit, startup, webcrypto, soak; each file's header lists its
  * options.
- * The HTTP parts start dist/ servers: `npm run build` first.
+ * The HTTP parts start dist/ servers: `npm run build` first (they refuse to run while any file
+ * under src/ is newer than its dist/ counterpart, or dist/ is missing; --against likewise).
  */
 import { benchAuditLog } from './audit-log.js';
 import { benchHttp } from './http.js';
@@ -19,6 +20,7 @@ import { benchSoak } from './soak.js';
 import { benchStartup } from './startup.js';
 import { benchWebCrypto } from './webcrypto.js';
 import { KEY_KINDS, type KeyKind } from './keys.js';
+import { StaleBuildError } from './processes.js';
 import { parseArgs } from './stats.js';
 
 // The part, when named, comes first; otherwise every part runs.
@@ -130,5 +132,12 @@ for (const name of selected) {
     console.error(`unknown part ${name}; parts: ${Object.keys(parts).join(', ')}`);
     process.exit(2);
   }
-  await run();
+  try {
+    await run();
+  } catch (error) {
+    // A stale or missing build: its message says what to run, the stack adds nothing.
+    if (!(error instanceof StaleBuildError)) throw error;
+    console.error(error.message);
+    process.exit(1);
+  }
 }

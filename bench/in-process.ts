@@ -69,6 +69,9 @@ export async function benchInProcess(
   const seconds = options.seconds ?? 1;
   const runs = options.runs ?? 5;
   const concurrency = options.concurrency ?? 1;
+  // With no counted run the discarded warm-up run would be reported as the result.
+  if (!Number.isInteger(runs) || runs < 1)
+    throw new RangeError(`in-process: runs must be a whole number of at least 1, not ${runs}`);
   const results: InProcessResult[] = [];
   for (const key of options.keys ?? [...KEY_KINDS]) {
     const { signer, chain, privateKey } = await createBenchSigner(key);

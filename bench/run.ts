@@ -2,7 +2,7 @@
  * Benchmark suite. `npm run bench` runs every part (about ten minutes, the soak being most of it);
  * `npm run bench -- <part> [options]` runs one. Parts: in-process, signing, sign-cache, http, ping,
  * remote, pkcs11, audit, ledger, log-audit, startup, webcrypto, soak; each file's header lists its
- * options.
+ * options, and `npm run bench -- [part] --help` prints them with their defaults (options.ts).
  * The HTTP parts start dist/ servers: `npm run build` first (they refuse to run while any file
  * under src/ is newer than its dist/ counterpart, or dist/ is missing; --against likewise).
  */
@@ -21,25 +21,30 @@ import { benchStartup } from './startup.js';
 import { benchWebCrypto } from './webcrypto.js';
 import { KEY_KINDS, type KeyKind } from './keys.js';
 import { StaleBuildError } from './processes.js';
-import { parseArgs } from './stats.js';
+import { parseCommand, PART_OPTIONS, usage, UsageError, type Command } from './options.js';
 
-// The part, when named, comes first; otherwise every part runs.
-const part = process.argv[2];
-const args = parseArgs(process.argv.slice(2));
+// The part, when named, comes first; otherwise every part runs. A usage error: one line, status 2.
+let command: Command;
+try {
+  command = parseCommand(process.argv.slice(2));
+} catch (error) {
+  if (!(error instanceof UsageError)) throw error;
+  console.error(`bench: ${error.message}; see npm run bench -- ${part()}--help`);
+  process.exit(2);
+}
+function part(): string {
+  const first = process.argv[2];
+  return first && PART_OPTIONS[first] ? `${first} ` : '';
+}
+if (command.help) {
+  console.log(usage(command.part));
+  process.exit(0);
+}
+const args = command.args;
 
-/**
- * --server-flags takes the server's flags as one argument with `=`: with a space, parseArgs reads
- * the next argument (itself a `--flag`) as a flag of the bench, and the value as 'true'.
- */
+/** --server-flags takes the server's flags as one argument with `=` (parseCommand says so). */
 function serverFlags(): string[] {
-  const value = args['server-flags'];
-  if (value === 'true') {
-    console.error(
-      'http: write --server-flags="--log-type prod ..." (with =): with a space the flags are read as the bench\'s own',
-    );
-    process.exit(2);
-  }
-  return value?.split(' ').filter(Boolean) ?? [];
+  return args['server-flags']?.split(' ').filter(Boolean) ?? [];
 }
 const parts: Record<string, () => Promise<unknown>> = {
   'in-process': () =>
@@ -125,13 +130,10 @@ const parts: Record<string, () => Promise<unknown>> = {
 console.log(
   `node ${process.version}, ${(await import('node:os')).cpus().length} cores, ${(await import('node:os')).cpus()[0]?.model ?? ''}`,
 );
-const selected = part && !part.startsWith('--') ? [part] : Object.keys(parts);
+const selected = command.part ? [command.part] : Object.keys(parts);
 for (const name of selected) {
   const run = parts[name];
-  if (!run) {
-    console.error(`unknown part ${name}; parts: ${Object.keys(parts).join(', ')}`);
-    process.exit(2);
-  }
+  if (!run) throw new Error(`bench: part ${name} has options but no run`);
   try {
     await run();
   } catch (error) {

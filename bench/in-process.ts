@@ -6,10 +6,12 @@
  *   npm run bench -- in-process [--keys p256,p384] [--seconds 1] [--runs 5] [--concurrency 1]
  *     [--against ../other]
  * --against alternates the same issuance by another checkout's source (its
- * test/helpers/authority.ts and src/, loaded through tsx) in the same process, on the same key.
+ * test/helpers/authority.ts and src/, loaded through tsx) in the same process, on the same key and
+ * through that checkout's own signer (its src/signers/local-key.ts LocalKeySigner).
  */
-import { createHash, sign } from 'node:crypto';
-import { resolve } from 'node:path';
+import { createHash, sign, type KeyObject } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Signer } from '../src/crypto/signer.js';
 import { parseCertificate } from '../src/x509/certificate.js';
@@ -35,9 +37,29 @@ export interface InProcessResult {
 
 type Issue = (request: Uint8Array, format: 'der') => Promise<{ status: string }>;
 
-/** The other checkout's default authority on the same signer and chain, without the self-check. */
-async function againstIssue(dir: string, signer: Signer, chain: Buffer[]): Promise<Issue> {
+/**
+ * The other checkout's default authority on its own LocalKeySigner (src/signers/local-key.ts) of
+ * the same key, with the same chain, without the self-check: a change to the signer is compared
+ * too. Fails when that checkout has no such module or class.
+ */
+async function againstIssue(
+  dir: string,
+  key: KeyKind,
+  privateKey: KeyObject,
+  chain: Buffer[],
+): Promise<Issue> {
   const root = pathToFileURL(resolve(dir)).href;
+  const signerModule = join(resolve(dir), 'src', 'signers', 'local-key.ts');
+  if (!existsSync(signerModule))
+    throw new Error(
+      `in-process --against: ${signerModule} is missing: the other checkout's own local-key signer cannot be compared`,
+    );
+  const { LocalKeySigner } = (await import(`${root}/src/signers/local-key.ts`)) as {
+    LocalKeySigner?: new (id: string, privateKey: KeyObject, hash: string) => Signer;
+  };
+  if (typeof LocalKeySigner !== 'function')
+    throw new Error(`in-process --against: ${signerModule} exports no LocalKeySigner class`);
+  const signer = new LocalKeySigner(`bench-${key}`, privateKey, HASH_FOR[key]);
   const helpers = (await import(`${root}/test/helpers/authority.ts`)) as {
     defaultAuthority: (s: Signer, c: unknown[], o: object) => { issue: Issue };
   };
@@ -84,7 +106,7 @@ export async function benchInProcess(
         throw new Error('bench request refused');
     }
     const against = options.against
-      ? await againstIssue(options.against, signer, chain)
+      ? await againstIssue(options.against, key, privateKey, chain)
       : undefined;
     if (against && (await against(REQUEST, 'der')).status !== 'granted')
       throw new Error('bench request refused by --against');

@@ -218,13 +218,13 @@ export async function acquireAuditLock(
   const deadline = now() + options.waitMs;
   // A process that exits while it holds the lock or writes it (a start-up stopped by SIGTERM
   // exits at once: serve-lifecycle.ts) removes it on the way out, where a lock left behind held
-  // the next start off until it went stale. Its text is ours alone (the token); an empty one is
-  // ours while we are creating it.
+  // the next start off until it went stale. Its text is ours alone (the token); an empty or
+  // partly written one is ours while we are creating it.
   let creating = false;
   const removeAtExit = (): void => {
     try {
       const found = readFileSync(lockPath, 'utf8');
-      if (found === text || (creating && found === '')) unlinkSync(lockPath);
+      if (found === text || (creating && text.startsWith(found))) unlinkSync(lockPath);
     } catch {
       // Gone already, or unreadable: nothing of ours to remove.
     }

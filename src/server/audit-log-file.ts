@@ -390,7 +390,7 @@ export class AuditLog {
     this.heldBytes += line.bytes;
   }
 
-  /** Gives up the held lines (the log closes while still failing); how many there were. */
+  /** Gives up the held lines (the log closes while still failing), counted in `discarded`. */
   private discardHeld(): void {
     const held = this.held;
     this.discarded += held.length;

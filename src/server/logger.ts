@@ -42,7 +42,10 @@ export interface RequestLineFields {
   url: string;
   /** `HTTP/1.1` or `HTTP/2.0`. */
   protocol: string;
-  /** The client's address (Fastify's request.ip): the peer's, or X-Forwarded-For's from a --trusted-proxies peer. */
+  /**
+   * The client's address (Fastify's request.ip): the peer's, or X-Forwarded-For's from a
+   * --trusted-proxies peer.
+   */
   remoteAddress: string | undefined;
   statusCode: number;
   responseTime: number;

@@ -5,8 +5,12 @@ export function mediaType(contentType: string | undefined): string {
   return (semicolon === -1 ? contentType : contentType.slice(0, semicolon)).trim().toLowerCase();
 }
 
-/** A qvalue (RFC 9110 section 12.4.2): 0 to 1, at most three decimals. */
-const QVALUE = /^(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$/;
+/**
+ * A qvalue (RFC 9110 section 12.4.2): 0 to 1, at most three decimals; or, as go-openapi reads it,
+ * one without its leading 0 (`.2`), which Java's HttpURLConnection sends in its default Accept
+ * (its full wildcard has `q=.2`).
+ */
+const QVALUE = /^(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?|\.\d{1,3})$/;
 
 /**
  * Whether an Accept header admits `type` (lower-case): the q of the most specific range that

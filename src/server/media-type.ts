@@ -7,8 +7,8 @@ export function mediaType(contentType: string | undefined): string {
 
 /**
  * A qvalue (RFC 9110 section 12.4.2): 0 to 1, at most three decimals; or, as go-openapi reads it,
- * one without its leading 0 (`.2`), which Java's HttpURLConnection sends in its default Accept
- * (its full wildcard has `q=.2`).
+ * one without its leading 0 (`.2`), which Java 8's HttpURLConnection sends in its default Accept
+ * (its full wildcard has `q=.2`; Java 17's, `q=0.2`).
  */
 const QVALUE = /^(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?|\.\d{1,3})$/;
 

@@ -21,7 +21,7 @@ describe('Accept admits a media type', () => {
     `*/*;q=0, application/*`,
     // A range whose q does not parse is skipped.
     `${PEM_CHAIN};q=2, */*`,
-    // Java's HttpURLConnection's default: a q without its leading 0, read as go-openapi reads it.
+    // Java 8's HttpURLConnection default: a q without its leading 0, read as go-openapi reads it.
     'text/html, image/gif, image/jpeg, *; q=.2, */*; q=.2',
   ])('admits it for %j', (accept) => expect(accepts(accept, PEM_CHAIN)).toBe(true));
 

@@ -33,8 +33,15 @@ export function knowPaths(paths: readonly string[]): void {
 const KNOWN_METHODS = new Set(['GET', 'POST', 'HEAD', 'OPTIONS']);
 const UNRECOGNIZED = 'unrecognized';
 
-export function pathLabel(path: string | undefined): string {
-  return path !== undefined && KNOWN_PATHS.has(path) ? path : UNRECOGNIZED;
+/**
+ * The `path` label of a request sent to `path` and served by the route `route` (if any): the path
+ * when it is a known one, as sent (Go's r.URL.Path: `/PING` and `/api/v1/timestamp/` are served
+ * through the router's rewrite, app.ts, but `unrecognized`, as in Go); a route of many paths (the
+ * log's tiles, `/api/v1/log/tile/*`) counts its paths under its own pattern.
+ */
+export function pathLabel(path: string, route?: string): string {
+  if (KNOWN_PATHS.has(path)) return path;
+  return route?.endsWith('*') && KNOWN_PATHS.has(route) ? route : UNRECOGNIZED;
 }
 
 export function methodLabel(method: string): string {
@@ -208,9 +215,8 @@ function issuanceCounterFor(failInfo: string, profile: string | undefined): { in
 }
 
 function observe(request: FastifyRequest, status: number, elapsedMs: number): void {
-  // The path as sent, as Go's r.URL.Path: `/PING` and `/api/v1/timestamp/` are served (the
-  // router's rewrite, app.ts) but `unrecognized` here, as in Go; a 405's path is still known.
-  const path = pathLabel(targetPath(request.originalUrl));
+  // A 405 may have no route: its path is still known.
+  const path = pathLabel(targetPath(request.originalUrl), request.routeOptions.url);
   observerFor(path, methodLabel(request.method), String(status))(elapsedMs);
 }
 

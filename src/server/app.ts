@@ -233,7 +233,8 @@ export async function buildServer(deps: ServerDependencies) {
     // Go serves /ping case-insensitively (chi Heartbeat compares the path, not the query);
     // every other path is case-sensitive, and routed as go-openapi routes it: cleaned (Go's
     // path.Clean), so that `/api/v1/timestamp/` is the timestamp route. Heartbeat does not clean:
-    // `/ping/` is not found. The log and a 404 say the path as sent (request.originalUrl).
+    // `/ping/` is not found; nor do the log's routes, whose tiles have one URL each (log-routes.ts).
+    // The log and a 404 say the path as sent (request.originalUrl).
     rewriteUrl: (request) => {
       const url = request.url ?? '/';
       // The path of an absolute-form target too (GET http://tsa/PING), as the router reads it.
@@ -245,7 +246,11 @@ export async function buildServer(deps: ServerDependencies) {
         return path === ROUTES.ping ? url : ROUTES.ping + target.slice(path.length);
       if (!path.startsWith('/') || !mayNeedCleaning(path)) return url;
       const clean = cleanPath(path);
-      return clean.toLowerCase() === ROUTES.ping ? url : clean + target.slice(path.length);
+      if (clean.toLowerCase() === ROUTES.ping || clean.startsWith(LOG_PREFIX)) return url;
+      // An absolute-form target keeps its scheme and authority: /trusted-root reads its origin
+      // from them (request-origin.ts).
+      const authority = url.endsWith(target) ? url.slice(0, url.length - target.length) : '';
+      return authority + clean + target.slice(path.length);
     },
     return503OnClosing: true,
     // Node's HTTP/1.1 parser errors and --read-timeout's 408: the Go JSON body, and the status

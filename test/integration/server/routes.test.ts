@@ -143,17 +143,20 @@ describe('routes', () => {
       expect(body.timestampAuthorities[0]).not.toHaveProperty('uri');
     });
 
-    it('takes the host of an absolute-form request-target, not Host (RFC 9112 section 3.2.2, as Go)', async () => {
-      const answers = await overSocket([
-        'GET http://TSA.example.com:8080/api/v1/timestamp/trusted-root HTTP/1.1\r\nHost: other.example\r\n\r\n',
-        'GET http://user@tsa/api/v1/timestamp/trusted-root HTTP/1.1\r\nHost: tsa\r\n\r\n',
-      ]);
-      expect(bodyOf(answers[0] ?? '').timestampAuthorities.map((entry) => entry.uri)).toEqual([
-        'http://tsa.example.com:8080/api/v1/timestamp',
-      ]);
-      expect(answers[1]).toMatch(/^HTTP\/1\.1 400 /);
-      expect(answers[1]).toContain('the Host header is not host[:port]');
-    });
+    it.each(['', '/'])(
+      'takes the host of an absolute-form request-target, not Host (RFC 9112 section 3.2.2, as Go), its path cleaned or not (%j)',
+      async (trailing) => {
+        const answers = await overSocket([
+          `GET http://TSA.example.com:8080/api/v1/timestamp/trusted-root${trailing} HTTP/1.1\r\nHost: other.example\r\n\r\n`,
+          `GET http://user@tsa/api/v1/timestamp/trusted-root${trailing} HTTP/1.1\r\nHost: tsa\r\n\r\n`,
+        ]);
+        expect(bodyOf(answers[0] ?? '').timestampAuthorities.map((entry) => entry.uri)).toEqual([
+          'http://tsa.example.com:8080/api/v1/timestamp',
+        ]);
+        expect(answers[1]).toMatch(/^HTTP\/1\.1 400 /);
+        expect(answers[1]).toContain('the Host header is not host[:port]');
+      },
+    );
 
     it('matches /ping without case in an absolute-form request-target too, as Go does', async () => {
       const answers = await overSocket([

@@ -305,11 +305,12 @@ export async function acquireAuditLock(
     release: async () => {
       if (released) return;
       released = true;
-      process.off('exit', removeAtExit);
       stopHeartbeat();
       tokensHere.delete(mine.token);
       const held = await readHolder(lockPath);
       if (held?.holder.token === mine.token) await removeIfThere(lockPath);
+      // Only now: an exit while the lock is being removed still removes it.
+      process.off('exit', removeAtExit);
     },
   };
 }

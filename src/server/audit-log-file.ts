@@ -158,6 +158,8 @@ export class AuditLog {
   commits = 0;
   /** The code of the error that made the log fail (`ENOSPC`), until a round succeeds. */
   private failure: string | undefined;
+  /** The last error of the failing state: what the lines of a batch failed unwritten get. */
+  private failureError: unknown;
   private disarmProbe: (() => void) | undefined;
   /** The probe's timer fired: the next round is a probe, unless a batch comes first. */
   private probeDue = false;
@@ -290,11 +292,21 @@ export class AuditLog {
   private async flushLoop(): Promise<void> {
     while (this.pending.length > 0 || this.reopenWaiters.length > 0 || this.probeDue) {
       if (this.reopenWaiters.length > 0) await this.reopenNow();
-      const batch = this.pending;
-      if (batch.length === 0) {
+      if (this.pending.length === 0) {
         if (this.probeDue) await this.probe();
         continue;
       }
+      // While failing with lines kept from failed rounds, a batch does not write them all again:
+      // the probe tries the disk first. If it works, they go first (recover() puts them back at
+      // the head), so the file stays in time order; if not, the batch fails unwritten.
+      if (this.failure !== undefined && this.held.length > 0) {
+        await this.probe();
+        if (this.failure !== undefined) {
+          this.failUnwritten();
+          continue;
+        }
+      }
+      const batch = this.pending;
       // The batch's round is the probe.
       this.probeDue = false;
       const bytes = this.pendingBytes;
@@ -319,10 +331,7 @@ export class AuditLog {
       } catch (error) {
         // Before the lines hear of it: their callers see the log failing.
         this.fail(await this.cutAfterFailure(error));
-        for (const line of batch) {
-          if (line.keep && !this.closed) this.hold(line);
-          else line.reject(error);
-        }
+        this.settleFailed(batch, error);
       }
       this.inFlight = [];
       this.inFlightBytes = 0;
@@ -346,6 +355,7 @@ export class AuditLog {
 
   /** Enters (or stays in) the failing state, and arms the probe; tells a new cause. */
   private fail(error: unknown): void {
+    this.failureError = error;
     const code = errorCode(error);
     if (this.failure !== code) {
       const began = this.failure === undefined;
@@ -376,13 +386,35 @@ export class AuditLog {
     this.disarmProbe?.();
     this.disarmProbe = undefined;
     if (this.held.length > 0) {
-      this.pending = [...this.held, ...this.pending];
-      this.pendingBytes += this.heldBytes;
-      this.held = [];
-      this.heldBytes = 0;
+      this.unhold();
       this.startFlushing();
     }
     this.watch.recovered?.();
+  }
+
+  /** Puts the held lines back at the head of the queue. */
+  private unhold(): void {
+    if (this.held.length === 0) return;
+    this.pending = [...this.held, ...this.pending];
+    this.pendingBytes += this.heldBytes;
+    this.held = [];
+    this.heldBytes = 0;
+  }
+
+  /** Fails the queued lines unwritten, as a failed round of theirs would. */
+  private failUnwritten(): void {
+    const batch = this.pending;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.settleFailed(batch, this.failureError);
+  }
+
+  /** The lines of a failed round: the ones to keep are held, the others rejected. */
+  private settleFailed(lines: readonly PendingLine[], error: unknown): void {
+    for (const line of lines) {
+      if (line.keep && !this.closed) this.hold(line);
+      else line.reject(error);
+    }
   }
 
   private hold(line: PendingLine): void {

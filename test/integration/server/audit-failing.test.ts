@@ -130,7 +130,7 @@ describe('AuditLog while its disk fails', () => {
 });
 
 describe("AuditLog's lines to keep (refusals')", () => {
-  it('keeps them through failed rounds, writes them first once it recovers, gives them up at close', async () => {
+  it('keeps them through failed rounds, writes them first once it recovers (by the probe or a batch), gives them up at close', async () => {
     const path = newPath();
     const disk = fullDisk();
     const probes = manualProbes();
@@ -144,6 +144,18 @@ describe("AuditLog's lines to keep (refusals')", () => {
     await kept;
     await log.append({ granted: 2 });
     expect(auditRecords(path)).toEqual([{ refused: 1 }, { granted: 2 }]);
+
+    // Found working again by a batch, not the probe: the kept line still goes first.
+    disk.fill();
+    const keptAgain = log.enqueue({ refused: 3 }, false, true);
+    await expect(log.append({ granted: 3 })).rejects.toMatchObject({ code: 'ENOSPC' });
+    // While failing, a batch fails unwritten, the kept line still kept.
+    await expect(log.append({ granted: 4 })).rejects.toMatchObject({ code: 'ENOSPC' });
+    expect(log.queued.lines).toBe(1);
+    disk.free();
+    await log.append({ granted: 5 });
+    await keptAgain;
+    expect(auditRecords(path).slice(2)).toEqual([{ refused: 3 }, { granted: 5 }]);
 
     disk.fill();
     const lost = expect(log.enqueue({ refused: 2 }, false, true)).rejects.toMatchObject({

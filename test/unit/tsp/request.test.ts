@@ -79,6 +79,13 @@ describe('parseTimeStampReq: only DER of the TimeStampReq shape', () => {
       `nonce longer than ${MAX_NONCE_OCTETS} octets`,
     ],
     ['an empty extensions field', { extensionsContent: new Uint8Array() }, 'empty extensions'],
+    // Go's parser refuses it before any hash rule: an empty SHA-1 digest is not a weak hash.
+    ['an empty digest', { hashedMessage: new Uint8Array() }, 'no hashed message'],
+    [
+      'an empty SHA-1 digest',
+      { hashAlgorithmOid: oidContent(OID.sha1), hashedMessage: new Uint8Array() },
+      'no hashed message',
+    ],
     [
       'an extension without extnValue',
       { extensionsContent: sequence(oid('1.2.3.4')) },

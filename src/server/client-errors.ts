@@ -1,7 +1,7 @@
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import type { Socket } from 'node:net';
-import { JSON_TYPE } from './http-outcome.js';
+import { goErrorJson, JSON_TYPE } from './http-outcome.js';
 import { requestIdHeaderOf } from './request-id.js';
 import { CLOSED_WITHOUT_RESPONSE, markCut } from './server-cuts.js';
 import { UNSUPPORTED_TRANSFER_CODING_MESSAGE } from './transfer-coding.js';
@@ -136,7 +136,7 @@ export function clientErrorHandler(maxHeaderSize: number, onUnparsed: UnparsedRe
     if (error.code !== 'HPE_INVALID_EOF_STATE') markCut(socket, sent);
     if (!response || response.writableEnded) onUnparsed(sent, error, socket);
     if (answering) {
-      const body = JSON.stringify({ code: status, message });
+      const body = goErrorJson(status, message);
       // In place of a request's own answer (its body stopped arriving): its ID, as every answer.
       const id = response && !response.writableEnded ? requestIdHeaderOf(response.req) : undefined;
       socket.write(

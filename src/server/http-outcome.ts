@@ -97,9 +97,13 @@ export function httpAnswers(
   };
 }
 
-/** The Go server's JSON error body. */
+/** The Go server's JSON error body, `{"code":…,"message":…}` (its members in Go's order). */
+export const goErrorJson = (code: number, message: string): string =>
+  JSON.stringify({ code, message });
+
+/** {@link goErrorJson} as bytes, for a reply. */
 export function goErrorBody(code: number, message: string): Buffer {
-  return Buffer.from(JSON.stringify({ code, message }));
+  return Buffer.from(goErrorJson(code, message));
 }
 
 /**

@@ -7,11 +7,11 @@ import {
 import type { Server } from 'node:net';
 import { RequestCutError } from './client-aborts.js';
 import { READ_TIMEOUT_MESSAGE } from './client-errors.js';
-import { JSON_TYPE } from './http-outcome.js';
+import { goErrorJson, JSON_TYPE } from './http-outcome.js';
 import { requestIdHeaderOf } from './request-id.js';
 import { CLOSED_WITHOUT_RESPONSE, markCut } from './server-cuts.js';
 
-const BODY = JSON.stringify({ code: 408, message: READ_TIMEOUT_MESSAGE });
+const BODY = goErrorJson(408, READ_TIMEOUT_MESSAGE);
 
 /**
  * --read-timeout and --write-timeout for HTTP/2 streams, like Go's per-stream deadlines. Node's own

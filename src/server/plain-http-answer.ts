@@ -1,12 +1,10 @@
 import type { Server, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import { handshakeFailure } from './tls-handshake-failures.js';
 
 /** Go's net/http answer to a plain HTTP request on its HTTPS port, byte for byte. */
 export const PLAIN_HTTP_ANSWER =
   'HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n';
-
-/** What OpenSSL (through Node) calls a handshake whose first record is an HTTP request line. */
-const PLAIN_HTTP_CODE = 'ERR_SSL_HTTP_REQUEST';
 
 /**
  * Answers plain HTTP sent to the HTTPS port as Go's server does, so that a client configured with
@@ -16,7 +14,8 @@ const PLAIN_HTTP_CODE = 'ERR_SSL_HTTP_REQUEST';
  */
 export function answerPlainHttp(server: Server): void {
   server.on('tlsClientError', (error: NodeJS.ErrnoException, socket: TLSSocket) => {
-    if (error.code !== PLAIN_HTTP_CODE) return;
+    // Plain HTTP as OpenSSL knows it: a first record beginning GET, POST, HEAD or PUT.
+    if (handshakeFailure(error.code) !== 'plain_http') return;
     const tcp = (socket as TLSSocket & { _parent?: Socket })._parent;
     if (!tcp || tcp.destroyed || !tcp.writable) return;
     tcp.on('error', () => {});

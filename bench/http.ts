@@ -31,7 +31,7 @@ import {
   startTimestampServer,
   type BenchProcess,
 } from './processes.js';
-import { format, median } from './stats.js';
+import { format, median, percentile } from './stats.js';
 
 /** The Go k6 load test's request: SHA-256("hello"), nonce 0x45EA49F1AAC25D41, no certReq, no policy. */
 export const LOAD_TEST_REQUEST = encodeRequest({
@@ -82,14 +82,6 @@ function listenOverflows(): number | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** The nearest-rank percentile of ascending `sorted` (NaN when empty). */
-export function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[
-    Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length))) - 1
-  ] as number;
 }
 
 /**

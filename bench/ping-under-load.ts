@@ -6,10 +6,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { load, percentile, timedAutocannon } from './http.js';
+import { load, timedAutocannon } from './http.js';
 import { writeFileSignerFiles, type KeyKind } from './keys.js';
 import { startTimestampServer } from './processes.js';
-import { format } from './stats.js';
+import { format, percentile } from './stats.js';
 
 export async function benchPingUnderLoad(
   options: { seconds?: number; connections?: number; key?: KeyKind } = {},

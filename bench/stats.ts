@@ -6,6 +6,14 @@ export const median = (values: number[]): number => {
     : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 };
 
+/** The nearest-rank percentile of ascending `sorted` (NaN when empty). */
+export function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[
+    Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length))) - 1
+  ] as number;
+}
+
 /**
  * Calls `operation` back to back for `seconds` from `concurrency` loops at once; returns operations
  * per second.
